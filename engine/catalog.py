@@ -1,0 +1,103 @@
+"""Turning catalog rows (CSV text or store rows) into engine dataclasses.
+
+This is the boundary between plain tabular data and `Chip`; it reads no files itself except the
+packaged defaults through `resources`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+from engine.hardware import Chip
+
+CHIP_FLOAT_FIELDS = (
+    "fp32_tflops", "tf32_tflops", "bf16_tflops", "fp16_tflops", "fp8_tflops", "int8_tops",
+    "hbm_gb", "hbm_gbps", "scaleup_gbps", "scaleout_gbps", "tdp_w", "price_usd",
+)
+CHIP_INT_FIELDS = ("year", "scaleup_domain", "chips_per_node")
+CHIP_TEXT_FIELDS = ("id", "vendor", "name", "scaleup_name", "china_market", "confidence", "sources", "notes")
+CHIP_FIELDS = (
+    "id", "vendor", "name", "year", "fp32_tflops", "tf32_tflops", "bf16_tflops", "fp16_tflops",
+    "fp8_tflops", "int8_tops", "hbm_gb", "hbm_gbps", "scaleup_name", "scaleup_gbps",
+    "scaleup_domain", "chips_per_node", "scaleout_gbps", "tdp_w", "price_usd", "china_market",
+    "confidence", "sources", "notes",
+)
+
+
+def _number(value, kind):
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    return kind(float(value)) if kind is int else float(value)
+
+
+def chip_from_row(row: Mapping, calibration: Mapping[str, float] | None = None) -> Chip:
+    """A Chip from a dict of catalog columns (strings or numbers; blank = unknown)."""
+    kwargs = {}
+    for name in CHIP_TEXT_FIELDS:
+        kwargs[name] = (row.get(name) or "").strip() if isinstance(row.get(name), str) else (row.get(name) or "")
+    for name in CHIP_FLOAT_FIELDS:
+        kwargs[name] = _number(row.get(name), float)
+    for name in CHIP_INT_FIELDS:
+        kwargs[name] = _number(row.get(name), int)
+    kwargs["calibration"] = MappingProxyType(dict(calibration or {}))
+    return Chip(**kwargs)
+
+
+def read_csv_rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def resolve_calibration(chip: Chip | Mapping, rows: Iterable[Mapping]) -> dict[str, float]:
+    """Calibration factors for one chip from rows with `scope`, `factor`, `value`.
+
+    `scope` is `default`, a vendor name, a chip-id prefix ending in `*` (e.g. `ascend-910b*`),
+    or an exact chip id; the most specific scope wins (exact > prefix > vendor > default).
+    """
+    chip_id = chip.id if isinstance(chip, Chip) else chip["id"]
+    vendor = chip.vendor if isinstance(chip, Chip) else chip.get("vendor", "")
+    ranked: dict[str, tuple[int, float]] = {}
+    for row in rows:
+        scope = (row.get("scope") or "").strip()
+        if scope == chip_id:
+            rank = 3
+        elif scope.endswith("*") and chip_id.startswith(scope[:-1]):
+            rank = 2
+        elif scope and scope.lower() == (vendor or "").lower():
+            rank = 1
+        elif scope == "default":
+            rank = 0
+        else:
+            continue
+        name = row["factor"].strip()
+        if name not in ranked or rank >= ranked[name][0]:
+            ranked[name] = (rank, float(row["value"]))
+    return {name: value for name, (_, value) in ranked.items()}
+
+
+def calibration_rows() -> list[dict]:
+    """Packaged default calibration rows (every resources/calibration_*.csv file)."""
+    from importlib import resources
+
+    rows: list[dict] = []
+    base = resources.files("resources")
+    for entry in sorted(base.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith("calibration_") and entry.name.endswith(".csv"):
+            rows.extend(read_csv_rows(entry.read_text(encoding="utf-8")))
+    return rows
+
+
+def reference_chips() -> dict[str, Chip]:
+    """The packaged catalog with packaged default calibration, keyed by chip id.
+
+    For tests, benchmarks and validation when no database is at hand.
+    """
+    import resources
+
+    cal_rows = calibration_rows()
+    chips = {}
+    for row in read_csv_rows(resources.read_text("chips.csv")):
+        chips[row["id"]] = chip_from_row(row, resolve_calibration(row, cal_rows))
+    return chips

@@ -1,0 +1,237 @@
+"""The `fleetcast` command line (contract: ../shared/design/CLI.md).
+
+Exit codes: 0 success, 1 a user error (one line on stderr naming the problem), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from typing import Callable, Iterable, Sequence
+
+from engine import __version__
+from engine.commands import Output
+from engine.errors import UserError
+
+FORMATS = ("table", "csv", "json")
+
+# Modules under engine.commands that register subcommands, in help order.
+COMMAND_MODULES = (
+    "engine.commands.catalog",     # chips, orders, models
+    "engine.commands.train",       # train, validate training
+    "engine.commands.serve",       # serve, validate inference
+    "engine.commands.forecast",    # forecast
+)
+
+
+class Context:
+    """Lazily opens the store the first time a command asks for it."""
+
+    def __init__(self, db_path: str | None):
+        self.db_path = db_path
+        self._store = None
+
+    def store(self):
+        if self._store is None:
+            from engine.store import open_store
+
+            self._store = open_store(self.db_path)
+        return self._store
+
+    def close(self):
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors: exit 2 with one line
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
+    # Global options work before or after the subcommand; SUPPRESS lets the inner one not
+    # overwrite a value given to the outer one.
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument("--db", metavar="PATH", default=default,
+                        help="database file (default: $FLEETCAST_DB or the user data dir)")
+    parser.add_argument("--format", choices=FORMATS, default="table" if top else argparse.SUPPRESS,
+                        help="output format (default: table)")
+
+
+def build_parser(extra_registrars: Iterable[Callable] = ()) -> argparse.ArgumentParser:
+    import importlib
+
+    parser = _Parser(prog="fleetcast", description="Fleetcast: what-if planner for AI compute fleets.")
+    parser.add_argument("--version", action="version", version=f"fleetcast {__version__}")
+    _add_common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.add_common = lambda p: _add_common(p, top=False)  # for nested subparsers
+    registrars = []
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # a command module not written yet
+                continue
+            raise
+        registrars.append(module.register)
+    registrars.extend(extra_registrars)
+    for register in registrars:
+        register(sub)
+    return parser
+
+
+def add_command(subparsers, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
+    """Add a subcommand that also accepts the global options (--db, --format)."""
+    parser = subparsers.add_parser(name, help=help, description=help, **kwargs)
+    _add_common(parser, top=False)
+    return parser
+
+
+def add_group(subparsers, name: str, help: str):
+    """A command with its own subcommands (`chips list`, `chips import`)."""
+    parser = subparsers.add_parser(name, help=help, description=help)
+    _add_common(parser, top=False)
+    inner = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", parser_class=_Parser)
+    inner.required = True
+    return inner
+
+
+# ---- rendering -------------------------------------------------------------------------------
+
+def _json_default(value):
+    import datetime as _dt
+
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _clean(value):
+    """JSON has no NaN/inf: emit null rather than invalid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ""
+        if value == int(value) and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(_clean(value), default=_json_default)
+    return str(value)
+
+
+def _rows_of(output: Output) -> list[dict]:
+    if output.rows is not None:
+        return output.rows
+    if isinstance(output.data, list) and all(isinstance(r, dict) for r in output.data):
+        return output.data
+    if isinstance(output.data, dict):
+        return [{"key": k, "value": v} for k, v in output.data.items()]
+    return [{"value": output.data}]
+
+
+def _columns_of(rows: list[dict], columns: Sequence[str] | None) -> list[str]:
+    if columns:
+        return list(columns)
+    seen: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def render_table(rows: list[dict], columns: Sequence[str] | None = None, max_width: int = 48) -> str:
+    cols = _columns_of(rows, columns)
+    if not cols:
+        return "(no rows)"
+    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    clipped = [[v if len(v) <= max_width else v[: max_width - 1] + "…" for v in row] for row in cells]
+    widths = [max([len(c)] + [len(row[i]) for row in clipped]) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in clipped]
+    if not rows:
+        lines.append("(no rows)")
+    return "\n".join(lines)
+
+
+def render_csv(rows: list[dict], columns: Sequence[str] | None = None) -> str:
+    cols = _columns_of(rows, columns)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(cols)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) if isinstance(row.get(c), (dict, list, float)) else
+                         ("" if row.get(c) is None else row.get(c)) for c in cols])
+    return buffer.getvalue()
+
+
+def render(output: Output, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(_clean(output.data), indent=2, default=_json_default, allow_nan=False)
+    rows = _rows_of(output)
+    if fmt == "csv":
+        return render_csv(rows, output.columns).rstrip("\n")
+    parts = []
+    if output.text:
+        parts.append(output.text)
+    parts.append(render_table(rows, output.columns))
+    for title, table in output.extra_tables:
+        parts.append(f"\n{title}\n" + render_table(table))
+    return "\n".join(parts)
+
+
+# ---- entry point -----------------------------------------------------------------------------
+
+def main(argv: Sequence[str] | None = None, extra_registrars: Iterable[Callable] = ()) -> int:
+    parser = build_parser(extra_registrars)
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    ctx = Context(args.db)
+    try:
+        output = handler(args, ctx)
+        if output is not None:
+            print(render(output, args.format))
+        return 0
+    except UserError as exc:
+        message = str(exc).replace("\n", " ")
+        print(f"fleetcast: error: {message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `fleetcast chips list | head`
+        return 0
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Accelerators and their networks, as plain frozen dataclasses.
+
+Units (see resources/chips.csv and ../shared/reference/CHIPS.md): compute in dense TFLOP/s,
+memory in GB and GB/s, every link bandwidth in GB/s per direction per chip, power in watts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+# Bytes per element for the dtypes the engine understands.
+DTYPE_BYTES: Mapping[str, float] = MappingProxyType(
+    {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+)
+
+
+@dataclass(frozen=True)
+class Chip:
+    id: str
+    vendor: str
+    name: str
+    year: int | None = None
+    fp32_tflops: float | None = None
+    tf32_tflops: float | None = None
+    bf16_tflops: float | None = None
+    fp16_tflops: float | None = None
+    fp8_tflops: float | None = None
+    int8_tops: float | None = None
+    hbm_gb: float | None = None
+    hbm_gbps: float | None = None
+    scaleup_name: str = ""
+    scaleup_gbps: float | None = None
+    scaleup_domain: int | None = None
+    chips_per_node: int | None = None
+    scaleout_gbps: float | None = None
+    tdp_w: float | None = None
+    price_usd: float | None = None
+    china_market: str = ""
+    confidence: str = ""
+    sources: str = ""
+    notes: str = ""
+    # Efficiency factors and overheads (name -> value), resolved from the calibration table.
+    calibration: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def peak_tflops(self, dtype: str) -> float | None:
+        """Dense peak for GEMMs in `dtype`; None when the chip lacks that dtype.
+
+        bf16 and fp16 share a rate on every catalogued part that has both; a chip with only
+        one of them (Ascend 910A: fp16) serves 16-bit work at that rate.
+        """
+        if dtype in ("bf16", "fp16"):
+            own = self.bf16_tflops if dtype == "bf16" else self.fp16_tflops
+            other = self.fp16_tflops if dtype == "bf16" else self.bf16_tflops
+            return own if own else other
+        if dtype == "fp8":
+            return self.fp8_tflops or None
+        if dtype in ("int8", "int4"):
+            return self.int8_tops or None
+        if dtype == "tf32":
+            return self.tf32_tflops or None
+        if dtype == "fp32":
+            return self.fp32_tflops or None
+        raise ValueError(f"unknown dtype {dtype!r}")
+
+    def factor(self, name: str, default: float) -> float:
+        """A calibration factor of this chip, or `default` when none is stored."""
+        value = self.calibration.get(name)
+        return default if value is None else float(value)
+
+    def with_calibration(self, **factors: float) -> "Chip":
+        from dataclasses import replace
+
+        merged = dict(self.calibration)
+        merged.update(factors)
+        return replace(self, calibration=MappingProxyType(merged))

@@ -1,0 +1,160 @@
+"""Decoder-only transformer architectures: parameter counts and KV-cache sizes.
+
+Dense (MHA/GQA/MQA, gated or plain FFN) and MoE (routed + shared experts, leading dense
+layers), with DeepSeek's multi-head latent attention (MLA) as an attention variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    id: str
+    name: str
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    ffn_hidden: int  # width of the dense FFN layers (0 when every layer is MoE)
+    vocab: int
+    seq_len: int = 4096
+    head_dim: int = 0  # 0 = hidden // heads
+    gated_ffn: bool = True  # SwiGLU/GeGLU: three matrices; else two (GELU, FFN = 4h)
+    tied_embeddings: bool = False
+    # MoE (moe_experts == 0 means dense)
+    moe_experts: int = 0
+    moe_shared_experts: int = 0
+    moe_topk: int = 0
+    moe_ffn_hidden: int = 0
+    moe_dense_layers: int = 0
+    # MLA (kv_lora_rank == 0 means ordinary attention)
+    q_lora_rank: int = 0
+    kv_lora_rank: int = 0
+    qk_nope_head_dim: int = 0
+    qk_rope_head_dim: int = 0
+    v_head_dim: int = 0
+    params_b_reported: float | None = None
+    source: str = ""
+
+    # ---- derived shape -------------------------------------------------------------
+    @property
+    def is_moe(self) -> bool:
+        return self.moe_experts > 0
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank > 0
+
+    @property
+    def attention(self) -> str:
+        if self.is_mla:
+            return "mla"
+        return "mha" if self.kv_heads == self.heads else "gqa"
+
+    @property
+    def head_dim_eff(self) -> int:
+        return self.head_dim or self.hidden // self.heads
+
+    @property
+    def moe_layers(self) -> int:
+        return self.layers - self.moe_dense_layers if self.is_moe else 0
+
+    @property
+    def dense_layers(self) -> int:
+        return self.layers - self.moe_layers
+
+    @property
+    def ffn_matrices(self) -> int:
+        return 3 if self.gated_ffn else 2
+
+    # ---- parameters ------------------------------------------------------------------
+    def attention_params_per_layer(self) -> int:
+        h = self.hidden
+        if self.is_mla:
+            qk_dim = self.qk_nope_head_dim + self.qk_rope_head_dim
+            if self.q_lora_rank:
+                q = h * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * self.heads * qk_dim
+            else:
+                q = h * self.heads * qk_dim
+            kv_down = h * (self.kv_lora_rank + self.qk_rope_head_dim) + self.kv_lora_rank
+            kv_up = self.kv_lora_rank * self.heads * (self.qk_nope_head_dim + self.v_head_dim)
+            out = self.heads * self.v_head_dim * h
+            return q + kv_down + kv_up + out
+        d = self.head_dim_eff
+        return h * d * (2 * self.heads + 2 * self.kv_heads)
+
+    def dense_ffn_params_per_layer(self) -> int:
+        return self.ffn_matrices * self.hidden * self.ffn_hidden
+
+    def expert_params(self) -> int:
+        """Parameters of one expert (routed or shared); experts are gated."""
+        return 3 * self.hidden * self.moe_ffn_hidden
+
+    def moe_ffn_params_per_layer(self, active: bool = False) -> int:
+        experts = (self.moe_topk if active else self.moe_experts) + self.moe_shared_experts
+        router = self.hidden * self.moe_experts
+        return experts * self.expert_params() + router
+
+    def embedding_params(self) -> int:
+        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+    def _params(self, active: bool) -> int:
+        norms = 2 * self.hidden
+        per_dense = self.attention_params_per_layer() + self.dense_ffn_params_per_layer() + norms
+        per_moe = self.attention_params_per_layer() + self.moe_ffn_params_per_layer(active) + norms
+        return (
+            self.dense_layers * per_dense
+            + self.moe_layers * per_moe
+            + self.embedding_params()
+            + self.hidden
+        )
+
+    def total_params(self) -> int:
+        return self._params(active=False)
+
+    def active_params(self) -> int:
+        """Parameters touched by one token (top-k + shared experts for MoE)."""
+        return self._params(active=True)
+
+    def non_embedding_params(self, active: bool = False) -> int:
+        return self._params(active) - self.embedding_params()
+
+    # ---- KV cache ----------------------------------------------------------------------
+    def kv_elements_per_token(self) -> int:
+        """Cached elements per token over all layers: K and V (MLA: the latent + rope key)."""
+        if self.is_mla:
+            return self.layers * (self.kv_lora_rank + self.qk_rope_head_dim)
+        return 2 * self.layers * self.kv_heads * self.head_dim_eff
+
+    def kv_bytes_per_token(self, bytes_per_element: float) -> float:
+        return self.kv_elements_per_token() * bytes_per_element
+
+    def validate(self) -> list[str]:
+        """Problems with this architecture, as 'field: value (why)' strings; empty when sound."""
+        problems = []
+        for name in ("layers", "hidden", "heads", "kv_heads", "vocab", "seq_len"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                problems.append(f"{name}: {value!r} (must be a positive integer)")
+        if problems:
+            return problems
+        if self.kv_heads > self.heads or self.heads % self.kv_heads:
+            problems.append(f"kv_heads: {self.kv_heads} (must divide heads = {self.heads})")
+        if not self.head_dim and self.hidden % self.heads:
+            problems.append(f"hidden: {self.hidden} (not divisible by heads = {self.heads}; give head_dim)")
+        if self.is_moe:
+            if not (0 < self.moe_topk <= self.moe_experts):
+                problems.append(f"moe_topk: {self.moe_topk} (must be 1..moe_experts = {self.moe_experts})")
+            if self.moe_ffn_hidden <= 0:
+                problems.append(f"moe_ffn_hidden: {self.moe_ffn_hidden} (must be positive for MoE)")
+            if not (0 <= self.moe_dense_layers < self.layers):
+                problems.append(f"moe_dense_layers: {self.moe_dense_layers} (must be 0..layers-1)")
+            if self.moe_dense_layers and self.ffn_hidden <= 0:
+                problems.append(f"ffn_hidden: {self.ffn_hidden} (dense layers need a width)")
+        elif self.ffn_hidden <= 0:
+            problems.append(f"ffn_hidden: {self.ffn_hidden} (must be positive)")
+        if self.is_mla and (self.qk_rope_head_dim <= 0 or self.v_head_dim <= 0 or self.qk_nope_head_dim <= 0):
+            problems.append("MLA needs qk_nope_head_dim, qk_rope_head_dim and v_head_dim > 0")
+        return problems

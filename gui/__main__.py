@@ -1,0 +1,35 @@
+"""`fleetcast` / `python -m gui`: no subcommand opens the window; subcommands run headless."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from engine import cli
+
+    parser = cli.build_parser(extra_registrars=_gui_registrars())
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        return cli.main(argv, extra_registrars=_gui_registrars())
+    from gui.app import run_app
+
+    return run_app(db_path=args.db)
+
+
+def _gui_registrars():
+    """Subcommands that need Qt (export) or the desktop (install-desktop-entry)."""
+    registrars = []
+    try:
+        from gui import commands_cli
+
+        registrars.append(commands_cli.register)
+    except ModuleNotFoundError as exc:
+        if exc.name != "gui.commands_cli":
+            raise
+    return registrars
+
+
+if __name__ == "__main__":
+    sys.exit(main())

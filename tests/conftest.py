@@ -1,0 +1,76 @@
+"""Test setup: offscreen Qt, isolated settings and data dirs, no unexpected modal dialogs."""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ["PYQTGRAPH_QT_LIB"] = "PySide6"
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path, monkeypatch):
+    """Every test gets its own data dir, log dir, settings and default database."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("FLEETCAST_DB", str(tmp_path / "fleetcast-test.db"))
+    monkeypatch.setenv("FLEETCAST_LOG_DIR", str(tmp_path / "logs"))
+    yield
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    return SHARED
+
+
+def _qt_loaded() -> bool:
+    return "PySide6.QtWidgets" in sys.modules
+
+
+@pytest.fixture(autouse=True)
+def _no_modal_dialogs(request, monkeypatch):
+    """A modal dialog in a test would hang the suite: make it a failure instead.
+
+    Tests that expect a dialog patch the specific call themselves (monkeypatch wins: it is
+    applied after this fixture).
+    """
+    if not _qt_loaded() and "qtbot" not in request.fixturenames:
+        yield
+        return
+    from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
+
+    def _fail(name):
+        def raiser(*args, **kwargs):
+            raise AssertionError(f"unexpected modal dialog: {name} {args[1:3] if len(args) > 1 else ''}")
+        return staticmethod(raiser) if name != "QDialog.exec" else raiser
+
+    for name in ("critical", "warning", "information", "question", "about"):
+        monkeypatch.setattr(QMessageBox, name, _fail(f"QMessageBox.{name}"))
+    for name in ("getOpenFileName", "getSaveFileName", "getExistingDirectory"):
+        monkeypatch.setattr(QFileDialog, name, _fail(f"QFileDialog.{name}"))
+    for name in ("getText", "getInt", "getDouble", "getItem"):
+        monkeypatch.setattr(QInputDialog, name, _fail(f"QInputDialog.{name}"))
+    monkeypatch.setattr(QDialog, "exec", _fail("QDialog.exec"))
+    monkeypatch.setattr(QMessageBox, "exec", _fail("QMessageBox.exec"))
+    yield
+    from PySide6.QtCore import QThreadPool
+
+    assert QThreadPool.globalInstance().waitForDone(5000), "worker threads still running after test"
+
+
+@pytest.fixture
+def qsettings_isolated(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    yield
