@@ -101,3 +101,23 @@ def reference_chips() -> dict[str, Chip]:
     for row in read_csv_rows(resources.read_text("chips.csv")):
         chips[row["id"]] = chip_from_row(row, resolve_calibration(row, cal_rows))
     return chips
+
+
+def model_from_dict(data: Mapping) -> "ModelConfig":
+    """A ModelConfig from a dict of its fields (unknown keys are an error the caller reports)."""
+    from dataclasses import fields
+
+    from engine.models import ModelConfig
+
+    known = {f.name for f in fields(ModelConfig)}
+    return ModelConfig(**{k: v for k, v in data.items() if k in known})
+
+
+def reference_models() -> dict:
+    """The packaged model presets, keyed by id."""
+    import json
+
+    import resources
+
+    data = json.loads(resources.read_text("models.json"))
+    return {m["id"]: model_from_dict(m) for m in data["models"]}
