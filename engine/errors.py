@@ -19,3 +19,7 @@ class ValidationError(UserError):
             if len(self.problems) > 5:
                 message += f"; ... and {len(self.problems) - 5} more"
         super().__init__(message)
+
+
+class Cancelled(Exception):
+    """A long computation stopped because its `should_stop()` hook returned True."""
