@@ -1,0 +1,161 @@
+"""Hugging Face `config.json` (read offline) -> ModelConfig, with a report of what was not used.
+
+Dense (Llama, Qwen, Mistral, GPT-2/NeoX style) and MoE (Mixtral, Qwen-MoE, DeepSeek with MLA)
+field names are mapped; fields that don't affect a performance model are listed as ignored, and
+names we don't know are listed as unknown so the user can check nothing important was missed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from engine.errors import ValidationError
+
+# First name found wins.
+FIELD_ALIASES = {
+    "layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
+    "hidden": ("hidden_size", "n_embd", "d_model", "dim"),
+    "heads": ("num_attention_heads", "n_head", "n_heads", "num_heads"),
+    "kv_heads": ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "multi_query_group_num"),
+    "head_dim": ("head_dim",),
+    "vocab": ("vocab_size", "padded_vocab_size"),
+    "seq_len": ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length"),
+    "q_lora_rank": ("q_lora_rank",),
+    "kv_lora_rank": ("kv_lora_rank",),
+    "qk_nope_head_dim": ("qk_nope_head_dim",),
+    "qk_rope_head_dim": ("qk_rope_head_dim",),
+    "v_head_dim": ("v_head_dim",),
+}
+EXPERT_COUNT = ("n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts")
+EXPERT_TOPK = ("num_experts_per_tok", "moe_topk", "num_experts_per_token", "top_k")
+SHARED_EXPERTS = ("n_shared_experts", "num_shared_experts")
+EXPERT_WIDTH = ("moe_intermediate_size", "expert_intermediate_size")
+FFN_WIDTH = ("intermediate_size", "n_inner", "ffn_hidden_size", "ffn_dim")
+
+# Fields with no effect on throughput or memory in this model.
+IGNORED = {
+    "architectures", "model_type", "torch_dtype", "dtype", "transformers_version", "bos_token_id",
+    "eos_token_id", "pad_token_id", "rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon",
+    "rope_theta", "rope_scaling", "initializer_range", "use_cache", "attention_dropout",
+    "attention_bias", "mlp_bias", "hidden_dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop",
+    "pretraining_tp", "quantization_config", "sliding_window", "use_sliding_window",
+    "max_window_layers", "router_aux_loss_coef", "output_router_logits", "aux_loss_alpha",
+    "norm_topk_prob", "scoring_func", "topk_method", "routed_scaling_factor", "n_group",
+    "topk_group", "seq_aux", "ep_size", "moe_layer_freq", "num_nextn_predict_layers",
+    "auto_map", "name_or_path", "_name_or_path", "tie_word_embeddings", "hidden_act",
+    "activation_function", "decoder_sparse_step", "mlp_only_layers", "first_k_dense_replace",
+    "shared_expert_intermediate_size", "rotary_pct", "rotary_emb_base", "use_parallel_residual",
+    "bias", "layer_types", "attn_implementation", "rope_interleave", "qkv_bias",
+    "n_ctx", "summary_type", "summary_use_proj", "summary_activation", "summary_first_dropout",
+    "summary_proj_to_labels", "scale_attn_weights", "reorder_and_upcast_attn",
+    "scale_attn_by_inverse_layer_idx", "task_specific_params", "partial_rotary_factor",
+    "router_jitter_noise", "id2label", "label2id",
+}
+
+
+@dataclass(frozen=True)
+class HfImport:
+    model: object  # ModelConfig
+    used: tuple[str, ...]
+    ignored: tuple[str, ...]
+    unknown: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def _first(config: dict, names) -> tuple[str | None, object]:
+    for name in names:
+        if name in config and config[name] is not None:
+            return name, config[name]
+    return None, None
+
+
+def slug(text: str) -> str:
+    text = re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-")
+    return text[:64] or "model"
+
+
+def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None,
+                         training_seq_len: int = 4096) -> HfImport:
+    from engine.validate import check_model
+
+    if not isinstance(config, dict):
+        raise ValidationError(["config.json: top level must be a JSON object"])
+    used, notes, fields, problems = set(), [], {}, []
+    for field, aliases in FIELD_ALIASES.items():
+        key, value = _first(config, aliases)
+        if key is not None:
+            used.add(key)
+            fields[field] = value
+    for required in ("layers", "hidden", "heads", "vocab"):
+        if required not in fields:
+            problems.append(f"{required}: missing (looked for {', '.join(FIELD_ALIASES[required])})")
+    if problems:
+        raise ValidationError(problems)
+
+    if "seq_len" in fields:
+        # The context window is usually far longer than the pre-training sequence.
+        context = int(fields["seq_len"])
+        fields["seq_len"] = min(context, training_seq_len)
+        notes.append(f"seq_len set to {fields['seq_len']} (context window {context})")
+
+    act = str(config.get("hidden_act") or config.get("activation_function") or "silu").lower()
+    fields["gated_ffn"] = not (act.startswith("gelu") and "gated" not in act and
+                              config.get("model_type") in ("gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon"))
+    fields["tied_embeddings"] = bool(config.get("tie_word_embeddings", False))
+
+    ffn_key, ffn = _first(config, FFN_WIDTH)
+    if ffn_key:
+        used.add(ffn_key)
+    n_key, experts = _first(config, EXPERT_COUNT)
+    if n_key and experts:
+        used.add(n_key)
+        fields["moe_experts"] = experts
+        k_key, topk = _first(config, EXPERT_TOPK)
+        if k_key:
+            used.add(k_key)
+            fields["moe_topk"] = topk
+        s_key, shared = _first(config, SHARED_EXPERTS)
+        if s_key:
+            used.add(s_key)
+            fields["moe_shared_experts"] = shared or 0
+        w_key, width = _first(config, EXPERT_WIDTH)
+        if w_key:
+            used.add(w_key)
+            fields["moe_ffn_hidden"] = width
+            fields["ffn_hidden"] = ffn or 0
+        else:  # Mixtral: intermediate_size is the expert width and every layer is MoE
+            fields["moe_ffn_hidden"] = ffn or 0
+            fields["ffn_hidden"] = 0
+        dense = config.get("first_k_dense_replace")
+        if dense:
+            fields["moe_dense_layers"] = dense
+        if config.get("shared_expert_intermediate_size"):
+            shared_width = config["shared_expert_intermediate_size"]
+            width = fields.get("moe_ffn_hidden") or 1
+            fields["moe_shared_experts"] = max(1, round(shared_width / width))
+            notes.append(f"shared expert of width {shared_width} counted as {fields['moe_shared_experts']} "
+                         f"expert(s) of width {width}")
+        if fields.get("moe_dense_layers") and not fields.get("ffn_hidden"):
+            problems.append("intermediate_size: missing (needed for the leading dense layers)")
+    else:
+        if ffn is None:
+            ffn = 4 * int(fields["hidden"])
+            notes.append("intermediate_size missing: assumed 4 x hidden")
+        fields["ffn_hidden"] = ffn
+    if problems:
+        raise ValidationError(problems)
+    if fields.get("head_dim") and int(fields["head_dim"]) * int(fields["heads"]) == int(fields["hidden"]):
+        fields["head_dim"] = 0  # the default; keep presets uniform
+    fields["id"] = model_id
+    fields["name"] = name or str(config.get("_name_or_path") or model_id)
+    fields["source"] = "imported from a Hugging Face config.json"
+    model = check_model(fields)
+    for flag in ("tie_word_embeddings", "hidden_act", "activation_function", "first_k_dense_replace",
+                 "shared_expert_intermediate_size"):
+        if flag in config:
+            used.add(flag)
+    ignored = sorted(k for k in config if k in IGNORED and k not in used)
+    unknown = sorted(k for k in config if k not in IGNORED and k not in used)
+    return HfImport(model=model, used=tuple(sorted(used)), ignored=tuple(ignored),
+                    unknown=tuple(unknown), notes=tuple(notes))

@@ -1,0 +1,76 @@
+"""Tables and numbered migrations. A shipped migration is never edited: add a new one."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+# Table names as constants: a typo would otherwise create a new table silently.
+CHIPS = "chips"
+CALIBRATION = "calibration"
+ORDERS = "orders"
+DELIVERIES = "deliveries"
+MODELS = "models"
+SCENARIOS = "scenarios"
+META = "meta"
+ALL_TABLES = (CHIPS, CALIBRATION, ORDERS, DELIVERIES, MODELS, SCENARIOS, META)
+
+MIGRATION_SET = "fleetcast"
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations(name="0001_initial")
+def m0001_initial(db: Database) -> None:
+    db[CHIPS].create(
+        {
+            "id": str, "vendor": str, "name": str, "year": int,
+            "fp32_tflops": float, "tf32_tflops": float, "bf16_tflops": float, "fp16_tflops": float,
+            "fp8_tflops": float, "int8_tops": float, "hbm_gb": float, "hbm_gbps": float,
+            "scaleup_name": str, "scaleup_gbps": float, "scaleup_domain": int, "chips_per_node": int,
+            "scaleout_gbps": float, "tdp_w": float, "price_usd": float, "china_market": str,
+            "confidence": str, "sources": str, "notes": str,
+        },
+        pk="id",
+        not_null={"vendor", "name"},
+    )
+    db[CALIBRATION].create(
+        {"chip_id": str, "factor": str, "value": float, "note": str},
+        pk=("chip_id", "factor"),
+        foreign_keys=[("chip_id", CHIPS, "id")],
+        not_null={"value"},
+    )
+    db[ORDERS].create(
+        {
+            "id": int, "buyer": str, "vendor": str, "chip_id": str, "quantity": int,
+            "order_date": str, "promised": str, "price_usd_per_chip": float,
+            "status": str, "source": str, "note": str,
+        },
+        pk="id",
+        foreign_keys=[("chip_id", CHIPS, "id")],
+        not_null={"buyer", "vendor", "chip_id", "quantity", "order_date"},
+    )
+    db[DELIVERIES].create(
+        {"id": int, "order_id": int, "date": str, "quantity": int, "note": str},
+        pk="id",
+        foreign_keys=[("order_id", ORDERS, "id")],
+        not_null={"order_id", "date", "quantity"},
+    )
+    db[DELIVERIES].create_index(["order_id"])
+    db[MODELS].create(
+        {
+            "id": str, "name": str, "layers": int, "hidden": int, "heads": int, "kv_heads": int,
+            "ffn_hidden": int, "vocab": int, "seq_len": int, "head_dim": int, "gated_ffn": int,
+            "tied_embeddings": int, "moe_experts": int, "moe_shared_experts": int, "moe_topk": int,
+            "moe_ffn_hidden": int, "moe_dense_layers": int, "q_lora_rank": int, "kv_lora_rank": int,
+            "qk_nope_head_dim": int, "qk_rope_head_dim": int, "v_head_dim": int,
+            "params_b_reported": float, "source": str,
+        },
+        pk="id",
+        not_null={"name", "layers", "hidden", "heads", "kv_heads", "vocab"},
+    )
+    db[SCENARIOS].create({"name": str, "params": str, "updated_at": str}, pk="name", not_null={"params"})
+    db[META].create({"key": str, "value": str}, pk="key")
+
+
+def known_migration_names() -> list[str]:
+    return [m.name for m in migrations._migrations]

@@ -1,0 +1,320 @@
+"""One validation layer for every value a user can type or import.
+
+Each `check_*` function takes a row dict (strings from a CSV or a form, or numbers), returns the
+cleaned row with proper types, and raises `ValidationError` listing every problem as
+'field: value (why)'. Nothing here touches a database; cross-row checks (unknown chip ids,
+over-delivery) take the needed facts as arguments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+
+from engine.catalog import CHIP_FIELDS, CHIP_FLOAT_FIELDS, CHIP_INT_FIELDS
+from engine.errors import ValidationError
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
+CHINA_MARKET_VALUES = ("", "yes", "restricted", "no")
+CONFIDENCE_VALUES = ("", "high", "medium", "low")
+ORDER_STATUS_VALUES = ("sourced", "partial", "assumption")
+ORDER_FIELDS = ("id", "buyer", "vendor", "chip_id", "quantity", "order_date", "promised",
+                "price_usd_per_chip", "status", "source", "note")
+DELIVERY_FIELDS = ("id", "order_id", "date", "quantity", "note")
+
+# Upper bounds that no real part or order reaches; beyond them a value is a typo.
+CHIP_LIMITS = {
+    "fp32_tflops": 1e5, "tf32_tflops": 1e5, "bf16_tflops": 1e5, "fp16_tflops": 1e5,
+    "fp8_tflops": 2e5, "int8_tops": 2e5, "hbm_gb": 1e4, "hbm_gbps": 1e6, "scaleup_gbps": 1e5,
+    "scaleout_gbps": 1e4, "tdp_w": 1e5, "price_usd": 1e8, "year": 2100,
+    "scaleup_domain": 1_000_000, "chips_per_node": 1024,
+}
+MAX_ORDER_QUANTITY = 100_000_000
+TEXT_LIMIT = 10_000
+
+
+def _show(value) -> str:
+    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    return text if len(text) <= 60 else text[:57] + "...'"
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def parse_float(field: str, value, *, minimum: float | None = 0.0, maximum: float | None = None,
+                allow_blank: bool = True, strict_min: bool = False) -> float | None:
+    if _blank(value):
+        if allow_blank:
+            return None
+        raise ValidationError([f"{field}: value is required"])
+    if isinstance(value, bool):
+        raise ValidationError([f"{field}: {_show(value)} (not a number)"])
+    try:
+        number = float(value.strip().replace(",", "") if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise ValidationError([f"{field}: {_show(value)} (not a number)"]) from None
+    if not math.isfinite(number):
+        raise ValidationError([f"{field}: {_show(value)} (must be a finite number)"])
+    if minimum is not None and (number <= minimum if strict_min else number < minimum):
+        op = ">" if strict_min else ">="
+        raise ValidationError([f"{field}: {_show(value)} (must be {op} {minimum:g})"])
+    if maximum is not None and number > maximum:
+        raise ValidationError([f"{field}: {_show(value)} (must be <= {maximum:g})"])
+    return number
+
+
+def parse_int(field: str, value, *, minimum: int | None = 0, maximum: int | None = None,
+              allow_blank: bool = True) -> int | None:
+    number = parse_float(field, value, minimum=None, maximum=None, allow_blank=allow_blank)
+    if number is None:
+        return None
+    if number != int(number):
+        raise ValidationError([f"{field}: {_show(value)} (must be a whole number)"])
+    number = int(number)
+    if minimum is not None and number < minimum:
+        raise ValidationError([f"{field}: {_show(value)} (must be >= {minimum})"])
+    if maximum is not None and number > maximum:
+        raise ValidationError([f"{field}: {_show(value)} (must be <= {maximum})"])
+    return number
+
+
+def parse_date(field: str, value, *, allow_blank: bool = False) -> dt.date | None:
+    if _blank(value):
+        if allow_blank:
+            return None
+        raise ValidationError([f"{field}: value is required (a date like 2024-07-01)"])
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        day = dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationError([f"{field}: {_show(value)} (not a date; use YYYY-MM-DD)"]) from None
+    if not (1990 <= day.year <= 2100):
+        raise ValidationError([f"{field}: {_show(value)} (year must be 1990-2100)"])
+    return day
+
+
+def parse_text(field: str, value, *, required: bool = False, choices=None, limit: int = TEXT_LIMIT) -> str:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise ValidationError([f"{field}: value is required"])
+    if len(text) > limit:
+        raise ValidationError([f"{field}: text of {len(text)} characters (limit {limit})"])
+    if "\x00" in text:
+        raise ValidationError([f"{field}: contains a NUL character"])
+    if choices is not None and text.lower() not in choices:
+        allowed = ", ".join(c for c in choices if c) or "blank"
+        raise ValidationError([f"{field}: {_show(value)} (must be one of {allowed})"])
+    return text.lower() if choices is not None else text
+
+
+def parse_id(field: str, value) -> str:
+    text = parse_text(field, value, required=True)
+    if not ID_PATTERN.match(text):
+        raise ValidationError([f"{field}: {_show(value)} (use lower-case letters, digits, '.', '-', '_', '+'; at most 64)"])
+    return text
+
+
+def _collect(row: dict, parsers: dict) -> dict:
+    """Run every field's parser; gather all problems before raising."""
+    cleaned, problems = {}, []
+    for name, parse in parsers.items():
+        try:
+            cleaned[name] = parse(row.get(name))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+    return cleaned
+
+
+# ---- chips -----------------------------------------------------------------------------------
+
+def chip_field_parser(name: str):
+    if name == "id":
+        return lambda v: parse_id("id", v)
+    if name in ("vendor", "name"):
+        return lambda v, n=name: parse_text(n, v, required=True, limit=200)
+    if name == "china_market":
+        return lambda v: parse_text(name, v, choices=CHINA_MARKET_VALUES)
+    if name == "confidence":
+        return lambda v: parse_text(name, v, choices=CONFIDENCE_VALUES)
+    if name in CHIP_FLOAT_FIELDS:
+        strict = name in ("hbm_gb", "hbm_gbps")
+        return lambda v, n=name, s=strict: parse_float(n, v, maximum=CHIP_LIMITS[n], strict_min=s)
+    if name == "year":
+        return lambda v: parse_int("year", v, minimum=1990, maximum=2100)
+    if name in CHIP_INT_FIELDS:
+        return lambda v, n=name: parse_int(n, v, minimum=1, maximum=CHIP_LIMITS[n])
+    if name in CHIP_FIELDS:
+        return lambda v, n=name: parse_text(n, v)
+    raise ValidationError([f"{name}: unknown chip field"])
+
+
+def check_chip(row: dict) -> dict:
+    unknown = [k for k in row if k not in CHIP_FIELDS]
+    if unknown:
+        raise ValidationError([f"{k}: unknown column" for k in unknown])
+    cleaned = _collect(row, {name: chip_field_parser(name) for name in CHIP_FIELDS})
+    if not any(cleaned.get(f) for f in ("bf16_tflops", "fp16_tflops", "fp8_tflops", "int8_tops")):
+        raise ValidationError(["bf16_tflops: blank (a chip needs at least one of bf16/fp16/fp8/int8 peak)"])
+    return cleaned
+
+
+def check_chip_field(name: str, value):
+    return chip_field_parser(name)(value)
+
+
+# ---- orders and deliveries -------------------------------------------------------------------
+
+def parse_schedule(field: str, value) -> list[tuple[dt.date, int]]:
+    """'2024-07-01:10000;2024-10-01:20000' -> [(date, qty), ...] sorted by date."""
+    if _blank(value):
+        return []
+    if isinstance(value, (list, tuple)):
+        items = [(parse_date(field, d), parse_int(field, q, minimum=1, maximum=MAX_ORDER_QUANTITY,
+                                                   allow_blank=False)) for d, q in value]
+        return sorted(items)
+    lots = []
+    for part in str(value).replace(",", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if ":" not in part:
+            raise ValidationError([f"{field}: {_show(part)} (each lot is DATE:QUANTITY, e.g. 2024-07-01:10000)"])
+        day_text, qty_text = part.split(":", 1)
+        lots.append((parse_date(field, day_text),
+                     parse_int(field, qty_text, minimum=1, maximum=MAX_ORDER_QUANTITY, allow_blank=False)))
+    return sorted(lots)
+
+
+def format_schedule(lots) -> str:
+    return ";".join(f"{d.isoformat()}:{q}" for d, q in lots)
+
+
+ORDER_PARSERS = {
+    "buyer": lambda v: parse_text("buyer", v, required=True, limit=200),
+    "vendor": lambda v: parse_text("vendor", v, required=True, limit=200),
+    "chip_id": lambda v: parse_id("chip_id", v),
+    "quantity": lambda v: parse_int("quantity", v, minimum=1, maximum=MAX_ORDER_QUANTITY, allow_blank=False),
+    "order_date": lambda v: parse_date("order_date", v),
+    "promised": lambda v: parse_schedule("promised", v),
+    "price_usd_per_chip": lambda v: parse_float("price_usd_per_chip", v, maximum=1e8),
+    "status": lambda v: parse_text("status", v or "assumption", choices=ORDER_STATUS_VALUES),
+    "source": lambda v: parse_text("source", v),
+    "note": lambda v: parse_text("note", v),
+}
+
+
+def check_order(row: dict, *, known_chip_ids=None, delivered: int = 0,
+                first_delivery: dt.date | None = None) -> dict:
+    """Clean an order row; `promised` comes back as 'DATE:QTY;...' text."""
+    cleaned = _collect(row, ORDER_PARSERS)
+    problems = []
+    if known_chip_ids is not None and cleaned["chip_id"] not in known_chip_ids:
+        problems.append(f"chip_id: '{cleaned['chip_id']}' (no such chip in the catalog)")
+    lots = cleaned["promised"]
+    if sum(q for _, q in lots) > cleaned["quantity"]:
+        problems.append(f"promised: {sum(q for _, q in lots)} chips scheduled (more than quantity {cleaned['quantity']})")
+    early = [d for d, _ in lots if d < cleaned["order_date"]]
+    if early:
+        problems.append(f"promised: {early[0].isoformat()} (before order_date {cleaned['order_date'].isoformat()})")
+    if delivered > cleaned["quantity"]:
+        problems.append(f"quantity: {cleaned['quantity']} (less than the {delivered} already delivered)")
+    if first_delivery is not None and first_delivery < cleaned["order_date"]:
+        problems.append(f"order_date: {cleaned['order_date'].isoformat()} (after its first delivery on {first_delivery.isoformat()})")
+    if problems:
+        raise ValidationError(problems)
+    cleaned["promised"] = format_schedule(lots)
+    cleaned["order_date"] = cleaned["order_date"].isoformat()
+    return cleaned
+
+
+def check_delivery(row: dict, *, order_date: dt.date, outstanding: int) -> dict:
+    cleaned = _collect(row, {
+        "date": lambda v: parse_date("date", v),
+        "quantity": lambda v: parse_int("quantity", v, minimum=1, maximum=MAX_ORDER_QUANTITY, allow_blank=False),
+        "note": lambda v: parse_text("note", v),
+    })
+    problems = []
+    if cleaned["date"] < order_date:
+        problems.append(f"date: {cleaned['date'].isoformat()} (before the order date {order_date.isoformat()})")
+    if cleaned["quantity"] > outstanding:
+        problems.append(f"quantity: {cleaned['quantity']} (only {outstanding} chips remain undelivered on this order)")
+    if problems:
+        raise ValidationError(problems)
+    cleaned["date"] = cleaned["date"].isoformat()
+    return cleaned
+
+
+# ---- models ----------------------------------------------------------------------------------
+
+MODEL_INT_FIELDS = ("layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len", "head_dim",
+                    "moe_experts", "moe_shared_experts", "moe_topk", "moe_ffn_hidden", "moe_dense_layers",
+                    "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+MODEL_LIMITS = {"layers": 1000, "hidden": 1_000_000, "heads": 10_000, "kv_heads": 10_000,
+                "ffn_hidden": 10_000_000, "vocab": 10_000_000, "seq_len": 100_000_000}
+
+
+def check_model(row: dict):
+    """A validated ModelConfig from a dict of its fields."""
+    from dataclasses import fields
+
+    from engine.models import ModelConfig
+
+    known = {f.name for f in fields(ModelConfig)}
+    problems = [f"{k}: unknown model field" for k in row if k not in known]
+    cleaned = {}
+    for name in known:
+        if name not in row:
+            continue
+        value = row[name]
+        try:
+            if name == "id":
+                cleaned[name] = parse_id("id", value)
+            elif name in ("name", "source"):
+                cleaned[name] = parse_text(name, value, required=(name == "name"), limit=500)
+            elif name in ("gated_ffn", "tied_embeddings"):
+                cleaned[name] = _parse_bool(name, value)
+            elif name == "params_b_reported":
+                cleaned[name] = parse_float(name, value, maximum=1e6)
+            elif name in MODEL_INT_FIELDS:
+                blank_ok = name not in ("layers", "hidden", "heads", "vocab")
+                parsed = parse_int(name, value, minimum=0, maximum=MODEL_LIMITS.get(name, 10_000_000),
+                                   allow_blank=blank_ok)
+                cleaned[name] = 0 if parsed is None else parsed
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    for required in ("id", "name", "layers", "hidden", "heads", "vocab"):
+        if required not in row:
+            problems.append(f"{required}: value is required")
+    if problems:
+        raise ValidationError(problems)
+    cleaned.setdefault("kv_heads", cleaned["heads"])
+    if not cleaned.get("kv_heads"):
+        cleaned["kv_heads"] = cleaned["heads"]
+    cleaned.setdefault("ffn_hidden", 0)
+    if not cleaned.get("seq_len"):
+        cleaned["seq_len"] = 4096
+    model = ModelConfig(**cleaned)
+    problems = model.validate()
+    if problems:
+        raise ValidationError(problems)
+    return model
+
+
+def _parse_bool(field: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y"):
+        return True
+    if text in ("0", "false", "no", "n", ""):
+        return False
+    raise ValidationError([f"{field}: {_show(value)} (must be true or false)"])
