@@ -20,11 +20,11 @@ def main(argv=None) -> int:
 
 def _gui_registrars():
     """Subcommands that need Qt (export) or the desktop (install-desktop-entry)."""
+    import importlib
+
     registrars = []
     try:
-        from gui import commands_cli
-
-        registrars.append(commands_cli.register)
+        registrars.append(importlib.import_module("gui.commands_cli").register)
     except ModuleNotFoundError as exc:
         if exc.name != "gui.commands_cli":
             raise

@@ -1,0 +1,260 @@
+"""The store: migrations, seed, foreign keys, validated edits, atomic imports, undo snapshots."""
+
+import csv
+import json
+import sqlite3
+
+import pytest
+
+from engine.errors import UserError, ValidationError
+from engine.store import open_store, schema
+from engine.store.store import StoreError
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "fleet.db")
+    yield s
+    s.close()
+
+
+def _counts(store):
+    return store.table_counts()
+
+
+def _all_rows(store):
+    return {t: [dict(r) for r in store.db[t].rows] for t in schema.ALL_TABLES}
+
+
+def test_new_database_is_seeded_with_reference_catalog(store, shared_dir):
+    with open(shared_dir / "reference" / "chips.csv", newline="", encoding="utf-8") as handle:
+        reference = {row["id"]: row for row in csv.DictReader(handle)}
+    rows = {row["id"]: row for row in store.chip_rows()}
+    assert set(rows) == set(reference)
+    h20 = rows["h20-96gb"]
+    assert h20["bf16_tflops"] == 148 and h20["hbm_gb"] == 96 and h20["hbm_gbps"] == 4000
+    assert rows["ascend-910b2"]["sources"] == reference["ascend-910b2"]["sources"]
+    assert rows["ascend-910a"]["bf16_tflops"] is None  # blank stays unknown, never 0
+
+
+def test_seed_holds_the_story_order(store):
+    orders = {o.chip_id: o for o in store.orders()}
+    ascend = orders["ascend-910b2"]
+    assert ascend.buyer == "ByteDance" and ascend.quantity == 100_000 and ascend.delivered == 30_000
+    assert min(d.date for d in ascend.deliveries).isoformat() >= "2024-07-01"
+    assert "SOURCED" in ascend.note and "ASSUMPTIONS" in ascend.note
+    assert orders["h20-96gb"].status == "assumption"
+
+
+def test_seed_model_presets_match_public_parameter_counts(store):
+    expected_b = {"llama3-8b": 8.03, "llama3-70b": 70.6, "llama3-405b": 405.9, "gpt3-175b": 175.0,
+                  "deepseek-v3": 671.0, "qwen2.5-72b": 72.7, "mixtral-8x7b": 46.7}
+    models = {m.id: m for m in store.models()}
+    for model_id, billions in expected_b.items():
+        assert models[model_id].total_params() / 1e9 == pytest.approx(billions, rel=0.01), model_id
+    assert models["deepseek-v3"].active_params() / 1e9 == pytest.approx(37.5, rel=0.02)
+    assert models["mixtral-8x7b"].active_params() / 1e9 == pytest.approx(12.9, rel=0.01)
+
+
+def test_reopening_applies_no_migration_and_keeps_data(tmp_path):
+    path = tmp_path / "fleet.db"
+    first = open_store(path)
+    order_id = first.add_order({"buyer": "X", "vendor": "NVIDIA", "chip_id": "h100-sxm5-80gb",
+                                "quantity": 8, "order_date": "2025-01-01"})
+    before = _all_rows(first)
+    first.close()
+    second = open_store(path)
+    assert _all_rows(second) == before
+    assert [m.name for m in schema.migrations.applied(second.db)] == schema.known_migration_names()
+    assert second.backup_path is None
+    assert any(o.id == order_id for o in second.orders())
+    second.close()
+
+
+def test_foreign_keys_are_enforced_on_every_connection(store):
+    assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db["deliveries"].insert({"order_id": 9999, "date": "2025-01-01", "quantity": 1})
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db["orders"].insert({"buyer": "a", "vendor": "b", "chip_id": "no-such-chip", "quantity": 1,
+                                   "order_date": "2025-01-01"})
+
+
+def test_database_uses_wal_journal(store):
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_update_chip_validates_and_returns_old_value(store):
+    old = store.update_chip("h20-96gb", "hbm_gb", "141")
+    assert old == 96 and store.chip("h20-96gb").hbm_gb == 141
+    for bad in ("-5", "abc", "nan", "1e12"):
+        with pytest.raises(ValidationError, match="hbm_gb"):
+            store.update_chip("h20-96gb", "hbm_gb", bad)
+    assert store.chip("h20-96gb").hbm_gb == 141
+    with pytest.raises(ValidationError, match="id"):
+        store.update_chip("h20-96gb", "id", "other")
+
+
+def test_delete_order_removes_deliveries_and_restore_keeps_ids(store):
+    order = next(o for o in store.orders() if o.chip_id == "ascend-910b2")
+    delivery_ids = sorted(d.id for d in order.deliveries)
+    snapshot = store.delete_order(order.id)
+    assert not store.delivery_rows(order.id)
+    assert store.db.execute("select count(*) from deliveries where order_id not in (select id from orders)").fetchone()[0] == 0
+    store.restore_order(snapshot)
+    restored = next(o for o in store.orders() if o.id == order.id)
+    assert sorted(d.id for d in restored.deliveries) == delivery_ids
+    assert restored == order
+
+
+def test_delivery_cannot_exceed_outstanding(store):
+    order = next(o for o in store.orders() if o.chip_id == "ascend-910b2")
+    with pytest.raises(ValidationError, match="only 70000 chips remain"):
+        store.add_delivery({"order_id": order.id, "date": "2025-01-01", "quantity": 70_001})
+    new_id = store.add_delivery({"order_id": order.id, "date": "2025-01-01", "quantity": 70_000})
+    assert next(o for o in store.orders() if o.id == order.id).outstanding == 0
+    with pytest.raises(ValidationError, match="remain undelivered"):
+        store.update_delivery(new_id, "quantity", 70_001)
+    with pytest.raises(ValidationError, match="before the order date"):
+        store.add_delivery({"order_id": order.id, "date": "2020-01-01", "quantity": 0 + 1})
+
+
+def test_order_quantity_cannot_drop_below_delivered(store):
+    order = next(o for o in store.orders() if o.chip_id == "ascend-910b2")
+    with pytest.raises(ValidationError, match="already delivered"):
+        store.update_order(order.id, "quantity", 29_999)
+    with pytest.raises(ValidationError, match="more than quantity"):
+        store.update_order(order.id, "quantity", 30_000)  # the promised schedule still says 100,000
+    store.update_order(order.id, "promised", "2024-07-01:30000")
+    assert store.update_order(order.id, "quantity", 30_000) == 100_000
+
+
+def test_chip_used_by_an_order_cannot_be_deleted(store):
+    with pytest.raises(UserError, match="order"):
+        store.delete_chip("ascend-910b2")
+    snapshot = store.delete_chip("tpu-v4")
+    assert all(c.id != "tpu-v4" for c in store.chips())
+    store.restore_chip(snapshot)
+    assert store.chip("tpu-v4").bf16_tflops == 275
+
+
+def _write(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_orders_import_with_one_bad_row_writes_nothing(store, tmp_path):
+    before = _all_rows(store)
+    header = ["buyer", "vendor", "chip_id", "quantity", "order_date", "deliveries"]
+    path = _write(tmp_path / "orders.csv", header, [
+        ["A", "NVIDIA", "h100-sxm5-80gb", "100", "2025-01-01", "2025-02-01:50"],
+        ["B", "Huawei", "ascend-910b2", "-3", "2025-01-01", ""],
+        ["C", "NVIDIA", "h100-sxm5-80gb", "10", "2025-01-01", "2025-02-01:11"],
+    ])
+    with pytest.raises(ValidationError) as info:
+        store.import_orders_csv(path)
+    message = str(info.value)
+    assert "orders.csv row 3, column quantity" in message and "'-3'" in message
+    assert "row 4" in message and "nothing imported" in message
+    assert _all_rows(store) == before
+
+
+def test_orders_import_then_export_round_trips(store, tmp_path):
+    out = tmp_path / "orders.csv"
+    assert store.export_orders_csv(out) == 3
+    text = out.read_text()
+    other = open_store(tmp_path / "other.db")
+    other.delete_order(1), other.delete_order(2), other.delete_order(3)
+    assert other.import_orders_csv(out) == 3
+    strip = lambda orders: [(o.id, o.chip_id, o.quantity, o.order_date, o.promised, [(d.date, d.quantity) for d in o.deliveries]) for o in orders]
+    assert strip(other.orders()) == strip(store.orders())
+    other.export_orders_csv(tmp_path / "again.csv")
+    assert (tmp_path / "again.csv").read_text() == text
+    other.close()
+
+
+def test_chips_import_validates_every_row_and_reports_each(store, tmp_path):
+    before = _all_rows(store)
+    path = _write(tmp_path / "chips.csv", ["id", "vendor", "name", "bf16_tflops", "hbm_gb"], [
+        ["new-chip", "Acme", "Acme 1", "500", "96"],
+        ["Bad Id", "Acme", "Acme 2", "500", "96"],
+        ["acme-3", "Acme", "Acme 3", "fast", "inf"],
+    ])
+    with pytest.raises(ValidationError) as info:
+        store.import_chips_csv(path)
+    problems = info.value.problems
+    assert any("row 3, column id" in p for p in problems)
+    assert any("row 4, column bf16_tflops" in p and "'fast'" in p for p in problems)
+    assert any("row 4, column hbm_gb" in p for p in problems)
+    assert _all_rows(store) == before
+    _write(path, ["id", "vendor", "name", "bf16_tflops", "hbm_gb"], [["new-chip", "Acme", "Acme 1", "500", "96"]])
+    assert store.import_chips_csv(path) == 1
+    assert store.chip("new-chip").bf16_tflops == 500
+
+
+def test_chips_import_rejects_unknown_columns(store, tmp_path):
+    path = _write(tmp_path / "chips.csv", ["id", "vendor", "name", "bf16_tflopz"], [["x", "A", "B", "1"]])
+    with pytest.raises(ValidationError, match="bf16_tflopz"):
+        store.import_chips_csv(path)
+
+
+def test_scenarios_save_rename_delete_restore(store):
+    store.save_scenario("Half delivered", {"fulfilment": 0.5})
+    store.rename_scenario("Half delivered", "Half")
+    assert store.scenario("Half")["params"] == {"fulfilment": 0.5}
+    row = store.delete_scenario("Half")
+    with pytest.raises(UserError, match="not found"):
+        store.scenario("Half")
+    store.restore_scenario(row)
+    assert store.scenario("Half")["params"] == {"fulfilment": 0.5}
+    with pytest.raises(ValidationError):
+        store.save_scenario("bad", {"x": float("nan")})
+
+
+def test_calibration_overrides_packaged_defaults(store):
+    assert store.set_calibration("h100-sxm5-80gb", "my_factor", "0.5") is None
+    assert store.chip("h100-sxm5-80gb").factor("my_factor", 1.0) == 0.5
+    assert store.set_calibration("h100-sxm5-80gb", "my_factor", 0.6) == 0.5
+
+
+def test_not_a_database_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"hello, this is not sqlite" * 100)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a Fleetcast database"):
+        open_store(path)
+    assert path.read_bytes() == before
+
+
+def test_foreign_sqlite_file_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("create table things (x)")
+    conn.commit(), conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a Fleetcast database"):
+        open_store(path)
+    assert path.read_bytes() == before
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "fleet.db"
+    s = open_store(path)
+    s.db["_sqlite_migrations"].insert({"migration_set": "fleetcast", "name": "9999_future", "applied_at": "x"})
+    s.close()
+    with pytest.raises(StoreError, match="newer Fleetcast"):
+        open_store(path)
+
+
+def test_models_save_and_delete_restore(store):
+    from engine.catalog import reference_models
+
+    model = reference_models()["llama3-8b"]
+    row = store.delete_model("llama3-8b")
+    with pytest.raises(UserError):
+        store.model("llama3-8b")
+    store.restore_model(row)
+    assert store.model("llama3-8b") == model

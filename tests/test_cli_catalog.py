@@ -1,0 +1,169 @@
+"""CLI contract for chips, orders, models (../shared/design/CLI.md)."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from engine.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == "fleetcast 0.1.0"
+
+
+def test_chips_list_json_has_every_reference_chip_with_sources(capsys, tmp_path, shared_dir):
+    code, out, err = run(capsys, "chips", "list", "--format", "json", "--db", str(tmp_path / "new.db"))
+    assert code == 0, err
+    chips = json.loads(out)
+    with open(shared_dir / "reference" / "chips.csv", newline="", encoding="utf-8") as handle:
+        reference = {row["id"]: row for row in csv.DictReader(handle)}
+    assert {c["id"] for c in chips} == set(reference)
+    for chip in chips:
+        for key in ("id", "name", "vendor", "bf16_tflops", "hbm_gb", "hbm_gbps", "sources"):
+            assert key in chip
+        assert chip["sources"] == reference[chip["id"]]["sources"]
+
+
+def test_global_options_work_before_the_subcommand(capsys, tmp_path):
+    code, out, _ = run(capsys, "--db", str(tmp_path / "x.db"), "--format", "csv", "orders", "list")
+    assert code == 0
+    rows = list(csv.DictReader(out.splitlines()))
+    assert {r["chip_id"] for r in rows} == {"ascend-910b2", "h20-96gb", "h800-sxm5-80gb"}
+
+
+def test_orders_list_shows_the_910b_order(capsys):
+    code, out, _ = run(capsys, "orders", "list", "--format", "json")
+    assert code == 0
+    orders = json.loads(out)
+    ascend = next(o for o in orders if o["chip_id"] == "ascend-910b2")
+    assert (ascend["buyer"], ascend["quantity"], ascend["delivered"]) == ("ByteDance", 100000, 30000)
+    assert all(k in ascend for k in ("id", "buyer", "vendor", "chip_id", "quantity", "delivered", "order_date"))
+
+
+def test_models_list_has_required_presets(capsys):
+    code, out, _ = run(capsys, "models", "list", "--format", "json")
+    models = {m["id"]: m for m in json.loads(out)}
+    for model_id in ("llama3-8b", "llama3-70b", "llama3-405b", "gpt3-175b", "deepseek-v3", "qwen2.5-72b", "mixtral-8x7b"):
+        assert model_id in models
+        assert models[model_id]["params_b"] > 0 and models[model_id]["active_params_b"] > 0
+    assert models["deepseek-v3"]["active_params_b"] < models["deepseek-v3"]["params_b"] / 10
+
+
+def test_import_with_a_bad_row_exits_1_names_the_row_and_changes_nothing(capsys, tmp_path):
+    db = str(tmp_path / "x.db")
+    run(capsys, "--db", db, "orders", "list")
+    before = run(capsys, "--db", db, "orders", "list", "--format", "json")[1]
+    path = tmp_path / "orders.csv"
+    path.write_text("buyer,vendor,chip_id,quantity,order_date\n"
+                    "A,NVIDIA,h100-sxm5-80gb,8,2025-01-01\n"
+                    "B,NVIDIA,h100-sxm5-80gb,8,2025-13-01\n")
+    code, out, err = run(capsys, "--db", db, "orders", "import", str(path))
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1
+    assert "orders.csv row 3, column order_date" in err and "2025-13-01" in err
+    assert run(capsys, "--db", db, "orders", "list", "--format", "json")[1] == before
+
+
+def test_chips_import_good_file(capsys, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("id,vendor,name,bf16_tflops,hbm_gb,hbm_gbps\nacme-1,Acme,Acme One,500,96,3000\n")
+    code, out, err = run(capsys, "chips", "import", str(path), "--format", "json")
+    assert code == 0, err and json.loads(out)["imported"] == 1
+    code, out, _ = run(capsys, "chips", "list", "--format", "json")
+    assert any(c["id"] == "acme-1" and c["hbm_gbps"] == 3000 for c in json.loads(out))
+
+
+def test_missing_file_is_a_user_error(capsys, tmp_path):
+    code, _, err = run(capsys, "chips", "import", str(tmp_path / "nope.csv"))
+    assert code == 1 and "nope.csv: no such file" in err
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["chips", "frobnicate"])
+    assert info.value.code == 2
+
+
+HF_MIXTRAL_LIKE = {
+    "architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "hidden_size": 4096,
+    "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+    "num_key_value_heads": 8, "num_local_experts": 8, "num_experts_per_tok": 2, "vocab_size": 32000,
+    "max_position_embeddings": 32768, "rope_theta": 1e6, "hidden_act": "silu",
+    "tie_word_embeddings": False, "some_new_knob": 3,
+}
+
+
+def test_models_import_hf_config_maps_moe_and_reports_unknown(capsys, tmp_path):
+    folder = tmp_path / "my-mixtral"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(HF_MIXTRAL_LIKE))
+    code, out, err = run(capsys, "models", "import", str(folder / "config.json"), "--format", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["model"]["id"] == "my-mixtral"
+    assert result["model"]["params_b"] == pytest.approx(46.7, rel=0.01)
+    assert result["model"]["active_params_b"] == pytest.approx(12.9, rel=0.01)
+    assert result["unknown_fields"] == ["some_new_knob"]
+    assert "rope_theta" in result["ignored_fields"]
+    code, _, err = run(capsys, "models", "import", str(folder / "config.json"))
+    assert code == 1 and "--replace" in err
+
+
+def test_models_import_deepseek_style_mla(capsys, tmp_path):
+    config = {"hidden_size": 7168, "intermediate_size": 18432, "moe_intermediate_size": 2048,
+              "num_hidden_layers": 61, "num_attention_heads": 128, "num_key_value_heads": 128,
+              "n_routed_experts": 256, "n_shared_experts": 1, "num_experts_per_tok": 8,
+              "first_k_dense_replace": 3, "q_lora_rank": 1536, "kv_lora_rank": 512,
+              "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128, "vocab_size": 129280}
+    path = tmp_path / "dsv3.json"
+    path.write_text(json.dumps(config))
+    code, out, err = run(capsys, "models", "import", str(path), "--id", "dsv3", "--format", "json")
+    assert code == 0, err
+    model = json.loads(out)["model"]
+    assert model["params_b"] == pytest.approx(671, rel=0.01) and model["attention"] == "mla"
+
+
+def test_models_import_missing_fields_is_reported(capsys, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"hidden_size": 10}))
+    code, _, err = run(capsys, "models", "import", str(path))
+    assert code == 1 and "layers: missing" in err
+
+
+def test_fleetcast_entry_point_runs_subcommands_headless(tmp_path):
+    db = tmp_path / "e.db"
+    out = subprocess.run([sys.executable, "-m", "gui", "--db", str(db), "chips", "list", "--format", "json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)) == 34
+    assert "Traceback" not in out.stderr
+
+
+def test_corrupted_database_exits_1_and_is_untouched(tmp_path):
+    db = tmp_path / "bad.db"
+    good = subprocess.run([sys.executable, "-m", "gui", "--db", str(db), "chips", "list"], capture_output=True)
+    assert good.returncode == 0
+    data = bytearray(db.read_bytes())
+    data[200:4000] = b"\xff" * 3800  # garbage over the first pages
+    db.write_bytes(bytes(data))
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / ("bad.db" + suffix)).unlink(missing_ok=True)
+    before = db.read_bytes()
+    out = subprocess.run([sys.executable, "-m", "gui", "--db", str(db), "chips", "list"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert len(out.stderr.strip().splitlines()) == 1 and str(db) in out.stderr
+    assert "Traceback" not in out.stderr
+    assert db.read_bytes() == before
