@@ -74,3 +74,9 @@ def m0001_initial(db: Database) -> None:
 
 def known_migration_names() -> list[str]:
     return [m.name for m in migrations._migrations]
+
+
+@migrations(name="0002_scenario_description")
+def m0002_scenario_description(db: Database) -> None:
+    # A free-text description shown next to a scenario's name in Compare.
+    db[SCENARIOS].add_column("description", str, not_null_default="")

@@ -1,0 +1,162 @@
+"""Faults: killed writes, old schemas, read-only and locked files. Nothing stored is ever lost."""
+
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from engine.store import open_store, schema
+from engine.store.store import StoreError
+
+
+def _snapshot(path):
+    conn = sqlite3.connect(path)
+    try:
+        return {t: conn.execute(f"select * from {t} order by 1").fetchall() for t in schema.ALL_TABLES}
+    finally:
+        conn.close()
+
+
+def test_killed_bulk_import_leaves_last_committed_state(tmp_path):
+    db = tmp_path / "fleet.db"
+    open_store(db).close()
+    before = _snapshot(db)
+    rows = "\n".join(f"buyer{i},NVIDIA,h100-sxm5-80gb,10,2025-01-01,2025-02-01:5" for i in range(3000))
+    csv_path = tmp_path / "big.csv"
+    csv_path.write_text("buyer,vendor,chip_id,quantity,order_date,deliveries\n" + rows + "\n")
+    child = textwrap.dedent(f"""
+        import sys, time
+        from engine.store import open_store
+        store = open_store({str(db)!r})
+        table_cls = type(store.db["deliveries"])
+        original = table_cls.insert_all
+        calls = []
+        def slow_insert_all(self, *args, **kwargs):
+            result = original(self, *args, **kwargs)
+            calls.append(1)
+            if len(calls) == 1000:  # well inside the transaction: 1000 orders written
+                print("mid-write", flush=True)
+                time.sleep(60)
+            return result
+        table_cls.insert_all = slow_insert_all
+        store.import_orders_csv({str(csv_path)!r})
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "mid-write"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    store = open_store(db)  # recovers from the WAL without the uncommitted rows
+    store.close()
+    assert _snapshot(db) == before
+
+
+def _make_old_database(path):
+    """A database as the first release wrote it: migration 0001 only."""
+    store = open_store(path)
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("delete from _sqlite_migrations where name = '0002_scenario_description'")
+    conn.execute("create table scenarios_old as select name, params, updated_at from scenarios")
+    conn.execute("drop table scenarios")
+    conn.execute("create table scenarios (name TEXT PRIMARY KEY, params TEXT NOT NULL, updated_at TEXT)")
+    conn.execute("insert into scenarios select * from scenarios_old")
+    conn.execute("drop table scenarios_old")
+    conn.execute("insert into scenarios values ('mine', '{\"x\": 1}', '2025-01-01')")
+    conn.commit()
+    conn.close()
+
+
+def test_older_database_is_backed_up_then_migrated(tmp_path):
+    db = tmp_path / "fleet.db"
+    _make_old_database(db)
+    old = _snapshot(db)
+    store = open_store(db)
+    assert store.backup_path is not None and store.backup_path.exists()
+    assert store.backup_path.parent == db.parent
+    assert "description" in store.db["scenarios"].columns_dict
+    assert store.scenario("mine")["params"] == {"x": 1}
+    store.close()
+    assert _snapshot(store.backup_path)["scenarios"] == old["scenarios"]
+
+
+def test_failed_migration_leaves_file_unchanged_and_names_backup(tmp_path, monkeypatch):
+    db = tmp_path / "fleet.db"
+    _make_old_database(db)
+    before = _snapshot(db)
+    migration = next(m for m in schema.migrations._migrations if m.name == "0002_scenario_description")
+
+    def broken(database):
+        database["scenarios"].add_column("description", str, not_null_default="")
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(migration, "fn", broken)
+    with pytest.raises(StoreError) as info:
+        open_store(db)
+    assert "disk on fire" in str(info.value) and "backup" in str(info.value)
+    assert _snapshot(db) == before
+
+
+def test_read_only_file_opens_read_only(tmp_path, monkeypatch):
+    db = tmp_path / "fleet.db"
+    open_store(db).close()
+    before = db.read_bytes()
+    db.chmod(stat.S_IRUSR)
+    if os.geteuid() == 0:  # root may write anyway: make the permission check see what a user sees
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if mode == os.W_OK else real_access(p, mode, **kw))
+    store = open_store(db)
+    assert store.read_only and "read-only" in store.notice
+    assert len(store.orders()) == 3
+    with pytest.raises(Exception, match="read-only"):
+        store.add_order({"buyer": "x", "vendor": "y", "chip_id": "h20-96gb", "quantity": 1, "order_date": "2025-01-01"})
+    store.close()
+    db.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    assert db.read_bytes() == before
+
+
+def test_explicit_read_only_refuses_edits_and_keeps_bytes(tmp_path):
+    db = tmp_path / "fleet.db"
+    open_store(db).close()
+    before = db.read_bytes()
+    store = open_store(db, read_only=True)
+    assert len(store.chips()) == 34
+    with pytest.raises(Exception, match="read-only"):
+        store.update_chip("h20-96gb", "hbm_gb", 100)
+    store.close()
+    assert db.read_bytes() == before
+
+
+def test_locked_database_is_refused_with_a_clear_message(tmp_path):
+    db = tmp_path / "fleet.db"
+    open_store(db).close()
+    holder = sqlite3.connect(db)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="locked by another program"):
+            open_store(db)
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_truncated_database_is_refused_and_untouched(tmp_path):
+    db = tmp_path / "fleet.db"
+    open_store(db).close()
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 3])
+    before = db.read_bytes()
+    with pytest.raises(StoreError):
+        open_store(db)
+    assert db.read_bytes() == before
+
+
+def test_directory_instead_of_file(tmp_path):
+    with pytest.raises(StoreError, match="folder"):
+        open_store(tmp_path)
