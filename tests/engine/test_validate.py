@@ -1,0 +1,105 @@
+"""The validation layer: every bad value is rejected with its field named; nothing else escapes."""
+
+import datetime as dt
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from engine.catalog import CHIP_FIELDS, CHIP_FLOAT_FIELDS
+from engine.errors import ValidationError
+from engine.validate import (
+    check_chip, check_delivery, check_model, check_order, parse_schedule,
+)
+
+hostile_text = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", " ", "-1", "0", "1e400", "nan", "inf", "-inf", "1,5", "12abc", "２０", "NULL",
+                     "'; drop table chips; --", "\x00", "9" * 400, "1e-400", "true", "2024-02-30"]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-10**20, max_value=10**20),
+    st.none(),
+)
+
+GOOD_CHIP = {"id": "acme-1", "vendor": "Acme", "name": "Acme One", "bf16_tflops": "500", "hbm_gb": "96"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=st.sampled_from(CHIP_FIELDS), value=hostile_text)
+def test_chip_field_either_cleaned_or_rejected_naming_the_field(field, value):
+    row = {**GOOD_CHIP, field: value}
+    try:
+        cleaned = check_chip(row)
+    except ValidationError as exc:
+        assert exc.problems and all(":" in p for p in exc.problems)
+        assert any(p.startswith(field) or p.startswith("bf16_tflops") for p in exc.problems)
+        return
+    for name in CHIP_FLOAT_FIELDS:
+        number = cleaned[name]
+        assert number is None or (math.isfinite(number) and number >= 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=st.sampled_from(["buyer", "vendor", "chip_id", "quantity", "order_date", "promised",
+                              "price_usd_per_chip", "status"]), value=hostile_text)
+def test_order_field_either_cleaned_or_rejected(field, value):
+    row = {"buyer": "B", "vendor": "V", "chip_id": "h20-96gb", "quantity": "10", "order_date": "2024-01-01",
+           field: value}
+    try:
+        cleaned = check_order(row, known_chip_ids={"h20-96gb"})
+    except ValidationError as exc:
+        assert any(p.startswith(field) for p in exc.problems), exc.problems
+        return
+    assert isinstance(cleaned["quantity"], int) and cleaned["quantity"] >= 1
+    dt.date.fromisoformat(cleaned["order_date"])
+
+
+def test_order_checks_cross_field_consistency():
+    base = {"buyer": "B", "vendor": "V", "chip_id": "h20-96gb", "quantity": 10, "order_date": "2024-05-01"}
+    with pytest.raises(ValidationError, match="before order_date"):
+        check_order({**base, "promised": "2024-04-01:5"})
+    with pytest.raises(ValidationError, match="more than quantity"):
+        check_order({**base, "promised": "2024-06-01:6;2024-07-01:6"})
+    with pytest.raises(ValidationError, match="no such chip"):
+        check_order({**base, "chip_id": "h21"}, known_chip_ids={"h20-96gb"})
+    with pytest.raises(ValidationError, match="after its first delivery"):
+        check_order(base, first_delivery=dt.date(2024, 4, 1))
+    assert check_order({**base, "promised": "2024-07-01:4; 2024-06-01:6"})["promised"] == "2024-06-01:6;2024-07-01:4"
+
+
+def test_delivery_limits():
+    with pytest.raises(ValidationError, match="only 5 chips remain"):
+        check_delivery({"date": "2024-06-01", "quantity": 6}, order_date=dt.date(2024, 1, 1), outstanding=5)
+    with pytest.raises(ValidationError, match="quantity"):
+        check_delivery({"date": "2024-06-01", "quantity": 0}, order_date=dt.date(2024, 1, 1), outstanding=5)
+    assert check_delivery({"date": "2024-06-01", "quantity": "5"}, order_date=dt.date(2024, 1, 1),
+                          outstanding=5)["quantity"] == 5
+
+
+def test_schedule_parsing_errors_name_the_lot():
+    with pytest.raises(ValidationError, match="DATE:QUANTITY"):
+        parse_schedule("promised", "2024-01-01")
+    with pytest.raises(ValidationError, match="not a date"):
+        parse_schedule("promised", "2024-13-01:5")
+
+
+@settings(max_examples=200, deadline=None)
+@given(field=st.sampled_from(["layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len",
+                              "moe_experts", "moe_topk", "head_dim"]), value=hostile_text)
+def test_model_fields_either_valid_or_rejected(field, value):
+    row = {"id": "m", "name": "M", "layers": 4, "hidden": 256, "heads": 4, "kv_heads": 4, "ffn_hidden": 1024,
+           "vocab": 1000, field: value}
+    try:
+        model = check_model(row)
+    except ValidationError as exc:
+        assert exc.problems
+        return
+    assert model.total_params() > 0 and model.validate() == []
+
+
+def test_model_rejects_inconsistent_architecture():
+    row = {"id": "m", "name": "M", "layers": 4, "hidden": 256, "heads": 4, "kv_heads": 3, "ffn_hidden": 1024, "vocab": 1000}
+    with pytest.raises(ValidationError, match="kv_heads"):
+        check_model(row)
+    with pytest.raises(ValidationError, match="moe_topk"):
+        check_model({**row, "kv_heads": 4, "moe_experts": 8, "moe_topk": 9, "moe_ffn_hidden": 512})
