@@ -1,0 +1,133 @@
+"""Saving charts and their data: PNG, SVG and CSV. No dialogs here; callers pick the path.
+
+PNG goes through pyqtgraph's ImageExporter with an explicit integer width (otherwise it uses the
+widget's current size, 640x480 for a never-shown widget). SVG tries pyqtgraph's SVGExporter and
+falls back to Qt's QSvgGenerator (pyqtgraph 0.14.0's exporter breaks on PySide6 >= 6.11, #3485).
+CSV is written by us, with unit-bearing headers, from the numbers behind the chart.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+log = logging.getLogger("fleetcast.export")
+
+
+def plot_item_of(target):
+    """The PlotItem behind a PlotPanel, a PlotWidget or a PlotItem."""
+    import pyqtgraph as pg
+
+    if hasattr(target, "plot_item"):  # our PlotPanel
+        return target.plot_item
+    if isinstance(target, pg.PlotWidget):
+        return target.getPlotItem()
+    return target
+
+
+def export_png(target, path: str | os.PathLike, width: int = 1600) -> Path:
+    """Render the plot to a PNG `width` pixels wide (height keeps the on-screen aspect)."""
+    from pyqtgraph.exporters import ImageExporter
+
+    item = plot_item_of(target)
+    if item.scene() is None:
+        raise ValueError("the plot is not in a view; add it to a PlotWidget before exporting")
+    path = Path(path)
+    exporter = ImageExporter(item)
+    params = exporter.parameters()
+    # Setting width recomputes height as a float in some versions; set both as ints.
+    rect = item.sceneBoundingRect()
+    aspect = rect.height() / rect.width() if rect.width() > 0 else 0.6
+    params["width"] = int(width)
+    params["height"] = max(int(round(int(width) * aspect)), 1)
+    exporter.export(str(path))
+    if not path.exists():
+        raise OSError(f"{path}: the PNG was not written")
+    return path
+
+
+def export_svg(target, path: str | os.PathLike, backend: str = "auto") -> Path:
+    """Write the plot as SVG. backend: 'auto' (pyqtgraph, then Qt), 'pyqtgraph' or 'qt'."""
+    item = plot_item_of(target)
+    if item.scene() is None:
+        raise ValueError("the plot is not in a view; add it to a PlotWidget before exporting")
+    path = Path(path)
+    if backend in ("auto", "pyqtgraph"):
+        try:
+            from pyqtgraph.exporters import SVGExporter
+
+            SVGExporter(item).export(fileName=str(path))
+            if path.exists() and path.stat().st_size > 0:
+                return path
+            raise OSError("SVGExporter wrote nothing")
+        except Exception as exc:
+            if backend == "pyqtgraph":
+                raise
+            log.info("pyqtgraph SVG export failed (%s); using QSvgGenerator", exc)
+    return _export_svg_qt(item, path)
+
+
+def _export_svg_qt(item, path: Path) -> Path:
+    from PySide6.QtCore import QRectF, QSize
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    source = item.sceneBoundingRect()
+    width, height = max(int(source.width()), 1), max(int(source.height()), 1)
+    generator = QSvgGenerator()
+    generator.setFileName(str(path))
+    generator.setSize(QSize(width, height))
+    generator.setViewBox(QRectF(0, 0, width, height))
+    generator.setTitle(item.titleLabel.text if hasattr(item, "titleLabel") else "Fleetcast chart")
+    painter = QPainter()
+    if not painter.begin(generator):
+        raise OSError(f"{path}: can't write the SVG file")
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        item.scene().render(painter, QRectF(0, 0, width, height), source)
+    finally:
+        painter.end()
+    return path
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            value = value.item()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ""
+        if value == int(value) and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)  # shortest round-tripping form, never "1e+05." style noise
+    return str(value)
+
+
+def export_csv(headers: Sequence[str], rows: Iterable[Sequence], path: str | os.PathLike) -> Path:
+    """Write `headers` (units in them, e.g. 'Installed H100 (chips)') and `rows`. Returns the path."""
+    path = Path(path)
+    headers = list(headers)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(headers)
+        for row in rows:
+            row = list(row)
+            if len(row) != len(headers):
+                raise ValueError(f"row has {len(row)} values for {len(headers)} columns: {row!r}")
+            writer.writerow([_csv_cell(v) for v in row])
+    return path

@@ -1,0 +1,1 @@
+"""Reusable widgets: the plot panel, tables, banners."""

@@ -1,0 +1,360 @@
+"""One chart widget for every panel: units on the axes, a legend, a hover readout, exports.
+
+    panel = PlotPanel("Installed chips", y_label="Installed", y_unit="chips", time_axis=True)
+    panel.set_series("H100", to_timestamps(months), counts)   # again later: updates in place
+    panel.set_bars("Compute", x=[0, 1, 2], heights=[4.1, 2.0, 0.7])
+    panel.set_band("P10–P90", x, low, high)
+    headers, rows = panel.data_table()                         # what "Export data CSV…" writes
+
+Series are kept by name; calling a setter again calls setData/setOpts on the existing item (no
+clear-and-replot, so zoom and legend stay). The legend exists before any item is added.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QAction, QColor
+from PySide6.QtWidgets import (
+    QFileDialog, QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
+)
+
+from gui import export as export_mod
+
+# Colour-blind-friendly qualitative palette (Okabe–Ito, then a few extra).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+           "#000000", "#7F7F7F", "#8C564B")
+
+HOVER_RADIUS_PX = 40.0
+
+
+def to_timestamps(dates: Sequence[dt.date]) -> np.ndarray:
+    """Dates to seconds since the epoch at UTC midnight (what DateAxisItem(utcOffset=0) shows)."""
+    epoch = dt.date(1970, 1, 1).toordinal()
+    return np.array([(d.toordinal() - epoch) * 86400.0 for d in dates], dtype=float)
+
+
+def from_timestamp(seconds: float) -> dt.date:
+    return dt.date.fromordinal(dt.date(1970, 1, 1).toordinal() + int(np.floor(seconds / 86400.0)))
+
+
+def format_number(value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    magnitude = abs(value)
+    if magnitude >= 100 or (magnitude >= 1 and float(value).is_integer()):
+        return f"{value:,.0f}"
+    if magnitude >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.3g}"
+
+
+@dataclass
+class _Series:
+    name: str
+    kind: str  # 'line' | 'bars' | 'band'
+    item: object
+    x: np.ndarray
+    columns: dict[str, np.ndarray] = field(default_factory=dict)  # header suffix -> values
+
+
+class PlotPanel(QWidget):
+    """A titled pyqtgraph chart with unit-bearing axes, legend, hover readout and export menu."""
+
+    status_message = Signal(str)  # e.g. "Saved chart to /path/x.png"
+
+    def __init__(self, title: str = "", *, x_label: str = "", x_unit: str = "", y_label: str = "",
+                 y_unit: str = "", time_axis: bool = False, legend: bool = True,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = title
+        self.x_label, self.x_unit = x_label, x_unit
+        self.y_label, self.y_unit = y_label, y_unit
+        self.time_axis = time_axis
+        self._series: dict[str, _Series] = {}
+        self._colors: dict[str, str] = {}
+
+        axis_items = {"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)} if time_axis else None
+        self.plot_widget = pg.PlotWidget(axisItems=axis_items)
+        self.plot_widget.setMinimumHeight(220)
+        self.plot_item = self.plot_widget.getPlotItem()
+        self.plot_item.showGrid(x=True, y=True, alpha=0.25)
+        self.plot_item.setMenuEnabled(True)
+        if title:
+            self.plot_item.setTitle(title, size="11pt")
+        self._set_axis_label("bottom", x_label or ("Date" if time_axis else ""), x_unit)
+        self._set_axis_label("left", y_label, y_unit)
+        # The legend must exist before items are added, or it stays empty.
+        self.legend = self.plot_item.addLegend(offset=(10, 10)) if legend else None
+        if self.legend is not None:
+            self.legend.setBrush(pg.mkBrush(255, 255, 255, 210))
+            self.legend.setPen(pg.mkPen("#bbbbbb"))
+
+        self._marker = pg.ScatterPlotItem(size=11, pen=pg.mkPen("k", width=1.5), brush=pg.mkBrush(None))
+        self._marker.setZValue(100)
+        self.plot_item.addItem(self._marker, ignoreBounds=True)
+
+        self.readout = QLabel(self._idle_readout())
+        self.readout.setObjectName("plotReadout")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.readout.setStyleSheet("color: #444;")
+
+        self.export_png_action = QAction("Export PNG…", self)
+        self.export_svg_action = QAction("Export SVG…", self)
+        self.export_csv_action = QAction("Export data CSV…", self)
+        self.export_png_action.triggered.connect(lambda: self._export_with_dialog("png"))
+        self.export_svg_action.triggered.connect(lambda: self._export_with_dialog("svg"))
+        self.export_csv_action.triggered.connect(lambda: self._export_with_dialog("csv"))
+        menu = QMenu(self)
+        menu.addActions([self.export_png_action, self.export_svg_action, self.export_csv_action])
+        self.export_button = QToolButton()
+        self.export_button.setText("Export")
+        self.export_button.setToolTip("Save this chart as PNG or SVG, or the numbers behind it as CSV")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_button.setMenu(menu)
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 0, 4, 0)
+        bar.addWidget(self.readout, 1)
+        bar.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addLayout(bar)
+
+        self.plot_item.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    # ---- axes --------------------------------------------------------------------------------
+    def _set_axis_label(self, side: str, label: str, unit: str) -> None:
+        # Units go into the text ourselves: pyqtgraph's `units=` adds SI prefixes ("kchips").
+        text = f"{label} ({unit})" if label and unit else (label or (f"({unit})" if unit else ""))
+        if text:
+            self.plot_item.setLabel(side, text)
+
+    def set_axis_labels(self, *, x_label=None, x_unit=None, y_label=None, y_unit=None) -> None:
+        self.x_label = self.x_label if x_label is None else x_label
+        self.x_unit = self.x_unit if x_unit is None else x_unit
+        self.y_label = self.y_label if y_label is None else y_label
+        self.y_unit = self.y_unit if y_unit is None else y_unit
+        self._set_axis_label("bottom", self.x_label, self.x_unit)
+        self._set_axis_label("left", self.y_label, self.y_unit)
+
+    def set_title(self, title: str) -> None:
+        self.title = title
+        self.plot_item.setTitle(title, size="11pt")
+
+    # ---- series ------------------------------------------------------------------------------
+    def color_for(self, name: str) -> str:
+        if name not in self._colors:
+            self._colors[name] = PALETTE[len(self._colors) % len(PALETTE)]
+        return self._colors[name]
+
+    def set_series(self, name: str, x, y, *, color: str | None = None, width: float = 2.0,
+                   symbol: str | None = "o", dashed: bool = False) -> pg.PlotDataItem:
+        """Add or update a line. x are numbers (timestamps when time_axis: use to_timestamps)."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        if x.shape != y.shape:
+            raise ValueError(f"series {name!r}: x has {x.size} points, y has {y.size}")
+        existing = self._series.get(name)
+        if existing is not None and existing.kind == "line":
+            existing.item.setData(x, y)
+            existing.x, existing.columns = x, {"": y}
+            return existing.item
+        if existing is not None:
+            self.remove_series(name)
+        colour = color or self.color_for(name)
+        pen = pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+        item = self.plot_item.plot(x, y, name=name, pen=pen, symbol=symbol, symbolSize=5,
+                                   symbolBrush=colour, symbolPen=None)
+        self._series[name] = _Series(name, "line", item, x, {"": y})
+        return item
+
+    def set_bars(self, name: str, x, heights, *, width: float = 0.8, color: str | None = None,
+                 y0=None) -> pg.BarGraphItem:
+        """Add or update a bar series (breakdowns). `y0` stacks bars on a base."""
+        x = np.asarray(x, dtype=float)
+        heights = np.asarray(heights, dtype=float)
+        base = np.zeros_like(heights) if y0 is None else np.asarray(y0, dtype=float)
+        existing = self._series.get(name)
+        if existing is not None and existing.kind == "bars":
+            existing.item.setOpts(x=x, height=heights, y0=base, width=width)
+            existing.x, existing.columns = x, {"": heights}
+            return existing.item
+        if existing is not None:
+            self.remove_series(name)
+        colour = color or self.color_for(name)
+        item = pg.BarGraphItem(x=x, height=heights, y0=base, width=width, brush=colour, pen=pg.mkPen("w"),
+                               name=name)
+        self.plot_item.addItem(item)
+        if self.legend is not None:
+            self.legend.addItem(item, name)
+        self._series[name] = _Series(name, "bars", item, x, {"": heights})
+        return item
+
+    def set_band(self, name: str, x, low, high, *, color: str | None = None, alpha: int = 60):
+        """Add or update a shaded band between `low` and `high` (e.g. P10–P90)."""
+        x = np.asarray(x, dtype=float)
+        low = np.asarray(low, dtype=float)
+        high = np.asarray(high, dtype=float)
+        existing = self._series.get(name)
+        if existing is not None and existing.kind == "band":
+            low_curve, high_curve, _fill = existing.item
+            low_curve.setData(x, low)
+            high_curve.setData(x, high)
+            existing.x, existing.columns = x, {" low": low, " high": high}
+            return existing.item[2]
+        if existing is not None:
+            self.remove_series(name)
+        c = QColor(color or self.color_for(name))
+        edge = pg.mkPen(c, width=0.8)
+        low_curve = pg.PlotDataItem(x, low, pen=edge)
+        high_curve = pg.PlotDataItem(x, high, pen=edge)
+        c.setAlpha(alpha)
+        fill = pg.FillBetweenItem(low_curve, high_curve, brush=pg.mkBrush(c))
+        for item in (low_curve, high_curve, fill):
+            self.plot_item.addItem(item)
+        if self.legend is not None:
+            self.legend.addItem(fill, name)
+        self._series[name] = _Series(name, "band", (low_curve, high_curve, fill), x,
+                                     {" low": low, " high": high})
+        return fill
+
+    def remove_series(self, name: str) -> None:
+        series = self._series.pop(name, None)
+        if series is None:
+            return
+        items = series.item if isinstance(series.item, tuple) else (series.item,)
+        if self.legend is not None:
+            self.legend.removeItem(items[-1] if series.kind == "band" else series.item)
+        for item in items:
+            self.plot_item.removeItem(item)
+
+    def clear_series(self) -> None:
+        for name in list(self._series):
+            self.remove_series(name)
+        self._marker.setData([], [])
+
+    def series_names(self) -> list[str]:
+        return list(self._series)
+
+    def series_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        s = self._series[name]
+        return s.x, next(iter(s.columns.values()))
+
+    # ---- the numbers behind the chart --------------------------------------------------------
+    def _x_header(self) -> str:
+        if self.time_axis:
+            return "Date"
+        label = self.x_label or "x"
+        return f"{label} ({self.x_unit})" if self.x_unit else label
+
+    def _y_header(self, series_name: str, suffix: str = "") -> str:
+        return f"{series_name}{suffix} ({self.y_unit})" if self.y_unit else f"{series_name}{suffix}"
+
+    def _x_value(self, x: float):
+        return from_timestamp(x) if self.time_axis else float(x)
+
+    def data_table(self) -> tuple[list[str], list[list]]:
+        """(headers, rows): one row per x when every series shares x, else one row per point."""
+        series = list(self._series.values())
+        if not series:
+            return [self._x_header()], []
+        same_x = all(s.x.shape == series[0].x.shape and np.array_equal(s.x, series[0].x) for s in series)
+        if same_x:
+            headers = [self._x_header()]
+            columns = []
+            for s in series:
+                for suffix, values in s.columns.items():
+                    headers.append(self._y_header(s.name, suffix))
+                    columns.append(values)
+            rows = [[self._x_value(x)] + [float(c[i]) for c in columns] for i, x in enumerate(series[0].x)]
+            return headers, rows
+        headers = ["Series", self._x_header(), self._y_header("Value").replace("Value", self.y_label or "Value", 1)]
+        rows = []
+        for s in series:
+            for suffix, values in s.columns.items():
+                rows += [[s.name + suffix, self._x_value(x), float(v)] for x, v in zip(s.x, values)]
+        return headers, rows
+
+    # ---- hover readout -----------------------------------------------------------------------
+    def _idle_readout(self) -> str:
+        return "Hover over the chart to read values."
+
+    def nearest_point(self, x: float, y: float, radius_px: float = HOVER_RADIUS_PX):
+        """(series name, x, y) of the point nearest to view coordinates (x, y), or None."""
+        px, py = self.plot_item.vb.viewPixelSize()
+        px, py = (px or 1.0), (py or 1.0)
+        best, best_d = None, radius_px ** 2
+        for s in self._series.values():
+            for suffix, values in s.columns.items():
+                if s.x.size == 0:
+                    continue
+                d = ((s.x - x) / px) ** 2 + ((values - y) / py) ** 2
+                d = np.where(np.isfinite(d), d, np.inf)
+                i = int(np.argmin(d))
+                if d[i] <= best_d:
+                    best, best_d = (s.name + suffix, float(s.x[i]), float(values[i])), float(d[i])
+        return best
+
+    def readout_text(self, point) -> str:
+        if point is None:
+            return self._idle_readout()
+        name, x, y = point
+        if self.time_axis:
+            x_text = from_timestamp(x).isoformat()
+        else:
+            x_text = format_number(x) + (f" {self.x_unit}" if self.x_unit else "")
+            if self.x_label:
+                x_text = f"{self.x_label} {x_text}"
+        y_text = format_number(y) + (f" {self.y_unit}" if self.y_unit else "")
+        return f"{name} · {x_text} · {y_text}"
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        vb = self.plot_item.vb
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return
+        view = vb.mapSceneToView(scene_pos)
+        point = self.nearest_point(view.x(), view.y())
+        self.readout.setText(self.readout_text(point))
+        if point is None:
+            self._marker.setData([], [])
+        else:
+            self._marker.setData([point[1]], [point[2]])
+
+    # ---- export ------------------------------------------------------------------------------
+    def export_png(self, path, width: int = 1600):
+        return export_mod.export_png(self.plot_item, path, width=width)
+
+    def export_svg(self, path):
+        return export_mod.export_svg(self.plot_item, path)
+
+    def export_csv(self, path):
+        headers, rows = self.data_table()
+        return export_mod.export_csv(headers, rows, path)
+
+    def _export_with_dialog(self, kind: str) -> None:
+        from gui.settings import last_dir, remember_dir
+
+        filters = {"png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "csv": "CSV (*.csv)"}
+        stem = "".join(ch if ch.isalnum() else "-" for ch in (self.title or "chart").lower()).strip("-")
+        start = f"{last_dir('export')}/{stem or 'chart'}.{kind}"
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {kind.upper()}", start, filters[kind])
+        if not path:
+            return
+        if not path.lower().endswith("." + kind):
+            path += "." + kind
+        try:
+            {"png": self.export_png, "svg": self.export_svg, "csv": self.export_csv}[kind](path)
+        except (OSError, ValueError) as exc:
+            self.status_message.emit(f"Could not export to {path}: {exc}")
+            return
+        remember_dir("export", path)
+        self.status_message.emit(f"Saved {kind.upper()} to {path}")

@@ -1,0 +1,153 @@
+"""PNG, SVG and CSV export from a real chart, and the PlotPanel behind them."""
+
+import csv
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+from gui import export
+from gui.widgets.plot_panel import PlotPanel, from_timestamp, to_timestamps
+
+MONTHS = [dt.date(2024, m, 1) for m in range(1, 7)]
+
+
+@pytest.fixture
+def timeline(qtbot):
+    panel = PlotPanel("Installed chips", y_label="Installed", y_unit="chips", time_axis=True)
+    qtbot.addWidget(panel)
+    panel.resize(800, 500)
+    x = to_timestamps(MONTHS)
+    panel.set_series("H100", x, [0, 0, 1000, 1000, 3000, 3000])
+    panel.set_series("H20", x, [500, 500, 500, 2500, 2500, 2500])
+    return panel
+
+
+def test_png_has_the_requested_width(timeline, tmp_path):
+    path = export.export_png(timeline, tmp_path / "chart.png", width=1234)
+    image = QImage(str(path))
+    assert not image.isNull()
+    assert image.width() == 1234
+    assert image.height() > 100
+
+
+def test_png_of_never_shown_plotwidget_uses_explicit_width(qtbot, tmp_path):
+    import pyqtgraph as pg
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.plot([1, 2, 3], [3, 1, 2])
+    image = QImage(str(export.export_png(widget, tmp_path / "w.png", width=900)))
+    assert image.width() == 900
+
+
+@pytest.mark.parametrize("backend", ["pyqtgraph", "qt"])
+def test_svg_parses_and_contains_drawing(timeline, tmp_path, backend):
+    path = export.export_svg(timeline, tmp_path / f"chart-{backend}.svg", backend=backend)
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg")
+    tags = {el.tag.split("}")[-1] for el in root.iter()}
+    assert tags & {"path", "polyline", "line"}, tags
+
+
+def test_csv_from_panel_has_unit_headers_and_dates(timeline, tmp_path):
+    path = timeline.export_csv(tmp_path / "chart.csv")
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["Date", "H100 (chips)", "H20 (chips)"]
+    assert rows[1] == ["2024-01-01", "0", "500"]
+    assert rows[6] == ["2024-06-01", "3000", "2500"]
+    assert len(rows) == 7
+
+
+def test_export_csv_writes_floats_without_noise(tmp_path):
+    path = export.export_csv(["Step time (s)", "MFU (%)"], [[0.1 + 0.2, 41.0], [float("nan"), None]],
+                             tmp_path / "x.csv")
+    assert path.read_text().splitlines() == ["Step time (s),MFU (%)", "0.30000000000000004,41", ","]
+
+
+def test_export_csv_rejects_ragged_rows(tmp_path):
+    with pytest.raises(ValueError, match="2 values for 3 columns"):
+        export.export_csv(["a", "b", "c"], [[1, 2]], tmp_path / "bad.csv")
+
+
+def test_set_series_updates_the_same_item(timeline):
+    item = timeline.series_names() and timeline._series["H100"].item
+    x = to_timestamps(MONTHS)
+    again = timeline.set_series("H100", x, [1, 2, 3, 4, 5, 6])
+    assert again is item
+    assert list(timeline.series_data("H100")[1]) == [1, 2, 3, 4, 5, 6]
+    # The legend was created before the items, so it lists them.
+    assert [label.text for _, label in timeline.legend.items] == ["H100", "H20"]
+
+
+def test_mismatched_lengths_are_refused(timeline):
+    with pytest.raises(ValueError, match="x has 6 points, y has 2"):
+        timeline.set_series("bad", to_timestamps(MONTHS), [1, 2])
+
+
+def test_hover_readout_names_series_date_and_unit(timeline, qtbot):
+    timeline.show()
+    qtbot.waitExposed(timeline)
+    timeline.plot_item.vb.autoRange()
+    x = to_timestamps(MONTHS)[4]
+    point = timeline.nearest_point(x, 2950)
+    assert point == ("H100", x, 3000.0)
+    assert timeline.readout_text(point) == "H100 · 2024-05-01 · 3,000 chips"
+    # Through the scene signal as a mouse move would deliver it.
+    scene_pos = timeline.plot_item.vb.mapViewToScene(__import__("PySide6.QtCore", fromlist=["QPointF"]).QPointF(x, 2600))
+    timeline.plot_item.scene().sigMouseMoved.emit(scene_pos)
+    assert timeline.readout.text().startswith(("H100 · 2024-05-01", "H20 · 2024-05-01"))
+
+
+def test_far_from_every_point_shows_hint(timeline, qtbot):
+    timeline.show()
+    qtbot.waitExposed(timeline)
+    timeline.plot_item.vb.autoRange()
+    x = to_timestamps(MONTHS)
+    assert timeline.nearest_point(x[0] - 400 * 86400, 1e6) is None
+    assert "Hover" in timeline.readout_text(None)
+
+
+def test_bars_and_band_are_in_the_data_table(qtbot):
+    panel = PlotPanel("Step time breakdown", x_label="Layout", y_label="Time", y_unit="s")
+    qtbot.addWidget(panel)
+    panel.set_bars("Compute", [0, 1, 2], [1.5, 2.0, 0.5])
+    panel.set_band("P10–P90", [0, 1, 2], [1.0, 1.5, 0.2], [2.0, 2.5, 0.9])
+    headers, rows = panel.data_table()
+    assert headers == ["Layout", "Compute (s)", "P10–P90 low (s)", "P10–P90 high (s)"]
+    assert rows[1] == [1.0, 2.0, 1.5, 2.5]
+    panel.set_bars("Compute", [0, 1, 2], [9, 9, 9])
+    assert panel.data_table()[1][0][1] == 9.0
+    panel.remove_series("P10–P90")
+    assert panel.series_names() == ["Compute"]
+
+
+def test_series_with_different_x_use_long_format(qtbot):
+    panel = PlotPanel("t", x_label="Batch", x_unit="requests", y_label="Latency", y_unit="ms")
+    qtbot.addWidget(panel)
+    panel.set_series("A", [1, 2], [10, 20])
+    panel.set_series("B", [4], [5])
+    headers, rows = panel.data_table()
+    assert headers == ["Series", "Batch (requests)", "Latency (ms)"]
+    assert rows == [["A", 1.0, 10.0], ["A", 2.0, 20.0], ["B", 4.0, 5.0]]
+
+
+def test_timestamps_round_trip():
+    days = [dt.date(1999, 12, 31), dt.date(2024, 2, 29), dt.date(2031, 7, 1)]
+    assert [from_timestamp(t) for t in to_timestamps(days)] == days
+    assert to_timestamps([dt.date(1970, 1, 2)])[0] == 86400.0
+
+
+def test_export_menu_actions_use_tested_functions(timeline, tmp_path, monkeypatch, qsettings_isolated):
+    from PySide6.QtWidgets import QFileDialog
+
+    target = tmp_path / "via-menu"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+    messages = []
+    timeline.status_message.connect(messages.append)
+    timeline.export_csv_action.trigger()
+    assert (tmp_path / "via-menu.csv").read_text().startswith("Date,H100 (chips),H20 (chips)")
+    assert messages == [f"Saved CSV to {target}.csv"]
