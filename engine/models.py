@@ -158,3 +158,76 @@ class ModelConfig:
         if self.is_mla and (self.qk_rope_head_dim <= 0 or self.v_head_dim <= 0 or self.qk_nope_head_dim <= 0):
             problems.append("MLA needs qk_nope_head_dim, qk_rope_head_dim and v_head_dim > 0")
         return problems
+
+
+# ---- FLOPs (Megatron-LM `num_floating_point_operations` semantics) -------------------------
+# Added for the training engine. Every GEMM costs 2 FLOPs per multiply-add; a training step runs
+# each GEMM three times (forward, weight gradient, data gradient), so model FLOPs per trained
+# token = 3 x the forward FLOPs below. Norms, softmax, rotary and the router are not counted,
+# exactly as Megatron does not count them.
+
+def _forward_flop_terms(model: ModelConfig, seq_len: int, causal_half: bool = True) -> dict:
+    h = model.hidden
+    a = model.heads
+    s = seq_len
+    core_scale = 0.5 if causal_half else 1.0
+    if model.is_mla:
+        qk = model.qk_nope_head_dim + model.qk_rope_head_dim
+        if model.q_lora_rank:
+            q_term = model.q_lora_rank * (h + a * qk + 1)
+        else:
+            q_term = h * a * qk
+        kv_term = model.kv_lora_rank * (h + a * (model.qk_nope_head_dim + model.v_head_dim) + 1)
+        proj_macs = q_term + kv_term + h * model.qk_rope_head_dim + a * model.v_head_dim * h
+        core_macs = s * a * qk + s * a * model.v_head_dim
+        attn_proj = 2.0 * proj_macs
+        attn_core = 2.0 * core_macs * core_scale
+    else:
+        d = model.head_dim_eff
+        q_dim = a * d
+        kv_dim = model.kv_heads * d
+        attn_proj = 2.0 * (2 * h * q_dim + 2 * h * kv_dim)  # Q, O and K, V projections
+        attn_core = 2.0 * 2 * s * q_dim * core_scale        # QK^T and AV
+    dense_mlp = 2.0 * model.ffn_matrices * h * model.ffn_hidden
+    if model.is_moe:
+        active_experts = model.moe_topk + model.moe_shared_experts
+        moe_mlp = 2.0 * 3 * h * model.moe_ffn_hidden * active_experts
+    else:
+        moe_mlp = 0.0
+    return {
+        "attn_proj_per_layer": attn_proj,
+        "attn_core_per_layer": attn_core,
+        "dense_mlp_per_layer": dense_mlp,
+        "moe_mlp_per_layer": moe_mlp,
+        "logits": 2.0 * h * model.vocab,
+        "dense_layers": model.dense_layers,
+        "moe_layers": model.moe_layers,
+    }
+
+
+def forward_flops_per_token(model: ModelConfig, seq_len: int | None = None, *,
+                            causal_half: bool = True) -> dict:
+    """Forward FLOPs per token by term (per layer where named so), plus layer counts.
+
+    `causal_half`: count half of the s x s attention matrix, as current Megatron-LM does
+    (older releases, and Narayanan et al. 2021, counted all of it).
+    """
+    return _forward_flop_terms(model, seq_len or model.seq_len, causal_half)
+
+
+def training_flops_per_token(model: ModelConfig, seq_len: int | None = None, *,
+                             causal_half: bool = True) -> float:
+    """Model FLOPs per trained token (forward + backward, no recompute) = Megatron-LM's
+    `num_floating_point_operations(args, batch)` / (batch * seq_length)."""
+    t = _forward_flop_terms(model, seq_len or model.seq_len, causal_half)
+    per_dense = t["attn_proj_per_layer"] + t["attn_core_per_layer"] + t["dense_mlp_per_layer"]
+    per_moe = t["attn_proj_per_layer"] + t["attn_core_per_layer"] + t["moe_mlp_per_layer"]
+    forward = t["dense_layers"] * per_dense + t["moe_layers"] * per_moe + t["logits"]
+    return 3.0 * forward
+
+
+def _model_training_flops(self, seq_len: int | None = None, *, causal_half: bool = True) -> float:
+    return training_flops_per_token(self, seq_len, causal_half=causal_half)
+
+
+ModelConfig.training_flops_per_token = _model_training_flops

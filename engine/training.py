@@ -1,0 +1,719 @@
+"""Training throughput, memory and layout search for decoder transformers on a fleet of chips.
+
+One vectorised model serves both a single layout and a search: `_evaluate_arrays` takes every
+layout field as a numpy array (one entry per layout) and returns arrays of figures, so a search
+over 10^5 layouts costs a few dozen array operations. Terms follow MODELING.md: GEMM time with a
+shape-dependent efficiency, memory-bound ops at HBM speed, collectives on the scale-up fabric or
+the scale-out NICs, the pipeline bubble, data-parallel/ZeRO traffic partly hidden behind
+backward, and memory per chip after Korthikanti et al. 2022.
+
+Efficiency factors are read from the chip's calibration (`train_*` names; see DEFAULT_FACTORS).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping
+
+import numpy as np
+
+from engine.errors import Cancelled, UserError
+from engine.hardware import Chip
+from engine.models import ModelConfig, forward_flops_per_token, training_flops_per_token
+
+GIB = 2.0 ** 30
+RECOMPUTE_NAMES = ("none", "selective", "full")
+
+# Factor defaults when a chip has no calibration row (documented in calibration_training.csv).
+DEFAULT_FACTORS: Mapping[str, float] = {
+    "train_gemm_eff": 0.75,          # best sustained fraction of dense peak on large GEMMs
+    "train_gemm_half_dim": 48.0,     # a GEMM dimension this small halves that dimension's factor
+    "train_attn_eff": 0.45,          # fused (flash) attention core, fraction of 16-bit peak
+    "train_fp8_gemm_rel": 0.65,      # fp8 GEMM efficiency relative to 16-bit (casts, scaling)
+    "train_hbm_eff": 0.7,            # sustained fraction of HBM bandwidth in memory-bound ops
+    "train_scaleup_eff": 0.7,        # bus-bandwidth fraction reached by collectives in a domain
+    "train_scaleout_eff": 0.6,       # the same across domains (RoCE/IB)
+    "train_latency_us": 8.0,         # per collective step
+    "train_scaleout_gbps_default": 25.0,  # per chip per direction when the catalog is blank
+    "train_layer_overhead_us": 150.0,     # launches/framework per layer per micro-batch (fwd+bwd)
+    "train_step_overhead_s": 0.05,        # per optimizer step (data, logging, synchronisation)
+    "train_tp_overlap": 0.0,         # fraction of TP collectives hidden behind GEMMs
+    "train_dp_overlap": 0.8,         # fraction of DP/ZeRO traffic hidden behind compute
+    "train_ep_overlap": 0.0,         # fraction of expert all-to-all hidden
+    "train_mem_reserve_gb": 4.0,     # CUDA/CANN context, communicator buffers
+    "train_mem_frag": 0.07,          # allocator fragmentation, fraction of what is allocated
+    "train_whole_run_eff": 0.8,      # goodput of a whole published run (restarts, evals, idle)
+}
+
+REASONS = (
+    "ok",
+    "out of memory",
+    "tp does not divide heads",
+    "layout does not match the chip count",
+    "global batch not divisible by dp x micro-batch",
+    "pp exceeds layers",
+    "vpp needs pp > 1 and enough layers",
+    "cp does not divide sequence",
+    "ep does not divide experts or dp x cp",
+    "fp8 not supported by chip",
+)
+REASON_INDEX = {name: i for i, name in enumerate(REASONS)}
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    """What to train on what. Layout fields left None are searched (or defaulted by
+    `evaluate_layout`)."""
+
+    model: ModelConfig
+    chip: Chip
+    num_chips: int
+    seq_len: int | None = None
+    global_batch_seqs: int | None = None
+    dtype: str = "bf16"
+    tp: int | None = None
+    pp: int | None = None
+    vpp: int | None = None
+    dp: int | None = None
+    cp: int | None = None
+    ep: int | None = None
+    zero_stage: int | None = None
+    micro_batch: int | None = None
+    recompute: str | None = None
+    chips_per_node: int | None = None
+    scaleup_domain: int | None = None
+    flash_attention: bool = True
+    dropout: bool = False
+    grad_reduce_bytes: float = 4.0
+    factors: Mapping[str, float] = field(default_factory=dict)  # overrides of chip factors
+
+    @property
+    def seq(self) -> int:
+        return int(self.seq_len or self.model.seq_len)
+
+    def batch_seqs(self) -> int:
+        """Global batch; default about 4M tokens, at least one sequence per chip group."""
+        if self.global_batch_seqs:
+            return int(self.global_batch_seqs)
+        return max(1, int(round(4 * 2 ** 20 / self.seq)))
+
+    def factor(self, name: str) -> float:
+        if name in self.factors:
+            return float(self.factors[name])
+        return self.chip.factor(name, DEFAULT_FACTORS[name])
+
+
+@dataclass(frozen=True)
+class LayoutResult:
+    layout: dict
+    feasible: bool
+    reason: str
+    step_time_s: float
+    tokens_per_s_per_chip: float
+    mfu_pct: float
+    hfu_pct: float
+    model_tflops_per_chip: float
+    memory_gb_per_chip: float
+    memory_capacity_gb: float
+    memory_breakdown_gb: dict
+    breakdown_s: dict
+    limiting: str
+    explanations: tuple
+
+    def as_dict(self) -> dict:
+        return {
+            "layout": dict(self.layout),
+            "feasible": self.feasible,
+            "reason": self.reason,
+            "step_time_s": self.step_time_s,
+            "tokens_per_s_per_chip": self.tokens_per_s_per_chip,
+            "mfu_pct": self.mfu_pct,
+            "hfu_pct": self.hfu_pct,
+            "model_tflops_per_chip": self.model_tflops_per_chip,
+            "memory_gb_per_chip": self.memory_gb_per_chip,
+            "memory_capacity_gb": self.memory_capacity_gb,
+            "memory_breakdown_gb": dict(self.memory_breakdown_gb),
+            "breakdown_s": dict(self.breakdown_s),
+            "limiting": self.limiting,
+            "explanations": list(self.explanations),
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    layouts_evaluated: int
+    layouts_feasible: int
+    infeasible_by_reason: dict
+    search_seconds: float
+    top: tuple  # LayoutResult, best first
+    # one entry per evaluated layout, for heatmaps
+    tp: np.ndarray
+    pp: np.ndarray
+    tokens_per_s_per_chip: np.ndarray
+    feasible: np.ndarray
+    reason: np.ndarray  # index into REASONS
+
+    @property
+    def best(self) -> LayoutResult | None:
+        return self.top[0] if self.top else None
+
+
+# ---- the vectorised model -----------------------------------------------------------------
+
+BREAKDOWN_KEYS = (
+    "gemm", "attention", "memory_bound", "recompute", "overhead", "tp_comm", "cp_comm",
+    "ep_comm", "pp_comm", "bubble", "dp_comm", "optimizer",
+)
+MEMORY_KEYS = ("weights", "gradients", "optimizer", "activations", "logits", "buffers", "reserve")
+
+
+def _gemm_time(flops, m, k, n, peak_flops, eff_max, half, hbm_bps, weight_copies=1.0):
+    """Seconds for GEMMs of shape (m x k) @ (k x n) totalling `flops`: compute at a
+    shape-dependent efficiency, or the bytes moved at HBM speed when that is slower."""
+    shape = (m / (m + half)) * (k / (k + half)) * (n / (n + half))
+    t_compute = flops / (peak_flops * eff_max * shape)
+    bytes_moved = 2.0 * (m * k + weight_copies * k * n + m * n) * (flops / (2.0 * m * k * n))
+    return np.maximum(t_compute, bytes_moved / hbm_bps)
+
+
+def _link(group, stride, domain, up_bps, out_bps):
+    """Effective per-chip bandwidth for a collective over `group` ranks `stride` apart:
+    the scale-up fabric when the group fits in one domain, else the NICs of the members
+    sharing a domain (capped by the scale-up link)."""
+    span = group * stride
+    inside = span <= domain
+    members_per_domain = np.clip(domain // np.maximum(stride, 1), 1, None)
+    members_per_domain = np.minimum(members_per_domain, group)
+    crossing = np.minimum(members_per_domain * out_bps, up_bps)
+    return np.where(inside, up_bps, crossing), inside
+
+
+def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
+    """Every figure for the layouts in `L` (arrays tp, pp, vpp, dp, cp, ep, mb, zero, rc, gb)."""
+    model, chip = inp.model, inp.chip
+    f = inp.factor
+    s = float(inp.seq)
+    h = float(model.hidden)
+    d = float(model.head_dim_eff)
+    qd = model.heads * d
+    kvd = model.kv_heads * d
+    fwd = forward_flops_per_token(model, inp.seq)
+    fwd_nc = forward_flops_per_token(model, inp.seq, causal_half=False)
+
+    tp = L["tp"].astype(float)
+    pp = L["pp"].astype(float)
+    vpp = L["vpp"].astype(float)
+    dp = L["dp"].astype(float)
+    cp = L["cp"].astype(float)
+    ep = L["ep"].astype(float)
+    mb = L["mb"].astype(float)
+    zero = L["zero"]
+    rc = L["rc"]
+    gb = L["gb"].astype(float)
+
+    peak16 = (chip.peak_tflops("bf16") or 0.0) * 1e12
+    fp8 = inp.dtype == "fp8"
+    peak_fp8 = (chip.peak_tflops("fp8") or 0.0) * 1e12
+    gemm_peak = peak_fp8 if fp8 and peak_fp8 else peak16
+    eff = f("train_gemm_eff") * (f("train_fp8_gemm_rel") if fp8 and peak_fp8 else 1.0)
+    half = f("train_gemm_half_dim")
+    hbm = (chip.hbm_gbps or 1000.0) * 1e9 * f("train_hbm_eff")
+    domain = float(inp.scaleup_domain or chip.scaleup_domain or chip.chips_per_node or 8)
+    up_bps = (chip.scaleup_gbps or 25.0) * 1e9 * f("train_scaleup_eff")
+    out_gbps = chip.scaleout_gbps or f("train_scaleout_gbps_default")
+    out_bps = out_gbps * 1e9 * f("train_scaleout_eff")
+    lat = f("train_latency_us") * 1e-6
+    act_bytes = 2.0
+
+    n_layers = model.layers
+    layers_stage = np.ceil(n_layers / pp)                      # the slowest stage sets the pace
+    moe_frac = model.moe_layers / n_layers
+    dense_frac = 1.0 - moe_frac
+    micro = np.maximum(gb / (dp * mb), 1.0)                    # micro-batches per step
+    T = mb * s / cp                                            # tokens per micro-batch per chip
+
+    # -- GEMMs of one layer, forward, per chip
+    if model.is_mla:
+        attn_proj_t = _gemm_time(T * fwd["attn_proj_per_layer"] / tp, T, h, qd / tp, gemm_peak, eff, half, hbm)
+    else:
+        qkv_flops = T * 2.0 * h * (qd + 2 * kvd) / tp
+        o_flops = T * 2.0 * qd * h / tp
+        attn_proj_t = (_gemm_time(qkv_flops, T, h, (qd + 2 * kvd) / tp, gemm_peak, eff, half, hbm)
+                       + _gemm_time(o_flops, T, qd / tp, h, gemm_peak, eff, half, hbm))
+    dense_t = 0.0
+    if model.dense_layers:
+        fw = float(model.ffn_hidden)
+        up_n = fw * (2 if model.gated_ffn else 1)
+        dense_t = (_gemm_time(T * 2.0 * h * up_n / tp, T, h, up_n / tp, gemm_peak, eff, half, hbm)
+                   + _gemm_time(T * 2.0 * fw * h / tp, T, fw / tp, h, gemm_peak, eff, half, hbm))
+    moe_t = 0.0
+    if model.is_moe:
+        fe = float(model.moe_ffn_hidden)
+        # balanced routing: each chip's experts receive its share of T*topk tokens (x ep / E)
+        tok_expert = np.maximum(T * model.moe_topk * ep / model.moe_experts, 1.0)
+        local_experts = model.moe_experts / ep
+        routed = T * model.moe_topk * 2.0 * 3 * h * fe / tp
+        moe_t = (_gemm_time(routed * 2 / 3, tok_expert, h, 2 * fe / tp, gemm_peak, eff, half, hbm)
+                 + _gemm_time(routed / 3, tok_expert, fe / tp, h, gemm_peak, eff, half, hbm))
+        if model.moe_shared_experts:
+            sh = fe * model.moe_shared_experts
+            moe_t = moe_t + _gemm_time(T * 2.0 * 3 * h * sh / tp, T, h, 3 * sh / tp, gemm_peak, eff, half, hbm)
+        del local_experts
+    gemm_layer_fwd = attn_proj_t + dense_frac * dense_t + moe_frac * moe_t
+
+    # -- attention core (s x s), forward, per chip; fused kernels run at 16-bit
+    core_flops = T * fwd["attn_core_per_layer"] / tp
+    if inp.flash_attention:
+        attn_fwd = core_flops / (peak16 * f("train_attn_eff"))
+        attn_bwd = 2.5 * attn_fwd                       # flash backward recomputes the scores
+        softmax_bytes = 0.0
+    else:
+        # batched GEMMs over the full (not halved) matrix plus a memory-bound softmax/mask pass
+        full_core = T * fwd_nc["attn_core_per_layer"] / tp
+        attn_fwd = full_core / (peak16 * f("train_gemm_eff") * (d / (d + half)))
+        attn_bwd = 2.0 * attn_fwd
+        softmax_bytes = mb * (model.heads / tp) * s * (s / cp) * act_bytes * (4.0 + (3.0 if inp.dropout else 0.0))
+    attn_layer_fwd = attn_fwd + softmax_bytes / hbm
+    attn_layer_bwd = attn_bwd + 2.0 * softmax_bytes / hbm
+
+    # -- memory-bound elementwise work (norms, residuals, activation, rotary, MoE permute)
+    act_elems = (3.0 if model.gated_ffn else 2.0) * model.ffn_hidden
+    elems = 16.0 * h + 2.0 * (qd + kvd) + dense_frac * act_elems
+    if model.is_moe:
+        elems = elems + moe_frac * (model.moe_topk * (3.0 * model.moe_ffn_hidden + 4.0 * h)
+                                    + 3.0 * model.moe_shared_experts * model.moe_ffn_hidden)
+    if fp8:
+        elems = elems + 4.0 * h                          # casts to and from fp8
+    elem_fwd = T * elems * act_bytes / tp / hbm
+
+    # -- per-layer totals for one micro-batch (forward + backward), with recompute
+    layer_fwd = gemm_layer_fwd + attn_layer_fwd + elem_fwd
+    layer_bwd = 2.0 * gemm_layer_fwd + attn_layer_bwd + 2.0 * elem_fwd
+    recompute_layer = np.where(rc == 2, layer_fwd, np.where(rc == 1, attn_layer_fwd, 0.0))
+    overhead_layer = f("train_layer_overhead_us") * 1e-6
+
+    # -- TP (with sequence parallel): 4 all-gather/reduce-scatter per layer fwd+bwd, +2 recompute
+    tp_bw, _ = _link(tp, 1.0, domain, up_bps, out_bps)
+    tp_vol = T * h * act_bytes
+    n_tp = 8.0 + np.where(rc == 2, 4.0, 0.0)            # collectives per layer per micro-batch
+    tp_layer = np.where(tp > 1, n_tp * ((tp - 1) / tp * tp_vol / tp_bw / 1.0 + (tp - 1) * lat) / 2.0, 0.0)
+    tp_layer = tp_layer * (1.0 - f("train_tp_overlap"))
+
+    # -- CP ring: K/V chunks go round the ring in forward, K/V and their grads in backward
+    cp_bw, _ = _link(cp, tp, domain, up_bps, out_bps)
+    kv_chunk = T * 2.0 * kvd / np.minimum(tp, model.kv_heads) * act_bytes
+    cp_comm = np.where(cp > 1, 3.0 * (cp - 1) * (kv_chunk / cp_bw + lat), 0.0)
+    cp_layer = np.maximum(cp_comm - (attn_fwd + attn_bwd), 0.0) + np.where(cp > 1, 2 * (cp - 1) * lat, 0.0)
+
+    # -- EP all-to-all: dispatch and combine, forward and backward (+ recompute)
+    ep_layer = 0.0
+    if model.is_moe:
+        ep_bw_in, ep_inside = _link(ep, tp * cp, domain, up_bps, out_bps)
+        a2a_bytes = (T / tp) * model.moe_topk * h * act_bytes * (ep - 1) / ep
+        n_a2a = 4.0 + np.where(rc == 2, 2.0, 0.0)
+        outside_frac = np.where(ep_inside, 0.0, 1.0 - np.minimum(domain / (tp * cp), ep) / ep)
+        t_a2a = np.where(ep_inside, a2a_bytes / up_bps,
+                         np.maximum(a2a_bytes * outside_frac / out_bps, a2a_bytes / up_bps))
+        ep_layer = moe_frac * np.where(ep > 1, n_a2a * (t_a2a + (ep - 1) * lat / 4.0), 0.0)
+        ep_layer = ep_layer * (1.0 - f("train_ep_overlap"))
+
+    # -- logits + loss on the last stage (GEMM at 16-bit, fp32 softmax/CE memory-bound)
+    V = float(model.vocab)
+    logits_fwd = (_gemm_time(T * 2.0 * h * V / tp, T, h, V / tp, peak16, f("train_gemm_eff"), half, hbm)
+                  + T * V / tp * 4.0 * 3.0 / hbm)
+    logits_mb = 3.0 * logits_fwd
+
+    # -- one micro-batch through the slowest stage
+    comp_gemm = layers_stage * (3.0 * gemm_layer_fwd) + 2.0 * logits_fwd
+    comp_attn = layers_stage * (attn_layer_fwd + attn_layer_bwd)
+    comp_mem = layers_stage * 3.0 * elem_fwd + logits_fwd
+    comp_rc = layers_stage * recompute_layer
+    comp_over = layers_stage * overhead_layer * (1.0 + 0.5 * (rc == 2)) * vpp ** 0.0
+    comm_tp = layers_stage * tp_layer
+    comm_cp = layers_stage * cp_layer
+    comm_ep = layers_stage * ep_layer
+    pp_bw, _ = _link(pp, tp * cp * dp, domain, up_bps, out_bps)
+    p2p = T * h * act_bytes / tp
+    comm_pp = np.where(pp > 1, 2.0 * vpp * (p2p / pp_bw + lat), 0.0)
+    per_mb = comp_gemm + comp_attn + comp_mem + comp_rc + comp_over + comm_tp + comm_cp + comm_ep + comm_pp
+    del logits_mb
+
+    bubble = (pp - 1.0) / vpp * per_mb
+
+    # -- parameters held per chip (the stage with the most layers; embedding/logits on ends)
+    attn_p = float(model.attention_params_per_layer()) + 2.0 * h
+    dense_ffn_p = float(model.dense_ffn_params_per_layer())
+    expert_p = float(model.expert_params()) * model.moe_experts if model.is_moe else 0.0
+    shared_p = float(model.expert_params()) * model.moe_shared_experts + h * model.moe_experts if model.is_moe else 0.0
+    emb_p = float(model.vocab * model.hidden)
+    dense_layers_stage = layers_stage * dense_frac
+    moe_layers_stage = layers_stage * moe_frac
+    nonexpert_chip = (layers_stage * attn_p + dense_layers_stage * dense_ffn_p + moe_layers_stage * shared_p
+                      + emb_p * np.where(pp > 1, 1.0, 1.0 if model.tied_embeddings else 2.0)) / tp
+    expert_chip = moe_layers_stage * expert_p / (tp * ep)
+    params_chip = nonexpert_chip + expert_chip
+
+    # -- data-parallel gradient sync / ZeRO traffic
+    gbytes = inp.grad_reduce_bytes
+    dp_group = dp * cp
+    dp_bw, _ = _link(dp_group, tp, domain, up_bps, out_bps)
+    edp = np.maximum(dp_group / ep, 1.0)
+    edp_bw, _ = _link(edp, tp * ep, domain, up_bps, out_bps)
+
+    def ring(n, nbytes, bw, factor):
+        steps = np.ceil(np.log2(np.maximum(n, 1.0))) * 2.0
+        return np.where(n > 1, factor * (n - 1) / n * nbytes / bw + steps * lat, 0.0)
+
+    def dp_time(n, bw, p):
+        allreduce = ring(n, p * gbytes, bw, 2.0)
+        rs_ag = ring(n, p * gbytes, bw, 1.0) + ring(n, p * 2.0, bw, 1.0)
+        zero3 = micro * 2.0 * ring(n, p * 2.0, bw, 1.0) + ring(n, p * gbytes, bw, 1.0)
+        return np.where(zero == 0, allreduce, np.where(zero <= 2, rs_ag, zero3))
+
+    dp_comm = dp_time(dp_group, dp_bw, nonexpert_chip) + dp_time(edp, edp_bw, expert_chip)
+    bwd_mb = layers_stage * (2.0 * gemm_layer_fwd + attn_layer_bwd) + recompute_layer * layers_stage
+    window = np.where(zero == 3, micro * per_mb, bwd_mb)
+    dp_exposed = dp_comm - f("train_dp_overlap") * np.minimum(dp_comm, window)
+
+    # -- optimizer step: mixed-precision Adam streams ~30 bytes per locally owned parameter
+    shards = np.where(zero >= 1, dp_group, 1.0)
+    opt = params_chip / shards * 30.0 / hbm + f("train_step_overhead_s")
+
+    comp_total = micro * per_mb
+    step = comp_total + bubble + dp_exposed + opt
+
+    tokens_step = gb * s
+    n_chips = tp * pp * dp * cp
+    tok_chip = tokens_step / step / n_chips
+    model_flops_tok = training_flops_per_token(model, inp.seq)
+    mfu = tok_chip * model_flops_tok / peak16 * 100.0
+    hw_extra = np.where(rc == 2, model_flops_tok / 3.0,
+                        np.where(rc == 1, (fwd["dense_layers"] + fwd["moe_layers"]) * fwd["attn_core_per_layer"], 0.0))
+    hfu = tok_chip * (model_flops_tok + hw_extra) / peak16 * 100.0
+
+    # -- memory per chip (bytes)
+    zero_div = lambda stage: np.where(zero >= stage, dp_group, 1.0)  # noqa: E731
+    w_mem = params_chip * 2.0 / zero_div(3)
+    g_mem = params_chip * gbytes / zero_div(2)
+    o_mem = params_chip * 12.0 / zero_div(1)
+    # activations per layer per micro-batch (Korthikanti et al. 2022, generalised to GQA/gated)
+    drop = 1.0 if inp.dropout else 0.0
+    attn_a = 2 * h + 4 * qd + 4 * kvd + drop * h - 2 * kvd * 0.0
+    ffn_w = model.ffn_hidden if model.dense_layers else 0
+    mlp_dense = 2 * h + (6.0 if model.gated_ffn else 4.0) * ffn_w + drop * h
+    mlp_moe = 0.0
+    if model.is_moe:
+        mlp_moe = 2 * h + model.moe_topk * (2 * h + 6.0 * model.moe_ffn_hidden) + 6.0 * model.moe_shared_experts * model.moe_ffn_hidden
+    per_tok_layer = attn_a + 4 * h + dense_frac * mlp_dense + moe_frac * mlp_moe
+    scores = 0.0 if inp.flash_attention else (5.0 if inp.dropout else 2.0) * model.heads * s / cp
+    full_layer = T * (per_tok_layer + scores) / tp                 # bytes per token-element are in coefficients
+    sel_layer = T * per_tok_layer / tp
+    ckpt_layer = T * 2.0 * h / tp
+    act_layer = np.where(rc == 0, full_layer, np.where(rc == 1, sel_layer, ckpt_layer))
+    inflight = np.minimum(pp, micro) * np.where(vpp > 1, 1.0 + (pp - 1) / (pp * vpp), 1.0)
+    a_mem = act_layer * layers_stage * inflight / pp * pp       # first stage: pp micro-batches x its layers
+    a_mem = np.where(rc == 2, a_mem + full_layer, a_mem)         # one layer recomputed at a time
+    l_mem = T * V / tp * 6.0                                     # bf16 logits + fp32 loss gradient
+    gather = np.where(zero == 3, 2.0 * 2.0 * (attn_p + dense_frac * dense_ffn_p + moe_frac * (shared_p + expert_p / ep)) / tp, 0.0)
+    buffers = gather + np.where(zero == 0, 0.0, params_chip * 2.0 / np.maximum(zero_div(1), 1.0) * 0.0)
+    allocated = w_mem + g_mem + o_mem + a_mem + l_mem + buffers
+    reserve = f("train_mem_reserve_gb") * GIB + f("train_mem_frag") * allocated
+    mem_total = allocated + reserve
+    capacity = (chip.hbm_gb or 0.0) * GIB
+
+    # -- validity
+    reason = np.zeros(tp.shape, dtype=np.int8)
+
+    def mark(cond, name):
+        nonlocal reason
+        reason = np.where((reason == 0) & cond, REASON_INDEX[name], reason).astype(np.int8)
+
+    mark(n_chips != inp.num_chips, "layout does not match the chip count")
+    mark((model.heads % L["tp"] != 0) | ((L["tp"] > model.kv_heads) & (L["tp"] % model.kv_heads != 0))
+         | ((L["tp"] <= model.kv_heads) & (model.kv_heads % L["tp"] != 0)), "tp does not divide heads")
+    mark(pp > n_layers, "pp exceeds layers")
+    mark((vpp > 1) & ((pp == 1) | (layers_stage < vpp)), "vpp needs pp > 1 and enough layers")
+    mark((L["gb"] % (L["dp"] * L["mb"]) != 0) | ((vpp > 1) & (np.mod(micro, pp) != 0)),
+         "global batch not divisible by dp x micro-batch")
+    mark((inp.seq % (2 * L["cp"]) != 0) & (L["cp"] > 1), "cp does not divide sequence")
+    if model.is_moe:
+        mark((model.moe_experts % L["ep"] != 0) | ((L["dp"] * L["cp"] * L["tp"]) % L["ep"] != 0),
+             "ep does not divide experts or dp x cp")
+    else:
+        mark(L["ep"] != 1, "ep does not divide experts or dp x cp")
+    if fp8 and not peak_fp8:
+        mark(np.ones(tp.shape, dtype=bool), "fp8 not supported by chip")
+    mark(mem_total > capacity, "out of memory")
+
+    return {
+        "step_time_s": step,
+        "tokens_per_s_per_chip": tok_chip,
+        "mfu_pct": mfu,
+        "hfu_pct": hfu,
+        "model_tflops_per_chip": tok_chip * model_flops_tok / 1e12,
+        "micro_batches": micro,
+        "breakdown": {
+            "gemm": micro * comp_gemm,
+            "attention": micro * comp_attn,
+            "memory_bound": micro * comp_mem,
+            "recompute": micro * comp_rc,
+            "overhead": micro * comp_over + f("train_step_overhead_s"),
+            "tp_comm": micro * comm_tp,
+            "cp_comm": micro * comm_cp,
+            "ep_comm": micro * comm_ep,
+            "pp_comm": micro * comm_pp,
+            "bubble": bubble,
+            "dp_comm": dp_exposed,
+            "optimizer": opt - f("train_step_overhead_s"),
+        },
+        "memory": {
+            "weights": w_mem, "gradients": g_mem, "optimizer": o_mem, "activations": a_mem,
+            "logits": l_mem, "buffers": buffers, "reserve": reserve,
+        },
+        "memory_total": mem_total,
+        "capacity": capacity,
+        "reason": reason,
+        "dp_comm_total": dp_comm,
+    }
+
+
+# ---- single layout ------------------------------------------------------------------------
+
+def _arrays_of(layouts: list[dict]) -> dict:
+    keys = ("tp", "pp", "vpp", "dp", "cp", "ep", "mb", "zero", "rc", "gb")
+    return {k: np.array([lay[k] for lay in layouts], dtype=np.int64) for k in keys}
+
+
+def default_layout(inp: TrainingInputs) -> dict:
+    """The given layout fields, with plain defaults for the missing ones."""
+    tp = inp.tp or 1
+    pp = inp.pp or 1
+    cp = inp.cp or 1
+    dp = inp.dp or max(1, inp.num_chips // (tp * pp * cp))
+    rc = RECOMPUTE_NAMES.index(inp.recompute) if inp.recompute else 1
+    return {
+        "tp": tp, "pp": pp, "vpp": inp.vpp or 1, "dp": dp, "cp": cp, "ep": inp.ep or 1,
+        "mb": inp.micro_batch or 1, "zero": 1 if inp.zero_stage is None else inp.zero_stage,
+        "rc": rc, "gb": inp.batch_seqs(),
+    }
+
+
+def _layout_public(lay: dict) -> dict:
+    return {
+        "tp": int(lay["tp"]), "pp": int(lay["pp"]), "vpp": int(lay["vpp"]), "dp": int(lay["dp"]),
+        "cp": int(lay["cp"]), "ep": int(lay["ep"]), "zero_stage": int(lay["zero"]),
+        "micro_batch": int(lay["mb"]), "global_batch_seqs": int(lay["gb"]),
+        "recompute": RECOMPUTE_NAMES[int(lay["rc"])],
+    }
+
+
+def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
+    lay = {k: int(v[i]) for k, v in L.items()}
+    breakdown = {k: float(v[i]) if np.ndim(v) else float(v) for k, v in out["breakdown"].items()}
+    memory = {k: float(v[i] if np.ndim(v) else v) / GIB for k, v in out["memory"].items()}
+    step = float(out["step_time_s"][i])
+    reason_code = int(out["reason"][i])
+    comm = {k: breakdown[k] for k in ("tp_comm", "cp_comm", "ep_comm", "pp_comm", "dp_comm")}
+    compute = breakdown["gemm"] + breakdown["attention"] + breakdown["memory_bound"] + breakdown["recompute"]
+    parts = {"compute": compute, "bubble": breakdown["bubble"], "overhead": breakdown["overhead"],
+             **comm, "optimizer": breakdown["optimizer"]}
+    limiting = max(parts, key=parts.get)
+    notes = []
+    if breakdown["bubble"] > 0.05 * step:
+        notes.append(f"pipeline bubble costs {breakdown['bubble'] / step:.0%} of the step (pp={lay['pp']}, "
+                     f"{out['micro_batches'][i]:.0f} micro-batches, vpp={lay['vpp']})")
+    for k, v in comm.items():
+        if v > 0.05 * step:
+            notes.append(f"exposed {k.replace('_comm', '').upper()} communication takes {v / step:.0%} of the step")
+    if breakdown["recompute"] > 0.05 * step:
+        notes.append(f"activation recompute ({RECOMPUTE_NAMES[lay['rc']]}) adds {breakdown['recompute'] / step:.0%}")
+    if inp.chip.scaleout_gbps is None:
+        notes.append(f"chip catalog has no scale-out NIC figure; assumed {inp.factor('train_scaleout_gbps_default'):g} GB/s per chip")
+    if reason_code:
+        notes.append(f"infeasible: {REASONS[reason_code]}")
+    return LayoutResult(
+        layout=_layout_public(lay),
+        feasible=reason_code == 0,
+        reason=REASONS[reason_code],
+        step_time_s=step,
+        tokens_per_s_per_chip=float(out["tokens_per_s_per_chip"][i]),
+        mfu_pct=float(out["mfu_pct"][i]),
+        hfu_pct=float(out["hfu_pct"][i]),
+        model_tflops_per_chip=float(out["model_tflops_per_chip"][i]),
+        memory_gb_per_chip=float(out["memory_total"][i]) / GIB,
+        memory_capacity_gb=float(out["capacity"]) / GIB,
+        memory_breakdown_gb=memory,
+        breakdown_s=breakdown,
+        limiting=limiting,
+        explanations=tuple(notes),
+    )
+
+
+def _check_inputs(inp: TrainingInputs) -> None:
+    problems = inp.model.validate()
+    if problems:
+        raise UserError(f"model {inp.model.id}: " + "; ".join(problems))
+    if inp.num_chips <= 0:
+        raise UserError(f"num_chips: {inp.num_chips} (must be positive)")
+    if not inp.chip.peak_tflops("bf16"):
+        raise UserError(f"chip {inp.chip.id}: no 16-bit peak in the catalog")
+    if inp.dtype not in ("bf16", "fp16", "fp8"):
+        raise UserError(f"dtype: {inp.dtype!r} (bf16, fp16 or fp8)")
+    if inp.recompute is not None and inp.recompute not in RECOMPUTE_NAMES:
+        raise UserError(f"recompute: {inp.recompute!r} (none, selective or full)")
+
+
+def evaluate_layout(inputs: TrainingInputs) -> LayoutResult:
+    """Figures for one layout (missing layout fields take plain defaults)."""
+    _check_inputs(inputs)
+    L = _arrays_of([default_layout(inputs)])
+    out = _evaluate_arrays(inputs, L)
+    return _result_at(inputs, out, L, 0)
+
+
+def evaluate_layouts(inputs: TrainingInputs, layouts: list[dict]) -> list[LayoutResult]:
+    """Several explicit layouts (keys tp, pp, vpp, dp, cp, ep, mb, zero, rc, gb) at once."""
+    _check_inputs(inputs)
+    L = _arrays_of(layouts)
+    out = _evaluate_arrays(inputs, L)
+    return [_result_at(inputs, out, L, i) for i in range(len(layouts))]
+
+
+# ---- search -------------------------------------------------------------------------------
+
+def _divisors(n: int) -> list[int]:
+    return [k for k in range(1, n + 1) if n % k == 0]
+
+
+def candidate_arrays(inp: TrainingInputs) -> dict:
+    """Every layout of the search space for `inp` (fields given in `inp` are fixed)."""
+    model = inp.model
+    n = inp.num_chips
+    pow2 = [1, 2, 4, 8, 16, 32, 64]
+    tps = [inp.tp] if inp.tp else [t for t in pow2 if n % t == 0]
+    pps = [inp.pp] if inp.pp else [p for p in _divisors(n) if p <= min(model.layers, 128)]
+    cps = [inp.cp] if inp.cp else [c for c in (1, 2, 4, 8, 16) if n % c == 0]
+    vpps = [inp.vpp] if inp.vpp else [1, 2, 3, 4, 5, 6, 7, 8]
+    mbs = [inp.micro_batch] if inp.micro_batch else [1, 2, 4, 8, 16]
+    rcs = [RECOMPUTE_NAMES.index(inp.recompute)] if inp.recompute else [0, 1, 2]
+    zeros = [inp.zero_stage] if inp.zero_stage is not None else [0, 1, 2, 3]
+    if model.is_moe:
+        eps = [inp.ep] if inp.ep else [e for e in _divisors(model.moe_experts) if e <= min(n, 256)]
+    else:
+        eps = [inp.ep or 1]
+    grids = np.meshgrid(np.array(tps), np.array(pps), np.array(cps), np.array(vpps), np.array(mbs),
+                        np.array(rcs), np.array(zeros), np.array(eps), indexing="ij")
+    tp, pp, cp, vpp, mb, rc, zero, ep = (g.ravel().astype(np.int64) for g in grids)
+    denom = tp * pp * cp
+    keep = n % denom == 0
+    if inp.dp:
+        keep &= denom * inp.dp == n
+    tp, pp, cp, vpp, mb, rc, zero, ep = (a[keep] for a in (tp, pp, cp, vpp, mb, rc, zero, ep))
+    dp = n // (tp * pp * cp)
+    gb = np.full(tp.shape, inp.batch_seqs(), dtype=np.int64)
+    return {"tp": tp, "pp": pp, "vpp": vpp, "dp": dp, "cp": cp, "ep": ep, "mb": mb, "zero": zero,
+            "rc": rc, "gb": gb}
+
+
+def search_layouts(inputs: TrainingInputs, *, progress: Callable[[float, str], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None, top_k: int = 10,
+                   chunk: int = 65536, rank_by: str = "tokens_per_s_per_chip") -> SearchResult:
+    """Evaluate every layout consistent with the given fields; rank the feasible ones."""
+    _check_inputs(inputs)
+    start = time.perf_counter()
+    L = candidate_arrays(inputs)
+    total = len(L["tp"])
+    tok = np.zeros(total)
+    reason = np.zeros(total, dtype=np.int8)
+    for lo in range(0, max(total, 1), chunk):
+        if should_stop is not None and should_stop():
+            raise Cancelled("layout search cancelled")
+        part = {k: v[lo:lo + chunk] for k, v in L.items()}
+        if len(part["tp"]) == 0:
+            break
+        out = _evaluate_arrays(inputs, part)
+        tok[lo:lo + chunk] = out["tokens_per_s_per_chip"]
+        reason[lo:lo + chunk] = out["reason"]
+        if progress is not None:
+            progress(min(1.0, (lo + chunk) / total), f"evaluated {min(total, lo + chunk)} of {total} layouts")
+    tok = np.where(np.isfinite(tok), tok, 0.0)
+    feasible = reason == 0
+    counts = {REASONS[i]: int(np.sum(reason == i)) for i in range(1, len(REASONS)) if np.any(reason == i)}
+    order = np.argsort(-np.where(feasible, tok, -1.0), kind="stable")
+    best_idx = [int(i) for i in order[:top_k] if feasible[i]]
+    top = ()
+    if best_idx:
+        sub = {k: v[best_idx] for k, v in L.items()}
+        out = _evaluate_arrays(inputs, sub)
+        top = tuple(_result_at(inputs, out, sub, j) for j in range(len(best_idx)))
+    return SearchResult(
+        layouts_evaluated=total,
+        layouts_feasible=int(feasible.sum()),
+        infeasible_by_reason=counts,
+        search_seconds=time.perf_counter() - start,
+        top=top,
+        tp=L["tp"], pp=L["pp"], tokens_per_s_per_chip=tok, feasible=feasible, reason=reason,
+    )
+
+
+def best_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, num_chips: int, *,
+                               seq_len: int | None = None, global_batch_seqs: int | None = None) -> float:
+    """Throughput of the best feasible layout (0.0 when nothing fits), for the forecast."""
+    try:
+        result = search_layouts(TrainingInputs(model=model, chip=chip, num_chips=int(num_chips),
+                                               seq_len=seq_len, global_batch_seqs=global_batch_seqs), top_k=1)
+    except UserError:
+        return 0.0
+    return result.best.tokens_per_s_per_chip if result.best else 0.0
+
+
+# ---- whole run ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunEstimate:
+    tokens: float
+    tokens_per_s_per_chip: float
+    num_chips: int
+    steady_days: float
+    goodput: float
+    time_to_train_days: float
+    chip_hours: float
+    energy_mwh: float
+    cost_usd: float
+    checkpoint_interval_min: float
+    expected_interruptions: float
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def estimate_run(tokens: float, tokens_per_s_per_chip: float, num_chips: int, chip: Chip, *,
+                 params: float | None = None, utilisation: float = 0.8, pue: float = 1.2,
+                 price_per_chip_hour_usd: float | None = None, amortisation_years: float = 4.0,
+                 mtbf_chip_hours: float | None = None, checkpoint_write_gbps: float = 100.0,
+                 restart_min: float = 15.0) -> RunEstimate:
+    """Time to train `tokens`, chip-hours, energy and cost, with goodput under failures."""
+    from engine import reliability
+
+    if tokens_per_s_per_chip <= 0 or num_chips <= 0:
+        raise UserError("estimate_run: throughput and chip count must be positive")
+    steady_s = tokens / (tokens_per_s_per_chip * num_chips)
+    ckpt_bytes = (params or 0.0) * 14.0  # bf16 weights + fp32 master + Adam moments
+    g = reliability.goodput(num_chips, ckpt_bytes, checkpoint_write_gbps=checkpoint_write_gbps,
+                            restart_s=restart_min * 60.0, mtbf_chip_hours=mtbf_chip_hours)
+    wall_s = steady_s / g.goodput
+    chip_hours = wall_s / 3600.0 * num_chips
+    energy_mwh = chip_hours * (chip.tdp_w or 700.0) * utilisation * pue / 1e6
+    if price_per_chip_hour_usd is None:
+        price = (chip.price_usd or 0.0) / (amortisation_years * 365.0 * 24.0)
+    else:
+        price = price_per_chip_hour_usd
+    return RunEstimate(
+        tokens=float(tokens), tokens_per_s_per_chip=float(tokens_per_s_per_chip), num_chips=int(num_chips),
+        steady_days=steady_s / 86400.0, goodput=g.goodput, time_to_train_days=wall_s / 86400.0,
+        chip_hours=chip_hours, energy_mwh=energy_mwh, cost_usd=chip_hours * price,
+        checkpoint_interval_min=g.checkpoint_interval_s / 60.0,
+        expected_interruptions=wall_s / g.mtbf_job_s,
+    )

@@ -1,0 +1,286 @@
+"""Predicting published training runs (cases in the schema of ../shared/validation/README.md).
+
+`read_cases_csv` never dies on a bad row; `validate_training_cases` predicts each case's metric
+and reports it with its error, or with the reason it could not (status `infeasible`/`error`).
+A case whose layout fields are blank gets the best layout the search finds consistent with the
+fields that are given.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import replace
+from typing import Mapping
+
+import numpy as np
+
+from engine.errors import UserError
+from engine.hardware import Chip
+from engine.models import ModelConfig, training_flops_per_token
+from engine.training import (
+    RECOMPUTE_NAMES, TrainingInputs, evaluate_layout, search_layouts,
+)
+
+METRICS = ("tokens_per_s_per_chip", "step_time_s", "mfu_pct_model_flops")
+LAYOUT_FIELDS = ("tp", "pp", "vpp", "dp", "cp", "ep", "zero_stage", "micro_batch", "recompute")
+DEFAULT_NUM_CHIPS = 1024  # for whole-run rows that do not report the cluster size
+
+
+def read_cases_csv(path) -> list[dict]:
+    """Rows of a cases file as dicts (strings). An unreadable file gives one error row."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = []
+            for i, row in enumerate(csv.DictReader(handle), start=2):
+                row = {(k or "").strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
+                row.setdefault("id", f"row{i}")
+                if not row.get("id"):
+                    row["id"] = f"row{i}"
+                rows.append(row)
+            return rows
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"{path}: cannot read cases file ({exc})") from exc
+
+
+# ---- row parsing ----------------------------------------------------------------------------
+
+def _num(row: Mapping, name: str, kind=float):
+    value = row.get(name)
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: {value!r} is not a number") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{name}: {value!r} is not finite")
+    return int(round(x)) if kind is int else x
+
+
+def _note_int(notes: str, pattern: str):
+    m = re.search(pattern, notes, flags=re.IGNORECASE)
+    return int(m.group(1)) if m else None
+
+
+def model_from_case(row: Mapping) -> ModelConfig:
+    notes = row.get("notes") or ""
+    low = notes.lower()
+    layers = _num(row, "layers", int)
+    hidden = _num(row, "hidden", int)
+    heads = _num(row, "heads", int)
+    if not (layers and hidden and heads):
+        raise ValueError("layers, hidden and heads are required")
+    kv_heads = _num(row, "kv_heads", int) or heads
+    ffn = _num(row, "ffn_hidden", int) or 0
+    experts = _num(row, "moe_experts", int) or 0
+    if "not gated" in low or "= 4h" in low or re.search(r"\bgelu\b", low):
+        gated = False
+    elif "swiglu" in low or "geglu" in low or "gated" in low:
+        gated = True
+    else:
+        gated = not (ffn and ffn == 4 * hidden)
+    head_dim = _note_int(notes, r"head[_ ]dim(?:ension)?\s*(?:of\s*|=\s*)?(\d+)") or 0
+    if head_dim * heads == hidden:
+        head_dim = 0
+    kw = {}
+    if "mla" in low or "kv_lora" in low:
+        kw = dict(kv_lora_rank=_note_int(notes, r"kv_lora(?:_rank)?\s*(\d+)") or 512,
+                  q_lora_rank=_note_int(notes, r"q_lora(?:_rank)?\s*(\d+)") or 1536,
+                  qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128)
+    return ModelConfig(
+        id=row.get("id") or "case", name=row.get("model") or "case", layers=layers, hidden=hidden,
+        heads=heads, kv_heads=kv_heads, ffn_hidden=ffn, vocab=_num(row, "vocab", int) or 32000,
+        seq_len=_num(row, "seq_len", int) or 2048, head_dim=head_dim, gated_ffn=gated,
+        tied_embeddings="tied" in low and "untied" not in low,
+        moe_experts=experts, moe_shared_experts=_num(row, "moe_shared_experts", int) or 0,
+        moe_topk=_num(row, "moe_topk", int) or (1 if experts else 0),
+        moe_ffn_hidden=_num(row, "moe_ffn_hidden", int) or 0,
+        moe_dense_layers=_num(row, "moe_dense_layers", int) or 0, **kw,
+    )
+
+
+def _source_year(row: Mapping) -> int | None:
+    m = re.search(r"\b(20[12]\d)\b", row.get("source") or "")
+    return int(m.group(1)) if m else None
+
+
+def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
+    model = model_from_case(row)
+    problems = model.validate()
+    if problems:
+        raise ValueError("; ".join(problems))
+    chip_id = (row.get("chip") or "").strip()
+    if chip_id not in chips:
+        raise ValueError(f"chip: {chip_id!r} not in the catalog")
+    chip = chips[chip_id]
+    notes = (row.get("notes") or "").lower()
+    year = _source_year(row)
+    # Attention kernels: fused (flash) unless the source says otherwise or predates them.
+    flash = not ("flash attention off" in notes or (year is not None and year <= 2022 and "flash" not in notes))
+    layout = {name: _num(row, name, int) for name in LAYOUT_FIELDS if name != "recompute"}
+    recompute = (row.get("recompute") or "").strip().lower() or None
+    if recompute is not None and recompute not in RECOMPUTE_NAMES:
+        raise ValueError(f"recompute: {recompute!r}")
+    n = _num(row, "num_chips", int)
+    gb = _num(row, "global_batch_seqs", int)
+    if not n:
+        n = DEFAULT_NUM_CHIPS
+        if gb:
+            n = min(n, 2 ** int(math.log2(gb)))
+    tp, pp, cp = layout["tp"], layout["pp"], layout["cp"]
+    if pp and not layout["vpp"]:
+        layout["vpp"] = 1  # interleaving is opt-in: a source that gives pp but no vpp ran 1F1B
+    if tp and pp and cp and n % (tp * pp * cp) == 0:
+        layout["dp"] = n // (tp * pp * cp)
+    elif layout["dp"] and tp and pp and cp and tp * pp * cp * layout["dp"] != n:
+        layout["dp"] = None
+    if not gb and layout["dp"] and layout["micro_batch"]:
+        gb = layout["dp"] * layout["micro_batch"] * (pp or 1)
+    dtype = (row.get("dtype") or "").strip().lower() or "bf16"
+    if dtype == "fp16":
+        dtype = "bf16"
+    cpn = _num(row, "chips_per_node", int)
+    domain = chip.scaleup_domain
+    if cpn and domain and cpn < domain:
+        domain = cpn
+    return TrainingInputs(
+        model=model, chip=chip, num_chips=n, seq_len=model.seq_len, global_batch_seqs=gb,
+        dtype=dtype, tp=tp, pp=pp, vpp=layout["vpp"], dp=layout["dp"], cp=cp, ep=layout["ep"],
+        zero_stage=layout["zero_stage"], micro_batch=layout["micro_batch"], recompute=recompute,
+        scaleup_domain=domain, flash_attention=flash,
+        dropout=(not model.gated_ffn) and year is not None and year <= 2022,
+    )
+
+
+def _whole_run(row: Mapping) -> bool:
+    notes = (row.get("notes") or "").lower()
+    return "gpu-hours" in notes or "wall-clock" in notes
+
+
+def _fully_given(inp: TrainingInputs) -> bool:
+    return all(getattr(inp, k) is not None for k in ("tp", "pp", "dp", "cp", "micro_batch", "zero_stage", "recompute")) \
+        and inp.global_batch_seqs is not None
+
+
+def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
+    """A complete layout for a case: the given one, or the best the search finds that agrees
+    with the given fields. Returns the inputs with every field set, and a note."""
+    if _fully_given(inp):
+        return replace(inp, vpp=inp.vpp or 1, ep=inp.ep or 1), "layout as published"
+    result = search_layouts(inp, top_k=1)
+    note = "layout searched"
+    if result.best is None:
+        raise LookupError("no layout consistent with the given fields fits: "
+                          + ", ".join(f"{k} {v}" for k, v in result.infeasible_by_reason.items()))
+    lay = result.best.layout
+    filled = replace(inp, tp=lay["tp"], pp=lay["pp"], vpp=lay["vpp"], dp=lay["dp"], cp=lay["cp"],
+                     ep=lay["ep"], zero_stage=lay["zero_stage"], micro_batch=lay["micro_batch"],
+                     recompute=lay["recompute"], global_batch_seqs=lay["global_batch_seqs"])
+    return filled, note + " (" + ", ".join(f"{k}={v}" for k, v in lay.items() if k != "global_batch_seqs") + ")"
+
+
+def predict_metric(row: Mapping, inp: TrainingInputs) -> tuple[float, object]:
+    """The prediction of the row's own metric for complete inputs."""
+    res = evaluate_layout(inp)
+    metric = row.get("metric")
+    if metric == "tokens_per_s_per_chip":
+        value = res.tokens_per_s_per_chip
+        if _whole_run(row):
+            value *= inp.factor("train_whole_run_eff")
+    elif metric == "step_time_s":
+        value = res.step_time_s
+    elif metric == "mfu_pct_model_flops":
+        # the source's FLOP convention: unhalved causal attention when it cites s/(6h)
+        causal_half = "6h" not in (row.get("notes") or "")
+        flops = training_flops_per_token(inp.model, inp.seq, causal_half=causal_half)
+        value = res.tokens_per_s_per_chip * flops / (inp.chip.peak_tflops("bf16") * 1e12) * 100.0
+    else:
+        raise ValueError(f"metric: {metric!r} (expected one of {', '.join(METRICS)})")
+    return value, res
+
+
+def validate_training_cases(rows: list[dict], chips: Mapping[str, Chip], models_hint=None,
+                            *, factors: Mapping[str, float] | None = None,
+                            progress=None, should_stop=None) -> dict:
+    """Predict every case; never raises for a bad row. Returns {"cases": [...], "summary": {...}}."""
+    from engine.errors import Cancelled
+
+    cases = []
+    for i, row in enumerate(rows):
+        if should_stop is not None and should_stop():
+            raise Cancelled("validation cancelled")
+        if progress is not None:
+            progress(i / max(len(rows), 1), f"case {row.get('id')}")
+        cases.append(validate_case(row, chips, factors=factors))
+    return {"cases": cases, "summary": summarize(cases)}
+
+
+def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixed_inputs=None) -> dict:
+    case = {"id": row.get("id"), "source": row.get("source", ""), "chip": row.get("chip", ""),
+            "metric": row.get("metric", ""), "trust": row.get("trust", ""), "measured": None,
+            "predicted": None, "error_pct": None, "status": "error", "message": ""}
+    try:
+        measured = _num(row, "value")
+        case["measured"] = measured
+        if measured is None or measured <= 0:
+            raise ValueError(f"value: {row.get('value')!r} (must be a positive number)")
+        if row.get("metric") not in METRICS:
+            raise ValueError(f"metric: {row.get('metric')!r} (expected one of {', '.join(METRICS)})")
+        if fixed_inputs is not None:
+            inp, note = fixed_inputs, "layout fixed"
+        else:
+            inp = inputs_from_case(row, chips)
+            if factors:
+                inp = replace(inp, factors=dict(factors))
+            try:
+                inp, note = resolve_layout(inp)
+            except LookupError as exc:
+                case["status"] = "infeasible"
+                case["message"] = str(exc)
+                return case
+        predicted, res = predict_metric(row, inp)
+        case.update(predicted=predicted, error_pct=(predicted - measured) / measured * 100.0, status="ok",
+                    layout=res.layout, mfu_pct=res.mfu_pct, step_time_s=res.step_time_s,
+                    memory_gb_per_chip=res.memory_gb_per_chip)
+        msgs = [note]
+        if not res.feasible:
+            msgs.append(f"model says {res.reason} ({res.memory_gb_per_chip:.1f} of "
+                        f"{res.memory_capacity_gb:.0f} GB) but the run ran: predicted anyway")
+        case["message"] = "; ".join(msgs)
+        case["_inputs"] = inp
+    except (ValueError, UserError, ZeroDivisionError, KeyError, TypeError) as exc:
+        case["status"] = "error"
+        case["message"] = str(exc)
+    return case
+
+
+def _stats(errors: list[float]) -> dict:
+    if not errors:
+        return {"n": 0, "median_abs_error_pct": None, "p90_abs_error_pct": None, "mean_signed_error_pct": None}
+    a = np.abs(np.array(errors))
+    return {"n": len(errors), "median_abs_error_pct": float(np.median(a)),
+            "p90_abs_error_pct": float(np.percentile(a, 90)),
+            "mean_signed_error_pct": float(np.mean(errors))}
+
+
+def summarize(cases: list[dict]) -> dict:
+    ok = [c for c in cases if c["status"] == "ok"]
+    summary = {"cases": len(cases), "by_status": {}}
+    for c in cases:
+        summary["by_status"][c["status"]] = summary["by_status"].get(c["status"], 0) + 1
+    summary["overall"] = _stats([c["error_pct"] for c in ok])
+    for key, name in (("source", "by_source"), ("chip", "by_chip"), ("metric", "by_metric"), ("trust", "by_trust")):
+        groups: dict[str, list[float]] = {}
+        for c in ok:
+            groups.setdefault(str(c.get(key) or "")[:60], []).append(c["error_pct"])
+        summary[name] = {k: _stats(v) for k, v in sorted(groups.items())}
+    worst = sorted(ok, key=lambda c: -abs(c["error_pct"]))[:10]
+    summary["worst"] = [{"id": c["id"], "error_pct": c["error_pct"]} for c in worst]
+    return summary
+
+
+def public_cases(cases: list[dict]) -> list[dict]:
+    """Cases without private keys (for JSON output)."""
+    return [{k: v for k, v in c.items() if not k.startswith("_")} for c in cases]
