@@ -1,0 +1,204 @@
+"""`fleetcast forecast`: supply vs demand per month, and when training jobs finish."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import replace
+
+from engine.cli import add_command
+from engine.commands import Output
+from engine.errors import UserError
+
+UNITS = {
+    "capacity_p10/p50/p90": "serving capacity in chips of `unit_chip_id` (output tokens/s of every serving "
+                            "share over that chip's SLO-bounded output tokens/s)",
+    "demand": "chips of `unit_chip_id` needed at peak",
+    "shortfall_p50": "max(demand - capacity_p50, 0), chips of `unit_chip_id`",
+    "balance_p50": "capacity_p50 - demand (negative = shortfall), chips of `unit_chip_id`",
+    "prob_meet_demand": "share of trials whose serving capacity covers the peak demand",
+    "installed_p10/p50/p90": "chips installed, every chip type",
+    "pflops": "PFLOP/s dense BF16", "h100_equiv": "chips x BF16 peak / H100 SXM BF16 peak (989.4 TFLOP/s)",
+    "demand_tokens_per_day": "average tokens/day, input + output",
+    "demand_peak_output_tokens_per_s": "output tokens/s at peak",
+}
+
+
+def register(subparsers) -> None:
+    p = add_command(subparsers, "forecast", "supply vs demand per month under delivery uncertainty "
+                                            "(Monte Carlo P10/P50/P90), and training-job completion dates")
+    p.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the built-in story scenario)")
+    p.add_argument("--trials", type=int, metavar="N", help="Monte Carlo trials (default: the scenario's)")
+    p.add_argument("--months", type=int, metavar="M", help="months to forecast (default: the scenario's)")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed (default: the scenario's)")
+    p.add_argument("--start", metavar="YYYY-MM", help="first month (default: the scenario's)")
+    p.set_defaults(handler=run)
+
+
+def _load(args, ctx):
+    """(orders, chips, models, scenario) from the store, or the built-in story data without one."""
+    from engine.forecast import default_scenario, scenario_from_dict
+
+    try:
+        store = ctx.store()
+    except ImportError:
+        store = None
+    if store is None:
+        from engine.catalog import reference_chips, reference_models
+        from engine.forecast_inputs import story_orders
+
+        if args.scenario:
+            raise UserError(f"--scenario {args.scenario!r}: no database to read saved scenarios from")
+        return story_orders(), reference_chips(), reference_models(), default_scenario()
+    if args.scenario:
+        scenario = scenario_from_dict({**store.scenario(args.scenario)["params"], "name": args.scenario})
+    else:
+        scenario = default_scenario()
+    chips = {c.id: c for c in store.chips()}
+    models = {m.id: m for m in store.models()}
+    return store.orders(), chips, models, scenario
+
+
+def _overrides(args, scenario):
+    from engine.forecast import validate_scenario
+    from engine.errors import ValidationError
+
+    changes = {}
+    if args.trials is not None:
+        changes["trials"] = args.trials
+    if args.months is not None:
+        changes["months"] = args.months
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.start is not None:
+        try:
+            changes["start"] = dt.date.fromisoformat(args.start + "-01" if len(args.start) == 7 else args.start).replace(day=1)
+        except ValueError:
+            raise UserError(f"--start: {args.start!r} (must be YYYY-MM)") from None
+    scenario = replace(scenario, **changes)
+    problems = validate_scenario(scenario)
+    if problems:
+        raise ValidationError([p.replace("trials:", "--trials:").replace("months:", "--months:")
+                               .replace("seed:", "--seed:") for p in problems], f"scenario {scenario.name!r}")
+    return scenario
+
+
+def _num(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _series(a, digits: int | None = None):
+    return [None if not math.isfinite(float(v)) else (round(float(v), digits) if digits is not None else float(v))
+            for v in a]
+
+
+def result_to_dict(result, inputs) -> dict:
+    """The JSON document of a forecast (keys of CLI.md plus details)."""
+    from engine.forecast import scenario_to_dict
+
+    iso = lambda d: d.isoformat() if d is not None else None  # noqa: E731
+    data = {
+        "scenario": result.scenario.name,
+        "months": [m.isoformat() for m in result.months],
+        "unit_chip_id": result.unit_chip_id,
+        "capacity_p10": _series(result.serving_capacity_unit_chips.p10, 1),
+        "capacity_p50": _series(result.serving_capacity_unit_chips.p50, 1),
+        "capacity_p90": _series(result.serving_capacity_unit_chips.p90, 1),
+        "demand": _series(result.demand_unit_chips, 1),
+        "shortfall_p50": _series(result.shortfall_p50_unit_chips, 1),
+        "balance_p50": _series(result.balance_p50_unit_chips, 1),
+        "prob_meet_demand": _series(result.prob_meet_demand, 4),
+        "installed_p10": _series(result.installed_total.p10, 1),
+        "installed_p50": _series(result.installed_total.p50, 1),
+        "installed_p90": _series(result.installed_total.p90, 1),
+        "pflops_p10": _series(result.pflops_total.p10, 2),
+        "pflops_p50": _series(result.pflops_total.p50, 2),
+        "pflops_p90": _series(result.pflops_total.p90, 2),
+        "h100_equiv_p10": _series(result.h100_equiv_total.p10, 1),
+        "h100_equiv_p50": _series(result.h100_equiv_total.p50, 1),
+        "h100_equiv_p90": _series(result.h100_equiv_total.p90, 1),
+        "demand_tokens_per_day": _series(result.demand_tokens_per_day),
+        "demand_peak_output_tokens_per_s": _series(result.demand_peak_output_tokens_per_s, 1),
+        "serving_capacity_tokens_per_s_p50": _series(result.serving_capacity_tokens_per_s.p50, 1),
+        "by_chip": {
+            chip: {
+                "installed_p10": _series(result.installed_by_chip[chip].p10, 1),
+                "installed_p50": _series(result.installed_by_chip[chip].p50, 1),
+                "installed_p90": _series(result.installed_by_chip[chip].p90, 1),
+                "promised": _series(result.promised_by_chip[chip], 1),
+                "pflops_p50": _series(result.pflops_by_chip[chip].p50, 2),
+                "peak_bf16_tflops": inputs.chip_peak_tflops.get(chip),
+                "training_share": _series(result.training_share_by_chip[chip], 4),
+                "serving_output_tokens_per_s_per_chip": result.serving_tokens_per_s_per_chip.get(chip),
+                "demand_chips": _series(result.demand_chips_by_chip[chip], 1)
+                if chip in result.demand_chips_by_chip else None,
+            } for chip in result.chip_ids
+        },
+        "training_jobs": [{
+            "name": j.job.name, "model_id": j.job.model_id, "chip_id": j.job.chip_id, "tokens": j.job.tokens,
+            "earliest_start": iso(j.job.earliest_start), "start_p50": iso(j.start_p50),
+            "completion_p10": iso(j.completion_p10), "completion_p50": iso(j.completion_p50),
+            "completion_p90": iso(j.completion_p90),
+            "prob_finish_within_horizon": round(j.prob_within_horizon, 4),
+        } for j in result.jobs],
+        "trials": result.trials, "seed": result.seed,
+        "throughput_source": result.throughput_source,
+        "throughput_notes": list(result.notes),
+        "units": UNITS,
+        "assumptions": {"scenario": result.scenario.note, "demand": result.scenario.demand.note,
+                        "uncertainty": {k: v.note for k, v in result.scenario.vendor_uncertainty.items()}},
+        "params": scenario_to_dict(result.scenario),
+    }
+    return data
+
+
+def result_rows(result) -> list[dict]:
+    """One row per month with unit-bearing column names (for table and CSV)."""
+    rows = []
+    for i, month in enumerate(result.months):
+        row = {
+            "month": month.isoformat(),
+            "installed_p10_chips": _num(result.installed_total.p10[i]),
+            "installed_p50_chips": _num(result.installed_total.p50[i]),
+            "installed_p90_chips": _num(result.installed_total.p90[i]),
+        }
+        for chip in result.chip_ids:
+            row[f"installed_p50_chips_{chip}"] = _num(result.installed_by_chip[chip].p50[i])
+        unit = result.unit_chip_id
+        row.update({
+            "pflops_p50": _num(result.pflops_total.p50[i]),
+            "h100_equiv_p50": _num(result.h100_equiv_total.p50[i]),
+            f"capacity_p10_chips_{unit}": _num(result.serving_capacity_unit_chips.p10[i]),
+            f"capacity_p50_chips_{unit}": _num(result.serving_capacity_unit_chips.p50[i]),
+            f"capacity_p90_chips_{unit}": _num(result.serving_capacity_unit_chips.p90[i]),
+            "demand_tokens_per_day": _num(result.demand_tokens_per_day[i]),
+            f"demand_chips_{unit}": _num(result.demand_unit_chips[i]),
+            f"shortfall_p50_chips_{unit}": _num(result.shortfall_p50_unit_chips[i]),
+            "prob_meet_demand": _num(result.prob_meet_demand[i]),
+        })
+        rows.append({k: (round(v, 4) if isinstance(v, float) and abs(v) < 10 else
+                         (round(v) if isinstance(v, float) else v)) for k, v in row.items()})
+    return rows
+
+
+def _summary(result) -> str:
+    lines = [f"scenario {result.scenario.name!r}: {result.trials} trials, seed {result.seed}, "
+             f"throughput from {result.throughput_source}; capacity and demand in chips of {result.unit_chip_id}"]
+    for j in result.jobs:
+        when = lambda d: d.isoformat() if d else "after the horizon"  # noqa: E731
+        lines.append(f"job {j.job.name!r} ({j.job.model_id}, {j.job.tokens:.3g} tokens on {j.job.chip_id}): "
+                     f"done P10 {when(j.completion_p10)}, P50 {when(j.completion_p50)}, P90 {when(j.completion_p90)}; "
+                     f"{j.prob_within_horizon:.0%} of trials within the horizon")
+    return "\n".join(lines)
+
+
+def run(args, ctx) -> Output:
+    from engine.forecast import run_forecast
+    from engine.forecast_inputs import build_inputs
+
+    orders, chips, models, scenario = _load(args, ctx)
+    scenario = _overrides(args, scenario)
+    inputs = build_inputs(orders, chips, models, scenario)
+    result = run_forecast(inputs)
+    return Output(data=result_to_dict(result, inputs), rows=result_rows(result), text=_summary(result))

@@ -1,0 +1,1004 @@
+"""Supply vs demand over time under delivery uncertainty, and when training jobs finish.
+
+Pure numpy. Inputs are the orders (with their deliveries), a `ForecastScenario` and per-chip
+throughputs handed in by the caller (`engine.forecast_inputs` computes them from the inference
+and training engines); this module never calls the other engines.
+
+Model (monthly grid, values at each month's first day):
+- Supply. Delivered chips count from `install_lag_days` after their delivery date. What is still
+  undelivered follows the promised schedule (lots already delivered are taken first-in-first-out;
+  lots overdue at the as-of date are due at the as-of date; quantity with no promised date is
+  spread evenly over `unscheduled_spread_months` months after the as-of date). Installed chips
+  decay at `annual_failure_rate` (exponential, net of repairs) and retire after `lifetime_years`.
+  Both are applied as expected values: a fleet of thousands has negligible binomial noise.
+- Uncertainty, per order: a fulfilled fraction (of the order, or of what is outstanding) scales
+  every undelivered lot alike, and one delay shifts them all. Each order draws from its own seeded
+  stream, so editing one order's distribution leaves the others' draws unchanged.
+- Vectorised Monte Carlo: the installed curve of an order's undelivered lots is tabulated once per
+  day; a trial's delay is then a shift, i.e. a gather of trials x months indices.
+- Demand: tokens/day from data points and a growth curve, times peak-to-average, split into input
+  and output by the request mix; output tokens/s at peak over SLO-bounded output tokens/s per chip
+  gives chips needed.
+- Allocation: a training share per chip type (changing at dates); the rest serves. Training jobs
+  queue per chip type on their share and integrate throughput month by month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from engine.errors import Cancelled, ValidationError
+from engine.fleet import Order, month_starts
+
+DAYS_PER_YEAR = 365.25
+SECONDS_PER_DAY = 86400.0
+H100_BF16_TFLOPS = 989.4  # H100 SXM dense BF16: the unit of "H100-equivalents"
+
+DISTRIBUTIONS = ("fixed", "uniform", "triangular", "beta")
+FRACTION_BASES = ("order", "outstanding")
+CURVE_KINDS = ("piecewise", "exponential", "logistic")
+
+
+# ---- scenario dataclasses ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrderUncertainty:
+    """Distributions of an order's fulfilled fraction and of its delay.
+
+    Kinds: `fixed` (the mode), `uniform` (low..high), `triangular` (low, mode, high) and `beta`
+    (PERT: a beta on [low, high] with that mode, shape 4; mean = (low + 4 mode + high) / 6).
+    `fraction_of`: `order` = share of the ordered quantity eventually delivered, chips already
+    delivered included (30k of 100k delivered means anything below 0.3 adds nothing more);
+    `outstanding` = share of what is still undelivered.
+    """
+
+    fraction_dist: str = "fixed"
+    fraction_low: float = 1.0
+    fraction_mode: float = 1.0
+    fraction_high: float = 1.0
+    fraction_of: str = "order"
+    delay_dist: str = "fixed"
+    delay_low_days: float = 0.0
+    delay_mode_days: float = 0.0
+    delay_high_days: float = 0.0
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DemandPoint:
+    date: dt.date
+    tokens_per_day: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DemandCurve:
+    """Tokens per day over time and how they turn into chips.
+
+    `piecewise`: log-linear between points, flat before the first, growing by
+    `growth_after_last_per_year` (x per year) after the last. `exponential`: least-squares fit of
+    log tokens vs time. `logistic`: ceiling `ceiling_tokens_per_day`, rate and midpoint fitted on
+    the logit of the points. Served by `model_id` with requests of `input_tokens_per_request` in /
+    `output_tokens_per_request` out under TTFT/TPOT targets; chips needed are reported in units of
+    `chip_id`; `serve_on` lists the chip types that serve (empty = every chip type in the fleet);
+    `weight_dtype`/`kv_dtype` are handed to the inference engine.
+    """
+
+    points: tuple[DemandPoint, ...] = ()
+    kind: str = "piecewise"
+    growth_after_last_per_year: float = 1.0
+    ceiling_tokens_per_day: float | None = None
+    peak_to_average: float = 1.0
+    input_tokens_per_request: float = 1000.0
+    output_tokens_per_request: float = 200.0
+    scale: float = 1.0
+    model_id: str = ""
+    ttft_ms: float = 2000.0
+    tpot_ms: float = 50.0
+    chip_id: str = ""
+    serve_on: tuple[str, ...] = ()
+    weight_dtype: str = "bf16"
+    kv_dtype: str = "bf16"
+    note: str = ""
+
+    @property
+    def output_fraction(self) -> float:
+        return self.output_tokens_per_request / (self.input_tokens_per_request + self.output_tokens_per_request)
+
+
+@dataclass(frozen=True)
+class AllocationStep:
+    """From `start` on, `training_share` of chip type `chip_id` trains."""
+
+    start: dt.date
+    chip_id: str
+    training_share: float
+
+
+@dataclass(frozen=True)
+class Allocation:
+    training_share: Mapping[str, float] = field(default_factory=dict)
+    default_training_share: float = 0.0
+    steps: tuple[AllocationStep, ...] = ()
+
+    def share(self, chip_id: str, months: Sequence[dt.date]) -> np.ndarray:
+        """Training share of `chip_id` at each month start."""
+        base = float(self.training_share.get(chip_id, self.default_training_share))
+        out = np.full(len(months), base)
+        month_ord = np.array([m.toordinal() for m in months])
+        for step in sorted((s for s in self.steps if s.chip_id == chip_id), key=lambda s: s.start):
+            out[month_ord >= step.start.toordinal()] = step.training_share
+        return out
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """`tokens` training tokens of `model_id` on the training share of `chip_id`.
+
+    Jobs on the same chip type run one after another in list order.
+    """
+
+    name: str
+    model_id: str
+    tokens: float
+    chip_id: str
+    earliest_start: dt.date
+    seq_len: int | None = None
+    global_batch_seqs: int | None = None
+
+
+@dataclass(frozen=True)
+class ForecastScenario:
+    name: str = "default"
+    start: dt.date = dt.date(2024, 5, 1)
+    months: int = 60
+    trials: int = 2000
+    seed: int = 0
+    as_of: dt.date | None = None  # None: the latest recorded delivery (or `start` if none)
+    install_lag_days: float = 30.0
+    annual_failure_rate: float = 0.0
+    lifetime_years: float | None = None
+    unscheduled_spread_months: int = 12
+    default_uncertainty: OrderUncertainty = OrderUncertainty()
+    vendor_uncertainty: Mapping[str, OrderUncertainty] = field(default_factory=dict)
+    order_uncertainty: Mapping[int, OrderUncertainty] = field(default_factory=dict)
+    demand: DemandCurve = DemandCurve()
+    allocation: Allocation = Allocation()
+    jobs: tuple[TrainingJob, ...] = ()
+    serving_efficiency_scale: float = 1.0
+    training_efficiency_scale: float = 1.0
+    note: str = ""
+
+    def uncertainty_for(self, order: Order) -> OrderUncertainty:
+        """The most specific distribution: order id, then vendor (case-insensitive), then default."""
+        if order.id in self.order_uncertainty:
+            return self.order_uncertainty[order.id]
+        for vendor, unc in self.vendor_uncertainty.items():
+            if vendor.lower() == (order.vendor or "").lower():
+                return unc
+        return self.default_uncertainty
+
+
+# ---- inputs and results --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ThroughputTable:
+    """Training tokens/s per chip measured at a few fleet sizes; interpolated in log2(chips).
+
+    A zero marks an infeasible size (e.g. the model does not fit); below the smallest feasible
+    size throughput is zero, above the largest the per-chip figure holds.
+    """
+
+    n_chips: tuple[float, ...]
+    tokens_per_s_per_chip: tuple[float, ...]
+
+    def per_chip(self, n_chips: np.ndarray) -> np.ndarray:
+        n = np.asarray(self.n_chips, dtype=float)
+        v = np.asarray(self.tokens_per_s_per_chip, dtype=float)
+        order = np.argsort(n)
+        n, v = n[order], v[order]
+        feasible = v > 0
+        if not feasible.any():
+            return np.zeros_like(n_chips, dtype=float)
+        first = int(np.argmax(feasible))
+        n, v = n[first:], v[first:]
+        x = np.log2(np.maximum(n_chips, 1e-9))
+        out = np.interp(x, np.log2(n), v)
+        return np.where(n_chips >= n[0], out, 0.0)
+
+
+TrainingThroughput = Mapping[tuple[str, str], ThroughputTable] | Callable[[str, str, int], float]
+
+
+@dataclass(frozen=True)
+class ForecastInputs:
+    """Everything `run_forecast` needs, as plain values.
+
+    `serving_tokens_per_s_per_chip`: SLO-bounded output tokens/s per chip of the demand's model.
+    `training_tokens_per_s_per_chip`: {(model_id, chip_id): ThroughputTable} or a callable
+    (model_id, chip_id, n_chips) -> tokens/s per chip, evaluated at powers of two.
+    """
+
+    orders: tuple[Order, ...]
+    scenario: ForecastScenario
+    chip_peak_tflops: Mapping[str, float]
+    serving_tokens_per_s_per_chip: Mapping[str, float]
+    training_tokens_per_s_per_chip: TrainingThroughput = field(default_factory=dict)
+    h100_bf16_tflops: float = H100_BF16_TFLOPS
+    throughput_source: str = "given"
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Bands:
+    p10: np.ndarray
+    p50: np.ndarray
+    p90: np.ndarray
+
+    def scaled(self, k: float) -> "Bands":
+        return Bands(self.p10 * k, self.p50 * k, self.p90 * k)
+
+
+@dataclass(frozen=True)
+class JobForecast:
+    job: TrainingJob
+    start_p50: dt.date | None
+    completion_p10: dt.date | None  # None: after the horizon
+    completion_p50: dt.date | None
+    completion_p90: dt.date | None
+    prob_within_horizon: float
+    completion_ordinals: np.ndarray  # per trial, days (proleptic ordinal, fractional); inf = not done
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    scenario: ForecastScenario
+    months: tuple[dt.date, ...]
+    chip_ids: tuple[str, ...]
+    installed_by_chip: Mapping[str, Bands]  # chips
+    promised_by_chip: Mapping[str, np.ndarray]  # chips if every order arrives in full, on time
+    pflops_by_chip: Mapping[str, Bands]  # PFLOP/s dense BF16
+    installed_total: Bands  # chips, all types
+    pflops_total: Bands
+    h100_equiv_total: Bands
+    training_share_by_chip: Mapping[str, np.ndarray]
+    serving_tokens_per_s_per_chip: Mapping[str, float]  # after the efficiency scale
+    serving_capacity_tokens_per_s: Bands  # output tokens/s, serving shares only
+    serving_capacity_unit_chips: Bands  # the same in chips of `unit_chip_id`
+    demand_tokens_per_day: np.ndarray  # average, all tokens (input + output)
+    demand_peak_output_tokens_per_s: np.ndarray
+    demand_chips_by_chip: Mapping[str, np.ndarray]  # if served on that chip type alone
+    demand_unit_chips: np.ndarray
+    unit_chip_id: str
+    shortfall_p50_unit_chips: np.ndarray  # max(demand - capacity P50, 0)
+    balance_p50_unit_chips: np.ndarray  # capacity P50 - demand (negative = shortfall)
+    prob_meet_demand: np.ndarray
+    jobs: tuple[JobForecast, ...]
+    trials: int
+    seed: int
+    throughput_source: str = "given"
+    notes: tuple[str, ...] = ()
+
+
+# ---- sampling ------------------------------------------------------------------------------
+
+def sample(kind: str, low: float, mode: float, high: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` draws of one of DISTRIBUTIONS; a zero-width range gives the value without drawing."""
+    if kind == "fixed" or high <= low:
+        return np.full(n, float(mode if kind == "fixed" else low))
+    if kind == "uniform":
+        return rng.uniform(low, high, n)
+    if kind == "triangular":
+        return rng.triangular(low, mode, high, n)
+    if kind == "beta":
+        span = high - low
+        a = 1.0 + 4.0 * (mode - low) / span
+        b = 1.0 + 4.0 * (high - mode) / span
+        return low + span * rng.beta(a, b, n)
+    raise ValueError(f"unknown distribution {kind!r}")
+
+
+def _order_rngs(seed: int, order: Order, index: int) -> tuple[np.random.Generator, np.random.Generator]:
+    key = order.id if isinstance(order.id, int) and order.id >= 0 else 10**9 + index
+    fraction = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, key, 0])))
+    delay = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, key, 1])))
+    return fraction, delay
+
+
+# ---- supply --------------------------------------------------------------------------------
+
+def _add_months(day: dt.date, k: int) -> dt.date:
+    y, m = divmod(day.month - 1 + k, 12)
+    return dt.date(day.year + y, m + 1, 1)
+
+
+def resolve_as_of(orders: Sequence[Order], scenario: ForecastScenario) -> dt.date:
+    if scenario.as_of is not None:
+        return scenario.as_of
+    dates = [d.date for o in orders for d in o.deliveries]
+    return max(dates) if dates else scenario.start
+
+
+def outstanding_lots(order: Order, as_of: dt.date, spread_months: int) -> list[tuple[dt.date, float]]:
+    """The undelivered part of an order as (due date, chips), due dates not before `as_of`."""
+    delivered = float(order.delivered)
+    lots = []
+    for lot in sorted(order.promised, key=lambda lot: lot.due_date):
+        take = min(delivered, float(lot.quantity))  # deliveries fill the earliest lots first
+        delivered -= take
+        if lot.quantity - take > 0:
+            lots.append((max(lot.due_date, as_of), float(lot.quantity) - take))
+    remainder = float(order.outstanding) - sum(q for _, q in lots)
+    if remainder > 1e-9:
+        n = max(int(spread_months), 1)
+        first = _add_months(as_of, 1)
+        lots += [(_add_months(first, k), remainder / n) for k in range(n)]
+    elif remainder < -1e-9:  # promised more than ordered: trim the latest lots
+        excess = -remainder
+        for i in range(len(lots) - 1, -1, -1):
+            cut = min(excess, lots[i][1])
+            lots[i] = (lots[i][0], lots[i][1] - cut)
+            excess -= cut
+        lots = [lot for lot in lots if lot[1] > 0]
+    return lots
+
+
+def _survival(age_days: np.ndarray, scenario: ForecastScenario) -> np.ndarray:
+    """Share of chips still installed `age_days` after they became ready (0 before that)."""
+    age = np.asarray(age_days, dtype=float)
+    alive = age >= 0
+    if scenario.annual_failure_rate > 0:
+        surv = np.power(1.0 - scenario.annual_failure_rate, np.maximum(age, 0.0) / DAYS_PER_YEAR)
+    else:
+        surv = np.ones_like(age)
+    if scenario.lifetime_years is not None:
+        alive &= age < scenario.lifetime_years * DAYS_PER_YEAR
+    return np.where(alive, surv, 0.0)
+
+
+def _installed_curve(ready_ordinals: Sequence[int], quantities: Sequence[float], days: np.ndarray,
+                     scenario: ForecastScenario) -> np.ndarray:
+    """Chips installed on each of `days` (ordinals) from lots ready on `ready_ordinals`."""
+    out = np.zeros(len(days))
+    for ready, qty in zip(ready_ordinals, quantities):
+        out += qty * _survival(days - ready, scenario)
+    return out
+
+
+def _draw_scale_and_delay(order: Order, unc: OrderUncertainty, trials: int, seed: int, index: int):
+    rng_f, rng_d = _order_rngs(seed, order, index)
+    fraction = np.clip(sample(unc.fraction_dist, unc.fraction_low, unc.fraction_mode,
+                              unc.fraction_high, trials, rng_f), 0.0, 1.0)
+    outstanding = float(order.outstanding)
+    if unc.fraction_of == "order" and outstanding > 0:
+        scale = np.clip((fraction * order.quantity - order.delivered) / outstanding, 0.0, 1.0)
+    else:
+        scale = fraction
+    delay = sample(unc.delay_dist, unc.delay_low_days, unc.delay_mode_days, unc.delay_high_days,
+                   trials, rng_d)
+    return scale, np.rint(delay).astype(np.int64)
+
+
+def order_installed(order: Order, scenario: ForecastScenario, months: Sequence[dt.date], as_of: dt.date,
+                    scale: np.ndarray, delay_days: np.ndarray) -> np.ndarray:
+    """Trials x months chips installed from one order, given per-trial scale and integer delay."""
+    month_ord = np.array([m.toordinal() for m in months], dtype=np.int64)
+    lag = float(scenario.install_lag_days)
+    delivered = _installed_curve([d.date.toordinal() + lag for d in order.deliveries],
+                                 [float(d.quantity) for d in order.deliveries], month_ord.astype(float),
+                                 scenario)
+    lots = outstanding_lots(order, as_of, scenario.unscheduled_spread_months)
+    if not lots:
+        return np.broadcast_to(delivered, (len(scale), len(months)))
+    # Tabulate the undelivered lots' curve on every day a delayed month start can map to.
+    lo = int(month_ord[0] - delay_days.max())
+    hi = int(month_ord[-1] - delay_days.min())
+    days = np.arange(lo, hi + 1)
+    curve = _installed_curve([d.toordinal() + lag for d, _ in lots], [q for _, q in lots],
+                             days.astype(float), scenario)
+    idx = month_ord[None, :] - delay_days[:, None] - lo
+    return delivered[None, :] + scale[:, None] * curve[idx]
+
+
+def deterministic_installed(orders: Sequence[Order], scenario: ForecastScenario, fraction_scale: Mapping[int, float],
+                            delay_days: Mapping[int, int]) -> dict[str, np.ndarray]:
+    """Installed chips per chip type for one fixed draw per order, computed lot by lot.
+
+    An independent path (no tabulation, no gather) used to check the Monte Carlo: each lot adds
+    its surviving chips at each month start. `fraction_scale` / `delay_days` are keyed by order id
+    (scale of the undelivered lots; defaults 1 and 0).
+    """
+    months = month_starts(scenario.start, scenario.months)
+    as_of = resolve_as_of(orders, scenario)
+    out: dict[str, np.ndarray] = {}
+    for order in orders:
+        series = out.setdefault(order.chip_id, np.zeros(len(months)))
+        s = fraction_scale.get(order.id, 1.0)
+        d = delay_days.get(order.id, 0)
+        for i, month in enumerate(months):
+            t = month.toordinal()
+            for delivery in order.deliveries:
+                series[i] += delivery.quantity * float(_survival(
+                    np.array(t - (delivery.date.toordinal() + scenario.install_lag_days)), scenario))
+            for due, qty in outstanding_lots(order, as_of, scenario.unscheduled_spread_months):
+                ready = due.toordinal() + scenario.install_lag_days + d
+                series[i] += s * qty * float(_survival(np.array(t - ready), scenario))
+    return out
+
+
+# ---- demand --------------------------------------------------------------------------------
+
+def demand_tokens_per_day(curve: DemandCurve, days: Sequence[dt.date]) -> np.ndarray:
+    """Average tokens/day on each of `days` (before `scale`)."""
+    t = np.array([d.toordinal() for d in days], dtype=float)
+    pts = sorted(curve.points, key=lambda p: p.date)
+    if not pts:
+        return np.zeros(len(t))
+    x = np.array([p.date.toordinal() for p in pts], dtype=float)
+    y = np.log(np.array([p.tokens_per_day for p in pts], dtype=float))
+    if curve.kind == "piecewise":
+        log_n = np.interp(t, x, y)
+        after = t > x[-1]
+        log_n[after] = y[-1] + np.log(curve.growth_after_last_per_year) * (t[after] - x[-1]) / DAYS_PER_YEAR
+        return np.exp(log_n)
+    if curve.kind == "exponential":
+        if len(pts) < 2:
+            return np.full(len(t), math.exp(y[0]))
+        slope, intercept = np.polyfit(x - x[0], y, 1)
+        return np.exp(intercept + slope * (t - x[0]))
+    if curve.kind == "logistic":
+        k = float(curve.ceiling_tokens_per_day)
+        n = np.exp(y)
+        logit = np.log(n / (k - n))
+        if len(pts) < 2:
+            return np.full(len(t), n[0])
+        rate, intercept = np.polyfit(x - x[0], logit, 1)
+        return k / (1.0 + np.exp(-(intercept + rate * (t - x[0]))))
+    raise ValueError(f"unknown demand curve {curve.kind!r}")
+
+
+def peak_output_tokens_per_s(curve: DemandCurve, tokens_per_day: np.ndarray) -> np.ndarray:
+    """Output tokens/s at peak: average rate x peak-to-average x the output share of tokens."""
+    return tokens_per_day * curve.scale * curve.peak_to_average * curve.output_fraction / SECONDS_PER_DAY
+
+
+# ---- training jobs -------------------------------------------------------------------------
+
+def _throughput_table(source: TrainingThroughput, model_id: str, chip_id: str, max_chips: float) -> ThroughputTable:
+    if callable(source):
+        sizes = [2 ** k for k in range(0, max(int(math.ceil(math.log2(max(max_chips, 1.0)))), 0) + 1)]
+        values = [float(source(model_id, chip_id, n)) for n in sizes]
+        return ThroughputTable(tuple(float(n) for n in sizes), tuple(values))
+    table = source.get((model_id, chip_id))
+    if table is None:
+        raise ValidationError([f"training throughput: none given for model {model_id!r} on chip {chip_id!r}"],
+                              "forecast inputs")
+    return table
+
+
+def _quantile_dates(ordinals: np.ndarray, q: float) -> dt.date | None:
+    value = float(np.quantile(ordinals, q, method="inverted_cdf"))
+    if not math.isfinite(value):
+        return None
+    return dt.date.fromordinal(int(math.floor(value)))
+
+
+def _job_completion(rate: np.ndarray, bounds_ord: np.ndarray, start_ord: np.ndarray, tokens: float) -> np.ndarray:
+    """Per trial, the day (fractional ordinal) `tokens` are done from `start_ord` at `rate`.
+
+    `rate` (trials x months) tokens/s holds over each month [bounds[m], bounds[m+1]).
+    """
+    trials, months = rate.shape
+    seconds = np.diff(bounds_ord) * SECONDS_PER_DAY
+    cum = np.zeros((trials, months + 1))
+    np.cumsum(rate * seconds[None, :], axis=1, out=cum[:, 1:])
+    rows = np.arange(trials)
+    start = np.clip(start_ord, bounds_ord[0], bounds_ord[-1])
+    m = np.clip(np.searchsorted(bounds_ord, start, side="right") - 1, 0, months - 1)
+    done_at_start = cum[rows, m] + rate[rows, m] * (start - bounds_ord[m]) * SECONDS_PER_DAY
+    target = done_at_start + tokens
+    reached = cum >= target[:, None] * (1 - 1e-12)
+    finished = reached[:, -1] & np.isfinite(start_ord) & (start_ord <= bounds_ord[-1])
+    k = np.argmax(reached, axis=1)  # first boundary at or past the target
+    j = np.clip(k - 1, 0, months - 1)  # the month in which it is reached
+    r = rate[rows, j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        day = bounds_ord[j] + np.where(r > 0, (target - cum[rows, j]) / r, 0.0) / SECONDS_PER_DAY
+    day = np.maximum(day, start)
+    return np.where(finished, day, np.inf)
+
+
+# ---- the forecast --------------------------------------------------------------------------
+
+def _bands(x: np.ndarray) -> Bands:
+    p = np.percentile(x, [10.0, 50.0, 90.0], axis=0)
+    return Bands(p[0], p[1], p[2])
+
+
+def _check(should_stop) -> None:
+    if should_stop is not None and should_stop():
+        raise Cancelled("forecast cancelled")
+
+
+def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> ForecastResult:
+    """Monte Carlo of supply, demand and training jobs (trials x months arrays, seeded)."""
+    sc = inputs.scenario
+    report = progress or (lambda fraction, message: None)
+    problems = validate_scenario(sc)
+    orders = tuple(sorted(inputs.orders, key=lambda o: (o.id, o.chip_id)))
+    chip_ids = tuple(dict.fromkeys(o.chip_id for o in orders))
+    for chip in chip_ids:
+        if not inputs.chip_peak_tflops.get(chip):
+            problems.append(f"chip_peak_tflops[{chip!r}]: missing (needed for PFLOP/s)")
+    serve_on = tuple(sc.demand.serve_on) or chip_ids
+    unit_chip = sc.demand.chip_id or (serve_on[0] if serve_on else "")
+    for chip in dict.fromkeys(serve_on + ((unit_chip,) if unit_chip else ())):
+        if chip not in inputs.serving_tokens_per_s_per_chip:
+            problems.append(f"serving_tokens_per_s_per_chip[{chip!r}]: missing")
+    if problems:
+        raise ValidationError(problems, f"forecast scenario {sc.name!r}")
+
+    trials, n_months = sc.trials, sc.months
+    months = tuple(month_starts(sc.start, n_months))
+    bounds = months + (_add_months(months[-1], 1),)
+    bounds_ord = np.array([b.toordinal() for b in bounds], dtype=float)
+    as_of = resolve_as_of(orders, sc)
+
+    # Supply: one trials x months array per chip type.
+    installed = {chip: np.zeros((trials, n_months)) for chip in chip_ids}
+    promised = {chip: np.zeros(n_months) for chip in chip_ids}
+    no_delay = np.zeros(1, dtype=np.int64)
+    for i, order in enumerate(orders):
+        _check(should_stop)
+        scale, delay = _draw_scale_and_delay(order, sc.uncertainty_for(order), trials, sc.seed, i)
+        installed[order.chip_id] += order_installed(order, sc, months, as_of, scale, delay)
+        promised[order.chip_id] += order_installed(order, sc, months, as_of, np.ones(1), no_delay)[0]
+        report(0.6 * (i + 1) / max(len(orders), 1), f"supply: order {order.id} ({order.chip_id})")
+
+    total_chips = np.zeros((trials, n_months))
+    total_pflops = np.zeros((trials, n_months))
+    for chip in chip_ids:
+        total_chips += installed[chip]
+        total_pflops += installed[chip] * (inputs.chip_peak_tflops[chip] / 1000.0)
+    installed_by_chip = {chip: _bands(installed[chip]) for chip in chip_ids}
+    pflops_by_chip = {chip: installed_by_chip[chip].scaled(inputs.chip_peak_tflops[chip] / 1000.0)
+                      for chip in chip_ids}
+    installed_total = _bands(total_chips)
+    pflops_total = _bands(total_pflops)
+    h100_equiv = pflops_total.scaled(1000.0 / inputs.h100_bf16_tflops)
+    _check(should_stop)
+    report(0.7, "supply bands")
+
+    # Demand and serving capacity.
+    share = {chip: np.clip(sc.allocation.share(chip, months), 0.0, 1.0) for chip in chip_ids}
+    serving_tput = {chip: float(v) * sc.serving_efficiency_scale
+                    for chip, v in inputs.serving_tokens_per_s_per_chip.items()}
+    tokens_day = demand_tokens_per_day(sc.demand, months) * sc.demand.scale
+    peak_out = peak_output_tokens_per_s(replace(sc.demand, scale=1.0), tokens_day)
+    capacity_tps = np.zeros((trials, n_months))
+    for chip in serve_on:
+        if chip in installed:
+            capacity_tps += installed[chip] * (1.0 - share[chip])[None, :] * serving_tput[chip]
+    prob_meet = (capacity_tps >= peak_out[None, :] * (1 - 1e-12)).mean(axis=0)
+    capacity_bands = _bands(capacity_tps)
+    demand_chips = {}
+    for chip in dict.fromkeys(serve_on + ((unit_chip,) if unit_chip else ())):
+        tput = serving_tput.get(chip, 0.0)
+        demand_chips[chip] = peak_out / tput if tput > 0 else np.full(n_months, np.inf)
+    unit_tput = serving_tput.get(unit_chip, 0.0)
+    per_unit = 1.0 / unit_tput if unit_tput > 0 else float("nan")
+    capacity_unit = capacity_bands.scaled(per_unit)
+    demand_unit = peak_out * per_unit
+    balance = capacity_unit.p50 - demand_unit
+    _check(should_stop)
+    report(0.8, "demand")
+
+    # Training jobs: a queue per chip type on that type's training share.
+    jobs = []
+    queue_free = {}
+    for j, job in enumerate(sc.jobs):
+        _check(should_stop)
+        fleet = installed[job.chip_id] * share[job.chip_id][None, :] if job.chip_id in installed \
+            else np.zeros((trials, n_months))
+        table = _throughput_table(inputs.training_tokens_per_s_per_chip, job.model_id, job.chip_id,
+                                  float(fleet.max(initial=0.0)))
+        rate = fleet * table.per_chip(fleet) * sc.training_efficiency_scale
+        start = np.full(trials, float(job.earliest_start.toordinal()))
+        if job.chip_id in queue_free:
+            start = np.maximum(start, queue_free[job.chip_id])
+        done = _job_completion(rate, bounds_ord, start, float(job.tokens))
+        queue_free[job.chip_id] = done
+        jobs.append(JobForecast(
+            job=job,
+            start_p50=_quantile_dates(np.maximum(start, bounds_ord[0]), 0.5),
+            completion_p10=_quantile_dates(done, 0.1),
+            completion_p50=_quantile_dates(done, 0.5),
+            completion_p90=_quantile_dates(done, 0.9),
+            prob_within_horizon=float(np.isfinite(done).mean()),
+            completion_ordinals=done,
+        ))
+        report(0.8 + 0.2 * (j + 1) / len(sc.jobs), f"training job {job.name}")
+    report(1.0, "done")
+
+    return ForecastResult(
+        scenario=sc, months=months, chip_ids=chip_ids,
+        installed_by_chip=installed_by_chip, promised_by_chip=promised, pflops_by_chip=pflops_by_chip,
+        installed_total=installed_total, pflops_total=pflops_total, h100_equiv_total=h100_equiv,
+        training_share_by_chip=share, serving_tokens_per_s_per_chip=serving_tput,
+        serving_capacity_tokens_per_s=capacity_bands, serving_capacity_unit_chips=capacity_unit,
+        demand_tokens_per_day=tokens_day, demand_peak_output_tokens_per_s=peak_out,
+        demand_chips_by_chip=demand_chips, demand_unit_chips=demand_unit, unit_chip_id=unit_chip,
+        shortfall_p50_unit_chips=np.maximum(-balance, 0.0), balance_p50_unit_chips=balance,
+        prob_meet_demand=prob_meet, jobs=tuple(jobs), trials=trials, seed=sc.seed,
+        throughput_source=inputs.throughput_source, notes=tuple(inputs.notes),
+    )
+
+
+# ---- validation and (de)serialisation ------------------------------------------------------
+
+def _validate_uncertainty(path: str, u: OrderUncertainty, problems: list[str]) -> None:
+    for kind_field, lo, mode, hi, bounds in (
+        ("fraction", u.fraction_low, u.fraction_mode, u.fraction_high, (0.0, 1.0)),
+        ("delay", u.delay_low_days, u.delay_mode_days, u.delay_high_days, (-3650.0, 3650.0)),
+    ):
+        kind = getattr(u, f"{kind_field}_dist")
+        if kind not in DISTRIBUTIONS:
+            problems.append(f"{path}.{kind_field}_dist: {kind!r} (must be one of {', '.join(DISTRIBUTIONS)})")
+        suffix = "" if kind_field == "fraction" else "_days"
+        for name, value in (("low", lo), ("mode", mode), ("high", hi)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and bounds[0] <= value <= bounds[1]):
+                problems.append(f"{path}.{kind_field}_{name}{suffix}: {value!r} (must be in [{bounds[0]:g}, {bounds[1]:g}])")
+        if isinstance(lo, (int, float)) and isinstance(mode, (int, float)) and isinstance(hi, (int, float)) \
+                and not lo <= mode <= hi:
+            problems.append(f"{path}.{kind_field}: low {lo!r} <= mode {mode!r} <= high {hi!r} does not hold")
+    if u.fraction_of not in FRACTION_BASES:
+        problems.append(f"{path}.fraction_of: {u.fraction_of!r} (must be 'order' or 'outstanding')")
+
+
+def _positive(problems: list[str], name: str, value, allow_zero: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        problems.append(f"{name}: {value!r} (must be {'>= 0' if allow_zero else '> 0'})")
+
+
+def validate_scenario(sc: ForecastScenario) -> list[str]:
+    """Every problem of a scenario as a one-line string naming field and value."""
+    p: list[str] = []
+    if not isinstance(sc.months, int) or not 1 <= sc.months <= 600:
+        p.append(f"months: {sc.months!r} (must be a whole number from 1 to 600)")
+    if not isinstance(sc.trials, int) or not 1 <= sc.trials <= 1_000_000:
+        p.append(f"trials: {sc.trials!r} (must be a whole number from 1 to 1000000)")
+    if not isinstance(sc.seed, int) or sc.seed < 0:
+        p.append(f"seed: {sc.seed!r} (must be a whole number >= 0)")
+    if not isinstance(sc.unscheduled_spread_months, int) or not 1 <= sc.unscheduled_spread_months <= 240:
+        p.append(f"unscheduled_spread_months: {sc.unscheduled_spread_months!r} (must be 1 to 240)")
+    _positive(p, "install_lag_days", sc.install_lag_days, allow_zero=True)
+    if not (isinstance(sc.annual_failure_rate, (int, float)) and 0 <= sc.annual_failure_rate < 1):
+        p.append(f"annual_failure_rate: {sc.annual_failure_rate!r} (must be in [0, 1))")
+    if sc.lifetime_years is not None:
+        _positive(p, "lifetime_years", sc.lifetime_years)
+    _positive(p, "serving_efficiency_scale", sc.serving_efficiency_scale)
+    _positive(p, "training_efficiency_scale", sc.training_efficiency_scale)
+    _validate_uncertainty("default_uncertainty", sc.default_uncertainty, p)
+    for vendor, u in sc.vendor_uncertainty.items():
+        _validate_uncertainty(f"vendor_uncertainty.{vendor}", u, p)
+    for order_id, u in sc.order_uncertainty.items():
+        _validate_uncertainty(f"order_uncertainty.{order_id}", u, p)
+    d = sc.demand
+    if d.kind not in CURVE_KINDS:
+        p.append(f"demand.kind: {d.kind!r} (must be one of {', '.join(CURVE_KINDS)})")
+    for i, point in enumerate(d.points):
+        _positive(p, f"demand.points[{i}].tokens_per_day", point.tokens_per_day)
+    if len({pt.date for pt in d.points}) != len(d.points):
+        p.append("demand.points: two points share a date")
+    _positive(p, "demand.growth_after_last_per_year", d.growth_after_last_per_year)
+    if d.kind == "logistic":
+        top = max((pt.tokens_per_day for pt in d.points), default=0.0)
+        if d.ceiling_tokens_per_day is None or not d.ceiling_tokens_per_day > top:
+            p.append(f"demand.ceiling_tokens_per_day: {d.ceiling_tokens_per_day!r} "
+                     f"(a logistic curve needs a ceiling above the largest point, {top:g})")
+    if not (isinstance(d.peak_to_average, (int, float)) and d.peak_to_average >= 1):
+        p.append(f"demand.peak_to_average: {d.peak_to_average!r} (must be >= 1)")
+    _positive(p, "demand.input_tokens_per_request", d.input_tokens_per_request, allow_zero=True)
+    _positive(p, "demand.output_tokens_per_request", d.output_tokens_per_request)
+    _positive(p, "demand.scale", d.scale, allow_zero=True)
+    _positive(p, "demand.ttft_ms", d.ttft_ms)
+    _positive(p, "demand.tpot_ms", d.tpot_ms)
+    for name in ("weight_dtype", "kv_dtype"):
+        if getattr(d, name) not in ("fp32", "bf16", "fp16", "fp8", "int8", "int4"):
+            p.append(f"demand.{name}: {getattr(d, name)!r} (must be fp32, bf16, fp16, fp8, int8 or int4)")
+    a = sc.allocation
+    for chip, share in list(a.training_share.items()) + [("default", a.default_training_share)]:
+        if not (isinstance(share, (int, float)) and 0 <= share <= 1):
+            p.append(f"allocation.training_share.{chip}: {share!r} (must be in [0, 1])")
+    for i, step in enumerate(a.steps):
+        if not (isinstance(step.training_share, (int, float)) and 0 <= step.training_share <= 1):
+            p.append(f"allocation.steps[{i}].training_share: {step.training_share!r} (must be in [0, 1])")
+    names = set()
+    for i, job in enumerate(sc.jobs):
+        _positive(p, f"jobs[{i}].tokens", job.tokens)
+        if not job.model_id:
+            p.append(f"jobs[{i}].model_id: {job.model_id!r} (required)")
+        if not job.chip_id:
+            p.append(f"jobs[{i}].chip_id: {job.chip_id!r} (required)")
+        if job.name in names:
+            p.append(f"jobs[{i}].name: {job.name!r} (used twice)")
+        names.add(job.name)
+    return p
+
+
+def _unc_to_dict(u: OrderUncertainty) -> dict:
+    return {f: getattr(u, f) for f in OrderUncertainty.__dataclass_fields__}
+
+
+def scenario_to_dict(sc: ForecastScenario) -> dict:
+    """A JSON-able dict (the store keeps it as a scenario's `params`); inverse of scenario_from_dict."""
+    iso = lambda d: d.isoformat() if d is not None else None  # noqa: E731
+    d = sc.demand
+    return {
+        "name": sc.name, "start": iso(sc.start), "months": sc.months, "trials": sc.trials, "seed": sc.seed,
+        "as_of": iso(sc.as_of), "install_lag_days": sc.install_lag_days,
+        "annual_failure_rate": sc.annual_failure_rate, "lifetime_years": sc.lifetime_years,
+        "unscheduled_spread_months": sc.unscheduled_spread_months,
+        "default_uncertainty": _unc_to_dict(sc.default_uncertainty),
+        "vendor_uncertainty": {k: _unc_to_dict(v) for k, v in sc.vendor_uncertainty.items()},
+        "order_uncertainty": {str(k): _unc_to_dict(v) for k, v in sc.order_uncertainty.items()},
+        "demand": {
+            "points": [{"date": iso(pt.date), "tokens_per_day": pt.tokens_per_day, "note": pt.note}
+                       for pt in d.points],
+            "kind": d.kind, "growth_after_last_per_year": d.growth_after_last_per_year,
+            "ceiling_tokens_per_day": d.ceiling_tokens_per_day, "peak_to_average": d.peak_to_average,
+            "input_tokens_per_request": d.input_tokens_per_request,
+            "output_tokens_per_request": d.output_tokens_per_request, "scale": d.scale,
+            "model_id": d.model_id, "ttft_ms": d.ttft_ms, "tpot_ms": d.tpot_ms, "chip_id": d.chip_id,
+            "serve_on": list(d.serve_on), "weight_dtype": d.weight_dtype, "kv_dtype": d.kv_dtype,
+            "note": d.note,
+        },
+        "allocation": {
+            "training_share": dict(sc.allocation.training_share),
+            "default_training_share": sc.allocation.default_training_share,
+            "steps": [{"start": iso(s.start), "chip_id": s.chip_id, "training_share": s.training_share}
+                      for s in sc.allocation.steps],
+        },
+        "jobs": [{"name": j.name, "model_id": j.model_id, "tokens": j.tokens, "chip_id": j.chip_id,
+                  "earliest_start": iso(j.earliest_start), "seq_len": j.seq_len,
+                  "global_batch_seqs": j.global_batch_seqs} for j in sc.jobs],
+        "serving_efficiency_scale": sc.serving_efficiency_scale,
+        "training_efficiency_scale": sc.training_efficiency_scale,
+        "note": sc.note,
+    }
+
+
+class _Reader:
+    """Reads typed fields from nested dicts, collecting one problem per bad field."""
+
+    def __init__(self):
+        self.problems: list[str] = []
+
+    def obj(self, data, path: str, known: Sequence[str]) -> dict:
+        if not isinstance(data, Mapping):
+            self.problems.append(f"{path or 'params'}: {data!r} (must be an object)")
+            return {}
+        for key in data:
+            if key not in known:
+                self.problems.append(f"{path + '.' if path else ''}{key}: unknown field")
+        return dict(data)
+
+    def get(self, data: dict, key: str, path: str, kind: str, default):
+        name = f"{path}.{key}" if path else key
+        if key not in data:
+            return default
+        value = data[key]
+        if value is None and kind in ("date?", "float?", "int?"):
+            return None
+        base = kind.rstrip("?")
+        try:
+            if base == "str":
+                if not isinstance(value, str):
+                    raise TypeError
+                return value
+            if base == "int":
+                if isinstance(value, bool) or not (isinstance(value, int) or
+                                                   (isinstance(value, float) and value.is_integer())):
+                    raise TypeError
+                return int(value)
+            if base == "float":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    raise TypeError
+                return float(value)
+            if base == "date":
+                return dt.date.fromisoformat(value)
+        except (TypeError, ValueError):
+            expected = {"str": "text", "int": "a whole number", "float": "a number",
+                        "date": "an ISO date YYYY-MM-DD"}[base]
+            self.problems.append(f"{name}: {value!r} (must be {expected})")
+            return default
+        raise AssertionError(kind)
+
+
+_UNC_FIELDS = {"fraction_dist": "str", "fraction_low": "float", "fraction_mode": "float",
+               "fraction_high": "float", "fraction_of": "str", "delay_dist": "str",
+               "delay_low_days": "float", "delay_mode_days": "float", "delay_high_days": "float",
+               "note": "str"}
+
+
+def _read_unc(r: _Reader, data, path: str) -> OrderUncertainty:
+    obj = r.obj(data, path, list(_UNC_FIELDS))
+    base = OrderUncertainty()
+    return OrderUncertainty(**{k: r.get(obj, k, path, kind, getattr(base, k)) for k, kind in _UNC_FIELDS.items()})
+
+
+def scenario_from_dict(params: Mapping) -> ForecastScenario:
+    """A validated ForecastScenario from `scenario_to_dict` output (missing fields take defaults).
+
+    Raises ValidationError listing every bad field with its value.
+    """
+    r = _Reader()
+    base = ForecastScenario()
+    top = r.obj(params, "", [
+        "name", "start", "months", "trials", "seed", "as_of", "install_lag_days", "annual_failure_rate",
+        "lifetime_years", "unscheduled_spread_months", "default_uncertainty", "vendor_uncertainty",
+        "order_uncertainty", "demand", "allocation", "jobs", "serving_efficiency_scale",
+        "training_efficiency_scale", "note"])
+    kw: dict = {}
+    for key, kind in (("name", "str"), ("start", "date"), ("months", "int"), ("trials", "int"),
+                      ("seed", "int"), ("as_of", "date?"), ("install_lag_days", "float"),
+                      ("annual_failure_rate", "float"), ("lifetime_years", "float?"),
+                      ("unscheduled_spread_months", "int"), ("serving_efficiency_scale", "float"),
+                      ("training_efficiency_scale", "float"), ("note", "str")):
+        kw[key] = r.get(top, key, "", kind, getattr(base, key))
+    if isinstance(kw["start"], dt.date):
+        kw["start"] = kw["start"].replace(day=1)
+    if "default_uncertainty" in top:
+        kw["default_uncertainty"] = _read_unc(r, top["default_uncertainty"], "default_uncertainty")
+    vendors = r.obj(top.get("vendor_uncertainty", {}), "vendor_uncertainty", list(top.get("vendor_uncertainty", {}) or {}))
+    kw["vendor_uncertainty"] = {str(k): _read_unc(r, v, f"vendor_uncertainty.{k}") for k, v in vendors.items()}
+    per_order = r.obj(top.get("order_uncertainty", {}), "order_uncertainty", list(top.get("order_uncertainty", {}) or {}))
+    kw["order_uncertainty"] = {}
+    for k, v in per_order.items():
+        try:
+            kw["order_uncertainty"][int(k)] = _read_unc(r, v, f"order_uncertainty.{k}")
+        except ValueError:
+            r.problems.append(f"order_uncertainty.{k}: not an order id (must be a whole number)")
+
+    dbase = DemandCurve()
+    dfields = {"kind": "str", "growth_after_last_per_year": "float", "ceiling_tokens_per_day": "float?",
+               "peak_to_average": "float", "input_tokens_per_request": "float",
+               "output_tokens_per_request": "float", "scale": "float", "model_id": "str", "ttft_ms": "float",
+               "tpot_ms": "float", "chip_id": "str", "weight_dtype": "str", "kv_dtype": "str",
+               "note": "str"}
+    if "demand" in top:
+        dd = r.obj(top["demand"], "demand", list(dfields) + ["points", "serve_on"])
+        dkw = {k: r.get(dd, k, "demand", kind, getattr(dbase, k)) for k, kind in dfields.items()}
+        points = []
+        raw_points = dd.get("points", [])
+        if not isinstance(raw_points, list):
+            r.problems.append(f"demand.points: {raw_points!r} (must be a list)")
+            raw_points = []
+        for i, pt in enumerate(raw_points):
+            path = f"demand.points[{i}]"
+            po = r.obj(pt, path, ["date", "tokens_per_day", "note"])
+            if "date" not in po or "tokens_per_day" not in po:
+                r.problems.append(f"{path}: needs date and tokens_per_day")
+                continue
+            day = r.get(po, "date", path, "date", None)
+            tokens = r.get(po, "tokens_per_day", path, "float", None)
+            if day is not None and tokens is not None:
+                points.append(DemandPoint(day, tokens, r.get(po, "note", path, "str", "")))
+        serve_on = dd.get("serve_on", [])
+        if not isinstance(serve_on, list) or not all(isinstance(c, str) for c in serve_on):
+            r.problems.append(f"demand.serve_on: {serve_on!r} (must be a list of chip ids)")
+            serve_on = []
+        kw["demand"] = DemandCurve(points=tuple(points), serve_on=tuple(serve_on), **dkw)
+
+    if "allocation" in top:
+        ad = r.obj(top["allocation"], "allocation", ["training_share", "default_training_share", "steps"])
+        shares = r.obj(ad.get("training_share", {}), "allocation.training_share", list(ad.get("training_share", {}) or {}))
+        share_values = {str(k): r.get(shares, k, "allocation.training_share", "float", 0.0) for k in shares}
+        steps = []
+        raw_steps = ad.get("steps", [])
+        if not isinstance(raw_steps, list):
+            r.problems.append(f"allocation.steps: {raw_steps!r} (must be a list)")
+            raw_steps = []
+        for i, st in enumerate(raw_steps):
+            path = f"allocation.steps[{i}]"
+            so = r.obj(st, path, ["start", "chip_id", "training_share"])
+            steps.append(AllocationStep(r.get(so, "start", path, "date", base.start),
+                                        r.get(so, "chip_id", path, "str", ""),
+                                        r.get(so, "training_share", path, "float", 0.0)))
+        kw["allocation"] = Allocation(share_values, r.get(ad, "default_training_share", "allocation", "float", 0.0),
+                                      tuple(steps))
+
+    jobs = []
+    raw_jobs = top.get("jobs", [])
+    if not isinstance(raw_jobs, list):
+        r.problems.append(f"jobs: {raw_jobs!r} (must be a list)")
+        raw_jobs = []
+    for i, jd in enumerate(raw_jobs):
+        path = f"jobs[{i}]"
+        jo = r.obj(jd, path, ["name", "model_id", "tokens", "chip_id", "earliest_start", "seq_len",
+                              "global_batch_seqs"])
+        jobs.append(TrainingJob(
+            name=r.get(jo, "name", path, "str", f"job {i + 1}"),
+            model_id=r.get(jo, "model_id", path, "str", ""),
+            tokens=r.get(jo, "tokens", path, "float", 0.0),
+            chip_id=r.get(jo, "chip_id", path, "str", ""),
+            earliest_start=r.get(jo, "earliest_start", path, "date", kw.get("start") or base.start),
+            seq_len=r.get(jo, "seq_len", path, "int?", None),
+            global_batch_seqs=r.get(jo, "global_batch_seqs", path, "int?", None)))
+    kw["jobs"] = tuple(jobs)
+    name = kw.get("name") or "scenario"
+    if r.problems:
+        raise ValidationError(r.problems, f"scenario {name!r}")
+    sc = ForecastScenario(**kw)
+    problems = validate_scenario(sc)
+    if problems:
+        raise ValidationError(problems, f"scenario {name!r}")
+    return sc
+
+
+# ---- the story's defaults ------------------------------------------------------------------
+
+# Doubao's average daily tokens, company statements as reported in the press (STORY.md); the same
+# rows with sources live in resources/demand_doubao.csv. Month-only figures sit on the 15th.
+DOUBAO_TOKENS_PER_DAY: tuple[tuple[str, float, str], ...] = (
+    ("2024-05-15", 120e9, "paid API launch (Volcano Engine Force conference)"),
+    ("2024-07-15", 500e9, "secondary source; date approximate"),
+    ("2024-09-15", 1.3e12, "'more than'; date approximate"),
+    ("2024-12-15", 4e12, "date approximate"),
+    ("2025-09-15", 30e12, "'more than'; date approximate"),
+    ("2025-12-15", 50e12, "'more than'; date approximate"),
+)
+
+STORY_910B_CHIP = "ascend-910b2"  # CHIPS.md: use 910B2 whenever a source only says "910B"
+STORY_H20_CHIP = "h20-96gb"
+
+
+def default_scenario() -> ForecastScenario:
+    """The story's defaults: ByteDance's 910B order under Huawei's supply limits, Doubao's demand.
+
+    Every figure that is not a published number is an assumption, named in `note`.
+    """
+    huawei = OrderUncertainty(
+        fraction_dist="beta", fraction_low=0.3, fraction_mode=0.4, fraction_high=0.8, fraction_of="order",
+        delay_dist="triangular", delay_low_days=0.0, delay_mode_days=90.0, delay_high_days=365.0,
+        note="assumption: Huawei's 910B output is capped by 7 nm yields and HBM supply; 30% of the "
+             "order already delivered, median eventual fulfilment ~45%, delays of 0-12 months")
+    nvidia = OrderUncertainty(
+        fraction_dist="uniform", fraction_low=0.0, fraction_mode=0.5, fraction_high=1.0, fraction_of="outstanding",
+        delay_dist="triangular", delay_low_days=0.0, delay_mode_days=60.0, delay_high_days=270.0,
+        note="assumption: H20 sales needed a US export licence from 9 Apr 2025, so what was not "
+             "delivered by then may never come")
+    demand = DemandCurve(
+        points=tuple(DemandPoint(dt.date.fromisoformat(d), v, n) for d, v, n in DOUBAO_TOKENS_PER_DAY),
+        kind="piecewise", growth_after_last_per_year=2.0, ceiling_tokens_per_day=None,
+        peak_to_average=1.5, input_tokens_per_request=1155.0, output_tokens_per_request=211.0, scale=1.0,
+        model_id="qwen3-235b-a22b", ttft_ms=2000.0, tpot_ms=50.0, chip_id=STORY_910B_CHIP, serve_on=(),
+        weight_dtype="int8", kv_dtype="bf16",
+        note="Doubao tokens/day (STORY.md); growth after Dec 2025: 2x/year (assumption); peak/average "
+             "1.5 (consumer chat 1.4-1.6 hourly); request mix 1155 in / 211 out (Azure chat trace); "
+             "served model: Qwen3-235B-A22B as a stand-in for Doubao-pro (a ~20B-active MoE) with int8
+             weights (W8A8 serving), TTFT 2 s, TPOT 50 ms (assumptions)")
+    return ForecastScenario(
+        name="default", start=dt.date(2024, 5, 1), months=60, trials=2000, seed=2024, as_of=None,
+        install_lag_days=30.0, annual_failure_rate=0.03, lifetime_years=5.0, unscheduled_spread_months=12,
+        default_uncertainty=OrderUncertainty(),
+        vendor_uncertainty={"Huawei": huawei, "NVIDIA": nvidia},
+        order_uncertainty={},
+        demand=demand,
+        allocation=Allocation(training_share={STORY_910B_CHIP: 0.5, STORY_H20_CHIP: 0.0},
+                              default_training_share=0.0),
+        jobs=(TrainingJob(name="405B dense on 15T tokens", model_id="llama3-405b", tokens=15e12,
+                          chip_id=STORY_910B_CHIP, earliest_start=dt.date(2025, 1, 1)),),
+        serving_efficiency_scale=1.0, training_efficiency_scale=0.9,
+        note="assumptions: install lag 30 days; 3%/year net attrition; 5-year life; half the 910B fleet "
+             "trains (the reported plan), the rest and every H20 serve; training goodput 90% "
+             "(failures, checkpoints, restarts); undelivered quantity with no promised dates is "
+             "spread over 12 months after the last recorded delivery")

@@ -1,0 +1,239 @@
+"""Builds `ForecastInputs` from orders, chips, models and a scenario (glue; no Qt, no SQLite).
+
+Per-chip throughputs come from the inference engine (`engine.inference.slo_capacity`) and the
+training engine (`engine.training.best_tokens_per_s_per_chip`), imported lazily. Where an engine
+is missing or fails, a roofline estimate written here stands in, and the result says so
+(`throughput_source`: "engine", "roofline fallback" or "mixed (...)").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Mapping, Sequence
+
+from engine.errors import UserError, ValidationError
+from engine.fleet import Delivery, Order, ScheduledLot
+from engine.forecast import (STORY_910B_CHIP, STORY_H20_CHIP, ForecastInputs, ForecastScenario,
+                             ThroughputTable)
+from engine.hardware import Chip
+from engine.models import ModelConfig
+
+# Roofline fallback constants (stated, not calibrated): measured serving stacks reach 17-75% of
+# HBM bandwidth in decode and 18-69% of peak in prefill (MODELING.md).
+FALLBACK_DECODE_HBM_EFFICIENCY = 0.5
+FALLBACK_PREFILL_COMPUTE_EFFICIENCY = 0.4
+FALLBACK_HBM_RESERVE = 0.1  # runtime, activations, fragmentation
+FALLBACK_MAX_BATCH = 512
+FALLBACK_TRAINING_MFU = 0.35
+FALLBACK_TRAINING_BYTES_PER_PARAM = 18.0  # bf16 weights + grads + fp32 Adam states + master copy
+FALLBACK_TRAINING_HBM_USE = 0.7  # the rest holds activations and buffers
+TRAINING_GRID_START = 8
+TRAINING_GRID_FACTOR = 4
+
+
+# ---- roofline fallbacks --------------------------------------------------------------------
+
+def roofline_serving_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, input_len: float, output_len: float,
+                                           ttft_ms: float, tpot_ms: float, bytes_per_element: float = 2.0) -> float:
+    """SLO-bounded output tokens/s per chip from a roofline (0 when the SLOs cannot be met).
+
+    The smallest power-of-two tensor-parallel group that holds the weights serves a batch B limited
+    by the KV cache left in HBM and by the TPOT target; a decode step reads the weights (for MoE
+    only the experts the batch hits, in expectation) and every sequence's KV cache at
+    FALLBACK_DECODE_HBM_EFFICIENCY of HBM bandwidth, or is compute-bound if that is slower;
+    each request's prefill (2 x active params x input tokens at FALLBACK_PREFILL_COMPUTE_EFFICIENCY
+    of peak) takes the group away from decoding.
+    """
+    peak = chip.peak_tflops("bf16")
+    if not peak or not chip.hbm_gb or not chip.hbm_gbps:
+        return 0.0
+    total_bytes = model.total_params() * bytes_per_element
+    active = model.active_params()
+    kv_token = model.kv_bytes_per_token(bytes_per_element)
+    for tp in (2 ** k for k in range(0, 11)):
+        usable = tp * chip.hbm_gb * 1e9 * (1 - FALLBACK_HBM_RESERVE)
+        if total_bytes < 0.8 * usable:
+            break
+    else:
+        return 0.0
+    bw = tp * chip.hbm_gbps * 1e9 * FALLBACK_DECODE_HBM_EFFICIENCY
+    flops = tp * peak * 1e12
+    kv_avg = kv_token * (input_len + output_len / 2)
+    kv_max = kv_token * (input_len + output_len)
+
+    def weight_bytes_read(batch: float) -> float:
+        if not model.is_moe:
+            return total_bytes
+        routed = model.moe_layers * model.moe_experts * model.expert_params() * bytes_per_element
+        hit = 1 - (1 - model.moe_topk / model.moe_experts) ** batch
+        return total_bytes - routed + routed * hit
+
+    def step_s(batch: float) -> float:
+        memory = (weight_bytes_read(batch) + batch * kv_avg) / bw
+        compute = 2 * active * batch / (flops * FALLBACK_PREFILL_COMPUTE_EFFICIENCY)
+        return max(memory, compute)
+
+    batch_mem = math.floor((usable - total_bytes) / kv_max) if kv_max > 0 else FALLBACK_MAX_BATCH
+    batch = min(batch_mem, FALLBACK_MAX_BATCH)
+    while batch >= 1 and step_s(batch) * 1000 > tpot_ms:
+        batch = batch // 2 if batch > 8 else batch - 1
+    if batch < 1:
+        return 0.0
+    prefill_s = 2 * active * input_len / (flops * FALLBACK_PREFILL_COMPUTE_EFFICIENCY)
+    if prefill_s * 1000 > ttft_ms:
+        return 0.0
+    group_s_per_request = prefill_s + output_len * step_s(batch) / batch
+    return output_len / group_s_per_request / tp
+
+
+def roofline_training_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, num_chips: int) -> float:
+    """6 x active params FLOPs per token at FALLBACK_TRAINING_MFU of peak; 0 below the chip count
+    whose HBM holds the weights, gradients and optimizer states (no communication losses)."""
+    peak = chip.peak_tflops("bf16")
+    if not peak or not chip.hbm_gb:
+        return 0.0
+    needed = model.total_params() * FALLBACK_TRAINING_BYTES_PER_PARAM / (chip.hbm_gb * 1e9 * FALLBACK_TRAINING_HBM_USE)
+    if num_chips < needed:
+        return 0.0
+    return peak * 1e12 * FALLBACK_TRAINING_MFU / (6.0 * model.active_params())
+
+
+# ---- engine calls with fallback ------------------------------------------------------------
+
+def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_len: float, ttft_ms: float,
+                       tpot_ms: float, weight_dtype: str = "bf16", kv_dtype: str = "bf16") -> tuple[float, str, str]:
+    """(output tokens/s per chip, source, note) for one chip type."""
+    try:
+        from engine.inference import slo_capacity
+    except ImportError:
+        slo_capacity = None
+    if slo_capacity is not None:
+        try:
+            dtypes = {} if (weight_dtype, kv_dtype) == ("bf16", "bf16") else \
+                {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype}
+            cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len,
+                               ttft_ms=ttft_ms, tpot_ms=tpot_ms, **dtypes)
+            value = float(cap.output_tokens_per_s_per_chip) if cap.feasible else 0.0
+            note = "" if cap.feasible else f"{model.id} on {chip.id} cannot meet the SLOs (engine)"
+            return (value if math.isfinite(value) else 0.0), "engine", note
+        except UserError as exc:  # e.g. a dtype the chip lacks: it cannot serve this way
+            return 0.0, "engine", f"{model.id} on {chip.id} cannot be served: {exc}"
+        except Exception as exc:  # another engine's failure must not sink the forecast
+            fallback_note = f"inference engine failed for {chip.id} ({type(exc).__name__}: {exc}); "
+    else:
+        fallback_note = "engine.inference not available; "
+    from engine.hardware import DTYPE_BYTES
+
+    value = roofline_serving_tokens_per_s_per_chip(model, chip, input_len, output_len, ttft_ms, tpot_ms,
+                                                   DTYPE_BYTES.get(weight_dtype, 2.0))
+    return value, "roofline fallback", fallback_note + (
+        f"serving {chip.id}: roofline, decode at {FALLBACK_DECODE_HBM_EFFICIENCY:.0%} of HBM bandwidth, "
+        f"prefill at {FALLBACK_PREFILL_COMPUTE_EFFICIENCY:.0%} of peak")
+
+
+def training_table(model: ModelConfig, chip: Chip, max_chips: float, seq_len: int | None = None,
+                   global_batch_seqs: int | None = None) -> tuple[ThroughputTable, str, str]:
+    """Per-chip training throughput at fleet sizes 8, 32, 128, ... up to `max_chips`."""
+    sizes = [TRAINING_GRID_START]
+    while sizes[-1] < max_chips:
+        sizes.append(sizes[-1] * TRAINING_GRID_FACTOR)
+    try:
+        from engine.training import best_tokens_per_s_per_chip
+    except ImportError:
+        best_tokens_per_s_per_chip = None
+    note = ""
+    if best_tokens_per_s_per_chip is not None:
+        try:
+            values = []
+            for n in sizes:
+                v = best_tokens_per_s_per_chip(model, chip, n, seq_len=seq_len, global_batch_seqs=global_batch_seqs)
+                values.append(float(v) if v is not None and math.isfinite(float(v)) else 0.0)
+            return ThroughputTable(tuple(float(n) for n in sizes), tuple(values)), "engine", ""
+        except Exception as exc:
+            note = f"training engine failed for {model.id} on {chip.id} ({type(exc).__name__}: {exc}); "
+    else:
+        note = "engine.training not available; "
+    values = [roofline_training_tokens_per_s_per_chip(model, chip, n) for n in sizes]
+    return (ThroughputTable(tuple(float(n) for n in sizes), tuple(values)), "roofline fallback",
+            note + f"training {model.id} on {chip.id}: 6 x active params per token at "
+                   f"{FALLBACK_TRAINING_MFU:.0%} MFU, no communication losses")
+
+
+def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Mapping[str, ModelConfig],
+                 scenario: ForecastScenario) -> ForecastInputs:
+    """ForecastInputs for `scenario`, with throughputs from the engines (or the roofline fallback)."""
+    demand = scenario.demand
+    fleet_chips = list(dict.fromkeys(o.chip_id for o in orders))
+    serve_on = list(demand.serve_on) or fleet_chips
+    needed = dict.fromkeys(fleet_chips + serve_on + ([demand.chip_id] if demand.chip_id else [])
+                           + [j.chip_id for j in scenario.jobs])
+    problems = [f"chip_id: {c!r} is not in the chip catalog" for c in needed if c not in chips]
+    if serve_on and demand.model_id not in models:
+        problems.append(f"demand.model_id: {demand.model_id!r} is not a model preset")
+    problems += [f"jobs[{i}].model_id: {j.model_id!r} is not a model preset"
+                 for i, j in enumerate(scenario.jobs) if j.model_id not in models]
+    if problems:
+        raise ValidationError(problems, f"forecast scenario {scenario.name!r}")
+
+    peaks = {c: float(chips[c].peak_tflops("bf16") or 0.0) for c in needed}
+    sources: dict[str, set] = {"serving": set(), "training": set()}
+    notes: list[str] = []
+    serving = {}
+    for c in dict.fromkeys(serve_on + ([demand.chip_id] if demand.chip_id else [])):
+        value, source, note = serving_throughput(models[demand.model_id], chips[c],
+                                                 demand.input_tokens_per_request, demand.output_tokens_per_request,
+                                                 demand.ttft_ms, demand.tpot_ms, demand.weight_dtype,
+                                                 demand.kv_dtype)
+        serving[c] = value
+        sources["serving"].add(source)
+        if note:
+            notes.append(note)
+
+    tables = {}
+    for job in scenario.jobs:
+        key = (job.model_id, job.chip_id)
+        if key in tables:
+            continue
+        fleet = sum(o.quantity for o in orders if o.chip_id == job.chip_id)
+        table, source, note = training_table(models[job.model_id], chips[job.chip_id], max(fleet, 1),
+                                             job.seq_len, job.global_batch_seqs)
+        tables[key] = table
+        sources["training"].add(source)
+        if note:
+            notes.append(note)
+
+    used = sources["serving"] | sources["training"]
+    if used == {"engine"}:
+        label = "engine"
+    elif used <= {"roofline fallback"}:
+        label = "roofline fallback"
+    else:
+        label = "mixed (" + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sources.items() if v) + ")"
+    return ForecastInputs(orders=tuple(orders), scenario=scenario, chip_peak_tflops=peaks,
+                          serving_tokens_per_s_per_chip=serving, training_tokens_per_s_per_chip=tables,
+                          throughput_source=label, notes=tuple(dict.fromkeys(notes)))
+
+
+# ---- the story's orders (used until the store is there, and by tests) ----------------------
+
+def story_orders() -> list[Order]:
+    """ByteDance's orders as the story tells them; dates inside 2024 and the H20 volume are assumptions."""
+    ascend = Order(
+        id=1, buyer="ByteDance", vendor="Huawei", chip_id=STORY_910B_CHIP, quantity=100_000,
+        order_date=dt.date(2024, 1, 15), status="sourced",
+        source="Reuters 2024 (STORY.md): >100,000 Ascend 910B ordered in 2024, ~30,000 delivered from July",
+        note="order date and the monthly split of the 30,000 are assumptions; no promised schedule is public",
+        deliveries=tuple(Delivery(id=i + 1, order_id=1, date=dt.date(2024, 7 + i, 1), quantity=10_000,
+                                  note="assumption: split evenly Jul-Sep 2024") for i in range(3)))
+    h20 = Order(
+        id=2, buyer="ByteDance", vendor="NVIDIA", chip_id=STORY_H20_CHIP, quantity=100_000,
+        order_date=dt.date(2024, 1, 15), status="assumption",
+        source="STORY.md: ByteDance is a large H20 buyer; the volume is not public",
+        note="assumption: 100,000 ordered, 60,000 delivered in 2024, the rest due in 2025 H1",
+        promised=tuple(ScheduledLot(dt.date(y, m, 1), q) for y, m, q in (
+            (2024, 3, 15_000), (2024, 6, 15_000), (2024, 9, 15_000), (2024, 12, 15_000),
+            (2025, 3, 20_000), (2025, 6, 20_000))),
+        deliveries=tuple(Delivery(id=10 + i, order_id=2, date=dt.date(2024, 3 * i + 3, 1), quantity=15_000,
+                                  note="assumption") for i in range(4)))
+    return [ascend, h20]
