@@ -1,0 +1,178 @@
+"""Undoable edits of the store. `push_command(stack, cmd)` applies the change (QUndoStack.push
+calls redo) and returns the UserError that refused it, if any; a refused command is marked
+obsolete, so Qt drops it instead of putting it on the stack.
+
+Deletes keep a snapshot and undo re-inserts the same primary keys (an order comes back with
+its deliveries), so ids seen in tables, CSV exports and scenarios stay valid across undo/redo.
+Imports are not commands: they replace many rows at once, and the window clears the undo stack
+after one (the stack's commands would otherwise refer to rows that changed under them).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from engine.errors import UserError
+
+log = logging.getLogger("fleetcast.commands")
+
+
+def _short(value) -> str:
+    text = "blank" if value in (None, "") else str(value)
+    return text if len(text) <= 30 else text[:29] + "…"
+
+
+class StoreCommand(QUndoCommand):
+    """Base: `apply()` does the change the first time and on redo; `revert()` undoes it."""
+
+    def __init__(self, store, text: str):
+        super().__init__(text)
+        self.store = store
+        # Read through a plain dict: after a refused push Qt deletes the C++ command.
+        self.outcome: dict = {"error": None, "applied": 0}
+
+    def apply(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def revert(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def redo(self) -> None:
+        try:
+            self.apply()
+            self.outcome["applied"] += 1
+        except UserError as exc:
+            if self.outcome["applied"] == 0:
+                self.outcome["error"] = exc
+                self.setObsolete(True)
+            else:  # the stack is linear, so a redo should never be refused; log if it is
+                log.error("redo of %r refused: %s", self.text(), exc)
+                self.outcome["error"] = exc
+
+    def undo(self) -> None:
+        try:
+            self.revert()
+        except UserError as exc:
+            log.error("undo of %r refused: %s", self.text(), exc)
+            self.outcome["error"] = exc
+
+
+def push_command(stack: QUndoStack, command: StoreCommand) -> UserError | None:
+    outcome = command.outcome
+    stack.push(command)
+    return outcome["error"]
+
+
+# ---- chips ------------------------------------------------------------------------------------
+
+class EditChipCommand(StoreCommand):
+    def __init__(self, store, chip_id: str, field: str, value):
+        super().__init__(store, f"Edit {chip_id} {field} → {_short(value)}")
+        self.chip_id, self.field, self.value = chip_id, field, value
+        self.old_value = None
+
+    def apply(self):
+        old = self.store.update_chip(self.chip_id, self.field, self.value)
+        if self.outcome["applied"] == 0:
+            self.old_value = old
+
+    def revert(self):
+        self.store.update_chip(self.chip_id, self.field, self.old_value)
+
+
+# ---- orders -----------------------------------------------------------------------------------
+
+class AddOrderCommand(StoreCommand):
+    def __init__(self, store, row: dict):
+        super().__init__(store, f"Add order ({row.get('buyer') or '?'}, {row.get('chip_id') or '?'})")
+        self.row = dict(row)
+        self.order_id: int | None = None
+        self.snapshot: dict | None = None
+
+    def apply(self):
+        if self.snapshot is not None:  # redo: same id as the first time
+            self.store.restore_order(self.snapshot)
+        else:
+            self.order_id = self.store.add_order(self.row)
+
+    def revert(self):
+        self.snapshot = self.store.delete_order(self.order_id)
+
+
+class EditOrderCommand(StoreCommand):
+    def __init__(self, store, order_id: int, field: str, value):
+        super().__init__(store, f"Edit order {order_id} {field} → {_short(value)}")
+        self.order_id, self.field, self.value = order_id, field, value
+        self.old_value = None
+
+    def apply(self):
+        old = self.store.update_order(self.order_id, self.field, self.value)
+        if self.outcome["applied"] == 0:
+            self.old_value = old
+
+    def revert(self):
+        self.store.update_order(self.order_id, self.field, self.old_value)
+
+
+class DeleteOrderCommand(StoreCommand):
+    """Deletes an order and its deliveries; undo re-inserts both with the same ids."""
+
+    def __init__(self, store, order_id: int):
+        super().__init__(store, f"Delete order {order_id}")
+        self.order_id = order_id
+        self.snapshot: dict | None = None
+
+    def apply(self):
+        self.snapshot = self.store.delete_order(self.order_id)
+
+    def revert(self):
+        self.store.restore_order(self.snapshot)
+
+
+# ---- deliveries -------------------------------------------------------------------------------
+
+class AddDeliveryCommand(StoreCommand):
+    def __init__(self, store, row: dict):
+        super().__init__(store, f"Add delivery to order {row.get('order_id')} ({_short(row.get('quantity'))} chips)")
+        self.row = dict(row)
+        self.delivery_id: int | None = None
+        self.snapshot: dict | None = None
+
+    def apply(self):
+        if self.snapshot is not None:
+            self.store.restore_delivery(self.snapshot)
+        else:
+            self.delivery_id = self.store.add_delivery(self.row)
+
+    def revert(self):
+        self.snapshot = self.store.delete_delivery(self.delivery_id)
+
+
+class EditDeliveryCommand(StoreCommand):
+    def __init__(self, store, delivery_id: int, field: str, value):
+        super().__init__(store, f"Edit delivery {delivery_id} {field} → {_short(value)}")
+        self.delivery_id, self.field, self.value = delivery_id, field, value
+        self.old_value = None
+
+    def apply(self):
+        old = self.store.update_delivery(self.delivery_id, self.field, self.value)
+        if self.outcome["applied"] == 0:
+            self.old_value = old
+
+    def revert(self):
+        self.store.update_delivery(self.delivery_id, self.field, self.old_value)
+
+
+class DeleteDeliveryCommand(StoreCommand):
+    def __init__(self, store, delivery_id: int):
+        super().__init__(store, f"Delete delivery {delivery_id}")
+        self.delivery_id = delivery_id
+        self.snapshot: dict | None = None
+
+    def apply(self):
+        self.snapshot = self.store.delete_delivery(self.delivery_id)
+
+    def revert(self):
+        self.store.restore_delivery(self.snapshot)

@@ -1,0 +1,300 @@
+"""Table models over store rows (plain dicts). Units live in the headers.
+
+A model never writes to the store itself: an edit calls `edit_handler(key, field, text)`,
+which the panel wires to an undo command; the handler returns False (and shows the store's
+message) when the value is refused, so the cell keeps its old value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from PySide6.QtCore import (
+    QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt,
+)
+from PySide6.QtGui import QBrush, QColor
+
+SORT_ROLE = Qt.ItemDataRole.UserRole
+ROW_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+
+EditHandler = Callable[[object, str, str], bool]
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    kind: str = "text"  # text | int | float | date
+    editable: bool = True
+    tooltip: str = ""
+    long_text: bool = False  # elided in the cell, whole text in the tooltip
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in ("int", "float")
+
+
+def _display(value, column: Column) -> str:
+    if value is None or value == "":
+        return ""
+    if column.kind == "int":
+        try:
+            return f"{int(value):,}"
+        except (TypeError, ValueError):
+            return str(value)
+    if column.kind == "float":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return str(value)
+        if not math.isfinite(number):
+            return ""
+        if number.is_integer() and abs(number) < 1e15:
+            return f"{int(number):,}"
+        return f"{number:,.6g}" if abs(number) >= 1 else f"{number:.4g}"
+    text = str(value)
+    if column.long_text:
+        first = text.splitlines()[0] if text else ""
+        return first if len(first) <= 60 else first[:59] + "…"
+    return text
+
+
+def _edit_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _wrap(text: str, width: int = 90) -> str:
+    import html
+    import textwrap
+
+    lines = []
+    for paragraph in str(text).splitlines() or [""]:
+        lines += textwrap.wrap(paragraph, width) or [""]
+    return "<p style='white-space:pre-wrap'>" + html.escape("\n".join(lines)) + "</p>"
+
+
+class RowTableModel(QAbstractTableModel):
+    """Rows are dicts keyed by column; `key_field` identifies a row across refreshes."""
+
+    columns: tuple[Column, ...] = ()
+    key_field = "id"
+    row_tooltip_field: str | None = None
+
+    def __init__(self, rows: Sequence[dict] = (), parent=None):
+        super().__init__(parent)
+        self._rows: list[dict] = [dict(r) for r in rows]
+        self.edit_handler: EditHandler | None = None
+
+    # ---- content -----------------------------------------------------------------------------
+    def set_rows(self, rows: Sequence[dict]) -> None:
+        """Replace the content. Same keys in the same order: update in place (keeps selection)."""
+        rows = [dict(r) for r in rows]
+        same_keys = [r.get(self.key_field) for r in rows] == [r.get(self.key_field) for r in self._rows]
+        if same_keys:
+            changed = [i for i, (old, new) in enumerate(zip(self._rows, rows)) if old != new]
+            self._rows = rows
+            if changed:
+                self.dataChanged.emit(self.index(min(changed), 0),
+                                      self.index(max(changed), len(self.columns) - 1))
+            return
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def rows(self) -> list[dict]:
+        return [dict(r) for r in self._rows]
+
+    def row_dict(self, row: int) -> dict:
+        return dict(self._rows[row])
+
+    def key_at(self, row: int):
+        return self._rows[row].get(self.key_field)
+
+    def row_of_key(self, key) -> int:
+        for i, r in enumerate(self._rows):
+            if r.get(self.key_field) == key:
+                return i
+        return -1
+
+    def column_of(self, key: str) -> int:
+        for i, c in enumerate(self.columns):
+            if c.key == key:
+                return i
+        raise KeyError(key)
+
+    # ---- Qt model API ------------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
+            column = self.columns[section]
+            if role == Qt.ItemDataRole.DisplayRole:
+                return column.header
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return column.tooltip or column.header
+        elif orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
+            return str(section + 1)
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)) \
+                or not (0 <= index.column() < len(self.columns)):
+            return None
+        row = self._rows[index.row()]
+        column = self.columns[index.column()]
+        value = row.get(column.key)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(value, column)
+        if role == Qt.ItemDataRole.EditRole:
+            return _edit_text(value)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, column, value)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if column.numeric:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._foreground(row, column)
+        if role == SORT_ROLE:
+            if column.numeric:
+                try:
+                    return float(value)
+                except (TypeError, ValueError):
+                    return -math.inf  # blanks sort first
+            return "" if value is None else str(value).lower()
+        if role == ROW_KEY_ROLE:
+            return row.get(self.key_field)
+        return None
+
+    def _tooltip(self, row: dict, column: Column, value) -> str | None:
+        if column.long_text:
+            return _wrap(value) if value else f"No {column.header.lower()} recorded."
+        if value in (None, ""):
+            return f"{column.header}: blank"
+        return f"{column.header}: {_edit_text(value)}"
+
+    def _foreground(self, row: dict, column: Column):
+        return None
+
+    def flags(self, index):
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        if self.edit_handler is not None and self.columns[index.column()].editable:
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.EditRole or not index.isValid() or self.edit_handler is None:
+            return False
+        column = self.columns[index.column()]
+        if not column.editable:
+            return False
+        row = self._rows[index.row()]
+        text = value.strip() if isinstance(value, str) else value
+        if _edit_text(row.get(column.key)) == _edit_text(text):
+            return True  # unchanged: no undo entry
+        return bool(self.edit_handler(row.get(self.key_field), column.key, text))
+
+
+# ---- concrete models ------------------------------------------------------------------------
+
+_PEAK = "Dense peak (no sparsity), as published by the vendor."
+
+
+class ChipTableModel(RowTableModel):
+    columns = (
+        Column("id", "ID", editable=False, tooltip="Catalog id; orders refer to it, so it can't change"),
+        Column("vendor", "Vendor"),
+        Column("name", "Name"),
+        Column("year", "Year", "int", tooltip="Year of first availability"),
+        Column("bf16_tflops", "BF16 (TFLOP/s)", "float", tooltip=_PEAK),
+        Column("fp16_tflops", "FP16 (TFLOP/s)", "float", tooltip=_PEAK),
+        Column("fp8_tflops", "FP8 (TFLOP/s)", "float", tooltip=_PEAK),
+        Column("int8_tops", "INT8 (TOP/s)", "float", tooltip=_PEAK),
+        Column("tf32_tflops", "TF32 (TFLOP/s)", "float", tooltip=_PEAK),
+        Column("fp32_tflops", "FP32 (TFLOP/s)", "float", tooltip="Dense FP32 peak (non-tensor)"),
+        Column("hbm_gb", "HBM (GB)", "float", tooltip="High-bandwidth memory per chip, decimal GB"),
+        Column("hbm_gbps", "HBM BW (GB/s)", "float", tooltip="Memory bandwidth per chip, decimal GB/s"),
+        Column("scaleup_name", "Scale-up link", tooltip="NVLink / HCCS / ICI … and its topology"),
+        Column("scaleup_gbps", "Scale-up (GB/s/dir)", "float",
+               tooltip="Scale-up bandwidth per chip, GB/s in each direction (not the bidirectional sum)"),
+        Column("scaleup_domain", "Scale-up domain (chips)", "int",
+               tooltip="Chips that share the scale-up fabric at full bandwidth"),
+        Column("chips_per_node", "Chips per node", "int"),
+        Column("scaleout_gbps", "Scale-out (GB/s/dir)", "float",
+               tooltip="Scale-out NIC bandwidth per chip, GB/s in each direction"),
+        Column("tdp_w", "TDP (W)", "float", tooltip="Board power per chip"),
+        Column("price_usd", "Price (USD)", "float", tooltip="Indicative unit price; often a press estimate"),
+        Column("china_market", "China market", tooltip="yes / restricted / no"),
+        Column("confidence", "Confidence", tooltip="How well sourced the row is: high / medium / low"),
+        Column("sources", "Sources", long_text=True, tooltip="Where each figure comes from"),
+        Column("notes", "Notes", long_text=True, tooltip="Conversions, conventions and caveats"),
+    )
+
+    def _foreground(self, row, column):
+        if column.key == "confidence" and row.get("confidence") == "low":
+            return QBrush(QColor("#a15c00"))
+        return None
+
+
+class OrderTableModel(RowTableModel):
+    columns = (
+        Column("id", "ID", "int", editable=False),
+        Column("buyer", "Buyer"),
+        Column("vendor", "Vendor"),
+        Column("chip_id", "Chip", tooltip="Catalog id of the chip ordered"),
+        Column("quantity", "Quantity (chips)", "int"),
+        Column("delivered", "Delivered (chips)", "int", editable=False,
+               tooltip="Sum of this order's deliveries (edit them below)"),
+        Column("order_date", "Ordered (date)", "date", tooltip="ISO date, YYYY-MM-DD"),
+        Column("promised", "Promised (date:chips; …)", tooltip="Promised schedule, e.g. 2024-07-01:10000;2024-10-01:20000"),
+        Column("price_usd_per_chip", "Price (USD/chip)", "float"),
+        Column("status", "Status", tooltip="sourced (public figures), partial, or assumption (placeholder numbers)"),
+        Column("source", "Source", long_text=True),
+        Column("note", "Note", long_text=True),
+    )
+
+    def _foreground(self, row, column):
+        if row.get("status") == "assumption" and column.key == "status":
+            return QBrush(QColor("#a15c00"))
+        return None
+
+
+class DeliveryTableModel(RowTableModel):
+    columns = (
+        Column("id", "ID", "int", editable=False),
+        Column("date", "Delivered on (date)", "date", tooltip="ISO date, YYYY-MM-DD"),
+        Column("quantity", "Quantity (chips)", "int"),
+        Column("note", "Note", long_text=True),
+    )
+
+
+class TableFilterProxy(QSortFilterProxyModel):
+    """Case-insensitive filter over every column; numeric sort via SORT_ROLE."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterKeyColumn(-1)
+        self.setFilterRole(Qt.ItemDataRole.DisplayRole)
+
+    def source_row(self, proxy_row: int) -> int:
+        return self.mapToSource(self.index(proxy_row, 0)).row()
+
+
+__all__ = [
+    "Column", "RowTableModel", "ChipTableModel", "OrderTableModel", "DeliveryTableModel",
+    "TableFilterProxy", "SORT_ROLE", "ROW_KEY_ROLE",
+]

@@ -1,0 +1,116 @@
+"""Table models over real store rows: Qt's model contract, units in headers, edits via a handler."""
+
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.store import open_store
+from gui.table_models import (
+    SORT_ROLE, ChipTableModel, DeliveryTableModel, OrderTableModel, TableFilterProxy,
+)
+
+DISPLAY = Qt.ItemDataRole.DisplayRole
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "models.db")
+    yield s
+    s.close()
+
+
+def _headers(model):
+    return [model.headerData(i, Qt.Orientation.Horizontal, DISPLAY) for i in range(model.columnCount())]
+
+
+@pytest.mark.parametrize("kind", ["chips", "orders", "deliveries"])
+def test_models_pass_qt_model_tester(qtmodeltester, store, kind):
+    model = {"chips": lambda: ChipTableModel(store.chip_rows()),
+             "orders": lambda: OrderTableModel(store.order_rows()),
+             "deliveries": lambda: DeliveryTableModel(store.delivery_rows())}[kind]()
+    model.edit_handler = lambda key, field, value: True
+    assert model.rowCount() > 0
+    qtmodeltester.check(model, force_py=True)
+    proxy = TableFilterProxy()
+    proxy.setSourceModel(model)
+    qtmodeltester.check(proxy, force_py=True)
+
+
+def test_chip_headers_carry_units(store):
+    headers = _headers(ChipTableModel(store.chip_rows()))
+    for expected in ("BF16 (TFLOP/s)", "HBM (GB)", "HBM BW (GB/s)", "Scale-up (GB/s/dir)", "TDP (W)",
+                     "Sources", "Notes"):
+        assert expected in headers
+    assert "Quantity (chips)" in _headers(OrderTableModel(store.order_rows()))
+
+
+def test_sources_are_visible_and_whole_in_tooltip(store):
+    model = ChipTableModel(store.chip_rows())
+    col = model.column_of("sources")
+    row = model.row_of_key("h800-sxm5-80gb")
+    full = store.chip_rows()[row]["sources"]
+    shown = model.data(model.index(row, col), DISPLAY)
+    assert shown and full.startswith(shown.rstrip("…"))
+    tip = model.data(model.index(row, col), Qt.ItemDataRole.ToolTipRole)
+    assert full.split()[0] in tip and full.split()[-1].rstrip(".;") in tip
+
+
+def test_numbers_display_with_separators_and_edit_raw(store):
+    model = OrderTableModel(store.order_rows())
+    row = model.row_of_key(1)
+    qty = model.index(row, model.column_of("quantity"))
+    assert model.data(qty, DISPLAY) == "100,000"
+    assert model.data(qty, Qt.ItemDataRole.EditRole) == "100000"
+    assert model.data(qty, SORT_ROLE) == 100000.0
+
+
+def test_set_data_goes_through_handler_and_skips_no_change(store):
+    model = OrderTableModel(store.order_rows())
+    calls = []
+    model.edit_handler = lambda key, field, value: calls.append((key, field, value)) or True
+    row = model.row_of_key(1)
+    qty = model.index(row, model.column_of("quantity"))
+    assert model.setData(qty, " 120000 ")
+    assert model.setData(qty, "100000")  # same as stored: nothing to do
+    assert calls == [(1, "quantity", "120000")]
+    delivered = model.index(row, model.column_of("delivered"))
+    assert not model.flags(delivered) & Qt.ItemFlag.ItemIsEditable
+    assert not model.setData(delivered, "5")
+
+
+def test_refused_edit_returns_false(store):
+    model = DeliveryTableModel(store.delivery_rows())
+    model.edit_handler = lambda key, field, value: False
+    assert not model.setData(model.index(0, model.column_of("quantity")), "999999999")
+
+
+def test_no_handler_means_read_only(store):
+    model = ChipTableModel(store.chip_rows())
+    index = model.index(0, model.column_of("hbm_gb"))
+    assert not model.flags(index) & Qt.ItemFlag.ItemIsEditable
+    assert not model.setData(index, "1")
+
+
+def test_refresh_with_same_keys_keeps_rows_and_emits_data_changed(qtbot, store):
+    model = OrderTableModel(store.order_rows())
+    rows = store.order_rows()
+    rows[0]["buyer"] = "Someone else"
+    with qtbot.waitSignal(model.dataChanged, timeout=1000):
+        model.set_rows(rows)
+    assert model.data(model.index(0, model.column_of("buyer")), DISPLAY) == "Someone else"
+    with qtbot.waitSignal(model.modelReset, timeout=1000):
+        model.set_rows(rows[1:])
+    assert model.rowCount() == len(rows) - 1
+
+
+def test_proxy_sorts_numbers_numerically_and_filters(store):
+    model = ChipTableModel(store.chip_rows())
+    proxy = TableFilterProxy()
+    proxy.setSourceModel(model)
+    col = model.column_of("hbm_gb")
+    proxy.sort(col, Qt.SortOrder.DescendingOrder)
+    values = [proxy.data(proxy.index(r, col), SORT_ROLE) for r in range(proxy.rowCount())]
+    assert values == sorted(values, reverse=True)
+    proxy.setFilterFixedString("ascend")
+    assert 0 < proxy.rowCount() < model.rowCount()
+    names = [proxy.data(proxy.index(r, model.column_of("name")), DISPLAY) for r in range(proxy.rowCount())]
+    assert all("ascend" in n.lower() for n in names)
