@@ -1,0 +1,844 @@
+"""LLM serving: prefill and decode step times, KV capacity, scenarios, SLO capacity, chips needed.
+
+The model is a calibrated roofline (see ../shared/design/MODELING.md, "Inference"):
+
+- decode step = max(weight + KV bytes / (HBM x eta_hbm), FLOPs / (peak x eta_decode))
+  + TP/EP collective bandwidth time + a per-step overhead that grows with layers and the
+  size of the communicating group (kernel launches, all-reduce latency, sampling, scheduler);
+- prefill = max(FLOPs / (peak x eta_prefill(tokens)), weight bytes / HBM) + collectives + overhead,
+  where the GEMM efficiency falls for short prompts (tokens / (tokens + half-saturation tokens));
+- the running batch is capped by the KV cache that fits in HBM after weights and a reserve;
+- scenarios: static batch, closed-loop concurrency, offline max throughput, open-loop server
+  (Poisson arrivals, M/D/1 wait for the prefill server).
+
+Every efficiency and overhead is a calibration factor read from the chip (`inf_*` names, see
+resources/calibration_inference.csv); an engine family can override a factor with the key
+`<factor>@<engine>` (e.g. `inf_hbm_eff@vllm-ascend`). All math is numpy and broadcasts, so the
+GUI curve evaluates many batches x TP choices x chips at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from engine.errors import UserError
+from engine.hardware import DTYPE_BYTES, Chip
+from engine.models import ModelConfig
+
+GIB = 1024.0**3
+SCENARIOS = ("static_batch", "concurrency", "offline", "server")
+SERVE_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
+
+# Defaults used when neither the chip nor the engine carries a calibrated value. They are the
+# fitted NVIDIA/modern-engine values, so an uncalibrated chip is treated like a mature stack.
+DEFAULT_FACTORS: Mapping[str, float] = {
+    "inf_hbm_eff": 0.80,             # fraction of spec HBM bandwidth reached by decode reads
+    "inf_prefill_mfu": 0.60,         # GEMM efficiency of large prefills
+    "inf_decode_mfu": 0.45,          # GEMM efficiency of the decode step when compute-bound
+    "inf_gemm_half_tokens": 96.0,    # tokens per GEMM at which prefill efficiency halves
+    "inf_step_overhead_ms": 1.0,     # fixed per-step cost (scheduler, sampling, launch)
+    "inf_layer_overhead_us": 12.0,   # per layer per step (kernel launches)
+    "inf_comm_layer_overhead_us": 10.0,  # per layer per step per doubling of the TP/EP group
+    "inf_overhead_scale": 1.0,       # engine-generation multiplier on all overheads
+    "inf_prefill_overhead_scale": 1.0,   # prefill overhead relative to a decode step's
+    "inf_link_eff": 0.60,            # achieved fraction of link bandwidth for collectives
+    "inf_mem_reserve_frac": 0.08,    # HBM kept back (activations, graphs, fragmentation)
+    "inf_mem_reserve_gb": 3.0,       # fixed HBM kept back per chip
+    "inf_max_batch": 1024.0,         # the engine's cap on running sequences per instance
+    "inf_ttft_sync": 0.5,            # closed loop: fraction of the running batch whose prefills
+                                     # queue ahead of a new request (synchronised arrivals)
+    "inf_ttft_wait_steps": 2.0,      # decode steps a new request waits to be scheduled and emitted
+    "inf_kv_eff": 1.0,               # attention-kernel KV reads relative to inf_hbm_eff
+    "inf_prefill_chunk_tokens": 8192.0,  # token budget of one batched prefill (max_num_tokens)
+    "inf_moe_eff": 0.6,              # expert GEMMs/reads relative to dense ones (grouped GEMM, routing)
+    "inf_scaleout_layer_overhead_us": 150.0,  # per layer per step when TP/EP spans nodes
+    "inf_kv_occupancy": 1.0,         # fraction of the output length reserved per sequence
+}
+FACTOR_NAMES = tuple(DEFAULT_FACTORS)
+
+
+def engine_family(engine: str | None) -> str:
+    """`trtllm@1.0` -> `trtllm`; blank -> `unknown`."""
+    name = (engine or "").strip().lower()
+    if not name:
+        return "unknown"
+    return name.split("@", 1)[0].strip() or "unknown"
+
+
+def resolve_factors(chip: Chip, engine: str | None = None, overrides: Mapping[str, float] | None = None) -> dict:
+    """Every inference factor for a chip and engine: override > `name@engine` > `name` > default."""
+    family = engine_family(engine)
+    out = {}
+    for name, default in DEFAULT_FACTORS.items():
+        value = chip.factor(name, default)
+        value = chip.factor(f"{name}@{family}", value)
+        if overrides:
+            value = overrides.get(name, value)
+            value = overrides.get(f"{name}@{family}", value)
+        out[name] = float(value)
+    return out
+
+
+# ---- dtypes -----------------------------------------------------------------------------------
+
+def compute_dtype(weight_dtype: str) -> str:
+    """GEMM dtype: fp8/int8 weights run fp8/int8 GEMMs (W8A8); int4 runs 16-bit (W4A16)."""
+    return weight_dtype if weight_dtype in ("fp8", "int8") else "bf16"
+
+
+def check_dtypes(chip: Chip, weight_dtype: str, kv_dtype: str) -> None:
+    """UserError naming the dtype when the chip cannot run it."""
+    for label, dt in (("weight dtype", weight_dtype), ("kv dtype", kv_dtype)):
+        if dt not in SERVE_DTYPES:
+            raise UserError(f"{label} {dt!r}: not one of {', '.join(SERVE_DTYPES)}")
+    if weight_dtype == "fp8" and not chip.fp8_tflops:
+        raise UserError(f"weight dtype fp8: {chip.name} has no FP8 support")
+    if kv_dtype == "fp8" and not chip.fp8_tflops:
+        raise UserError(f"kv dtype fp8: {chip.name} has no FP8 support")
+    if weight_dtype == "int8" and not chip.int8_tops:
+        raise UserError(f"weight dtype int8: {chip.name} has no INT8 support")
+    if chip.peak_tflops(compute_dtype(weight_dtype)) is None and chip.peak_tflops("fp16") is None:
+        raise UserError(f"weight dtype {weight_dtype}: {chip.name} has no 16-bit matrix rate")
+    if not chip.hbm_gb or not chip.hbm_gbps:
+        raise UserError(f"chip {chip.id}: hbm_gb and hbm_gbps are needed for serving")
+
+
+# ---- model geometry ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Parameter groups of a model that serving needs (counts, not bytes)."""
+
+    layers: int
+    hidden: int
+    heads: int
+    vocab: int
+    nonexpert_params: float   # attention + dense FFN + shared experts + routers (per model)
+    expert_params_total: float  # all routed experts of all MoE layers
+    expert_params: float      # one routed expert
+    moe_layers: int
+    experts: int
+    topk: int
+    embed_params: float       # input embedding (+ head when untied) held in memory
+    head_params: float        # the output projection read every step
+    kv_elems_per_token: float  # per token over all layers (full model, no TP split)
+    kv_heads: int
+    is_mla: bool
+    attn_decode_flops_per_ctx: float   # FLOPs per generated token per context token
+    attn_prefill_flops_coeff: float    # causal prefill attention FLOPs = coeff * L^2 per seq
+
+
+def model_shape(model: ModelConfig) -> ModelShape:
+    L, h = model.layers, model.hidden
+    attn = model.attention_params_per_layer() + 2 * h
+    nonexpert = L * attn + model.dense_layers * model.dense_ffn_params_per_layer()
+    expert_total = 0.0
+    if model.is_moe:
+        nonexpert += model.moe_layers * (model.moe_shared_experts * model.expert_params() + h * model.moe_experts)
+        expert_total = float(model.moe_layers * model.moe_experts * model.expert_params())
+    head = float(model.vocab * h)
+    embed = float(model.embedding_params())
+    if model.is_mla:
+        lat = model.kv_lora_rank + model.qk_rope_head_dim
+        dec = 2.0 * L * model.heads * (lat + model.kv_lora_rank)  # absorbed MLA
+        pre = 1.0 * L * model.heads * (model.qk_nope_head_dim + model.qk_rope_head_dim + model.v_head_dim)
+    else:
+        d = model.head_dim_eff
+        dec = 4.0 * L * model.heads * d
+        pre = 2.0 * L * model.heads * d  # causal: half of 4*L*heads*d*s^2
+    return ModelShape(
+        layers=L, hidden=h, heads=model.heads, vocab=model.vocab,
+        nonexpert_params=float(nonexpert), expert_params_total=expert_total,
+        expert_params=float(model.expert_params()) if model.is_moe else 0.0,
+        moe_layers=model.moe_layers, experts=model.moe_experts, topk=model.moe_topk,
+        embed_params=embed, head_params=head,
+        kv_elems_per_token=float(model.kv_elements_per_token()), kv_heads=model.kv_heads,
+        is_mla=model.is_mla, attn_decode_flops_per_ctx=dec, attn_prefill_flops_coeff=pre,
+    )
+
+
+# ---- deployment (arrays broadcast over chips x TP x batch) -------------------------------------
+
+@dataclass
+class _Deployment:
+    """Per-chip quantities of one model instance; every field may be a numpy array."""
+
+    shape: ModelShape
+    tp: np.ndarray
+    ep: np.ndarray
+    pp: np.ndarray
+    group: np.ndarray          # chips that exchange activations each layer (max(tp, ep))
+    attn_groups: np.ndarray    # independent attention groups (attention data parallel)
+    chips: np.ndarray          # chips per instance
+    wbytes: float
+    kbytes: float
+    emb_bytes: float
+    peak_flops: np.ndarray     # FLOP/s for GEMMs in the compute dtype
+    peak16_flops: np.ndarray   # FLOP/s for attention (16-bit)
+    hbm_bps: np.ndarray
+    hbm_bytes: np.ndarray
+    link_bps: np.ndarray
+    f: dict                    # factor name -> array
+    weight_bytes_chip: np.ndarray
+    nonexpert_read_chip: np.ndarray
+    expert_bytes_chip_all: np.ndarray
+    kv_bytes_token_chip: np.ndarray
+    kv_capacity_bytes_chip: np.ndarray
+    crosses_nodes: np.ndarray
+
+
+def _arr(x) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+def _hw_arrays(chips: Sequence[Chip], weight_dtype: str, engine: str | None,
+               overrides: Mapping[str, float] | None = None) -> dict:
+    cdt = compute_dtype(weight_dtype)
+    peak = []
+    peak16 = []
+    for c in chips:
+        p16 = c.peak_tflops("bf16") or c.peak_tflops("fp16") or 0.0
+        p = c.peak_tflops(cdt) or p16
+        peak.append(p * 1e12)
+        peak16.append(p16 * 1e12)
+    facs = [resolve_factors(c, engine, overrides) for c in chips]
+    return {
+        "peak": _arr(peak), "peak16": _arr(peak16),
+        "hbm_bps": _arr([(c.hbm_gbps or 0.0) * 1e9 for c in chips]),
+        "hbm_bytes": _arr([(c.hbm_gb or 0.0) * GIB for c in chips]),
+        "scaleup_bps": _arr([(c.scaleup_gbps or 25.0) * 1e9 for c in chips]),
+        "scaleout_bps": _arr([(c.scaleout_gbps or c.scaleup_gbps or 25.0) * 1e9 for c in chips]),
+        "domain": _arr([c.scaleup_domain or 8 for c in chips]),
+        "f": {k: _arr([fa[k] for fa in facs]) for k in FACTOR_NAMES},
+    }
+
+
+def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_dtype: str) -> _Deployment:
+    tp, ep, pp = _arr(tp), _arr(ep), _arr(pp)
+    group = np.maximum(tp, ep)
+    attn_groups = group / tp
+    chips = group * pp
+    wb = DTYPE_BYTES[weight_dtype]
+    kb = DTYPE_BYTES[kv_dtype]
+    # Quantised checkpoints keep embeddings and the output head in 16 bits.
+    eb = 2.0 if wb < 2.0 else wb
+    nonexpert_chip = shape.nonexpert_params * wb / (tp * pp)
+    head_chip = shape.head_params * eb / (tp * pp)
+    embed_chip = shape.embed_params * eb / (tp * pp)
+    expert_chip = shape.expert_params_total * wb / (group * pp)
+    weight_chip = nonexpert_chip + embed_chip + expert_chip
+    if shape.is_mla:  # the latent is shared by all heads: every TP rank keeps all of it
+        kv_tok = shape.kv_elems_per_token * kb / pp + 0.0 * tp
+    else:
+        per_layer_heads = np.maximum(shape.kv_heads / tp, 1.0)
+        kv_tok = shape.kv_elems_per_token / shape.kv_heads * per_layer_heads * kb / pp
+    link = np.where(group <= hw["domain"], hw["scaleup_bps"], hw["scaleout_bps"])
+    f = hw["f"]
+    free = hw["hbm_bytes"] * (1.0 - f["inf_mem_reserve_frac"]) - f["inf_mem_reserve_gb"] * GIB - weight_chip
+    return _Deployment(
+        shape=shape, tp=tp, ep=ep, pp=pp, group=group, attn_groups=attn_groups, chips=chips,
+        wbytes=wb, kbytes=kb, emb_bytes=eb, peak_flops=hw["peak"], peak16_flops=hw["peak16"],
+        hbm_bps=hw["hbm_bps"], hbm_bytes=hw["hbm_bytes"], link_bps=link, f=f,
+        weight_bytes_chip=weight_chip, nonexpert_read_chip=nonexpert_chip + head_chip,
+        expert_bytes_chip_all=expert_chip, kv_bytes_token_chip=kv_tok,
+        kv_capacity_bytes_chip=np.maximum(free, 0.0), crosses_nodes=group > hw["domain"],
+    )
+
+
+def _max_sequences(dep: _Deployment, ctx_tokens) -> np.ndarray:
+    """Sequences one instance can hold in KV at `ctx_tokens` each (0 when weights do not fit)."""
+    per_chip = np.floor(dep.kv_capacity_bytes_chip / np.maximum(dep.kv_bytes_token_chip * _arr(ctx_tokens), 1.0))
+    return per_chip * dep.attn_groups
+
+
+def _overhead_s(dep: _Deployment) -> np.ndarray:
+    f = dep.f
+    layers = dep.shape.layers / dep.pp
+    per_layer = f["inf_layer_overhead_us"] + f["inf_comm_layer_overhead_us"] * np.log2(dep.group)
+    per_layer = per_layer + np.where(dep.crosses_nodes, f["inf_scaleout_layer_overhead_us"], 0.0)
+    return f["inf_overhead_scale"] * (f["inf_step_overhead_ms"] * 1e-3 + layers * per_layer * 1e-6)
+
+
+def _decode_step(dep: _Deployment, batch, ctx) -> dict:
+    """One decode iteration of one pipeline stage for `batch` sequences (whole instance)."""
+    s = dep.shape
+    f = dep.f
+    batch = np.maximum(_arr(batch), 1e-9)
+    ctx = _arr(ctx)
+    seq_chip = batch / dep.attn_groups  # sequences whose attention runs on one chip
+    # Routed experts actually read: each token picks top-k of E experts.
+    if s.experts:
+        touched = 1.0 - np.power(1.0 - s.topk / s.experts, batch)
+        expert_read = dep.expert_bytes_chip_all * touched
+        expert_flops = 2.0 * batch * s.topk * s.expert_params * s.moe_layers / (dep.group * dep.pp)
+    else:
+        expert_read = 0.0 * batch
+        expert_flops = 0.0 * batch
+    kv_read = seq_chip * ctx * dep.kv_bytes_token_chip
+    bw = dep.hbm_bps * f["inf_hbm_eff"]
+    t_weights = dep.nonexpert_read_chip / bw + expert_read / (bw * f["inf_moe_eff"])
+    t_kv = kv_read / (bw * f["inf_kv_eff"])
+    dense_flops = 2.0 * seq_chip * (s.nonexpert_params + s.head_params) / (dep.tp * dep.pp)
+    attn_flops = seq_chip * ctx * s.attn_decode_flops_per_ctx / (dep.tp * dep.pp)
+    t_compute = (dense_flops + expert_flops / f["inf_moe_eff"]) / (dep.peak_flops * f["inf_decode_mfu"]) + \
+        attn_flops / (dep.peak16_flops * f["inf_decode_mfu"])
+    t_comm = _comm_s(dep, seq_chip)
+    t_over = _overhead_s(dep) + 0.0 * batch
+    t_mem = t_weights + t_kv
+    busy = np.maximum(t_mem, t_compute)
+    total = busy + t_comm + t_over
+    return {"weights_s": t_weights, "kv_s": t_kv, "compute_s": t_compute, "comm_s": t_comm,
+            "overhead_s": t_over, "busy_s": busy, "total_s": total}
+
+
+def _comm_s(dep: _Deployment, tokens_chip) -> np.ndarray:
+    """Bandwidth part of TP all-reduces (2 per layer) and EP all-to-alls (2 per MoE layer)."""
+    s = dep.shape
+    act = tokens_chip * s.hidden * 2.0  # 16-bit activations
+    link = dep.link_bps * dep.f["inf_link_eff"]
+    tp_t = np.where(dep.tp > 1, 2.0 * (s.layers / dep.pp) * 2.0 * (dep.tp - 1) / dep.tp * act / link, 0.0)
+    a2a = np.where(dep.ep > 1, 2.0 * (s.moe_layers / dep.pp) * max(s.topk, 1) * act * (dep.ep - 1) / dep.ep / link, 0.0)
+    return tp_t + a2a
+
+
+def _prefill(dep: _Deployment, batch, prompt) -> dict:
+    """Prefill of `batch` prompts of `prompt` tokens (whole instance, all pipeline stages)."""
+    s = dep.shape
+    f = dep.f
+    batch = np.maximum(_arr(batch), 1e-9)
+    prompt = np.maximum(_arr(prompt), 1.0)
+    tokens = batch * prompt
+    tokens_chip = tokens / dep.attn_groups          # rows of each chip's GEMMs
+    linear = 2.0 * tokens_chip * s.nonexpert_params / dep.tp
+    head = 2.0 * (batch / dep.attn_groups) * s.head_params / dep.tp  # logits of the last token only
+    attn = (batch / dep.attn_groups) * s.attn_prefill_flops_coeff * prompt**2 / dep.tp
+    half = f["inf_gemm_half_tokens"]
+    eff = f["inf_prefill_mfu"] * tokens_chip / (tokens_chip + half)
+    t_compute = (linear + head) / (dep.peak_flops * eff) + attn / (dep.peak16_flops * eff)
+    if s.experts:  # each expert's GEMM only sees tokens * topk / experts rows
+        expert_flops = 2.0 * tokens * s.topk * s.expert_params * s.moe_layers / dep.group
+        rows = tokens * s.topk / s.experts
+        eff_x = f["inf_prefill_mfu"] * f["inf_moe_eff"] * rows / (rows + half)
+        t_compute = t_compute + expert_flops / (dep.peak_flops * eff_x)
+    touched = 1.0 - np.power(1.0 - s.topk / s.experts, tokens) if s.experts else 0.0
+    t_mem = dep.pp * (dep.nonexpert_read_chip + dep.expert_bytes_chip_all * touched / f["inf_moe_eff"]) / (
+        dep.hbm_bps * f["inf_hbm_eff"])
+    t_comm = dep.pp * _comm_s(dep, tokens_chip)
+    t_over = dep.pp * _overhead_s(dep) * f["inf_prefill_overhead_scale"] + 0.0 * tokens
+    busy = np.maximum(t_compute, t_mem)
+    total = busy + t_comm + t_over
+    # Marginal cost when the prompt rides along in a running decode batch (weights already read).
+    marginal = t_compute + t_comm
+    return {"compute_s": t_compute, "weights_s": t_mem, "comm_s": t_comm, "overhead_s": t_over,
+            "total_s": total, "marginal_s": marginal}
+
+
+# ---- public dataclasses -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServingInputs:
+    model: ModelConfig
+    chip: Chip
+    input_len: float
+    output_len: float
+    tp: int = 1
+    pp: int = 1
+    ep: int = 1
+    replicas: int = 1
+    scenario: str = "concurrency"      # static_batch | concurrency | offline | server
+    batch: int | None = None           # static_batch: requests that start together (all replicas)
+    concurrency: int | None = None     # concurrency: requests in flight (all replicas)
+    request_rate: float | None = None  # server: Poisson arrivals per second (all replicas)
+    weight_dtype: str = "bf16"
+    kv_dtype: str = "bf16"
+    engine: str = ""
+    factors: Mapping[str, float] = field(default_factory=dict)  # explicit overrides
+
+    @property
+    def chips(self) -> int:
+        return self.replicas * self.pp * max(self.tp, self.ep)
+
+
+@dataclass(frozen=True)
+class ServingResult:
+    scenario: str
+    feasible: bool
+    reason: str
+    ttft_ms: float
+    tpot_ms: float
+    prefill_ms: float
+    decode_step_ms: float
+    e2e_latency_ms: float
+    output_tokens_per_s_per_chip: float
+    total_tokens_per_s_per_chip: float
+    running_batch: float               # sequences decoding together per instance
+    max_concurrency: int               # sequences that fit in KV, all replicas
+    kv_gb_per_sequence: float          # per chip, at input+output tokens
+    kv_gb_per_chip: float              # KV capacity per chip
+    weights_gb_per_chip: float
+    chips: int
+    limiting: str                      # compute | bandwidth | memory capacity | overhead | latency target
+    explanation: str
+    decode_breakdown_ms: Mapping[str, float]
+    prefill_breakdown_ms: Mapping[str, float]
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+
+        d = asdict(self)
+        d["decode_breakdown_ms"] = dict(self.decode_breakdown_ms)
+        d["prefill_breakdown_ms"] = dict(self.prefill_breakdown_ms)
+        return d
+
+
+def _validate_inputs(inp: ServingInputs) -> None:
+    problems = inp.model.validate()
+    if problems:
+        raise UserError(f"model {inp.model.id}: " + "; ".join(problems))
+    check_dtypes(inp.chip, inp.weight_dtype, inp.kv_dtype)
+    for name in ("tp", "pp", "ep", "replicas"):
+        v = getattr(inp, name)
+        if not isinstance(v, (int, np.integer)) or v < 1:
+            raise UserError(f"{name}: {v!r} (must be a positive integer)")
+    if not (inp.input_len >= 1) or not math.isfinite(inp.input_len):
+        raise UserError(f"input_len: {inp.input_len!r} (must be >= 1)")
+    if not (inp.output_len >= 1) or not math.isfinite(inp.output_len):
+        raise UserError(f"output_len: {inp.output_len!r} (must be >= 1)")
+    if inp.scenario not in SCENARIOS:
+        raise UserError(f"scenario: {inp.scenario!r} (one of {', '.join(SCENARIOS)})")
+    if inp.scenario == "static_batch" and not (inp.batch and inp.batch >= 1):
+        raise UserError(f"batch: {inp.batch!r} (static_batch needs a batch >= 1)")
+    if inp.scenario == "concurrency" and not (inp.concurrency and inp.concurrency >= 1):
+        raise UserError(f"concurrency: {inp.concurrency!r} (must be >= 1)")
+    if inp.scenario == "server" and not (inp.request_rate and inp.request_rate > 0):
+        raise UserError(f"request_rate: {inp.request_rate!r} (server needs a rate > 0)")
+    if inp.model.is_moe and inp.ep > 1 and inp.model.moe_experts % inp.ep:
+        raise UserError(f"ep: {inp.ep} (must divide moe_experts = {inp.model.moe_experts})")
+
+
+# ---- scenarios (vectorised) -----------------------------------------------------------------------
+
+def _prefill_marginal(dep: _Deployment, n, L_in, L_out) -> np.ndarray:
+    """Prefill compute per request when a saturated engine batches the prompts that arrive in one
+    iteration (n / L_out of them), up to its prefill token budget."""
+    per_iter = _arr(n) / np.maximum(L_out, 1.0)
+    cap = np.maximum(dep.f["inf_prefill_chunk_tokens"] / np.maximum(L_in, 1.0), 1.0)
+    b = np.clip(per_iter, 1.0, cap)
+    return _prefill(dep, b, L_in)["marginal_s"] / b
+
+
+def _closed_loop(dep: _Deployment, conc_inst, L_in, L_out, cap) -> dict:
+    """Steady state of a closed loop with `conc_inst` requests in flight per instance."""
+    f = dep.f
+    conc_inst = _arr(conc_inst)
+    n = np.maximum(np.minimum(conc_inst, cap), 1.0)
+    ctx = L_in + f["inf_kv_occupancy"] * L_out * 0.5
+    # pipeline stages: the batch splits into pp micro-batches, one per stage
+    dec = _decode_step(dep, n / dep.pp, ctx)
+    step = dec["total_s"] * dep.pp
+    pf1 = _prefill(dep, 1.0, L_in)
+    marg = _prefill_marginal(dep, n, L_in, L_out)
+    # Each iteration admits n / L_out new prompts on average; their compute stalls the decode.
+    tpot = step + n / np.maximum(L_out, 1.0) * marg
+    # A new request waits for prompts that arrived with it (synchronised closed loop) and for
+    # the scheduler to pick it up.
+    wait_pf = f["inf_ttft_sync"] * np.maximum(n - 1.0, 0.0) / 2.0 * marg
+    ttft_run = pf1["total_s"] + wait_pf + f["inf_ttft_wait_steps"] * step
+    latency = ttft_run + np.maximum(L_out - 1.0, 0.0) * tpot
+    # Completions per second: Little's law on the running set, bounded by the work per request
+    # (its prefill plus L_out shared decode steps).
+    rate = np.minimum(n / latency, n / (L_out * step + n * marg))
+    queue = np.maximum(conc_inst / rate - latency, 0.0)  # waiting for a free slot (KV full)
+    return {"n": n, "dec": dec, "pf1": pf1, "tpot": tpot, "ttft": ttft_run + queue,
+            "rate": rate, "latency": latency + queue}
+
+
+def _server(dep: _Deployment, lam_inst, L_in, L_out, cap) -> dict:
+    """Open loop, Poisson arrivals at `lam_inst` requests/s per instance."""
+    f = dep.f
+    lam = _arr(lam_inst)
+    ctx = L_in + f["inf_kv_occupancy"] * L_out * 0.5
+    pf1 = _prefill(dep, 1.0, L_in)
+    n = np.ones(np.broadcast(lam, dep.tp, dep.hbm_bps).shape)
+    for _ in range(40):  # fixed point n = lam * latency(n)
+        dec = _decode_step(dep, n / dep.pp, ctx)
+        step = dec["total_s"] * dep.pp
+        tpot = step + n / np.maximum(L_out, 1.0) * pf1["marginal_s"]
+        rho = np.minimum(lam * pf1["marginal_s"], 0.999)
+        wait = rho * pf1["marginal_s"] / (2.0 * (1.0 - rho))  # M/D/1
+        ttft = pf1["total_s"] + wait + f["inf_ttft_wait_steps"] * step
+        latency = ttft + np.maximum(L_out - 1.0, 0.0) * tpot
+        n_new = np.minimum(lam * latency, cap)
+        n = 0.5 * n + 0.5 * np.maximum(n_new, 1.0)
+    dec = _decode_step(dep, n / dep.pp, ctx)
+    step = dec["total_s"] * dep.pp
+    tpot = step + n / np.maximum(L_out, 1.0) * pf1["marginal_s"]
+    latency = ttft + np.maximum(L_out - 1.0, 0.0) * tpot
+    capacity_rate = n / latency
+    stable = (lam * latency <= cap * 1.0001) & (lam * pf1["marginal_s"] < 0.999)
+    served = np.where(stable, lam, np.minimum(lam, capacity_rate))
+    return {"n": n, "dec": dec, "pf1": pf1, "tpot": tpot, "ttft": ttft, "rate": served,
+            "latency": latency, "stable": stable}
+
+
+def _engine_cap(dep: _Deployment, L_in, L_out) -> np.ndarray:
+    ctx = L_in + dep.f["inf_kv_occupancy"] * L_out
+    kv_cap = _max_sequences(dep, ctx)
+    return np.minimum(kv_cap, dep.f["inf_max_batch"] * dep.attn_groups), kv_cap
+
+
+# ---- one evaluation -----------------------------------------------------------------------------------
+
+def _f(x) -> float:
+    v = float(np.asarray(x).reshape(-1)[0])
+    return v
+
+
+def evaluate_serving(inputs: ServingInputs) -> ServingResult:
+    """Serving figures of one deployment and workload (see module doc)."""
+    _validate_inputs(inputs)
+    inp = inputs
+    shape = model_shape(inp.model)
+    hw = _hw_arrays([inp.chip], inp.weight_dtype, inp.engine, inp.factors)
+    dep = _deployment(shape, hw, inp.tp, inp.ep, inp.pp, inp.weight_dtype, inp.kv_dtype)
+    L_in, L_out = float(inp.input_len), float(inp.output_len)
+    chips_inst = _f(dep.chips)
+    chips_total = int(chips_inst * inp.replicas)
+    cap, kv_cap = _engine_cap(dep, L_in, L_out)
+    cap_f, kv_cap_f = _f(cap), _f(kv_cap)
+    weights_gb = _f(dep.weight_bytes_chip) / 1e9
+    kv_seq_gb = _f(dep.kv_bytes_token_chip) * (L_in + L_out) / 1e9
+    kv_chip_gb = _f(dep.kv_capacity_bytes_chip) / 1e9
+    base = dict(scenario=inp.scenario, max_concurrency=int(kv_cap_f * inp.replicas),
+                kv_gb_per_sequence=kv_seq_gb, kv_gb_per_chip=kv_chip_gb,
+                weights_gb_per_chip=weights_gb, chips=chips_total)
+    if kv_cap_f < 1:
+        hbm = inp.chip.hbm_gb
+        reason = (f"does not fit: weights {weights_gb:.1f} GB per chip plus reserve and one "
+                  f"{L_in + L_out:.0f}-token sequence exceed {hbm:g} GB of HBM on {inp.chip.name} "
+                  f"(tp={inp.tp}, pp={inp.pp}, ep={inp.ep}); use more chips per replica or a smaller dtype")
+        nan = float("nan")
+        return ServingResult(feasible=False, reason=reason, ttft_ms=nan, tpot_ms=nan, prefill_ms=nan,
+                             decode_step_ms=nan, e2e_latency_ms=nan, output_tokens_per_s_per_chip=0.0,
+                             total_tokens_per_s_per_chip=0.0, running_batch=0.0,
+                             limiting="memory capacity", explanation=reason,
+                             decode_breakdown_ms={}, prefill_breakdown_ms={}, **base)
+
+    sc = inp.scenario
+    reps = inp.replicas
+    if sc == "static_batch":
+        b_inst = max(float(inp.batch) / reps, 1.0)
+        waves = math.ceil(b_inst / cap_f) if b_inst > cap_f else 1
+        b_run = b_inst / waves
+        pf = _prefill(dep, b_run, L_in)
+        dec = _decode_step(dep, b_run / dep.pp, L_in + 0.5 * L_out)
+        step = _f(dec["total_s"]) * _f(dep.pp)
+        prefill_s = _f(pf["total_s"])
+        e2e = waves * (prefill_s + max(L_out - 1.0, 0.0) * step)
+        ttft = prefill_s
+        tpot = step
+        out_tps = b_inst * L_out / e2e
+        running = b_run
+        limited_by_capacity = waves > 1
+    elif sc in ("concurrency", "offline"):
+        conc = float(inp.concurrency) / reps if sc == "concurrency" else cap_f
+        r = _closed_loop(dep, conc, L_in, L_out, cap)
+        dec, pf = r["dec"], r["pf1"]
+        step = _f(dec["total_s"]) * _f(dep.pp)
+        prefill_s = _f(pf["total_s"])
+        tpot, ttft = _f(r["tpot"]), _f(r["ttft"])
+        e2e = _f(r["latency"])
+        out_tps = _f(r["rate"]) * L_out
+        running = _f(r["n"])
+        limited_by_capacity = conc > cap_f
+    else:  # server
+        r = _server(dep, float(inp.request_rate) / reps, L_in, L_out, cap)
+        dec, pf = r["dec"], r["pf1"]
+        step = _f(dec["total_s"]) * _f(dep.pp)
+        prefill_s = _f(pf["total_s"])
+        tpot, ttft = _f(r["tpot"]), _f(r["ttft"])
+        e2e = _f(r["latency"])
+        out_tps = _f(r["rate"]) * L_out
+        running = _f(r["n"])
+        limited_by_capacity = not bool(np.asarray(r["stable"]).reshape(-1)[0])
+
+    out_chip = out_tps / chips_inst
+    tot_chip = out_chip * (L_in + L_out) / L_out
+    dbd = {k[:-2] + "_ms": _f(v) * 1e3 for k, v in dec.items() if k not in ("busy_s",)}
+    pbd = {k[:-2] + "_ms": _f(v) * 1e3 for k, v in pf.items()}
+    limiting, why = _limiting(dec, running, cap_f, kv_cap_f, limited_by_capacity, inp)
+    return ServingResult(
+        feasible=True, reason="", ttft_ms=ttft * 1e3, tpot_ms=tpot * 1e3, prefill_ms=prefill_s * 1e3,
+        decode_step_ms=step * 1e3, e2e_latency_ms=e2e * 1e3, output_tokens_per_s_per_chip=out_chip,
+        total_tokens_per_s_per_chip=tot_chip, running_batch=running, limiting=limiting,
+        explanation=why, decode_breakdown_ms=dbd, prefill_breakdown_ms=pbd, **base)
+
+
+def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool, inp: ServingInputs):
+    parts = {"bandwidth": _f(dec["weights_s"]) + _f(dec["kv_s"]), "compute": _f(dec["compute_s"]),
+             "overhead": _f(dec["overhead_s"]) + _f(dec["comm_s"])}
+    if capped and running >= cap - 0.5:
+        if cap >= kv_cap - 0.5:
+            return "memory capacity", (
+                f"the running batch is capped at {cap:.0f} sequences per replica by the KV cache "
+                f"that fits beside the weights on {inp.chip.name}; more requests queue")
+        return "memory capacity", f"the engine's batch cap ({cap:.0f} sequences per replica) is reached"
+    kind = max(parts, key=parts.get)
+    total = sum(parts.values())
+    share = 100.0 * parts[kind] / total if total > 0 else 0.0
+    text = {"bandwidth": "decode steps are HBM-bandwidth bound (weights and KV read every step)",
+            "compute": "decode steps are compute bound (batch large enough to saturate the GEMMs)",
+            "overhead": "decode steps are dominated by fixed per-step overhead and collectives"}[kind]
+    return kind, f"{text}: {share:.0f}% of the step at batch {running:.0f}"
+
+
+# ---- SLO capacity and chips needed -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CapacityResult:
+    feasible: bool
+    reason: str
+    tp: int
+    batch: float                      # running sequences per replica at the capacity point
+    output_tokens_per_s_per_chip: float
+    total_tokens_per_s_per_chip: float
+    ttft_ms: float
+    tpot_ms: float
+    max_concurrency: int              # per replica, from KV capacity
+    limiting: str                     # compute | bandwidth | memory capacity | latency target | overhead
+    explanation: str
+    chips_per_replica: int
+    weights_gb_per_chip: float
+    kv_gb_per_sequence: float
+
+
+def _tp_choices(model: ModelConfig, chip: Chip) -> list[int]:
+    dom = chip.scaleup_domain or 8
+    out = []
+    for t in (1, 2, 4, 8, 16, 32, 64):
+        if t > max(dom, 1) and t > 8:
+            break
+        if model.heads % t == 0:
+            out.append(t)
+    return out or [1]
+
+
+def _capacity_arrays(model, chips, tps, L_in, L_out, ttft_s, tpot_s, wdt, kdt, engine, overrides=None,
+                     n_grid: int = 96):
+    """SLO-bounded throughput for every (chip, tp) over a grid of running batch sizes.
+
+    Returns arrays shaped (chips, tps) plus the grid results. Throughput is monotone in the
+    running batch below the KV cap, so the best feasible batch is the largest that meets both
+    targets (TPOT and TTFT also grow with the batch).
+    """
+    shape = model_shape(model)
+    hw = _hw_arrays(chips, wdt, engine, overrides)
+    hw = {k: (v[:, None, None] if isinstance(v, np.ndarray) else {kk: vv[:, None, None] for kk, vv in v.items()})
+          for k, v in hw.items()}
+    tp = _arr(tps)[None, :, None]
+    dep = _deployment(shape, hw, tp, 1.0, 1.0, wdt, kdt)
+    cap, kv_cap = _engine_cap(dep, L_in, L_out)
+    grid = np.unique(np.round(np.geomspace(1, 4096, n_grid)))[None, None, :]
+    r = _server_like(dep, grid, L_in, L_out)
+    ok = (grid <= cap) & (r["tpot"] <= tpot_s) & (r["ttft"] <= ttft_s)
+    tps_chip = np.where(ok, r["out_tps"] / dep.chips, 0.0)
+    best = np.argmax(tps_chip, axis=-1)
+    return dep, cap, kv_cap, grid, r, ok, tps_chip, best
+
+
+def _server_like(dep, n, L_in, L_out) -> dict:
+    """Steady state of a server running `n` sequences with Poisson arrivals (for SLO search)."""
+    f = dep.f
+    ctx = L_in + f["inf_kv_occupancy"] * L_out * 0.5
+    dec = _decode_step(dep, n, ctx)
+    pf1 = _prefill(dep, 1.0, L_in)
+    tpot = dec["total_s"] + n / max(L_out, 1.0) * pf1["marginal_s"]
+    # arrival rate that keeps n sequences busy (Little's law), iterate once for TTFT
+    lat0 = pf1["total_s"] + max(L_out - 1.0, 0.0) * tpot
+    lam = n / lat0
+    rho = np.minimum(lam * pf1["marginal_s"], 0.999)
+    wait = rho * pf1["marginal_s"] / (2.0 * (1.0 - rho))
+    ttft = pf1["total_s"] + wait + f["inf_ttft_wait_steps"] * dec["total_s"]
+    lat = ttft + max(L_out - 1.0, 0.0) * tpot
+    lam = n / lat
+    ok_rho = lam * pf1["marginal_s"] < 0.95
+    return {"dec": dec, "pf1": pf1, "tpot": tpot, "ttft": np.where(ok_rho, ttft, np.inf),
+            "out_tps": lam * L_out, "rate": lam}
+
+
+def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len: float,
+                 ttft_ms: float | None = None, tpot_ms: float | None = None, weight_dtype: str = "bf16",
+                 kv_dtype: str = "bf16", tp: int | None = None, engine: str = "",
+                 factors: Mapping[str, float] | None = None) -> CapacityResult:
+    """Largest per-chip load that meets the TTFT and TPOT targets (best TP when `tp` is None)."""
+    check_dtypes(chip, weight_dtype, kv_dtype)
+    problems = model.validate()
+    if problems:
+        raise UserError(f"model {model.id}: " + "; ".join(problems))
+    if input_len < 1 or output_len < 1:
+        raise UserError(f"input_len/output_len: {input_len}/{output_len} (must be >= 1)")
+    tps = [int(tp)] if tp else _tp_choices(model, chip)
+    ttft_s = ttft_ms / 1e3 if ttft_ms else np.inf
+    tpot_s = tpot_ms / 1e3 if tpot_ms else np.inf
+    dep, cap, kv_cap, grid, r, ok, tps_chip, best = _capacity_arrays(
+        model, [chip], tps, float(input_len), float(output_len), ttft_s, tpot_s,
+        weight_dtype, kv_dtype, engine, factors)
+    per_tp = tps_chip[0].max(axis=-1)
+    i = int(np.argmax(per_tp))
+    t = tps[i]
+    j = int(best[0, i])
+    g = grid.reshape(-1)
+    weights_gb = float(np.broadcast_to(dep.weight_bytes_chip, (1, len(tps), 1))[0, i, 0]) / 1e9
+    kv_seq_gb = float(np.broadcast_to(dep.kv_bytes_token_chip, (1, len(tps), 1))[0, i, 0]) * (input_len + output_len) / 1e9
+    cap_i = float(np.broadcast_to(cap, (1, len(tps), 1))[0, i, 0])
+    kvcap_i = float(np.broadcast_to(kv_cap, (1, len(tps), 1))[0, i, 0])
+    if per_tp[i] <= 0:
+        # nothing meets the targets: say why with the smallest batch at the best-fitting TP
+        fits = [k for k in range(len(tps)) if float(np.broadcast_to(kv_cap, (1, len(tps), 1))[0, k, 0]) >= 1]
+        if not fits:
+            reason = (f"{model.name} does not fit on {chip.name} at any TP in {tps} with "
+                      f"{weight_dtype} weights (weights plus reserve exceed {chip.hbm_gb:g} GB)")
+            limiting = "memory capacity"
+            k = len(tps) - 1
+        else:
+            k = min(fits, key=lambda q: float(r["tpot"][0, q, 0]))
+            tp1 = float(r["tpot"][0, k, 0]) * 1e3
+            tf1 = float(r["ttft"][0, k, 0]) * 1e3
+            bits = []
+            if tpot_ms and tp1 > tpot_ms:
+                bits.append(f"TPOT {tp1:.1f} ms > {tpot_ms:g} ms even at batch 1")
+            if ttft_ms and tf1 > ttft_ms:
+                bits.append(f"TTFT {tf1:.0f} ms > {ttft_ms:g} ms even at batch 1")
+            reason = f"latency target not met on {chip.name} (best tp={tps[k]}): " + "; ".join(bits or ["no feasible batch"])
+            limiting = "latency target"
+        return CapacityResult(False, reason, tps[k], 0.0, 0.0, 0.0, float("nan"), float("nan"),
+                              int(max(kvcap_i, 0)), limiting, reason, int(tps[k]), weights_gb, kv_seq_gb)
+    n = float(g[j])
+    tpot_v = float(r["tpot"][0, i, j]) * 1e3
+    ttft_v = float(r["ttft"][0, i, j]) * 1e3
+    out_chip = float(per_tp[i])
+    # why it stops here: the next batch would break a target, or the KV cache is full
+    nxt = j + 1 if j + 1 < len(g) else j
+    if j + 1 >= len(g) or g[nxt] > cap_i:
+        if cap_i >= kvcap_i - 0.5:
+            limiting = "memory capacity"
+            why = f"KV cache full at {n:.0f} sequences per replica ({kv_seq_gb:.2f} GB per sequence per chip)"
+        else:
+            limiting = "memory capacity"
+            why = f"engine batch cap of {cap_i:.0f} sequences reached"
+    else:
+        tpot_n = float(r["tpot"][0, i, nxt]) * 1e3
+        ttft_n = float(r["ttft"][0, i, nxt]) * 1e3
+        which = []
+        if tpot_ms and tpot_n > tpot_ms:
+            which.append(f"TPOT {tpot_ms:g} ms")
+        if ttft_ms and ttft_n > ttft_ms:
+            which.append(f"TTFT {ttft_ms:g} ms")
+        limiting = "latency target"
+        why = f"a larger batch would break the {' and '.join(which) or 'latency'} target"
+    dec = {k: float(v[0, i, j]) if np.ndim(v) else float(v) for k, v in r["dec"].items()
+           if k in ("weights_s", "kv_s", "compute_s", "overhead_s", "comm_s")}
+    bw = dec["weights_s"] + dec["kv_s"]
+    kind = "bandwidth" if bw >= dec["compute_s"] else "compute"
+    why += f"; at that batch the decode step is {kind} bound ({1e3 * max(bw, dec['compute_s']):.1f} of {tpot_v:.1f} ms)"
+    return CapacityResult(True, "", t, n, out_chip, out_chip * (input_len + output_len) / output_len,
+                          ttft_v, tpot_v, int(kvcap_i), limiting, why, t, weights_gb, kv_seq_gb)
+
+
+def chips_needed(model: ModelConfig, chip: Chip, *, demand_output_tokens_per_s: float, input_len: float,
+                 output_len: float, ttft_ms: float | None = None, tpot_ms: float | None = None,
+                 weight_dtype: str = "bf16", kv_dtype: str = "bf16", tp: int | None = None,
+                 engine: str = "", factors: Mapping[str, float] | None = None) -> int:
+    """Chips of this type to serve a peak output-token demand under the SLOs (whole replicas)."""
+    cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
+                       tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=tp,
+                       engine=engine, factors=factors)
+    if not cap.feasible:
+        raise UserError(f"chips needed on {chip.id}: {cap.reason}")
+    if demand_output_tokens_per_s <= 0:
+        return 0
+    per_replica = cap.output_tokens_per_s_per_chip * cap.chips_per_replica
+    replicas = math.ceil(demand_output_tokens_per_s / per_replica - 1e-9)
+    return int(replicas * cap.chips_per_replica)
+
+
+# ---- curves for the GUI -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServingCurve:
+    """Arrays shaped (chips, tps, batches); NaN where the batch does not fit in memory."""
+
+    chip_ids: tuple
+    tps: np.ndarray
+    batches: np.ndarray
+    output_tokens_per_s_per_chip: np.ndarray
+    tpot_ms: np.ndarray
+    ttft_ms: np.ndarray
+    decode_step_ms: np.ndarray
+    max_concurrency: np.ndarray       # (chips, tps), per replica
+
+
+def serving_curve(model: ModelConfig, chips: Sequence[Chip], tps: Sequence[int], batches,
+                  *, input_len: float = 1024, output_len: float = 256, weight_dtype: str = "bf16",
+                  kv_dtype: str = "bf16", engine: str = "", factors: Mapping[str, float] | None = None
+                  ) -> ServingCurve:
+    """Throughput-latency curve as the running batch grows, for every chip and TP at once."""
+    for c in chips:
+        check_dtypes(c, weight_dtype, kv_dtype)
+    shape = model_shape(model)
+    hw = _hw_arrays(list(chips), weight_dtype, engine, factors)
+    hw = {k: (v[:, None, None] if isinstance(v, np.ndarray) else {kk: vv[:, None, None] for kk, vv in v.items()})
+          for k, v in hw.items()}
+    tp = _arr(list(tps))[None, :, None]
+    b = _arr(batches)[None, None, :]
+    dep = _deployment(shape, hw, tp, 1.0, 1.0, weight_dtype, kv_dtype)
+    cap, kv_cap = _engine_cap(dep, float(input_len), float(output_len))
+    r = _server_like(dep, b, float(input_len), float(output_len))
+    fits = b <= kv_cap
+    nan = np.nan
+    out = np.where(fits, r["out_tps"] / dep.chips, nan)
+    return ServingCurve(
+        chip_ids=tuple(c.id for c in chips), tps=_arr(list(tps)), batches=_arr(batches).reshape(-1),
+        output_tokens_per_s_per_chip=out,
+        tpot_ms=np.where(fits, r["tpot"] * 1e3, nan),
+        ttft_ms=np.where(fits, r["ttft"] * 1e3, nan),
+        decode_step_ms=np.where(fits, r["dec"]["total_s"] * 1e3 + 0.0 * b, nan),
+        max_concurrency=np.broadcast_to(kv_cap, (len(chips), len(tps), 1))[..., 0].copy(),
+    )
+
+
+def best_layouts(model: ModelConfig, chips: Sequence[Chip], *, demand_output_tokens_per_s: float,
+                 input_len: float, output_len: float, ttft_ms: float | None = None,
+                 tpot_ms: float | None = None, weight_dtype: str = "bf16", kv_dtype: str = "bf16",
+                 engine: str = "") -> list[dict]:
+    """For each chip, chips needed for the demand at every TP, and the best TP (fewest chips)."""
+    out = []
+    for chip in chips:
+        row = {"chip": chip.id, "by_tp": {}, "best_tp": None, "chips_needed": None, "reason": ""}
+        try:
+            check_dtypes(chip, weight_dtype, kv_dtype)
+        except UserError as exc:
+            row["reason"] = str(exc)
+            out.append(row)
+            continue
+        for t in _tp_choices(model, chip):
+            cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
+                               tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=t, engine=engine)
+            if cap.feasible:
+                per = cap.output_tokens_per_s_per_chip * t
+                n = int(math.ceil(demand_output_tokens_per_s / per - 1e-9) * t) if demand_output_tokens_per_s > 0 else 0
+                row["by_tp"][t] = n
+            else:
+                row["by_tp"][t] = None
+        feas = {t: n for t, n in row["by_tp"].items() if n is not None}
+        if feas:
+            best = min(feas, key=lambda t: (feas[t], t))
+            row["best_tp"], row["chips_needed"] = best, feas[best]
+        else:
+            row["reason"] = "no TP meets the targets"
+        out.append(row)
+    return out

@@ -1,0 +1,320 @@
+"""Predict every row of an inference validation file and score the errors.
+
+Schema: ../shared/validation/INFERENCE.md. One bad row becomes an `error` case naming the field
+and value; it never stops the others. Rows of one configuration share one simulation (cached).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from engine.errors import UserError
+from engine.hardware import Chip
+from engine.inference import SCENARIOS, SERVE_DTYPES, ServingInputs, evaluate_serving
+from engine.models import ModelConfig
+
+THROUGHPUT_METRICS = ("output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip")
+LATENCY_METRICS = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "prefill_ms", "decode_step_ms")
+METRICS = THROUGHPUT_METRICS + LATENCY_METRICS
+TRUST_WEIGHT = {"high": 1.0, "medium": 0.5, "low": 0.25}
+
+# DeepSeek-V3/R1 MLA sizes, used when a row's notes do not give them.
+MLA_DEFAULTS = {"kv_lora_rank": 512, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128,
+                "v_head_dim": 128, "q_lora_rank": 1536}
+
+
+class RowError(Exception):
+    """A problem with one row; the message names the field and value."""
+
+
+def _text(row: Mapping, name: str) -> str:
+    v = row.get(name)
+    return "" if v is None else str(v).strip()
+
+
+def _num(row: Mapping, name: str, *, required: bool = True, integer: bool = False, positive: bool = True):
+    raw = _text(row, name)
+    if raw == "":
+        if required:
+            raise RowError(f"{name}: blank (required)")
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise RowError(f"{name}: {raw!r} (not a number)") from None
+    if not math.isfinite(value):
+        raise RowError(f"{name}: {raw!r} (not finite)")
+    if positive and value <= 0:
+        raise RowError(f"{name}: {raw!r} (must be > 0)")
+    if value < 0:
+        raise RowError(f"{name}: {raw!r} (must be >= 0)")
+    if integer:
+        if value != int(value):
+            raise RowError(f"{name}: {raw!r} (must be an integer)")
+        return int(value)
+    return value
+
+
+def _note_int(notes: str, pattern: str, default: int) -> int:
+    m = re.search(pattern, notes, flags=re.IGNORECASE)
+    return int(m.group(1)) if m else default
+
+
+def model_from_row(row: Mapping) -> ModelConfig:
+    """A ModelConfig from the row's architecture columns (FFN gating and tied embeddings are
+    chosen to match `params_b`; MLA sizes come from the notes or the DeepSeek defaults)."""
+    notes = _text(row, "notes")
+    name = _text(row, "model") or "model"
+    layers = _num(row, "layers", integer=True)
+    hidden = _num(row, "hidden", integer=True)
+    heads = _num(row, "heads", integer=True)
+    kv_heads = _num(row, "kv_heads", integer=True)
+    head_dim = _num(row, "head_dim", integer=True, required=False) or 0
+    vocab = _num(row, "vocab", integer=True)
+    ffn = _num(row, "ffn_hidden", integer=True, required=False) or 0
+    params_b = _num(row, "params_b", required=False)
+    experts = _num(row, "moe_experts", integer=True, required=False) or 0
+    attention = _text(row, "attention").lower() or ("mha" if kv_heads == heads else "gqa")
+    if attention not in ("mha", "gqa", "mla"):
+        raise RowError(f"attention: {attention!r} (one of mha, gqa, mla)")
+    kw: dict = dict(id=name.lower(), name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads,
+                    head_dim=head_dim, ffn_hidden=ffn, vocab=vocab)
+    if experts:
+        kw.update(moe_experts=experts,
+                  moe_shared_experts=_num(row, "moe_shared_experts", integer=True, required=False, positive=False) or 0,
+                  moe_topk=_num(row, "moe_topk", integer=True),
+                  moe_ffn_hidden=_num(row, "moe_ffn_hidden", integer=True))
+        dense = _note_int(notes, r"first\s+(\d+)\s+(?:of\s+\d+\s+)?layers\s+dense", -1)
+        if dense < 0:
+            dense = 0 if ffn == 0 else -1
+        kw["moe_dense_layers"] = dense
+    if attention == "mla":
+        kw.update(
+            kv_lora_rank=_note_int(notes, r"kv_lora_rank\s*[=:]?\s*(\d+)", MLA_DEFAULTS["kv_lora_rank"]),
+            qk_rope_head_dim=_note_int(notes, r"qk_rope(?:_head)?(?:_dim)?\s*[=:]?\s*(\d+)", MLA_DEFAULTS["qk_rope_head_dim"]),
+            q_lora_rank=_note_int(notes, r"q_lora_rank\s*[=:]?\s*(\d+)", MLA_DEFAULTS["q_lora_rank"]),
+            qk_nope_head_dim=MLA_DEFAULTS["qk_nope_head_dim"], v_head_dim=MLA_DEFAULTS["v_head_dim"])
+        qk = _note_int(notes, r"qk head dim\s*[=:]?\s*(\d+)", 0)
+        if qk > kw["qk_rope_head_dim"]:
+            kw["qk_nope_head_dim"] = qk - kw["qk_rope_head_dim"]
+    candidates = []
+    dense_opts = [kw.get("moe_dense_layers", 0)]
+    if kw.get("moe_dense_layers", 0) == -1:
+        dense_opts = list(range(0, min(layers, 6)))
+    for gated in (True, False):
+        for tied in (False, True):
+            for d in dense_opts:
+                args = dict(kw, gated_ffn=gated, tied_embeddings=tied)
+                if experts:
+                    args["moe_dense_layers"] = d
+                m = ModelConfig(**args)
+                candidates.append(m)
+    if params_b:
+        target = params_b * 1e9
+        model = min(candidates, key=lambda m: abs(m.total_params() - target))
+    else:
+        model = candidates[0]
+    problems = model.validate()
+    if problems:
+        raise RowError("; ".join(problems))
+    return model
+
+
+def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
+    chip_id = _text(row, "chip")
+    if chip_id not in chips:
+        raise RowError(f"chip: {chip_id!r} (not in the catalog)")
+    model = model_from_row(row)
+    tp = _num(row, "tp", integer=True, required=False) or 1
+    pp = _num(row, "pp", integer=True, required=False) or 1
+    ep = _num(row, "ep", integer=True, required=False) or 1
+    replicas = _num(row, "replicas", integer=True, required=False) or 1
+    num_chips = _num(row, "num_chips", integer=True, required=False)
+    if num_chips and num_chips != replicas * pp * max(tp, ep):
+        raise RowError(f"num_chips: {num_chips} (expected replicas x pp x max(tp, ep) = "
+                       f"{replicas * pp * max(tp, ep)})")
+    scenario = _text(row, "scenario")
+    if scenario not in SCENARIOS:
+        raise RowError(f"scenario: {scenario!r} (one of {', '.join(SCENARIOS)})")
+    wdt = _text(row, "weight_dtype").lower()
+    kdt = _text(row, "kv_dtype").lower() or wdt
+    for label, dt in (("weight_dtype", wdt), ("kv_dtype", kdt)):
+        if dt not in SERVE_DTYPES:
+            raise RowError(f"{label}: {dt!r} (one of {', '.join(SERVE_DTYPES)})")
+    kwargs = dict(model=model, chip=chips[chip_id], tp=tp, pp=pp, ep=ep, replicas=replicas,
+                  input_len=_num(row, "input_len"), output_len=_num(row, "output_len"),
+                  scenario=scenario, weight_dtype=wdt, kv_dtype=kdt, engine=_text(row, "engine"))
+    if scenario == "static_batch":
+        kwargs["batch"] = _num(row, "batch", integer=True)
+    elif scenario == "concurrency":
+        kwargs["concurrency"] = _num(row, "concurrency", integer=True)
+    elif scenario == "server":
+        kwargs["request_rate"] = _num(row, "request_rate")
+    return ServingInputs(**kwargs)
+
+
+def predict_metric(result, metric: str) -> float:
+    if metric not in METRICS:
+        raise RowError(f"metric: {metric!r} (one of {', '.join(METRICS)})")
+    return float(getattr(result, metric))
+
+
+def _config_key(row: Mapping) -> tuple:
+    skip = {"id", "metric", "value", "notes", "trust", "locator"}
+    return tuple(sorted((k, _text(row, k)) for k in row if k not in skip))
+
+
+def _stats(errors: Sequence[float], weights: Sequence[float] | None = None) -> dict:
+    e = np.abs(np.asarray(errors, dtype=float))
+    if e.size == 0:
+        return {"n": 0, "median_abs_error_pct": None, "p90_abs_error_pct": None, "mean_abs_error_pct": None}
+    out = {"n": int(e.size), "median_abs_error_pct": float(np.median(e)),
+           "p90_abs_error_pct": float(np.percentile(e, 90)), "mean_abs_error_pct": float(np.mean(e))}
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        order = np.argsort(e)
+        cw = np.cumsum(w[order]) / w.sum()
+        out["weighted_median_abs_error_pct"] = float(e[order][np.searchsorted(cw, 0.5)])
+    return out
+
+
+def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
+                             factors: Mapping[str, float] | None = None,
+                             progress: Callable[[float, str], None] | None = None,
+                             should_stop: Callable[[], bool] | None = None) -> dict:
+    """Predict each row's `metric` and compare with `value`; see the module doc."""
+    from engine.errors import Cancelled  # noqa: F401  (defined by the errors module)
+
+    cache: dict = {}
+    cases = []
+    for i, row in enumerate(rows):
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+        if progress is not None and i % 16 == 0:
+            progress(i / max(len(rows), 1), f"case {i + 1} of {len(rows)}")
+        row = row or {}
+        case = {"id": _text(row, "id") or f"row-{i + 1}", "metric": _text(row, "metric"),
+                "source": _text(row, "source"), "chip": _text(row, "chip"), "model": _text(row, "model"),
+                "engine": _text(row, "engine"), "scenario": _text(row, "scenario"),
+                "trust": _text(row, "trust") or "medium",
+                "measured": None, "predicted": None, "error_pct": None, "status": "error", "message": ""}
+        try:
+            measured = _num(row, "value")
+            case["measured"] = measured
+            metric = case["metric"]
+            if metric not in METRICS:
+                raise RowError(f"metric: {metric!r} (one of {', '.join(METRICS)})")
+            key = _config_key(row)
+            if key not in cache:
+                try:
+                    inp = inputs_from_row(row, chips)
+                    if factors:
+                        from dataclasses import replace
+
+                        inp = replace(inp, factors=dict(factors))
+                    cache[key] = evaluate_serving(inp)
+                except (RowError, UserError) as exc:
+                    cache[key] = exc
+            res = cache[key]
+            if isinstance(res, Exception):
+                raise res
+            if not res.feasible:
+                case["status"] = "infeasible"
+                case["message"] = res.reason
+            else:
+                pred = predict_metric(res, metric)
+                if not math.isfinite(pred):
+                    raise RowError(f"metric {metric}: prediction is not finite")
+                case["predicted"] = pred
+                case["error_pct"] = 100.0 * (pred - measured) / measured
+                case["status"] = "ok"
+                case["limiting"] = res.limiting
+        except (RowError, UserError) as exc:
+            case["status"] = "error"
+            case["message"] = str(exc)
+        except Exception as exc:  # a bug must not hide the other rows
+            case["status"] = "error"
+            case["message"] = f"{type(exc).__name__}: {exc}"
+        cases.append(case)
+    if progress is not None:
+        progress(1.0, "done")
+    return {"cases": cases, "summary": summarize(cases)}
+
+
+def summarize(cases: list[dict]) -> dict:
+    ok = [c for c in cases if c["status"] == "ok"]
+
+    def group(key_fn) -> dict:
+        groups: dict = {}
+        for c in ok:
+            groups.setdefault(key_fn(c), []).append(c)
+        return {k: _stats([c["error_pct"] for c in v], [TRUST_WEIGHT.get(c["trust"], 0.5) for c in v])
+                for k, v in sorted(groups.items())}
+
+    counts = {s: sum(1 for c in cases if c["status"] == s) for s in ("ok", "infeasible", "error")}
+    overall = _stats([c["error_pct"] for c in ok], [TRUST_WEIGHT.get(c["trust"], 0.5) for c in ok])
+    by_class = group(lambda c: "throughput" if c["metric"] in THROUGHPUT_METRICS else "latency")
+    worst = sorted(ok, key=lambda c: -abs(c["error_pct"]))[:10]
+    return {
+        "cases": len(cases), "counts": counts, "overall": overall, "by_class": by_class,
+        "by_source": group(lambda c: c["source"]), "by_chip": group(lambda c: c["chip"]),
+        "by_metric": group(lambda c: c["metric"]), "by_engine": group(lambda c: c["engine"].split("@")[0] or "unknown"),
+        "worst": [{"id": c["id"], "metric": c["metric"], "measured": c["measured"],
+                   "predicted": c["predicted"], "error_pct": c["error_pct"]} for c in worst],
+    }
+
+
+# ---- calibration: fit factors to measurements ------------------------------------------------------
+
+def fit_inference_factors(rows: list[dict], chips: dict[str, Chip], names: Sequence[str],
+                          start: Mapping[str, float] | None = None, *, rounds: int = 3,
+                          bounds: Mapping[str, tuple] | None = None,
+                          should_stop: Callable[[], bool] | None = None) -> dict:
+    """Fit the named factors (one value each for every row given) by coordinate search on the
+    trust-weighted mean absolute log error. Returns {"factors", "loss_before", "loss_after"}.
+
+    Callers select the rows (e.g. one chip and engine) and store the result under that scope.
+    """
+    from engine.errors import Cancelled
+    from engine.inference import DEFAULT_FACTORS
+
+    current = {n: float((start or {}).get(n, DEFAULT_FACTORS[n])) for n in names}
+
+    def loss(f) -> float:
+        res = validate_inference_cases(rows, chips, factors=f)
+        errs, ws = [], []
+        for c in res["cases"]:
+            if c["status"] == "ok" and c["predicted"] > 0:
+                errs.append(abs(math.log(c["predicted"] / c["measured"])))
+                ws.append(TRUST_WEIGHT.get(c["trust"], 0.5))
+            else:
+                errs.append(2.0)
+                ws.append(TRUST_WEIGHT.get(c.get("trust", "medium"), 0.5))
+        return float(np.average(errs, weights=ws)) if errs else 0.0
+
+    before = loss(current)
+    best = before
+    step = {n: 0.5 for n in names}
+    for _ in range(rounds):
+        for n in names:
+            for _try in range(6):
+                if should_stop is not None and should_stop():
+                    raise Cancelled()
+                improved = False
+                for sign in (1.0, -1.0):
+                    trial = dict(current)
+                    trial[n] = current[n] * math.exp(sign * step[n])
+                    if bounds and n in bounds:
+                        lo, hi = bounds[n]
+                        trial[n] = min(max(trial[n], lo), hi)
+                    l = loss(trial)
+                    if l < best - 1e-9:
+                        best, current, improved = l, trial, True
+                        break
+                if not improved:
+                    step[n] *= 0.5
+    return {"factors": current, "loss_before": before, "loss_after": best}
