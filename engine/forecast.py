@@ -984,8 +984,8 @@ def default_scenario() -> ForecastScenario:
         weight_dtype="int8", kv_dtype="bf16",
         note="Doubao tokens/day (STORY.md); growth after Dec 2025: 2x/year (assumption); peak/average "
              "1.5 (consumer chat 1.4-1.6 hourly); request mix 1155 in / 211 out (Azure chat trace); "
-             "served model: Qwen3-235B-A22B as a stand-in for Doubao-pro (a ~20B-active MoE) with int8
-             weights (W8A8 serving), TTFT 2 s, TPOT 50 ms (assumptions)")
+             "served model: Qwen3-235B-A22B as a stand-in for Doubao-pro (a ~20B-active MoE) with int8 "
+             "weights (W8A8 serving), TTFT 2 s, TPOT 50 ms (assumptions)")
     return ForecastScenario(
         name="default", start=dt.date(2024, 5, 1), months=60, trials=2000, seed=2024, as_of=None,
         install_lag_days=30.0, annual_failure_rate=0.03, lifetime_years=5.0, unscheduled_spread_months=12,
