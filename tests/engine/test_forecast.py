@@ -1,0 +1,458 @@
+"""Forecast engine: closed forms derived by hand, Monte Carlo properties, scenarios, hooks."""
+
+import datetime as dt
+import json
+import math
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.errors import Cancelled, ValidationError
+from engine.fleet import Delivery, Order, ScheduledLot, installed_timeline, month_starts
+from engine.forecast import (Allocation, AllocationStep, DemandCurve, DemandPoint, ForecastInputs,
+                             ForecastScenario, OrderUncertainty, ThroughputTable, TrainingJob,
+                             DOUBAO_TOKENS_PER_DAY, default_scenario, demand_tokens_per_day,
+                             deterministic_installed, outstanding_lots, run_forecast, sample,
+                             scenario_from_dict, scenario_to_dict)
+
+D = dt.date
+CHIP = "chip-a"
+
+
+def order(oid=1, qty=100_000, deliveries=(), promised=(), vendor="Huawei", chip=CHIP):
+    return Order(id=oid, buyer="B", vendor=vendor, chip_id=chip, quantity=qty, order_date=D(2024, 1, 1),
+                 promised=tuple(ScheduledLot(d, q) for d, q in promised),
+                 deliveries=tuple(Delivery(i, oid, d, q) for i, (d, q) in enumerate(deliveries)))
+
+
+def fixed(fraction=1.0, delay=0.0, of="order"):
+    return OrderUncertainty("fixed", fraction, fraction, fraction, of, "fixed", delay, delay, delay)
+
+
+def scenario(**kw):
+    base = dict(start=D(2024, 1, 1), months=24, trials=200, seed=1, install_lag_days=0.0,
+                demand=DemandCurve(points=(DemandPoint(D(2024, 1, 1), 1.0),), model_id="m", chip_id=CHIP,
+                                   input_tokens_per_request=0.0, output_tokens_per_request=1.0))
+    base.update(kw)
+    return ForecastScenario(**base)
+
+
+def inputs(orders, sc, tput=1.0, training=None, chips=(CHIP,)):
+    return ForecastInputs(orders=tuple(orders), scenario=sc, chip_peak_tflops={c: 500.0 for c in chips},
+                          serving_tokens_per_s_per_chip={c: tput for c in chips},
+                          training_tokens_per_s_per_chip=training or {})
+
+
+def month_index(sc, day):
+    return month_starts(sc.start, sc.months).index(day)
+
+
+# The story-shaped order: 30,000 of 100,000 delivered on 2024-07-01, the rest promised in two lots.
+STORY_ORDER = order(deliveries=[(D(2024, 7, 1), 30_000)],
+                    promised=[(D(2024, 7, 1), 30_000), (D(2025, 1, 1), 35_000), (D(2025, 7, 1), 35_000)])
+
+
+# ---- supply closed forms -------------------------------------------------------------------
+
+def test_fixed_fraction_of_order_scales_every_undelivered_lot():
+    # 50% of 100,000 with 30,000 delivered: 20,000 more, i.e. 2/7 of each 35,000 lot = 10,000.
+    sc = scenario(default_uncertainty=fixed(0.5), months=24)
+    r = run_forecast(inputs([STORY_ORDER], sc))
+    bands = r.installed_by_chip[CHIP]
+    for day, expected in ((D(2024, 6, 1), 0), (D(2024, 8, 1), 30_000), (D(2025, 2, 1), 40_000),
+                          (D(2025, 8, 1), 50_000)):
+        i = month_index(sc, day)
+        assert bands.p10[i] == bands.p50[i] == bands.p90[i] == pytest.approx(expected, abs=1e-6)
+    assert r.promised_by_chip[CHIP][month_index(sc, D(2025, 8, 1))] == 100_000
+
+
+def test_fixed_fraction_of_outstanding_and_fixed_delay():
+    sc = scenario(default_uncertainty=fixed(0.5, delay=45, of="outstanding"))
+    p50 = run_forecast(inputs([STORY_ORDER], sc)).installed_by_chip[CHIP].p50
+    # The January lot (17,500 after halving) is ready 45 days late, on 2025-02-15.
+    assert p50[month_index(sc, D(2025, 2, 1))] == pytest.approx(30_000)
+    assert p50[month_index(sc, D(2025, 3, 1))] == pytest.approx(47_500)
+    assert p50[month_index(sc, D(2025, 9, 1))] == pytest.approx(65_000)
+
+
+def test_fraction_below_what_is_delivered_adds_nothing():
+    sc = scenario(default_uncertainty=fixed(0.2))
+    p90 = run_forecast(inputs([STORY_ORDER], sc)).installed_by_chip[CHIP].p90
+    assert p90.max() == 30_000
+
+
+def test_failures_and_retirement_closed_form():
+    o = order(qty=12_000, deliveries=[(D(2024, 1, 1), 12_000)], promised=[(D(2024, 1, 1), 12_000)])
+    sc = scenario(annual_failure_rate=0.1)
+    p50 = run_forecast(inputs([o], sc)).installed_by_chip[CHIP].p50
+    assert p50[month_index(sc, D(2024, 12, 1))] == pytest.approx(12_000 * 0.9 ** (335 / 365.25), rel=1e-12)
+    assert p50[month_index(sc, D(2025, 1, 1))] == pytest.approx(12_000 * 0.9 ** (366 / 365.25), rel=1e-12)
+    sc = scenario(lifetime_years=1.0)
+    p50 = run_forecast(inputs([o], sc)).installed_by_chip[CHIP].p50
+    assert p50[month_index(sc, D(2024, 12, 1))] == 12_000  # 335 days old
+    assert p50[month_index(sc, D(2025, 1, 1))] == 0  # 366 days > 365.25
+
+
+def test_install_lag_delays_installation():
+    o = order(qty=1000, deliveries=[(D(2024, 1, 20), 1000)])
+    sc = scenario(install_lag_days=30)  # ready 2024-02-19
+    p50 = run_forecast(inputs([o], sc)).installed_by_chip[CHIP].p50
+    assert list(p50[:4]) == [0, 0, 1000, 1000]
+
+
+def test_unscheduled_quantity_is_spread_after_as_of_and_overdue_lots_move_to_as_of():
+    o = order(qty=12_000)
+    lots = outstanding_lots(o, D(2024, 1, 10), 12)
+    assert [d for d, _ in lots][:2] == [D(2024, 2, 1), D(2024, 3, 1)] and len(lots) == 12
+    assert all(q == 1000 for _, q in lots)
+    late = order(qty=5000, promised=[(D(2023, 6, 1), 5000)])
+    assert outstanding_lots(late, D(2024, 1, 10), 12) == [(D(2024, 1, 10), 5000.0)]
+    sc = scenario(as_of=D(2024, 1, 10))
+    p50 = run_forecast(inputs([o], sc)).installed_by_chip[CHIP].p50
+    assert p50[month_index(sc, D(2024, 3, 1))] == 2000
+
+
+def test_deliveries_fill_the_earliest_promised_lots_first():
+    o = order(qty=100, deliveries=[(D(2024, 2, 1), 50)], promised=[(D(2024, 1, 1), 40), (D(2024, 6, 1), 60)])
+    assert outstanding_lots(o, D(2024, 2, 1), 12) == [(D(2024, 6, 1), 50.0)]
+
+
+# ---- Monte Carlo vs deterministic ----------------------------------------------------------
+
+def two_orders():
+    a = order(1, deliveries=[(D(2024, 7, 1), 30_000)],
+              promised=[(D(2024, 7, 1), 30_000), (D(2024, 12, 1), 30_000), (D(2025, 6, 1), 40_000)])
+    b = order(2, qty=50_000, vendor="NVIDIA", chip="chip-b", deliveries=[(D(2024, 3, 1), 20_000)])
+    return [a, b]
+
+
+def test_monte_carlo_without_uncertainty_equals_lot_by_lot_computation_exactly():
+    sc = scenario(months=36, trials=50, vendor_uncertainty={"Huawei": fixed(0.6, delay=40), "NVIDIA": fixed(0.5, 10, "outstanding")})
+    r = run_forecast(inputs(two_orders(), sc, chips=(CHIP, "chip-b")))
+    expected = deterministic_installed(two_orders(), sc, {1: 3 / 7, 2: 0.5}, {1: 40, 2: 10})
+    for chip in (CHIP, "chip-b"):
+        bands = r.installed_by_chip[chip]
+        assert np.array_equal(bands.p10, bands.p90) and np.array_equal(bands.p50, bands.p90)
+        assert np.array_equal(bands.p50, expected[chip])  # integer sums: exact in float64
+
+
+def test_monte_carlo_without_uncertainty_matches_deterministic_with_attrition():
+    sc = scenario(months=36, trials=20, annual_failure_rate=0.07, lifetime_years=2.0,
+                  vendor_uncertainty={"Huawei": fixed(0.6, delay=40)})
+    r = run_forecast(inputs(two_orders(), sc, chips=(CHIP, "chip-b")))
+    expected = deterministic_installed(two_orders(), sc, {1: 3 / 7}, {1: 40})
+    for chip in (CHIP, "chip-b"):
+        np.testing.assert_allclose(r.installed_by_chip[chip].p50, expected[chip], rtol=1e-12, atol=1e-9)
+
+
+def test_delivered_only_matches_fleet_installed_timeline():
+    o = order(qty=30_000, deliveries=[(D(2024, 7, 15), 10_000), (D(2024, 8, 15), 10_000), (D(2024, 9, 15), 10_000)])
+    sc = scenario(install_lag_days=30)
+    r = run_forecast(inputs([o], sc))
+    expected = installed_timeline([o], month_starts(sc.start, sc.months), install_lag_days=30)[CHIP]
+    assert np.array_equal(r.installed_by_chip[CHIP].p50, expected)
+
+
+def test_uniform_delay_gives_the_closed_form_probability():
+    # One lot of 1,000 due 2025-01-01, delay uniform on [0, 60] days rounded to whole days: it is
+    # installed by 2025-02-01 when the delay is under 31.5 days (p = 31.5/60), by 2025-03-01 under 59.5.
+    o = order(qty=1000, promised=[(D(2025, 1, 1), 1000)])
+    unc = OrderUncertainty(delay_dist="uniform", delay_low_days=0, delay_mode_days=30, delay_high_days=60)
+    demand = DemandCurve(points=(DemandPoint(D(2024, 1, 1), 1000 * 86400.0),), model_id="m", chip_id=CHIP,
+                         input_tokens_per_request=0.0, output_tokens_per_request=1.0)
+    sc = scenario(start=D(2024, 12, 1), months=4, trials=20_000, default_uncertainty=unc, demand=demand,
+                  as_of=D(2024, 6, 1))
+    r = run_forecast(inputs([o], sc))
+    assert r.demand_unit_chips[0] == pytest.approx(1000)
+    assert r.prob_meet_demand[0] == 0
+    assert r.prob_meet_demand[1] == pytest.approx(0.5 / 60, abs=0.003)  # delays rounding to 0 days
+    assert r.prob_meet_demand[2] == pytest.approx(31.5 / 60, abs=0.015)
+    assert r.prob_meet_demand[3] == pytest.approx(59.5 / 60, abs=0.005)
+    bands = r.installed_by_chip[CHIP]
+    assert (bands.p10[2], bands.p90[2]) == (0, 1000)
+
+
+def test_pert_beta_mean_is_the_textbook_formula():
+    x = sample("beta", 0.3, 0.4, 0.8, 200_000, np.random.default_rng(0))
+    assert x.min() >= 0.3 and x.max() <= 0.8
+    assert x.mean() == pytest.approx((0.3 + 4 * 0.4 + 0.8) / 6, abs=0.002)
+    t = sample("triangular", 0, 90, 365, 200_000, np.random.default_rng(0))
+    assert t.mean() == pytest.approx((0 + 90 + 365) / 3, rel=0.01)
+
+
+def uncertain_scenario(seed=7, trials=500):
+    return scenario(months=36, trials=trials, seed=seed, annual_failure_rate=0.03,
+                    vendor_uncertainty={
+                        "Huawei": OrderUncertainty("beta", 0.3, 0.4, 0.8, "order", "triangular", 0, 90, 365),
+                        "NVIDIA": OrderUncertainty("uniform", 0.0, 0.5, 1.0, "outstanding", "uniform", -30, 0, 200)})
+
+
+def test_bands_are_ordered_and_the_seed_reproduces():
+    r1 = run_forecast(inputs(two_orders(), uncertain_scenario(), chips=(CHIP, "chip-b")))
+    r2 = run_forecast(inputs(two_orders(), uncertain_scenario(), chips=(CHIP, "chip-b")))
+    r3 = run_forecast(inputs(two_orders(), uncertain_scenario(seed=8), chips=(CHIP, "chip-b")))
+    for bands in [*r1.installed_by_chip.values(), r1.installed_total, r1.pflops_total, r1.h100_equiv_total,
+                  r1.serving_capacity_unit_chips]:
+        assert np.all(bands.p10 <= bands.p50) and np.all(bands.p50 <= bands.p90)
+    assert np.array_equal(r1.installed_total.p50, r2.installed_total.p50)
+    assert np.array_equal(r1.prob_meet_demand, r2.prob_meet_demand)
+    assert not np.array_equal(r1.installed_total.p50, r3.installed_total.p50)
+    # P50 of the fleet really is uncertain here
+    assert (r1.installed_total.p90 - r1.installed_total.p10).max() > 1000
+
+
+def test_editing_one_order_leaves_the_other_orders_draws_alone():
+    sc = uncertain_scenario()
+    r1 = run_forecast(inputs(two_orders(), sc, chips=(CHIP, "chip-b")))
+    sc2 = replace(sc, order_uncertainty={2: fixed(1.0)})
+    r2 = run_forecast(inputs(two_orders(), sc2, chips=(CHIP, "chip-b")))
+    assert np.array_equal(r1.installed_by_chip[CHIP].p50, r2.installed_by_chip[CHIP].p50)
+    assert not np.array_equal(r1.installed_by_chip["chip-b"].p50, r2.installed_by_chip["chip-b"].p50)
+
+
+@settings(max_examples=25, deadline=None)
+@given(lo=st.floats(0, 1), mid=st.floats(0, 1), hi=st.floats(0, 1), dlo=st.floats(-100, 300),
+       dspan=st.floats(0, 400), kind=st.sampled_from(["uniform", "triangular", "beta"]), seed=st.integers(0, 10**6))
+def test_bands_ordered_and_finite_for_any_distribution(lo, mid, hi, dlo, dspan, kind, seed):
+    lo, mid, hi = sorted((lo, mid, hi))
+    unc = OrderUncertainty(kind, lo, mid, hi, "order", kind, dlo, dlo + dspan / 2, dlo + dspan)
+    sc = scenario(months=30, trials=64, seed=seed, default_uncertainty=unc, annual_failure_rate=0.05)
+    r = run_forecast(inputs(two_orders(), sc, chips=(CHIP, "chip-b")))
+    for b in (r.installed_total, r.pflops_total, r.serving_capacity_tokens_per_s):
+        assert np.all(np.isfinite(b.p50)) and np.all(b.p10 <= b.p50) and np.all(b.p50 <= b.p90)
+    assert np.all((0 <= r.prob_meet_demand) & (r.prob_meet_demand <= 1))
+    assert np.all(r.installed_total.p90 <= 150_000 + 1e-6)
+
+
+# ---- demand --------------------------------------------------------------------------------
+
+def test_piecewise_curve_is_log_linear_and_grows_after_the_last_point():
+    c = DemandCurve(points=(DemandPoint(D(2024, 1, 1), 1e9), DemandPoint(D(2025, 1, 1), 4e9)),
+                    growth_after_last_per_year=2.0)
+    v = demand_tokens_per_day(c, [D(2023, 6, 1), D(2024, 7, 2), D(2026, 1, 1)])
+    assert v[0] == pytest.approx(1e9)  # flat before the first point
+    assert v[1] == pytest.approx(2e9, rel=1e-12)  # 183 of 366 days: the geometric mean
+    assert v[2] == pytest.approx(4e9 * 2 ** (365 / 365.25), rel=1e-12)
+
+
+def test_exponential_and_logistic_fits_pass_through_two_points():
+    pts = (DemandPoint(D(2024, 1, 1), 1e9), DemandPoint(D(2025, 1, 1), 1e10))
+    exp = demand_tokens_per_day(DemandCurve(points=pts, kind="exponential"), [D(2024, 1, 1), D(2025, 1, 1), D(2026, 1, 1)])
+    np.testing.assert_allclose(exp, [1e9, 1e10, 1e10 * 10 ** (365 / 366)], rtol=1e-9)
+    log = demand_tokens_per_day(DemandCurve(points=pts, kind="logistic", ceiling_tokens_per_day=1e11),
+                                [D(2024, 1, 1), D(2025, 1, 1), D(2040, 1, 1)])
+    np.testing.assert_allclose(log[:2], [1e9, 1e10], rtol=1e-9)
+    assert 0.999e11 < log[2] < 1e11
+
+
+def test_demand_to_chips_by_hand():
+    # 8.64e9 tokens/day x 2 (peak) x 1/4 output share / 86,400 s = 50,000 output tokens/s at peak;
+    # at 100 tokens/s per chip that is 500 chips, 1,000 at half efficiency.
+    demand = DemandCurve(points=(DemandPoint(D(2024, 1, 1), 8.64e9),), peak_to_average=2.0,
+                         input_tokens_per_request=3.0, output_tokens_per_request=1.0, model_id="m", chip_id=CHIP)
+    o = order(qty=400, deliveries=[(D(2023, 12, 1), 400)])
+    sc = scenario(demand=demand, months=3)
+    r = run_forecast(inputs([o], sc, tput=100.0))
+    assert r.demand_peak_output_tokens_per_s[0] == pytest.approx(50_000)
+    assert r.demand_unit_chips[0] == pytest.approx(500)
+    assert r.serving_capacity_unit_chips.p50[0] == pytest.approx(400)
+    assert r.shortfall_p50_unit_chips[0] == pytest.approx(100) and r.prob_meet_demand[0] == 0
+    half = run_forecast(inputs([o], replace(sc, serving_efficiency_scale=0.5), tput=100.0))
+    assert half.demand_unit_chips[0] == pytest.approx(1000)
+    # Half the fleet trains from February: serving capacity halves.
+    sc_alloc = replace(sc, allocation=Allocation({CHIP: 0.0}, 0.0, (AllocationStep(D(2024, 2, 1), CHIP, 0.5),)))
+    alloc = run_forecast(inputs([o], sc_alloc, tput=100.0))
+    assert list(alloc.serving_capacity_unit_chips.p50) == pytest.approx([400, 200, 200])
+    assert list(alloc.training_share_by_chip[CHIP]) == [0, 0.5, 0.5]
+    bigger = run_forecast(inputs([order(qty=600, deliveries=[(D(2023, 12, 1), 600)])], sc, tput=100.0))
+    assert bigger.prob_meet_demand[0] == 1 and bigger.balance_p50_unit_chips[0] == pytest.approx(100)
+    assert bigger.shortfall_p50_unit_chips[0] == 0
+
+
+def test_capacity_of_other_chip_types_counts_in_unit_chip_equivalents():
+    a = order(1, qty=100, deliveries=[(D(2023, 12, 1), 100)])
+    b = order(2, qty=100, chip="chip-b", deliveries=[(D(2023, 12, 1), 100)])
+    sc = scenario(months=2)
+    inp = ForecastInputs((a, b), sc, {CHIP: 400.0, "chip-b": 1000.0}, {CHIP: 50.0, "chip-b": 150.0})
+    r = run_forecast(inp)
+    assert r.serving_capacity_unit_chips.p50[0] == pytest.approx(100 + 300)
+    assert r.pflops_total.p50[0] == pytest.approx(100 * 0.4 + 100 * 1.0)
+    assert r.h100_equiv_total.p50[0] == pytest.approx(140_000 / 989.4 * 1000 / 1000)
+
+
+# ---- training jobs -------------------------------------------------------------------------
+
+def training_setup(tokens_days, second=None, start=D(2024, 1, 1), grow=False, scale=1.0):
+    deliveries = [(D(2023, 12, 1), 1000)] + ([(D(2024, 2, 1), 1000)] if grow else [])
+    o = order(qty=2000 if grow else 1000, deliveries=deliveries)
+    tokens = 1000 * 1000 * 86400.0 * tokens_days  # days at 1,000 chips x 1,000 tokens/s
+    jobs = [TrainingJob("first", "m", tokens, CHIP, start)]
+    if second:
+        jobs.append(TrainingJob("second", "m", tokens, CHIP, D(2024, 1, 1)))
+    sc = scenario(months=6, trials=10, allocation=Allocation({CHIP: 1.0}), jobs=tuple(jobs),
+                  training_efficiency_scale=scale)
+    table = {("m", CHIP): ThroughputTable((1.0, 4096.0), (1000.0, 1000.0))}
+    return inputs([o], sc, training=table)
+
+
+def test_training_job_on_a_constant_fleet_finishes_on_the_hand_computed_day():
+    r = run_forecast(training_setup(10))
+    job = r.jobs[0]
+    assert job.completion_p10 == job.completion_p50 == job.completion_p90 == D(2024, 1, 11)
+    assert job.prob_within_horizon == 1.0
+    assert run_forecast(training_setup(10, scale=0.5)).jobs[0].completion_p50 == D(2024, 1, 21)
+    assert run_forecast(training_setup(10, start=D(2024, 1, 16))).jobs[0].completion_p50 == D(2024, 1, 26)
+
+
+def test_training_jobs_queue_and_use_a_growing_fleet():
+    r = run_forecast(training_setup(10, second=True))
+    assert [j.completion_p50 for j in r.jobs] == [D(2024, 1, 11), D(2024, 1, 21)]
+    assert r.jobs[1].start_p50 == D(2024, 1, 11)
+    # 41 days of work at 1,000 chips: 31 days in January, then 10 days' worth at 2,000 chips = 5 days.
+    grown = run_forecast(training_setup(41, grow=True)).jobs[0]
+    assert grown.completion_p50 == D(2024, 2, 6)
+    late = run_forecast(training_setup(1000)).jobs[0]
+    assert late.completion_p50 is None and late.prob_within_horizon == 0.0
+
+
+def test_callable_training_throughput_equals_the_table():
+    inp = training_setup(10)
+    inp = replace(inp, training_tokens_per_s_per_chip=lambda model, chip, n: 1000.0)
+    assert run_forecast(inp).jobs[0].completion_p50 == D(2024, 1, 11)
+
+
+def test_throughput_table_interpolates_in_log2_chips():
+    t = ThroughputTable((8.0, 32.0), (100.0, 80.0))
+    np.testing.assert_allclose(t.per_chip(np.array([4.0, 8.0, 16.0, 64.0])), [0, 100, 90, 80])
+    t = ThroughputTable((8.0, 32.0, 128.0), (0.0, 80.0, 60.0))  # 8 chips cannot hold the model
+    np.testing.assert_allclose(t.per_chip(np.array([16.0, 32.0, 64.0])), [0, 80, 70])
+
+
+# ---- scenarios, validation, hooks ----------------------------------------------------------
+
+def test_default_scenario_round_trips_through_json():
+    sc = default_scenario()
+    text = json.dumps(scenario_to_dict(sc))
+    assert scenario_from_dict(json.loads(text)) == sc
+    assert sc.vendor_uncertainty["Huawei"].fraction_low == 0.3  # 30k of 100k already delivered
+
+
+@pytest.mark.parametrize("params, needle", [
+    ({"months": 0}, "months: 0"),
+    ({"trials": "many"}, "trials: 'many'"),
+    ({"start": "2024-13-01"}, "start: '2024-13-01'"),
+    ({"demand": {"kind": "cubic"}}, "demand.kind: 'cubic'"),
+    ({"demand": {"kind": "logistic", "points": [{"date": "2024-01-01", "tokens_per_day": 5.0}]}},
+     "demand.ceiling_tokens_per_day: None"),
+    ({"vendor_uncertainty": {"Huawei": {"fraction_high": 1.5}}}, "vendor_uncertainty.Huawei.fraction_high: 1.5"),
+    ({"order_uncertainty": {"x": {}}}, "order_uncertainty.x"),
+    ({"allocation": {"training_share": {"a": 2}}}, "allocation.training_share.a: 2"),
+    ({"jobs": [{"name": "j", "model_id": "m", "chip_id": "c", "tokens": -1}]}, "jobs[0].tokens: -1"),
+    ({"colour": "red"}, "colour: unknown field"),
+])
+def test_bad_scenarios_name_field_and_value(params, needle):
+    with pytest.raises(ValidationError) as err:
+        scenario_from_dict(params)
+    assert needle in str(err.value)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ValidationError) as err:
+        scenario_from_dict({"months": 0, "seed": -1, "annual_failure_rate": 1.5})
+    assert len(err.value.problems) == 3
+
+
+def test_missing_inputs_are_named():
+    sc = scenario()
+    inp = ForecastInputs((order(),), sc, {}, {})
+    with pytest.raises(ValidationError) as err:
+        run_forecast(inp)
+    assert "chip_peak_tflops['chip-a']" in str(err.value) and "serving_tokens_per_s_per_chip" in str(err.value)
+
+
+def test_progress_and_cancellation_hooks():
+    seen = []
+    run_forecast(training_setup(10), progress=lambda f, msg: seen.append(f))
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    with pytest.raises(Cancelled):
+        run_forecast(training_setup(10), should_stop=lambda: True)
+
+
+def test_doubao_csv_matches_the_built_in_points():
+    import csv
+    import io
+
+    import resources
+
+    rows = [r for r in csv.DictReader(io.StringIO(resources.read_text("demand_doubao.csv"))) if r["kind"] == "average"]
+    assert [(r["date"], float(r["tokens_per_day"])) for r in rows] == [(d, v) for d, v, _ in DOUBAO_TOKENS_PER_DAY]
+    assert any(r["status"] == "secondary" for r in rows)
+
+
+def test_forecast_module_loads_no_qt_or_sql():
+    import subprocess
+
+    code = "import engine.forecast, sys; print([m for m in sys.modules if m.split('.')[0] in ('sqlite3','PySide6')])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# ---- glue: engine throughputs or the labelled roofline fallback ------------------------------
+
+def test_roofline_training_fallback_by_hand():
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast_inputs import roofline_training_tokens_per_s_per_chip
+
+    chip, model = reference_chips()["ascend-910b2"], reference_models()["llama3-405b"]
+    # 405B x 18 bytes over 70% of 64 GB needs about 163 chips.
+    assert roofline_training_tokens_per_s_per_chip(model, chip, 128) == 0.0
+    expected = 376e12 * 0.35 / (6 * model.active_params())
+    assert roofline_training_tokens_per_s_per_chip(model, chip, 256) == pytest.approx(expected)
+    assert 50 < expected < 60  # ~54 tokens/s per 910B
+
+
+def test_roofline_serving_fallback_properties():
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast_inputs import roofline_serving_tokens_per_s_per_chip as serve
+
+    chip, model = reference_chips()["h100-sxm5-80gb"], reference_models()["llama3-70b"]
+    base = serve(model, chip, 1155, 211, 2000, 50)
+    assert base > 0
+    assert serve(model, replace(chip, hbm_gbps=chip.hbm_gbps * 2), 1155, 211, 2000, 50) >= base
+    assert serve(model, chip, 1155, 211, 2000, 100) >= base
+    assert serve(model, chip, 1155, 211, 2000, 1) == 0.0  # 1 ms per token is out of reach
+    assert serve(model, replace(chip, hbm_gb=None), 1155, 211, 2000, 50) == 0.0
+
+
+def test_build_inputs_marks_the_roofline_fallback(monkeypatch):
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast_inputs import build_inputs, story_orders
+
+    monkeypatch.setitem(sys.modules, "engine.inference", None)  # import fails: engine absent
+    monkeypatch.setitem(sys.modules, "engine.training", None)
+    sc = replace(default_scenario(), trials=200)
+    inp = build_inputs(story_orders(), reference_chips(), reference_models(), sc)
+    assert inp.throughput_source == "roofline fallback"
+    assert any("roofline" in n for n in inp.notes)
+    assert inp.serving_tokens_per_s_per_chip["ascend-910b2"] > 0
+    r = run_forecast(inp)
+    assert r.throughput_source == "roofline fallback"
+    # 10,000 910B on the 1st of Jul, Aug, Sep 2024, installed 30 days later, 3%/year attrition.
+    ages = [D(2024, 11, 1).toordinal() - D(2024, m, 1).toordinal() - 30 for m in (7, 8, 9)]
+    expected = sum(10_000 * 0.97 ** (age / 365.25) for age in ages)
+    assert r.installed_by_chip["ascend-910b2"].p50[month_index(sc, D(2024, 11, 1))] == pytest.approx(expected, rel=1e-12)
+
+
+def test_build_inputs_names_unknown_chips_and_models():
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast_inputs import build_inputs, story_orders
+
+    sc = replace(default_scenario(), jobs=(TrainingJob("j", "no-such-model", 1e12, "ascend-910b2", D(2025, 1, 1)),))
+    orders = story_orders() + [order(9, chip="no-such-chip")]
+    with pytest.raises(ValidationError) as err:
+        build_inputs(orders, reference_chips(), reference_models(), sc)
+    assert "'no-such-chip'" in str(err.value) and "'no-such-model'" in str(err.value)
