@@ -78,8 +78,8 @@ def _overrides(args, scenario):
     scenario = replace(scenario, **changes)
     problems = validate_scenario(scenario)
     if problems:
-        raise ValidationError([p.replace("trials:", "--trials:").replace("months:", "--months:")
-                               .replace("seed:", "--seed:") for p in problems], f"scenario {scenario.name!r}")
+        flagged = [f"--{p}" if p.split(":")[0] in ("trials", "months", "seed") else p for p in problems]
+        raise ValidationError(flagged, f"scenario {scenario.name!r}")
     return scenario
 
 

@@ -1,0 +1,110 @@
+"""`fleetcast forecast` on the seeded database: the contract keys, formats, errors."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from engine.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def story_json(tmp_path_factory):
+    import os
+    import subprocess
+    import sys
+
+    db = tmp_path_factory.mktemp("db") / "fleetcast.db"
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "--db", str(db), "forecast", "--trials", "2000",
+                          "--months", "60", "--format", "json"], capture_output=True, text=True,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, check=True)
+    return json.loads(out.stdout)
+
+
+def test_json_has_the_contract_keys_per_month(story_json):
+    d = story_json
+    assert len(d["months"]) == 60 and d["months"][0] == "2024-05-01" and d["months"][-1] == "2029-04-01"
+    for key in ("capacity_p10", "capacity_p50", "capacity_p90", "demand", "shortfall_p50", "prob_meet_demand"):
+        assert len(d[key]) == 60, key
+    for lo, mid, hi in zip(d["capacity_p10"], d["capacity_p50"], d["capacity_p90"]):
+        assert lo <= mid <= hi
+    assert all(0 <= p <= 1 for p in d["prob_meet_demand"])
+    assert all(s >= 0 for s in d["shortfall_p50"])
+    assert d["throughput_source"] in ("engine", "roofline fallback") or d["throughput_source"].startswith("mixed")
+
+
+def test_story_answers(story_json):
+    d = story_json
+    ascend = d["by_chip"]["ascend-910b2"]
+    # The seeded 910B order: 30,000 delivered Jul-Sep 2024, so by 2024-12 about 30,000 are installed.
+    i = d["months"].index("2024-12-01")
+    assert 29_000 < ascend["installed_p50"][i] <= 30_000
+    # The bands open up after the outstanding 70,000 become uncertain, and never exceed the order.
+    j = d["months"].index("2026-01-01")
+    assert ascend["installed_p10"][j] < ascend["installed_p50"][j] < ascend["installed_p90"][j] <= 100_000
+    # Doubao's demand outgrows the fleet: a shortfall with low probability of meeting demand by 2026.
+    assert d["demand"][j] > d["demand"][0] * 10
+    assert d["shortfall_p50"][j] > 0 and d["prob_meet_demand"][j] < 0.5
+    job = d["training_jobs"][0]
+    assert job["model_id"] == "llama3-405b" and job["chip_id"] == "ascend-910b2"
+    assert set(job) >= {"completion_p10", "completion_p50", "completion_p90", "prob_finish_within_horizon"}
+    done = [job[k] for k in ("completion_p10", "completion_p50", "completion_p90") if job[k]]
+    assert done == sorted(done)
+
+
+def test_same_seed_same_numbers_and_csv_has_unit_columns(capsys):
+    args = ("forecast", "--trials", "300", "--months", "18", "--seed", "5")
+    code1, out1, _ = run_cli(capsys, *args, "--format", "json")
+    code2, out2, _ = run_cli(capsys, *args, "--format", "json")
+    assert code1 == code2 == 0 and out1 == out2
+    code, out, _ = run_cli(capsys, *args, "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 18
+    assert {"month", "installed_p50_chips", "capacity_p50_chips_ascend-910b2", "demand_chips_ascend-910b2",
+            "prob_meet_demand", "pflops_p50", "h100_equiv_p50"} <= set(rows[0])
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 0 and "405B" in out and "month" in out
+
+
+def test_saved_scenario_is_used(capsys):
+    from engine.forecast import default_scenario, scenario_to_dict
+    from engine.store import open_store
+
+    params = scenario_to_dict(default_scenario())
+    params.update(months=6, trials=100, jobs=[])
+    store = open_store(None)
+    store.save_scenario("short", params)
+    store.close()
+    code, out, _ = run_cli(capsys, "forecast", "--scenario", "short", "--format", "json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["scenario"] == "short" and len(d["months"]) == 6 and d["training_jobs"] == []
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (("forecast", "--trials", "0"), "--trials: 0"),
+    (("forecast", "--months", "9999"), "--months: 9999"),
+    (("forecast", "--start", "May 2024"), "--start: 'May 2024'"),
+    (("forecast", "--scenario", "nope"), "nope"),
+])
+def test_bad_input_is_one_line_and_exit_1(capsys, argv, needle):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 1 and needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_saved_scenario_names_field(capsys):
+    from engine.store import open_store
+
+    store = open_store(None)
+    store.save_scenario("broken", {"demand": {"kind": "cubic"}})
+    store.close()
+    code, _, err = run_cli(capsys, "forecast", "--scenario", "broken")
+    assert code == 1 and "demand.kind: 'cubic'" in err
