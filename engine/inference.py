@@ -62,11 +62,15 @@ FACTOR_NAMES = tuple(DEFAULT_FACTORS)
 
 
 def engine_family(engine: str | None) -> str:
-    """`trtllm@1.0` -> `trtllm`; blank -> `unknown`."""
+    """`trtllm@1.0` -> `trtllm`; blank -> `default` (a current engine, no engine-specific factors).
+
+    `unknown` is kept as its own family: published measurements with an unstated stack are
+    mostly older eager-mode engines, calibrated separately.
+    """
     name = (engine or "").strip().lower()
     if not name:
-        return "unknown"
-    return name.split("@", 1)[0].strip() or "unknown"
+        return "default"
+    return name.split("@", 1)[0].strip() or "default"
 
 
 def resolve_factors(chip: Chip, engine: str | None = None, overrides: Mapping[str, float] | None = None) -> dict:
@@ -614,6 +618,7 @@ class CapacityResult:
     chips_per_replica: int
     weights_gb_per_chip: float
     kv_gb_per_sequence: float
+    resource: str = ""                # what fills the time per token there: compute | bandwidth | overhead
 
 
 def _tp_choices(model: ModelConfig, chip: Chip) -> list[int]:
@@ -716,7 +721,8 @@ def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len
             reason = f"latency target not met on {chip.name} (best tp={tps[k]}): " + "; ".join(bits or ["no feasible batch"])
             limiting = "latency target"
         return CapacityResult(False, reason, tps[k], 0.0, 0.0, 0.0, float("nan"), float("nan"),
-                              int(max(kvcap_i, 0)), limiting, reason, int(tps[k]), weights_gb, kv_seq_gb)
+                              int(max(kvcap_i, 0)), limiting, reason, int(tps[k]), weights_gb, kv_seq_gb,
+                              "memory capacity" if limiting == "memory capacity" else "latency target")
     n = float(g[j])
     tpot_v = float(r["tpot"][0, i, j]) * 1e3
     ttft_v = float(r["ttft"][0, i, j]) * 1e3
@@ -740,13 +746,22 @@ def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len
             which.append(f"TTFT {ttft_ms:g} ms")
         limiting = "latency target"
         why = f"a larger batch would break the {' and '.join(which) or 'latency'} target"
-    dec = {k: float(v[0, i, j]) if np.ndim(v) else float(v) for k, v in r["dec"].items()
-           if k in ("weights_s", "kv_s", "compute_s", "overhead_s", "comm_s")}
-    bw = dec["weights_s"] + dec["kv_s"]
-    kind = "bandwidth" if bw >= dec["compute_s"] else "compute"
-    why += f"; at that batch the decode step is {kind} bound ({1e3 * max(bw, dec['compute_s']):.1f} of {tpot_v:.1f} ms)"
+    def at(v):
+        return float(np.broadcast_to(v, r["tpot"].shape)[0, i, j])
+
+    bw = at(r["dec"]["weights_s"]) + at(r["dec"]["kv_s"])
+    shares = {"bandwidth": bw if bw >= at(r["dec"]["compute_s"]) else 0.0,
+              "compute": at(r["dec"]["compute_s"]) if at(r["dec"]["compute_s"]) > bw else 0.0,
+              "overhead": at(r["dec"]["overhead_s"]) + at(r["dec"]["comm_s"]),
+              "prefill": at(r["tpot"]) - at(r["dec"]["total_s"])}
+    resource = max(shares, key=shares.get)
+    words = {"bandwidth": "HBM bandwidth (decode reads)", "compute": "compute (decode GEMMs)",
+             "overhead": "per-step overhead and collectives",
+             "prefill": "compute (prompt prefills interleaved with decode)"}
+    why += (f"; of the {tpot_v:.1f} ms per token, {1e3 * shares[resource]:.1f} ms is {words[resource]}")
+    resource = "compute" if resource == "prefill" else resource
     return CapacityResult(True, "", t, n, out_chip, out_chip * (input_len + output_len) / output_len,
-                          ttft_v, tpot_v, int(kvcap_i), limiting, why, t, weights_gb, kv_seq_gb)
+                          ttft_v, tpot_v, int(kvcap_i), limiting, why, t, weights_gb, kv_seq_gb, resource)
 
 
 def chips_needed(model: ModelConfig, chip: Chip, *, demand_output_tokens_per_s: float, input_len: float,

@@ -1,0 +1,144 @@
+"""`fleetcast serve`: serving figures of one model on one chip type (contract: CLI.md)."""
+
+from __future__ import annotations
+
+import math
+
+from engine.commands import Output
+from engine.errors import UserError
+
+
+def register(subparsers) -> None:
+    from engine.cli import add_command
+
+    p = add_command(subparsers, "serve", "serving throughput, latency and chips needed for a model on a chip")
+    p.add_argument("--model", required=True, help="model preset id (fleetcast models list)")
+    p.add_argument("--chip", required=True, help="chip id (fleetcast chips list)")
+    p.add_argument("--tp", type=int, default=None, help="tensor-parallel degree (default: best under the SLOs)")
+    p.add_argument("--pp", type=int, default=1, help="pipeline-parallel degree")
+    p.add_argument("--ep", type=int, default=1, help="expert-parallel degree (MoE)")
+    p.add_argument("--chips", type=int, default=None, help="chips in total (replicas = chips / chips per replica)")
+    p.add_argument("--input-len", type=float, required=True, help="prompt tokens per request")
+    p.add_argument("--output-len", type=float, required=True, help="generated tokens per request")
+    p.add_argument("--concurrency", type=int, default=None, help="requests in flight (closed loop); default: the KV limit")
+    p.add_argument("--ttft-ms", type=float, default=None, help="time-to-first-token target")
+    p.add_argument("--tpot-ms", type=float, default=None, help="time-per-output-token target")
+    p.add_argument("--weight-dtype", default="bf16", help="bf16, fp16, fp8, int8 or int4")
+    p.add_argument("--kv-dtype", default=None, help="KV-cache dtype (default: 16-bit, fp8 with fp8 weights)")
+    p.add_argument("--engine", default="", help="serving engine family for calibration (trtllm, vllm, sglang, mindie ...)")
+    p.add_argument("--demand-tokens-per-s", type=float, default=None,
+                   help="peak output tokens/s to serve: reports chips_needed under the SLOs")
+    p.set_defaults(handler=run)
+
+
+def _lookup(ctx, model_id: str, chip_id: str):
+    try:
+        store = ctx.store()
+        return store.model(model_id), store.chip(chip_id)
+    except ImportError:
+        from engine.catalog import reference_chips, reference_models
+
+        models, chips = reference_models(), reference_chips()
+        if model_id not in models:
+            raise UserError(f"--model {model_id!r}: unknown model (known: {', '.join(sorted(models))})") from None
+        if chip_id not in chips:
+            raise UserError(f"--chip {chip_id!r}: unknown chip") from None
+        return models[model_id], chips[chip_id]
+
+
+def _finite(x):
+    return x if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
+def run(args, ctx) -> Output:
+    from engine.inference import (ServingInputs, best_layouts, check_dtypes, chips_needed, evaluate_serving,
+                                  slo_capacity)
+
+    for name in ("input_len", "output_len"):
+        v = getattr(args, name)
+        if not (v >= 1) or not math.isfinite(v):
+            raise UserError(f"--{name.replace('_', '-')} {v:g}: must be at least 1 token")
+    for name in ("tp", "pp", "ep", "chips", "concurrency"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise UserError(f"--{name} {v}: must be a positive integer")
+    for name in ("ttft_ms", "tpot_ms", "demand_tokens_per_s"):
+        v = getattr(args, name)
+        if v is not None and not (v > 0):
+            raise UserError(f"--{name.replace('_', '-')} {v:g}: must be positive")
+    model, chip = _lookup(ctx, args.model, args.chip)
+    wdt = args.weight_dtype.lower()
+    kdt = (args.kv_dtype or ("fp8" if wdt == "fp8" else "bf16")).lower()
+    check_dtypes(chip, wdt, kdt)
+    has_slo = args.ttft_ms is not None or args.tpot_ms is not None
+
+    # TP: given, or the best under the SLOs (fewest chips per output token/s)
+    cap = slo_capacity(model, chip, input_len=args.input_len, output_len=args.output_len,
+                       ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
+                       tp=args.tp, engine=args.engine) if args.pp == 1 and args.ep == 1 else None
+    tp = args.tp or (cap.tp if cap else 1)
+    per_replica = args.pp * max(tp, args.ep)
+    if args.chips is not None and args.chips % per_replica:
+        raise UserError(f"--chips {args.chips}: not a multiple of the {per_replica} chips of one replica "
+                        f"(tp={tp}, pp={args.pp}, ep={args.ep})")
+    replicas = (args.chips // per_replica) if args.chips else 1
+    if args.concurrency is not None:
+        inputs = ServingInputs(model=model, chip=chip, input_len=args.input_len, output_len=args.output_len,
+                               tp=tp, pp=args.pp, ep=args.ep, replicas=replicas, scenario="concurrency",
+                               concurrency=args.concurrency, weight_dtype=wdt, kv_dtype=kdt, engine=args.engine)
+    else:
+        inputs = ServingInputs(model=model, chip=chip, input_len=args.input_len, output_len=args.output_len,
+                               tp=tp, pp=args.pp, ep=args.ep, replicas=replicas, scenario="offline",
+                               weight_dtype=wdt, kv_dtype=kdt, engine=args.engine)
+    res = evaluate_serving(inputs)
+    if not res.feasible:
+        raise UserError(res.reason)
+
+    data = {
+        "model": model.id, "chip": chip.id, "tp": tp, "pp": args.pp, "ep": args.ep, "replicas": replicas,
+        "chips": res.chips, "weight_dtype": wdt, "kv_dtype": kdt, "input_len": args.input_len,
+        "output_len": args.output_len,
+        "scenario": inputs.scenario, "concurrency": args.concurrency,
+        "output_tokens_per_s_per_chip": res.output_tokens_per_s_per_chip,
+        "total_tokens_per_s_per_chip": res.total_tokens_per_s_per_chip,
+        "ttft_ms": _finite(res.ttft_ms), "tpot_ms": _finite(res.tpot_ms),
+        "prefill_ms": _finite(res.prefill_ms), "decode_step_ms": _finite(res.decode_step_ms),
+        "running_batch": res.running_batch, "max_concurrency": res.max_concurrency,
+        "kv_gb_per_sequence": res.kv_gb_per_sequence, "kv_gb_per_chip": res.kv_gb_per_chip,
+        "weights_gb_per_chip": res.weights_gb_per_chip,
+        "limiting": res.limiting, "explanation": res.explanation,
+        "decode_breakdown_ms": dict(res.decode_breakdown_ms),
+    }
+    if has_slo and cap is not None:
+        data["slo"] = {"ttft_ms": args.ttft_ms, "tpot_ms": args.tpot_ms}
+        data["slo_feasible"] = cap.feasible
+        data["slo_output_tokens_per_s_per_chip"] = cap.output_tokens_per_s_per_chip
+        data["slo_total_tokens_per_s_per_chip"] = cap.total_tokens_per_s_per_chip
+        data["slo_batch"] = cap.batch
+        data["slo_ttft_ms"] = _finite(cap.ttft_ms)
+        data["slo_tpot_ms"] = _finite(cap.tpot_ms)
+        # Under SLOs the binding constraint is what the user asked about.
+        data["limiting"] = cap.limiting
+        data["bound_by"] = cap.resource
+        data["explanation"] = cap.explanation if cap.feasible else cap.reason
+    if args.demand_tokens_per_s is not None:
+        if cap is None:
+            raise UserError("--demand-tokens-per-s: chips needed is computed for pp=1, ep=1 layouts only")
+        if not cap.feasible:
+            data["chips_needed"] = None
+            data["chips_needed_reason"] = cap.reason
+        else:
+            data["chips_needed"] = chips_needed(
+                model, chip, demand_output_tokens_per_s=args.demand_tokens_per_s, input_len=args.input_len,
+                output_len=args.output_len, ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt,
+                kv_dtype=kdt, tp=tp, engine=args.engine)
+        data["layouts"] = best_layouts(model, [chip], demand_output_tokens_per_s=args.demand_tokens_per_s,
+                                       input_len=args.input_len, output_len=args.output_len, ttft_ms=args.ttft_ms,
+                                       tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
+                                       engine=args.engine)[0]["by_tp"]
+        data["layouts"] = {str(k): v for k, v in data["layouts"].items()}
+    skip = {"decode_breakdown_ms", "layouts", "slo"}
+    rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
+    rows += [{"key": f"decode {k}", "value": v} for k, v in data["decode_breakdown_ms"].items()]
+    text = f"{model.name} on {chip.name} (tp={tp}): limited by {data['limiting']}: {data['explanation']}"
+    return Output(data=data, rows=rows, columns=["key", "value"], text=text)
