@@ -44,7 +44,7 @@ def young_daly_interval_s(checkpoint_time_s: float, mtbf_s: float) -> float:
     return math.sqrt(2.0 * max(checkpoint_time_s, 1e-9) * mtbf_s)
 
 
-def goodput(num_chips: int, checkpoint_bytes: float, *, checkpoint_write_gbps: float = 100.0,
+def goodput(num_chips: int, checkpoint_bytes: float, *, checkpoint_write_gbps: float = 1000.0,
             restart_s: float = 600.0, mtbf_chip_hours: float | None = None,
             interval_s: float | None = None) -> Goodput:
     """Useful fraction of wall-clock time for a job on `num_chips` chips.

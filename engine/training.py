@@ -94,10 +94,12 @@ class TrainingInputs:
         return int(self.seq_len or self.model.seq_len)
 
     def batch_seqs(self) -> int:
-        """Global batch; default about 4M tokens, at least one sequence per chip group."""
+        """Global batch; default max(4M tokens, 1K tokens per chip) in whole sequences, a power
+        of two (Llama 3 405B: 16M tokens on 16K GPUs)."""
         if self.global_batch_seqs:
             return int(self.global_batch_seqs)
-        return max(1, int(round(4 * 2 ** 20 / self.seq)))
+        tokens = max(4 * 2 ** 20, 1024 * self.num_chips)
+        return 2 ** max(0, int(round(math.log2(max(tokens / self.seq, 1.0)))))
 
     def factor(self, name: str) -> float:
         if name in self.factors:
@@ -692,8 +694,8 @@ class RunEstimate:
 def estimate_run(tokens: float, tokens_per_s_per_chip: float, num_chips: int, chip: Chip, *,
                  params: float | None = None, utilisation: float = 0.8, pue: float = 1.2,
                  price_per_chip_hour_usd: float | None = None, amortisation_years: float = 4.0,
-                 mtbf_chip_hours: float | None = None, checkpoint_write_gbps: float = 100.0,
-                 restart_min: float = 15.0) -> RunEstimate:
+                 mtbf_chip_hours: float | None = None, checkpoint_write_gbps: float = 1000.0,
+                 restart_min: float = 10.0) -> RunEstimate:
     """Time to train `tokens`, chip-hours, energy and cost, with goodput under failures."""
     from engine import reliability
 

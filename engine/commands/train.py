@@ -1,0 +1,121 @@
+"""`fleetcast train`: one layout, or the best layouts for a model on N chips (CLI.md)."""
+
+from __future__ import annotations
+
+from engine.commands import Output
+from engine.errors import UserError
+
+
+def register(subparsers) -> None:
+    from engine.cli import add_command
+
+    p = add_command(subparsers, "train", "training throughput, memory and time for a model on a fleet")
+    p.add_argument("--model", required=True, help="model preset id")
+    p.add_argument("--chip", required=True, help="chip id")
+    p.add_argument("--chips", type=int, required=True, help="number of chips")
+    p.add_argument("--tokens", type=float, help="token budget (e.g. 15e12) for time to train")
+    for name in ("tp", "pp", "vpp", "dp", "cp", "ep"):
+        p.add_argument(f"--{name}", type=int)
+    p.add_argument("--zero", type=int, choices=(0, 1, 2, 3), help="ZeRO stage (3 = FSDP)")
+    p.add_argument("--micro-batch", type=int, dest="micro_batch")
+    p.add_argument("--global-batch", type=int, dest="global_batch", help="sequences per step")
+    p.add_argument("--recompute", choices=("none", "selective", "full"))
+    p.add_argument("--seq-len", type=int, dest="seq_len")
+    p.add_argument("--dtype", choices=("bf16", "fp16", "fp8"), default="bf16")
+    p.add_argument("--search", action="store_true", help="search the best layouts")
+    p.add_argument("--top", type=int, default=5, help="layouts listed by a search")
+    p.add_argument("--price-per-chip-hour", type=float, dest="price", help="USD, for the cost")
+    p.set_defaults(handler=run)
+    try:
+        from engine.commands import validate
+    except ImportError:  # pragma: no cover
+        return
+    if "validate" not in getattr(subparsers, "choices", {}):
+        validate.register(subparsers)
+
+
+def lookup(ctx, chip_id: str, model_id: str):
+    """Chip and model from the store, or the packaged catalog while the store is absent."""
+    try:
+        store = ctx.store()
+    except ImportError:
+        store = None
+    if store is not None:
+        return store.chip(chip_id), store.model(model_id)
+    from engine.catalog import reference_chips, reference_models
+
+    chips, models = reference_chips(), reference_models()
+    if chip_id not in chips:
+        raise UserError(f"--chip: unknown chip id {chip_id!r} (see `fleetcast chips list`)")
+    if model_id not in models:
+        raise UserError(f"--model: unknown model id {model_id!r} (see `fleetcast models list`)")
+    return chips[chip_id], models[model_id]
+
+
+def _figures(res, inputs) -> dict:
+    d = res.as_dict()
+    d["tokens_per_s"] = res.tokens_per_s_per_chip * inputs.num_chips
+    return d
+
+
+def run(args, ctx) -> Output:
+    from engine.training import TrainingInputs, estimate_run, evaluate_layout, search_layouts
+
+    if args.chips is None or args.chips <= 0:
+        raise UserError(f"--chips: {args.chips} (must be a positive integer)")
+    for name in ("tp", "pp", "vpp", "dp", "cp", "ep", "micro_batch", "global_batch", "seq_len", "top"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UserError(f"--{name.replace('_', '-')}: {value} (must be a positive integer)")
+    if args.tokens is not None and args.tokens <= 0:
+        raise UserError(f"--tokens: {args.tokens:g} (must be positive)")
+    chip, model = lookup(ctx, args.chip, args.model)
+    dtype = "bf16" if args.dtype == "fp16" else args.dtype
+    inputs = TrainingInputs(
+        model=model, chip=chip, num_chips=args.chips, seq_len=args.seq_len, global_batch_seqs=args.global_batch,
+        dtype=dtype, tp=args.tp, pp=args.pp, vpp=args.vpp, dp=args.dp, cp=args.cp, ep=args.ep,
+        zero_stage=args.zero, micro_batch=args.micro_batch, recompute=args.recompute,
+    )
+    layout_given = all(v is not None for v in (args.tp, args.pp, args.dp, args.micro_batch, args.recompute, args.zero))
+    base = {"model": model.id, "chip": chip.id, "num_chips": args.chips, "seq_len": inputs.seq,
+            "global_batch_seqs": inputs.batch_seqs(), "dtype": dtype}
+    if args.search or not layout_given:
+        result = search_layouts(inputs, top_k=args.top)
+        if result.best is None:
+            reasons = ", ".join(f"{k}: {v}" for k, v in result.infeasible_by_reason.items())
+            raise UserError(f"no feasible layout for {model.id} on {args.chips} x {chip.id} ({reasons})")
+        best = result.best
+        data = dict(base)
+        data.update(_figures(best, inputs))
+        data.update(layouts_evaluated=result.layouts_evaluated, layouts_feasible=result.layouts_feasible,
+                    search_seconds=result.search_seconds, infeasible_by_reason=result.infeasible_by_reason,
+                    top=[_figures(r, inputs) for r in result.top])
+    else:
+        if args.tp * args.pp * args.dp * (args.cp or 1) != args.chips:
+            raise UserError(f"--tp x --pp x --dp x --cp = {args.tp * args.pp * args.dp * (args.cp or 1)} "
+                            f"does not equal --chips {args.chips}")
+        best = evaluate_layout(inputs)
+        data = dict(base)
+        data.update(_figures(best, inputs))
+    if args.tokens:
+        run_est = estimate_run(args.tokens, best.tokens_per_s_per_chip, args.chips, chip,
+                               params=float(model.total_params()), price_per_chip_hour_usd=args.price)
+        data["time_to_train_days"] = run_est.time_to_train_days
+        data["run"] = run_est.as_dict()
+    rows = []
+    for r in ([best] if "top" not in data else result.top):
+        row = {**r.layout, "tokens_per_s_per_chip": r.tokens_per_s_per_chip, "step_time_s": r.step_time_s,
+               "mfu_pct": r.mfu_pct, "memory_gb_per_chip": r.memory_gb_per_chip, "limiting": r.limiting,
+               "feasible": r.feasible}
+        rows.append(row)
+    text_lines = [f"{model.name} on {args.chips} x {chip.name}: {best.tokens_per_s_per_chip:,.0f} tokens/s per chip, "
+                  f"MFU {best.mfu_pct:.1f}%, step {best.step_time_s:.2f} s, {best.memory_gb_per_chip:.1f} GB per chip"]
+    if "top" in data:
+        text_lines.append(f"searched {data['layouts_evaluated']} layouts ({data['layouts_feasible']} feasible) "
+                          f"in {data['search_seconds']:.2f} s")
+    if "time_to_train_days" in data:
+        text_lines.append(f"time to train {args.tokens:.3g} tokens: {data['time_to_train_days']:.1f} days "
+                          f"(goodput {data['run']['goodput']:.0%})")
+    text_lines += [f"- {e}" for e in best.explanations]
+    extra = [("breakdown (s per step)", [{"term": k, "seconds": v} for k, v in best.breakdown_s.items()])]
+    return Output(data=data, rows=rows, text="\n".join(text_lines), extra_tables=extra)

@@ -1,0 +1,66 @@
+"""`fleetcast validate training|inference --cases FILE.csv` (CLI.md)."""
+
+from __future__ import annotations
+
+import csv
+
+from engine.commands import Output
+from engine.errors import UserError
+
+
+def register(subparsers) -> None:
+    from engine.cli import add_command
+
+    p = add_command(subparsers, "validate", "predict published runs and report the error")
+    p.add_argument("kind", choices=("training", "inference"))
+    p.add_argument("--cases", required=True, metavar="FILE.csv")
+    p.set_defaults(handler=run)
+
+
+def _chips(ctx) -> dict:
+    try:
+        store = ctx.store()
+    except ImportError:
+        store = None
+    if store is not None:
+        return {c.id: c for c in store.chips()}
+    from engine.catalog import reference_chips
+
+    return reference_chips()
+
+
+def _read_dict_rows(path) -> list[dict]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            return [dict(r) for r in csv.DictReader(handle)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"{path}: cannot read cases file ({exc})") from exc
+
+
+def run(args, ctx) -> Output:
+    if args.kind == "training":
+        from engine.validation import public_cases, read_cases_csv, validate_training_cases
+
+        rows = read_cases_csv(args.cases)
+        result = validate_training_cases(rows, _chips(ctx))
+        result = {"cases": public_cases(result["cases"]), "summary": result["summary"]}
+    else:
+        try:
+            from engine.validation_inference import validate_inference_cases
+        except ImportError:
+            raise UserError("inference validation not available yet") from None
+        rows = _read_dict_rows(args.cases)
+        result = validate_inference_cases(rows, _chips(ctx))
+    cases = result["cases"]
+    table = [{k: c.get(k) for k in ("id", "metric", "measured", "predicted", "error_pct", "status", "message")}
+             for c in cases]
+    s = result.get("summary", {})
+    overall = s.get("overall", {})
+    text = (f"{len(cases)} cases; " + ", ".join(f"{k} {v}" for k, v in s.get("by_status", {}).items())
+            + (f"; median |error| {overall['median_abs_error_pct']:.1f}%, p90 {overall['p90_abs_error_pct']:.1f}%"
+               if overall.get("median_abs_error_pct") is not None else ""))
+    extra = []
+    for key in ("by_chip", "by_source"):
+        if key in s:
+            extra.append((key.replace("_", " "), [{"group": g, **v} for g, v in s[key].items()]))
+    return Output(data=result, rows=table, text=text, extra_tables=extra)

@@ -1,0 +1,91 @@
+"""Training validation runner: robustness to bad rows, and accuracy on the public cases."""
+
+import csv
+
+import pytest
+
+from engine.catalog import reference_chips
+from engine.validation import read_cases_csv, summarize, validate_training_cases
+
+CHIPS = reference_chips()
+HEADER = ["id", "source", "model", "layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len",
+          "chip", "num_chips", "tp", "pp", "dp", "cp", "zero_stage", "micro_batch", "global_batch_seqs",
+          "recompute", "dtype", "metric", "value", "trust", "notes"]
+
+
+def _write(tmp_path, rows):
+    path = tmp_path / "cases.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, HEADER)
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+    return path
+
+
+GOOD = dict(id="G1", source="test 2024", model="7B", layers=32, hidden=4096, heads=32, kv_heads=32, ffn_hidden=11008,
+            vocab=32000, seq_len=4096, chip="a100-sxm4-80gb", num_chips=64, tp=1, pp=1, dp=64, cp=1, zero_stage=3,
+            micro_batch=2, global_batch_seqs=128, recompute="none", dtype="bf16", metric="tokens_per_s_per_chip",
+            value=2000, trust="high", notes="swiglu")
+
+
+def test_bad_rows_are_reported_never_fatal(tmp_path):
+    rows = [GOOD,
+            {**GOOD, "id": "B1", "chip": "no-such-chip"},
+            {**GOOD, "id": "B2", "layers": "many"},
+            {**GOOD, "id": "B3", "metric": "bananas"},
+            {**GOOD, "id": "B4", "value": ""},
+            {**GOOD, "id": "B5", "heads": ""}]
+    cases = validate_training_cases(read_cases_csv(_write(tmp_path, rows)), CHIPS)["cases"]
+    status = {c["id"]: c["status"] for c in cases}
+    assert status["G1"] == "ok"
+    assert all(status[k] == "error" for k in ("B1", "B2", "B3", "B4", "B5"))
+    assert all(c["message"] for c in cases if c["status"] == "error")
+
+
+def test_blank_layout_is_searched(tmp_path):
+    row = {**GOOD, "id": "S1", "tp": "", "pp": "", "dp": "", "cp": "", "zero_stage": "", "micro_batch": "",
+           "recompute": ""}
+    case = validate_training_cases(read_cases_csv(_write(tmp_path, [row])), CHIPS)["cases"][0]
+    assert case["status"] == "ok" and "searched" in case["message"]
+    lay = case["layout"]
+    assert lay["tp"] * lay["pp"] * lay["dp"] * lay["cp"] == 64
+
+
+def test_summary_groups_and_statistics():
+    cases = [dict(id=str(i), source="s", chip="c", metric="m", trust="high", status="ok", error_pct=e)
+             for i, e in enumerate([-10.0, 5.0, 20.0, -40.0])] + [dict(id="x", status="error", source="s", chip="c",
+                                                                     metric="m", trust="high", error_pct=None)]
+    s = summarize(cases)
+    assert s["by_status"] == {"ok": 4, "error": 1}
+    assert s["overall"]["median_abs_error_pct"] == pytest.approx(15.0)
+    assert s["by_chip"]["c"]["n"] == 4 and s["worst"][0]["id"] == "3"
+
+
+@pytest.fixture(scope="module")
+def public(request):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "shared" / "validation" / "training_public.csv"
+    if not path.exists():
+        pytest.skip("shared validation cases not present")
+    return validate_training_cases(read_cases_csv(path), CHIPS)
+
+
+def test_public_cases_all_predicted_and_regression_bounds(public):
+    s = public["summary"]
+    assert s["cases"] == 301
+    assert s["by_status"].get("error", 0) == 0
+    assert s["by_status"].get("infeasible", 0) <= 1
+    assert "ascend-910b2" in s["by_chip"] and s["by_chip"]["ascend-910b2"]["median_abs_error_pct"] < 15
+    # achieved today (see report); guards against regressions
+    assert s["overall"]["median_abs_error_pct"] <= 11.0
+    assert s["overall"]["p90_abs_error_pct"] <= 35.0
+
+
+@pytest.mark.xfail(strict=True, reason="accuracy targets (median <= 10%, p90 <= 25%, no infeasible) not met yet")
+def test_public_cases_meet_accuracy_targets(public):
+    s = public["summary"]
+    assert s["by_status"] == {"ok": 301}
+    assert s["overall"]["median_abs_error_pct"] <= 10.0
+    assert s["overall"]["p90_abs_error_pct"] <= 25.0

@@ -1,0 +1,81 @@
+"""`fleetcast train` and `fleetcast validate training` through engine.cli.main."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import engine.cli as cli
+
+
+@pytest.fixture(autouse=True)
+def catalog_only(monkeypatch):
+    """Use the packaged catalog: the CLI falls back to it when the store cannot be imported."""
+    def no_store(self):
+        raise ImportError("store not used in these tests")
+
+    monkeypatch.setattr(cli.Context, "store", no_store)
+
+
+def run_json(capsys, *argv):
+    code = cli.main(list(argv) + ["--format", "json"])
+    out = capsys.readouterr()
+    return code, (json.loads(out.out) if code == 0 else None), out.err
+
+
+def test_single_layout(capsys):
+    code, data, _ = run_json(capsys, "train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--chips", "64",
+                             "--tp", "8", "--pp", "2", "--dp", "4", "--micro-batch", "1", "--zero", "1",
+                             "--recompute", "selective", "--global-batch", "128", "--tokens", "1e12")
+    assert code == 0
+    for key in ("tokens_per_s_per_chip", "step_time_s", "mfu_pct", "hfu_pct", "memory_gb_per_chip", "breakdown_s",
+                "time_to_train_days", "layout"):
+        assert key in data
+    assert sum(data["breakdown_s"].values()) == pytest.approx(data["step_time_s"])
+    assert data["layout"]["tp"] == 8
+
+
+def test_search_405b_on_16k_h100(capsys):
+    code, data, _ = run_json(capsys, "train", "--model", "llama3-405b", "--chip", "h100-sxm5-80gb",
+                             "--chips", "16384", "--search")
+    assert code == 0
+    assert data["layouts_evaluated"] >= 100_000
+    assert 0 < data["layouts_feasible"] <= data["layouts_evaluated"]
+    assert 35 <= data["top"][0]["mfu_pct"] <= 50
+    assert data["search_seconds"] > 0 and data["infeasible_by_reason"]
+
+
+@pytest.mark.parametrize("chip", ["ascend-910b2", "h20-96gb"])
+def test_search_other_chips_explained(capsys, chip):
+    code, data, _ = run_json(capsys, "train", "--model", "llama3-405b", "--chip", chip, "--chips", "16384")
+    assert code == 0 and data["top"] and data["limiting"] and isinstance(data["explanations"], list)
+
+
+def test_user_errors_exit_1_with_one_line(capsys):
+    assert cli.main(["train", "--model", "nope", "--chip", "h100-sxm5-80gb", "--chips", "8"]) == 1
+    err = capsys.readouterr().err
+    assert "nope" in err and err.count("\n") == 1
+    assert cli.main(["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "0"]) == 1
+    assert cli.main(["train", "--model", "llama3-405b", "--chip", "h100-sxm5-80gb", "--chips", "1"]) == 1
+    assert "no feasible layout" in capsys.readouterr().err
+
+
+def test_validate_training_small_file(capsys, tmp_path):
+    src = Path(__file__).resolve().parents[2] / "shared" / "validation" / "training_public.csv"
+    if not src.exists():
+        pytest.skip("shared validation cases not present")
+    lines = src.read_text(encoding="utf-8").splitlines()
+    sub = tmp_path / "few.csv"
+    sub.write_text("\n".join([lines[0]] + [l for l in lines[1:] if l.startswith(("MPT-01", "KORTHIKANTI"))])
+                   + "\nBROKEN,row\n", encoding="utf-8")
+    code, data, _ = run_json(capsys, "validate", "training", "--cases", str(sub))
+    assert code == 0
+    assert data["cases"] and set(data["cases"][0]) >= {"id", "metric", "measured", "predicted", "error_pct",
+                                                      "status", "message"}
+    assert any(c["status"] == "error" for c in data["cases"])
+    assert data["summary"]["overall"]["n"] >= 5
+
+
+def test_validate_missing_file_is_user_error(capsys, tmp_path):
+    assert cli.main(["validate", "training", "--cases", str(tmp_path / "none.csv")]) == 1
+    assert "none.csv" in capsys.readouterr().err
