@@ -30,6 +30,7 @@ class Column:
     editable: bool = True
     tooltip: str = ""
     long_text: bool = False  # elided in the cell, whole text in the tooltip
+    grouping: bool = True  # thousands separators (not for years)
 
     @property
     def numeric(self) -> bool:
@@ -41,7 +42,7 @@ def _display(value, column: Column) -> str:
         return ""
     if column.kind == "int":
         try:
-            return f"{int(value):,}"
+            return f"{int(value):,}" if column.grouping else str(int(value))
         except (TypeError, ValueError):
             return str(value)
     if column.kind == "float":
@@ -217,7 +218,7 @@ class ChipTableModel(RowTableModel):
         Column("id", "ID", editable=False, tooltip="Catalog id; orders refer to it, so it can't change"),
         Column("vendor", "Vendor"),
         Column("name", "Name"),
-        Column("year", "Year", "int", tooltip="Year of first availability"),
+        Column("year", "Year", "int", tooltip="Year of first availability", grouping=False),
         Column("bf16_tflops", "BF16 (TFLOP/s)", "float", tooltip=_PEAK),
         Column("fp16_tflops", "FP16 (TFLOP/s)", "float", tooltip=_PEAK),
         Column("fp8_tflops", "FP8 (TFLOP/s)", "float", tooltip=_PEAK),
@@ -250,7 +251,7 @@ class ChipTableModel(RowTableModel):
 
 class OrderTableModel(RowTableModel):
     columns = (
-        Column("id", "ID", "int", editable=False),
+        Column("id", "ID", "int", editable=False, grouping=False),
         Column("buyer", "Buyer"),
         Column("vendor", "Vendor"),
         Column("chip_id", "Chip", tooltip="Catalog id of the chip ordered"),
@@ -273,7 +274,7 @@ class OrderTableModel(RowTableModel):
 
 class DeliveryTableModel(RowTableModel):
     columns = (
-        Column("id", "ID", "int", editable=False),
+        Column("id", "ID", "int", editable=False, grouping=False),
         Column("date", "Delivered on (date)", "date", tooltip="ISO date, YYYY-MM-DD"),
         Column("quantity", "Quantity (chips)", "int"),
         Column("note", "Note", long_text=True),

@@ -54,6 +54,19 @@ def format_number(value: float) -> str:
     return f"{value:.3g}"
 
 
+class GroupedAxisItem(pg.AxisItem):
+    """Value axis with thousands separators (120,000 rather than 120000) and no SI prefixes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values, scale, spacing):
+        if spacing >= 1:
+            return [f"{v * scale:,.0f}" for v in values]
+        return super().tickStrings(values, scale, spacing)
+
+
 @dataclass
 class _Series:
     name: str
@@ -79,7 +92,9 @@ class PlotPanel(QWidget):
         self._series: dict[str, _Series] = {}
         self._colors: dict[str, str] = {}
 
-        axis_items = {"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)} if time_axis else None
+        axis_items = {"left": GroupedAxisItem(orientation="left")}
+        if time_axis:
+            axis_items["bottom"] = pg.DateAxisItem(orientation="bottom", utcOffset=0)
         self.plot_widget = pg.PlotWidget(axisItems=axis_items)
         self.plot_widget.setMinimumHeight(220)
         self.plot_item = self.plot_widget.getPlotItem()

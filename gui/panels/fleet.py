@@ -1,0 +1,367 @@
+"""The Fleet view: chip catalog, orders, deliveries, and the installed fleet over time.
+
+Every edit goes through an undo command; the store validates it and a refusal shows in the
+banner (and the status bar), never as a traceback. The chart and tables refresh whenever the
+undo stack moves (push, undo, redo).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox, QDateEdit, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+    QSplitter, QTabWidget, QVBoxLayout, QWidget,
+)
+
+from engine.fleet import installed_timeline, month_starts
+from gui.commands import (
+    AddDeliveryCommand, AddOrderCommand, DeleteDeliveryCommand, DeleteOrderCommand,
+    EditChipCommand, EditDeliveryCommand, EditOrderCommand, push_command,
+)
+from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
+from gui.widgets.banner import MessageBanner
+from gui.widgets.plot_panel import PlotPanel, to_timestamps
+from gui.widgets.tables import FilterableTable
+
+INSTALL_LAG_DAYS = 30.0
+TOTAL_SERIES = "All chips"
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def timeline_months(orders, lag_days: float = INSTALL_LAG_DAYS) -> list[dt.date]:
+    """Month starts from the month before the first order to three months after the last
+    delivery or promised lot is installed (at least 12 months)."""
+    if not orders:
+        return []
+    start = _add_months(min(o.order_date for o in orders), -1)
+    last = max([o.order_date for o in orders]
+               + [d.date for o in orders for d in o.deliveries]
+               + [lot.due_date for o in orders for lot in o.promised])
+    end = _add_months(last + dt.timedelta(days=lag_days), 3)
+    count = (end.year * 12 + end.month) - (start.year * 12 + start.month) + 1
+    return month_starts(start, max(count, 12))
+
+
+def _qdate(day: dt.date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+class FleetPanel(QWidget):
+    status_message = Signal(str)
+
+    def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
+        super().__init__(parent)
+        self.store = store
+        self.undo_stack = undo_stack or QUndoStack(self)
+        self._chip_names: dict[str, str] = {}
+        self._chip_vendors: dict[str, str] = {}
+        editable = not getattr(store, "read_only", False)
+
+        self.banner = MessageBanner()
+
+        # chart
+        self.chart = PlotPanel("Installed chips over time (delivered + 30 days to install)",
+                               y_label="Installed", y_unit="chips", time_axis=True)
+        self.chart.status_message.connect(self.status_message)
+
+        # orders
+        self.order_model = OrderTableModel()
+        self.orders_table = FilterableTable(self.order_model, "Filter orders (buyer, chip, status, note…)")
+        self.orders_table.view.selectionModel().selectionChanged.connect(self._on_order_selection)
+        self.delete_order_button = QPushButton("Delete order")
+        self.delete_order_button.setToolTip("Delete the selected order and its deliveries (Ctrl+Z undoes)")
+        self.delete_order_button.clicked.connect(self.delete_selected_order)
+        self.order_form = self._build_order_form()
+        orders_box = QGroupBox("Orders")
+        orders_layout = QVBoxLayout(orders_box)
+        orders_layout.addWidget(self.orders_table, 1)
+        orders_layout.addWidget(self.order_form)
+
+        # deliveries
+        self.delivery_model = DeliveryTableModel()
+        self.deliveries_table = FilterableTable(self.delivery_model, "Filter deliveries…")
+        self.deliveries_caption = QLabel()
+        self.deliveries_caption.setWordWrap(True)
+        self.delivery_form = self._build_delivery_form()
+        deliveries_box = QGroupBox("Deliveries of the selected order")
+        deliveries_layout = QVBoxLayout(deliveries_box)
+        deliveries_layout.addWidget(self.deliveries_caption)
+        deliveries_layout.addWidget(self.deliveries_table, 1)
+        deliveries_layout.addWidget(self.delivery_form)
+
+        orders_split = QSplitter(Qt.Orientation.Horizontal)
+        orders_split.addWidget(orders_box)
+        orders_split.addWidget(deliveries_box)
+        orders_split.setStretchFactor(0, 3)
+        orders_split.setStretchFactor(1, 2)
+
+        # chips
+        self.chip_model = ChipTableModel()
+        self.chips_table = FilterableTable(self.chip_model, "Filter chips (vendor, name, link, notes…)")
+        chips_hint = QLabel("Double-click a cell to edit it (Ctrl+Z undoes). Hover Sources and Notes "
+                            "for the full text. Peaks are dense (no sparsity); link bandwidths are per "
+                            "direction.")
+        chips_hint.setWordWrap(True)
+        chips_hint.setStyleSheet("color: #555;")
+        chips_page = QWidget()
+        chips_layout = QVBoxLayout(chips_page)
+        chips_layout.addWidget(chips_hint)
+        chips_layout.addWidget(self.chips_table, 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(orders_split, "Orders && deliveries")
+        self.tabs.addTab(chips_page, "Chip catalog")
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.chart)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setChildrenCollapsible(False)
+        self.splitter = split
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.banner)
+        layout.addWidget(split, 1)
+
+        if editable:
+            self.chip_model.edit_handler = self._edit_chip
+            self.order_model.edit_handler = self._edit_order
+            self.delivery_model.edit_handler = self._edit_delivery
+        else:
+            for w in (self.order_form, self.delivery_form, self.delete_order_button):
+                w.setEnabled(False)
+            self.banner.show_info(f"{store.path} is opened read-only: viewing only, edits are disabled.")
+
+        self.undo_stack.indexChanged.connect(self.refresh)
+        self.refresh()
+        if self.order_model.rowCount():
+            self.orders_table.view.selectRow(0)
+
+    # ---- forms -------------------------------------------------------------------------------
+    def _build_order_form(self) -> QWidget:
+        self.buyer_edit = QLineEdit()
+        self.buyer_edit.setPlaceholderText("Buyer")
+        self.chip_combo = QComboBox()
+        self.chip_combo.setMinimumContentsLength(14)
+        self.chip_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.order_qty_spin = QSpinBox()
+        self.order_qty_spin.setRange(1, 100_000_000)
+        self.order_qty_spin.setValue(1000)
+        self.order_qty_spin.setGroupSeparatorShown(True)
+        self.order_qty_spin.setSuffix(" chips")
+        self.order_date_edit = QDateEdit(_qdate(dt.date.today()))
+        self.order_date_edit.setCalendarPopup(True)
+        self.order_date_edit.setDisplayFormat("yyyy-MM-dd")
+        self.status_combo = QComboBox()
+        self.status_combo.addItems(["assumption", "sourced", "partial"])
+        self.status_combo.setToolTip("sourced: public figures; assumption: placeholder numbers")
+        self.add_order_button = QPushButton("Add order")
+        self.add_order_button.clicked.connect(self.add_order_from_form)
+        form = QWidget()
+        row = QHBoxLayout(form)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in (self.buyer_edit, self.chip_combo, self.order_qty_spin, self.order_date_edit,
+                  self.status_combo, self.add_order_button):
+            row.addWidget(w)
+        row.addStretch(1)
+        row.addWidget(self.delete_order_button)
+        return form
+
+    def _build_delivery_form(self) -> QWidget:
+        self.delivery_date_edit = QDateEdit(_qdate(dt.date.today()))
+        self.delivery_date_edit.setCalendarPopup(True)
+        self.delivery_date_edit.setDisplayFormat("yyyy-MM-dd")
+        self.delivery_qty_spin = QSpinBox()
+        self.delivery_qty_spin.setRange(1, 100_000_000)
+        self.delivery_qty_spin.setValue(1000)
+        self.delivery_qty_spin.setGroupSeparatorShown(True)
+        self.delivery_qty_spin.setSuffix(" chips")
+        self.delivery_note_edit = QLineEdit()
+        self.delivery_note_edit.setPlaceholderText("Note / source")
+        self.add_delivery_button = QPushButton("Add delivery")
+        self.add_delivery_button.clicked.connect(self.add_delivery_from_form)
+        self.delete_delivery_button = QPushButton("Delete delivery")
+        self.delete_delivery_button.clicked.connect(self.delete_selected_delivery)
+        self.delivery_note_edit.setMinimumWidth(140)
+        form = QWidget()
+        column = QVBoxLayout(form)
+        column.setContentsMargins(0, 0, 0, 0)
+        fields = QHBoxLayout()
+        for w in (self.delivery_date_edit, self.delivery_qty_spin):
+            fields.addWidget(w)
+        fields.addWidget(self.delivery_note_edit, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_delivery_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.delete_delivery_button)
+        column.addLayout(fields)
+        column.addLayout(buttons)
+        return form
+
+    # ---- pushing commands --------------------------------------------------------------------
+    def _push(self, command) -> bool:
+        error = push_command(self.undo_stack, command)
+        if error is not None:
+            message = str(error)
+            self.banner.show_error(message)
+            self.status_message.emit(message)
+            return False
+        if self.banner.kind == "error":
+            self.banner.dismiss()
+        self.status_message.emit(f"{command_text(command)} (Ctrl+Z to undo)")
+        return True
+
+    def _edit_chip(self, chip_id, field, value) -> bool:
+        return self._push(EditChipCommand(self.store, chip_id, field, value))
+
+    def _edit_order(self, order_id, field, value) -> bool:
+        return self._push(EditOrderCommand(self.store, order_id, field, value))
+
+    def _edit_delivery(self, delivery_id, field, value) -> bool:
+        return self._push(EditDeliveryCommand(self.store, delivery_id, field, value))
+
+    def add_order(self, row: dict) -> int | None:
+        command = AddOrderCommand(self.store, row)
+        if not self._push(command):
+            return None
+        self.select_order(command.order_id)
+        return command.order_id
+
+    def add_order_from_form(self) -> int | None:
+        chip_id = self.chip_combo.currentData()
+        row = {
+            "buyer": self.buyer_edit.text().strip(),
+            "vendor": self._chip_vendors.get(chip_id, ""),
+            "chip_id": chip_id or "",
+            "quantity": self.order_qty_spin.value(),
+            "order_date": self.order_date_edit.date().toString("yyyy-MM-dd"),
+            "status": self.status_combo.currentText(),
+        }
+        return self.add_order(row)
+
+    def delete_selected_order(self) -> bool:
+        order_id = self.selected_order_id()
+        if order_id is None:
+            self.status_message.emit("Select an order to delete.")
+            return False
+        return self._push(DeleteOrderCommand(self.store, order_id))
+
+    def add_delivery(self, row: dict) -> int | None:
+        command = AddDeliveryCommand(self.store, row)
+        if not self._push(command):
+            return None
+        return command.delivery_id
+
+    def add_delivery_from_form(self) -> int | None:
+        order_id = self.selected_order_id()
+        if order_id is None:
+            self.banner.show_error("Select an order first: a delivery belongs to an order.")
+            return None
+        return self.add_delivery({
+            "order_id": order_id,
+            "date": self.delivery_date_edit.date().toString("yyyy-MM-dd"),
+            "quantity": self.delivery_qty_spin.value(),
+            "note": self.delivery_note_edit.text().strip(),
+        })
+
+    def delete_selected_delivery(self) -> bool:
+        delivery_id = self.deliveries_table.selected_key()
+        if delivery_id is None:
+            self.status_message.emit("Select a delivery to delete.")
+            return False
+        return self._push(DeleteDeliveryCommand(self.store, delivery_id))
+
+    # ---- selection ---------------------------------------------------------------------------
+    def selected_order_id(self):
+        return self.orders_table.selected_key()
+
+    def select_order(self, order_id) -> bool:
+        return self.orders_table.select_key(order_id)
+
+    def _on_order_selection(self, *_):
+        self._refresh_deliveries()
+
+    # ---- refresh -----------------------------------------------------------------------------
+    def refresh(self, *_):
+        """Re-read the store into tables and chart (after every edit, undo and redo)."""
+        selected = self.selected_order_id()
+        chip_rows = self.store.chip_rows()
+        self._chip_names = {r["id"]: r.get("name") or r["id"] for r in chip_rows}
+        self._chip_vendors = {r["id"]: r.get("vendor") or "" for r in chip_rows}
+        self.chip_model.set_rows(chip_rows)
+        self._refresh_chip_combo(chip_rows)
+        self.order_model.set_rows(self.store.order_rows())
+        if selected is not None and self.selected_order_id() != selected:
+            self.select_order(selected)
+        self._refresh_deliveries()
+        self._refresh_chart()
+
+    def _refresh_chip_combo(self, chip_rows) -> None:
+        current = self.chip_combo.currentData()
+        ids = [r["id"] for r in chip_rows]
+        if [self.chip_combo.itemData(i) for i in range(self.chip_combo.count())] != ids:
+            self.chip_combo.blockSignals(True)
+            self.chip_combo.clear()
+            for r in chip_rows:
+                self.chip_combo.addItem(f"{r.get('vendor')} {r.get('name')}", r["id"])
+            self.chip_combo.blockSignals(False)
+        index = self.chip_combo.findData(current)
+        self.chip_combo.setCurrentIndex(max(index, 0))
+
+    def _refresh_deliveries(self) -> None:
+        order_id = self.selected_order_id()
+        if order_id is None:
+            self.delivery_model.set_rows([])
+            self.deliveries_caption.setText("Select an order to see and edit its deliveries.")
+            self.delivery_form.setEnabled(False)
+            return
+        rows = self.store.delivery_rows(order_id)
+        self.delivery_model.set_rows(rows)
+        order = self.order_model.row_dict(self.order_model.row_of_key(order_id))
+        delivered = sum(r["quantity"] for r in rows)
+        outstanding = max(order["quantity"] - delivered, 0)
+        chip = self._chip_names.get(order["chip_id"], order["chip_id"])
+        self.deliveries_caption.setText(
+            f"Order {order_id}: {order['buyer']}, {chip}. Delivered {delivered:,} of "
+            f"{order['quantity']:,} chips; {outstanding:,} outstanding.")
+        self.delivery_form.setEnabled(not getattr(self.store, "read_only", False))
+
+    def _refresh_chart(self) -> None:
+        orders = self.store.orders()
+        months = timeline_months(orders)
+        if not months:
+            self.chart.clear_series()
+            return
+        x = to_timestamps(months)
+        series = installed_timeline(orders, months, install_lag_days=INSTALL_LAG_DAYS)
+        wanted = {}
+        for chip_id in sorted(series, key=lambda c: self._chip_names.get(c, c)):
+            wanted[self._chip_names.get(chip_id, chip_id)] = series[chip_id]
+        for name in self.chart.series_names():
+            if name not in wanted and name != TOTAL_SERIES:
+                self.chart.remove_series(name)
+        for name, values in wanted.items():
+            self.chart.set_series(name, x, values)
+        if len(wanted) > 1:
+            total = sum(wanted.values())
+            self.chart.set_series(TOTAL_SERIES, x, total, color="#333333", width=1.5, dashed=True,
+                                  symbol=None)
+        else:
+            self.chart.remove_series(TOTAL_SERIES)
+
+
+def command_text(command) -> str:
+    try:
+        return command.text()
+    except RuntimeError:  # the C++ side is gone (refused command)
+        return "Done"

@@ -1,0 +1,73 @@
+"""A sortable, filterable table view over a RowTableModel."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+from gui.table_models import RowTableModel, TableFilterProxy
+
+
+class FilterableTable(QWidget):
+    def __init__(self, model: RowTableModel, placeholder: str = "Filter…", parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.proxy = TableFilterProxy(self)
+        self.proxy.setSourceModel(model)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText(placeholder)
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.view = QTableView()
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # keep the store's order until asked
+        self.view.setAlternatingRowColors(True)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                  | QAbstractItemView.EditTrigger.EditKeyPressed
+                                  | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(24)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setHighlightSections(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.view, 1)
+        model.modelReset.connect(self.fit_columns)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        self.view.resizeColumnsToContents()
+        header = self.view.horizontalHeader()
+        for i, column in enumerate(self.model.columns):
+            limit = 240 if column.long_text else 200
+            if header.sectionSize(i) > limit:
+                header.resizeSection(i, limit)
+
+    def selected_key(self):
+        rows = self.view.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return self.model.key_at(self.proxy.mapToSource(rows[0]).row())
+
+    def select_key(self, key) -> bool:
+        row = self.model.row_of_key(key)
+        if row < 0:
+            self.view.clearSelection()
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return False
+        self.view.selectRow(index.row())
+        self.view.scrollTo(index)
+        return True
+
+    def source_index(self, key, field: str):
+        return self.model.index(self.model.row_of_key(key), self.model.column_of(field))
