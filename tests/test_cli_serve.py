@@ -1,0 +1,60 @@
+"""`fleetcast serve` end to end through engine.cli.main."""
+
+import json
+
+import pytest
+
+from engine.cli import main
+
+BASE = ["serve", "--model", "llama3-70b", "--tp", "8", "--input-len", "2000", "--output-len", "300",
+        "--ttft-ms", "2000", "--tpot-ms", "50", "--format", "json"]
+
+
+@pytest.mark.parametrize("chip", ["h20-96gb", "ascend-910b2", "h100-sxm5-80gb"])
+def test_serve_json_story_chips(chip, capsys):
+    assert main(BASE + ["--chip", chip, "--demand-tokens-per-s", "100000"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("output_tokens_per_s_per_chip", "ttft_ms", "tpot_ms", "max_concurrency", "limiting",
+                "explanation", "kv_gb_per_sequence", "weights_gb_per_chip", "chips_needed",
+                "slo_output_tokens_per_s_per_chip"):
+        assert key in d, key
+    assert d["limiting"] in ("compute", "bandwidth", "memory capacity", "latency target", "overhead")
+    assert 0 < d["slo_output_tokens_per_s_per_chip"] <= d["output_tokens_per_s_per_chip"]
+    assert d["slo_tpot_ms"] <= 50 and d["slo_ttft_ms"] <= 2000
+    assert d["chips_needed"] % 8 == 0
+    assert d["chips_needed"] * d["slo_output_tokens_per_s_per_chip"] >= 100000
+    # Llama 3 70B bf16 over 8 chips: about 141 GB / 8 of weights per chip
+    assert d["weights_gb_per_chip"] == pytest.approx(17.6, rel=0.03)
+
+
+def test_serve_h100_beats_h20_and_910b_under_slo(capsys):
+    out = {}
+    for chip in ("h20-96gb", "ascend-910b2", "h100-sxm5-80gb"):
+        assert main(BASE + ["--chip", chip]) == 0
+        out[chip] = json.loads(capsys.readouterr().out)["slo_output_tokens_per_s_per_chip"]
+    assert out["h100-sxm5-80gb"] > out["h20-96gb"]
+    assert out["h100-sxm5-80gb"] > out["ascend-910b2"]
+
+
+def test_serve_fp8_on_910b_is_a_user_error(capsys):
+    rc = main(["serve", "--model", "llama3-70b", "--chip", "ascend-910b2", "--tp", "8", "--input-len", "100",
+               "--output-len", "10", "--weight-dtype", "fp8"])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "weight dtype fp8: Ascend 910B2 has no FP8 support" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_serve_unknown_chip_and_bad_length(capsys):
+    assert main(["serve", "--model", "llama3-70b", "--chip", "nope", "--input-len", "10", "--output-len", "10"]) == 1
+    assert "nope" in capsys.readouterr().err
+    assert main(["serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--input-len", "0",
+                 "--output-len", "10"]) == 1
+    assert "--input-len" in capsys.readouterr().err
+
+
+def test_serve_concurrency_table_output(capsys):
+    assert main(["serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--tp", "1", "--input-len", "1000",
+                 "--output-len", "200", "--concurrency", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "output_tokens_per_s_per_chip" in out and "limited by" in out
