@@ -282,7 +282,10 @@ def fit_inference_factors(rows: list[dict], chips: dict[str, Chip], names: Seque
     from engine.errors import Cancelled
     from engine.inference import DEFAULT_FACTORS
 
-    current = {n: float((start or {}).get(n, DEFAULT_FACTORS[n])) for n in names}
+    unknown = [n for n in names if n.split("@", 1)[0] not in DEFAULT_FACTORS]
+    if unknown:
+        raise UserError(f"factor {unknown[0]!r}: not an inference factor ({', '.join(DEFAULT_FACTORS)})")
+    current = {n: float((start or {}).get(n, DEFAULT_FACTORS[n.split("@", 1)[0]])) for n in names}
 
     def loss(f) -> float:
         res = validate_inference_cases(rows, chips, factors=f)

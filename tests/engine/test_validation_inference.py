@@ -86,3 +86,18 @@ def test_model_from_row_matches_params_and_mla(public):
     assert ds.active_params() / 1e9 == pytest.approx(37.5, rel=0.05)
     bloom = model_from_row(by_model["BLOOM-176B"])
     assert not bloom.gated_ffn
+
+
+def test_fit_recovers_a_bandwidth_efficiency(public):
+    # Measurements made with inf_hbm_eff = 0.5 on batch-1 decode rows: the fit moves toward 0.5.
+    from engine.validation_inference import fit_inference_factors
+
+    rows, _ = public
+    chips = reference_chips()
+    picked = [dict(r) for r in rows if r["metric"] == "decode_step_ms"][:6]
+    truth = validate_inference_cases(picked, chips, factors={"inf_hbm_eff": 0.5})
+    for r, c in zip(picked, truth["cases"]):
+        r["value"] = str(c["predicted"])
+    out = fit_inference_factors(picked, chips, ["inf_hbm_eff"], start={"inf_hbm_eff": 0.8}, rounds=2)
+    assert out["loss_after"] < out["loss_before"]
+    assert out["factors"]["inf_hbm_eff"] == pytest.approx(0.5, rel=0.1)
