@@ -846,7 +846,8 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
         "name", "start", "months", "trials", "seed", "as_of", "install_lag_days", "annual_failure_rate",
         "lifetime_years", "unscheduled_spread_months", "default_uncertainty", "vendor_uncertainty",
         "order_uncertainty", "demand", "allocation", "jobs", "serving_efficiency_scale",
-        "training_efficiency_scale", "note"])
+        "training_efficiency_scale", "note",
+        "ui"])  # "ui": the GUI panels' saved inputs; not part of the forecast model
     kw: dict = {}
     for key, kind in (("name", "str"), ("start", "date"), ("months", "int"), ("trials", "int"),
                       ("seed", "int"), ("as_of", "date?"), ("install_lag_days", "float"),
