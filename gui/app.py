@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
     # ---- menus -------------------------------------------------------------------------------
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        file_menu = self.file_menu = bar.addMenu("&File")
         self.import_chips_action = file_menu.addAction("Import chips CSV…", lambda: self.import_csv("chips"))
         self.import_orders_action = file_menu.addAction("Import orders CSV…", lambda: self.import_csv("orders"))
         file_menu.addSeparator()
@@ -148,7 +148,7 @@ class MainWindow(QMainWindow):
             self.import_chips_action.setEnabled(False)
             self.import_orders_action.setEnabled(False)
 
-        edit_menu = bar.addMenu("&Edit")
+        edit_menu = self.edit_menu = bar.addMenu("&Edit")
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
@@ -156,7 +156,7 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
 
-        help_menu = bar.addMenu("&Help")
+        help_menu = self.help_menu = bar.addMenu("&Help")
         self.about_action = help_menu.addAction("&About Fleetcast", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -285,6 +285,7 @@ def run_app(db_path: str | None = None) -> int:
         if sys.stderr is not None:
             print(f"fleetcast: error: {exc}", file=sys.stderr)
         return 1
+    window = None
     try:
         window = MainWindow(store)
         window.show()
@@ -297,6 +298,8 @@ def run_app(db_path: str | None = None) -> int:
             QTimer.singleShot(0, report_and_quit)
         return app.exec()
     finally:
+        if window is not None:
+            window.fleet_panel.detach()
         store.close()
 
 

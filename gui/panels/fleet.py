@@ -12,7 +12,7 @@ import datetime as dt
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QComboBox, QDateEdit, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+    QComboBox, QDateEdit, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QSpinBox,
     QSplitter, QTabWidget, QVBoxLayout, QWidget,
 )
 
@@ -78,6 +78,7 @@ class FleetPanel(QWidget):
         self.delete_order_button = QPushButton("Delete order")
         self.delete_order_button.setToolTip("Delete the selected order and its deliveries (Ctrl+Z undoes)")
         self.delete_order_button.clicked.connect(self.delete_selected_order)
+        self.delivery_form = self._build_delivery_form()
         self.order_form = self._build_order_form()
         orders_box = QGroupBox("Orders")
         orders_layout = QVBoxLayout(orders_box)
@@ -89,7 +90,6 @@ class FleetPanel(QWidget):
         self.deliveries_table = FilterableTable(self.delivery_model, "Filter deliveries…")
         self.deliveries_caption = QLabel()
         self.deliveries_caption.setWordWrap(True)
-        self.delivery_form = self._build_delivery_form()
         deliveries_box = QGroupBox("Deliveries of the selected order")
         deliveries_layout = QVBoxLayout(deliveries_box)
         deliveries_layout.addWidget(self.deliveries_caption)
@@ -152,7 +152,7 @@ class FleetPanel(QWidget):
         self.buyer_edit = QLineEdit()
         self.buyer_edit.setPlaceholderText("Buyer")
         self.chip_combo = QComboBox()
-        self.chip_combo.setMinimumContentsLength(14)
+        self.chip_combo.setMinimumContentsLength(12)
         self.chip_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.order_qty_spin = QSpinBox()
         self.order_qty_spin.setRange(1, 100_000_000)
@@ -168,13 +168,22 @@ class FleetPanel(QWidget):
         self.add_order_button = QPushButton("Add order")
         self.add_order_button.clicked.connect(self.add_order_from_form)
         form = QWidget()
-        row = QHBoxLayout(form)
-        row.setContentsMargins(0, 0, 0, 0)
-        for w in (self.buyer_edit, self.chip_combo, self.order_qty_spin, self.order_date_edit,
-                  self.status_combo, self.add_order_button):
-            row.addWidget(w)
-        row.addStretch(1)
-        row.addWidget(self.delete_order_button)
+        column = QVBoxLayout(form)
+        column.setContentsMargins(0, 0, 0, 0)
+        first = QHBoxLayout()
+        first.addWidget(self.buyer_edit, 1)
+        first.addWidget(self.chip_combo, 1)
+        first.addWidget(self.order_qty_spin)
+        second = QHBoxLayout()
+        for w in (self.order_date_edit, self.status_combo, self.add_order_button):
+            second.addWidget(w)
+        second.addStretch(1)
+        second.addWidget(self.delete_order_button)
+        # Spin boxes otherwise refuse to shrink below their widest value; keep the window narrow.
+        for spin in (self.order_qty_spin, self.delivery_qty_spin):
+            spin.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        column.addLayout(first)
+        column.addLayout(second)
         return form
 
     def _build_delivery_form(self) -> QWidget:
@@ -192,17 +201,17 @@ class FleetPanel(QWidget):
         self.add_delivery_button.clicked.connect(self.add_delivery_from_form)
         self.delete_delivery_button = QPushButton("Delete delivery")
         self.delete_delivery_button.clicked.connect(self.delete_selected_delivery)
-        self.delivery_note_edit.setMinimumWidth(140)
+        self.delivery_note_edit.setMinimumWidth(90)
         form = QWidget()
         column = QVBoxLayout(form)
         column.setContentsMargins(0, 0, 0, 0)
         fields = QHBoxLayout()
-        for w in (self.delivery_date_edit, self.delivery_qty_spin):
-            fields.addWidget(w)
-        fields.addWidget(self.delivery_note_edit, 1)
+        fields.addWidget(self.delivery_date_edit)
+        fields.addWidget(self.delivery_qty_spin)
+        fields.addWidget(self.add_delivery_button)
+        fields.addStretch(1)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.add_delivery_button)
-        buttons.addStretch(1)
+        buttons.addWidget(self.delivery_note_edit, 1)
         buttons.addWidget(self.delete_delivery_button)
         column.addLayout(fields)
         column.addLayout(buttons)
@@ -290,6 +299,13 @@ class FleetPanel(QWidget):
 
     def _on_order_selection(self, *_):
         self._refresh_deliveries()
+
+    def detach(self) -> None:
+        """Stop following the undo stack (before the store closes: a dying stack still signals)."""
+        try:
+            self.undo_stack.indexChanged.disconnect(self.refresh)
+        except (RuntimeError, TypeError):
+            pass
 
     # ---- refresh -----------------------------------------------------------------------------
     def refresh(self, *_):

@@ -1,0 +1,212 @@
+"""The Fleet view against a real seeded store: edits, undo/redo, deletes, refusals, the chart."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QUndoStack
+
+from engine.fleet import installed_timeline
+from engine.store import open_store
+from gui.panels.fleet import TOTAL_SERIES, FleetPanel, timeline_months
+from gui.widgets.plot_panel import to_timestamps
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "fleet.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def panel(store, qtbot):
+    stack = QUndoStack()
+    p = FleetPanel(store, stack)
+    p._test_stack = stack  # keep the stack alive as long as the panel
+    qtbot.addWidget(p)
+    yield p
+    p.detach()
+
+
+def _cell(table, key, field):
+    return table.source_index(key, field)
+
+
+def _order(store, order_id):
+    return next(r for r in store.order_rows() if r["id"] == order_id)
+
+
+def test_seed_is_shown(panel, store):
+    assert panel.order_model.rowCount() == len(store.order_rows()) > 0
+    assert panel.chip_model.rowCount() == len(store.chip_rows())
+    assert panel.selected_order_id() == panel.order_model.key_at(0)
+    assert panel.delivery_model.rowCount() == len(store.delivery_rows(panel.selected_order_id()))
+
+
+def test_editing_a_chip_cell_changes_the_store_and_undo_redo_round_trip(panel, store):
+    before = next(r for r in store.chip_rows() if r["id"] == "h20-96gb")["hbm_gbps"]
+    index = _cell(panel.chips_table, "h20-96gb", "hbm_gbps")
+    assert panel.chip_model.setData(index, "4321.5", Qt.ItemDataRole.EditRole)
+    assert store.chip("h20-96gb").hbm_gbps == 4321.5
+    assert panel.chip_model.data(index, Qt.ItemDataRole.DisplayRole) == "4,321.5"
+    panel.undo_stack.undo()
+    assert next(r for r in store.chip_rows() if r["id"] == "h20-96gb")["hbm_gbps"] == before
+    assert panel.chip_model.data(index, Qt.ItemDataRole.EditRole) == str(before).removesuffix(".0")
+    panel.undo_stack.redo()
+    assert store.chip("h20-96gb").hbm_gbps == 4321.5
+
+
+def test_order_edit_undo_restores_exact_values_and_updates_chart(panel, store):
+    order_id = 1
+    original = _order(store, order_id)
+    name = panel._chip_names[original["chip_id"]]
+    index = _cell(panel.orders_table, order_id, "price_usd_per_chip")
+    assert panel.order_model.setData(index, "17000.25")
+    assert _order(store, order_id)["price_usd_per_chip"] == 17000.25
+    # A delivery date edit moves the chart.
+    delivery = store.delivery_rows(order_id)[0]
+    before = panel.chart.series_data(name)[1].copy()
+    panel.select_order(order_id)
+    d_index = _cell(panel.deliveries_table, delivery["id"], "date")
+    later = (dt.date.fromisoformat(delivery["date"]) + dt.timedelta(days=92)).isoformat()
+    assert panel.delivery_model.setData(d_index, later)
+    after = panel.chart.series_data(name)[1]
+    assert after.sum() < before.sum()  # installed later, so fewer chip-months
+    panel.undo_stack.undo()
+    panel.undo_stack.undo()
+    assert _order(store, order_id) == original
+    assert store.delivery_rows(order_id)[0] == delivery
+    assert np.array_equal(panel.chart.series_data(name)[1], before)
+
+
+def test_delete_order_with_deliveries_then_undo_restores_same_ids(panel, store):
+    order_id = 2
+    order = _order(store, order_id)
+    deliveries = store.delivery_rows(order_id)
+    assert deliveries
+    assert panel.select_order(order_id)
+    assert panel.delete_selected_order()
+    assert order_id not in [r["id"] for r in store.order_rows()]
+    assert store.delivery_rows(order_id) == []
+    assert panel.order_model.row_of_key(order_id) == -1
+    assert panel._chip_names[order["chip_id"]] not in panel.chart.series_names()
+    panel.undo_stack.undo()
+    assert _order(store, order_id) == order
+    assert store.delivery_rows(order_id) == deliveries
+    assert panel._chip_names[order["chip_id"]] in panel.chart.series_names()
+    panel.undo_stack.redo()
+    assert order_id not in [r["id"] for r in store.order_rows()]
+
+
+def test_bad_value_shows_message_and_changes_nothing(panel, store):
+    before_rows = store.order_rows()
+    depth = panel.undo_stack.count()
+    messages = []
+    panel.status_message.connect(messages.append)
+    index = _cell(panel.orders_table, 1, "quantity")
+    assert not panel.order_model.setData(index, "-5")
+    assert store.order_rows() == before_rows
+    assert panel.undo_stack.count() == depth
+    assert "quantity" in panel.banner.text() and "-5" in panel.banner.text()
+    assert messages and messages[-1] == panel.banner.text()
+    # A good edit afterwards clears the error.
+    assert panel.order_model.setData(index, "100001")
+    assert panel.banner.text() == ""
+
+
+def test_delivery_beyond_outstanding_is_refused_with_store_message(panel, store):
+    order_id = 1
+    order = _order(store, order_id)
+    outstanding = order["quantity"] - order["delivered"]
+    panel.select_order(order_id)
+    before = store.delivery_rows(order_id)
+    new_id = panel.add_delivery({"order_id": order_id, "date": "2025-03-01", "quantity": outstanding + 1})
+    assert new_id is None
+    assert store.delivery_rows(order_id) == before
+    assert panel.banner.text()  # the store's own words
+    # Exactly the outstanding quantity is fine, and undo removes it again.
+    new_id = panel.add_delivery({"order_id": order_id, "date": "2025-03-01", "quantity": outstanding})
+    assert new_id is not None
+    assert _order(store, order_id)["delivered"] == order["quantity"]
+    assert panel.delivery_model.row_of_key(new_id) >= 0
+    assert f"{order['quantity']:,} of {order['quantity']:,} chips; 0 outstanding" in panel.deliveries_caption.text()
+    panel.undo_stack.undo()
+    assert store.delivery_rows(order_id) == before
+    panel.undo_stack.redo()  # redo re-inserts the same id
+    assert new_id in [r["id"] for r in store.delivery_rows(order_id)]
+
+
+def test_add_order_from_form_then_delivery_and_undo_all(panel, store, qtbot):
+    count = len(store.order_rows())
+    panel.buyer_edit.setText("Example Labs")
+    panel.chip_combo.setCurrentIndex(panel.chip_combo.findData("h20-96gb"))
+    panel.order_qty_spin.setValue(2500)
+    panel.order_date_edit.setDate(panel.order_date_edit.date().fromString("2025-01-10", "yyyy-MM-dd"))
+    qtbot.mouseClick(panel.add_order_button, Qt.MouseButton.LeftButton)
+    assert len(store.order_rows()) == count + 1
+    new = store.order_rows()[-1] if store.order_rows()[-1]["buyer"] == "Example Labs" else \
+        next(r for r in store.order_rows() if r["buyer"] == "Example Labs")
+    assert (new["vendor"], new["chip_id"], new["quantity"], new["order_date"]) == \
+        ("NVIDIA", "h20-96gb", 2500, "2025-01-10")
+    assert panel.selected_order_id() == new["id"]
+    panel.delivery_date_edit.setDate(panel.delivery_date_edit.date().fromString("2025-02-01", "yyyy-MM-dd"))
+    panel.delivery_qty_spin.setValue(1000)
+    qtbot.mouseClick(panel.add_delivery_button, Qt.MouseButton.LeftButton)
+    assert [r["quantity"] for r in store.delivery_rows(new["id"])] == [1000]
+    panel.undo_stack.undo()
+    panel.undo_stack.undo()
+    assert len(store.order_rows()) == count
+    panel.undo_stack.redo()
+    assert _order(store, new["id"])["buyer"] == "Example Labs"  # same id back
+
+
+def test_add_order_with_blank_buyer_is_refused(panel, store):
+    count = len(store.order_rows())
+    panel.buyer_edit.setText("")
+    assert panel.add_order_from_form() is None
+    assert len(store.order_rows()) == count
+    assert "buyer" in panel.banner.text()
+
+
+def test_chart_matches_engine_timeline(panel, store):
+    orders = store.orders()
+    months = timeline_months(orders)
+    expected = installed_timeline(orders, months, install_lag_days=30.0)
+    x = to_timestamps(months)
+    for chip_id, values in expected.items():
+        got_x, got_y = panel.chart.series_data(panel._chip_names[chip_id])
+        assert np.array_equal(got_x, x)
+        assert np.array_equal(got_y, values)
+    total_x, total_y = panel.chart.series_data(TOTAL_SERIES)
+    assert total_y[-1] == sum(d.quantity for o in orders for d in o.deliveries)
+    headers, rows = panel.chart.data_table()
+    assert headers[0] == "Date" and all(h.endswith("(chips)") for h in headers[1:])
+    assert len(rows) == len(months)
+
+
+def test_timeline_months_spans_orders_and_promises():
+    from engine.fleet import Delivery, Order, ScheduledLot
+
+    order = Order(1, "b", "v", "c", 10, dt.date(2024, 3, 15), promised=(ScheduledLot(dt.date(2025, 1, 1), 10),),
+                  deliveries=(Delivery(1, 1, dt.date(2024, 6, 1), 5),))
+    months = timeline_months([order])
+    assert months[0] == dt.date(2024, 2, 1)
+    assert months[-1] == dt.date(2025, 4, 1)  # Jan 1 + 30 days install -> Jan 31, + 3 months
+    assert timeline_months([]) == []
+
+
+def test_read_only_store_disables_editing(qtbot, tmp_path):
+    path = tmp_path / "ro.db"
+    open_store(path).close()
+    ro = open_store(path, read_only=True)
+    try:
+        p = FleetPanel(ro, QUndoStack())
+        qtbot.addWidget(p)
+        p.detach()
+        assert not p.chip_model.flags(p.chip_model.index(0, 1)) & Qt.ItemFlag.ItemIsEditable
+        assert not p.order_form.isEnabled()
+        assert "read-only" in p.banner.text()
+    finally:
+        ro.close()

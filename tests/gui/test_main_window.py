@@ -1,0 +1,133 @@
+"""The main window: menus, areas, placeholders, settings, close, and the import/export actions."""
+
+import pytest
+from PySide6.QtCore import QSettings, QThreadPool
+from PySide6.QtWidgets import QApplication
+
+from engine.store import open_store
+from gui.app import PLACEHOLDERS, EmptyState, MainWindow
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "window.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def window(store, qtbot, qsettings_isolated):
+    QApplication.instance().setOrganizationName("Fleetcast")
+    QApplication.instance().setApplicationName("Fleetcast")
+    w = MainWindow(store)
+    qtbot.addWidget(w)
+    yield w
+    w.fleet_panel.detach()
+
+
+def test_opens_offscreen_with_areas_and_menus(window, qtbot):
+    window.show()
+    qtbot.waitExposed(window)  # pytest-qt fails the test on any Qt warning logged meanwhile
+    tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert tabs == ["Fleet", "Training", "Inference", "Forecast", "Compare"]
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus == ["&File", "&Edit", "&Help"]
+    file_items = [a.text() for a in window.file_menu.actions() if a.text()]
+    assert file_items == ["Import chips CSV…", "Import orders CSV…", "Export chips CSV…",
+                          "Export orders CSV…", "&Quit"]
+    assert window.quit_action.shortcut().toString() == "Ctrl+Q"
+    assert window.undo_action.shortcut().toString() == "Ctrl+Z"
+    assert window.redo_action.shortcut().toString() == "Ctrl+Shift+Z"
+    assert "chips" in window.statusBar().currentMessage()
+
+
+def test_placeholders_describe_what_comes(window):
+    for name, (heading, description) in PLACEHOLDERS.items():
+        page = window.placeholders[name]
+        assert isinstance(page, EmptyState)
+        assert page.heading.text() == heading
+        assert len(page.description.text()) > 60
+        assert "TODO" not in page.description.text()
+
+
+def test_undo_action_follows_the_fleet_edits(window, store):
+    assert not window.undo_action.isEnabled()
+    model = window.fleet_panel.order_model
+    index = window.fleet_panel.orders_table.source_index(1, "buyer")
+    assert model.setData(index, "Renamed buyer")
+    assert window.undo_action.isEnabled()
+    assert "buyer" in window.undo_action.text()
+    window.undo_action.trigger()
+    assert next(r for r in store.order_rows() if r["id"] == 1)["buyer"] != "Renamed buyer"
+
+
+def test_geometry_and_area_saved_on_close_and_restored(store, qtbot, qsettings_isolated):
+    QApplication.instance().setOrganizationName("Fleetcast")
+    QApplication.instance().setApplicationName("Fleetcast")
+    first = MainWindow(store)
+    qtbot.addWidget(first)
+    first.resize(701, 533)  # inside the offscreen screen (800x800), or restore clamps it
+    first.show()
+    qtbot.waitExposed(first)
+    first.tabs.setCurrentIndex(3)
+    size = (first.width(), first.height())  # the panel's minimum width may widen the request
+    assert size != (1360, 880)  # not the first-launch default
+    first.close()  # closeEvent saves
+    first.fleet_panel.detach()
+    s = QSettings("Fleetcast", "Fleetcast")
+    assert s.value("window/area", -1, type=int) == 3
+    assert not s.value("window/geometry", type=bytes) in (None, b"")
+    second = MainWindow(store)
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == size
+    assert second.tabs.currentIndex() == 3
+    second.fleet_panel.detach()
+
+
+def test_close_waits_for_workers(window, qtbot):
+    import threading
+
+    from gui.workers import Cancelled, Worker
+
+    def loop(*, progress=None, should_stop=None):
+        while not should_stop():
+            threading.Event().wait(0.005)
+        raise Cancelled()
+
+    worker = Worker(loop)
+    with qtbot.waitSignal(worker.signals.started, timeout=5000):
+        worker.start()
+    window.close()
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+
+
+def test_export_and_reimport_orders_csv(window, store, tmp_path):
+    path = tmp_path / "orders.csv"
+    count = window.export_csv("orders", str(path))
+    assert count == len(store.order_rows()) and path.read_text().startswith("id,")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,buyer\n1,\n")
+    before = store.order_rows()
+    assert window.import_csv("orders", str(bad)) is None
+    assert store.order_rows() == before
+    assert window.fleet_panel.banner.text().startswith("Nothing was imported.")
+    chips = tmp_path / "chips.csv"
+    window.export_csv("chips", str(chips))
+    window.fleet_panel.order_model.setData(window.fleet_panel.orders_table.source_index(1, "buyer"), "X")
+    assert window.undo_stack.count() == 1
+    assert window.import_csv("chips", str(chips)) is not None
+    assert window.undo_stack.count() == 0  # imports clear the history
+    assert "Imported" in window.fleet_panel.banner.text()
+
+
+def test_import_menu_uses_file_dialog_and_remembers_folder(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from gui.settings import last_dir
+
+    path = tmp_path / "sub" / "chips.csv"
+    path.parent.mkdir()
+    window.export_csv("chips", str(path))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "")))
+    window.import_chips_action.trigger()
+    assert last_dir("import") == str(path.parent)
