@@ -125,7 +125,9 @@ def run_install_desktop_entry(args, ctx) -> Output | None:
     desktop, icon = install_desktop_entry()
     exec_line = " ".join(launch_command())
     data = {"desktop_file": str(desktop), "icon": str(icon), "exec": exec_line}
-    rows = [{"wrote": "desktop entry", "path": str(desktop)}, {"wrote": "icon", "path": str(icon)}]
-    text = (f"Fleetcast is now in your application menu (launches: {exec_line}). "
-            "If it does not show, log out and back in.")
-    return Output(data=data, rows=rows, text=text)
+    if getattr(args, "format", "table") == "json":
+        return Output(data=data)
+    # Plain lines, not a table: the table renderer would clip long paths.
+    print(f"Wrote {desktop}\nWrote {icon}\nLaunches: {exec_line}\n"
+          "Fleetcast is now in your application menu; if it does not show, log out and back in.")
+    return None
