@@ -210,3 +210,25 @@ def test_read_only_store_disables_editing(qtbot, tmp_path):
         assert "read-only" in p.banner.text()
     finally:
         ro.close()
+
+
+def test_editing_through_the_table_view_delegate(panel, store, qtbot):
+    from PySide6.QtWidgets import QLineEdit
+
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.tabs.setCurrentIndex(1)
+    table = panel.chips_table
+    proxy_index = table.proxy.mapFromSource(table.source_index("h800-sxm5-80gb", "tdp_w"))
+    table.view.setCurrentIndex(proxy_index)
+    table.view.edit(proxy_index)
+    editors = [w for w in table.view.findChildren(QLineEdit) if w.isVisible()]
+    assert editors, "no cell editor opened"
+    editor = editors[0]
+    editor.selectAll()
+    qtbot.keyClicks(editor, "650")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on a queued call
+    qtbot.waitUntil(lambda: store.chip("h800-sxm5-80gb").tdp_w == 650.0, timeout=2000)
+    assert table.proxy.data(proxy_index, Qt.ItemDataRole.DisplayRole) == "650"
+    panel.undo_stack.undo()
+    assert store.chip("h800-sxm5-80gb").tdp_w != 650.0
