@@ -221,7 +221,7 @@ class FleetPanel(QWidget):
     def _push(self, command) -> bool:
         error = push_command(self.undo_stack, command)
         if error is not None:
-            message = str(error)
+            message = f"Not saved: {error}"
             self.banner.show_error(message)
             self.status_message.emit(message)
             return False
