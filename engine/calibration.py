@@ -136,8 +136,8 @@ def calibrate_training(rows: list[dict], chips: Mapping, factor_names: Sequence[
     def predict(values):
         out = []
         for row, inp, _ in fixed:
-            merged = dict(inp.factors)
-            merged.update(values)
+            merged = dict(values)
+            merged.update(inp.factors)   # settings the case states (e.g. no DP overlap) win
             out.append(predict_metric(row, replace(inp, factors=merged))[0])
         return np.array(out)
 

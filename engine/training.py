@@ -40,6 +40,7 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     "train_layer_overhead_us": 150.0,     # launches/framework per layer per micro-batch (fwd+bwd)
     "train_step_overhead_s": 0.05,        # per optimizer step (data, logging, synchronisation)
     "train_tp_overlap": 0.0,         # fraction of TP collectives hidden behind GEMMs
+    "train_tp_overlap_enabled": 0.6,  # the same when the run enables TP comm/GEMM overlap
     "train_dp_overlap": 0.8,         # fraction of DP/ZeRO traffic hidden behind compute
     "train_ep_overlap": 0.0,         # fraction of expert all-to-all hidden
     "train_mem_reserve_gb": 4.0,     # CUDA/CANN context, communicator buffers
@@ -86,6 +87,10 @@ class TrainingInputs:
     scaleup_domain: int | None = None
     flash_attention: bool = True
     dropout: bool = False
+    sequence_parallel: bool = True  # False: norms/dropout/residuals run replicated on every TP rank
+    # capacity multiplier for the out-of-memory check; >1 only to predict a run known to have fit
+    # when the memory model disagrees (validation of published runs)
+    memory_slack: float = 1.0
     grad_reduce_bytes: float = 4.0
     factors: Mapping[str, float] = field(default_factory=dict)  # overrides of chip factors
 
@@ -289,6 +294,9 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     if fp8:
         elems = elems + 4.0 * h                          # casts to and from fp8
     elem_fwd = T * elems * act_bytes / tp / hbm
+    if not inp.sequence_parallel:
+        # without sequence parallelism the norm/residual/dropout part (~16h) is not split by TP
+        elem_fwd = elem_fwd + T * 16.0 * h * act_bytes * (1.0 - 1.0 / tp) / hbm
 
     # -- per-layer totals for one micro-batch (forward + backward), with recompute
     layer_fwd = gemm_layer_fwd + attn_layer_fwd + elem_fwd
@@ -380,8 +388,13 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     dp_exposed = dp_comm - f("train_dp_overlap") * np.minimum(dp_comm, window)
 
     # -- optimizer step: mixed-precision Adam streams ~30 bytes per locally owned parameter
-    shards = np.where(zero >= 1, dp_group, 1.0)
-    opt = params_chip / shards * 30.0 / hbm + f("train_step_overhead_s")
+    # expert weights are replicated only across the expert-data-parallel group, so ZeRO
+    # shards them over that group (dp*cp/ep), not over the whole data-parallel group
+    def sharded(stage, nbytes):
+        return (nonexpert_chip / np.where(zero >= stage, dp_group, 1.0)
+                + expert_chip / np.where(zero >= stage, edp, 1.0)) * nbytes
+
+    opt = sharded(1, 30.0) / hbm + f("train_step_overhead_s")
 
     comp_total = micro * per_mb
     step = comp_total + bubble + dp_exposed + opt
@@ -396,10 +409,9 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     hfu = tok_chip * (model_flops_tok + hw_extra) / peak16 * 100.0
 
     # -- memory per chip (bytes)
-    zero_div = lambda stage: np.where(zero >= stage, dp_group, 1.0)  # noqa: E731
-    w_mem = params_chip * 2.0 / zero_div(3)
-    g_mem = params_chip * gbytes / zero_div(2)
-    o_mem = params_chip * 12.0 / zero_div(1)
+    w_mem = sharded(3, 2.0)
+    g_mem = sharded(2, gbytes)
+    o_mem = sharded(1, 12.0)
     # activations per layer per micro-batch (Korthikanti et al. 2022, generalised to GQA/gated)
     drop = 1.0 if inp.dropout else 0.0
     attn_a = 2 * h + 4 * qd + 4 * kvd + drop * h - 2 * kvd * 0.0
@@ -409,6 +421,15 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     if model.is_moe:
         mlp_moe = 2 * h + model.moe_topk * (2 * h + 6.0 * model.moe_ffn_hidden) + 6.0 * model.moe_shared_experts * model.moe_ffn_hidden
     per_tok_layer = attn_a + 4 * h + dense_frac * mlp_dense + moe_frac * mlp_moe
+    if fp8:
+        # FP8 GEMMs save their inputs (QKV, output projection, FFN up and down) in one byte
+        fp8_saved = h + qd + h + dense_frac * ffn_w
+        if model.is_moe:
+            fp8_saved = fp8_saved + moe_frac * (model.moe_topk * (h + model.moe_ffn_hidden))
+        per_tok_layer = per_tok_layer - fp8_saved
+    # Korthikanti et al. 2022: without sequence parallelism 10sbh of the 34sbh stay whole
+    replicated = 0.0 if inp.sequence_parallel else (10.0 - (0.0 if inp.dropout else 2.0)) * h * (tp - 1.0)
+    per_tok_layer = per_tok_layer + replicated
     scores = 0.0 if inp.flash_attention else (5.0 if inp.dropout else 2.0) * model.heads * s / cp
     full_layer = T * (per_tok_layer + scores) / tp                 # bytes per token-element are in coefficients
     sel_layer = T * per_tok_layer / tp
@@ -419,7 +440,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     a_mem = np.where(rc == 2, a_mem + full_layer, a_mem)         # one layer recomputed at a time
     l_mem = T * V / tp * 6.0                                     # bf16 logits + fp32 loss gradient
     gather = np.where(zero == 3, 2.0 * 2.0 * (attn_p + dense_frac * dense_ffn_p + moe_frac * (shared_p + expert_p / ep)) / tp, 0.0)
-    buffers = gather + np.where(zero == 0, 0.0, params_chip * 2.0 / np.maximum(zero_div(1), 1.0) * 0.0)
+    buffers = gather
     allocated = w_mem + g_mem + o_mem + a_mem + l_mem + buffers
     reserve = f("train_mem_reserve_gb") * GIB + f("train_mem_frag") * allocated
     mem_total = allocated + reserve
@@ -447,7 +468,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         mark(L["ep"] != 1, "ep does not divide experts or dp x cp")
     if fp8 and not peak_fp8:
         mark(np.ones(tp.shape, dtype=bool), "fp8 not supported by chip")
-    mark(mem_total > capacity, "out of memory")
+    mark(mem_total > capacity * inp.memory_slack, "out of memory")
 
     return {
         "step_time_s": step,
@@ -498,7 +519,7 @@ def default_layout(inp: TrainingInputs) -> dict:
     return {
         "tp": tp, "pp": pp, "vpp": inp.vpp or 1, "dp": dp, "cp": cp, "ep": inp.ep or 1,
         "mb": inp.micro_batch or 1, "zero": 1 if inp.zero_stage is None else inp.zero_stage,
-        "rc": rc, "gb": inp.batch_seqs(),
+        "rc": rc, "gb": int(_layout_batch(inp, dp, inp.micro_batch or 1)),
     }
 
 
@@ -589,6 +610,15 @@ def _divisors(n: int) -> list[int]:
     return [k for k in range(1, n + 1) if n % k == 0]
 
 
+def _layout_batch(inp: TrainingInputs, dp, mb):
+    """The global batch of each layout: the given one, or the default rounded to the nearest
+    multiple of dp x micro-batch (a run on 7,968 chips does not use a power-of-two batch)."""
+    if inp.global_batch_seqs:
+        return np.full(np.shape(dp), int(inp.global_batch_seqs), dtype=np.int64)
+    unit = np.asarray(dp, dtype=np.int64) * np.asarray(mb, dtype=np.int64)
+    return np.maximum(np.round(inp.batch_seqs() / unit), 1).astype(np.int64) * unit
+
+
 def candidate_arrays(inp: TrainingInputs) -> dict:
     """Every layout of the search space for `inp` (fields given in `inp` are fixed)."""
     model = inp.model
@@ -614,7 +644,7 @@ def candidate_arrays(inp: TrainingInputs) -> dict:
         keep &= denom * inp.dp == n
     tp, pp, cp, vpp, mb, rc, zero, ep = (a[keep] for a in (tp, pp, cp, vpp, mb, rc, zero, ep))
     dp = n // (tp * pp * cp)
-    gb = np.full(tp.shape, inp.batch_seqs(), dtype=np.int64)
+    gb = _layout_batch(inp, dp, mb)
     return {"tp": tp, "pp": pp, "vpp": vpp, "dp": dp, "cp": cp, "ep": ep, "mb": mb, "zero": zero,
             "rc": rc, "gb": gb}
 

@@ -20,7 +20,7 @@ from engine.errors import UserError
 from engine.hardware import Chip
 from engine.models import ModelConfig, training_flops_per_token
 from engine.training import (
-    RECOMPUTE_NAMES, TrainingInputs, evaluate_layout, search_layouts,
+    DEFAULT_FACTORS, RECOMPUTE_NAMES, TrainingInputs, evaluate_layout, search_layouts,
 )
 
 METRICS = ("tokens_per_s_per_chip", "step_time_s", "mfu_pct_model_flops")
@@ -145,8 +145,18 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
     domain = chip.scaleup_domain
     if cpn and domain and cpn < domain:
         domain = cpn
+    # software settings the notes state: they change what overlaps and what TP splits
+    overrides = {}
+    if "no ddp gradient bucketing" in notes or "no gradient bucketing" in notes:
+        overrides["train_dp_overlap"] = 0.0          # one all-reduce after the whole backward
+    if "tp-comm-overlap" in notes or "tp comm overlap" in notes:
+        overrides["train_tp_overlap"] = chip.factor("train_tp_overlap_enabled",
+                                                    DEFAULT_FACTORS["train_tp_overlap_enabled"])
+    seq_par = not ("no sequence parallel" in notes or "megatron-deepspeed" in notes
+                   or (year is not None and year <= 2021))
     return TrainingInputs(
         model=model, chip=chip, num_chips=n, seq_len=model.seq_len, global_batch_seqs=gb,
+        sequence_parallel=seq_par, factors=overrides,
         dtype=dtype, tp=tp, pp=pp, vpp=layout["vpp"], dp=layout["dp"], cp=cp, ep=layout["ep"],
         zero_stage=layout["zero_stage"], micro_batch=layout["micro_batch"], recompute=recompute,
         scaleup_domain=domain, flash_attention=flash,
@@ -160,8 +170,8 @@ def _whole_run(row: Mapping) -> bool:
 
 
 def _fully_given(inp: TrainingInputs) -> bool:
-    return all(getattr(inp, k) is not None for k in ("tp", "pp", "dp", "cp", "micro_batch", "zero_stage", "recompute")) \
-        and inp.global_batch_seqs is not None
+    keys = ("tp", "pp", "dp", "cp", "micro_batch", "zero_stage", "recompute") + (("ep",) if inp.model.is_moe else ())
+    return all(getattr(inp, k) is not None for k in keys) and inp.global_batch_seqs is not None
 
 
 def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
@@ -171,11 +181,18 @@ def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
         return replace(inp, vpp=inp.vpp or 1, ep=inp.ep or 1), "layout as published"
     result = search_layouts(inp, top_k=1)
     note = "layout searched"
+    if result.best is None and set(result.infeasible_by_reason) == {"out of memory"}:
+        # the run really ran, so something fit: take the best layout within a memory tolerance
+        for slack in (1.1, 1.25, 1.5, 2.0, 3.0):
+            result = search_layouts(replace(inp, memory_slack=slack), top_k=1)
+            if result.best is not None:
+                note = f"memory model over capacity for every layout; best within {slack:g}x capacity"
+                break
     if result.best is None:
         raise LookupError("no layout consistent with the given fields fits: "
                           + ", ".join(f"{k} {v}" for k, v in result.infeasible_by_reason.items()))
     lay = result.best.layout
-    filled = replace(inp, tp=lay["tp"], pp=lay["pp"], vpp=lay["vpp"], dp=lay["dp"], cp=lay["cp"],
+    filled = replace(inp, memory_slack=1.0, tp=lay["tp"], pp=lay["pp"], vpp=lay["vpp"], dp=lay["dp"], cp=lay["cp"],
                      ep=lay["ep"], zero_stage=lay["zero_stage"], micro_batch=lay["micro_batch"],
                      recompute=lay["recompute"], global_batch_seqs=lay["global_batch_seqs"])
     return filled, note + " (" + ", ".join(f"{k}={v}" for k, v in lay.items() if k != "global_batch_seqs") + ")"
@@ -233,7 +250,7 @@ def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixe
         else:
             inp = inputs_from_case(row, chips)
             if factors:
-                inp = replace(inp, factors=dict(factors))
+                inp = replace(inp, factors={**dict(factors), **dict(inp.factors)})
             try:
                 inp, note = resolve_layout(inp)
             except LookupError as exc:
