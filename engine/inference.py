@@ -73,16 +73,32 @@ def engine_family(engine: str | None) -> str:
     return name.split("@", 1)[0].strip() or "default"
 
 
+def engine_version_key(engine: str | None) -> str:
+    """`trtllm@1.0.0rc3` -> `trtllm@1.0.0rc3` (lower case); '' when no version is given."""
+    name = (engine or "").strip().lower()
+    return name if "@" in name and name.split("@", 1)[1].strip() else ""
+
+
 def resolve_factors(chip: Chip, engine: str | None = None, overrides: Mapping[str, float] | None = None) -> dict:
-    """Every inference factor for a chip and engine: override > `name@engine` > `name` > default."""
+    """Every inference factor for a chip and engine:
+    override > `name@engine@version` > `name@engine` > `name` > default.
+
+    Versions are calibration keys because a serving stack's scheduler changes between releases
+    (INFERENCE.md section 3); an unlisted version falls back to its engine family.
+    """
     family = engine_family(engine)
+    version = engine_version_key(engine)
     out = {}
     for name, default in DEFAULT_FACTORS.items():
         value = chip.factor(name, default)
         value = chip.factor(f"{name}@{family}", value)
+        if version:
+            value = chip.factor(f"{name}@{version}", value)
         if overrides:
             value = overrides.get(name, value)
             value = overrides.get(f"{name}@{family}", value)
+            if version:
+                value = overrides.get(f"{name}@{version}", value)
         out[name] = float(value)
     return out
 
@@ -309,17 +325,15 @@ def _comm_s(dep: _Deployment, tokens_chip) -> np.ndarray:
     return tp_t + a2a
 
 
-def _prefill(dep: _Deployment, batch, prompt) -> dict:
-    """Prefill of `batch` prompts of `prompt` tokens (whole instance, all pipeline stages)."""
+def _prefill_compute(dep: _Deployment, batch, prompt, seqs_rank) -> tuple:
+    """GEMM + attention time of a prefill whose most loaded chip holds `seqs_rank` prompts."""
     s = dep.shape
     f = dep.f
-    batch = np.maximum(_arr(batch), 1e-9)
-    prompt = np.maximum(_arr(prompt), 1.0)
     tokens = batch * prompt
-    tokens_chip = tokens / dep.attn_groups          # rows of each chip's GEMMs
+    tokens_chip = seqs_rank * prompt                # rows of that chip's GEMMs
     linear = 2.0 * tokens_chip * s.nonexpert_params / dep.tp
-    head = 2.0 * (batch / dep.attn_groups) * s.head_params / dep.tp  # logits of the last token only
-    attn = (batch / dep.attn_groups) * s.attn_prefill_flops_coeff * prompt**2 / dep.tp
+    head = 2.0 * seqs_rank * s.head_params / dep.tp  # logits of the last token only
+    attn = seqs_rank * s.attn_prefill_flops_coeff * prompt**2 / dep.tp
     half = f["inf_gemm_half_tokens"]
     eff = f["inf_prefill_mfu"] * tokens_chip / (tokens_chip + half)
     t_compute = (linear + head) / (dep.peak_flops * eff) + attn / (dep.peak16_flops * eff)
@@ -328,15 +342,31 @@ def _prefill(dep: _Deployment, batch, prompt) -> dict:
         rows = tokens * s.topk / s.experts
         eff_x = f["inf_prefill_mfu"] * f["inf_moe_eff"] * rows / (rows + half)
         t_compute = t_compute + expert_flops / (dep.peak_flops * eff_x)
+    return t_compute, dep.pp * _comm_s(dep, tokens_chip)
+
+
+def _prefill(dep: _Deployment, batch, prompt) -> dict:
+    """Prefill of `batch` prompts of `prompt` tokens (whole instance, all pipeline stages)."""
+    s = dep.shape
+    f = dep.f
+    batch = np.maximum(_arr(batch), 1e-9)
+    prompt = np.maximum(_arr(prompt), 1.0)
+    tokens = batch * prompt
+    # Attention data parallel: a prompt runs its attention and dense layers on one rank, so on
+    # its own the busiest rank holds at least a whole prompt and the others wait for it at the
+    # expert all-to-all (latency). Prompts riding along a busy engine are spread evenly over
+    # the ranks (throughput cost, `marginal_s`).
+    even = batch / dep.attn_groups
+    t_compute, t_comm = _prefill_compute(dep, batch, prompt, np.maximum(even, np.minimum(batch, 1.0)))
+    m_compute, m_comm = _prefill_compute(dep, batch, prompt, even)
     touched = 1.0 - np.power(1.0 - s.topk / s.experts, tokens) if s.experts else 0.0
     t_mem = dep.pp * (dep.nonexpert_read_chip + dep.expert_bytes_chip_all * touched / f["inf_moe_eff"]) / (
         dep.hbm_bps * f["inf_hbm_eff"])
-    t_comm = dep.pp * _comm_s(dep, tokens_chip)
     t_over = dep.pp * _overhead_s(dep) * f["inf_prefill_overhead_scale"] + 0.0 * tokens
     busy = np.maximum(t_compute, t_mem)
     total = busy + t_comm + t_over
     # Marginal cost when the prompt rides along in a running decode batch (weights already read).
-    marginal = t_compute + t_comm
+    marginal = m_compute + m_comm
     return {"compute_s": t_compute, "weights_s": t_mem, "comm_s": t_comm, "overhead_s": t_over,
             "total_s": total, "marginal_s": marginal}
 

@@ -124,6 +124,20 @@ def model_from_row(row: Mapping) -> ModelConfig:
     return model
 
 
+def assumed_kv_dtype(engine: str, weight_dtype: str, kv_dtype: str, notes: str) -> str:
+    """The KV dtype to simulate when the row says it was not recorded.
+
+    TensorRT-LLM serves FP8 checkpoints (ModelOpt, `kv_cache_quant_algo: FP8`) with an FP8 KV
+    cache by default, so an unrecorded KV dtype on an fp8 TensorRT-LLM row is fp8; elsewhere the
+    row's (assumed) dtype stands.
+    """
+    unstated = re.search(r"kv dtype not (recorded|stated)", notes, flags=re.IGNORECASE) is not None
+    family = (engine or "").strip().lower().split("@", 1)[0]
+    if unstated and family == "trtllm" and weight_dtype == "fp8":
+        return "fp8"
+    return kv_dtype
+
+
 def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     chip_id = _text(row, "chip")
     if chip_id not in chips:
@@ -145,6 +159,7 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     for label, dt in (("weight_dtype", wdt), ("kv_dtype", kdt)):
         if dt not in SERVE_DTYPES:
             raise RowError(f"{label}: {dt!r} (one of {', '.join(SERVE_DTYPES)})")
+    kdt = assumed_kv_dtype(_text(row, "engine"), wdt, kdt, _text(row, "notes"))
     kwargs = dict(model=model, chip=chips[chip_id], tp=tp, pp=pp, ep=ep, replicas=replicas,
                   input_len=_num(row, "input_len"), output_len=_num(row, "output_len"),
                   scenario=scenario, weight_dtype=wdt, kv_dtype=kdt, engine=_text(row, "engine"))

@@ -204,3 +204,27 @@ def test_moe_reads_fewer_expert_bytes_at_small_batch():
     a = _eval(model="mixtral-8x7b", tp=2, batch=1)
     b = _eval(model="mixtral-8x7b", tp=2, batch=64)
     assert a.decode_breakdown_ms["weights_ms"] < 0.6 * b.decode_breakdown_ms["weights_ms"]
+
+
+def test_engine_version_factor_overrides_family():
+    from engine.inference import resolve_factors
+
+    chip = CHIPS["h100-sxm5-80gb"].with_calibration(**{"inf_ttft_sync@trtllm": 0.1,
+                                                        "inf_ttft_sync@trtllm@9.9": 0.7})
+    assert resolve_factors(chip, "trtllm@9.9")["inf_ttft_sync"] == 0.7
+    assert resolve_factors(chip, "trtllm@1.0")["inf_ttft_sync"] == 0.1   # unlisted version: family
+    assert resolve_factors(chip, "trtllm")["inf_ttft_sync"] == 0.1
+    assert resolve_factors(chip, "TRTLLM@9.9", {"inf_ttft_sync@trtllm@9.9": 0.3})["inf_ttft_sync"] == 0.3
+
+
+def test_attention_dp_single_prompt_runs_on_one_rank():
+    # tp=1, ep=8: one prompt's attention/dense GEMMs are not split 8 ways, so its prefill is much
+    # slower than an 8-way TP prefill of the same prompt; 8 prompts spread one per rank.
+    m = MODELS["deepseek-v3"]
+    kw = dict(model="deepseek-v3", chip="h200-sxm-141gb", weight_dtype="fp8", input_len=4096, output_len=64)
+    dp1 = _eval(tp=1, ep=8, batch=1, **kw)
+    dp8 = _eval(tp=1, ep=8, batch=8, **kw)
+    tp8 = _eval(tp=8, ep=8, batch=1, **kw)
+    assert dp1.prefill_ms > 1.3 * tp8.prefill_ms  # experts are split by EP either way
+    assert dp8.prefill_ms < 2.0 * dp1.prefill_ms
+    assert m.is_moe
