@@ -75,7 +75,7 @@ def fit_factors(predict: Callable[[dict], np.ndarray], measured: Sequence[float]
         A = J.T @ (J * rw[:, None]) + prior_weight * len(y) * np.eye(len(names))
         g = J.T @ (rw * r) + prior_weight * len(y) * (x - x0)
         improved = False
-        for _ in range(8):
+        for _ in range(12):
             dx = -np.linalg.solve(A + lam * np.diag(np.diag(A) + 1e-9), g)
             xn = np.clip(x + dx, lo, hi)
             rn = residual(xn)
@@ -85,7 +85,7 @@ def fit_factors(predict: Callable[[dict], np.ndarray], measured: Sequence[float]
                 improved = True
                 break
             lam *= 5
-        if not improved or np.max(np.abs(dx)) < 1e-4:
+        if not improved or np.max(np.abs(dx)) < 1e-5:
             break
     pct = lambda rr: float(np.median(np.abs(np.exp(rr) - 1.0)) * 100.0) if len(rr) else 0.0  # noqa: E731
     return FitResult(
@@ -111,7 +111,8 @@ TRAINING_BOUNDS = {
 
 
 def calibrate_training(rows: list[dict], chips: Mapping, factor_names: Sequence[str] = TRAINING_FIT_FACTORS,
-                       *, chip_ids: Sequence[str] | None = None, max_iter: int = 20) -> FitResult:
+                       *, chip_ids: Sequence[str] | None = None, max_iter: int = 40,
+                       prior_weight: float = 0.005) -> FitResult:
     """Fit training factors (shared by the chips `chip_ids`, default: every chip in the rows) to
     measured runs in the validation-case schema. Layouts the source leaves blank are searched once
     with the current factors and then held fixed while fitting."""
@@ -153,4 +154,4 @@ def calibrate_training(rows: list[dict], chips: Mapping, factor_names: Sequence[
     weights = [TRUST_WEIGHTS.get(row.get("trust", ""), 0.5) for row, _, _ in fixed]
     return fit_factors(predict_signed, np.power(np.array(measured), sign), start,
                        {n: TRAINING_BOUNDS.get(n, (start[n] / 10, start[n] * 10)) for n in factor_names},
-                       weights=weights, max_iter=max_iter)
+                       weights=weights, max_iter=max_iter, prior_weight=prior_weight)

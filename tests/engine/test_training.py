@@ -153,3 +153,38 @@ def test_estimate_run_whole_run_figures():
     assert est.chip_hours == pytest.approx(est.time_to_train_days * 24 * 16384)
     assert est.cost_usd == pytest.approx(est.chip_hours * 2.0)
     assert est.energy_mwh == pytest.approx(est.chip_hours * 700 * 0.8 * 1.2 / 1e6)
+
+
+@pytest.mark.parametrize("name,layers,hidden,heads,tp", KORTHIKANTI[:2])
+def test_activation_memory_without_sequence_parallel_matches_korthikanti(name, layers, hidden, heads, tp):
+    # Korthikanti et al. 2022, Eq. (tensor parallel only): s*b*h*(10 + 24/t + 5*a*s/(h*t))
+    from engine.models import ModelConfig
+
+    m = ModelConfig(id=name, name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=heads,
+                    ffn_hidden=4 * hidden, vocab=51200, seq_len=2048, gated_ffn=False)
+    inp = TrainingInputs(model=m, chip=CHIPS["a100-sxm4-80gb"], num_chips=tp, global_batch_seqs=1, tp=tp, pp=1,
+                         dp=1, cp=1, micro_batch=1, zero_stage=0, recompute="none",
+                         flash_attention=False, dropout=True, sequence_parallel=False)
+    got = evaluate_layout(inp).memory_breakdown_gb["activations"] * GIB
+    s, h, a = 2048, hidden, heads
+    assert got == pytest.approx(layers * s * h * (10 + 24 / tp + 5 * a * s / (h * tp)), rel=0.05)
+    # and the replicated norms/dropout make the step slower than with sequence parallelism
+    assert evaluate_layout(inp).step_time_s > evaluate_layout(replace(inp, sequence_parallel=True)).step_time_s
+
+
+def test_fp8_stores_gemm_inputs_in_one_byte():
+    bf16 = evaluate_layout(inputs(recompute="none"))
+    fp8 = evaluate_layout(inputs(recompute="none", dtype="fp8"))
+    assert fp8.memory_breakdown_gb["activations"] < 0.9 * bf16.memory_breakdown_gb["activations"]
+
+
+def test_expert_states_shard_over_the_expert_data_parallel_group():
+    # Mixtral on 64 chips, ep=8: expert weights are replicated over dp/ep = 8 ranks, so ZeRO-3
+    # divides them by 8, not by 64; dense (attention) weights by 64
+    m = MODELS["mixtral-8x7b"]
+    base = dict(model=m, chip=CHIPS["h100-sxm5-80gb"], num_chips=64, global_batch_seqs=128, tp=1, pp=1, dp=64,
+                cp=1, ep=8, micro_batch=1, recompute="full", zero_stage=3)
+    w = evaluate_layout(TrainingInputs(**base)).memory_breakdown_gb["weights"] * GIB
+    expert = m.moe_layers * m.moe_experts * m.expert_params() / 8
+    other = m.total_params() - m.moe_layers * m.moe_experts * m.expert_params()
+    assert w == pytest.approx(2.0 * (expert / 8 + other / 64), rel=0.05)

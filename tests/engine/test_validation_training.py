@@ -72,20 +72,37 @@ def public(request):
     return validate_training_cases(read_cases_csv(path), CHIPS)
 
 
-def test_public_cases_all_predicted_and_regression_bounds(public):
+def test_public_cases_all_predicted_and_910b_reported(public):
     s = public["summary"]
     assert s["cases"] == 301
-    assert s["by_status"].get("error", 0) == 0
-    assert s["by_status"].get("infeasible", 0) <= 1
-    assert "ascend-910b2" in s["by_chip"] and s["by_chip"]["ascend-910b2"]["median_abs_error_pct"] < 15
-    # achieved today (see report); guards against regressions
-    assert s["overall"]["median_abs_error_pct"] <= 11.0
-    assert s["overall"]["p90_abs_error_pct"] <= 35.0
+    assert s["by_status"] == {"ok": 301}  # no error, and no "infeasible" for a run that really ran
+    # the 910B is the chip nobody here owns: its accuracy must be reported, and be usable
+    assert "ascend-910b2" in s["by_chip"] and s["by_chip"]["ascend-910b2"]["n"] == 38
+    assert s["by_chip"]["ascend-910b2"]["median_abs_error_pct"] < 15
 
 
-@pytest.mark.xfail(strict=True, reason="accuracy targets (median <= 10%, p90 <= 25%, no infeasible) not met yet")
 def test_public_cases_meet_accuracy_targets(public):
     s = public["summary"]
-    assert s["by_status"] == {"ok": 301}
     assert s["overall"]["median_abs_error_pct"] <= 10.0
     assert s["overall"]["p90_abs_error_pct"] <= 25.0
+    for chip in ("a100-sxm4-40gb", "a100-sxm4-80gb", "h100-sxm5-80gb"):
+        assert s["by_chip"][chip]["median_abs_error_pct"] <= 10.0
+
+
+def test_blank_batch_gets_a_usable_one(tmp_path):
+    # 7,968 chips: a power-of-two default batch cannot divide over dp; the run still ran
+    row = {**GOOD, "id": "N1", "num_chips": 7968, "tp": "", "pp": "", "dp": "", "cp": "", "zero_stage": "",
+           "micro_batch": "", "global_batch_seqs": "", "recompute": ""}
+    case = validate_training_cases(read_cases_csv(_write(tmp_path, [row])), CHIPS)["cases"][0]
+    assert case["status"] == "ok"
+    lay = case["layout"]
+    assert lay["global_batch_seqs"] % (lay["dp"] * lay["micro_batch"]) == 0
+
+
+def test_note_stated_settings_reach_the_model(tmp_path):
+    # "no DDP gradient bucketing": the gradient all-reduce cannot hide behind backward -> slower
+    base = {**GOOD, "id": "O1", "zero_stage": 1}
+    quiet = validate_training_cases(read_cases_csv(_write(tmp_path, [base])), CHIPS)["cases"][0]
+    loud = validate_training_cases(read_cases_csv(_write(tmp_path, [{**base, "notes": "swiglu; no DDP gradient bucketing"}])),
+                                   CHIPS)["cases"][0]
+    assert loud["predicted"] < quiet["predicted"]
