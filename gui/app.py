@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         from gui.panels.fleet import FleetPanel
 
         self.store = store
+        self.owns_store = False
         self.setObjectName("FleetcastMainWindow")
         self.setWindowTitle(f"Fleetcast — {store.path.name}")
         self.undo_stack = QUndoStack(self)
@@ -133,6 +134,11 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = self.file_menu = bar.addMenu("&File")
+        self.open_db_action = file_menu.addAction("&Open database…", lambda: self.switch_database(create=False))
+        self.open_db_action.setShortcut(QKeySequence("Ctrl+O"))
+        self.new_db_action = file_menu.addAction("&New database…", lambda: self.switch_database(create=True))
+        self.new_db_action.setShortcut(QKeySequence("Ctrl+N"))
+        file_menu.addSeparator()
         self.import_chips_action = file_menu.addAction("Import chips CSV…", lambda: self.import_csv("chips"))
         self.import_orders_action = file_menu.addAction("Import orders CSV…", lambda: self.import_csv("orders"))
         file_menu.addSeparator()
@@ -242,11 +248,90 @@ class MainWindow(QMainWindow):
         s.setValue("window/area", self.tabs.currentIndex())
         s.sync()
 
+    def switch_database(self, create: bool, path: str | None = None) -> "MainWindow | None":
+        """Open another (or a new) database in a fresh window and close this one."""
+        if path is None:
+            path = ask_database_path(self, create)
+            if not path:
+                return None
+        from engine.store import open_store
+
+        try:
+            store = open_store(path)
+        except UserError as exc:
+            self.fleet_panel.banner.show_error(f"{exc}")
+            return None
+        remember_dir("database", path)
+        window = MainWindow(store)
+        window.owns_store = True
+        window.show()
+        _OPEN_WINDOWS.add(window)
+        self.close()
+        return window
+
     def closeEvent(self, event) -> None:
         workers.cancel_all()
         QThreadPool.globalInstance().waitForDone(3000)
         self.save_settings()
         super().closeEvent(event)
+        _OPEN_WINDOWS.discard(self)
+        if self.owns_store:  # a window opened by run_app or File > Open owns its connection
+            self.fleet_panel.detach()
+            self.store.close()
+
+
+# Windows opened by File > Open/New database (kept alive until closed).
+_OPEN_WINDOWS: set = set()
+
+
+def ask_database_path(parent, create: bool) -> str:
+    start = last_dir("database")
+    if create:
+        path, _ = QFileDialog.getSaveFileName(parent, "New Fleetcast database", os.path.join(start, "fleetcast.db"),
+                                              "Fleetcast databases (*.db);;All files (*)")
+    else:
+        path, _ = QFileDialog.getOpenFileName(parent, "Open Fleetcast database", start,
+                                              "Fleetcast databases (*.db);;All files (*)")
+    return path
+
+
+def open_store_or_recover(db_path, *, ask=None, choose_path=None):
+    """Open the database; when it can't be used, say why and offer another file or a new one.
+
+    `ask(message) -> 'open' | 'new' | 'quit'` and `choose_path(create) -> str` are the dialogs
+    (injectable for tests). Returns a store, or None when the user quits. The unusable file is
+    never modified.
+    """
+    from engine.store import open_store
+
+    ask = ask or _ask_recovery
+    choose_path = choose_path or (lambda create: ask_database_path(None, create))
+    path = db_path
+    while True:
+        try:
+            return open_store(path)
+        except UserError as exc:
+            if sys.stderr is not None:
+                print(f"fleetcast: error: {exc}", file=sys.stderr)
+            if os.environ.get(SMOKE_EXIT_ENV):  # a headless smoke run can't answer a dialog
+                return None
+            choice = ask(str(exc))
+            if choice == "quit":
+                return None
+            chosen = choose_path(choice == "new")
+            if chosen:
+                path = chosen
+
+
+def _ask_recovery(message: str) -> str:
+    box = QMessageBox(QMessageBox.Icon.Warning, "Fleetcast can't open this database",
+                      f"{message}\n\nThe file was not changed. You can open another database or create a new one.")
+    open_button = box.addButton("Open another…", QMessageBox.ButtonRole.AcceptRole)
+    new_button = box.addButton("Create new…", QMessageBox.ButtonRole.ActionRole)
+    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    clicked = box.clickedButton()
+    return "open" if clicked is open_button else "new" if clicked is new_button else "quit"
 
 
 def _rss_mb() -> float:
@@ -274,33 +359,20 @@ def run_app(db_path: str | None = None) -> int:
     install_excepthook()
     _set_window_icon(app)
 
-    from engine.store import open_store
-
-    try:
-        store = open_store(db_path)
-    except UserError as exc:
-        if not os.environ.get(SMOKE_EXIT_ENV):  # a headless smoke run can't answer a dialog
-            QMessageBox.critical(None, "Fleetcast can't open its database",
-                                 f"{exc}\n\nFleetcast will close. Choose another file with --db PATH.")
-        if sys.stderr is not None:
-            print(f"fleetcast: error: {exc}", file=sys.stderr)
+    store = open_store_or_recover(db_path)
+    if store is None:
         return 1
-    window = None
-    try:
-        window = MainWindow(store)
-        window.show()
-        smoke_ms = os.environ.get(SMOKE_EXIT_ENV)
-        if smoke_ms:
-            def report_and_quit():
-                print(f"FLEETCAST_SHOWN rss_mb={_rss_mb():.1f}", flush=True)
-                QTimer.singleShot(max(int(smoke_ms), 0), window.close)
+    window = MainWindow(store)
+    window.owns_store = True
+    window.show()
+    smoke_ms = os.environ.get(SMOKE_EXIT_ENV)
+    if smoke_ms:
+        def report_and_quit():
+            print(f"FLEETCAST_SHOWN rss_mb={_rss_mb():.1f}", flush=True)
+            QTimer.singleShot(max(int(smoke_ms), 0), window.close)
 
-            QTimer.singleShot(0, report_and_quit)
-        return app.exec()
-    finally:
-        if window is not None:
-            window.fleet_panel.detach()
-        store.close()
+        QTimer.singleShot(0, report_and_quit)
+    return app.exec()
 
 
 def _set_window_icon(app) -> None:

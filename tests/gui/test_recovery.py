@@ -1,0 +1,60 @@
+"""A database that can't be used: the user is told why and can open another or create a new one."""
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from engine.store import open_store
+from gui.app import MainWindow, open_store_or_recover
+
+
+@pytest.fixture
+def damaged(tmp_path):
+    path = tmp_path / "damaged.db"
+    path.write_bytes(b"not a database at all" * 50)
+    return path
+
+
+def test_recovery_offers_a_new_database_and_leaves_the_damaged_file(tmp_path, damaged, monkeypatch):
+    monkeypatch.delenv("FLEETCAST_SMOKE_EXIT_MS", raising=False)
+    before = damaged.read_bytes()
+    messages = []
+    store = open_store_or_recover(damaged, ask=lambda m: messages.append(m) or "new",
+                                  choose_path=lambda create: str(tmp_path / "fresh.db") if create else "")
+    assert store is not None and store.path.name == "fresh.db" and len(store.chips()) == 34
+    assert len(messages) == 1 and "damaged.db" in messages[0] and "not a Fleetcast database" in messages[0]
+    assert damaged.read_bytes() == before
+    store.close()
+
+
+def test_recovery_quit_returns_none(damaged, monkeypatch):
+    monkeypatch.delenv("FLEETCAST_SMOKE_EXIT_MS", raising=False)
+    assert open_store_or_recover(damaged, ask=lambda m: "quit", choose_path=lambda c: "") is None
+
+
+def test_recovery_keeps_asking_until_a_usable_file(tmp_path, damaged, monkeypatch):
+    monkeypatch.delenv("FLEETCAST_SMOKE_EXIT_MS", raising=False)
+    good = tmp_path / "good.db"
+    open_store(good).close()
+    answers = iter([str(damaged), str(good)])
+    asked = []
+    store = open_store_or_recover(damaged, ask=lambda m: asked.append(m) or "open", choose_path=lambda c: next(answers))
+    assert store.path == good and len(asked) == 2
+    store.close()
+
+
+def test_open_database_menu_switches_windows(qtbot, tmp_path, qsettings_isolated):
+    first_store = open_store(tmp_path / "one.db")
+    window = MainWindow(first_store)
+    window.owns_store = True
+    qtbot.addWidget(window)
+    window.show()
+    other = tmp_path / "two.db"
+    new_window = window.switch_database(create=True, path=str(other))
+    qtbot.addWidget(new_window)
+    assert new_window.store.path == other and not window.isVisible()
+    assert "two.db" in new_window.windowTitle()
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"garbage" * 100)
+    assert new_window.switch_database(create=False, path=str(bad)) is None
+    assert new_window.isVisible() and "bad.db" in new_window.fleet_panel.banner.text()
+    new_window.close()
