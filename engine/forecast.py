@@ -105,6 +105,9 @@ class DemandCurve:
     weight_dtype: str = "bf16"
     kv_dtype: str = "bf16"
     note: str = ""
+    # Fraction of input tokens served from a prefix cache (system prompts, earlier turns of a
+    # chat): they occupy KV but skip prefill. DeepSeek reported 56% for its API (STORY.md).
+    prefix_cache_hit: float = 0.0
 
     @property
     def output_fraction(self) -> float:
@@ -704,6 +707,8 @@ def validate_scenario(sc: ForecastScenario) -> list[str]:
         if d.ceiling_tokens_per_day is None or not d.ceiling_tokens_per_day > top:
             p.append(f"demand.ceiling_tokens_per_day: {d.ceiling_tokens_per_day!r} "
                      f"(a logistic curve needs a ceiling above the largest point, {top:g})")
+    if not (isinstance(d.prefix_cache_hit, (int, float)) and 0 <= d.prefix_cache_hit < 1):
+        p.append(f"demand.prefix_cache_hit: {d.prefix_cache_hit!r} (must be in [0, 1))")
     if not (isinstance(d.peak_to_average, (int, float)) and d.peak_to_average >= 1):
         p.append(f"demand.peak_to_average: {d.peak_to_average!r} (must be >= 1)")
     _positive(p, "demand.input_tokens_per_request", d.input_tokens_per_request, allow_zero=True)
@@ -759,7 +764,7 @@ def scenario_to_dict(sc: ForecastScenario) -> dict:
             "output_tokens_per_request": d.output_tokens_per_request, "scale": d.scale,
             "model_id": d.model_id, "ttft_ms": d.ttft_ms, "tpot_ms": d.tpot_ms, "chip_id": d.chip_id,
             "serve_on": list(d.serve_on), "weight_dtype": d.weight_dtype, "kv_dtype": d.kv_dtype,
-            "note": d.note,
+            "note": d.note, "prefix_cache_hit": d.prefix_cache_hit,
         },
         "allocation": {
             "training_share": dict(sc.allocation.training_share),
@@ -874,7 +879,7 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
                "peak_to_average": "float", "input_tokens_per_request": "float",
                "output_tokens_per_request": "float", "scale": "float", "model_id": "str", "ttft_ms": "float",
                "tpot_ms": "float", "chip_id": "str", "weight_dtype": "str", "kv_dtype": "str",
-               "note": "str"}
+               "note": "str", "prefix_cache_hit": "float"}
     if "demand" in top:
         dd = r.obj(top["demand"], "demand", list(dfields) + ["points", "serve_on"])
         dkw = {k: r.get(dd, k, "demand", kind, getattr(dbase, k)) for k, kind in dfields.items()}
@@ -982,8 +987,10 @@ def default_scenario() -> ForecastScenario:
         kind="piecewise", growth_after_last_per_year=2.0, ceiling_tokens_per_day=None,
         peak_to_average=1.5, input_tokens_per_request=1155.0, output_tokens_per_request=211.0, scale=1.0,
         model_id="qwen3-235b-a22b", ttft_ms=2000.0, tpot_ms=50.0, chip_id=STORY_910B_CHIP, serve_on=(),
-        weight_dtype="int8", kv_dtype="bf16",
-        note="Doubao tokens/day (STORY.md); growth after Dec 2025: 2x/year (assumption); peak/average "
+        weight_dtype="int8", kv_dtype="bf16", prefix_cache_hit=0.5,
+        note="prefix-cache hit 50% of input tokens (DeepSeek reported 56%; chat turns resend the history); "
+             "the inference engine picks the layout (TP, or EP with TP/data-parallel attention) and the "
+             "largest batch within the SLOs; Doubao tokens/day (STORY.md); growth after Dec 2025: 2x/year (assumption); peak/average "
              "1.5 (consumer chat 1.4-1.6 hourly); request mix 1155 in / 211 out (Azure chat trace); "
              "served model: Qwen3-235B-A22B as a stand-in for Doubao-pro (a ~20B-active MoE) with int8 "
              "weights (W8A8 serving), TTFT 2 s, TPOT 50 ms (assumptions)")

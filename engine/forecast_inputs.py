@@ -102,8 +102,13 @@ def roofline_training_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, num_
 # ---- engine calls with fallback ------------------------------------------------------------
 
 def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_len: float, ttft_ms: float,
-                       tpot_ms: float, weight_dtype: str = "bf16", kv_dtype: str = "bf16") -> tuple[float, str, str]:
-    """(output tokens/s per chip, source, note) for one chip type."""
+                       tpot_ms: float, weight_dtype: str = "bf16", kv_dtype: str = "bf16",
+                       prefix_cache_hit: float = 0.0) -> tuple[float, str, str]:
+    """(output tokens/s per chip, source, note) for one chip type.
+
+    The inference engine searches the layout (TP, and EP with TP or data-parallel attention for
+    MoE models, as production MoE serving runs) and the batch bounded by the SLOs;
+    `prefix_cache_hit` input tokens skip prefill."""
     try:
         from engine.inference import slo_capacity
     except ImportError:
@@ -112,6 +117,8 @@ def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_
         try:
             dtypes = {} if (weight_dtype, kv_dtype) == ("bf16", "bf16") else \
                 {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype}
+            if prefix_cache_hit:
+                dtypes["prefix_cache_hit"] = float(prefix_cache_hit)
             cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len,
                                ttft_ms=ttft_ms, tpot_ms=tpot_ms, **dtypes)
             value = float(cap.output_tokens_per_s_per_chip) if cap.feasible else 0.0
@@ -184,7 +191,7 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
         value, source, note = serving_throughput(models[demand.model_id], chips[c],
                                                  demand.input_tokens_per_request, demand.output_tokens_per_request,
                                                  demand.ttft_ms, demand.tpot_ms, demand.weight_dtype,
-                                                 demand.kv_dtype)
+                                                 demand.kv_dtype, getattr(demand, "prefix_cache_hit", 0.0))
         serving[c] = value
         sources["serving"].add(source)
         if note:

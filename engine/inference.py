@@ -649,6 +649,8 @@ class CapacityResult:
     weights_gb_per_chip: float
     kv_gb_per_sequence: float
     resource: str = ""                # what fills the time per token there: compute | bandwidth | overhead
+    ep: int = 1                       # expert-parallel degree (tp=1, ep=N: attention data parallel)
+    prefix_cache_hit: float = 0.0     # fraction of input tokens served from a prefix cache
 
 
 def _tp_choices(model: ModelConfig, chip: Chip) -> list[int]:
@@ -662,8 +664,33 @@ def _tp_choices(model: ModelConfig, chip: Chip) -> list[int]:
     return out or [1]
 
 
+def _layout_choices(model: ModelConfig, chip: Chip, tp: int | None = None, ep: int | None = None) -> list:
+    """(tp, ep) layouts one replica may use. Dense models: TP over the scale-up domain. MoE models
+    also get what production MoE serving uses: experts spread over the whole scale-up domain
+    (EP = domain) with attention either tensor-parallel inside it or data-parallel (tp=1,
+    one attention replica per chip, DeepSeek/SGLang 'DP attention')."""
+    if tp and ep:
+        return [(int(tp), int(ep))]
+    if tp:
+        return [(int(tp), 1)]
+    tps = _tp_choices(model, chip)
+    out = [(t, 1) for t in tps]
+    if model.is_moe:
+        dom = int(chip.scaleup_domain or 8)
+        # wide EP across nodes (DeepSeek serves decode on EP 144-320): fewer experts per chip,
+        # so a step reads less and the batch under a TPOT target grows; scale-out costs apply.
+        for e in sorted({dom, 2 * dom, 4 * dom, 8 * dom}):
+            if e > 1 and model.moe_experts % e == 0:
+                out += [(t, e) for t in tps if t < e and e % t == 0]
+                if e in tps:
+                    out.append((e, e))
+    if ep:
+        out = [(t, e) for t, e in out if e == int(ep)] or [(1, int(ep))]
+    return list(dict.fromkeys(out))
+
+
 def _capacity_arrays(model, chips, tps, L_in, L_out, ttft_s, tpot_s, wdt, kdt, engine, overrides=None,
-                     n_grid: int = 96):
+                     n_grid: int = 96, eps=None, prefix_cache_hit: float = 0.0):
     """SLO-bounded throughput for every (chip, tp) over a grid of running batch sizes.
 
     Returns arrays shaped (chips, tps) plus the grid results. Throughput is monotone in the
@@ -675,22 +702,26 @@ def _capacity_arrays(model, chips, tps, L_in, L_out, ttft_s, tpot_s, wdt, kdt, e
     hw = {k: (v[:, None, None] if isinstance(v, np.ndarray) else {kk: vv[:, None, None] for kk, vv in v.items()})
           for k, v in hw.items()}
     tp = _arr(tps)[None, :, None]
-    dep = _deployment(shape, hw, tp, 1.0, 1.0, wdt, kdt)
+    ep = _arr(eps if eps is not None else [1] * len(tps))[None, :, None]
+    dep = _deployment(shape, hw, tp, ep, 1.0, wdt, kdt)
     cap, kv_cap = _engine_cap(dep, L_in, L_out)
-    grid = np.unique(np.round(np.geomspace(1, 4096, n_grid)))[None, None, :]
-    r = _server_like(dep, grid, L_in, L_out)
+    grid = np.unique(np.round(np.geomspace(1, 8192, n_grid)))[None, None, :]
+    r = _server_like(dep, grid, L_in, L_out, prefix_cache_hit)
     ok = (grid <= cap) & (r["tpot"] <= tpot_s) & (r["ttft"] <= ttft_s)
     tps_chip = np.where(ok, r["out_tps"] / dep.chips, 0.0)
     best = np.argmax(tps_chip, axis=-1)
     return dep, cap, kv_cap, grid, r, ok, tps_chip, best
 
 
-def _server_like(dep, n, L_in, L_out) -> dict:
-    """Steady state of a server running `n` sequences with Poisson arrivals (for SLO search)."""
+def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0) -> dict:
+    """Steady state of a server running `n` sequences with Poisson arrivals (for SLO search).
+
+    A prefix-cache hit rate h means h of each prompt's tokens are already in KV (shared system
+    prompts, earlier turns): only the rest is prefilled, but the whole prompt occupies KV."""
     f = dep.f
     ctx = L_in + f["inf_kv_occupancy"] * L_out * 0.5
     dec = _decode_step(dep, n, ctx)
-    pf1 = _prefill(dep, 1.0, L_in)
+    pf1 = _prefill(dep, 1.0, max(L_in * (1.0 - prefix_cache_hit), 1.0))
     tpot = dec["total_s"] + n / max(L_out, 1.0) * pf1["marginal_s"]
     # arrival rate that keeps n sequences busy (Little's law), iterate once for TTFT
     lat0 = pf1["total_s"] + max(L_out - 1.0, 0.0) * tpot
@@ -708,23 +739,35 @@ def _server_like(dep, n, L_in, L_out) -> dict:
 def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len: float,
                  ttft_ms: float | None = None, tpot_ms: float | None = None, weight_dtype: str = "bf16",
                  kv_dtype: str = "bf16", tp: int | None = None, engine: str = "",
-                 factors: Mapping[str, float] | None = None) -> CapacityResult:
-    """Largest per-chip load that meets the TTFT and TPOT targets (best TP when `tp` is None)."""
+                 factors: Mapping[str, float] | None = None, ep: int | None = None,
+                 prefix_cache_hit: float = 0.0) -> CapacityResult:
+    """Largest per-chip load that meets the TTFT and TPOT targets.
+
+    With `tp` None the best layout is searched: TP over the scale-up domain, and for MoE models
+    expert parallelism over the domain with TP or data-parallel attention (`_layout_choices`).
+    `prefix_cache_hit` is the fraction of input tokens that skip prefill (cached prefixes)."""
     check_dtypes(chip, weight_dtype, kv_dtype)
     problems = model.validate()
     if problems:
         raise UserError(f"model {model.id}: " + "; ".join(problems))
     if input_len < 1 or output_len < 1:
         raise UserError(f"input_len/output_len: {input_len}/{output_len} (must be >= 1)")
-    tps = [int(tp)] if tp else _tp_choices(model, chip)
+    if not (0.0 <= prefix_cache_hit < 1.0):
+        raise UserError(f"prefix_cache_hit: {prefix_cache_hit!r} (must be in [0, 1))")
+    if ep and model.is_moe and model.moe_experts % int(ep):
+        raise UserError(f"ep: {ep} (must divide moe_experts = {model.moe_experts})")
+    layouts = _layout_choices(model, chip, tp, ep)
+    tps = [lt for lt, _ in layouts]
+    eps = [le for _, le in layouts]
     ttft_s = ttft_ms / 1e3 if ttft_ms else np.inf
     tpot_s = tpot_ms / 1e3 if tpot_ms else np.inf
     dep, cap, kv_cap, grid, r, ok, tps_chip, best = _capacity_arrays(
         model, [chip], tps, float(input_len), float(output_len), ttft_s, tpot_s,
-        weight_dtype, kv_dtype, engine, factors)
+        weight_dtype, kv_dtype, engine, factors, eps=eps, prefix_cache_hit=float(prefix_cache_hit))
     per_tp = tps_chip[0].max(axis=-1)
     i = int(np.argmax(per_tp))
     t = tps[i]
+    e = eps[i]
     j = int(best[0, i])
     g = grid.reshape(-1)
     weights_gb = float(np.broadcast_to(dep.weight_bytes_chip, (1, len(tps), 1))[0, i, 0]) / 1e9
@@ -751,8 +794,9 @@ def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len
             reason = f"latency target not met on {chip.name} (best tp={tps[k]}): " + "; ".join(bits or ["no feasible batch"])
             limiting = "latency target"
         return CapacityResult(False, reason, tps[k], 0.0, 0.0, 0.0, float("nan"), float("nan"),
-                              int(max(kvcap_i, 0)), limiting, reason, int(tps[k]), weights_gb, kv_seq_gb,
-                              "memory capacity" if limiting == "memory capacity" else "latency target")
+                              int(max(kvcap_i, 0)), limiting, reason, int(max(tps[k], eps[k])), weights_gb,
+                              kv_seq_gb, "memory capacity" if limiting == "memory capacity" else "latency target",
+                              int(eps[k]), float(prefix_cache_hit))
     n = float(g[j])
     tpot_v = float(r["tpot"][0, i, j]) * 1e3
     ttft_v = float(r["ttft"][0, i, j]) * 1e3
@@ -790,18 +834,22 @@ def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len
              "prefill": "compute (prompt prefills interleaved with decode)"}
     why += (f"; of the {tpot_v:.1f} ms per token, {1e3 * shares[resource]:.1f} ms is {words[resource]}")
     resource = "compute" if resource == "prefill" else resource
+    if e > 1:
+        why += f" (layout: {'data-parallel' if t == 1 else f'TP{t}'} attention, experts over EP{e})"
     return CapacityResult(True, "", t, n, out_chip, out_chip * (input_len + output_len) / output_len,
-                          ttft_v, tpot_v, int(kvcap_i), limiting, why, t, weights_gb, kv_seq_gb, resource)
+                          ttft_v, tpot_v, int(kvcap_i), limiting, why, int(max(t, e)), weights_gb, kv_seq_gb,
+                          resource, int(e), float(prefix_cache_hit))
 
 
 def chips_needed(model: ModelConfig, chip: Chip, *, demand_output_tokens_per_s: float, input_len: float,
                  output_len: float, ttft_ms: float | None = None, tpot_ms: float | None = None,
                  weight_dtype: str = "bf16", kv_dtype: str = "bf16", tp: int | None = None,
-                 engine: str = "", factors: Mapping[str, float] | None = None) -> int:
+                 engine: str = "", factors: Mapping[str, float] | None = None, ep: int | None = None,
+                 prefix_cache_hit: float = 0.0) -> int:
     """Chips of this type to serve a peak output-token demand under the SLOs (whole replicas)."""
     cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
                        tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=tp,
-                       engine=engine, factors=factors)
+                       engine=engine, factors=factors, ep=ep, prefix_cache_hit=prefix_cache_hit)
     if not cap.feasible:
         raise UserError(f"chips needed on {chip.id}: {cap.reason}")
     if demand_output_tokens_per_s <= 0:

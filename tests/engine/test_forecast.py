@@ -456,3 +456,18 @@ def test_build_inputs_names_unknown_chips_and_models():
     with pytest.raises(ValidationError) as err:
         build_inputs(orders, reference_chips(), reference_models(), sc)
     assert "'no-such-chip'" in str(err.value) and "'no-such-model'" in str(err.value)
+
+
+def test_prefix_cache_hit_round_trips_and_is_validated():
+    from dataclasses import replace as _replace
+
+    from engine.errors import ValidationError as _VE
+    from engine.forecast import default_scenario, scenario_from_dict, scenario_to_dict
+
+    sc = default_scenario()
+    assert 0 < sc.demand.prefix_cache_hit < 1
+    again = scenario_from_dict(scenario_to_dict(sc))
+    assert again.demand.prefix_cache_hit == sc.demand.prefix_cache_hit
+    bad = scenario_to_dict(_replace(sc, demand=_replace(sc.demand, prefix_cache_hit=1.2)))
+    with pytest.raises(_VE, match="prefix_cache_hit"):
+        scenario_from_dict(bad)

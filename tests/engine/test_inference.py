@@ -228,3 +228,18 @@ def test_attention_dp_single_prompt_runs_on_one_rank():
     assert dp1.prefill_ms > 1.3 * tp8.prefill_ms  # experts are split by EP either way
     assert dp8.prefill_ms < 2.0 * dp1.prefill_ms
     assert m.is_moe
+
+
+def test_prefix_cache_and_moe_layouts_in_slo_capacity():
+    m, chip = MODELS["qwen3-235b-a22b"], CHIPS["h100-sxm5-80gb"]
+    kw = dict(input_len=4000, output_len=300, ttft_ms=2000, tpot_ms=50, weight_dtype="fp8", kv_dtype="fp8")
+    cold = slo_capacity(m, chip, **kw)
+    warm = slo_capacity(m, chip, prefix_cache_hit=0.6, **kw)
+    assert warm.output_tokens_per_s_per_chip > cold.output_tokens_per_s_per_chip
+    assert warm.prefix_cache_hit == 0.6 and warm.chips_per_replica == max(warm.tp, warm.ep)
+    dense_only = max(slo_capacity(m, chip, tp=t, **kw).output_tokens_per_s_per_chip for t in (2, 4, 8))
+    assert cold.output_tokens_per_s_per_chip >= dense_only - 1e-9   # the search includes TP-only layouts
+    ep8 = slo_capacity(m, chip, tp=1, ep=8, **kw)
+    assert ep8.feasible and ep8.ep == 8 and ep8.chips_per_replica == 8
+    with pytest.raises(UserError, match="prefix_cache_hit"):
+        slo_capacity(m, chip, prefix_cache_hit=1.0, **kw)
