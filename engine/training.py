@@ -42,7 +42,7 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     "train_tp_overlap": 0.0,         # fraction of TP collectives hidden behind GEMMs
     "train_tp_overlap_enabled": 0.6,  # the same when the run enables TP comm/GEMM overlap
     "train_dp_overlap": 0.8,         # fraction of DP/ZeRO traffic hidden behind compute
-    "train_ep_overlap": 0.0,         # fraction of expert all-to-all hidden
+    "train_ep_overlap": 0.3,         # fraction of expert all-to-all hidden (a2a/compute overlap)
     "train_mem_reserve_gb": 4.0,     # CUDA/CANN context, communicator buffers
     "train_mem_frag": 0.07,          # allocator fragmentation, fraction of what is allocated
     "train_whole_run_eff": 0.8,      # goodput of a whole published run (restarts, evals, idle)
