@@ -1,0 +1,127 @@
+"""File > Export all and `fleetcast export`: every chart as PNG + SVG + CSV, every table as CSV.
+
+    panels = build_offscreen_panels(store, "Story default")   # or the window's own panels
+    written = export_all(panels, "/tmp/out")                  # [Path, ...]
+
+File names: `<panel>_<chart>.png|svg|csv` and `<panel>_<table>.csv` (panel keys as given).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Mapping
+
+from engine.errors import UserError
+from gui import export as export_mod
+
+log = logging.getLogger("fleetcast.export_all")
+
+PNG_WIDTH_PX = 1600
+OFFSCREEN_SIZE = (1400, 900)
+
+# (key, module, class) of the analysis panels, in menu order; a module not written yet is skipped.
+PANEL_CLASSES = (
+    ("fleet", "gui.panels.fleet", "FleetPanel"),
+    ("training", "gui.panels.training", "TrainingPanel"),
+    ("inference", "gui.panels.inference", "InferencePanel"),
+    ("forecast", "gui.panels.forecast", "ForecastPanel"),
+    ("compare", "gui.panels.compare", "ComparePanel"),
+)
+
+
+def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike) -> list[Path]:
+    """Compute every panel now and write its charts and tables into `out_dir` (created if needed).
+
+    Raises UserError naming the folder when it can't be created or written.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".fleetcast-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"--out {out}: can't write there ({exc.strerror or exc})") from None
+    written: list[Path] = []
+    for panel_key, panel in panels.items():
+        if hasattr(panel, "compute_now"):
+            panel.compute_now()
+        for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
+            stem = out / f"{panel_key}_{chart_key}"
+            try:
+                written.append(export_mod.export_png(chart, stem.with_suffix(".png"), width=PNG_WIDTH_PX))
+                written.append(export_mod.export_svg(chart, stem.with_suffix(".svg")))
+                headers, rows = chart.data_table()
+                written.append(export_mod.export_csv(headers, rows, stem.with_suffix(".csv")))
+            except OSError as exc:
+                raise UserError(f"{stem}: could not write ({exc})") from None
+        for table_key, (headers, rows) in (panel.tables() if hasattr(panel, "tables") else {}).items():
+            path = out / f"{panel_key}_{table_key}.csv"
+            try:
+                written.append(export_mod.export_csv(headers, rows, path))
+            except OSError as exc:
+                raise UserError(f"{path}: could not write ({exc})") from None
+    return written
+
+
+def _panel_class(module_name: str, class_name: str):
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+    return getattr(module, class_name, None)
+
+
+def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str, object]:
+    """Every analysis panel that exists, with the scenario's inputs applied (default: the one
+    used last in the app, else "Story default"). Needs a QApplication. Raises UserError for an
+    unknown scenario name."""
+    from PySide6.QtGui import QUndoStack
+
+    from gui.app import configure_pyqtgraph
+    from gui.scenarios import ensure_default_scenario, remembered_scenario
+
+    configure_pyqtgraph()
+    if scenario_name is not None:
+        params = store.scenario(scenario_name)["params"]  # UserError names the saved ones
+    else:
+        if not getattr(store, "read_only", False):
+            ensure_default_scenario(store)
+        scenario_name = remembered_scenario(store)
+        params = store.scenario(scenario_name)["params"] if scenario_name else None
+    stack = QUndoStack()
+    panels: dict[str, object] = {}
+    ui = (params or {}).get("ui") or {}
+    for key, module_name, class_name in PANEL_CLASSES:
+        cls = _panel_class(module_name, class_name)
+        if cls is None or not hasattr(cls, "charts"):
+            continue  # e.g. a Fleet view without the export protocol
+        panel = cls(store, stack)
+        panel._export_stack = stack  # the stack must outlive the panel
+        panel.resize(*OFFSCREEN_SIZE)
+        if key == "forecast" and params is not None:
+            panel.apply_scenario_state({**params, "name": scenario_name})
+        elif key == "compare" and scenario_name is not None:
+            names = [s["name"] for s in store.scenarios()]
+            others = [n for n in names if n != scenario_name][:2]
+            panel.set_selected([scenario_name] + others)
+        elif key in ui and hasattr(panel, "apply_scenario_state"):
+            panel.apply_scenario_state(ui[key])
+        # Lay the widgets out at a real size without a screen: charts export at this aspect.
+        panel.setAttribute(__import__("PySide6.QtCore", fromlist=["Qt"]).Qt.WidgetAttribute.WA_DontShowOnScreen)
+        panel.show()
+        panels[key] = panel
+    return panels
+
+
+def shutdown_panels(panels: Mapping[str, object]) -> None:
+    for panel in panels.values():
+        if hasattr(panel, "shutdown"):
+            panel.shutdown()
+        if hasattr(panel, "detach"):
+            panel.detach()

@@ -1,0 +1,77 @@
+"""`fleetcast export [--scenario NAME] --out DIR`: what File > Export all writes, headless."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from engine.cli import add_command
+from engine.commands import Output
+from engine.errors import UserError
+
+
+def register(subparsers) -> None:
+    p = add_command(subparsers, "export", "render every chart of a scenario offscreen to PNG and SVG, and "
+                                          "write the data behind each chart and every results table as CSV")
+    p.add_argument("--scenario", metavar="NAME",
+                   help="a saved scenario (default: the one used last in the app, else 'Story default')")
+    p.add_argument("--out", metavar="DIR", required=True, help="folder to write into (created if missing)")
+    p.set_defaults(handler=run)
+
+
+def _application():
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    from PySide6.QtWidgets import QApplication
+
+    from gui.settings import APP, ORG
+
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def quiet(mode, context, message, previous=None):
+        if "propagateSizeHints" not in message:  # offscreen has no window manager: expected
+            import sys
+
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(quiet)
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(["fleetcast-export"])
+        app.setOrganizationName(ORG)
+        app.setApplicationName(APP)
+    return app
+
+
+def run(args, ctx) -> Output:
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder")
+    store = ctx.store()
+    if args.scenario is not None:
+        store.scenario(args.scenario)  # unknown name: UserError before Qt starts
+    app = _application()
+    from gui.export_all import build_offscreen_panels, export_all, shutdown_panels
+    from gui.scenarios import ensure_default_scenario, remembered_scenario
+
+    name = args.scenario
+    if name is None:
+        if not getattr(store, "read_only", False):
+            ensure_default_scenario(store)
+        name = remembered_scenario(store)
+    panels = build_offscreen_panels(store, name)
+    try:
+        written = export_all(panels, out)
+    finally:
+        shutdown_panels(panels)
+        from PySide6.QtCore import QThreadPool
+
+        QThreadPool.globalInstance().waitForDone(5000)
+        for panel in panels.values():
+            panel.close()
+            panel.deleteLater()
+        app.processEvents()
+    files = [str(p) for p in written]
+    rows = [{"file": f, "kind": Path(f).suffix.lstrip(".")} for f in files]
+    return Output(data={"scenario": name, "out": str(out), "files": files}, rows=rows,
+                  text=f"wrote {len(files)} files to {out}")

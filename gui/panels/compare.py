@@ -1,0 +1,332 @@
+"""The Compare view: two or more saved scenarios side by side.
+
+Each checked scenario's forecast runs in one worker (one after another, progress across all);
+the results show as a table of key figures (one column per scenario) and overlaid charts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractItemView, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem,
+    QProgressBar, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from engine.errors import Cancelled, UserError, ValidationError
+from engine.forecast import scenario_from_dict
+from gui.panels.forecast import (
+    ForecastRequest, compute_forecast, figure_text, fit_left_axis, key_figures,
+)
+from gui.widgets.banner import MessageBanner
+from gui.widgets.plot_panel import PALETTE, PlotPanel, to_timestamps
+from gui.workers import LatestRunner
+
+MAX_DEFAULT_SELECTED = 3
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    items: tuple  # ((scenario name, ForecastRequest), ...)
+
+
+def compare_forecasts(request: CompareRequest, *, progress=None, should_stop=None) -> list:
+    """[(name, ForecastOutcome)] for every scenario, in order."""
+    report = progress or (lambda fraction, message="": None)
+    out = []
+    n = len(request.items)
+    for i, (name, item) in enumerate(request.items):
+        def scaled(fraction, message="", i=i, name=name):
+            report((i + fraction) / n, f"{name}: {message}" if message else name)
+
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+        out.append((name, compute_forecast(item, progress=scaled, should_stop=should_stop)))
+    report(1.0, "done")
+    return out
+
+
+class ComparePanel(QWidget):
+    status_message = Signal(str)
+
+    def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
+        super().__init__(parent)
+        self.store = store
+        self.undo_stack = undo_stack
+        self.outcomes: list = []
+        self._chip_names: dict[str, str] = {}
+
+        self.runner = LatestRunner(self)
+        self.runner.finished.connect(self._show)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.progress.connect(self._on_progress)
+        self.runner.busy_changed.connect(lambda busy: self.cancel_button.setEnabled(busy))
+        self.runner.cancelled.connect(self._on_cancelled)
+
+        self.banner = MessageBanner()
+        self.scenario_list = QListWidget()
+        self.scenario_list.setToolTip("Tick two or more saved scenarios to compare")
+        self.scenario_list.itemChanged.connect(self._on_checks_changed)
+        self.run_button = QPushButton("Compare")
+        self.run_button.setToolTip("Run the forecast of every ticked scenario")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop; the previous comparison stays on screen")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setFormat("Idle")
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #555;")
+        pick = QGroupBox("Scenarios")
+        pick_layout = QVBoxLayout(pick)
+        pick_layout.addWidget(self.scenario_list, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        pick_layout.addLayout(buttons)
+        pick_layout.addWidget(self.progress_bar)
+        pick_layout.addWidget(self.hint)
+
+        self.figures_table = QTableWidget()
+        self.figures_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.figures_table.setAlternatingRowColors(True)
+        self.figures_table.verticalHeader().setVisible(False)
+        self.figures_table.verticalHeader().setDefaultSectionSize(22)
+        self.figures_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.capacity_chart = PlotPanel("Serving capacity P50 per scenario vs peak demand", y_label="Capacity",
+                                        y_unit="chips", time_axis=True)
+        self.probability_chart = PlotPanel("Probability of meeting peak demand", y_label="Probability",
+                                           y_unit="%", time_axis=True)
+        self.installed_chart = PlotPanel("Installed chips P50 per scenario", y_label="Installed", y_unit="chips",
+                                         time_axis=True)
+        for chart in self.charts().values():
+            chart.status_message.connect(self.status_message)
+
+        charts = QSplitter(Qt.Orientation.Horizontal)
+        charts.addWidget(self.capacity_chart)
+        charts.addWidget(self.probability_chart)
+        charts.addWidget(self.installed_chart)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.figures_table)
+        right.addWidget(charts)
+        right.setStretchFactor(0, 2)
+        right.setStretchFactor(1, 3)
+        right.setChildrenCollapsible(False)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(pick)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        split.setSizes([260, 1140])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.banner)
+        layout.addWidget(split, 1)
+
+        self.refresh_scenarios()
+        if undo_stack is not None:
+            undo_stack.indexChanged.connect(self.refresh_scenarios)
+
+    # ---- scenario list -------------------------------------------------------------------------
+    def refresh_scenarios(self, *_):
+        """Re-read the saved scenarios, keeping the ticks (the first few are ticked at first)."""
+        ticked = set(self.selected())
+        first_time = self.scenario_list.count() == 0
+        names = [s["name"] for s in self.store.scenarios()]
+        self.scenario_list.blockSignals(True)
+        self.scenario_list.clear()
+        for i, name in enumerate(names):
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            on = (i < MAX_DEFAULT_SELECTED) if first_time else (name in ticked)
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            self.scenario_list.addItem(item)
+        self.scenario_list.blockSignals(False)
+        self._on_checks_changed()
+
+    def selected(self) -> list[str]:
+        return [self.scenario_list.item(i).text() for i in range(self.scenario_list.count())
+                if self.scenario_list.item(i).checkState() == Qt.CheckState.Checked]
+
+    def set_selected(self, names) -> None:
+        wanted = set(names)
+        self.scenario_list.blockSignals(True)
+        for i in range(self.scenario_list.count()):
+            item = self.scenario_list.item(i)
+            item.setCheckState(Qt.CheckState.Checked if item.text() in wanted else Qt.CheckState.Unchecked)
+        self.scenario_list.blockSignals(False)
+        self._on_checks_changed()
+
+    def _on_checks_changed(self, *_):
+        n = len(self.selected())
+        total = self.scenario_list.count()
+        if total < 2:
+            self.hint.setText("Only one scenario is saved. Create another with New or Duplicate in the "
+                              "scenario bar, change it, then compare.")
+        elif n < 2:
+            self.hint.setText("Tick at least two scenarios to compare them.")
+        else:
+            self.hint.setText(f"{n} scenarios ticked.")
+        self.run_button.setEnabled(n >= 1)
+
+    # ---- protocol ------------------------------------------------------------------------------
+    def charts(self) -> dict[str, PlotPanel]:
+        return {"capacity_p50": self.capacity_chart, "prob_meet_demand": self.probability_chart,
+                "installed_p50": self.installed_chart}
+
+    def tables(self) -> dict[str, tuple[list[str], list[list]]]:
+        return {"key_figures": self.figure_rows()} if self.outcomes else {}
+
+    def compute_now(self) -> None:
+        self.runner.cancel(emit=False)
+        request = self._request()
+        if request is None:
+            return
+        try:
+            self._show(compare_forecasts(request))
+        except UserError as exc:
+            self._on_failed(str(exc))
+
+    def scenario_state(self) -> dict:
+        return {"selected": self.selected()}
+
+    def apply_scenario_state(self, state: dict) -> None:
+        if isinstance(state, dict) and isinstance(state.get("selected"), list):
+            self.set_selected(state["selected"])
+
+    def shutdown(self) -> None:
+        self.runner.cancel(emit=False)
+        if self.undo_stack is not None:
+            try:
+                self.undo_stack.indexChanged.disconnect(self.refresh_scenarios)
+            except (RuntimeError, TypeError):
+                pass
+
+    # ---- running -------------------------------------------------------------------------------
+    def _request(self) -> CompareRequest | None:
+        names = self.selected()
+        if not names:
+            self.banner.show_info("Tick the scenarios to compare, then press Compare.")
+            return None
+        self._chip_names = {r["id"]: (r.get("name") or r["id"]) for r in self.store.chip_rows()}
+        orders = tuple(self.store.orders())
+        chips = {c.id: c for c in self.store.chips()}
+        models = {m.id: m for m in self.store.models()}
+        items, problems = [], []
+        for name in names:
+            try:
+                params = {k: v for k, v in self.store.scenario(name)["params"].items() if k != "ui"}
+                params["name"] = name
+                items.append((name, ForecastRequest(orders, chips, models, scenario_from_dict(params))))
+            except (UserError, ValidationError) as exc:
+                problems.append(f"{name}: {exc}")
+        if problems:
+            self.banner.show_error("Skipped: " + "; ".join(problems))
+        elif self.banner.kind:
+            self.banner.dismiss()
+        return CompareRequest(tuple(items)) if items else None
+
+    def run(self) -> int | None:
+        request = self._request()
+        if request is None:
+            return None
+        return self.runner.start(compare_forecasts, request)
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+
+    def is_running(self) -> bool:
+        return self.runner.is_running()
+
+    def _on_progress(self, fraction, message):
+        self.progress_bar.setValue(int(round(fraction * 100)))
+        self.progress_bar.setFormat(f"{message} %p%")
+
+    def _on_cancelled(self):
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Cancelled — showing the previous comparison")
+
+    def _on_failed(self, message):
+        self.progress_bar.setFormat("Failed")
+        self.banner.show_error(f"The comparison could not run: {message}")
+        self.status_message.emit(f"Compare failed: {message}")
+
+    # ---- drawing -------------------------------------------------------------------------------
+    def chip_name(self, chip_id: str) -> str:
+        return self._chip_names.get(chip_id, chip_id)
+
+    def figure_rows(self) -> tuple[list[str], list[list]]:
+        names = [name for name, _ in self.outcomes]
+        per = [dict(key_figures(o.result, self._chip_names)) for _, o in self.outcomes]
+        labels = list(dict.fromkeys(label for figures in per for label in figures))
+        rows = [[label] + [figures.get(label, "") for figures in per] for label in labels]
+        return ["Figure"] + names, rows
+
+    def _show(self, outcomes: list) -> None:
+        self.outcomes = outcomes
+        self.progress_bar.setValue(100)
+        self.progress_bar.setFormat(f"Done: {len(outcomes)} scenarios")
+        headers, rows = self.figure_rows()
+        t = self.figures_table
+        t.clear()
+        t.setColumnCount(len(headers))
+        t.setRowCount(len(rows))
+        t.setHorizontalHeaderLabels(headers)
+        for i, row in enumerate(rows):
+            for k, value in enumerate(row):
+                item = QTableWidgetItem(figure_text(value))
+                if k and isinstance(value, (int, float)):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                t.setItem(i, k, item)
+
+        units = {o.result.unit_chip_id for _, o in outcomes}
+        unit = f"{self.chip_name(next(iter(units)))} chips" if len(units) == 1 else "chips of each scenario's unit"
+        wanted = set()
+        cap_values, inst_values = [], []
+        caps = []
+        for i, (name, o) in enumerate(outcomes):
+            r = o.result
+            colour = PALETTE[i % len(PALETTE)]
+            x = to_timestamps(r.months)
+            demand_same = i > 0 and any(
+                np.array_equal(r.demand_unit_chips, p.result.demand_unit_chips) and r.months == p.result.months
+                for _, p in outcomes[:i])
+            self.capacity_chart.set_series(f"{name}: capacity P50", x, r.serving_capacity_unit_chips.p50,
+                                           color=colour, symbol=None)
+            wanted.add(f"{name}: capacity P50")
+            if not demand_same:
+                self.capacity_chart.set_series(f"{name}: peak demand", x, r.demand_unit_chips, color=colour,
+                                               symbol=None, dashed=True, width=1.5)
+                wanted.add(f"{name}: peak demand")
+            self.probability_chart.set_series(name, x, r.prob_meet_demand * 100, color=colour, symbol=None)
+            self.installed_chart.set_series(name, x, r.installed_total.p50, color=colour, symbol=None)
+            cap_values.append(r.serving_capacity_unit_chips.p90)
+            inst_values.append(r.installed_total.p50)
+            caps.append(float(np.max(r.serving_capacity_unit_chips.p90, initial=0.0)))
+        names = {name for name, _ in outcomes}
+        for chart, keep in ((self.capacity_chart, wanted), (self.probability_chart, names),
+                            (self.installed_chart, names)):
+            for series in chart.series_names():
+                if series not in keep:
+                    chart.remove_series(series)
+        self.capacity_chart.set_axis_labels(y_unit=unit)
+        top = max(caps, default=0.0)
+        demand_top = max((float(np.max(o.result.demand_unit_chips, initial=0.0)) for _, o in outcomes), default=0.0)
+        if top > 0 and demand_top > 4 * top:
+            self.capacity_chart.plot_item.setYRange(0, 3 * top, padding=0.02)
+            self.capacity_chart.set_title("Capacity P50 vs peak demand (zoomed to capacity; A: all)")
+            fit_left_axis(self.capacity_chart, [3 * top])
+        else:
+            self.capacity_chart.plot_item.enableAutoRange()
+            self.capacity_chart.set_title("Serving capacity P50 per scenario vs peak demand")
+            fit_left_axis(self.capacity_chart, np.concatenate(cap_values + [o.result.demand_unit_chips
+                                                                            for _, o in outcomes]))
+        fit_left_axis(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
+        self.probability_chart.plot_item.setYRange(0, 100, padding=0.02)
+        self.status_message.emit(f"Compared {len(outcomes)} scenarios")

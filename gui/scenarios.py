@@ -1,0 +1,355 @@
+"""Saved scenarios: a bar to pick, create, rename, duplicate, delete (undoable) and save them.
+
+A scenario in the store is {"name", "params"}: `params` is the forecast scenario dict
+(`scenario_to_dict`) plus "ui": {"training": {...}, "inference": {...}} with the other panels'
+inputs. The bar does not know the panels: the window hands it `gather_params` (a callable
+returning the params to save) and listens to `current_changed(name, params)` to apply them.
+
+    bar = ScenarioBar(store, undo_stack, gather_params=lambda: gather_scenario_params(forecast, panels))
+    bar.current_changed.connect(lambda name, params: apply_scenario_params(params, forecast, panels))
+    bar.emit_current()   # once connected: applies the scenario remembered from the last session
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable, Mapping
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QWidget
+
+from engine.errors import UserError, ValidationError
+from gui.commands import StoreCommand, push_command
+from gui.settings import settings
+
+DEFAULT_NAME = "Story default"
+SETTINGS_KEY = "scenarios/last"
+
+
+def default_params() -> dict:
+    from engine.forecast import default_scenario, scenario_to_dict
+
+    return scenario_to_dict(default_scenario())
+
+
+def ensure_default_scenario(store) -> None:
+    """A database without scenarios gets "Story default" (not undoable: it is the starting point)."""
+    if getattr(store, "read_only", False) or store.scenarios():
+        return
+    params = default_params()
+    params["name"] = DEFAULT_NAME
+    store.save_scenario(DEFAULT_NAME, params)
+
+
+def remembered_scenario(store) -> str | None:
+    """The scenario used last (QSettings), if it still exists; else "Story default" or the first."""
+    names = [s["name"] for s in store.scenarios()]
+    last = settings().value(SETTINGS_KEY, "", type=str)
+    if last in names:
+        return last
+    if DEFAULT_NAME in names:
+        return DEFAULT_NAME
+    return names[0] if names else None
+
+
+def gather_scenario_params(forecast_panel, panels: Mapping[str, object] | None = None) -> dict:
+    """Forecast inputs plus the other panels' inputs under "ui"."""
+    params = forecast_panel.scenario_state() if forecast_panel is not None else default_params()
+    ui = {}
+    for key, panel in (panels or {}).items():
+        if panel is not None and hasattr(panel, "scenario_state"):
+            ui[key] = panel.scenario_state()
+    params["ui"] = ui
+    return params
+
+
+def apply_scenario_params(params: dict, forecast_panel=None, panels: Mapping[str, object] | None = None) -> None:
+    if forecast_panel is not None:
+        forecast_panel.apply_scenario_state(params)
+    ui = params.get("ui") or {}
+    for key, panel in (panels or {}).items():
+        if panel is not None and key in ui and hasattr(panel, "apply_scenario_state"):
+            panel.apply_scenario_state(ui[key])
+
+
+# ---- undo commands -----------------------------------------------------------------------------
+
+def _exists(store, name: str) -> bool:
+    return any(s["name"] == name for s in store.scenarios())
+
+
+class SaveScenarioCommand(StoreCommand):
+    """Create or overwrite a scenario; undo restores what was there (or removes the new one)."""
+
+    def __init__(self, store, name: str, params: dict, *, must_be_new: bool = False, text: str | None = None):
+        super().__init__(store, text or f"Save scenario '{name}'")
+        self.name = name
+        self.params = copy.deepcopy(params)
+        self.params["name"] = name
+        self.must_be_new = must_be_new
+        self.previous: dict | None = None
+
+    def apply(self):
+        if self.outcome["applied"] == 0:
+            name = (self.name or "").strip()
+            if not name:
+                raise ValidationError(["name: blank (a scenario needs a name)"])
+            if _exists(self.store, name):
+                if self.must_be_new:
+                    raise ValidationError([f"name: '{name}' (a scenario with this name already exists)"])
+                self.previous = self.store.scenario(name)
+        self.store.save_scenario(self.name, self.params)
+
+    def revert(self):
+        if self.previous is None:
+            self.store.delete_scenario(self.name)
+        else:
+            self.store.save_scenario(self.name, self.previous["params"])
+
+
+class RenameScenarioCommand(StoreCommand):
+    def __init__(self, store, old: str, new: str):
+        super().__init__(store, f"Rename scenario '{old}' → '{new}'")
+        self.old, self.new = old, new
+        self.on_renamed: Callable[[str, str], None] | None = None  # lets the bar follow the name
+
+    def apply(self):
+        self.store.rename_scenario(self.old, self.new)
+        if self.on_renamed is not None:
+            self.on_renamed(self.old, self.new)
+
+    def revert(self):
+        self.store.rename_scenario(self.new, self.old)
+        if self.on_renamed is not None:
+            self.on_renamed(self.new, self.old)
+
+
+class DeleteScenarioCommand(StoreCommand):
+    def __init__(self, store, name: str):
+        super().__init__(store, f"Delete scenario '{name}'")
+        self.name = name
+        self.row: dict | None = None
+
+    def apply(self):
+        self.row = self.store.delete_scenario(self.name)
+
+    def revert(self):
+        self.store.restore_scenario(self.row)
+
+
+# ---- the bar -------------------------------------------------------------------------------------
+
+class ScenarioBar(QWidget):
+    """Scenario combo + New, Rename, Duplicate, Delete, Save; names typed inline (no dialogs)."""
+
+    current_changed = Signal(str, dict)  # name, params
+    status_message = Signal(str)
+
+    def __init__(self, store, undo_stack: QUndoStack | None = None,
+                 gather_params: Callable[[], dict] | None = None, parent=None):
+        super().__init__(parent)
+        self.store = store
+        self.undo_stack = undo_stack or QUndoStack(self)
+        self.gather_params = gather_params
+        self._current: str | None = None
+        self._name_mode: str | None = None  # 'new' | 'rename' | 'duplicate' while typing a name
+        editable = not getattr(store, "read_only", False)
+        ensure_default_scenario(store)
+
+        self.combo = QComboBox()
+        self.combo.setToolTip("The scenario the panels show; switching loads its saved inputs")
+        self.combo.setMinimumContentsLength(18)
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.activated.connect(self._on_activated)
+        self.save_button = QPushButton("Save")
+        self.save_button.setToolTip("Save the current inputs of every panel into this scenario (Ctrl+Z undoes)")
+        self.save_button.clicked.connect(lambda: self.save_current())
+        self.new_button = QPushButton("New…")
+        self.new_button.setToolTip("A new scenario with the story's default inputs")
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.setToolTip("Rename this scenario")
+        self.duplicate_button = QPushButton("Duplicate…")
+        self.duplicate_button.setToolTip("Copy this scenario (as saved) under a new name")
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete this scenario (Ctrl+Z undoes)")
+        self.new_button.clicked.connect(lambda: self._ask_name("new"))
+        self.rename_button.clicked.connect(lambda: self._ask_name("rename"))
+        self.duplicate_button.clicked.connect(lambda: self._ask_name("duplicate"))
+        self.delete_button.clicked.connect(lambda: self.delete_current())
+
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("Scenario name")
+        self.name_edit.setToolTip("Type a name, then Enter (Esc cancels)")
+        self.name_edit.returnPressed.connect(self._commit_name)
+        self.name_ok = QPushButton("OK")
+        self.name_ok.clicked.connect(self._commit_name)
+        self.name_cancel = QPushButton("Cancel")
+        self.name_cancel.clicked.connect(self._end_name)
+        self.message = QLabel()
+        self.message.setStyleSheet("color: #a1260d;")
+        self.message.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Scenario"))
+        layout.addWidget(self.combo, 1)
+        for w in (self.save_button, self.new_button, self.rename_button, self.duplicate_button,
+                  self.delete_button, self.name_edit, self.name_ok, self.name_cancel):
+            layout.addWidget(w)
+        layout.addWidget(self.message, 1)
+        self._end_name()
+        if not editable:
+            for w in (self.save_button, self.new_button, self.rename_button, self.duplicate_button,
+                      self.delete_button):
+                w.setEnabled(False)
+
+        self.undo_stack.indexChanged.connect(self._on_stack_moved)
+        self._fill_combo()
+        self._current = remembered_scenario(store)
+        self._select_in_combo(self._current)
+
+    # ---- queries -------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return [s["name"] for s in self.store.scenarios()]
+
+    def current_name(self) -> str | None:
+        return self._current
+
+    def current_params(self) -> dict:
+        if self._current is None:
+            return default_params()
+        try:
+            return self.store.scenario(self._current)["params"]
+        except UserError:
+            return default_params()
+
+    def emit_current(self) -> None:
+        """Announce the current scenario (call once after connecting current_changed)."""
+        if self._current is not None:
+            self.current_changed.emit(self._current, self.current_params())
+
+    # ---- actions (each an undoable command; return True when applied) --------------------------
+    def select(self, name: str) -> bool:
+        if name not in self.names():
+            return False
+        changed = name != self._current
+        self._current = name
+        self._select_in_combo(name)
+        self._remember()
+        if changed:
+            self.emit_current()
+        return True
+
+    def new_scenario(self, name: str, params: dict | None = None) -> bool:
+        ok = self._push(SaveScenarioCommand(self.store, name.strip(), params or default_params(),
+                                            must_be_new=True, text=f"New scenario '{name.strip()}'"))
+        return ok and self.select(name.strip())
+
+    def duplicate_current(self, name: str) -> bool:
+        if self._current is None:
+            return False
+        ok = self._push(SaveScenarioCommand(self.store, name.strip(), self.current_params(), must_be_new=True,
+                                            text=f"Duplicate '{self._current}' as '{name.strip()}'"))
+        return ok and self.select(name.strip())
+
+    def rename_current(self, name: str) -> bool:
+        if self._current is None:
+            return False
+        command = RenameScenarioCommand(self.store, self._current, name.strip())
+        command.on_renamed = self._follow_rename
+        return self._push(command)
+
+    def _follow_rename(self, old: str, new: str) -> None:
+        if self._current == old:
+            self._current = new
+            self._remember()
+
+    def delete_current(self) -> bool:
+        if self._current is None:
+            return False
+        if len(self.names()) <= 1:
+            self._show_problem("Keep at least one scenario: create another before deleting this one.")
+            return False
+        return self._push(DeleteScenarioCommand(self.store, self._current))
+
+    def save_current(self, params: dict | None = None) -> bool:
+        """Save `params` (default: gather_params()) into the current scenario."""
+        if self._current is None:
+            return False
+        if params is None:
+            params = self.gather_params() if self.gather_params is not None else self.current_params()
+        if self._push(SaveScenarioCommand(self.store, self._current, params)):
+            self.status_message.emit(f"Saved scenario '{self._current}' (Ctrl+Z to undo)")
+            return True
+        return False
+
+    # ---- internals -----------------------------------------------------------------------------
+    def _push(self, command) -> bool:
+        error = push_command(self.undo_stack, command)
+        if error is not None:
+            self._show_problem(str(error))
+            return False
+        self.message.clear()
+        return True
+
+    def _show_problem(self, text: str) -> None:
+        self.message.setText(text)
+        self.status_message.emit(text)
+
+    def _fill_combo(self) -> None:
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItems(self.names())
+        self.combo.blockSignals(False)
+        self._select_in_combo(self._current)
+
+    def _select_in_combo(self, name) -> None:
+        i = self.combo.findText(name) if name else -1
+        self.combo.blockSignals(True)
+        self.combo.setCurrentIndex(max(i, 0))
+        self.combo.blockSignals(False)
+
+    def _remember(self) -> None:
+        if self._current:
+            settings().setValue(SETTINGS_KEY, self._current)
+
+    def _on_activated(self, index: int) -> None:
+        self.select(self.combo.itemText(index))
+
+    def _on_stack_moved(self, *_):
+        """After any push, undo or redo: follow renames, fall back when the current one is gone."""
+        names = self.names()
+        self._fill_combo()
+        if self._current in names:
+            return
+        fallback = next((n for n in names if n == DEFAULT_NAME), names[0] if names else None)
+        if fallback is not None:
+            self._current = None
+            self.select(fallback)
+
+    def _ask_name(self, mode: str) -> None:
+        self._name_mode = mode
+        suggestion = {"new": "New scenario", "rename": self._current or "",
+                      "duplicate": f"{self._current} copy" if self._current else ""}[mode]
+        self.name_edit.setText(suggestion)
+        self.name_ok.setText({"new": "Create", "rename": "Rename", "duplicate": "Duplicate"}[mode])
+        for w in (self.name_edit, self.name_ok, self.name_cancel):
+            w.show()
+        self.name_edit.selectAll()
+        self.name_edit.setFocus()
+
+    def _commit_name(self) -> None:
+        name = self.name_edit.text().strip()
+        action = {"new": self.new_scenario, "rename": self.rename_current,
+                  "duplicate": self.duplicate_current}.get(self._name_mode)
+        if action is not None and action(name):
+            self._end_name()
+        else:
+            self.name_edit.setStyleSheet("border: 1px solid #c0392b;")
+
+    def _end_name(self) -> None:
+        self._name_mode = None
+        self.name_edit.setStyleSheet("")
+        for w in (self.name_edit, self.name_ok, self.name_cancel):
+            w.hide()
