@@ -1,0 +1,828 @@
+"""The Training view: a model on a fleet of chips, its figures and four charts.
+
+Edits re-run a single evaluation on the GUI thread (debounced 50 ms; one layout costs about a
+millisecond). The layout search behind the heatmap and the scaling curve (a search per chip
+type and chip count) run in a worker through LatestRunner: a newer request cancels the older
+one, a progress bar and Cancel sit above the charts, and the window never waits for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import (
+    QCheckBox, QDateEdit, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QSizePolicy,
+    QVBoxLayout, QWidget,
+)
+
+from engine.errors import Cancelled, UserError
+from engine.fleet import installed_timeline
+from engine.training import (
+    BREAKDOWN_KEYS, MEMORY_KEYS, REASONS, RECOMPUTE_NAMES, LayoutResult, SearchResult, TrainingInputs,
+    estimate_run, evaluate_layout, search_layouts,
+)
+from gui.panels.analysis_common import (
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin,
+    fmt, fmt_big, section, select_data, short_chip_label, spin,
+)
+from gui.widgets.banner import MessageBanner
+from gui.widgets.category_chart import CategoryBarPanel
+from gui.widgets.heatmap import HeatmapPanel
+from gui.widgets.plot_panel import PlotPanel
+from gui.workers import LatestRunner
+
+INSTALL_LAG_DAYS = 30.0  # as the Fleet view's installed chart
+SCALING_FACTORS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)  # chip counts of the scaling curve, x the current
+DEFAULTS = {
+    "model_id": "llama3-70b", "chip_id": "ascend-910b2", "chips_source": "count", "num_chips": 1024,
+    "fleet_date": None, "tokens_t": 15.0, "seq_len": 0, "global_batch": 0, "dtype": "bf16",
+    "layout_mode": "search",
+    "layout": {"tp": 8, "pp": 4, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "micro_batch": 1,
+               "recompute": "selective"},
+    "price_per_chip_hour": 0.0, "custom": None, "compare_chips": list(DEFAULT_COMPARE_CHIPS),
+}
+CUSTOM_FIELDS = (  # (field, caption, max)
+    ("layers", "Layers", 1000), ("hidden", "Hidden size", 65536), ("heads", "Attention heads", 1024),
+    ("kv_heads", "KV heads", 1024), ("ffn_hidden", "FFN width", 262144), ("vocab", "Vocabulary", 1_000_000),
+    ("moe_experts", "Routed experts", 1024), ("moe_topk", "Experts per token", 64),
+    ("moe_ffn_hidden", "Expert FFN width", 65536),
+)
+SEGMENT_NAMES = {
+    "gemm": "GEMMs", "attention": "Attention", "memory_bound": "Memory-bound ops", "recompute": "Recompute",
+    "overhead": "Launch overhead", "tp_comm": "TP comm", "cp_comm": "CP comm", "ep_comm": "EP comm",
+    "pp_comm": "PP comm", "bubble": "Pipeline bubble", "dp_comm": "DP comm (exposed)", "optimizer": "Optimizer",
+}
+MEMORY_NAMES = {
+    "weights": "Weights", "gradients": "Gradients", "optimizer": "Optimizer",
+    "activations": "Activations", "logits": "Logits", "buffers": "Buffers", "reserve": "Reserve",
+}
+
+
+# ---- the background job (pure: engine inputs in, arrays out) -------------------------------
+
+@dataclass(frozen=True)
+class TrainingAnalysis:
+    key: tuple
+    search: SearchResult
+    grid_tp: tuple
+    grid_pp: tuple
+    grid_best: np.ndarray        # (pp, tp) best tokens/s per chip, NaN when nothing fits
+    grid_count: np.ndarray       # (pp, tp) feasible layouts
+    grid_reason: tuple           # (pp, tp) most common reason when infeasible
+    scaling_counts: tuple
+    scaling_chips: tuple         # chip ids
+    scaling_tokens_per_s_per_chip: np.ndarray  # (chips, counts), NaN when nothing fits
+
+
+def heatmap_grid(search: SearchResult):
+    """Best tokens/s per chip for every (TP, PP) pair, feasible counts and the commonest reason."""
+    tps = np.unique(search.tp)
+    pps = np.unique(search.pp)
+    ti = np.searchsorted(tps, search.tp)
+    pi = np.searchsorted(pps, search.pp)
+    cell = pi * len(tps) + ti
+    ncell = len(tps) * len(pps)
+    best = np.full(ncell, -1.0)
+    feas = search.feasible
+    np.maximum.at(best, cell[feas], search.tokens_per_s_per_chip[feas])
+    count = np.bincount(cell[feas], minlength=ncell)
+    nr = len(REASONS)
+    by_reason = np.bincount(cell * nr + search.reason.astype(np.int64), minlength=ncell * nr).reshape(ncell, nr)
+    by_reason[:, 0] = 0
+    commonest = np.argmax(by_reason, axis=1)
+    best = np.where(count > 0, best, np.nan)
+    reasons = [[("" if count[j * len(tps) + i] else
+                 (REASONS[commonest[j * len(tps) + i]] if by_reason[j * len(tps) + i].any()
+                  else "TP × PP does not divide the chip count"))
+                for i in range(len(tps))] for j in range(len(pps))]
+    return (tuple(int(t) for t in tps), tuple(int(p) for p in pps), best.reshape(len(pps), len(tps)),
+            count.reshape(len(pps), len(tps)), tuple(tuple(r) for r in reasons))
+
+
+def scaling_counts(num_chips: int) -> tuple:
+    out = sorted({max(8, int(round(num_chips * f / 8.0)) * 8) for f in SCALING_FACTORS})
+    return tuple(out)
+
+
+def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: tuple, key: tuple = (), *,
+                          progress=None, should_stop=None) -> TrainingAnalysis:
+    """The layout search of `inputs` (free layout) and best throughput per chip type and count."""
+    free = replace(inputs, tp=None, pp=None, vpp=None, dp=None, cp=None, ep=None, zero_stage=None,
+                   micro_batch=None, recompute=None)
+    steps = 1 + len(compare_chips) * len(counts)
+
+    def report(done, message):
+        if progress is not None:
+            progress(done / steps, message)
+
+    search = search_layouts(free, should_stop=should_stop, top_k=5,
+                            progress=lambda f, m: report(f, f"Layout search: {m}"))
+    grid = heatmap_grid(search)
+    tokens = np.full((len(compare_chips), len(counts)), np.nan)
+    done = 1
+    for a, chip in enumerate(compare_chips):
+        for b, n in enumerate(counts):
+            if should_stop is not None and should_stop():
+                raise Cancelled("scaling curve cancelled")
+            try:
+                r = search_layouts(replace(free, chip=chip, num_chips=int(n)), top_k=1, should_stop=should_stop)
+                if r.best is not None:
+                    tokens[a, b] = r.best.tokens_per_s_per_chip
+            except UserError:
+                pass  # e.g. no 16-bit peak in the catalog: a gap in the curve
+            done += 1
+            report(done, f"Scaling curve: {chip.name} on {n:,} chips")
+    return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
+                            grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
+                            scaling_chips=tuple(c.id for c in compare_chips),
+                            scaling_tokens_per_s_per_chip=tokens)
+
+
+def layout_label(layout: dict) -> str:
+    parts = [f"TP{layout['tp']}", f"PP{layout['pp']}"]
+    if layout.get("cp", 1) > 1:
+        parts.append(f"CP{layout['cp']}")
+    if layout.get("ep", 1) > 1:
+        parts.append(f"EP{layout['ep']}")
+    return " ".join(parts)
+
+
+def _qdate(day: dt.date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+# ---- the panel ------------------------------------------------------------------------------
+
+class TrainingPanel(QWidget):
+    status_message = Signal(str)
+    evaluated = Signal()          # after every redraw from a single evaluation (tests, bench)
+    analysis_finished = Signal()  # after the background search + scaling result is drawn
+    DEBOUNCE_MS = 50
+
+    def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
+        super().__init__(parent)
+        self.store = store
+        self.undo_stack = undo_stack
+        self._loading = False
+        self.result: LayoutResult | None = None
+        self.run_estimate = None
+        self.inputs: TrainingInputs | None = None
+        self.analysis: TrainingAnalysis | None = None
+        self._running_key = None
+        self._reload_catalog()
+
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(self.DEBOUNCE_MS)
+        self.timer.timeout.connect(self._evaluate)
+
+        self.runner = LatestRunner(self)
+        self.runner.progress.connect(lambda f, m: self.run_bar.set_progress(f, m))
+        self.runner.finished.connect(self._on_analysis)
+        self.runner.failed.connect(self._on_analysis_failed)
+        self.runner.cancelled.connect(self._on_analysis_cancelled)
+        self.runner.busy_changed.connect(lambda busy: self.run_bar.set_busy(busy))
+
+        self.errors = FieldErrors()
+        self.banner = MessageBanner()
+        form_widget = self._build_form()
+        scroll = QScrollArea()
+        scroll.setWidget(form_widget)
+        scroll.setWidgetResizable(True)
+        scroll.setFixedWidth(350)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        self.tiles = FigureTiles([
+            ("time", "Time to train (days)", "Wall-clock days for the token budget, failures and checkpoints included"),
+            ("throughput", "Throughput (tokens/s)", "Training tokens per second over all chips (per chip below)"),
+            ("mfu", "MFU (%)", "Model FLOPs utilisation: useful model FLOPs / dense peak (HFU below counts recompute)"),
+            ("memory", "Memory per chip (GB)", "Peak memory per chip against its HBM"),
+            ("step", "Step time (s)", "One optimizer step; the largest term is named below"),
+            ("chip_hours", "Chip-hours", "Chips x wall-clock hours for the run"),
+            ("energy", "Energy (MWh)", "Chip TDP x utilisation 80% x PUE 1.2 over the run"),
+            ("cost", "Cost (USD)", "Chip-hours x price (list price amortised over 4 years unless you enter one)"),
+            ("goodput", "Goodput (%)", "Useful fraction of wall-clock time after failures, restarts and checkpoints"),
+            ("layout", "Layout", "Parallel layout evaluated (searched or as entered)"),
+        ], columns=5)
+        self.notes = QLabel("")
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #444;")
+        self.run_bar = RunBar("Run search")
+        self.run_bar.run_button.setToolTip("Search layouts and compute the scaling curve again")
+        self.run_bar.run_clicked.connect(lambda: self.start_analysis(force=True))
+        self.run_bar.cancel_clicked.connect(self.cancel_analysis)
+
+        self.step_chart = CategoryBarPanel("Step-time breakdown", x_label="Layout", y_label="Time per step",
+                                           y_unit="s")
+        self.memory_chart = CategoryBarPanel("Memory per chip against HBM", x_label="Layout",
+                                             y_label="Memory per chip", y_unit="GB")
+        self.heatmap = HeatmapPanel("Layout search: best tokens/s per chip",
+                                    x_label="TP", x_unit="ways", y_label="PP", y_unit="stages",
+                                    value_label="Best throughput", value_unit="tokens/s per chip")
+        self.scaling_chart = PlotPanel("Time to train vs chip count (best layout at each count)",
+                                       x_label="Chips", x_unit="chips", y_label="Time to train", y_unit="days")
+        if self.scaling_chart.legend is not None:
+            self.scaling_chart.legend.setOffset((-10, 10))  # top right: the curves fall to the right
+        for chart in self.charts().values():
+            chart.status_message.connect(self.status_message)
+        grid = QGridLayout()
+        grid.setSpacing(8)
+        grid.addWidget(self.step_chart, 0, 0)
+        grid.addWidget(self.memory_chart, 0, 1)
+        grid.addWidget(self.heatmap, 1, 0)
+        grid.addWidget(self.scaling_chart, 1, 1)
+
+        right = QVBoxLayout()
+        right.setSpacing(6)
+        right.addWidget(self.banner)
+        right.addWidget(self.tiles)
+        right.addWidget(self.notes)
+        right.addWidget(self.run_bar)
+        right.addLayout(grid, 1)
+        root = QHBoxLayout(self)
+        root.setContentsMargins(6, 6, 6, 6)
+        root.addWidget(scroll)
+        root.addLayout(right, 1)
+
+        self.apply_scenario_state({})
+
+    # ---- catalog -----------------------------------------------------------------------------
+    def _reload_catalog(self) -> None:
+        self._chips = {c.id: c for c in self.store.chips()}
+        self._models = {m.id: m for m in self.store.models()}
+        self._orders = self.store.orders()
+
+    # ---- form --------------------------------------------------------------------------------
+    def _build_form(self) -> QWidget:
+        e = self.errors
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(4, 0, 8, 0)
+
+        column.addWidget(section("Model"))
+        form = QFormLayout()
+        self.model_combo = combo([(m.name, m.id) for m in sorted(self._models.values(), key=lambda m: m.name)])
+        e.add_row(form, "model", "Preset", self.model_combo, "The architecture to train (presets from the store)")
+        self.custom_check = QCheckBox("Edit the architecture")
+        self.custom_check.setToolTip("Start from the preset and change its shape (a custom model)")
+        form.addRow(self.custom_check)
+        column.addLayout(form)
+        self.custom_box = QWidget()
+        custom_form = QFormLayout(self.custom_box)
+        custom_form.setContentsMargins(12, 0, 0, 0)
+        self.custom_spins = {}
+        for name, caption, hi in CUSTOM_FIELDS:
+            box = spin(0 if name.startswith("moe") else 1, hi, 1)
+            self.custom_spins[name] = box
+            e.add_row(custom_form, f"custom_{name}", caption, box,
+                      f"{caption} of the custom model ({name}); 0 experts = dense")
+        self.custom_box.hide()
+        column.addWidget(self.custom_box)
+
+        column.addWidget(section("Fleet"))
+        form = QFormLayout()
+        self.chip_combo = combo([(chip_label(c), c.id) for c in self._chips.values()])
+        e.add_row(form, "chip", "Chip", self.chip_combo, "Chip type the job runs on")
+        self.source_combo = combo([("A chip count", "count"), ("The fleet installed on a date", "fleet")])
+        e.add_row(form, "source", "Chips from", self.source_combo,
+                  "Enter a count, or use every chip of this type installed on a date (Fleet view)")
+        self.count_spin = spin(1, 10_000_000, 1024, " chips", step=8)
+        e.add_row(form, "num_chips", "Chip count", self.count_spin, "Chips the job uses")
+        self.date_edit = QDateEdit(_qdate(dt.date.today()))
+        self.date_edit.setCalendarPopup(True)
+        self.date_edit.setDisplayFormat("yyyy-MM-dd")
+        e.add_row(form, "fleet_date", "Fleet on date", self.date_edit,
+                  f"Chips of this type delivered by this date minus {INSTALL_LAG_DAYS:.0f} days to install")
+        self.fleet_hint = QLabel("")
+        self.fleet_hint.setWordWrap(True)
+        self.fleet_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        form.addRow(self.fleet_hint)
+        column.addLayout(form)
+
+        column.addWidget(section("Run"))
+        form = QFormLayout()
+        self.tokens_spin = dspin(0.001, 10_000.0, 15.0, 3, " T tokens", step=1.0)
+        e.add_row(form, "tokens", "Token budget", self.tokens_spin, "Training tokens, in trillions (15 = 15e12)")
+        self.seq_spin = spin(0, 1_048_576, 0, " tokens", special="model default", step=1024)
+        e.add_row(form, "seq_len", "Sequence length", self.seq_spin, "Tokens per sequence (0 = the model's default)")
+        self.batch_spin = spin(0, 1_048_576, 0, " sequences", special="auto (≈4M tokens)", step=64)
+        e.add_row(form, "global_batch", "Global batch", self.batch_spin,
+                  "Sequences per optimizer step (auto: about 4M tokens, at least 1K tokens per chip)")
+        self.dtype_combo = combo([("BF16", "bf16"), ("FP8 (GEMMs)", "fp8")])
+        e.add_row(form, "dtype", "Precision", self.dtype_combo, "Matrix-multiply precision")
+        self.price_spin = dspin(0.0, 1000.0, 0.0, 2, " USD/chip-h", special="amortised list price", step=0.25)
+        e.add_row(form, "price", "Price", self.price_spin,
+                  "USD per chip-hour for the cost (0 = list price amortised over 4 years)")
+        column.addLayout(form)
+
+        column.addWidget(section("Layout"))
+        form = QFormLayout()
+        self.mode_combo = combo([("Search the best layout", "search"), ("Fixed layout", "fixed")])
+        e.add_row(form, "layout_mode", "Layout", self.mode_combo,
+                  "Search every TP/PP/CP/EP/ZeRO/micro-batch/recompute combination, or enter one")
+        column.addLayout(form)
+        self.layout_box = QWidget()
+        lf = QFormLayout(self.layout_box)
+        lf.setContentsMargins(12, 0, 0, 0)
+        self.tp_spin = spin(1, 64, 8, " ways")
+        e.add_row(lf, "tp", "Tensor parallel TP", self.tp_spin, "Tensor-parallel degree (splits every layer)")
+        self.pp_spin = spin(1, 256, 4, " stages")
+        e.add_row(lf, "pp", "Pipeline parallel PP", self.pp_spin, "Pipeline stages (layers split across chips)")
+        self.cp_spin = spin(1, 64, 1, " ways")
+        e.add_row(lf, "cp", "Context parallel CP", self.cp_spin, "Splits each sequence across chips")
+        self.ep_spin = spin(1, 1024, 1, " ways")
+        e.add_row(lf, "ep", "Expert parallel EP", self.ep_spin, "Experts split across chips (MoE only)")
+        self.vpp_spin = spin(1, 16, 1, " chunks")
+        e.add_row(lf, "vpp", "Virtual stages VPP", self.vpp_spin, "Interleaved pipeline chunks per stage")
+        self.zero_combo = combo([("0 (none)", 0), ("1 (optimizer)", 1), ("2 (+ gradients)", 2), ("3 (+ weights)", 3)])
+        e.add_row(lf, "zero", "ZeRO stage", self.zero_combo, "How far optimizer state is sharded over data parallel")
+        self.mb_spin = spin(1, 64, 1, " sequences")
+        e.add_row(lf, "micro_batch", "Micro-batch", self.mb_spin, "Sequences per micro-batch")
+        self.recompute_combo = combo([(n, n) for n in RECOMPUTE_NAMES])
+        e.add_row(lf, "recompute", "Recompute", self.recompute_combo, "Activation recomputation")
+        self.dp_label = QLabel("")
+        self.dp_label.setStyleSheet("color: #5f6368;")
+        lf.addRow("Data parallel DP", self.dp_label)
+        self.layout_box.hide()
+        column.addWidget(self.layout_box)
+
+        column.addWidget(section("Scaling curve"))
+        self.compare_button = ChipSetButton()
+        self.compare_button.setToolTip("Chip types drawn in the time-to-train-vs-chip-count chart")
+        column.addWidget(self.compare_button)
+        column.addStretch(1)
+
+        for w in [self.count_spin, self.tokens_spin, self.seq_spin, self.batch_spin, self.price_spin,
+                  self.tp_spin, self.pp_spin, self.cp_spin, self.ep_spin, self.vpp_spin, self.mb_spin,
+                  *self.custom_spins.values()]:
+            w.valueChanged.connect(self.schedule)
+        for w in (self.chip_combo, self.dtype_combo, self.zero_combo, self.recompute_combo):
+            w.currentIndexChanged.connect(self.schedule)
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        self.source_combo.currentIndexChanged.connect(self._on_source_changed)
+        self.mode_combo.currentIndexChanged.connect(self._on_mode_changed)
+        self.custom_check.toggled.connect(self._on_custom_toggled)
+        self.date_edit.dateChanged.connect(self.schedule)
+        self.compare_button.changed.connect(self.schedule)
+        return page
+
+    def _on_model_changed(self, *_):
+        if not self._loading:
+            self._fill_custom_from_preset()
+        self.schedule()
+
+    def _fill_custom_from_preset(self) -> None:
+        model = self._models.get(self.model_combo.currentData())
+        if model is None:
+            return
+        for name, box in self.custom_spins.items():
+            box.blockSignals(True)
+            box.setValue(int(getattr(model, name)))
+            box.blockSignals(False)
+
+    def _on_custom_toggled(self, on: bool):
+        self.custom_box.setVisible(on)
+        self.schedule()
+
+    def _on_source_changed(self, *_):
+        fleet = self.source_combo.currentData() == "fleet"
+        self.count_spin.parentWidget().setEnabled(not fleet)
+        self.date_edit.parentWidget().setEnabled(fleet)
+        self.schedule()
+
+    def _on_mode_changed(self, *_):
+        self.layout_box.setVisible(self.mode_combo.currentData() == "fixed")
+        self.schedule()
+
+    # ---- inputs ------------------------------------------------------------------------------
+    def schedule(self, *_) -> None:
+        """Re-evaluate 50 ms after the last edit."""
+        if not self._loading:
+            self.timer.start()
+
+    def installed_on(self, chip_id: str, day: dt.date) -> int:
+        series = installed_timeline(self._orders, [day], install_lag_days=INSTALL_LAG_DAYS)
+        return int(series.get(chip_id, np.zeros(1))[0])
+
+    def current_model(self):
+        model = self._models.get(self.model_combo.currentData())
+        if model is None or not self.custom_check.isChecked():
+            return model
+        changes = {name: box.value() for name, box in self.custom_spins.items()}
+        return replace(model, id="custom", name=f"Custom ({model.name})", params_b_reported=None, **changes)
+
+    def read_inputs(self) -> TrainingInputs | None:
+        """The current inputs, or None after showing each problem at its field."""
+        e = self.errors
+        e.clear()
+        problems = 0
+        model = self.current_model()
+        chip = self._chips.get(self.chip_combo.currentData())
+        if model is None:
+            e.set("model", "Pick a model preset (the store has none: add one with `fleetcast models`).")
+            return None
+        if chip is None:
+            e.set("chip", "Pick a chip (the catalog is empty: add chips in the Fleet view).")
+            return None
+        if self.custom_check.isChecked():
+            for problem in model.validate():
+                field = problem.split(":", 1)[0].strip()
+                key = f"custom_{field}" if f"custom_{field}" in e._labels else "custom_layers"
+                e.set(key, problem)
+                problems += 1
+        if self.source_combo.currentData() == "fleet":
+            day = self.date_edit.date().toPython()
+            n = self.installed_on(chip.id, day)
+            self.fleet_hint.setText(f"{n:,} {chip.name} installed on {day.isoformat()} "
+                                    f"(delivered by {(day - dt.timedelta(days=INSTALL_LAG_DAYS)).isoformat()}).")
+            if n <= 0:
+                e.set("fleet_date", f"No {chip.name} installed by {day.isoformat()}: pick a later date, "
+                                    "another chip, or enter a count.")
+                problems += 1
+        else:
+            n = self.count_spin.value()
+            self.fleet_hint.setText("")
+        fixed = self.mode_combo.currentData() == "fixed"
+        layout = {}
+        if fixed:
+            tp, pp, cp = self.tp_spin.value(), self.pp_spin.value(), self.cp_spin.value()
+            group = tp * pp * cp
+            if n > 0 and n % group:
+                e.set("tp", f"TP × PP × CP = {group:,} does not divide {n:,} chips.")
+                problems += 1
+                self.dp_label.setText("–")
+            else:
+                self.dp_label.setText(f"{max(n // group, 1):,} (chips / (TP × PP × CP))")
+            if model.heads % tp:
+                e.set("tp", f"TP {tp} does not divide the {model.heads} attention heads.")
+                problems += 1
+            if pp > model.layers:
+                e.set("pp", f"PP {pp} exceeds the {model.layers} layers.")
+                problems += 1
+            if self.ep_spin.value() > 1 and not model.is_moe:
+                e.set("ep", "EP applies to MoE models only; set 1 for a dense model.")
+                problems += 1
+            layout = dict(tp=tp, pp=pp, cp=cp, dp=max(n // group, 1), ep=self.ep_spin.value(),
+                          vpp=self.vpp_spin.value(), zero_stage=self.zero_combo.currentData(),
+                          micro_batch=self.mb_spin.value(), recompute=self.recompute_combo.currentData())
+        dtype = self.dtype_combo.currentData()
+        if dtype == "fp8" and not chip.fp8_tflops:
+            e.set("dtype", f"{chip.name} has no FP8 matrix units: use BF16.")
+            problems += 1
+        if not chip.peak_tflops("bf16"):
+            e.set("chip", f"{chip.name} has no 16-bit peak in the catalog: fill it in the Fleet view.")
+            problems += 1
+        if problems:
+            return None
+        return TrainingInputs(model=model, chip=chip, num_chips=int(n), seq_len=self.seq_spin.value() or None,
+                              global_batch_seqs=self.batch_spin.value() or None, dtype=dtype, **layout)
+
+    def _analysis_key(self, inp: TrainingInputs) -> tuple:
+        return (inp.model, inp.chip.id, inp.num_chips, inp.seq, inp.batch_seqs(), inp.dtype,
+                tuple(self.compare_button.selected()))
+
+    def _compare_chips(self, inp: TrainingInputs) -> tuple:
+        ids = self.compare_button.selected()
+        return tuple(self._chips[i] for i in ids if i in self._chips)
+
+    # ---- evaluation --------------------------------------------------------------------------
+    def _evaluate(self) -> None:
+        self.timer.stop()
+        inp = self.read_inputs()
+        self.inputs = inp
+        if inp is None:
+            self.banner.show_error("Fix the fields marked in red to update the figures.")
+            self.evaluated.emit()
+            return
+        if self.banner.kind == "error":
+            self.banner.dismiss()
+        if self.mode_combo.currentData() == "fixed":
+            try:
+                self.result = evaluate_layout(inp)
+            except UserError as exc:
+                self.result = None
+                self.banner.show_error(str(exc))
+        else:
+            a = self.analysis
+            fresh = a is not None and a.key == self._analysis_key(inp)
+            self.result = a.search.best if fresh else None
+        self._draw_figures()
+        self._draw_bars()
+        self._draw_scaling()
+        self.evaluated.emit()
+        self.start_analysis()
+
+    def start_analysis(self, force: bool = False) -> None:
+        inp = self.inputs
+        if inp is None:
+            return
+        key = self._analysis_key(inp)
+        if not force and ((self.analysis is not None and self.analysis.key == key) or self._running_key == key):
+            return
+        self._running_key = key
+        counts = scaling_counts(inp.num_chips)
+        self.run_bar.set_message(f"Searching layouts for {inp.model.name} on {inp.num_chips:,} × {inp.chip.name}…")
+        self.runner.start(run_training_analysis, inp, self._compare_chips(inp), counts, key)
+
+    def cancel_analysis(self) -> None:
+        was = self.runner.is_running()
+        self.runner.cancel()
+        self._running_key = None
+        if was:
+            self.run_bar.set_message("Cancelled. Charts show the last finished search; press Run search to start again.")
+            self.status_message.emit("Layout search cancelled")
+
+    def _on_analysis(self, analysis: TrainingAnalysis) -> None:
+        self._running_key = None
+        self.analysis = analysis
+        s = analysis.search
+        self.run_bar.set_progress(1.0)
+        if s.best is None:
+            reasons = ", ".join(f"{k} ({v:,})" for k, v in s.infeasible_by_reason.items())
+            self.run_bar.set_message(f"No layout fits among {s.layouts_evaluated:,}: {reasons}", error=True)
+        else:
+            self.run_bar.set_message(f"Searched {s.layouts_evaluated:,} layouts ({s.layouts_feasible:,} feasible) "
+                                     f"in {s.search_seconds:.2f} s; scaling curve for "
+                                     f"{len(analysis.scaling_chips)} chip types.")
+        if self.inputs is not None and self.mode_combo.currentData() == "search" \
+                and analysis.key == self._analysis_key(self.inputs):
+            self.result = s.best
+            self._draw_figures()
+        self._draw_bars()
+        self._draw_heatmap()
+        self._draw_scaling()
+        self.analysis_finished.emit()
+
+    def _on_analysis_failed(self, message: str) -> None:
+        self._running_key = None
+        self.run_bar.set_message(f"Search failed: {message}", error=True)
+        self.status_message.emit(f"Layout search failed: {message}")
+
+    def _on_analysis_cancelled(self) -> None:
+        self._running_key = None
+
+    # ---- drawing -----------------------------------------------------------------------------
+    def _price(self):
+        return self.price_spin.value() or None
+
+    def _estimate(self, tokens_per_s_per_chip: float, n: int, chip):
+        if not (tokens_per_s_per_chip > 0) or n <= 0:
+            return None
+        return estimate_run(self.tokens_spin.value() * 1e12, tokens_per_s_per_chip, n, chip,
+                            params=float(self.inputs.model.total_params()),
+                            price_per_chip_hour_usd=self._price())
+
+    def _draw_figures(self) -> None:
+        t = self.tiles
+        r, inp = self.result, self.inputs
+        self.run_estimate = None
+        if inp is None:
+            t.clear()
+            self.notes.setText("")
+            return
+        if r is None:
+            waiting = self.mode_combo.currentData() == "search"
+            t.clear("…" if waiting else "–")
+            self.notes.setText("Searching for the best layout; the figures appear when it finishes."
+                               if waiting else "")
+            return
+        n = inp.num_chips
+        t.set("step", f"{r.step_time_s:.2f}", f"largest term: {r.limiting.replace('_', ' ')}")
+        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%, {r.model_tflops_per_chip:.0f} TFLOP/s per chip")
+        t.set("memory", f"{r.memory_gb_per_chip:.1f}", f"of {r.memory_capacity_gb:.0f} GB HBM")
+        lay = r.layout
+        t.set("layout", layout_label(lay),
+              f"DP{lay['dp']}, ZeRO-{lay['zero_stage']}, {lay['recompute']} recompute, mb {lay['micro_batch']}")
+        if not r.feasible:
+            for key in ("time", "throughput", "chip_hours", "energy", "cost", "goodput"):
+                t.set(key, "–", "")
+            t.set("time", "does not fit", r.reason)
+            self.notes.setText(f"This layout is infeasible: {r.reason}. " + " ".join(r.explanations[:-1]))
+            return
+        t.set("throughput", fmt_big(r.tokens_per_s_per_chip * n), f"{r.tokens_per_s_per_chip:,.0f} per chip")
+        est = self._estimate(r.tokens_per_s_per_chip, n, inp.chip)
+        self.run_estimate = est
+        if est is None:
+            return
+        t.set("time", f"{est.time_to_train_days:,.1f}", f"{est.steady_days:,.1f} days at steady state")
+        t.set("chip_hours", fmt_big(est.chip_hours), f"{n:,} chips")
+        t.set("energy", f"{est.energy_mwh:,.0f}", f"{inp.chip.tdp_w or 700:.0f} W per chip")
+        if est.cost_usd > 0:
+            per = est.cost_usd / est.chip_hours if est.chip_hours else 0
+            t.set("cost", fmt_big(est.cost_usd), f"{per:.2f} USD per chip-hour")
+        else:
+            t.set("cost", "–", "no list price: enter a price")
+        t.set("goodput", f"{100 * est.goodput:.1f}",
+              f"ckpt every {est.checkpoint_interval_min:.0f} min, {est.expected_interruptions:,.0f} failures")
+        notes = list(r.explanations)
+        self.notes.setText("Why: " + "; ".join(notes) + "." if notes else "")
+
+    def _bar_layouts(self) -> list[tuple[str, LayoutResult]]:
+        out = []
+        fixed = self.mode_combo.currentData() == "fixed"
+        if fixed and self.result is not None:
+            out.append(("Yours\n" + layout_label(self.result.layout), self.result))
+        a = self.analysis
+        if a is not None and self.inputs is not None and a.key == self._analysis_key(self.inputs):
+            for i, r in enumerate(a.search.top[: (3 if fixed else 4)]):
+                out.append((f"#{i + 1} {layout_label(r.layout)}", r))
+        elif not fixed and self.result is not None:
+            out.append((f"Best #1\n{layout_label(self.result.layout)}", self.result))
+        return out
+
+    def _draw_bars(self) -> None:
+        bars = self._bar_layouts()
+        if not bars:
+            self.step_chart.clear_bars()
+            self.memory_chart.clear_bars()
+            return
+        names = [name for name, _ in bars]
+        for chart in (self.step_chart, self.memory_chart):
+            chart.set_categories(names)
+        steps = {}
+        for key in BREAKDOWN_KEYS:
+            values = [r.breakdown_s.get(key, 0.0) for _, r in bars]
+            if any(v > 0 for v in values):
+                steps[SEGMENT_NAMES[key]] = values
+        self.step_chart.set_stacked(steps)
+        memory = {}
+        for key in MEMORY_KEYS:
+            values = [r.memory_breakdown_gb.get(key, 0.0) for _, r in bars]
+            if any(v > 0 for v in values):
+                memory[MEMORY_NAMES[key]] = values
+        self.memory_chart.set_stacked(memory)
+        self.memory_chart.set_reference_line("HBM capacity", bars[0][1].memory_capacity_gb)
+
+    def _draw_heatmap(self) -> None:
+        a = self.analysis
+        if a is None:
+            self.heatmap.clear_grid()
+            return
+        best = a.search.best
+        self.heatmap.set_grid(a.grid_tp, a.grid_pp, a.grid_best, a.grid_reason, counts=a.grid_count,
+                              highlight=(best.layout["tp"], best.layout["pp"]) if best else None)
+
+    def _draw_scaling(self) -> None:
+        a, inp = self.analysis, self.inputs
+        chart = self.scaling_chart
+        if a is None or inp is None:
+            return
+        counts = np.array(a.scaling_counts, dtype=float)
+        wanted = {}
+        for k, chip_id in enumerate(a.scaling_chips):
+            chip = self._chips.get(chip_id)
+            if chip is None:
+                continue
+            days = []
+            for j, n in enumerate(a.scaling_counts):
+                tps = a.scaling_tokens_per_s_per_chip[k, j]
+                est = self._estimate(float(tps), int(n), chip) if np.isfinite(tps) else None
+                days.append(est.time_to_train_days if est else np.nan)
+            wanted[short_chip_label(chip)] = np.array(days)
+        for name in chart.series_names():
+            if name not in wanted:
+                chart.remove_series(name)
+        for name, days in wanted.items():
+            chart.set_series(name, counts, days)
+        finite = np.concatenate([d[np.isfinite(d)] for d in wanted.values()]) if wanted else np.zeros(0)
+        if finite.size:
+            chart.plot_item.setYRange(0, float(finite.max()) * 1.1, padding=0)
+            chart.plot_item.setXRange(0, float(counts.max()) * 1.03, padding=0)
+
+    # ---- protocol ----------------------------------------------------------------------------
+    def charts(self) -> dict:
+        return {"training-step-time": self.step_chart, "training-memory": self.memory_chart,
+                "training-layout-search": self.heatmap, "training-scaling": self.scaling_chart}
+
+    def tables(self) -> dict:
+        out = {}
+        figures = self.figure_rows()
+        out["training-figures"] = (["Figure", "Value", "Unit"], figures)
+        a = self.analysis
+        if a is not None:
+            headers = ["Rank", "TP (ways)", "PP (stages)", "DP (ways)", "CP (ways)", "EP (ways)", "VPP (chunks)",
+                       "ZeRO stage", "Micro-batch (sequences)", "Recompute", "Throughput per chip (tokens/s)",
+                       "Step time (s)", "MFU (%)", "Memory per chip (GB)"]
+            rows = []
+            for i, r in enumerate(a.search.top):
+                lay = r.layout
+                rows.append([i + 1, lay["tp"], lay["pp"], lay["dp"], lay["cp"], lay["ep"], lay["vpp"],
+                             lay["zero_stage"], lay["micro_batch"], lay["recompute"], r.tokens_per_s_per_chip,
+                             r.step_time_s, r.mfu_pct, r.memory_gb_per_chip])
+            out["training-top-layouts"] = (headers, rows)
+        return out
+
+    def figure_rows(self) -> list[list]:
+        r, est, inp = self.result, self.run_estimate, self.inputs
+        if r is None or inp is None:
+            return []
+        rows = [["Model", inp.model.name, ""], ["Chip", inp.chip.name, ""], ["Chips", inp.num_chips, "chips"],
+                ["Layout", layout_label(r.layout), ""], ["Feasible", r.feasible, ""],
+                ["Step time", r.step_time_s, "s"], ["Throughput per chip", r.tokens_per_s_per_chip, "tokens/s"],
+                ["Throughput", r.tokens_per_s_per_chip * inp.num_chips, "tokens/s"], ["MFU", r.mfu_pct, "%"],
+                ["Memory per chip", r.memory_gb_per_chip, "GB"], ["HBM per chip", r.memory_capacity_gb, "GB"]]
+        if est is not None:
+            rows += [["Token budget", est.tokens, "tokens"], ["Time to train", est.time_to_train_days, "days"],
+                     ["Chip-hours", est.chip_hours, "chip-hours"], ["Energy", est.energy_mwh, "MWh"],
+                     ["Cost", est.cost_usd, "USD"], ["Goodput", 100 * est.goodput, "%"]]
+        return rows
+
+    def compute_now(self) -> None:
+        """Evaluate the current inputs and run the search + scaling curve synchronously."""
+        self.timer.stop()
+        self.runner.cancel(emit=False)
+        self._running_key = None
+        self._evaluate()
+        self.runner.cancel(emit=False)
+        self.run_bar.set_busy(False)
+        self._running_key = None
+        inp = self.inputs
+        if inp is None:
+            return
+        key = self._analysis_key(inp)
+        if self.analysis is None or self.analysis.key != key:
+            analysis = run_training_analysis(inp, self._compare_chips(inp), scaling_counts(inp.num_chips), key)
+            self._on_analysis(analysis)
+
+    def scenario_state(self) -> dict:
+        custom = None
+        if self.custom_check.isChecked():
+            custom = {name: box.value() for name, box in self.custom_spins.items()}
+        return {
+            "model_id": self.model_combo.currentData(), "custom": custom, "chip_id": self.chip_combo.currentData(),
+            "chips_source": self.source_combo.currentData(), "num_chips": self.count_spin.value(),
+            "fleet_date": self.date_edit.date().toPython().isoformat(), "tokens_t": self.tokens_spin.value(),
+            "seq_len": self.seq_spin.value(), "global_batch": self.batch_spin.value(),
+            "dtype": self.dtype_combo.currentData(), "layout_mode": self.mode_combo.currentData(),
+            "layout": {"tp": self.tp_spin.value(), "pp": self.pp_spin.value(), "cp": self.cp_spin.value(),
+                       "ep": self.ep_spin.value(), "vpp": self.vpp_spin.value(),
+                       "zero": self.zero_combo.currentData(), "micro_batch": self.mb_spin.value(),
+                       "recompute": self.recompute_combo.currentData()},
+            "price_per_chip_hour": self.price_spin.value(),
+            "compare_chips": self.compare_button.selected(),
+        }
+
+    def apply_scenario_state(self, state: dict) -> None:
+        s = {**DEFAULTS, **{k: v for k, v in (state or {}).items() if k in DEFAULTS}}
+        layout = {**DEFAULTS["layout"], **(s.get("layout") or {})}
+        self._loading = True
+        try:
+            if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
+                self.model_combo.setCurrentIndex(0)
+            self._fill_custom_from_preset()
+            custom = s.get("custom") if isinstance(s.get("custom"), dict) else None
+            self.custom_check.setChecked(custom is not None)
+            self.custom_box.setVisible(custom is not None)
+            for name, value in (custom or {}).items():
+                if name in self.custom_spins:
+                    self.custom_spins[name].setValue(int(value))
+            if not select_data(self.chip_combo, s["chip_id"]) and self.chip_combo.count():
+                self.chip_combo.setCurrentIndex(0)
+            select_data(self.source_combo, s["chips_source"])
+            self.count_spin.setValue(int(s["num_chips"]))
+            day = None
+            try:
+                day = dt.date.fromisoformat(s["fleet_date"]) if s.get("fleet_date") else None
+            except (TypeError, ValueError):
+                day = None
+            self.date_edit.setDate(_qdate(day or self._default_fleet_date()))
+            self.tokens_spin.setValue(float(s["tokens_t"]))
+            self.seq_spin.setValue(int(s["seq_len"] or 0))
+            self.batch_spin.setValue(int(s["global_batch"] or 0))
+            select_data(self.dtype_combo, s["dtype"])
+            select_data(self.mode_combo, s["layout_mode"])
+            self.tp_spin.setValue(int(layout["tp"]))
+            self.pp_spin.setValue(int(layout["pp"]))
+            self.cp_spin.setValue(int(layout["cp"]))
+            self.ep_spin.setValue(int(layout["ep"]))
+            self.vpp_spin.setValue(int(layout["vpp"]))
+            select_data(self.zero_combo, int(layout["zero"]))
+            self.mb_spin.setValue(int(layout["micro_batch"]))
+            select_data(self.recompute_combo, layout["recompute"])
+            self.price_spin.setValue(float(s["price_per_chip_hour"] or 0.0))
+            compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
+            self.compare_button.set_chips(self._chips.values(), compare or
+                                          [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])
+        finally:
+            self._loading = False
+        self._on_source_changed()
+        self._on_mode_changed()
+        self.schedule()
+
+    def _default_fleet_date(self) -> dt.date:
+        dates = [d.date for o in self._orders for d in o.deliveries]
+        if not dates:
+            return dt.date.today()
+        last = max(dates) + dt.timedelta(days=INSTALL_LAG_DAYS)
+        return dt.date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self.runner.cancel(emit=False)
+        self._running_key = None

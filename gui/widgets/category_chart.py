@@ -1,0 +1,174 @@
+"""Bar charts over named categories (layouts, chip types): stacked segments and reference lines.
+
+    chart = CategoryBarPanel("Step time", x_label="Layout", y_label="Time per step", y_unit="s")
+    chart.set_categories(["Current", "#1 TP8 PP4"])
+    chart.set_stacked({"GEMM": [2.7, 2.5], "Bubble": [0.8, 0.1]})   # stacks in this order
+    chart.set_reference_line("HBM capacity", 80.0)                  # dashed, across all bars
+    headers, rows = chart.data_table()   # one row per category, one column per segment (with units)
+
+The x axis shows the category names instead of numbers; the hover readout names the category
+and the segment under the cursor, with its value and the bar's total.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+from gui.widgets.plot_panel import PlotPanel, format_number
+
+
+class CategoryBarPanel(PlotPanel):
+    def __init__(self, title: str = "", *, x_label: str = "", y_label: str = "", y_unit: str = "",
+                 bar_width: float = 0.6, parent=None):
+        super().__init__(title, x_label=x_label, y_label=y_label, y_unit=y_unit, parent=parent)
+        self.categories: list[str] = []
+        self.bar_width = bar_width
+        self._segments: dict[str, np.ndarray] = {}
+        self._refs: dict[str, tuple[float, pg.InfiniteLine]] = {}
+        self.plot_item.setMouseEnabled(x=False, y=False)
+        self.plot_item.getAxis("bottom").setStyle(autoExpandTextSpace=True)
+        if self.legend is not None:
+            # Below the axes rather than over the bars: a breakdown can have a dozen segments.
+            self.legend.anchor = lambda *a, **k: None
+            self.legend.setParentItem(None)
+            self.legend.setLabelTextSize("8pt")
+            self.legend.layout.setVerticalSpacing(-6)
+            self.legend.setBrush(pg.mkBrush(None))
+            self.legend.setPen(pg.mkPen(None))
+            self.plot_item.layout.addItem(self.legend, 4, 1)
+
+    def set_bars(self, name, x, heights, **kwargs):
+        existed = name in self._series
+        item = super().set_bars(name, x, heights, **kwargs)
+        if not existed and self.legend is not None:
+            # PlotItem.addItem already listed the named item; PlotPanel.set_bars lists it again.
+            seen = [s for s, label in self.legend.items if label.text == name]
+            for sample in seen[1:]:
+                self.legend.layout.removeItem(sample)
+                sample.close()
+                for pair in list(self.legend.items):
+                    if pair[0] is sample:
+                        self.legend.items.remove(pair)
+                        self.legend.layout.removeItem(pair[1])
+                        pair[1].close()
+                self.legend.updateSize()
+        return item
+
+    # ---- data --------------------------------------------------------------------------------
+    def set_categories(self, names) -> None:
+        self.categories = [str(n) for n in names]
+        axis = self.plot_item.getAxis("bottom")
+        axis.setTicks([[(i, name) for i, name in enumerate(self.categories)]])
+        n = max(len(self.categories), 1)
+        self.plot_item.setXRange(-0.6, n - 0.4, padding=0)
+
+    def set_stacked(self, segments: dict, colors: dict | None = None) -> None:
+        """Replace the bar segments: name -> one height per category, stacked in order."""
+        n = len(self.categories)
+        base = np.zeros(n)
+        for name in list(self._segments):
+            if name not in segments:
+                self.remove_series(name)
+        self._segments = {}
+        for name, heights in segments.items():
+            h = np.nan_to_num(np.asarray(heights, dtype=float).reshape(-1)[:n], nan=0.0)
+            self.set_bars(name, np.arange(n), h, width=self.bar_width, y0=base.copy(),
+                          color=(colors or {}).get(name))
+            self._segments[name] = h
+            base = base + h
+        self._totals = base
+        self._autorange_y()
+
+    def set_reference_line(self, name: str, value: float | None, color: str = "#C00000") -> None:
+        """A dashed horizontal line at `value` across all categories (None removes it)."""
+        old = self._refs.pop(name, None)
+        if old is not None:
+            self.plot_item.removeItem(old[1])
+            if self.legend is not None:
+                self.legend.removeItem(name)
+        if value is None or not np.isfinite(value):
+            self._autorange_y()
+            return
+        line = pg.InfiniteLine(pos=float(value), angle=0,
+                               pen=pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine),
+                               label=f"{name} {format_number(value)} {self.y_unit}".strip(),
+                               labelOpts={"position": 0.92, "color": color, "anchors": [(1, 1), (1, 1)]})
+        self.plot_item.addItem(line)
+        if self.legend is not None:
+            self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine)), name)
+        self._refs[name] = (float(value), line)
+        self._autorange_y()
+
+    def _autorange_y(self) -> None:
+        totals = getattr(self, "_totals", np.zeros(0))
+        top = float(np.max(totals)) if totals.size else 0.0
+        for value, _line in self._refs.values():
+            top = max(top, value)
+        entries = len(self._segments) + len(self._refs)
+        if self.legend is not None:
+            self.legend.setColumnCount(max(1, min(entries, 5)))
+            self.legend.setVisible(entries > 0)
+        self.plot_item.setYRange(0, top * 1.08 if top > 0 else 1.0, padding=0)
+
+    def clear_bars(self) -> None:
+        for name in list(self._segments):
+            self.remove_series(name)
+        self._segments = {}
+        self._totals = np.zeros(0)
+        for name in list(self._refs):
+            self.set_reference_line(name, None)
+        self.set_categories([])
+
+    # ---- numbers -----------------------------------------------------------------------------
+    def data_table(self) -> tuple[list[str], list[list]]:
+        unit = f" ({self.y_unit})" if self.y_unit else ""
+        headers = [self.x_label or "Category"] + [f"{name}{unit}" for name in self._segments]
+        if len(self._segments) > 1:
+            headers.append(f"Total{unit}")
+        headers += [f"{name}{unit}" for name in self._refs]
+        rows = []
+        for i, cat in enumerate(self.categories):
+            row = [cat] + [float(h[i]) for h in self._segments.values()]
+            if len(self._segments) > 1:
+                row.append(float(self._totals[i]))
+            row += [value for value, _ in self._refs.values()]
+            rows.append(row)
+        return headers, rows
+
+    # ---- hover -------------------------------------------------------------------------------
+    def nearest_point(self, x: float, y: float, radius_px: float = 0.0):
+        i = int(round(x))
+        if not self.categories or not (0 <= i < len(self.categories)) or abs(x - i) > self.bar_width / 2:
+            return None
+        base = 0.0
+        for name, heights in self._segments.items():
+            if base <= y <= base + heights[i] and heights[i] > 0:
+                return (name, float(i), float(heights[i]))
+            base += heights[i]
+        return None
+
+    def readout_text(self, point) -> str:
+        if point is None:
+            return self._idle_readout()
+        name, x, y = point
+        i = int(x)
+        total = float(self._totals[i]) if i < len(self._totals) else y
+        unit = f" {self.y_unit}" if self.y_unit else ""
+        share = f" ({y / total:.0%} of {format_number(total)}{unit})" if total > 0 and len(self._segments) > 1 else ""
+        return f"{self.categories[i]} · {name}: {format_number(y)}{unit}{share}"
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        vb = self.plot_item.vb
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return
+        view = vb.mapSceneToView(scene_pos)
+        point = self.nearest_point(view.x(), view.y())
+        self.readout.setText(self.readout_text(point))
+        if point is None:
+            self._marker.setData([], [])
+        else:
+            base = sum(h[int(point[1])] for n, h in self._segments.items() if n != point[0]
+                       and list(self._segments).index(n) < list(self._segments).index(point[0]))
+            self._marker.setData([point[1]], [base + point[2] / 2])
