@@ -175,6 +175,18 @@ def fit_left_axis(chart: PlotPanel, values) -> None:
     axis.setWidth(int(width) + 38)  # + tick length and the rotated axis title
 
 
+def unc_key_text(key: tuple) -> str:
+    """Combo data for an uncertainty target: 'default', 'vendor:Huawei', 'order:3'."""
+    return "default" if key[0] == "default" else f"{key[0]}:{key[1]}"
+
+
+def unc_key_of(text: str | None) -> tuple:
+    if not text or text == "default":
+        return ("default", None)
+    kind, _, value = text.partition(":")
+    return (kind, int(value)) if kind == "order" else (kind, value)
+
+
 def _qdate(day: dt.date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
@@ -648,17 +660,17 @@ class ForecastPanel(QWidget):
         keep = self._unc_key
         self.unc_target.blockSignals(True)
         self.unc_target.clear()
-        self.unc_target.addItem("Default (every order)", ("default", None))
+        self.unc_target.addItem("Default (every order)", "default")
         vendors = list(dict.fromkeys([o.vendor for o in self._orders if o.vendor]
                                      + [k[1] for k in self._uncertainty if k[0] == "vendor"]))
         for vendor in vendors:
-            self.unc_target.addItem(f"Vendor: {vendor}", ("vendor", vendor))
+            self.unc_target.addItem(f"Vendor: {vendor}", unc_key_text(("vendor", vendor)))
         for o in self._orders:
-            self.unc_target.addItem(f"Order #{o.id}: {o.quantity:,} × {self.chip_name(o.chip_id)}", ("order", o.id))
-        i = self.unc_target.findData(keep)
+            self.unc_target.addItem(f"Order #{o.id}: {o.quantity:,} × {self.chip_name(o.chip_id)}", unc_key_text(("order", o.id)))
+        i = self.unc_target.findData(unc_key_text(keep))
         self.unc_target.setCurrentIndex(max(i, 0))
         self.unc_target.blockSignals(False)
-        self._show_unc(self.unc_target.currentData())
+        self._show_unc(unc_key_of(self.unc_target.currentData()))
 
     def _effective_unc(self, key) -> OrderUncertainty:
         if key in self._uncertainty:
@@ -705,7 +717,7 @@ class ForecastPanel(QWidget):
         self.frac_of.setEnabled(own)
 
     def _on_unc_target(self, _index) -> None:
-        self._show_unc(self.unc_target.currentData())
+        self._show_unc(unc_key_of(self.unc_target.currentData()))
 
     def _on_unc_edited(self, *_):
         if self._loading:
