@@ -284,6 +284,13 @@ class ScenarioBar(QWidget):
             return True
         return False
 
+    def detach(self) -> None:
+        """Stop following the undo stack (before the store closes: a dying stack still signals)."""
+        try:
+            self.undo_stack.indexChanged.disconnect(self._on_stack_moved)
+        except (RuntimeError, TypeError):
+            pass
+
     # ---- internals -----------------------------------------------------------------------------
     def _push(self, command) -> bool:
         error = push_command(self.undo_stack, command)

@@ -1,0 +1,139 @@
+"""Scenario bar: create, rename, duplicate, delete with undo/redo, save, restore on launch."""
+
+import pytest
+from PySide6.QtGui import QUndoStack
+
+from engine.forecast import scenario_from_dict
+from engine.store import open_store
+from gui.scenarios import DEFAULT_NAME, ScenarioBar, apply_scenario_params, gather_scenario_params
+
+
+_BARS = []
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "scenarios.db")
+    yield s
+    while _BARS:
+        _BARS.pop().detach()
+    s.close()
+
+
+def _bar(store, qtbot, stack=None, gather=None):
+    stack = stack or QUndoStack()
+    bar = ScenarioBar(store, stack, gather_params=gather)
+    bar._test_stack = stack
+    qtbot.addWidget(bar)
+    _BARS.append(bar)
+    return bar
+
+
+def names(store):
+    return [s["name"] for s in store.scenarios()]
+
+
+def test_empty_database_gets_story_default(store, qtbot, qsettings_isolated):
+    for name in names(store):
+        store.delete_scenario(name)
+    bar = _bar(store, qtbot)
+    assert names(store) == [DEFAULT_NAME]
+    assert bar.current_name() == DEFAULT_NAME
+    scenario_from_dict(bar.current_params())  # a valid forecast scenario
+
+
+def test_new_rename_duplicate_delete_with_undo_redo(store, qtbot, qsettings_isolated):
+    bar = _bar(store, qtbot)
+    stack = bar.undo_stack
+    seen = []
+    bar.current_changed.connect(lambda name, params: seen.append(name))
+
+    assert bar.new_scenario("Tight supply")
+    assert names(store) == sorted([DEFAULT_NAME, "Tight supply"]) and bar.current_name() == "Tight supply"
+    assert seen[-1] == "Tight supply"
+    assert not bar.new_scenario("Tight supply")  # refused: exists; nothing pushed
+    assert "already exists" in bar.message.text() and stack.count() == 1
+
+    assert bar.rename_current("Tight supply 2025")
+    assert "Tight supply 2025" in names(store) and "Tight supply" not in names(store)
+    assert bar.current_name() == "Tight supply 2025"
+    stack.undo()
+    assert "Tight supply" in names(store) and bar.current_name() == "Tight supply"
+    stack.redo()
+    assert bar.current_name() == "Tight supply 2025"
+
+    assert bar.duplicate_current("Copy")
+    assert store.scenario("Copy")["params"]["months"] == store.scenario("Tight supply 2025")["params"]["months"]
+    assert bar.delete_current()
+    assert "Copy" not in names(store) and bar.current_name() in names(store)
+    stack.undo()  # delete undone: same params back
+    assert store.scenario("Copy")["params"]["name"] == "Copy"
+    stack.undo()  # duplicate undone
+    stack.undo()  # rename undone
+    stack.undo()  # new undone
+    assert names(store) == [DEFAULT_NAME] and bar.current_name() == DEFAULT_NAME
+    for _ in range(4):
+        stack.redo()
+    assert sorted(names(store)) == sorted([DEFAULT_NAME, "Tight supply 2025"])
+    assert [bar.combo.itemText(i) for i in range(bar.combo.count())] == names(store)
+
+
+def test_delete_refuses_the_last_scenario(store, qtbot, qsettings_isolated):
+    bar = _bar(store, qtbot)
+    assert not bar.delete_current()
+    assert names(store) == [DEFAULT_NAME] and bar.message.text()
+
+
+def test_save_writes_gathered_params_with_ui_and_undo_restores(store, qtbot, qsettings_isolated):
+    before = store.scenario(DEFAULT_NAME)["params"]
+
+    class Stub:
+        def __init__(self, state):
+            self.state = state
+
+        def scenario_state(self):
+            return dict(self.state)
+
+        def apply_scenario_state(self, state):
+            self.state = dict(state)
+
+    training, inference = Stub({"model": "llama3-70b", "chips": 1024}), Stub({"chip": "h20-96gb"})
+    forecast = Stub({**before, "months": 36})
+    panels = {"training": training, "inference": inference}
+    bar = _bar(store, qtbot, gather=lambda: gather_scenario_params(forecast, panels))
+    assert bar.save_current()
+    saved = store.scenario(DEFAULT_NAME)["params"]
+    assert saved["months"] == 36 and saved["ui"] == {"training": training.state, "inference": inference.state}
+    assert scenario_from_dict(saved).months == 36  # "ui" is ignored by the engine
+    training.state, forecast.state = {}, {}
+    apply_scenario_params(saved, forecast, panels)
+    assert training.state == {"model": "llama3-70b", "chips": 1024} and forecast.state["months"] == 36
+    bar.undo_stack.undo()
+    assert store.scenario(DEFAULT_NAME)["params"] == before
+
+
+def test_inline_name_editor_creates_without_dialogs(store, qtbot, qsettings_isolated):
+    bar = _bar(store, qtbot)
+    bar.new_button.click()
+    assert bar.name_edit.isVisibleTo(bar)
+    bar.name_edit.setText("From the bar")
+    bar.name_ok.click()
+    assert "From the bar" in names(store) and not bar.name_edit.isVisibleTo(bar)
+    bar.new_button.click()
+    bar.name_edit.setText("   ")
+    bar.name_ok.click()  # blank: refused at the field
+    assert bar.name_edit.isVisibleTo(bar) and "name" in bar.message.text()
+
+
+def test_last_scenario_is_restored_on_next_launch(store, qtbot, qsettings_isolated):
+    bar = _bar(store, qtbot)
+    assert bar.new_scenario("Other")
+    bar.select(DEFAULT_NAME)
+    bar.select("Other")
+    bar.deleteLater()
+    second = _bar(store, qtbot)  # a new launch: reads QSettings
+    assert second.current_name() == "Other"
+    seen = []
+    second.current_changed.connect(lambda name, params: seen.append((name, params["name"])))
+    second.emit_current()
+    assert seen == [("Other", "Other")]
