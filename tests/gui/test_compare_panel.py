@@ -1,0 +1,68 @@
+"""The Compare view with two saved scenarios: key figures side by side, overlaid charts, cancel."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QThreadPool
+
+from engine.forecast import default_scenario, scenario_to_dict
+from engine.store import open_store
+from gui.panels.compare import ComparePanel
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "compare.db")
+    params = scenario_to_dict(default_scenario())
+    params["allocation"]["training_share"]["ascend-910b2"] = 0.0  # everything serves
+    params["trials"] = 500
+    s.save_scenario("All serve", {**params, "name": "All serve"})
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def panel(store, qtbot):
+    p = ComparePanel(store)
+    qtbot.addWidget(p)
+    yield p
+    p.shutdown()
+    QThreadPool.globalInstance().waitForDone(5000)
+
+
+def test_two_scenarios_side_by_side(panel, qtbot):
+    assert panel.selected() == ["All serve", "Story default"]
+    with qtbot.waitSignal(panel.runner.finished, timeout=30000):
+        panel.run()
+    headers, rows = panel.tables()["key_figures"]
+    assert headers == ["Figure", "All serve", "Story default"]
+    figures = {row[0]: row[1:] for row in rows}
+    # All-serve has no chips training: the job never runs, and more chips serve
+    all_serve, story = figures["Job '405B dense on 15T tokens' done P50 (date)"]
+    assert all_serve == "after the horizon" and story != "after the horizon"
+    cap = {name: o.result.serving_capacity_unit_chips.p50 for name, o in panel.outcomes}
+    assert cap["All serve"][-1] > cap["Story default"][-1]
+    assert np.array_equal(panel.capacity_chart.series_data("All serve: capacity P50")[1], cap["All serve"])
+    # same demand in both: drawn once
+    assert "Story default: peak demand" not in panel.capacity_chart.series_names()
+    assert set(panel.probability_chart.series_names()) == {"All serve", "Story default"}
+    assert panel.figures_table.columnCount() == 3
+
+
+def test_cancel_keeps_previous_comparison(panel, qtbot):
+    panel.compute_now()
+    previous = panel.outcomes
+    with qtbot.waitSignal(panel.runner.progress, timeout=10000):
+        panel.run()
+    with qtbot.waitSignal(panel.runner.cancelled, timeout=5000):
+        panel.cancel()
+    assert not panel.is_running()
+    assert QThreadPool.globalInstance().waitForDone(10000)
+    qtbot.wait(50)
+    assert panel.outcomes is previous
+
+
+def test_selection_is_the_panel_state_and_unticking_all_refuses_to_run(panel):
+    panel.apply_scenario_state({"selected": ["Story default"]})
+    assert panel.scenario_state() == {"selected": ["Story default"]}
+    panel.set_selected([])
+    assert panel.run() is None and "Tick" in panel.banner.text()

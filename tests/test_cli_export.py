@@ -1,0 +1,66 @@
+"""`fleetcast export --out DIR` in a subprocess: a valid PNG, SVG and CSV for every chart."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fleetcast(*argv, db, env_extra=None):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "gui", "--db", str(db), *argv], capture_output=True,
+                          text=True, env=env, cwd=REPO, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    base = tmp_path_factory.mktemp("export")
+    out = base / "charts"
+    proc = fleetcast("export", "--out", str(out), "--format", "json", db=base / "fleetcast.db",
+                     env_extra={"XDG_CONFIG_HOME": str(base / "config")})
+    assert proc.returncode == 0, proc.stderr
+    return out, json.loads(proc.stdout), proc
+
+
+def test_every_chart_has_a_valid_png_svg_and_csv(exported):
+    from PySide6.QtGui import QImage
+
+    out, data, _ = exported
+    assert data["scenario"] == "Story default"
+    files = [Path(f) for f in data["files"]]
+    assert files and all(f.parent == out and f.exists() for f in files)
+    stems = {f.stem for f in files if f.suffix == ".png"}
+    # the forecast and compare charts at least (other panels add theirs)
+    for stem in ("forecast_capacity_vs_demand", "forecast_installed_by_type", "forecast_shortfall_p50",
+                 "forecast_prob_meet_demand", "forecast_job_completion", "compare_capacity_p50",
+                 "compare_prob_meet_demand"):
+        assert stem in stems
+    for stem in stems:
+        image = QImage(str(out / f"{stem}.png"))
+        assert not image.isNull() and image.width() == 1600, stem
+        root = ET.parse(out / f"{stem}.svg").getroot()
+        assert root.tag.endswith("svg"), stem
+        rows = list(csv.reader(open(out / f"{stem}.csv", encoding="utf-8")))
+        assert len(rows) >= 2 and len(rows[0]) >= 2, stem
+        assert any("(" in h for h in rows[0]), f"{stem}: no unit in the headers {rows[0]}"
+    monthly = list(csv.DictReader(open(out / "forecast_monthly.csv", encoding="utf-8")))
+    assert len(monthly) == 60 and "Installed P50 (chips)" in monthly[0]
+
+
+def test_unknown_scenario_and_unwritable_folder_exit_1_with_one_line(tmp_path):
+    db = tmp_path / "f.db"
+    proc = fleetcast("export", "--scenario", "No such", "--out", str(tmp_path / "o"), db=db)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "No such" in proc.stderr and "Traceback" not in proc.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = fleetcast("export", "--out", str(blocker / "sub"), db=db)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert str(blocker) in proc.stderr and proc.stderr.strip().count("\n") == 0
