@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
 from gui.panels.forecast import (
-    ForecastRequest, compute_forecast, figure_text, fit_left_axis, key_figures,
+    ForecastRequest, compute_forecast, figure_text, fit_left_axis, key_figures, legend_top_right,
 )
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PALETTE, PlotPanel, to_timestamps
@@ -99,8 +99,8 @@ class ComparePanel(QWidget):
         self.figures_table.setAlternatingRowColors(True)
         self.figures_table.verticalHeader().setVisible(False)
         self.figures_table.verticalHeader().setDefaultSectionSize(22)
-        self.figures_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.capacity_chart = PlotPanel("Serving capacity P50 per scenario vs peak demand", y_label="Capacity",
+        self.figures_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.capacity_chart = PlotPanel("Capacity P50 vs peak demand", y_label="Capacity",
                                         y_unit="chips", time_axis=True)
         self.probability_chart = PlotPanel("Probability of meeting peak demand", y_label="Probability",
                                            y_unit="%", time_axis=True)
@@ -108,6 +108,7 @@ class ComparePanel(QWidget):
                                          time_axis=True)
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
+        legend_top_right(self.probability_chart)
 
         charts = QSplitter(Qt.Orientation.Horizontal)
         charts.addWidget(self.capacity_chart)
@@ -118,12 +119,13 @@ class ComparePanel(QWidget):
         right.addWidget(charts)
         right.setStretchFactor(0, 2)
         right.setStretchFactor(1, 3)
+        right.setSizes([330, 520])
         right.setChildrenCollapsible(False)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(pick)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
-        split.setSizes([260, 1140])
+        split.setSizes([220, 1180])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.banner)
@@ -278,6 +280,7 @@ class ComparePanel(QWidget):
         t.setColumnCount(len(headers))
         t.setRowCount(len(rows))
         t.setHorizontalHeaderLabels(headers)
+        t.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
                 item = QTableWidgetItem(figure_text(value))
@@ -301,9 +304,10 @@ class ComparePanel(QWidget):
                                            color=colour, symbol=None)
             wanted.add(f"{name}: capacity P50")
             if not demand_same:
-                self.capacity_chart.set_series(f"{name}: peak demand", x, r.demand_unit_chips, color=colour,
+                label = "Peak demand" if i == 0 else f"{name}: peak demand"
+                self.capacity_chart.set_series(label, x, r.demand_unit_chips, color="#D55E00" if i == 0 else colour,
                                                symbol=None, dashed=True, width=1.5)
-                wanted.add(f"{name}: peak demand")
+                wanted.add(label)
             self.probability_chart.set_series(name, x, r.prob_meet_demand * 100, color=colour, symbol=None)
             self.installed_chart.set_series(name, x, r.installed_total.p50, color=colour, symbol=None)
             cap_values.append(r.serving_capacity_unit_chips.p90)
@@ -320,11 +324,11 @@ class ComparePanel(QWidget):
         demand_top = max((float(np.max(o.result.demand_unit_chips, initial=0.0)) for _, o in outcomes), default=0.0)
         if top > 0 and demand_top > 4 * top:
             self.capacity_chart.plot_item.setYRange(0, 3 * top, padding=0.02)
-            self.capacity_chart.set_title("Capacity P50 vs peak demand (zoomed to capacity; A: all)")
+            self.capacity_chart.set_title("Capacity P50 vs demand (zoomed)")
             fit_left_axis(self.capacity_chart, [3 * top])
         else:
             self.capacity_chart.plot_item.enableAutoRange()
-            self.capacity_chart.set_title("Serving capacity P50 per scenario vs peak demand")
+            self.capacity_chart.set_title("Capacity P50 vs peak demand")
             fit_left_axis(self.capacity_chart, np.concatenate(cap_values + [o.result.demand_unit_chips
                                                                             for _, o in outcomes]))
         fit_left_axis(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])

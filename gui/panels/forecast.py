@@ -187,6 +187,12 @@ def unc_key_of(text: str | None) -> tuple:
     return (kind, int(value)) if kind == "order" else (kind, value)
 
 
+def legend_top_right(chart: PlotPanel) -> None:
+    """For charts whose data start high on the left (probabilities that fall)."""
+    if chart.legend is not None:
+        chart.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-10, 10))
+
+
 def _qdate(day: dt.date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
@@ -494,6 +500,7 @@ class ForecastPanel(QWidget):
                                     y_unit="% per month", time_axis=True)
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
+        legend_top_right(self.probability_chart)
 
         grid_page = QWidget()
         grid = QGridLayout(grid_page)
@@ -923,7 +930,7 @@ class ForecastPanel(QWidget):
         if top > 0 and float(np.nanmax(r.demand_unit_chips)) > 4 * top:
             c.plot_item.setYRange(0, 3 * top, padding=0.02)
             c.plot_item.setXRange(float(x[0]), float(x[-1]), padding=0.02)
-            c.set_title("Capacity vs peak demand (zoomed to capacity; A: all)")
+            c.set_title("Capacity vs peak demand (zoomed in)")
             fit_left_axis(c, [3 * top])
         else:
             c.plot_item.enableAutoRange()
