@@ -53,9 +53,9 @@ CUSTOM_FIELDS = (  # (field, caption, max)
     ("moe_ffn_hidden", "Expert FFN width", 65536),
 )
 SEGMENT_NAMES = {
-    "gemm": "GEMMs", "attention": "Attention", "memory_bound": "Memory-bound ops", "recompute": "Recompute",
-    "overhead": "Launch overhead", "tp_comm": "TP comm", "cp_comm": "CP comm", "ep_comm": "EP comm",
-    "pp_comm": "PP comm", "bubble": "Pipeline bubble", "dp_comm": "DP comm (exposed)", "optimizer": "Optimizer",
+    "gemm": "GEMMs", "attention": "Attention", "memory_bound": "Mem-bound ops", "recompute": "Recompute",
+    "overhead": "Overhead", "tp_comm": "TP comm", "cp_comm": "CP comm", "ep_comm": "EP comm",
+    "pp_comm": "PP comm", "bubble": "PP bubble", "dp_comm": "DP comm", "optimizer": "Optimizer",
 }
 MEMORY_NAMES = {
     "weights": "Weights", "gradients": "Gradients", "optimizer": "Optimizer",
@@ -598,7 +598,7 @@ class TrainingPanel(QWidget):
         t.set("memory", f"{r.memory_gb_per_chip:.1f}", f"of {r.memory_capacity_gb:.0f} GB HBM")
         lay = r.layout
         t.set("layout", layout_label(lay),
-              f"DP{lay['dp']}, ZeRO-{lay['zero_stage']}, {lay['recompute']} recompute, mb {lay['micro_batch']}")
+              f"DP{lay['dp']} · ZeRO-{lay['zero_stage']} · mb{lay['micro_batch']} · rc {lay['recompute']}")
         if not r.feasible:
             for key in ("time", "throughput", "chip_hours", "energy", "cost", "goodput"):
                 t.set(key, "–", "")
@@ -631,7 +631,7 @@ class TrainingPanel(QWidget):
         a = self.analysis
         if a is not None and self.inputs is not None and a.key == self._analysis_key(self.inputs):
             for i, r in enumerate(a.search.top[: (3 if fixed else 4)]):
-                out.append((f"#{i + 1} {layout_label(r.layout)}", r))
+                out.append((f"Best #{i + 1}\n{layout_label(r.layout)}", r))
         elif not fixed and self.result is not None:
             out.append((f"Best #1\n{layout_label(self.result.layout)}", self.result))
         return out

@@ -28,16 +28,18 @@ class CategoryBarPanel(PlotPanel):
         self._segments: dict[str, np.ndarray] = {}
         self._refs: dict[str, tuple[float, pg.InfiniteLine]] = {}
         self.plot_item.setMouseEnabled(x=False, y=False)
-        self.plot_item.getAxis("bottom").setStyle(autoExpandTextSpace=True)
+        from PySide6.QtGui import QFont
+
+        tick_font = QFont()
+        tick_font.setPointSizeF(8.0)
+        self.plot_item.getAxis("bottom").setStyle(tickFont=tick_font)
         if self.legend is not None:
             # Below the axes rather than over the bars: a breakdown can have a dozen segments.
-            self.legend.anchor = lambda *a, **k: None
-            self.legend.setParentItem(None)
+            self.legend.setParentItem(self.plot_item)
+            self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
             self.legend.setLabelTextSize("8pt")
-            self.legend.layout.setVerticalSpacing(-6)
             self.legend.setBrush(pg.mkBrush(None))
             self.legend.setPen(pg.mkPen(None))
-            self.plot_item.layout.addItem(self.legend, 4, 1)
 
     def set_bars(self, name, x, heights, **kwargs):
         existed = name in self._series
@@ -61,6 +63,8 @@ class CategoryBarPanel(PlotPanel):
         self.categories = [str(n) for n in names]
         axis = self.plot_item.getAxis("bottom")
         axis.setTicks([[(i, name) for i, name in enumerate(self.categories)]])
+        lines = max([name.count("\n") + 1 for name in self.categories] or [1])
+        axis.setHeight(16 + 13 * lines + (18 if self.x_label else 0))
         n = max(len(self.categories), 1)
         self.plot_item.setXRange(-0.6, n - 0.4, padding=0)
 
@@ -108,8 +112,13 @@ class CategoryBarPanel(PlotPanel):
             top = max(top, value)
         entries = len(self._segments) + len(self._refs)
         if self.legend is not None:
-            self.legend.setColumnCount(max(1, min(entries, 5)))
+            longest = max([len(n) for n in list(self._segments) + list(self._refs)] or [0])
+            self.legend.setColumnCount(max(1, min(entries, 5 if longest <= 11 else 4)))
             self.legend.setVisible(entries > 0)
+            self.legend.updateSize()
+            # The legend sits under the axes, in a bottom margin as tall as it is.
+            height = self.legend.boundingRect().height() if entries else 0.0
+            self.plot_item.layout.setContentsMargins(0, 0, 0, height + 2)
         self.plot_item.setYRange(0, top * 1.08 if top > 0 else 1.0, padding=0)
 
     def clear_bars(self) -> None:

@@ -1,0 +1,699 @@
+"""The Inference view: serving a model on a chip under latency targets, and how chip types compare.
+
+The chosen chip's SLO capacity is one engine call of about a millisecond: it runs on the GUI
+thread 50 ms after the last edit. The comparison across chip types (throughput-latency curves,
+TTFT curves, chips needed for the demand) runs in a worker through LatestRunner, with a
+progress bar and Cancel, the latest request winning.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractItemView, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+    QScrollArea, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from engine.errors import Cancelled, UserError
+from engine.inference import SERVE_DTYPES, ServingInputs, evaluate_serving, serving_curve, slo_capacity
+from gui import export as export_mod
+from gui.panels.analysis_common import (
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin, fmt,
+    section, select_data, short_chip_label, spin,
+)
+from gui.widgets.banner import MessageBanner
+from gui.widgets.category_chart import CategoryBarPanel
+from gui.widgets.plot_panel import PlotPanel
+from gui.workers import LatestRunner
+
+ENGINES = (("Current engine (default)", ""), ("vLLM", "vllm"), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
+           ("vLLM-Ascend", "vllm-ascend"), ("MindIE", "mindie"), ("Unknown / older", "unknown"))
+TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
+DEFAULTS = {
+    "model_id": "llama3-70b", "chip_id": "h20-96gb", "tp": None, "ep": None, "weight_dtype": "bf16",
+    "kv_dtype": "bf16", "engine": "", "input_len": 1024, "output_len": 256, "ttft_ms": 2000.0,
+    "tpot_ms": 50.0, "prefix_cache_pct": 0.0, "demand_tokens_per_s": 1_000_000.0,
+    "compare_chips": list(DEFAULT_COMPARE_CHIPS),
+}
+
+
+@dataclass(frozen=True)
+class ServingRequest:
+    """Everything one capacity evaluation needs (immutable: it goes to a worker)."""
+
+    model: object
+    chip: object
+    input_len: float
+    output_len: float
+    ttft_ms: float | None
+    tpot_ms: float | None
+    weight_dtype: str
+    kv_dtype: str
+    tp: int | None
+    ep: int | None
+    engine: str
+    prefix_cache_hit: float
+    demand: float
+
+    def capacity(self, chip=None, *, fixed_layout: bool = True):
+        return slo_capacity(self.model, chip or self.chip, input_len=self.input_len, output_len=self.output_len,
+                            ttft_ms=self.ttft_ms, tpot_ms=self.tpot_ms, weight_dtype=self.weight_dtype,
+                            kv_dtype=self.kv_dtype, tp=self.tp if fixed_layout else None,
+                            ep=self.ep if fixed_layout else None, engine=self.engine,
+                            prefix_cache_hit=self.prefix_cache_hit)
+
+    def chips_for_demand(self, cap) -> int | None:
+        if not cap.feasible:
+            return None
+        if self.demand <= 0:
+            return 0
+        per_replica = cap.output_tokens_per_s_per_chip * cap.chips_per_replica
+        if per_replica <= 0:
+            return None
+        return int(math.ceil(self.demand / per_replica - 1e-9) * cap.chips_per_replica)
+
+
+@dataclass(frozen=True)
+class ChipComparison:
+    key: tuple
+    rows: tuple        # dict per chip: chip_id, name, tp, ep, capacity (CapacityResult or None), chips, error
+    batches: np.ndarray
+    tpot_ms: np.ndarray            # (chips, batches), NaN where the batch does not fit
+    ttft_ms: np.ndarray
+    tokens_per_s_per_chip: np.ndarray
+
+
+def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarray):
+    """The same curve for an expert-parallel replica (serving_curve takes TP only): one closed-loop
+    evaluation per running batch, NaN beyond the KV cache."""
+    tpot = np.full(len(batches), np.nan)
+    ttft = np.full(len(batches), np.nan)
+    tokens = np.full(len(batches), np.nan)
+    for k, b in enumerate(batches):
+        res = evaluate_serving(ServingInputs(
+            model=request.model, chip=chip, input_len=request.input_len, output_len=request.output_len,
+            tp=int(tp), ep=int(ep), scenario="concurrency", concurrency=int(b), weight_dtype=request.weight_dtype,
+            kv_dtype=request.kv_dtype, engine=request.engine))
+        if not res.feasible or b > res.max_concurrency:
+            break
+        tpot[k], ttft[k], tokens[k] = res.tpot_ms, res.ttft_ms, res.output_tokens_per_s_per_chip
+    return tpot, ttft, tokens
+
+
+def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), *, progress=None,
+                        should_stop=None) -> ChipComparison:
+    """Best layout, SLO capacity, chips needed and the throughput-latency curve per chip type."""
+    batches = np.array(CURVE_BATCHES)
+    n = len(chips)
+    tpot = np.full((n, len(batches)), np.nan)
+    ttft = np.full((n, len(batches)), np.nan)
+    tokens = np.full((n, len(batches)), np.nan)
+    rows = []
+    for i, chip in enumerate(chips):
+        if should_stop is not None and should_stop():
+            raise Cancelled("chip comparison cancelled")
+        row = {"chip_id": chip.id, "name": short_chip_label(chip), "tp": None, "ep": None, "capacity": None,
+               "chips": None, "error": ""}
+        try:
+            cap = request.capacity(chip, fixed_layout=False)
+            row.update(capacity=cap, tp=cap.tp, ep=cap.ep, chips=request.chips_for_demand(cap))
+            if not cap.feasible:
+                row["error"] = cap.reason
+            if cap.ep > 1:
+                tpot[i], ttft[i], tokens[i] = _ep_curve(request, chip, cap.tp, cap.ep, batches)
+            else:
+                curve = serving_curve(request.model, [chip], [cap.tp], batches, input_len=request.input_len,
+                                      output_len=request.output_len, weight_dtype=request.weight_dtype,
+                                      kv_dtype=request.kv_dtype, engine=request.engine)
+                tpot[i] = curve.tpot_ms[0, 0]
+                ttft[i] = curve.ttft_ms[0, 0]
+                tokens[i] = curve.output_tokens_per_s_per_chip[0, 0]
+        except UserError as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+        if progress is not None:
+            progress((i + 1) / max(n, 1), f"Compared {chip.name}")
+    return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
+                          tokens_per_s_per_chip=tokens)
+
+
+class InferencePanel(QWidget):
+    status_message = Signal(str)
+    evaluated = Signal()
+    analysis_finished = Signal()
+    DEBOUNCE_MS = 50
+
+    def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
+        super().__init__(parent)
+        self.store = store
+        self.undo_stack = undo_stack
+        self._loading = False
+        self.request: ServingRequest | None = None
+        self.capacity = None
+        self.chips_for_demand: int | None = None
+        self.comparison: ChipComparison | None = None
+        self._running_key = None
+        self._chips = {c.id: c for c in store.chips()}
+        self._models = {m.id: m for m in store.models()}
+
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(self.DEBOUNCE_MS)
+        self.timer.timeout.connect(self._evaluate)
+        self.runner = LatestRunner(self)
+        self.runner.progress.connect(lambda f, m: self.run_bar.set_progress(f, m))
+        self.runner.finished.connect(self._on_comparison)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner.busy_changed.connect(lambda busy: self.run_bar.set_busy(busy))
+
+        self.errors = FieldErrors()
+        self.banner = MessageBanner()
+        scroll = QScrollArea()
+        scroll.setWidget(self._build_form())
+        scroll.setWidgetResizable(True)
+        scroll.setFixedWidth(350)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        self.tiles = FigureTiles([
+            ("throughput", "Throughput at SLO (tokens/s/chip)", "Output tokens per second per chip at the largest load that meets both targets"),
+            ("concurrency", "Max concurrency (sequences)", "Sequences whose KV cache fits beside the weights, per replica"),
+            ("ttft", "TTFT (ms)", "Time to first token at that load"),
+            ("tpot", "TPOT (ms)", "Time per output token at that load"),
+            ("limiting", "Limiting resource", "What stops a larger load: memory capacity, latency target; and what fills the time per token"),
+            ("chips", "Chips for the demand", "Chips of this type to serve the demand under the targets (whole replicas)"),
+            ("layout", "Layout per replica", "Tensor/expert parallel degrees of one serving replica"),
+            ("memory", "Weights per chip (GB)", "Model weights held by each chip of a replica"),
+        ], columns=4)
+        self.notes = QLabel("")
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #444;")
+        self.run_bar = RunBar("Compare chips")
+        self.run_bar.run_button.setToolTip("Compute the comparison across chip types again")
+        self.run_bar.run_clicked.connect(lambda: self.start_comparison(force=True))
+        self.run_bar.cancel_clicked.connect(self.cancel_comparison)
+
+        self.curve_chart = PlotPanel("Throughput vs latency (best layout per chip)", x_label="Time per output token",
+                                     x_unit="ms", y_label="Output throughput", y_unit="tokens/s per chip")
+        self.ttft_chart = PlotPanel("Time to first token vs running batch", x_label="Running batch",
+                                    x_unit="sequences per replica", y_label="TTFT", y_unit="ms")
+        self.chips_chart = CategoryBarPanel("Chips needed for the demand", x_label="Chip type",
+                                            y_label="Chips needed", y_unit="chips")
+        self._tpot_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#C00000", width=1.5, style=Qt.PenStyle.DashLine),
+                                          label="TPOT target", labelOpts={"position": 0.9, "color": "#C00000"})
+        self._ttft_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#C00000", width=1.5, style=Qt.PenStyle.DashLine),
+                                          label="TTFT target", labelOpts={"position": 0.97, "color": "#C00000",
+                                                                          "anchors": [(1, 1), (1, 1)]})
+        self.curve_chart.plot_item.addItem(self._tpot_line, ignoreBounds=True)
+        self.ttft_chart.plot_item.addItem(self._ttft_line, ignoreBounds=True)
+        # Where the curves are not: right-middle (throughput saturates high, starts low) and
+        # top-left (TTFT climbs to the right; its range stops near the target).
+        if self.curve_chart.legend is not None:
+            self.curve_chart.legend.anchor(itemPos=(1, 0.6), parentPos=(1, 0.6), offset=(-10, 0))
+        if self.ttft_chart.legend is not None:
+            self.ttft_chart.legend.setOffset((10, 10))
+        for chart in self.charts().values():
+            chart.status_message.connect(self.status_message)
+
+        self.table = QTableWidget(0, 0)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(False)
+        self.export_table_button = QPushButton("Export table CSV…")
+        self.export_table_button.setToolTip("Save the chip comparison as CSV")
+        self.export_table_button.clicked.connect(self._export_table_with_dialog)
+        table_box = QWidget()
+        tb = QVBoxLayout(table_box)
+        tb.setContentsMargins(0, 0, 0, 0)
+        caption = QLabel("Chip comparison under the targets")
+        caption.setStyleSheet("font-weight: 600;")
+        head = QHBoxLayout()
+        head.addWidget(caption, 1)
+        head.addWidget(self.export_table_button)
+        tb.addLayout(head)
+        tb.addWidget(self.table, 1)
+
+        grid = QGridLayout()
+        grid.setSpacing(8)
+        grid.addWidget(self.curve_chart, 0, 0)
+        grid.addWidget(self.ttft_chart, 0, 1)
+        grid.addWidget(self.chips_chart, 1, 0)
+        grid.addWidget(table_box, 1, 1)
+        right = QVBoxLayout()
+        right.setSpacing(6)
+        right.addWidget(self.banner)
+        right.addWidget(self.tiles)
+        right.addWidget(self.notes)
+        right.addWidget(self.run_bar)
+        right.addLayout(grid, 1)
+        root = QHBoxLayout(self)
+        root.setContentsMargins(6, 6, 6, 6)
+        root.addWidget(scroll)
+        root.addLayout(right, 1)
+        self.apply_scenario_state({})
+
+    # ---- form --------------------------------------------------------------------------------
+    def _build_form(self) -> QWidget:
+        e = self.errors
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(4, 0, 8, 0)
+        column.addWidget(section("Model and chip"))
+        form = QFormLayout()
+        self.model_combo = combo([(m.name, m.id) for m in sorted(self._models.values(), key=lambda m: m.name)])
+        e.add_row(form, "model", "Model", self.model_combo, "The model to serve (presets from the store)")
+        self.chip_combo = combo([(chip_label(c), c.id) for c in self._chips.values()])
+        e.add_row(form, "chip", "Chip", self.chip_combo, "Chip type of the serving replicas")
+        self.engine_combo = combo(list(ENGINES))
+        e.add_row(form, "engine", "Serving engine", self.engine_combo,
+                  "Engine family whose calibration applies (overheads, bandwidth efficiency)")
+        column.addLayout(form)
+
+        column.addWidget(section("Layout and precision"))
+        form = QFormLayout()
+        self.tp_combo = combo([("Best under the targets", None)] + [(f"{t} ways", t) for t in TP_CHOICES])
+        e.add_row(form, "tp", "Tensor parallel TP", self.tp_combo,
+                  "Chips per replica splitting each layer; 'best' searches TP (and EP for MoE)")
+        self.ep_combo = combo([("Best / none", None)])
+        e.add_row(form, "ep", "Expert parallel EP", self.ep_combo, "Experts split across chips (MoE models)")
+        self.weight_combo = combo([(d.upper(), d) for d in SERVE_DTYPES])
+        e.add_row(form, "weight_dtype", "Weights", self.weight_combo, "Weight precision (fp8/int8 run W8A8 GEMMs)")
+        self.kv_combo = combo([(d.upper(), d) for d in SERVE_DTYPES if d != "int4"])
+        e.add_row(form, "kv_dtype", "KV cache", self.kv_combo, "KV-cache precision")
+        column.addLayout(form)
+
+        column.addWidget(section("Workload and targets"))
+        form = QFormLayout()
+        self.input_spin = spin(1, 1_000_000, 1024, " tokens", step=128)
+        e.add_row(form, "input_len", "Input length", self.input_spin, "Prompt tokens per request")
+        self.output_spin = spin(1, 1_000_000, 256, " tokens", step=64)
+        e.add_row(form, "output_len", "Output length", self.output_spin, "Generated tokens per request")
+        self.ttft_spin = dspin(0.0, 600_000.0, 2000.0, 0, " ms", special="no target", step=100.0)
+        e.add_row(form, "ttft_ms", "TTFT target", self.ttft_spin, "Time-to-first-token target (0 = none)")
+        self.tpot_spin = dspin(0.0, 10_000.0, 50.0, 1, " ms", special="no target", step=5.0)
+        e.add_row(form, "tpot_ms", "TPOT target", self.tpot_spin, "Time-per-output-token target (0 = none)")
+        self.prefix_spin = dspin(0.0, 95.0, 0.0, 0, " %", step=5.0)
+        e.add_row(form, "prefix", "Prefix-cache hits", self.prefix_spin,
+                  "Share of prompt tokens already cached (shared system prompts): they skip prefill")
+        self.demand_spin = dspin(0.0, 1e12, 1_000_000.0, 0, " tokens/s", step=100_000.0)
+        e.add_row(form, "demand", "Peak demand", self.demand_spin, "Output tokens per second to serve at peak")
+        column.addLayout(form)
+
+        column.addWidget(section("Comparison"))
+        self.compare_button = ChipSetButton()
+        self.compare_button.setToolTip("Chip types drawn in the curves and the chips-needed chart")
+        column.addWidget(self.compare_button)
+        column.addStretch(1)
+
+        for w in (self.input_spin, self.output_spin, self.ttft_spin, self.tpot_spin, self.prefix_spin,
+                  self.demand_spin):
+            w.valueChanged.connect(self.schedule)
+        for w in (self.chip_combo, self.engine_combo, self.tp_combo, self.ep_combo, self.weight_combo,
+                  self.kv_combo):
+            w.currentIndexChanged.connect(self.schedule)
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        self.compare_button.changed.connect(self.schedule)
+        return page
+
+    def _on_model_changed(self, *_):
+        self._fill_ep_choices()
+        self.schedule()
+
+    def _fill_ep_choices(self, wanted=None) -> None:
+        model = self._models.get(self.model_combo.currentData())
+        current = self.ep_combo.currentData() if wanted is None else wanted
+        self.ep_combo.blockSignals(True)
+        self.ep_combo.clear()
+        if model is not None and model.is_moe:
+            self.ep_combo.addItem("Best under the targets", None)
+            for e in (1, 2, 4, 8, 16, 32, 64, 128, 256):
+                if e <= model.moe_experts and model.moe_experts % e == 0:
+                    self.ep_combo.addItem(f"{e} ways", e)
+            self.ep_combo.setEnabled(True)
+        else:
+            self.ep_combo.addItem("– (dense model)", None)
+            self.ep_combo.setEnabled(False)
+        select_data(self.ep_combo, current)
+        self.ep_combo.blockSignals(False)
+
+    def schedule(self, *_) -> None:
+        if not self._loading:
+            self.timer.start()
+
+    # ---- inputs ------------------------------------------------------------------------------
+    def read_request(self) -> ServingRequest | None:
+        e = self.errors
+        e.clear()
+        model = self._models.get(self.model_combo.currentData())
+        chip = self._chips.get(self.chip_combo.currentData())
+        if model is None:
+            e.set("model", "Pick a model preset (the store has none).")
+            return None
+        if chip is None:
+            e.set("chip", "Pick a chip (the catalog is empty: add chips in the Fleet view).")
+            return None
+        problems = 0
+        tp = self.tp_combo.currentData()
+        ep = self.ep_combo.currentData() if model.is_moe else None
+        if tp is not None and model.heads % tp:
+            e.set("tp", f"TP {tp} does not divide the {model.heads} attention heads.")
+            problems += 1
+        wdt, kdt = self.weight_combo.currentData(), self.kv_combo.currentData()
+        if wdt == "fp8" and not chip.fp8_tflops:
+            e.set("weight_dtype", f"{chip.name} has no FP8 support: pick BF16, INT8 or INT4.")
+            problems += 1
+        if wdt == "int8" and not chip.int8_tops:
+            e.set("weight_dtype", f"{chip.name} has no INT8 support.")
+            problems += 1
+        if kdt == "fp8" and not chip.fp8_tflops:
+            e.set("kv_dtype", f"{chip.name} has no FP8 support: use a 16-bit KV cache.")
+            problems += 1
+        if not chip.hbm_gb or not chip.hbm_gbps:
+            e.set("chip", f"{chip.name} has no HBM size or bandwidth in the catalog: fill them in the Fleet view.")
+            problems += 1
+        if problems:
+            return None
+        return ServingRequest(model=model, chip=chip, input_len=float(self.input_spin.value()),
+                              output_len=float(self.output_spin.value()), ttft_ms=self.ttft_spin.value() or None,
+                              tpot_ms=self.tpot_spin.value() or None, weight_dtype=wdt, kv_dtype=kdt, tp=tp, ep=ep,
+                              engine=self.engine_combo.currentData(),
+                              prefix_cache_hit=self.prefix_spin.value() / 100.0, demand=self.demand_spin.value())
+
+    def _comparison_key(self, req: ServingRequest) -> tuple:
+        return (req.model, req.input_len, req.output_len, req.ttft_ms, req.tpot_ms, req.weight_dtype,
+                req.kv_dtype, req.engine, req.prefix_cache_hit, req.demand, tuple(self._compare_ids(req)))
+
+    def _compare_ids(self, req: ServingRequest) -> list[str]:
+        ids = [i for i in self.compare_button.selected() if i in self._chips]
+        if req.chip.id not in ids:
+            ids.insert(0, req.chip.id)
+        return ids
+
+    # ---- evaluation --------------------------------------------------------------------------
+    def _evaluate(self) -> None:
+        self.timer.stop()
+        req = self.read_request()
+        self.request = req
+        self.capacity = None
+        self.chips_for_demand = None
+        if req is None:
+            self.banner.show_error("Fix the fields marked in red to update the figures.")
+            self._draw_figures()
+            self.evaluated.emit()
+            return
+        if self.banner.kind == "error":
+            self.banner.dismiss()
+        try:
+            self.capacity = req.capacity()
+            self.chips_for_demand = req.chips_for_demand(self.capacity)
+        except UserError as exc:
+            self.banner.show_error(str(exc))
+        self._draw_figures()
+        self._draw_targets()
+        self.evaluated.emit()
+        self.start_comparison()
+
+    def start_comparison(self, force: bool = False) -> None:
+        req = self.request
+        if req is None:
+            return
+        key = self._comparison_key(req)
+        if not force and ((self.comparison is not None and self.comparison.key == key) or self._running_key == key):
+            return
+        self._running_key = key
+        chips = tuple(self._chips[i] for i in self._compare_ids(req))
+        self.run_bar.set_message(f"Comparing {len(chips)} chip types for {req.model.name}…")
+        self.runner.start(run_chip_comparison, req, chips, key)
+
+    def cancel_comparison(self) -> None:
+        was = self.runner.is_running()
+        self.runner.cancel()
+        self._running_key = None
+        if was:
+            self.run_bar.set_message("Cancelled. Charts show the last finished comparison; press Compare chips to start again.")
+            self.status_message.emit("Chip comparison cancelled")
+
+    def _on_comparison(self, comparison: ChipComparison) -> None:
+        self._running_key = None
+        self.comparison = comparison
+        self.run_bar.set_progress(1.0)
+        feasible = sum(1 for r in comparison.rows if r["capacity"] is not None and r["capacity"].feasible)
+        self.run_bar.set_message(f"Compared {len(comparison.rows)} chip types; {feasible} meet the targets.")
+        self._draw_comparison()
+        self.analysis_finished.emit()
+
+    def _on_failed(self, message: str) -> None:
+        self._running_key = None
+        self.run_bar.set_message(f"Comparison failed: {message}", error=True)
+        self.status_message.emit(f"Chip comparison failed: {message}")
+
+    def _on_cancelled(self) -> None:
+        self._running_key = None
+
+    # ---- drawing -----------------------------------------------------------------------------
+    def _draw_figures(self) -> None:
+        t, cap, req = self.tiles, self.capacity, self.request
+        if req is None or cap is None:
+            t.clear()
+            self.notes.setText("")
+            return
+        target = []
+        if req.ttft_ms:
+            target.append(f"TTFT ≤ {req.ttft_ms:,.0f} ms")
+        if req.tpot_ms:
+            target.append(f"TPOT ≤ {req.tpot_ms:g} ms")
+        layout = f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
+        t.set("layout", layout, f"{cap.chips_per_replica} chips per replica")
+        t.set("memory", f"{cap.weights_gb_per_chip:.1f}", f"of {req.chip.hbm_gb:g} GB; KV {cap.kv_gb_per_sequence:.3f} GB/seq")
+        t.set("concurrency", f"{cap.max_concurrency:,}", f"per replica (KV cache); {cap.batch:,.0f} at the targets"
+              if cap.feasible else "per replica (KV cache)")
+        if not cap.feasible:
+            for key in ("throughput", "ttft", "tpot", "chips"):
+                t.set(key, "–", "")
+            t.set("throughput", "not met", "no load meets the targets")
+            t.set("limiting", cap.limiting, "")
+            self.notes.setText(f"{req.model.name} on {req.chip.name}: {cap.reason}.")
+            return
+        t.set("throughput", fmt(cap.output_tokens_per_s_per_chip),
+              f"{fmt(cap.total_tokens_per_s_per_chip)} incl. prompt tokens")
+        t.set("ttft", fmt(cap.ttft_ms), f"target {req.ttft_ms:,.0f} ms" if req.ttft_ms else "no target")
+        t.set("tpot", fmt(cap.tpot_ms), f"target {req.tpot_ms:g} ms" if req.tpot_ms else "no target")
+        t.set("limiting", cap.limiting, f"time per token: {cap.resource}" if cap.resource else "")
+        if self.chips_for_demand is not None:
+            replicas = self.chips_for_demand // max(cap.chips_per_replica, 1)
+            t.set("chips", f"{self.chips_for_demand:,}", f"{replicas:,} replicas for {fmt(req.demand)} tokens/s")
+        else:
+            t.set("chips", "–", "")
+        self.notes.setText(f"{req.model.name} on {req.chip.name} ({', '.join(target) or 'no latency targets'}): "
+                           f"{cap.explanation}.")
+
+    def _draw_targets(self) -> None:
+        req = self.request
+        for line, value in ((self._tpot_line, req.tpot_ms if req else None),
+                            (self._ttft_line, req.ttft_ms if req else None)):
+            if value:
+                line.setValue(value)
+                line.label.setFormat(("TPOT" if line is self._tpot_line else "TTFT") + f" target {value:,.0f} ms")
+                line.show()
+            else:
+                line.hide()
+
+    def _draw_comparison(self) -> None:
+        c = self.comparison
+        if c is None:
+            return
+        wanted_curve, wanted_ttft = {}, {}
+        for i, row in enumerate(c.rows):
+            if row["tp"] is None:
+                continue
+            name = f"{row['name']} (TP{row['tp']}" + (f" EP{row['ep']})" if (row["ep"] or 1) > 1 else ")")
+            ok = np.isfinite(c.tpot_ms[i]) & np.isfinite(c.tokens_per_s_per_chip[i])
+            if ok.any():
+                wanted_curve[name] = (c.tpot_ms[i][ok], c.tokens_per_s_per_chip[i][ok])
+            ok = np.isfinite(c.ttft_ms[i])
+            if ok.any():
+                wanted_ttft[name] = (c.batches[ok], c.ttft_ms[i][ok])
+        for chart, wanted in ((self.curve_chart, wanted_curve), (self.ttft_chart, wanted_ttft)):
+            for name in chart.series_names():
+                if name not in wanted:
+                    chart.remove_series(name)
+            for name, (x, y) in wanted.items():
+                chart.set_series(name, x, y, symbol=None)
+        req = self.request
+        # Ranges that keep the targets in view rather than the far tails of the curves.
+        xs = np.concatenate([x for x, _ in wanted_curve.values()]) if wanted_curve else np.zeros(0)
+        ys = np.concatenate([y for _, y in wanted_curve.values()]) if wanted_curve else np.zeros(0)
+        if xs.size:
+            x_hi = float(np.nanmax(xs))
+            if req is not None and req.tpot_ms:
+                x_hi = min(x_hi, 3.0 * req.tpot_ms)
+            in_view = xs <= x_hi
+            self.curve_chart.plot_item.setXRange(0, x_hi * 1.02, padding=0)
+            self.curve_chart.plot_item.setYRange(0, float(np.nanmax(ys[in_view])) * 1.08 if in_view.any() else 1, padding=0)
+        tx = np.concatenate([x for x, _ in wanted_ttft.values()]) if wanted_ttft else np.zeros(0)
+        ty = np.concatenate([y for _, y in wanted_ttft.values()]) if wanted_ttft else np.zeros(0)
+        if ty.size:
+            y_hi = float(np.nanmax(ty))
+            if req is not None and req.ttft_ms:
+                y_hi = min(y_hi, 3.0 * req.ttft_ms)
+            keep = ty <= y_hi
+            self.ttft_chart.plot_item.setYRange(0, y_hi * 1.05, padding=0)
+            self.ttft_chart.plot_item.setXRange(0, float(np.nanmax(tx[keep])) * 1.03 if keep.any() else 1, padding=0)
+
+        names = [r["name"] + ("" if r["chips"] is not None else "\n(targets not met)") for r in c.rows]
+        self.chips_chart.set_categories(names)
+        self.chips_chart.set_stacked({"Chips needed": [r["chips"] or 0 for r in c.rows]})
+        headers, rows = self.comparison_table()
+        self.table.clear()
+        self.table.setColumnCount(len(headers))
+        self.table.setRowCount(len(rows))
+        self.table.setHorizontalHeaderLabels(["Chip", "TP", "EP", "tokens/s/chip", "TTFT (ms)", "TPOT (ms)",
+                                              "Max conc.", "Chips needed", "Limiting", "Why"])
+        for j, header in enumerate(headers):
+            self.table.horizontalHeaderItem(j).setToolTip(header)
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                text = value if isinstance(value, str) else fmt(value) if value is not None else "–"
+                item = QTableWidgetItem(text)
+                if not isinstance(value, str):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if isinstance(value, str) and len(value) > 30:
+                    item.setToolTip(value)
+                self.table.setItem(i, j, item)
+
+    def comparison_table(self) -> tuple[list[str], list[list]]:
+        headers = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
+                   "TPOT (ms)", "Max concurrency (sequences per replica)", "Chips needed (chips)", "Limiting",
+                   "Why"]
+        rows = []
+        c = self.comparison
+        if c is None:
+            return headers, rows
+        for r in c.rows:
+            cap = r["capacity"]
+            if cap is None:
+                rows.append([r["name"], None, None, None, None, None, None, None, "error", r["error"]])
+                continue
+            ok = cap.feasible
+            rows.append([r["name"], cap.tp, cap.ep, cap.output_tokens_per_s_per_chip if ok else None,
+                         cap.ttft_ms if ok else None, cap.tpot_ms if ok else None, cap.max_concurrency,
+                         r["chips"], cap.limiting, cap.explanation if ok else cap.reason])
+        return headers, rows
+
+    def export_table_csv(self, path) -> None:
+        headers, rows = self.comparison_table()
+        export_mod.export_csv(headers, rows, path)
+
+    def _export_table_with_dialog(self) -> None:
+        from gui.settings import last_dir, remember_dir
+
+        path, _ = QFileDialog.getSaveFileName(self, "Export CSV", f"{last_dir('export')}/chip-comparison.csv",
+                                              "CSV (*.csv)")
+        if not path:
+            return
+        try:
+            self.export_table_csv(path)
+        except (OSError, ValueError) as exc:
+            self.status_message.emit(f"Could not export to {path}: {exc}")
+            return
+        remember_dir("export", path)
+        self.status_message.emit(f"Saved CSV to {path}")
+
+    # ---- protocol ----------------------------------------------------------------------------
+    def charts(self) -> dict:
+        return {"inference-throughput-latency": self.curve_chart, "inference-ttft": self.ttft_chart,
+                "inference-chips-needed": self.chips_chart}
+
+    def tables(self) -> dict:
+        out = {"inference-figures": (["Figure", "Value", "Unit"], self.figure_rows())}
+        if self.comparison is not None:
+            out["inference-chip-comparison"] = self.comparison_table()
+        return out
+
+    def figure_rows(self) -> list[list]:
+        req, cap = self.request, self.capacity
+        if req is None or cap is None:
+            return []
+        rows = [["Model", req.model.name, ""], ["Chip", req.chip.name, ""], ["Input length", req.input_len, "tokens"],
+                ["Output length", req.output_len, "tokens"], ["TTFT target", req.ttft_ms, "ms"],
+                ["TPOT target", req.tpot_ms, "ms"], ["Weights", req.weight_dtype, ""], ["KV cache", req.kv_dtype, ""],
+                ["TP", cap.tp, "ways"], ["EP", cap.ep, "ways"], ["Chips per replica", cap.chips_per_replica, "chips"],
+                ["Targets met", cap.feasible, ""], ["Max concurrency", cap.max_concurrency, "sequences per replica"],
+                ["Weights per chip", cap.weights_gb_per_chip, "GB"], ["KV per sequence", cap.kv_gb_per_sequence, "GB"],
+                ["Limiting", cap.limiting, ""]]
+        if cap.feasible:
+            rows += [["Throughput at SLO", cap.output_tokens_per_s_per_chip, "tokens/s per chip"],
+                     ["Batch at SLO", cap.batch, "sequences per replica"], ["TTFT", cap.ttft_ms, "ms"],
+                     ["TPOT", cap.tpot_ms, "ms"], ["Peak demand", req.demand, "tokens/s"],
+                     ["Chips needed", self.chips_for_demand, "chips"]]
+        return rows
+
+    def compute_now(self) -> None:
+        self.timer.stop()
+        self.runner.cancel(emit=False)
+        self._running_key = None
+        self._evaluate()
+        self.runner.cancel(emit=False)
+        self.run_bar.set_busy(False)
+        self._running_key = None
+        req = self.request
+        if req is None:
+            return
+        key = self._comparison_key(req)
+        if self.comparison is None or self.comparison.key != key:
+            chips = tuple(self._chips[i] for i in self._compare_ids(req))
+            self._on_comparison(run_chip_comparison(req, chips, key))
+
+    def scenario_state(self) -> dict:
+        return {
+            "model_id": self.model_combo.currentData(), "chip_id": self.chip_combo.currentData(),
+            "tp": self.tp_combo.currentData(), "ep": self.ep_combo.currentData(),
+            "weight_dtype": self.weight_combo.currentData(), "kv_dtype": self.kv_combo.currentData(),
+            "engine": self.engine_combo.currentData(), "input_len": self.input_spin.value(),
+            "output_len": self.output_spin.value(), "ttft_ms": self.ttft_spin.value(),
+            "tpot_ms": self.tpot_spin.value(), "prefix_cache_pct": self.prefix_spin.value(),
+            "demand_tokens_per_s": self.demand_spin.value(), "compare_chips": self.compare_button.selected(),
+        }
+
+    def apply_scenario_state(self, state: dict) -> None:
+        s = {**DEFAULTS, **{k: v for k, v in (state or {}).items() if k in DEFAULTS}}
+        self._loading = True
+        try:
+            if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
+                self.model_combo.setCurrentIndex(0)
+            self._fill_ep_choices(s["ep"])
+            if not select_data(self.chip_combo, s["chip_id"]) and self.chip_combo.count():
+                self.chip_combo.setCurrentIndex(0)
+            select_data(self.tp_combo, s["tp"])
+            select_data(self.weight_combo, s["weight_dtype"])
+            select_data(self.kv_combo, s["kv_dtype"])
+            select_data(self.engine_combo, s["engine"])
+            self.input_spin.setValue(int(s["input_len"]))
+            self.output_spin.setValue(int(s["output_len"]))
+            self.ttft_spin.setValue(float(s["ttft_ms"] or 0.0))
+            self.tpot_spin.setValue(float(s["tpot_ms"] or 0.0))
+            self.prefix_spin.setValue(float(s["prefix_cache_pct"] or 0.0))
+            self.demand_spin.setValue(float(s["demand_tokens_per_s"] or 0.0))
+            compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
+            self.compare_button.set_chips(self._chips.values(), compare or
+                                          [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])
+        finally:
+            self._loading = False
+        self.schedule()
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self.runner.cancel(emit=False)
+        self._running_key = None
+
