@@ -137,33 +137,6 @@ def figure_text(value) -> str:
     return str(value)
 
 
-def set_band(chart: PlotPanel, name: str, x, low, high, color: str) -> None:
-    """PlotPanel.set_band, with a legend sample that can paint.
-
-    pyqtgraph's legend sample reads `item.opts`, which a FillBetweenItem lacks: painting the
-    legend (on screen or in an export) then fails. Swap in a filled line item as the sample.
-    """
-    fill = chart.set_band(name, x, low, high, color=color)
-    legend = chart.legend
-    if legend is None or not any(sample.item is fill for sample, _ in legend.items):
-        return
-    legend.removeItem(fill)
-    c = pg.mkColor(color)
-    c.setAlpha(60)
-    proxy = pg.PlotDataItem([], [], pen=pg.mkPen(color, width=0.8), fillLevel=0, fillBrush=pg.mkBrush(c))
-    fill._legend_proxy = proxy  # keep the sample's item alive
-    legend.addItem(proxy, name)
-
-
-def dedupe_legend(chart: PlotPanel, name: str) -> None:
-    """PlotItem.addItem already puts a named BarGraphItem in the legend; set_bars adds it again."""
-    legend = chart.legend
-    if legend is None:
-        return
-    while sum(1 for _, label in legend.items if label.text == name) > 1:
-        legend.removeItem(name)
-
-
 def fit_left_axis(chart: PlotPanel, values) -> None:
     """Widen the value axis to its longest tick label: pyqtgraph drops labels that don't fit."""
     finite = np.asarray(values, dtype=float)
@@ -921,7 +894,7 @@ class ForecastPanel(QWidget):
         cap = r.serving_capacity_unit_chips
         c = self.capacity_chart
         c.set_axis_labels(y_label="Serving capacity, demand", y_unit=unit)
-        set_band(c, "Capacity P10–P90", x, cap.p10, cap.p90, "#0072B2")
+        c.set_band("Capacity P10–P90", x, cap.p10, cap.p90, color="#0072B2")
         c.set_series("Capacity P50", x, cap.p50, color="#0072B2", symbol=None)
         c.set_series("Peak demand", x, r.demand_unit_chips, color="#D55E00", symbol=None, dashed=True)
         # Demand that grows far past capacity would flatten the band to a line at zero: show the
@@ -942,7 +915,7 @@ class ForecastPanel(QWidget):
         for name in inst.series_names():
             if name not in wanted:
                 inst.remove_series(name)
-        set_band(inst, "All types P10–P90", x, r.installed_total.p10, r.installed_total.p90, "#7F7F7F")
+        inst.set_band("All types P10–P90", x, r.installed_total.p10, r.installed_total.p90, color="#7F7F7F")
         inst.set_series("All types P50", x, r.installed_total.p50, color="#000000", symbol=None)
         colours = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
         for i, chip in enumerate(r.chip_ids):
@@ -953,7 +926,6 @@ class ForecastPanel(QWidget):
         s = self.shortfall_chart
         s.set_axis_labels(y_unit=unit)
         s.set_bars("Shortfall P50", x, r.shortfall_p50_unit_chips, width=26 * 86400.0, color="#D55E00")
-        dedupe_legend(s, "Shortfall P50")
         fit_left_axis(s, r.shortfall_p50_unit_chips)
         s.plot_item.enableAutoRange()
 
@@ -988,7 +960,6 @@ class ForecastPanel(QWidget):
             colour = colours[i % len(colours)]
             offset = (i - (n - 1) / 2) * width
             j.set_bars(job.job.name, centres + offset, share, width=width, color=colour)
-            dedupe_legend(j, job.job.name)
             for q, day in (("P10", job.completion_p10), ("P50", job.completion_p50), ("P90", job.completion_p90)):
                 if day is None:
                     continue

@@ -206,8 +206,8 @@ class PlotPanel(QWidget):
         if existing is not None:
             self.remove_series(name)
         colour = color or self.color_for(name)
-        item = pg.BarGraphItem(x=x, height=heights, y0=base, width=width, brush=colour, pen=pg.mkPen("w"),
-                               name=name)
+        # No name= on the item: PlotItem.addItem would put a named item in the legend a second time.
+        item = pg.BarGraphItem(x=x, height=heights, y0=base, width=width, brush=colour, pen=pg.mkPen("w"))
         self.plot_item.addItem(item)
         if self.legend is not None:
             self.legend.addItem(item, name)
@@ -237,7 +237,11 @@ class PlotPanel(QWidget):
         for item in (low_curve, high_curve, fill):
             self.plot_item.addItem(item)
         if self.legend is not None:
-            self.legend.addItem(fill, name)
+            # The legend's sample reads item.opts, which a FillBetweenItem lacks (painting it
+            # fails): show a filled, empty line item as the band's sample instead.
+            sample = pg.PlotDataItem([], [], pen=edge, fillLevel=0, fillBrush=pg.mkBrush(c))
+            fill._legend_sample = sample  # keep it alive as long as the band
+            self.legend.addItem(sample, name)
         self._series[name] = _Series(name, "band", (low_curve, high_curve, fill), x,
                                      {" low": low, " high": high})
         return fill
@@ -248,7 +252,7 @@ class PlotPanel(QWidget):
             return
         items = series.item if isinstance(series.item, tuple) else (series.item,)
         if self.legend is not None:
-            self.legend.removeItem(items[-1] if series.kind == "band" else series.item)
+            self.legend.removeItem(name)
         for item in items:
             self.plot_item.removeItem(item)
 

@@ -151,3 +151,25 @@ def test_export_menu_actions_use_tested_functions(timeline, tmp_path, monkeypatc
     timeline.export_csv_action.trigger()
     assert (tmp_path / "via-menu.csv").read_text().startswith("Date,H100 (chips),H20 (chips)")
     assert messages == [f"Saved CSV to {target}.csv"]
+
+
+def test_band_and_bars_legend_paint_and_list_each_series_once(qtbot, tmp_path):
+    from gui.widgets.plot_panel import PlotPanel
+
+    panel = PlotPanel("Bands", x_label="Month", y_label="Chips", y_unit="chips")
+    qtbot.addWidget(panel)
+    panel.set_band("P10–P90", [0, 1, 2], [1, 2, 3], [2, 4, 6])
+    panel.set_bars("Compute", [0, 1, 2], [1.0, 2.0, 3.0])
+    panel.set_bars("Compute", [0, 1, 2], [2.0, 2.0, 2.0])  # update in place
+    labels = [label.text for _, label in panel.legend.items]
+    assert sorted(labels) == ["Compute", "P10–P90"]
+    panel.resize(600, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert not panel.grab().isNull()  # painting the legend samples must not fail
+    panel.remove_series("P10–P90")
+    assert [label.text for _, label in panel.legend.items] == ["Compute"]
+    from gui.export import export_png
+
+    export_png(panel, tmp_path / "bands.png", width=800)
+    assert (tmp_path / "bands.png").stat().st_size > 1000
