@@ -55,7 +55,12 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     "inf_kv_eff": 1.0,               # attention-kernel KV reads relative to inf_hbm_eff
     "inf_prefill_chunk_tokens": 8192.0,  # token budget of one batched prefill (max_num_tokens)
     "inf_moe_eff": 0.6,              # expert GEMMs/reads relative to dense ones (grouped GEMM, routing)
-    "inf_scaleout_layer_overhead_us": 150.0,  # per layer per step when TP/EP spans nodes
+    "inf_scaleout_layer_overhead_us": 150.0,  # per layer per step when the TP group spans nodes
+    # Expert parallelism across nodes (wide EP, DeepEP-style all-to-all over the scale-out NICs):
+    "inf_scaleout_eff": 0.80,        # achieved fraction of scale-out (RDMA) bandwidth in all-to-all
+    "inf_a2a_latency_us": 15.0,      # fixed cost of one cross-node dispatch or combine
+    "inf_ep_overlap": 0.85,          # share of cross-node all-to-all hidden behind the other
+                                     # micro-batch's compute (two-batch overlap; 0 = none)
     "inf_kv_occupancy": 1.0,         # fraction of the output length reserved per sequence
 }
 FACTOR_NAMES = tuple(DEFAULT_FACTORS)
@@ -209,6 +214,10 @@ class _Deployment:
     kv_bytes_token_chip: np.ndarray
     kv_capacity_bytes_chip: np.ndarray
     crosses_nodes: np.ndarray
+    domain: np.ndarray = 8.0           # chips per scale-up domain
+    scaleup_bps: np.ndarray = 0.0
+    scaleout_bps: np.ndarray = 0.0
+    dispatch_bytes: float = 2.0        # bytes per activation element sent to the experts
 
 
 def _arr(x) -> np.ndarray:
@@ -266,6 +275,10 @@ def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_d
         weight_bytes_chip=weight_chip, nonexpert_read_chip=nonexpert_chip + head_chip,
         expert_bytes_chip_all=expert_chip, kv_bytes_token_chip=kv_tok,
         kv_capacity_bytes_chip=np.maximum(free, 0.0), crosses_nodes=group > hw["domain"],
+        domain=hw["domain"], scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"],
+        # DeepEP-style dispatch sends fp8 activations when the expert GEMMs run in 8 bits;
+        # the combine returns 16-bit partial outputs.
+        dispatch_bytes=1.0 if compute_dtype(weight_dtype) in ("fp8", "int8") else 2.0,
     )
 
 
@@ -276,10 +289,16 @@ def _max_sequences(dep: _Deployment, ctx_tokens) -> np.ndarray:
 
 
 def _overhead_s(dep: _Deployment) -> np.ndarray:
+    """Fixed per-step cost. The collective-latency part grows with the log of the group inside a
+    scale-up domain; a TP group that spans nodes pays an inter-node all-reduce latency per layer
+    (fitted on TP16 rows). Expert all-to-all across nodes is not an all-reduce: its cost is in
+    `_ep_a2a_s` (bytes over the NICs plus a latency per message), not here."""
     f = dep.f
     layers = dep.shape.layers / dep.pp
-    per_layer = f["inf_layer_overhead_us"] + f["inf_comm_layer_overhead_us"] * np.log2(dep.group)
-    per_layer = per_layer + np.where(dep.crosses_nodes, f["inf_scaleout_layer_overhead_us"], 0.0)
+    tp_crosses = dep.tp > dep.domain
+    log_group = np.where(tp_crosses, np.log2(dep.group), np.log2(np.minimum(dep.group, dep.domain)))
+    per_layer = f["inf_layer_overhead_us"] + f["inf_comm_layer_overhead_us"] * log_group
+    per_layer = per_layer + np.where(tp_crosses, f["inf_scaleout_layer_overhead_us"], 0.0)
     return f["inf_overhead_scale"] * (f["inf_step_overhead_ms"] * 1e-3 + layers * per_layer * 1e-6)
 
 
@@ -300,29 +319,73 @@ def _decode_step(dep: _Deployment, batch, ctx) -> dict:
         expert_flops = 0.0 * batch
     kv_read = seq_chip * ctx * dep.kv_bytes_token_chip
     bw = dep.hbm_bps * f["inf_hbm_eff"]
+    # Two-batch overlap runs each micro-batch through the experts separately: expert weights are
+    # read once per micro-batch.
+    expert_read = expert_read * np.where(_wide_ep(dep), 1.0 + (f["inf_ep_overlap"] > 0), 1.0)
     t_weights = dep.nonexpert_read_chip / bw + expert_read / (bw * f["inf_moe_eff"])
     t_kv = kv_read / (bw * f["inf_kv_eff"])
     dense_flops = 2.0 * seq_chip * (s.nonexpert_params + s.head_params) / (dep.tp * dep.pp)
     attn_flops = seq_chip * ctx * s.attn_decode_flops_per_ctx / (dep.tp * dep.pp)
     t_compute = (dense_flops + expert_flops / f["inf_moe_eff"]) / (dep.peak_flops * f["inf_decode_mfu"]) + \
         attn_flops / (dep.peak16_flops * f["inf_decode_mfu"])
-    t_comm = _comm_s(dep, seq_chip)
     t_over = _overhead_s(dep) + 0.0 * batch
     t_mem = t_weights + t_kv
     busy = np.maximum(t_mem, t_compute)
+    t_comm = _comm_s(dep, seq_chip, busy)
     total = busy + t_comm + t_over
     return {"weights_s": t_weights, "kv_s": t_kv, "compute_s": t_compute, "comm_s": t_comm,
             "overhead_s": t_over, "busy_s": busy, "total_s": total}
 
 
-def _comm_s(dep: _Deployment, tokens_chip) -> np.ndarray:
-    """Bandwidth part of TP all-reduces (2 per layer) and EP all-to-alls (2 per MoE layer)."""
+def _wide_ep(dep: _Deployment) -> np.ndarray:
+    """Experts spread over more chips than one scale-up domain (all-to-all over the NICs)."""
+    return (dep.ep > dep.domain) & (dep.tp <= dep.domain)
+
+
+def _ep_a2a_s(dep: _Deployment, tokens_chip) -> np.ndarray:
+    """Un-overlapped time of the cross-node expert dispatch + combine of one step (wide EP).
+
+    Each chip sends its tokens (those of its attention group, split over its TP ranks) to top-k
+    experts: `tokens x topk x hidden` elements each way, fp8 dispatch when the GEMMs are 8-bit,
+    16-bit combine. Experts on other nodes ((ep - domain) / ep of them) are reached over the
+    scale-out NICs at `inf_scaleout_eff`, the rest over the scale-up links; each dispatch and
+    combine also pays a fixed latency `inf_a2a_latency_us`."""
     s = dep.shape
+    f = dep.f
+    tok = tokens_chip / dep.tp
+    elems = tok * max(s.topk, 1) * s.hidden
+    bytes_ = elems * (dep.dispatch_bytes + 2.0)
+    off = np.maximum(dep.ep - dep.domain, 0.0) / dep.ep
+    on = (np.minimum(dep.ep, dep.domain) - 1.0) / dep.ep
+    per_layer = bytes_ * (off / (dep.scaleout_bps * f["inf_scaleout_eff"]) + on / (dep.scaleup_bps * f["inf_link_eff"]))
+    per_layer = per_layer + 2.0 * f["inf_a2a_latency_us"] * 1e-6
+    return (s.moe_layers / dep.pp) * per_layer
+
+
+def _comm_s(dep: _Deployment, tokens_chip, busy=None) -> np.ndarray:
+    """Exposed time of TP all-reduces (2 per layer) and EP all-to-alls (2 per MoE layer).
+
+    Inside a scale-up domain both run on the scale-up links, in the critical path. Wide EP
+    (experts over several domains) uses `_ep_a2a_s`, overlapped with the compute of the other
+    micro-batch (two-batch overlap): exposed = max(0, a2a - busy) + (1 - overlap) x min(a2a, busy),
+    where `busy` is the step's compute/memory time."""
+    s = dep.shape
+    f = dep.f
     act = tokens_chip * s.hidden * 2.0  # 16-bit activations
-    link = dep.link_bps * dep.f["inf_link_eff"]
-    tp_t = np.where(dep.tp > 1, 2.0 * (s.layers / dep.pp) * 2.0 * (dep.tp - 1) / dep.tp * act / link, 0.0)
-    a2a = np.where(dep.ep > 1, 2.0 * (s.moe_layers / dep.pp) * max(s.topk, 1) * act * (dep.ep - 1) / dep.ep / link, 0.0)
-    return tp_t + a2a
+    tp_link = np.where(dep.tp <= dep.domain, dep.scaleup_bps, dep.scaleout_bps) * f["inf_link_eff"]
+    tp_t = np.where(dep.tp > 1, 2.0 * (s.layers / dep.pp) * 2.0 * (dep.tp - 1) / dep.tp * act / tp_link, 0.0)
+    link = dep.link_bps * f["inf_link_eff"]
+    a2a_local = 2.0 * (s.moe_layers / dep.pp) * max(s.topk, 1) * act * (dep.ep - 1) / dep.ep / link
+    if s.experts:
+        wide = _wide_ep(dep)
+        a2a_wide = _ep_a2a_s(dep, tokens_chip)
+        if busy is not None:
+            hidden_by = np.minimum(a2a_wide, busy)
+            a2a_wide = a2a_wide - hidden_by + (1.0 - f["inf_ep_overlap"]) * hidden_by
+        a2a = np.where(wide, a2a_wide, a2a_local)
+    else:
+        a2a = a2a_local
+    return tp_t + np.where(dep.ep > 1, a2a, 0.0)
 
 
 def _prefill_compute(dep: _Deployment, batch, prompt, seqs_rank) -> tuple:
@@ -342,7 +405,7 @@ def _prefill_compute(dep: _Deployment, batch, prompt, seqs_rank) -> tuple:
         rows = tokens * s.topk / s.experts
         eff_x = f["inf_prefill_mfu"] * f["inf_moe_eff"] * rows / (rows + half)
         t_compute = t_compute + expert_flops / (dep.peak_flops * eff_x)
-    return t_compute, dep.pp * _comm_s(dep, tokens_chip)
+    return t_compute, dep.pp * _comm_s(dep, tokens_chip, t_compute)
 
 
 def _prefill(dep: _Deployment, batch, prompt) -> dict:
@@ -679,7 +742,7 @@ def _layout_choices(model: ModelConfig, chip: Chip, tp: int | None = None, ep: i
         dom = int(chip.scaleup_domain or 8)
         # wide EP across nodes (DeepSeek serves decode on EP 144-320): fewer experts per chip,
         # so a step reads less and the batch under a TPOT target grows; scale-out costs apply.
-        for e in sorted({dom, 2 * dom, 4 * dom, 8 * dom}):
+        for e in sorted({dom, 2 * dom, 4 * dom, 8 * dom, 16 * dom, 32 * dom}):
             if e > 1 and model.moe_experts % e == 0:
                 out += [(t, e) for t in tps if t < e and e % t == 0]
                 if e in tps:
@@ -705,7 +768,10 @@ def _capacity_arrays(model, chips, tps, L_in, L_out, ttft_s, tpot_s, wdt, kdt, e
     ep = _arr(eps if eps is not None else [1] * len(tps))[None, :, None]
     dep = _deployment(shape, hw, tp, ep, 1.0, wdt, kdt)
     cap, kv_cap = _engine_cap(dep, L_in, L_out)
-    grid = np.unique(np.round(np.geomspace(1, 8192, n_grid)))[None, None, :]
+    # running sequences per replica: the same per-attention-group grid for every layout, so wide
+    # data-parallel attention (hundreds of chips per replica) is searched as finely as TP8
+    per_group = np.unique(np.round(np.geomspace(1, 8192, n_grid)))[None, None, :]
+    grid = per_group * np.broadcast_to(dep.attn_groups, (1, len(tps), 1))
     r = _server_like(dep, grid, L_in, L_out, prefix_cache_hit)
     ok = (grid <= cap) & (r["tpot"] <= tpot_s) & (r["ttft"] <= ttft_s)
     tps_chip = np.where(ok, r["out_tps"] / dep.chips, 0.0)
@@ -721,7 +787,15 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0) -> dict:
     f = dep.f
     ctx = L_in + f["inf_kv_occupancy"] * L_out * 0.5
     dec = _decode_step(dep, n, ctx)
-    pf1 = _prefill(dep, 1.0, max(L_in * (1.0 - prefix_cache_hit), 1.0))
+    L_pf = max(L_in * (1.0 - prefix_cache_hit), 1.0)
+    pf1 = _prefill(dep, 1.0, L_pf)
+    # Prompts batch per iteration (n / L_out arrive each step) up to the prefill token budget.
+    # With data-parallel attention a prompt is never split over ranks: each rank prefills whole
+    # prompts, so a batch holds at least one prompt per attention group.
+    per_iter = np.maximum(_arr(n) / max(L_out, 1.0), dep.attn_groups)
+    b = np.clip(per_iter, 1.0, np.maximum(f["inf_prefill_chunk_tokens"] / L_pf, 1.0) * dep.attn_groups)
+    marg = _prefill(dep, b, L_pf)["marginal_s"] / b
+    pf1 = dict(pf1, marginal_s=marg)
     tpot = dec["total_s"] + n / max(L_out, 1.0) * pf1["marginal_s"]
     # arrival rate that keeps n sequences busy (Little's law), iterate once for TTFT
     lat0 = pf1["total_s"] + max(L_out - 1.0, 0.0) * tpot
@@ -769,7 +843,7 @@ def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len
     t = tps[i]
     e = eps[i]
     j = int(best[0, i])
-    g = grid.reshape(-1)
+    g = grid[0, i]
     weights_gb = float(np.broadcast_to(dep.weight_bytes_chip, (1, len(tps), 1))[0, i, 0]) / 1e9
     kv_seq_gb = float(np.broadcast_to(dep.kv_bytes_token_chip, (1, len(tps), 1))[0, i, 0]) * (input_len + output_len) / 1e9
     cap_i = float(np.broadcast_to(cap, (1, len(tps), 1))[0, i, 0])
