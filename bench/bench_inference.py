@@ -39,7 +39,12 @@ def main():
                                         ttft_ms=2000, tpot_ms=50), 50)
     print(f"evaluate_serving (one serving evaluation): median {one * 1e3:.3f} ms  (target < 1 ms)")
     print(f"serving_curve 64 batches x 8 TP x 5 chips: median {curve * 1e3:.2f} ms  (target < 50 ms)")
+    moe = median_s(lambda: slo_capacity(models["deepseek-v3"], chips["h800-sxm5-80gb"], input_len=2880,
+                                        output_len=800, ttft_ms=2000, tpot_ms=50, weight_dtype="fp8",
+                                        kv_dtype="fp8", prefix_cache_hit=0.56), 20)
     print(f"slo_capacity (best TP of 4, 96 batch sizes each): median {slo * 1e3:.2f} ms")
+    print(f"slo_capacity MoE layout search (DeepSeek-V3 on H800: TP and EP 8..256 layouts): "
+          f"median {moe * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -240,7 +240,9 @@ def _hw_arrays(chips: Sequence[Chip], weight_dtype: str, engine: str | None,
         "hbm_bps": _arr([(c.hbm_gbps or 0.0) * 1e9 for c in chips]),
         "hbm_bytes": _arr([(c.hbm_gb or 0.0) * GIB for c in chips]),
         "scaleup_bps": _arr([(c.scaleup_gbps or 25.0) * 1e9 for c in chips]),
-        "scaleout_bps": _arr([(c.scaleout_gbps or c.scaleup_gbps or 25.0) * 1e9 for c in chips]),
+        # a chip without a stated NIC gets one 400 Gb/s NIC (50 GB/s), the usual 8-GPU-server
+        # design, never its scale-up rate: wide EP would otherwise cross nodes for free
+        "scaleout_bps": _arr([(c.scaleout_gbps or min(c.scaleup_gbps or 50.0, 50.0)) * 1e9 for c in chips]),
         "domain": _arr([c.scaleup_domain or 8 for c in chips]),
         "f": {k: _arr([fa[k] for fa in facs]) for k in FACTOR_NAMES},
     }
