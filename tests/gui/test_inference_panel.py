@@ -1,0 +1,169 @@
+"""The Inference view against a real seeded store: SLO figures, edits, validation, worker, cancel, export."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.inference import slo_capacity
+from engine.store import open_store
+from gui.panels.inference import InferencePanel
+
+STATE = {"model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb", "input_len": 1024, "output_len": 256,
+         "ttft_ms": 1000.0, "tpot_ms": 30.0, "demand_tokens_per_s": 250_000.0,
+         "compare_chips": ["h100-sxm5-80gb", "h20-96gb", "ascend-910b2"]}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "inference.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def panel(store, qtbot):
+    p = InferencePanel(store)
+    qtbot.addWidget(p)
+    yield p
+    p.shutdown()
+
+
+def _rows(table):
+    headers, rows = table
+    return [dict(zip(headers, r)) for r in rows]
+
+
+def test_defaults_show_figures_that_match_the_engine(panel, store):
+    panel.compute_now()
+    req, cap = panel.request, panel.capacity
+    assert cap is not None and cap.feasible
+    direct = slo_capacity(req.model, req.chip, input_len=1024, output_len=256, ttft_ms=2000, tpot_ms=50)
+    assert cap.output_tokens_per_s_per_chip == pytest.approx(direct.output_tokens_per_s_per_chip)
+    assert cap.tpot_ms <= 50 and cap.ttft_ms <= 2000
+    # Chips needed: whole replicas of chips_per_replica, enough for the demand and no more.
+    per_replica = cap.output_tokens_per_s_per_chip * cap.chips_per_replica
+    replicas = panel.chips_for_demand // cap.chips_per_replica
+    assert panel.chips_for_demand % cap.chips_per_replica == 0
+    assert replicas * per_replica >= 1_000_000 > (replicas - 1) * per_replica
+    assert panel.tiles.value("chips") == f"{panel.chips_for_demand:,}"
+    assert panel.tiles.value("limiting") == cap.limiting
+    for key in ("throughput", "concurrency", "ttft", "tpot", "limiting", "chips", "layout", "memory"):
+        assert panel.tiles.value(key) not in ("", "–"), key
+    # The comparison: 910B, H20, H800, H100 by default, each with a curve and a chips-needed bar.
+    bars = _rows(panel.chips_chart.data_table())
+    assert len(bars) == 4
+    by_name = {r["name"]: r for r in panel.comparison.rows}
+    for bar in bars:
+        name = bar["Chip type"].split("\n")[0]
+        assert bar["Chips needed (chips)"] == (by_name[name]["chips"] or 0)
+    assert len(panel.curve_chart.series_names()) == 4
+    headers, rows = panel.curve_chart.data_table()
+    assert headers == ["Series", "Time per output token (ms)", "Output throughput (tokens/s per chip)"]
+    assert all(np.isfinite(r[1]) and np.isfinite(r[2]) for r in rows)
+
+
+def test_curves_rise_with_batch_and_the_capacity_point_meets_the_targets(panel):
+    panel.apply_scenario_state(STATE)
+    panel.compute_now()
+    c = panel.comparison
+    for i, row in enumerate(c.rows):
+        ok = np.isfinite(c.tpot_ms[i])
+        assert ok.any(), row["name"]
+        # A larger running batch never lowers the time per token or the time to first token.
+        assert np.all(np.diff(c.tpot_ms[i][ok]) >= -1e-9)
+        assert np.all(np.diff(c.ttft_ms[i][ok]) >= -1e-9)
+        cap = row["capacity"]
+        if cap.feasible:
+            assert cap.tpot_ms <= 30.0 + 1e-9 and cap.ttft_ms <= 1000.0 + 1e-9
+
+
+def test_an_edit_re_evaluates_and_a_tighter_target_never_raises_throughput(panel, qtbot):
+    panel.apply_scenario_state(STATE)
+    panel.compute_now()
+    loose = panel.capacity.output_tokens_per_s_per_chip
+    with qtbot.waitSignal(panel.evaluated, timeout=3000):
+        panel.tpot_spin.setValue(15.0)
+    assert panel.request.tpot_ms == 15.0
+    tight = panel.capacity.output_tokens_per_s_per_chip if panel.capacity.feasible else 0.0
+    assert tight <= loose
+    with qtbot.waitSignal(panel.evaluated, timeout=3000):
+        panel.demand_spin.setValue(0.0)
+    assert panel.chips_for_demand == 0
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_validation_messages_sit_at_their_fields(panel, store):
+    fp8_less = next(c for c in store.chips() if not c.fp8_tflops and c.hbm_gb and c.hbm_gbps)
+    panel.apply_scenario_state({**STATE, "chip_id": fp8_less.id, "weight_dtype": "fp8"})
+    panel.compute_now()
+    assert "FP8" in panel.errors.messages()["weight_dtype"]
+    assert panel.banner.text() and panel.capacity is None
+    panel.apply_scenario_state({**STATE, "tp": 64})
+    panel.compute_now()
+    assert "does not divide" in panel.errors.messages()["tp"]
+    # Targets nobody can meet: the panel explains instead of failing.
+    panel.apply_scenario_state({**STATE, "tpot_ms": 0.5})
+    panel.compute_now()
+    assert panel.capacity is not None and not panel.capacity.feasible
+    assert panel.tiles.value("throughput") == "not met"
+    assert "latency target" in panel.notes.text()
+
+
+def test_comparison_runs_in_a_worker_can_be_cancelled_and_rerun(panel, qtbot):
+    panel.apply_scenario_state(STATE)
+    panel.timer.stop()
+    panel.request = panel.read_request()
+    panel.start_comparison(force=True)
+    assert panel.runner.is_running()
+    qtbot.mouseClick(panel.run_bar.cancel_button, Qt.MouseButton.LeftButton)
+    assert not panel.runner.is_running() and "Cancelled" in panel.run_bar.message.text()
+    with qtbot.waitSignal(panel.analysis_finished, timeout=20000):
+        qtbot.mouseClick(panel.run_bar.run_button, Qt.MouseButton.LeftButton)
+    assert panel.comparison.key == panel._comparison_key(panel.request)
+    assert {r["chip_id"] for r in panel.comparison.rows} == {"h100-sxm5-80gb", "h20-96gb", "ascend-910b2"}
+    assert panel.table.rowCount() == 3
+
+
+def test_every_chart_and_table_exports(panel, tmp_path):
+    from gui import export
+
+    panel.apply_scenario_state(STATE)
+    panel.compute_now()
+    charts = panel.charts()
+    assert set(charts) == {"inference-throughput-latency", "inference-ttft", "inference-chips-needed"}
+    for name, chart in charts.items():
+        png, svg, csv_path = chart.export_png(tmp_path / f"{name}.png"), chart.export_svg(tmp_path / f"{name}.svg"), \
+            chart.export_csv(tmp_path / f"{name}.csv")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "<svg" in svg.read_text(encoding="utf-8")[:2000]
+        lines = csv_path.read_text(encoding="utf-8").splitlines()
+        assert len(lines) > 1 and "(" in lines[0], name
+    tables = panel.tables()
+    assert set(tables) == {"inference-figures", "inference-chip-comparison"}
+    for name, (headers, rows) in tables.items():
+        path = export.export_csv(headers, rows, tmp_path / f"{name}.csv")
+        assert len(path.read_text(encoding="utf-8").splitlines()) == len(rows) + 1 > 1
+    panel.export_table_csv(tmp_path / "table.csv")
+    assert "Chips needed (chips)" in (tmp_path / "table.csv").read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_scenario_state_round_trips_and_moe_offers_expert_parallel(panel, store, qtbot):
+    panel.apply_scenario_state({**STATE, "unknown": 3})
+    saved = panel.scenario_state()
+    json.dumps(saved)
+    assert {k: saved[k] for k in STATE if k != "compare_chips"} == {k: v for k, v in STATE.items() if k != "compare_chips"}
+    assert sorted(saved["compare_chips"]) == sorted(STATE["compare_chips"])
+    assert not panel.ep_combo.isEnabled()
+    panel.apply_scenario_state({**STATE, "model_id": "mixtral-8x7b", "ep": 8})
+    assert panel.ep_combo.isEnabled() and panel.ep_combo.currentData() == 8
+    other = InferencePanel(store)
+    qtbot.addWidget(other)
+    other.apply_scenario_state(panel.scenario_state())
+    assert other.scenario_state() == panel.scenario_state()
+    other.compute_now()
+    assert other.capacity.ep == 8 or not other.capacity.feasible
+    assert math.isfinite(other.capacity.weights_gb_per_chip)
+    other.shutdown()

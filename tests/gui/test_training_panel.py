@@ -1,0 +1,238 @@
+"""The Training view against a real seeded store: figures, edits, validation, worker, cancel, export."""
+
+import datetime as dt
+import json
+import math
+
+import numpy as np
+import pytest
+
+from engine.fleet import installed_timeline
+from engine.store import open_store
+from engine.training import TrainingInputs, estimate_run, evaluate_layout, search_layouts
+from gui.panels.training import TrainingPanel, heatmap_grid, scaling_counts
+
+FIXED = {"model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb", "num_chips": 64, "layout_mode": "fixed",
+         "layout": {"tp": 2, "pp": 2, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "micro_batch": 1,
+                    "recompute": "selective"},
+         "compare_chips": ["h100-sxm5-80gb", "h20-96gb"], "tokens_t": 1.0}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "training.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def panel(store, qtbot):
+    p = TrainingPanel(store)
+    qtbot.addWidget(p)
+    yield p
+    p.shutdown()
+
+
+def _rows(table):
+    headers, rows = table
+    return [dict(zip(headers, r)) for r in rows]
+
+
+def test_defaults_show_every_figure_and_chart(panel, store):
+    panel.compute_now()
+    r = panel.result
+    assert r is not None and r.feasible
+    for key in ("time", "throughput", "mfu", "memory", "step", "chip_hours", "energy", "cost", "goodput", "layout"):
+        assert panel.tiles.value(key) not in ("", "–", "…"), key
+    # Search mode: the figures are the search's best layout of the same inputs.
+    inp = panel.inputs
+    best = search_layouts(TrainingInputs(model=inp.model, chip=inp.chip, num_chips=inp.num_chips), top_k=1).best
+    assert r.tokens_per_s_per_chip == pytest.approx(best.tokens_per_s_per_chip)
+    est = estimate_run(15e12, best.tokens_per_s_per_chip, inp.num_chips, inp.chip,
+                       params=float(inp.model.total_params()))
+    assert panel.tiles.value("time") == f"{est.time_to_train_days:,.1f}"
+    # Each stacked step-time bar sums to its layout's step time; memory bars to memory per chip.
+    steps = _rows(panel.step_chart.data_table())
+    top = panel.analysis.search.top
+    assert len(steps) == 4
+    for row, layout in zip(steps, top):
+        assert row["Total (s)"] == pytest.approx(layout.step_time_s)
+    memory = _rows(panel.memory_chart.data_table())
+    assert memory[0]["Total (GB)"] == pytest.approx(top[0].memory_gb_per_chip)
+    assert memory[0]["HBM capacity (GB)"] == pytest.approx(top[0].memory_capacity_gb)
+    # Heatmap: the best cell is the search's best; infeasible cells name a reason.
+    heat = _rows(panel.heatmap.data_table())
+    value_key = "Best throughput (tokens/s per chip)"
+    best_cell = max((h for h in heat if h[value_key] is not None), key=lambda h: h[value_key])
+    assert best_cell[value_key] == pytest.approx(best.tokens_per_s_per_chip)
+    assert (best_cell["TP (ways)"], best_cell["PP (stages)"]) == (best.layout["tp"], best.layout["pp"])
+    assert all(h["Infeasible because"] for h in heat if h[value_key] is None)
+    # Scaling curve: 910B, H20, H800, H100 by default, time to train at each chip count.
+    headers, rows = panel.scaling_chart.data_table()
+    assert headers[0] == "Chips (chips)"
+    assert sorted(headers[1:]) == sorted(["Ascend 910B2 (days)", "H20 (days)", "H800 SXM5 80GB (days)",
+                                          "H100 SXM5 80GB (days)"])
+    assert [row[0] for row in rows] == list(scaling_counts(inp.num_chips))
+    at_current = rows[[row[0] for row in rows].index(inp.num_chips)][headers.index("Ascend 910B2 (days)")]
+    assert at_current == pytest.approx(est.time_to_train_days)
+
+
+def test_heatmap_grid_aggregates_the_search_by_hand():
+    from engine.catalog import reference_chips, reference_models
+
+    inp = TrainingInputs(model=reference_models()["llama3-8b"], chip=reference_chips()["h100-sxm5-80gb"],
+                         num_chips=16)
+    s = search_layouts(inp)
+    tps, pps, best, count, reasons = heatmap_grid(s)
+    for j, pp in enumerate(pps):
+        for i, tp in enumerate(tps):
+            mask = (s.tp == tp) & (s.pp == pp)
+            feasible = mask & s.feasible
+            assert count[j, i] == feasible.sum()
+            if feasible.any():
+                assert best[j, i] == pytest.approx(s.tokens_per_s_per_chip[feasible].max())
+                assert reasons[j][i] == ""
+            else:
+                assert math.isnan(best[j, i]) and reasons[j][i]
+
+
+def test_an_edit_re_evaluates_after_the_debounce(panel, qtbot):
+    panel.apply_scenario_state(FIXED)
+    panel.compute_now()
+    with qtbot.waitSignal(panel.evaluated, timeout=3000):
+        panel.count_spin.setValue(128)
+    inp = panel.inputs
+    assert inp.num_chips == 128 and inp.tp == 2 and inp.pp == 2 and inp.dp == 32
+    direct = evaluate_layout(inp)
+    assert panel.result.tokens_per_s_per_chip == pytest.approx(direct.tokens_per_s_per_chip)
+    assert panel.tiles.value("layout") == "TP2 PP2"
+    steps = _rows(panel.step_chart.data_table())
+    assert steps[0]["Layout"].startswith("Yours")
+    assert steps[0]["Total (s)"] == pytest.approx(direct.step_time_s)
+    # Several quick edits collapse into one evaluation.
+    seen = []
+    panel.evaluated.connect(lambda: seen.append(panel.inputs.num_chips if panel.inputs else None))
+    for n in (136, 144, 152):
+        panel.count_spin.setValue(n)
+    qtbot.waitUntil(lambda: bool(seen), timeout=3000)
+    qtbot.wait(120)
+    assert seen == [152]
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_validation_messages_sit_at_their_fields(panel, qtbot, store):
+    panel.apply_scenario_state({**FIXED, "num_chips": 62})
+    panel.compute_now()
+    assert "does not divide 62 chips" in panel.errors.messages()["tp"]
+    assert panel.banner.text()  # a hint at the top, no dialog, no traceback
+    assert panel.inputs is None
+    panel.tp_spin.setValue(3)
+    panel.compute_now()
+    assert "does not divide the 32 attention heads" in panel.errors.messages()["tp"]
+    # FP8 on a chip without FP8 units.
+    panel.apply_scenario_state({**FIXED, "chip_id": "ascend-910b2", "dtype": "fp8"})
+    panel.compute_now()
+    assert "FP8" in panel.errors.messages()["dtype"]
+    # A custom architecture with heads not divisible by kv_heads.
+    panel.apply_scenario_state({**FIXED, "custom": {"kv_heads": 5}})
+    panel.compute_now()
+    assert "kv_heads" in panel.errors.messages()["custom_kv_heads"]
+    panel.custom_spins["kv_heads"].setValue(8)
+    panel.custom_spins["layers"].setValue(16)
+    panel.compute_now()
+    assert panel.errors.messages() == {}
+    assert panel.inputs.model.layers == 16 and panel.inputs.model.id == "custom"
+
+
+def test_fleet_on_a_date_uses_the_installed_chips(panel, store):
+    orders = store.orders()
+    chip_id = "h20-96gb"
+    first = min(d.date for o in orders if o.chip_id == chip_id for d in o.deliveries)
+    panel.apply_scenario_state({**FIXED, "chip_id": chip_id, "chips_source": "fleet",
+                                "fleet_date": (first - dt.timedelta(days=1)).isoformat(), "layout_mode": "search"})
+    panel.compute_now()
+    assert "No H20" in panel.errors.messages()["fleet_date"]
+    day = first + dt.timedelta(days=120)
+    panel.date_edit.setDate(panel.date_edit.date().fromString(day.isoformat(), "yyyy-MM-dd"))
+    panel.compute_now()
+    expected = int(installed_timeline(orders, [day], install_lag_days=30.0)[chip_id][0])
+    assert expected > 0
+    assert panel.inputs.num_chips == expected
+    assert f"{expected:,}" in panel.fleet_hint.text()
+
+
+def test_search_runs_in_a_worker_can_be_cancelled_and_the_latest_wins(panel, qtbot):
+    heavy = {"model_id": "deepseek-v3", "chip_id": "h800-sxm5-80gb", "num_chips": 2048, "layout_mode": "search"}
+    panel.apply_scenario_state(heavy)
+    panel.timer.stop()
+    panel.inputs = panel.read_inputs()
+    panel.start_analysis(force=True)
+    assert panel.runner.is_running() and panel.run_bar.cancel_button.isEnabled()
+    qtbot.mouseClick(panel.run_bar.cancel_button, qtbot_left())
+    assert not panel.runner.is_running()
+    assert not panel.run_bar.cancel_button.isEnabled()
+    assert "Cancelled" in panel.run_bar.message.text()
+    assert panel.analysis is None
+    # Two requests in a row: only the second one's result is drawn.
+    panel.apply_scenario_state(FIXED)
+    panel.timer.stop()
+    panel.inputs = panel.read_inputs()
+    panel.start_analysis(force=True)
+    panel.count_spin.setValue(128)
+    panel.inputs = panel.read_inputs()
+    with qtbot.waitSignal(panel.analysis_finished, timeout=20000):
+        panel.start_analysis()
+    assert panel.analysis.key == panel._analysis_key(panel.inputs)
+    assert panel.analysis.search.best is not None
+    assert panel.run_bar.progress.value() == 100
+    assert "training-top-layouts" in panel.tables()
+
+
+def qtbot_left():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
+
+
+def test_every_chart_and_table_exports(panel, tmp_path):
+    from gui import export
+
+    panel.apply_scenario_state(FIXED)
+    panel.compute_now()
+    charts = panel.charts()
+    assert set(charts) == {"training-step-time", "training-memory", "training-layout-search", "training-scaling"}
+    for name, chart in charts.items():
+        png, svg, csv_path = chart.export_png(tmp_path / f"{name}.png"), chart.export_svg(tmp_path / f"{name}.svg"), \
+            chart.export_csv(tmp_path / f"{name}.csv")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "<svg" in svg.read_text(encoding="utf-8")[:2000]
+        header = csv_path.read_text(encoding="utf-8").splitlines()
+        assert len(header) > 1 and "(" in header[0], name
+    for name, (headers, rows) in panel.tables().items():
+        path = export.export_csv(headers, rows, tmp_path / f"{name}.csv")
+        assert len(path.read_text(encoding="utf-8").splitlines()) == len(rows) + 1 > 1
+
+
+def test_scenario_state_round_trips_and_ignores_unknown_keys(panel, store, qtbot):
+    state = {**FIXED, "price_per_chip_hour": 2.5, "custom": {"layers": 30}, "future_key": 1}
+    panel.apply_scenario_state(state)
+    saved = panel.scenario_state()
+    json.dumps(saved)
+    assert saved["num_chips"] == 64 and saved["layout"]["tp"] == 2 and saved["price_per_chip_hour"] == 2.5
+    assert saved["custom"]["layers"] == 30 and saved["compare_chips"] == ["h100-sxm5-80gb", "h20-96gb"]
+    other = TrainingPanel(store)
+    qtbot.addWidget(other)
+    other.apply_scenario_state(saved)
+    assert other.scenario_state() == saved
+    other.compute_now()
+    panel.compute_now()
+    assert other.result.tokens_per_s_per_chip == panel.result.tokens_per_s_per_chip
+    assert other.run_estimate.cost_usd == pytest.approx(other.run_estimate.chip_hours * 2.5)
+    other.shutdown()
+
+
+def test_scaling_counts_bracket_the_current_count():
+    counts = scaling_counts(1000)
+    assert 1000 in counts and counts[0] < 1000 < counts[-1]
+    assert all(c % 8 == 0 for c in counts)
+    assert np.all(np.diff(counts) > 0)
