@@ -471,3 +471,30 @@ def test_prefix_cache_hit_round_trips_and_is_validated():
     bad = scenario_to_dict(_replace(sc, demand=_replace(sc.demand, prefix_cache_hit=1.2)))
     with pytest.raises(_VE, match="prefix_cache_hit"):
         scenario_from_dict(bad)
+
+
+def test_story_910b_serving_rate_is_anchored_to_deepseek_production():
+    """The default scenario's serving rate per 910B, from the inference engine, against the
+    public anchor: DeepSeek served ~428M tokens per H800-day (STORY.md). A 910B2 has about half
+    an H800's HBM bandwidth and scale-out NIC and ~40% of its 8-bit peak, and serves a model
+    (Qwen3-235B, 22B active) with ~60% of DeepSeek-V3's active parameters at a shorter request
+    mix, so its tokens per chip-day should sit well below the H800 figure but within ~10x of it;
+    the chips needed for Doubao's Dec 2025 demand (50T tokens/day at peak/average 1.5) then fall
+    between 100k and 1.5M 910B (not millions: MoE serving uses wide expert parallelism)."""
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast_inputs import serving_throughput
+
+    d = default_scenario().demand
+    chips, models = reference_chips(), reference_models()
+    out, source, _ = serving_throughput(models[d.model_id], chips["ascend-910b2"], d.input_tokens_per_request,
+                                        d.output_tokens_per_request, d.ttft_ms, d.tpot_ms, d.weight_dtype,
+                                        d.kv_dtype, d.prefix_cache_hit)
+    assert source == "engine"
+    per_day = out / d.output_fraction * 86_400
+    assert 428e6 / 10 < per_day < 428e6
+    chips_dec_2025 = 50e12 * d.peak_to_average / per_day
+    assert 100_000 < chips_dec_2025 < 1_500_000
+    h20, _, _ = serving_throughput(models[d.model_id], chips["h20-96gb"], d.input_tokens_per_request,
+                                   d.output_tokens_per_request, d.ttft_ms, d.tpot_ms, d.weight_dtype,
+                                   d.kv_dtype, d.prefix_cache_hit)
+    assert h20 > out   # 2.5x the HBM bandwidth and an fp8-capable NVIDIA stack
