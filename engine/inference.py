@@ -7,6 +7,10 @@ The model is a calibrated roofline (see ../shared/design/MODELING.md, "Inference
   size of the communicating group (kernel launches, all-reduce latency, sampling, scheduler);
 - prefill = max(FLOPs / (peak x eta_prefill(tokens)), weight bytes / HBM) + collectives + overhead,
   where the GEMM efficiency falls for short prompts (tokens / (tokens + half-saturation tokens));
+- wide expert parallelism (experts over several scale-up domains, data-parallel or TP attention)
+  pays the expert dispatch/combine as bytes over the scale-out NICs plus a latency per message,
+  overlapped with the other micro-batch's compute (two-batch overlap); the per-layer inter-node
+  all-reduce overhead applies only to a TP group that spans nodes;
 - the running batch is capped by the KV cache that fits in HBM after weights and a reserve;
 - scenarios: static batch, closed-loop concurrency, offline max throughput, open-loop server
   (Poisson arrivals, M/D/1 wait for the prefill server).
