@@ -163,6 +163,7 @@ class TrainingPanel(QWidget):
     evaluated = Signal()          # after every redraw from a single evaluation (tests, bench)
     analysis_finished = Signal()  # after the background search + scaling result is drawn
     DEBOUNCE_MS = 50
+    ANALYSIS_DELAY_MS = 250
 
     def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
         super().__init__(parent)
@@ -180,6 +181,13 @@ class TrainingPanel(QWidget):
         self.timer.setSingleShot(True)
         self.timer.setInterval(self.DEBOUNCE_MS)
         self.timer.timeout.connect(self._evaluate)
+
+        # The search starts once edits settle, after the quick evaluation has been drawn.
+        self.analysis_timer = QTimer(self)
+        self.analysis_timer.setSingleShot(True)
+        self.analysis_timer.setInterval(self.ANALYSIS_DELAY_MS)
+        self.analysis_timer.timeout.connect(self.start_analysis)
+        self._scaling_drawn = None
 
         self.runner = LatestRunner(self)
         self.runner.progress.connect(lambda f, m: self.run_bar.set_progress(f, m))
@@ -516,9 +524,10 @@ class TrainingPanel(QWidget):
         self._draw_bars()
         self._draw_scaling()
         self.evaluated.emit()
-        self.start_analysis()
+        self.analysis_timer.start()
 
     def start_analysis(self, force: bool = False) -> None:
+        self.analysis_timer.stop()
         inp = self.inputs
         if inp is None:
             return
@@ -673,6 +682,10 @@ class TrainingPanel(QWidget):
         chart = self.scaling_chart
         if a is None or inp is None:
             return
+        drawn = (id(a), inp.model, self.tokens_spin.value(), self._price())
+        if drawn == self._scaling_drawn:
+            return  # nothing it shows has changed (most edits)
+        self._scaling_drawn = drawn
         counts = np.array(a.scaling_counts, dtype=float)
         wanted = {}
         for k, chip_id in enumerate(a.scaling_chips):
@@ -736,9 +749,11 @@ class TrainingPanel(QWidget):
     def compute_now(self) -> None:
         """Evaluate the current inputs and run the search + scaling curve synchronously."""
         self.timer.stop()
+        self.analysis_timer.stop()
         self.runner.cancel(emit=False)
         self._running_key = None
         self._evaluate()
+        self.analysis_timer.stop()
         self.runner.cancel(emit=False)
         self.run_bar.set_busy(False)
         self._running_key = None
@@ -824,5 +839,6 @@ class TrainingPanel(QWidget):
 
     def shutdown(self) -> None:
         self.timer.stop()
+        self.analysis_timer.stop()
         self.runner.cancel(emit=False)
         self._running_key = None

@@ -87,17 +87,24 @@ class CategoryBarPanel(PlotPanel):
 
     def set_reference_line(self, name: str, value: float | None, color: str = "#C00000") -> None:
         """A dashed horizontal line at `value` across all categories (None removes it)."""
-        old = self._refs.pop(name, None)
-        if old is not None:
-            self.plot_item.removeItem(old[1])
-            if self.legend is not None:
-                self.legend.removeItem(name)
+        old = self._refs.get(name)
         if value is None or not np.isfinite(value):
+            if old is not None:
+                self._refs.pop(name)
+                self.plot_item.removeItem(old[1])
+                if self.legend is not None:
+                    self.legend.removeItem(name)
+            self._autorange_y()
+            return
+        text = f"{name} {format_number(value)} {self.y_unit}".strip()
+        if old is not None:  # move the existing line (an edit must not rebuild items)
+            old[1].setValue(float(value))
+            old[1].label.setFormat(text)
+            self._refs[name] = (float(value), old[1])
             self._autorange_y()
             return
         line = pg.InfiniteLine(pos=float(value), angle=0,
-                               pen=pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine),
-                               label=f"{name} {format_number(value)} {self.y_unit}".strip(),
+                               pen=pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine), label=text,
                                labelOpts={"position": 0.92, "color": color, "anchors": [(1, 1), (1, 1)]})
         self.plot_item.addItem(line)
         if self.legend is not None:
