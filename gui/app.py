@@ -12,7 +12,7 @@ import gui  # noqa: F401  (sets PYQTGRAPH_QT_LIB before pyqtgraph is imported)
 from PySide6.QtCore import QByteArray, QThreadPool, QTimer, Qt
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget,
+    QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from engine import __version__
@@ -36,69 +36,20 @@ def configure_pyqtgraph() -> None:
     _pyqtgraph_configured = True
 
 
-# Areas still to come. Each says what it will hold, so the window reads as planned, not broken.
-PLACEHOLDERS = {
-    "Training": (
-        "Training planner",
-        "Pick a model and a chip, then compare parallel layouts (tensor, pipeline, data, expert): "
-        "step time, memory per chip and MFU for each, with the best layout highlighted and the "
-        "time to train a token budget on your fleet.",
-    ),
-    "Inference": (
-        "Serving capacity",
-        "Choose a model, chip and latency targets (time to first token, time per output token) "
-        "to see tokens per second per chip, the batch size that meets them, and how many chips "
-        "a given demand needs.",
-    ),
-    "Forecast": (
-        "Supply versus demand",
-        "Orders and deliveries from the Fleet view, with delivery uncertainty, against a demand "
-        "curve: P10–P90 bands of installed capacity and the months where demand outruns supply.",
-    ),
-    "Compare": (
-        "Side-by-side scenarios",
-        "Save what-if scenarios and compare them: chips, layouts and forecasts next to each other, "
-        "with the differences called out.",
-    ),
+# The analysis areas after Fleet: key -> (tab title, module, class, tooltip).
+ANALYSIS_PANELS = {
+    "training": ("Training", "gui.panels.training", "TrainingPanel",
+                 "Time to train, layouts and scaling for a model on a chip type"),
+    "inference": ("Inference", "gui.panels.inference", "InferencePanel",
+                  "Serving throughput, latency and chips needed for a demand"),
+    "forecast": ("Forecast", "gui.panels.forecast", "ForecastPanel",
+                 "Supply vs demand over time under delivery uncertainty"),
+    "compare": ("Compare", "gui.panels.compare", "ComparePanel", "Saved scenarios side by side"),
 }
 
 
-class EmptyState(QWidget):
-    """A calm placeholder: a heading and what will appear here."""
-
-    def __init__(self, heading: str, description: str, parent=None):
-        super().__init__(parent)
-        self.heading = QLabel(heading)
-        self.heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.heading.setStyleSheet("font-size: 16pt; font-weight: 600; color: #333;")
-        self.description = QLabel(description)
-        self.description.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.description.setWordWrap(True)
-        font = self.description.font()
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self.description.setFont(font)  # a font (not a style sheet) so the height below is right
-        self.description.setStyleSheet("color: #666;")
-        width = 560
-        self.description.setFixedWidth(width)
-        # Qt doesn't give a centred, word-wrapped label the height its text needs: reserve it.
-        rect = self.description.fontMetrics().boundingRect(
-            0, 0, width, 10_000, int(Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignCenter), description)
-        self.description.setMinimumHeight(rect.height() + 8)
-        self.coming = QLabel("Coming in a later version of Fleetcast.")
-        self.coming.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.coming.setStyleSheet("color: #999;")
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        layout.addWidget(self.heading, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addSpacing(8)
-        layout.addWidget(self.description, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addSpacing(12)
-        layout.addWidget(self.coming, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addStretch(2)
-
-
 class MainWindow(QMainWindow):
-    AREAS = ("Fleet", "Training", "Inference", "Forecast", "Compare")
+    AREAS = ("Fleet",) + tuple(title for title, *_ in ANALYSIS_PANELS.values())
 
     def __init__(self, store, parent=None):
         super().__init__(parent)
@@ -116,13 +67,32 @@ class MainWindow(QMainWindow):
         self.fleet_panel = FleetPanel(store, self.undo_stack)
         self.fleet_panel.status_message.connect(self.show_status)
         self.tabs.addTab(self.fleet_panel, "Fleet")
-        self.placeholders: dict[str, EmptyState] = {}
-        for name in self.AREAS[1:]:
-            heading, text = PLACEHOLDERS[name]
-            page = EmptyState(heading, text)
-            self.placeholders[name] = page
-            self.tabs.addTab(page, name)
+        # Analysis panels are built the first time their tab is shown: a quicker start.
+        self.panels: dict[str, QWidget] = {"fleet": self.fleet_panel}
+        self._hosts: dict[str, QWidget] = {}
+        for key, (title, _module, _cls, tip) in ANALYSIS_PANELS.items():
+            host = QWidget()
+            host.setLayout(QVBoxLayout())
+            host.layout().setContentsMargins(0, 0, 0, 0)
+            self._hosts[key] = host
+            index = self.tabs.addTab(host, title)
+            self.tabs.setTabToolTip(index, tip)
+        self.tabs.currentChanged.connect(self._on_area_changed)
         self.setCentralWidget(self.tabs)
+
+        from gui.scenarios import ScenarioBar
+
+        self._scenario_name: str | None = None
+        self._scenario_params: dict = {}
+        self.scenario_bar = ScenarioBar(store, self.undo_stack, gather_params=self.gather_scenario_params)
+        self.scenario_bar.status_message.connect(self.show_status)
+        self.scenario_bar.current_changed.connect(self.apply_scenario)
+        toolbar = QToolBar("Scenario")
+        toolbar.setObjectName("scenario_toolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(self.scenario_bar)
+        self.addToolBar(toolbar)
+        self.scenario_bar.emit_current()
 
         self._build_menus()
         self.statusBar().showMessage(self._store_summary())
@@ -144,6 +114,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self.export_chips_action = file_menu.addAction("Export chips CSV…", lambda: self.export_csv("chips"))
         self.export_orders_action = file_menu.addAction("Export orders CSV…", lambda: self.export_csv("orders"))
+        self.export_all_action = file_menu.addAction("Export &all charts and tables…", lambda: self.export_all())
+        self.export_all_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_all_action.setToolTip("Every chart as PNG and SVG and the data behind it as CSV, for this scenario")
         file_menu.addSeparator()
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
@@ -162,9 +135,89 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
 
+        view_menu = self.view_menu = bar.addMenu("&View")
+        for i in range(self.tabs.count()):
+            action = view_menu.addAction(self.tabs.tabText(i), lambda i=i: self.tabs.setCurrentIndex(i))
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+
         help_menu = self.help_menu = bar.addMenu("&Help")
         self.about_action = help_menu.addAction("&About Fleetcast", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+
+    # ---- analysis panels and scenarios --------------------------------------------------------
+    def panel(self, key: str) -> QWidget:
+        """The panel for `key`, built (and given the current scenario's inputs) on first use."""
+        if key in self.panels:
+            return self.panels[key]
+        import importlib
+
+        _title, module_name, class_name, _tip = ANALYSIS_PANELS[key]
+        cls = getattr(importlib.import_module(module_name), class_name)
+        panel = cls(self.store, self.undo_stack)
+        panel.status_message.connect(self.show_status)
+        self._hosts[key].layout().addWidget(panel)
+        self.panels[key] = panel
+        if self._scenario_params:
+            self._apply_to(key, panel)
+        return panel
+
+    def _on_area_changed(self, index: int) -> None:
+        for key, host in self._hosts.items():
+            if self.tabs.widget(index) is host:
+                self.panel(key)
+
+    def _apply_to(self, key: str, panel) -> None:
+        params = self._scenario_params
+        if key == "forecast":
+            panel.apply_scenario_state({**params, "name": self._scenario_name or params.get("name", "")})
+        else:
+            state = (params.get("ui") or {}).get(key)
+            if state is not None:
+                panel.apply_scenario_state(state)
+
+    def apply_scenario(self, name: str, params: dict) -> None:
+        self._scenario_name, self._scenario_params = name, dict(params)
+        for key, panel in self.panels.items():
+            if key != "fleet":
+                self._apply_to(key, panel)
+        if "compare" in self.panels:
+            self.panels["compare"].refresh_scenarios()
+        self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {name}")
+
+    def gather_scenario_params(self) -> dict:
+        """What Save writes: built panels' inputs; unbuilt panels keep what the scenario had."""
+        import copy
+
+        params = copy.deepcopy(self._scenario_params)
+        if "forecast" in self.panels:
+            params.update(self.panels["forecast"].scenario_state())
+        ui = dict(params.get("ui") or {})
+        for key, panel in self.panels.items():
+            if key not in ("fleet", "forecast"):
+                ui[key] = panel.scenario_state()
+        params["ui"] = ui
+        return params
+
+    def export_all(self, out_dir: str | None = None) -> list | None:
+        if out_dir is None:
+            out_dir = QFileDialog.getExistingDirectory(self, "Export all charts and tables to", last_dir("export"))
+            if not out_dir:
+                return None
+        from gui.export_all import export_all
+
+        for key in ANALYSIS_PANELS:
+            self.panel(key)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            written = export_all(self.panels, out_dir)
+        except UserError as exc:
+            self.fleet_panel.banner.show_error(f"Export failed: {exc}")
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        remember_dir("export", os.path.join(out_dir, "x"))
+        self.show_status(f"Exported {len(written)} files to {out_dir}")
+        return written
 
     def show_status(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
@@ -270,6 +323,13 @@ class MainWindow(QMainWindow):
         return window
 
     def closeEvent(self, event) -> None:
+        if getattr(self, "_shut_down", False):  # closed before (e.g. by a test, then its teardown)
+            super().closeEvent(event)
+            return
+        self._shut_down = True
+        for panel in self.panels.values():
+            panel.shutdown()
+        self.scenario_bar.detach()
         workers.cancel_all()
         QThreadPool.globalInstance().waitForDone(3000)
         self.save_settings()

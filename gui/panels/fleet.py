@@ -307,6 +307,32 @@ class FleetPanel(QWidget):
         except (RuntimeError, TypeError):
             pass
 
+    # ---- the panel protocol (Export all) -------------------------------------------------------
+    def charts(self) -> dict:
+        return {"installed_chips": self.chart}
+
+    def tables(self) -> dict:
+        def table(model, rows):
+            headers = [c.header for c in model.columns]
+            return headers, [[row.get(c.key) for c in model.columns] for row in rows]
+        deliveries = table(self.delivery_model, self.store.delivery_rows())  # every order's, not the selection
+        deliveries = (["Order ID"] + deliveries[0],
+                      [[r["order_id"]] + cells for r, cells in zip(self.store.delivery_rows(), deliveries[1])])
+        return {"orders": table(self.order_model, self.order_model.rows()), "deliveries": deliveries,
+                "chips": table(self.chip_model, self.chip_model.rows())}
+
+    def compute_now(self) -> None:
+        self.refresh()
+
+    def scenario_state(self) -> dict:
+        return {}  # the fleet is data in the store, not a scenario input
+
+    def apply_scenario_state(self, state: dict) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
     # ---- refresh -----------------------------------------------------------------------------
     def refresh(self, *_):
         """Re-read the store into tables and chart (after every edit, undo and redo)."""
