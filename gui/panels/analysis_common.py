@@ -181,7 +181,7 @@ class ChipSetButton(QToolButton):
         self.changed.emit()
 
     def _update_text(self) -> None:
-        self.setText(f"Compare chips ({len(self.selected())}) ▾")
+        self.setText(f"Compare chips ({len(self.selected())})")
 
     def selected(self) -> list[str]:
         return [cid for cid, a in self._actions.items() if a.isChecked()]

@@ -222,6 +222,8 @@ class InferencePanel(QWidget):
             self.ttft_chart.legend.setOffset((10, 10))
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
+            if chart.legend is not None:  # scale with the chart in PNG/SVG exports
+                chart.legend.setFlag(chart.legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
 
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -612,13 +614,13 @@ class InferencePanel(QWidget):
 
     # ---- protocol ----------------------------------------------------------------------------
     def charts(self) -> dict:
-        return {"inference-throughput-latency": self.curve_chart, "inference-ttft": self.ttft_chart,
-                "inference-chips-needed": self.chips_chart}
+        return {"throughput-latency": self.curve_chart, "ttft": self.ttft_chart,
+                "chips-needed": self.chips_chart}
 
     def tables(self) -> dict:
-        out = {"inference-figures": (["Figure", "Value", "Unit"], self.figure_rows())}
+        out = {"figures": (["Figure", "Value", "Unit"], self.figure_rows())}
         if self.comparison is not None:
-            out["inference-chip-comparison"] = self.comparison_table()
+            out["chip-comparison"] = self.comparison_table()
         return out
 
     def figure_rows(self) -> list[list]:

@@ -239,6 +239,8 @@ class TrainingPanel(QWidget):
             self.scaling_chart.legend.setOffset((-10, 10))  # top right: the curves fall to the right
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
+            if chart.legend is not None:  # scale with the chart in PNG/SVG exports
+                chart.legend.setFlag(chart.legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
         grid = QGridLayout()
         grid.setSpacing(8)
         grid.addWidget(self.step_chart, 0, 0)
@@ -710,13 +712,13 @@ class TrainingPanel(QWidget):
 
     # ---- protocol ----------------------------------------------------------------------------
     def charts(self) -> dict:
-        return {"training-step-time": self.step_chart, "training-memory": self.memory_chart,
-                "training-layout-search": self.heatmap, "training-scaling": self.scaling_chart}
+        return {"step-time": self.step_chart, "memory": self.memory_chart,
+                "layout-search": self.heatmap, "scaling": self.scaling_chart}
 
     def tables(self) -> dict:
         out = {}
         figures = self.figure_rows()
-        out["training-figures"] = (["Figure", "Value", "Unit"], figures)
+        out["figures"] = (["Figure", "Value", "Unit"], figures)
         a = self.analysis
         if a is not None:
             headers = ["Rank", "TP (ways)", "PP (stages)", "DP (ways)", "CP (ways)", "EP (ways)", "VPP (chunks)",
@@ -728,7 +730,7 @@ class TrainingPanel(QWidget):
                 rows.append([i + 1, lay["tp"], lay["pp"], lay["dp"], lay["cp"], lay["ep"], lay["vpp"],
                              lay["zero_stage"], lay["micro_batch"], lay["recompute"], r.tokens_per_s_per_chip,
                              r.step_time_s, r.mfu_pct, r.memory_gb_per_chip])
-            out["training-top-layouts"] = (headers, rows)
+            out["top-layouts"] = (headers, rows)
         return out
 
     def figure_rows(self) -> list[list]:

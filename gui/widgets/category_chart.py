@@ -33,9 +33,13 @@ class CategoryBarPanel(PlotPanel):
         tick_font = QFont()
         tick_font.setPointSizeF(8.0)
         self.plot_item.getAxis("bottom").setStyle(tickFont=tick_font)
+        self.plot_item.getAxis("left").setWidth(64)  # room for "100,000" beside the axis label
         if self.legend is not None:
             # Below the axes rather than over the bars: a breakdown can have a dozen segments.
             self.legend.setParentItem(self.plot_item)
+            # LegendItem ignores transformations (for zooming views); exports scale the scene,
+            # and the legend must scale and move with the rest.
+            self.legend.setFlag(self.legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
             self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
             self.legend.setLabelTextSize("8pt")
             self.legend.setBrush(pg.mkBrush(None))
@@ -64,7 +68,7 @@ class CategoryBarPanel(PlotPanel):
         axis = self.plot_item.getAxis("bottom")
         axis.setTicks([[(i, name) for i, name in enumerate(self.categories)]])
         lines = max([name.count("\n") + 1 for name in self.categories] or [1])
-        axis.setHeight(16 + 13 * lines + (18 if self.x_label else 0))
+        axis.setHeight(10 + 12 * lines + (20 if self.x_label else 0))
         n = max(len(self.categories), 1)
         self.plot_item.setXRange(-0.6, n - 0.4, padding=0)
 
@@ -126,7 +130,11 @@ class CategoryBarPanel(PlotPanel):
             # The legend sits under the axes, in a bottom margin as tall as it is.
             height = self.legend.boundingRect().height() if entries else 0.0
             self.plot_item.layout.setContentsMargins(0, 0, 0, height + 2)
-        self.plot_item.setYRange(0, top * 1.08 if top > 0 else 1.0, padding=0)
+            # Now, not at the next event loop pass: an export may follow before any events run.
+            self.plot_item.layout.activate()
+            self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
+        headroom = 1.15 if self._refs else 1.08  # room for a reference line's label
+        self.plot_item.setYRange(0, top * headroom if top > 0 else 1.0, padding=0)
 
     def clear_bars(self) -> None:
         for name in list(self._segments):

@@ -85,7 +85,14 @@ class HeatmapPanel(PlotPanel):
         self.plot_item.layout.addItem(self.colorbar, 2, 5)
         self.plot_item.layout.setColumnFixedWidth(4, 5)
         if self.legend is not None:
-            self.legend.setOffset((-10, 10))  # top right: low PP x high TP cells are often infeasible
+            # Under the axes: inside the plot it would cover cells.
+            self.legend.setParentItem(self.plot_item)
+            # LegendItem ignores transformations (for zooming views); exports scale the scene,
+            # and the legend must scale and move with the rest.
+            self.legend.setFlag(self.legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
+            self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
+            self.legend.setBrush(pg.mkBrush(None))
+            self.legend.setPen(pg.mkPen(None))
 
     def _value_header(self) -> str:
         return f"{self.value_label} ({self.value_unit})" if self.value_unit else self.value_label
@@ -166,11 +173,11 @@ class HeatmapPanel(PlotPanel):
                 self._legend_reasons.append(name)
         if self.legend is not None:
             self.legend.setVisible(bool(self._legend_reasons))
-        if self._legend_reasons:
-            # Room above the grid for the legend of infeasible codes, so it covers no cell.
-            plot_px = max(self.plot_item.vb.height(), 240.0)
-            extra = ny * (20.0 * len(self._legend_reasons) + 16.0) / plot_px
-            self.plot_item.setYRange(-0.5, ny - 0.5 + extra, padding=0)
+            self.legend.updateSize()
+            height = self.legend.boundingRect().height() if self._legend_reasons else 0.0
+            self.plot_item.layout.setContentsMargins(0, 0, 0, height + 2)
+            self.plot_item.layout.activate()  # now: an export may follow before any events run
+            self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
         if self.highlight is not None and self.highlight[0] in self.x_values and self.highlight[1] in self.y_values:
             i, j = self.x_values.index(self.highlight[0]), self.y_values.index(self.highlight[1])
             self.outline.setRect(QRectF(i - 0.5, j - 0.5, 1.0, 1.0))

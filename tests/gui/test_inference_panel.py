@@ -133,7 +133,7 @@ def test_every_chart_and_table_exports(panel, tmp_path):
     panel.apply_scenario_state(STATE)
     panel.compute_now()
     charts = panel.charts()
-    assert set(charts) == {"inference-throughput-latency", "inference-ttft", "inference-chips-needed"}
+    assert set(charts) == {"throughput-latency", "ttft", "chips-needed"}
     for name, chart in charts.items():
         png, svg, csv_path = chart.export_png(tmp_path / f"{name}.png"), chart.export_svg(tmp_path / f"{name}.svg"), \
             chart.export_csv(tmp_path / f"{name}.csv")
@@ -142,7 +142,7 @@ def test_every_chart_and_table_exports(panel, tmp_path):
         lines = csv_path.read_text(encoding="utf-8").splitlines()
         assert len(lines) > 1 and "(" in lines[0], name
     tables = panel.tables()
-    assert set(tables) == {"inference-figures", "inference-chip-comparison"}
+    assert set(tables) == {"figures", "chip-comparison"}
     for name, (headers, rows) in tables.items():
         path = export.export_csv(headers, rows, tmp_path / f"{name}.csv")
         assert len(path.read_text(encoding="utf-8").splitlines()) == len(rows) + 1 > 1

@@ -185,7 +185,7 @@ def test_search_runs_in_a_worker_can_be_cancelled_and_the_latest_wins(panel, qtb
     assert panel.analysis.key == panel._analysis_key(panel.inputs)
     assert panel.analysis.search.best is not None
     assert panel.run_bar.progress.value() == 100
-    assert "training-top-layouts" in panel.tables()
+    assert "top-layouts" in panel.tables()
 
 
 def qtbot_left():
@@ -200,7 +200,7 @@ def test_every_chart_and_table_exports(panel, tmp_path):
     panel.apply_scenario_state(FIXED)
     panel.compute_now()
     charts = panel.charts()
-    assert set(charts) == {"training-step-time", "training-memory", "training-layout-search", "training-scaling"}
+    assert set(charts) == {"step-time", "memory", "layout-search", "scaling"}
     for name, chart in charts.items():
         png, svg, csv_path = chart.export_png(tmp_path / f"{name}.png"), chart.export_svg(tmp_path / f"{name}.svg"), \
             chart.export_csv(tmp_path / f"{name}.csv")
