@@ -236,3 +236,26 @@ def test_scaling_counts_bracket_the_current_count():
     assert 1000 in counts and counts[0] < 1000 < counts[-1]
     assert all(c % 8 == 0 for c in counts)
     assert np.all(np.diff(counts) > 0)
+
+
+def test_hover_readouts_name_cell_segment_and_units(panel):
+    panel.apply_scenario_state({**FIXED, "num_chips": 8})
+    panel.compute_now()
+    heat = panel.heatmap
+    best = panel.analysis.search.best
+    i, j = heat.x_values.index(best.layout["tp"]), heat.y_values.index(best.layout["pp"])
+    assert heat.cell_at(i + 0.3, j - 0.2) == (i, j)
+    text = heat.cell_text(i, j)
+    assert f"TP {best.layout['tp']} × PP {best.layout['pp']}" in text and "tokens/s per chip" in text
+    blocked = [(a, b) for b in range(len(heat.y_values)) for a in range(len(heat.x_values))
+               if not np.isfinite(heat.values[b, a])]
+    assert blocked, "8 chips leave some TP x PP pairs without a layout"
+    assert "infeasible" in heat.cell_text(*blocked[0])
+    # The bottom segment of the first step-time bar.
+    chart = panel.step_chart
+    first, heights = next(iter(chart._segments.items()))
+    point = chart.nearest_point(0.0, heights[0] / 2)
+    assert point[0] == first
+    assert chart.readout_text(point).startswith(chart.categories[0])
+    assert " s (" in chart.readout_text(point)
+    assert chart.nearest_point(0.5, heights[0] / 2) is None  # between bars
