@@ -478,7 +478,7 @@ class InferencePanel(QWidget):
         layout = f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
         t.set("layout", layout, f"{cap.chips_per_replica} chips per replica")
         t.set("memory", f"{cap.weights_gb_per_chip:.1f}", f"of {req.chip.hbm_gb:g} GB; KV {cap.kv_gb_per_sequence:.3f} GB/seq")
-        t.set("concurrency", f"{cap.max_concurrency:,}", f"per replica (KV cache); {cap.batch:,.0f} at the targets"
+        t.set("concurrency", f"{cap.max_concurrency:,}", f"per replica; {cap.batch:,.0f} at the targets"
               if cap.feasible else "per replica (KV cache)")
         if not cap.feasible:
             for key in ("throughput", "ttft", "tpot", "chips"):

@@ -188,6 +188,7 @@ class TrainingPanel(QWidget):
         self.analysis_timer.setInterval(self.ANALYSIS_DELAY_MS)
         self.analysis_timer.timeout.connect(self.start_analysis)
         self._scaling_drawn = None
+        self.heatmap_note = ""
 
         self.runner = LatestRunner(self)
         self.runner.progress.connect(lambda f, m: self.run_bar.set_progress(f, m))
@@ -558,15 +559,16 @@ class TrainingPanel(QWidget):
             reasons = ", ".join(f"{k} ({v:,})" for k, v in s.infeasible_by_reason.items())
             self.run_bar.set_message(f"No layout fits among {s.layouts_evaluated:,}: {reasons}", error=True)
         else:
+            self._draw_heatmap()
             self.run_bar.set_message(f"Searched {s.layouts_evaluated:,} layouts ({s.layouts_feasible:,} feasible) "
-                                     f"in {s.search_seconds:.2f} s; scaling curve for "
-                                     f"{len(analysis.scaling_chips)} chip types.")
+                                     f"in {s.search_seconds:.2f} s" + (self.heatmap_note or
+                                     f"; scaling curve for {len(analysis.scaling_chips)} chip types") + ".")
+        self._draw_heatmap()
         if self.inputs is not None and self.mode_combo.currentData() == "search" \
                 and analysis.key == self._analysis_key(self.inputs):
             self.result = s.best
             self._draw_figures()
         self._draw_bars()
-        self._draw_heatmap()
         self._draw_scaling()
         self.analysis_finished.emit()
 
@@ -670,13 +672,24 @@ class TrainingPanel(QWidget):
         self.memory_chart.set_stacked(memory)
         self.memory_chart.set_reference_line("HBM capacity", bars[0][1].memory_capacity_gb)
 
+    MAX_HEATMAP_ROWS = 12
+
     def _draw_heatmap(self) -> None:
         a = self.analysis
         if a is None:
             self.heatmap.clear_grid()
             return
         best = a.search.best
-        self.heatmap.set_grid(a.grid_tp, a.grid_pp, a.grid_best, a.grid_reason, counts=a.grid_count,
+        rows = list(range(len(a.grid_pp)))
+        self.heatmap_note = ""
+        if len(rows) > self.MAX_HEATMAP_ROWS:
+            # Many chips have many divisors: show the PP values with the best layouts, in order.
+            scored = [(np.nanmax(a.grid_best[j]) if np.isfinite(a.grid_best[j]).any() else -1.0, j) for j in rows]
+            keep = sorted(j for _, j in sorted(scored, reverse=True)[: self.MAX_HEATMAP_ROWS])
+            self.heatmap_note = f"; heatmap: the {len(keep)} best of {len(rows)} PP values"
+            rows = keep
+        self.heatmap.set_grid(a.grid_tp, [a.grid_pp[j] for j in rows], a.grid_best[rows], [a.grid_reason[j] for j in rows],
+                              counts=a.grid_count[rows],
                               highlight=(best.layout["tp"], best.layout["pp"]) if best else None)
 
     def _draw_scaling(self) -> None:
