@@ -28,18 +28,40 @@ def seed(store) -> None:
             store.import_orders_csv(orders)
         for row in store.delivery_rows():
             store.db["deliveries"].update(row["id"], {"note": "seed (see the order's note for what is sourced)"})
-        scenario = _default_scenario_params()
-        if scenario is not None:
-            store.save_scenario(DEFAULT_SCENARIO_NAME, scenario)
+        for name, params in _story_scenarios():
+            store.save_scenario(name, params)
         db[META].insert({"key": "seeded_at", "value": _today()}, replace=True)
 
 
-def _default_scenario_params() -> dict | None:
-    try:
-        from engine.forecast import default_scenario, scenario_to_dict
-    except ImportError:
-        return None
-    return scenario_to_dict(default_scenario())
+def _story_scenarios() -> list[tuple[str, dict]]:
+    """The story's default and the what-ifs it asks: Huawei delivers half, or late; H20 cut off."""
+    import copy
+
+    from engine.forecast import default_scenario, scenario_from_dict, scenario_to_dict
+
+    base = scenario_to_dict(default_scenario())
+    base["name"] = DEFAULT_SCENARIO_NAME
+
+    def variant(name: str, vendor: str, note: str, **uncertainty) -> tuple[str, dict]:
+        params = copy.deepcopy(base)
+        params["name"] = name
+        params["vendor_uncertainty"][vendor].update(uncertainty, note=note)
+        scenario_from_dict(params)  # a seed that doesn't validate is a bug: fail loudly here
+        return name, params
+
+    fixed = dict(fraction_dist="fixed", delay_dist="fixed")
+    return [
+        (DEFAULT_SCENARIO_NAME, base),
+        variant("Huawei delivers half", "Huawei", "what-if: exactly 50% of the 910B order arrives, on schedule",
+                **fixed, fraction_low=0.5, fraction_mode=0.5, fraction_high=0.5, fraction_of="order",
+                delay_low_days=0.0, delay_mode_days=0.0, delay_high_days=0.0),
+        variant("Huawei 6 months late", "Huawei", "what-if: the whole 910B order arrives, 6 months late",
+                **fixed, fraction_low=1.0, fraction_mode=1.0, fraction_high=1.0, fraction_of="order",
+                delay_low_days=182.0, delay_mode_days=182.0, delay_high_days=182.0),
+        variant("H20 cut off (Apr 2025)", "NVIDIA", "what-if: no H20 beyond what was delivered before the licence rule",
+                **fixed, fraction_low=0.0, fraction_mode=0.0, fraction_high=0.0, fraction_of="outstanding",
+                delay_low_days=0.0, delay_mode_days=0.0, delay_high_days=0.0),
+    ]
 
 
 def _today() -> str:

@@ -12,6 +12,9 @@ from gui.panels.compare import ComparePanel
 @pytest.fixture
 def store(tmp_path):
     s = open_store(tmp_path / "compare.db")
+    for row in s.scenarios():  # keep only the story's default, then add one variant
+        if row["name"] != "Story default":
+            s.delete_scenario(row["name"])
     params = scenario_to_dict(default_scenario())
     params["allocation"]["training_share"]["ascend-910b2"] = 0.0  # everything serves
     params["trials"] = 500
