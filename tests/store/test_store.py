@@ -258,3 +258,14 @@ def test_models_save_and_delete_restore(store):
         store.model("llama3-8b")
     store.restore_model(row)
     assert store.model("llama3-8b") == model
+
+
+def test_seeded_scenarios_are_valid_and_ask_the_story_questions(store):
+    from engine.forecast import scenario_from_dict
+
+    scenarios = {s["name"]: scenario_from_dict(s["params"]) for s in store.scenarios()}
+    assert set(scenarios) == {"Story default", "Huawei delivers half", "Huawei 6 months late", "H20 cut off (Apr 2025)"}
+    half = scenarios["Huawei delivers half"].vendor_uncertainty["Huawei"]
+    assert (half.fraction_dist, half.fraction_mode) == ("fixed", 0.5)
+    late = scenarios["Huawei 6 months late"].vendor_uncertainty["Huawei"]
+    assert (late.delay_dist, late.delay_mode_days, late.fraction_mode) == ("fixed", 182.0, 1.0)
