@@ -222,8 +222,6 @@ class InferencePanel(QWidget):
             self.ttft_chart.legend.setOffset((10, 10))
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
-            if chart.legend is not None:  # scale with the chart in PNG/SVG exports
-                chart.legend.setFlag(chart.legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
 
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

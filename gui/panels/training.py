@@ -240,8 +240,6 @@ class TrainingPanel(QWidget):
             self.scaling_chart.legend.setOffset((-10, 10))  # top right: the curves fall to the right
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
-            if chart.legend is not None:  # scale with the chart in PNG/SVG exports
-                chart.legend.setFlag(chart.legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
         grid = QGridLayout()
         grid.setSpacing(8)
         grid.addWidget(self.step_chart, 0, 0)

@@ -37,30 +37,10 @@ class CategoryBarPanel(PlotPanel):
         if self.legend is not None:
             # Below the axes rather than over the bars: a breakdown can have a dozen segments.
             self.legend.setParentItem(self.plot_item)
-            # LegendItem ignores transformations (for zooming views); exports scale the scene,
-            # and the legend must scale and move with the rest.
-            self.legend.setFlag(self.legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
             self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
             self.legend.setLabelTextSize("8pt")
             self.legend.setBrush(pg.mkBrush(None))
             self.legend.setPen(pg.mkPen(None))
-
-    def set_bars(self, name, x, heights, **kwargs):
-        existed = name in self._series
-        item = super().set_bars(name, x, heights, **kwargs)
-        if not existed and self.legend is not None:
-            # PlotItem.addItem already listed the named item; PlotPanel.set_bars lists it again.
-            seen = [s for s, label in self.legend.items if label.text == name]
-            for sample in seen[1:]:
-                self.legend.layout.removeItem(sample)
-                sample.close()
-                for pair in list(self.legend.items):
-                    if pair[0] is sample:
-                        self.legend.items.remove(pair)
-                        self.legend.layout.removeItem(pair[1])
-                        pair[1].close()
-                self.legend.updateSize()
-        return item
 
     # ---- data --------------------------------------------------------------------------------
     def set_categories(self, names) -> None:

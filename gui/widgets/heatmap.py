@@ -87,9 +87,6 @@ class HeatmapPanel(PlotPanel):
         if self.legend is not None:
             # Under the axes: inside the plot it would cover cells.
             self.legend.setParentItem(self.plot_item)
-            # LegendItem ignores transformations (for zooming views); exports scale the scene,
-            # and the legend must scale and move with the rest.
-            self.legend.setFlag(self.legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
             self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
             self.legend.setBrush(pg.mkBrush(None))
             self.legend.setPen(pg.mkPen(None))

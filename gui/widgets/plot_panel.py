@@ -107,6 +107,9 @@ class PlotPanel(QWidget):
         # The legend must exist before items are added, or it stays empty.
         self.legend = self.plot_item.addLegend(offset=(10, 10)) if legend else None
         if self.legend is not None:
+            # LegendItem ignores transformations (for zoomable views); an export scales the scene
+            # to its width, and the legend must scale and move with the rest of the chart.
+            self.legend.setFlag(self.legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
             self.legend.setBrush(pg.mkBrush(255, 255, 255, 210))
             self.legend.setPen(pg.mkPen("#bbbbbb"))
 
