@@ -176,3 +176,20 @@ class DeleteDeliveryCommand(StoreCommand):
 
     def revert(self):
         self.store.restore_delivery(self.snapshot)
+
+
+def follow_stack(stack, slot):
+    """Call `slot` whenever the undo stack moves; returns an idempotent `unfollow()`.
+
+    Views detach before their store closes (a dying stack still signals) and may be shut down
+    twice (window close, then test teardown); a second disconnect would warn.
+    """
+    stack.indexChanged.connect(slot)
+    following = [True]
+
+    def unfollow() -> None:
+        if following[0]:
+            following[0] = False
+            stack.indexChanged.disconnect(slot)
+
+    return unfollow

@@ -20,7 +20,7 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QWidget
 
 from engine.errors import UserError, ValidationError
-from gui.commands import StoreCommand, push_command
+from gui.commands import StoreCommand, follow_stack, push_command
 from gui.settings import settings
 
 DEFAULT_NAME = "Story default"
@@ -204,7 +204,7 @@ class ScenarioBar(QWidget):
                       self.delete_button):
                 w.setEnabled(False)
 
-        self.undo_stack.indexChanged.connect(self._on_stack_moved)
+        self._unfollow_stack = follow_stack(self.undo_stack, self._on_stack_moved)
         self._fill_combo()
         self._current = remembered_scenario(store)
         self._select_in_combo(self._current)
@@ -286,10 +286,7 @@ class ScenarioBar(QWidget):
 
     def detach(self) -> None:
         """Stop following the undo stack (before the store closes: a dying stack still signals)."""
-        try:
-            self.undo_stack.indexChanged.disconnect(self._on_stack_moved)
-        except (RuntimeError, TypeError):
-            pass
+        self._unfollow_stack()
 
     # ---- internals -----------------------------------------------------------------------------
     def _push(self, command) -> bool:

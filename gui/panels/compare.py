@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
+from gui.commands import follow_stack
 from gui.panels.forecast import (
     ForecastRequest, compute_forecast, figure_text, fit_left_axis, key_figures, legend_top_right,
 )
@@ -133,7 +134,7 @@ class ComparePanel(QWidget):
 
         self.refresh_scenarios()
         if undo_stack is not None:
-            undo_stack.indexChanged.connect(self.refresh_scenarios)
+            self._unfollow_stack = follow_stack(undo_stack, self.refresh_scenarios)
 
     # ---- scenario list -------------------------------------------------------------------------
     def refresh_scenarios(self, *_):
@@ -205,10 +206,7 @@ class ComparePanel(QWidget):
     def shutdown(self) -> None:
         self.runner.cancel(emit=False)
         if self.undo_stack is not None:
-            try:
-                self.undo_stack.indexChanged.disconnect(self.refresh_scenarios)
-            except (RuntimeError, TypeError):
-                pass
+            self._unfollow_stack()
 
     # ---- running -------------------------------------------------------------------------------
     def _request(self) -> CompareRequest | None:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from engine.fleet import installed_timeline, month_starts
 from gui.commands import (
     AddDeliveryCommand, AddOrderCommand, DeleteDeliveryCommand, DeleteOrderCommand,
-    EditChipCommand, EditDeliveryCommand, EditOrderCommand, push_command,
+    EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_stack, push_command,
 )
 from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
 from gui.widgets.banner import MessageBanner
@@ -142,7 +142,7 @@ class FleetPanel(QWidget):
                 w.setEnabled(False)
             self.banner.show_info(f"{store.path} is opened read-only: viewing only, edits are disabled.")
 
-        self.undo_stack.indexChanged.connect(self.refresh)
+        self._unfollow_stack = follow_stack(self.undo_stack, self.refresh)
         self.refresh()
         if self.order_model.rowCount():
             self.orders_table.view.selectRow(0)
@@ -302,10 +302,7 @@ class FleetPanel(QWidget):
 
     def detach(self) -> None:
         """Stop following the undo stack (before the store closes: a dying stack still signals)."""
-        try:
-            self.undo_stack.indexChanged.disconnect(self.refresh)
-        except (RuntimeError, TypeError):
-            pass
+        self._unfollow_stack()
 
     # ---- the panel protocol (Export all) -------------------------------------------------------
     def charts(self) -> dict:

@@ -31,6 +31,7 @@ from engine.forecast import (
     CURVE_KINDS, DISTRIBUTIONS, ForecastInputs, ForecastResult, ForecastScenario, OrderUncertainty,
     default_scenario, run_forecast, scenario_from_dict, scenario_to_dict, validate_scenario,
 )
+from gui.commands import follow_stack
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
 from gui.workers import LatestRunner
@@ -279,7 +280,7 @@ class ForecastPanel(QWidget):
         self._read_store()
         self.apply_scenario_state(scenario_to_dict(self._base))
         if undo_stack is not None:
-            undo_stack.indexChanged.connect(self._on_store_changed)
+            self._unfollow_stack = follow_stack(undo_stack, self._on_store_changed)
 
     # ---- form --------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:
@@ -563,10 +564,7 @@ class ForecastPanel(QWidget):
         self._debounce.stop()
         self.runner.cancel(emit=False)
         if self.undo_stack is not None:
-            try:
-                self.undo_stack.indexChanged.disconnect(self._on_store_changed)
-            except (RuntimeError, TypeError):
-                pass
+            self._unfollow_stack()
 
     # ---- reading the store and the form -------------------------------------------------------
     def _read_store(self) -> None:

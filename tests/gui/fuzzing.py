@@ -34,8 +34,12 @@ def _editable_indexes(view: QAbstractItemView, limit: int = 200):
     if model is None:
         return []
     out = []
+    try:
+        columns = model.columnCount(QModelIndex())
+    except TypeError:  # list models keep columnCount private
+        columns = 1
     for row in range(min(model.rowCount(QModelIndex()), 20)):
-        for col in range(model.columnCount(QModelIndex())):
+        for col in range(columns):
             index = model.index(row, col)
             if model.flags(index) & Qt.ItemFlag.ItemIsEditable:
                 out.append(index)
@@ -48,7 +52,9 @@ def fuzz(root: QWidget, qtbot, rng: random.Random, rounds: int = 60, click_butto
     """Apply `rounds` random actions; returns how many actions ran."""
     actions = 0
     for _ in range(rounds):
-        widgets = [w for w in root.findChildren(QWidget) if w.isEnabled()]
+        interactive = (QLineEdit, QPlainTextEdit, QTextEdit, QAbstractSpinBox, QComboBox, QCheckBox,
+                       QAbstractItemView, QAbstractButton)
+        widgets = [w for w in root.findChildren(QWidget) if w.isEnabled() and isinstance(w, interactive)]
         rng.shuffle(widgets)
         for widget in widgets[:8]:
             try:
