@@ -19,7 +19,10 @@ def test_serve_json_story_chips(chip, capsys):
                 "slo_output_tokens_per_s_per_chip"):
         assert key in d, key
     assert d["limiting"] in ("compute", "bandwidth", "memory capacity", "latency target", "overhead")
-    assert 0 < d["slo_output_tokens_per_s_per_chip"] <= d["output_tokens_per_s_per_chip"]
+    assert 0 < d["slo_output_tokens_per_s_per_chip"] <= d["max_throughput"]["output_tokens_per_s_per_chip"]
+    # with targets, the headline figures are the operating point that meets them
+    assert d["output_tokens_per_s_per_chip"] == d["slo_output_tokens_per_s_per_chip"]
+    assert d["ttft_ms"] <= 2000 and d["tpot_ms"] <= 50
     assert d["slo_tpot_ms"] <= 50 and d["slo_ttft_ms"] <= 2000
     assert d["chips_needed"] % 8 == 0
     assert d["chips_needed"] * d["slo_output_tokens_per_s_per_chip"] >= 100000

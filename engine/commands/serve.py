@@ -117,6 +117,18 @@ def run(args, ctx) -> Output:
         data["slo_batch"] = cap.batch
         data["slo_ttft_ms"] = _finite(cap.ttft_ms)
         data["slo_tpot_ms"] = _finite(cap.tpot_ms)
+        if cap.feasible and args.concurrency is None:
+            # With targets, the answer is the operating point that meets them; the unconstrained
+            # (offline, largest batch) figures move under "max_throughput".
+            data["max_throughput"] = {k: data[k] for k in (
+                "output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip", "ttft_ms", "tpot_ms", "running_batch",
+                "prefill_ms", "decode_step_ms", "decode_breakdown_ms")}
+            for key in ("prefill_ms", "decode_step_ms", "decode_breakdown_ms"):
+                del data[key]
+            data.update(output_tokens_per_s_per_chip=cap.output_tokens_per_s_per_chip,
+                        total_tokens_per_s_per_chip=cap.total_tokens_per_s_per_chip,
+                        ttft_ms=_finite(cap.ttft_ms), tpot_ms=_finite(cap.tpot_ms), running_batch=cap.batch,
+                        scenario="slo")
         # Under SLOs the binding constraint is what the user asked about.
         data["limiting"] = cap.limiting
         data["bound_by"] = cap.resource
