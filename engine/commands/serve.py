@@ -122,8 +122,8 @@ def run(args, ctx) -> Output:
             # (offline, largest batch) figures move under "max_throughput".
             data["max_throughput"] = {k: data[k] for k in (
                 "output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip", "ttft_ms", "tpot_ms", "running_batch",
-                "prefill_ms", "decode_step_ms", "decode_breakdown_ms")}
-            for key in ("prefill_ms", "decode_step_ms", "decode_breakdown_ms"):
+                "prefill_ms", "decode_step_ms")}
+            for key in ("prefill_ms", "decode_step_ms"):
                 del data[key]
             data.update(output_tokens_per_s_per_chip=cap.output_tokens_per_s_per_chip,
                         total_tokens_per_s_per_chip=cap.total_tokens_per_s_per_chip,
@@ -151,6 +151,7 @@ def run(args, ctx) -> Output:
         data["layouts"] = {str(k): v for k, v in data["layouts"].items()}
     skip = {"decode_breakdown_ms", "layouts", "slo"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
-    rows += [{"key": f"decode {k}", "value": v} for k, v in data["decode_breakdown_ms"].items()]
+    rows += [{"key": f"decode {k} (at max throughput)" if "max_throughput" in data else f"decode {k}", "value": v}
+             for k, v in data["decode_breakdown_ms"].items()]
     text = f"{model.name} on {chip.name} (tp={tp}): limited by {data['limiting']}: {data['explanation']}"
     return Output(data=data, rows=rows, columns=["key", "value"], text=text)
