@@ -574,12 +574,20 @@ def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
     )
 
 
+# No fleet is larger; beyond it a chip count is a typo (and would only slow the search down).
+MAX_CHIPS = 10_000_000
+
+
 def _check_inputs(inp: TrainingInputs) -> None:
     problems = inp.model.validate()
     if problems:
         raise UserError(f"model {inp.model.id}: " + "; ".join(problems))
-    if inp.num_chips <= 0:
-        raise UserError(f"num_chips: {inp.num_chips} (must be positive)")
+    if not 0 < inp.num_chips <= MAX_CHIPS:
+        raise UserError(f"num_chips: {inp.num_chips} (must be 1 to {MAX_CHIPS:,})")
+    if inp.seq_len is not None and not 0 < inp.seq_len <= 10_000_000:
+        raise UserError(f"seq_len: {inp.seq_len} (must be 1 to 10,000,000 tokens)")
+    if inp.global_batch_seqs is not None and not 0 < inp.global_batch_seqs <= 100_000_000:
+        raise UserError(f"global_batch_seqs: {inp.global_batch_seqs} (must be 1 to 100,000,000)")
     if not inp.chip.peak_tflops("bf16"):
         raise UserError(f"chip {inp.chip.id}: no 16-bit peak in the catalog")
     if inp.dtype not in ("bf16", "fp16", "fp8"):

@@ -79,3 +79,17 @@ def test_validate_training_small_file(capsys, tmp_path):
 def test_validate_missing_file_is_user_error(capsys, tmp_path):
     assert cli.main(["validate", "training", "--cases", str(tmp_path / "none.csv")]) == 1
     assert "none.csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--chips", "1000000000000", "--search"], "must be 1 to 10,000,000"),
+    (["--chips", "8", "--tp", "3"], "no layout of 8 chips matches --tp 3"),
+    (["--chips", "8", "--tokens", "nan"], "--tokens: nan"),
+    (["--chips", "8", "--tokens", "inf"], "--tokens: inf"),
+])
+def test_absurd_training_requests_are_refused_quickly(capsys, argv, needle):
+    from engine.cli import main
+
+    code = main(["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", *argv])
+    err = capsys.readouterr().err
+    assert code == 1 and needle in err and len(err.strip().splitlines()) == 1

@@ -67,8 +67,8 @@ def run(args, ctx) -> Output:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name.replace('_', '-')}: {value} (must be a positive integer)")
-    if args.tokens is not None and args.tokens <= 0:
-        raise UserError(f"--tokens: {args.tokens:g} (must be positive)")
+    if args.tokens is not None and not (0 < args.tokens <= 1e18):  # also refuses nan and inf
+        raise UserError(f"--tokens: {args.tokens:g} (must be a positive number of tokens, at most 1e18)")
     chip, model = lookup(ctx, args.chip, args.model)
     dtype = "bf16" if args.dtype == "fp16" else args.dtype
     inputs = TrainingInputs(
@@ -82,6 +82,11 @@ def run(args, ctx) -> Output:
     if args.search or not layout_given:
         result = search_layouts(inputs, top_k=args.top)
         if result.best is None:
+            if not result.layouts_evaluated:
+                given = ", ".join(f"--{k} {v}" for k, v in (("tp", args.tp), ("pp", args.pp), ("dp", args.dp),
+                                                          ("cp", args.cp), ("ep", args.ep)) if v is not None)
+                raise UserError(f"no layout of {args.chips} chips matches {given or 'the flags given'} "
+                                f"(tp x pp x dp x cp must equal --chips, and tp must divide the heads)")
             reasons = ", ".join(f"{k}: {v}" for k, v in result.infeasible_by_reason.items())
             raise UserError(f"no feasible layout for {model.id} on {args.chips} x {chip.id} ({reasons})")
         best = result.best
