@@ -519,6 +519,16 @@ def _validate_inputs(inp: ServingInputs) -> None:
         raise UserError(f"concurrency: {inp.concurrency!r} (must be >= 1)")
     if inp.scenario == "server" and not (inp.request_rate and inp.request_rate > 0):
         raise UserError(f"request_rate: {inp.request_rate!r} (server needs a rate > 0)")
+    if inp.tp > inp.model.heads:
+        raise UserError(f"tp: {inp.tp} (more than the model's {inp.model.heads} attention heads)")
+    if inp.chips > 10_000_000:
+        raise UserError(f"chips: {inp.chips:,} (more than 10,000,000; check tp, pp, ep and replicas)")
+    for name in ("batch", "concurrency"):
+        value = getattr(inp, name)
+        if value is not None and value > 100_000_000:
+            raise UserError(f"{name}: {value:,} (more than 100,000,000 requests)")
+    if inp.request_rate is not None and not math.isfinite(inp.request_rate):
+        raise UserError(f"request_rate: {inp.request_rate!r} (must be a finite rate)")
     if inp.model.is_moe and inp.ep > 1 and inp.model.moe_experts % inp.ep:
         raise UserError(f"ep: {inp.ep} (must divide moe_experts = {inp.model.moe_experts})")
 

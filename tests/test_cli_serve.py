@@ -61,3 +61,18 @@ def test_serve_concurrency_table_output(capsys):
                  "--output-len", "200", "--concurrency", "16"]) == 0
     out = capsys.readouterr().out
     assert "output_tokens_per_s_per_chip" in out and "limited by" in out
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--tp", "1000000"], "more than the model's 64 attention heads"),
+    (["--demand-tokens-per-s", "inf"], "positive, finite"),
+    (["--ttft-ms", "nan", "--tpot-ms", "50"], "positive, finite"),
+    (["--concurrency", "1000000000"], "more than 100,000,000"),
+])
+def test_absurd_serving_requests_are_refused(capsys, extra, needle):
+    from engine.cli import main
+
+    code = main(["serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--input-len", "1000",
+                 "--output-len", "100", *extra])
+    err = capsys.readouterr().err
+    assert code == 1 and needle in err and "Traceback" not in err

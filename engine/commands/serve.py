@@ -64,8 +64,8 @@ def run(args, ctx) -> Output:
             raise UserError(f"--{name} {v}: must be a positive integer")
     for name in ("ttft_ms", "tpot_ms", "demand_tokens_per_s"):
         v = getattr(args, name)
-        if v is not None and not (v > 0):
-            raise UserError(f"--{name.replace('_', '-')} {v:g}: must be positive")
+        if v is not None and not (0 < v < float("inf")):  # also refuses nan and inf
+            raise UserError(f"--{name.replace('_', '-')} {v:g}: must be a positive, finite number")
     model, chip = _lookup(ctx, args.model, args.chip)
     wdt = args.weight_dtype.lower()
     kdt = (args.kv_dtype or ("fp8" if wdt == "fp8" else "bf16")).lower()
