@@ -31,13 +31,25 @@ def plot_item_of(target):
 
 
 def export_png(target, path: str | os.PathLike, width: int = 1600) -> Path:
-    """Render the plot to a PNG `width` pixels wide (height keeps the on-screen aspect)."""
-    from pyqtgraph.exporters import ImageExporter
+    """Render the chart to a PNG `width` pixels wide, laid out exactly as on screen.
 
+    The chart's view is rendered at a higher device-pixel ratio, so fonts, axes and legend keep
+    their on-screen proportions and come out sharp. (pyqtgraph's ImageExporter instead scales the
+    fonts with the width and then drops tick labels that no longer fit the axis.) A plot with no
+    view of a real size falls back to ImageExporter.
+    """
     item = plot_item_of(target)
     if item.scene() is None:
         raise ValueError("the plot is not in a view; add it to a PlotWidget before exporting")
     path = Path(path)
+    views = [v for v in item.scene().views() if v.width() > 10 and v.height() > 10]
+    if views:
+        image = _render_view(views[0], int(width))
+        if not image.save(str(path), "PNG"):
+            raise OSError(f"{path}: the PNG could not be written")
+        return path
+    from pyqtgraph.exporters import ImageExporter
+
     exporter = ImageExporter(item)
     params = exporter.parameters()
     # Setting width recomputes height as a float in some versions; set both as ints.
@@ -49,6 +61,29 @@ def export_png(target, path: str | os.PathLike, width: int = 1600) -> Path:
     if not path.exists():
         raise OSError(f"{path}: the PNG was not written")
     return path
+
+
+def _render_view(view, width: int):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QWidget
+
+    from PySide6.QtWidgets import QApplication
+
+    # A first paint lets axes widen to their tick labels (pyqtgraph drops labels that don't fit
+    # until the next layout pass); settle that before the real render.
+    view.viewport().grab()
+    QApplication.processEvents()
+    QApplication.processEvents()
+    scale = width / view.width()
+    image = QImage(int(width), max(int(round(view.height() * scale)), 1), QImage.Format.Format_ARGB32)
+    image.setDevicePixelRatio(scale)
+    image.fill(Qt.GlobalColor.white)
+    # QWidget.render onto the image (not QGraphicsView.render, which fits the scene to the
+    # device's pixels and so would apply the scale twice).
+    QWidget.render(view, image, QPoint())
+    image.setDevicePixelRatio(1.0)  # the file holds `width` real pixels
+    return image
 
 
 def export_svg(target, path: str | os.PathLike, backend: str = "auto") -> Path:

@@ -20,7 +20,7 @@ from gui import export as export_mod
 log = logging.getLogger("fleetcast.export_all")
 
 PNG_WIDTH_PX = 1600
-OFFSCREEN_SIZE = (1400, 900)
+OFFSCREEN_SIZE = (2200, 1400)  # each chart gets ~900 px: a 1600 px export keeps screen-like proportions
 
 # (key, module, class) of the analysis panels, in menu order; a module not written yet is skipped.
 PANEL_CLASSES = (
