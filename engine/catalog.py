@@ -103,7 +103,7 @@ def reference_chips() -> dict[str, Chip]:
     return chips
 
 
-def model_from_dict(data: Mapping) -> "ModelConfig":
+def model_from_dict(data: Mapping):
     """A ModelConfig from a dict of its fields (unknown keys are an error the caller reports)."""
     from dataclasses import fields
 

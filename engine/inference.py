@@ -24,7 +24,7 @@ GUI curve evaluates many batches x TP choices x chips at once.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np

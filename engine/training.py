@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import numpy as np
@@ -260,14 +260,12 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         fe = float(model.moe_ffn_hidden)
         # balanced routing: each chip's experts receive its share of T*topk tokens (x ep / E)
         tok_expert = np.maximum(T * model.moe_topk * ep / model.moe_experts, 1.0)
-        local_experts = model.moe_experts / ep
         routed = T * model.moe_topk * 2.0 * 3 * h * fe / tp
         moe_t = (_gemm_time(routed * 2 / 3, tok_expert, h, 2 * fe / tp, gemm_peak, eff, half, hbm)
                  + _gemm_time(routed / 3, tok_expert, fe / tp, h, gemm_peak, eff, half, hbm))
         if model.moe_shared_experts:
             sh = fe * model.moe_shared_experts
             moe_t = moe_t + _gemm_time(T * 2.0 * 3 * h * sh / tp, T, h, 3 * sh / tp, gemm_peak, eff, half, hbm)
-        del local_experts
     gemm_layer_fwd = attn_proj_t + dense_frac * dense_t + moe_frac * moe_t
 
     # -- attention core (s x s), forward, per chip; fused kernels run at 16-bit
@@ -300,7 +298,6 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
 
     # -- per-layer totals for one micro-batch (forward + backward), with recompute
     layer_fwd = gemm_layer_fwd + attn_layer_fwd + elem_fwd
-    layer_bwd = 2.0 * gemm_layer_fwd + attn_layer_bwd + 2.0 * elem_fwd
     recompute_layer = np.where(rc == 2, layer_fwd, np.where(rc == 1, attn_layer_fwd, 0.0))
     overhead_layer = f("train_layer_overhead_us") * 1e-6
 
@@ -363,7 +360,6 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     nonexpert_chip = (layers_stage * attn_p + dense_layers_stage * dense_ffn_p + moe_layers_stage * shared_p
                       + emb_p * np.where(pp > 1, 1.0, 1.0 if model.tied_embeddings else 2.0)) / tp
     expert_chip = moe_layers_stage * expert_p / (tp * ep)
-    params_chip = nonexpert_chip + expert_chip
 
     # -- data-parallel gradient sync / ZeRO traffic
     gbytes = inp.grad_reduce_bytes

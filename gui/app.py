@@ -12,7 +12,7 @@ import gui  # noqa: F401  (sets PYQTGRAPH_QT_LIB before pyqtgraph is imported)
 from PySide6.QtCore import QByteArray, QThreadPool, QTimer, Qt
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar, QVBoxLayout, QWidget,
+    QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from engine import __version__

@@ -12,7 +12,6 @@ import datetime as dt
 import io
 import json
 import os
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -24,8 +23,8 @@ from engine.fleet import Delivery, Order, ScheduledLot
 from engine.store import schema
 from engine.store.schema import CALIBRATION, CHIPS, DELIVERIES, META, MODELS, ORDERS, SCENARIOS
 from engine.validate import (
-    DELIVERY_FIELDS, ORDER_FIELDS, check_chip, check_chip_field, check_delivery, check_model,
-    check_order, parse_date, parse_float, parse_schedule, parse_text,
+    ORDER_FIELDS, check_chip, check_chip_field, check_delivery, check_model, check_order, parse_float,
+    parse_schedule, parse_text,
 )
 
 SQLITE_HEADER = b"SQLite format 3\x00"

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QMenu,
-    QProgressBar, QPushButton, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+    QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
 # 910B vs H20 vs H800 vs H100, as the issue asks; missing ids are skipped.
@@ -284,4 +284,23 @@ def select_data(box: QComboBox, data) -> bool:
 def section(title: str) -> QLabel:
     label = QLabel(title)
     label.setStyleSheet("font-weight: 600; color: #202124; padding-top: 6px;")
+    return label
+
+
+def form_scroll_area(form: QWidget, width: int = 350) -> QScrollArea:
+    """The inputs column of an analysis panel: fixed width, scrolls vertically when short of room."""
+    scroll = QScrollArea()
+    scroll.setWidget(form)
+    scroll.setWidgetResizable(True)
+    scroll.setFixedWidth(width)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return scroll
+
+
+def notes_label() -> QLabel:
+    """A wrapped, muted line under the figures saying why (the limiting term, the explanation)."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #444;")
     return label

@@ -6,7 +6,6 @@ the results show as a table of key figures (one column per scenario) and overlai
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np

@@ -11,7 +11,6 @@ editing an uncertainty or a share re-runs only the Monte Carlo.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
 from dataclasses import dataclass, replace
 from typing import Mapping

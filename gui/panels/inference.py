@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-    QScrollArea, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from engine.errors import Cancelled, UserError
@@ -25,7 +25,7 @@ from engine.inference import SERVE_DTYPES, ServingInputs, evaluate_serving, serv
 from gui import export as export_mod
 from gui.panels.analysis_common import (
     DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin, fmt,
-    section, select_data, short_chip_label, spin,
+    form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
 )
 from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
@@ -176,12 +176,7 @@ class InferencePanel(QWidget):
 
         self.errors = FieldErrors()
         self.banner = MessageBanner()
-        scroll = QScrollArea()
-        scroll.setWidget(self._build_form())
-        scroll.setWidgetResizable(True)
-        scroll.setFixedWidth(350)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll = form_scroll_area(self._build_form())
 
         self.tiles = FigureTiles([
             ("throughput", "Throughput at SLO (tokens/s/chip)", "Output tokens per second per chip at the largest load that meets both targets"),
@@ -193,9 +188,7 @@ class InferencePanel(QWidget):
             ("layout", "Layout per replica", "Tensor/expert parallel degrees of one serving replica"),
             ("memory", "Weights per chip (GB)", "Model weights held by each chip of a replica"),
         ], columns=4)
-        self.notes = QLabel("")
-        self.notes.setWordWrap(True)
-        self.notes.setStyleSheet("color: #444;")
+        self.notes = notes_label()
         self.run_bar = RunBar("Compare chips")
         self.run_bar.run_button.setToolTip("Compute the comparison across chip types again")
         self.run_bar.run_clicked.connect(lambda: self.start_comparison(force=True))

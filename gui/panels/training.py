@@ -9,14 +9,13 @@ one, a progress bar and Cancel sit above the charts, and the window never waits 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QCheckBox, QDateEdit, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QSizePolicy,
+    QCheckBox, QDateEdit, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
     QVBoxLayout, QWidget,
 )
 
@@ -28,7 +27,7 @@ from engine.training import (
 )
 from gui.panels.analysis_common import (
     DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin,
-    fmt, fmt_big, section, select_data, short_chip_label, spin,
+    fmt_big, form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
 )
 from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
@@ -199,13 +198,7 @@ class TrainingPanel(QWidget):
 
         self.errors = FieldErrors()
         self.banner = MessageBanner()
-        form_widget = self._build_form()
-        scroll = QScrollArea()
-        scroll.setWidget(form_widget)
-        scroll.setWidgetResizable(True)
-        scroll.setFixedWidth(350)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll = form_scroll_area(self._build_form())
 
         self.tiles = FigureTiles([
             ("time", "Time to train (days)", "Wall-clock days for the token budget, failures and checkpoints included"),
@@ -219,9 +212,7 @@ class TrainingPanel(QWidget):
             ("goodput", "Goodput (%)", "Useful fraction of wall-clock time after failures, restarts and checkpoints"),
             ("layout", "Layout", "Parallel layout evaluated (searched or as entered)"),
         ], columns=5)
-        self.notes = QLabel("")
-        self.notes.setWordWrap(True)
-        self.notes.setStyleSheet("color: #444;")
+        self.notes = notes_label()
         self.run_bar = RunBar("Run search")
         self.run_bar.run_button.setToolTip("Search layouts and compute the scaling curve again")
         self.run_bar.run_clicked.connect(lambda: self.start_analysis(force=True))

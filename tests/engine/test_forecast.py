@@ -2,7 +2,6 @@
 
 import datetime as dt
 import json
-import math
 import sys
 from dataclasses import replace
 

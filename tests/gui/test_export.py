@@ -4,7 +4,6 @@ import csv
 import datetime as dt
 import xml.etree.ElementTree as ET
 
-import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 

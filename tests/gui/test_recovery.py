@@ -1,7 +1,6 @@
 """A database that can't be used: the user is told why and can open another or create a new one."""
 
 import pytest
-from PySide6.QtWidgets import QApplication
 
 from engine.store import open_store
 from gui.app import MainWindow, open_store_or_recover

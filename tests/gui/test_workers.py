@@ -2,7 +2,6 @@
 
 import threading
 
-import pytest
 from PySide6.QtCore import QThread
 
 from engine.errors import UserError

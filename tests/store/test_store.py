@@ -1,7 +1,6 @@
 """The store: migrations, seed, foreign keys, validated edits, atomic imports, undo snapshots."""
 
 import csv
-import json
 import sqlite3
 
 import pytest
