@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
@@ -28,6 +30,22 @@ from gui.widgets.tables import FilterableTable
 
 INSTALL_LAG_DAYS = 30.0
 TOTAL_SERIES = "All chips"
+PROMISED_SERIES = "Promised by vendors (all chips)"
+
+
+def promised_timeline(orders, months: list[dt.date], lag_days: float):
+    """Chips that would be installed if every promised lot had arrived on its date (orders with a
+    schedule; the others count as delivered), or None when no order has a schedule."""
+    if not any(o.promised for o in orders):
+        return None
+    month_ord = np.array([m.toordinal() for m in months])
+    total = np.zeros(len(months))
+    for order in orders:
+        dated = [(lot.due_date, lot.quantity) for lot in order.promised] or [(d.date, d.quantity) for d in order.deliveries]
+        for day, quantity in dated:
+            ready = (day + dt.timedelta(days=lag_days)).toordinal()
+            total += np.where(month_ord >= ready, quantity, 0)
+    return total
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -35,15 +53,16 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def timeline_months(orders, lag_days: float = INSTALL_LAG_DAYS) -> list[dt.date]:
+def timeline_months(orders, lag_days: float = INSTALL_LAG_DAYS, today: dt.date | None = None) -> list[dt.date]:
     """Month starts from the month before the first order to three months after the last
-    delivery or promised lot is installed (at least 12 months)."""
+    delivery or promised lot is installed, and at least to today (at least 12 months)."""
     if not orders:
         return []
     start = _add_months(min(o.order_date for o in orders), -1)
     last = max([o.order_date for o in orders]
                + [d.date for o in orders for d in o.deliveries]
-               + [lot.due_date for o in orders for lot in o.promised])
+               + [lot.due_date for o in orders for lot in o.promised]
+               + [(today or dt.date.today()) - dt.timedelta(days=lag_days)])
     end = _add_months(last + dt.timedelta(days=lag_days), 3)
     count = (end.year * 12 + end.month) - (start.year * 12 + start.month) + 1
     return month_starts(start, max(count, 12))
@@ -397,6 +416,11 @@ class FleetPanel(QWidget):
                                   symbol=None)
         else:
             self.chart.remove_series(TOTAL_SERIES)
+        promised = promised_timeline(orders, months, INSTALL_LAG_DAYS)
+        if promised is not None:  # the vendors' schedules, against what actually arrived
+            self.chart.set_series(PROMISED_SERIES, x, promised, color="#999999", width=1.5, dashed=True, symbol=None)
+        else:
+            self.chart.remove_series(PROMISED_SERIES)
 
 
 def command_text(command) -> str:

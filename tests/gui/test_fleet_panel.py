@@ -191,10 +191,25 @@ def test_timeline_months_spans_orders_and_promises():
 
     order = Order(1, "b", "v", "c", 10, dt.date(2024, 3, 15), promised=(ScheduledLot(dt.date(2025, 1, 1), 10),),
                   deliveries=(Delivery(1, 1, dt.date(2024, 6, 1), 5),))
-    months = timeline_months([order])
+    months = timeline_months([order], today=dt.date(2024, 7, 1))
     assert months[0] == dt.date(2024, 2, 1)
     assert months[-1] == dt.date(2025, 4, 1)  # Jan 1 + 30 days install -> Jan 31, + 3 months
+    assert timeline_months([order], today=dt.date(2026, 11, 26))[-1] == dt.date(2027, 2, 1)  # runs to today
     assert timeline_months([]) == []
+
+
+def test_promised_timeline_counts_lots_on_their_dates():
+    from engine.fleet import Delivery, Order, ScheduledLot
+    from gui.panels.fleet import promised_timeline
+
+    scheduled = Order(1, "b", "v", "c", 30, dt.date(2024, 1, 1),
+                      promised=(ScheduledLot(dt.date(2024, 2, 1), 10), ScheduledLot(dt.date(2024, 4, 1), 20)),
+                      deliveries=(Delivery(1, 1, dt.date(2024, 2, 1), 10),))
+    unscheduled = Order(2, "b", "v", "d", 5, dt.date(2024, 1, 1), deliveries=(Delivery(2, 2, dt.date(2024, 1, 10), 5),))
+    months = [dt.date(2024, m, 1) for m in range(1, 7)]
+    # lag 0: lots count from their own month; the unscheduled order counts its deliveries
+    assert list(promised_timeline([scheduled, unscheduled], months, 0)) == [0, 15, 15, 35, 35, 35]
+    assert promised_timeline([unscheduled], months, 0) is None
 
 
 def test_read_only_store_disables_editing(qtbot, tmp_path):
