@@ -243,21 +243,19 @@ class MainWindow(QMainWindow):
                                                   "CSV files (*.csv);;All files (*)")
             if not path:
                 return None
-        method = self.store.import_chips_csv if kind == "chips" else self.store.import_orders_csv
-        try:
-            count = method(path)
-        except UserError as exc:
-            self.fleet_panel.banner.show_error(f"Nothing was imported. {exc}")
+        from gui.commands import ImportCommand, push_command
+
+        command = ImportCommand(self.store, kind, path)
+        error = push_command(self.undo_stack, command)
+        if error is not None:
+            self.fleet_panel.banner.show_error(f"Nothing was imported. {error}")
             self.show_status(f"Import of {path} failed")
             return None
         remember_dir("import", path)
-        # Commands on the stack refer to rows the import may have replaced: start afresh.
-        self.undo_stack.clear()
         self.fleet_panel.refresh()
-        self.fleet_panel.banner.show_info(f"Imported {count} {kind} rows from {path}. "
-                                          "Imports can't be undone; the undo history was cleared.")
-        self.show_status(f"Imported {count} {kind} rows")
-        return count
+        self.fleet_panel.banner.show_info(f"Imported {command.count} {kind} rows from {path} (Ctrl+Z undoes the import).")
+        self.show_status(f"Imported {command.count} {kind} rows")
+        return command.count
 
     def export_csv(self, kind: str, path: str | None = None) -> int | None:
         if path is None:

@@ -4,8 +4,8 @@ obsolete, so Qt drops it instead of putting it on the stack.
 
 Deletes keep a snapshot and undo re-inserts the same primary keys (an order comes back with
 its deliveries), so ids seen in tables, CSV exports and scenarios stay valid across undo/redo.
-Imports are not commands: they replace many rows at once, and the window clears the undo stack
-after one (the stack's commands would otherwise refer to rows that changed under them).
+An import changes many rows at once: `ImportCommand` keeps whole-table snapshots from before and
+after it, so undo and redo put every row back exactly.
 """
 
 from __future__ import annotations
@@ -193,3 +193,28 @@ def follow_stack(stack, slot):
             stack.indexChanged.disconnect(slot)
 
     return unfollow
+
+
+# ---- imports ----------------------------------------------------------------------------------
+
+class ImportCommand(StoreCommand):
+    """Import a chips or orders CSV (all rows or none); undo restores the tables as they were."""
+
+    def __init__(self, store, kind: str, path: str):
+        super().__init__(store, f"Import {kind} from {_short(str(path).rsplit('/', 1)[-1])}")
+        self.kind, self.path = kind, path
+        self.before: dict | None = None
+        self.after: dict | None = None
+        self.count = 0
+
+    def apply(self):
+        if self.after is not None:  # redo: the rows as the import left them
+            self.store.restore_tables(self.after)
+            return
+        self.before = self.store.snapshot_tables()
+        method = self.store.import_chips_csv if self.kind == "chips" else self.store.import_orders_csv
+        self.count = method(self.path)
+        self.after = self.store.snapshot_tables()
+
+    def revert(self):
+        self.store.restore_tables(self.before)

@@ -635,6 +635,23 @@ class Store:
         with self.db.atomic():
             self.db[SCENARIOS].insert(row, replace=True)
 
+    # ---- whole-table snapshots (undo of bulk changes) ---------------------------------------
+    SNAPSHOT_TABLES = (CHIPS, CALIBRATION, ORDERS, DELIVERIES)
+
+    def snapshot_tables(self) -> dict[str, list[dict]]:
+        """Every row of the catalog and order tables, to undo a bulk change such as an import."""
+        return {t: [dict(r) for r in self.db[t].rows] for t in self.SNAPSHOT_TABLES}
+
+    def restore_tables(self, snapshot: dict[str, list[dict]]) -> None:
+        """Put the tables back exactly as in `snapshot`, in one transaction."""
+        self._writable()
+        with self.db.atomic():
+            for table in (DELIVERIES, ORDERS, CALIBRATION, CHIPS):  # children first (foreign keys)
+                self.db.execute(f"delete from {table}")
+            for table in (CHIPS, CALIBRATION, ORDERS, DELIVERIES):
+                if snapshot.get(table):
+                    self.db[table].insert_all(snapshot[table])
+
     # ---- meta --------------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:
         rows = list(self.db[META].rows_where("key = ?", [key]))

@@ -138,8 +138,25 @@ def test_export_and_reimport_orders_csv(window, store, tmp_path):
     window.fleet_panel.order_model.setData(window.fleet_panel.orders_table.source_index(1, "buyer"), "X")
     assert window.undo_stack.count() == 1
     assert window.import_csv("chips", str(chips)) is not None
-    assert window.undo_stack.count() == 0  # imports clear the history
+    assert window.undo_stack.count() == 2  # the import is undoable like any edit
     assert "Imported" in window.fleet_panel.banner.text()
+
+
+def test_import_undo_and_redo_restore_every_row(window, store, tmp_path):
+    tables = lambda: store.snapshot_tables()  # noqa: E731
+    before = tables()
+    orders = tmp_path / "orders.csv"
+    orders.write_text("buyer,vendor,chip_id,quantity,order_date,deliveries\n"
+                      "Acme,NVIDIA,h100-sxm5-80gb,64,2025-03-01,2025-04-01:32\n"
+                      "Acme,Huawei,ascend-910b2,128,2025-03-01,\n")
+    assert window.import_csv("orders", str(orders)) == 2
+    after = tables()
+    assert len(after["orders"]) == len(before["orders"]) + 2
+    window.undo_action.trigger()
+    assert tables() == before
+    assert len(window.fleet_panel.order_model.rows()) == len(before["orders"])
+    window.redo_action.trigger()
+    assert tables() == after
 
 
 def test_import_menu_uses_file_dialog_and_remembers_folder(window, tmp_path, monkeypatch):

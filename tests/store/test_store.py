@@ -268,3 +268,15 @@ def test_seeded_scenarios_are_valid_and_ask_the_story_questions(store):
     assert (half.fraction_dist, half.fraction_mode) == ("fixed", 0.5)
     late = scenarios["Huawei 6 months late"].vendor_uncertainty["Huawei"]
     assert (late.delay_dist, late.delay_mode_days, late.fraction_mode) == ("fixed", 182.0, 1.0)
+
+
+def test_restore_tables_puts_every_row_back(store, tmp_path):
+    before = store.snapshot_tables()
+    path = tmp_path / "chips.csv"
+    path.write_text("id,vendor,name,bf16_tflops,hbm_gb\nh20-96gb,NVIDIA,H20 renamed,148,141\nnew-one,Acme,New,10,8\n")
+    store.import_chips_csv(path)
+    store.set_calibration("h20-96gb", "my_factor", 0.5)
+    assert store.snapshot_tables() != before
+    store.restore_tables(before)
+    assert store.snapshot_tables() == before
+    assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
