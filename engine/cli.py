@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "engine.commands.train",       # train, validate training
     "engine.commands.serve",       # serve, validate inference
     "engine.commands.forecast",    # forecast
+    "engine.commands.validate",    # validate training|inference
+    "engine.commands.calibrate",   # calibrate training|inference
 )
 
 

@@ -26,12 +26,6 @@ def register(subparsers) -> None:
     p.add_argument("--top", type=int, default=5, help="layouts listed by a search")
     p.add_argument("--price-per-chip-hour", type=float, dest="price", help="USD, for the cost")
     p.set_defaults(handler=run)
-    try:
-        from engine.commands import validate
-    except ImportError:  # pragma: no cover
-        return
-    if "validate" not in getattr(subparsers, "choices", {}):
-        validate.register(subparsers)
 
 
 def lookup(ctx, chip_id: str, model_id: str):

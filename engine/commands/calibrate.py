@@ -1,0 +1,77 @@
+"""`fleetcast calibrate training|inference --cases FILE.csv --chip ID [--factors ...] [--save]`.
+
+Fits a chip's efficiency factors to the user's own measured runs (the validation-case schema of
+../shared/validation), reports the error before and after, and with --save stores the fitted
+values in this database's calibration table (they then override the packaged defaults).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from engine.commands import Output
+from engine.errors import UserError
+
+INFERENCE_FIT_FACTORS = ("inf_hbm_eff", "inf_prefill_mfu", "inf_step_overhead_ms")
+
+
+def register(subparsers) -> None:
+    from engine.cli import add_command
+
+    p = add_command(subparsers, "calibrate", "fit a chip's efficiency factors to your own measured runs")
+    p.add_argument("kind", choices=("training", "inference"))
+    p.add_argument("--cases", required=True, metavar="FILE.csv",
+                   help="measured runs in the validation-case schema (see ../shared/validation)")
+    p.add_argument("--chip", required=True, metavar="ID", help="the chip whose factors are fitted")
+    p.add_argument("--factors", metavar="NAME[,NAME...]",
+                   help="factors to fit (default: training gemm/attention efficiency and layer overhead; "
+                        "inference HBM and prefill efficiency and step overhead)")
+    p.add_argument("--save", action="store_true", help="store the fitted values in the database")
+    p.set_defaults(handler=run)
+
+
+def run(args, ctx) -> Output:
+    from engine.commands.validate import _read_dict_rows
+
+    store = ctx.store()
+    chip = store.chip(args.chip)
+    chips = {c.id: c for c in store.chips()}
+    rows = [r for r in _read_dict_rows(args.cases) if (r.get("chip") or "").strip() == chip.id]
+    if not rows:
+        raise UserError(f"{args.cases}: no rows with chip '{chip.id}' to calibrate on")
+    names = tuple(n.strip() for n in args.factors.split(",") if n.strip()) if args.factors else None
+    if args.kind == "training":
+        from engine.calibration import TRAINING_FIT_FACTORS, calibrate_training
+        from engine.training import DEFAULT_FACTORS
+
+        names = names or TRAINING_FIT_FACTORS
+        unknown = [n for n in names if n not in DEFAULT_FACTORS]
+        if unknown:
+            raise UserError(f"--factors: '{unknown[0]}' is not a training factor ({', '.join(DEFAULT_FACTORS)})")
+        try:
+            fit = calibrate_training(rows, chips, names, chip_ids=[chip.id])
+        except ValueError as exc:
+            raise UserError(f"{args.cases}: {exc}") from None
+        fitted, before, after = dict(fit.values), fit.median_abs_error_pct_before, fit.median_abs_error_pct_after
+        start = dict(fit.start)
+        summary = {"median_abs_error_pct_before": before, "median_abs_error_pct_after": after, "cases": fit.cases}
+    else:
+        from engine.inference import DEFAULT_FACTORS as INF_DEFAULTS
+        from engine.validation_inference import fit_inference_factors
+
+        names = names or INFERENCE_FIT_FACTORS
+        start = {n: chip.factor(n, INF_DEFAULTS.get(n.split("@", 1)[0], 1.0)) for n in names}
+        result = fit_inference_factors(rows, chips, names, start=start)
+        fitted = dict(result["factors"])
+        summary = {"mean_abs_log_error_before": result["loss_before"],
+                   "mean_abs_log_error_after": result["loss_after"], "cases": len(rows)}
+    factors = [{"factor": n, "before": start.get(n), "fitted": fitted[n]} for n in names]
+    if args.save:
+        note = f"fitted to {Path(args.cases).name} ({summary['cases']} runs) on {dt.date.today().isoformat()}"
+        for name in names:
+            store.set_calibration(chip.id, name, fitted[name], note=note)
+    data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": bool(args.save)}
+    text = (f"{args.kind} factors of {chip.id} fitted to {summary['cases']} measured runs"
+            + ("; saved to the database" if args.save else "; not saved (add --save to keep them)"))
+    return Output(data=data, rows=factors, columns=["factor", "before", "fitted"], text=text)

@@ -1,0 +1,50 @@
+"""`fleetcast calibrate`: fit a chip's factors to one's own runs, report, and optionally keep them."""
+
+import csv
+import json
+
+import pytest
+
+from engine.cli import main
+
+
+@pytest.fixture
+def ascend_runs(tmp_path, shared_dir):
+    with open(shared_dir / "validation" / "training_public.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = [r for r in reader if r["chip"] == "ascend-910b2" and r["metric"] == "tokens_per_s_per_chip"][:12]
+        fields = reader.fieldnames
+    path = tmp_path / "my_runs.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_calibrate_training_reports_and_saves(capsys, tmp_path, ascend_runs):
+    db = str(tmp_path / "c.db")
+    assert main(["--db", db, "calibrate", "training", "--cases", str(ascend_runs), "--chip", "ascend-910b2",
+                 "--format", "json"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert dry["saved"] is False and dry["summary"]["cases"] == 12
+    names = [f["factor"] for f in dry["factors"]]
+    assert names == ["train_gemm_eff", "train_attn_eff", "train_layer_overhead_us"]
+    main(["--db", db, "chips", "list", "--format", "json"])
+    before = next(c for c in json.loads(capsys.readouterr().out) if c["id"] == "ascend-910b2")["calibration"]
+    assert main(["--db", db, "calibrate", "training", "--cases", str(ascend_runs), "--chip", "ascend-910b2",
+                 "--save", "--format", "json"]) == 0
+    saved = json.loads(capsys.readouterr().out)
+    main(["--db", db, "chips", "list", "--format", "json"])
+    after = next(c for c in json.loads(capsys.readouterr().out) if c["id"] == "ascend-910b2")["calibration"]
+    for factor in saved["factors"]:
+        assert after[factor["factor"]] == pytest.approx(factor["fitted"])
+        assert factor["before"] == pytest.approx(before[factor["factor"]])
+
+
+def test_calibrate_refuses_a_file_without_the_chip_and_unknown_factors(capsys, ascend_runs):
+    assert main(["calibrate", "training", "--cases", str(ascend_runs), "--chip", "h100-sxm5-80gb"]) == 1
+    assert "no rows with chip 'h100-sxm5-80gb'" in capsys.readouterr().err
+    assert main(["calibrate", "training", "--cases", str(ascend_runs), "--chip", "ascend-910b2",
+                 "--factors", "bogus"]) == 1
+    assert "'bogus' is not a training factor" in capsys.readouterr().err
