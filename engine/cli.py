@@ -215,13 +215,17 @@ def render(output: Output, fmt: str) -> str:
 def main(argv: Sequence[str] | None = None, extra_registrars: Iterable[Callable] = ()) -> int:
     parser = build_parser(extra_registrars)
     args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is None:
+    if getattr(args, "handler", None) is None:
         parser.print_help(sys.stderr)
         return 2
+    return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed subcommand: print its output, or one line on stderr for a user error (exit 1)."""
     ctx = Context(args.db)
     try:
-        output = handler(args, ctx)
+        output = args.handler(args, ctx)
         if output is not None:
             print(render(output, args.format))
         return 0

@@ -12,7 +12,7 @@ def main(argv=None) -> int:
     parser = cli.build_parser(extra_registrars=_gui_registrars())
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is not None:
-        return cli.main(argv, extra_registrars=_gui_registrars())
+        return cli.run_command(args)
     from gui.app import run_app
 
     return run_app(db_path=args.db)
