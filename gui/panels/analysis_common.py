@@ -3,7 +3,9 @@ and Cancel, a chip-set picker, field-level validation messages and small form he
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
@@ -304,3 +306,39 @@ def notes_label() -> QLabel:
     label.setWordWrap(True)
     label.setStyleSheet("color: #444;")
     return label
+
+
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_GROUPED_TEXT = re.compile(r"[+]?\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
+
+
+def parse_positive(text: str, what: str) -> tuple[float | None, str]:
+    """(value, "") for a positive finite number typed in plain ASCII digits, else (None, message)."""
+    t = (text or "").strip()
+    if _GROUPED_TEXT.fullmatch(t):  # "1,300" with thousands separators; "1,5" stays refused
+        t = t.replace(",", "")
+    if not t:
+        return None, f"{what} is empty (type a positive number)"
+    if not _NUMBER_TEXT.fullmatch(t):
+        return None, f"{what} {text!r} is not a number"
+    value = float(t)
+    if not math.isfinite(value) or value <= 0:
+        return None, f"{what} {text!r} must be a positive finite number"
+    return value, ""
+
+
+def parse_iso_date(text: str, what: str, low_year: int = 1900, high_year: int = 2200) -> tuple[dt.date | None, str]:
+    """(date, "") for YYYY-MM-DD within [low_year, high_year], else (None, message)."""
+    t = (text or "").strip()
+    if not t:
+        return None, f"{what} is empty (type a date as YYYY-MM-DD)"
+    try:
+        if not _DATE_TEXT.fullmatch(t):
+            raise ValueError
+        day = dt.date.fromisoformat(t)
+    except ValueError:
+        return None, f"{what} {text!r} is not a date (YYYY-MM-DD)"
+    if not low_year <= day.year <= high_year:
+        return None, f"{what} {text!r} must be between {low_year} and {high_year}"
+    return day, ""

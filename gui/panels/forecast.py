@@ -18,19 +18,20 @@ from typing import Mapping
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QDate, Qt, QTimer, Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QBrush, QColor, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QDoubleSpinBox, QFormLayout, QGridLayout,
     QGroupBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QScrollArea, QSizePolicy,
-    QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
+    QSpinBox, QSplitter, QStyledItemDelegate, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from engine.errors import UserError, ValidationError
 from engine.forecast import (
-    CURVE_KINDS, DISTRIBUTIONS, ForecastInputs, ForecastResult, ForecastScenario, OrderUncertainty,
-    default_scenario, run_forecast, scenario_from_dict, scenario_to_dict, validate_scenario,
+    CURVE_KINDS, DISTRIBUTIONS, DemandPoint, ForecastInputs, ForecastResult, ForecastScenario,
+    OrderUncertainty, TrainingJob, default_scenario, run_forecast, scenario_from_dict, scenario_to_dict, validate_scenario,
 )
 from gui.commands import follow_stack
+from gui.panels.analysis_common import parse_iso_date, parse_positive
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
 from gui.workers import LatestRunner
@@ -225,6 +226,401 @@ def _set_combo(box: QComboBox, data) -> None:
     box.setCurrentIndex(max(i, 0))
 
 
+# ---- editable tables: demand points and training jobs ---------------------------------------
+
+BAD_CELL = QColor("#fde2df")
+
+
+def _add_months_day(day: dt.date, k: int) -> dt.date:
+    y, m = divmod(day.month - 1 + k, 12)
+    return dt.date(day.year + y, m + 1, min(day.day, 28))
+
+
+def _number_text(value: float) -> str:
+    return f"{value:.6g}"
+
+
+class _RowsEditor(QWidget):
+    """A small table of typed rows with Add/Remove, checked on every edit.
+
+    Cells hold text; a commit parses every row. Bad cells turn red with the reason in their tooltip
+    and under the table, and the last good rows are kept (`errors()` tells the panel not to run).
+    """
+
+    edited = Signal()
+    HEADERS: tuple[str, ...] = ()
+    TIPS: tuple[str, ...] = ()
+    WHAT = "row"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._good: tuple = ()
+        self._errors: list[str] = []
+        self._filling = False
+        self.table = QTableWidget(0, len(self.HEADERS))
+        self.table.setHorizontalHeaderLabels(list(self.HEADERS))
+        for i, tip in enumerate(self.TIPS):
+            self.table.horizontalHeaderItem(i).setToolTip(tip)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed
+                                   | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.table.setWordWrap(False)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.table.itemChanged.connect(self._on_item_changed)
+        self.add_button = QPushButton("Add row")
+        self.add_button.clicked.connect(self.add_row)
+        self.remove_button = QPushButton("Remove row")
+        self.remove_button.clicked.connect(self.remove_row)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #a1260d;")
+        self.error_label.hide()
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        self.summary_label = QLabel()  # one short line beside the buttons
+        self.summary_label.setStyleSheet("color: #555;")
+        buttons.addWidget(self.summary_label, 1)
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.setSpacing(3)
+        v.addWidget(self.table)
+        v.addLayout(buttons)
+        v.addWidget(self.error_label)
+
+    # subclasses: the row <-> value mapping
+    def _write_row(self, r: int, value) -> None:
+        raise NotImplementedError
+
+    def _parse_row(self, r: int) -> tuple[object | None, list[tuple[int, str]]]:
+        raise NotImplementedError
+
+    def _check_rows(self, values: list) -> list[tuple[int, int, str]]:
+        """Problems across rows: (row, column, message)."""
+        return []
+
+    def _new_value(self, values: tuple):
+        raise NotImplementedError
+
+    def _ordered(self, values: list) -> list:
+        return values
+
+    # ---- public ----
+    def values(self) -> tuple:
+        """The last rows that passed every check."""
+        return self._good
+
+    def errors(self) -> list[str]:
+        return list(self._errors)
+
+    def set_values(self, values) -> None:
+        self._good = tuple(values)
+        self._fill(self._good)
+        self._errors = []
+        self._show_errors({})
+
+    def add_row(self) -> None:
+        base = self._good if not self._errors else tuple(v for v in self._parsed() if v is not None)
+        value = self._new_value(base)
+        self._filling = True
+        try:
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            self._write_row(r, value)
+        finally:
+            self._filling = False
+        self._fit_height()
+        self.table.selectRow(r)
+        self.commit()
+
+    def remove_row(self) -> None:
+        if not self.table.rowCount():
+            return
+        r = self.table.currentRow()
+        self.table.removeRow(r if 0 <= r < self.table.rowCount() else self.table.rowCount() - 1)
+        self._fit_height()
+        self.commit()
+
+    def commit(self) -> None:
+        """Check every row; keep them when all are good (in order), else flag the bad cells."""
+        values, cells = [], {}
+        for r in range(self.table.rowCount()):
+            value, problems = self._parse_row(r)
+            values.append(value)
+            for c, message in problems:
+                cells.setdefault((r, c), f"Row {r + 1}: {message}")
+        if not cells:
+            for r, c, message in self._check_rows(values):
+                cells.setdefault((r, c), f"Row {r + 1}: {message}")
+        self._errors = list(dict.fromkeys(cells.values()))
+        if not cells:
+            ordered = self._ordered(values)
+            if ordered != values:  # show the rows the way the engine reads them
+                self._fill(ordered)
+            self._good = tuple(ordered)
+        self._show_errors(cells)
+        self.edited.emit()
+
+    # ---- internals ----
+    def _parsed(self) -> list:
+        return [self._parse_row(r)[0] for r in range(self.table.rowCount())]
+
+    def _fill(self, values) -> None:
+        self._filling = True
+        self.table.setUpdatesEnabled(False)
+        try:
+            self.table.setRowCount(0)
+            self.table.setRowCount(len(values))
+            for r, value in enumerate(values):
+                self._write_row(r, value)
+        finally:
+            self.table.setUpdatesEnabled(True)
+            self._filling = False
+        self._fit_height()
+
+    def _fit_height(self, max_rows: int = 7) -> None:
+        rows = min(max(self.table.rowCount(), 2), max_rows)
+        header = self.table.horizontalHeader().sizeHint().height()
+        scroll = self.table.horizontalScrollBar().sizeHint().height()
+        self.table.setFixedHeight(header + rows * self.table.verticalHeader().defaultSectionSize()
+                                  + scroll + 2 * self.table.frameWidth() + 2)
+
+    def _on_item_changed(self, _item) -> None:
+        if not self._filling:
+            self.commit()
+
+    def _show_errors(self, cells: dict) -> None:
+        self._filling = True
+        try:
+            for r in range(self.table.rowCount()):
+                for c in range(self.table.columnCount()):
+                    item = self.table.item(r, c)
+                    if item is None:
+                        continue
+                    bad = cells.get((r, c))
+                    item.setBackground(BAD_CELL if bad else QBrush())
+                    if bad:
+                        item.setToolTip(bad)
+                    elif item.data(Qt.ItemDataRole.UserRole + 1) is not None:
+                        item.setToolTip(item.data(Qt.ItemDataRole.UserRole + 1))
+                    else:
+                        item.setToolTip("")
+        finally:
+            self._filling = False
+        if self._errors:
+            self.error_label.setText("Not used until fixed — " + "; ".join(self._errors))
+            self.error_label.show()
+        else:
+            self.error_label.hide()
+
+    def _text(self, r: int, c: int) -> str:
+        item = self.table.item(r, c)
+        return item.text() if item is not None else ""
+
+    def _set_text(self, r: int, c: int, text: str, *, right: bool = False, tip: str | None = None) -> None:
+        item = QTableWidgetItem(text)
+        if right:
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if tip:
+            item.setData(Qt.ItemDataRole.UserRole + 1, tip)
+            item.setToolTip(tip)
+        self.table.setItem(r, c, item)
+
+
+class DemandPointsEditor(_RowsEditor):
+    """Measured or reported tokens/day: (date, tokens/day, note), kept in date order."""
+
+    HEADERS = ("As of\n(date)", "Tokens per day\n(billions)", "Note")
+    TIPS = ("Date of the figure, YYYY-MM-DD; rows are kept in date order and no two share a date",
+            "Average tokens per day (input + output), in billions: 120 = 120 billion, 50000 = 50 trillion",
+            "Where the figure comes from (free text)")
+    WHAT = "demand point"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.add_button.setToolTip("Add a demand point three months after the last one (then edit it)")
+        self.remove_button.setToolTip("Remove the selected demand point (the last one if none is selected)")
+
+    def points(self) -> tuple[DemandPoint, ...]:
+        return self.values()
+
+    def _write_row(self, r: int, p: DemandPoint) -> None:
+        self._set_text(r, 0, p.date.isoformat())
+        self._set_text(r, 1, _number_text(p.tokens_per_day / 1e9), right=True)
+        self._set_text(r, 2, p.note, tip=p.note or None)
+
+    def _parse_row(self, r: int):
+        problems = []
+        day, why = parse_iso_date(self._text(r, 0), "date")
+        if why:
+            problems.append((0, why))
+        billions, why = parse_positive(self._text(r, 1), "tokens per day")
+        if why:
+            problems.append((1, why))
+        elif billions * 1e9 > 1e21:
+            problems.append((1, f"tokens per day {self._text(r, 1)!r} billion is implausibly large"))
+        if problems:
+            return None, problems
+        return DemandPoint(day, billions * 1e9, self._text(r, 2).strip()), []
+
+    def _check_rows(self, values):
+        seen: dict[dt.date, int] = {}
+        out = []
+        for r, p in enumerate(values):
+            if p.date in seen:
+                out.append((r, 0, f"date {p.date.isoformat()} is already used by row {seen[p.date] + 1}"))
+            seen.setdefault(p.date, r)
+        return out
+
+    def _ordered(self, values):
+        return sorted(values, key=lambda p: p.date)
+
+    def _new_value(self, values):
+        if not values:
+            return DemandPoint(dt.date.today().replace(day=1), 1e9, "")
+        last = max(values, key=lambda p: p.date)
+        return DemandPoint(_add_months_day(last.date, 3), last.tokens_per_day, "")
+
+
+class _ChoiceDelegate(QStyledItemDelegate):
+    """Edits a cell with a combo of (id, label) choices; the id goes to UserRole, the label is shown."""
+
+    def __init__(self, choices, parent=None):
+        super().__init__(parent)
+        self.choices = choices  # callable -> list[(id, label)]
+
+    def createEditor(self, parent, option, index):
+        box = QComboBox(parent)
+        for data, text in self.choices():
+            box.addItem(text, data)
+        return box
+
+    def setEditorData(self, editor, index):
+        i = editor.findData(index.data(Qt.ItemDataRole.UserRole))
+        editor.setCurrentIndex(max(i, 0))
+
+    def setModelData(self, editor, model, index):
+        model.setData(index, editor.currentData(), Qt.ItemDataRole.UserRole)
+        model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
+
+
+class TrainingJobsEditor(_RowsEditor):
+    """Training jobs: name, model preset, chip type, tokens and earliest start; run in list order."""
+
+    HEADERS = ("Name", "Model", "Chip type", "Tokens\n(trillions)", "Earliest start\n(date)")
+    TIPS = ("A name for the job (unique)",
+            "The model preset to train (Library view)",
+            "The chip type it trains on: it gets that type's training share; jobs on one type run in list order",
+            "Training tokens, in trillions: 15 = 15 trillion tokens",
+            "The first day the job may start, YYYY-MM-DD")
+    WHAT = "job"
+
+    def __init__(self, parent=None):
+        self._models: list[tuple[str, str]] = []
+        self._chips: list[tuple[str, str]] = []
+        super().__init__(parent)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
+        metrics = self.table.fontMetrics()
+        for c, sample in ((1, "Llama 3.1 405B"), (2, "Ascend 910B2"), (3, "(trillions)"), (4, "2025-01-01")):
+            self.table.setColumnWidth(c, metrics.horizontalAdvance(sample) + 14)
+        self.table.setItemDelegateForColumn(1, _ChoiceDelegate(lambda: self._models, self.table))
+        self.table.setItemDelegateForColumn(2, _ChoiceDelegate(lambda: self._chips, self.table))
+        self.add_button.setToolTip("Add a training job (then pick its model, chip type and tokens)")
+        self.remove_button.setToolTip("Remove the selected job (the last one if none is selected)")
+
+    def set_choices(self, models: list[tuple[str, str]], chips: list[tuple[str, str]]) -> None:
+        """(id, label) of the store's model presets and chip types."""
+        self._models, self._chips = list(models), list(chips)
+
+    def jobs(self) -> tuple[TrainingJob, ...]:
+        return self.values()
+
+    def _choice_cell(self, r: int, c: int, items, current: str, tip: str) -> None:
+        label = dict(items).get(current, current)
+        self._set_text(r, c, label, tip=f"{tip} ({current}); double-click to choose another")
+        self.table.item(r, c).setData(Qt.ItemDataRole.UserRole, current)
+
+    def _choice(self, r: int, c: int, items) -> str:
+        """The id in a choice cell: the one picked, else typed text matching an id or a label."""
+        item = self.table.item(r, c)
+        if item is None:
+            return ""
+        text, picked = item.text().strip(), item.data(Qt.ItemDataRole.UserRole)
+        labels = dict(items)
+        if picked in labels and text in (labels[picked], picked):
+            return picked
+        for data, label in items:
+            if text.lower() in (str(data).lower(), label.lower()):
+                return data
+        return text
+
+    def _write_row(self, r: int, job: TrainingJob) -> None:
+        self._set_text(r, 0, job.name, tip=job.name)
+        self.table.item(r, 0).setData(Qt.ItemDataRole.UserRole, (job.seq_len, job.global_batch_seqs))
+        self._choice_cell(r, 1, self._models, job.model_id, "The model preset this job trains")
+        self._choice_cell(r, 2, self._chips, job.chip_id, "The chip type this job trains on")
+        self._set_text(r, 3, _number_text(job.tokens / 1e12), right=True)
+        self._set_text(r, 4, job.earliest_start.isoformat())
+
+    def _parse_row(self, r: int):
+        problems = []
+        name = self._text(r, 0).strip()
+        if not name:
+            problems.append((0, "the name is empty"))
+        model = self._choice(r, 1, self._models)
+        if model not in {m for m, _ in self._models}:
+            problems.append((1, f"model {model!r} is not a model preset"))
+        chip = self._choice(r, 2, self._chips)
+        if chip not in {c for c, _ in self._chips}:
+            problems.append((2, f"chip type {chip!r} is not in the store"))
+        trillions, why = parse_positive(self._text(r, 3), "tokens")
+        if why:
+            problems.append((3, why))
+        elif trillions > 1e6:
+            problems.append((3, f"tokens {self._text(r, 3)!r} trillion is implausibly large"))
+        start, why = parse_iso_date(self._text(r, 4), "earliest start")
+        if why:
+            problems.append((4, why))
+        if problems:
+            return None, problems
+        item = self.table.item(r, 0)
+        seq_len, batch = item.data(Qt.ItemDataRole.UserRole) or (None, None)
+        return TrainingJob(name, model, trillions * 1e12, chip, start, seq_len, batch), []
+
+    def _check_rows(self, values):
+        seen: dict[str, int] = {}
+        out = []
+        for r, job in enumerate(values):
+            if job.name in seen:
+                out.append((r, 0, f"name {job.name!r} is already used by row {seen[job.name] + 1}"))
+            seen.setdefault(job.name, r)
+        return out
+
+    def _new_value(self, values):
+        names = {j.name for j in values}
+        n = len(values) + 1
+        while f"Job {n}" in names:
+            n += 1
+        last = values[-1] if values else None
+        model = last.model_id if last else (self._models[0][0] if self._models else "")
+        chip = last.chip_id if last else (self._chips[0][0] if self._chips else "")
+        start = last.earliest_start if last else dt.date.today().replace(day=1)
+        return TrainingJob(f"Job {n}", model, 1e12, chip, start)
+
+
 class ForecastPanel(QWidget):
     """Monte Carlo forecast of installed chips, serving capacity vs demand, and training jobs."""
 
@@ -242,7 +638,6 @@ class ForecastPanel(QWidget):
         self._uncertainty: dict[tuple, OrderUncertainty] = {}
         self._unc_key: tuple = ("default", None)
         self._share_spins: dict[str, QDoubleSpinBox] = {}
-        self._job_spins: list[QDoubleSpinBox] = []
         self._job_markers: list = []
         self._loading = False
         self._chip_names: dict[str, str] = {}
@@ -269,7 +664,7 @@ class ForecastPanel(QWidget):
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
-        split.setSizes([410, 990])
+        split.setSizes([490, 1010])  # room for the jobs table's five columns
         self.splitter = split
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -397,12 +792,14 @@ class ForecastPanel(QWidget):
                                tip="Time-per-output-token target: each decode step must finish within it")
         self.weight_dtype = _combo(WEIGHT_DTYPES, "Weight precision when serving")
         self.kv_dtype = _combo(KV_DTYPES, "KV-cache precision when serving")
-        self.points_label = QLabel()
-        self.points_label.setWordWrap(True)
-        self.points_label.setStyleSheet("color: #555;")
+        self.points_editor = DemandPointsEditor()
+        self.points_editor.edited.connect(self._on_points_edited)
         demand_box = QGroupBox("Demand and serving")
         demand_form = QFormLayout(demand_box)
-        demand_form.addRow(self.points_label)
+        points_caption = QLabel("<b>Demand points</b> (tokens/day; double-click a cell to edit)")
+        points_caption.setToolTip("The curve below runs through these points")
+        demand_form.addRow(points_caption)
+        demand_form.addRow(self.points_editor)
         demand_form.addRow("Curve", self.curve_kind)
         demand_form.addRow("Growth after data", self.growth_spin)
         demand_form.addRow("Logistic ceiling", self.ceiling_spin)
@@ -423,7 +820,10 @@ class ForecastPanel(QWidget):
 
         # Training jobs
         self.jobs_box = QGroupBox("Training jobs (run one after another per chip type)")
-        self.jobs_form = QFormLayout(self.jobs_box)
+        self.jobs_editor = TrainingJobsEditor()
+        self.jobs_editor.edited.connect(self.schedule)
+        jobs_layout = QVBoxLayout(self.jobs_box)
+        jobs_layout.addWidget(self.jobs_editor)
 
         self.validation_label = QLabel()
         self.validation_label.setWordWrap(True)
@@ -584,6 +984,11 @@ class ForecastPanel(QWidget):
                     _set_combo(box, current)
         finally:
             self._loading = False
+        fleet = list(dict.fromkeys(o.chip_id for o in self._orders))
+        chip_items = sorted(((r["id"], str(r.get("name") or r["id"])) for r in chip_rows),
+                            key=lambda item: (item[0] not in fleet, item[1].lower()))
+        self.jobs_editor.set_choices([(m.id, (getattr(m, "name", "") or m.id).split(" (")[0]) for m in models],
+                                     [(cid, name.split(" (")[0]) for cid, name in chip_items])
         if not self._orders:
             self.banner.show_info("No orders yet: add orders in the Fleet view, then the forecast runs on them.")
         elif self.banner.kind == "info":
@@ -615,15 +1020,9 @@ class ForecastPanel(QWidget):
             self.tpot_spin.setValue(d.tpot_ms)
             _set_combo(self.weight_dtype, d.weight_dtype)
             _set_combo(self.kv_dtype, d.kv_dtype)
-            if d.points:
-                first, last = d.points[0].date, d.points[-1].date
-                self.points_label.setText(
-                    f"{len(d.points)} demand points, {first:%b %Y} – {last:%b %Y}: "
-                    f"{format_number(d.points[0].tokens_per_day / 1e9)} to "
-                    f"{format_number(d.points[-1].tokens_per_day / 1e9)} billion tokens/day.")
-            else:
-                self.points_label.setText("No demand points in this scenario: demand is zero.")
-            self.points_label.setToolTip(d.note)
+            self.points_editor.set_values(sorted(d.points, key=lambda p: p.date))
+            self.points_editor.table.setToolTip(d.note)
+            self._describe_points()
             self._uncertainty = {("default", None): sc.default_uncertainty}
             self._uncertainty.update({("vendor", k): v for k, v in sc.vendor_uncertainty.items()})
             self._uncertainty.update({("order", k): v for k, v in sc.order_uncertainty.items()})
@@ -735,20 +1134,24 @@ class ForecastPanel(QWidget):
             self.alloc_form.addRow(QLabel("No chip types yet: add orders in the Fleet view."))
 
     def _rebuild_jobs(self, sc: ForecastScenario) -> None:
-        while self.jobs_form.rowCount():
-            self.jobs_form.removeRow(0)
-        self._job_spins = []
-        for job in sc.jobs:
-            spin = _spin(0.01, 1e4, job.tokens / 1e12, decimals=2, step=1, suffix=" T tokens",
-                         tip=f"Training tokens of '{job.name}' ({job.model_id} on {self.chip_name(job.chip_id)}, "
-                             f"from {job.earliest_start:%Y-%m})")
-            spin.valueChanged.connect(self.schedule)
-            self._job_spins.append(spin)
-            label = QLabel(f"{job.name}\n{job.model_id} on {self.chip_name(job.chip_id)}")
-            label.setToolTip(spin.toolTip())
-            self.jobs_form.addRow(label, spin)
-        if not sc.jobs:
-            self.jobs_form.addRow(QLabel("No training jobs in this scenario."))
+        self.jobs_editor.set_values(sc.jobs)
+
+    def _describe_points(self) -> None:
+        points = self.points_editor.points()
+        label = self.points_editor.summary_label
+        if points:
+            first, last = points[0], points[-1]
+            label.setText(f"{len(points)} points, {first.date:%b %Y} – {last.date:%b %Y}")
+            label.setToolTip(f"{format_number(first.tokens_per_day / 1e9)} to "
+                             f"{format_number(last.tokens_per_day / 1e9)} billion tokens/day; the curve runs "
+                             "through them and grows as set below after the last")
+        else:
+            label.setText("No points: demand is zero")
+            label.setToolTip("Add a row to give the demand a level")
+
+    def _on_points_edited(self) -> None:
+        self._describe_points()
+        self.schedule()
 
     def scenario(self) -> ForecastScenario:
         """The scenario the form describes (fields the form doesn't show come from the loaded one)."""
@@ -765,7 +1168,8 @@ class ForecastPanel(QWidget):
             weight_dtype=self.weight_dtype.currentData(), kv_dtype=self.kv_dtype.currentData())
         shares = dict(b.allocation.training_share)
         shares.update({chip: spin.value() / 100 for chip, spin in self._share_spins.items()})
-        jobs = tuple(replace(job, tokens=spin.value() * 1e12) for job, spin in zip(b.jobs, self._job_spins))
+        demand = replace(demand, points=self.points_editor.points())
+        jobs = self.jobs_editor.jobs()
         return replace(
             b, start=_pydate(self.start_edit.date()).replace(day=1), months=self.months_spin.value(),
             trials=self.trials_spin.value(), seed=self.seed_spin.value(),
@@ -786,7 +1190,10 @@ class ForecastPanel(QWidget):
             self._debounce.start()
 
     def _validate(self, sc: ForecastScenario) -> bool:
-        problems = validate_scenario(sc)
+        # The editors keep their last good rows; while a cell is bad nothing runs.
+        problems = [f"Demand points: {e}" for e in self.points_editor.errors()]
+        problems += [f"Training jobs: {e}" for e in self.jobs_editor.errors()]
+        problems += validate_scenario(sc)
         fields = {"fraction": (self.frac_low, self.frac_mode, self.frac_high),
                   "delay": (self.delay_low, self.delay_mode, self.delay_high),
                   "demand.growth": (self.growth_spin,), "demand.peak": (self.peak_spin,),
