@@ -311,6 +311,10 @@ class _RowsEditor(QWidget):
     def _ordered(self, values: list) -> list:
         return values
 
+    def _untidy(self) -> bool:
+        """True when a good cell is not shown in its usual form (e.g. an id typed for a label)."""
+        return False
+
     # ---- public ----
     def values(self) -> tuple:
         """The last rows that passed every check."""
@@ -361,7 +365,7 @@ class _RowsEditor(QWidget):
         self._errors = list(dict.fromkeys(cells.values()))
         if not cells:
             ordered = self._ordered(values)
-            if ordered != values:  # show the rows the way the engine reads them
+            if ordered != values or self._untidy():  # show the rows the way the engine reads them
                 self._fill(ordered)
             self._good = tuple(ordered)
         self._show_errors(cells)
@@ -510,8 +514,9 @@ class _ChoiceDelegate(QStyledItemDelegate):
         editor.setCurrentIndex(max(i, 0))
 
     def setModelData(self, editor, model, index):
-        model.setData(index, editor.currentData(), Qt.ItemDataRole.UserRole)
-        model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
+        # both roles in one change: one commit sees the new id and its label together
+        model.setItemData(index, {Qt.ItemDataRole.EditRole: editor.currentText(),
+                                  Qt.ItemDataRole.UserRole: editor.currentData()})
 
 
 class TrainingJobsEditor(_RowsEditor):
@@ -552,6 +557,15 @@ class TrainingJobsEditor(_RowsEditor):
         label = dict(items).get(current, current)
         self._set_text(r, c, label, tip=f"{tip} ({current}); double-click to choose another")
         self.table.item(r, c).setData(Qt.ItemDataRole.UserRole, current)
+
+    def _untidy(self) -> bool:
+        for c, items in ((1, self._models), (2, self._chips)):
+            labels = dict(items)
+            for r in range(self.table.rowCount()):
+                item = self.table.item(r, c)
+                if item is not None and item.text() != labels.get(item.data(Qt.ItemDataRole.UserRole)):
+                    return True
+        return False
 
     def _choice(self, r: int, c: int, items) -> str:
         """The id in a choice cell: the one picked, else typed text matching an id or a label."""

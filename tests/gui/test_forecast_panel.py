@@ -138,3 +138,190 @@ def test_key_figures_match_the_result(panel):
     r = panel.result
     assert figures["Installed P50 at horizon end, all types (chips)"] == pytest.approx(r.installed_total.p50[-1])
     assert figures["Months with a P50 shortfall (months)"] == int((r.shortfall_p50_unit_chips > 0).sum())
+
+
+# ---- demand points and training jobs editors ---------------------------------------------------
+
+def _month_index(result, day):
+    return list(result.months).index(day)
+
+
+def _set_cell(editor, row, column, text):
+    editor.table.item(row, column).setText(text)  # as a finished cell edit: itemChanged -> commit
+
+
+def test_editing_a_demand_point_moves_the_demand_curve(panel, qtbot):
+    import datetime as dt
+
+    first = _run(panel, qtbot)
+    aug = _month_index(first, dt.date(2024, 8, 1))
+    # Seed: 500 B on 2024-07-15 and 1,300 B on 2024-09-15, log-linear between: 500 * 2.6^(17/62)
+    assert first.demand_tokens_per_day[aug] == pytest.approx(500e9 * 2.6 ** (17 / 62), rel=1e-9)
+    editor = panel.points_editor
+    assert editor.table.item(1, 0).text() == "2024-07-15" and editor.table.item(1, 1).text() == "500"
+    _set_cell(editor, 1, 0, "2024-08-01")
+    _set_cell(editor, 1, 1, "800")
+    assert editor.errors() == []
+    assert panel.scenario_state()["demand"]["points"][1] == {"date": "2024-08-01", "tokens_per_day": 800e9,
+                                                             "note": "secondary source; date approximate"}
+    second = _run(panel, qtbot)
+    assert second.demand_tokens_per_day[aug] == pytest.approx(800e9)  # the point itself (scale 1)
+    # a month before: between 120 B (2024-05-15) and 800 B (2024-08-01), log-linear
+    jul = _month_index(second, dt.date(2024, 7, 1))
+    assert second.demand_tokens_per_day[jul] == pytest.approx(120e9 * (800 / 120) ** (47 / 78), rel=1e-9)
+    # points before the edit are untouched; the first month is flat before the first point
+    assert second.demand_tokens_per_day[0] == pytest.approx(120e9)
+
+
+def test_demand_points_stay_in_date_order_and_a_shared_date_is_refused(panel):
+    editor = panel.points_editor
+    _set_cell(editor, 0, 0, "2026-06-15")  # the first row moves after the others
+    dates = [p.date.isoformat() for p in editor.points()]
+    assert dates == sorted(dates) and dates[-1] == "2026-06-15"
+    assert editor.table.item(editor.table.rowCount() - 1, 0).text() == "2026-06-15"
+    good = editor.points()
+    _set_cell(editor, 0, 0, editor.table.item(1, 0).text())  # two rows on one date
+    assert "already used" in editor.error_label.text() and editor.error_label.isVisibleTo(panel)
+    assert editor.points() == good and panel.run() is None
+
+
+def test_adding_and_removing_a_demand_point(panel):
+    editor = panel.points_editor
+    n = editor.table.rowCount()
+    editor.add_button.click()
+    assert editor.table.rowCount() == n + 1 and editor.errors() == []
+    points = editor.points()
+    assert points[-1].date.isoformat() == "2026-03-15" and points[-1].tokens_per_day == 50e12
+    editor.table.selectRow(0)
+    editor.remove_button.click()
+    assert [p.date.isoformat() for p in panel.scenario().demand.points][:1] == ["2024-07-15"]
+    assert len(panel.scenario_state()["demand"]["points"]) == n
+
+
+@pytest.mark.parametrize("column,text,words", [
+    (1, "", "empty"), (1, "abc", "not a number"), (1, "-5", "positive"), (1, "nan", "not a number"),
+    (1, "0", "positive"), (1, "1e400", "positive"), (0, "2024-13-01", "not a date"), (0, "abc", "not a date"),
+    (0, "", "empty"), (0, "2024-02-30", "not a date"),
+])
+def test_hostile_demand_cells_are_refused_at_the_field_and_keep_the_last_result(panel, qtbot, column, text, words):
+    first = _run(panel, qtbot)
+    good = panel.scenario_state()
+    editor = panel.points_editor
+    _set_cell(editor, 2, column, text)
+    assert words in editor.error_label.text() and "Row 3" in editor.error_label.text()
+    assert editor.error_label.isVisibleTo(panel)
+    assert words in editor.table.item(2, column).toolTip()
+    assert editor.table.item(2, column).background().color().name() == "#fde2df"
+    assert panel.scenario_state() == good  # the bad value never reaches the scenario
+    assert panel.run() is None and not panel.is_running()
+    assert "Demand points" in panel.validation_label.text()
+    assert panel.result is first
+    _set_cell(editor, 2, column, "2024-09-15" if column == 0 else "1300")  # fixed: runs again
+    assert editor.errors() == [] and not editor.error_label.isVisibleTo(panel)
+    assert panel.run() is not None
+
+
+def test_a_demand_edit_reruns_after_the_debounce(panel, qtbot):
+    panel.auto_check.setChecked(True)
+    with qtbot.waitSignal(panel.result_ready, timeout=20000) as blocker:
+        _set_cell(panel.points_editor, 5, 1, "60000")
+    assert blocker.args[0].scenario.demand.points[-1].tokens_per_day == 60e12
+
+
+def test_adding_a_job_adds_a_completion_distribution_and_removing_it_takes_it_away(panel, qtbot):
+    first = _run(panel, qtbot)
+    assert [j.job.name for j in first.jobs] == ["405B dense on 15T tokens"]
+    editor = panel.jobs_editor
+    editor.add_button.click()
+    assert editor.table.rowCount() == 2 and editor.errors() == []
+    _set_cell(editor, 1, 0, "8B on 2T")
+    _set_cell(editor, 1, 1, "llama3-8b")  # a preset id typed into the cell is accepted
+    _set_cell(editor, 1, 3, "2")
+    job = panel.scenario().jobs[1]
+    assert (job.name, job.model_id, job.chip_id, job.tokens) == ("8B on 2T", "llama3-8b", "ascend-910b2", 2e12)
+    assert editor.table.item(1, 1).text() == "Llama 3 8B"
+    second = _run(panel, qtbot)
+    assert [j.job.name for j in second.jobs] == ["405B dense on 15T tokens", "8B on 2T"]
+    small = second.jobs[1]
+    done = small.completion_ordinals[np.isfinite(small.completion_ordinals)]
+    assert done.size > 0.9 * second.trials
+    # it queues behind the big job on the same chip type, so it finishes after it, trial by trial
+    big = second.jobs[0].completion_ordinals
+    both = np.isfinite(big) & np.isfinite(small.completion_ordinals)
+    assert np.all(small.completion_ordinals[both] > big[both])
+    assert {"405B dense on 15T tokens", "8B on 2T"} <= set(panel.jobs_chart.series_names())
+    assert panel.jobs_table.rowCount() == 2
+    editor.table.selectRow(1)
+    editor.remove_button.click()
+    third = _run(panel, qtbot)
+    assert [j.job.name for j in third.jobs] == ["405B dense on 15T tokens"]
+    assert "8B on 2T" not in panel.jobs_chart.series_names() and panel.jobs_table.rowCount() == 1
+
+
+@pytest.mark.parametrize("column,text,words", [
+    (0, "", "name is empty"), (1, "no-such-model", "not a model preset"), (2, "abc", "not in the store"),
+    (3, "", "empty"), (3, "abc", "not a number"), (3, "-5", "positive"), (3, "nan", "not a number"),
+    (4, "2024-13-01", "not a date"), (4, "", "empty"),
+])
+def test_hostile_job_cells_are_refused_at_the_field(panel, qtbot, column, text, words):
+    first = _run(panel, qtbot)
+    good = panel.scenario_state()
+    editor = panel.jobs_editor
+    _set_cell(editor, 0, column, text)
+    assert words in editor.error_label.text() and editor.error_label.isVisibleTo(panel)
+    assert panel.scenario_state() == good
+    assert panel.run() is None and panel.result is first
+    assert "Training jobs" in panel.validation_label.text()
+
+
+def test_two_jobs_with_one_name_are_refused(panel):
+    editor = panel.jobs_editor
+    editor.add_button.click()
+    _set_cell(editor, 1, 0, editor.table.item(0, 0).text())
+    assert "already used" in editor.error_label.text()
+    assert len(panel.scenario().jobs) == 2 and panel.scenario().jobs[1].name == "Job 2"  # the last good rows
+
+
+def test_edited_points_and_jobs_round_trip_through_scenario_state(panel, store, qtbot):
+    _set_cell(panel.points_editor, 0, 1, "150")
+    _set_cell(panel.points_editor, 0, 2, "my note")
+    panel.jobs_editor.add_button.click()
+    _set_cell(panel.jobs_editor, 1, 2, "h20-96gb")
+    _set_cell(panel.jobs_editor, 1, 4, "2025-06-01")
+    state = panel.scenario_state()
+    sc = scenario_from_dict(state)
+    assert sc.demand.points[0].tokens_per_day == 150e9 and sc.demand.points[0].note == "my note"
+    assert [(j.name, j.chip_id, j.earliest_start.isoformat()) for j in sc.jobs][1] == ("Job 2", "h20-96gb",
+                                                                                        "2025-06-01")
+    other = ForecastPanel(store)
+    qtbot.addWidget(other)
+    other.auto_check.setChecked(False)
+    try:
+        other.apply_scenario_state({**state, "ui": {}})
+        assert other.scenario_state() == state
+        assert other.points_editor.table.item(0, 1).text() == "150"
+        assert other.jobs_editor.table.rowCount() == 2
+        assert other.jobs_editor.table.item(1, 2).text() == "H20"
+    finally:
+        other.shutdown()
+
+
+def test_the_model_and_chip_cells_edit_through_a_combo_of_the_store_presets(panel):
+    from PySide6.QtWidgets import QComboBox, QStyleOptionViewItem
+
+    table = panel.jobs_editor.table
+    for column, wanted in ((1, "llama3-70b"), (2, "h800-sxm5-80gb")):
+        index = table.model().index(0, column)
+        delegate = table.itemDelegateForColumn(column)
+        box = delegate.createEditor(table.viewport(), QStyleOptionViewItem(), index)
+        assert isinstance(box, QComboBox)
+        ids = [box.itemData(i) for i in range(box.count())]
+        expected = [m.id for m in panel.store.models()] if column == 1 else [c["id"] for c in panel.store.chip_rows()]
+        assert sorted(ids) == sorted(expected)
+        box.setCurrentIndex(box.findData(wanted))
+        delegate.setModelData(box, table.model(), index)
+        box.deleteLater()
+    job = panel.scenario().jobs[0]
+    assert (job.model_id, job.chip_id) == ("llama3-70b", "h800-sxm5-80gb")
+    assert (table.item(0, 1).text(), table.item(0, 2).text()) == ("Llama 3 70B", "H800 SXM5 80GB")
+    assert panel.jobs_editor.errors() == []
