@@ -835,7 +835,7 @@ class ForecastPanel(QWidget):
         # Training jobs
         self.jobs_box = QGroupBox("Training jobs (run one after another per chip type)")
         self.jobs_editor = TrainingJobsEditor()
-        self.jobs_editor.edited.connect(self.schedule)
+        self.jobs_editor.edited.connect(self._on_jobs_edited)
         jobs_layout = QVBoxLayout(self.jobs_box)
         jobs_layout.addWidget(self.jobs_editor)
 
@@ -1165,6 +1165,14 @@ class ForecastPanel(QWidget):
 
     def _on_points_edited(self) -> None:
         self._describe_points()
+        self._editor_edited()
+
+    def _on_jobs_edited(self) -> None:
+        self._editor_edited()
+
+    def _editor_edited(self) -> None:
+        if self.validation_label.isVisibleTo(self):  # a fixed cell clears the stale message now
+            self._validate(self.scenario())
         self.schedule()
 
     def scenario(self) -> ForecastScenario:
