@@ -163,16 +163,9 @@ class CategoryBarPanel(PlotPanel):
         share = f" ({y / total:.0%} of {format_number(total)}{unit})" if total > 0 and len(self._segments) > 1 else ""
         return f"{self.categories[i]} · {name}: {format_number(y)}{unit}{share}"
 
-    def _on_mouse_moved(self, scene_pos) -> None:
-        vb = self.plot_item.vb
-        if not vb.sceneBoundingRect().contains(scene_pos):
-            return
-        view = vb.mapSceneToView(scene_pos)
-        point = self.nearest_point(view.x(), view.y())
-        self.readout.setText(self.readout_text(point))
-        if point is None:
-            self._marker.setData([], [])
-        else:
-            base = sum(h[int(point[1])] for n, h in self._segments.items() if n != point[0]
-                       and list(self._segments).index(n) < list(self._segments).index(point[0]))
-            self._marker.setData([point[1]], [base + point[2] / 2])
+    def _marker_position(self, point) -> tuple[list, list]:
+        # the middle of the hovered segment: its base is the sum of the segments stacked below it
+        order = list(self._segments)
+        below = order[:order.index(point[0])]
+        base = sum(self._segments[n][int(point[1])] for n in below)
+        return [point[1]], [base + point[2] / 2]

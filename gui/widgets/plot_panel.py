@@ -349,7 +349,11 @@ class PlotPanel(QWidget):
         if point is None:
             self._marker.setData([], [])
         else:
-            self._marker.setData([point[1]], [point[2]])
+            self._marker.setData(*self._marker_position(point))
+
+    def _marker_position(self, point) -> tuple[list, list]:
+        """Where the hover marker sits for a (series, x, y) point; stacked charts override it."""
+        return [point[1]], [point[2]]
 
     # ---- export ------------------------------------------------------------------------------
     def export_png(self, path, width: int = 1600):

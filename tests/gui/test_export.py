@@ -172,3 +172,15 @@ def test_band_and_bars_legend_paint_and_list_each_series_once(qtbot, tmp_path):
 
     export_png(panel, tmp_path / "bands.png", width=800)
     assert (tmp_path / "bands.png").stat().st_size > 1000
+
+
+def test_stacked_bar_hover_marker_sits_in_the_middle_of_its_segment(qtbot):
+    from gui.widgets.category_chart import CategoryBarPanel
+
+    chart = CategoryBarPanel("Breakdown", x_label="Layout", y_label="Time", y_unit="s")
+    qtbot.addWidget(chart)
+    chart.set_categories(["A", "B"])
+    chart.set_stacked({"compute": [4.0, 2.0], "comm": [1.0, 3.0]})
+    xs, ys = chart._marker_position(("comm", 1, 3.0))
+    assert (xs, ys) == ([1], [2.0 + 1.5])  # above compute's 2.0, half of its own 3.0
+    assert chart._marker_position(("compute", 0, 4.0)) == ([0], [2.0])
