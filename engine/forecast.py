@@ -162,7 +162,7 @@ class ForecastScenario:
     months: int = 60
     trials: int = 2000
     seed: int = 0
-    as_of: dt.date | None = None  # None: the latest recorded delivery (or `start` if none)
+    as_of: dt.date | None = None  # None: per order, the latest delivery recorded from its vendor
     install_lag_days: float = 30.0
     annual_failure_rate: float = 0.0
     lifetime_years: float | None = None
@@ -320,10 +320,14 @@ def _add_months(day: dt.date, k: int) -> dt.date:
     return dt.date(day.year + y, m + 1, 1)
 
 
-def resolve_as_of(orders: Sequence[Order], scenario: ForecastScenario) -> dt.date:
+def resolve_as_of(orders: Sequence[Order], scenario: ForecastScenario, order: Order | None = None) -> dt.date:
+    """The date up to which deliveries are known: the scenario's, else the latest delivery
+    recorded from the same vendor as `order` (another vendor's records say nothing about this
+    one's shipments), else the latest of all, else the start."""
     if scenario.as_of is not None:
         return scenario.as_of
-    dates = [d.date for o in orders for d in o.deliveries]
+    same_vendor = [d.date for o in orders if order is not None and o.vendor == order.vendor for d in o.deliveries]
+    dates = same_vendor or [d.date for o in orders for d in o.deliveries]
     return max(dates) if dates else scenario.start
 
 
@@ -417,9 +421,9 @@ def deterministic_installed(orders: Sequence[Order], scenario: ForecastScenario,
     (scale of the undelivered lots; defaults 1 and 0).
     """
     months = month_starts(scenario.start, scenario.months)
-    as_of = resolve_as_of(orders, scenario)
     out: dict[str, np.ndarray] = {}
     for order in orders:
+        as_of = resolve_as_of(orders, scenario, order)
         series = out.setdefault(order.chip_id, np.zeros(len(months)))
         s = fraction_scale.get(order.id, 1.0)
         d = delay_days.get(order.id, 0)
@@ -551,8 +555,6 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
     months = tuple(month_starts(sc.start, n_months))
     bounds = months + (_add_months(months[-1], 1),)
     bounds_ord = np.array([b.toordinal() for b in bounds], dtype=float)
-    as_of = resolve_as_of(orders, sc)
-
     # Supply: one trials x months array per chip type.
     installed = {chip: np.zeros((trials, n_months)) for chip in chip_ids}
     promised = {chip: np.zeros(n_months) for chip in chip_ids}
@@ -560,6 +562,7 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
     for i, order in enumerate(orders):
         _check(should_stop)
         scale, delay = _draw_scale_and_delay(order, sc.uncertainty_for(order), trials, sc.seed, i)
+        as_of = resolve_as_of(orders, sc, order)
         installed[order.chip_id] += order_installed(order, sc, months, as_of, scale, delay)
         promised[order.chip_id] += order_installed(order, sc, months, as_of, np.ones(1), no_delay)[0]
         report(0.6 * (i + 1) / max(len(orders), 1), f"supply: order {order.id} ({order.chip_id})")

@@ -108,3 +108,24 @@ def test_bad_saved_scenario_names_field(capsys):
     store.close()
     code, _, err = run_cli(capsys, "forecast", "--scenario", "broken")
     assert code == 1 and "demand.kind: 'cubic'" in err
+
+
+def test_another_vendors_order_does_not_move_the_910b_forecast(capsys, tmp_path):
+    """Adding a later H100 order from another buyer leaves the 910B bands exactly as they were."""
+    import json
+
+    from engine.cli import main
+
+    db = str(tmp_path / "f.db")
+    argv = ["--db", db, "forecast", "--trials", "500", "--months", "36", "--format", "json"]
+    assert main(argv) == 0
+    before = json.loads(capsys.readouterr().out)["by_chip"]["ascend-910b2"]
+    extra = tmp_path / "acme.csv"
+    extra.write_text("buyer,vendor,chip_id,quantity,order_date,promised,deliveries\n"
+                     "Acme,NVIDIA,h100-sxm5-80gb,1000,2025-01-01,2025-06-01:1000,2025-06-15:500\n")
+    assert main(["--db", db, "orders", "import", str(extra)]) == 0
+    capsys.readouterr()
+    assert main(argv) == 0
+    after = json.loads(capsys.readouterr().out)["by_chip"]["ascend-910b2"]
+    for key in ("installed_p10", "installed_p50", "installed_p90"):
+        assert after[key] == before[key]
