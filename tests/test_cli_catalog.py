@@ -167,3 +167,26 @@ def test_corrupted_database_exits_1_and_is_untouched(tmp_path):
     assert len(out.stderr.strip().splitlines()) == 1 and str(db) in out.stderr
     assert "Traceback" not in out.stderr
     assert db.read_bytes() == before
+
+
+def test_models_import_accepts_a_model_folder(capsys, tmp_path):
+    folder = tmp_path / "my-llama"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+        "num_key_value_heads": 8, "vocab_size": 128256}))
+    code, out, err = run(capsys, "models", "import", str(folder), "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["model"]["id"] == "my-llama"
+
+
+@pytest.mark.parametrize("kind,fixture_file,needle", [
+    ("training", None, "not a training cases file"),
+    ("inference", "training_public.csv", "not an inference cases file: missing column(s) scenario"),
+])
+def test_validate_refuses_a_file_in_the_wrong_schema(capsys, tmp_path, shared_dir, kind, fixture_file, needle):
+    path = shared_dir / "validation" / fixture_file if fixture_file else tmp_path / "notes.csv"
+    if not fixture_file:
+        path.write_text("name,age\nx,1\n")
+    code, _, err = run(capsys, "validate", kind, "--cases", str(path))
+    assert code == 1 and needle in err

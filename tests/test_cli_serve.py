@@ -76,3 +76,28 @@ def test_absurd_serving_requests_are_refused(capsys, extra, needle):
                  "--output-len", "100", *extra])
     err = capsys.readouterr().err
     assert code == 1 and needle in err and "Traceback" not in err
+
+
+def test_latency_targets_with_pipeline_parallel_are_refused_not_ignored(capsys):
+    from engine.cli import main
+
+    code = main(["serve", "--model", "llama3-70b", "--chip", "h800-sxm5-80gb", "--tp", "4", "--pp", "2",
+                 "--input-len", "2000", "--output-len", "300", "--ttft-ms", "2000", "--tpot-ms", "50"])
+    assert code == 1 and "--pp 2: latency targets" in capsys.readouterr().err
+
+
+def test_moe_serving_searches_expert_parallel_layouts_like_the_gui(capsys):
+    import json
+
+    from engine.cli import main
+    from engine.catalog import reference_chips, reference_models
+    from engine.inference import slo_capacity
+
+    code = main(["serve", "--model", "deepseek-v3", "--chip", "h800-sxm5-80gb", "--weight-dtype", "fp8",
+                 "--input-len", "2000", "--output-len", "300", "--ttft-ms", "2000", "--tpot-ms", "50",
+                 "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["ep"] > 8 and data["tpot_ms"] <= 50 and data["ttft_ms"] <= 2000
+    cap = slo_capacity(reference_models()["deepseek-v3"], reference_chips()["h800-sxm5-80gb"], input_len=2000,
+                       output_len=300, ttft_ms=2000, tpot_ms=50, weight_dtype="fp8", kv_dtype="fp8")
+    assert data["output_tokens_per_s_per_chip"] == pytest.approx(cap.output_tokens_per_s_per_chip, rel=0.05)

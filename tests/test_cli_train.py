@@ -93,3 +93,11 @@ def test_absurd_training_requests_are_refused_quickly(capsys, argv, needle):
     code = main(["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", *argv])
     err = capsys.readouterr().err
     assert code == 1 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_negative_price_is_refused(capsys):
+    from engine.cli import main
+
+    code = main(["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "8",
+                 "--price-per-chip-hour", "-2"])
+    assert code == 1 and "--price-per-chip-hour: -2" in capsys.readouterr().err

@@ -116,10 +116,14 @@ def models_import(args, ctx) -> Output:
     from engine.hf_config import model_from_hf_config, slug
 
     path = Path(args.file)
+    if path.is_dir():  # a downloaded model folder: its config.json
+        path = path / "config.json"
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: can't be read ({exc.strerror})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{path}: not valid JSON ({exc})") from None
     default_id = path.parent.name if path.name == "config.json" and path.parent.name else path.stem

@@ -16,7 +16,8 @@ def register(subparsers) -> None:
     p.add_argument("--chip", required=True, help="chip id (fleetcast chips list)")
     p.add_argument("--tp", type=int, default=None, help="tensor-parallel degree (default: best under the SLOs)")
     p.add_argument("--pp", type=int, default=1, help="pipeline-parallel degree")
-    p.add_argument("--ep", type=int, default=1, help="expert-parallel degree (MoE)")
+    p.add_argument("--ep", type=int, default=None,
+                   help="expert-parallel degree (MoE; default: 1, or the best under the SLOs for an MoE model)")
     p.add_argument("--chips", type=int, default=None, help="chips in total (replicas = chips / chips per replica)")
     p.add_argument("--input-len", type=float, required=True, help="prompt tokens per request")
     p.add_argument("--output-len", type=float, required=True, help="generated tokens per request")
@@ -72,10 +73,17 @@ def run(args, ctx) -> Output:
     check_dtypes(chip, wdt, kdt)
     has_slo = args.ttft_ms is not None or args.tpot_ms is not None
 
-    # TP: given, or the best under the SLOs (fewest chips per output token/s)
+    if has_slo and args.pp != 1:
+        raise UserError(f"--pp {args.pp}: latency targets are evaluated for tensor/expert-parallel layouts "
+                        "(pp=1); drop --pp or the --ttft-ms/--tpot-ms targets")
+    # TP (and EP for MoE): given, or the best under the SLOs (fewest chips per output token/s)
     cap = slo_capacity(model, chip, input_len=args.input_len, output_len=args.output_len,
                        ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
-                       tp=args.tp, engine=args.engine) if args.pp == 1 and args.ep == 1 else None
+                       tp=args.tp, engine=args.engine,
+                       ep=args.ep if (args.ep or not model.is_moe) else None) if args.pp == 1 else None
+    if cap is not None and args.ep is None:
+        args.ep = getattr(cap, "ep", 1) or 1
+    args.ep = args.ep or 1
     tp = args.tp or (cap.tp if cap else 1)
     per_replica = args.pp * max(tp, args.ep)
     if args.chips is not None and args.chips % per_replica:

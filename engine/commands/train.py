@@ -61,6 +61,8 @@ def run(args, ctx) -> Output:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name.replace('_', '-')}: {value} (must be a positive integer)")
+    if args.price is not None and not (0 <= args.price < 1e6):  # also refuses nan and inf
+        raise UserError(f"--price-per-chip-hour: {args.price:g} (must be 0 to 1,000,000 USD)")
     if args.tokens is not None and not (0 < args.tokens <= 1e18):  # also refuses nan and inf
         raise UserError(f"--tokens: {args.tokens:g} (must be a positive number of tokens, at most 1e18)")
     chip, model = lookup(ctx, args.chip, args.model)

@@ -37,11 +37,29 @@ def _read_dict_rows(path) -> list[dict]:
         raise UserError(f"{path}: cannot read cases file ({exc})") from exc
 
 
+# Columns without which no row of a cases file can be predicted.
+REQUIRED_COLUMNS = {
+    "training": ("id", "layers", "hidden", "heads", "chip", "metric", "value"),
+    "inference": ("id", "layers", "hidden", "heads", "chip", "scenario", "input_len", "output_len", "metric", "value"),
+}
+
+
+def check_columns(path, kind: str, rows: list[dict]) -> None:
+    """A file in the wrong schema (or not a cases file at all) is one clear error, not N bad rows."""
+    if not rows:
+        raise UserError(f"{path}: no cases (expected a header row and one row per measured run)")
+    missing = [c for c in REQUIRED_COLUMNS[kind] if c not in rows[0]]
+    if missing:
+        raise UserError(f"{path}: not {'an' if kind == 'inference' else 'a'} {kind} cases file: missing column(s) {', '.join(missing)} "
+                        f"(schema: ../shared/validation/{'README' if kind == 'training' else 'INFERENCE'}.md)")
+
+
 def run(args, ctx) -> Output:
     if args.kind == "training":
         from engine.validation import public_cases, read_cases_csv, validate_training_cases
 
         rows = read_cases_csv(args.cases)
+        check_columns(args.cases, "training", rows)
         result = validate_training_cases(rows, _chips(ctx))
         result = {"cases": public_cases(result["cases"]), "summary": result["summary"]}
     else:
@@ -50,13 +68,15 @@ def run(args, ctx) -> Output:
         except ImportError:
             raise UserError("inference validation not available yet") from None
         rows = _read_dict_rows(args.cases)
+        check_columns(args.cases, "inference", rows)
         result = validate_inference_cases(rows, _chips(ctx))
     cases = result["cases"]
     table = [{k: c.get(k) for k in ("id", "metric", "measured", "predicted", "error_pct", "status", "message")}
              for c in cases]
     s = result.get("summary", {})
     overall = s.get("overall", {})
-    text = (f"{len(cases)} cases; " + ", ".join(f"{k} {v}" for k, v in s.get("by_status", {}).items())
+    statuses = s.get("by_status") or s.get("counts") or {}
+    text = (f"{len(cases)} cases: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
             + (f"; median |error| {overall['median_abs_error_pct']:.1f}%, p90 {overall['p90_abs_error_pct']:.1f}%"
                if overall.get("median_abs_error_pct") is not None else ""))
     extra = []
