@@ -198,6 +198,8 @@ def render_csv(rows: list[dict], columns: Sequence[str] | None = None) -> str:
 def render(output: Output, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(_clean(output.data), indent=2, default=_json_default, allow_nan=False)
+    if output.rows == [] and output.text and fmt == "table":  # a message, no table
+        return output.text
     rows = _rows_of(output)
     if fmt == "csv":
         return render_csv(rows, output.columns).rstrip("\n")

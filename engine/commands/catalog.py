@@ -63,9 +63,25 @@ def chips_list(args, ctx) -> Output:
 
 
 def chips_import(args, ctx) -> Output:
-    count = ctx.store().import_chips_csv(args.file)
-    return Output(data={"imported": count, "file": str(args.file)}, text=f"imported {count} chip(s) from {args.file}",
-                  rows=[])
+    store = ctx.store()
+    existing = {row["id"] for row in store.chip_rows()}
+    count = store.import_chips_csv(args.file)
+    ids = [row["id"] for row in store.chip_rows()]
+    imported = _csv_ids(args.file)
+    updated = sorted(i for i in imported if i in existing)
+    added = sorted(i for i in imported if i not in existing and i in ids)
+    text = f"imported {count} chip(s) from {args.file}: {len(added)} added"
+    if updated:
+        text += f", {len(updated)} replaced ({', '.join(updated[:8])}{' …' if len(updated) > 8 else ''})"
+    return Output(data={"imported": count, "added": added, "replaced": updated, "file": str(args.file)},
+                  text=text, rows=[])
+
+
+def _csv_ids(path) -> list[str]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return [(row.get("id") or "").strip() for row in csv.DictReader(handle) if (row.get("id") or "").strip()]
 
 
 def chips_export(args, ctx) -> Output:

@@ -339,12 +339,15 @@ class Store:
         if problems:
             raise ValidationError(problems)
         cleaned, seen = [], {}
+        current = {r["id"]: r for r in self.chip_rows()}
         for line, row in rows:
             if "__extra__" in row:
                 problems.append(f"{Path(path).name} row {line}: more cells than header columns")
                 continue
             try:
-                chip = check_chip({k: row.get(k) for k in CHIP_FIELDS})
+                # A chip already in the catalog keeps the columns this file doesn't have.
+                base = current.get((row.get("id") or "").strip(), {})
+                chip = check_chip({k: (row.get(k) if k in header else base.get(k)) for k in CHIP_FIELDS})
             except ValidationError as exc:
                 problems.extend(self._row_problems(path, line, exc, row))
                 continue

@@ -280,3 +280,12 @@ def test_restore_tables_puts_every_row_back(store, tmp_path):
     store.restore_tables(before)
     assert store.snapshot_tables() == before
     assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_chip_import_of_some_columns_keeps_the_others(store, tmp_path):
+    sources = store.chip("mi300x").sources
+    path = tmp_path / "chips.csv"
+    path.write_text("id,vendor,name,hbm_gb\nmi300x,AMD,Instinct MI300X,200\n")
+    assert store.import_chips_csv(path) == 1
+    chip = store.chip("mi300x")
+    assert chip.hbm_gb == 200 and chip.sources == sources and chip.bf16_tflops == 1307.4
