@@ -52,8 +52,8 @@ def _load(args, ctx):
         return story_orders(), reference_chips(), reference_models(), default_scenario()
     if args.scenario:
         scenario = scenario_from_dict({**store.scenario(args.scenario)["params"], "name": args.scenario})
-    else:
-        scenario = default_scenario()
+    else:  # the built-in story scenario, under the name the GUI shows for it
+        scenario = replace(default_scenario(), name="Story default")
     chips = {c.id: c for c in store.chips()}
     models = {m.id: m for m in store.models()}
     return store.orders(), chips, models, scenario
