@@ -174,8 +174,14 @@ class ComparePanel(QWidget):
         elif n < 2:
             self.hint.setText("Tick at least two scenarios to compare them.")
         else:
-            self.hint.setText(f"{n} scenarios ticked.")
+            self.hint.setText(f"{n} scenarios ticked. Compare runs their forecasts side by side.")
         self.run_button.setEnabled(n >= 1)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        # First visit: compare what is ticked rather than show empty charts.
+        if not self.outcomes and not self.is_running() and len(self.selected()) >= 2:
+            self.run()
 
     # ---- protocol ------------------------------------------------------------------------------
     def charts(self) -> dict[str, PlotPanel]:
