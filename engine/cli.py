@@ -143,10 +143,21 @@ def _cell(value) -> str:
             return ""
         if value == int(value) and abs(value) < 1e15:
             return str(int(value))
-        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.6g}"
+        if abs(value) >= 1000:
+            return f"{value:.1f}" if abs(value) < 1e15 else f"{value:.6g}"
+        return f"{value:.4g}"
     if isinstance(value, (dict, list)):
         return json.dumps(_clean(value), default=_json_default)
     return str(value)
+
+
+def _csv_cell(value):
+    """CSV keeps full precision (a table rounds for reading; a file is read by programs)."""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    if isinstance(value, (dict, list)):
+        return _cell(value)
+    return "" if value is None else value
 
 
 def _rows_of(output: Output) -> list[dict]:
@@ -190,8 +201,7 @@ def render_csv(rows: list[dict], columns: Sequence[str] | None = None) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(cols)
     for row in rows:
-        writer.writerow([_cell(row.get(c)) if isinstance(row.get(c), (dict, list, float)) else
-                         ("" if row.get(c) is None else row.get(c)) for c in cols])
+        writer.writerow([_csv_cell(row.get(c)) for c in cols])
     return buffer.getvalue()
 
 
