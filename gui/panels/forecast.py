@@ -31,7 +31,7 @@ from engine.forecast import (
     OrderUncertainty, TrainingJob, default_scenario, run_forecast, scenario_from_dict, scenario_to_dict, validate_scenario,
 )
 from gui.commands import follow_stack
-from gui.panels.analysis_common import parse_iso_date, parse_positive
+from gui.panels.analysis_common import dspin, parse_iso_date, parse_positive, spin
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
 from gui.workers import LatestRunner
@@ -175,14 +175,7 @@ def _pydate(q: QDate) -> dt.date:
     return dt.date(q.year(), q.month(), q.day())
 
 
-def _spin(low, high, value=0.0, *, decimals=2, step=1.0, suffix="", tip="") -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(low, high)
-    box.setDecimals(decimals)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setSuffix(suffix)
-    box.setGroupSeparatorShown(True)
+def _form_box(box, tip: str):
     box.setKeyboardTracking(False)  # one evaluation per finished number, not per keystroke
     box.setToolTip(tip)
     box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -190,18 +183,12 @@ def _spin(low, high, value=0.0, *, decimals=2, step=1.0, suffix="", tip="") -> Q
     return box
 
 
+def _spin(low, high, value=0.0, *, decimals=2, step=1.0, suffix="", tip="") -> QDoubleSpinBox:
+    return _form_box(dspin(low, high, value, decimals, suffix, step=step), tip)
+
+
 def _int_spin(low, high, value, *, step=1, suffix="", tip="") -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setSuffix(suffix)
-    box.setGroupSeparatorShown(True)
-    box.setKeyboardTracking(False)
-    box.setToolTip(tip)
-    box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-    box.setMinimumWidth(64)
-    return box
+    return _form_box(spin(low, high, value, suffix, step=step), tip)
 
 
 def _combo(items, tip="") -> QComboBox:
@@ -702,6 +689,7 @@ class ForecastPanel(QWidget):
                                      tip="Monte Carlo trials: each draws every order's fulfilled fraction and delay. "
                                          "2,000 trials take about 30 ms.")
         self.seed_spin = _int_spin(0, 2_000_000_000, 0, tip="Random seed: the same seed gives the same draws")
+        self.seed_spin.setGroupSeparatorShown(False)  # an identifier, not a quantity
         self.auto_check = QCheckBox("Update as I edit")
         self.auto_check.setChecked(True)
         self.auto_check.setToolTip("Re-run the forecast shortly after every change (in the background)")
