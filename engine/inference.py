@@ -32,6 +32,7 @@ import numpy as np
 from engine.errors import UserError
 from engine.hardware import DTYPE_BYTES, Chip
 from engine.models import ModelConfig
+from engine.serving.families import engine_family  # noqa: F401  (re-exported: the family parser)
 
 GIB = 1024.0**3
 SCENARIOS = ("static_batch", "concurrency", "offline", "server")
@@ -53,9 +54,6 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     "inf_mem_reserve_frac": 0.08,    # HBM kept back (activations, graphs, fragmentation)
     "inf_mem_reserve_gb": 3.0,       # fixed HBM kept back per chip
     "inf_max_batch": 1024.0,         # the engine's cap on running sequences per instance
-    "inf_ttft_sync": 0.5,            # closed loop: fraction of the running batch whose prefills
-                                     # queue ahead of a new request (synchronised arrivals)
-    "inf_ttft_wait_steps": 2.0,      # decode steps a new request waits to be scheduled and emitted
     "inf_kv_eff": 1.0,               # attention-kernel KV reads relative to inf_hbm_eff
     "inf_prefill_chunk_tokens": 8192.0,  # token budget of one batched prefill (max_num_tokens)
     "inf_moe_eff": 0.6,              # expert GEMMs/reads relative to dense ones (grouped GEMM, routing)
@@ -70,44 +68,25 @@ DEFAULT_FACTORS: Mapping[str, float] = {
 FACTOR_NAMES = tuple(DEFAULT_FACTORS)
 
 
-def engine_family(engine: str | None) -> str:
-    """`trtllm@1.0` -> `trtllm`; blank -> `default` (a current engine, no engine-specific factors).
-
-    `unknown` is kept as its own family: published measurements with an unstated stack are
-    mostly older eager-mode engines, calibrated separately.
-    """
-    name = (engine or "").strip().lower()
-    if not name:
-        return "default"
-    return name.split("@", 1)[0].strip() or "default"
-
-
-def engine_version_key(engine: str | None) -> str:
-    """`trtllm@1.0.0rc3` -> `trtllm@1.0.0rc3` (lower case); '' when no version is given."""
-    name = (engine or "").strip().lower()
-    return name if "@" in name and name.split("@", 1)[1].strip() else ""
-
-
 def resolve_factors(chip: Chip, engine: str | None = None, overrides: Mapping[str, float] | None = None) -> dict:
-    """Every inference factor for a chip and engine:
-    override > `name@engine@version` > `name@engine` > `name` > default.
+    """Every inference factor for a chip and engine family: override `name@family` > override
+    `name` > chip `name@family` > the family's documented prior > chip `name` > default.
 
-    Versions are calibration keys because a serving stack's scheduler changes between releases
-    (INFERENCE.md section 3); an unlisted version falls back to its engine family.
+    Factors are keyed by the engine FAMILY only (`engine.serving.families.engine_family`): a
+    version string or a publication never selects a factor.
     """
+    from engine.serving.families import FAMILY_PRIORS
+
     family = engine_family(engine)
-    version = engine_version_key(engine)
+    prior = FAMILY_PRIORS.get(family, {})
     out = {}
     for name, default in DEFAULT_FACTORS.items():
         value = chip.factor(name, default)
+        value = prior.get(name, value)
         value = chip.factor(f"{name}@{family}", value)
-        if version:
-            value = chip.factor(f"{name}@{version}", value)
         if overrides:
             value = overrides.get(name, value)
             value = overrides.get(f"{name}@{family}", value)
-            if version:
-                value = overrides.get(f"{name}@{version}", value)
         out[name] = float(value)
     return out
 
@@ -460,6 +439,12 @@ class ServingInputs:
     kv_dtype: str = "bf16"
     engine: str = ""
     factors: Mapping[str, float] = field(default_factory=dict)  # explicit overrides
+    # Load simulation (concurrency, server, offline): engine.serving.simulator
+    requests: int | None = None        # simulated requests (default: enough for a steady state)
+    input_len_spread: float = 0.0      # coefficient of variation of the prompt length (0 = fixed)
+    output_len_spread: float = 0.0
+    prefix_cache_hit: float = 0.0      # fraction of each prompt served from a prefix cache
+    seed: int = 0
 
     @property
     def chips(self) -> int:
@@ -488,11 +473,24 @@ class ServingResult:
     explanation: str
     decode_breakdown_ms: Mapping[str, float]
     prefill_breakdown_ms: Mapping[str, float]
+    # Under load (simulated scenarios); NaN / 0 for a static batch or an infeasible deployment.
+    ttft_ms_p50: float = float("nan")
+    ttft_ms_p90: float = float("nan")
+    ttft_ms_p99: float = float("nan")
+    tpot_ms_p50: float = float("nan")
+    tpot_ms_p90: float = float("nan")
+    tpot_ms_p99: float = float("nan")
+    e2e_latency_ms_p90: float = float("nan")
+    e2e_latency_ms_p99: float = float("nan")
+    queue_ms: float = float("nan")     # mean wait from arrival to first scheduled
+    simulated_requests: int = 0
+    preemptions: int = 0
+    simulation: object = None          # engine.serving.simulator.SimResult (arrays; not in as_dict)
 
     def as_dict(self) -> dict:
-        from dataclasses import asdict
+        from dataclasses import fields
 
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "simulation"}
         d["decode_breakdown_ms"] = dict(self.decode_breakdown_ms)
         d["prefill_breakdown_ms"] = dict(self.prefill_breakdown_ms)
         return d
@@ -531,6 +529,14 @@ def _validate_inputs(inp: ServingInputs) -> None:
         raise UserError(f"request_rate: {inp.request_rate!r} (must be a finite rate)")
     if inp.model.is_moe and inp.ep > 1 and inp.model.moe_experts % inp.ep:
         raise UserError(f"ep: {inp.ep} (must divide moe_experts = {inp.model.moe_experts})")
+    if inp.requests is not None and not (1 <= inp.requests <= 1_000_000):
+        raise UserError(f"requests: {inp.requests!r} (must be 1 to 1,000,000)")
+    for name in ("input_len_spread", "output_len_spread"):
+        v = getattr(inp, name)
+        if not (0.0 <= v <= 10.0):
+            raise UserError(f"{name}: {v!r} (a coefficient of variation in [0, 10])")
+    if not (0.0 <= inp.prefix_cache_hit < 1.0):
+        raise UserError(f"prefix_cache_hit: {inp.prefix_cache_hit!r} (must be in [0, 1))")
 
 
 # ---- scenarios (vectorised) -----------------------------------------------------------------------
@@ -557,10 +563,9 @@ def _closed_loop(dep: _Deployment, conc_inst, L_in, L_out, cap) -> dict:
     marg = _prefill_marginal(dep, n, L_in, L_out)
     # Each iteration admits n / L_out new prompts on average; their compute stalls the decode.
     tpot = step + n / np.maximum(L_out, 1.0) * marg
-    # A new request waits for prompts that arrived with it (synchronised closed loop) and for
-    # the scheduler to pick it up.
-    wait_pf = f["inf_ttft_sync"] * np.maximum(n - 1.0, 0.0) / 2.0 * marg
-    ttft_run = pf1["total_s"] + wait_pf + f["inf_ttft_wait_steps"] * step
+    # Steady state without queueing structure: a prompt waits for about one step, then prefills.
+    # (`engine.serving.simulator` runs the real schedule; this closed form feeds quick curves.)
+    ttft_run = pf1["total_s"] + step
     latency = ttft_run + np.maximum(L_out - 1.0, 0.0) * tpot
     # Completions per second: Little's law on the running set, bounded by the work per request
     # (its prefill plus L_out shared decode steps).
@@ -583,7 +588,7 @@ def _server(dep: _Deployment, lam_inst, L_in, L_out, cap) -> dict:
         tpot = step + n / np.maximum(L_out, 1.0) * pf1["marginal_s"]
         rho = np.minimum(lam * pf1["marginal_s"], 0.999)
         wait = rho * pf1["marginal_s"] / (2.0 * (1.0 - rho))  # M/D/1
-        ttft = pf1["total_s"] + wait + f["inf_ttft_wait_steps"] * step
+        ttft = pf1["total_s"] + wait
         latency = ttft + np.maximum(L_out - 1.0, 0.0) * tpot
         n_new = np.minimum(lam * latency, cap)
         n = 0.5 * n + 0.5 * np.maximum(n_new, 1.0)
@@ -657,27 +662,8 @@ def evaluate_serving(inputs: ServingInputs) -> ServingResult:
         out_tps = b_inst * L_out / e2e
         running = b_run
         limited_by_capacity = waves > 1
-    elif sc in ("concurrency", "offline"):
-        conc = float(inp.concurrency) / reps if sc == "concurrency" else cap_f
-        r = _closed_loop(dep, conc, L_in, L_out, cap)
-        dec, pf = r["dec"], r["pf1"]
-        step = _f(dec["total_s"]) * _f(dep.pp)
-        prefill_s = _f(pf["total_s"])
-        tpot, ttft = _f(r["tpot"]), _f(r["ttft"])
-        e2e = _f(r["latency"])
-        out_tps = _f(r["rate"]) * L_out
-        running = _f(r["n"])
-        limited_by_capacity = conc > cap_f
-    else:  # server
-        r = _server(dep, float(inp.request_rate) / reps, L_in, L_out, cap)
-        dec, pf = r["dec"], r["pf1"]
-        step = _f(dec["total_s"]) * _f(dep.pp)
-        prefill_s = _f(pf["total_s"])
-        tpot, ttft = _f(r["tpot"]), _f(r["ttft"])
-        e2e = _f(r["latency"])
-        out_tps = _f(r["rate"]) * L_out
-        running = _f(r["n"])
-        limited_by_capacity = not bool(np.asarray(r["stable"]).reshape(-1)[0])
+    else:
+        return _simulated(inp, dep, base, L_in, L_out, chips_inst, cap_f, kv_cap_f)
 
     out_chip = out_tps / chips_inst
     tot_chip = out_chip * (L_in + L_out) / L_out
@@ -689,6 +675,40 @@ def evaluate_serving(inputs: ServingInputs) -> ServingResult:
         decode_step_ms=step * 1e3, e2e_latency_ms=e2e * 1e3, output_tokens_per_s_per_chip=out_chip,
         total_tokens_per_s_per_chip=tot_chip, running_batch=running, limiting=limiting,
         explanation=why, decode_breakdown_ms=dbd, prefill_breakdown_ms=pbd, **base)
+
+
+def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_out: float,
+               chips_inst: float, cap_f: float, kv_cap_f: float) -> ServingResult:
+    """A loaded scenario (concurrency, server, offline) run request by request."""
+    from engine.serving.capacity import simulate_scenario
+
+    run = simulate_scenario(inp, requests=inp.requests, input_spread=inp.input_len_spread,
+                            output_spread=inp.output_len_spread, seed=inp.seed,
+                            prefix_cache_hit=inp.prefix_cache_hit)
+    sim = run.sim
+    pf = _prefill(dep, 1.0, max(L_in * (1.0 - inp.prefix_cache_hit), 1.0))
+    running = float(sim.mean_running)
+    dec = _decode_step(dep, max(running, 1.0) / dep.pp, L_in + 0.5 * L_out)
+    step_s = sim.mean_decode_step_s if math.isfinite(sim.mean_decode_step_s) else _f(dec["total_s"]) * _f(dep.pp)
+    dbd = {k[:-2] + "_ms": _f(v) * 1e3 for k, v in dec.items() if k not in ("busy_s",)}
+    pbd = {k[:-2] + "_ms": _f(v) * 1e3 for k, v in pf.items()}
+    queued = float(np.nanmean(sim.queue_s)) if sim.queue_s.size else 0.0
+    capped = running >= 0.9 * cap_f or (sim.preemptions > 0) or queued > 0.5 * float(np.nanmean(sim.e2e_s))
+    limiting, why = _limiting(dec, running, cap_f, kv_cap_f, capped, inp)
+    if sim.preemptions:
+        why += f"; {sim.preemptions} preemptions (KV full: sequences recomputed)"
+    kv_peak = float(np.max(sim.kv_used_frac)) if sim.kv_used_frac.size else 0.0
+    why += f"; KV use peaks at {100 * kv_peak:.0f}%"
+    return ServingResult(
+        feasible=True, reason="", ttft_ms=run.ttft_ms["mean"], tpot_ms=run.tpot_ms["mean"],
+        prefill_ms=_f(pf["total_s"]) * 1e3, decode_step_ms=step_s * 1e3, e2e_latency_ms=run.e2e_ms["mean"],
+        output_tokens_per_s_per_chip=run.output_tokens_per_s_per_chip,
+        total_tokens_per_s_per_chip=run.total_tokens_per_s_per_chip, running_batch=running, limiting=limiting,
+        explanation=why, decode_breakdown_ms=dbd, prefill_breakdown_ms=pbd,
+        ttft_ms_p50=run.ttft_ms["p50"], ttft_ms_p90=run.ttft_ms["p90"], ttft_ms_p99=run.ttft_ms["p99"],
+        tpot_ms_p50=run.tpot_ms["p50"], tpot_ms_p90=run.tpot_ms["p90"], tpot_ms_p99=run.tpot_ms["p99"],
+        e2e_latency_ms_p90=run.e2e_ms["p90"], e2e_latency_ms_p99=run.e2e_ms["p99"], queue_ms=run.queue_ms["mean"],
+        simulated_requests=int(run.requests), preemptions=int(sim.preemptions), simulation=sim, **base)
 
 
 def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool, inp: ServingInputs):
@@ -818,7 +838,8 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0) -> dict:
     lam = n / lat0
     rho = np.minimum(lam * pf1["marginal_s"], 0.999)
     wait = rho * pf1["marginal_s"] / (2.0 * (1.0 - rho))
-    ttft = pf1["total_s"] + wait + f["inf_ttft_wait_steps"] * dec["total_s"]
+    # the first token leaves with the step that finishes the prompt (its overhead is in pf1)
+    ttft = pf1["total_s"] + wait
     lat = ttft + max(L_out - 1.0, 0.0) * tpot
     lam = n / lat
     ok_rho = lam * pf1["marginal_s"] < 0.95

@@ -14,6 +14,9 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "validate", "predict published runs and report the error")
     p.add_argument("kind", choices=("training", "inference"))
     p.add_argument("--cases", required=True, metavar="FILE.csv")
+    if not any("--holdout" in a.option_strings for a in p._actions):
+        p.add_argument("--holdout", choices=("source",), default=None,
+                       help="leave one source out: predict each case without factors fitted on its own source")
     p.set_defaults(handler=run)
 
 
@@ -69,7 +72,7 @@ def run(args, ctx) -> Output:
             raise UserError("inference validation not available yet") from None
         rows = _read_dict_rows(args.cases)
         check_columns(args.cases, "inference", rows)
-        result = validate_inference_cases(rows, _chips(ctx))
+        result = validate_inference_cases(rows, _chips(ctx), holdout=getattr(args, "holdout", None))
     cases = result["cases"]
     table = [{k: c.get(k) for k in ("id", "metric", "measured", "predicted", "error_pct", "status", "message")}
              for c in cases]

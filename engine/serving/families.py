@@ -16,7 +16,7 @@ defaults as of 2025; they are starting points a user can override, not fitted va
 | trtllm | 2048 (`max_batch_size`) | 8192 (`max_num_tokens`) | 32 (`tokens_per_block`) | mixed (in-flight batching), prompts not chunked | reserves prompt + output (guaranteed no evict) | 1..max batch |
 | vllm-ascend | 256 | 2048 | 128 | mixed, chunked | on demand, preempt | eager by default (0.9) |
 | mindie | 200 (`maxBatchSize`) | 8192 (`maxPrefillTokens`) | 128 | separate prefill batches | reserves prompt + output | graph mode |
-| tgi | 128 (`max_concurrent_requests`) | 4096 (`max_batch_prefill_tokens`) | 16 | separate prefill batches | on demand | 1..32 |
+| tgi | 256 (router `max_concurrent_requests` 128, raised in published benchmarks) | 4096 (`max_batch_prefill_tokens`) | 16 | separate prefill batches | on demand | 1..32 |
 | generic | 256 | 4096 | 16 | separate prefill batches | reserves prompt + output | none (eager) |
 """
 
@@ -67,8 +67,19 @@ SCHEDULERS = {
     "trtllm": SchedulerConfig(2048, 8192, 32, False, True, True, 2048),
     "vllm-ascend": SchedulerConfig(256, 2048, 128, True, True, False, 0),
     "mindie": SchedulerConfig(200, 8192, 128, False, False, True, 200),
-    "tgi": SchedulerConfig(128, 4096, 16, False, False, False, 32),
+    "tgi": SchedulerConfig(256, 4096, 16, False, False, False, 32),
     "generic": SchedulerConfig(256, 4096, 16, False, False, True, 0),
+}
+
+
+# Documented priors of a family (before any fit): applied over the base factors and under a
+# fitted `name@family` value. Only what the family's execution mode implies physically.
+FAMILY_PRIORS = {
+    # Eager execution (no CUDA graphs): every kernel launch is paid from Python each step;
+    # vLLM's and SGLang's own graph-capture notes report 2-4x shorter small-batch decode steps
+    # with graphs. NCCL ring all-reduce without custom one-shot kernels reaches ~40% of the link.
+    "generic": {"inf_overhead_scale": 3.0, "inf_link_eff": 0.4},
+    "vllm-ascend": {"inf_overhead_scale": 3.0},   # 0.9.x runs eager by default on Ascend
 }
 
 

@@ -217,7 +217,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
                 chunks.append((i, int(cached[i] + done_pf[i]), c))
                 budget -= c
                 pf_tokens += c
-        while waiting and budget > 0 and len(running) < max_seqs:
+        while waiting and len(running) < max_seqs and (budget > 0 or (not sched.chunked_prefill and not chunks)):
             i = waiting[0]
             fresh = gen[i] == 0
             if fresh:
@@ -228,8 +228,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
             if nb > total_blocks - used - watermark:
                 break
             c = int(min(need[i], budget)) if sched.chunked_prefill else int(need[i])
-            if not sched.chunked_prefill and c > budget and (chunks or D):
-                break
+            if not sched.chunked_prefill and c > budget and chunks:
+                break                                   # an unchunked prompt runs whole, one per step at least
             waiting.popleft()
             running.append(i)
             prefilling.append(i)
