@@ -699,14 +699,17 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
         why += f"; {sim.preemptions} preemptions (KV full: sequences recomputed)"
     kv_peak = float(np.max(sim.kv_used_frac)) if sim.kv_used_frac.size else 0.0
     why += f"; KV use peaks at {100 * kv_peak:.0f}%"
+    tpot = dict(run.tpot_ms)
+    if not math.isfinite(tpot["mean"]):  # every output is one token: the next token would cost a step
+        tpot = {k: step_s * 1e3 for k in tpot}
     return ServingResult(
-        feasible=True, reason="", ttft_ms=run.ttft_ms["mean"], tpot_ms=run.tpot_ms["mean"],
+        feasible=True, reason="", ttft_ms=run.ttft_ms["mean"], tpot_ms=tpot["mean"],
         prefill_ms=_f(pf["total_s"]) * 1e3, decode_step_ms=step_s * 1e3, e2e_latency_ms=run.e2e_ms["mean"],
         output_tokens_per_s_per_chip=run.output_tokens_per_s_per_chip,
         total_tokens_per_s_per_chip=run.total_tokens_per_s_per_chip, running_batch=running, limiting=limiting,
         explanation=why, decode_breakdown_ms=dbd, prefill_breakdown_ms=pbd,
         ttft_ms_p50=run.ttft_ms["p50"], ttft_ms_p90=run.ttft_ms["p90"], ttft_ms_p99=run.ttft_ms["p99"],
-        tpot_ms_p50=run.tpot_ms["p50"], tpot_ms_p90=run.tpot_ms["p90"], tpot_ms_p99=run.tpot_ms["p99"],
+        tpot_ms_p50=tpot["p50"], tpot_ms_p90=tpot["p90"], tpot_ms_p99=tpot["p99"],
         e2e_latency_ms_p90=run.e2e_ms["p90"], e2e_latency_ms_p99=run.e2e_ms["p99"], queue_ms=run.queue_ms["mean"],
         simulated_requests=int(run.requests), preemptions=int(sim.preemptions), simulation=sim, **base)
 

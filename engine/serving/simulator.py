@@ -370,14 +370,15 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
     queue = sched_t - arr_t
     tt = np.concatenate(tok_t)
     tn = np.concatenate(tok_n)
-    if w.mode == "offline":
-        t0, t1 = 0.0, t
-    else:
-        # steady window: while the load is fully applied (every client busy / arrivals coming)
-        t0 = 0.0 if w.mode == "closed" else float(arr_t[0])
-        t1 = float(arr_t[N - 1]) if w.mode == "poisson" else float(np.nanmax(arr_t))
+    if w.mode == "closed":
+        # while every client is busy: up to the last request's arrival (the tail has fewer clients)
+        t0, t1 = 0.0, float(np.nanmax(arr_t))
         if not (t1 > t0):
             t0, t1 = 0.0, t
+    else:
+        # offline: everything over the makespan; Poisson: from the first arrival to the last
+        # completion, which is the offered load when the server keeps up and its capacity when not
+        t0, t1 = float(arr_t[0]), t
     n0 = float(np.interp(t0, tt, tn))
     n1 = float(np.interp(t1, tt, tn))
     out_rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
