@@ -445,6 +445,7 @@ class ServingInputs:
     output_len_spread: float = 0.0
     prefix_cache_hit: float = 0.0      # fraction of each prompt served from a prefix cache
     seed: int = 0
+    simulate: bool = True              # False: the steady-state closed forms (quick curves only)
 
     @property
     def chips(self) -> int:
@@ -588,7 +589,7 @@ def _server(dep: _Deployment, lam_inst, L_in, L_out, cap) -> dict:
         tpot = step + n / np.maximum(L_out, 1.0) * pf1["marginal_s"]
         rho = np.minimum(lam * pf1["marginal_s"], 0.999)
         wait = rho * pf1["marginal_s"] / (2.0 * (1.0 - rho))  # M/D/1
-        ttft = pf1["total_s"] + wait
+        ttft = pf1["total_s"] + wait + 0.5 * step
         latency = ttft + np.maximum(L_out - 1.0, 0.0) * tpot
         n_new = np.minimum(lam * latency, cap)
         n = 0.5 * n + 0.5 * np.maximum(n_new, 1.0)
@@ -662,8 +663,30 @@ def evaluate_serving(inputs: ServingInputs) -> ServingResult:
         out_tps = b_inst * L_out / e2e
         running = b_run
         limited_by_capacity = waves > 1
-    else:
+    elif inp.simulate:
         return _simulated(inp, dep, base, L_in, L_out, chips_inst, cap_f, kv_cap_f)
+    elif sc in ("concurrency", "offline"):
+        # steady-state closed form: no queueing structure, for quick curves (GUI sweeps)
+        conc = float(inp.concurrency) / reps if sc == "concurrency" else cap_f
+        r = _closed_loop(dep, conc, L_in, L_out, cap)
+        dec, pf = r["dec"], r["pf1"]
+        step = _f(dec["total_s"]) * _f(dep.pp)
+        prefill_s = _f(pf["total_s"])
+        tpot, ttft = _f(r["tpot"]), _f(r["ttft"])
+        e2e = _f(r["latency"])
+        out_tps = _f(r["rate"]) * L_out
+        running = _f(r["n"])
+        limited_by_capacity = conc > cap_f
+    else:
+        r = _server(dep, float(inp.request_rate) / reps, L_in, L_out, cap)
+        dec, pf = r["dec"], r["pf1"]
+        step = _f(dec["total_s"]) * _f(dep.pp)
+        prefill_s = _f(pf["total_s"])
+        tpot, ttft = _f(r["tpot"]), _f(r["ttft"])
+        e2e = _f(r["latency"])
+        out_tps = _f(r["rate"]) * L_out
+        running = _f(r["n"])
+        limited_by_capacity = not bool(np.asarray(r["stable"]).reshape(-1)[0])
 
     out_chip = out_tps / chips_inst
     tot_chip = out_chip * (L_in + L_out) / L_out
@@ -841,8 +864,9 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0) -> dict:
     lam = n / lat0
     rho = np.minimum(lam * pf1["marginal_s"], 0.999)
     wait = rho * pf1["marginal_s"] / (2.0 * (1.0 - rho))
-    # the first token leaves with the step that finishes the prompt (its overhead is in pf1)
-    ttft = pf1["total_s"] + wait
+    # a Poisson arrival lands inside a running step and waits out its rest (half a step on
+    # average); the first token leaves with the step that finishes its prompt (overhead in pf1)
+    ttft = pf1["total_s"] + wait + 0.5 * dec["total_s"]
     lat = ttft + max(L_out - 1.0, 0.0) * tpot
     lam = n / lat
     ok_rho = lam * pf1["marginal_s"] < 0.95

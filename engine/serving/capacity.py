@@ -287,3 +287,68 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
 
 __all__ = ["simulate_scenario", "load_curve", "slo_capacity_sim", "slo_capacity_tokens_per_s_per_chip",
            "engine_family", "LoadRun", "LoadCurve", "SloCapacity"]
+
+
+@dataclass(frozen=True)
+class LoadAnalysis:
+    """What the Inference panel shows under load for one chip and layout."""
+
+    curve: LoadCurve
+    chosen_rate_per_s: float          # per replica: the SLO capacity point, or 70% of saturation
+    chosen: LoadRun
+    limiting: str                     # in words: what stops more load
+    note: str = ""
+
+
+def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=None, tpot_ms=None,
+                  weight_dtype="bf16", kv_dtype="bf16", engine="", percentile: str = "p90",
+                  requests: int = 300, points: int = 10, input_spread: float = 0.5, output_spread: float = 0.5,
+                  seed: int = 0, should_stop=None) -> LoadAnalysis:
+    """Latency percentiles against offered Poisson load (the knee), and one run at the chosen
+    load (its TTFT distribution and KV use over time). Lengths vary (CV 0.5 by default) so the
+    curve shows queueing, not lock-step cohorts."""
+    curve = load_curve(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, points=points,
+                       requests=requests, input_spread=input_spread, output_spread=output_spread, seed=seed)
+    if should_stop is not None and should_stop():
+        from engine.errors import Cancelled
+
+        raise Cancelled("load analysis cancelled")
+    pct_ttft = {"p50": curve.ttft_ms_p50, "p90": curve.ttft_ms_p90, "p99": curve.ttft_ms_p99}.get(percentile,
+                                                                                                 curve.ttft_ms_p90)
+    pct_tpot = {"p50": curve.tpot_ms_p50, "p90": curve.tpot_ms_p90, "p99": curve.tpot_ms_p99}.get(percentile,
+                                                                                                 curve.tpot_ms_p90)
+    ok = np.ones(len(curve.offered_rate_per_s), dtype=bool)
+    if ttft_ms:
+        ok &= pct_ttft <= ttft_ms
+    if tpot_ms:
+        ok &= pct_tpot <= tpot_ms
+    # the largest load before the first miss (latency grows with load)
+    first_miss = int(np.argmin(ok)) if not ok.all() else len(ok)
+    if first_miss > 0:
+        rate = float(curve.offered_rate_per_s[first_miss - 1])
+        nxt = first_miss if first_miss < len(ok) else None
+        if nxt is None:
+            limiting = "throughput saturates before the targets bind (the engine is busy every step)"
+        else:
+            binds = []
+            if ttft_ms and pct_ttft[nxt] > ttft_ms:
+                binds.append(f"TTFT {percentile} {pct_ttft[nxt]:.0f} ms > {ttft_ms:g} ms")
+            if tpot_ms and pct_tpot[nxt] > tpot_ms:
+                binds.append(f"TPOT {percentile} {pct_tpot[nxt]:.1f} ms > {tpot_ms:g} ms")
+            limiting = "latency target: at the next load " + "; ".join(binds)
+        note = ""
+    else:
+        rate = 0.7 * curve.saturation_rate_per_s
+        limiting = "latency target: missed even at the lightest load shown"
+        note = "targets missed at every load; showing 70% of saturation"
+    inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=None)
+    cm = cost_model_for(inp)
+    sched = scheduler_of(inp, cm)
+    w = Workload("poisson", input_len, output_len, requests=requests, request_rate=rate,
+                 input_spread=input_spread, output_spread=output_spread, seed=seed)
+    chosen = run_load(cm, sched, w, int(max(tp, ep or 1)))
+    if chosen.sim.kv_used_frac.size and chosen.sim.kv_used_frac.max() > 0.97:
+        limiting += "; the KV cache fills (memory capacity)"
+    return LoadAnalysis(curve=curve, chosen_rate_per_s=rate, chosen=chosen, limiting=limiting, note=note)
