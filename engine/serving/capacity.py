@@ -17,7 +17,7 @@ import numpy as np
 from engine.errors import UserError
 from engine.serving.cost_model import StepCostModel, build_cost_model
 from engine.serving.families import SchedulerConfig, engine_family, scheduler_for
-from engine.serving.simulator import SimResult, Workload, percentiles, simulate
+from engine.serving.simulator import PrefillPool, SimResult, Workload, percentiles, simulate
 
 DEFAULT_REQUESTS = 2000
 MAX_SIMULATED_BATCH = 512   # SLO capacity: replicas running more sequences keep the steady-state figure
@@ -352,3 +352,48 @@ def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=Non
     if chosen.sim.kv_used_frac.size and chosen.sim.kv_used_frac.max() > 0.97:
         limiting += "; the KV cache fills (memory capacity)"
     return LoadAnalysis(curve=curve, chosen_rate_per_s=rate, chosen=chosen, limiting=limiting, note=note)
+
+
+def kv_transfer_s_per_token(model, chip, *, tp=1, ep=1, kv_dtype="bf16", weight_dtype="bf16", engine="",
+                            factors=None) -> float:
+    """Seconds to move one prompt token's KV from a prefill to a decode instance: each chip sends
+    its KV shard over its own scale-out NIC at the achieved RDMA efficiency (`inf_scaleout_eff`)."""
+    from engine import inference as inf
+
+    shape = inf.model_shape(model)
+    hw = inf._hw_arrays([chip], weight_dtype, engine, factors)
+    dep = inf._deployment(shape, hw, tp, ep, 1, weight_dtype, kv_dtype)
+    bps = float(np.asarray(dep.scaleout_bps).reshape(-1)[0]) * float(np.asarray(dep.f["inf_scaleout_eff"]).reshape(-1)[0])
+    per_chip = float(np.asarray(dep.kv_bytes_token_chip).reshape(-1)[0])
+    return per_chip / bps
+
+
+def simulate_disaggregated(inputs, *, prefill_tp: int, prefill_instances: int = 1, requests: int | None = None,
+                           input_spread: float = 0.0, output_spread: float = 0.0, seed: int = 0,
+                           prefix_cache_hit: float = 0.0) -> LoadRun:
+    """`inputs` describes the decode instance and the load (server or offline); prompts run on
+    `prefill_instances` separate instances of `prefill_tp` chips, and their KV crosses the
+    scale-out network. Throughput per chip counts both pools."""
+    from dataclasses import replace as _replace
+
+    if inputs.scenario not in ("server", "offline"):
+        raise UserError(f"scenario {inputs.scenario!r}: disaggregated serving is simulated for server or offline loads")
+    if prefill_tp < 1 or prefill_instances < 1:
+        raise UserError(f"prefill layout: tp={prefill_tp}, instances={prefill_instances} (must be >= 1)")
+    decode_cm = cost_model_for(inputs)
+    sched = scheduler_of(inputs, decode_cm)
+    prefill_cm = cost_model_for(_replace(inputs, tp=int(prefill_tp), ep=1))
+    pool = PrefillPool(cost=prefill_cm, instances=int(prefill_instances),
+                       max_num_batched_tokens=sched.max_num_batched_tokens,
+                       transfer_s_per_token=kv_transfer_s_per_token(
+                           inputs.model, inputs.chip, tp=inputs.tp, ep=inputs.ep, kv_dtype=inputs.kv_dtype,
+                           weight_dtype=inputs.weight_dtype, engine=inputs.engine, factors=inputs.factors or None))
+    w = workload_for(inputs, requests, input_spread, output_spread, seed, prefix_cache_hit,
+                     max_seqs=int(sched.max_num_seqs * decode_cm.attn_groups))
+    sim = simulate(decode_cm, sched, w, prefill_pool=pool)
+    chips = int(inputs.pp * max(inputs.tp, inputs.ep)) + int(prefill_tp) * int(prefill_instances)
+    return LoadRun(sim=sim, chips_per_replica=chips, ttft_ms=_ms(percentiles(sim.ttft_s)),
+                   tpot_ms=_ms(percentiles(sim.tpot_s)), e2e_ms=_ms(percentiles(sim.e2e_s)),
+                   queue_ms=_ms(percentiles(sim.queue_s)),
+                   output_tokens_per_s_per_chip=sim.output_tokens_per_s / chips,
+                   total_tokens_per_s_per_chip=sim.total_tokens_per_s / chips, requests=w.requests)

@@ -102,9 +102,53 @@ def _check(w: Workload, sched: SchedulerConfig, cm: StepCostModel) -> None:
         raise UserError("the model's weights leave no HBM for the KV cache on this deployment")
 
 
-def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResult:
-    """Run the workload to completion on one instance; see the module doc."""
+@dataclass(frozen=True)
+class PrefillPool:
+    """Disaggregated prefill: prompts run on separate prefill instances (FCFS, each batching the
+    waiting prompts up to its token budget per step), then their KV moves to the decode
+    instance over the scale-out network at `transfer_s_per_token` (per prompt token)."""
+
+    cost: StepCostModel
+    instances: int = 1
+    max_num_batched_tokens: int = 8192
+    transfer_s_per_token: float = 0.0
+
+
+def prefill_pool_done(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray, hit: float) -> np.ndarray:
+    """When each prompt's prefill (and so its first token) finishes in the prefill pool."""
+    n = len(arr_t)
+    done = np.empty(n)
+    free = np.zeros(max(int(pool.instances), 1))
+    order = np.argsort(arr_t, kind="stable")
+    budget = max(int(pool.max_num_batched_tokens * pool.cost.attn_groups), 1)
+    i = 0
+    while i < n:
+        k = int(np.argmin(free))
+        t = max(float(free[k]), float(arr_t[order[i]]))
+        tokens, attn, largest, j = 0, 0.0, 0, i
+        while j < n and arr_t[order[j]] <= t:
+            cached = int(lin[order[j]] * hit)
+            c = max(int(lin[order[j]]) - cached, 1)
+            if tokens and tokens + c > budget:
+                break
+            tokens += c
+            attn += pool.cost.chunk_attn_flops(cached, c)
+            largest = max(largest, c)
+            j += 1
+        dt = pool.cost.step_s(0, 0.0, tokens, j - i, attn, largest)
+        done[order[i:j]] = t + dt
+        free[k] = t + dt
+        i = j
+    return done
+
+
+def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
+             prefill_pool: PrefillPool | None = None) -> SimResult:
+    """Run the workload to completion on one (decode) instance; see the module doc. With a
+    `prefill_pool`, prompts are prefilled there and arrive here ready to decode."""
     _check(w, sched, cm)
+    if prefill_pool is not None and w.mode == "closed":
+        raise UserError("disaggregated prefill: arrivals must be offline or Poisson (closed loop not simulated)")
     rng = np.random.default_rng(w.seed)
     N = int(w.requests)
     lin = draw_lengths(w.input_len, w.input_spread, N, rng)
@@ -134,6 +178,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
         arr_t = np.cumsum(gaps) - gaps[0]
         issued = N
     first_t = np.full(N, np.nan)
+    mode = w.mode
+    user_arr = arr_t.copy()                   # when each user sent its request
     finish_t = np.full(N, np.nan)
     sched_t = np.full(N, np.nan)
     gen = np.zeros(N, dtype=np.int64)        # output tokens produced
@@ -143,14 +189,25 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
     cached = np.zeros(N, dtype=np.int64)     # prompt tokens served from the prefix cache
     alloc = np.zeros(N, dtype=np.int64)      # KV blocks held
 
+    pre_finished = np.zeros(N, dtype=bool)
+    if prefill_pool is not None:
+        done = prefill_pool_done(prefill_pool, arr_t, lin, float(w.prefix_cache_hit))
+        ready = done + prefill_pool.transfer_s_per_token * lin
+        order = np.argsort(ready, kind="stable")
+        lin, lout, user_arr, done, arr_t = lin[order], lout[order], user_arr[order], done[order], ready[order]
+        first_t[:] = done
+        gen[:] = 1                            # the prefill instance emitted the first token
+        mode = "poisson"                      # the decode instance sees arrivals in time order
+        pre_finished = lout <= 1
     waiting: deque = deque()
     ptr = 0                                   # next arrival (offline/poisson: sorted times)
-    if w.mode != "poisson":
+    if mode != "poisson":
         waiting.extend(range(issued))
         ptr = N
     running: list = []                        # ids in admission order
     prefilling: list = []                     # running ids whose prompt is not yet computed
     dec = np.zeros(0, np.int64)               # running ids in decode
+    pending: list = []                        # admitted already prefilled: join `dec` next step
     used = 0
     t = 0.0
     finished = 0
@@ -174,20 +231,27 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
         used -= int(alloc[i])
         alloc[i] = 0
         finished += 1
-        if w.mode == "closed" and issued < N:
+        if mode == "closed" and issued < N:
             arr_t[issued] = now
             waiting.append(issued)
             issued += 1
 
     while finished < N:
-        if w.mode == "poisson":
+        if mode == "poisson":
             while ptr < N and arr_t[ptr] <= t:
-                waiting.append(ptr)
+                if pre_finished[ptr]:
+                    finish_t[ptr] = first_t[ptr]
+                    finished += 1
+                else:
+                    waiting.append(ptr)
                 ptr += 1
             if not running and not waiting:
                 t = float(arr_t[ptr])
                 continue
         # ---- decode part: every running sequence past its prefill gets one token ----
+        if pending:
+            dec = np.concatenate([dec, np.asarray(pending, dtype=np.int64)])
+            pending = []
         if dec.size and not sched.reserve_output:
             grow = int(np.count_nonzero(ctx[dec] % bs == 0))
             while grow > total_blocks - used and running:
@@ -217,6 +281,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
                 chunks.append((i, int(cached[i] + done_pf[i]), c))
                 budget -= c
                 pf_tokens += c
+        direct = []
         while waiting and len(running) < max_seqs and (budget > 0 or (not sched.chunked_prefill and not chunks)):
             i = waiting[0]
             fresh = gen[i] == 0
@@ -227,6 +292,16 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
             nb = blocks_for(kv_tokens)
             if nb > total_blocks - used - watermark:
                 break
+            if need[i] == 0 and gen[i] > 0:            # prefilled elsewhere (disaggregated): decode next step
+                waiting.popleft()
+                running.append(i)
+                alloc[i] = nb
+                used += nb
+                ctx[i] = int(lin[i]) + int(gen[i])
+                if np.isnan(sched_t[i]):
+                    sched_t[i] = t
+                direct.append(i)
+                continue
             c = int(min(need[i], budget)) if sched.chunked_prefill else int(need[i])
             if not sched.chunked_prefill and c > budget and chunks:
                 break                                   # an unchunked prompt runs whole, one per step at least
@@ -242,10 +317,14 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
             chunks.append((i, int(cached[i]), c))
             budget -= c
             pf_tokens += c
+        if direct:
+            pending.extend(direct)                     # they decode from the next step on
+            if not chunks and D == 0:
+                continue
         if not sched.mixed_batches and chunks:
             D = 0                                       # the prefill step runs alone
         if not chunks and D == 0:
-            if w.mode == "poisson" and ptr < N:
+            if mode == "poisson" and ptr < N:
                 t = max(t, float(arr_t[ptr]))
                 continue
             raise UserError("the scheduler cannot make progress (a request does not fit the KV cache)")
@@ -253,13 +332,13 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
         # ---- fast path: a run of identical pure-decode steps ----
         if not chunks and D > 0:
             rem = lout[dec] - gen[dec]
-            k = int(min(rem.min(), MAX_RUN_STEPS))
+            k = int(min(rem.min(), MAX_RUN_STEPS)) if not direct else 1
             # (admission just failed for lack of KV or seats: nothing changes before a completion)
             c0 = ctx[dec]
             sums = float(c0.sum()) + D * np.arange(k, dtype=float)
             dts = cm.decode_run_s(D, sums)
             cum = np.cumsum(dts)
-            if w.mode == "poisson" and ptr < N:
+            if mode == "poisson" and ptr < N:
                 j = int(np.searchsorted(t + cum, arr_t[ptr], side="left"))
                 k = max(min(k, j + 1), 1)
             if not sched.reserve_output and k > 1:
@@ -363,14 +442,14 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
         kv_u.append(np.array([used / max(total_blocks, 1)]))
 
     # ---- figures ----
-    ttft = first_t - arr_t
-    e2e = finish_t - arr_t
+    ttft = first_t - user_arr
+    e2e = finish_t - user_arr
     multi = lout > 1
     tpot = (finish_t[multi] - first_t[multi]) / (lout[multi] - 1)
     queue = sched_t - arr_t
     tt = np.concatenate(tok_t)
     tn = np.concatenate(tok_n)
-    if w.mode == "closed":
+    if mode == "closed":
         # while every client is busy: up to the last request's arrival (the tail has fewer clients)
         t0, t1 = 0.0, float(np.nanmax(arr_t))
         if not (t1 > t0):
@@ -378,7 +457,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload) -> SimResul
     else:
         # offline: everything over the makespan; Poisson: from the first arrival to the last
         # completion, which is the offered load when the server keeps up and its capacity when not
-        t0, t1 = float(arr_t[0]), t
+        t0, t1 = float(user_arr.min()), t
     n0 = float(np.interp(t0, tt, tn))
     n1 = float(np.interp(t1, tt, tn))
     out_rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0

@@ -215,3 +215,34 @@ def test_closed_loop_throughput_grows_then_saturates_with_concurrency():
     assert all(b >= a * 0.98 for a, b in zip(tpot, tpot[1:]))
     assert out[-1] == pytest.approx(out[-2], rel=0.2)   # saturated: the engine's batch cap binds
     assert math.isfinite(out[-1])
+
+
+# ---- disaggregated prefill / decode ------------------------------------------------------------------
+
+def test_disaggregated_prefill_keeps_decode_steps_free_of_prompts():
+    """Long prompts interleaved with decode raise TPOT on a single pool; with prompts on their own
+    instances the decode steps are pure, so TPOT falls, while TTFT pays the KV transfer."""
+    from engine.serving.capacity import kv_transfer_s_per_token, simulate_disaggregated, simulate_scenario
+
+    inp = ServingInputs(model=MODELS["llama3-70b"], chip=CHIPS["h100-sxm5-80gb"], tp=8, input_len=4000,
+                        output_len=200, scenario="server", request_rate=2.0, weight_dtype="fp8", kv_dtype="fp8",
+                        engine="vllm")
+    mixed = simulate_scenario(inp, requests=300, seed=2)
+    split = simulate_disaggregated(inp, prefill_tp=8, prefill_instances=1, requests=300, seed=2)
+    assert split.tpot_ms["p90"] < mixed.tpot_ms["p90"]
+    assert split.chips_per_replica == 16
+    # every TTFT includes at least one prefill and the KV transfer of its prompt
+    per_tok = kv_transfer_s_per_token(MODELS["llama3-70b"], CHIPS["h100-sxm5-80gb"], tp=8, kv_dtype="fp8")
+    assert per_tok > 0
+    assert np.nanmin(split.sim.ttft_s) > 0
+    assert np.isfinite(split.sim.e2e_s).all()
+    assert (split.sim.e2e_s >= split.sim.ttft_s + 4000 * per_tok - 1e-12).all()
+
+
+def test_disaggregated_closed_loop_is_a_user_error():
+    from engine.serving.capacity import simulate_disaggregated
+
+    inp = ServingInputs(model=MODELS["llama3-8b"], chip=CHIPS["h100-sxm5-80gb"], input_len=100, output_len=10,
+                        scenario="concurrency", concurrency=4)
+    with pytest.raises(UserError, match="disaggregated"):
+        simulate_disaggregated(inp, prefill_tp=1)
