@@ -15,7 +15,7 @@ from engine.hardware import Chip
 
 CHIP_FLOAT_FIELDS = (
     "fp32_tflops", "tf32_tflops", "bf16_tflops", "fp16_tflops", "fp8_tflops", "int8_tops",
-    "hbm_gb", "hbm_gbps", "scaleup_gbps", "scaleout_gbps", "tdp_w", "price_usd",
+    "hbm_gb", "hbm_gbps", "scaleup_gbps", "scaleout_gbps", "tdp_w", "price_usd", "fp4_tflops",
 )
 CHIP_INT_FIELDS = ("year", "scaleup_domain", "chips_per_node")
 CHIP_TEXT_FIELDS = ("id", "vendor", "name", "scaleup_name", "china_market", "confidence", "sources", "notes")
@@ -23,7 +23,7 @@ CHIP_FIELDS = (
     "id", "vendor", "name", "year", "fp32_tflops", "tf32_tflops", "bf16_tflops", "fp16_tflops",
     "fp8_tflops", "int8_tops", "hbm_gb", "hbm_gbps", "scaleup_name", "scaleup_gbps",
     "scaleup_domain", "chips_per_node", "scaleout_gbps", "tdp_w", "price_usd", "china_market",
-    "confidence", "sources", "notes",
+    "confidence", "sources", "notes", "fp4_tflops",
 )
 
 

@@ -36,7 +36,8 @@ from engine.serving.families import engine_family  # noqa: F401  (re-exported: t
 
 GIB = 1024.0**3
 SCENARIOS = ("static_batch", "concurrency", "offline", "server")
-SERVE_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
+SERVE_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
+KV_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
 
 # Defaults used when neither the chip nor the engine carries a calibrated value. They are the
 # fitted NVIDIA/modern-engine values, so an uncalibrated chip is treated like a mature stack.
@@ -94,15 +95,18 @@ def resolve_factors(chip: Chip, engine: str | None = None, overrides: Mapping[st
 # ---- dtypes -----------------------------------------------------------------------------------
 
 def compute_dtype(weight_dtype: str) -> str:
-    """GEMM dtype: fp8/int8 weights run fp8/int8 GEMMs (W8A8); int4 runs 16-bit (W4A16)."""
-    return weight_dtype if weight_dtype in ("fp8", "int8") else "bf16"
+    """GEMM dtype: fp8/int8 weights run fp8/int8 GEMMs (W8A8); fp4 (NVFP4/MXFP4) runs FP4 GEMMs
+    on parts with an FP4 rate (Blackwell); int4 runs 16-bit (W4A16)."""
+    return weight_dtype if weight_dtype in ("fp8", "int8", "fp4") else "bf16"
 
 
 def check_dtypes(chip: Chip, weight_dtype: str, kv_dtype: str) -> None:
     """UserError naming the dtype when the chip cannot run it."""
-    for label, dt in (("weight dtype", weight_dtype), ("kv dtype", kv_dtype)):
-        if dt not in SERVE_DTYPES:
-            raise UserError(f"{label} {dt!r}: not one of {', '.join(SERVE_DTYPES)}")
+    for label, dt, allowed in (("weight dtype", weight_dtype, SERVE_DTYPES), ("kv dtype", kv_dtype, KV_DTYPES)):
+        if dt not in allowed:
+            raise UserError(f"{label} {dt!r}: not one of {', '.join(allowed)}")
+    if weight_dtype == "fp4" and not chip.fp4_tflops:
+        raise UserError(f"weight dtype fp4: {chip.name} has no FP4 matrix rate (fp4_tflops is blank)")
     if weight_dtype == "fp8" and not chip.fp8_tflops:
         raise UserError(f"weight dtype fp8: {chip.name} has no FP8 support")
     if kv_dtype == "fp8" and not chip.fp8_tflops:
@@ -263,7 +267,7 @@ def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_d
         domain=hw["domain"], scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"],
         # DeepEP-style dispatch sends fp8 activations when the expert GEMMs run in 8 bits;
         # the combine returns 16-bit partial outputs.
-        dispatch_bytes=1.0 if compute_dtype(weight_dtype) in ("fp8", "int8") else 2.0,
+        dispatch_bytes=1.0 if compute_dtype(weight_dtype) in ("fp8", "int8", "fp4") else 2.0,
     )
 
 

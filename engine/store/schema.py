@@ -76,6 +76,15 @@ def known_migration_names() -> list[str]:
     return [m.name for m in migrations._migrations]
 
 
+@migrations(name="0003_chip_fp4_tflops")
+def m0003_chip_fp4_tflops(db: Database) -> None:
+    # Dense FP4 matrix rate (Blackwell NVFP4). Existing catalogs get the published values of
+    # the parts shipped with this release; a user's own rows stay blank (no FP4).
+    db[CHIPS].add_column("fp4_tflops", float)
+    for chip_id, tflops in (("b200", 9000.0), ("gb200", 10000.0)):
+        db.execute(f"UPDATE {CHIPS} SET fp4_tflops = ? WHERE id = ?", [tflops, chip_id])
+
+
 @migrations(name="0002_scenario_description")
 def m0002_scenario_description(db: Database) -> None:
     # A free-text description shown next to a scenario's name in Compare.

@@ -246,3 +246,43 @@ def test_disaggregated_closed_loop_is_a_user_error():
                         scenario="concurrency", concurrency=4)
     with pytest.raises(UserError, match="disaggregated"):
         simulate_disaggregated(inp, prefill_tp=1)
+
+
+# ---- precisions and chips ------------------------------------------------------------------------------
+
+def test_fp4_weights_on_b200_halve_the_weight_reads_and_use_the_fp4_rate():
+    b200 = CHIPS["b200"]
+    assert b200.fp4_tflops == 9000 and b200.peak_tflops("fp4") == 9000
+    fp8 = build_cost_model(MODELS["llama3-70b"], b200, tp=1, weight_dtype="fp8", kv_dtype="fp8")
+    fp4 = build_cost_model(MODELS["llama3-70b"], b200, tp=1, weight_dtype="fp4", kv_dtype="fp8")
+    # weights: non-expert matrices at 0.5 byte (embeddings and head stay 16-bit)
+    assert 0.5 < fp4.weights_s / fp8.weights_s < 0.56
+    assert fp4.peak_flops == pytest.approx(2 * fp8.peak_flops)
+    assert fp4.kv_capacity_tokens > fp8.kv_capacity_tokens       # more HBM left for KV
+    small = cm_step = fp4.step_s(1, 1000)
+    assert small < fp8.step_s(1, 1000) and cm_step > 0
+
+
+def test_fp4_without_an_fp4_rate_and_fp4_kv_are_user_errors():
+    with pytest.raises(UserError, match="fp4"):
+        inf.check_dtypes(CHIPS["h100-sxm5-80gb"], "fp4", "fp8")
+    with pytest.raises(UserError, match="kv dtype"):
+        inf.check_dtypes(CHIPS["b200"], "fp4", "fp4")
+
+
+def test_fp8_kv_doubles_the_sequences_that_fit():
+    bf16 = _cm(wdt="fp8", kdt="bf16")
+    fp8 = _cm(wdt="fp8", kdt="fp8")
+    assert fp8.kv_capacity_tokens == pytest.approx(2 * bf16.kv_capacity_tokens, rel=1e-6)
+    assert fp8.kv_s_per_token == pytest.approx(bf16.kv_s_per_token / 2)
+
+
+def test_mi300x_runs_through_the_same_model():
+    """AMD MI300X (192 GB, 5.3 TB/s, FP8): a 70B FP8 model fits on one chip with room for KV."""
+    inp = ServingInputs(model=MODELS["llama3-70b"], chip=CHIPS["mi300x"], tp=1, input_len=1000, output_len=200,
+                        scenario="server", request_rate=1.0, weight_dtype="fp8", kv_dtype="fp8", requests=400)
+    res = evaluate_serving(inp)
+    assert res.feasible and res.max_concurrency > 100
+    assert res.output_tokens_per_s_per_chip == pytest.approx(200.0, rel=0.15)   # keeps up with 1 req/s
+    h100 = evaluate_serving(ServingInputs(**{**inp.__dict__, "chip": CHIPS["h100-sxm5-80gb"]}))
+    assert res.tpot_ms < h100.tpot_ms        # 5.3 vs 3.35 TB/s of HBM
