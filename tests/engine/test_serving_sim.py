@@ -284,5 +284,6 @@ def test_mi300x_runs_through_the_same_model():
     res = evaluate_serving(inp)
     assert res.feasible and res.max_concurrency > 100
     assert res.output_tokens_per_s_per_chip == pytest.approx(200.0, rel=0.15)   # keeps up with 1 req/s
-    h100 = evaluate_serving(ServingInputs(**{**inp.__dict__, "chip": CHIPS["h100-sxm5-80gb"]}))
-    assert res.tpot_ms < h100.tpot_ms        # 5.3 vs 3.35 TB/s of HBM
+    h200 = evaluate_serving(ServingInputs(**{**inp.__dict__, "chip": CHIPS["h200-sxm-141gb"]}))
+    assert res.tpot_ms < h200.tpot_ms        # 5.3 vs 4.8 TB/s of HBM, same calibrated efficiencies
+    assert res.max_concurrency > h200.max_concurrency   # 192 vs 141 GB
