@@ -9,6 +9,7 @@ instead of surfacing later as a traceback deep in the engine.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 
@@ -30,6 +31,7 @@ KEYS = {schema.CHIPS: "id", schema.ORDERS: "id", schema.DELIVERIES: "id", schema
         schema.SCENARIOS: "name", schema.CALIBRATION: "chip_id", schema.META: "key"}
 
 
+@functools.lru_cache(maxsize=None)
 def _affinities(table: str) -> dict[str, str]:
     columns = schema_check.expected(tuple(schema.known_migration_names()))[table]["columns"]
     return {name: props[0] for name, props in columns.items()}

@@ -150,12 +150,19 @@ def is_wal(header: bytes) -> bool:
     return len(header) >= 20 and header[18] == 2 and header[19] == 2
 
 
-def writable(target: Target) -> bool:
-    """Whether a writing connection can work: the file, its folder and any side files."""
+def read_only_reason(target: Target) -> str | None:
+    """Why a writing connection can't work (the file, its folder or a side file), or None."""
     path = target.path
-    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
-        return False
-    return all(os.access(side_file(path, s), os.W_OK) for s in target.side_files)
+    if not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return "its folder is read-only"
+    locked = [side_file(path, s).name for s in sorted(target.side_files) if not os.access(side_file(path, s), os.W_OK)]
+    if locked:
+        # Left by a read-only open of an older Fleetcast or another tool; chmod is safe, deleting
+        # a -wal that holds changes is not.
+        return f"{' and '.join(locked)} next to it {'is' if len(locked) == 1 else 'are'} read-only (make {'it' if len(locked) == 1 else 'them'} writable to edit)"
+    return None
 
 
 def connect(target: Target, *, read_only: bool, busy_timeout_s: float | None = None) -> tuple[sqlite3.Connection, str]:

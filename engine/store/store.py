@@ -51,13 +51,14 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
     """
     path, is_default = files.resolve_db_path(path)
     target = files.examine(path, create_folder=is_default)
-    notice = ""
+    notice, reason = "", None
     if target.existed and target.size:
         if target.header[:16] != files.SQLITE_HEADER:
             raise StoreError(f"{path}: not a Fleetcast database (not an SQLite file); it was left unchanged. "
                              "Open another file or create a new one with --db NEW.db")
-        if not read_only and not files.writable(target):
-            read_only, notice = True, "the file is read-only: opened for viewing, edits are disabled"
+        reason = None if read_only else files.read_only_reason(target)
+        if reason:
+            read_only, notice = True, f"{reason}: opened for viewing, edits are disabled"
     elif read_only:
         what = "is empty" if target.existed else "does not exist"
         raise StoreError(f"{path}: {what} (can't create a database read-only)")
@@ -68,8 +69,10 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
         # The permission bits said writable but SQLite could not write (a read-only mount, side
         # files left read-only): open for viewing rather than calling the file damaged.
         store = _open_target(target, True, timeout_s)
-        notice = "the file can't be written here: opened for viewing, edits are disabled"
+        reason = "the file can't be written here"
+        notice = f"{reason}: opened for viewing, edits are disabled"
     store.notice = "; ".join(n for n in (notice, store.notice) if n)
+    store.read_only_reason = reason
     return store
 
 
@@ -145,6 +148,7 @@ class Store:
         self.notice = ""
         self.backup_path: Path | None = None
         self.busy_timeout_s: float | None = None
+        self.read_only_reason: str | None = None  # why a file we were asked to edit opened read-only
         self._default_rows: list[dict] | None = None
 
     # ---- opening -----------------------------------------------------------------------------
@@ -265,7 +269,7 @@ class Store:
 
     def _writable(self) -> None:
         if self.read_only:
-            raise UserError(f"{self.path}: opened read-only; edits are disabled")
+            raise UserError(f"{self.path}: {self.read_only_reason or 'opened read-only'}; edits are disabled")
 
     # ---- chips -------------------------------------------------------------------------------
     def chip_rows(self) -> list[dict]:
@@ -457,10 +461,8 @@ class Store:
                f"left join {DELIVERIES} d on d.order_id = o.id group by o.id order by o.order_date, o.id")
         cursor = self.db.execute(sql)
         names = [c[0] for c in cursor.description]
-        found = [dict(zip(names, values)) for values in cursor.fetchall()]
-        for row in found:  # 'delivered' is computed, not a stored column: checked via deliveries
-            boundary.checked(self.path, ORDERS, [{k: v for k, v in row.items() if k != "delivered"}])
-        return found
+        # 'delivered' is computed (not a stored column), so the check passes over it.
+        return boundary.checked(self.path, ORDERS, [dict(zip(names, values)) for values in cursor.fetchall()])
 
     def delivery_rows(self, order_id: int | None = None) -> list[dict]:
         where, args = ("order_id = ?", [order_id]) if order_id is not None else (None, None)

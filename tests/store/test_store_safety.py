@@ -565,3 +565,41 @@ def test_non_utf8_database_name_is_a_file_like_any_other(tmp_path):
     code, out, err = run_cli("--db", path, "chips", "list")
     assert code == 0 and "h20-96gb" in out, err
     assert os.listdir(os.fsencode(folder)) == [b"fleet-\xff\xfe.db"]
+
+
+@pytest.fixture
+def unwritable():
+    """Make files unwritable even for root (immutable attribute), or by chmod for a user."""
+    made = []
+
+    def make(*paths):
+        for path in paths:
+            if os.geteuid() == 0:
+                done = subprocess.run(["chattr", "+i", str(path)], capture_output=True) if _has("chattr") else None
+                if done is None or done.returncode:
+                    pytest.skip("running as root and can't set the immutable attribute")
+            else:
+                os.chmod(path, 0o444)
+            made.append(path)
+
+    yield make
+    for path in made:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        os.chmod(path, 0o644)
+
+
+def test_side_files_left_read_only_give_viewing_not_locked(seeded, tmp_path, unwritable):
+    """An earlier read-only open (older Fleetcast, another tool) left -wal/-shm it couldn't remove."""
+    reader = sqlite3.connect(seeded.absolute().as_uri() + "?mode=ro", uri=True)
+    reader.execute("select count(*) from chips").fetchone()
+    reader.close()
+    if side_files(seeded) != ["-wal", "-shm"]:
+        pytest.skip("this SQLite removed the side files itself")
+    unwritable(str(seeded) + "-wal", str(seeded) + "-shm")
+    code, out, err = run_cli("--db", seeded, "orders", "list")
+    assert code == 0, err
+    code, _, err = run_cli("--db", seeded, "orders", "import", _orders_csv(tmp_path))
+    line = one_line_error(err)
+    assert code == 1 and "-shm" in line and "read-only" in line and "make them writable" in line
+    assert "locked" not in line and "damaged" not in line
