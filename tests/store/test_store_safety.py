@@ -287,7 +287,7 @@ def _corrupt_variants(seed_bytes: bytes, count: int, rng: random.Random, page_si
         data = bytearray(seed_bytes)
         for _ in range(rng.randint(1, 3)):
             page = rng.randrange(1, pages) if rng.random() < 0.9 else 0
-            low = 100 if page == 0 else 0  # page 0: keep the 100-byte header (a foreign file is another test)
+            low = 16 if page == 0 else 0  # page 0: keep the 16-byte magic (a foreign file is another test)
             for _ in range(rng.randint(1, 40)):
                 offset = page * page_size + rng.randrange(low, page_size)
                 data[offset] ^= 1 << rng.randrange(8)
