@@ -188,6 +188,11 @@ class Store:
                 raise StoreError(f"{path}: the database structure is damaged ({'; '.join(wrong[:3])}{more}); "
                                  f"{files.DAMAGED_HINT}")
         pending = [name for name in known if name not in applied]
+        if applied:
+            try:
+                boundary.check_file(conn, path, tuple(applied))
+            except (sqlite3.Error, UnicodeDecodeError) as exc:
+                raise _open_error(path, exc, timeout_s) from None
         if read_only:
             if pending:
                 raise StoreError(f"{path}: needs an upgrade of its schema but is read-only; "
@@ -227,31 +232,15 @@ class Store:
         return files.explain(self.path, exc, timeout_s=getattr(self, "busy_timeout_s", None))
 
     def _undecodable(self, exc: BaseException) -> str:
-        """Find the table, row and column holding text that is not UTF-8 (only after such an error)."""
-        text = str(exc)
-        column = text.split("column '", 1)[1].split("'", 1)[0] if "column '" in text else None
-        conn = self.db.conn
-        old_factory = conn.text_factory
-        conn.text_factory = bytes
+        """Name the table, row and column holding text that is not UTF-8 (after such an error)."""
         try:
-            for table in schema.ALL_TABLES:
-                names = [r[1].decode("utf-8", "replace") if isinstance(r[1], bytes) else r[1]
-                         for r in conn.execute(f"PRAGMA table_info({table})")]
-                for name in ([column] if column in names else names if column is None else []):
-                    key_name = boundary.KEYS.get(table, "rowid")
-                    for key, value in conn.execute(f'select "{key_name}", "{name}" from {table}'):
-                        if isinstance(value, bytes):
-                            try:
-                                value.decode("utf-8")
-                            except UnicodeDecodeError:
-                                shown = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
-                                return (f"table {table}, row {key_name} {shown!r}, column {name}: "
-                                        "text that is not UTF-8")
+            found = boundary.find_undecodable(self.db.conn)
         except sqlite3.Error:
-            pass
-        finally:
-            conn.text_factory = old_factory
-        return f"column {column or '?'}: text that is not UTF-8"
+            found = None
+        if found:
+            table, key, value, column = found
+            return f"table {table}, row {key} {value!r}, column {column}: text that is not UTF-8"
+        return "text that is not UTF-8"
 
     def _backup(self, label: str) -> Path:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
