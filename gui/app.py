@@ -279,8 +279,9 @@ class MainWindow(QMainWindow):
         geometry = s.value("window/geometry", QByteArray(), type=QByteArray)
         if geometry is not None and not geometry.isEmpty():
             self.restoreGeometry(geometry)
+            self.fit_to_screen()  # saved on a larger monitor: never larger than this screen
         else:
-            self.resize(1360, 880)
+            self.resize(first_window_size(self._available_size()))
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():
             self.restoreState(state)
@@ -290,6 +291,20 @@ class MainWindow(QMainWindow):
         tab = s.value("window/area", 0, type=int)
         if 0 <= tab < self.tabs.count():
             self.tabs.setCurrentIndex(tab)
+
+    def _available_size(self) -> tuple[int, int]:
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return PREFERRED_WINDOW_SIZE
+        area = screen.availableGeometry()
+        return area.width(), area.height()
+
+    def fit_to_screen(self) -> None:
+        """Shrink the window to the screen's free area (less the title bar) when it is larger."""
+        width, height = self._available_size()
+        room_w, room_h = width, max(height - WINDOW_FRAME_PX, 200)
+        if self.width() > room_w or self.height() > room_h:
+            self.resize(min(self.width(), room_w), min(self.height(), room_h))
 
     def save_settings(self) -> None:
         s = settings()
@@ -336,6 +351,19 @@ class MainWindow(QMainWindow):
         if self.owns_store:  # a window opened by run_app or File > Open owns its connection
             self.fleet_panel.detach()
             self.store.close()
+
+
+PREFERRED_WINDOW_SIZE = (1360, 880)
+WINDOW_FRAME_PX = 32  # title bar and frame the window manager adds around the window
+
+
+def first_window_size(available: tuple[int, int]):
+    """The first window: the preferred size, or the screen's free area (less the title bar)
+    on a smaller screen, e.g. 1280x720 or 1366x768 laptops."""
+    from PySide6.QtCore import QSize
+
+    width, height = available
+    return QSize(min(PREFERRED_WINDOW_SIZE[0], width), min(PREFERRED_WINDOW_SIZE[1], max(height - WINDOW_FRAME_PX, 200)))
 
 
 # Windows opened by File > Open/New database (kept alive until closed).

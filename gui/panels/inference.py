@@ -207,12 +207,6 @@ class InferencePanel(QWidget):
                                                                           "anchors": [(1, 1), (1, 1)]})
         self.curve_chart.plot_item.addItem(self._tpot_line, ignoreBounds=True)
         self.ttft_chart.plot_item.addItem(self._ttft_line, ignoreBounds=True)
-        # Where the curves are not: right-middle (throughput saturates high, starts low) and
-        # top-left (TTFT climbs to the right; its range stops near the target).
-        if self.curve_chart.legend is not None:
-            self.curve_chart.legend.anchor(itemPos=(1, 0.6), parentPos=(1, 0.6), offset=(-10, 0))
-        if self.ttft_chart.legend is not None:
-            self.ttft_chart.legend.setOffset((10, 10))
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
 
@@ -220,8 +214,11 @@ class InferencePanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
+        # Never scrolled sideways: the chip name takes the spare width, the numbers their own;
+        # the long columns (limiting resource, why) are in each row's tooltip and in the CSV.
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setStretchLastSection(False)
         self.table.setWordWrap(False)
         self.export_table_button = QPushButton("Export table CSV…")
         self.export_table_button.setToolTip("Save the chip comparison as CSV")
@@ -556,14 +553,22 @@ class InferencePanel(QWidget):
         for j, header in enumerate(headers):
             self.table.horizontalHeaderItem(j).setToolTip(header)
         for i, row in enumerate(rows):
+            why = f"{row[0]}: limited by {row[8]}; {row[9]}" if row[9] else ""
             for j, value in enumerate(row):
                 text = value if isinstance(value, str) else fmt(value) if value is not None else "–"
                 item = QTableWidgetItem(text)
                 if not isinstance(value, str):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if isinstance(value, str) and len(value) > 30:
-                    item.setToolTip(value)
+                item.setToolTip(why)
                 self.table.setItem(i, j, item)
+        header = self.table.horizontalHeader()
+        for j in self.TABLE_HIDDEN_COLUMNS:
+            self.table.setColumnHidden(j, j < len(headers))
+        if headers:
+            header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+
+    # EP, max concurrency, limiting, why: in the row tooltip and the CSV, not as columns.
+    TABLE_HIDDEN_COLUMNS = (2, 6, 8, 9)
 
     def comparison_table(self) -> tuple[list[str], list[list]]:
         headers = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",

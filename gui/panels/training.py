@@ -225,7 +225,7 @@ class TrainingPanel(QWidget):
         self.heatmap = HeatmapPanel("Layout search: best tokens/s per chip",
                                     x_label="TP", x_unit="ways", y_label="PP", y_unit="stages",
                                     value_label="Best throughput", value_unit="tokens/s per chip")
-        self.scaling_chart = PlotPanel("Time to train vs chip count (best layout at each count)",
+        self.scaling_chart = PlotPanel("Time to train vs chips (best layout per count)",
                                        x_label="Chips", x_unit="chips", y_label="Time to train", y_unit="days")
         if self.scaling_chart.legend is not None:
             self.scaling_chart.legend.setOffset((-10, 10))  # top right: the curves fall to the right
