@@ -59,8 +59,12 @@ class MainWindow(QMainWindow):
         self.store = store
         self.owns_store = False
         self.setObjectName("FleetcastMainWindow")
-        self.setWindowTitle(f"Fleetcast — {store.path.name}")
+        self.setWindowTitle(f"Fleetcast — {store.path.name}[*]")
         self.undo_stack = QUndoStack(self)
+        from gui.widgets.wheel_guard import install_wheel_guard
+
+        install_wheel_guard(QApplication.instance())
+        self._watchers: dict = {}  # panel key -> FormUndoWatcher (every form edit is undoable)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("areas")
@@ -87,6 +91,8 @@ class MainWindow(QMainWindow):
         self.scenario_bar = ScenarioBar(store, self.undo_stack, gather_params=self.gather_scenario_params)
         self.scenario_bar.status_message.connect(self.show_status)
         self.scenario_bar.current_changed.connect(self.apply_scenario)
+        self.scenario_bar.confirm_switch = lambda: self.maybe_save("switching scenario")
+        self.scenario_bar.saved.connect(lambda _name: self.mark_saved())
         toolbar = QToolBar("Scenario")
         toolbar.setObjectName("scenario_toolbar")
         toolbar.setMovable(False)
@@ -159,7 +165,49 @@ class MainWindow(QMainWindow):
         self.panels[key] = panel
         if self._scenario_params:
             self._apply_to(key, panel)
+        self._watch(key, panel, _title)
         return panel
+
+    def _watch(self, key: str, panel, title: str) -> None:
+        from gui.widgets.form_undo import FormUndoWatcher
+        from gui.widgets.wheel_guard import prefer_click_focus
+
+        prefer_click_focus(panel)
+        watcher = FormUndoWatcher(panel, self.undo_stack, title)
+        watcher.edited.connect(self.update_modified)
+        self._watchers[key] = watcher
+
+    # ---- unsaved edits ------------------------------------------------------------------------
+    def is_modified(self) -> bool:
+        """Any built panel's inputs differ from what the current scenario holds."""
+        return any(w.is_modified() for w in self._watchers.values())
+
+    def update_modified(self) -> None:
+        self.setWindowModified(self.is_modified())
+
+    def mark_saved(self) -> None:
+        for watcher in self._watchers.values():
+            watcher.mark_saved()
+        self.update_modified()
+
+    def maybe_save(self, doing: str = "closing") -> bool:
+        """True when it is fine to drop the panels' inputs: nothing unsaved, or the user chose
+        Save (and it worked) or Discard. Cancel (or a failed save) keeps everything."""
+        if not self.is_modified():
+            return True
+        name = self._scenario_name or "this scenario"
+        answer = QMessageBox.question(
+            self, "Unsaved changes",
+            f"The inputs of '{name}' have changed since it was saved.\n\n"
+            f"Save them before {doing}?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.scenario_bar.save_current()
+        if answer == QMessageBox.StandardButton.Discard:
+            self.mark_saved()  # asked once: what follows (switch, quit) must not ask again
+            return True
+        return False
 
     def _on_area_changed(self, index: int) -> None:
         for key, host in self._hosts.items():
@@ -179,10 +227,17 @@ class MainWindow(QMainWindow):
         self._scenario_name, self._scenario_params = name, dict(params)
         for key, panel in self.panels.items():
             if key != "fleet":
-                self._apply_to(key, panel)
+                watcher = self._watchers.get(key)
+                if watcher is None:
+                    self._apply_to(key, panel)
+                    continue
+                with watcher.suspended():  # loading a scenario is not an edit
+                    self._apply_to(key, panel)
+                watcher.mark_saved()
         if "compare" in self.panels:
             self.panels["compare"].refresh_scenarios()
-        self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {name}")
+        self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {name}[*]")
+        self.update_modified()
 
     def gather_scenario_params(self) -> dict:
         """What Save writes: built panels' inputs; unbuilt panels keep what the scenario had."""
@@ -338,6 +393,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if getattr(self, "_shut_down", False):  # closed before (e.g. by a test, then its teardown)
             super().closeEvent(event)
+            return
+        # Only a window on screen asks (a hidden one has no user to answer; tests close many).
+        if self.isVisible() and not getattr(self.store, "read_only", False) and not self.maybe_save("closing"):
+            event.ignore()
             return
         self._shut_down = True
         for panel in self.panels.values():

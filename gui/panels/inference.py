@@ -24,6 +24,7 @@ from engine.errors import Cancelled, UserError
 from engine.inference import SERVE_DTYPES, ServingInputs, evaluate_serving, serving_curve, slo_capacity
 from gui import export as export_mod
 from gui.panels.analysis_common import (
+    STALE_MESSAGE, mark_stale,
     DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin, fmt,
     form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
 )
@@ -398,12 +399,14 @@ class InferencePanel(QWidget):
         self.capacity = None
         self.chips_for_demand = None
         if req is None:
-            self.banner.show_error("Fix the fields marked in red to update the figures.")
+            self.banner.show_error(STALE_MESSAGE)
+            mark_stale(self.result_widgets(), True)
             self._draw_figures()
             self.evaluated.emit()
             return
         if self.banner.kind == "error":
             self.banner.dismiss()
+        mark_stale(self.result_widgets(), False)
         try:
             self.capacity = req.capacity()
             self.chips_for_demand = req.chips_for_demand(self.capacity)
@@ -609,6 +612,10 @@ class InferencePanel(QWidget):
         self.status_message.emit(f"Saved CSV to {path}")
 
     # ---- protocol ----------------------------------------------------------------------------
+    def result_widgets(self) -> list:
+        """What shows results (greyed while the inputs are invalid)."""
+        return [self.tiles, self.notes, *self.charts().values(), self.table]
+
     def charts(self) -> dict:
         return {"throughput-latency": self.curve_chart, "ttft": self.ttft_chart,
                 "chips-needed": self.chips_chart}

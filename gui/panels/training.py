@@ -26,6 +26,7 @@ from engine.training import (
     estimate_run, evaluate_layout, search_layouts,
 )
 from gui.panels.analysis_common import (
+    STALE_MESSAGE, mark_stale,
     DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin,
     fmt_big, form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
 )
@@ -311,9 +312,13 @@ class TrainingPanel(QWidget):
         e.add_row(form, "tokens", "Token budget", self.tokens_spin, "Training tokens, in trillions (15 = 15e12)")
         self.seq_spin = spin(0, 1_048_576, 0, " tokens", special="model default", step=1024)
         e.add_row(form, "seq_len", "Sequence length", self.seq_spin, "Tokens per sequence (0 = the model's default)")
-        self.batch_spin = spin(0, 1_048_576, 0, " sequences", special="auto (≈4M tokens)", step=64)
+        self.batch_spin = spin(0, 1_048_576, 0, " sequences", special="auto", step=64)
         e.add_row(form, "global_batch", "Global batch", self.batch_spin,
                   "Sequences per optimizer step (auto: about 4M tokens, at least 1K tokens per chip)")
+        self.batch_hint = QLabel("")
+        self.batch_hint.setWordWrap(True)
+        self.batch_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        form.addRow(self.batch_hint)
         self.dtype_combo = combo([("BF16", "bf16"), ("FP8 (GEMMs)", "fp8")])
         e.add_row(form, "dtype", "Precision", self.dtype_combo, "Matrix-multiply precision")
         self.price_spin = dspin(0.0, 1000.0, 0.0, 2, " USD/chip-h", special="amortised list price", step=0.25)
@@ -480,8 +485,15 @@ class TrainingPanel(QWidget):
             problems += 1
         if problems:
             return None
-        return TrainingInputs(model=model, chip=chip, num_chips=int(n), seq_len=self.seq_spin.value() or None,
-                              global_batch_seqs=self.batch_spin.value() or None, dtype=dtype, **layout)
+        inputs = TrainingInputs(model=model, chip=chip, num_chips=int(n), seq_len=self.seq_spin.value() or None,
+                                global_batch_seqs=self.batch_spin.value() or None, dtype=dtype, **layout)
+        batch = inputs.batch_seqs()
+        self.batch_hint.setText(
+            f"{'Auto' if not self.batch_spin.value() else 'Set'}: {batch:,} sequences × {inputs.seq:,} tokens "
+            f"= {fmt_big(batch * inputs.seq)} tokens per step"
+            + (" (about 4M tokens, at least 1K per chip; rounded to the layout's DP × micro-batch)"
+               if not self.batch_spin.value() else ""))
+        return inputs
 
     def _analysis_key(self, inp: TrainingInputs) -> tuple:
         return (inp.model, inp.chip.id, inp.num_chips, inp.seq, inp.batch_seqs(), inp.dtype,
@@ -497,11 +509,13 @@ class TrainingPanel(QWidget):
         inp = self.read_inputs()
         self.inputs = inp
         if inp is None:
-            self.banner.show_error("Fix the fields marked in red to update the figures.")
+            self.banner.show_error(STALE_MESSAGE)
+            mark_stale(self.result_widgets(), True)
             self.evaluated.emit()
             return
         if self.banner.kind == "error":
             self.banner.dismiss()
+        mark_stale(self.result_widgets(), False)
         if self.mode_combo.currentData() == "fixed":
             try:
                 self.result = evaluate_layout(inp)
@@ -599,8 +613,10 @@ class TrainingPanel(QWidget):
         t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%, {r.model_tflops_per_chip:.0f} TFLOP/s per chip")
         t.set("memory", f"{r.memory_gb_per_chip:.1f}", f"of {r.memory_capacity_gb:.0f} GB HBM")
         lay = r.layout
+        batch = int(lay.get("global_batch_seqs") or inp.batch_seqs())
         t.set("layout", layout_label(lay),
-              f"DP{lay['dp']} · ZeRO-{lay['zero_stage']} · mb{lay['micro_batch']} · rc {lay['recompute']}")
+              f"DP{lay['dp']} · batch {batch:,} seq ({fmt_big(batch * inp.seq)} tokens) · ZeRO-{lay['zero_stage']}"
+              f" · mb{lay['micro_batch']} · rc {lay['recompute']}")
         if not r.feasible:
             for key in ("time", "throughput", "chip_hours", "energy", "cost", "goodput"):
                 t.set(key, "–", "")
@@ -713,6 +729,10 @@ class TrainingPanel(QWidget):
             chart.plot_item.setXRange(0, float(counts.max()) * 1.03, padding=0)
 
     # ---- protocol ----------------------------------------------------------------------------
+    def result_widgets(self) -> list:
+        """What shows results (greyed while the inputs are invalid)."""
+        return [self.tiles, self.notes, *self.charts().values()]
+
     def charts(self) -> dict:
         return {"step-time": self.step_chart, "memory": self.memory_chart,
                 "layout-search": self.heatmap, "scaling": self.scaling_chart}
@@ -741,6 +761,8 @@ class TrainingPanel(QWidget):
             return []
         rows = [["Model", inp.model.name, ""], ["Chip", inp.chip.name, ""], ["Chips", inp.num_chips, "chips"],
                 ["Layout", layout_label(r.layout), ""], ["Feasible", r.feasible, ""],
+                ["Global batch", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()), "sequences"],
+                ["Tokens per step", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()) * inp.seq, "tokens"],
                 ["Step time", r.step_time_s, "s"], ["Throughput per chip", r.tokens_per_s_per_chip, "tokens/s"],
                 ["Throughput", r.tokens_per_s_per_chip * inp.num_chips, "tokens/s"], ["MFU", r.mfu_pct, "%"],
                 ["Memory per chip", r.memory_gb_per_chip, "GB"], ["HBM per chip", r.memory_capacity_gb, "GB"]]
