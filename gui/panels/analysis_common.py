@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
+from gui.style import chip_display_name  # noqa: E402
+
 # 910B vs H20 vs H800 vs H100, as the issue asks; missing ids are skipped.
 DEFAULT_COMPARE_CHIPS = ("ascend-910b2", "h20-96gb", "h800-sxm5-80gb", "h100-sxm5-80gb")
 
@@ -44,11 +46,12 @@ def is_stale(widget) -> bool:
 
 
 def chip_label(chip) -> str:
-    return chip.name if chip.name.lower().startswith(chip.vendor.lower()) else f"{chip.vendor} {chip.name}"
+    """One name per chip everywhere (combos, charts, tables, files): the catalog's short form."""
+    return chip_display_name(chip)
 
 
 def short_chip_label(chip) -> str:
-    return chip.name.split(" (")[0]
+    return chip_display_name(chip)
 
 
 def fmt(value, digits: int = 3) -> str:

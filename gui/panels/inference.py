@@ -26,8 +26,10 @@ from gui import export as export_mod
 from gui.panels.analysis_common import (
     STALE_MESSAGE, mark_stale,
     DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin, fmt,
+    fmt_big,
     form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
 )
+from gui import style
 from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
@@ -140,7 +142,7 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
             row["error"] = str(exc)
         rows.append(row)
         if progress is not None:
-            progress((i + 1) / max(n, 1), f"Compared {chip.name}")
+            progress((i + 1) / max(n, 1), f"Compared {short_chip_label(chip)}")
     return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
                           tokens_per_s_per_chip=tokens)
 
@@ -162,6 +164,7 @@ class InferencePanel(QWidget):
         self.comparison: ChipComparison | None = None
         self._running_key = None
         self._chips = {c.id: c for c in store.chips()}
+        style.register_chips(self._chips.values())
         self._models = {m.id: m for m in store.models()}
 
         self.timer = QTimer(self)
@@ -298,7 +301,13 @@ class InferencePanel(QWidget):
         e.add_row(form, "prefix", "Prefix-cache hits", self.prefix_spin,
                   "Share of prompt tokens already cached (shared system prompts): they skip prefill")
         self.demand_spin = dspin(0.0, 1e12, 1_000_000.0, 0, " tokens/s", step=100_000.0)
-        e.add_row(form, "demand", "Peak demand", self.demand_spin, "Output tokens per second to serve at peak")
+        e.add_row(form, "demand", "Peak demand", self.demand_spin,
+                  "Output tokens per second to serve at peak (the Forecast counts tokens per day)")
+        self.demand_hint = QLabel("")
+        self.demand_hint.setWordWrap(True)
+        self.demand_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        form.addRow(self.demand_hint)
+        self.demand_spin.valueChanged.connect(self._show_demand_per_day)
         column.addLayout(form)
 
         column.addWidget(section("Comparison"))
@@ -362,16 +371,16 @@ class InferencePanel(QWidget):
             problems += 1
         wdt, kdt = self.weight_combo.currentData(), self.kv_combo.currentData()
         if wdt == "fp8" and not chip.fp8_tflops:
-            e.set("weight_dtype", f"{chip.name} has no FP8 support: pick BF16, INT8 or INT4.")
+            e.set("weight_dtype", f"{short_chip_label(chip)} has no FP8 support: pick BF16, INT8 or INT4.")
             problems += 1
         if wdt == "int8" and not chip.int8_tops:
-            e.set("weight_dtype", f"{chip.name} has no INT8 support.")
+            e.set("weight_dtype", f"{short_chip_label(chip)} has no INT8 support.")
             problems += 1
         if kdt == "fp8" and not chip.fp8_tflops:
-            e.set("kv_dtype", f"{chip.name} has no FP8 support: use a 16-bit KV cache.")
+            e.set("kv_dtype", f"{short_chip_label(chip)} has no FP8 support: use a 16-bit KV cache.")
             problems += 1
         if not chip.hbm_gb or not chip.hbm_gbps:
-            e.set("chip", f"{chip.name} has no HBM size or bandwidth in the catalog: fill them in the Fleet view.")
+            e.set("chip", f"{short_chip_label(chip)} has no HBM size or bandwidth in the catalog: fill them in the Fleet view.")
             problems += 1
         if problems:
             return None
@@ -476,7 +485,7 @@ class InferencePanel(QWidget):
                 t.set(key, "–", "")
             t.set("throughput", "not met", "no load meets the targets")
             t.set("limiting", cap.limiting, "")
-            self.notes.setText(f"{req.model.name} on {req.chip.name}: {cap.reason}.")
+            self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)}: {cap.reason}.")
             return
         t.set("throughput", fmt(cap.output_tokens_per_s_per_chip),
               f"{fmt(cap.total_tokens_per_s_per_chip)} incl. prompt tokens")
@@ -488,7 +497,7 @@ class InferencePanel(QWidget):
             t.set("chips", f"{self.chips_for_demand:,}", f"{replicas:,} replicas for {fmt(req.demand)} tokens/s")
         else:
             t.set("chips", "–", "")
-        self.notes.setText(f"{req.model.name} on {req.chip.name} ({', '.join(target) or 'no latency targets'}): "
+        self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)} ({', '.join(target) or 'no latency targets'}): "
                            f"{cap.explanation}.")
 
     def _draw_targets(self) -> None:
@@ -547,12 +556,14 @@ class InferencePanel(QWidget):
         names = [r["name"] + ("" if r["chips"] is not None else "\n(targets not met)") for r in c.rows]
         self.chips_chart.set_categories(names)
         self.chips_chart.set_stacked({"Chips needed": [r["chips"] or 0 for r in c.rows]})
+        self.chips_chart.set_notice("" if req is None or req.demand > 0 else
+                                    "No peak demand entered (0 tokens/s): enter one to see chips needed")
         headers, rows = self.comparison_table()
         self.table.clear()
         self.table.setColumnCount(len(headers))
         self.table.setRowCount(len(rows))
-        self.table.setHorizontalHeaderLabels(["Chip", "TP", "EP", "tokens/s/chip", "TTFT (ms)", "TPOT (ms)",
-                                              "Max conc.", "Chips needed", "Limiting", "Why"])
+        self.table.setHorizontalHeaderLabels(["Chip", "TP", "EP", "tok/s/chip", "TTFT ms", "TPOT ms",
+                                              "Max conc.", "Chips", "Limiting", "Why"])
         for j, header in enumerate(headers):
             self.table.horizontalHeaderItem(j).setToolTip(header)
         for i, row in enumerate(rows):
@@ -572,6 +583,12 @@ class InferencePanel(QWidget):
 
     # EP, max concurrency, limiting, why: in the row tooltip and the CSV, not as columns.
     TABLE_HIDDEN_COLUMNS = (2, 6, 8, 9)
+
+    def _show_demand_per_day(self, *_) -> None:
+        per_s = self.demand_spin.value()
+        self.demand_hint.setText(
+            f"Output tokens at peak: {fmt_big(per_s)} per s = {fmt_big(per_s * 86_400)} per day "
+            "(the Forecast's unit)" if per_s > 0 else "No demand: chips needed is not computed.")
 
     def comparison_table(self) -> tuple[list[str], list[list]]:
         headers = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
@@ -630,7 +647,7 @@ class InferencePanel(QWidget):
         req, cap = self.request, self.capacity
         if req is None or cap is None:
             return []
-        rows = [["Model", req.model.name, ""], ["Chip", req.chip.name, ""], ["Input length", req.input_len, "tokens"],
+        rows = [["Model", req.model.name, ""], ["Chip", short_chip_label(req.chip), ""], ["Input length", req.input_len, "tokens"],
                 ["Output length", req.output_len, "tokens"], ["TTFT target", req.ttft_ms, "ms"],
                 ["TPOT target", req.tpot_ms, "ms"], ["Weights", req.weight_dtype, ""], ["KV cache", req.kv_dtype, ""],
                 ["TP", cap.tp, "ways"], ["EP", cap.ep, "ways"], ["Chips per replica", cap.chips_per_replica, "chips"],
@@ -695,6 +712,7 @@ class InferencePanel(QWidget):
                                           [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])
         finally:
             self._loading = False
+        self._show_demand_per_day()
         self.schedule()
 
     def shutdown(self) -> None:

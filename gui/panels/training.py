@@ -30,6 +30,7 @@ from gui.panels.analysis_common import (
     DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin,
     fmt_big, form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
 )
+from gui import style
 from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.heatmap import HeatmapPanel
@@ -136,7 +137,7 @@ def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: 
             except UserError:
                 pass  # e.g. no 16-bit peak in the catalog: a gap in the curve
             done += 1
-            report(done, f"Scaling curve: {chip.name} on {n:,} chips")
+            report(done, f"Scaling curve: {short_chip_label(chip)} on {n:,} chips")
     return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
                             grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
                             scaling_chips=tuple(c.id for c in compare_chips),
@@ -256,6 +257,7 @@ class TrainingPanel(QWidget):
     # ---- catalog -----------------------------------------------------------------------------
     def _reload_catalog(self) -> None:
         self._chips = {c.id: c for c in self.store.chips()}
+        style.register_chips(self._chips.values())
         self._models = {m.id: m for m in self.store.models()}
         self._orders = self.store.orders()
 
@@ -444,10 +446,10 @@ class TrainingPanel(QWidget):
         if self.source_combo.currentData() == "fleet":
             day = self.date_edit.date().toPython()
             n = self.installed_on(chip.id, day)
-            self.fleet_hint.setText(f"{n:,} {chip.name} installed on {day.isoformat()} "
+            self.fleet_hint.setText(f"{n:,} {short_chip_label(chip)} installed on {day.isoformat()} "
                                     f"(delivered by {(day - dt.timedelta(days=INSTALL_LAG_DAYS)).isoformat()}).")
             if n <= 0:
-                e.set("fleet_date", f"No {chip.name} installed by {day.isoformat()}: pick a later date, "
+                e.set("fleet_date", f"No {short_chip_label(chip)} installed by {day.isoformat()}: pick a later date, "
                                     "another chip, or enter a count.")
                 problems += 1
         else:
@@ -478,10 +480,10 @@ class TrainingPanel(QWidget):
                           micro_batch=self.mb_spin.value(), recompute=self.recompute_combo.currentData())
         dtype = self.dtype_combo.currentData()
         if dtype == "fp8" and not chip.fp8_tflops:
-            e.set("dtype", f"{chip.name} has no FP8 matrix units: use BF16.")
+            e.set("dtype", f"{short_chip_label(chip)} has no FP8 matrix units: use BF16.")
             problems += 1
         if not chip.peak_tflops("bf16"):
-            e.set("chip", f"{chip.name} has no 16-bit peak in the catalog: fill it in the Fleet view.")
+            e.set("chip", f"{short_chip_label(chip)} has no 16-bit peak in the catalog: fill it in the Fleet view.")
             problems += 1
         if problems:
             return None
@@ -542,7 +544,7 @@ class TrainingPanel(QWidget):
             return
         self._running_key = key
         counts = scaling_counts(inp.num_chips)
-        self.run_bar.set_message(f"Searching layouts for {inp.model.name} on {inp.num_chips:,} × {inp.chip.name}…")
+        self.run_bar.set_message(f"Searching layouts for {inp.model.name} on {inp.num_chips:,} × {short_chip_label(inp.chip)}…")
         self.runner.start(run_training_analysis, inp, self._compare_chips(inp), counts, key)
 
     def cancel_analysis(self) -> None:
@@ -707,7 +709,7 @@ class TrainingPanel(QWidget):
             return  # nothing it shows has changed (most edits)
         self._scaling_drawn = drawn
         counts = np.array(a.scaling_counts, dtype=float)
-        wanted = {}
+        wanted, colors = {}, {}
         for k, chip_id in enumerate(a.scaling_chips):
             chip = self._chips.get(chip_id)
             if chip is None:
@@ -718,11 +720,12 @@ class TrainingPanel(QWidget):
                 est = self._estimate(float(tps), int(n), chip) if np.isfinite(tps) else None
                 days.append(est.time_to_train_days if est else np.nan)
             wanted[short_chip_label(chip)] = np.array(days)
+            colors[short_chip_label(chip)] = style.chip_color(chip.id)
         for name in chart.series_names():
             if name not in wanted:
                 chart.remove_series(name)
         for name, days in wanted.items():
-            chart.set_series(name, counts, days)
+            chart.set_series(name, counts, days, color=colors[name])
         finite = np.concatenate([d[np.isfinite(d)] for d in wanted.values()]) if wanted else np.zeros(0)
         if finite.size:
             chart.plot_item.setYRange(0, float(finite.max()) * 1.1, padding=0)
@@ -759,7 +762,7 @@ class TrainingPanel(QWidget):
         r, est, inp = self.result, self.run_estimate, self.inputs
         if r is None or inp is None:
             return []
-        rows = [["Model", inp.model.name, ""], ["Chip", inp.chip.name, ""], ["Chips", inp.num_chips, "chips"],
+        rows = [["Model", inp.model.name, ""], ["Chip", short_chip_label(inp.chip), ""], ["Chips", inp.num_chips, "chips"],
                 ["Layout", layout_label(r.layout), ""], ["Feasible", r.feasible, ""],
                 ["Global batch", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()), "sequences"],
                 ["Tokens per step", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()) * inp.seq, "tokens"],

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from gui import export as export_mod
+from gui import style
 
-# Colour-blind-friendly qualitative palette (Okabe–Ito, then a few extra).
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-           "#000000", "#7F7F7F", "#8C564B")
+# Colour-blind-friendly qualitative palette; per-series colours come from gui.style.
+PALETTE = style.EXTENDED
 
 HOVER_RADIUS_PX = 40.0
 # Small enough that two rows of charts, the figures and the run bar fit a 1280x720 laptop
@@ -67,6 +67,10 @@ class GroupedAxisItem(pg.AxisItem):
 
     def tickStrings(self, values, scale, spacing):
         if spacing >= 1:
+            top = max((abs(v * scale) for v in values), default=0.0)
+            if top >= 1e7:  # "12,000,000,000" would not fit beside the axis: 12B, 340M
+                div, suffix = (1e9, "B") if top >= 1e9 else (1e6, "M")
+                return [f"{v * scale / div:,.4g}{suffix}" for v in values]
             return [f"{v * scale:,.0f}" for v in values]
         return super().tickStrings(values, scale, spacing)
 
@@ -188,8 +192,9 @@ class PlotPanel(QWidget):
 
     # ---- series ------------------------------------------------------------------------------
     def color_for(self, name: str) -> str:
+        """The series' colour from the shared palette (by chip or category, never by order)."""
         if name not in self._colors:
-            self._colors[name] = PALETTE[len(self._colors) % len(PALETTE)]
+            self._colors[name] = style.series_color(name)
         return self._colors[name]
 
     def set_series(self, name: str, x, y, *, color: str | None = None, width: float = 2.0,
@@ -208,7 +213,9 @@ class PlotPanel(QWidget):
             self.remove_series(name)
         colour = color or self.color_for(name)
         pen = pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-        item = self.plot_item.plot(x, y, name=name, pen=pen, symbol=symbol, symbolSize=5,
+        if symbol == "o":  # the default marker: the chip's own, so overlapping lines stay apart
+            symbol = style.series_symbol(name)
+        item = self.plot_item.plot(x, y, name=name, pen=pen, symbol=symbol, symbolSize=6,
                                    symbolBrush=colour, symbolPen=None)
         self._series[name] = _Series(name, "line", item, x, {"": y})
         self.layout_legend()
@@ -281,6 +288,23 @@ class PlotPanel(QWidget):
             self.plot_item.removeItem(item)
         self.layout_legend()
 
+    def set_notice(self, text: str) -> None:
+        """A line in the middle of the plot saying why it is empty (e.g. no demand entered);
+        part of the scene, so exports carry it too. An empty text removes it."""
+        notice = getattr(self, "_notice", None)
+        if notice is None:
+            notice = self._notice = pg.TextItem("", color="#5f6368", anchor=(0.5, 0.5))
+            self.plot_item.addItem(notice, ignoreBounds=True)
+        notice.setText(text)
+        notice.setVisible(bool(text))
+        if text:
+            (x0, x1), (y0, y1) = self.plot_item.vb.viewRange()
+            notice.setPos((x0 + x1) / 2, (y0 + y1) / 2)
+
+    def notice(self) -> str:
+        notice = getattr(self, "_notice", None)
+        return notice.toPlainText() if notice is not None and notice.isVisible() else ""
+
     def legend_names(self) -> list[str]:
         if self.legend is None:
             return []
@@ -335,15 +359,29 @@ class PlotPanel(QWidget):
         full = self._axis_text(self.y_label, self.y_unit)
         room = axis.height() - 4
         if full and room > 0:
-            metrics = QFontMetrics(axis.label.font())
-            text = full
-            if metrics.horizontalAdvance(full) > room and self.y_unit:
-                text = f"({self.y_unit})"  # the unit is what a reader must not lose
-            if metrics.horizontalAdvance(text) > room:
-                text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(room))
-            if text != getattr(self, "_shown_y_label", None):
-                self._shown_y_label = text
-                self.plot_item.setLabel("left", text)
+            from PySide6.QtGui import QFont
+
+            font = QFont(axis.label.font())
+            size_pt = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
+            # Full text, then the unit alone (what a reader must not lose), each at the normal
+            # size and then smaller; elided only when even that does not fit.
+            choices = [full] + ([f"({self.y_unit})"] if self.y_unit and full != f"({self.y_unit})" else [])
+            text, shown_pt = None, size_pt
+            for candidate in choices:
+                for pt in (size_pt, max(size_pt - 2.0, 7.0)):
+                    font.setPointSizeF(pt)
+                    if QFontMetrics(font).horizontalAdvance(candidate) <= room:
+                        text, shown_pt = candidate, pt
+                        break
+                if text is not None:
+                    break
+            if text is None:
+                font.setPointSizeF(max(size_pt - 2.0, 7.0))
+                text = QFontMetrics(font).elidedText(choices[-1], Qt.TextElideMode.ElideRight, int(room))
+                shown_pt = font.pointSizeF()
+            if (text, shown_pt) != getattr(self, "_shown_y_label", None):
+                self._shown_y_label = (text, shown_pt)
+                self.plot_item.setLabel("left", text, **({"font-size": f"{shown_pt:g}pt"} if shown_pt != size_pt else {}))
 
     def restore_full_texts(self) -> None:
         """Full title and axis label (before an export, which is wider than the window)."""
