@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("areas")
         self.fleet_panel = FleetPanel(store, self.undo_stack)
         self.fleet_panel.status_message.connect(self.show_status)
+        self._label_exports("fleet", self.fleet_panel)
         self.tabs.addTab(self.fleet_panel, "Fleet")
         # Analysis panels are built the first time their tab is shown: a quicker start.
         self.panels: dict[str, QWidget] = {"fleet": self.fleet_panel}
@@ -147,6 +148,10 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
 
         help_menu = self.help_menu = bar.addMenu("&Help")
+        self.quick_start_action = help_menu.addAction("&Quick start", lambda: self.show_help("quick_start"))
+        self.quick_start_action.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+        self.glossary_action = help_menu.addAction("&Glossary", lambda: self.show_help("glossary"))
+        help_menu.addSeparator()
         self.about_action = help_menu.addAction("&About Fleetcast", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -173,9 +178,17 @@ class MainWindow(QMainWindow):
         from gui.widgets.wheel_guard import prefer_click_focus
 
         prefer_click_focus(panel)
+        self._label_exports(key, panel)
         watcher = FormUndoWatcher(panel, self.undo_stack, title)
         watcher.edited.connect(self.update_modified)
         self._watchers[key] = watcher
+
+    def _label_exports(self, key: str, panel) -> None:
+        """A chart's own Export menu names the scenario, model and workload, as Export all does."""
+        from gui.export_all import panel_context
+
+        for chart in (panel.charts() if hasattr(panel, "charts") else {}).values():
+            chart.context_provider = lambda panel=panel: panel_context(panel, self._scenario_name)
 
     # ---- unsaved edits ------------------------------------------------------------------------
     def is_modified(self) -> bool:
@@ -264,7 +277,7 @@ class MainWindow(QMainWindow):
             self.panel(key)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            written = export_all(self.panels, out_dir)
+            written = export_all(self.panels, out_dir, scenario=self._scenario_name)
         except UserError as exc:
             self.fleet_panel.banner.show_error(f"Export failed: {exc}")
             return None
@@ -284,6 +297,30 @@ class MainWindow(QMainWindow):
                     f"{counts.get('deliveries', 0)} deliveries")
         except Exception:
             return str(self.store.path)
+
+    def show_help(self, topic: str):
+        """Quick start or glossary in a window beside the app (not modal: read while working)."""
+        from PySide6.QtWidgets import QDialog, QTextBrowser
+
+        from gui import help_text
+
+        dialogs = self.__dict__.setdefault("_help_dialogs", {})
+        dialog = dialogs.get(topic)
+        if dialog is None:
+            title = {"quick_start": "Quick start", "glossary": "Glossary"}[topic]
+            dialog = QDialog(self)
+            dialog.setWindowTitle(f"Fleetcast — {title}")
+            browser = QTextBrowser(dialog)
+            browser.setObjectName("helpText")
+            browser.setOpenExternalLinks(False)
+            browser.setHtml(help_text.QUICK_START if topic == "quick_start" else help_text.GLOSSARY)
+            layout = QVBoxLayout(dialog)
+            layout.addWidget(browser)
+            dialog.resize(560, min(620, self._available_size()[1] - 80))
+            dialogs[topic] = dialog
+        dialog.show()
+        dialog.activateWindow()
+        return dialog
 
     def show_about(self) -> None:
         QMessageBox.about(

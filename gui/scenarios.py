@@ -53,6 +53,15 @@ def remembered_scenario(store) -> str | None:
     return names[0] if names else None
 
 
+def baseline_scenario(store) -> str | None:
+    """The scenario a headless export uses when none is named: "Story default" when it exists,
+    else the first saved one (by name)."""
+    names = [s["name"] for s in store.scenarios()]
+    if DEFAULT_NAME in names:
+        return DEFAULT_NAME
+    return sorted(names)[0] if names else None
+
+
 def gather_scenario_params(forecast_panel, panels: Mapping[str, object] | None = None) -> dict:
     """Forecast inputs plus the other panels' inputs under "ui"."""
     params = forecast_panel.scenario_state() if forecast_panel is not None else default_params()

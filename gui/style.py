@@ -39,6 +39,8 @@ CHIP_COLORS = {
     "mi300x": "#DDCC77",
 }
 CHIP_SYMBOLS = {"h100-sxm5-80gb": "t", "h800-sxm5-80gb": "s", "h20-96gb": "d", "ascend-910b2": "o"}
+# Chips whose curves often coincide get a dashed line, so neither hides the other (H100/H800).
+CHIP_DASHED = frozenset({"h100-sxm5-80gb", "a100-sxm4-80gb"})
 SYMBOLS = ("o", "s", "t", "d", "+", "x", "star", "p", "h")
 
 # Breakdown categories (display names as the charts show them) -> colour.

@@ -629,6 +629,18 @@ class InferencePanel(QWidget):
         self.status_message.emit(f"Saved CSV to {path}")
 
     # ---- protocol ----------------------------------------------------------------------------
+    def export_context(self) -> dict:
+        """What this panel's exports show (model and workload, in the units the form uses)."""
+        req = self.request
+        if req is None:
+            return {"Model": self.model_combo.currentText(), "Workload": "inputs invalid (results out of date)"}
+        return {"Model": req.model.name,
+                "Workload": ", ".join([f"{short_chip_label(req.chip)}",
+                                       f"{req.input_len:,.0f} in / {req.output_len:,.0f} out tokens"]
+                                      + ([f"TTFT ≤ {req.ttft_ms:,.0f} ms"] if req.ttft_ms else [])
+                                      + ([f"TPOT ≤ {req.tpot_ms:g} ms"] if req.tpot_ms else [])
+                                      + [f"peak demand {fmt_big(req.demand)} output tokens/s"])}
+
     def result_widgets(self) -> list:
         """What shows results (greyed while the inputs are invalid)."""
         return [self.tiles, self.notes, *self.charts().values(), self.table]

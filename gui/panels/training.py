@@ -720,18 +720,27 @@ class TrainingPanel(QWidget):
                 est = self._estimate(float(tps), int(n), chip) if np.isfinite(tps) else None
                 days.append(est.time_to_train_days if est else np.nan)
             wanted[short_chip_label(chip)] = np.array(days)
-            colors[short_chip_label(chip)] = style.chip_color(chip.id)
+            colors[short_chip_label(chip)] = (style.chip_color(chip.id), chip.id in style.CHIP_DASHED)
         for name in chart.series_names():
             if name not in wanted:
                 chart.remove_series(name)
         for name, days in wanted.items():
-            chart.set_series(name, counts, days, color=colors[name])
+            chart.set_series(name, counts, days, color=colors[name][0], dashed=colors[name][1])
         finite = np.concatenate([d[np.isfinite(d)] for d in wanted.values()]) if wanted else np.zeros(0)
         if finite.size:
             chart.plot_item.setYRange(0, float(finite.max()) * 1.1, padding=0)
             chart.plot_item.setXRange(0, float(counts.max()) * 1.03, padding=0)
 
     # ---- protocol ----------------------------------------------------------------------------
+    def export_context(self) -> dict:
+        """What this panel's exports show (model and workload, in the units the form uses)."""
+        inp = self.inputs
+        if inp is None:
+            return {"Model": self.model_combo.currentText(), "Workload": "inputs invalid (results out of date)"}
+        return {"Model": inp.model.name,
+                "Workload": f"{inp.num_chips:,} × {short_chip_label(inp.chip)}, {self.tokens_spin.value():g}T tokens, "
+                            f"sequence {inp.seq:,}, global batch {inp.batch_seqs():,} sequences, {inp.dtype.upper()}"}
+
     def result_widgets(self) -> list:
         """What shows results (greyed while the inputs are invalid)."""
         return [self.tiles, self.notes, *self.charts().values()]

@@ -487,15 +487,28 @@ class PlotPanel(QWidget):
         return [point[1]], [point[2]]
 
     # ---- export ------------------------------------------------------------------------------
-    def export_png(self, path, width: int = 1600):
-        return export_mod.export_png(self.plot_item, path, width=width)
+    # What a file of this chart shows ({"Scenario": ..., "Model": ..., "Workload": ...}); the
+    # window sets it, so single-chart exports say it as File > Export all does.
+    context_provider = None
 
-    def export_svg(self, path):
-        return export_mod.export_svg(self.plot_item, path)
+    def export_context(self) -> dict:
+        context = {"Chart": self.title}
+        if self.context_provider is not None:
+            context.update(self.context_provider() or {})
+        return context
 
-    def export_csv(self, path):
+    def export_png(self, path, width: int = 1600, context: dict | None = None):
+        with export_mod.titled(self, context if context is not None else self.export_context()):
+            return export_mod.export_png(self, path, width=width)
+
+    def export_svg(self, path, context: dict | None = None):
+        with export_mod.titled(self, context if context is not None else self.export_context()):
+            return export_mod.export_svg(self, path)
+
+    def export_csv(self, path, context: dict | None = None):
         headers, rows = self.data_table()
-        return export_mod.export_csv(headers, rows, path)
+        return export_mod.export_csv(headers, rows, path,
+                                     context=context if context is not None else self.export_context())
 
     def _export_with_dialog(self, kind: str) -> None:
         from gui.settings import last_dir, remember_dir

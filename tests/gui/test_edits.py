@@ -24,6 +24,7 @@ def window(store, qtbot, qsettings_isolated, monkeypatch):
     qtbot.addWidget(w)
     yield w
     w.fleet_panel.detach()
+    _forget_window_settings()
 
 
 def _wheel(widget, steps: int = 1) -> None:
@@ -159,3 +160,29 @@ def test_stale_results_are_greyed_while_inputs_are_invalid(store, qtbot):
     assert not any(is_stale(w) for w in panel.result_widgets())
     assert panel.banner.text() == ""
     panel.shutdown()
+
+
+def test_help_quick_start_and_glossary(window, qtbot):
+    from PySide6.QtWidgets import QTextBrowser
+
+    items = [a.text() for a in window.help_menu.actions() if a.text()]
+    assert items[:2] == ["&Quick start", "&Glossary"]
+    window.glossary_action.trigger()
+    dialog = window._help_dialogs["glossary"]
+    text = dialog.findChild(QTextBrowser, "helpText").toPlainText()
+    for term in ("P50", "910B-equivalents", "MFU", "TTFT", "TPOT", "Goodput"):
+        assert term in text
+    assert len(text.split()) < 500  # two minutes of reading
+    window.quick_start_action.trigger()
+    quick = window._help_dialogs["quick_start"].findChild(QTextBrowser, "helpText").toPlainText()
+    assert "Scenarios" in quick and "fleetcast export" in quick
+    for d in window._help_dialogs.values():
+        d.close()
+
+
+def _forget_window_settings():
+    """The window saves its tab and scenario on close; the next test must not inherit them."""
+    from gui.settings import settings
+
+    for group in ("window", "scenarios", "fleet"):
+        settings().remove(group)

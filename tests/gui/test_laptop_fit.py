@@ -73,3 +73,12 @@ def test_every_area_fits_a_laptop_screen(store, qtbot, qsettings_isolated, scree
         for panel in window.panels.values():
             panel.shutdown()
         window.fleet_panel.detach()
+        _forget_window_settings()
+
+
+def _forget_window_settings():
+    """The window saves its tab and scenario on close; the next test must not inherit them."""
+    from gui.settings import settings
+
+    for group in ("window", "scenarios", "fleet"):
+        settings().remove(group)
