@@ -36,6 +36,26 @@ def configure_pyqtgraph() -> None:
     _pyqtgraph_configured = True
 
 
+_gui_gc = None
+
+
+def collect_garbage_on_gui_thread(interval_s: float = 1.0):
+    """Turn automatic cyclic GC off; collect from a GUI-thread timer instead.
+
+    Why: an automatic collection can start inside any allocation, including one made while Qt
+    holds an internal lock (seen: inside QObject::disconnect under pyqtgraph's PlotItem.addItem).
+    If that collection frees a QObject (a QMenu of a closed window), its destructor waits on the
+    same lock and the app freezes. A collection started by the timer runs from the event loop on
+    the GUI thread, where no Qt lock is held, and never in a worker thread. Idempotent.
+    """
+    global _gui_gc
+    if _gui_gc is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _gui_gc = GarbageCollector(interval=interval_s)
+    return _gui_gc
+
+
 # The analysis areas after Fleet: key -> (tab title, module, class, tooltip).
 ANALYSIS_PANELS = {
     "training": ("Training", "gui.panels.training", "TrainingPanel",
@@ -540,6 +560,7 @@ def run_app(db_path: str | None = None) -> int:
 
     install_excepthook()
     _set_window_icon(app)
+    collect_garbage_on_gui_thread()
 
     store = open_store_or_recover(db_path)
     if store is None:
