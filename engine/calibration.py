@@ -158,3 +158,56 @@ def calibrate_training(rows: list[dict], chips: Mapping, factor_names: Sequence[
     return fit_factors(predict_signed, np.power(np.array(measured), sign), start,
                        {n: TRAINING_BOUNDS.get(n, (start[n] / 10, start[n] * 10)) for n in factor_names},
                        weights=weights, max_iter=max_iter, prior_weight=prior_weight)
+
+
+# ---- chip families and leave-one-group-out validation ----------------------------------------
+
+# Calibration is per chip family (one silicon die and its software stack), never per chip SKU,
+# paper or source: an export variant (H800, H20, A800) shares its die's factors, and the catalog
+# carries what differs (link speeds, peak, memory).
+CHIP_FAMILIES = (
+    ("a100", ("a100", "a800")),
+    ("hopper", ("h100", "h800", "h20", "h200", "gh200")),
+    ("ascend-910b", ("ascend-910b",)),
+)
+
+
+def chip_family(chip_id: str) -> str:
+    """The calibration family of a chip id ('hopper' for h800-sxm5-80gb), else the id itself."""
+    cid = (chip_id or "").strip().lower()
+    for family, prefixes in CHIP_FAMILIES:
+        if cid.startswith(prefixes):
+            return family
+    return cid
+
+
+# Factors fitted per family on measured runs; every other training factor is a documented
+# default (see resources/calibration_README.md for each prior range and its microbenchmark).
+FAMILY_FIT_FACTORS = TRAINING_FIT_FACTORS + ("train_hbm_eff", "train_scaleup_eff")
+
+
+def fit_families(rows: list[dict], chips: Mapping, factor_names: Sequence[str] = FAMILY_FIT_FACTORS,
+                 *, prior: Mapping[str, float] | None = None, max_iter: int = 25) -> dict:
+    """Fit `factor_names` separately for every chip family in `rows`, starting from `prior`
+    (default: the code defaults, so nothing fitted elsewhere leaks in). Returns
+    {family: {factor: value}} and, under the key None, one fit over all rows: the starting point
+    for a family with no runs of its own."""
+    from engine.training import DEFAULT_FACTORS
+
+    base = {n: float((prior or {}).get(n, DEFAULT_FACTORS[n])) for n in factor_names}
+    stripped = {cid: chip.with_calibration(**base) for cid, chip in chips.items()}
+    by_family: dict = {}
+    for row in rows:
+        by_family.setdefault(chip_family(row.get("chip", "")), []).append(row)
+    fitted: dict = {}
+    for family, fam_rows in sorted(by_family.items()):
+        try:
+            fit = calibrate_training(fam_rows, stripped, factor_names, max_iter=max_iter)
+        except ValueError:
+            continue
+        fitted[family] = dict(fit.values)
+    try:
+        fitted[None] = dict(calibrate_training(rows, stripped, factor_names, max_iter=max_iter).values)
+    except ValueError:
+        fitted[None] = dict(base)
+    return fitted
