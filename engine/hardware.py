@@ -41,6 +41,12 @@ class Chip:
     confidence: str = ""
     sources: str = ""
     notes: str = ""
+    # Network topology (engine/topology.py): scale-up fabric kind (switch | mesh | torus; blank =
+    # switch), one link's bandwidth per direction (mesh: per pair of chips), and the scale-out
+    # fabric's oversubscription (blank = 1, non-blocking).
+    scaleup_topology: str = ""
+    scaleup_link_gbps: float | None = None
+    scaleout_oversubscription: float | None = None
     # Efficiency factors and overheads (name -> value), resolved from the calibration table.
     calibration: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
