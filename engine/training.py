@@ -157,7 +157,8 @@ class LayoutResult:
             "mfu_pct": self.mfu_pct,
             "hfu_pct": self.hfu_pct,
             "model_tflops_per_chip": self.model_tflops_per_chip,
-            "memory_gb_per_chip": self.memory_gb_per_chip,
+            "memory_gb_per_chip": self.memory_gb_per_chip,   # GiB (CLI key kept for the contract)
+            "memory_gib_per_chip": self.memory_gb_per_chip,
             "memory_capacity_gb": self.memory_capacity_gb,
             "memory_breakdown_gb": dict(self.memory_breakdown_gb),
             "breakdown_s": dict(self.breakdown_s),
@@ -538,7 +539,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # runtime reserve (CUDA/CANN context, communicator buffers) plus fragmentation in proportion
     reserve = f("train_mem_reserve_gb") * GIB + f("train_mem_frag") * allocated
     mem_total = allocated + reserve
-    capacity = (chip.hbm_gb or 0.0) * GIB
+    capacity = chip.hbm_bytes
 
     # -- validity
     reason = np.zeros(tp.shape, dtype=np.int8)

@@ -152,3 +152,36 @@ def test_validate_holdout_inference_is_a_clear_user_error_until_available(capsys
         pytest.skip("shared validation cases not present")
     assert cli.main(["validate", "inference", "--cases", str(src), "--holdout", "source"]) == 1
     assert "--holdout" in capsys.readouterr().err
+
+
+LAYOUT_70B = ["train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--chips", "64", "--tp", "8", "--pp", "2",
+              "--dp", "4", "--micro-batch", "1", "--zero", "1", "--recompute", "selective"]
+
+
+def test_software_flags_reach_the_model_and_the_json(capsys):
+    _, base, _ = run_json(capsys, *LAYOUT_70B)
+    assert base["software"] == {"flash_attention": True, "sequence_parallel": True, "grad_overlap": True,
+                                "tp_comm_overlap": False, "dropout": False, "schedule": "1f1b", "cp_kind": "ring",
+                                "moe_route_nodes": None}
+    for flag, slower in (("--no-flash-attention", True), ("--no-sequence-parallel", True), ("--dropout", True),
+                         ("--tp-comm-overlap", False), ("--no-grad-overlap", True)):
+        code, data, err = run_json(capsys, *LAYOUT_70B, flag)
+        assert code == 0, err
+        if slower:
+            assert data["step_time_s"] > base["step_time_s"], flag
+        else:
+            assert data["step_time_s"] < base["step_time_s"], flag
+    _, zb, _ = run_json(capsys, *LAYOUT_70B, "--schedule", "zero-bubble")
+    assert zb["breakdown_s"]["bubble"] < base["breakdown_s"]["bubble"]
+
+
+def test_an_infeasible_layout_is_explained_by_its_reason(capsys):
+    code, data, _ = run_json(capsys, "train", "--model", "llama3-405b", "--chip", "h100-sxm5-80gb", "--chips", "1024",
+                             "--tp", "8", "--pp", "1", "--dp", "128", "--micro-batch", "1", "--zero", "1",
+                             "--recompute", "none")
+    assert code == 0 and data["feasible"] is False
+    assert data["infeasible_reason"].startswith("out of memory:") and "GiB needed per chip" in data["infeasible_reason"]
+    # a search with nothing feasible names every reason with its count, in one line
+    assert cli.main(["train", "--model", "llama3-405b", "--chip", "a100-sxm4-40gb", "--chips", "8", "--search"]) == 1
+    err = capsys.readouterr().err
+    assert "no feasible layout" in err and "layouts: out of memory" in err
