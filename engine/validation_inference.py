@@ -333,6 +333,12 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
     return {"cases": cases, "summary": summary}
 
 
+def validate_inference_holdout(rows: list[dict], chips: dict[str, Chip], *, key: str = "source",
+                               progress=None, should_stop=None) -> dict:
+    """`fleetcast validate inference --holdout source` (engine/commands/validate.py's runner)."""
+    return validate_inference_cases(rows, chips, holdout=key, progress=progress, should_stop=should_stop)
+
+
 def summarize(cases: list[dict]) -> dict:
     from engine.serving.families import engine_family
 
