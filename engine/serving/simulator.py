@@ -233,6 +233,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         finished += 1
         if mode == "closed" and issued < N:
             arr_t[issued] = now
+            user_arr[issued] = now
             waiting.append(issued)
             issued += 1
 

@@ -287,3 +287,12 @@ def test_mi300x_runs_through_the_same_model():
     h200 = evaluate_serving(ServingInputs(**{**inp.__dict__, "chip": CHIPS["h200-sxm-141gb"]}))
     assert res.tpot_ms < h200.tpot_ms        # 5.3 vs 4.8 TB/s of HBM, same calibrated efficiencies
     assert res.max_concurrency > h200.max_concurrency   # 192 vs 141 GB
+
+
+def test_closed_loop_latencies_count_every_request_from_its_own_arrival():
+    """Regression: a later client request's arrival is set when the previous one finishes; every
+    request's TTFT and e2e must be finite and measured from that arrival, not from t=0."""
+    cm = _cm(model="llama3-8b", chip="h100-sxm5-80gb", wdt="bf16", kdt="bf16")
+    res = simulate(cm, scheduler_for("vllm"), Workload("closed", 500, 50, requests=64, concurrency=4))
+    assert np.isfinite(res.ttft_s).all() and np.isfinite(res.e2e_s).all()
+    assert res.e2e_s.max() < 0.5 * res.makespan_s   # no request waited for the whole run
