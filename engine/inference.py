@@ -33,6 +33,7 @@ from engine.errors import UserError
 from engine.hardware import DTYPE_BYTES, Chip
 from engine.models import ModelConfig
 from engine.serving.families import engine_family  # noqa: F401  (re-exported: the family parser)
+from engine.topology import topology_of
 
 GIB = 1024.0**3
 SCENARIOS = ("static_batch", "concurrency", "offline", "server")
@@ -205,6 +206,7 @@ class _Deployment:
     scaleup_bps: np.ndarray = 0.0
     scaleout_bps: np.ndarray = 0.0
     dispatch_bytes: float = 2.0        # bytes per activation element sent to the experts
+    scaleup_tp_bps: np.ndarray = 0.0   # per chip, what the TP group gets on the scale-up fabric
 
 
 def _arr(x) -> np.ndarray:
@@ -232,6 +234,8 @@ def _hw_arrays(chips: Sequence[Chip], weight_dtype: str, engine: str | None,
         "scaleout_bps": _arr([(c.scaleout_gbps or min(c.scaleup_gbps or 50.0, 50.0)) * 1e9 for c in chips]),
         "domain": _arr([c.scaleup_domain or 8 for c in chips]),
         "f": {k: _arr([fa[k] for fa in facs]) for k in FACTOR_NAMES},
+        # network tiers (engine/topology.py): what a group of chips gets on the scale-up fabric
+        "topologies": [topology_of(c, domain=c.scaleup_domain or 8) for c in chips],
     }
 
 
@@ -254,7 +258,8 @@ def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_d
     else:
         per_layer_heads = np.maximum(shape.kv_heads / tp, 1.0)
         kv_tok = shape.kv_elems_per_token / shape.kv_heads * per_layer_heads * kb / pp
-    link = np.where(group <= hw["domain"], hw["scaleup_bps"], hw["scaleout_bps"])
+    up_group, up_tp = _scaleup_group_bps(hw, group), _scaleup_group_bps(hw, tp)
+    link = np.where(group <= hw["domain"], up_group, hw["scaleout_bps"])
     f = hw["f"]
     free = hw["hbm_bytes"] * (1.0 - f["inf_mem_reserve_frac"]) - f["inf_mem_reserve_gb"] * GIB - weight_chip
     return _Deployment(
@@ -264,11 +269,24 @@ def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_d
         weight_bytes_chip=weight_chip, nonexpert_read_chip=nonexpert_chip + head_chip,
         expert_bytes_chip_all=expert_chip, kv_bytes_token_chip=kv_tok,
         kv_capacity_bytes_chip=np.maximum(free, 0.0), crosses_nodes=group > hw["domain"],
-        domain=hw["domain"], scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"],
+        domain=hw["domain"], scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"], scaleup_tp_bps=up_tp,
         # DeepEP-style dispatch sends fp8 activations when the expert GEMMs run in 8 bits;
         # the combine returns 16-bit partial outputs.
         dispatch_bytes=1.0 if compute_dtype(weight_dtype) in ("fp8", "int8", "fp4") else 2.0,
     )
+
+
+def _scaleup_group_bps(hw: dict, group) -> np.ndarray:
+    """Bytes/s per chip that a collective among `group` chips of one scale-up domain gets, from
+    `engine.topology` (a switch gives every group the chip's full rate; a full mesh such as the
+    910B's HCCS or MI300X's xGMI gives a group of g chips g-1 links). Chips stack on axis 0."""
+    topos = hw.get("topologies")
+    if not topos:
+        return hw["scaleup_bps"]
+    per_chip = [np.atleast_1d(np.asarray(t.scaleup_group_gbps(group), dtype=float) * 1e9) for t in topos]
+    if len(per_chip) == 1:
+        return per_chip[0].reshape(np.shape(np.asarray(group))) if np.ndim(group) else per_chip[0]
+    return np.concatenate(per_chip, axis=0)
 
 
 def _max_sequences(dep: _Deployment, ctx_tokens) -> np.ndarray:
@@ -361,7 +379,7 @@ def _comm_s(dep: _Deployment, tokens_chip, busy=None) -> np.ndarray:
     s = dep.shape
     f = dep.f
     act = tokens_chip * s.hidden * 2.0  # 16-bit activations
-    tp_link = np.where(dep.tp <= dep.domain, dep.scaleup_bps, dep.scaleout_bps) * f["inf_link_eff"]
+    tp_link = np.where(dep.tp <= dep.domain, dep.scaleup_tp_bps, dep.scaleout_bps) * f["inf_link_eff"]
     tp_t = np.where(dep.tp > 1, 2.0 * (s.layers / dep.pp) * 2.0 * (dep.tp - 1) / dep.tp * act / tp_link, 0.0)
     link = dep.link_bps * f["inf_link_eff"]
     a2a_local = 2.0 * (s.moe_layers / dep.pp) * max(s.topk, 1) * act * (dep.ep - 1) / dep.ep / link
@@ -828,7 +846,8 @@ def _capacity_arrays(model, chips, tps, L_in, L_out, ttft_s, tpot_s, wdt, kdt, e
     """
     shape = model_shape(model)
     hw = _hw_arrays(chips, wdt, engine, overrides)
-    hw = {k: (v[:, None, None] if isinstance(v, np.ndarray) else {kk: vv[:, None, None] for kk, vv in v.items()})
+    hw = {k: (v[:, None, None] if isinstance(v, np.ndarray) else
+              {kk: vv[:, None, None] for kk, vv in v.items()} if isinstance(v, dict) else v)
           for k, v in hw.items()}
     tp = _arr(tps)[None, :, None]
     ep = _arr(eps if eps is not None else [1] * len(tps))[None, :, None]
@@ -1026,7 +1045,8 @@ def serving_curve(model: ModelConfig, chips: Sequence[Chip], tps: Sequence[int],
         check_dtypes(c, weight_dtype, kv_dtype)
     shape = model_shape(model)
     hw = _hw_arrays(list(chips), weight_dtype, engine, factors)
-    hw = {k: (v[:, None, None] if isinstance(v, np.ndarray) else {kk: vv[:, None, None] for kk, vv in v.items()})
+    hw = {k: (v[:, None, None] if isinstance(v, np.ndarray) else
+              {kk: vv[:, None, None] for kk, vv in v.items()} if isinstance(v, dict) else v)
           for k, v in hw.items()}
     tp = _arr(list(tps))[None, :, None]
     b = _arr(batches)[None, None, :]

@@ -296,3 +296,23 @@ def test_closed_loop_latencies_count_every_request_from_its_own_arrival():
     res = simulate(cm, scheduler_for("vllm"), Workload("closed", 500, 50, requests=64, concurrency=4))
     assert np.isfinite(res.ttft_s).all() and np.isfinite(res.e2e_s).all()
     assert res.e2e_s.max() < 0.5 * res.makespan_s   # no request waited for the whole run
+
+
+def test_serving_collectives_use_the_topology_tiers():
+    """A TP2 group on the 910B's HCCS full mesh gets one link, on an NVSwitch the chip's full rate
+    (engine/topology.py), so the same all-reduce costs more per token on the mesh."""
+    from engine.topology import topology_of
+
+    def tp_bps(chip_id, tp):
+        chip = CHIPS[chip_id]
+        dep = inf._deployment(inf.model_shape(MODELS["llama3-70b"]), inf._hw_arrays([chip], "bf16", "", None),
+                              tp, 1, 1, "bf16", "bf16")
+        return float(np.asarray(dep.scaleup_tp_bps).reshape(-1)[0])
+
+    mesh = topology_of(CHIPS["ascend-910b2"])
+    assert mesh.kind == "mesh"
+    assert tp_bps("ascend-910b2", 2) == pytest.approx(mesh.link_gbps * 1e9)
+    assert tp_bps("ascend-910b2", 8) == pytest.approx(min(7, mesh.links) * mesh.link_gbps * 1e9)
+    assert tp_bps("h100-sxm5-80gb", 2) == pytest.approx(CHIPS["h100-sxm5-80gb"].scaleup_gbps * 1e9)
+    m910 = build_cost_model(MODELS["llama3-70b"], CHIPS["ascend-910b2"], tp=2, weight_dtype="bf16", kv_dtype="bf16")
+    assert m910.tp_comm_s_per_token > 0
