@@ -12,13 +12,18 @@ The model is a calibrated roofline (see ../shared/design/MODELING.md, "Inference
   overlapped with the other micro-batch's compute (two-batch overlap); the per-layer inter-node
   all-reduce overhead applies only to a TP group that spans nodes;
 - the running batch is capped by the KV cache that fits in HBM after weights and a reserve;
-- scenarios: static batch, closed-loop concurrency, offline max throughput, open-loop server
-  (Poisson arrivals, M/D/1 wait for the prefill server).
+- scenarios: a static batch is a closed form (one prefill, then decode steps); concurrency
+  (closed loop), server (Poisson arrivals) and offline are simulated request by request by
+  `engine.serving.simulator` (continuous batching, token budget, chunked prefill, paged KV
+  with preemption), each step priced by `engine.serving.cost_model` from the functions here.
+  The steady-state closed forms (`_closed_loop`, `_server_like`) remain for quick curves and
+  the layout search of `slo_capacity`; `engine.serving.capacity` refines it under load.
 
 Every efficiency and overhead is a calibration factor read from the chip (`inf_*` names, see
-resources/calibration_inference.csv); an engine family can override a factor with the key
-`<factor>@<engine>` (e.g. `inf_hbm_eff@vllm-ascend`). All math is numpy and broadcasts, so the
-GUI curve evaluates many batches x TP choices x chips at once.
+resources/calibration_inference.csv); an engine FAMILY (engine.serving.families: vllm, sglang,
+trtllm, vllm-ascend, mindie, tgi, generic) can override a factor with the key
+`<factor>@<family>` (e.g. `inf_hbm_eff@vllm-ascend`); versions never select a factor. All math
+is numpy and broadcasts, so the GUI curve evaluates many batches x TP choices x chips at once.
 """
 
 from __future__ import annotations

@@ -259,8 +259,7 @@ def test_fp4_weights_on_b200_halve_the_weight_reads_and_use_the_fp4_rate():
     assert 0.5 < fp4.weights_s / fp8.weights_s < 0.56
     assert fp4.peak_flops == pytest.approx(2 * fp8.peak_flops)
     assert fp4.kv_capacity_tokens > fp8.kv_capacity_tokens       # more HBM left for KV
-    small = cm_step = fp4.step_s(1, 1000)
-    assert small < fp8.step_s(1, 1000) and cm_step > 0
+    assert 0 < fp4.step_s(1, 1000) < fp8.step_s(1, 1000)     # batch-1 decode reads half the bytes
 
 
 def test_fp4_without_an_fp4_rate_and_fp4_kv_are_user_errors():
