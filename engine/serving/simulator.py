@@ -206,7 +206,13 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         ptr = N
     running: list = []                        # ids in admission order
     prefilling: list = []                     # running ids whose prompt is not yet computed
+    # The decode set as dense arrays aligned with `dec` (the per-request arrays hold the state of
+    # requests outside it): every step touches these, so they stay contiguous.
     dec = np.zeros(0, np.int64)               # running ids in decode
+    d_ctx = np.zeros(0, np.int64)
+    d_gen = np.zeros(0, np.int64)
+    d_lout = np.zeros(0, np.int64)
+    d_alloc = np.zeros(0, np.int64)
     pending: list = []                        # admitted already prefilled: join `dec` next step
     used = 0
     t = 0.0
@@ -224,6 +230,26 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
 
     def blocks_for(tokens) -> int:
         return -(-int(tokens) // bs)
+
+    def add_dec(ids) -> None:
+        nonlocal dec, d_ctx, d_gen, d_lout, d_alloc
+        ids = np.asarray(ids, dtype=np.int64)
+        dec = np.concatenate([dec, ids])
+        d_ctx = np.concatenate([d_ctx, ctx[ids]])
+        d_gen = np.concatenate([d_gen, gen[ids]])
+        d_lout = np.concatenate([d_lout, lout[ids]])
+        d_alloc = np.concatenate([d_alloc, alloc[ids]])
+
+    def drop_dec(mask) -> np.ndarray:
+        """Remove the masked sequences from the decode set, writing their state back."""
+        nonlocal dec, d_ctx, d_gen, d_lout, d_alloc
+        ids = dec[mask]
+        gen[ids] = d_gen[mask]
+        ctx[ids] = d_ctx[mask]
+        alloc[ids] = d_alloc[mask]
+        keep = ~mask
+        dec, d_ctx, d_gen, d_lout, d_alloc = dec[keep], d_ctx[keep], d_gen[keep], d_lout[keep], d_alloc[keep]
+        return ids
 
     def finish(i: int, now: float) -> None:
         nonlocal used, finished, issued
@@ -251,12 +277,14 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 continue
         # ---- decode part: every running sequence past its prefill gets one token ----
         if pending:
-            dec = np.concatenate([dec, np.asarray(pending, dtype=np.int64)])
+            add_dec(pending)
             pending = []
         if dec.size and not sched.reserve_output:
-            grow = int(np.count_nonzero(ctx[dec] % bs == 0))
+            grow = int(np.count_nonzero(d_ctx % bs == 0))
             while grow > total_blocks - used and running:
                 victim = running.pop()                 # latest admitted: recompute later
+                if victim not in prefilling:
+                    drop_dec(dec == victim)
                 used -= int(alloc[victim])
                 alloc[victim] = 0
                 ctx[victim] = 0
@@ -265,10 +293,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 waiting.appendleft(victim)
                 if victim in prefilling:
                     prefilling.remove(victim)
-                else:
-                    dec = dec[dec != victim]
                 preemptions += 1
-                grow = int(np.count_nonzero(ctx[dec] % bs == 0)) if dec.size else 0
+                grow = int(np.count_nonzero(d_ctx % bs == 0)) if dec.size else 0
         D = int(dec.size)
         # ---- prefill part: continue chunks, then admit in arrival order ----
         budget = budget_all - (D if sched.mixed_batches else 0)
@@ -332,10 +358,10 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
 
         # ---- fast path: a run of identical pure-decode steps ----
         if not chunks and D > 0:
-            rem = lout[dec] - gen[dec]
+            rem = d_lout - d_gen
             k = int(min(rem.min(), MAX_RUN_STEPS)) if not direct else 1
             # (admission just failed for lack of KV or seats: nothing changes before a completion)
-            c0 = ctx[dec]
+            c0 = d_ctx
             sums = float(c0.sum()) + D * np.arange(k, dtype=float)
             dts = cm.decode_run_s(D, sums)
             cum = np.cumsum(dts)
@@ -344,7 +370,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 k = max(min(k, j + 1), 1)
             if not sched.reserve_output and k > 1:
                 def grow_after(kk):
-                    return int((-(-(c0 + kk) // bs)).sum() - alloc[dec].sum())
+                    return int((-(-(c0 + kk) // bs)).sum() - d_alloc.sum())
                 if grow_after(k) > total_blocks - used:
                     lo, hi = 1, k
                     while lo < hi:
@@ -362,19 +388,18 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             tok_n.append(out_tokens + D * np.arange(1, k + 1, dtype=float))
             t += dt
             steps += k
-            gen[dec] += k
-            ctx[dec] += k
+            d_gen += k
+            d_ctx += k
             out_tokens += D * k
             if not sched.reserve_output:
-                newa = -(-ctx[dec] // bs)
-                used += int(newa.sum() - alloc[dec].sum())
-                alloc[dec] = newa
+                newa = -(-d_ctx // bs)
+                used += int(newa.sum() - d_alloc.sum())
+                d_alloc = newa
             kv_t.append(np.array([t]))
             kv_u.append(np.array([used / max(total_blocks, 1)]))
-            dmask = gen[dec] >= lout[dec]
+            dmask = d_gen >= d_lout
             if dmask.any():
-                done = dec[dmask]
-                dec = dec[~dmask]
+                done = drop_dec(dmask)
                 dset = set(done.tolist())
                 running = [i for i in running if i not in dset]
                 for i in done.tolist():
@@ -382,7 +407,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             continue
 
         # ---- one general step ----
-        ctx_sum = float(ctx[dec].sum()) if D else 0.0
+        ctx_sum = float(d_ctx.sum()) if D else 0.0
         attn = 0.0
         largest = 0
         for _, off, c in chunks:
@@ -397,18 +422,17 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             dec_steps += 1
         produced = D
         if D:
-            gen[dec] += 1
-            ctx[dec] += 1
+            d_gen += 1
+            d_ctx += 1
             if not sched.reserve_output:
-                newa = -(-ctx[dec] // bs)
-                used += int(newa.sum() - alloc[dec].sum())
-                alloc[dec] = newa
+                newa = -(-d_ctx // bs)
+                used += int(newa.sum() - d_alloc.sum())
+                d_alloc = newa
         ended = []
         if D:
-            dmask = gen[dec] >= lout[dec]
+            dmask = d_gen >= d_lout
             if dmask.any():
-                ended.extend(dec[dmask].tolist())
-                dec = dec[~dmask]
+                ended.extend(drop_dec(dmask).tolist())
         newly = []
         for i, _, c in chunks:
             done_pf[i] += c
@@ -430,7 +454,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 else:
                     newly.append(i)
         if newly:
-            dec = np.concatenate([dec, np.asarray(newly, dtype=np.int64)])
+            add_dec(newly)
         out_tokens += produced
         tok_t.append(np.array([t]))
         tok_n.append(np.array([float(out_tokens)]))
