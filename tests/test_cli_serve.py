@@ -147,3 +147,16 @@ def test_serve_load_modes_are_exclusive(capsys):
     with pytest.raises(SystemExit) as exc:
         main(LOAD + ["--concurrency", "4", "--request-rate", "2"])
     assert exc.value.code == 2
+
+
+def test_serve_percentile_slo_is_held_under_simulated_load(capsys):
+    base = ["serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--tp", "8", "--input-len", "2000",
+            "--output-len", "300", "--ttft-ms", "2000", "--tpot-ms", "50", "--format", "json"]
+    assert main(base + ["--slo-percentile", "p90"]) == 0
+    p90 = json.loads(capsys.readouterr().out)
+    assert p90["slo_percentile"] == "p90" and p90["slo_feasible"]
+    assert p90["slo_ttft_ms"] <= 2000 and p90["slo_tpot_ms"] <= 50
+    assert main(base + ["--slo-percentile", "p99"]) == 0
+    p99 = json.loads(capsys.readouterr().out)
+    # a stricter percentile never allows more load
+    assert p99["slo_output_tokens_per_s_per_chip"] <= p90["slo_output_tokens_per_s_per_chip"] * 1.02

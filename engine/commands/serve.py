@@ -32,6 +32,9 @@ def register(subparsers) -> None:
                    help="prompt length spread, coefficient of variation (0 = every prompt --input-len long)")
     p.add_argument("--output-len-spread", type=float, default=0.0, help="output length spread (as above)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals and lengths")
+    p.add_argument("--slo-percentile", choices=("mean", "p50", "p90", "p99"), default=None,
+                   help="hold the --ttft-ms/--tpot-ms targets at this percentile under simulated Poisson "
+                        "arrivals (default: the steady-state estimate)")
     p.add_argument("--ttft-ms", type=float, default=None, help="time-to-first-token target")
     p.add_argument("--tpot-ms", type=float, default=None, help="time-per-output-token target")
     p.add_argument("--weight-dtype", default="bf16", help="bf16, fp16, fp8, int8 or int4")
@@ -97,10 +100,17 @@ def run(args, ctx) -> Output:
         raise UserError(f"--pp {args.pp}: latency targets are evaluated for tensor/expert-parallel layouts "
                         "(pp=1); drop --pp or the --ttft-ms/--tpot-ms targets")
     # TP (and EP for MoE): given, or the best under the SLOs (fewest chips per output token/s)
-    cap = slo_capacity(model, chip, input_len=args.input_len, output_len=args.output_len,
-                       ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
-                       tp=args.tp, engine=args.engine,
-                       ep=args.ep if (args.ep or not model.is_moe) else None) if args.pp == 1 else None
+    capacity_fn = slo_capacity
+    if args.slo_percentile and has_slo:
+        from functools import partial
+
+        from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip
+
+        capacity_fn = partial(slo_capacity_tokens_per_s_per_chip, percentile=args.slo_percentile)
+    cap = capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,
+                      ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
+                      tp=args.tp, engine=args.engine,
+                      ep=args.ep if (args.ep or not model.is_moe) else None) if args.pp == 1 else None
     if cap is not None and args.ep is None:
         args.ep = getattr(cap, "ep", 1) or 1
     args.ep = args.ep or 1
@@ -153,6 +163,7 @@ def run(args, ctx) -> Output:
     }
     if has_slo and cap is not None:
         data["slo"] = {"ttft_ms": args.ttft_ms, "tpot_ms": args.tpot_ms}
+        data["slo_percentile"] = args.slo_percentile or "steady state"
         data["slo_feasible"] = cap.feasible
         data["slo_output_tokens_per_s_per_chip"] = cap.output_tokens_per_s_per_chip
         data["slo_total_tokens_per_s_per_chip"] = cap.total_tokens_per_s_per_chip
