@@ -204,7 +204,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     if mode != "poisson":
         waiting.extend(range(issued))
         ptr = N
-    running: list = []                        # ids in admission order
+    running: dict = {}                        # ids in admission order (a dict: O(1) removal)
     prefilling: list = []                     # running ids whose prompt is not yet computed
     # The decode set as dense arrays aligned with `dec` (the per-request arrays hold the state of
     # requests outside it): every step touches these, so they stay contiguous.
@@ -282,7 +282,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         if dec.size and not sched.reserve_output:
             grow = int(np.count_nonzero(d_ctx % bs == 0))
             while grow > total_blocks - used and running:
-                victim = running.pop()                 # latest admitted: recompute later
+                victim, _ = running.popitem()          # latest admitted: recompute later
                 if victim not in prefilling:
                     drop_dec(dec == victim)
                 used -= int(alloc[victim])
@@ -321,7 +321,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 break
             if need[i] == 0 and gen[i] > 0:            # prefilled elsewhere (disaggregated): decode next step
                 waiting.popleft()
-                running.append(i)
+                running[i] = None
                 alloc[i] = nb
                 used += nb
                 ctx[i] = int(lin[i]) + int(gen[i])
@@ -333,7 +333,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             if not sched.chunked_prefill and c > budget and chunks:
                 break                                   # an unchunked prompt runs whole, one per step at least
             waiting.popleft()
-            running.append(i)
+            running[i] = None
             prefilling.append(i)
             alloc[i] = nb
             used += nb
@@ -401,7 +401,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             if dmask.any():
                 done = drop_dec(dmask)
                 dset = set(done.tolist())
-                running = [i for i in running if i not in dset]
+                for i in dset:
+                    del running[i]
                 for i in done.tolist():
                     finish(i, t)
             continue
@@ -460,7 +461,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         tok_n.append(np.array([float(out_tokens)]))
         if ended:
             eset = set(ended)
-            running = [i for i in running if i not in eset]
+            for i in eset:
+                del running[i]
             for i in ended:
                 finish(i, t)
         kv_t.append(np.array([t]))
