@@ -163,7 +163,7 @@ class TrainingPanel(QWidget):
     status_message = Signal(str)
     evaluated = Signal()          # after every redraw from a single evaluation (tests, bench)
     analysis_finished = Signal()  # after the background search + scaling result is drawn
-    DEBOUNCE_MS = 50
+    DEBOUNCE_MS = 8  # an evaluation costs ~1 ms: coalesce one event-loop burst, no more
     ANALYSIS_DELAY_MS = 250
 
     def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
