@@ -153,6 +153,11 @@ def layout_label(layout: dict) -> str:
     return " ".join(parts)
 
 
+def _set_text_if_changed(label, text: str) -> None:
+    if label.text() != text:  # a relayout of the form per edit costs more than the evaluation
+        label.setText(text)
+
+
 def _qdate(day: dt.date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
@@ -490,7 +495,7 @@ class TrainingPanel(QWidget):
         inputs = TrainingInputs(model=model, chip=chip, num_chips=int(n), seq_len=self.seq_spin.value() or None,
                                 global_batch_seqs=self.batch_spin.value() or None, dtype=dtype, **layout)
         batch = inputs.batch_seqs()
-        self.batch_hint.setText(
+        _set_text_if_changed(self.batch_hint, 
             f"{'Auto' if not self.batch_spin.value() else 'Set'}: {batch:,} sequences × {inputs.seq:,} tokens "
             f"= {fmt_big(batch * inputs.seq)} tokens per step"
             + (" (about 4M tokens, at least 1K per chip; rounded to the layout's DP × micro-batch)"
