@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import Cancelled, UserError
-from engine.fleet import installed_timeline
+from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.training import (
     BREAKDOWN_KEYS, MEMORY_KEYS, REASONS, RECOMPUTE_NAMES, LayoutResult, SearchResult, TrainingInputs,
     estimate_run, evaluate_layout, search_layouts,
@@ -37,7 +37,6 @@ from gui.widgets.heatmap import HeatmapPanel
 from gui.widgets.plot_panel import PlotPanel
 from gui.workers import LatestRunner
 
-INSTALL_LAG_DAYS = 30.0  # as the Fleet view's installed chart
 SCALING_FACTORS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)  # chip counts of the scaling curve, x the current
 DEFAULTS = {
     "model_id": "llama3-70b", "chip_id": "ascend-910b2", "chips_source": "count", "num_chips": 1024,
@@ -419,8 +418,7 @@ class TrainingPanel(QWidget):
             self.timer.start()
 
     def installed_on(self, chip_id: str, day: dt.date) -> int:
-        series = installed_timeline(self._orders, [day], install_lag_days=INSTALL_LAG_DAYS)
-        return int(series.get(chip_id, np.zeros(1))[0])
+        return installed_on(self._orders, chip_id, day)
 
     def current_model(self):
         model = self._models.get(self.model_combo.currentData())
@@ -874,11 +872,7 @@ class TrainingPanel(QWidget):
         self.schedule()
 
     def _default_fleet_date(self) -> dt.date:
-        dates = [d.date for o in self._orders for d in o.deliveries]
-        if not dates:
-            return dt.date.today()
-        last = max(dates) + dt.timedelta(days=INSTALL_LAG_DAYS)
-        return dt.date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+        return first_month_all_installed(self._orders)
 
     def shutdown(self) -> None:
         self.timer.stop()
