@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import Cancelled, UserError
+from engine.layout import DIMENSION, data_parallel, dtype_problem, layout_problems
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.training import (
     BREAKDOWN_KEYS, MEMORY_KEYS, REASONS, RECOMPUTE_NAMES, LayoutResult, SearchResult, TrainingInputs,
@@ -341,20 +342,19 @@ class TrainingPanel(QWidget):
         self.layout_box = QWidget()
         lf = QFormLayout(self.layout_box)
         lf.setContentsMargins(12, 0, 0, 0)
-        self.tp_spin = spin(1, 64, 8, " ways")
-        e.add_row(lf, "tp", "Tensor parallel TP", self.tp_spin, "Tensor-parallel degree (splits every layer)")
-        self.pp_spin = spin(1, 256, 4, " stages")
-        e.add_row(lf, "pp", "Pipeline parallel PP", self.pp_spin, "Pipeline stages (layers split across chips)")
-        self.cp_spin = spin(1, 64, 1, " ways")
-        e.add_row(lf, "cp", "Context parallel CP", self.cp_spin, "Splits each sequence across chips")
-        self.ep_spin = spin(1, 1024, 1, " ways")
-        e.add_row(lf, "ep", "Expert parallel EP", self.ep_spin, "Experts split across chips (MoE only)")
-        self.vpp_spin = spin(1, 16, 1, " chunks")
-        e.add_row(lf, "vpp", "Virtual stages VPP", self.vpp_spin, "Interleaved pipeline chunks per stage")
+        # Spin boxes from the one layout schema (engine.layout): ranges, captions, units, tips.
+        layout_spins = {}
+        for key in ("tp", "pp", "cp", "ep", "vpp"):
+            d = DIMENSION[key]
+            layout_spins[key] = spin(d.low, d.high, DEFAULTS["layout"][key], f" {d.unit}")
+            e.add_row(lf, key, d.label, layout_spins[key], d.help)
+        self.tp_spin, self.pp_spin, self.cp_spin, self.ep_spin, self.vpp_spin = (
+            layout_spins[k] for k in ("tp", "pp", "cp", "ep", "vpp"))
         self.zero_combo = combo([("0 (none)", 0), ("1 (optimizer)", 1), ("2 (+ gradients)", 2), ("3 (+ weights)", 3)])
         e.add_row(lf, "zero", "ZeRO stage", self.zero_combo, "How far optimizer state is sharded over data parallel")
-        self.mb_spin = spin(1, 64, 1, " sequences")
-        e.add_row(lf, "micro_batch", "Micro-batch", self.mb_spin, "Sequences per micro-batch")
+        d = DIMENSION["micro_batch"]
+        self.mb_spin = spin(d.low, d.high, 1, f" {d.unit}")
+        e.add_row(lf, "micro_batch", d.label, self.mb_spin, d.help)
         self.recompute_combo = combo([(n, n) for n in RECOMPUTE_NAMES])
         e.add_row(lf, "recompute", "Recompute", self.recompute_combo, "Activation recomputation")
         self.dp_label = QLabel("")
@@ -461,29 +461,21 @@ class TrainingPanel(QWidget):
         fixed = self.mode_combo.currentData() == "fixed"
         layout = {}
         if fixed:
-            tp, pp, cp = self.tp_spin.value(), self.pp_spin.value(), self.cp_spin.value()
-            group = tp * pp * cp
-            if n > 0 and n % group:
-                e.set("tp", f"TP × PP × CP = {group:,} does not divide {n:,} chips.")
-                problems += 1
-                self.dp_label.setText("–")
-            else:
-                self.dp_label.setText(f"{max(n // group, 1):,} (chips / (TP × PP × CP))")
-            if model.heads % tp:
-                e.set("tp", f"TP {tp} does not divide the {model.heads} attention heads.")
-                problems += 1
-            if pp > model.layers:
-                e.set("pp", f"PP {pp} exceeds the {model.layers} layers.")
-                problems += 1
-            if self.ep_spin.value() > 1 and not model.is_moe:
-                e.set("ep", "EP applies to MoE models only; set 1 for a dense model.")
-                problems += 1
-            layout = dict(tp=tp, pp=pp, cp=cp, dp=max(n // group, 1), ep=self.ep_spin.value(),
-                          vpp=self.vpp_spin.value(), zero_stage=self.zero_combo.currentData(),
-                          micro_batch=self.mb_spin.value(), recompute=self.recompute_combo.currentData())
+            values = {"tp": self.tp_spin.value(), "pp": self.pp_spin.value(), "cp": self.cp_spin.value(),
+                      "ep": self.ep_spin.value(), "vpp": self.vpp_spin.value(), "micro_batch": self.mb_spin.value()}
+            found = layout_problems(values, n, model)  # the checks live once, in engine.layout
+            for problem in found:
+                e.set(problem.key, problem.message)
+            problems += len(found)
+            dp = data_parallel(n, values)
+            divides = not any("does not divide" in p.message and "chips" in p.message for p in found)
+            _set_text_if_changed(self.dp_label, f"{dp:,} (chips / (TP × PP × CP))" if divides else "–")
+            layout = dict(dp=dp, zero_stage=self.zero_combo.currentData(),
+                          recompute=self.recompute_combo.currentData(), **values)
         dtype = self.dtype_combo.currentData()
-        if dtype == "fp8" and not chip.fp8_tflops:
-            e.set("dtype", f"{short_chip_label(chip)} has no FP8 matrix units: use BF16.")
+        problem = dtype_problem(dtype, chip)
+        if problem:
+            e.set("dtype", problem)
             problems += 1
         if not chip.peak_tflops("bf16"):
             e.set("chip", f"{short_chip_label(chip)} has no 16-bit peak in the catalog: fill it in the Fleet view.")

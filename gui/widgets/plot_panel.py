@@ -505,10 +505,10 @@ class PlotPanel(QWidget):
     context_provider = None
 
     def export_context(self) -> dict:
-        context = {"Chart": self.title}
-        if self.context_provider is not None:
-            context.update(self.context_provider() or {})
-        return context
+        """{} for a chart outside the window (a plain CSV); else chart, scenario, model, workload."""
+        if self.context_provider is None:
+            return {}
+        return {"Chart": self.title, **(self.context_provider() or {})}
 
     def export_png(self, path, width: int = 1600, context: dict | None = None):
         with export_mod.titled(self, context if context is not None else self.export_context()):
