@@ -244,7 +244,12 @@ class Store:
 
     def _backup(self, label: str) -> Path:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}{self.path.suffix or '.db'}")
+        suffix = self.path.suffix or ".db"
+        target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}{suffix}")
+        for n in range(2, 1000):  # two upgrades in one second must not overwrite the first backup
+            if not os.path.lexists(target):
+                break
+            target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}-{n}{suffix}")
         with sqlite3.connect(target) as dest:  # a Path: no URI parsing, any bytes in the name
             self.db.conn.backup(dest)
         dest.close()
