@@ -94,6 +94,14 @@ def test_bundle_runs_headless_commands_without_python(bundle, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert sorted(out.glob("fleet_*.svg"))[0].read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
+    pdf = tmp_path / "story.pdf"
+    made = _run(bundle, ["report", "--db", str(db), "--out", str(pdf), "--format", "json"], tmp_path)
+    assert made.returncode == 0, made.stderr
+    summary = json.loads(made.stdout)
+    assert pdf.read_bytes().startswith(b"%PDF-") and summary["pages"] >= 5 and summary["charts"] >= 10
+    # The accuracy figures are package data read through importlib.resources, frozen too.
+    assert summary["sections"][-1] == "accuracy"
+
 
 @pytest.mark.timeout(1200)
 def test_bundle_opens_its_window_and_ships_a_desktop_entry(bundle, tmp_path):
