@@ -733,7 +733,20 @@ def _layout_batch(inp: TrainingInputs, dp, mb):
     if inp.global_batch_seqs:
         return np.full(np.shape(dp), int(inp.global_batch_seqs), dtype=np.int64)
     unit = np.asarray(dp, dtype=np.int64) * np.asarray(mb, dtype=np.int64)
-    return np.maximum(np.round(inp.batch_seqs() / unit), 1).astype(np.int64) * unit
+    target = inp.batch_seqs()
+    rounded = np.maximum(np.round(target / unit), 1).astype(np.int64) * unit
+    # Rounding must not blow the batch up: DP30000 on a 4,096-sequence default once became a
+    # 30,000-sequence (246M-token) batch. Beyond MAX_BATCH_GROWTH x the default the layout keeps
+    # the default batch, which dp x micro-batch does not divide: it is reported infeasible.
+    return np.where(rounded <= MAX_BATCH_GROWTH * target, rounded, target).astype(np.int64)
+
+
+MAX_BATCH_GROWTH = 1.5  # how far rounding to dp x micro-batch may raise the default global batch
+
+
+def default_batch_tokens(inp: TrainingInputs) -> int:
+    """Tokens in the default global batch (what "auto" means for these inputs)."""
+    return inp.batch_seqs() * inp.seq
 
 
 def candidate_arrays(inp: TrainingInputs) -> dict:
