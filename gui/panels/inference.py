@@ -289,15 +289,17 @@ class InferencePanel(QWidget):
         load_grid.addWidget(self.kv_chart, 1, 1)
         load_grid.addWidget(self.load_note, 2, 0, 1, 2)
         self.chart_tabs = QTabWidget()
+        self.chart_tabs.setDocumentMode(True)
         self.chart_tabs.addTab(compare_tab, "Chip comparison")
         self.chart_tabs.addTab(load_tab, "Under load")
         self.chart_tabs.setTabToolTip(1, "The chosen chip simulated request by request under Poisson arrivals")
+        # the run bar rides in the tab row (no extra row: the panel must fit a 1280x720 laptop)
+        self.chart_tabs.setCornerWidget(self.run_bar, Qt.Corner.TopRightCorner)
         right = QVBoxLayout()
         right.setSpacing(6)
         right.addWidget(self.banner)
         right.addWidget(self.tiles)
         right.addWidget(self.notes)
-        right.addWidget(self.run_bar)
         right.addWidget(self.chart_tabs, 1)
         root = QHBoxLayout(self)
         root.setContentsMargins(6, 6, 6, 6)
@@ -639,6 +641,12 @@ class InferencePanel(QWidget):
             f"Output tokens at peak: {fmt_big(per_s)} per s = {fmt_big(per_s * 86_400)} per day "
             "(the Forecast's unit)" if per_s > 0 else "No demand: chips needed is not computed.")
 
+    LOAD_CHARTS = ("latency-vs-load", "ttft-distribution", "kv-use")
+
+    def show_chart(self, name: str) -> None:
+        """Bring the chart tab that holds chart `name` to the front."""
+        self.chart_tabs.setCurrentIndex(1 if name in self.LOAD_CHARTS else 0)
+
     def _draw_load(self) -> None:
         c = self.comparison
         a = c.load if c is not None else None
@@ -665,9 +673,11 @@ class InferencePanel(QWidget):
         self.load_note.setText(
             f"At {a.chosen_rate_per_s:.2f} requests/s per replica: {fmt(out)} output tokens/s per chip, "
             f"TTFT p50/p90/p99 {a.chosen.ttft_ms['p50']:,.0f} / {a.chosen.ttft_ms['p90']:,.0f} / "
-            f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT p90 {a.chosen.tpot_ms['p90']:.1f} ms. Knee near "
-            f"{cv.knee_rate_per_s:.2f} requests/s (TTFT p90 three times its light-load value); saturation "
-            f"{cv.saturation_rate_per_s:.2f} requests/s. Limiting: {a.limiting}."
+            f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT p90 {a.chosen.tpot_ms['p90']:.1f} ms. "
+            + (f"Knee near {cv.knee_rate_per_s:.2f} requests/s (TTFT p90 three times its light-load value)"
+               if math.isfinite(cv.knee_rate_per_s) else "No knee up to 110% of saturation (TTFT p90 stays "
+               "under three times its light-load value)")
+            + f"; saturation {cv.saturation_rate_per_s:.2f} requests/s. Limiting: {a.limiting}."
             + (f" ({a.note})" if a.note else ""))
 
     def comparison_table(self) -> tuple[list[str], list[list]]:
