@@ -3,11 +3,16 @@
 One vectorised model serves both a single layout and a search: `_evaluate_arrays` takes every
 layout field as a numpy array (one entry per layout) and returns arrays of figures, so a search
 over 10^5 layouts costs a few dozen array operations. Terms follow MODELING.md: GEMM time with a
-shape-dependent efficiency, memory-bound ops at HBM speed, collectives on the scale-up fabric or
-the scale-out NICs, the pipeline bubble, data-parallel/ZeRO traffic partly hidden behind
-backward, and memory per chip after Korthikanti et al. 2022.
+shape-dependent efficiency, memory-bound ops at HBM speed, collectives on the network tiers of
+engine/topology.py (TP: 8 ring passes of b*s*h per layer; ZeRO-2/3 traffic every micro-batch;
+CP ring or all-gather; MoE all-to-all with node-limited routing and FP8 dispatch), the pipeline
+bubble of the schedule (1F1B/interleaved, zero-bubble, DualPipe), data-parallel traffic partly
+hidden behind backward, and memory per chip after Korthikanti et al. 2022 on the fuller of the
+first and last pipeline stages, plus one runtime-reserve/fragmentation term.
 
-Efficiency factors are read from the chip's calibration (`train_*` names; see DEFAULT_FACTORS).
+Every input is a field a user can set (TrainingInputs: layout, software settings); nothing is
+read from free text. Efficiency factors come from the chip's calibration (`train_*` names; see
+DEFAULT_FACTORS and resources/calibration_README.md for their prior ranges).
 """
 
 from __future__ import annotations
