@@ -62,7 +62,10 @@ def _make_old_database(path):
     store = open_store(path)
     store.close()
     conn = sqlite3.connect(path)
-    conn.execute("delete from _sqlite_migrations where name = '0002_scenario_description'")
+    # every later migration undone (so this stays "0001 only" when new migrations are added)
+    conn.execute("delete from _sqlite_migrations where name != '0001_initial'")
+    for column in ("scaleup_topology", "scaleup_link_gbps", "scaleout_oversubscription"):  # 0003
+        conn.execute(f"alter table chips drop column {column}")
     conn.execute("create table scenarios_old as select name, params, updated_at from scenarios")
     conn.execute("drop table scenarios")
     conn.execute("create table scenarios (name TEXT PRIMARY KEY, params TEXT NOT NULL, updated_at TEXT)")
@@ -160,3 +163,16 @@ def test_truncated_database_is_refused_and_untouched(tmp_path):
 def test_directory_instead_of_file(tmp_path):
     with pytest.raises(StoreError, match="folder"):
         open_store(tmp_path)
+
+
+def test_migration_0003_gives_packaged_chips_their_network_topology(tmp_path):
+    db = tmp_path / "fleet.db"
+    _make_old_database(db)
+    store = open_store(db)
+    try:
+        chips = {c.id: c for c in store.chips()}
+        assert chips["ascend-910b2"].scaleup_topology == "mesh" and chips["ascend-910b2"].scaleup_link_gbps == 28.0
+        assert chips["mi300x"].scaleup_topology == "mesh"
+        assert chips["h100-sxm5-80gb"].scaleup_topology == "switch"
+    finally:
+        store.close()
