@@ -702,6 +702,12 @@ def _check_inputs(inp: TrainingInputs) -> None:
         raise UserError(f"chip {inp.chip.id}: no 16-bit peak in the catalog")
     if inp.dtype not in ("bf16", "fp16", "fp8"):
         raise UserError(f"dtype: {inp.dtype!r} (bf16, fp16 or fp8)")
+    from engine.layout import DIMENSION
+
+    for key in ("tp", "pp", "cp", "ep", "vpp", "micro_batch"):  # the ranges the GUI and CLI offer
+        problem = DIMENSION[key].check(getattr(inp, key))
+        if problem:
+            raise UserError(problem.replace(DIMENSION[key].flag, key, 1))
     if inp.recompute is not None and inp.recompute not in RECOMPUTE_NAMES:
         raise UserError(f"recompute: {inp.recompute!r} (none, selective or full)")
     if inp.schedule not in SCHEDULES:
