@@ -443,12 +443,16 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         # one bandwidth lookup per group, the passes in closed form
         bw, _ = topo.group_bandwidth(n, stride, up_eff=up_eff, out_eff=out_eff)
         one = np.where(n > 1, (n - 1.0) / n / bw, 0.0)
-        steps = np.where(n > 1, np.ceil(np.log2(np.maximum(n, 1.0))) * lat, 0.0)
-        rs = one * (p * gbytes) + steps
-        ag = one * (p * 2.0) + steps
+        # a ring pass costs one hop latency per rank (n-1 steps), once per collective: gradients
+        # travel in buckets (~100 MB), ZeRO-3 gathers each layer's weights on use
+        # (one flat buffer per layer, forward and backward, as FSDP) -- at thousands of ranks the hops add up
+        hop = np.where(n > 1, (n - 1.0) * lat, 0.0)
+        rs = one * (p * gbytes) + hop * np.ceil(p * gbytes / 100e6)
+        ag = one * (p * 2.0) + hop * np.ceil(p * 2.0 / 100e6)
+        ag_layers = one * (p * 2.0) + hop * layers_stage
         return np.where(zero == 0, 2.0 * rs,
                         np.where(zero == 1, rs + ag,
-                                 np.where(zero == 2, micro * rs + ag, micro * (rs + 2.0 * ag))))
+                                 np.where(zero == 2, micro * rs + ag, micro * (rs + 2.0 * ag_layers))))
 
     dp_comm = dp_time(dp_group, tp, nonexpert_chip) + dp_time(edp, tp * ep, expert_chip)
     bwd_mb = layers_stage * (2.0 * gemm_layer_fwd + attn_layer_bwd + 2.0 * elem_fwd + recompute_layer)
