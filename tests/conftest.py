@@ -64,7 +64,7 @@ def _windows_deleted_and_garbage_collected():
     before = set(_parentless_windows()) if _qt_loaded() else set()
     yield
     if _qt_loaded():
-        from PySide6.QtCore import QCoreApplication, QEvent
+        from PySide6.QtCore import QCoreApplication, QEvent, QThreadPool
         from PySide6.QtWidgets import QApplication
 
         if QApplication.instance() is not None:
@@ -76,6 +76,9 @@ def _windows_deleted_and_garbage_collected():
                 widget.deleteLater()
             QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
             QCoreApplication.processEvents()
+            # A window closed here may have cancelled work still unwinding: the next test starts
+            # with an idle pool (its own close-and-wait checks must not see this test's workers).
+            QThreadPool.globalInstance().waitForDone(10000)
     _collect_garbage()
 
 
