@@ -65,6 +65,23 @@ def _collect_garbage() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _settings_per_test(tmp_path):
+    """Each test's QSettings in its own folder, in both formats.
+
+    `QSettings(org, app)` (what gui.settings uses) is NativeFormat whatever the default format,
+    and Qt reads XDG_CONFIG_HOME once per process: without this, a window closed by one test
+    (saving its area and geometry) hands its state to the next test's window.
+    """
+    if _qt_loaded():
+        from PySide6.QtCore import QSettings
+
+        for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+            for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+                QSettings.setPath(fmt, scope, str(tmp_path / "qsettings"))
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _windows_deleted_and_garbage_collected():
     """After each test: close and delete the windows it left, then collect garbage (a safe point)."""
     before = set(_parentless_windows()) if _qt_loaded() else set()
