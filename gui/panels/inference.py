@@ -8,7 +8,6 @@ progress bar and Cancel, the latest request winning.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ from gui.panels.analysis_common import (
     fmt_big,
     form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
 )
+from engine.studies import ServingStudy, chips_for_demand, demand_per_day
 from gui import style
 from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
@@ -39,12 +39,7 @@ ENGINES = (("Current engine (default)", ""), ("vLLM", "vllm"), ("SGLang", "sglan
            ("vLLM-Ascend", "vllm-ascend"), ("MindIE", "mindie"), ("Unknown / older", "unknown"))
 TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
-DEFAULTS = {
-    "model_id": "llama3-70b", "chip_id": "h20-96gb", "tp": None, "ep": None, "weight_dtype": "bf16",
-    "kv_dtype": "bf16", "engine": "", "input_len": 1024, "output_len": 256, "ttft_ms": 2000.0,
-    "tpot_ms": 50.0, "prefix_cache_pct": 0.0, "demand_tokens_per_s": 1_000_000.0,
-    "compare_chips": list(DEFAULT_COMPARE_CHIPS),
-}
+DEFAULTS = ServingStudy().to_dict()  # the saved state is a ServingStudy (engine.studies)
 
 
 @dataclass(frozen=True)
@@ -73,14 +68,7 @@ class ServingRequest:
                             prefix_cache_hit=self.prefix_cache_hit)
 
     def chips_for_demand(self, cap) -> int | None:
-        if not cap.feasible:
-            return None
-        if self.demand <= 0:
-            return 0
-        per_replica = cap.output_tokens_per_s_per_chip * cap.chips_per_replica
-        if per_replica <= 0:
-            return None
-        return int(math.ceil(self.demand / per_replica - 1e-9) * cap.chips_per_replica)
+        return chips_for_demand(cap, self.demand)  # the rule lives in engine.studies
 
 
 @dataclass(frozen=True)
@@ -363,25 +351,12 @@ class InferencePanel(QWidget):
         if chip is None:
             e.set("chip", "Pick a chip (the catalog is empty: add chips in the Fleet view).")
             return None
-        problems = 0
         tp = self.tp_combo.currentData()
         ep = self.ep_combo.currentData() if model.is_moe else None
-        if tp is not None and model.heads % tp:
-            e.set("tp", f"TP {tp} does not divide the {model.heads} attention heads.")
-            problems += 1
         wdt, kdt = self.weight_combo.currentData(), self.kv_combo.currentData()
-        if wdt == "fp8" and not chip.fp8_tflops:
-            e.set("weight_dtype", f"{short_chip_label(chip)} has no FP8 support: pick BF16, INT8 or INT4.")
-            problems += 1
-        if wdt == "int8" and not chip.int8_tops:
-            e.set("weight_dtype", f"{short_chip_label(chip)} has no INT8 support.")
-            problems += 1
-        if kdt == "fp8" and not chip.fp8_tflops:
-            e.set("kv_dtype", f"{short_chip_label(chip)} has no FP8 support: use a 16-bit KV cache.")
-            problems += 1
-        if not chip.hbm_gb or not chip.hbm_gbps:
-            e.set("chip", f"{short_chip_label(chip)} has no HBM size or bandwidth in the catalog: fill them in the Fleet view.")
-            problems += 1
+        problems = ServingStudy.from_dict(self.scenario_state()).problems(self._chips, self._models)
+        for problem in problems:  # the checks live once, in engine.studies
+            e.set(problem.field if problem.field in e._labels else "chip", problem.message)
         if problems:
             return None
         return ServingRequest(model=model, chip=chip, input_len=float(self.input_spin.value()),
@@ -587,7 +562,7 @@ class InferencePanel(QWidget):
     def _show_demand_per_day(self, *_) -> None:
         per_s = self.demand_spin.value()
         self.demand_hint.setText(
-            f"Output tokens at peak: {fmt_big(per_s)} per s = {fmt_big(per_s * 86_400)} per day "
+            f"Output tokens at peak: {fmt_big(per_s)} per s = {fmt_big(demand_per_day(per_s))} per day "
             "(the Forecast's unit)" if per_s > 0 else "No demand: chips needed is not computed.")
 
     def comparison_table(self) -> tuple[list[str], list[list]]:
@@ -698,10 +673,15 @@ class InferencePanel(QWidget):
             "output_len": self.output_spin.value(), "ttft_ms": self.ttft_spin.value(),
             "tpot_ms": self.tpot_spin.value(), "prefix_cache_pct": self.prefix_spin.value(),
             "demand_tokens_per_s": self.demand_spin.value(), "compare_chips": self.compare_button.selected(),
+            "version": DEFAULTS["version"],
         }
 
     def apply_scenario_state(self, state: dict) -> None:
-        s = {**DEFAULTS, **{k: v for k, v in (state or {}).items() if k in DEFAULTS}}
+        try:
+            s = ServingStudy.from_dict(state).to_dict()
+        except UserError as exc:  # saved by a newer Fleetcast: show the defaults and say why
+            self.banner.show_error(str(exc))
+            s = dict(DEFAULTS)
         self._loading = True
         try:
             if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():

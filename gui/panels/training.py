@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import Cancelled, UserError
-from engine.layout import DIMENSION, data_parallel, dtype_problem, layout_problems
+from engine.layout import DIMENSION, data_parallel
+from engine.studies import TrainingStudy, layout_label, training_key_figures, training_top_layouts
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.training import (
     BREAKDOWN_KEYS, MEMORY_KEYS, REASONS, RECOMPUTE_NAMES, LayoutResult, SearchResult, TrainingInputs,
@@ -39,14 +40,7 @@ from gui.widgets.plot_panel import PlotPanel
 from gui.workers import LatestRunner
 
 SCALING_FACTORS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)  # chip counts of the scaling curve, x the current
-DEFAULTS = {
-    "model_id": "llama3-70b", "chip_id": "ascend-910b2", "chips_source": "count", "num_chips": 1024,
-    "fleet_date": None, "tokens_t": 15.0, "seq_len": 0, "global_batch": 0, "dtype": "bf16",
-    "layout_mode": "search",
-    "layout": {"tp": 8, "pp": 4, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "micro_batch": 1,
-               "recompute": "selective"},
-    "price_per_chip_hour": 0.0, "custom": None, "compare_chips": list(DEFAULT_COMPARE_CHIPS),
-}
+DEFAULTS = TrainingStudy().to_dict()  # the saved state is a TrainingStudy (engine.studies)
 CUSTOM_FIELDS = (  # (field, caption, max)
     ("layers", "Layers", 1000), ("hidden", "Hidden size", 65536), ("heads", "Attention heads", 1024),
     ("kv_heads", "KV heads", 1024), ("ffn_hidden", "FFN width", 262144), ("vocab", "Vocabulary", 1_000_000),
@@ -142,15 +136,6 @@ def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: 
                             grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
                             scaling_chips=tuple(c.id for c in compare_chips),
                             scaling_tokens_per_s_per_chip=tokens)
-
-
-def layout_label(layout: dict) -> str:
-    parts = [f"TP{layout['tp']}", f"PP{layout['pp']}"]
-    if layout.get("cp", 1) > 1:
-        parts.append(f"CP{layout['cp']}")
-    if layout.get("ep", 1) > 1:
-        parts.append(f"EP{layout['ep']}")
-    return " ".join(parts)
 
 
 def _set_text_if_changed(label, text: str) -> None:
@@ -421,69 +406,37 @@ class TrainingPanel(QWidget):
         return installed_on(self._orders, chip_id, day)
 
     def current_model(self):
-        model = self._models.get(self.model_combo.currentData())
-        if model is None or not self.custom_check.isChecked():
-            return model
-        changes = {name: box.value() for name, box in self.custom_spins.items()}
-        return replace(model, id="custom", name=f"Custom ({model.name})", params_b_reported=None, **changes)
+        return self.current_study().model(self._models)
+
+    def current_study(self) -> TrainingStudy:
+        return TrainingStudy.from_dict(self.scenario_state())
 
     def read_inputs(self) -> TrainingInputs | None:
-        """The current inputs, or None after showing each problem at its field."""
+        """The current inputs, or None after showing each problem at its field (the checks are
+        the study's, in engine.studies)."""
         e = self.errors
         e.clear()
-        problems = 0
-        model = self.current_model()
-        chip = self._chips.get(self.chip_combo.currentData())
-        if model is None:
-            e.set("model", "Pick a model preset (the store has none: add one with `fleetcast models`).")
-            return None
-        if chip is None:
-            e.set("chip", "Pick a chip (the catalog is empty: add chips in the Fleet view).")
-            return None
-        if self.custom_check.isChecked():
-            for problem in model.validate():
-                field = problem.split(":", 1)[0].strip()
-                key = f"custom_{field}" if f"custom_{field}" in e._labels else "custom_layers"
-                e.set(key, problem)
-                problems += 1
-        if self.source_combo.currentData() == "fleet":
-            day = self.date_edit.date().toPython()
-            n = self.installed_on(chip.id, day)
-            self.fleet_hint.setText(f"{n:,} {short_chip_label(chip)} installed on {day.isoformat()} "
-                                    f"(delivered by {(day - dt.timedelta(days=INSTALL_LAG_DAYS)).isoformat()}).")
-            if n <= 0:
-                e.set("fleet_date", f"No {short_chip_label(chip)} installed by {day.isoformat()}: pick a later date, "
-                                    "another chip, or enter a count.")
-                problems += 1
+        study = self.current_study()
+        chip = self._chips.get(study.chip_id)
+        if study.chips_source == "fleet" and chip is not None:
+            day = study.day(self._orders)
+            n = study.chips_used(self._orders)
+            _set_text_if_changed(self.fleet_hint, f"{n:,} {short_chip_label(chip)} installed on {day.isoformat()} "
+                                 f"(delivered by {(day - dt.timedelta(days=INSTALL_LAG_DAYS)).isoformat()}).")
         else:
-            n = self.count_spin.value()
-            self.fleet_hint.setText("")
-        fixed = self.mode_combo.currentData() == "fixed"
-        layout = {}
-        if fixed:
-            values = {"tp": self.tp_spin.value(), "pp": self.pp_spin.value(), "cp": self.cp_spin.value(),
-                      "ep": self.ep_spin.value(), "vpp": self.vpp_spin.value(), "micro_batch": self.mb_spin.value()}
-            found = layout_problems(values, n, model)  # the checks live once, in engine.layout
-            for problem in found:
-                e.set(problem.key, problem.message)
-            problems += len(found)
-            dp = data_parallel(n, values)
-            divides = not any("does not divide" in p.message and "chips" in p.message for p in found)
-            _set_text_if_changed(self.dp_label, f"{dp:,} (chips / (TP × PP × CP))" if divides else "–")
-            layout = dict(dp=dp, zero_stage=self.zero_combo.currentData(),
-                          recompute=self.recompute_combo.currentData(), **values)
-        dtype = self.dtype_combo.currentData()
-        problem = dtype_problem(dtype, chip)
-        if problem:
-            e.set("dtype", problem)
-            problems += 1
-        if not chip.peak_tflops("bf16"):
-            e.set("chip", f"{short_chip_label(chip)} has no 16-bit peak in the catalog: fill it in the Fleet view.")
-            problems += 1
+            _set_text_if_changed(self.fleet_hint, "")
+        problems = study.problems(self._chips, self._models, self._orders)
+        for problem in problems:
+            e.set(problem.field if problem.field in e._labels else "model", problem.message)
+        if study.layout_mode == "fixed":
+            n = study.chips_used(self._orders)
+            values = study.fixed_layout()
+            divides = n > 0 and n % (values["tp"] * values["pp"] * values["cp"]) == 0
+            _set_text_if_changed(self.dp_label, f"{data_parallel(n, values):,} (chips / (TP × PP × CP))"
+                                 if divides else "–")
         if problems:
             return None
-        inputs = TrainingInputs(model=model, chip=chip, num_chips=int(n), seq_len=self.seq_spin.value() or None,
-                                global_batch_seqs=self.batch_spin.value() or None, dtype=dtype, **layout)
+        inputs = study.training_inputs(self._chips, self._models, self._orders)
         batch = inputs.batch_seqs()
         _set_text_if_changed(self.batch_hint, 
             f"{'Auto' if not self.batch_spin.value() else 'Set'}: {batch:,} sequences × {inputs.seq:,} tokens "
@@ -748,36 +701,12 @@ class TrainingPanel(QWidget):
         out = {}
         figures = self.figure_rows()
         out["figures"] = (["Figure", "Value", "Unit"], figures)
-        a = self.analysis
-        if a is not None:
-            headers = ["Rank", "TP (ways)", "PP (stages)", "DP (ways)", "CP (ways)", "EP (ways)", "VPP (chunks)",
-                       "ZeRO stage", "Micro-batch (sequences)", "Recompute", "Throughput per chip (tokens/s)",
-                       "Step time (s)", "MFU (%)", "Memory per chip (GB)"]
-            rows = []
-            for i, r in enumerate(a.search.top):
-                lay = r.layout
-                rows.append([i + 1, lay["tp"], lay["pp"], lay["dp"], lay["cp"], lay["ep"], lay["vpp"],
-                             lay["zero_stage"], lay["micro_batch"], lay["recompute"], r.tokens_per_s_per_chip,
-                             r.step_time_s, r.mfu_pct, r.memory_gb_per_chip])
-            out["top-layouts"] = (headers, rows)
+        if self.analysis is not None:
+            out["top-layouts"] = training_top_layouts(self.analysis.search)
         return out
 
     def figure_rows(self) -> list[list]:
-        r, est, inp = self.result, self.run_estimate, self.inputs
-        if r is None or inp is None:
-            return []
-        rows = [["Model", inp.model.name, ""], ["Chip", short_chip_label(inp.chip), ""], ["Chips", inp.num_chips, "chips"],
-                ["Layout", layout_label(r.layout), ""], ["Feasible", r.feasible, ""],
-                ["Global batch", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()), "sequences"],
-                ["Tokens per step", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()) * inp.seq, "tokens"],
-                ["Step time", r.step_time_s, "s"], ["Throughput per chip", r.tokens_per_s_per_chip, "tokens/s"],
-                ["Throughput", r.tokens_per_s_per_chip * inp.num_chips, "tokens/s"], ["MFU", r.mfu_pct, "%"],
-                ["Memory per chip", r.memory_gb_per_chip, "GB"], ["HBM per chip", r.memory_capacity_gb, "GB"]]
-        if est is not None:
-            rows += [["Token budget", est.tokens, "tokens"], ["Time to train", est.time_to_train_days, "days"],
-                     ["Chip-hours", est.chip_hours, "chip-hours"], ["Energy", est.energy_mwh, "MWh"],
-                     ["Cost", est.cost_usd, "USD"], ["Goodput", 100 * est.goodput, "%"]]
-        return rows
+        return training_key_figures(self.inputs, self.result, self.run_estimate)
 
     def compute_now(self) -> None:
         """Evaluate the current inputs and run the search + scaling curve synchronously."""
@@ -814,11 +743,16 @@ class TrainingPanel(QWidget):
                        "recompute": self.recompute_combo.currentData()},
             "price_per_chip_hour": self.price_spin.value(),
             "compare_chips": self.compare_button.selected(),
+            "version": DEFAULTS["version"],
         }
 
     def apply_scenario_state(self, state: dict) -> None:
-        s = {**DEFAULTS, **{k: v for k, v in (state or {}).items() if k in DEFAULTS}}
-        layout = {**DEFAULTS["layout"], **(s.get("layout") or {})}
+        try:
+            s = TrainingStudy.from_dict(state).to_dict()
+        except UserError as exc:  # saved by a newer Fleetcast: show the defaults and say why
+            self.banner.show_error(str(exc))
+            s = dict(DEFAULTS)
+        layout = dict(s["layout"])
         self._loading = True
         try:
             if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
