@@ -24,15 +24,9 @@ def main(argv=None) -> int:
 
 def _gui_registrars():
     """Subcommands that need Qt (export) or the desktop (install-desktop-entry)."""
-    import importlib
+    from gui import commands_cli
 
-    registrars = []
-    try:
-        registrars.append(importlib.import_module("gui.commands_cli").register)
-    except ModuleNotFoundError as exc:
-        if exc.name != "gui.commands_cli":
-            raise
-    return registrars
+    return [commands_cli.register]
 
 
 if __name__ == "__main__":
