@@ -56,7 +56,7 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         context = panel_context(panel, scenario)
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
             stem = out / f"{panel_key}_{chart_key}"
-            chart_context = {"Chart": getattr(chart, "title", chart_key), **context}
+            chart_context = {"Chart": getattr(chart, "title", chart_key), **context} if context else {}
             try:
                 with export_mod.titled(chart, chart_context):
                     written.append(export_mod.export_png(chart, stem.with_suffix(".png"), width=PNG_WIDTH_PX))
@@ -68,7 +68,8 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         for table_key, (headers, rows) in (panel.tables() if hasattr(panel, "tables") else {}).items():
             path = out / f"{panel_key}_{table_key}.csv"
             try:
-                written.append(export_mod.export_csv(headers, rows, path, context={"Table": table_key, **context}))
+                written.append(export_mod.export_csv(headers, rows, path,
+                                                     context={"Table": table_key, **context} if context else {}))
             except OSError as exc:
                 raise UserError(f"{path}: could not write ({exc})") from None
     return written

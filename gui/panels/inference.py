@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
@@ -22,18 +22,16 @@ from PySide6.QtWidgets import (
 from engine.errors import Cancelled, UserError
 from engine.inference import SERVE_DTYPES, ServingInputs, evaluate_serving, serving_curve, slo_capacity
 from gui import export as export_mod
-from gui.panels.analysis_common import (
-    STALE_MESSAGE, mark_stale,
-    DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin, fmt,
+from gui.panels.base import (
+    AnalysisPanel,
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, FigureTiles, chip_label, combo, dspin, fmt,
     fmt_big,
-    form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
+    notes_label, section, select_data, short_chip_label, spin,
 )
 from engine.studies import ServingStudy, chips_for_demand, demand_per_day
 from gui import style
-from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
-from gui.workers import LatestRunner
 
 ENGINES = (("Current engine (default)", ""), ("vLLM", "vllm"), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
            ("vLLM-Ascend", "vllm-ascend"), ("MindIE", "mindie"), ("Unknown / older", "unknown"))
@@ -135,17 +133,16 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
                           tokens_per_s_per_chip=tokens)
 
 
-class InferencePanel(QWidget):
-    status_message = Signal(str)
-    evaluated = Signal()
+class InferencePanel(AnalysisPanel):
     analysis_finished = Signal()
-    DEBOUNCE_MS = 50
+    DEBOUNCE_MS = 50  # one capacity search costs tens of ms: let typing settle first
 
     def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
         super().__init__(parent)
         self.store = store
         self.undo_stack = undo_stack
-        self._loading = False
+        self._init_analysis(evaluate=self._evaluate, finished=self._on_comparison, failed=self._on_failed,
+                            cancelled=self._on_cancelled, run_text="Compare chips")
         self.request: ServingRequest | None = None
         self.capacity = None
         self.chips_for_demand: int | None = None
@@ -155,20 +152,7 @@ class InferencePanel(QWidget):
         style.register_chips(self._chips.values())
         self._models = {m.id: m for m in store.models()}
 
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(self.DEBOUNCE_MS)
-        self.timer.timeout.connect(self._evaluate)
-        self.runner = LatestRunner(self)
-        self.runner.progress.connect(lambda f, m: self.run_bar.set_progress(f, m))
-        self.runner.finished.connect(self._on_comparison)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.cancelled.connect(self._on_cancelled)
-        self.runner.busy_changed.connect(lambda busy: self.run_bar.set_busy(busy))
-
-        self.errors = FieldErrors()
-        self.banner = MessageBanner()
-        scroll = form_scroll_area(self._build_form())
+        form = self._build_form()
 
         self.tiles = FigureTiles([
             ("throughput", "Throughput at SLO (tokens/s/chip)", "Output tokens per second per chip at the largest load that meets both targets"),
@@ -181,7 +165,6 @@ class InferencePanel(QWidget):
             ("memory", "Weights per chip (GB)", "Model weights held by each chip of a replica"),
         ], columns=4)
         self.notes = notes_label()
-        self.run_bar = RunBar("Compare chips")
         self.run_bar.run_button.setToolTip("Compute the comparison across chip types again")
         self.run_bar.run_clicked.connect(lambda: self.start_comparison(force=True))
         self.run_bar.cancel_clicked.connect(self.cancel_comparison)
@@ -232,17 +215,7 @@ class InferencePanel(QWidget):
         grid.addWidget(self.ttft_chart, 0, 1)
         grid.addWidget(self.chips_chart, 1, 0)
         grid.addWidget(table_box, 1, 1)
-        right = QVBoxLayout()
-        right.setSpacing(6)
-        right.addWidget(self.banner)
-        right.addWidget(self.tiles)
-        right.addWidget(self.notes)
-        right.addWidget(self.run_bar)
-        right.addLayout(grid, 1)
-        root = QHBoxLayout(self)
-        root.setContentsMargins(6, 6, 6, 6)
-        root.addWidget(scroll)
-        root.addLayout(right, 1)
+        self._layout_panel(form, [self.tiles, self.notes, self.run_bar], grid)
         self.apply_scenario_state({})
 
     # ---- form --------------------------------------------------------------------------------
@@ -335,10 +308,6 @@ class InferencePanel(QWidget):
         select_data(self.ep_combo, current)
         self.ep_combo.blockSignals(False)
 
-    def schedule(self, *_) -> None:
-        if not self._loading:
-            self.timer.start()
-
     # ---- inputs ------------------------------------------------------------------------------
     def read_request(self) -> ServingRequest | None:
         e = self.errors
@@ -383,14 +352,11 @@ class InferencePanel(QWidget):
         self.capacity = None
         self.chips_for_demand = None
         if req is None:
-            self.banner.show_error(STALE_MESSAGE)
-            mark_stale(self.result_widgets(), True)
+            self.show_invalid()
             self._draw_figures()
             self.evaluated.emit()
             return
-        if self.banner.kind == "error":
-            self.banner.dismiss()
-        mark_stale(self.result_widgets(), False)
+        self.show_valid()
         try:
             self.capacity = req.capacity()
             self.chips_for_demand = req.chips_for_demand(self.capacity)
@@ -708,7 +674,6 @@ class InferencePanel(QWidget):
         self.schedule()
 
     def shutdown(self) -> None:
-        self.timer.stop()
-        self.runner.cancel(emit=False)
+        super().shutdown()
         self._running_key = None
 

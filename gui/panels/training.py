@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QDate, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QCheckBox, QDateEdit, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
+    QCheckBox, QDateEdit, QFormLayout, QGridLayout, QLabel,
     QVBoxLayout, QWidget,
 )
 
@@ -27,17 +27,15 @@ from engine.training import (
     BREAKDOWN_KEYS, MEMORY_KEYS, REASONS, RECOMPUTE_NAMES, LayoutResult, SearchResult, TrainingInputs,
     estimate_run, evaluate_layout, search_layouts,
 )
-from gui.panels.analysis_common import (
-    STALE_MESSAGE, mark_stale,
-    DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin,
-    fmt_big, form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
+from gui.panels.base import (
+    AnalysisPanel,
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, FigureTiles, chip_label, combo, dspin,
+    fmt_big, notes_label, section, select_data, short_chip_label, spin,
 )
 from gui import style
-from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.heatmap import HeatmapPanel
 from gui.widgets.plot_panel import PlotPanel
-from gui.workers import LatestRunner
 
 SCALING_FACTORS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)  # chip counts of the scaling curve, x the current
 DEFAULTS = TrainingStudy().to_dict()  # the saved state is a TrainingStudy (engine.studies)
@@ -149,29 +147,22 @@ def _qdate(day: dt.date) -> QDate:
 
 # ---- the panel ------------------------------------------------------------------------------
 
-class TrainingPanel(QWidget):
-    status_message = Signal(str)
-    evaluated = Signal()          # after every redraw from a single evaluation (tests, bench)
+class TrainingPanel(AnalysisPanel):
     analysis_finished = Signal()  # after the background search + scaling result is drawn
-    DEBOUNCE_MS = 8  # an evaluation costs ~1 ms: coalesce one event-loop burst, no more
     ANALYSIS_DELAY_MS = 250
 
     def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
         super().__init__(parent)
         self.store = store
         self.undo_stack = undo_stack
-        self._loading = False
+        self._init_analysis(evaluate=self._evaluate, finished=self._on_analysis, failed=self._on_analysis_failed,
+                            cancelled=self._on_analysis_cancelled, run_text="Run search")
         self.result: LayoutResult | None = None
         self.run_estimate = None
         self.inputs: TrainingInputs | None = None
         self.analysis: TrainingAnalysis | None = None
         self._running_key = None
         self._reload_catalog()
-
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(self.DEBOUNCE_MS)
-        self.timer.timeout.connect(self._evaluate)
 
         # The search starts once edits settle, after the quick evaluation has been drawn.
         self.analysis_timer = QTimer(self)
@@ -181,16 +172,7 @@ class TrainingPanel(QWidget):
         self._scaling_drawn = None
         self.heatmap_note = ""
 
-        self.runner = LatestRunner(self)
-        self.runner.progress.connect(lambda f, m: self.run_bar.set_progress(f, m))
-        self.runner.finished.connect(self._on_analysis)
-        self.runner.failed.connect(self._on_analysis_failed)
-        self.runner.cancelled.connect(self._on_analysis_cancelled)
-        self.runner.busy_changed.connect(lambda busy: self.run_bar.set_busy(busy))
-
-        self.errors = FieldErrors()
-        self.banner = MessageBanner()
-        scroll = form_scroll_area(self._build_form())
+        form = self._build_form()
 
         self.tiles = FigureTiles([
             ("time", "Time to train (days)", "Wall-clock days for the token budget, failures and checkpoints included"),
@@ -205,7 +187,6 @@ class TrainingPanel(QWidget):
             ("layout", "Layout", "Parallel layout evaluated (searched or as entered)"),
         ], columns=5)
         self.notes = notes_label()
-        self.run_bar = RunBar("Run search")
         self.run_bar.run_button.setToolTip("Search layouts and compute the scaling curve again")
         self.run_bar.run_clicked.connect(lambda: self.start_analysis(force=True))
         self.run_bar.cancel_clicked.connect(self.cancel_analysis)
@@ -230,18 +211,7 @@ class TrainingPanel(QWidget):
         grid.addWidget(self.heatmap, 1, 0)
         grid.addWidget(self.scaling_chart, 1, 1)
 
-        right = QVBoxLayout()
-        right.setSpacing(6)
-        right.addWidget(self.banner)
-        right.addWidget(self.tiles)
-        right.addWidget(self.notes)
-        right.addWidget(self.run_bar)
-        right.addLayout(grid, 1)
-        root = QHBoxLayout(self)
-        root.setContentsMargins(6, 6, 6, 6)
-        root.addWidget(scroll)
-        root.addLayout(right, 1)
-
+        self._layout_panel(form, [self.tiles, self.notes, self.run_bar], grid)
         self.apply_scenario_state({})
 
     # ---- catalog -----------------------------------------------------------------------------
@@ -397,11 +367,6 @@ class TrainingPanel(QWidget):
         self.schedule()
 
     # ---- inputs ------------------------------------------------------------------------------
-    def schedule(self, *_) -> None:
-        """Re-evaluate 50 ms after the last edit."""
-        if not self._loading:
-            self.timer.start()
-
     def installed_on(self, chip_id: str, day: dt.date) -> int:
         return installed_on(self._orders, chip_id, day)
 
@@ -459,13 +424,10 @@ class TrainingPanel(QWidget):
         inp = self.read_inputs()
         self.inputs = inp
         if inp is None:
-            self.banner.show_error(STALE_MESSAGE)
-            mark_stale(self.result_widgets(), True)
+            self.show_invalid()
             self.evaluated.emit()
             return
-        if self.banner.kind == "error":
-            self.banner.dismiss()
-        mark_stale(self.result_widgets(), False)
+        self.show_valid()
         if self.mode_combo.currentData() == "fixed":
             try:
                 self.result = evaluate_layout(inp)
@@ -689,10 +651,6 @@ class TrainingPanel(QWidget):
                 "Workload": f"{inp.num_chips:,} × {short_chip_label(inp.chip)}, {self.tokens_spin.value():g}T tokens, "
                             f"sequence {inp.seq:,}, global batch {inp.batch_seqs():,} sequences, {inp.dtype.upper()}"}
 
-    def result_widgets(self) -> list:
-        """What shows results (greyed while the inputs are invalid)."""
-        return [self.tiles, self.notes, *self.charts().values()]
-
     def charts(self) -> dict:
         return {"step-time": self.step_chart, "memory": self.memory_chart,
                 "layout-search": self.heatmap, "scaling": self.scaling_chart}
@@ -801,7 +759,6 @@ class TrainingPanel(QWidget):
         return first_month_all_installed(self._orders)
 
     def shutdown(self) -> None:
-        self.timer.stop()
         self.analysis_timer.stop()
-        self.runner.cancel(emit=False)
+        super().shutdown()
         self._running_key = None

@@ -142,7 +142,7 @@ def test_no_question_without_edits(window, qtbot):
 
 
 def test_stale_results_are_greyed_while_inputs_are_invalid(store, qtbot):
-    from gui.panels.analysis_common import STALE_MESSAGE, is_stale
+    from gui.panels.base import STALE_MESSAGE, is_stale
     from gui.panels.training import TrainingPanel
 
     panel = TrainingPanel(store)
