@@ -18,9 +18,12 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Mapping
 
-from engine.errors import UserError
+import numpy as np
+
+from engine.errors import Cancelled, UserError
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.layout import data_parallel, dtype_problem, layout_problems
+from engine.training import REASONS, SearchResult, TrainingInputs, search_layouts
 
 STUDY_VERSION = 1
 SECONDS_PER_DAY = 86_400
@@ -219,6 +222,89 @@ def training_top_layouts(search) -> tuple[list[str], list[list]]:
     return list(TOP_LAYOUT_HEADERS), rows
 
 
+SCALING_FACTORS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)  # chip counts of the scaling curve, x the current
+
+
+# ---- the Training view's background job: the layout search grid and the scaling curve -----
+
+@dataclass(frozen=True)
+class TrainingAnalysis:
+    key: tuple
+    search: SearchResult
+    grid_tp: tuple
+    grid_pp: tuple
+    grid_best: np.ndarray        # (pp, tp) best tokens/s per chip, NaN when nothing fits
+    grid_count: np.ndarray       # (pp, tp) feasible layouts
+    grid_reason: tuple           # (pp, tp) most common reason when infeasible
+    scaling_counts: tuple
+    scaling_chips: tuple         # chip ids
+    scaling_tokens_per_s_per_chip: np.ndarray  # (chips, counts), NaN when nothing fits
+
+
+def heatmap_grid(search: SearchResult):
+    """Best tokens/s per chip for every (TP, PP) pair, feasible counts and the commonest reason."""
+    tps = np.unique(search.tp)
+    pps = np.unique(search.pp)
+    ti = np.searchsorted(tps, search.tp)
+    pi = np.searchsorted(pps, search.pp)
+    cell = pi * len(tps) + ti
+    ncell = len(tps) * len(pps)
+    best = np.full(ncell, -1.0)
+    feas = search.feasible
+    np.maximum.at(best, cell[feas], search.tokens_per_s_per_chip[feas])
+    count = np.bincount(cell[feas], minlength=ncell)
+    nr = len(REASONS)
+    by_reason = np.bincount(cell * nr + search.reason.astype(np.int64), minlength=ncell * nr).reshape(ncell, nr)
+    by_reason[:, 0] = 0
+    commonest = np.argmax(by_reason, axis=1)
+    best = np.where(count > 0, best, np.nan)
+    reasons = [[("" if count[j * len(tps) + i] else
+                 (REASONS[commonest[j * len(tps) + i]] if by_reason[j * len(tps) + i].any()
+                  else "TP × PP does not divide the chip count"))
+                for i in range(len(tps))] for j in range(len(pps))]
+    return (tuple(int(t) for t in tps), tuple(int(p) for p in pps), best.reshape(len(pps), len(tps)),
+            count.reshape(len(pps), len(tps)), tuple(tuple(r) for r in reasons))
+
+
+def scaling_counts(num_chips: int) -> tuple:
+    out = sorted({max(8, int(round(num_chips * f / 8.0)) * 8) for f in SCALING_FACTORS})
+    return tuple(out)
+
+
+def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: tuple, key: tuple = (), *,
+                          progress=None, should_stop=None) -> TrainingAnalysis:
+    """The layout search of `inputs` (free layout) and best throughput per chip type and count."""
+    free = replace(inputs, tp=None, pp=None, vpp=None, dp=None, cp=None, ep=None, zero_stage=None,
+                   micro_batch=None, recompute=None)
+    steps = 1 + len(compare_chips) * len(counts)
+
+    def report(done, message):
+        if progress is not None:
+            progress(done / steps, message)
+
+    search = search_layouts(free, should_stop=should_stop, top_k=5,
+                            progress=lambda f, m: report(f, f"Layout search: {m}"))
+    grid = heatmap_grid(search)
+    tokens = np.full((len(compare_chips), len(counts)), np.nan)
+    done = 1
+    for a, chip in enumerate(compare_chips):
+        for b, n in enumerate(counts):
+            if should_stop is not None and should_stop():
+                raise Cancelled("scaling curve cancelled")
+            try:
+                r = search_layouts(replace(free, chip=chip, num_chips=int(n)), top_k=1, should_stop=should_stop)
+                if r.best is not None:
+                    tokens[a, b] = r.best.tokens_per_s_per_chip
+            except UserError:
+                pass  # e.g. no 16-bit peak in the catalog: a gap in the curve
+            done += 1
+            report(done, f"Scaling curve: {chip_name(chip)} on {n:,} chips")
+    return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
+                            grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
+                            scaling_chips=tuple(c.id for c in compare_chips),
+                            scaling_tokens_per_s_per_chip=tokens)
+
+
 # ---- serving -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -306,6 +392,7 @@ def chips_for_demand(capacity, demand_tokens_per_s: float) -> int | None:
 
 
 __all__ = [
+    "TrainingAnalysis", "heatmap_grid", "scaling_counts", "run_training_analysis", "SCALING_FACTORS",
     "STUDY_VERSION", "StudyProblem", "TrainingStudy", "ServingStudy", "training_key_figures", "training_top_layouts",
     "chips_for_demand", "demand_per_day", "layout_label", "chip_name", "INSTALL_LAG_DAYS",
 ]

@@ -9,7 +9,6 @@ one, a progress bar and Cancel sit above the charts, and the window never waits 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
 
 import numpy as np
 from PySide6.QtCore import QDate, QTimer, Signal
@@ -19,13 +18,16 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from engine.errors import Cancelled, UserError
+from engine.errors import UserError
 from engine.layout import DIMENSION, data_parallel
-from engine.studies import TrainingStudy, layout_label, training_key_figures, training_top_layouts
+from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-exported for tests)
+    TrainingAnalysis, TrainingStudy, heatmap_grid, run_training_analysis, scaling_counts,
+)
+from engine.studies import layout_label, training_key_figures, training_top_layouts
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.training import (
-    BREAKDOWN_KEYS, MEMORY_KEYS, REASONS, RECOMPUTE_NAMES, LayoutResult, SearchResult, TrainingInputs,
-    estimate_run, evaluate_layout, search_layouts,
+    BREAKDOWN_KEYS, MEMORY_KEYS, RECOMPUTE_NAMES, LayoutResult, TrainingInputs,
+    estimate_run, evaluate_layout,
 )
 from gui.panels.base import (
     AnalysisPanel,
@@ -37,7 +39,6 @@ from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.heatmap import HeatmapPanel
 from gui.widgets.plot_panel import PlotPanel
 
-SCALING_FACTORS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)  # chip counts of the scaling curve, x the current
 DEFAULTS = TrainingStudy().to_dict()  # the saved state is a TrainingStudy (engine.studies)
 CUSTOM_FIELDS = (  # (field, caption, max)
     ("layers", "Layers", 1000), ("hidden", "Hidden size", 65536), ("heads", "Attention heads", 1024),
@@ -54,86 +55,6 @@ MEMORY_NAMES = {
     "weights": "Weights", "gradients": "Gradients", "optimizer": "Optimizer",
     "activations": "Activations", "logits": "Logits", "buffers": "Buffers", "reserve": "Reserve",
 }
-
-
-# ---- the background job (pure: engine inputs in, arrays out) -------------------------------
-
-@dataclass(frozen=True)
-class TrainingAnalysis:
-    key: tuple
-    search: SearchResult
-    grid_tp: tuple
-    grid_pp: tuple
-    grid_best: np.ndarray        # (pp, tp) best tokens/s per chip, NaN when nothing fits
-    grid_count: np.ndarray       # (pp, tp) feasible layouts
-    grid_reason: tuple           # (pp, tp) most common reason when infeasible
-    scaling_counts: tuple
-    scaling_chips: tuple         # chip ids
-    scaling_tokens_per_s_per_chip: np.ndarray  # (chips, counts), NaN when nothing fits
-
-
-def heatmap_grid(search: SearchResult):
-    """Best tokens/s per chip for every (TP, PP) pair, feasible counts and the commonest reason."""
-    tps = np.unique(search.tp)
-    pps = np.unique(search.pp)
-    ti = np.searchsorted(tps, search.tp)
-    pi = np.searchsorted(pps, search.pp)
-    cell = pi * len(tps) + ti
-    ncell = len(tps) * len(pps)
-    best = np.full(ncell, -1.0)
-    feas = search.feasible
-    np.maximum.at(best, cell[feas], search.tokens_per_s_per_chip[feas])
-    count = np.bincount(cell[feas], minlength=ncell)
-    nr = len(REASONS)
-    by_reason = np.bincount(cell * nr + search.reason.astype(np.int64), minlength=ncell * nr).reshape(ncell, nr)
-    by_reason[:, 0] = 0
-    commonest = np.argmax(by_reason, axis=1)
-    best = np.where(count > 0, best, np.nan)
-    reasons = [[("" if count[j * len(tps) + i] else
-                 (REASONS[commonest[j * len(tps) + i]] if by_reason[j * len(tps) + i].any()
-                  else "TP × PP does not divide the chip count"))
-                for i in range(len(tps))] for j in range(len(pps))]
-    return (tuple(int(t) for t in tps), tuple(int(p) for p in pps), best.reshape(len(pps), len(tps)),
-            count.reshape(len(pps), len(tps)), tuple(tuple(r) for r in reasons))
-
-
-def scaling_counts(num_chips: int) -> tuple:
-    out = sorted({max(8, int(round(num_chips * f / 8.0)) * 8) for f in SCALING_FACTORS})
-    return tuple(out)
-
-
-def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: tuple, key: tuple = (), *,
-                          progress=None, should_stop=None) -> TrainingAnalysis:
-    """The layout search of `inputs` (free layout) and best throughput per chip type and count."""
-    free = replace(inputs, tp=None, pp=None, vpp=None, dp=None, cp=None, ep=None, zero_stage=None,
-                   micro_batch=None, recompute=None)
-    steps = 1 + len(compare_chips) * len(counts)
-
-    def report(done, message):
-        if progress is not None:
-            progress(done / steps, message)
-
-    search = search_layouts(free, should_stop=should_stop, top_k=5,
-                            progress=lambda f, m: report(f, f"Layout search: {m}"))
-    grid = heatmap_grid(search)
-    tokens = np.full((len(compare_chips), len(counts)), np.nan)
-    done = 1
-    for a, chip in enumerate(compare_chips):
-        for b, n in enumerate(counts):
-            if should_stop is not None and should_stop():
-                raise Cancelled("scaling curve cancelled")
-            try:
-                r = search_layouts(replace(free, chip=chip, num_chips=int(n)), top_k=1, should_stop=should_stop)
-                if r.best is not None:
-                    tokens[a, b] = r.best.tokens_per_s_per_chip
-            except UserError:
-                pass  # e.g. no 16-bit peak in the catalog: a gap in the curve
-            done += 1
-            report(done, f"Scaling curve: {short_chip_label(chip)} on {n:,} chips")
-    return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
-                            grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
-                            scaling_chips=tuple(c.id for c in compare_chips),
-                            scaling_tokens_per_s_per_chip=tokens)
 
 
 def _set_text_if_changed(label, text: str) -> None:
