@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QUndoStack
