@@ -103,7 +103,7 @@ def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
     # overwrite a value given to the outer one.
     default = None if top else argparse.SUPPRESS
     parser.add_argument("--db", metavar="PATH", default=default,
-                        help="database file (default: $FLEETCAST_DB or the user data dir)")
+                        help="database file (default: $FLEETCAST_DB or the user data dir; an empty value is an error)")
     parser.add_argument("--format", choices=FORMATS, default="table" if top else argparse.SUPPRESS,
                         help="output format (default: table)")
 

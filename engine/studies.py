@@ -76,11 +76,13 @@ class TrainingStudy:
     price_per_chip_hour: float = 0.0     # USD; 0: list price amortised over 4 years
     custom: Mapping | None = None        # architecture overrides of the preset
     compare_chips: tuple = DEFAULT_COMPARE_CHIPS
+    software: Mapping | None = None      # run software settings (TrainingInputs fields); None: defaults
     version: int = STUDY_VERSION
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["layout"] = dict(self.layout)
+        d["software"] = dict(self.software) if self.software is not None else None
         d["custom"] = dict(self.custom) if self.custom is not None else None
         d["compare_chips"] = list(self.compare_chips)
         return d
@@ -94,8 +96,9 @@ class TrainingStudy:
         known["layout"] = {**DEFAULT_LAYOUT, **dict(known.get("layout") or {})}
         if "compare_chips" in known:
             known["compare_chips"] = tuple(known["compare_chips"] or ())
-        if not isinstance(known.get("custom"), (dict, type(None))):
-            known["custom"] = None
+        for key in ("custom", "software"):
+            if not isinstance(known.get(key), (dict, type(None))):
+                known[key] = None
         for key in ("seq_len", "global_batch"):
             if key in known:
                 known[key] = int(known[key] or 0)
@@ -159,10 +162,9 @@ class TrainingStudy:
             out.append(StudyProblem("tokens", f"Token budget {self.tokens_t!r} T: enter a positive number."))
         return out
 
-    def training_inputs(self, chips: Mapping, models: Mapping, orders=()):
-        """The engine inputs of this study (UserError listing the problems when there are any)."""
-        from engine.training import TrainingInputs
-
+    def training_inputs(self, chips: Mapping, models: Mapping, orders=(), software: Mapping | None = None):
+        """The engine inputs of this study (UserError listing the problems when there are any);
+        `software` (default: the study's) sets TrainingInputs' software fields."""
         problems = self.problems(chips, models, orders)
         if problems:
             raise UserError("; ".join(p.message for p in problems))
@@ -173,9 +175,12 @@ class TrainingStudy:
             full = self.full_layout()
             layout = dict(dp=data_parallel(n, values), zero_stage=int(full["zero"]),
                           recompute=str(full["recompute"]), **values)
+        allowed = {f.name for f in fields(TrainingInputs)}
+        extra = {k: v for k, v in dict(software if software is not None else (self.software or {})).items()
+                 if k in allowed and k not in layout}
         return TrainingInputs(model=self.model(models), chip=chips[self.chip_id], num_chips=int(n),
                               seq_len=self.seq_len or None, global_batch_seqs=self.global_batch or None,
-                              dtype=self.dtype, **layout)
+                              dtype=self.dtype, **layout, **extra)
 
 
 def layout_label(layout: Mapping) -> str:

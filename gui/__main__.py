@@ -24,9 +24,9 @@ def main(argv=None) -> int:
 
 def _gui_registrars():
     """Subcommands that need Qt (export) or the desktop (install-desktop-entry)."""
-    from gui import commands_cli
+    from gui import commands_cli, report_cli
 
-    return [commands_cli.register]
+    return [commands_cli.register, report_cli.register]
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Opening, migrating, seeding and editing the Fleetcast database.
 
 Safety rules: foreign keys on every connection; WAL journal; every multi-row write inside one
-transaction; validation before any write; a backup before migrating an older file; a file that is
-not ours, damaged, newer or locked is never modified.
+transaction (BEGIN IMMEDIATE, waiting out another writer); validation before any write; a backup
+before migrating an older file; a file that is not ours, damaged (pages, schema, text or values),
+newer or locked is never modified. Which paths are opened and how: `files.py`; the schema check:
+`schema_check.py`; stored values checked where they become engine values: `boundary.py`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from engine.validate import (
     parse_schedule, parse_text,
 )
 
-APP_NAME = "fleetcast"
 ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)
 
 
@@ -115,7 +116,7 @@ def _open_target(target: "files.Target", read_only: bool, timeout_s: float) -> "
     conn, note = files.connect(target, read_only=read_only, busy_timeout_s=timeout_s)
     creating = not target.size
     try:
-        store = Store._open(conn, target.path, read_only=read_only, existed=not creating, timeout_s=timeout_s)
+        store = Store._open(conn, target.path, read_only=read_only, timeout_s=timeout_s)
     except BaseException:
         conn.close()
         if creating and not read_only:
@@ -153,8 +154,7 @@ class Store:
 
     # ---- opening -----------------------------------------------------------------------------
     @classmethod
-    def _open(cls, conn: sqlite3.Connection, path: Path, *, read_only: bool, existed: bool,
-              timeout_s: float) -> "Store":
+    def _open(cls, conn: sqlite3.Connection, path: Path, *, read_only: bool, timeout_s: float) -> "Store":
         def damaged(why: str) -> StoreError:
             return StoreError(f"{path}: the database is damaged ({why}); {files.DAMAGED_HINT}")
 
@@ -188,6 +188,11 @@ class Store:
                 raise StoreError(f"{path}: the database structure is damaged ({'; '.join(wrong[:3])}{more}); "
                                  f"{files.DAMAGED_HINT}")
         pending = [name for name in known if name not in applied]
+        if applied:
+            try:
+                boundary.check_file(conn, path, tuple(applied))
+            except (sqlite3.Error, UnicodeDecodeError) as exc:
+                raise _open_error(path, exc, timeout_s) from None
         if read_only:
             if pending:
                 raise StoreError(f"{path}: needs an upgrade of its schema but is read-only; "
@@ -227,35 +232,24 @@ class Store:
         return files.explain(self.path, exc, timeout_s=getattr(self, "busy_timeout_s", None))
 
     def _undecodable(self, exc: BaseException) -> str:
-        """Find the table, row and column holding text that is not UTF-8 (only after such an error)."""
-        text = str(exc)
-        column = text.split("column '", 1)[1].split("'", 1)[0] if "column '" in text else None
-        conn = self.db.conn
-        old_factory = conn.text_factory
-        conn.text_factory = bytes
+        """Name the table, row and column holding text that is not UTF-8 (after such an error)."""
         try:
-            for table in schema.ALL_TABLES:
-                names = [r[1].decode("utf-8", "replace") if isinstance(r[1], bytes) else r[1]
-                         for r in conn.execute(f"PRAGMA table_info({table})")]
-                for name in ([column] if column in names else names if column is None else []):
-                    key_name = boundary.KEYS.get(table, "rowid")
-                    for key, value in conn.execute(f'select "{key_name}", "{name}" from {table}'):
-                        if isinstance(value, bytes):
-                            try:
-                                value.decode("utf-8")
-                            except UnicodeDecodeError:
-                                shown = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
-                                return (f"table {table}, row {key_name} {shown!r}, column {name}: "
-                                        "text that is not UTF-8")
+            found = boundary.find_undecodable(self.db.conn)
         except sqlite3.Error:
-            pass
-        finally:
-            conn.text_factory = old_factory
-        return f"column {column or '?'}: text that is not UTF-8"
+            found = None
+        if found:
+            table, key, value, column = found
+            return f"table {table}, row {key} {value!r}, column {column}: text that is not UTF-8"
+        return "text that is not UTF-8"
 
     def _backup(self, label: str) -> Path:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}{self.path.suffix or '.db'}")
+        suffix = self.path.suffix or ".db"
+        target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}{suffix}")
+        for n in range(2, 1000):  # two upgrades in one second must not overwrite the first backup
+            if not os.path.lexists(target):
+                break
+            target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}-{n}{suffix}")
         with sqlite3.connect(target) as dest:  # a Path: no URI parsing, any bytes in the name
             self.db.conn.backup(dest)
         dest.close()

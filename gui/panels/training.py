@@ -40,6 +40,17 @@ from gui.widgets.heatmap import HeatmapPanel
 from gui.widgets.plot_panel import PlotPanel
 
 DEFAULTS = TrainingStudy().to_dict()  # the saved state is a TrainingStudy (engine.studies)
+# The run's software settings (TrainingInputs fields); defaults are today's common practice.
+SOFTWARE_DEFAULTS = {"flash_attention": True, "sequence_parallel": True, "grad_overlap": True,
+                     "tp_comm_overlap": False, "dropout": False, "schedule": "1f1b", "cp_kind": "ring"}
+SOFTWARE_CHECKS = (  # (field, caption, tooltip)
+    ("flash_attention", "Fused attention (FlashAttention)", "Attention kernels that never store the score matrix"),
+    ("sequence_parallel", "Sequence parallelism", "Norms and dropout split over the TP group (all-gather + "
+                                                  "reduce-scatter instead of all-reduce)"),
+    ("grad_overlap", "Overlap gradient reduction", "Data-parallel gradient reduction bucketed under backward"),
+    ("tp_comm_overlap", "Overlap TP communication", "TP collectives hidden behind GEMMs (TransformerEngine)"),
+    ("dropout", "Dropout", "Dropout layers active (older GPT-style runs)"),
+)
 CUSTOM_FIELDS = (  # (field, caption, max)
     ("layers", "Layers", 1000), ("hidden", "Hidden size", 65536), ("heads", "Attention heads", 1024),
     ("kv_heads", "KV heads", 1024), ("ffn_hidden", "FFN width", 262144), ("vocab", "Vocabulary", 1_000_000),
@@ -239,6 +250,8 @@ class TrainingPanel(AnalysisPanel):
         self.layout_box.hide()
         column.addWidget(self.layout_box)
 
+        self._build_software(column)
+
         column.addWidget(section("Scaling curve"))
         self.compare_button = ChipSetButton()
         self.compare_button.setToolTip("Chip types drawn in the time-to-train-vs-chip-count chart")
@@ -258,6 +271,42 @@ class TrainingPanel(AnalysisPanel):
         self.date_edit.dateChanged.connect(self.schedule)
         self.compare_button.changed.connect(self.schedule)
         return page
+
+    def _build_software(self, column) -> None:
+        """The "Software" group: kernel and framework settings the step time depends on."""
+        column.addWidget(section("Software"))
+        form = QFormLayout()
+        self.software_checks = {}
+        for name, caption, tip in SOFTWARE_CHECKS:
+            box = QCheckBox(caption)
+            box.setToolTip(tip)
+            box.setChecked(SOFTWARE_DEFAULTS[name])
+            box.toggled.connect(self.schedule)
+            self.software_checks[name] = box
+            form.addRow(box)
+        self.schedule_combo = combo([("1F1B (interleaved if VPP > 1)", "1f1b"), ("Zero bubble (ZB-H1)", "zero-bubble"),
+                                     ("DualPipe", "dualpipe")])
+        self.errors.add_row(form, "schedule", "Pipeline schedule", self.schedule_combo,
+                            "How pipeline stages interleave forward and backward work")
+        self.cp_kind_combo = combo([("Ring attention", "ring"), ("K/V all-gather (Llama 3)", "allgather")])
+        self.errors.add_row(form, "cp_kind", "Context parallel", self.cp_kind_combo,
+                            "How context-parallel ranks exchange keys and values")
+        for w in (self.schedule_combo, self.cp_kind_combo):
+            w.currentIndexChanged.connect(self.schedule)
+        column.addLayout(form)
+
+    def software_settings(self) -> dict:
+        values = {name: box.isChecked() for name, box in self.software_checks.items()}
+        values["schedule"] = self.schedule_combo.currentData()
+        values["cp_kind"] = self.cp_kind_combo.currentData()
+        return values
+
+    def _apply_software(self, state) -> None:
+        values = {**SOFTWARE_DEFAULTS, **(state if isinstance(state, dict) else {})}
+        for name, box in self.software_checks.items():
+            box.setChecked(bool(values[name]))
+        select_data(self.schedule_combo, values["schedule"])
+        select_data(self.cp_kind_combo, values["cp_kind"])
 
     def _on_model_changed(self, *_):
         if not self._loading:
@@ -322,7 +371,11 @@ class TrainingPanel(AnalysisPanel):
                                  if divides else "–")
         if problems:
             return None
-        inputs = study.training_inputs(self._chips, self._models, self._orders)
+        software = self.software_settings()
+        if study.layout_mode == "fixed" and software["schedule"] != "1f1b" and study.fixed_layout()["vpp"] > 1:
+            e.set("schedule", "Zero-bubble and DualPipe run one chunk per stage: set VPP to 1.")
+            return None
+        inputs = study.training_inputs(self._chips, self._models, self._orders, software=software)
         batch = inputs.batch_seqs()
         _set_text_if_changed(self.batch_hint, 
             f"{'Auto' if not self.batch_spin.value() else 'Set'}: {batch:,} sequences × {inputs.seq:,} tokens "
@@ -333,7 +386,7 @@ class TrainingPanel(AnalysisPanel):
 
     def _analysis_key(self, inp: TrainingInputs) -> tuple:
         return (inp.model, inp.chip.id, inp.num_chips, inp.seq, inp.batch_seqs(), inp.dtype,
-                tuple(self.compare_button.selected()))
+                tuple(self.compare_button.selected()), tuple(sorted(self.software_settings().items())))
 
     def _compare_chips(self, inp: TrainingInputs) -> tuple:
         ids = self.compare_button.selected()
@@ -622,6 +675,7 @@ class TrainingPanel(AnalysisPanel):
                        "recompute": self.recompute_combo.currentData()},
             "price_per_chip_hour": self.price_spin.value(),
             "compare_chips": self.compare_button.selected(),
+            "software": self.software_settings(),
             "version": DEFAULTS["version"],
         }
 
@@ -667,6 +721,7 @@ class TrainingPanel(AnalysisPanel):
             self.mb_spin.setValue(int(layout["micro_batch"]))
             select_data(self.recompute_combo, layout["recompute"])
             self.price_spin.setValue(float(s["price_per_chip_hour"] or 0.0))
+            self._apply_software(s.get("software"))
             compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
             self.compare_button.set_chips(self._chips.values(), compare or
                                           [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])

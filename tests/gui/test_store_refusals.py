@@ -62,3 +62,17 @@ def test_start_up_dialog_says_in_use_and_offers_another_file(qtbot, tmp_path, mo
     text, buttons = shown[0]
     assert "busy.db" in text and "in use" in text and "damaged" not in text
     assert any(b.startswith("Open another") for b in buttons)
+
+
+def test_start_up_names_a_value_another_tool_wrote(tmp_path, monkeypatch):
+    """Refused on open (not when a panel first reads it), so the window never half-builds."""
+    monkeypatch.delenv("FLEETCAST_SMOKE_EXIT_MS", raising=False)
+    path = tmp_path / "edited.db"
+    open_store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE orders SET order_date = 'garbage' WHERE id = 1")
+    conn.commit()
+    conn.close()
+    asked = []
+    assert open_store_or_recover(path, ask=lambda m: asked.append(m) or "quit", choose_path=lambda c: "") is None
+    assert "table orders, row id 1, column order_date: 'garbage'" in asked[0]

@@ -287,7 +287,7 @@ def _corrupt_variants(seed_bytes: bytes, count: int, rng: random.Random, page_si
         data = bytearray(seed_bytes)
         for _ in range(rng.randint(1, 3)):
             page = rng.randrange(1, pages) if rng.random() < 0.9 else 0
-            low = 100 if page == 0 else 0  # page 0: keep the 100-byte header (a foreign file is another test)
+            low = 16 if page == 0 else 0  # page 0: keep the 16-byte magic (a foreign file is another test)
             for _ in range(rng.randint(1, 40)):
                 offset = page * page_size + rng.randrange(low, page_size)
                 data[offset] ^= 1 << rng.randrange(8)
@@ -342,6 +342,10 @@ FOREIGN_VALUES = {
                                   ["forecast", "--trials", "100"], "table orders, row id 3, column promised"),
     "delivery date garbage": (["UPDATE deliveries SET date = '2025-13-45' WHERE id = 1"],
                               ["orders", "list"], "table deliveries, row id 1, column date"),
+    "order date that does not exist": (["UPDATE orders SET order_date = '2025-02-30' WHERE id = 1"],
+                                       ["orders", "list"], "table orders, row id 1, column order_date"),
+    "order date not ISO": (["UPDATE orders SET order_date = '20250101' WHERE id = 1"],
+                           ["orders", "list"], "table orders, row id 1, column order_date"),
     "model layers text": (["UPDATE models SET layers = 'abc' WHERE id = 'llama3-8b'"],
                           ["models", "list"], "table models, row id 'llama3-8b', column layers: 'abc'"),
     "model layers fraction": (["UPDATE models SET layers = 1.5 WHERE id = 'llama3-8b'"],
@@ -603,3 +607,57 @@ def test_side_files_left_read_only_give_viewing_not_locked(seeded, tmp_path, unw
     line = one_line_error(err)
     assert code == 1 and "-shm" in line and "read-only" in line and "make them writable" in line
     assert "locked" not in line and "damaged" not in line
+
+
+@pytest.mark.parametrize("promised", ["2025-02-30:5", "1800-01-01:5", "2025-01-01:0", "2025-01-01:5;soon", "2025-01-01:100000001",
+                                      "2025-01-01:5;2025-13-01:5", "2025-01-01:-5"])
+def test_bad_schedules_are_refused_on_open(seeded, promised):
+    _alter(seeded, f"UPDATE orders SET promised = '{promised}' WHERE id = 2")
+    before = seeded.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match="table orders, row id 2, column promised"):
+            open_store(seeded, read_only=read_only)
+    assert seeded.read_bytes() == before and side_files(seeded) == []
+
+
+def test_good_schedules_pass_the_fast_check(seeded):
+    _alter(seeded, "UPDATE orders SET promised = '2025-01-01:99999999' WHERE id = 1",
+           "UPDATE orders SET promised = '2025-01-01:100000000;2025-02-01:1' WHERE id = 2")
+    open_store(seeded).close()
+
+
+def test_older_database_with_a_foreign_value_is_refused_before_any_backup(tmp_path):
+    from tests.store.test_store_faults import _make_old_database
+
+    db = tmp_path / "old.db"
+    _make_old_database(db)
+    _alter(db, "UPDATE orders SET order_date = 'garbage' WHERE id = 1")
+    before = db.read_bytes()
+    with pytest.raises(StoreError, match="table orders, row id 1, column order_date"):
+        open_store(db)
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["old.db"]
+
+
+def test_two_upgrades_in_one_second_keep_both_backups(tmp_path, monkeypatch):
+    from tests.store.test_store_faults import _make_old_database
+    import datetime as dt
+
+    class FrozenClock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2026, 1, 2, 3, 4, 5)
+
+    import engine.store.store as store_module
+
+    monkeypatch.setattr(store_module.dt, "datetime", FrozenClock)
+    db = tmp_path / "old.db"
+    _make_old_database(db)
+    first = open_store(db)
+    first.close()
+    first_bytes = first.backup_path.read_bytes()
+    _make_old_database(tmp_path / "again.db")
+    (tmp_path / "again.db").replace(db)  # an old file again at the same path, same second
+    second = open_store(db)
+    second.close()
+    assert second.backup_path != first.backup_path
+    assert first.backup_path.read_bytes() == first_bytes
