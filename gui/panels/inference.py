@@ -611,7 +611,7 @@ class InferencePanel(AnalysisPanel):
             f"TTFT p50/p90/p99 {a.chosen.ttft_ms['p50']:,.0f} / {a.chosen.ttft_ms['p90']:,.0f} / "
             f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT p90 {a.chosen.tpot_ms['p90']:.1f} ms. "
             + (f"Knee near {cv.knee_rate_per_s:.2f} requests/s (TTFT p90 three times its light-load value)"
-               if math.isfinite(cv.knee_rate_per_s) else "No knee up to 110% of saturation (TTFT p90 stays "
+               if np.isfinite(cv.knee_rate_per_s) else "No knee up to 110% of saturation (TTFT p90 stays "
                "under three times its light-load value)")
             + f"; saturation {cv.saturation_rate_per_s:.2f} requests/s. Limiting: {a.limiting}."
             + (f" ({a.note})" if a.note else ""))
