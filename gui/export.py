@@ -8,7 +8,6 @@ CSV is written by us, with unit-bearing headers, from the numbers behind the cha
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
 import math
@@ -154,15 +153,27 @@ def _csv_cell(value) -> str:
 
 
 def export_csv(headers: Sequence[str], rows: Iterable[Sequence], path: str | os.PathLike) -> Path:
-    """Write `headers` (units in them, e.g. 'Installed H100 (chips)') and `rows`. Returns the path."""
+    """Write `headers` (units in them, e.g. 'Installed H100 (chips)') and `rows`. Returns the path.
+
+    Written atomically (a temporary file moved into place); replaces an existing file, since the
+    callers have asked (a save dialog confirms, Export all checks first). Text cells that a
+    spreadsheet would run as formulas are neutralised (engine.csv_io)."""
+    from engine.csv_io import write_csv_file
+
     path = Path(path)
     headers = list(headers)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(headers)
+
+    def checked(rows):
         for row in rows:
             row = list(row)
             if len(row) != len(headers):
                 raise ValueError(f"row has {len(row)} values for {len(headers)} columns: {row!r}")
-            writer.writerow([_csv_cell(v) for v in row])
+            yield row
+
+    from engine.errors import UserError
+
+    try:
+        write_csv_file(path, headers, checked(rows), force=True, cell=_csv_cell)
+    except UserError as exc:  # callers handle OSError for a file that can't be written
+        raise OSError(str(exc)) from None
     return path

@@ -8,9 +8,11 @@ File names: `<panel>_<chart>.png|svg|csv` and `<panel>_<table>.csv` (panel keys 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -32,9 +34,22 @@ PANEL_CLASSES = (
 )
 
 
-def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike) -> list[Path]:
+class WouldOverwrite(UserError):
+    """Export all found files of the names it would write; nothing was written. `existing` lists them."""
+
+    def __init__(self, existing: list[Path]):
+        self.existing = list(existing)
+        more = f" and {len(existing) - 1} other file(s)" if len(existing) > 1 else ""
+        super().__init__(f"{existing[0]}: exists{more}; not overwritten (pass --force to replace them, "
+                         "or choose an empty folder)")
+
+
+def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, *, force: bool = False) -> list[Path]:
     """Compute every panel now and write its charts and tables into `out_dir` (created if needed).
 
+    Every file name is worked out first: if any exists and `force` is False, WouldOverwrite is
+    raised before anything is written. Each file is written to a temporary name in `out_dir` and
+    moved into place, so no file is ever half-written and no temporary file is left behind.
     Raises UserError naming the folder when it can't be created or written.
     """
     out = Path(out_dir)
@@ -45,26 +60,55 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike) -> list
         probe.unlink()
     except OSError as exc:
         raise UserError(f"--out {out}: can't write there ({exc.strerror or exc})") from None
-    written: list[Path] = []
+    plan: list[tuple[Path, object]] = []  # (target, writer taking a path)
     for panel_key, panel in panels.items():
         if hasattr(panel, "compute_now"):
             panel.compute_now()
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
             stem = out / f"{panel_key}_{chart_key}"
-            try:
-                written.append(export_mod.export_png(chart, stem.with_suffix(".png"), width=PNG_WIDTH_PX))
-                written.append(export_mod.export_svg(chart, stem.with_suffix(".svg")))
-                headers, rows = chart.data_table()
-                written.append(export_mod.export_csv(headers, rows, stem.with_suffix(".csv")))
-            except OSError as exc:
-                raise UserError(f"{stem}: could not write ({exc})") from None
+            plan.append((stem.with_suffix(".png"),
+                         lambda p, c=chart: export_mod.export_png(c, p, width=PNG_WIDTH_PX)))
+            plan.append((stem.with_suffix(".svg"), lambda p, c=chart: export_mod.export_svg(c, p)))
+            plan.append((stem.with_suffix(".csv"), lambda p, c=chart: export_mod.export_csv(*c.data_table(), p)))
         for table_key, (headers, rows) in (panel.tables() if hasattr(panel, "tables") else {}).items():
-            path = out / f"{panel_key}_{table_key}.csv"
-            try:
-                written.append(export_mod.export_csv(headers, rows, path))
-            except OSError as exc:
-                raise UserError(f"{path}: could not write ({exc})") from None
+            plan.append((out / f"{panel_key}_{table_key}.csv",
+                         lambda p, h=headers, r=rows: export_mod.export_csv(h, r, p)))
+    existing = [path for path, _ in plan if os.path.lexists(path)]
+    if existing and not force:
+        raise WouldOverwrite(existing)
+    written: list[Path] = []
+    for path, writer in plan:
+        _write_atomically(path, writer, force=force)
+        written.append(path)
     return written
+
+
+def _write_atomically(path: Path, writer, *, force: bool) -> None:
+    """`writer(tmp)` into a temporary file next to `path`, then moved onto `path`."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise UserError(f"{path}: could not write ({exc.strerror or exc})") from None
+    tmp = Path(tmp_name)
+    try:
+        writer(tmp)
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # no-clobber: a file that appeared since the check stays
+            except FileExistsError:
+                raise WouldOverwrite([path]) from None
+            except OSError:
+                if os.path.lexists(path):
+                    raise WouldOverwrite([path]) from None
+                os.replace(tmp, path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: could not write ({exc})") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 def _panel_class(module_name: str, class_name: str):
