@@ -156,6 +156,7 @@ class CsvReader:
         count = 0
         width = len(self.header)
         while True:
+            start = self._reader.line_num + 1  # a quoted cell may span lines: report where the row starts
             cells = self._next()
             if cells is None:
                 return
@@ -170,7 +171,7 @@ class CsvReader:
                 row[column] = ""
             if len(cells) > width:
                 row["__extra__"] = cells[width:]
-            yield self._reader.line_num, row
+            yield start, row
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

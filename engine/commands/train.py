@@ -96,6 +96,13 @@ def run(args, ctx) -> Output:
             raise UserError(f"--tp x --pp x --dp x --cp = {args.tp * args.pp * args.dp * (args.cp or 1)} "
                             f"does not equal --chips {args.chips}")
         best = evaluate_layout(inputs)
+        if not best.feasible:  # the contract: an infeasible request is exit 1 with the reason
+            layout = " x ".join(f"{k.upper()}{best.layout[k]}" for k in ("tp", "pp", "vpp", "dp", "cp")
+                                if best.layout.get(k) is not None)
+            memory = (f"; needs {best.memory_gb_per_chip:,.1f} GB per chip, the {chip.name} has {chip.hbm_gb:g} GB"
+                      if "memory" in best.reason and chip.hbm_gb else "")
+            raise UserError(f"layout {layout} for {model.id} on {args.chips} x {chip.id} is infeasible: "
+                            f"{best.reason}{memory}")
         data = dict(base)
         data.update(_figures(best, inputs))
     if args.tokens:
