@@ -225,7 +225,7 @@ class MainWindow(QMainWindow):
             names = ", ".join(p.name for p in existing[:3]) + (" …" if len(existing) > 3 else "")
             answer = QMessageBox.question(
                 self, "Replace files?",
-                f"{len(existing)} file(s) in {out_dir} have the names Export all writes ({names}). "
+                f"Files in {out_dir} have the names Export all writes ({names}). "
                 "Replace them? (No writes nothing; choose an empty folder to keep them.)",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
             if answer != QMessageBox.StandardButton.Yes or force:

@@ -60,6 +60,10 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, *, forc
         probe.unlink()
     except OSError as exc:
         raise UserError(f"--out {out}: can't write there ({exc.strerror or exc})") from None
+    if not force:  # the names known before computing: refuse at once, without the long compute
+        early = [path for path in _names_known_now(panels, out) if os.path.lexists(path)]
+        if early:
+            raise WouldOverwrite(early)
     plan: list[tuple[Path, object]] = []  # (target, writer taking a path)
     for panel_key, panel in panels.items():
         if hasattr(panel, "compute_now"):
@@ -81,6 +85,18 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, *, forc
         _write_atomically(path, writer, force=force)
         written.append(path)
     return written
+
+
+def _names_known_now(panels: Mapping[str, object], out: Path) -> list[Path]:
+    """File names Export all will write that are known before computing (charts, current tables);
+    tables that appear only after computing are checked again once everything is computed."""
+    names = []
+    for panel_key, panel in panels.items():
+        for chart_key in (panel.charts() if hasattr(panel, "charts") else {}):
+            names += [out / f"{panel_key}_{chart_key}.{ext}" for ext in ("png", "svg", "csv")]
+        tables = panel.tables() if hasattr(panel, "tables") else {}
+        names += [out / f"{panel_key}_{table_key}.csv" for table_key in tables]
+    return names
 
 
 def _write_atomically(path: Path, writer, *, force: bool) -> None:
