@@ -195,9 +195,13 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
         header = set(reader.header)
         issues = _Problems(name)
         chip_ids = store._chip_ids()
-        existing = {r[0] for r in conn.execute(f"select id from {ORDERS}")}
+        # Ids the database gives rows without one are above every id it held before (SQLite: max + 1),
+        # so an id above `max_before` that exists and no row gave was assigned by this import.
+        max_before = conn.execute(f"select coalesce(max(id), 0) from {ORDERS}").fetchone()[0]
         given_at: dict[int, int] = {}     # id -> line that gave it
-        assigned_at: dict[int, int] = {}  # id the database gave a row without one -> that row's line
+
+        def exists(order_id: int) -> bool:
+            return conn.execute(f"select 1 from {ORDERS} where id = ?", [order_id]).fetchone() is not None
         columns = ", ".join(_ORDER_VALUE_FIELDS)
         marks = ", ".join("?" for _ in _ORDER_VALUE_FIELDS)
         insert_sql = f"insert into {ORDERS} (id, {columns}) values (?, {marks})"
@@ -218,12 +222,13 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                         issues.add(f"{name} row {line}, column id: {order_id} (also given on row {given_at[order_id]}; "
                                    "each order once per file)")
                         continue
-                    if order_id in assigned_at:
-                        issues.add(f"{name} row {line}, column id: {order_id} (this import already gave that id to the "
-                                   f"order without an id on row {assigned_at[order_id]}; give ids to all rows or none)")
+                    found = exists(order_id)
+                    if found and order_id > max_before:
+                        issues.add(f"{name} row {line}, column id: {order_id} (this import already gave that id to an "
+                                   "earlier row without an id; give ids to all rows or none)")
                         continue
                     given_at[order_id] = line
-                is_update = order_id is not None and order_id in existing
+                is_update = order_id is not None and found
                 gives_deliveries = "deliveries" in header and (row.get("deliveries") or "").strip() != ""
                 try:
                     lots = parse_schedule("deliveries", row.get("deliveries")) if gives_deliveries else []
@@ -261,11 +266,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                         summary.deliveries_kept.append(order_id)
                     (summary.updated if order_changed or replace else summary.unchanged).append(order_id)
                 else:
-                    cursor = conn.execute(insert_sql, [order_id] + values)
-                    new_id = cursor.lastrowid
-                    if order_id is None:
-                        assigned_at[new_id] = line
-                    existing.add(new_id)
+                    new_id = conn.execute(insert_sql, [order_id] + values).lastrowid
                     conn.executemany(delivery_sql, [(new_id, d, q) for d, q in new_lots])
                     summary.added.append(new_id)
             issues.raise_if_any()  # rolls the transaction back
