@@ -272,6 +272,7 @@ class Store:
         self.chip(chip_id)
         factor = parse_text("factor", factor, required=True, limit=100)
         number = parse_float(factor, value, minimum=None, allow_blank=False)
+        note = parse_text("note", note, multiline=True)
         rows = list(self.db[CALIBRATION].rows_where("chip_id = ? and factor = ?", [chip_id, factor]))
         with self.db.atomic():
             self.db[CALIBRATION].upsert({"chip_id": chip_id, "factor": factor, "value": number, "note": note},
