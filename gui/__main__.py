@@ -13,6 +13,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is not None:
         return cli.run_command(args)
+    from gui.syslibs import check_before_window
+
+    if not check_before_window():  # says which system libraries to install, instead of Qt's abort
+        return 1
     from gui.app import run_app
 
     return run_app(db_path=args.db)

@@ -44,8 +44,19 @@ class WouldOverwrite(UserError):
                          "or choose an empty folder)")
 
 
-def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, *, force: bool = False) -> list[Path]:
+def panel_context(panel, scenario: str | None) -> dict:
+    """What a panel's files show: the scenario, and the panel's model and workload."""
+    context = {"Scenario": scenario} if scenario else {}
+    if hasattr(panel, "export_context"):
+        context.update(panel.export_context() or {})
+    return context
+
+
+def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenario: str | None = None, *,
+               force: bool = False) -> list[Path]:
     """Compute every panel now and write its charts and tables into `out_dir` (created if needed).
+    Every file names `scenario` and the panel's model and workload (CSV comment lines, a
+    second title line in PNG and SVG).
 
     Every file name is worked out first: if any exists and `force` is False, WouldOverwrite is
     raised before anything is written. Each file is written to a temporary name in `out_dir` and
@@ -68,15 +79,18 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, *, forc
     for panel_key, panel in panels.items():
         if hasattr(panel, "compute_now"):
             panel.compute_now()
+        context = panel_context(panel, scenario)
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
             stem = out / f"{panel_key}_{chart_key}"
-            plan.append((stem.with_suffix(".png"),
-                         lambda p, c=chart: export_mod.export_png(c, p, width=PNG_WIDTH_PX)))
-            plan.append((stem.with_suffix(".svg"), lambda p, c=chart: export_mod.export_svg(c, p)))
-            plan.append((stem.with_suffix(".csv"), lambda p, c=chart: export_mod.export_csv(*c.data_table(), p)))
+            chart_context = {"Chart": getattr(chart, "title", chart_key), **context}
+            plan.append((stem.with_suffix(".png"), lambda p, c=chart, x=chart_context: _titled_png(c, p, x)))
+            plan.append((stem.with_suffix(".svg"), lambda p, c=chart, x=chart_context: _titled_svg(c, p, x)))
+            plan.append((stem.with_suffix(".csv"),
+                         lambda p, c=chart, x=chart_context: export_mod.export_csv(*c.data_table(), p, context=x)))
         for table_key, (headers, rows) in (panel.tables() if hasattr(panel, "tables") else {}).items():
             plan.append((out / f"{panel_key}_{table_key}.csv",
-                         lambda p, h=headers, r=rows: export_mod.export_csv(h, r, p)))
+                         lambda p, h=headers, r=rows, k=table_key, x=context:
+                         export_mod.export_csv(h, r, p, context={"Table": k, **x})))
     existing = [path for path, _ in plan if os.path.lexists(path)]
     if existing and not force:
         raise WouldOverwrite(existing)
@@ -85,6 +99,16 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, *, forc
         _write_atomically(path, writer, force=force)
         written.append(path)
     return written
+
+
+def _titled_png(chart, path: Path, context) -> Path:
+    with export_mod.titled(chart, context):
+        return export_mod.export_png(chart, path, width=PNG_WIDTH_PX)
+
+
+def _titled_svg(chart, path: Path, context) -> Path:
+    with export_mod.titled(chart, context):
+        return export_mod.export_svg(chart, path)
 
 
 def _names_known_now(panels: Mapping[str, object], out: Path) -> list[Path]:
@@ -138,13 +162,13 @@ def _panel_class(module_name: str, class_name: str):
 
 
 def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str, object]:
-    """Every analysis panel that exists, with the scenario's inputs applied (default: the one
-    used last in the app, else "Story default"). Needs a QApplication. Raises UserError for an
-    unknown scenario name."""
+    """Every analysis panel, with the scenario's inputs applied (default: the baseline,
+    "Story default", never quietly the one used last in the app). Needs a QApplication. Raises
+    UserError for an unknown scenario name."""
     from PySide6.QtGui import QUndoStack
 
     from gui.app import configure_pyqtgraph
-    from gui.scenarios import ensure_default_scenario, remembered_scenario
+    from gui.scenarios import baseline_scenario, ensure_default_scenario
 
     configure_pyqtgraph()
     if scenario_name is not None:
@@ -152,7 +176,7 @@ def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str,
     else:
         if not getattr(store, "read_only", False):
             ensure_default_scenario(store)
-        scenario_name = remembered_scenario(store)
+        scenario_name = baseline_scenario(store)
         params = store.scenario(scenario_name)["params"] if scenario_name else None
     stack = QUndoStack()
     panels: dict[str, object] = {}

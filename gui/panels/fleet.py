@@ -24,6 +24,7 @@ from gui.commands import (
     EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_stack, push_command,
 )
 from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
+from gui import style
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, to_timestamps
 from gui.widgets.tables import FilterableTable
@@ -354,7 +355,9 @@ class FleetPanel(QWidget):
         """Re-read the store into tables and chart (after every edit, undo and redo)."""
         selected = self.selected_order_id()
         chip_rows = self.store.chip_rows()
-        self._chip_names = {r["id"]: r.get("name") or r["id"] for r in chip_rows}
+        # One display name per chip (the catalog name's short form), as every chart shows it.
+        self._chip_names = {r["id"]: (r.get("name") or r["id"]).split(" (")[0] for r in chip_rows}
+        style.register_chips(self.store.chips())
         self._chip_vendors = {r["id"]: r.get("vendor") or "" for r in chip_rows}
         self.chip_model.set_rows(chip_rows)
         self._refresh_chip_combo(chip_rows)
@@ -402,14 +405,15 @@ class FleetPanel(QWidget):
             return
         x = to_timestamps(months)
         series = installed_timeline(orders, months, install_lag_days=INSTALL_LAG_DAYS)
-        wanted = {}
+        wanted, chip_ids = {}, {}
         for chip_id in sorted(series, key=lambda c: self._chip_names.get(c, c)):
             wanted[self._chip_names.get(chip_id, chip_id)] = series[chip_id]
+            chip_ids[self._chip_names.get(chip_id, chip_id)] = chip_id
         for name in self.chart.series_names():
             if name not in wanted and name != TOTAL_SERIES:
                 self.chart.remove_series(name)
         for name, values in wanted.items():
-            self.chart.set_series(name, x, values)
+            self.chart.set_series(name, x, values, color=style.chip_color(chip_ids[name]))
         if len(wanted) > 1:
             total = sum(wanted.values())
             self.chart.set_series(TOTAL_SERIES, x, total, color="#333333", width=1.5, dashed=True,

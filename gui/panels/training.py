@@ -26,9 +26,11 @@ from engine.training import (
     estimate_run, evaluate_layout, search_layouts,
 )
 from gui.panels.analysis_common import (
+    STALE_MESSAGE, mark_stale,
     DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin,
     fmt_big, form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
 )
+from gui import style
 from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.heatmap import HeatmapPanel
@@ -135,7 +137,7 @@ def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: 
             except UserError:
                 pass  # e.g. no 16-bit peak in the catalog: a gap in the curve
             done += 1
-            report(done, f"Scaling curve: {chip.name} on {n:,} chips")
+            report(done, f"Scaling curve: {short_chip_label(chip)} on {n:,} chips")
     return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
                             grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
                             scaling_chips=tuple(c.id for c in compare_chips),
@@ -225,7 +227,7 @@ class TrainingPanel(QWidget):
         self.heatmap = HeatmapPanel("Layout search: best tokens/s per chip",
                                     x_label="TP", x_unit="ways", y_label="PP", y_unit="stages",
                                     value_label="Best throughput", value_unit="tokens/s per chip")
-        self.scaling_chart = PlotPanel("Time to train vs chip count (best layout at each count)",
+        self.scaling_chart = PlotPanel("Time to train vs chips (best layout per count)",
                                        x_label="Chips", x_unit="chips", y_label="Time to train", y_unit="days")
         if self.scaling_chart.legend is not None:
             self.scaling_chart.legend.setOffset((-10, 10))  # top right: the curves fall to the right
@@ -255,6 +257,7 @@ class TrainingPanel(QWidget):
     # ---- catalog -----------------------------------------------------------------------------
     def _reload_catalog(self) -> None:
         self._chips = {c.id: c for c in self.store.chips()}
+        style.register_chips(self._chips.values())
         self._models = {m.id: m for m in self.store.models()}
         self._orders = self.store.orders()
 
@@ -311,9 +314,13 @@ class TrainingPanel(QWidget):
         e.add_row(form, "tokens", "Token budget", self.tokens_spin, "Training tokens, in trillions (15 = 15e12)")
         self.seq_spin = spin(0, 1_048_576, 0, " tokens", special="model default", step=1024)
         e.add_row(form, "seq_len", "Sequence length", self.seq_spin, "Tokens per sequence (0 = the model's default)")
-        self.batch_spin = spin(0, 1_048_576, 0, " sequences", special="auto (≈4M tokens)", step=64)
+        self.batch_spin = spin(0, 1_048_576, 0, " sequences", special="auto", step=64)
         e.add_row(form, "global_batch", "Global batch", self.batch_spin,
                   "Sequences per optimizer step (auto: about 4M tokens, at least 1K tokens per chip)")
+        self.batch_hint = QLabel("")
+        self.batch_hint.setWordWrap(True)
+        self.batch_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        form.addRow(self.batch_hint)
         self.dtype_combo = combo([("BF16", "bf16"), ("FP8 (GEMMs)", "fp8")])
         e.add_row(form, "dtype", "Precision", self.dtype_combo, "Matrix-multiply precision")
         self.price_spin = dspin(0.0, 1000.0, 0.0, 2, " USD/chip-h", special="amortised list price", step=0.25)
@@ -439,10 +446,10 @@ class TrainingPanel(QWidget):
         if self.source_combo.currentData() == "fleet":
             day = self.date_edit.date().toPython()
             n = self.installed_on(chip.id, day)
-            self.fleet_hint.setText(f"{n:,} {chip.name} installed on {day.isoformat()} "
+            self.fleet_hint.setText(f"{n:,} {short_chip_label(chip)} installed on {day.isoformat()} "
                                     f"(delivered by {(day - dt.timedelta(days=INSTALL_LAG_DAYS)).isoformat()}).")
             if n <= 0:
-                e.set("fleet_date", f"No {chip.name} installed by {day.isoformat()}: pick a later date, "
+                e.set("fleet_date", f"No {short_chip_label(chip)} installed by {day.isoformat()}: pick a later date, "
                                     "another chip, or enter a count.")
                 problems += 1
         else:
@@ -473,15 +480,22 @@ class TrainingPanel(QWidget):
                           micro_batch=self.mb_spin.value(), recompute=self.recompute_combo.currentData())
         dtype = self.dtype_combo.currentData()
         if dtype == "fp8" and not chip.fp8_tflops:
-            e.set("dtype", f"{chip.name} has no FP8 matrix units: use BF16.")
+            e.set("dtype", f"{short_chip_label(chip)} has no FP8 matrix units: use BF16.")
             problems += 1
         if not chip.peak_tflops("bf16"):
-            e.set("chip", f"{chip.name} has no 16-bit peak in the catalog: fill it in the Fleet view.")
+            e.set("chip", f"{short_chip_label(chip)} has no 16-bit peak in the catalog: fill it in the Fleet view.")
             problems += 1
         if problems:
             return None
-        return TrainingInputs(model=model, chip=chip, num_chips=int(n), seq_len=self.seq_spin.value() or None,
-                              global_batch_seqs=self.batch_spin.value() or None, dtype=dtype, **layout)
+        inputs = TrainingInputs(model=model, chip=chip, num_chips=int(n), seq_len=self.seq_spin.value() or None,
+                                global_batch_seqs=self.batch_spin.value() or None, dtype=dtype, **layout)
+        batch = inputs.batch_seqs()
+        self.batch_hint.setText(
+            f"{'Auto' if not self.batch_spin.value() else 'Set'}: {batch:,} sequences × {inputs.seq:,} tokens "
+            f"= {fmt_big(batch * inputs.seq)} tokens per step"
+            + (" (about 4M tokens, at least 1K per chip; rounded to the layout's DP × micro-batch)"
+               if not self.batch_spin.value() else ""))
+        return inputs
 
     def _analysis_key(self, inp: TrainingInputs) -> tuple:
         return (inp.model, inp.chip.id, inp.num_chips, inp.seq, inp.batch_seqs(), inp.dtype,
@@ -497,11 +511,13 @@ class TrainingPanel(QWidget):
         inp = self.read_inputs()
         self.inputs = inp
         if inp is None:
-            self.banner.show_error("Fix the fields marked in red to update the figures.")
+            self.banner.show_error(STALE_MESSAGE)
+            mark_stale(self.result_widgets(), True)
             self.evaluated.emit()
             return
         if self.banner.kind == "error":
             self.banner.dismiss()
+        mark_stale(self.result_widgets(), False)
         if self.mode_combo.currentData() == "fixed":
             try:
                 self.result = evaluate_layout(inp)
@@ -528,7 +544,7 @@ class TrainingPanel(QWidget):
             return
         self._running_key = key
         counts = scaling_counts(inp.num_chips)
-        self.run_bar.set_message(f"Searching layouts for {inp.model.name} on {inp.num_chips:,} × {inp.chip.name}…")
+        self.run_bar.set_message(f"Searching layouts for {inp.model.name} on {inp.num_chips:,} × {short_chip_label(inp.chip)}…")
         self.runner.start(run_training_analysis, inp, self._compare_chips(inp), counts, key)
 
     def cancel_analysis(self) -> None:
@@ -599,8 +615,10 @@ class TrainingPanel(QWidget):
         t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%, {r.model_tflops_per_chip:.0f} TFLOP/s per chip")
         t.set("memory", f"{r.memory_gb_per_chip:.1f}", f"of {r.memory_capacity_gb:.0f} GB HBM")
         lay = r.layout
+        batch = int(lay.get("global_batch_seqs") or inp.batch_seqs())
         t.set("layout", layout_label(lay),
-              f"DP{lay['dp']} · ZeRO-{lay['zero_stage']} · mb{lay['micro_batch']} · rc {lay['recompute']}")
+              f"DP{lay['dp']} · batch {batch:,} seq ({fmt_big(batch * inp.seq)} tokens) · ZeRO-{lay['zero_stage']}"
+              f" · mb{lay['micro_batch']} · rc {lay['recompute']}")
         if not r.feasible:
             for key in ("time", "throughput", "chip_hours", "energy", "cost", "goodput"):
                 t.set(key, "–", "")
@@ -691,7 +709,7 @@ class TrainingPanel(QWidget):
             return  # nothing it shows has changed (most edits)
         self._scaling_drawn = drawn
         counts = np.array(a.scaling_counts, dtype=float)
-        wanted = {}
+        wanted, colors = {}, {}
         for k, chip_id in enumerate(a.scaling_chips):
             chip = self._chips.get(chip_id)
             if chip is None:
@@ -702,17 +720,31 @@ class TrainingPanel(QWidget):
                 est = self._estimate(float(tps), int(n), chip) if np.isfinite(tps) else None
                 days.append(est.time_to_train_days if est else np.nan)
             wanted[short_chip_label(chip)] = np.array(days)
+            colors[short_chip_label(chip)] = (style.chip_color(chip.id), chip.id in style.CHIP_DASHED)
         for name in chart.series_names():
             if name not in wanted:
                 chart.remove_series(name)
         for name, days in wanted.items():
-            chart.set_series(name, counts, days)
+            chart.set_series(name, counts, days, color=colors[name][0], dashed=colors[name][1])
         finite = np.concatenate([d[np.isfinite(d)] for d in wanted.values()]) if wanted else np.zeros(0)
         if finite.size:
             chart.plot_item.setYRange(0, float(finite.max()) * 1.1, padding=0)
             chart.plot_item.setXRange(0, float(counts.max()) * 1.03, padding=0)
 
     # ---- protocol ----------------------------------------------------------------------------
+    def export_context(self) -> dict:
+        """What this panel's exports show (model and workload, in the units the form uses)."""
+        inp = self.inputs
+        if inp is None:
+            return {"Model": self.model_combo.currentText(), "Workload": "inputs invalid (results out of date)"}
+        return {"Model": inp.model.name,
+                "Workload": f"{inp.num_chips:,} × {short_chip_label(inp.chip)}, {self.tokens_spin.value():g}T tokens, "
+                            f"sequence {inp.seq:,}, global batch {inp.batch_seqs():,} sequences, {inp.dtype.upper()}"}
+
+    def result_widgets(self) -> list:
+        """What shows results (greyed while the inputs are invalid)."""
+        return [self.tiles, self.notes, *self.charts().values()]
+
     def charts(self) -> dict:
         return {"step-time": self.step_chart, "memory": self.memory_chart,
                 "layout-search": self.heatmap, "scaling": self.scaling_chart}
@@ -739,8 +771,10 @@ class TrainingPanel(QWidget):
         r, est, inp = self.result, self.run_estimate, self.inputs
         if r is None or inp is None:
             return []
-        rows = [["Model", inp.model.name, ""], ["Chip", inp.chip.name, ""], ["Chips", inp.num_chips, "chips"],
+        rows = [["Model", inp.model.name, ""], ["Chip", short_chip_label(inp.chip), ""], ["Chips", inp.num_chips, "chips"],
                 ["Layout", layout_label(r.layout), ""], ["Feasible", r.feasible, ""],
+                ["Global batch", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()), "sequences"],
+                ["Tokens per step", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()) * inp.seq, "tokens"],
                 ["Step time", r.step_time_s, "s"], ["Throughput per chip", r.tokens_per_s_per_chip, "tokens/s"],
                 ["Throughput", r.tokens_per_s_per_chip * inp.num_chips, "tokens/s"], ["MFU", r.mfu_pct, "%"],
                 ["Memory per chip", r.memory_gb_per_chip, "GB"], ["HBM per chip", r.memory_capacity_gb, "GB"]]
