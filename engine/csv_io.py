@@ -145,8 +145,9 @@ class CsvReader:
         except StopIteration:
             return None
         except UnicodeDecodeError as exc:
-            raise UserError(f"{self.path}: not UTF-8 text near line {self._reader.line_num + 1} "
-                            f"(byte 0x{exc.object[exc.start]:02x}); save it as CSV UTF-8") from None
+            # (decoding runs ahead of the parser in blocks, so no reliable line number here)
+            raise UserError(f"{self.path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                            "save it as CSV UTF-8") from None
         except csv.Error as exc:
             raise UserError(f"{self.path}: line {self._reader.line_num}: malformed CSV ({exc})") from None
         except OSError as exc:

@@ -124,7 +124,7 @@ def parse_text(field: str, value, *, required: bool = False, choices=None, limit
     if bad:
         kind = "a NUL character" if bad[0] == "\x00" else "a control character"
         raise ValidationError([f"{field}: {_show(text)} (contains {kind}, '{escape_controls(bad[0])}'; "
-                               f"remove it{'' if multiline else ', or use a note for several lines'})"])
+                               f"remove it{', or use a note for several lines' if bad[0] in MULTILINE_ALLOWED else ''})"])
     if choices is not None and text.lower() not in choices:
         allowed = ", ".join(c for c in choices if c) or "blank"
         raise ValidationError([f"{field}: {_show(value)} (must be one of {allowed})"])
