@@ -332,3 +332,49 @@ def test_orders_are_listed_a_page_at_a_time(store):
     assert pages == [r["id"] for r in store.order_rows()] and store.order_count() == 3
     first, deliveries = next(iter(store.iter_orders(offset=1, limit=1)))
     assert first["id"] == 1 and first["delivered"] == 30_000 and len(deliveries) == 3
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"buyer,vendor,chip_id,quantity,order_date\nA\x00B,NVIDIA,h20-96gb,5,2025-01-01\n", "'A\\x00B' (contains a NUL"),
+    (b"buyer,vendor,chip_id,quantity,order_date\nA\xff\xfe,NVIDIA,h20-96gb,5,2025-01-01\n", "not UTF-8 text (byte 0xff)"),
+    (b"", "empty file"),
+    (b"buyer,vendor,chip_id,quantity,order_date\n" + b"x" * 200_000 + b",NVIDIA,h20-96gb,5,2025-01-01\n",
+     "malformed CSV (field larger than field limit"),
+    (b'buyer,vendor,chip_id,quantity,order_date\n"open quote,NVIDIA,h20-96gb,5,2025-01-01\n', "row 2"),
+])
+def test_hostile_csv_bytes_are_one_clear_error(store, tmp_path, content, needle):
+    path = tmp_path / "o.csv"
+    path.write_bytes(content)
+    before = _orders_and_deliveries(store)
+    message = _catch(store.import_orders, path)
+    assert needle in message and "\n" not in message
+    assert _orders_and_deliveries(store) == before
+
+
+def test_a_symlink_to_a_fifo_is_refused(store, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "orders.csv"
+    link.symlink_to(fifo)
+    assert "is a pipe (FIFO)" in _catch(store.import_orders, link)
+
+
+def test_force_never_writes_through_a_fifo_or_a_dangling_link(store, tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    dangling = tmp_path / "gone.csv"
+    dangling.symlink_to(tmp_path / "missing-target.csv")
+    for target in (fifo, dangling):
+        assert "is not a regular file; not overwritten" in _catch(
+            lambda p: store.export_orders_csv(p, force=True), target)
+    assert not (tmp_path / "missing-target.csv").exists() and _no_temp_files(tmp_path) == []
+
+
+def test_a_folder_that_refuses_writes_is_one_clear_error_even_as_root(store, tmp_path, monkeypatch):
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(csv_io.tempfile, "mkstemp", refused)  # what a read-only folder does to a non-root user
+    message = _catch(store.export_chips_csv, tmp_path / "chips.csv")
+    assert message == f"{tmp_path / 'chips.csv'}: can't write in {tmp_path} (Permission denied)"
+    assert not (tmp_path / "chips.csv").exists() and _no_temp_files(tmp_path) == []
