@@ -54,6 +54,8 @@ class Topology:
     def scaleup_group_gbps(self, members):
         """Per-chip bandwidth (GB/s) a collective among `members` chips of one domain gets."""
         m = np.maximum(np.asarray(members, dtype=float), 1.0)
+        if self.kind == "switch":
+            return self.scaleup_gbps + 0.0 * m
         if self.kind == "mesh":
             return np.minimum(np.maximum(m - 1.0, 1.0), self.links) * self.link_gbps
         if self.kind == "torus":
@@ -70,10 +72,11 @@ class Topology:
         g = np.maximum(np.asarray(group, dtype=float), 1.0)
         st = np.maximum(np.asarray(stride, dtype=float), 1.0)
         inside = g * st <= self.domain
-        members = np.where(inside, g, np.clip(np.floor(self.domain / st), 1.0, g))
-        up = self.scaleup_group_gbps(members) * 1e9 * up_eff
-        out = members * self.scaleout_gbps / self.oversubscription * 1e9 * out_eff
-        return np.where(inside, up, np.minimum(out, np.where(members > 1, up, np.inf))), inside
+        members = np.minimum(np.maximum(np.floor(self.domain / st), 1.0), g)   # == g when inside
+        up = self.scaleup_group_gbps(members) * (1e9 * up_eff)
+        out = members * (self.scaleout_gbps / self.oversubscription * 1e9 * out_eff)
+        # crossing domains: m NICs in parallel, never faster than the m members' own fabric
+        return np.where(inside | (out > up), up, out), inside
 
     # ---- collectives (seconds) -----------------------------------------------------------
     def _ring(self, factor, group, stride, nbytes, up_eff, out_eff, latency_s):

@@ -434,10 +434,14 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     edp = np.maximum(dp_group / ep, 1.0)
 
     def dp_time(n, stride, p):
-        allreduce = topo.all_reduce_s(n, stride, p * gbytes, **net)
-        rs = topo.reduce_scatter_s(n, stride, p * gbytes, **net)
-        ag = topo.all_gather_s(n, stride, p * 2.0, **net)
-        return np.where(zero == 0, allreduce,
+        # ring passes of (n-1)/n of the buffer (an all-reduce is a reduce-scatter + all-gather);
+        # one bandwidth lookup per group, the passes in closed form
+        bw, _ = topo.group_bandwidth(n, stride, up_eff=up_eff, out_eff=out_eff)
+        one = np.where(n > 1, (n - 1.0) / n / bw, 0.0)
+        steps = np.where(n > 1, np.ceil(np.log2(np.maximum(n, 1.0))) * lat, 0.0)
+        rs = one * (p * gbytes) + steps
+        ag = one * (p * 2.0) + steps
+        return np.where(zero == 0, 2.0 * rs,
                         np.where(zero == 1, rs + ag,
                                  np.where(zero == 2, micro * rs + ag, micro * (rs + 2.0 * ag))))
 
@@ -449,9 +453,12 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     dp_exposed = dp_comm - f("train_dp_overlap") * np.minimum(dp_comm, window)
 
     # -- optimizer step: mixed-precision Adam streams ~30 bytes per locally owned parameter
+    inv_ne = {st: 1.0 / np.where(zero >= st, dp_group, 1.0) for st in (1, 2, 3)}
+    expert_sh = {st: expert_chip / np.where(zero >= st, edp, 1.0) for st in (1, 2, 3)} if model.is_moe \
+        else {st: 0.0 for st in (1, 2, 3)}
+
     def sharded(stage, nbytes, nonexpert=nonexpert_chip):
-        return (nonexpert / np.where(zero >= stage, dp_group, 1.0)
-                + expert_chip / np.where(zero >= stage, edp, 1.0)) * nbytes
+        return (nonexpert * inv_ne[stage] + expert_sh[stage]) * nbytes
 
     opt = sharded(1, 30.0) / hbm + f("train_step_overhead_s")
 
@@ -690,6 +697,12 @@ def _check_inputs(inp: TrainingInputs) -> None:
         raise UserError(f"chip {inp.chip.id}: no 16-bit peak in the catalog")
     if inp.dtype not in ("bf16", "fp16", "fp8"):
         raise UserError(f"dtype: {inp.dtype!r} (bf16, fp16 or fp8)")
+    from engine.layout import DIMENSION
+
+    for key in ("tp", "pp", "cp", "ep", "vpp", "micro_batch"):  # the ranges the GUI and CLI offer
+        problem = DIMENSION[key].check(getattr(inp, key))
+        if problem:
+            raise UserError(problem.replace(DIMENSION[key].flag, key, 1))
     if inp.recompute is not None and inp.recompute not in RECOMPUTE_NAMES:
         raise UserError(f"recompute: {inp.recompute!r} (none, selective or full)")
     if inp.schedule not in SCHEDULES:

@@ -27,11 +27,12 @@ def _gui_registrars():
     import importlib
 
     registrars = []
-    try:
-        registrars.append(importlib.import_module("gui.commands_cli").register)
-    except ModuleNotFoundError as exc:
-        if exc.name != "gui.commands_cli":
-            raise
+    for name in ("gui.commands_cli", "gui.report_cli"):
+        try:
+            registrars.append(importlib.import_module(name).register)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
     return registrars
 
 

@@ -135,6 +135,9 @@ class MainWindow(QMainWindow):
         self.open_db_action.setShortcut(QKeySequence("Ctrl+O"))
         self.new_db_action = file_menu.addAction("&New database…", lambda: self.switch_database(create=True))
         self.new_db_action.setShortcut(QKeySequence("Ctrl+N"))
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
         file_menu.addSeparator()
         self.import_chips_action = file_menu.addAction("Import chips CSV…", lambda: self.import_csv("chips"))
         self.import_orders_action = file_menu.addAction("Import orders CSV…", lambda: self.import_csv("orders"))
@@ -144,6 +147,9 @@ class MainWindow(QMainWindow):
         self.export_all_action = file_menu.addAction("Export &all charts and tables…", lambda: self.export_all())
         self.export_all_action.setShortcut(QKeySequence("Ctrl+E"))
         self.export_all_action.setToolTip("Every chart as PNG and SVG and the data behind it as CSV, for this scenario")
+        self.export_report_action = file_menu.addAction("Export &report (PDF)…", lambda: self.export_report())
+        self.export_report_action.setToolTip("Key answers, assumptions, every chart and the accuracy statement, "
+                                             "as a PDF to share")
         file_menu.addSeparator()
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
@@ -335,6 +341,25 @@ class MainWindow(QMainWindow):
         except Exception:
             return str(self.store.path)
 
+    def about_text(self) -> str:
+        """Version, where the data, settings and logs are (the About box)."""
+        import html
+
+        from engine.store.store import default_db_path
+        from gui.crash import resolve_log_dir
+        from gui.settings import settings
+
+        def row(label, value):
+            return f"<tr><td><b>{label}</b>&nbsp;</td><td>{html.escape(str(value))}</td></tr>"
+
+        return (f"<b>Fleetcast {__version__}</b><p>What-if planner for AI compute fleets: training, "
+                "serving, and supply versus demand.</p><table>"
+                + row("Database", self.store.path)
+                + row("Default database", default_db_path())
+                + row("Log folder", resolve_log_dir())
+                + row("Settings", settings().fileName())
+                + "</table>")
+
     def show_help(self, topic: str):
         """Quick start or glossary in a window beside the app (not modal: read while working)."""
         from PySide6.QtWidgets import QDialog, QTextBrowser
@@ -360,10 +385,51 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_about(self) -> None:
-        QMessageBox.about(
-            self, "About Fleetcast",
-            f"<b>Fleetcast {__version__}</b><p>What-if planner for AI compute fleets: training, "
-            f"serving, and supply versus demand.</p><p>Database: {self.store.path}</p>")
+        QMessageBox.about(self, "About Fleetcast", self.about_text())
+
+    # ---- recent databases and the report ------------------------------------------------------
+    def _fill_recent_menu(self) -> None:
+        from gui.recent import clear_recent, recent_databases
+
+        menu = self.recent_menu
+        menu.clear()
+        paths = recent_databases()
+        for path in paths:
+            action = menu.addAction(path, lambda path=path: self.switch_database(create=False, path=path))
+            action.setEnabled(os.path.abspath(path) != os.path.abspath(str(self.store.path)))
+        if paths:
+            menu.addSeparator()
+            menu.addAction("Clear menu", clear_recent)
+        menu.setEnabled(bool(paths))
+
+    def export_report(self, path: str | None = None) -> object | None:
+        """Write the PDF report of the current scenario (with the window's current inputs)."""
+        force = False
+        if path is None:
+            name = (self._scenario_name or "fleetcast").replace("/", "-")
+            start = os.path.join(last_dir("export"), f"{name} report.pdf")
+            path, _ = QFileDialog.getSaveFileName(self, "Export report", start, "PDF files (*.pdf)")
+            if not path:
+                return None
+            if not path.lower().endswith(".pdf"):
+                path += ".pdf"
+            force = True  # the save dialog has asked before replacing a file
+        from gui.report import write_report
+
+        for key in ANALYSIS_PANELS:
+            self.panel(key)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            result = write_report(self.store, self.panels, self._scenario_name or "", self.gather_scenario_params(),
+                                  path, force=force)
+        except UserError as exc:
+            self.fleet_panel.banner.show_error(f"Report not written: {exc}")
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        remember_dir("export", path)
+        self.show_status(f"Wrote {result.path} ({result.pages} pages)")
+        return result
 
     # ---- import / export ---------------------------------------------------------------------
     def import_csv(self, kind: str, path: str | None = None) -> int | None:
@@ -458,6 +524,9 @@ class MainWindow(QMainWindow):
             self.fleet_panel.banner.show_error(f"{exc}")
             return None
         remember_dir("database", path)
+        from gui.recent import remember_database
+
+        remember_database(store.path)
         window = MainWindow(store)
         window.owns_store = True
         window.show()
@@ -583,6 +652,9 @@ def run_app(db_path: str | None = None) -> int:
     store = open_store_or_recover(db_path)
     if store is None:
         return 1
+    from gui.recent import remember_database
+
+    remember_database(store.path)
     window = MainWindow(store)
     window.owns_store = True
     window.show()

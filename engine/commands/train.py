@@ -16,10 +16,11 @@ def register(subparsers) -> None:
     p.add_argument("--chip", required=True, help="chip id")
     p.add_argument("--chips", type=int, required=True, help="number of chips")
     p.add_argument("--tokens", type=float, help="token budget (e.g. 15e12) for time to train")
-    for name in ("tp", "pp", "vpp", "dp", "cp", "ep"):
-        p.add_argument(f"--{name}", type=int)
+    from engine.layout import DIMENSIONS
+
+    for d in DIMENSIONS:  # --tp --pp --cp --ep --vpp --micro-batch --dp: one schema with the GUI
+        p.add_argument(d.flag, type=int, dest=d.key, help=f"{d.help} ({d.low:,} to {d.high:,} {d.unit})")
     p.add_argument("--zero", type=int, choices=(0, 1, 2, 3), help="ZeRO stage (3 = FSDP)")
-    p.add_argument("--micro-batch", type=int, dest="micro_batch")
     p.add_argument("--global-batch", type=int, dest="global_batch", help="sequences per step")
     p.add_argument("--recompute", choices=("none", "selective", "full"))
     p.add_argument("--seq-len", type=int, dest="seq_len")
@@ -97,6 +98,12 @@ def run(args, ctx) -> Output:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name.replace('_', '-')}: {value} (must be a positive integer)")
+    from engine.layout import DIMENSIONS
+
+    for d in DIMENSIONS:
+        problem = d.check(getattr(args, d.key))
+        if problem:
+            raise UserError(problem)
     if args.price is not None and not (0 <= args.price < 1e6):  # also refuses nan and inf
         raise UserError(f"--price-per-chip-hour: {args.price:g} (must be 0 to 1,000,000 USD)")
     if args.tokens is not None and not (0 < args.tokens <= 1e18):  # also refuses nan and inf

@@ -169,18 +169,18 @@ def connect(target: Target, *, read_only: bool, busy_timeout_s: float | None = N
     """A connection through a URI built from the path (never pasted: '#', '?', '%' are escaped).
 
     Returns the connection and a note for the user ("" when none). Read-only: `mode=ro` when the
-    database uses a rollback journal or its WAL index (-shm) already exists; `immutable=1` for a
-    WAL database with no -shm, because `mode=ro` would have to create -shm and -wal (which a
-    read-only folder forbids and a read-only file would leave behind). Immutable means changes
-    made by another program while this one is open are not seen.
+    database uses a rollback journal or its -wal and -shm both exist (another program has it
+    open); `immutable=1` for a WAL database without them, because `mode=ro` would have to create
+    -shm and -wal (which a read-only folder forbids and a read-only file would leave behind).
+    Immutable means changes made by another program while this one is open are not seen.
     """
     timeout = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
     uri = target.path.absolute().as_uri()
     note = ""
     if not read_only:
         uri += "?mode=rw" if target.existed else "?mode=rwc"
-    elif not is_wal(target.header) or "-shm" in target.side_files:
-        uri += "?mode=ro"
+    elif not is_wal(target.header) or {"-wal", "-shm"} <= target.side_files:
+        uri += "?mode=ro"  # a rollback journal, or a WAL database another program has open
     else:
         wal = side_file(target.path, "-wal")
         if "-wal" in target.side_files and wal.stat().st_size > 0:

@@ -1,8 +1,10 @@
 """Opening, migrating, seeding and editing the Fleetcast database.
 
 Safety rules: foreign keys on every connection; WAL journal; every multi-row write inside one
-transaction; validation before any write; a backup before migrating an older file; a file that is
-not ours, damaged, newer or locked is never modified.
+transaction (BEGIN IMMEDIATE, waiting out another writer); validation before any write; a backup
+before migrating an older file; a file that is not ours, damaged (pages, schema, text or values),
+newer or locked is never modified. Which paths are opened and how: `files.py`; the schema check:
+`schema_check.py`; stored values checked where they become engine values: `boundary.py`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from engine.validate import (
     parse_schedule, parse_text,
 )
 
-APP_NAME = "fleetcast"
 ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)  # as in engine.store.transfer
 
 
@@ -113,7 +114,7 @@ def _open_target(target: "files.Target", read_only: bool, timeout_s: float) -> "
     conn, note = files.connect(target, read_only=read_only, busy_timeout_s=timeout_s)
     creating = not target.size
     try:
-        store = Store._open(conn, target.path, read_only=read_only, existed=not creating, timeout_s=timeout_s)
+        store = Store._open(conn, target.path, read_only=read_only, timeout_s=timeout_s)
     except BaseException:
         conn.close()
         if creating and not read_only:
@@ -151,8 +152,7 @@ class Store:
 
     # ---- opening -----------------------------------------------------------------------------
     @classmethod
-    def _open(cls, conn: sqlite3.Connection, path: Path, *, read_only: bool, existed: bool,
-              timeout_s: float) -> "Store":
+    def _open(cls, conn: sqlite3.Connection, path: Path, *, read_only: bool, timeout_s: float) -> "Store":
         def damaged(why: str) -> StoreError:
             return StoreError(f"{path}: the database is damaged ({why}); {files.DAMAGED_HINT}")
 
@@ -242,7 +242,12 @@ class Store:
 
     def _backup(self, label: str) -> Path:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}{self.path.suffix or '.db'}")
+        suffix = self.path.suffix or ".db"
+        target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}{suffix}")
+        for n in range(2, 1000):  # two upgrades in one second must not overwrite the first backup
+            if not os.path.lexists(target):
+                break
+            target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}-{n}{suffix}")
         with sqlite3.connect(target) as dest:  # a Path: no URI parsing, any bytes in the name
             self.db.conn.backup(dest)
         dest.close()

@@ -32,6 +32,8 @@ def mark_stale(widgets, stale: bool) -> None:
     """Grey out results that no longer match the inputs (while the inputs are invalid), so old
     numbers never pass for current ones; `is_stale(w)` tells tests and exports."""
     for widget in widgets:
+        if bool(widget.property("stale")) == bool(stale):
+            continue  # most evaluations: nothing changes, nothing to restyle
         if stale:
             effect = QGraphicsOpacityEffect(widget)
             effect.setOpacity(STALE_OPACITY)

@@ -28,6 +28,9 @@ class CategoryBarPanel(PlotPanel):
         self._segments: dict[str, np.ndarray] = {}
         self._refs: dict[str, tuple[float, pg.InfiniteLine]] = {}
         self.plot_item.setMouseEnabled(x=False, y=False)
+        # Axis-aligned bars need no antialiasing, and painting without it is cheaper (each edit
+        # redraws two bar charts).
+        self.plot_widget.setAntialiasing(False)
         from PySide6.QtGui import QFont
 
         tick_font = QFont()

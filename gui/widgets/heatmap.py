@@ -18,23 +18,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPen
 
+from engine.layout import Infeasible
 from gui.widgets.plot_panel import PlotPanel, format_number
 
 INFEASIBLE_RGBA = (222, 222, 222, 255)
 
 # Short cell codes for the training engine's reasons (unknown reasons get their first word).
-REASON_CODES = {
-    "out of memory": "OOM",
-    "tp does not divide heads": "heads",
-    "layout does not match the chip count": "count",
-    "global batch not divisible by dp x micro-batch": "batch",
-    "pp exceeds layers": "layers",
-    "vpp needs pp > 1 and enough layers": "vpp",
-    "cp does not divide sequence": "seq",
-    "ep does not divide experts or dp x cp": "EP",
-    "fp8 not supported by chip": "fp8",
-    "TP × PP does not divide the chip count": "n/a",
-}
+REASON_CODES = {reason.text: reason.code for reason in Infeasible if reason is not Infeasible.OK}
 
 
 def reason_code(reason: str) -> str:

@@ -175,6 +175,7 @@ class PlotPanel(QWidget):
             self.plot_item.setLabel(side, text)
         if side == "left":
             self._shown_y_label = None
+            self._texts_signature = None
 
     def set_axis_labels(self, *, x_label=None, x_unit=None, y_label=None, y_unit=None) -> None:
         self.x_label = self.x_label if x_label is None else x_label
@@ -187,6 +188,7 @@ class PlotPanel(QWidget):
     def set_title(self, title: str) -> None:
         self.title = title
         self._shown_title = None
+        self._texts_signature = None
         self.plot_item.setTitle(title, size="11pt")
         self._fit_texts()
 
@@ -316,8 +318,13 @@ class PlotPanel(QWidget):
         if self.legend is None:
             return
         names = self.legend_names()
-        longest = max([len(n) for n in names] or [0])
         width = max(self.plot_widget.width(), MIN_PLOT_WIDTH_PX)
+        signature = (tuple(names), width)
+        if signature == getattr(self, "_legend_signature", None):
+            self._fit_texts()
+            return  # most redraws update data only: nothing to lay out (the edit stays fast)
+        self._legend_signature = signature
+        longest = max([len(n) for n in names] or [0])
         per_entry_px = 34 + 6.5 * longest  # sample + label at 8 pt
         columns = max(1, min(len(names) or 1, int(width // max(per_entry_px, 1.0))))
         if self.legend.columnCount != columns:
@@ -344,6 +351,11 @@ class PlotPanel(QWidget):
         width = self.plot_item.width()
         if width <= 0:
             return
+        axis = self.plot_item.getAxis("left")
+        signature = (self.title, self.y_label, self.y_unit, width, axis.height())
+        if signature == getattr(self, "_texts_signature", None):
+            return
+        self._texts_signature = signature
         if self.title:
             label = self.plot_item.titleLabel
             text = self.title
@@ -389,6 +401,7 @@ class PlotPanel(QWidget):
             self.plot_item.titleLabel.setText(self.title, size="11pt")
         self._set_axis_label("left", self.y_label, self.y_unit)
         self._shown_title = None
+        self._texts_signature = None
 
     def clear_series(self) -> None:
         for name in list(self._series):
@@ -492,10 +505,10 @@ class PlotPanel(QWidget):
     context_provider = None
 
     def export_context(self) -> dict:
-        context = {"Chart": self.title}
-        if self.context_provider is not None:
-            context.update(self.context_provider() or {})
-        return context
+        """{} for a chart outside the window (a plain CSV); else chart, scenario, model, workload."""
+        if self.context_provider is None:
+            return {}
+        return {"Chart": self.title, **(self.context_provider() or {})}
 
     def export_png(self, path, width: int = 1600, context: dict | None = None):
         with export_mod.titled(self, context if context is not None else self.export_context()):

@@ -57,12 +57,17 @@ def test_export_all_names_scenario_model_and_workload(tmp_path, qtbot):
     from gui.export_all import build_offscreen_panels, export_all, shutdown_panels
 
     store = open_store(tmp_path / "e.db")
-    panels = build_offscreen_panels(store, "Huawei delivers half")
-    panels = {k: panels[k] for k in ("training",)}
+    built = build_offscreen_panels(store, "Huawei delivers half")
     try:
-        written = export_all(panels, tmp_path / "out", scenario="Huawei delivers half")
+        written = export_all({"training": built["training"]}, tmp_path / "out", scenario="Huawei delivers half")
     finally:
-        shutdown_panels(panels)
+        shutdown_panels(built)
+        from PySide6.QtCore import QThreadPool
+
+        QThreadPool.globalInstance().waitForDone(5000)
+        for panel in built.values():
+            panel.close()
+            panel.deleteLater()
     csv_text = (tmp_path / "out" / "training_scaling.csv").read_text(encoding="utf-8")
     assert csv_text.startswith("# Chart: Time to train vs chips")
     assert "# Scenario: Huawei delivers half\n# Model: Llama 3 70B\n# Workload: 1,024 × Ascend 910B2" in csv_text

@@ -636,3 +636,28 @@ def test_older_database_with_a_foreign_value_is_refused_before_any_backup(tmp_pa
     with pytest.raises(StoreError, match="table orders, row id 1, column order_date"):
         open_store(db)
     assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["old.db"]
+
+
+def test_two_upgrades_in_one_second_keep_both_backups(tmp_path, monkeypatch):
+    from tests.store.test_store_faults import _make_old_database
+    import datetime as dt
+
+    class FrozenClock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2026, 1, 2, 3, 4, 5)
+
+    import engine.store.store as store_module
+
+    monkeypatch.setattr(store_module.dt, "datetime", FrozenClock)
+    db = tmp_path / "old.db"
+    _make_old_database(db)
+    first = open_store(db)
+    first.close()
+    first_bytes = first.backup_path.read_bytes()
+    _make_old_database(tmp_path / "again.db")
+    (tmp_path / "again.db").replace(db)  # an old file again at the same path, same second
+    second = open_store(db)
+    second.close()
+    assert second.backup_path != first.backup_path
+    assert first.backup_path.read_bytes() == first_bytes
