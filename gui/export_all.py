@@ -9,7 +9,6 @@ File names: `<panel>_<chart>.png|svg|csv` and `<panel>_<table>.csv` (panel keys 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import os
 import tempfile
@@ -18,20 +17,15 @@ from typing import Mapping
 
 from engine.errors import UserError
 from gui import export as export_mod
+from gui.panels import registry
 
 log = logging.getLogger("fleetcast.export_all")
 
 PNG_WIDTH_PX = 1600
 OFFSCREEN_SIZE = (2200, 1400)  # each chart gets ~900 px: a 1600 px export keeps screen-like proportions
 
-# (key, module, class) of the analysis panels, in menu order; a module not written yet is skipped.
-PANEL_CLASSES = (
-    ("fleet", "gui.panels.fleet", "FleetPanel"),
-    ("training", "gui.panels.training", "TrainingPanel"),
-    ("inference", "gui.panels.inference", "InferencePanel"),
-    ("forecast", "gui.panels.forecast", "ForecastPanel"),
-    ("compare", "gui.panels.compare", "ComparePanel"),
-)
+# (key, module, class) of every panel, in menu order: the window's registry.
+PANEL_CLASSES = tuple((spec.key, spec.module, spec.class_name) for spec in registry.PANELS)
 
 
 class WouldOverwrite(UserError):
@@ -82,7 +76,7 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         context = panel_context(panel, scenario)
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
             stem = out / f"{panel_key}_{chart_key}"
-            chart_context = {"Chart": getattr(chart, "title", chart_key), **context}
+            chart_context = {"Chart": getattr(chart, "title", chart_key), **context} if context else {}
             plan.append((stem.with_suffix(".png"), lambda p, c=chart, x=chart_context: _titled_png(c, p, x)))
             plan.append((stem.with_suffix(".svg"), lambda p, c=chart, x=chart_context: _titled_svg(c, p, x)))
             plan.append((stem.with_suffix(".csv"),
@@ -90,7 +84,7 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         for table_key, (headers, rows) in (panel.tables() if hasattr(panel, "tables") else {}).items():
             plan.append((out / f"{panel_key}_{table_key}.csv",
                          lambda p, h=headers, r=rows, k=table_key, x=context:
-                         export_mod.export_csv(h, r, p, context={"Table": k, **x})))
+                         export_mod.export_csv(h, r, p, context={"Table": k, **x} if x else {})))
     existing = [path for path, _ in plan if os.path.lexists(path)]
     if existing and not force:
         raise WouldOverwrite(existing)
@@ -151,16 +145,6 @@ def _write_atomically(path: Path, writer, *, force: bool) -> None:
             tmp.unlink()
 
 
-def _panel_class(module_name: str, class_name: str):
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-    return getattr(module, class_name, None)
-
-
 def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str, object]:
     """Every analysis panel, with the scenario's inputs applied (default: the baseline,
     "Story default", never quietly the one used last in the app). Needs a QApplication. Raises
@@ -181,10 +165,8 @@ def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str,
     stack = QUndoStack()
     panels: dict[str, object] = {}
     ui = (params or {}).get("ui") or {}
-    for key, module_name, class_name in PANEL_CLASSES:
-        cls = _panel_class(module_name, class_name)
-        if cls is None or not hasattr(cls, "charts"):
-            continue  # e.g. a Fleet view without the export protocol
+    for spec in registry.PANELS:
+        key, cls = spec.key, spec.load()
         panel = cls(store, stack)
         panel._export_stack = stack  # the stack must outlive the panel
         panel.resize(*OFFSCREEN_SIZE)
