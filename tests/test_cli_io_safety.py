@@ -145,7 +145,8 @@ def test_estimate_run_never_divides_by_zero():
 
 @pytest.mark.parametrize("flags, needle", [
     (["--chips", "8", "--tp", "8", "--pp", "1", "--dp", "1"], "is infeasible: out of memory:"),
-    (["--chips", "64", "--tp", "8", "--pp", "8", "--dp", "1", "--vpp", "1000"], "vpp needs pp > 1"),
+    # 64 chunks of 8 stages need 512 layers; Llama 3 70B has 80 (--vpp above 64 is refused as an argument)
+    (["--chips", "64", "--tp", "8", "--pp", "8", "--dp", "1", "--vpp", "64"], "vpp needs pp > 1 and enough layers"),
 ])
 def test_an_explicit_infeasible_layout_exits_1_with_the_reason(capsys, db, flags, needle):
     model = "llama3-405b" if "memory" in needle else "llama3-70b"
