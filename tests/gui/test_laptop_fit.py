@@ -72,6 +72,7 @@ def test_every_area_fits_a_laptop_screen(store, qtbot, qsettings_isolated, scree
     finally:
         for panel in window.panels.values():
             panel.shutdown()
+        window.close()  # saves the window's settings now, so they can be forgotten below
         window.fleet_panel.detach()
         _forget_window_settings()
 
