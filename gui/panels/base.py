@@ -416,7 +416,10 @@ class AnalysisPanel(QWidget):
         right.addWidget(self.banner)
         for widget in above_charts:
             right.addWidget(widget)
-        right.addLayout(charts_layout, 1)
+        if isinstance(charts_layout, QWidget):  # e.g. a tab widget of chart pages
+            right.addWidget(charts_layout, 1)
+        else:
+            right.addLayout(charts_layout, 1)
         root = QHBoxLayout(self)
         root.setContentsMargins(6, 6, 6, 6)
         root.addWidget(form_scroll_area(form))
