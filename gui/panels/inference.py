@@ -262,6 +262,7 @@ class InferencePanel(AnalysisPanel):
         load_grid.addWidget(self.kv_chart, 1, 0)
         load_grid.addWidget(self.load_note, 1, 1)
         self.chart_tabs = QTabWidget()
+        self.chart_tabs.setDocumentMode(True)
         self.chart_tabs.addTab(compare_tab, "Chip comparison")
         self.chart_tabs.addTab(load_tab, "Under load")
         self.chart_tabs.setTabToolTip(1, "The chosen chip simulated request by request under Poisson arrivals")
@@ -608,9 +609,11 @@ class InferencePanel(AnalysisPanel):
         self.load_note.setText(
             f"At {a.chosen_rate_per_s:.2f} requests/s per replica: {fmt(out)} output tokens/s per chip, "
             f"TTFT p50/p90/p99 {a.chosen.ttft_ms['p50']:,.0f} / {a.chosen.ttft_ms['p90']:,.0f} / "
-            f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT p90 {a.chosen.tpot_ms['p90']:.1f} ms. Knee near "
-            f"{cv.knee_rate_per_s:.2f} requests/s (TTFT p90 three times its light-load value); saturation "
-            f"{cv.saturation_rate_per_s:.2f} requests/s. Limiting: {a.limiting}."
+            f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT p90 {a.chosen.tpot_ms['p90']:.1f} ms. "
+            + (f"Knee near {cv.knee_rate_per_s:.2f} requests/s (TTFT p90 three times its light-load value)"
+               if np.isfinite(cv.knee_rate_per_s) else "No knee up to 110% of saturation (TTFT p90 stays "
+               "under three times its light-load value)")
+            + f"; saturation {cv.saturation_rate_per_s:.2f} requests/s. Limiting: {a.limiting}."
             + (f" ({a.note})" if a.note else ""))
 
     def comparison_table(self) -> tuple[list[str], list[list]]:
