@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 a user error (one line on stderr naming the problem), 2
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import math

@@ -22,6 +22,7 @@ import csv
 import io
 import json
 import os
+import typing
 import re
 import stat
 import tempfile
@@ -167,7 +168,7 @@ class CsvReader:
             if count > self.max_rows:
                 raise UserError(f"{self.path}: more than {self.max_rows:,} rows (the limit for one import); "
                                 "split it into smaller files")
-            row = {column: restore_cell(cell) for column, cell in zip(self.header, cells)}
+            row: dict = {column: restore_cell(cell) for column, cell in zip(self.header, cells)}
             for column in self.header[len(cells):]:
                 row[column] = ""
             if len(cells) > width:
@@ -228,7 +229,7 @@ def check_can_create(path: str | os.PathLike, *, force: bool = False) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, *, force: bool = False, mode: str = "w") -> Iterator[io.IOBase]:
+def atomic_output(path: str | os.PathLike, *, force: bool = False, mode: str = "w") -> Iterator[typing.IO]:
     """Write `path` all at once: a temporary file in the same folder, moved into place at the end.
 
     Without `force` an existing file is never replaced (checked first, and again at the move, which
@@ -241,7 +242,7 @@ def atomic_output(path: str | os.PathLike, *, force: bool = False, mode: str = "
         raise UserError(f"{path}: can't write in {path.parent} ({exc.strerror or exc})") from None
     tmp = Path(tmp_name)
     try:
-        kwargs = {"newline": "", "encoding": "utf-8"} if "b" not in mode else {}
+        kwargs: dict = {"newline": "", "encoding": "utf-8"} if "b" not in mode else {}
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()

@@ -17,6 +17,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+import typing
+
 from sqlite_utils import Database
 
 from engine.catalog import CHIP_FIELDS, chip_from_row, model_from_dict
@@ -26,6 +28,8 @@ from engine.store import boundary, files, schema, schema_check
 from engine.store.errors import StoreError
 from engine.store.files import default_db_path
 from engine.store.schema import CALIBRATION, CHIPS, DELIVERIES, META, MODELS, ORDERS, SCENARIOS
+if typing.TYPE_CHECKING:
+    from engine.store.transfer import ImportSummary
 from engine.validate import (
     ORDER_FIELDS, check_chip, check_chip_field, check_delivery, check_model, check_order, parse_float,
     parse_schedule, parse_text,

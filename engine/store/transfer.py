@@ -15,15 +15,13 @@ memory stays bounded and the database sees all rows or none. What an import chan
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 from engine.catalog import CHIP_FIELDS
 from engine.csv_io import MAX_CSV_BYTES, MAX_CSV_ROWS, CsvReader, atomic_output, write_csv_rows
-from engine.errors import UserError, ValidationError
+from engine.errors import ValidationError
 from engine.store.schema import CHIPS, DELIVERIES, ORDERS
 from engine.validate import ORDER_FIELDS, check_chip, check_order, escape_controls, parse_schedule
 
@@ -233,9 +231,11 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                 try:
                     lots = parse_schedule("deliveries", row.get("deliveries")) if gives_deliveries else []
                     if is_update:
+                        assert order_id is not None  # an update names an existing order
                         current = dict(store.db[ORDERS].get(order_id))
                         old_lots = _existing_deliveries(store, order_id)
                         merged = {k: (row.get(k) if k in header else current.get(k)) for k in _ORDER_VALUE_FIELDS}
+                        first: dt.date | None
                         if gives_deliveries:
                             delivered, first = sum(q for _, q in lots), lots[0][0]
                         else:
