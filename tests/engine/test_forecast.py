@@ -431,13 +431,13 @@ def test_build_inputs_marks_the_roofline_fallback(monkeypatch):
     from engine.catalog import reference_chips, reference_models
     from engine.forecast_inputs import build_inputs, story_orders
 
-    import engine.inference
+    import engine.serving.capacity
     import engine.training
 
     def numeric_failure(*args, **kwargs):
         raise FloatingPointError("overflow")  # a numeric failure: the forecast falls back
 
-    monkeypatch.setattr(engine.inference, "slo_capacity", numeric_failure)
+    monkeypatch.setattr(engine.serving.capacity, "slo_capacity_tokens_per_s_per_chip", numeric_failure)
     monkeypatch.setattr(engine.training, "best_tokens_per_s_per_chip", numeric_failure)
     sc = replace(default_scenario(), trials=200)
     inp = build_inputs(story_orders(), reference_chips(), reference_models(), sc)
@@ -455,14 +455,14 @@ def test_build_inputs_marks_the_roofline_fallback(monkeypatch):
 def test_an_engine_bug_is_not_hidden_behind_the_roofline(monkeypatch):
     """Regression (issue 14): any exception once fell back to the roofline silently (54.7 vs
     61.5 tokens/s per chip for Llama 3 70B on an H20)."""
-    import engine.inference
+    import engine.serving.capacity
     from engine.catalog import reference_chips, reference_models
     from engine.forecast_inputs import build_inputs, story_orders
 
     def bug(*args, **kwargs):
         raise TypeError("unexpected keyword")
 
-    monkeypatch.setattr(engine.inference, "slo_capacity", bug)
+    monkeypatch.setattr(engine.serving.capacity, "slo_capacity_tokens_per_s_per_chip", bug)
     with pytest.raises(TypeError):
         build_inputs(story_orders(), reference_chips(), reference_models(), replace(default_scenario(), trials=10))
 
