@@ -301,7 +301,7 @@ class ComparePanel(QWidget):
             colour = PALETTE[i % len(PALETTE)]
             x = to_timestamps(r.months)
             demand_same = i > 0 and any(
-                np.array_equal(r.demand_unit_chips, p.result.demand_unit_chips) and r.months == p.result.months
+                r.months == p.result.months and r.scenario.demand == p.result.scenario.demand
                 for _, p in outcomes[:i])
             self.capacity_chart.set_series(f"{name}: capacity P50", x, r.serving_capacity_unit_chips.p50,
                                            color=colour, symbol=None)
