@@ -399,12 +399,25 @@ def contract_key(order: Order) -> str:
     return f"{order.vendor}|{order.chip_id}|{order.order_date.isoformat() if order.order_date else ''}"
 
 
-def _uniform_scores(common: np.ndarray, own: np.ndarray, common_share: float) -> np.ndarray:
-    from scipy.special import ndtr
+_SCORE_GRID = np.linspace(-7.0, 7.0, 4001)
+_QUANTILE_TABLES: dict[tuple, np.ndarray] = {}
 
-    rho = min(max(float(common_share), 0.0), 1.0)
-    z = math.sqrt(rho) * common + math.sqrt(1.0 - rho) * own
-    return np.clip(ndtr(z), 1e-12, 1.0 - 1e-12)
+
+def quantile_of_scores(kind: str, low: float, mode: float, high: float, z: np.ndarray) -> np.ndarray:
+    """`quantile` at Phi(z), from a table over normal scores (interpolated; exact at the grid
+    points, within 1e-4 of the range between them): the inverse beta CDF is slow on every draw."""
+    if kind == "fixed" or high <= low:
+        return quantile(kind, low, mode, high, np.zeros(np.shape(z)))
+    key = (kind, float(low), float(mode), float(high))
+    table = _QUANTILE_TABLES.get(key)
+    if table is None:
+        from scipy.special import ndtr
+
+        table = quantile(kind, low, mode, high, np.clip(ndtr(_SCORE_GRID), 1e-15, 1 - 1e-15))
+        if len(_QUANTILE_TABLES) > 256:
+            _QUANTILE_TABLES.clear()
+        _QUANTILE_TABLES[key] = table
+    return np.interp(z, _SCORE_GRID, table)
 
 
 def draw_fraction_delay(unc: OrderUncertainty, common: np.ndarray | None, own: np.ndarray | None,
@@ -412,12 +425,13 @@ def draw_fraction_delay(unc: OrderUncertainty, common: np.ndarray | None, own: n
     """(fulfilled fraction, delay days) per trial; `common`/`own`: 2 x trials normal scores, or
     None for the median of each distribution (the source switched off)."""
     if common is None or own is None:
-        u = np.full((2, trials), 0.5)
+        z = np.zeros((2, trials))
     else:
-        u = _uniform_scores(common, own, unc.vendor_common_share)
-    fraction = np.clip(quantile(unc.fraction_dist, unc.fraction_low, unc.fraction_mode, unc.fraction_high, u[0]),
-                       0.0, 1.0)
-    delay = quantile(unc.delay_dist, unc.delay_low_days, unc.delay_mode_days, unc.delay_high_days, u[1])
+        rho = min(max(float(unc.vendor_common_share), 0.0), 1.0)
+        z = math.sqrt(rho) * common + math.sqrt(1.0 - rho) * own
+    fraction = np.clip(quantile_of_scores(unc.fraction_dist, unc.fraction_low, unc.fraction_mode,
+                                          unc.fraction_high, z[0]), 0.0, 1.0)
+    delay = quantile_of_scores(unc.delay_dist, unc.delay_low_days, unc.delay_mode_days, unc.delay_high_days, z[1])
     return fraction, delay
 
 
@@ -532,30 +546,34 @@ def order_installed(order: Order, scenario: ForecastScenario, months: Sequence[d
     lots = sorted(outstanding_lots(order, as_of, scenario.unscheduled_spread_months))
     if not lots:
         return np.broadcast_to(delivered, (len(scale), len(months)))
-    # Tabulate the undelivered lots' curve on every day a delayed month start can map to.
+    # Tabulate the undelivered lots' curve on every day a delayed month start can map to; trials
+    # sharing a delay (and cut-off lots) share a row, so the per-trial work is one row gather.
     lo = int(month_ord[0] - delay_days.max())
     hi = int(month_ord[-1] - delay_days.min())
     days = np.arange(lo, hi + 1)
-    idx = month_ord[None, :] - delay_days[:, None] - lo
     if cutoff is None:
         curve = _installed_curve([d.toordinal() + lag for d, _ in lots], [q for _, q in lots],
                                  days.astype(float), scenario)
-        return delivered[None, :] + scale[:, None] * curve[idx]
-    # Prefix curves: row k holds the first k lots (by due date); the lots lost to a cut-off are a
-    # contiguous run [k1, k2) of them, so a trial's loss is two gathers.
-    due = np.array([d.toordinal() for d, _ in lots], dtype=float)
-    prefix = np.zeros((len(lots) + 1, len(days)))
-    for k, (d, q) in enumerate(lots):
-        prefix[k + 1] = prefix[k] + q * _survival(days - (d.toordinal() + lag), scenario)
-    start, end = cutoff
-    k1 = np.searchsorted(due, start - delay_days, side="left")
-    k2 = np.searchsorted(due, end - delay_days, side="left")
-    k2 = np.maximum(k2, k1)
-    flat = prefix.ravel()
-    n_days = len(days)
-    full = flat[len(lots) * n_days + idx]
-    lost = flat[k2[:, None] * n_days + idx] - flat[k1[:, None] * n_days + idx]
-    return delivered[None, :] + scale[:, None] * (full - lost)
+        uniq, inv = np.unique(delay_days, return_inverse=True)
+        rows = curve[month_ord[None, :] - uniq[:, None] - lo]
+    else:
+        # Prefix curves: row k holds the first k lots (by due date); the lots lost to a cut-off
+        # are a contiguous run [k1, k2) of them (a lot ships on its due date + the delay).
+        due = np.array([d.toordinal() for d, _ in lots], dtype=float)
+        prefix = np.zeros((len(lots) + 1, len(days)))
+        for k, (d, q) in enumerate(lots):
+            prefix[k + 1] = prefix[k] + q * _survival(days - (d.toordinal() + lag), scenario)
+        start, end = cutoff
+        k1 = np.searchsorted(due, start - delay_days, side="left")
+        k2 = np.maximum(np.searchsorted(due, end - delay_days, side="left"), k1)
+        key = (delay_days - delay_days.min()) * (len(lots) + 1) ** 2 + k1 * (len(lots) + 1) + k2
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        idx = month_ord[None, :] - delay_days[first][:, None] - lo
+        rows = prefix[len(lots)][idx] - prefix[k2[first][:, None], idx] + prefix[k1[first][:, None], idx]
+    out = rows[inv.ravel()]
+    out *= scale[:, None]
+    out += delivered[None, :]
+    return out
 
 
 def deterministic_installed(orders: Sequence[Order], scenario: ForecastScenario, fraction_scale: Mapping[int, float],
@@ -669,8 +687,21 @@ def _job_completion(rate: np.ndarray, bounds_ord: np.ndarray, start_ord: np.ndar
 # ---- the forecast --------------------------------------------------------------------------
 
 def _bands(x: np.ndarray) -> Bands:
-    p = np.percentile(x, [10.0, 50.0, 90.0], axis=0)
-    return Bands(p[0], p[1], p[2])
+    """P10/P50/P90 over trials (axis 0), as np.percentile's linear method: one partition of the
+    transposed (contiguous) array instead of a strided sort per percentile."""
+    x = np.asarray(x)
+    n = x.shape[0]
+    if n == 1:
+        return Bands(x[0].copy(), x[0].copy(), x[0].copy())
+    pos = np.array([0.1, 0.5, 0.9]) * (n - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    kth = np.unique(np.concatenate([lo, hi]))
+    part = np.partition(np.ascontiguousarray(x.T), kth, axis=1)
+    w = pos - lo
+    out = [part[:, lo[i]] + (part[:, hi[i]] - part[:, lo[i]]) * w[i] for i in range(3)]
+    # equal neighbours can round one ulp apart: keep the bands ordered
+    return Bands(out[0], np.maximum(out[1], out[0]), np.maximum(out[2], np.maximum(out[1], out[0])))
 
 
 def _check(should_stop) -> None:
@@ -874,7 +905,8 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
     prob_meet = meets(s.capacity_tps, s.demand_tps).mean(axis=0)
     capacity_bands = _bands(s.capacity_tps)
     unit_chip = s.unit_chip
-    demand_p50 = np.median(s.demand_tps, axis=0)
+    demand_bands = _bands(s.demand_tps)
+    demand_p50 = demand_bands.p50
     demand_chips = {}
     for chip in dict.fromkeys(s.serve_on + ((unit_chip,) if unit_chip else ())):
         tput = s.serving_tput.get(chip, 0.0)
@@ -883,6 +915,7 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
     per_unit = 1.0 / unit_tput if unit_tput > 0 else float("nan")
     capacity_unit = capacity_bands.scaled(per_unit)
     demand_unit = demand_p50 * per_unit
+    tokens_bands = _bands(s.tokens_day)
     shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0)
     shortfall_bands = _bands(shortfall).scaled(per_unit)
     balance = capacity_unit.p50 - demand_unit
@@ -909,14 +942,14 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
         h100_equiv_total=pflops_total.scaled(1000.0 / inputs.h100_bf16_tflops),
         training_share_by_chip=s.share, serving_tokens_per_s_per_chip=s.serving_tput,
         serving_capacity_tokens_per_s=capacity_bands, serving_capacity_unit_chips=capacity_unit,
-        demand_tokens_per_day=np.median(s.tokens_day, axis=0), demand_peak_output_tokens_per_s=demand_p50,
+        demand_tokens_per_day=tokens_bands.p50, demand_peak_output_tokens_per_s=demand_p50,
         demand_chips_by_chip=demand_chips, demand_unit_chips=demand_unit, unit_chip_id=unit_chip,
         shortfall_p50_unit_chips=shortfall_bands.p50, balance_p50_unit_chips=balance,
         prob_meet_demand=prob_meet, jobs=tuple(jobs), trials=trials, seed=sc.seed,
         throughput_source=inputs.throughput_source, notes=tuple(inputs.notes),
-        demand_unit_chips_bands=_bands(s.demand_tps).scaled(per_unit), shortfall_unit_chips=shortfall_bands,
+        demand_unit_chips_bands=demand_bands.scaled(per_unit), shortfall_unit_chips=shortfall_bands,
         shortfall_mean_unit_chips=shortfall.mean(axis=0) * per_unit,
-        demand_tokens_per_day_bands=_bands(s.tokens_day), growth_note=s.growth_note,
+        demand_tokens_per_day_bands=tokens_bands, growth_note=s.growth_note,
         samples=s if keep_samples else None,
     )
 

@@ -7,12 +7,15 @@ with the vendor's existing orders in the same trial), lots shipping during the c
 export-licence cut-off are lost, and installed chips age like the rest of the fleet.
 
 Sample-average approximation (Luedtke and Ahmed 2008; Pagnoncelli et al. 2009): draw N trials of
-the forecast; binary z_w = 1 lets trial w miss; require, in every other trial and every month
-from `from_month`, serving capacity (existing + new) >= peak demand, and each training job with a
-deadline done by it; sum z_w <= (1 - P) N. Dropping a whole trial (not one trial-month) is a joint
-chance constraint: it implies P(meet) >= P in every month and is a little conservative. The
-mixed-integer program goes to SciPy's HiGHS (`scipy.optimize.milp`). The plan is then
-re-simulated on fresh seeds (out of sample) for the P(meet) it reports.
+the forecast and require, in all but (1 - P) N of them, serving capacity (existing + new) >= peak
+demand in every month from `from_month`, and each training job with a deadline done by it.
+Dropping a whole trial (not one trial-month) is a joint chance constraint: it implies P(meet) >= P
+in every month and is a little conservative. The exact form (a binary per trial, big-M rows) went
+to SciPy's HiGHS `milp` first, but with 200 trials it ran into a 20 s time limit; the trials to
+drop are instead chosen by sampling and discarding (Campi and Garatti 2011): trials no plan can
+serve first, then greedily those whose rows carry the largest dual values, each step one HiGHS
+LP (`scipy.optimize.linprog`), and the lots are rounded up. The plan is then re-simulated on fresh
+seeds (out of sample) for the P(meet) it reports.
 """
 
 from __future__ import annotations
@@ -177,8 +180,9 @@ def _plan_capacity(inputs: ForecastInputs, s: Samples, req: PlanRequest, order_m
     for ci, cand in enumerate(req.candidates):
         if not x_chips[ci].any():
             continue
-        arr = _arrivals(inputs, s, cand, order_months, seed, slice(None))
-        chips = np.einsum("wmt,m->wt", arr, x_chips[ci])
+        used = np.nonzero(x_chips[ci])[0]  # only the months the plan orders in
+        arr = _arrivals(inputs, s, cand, [order_months[i] for i in used], seed, slice(None))
+        chips = np.einsum("wmt,m->wt", arr, x_chips[ci][used])
         share = s.share.get(cand.chip_id, inputs.scenario.allocation.share(cand.chip_id, s.months))
         tput = s.serving_tput.get(cand.chip_id, 0.0)
         mult = s.serve_mult.get(cand.chip_id, np.ones(n))
@@ -190,8 +194,7 @@ def _plan_capacity(inputs: ForecastInputs, s: Samples, req: PlanRequest, order_m
 def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_s: Mapping[str, float] | None = None
                ) -> PlanResult:
     """The cheapest plan meeting P(capacity >= demand) >= confidence from `from_month` on."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import csr_matrix
+    from scipy.optimize import linprog
 
     sc = inputs.scenario
     t0 = time.perf_counter()
@@ -256,56 +259,84 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
     # Only trial-months short without new chips constrain the plan.
     need = shortfall > 0
     w_idx, t_idx = np.nonzero(need)
-    big_m = shortfall[w_idx, t_idx]
-    a_x = coef[w_idx, t_idx, :] / unit_tput  # scaled to unit chips for conditioning
-    rhs = big_m / unit_tput
-    a_z = np.zeros((len(w_idx), n))
-    a_z[np.arange(len(w_idx)), w_idx] = rhs
-    blocks_a = [np.hstack([a_x, a_z])]
-    blocks_lo = [rhs]
-    # Training jobs with deadlines on a candidate chip type.
+    a_rows = [coef[w_idx, t_idx, :] / unit_tput]  # scaled to unit chips for conditioning
+    b_rows = [shortfall[w_idx, t_idx] / unit_tput]
+    row_trial = [w_idx]
+    # Training jobs with deadlines on a candidate chip type: tokens still needed by the deadline.
     jobs_prob = {}
-    job_rows = _job_rows(inputs, s, req, order_months, months, lot)
-    for a_row_x, need_tokens in job_rows:
-        a_z_row = np.zeros((n, n))
+    for a_job, need_tokens in _job_rows(inputs, s, req, order_months, months, lot):
+        pos = np.nonzero(need_tokens > 0)[0]
         scale_tok = max(float(np.max(need_tokens)), 1.0)
-        pos = need_tokens > 0
-        a_z_row[np.arange(n), np.arange(n)] = need_tokens / scale_tok
-        blocks_a.append(np.hstack([a_row_x / scale_tok, a_z_row])[pos])
-        blocks_lo.append((need_tokens / scale_tok)[pos])
-    a_main = np.vstack(blocks_a) if blocks_a else np.zeros((0, cols_x + n))
-    lo_main = np.concatenate(blocks_lo) if blocks_lo else np.zeros(0)
-    constraints = [LinearConstraint(csr_matrix(a_main), lo_main, np.inf)]
-    allowed_misses = math.floor((1.0 - req.confidence) * n + 1e-9)
-    constraints.append(LinearConstraint(np.concatenate([np.zeros(cols_x), np.ones(n)])[None, :], 0, allowed_misses))
-    # Caps per calendar quarter.
+        a_rows.append(a_job[pos] / scale_tok)
+        b_rows.append(need_tokens[pos] / scale_tok)
+        row_trial.append(pos)
+    a_need, b_need, row_trial = np.vstack(a_rows), np.concatenate(b_rows), np.concatenate(row_trial)
+    # Quarterly caps (in lots) and the budget.
     quarters = sorted({(m.year, (m.month - 1) // 3) for m in order_months})
+    quarter_of = np.array([quarters.index((m.year, (m.month - 1) // 3)) for m in order_months])
     cap_rows, cap_hi = [], []
     for ci, cand in enumerate(req.candidates):
-        for q in quarters:
-            row = np.zeros(cols_x + n)
-            for mi, m in enumerate(order_months):
-                if (m.year, (m.month - 1) // 3) == q:
-                    row[ci * M + mi] = lot
+        for qi in range(len(quarters)):
+            row = np.zeros(cols_x)
+            row[ci * M:(ci + 1) * M][quarter_of == qi] = 1.0
             cap_rows.append(row)
-            cap_hi.append(cand.max_per_quarter)
-    if cap_rows:
-        constraints.append(LinearConstraint(np.array(cap_rows), -np.inf, np.array(cap_hi)))
+            cap_hi.append(math.floor(cand.max_per_quarter / lot))
     price = np.repeat([c.unit_price_usd * lot for c in req.candidates], M)
     if req.budget_usd is not None:
-        constraints.append(LinearConstraint(np.concatenate([price, np.zeros(n)])[None, :], 0, req.budget_usd))
+        cap_rows.append(price / 1e6)
+        cap_hi.append(req.budget_usd / 1e6)
+    a_fixed, b_fixed = np.array(cap_rows), np.array(cap_hi, dtype=float)
     # Cost, with a 0.1% per month preference for ordering later (same price, less money tied up).
     later = np.tile(1.0 - 0.001 * np.arange(M) / max(M, 1), C)
-    objective = np.concatenate([price * later / 1e6, np.zeros(n)])
-    upper = np.concatenate([np.repeat([math.floor(c.max_per_quarter / lot) for c in req.candidates], M),
-                            np.ones(n)])
-    integrality = np.concatenate([np.ones(cols_x), np.ones(n)])
-    res = milp(objective, constraints=constraints, integrality=integrality,
-               bounds=Bounds(np.zeros(cols_x + n), upper),
-               options={"time_limit": req.time_limit_s, "mip_rel_gap": 0.01, "disp": False})
+    objective = price * later / 1e6
+    upper = np.repeat([math.floor(c.max_per_quarter / lot) for c in req.candidates], M).astype(float)
+
+    # Sampling and discarding (Campi and Garatti 2011): (1 - P) N trials may miss. Trials no plan
+    # can serve go first; then, one LP at a time, the trials whose constraints cost most (their
+    # rows' dual values) until the allowance is spent. Lots are then rounded up.
+    allowed = math.floor((1.0 - req.confidence) * n + 1e-9)
+    hopeless = ~ok_max[:, lo_t:hi_t + 1].all(axis=1)
+    dropped = hopeless.copy()
+    res, x = None, None
+    status = "infeasible"
+    if dropped.sum() <= allowed:
+        while True:
+            keep_rows = ~dropped[row_trial]
+            res = linprog(objective, A_ub=np.vstack([-a_need[keep_rows], a_fixed]),
+                          b_ub=np.concatenate([-b_need[keep_rows], b_fixed]), bounds=list(zip(np.zeros(cols_x), upper)),
+                          method="highs", options={"time_limit": req.time_limit_s})
+            if res.status != 0:
+                break
+            x = res.x
+            left = allowed - int(dropped.sum())
+            if left <= 0:
+                break
+            duals = np.abs(res.ineqlin.marginals[:int(keep_rows.sum())])
+            cost_by_trial = np.bincount(row_trial[keep_rows], weights=duals, minlength=n)
+            cost_by_trial[dropped] = -1.0
+            worst = np.argsort(cost_by_trial)[::-1][:max(1, min(left, math.ceil(allowed / 5)))]
+            worst = worst[cost_by_trial[worst] > 1e-12]
+            if len(worst) == 0:
+                break
+            dropped[worst] = True
+        status = "optimal LP, greedy discarding" if x is not None else "infeasible"
     solve_s = time.perf_counter() - t0
-    feasible = res.x is not None and res.status in (0, 1)
-    x_lots = np.rint(res.x[:cols_x]).reshape(C, M) if feasible else np.zeros((C, M))
+    feasible = x is not None
+    x_lots = np.zeros((C, M))
+    if feasible:
+        x_lots = np.ceil(x - 1e-7).reshape(C, M)
+        for ci in range(C):  # rounding up may pass a quarter's cap: take the extra lots back
+            for qi in range(len(quarters)):
+                cols = np.nonzero(quarter_of == qi)[0]
+                over = x_lots[ci, cols].sum() - math.floor(req.candidates[ci].max_per_quarter / lot)
+                for mi in cols[::-1]:
+                    if over <= 0:
+                        break
+                    cut = min(over, x_lots[ci, mi])
+                    x_lots[ci, mi] -= cut
+                    over -= cut
+        if req.budget_usd is not None and float((x_lots.ravel() * price).sum()) > req.budget_usd + 1e-6:
+            x_lots = np.floor(x + 1e-7).reshape(C, M)  # the budget binds: round down instead
     why = "" if feasible else _why(inputs, s, req, order_months, active, earliest, months, res, reach)
 
     orders = []
@@ -334,8 +365,7 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
         confidence=req.confidence, prob_meet_demand=prob, prob_meet_without=prob_without,
         capacity_unit_chips=(p[0], p[1], p[2]), demand_unit_chips=np.median(check.demand_tps, axis=0) / unit_tput,
         unit_chip_id=s.unit_chip, economics=economics(inputs, req.candidates, training_tokens_per_s),
-        jobs_prob_by_deadline=jobs_prob, solve_s=solve_s, samples=n,
-        status={0: "optimal", 1: "time limit (best found)", 2: "infeasible"}.get(res.status, str(res.message)))
+        jobs_prob_by_deadline=jobs_prob, solve_s=solve_s, samples=n, status=status)
 
 
 def _job_rows(inputs, s, req, order_months, months, lot):
@@ -406,6 +436,6 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach) -> 
     if not reasons:
         reasons.append(f"no plan keeps {req.confidence:.0%} in every month jointly (each month alone is "
                        f"reachable); lower the confidence or shorten the target")
-    if res.status not in (0, 1, 2):
+    if res is not None and res.status not in (0, 2):
         reasons.append(f"solver: {res.message}")
     return "; ".join(reasons)
