@@ -361,7 +361,7 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
     p = np.percentile(cap, [10, 50, 90], axis=0) / unit_tput
     return PlanResult(
         feasible=feasible, why=why, orders=tuple(orders), total_cost_usd=float(sum(o.cost_usd for o in orders)),
-        months=months, from_month=months[lo_t] if lo_t < n_months else from_month, until_month=months[hi_t],
+        months=months, from_month=months[lo_t], until_month=months[hi_t],
         confidence=req.confidence, prob_meet_demand=prob, prob_meet_without=prob_without,
         capacity_unit_chips=(p[0], p[1], p[2]), demand_unit_chips=np.median(check.demand_tps, axis=0) / unit_tput,
         unit_chip_id=s.unit_chip, economics=economics(inputs, req.candidates, training_tokens_per_s),
