@@ -123,7 +123,7 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
     base = _metrics(inputs, month_index, trials)
     bars = []
     for vendor, unc in sc.vendor_uncertainty.items():
-        for which, lo_q, hi_q, label in (("fraction", 0.9, 0.1, "fulfilled fraction"),
+        for which, lo_q, hi_q, label in (("fraction", 0.9, 0.1, "fraction"),
                                          ("delay", 0.1, 0.9, "delay")):
             lo_inp = replace(inputs, scenario=replace(sc, vendor_uncertainty={
                 **sc.vendor_uncertainty, vendor: _vendor_setting(unc, which, lo_q)}))
@@ -142,7 +142,7 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
         hi_inp = replace(lo_inp, serving_tokens_per_s_per_chip={
             c: v * float(np.exp(-Z90 * inputs.serving_sigma_by_chip.get(c, 0)))
             for c, v in inputs.serving_tokens_per_s_per_chip.items()})
-        bars.append(TornadoBar("per-chip throughput", "P90 (fast)", "P10 (slow)",
+        bars.append(TornadoBar("throughput", "P90 (fast)", "P10 (slow)",
                                _metrics(lo_inp, month_index, trials), _metrics(hi_inp, month_index, trials)))
     for chip, share in sc.allocation.training_share.items():
         if share <= 0:
@@ -152,7 +152,7 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
             alloc = replace(sc.allocation, training_share={**sc.allocation.training_share,
                                                            chip: float(min(max(share + delta, 0.0), 1.0))})
             settings.append(_metrics(replace(inputs, scenario=replace(sc, allocation=alloc)), month_index, trials))
-        bars.append(TornadoBar(f"training share of {chip}", f"{max(share - 0.2, 0):.0%}",
+        bars.append(TornadoBar(f"train share {chip}", f"{max(share - 0.2, 0):.0%}",
                                f"{min(share + 0.2, 1):.0%}", settings[0], settings[1]))
     return Tornado(base=base, bars=tuple(bars), month=month)
 

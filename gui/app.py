@@ -44,6 +44,8 @@ ANALYSIS_PANELS = {
                   "Serving throughput, latency and chips needed for a demand"),
     "forecast": ("Forecast", "gui.panels.forecast", "ForecastPanel",
                  "Supply vs demand over time under delivery uncertainty"),
+    "plan": ("Plan", "gui.panels.plan", "PlanPanel",
+             "What to order, when, at what cost, to meet demand with a confidence"),
     "compare": ("Compare", "gui.panels.compare", "ComparePanel", "Saved scenarios side by side"),
 }
 
@@ -157,6 +159,8 @@ class MainWindow(QMainWindow):
         panel.status_message.connect(self.show_status)
         self._hosts[key].layout().addWidget(panel)
         self.panels[key] = panel
+        if hasattr(panel, "scenario_provider"):  # the Plan view plans for the scenario as edited now
+            panel.scenario_provider = self.gather_scenario_params
         if self._scenario_params:
             self._apply_to(key, panel)
         return panel

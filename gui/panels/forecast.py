@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+import numpy as np
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
@@ -316,7 +318,13 @@ class ForecastPanel(QWidget):
             self.view.draw_tornado(tornado(outcome.inputs, self._sensitivity_month(), trials=500))
 
     def _sensitivity_month(self) -> dt.date:
-        """The month the tornado reads: two years into the horizon (or its end)."""
+        """The month the tornado reads: where P(meet demand) is nearest 50% (where inputs decide
+        most), else two years into the horizon."""
+        r = self.result
+        if r is not None and len(r.prob_meet_demand):
+            i = int(np.argmin(np.abs(r.prob_meet_demand - 0.5)))
+            if 0.05 < r.prob_meet_demand[i] < 0.95:
+                return r.months[i]
         sc = self.scenario()
         k = min(24, sc.months - 1)
         y, m = divmod(sc.start.month - 1 + k, 12)

@@ -56,15 +56,17 @@ class ForecastCharts(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.sensitivity_button)
         top.addWidget(self.sensitivity_label, 1)
-        tornado_row = QHBoxLayout()
-        for chart in self.tornado_charts.values():
-            tornado_row.addWidget(chart)
+        tornado_tabs = QTabWidget()
+        tornado_tabs.setDocumentMode(True)
+        tornado_tabs.setTabPosition(QTabWidget.TabPosition.West)
+        for metric, chart in self.tornado_charts.items():
+            tornado_tabs.addTab(chart, TORNADO_METRICS[metric][1])
         page = QWidget()
         v = QVBoxLayout(page)
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(self.shares_chart, 1)
         v.addLayout(top)
-        v.addLayout(tornado_row, 1)
+        v.addWidget(tornado_tabs, 1)
         return page
 
     def charts(self) -> dict[str, PlotPanel]:
@@ -108,6 +110,8 @@ class ForecastCharts(QWidget):
             highs = np.array([(b.high.get(metric, np.nan) - base) * scale for b in tornado.bars])
             order = np.argsort(-np.nan_to_num(np.abs(highs - lows)))
             chart.set_categories([tornado.bars[i].input.replace(" ", "\n", 1) for i in order])
+            if chart.legend is not None:  # the label above says which colour is which end
+                chart.legend.setVisible(False)
             n = len(order)
             chart.set_bars("good end (P10)", np.arange(n) - 0.17, np.nan_to_num(lows[order]), width=0.32,
                            color="#009E73")
@@ -118,8 +122,9 @@ class ForecastCharts(QWidget):
             chart.plot_item.setYRange(float(both.min()) * 1.1 - 1e-9, float(both.max()) * 1.1 + 1e-9, padding=0.05)
         when = f" in {tornado.month:%b %Y}" if tornado.month else ", averaged over the horizon"
         self.sensitivity_label.setText(f"P(meet) and shortfall{when}; base P(meet) "
-                                       f"{tornado.base['prob_meet_demand'] * 100:.0f}%. Bars: change when one input "
-                                       "sits at its good (P10) or bad (P90) end.")
+                                       f"{tornado.base['prob_meet_demand'] * 100:.0f}%. Bars: the change when one "
+                                       "input sits at its <span style='color:#009E73'>good end (P10)</span> or "
+                                       "<span style='color:#D55E00'>bad end (P90)</span>.")
 
     def _build_charts(self) -> QWidget:
         self.summary_label = QLabel("Run the forecast to see capacity against demand.")
