@@ -28,6 +28,7 @@ class ForecastRequest:
     models: Mapping
     scenario: ForecastScenario
     cached_inputs: ForecastInputs | None = None  # reusable throughputs, when still valid
+    with_shares: bool = True  # also the variance shares by source (five more runs)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ def compute_forecast(request: ForecastRequest, *, progress=None, should_stop=Non
         report(0.1 + 0.9 * fraction, message or "Monte Carlo…")
 
     result = run_forecast(inputs, progress=lambda f, m="": scaled(0.8 * f, m), should_stop=should_stop)
+    if not request.with_shares:
+        return ForecastOutcome(inputs, result, time.perf_counter() - t0, reused, request)
     from engine.forecast_sensitivity import variance_shares
 
     report(0.92, "Which uncertainty dominates…")
