@@ -28,6 +28,32 @@ TORNADO_METRICS = {
 }
 
 
+class GroupedBarPanel(CategoryBarPanel):
+    """Bars side by side per category (not stacked), e.g. a tornado's low and high ends."""
+
+    def set_grouped(self, names, series: dict, colors: dict) -> None:
+        self.set_categories(names)
+        for old in [n for n in self._segments if n not in series]:
+            self.remove_series(old)
+        n, k = len(self.categories), max(len(series), 1)
+        width = 0.7 / k
+        self._segments = {}
+        for j, (name, values) in enumerate(series.items()):
+            h = np.nan_to_num(np.asarray(values, dtype=float)[:n])
+            self.set_bars(name, np.arange(n) + (j - (k - 1) / 2) * width, h, width=width * 0.95,
+                          color=colors.get(name))
+            self._segments[name] = h
+        self._totals = np.zeros(n)
+        both = np.concatenate([np.concatenate(list(self._segments.values()) or [np.zeros(0)]), [0.0]])
+        self.plot_item.setYRange(float(both.min()) * 1.1, float(both.max()) * 1.1 + 1e-9, padding=0.05)
+
+    def data_table(self) -> tuple[list[str], list[list]]:
+        unit = f" ({self.y_unit})" if self.y_unit else ""
+        headers = [self.x_label or "Category"] + [f"{name}{unit}" for name in self._segments]
+        return headers, [[cat.replace("\n", " ")] + [float(h[i]) for h in self._segments.values()]
+                         for i, cat in enumerate(self.categories)]
+
+
 class ForecastCharts(QWidget):
     """Charts and tables of one forecast; `draw(result)` fills them."""
 
@@ -109,17 +135,11 @@ class ForecastCharts(QWidget):
             lows = np.array([(b.low.get(metric, np.nan) - base) * scale for b in tornado.bars])
             highs = np.array([(b.high.get(metric, np.nan) - base) * scale for b in tornado.bars])
             order = np.argsort(-np.nan_to_num(np.abs(highs - lows)))
-            chart.set_categories([tornado.bars[i].input.replace(" ", "\n", 1) for i in order])
+            chart.set_grouped([tornado.bars[i].input.replace(" ", "\n", 1) for i in order],
+                              {"good end (P10)": lows[order], "bad end (P90)": highs[order]},
+                              {"good end (P10)": "#009E73", "bad end (P90)": "#D55E00"})
             if chart.legend is not None:  # the label above says which colour is which end
                 chart.legend.setVisible(False)
-            n = len(order)
-            chart.set_bars("good end (P10)", np.arange(n) - 0.17, np.nan_to_num(lows[order]), width=0.32,
-                           color="#009E73")
-            chart.set_bars("bad end (P90)", np.arange(n) + 0.17, np.nan_to_num(highs[order]), width=0.32,
-                           color="#D55E00")
-            both = np.concatenate([lows, highs, [0.0]])
-            both = both[np.isfinite(both)]
-            chart.plot_item.setYRange(float(both.min()) * 1.1 - 1e-9, float(both.max()) * 1.1 + 1e-9, padding=0.05)
         when = f" in {tornado.month:%b %Y}" if tornado.month else ", averaged over the horizon"
         self.sensitivity_label.setText(f"P(meet) and shortfall{when}; base P(meet) "
                                        f"{tornado.base['prob_meet_demand'] * 100:.0f}%. Bars: the change when one "
@@ -147,7 +167,7 @@ class ForecastCharts(QWidget):
                                     y_unit="% per month", time_axis=True)
         self.shares_chart = PlotPanel("Which uncertainty dominates: share of the variance of "
                                       "log(capacity / demand)", y_label="Share", y_unit="%", time_axis=True)
-        self.tornado_charts = {m: CategoryBarPanel(title, y_label=label, y_unit=unit) for m, (title, label, unit) in
+        self.tornado_charts = {m: GroupedBarPanel(title, y_label=label, y_unit=unit) for m, (title, label, unit) in
                                TORNADO_METRICS.items()}
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)

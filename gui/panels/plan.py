@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
 
 from engine.errors import UserError
 from engine.forecast import default_scenario, scenario_from_dict
+from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
 from gui.panels.forecast_editors import _int_spin, _spin
 from gui.widgets.banner import MessageBanner
-from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
 from gui.workers import LatestRunner
 
@@ -189,7 +189,7 @@ class PlanPanel(QWidget):
                                         y_unit="chips", time_axis=True)
         self.prob_chart = PlotPanel("P(meet demand) with and without the plan (fresh trials)", y_label="Probability",
                                     y_unit="%", time_axis=True)
-        self.cost_chart = CategoryBarPanel("Capital cost per million tokens", y_label="Cost", y_unit="USD")
+        self.cost_chart = GroupedBarPanel("Capital cost per million tokens", y_label="Cost", y_unit="USD")
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
         self.orders_table = QTableWidget()
@@ -385,15 +385,11 @@ class PlanPanel(QWidget):
                      color="#C00000", symbol=None, dashed=True)
         p.plot_item.setYRange(0, 100, padding=0.02)
         econ = [e for e in r.economics]
-        self.cost_chart.set_categories([names.get(e.chip_id, e.chip_id).replace(" ", "\n", 1) for e in econ])
-        served = [e.usd_per_million_served_tokens or 0.0 for e in econ]
-        trained = [e.usd_per_million_training_tokens or 0.0 for e in econ]
-        n = len(econ)
-        self.cost_chart.set_bars("per million served tokens", np.arange(n) - 0.17, served, width=0.32, color="#0072B2")
-        self.cost_chart.set_bars("per million training tokens", np.arange(n) + 0.17, trained, width=0.32,
-                                 color="#E69F00")
-        top = max(served + trained + [1e-9])
-        self.cost_chart.plot_item.setYRange(0, top * 1.15, padding=0)
+        self.cost_chart.set_grouped([names.get(e.chip_id, e.chip_id).replace(" ", "\n", 1) for e in econ],
+                                    {"per million served tokens": [e.usd_per_million_served_tokens or 0.0 for e in econ],
+                                     "per million training tokens": [e.usd_per_million_training_tokens or 0.0
+                                                                     for e in econ]},
+                                    {"per million served tokens": "#0072B2", "per million training tokens": "#E69F00"})
         self._fill(self.orders_table, *self.order_rows())
         self._fill(self.econ_table, *self.econ_rows())
         self.summary_label.setText(self._summary(r, unit))
