@@ -4,18 +4,28 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench venv clean
+.PHONY: run test bench venv clean bundle
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,bundle]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
+# Before the window opens, `gui` checks that Qt's X11 plugin can load and, if not, prints the
+# apt-get / dnf command for the missing system libraries (gui/syslibs.py) and exits 1.
 run: $(STAMP)
 	$(PY) -m gui
+
+# A self-contained folder app (PyInstaller onedir): dist/fleetcast/fleetcast, with a .desktop file
+# beside it that points at the bundle. Needs no Python on the target, only the system libraries
+# listed in README.
+bundle: $(STAMP)
+	$(PY) -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/fleetcast.spec
+	$(PY) packaging/write_desktop_entry.py dist/fleetcast
+	@du -sh dist/fleetcast
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
@@ -24,4 +34,4 @@ bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; QT_QPA_PLATFORM=offscreen $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

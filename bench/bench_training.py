@@ -48,6 +48,31 @@ def main():
     print(f"naive per-layout loop: {per_layout * 1e3:.3f} ms/layout -> {naive_total:.1f} s for the full search "
           f"(extrapolated from {len(layouts)})")
     print(f"vectorised speed-up: {naive_total / t_search:.0f}x")
+    frontier(chips, models)
+
+
+def frontier(chips, models):
+    """Published frontier runs with their own layouts (the targets of tests/engine/test_training_v2.py)."""
+    h100 = chips["h100-sxm5-80gb"]
+    for n, cp, published in ((8192, 1, 430), (16384, 1, 400), (16384, 16, 380)):
+        inp = TrainingInputs(model=models["llama3-405b"], chip=h100, num_chips=n, tp=8, pp=16, cp=cp,
+                             seq_len=8192 if cp == 1 else 131072, global_batch_seqs=2048 if cp == 1 else 128,
+                             cp_kind="allgather")
+        b = search_layouts(inp, top_k=1).best
+        print(f"Llama 3 405B, {n} H100, CP{cp}: {b.model_tflops_per_chip:.0f} TFLOP/s per GPU (Meta: {published}), "
+              f"{b.memory_gb_per_chip:.1f} GiB, vpp {b.layout['vpp']}, recompute {b.layout['recompute']}")
+    gpt3 = TrainingInputs(model=models["gpt3-175b"], chip=chips["a100-sxm4-80gb"], num_chips=1024, tp=8, pp=16, dp=8,
+                          global_batch_seqs=1536, micro_batch=1, recompute="full", sequence_parallel=False,
+                          dropout=True, flash_attention=False)
+    b = search_layouts(gpt3, top_k=1).best
+    print(f"GPT-3 175B, 1024 A100: {b.hfu_pct / 100 * 312:.0f} TFLOP/s per GPU with recompute (Narayanan: 140)")
+    dsv3 = TrainingInputs(model=models["deepseek-v3"], chip=chips["h800-sxm5-80gb"], num_chips=2048, tp=1, pp=16,
+                          vpp=1, ep=64, dp=128, cp=1, dtype="fp8", schedule="dualpipe", global_batch_seqs=15360,
+                          moe_route_nodes=4, seq_len=4096)
+    b = search_layouts(dsv3, top_k=1).best
+    days = 1e12 / (b.tokens_per_s_per_chip * 2048) / 86400
+    print(f"DeepSeek-V3, 2048 H800 (FP8, PP16 DualPipe, EP64): {days:.2f} days per trillion tokens (DeepSeek: 3.7), "
+          f"{b.memory_gb_per_chip:.1f} GiB per chip")
 
 
 if __name__ == "__main__":

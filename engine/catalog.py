@@ -16,14 +16,19 @@ from engine.hardware import Chip
 CHIP_FLOAT_FIELDS = (
     "fp32_tflops", "tf32_tflops", "bf16_tflops", "fp16_tflops", "fp8_tflops", "int8_tops",
     "hbm_gb", "hbm_gbps", "scaleup_gbps", "scaleout_gbps", "tdp_w", "price_usd",
+    "scaleup_link_gbps", "scaleout_oversubscription",
 )
 CHIP_INT_FIELDS = ("year", "scaleup_domain", "chips_per_node")
-CHIP_TEXT_FIELDS = ("id", "vendor", "name", "scaleup_name", "china_market", "confidence", "sources", "notes")
+CHIP_TEXT_FIELDS = ("id", "vendor", "name", "scaleup_name", "china_market", "confidence", "sources", "notes",
+                    "scaleup_topology")
 CHIP_FIELDS = (
     "id", "vendor", "name", "year", "fp32_tflops", "tf32_tflops", "bf16_tflops", "fp16_tflops",
     "fp8_tflops", "int8_tops", "hbm_gb", "hbm_gbps", "scaleup_name", "scaleup_gbps",
     "scaleup_domain", "chips_per_node", "scaleout_gbps", "tdp_w", "price_usd", "china_market",
     "confidence", "sources", "notes",
+    # network topology (engine/topology.py), appended: switch | mesh | torus, one link's GB/s per
+    # direction, fabric oversubscription of the scale-out tier
+    "scaleup_topology", "scaleup_link_gbps", "scaleout_oversubscription",
 )
 
 

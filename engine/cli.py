@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import math
+import os
 import sys
 from typing import Callable, Iterable, Sequence
 
@@ -56,13 +57,54 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        problem = global_option_problem(parsed)
+        if problem:
+            self.error(problem)
+        return parsed
+
+
+# Arguments that name files: any bytes the OS allows are fine there (Path keeps them).
+PATH_ARGUMENTS = frozenset({"db", "file", "cases", "out"})
+
+
+def global_option_problem(args: argparse.Namespace) -> str | None:
+    """A usage error in the global options or the argument text, or None.
+
+    `--db ""` and an empty $FLEETCAST_DB are errors rather than "use the default database": a
+    script whose variable came out empty must not import into the user's real data. Text
+    arguments that are not valid UTF-8 (e.g. `--chip $'\\xff'`) can't name anything stored.
+    """
+    db = getattr(args, "db", None)
+    if db is not None and not db.strip():
+        return "argument --db: the path is empty (leave --db out to use $FLEETCAST_DB or the default database)"
+    if db is None and os.environ.get("FLEETCAST_DB") is not None and not os.environ["FLEETCAST_DB"].strip():
+        return "FLEETCAST_DB is set but empty; unset it to use the default database, or give --db PATH"
+    for name, value in vars(args).items():
+        if name in PATH_ARGUMENTS or callable(value):
+            continue
+        for text in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(text, str) and not _is_utf8(text):
+                shown = text.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+                return f"argument --{name.replace('_', '-')}: '{shown}' is not valid UTF-8 text"
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the terminal passed through as lone surrogates
+        return False
+    return True
+
 
 def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
     # Global options work before or after the subcommand; SUPPRESS lets the inner one not
     # overwrite a value given to the outer one.
     default = None if top else argparse.SUPPRESS
     parser.add_argument("--db", metavar="PATH", default=default,
-                        help="database file (default: $FLEETCAST_DB or the user data dir)")
+                        help="database file (default: $FLEETCAST_DB or the user data dir; an empty value is an error)")
     parser.add_argument("--format", choices=FORMATS, default="table" if top else argparse.SUPPRESS,
                         help="output format (default: table)")
 
@@ -240,7 +282,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         output = args.handler(args, ctx)
         if output is not None:
-            print(render(output, args.format))
+            _print_safely(render(output, args.format))
         return 0
     except UserError as exc:
         message = str(exc).replace("\n", " ")
@@ -250,6 +292,15 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     finally:
         ctx.close()
+
+
+def _print_safely(text: str) -> None:
+    """Print, escaping what the terminal's encoding can't show (a file name with odd bytes)."""
+    try:
+        print(text)
+    except UnicodeEncodeError:
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        print(text.encode(encoding, "backslashreplace").decode(encoding))
 
 
 if __name__ == "__main__":

@@ -52,6 +52,21 @@ class Order:
         return max(self.quantity - self.delivered, 0)
 
 
+# Days from a delivery to a chip in service (racking, burn-in): the one default every view uses.
+INSTALL_LAG_DAYS = 30.0
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The first day of the month `months` after `day`'s month (negative: before)."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def months_between(start: dt.date, end: dt.date) -> int:
+    """Whole calendar months from `start`'s month to `end`'s month (2024-01-31 -> 2024-02-01: 1)."""
+    return (end.year * 12 + end.month) - (start.year * 12 + start.month)
+
+
 def month_starts(start: dt.date, months: int) -> list[dt.date]:
     """First day of `months` consecutive months beginning with `start`'s month."""
     year, month = start.year, start.month
@@ -69,7 +84,7 @@ def add_days(day: dt.date, days: float) -> dt.date:
 
 
 def installed_timeline(
-    orders: list[Order], months: list[dt.date], install_lag_days: float = 30.0
+    orders: list[Order], months: list[dt.date], install_lag_days: float = INSTALL_LAG_DAYS
 ) -> dict[str, np.ndarray]:
     """Chips installed at each month start per chip id, from actual deliveries only.
 
@@ -83,3 +98,51 @@ def installed_timeline(
             ready = add_days(delivery.date, install_lag_days).toordinal()
             series += np.where(month_ord >= ready, delivery.quantity, 0)
     return out
+
+
+def installed_on(orders: list[Order], chip_id: str, day: dt.date, install_lag_days: float = INSTALL_LAG_DAYS) -> int:
+    """Chips of `chip_id` in service on `day`: delivered at least `install_lag_days` before."""
+    series = installed_timeline(orders, [day], install_lag_days=install_lag_days)
+    return int(series.get(chip_id, np.zeros(1))[0])
+
+
+def promised_timeline(orders: list[Order], months: list[dt.date],
+                      install_lag_days: float = INSTALL_LAG_DAYS) -> np.ndarray | None:
+    """Chips that would be installed if every promised lot had arrived on its date (orders with a
+    schedule; the others count as delivered), or None when no order has a schedule."""
+    if not any(o.promised for o in orders):
+        return None
+    month_ord = np.array([m.toordinal() for m in months])
+    total = np.zeros(len(months))
+    for order in orders:
+        dated = [(lot.due_date, lot.quantity) for lot in order.promised] or \
+                [(d.date, d.quantity) for d in order.deliveries]
+        for day, quantity in dated:
+            ready = add_days(day, install_lag_days).toordinal()
+            total += np.where(month_ord >= ready, quantity, 0)
+    return total
+
+
+def timeline_months(orders: list[Order], install_lag_days: float = INSTALL_LAG_DAYS,
+                    today: dt.date | None = None) -> list[dt.date]:
+    """Month starts from the month before the first order to three months after the last
+    delivery or promised lot is installed, and at least to today (at least 12 months)."""
+    if not orders:
+        return []
+    start = add_months(min(o.order_date for o in orders), -1)
+    last = max([o.order_date for o in orders]
+               + [d.date for o in orders for d in o.deliveries]
+               + [lot.due_date for o in orders for lot in o.promised]
+               + [(today or dt.date.today()) - dt.timedelta(days=install_lag_days)])
+    end = add_months(add_days(last, install_lag_days), 3)
+    return month_starts(start, max(months_between(start, end) + 1, 12))
+
+
+def first_month_all_installed(orders: list[Order], install_lag_days: float = INSTALL_LAG_DAYS,
+                              today: dt.date | None = None) -> dt.date:
+    """The first month start after the last delivery is in service (a date on which the whole
+    delivered fleet counts); today when nothing was delivered."""
+    dates = [d.date for o in orders for d in o.deliveries]
+    if not dates:
+        return today or dt.date.today()
+    return add_months(add_days(max(dates), install_lag_days), 1)

@@ -965,16 +965,53 @@ def _validate_uncertainty(path: str, u: OrderUncertainty, problems: list[str]) -
         if kind not in DISTRIBUTIONS:
             problems.append(f"{path}.{kind_field}_dist: {kind!r} (must be one of {', '.join(DISTRIBUTIONS)})")
         suffix = "" if kind_field == "fraction" else "_days"
-        for name, value in (("low", lo), ("mode", mode), ("high", hi)):
+        # A fixed distribution uses the mode only: low/high left over from another kind are
+        # not read, so they must not refuse the scenario.
+        checked = (("mode", mode),) if kind == "fixed" else (("low", lo), ("mode", mode), ("high", hi))
+        for name, value in checked:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and bounds[0] <= value <= bounds[1]):
                 problems.append(f"{path}.{kind_field}_{name}{suffix}: {value!r} (must be in [{bounds[0]:g}, {bounds[1]:g}])")
-        if isinstance(lo, (int, float)) and isinstance(mode, (int, float)) and isinstance(hi, (int, float)) \
-                and not lo <= mode <= hi:
+        if kind != "fixed" and isinstance(lo, (int, float)) and isinstance(mode, (int, float)) \
+                and isinstance(hi, (int, float)) and not lo <= mode <= hi:
             problems.append(f"{path}.{kind_field}: low {lo!r} <= mode {mode!r} <= high {hi!r} does not hold")
     if not (isinstance(u.vendor_common_share, (int, float)) and 0 <= u.vendor_common_share <= 1):
         problems.append(f"{path}.vendor_common_share: {u.vendor_common_share!r} (must be in [0, 1])")
     if u.fraction_of not in FRACTION_BASES:
         problems.append(f"{path}.fraction_of: {u.fraction_of!r} (must be 'order' or 'outstanding')")
+
+
+def uncertainty_problems(u: OrderUncertainty, applies_to: str) -> list[str]:
+    """The problems of one uncertainty in a planner's words and the form's units (percent of
+    the order, days), e.g. "Huawei orders: the fulfilled share needs low <= most likely <= high
+    (30% <= 100% <= 80% does not hold: raise high to at least 100%)". `applies_to` names what
+    it covers ("Every order", "Huawei orders", "Order 3")."""
+    out: list[str] = []
+    for what, kind, lo, mode, hi, scale, unit, bounds in (
+        ("fulfilled share", u.fraction_dist, u.fraction_low, u.fraction_mode, u.fraction_high, 100.0, "%",
+         (0.0, 1.0)),
+        ("delay", u.delay_dist, u.delay_low_days, u.delay_mode_days, u.delay_high_days, 1.0, " days",
+         (-3650.0, 3650.0)),
+    ):
+        def shown(value):
+            return f"{value * scale:,.4g}{unit}" if isinstance(value, (int, float)) else repr(value)
+
+        if kind not in DISTRIBUTIONS:
+            out.append(f"{applies_to}: the {what} distribution {kind!r} is unknown "
+                       f"(pick {', '.join(DISTRIBUTIONS)})")
+            continue
+        values = (("most likely", mode),) if kind == "fixed" else (("low", lo), ("most likely", mode), ("high", hi))
+        bad = False
+        for name, value in values:
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and bounds[0] <= value <= bounds[1]):
+                out.append(f"{applies_to}: the {what} {name} {shown(value)} must be between "
+                           f"{shown(bounds[0])} and {shown(bounds[1])}")
+                bad = True
+        if kind != "fixed" and not bad and not lo <= mode <= hi:
+            fix = (f"raise high to at least {shown(mode)}" if hi < mode else
+                   f"lower low to at most {shown(mode)}" if lo > mode else "make low at most high")
+            out.append(f"{applies_to}: the {what} needs low ≤ most likely ≤ high "
+                       f"({shown(lo)} ≤ {shown(mode)} ≤ {shown(hi)} does not hold: {fix})")
+    return out
 
 
 def _positive(problems: list[str], name: str, value, allow_zero: bool = False) -> None:

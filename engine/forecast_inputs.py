@@ -52,7 +52,7 @@ def roofline_serving_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, input
     active = model.active_params()
     kv_token = model.kv_bytes_per_token(bytes_per_element)
     for tp in (2 ** k for k in range(0, 11)):
-        usable = tp * chip.hbm_gb * 1e9 * (1 - FALLBACK_HBM_RESERVE)
+        usable = tp * chip.hbm_bytes * (1 - FALLBACK_HBM_RESERVE)
         if total_bytes < 0.8 * usable:
             break
     else:
@@ -93,7 +93,7 @@ def roofline_training_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, num_
     peak = chip.peak_tflops("bf16")
     if not peak or not chip.hbm_gb:
         return 0.0
-    needed = model.total_params() * FALLBACK_TRAINING_BYTES_PER_PARAM / (chip.hbm_gb * 1e9 * FALLBACK_TRAINING_HBM_USE)
+    needed = model.total_params() * FALLBACK_TRAINING_BYTES_PER_PARAM / (chip.hbm_bytes * FALLBACK_TRAINING_HBM_USE)
     if num_chips < needed:
         return 0.0
     return peak * 1e12 * FALLBACK_TRAINING_MFU / (6.0 * model.active_params())

@@ -41,6 +41,12 @@ class Chip:
     confidence: str = ""
     sources: str = ""
     notes: str = ""
+    # Network topology (engine/topology.py): scale-up fabric kind (switch | mesh | torus; blank =
+    # switch), one link's bandwidth per direction (mesh: per pair of chips), and the scale-out
+    # fabric's oversubscription (blank = 1, non-blocking).
+    scaleup_topology: str = ""
+    scaleup_link_gbps: float | None = None
+    scaleout_oversubscription: float | None = None
     # Efficiency factors and overheads (name -> value), resolved from the calibration table.
     calibration: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -63,6 +69,17 @@ class Chip:
         if dtype == "fp32":
             return self.fp32_tflops or None
         raise ValueError(f"unknown dtype {dtype!r}")
+
+    @property
+    def hbm_gib(self) -> float | None:
+        """HBM capacity in GiB. The catalog's `hbm_gb` is the vendor label, and every label in it
+        counts binary units ("80 GB" on an H100 is 80 GiB of HBM3): one unit for every engine."""
+        return self.hbm_gb
+
+    @property
+    def hbm_bytes(self) -> float:
+        """HBM capacity in bytes (0 when unknown)."""
+        return float(self.hbm_gb or 0.0) * 2.0 ** 30
 
     def factor(self, name: str, default: float) -> float:
         """A calibration factor of this chip, or `default` when none is stored."""

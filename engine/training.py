@@ -22,30 +22,43 @@ import numpy as np
 from engine.errors import Cancelled, UserError
 from engine.hardware import Chip
 from engine.models import ModelConfig, forward_flops_per_token, training_flops_per_token
+from engine.topology import topology_of
 
 GIB = 2.0 ** 30
 RECOMPUTE_NAMES = ("none", "selective", "full")
+SCHEDULES = ("1f1b", "zero-bubble", "dualpipe")
+CP_KINDS = ("ring", "allgather")
 
 # Factor defaults when a chip has no calibration row (documented in calibration_training.csv).
 DEFAULT_FACTORS: Mapping[str, float] = {
+    # Centres of the physical prior ranges (engine/calibration.py TRAINING_BOUNDS cites the
+    # microbenchmarks). The first five are fitted per chip family (resources/calibration_training.csv);
+    # every other one is a documented default the public measurements cannot pin down.
     "train_gemm_eff": 0.75,          # best sustained fraction of dense peak on large GEMMs
+    "train_attn_eff": 0.45,          # fused (flash) attention fwd+bwd, fraction of 16-bit peak
+    "train_scaleup_eff": 0.75,       # bus-bandwidth fraction collectives reach inside a domain
+    "train_layer_overhead_us": 100.0,  # launches/framework per layer per micro-batch (fwd+bwd)
+    "train_hbm_eff": 0.75,           # sustained fraction of HBM bandwidth in memory-bound ops
     "train_gemm_half_dim": 48.0,     # a GEMM dimension this small halves that dimension's factor
-    "train_attn_eff": 0.45,          # fused (flash) attention core, fraction of 16-bit peak
-    "train_fp8_gemm_rel": 0.65,      # fp8 GEMM efficiency relative to 16-bit (casts, scaling)
-    "train_hbm_eff": 0.7,            # sustained fraction of HBM bandwidth in memory-bound ops
-    "train_scaleup_eff": 0.7,        # bus-bandwidth fraction reached by collectives in a domain
-    "train_scaleout_eff": 0.6,       # the same across domains (RoCE/IB)
+    "train_fp8_gemm_rel": 0.85,      # fp8 GEMM efficiency relative to 16-bit (casts, scaling)
+    "train_scaleout_eff": 0.8,       # the same across domains (RoCE/IB: nccl-tests 80-90% of line rate)
     "train_latency_us": 8.0,         # per collective step
     "train_scaleout_gbps_default": 25.0,  # per chip per direction when the catalog is blank
-    "train_layer_overhead_us": 150.0,     # launches/framework per layer per micro-batch (fwd+bwd)
     "train_step_overhead_s": 0.05,        # per optimizer step (data, logging, synchronisation)
     "train_tp_overlap": 0.0,         # fraction of TP collectives hidden behind GEMMs
-    "train_tp_overlap_enabled": 0.6,  # the same when the run enables TP comm/GEMM overlap
-    "train_dp_overlap": 0.8,         # fraction of DP/ZeRO traffic hidden behind compute
+    "train_tp_overlap_enabled": 0.6,  # the same with TP comm/GEMM overlap on (TransformerEngine userbuffers)
+    "train_dp_overlap": 0.8,         # fraction of DP/ZeRO traffic hidden behind compute when overlapped
     "train_ep_overlap": 0.3,         # fraction of expert all-to-all hidden (a2a/compute overlap)
-    "train_mem_reserve_gb": 4.0,     # CUDA/CANN context, communicator buffers
-    "train_mem_frag": 0.07,          # allocator fragmentation, fraction of what is allocated
-    "train_whole_run_eff": 0.8,      # goodput of a whole published run (restarts, evals, idle)
+    # memory beyond the tensors, one term: runtime reserve (CUDA/CANN context ~0.5-1 GiB, NCCL/HCCL
+    # buffers ~1 GiB) + allocator fragmentation in proportion to what is allocated (PyTorch's
+    # caching allocator: a few percent with expandable segments, up to ~10% without)
+    "train_mem_reserve_gb": 2.0,
+    "train_mem_frag": 0.05,
+    "train_moe_imbalance": 1.15,     # busiest expert's load over the mean (aux-loss-balanced routers)
+    # whole-run goodput (engine/reliability.py): failures at the Llama 3 rate, restarts, checkpoints
+    "train_restart_min": 15.0,       # detect, drain, reschedule, reload (Llama 3: ~90% effective time at 16K)
+    "train_ckpt_write_gbps": 200.0,  # storage write bandwidth for checkpoints, GB/s for the job
+    "train_run_idle_frac": 0.05,     # evaluation pauses, data stalls, batch ramp-up: a documented default
 }
 
 REASONS = (
@@ -59,6 +72,7 @@ REASONS = (
     "cp does not divide sequence",
     "ep does not divide experts or dp x cp",
     "fp8 not supported by chip",
+    "schedule needs vpp 1 (dualpipe: even pp, 2 x pp micro-batches)",
 )
 REASON_INDEX = {name: i for i, name in enumerate(REASONS)}
 
@@ -85,12 +99,16 @@ class TrainingInputs:
     recompute: str | None = None
     chips_per_node: int | None = None
     scaleup_domain: int | None = None
+    # Software settings (user inputs; defaults are today's common practice)
     flash_attention: bool = True
     dropout: bool = False
     sequence_parallel: bool = True  # False: norms/dropout/residuals run replicated on every TP rank
-    # capacity multiplier for the out-of-memory check; >1 only to predict a run known to have fit
-    # when the memory model disagrees (validation of published runs)
-    memory_slack: float = 1.0
+    grad_overlap: bool = True       # DP gradient reduction bucketed and overlapped with backward
+    tp_comm_overlap: bool = False   # TP collectives overlapped with GEMMs (TransformerEngine)
+    schedule: str = "1f1b"          # pipeline schedule: 1f1b (interleaved when vpp > 1), zero-bubble, dualpipe
+    cp_kind: str = "ring"           # context parallelism: ring (K/V passed round) or allgather (Llama 3)
+    fp8_dispatch: bool = True       # with dtype fp8, MoE tokens are dispatched in fp8 (combine in bf16)
+    moe_route_nodes: int | None = None  # node-limited routing: a token reaches at most this many nodes
     grad_reduce_bytes: float = 4.0
     factors: Mapping[str, float] = field(default_factory=dict)  # overrides of chip factors
 
@@ -139,7 +157,8 @@ class LayoutResult:
             "mfu_pct": self.mfu_pct,
             "hfu_pct": self.hfu_pct,
             "model_tflops_per_chip": self.model_tflops_per_chip,
-            "memory_gb_per_chip": self.memory_gb_per_chip,
+            "memory_gb_per_chip": self.memory_gb_per_chip,   # GiB (CLI key kept for the contract)
+            "memory_gib_per_chip": self.memory_gb_per_chip,
             "memory_capacity_gb": self.memory_capacity_gb,
             "memory_breakdown_gb": dict(self.memory_breakdown_gb),
             "breakdown_s": dict(self.breakdown_s),
@@ -185,16 +204,15 @@ def _gemm_time(flops, m, k, n, peak_flops, eff_max, half, hbm_bps, weight_copies
     return np.maximum(t_compute, bytes_moved / hbm_bps)
 
 
-def _link(group, stride, domain, up_bps, out_bps):
-    """Effective per-chip bandwidth for a collective over `group` ranks `stride` apart:
-    the scale-up fabric when the group fits in one domain, else the NICs of the members
-    sharing a domain (capped by the scale-up link)."""
-    span = group * stride
-    inside = span <= domain
-    members_per_domain = np.clip(domain // np.maximum(stride, 1), 1, None)
-    members_per_domain = np.minimum(members_per_domain, group)
-    crossing = np.minimum(members_per_domain * out_bps, up_bps)
-    return np.where(inside, up_bps, crossing), inside
+def _stage_layers(n_layers: int, pp):
+    """Layers of the fullest stage, and of the first and last stages. When `pp` does not divide
+    the layers, the missing layers come off the first and the last stage (Llama 3: 126 layers on
+    16 stages, 7 on each end, which also hold the embedding and the logits)."""
+    full = np.ceil(n_layers / pp)
+    deficit = full * pp - n_layers
+    last = full - np.ceil(deficit / 2.0)
+    first = full - np.floor(deficit / 2.0)
+    return full, np.maximum(first, 1.0), np.maximum(last, 1.0)
 
 
 def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
@@ -227,15 +245,15 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     eff = f("train_gemm_eff") * (f("train_fp8_gemm_rel") if fp8 and peak_fp8 else 1.0)
     half = f("train_gemm_half_dim")
     hbm = (chip.hbm_gbps or 1000.0) * 1e9 * f("train_hbm_eff")
-    domain = float(inp.scaleup_domain or chip.scaleup_domain or chip.chips_per_node or 8)
-    up_bps = (chip.scaleup_gbps or 25.0) * 1e9 * f("train_scaleup_eff")
-    out_gbps = chip.scaleout_gbps or f("train_scaleout_gbps_default")
-    out_bps = out_gbps * 1e9 * f("train_scaleout_eff")
+    topo = topology_of(chip, domain=inp.scaleup_domain, scaleout_default_gbps=f("train_scaleout_gbps_default"))
+    up_eff, out_eff = f("train_scaleup_eff"), f("train_scaleout_eff")
     lat = f("train_latency_us") * 1e-6
+    net = {"up_eff": up_eff, "out_eff": out_eff, "latency_s": lat}
     act_bytes = 2.0
+    dualpipe = inp.schedule == "dualpipe"
 
     n_layers = model.layers
-    layers_stage = np.ceil(n_layers / pp)                      # the slowest stage sets the pace
+    layers_stage, layers_first, layers_last = _stage_layers(n_layers, pp)
     moe_frac = model.moe_layers / n_layers
     dense_frac = 1.0 - moe_frac
     micro = np.maximum(gb / (dp * mb), 1.0)                    # micro-batches per step
@@ -258,11 +276,12 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     moe_t = 0.0
     if model.is_moe:
         fe = float(model.moe_ffn_hidden)
-        # balanced routing: each chip's experts receive its share of T*topk tokens (x ep / E)
+        # each chip's experts receive its share of T*topk tokens (x ep / E); routing is never
+        # perfectly even, and the busiest expert sets the pace (`train_moe_imbalance`)
         tok_expert = np.maximum(T * model.moe_topk * ep / model.moe_experts, 1.0)
         routed = T * model.moe_topk * 2.0 * 3 * h * fe / tp
         moe_t = (_gemm_time(routed * 2 / 3, tok_expert, h, 2 * fe / tp, gemm_peak, eff, half, hbm)
-                 + _gemm_time(routed / 3, tok_expert, fe / tp, h, gemm_peak, eff, half, hbm))
+                 + _gemm_time(routed / 3, tok_expert, fe / tp, h, gemm_peak, eff, half, hbm)) * f("train_moe_imbalance")
         if model.moe_shared_experts:
             sh = fe * model.moe_shared_experts
             moe_t = moe_t + _gemm_time(T * 2.0 * 3 * h * sh / tp, T, h, 3 * sh / tp, gemm_peak, eff, half, hbm)
@@ -291,6 +310,8 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
                                     + 3.0 * model.moe_shared_experts * model.moe_ffn_hidden)
     if fp8:
         elems = elems + 4.0 * h                          # casts to and from fp8
+    if inp.dropout:
+        elems = elems + 6.0 * h                          # two dropout masks written and read
     elem_fwd = T * elems * act_bytes / tp / hbm
     if not inp.sequence_parallel:
         # without sequence parallelism the norm/residual/dropout part (~16h) is not split by TP
@@ -300,54 +321,96 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     layer_fwd = gemm_layer_fwd + attn_layer_fwd + elem_fwd
     recompute_layer = np.where(rc == 2, layer_fwd, np.where(rc == 1, attn_layer_fwd, 0.0))
     overhead_layer = f("train_layer_overhead_us") * 1e-6
+    layer_compute = 3.0 * gemm_layer_fwd + attn_layer_fwd + attn_layer_bwd + 3.0 * elem_fwd + recompute_layer
 
-    # -- TP (with sequence parallel): 4 all-gather/reduce-scatter per layer fwd+bwd, +2 recompute
-    tp_bw, _ = _link(tp, 1.0, domain, up_bps, out_bps)
+    # -- TP, per layer and micro-batch: with sequence parallelism 2 all-gathers + 2 reduce-scatters
+    # of the b*s*h activations in forward and the same in backward; without it 2 + 2 all-reduces
+    # (each the cost of an all-gather plus a reduce-scatter): 8 ring passes of (t-1)/t * b*s*h
+    # either way; full recompute repeats the forward's 4.
     tp_vol = T * h * act_bytes
-    n_tp = 8.0 + np.where(rc == 2, 4.0, 0.0)            # collectives per layer per micro-batch
-    tp_layer = np.where(tp > 1, n_tp * ((tp - 1) / tp * tp_vol / tp_bw / 1.0 + (tp - 1) * lat) / 2.0, 0.0)
-    tp_layer = tp_layer * (1.0 - f("train_tp_overlap"))
+    n_tp = 8.0 + np.where(rc == 2, 4.0, 0.0)
+    tp_layer = np.where(tp > 1, n_tp * topo.all_gather_s(tp, 1.0, tp_vol, **net), 0.0)
+    tp_hidden = f("train_tp_overlap_enabled") if inp.tp_comm_overlap else f("train_tp_overlap")
+    tp_layer = tp_layer * (1.0 - tp_hidden)
 
-    # -- CP ring: K/V chunks go round the ring in forward, K/V and their grads in backward
-    cp_bw, _ = _link(cp, tp, domain, up_bps, out_bps)
+    # -- CP (ranks tp apart). Ring: K/V chunks go round the ring under the attention kernels
+    # (forward K,V; backward K,V and their gradients). All-gather (Llama 3): K/V of the whole
+    # sequence gathered before attention and their gradients reduce-scattered after, exposed.
+    # Both assume the causal load balance of 2*cp chunks (every rank gets an early and a late one).
     kv_chunk = T * 2.0 * kvd / np.minimum(tp, model.kv_heads) * act_bytes
-    cp_comm = np.where(cp > 1, 3.0 * (cp - 1) * (kv_chunk / cp_bw + lat), 0.0)
-    cp_layer = np.maximum(cp_comm - (attn_fwd + attn_bwd), 0.0) + np.where(cp > 1, 2 * (cp - 1) * lat, 0.0)
+    if inp.cp_kind == "allgather":
+        cp_layer = np.where(cp > 1, (2.0 + np.where(rc == 2, 1.0, 0.0))
+                            * topo.all_gather_s(cp, tp, kv_chunk * cp, **net), 0.0)
+    else:
+        hop = topo.p2p_s(tp, kv_chunk, up_eff=up_eff, out_eff=out_eff, latency_s=lat)
+        cp_comm = np.where(cp > 1, 3.0 * (cp - 1) * hop, 0.0)
+        cp_layer = np.maximum(cp_comm - (attn_fwd + attn_bwd), 0.0) + np.where(cp > 1, 2 * (cp - 1) * lat, 0.0)
 
-    # -- EP all-to-all: dispatch and combine, forward and backward (+ recompute)
+    # -- EP all-to-all per MoE layer: dispatch and combine, forward and backward (+ recompute).
+    # Every token goes to top-k experts; with node-limited routing (DeepSeek: at most 4 nodes) a
+    # token crosses the scale-out fabric once per node it reaches, and the copies for several
+    # experts on one node travel on inside it. FP8 dispatch sends 1 byte per element.
     ep_layer = 0.0
     if model.is_moe:
-        ep_bw_in, ep_inside = _link(ep, tp * cp, domain, up_bps, out_bps)
-        a2a_bytes = (T / tp) * model.moe_topk * h * act_bytes * (ep - 1) / ep
-        n_a2a = 4.0 + np.where(rc == 2, 2.0, 0.0)
-        outside_frac = np.where(ep_inside, 0.0, 1.0 - np.minimum(domain / (tp * cp), ep) / ep)
-        t_a2a = np.where(ep_inside, a2a_bytes / up_bps,
-                         np.maximum(a2a_bytes * outside_frac / out_bps, a2a_bytes / up_bps))
-        ep_layer = moe_frac * np.where(ep > 1, n_a2a * (t_a2a + (ep - 1) * lat / 4.0), 0.0)
-        ep_layer = ep_layer * (1.0 - f("train_ep_overlap"))
+        stride = tp * cp
+        members = np.clip(np.floor(topo.domain / stride), 1.0, ep)
+        tok = T / tp
+        k = float(model.moe_topk)
+        local_copies = k * (members - 1.0) / ep
+        remote_copies = k * (ep - members) / ep
+        domains = np.maximum(ep / members, 1.0)
+        if inp.moe_route_nodes:
+            remote_copies = np.minimum(remote_copies, float(inp.moe_route_nodes) * (domains - 1.0) / domains)
+            local_copies = k * (ep - 1.0) / ep - remote_copies  # forwarded on inside the node
+        disp_bytes = 1.0 if (fp8 and inp.fp8_dispatch) else act_bytes
+        per_elem = tok * h * np.maximum(local_copies, 0.0)
+        t_up = per_elem / (topo.scaleup_group_gbps(members) * 1e9 * up_eff)
+        t_out = tok * h * remote_copies / (topo.scaleout_gbps / topo.oversubscription * 1e9 * out_eff)
+        t_one = np.maximum(t_up, t_out) + (ep - 1.0) * lat / 4.0          # per byte-per-element
+        t_pass = t_one * (disp_bytes + act_bytes)                          # dispatch + combine
+        n_pass = 2.0 + np.where(rc == 2, 1.0, 0.0)                         # fwd, bwd (+ recompute)
+        t_ep = np.where(ep > 1, n_pass * t_pass, 0.0)
+        if dualpipe:
+            # DualPipe pairs a forward chunk with a backward chunk and hides the all-to-all of
+            # one under the computation of the other: only what exceeds the compute shows
+            ep_layer = moe_frac * np.maximum(t_ep - layer_compute, 0.0)
+        else:
+            ep_layer = moe_frac * t_ep * (1.0 - f("train_ep_overlap"))
 
     # -- logits + loss on the last stage (GEMM at 16-bit, fp32 softmax/CE memory-bound)
     V = float(model.vocab)
     logits_fwd = (_gemm_time(T * 2.0 * h * V / tp, T, h, V / tp, peak16, f("train_gemm_eff"), half, hbm)
                   + T * V / tp * 4.0 * 3.0 / hbm)
-    logits_mb = 3.0 * logits_fwd
 
-    # -- one micro-batch through the slowest stage
-    comp_gemm = layers_stage * (3.0 * gemm_layer_fwd) + 2.0 * logits_fwd
+    # -- one micro-batch through the slowest stage (a middle one, or the last with the logits)
+    per_layer = (layer_compute + overhead_layer * (1.0 + 0.5 * (rc == 2)) + tp_layer + cp_layer + ep_layer)
+    pace_layers = np.where(pp > 1, np.maximum(layers_stage, layers_last + 3.0 * logits_fwd / per_layer), layers_stage)
+    logits_on_pace = np.where(pp > 1, np.maximum(layers_last * per_layer + 3.0 * logits_fwd - layers_stage * per_layer, 0.0),
+                              3.0 * logits_fwd)
+    comp_gemm = layers_stage * (3.0 * gemm_layer_fwd) + np.where(pp > 1, 0.0, 2.0 * logits_fwd)
     comp_attn = layers_stage * (attn_layer_fwd + attn_layer_bwd)
-    comp_mem = layers_stage * 3.0 * elem_fwd + logits_fwd
+    comp_mem = layers_stage * 3.0 * elem_fwd + np.where(pp > 1, 0.0, logits_fwd)
+    comp_logits_extra = np.where(pp > 1, logits_on_pace, 0.0)
     comp_rc = layers_stage * recompute_layer
-    comp_over = layers_stage * overhead_layer * (1.0 + 0.5 * (rc == 2)) * vpp ** 0.0
+    comp_over = layers_stage * overhead_layer * (1.0 + 0.5 * (rc == 2))
     comm_tp = layers_stage * tp_layer
     comm_cp = layers_stage * cp_layer
     comm_ep = layers_stage * ep_layer
-    pp_bw, _ = _link(pp, tp * cp * dp, domain, up_bps, out_bps)
     p2p = T * h * act_bytes / tp
-    comm_pp = np.where(pp > 1, 2.0 * vpp * (p2p / pp_bw + lat), 0.0)
-    per_mb = comp_gemm + comp_attn + comp_mem + comp_rc + comp_over + comm_tp + comm_cp + comm_ep + comm_pp
-    del logits_mb
+    comm_pp = np.where(pp > 1, 2.0 * vpp * topo.p2p_s(tp * cp * dp, p2p, **net), 0.0)
+    per_mb = (comp_gemm + comp_attn + comp_mem + comp_logits_extra + comp_rc + comp_over + comm_tp + comm_cp
+              + comm_ep + comm_pp)
+    del pace_layers
 
-    bubble = (pp - 1.0) / vpp * per_mb
+    # -- pipeline bubble of the schedule (in units of one micro-batch through a stage, F+B = 3
+    # forward-equivalents, W = 1 of them): 1F1B (pp-1)(F+B)/vpp; zero-bubble ZB-H1 (pp-1)(F+B-2W);
+    # DualPipe (pp/2-1)(F&B+B-3W) (DeepSeek-V3 report, Table 2)
+    if inp.schedule == "zero-bubble":
+        bubble = (pp - 1.0) / 3.0 * per_mb
+    elif dualpipe:
+        bubble = np.maximum(pp / 2.0 - 1.0, 0.0) * (2.0 / 3.0) * per_mb
+    else:
+        bubble = (pp - 1.0) / vpp * per_mb
 
     # -- parameters held per chip (the stage with the most layers; embedding/logits on ends)
     attn_p = float(model.attention_params_per_layer()) + 2.0 * h
@@ -355,40 +418,47 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     expert_p = float(model.expert_params()) * model.moe_experts if model.is_moe else 0.0
     shared_p = float(model.expert_params()) * model.moe_shared_experts + h * model.moe_experts if model.is_moe else 0.0
     emb_p = float(model.vocab * model.hidden)
-    dense_layers_stage = layers_stage * dense_frac
-    moe_layers_stage = layers_stage * moe_frac
-    nonexpert_chip = (layers_stage * attn_p + dense_layers_stage * dense_ffn_p + moe_layers_stage * shared_p
-                      + emb_p * np.where(pp > 1, 1.0, 1.0 if model.tied_embeddings else 2.0)) / tp
-    expert_chip = moe_layers_stage * expert_p / (tp * ep)
+    layer_nonexpert_p = attn_p + dense_frac * dense_ffn_p + moe_frac * shared_p
+    nonexpert_mid = layers_stage * layer_nonexpert_p / tp
+    emb_end = emb_p * np.where(pp > 1, 1.0, 1.0 if model.tied_embeddings else 2.0) / tp
+    nonexpert_first = layers_first * layer_nonexpert_p / tp + emb_end
+    nonexpert_chip = np.maximum(nonexpert_mid, nonexpert_first)          # for traffic: the fullest
+    expert_chip = layers_stage * moe_frac * expert_p / (tp * ep)
 
-    # -- data-parallel gradient sync / ZeRO traffic
+    # -- data-parallel gradient sync / ZeRO traffic (DP group ranks tp*cp apart; expert weights
+    # are replicated only over the expert-data-parallel group dp*cp/ep). ZeRO-0/1: one
+    # all-reduce (or reduce-scatter + all-gather) per step. ZeRO-2 reduce-scatters the gradients
+    # every micro-batch; ZeRO-3 also all-gathers the parameters in forward and in backward.
     gbytes = inp.grad_reduce_bytes
     dp_group = dp * cp
-    dp_bw, _ = _link(dp_group, tp, domain, up_bps, out_bps)
     edp = np.maximum(dp_group / ep, 1.0)
-    edp_bw, _ = _link(edp, tp * ep, domain, up_bps, out_bps)
 
-    def ring(n, nbytes, bw, factor):
-        steps = np.ceil(np.log2(np.maximum(n, 1.0))) * 2.0
-        return np.where(n > 1, factor * (n - 1) / n * nbytes / bw + steps * lat, 0.0)
+    def dp_time(n, stride, p):
+        # ring passes of (n-1)/n of the buffer (an all-reduce is a reduce-scatter + all-gather);
+        # one bandwidth lookup per group, the passes in closed form
+        bw, _ = topo.group_bandwidth(n, stride, up_eff=up_eff, out_eff=out_eff)
+        one = np.where(n > 1, (n - 1.0) / n / bw, 0.0)
+        steps = np.where(n > 1, np.ceil(np.log2(np.maximum(n, 1.0))) * lat, 0.0)
+        rs = one * (p * gbytes) + steps
+        ag = one * (p * 2.0) + steps
+        return np.where(zero == 0, 2.0 * rs,
+                        np.where(zero == 1, rs + ag,
+                                 np.where(zero == 2, micro * rs + ag, micro * (rs + 2.0 * ag))))
 
-    def dp_time(n, bw, p):
-        allreduce = ring(n, p * gbytes, bw, 2.0)
-        rs_ag = ring(n, p * gbytes, bw, 1.0) + ring(n, p * 2.0, bw, 1.0)
-        zero3 = micro * 2.0 * ring(n, p * 2.0, bw, 1.0) + ring(n, p * gbytes, bw, 1.0)
-        return np.where(zero == 0, allreduce, np.where(zero <= 2, rs_ag, zero3))
-
-    dp_comm = dp_time(dp_group, dp_bw, nonexpert_chip) + dp_time(edp, edp_bw, expert_chip)
-    bwd_mb = layers_stage * (2.0 * gemm_layer_fwd + attn_layer_bwd) + recompute_layer * layers_stage
-    window = np.where(zero == 3, micro * per_mb, bwd_mb)
+    dp_comm = dp_time(dp_group, tp, nonexpert_chip) + dp_time(edp, tp * ep, expert_chip)
+    bwd_mb = layers_stage * (2.0 * gemm_layer_fwd + attn_layer_bwd + 2.0 * elem_fwd + recompute_layer)
+    # per-micro-batch traffic (ZeRO-2/3) runs under every micro-batch's compute; once-per-step
+    # traffic only under the last backward, and only when gradients are bucketed
+    window = np.where(zero >= 2, micro * per_mb, bwd_mb if inp.grad_overlap else 0.0)
     dp_exposed = dp_comm - f("train_dp_overlap") * np.minimum(dp_comm, window)
 
     # -- optimizer step: mixed-precision Adam streams ~30 bytes per locally owned parameter
-    # expert weights are replicated only across the expert-data-parallel group, so ZeRO
-    # shards them over that group (dp*cp/ep), not over the whole data-parallel group
-    def sharded(stage, nbytes):
-        return (nonexpert_chip / np.where(zero >= stage, dp_group, 1.0)
-                + expert_chip / np.where(zero >= stage, edp, 1.0)) * nbytes
+    inv_ne = {st: 1.0 / np.where(zero >= st, dp_group, 1.0) for st in (1, 2, 3)}
+    expert_sh = {st: expert_chip / np.where(zero >= st, edp, 1.0) for st in (1, 2, 3)} if model.is_moe \
+        else {st: 0.0 for st in (1, 2, 3)}
+
+    def sharded(stage, nbytes, nonexpert=nonexpert_chip):
+        return (nonexpert * inv_ne[stage] + expert_sh[stage]) * nbytes
 
     opt = sharded(1, 30.0) / hbm + f("train_step_overhead_s")
 
@@ -404,13 +474,23 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
                         np.where(rc == 1, (fwd["dense_layers"] + fwd["moe_layers"]) * fwd["attn_core_per_layer"], 0.0))
     hfu = tok_chip * (model_flops_tok + hw_extra) / peak16 * 100.0
 
-    # -- memory per chip (bytes)
-    w_mem = sharded(3, 2.0)
-    g_mem = sharded(2, gbytes)
-    o_mem = sharded(1, 12.0)
+    # -- memory per chip (bytes), on the first stage (most micro-batches in flight, embedding)
+    # and on the last (logits); the larger is the peak
+    copies = 2.0 if dualpipe else 1.0          # DualPipe keeps both directions' stage weights
+    nonexpert_last = layers_last * layer_nonexpert_p / tp + emb_end
+
+    def static(nonexpert):
+        # mixed-precision Adam: 16-bit weights (2 bytes), gradients (`gbytes`), fp32 master weights
+        # and two moments (12). Fully sharded (ZeRO-3/FSDP) keeps no persistent 16-bit copy: the
+        # fp32 shard is the weight and 16-bit layers are gathered on use (the `buffers` term).
+        w = np.where(zero >= 3, 0.0, copies * sharded(3, 2.0, nonexpert))
+        return (w, copies * sharded(2, gbytes, nonexpert), copies * sharded(1, 12.0, nonexpert))
+
+    w_first, g_first, o_first = static(nonexpert_first)
+    w_last, g_last, o_last = static(nonexpert_last)
     # activations per layer per micro-batch (Korthikanti et al. 2022, generalised to GQA/gated)
     drop = 1.0 if inp.dropout else 0.0
-    attn_a = 2 * h + 4 * qd + 4 * kvd + drop * h - 2 * kvd * 0.0
+    attn_a = 2 * h + 4 * qd + 4 * kvd + drop * h
     ffn_w = model.ffn_hidden if model.dense_layers else 0
     mlp_dense = 2 * h + (6.0 if model.gated_ffn else 4.0) * ffn_w + drop * h
     mlp_moe = 0.0
@@ -426,21 +506,47 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # Korthikanti et al. 2022: without sequence parallelism 10sbh of the 34sbh stay whole
     replicated = 0.0 if inp.sequence_parallel else (10.0 - (0.0 if inp.dropout else 2.0)) * h * (tp - 1.0)
     per_tok_layer = per_tok_layer + replicated
+    # selective recompute without flash attention is Megatron's attention-core recompute
+    # (Korthikanti et al. 2022: the s x s scores). With flash attention the scores are never
+    # stored, so a run that still says "selective" recomputes the cheap element-wise ops instead
+    # (torchtitan op-level SAC; DeepSeek-V3: RMSNorms, MLA up-projections, SwiGLU): the norm
+    # inputs (~4h) and the activation-function outputs are not kept
+    sel_saving = ((4.0 * h + 2.0 * (dense_frac * ffn_w + moe_frac * model.moe_topk * model.moe_ffn_hidden))
+                  if inp.flash_attention else 0.0)
     scores = 0.0 if inp.flash_attention else (5.0 if inp.dropout else 2.0) * model.heads * s / cp
     full_layer = T * (per_tok_layer + scores) / tp                 # bytes per token-element are in coefficients
-    sel_layer = T * per_tok_layer / tp
+    sel_layer = T * np.maximum(per_tok_layer - sel_saving, 2.0 * h) / tp
     ckpt_layer = T * 2.0 * h / tp
     act_layer = np.where(rc == 0, full_layer, np.where(rc == 1, sel_layer, ckpt_layer))
-    inflight = np.minimum(pp, micro) * np.where(vpp > 1, 1.0 + (pp - 1) / (pp * vpp), 1.0)
-    a_mem = act_layer * layers_stage * inflight / pp * pp       # first stage: pp micro-batches x its layers
-    a_mem = np.where(rc == 2, a_mem + full_layer, a_mem)         # one layer recomputed at a time
-    l_mem = T * V / tp * 6.0                                     # bf16 logits + fp32 loss gradient
-    gather = np.where(zero == 3, 2.0 * 2.0 * (attn_p + dense_frac * dense_ffn_p + moe_frac * (shared_p + expert_p / ep)) / tp, 0.0)
+    if dualpipe:
+        inflight = np.minimum(pp + 1.0, micro)
+    else:
+        inflight = np.minimum(pp, micro) * np.where(vpp > 1, 1.0 + (pp - 1) / (pp * vpp), 1.0)
+    a_first = act_layer * layers_first * inflight
+    a_first = np.where(rc == 2, a_first + full_layer, a_first)    # one layer recomputed at a time
+    a_last = act_layer * layers_last * np.where(pp > 1, 1.0, inflight)
+    a_last = np.where(rc == 2, a_last + full_layer, a_last)
+    # logits: 16-bit logits kept for backward + the fp32 log-softmax of the loss (its gradient
+    # reuses that buffer in fused cross-entropy kernels)
+    l_mem = T * V / tp * 4.0
+    last_total = w_last + g_last + o_last + a_last + l_mem
+    first_total = w_first + g_first + o_first + a_first + np.where(pp > 1, 0.0, l_mem)
+    on_last = last_total > first_total
+    w_mem = np.where(on_last, w_last, w_first)
+    g_mem = np.where(on_last, g_last, g_first)
+    o_mem = np.where(on_last, o_last, o_first)
+    a_mem = np.where(on_last, a_last, a_first)
+    l_mem = np.where(on_last | (pp == 1), l_mem, 0.0)
+    # ZeRO-3 gathers one layer's 16-bit weights at a time (the next one's prefetch overlaps it
+    # matrix by matrix, so about one layer is resident)
+    gather = np.where(zero == 3, 2.0 * (attn_p + dense_frac * dense_ffn_p + moe_frac * (shared_p + expert_p / ep)) / tp, 0.0)
     buffers = gather
-    allocated = w_mem + g_mem + o_mem + a_mem + l_mem + buffers
+    allocated = np.maximum(first_total, last_total) + buffers
+    # one documented term for what the framework and allocator hold beyond the tensors: a fixed
+    # runtime reserve (CUDA/CANN context, communicator buffers) plus fragmentation in proportion
     reserve = f("train_mem_reserve_gb") * GIB + f("train_mem_frag") * allocated
     mem_total = allocated + reserve
-    capacity = (chip.hbm_gb or 0.0) * GIB
+    capacity = chip.hbm_bytes
 
     # -- validity
     reason = np.zeros(tp.shape, dtype=np.int8)
@@ -464,7 +570,10 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         mark(L["ep"] != 1, "ep does not divide experts or dp x cp")
     if fp8 and not peak_fp8:
         mark(np.ones(tp.shape, dtype=bool), "fp8 not supported by chip")
-    mark(mem_total > capacity * inp.memory_slack, "out of memory")
+    if inp.schedule != "1f1b":
+        mark((vpp > 1) | ((pp % 2 != 0) & dualpipe) | ((micro < 2 * pp) & dualpipe & (pp > 1)),
+             "schedule needs vpp 1 (dualpipe: even pp, 2 x pp micro-batches)")
+    mark(mem_total > capacity, "out of memory")
 
     return {
         "step_time_s": step,
@@ -474,7 +583,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         "model_tflops_per_chip": tok_chip * model_flops_tok / 1e12,
         "micro_batches": micro,
         "breakdown": {
-            "gemm": micro * comp_gemm,
+            "gemm": micro * (comp_gemm + comp_logits_extra),
             "attention": micro * comp_attn,
             "memory_bound": micro * comp_mem,
             "recompute": micro * comp_rc,
@@ -588,8 +697,18 @@ def _check_inputs(inp: TrainingInputs) -> None:
         raise UserError(f"chip {inp.chip.id}: no 16-bit peak in the catalog")
     if inp.dtype not in ("bf16", "fp16", "fp8"):
         raise UserError(f"dtype: {inp.dtype!r} (bf16, fp16 or fp8)")
+    from engine.layout import DIMENSION
+
+    for key in ("tp", "pp", "cp", "ep", "vpp", "micro_batch"):  # the ranges the GUI and CLI offer
+        problem = DIMENSION[key].check(getattr(inp, key))
+        if problem:
+            raise UserError(problem.replace(DIMENSION[key].flag, key, 1))
     if inp.recompute is not None and inp.recompute not in RECOMPUTE_NAMES:
         raise UserError(f"recompute: {inp.recompute!r} (none, selective or full)")
+    if inp.schedule not in SCHEDULES:
+        raise UserError(f"schedule: {inp.schedule!r} ({', '.join(SCHEDULES)})")
+    if inp.cp_kind not in CP_KINDS:
+        raise UserError(f"cp_kind: {inp.cp_kind!r} ({', '.join(CP_KINDS)})")
 
 
 def evaluate_layout(inputs: TrainingInputs) -> LayoutResult:
@@ -620,7 +739,20 @@ def _layout_batch(inp: TrainingInputs, dp, mb):
     if inp.global_batch_seqs:
         return np.full(np.shape(dp), int(inp.global_batch_seqs), dtype=np.int64)
     unit = np.asarray(dp, dtype=np.int64) * np.asarray(mb, dtype=np.int64)
-    return np.maximum(np.round(inp.batch_seqs() / unit), 1).astype(np.int64) * unit
+    target = inp.batch_seqs()
+    rounded = np.maximum(np.round(target / unit), 1).astype(np.int64) * unit
+    # Rounding must not blow the batch up: DP30000 on a 4,096-sequence default once became a
+    # 30,000-sequence (246M-token) batch. Beyond MAX_BATCH_GROWTH x the default the layout keeps
+    # the default batch, which dp x micro-batch does not divide: it is reported infeasible.
+    return np.where(rounded <= MAX_BATCH_GROWTH * target, rounded, target).astype(np.int64)
+
+
+MAX_BATCH_GROWTH = 1.5  # how far rounding to dp x micro-batch may raise the default global batch
+
+
+def default_batch_tokens(inp: TrainingInputs) -> int:
+    """Tokens in the default global batch (what "auto" means for these inputs)."""
+    return inp.batch_seqs() * inp.seq
 
 
 def candidate_arrays(inp: TrainingInputs) -> dict:
@@ -703,6 +835,19 @@ def best_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, num_chips: int, *
     except UserError:
         return 0.0
     return result.best.tokens_per_s_per_chip if result.best else 0.0
+
+
+def whole_run_goodput(inp: TrainingInputs) -> float:
+    """Useful fraction of a whole run's wall-clock (what GPU-hours figures include beyond steady
+    steps): failures at the Llama 3 rate (419 interruptions in 54 days on 16,384 H100) with
+    restarts and lost work, Young/Daly checkpoints of weights + optimizer (14 bytes/param), and
+    evaluation/idle pauses. Grows worse with the fleet size."""
+    from engine import reliability
+
+    g = reliability.goodput(inp.num_chips, float(inp.model.total_params()) * 14.0,
+                            checkpoint_write_gbps=inp.factor("train_ckpt_write_gbps"),
+                            restart_s=inp.factor("train_restart_min") * 60.0)
+    return g.goodput * (1.0 - inp.factor("train_run_idle_frac"))
 
 
 # ---- whole run ----------------------------------------------------------------------------

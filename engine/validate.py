@@ -29,7 +29,9 @@ CHIP_LIMITS = {
     "fp8_tflops": 2e5, "int8_tops": 2e5, "hbm_gb": 1e4, "hbm_gbps": 1e6, "scaleup_gbps": 1e5,
     "scaleout_gbps": 1e4, "tdp_w": 1e5, "price_usd": 1e8, "year": 2100,
     "scaleup_domain": 1_000_000, "chips_per_node": 1024,
+    "scaleup_link_gbps": 1e5, "scaleout_oversubscription": 100.0,
 }
+SCALEUP_TOPOLOGY_VALUES = ("", "switch", "mesh", "torus")
 MAX_ORDER_QUANTITY = 100_000_000
 TEXT_LIMIT = 10_000
 
@@ -143,6 +145,10 @@ def chip_field_parser(name: str):
         return lambda v: parse_text(name, v, choices=CHINA_MARKET_VALUES)
     if name == "confidence":
         return lambda v: parse_text(name, v, choices=CONFIDENCE_VALUES)
+    if name == "scaleup_topology":
+        return lambda v: parse_text(name, v, choices=SCALEUP_TOPOLOGY_VALUES)
+    if name == "scaleout_oversubscription":
+        return lambda v: parse_float(name, v, minimum=1.0, maximum=CHIP_LIMITS[name])
     if name in CHIP_FLOAT_FIELDS:
         strict = name in ("hbm_gb", "hbm_gbps")
         return lambda v, n=name, s=strict: parse_float(n, v, maximum=CHIP_LIMITS[n], strict_min=s)

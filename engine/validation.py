@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from dataclasses import replace
 from typing import Mapping
 
@@ -20,7 +19,7 @@ from engine.errors import UserError
 from engine.hardware import Chip
 from engine.models import ModelConfig, training_flops_per_token
 from engine.training import (
-    DEFAULT_FACTORS, RECOMPUTE_NAMES, TrainingInputs, evaluate_layout, search_layouts,
+    RECOMPUTE_NAMES, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput,
 )
 
 METRICS = ("tokens_per_s_per_chip", "step_time_s", "mfu_pct_model_flops")
@@ -59,14 +58,20 @@ def _num(row: Mapping, name: str, kind=float):
     return int(round(x)) if kind is int else x
 
 
-def _note_int(notes: str, pattern: str):
-    m = re.search(pattern, notes, flags=re.IGNORECASE)
-    return int(m.group(1)) if m else None
+def _flag(row: Mapping, name: str, default: bool) -> bool:
+    """A yes/no column; blank = not reported = `default` (today's common practice)."""
+    value = (row.get(name) or "").strip().lower()
+    if value == "":
+        return default
+    if value in ("yes", "y", "true", "1"):
+        return True
+    if value in ("no", "n", "false", "0"):
+        return False
+    raise ValueError(f"{name}: {row.get(name)!r} (yes, no or blank)")
 
 
 def model_from_case(row: Mapping) -> ModelConfig:
-    notes = row.get("notes") or ""
-    low = notes.lower()
+    """The architecture from the row's columns (never from `notes`)."""
     layers = _num(row, "layers", int)
     hidden = _num(row, "hidden", int)
     heads = _num(row, "heads", int)
@@ -75,25 +80,24 @@ def model_from_case(row: Mapping) -> ModelConfig:
     kv_heads = _num(row, "kv_heads", int) or heads
     ffn = _num(row, "ffn_hidden", int) or 0
     experts = _num(row, "moe_experts", int) or 0
-    if "not gated" in low or "= 4h" in low or re.search(r"\bgelu\b", low):
-        gated = False
-    elif "swiglu" in low or "geglu" in low or "gated" in low:
-        gated = True
-    else:
-        gated = not (ffn and ffn == 4 * hidden)
-    head_dim = _note_int(notes, r"head[_ ]dim(?:ension)?\s*(?:of\s*|=\s*)?(\d+)") or 0
+    # blank gated_ffn: a width of exactly 4h is the plain GPT block, anything else gated
+    gated = _flag(row, "gated_ffn", not (ffn and ffn == 4 * hidden))
+    head_dim = _num(row, "head_dim", int) or 0
     if head_dim * heads == hidden:
         head_dim = 0
+    attention = (row.get("attention") or "").strip().lower()
+    if attention not in ("", "mha", "gqa", "mqa", "mla"):
+        raise ValueError(f"attention: {row.get('attention')!r} (mha, gqa, mqa or mla)")
     kw = {}
-    if "mla" in low or "kv_lora" in low:
-        kw = dict(kv_lora_rank=_note_int(notes, r"kv_lora(?:_rank)?\s*(\d+)") or 512,
-                  q_lora_rank=_note_int(notes, r"q_lora(?:_rank)?\s*(\d+)") or 1536,
+    if attention == "mla" or _num(row, "kv_lora_rank", int):
+        kw = dict(kv_lora_rank=_num(row, "kv_lora_rank", int) or 512,
+                  q_lora_rank=_num(row, "q_lora_rank", int) or 0,
                   qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128)
     return ModelConfig(
         id=row.get("id") or "case", name=row.get("model") or "case", layers=layers, hidden=hidden,
         heads=heads, kv_heads=kv_heads, ffn_hidden=ffn, vocab=_num(row, "vocab", int) or 32000,
         seq_len=_num(row, "seq_len", int) or 2048, head_dim=head_dim, gated_ffn=gated,
-        tied_embeddings="tied" in low and "untied" not in low,
+        tied_embeddings=_flag(row, "tied_embeddings", False),
         moe_experts=experts, moe_shared_experts=_num(row, "moe_shared_experts", int) or 0,
         moe_topk=_num(row, "moe_topk", int) or (1 if experts else 0),
         moe_ffn_hidden=_num(row, "moe_ffn_hidden", int) or 0,
@@ -101,12 +105,8 @@ def model_from_case(row: Mapping) -> ModelConfig:
     )
 
 
-def _source_year(row: Mapping) -> int | None:
-    m = re.search(r"\b(20[12]\d)\b", row.get("source") or "")
-    return int(m.group(1)) if m else None
-
-
 def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
+    """Training inputs from the row's columns only; blank layout fields stay None (searched)."""
     model = model_from_case(row)
     problems = model.validate()
     if problems:
@@ -115,10 +115,6 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
     if chip_id not in chips:
         raise ValueError(f"chip: {chip_id!r} not in the catalog")
     chip = chips[chip_id]
-    notes = (row.get("notes") or "").lower()
-    year = _source_year(row)
-    # Attention kernels: fused (flash) unless the source says otherwise or predates them.
-    flash = not ("flash attention off" in notes or (year is not None and year <= 2022 and "flash" not in notes))
     layout = {name: _num(row, name, int) for name in LAYOUT_FIELDS if name != "recompute"}
     recompute = (row.get("recompute") or "").strip().lower() or None
     if recompute is not None and recompute not in RECOMPUTE_NAMES:
@@ -130,14 +126,10 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
         if gb:
             n = min(n, 2 ** int(math.log2(gb)))
     tp, pp, cp = layout["tp"], layout["pp"], layout["cp"]
-    if pp and not layout["vpp"]:
-        layout["vpp"] = 1  # interleaving is opt-in: a source that gives pp but no vpp ran 1F1B
     if tp and pp and cp and n % (tp * pp * cp) == 0:
         layout["dp"] = n // (tp * pp * cp)
     elif layout["dp"] and tp and pp and cp and tp * pp * cp * layout["dp"] != n:
         layout["dp"] = None
-    if not gb and layout["dp"] and layout["micro_batch"]:
-        gb = layout["dp"] * layout["micro_batch"] * (pp or 1)
     dtype = (row.get("dtype") or "").strip().lower() or "bf16"
     if dtype == "fp16":
         dtype = "bf16"
@@ -145,57 +137,46 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
     domain = chip.scaleup_domain
     if cpn and domain and cpn < domain:
         domain = cpn
-    # software settings the notes state: they change what overlaps and what TP splits
-    overrides = {}
-    if "no ddp gradient bucketing" in notes or "no gradient bucketing" in notes:
-        overrides["train_dp_overlap"] = 0.0          # one all-reduce after the whole backward
-    if "tp-comm-overlap" in notes or "tp comm overlap" in notes:
-        overrides["train_tp_overlap"] = chip.factor("train_tp_overlap_enabled",
-                                                    DEFAULT_FACTORS["train_tp_overlap_enabled"])
-    seq_par = not ("no sequence parallel" in notes or "megatron-deepspeed" in notes
-                   or (year is not None and year <= 2021))
     return TrainingInputs(
         model=model, chip=chip, num_chips=n, seq_len=model.seq_len, global_batch_seqs=gb,
-        sequence_parallel=seq_par, factors=overrides,
         dtype=dtype, tp=tp, pp=pp, vpp=layout["vpp"], dp=layout["dp"], cp=cp, ep=layout["ep"],
         zero_stage=layout["zero_stage"], micro_batch=layout["micro_batch"], recompute=recompute,
-        scaleup_domain=domain, flash_attention=flash,
-        dropout=(not model.gated_ffn) and year is not None and year <= 2022,
+        scaleup_domain=domain,
+        flash_attention=_flag(row, "flash_attention", True),
+        sequence_parallel=_flag(row, "sequence_parallel", True),
+        dropout=_flag(row, "dropout", False),
+        grad_overlap=_flag(row, "grad_overlap", True),
+        tp_comm_overlap=_flag(row, "tp_comm_overlap", False),
     )
 
 
 def _whole_run(row: Mapping) -> bool:
-    notes = (row.get("notes") or "").lower()
-    return "gpu-hours" in notes or "wall-clock" in notes
+    scope = (row.get("value_scope") or "").strip().lower()
+    if scope not in ("", "step", "whole_run"):
+        raise ValueError(f"value_scope: {row.get('value_scope')!r} (step, whole_run or blank)")
+    return scope == "whole_run"
 
 
 def _fully_given(inp: TrainingInputs) -> bool:
-    keys = ("tp", "pp", "dp", "cp", "micro_batch", "zero_stage", "recompute") + (("ep",) if inp.model.is_moe else ())
+    keys = ("tp", "pp", "vpp", "dp", "cp", "micro_batch", "zero_stage", "recompute") + (("ep",) if inp.model.is_moe else ())
     return all(getattr(inp, k) is not None for k in keys) and inp.global_batch_seqs is not None
 
 
 def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
     """A complete layout for a case: the given one, or the best the search finds that agrees
-    with the given fields. Returns the inputs with every field set, and a note."""
+    with the given fields (a blank field, vpp included, is "not reported"). A run that really
+    ran but fits no layout in the memory model is reported infeasible, never forced."""
     if _fully_given(inp):
-        return replace(inp, vpp=inp.vpp or 1, ep=inp.ep or 1), "layout as published"
+        return replace(inp, ep=inp.ep or 1), "layout as published"
     result = search_layouts(inp, top_k=1)
-    note = "layout searched"
-    if result.best is None and set(result.infeasible_by_reason) == {"out of memory"}:
-        # the run really ran, so something fit: take the best layout within a memory tolerance
-        for slack in (1.1, 1.25, 1.5, 2.0, 3.0):
-            result = search_layouts(replace(inp, memory_slack=slack), top_k=1)
-            if result.best is not None:
-                note = f"memory model over capacity for every layout; best within {slack:g}x capacity"
-                break
     if result.best is None:
         raise LookupError("no layout consistent with the given fields fits: "
                           + ", ".join(f"{k} {v}" for k, v in result.infeasible_by_reason.items()))
     lay = result.best.layout
-    filled = replace(inp, memory_slack=1.0, tp=lay["tp"], pp=lay["pp"], vpp=lay["vpp"], dp=lay["dp"], cp=lay["cp"],
+    filled = replace(inp, tp=lay["tp"], pp=lay["pp"], vpp=lay["vpp"], dp=lay["dp"], cp=lay["cp"],
                      ep=lay["ep"], zero_stage=lay["zero_stage"], micro_batch=lay["micro_batch"],
                      recompute=lay["recompute"], global_batch_seqs=lay["global_batch_seqs"])
-    return filled, note + " (" + ", ".join(f"{k}={v}" for k, v in lay.items() if k != "global_batch_seqs") + ")"
+    return filled, "layout searched (" + ", ".join(f"{k}={v}" for k, v in lay.items() if k != "global_batch_seqs") + ")"
 
 
 def predict_metric(row: Mapping, inp: TrainingInputs) -> tuple[float, object]:
@@ -205,12 +186,15 @@ def predict_metric(row: Mapping, inp: TrainingInputs) -> tuple[float, object]:
     if metric == "tokens_per_s_per_chip":
         value = res.tokens_per_s_per_chip
         if _whole_run(row):
-            value *= inp.factor("train_whole_run_eff")
+            value *= whole_run_goodput(inp)
     elif metric == "step_time_s":
         value = res.step_time_s
     elif metric == "mfu_pct_model_flops":
-        # the source's FLOP convention: unhalved causal attention when it cites s/(6h)
-        causal_half = "6h" not in (row.get("notes") or "")
+        # the source's FLOP convention (column mfu_attention_flops; blank = causal_half, today's)
+        convention = (row.get("mfu_attention_flops") or "").strip().lower() or "causal_half"
+        if convention not in ("causal_half", "full"):
+            raise ValueError(f"mfu_attention_flops: {row.get('mfu_attention_flops')!r} (causal_half, full or blank)")
+        causal_half = convention == "causal_half"
         flops = training_flops_per_token(inp.model, inp.seq, causal_half=causal_half)
         value = res.tokens_per_s_per_chip * flops / (inp.chip.peak_tflops("bf16") * 1e12) * 100.0
     else:
@@ -301,3 +285,39 @@ def summarize(cases: list[dict]) -> dict:
 def public_cases(cases: list[dict]) -> list[dict]:
     """Cases without private keys (for JSON output)."""
     return [{k: v for k, v in c.items() if not k.startswith("_")} for c in cases]
+
+
+def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, key: str = "source",
+                              progress=None, should_stop=None) -> dict:
+    """Leave-one-group-out validation: for every value of `key` (a source), refit the per-family
+    factors on the other groups' rows only (starting from the code's documented defaults, not from
+    factors fitted on everything), then predict the left-out rows. `summary.overall` is out of
+    sample; `summary.in_sample` is the ordinary run beside it."""
+    from engine.calibration import FAMILY_FIT_FACTORS, chip_family, fit_families, prior_chips, resolve_cases
+    from engine.errors import Cancelled
+
+    # layouts the sources leave blank are searched once, at the documented default factors (no
+    # fitted value), and held in every fold
+    resolved = resolve_cases(rows, prior_chips(chips))
+    groups = sorted({(row.get(key) or "").strip() for row in rows})
+    predicted: dict = {}
+    for gi, group in enumerate(groups):
+        if should_stop is not None and should_stop():
+            raise Cancelled("validation cancelled")
+        if progress is not None:
+            progress(gi / max(len(groups), 1), f"leaving out {group[:40]}")
+        train = [item for item in resolved if (item[0].get(key) or "").strip() != group]
+        test = [r for r in rows if (r.get(key) or "").strip() == group]
+        train_families = {chip_family(item[0].get("chip", "")) for item in train}
+        need_global = any(chip_family(r.get("chip", "")) not in train_families for r in test)
+        fitted = fit_families([], chips, resolved=train, need_global=need_global)
+        for row in test:
+            values = fitted.get(chip_family(row.get("chip", "")), fitted[None])
+            predicted[id(row)] = validate_case(row, chips, factors=values)
+    cases = [predicted[id(row)] for row in rows]
+    summary = summarize(cases)
+    summary["holdout"] = key
+    summary["groups"] = len(groups)
+    summary["fitted_factors"] = list(FAMILY_FIT_FACTORS)
+    summary["in_sample"] = summarize([validate_case(row, chips) for row in rows])["overall"]
+    return {"cases": cases, "summary": summary}

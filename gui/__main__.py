@@ -13,6 +13,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is not None:
         return cli.run_command(args)
+    from gui.syslibs import check_before_window
+
+    if not check_before_window():  # says which system libraries to install, instead of Qt's abort
+        return 1
     from gui.app import run_app
 
     return run_app(db_path=args.db)
@@ -23,11 +27,12 @@ def _gui_registrars():
     import importlib
 
     registrars = []
-    try:
-        registrars.append(importlib.import_module("gui.commands_cli").register)
-    except ModuleNotFoundError as exc:
-        if exc.name != "gui.commands_cli":
-            raise
+    for name in ("gui.commands_cli", "gui.report_cli"):
+        try:
+            registrars.append(importlib.import_module(name).register)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
     return registrars
 
 

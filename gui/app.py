@@ -36,6 +36,26 @@ def configure_pyqtgraph() -> None:
     _pyqtgraph_configured = True
 
 
+_gui_gc = None
+
+
+def collect_garbage_on_gui_thread(interval_s: float = 1.0):
+    """Turn automatic cyclic GC off; collect from a GUI-thread timer instead.
+
+    Why: an automatic collection can start inside any allocation, including one made while Qt
+    holds an internal lock (seen: inside QObject::disconnect under pyqtgraph's PlotItem.addItem).
+    If that collection frees a QObject (a QMenu of a closed window), its destructor waits on the
+    same lock and the app freezes. A collection started by the timer runs from the event loop on
+    the GUI thread, where no Qt lock is held, and never in a worker thread. Idempotent.
+    """
+    global _gui_gc
+    if _gui_gc is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _gui_gc = GarbageCollector(interval=interval_s)
+    return _gui_gc
+
+
 # The analysis areas after Fleet: key -> (tab title, module, class, tooltip).
 ANALYSIS_PANELS = {
     "training": ("Training", "gui.panels.training", "TrainingPanel",
@@ -61,13 +81,18 @@ class MainWindow(QMainWindow):
         self.store = store
         self.owns_store = False
         self.setObjectName("FleetcastMainWindow")
-        self.setWindowTitle(f"Fleetcast — {store.path.name}")
+        self.setWindowTitle(f"Fleetcast — {store.path.name}[*]")
         self.undo_stack = QUndoStack(self)
+        from gui.widgets.wheel_guard import install_wheel_guard
+
+        install_wheel_guard(QApplication.instance())
+        self._watchers: dict = {}  # panel key -> FormUndoWatcher (every form edit is undoable)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("areas")
         self.fleet_panel = FleetPanel(store, self.undo_stack)
         self.fleet_panel.status_message.connect(self.show_status)
+        self._label_exports("fleet", self.fleet_panel)
         self.tabs.addTab(self.fleet_panel, "Fleet")
         # Analysis panels are built the first time their tab is shown: a quicker start.
         self.panels: dict[str, QWidget] = {"fleet": self.fleet_panel}
@@ -89,6 +114,8 @@ class MainWindow(QMainWindow):
         self.scenario_bar = ScenarioBar(store, self.undo_stack, gather_params=self.gather_scenario_params)
         self.scenario_bar.status_message.connect(self.show_status)
         self.scenario_bar.current_changed.connect(self.apply_scenario)
+        self.scenario_bar.confirm_switch = lambda: self.maybe_save("switching scenario")
+        self.scenario_bar.saved.connect(lambda _name: self.mark_saved())
         toolbar = QToolBar("Scenario")
         toolbar.setObjectName("scenario_toolbar")
         toolbar.setMovable(False)
@@ -110,6 +137,9 @@ class MainWindow(QMainWindow):
         self.open_db_action.setShortcut(QKeySequence("Ctrl+O"))
         self.new_db_action = file_menu.addAction("&New database…", lambda: self.switch_database(create=True))
         self.new_db_action.setShortcut(QKeySequence("Ctrl+N"))
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
         file_menu.addSeparator()
         self.import_chips_action = file_menu.addAction("Import chips CSV…", lambda: self.import_csv("chips"))
         self.import_orders_action = file_menu.addAction("Import orders CSV…", lambda: self.import_csv("orders"))
@@ -119,6 +149,9 @@ class MainWindow(QMainWindow):
         self.export_all_action = file_menu.addAction("Export &all charts and tables…", lambda: self.export_all())
         self.export_all_action.setShortcut(QKeySequence("Ctrl+E"))
         self.export_all_action.setToolTip("Every chart as PNG and SVG and the data behind it as CSV, for this scenario")
+        self.export_report_action = file_menu.addAction("Export &report (PDF)…", lambda: self.export_report())
+        self.export_report_action.setToolTip("Key answers, assumptions, every chart and the accuracy statement, "
+                                             "as a PDF to share")
         file_menu.addSeparator()
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
@@ -143,6 +176,10 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
 
         help_menu = self.help_menu = bar.addMenu("&Help")
+        self.quick_start_action = help_menu.addAction("&Quick start", lambda: self.show_help("quick_start"))
+        self.quick_start_action.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+        self.glossary_action = help_menu.addAction("&Glossary", lambda: self.show_help("glossary"))
+        help_menu.addSeparator()
         self.about_action = help_menu.addAction("&About Fleetcast", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -163,7 +200,57 @@ class MainWindow(QMainWindow):
             panel.scenario_provider = self.gather_scenario_params
         if self._scenario_params:
             self._apply_to(key, panel)
+        self._watch(key, panel, _title)
         return panel
+
+    def _watch(self, key: str, panel, title: str) -> None:
+        from gui.widgets.form_undo import FormUndoWatcher
+        from gui.widgets.wheel_guard import prefer_click_focus
+
+        prefer_click_focus(panel)
+        self._label_exports(key, panel)
+        watcher = FormUndoWatcher(panel, self.undo_stack, title)
+        watcher.edited.connect(self.update_modified)
+        self._watchers[key] = watcher
+
+    def _label_exports(self, key: str, panel) -> None:
+        """A chart's own Export menu names the scenario, model and workload, as Export all does."""
+        from gui.export_all import panel_context
+
+        for chart in (panel.charts() if hasattr(panel, "charts") else {}).values():
+            chart.context_provider = lambda panel=panel: panel_context(panel, self._scenario_name)
+
+    # ---- unsaved edits ------------------------------------------------------------------------
+    def is_modified(self) -> bool:
+        """Any built panel's inputs differ from what the current scenario holds."""
+        return any(w.is_modified() for w in self._watchers.values())
+
+    def update_modified(self) -> None:
+        self.setWindowModified(self.is_modified())
+
+    def mark_saved(self) -> None:
+        for watcher in self._watchers.values():
+            watcher.mark_saved()
+        self.update_modified()
+
+    def maybe_save(self, doing: str = "closing") -> bool:
+        """True when it is fine to drop the panels' inputs: nothing unsaved, or the user chose
+        Save (and it worked) or Discard. Cancel (or a failed save) keeps everything."""
+        if not self.is_modified():
+            return True
+        name = self._scenario_name or "this scenario"
+        answer = QMessageBox.question(
+            self, "Unsaved changes",
+            f"The inputs of '{name}' have changed since it was saved.\n\n"
+            f"Save them before {doing}?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.scenario_bar.save_current()
+        if answer == QMessageBox.StandardButton.Discard:
+            self.mark_saved()  # asked once: what follows (switch, quit) must not ask again
+            return True
+        return False
 
     def _on_area_changed(self, index: int) -> None:
         for key, host in self._hosts.items():
@@ -183,10 +270,17 @@ class MainWindow(QMainWindow):
         self._scenario_name, self._scenario_params = name, dict(params)
         for key, panel in self.panels.items():
             if key != "fleet":
-                self._apply_to(key, panel)
+                watcher = self._watchers.get(key)
+                if watcher is None:
+                    self._apply_to(key, panel)
+                    continue
+                with watcher.suspended():  # loading a scenario is not an edit
+                    self._apply_to(key, panel)
+                watcher.mark_saved()
         if "compare" in self.panels:
             self.panels["compare"].refresh_scenarios()
-        self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {name}")
+        self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {name}[*]")
+        self.update_modified()
 
     def gather_scenario_params(self) -> dict:
         """What Save writes: built panels' inputs; unbuilt panels keep what the scenario had."""
@@ -213,7 +307,7 @@ class MainWindow(QMainWindow):
             self.panel(key)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            written = export_all(self.panels, out_dir)
+            written = export_all(self.panels, out_dir, scenario=self._scenario_name)
         except UserError as exc:
             self.fleet_panel.banner.show_error(f"Export failed: {exc}")
             return None
@@ -234,11 +328,95 @@ class MainWindow(QMainWindow):
         except Exception:
             return str(self.store.path)
 
+    def about_text(self) -> str:
+        """Version, where the data, settings and logs are (the About box)."""
+        import html
+
+        from engine.store.store import default_db_path
+        from gui.crash import resolve_log_dir
+        from gui.settings import settings
+
+        def row(label, value):
+            return f"<tr><td><b>{label}</b>&nbsp;</td><td>{html.escape(str(value))}</td></tr>"
+
+        return (f"<b>Fleetcast {__version__}</b><p>What-if planner for AI compute fleets: training, "
+                "serving, and supply versus demand.</p><table>"
+                + row("Database", self.store.path)
+                + row("Default database", default_db_path())
+                + row("Log folder", resolve_log_dir())
+                + row("Settings", settings().fileName())
+                + "</table>")
+
+    def show_help(self, topic: str):
+        """Quick start or glossary in a window beside the app (not modal: read while working)."""
+        from PySide6.QtWidgets import QDialog, QTextBrowser
+
+        from gui import help_text
+
+        dialogs = self.__dict__.setdefault("_help_dialogs", {})
+        dialog = dialogs.get(topic)
+        if dialog is None:
+            title = {"quick_start": "Quick start", "glossary": "Glossary"}[topic]
+            dialog = QDialog(self)
+            dialog.setWindowTitle(f"Fleetcast — {title}")
+            browser = QTextBrowser(dialog)
+            browser.setObjectName("helpText")
+            browser.setOpenExternalLinks(False)
+            browser.setHtml(help_text.QUICK_START if topic == "quick_start" else help_text.GLOSSARY)
+            layout = QVBoxLayout(dialog)
+            layout.addWidget(browser)
+            dialog.resize(560, min(620, self._available_size()[1] - 80))
+            dialogs[topic] = dialog
+        dialog.show()
+        dialog.activateWindow()
+        return dialog
+
     def show_about(self) -> None:
-        QMessageBox.about(
-            self, "About Fleetcast",
-            f"<b>Fleetcast {__version__}</b><p>What-if planner for AI compute fleets: training, "
-            f"serving, and supply versus demand.</p><p>Database: {self.store.path}</p>")
+        QMessageBox.about(self, "About Fleetcast", self.about_text())
+
+    # ---- recent databases and the report ------------------------------------------------------
+    def _fill_recent_menu(self) -> None:
+        from gui.recent import clear_recent, recent_databases
+
+        menu = self.recent_menu
+        menu.clear()
+        paths = recent_databases()
+        for path in paths:
+            action = menu.addAction(path, lambda path=path: self.switch_database(create=False, path=path))
+            action.setEnabled(os.path.abspath(path) != os.path.abspath(str(self.store.path)))
+        if paths:
+            menu.addSeparator()
+            menu.addAction("Clear menu", clear_recent)
+        menu.setEnabled(bool(paths))
+
+    def export_report(self, path: str | None = None) -> object | None:
+        """Write the PDF report of the current scenario (with the window's current inputs)."""
+        force = False
+        if path is None:
+            name = (self._scenario_name or "fleetcast").replace("/", "-")
+            start = os.path.join(last_dir("export"), f"{name} report.pdf")
+            path, _ = QFileDialog.getSaveFileName(self, "Export report", start, "PDF files (*.pdf)")
+            if not path:
+                return None
+            if not path.lower().endswith(".pdf"):
+                path += ".pdf"
+            force = True  # the save dialog has asked before replacing a file
+        from gui.report import write_report
+
+        for key in ANALYSIS_PANELS:
+            self.panel(key)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            result = write_report(self.store, self.panels, self._scenario_name or "", self.gather_scenario_params(),
+                                  path, force=force)
+        except UserError as exc:
+            self.fleet_panel.banner.show_error(f"Report not written: {exc}")
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        remember_dir("export", path)
+        self.show_status(f"Wrote {result.path} ({result.pages} pages)")
+        return result
 
     # ---- import / export ---------------------------------------------------------------------
     def import_csv(self, kind: str, path: str | None = None) -> int | None:
@@ -283,8 +461,9 @@ class MainWindow(QMainWindow):
         geometry = s.value("window/geometry", QByteArray(), type=QByteArray)
         if geometry is not None and not geometry.isEmpty():
             self.restoreGeometry(geometry)
+            self.fit_to_screen()  # saved on a larger monitor: never larger than this screen
         else:
-            self.resize(1360, 880)
+            self.resize(first_window_size(self._available_size()))
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():
             self.restoreState(state)
@@ -294,6 +473,20 @@ class MainWindow(QMainWindow):
         tab = s.value("window/area", 0, type=int)
         if 0 <= tab < self.tabs.count():
             self.tabs.setCurrentIndex(tab)
+
+    def _available_size(self) -> tuple[int, int]:
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return PREFERRED_WINDOW_SIZE
+        area = screen.availableGeometry()
+        return area.width(), area.height()
+
+    def fit_to_screen(self) -> None:
+        """Shrink the window to the screen's free area (less the title bar) when it is larger."""
+        width, height = self._available_size()
+        room_w, room_h = width, max(height - WINDOW_FRAME_PX, 200)
+        if self.width() > room_w or self.height() > room_h:
+            self.resize(min(self.width(), room_w), min(self.height(), room_h))
 
     def save_settings(self) -> None:
         s = settings()
@@ -317,6 +510,9 @@ class MainWindow(QMainWindow):
             self.fleet_panel.banner.show_error(f"{exc}")
             return None
         remember_dir("database", path)
+        from gui.recent import remember_database
+
+        remember_database(store.path)
         window = MainWindow(store)
         window.owns_store = True
         window.show()
@@ -327,6 +523,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if getattr(self, "_shut_down", False):  # closed before (e.g. by a test, then its teardown)
             super().closeEvent(event)
+            return
+        # Only a window on screen asks (a hidden one has no user to answer; tests close many).
+        if self.isVisible() and not getattr(self.store, "read_only", False) and not self.maybe_save("closing"):
+            event.ignore()
             return
         self._shut_down = True
         for panel in self.panels.values():
@@ -340,6 +540,19 @@ class MainWindow(QMainWindow):
         if self.owns_store:  # a window opened by run_app or File > Open owns its connection
             self.fleet_panel.detach()
             self.store.close()
+
+
+PREFERRED_WINDOW_SIZE = (1360, 880)
+WINDOW_FRAME_PX = 32  # title bar and frame the window manager adds around the window
+
+
+def first_window_size(available: tuple[int, int]):
+    """The first window: the preferred size, or the screen's free area (less the title bar)
+    on a smaller screen, e.g. 1280x720 or 1366x768 laptops."""
+    from PySide6.QtCore import QSize
+
+    width, height = available
+    return QSize(min(PREFERRED_WINDOW_SIZE[0], width), min(PREFERRED_WINDOW_SIZE[1], max(height - WINDOW_FRAME_PX, 200)))
 
 
 # Windows opened by File > Open/New database (kept alive until closed).
@@ -420,10 +633,14 @@ def run_app(db_path: str | None = None) -> int:
 
     install_excepthook()
     _set_window_icon(app)
+    collect_garbage_on_gui_thread()
 
     store = open_store_or_recover(db_path)
     if store is None:
         return 1
+    from gui.recent import remember_database
+
+    remember_database(store.path)
     window = MainWindow(store)
     window.owns_store = True
     window.show()

@@ -8,13 +8,15 @@ CSV is written by us, with unit-bearing headers, from the numbers behind the cha
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import html
 import logging
 import math
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 log = logging.getLogger("fleetcast.export")
 
@@ -28,6 +30,47 @@ def plot_item_of(target):
     if isinstance(target, pg.PlotWidget):
         return target.getPlotItem()
     return target
+
+
+def context_lines(context: Mapping[str, object] | None) -> list[str]:
+    """"Key: value" lines saying what an exported file shows (scenario, model, workload)."""
+    return [f"{key}: {value}" for key, value in (context or {}).items() if value not in (None, "")]
+
+
+@contextlib.contextmanager
+def titled(target, context: Mapping[str, object] | None):
+    """While exporting: the chart's full title with a second line naming scenario, model and
+    workload (a file must say what it shows); the window's title comes back afterwards."""
+    item = plot_item_of(target)
+    lines = context_lines({k: v for k, v in (context or {}).items() if k != "Chart"})
+    title = getattr(target, "title", "") or ""
+    if not lines or not hasattr(item, "titleLabel"):
+        yield
+        return
+    from PySide6.QtWidgets import QApplication
+
+    # One short line each (wrapped): a title wider than the plot would widen the whole chart.
+    import textwrap
+
+    subtitle = "<br>".join(html.escape(part) for line in lines for part in textwrap.wrap(line, 90))
+    item.setTitle(f"{html.escape(title)}<br><span style='font-size:9pt; color:#444444'>{subtitle}</span>",
+                  size="11pt")
+    height = item.titleLabel.item.boundingRect().height() + 4  # PlotItem fixes the title row at 30 px
+    item.titleLabel.setMaximumHeight(height)
+    item.layout.setRowFixedHeight(0, height)
+    item.layout.activate()
+    QApplication.processEvents()
+    try:
+        yield
+    finally:
+        if hasattr(target, "restore_full_texts"):
+            target.restore_full_texts()
+            target._fit_texts()
+        else:
+            item.setTitle(title, size="11pt")
+        item.titleLabel.setMaximumHeight(30)
+        item.layout.setRowFixedHeight(0, 30)
+        item.layout.activate()
 
 
 def export_png(target, path: str | os.PathLike, width: int = 1600) -> Path:
@@ -153,11 +196,17 @@ def _csv_cell(value) -> str:
     return str(value)
 
 
-def export_csv(headers: Sequence[str], rows: Iterable[Sequence], path: str | os.PathLike) -> Path:
-    """Write `headers` (units in them, e.g. 'Installed H100 (chips)') and `rows`. Returns the path."""
+def export_csv(headers: Sequence[str], rows: Iterable[Sequence], path: str | os.PathLike,
+               context: Mapping[str, object] | None = None) -> Path:
+    """Write `headers` (units in them, e.g. 'Installed H100 (chips)') and `rows`. Returns the path.
+
+    `context` ({"Scenario": ..., "Model": ..., "Workload": ...}) goes first as '# Key: value'
+    comment lines, so the file says what it shows (pandas: read_csv(path, comment="#"))."""
     path = Path(path)
     headers = list(headers)
     with open(path, "w", newline="", encoding="utf-8") as handle:
+        for line in context_lines(context):
+            handle.write(f"# {line}\n")
         writer = csv.writer(handle)
         writer.writerow(headers)
         for row in rows:

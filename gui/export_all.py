@@ -33,8 +33,18 @@ PANEL_CLASSES = (
 )
 
 
-def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike) -> list[Path]:
+def panel_context(panel, scenario: str | None) -> dict:
+    """What a panel's files show: the scenario, and the panel's model and workload."""
+    context = {"Scenario": scenario} if scenario else {}
+    if hasattr(panel, "export_context"):
+        context.update(panel.export_context() or {})
+    return context
+
+
+def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenario: str | None = None) -> list[Path]:
     """Compute every panel now and write its charts and tables into `out_dir` (created if needed).
+    Every file names `scenario` and the panel's model and workload (CSV comment lines, a
+    second title line in PNG and SVG).
 
     Raises UserError naming the folder when it can't be created or written.
     """
@@ -50,19 +60,22 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike) -> list
     for panel_key, panel in panels.items():
         if hasattr(panel, "compute_now"):
             panel.compute_now()
+        context = panel_context(panel, scenario)
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
             stem = out / f"{panel_key}_{chart_key}"
+            chart_context = {"Chart": getattr(chart, "title", chart_key), **context}
             try:
-                written.append(export_mod.export_png(chart, stem.with_suffix(".png"), width=PNG_WIDTH_PX))
-                written.append(export_mod.export_svg(chart, stem.with_suffix(".svg")))
+                with export_mod.titled(chart, chart_context):
+                    written.append(export_mod.export_png(chart, stem.with_suffix(".png"), width=PNG_WIDTH_PX))
+                    written.append(export_mod.export_svg(chart, stem.with_suffix(".svg")))
                 headers, rows = chart.data_table()
-                written.append(export_mod.export_csv(headers, rows, stem.with_suffix(".csv")))
+                written.append(export_mod.export_csv(headers, rows, stem.with_suffix(".csv"), context=chart_context))
             except OSError as exc:
                 raise UserError(f"{stem}: could not write ({exc})") from None
         for table_key, (headers, rows) in (panel.tables() if hasattr(panel, "tables") else {}).items():
             path = out / f"{panel_key}_{table_key}.csv"
             try:
-                written.append(export_mod.export_csv(headers, rows, path))
+                written.append(export_mod.export_csv(headers, rows, path, context={"Table": table_key, **context}))
             except OSError as exc:
                 raise UserError(f"{path}: could not write ({exc})") from None
     return written
@@ -79,13 +92,13 @@ def _panel_class(module_name: str, class_name: str):
 
 
 def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str, object]:
-    """Every analysis panel that exists, with the scenario's inputs applied (default: the one
-    used last in the app, else "Story default"). Needs a QApplication. Raises UserError for an
-    unknown scenario name."""
+    """Every analysis panel, with the scenario's inputs applied (default: the baseline,
+    "Story default", never quietly the one used last in the app). Needs a QApplication. Raises
+    UserError for an unknown scenario name."""
     from PySide6.QtGui import QUndoStack
 
     from gui.app import configure_pyqtgraph
-    from gui.scenarios import ensure_default_scenario, remembered_scenario
+    from gui.scenarios import baseline_scenario, ensure_default_scenario
 
     configure_pyqtgraph()
     if scenario_name is not None:
@@ -93,7 +106,7 @@ def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str,
     else:
         if not getattr(store, "read_only", False):
             ensure_default_scenario(store)
-        scenario_name = remembered_scenario(store)
+        scenario_name = baseline_scenario(store)
         params = store.scenario(scenario_name)["params"] if scenario_name else None
     stack = QUndoStack()
     panels: dict[str, object] = {}

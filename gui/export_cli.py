@@ -14,7 +14,7 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "export", "render every chart of a scenario offscreen to PNG and SVG, and "
                                           "write the data behind each chart and every results table as CSV")
     p.add_argument("--scenario", metavar="NAME",
-                   help="a saved scenario (default: the one used last in the app, else 'Story default')")
+                   help="a saved scenario (default: the baseline 'Story default'; the name used is printed)")
     p.add_argument("--out", metavar="DIR", required=True, help="folder to write into (created if missing)")
     p.set_defaults(handler=run)
 
@@ -52,16 +52,16 @@ def run(args, ctx) -> Output:
         store.scenario(args.scenario)  # unknown name: UserError before Qt starts
     app = _application()
     from gui.export_all import build_offscreen_panels, export_all, shutdown_panels
-    from gui.scenarios import ensure_default_scenario, remembered_scenario
+    from gui.scenarios import baseline_scenario, ensure_default_scenario
 
     name = args.scenario
-    if name is None:
+    if name is None:  # the baseline, never quietly the scenario last opened in the app
         if not getattr(store, "read_only", False):
             ensure_default_scenario(store)
-        name = remembered_scenario(store)
+        name = baseline_scenario(store)
     panels = build_offscreen_panels(store, name)
     try:
-        written = export_all(panels, out)
+        written = export_all(panels, out, scenario=name)
     finally:
         shutdown_panels(panels)
         from PySide6.QtCore import QThreadPool
@@ -74,4 +74,5 @@ def run(args, ctx) -> Output:
     files = [str(p) for p in written]
     rows = [{"file": f, "kind": Path(f).suffix.lstrip(".")} for f in files]
     return Output(data={"scenario": name, "out": str(out), "files": files}, rows=rows,
-                  text=f"wrote {len(files)} files to {out}")
+                  text=f"scenario '{name}'" + ("" if args.scenario else " (the baseline; choose another with --scenario)")
+                  + f": wrote {len(files)} files to {out}")

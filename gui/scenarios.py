@@ -53,6 +53,15 @@ def remembered_scenario(store) -> str | None:
     return names[0] if names else None
 
 
+def baseline_scenario(store) -> str | None:
+    """The scenario a headless export uses when none is named: "Story default" when it exists,
+    else the first saved one (by name)."""
+    names = [s["name"] for s in store.scenarios()]
+    if DEFAULT_NAME in names:
+        return DEFAULT_NAME
+    return sorted(names)[0] if names else None
+
+
 def gather_scenario_params(forecast_panel, panels: Mapping[str, object] | None = None) -> dict:
     """Forecast inputs plus the other panels' inputs under "ui"."""
     params = forecast_panel.scenario_state() if forecast_panel is not None else default_params()
@@ -145,6 +154,7 @@ class ScenarioBar(QWidget):
 
     current_changed = Signal(str, dict)  # name, params
     status_message = Signal(str)
+    saved = Signal(str)  # after the current scenario was saved (name)
 
     def __init__(self, store, undo_stack: QUndoStack | None = None,
                  gather_params: Callable[[], dict] | None = None, parent=None):
@@ -152,6 +162,9 @@ class ScenarioBar(QWidget):
         self.store = store
         self.undo_stack = undo_stack or QUndoStack(self)
         self.gather_params = gather_params
+        # Asked before another scenario replaces the current inputs; False keeps the current one
+        # (the window asks Save / Discard / Cancel when there are unsaved edits).
+        self.confirm_switch: Callable[[], bool] | None = None
         self._current: str | None = None
         self._name_mode: str | None = None  # 'new' | 'rename' | 'duplicate' while typing a name
         editable = not getattr(store, "read_only", False)
@@ -234,6 +247,10 @@ class ScenarioBar(QWidget):
         if name not in self.names():
             return False
         changed = name != self._current
+        if changed and self._current is not None and self.confirm_switch is not None \
+                and not self.confirm_switch():
+            self._select_in_combo(self._current)
+            return False
         self._current = name
         self._select_in_combo(name)
         self._remember()
@@ -241,13 +258,18 @@ class ScenarioBar(QWidget):
             self.emit_current()
         return True
 
+    def _may_leave(self) -> bool:
+        return self.confirm_switch is None or self._current is None or self.confirm_switch()
+
     def new_scenario(self, name: str, params: dict | None = None) -> bool:
+        if not self._may_leave():
+            return False
         ok = self._push(SaveScenarioCommand(self.store, name.strip(), params or default_params(),
                                             must_be_new=True, text=f"New scenario '{name.strip()}'"))
         return ok and self.select(name.strip())
 
     def duplicate_current(self, name: str) -> bool:
-        if self._current is None:
+        if self._current is None or not self._may_leave():
             return False
         ok = self._push(SaveScenarioCommand(self.store, name.strip(), self.current_params(), must_be_new=True,
                                             text=f"Duplicate '{self._current}' as '{name.strip()}'"))
@@ -281,6 +303,7 @@ class ScenarioBar(QWidget):
             params = self.gather_params() if self.gather_params is not None else self.current_params()
         if self._push(SaveScenarioCommand(self.store, self._current, params)):
             self.status_message.emit(f"Saved scenario '{self._current}' (Ctrl+Z to undo)")
+            self.saved.emit(self._current)
             return True
         return False
 

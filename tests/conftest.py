@@ -1,5 +1,6 @@
 """Test setup: offscreen Qt, isolated settings and data dirs, no unexpected modal dialogs."""
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -25,6 +26,57 @@ def _isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("FLEETCAST_DB", str(tmp_path / "fleetcast-test.db"))
     monkeypatch.setenv("FLEETCAST_LOG_DIR", str(tmp_path / "logs"))
     yield
+
+
+def pytest_configure(config):
+    # The suite runs as the app does (gui.app.collect_garbage_on_gui_thread): no automatic cyclic
+    # GC, which could start inside a Qt call holding a Qt lock and free a QObject whose destructor
+    # needs that lock (a hang seen in test_analysis_panels_are_built_when_first_shown). Garbage is
+    # collected between tests instead, on the main thread, where no Qt lock is held.
+    gc.disable()
+
+
+def _parentless_windows() -> dict:
+    from PySide6.QtWidgets import QApplication
+    from shiboken6 import getCppPointer
+
+    return {getCppPointer(w)[0]: w for w in QApplication.topLevelWidgets() if w.parentWidget() is None}
+
+
+_FULL_COLLECTION_EVERY = 25  # tests; a full collection costs ~0.15 s with Qt and pyqtgraph loaded
+_tests_since_full_collection = 0
+
+
+def _collect_garbage() -> None:
+    """Collect the young generations (what the test just made, ~ms); everything now and then."""
+    global _tests_since_full_collection
+    _tests_since_full_collection += 1
+    if _tests_since_full_collection >= _FULL_COLLECTION_EVERY:
+        _tests_since_full_collection = 0
+        gc.collect()
+    else:
+        gc.collect(1)
+
+
+@pytest.fixture(autouse=True)
+def _windows_deleted_and_garbage_collected():
+    """After each test: close and delete the windows it left, then collect garbage (a safe point)."""
+    before = set(_parentless_windows()) if _qt_loaded() else set()
+    yield
+    if _qt_loaded():
+        from PySide6.QtCore import QCoreApplication, QEvent
+        from PySide6.QtWidgets import QApplication
+
+        if QApplication.instance() is not None:
+            for key, widget in _parentless_windows().items():
+                if key in before:
+                    continue
+                if widget.isVisible():
+                    widget.close()
+                widget.deleteLater()
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            QCoreApplication.processEvents()
+    _collect_garbage()
 
 
 @pytest.fixture

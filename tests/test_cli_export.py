@@ -33,7 +33,7 @@ def test_every_chart_has_a_valid_png_svg_and_csv(exported):
     from PySide6.QtGui import QImage
 
     out, data, _ = exported
-    assert data["scenario"] == "Story default"
+    assert data["scenario"] == "Story default"  # the baseline, named, when --scenario is absent
     files = [Path(f) for f in data["files"]]
     assert files and all(f.parent == out and f.exists() for f in files)
     stems = {f.stem for f in files if f.suffix == ".png"}
@@ -47,10 +47,13 @@ def test_every_chart_has_a_valid_png_svg_and_csv(exported):
         assert not image.isNull() and image.width() == 1600, stem
         root = ET.parse(out / f"{stem}.svg").getroot()
         assert root.tag.endswith("svg"), stem
-        rows = list(csv.reader(open(out / f"{stem}.csv", encoding="utf-8")))
+        text = (out / f"{stem}.csv").read_text(encoding="utf-8")
+        assert text.startswith("# Chart: ") and "\n# Scenario: Story default\n" in text, stem
+        rows = list(csv.reader(line for line in text.splitlines() if not line.startswith("#")))
         assert len(rows) >= 2 and len(rows[0]) >= 2, stem
         assert any("(" in h for h in rows[0]), f"{stem}: no unit in the headers {rows[0]}"
-    monthly = list(csv.DictReader(open(out / "forecast_monthly.csv", encoding="utf-8")))
+    monthly = list(csv.DictReader(line for line in open(out / "forecast_monthly.csv", encoding="utf-8")
+                                  if not line.startswith("#")))
     assert len(monthly) == 60 and "Installed P50 (chips)" in monthly[0]
 
 

@@ -101,3 +101,87 @@ def test_negative_price_is_refused(capsys):
     code = main(["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "8",
                  "--price-per-chip-hour", "-2"])
     assert code == 1 and "--price-per-chip-hour: -2" in capsys.readouterr().err
+
+
+def _two_source_file(tmp_path, scale_korthikanti=1.0):
+    import csv
+
+    src = Path(__file__).resolve().parents[2] / "shared" / "validation" / "training_public.csv"
+    if not src.exists():
+        pytest.skip("shared validation cases not present")
+    with open(src, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["id"].startswith(("KORTHIKANTI", "MPT-0"))][:12]
+    out = tmp_path / f"two_{scale_korthikanti}.csv"
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            if r["id"].startswith("KORTHIKANTI"):
+                r = {**r, "value": str(float(r["value"]) * scale_korthikanti)}
+            w.writerow(r)
+    return out
+
+
+def test_validate_holdout_source_never_sees_the_left_out_measurements(capsys, tmp_path):
+    """Leave-one-source-out: a source's own measured values cannot move its predictions (they are
+    fitted on the other sources only), while the in-sample figure beside it is reported."""
+    code, a, _ = run_json(capsys, "validate", "training", "--cases", str(_two_source_file(tmp_path)),
+                          "--holdout", "source")
+    assert code == 0
+    assert a["summary"]["holdout"] == "source" and a["summary"]["in_sample"]["n"] == a["summary"]["overall"]["n"]
+    code, b, _ = run_json(capsys, "validate", "training", "--cases", str(_two_source_file(tmp_path, 2.0)),
+                          "--holdout", "source")
+    assert code == 0
+    pa = {c["id"]: c["predicted"] for c in a["cases"]}
+    pb = {c["id"]: c["predicted"] for c in b["cases"]}
+    kor = [k for k in pa if k.startswith("KORTHIKANTI")]
+    assert kor and all(c["status"] == "ok" for c in a["cases"])
+    assert all(pa[k] == pytest.approx(pb[k], rel=1e-9) for k in kor)
+    # the other source was fitted with the doubled Korthikanti values in its training set
+    assert any(pa[k] != pytest.approx(pb[k], rel=1e-6) for k in pa if k not in kor)
+
+
+def test_validate_holdout_inference_is_a_clear_user_error_until_available(capsys, tmp_path):
+    import importlib
+
+    mod = importlib.import_module("engine.validation_inference")
+    if hasattr(mod, "validate_inference_holdout"):
+        pytest.skip("inference holdout implemented")
+    src = Path(__file__).resolve().parents[2] / "shared" / "validation" / "inference_public.csv"
+    if not src.exists():
+        pytest.skip("shared validation cases not present")
+    assert cli.main(["validate", "inference", "--cases", str(src), "--holdout", "source"]) == 1
+    assert "--holdout" in capsys.readouterr().err
+
+
+LAYOUT_70B = ["train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--chips", "64", "--tp", "8", "--pp", "2",
+              "--dp", "4", "--micro-batch", "1", "--zero", "1", "--recompute", "selective"]
+
+
+def test_software_flags_reach_the_model_and_the_json(capsys):
+    _, base, _ = run_json(capsys, *LAYOUT_70B)
+    assert base["software"] == {"flash_attention": True, "sequence_parallel": True, "grad_overlap": True,
+                                "tp_comm_overlap": False, "dropout": False, "schedule": "1f1b", "cp_kind": "ring",
+                                "moe_route_nodes": None}
+    for flag, slower in (("--no-flash-attention", True), ("--no-sequence-parallel", True), ("--dropout", True),
+                         ("--tp-comm-overlap", False), ("--no-grad-overlap", True)):
+        code, data, err = run_json(capsys, *LAYOUT_70B, flag)
+        assert code == 0, err
+        if slower:
+            assert data["step_time_s"] > base["step_time_s"], flag
+        else:
+            assert data["step_time_s"] < base["step_time_s"], flag
+    _, zb, _ = run_json(capsys, *LAYOUT_70B, "--schedule", "zero-bubble")
+    assert zb["breakdown_s"]["bubble"] < base["breakdown_s"]["bubble"]
+
+
+def test_an_infeasible_layout_is_explained_by_its_reason(capsys):
+    code, data, _ = run_json(capsys, "train", "--model", "llama3-405b", "--chip", "h100-sxm5-80gb", "--chips", "1024",
+                             "--tp", "8", "--pp", "1", "--dp", "128", "--micro-batch", "1", "--zero", "1",
+                             "--recompute", "none")
+    assert code == 0 and data["feasible"] is False
+    assert data["infeasible_reason"].startswith("out of memory:") and "GiB needed per chip" in data["infeasible_reason"]
+    # a search with nothing feasible names every reason with its count, in one line
+    assert cli.main(["train", "--model", "llama3-405b", "--chip", "a100-sxm4-40gb", "--chips", "8", "--search"]) == 1
+    err = capsys.readouterr().err
+    assert "no feasible layout" in err and "layouts: out of memory" in err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from engine.commands import Output
 from engine.errors import UserError
 
@@ -14,14 +16,32 @@ def register(subparsers) -> None:
     p.add_argument("--chip", required=True, help="chip id")
     p.add_argument("--chips", type=int, required=True, help="number of chips")
     p.add_argument("--tokens", type=float, help="token budget (e.g. 15e12) for time to train")
-    for name in ("tp", "pp", "vpp", "dp", "cp", "ep"):
-        p.add_argument(f"--{name}", type=int)
+    from engine.layout import DIMENSIONS
+
+    for d in DIMENSIONS:  # --tp --pp --cp --ep --vpp --micro-batch --dp: one schema with the GUI
+        p.add_argument(d.flag, type=int, dest=d.key, help=f"{d.help} ({d.low:,} to {d.high:,} {d.unit})")
     p.add_argument("--zero", type=int, choices=(0, 1, 2, 3), help="ZeRO stage (3 = FSDP)")
-    p.add_argument("--micro-batch", type=int, dest="micro_batch")
     p.add_argument("--global-batch", type=int, dest="global_batch", help="sequences per step")
     p.add_argument("--recompute", choices=("none", "selective", "full"))
     p.add_argument("--seq-len", type=int, dest="seq_len")
     p.add_argument("--dtype", choices=("bf16", "fp16", "fp8"), default="bf16")
+    # software settings (defaults: today's common practice)
+    p.add_argument("--flash-attention", action=argparse.BooleanOptionalAction, default=True, dest="flash_attention",
+                   help="fused attention kernels (default on)")
+    p.add_argument("--sequence-parallel", action=argparse.BooleanOptionalAction, default=True,
+                   dest="sequence_parallel", help="Megatron sequence parallelism with TP (default on)")
+    p.add_argument("--grad-overlap", action=argparse.BooleanOptionalAction, default=True, dest="grad_overlap",
+                   help="overlap the data-parallel gradient reduction with backward (default on)")
+    p.add_argument("--tp-comm-overlap", action=argparse.BooleanOptionalAction, default=False,
+                   dest="tp_comm_overlap", help="overlap TP collectives with GEMMs (default off)")
+    p.add_argument("--dropout", action=argparse.BooleanOptionalAction, default=False,
+                   help="dropout layers active (default off)")
+    p.add_argument("--schedule", choices=("1f1b", "zero-bubble", "dualpipe"), default="1f1b",
+                   help="pipeline schedule (1f1b is interleaved when vpp > 1)")
+    p.add_argument("--cp-kind", choices=("ring", "allgather"), default="ring", dest="cp_kind",
+                   help="context parallelism: ring attention or K/V all-gather (Llama 3)")
+    p.add_argument("--moe-route-nodes", type=int, dest="moe_route_nodes",
+                   help="node-limited MoE routing: a token reaches at most this many nodes")
     p.add_argument("--search", action="store_true", help="search the best layouts")
     p.add_argument("--top", type=int, default=5, help="layouts listed by a search")
     p.add_argument("--price-per-chip-hour", type=float, dest="price", help="USD, for the cost")
@@ -46,6 +66,22 @@ def lookup(ctx, chip_id: str, model_id: str):
     return chips[chip_id], models[model_id]
 
 
+def software_settings(args) -> dict:
+    """The software settings of `train` as TrainingInputs fields."""
+    return {"flash_attention": args.flash_attention, "sequence_parallel": args.sequence_parallel,
+            "grad_overlap": args.grad_overlap, "tp_comm_overlap": args.tp_comm_overlap, "dropout": args.dropout,
+            "schedule": args.schedule, "cp_kind": args.cp_kind, "moe_route_nodes": args.moe_route_nodes}
+
+
+def infeasible_detail(res) -> str:
+    """Why a layout cannot run, in one line with its numbers."""
+    if res.reason == "out of memory":
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in res.memory_breakdown_gb.items() if v >= 0.05)
+        return (f"out of memory: {res.memory_gb_per_chip:.1f} GiB needed per chip, {res.memory_capacity_gb:g} GiB "
+                f"available ({parts})")
+    return res.reason
+
+
 def _figures(res, inputs) -> dict:
     d = res.as_dict()
     d["tokens_per_s"] = res.tokens_per_s_per_chip * inputs.num_chips
@@ -57,10 +93,17 @@ def run(args, ctx) -> Output:
 
     if args.chips is None or args.chips <= 0:
         raise UserError(f"--chips: {args.chips} (must be a positive integer)")
-    for name in ("tp", "pp", "vpp", "dp", "cp", "ep", "micro_batch", "global_batch", "seq_len", "top"):
+    for name in ("tp", "pp", "vpp", "dp", "cp", "ep", "micro_batch", "global_batch", "seq_len", "top",
+                 "moe_route_nodes"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name.replace('_', '-')}: {value} (must be a positive integer)")
+    from engine.layout import DIMENSIONS
+
+    for d in DIMENSIONS:
+        problem = d.check(getattr(args, d.key))
+        if problem:
+            raise UserError(problem)
     if args.price is not None and not (0 <= args.price < 1e6):  # also refuses nan and inf
         raise UserError(f"--price-per-chip-hour: {args.price:g} (must be 0 to 1,000,000 USD)")
     if args.tokens is not None and not (0 < args.tokens <= 1e18):  # also refuses nan and inf
@@ -71,10 +114,11 @@ def run(args, ctx) -> Output:
         model=model, chip=chip, num_chips=args.chips, seq_len=args.seq_len, global_batch_seqs=args.global_batch,
         dtype=dtype, tp=args.tp, pp=args.pp, vpp=args.vpp, dp=args.dp, cp=args.cp, ep=args.ep,
         zero_stage=args.zero, micro_batch=args.micro_batch, recompute=args.recompute,
+        **software_settings(args),
     )
     layout_given = all(v is not None for v in (args.tp, args.pp, args.dp, args.micro_batch, args.recompute, args.zero))
     base = {"model": model.id, "chip": chip.id, "num_chips": args.chips, "seq_len": inputs.seq,
-            "global_batch_seqs": inputs.batch_seqs(), "dtype": dtype}
+            "global_batch_seqs": inputs.batch_seqs(), "dtype": dtype, "software": software_settings(args)}
     if args.search or not layout_given:
         result = search_layouts(inputs, top_k=args.top)
         if result.best is None:
@@ -83,8 +127,9 @@ def run(args, ctx) -> Output:
                                                           ("cp", args.cp), ("ep", args.ep)) if v is not None)
                 raise UserError(f"no layout of {args.chips} chips matches {given or 'the flags given'} "
                                 f"(tp x pp x dp x cp must equal --chips, and tp must divide the heads)")
-            reasons = ", ".join(f"{k}: {v}" for k, v in result.infeasible_by_reason.items())
-            raise UserError(f"no feasible layout for {model.id} on {args.chips} x {chip.id} ({reasons})")
+            reasons = "; ".join(f"{v} layouts: {k}" for k, v in result.infeasible_by_reason.items())
+            raise UserError(f"no feasible layout for {model.id} on {args.chips} x {chip.id} of "
+                            f"{result.layouts_evaluated} evaluated ({reasons})")
         best = result.best
         data = dict(base)
         data.update(_figures(best, inputs))
@@ -98,6 +143,8 @@ def run(args, ctx) -> Output:
         best = evaluate_layout(inputs)
         data = dict(base)
         data.update(_figures(best, inputs))
+        if not best.feasible:
+            data["infeasible_reason"] = infeasible_detail(best)
     if args.tokens:
         run_est = estimate_run(args.tokens, best.tokens_per_s_per_chip, args.chips, chip,
                                params=float(model.total_params()), price_per_chip_hour_usd=args.price)
@@ -110,13 +157,18 @@ def run(args, ctx) -> Output:
                "feasible": r.feasible}
         rows.append(row)
     text_lines = [f"{model.name} on {args.chips} x {chip.name}: {best.tokens_per_s_per_chip:,.0f} tokens/s per chip, "
-                  f"MFU {best.mfu_pct:.1f}%, step {best.step_time_s:.2f} s, {best.memory_gb_per_chip:.1f} GB per chip"]
+                  f"MFU {best.mfu_pct:.1f}%, step {best.step_time_s:.2f} s, {best.memory_gb_per_chip:.1f} GiB per chip"]
     if "top" in data:
         text_lines.append(f"searched {data['layouts_evaluated']} layouts ({data['layouts_feasible']} feasible) "
                           f"in {data['search_seconds']:.2f} s")
     if "time_to_train_days" in data:
         text_lines.append(f"time to train {args.tokens:.3g} tokens: {data['time_to_train_days']:.1f} days "
                           f"(goodput {data['run']['goodput']:.0%})")
+    if not best.feasible:
+        text_lines.insert(0, f"INFEASIBLE layout: {infeasible_detail(best)}")
+    if "top" in data and result.infeasible_by_reason:
+        text_lines.append("infeasible layouts by reason: " + "; ".join(
+            f"{k} {v}" for k, v in sorted(result.infeasible_by_reason.items(), key=lambda kv: -kv[1])))
     text_lines += [f"- {e}" for e in best.explanations]
     extra = [("breakdown (s per step)", [{"term": k, "seconds": v} for k, v in best.breakdown_s.items()])]
     return Output(data=data, rows=rows, text="\n".join(text_lines), extra_tables=extra)

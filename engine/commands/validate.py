@@ -14,7 +14,34 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "validate", "predict published runs and report the error")
     p.add_argument("kind", choices=("training", "inference"))
     p.add_argument("--cases", required=True, metavar="FILE.csv")
+    p.add_argument("--holdout", choices=HOLDOUT_KEYS, default=None,
+                   help="predict each case with factors fitted without its own group "
+                        "(source: leave-one-source-out); summary.overall is then out of sample")
     p.set_defaults(handler=run)
+
+
+# Grouping columns `--holdout` can leave out, and where each kind's out-of-sample validator lives
+# (module, function). Each function takes (rows, chips, key=...) and returns the same
+# {"cases", "summary"} shape as the in-sample validator, with summary["holdout"] = key.
+HOLDOUT_KEYS = ("source",)
+HOLDOUT_RUNNERS = {
+    "training": ("engine.validation", "validate_training_holdout"),
+    "inference": ("engine.validation_inference", "validate_inference_holdout"),
+}
+
+
+def holdout_runner(kind: str):
+    """The out-of-sample validator of `kind`, or a UserError while that kind has none."""
+    import importlib
+
+    module_name, func_name = HOLDOUT_RUNNERS[kind]
+    try:
+        func = getattr(importlib.import_module(module_name), func_name, None)
+    except ImportError:
+        func = None
+    if func is None:
+        raise UserError(f"--holdout: not available for {kind} validation yet")
+    return func
 
 
 def _chips(ctx) -> dict:
@@ -60,7 +87,10 @@ def run(args, ctx) -> Output:
 
         rows = read_cases_csv(args.cases)
         check_columns(args.cases, "training", rows)
-        result = validate_training_cases(rows, _chips(ctx))
+        if args.holdout:
+            result = holdout_runner("training")(rows, _chips(ctx), key=args.holdout)
+        else:
+            result = validate_training_cases(rows, _chips(ctx))
         result = {"cases": public_cases(result["cases"]), "summary": result["summary"]}
     else:
         try:
@@ -69,14 +99,18 @@ def run(args, ctx) -> Output:
             raise UserError("inference validation not available yet") from None
         rows = _read_dict_rows(args.cases)
         check_columns(args.cases, "inference", rows)
-        result = validate_inference_cases(rows, _chips(ctx))
+        if args.holdout:
+            result = holdout_runner("inference")(rows, _chips(ctx), key=args.holdout)
+        else:
+            result = validate_inference_cases(rows, _chips(ctx))
     cases = result["cases"]
     table = [{k: c.get(k) for k in ("id", "metric", "measured", "predicted", "error_pct", "status", "message")}
              for c in cases]
     s = result.get("summary", {})
     overall = s.get("overall", {})
     statuses = s.get("by_status") or s.get("counts") or {}
-    text = (f"{len(cases)} cases: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
+    text = (("out of sample (leave one " + s["holdout"] + " out): " if s.get("holdout") else "")
+            + f"{len(cases)} cases: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
             + (f"; median |error| {overall['median_abs_error_pct']:.1f}%, p90 {overall['p90_abs_error_pct']:.1f}%"
                if overall.get("median_abs_error_pct") is not None else ""))
     extra = []

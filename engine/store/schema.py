@@ -82,8 +82,35 @@ def m0002_scenario_description(db: Database) -> None:
     db[SCENARIOS].add_column("description", str, not_null_default="")
 
 
-@migrations(name="0003_scenarios_as_baseline_changes")
-def m0003_scenarios_as_baseline_changes(db: Database) -> None:
+@migrations(name="0003_chip_network_topology")
+def m0003_chip_network_topology(db: Database) -> None:
+    # The scale-up fabric's kind and per-link speed and the scale-out oversubscription
+    # (engine/topology.py); blank in an older database means switch / aggregate / non-blocking.
+    # Chips seeded from the packaged catalog get the packaged values.
+    import resources
+    from engine.catalog import read_csv_rows
+
+    table = db[CHIPS]
+    table.add_column("scaleup_topology", str)
+    table.add_column("scaleup_link_gbps", float)
+    table.add_column("scaleout_oversubscription", float)
+    packaged = {r["id"]: r for r in read_csv_rows(resources.read_text("chips.csv"))}
+    for row in list(table.rows):
+        src = packaged.get(row["id"])
+        if src is None:
+            continue
+        update = {}
+        if src.get("scaleup_topology"):
+            update["scaleup_topology"] = src["scaleup_topology"]
+        for name in ("scaleup_link_gbps", "scaleout_oversubscription"):
+            if src.get(name):
+                update[name] = float(src[name])
+        if update:
+            table.update(row["id"], update)
+
+
+@migrations(name="0004_scenarios_as_baseline_changes")
+def m0004_scenarios_as_baseline_changes(db: Database) -> None:
     # Scenarios become "the baseline plus listed changes". Every stored scenario keeps its values
     # exactly (it is rewritten as its difference from the baseline), except the four seeded ones
     # that nobody edited: those take the forecast v2 seed (resources/scenario_seed_v2.json, frozen

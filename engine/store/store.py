@@ -1,14 +1,18 @@
 """Opening, migrating, seeding and editing the Fleetcast database.
 
 Safety rules: foreign keys on every connection; WAL journal; every multi-row write inside one
-transaction; validation before any write; a backup before migrating an older file; a file that is
-not ours, damaged, newer or locked is never modified.
+transaction (BEGIN IMMEDIATE, waiting out another writer); validation before any write; a backup
+before migrating an older file; a file that is not ours, damaged (pages, schema, text or values),
+newer or locked is never modified. Which paths are opened and how: `files.py`; the schema check:
+`schema_check.py`; stored values checked where they become engine values: `boundary.py`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -20,92 +24,119 @@ from sqlite_utils import Database
 from engine.catalog import CHIP_FIELDS, chip_from_row, model_from_dict
 from engine.errors import UserError, ValidationError
 from engine.fleet import Delivery, Order, ScheduledLot
-from engine.store import schema
+from engine.store import boundary, files, schema, schema_check
+from engine.store.errors import StoreError
+from engine.store.files import default_db_path
 from engine.store.schema import CALIBRATION, CHIPS, DELIVERIES, META, MODELS, ORDERS, SCENARIOS
 from engine.validate import (
     ORDER_FIELDS, check_chip, check_chip_field, check_delivery, check_model, check_order, parse_float,
     parse_schedule, parse_text,
 )
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-APP_NAME = "fleetcast"
 ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)
-
-
-class StoreError(UserError):
-    """The database file can't be used as asked; the message names the file and what to do."""
-
-
-def default_db_path() -> Path:
-    env = os.environ.get("FLEETCAST_DB")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "fleetcast.db"
 
 
 def _now() -> str:
     return dt.datetime.now().isoformat(timespec="seconds")
 
 
-def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
-    if read_only:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2.0)
-    else:
-        conn = sqlite3.connect(str(path), timeout=2.0)
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
+def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False,
+               busy_timeout_s: float | None = None) -> "Store":
+    """Open (creating and seeding if missing, migrating if older) the database at `path`.
 
-
-def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False) -> "Store":
-    """Open (creating and seeding if missing, migrating if older) the database at `path`."""
-    path = Path(path).expanduser() if path else default_db_path()
-    if path.is_dir():
-        raise StoreError(f"{path}: is a folder, not a database file; give a file path with --db")
-    existed = path.exists() and path.stat().st_size > 0
-    if existed:
-        try:
-            with open(path, "rb") as handle:
-                header = handle.read(16)
-        except OSError as exc:
-            raise StoreError(f"{path}: can't be read ({exc.strerror}); check its permissions") from None
-        if header != SQLITE_HEADER:
+    `path=None` means $FLEETCAST_DB or the user data folder; an empty path is an error. Only a
+    regular file, or a missing path in an existing writable folder, is opened. A file that is not
+    ours, damaged, newer, locked or read-only is never modified; a file read-only to us opens for
+    viewing. `busy_timeout_s` is how long to wait for another program's write (default
+    `files.BUSY_TIMEOUT_S`).
+    """
+    path, is_default = files.resolve_db_path(path)
+    target = files.examine(path, create_folder=is_default)
+    notice, reason = "", None
+    if target.existed and target.size:
+        if target.header[:16] != files.SQLITE_HEADER:
             raise StoreError(f"{path}: not a Fleetcast database (not an SQLite file); it was left unchanged. "
                              "Open another file or create a new one with --db NEW.db")
-        writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
-        notice = ""
-        if not writable and not read_only:
-            read_only, notice = True, "the file is read-only: opened for viewing, edits are disabled"
-    else:
-        if read_only:
-            raise StoreError(f"{path}: does not exist (can't create it read-only)")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"{path.parent}: can't create the data folder ({exc.strerror})") from None
-        notice = ""
+        reason = None if read_only else files.read_only_reason(target)
+        if reason:
+            read_only, notice = True, f"{reason}: opened for viewing, edits are disabled"
+    elif read_only:
+        what = "is empty" if target.existed else "does not exist"
+        raise StoreError(f"{path}: {what} (can't create a database read-only)")
+    timeout_s = files.BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
     try:
-        conn = _connect(path, read_only)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: can't be opened ({exc}); it was left unchanged") from None
-    try:
-        store = Store._open(conn, path, read_only=read_only, existed=existed)
-    except BaseException:
-        conn.close()
-        if not existed and path.exists() and not read_only:
-            _remove_db_files(path)  # a half-created new file is never left behind
-        raise
-    store.notice = notice
+        store = _open_target(target, read_only, timeout_s)
+    except _ReadOnlyAfterAll:
+        # The permission bits said writable but SQLite could not write (a read-only mount, side
+        # files left read-only): open for viewing rather than calling the file damaged.
+        store = _open_target(target, True, timeout_s)
+        reason = "the file can't be written here"
+        notice = f"{reason}: opened for viewing, edits are disabled"
+    store.notice = "; ".join(n for n in (notice, store.notice) if n)
+    store.read_only_reason = reason
     return store
 
 
-def _remove_db_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
+class _ReadOnlyAfterAll(StoreError):
+    """A writable open found the file can't be written after all."""
+
+
+def _open_error(path: Path, exc: BaseException, timeout_s: float) -> StoreError:
+    if files.error_kind(exc) == "encoding":
+        return StoreError(f"{path}: the database is damaged (text that is not UTF-8 in its tables); "
+                          f"{files.DAMAGED_HINT}")
+    return files.explain(path, exc, opening=True, timeout_s=timeout_s)
+
+
+class _Database(Database):
+    """sqlite-utils' Database whose transactions take the write lock at BEGIN (IMMEDIATE).
+
+    A deferred BEGIN that reads first and writes later fails at once with "database is locked"
+    when another program committed in between; IMMEDIATE waits the busy timeout instead.
+    """
+
+    @contextlib.contextmanager
+    def atomic(self):
+        if self.conn.in_transaction:  # nested: sqlite-utils' savepoints
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            Path(str(path) + suffix).unlink()
-        except FileNotFoundError:
-            pass
+            yield self
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+
+def _open_target(target: "files.Target", read_only: bool, timeout_s: float) -> "Store":
+    conn, note = files.connect(target, read_only=read_only, busy_timeout_s=timeout_s)
+    creating = not target.size
+    try:
+        store = Store._open(conn, target.path, read_only=read_only, timeout_s=timeout_s)
+    except BaseException:
+        conn.close()
+        if creating and not read_only:
+            files.remove_created(target)  # a half-created new file is never left behind
+        raise
+    store.notice = note
+    return store
+
+
+def _guard(method):
+    """Report SQLite errors (locked, read-only, damaged pages, undecodable text) as one line."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            raise self._explain(exc) from None
+
+    return guarded
 
 
 class Store:
@@ -117,23 +148,28 @@ class Store:
         self.read_only = read_only
         self.notice = ""
         self.backup_path: Path | None = None
+        self.busy_timeout_s: float | None = None
+        self.read_only_reason: str | None = None  # why a file we were asked to edit opened read-only
         self._default_rows: list[dict] | None = None
 
     # ---- opening -----------------------------------------------------------------------------
     @classmethod
-    def _open(cls, conn: sqlite3.Connection, path: Path, *, read_only: bool, existed: bool) -> "Store":
+    def _open(cls, conn: sqlite3.Connection, path: Path, *, read_only: bool, timeout_s: float) -> "Store":
+        def damaged(why: str) -> StoreError:
+            return StoreError(f"{path}: the database is damaged ({why}); {files.DAMAGED_HINT}")
+
         try:
             status = conn.execute("PRAGMA quick_check").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: the database is damaged ({exc}); it was left unchanged. "
-                             "Restore a backup or open another file") from None
-        if status != "ok":
-            raise StoreError(f"{path}: the database is damaged (integrity check: {status}); it was left "
-                             "unchanged. Restore a backup or open another file")
-        db = Database(conn)
-        store = cls(db, path, read_only)
-        tables = set(db.table_names())
-        applied = [m.name for m in schema.migrations.applied(db)] if schema.migrations.migrations_table in tables else []
+            if status != "ok":
+                raise damaged(f"integrity check: {' '.join(str(status).split())[:120]}")
+            db = _Database(conn)
+            store = cls(db, path, read_only)
+            store.busy_timeout_s = timeout_s
+            tables = set(db.table_names())
+            applied = ([m.name for m in schema.migrations.applied(db)]
+                       if schema.migrations.migrations_table in tables else [])
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            raise _open_error(path, exc, timeout_s) from None
         known = schema.known_migration_names()
         newer = [name for name in applied if name not in known]
         if newer:
@@ -142,19 +178,36 @@ class Store:
         if tables and not applied:
             raise StoreError(f"{path}: an SQLite file but not a Fleetcast database; it was left unchanged. "
                              "Open another file or create a new one with --db NEW.db")
+        if applied:
+            try:
+                wrong = schema_check.problems(conn, applied)
+            except (sqlite3.Error, UnicodeDecodeError) as exc:
+                raise _open_error(path, exc, timeout_s) from None
+            if wrong:
+                more = f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else ""
+                raise StoreError(f"{path}: the database structure is damaged ({'; '.join(wrong[:3])}{more}); "
+                                 f"{files.DAMAGED_HINT}")
         pending = [name for name in known if name not in applied]
+        if applied:
+            try:
+                boundary.check_file(conn, path, tuple(applied))
+            except (sqlite3.Error, UnicodeDecodeError) as exc:
+                raise _open_error(path, exc, timeout_s) from None
         if read_only:
             if pending:
                 raise StoreError(f"{path}: needs an upgrade of its schema but is read-only; "
                                  "make it writable or copy it somewhere writable")
             return store
         try:
+            # Take the write lock once (waiting up to the busy timeout): a file another program
+            # is writing is reported as in use before anything here changes it.
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ROLLBACK")
-        except sqlite3.OperationalError:
-            raise StoreError(f"{path}: locked by another program (another Fleetcast?); close it and try "
-                             "again, or open a copy") from None
-        conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.Error as exc:
+            if files.error_kind(exc) == "read-only":
+                raise _ReadOnlyAfterAll(str(files.explain(path, exc, opening=True))) from None
+            raise _open_error(path, exc, timeout_s) from None
         if pending and applied:
             store.backup_path = store._backup("pre-migration")
             try:
@@ -163,16 +216,41 @@ class Store:
                 raise StoreError(f"{path}: upgrading the schema failed ({exc}); the file was left as it was "
                                  f"and a backup is at {store.backup_path}") from None
         elif pending:
-            schema.migrations.apply(db)
-            from engine.store.seed import seed
+            try:
+                schema.migrations.apply(db)
+                from engine.store.seed import seed
 
-            seed(store)
+                seed(store)
+            except sqlite3.Error as exc:
+                raise _open_error(path, exc, timeout_s) from None
         return store
+
+    def _explain(self, exc: BaseException) -> StoreError:
+        if files.error_kind(exc) == "encoding":
+            return StoreError(f"{self.path}: {self._undecodable(exc)} (the file is damaged or was written "
+                              f"by another program); {files.DAMAGED_HINT}")
+        return files.explain(self.path, exc, timeout_s=getattr(self, "busy_timeout_s", None))
+
+    def _undecodable(self, exc: BaseException) -> str:
+        """Name the table, row and column holding text that is not UTF-8 (after such an error)."""
+        try:
+            found = boundary.find_undecodable(self.db.conn)
+        except sqlite3.Error:
+            found = None
+        if found:
+            table, key, value, column = found
+            return f"table {table}, row {key} {value!r}, column {column}: text that is not UTF-8"
+        return "text that is not UTF-8"
 
     def _backup(self, label: str) -> Path:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}{self.path.suffix or '.db'}")
-        with sqlite3.connect(str(target)) as dest:
+        suffix = self.path.suffix or ".db"
+        target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}{suffix}")
+        for n in range(2, 1000):  # two upgrades in one second must not overwrite the first backup
+            if not os.path.lexists(target):
+                break
+            target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}-{n}{suffix}")
+        with sqlite3.connect(target) as dest:  # a Path: no URI parsing, any bytes in the name
             self.db.conn.backup(dest)
         dest.close()
         return target
@@ -185,15 +263,16 @@ class Store:
 
     def _writable(self) -> None:
         if self.read_only:
-            raise UserError(f"{self.path}: opened read-only; edits are disabled")
+            raise UserError(f"{self.path}: {self.read_only_reason or 'opened read-only'}; edits are disabled")
 
     # ---- chips -------------------------------------------------------------------------------
     def chip_rows(self) -> list[dict]:
-        return [{k: row.get(k) for k in CHIP_FIELDS} for row in self.db[CHIPS].rows_where(order_by="vendor, name")]
+        stored = boundary.checked(self.path, CHIPS, list(self.db[CHIPS].rows_where(order_by="vendor, name")))
+        return [{k: row.get(k) for k in CHIP_FIELDS} for row in stored]
 
     def _calibration_by_chip(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
-        for row in self.db[CALIBRATION].rows:
+        for row in boundary.checked(self.path, CALIBRATION, list(self.db[CALIBRATION].rows)):
             out.setdefault(row["chip_id"], {})[row["factor"]] = row["value"]
         return out
 
@@ -214,11 +293,12 @@ class Store:
                 for row in self.chip_rows()]
 
     def chip(self, chip_id: str):
-        rows = list(self.db[CHIPS].rows_where("id = ?", [chip_id]))
-        if not rows:
+        found = boundary.checked(self.path, CHIPS, list(self.db[CHIPS].rows_where("id = ?", [chip_id])))
+        if not found:
             raise UserError(f"chip '{chip_id}': not in the catalog (see `fleetcast chips list`)")
-        cal = {r["factor"]: r["value"] for r in self.db[CALIBRATION].rows_where("chip_id = ?", [chip_id])}
-        return chip_from_row(rows[0], self._effective_calibration(rows[0], cal))
+        stored = boundary.checked(self.path, CALIBRATION, list(self.db[CALIBRATION].rows_where("chip_id = ?", [chip_id])))
+        cal = {r["factor"]: r["value"] for r in stored}
+        return chip_from_row(found[0], self._effective_calibration(found[0], cal))
 
     def _chip_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute(f"select id from {CHIPS}").fetchall()}
@@ -375,11 +455,13 @@ class Store:
                f"left join {DELIVERIES} d on d.order_id = o.id group by o.id order by o.order_date, o.id")
         cursor = self.db.execute(sql)
         names = [c[0] for c in cursor.description]
-        return [dict(zip(names, values)) for values in cursor.fetchall()]
+        # 'delivered' is computed (not a stored column), so the check passes over it.
+        return boundary.checked(self.path, ORDERS, [dict(zip(names, values)) for values in cursor.fetchall()])
 
     def delivery_rows(self, order_id: int | None = None) -> list[dict]:
         where, args = ("order_id = ?", [order_id]) if order_id is not None else (None, None)
-        return [dict(r) for r in self.db[DELIVERIES].rows_where(where, args, order_by="date, id")]
+        return boundary.checked(self.path, DELIVERIES,
+                            [dict(r) for r in self.db[DELIVERIES].rows_where(where, args, order_by="date, id")])
 
     def orders(self) -> list[Order]:
         by_order: dict[int, list[Delivery]] = {}
@@ -542,7 +624,7 @@ class Store:
 
     # ---- models ------------------------------------------------------------------------------
     def model_rows(self) -> list[dict]:
-        return [dict(r) for r in self.db[MODELS].rows_where(order_by="id")]
+        return boundary.checked(self.path, MODELS, [dict(r) for r in self.db[MODELS].rows_where(order_by="id")])
 
     @staticmethod
     def _model_of(row: dict):
@@ -558,10 +640,10 @@ class Store:
         return [self._model_of(r) for r in self.model_rows()]
 
     def model(self, model_id: str):
-        rows = list(self.db[MODELS].rows_where("id = ?", [model_id]))
-        if not rows:
+        found = boundary.checked(self.path, MODELS, [dict(r) for r in self.db[MODELS].rows_where("id = ?", [model_id])])
+        if not found:
             raise UserError(f"model '{model_id}': no such preset (see `fleetcast models list`)")
-        return self._model_of(rows[0])
+        return self._model_of(found[0])
 
     def save_model(self, model) -> None:
         """Insert or replace a preset (validated)."""
@@ -598,7 +680,7 @@ class Store:
         return name if name and self._raw_scenario(name) is not None else None
 
     def _raw_scenario(self, name: str) -> dict | None:
-        rows = list(self.db[SCENARIOS].rows_where("name = ?", [name]))
+        rows = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db[SCENARIOS].rows_where("name = ?", [name])])
         return json.loads(rows[0]["params"]) if rows else None
 
     @staticmethod
@@ -624,14 +706,15 @@ class Store:
 
     def scenarios(self) -> list[dict]:
         """Every scenario, resolved; `base` and `changes` say how a what-if differs from its baseline."""
-        return [self._scenario_dict(r) for r in self.db[SCENARIOS].rows_where(order_by="name")]
+        stored = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db[SCENARIOS].rows_where(order_by="name")])
+        return [self._scenario_dict(r) for r in stored]
 
     def scenario(self, name: str) -> dict:
-        rows = list(self.db[SCENARIOS].rows_where("name = ?", [name]))
-        if not rows:
+        found = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db[SCENARIOS].rows_where("name = ?", [name])])
+        if not found:
             names = ", ".join(s["name"] for s in self.scenarios()) or "none saved"
             raise UserError(f"scenario '{name}': not found (saved: {names})")
-        return self._scenario_dict(rows[0])
+        return self._scenario_dict(found[0])
 
     def _stored_form(self, name: str, params: dict) -> dict:
         """What to write for `params`: the changes from the baseline, or the whole (baseline itself)."""
@@ -733,3 +816,9 @@ class Store:
 
     def table_counts(self) -> dict[str, int]:
         return {t: self.db[t].count for t in schema.ALL_TABLES}
+
+
+# Every public method reports SQLite's errors as one line (busy, read-only, damaged, not UTF-8).
+for _name, _method in list(vars(Store).items()):
+    if not _name.startswith("_") and callable(_method) and not isinstance(_method, (staticmethod, classmethod, type)):
+        setattr(Store, _name, _guard(_method))

@@ -10,9 +10,11 @@ import re
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QMenu,
+    QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGraphicsOpacityEffect, QGridLayout, QHBoxLayout, QLabel, QMenu,
     QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
+
+from gui.style import chip_display_name  # noqa: E402
 
 # 910B vs H20 vs H800 vs H100, as the issue asks; missing ids are skipped.
 DEFAULT_COMPARE_CHIPS = ("ascend-910b2", "h20-96gb", "h800-sxm5-80gb", "h100-sxm5-80gb")
@@ -21,12 +23,37 @@ ERROR_STYLE = "color: #b3261e;"
 HINT_STYLE = "color: #5f6368;"
 
 
+STALE_OPACITY = 0.35
+STALE_MESSAGE = ("Fix the fields marked in red to update the figures. The greyed figures and charts "
+                 "are from the last valid inputs.")
+
+
+def mark_stale(widgets, stale: bool) -> None:
+    """Grey out results that no longer match the inputs (while the inputs are invalid), so old
+    numbers never pass for current ones; `is_stale(w)` tells tests and exports."""
+    for widget in widgets:
+        if bool(widget.property("stale")) == bool(stale):
+            continue  # most evaluations: nothing changes, nothing to restyle
+        if stale:
+            effect = QGraphicsOpacityEffect(widget)
+            effect.setOpacity(STALE_OPACITY)
+            widget.setGraphicsEffect(effect)
+        elif widget.graphicsEffect() is not None:
+            widget.setGraphicsEffect(None)
+        widget.setProperty("stale", bool(stale))
+
+
+def is_stale(widget) -> bool:
+    return bool(widget.property("stale"))
+
+
 def chip_label(chip) -> str:
-    return chip.name if chip.name.lower().startswith(chip.vendor.lower()) else f"{chip.vendor} {chip.name}"
+    """One name per chip everywhere (combos, charts, tables, files): the catalog's short form."""
+    return chip_display_name(chip)
 
 
 def short_chip_label(chip) -> str:
-    return chip.name.split(" (")[0]
+    return chip_display_name(chip)
 
 
 def fmt(value, digits: int = 3) -> str:

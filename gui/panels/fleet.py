@@ -18,54 +18,19 @@ from PySide6.QtWidgets import (
     QSplitter, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from engine.fleet import installed_timeline, month_starts
+from engine.fleet import INSTALL_LAG_DAYS, installed_timeline, promised_timeline, timeline_months
 from gui.commands import (
     AddDeliveryCommand, AddOrderCommand, DeleteDeliveryCommand, DeleteOrderCommand,
     EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_stack, push_command,
 )
 from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
+from gui import style
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, to_timestamps
 from gui.widgets.tables import FilterableTable
 
-INSTALL_LAG_DAYS = 30.0
 TOTAL_SERIES = "All chips"
 PROMISED_SERIES = "Promised by vendors (all chips)"
-
-
-def promised_timeline(orders, months: list[dt.date], lag_days: float):
-    """Chips that would be installed if every promised lot had arrived on its date (orders with a
-    schedule; the others count as delivered), or None when no order has a schedule."""
-    if not any(o.promised for o in orders):
-        return None
-    month_ord = np.array([m.toordinal() for m in months])
-    total = np.zeros(len(months))
-    for order in orders:
-        dated = [(lot.due_date, lot.quantity) for lot in order.promised] or [(d.date, d.quantity) for d in order.deliveries]
-        for day, quantity in dated:
-            ready = (day + dt.timedelta(days=lag_days)).toordinal()
-            total += np.where(month_ord >= ready, quantity, 0)
-    return total
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def timeline_months(orders, lag_days: float = INSTALL_LAG_DAYS, today: dt.date | None = None) -> list[dt.date]:
-    """Month starts from the month before the first order to three months after the last
-    delivery or promised lot is installed, and at least to today (at least 12 months)."""
-    if not orders:
-        return []
-    start = _add_months(min(o.order_date for o in orders), -1)
-    last = max([o.order_date for o in orders]
-               + [d.date for o in orders for d in o.deliveries]
-               + [lot.due_date for o in orders for lot in o.promised]
-               + [(today or dt.date.today()) - dt.timedelta(days=lag_days)])
-    end = _add_months(last + dt.timedelta(days=lag_days), 3)
-    count = (end.year * 12 + end.month) - (start.year * 12 + start.month) + 1
-    return month_starts(start, max(count, 12))
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -354,7 +319,9 @@ class FleetPanel(QWidget):
         """Re-read the store into tables and chart (after every edit, undo and redo)."""
         selected = self.selected_order_id()
         chip_rows = self.store.chip_rows()
-        self._chip_names = {r["id"]: r.get("name") or r["id"] for r in chip_rows}
+        # One display name per chip (the catalog name's short form), as every chart shows it.
+        self._chip_names = {r["id"]: (r.get("name") or r["id"]).split(" (")[0] for r in chip_rows}
+        style.register_chips(self.store.chips())
         self._chip_vendors = {r["id"]: r.get("vendor") or "" for r in chip_rows}
         self.chip_model.set_rows(chip_rows)
         self._refresh_chip_combo(chip_rows)
@@ -402,14 +369,15 @@ class FleetPanel(QWidget):
             return
         x = to_timestamps(months)
         series = installed_timeline(orders, months, install_lag_days=INSTALL_LAG_DAYS)
-        wanted = {}
+        wanted, chip_ids = {}, {}
         for chip_id in sorted(series, key=lambda c: self._chip_names.get(c, c)):
             wanted[self._chip_names.get(chip_id, chip_id)] = series[chip_id]
+            chip_ids[self._chip_names.get(chip_id, chip_id)] = chip_id
         for name in self.chart.series_names():
             if name not in wanted and name != TOTAL_SERIES:
                 self.chart.remove_series(name)
         for name, values in wanted.items():
-            self.chart.set_series(name, x, values)
+            self.chart.set_series(name, x, values, color=style.chip_color(chip_ids[name]))
         if len(wanted) > 1:
             total = sum(wanted.values())
             self.chart.set_series(TOTAL_SERIES, x, total, color="#333333", width=1.5, dashed=True,

@@ -24,9 +24,12 @@ from engine.errors import Cancelled, UserError
 from engine.inference import SERVE_DTYPES, ServingInputs, evaluate_serving, serving_curve, slo_capacity
 from gui import export as export_mod
 from gui.panels.analysis_common import (
+    STALE_MESSAGE, mark_stale,
     DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin, fmt,
+    fmt_big,
     form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
 )
+from gui import style
 from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
@@ -139,7 +142,7 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
             row["error"] = str(exc)
         rows.append(row)
         if progress is not None:
-            progress((i + 1) / max(n, 1), f"Compared {chip.name}")
+            progress((i + 1) / max(n, 1), f"Compared {short_chip_label(chip)}")
     return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
                           tokens_per_s_per_chip=tokens)
 
@@ -161,6 +164,7 @@ class InferencePanel(QWidget):
         self.comparison: ChipComparison | None = None
         self._running_key = None
         self._chips = {c.id: c for c in store.chips()}
+        style.register_chips(self._chips.values())
         self._models = {m.id: m for m in store.models()}
 
         self.timer = QTimer(self)
@@ -207,12 +211,6 @@ class InferencePanel(QWidget):
                                                                           "anchors": [(1, 1), (1, 1)]})
         self.curve_chart.plot_item.addItem(self._tpot_line, ignoreBounds=True)
         self.ttft_chart.plot_item.addItem(self._ttft_line, ignoreBounds=True)
-        # Where the curves are not: right-middle (throughput saturates high, starts low) and
-        # top-left (TTFT climbs to the right; its range stops near the target).
-        if self.curve_chart.legend is not None:
-            self.curve_chart.legend.anchor(itemPos=(1, 0.6), parentPos=(1, 0.6), offset=(-10, 0))
-        if self.ttft_chart.legend is not None:
-            self.ttft_chart.legend.setOffset((10, 10))
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
 
@@ -220,8 +218,11 @@ class InferencePanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
+        # Never scrolled sideways: the chip name takes the spare width, the numbers their own;
+        # the long columns (limiting resource, why) are in each row's tooltip and in the CSV.
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setStretchLastSection(False)
         self.table.setWordWrap(False)
         self.export_table_button = QPushButton("Export table CSV…")
         self.export_table_button.setToolTip("Save the chip comparison as CSV")
@@ -300,7 +301,13 @@ class InferencePanel(QWidget):
         e.add_row(form, "prefix", "Prefix-cache hits", self.prefix_spin,
                   "Share of prompt tokens already cached (shared system prompts): they skip prefill")
         self.demand_spin = dspin(0.0, 1e12, 1_000_000.0, 0, " tokens/s", step=100_000.0)
-        e.add_row(form, "demand", "Peak demand", self.demand_spin, "Output tokens per second to serve at peak")
+        e.add_row(form, "demand", "Peak demand", self.demand_spin,
+                  "Output tokens per second to serve at peak (the Forecast counts tokens per day)")
+        self.demand_hint = QLabel("")
+        self.demand_hint.setWordWrap(True)
+        self.demand_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        form.addRow(self.demand_hint)
+        self.demand_spin.valueChanged.connect(self._show_demand_per_day)
         column.addLayout(form)
 
         column.addWidget(section("Comparison"))
@@ -364,16 +371,16 @@ class InferencePanel(QWidget):
             problems += 1
         wdt, kdt = self.weight_combo.currentData(), self.kv_combo.currentData()
         if wdt == "fp8" and not chip.fp8_tflops:
-            e.set("weight_dtype", f"{chip.name} has no FP8 support: pick BF16, INT8 or INT4.")
+            e.set("weight_dtype", f"{short_chip_label(chip)} has no FP8 support: pick BF16, INT8 or INT4.")
             problems += 1
         if wdt == "int8" and not chip.int8_tops:
-            e.set("weight_dtype", f"{chip.name} has no INT8 support.")
+            e.set("weight_dtype", f"{short_chip_label(chip)} has no INT8 support.")
             problems += 1
         if kdt == "fp8" and not chip.fp8_tflops:
-            e.set("kv_dtype", f"{chip.name} has no FP8 support: use a 16-bit KV cache.")
+            e.set("kv_dtype", f"{short_chip_label(chip)} has no FP8 support: use a 16-bit KV cache.")
             problems += 1
         if not chip.hbm_gb or not chip.hbm_gbps:
-            e.set("chip", f"{chip.name} has no HBM size or bandwidth in the catalog: fill them in the Fleet view.")
+            e.set("chip", f"{short_chip_label(chip)} has no HBM size or bandwidth in the catalog: fill them in the Fleet view.")
             problems += 1
         if problems:
             return None
@@ -401,12 +408,14 @@ class InferencePanel(QWidget):
         self.capacity = None
         self.chips_for_demand = None
         if req is None:
-            self.banner.show_error("Fix the fields marked in red to update the figures.")
+            self.banner.show_error(STALE_MESSAGE)
+            mark_stale(self.result_widgets(), True)
             self._draw_figures()
             self.evaluated.emit()
             return
         if self.banner.kind == "error":
             self.banner.dismiss()
+        mark_stale(self.result_widgets(), False)
         try:
             self.capacity = req.capacity()
             self.chips_for_demand = req.chips_for_demand(self.capacity)
@@ -476,7 +485,7 @@ class InferencePanel(QWidget):
                 t.set(key, "–", "")
             t.set("throughput", "not met", "no load meets the targets")
             t.set("limiting", cap.limiting, "")
-            self.notes.setText(f"{req.model.name} on {req.chip.name}: {cap.reason}.")
+            self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)}: {cap.reason}.")
             return
         t.set("throughput", fmt(cap.output_tokens_per_s_per_chip),
               f"{fmt(cap.total_tokens_per_s_per_chip)} incl. prompt tokens")
@@ -488,7 +497,7 @@ class InferencePanel(QWidget):
             t.set("chips", f"{self.chips_for_demand:,}", f"{replicas:,} replicas for {fmt(req.demand)} tokens/s")
         else:
             t.set("chips", "–", "")
-        self.notes.setText(f"{req.model.name} on {req.chip.name} ({', '.join(target) or 'no latency targets'}): "
+        self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)} ({', '.join(target) or 'no latency targets'}): "
                            f"{cap.explanation}.")
 
     def _draw_targets(self) -> None:
@@ -547,23 +556,39 @@ class InferencePanel(QWidget):
         names = [r["name"] + ("" if r["chips"] is not None else "\n(targets not met)") for r in c.rows]
         self.chips_chart.set_categories(names)
         self.chips_chart.set_stacked({"Chips needed": [r["chips"] or 0 for r in c.rows]})
+        self.chips_chart.set_notice("" if req is None or req.demand > 0 else
+                                    "No peak demand entered (0 tokens/s): enter one to see chips needed")
         headers, rows = self.comparison_table()
         self.table.clear()
         self.table.setColumnCount(len(headers))
         self.table.setRowCount(len(rows))
-        self.table.setHorizontalHeaderLabels(["Chip", "TP", "EP", "tokens/s/chip", "TTFT (ms)", "TPOT (ms)",
-                                              "Max conc.", "Chips needed", "Limiting", "Why"])
+        self.table.setHorizontalHeaderLabels(["Chip", "TP", "EP", "tok/s/chip", "TTFT ms", "TPOT ms",
+                                              "Max conc.", "Chips", "Limiting", "Why"])
         for j, header in enumerate(headers):
             self.table.horizontalHeaderItem(j).setToolTip(header)
         for i, row in enumerate(rows):
+            why = f"{row[0]}: limited by {row[8]}; {row[9]}" if row[9] else ""
             for j, value in enumerate(row):
                 text = value if isinstance(value, str) else fmt(value) if value is not None else "–"
                 item = QTableWidgetItem(text)
                 if not isinstance(value, str):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if isinstance(value, str) and len(value) > 30:
-                    item.setToolTip(value)
+                item.setToolTip(why)
                 self.table.setItem(i, j, item)
+        header = self.table.horizontalHeader()
+        for j in self.TABLE_HIDDEN_COLUMNS:
+            self.table.setColumnHidden(j, j < len(headers))
+        if headers:
+            header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+
+    # EP, max concurrency, limiting, why: in the row tooltip and the CSV, not as columns.
+    TABLE_HIDDEN_COLUMNS = (2, 6, 8, 9)
+
+    def _show_demand_per_day(self, *_) -> None:
+        per_s = self.demand_spin.value()
+        self.demand_hint.setText(
+            f"Output tokens at peak: {fmt_big(per_s)} per s = {fmt_big(per_s * 86_400)} per day "
+            "(the Forecast's unit)" if per_s > 0 else "No demand: chips needed is not computed.")
 
     def comparison_table(self) -> tuple[list[str], list[list]]:
         headers = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
@@ -604,6 +629,22 @@ class InferencePanel(QWidget):
         self.status_message.emit(f"Saved CSV to {path}")
 
     # ---- protocol ----------------------------------------------------------------------------
+    def export_context(self) -> dict:
+        """What this panel's exports show (model and workload, in the units the form uses)."""
+        req = self.request
+        if req is None:
+            return {"Model": self.model_combo.currentText(), "Workload": "inputs invalid (results out of date)"}
+        return {"Model": req.model.name,
+                "Workload": ", ".join([f"{short_chip_label(req.chip)}",
+                                       f"{req.input_len:,.0f} in / {req.output_len:,.0f} out tokens"]
+                                      + ([f"TTFT ≤ {req.ttft_ms:,.0f} ms"] if req.ttft_ms else [])
+                                      + ([f"TPOT ≤ {req.tpot_ms:g} ms"] if req.tpot_ms else [])
+                                      + [f"peak demand {fmt_big(req.demand)} output tokens/s"])}
+
+    def result_widgets(self) -> list:
+        """What shows results (greyed while the inputs are invalid)."""
+        return [self.tiles, self.notes, *self.charts().values(), self.table]
+
     def charts(self) -> dict:
         return {"throughput-latency": self.curve_chart, "ttft": self.ttft_chart,
                 "chips-needed": self.chips_chart}
@@ -618,7 +659,7 @@ class InferencePanel(QWidget):
         req, cap = self.request, self.capacity
         if req is None or cap is None:
             return []
-        rows = [["Model", req.model.name, ""], ["Chip", req.chip.name, ""], ["Input length", req.input_len, "tokens"],
+        rows = [["Model", req.model.name, ""], ["Chip", short_chip_label(req.chip), ""], ["Input length", req.input_len, "tokens"],
                 ["Output length", req.output_len, "tokens"], ["TTFT target", req.ttft_ms, "ms"],
                 ["TPOT target", req.tpot_ms, "ms"], ["Weights", req.weight_dtype, ""], ["KV cache", req.kv_dtype, ""],
                 ["TP", cap.tp, "ways"], ["EP", cap.ep, "ways"], ["Chips per replica", cap.chips_per_replica, "chips"],
@@ -683,6 +724,7 @@ class InferencePanel(QWidget):
                                           [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])
         finally:
             self._loading = False
+        self._show_demand_per_day()
         self.schedule()
 
     def shutdown(self) -> None:

@@ -20,22 +20,24 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import Cancelled, UserError
-from engine.fleet import installed_timeline
+from engine.layout import DIMENSION, data_parallel, dtype_problem, layout_problems
+from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.training import (
     BREAKDOWN_KEYS, MEMORY_KEYS, REASONS, RECOMPUTE_NAMES, LayoutResult, SearchResult, TrainingInputs,
     estimate_run, evaluate_layout, search_layouts,
 )
 from gui.panels.analysis_common import (
+    STALE_MESSAGE, mark_stale,
     DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin,
     fmt_big, form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
 )
+from gui import style
 from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.heatmap import HeatmapPanel
 from gui.widgets.plot_panel import PlotPanel
 from gui.workers import LatestRunner
 
-INSTALL_LAG_DAYS = 30.0  # as the Fleet view's installed chart
 SCALING_FACTORS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)  # chip counts of the scaling curve, x the current
 DEFAULTS = {
     "model_id": "llama3-70b", "chip_id": "ascend-910b2", "chips_source": "count", "num_chips": 1024,
@@ -44,7 +46,19 @@ DEFAULTS = {
     "layout": {"tp": 8, "pp": 4, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "micro_batch": 1,
                "recompute": "selective"},
     "price_per_chip_hour": 0.0, "custom": None, "compare_chips": list(DEFAULT_COMPARE_CHIPS),
+    "software": None,  # SOFTWARE_DEFAULTS
 }
+# The run's software settings (TrainingInputs fields); defaults are today's common practice.
+SOFTWARE_DEFAULTS = {"flash_attention": True, "sequence_parallel": True, "grad_overlap": True,
+                     "tp_comm_overlap": False, "dropout": False, "schedule": "1f1b", "cp_kind": "ring"}
+SOFTWARE_CHECKS = (  # (field, caption, tooltip)
+    ("flash_attention", "Fused attention (FlashAttention)", "Attention kernels that never store the score matrix"),
+    ("sequence_parallel", "Sequence parallelism", "Norms and dropout split over the TP group (all-gather + "
+                                                  "reduce-scatter instead of all-reduce)"),
+    ("grad_overlap", "Overlap gradient reduction", "Data-parallel gradient reduction bucketed under backward"),
+    ("tp_comm_overlap", "Overlap TP communication", "TP collectives hidden behind GEMMs (TransformerEngine)"),
+    ("dropout", "Dropout", "Dropout layers active (older GPT-style runs)"),
+)
 CUSTOM_FIELDS = (  # (field, caption, max)
     ("layers", "Layers", 1000), ("hidden", "Hidden size", 65536), ("heads", "Attention heads", 1024),
     ("kv_heads", "KV heads", 1024), ("ffn_hidden", "FFN width", 262144), ("vocab", "Vocabulary", 1_000_000),
@@ -135,7 +149,7 @@ def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: 
             except UserError:
                 pass  # e.g. no 16-bit peak in the catalog: a gap in the curve
             done += 1
-            report(done, f"Scaling curve: {chip.name} on {n:,} chips")
+            report(done, f"Scaling curve: {short_chip_label(chip)} on {n:,} chips")
     return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
                             grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
                             scaling_chips=tuple(c.id for c in compare_chips),
@@ -151,6 +165,11 @@ def layout_label(layout: dict) -> str:
     return " ".join(parts)
 
 
+def _set_text_if_changed(label, text: str) -> None:
+    if label.text() != text:  # a relayout of the form per edit costs more than the evaluation
+        label.setText(text)
+
+
 def _qdate(day: dt.date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
@@ -161,7 +180,7 @@ class TrainingPanel(QWidget):
     status_message = Signal(str)
     evaluated = Signal()          # after every redraw from a single evaluation (tests, bench)
     analysis_finished = Signal()  # after the background search + scaling result is drawn
-    DEBOUNCE_MS = 50
+    DEBOUNCE_MS = 8  # an evaluation costs ~1 ms: coalesce one event-loop burst, no more
     ANALYSIS_DELAY_MS = 250
 
     def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
@@ -225,7 +244,7 @@ class TrainingPanel(QWidget):
         self.heatmap = HeatmapPanel("Layout search: best tokens/s per chip",
                                     x_label="TP", x_unit="ways", y_label="PP", y_unit="stages",
                                     value_label="Best throughput", value_unit="tokens/s per chip")
-        self.scaling_chart = PlotPanel("Time to train vs chip count (best layout at each count)",
+        self.scaling_chart = PlotPanel("Time to train vs chips (best layout per count)",
                                        x_label="Chips", x_unit="chips", y_label="Time to train", y_unit="days")
         if self.scaling_chart.legend is not None:
             self.scaling_chart.legend.setOffset((-10, 10))  # top right: the curves fall to the right
@@ -255,6 +274,7 @@ class TrainingPanel(QWidget):
     # ---- catalog -----------------------------------------------------------------------------
     def _reload_catalog(self) -> None:
         self._chips = {c.id: c for c in self.store.chips()}
+        style.register_chips(self._chips.values())
         self._models = {m.id: m for m in self.store.models()}
         self._orders = self.store.orders()
 
@@ -311,9 +331,13 @@ class TrainingPanel(QWidget):
         e.add_row(form, "tokens", "Token budget", self.tokens_spin, "Training tokens, in trillions (15 = 15e12)")
         self.seq_spin = spin(0, 1_048_576, 0, " tokens", special="model default", step=1024)
         e.add_row(form, "seq_len", "Sequence length", self.seq_spin, "Tokens per sequence (0 = the model's default)")
-        self.batch_spin = spin(0, 1_048_576, 0, " sequences", special="auto (≈4M tokens)", step=64)
+        self.batch_spin = spin(0, 1_048_576, 0, " sequences", special="auto", step=64)
         e.add_row(form, "global_batch", "Global batch", self.batch_spin,
                   "Sequences per optimizer step (auto: about 4M tokens, at least 1K tokens per chip)")
+        self.batch_hint = QLabel("")
+        self.batch_hint.setWordWrap(True)
+        self.batch_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        form.addRow(self.batch_hint)
         self.dtype_combo = combo([("BF16", "bf16"), ("FP8 (GEMMs)", "fp8")])
         e.add_row(form, "dtype", "Precision", self.dtype_combo, "Matrix-multiply precision")
         self.price_spin = dspin(0.0, 1000.0, 0.0, 2, " USD/chip-h", special="amortised list price", step=0.25)
@@ -330,20 +354,19 @@ class TrainingPanel(QWidget):
         self.layout_box = QWidget()
         lf = QFormLayout(self.layout_box)
         lf.setContentsMargins(12, 0, 0, 0)
-        self.tp_spin = spin(1, 64, 8, " ways")
-        e.add_row(lf, "tp", "Tensor parallel TP", self.tp_spin, "Tensor-parallel degree (splits every layer)")
-        self.pp_spin = spin(1, 256, 4, " stages")
-        e.add_row(lf, "pp", "Pipeline parallel PP", self.pp_spin, "Pipeline stages (layers split across chips)")
-        self.cp_spin = spin(1, 64, 1, " ways")
-        e.add_row(lf, "cp", "Context parallel CP", self.cp_spin, "Splits each sequence across chips")
-        self.ep_spin = spin(1, 1024, 1, " ways")
-        e.add_row(lf, "ep", "Expert parallel EP", self.ep_spin, "Experts split across chips (MoE only)")
-        self.vpp_spin = spin(1, 16, 1, " chunks")
-        e.add_row(lf, "vpp", "Virtual stages VPP", self.vpp_spin, "Interleaved pipeline chunks per stage")
+        # Spin boxes from the one layout schema (engine.layout): ranges, captions, units, tips.
+        layout_spins = {}
+        for key in ("tp", "pp", "cp", "ep", "vpp"):
+            d = DIMENSION[key]
+            layout_spins[key] = spin(d.low, d.high, DEFAULTS["layout"][key], f" {d.unit}")
+            e.add_row(lf, key, d.label, layout_spins[key], d.help)
+        self.tp_spin, self.pp_spin, self.cp_spin, self.ep_spin, self.vpp_spin = (
+            layout_spins[k] for k in ("tp", "pp", "cp", "ep", "vpp"))
         self.zero_combo = combo([("0 (none)", 0), ("1 (optimizer)", 1), ("2 (+ gradients)", 2), ("3 (+ weights)", 3)])
         e.add_row(lf, "zero", "ZeRO stage", self.zero_combo, "How far optimizer state is sharded over data parallel")
-        self.mb_spin = spin(1, 64, 1, " sequences")
-        e.add_row(lf, "micro_batch", "Micro-batch", self.mb_spin, "Sequences per micro-batch")
+        d = DIMENSION["micro_batch"]
+        self.mb_spin = spin(d.low, d.high, 1, f" {d.unit}")
+        e.add_row(lf, "micro_batch", d.label, self.mb_spin, d.help)
         self.recompute_combo = combo([(n, n) for n in RECOMPUTE_NAMES])
         e.add_row(lf, "recompute", "Recompute", self.recompute_combo, "Activation recomputation")
         self.dp_label = QLabel("")
@@ -351,6 +374,8 @@ class TrainingPanel(QWidget):
         lf.addRow("Data parallel DP", self.dp_label)
         self.layout_box.hide()
         column.addWidget(self.layout_box)
+
+        self._build_software(column)
 
         column.addWidget(section("Scaling curve"))
         self.compare_button = ChipSetButton()
@@ -371,6 +396,42 @@ class TrainingPanel(QWidget):
         self.date_edit.dateChanged.connect(self.schedule)
         self.compare_button.changed.connect(self.schedule)
         return page
+
+    def _build_software(self, column) -> None:
+        """The "Software" group: kernel and framework settings the step time depends on."""
+        column.addWidget(section("Software"))
+        form = QFormLayout()
+        self.software_checks = {}
+        for name, caption, tip in SOFTWARE_CHECKS:
+            box = QCheckBox(caption)
+            box.setToolTip(tip)
+            box.setChecked(SOFTWARE_DEFAULTS[name])
+            box.toggled.connect(self.schedule)
+            self.software_checks[name] = box
+            form.addRow(box)
+        self.schedule_combo = combo([("1F1B (interleaved if VPP > 1)", "1f1b"), ("Zero bubble (ZB-H1)", "zero-bubble"),
+                                     ("DualPipe", "dualpipe")])
+        self.errors.add_row(form, "schedule", "Pipeline schedule", self.schedule_combo,
+                            "How pipeline stages interleave forward and backward work")
+        self.cp_kind_combo = combo([("Ring attention", "ring"), ("K/V all-gather (Llama 3)", "allgather")])
+        self.errors.add_row(form, "cp_kind", "Context parallel", self.cp_kind_combo,
+                            "How context-parallel ranks exchange keys and values")
+        for w in (self.schedule_combo, self.cp_kind_combo):
+            w.currentIndexChanged.connect(self.schedule)
+        column.addLayout(form)
+
+    def software_settings(self) -> dict:
+        values = {name: box.isChecked() for name, box in self.software_checks.items()}
+        values["schedule"] = self.schedule_combo.currentData()
+        values["cp_kind"] = self.cp_kind_combo.currentData()
+        return values
+
+    def _apply_software(self, state) -> None:
+        values = {**SOFTWARE_DEFAULTS, **(state if isinstance(state, dict) else {})}
+        for name, box in self.software_checks.items():
+            box.setChecked(bool(values[name]))
+        select_data(self.schedule_combo, values["schedule"])
+        select_data(self.cp_kind_combo, values["cp_kind"])
 
     def _on_model_changed(self, *_):
         if not self._loading:
@@ -407,8 +468,7 @@ class TrainingPanel(QWidget):
             self.timer.start()
 
     def installed_on(self, chip_id: str, day: dt.date) -> int:
-        series = installed_timeline(self._orders, [day], install_lag_days=INSTALL_LAG_DAYS)
-        return int(series.get(chip_id, np.zeros(1))[0])
+        return installed_on(self._orders, chip_id, day)
 
     def current_model(self):
         model = self._models.get(self.model_combo.currentData())
@@ -439,10 +499,10 @@ class TrainingPanel(QWidget):
         if self.source_combo.currentData() == "fleet":
             day = self.date_edit.date().toPython()
             n = self.installed_on(chip.id, day)
-            self.fleet_hint.setText(f"{n:,} {chip.name} installed on {day.isoformat()} "
+            self.fleet_hint.setText(f"{n:,} {short_chip_label(chip)} installed on {day.isoformat()} "
                                     f"(delivered by {(day - dt.timedelta(days=INSTALL_LAG_DAYS)).isoformat()}).")
             if n <= 0:
-                e.set("fleet_date", f"No {chip.name} installed by {day.isoformat()}: pick a later date, "
+                e.set("fleet_date", f"No {short_chip_label(chip)} installed by {day.isoformat()}: pick a later date, "
                                     "another chip, or enter a count.")
                 problems += 1
         else:
@@ -451,41 +511,45 @@ class TrainingPanel(QWidget):
         fixed = self.mode_combo.currentData() == "fixed"
         layout = {}
         if fixed:
-            tp, pp, cp = self.tp_spin.value(), self.pp_spin.value(), self.cp_spin.value()
-            group = tp * pp * cp
-            if n > 0 and n % group:
-                e.set("tp", f"TP × PP × CP = {group:,} does not divide {n:,} chips.")
-                problems += 1
-                self.dp_label.setText("–")
-            else:
-                self.dp_label.setText(f"{max(n // group, 1):,} (chips / (TP × PP × CP))")
-            if model.heads % tp:
-                e.set("tp", f"TP {tp} does not divide the {model.heads} attention heads.")
-                problems += 1
-            if pp > model.layers:
-                e.set("pp", f"PP {pp} exceeds the {model.layers} layers.")
-                problems += 1
-            if self.ep_spin.value() > 1 and not model.is_moe:
-                e.set("ep", "EP applies to MoE models only; set 1 for a dense model.")
-                problems += 1
-            layout = dict(tp=tp, pp=pp, cp=cp, dp=max(n // group, 1), ep=self.ep_spin.value(),
-                          vpp=self.vpp_spin.value(), zero_stage=self.zero_combo.currentData(),
-                          micro_batch=self.mb_spin.value(), recompute=self.recompute_combo.currentData())
+            values = {"tp": self.tp_spin.value(), "pp": self.pp_spin.value(), "cp": self.cp_spin.value(),
+                      "ep": self.ep_spin.value(), "vpp": self.vpp_spin.value(), "micro_batch": self.mb_spin.value()}
+            found = layout_problems(values, n, model)  # the checks live once, in engine.layout
+            for problem in found:
+                e.set(problem.key, problem.message)
+            problems += len(found)
+            dp = data_parallel(n, values)
+            divides = not any("does not divide" in p.message and "chips" in p.message for p in found)
+            _set_text_if_changed(self.dp_label, f"{dp:,} (chips / (TP × PP × CP))" if divides else "–")
+            layout = dict(dp=dp, zero_stage=self.zero_combo.currentData(),
+                          recompute=self.recompute_combo.currentData(), **values)
         dtype = self.dtype_combo.currentData()
-        if dtype == "fp8" and not chip.fp8_tflops:
-            e.set("dtype", f"{chip.name} has no FP8 matrix units: use BF16.")
+        problem = dtype_problem(dtype, chip)
+        if problem:
+            e.set("dtype", problem)
             problems += 1
         if not chip.peak_tflops("bf16"):
-            e.set("chip", f"{chip.name} has no 16-bit peak in the catalog: fill it in the Fleet view.")
+            e.set("chip", f"{short_chip_label(chip)} has no 16-bit peak in the catalog: fill it in the Fleet view.")
             problems += 1
         if problems:
             return None
-        return TrainingInputs(model=model, chip=chip, num_chips=int(n), seq_len=self.seq_spin.value() or None,
-                              global_batch_seqs=self.batch_spin.value() or None, dtype=dtype, **layout)
+        software = self.software_settings()
+        if fixed and software["schedule"] != "1f1b" and layout.get("vpp", 1) > 1:
+            e.set("schedule", "Zero-bubble and DualPipe run one chunk per stage: set VPP to 1.")
+            return None
+        inputs = TrainingInputs(model=model, chip=chip, num_chips=int(n), seq_len=self.seq_spin.value() or None,
+                                global_batch_seqs=self.batch_spin.value() or None, dtype=dtype, **layout,
+                                **software)
+        batch = inputs.batch_seqs()
+        _set_text_if_changed(self.batch_hint, 
+            f"{'Auto' if not self.batch_spin.value() else 'Set'}: {batch:,} sequences × {inputs.seq:,} tokens "
+            f"= {fmt_big(batch * inputs.seq)} tokens per step"
+            + (" (about 4M tokens, at least 1K per chip; rounded to the layout's DP × micro-batch)"
+               if not self.batch_spin.value() else ""))
+        return inputs
 
     def _analysis_key(self, inp: TrainingInputs) -> tuple:
         return (inp.model, inp.chip.id, inp.num_chips, inp.seq, inp.batch_seqs(), inp.dtype,
-                tuple(self.compare_button.selected()))
+                tuple(self.compare_button.selected()), tuple(sorted(self.software_settings().items())))
 
     def _compare_chips(self, inp: TrainingInputs) -> tuple:
         ids = self.compare_button.selected()
@@ -497,11 +561,13 @@ class TrainingPanel(QWidget):
         inp = self.read_inputs()
         self.inputs = inp
         if inp is None:
-            self.banner.show_error("Fix the fields marked in red to update the figures.")
+            self.banner.show_error(STALE_MESSAGE)
+            mark_stale(self.result_widgets(), True)
             self.evaluated.emit()
             return
         if self.banner.kind == "error":
             self.banner.dismiss()
+        mark_stale(self.result_widgets(), False)
         if self.mode_combo.currentData() == "fixed":
             try:
                 self.result = evaluate_layout(inp)
@@ -528,7 +594,7 @@ class TrainingPanel(QWidget):
             return
         self._running_key = key
         counts = scaling_counts(inp.num_chips)
-        self.run_bar.set_message(f"Searching layouts for {inp.model.name} on {inp.num_chips:,} × {inp.chip.name}…")
+        self.run_bar.set_message(f"Searching layouts for {inp.model.name} on {inp.num_chips:,} × {short_chip_label(inp.chip)}…")
         self.runner.start(run_training_analysis, inp, self._compare_chips(inp), counts, key)
 
     def cancel_analysis(self) -> None:
@@ -599,8 +665,10 @@ class TrainingPanel(QWidget):
         t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%, {r.model_tflops_per_chip:.0f} TFLOP/s per chip")
         t.set("memory", f"{r.memory_gb_per_chip:.1f}", f"of {r.memory_capacity_gb:.0f} GB HBM")
         lay = r.layout
+        batch = int(lay.get("global_batch_seqs") or inp.batch_seqs())
         t.set("layout", layout_label(lay),
-              f"DP{lay['dp']} · ZeRO-{lay['zero_stage']} · mb{lay['micro_batch']} · rc {lay['recompute']}")
+              f"DP{lay['dp']} · batch {batch:,} seq ({fmt_big(batch * inp.seq)} tokens) · ZeRO-{lay['zero_stage']}"
+              f" · mb{lay['micro_batch']} · rc {lay['recompute']}")
         if not r.feasible:
             for key in ("time", "throughput", "chip_hours", "energy", "cost", "goodput"):
                 t.set(key, "–", "")
@@ -691,7 +759,7 @@ class TrainingPanel(QWidget):
             return  # nothing it shows has changed (most edits)
         self._scaling_drawn = drawn
         counts = np.array(a.scaling_counts, dtype=float)
-        wanted = {}
+        wanted, colors = {}, {}
         for k, chip_id in enumerate(a.scaling_chips):
             chip = self._chips.get(chip_id)
             if chip is None:
@@ -702,17 +770,31 @@ class TrainingPanel(QWidget):
                 est = self._estimate(float(tps), int(n), chip) if np.isfinite(tps) else None
                 days.append(est.time_to_train_days if est else np.nan)
             wanted[short_chip_label(chip)] = np.array(days)
+            colors[short_chip_label(chip)] = (style.chip_color(chip.id), chip.id in style.CHIP_DASHED)
         for name in chart.series_names():
             if name not in wanted:
                 chart.remove_series(name)
         for name, days in wanted.items():
-            chart.set_series(name, counts, days)
+            chart.set_series(name, counts, days, color=colors[name][0], dashed=colors[name][1])
         finite = np.concatenate([d[np.isfinite(d)] for d in wanted.values()]) if wanted else np.zeros(0)
         if finite.size:
             chart.plot_item.setYRange(0, float(finite.max()) * 1.1, padding=0)
             chart.plot_item.setXRange(0, float(counts.max()) * 1.03, padding=0)
 
     # ---- protocol ----------------------------------------------------------------------------
+    def export_context(self) -> dict:
+        """What this panel's exports show (model and workload, in the units the form uses)."""
+        inp = self.inputs
+        if inp is None:
+            return {"Model": self.model_combo.currentText(), "Workload": "inputs invalid (results out of date)"}
+        return {"Model": inp.model.name,
+                "Workload": f"{inp.num_chips:,} × {short_chip_label(inp.chip)}, {self.tokens_spin.value():g}T tokens, "
+                            f"sequence {inp.seq:,}, global batch {inp.batch_seqs():,} sequences, {inp.dtype.upper()}"}
+
+    def result_widgets(self) -> list:
+        """What shows results (greyed while the inputs are invalid)."""
+        return [self.tiles, self.notes, *self.charts().values()]
+
     def charts(self) -> dict:
         return {"step-time": self.step_chart, "memory": self.memory_chart,
                 "layout-search": self.heatmap, "scaling": self.scaling_chart}
@@ -739,8 +821,10 @@ class TrainingPanel(QWidget):
         r, est, inp = self.result, self.run_estimate, self.inputs
         if r is None or inp is None:
             return []
-        rows = [["Model", inp.model.name, ""], ["Chip", inp.chip.name, ""], ["Chips", inp.num_chips, "chips"],
+        rows = [["Model", inp.model.name, ""], ["Chip", short_chip_label(inp.chip), ""], ["Chips", inp.num_chips, "chips"],
                 ["Layout", layout_label(r.layout), ""], ["Feasible", r.feasible, ""],
+                ["Global batch", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()), "sequences"],
+                ["Tokens per step", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()) * inp.seq, "tokens"],
                 ["Step time", r.step_time_s, "s"], ["Throughput per chip", r.tokens_per_s_per_chip, "tokens/s"],
                 ["Throughput", r.tokens_per_s_per_chip * inp.num_chips, "tokens/s"], ["MFU", r.mfu_pct, "%"],
                 ["Memory per chip", r.memory_gb_per_chip, "GB"], ["HBM per chip", r.memory_capacity_gb, "GB"]]
@@ -785,6 +869,7 @@ class TrainingPanel(QWidget):
                        "recompute": self.recompute_combo.currentData()},
             "price_per_chip_hour": self.price_spin.value(),
             "compare_chips": self.compare_button.selected(),
+            "software": self.software_settings(),
         }
 
     def apply_scenario_state(self, state: dict) -> None:
@@ -825,6 +910,7 @@ class TrainingPanel(QWidget):
             self.mb_spin.setValue(int(layout["micro_batch"]))
             select_data(self.recompute_combo, layout["recompute"])
             self.price_spin.setValue(float(s["price_per_chip_hour"] or 0.0))
+            self._apply_software(s.get("software"))
             compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
             self.compare_button.set_chips(self._chips.values(), compare or
                                           [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])
@@ -835,11 +921,7 @@ class TrainingPanel(QWidget):
         self.schedule()
 
     def _default_fleet_date(self) -> dt.date:
-        dates = [d.date for o in self._orders for d in o.deliveries]
-        if not dates:
-            return dt.date.today()
-        last = max(dates) + dt.timedelta(days=INSTALL_LAG_DAYS)
-        return dt.date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+        return first_month_all_installed(self._orders)
 
     def shutdown(self) -> None:
         self.timer.stop()

@@ -28,19 +28,15 @@ class CategoryBarPanel(PlotPanel):
         self._segments: dict[str, np.ndarray] = {}
         self._refs: dict[str, tuple[float, pg.InfiniteLine]] = {}
         self.plot_item.setMouseEnabled(x=False, y=False)
+        # Axis-aligned bars need no antialiasing, and painting without it is cheaper (each edit
+        # redraws two bar charts).
+        self.plot_widget.setAntialiasing(False)
         from PySide6.QtGui import QFont
 
         tick_font = QFont()
         tick_font.setPointSizeF(8.0)
         self.plot_item.getAxis("bottom").setStyle(tickFont=tick_font)
         self.plot_item.getAxis("left").setWidth(64)  # room for "100,000" beside the axis label
-        if self.legend is not None:
-            # Below the axes rather than over the bars: a breakdown can have a dozen segments.
-            self.legend.setParentItem(self.plot_item)
-            self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
-            self.legend.setLabelTextSize("8pt")
-            self.legend.setBrush(pg.mkBrush(None))
-            self.legend.setPen(pg.mkPen(None))
 
     # ---- data --------------------------------------------------------------------------------
     def set_categories(self, names) -> None:
@@ -101,18 +97,7 @@ class CategoryBarPanel(PlotPanel):
         top = float(np.max(totals)) if totals.size else 0.0
         for value, _line in self._refs.values():
             top = max(top, value)
-        entries = len(self._segments) + len(self._refs)
-        if self.legend is not None:
-            longest = max([len(n) for n in list(self._segments) + list(self._refs)] or [0])
-            self.legend.setColumnCount(max(1, min(entries, 5 if longest <= 11 else 4)))
-            self.legend.setVisible(entries > 0)
-            self.legend.updateSize()
-            # The legend sits under the axes, in a bottom margin as tall as it is.
-            height = self.legend.boundingRect().height() if entries else 0.0
-            self.plot_item.layout.setContentsMargins(0, 0, 0, height + 2)
-            # Now, not at the next event loop pass: an export may follow before any events run.
-            self.plot_item.layout.activate()
-            self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
+        self.layout_legend()
         headroom = 1.15 if self._refs else 1.08  # room for a reference line's label
         self.plot_item.setYRange(0, top * headroom if top > 0 else 1.0, padding=0)
 

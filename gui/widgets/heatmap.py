@@ -15,26 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPen
 
+from engine.layout import Infeasible
 from gui.widgets.plot_panel import PlotPanel, format_number
 
 INFEASIBLE_RGBA = (222, 222, 222, 255)
 
 # Short cell codes for the training engine's reasons (unknown reasons get their first word).
-REASON_CODES = {
-    "out of memory": "OOM",
-    "tp does not divide heads": "heads",
-    "layout does not match the chip count": "count",
-    "global batch not divisible by dp x micro-batch": "batch",
-    "pp exceeds layers": "layers",
-    "vpp needs pp > 1 and enough layers": "vpp",
-    "cp does not divide sequence": "seq",
-    "ep does not divide experts or dp x cp": "EP",
-    "fp8 not supported by chip": "fp8",
-    "TP × PP does not divide the chip count": "n/a",
-}
+REASON_CODES = {reason.text: reason.code for reason in Infeasible if reason is not Infeasible.OK}
 
 
 def reason_code(reason: str) -> str:
@@ -69,14 +59,18 @@ class HeatmapPanel(PlotPanel):
         self.highlight: tuple | None = None
         self._texts: list[pg.TextItem] = []
         self._legend_reasons: list[str] = []
-        self.image = pg.ImageItem()
-        self.image.setZValue(-10)
-        self.plot_item.addItem(self.image)
+        # Cells are rectangles, not an image: an SVG then holds plain <rect>s that every viewer
+        # draws alike (an image relied on CSS pixelated scaling, which rsvg ignores).
+        self._cells: list = []
         self.plot_item.showGrid(x=False, y=False)
         self.plot_item.setMouseEnabled(x=False, y=False)
         self.plot_item.hideButtons()
         self.outline = pg.QtWidgets.QGraphicsRectItem()
-        self.outline.setPen(pg.mkPen("#D55E00", width=3))
+        # A stroke in cell units, not a cosmetic (non-scaling) pen: SVG viewers without
+        # vector-effect support drew the 3-px cosmetic stroke as a blob 3 cells wide.
+        outline_pen = pg.mkPen("#D55E00", width=0.08)
+        outline_pen.setCosmetic(False)
+        self.outline.setPen(outline_pen)
         self.outline.setZValue(20)
         self.outline.hide()
         self.plot_item.addItem(self.outline, ignoreBounds=True)
@@ -117,9 +111,11 @@ class HeatmapPanel(PlotPanel):
         for name in self._legend_reasons:
             self.legend.removeItem(name)
         self._legend_reasons = []
+        for cell in self._cells:
+            self.plot_item.removeItem(cell)
+        self._cells = []
         nx, ny = len(self.x_values), len(self.y_values)
         if nx == 0 or ny == 0:
-            self.image.clear()
             self.outline.hide()
             self.plot_item.getAxis("bottom").setTicks([[]])
             self.plot_item.getAxis("left").setTicks([[]])
@@ -131,9 +127,15 @@ class HeatmapPanel(PlotPanel):
         norm = np.clip((self.values - lo) / (hi - lo), 0.0, 1.0)
         rgba = self.cmap.map(np.nan_to_num(norm.reshape(-1)), mode="byte").reshape(ny, nx, 4)
         rgba[~np.isfinite(self.values)] = INFEASIBLE_RGBA
-        # ImageItem indexes [x, y]; flip nothing: the view's y axis points up, row 0 at the bottom.
-        self.image.setImage(np.ascontiguousarray(rgba.transpose(1, 0, 2)), autoLevels=False, levels=(0, 255))
-        self.image.setRect(QRectF(-0.5, -0.5, nx, ny))
+        no_pen = QPen(Qt.PenStyle.NoPen)
+        for j in range(ny):  # row 0 at the bottom: the view's y axis points up
+            for i in range(nx):
+                cell = pg.QtWidgets.QGraphicsRectItem(QRectF(i - 0.5, j - 0.5, 1.0, 1.0))
+                cell.setPen(no_pen)
+                cell.setBrush(QBrush(QColor(*(int(c) for c in rgba[j, i]))))
+                cell.setZValue(-10)
+                self.plot_item.addItem(cell, ignoreBounds=True)
+                self._cells.append(cell)
         self.colorbar.setLevels((lo, hi))
         self.colorbar.setLabel("right", f"({self.value_unit})" if self.value_unit else self.value_label)
         self.plot_item.getAxis("bottom").setTicks([[(i, str(v)) for i, v in enumerate(self.x_values)]])

@@ -25,12 +25,16 @@ from PySide6.QtWidgets import (
 )
 
 from gui import export as export_mod
+from gui import style
 
-# Colour-blind-friendly qualitative palette (Okabe–Ito, then a few extra).
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-           "#000000", "#7F7F7F", "#8C564B")
+# Colour-blind-friendly qualitative palette; per-series colours come from gui.style.
+PALETTE = style.EXTENDED
 
 HOVER_RADIUS_PX = 40.0
+# Small enough that two rows of charts, the figures and the run bar fit a 1280x720 laptop
+# (the panels give charts the rest of the height; this is only the floor).
+MIN_PLOT_HEIGHT_PX = 140
+MIN_PLOT_WIDTH_PX = 240
 
 
 def to_timestamps(dates: Sequence[dt.date]) -> np.ndarray:
@@ -63,6 +67,10 @@ class GroupedAxisItem(pg.AxisItem):
 
     def tickStrings(self, values, scale, spacing):
         if spacing >= 1:
+            top = max((abs(v * scale) for v in values), default=0.0)
+            if top >= 1e7:  # "12,000,000,000" would not fit beside the axis: 12B, 340M
+                div, suffix = (1e9, "B") if top >= 1e9 else (1e6, "M")
+                return [f"{v * scale / div:,.4g}{suffix}" for v in values]
             return [f"{v * scale:,.0f}" for v in values]
         return super().tickStrings(values, scale, spacing)
 
@@ -96,7 +104,8 @@ class PlotPanel(QWidget):
         if time_axis:
             axis_items["bottom"] = pg.DateAxisItem(orientation="bottom", utcOffset=0)
         self.plot_widget = pg.PlotWidget(axisItems=axis_items)
-        self.plot_widget.setMinimumHeight(220)
+        self.plot_widget.setMinimumHeight(MIN_PLOT_HEIGHT_PX)
+        self.plot_widget.setMinimumWidth(MIN_PLOT_WIDTH_PX)
         self.plot_item = self.plot_widget.getPlotItem()
         self.plot_item.showGrid(x=True, y=True, alpha=0.25)
         self.plot_item.setMenuEnabled(True)
@@ -110,8 +119,13 @@ class PlotPanel(QWidget):
             # LegendItem ignores transformations (for zoomable views); an export scales the scene
             # to its width, and the legend must scale and move with the rest of the chart.
             self.legend.setFlag(self.legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
-            self.legend.setBrush(pg.mkBrush(255, 255, 255, 210))
-            self.legend.setPen(pg.mkPen("#bbbbbb"))
+            # Below the axes, never over the curves (in the window and in every export): the
+            # plot keeps a bottom margin as tall as the legend.
+            self.legend.setParentItem(self.plot_item)
+            self.legend.setLabelTextSize("8pt")
+            self.legend.setBrush(pg.mkBrush(None))
+            self.legend.setPen(pg.mkPen(None))
+            self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
 
         self._marker = pg.ScatterPlotItem(size=11, pen=pg.mkPen("k", width=1.5), brush=pg.mkBrush(None))
         self._marker.setZValue(100)
@@ -150,11 +164,18 @@ class PlotPanel(QWidget):
         self.plot_item.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # ---- axes --------------------------------------------------------------------------------
+    @staticmethod
+    def _axis_text(label: str, unit: str) -> str:
+        return f"{label} ({unit})" if label and unit else (label or (f"({unit})" if unit else ""))
+
     def _set_axis_label(self, side: str, label: str, unit: str) -> None:
         # Units go into the text ourselves: pyqtgraph's `units=` adds SI prefixes ("kchips").
-        text = f"{label} ({unit})" if label and unit else (label or (f"({unit})" if unit else ""))
+        text = self._axis_text(label, unit)
         if text:
             self.plot_item.setLabel(side, text)
+        if side == "left":
+            self._shown_y_label = None
+            self._texts_signature = None
 
     def set_axis_labels(self, *, x_label=None, x_unit=None, y_label=None, y_unit=None) -> None:
         self.x_label = self.x_label if x_label is None else x_label
@@ -166,12 +187,16 @@ class PlotPanel(QWidget):
 
     def set_title(self, title: str) -> None:
         self.title = title
+        self._shown_title = None
+        self._texts_signature = None
         self.plot_item.setTitle(title, size="11pt")
+        self._fit_texts()
 
     # ---- series ------------------------------------------------------------------------------
     def color_for(self, name: str) -> str:
+        """The series' colour from the shared palette (by chip or category, never by order)."""
         if name not in self._colors:
-            self._colors[name] = PALETTE[len(self._colors) % len(PALETTE)]
+            self._colors[name] = style.series_color(name)
         return self._colors[name]
 
     def set_series(self, name: str, x, y, *, color: str | None = None, width: float = 2.0,
@@ -190,9 +215,12 @@ class PlotPanel(QWidget):
             self.remove_series(name)
         colour = color or self.color_for(name)
         pen = pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-        item = self.plot_item.plot(x, y, name=name, pen=pen, symbol=symbol, symbolSize=5,
+        if symbol == "o":  # the default marker: the chip's own, so overlapping lines stay apart
+            symbol = style.series_symbol(name)
+        item = self.plot_item.plot(x, y, name=name, pen=pen, symbol=symbol, symbolSize=6,
                                    symbolBrush=colour, symbolPen=None)
         self._series[name] = _Series(name, "line", item, x, {"": y})
+        self.layout_legend()
         return item
 
     def set_bars(self, name: str, x, heights, *, width: float = 0.8, color: str | None = None,
@@ -215,6 +243,7 @@ class PlotPanel(QWidget):
         if self.legend is not None:
             self.legend.addItem(item, name)
         self._series[name] = _Series(name, "bars", item, x, {"": heights})
+        self.layout_legend()
         return item
 
     def set_band(self, name: str, x, low, high, *, color: str | None = None, alpha: int = 60):
@@ -247,6 +276,7 @@ class PlotPanel(QWidget):
             self.legend.addItem(sample, name)
         self._series[name] = _Series(name, "band", (low_curve, high_curve, fill), x,
                                      {" low": low, " high": high})
+        self.layout_legend()
         return fill
 
     def remove_series(self, name: str) -> None:
@@ -258,6 +288,120 @@ class PlotPanel(QWidget):
             self.legend.removeItem(name)
         for item in items:
             self.plot_item.removeItem(item)
+        self.layout_legend()
+
+    def set_notice(self, text: str) -> None:
+        """A line in the middle of the plot saying why it is empty (e.g. no demand entered);
+        part of the scene, so exports carry it too. An empty text removes it."""
+        notice = getattr(self, "_notice", None)
+        if notice is None:
+            notice = self._notice = pg.TextItem("", color="#5f6368", anchor=(0.5, 0.5))
+            self.plot_item.addItem(notice, ignoreBounds=True)
+        notice.setText(text)
+        notice.setVisible(bool(text))
+        if text:
+            (x0, x1), (y0, y1) = self.plot_item.vb.viewRange()
+            notice.setPos((x0 + x1) / 2, (y0 + y1) / 2)
+
+    def notice(self) -> str:
+        notice = getattr(self, "_notice", None)
+        return notice.toPlainText() if notice is not None and notice.isVisible() else ""
+
+    def legend_names(self) -> list[str]:
+        if self.legend is None:
+            return []
+        return [label.text for _sample, label in self.legend.items]
+
+    def layout_legend(self) -> None:
+        """Lay the legend out in as many columns as the width allows, under the axes, and give
+        the plot a bottom margin as tall as the legend (so it never covers a curve)."""
+        if self.legend is None:
+            return
+        names = self.legend_names()
+        width = max(self.plot_widget.width(), MIN_PLOT_WIDTH_PX)
+        signature = (tuple(names), width)
+        if signature == getattr(self, "_legend_signature", None):
+            self._fit_texts()
+            return  # most redraws update data only: nothing to lay out (the edit stays fast)
+        self._legend_signature = signature
+        longest = max([len(n) for n in names] or [0])
+        per_entry_px = 34 + 6.5 * longest  # sample + label at 8 pt
+        columns = max(1, min(len(names) or 1, int(width // max(per_entry_px, 1.0))))
+        if self.legend.columnCount != columns:
+            self.legend.setColumnCount(columns)
+        self.legend.setVisible(bool(names))
+        self.legend.updateSize()
+        height = self.legend.boundingRect().height() if names else 0.0
+        self.plot_item.layout.setContentsMargins(0, 0, 0, height + 2)
+        # Now, not at the next event loop pass: an export may follow before any events run.
+        self.plot_item.layout.activate()
+        self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
+        self._fit_texts()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.layout_legend()
+        self._fit_texts()
+
+    def _fit_texts(self) -> None:
+        """Titles and the value-axis label shortened to the room they have (full text in the
+        tooltip), rather than cut off at the widget's edge."""
+        from PySide6.QtGui import QFontMetrics
+
+        width = self.plot_item.width()
+        if width <= 0:
+            return
+        axis = self.plot_item.getAxis("left")
+        signature = (self.title, self.y_label, self.y_unit, width, axis.height())
+        if signature == getattr(self, "_texts_signature", None):
+            return
+        self._texts_signature = signature
+        if self.title:
+            label = self.plot_item.titleLabel
+            text = self.title
+            label.setText(text, size="11pt")
+            room = width - 16
+            while label.item.boundingRect().width() > room and len(text) > 8:
+                keep = max(8, int(len(text) * room / label.item.boundingRect().width()) - 2)
+                text = self.title[:keep].rstrip(" ,(") + "…"
+                label.setText(text, size="11pt")
+            self._shown_title = text
+            self.plot_widget.setToolTip(self.title if text != self.title else "")
+        axis = self.plot_item.getAxis("left")
+        full = self._axis_text(self.y_label, self.y_unit)
+        room = axis.height() - 4
+        if full and room > 0:
+            from PySide6.QtGui import QFont
+
+            font = QFont(axis.label.font())
+            size_pt = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
+            # Full text, then the unit alone (what a reader must not lose), each at the normal
+            # size and then smaller; elided only when even that does not fit.
+            choices = [full] + ([f"({self.y_unit})"] if self.y_unit and full != f"({self.y_unit})" else [])
+            text, shown_pt = None, size_pt
+            for candidate in choices:
+                for pt in (size_pt, max(size_pt - 2.0, 7.0)):
+                    font.setPointSizeF(pt)
+                    if QFontMetrics(font).horizontalAdvance(candidate) <= room:
+                        text, shown_pt = candidate, pt
+                        break
+                if text is not None:
+                    break
+            if text is None:
+                font.setPointSizeF(max(size_pt - 2.0, 7.0))
+                text = QFontMetrics(font).elidedText(choices[-1], Qt.TextElideMode.ElideRight, int(room))
+                shown_pt = font.pointSizeF()
+            if (text, shown_pt) != getattr(self, "_shown_y_label", None):
+                self._shown_y_label = (text, shown_pt)
+                self.plot_item.setLabel("left", text, **({"font-size": f"{shown_pt:g}pt"} if shown_pt != size_pt else {}))
+
+    def restore_full_texts(self) -> None:
+        """Full title and axis label (before an export, which is wider than the window)."""
+        if self.title:
+            self.plot_item.titleLabel.setText(self.title, size="11pt")
+        self._set_axis_label("left", self.y_label, self.y_unit)
+        self._shown_title = None
+        self._texts_signature = None
 
     def clear_series(self) -> None:
         for name in list(self._series):
@@ -356,15 +500,28 @@ class PlotPanel(QWidget):
         return [point[1]], [point[2]]
 
     # ---- export ------------------------------------------------------------------------------
-    def export_png(self, path, width: int = 1600):
-        return export_mod.export_png(self.plot_item, path, width=width)
+    # What a file of this chart shows ({"Scenario": ..., "Model": ..., "Workload": ...}); the
+    # window sets it, so single-chart exports say it as File > Export all does.
+    context_provider = None
 
-    def export_svg(self, path):
-        return export_mod.export_svg(self.plot_item, path)
+    def export_context(self) -> dict:
+        """{} for a chart outside the window (a plain CSV); else chart, scenario, model, workload."""
+        if self.context_provider is None:
+            return {}
+        return {"Chart": self.title, **(self.context_provider() or {})}
 
-    def export_csv(self, path):
+    def export_png(self, path, width: int = 1600, context: dict | None = None):
+        with export_mod.titled(self, context if context is not None else self.export_context()):
+            return export_mod.export_png(self, path, width=width)
+
+    def export_svg(self, path, context: dict | None = None):
+        with export_mod.titled(self, context if context is not None else self.export_context()):
+            return export_mod.export_svg(self, path)
+
+    def export_csv(self, path, context: dict | None = None):
         headers, rows = self.data_table()
-        return export_mod.export_csv(headers, rows, path)
+        return export_mod.export_csv(headers, rows, path,
+                                     context=context if context is not None else self.export_context())
 
     def _export_with_dialog(self, kind: str) -> None:
         from gui.settings import last_dir, remember_dir

@@ -349,7 +349,7 @@ def test_default_scenario_round_trips_through_json():
     ({"demand": {"kind": "cubic"}}, "demand.kind: 'cubic'"),
     ({"demand": {"kind": "logistic", "points": [{"date": "2024-01-01", "tokens_per_day": 5.0}]}},
      "demand.ceiling_tokens_per_day: None"),
-    ({"vendor_uncertainty": {"Huawei": {"fraction_high": 1.5}}}, "vendor_uncertainty.Huawei.fraction_high: 1.5"),
+    ({"vendor_uncertainty": {"Huawei": {"fraction_dist": "uniform", "fraction_high": 1.5}}}, "vendor_uncertainty.Huawei.fraction_high: 1.5"),
     ({"order_uncertainty": {"x": {}}}, "order_uncertainty.x"),
     ({"allocation": {"training_share": {"a": 2}}}, "allocation.training_share.a: 2"),
     ({"jobs": [{"name": "j", "model_id": "m", "chip_id": "c", "tokens": -1}]}, "jobs[0].tokens: -1"),

@@ -184,7 +184,33 @@ def test_expert_states_shard_over_the_expert_data_parallel_group():
     m = MODELS["mixtral-8x7b"]
     base = dict(model=m, chip=CHIPS["h100-sxm5-80gb"], num_chips=64, global_batch_seqs=128, tp=1, pp=1, dp=64,
                 cp=1, ep=8, micro_batch=1, recompute="full", zero_stage=3)
-    w = evaluate_layout(TrainingInputs(**base)).memory_breakdown_gb["weights"] * GIB
+    mem = evaluate_layout(TrainingInputs(**base)).memory_breakdown_gb
     expert = m.moe_layers * m.moe_experts * m.expert_params() / 8
     other = m.total_params() - m.moe_layers * m.moe_experts * m.expert_params()
-    assert w == pytest.approx(2.0 * (expert / 8 + other / 64), rel=0.05)
+    # fully sharded: fp32 master + two Adam moments (12 bytes) and fp32 gradients (4), no
+    # persistent 16-bit copy (layers are gathered on use)
+    assert mem["weights"] == 0.0
+    assert mem["optimizer"] * GIB == pytest.approx(12.0 * (expert / 8 + other / 64), rel=0.05)
+    assert mem["gradients"] * GIB == pytest.approx(4.0 * (expert / 8 + other / 64), rel=0.05)
+
+
+def test_default_global_batch_stays_realistic_on_a_large_fleet():
+    """Regression (issue 14): with 30,000 chips the search once picked TP1 PP1 DP30000 and a
+    30,000-sequence (246M-token) global batch while "auto" promised about 4M tokens."""
+    from engine.training import MAX_BATCH_GROWTH, search_layouts
+
+    chip = reference_chips()["ascend-910b2"]
+    model = reference_models()["llama3-70b"]
+    inp = TrainingInputs(model=model, chip=chip, num_chips=30_000)
+    target = inp.batch_seqs()
+    assert target * inp.seq <= 40e6  # max(4M tokens, 1K tokens per chip), a power of two: 4,096 x 8,192
+    result = search_layouts(inp, top_k=5)
+    assert result.best is not None
+    for r in result.top:
+        batch = r.layout["global_batch_seqs"]
+        assert batch <= MAX_BATCH_GROWTH * target, r.layout
+        assert batch % (r.layout["dp"] * r.layout["micro_batch"]) == 0
+        assert r.layout["dp"] <= batch
+    # A user-set batch is kept exactly.
+    fixed = search_layouts(TrainingInputs(model=model, chip=chip, num_chips=30_000, global_batch_seqs=2_000), top_k=3)
+    assert all(r.layout["global_batch_seqs"] == 2_000 for r in fixed.top)

@@ -140,7 +140,7 @@ def test_locked_database_is_refused_with_a_clear_message(tmp_path):
     holder.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(StoreError, match="locked by another program"):
-            open_store(db)
+            open_store(db, busy_timeout_s=0.2)
     finally:
         holder.rollback()
         holder.close()

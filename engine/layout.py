@@ -1,0 +1,142 @@
+"""One schema for a training layout: each parallel dimension's flag, label, unit and range, the
+checks a layout must pass (in a planner's words), and why an option is infeasible, as an enum.
+
+The search (engine.training), `fleetcast train` (its flags and range checks) and the Training
+view (its spin boxes, captions and field errors) all read DIMENSIONS, so adding a dimension is
+one entry here instead of a dozen hand-kept lists.
+
+    for d in DIMENSIONS: parser.add_argument(d.flag, type=int, dest=d.key, help=d.help)
+    problems = layout_problems({"tp": 3, "pp": 4}, num_chips=1024, model=model)
+    # [LayoutProblem(key='tp', message='TP × PP × CP = 12 does not divide 1,024 chips.'), ...]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+@dataclass(frozen=True)
+class Dimension:
+    key: str       # TrainingInputs field and saved-state key
+    flag: str      # `fleetcast train` option
+    label: str     # caption in the Training view
+    unit: str      # suffix in the view and unit in tables ("ways", "stages")
+    low: int
+    high: int
+    help: str
+
+    def check(self, value) -> str:
+        """'' when `value` is within range, else one line naming the flag, value and range."""
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
+            return f"{self.flag}: {value!r} (must be a whole number from {self.low:,} to {self.high:,} {self.unit})"
+        return ""
+
+
+# Ranges cover every published run in ../shared/validation (VPP 24, micro-batch 128).
+DIMENSIONS = (
+    Dimension("tp", "--tp", "Tensor parallel TP", "ways", 1, 64, "Tensor-parallel degree (splits every layer)"),
+    Dimension("pp", "--pp", "Pipeline parallel PP", "stages", 1, 256, "Pipeline stages (layers split across chips)"),
+    Dimension("cp", "--cp", "Context parallel CP", "ways", 1, 64, "Splits each sequence across chips"),
+    Dimension("ep", "--ep", "Expert parallel EP", "ways", 1, 1024, "Experts split across chips (MoE only)"),
+    Dimension("vpp", "--vpp", "Virtual stages VPP", "chunks", 1, 64, "Interleaved pipeline chunks per stage"),
+    Dimension("micro_batch", "--micro-batch", "Micro-batch", "sequences", 1, 1024, "Sequences per micro-batch"),
+    Dimension("dp", "--dp", "Data parallel DP", "ways", 1, 10_000_000, "Data-parallel replicas (chips / (TP × PP × CP))"),
+)
+DIMENSION = {d.key: d for d in DIMENSIONS}
+
+
+class Infeasible(IntEnum):
+    """Why a layout cannot run; the values are the search's reason codes (engine.training)."""
+
+    OK = 0
+    OUT_OF_MEMORY = 1
+    TP_HEADS = 2
+    CHIP_COUNT = 3
+    BATCH = 4
+    PP_LAYERS = 5
+    VPP = 6
+    CP_SEQUENCE = 7
+    EP = 8
+    FP8 = 9
+    NO_LAYOUT = 100  # a heatmap cell with no candidate at all: TP × PP does not divide the count
+
+    @property
+    def text(self) -> str:
+        return _TEXT[self]
+
+    @property
+    def code(self) -> str:
+        """A short cell label for the heatmap."""
+        return _CODE[self]
+
+    @classmethod
+    def from_text(cls, text: str) -> "Infeasible | None":
+        return _BY_TEXT.get(text)
+
+
+_TEXT = {
+    Infeasible.OK: "ok",
+    Infeasible.OUT_OF_MEMORY: "out of memory",
+    Infeasible.TP_HEADS: "tp does not divide heads",
+    Infeasible.CHIP_COUNT: "layout does not match the chip count",
+    Infeasible.BATCH: "global batch not divisible by dp x micro-batch",
+    Infeasible.PP_LAYERS: "pp exceeds layers",
+    Infeasible.VPP: "vpp needs pp > 1 and enough layers",
+    Infeasible.CP_SEQUENCE: "cp does not divide sequence",
+    Infeasible.EP: "ep does not divide experts or dp x cp",
+    Infeasible.FP8: "fp8 not supported by chip",
+    Infeasible.NO_LAYOUT: "TP × PP does not divide the chip count",
+}
+_CODE = {
+    Infeasible.OK: "", Infeasible.OUT_OF_MEMORY: "OOM", Infeasible.TP_HEADS: "heads", Infeasible.CHIP_COUNT: "count",
+    Infeasible.BATCH: "batch", Infeasible.PP_LAYERS: "layers", Infeasible.VPP: "vpp", Infeasible.CP_SEQUENCE: "seq",
+    Infeasible.EP: "EP", Infeasible.FP8: "fp8", Infeasible.NO_LAYOUT: "n/a",
+}
+_BY_TEXT = {text: reason for reason, text in _TEXT.items()}
+
+
+@dataclass(frozen=True)
+class LayoutProblem:
+    key: str      # the field it belongs to (a Dimension key, or "dtype")
+    message: str  # a planner's words, the form's units
+
+
+def layout_problems(values: dict, num_chips: int, model) -> list[LayoutProblem]:
+    """Every problem of an explicit layout (tp, pp, cp, ep, vpp, micro_batch given) on
+    `num_chips` chips for `model`, one per field, as the Training view shows them."""
+    out = []
+    for d in DIMENSIONS:
+        if d.key in values and values[d.key] is not None:
+            value = values[d.key]
+            if isinstance(value, bool) or not isinstance(value, int) or not d.low <= value <= d.high:
+                out.append(LayoutProblem(d.key, f"{d.label.split()[-1]} {value!r}: use {d.low:,} to {d.high:,} {d.unit}."))
+    if out:
+        return out
+    tp, pp, cp = (int(values.get(k) or 1) for k in ("tp", "pp", "cp"))
+    group = tp * pp * cp
+    if num_chips > 0 and num_chips % group:
+        out.append(LayoutProblem("tp", f"TP × PP × CP = {group:,} does not divide {num_chips:,} chips."))
+    if model.heads % tp:
+        out.append(LayoutProblem("tp", f"TP {tp} does not divide the {model.heads} attention heads."))
+    if pp > model.layers:
+        out.append(LayoutProblem("pp", f"PP {pp} exceeds the {model.layers} layers."))
+    if int(values.get("ep") or 1) > 1 and not model.is_moe:
+        out.append(LayoutProblem("ep", "EP applies to MoE models only; set 1 for a dense model."))
+    return out
+
+
+def data_parallel(num_chips: int, values: dict) -> int:
+    """DP of an explicit layout: chips / (TP × PP × CP), at least 1."""
+    group = int(values.get("tp") or 1) * int(values.get("pp") or 1) * int(values.get("cp") or 1)
+    return max(num_chips // group, 1)
+
+
+def dtype_problem(dtype: str, chip) -> str:
+    """'' when `chip` can train in `dtype`, else why not (the Training view's precision field)."""
+    name = str(chip.name).split(" (")[0]
+    if dtype == "fp8" and not chip.fp8_tflops:
+        return f"{name} has no FP8 matrix units: use BF16."
+    return ""

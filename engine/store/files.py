@@ -1,0 +1,265 @@
+"""Which paths Fleetcast opens as a database, how it connects, and what SQLite's errors mean.
+
+Rules (why): a path that existed before the call is never unlinked or rewritten unless it is a
+Fleetcast database we were asked to open; only a regular file (or a missing path in an existing
+writable folder) is opened, because SQLite happily "opens" a device or a pipe and the cleanup of a
+failed create would then delete it. Read-only opens leave no -wal/-shm files behind: a read-only
+connection can't remove them, and side files left with the database's read-only permissions make
+every later writer fail.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.store.errors import StoreError
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+APP_NAME = "fleetcast"
+ENV_DB = "FLEETCAST_DB"
+
+# How long a statement waits for another program's transaction before the store says the file is
+# in use (seconds). Long enough for another Fleetcast's import to finish; tests shorten it.
+BUSY_TIMEOUT_S = 5.0
+
+# SQLite primary result codes (sqlite3.h); Python exposes the extended code on the exception.
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
+
+DAMAGED_HINT = "it was left unchanged. Restore a backup or open another file"
+
+
+def side_file(path: Path, suffix: str) -> Path:
+    return Path(os.fspath(path) + suffix)
+
+
+def default_db_path() -> Path:
+    """$FLEETCAST_DB, else the platform's user data folder. An empty $FLEETCAST_DB is an error:
+    falling back to the real database would send a script's edits to the wrong file."""
+    env = os.environ.get(ENV_DB)
+    if env is not None:
+        if not env.strip():
+            raise StoreError(f"{ENV_DB} is set but empty; unset it to use the default database, "
+                             "or set it to a database file path")
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "fleetcast.db"
+
+
+def resolve_db_path(path) -> tuple[Path, bool]:
+    """(the path to open, whether it is the default location). An empty path is an error."""
+    if path is None:
+        return default_db_path(), os.environ.get(ENV_DB) is None
+    text = os.fsdecode(path) if isinstance(path, bytes) else os.fspath(path)
+    if not text.strip():
+        raise StoreError("--db: the path is empty; give a database file (leave --db out to use "
+                         f"${ENV_DB} or the default database)")
+    return Path(text).expanduser(), False
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is at the database path before Fleetcast touches it."""
+
+    path: Path
+    existed: bool                 # a regular file was there (perhaps empty)
+    size: int                     # its size in bytes (0 when missing)
+    side_files: frozenset[str]    # the -wal/-shm/-journal suffixes present before the call
+    header: bytes                 # the first 100 bytes (SQLite's database header), b"" when empty
+
+
+def examine(path: Path, *, create_folder: bool) -> Target:
+    """Check what the path is without opening anything but a regular file; refuse the rest."""
+    try:
+        info = os.stat(path)  # follows a link: the target is what SQLite would open
+    except FileNotFoundError:
+        if os.path.lexists(path):
+            raise StoreError(f"{path}: a link to {os.readlink(path)}, which does not exist; give the "
+                             "database file itself with --db") from None
+        info = None
+    except NotADirectoryError:
+        raise StoreError(f"{path}: a part of this path is a file, not a folder") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: can't be examined ({exc.strerror or exc})") from None
+    link = " (through a link)" if os.path.islink(path) else ""
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise StoreError(f"{path}: is {_kind(info.st_mode)}{link}, not a database file; it was left "
+                         "unchanged. Give a database file path with --db")
+    present = set()
+    for suffix in SIDE_SUFFIXES:
+        side = side_file(path, suffix)
+        try:
+            side_info = os.stat(side)
+        except FileNotFoundError:
+            if os.path.lexists(side):
+                raise StoreError(f"{side}: a broken link next to the database; remove it and try again") from None
+            continue
+        except OSError as exc:
+            raise StoreError(f"{side}: can't be examined ({exc.strerror or exc})") from None
+        if not stat.S_ISREG(side_info.st_mode):
+            raise StoreError(f"{side}: is {_kind(side_info.st_mode)}, where SQLite keeps the database's "
+                             f"{suffix[1:]} file; it was left unchanged. Remove it or use another path")
+        present.add(suffix)
+    if info is None:
+        _check_folder(path, create=create_folder)
+        return Target(path, False, 0, frozenset(present), b"")
+    header = b""
+    if info.st_size:
+        try:
+            with open(path, "rb") as handle:
+                header = handle.read(100)
+        except OSError as exc:
+            raise StoreError(f"{path}: can't be read ({exc.strerror or exc}); check its permissions") from None
+    return Target(path, True, info.st_size, frozenset(present), header)
+
+
+def _check_folder(path: Path, *, create: bool) -> None:
+    folder = path.parent
+    if create:  # the default location: its data folder may not exist yet
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{folder}: can't create the data folder ({exc.strerror or exc})") from None
+    if not folder.is_dir():
+        raise StoreError(f"{path}: the folder {folder} does not exist; create it first or give another path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(f"{path}: the folder {folder} is not writable, so a new database can't be made there")
+
+
+def is_wal(header: bytes) -> bool:
+    # Bytes 18 and 19 of the header are the write/read format versions: 2 means WAL.
+    return len(header) >= 20 and header[18] == 2 and header[19] == 2
+
+
+def read_only_reason(target: Target) -> str | None:
+    """Why a writing connection can't work (the file, its folder or a side file), or None."""
+    path = target.path
+    if not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return "its folder is read-only"
+    locked = [side_file(path, s).name for s in sorted(target.side_files) if not os.access(side_file(path, s), os.W_OK)]
+    if locked:
+        # Left by a read-only open of an older Fleetcast or another tool; chmod is safe, deleting
+        # a -wal that holds changes is not.
+        return f"{' and '.join(locked)} next to it {'is' if len(locked) == 1 else 'are'} read-only (make {'it' if len(locked) == 1 else 'them'} writable to edit)"
+    return None
+
+
+def connect(target: Target, *, read_only: bool, busy_timeout_s: float | None = None) -> tuple[sqlite3.Connection, str]:
+    """A connection through a URI built from the path (never pasted: '#', '?', '%' are escaped).
+
+    Returns the connection and a note for the user ("" when none). Read-only: `mode=ro` when the
+    database uses a rollback journal or its -wal and -shm both exist (another program has it
+    open); `immutable=1` for a WAL database without them, because `mode=ro` would have to create
+    -shm and -wal (which a read-only folder forbids and a read-only file would leave behind).
+    Immutable means changes made by another program while this one is open are not seen.
+    """
+    timeout = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
+    uri = target.path.absolute().as_uri()
+    note = ""
+    if not read_only:
+        uri += "?mode=rw" if target.existed else "?mode=rwc"
+    elif not is_wal(target.header) or {"-wal", "-shm"} <= target.side_files:
+        uri += "?mode=ro"  # a rollback journal, or a WAL database another program has open
+    else:
+        wal = side_file(target.path, "-wal")
+        if "-wal" in target.side_files and wal.stat().st_size > 0:
+            raise StoreError(f"{target.path}: has changes not yet written into it (in {wal.name}) and can't "
+                             "apply them read-only; open it once where it and its folder are writable, "
+                             "or copy all three files somewhere writable")
+        uri += "?immutable=1"
+        note = "changes made by other programs while it is open are not shown"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout)
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as exc:
+        raise explain(target.path, exc, opening=True) from None
+    return conn, note
+
+
+def error_kind(exc: BaseException) -> str:
+    """'busy', 'read-only', 'full', 'cantopen', 'io', 'encoding' or 'damaged'."""
+    text = str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if "Could not decode to UTF-8" in text or isinstance(exc, UnicodeDecodeError):
+        return "encoding"
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in text:
+        return "busy"
+    if primary == _SQLITE_READONLY or "readonly database" in text:
+        return "read-only"
+    if primary == _SQLITE_FULL:
+        return "full"
+    if primary in (_SQLITE_CANTOPEN, _SQLITE_PERM):
+        return "cantopen"
+    if primary == _SQLITE_IOERR:
+        return "io"
+    return "damaged"
+
+
+def explain(path: Path, exc: BaseException, *, opening: bool = False, timeout_s: float | None = None) -> StoreError:
+    """One line for an SQLite error, by kind; never 'damaged' for a lock or a permission."""
+    kind = error_kind(exc)
+    done = "it was left unchanged" if opening else "nothing was changed"
+    if kind == "busy":
+        wait = BUSY_TIMEOUT_S if timeout_s is None else timeout_s
+        return StoreError(f"{path}: in use: locked by another program (another Fleetcast?) for more than "
+                          f"{wait:g} s; {done}. Close the other program and try again, or open a copy")
+    if kind == "read-only":
+        return StoreError(f"{path}: can't be written (the file, its folder or its -wal/-shm files are "
+                          f"read-only); {done}. Check the permissions, or copy it somewhere writable")
+    if kind == "full":
+        return StoreError(f"{path}: the disk is full; {done}. Free some space and try again")
+    if kind == "cantopen":
+        return StoreError(f"{path}: can't be opened ({exc}); check that it and its folder are readable")
+    if kind == "io":
+        return StoreError(f"{path}: reading or writing it failed ({exc}); {done}. Check the disk, "
+                          "or restore a backup")
+    return StoreError(f"{path}: the database is damaged ({_short(exc)}); {DAMAGED_HINT}")
+
+
+def _short(exc: BaseException, limit: int = 120) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def remove_created(target: Target) -> None:
+    """Undo a failed create: remove the files this call made, and empty a file that was empty."""
+    path = target.path
+    for suffix in SIDE_SUFFIXES:
+        if suffix not in target.side_files:
+            try:
+                side_file(path, suffix).unlink()
+            except FileNotFoundError:
+                pass
+    if not target.existed:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    elif target.size == 0:
+        try:
+            if path.stat().st_size:
+                os.truncate(path, 0)
+        except OSError:
+            pass

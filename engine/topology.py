@@ -1,0 +1,140 @@
+"""Network topology as tiers, and what collectives cost on it (one module for training and inference).
+
+A chip sits in a **scale-up domain** (`Chip.scaleup_domain` chips) reached over one of three fabrics,
+and reaches other domains through **scale-out** NICs:
+
+- `switch` (NVLink + NVSwitch, also the default when the catalog says nothing): any group inside the
+  domain gets the chip's full per-direction scale-up bandwidth (`scaleup_gbps`).
+- `mesh` (Ascend 910B HCCS in an 8-chip Atlas 800T A2, AMD MI300X xGMI on the UBB): one link per
+  pair of chips (`scaleup_link_gbps` per direction). A collective over g chips drives g-1 links at
+  once (the direct "mesh" algorithms of HCCL/RCCL), so a TP2 group gets ONE link, not the aggregate.
+- `torus` (TPU ICI): `scaleup_link_gbps` per link; a bidirectional ring along one dimension uses two
+  links, a group spread over d dimensions 2*d links, at most all of them.
+
+Scale-out: `scaleout_gbps` per chip per direction (one NIC per chip, rail-optimised), divided by
+`scaleout_oversubscription` (1 = non-blocking fat tree). A group spread over several domains with m
+members in each runs hierarchically (reduce inside the domain, then m NICs in parallel across), so its
+cross-domain bandwidth is min(m x NIC, the domain-internal bandwidth of those m members).
+
+API (all vectorised: `group` and `stride` may be numpy arrays, one entry per layout):
+
+    topo = topology_of(chip, domain=None, scaleout_default_gbps=25.0)
+    bw, inside = topo.group_bandwidth(group, stride, up_eff=1.0, out_eff=1.0)   # bytes/s per chip
+    topo.all_reduce_s(group, stride, nbytes, up_eff=, out_eff=, latency_s=)       # ring: 2(n-1)/n
+    topo.all_gather_s(...) / topo.reduce_scatter_s(...)                           # ring: (n-1)/n
+    topo.all_to_all_s(group, stride, nbytes, ...)   # nbytes = what one chip sends in total
+    topo.p2p_s(stride, nbytes, ...)                 # one send between neighbours `stride` apart
+
+`nbytes` is always the full buffer one chip holds before the collective (all-reduce / reduce-scatter
+input, all-gather output). Ranks `stride` apart: a TP group has stride 1, a DP group stride tp
+(x cp x pp as the layout orders them); a group is inside one domain when group x stride <= domain.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+TOPOLOGY_KINDS = ("switch", "mesh", "torus")
+
+
+@dataclass(frozen=True)
+class Topology:
+    kind: str                 # scale-up fabric: switch | mesh | torus
+    domain: int               # chips in one scale-up domain
+    scaleup_gbps: float       # per chip per direction, all links together
+    link_gbps: float          # one link per direction (mesh: one pair; torus: one neighbour)
+    links: int                # links per chip
+    scaleout_gbps: float      # NIC bandwidth per chip per direction
+    oversubscription: float = 1.0
+
+    # ---- bandwidth -----------------------------------------------------------------------
+    def scaleup_group_gbps(self, members):
+        """Per-chip bandwidth (GB/s) a collective among `members` chips of one domain gets."""
+        m = np.maximum(np.asarray(members, dtype=float), 1.0)
+        if self.kind == "switch":
+            return self.scaleup_gbps + 0.0 * m
+        if self.kind == "mesh":
+            return np.minimum(np.maximum(m - 1.0, 1.0), self.links) * self.link_gbps
+        if self.kind == "torus":
+            # chips per dimension of a roughly cubic/square torus of `domain` chips
+            dims_total = max(1, min(3, self.links // 2))
+            side = max(2.0, round(self.domain ** (1.0 / dims_total)))
+            dims = np.clip(np.ceil(np.log(m) / math.log(side) - 1e-9), 1, dims_total)
+            return np.minimum(2.0 * dims, self.links) * self.link_gbps
+        return np.full(np.shape(m), self.scaleup_gbps, dtype=float)
+
+    def group_bandwidth(self, group, stride=1, *, up_eff: float = 1.0, out_eff: float = 1.0):
+        """(bytes/s per chip, inside-one-domain mask) for a collective over `group` ranks placed
+        `stride` apart."""
+        g = np.maximum(np.asarray(group, dtype=float), 1.0)
+        st = np.maximum(np.asarray(stride, dtype=float), 1.0)
+        inside = g * st <= self.domain
+        members = np.minimum(np.maximum(np.floor(self.domain / st), 1.0), g)   # == g when inside
+        up = self.scaleup_group_gbps(members) * (1e9 * up_eff)
+        out = members * (self.scaleout_gbps / self.oversubscription * 1e9 * out_eff)
+        # crossing domains: m NICs in parallel, never faster than the m members' own fabric
+        return np.where(inside | (out > up), up, out), inside
+
+    # ---- collectives (seconds) -----------------------------------------------------------
+    def _ring(self, factor, group, stride, nbytes, up_eff, out_eff, latency_s):
+        g = np.maximum(np.asarray(group, dtype=float), 1.0)
+        bw, _ = self.group_bandwidth(g, stride, up_eff=up_eff, out_eff=out_eff)
+        steps = factor * np.ceil(np.log2(g))      # tree/ring-of-rings latency: log steps
+        t = factor * (g - 1.0) / g * np.asarray(nbytes, dtype=float) / bw + steps * latency_s
+        return np.where(g > 1, t, 0.0)
+
+    def all_reduce_s(self, group, stride, nbytes, *, up_eff=1.0, out_eff=1.0, latency_s=0.0):
+        return self._ring(2.0, group, stride, nbytes, up_eff, out_eff, latency_s)
+
+    def all_gather_s(self, group, stride, nbytes, *, up_eff=1.0, out_eff=1.0, latency_s=0.0):
+        return self._ring(1.0, group, stride, nbytes, up_eff, out_eff, latency_s)
+
+    reduce_scatter_s = all_gather_s
+
+    def all_to_all_s(self, group, stride, nbytes, *, up_eff=1.0, out_eff=1.0, latency_s=0.0):
+        """Each chip sends `nbytes` spread evenly over the group ((n-1)/n of it leaves the chip);
+        the part bound for other domains goes over the NICs, the rest over the scale-up fabric,
+        and the slower of the two sets the time (they run concurrently)."""
+        g = np.maximum(np.asarray(group, dtype=float), 1.0)
+        st = np.maximum(np.asarray(stride, dtype=float), 1.0)
+        nb = np.asarray(nbytes, dtype=float)
+        members = np.clip(np.floor(self.domain / st), 1.0, g)
+        local_frac = (members - 1.0) / g
+        remote_frac = (g - members) / g
+        t_up = nb * local_frac / (self.scaleup_group_gbps(members) * 1e9 * up_eff)
+        t_out = nb * remote_frac / (self.scaleout_gbps / self.oversubscription * 1e9 * out_eff)
+        return np.where(g > 1, np.maximum(t_up, t_out) + (g - 1.0) * latency_s / 4.0, 0.0)
+
+    def p2p_s(self, stride, nbytes, *, up_eff=1.0, out_eff=1.0, latency_s=0.0):
+        st = np.asarray(stride, dtype=float)
+        inside = 2.0 * st <= self.domain
+        bw = np.where(inside, self.scaleup_group_gbps(2.0) * 1e9 * up_eff,
+                      self.scaleout_gbps / self.oversubscription * 1e9 * out_eff)
+        return np.asarray(nbytes, dtype=float) / bw + latency_s
+
+
+def topology_of(chip, *, domain: int | None = None, scaleout_default_gbps: float = 25.0) -> Topology:
+    """The chip's network from its catalog entry. `domain` overrides the scale-up domain (a case
+    run on smaller servers); blank catalog fields take documented defaults: a switch, 25 GB/s of
+    scale-up (PCIe 4 x16) and `scaleout_default_gbps` of scale-out per chip."""
+    kind = (getattr(chip, "scaleup_topology", "") or "switch").strip().lower()
+    if kind not in TOPOLOGY_KINDS:
+        kind = "switch"
+    dom = int(domain or chip.scaleup_domain or chip.chips_per_node or 8)
+    up = float(chip.scaleup_gbps or 25.0)
+    link = getattr(chip, "scaleup_link_gbps", None)
+    if kind == "mesh":
+        links = max(dom - 1, 1)
+    elif kind == "torus":
+        links = 6 if dom >= 1024 else 4
+    else:
+        links = 1
+    link = float(link) if link else up / links
+    links = max(1, int(round(up / link))) if kind != "switch" else 1
+    out = float(chip.scaleout_gbps or scaleout_default_gbps)
+    over = float(getattr(chip, "scaleout_oversubscription", None) or 1.0)
+    return Topology(kind=kind, domain=dom, scaleup_gbps=up, link_gbps=link, links=links,
+                    scaleout_gbps=out, oversubscription=max(over, 1.0))

@@ -1,0 +1,565 @@
+"""The PDF report of a scenario: File > Export report... and `fleetcast report`.
+
+    panels = build_offscreen_panels(store, "Story default")      # or the window's own panels
+    result = write_report(store, panels, "Story default", params, "/tmp/story.pdf")
+
+The report is an HTML document laid out by QTextDocument and printed by QPdfWriter (Qt's own PDF
+writer: no new dependency). It is a list of section builders, `SECTIONS`: each takes the
+`ReportContext` and returns HTML, or "" when it has nothing to say. A new analysis (an order plan)
+is one more builder in that list.
+
+The figures come from the panels' own `tables()` and `charts()`, the same objects File > Export all
+and `fleetcast export` write, so the report says what the window shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from engine import __version__
+from engine.errors import UserError
+
+# QTextDocument.print_ lays a document without a page size out with its own 2 cm margins inside
+# the writer's page, so the writer's margins stay at zero.
+PAGE_MARGIN_MM = 0.0
+CHART_WIDTH_PX = 1200  # rendered width; shown at the text width (~170 mm), i.e. ~180 dpi
+CHART_SHOWN_WIDTH = 640  # layout units of the document (its text width at A4 is ~650)
+
+# Headline factors of the calibration section: (factor, what it means).
+CALIBRATION_FACTORS = (
+    ("train_gemm_eff", "Train matmul"),
+    ("train_attn_eff", "Train attention"),
+    ("train_hbm_eff", "Train HBM"),
+    ("train_scaleup_eff", "Scale-up links"),
+    ("train_scaleout_eff", "Scale-out network"),
+    ("inf_hbm_eff", "Serve HBM"),
+    ("inf_prefill_mfu", "Prefill matmul"),
+    ("inf_decode_mfu", "Decode matmul"),
+)
+
+
+@dataclass
+class ReportContext:
+    """Everything a section builder may read; built once per report."""
+
+    scenario: str
+    params: dict
+    created: dt.datetime
+    db_path: Path
+    figures: dict[str, dict[str, tuple[object, str]]]  # panel -> label -> (value, unit)
+    tables: dict[str, dict[str, tuple[list, list]]]  # panel -> table key -> (headers, rows)
+    charts: list[tuple[str, str]]  # (resource name, caption), images already in the document
+    orders: list[dict]
+    chips: dict[str, object]  # chip id -> engine Chip (with its effective calibration)
+    stored_calibration: dict[str, dict[str, float]]  # chip id -> factors this database overrides
+    accuracy: dict
+    plan: dict | None = None  # an order plan, when one has been computed
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    path: Path
+    pages: int
+    charts: int
+    sections: list[str]
+
+
+# ---- formatting ---------------------------------------------------------------------------------
+
+def _esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _number(value, digits: int = 0) -> str:
+    """Thousands separators; `digits` decimals; '—' for a missing value."""
+    if value is None or value == "":
+        return "—"
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return _esc(value)
+    if not math.isfinite(x):
+        return "—"
+    return f"{x:,.{digits}f}"
+
+
+def _smart(value) -> str:
+    """A figure with sensible precision: 3 significant digits below 100, integers above."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return _esc(value)
+    if not math.isfinite(x):
+        return "—"
+    if abs(x) >= 100:
+        return _number(x, 0)
+    if abs(x) >= 10:
+        text = _number(x, 1)
+        return text[:-2] if text.endswith(".0") else text
+    return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else f"{int(x)}"
+
+
+def _pct(value) -> str:
+    """12.3 -> '12.3 %'; a range given as text ('16-20') -> '16–20 %'."""
+    if isinstance(value, str):
+        return f"{_esc(value.replace('-', '–'))} %"
+    return f"{_smart(value)} %"
+
+
+def _figure_map(rows: list) -> dict[str, tuple[object, str]]:
+    out: dict[str, tuple[object, str]] = {}
+    for row in rows or []:
+        if not row:
+            continue
+        label = str(row[0])
+        value = row[1] if len(row) > 1 else None
+        unit = str(row[2]) if len(row) > 2 and row[2] is not None else ""
+        out[label] = (value, unit)
+    return out
+
+
+def _find(figures: Mapping[str, tuple[object, str]], prefix: str):
+    """The first figure whose label starts with `prefix`: (label, value, unit) or None."""
+    for label, (value, unit) in figures.items():
+        if label.startswith(prefix):
+            return label, value, unit
+    return None
+
+
+def _table(headers: list[str], rows: list[list], widths: list[int] | None = None, small: bool = True) -> str:
+    size = "8pt" if small else "9pt"
+    widths = widths or [0] * len(headers)
+    head = "".join(f'<th align="left" style="background:#e8edf3"{_width_attr(w)}>{_esc(h)}</th>'
+                   for h, w in zip(headers, widths))
+    body = []
+    for i, row in enumerate(rows):
+        shade = ' style="background:#f6f8fa"' if i % 2 else ""
+        cells = "".join(f"<td>{cell}</td>" for cell in row)
+        body.append(f"<tr{shade}>{cells}</tr>")
+    return (f'<table width="100%" cellspacing="0" cellpadding="3" style="font-size:{size}; border-collapse:collapse">'
+            f"<tr>{head}</tr>{''.join(body)}</table>")
+
+
+def _width_attr(percent: int) -> str:
+    return f' width="{percent}%"' if percent else ""
+
+
+def _h1(text: str, first: bool = False) -> str:
+    brk = "" if first else ' style="page-break-before: always"'
+    return f'<h2{brk}>{_esc(text)}</h2>'
+
+
+# ---- sections -----------------------------------------------------------------------------------
+
+def title_section(ctx: ReportContext) -> str:
+    when = ctx.created.strftime("%Y-%m-%d %H:%M")
+    return (f'<h1 style="font-size:22pt">Fleetcast report: {_esc(ctx.scenario)}</h1>'
+            f'<p style="color:#555">Scenario <b>{_esc(ctx.scenario)}</b> · created {when} · Fleetcast {__version__}'
+            f"<br/>Database: {_esc(ctx.db_path)}</p>"
+            '<p>What the fleet can train and serve, and whether the chips on order will meet demand. Every figure '
+            "below is a model estimate from the scenario's inputs (listed under Assumptions), with the error bars "
+            "stated under Accuracy.</p>")
+
+
+def key_answers_section(ctx: ReportContext) -> str:
+    sentences = training_sentences(ctx) + serving_sentences(ctx) + forecast_sentences(ctx) + plan_sentences(ctx)
+    if not sentences:
+        return '<h2>Key answers</h2><p>No analysis produced figures for this scenario.</p>'
+    items = "".join(f"<li>{s}</li>" for s in sentences)
+    return f'<h2>Key answers</h2><ul style="font-size:11pt">{items}</ul>'
+
+
+def training_sentences(ctx: ReportContext) -> list[str]:
+    f = ctx.figures.get("training") or {}
+    if "Time to train" not in f and "Feasible" not in f:
+        return []
+    model, chip = f.get("Model", ("?", ""))[0], f.get("Chip", ("?", ""))[0]
+    chips = f.get("Chips", (None, ""))[0]
+    if str(f.get("Feasible", ("true", ""))[0]).lower() in ("false", "0"):
+        return [f"Training <b>{_esc(model)}</b> on {_number(chips)} {_esc(chip)} chips: no layout fits in memory "
+                "with these settings."]
+    tokens = f.get("Token budget", (None, ""))[0]
+    days = f.get("Time to train", (None, ""))[0]
+    parts = [f"Training <b>{_esc(model)}</b> on <b>{_number(chips)} {_esc(chip)}</b> chips"]
+    if tokens:
+        parts.append(f" for {_smart(float(tokens) / 1e12)} trillion tokens")
+    parts.append(f" takes about <b>{_number(days)} days</b>")
+    detail = []
+    if "Layout" in f:
+        detail.append(f"best layout {_esc(f['Layout'][0])}")
+    if "MFU" in f:
+        detail.append(f"{_smart(f['MFU'][0])} % MFU")
+    if "Throughput per chip" in f:
+        detail.append(f"{_number(f['Throughput per chip'][0])} tokens/s per chip")
+    if "Goodput" in f:
+        detail.append(f"{_smart(f['Goodput'][0])} % goodput after failures and restarts")
+    sentence = "".join(parts) + (f" ({'; '.join(detail)})" if detail else "") + "."
+    out = [sentence]
+    if f.get("Cost", (None, ""))[0] and f.get("Energy", (None, ""))[0]:
+        out.append(f"That run uses {_number(f['Chip-hours'][0])} chip-hours and {_number(f['Energy'][0])} MWh, "
+                   f"about USD {_number(f['Cost'][0])} at the catalog's chip prices.")
+    for job in (ctx.tables.get("forecast", {}).get("jobs") or ([], []))[1]:
+        name, done_p50, done_p90, within = job[0], job[7], job[8], job[9]
+        out.append(f"In the fleet forecast, the job <b>{_esc(name)}</b> finishes by <b>{_esc(done_p50)}</b> at the "
+                   f"median (P90: {_esc(done_p90)}); it finishes within the horizon in {_smart(within)} % of trials.")
+    return out
+
+
+def serving_sentences(ctx: ReportContext) -> list[str]:
+    f = ctx.figures.get("inference") or {}
+    if "Chips needed" not in f:
+        return []
+    model, chip = f.get("Model", ("?", ""))[0], f.get("Chip", ("?", ""))[0]
+    demand = f.get("Peak demand", (None, ""))
+    slo = []
+    if "TTFT target" in f:
+        slo.append(f"time to first token ≤ {_number(f['TTFT target'][0])} ms")
+    if "TPOT target" in f:
+        slo.append(f"≤ {_number(f['TPOT target'][0])} ms per output token")
+    per_chip = f.get("Throughput at SLO", (None, ""))[0]
+    return [f"Serving <b>{_esc(model)}</b> at a peak of {_number(demand[0])} {_esc(demand[1] or 'tokens/s')} "
+            f"({' and '.join(slo) or 'no latency targets'}) needs <b>{_number(f['Chips needed'][0])} {_esc(chip)} "
+            f"chips</b>, at {_smart(per_chip)} output tokens/s per chip."]
+
+
+def forecast_sentences(ctx: ReportContext) -> list[str]:
+    f = ctx.figures.get("forecast") or {}
+    if not f:
+        return []
+    out = []
+    probabilities = [(label, value) for label, (value, _u) in f.items() if label.startswith("P(meet demand)")]
+    if probabilities:
+        said = [f"<b>{_smart(value)} %</b> {_esc(label.split(')', 1)[1].split('(')[0].strip())}"
+                for label, value in probabilities]
+        out.append("The probability that installed capacity meets demand is " + " and ".join(said) + ".")
+    first = _find(f, "First month demand exceeds capacity P50")
+    months = _find(f, "Months with a P50 shortfall")
+    largest = _find(f, "Largest P50 shortfall")
+    if first and first[1]:
+        text = f"Demand first exceeds the median capacity in <b>{_esc(str(first[1])[:7])}</b>"
+        if months:
+            text += f"; {_number(months[1])} months of the horizon show a median shortfall"
+        if largest:
+            unit = largest[0].split("(", 1)[1].rstrip(")") if "(" in largest[0] else ""
+            text += f", at most {_number(largest[1])} {_esc(unit)}"
+        out.append(text + ".")
+    elif months is not None:
+        out.append("Median capacity covers demand in every month of the horizon.")
+    installed = _find(f, "Installed P50 at horizon end, all types")
+    end = _find(f, "Horizon end")
+    if installed and end:
+        out.append(f"By {_esc(end[1])} the median installed fleet is {_number(installed[1])} chips.")
+    return out
+
+
+def plan_sentences(ctx: ReportContext) -> list[str]:
+    plan = ctx.plan
+    if not plan:
+        return []
+    if not plan.get("feasible", True):
+        return [f"No order plan meets the target: {_esc(plan.get('why', ''))}."]
+    orders = plan.get("orders") or []
+    return [f"The cheapest order plan places {len(orders)} orders for USD {_number(plan.get('total_cost_usd'))} "
+            "in total (see Order plan)."]
+
+
+def assumptions_section(ctx: ReportContext) -> str:
+    out = [_h1("Assumptions")]
+    p = ctx.params or {}
+    if p.get("note"):
+        out.append(f"<p><b>Scenario notes.</b> {_esc(p['note'])}</p>")
+    # Orders and their provenance.
+    status_words = {"sourced": "sourced", "partial": "partly sourced", "assumption": "assumed"}
+    rows = []
+    for o in ctx.orders:
+        status = status_words.get(str(o.get("status") or ""), _esc(o.get("status") or "—"))
+        rows.append([_esc(o.get("id")), _esc(o.get("buyer") or ""), _esc(o.get("vendor") or ""),
+                     _esc(o.get("chip_id") or ""), _number(o.get("quantity")), _number(o.get("delivered")),
+                     _esc(o.get("order_date") or ""), f"<b>{status}</b>", _esc(o.get("source") or "")])
+    out.append("<h3>Orders</h3>")
+    if rows:
+        out.append(_table(["ID", "Buyer", "Vendor", "Chip", "Chips", "Delivered", "Ordered", "Status", "Source"],
+                          rows, widths=[4, 13, 8, 15, 8, 9, 11, 10, 22]))
+        counts = {}
+        for o in ctx.orders:
+            counts[status_words.get(str(o.get("status")), str(o.get("status")))] = counts.get(
+                status_words.get(str(o.get("status")), str(o.get("status"))), 0) + 1
+        out.append("<p>" + ", ".join(f"{n} {word}" for word, n in counts.items()) + " order(s). "
+                   "Sourced figures come from public reports; assumed ones are placeholders to replace.</p>")
+    else:
+        out.append("<p>No orders are recorded.</p>")
+    # Delivery uncertainty.
+    out.append("<h3>Delivery uncertainty</h3>")
+    unc_rows = []
+    for scope, u in [("Default", p.get("default_uncertainty"))] + sorted((p.get("vendor_uncertainty") or {}).items()) \
+            + sorted((f"Order {k}", v) for k, v in (p.get("order_uncertainty") or {}).items()):
+        if not u:
+            continue
+        unc_rows.append([_esc(scope), _uncertainty_delay(u), _uncertainty_fraction(u), _esc(u.get("note") or "")])
+    out.append(_table(["Applies to", "Delay (days)", "Share delivered", "Why"], unc_rows, widths=[12, 22, 22, 44])
+               if unc_rows
+               else "<p>Deliveries arrive as promised (no uncertainty set).</p>")
+    trials = p.get("trials")
+    if trials:
+        out.append(f"<p>{_number(trials)} Monte Carlo trials over {_number(p.get('months'))} months from "
+                   f"{_esc(p.get('start') or '—')}; install lag {_number(p.get('install_lag_days'))} days; "
+                   f"{_smart(100 * float(p.get('annual_failure_rate') or 0))} %/year attrition; "
+                   f"{_smart(p.get('lifetime_years'))}-year chip life.</p>")
+    # Demand.
+    demand = p.get("demand") or {}
+    out.append("<h3>Demand</h3>")
+    points = demand.get("points") or []
+    if points:
+        out.append(_table(["Date", "Tokens per day", "Note"], widths=[15, 20, 65], rows=
+                          [[_esc(pt.get("date")), _number(pt.get("tokens_per_day")), _esc(pt.get("note") or "")]
+                           for pt in points]))
+        growth = demand.get("growth_after_last_per_year")
+        served = []
+        if demand.get("model_id"):
+            served.append(f"served model {_esc(demand['model_id'])}")
+        if demand.get("ttft_ms"):
+            served.append(f"TTFT {_number(demand['ttft_ms'])} ms, TPOT {_number(demand.get('tpot_ms'))} ms")
+        if demand.get("peak_to_average"):
+            served.append(f"peak/average {_smart(demand['peak_to_average'])}")
+        if growth:
+            served.append(f"growth after the last point ×{_smart(growth)} per year")
+        out.append(f"<p>{'; '.join(served)}.</p>")
+        if demand.get("note"):
+            out.append(f'<p style="font-size:8pt; color:#444">{_esc(demand["note"])}</p>')
+    else:
+        out.append("<p>No demand points are set.</p>")
+    out.append(calibration_html(ctx))
+    return "".join(out)
+
+
+def _uncertainty_delay(u: dict) -> str:
+    if u.get("delay_dist") == "fixed":
+        return f"{_number(u.get('delay_mode_days'))} (fixed)"
+    return (f"{_number(u.get('delay_low_days'))}–{_number(u.get('delay_high_days'))}, most likely "
+            f"{_number(u.get('delay_mode_days'))} ({_esc(u.get('delay_dist'))})")
+
+
+def _uncertainty_fraction(u: dict) -> str:
+    of = "of the order" if u.get("fraction_of") == "order" else "of what is outstanding"
+    if u.get("fraction_dist") == "fixed":
+        return f"{_smart(100 * float(u.get('fraction_mode') or 0))} % {of}"
+    return (f"{_smart(100 * float(u.get('fraction_low') or 0))}–{_smart(100 * float(u.get('fraction_high') or 0))} % "
+            f"{of} ({_esc(u.get('fraction_dist'))})")
+
+
+def calibration_html(ctx: ReportContext) -> str:
+    if not ctx.chips:
+        return ""
+    headers = ["Chip"] + [label for _factor, label in CALIBRATION_FACTORS]
+    rows = []
+    for chip_id, chip in ctx.chips.items():
+        stored = ctx.stored_calibration.get(chip_id, {})
+        cells = [_esc(getattr(chip, "name", chip_id))]
+        for factor, _meaning in CALIBRATION_FACTORS:
+            value = chip.calibration.get(factor) if hasattr(chip, "calibration") else None
+            text = "—" if value is None else f"{float(value):.2f}"
+            cells.append(f"<b>{text}*</b>" if factor in stored else text)
+        rows.append(cells)
+    legend = ", ".join(f"{label}: {factor}" for factor, label in CALIBRATION_FACTORS)
+    return ("<h3>Calibration</h3><p>Efficiency factors of the chips in this scenario (fraction of the data-sheet "
+            "peak reached), fitted to published runs and shipped with Fleetcast; a starred value was fitted or set "
+            f"in this database.</p>{_table(headers, rows, widths=[20] + [10] * len(CALIBRATION_FACTORS))}"
+            f'<p style="font-size:8pt; color:#444">Factor names: {_esc(legend)}.</p>')
+
+
+def charts_section(ctx: ReportContext) -> str:
+    if not ctx.charts:
+        return ""
+    out = [_h1("Charts")]
+    for i, (resource, caption) in enumerate(ctx.charts):
+        out.append(f'<p align="center"><img src="{resource}" width="{CHART_SHOWN_WIDTH}"/><br/>'
+                   f'<span style="font-size:9pt; color:#444">Figure {i + 1}. {_esc(caption)}</span></p>')
+    return "".join(out)
+
+
+def accuracy_section(ctx: ReportContext) -> str:
+    a = ctx.accuracy or {}
+    out = [_h1("Accuracy")]
+    out.append("<p>Predictions are checked against published measurements that no prediction reads as input. "
+               "Errors are absolute percentage errors; <i>out of sample</i> means the factors were fitted without "
+               "the cases scored.</p>")
+    for key, title in (("training", "Training"), ("inference", "Serving")):
+        part = a.get(key)
+        if not part:
+            continue
+        ins = part.get("in_sample") or {}
+        text = (f"<p><b>{title}</b> ({_esc(part.get('what', ''))}), {_number(part.get('cases'))} public cases: "
+                f"median error {_smart(ins.get('median_pct'))} %, 90th percentile {_smart(ins.get('p90_pct'))} %")
+        if "latency_median_pct" in ins:
+            text += (f" (latency: {_smart(ins['latency_median_pct'])} % / {_smart(ins['latency_p90_pct'])} %)")
+        text += ".</p>"
+        out.append(text)
+        rows = [[_esc(o.get("how")), _pct(o.get("median_pct")), _pct(o.get("p90_pct"))]
+                for o in part.get("out_of_sample") or []]
+        if rows:
+            out.append(_table(["Out of sample", "Median error", "P90 error"], rows, small=False,
+                              widths=[64, 18, 18]))
+        if part.get("expect"):
+            out.append(f"<p>Expect {_esc(part['expect'])}.</p>")
+    return "".join(out)
+
+
+def plan_section(ctx: ReportContext) -> str:
+    """The order plan, when one exists (engine.plan); nothing otherwise."""
+    plan = ctx.plan
+    if not plan or not plan.get("orders"):
+        return ""
+    rows = [[_esc(o.get("chip_id")), _number(o.get("quantity")), _esc(o.get("order_month")),
+             _esc(o.get("delivery_month")), _number(o.get("cost_usd"))] for o in plan["orders"]]
+    return (_h1("Order plan") + _table(["Chip", "Quantity (chips)", "Order", "Delivery", "Cost (USD)"], rows, small=False)
+            + f"<p>Total USD {_number(plan.get('total_cost_usd'))}.</p>")
+
+
+# The report, in order. A new analysis adds a builder here.
+SECTIONS: list[tuple[str, Callable[[ReportContext], str]]] = [
+    ("title", title_section),
+    ("key answers", key_answers_section),
+    ("order plan", plan_section),
+    ("assumptions", assumptions_section),
+    ("charts", charts_section),
+    ("accuracy", accuracy_section),
+]
+
+
+# ---- building and writing -----------------------------------------------------------------------
+
+def load_accuracy() -> dict:
+    from resources import read_text
+
+    return json.loads(read_text("accuracy.json"))
+
+
+def _scenario_chips(store, panels_figures: dict, orders: list[dict], params: dict) -> dict:
+    ids: list[str] = []
+    for o in orders:
+        if o.get("chip_id") and o["chip_id"] not in ids:
+            ids.append(o["chip_id"])
+    for job in params.get("jobs") or []:
+        if job.get("chip_id") and job["chip_id"] not in ids:
+            ids.append(job["chip_id"])
+    demand_chip = (params.get("demand") or {}).get("chip_id")
+    if demand_chip and demand_chip not in ids:
+        ids.append(demand_chip)
+    chips = {}
+    for chip_id in ids:
+        try:
+            chips[chip_id] = store.chip(chip_id)
+        except UserError:
+            continue
+    return chips
+
+
+def refuse_existing(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise UserError(f"{path}: already exists; choose another name or pass --force to overwrite it")
+    if path.exists() and not path.is_file():
+        raise UserError(f"{path}: is not a regular file")
+
+
+def write_report(store, panels: Mapping[str, object], scenario: str, params: dict | None,
+                 out_path: str | os.PathLike, *, force: bool = False, plan: dict | None = None,
+                 created: dt.datetime | None = None) -> ReportResult:
+    """Compute every panel, then write the PDF to `out_path` (atomically). Needs a QApplication.
+
+    Raises UserError (naming the file) when it exists and `force` is false, or can't be written.
+    """
+    from PySide6.QtCore import QMarginsF, QUrl
+    from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
+
+    from gui import export as export_mod
+
+    out = Path(out_path).expanduser()
+    refuse_existing(out, force)
+    if not out.parent.is_dir():
+        raise UserError(f"{out.parent}: no such folder")
+    params = params or {}
+    for panel in panels.values():
+        if hasattr(panel, "compute_now"):
+            panel.compute_now()
+    tables = {key: (panel.tables() if hasattr(panel, "tables") else {}) for key, panel in panels.items()}
+    figures = {}
+    for key, panel_tables in tables.items():
+        rows = (panel_tables.get("figures") or panel_tables.get("key_figures") or ([], []))[1]
+        figures[key] = _figure_map(rows)
+
+    document = QTextDocument()
+    document.setDefaultStyleSheet("h1, h2 { color: #1f3a5f; } h3 { color: #1f3a5f; margin-top: 10px; } "
+                                  "td, th { border: 1px solid #c9d2dc; }")
+    charts: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="fleetcast-report-") as tmp:
+        for panel_key, panel in panels.items():
+            for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
+                png = Path(tmp) / f"{panel_key}_{chart_key}.png"
+                export_mod.export_png(chart, png, width=CHART_WIDTH_PX)
+                from PySide6.QtGui import QImage
+
+                image = QImage(str(png))
+                if image.isNull():
+                    continue
+                name = f"chart-{panel_key}-{chart_key}"
+                document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
+                title = getattr(chart, "title", "") or chart_key.replace("_", " ").replace("-", " ")
+                charts.append((name, f"{_AREA_NAMES.get(panel_key, panel_key.title())}: {title}"))
+
+    orders = store.order_rows()
+    stored = store._calibration_by_chip() if hasattr(store, "_calibration_by_chip") else {}
+    ctx = ReportContext(scenario=scenario, params=params, created=created or dt.datetime.now(),
+                        db_path=Path(store.path), figures=figures, tables=tables, charts=charts, orders=orders,
+                        chips=_scenario_chips(store, figures, orders, params), stored_calibration=stored,
+                        accuracy=load_accuracy(), plan=plan)
+    parts, names = [], []
+    for name, build in SECTIONS:
+        text = build(ctx)
+        if text:
+            parts.append(text)
+            names.append(name)
+    document.setHtml(f'<html><body style="font-size:10pt">{"".join(parts)}</body></html>')
+    document.setMetaInformation(QTextDocument.MetaInformation.DocumentTitle, f"Fleetcast report: {scenario}")
+
+    tmp_out = out.with_name(f".{out.name}.partial")
+    writer = QPdfWriter(str(tmp_out))
+    writer.setTitle(f"Fleetcast report: {scenario}")
+    writer.setCreator(f"Fleetcast {__version__}")
+    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
+                                     QMarginsF(PAGE_MARGIN_MM, PAGE_MARGIN_MM, PAGE_MARGIN_MM, PAGE_MARGIN_MM),
+                                     QPageLayout.Unit.Millimeter))
+    writer.setResolution(300)
+    try:
+        document.print_(writer)
+        del writer  # finishes the file
+        if not tmp_out.is_file() or tmp_out.stat().st_size == 0:
+            raise UserError(f"{out}: the PDF could not be written")
+        refuse_existing(out, force)  # a file that appeared meanwhile is still not overwritten
+        os.replace(tmp_out, out)
+    except OSError as exc:
+        raise UserError(f"{out}: could not write ({exc.strerror or exc})") from None
+    finally:
+        if tmp_out.exists():
+            tmp_out.unlink()
+    pages = pdf_page_count(out)
+    return ReportResult(path=out, pages=pages, charts=len(charts), sections=names)
+
+
+def pdf_page_count(path: Path) -> int:
+    """Page objects in a PDF file (Qt writes one `/Type /Page` dictionary per page, uncompressed)."""
+    import re
+
+    return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", Path(path).read_bytes()))
+
+
+_AREA_NAMES = {"fleet": "Fleet", "training": "Training", "inference": "Inference", "forecast": "Forecast",
+               "compare": "Compare"}

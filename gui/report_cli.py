@@ -1,0 +1,60 @@
+"""`fleetcast report [--scenario NAME] --out FILE.pdf [--force]`: the PDF report, headless."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.cli import add_command
+from engine.commands import Output
+from engine.errors import UserError
+
+
+def register(subparsers) -> None:
+    p = add_command(subparsers, "report", "write a PDF report of a scenario: key answers, assumptions, every "
+                                          "chart and the accuracy statement")
+    p.add_argument("--scenario", metavar="NAME",
+                   help="a saved scenario (default: the one used last in the app, else 'Story default')")
+    p.add_argument("--out", metavar="FILE.pdf", required=True, help="the PDF to write")
+    p.add_argument("--force", action="store_true", help="overwrite FILE.pdf if it exists")
+    p.set_defaults(handler=run)
+
+
+def run(args, ctx) -> Output:
+    from gui.report import refuse_existing
+
+    out = Path(args.out).expanduser()
+    if out.suffix.lower() != ".pdf":
+        raise UserError(f"--out {out}: the report is a PDF; give a name ending in .pdf")
+    refuse_existing(out, args.force)  # before any work, and before Qt starts
+    store = ctx.store()
+    if args.scenario is not None:
+        store.scenario(args.scenario)  # unknown name: UserError naming the saved ones
+    from gui.export_cli import _application
+
+    app = _application()
+    from gui.export_all import build_offscreen_panels, shutdown_panels
+    from gui.report import write_report
+    from gui.scenarios import ensure_default_scenario, remembered_scenario
+
+    name = args.scenario
+    if name is None:
+        if not getattr(store, "read_only", False):
+            ensure_default_scenario(store)
+        name = remembered_scenario(store)
+    params = store.scenario(name)["params"] if name else {}
+    panels = build_offscreen_panels(store, name)
+    try:
+        result = write_report(store, panels, name or "", params, out, force=args.force)
+    finally:
+        shutdown_panels(panels)
+        from PySide6.QtCore import QThreadPool
+
+        QThreadPool.globalInstance().waitForDone(5000)
+        for panel in panels.values():
+            panel.close()
+            panel.deleteLater()
+        app.processEvents()
+    data = {"scenario": name, "out": str(result.path), "pages": result.pages, "charts": result.charts,
+            "sections": result.sections}
+    row = {"scenario": name, "out": str(result.path), "pages": result.pages, "charts": result.charts}
+    return Output(data=data, rows=[row], text=f"wrote {result.path} ({result.pages} pages, {result.charts} charts)")

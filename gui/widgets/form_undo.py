@@ -1,0 +1,153 @@
+"""Every form edit on the undo stack, and whether a panel differs from its saved scenario.
+
+A panel's inputs are its `scenario_state()` (a plain dict); `apply_scenario_state(state)` puts
+them back. The watcher listens to every input widget of a panel, takes a snapshot after each
+edit and pushes a `FormEditCommand(old, new)`: undo applies the old snapshot, redo the new one.
+Quick edits of the same fields (typing "1024" into a spin box) merge into one command.
+
+    watcher = FormUndoWatcher(panel, undo_stack, "Training")
+    watcher.edited.connect(window.update_modified)
+    with watcher.suspended():
+        panel.apply_scenario_state(state)      # loading a scenario is not an edit
+    watcher.mark_saved()                       # the current inputs are what the scenario holds
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractButton, QAbstractSpinBox, QComboBox, QDateEdit, QLineEdit, QWidget,
+)
+
+MERGE_WINDOW_S = 1.5
+_COMMAND_ID = 0x46E0  # FormEditCommand.id(): commands with the same id may merge
+
+
+def changed_keys(old: dict, new: dict) -> list[str]:
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+class FormEditCommand(QUndoCommand):
+    def __init__(self, watcher: "FormUndoWatcher", old: dict, new: dict):
+        self.keys = changed_keys(old, new)
+        shown = ", ".join(k.replace("_", " ") for k in self.keys[:3]) + ("…" if len(self.keys) > 3 else "")
+        super().__init__(f"Edit {watcher.title}: {shown}")
+        self.watcher, self.old, self.new = watcher, old, new
+        self.created_s = time.monotonic()
+        self._first = True
+
+    def id(self) -> int:  # noqa: A003 (Qt override)
+        return _COMMAND_ID
+
+    def mergeWith(self, other) -> bool:  # noqa: N802 (Qt override)
+        if not isinstance(other, FormEditCommand) or other.watcher is not self.watcher:
+            return False
+        if other.keys != self.keys or other.created_s - self.created_s > MERGE_WINDOW_S:
+            return False
+        self.new = other.new
+        self.created_s = other.created_s
+        return True
+
+    def redo(self) -> None:
+        if self._first:  # the edit is already on screen
+            self._first = False
+            return
+        self.watcher.apply(self.new)
+
+    def undo(self) -> None:
+        self.watcher.apply(self.old)
+
+
+class FormUndoWatcher(QObject):
+    edited = Signal()  # after an edit, an undo or a redo (modified state may have changed)
+
+    def __init__(self, panel: QWidget, undo_stack: QUndoStack, title: str):
+        super().__init__(panel)
+        self.panel, self.undo_stack, self.title = panel, undo_stack, title
+        self._suspended = 0
+        self._pending = False
+        self.last = self._snapshot()
+        self.saved = copy.deepcopy(self.last)
+        self.connect_widgets()
+
+    # ---- wiring ------------------------------------------------------------------------------
+    def connect_widgets(self) -> None:
+        """Listen to every input widget now under the panel (call again after adding fields)."""
+        seen = getattr(self, "_connected", set())
+        for w in self.panel.findChildren(QWidget):
+            if id(w) in seen:
+                continue
+            signal = None
+            if isinstance(w, QDateEdit):
+                signal = w.dateChanged
+            elif isinstance(w, QAbstractSpinBox) and hasattr(w, "valueChanged"):
+                signal = w.valueChanged
+            elif isinstance(w, QComboBox):
+                signal = w.currentIndexChanged
+            elif isinstance(w, QLineEdit) and not isinstance(w.parentWidget(), (QAbstractSpinBox, QComboBox)):
+                signal = w.editingFinished
+            elif isinstance(w, QAbstractButton) and w.isCheckable():
+                signal = w.toggled
+            elif hasattr(w, "changed") and hasattr(w, "selected"):  # ChipSetButton
+                signal = w.changed
+            if signal is not None:
+                signal.connect(self._on_widget_changed)
+                seen.add(id(w))
+        self._connected = seen
+
+    def _on_widget_changed(self, *_) -> None:
+        if self._suspended or self._pending:
+            return
+        self._pending = True
+        QTimer.singleShot(0, self.check)  # one snapshot per edit, after the panel has reacted
+
+    # ---- state -------------------------------------------------------------------------------
+    def _snapshot(self) -> dict:
+        return copy.deepcopy(self.panel.scenario_state())
+
+    def check(self) -> None:
+        """Push a command when the inputs differ from the last snapshot."""
+        self._pending = False
+        if self._suspended:
+            return
+        try:
+            new = self._snapshot()
+        except RuntimeError:  # the panel is being destroyed
+            return
+        if new == self.last:
+            return
+        old, self.last = self.last, new
+        self.undo_stack.push(FormEditCommand(self, old, new))
+        self.edited.emit()
+
+    def apply(self, state: dict) -> None:
+        with self.suspended():
+            self.panel.apply_scenario_state(copy.deepcopy(state))
+        self.last = self._snapshot()
+        self.edited.emit()
+
+    @contextlib.contextmanager
+    def suspended(self):
+        self._suspended += 1
+        try:
+            yield
+        finally:
+            self._suspended -= 1
+
+    def mark_saved(self) -> None:
+        """The inputs on screen are the scenario's saved inputs (after loading or saving)."""
+        self.last = self._snapshot()
+        self.saved = copy.deepcopy(self.last)
+
+    def is_modified(self) -> bool:
+        self.check_now()
+        return self.last != self.saved
+
+    def check_now(self) -> None:
+        if self._pending:
+            self.check()

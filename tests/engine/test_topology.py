@@ -1,0 +1,60 @@
+"""Network tiers (engine/topology.py): hand-derived collective times on each fabric kind."""
+
+import numpy as np
+import pytest
+
+from engine.catalog import reference_chips
+from engine.topology import topology_of
+
+CHIPS = reference_chips()
+
+
+def test_catalog_carries_the_real_scaleup_fabrics():
+    assert topology_of(CHIPS["ascend-910b2"]).kind == "mesh"
+    assert topology_of(CHIPS["mi300x"]).kind == "mesh"
+    assert topology_of(CHIPS["h100-sxm5-80gb"]).kind == "switch"
+    assert topology_of(CHIPS["tpu-v5p"]).kind == "torus"
+
+
+def test_mesh_tp2_gets_one_link_not_the_aggregate():
+    # 910B HCCS: 7 links x 28 GB/s per direction; a pair of chips shares one link
+    topo = topology_of(CHIPS["ascend-910b2"])
+    nbytes = 100e6
+    t2 = topo.all_reduce_s(2, 1, nbytes)
+    assert float(t2) == pytest.approx(2 * (1 / 2) * nbytes / 28e9)
+    t8 = topo.all_reduce_s(8, 1, nbytes)
+    assert float(t8) == pytest.approx(2 * (7 / 8) * nbytes / (7 * 28e9))
+    # on an NVSwitch, a pair gets the chip's full 450 GB/s
+    h100 = topology_of(CHIPS["h100-sxm5-80gb"])
+    assert float(h100.all_reduce_s(2, 1, nbytes)) == pytest.approx(nbytes / 450e9)
+    # MI300X xGMI: 64 GB/s per pair
+    assert float(topology_of(CHIPS["mi300x"]).all_gather_s(2, 1, nbytes)) == pytest.approx(0.5 * nbytes / 64e9)
+
+
+def test_groups_across_domains_use_the_nics():
+    h100 = topology_of(CHIPS["h100-sxm5-80gb"])
+    bw, inside = h100.group_bandwidth(np.array([16, 16, 8]), np.array([8, 1, 1]))
+    assert list(inside) == [False, False, True]
+    # one member per server: its own 50 GB/s NIC; eight per server: 8 NICs in parallel (400 < 450)
+    assert bw == pytest.approx([50e9, 400e9, 450e9])
+    # an oversubscribed fabric divides the NIC share
+    from dataclasses import replace
+
+    over = replace(h100, oversubscription=2.0)
+    assert float(over.group_bandwidth(16, 8)[0]) == pytest.approx(25e9)
+
+
+def test_torus_group_uses_more_dimensions_as_it_grows():
+    v5p = topology_of(CHIPS["tpu-v5p"])   # 6 links x 100 GB/s
+    small, _ = v5p.group_bandwidth(4, 1)
+    large, _ = v5p.group_bandwidth(4096, 1)
+    assert float(small) == pytest.approx(200e9)   # one ring: 2 links
+    assert float(large) == pytest.approx(600e9)   # three dimensions: all 6 links
+
+
+def test_all_to_all_splits_local_and_remote_parts():
+    h100 = topology_of(CHIPS["h100-sxm5-80gb"])
+    nbytes = 64e6
+    # 64 ranks, 8 per server: 7/64 over NVLink, 56/64 over the 50 GB/s NIC (the slower part)
+    t = float(h100.all_to_all_s(64, 1, nbytes))
+    assert t == pytest.approx(max(nbytes * 7 / 64 / 450e9, nbytes * 56 / 64 / 50e9))

@@ -1,0 +1,171 @@
+"""Training engine v2: physics by hand, published frontier layouts as targets, provenance blindness."""
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.catalog import reference_chips, reference_models
+from engine.training import GIB, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput
+from engine.validation import read_cases_csv, validate_training_cases
+
+CHIPS = reference_chips()
+MODELS = reference_models()
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "validation"
+H100 = CHIPS["h100-sxm5-80gb"]
+
+
+def _layout(**kw):
+    base = dict(model=MODELS["llama2-7b"], chip=H100, num_chips=16, global_batch_seqs=64, tp=8, pp=1, vpp=1, dp=2,
+                cp=1, micro_batch=1, zero_stage=1, recompute="none")
+    base.update(kw)
+    return TrainingInputs(**base)
+
+
+# ---- physics, by hand ------------------------------------------------------------------------
+
+def test_tp_traffic_is_eight_ring_passes_of_bsh_per_layer():
+    """With SP: 2 all-gathers + 2 reduce-scatters forward and backward, each (t-1)/t of b*s*h."""
+    f = {"train_scaleup_eff": 1.0, "train_latency_us": 0.0, "train_tp_overlap": 0.0}
+    inp = _layout(factors=f)
+    res = evaluate_layout(inp)
+    m = inp.model
+    per_layer = 8 * (7 / 8) * (1 * 4096 * m.hidden * 2) / 450e9
+    micro = 64 / (2 * 1)
+    assert res.breakdown_s["tp_comm"] == pytest.approx(micro * m.layers * per_layer, rel=1e-6)
+    # full recompute repeats the forward's four
+    full = evaluate_layout(replace(inp, recompute="full"))
+    assert full.breakdown_s["tp_comm"] == pytest.approx(1.5 * res.breakdown_s["tp_comm"], rel=1e-6)
+
+
+def test_tp2_on_a_mesh_gets_one_link():
+    # 910B HCCS: a TP2 pair shares one 28 GB/s link, TP8 uses all seven -> per-byte cost 3.5x lower
+    chip = CHIPS["ascend-910b2"]
+    f = {"train_scaleup_eff": 1.0, "train_latency_us": 0.0}
+    # same micro-batch count (4) on both
+    t2 = evaluate_layout(_layout(chip=chip, tp=2, dp=8, global_batch_seqs=32, factors=f)).breakdown_s["tp_comm"]
+    t8 = evaluate_layout(_layout(chip=chip, tp=8, dp=2, global_batch_seqs=8, factors=f)).breakdown_s["tp_comm"]
+    # volume per pass (t-1)/t: 1/2 for TP2, 7/8 for TP8; bandwidth 28 vs 196 GB/s
+    assert t2 / t8 == pytest.approx((0.5 / 28) / (0.875 / 196), rel=1e-6)
+
+
+def test_zero2_and_zero3_traffic_repeat_every_micro_batch():
+    f = {"train_dp_overlap": 0.0, "train_latency_us": 0.0}
+    one = dict(tp=1, dp=16, global_batch_seqs=16, factors=f)
+    many = dict(tp=1, dp=16, global_batch_seqs=128, factors=f)   # 8 micro-batches
+    for zero, grows in ((1, False), (2, True), (3, True)):
+        a = evaluate_layout(_layout(zero_stage=zero, **one)).breakdown_s["dp_comm"]
+        b = evaluate_layout(_layout(zero_stage=zero, **many)).breakdown_s["dp_comm"]
+        assert (b > 4 * a) == grows, (zero, a, b)
+
+
+def test_goodput_of_a_whole_run_falls_with_fleet_size():
+    small = whole_run_goodput(_layout(num_chips=1024))
+    large = whole_run_goodput(_layout(num_chips=16384))
+    assert 0.5 < large < small < 1.0
+    # Llama 3: 419 interruptions in 54 days at 16K; with ~15 min lost per restart plus rework the
+    # useful fraction lands near Meta's reported >90% effective training time (less idle pauses)
+    assert large == pytest.approx(0.85, abs=0.06)
+
+
+def test_schedules_order_the_bubble():
+    base = dict(model=MODELS["llama3-405b"], num_chips=1024, tp=8, pp=16, vpp=1, dp=8, global_batch_seqs=512,
+                micro_batch=1, zero_stage=1, recompute="full")
+    b = {s: evaluate_layout(_layout(schedule=s, **base)).breakdown_s["bubble"] for s in ("1f1b", "zero-bubble", "dualpipe")}
+    assert b["dualpipe"] < b["zero-bubble"] < b["1f1b"]
+    assert b["zero-bubble"] == pytest.approx(b["1f1b"] / 3.0, rel=1e-6)
+
+
+# ---- published frontier layouts (targets) ----------------------------------------------------
+
+def _llama(num_chips, cp):
+    return TrainingInputs(model=MODELS["llama3-405b"], chip=H100, num_chips=num_chips, tp=8, pp=16, cp=cp,
+                          seq_len=8192 if cp == 1 else 131072, global_batch_seqs=2048 if cp == 1 else 128,
+                          cp_kind="allgather")
+
+
+@pytest.mark.parametrize("num_chips,cp,tflops", [
+    (8192, 1, 430.0),
+    (16384, 1, 400.0),
+    pytest.param(16384, 16, 380.0, marks=pytest.mark.xfail(
+        strict=True, reason="128K context: the H100 attention factor is fitted at 0.20 of peak (FA2-era public "
+                            "rows) while Meta's kernels ran near FA3 speed; the model has no kernel-generation input")),
+])
+def test_llama3_405b_meta_layouts(num_chips, cp, tflops):
+    """Llama 3 paper Table 4: BF16 TFLOP/s per GPU (model FLOPs) with TP8, PP16 (126 layers), CP1/16."""
+    best = search_layouts(_llama(num_chips, cp), top_k=1).best
+    assert best is not None and best.memory_gb_per_chip <= 80.0       # Meta's layout fits in 80 GB
+    assert best.model_tflops_per_chip == pytest.approx(tflops, rel=0.15)
+
+
+def test_gpt3_175b_on_1024_a100_narayanan():
+    """Narayanan et al. 2021 Table 1: 175B on 1,024 A100, TP8 PP16, batch 1536: 140 TFLOP/s per GPU,
+    counted with recompute FLOPs (hardware FLOPs)."""
+    inp = TrainingInputs(model=MODELS["gpt3-175b"], chip=CHIPS["a100-sxm4-80gb"], num_chips=1024, tp=8, pp=16, dp=8,
+                         global_batch_seqs=1536, micro_batch=1, recompute="full", sequence_parallel=False,
+                         dropout=True, flash_attention=False)
+    best = search_layouts(inp, top_k=1).best
+    assert best is not None
+    hw_tflops = best.hfu_pct / 100.0 * 312.0
+    assert hw_tflops == pytest.approx(140.0, rel=0.10)
+
+
+def test_deepseek_v3_on_2048_h800_with_its_layout():
+    """DeepSeek-V3 report: 180K H800 GPU-hours per trillion tokens on 2,048 H800 (3.7 days), FP8
+    GEMMs, PP16 DualPipe, EP64, no TP, node-limited routing (4 nodes); its layout fits in 80 GB."""
+    inp = TrainingInputs(model=MODELS["deepseek-v3"], chip=CHIPS["h800-sxm5-80gb"], num_chips=2048, tp=1, pp=16,
+                         vpp=1, ep=64, dp=128, cp=1, dtype="fp8", schedule="dualpipe", global_batch_seqs=15360,
+                         moe_route_nodes=4, seq_len=4096)
+    best = search_layouts(inp, top_k=1).best
+    assert best is not None and best.memory_gb_per_chip <= 80.0
+    days_per_trillion = 1e12 / (best.tokens_per_s_per_chip * 2048) / 86400.0
+    assert days_per_trillion == pytest.approx(3.7, rel=0.20)
+
+
+# ---- provenance is not an input ------------------------------------------------------------
+
+def _blank_provenance(src, dst):
+    with open(src, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(dst, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if k in ("notes", "source", "locator", "trust") else v) for k, v in r.items()})
+    return dst
+
+
+@pytest.fixture(scope="module")
+def public_training():
+    path = SHARED / "training_public.csv"
+    if not path.exists():
+        pytest.skip("shared validation cases not present")
+    return path
+
+
+def test_training_predictions_ignore_provenance(public_training, tmp_path):
+    a = validate_training_cases(read_cases_csv(public_training), CHIPS)["cases"]
+    b = validate_training_cases(read_cases_csv(_blank_provenance(public_training, tmp_path / "t.csv")), CHIPS)["cases"]
+    assert [c["id"] for c in a] == [c["id"] for c in b]
+    for x, y in zip(a, b):
+        assert x["status"] == y["status"] == "ok", (x["id"], x["message"], y["message"])
+        assert x["predicted"] == y["predicted"], x["id"]
+
+
+@pytest.mark.xfail(strict=False, reason="engine/inference.py (h12-serving) still reads notes for some rows")
+def test_inference_predictions_ignore_provenance(tmp_path):
+    from engine.validation_inference import validate_inference_cases
+
+    path = SHARED / "inference_public.csv"
+    if not path.exists():
+        pytest.skip("shared validation cases not present")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [dict(r) for r in csv.DictReader(fh)]
+    with open(_blank_provenance(path, tmp_path / "i.csv"), newline="", encoding="utf-8") as fh:
+        blank = [dict(r) for r in csv.DictReader(fh)]
+    a = validate_inference_cases(rows, CHIPS)["cases"]
+    b = validate_inference_cases(blank, CHIPS)["cases"]
+    for x, y in zip(a, b):
+        assert x.get("status") == y.get("status") and x.get("predicted") == y.get("predicted"), x.get("id")

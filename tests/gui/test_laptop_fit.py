@@ -1,0 +1,84 @@
+"""The window fits 1280x720 and 1366x768 laptops after every area has been visited: no minimum
+size larger than the screen, key controls inside the window, no sideways scrolling in the
+Inference chip table, and a first window no larger than the screen."""
+
+import pytest
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QApplication
+
+from engine.store import open_store
+from gui.app import ANALYSIS_PANELS, WINDOW_FRAME_PX, MainWindow, first_window_size
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "laptop.db")
+    yield s
+    s.close()
+
+
+def _inside(widget, window) -> bool:
+    top_left = widget.mapTo(window, QPoint(0, 0))
+    rect = QRect(top_left, widget.size())
+    return window.rect().contains(rect)
+
+
+def test_first_window_size_follows_the_screen():
+    assert first_window_size((1920, 1080)).toTuple() == (1360, 880)
+    assert first_window_size((1280, 720)).toTuple() == (1280, 720 - WINDOW_FRAME_PX)
+    assert first_window_size((1366, 768)).toTuple() == (1360, 768 - WINDOW_FRAME_PX)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("screen", [(1280, 720), (1366, 768)])
+def test_every_area_fits_a_laptop_screen(store, qtbot, qsettings_isolated, screen):
+    width, height = screen
+    room = (width, height - WINDOW_FRAME_PX)
+    window = MainWindow(store)
+    qtbot.addWidget(window)
+    window.resize(*room)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        for index in range(window.tabs.count()):
+            window.tabs.setCurrentIndex(index)
+            QApplication.processEvents()
+        for key in ("training", "inference"):
+            window.panels[key].compute_now()
+        for index in range(window.tabs.count()):
+            window.tabs.setCurrentIndex(index)
+            QApplication.processEvents()
+            hint = window.minimumSizeHint()
+            area = window.tabs.tabText(index)
+            assert hint.width() <= room[0] and hint.height() <= room[1], (area, hint.toTuple(), room)
+            window.resize(*room)
+            QApplication.processEvents()
+            assert window.size().toTuple() == room, (area, window.size().toTuple())
+            assert _inside(window.statusBar(), window), area
+        for key in ANALYSIS_PANELS:
+            panel = window.panels[key]
+            window.tabs.setCurrentIndex(list(ANALYSIS_PANELS).index(key) + 1)
+            QApplication.processEvents()
+            for name, chart in panel.charts().items():
+                assert _inside(chart.export_button, window), (key, name)
+                assert chart.plot_widget.height() >= 120, (key, name, chart.plot_widget.height())
+        inference = window.panels["inference"]
+        window.tabs.setCurrentIndex(list(ANALYSIS_PANELS).index("inference") + 1)
+        QApplication.processEvents()
+        assert inference.table.rowCount() >= 2
+        assert inference.table.horizontalScrollBar().maximum() == 0
+        for run_bar in (window.panels["training"].run_bar, inference.run_bar):
+            assert _inside(run_bar.run_button, window.panels["training"].window())
+    finally:
+        for panel in window.panels.values():
+            panel.shutdown()
+        window.fleet_panel.detach()
+        _forget_window_settings()
+
+
+def _forget_window_settings():
+    """The window saves its tab and scenario on close; the next test must not inherit them."""
+    from gui.settings import settings
+
+    for group in ("window", "scenarios", "fleet"):
+        settings().remove(group)

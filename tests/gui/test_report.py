@@ -1,0 +1,179 @@
+"""The PDF report: opens, has the expected pages, says the scenario's figures; never overwrites unasked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pypdf = pytest.importorskip("pypdf")
+
+from engine.errors import UserError  # noqa: E402
+from engine.store import open_store  # noqa: E402
+from gui import report  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def story_report(tmp_path_factory, qapp):
+    """The story's report, written once for the module: (pdf path, result, figures per panel)."""
+    from gui.export_all import build_offscreen_panels, shutdown_panels
+    from gui.scenarios import ensure_default_scenario
+
+    folder = tmp_path_factory.mktemp("report")
+    store = open_store(folder / "story.db")
+    ensure_default_scenario(store)
+    params = store.scenario("Story default")["params"]
+    panels = build_offscreen_panels(store, "Story default")
+    try:
+        result = report.write_report(store, panels, "Story default", params, folder / "story.pdf",
+                                     created=dt.datetime(2026, 12, 1, 9, 30))
+        tables = {key: panel.tables() for key, panel in panels.items()}
+        chart_count = sum(len(panel.charts()) for panel in panels.values())
+    finally:
+        shutdown_panels(panels)
+        for panel in panels.values():
+            panel.close()
+            panel.deleteLater()
+        orders = store.order_rows()
+        store.close()
+    return result, tables, chart_count, orders
+
+
+def _pages_text(path: Path) -> list[str]:
+    import unicodedata
+
+    reader = pypdf.PdfReader(str(path))
+    # NFKC folds the typesetter's ligatures (ﬁ -> fi) back into letters.
+    return [" ".join(unicodedata.normalize("NFKC", page.extract_text()).split()) for page in reader.pages]
+
+
+def _figure(tables, panel, label):
+    key = "figures" if panel != "forecast" else "key_figures"
+    for row in tables[panel][key][1]:
+        if row[0] == label:
+            return row[1]
+    raise KeyError(label)
+
+
+@pytest.mark.slow
+def test_story_report_opens_with_expected_pages_and_figures(story_report):
+    result, tables, chart_count, orders = story_report
+    data = result.path.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    pages = _pages_text(result.path)
+    assert len(pages) == result.pages == report.pdf_page_count(result.path)
+    assert result.sections == ["title", "key answers", "assumptions", "charts", "accuracy"]
+
+    first = pages[0]
+    assert "Fleetcast report: Story default" in first
+    assert "created 2026-12-01 09:30" in first and "Fleetcast 0.1.0" in first
+    assert "Key answers" in first
+    # The key answers, as the panels computed them, in words with units.
+    days = _figure(tables, "training", "Time to train")
+    assert f"takes about {days:,.0f} days" in first
+    chips_needed = _figure(tables, "inference", "Chips needed")
+    assert f"needs {chips_needed:,.0f} H20 (HGX) 96GB chips" in first
+    p12 = _figure(tables, "forecast", "P(meet demand) 12 months in (%)")
+    p24 = _figure(tables, "forecast", "P(meet demand) 24 months in (%)")
+    assert f"meets demand is {p12:.0f} % 12 months in and {p24:.0f} % 24 months in" in first
+    job = tables["forecast"]["jobs"][1][0]
+    assert f"finishes by {job[7]} at the median (P90: {job[8]})" in first
+
+    everything = " ".join(pages)
+    # Assumptions: every order with its provenance, the uncertainty, demand, calibration.
+    assert pages[1].startswith("Assumptions")
+    for order in orders:
+        assert f"{order['quantity']:,}" in everything
+    assert "partly sourced" in everything and "assumed" in everything
+    assert "Delivery uncertainty" in everything and "0–365, most likely 90 (triangular)" in everything
+    assert "Demand" in everything and "50,000,000,000,000" in everything  # the Dec 2025 point, tokens/day
+    assert "Calibration" in everything and "Ascend 910B2" in everything
+    # Every chart, each with a numbered caption.
+    assert result.charts == chart_count == 16
+    assert all(f"Figure {i}." in everything for i in range(1, chart_count + 1))
+    # The accuracy statement from resources/accuracy.json, on the last page.
+    accuracy = report.load_accuracy()
+    last = pages[-1]
+    assert last.startswith("Accuracy")
+    assert f"median error {accuracy['training']['in_sample']['median_pct']} %" in last
+    holdout = accuracy["training"]["out_of_sample"][0]
+    assert f"{holdout['median_pct']} %" in last and f"{holdout['p90_pct']} %" in last
+
+
+def test_existing_file_is_refused_untouched(tmp_path):
+    existing = tmp_path / "mine.pdf"
+    existing.write_bytes(b"my own file")
+    with pytest.raises(UserError) as caught:
+        report.write_report(None, {}, "x", {}, existing)
+    assert str(existing) in str(caught.value) and "--force" in str(caught.value)
+    assert existing.read_bytes() == b"my own file"
+
+
+def _context(**overrides) -> report.ReportContext:
+    base = dict(scenario="Test", params={}, created=dt.datetime(2026, 1, 2), db_path=Path("/tmp/x.db"),
+                figures={}, tables={}, charts=[], orders=[], chips={}, stored_calibration={}, accuracy={})
+    base.update(overrides)
+    return report.ReportContext(**base)
+
+
+def test_training_sentence_reads_figures_with_units():
+    figures = {"training": {"Model": ("Llama 3 405B", ""), "Chip": ("H100 SXM5 80GB", ""), "Chips": (16384, "chips"),
+                            "Layout": ("TP8 PP16", ""), "Token budget": (15e12, "tokens"),
+                            "Time to train": (54.26, "days"), "MFU": (41.23, "%")}}
+    sentence = report.training_sentences(_context(figures=figures))[0]
+    assert sentence == ("Training <b>Llama 3 405B</b> on <b>16,384 H100 SXM5 80GB</b> chips for 15 trillion tokens "
+                        "takes about <b>54 days</b> (best layout TP8 PP16; 41.2 % MFU).")
+
+
+def test_plan_section_is_a_few_lines_when_a_plan_exists():
+    assert report.plan_section(_context()) == ""
+    plan = {"feasible": True, "total_cost_usd": 1.5e9, "orders": [
+        {"chip_id": "h20-96gb", "quantity": 20000, "order_month": "2025-01", "delivery_month": "2025-06",
+         "cost_usd": 2.5e8}]}
+    ctx = _context(plan=plan)
+    html = report.plan_section(ctx)
+    assert "Order plan" in html and "20,000" in html and "2025-06" in html and "Total USD 1,500,000,000" in html
+    assert "places 1 orders for USD 1,500,000,000" in report.key_answers_section(ctx)
+    infeasible = _context(plan={"feasible": False, "why": "no chip can be delivered before 2026", "orders": []})
+    assert "No order plan meets the target: no chip can be delivered before 2026." in \
+        report.key_answers_section(infeasible)
+
+
+def test_accuracy_figures_live_in_one_data_file():
+    accuracy = json.loads((REPO / "resources" / "accuracy.json").read_text(encoding="utf-8"))
+    html = report.accuracy_section(_context(accuracy=accuracy))
+    assert f"{accuracy['training']['cases']} public cases" in html
+    assert "16–20 %" in html and "40–60 %" in html  # a range is shown as a range
+
+
+def _cli(args, tmp_path, timeout=300):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    return subprocess.run([sys.executable, "-m", "gui", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.slow
+def test_cli_report_writes_refuses_then_forces(tmp_path):
+    db, out = tmp_path / "cli.db", tmp_path / "out.pdf"
+    out.write_bytes(b"keep me")
+    refused = _cli(["report", "--db", str(db), "--out", str(out)], tmp_path)
+    assert refused.returncode == 1 and str(out) in refused.stderr and "Traceback" not in refused.stderr
+    assert out.read_bytes() == b"keep me"
+    missing = _cli(["report", "--db", str(db), "--scenario", "No such plan", "--out", str(tmp_path / "n.pdf")],
+                   tmp_path)
+    assert missing.returncode == 1 and "No such plan" in missing.stderr and not (tmp_path / "n.pdf").exists()
+    forced = _cli(["report", "--db", str(db), "--scenario", "H20 cut off (Apr 2025)", "--out", str(out), "--force",
+                   "--format", "json"], tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    summary = json.loads(forced.stdout)
+    assert summary["scenario"] == "H20 cut off (Apr 2025)" and summary["pages"] >= 5
+    text = " ".join(_pages_text(out))
+    assert "Fleetcast report: H20 cut off (Apr 2025)" in text
+    assert not list(tmp_path.glob(".*.partial"))  # nothing half-written left behind

@@ -1,0 +1,74 @@
+"""One palette: a chip's colour is the same whatever the drawing order, H100 and H800 differ,
+breakdown categories keep their colours, every chip has one short name, and charts say why
+they are empty or scale their axis instead of leaving it blank."""
+
+import numpy as np
+import pytest
+
+from engine.catalog import reference_chips
+from gui import style
+from gui.widgets.plot_panel import GroupedAxisItem, PlotPanel
+
+
+def _rgb(hex_colour: str) -> np.ndarray:
+    return np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+
+def test_chip_colours_are_stable_and_h100_h800_clearly_apart():
+    assert style.chip_color("h100-sxm5-80gb") != style.chip_color("h800-sxm5-80gb")
+    distance = np.linalg.norm(_rgb(style.chip_color("h100-sxm5-80gb")) - _rgb(style.chip_color("h800-sxm5-80gb")))
+    assert distance > 100  # not two oranges
+    assert style.chip_symbol("h100-sxm5-80gb") != style.chip_symbol("h800-sxm5-80gb")
+    # an unlisted chip: the same colour every time (a hash of the id, not the drawing order)
+    assert style.chip_color("some-new-chip") == style.chip_color("some-new-chip")
+
+
+def test_series_named_after_a_chip_take_its_colour_in_any_order(qtbot):
+    style.register_chips(reference_chips().values())
+    first, second = PlotPanel("a"), PlotPanel("b")
+    qtbot.addWidget(first)
+    qtbot.addWidget(second)
+    x = np.arange(3.0)
+    for name in ("H20 (TP4)", "Ascend 910B2 (TP8)"):
+        first.set_series(name, x, x)
+    for name in ("Ascend 910B2 (TP8)", "H800 SXM5 80GB (TP4)", "H20 (TP4)"):
+        second.set_series(name, x, x)
+    assert first.color_for("H20 (TP4)") == second.color_for("H20 (TP4)") == style.chip_color("h20-96gb")
+    assert second.color_for("H800 SXM5 80GB (TP4)") == style.chip_color("h800-sxm5-80gb")
+    assert style.series_color("H20 (HGX) 96GB P50") == style.chip_color("h20-96gb")  # the full name too
+    assert style.series_color("GEMMs") == style.CATEGORY_COLORS["GEMMs"]
+
+
+def test_one_short_display_name_per_chip():
+    chips = reference_chips()
+    assert style.chip_display_name(chips["h20-96gb"]) == "H20"
+    assert style.chip_display_name(chips["ascend-910b2"]) == "Ascend 910B2"
+    names = [style.chip_display_name(c) for c in chips.values()]
+    assert len(set(names)) == len(names)
+
+
+def test_huge_values_get_compact_ticks():
+    axis = GroupedAxisItem(orientation="left")
+    assert axis.tickStrings([0.0, 5e9, 1e10], 1.0, 5e9) == ["0B", "5B", "10B"]
+    assert axis.tickStrings([0.0, 2e7], 1.0, 2e7) == ["0M", "20M"]
+    assert axis.tickStrings([0.0, 50_000.0], 1.0, 50_000.0) == ["0", "50,000"]
+
+
+@pytest.mark.slow
+def test_zero_demand_says_why_the_chips_chart_is_empty(tmp_path, qtbot):
+    from engine.store import open_store
+    from gui.panels.inference import InferencePanel
+
+    store = open_store(tmp_path / "s.db")
+    panel = InferencePanel(store)
+    qtbot.addWidget(panel)
+    panel.demand_spin.setValue(0.0)
+    panel.compute_now()
+    assert "No peak demand" in panel.chips_chart.notice()
+    assert "No demand" in panel.demand_hint.text()
+    panel.demand_spin.setValue(2_000_000.0)
+    panel.compute_now()
+    assert panel.chips_chart.notice() == ""
+    assert "173 billion per day" in panel.demand_hint.text()  # 2M/s x 86,400 s
+    panel.shutdown()
+    store.close()
