@@ -22,6 +22,8 @@ def register(subparsers) -> None:
     p.add_argument("--budget", type=float, metavar="USD", help="most the plan may cost")
     p.add_argument("--chips", metavar="ID,ID,...", help="candidate chips (default: resources/plan_candidates.csv)")
     p.add_argument("--samples", type=int, default=200, metavar="N", help="Monte Carlo trials the plan is fitted on")
+    p.add_argument("--caps", metavar="ID=N,...", help="most chips per quarter for some candidates "
+                                                      "(default: resources/plan_candidates.csv)")
     p.set_defaults(handler=run_plan)
 
     b = add_command(subparsers, "backtest", "forecast demand from the points known on DATE and score the later ones")
@@ -149,6 +151,20 @@ def run_plan(args, ctx) -> Output:
     orders, chips, models, scenario = _load(args, ctx)
     ids = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips else None
     candidates = default_candidates(chips, ids)
+    if args.caps:
+        caps = {}
+        for part in args.caps.split(","):
+            chip_id, _, value = part.partition("=")
+            try:
+                caps[chip_id.strip()] = float(value)
+                if not caps[chip_id.strip()] >= 0:
+                    raise ValueError
+            except ValueError:
+                raise UserError(f"--caps: {part!r} (must be CHIP_ID=CHIPS_PER_QUARTER, a number >= 0)") from None
+        unknown = set(caps) - {c.chip_id for c in candidates}
+        if unknown:
+            raise UserError(f"--caps: {sorted(unknown)[0]!r} is not a candidate (see --chips)")
+        candidates = [replace(c, max_per_quarter=caps.get(c.chip_id, c.max_per_quarter)) for c in candidates]
     if not candidates:
         raise UserError("--chips: no candidate chips")
     inputs = plan_inputs(orders, chips, models, scenario, candidates)

@@ -22,7 +22,8 @@ def panel(store, qtbot):
     p._stack = stack
     qtbot.addWidget(p)
     p.until_edit.setDate(QDate(2025, 12, 1))
-    p.samples.setValue(60)
+    p.samples.setValue(100)
+    p.confidence.setValue(80)
     for r in range(p.cand_table.rowCount()):  # the 910B and the H20 only: the others cost a training search
         if p.cand_table.item(r, 1).text().split()[0] not in ("Ascend", "H20"):
             p.cand_table.item(r, 0).setCheckState(Qt.CheckState.Unchecked)
