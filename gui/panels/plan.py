@@ -189,7 +189,10 @@ class PlanPanel(QWidget):
                                         y_unit="chips", time_axis=True)
         self.prob_chart = PlotPanel("P(meet demand) with and without the plan (fresh trials)", y_label="Probability",
                                     y_unit="%", time_axis=True)
-        self.cost_chart = GroupedBarPanel("Capital cost per million tokens", y_label="Cost", y_unit="USD")
+        self.served_cost_chart = GroupedBarPanel("Capital cost per million served tokens (input + output)",
+                                                 y_label="Cost", y_unit="USD")
+        self.training_cost_chart = GroupedBarPanel("Capital cost per million training tokens", y_label="Cost",
+                                                   y_unit="USD")
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
         self.orders_table = QTableWidget()
@@ -209,7 +212,10 @@ class PlanPanel(QWidget):
         cost_page = QWidget()
         cv = QVBoxLayout(cost_page)
         cv.setContentsMargins(0, 0, 0, 0)
-        cv.addWidget(self.cost_chart, 2)
+        cost_charts = QHBoxLayout()
+        cost_charts.addWidget(self.served_cost_chart)
+        cost_charts.addWidget(self.training_cost_chart)
+        cv.addLayout(cost_charts, 2)
         cv.addWidget(self.econ_table, 1)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -275,7 +281,8 @@ class PlanPanel(QWidget):
     # ---- protocol ------------------------------------------------------------------------------
     def charts(self) -> dict[str, PlotPanel]:
         return {"plan_capacity": self.capacity_chart, "plan_prob_meet": self.prob_chart,
-                "cost_per_million_tokens": self.cost_chart}
+                "cost_per_million_served_tokens": self.served_cost_chart,
+                "cost_per_million_training_tokens": self.training_cost_chart}
 
     def tables(self) -> dict:
         if self.result is None:
@@ -384,12 +391,15 @@ class PlanPanel(QWidget):
         p.set_series("Target", to_timestamps([r.from_month, r.until_month]), [r.confidence * 100] * 2,
                      color="#C00000", symbol=None, dashed=True)
         p.plot_item.setYRange(0, 100, padding=0.02)
-        econ = [e for e in r.economics]
-        self.cost_chart.set_grouped([names.get(e.chip_id, e.chip_id).replace(" ", "\n", 1) for e in econ],
-                                    {"per million served tokens": [e.usd_per_million_served_tokens or 0.0 for e in econ],
-                                     "per million training tokens": [e.usd_per_million_training_tokens or 0.0
-                                                                     for e in econ]},
-                                    {"per million served tokens": "#0072B2", "per million training tokens": "#E69F00"})
+        econ = list(r.economics)
+        labels = [names.get(e.chip_id, e.chip_id).replace(" ", "\n", 1) for e in econ]
+        for chart, key, values, colour in (
+                (self.served_cost_chart, "served", [e.usd_per_million_served_tokens or 0.0 for e in econ], "#0072B2"),
+                (self.training_cost_chart, "training", [e.usd_per_million_training_tokens or 0.0 for e in econ],
+                 "#E69F00")):
+            chart.set_grouped(labels, {f"USD per million {key} tokens": values}, {f"USD per million {key} tokens": colour})
+            if chart.legend is not None:
+                chart.legend.setVisible(False)
         self._fill(self.orders_table, *self.order_rows())
         self._fill(self.econ_table, *self.econ_rows())
         self.summary_label.setText(self._summary(r, unit))
