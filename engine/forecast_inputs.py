@@ -109,8 +109,8 @@ def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_
     The inference engine searches the layout (TP, and EP with TP or data-parallel attention for
     MoE models, as production MoE serving runs) and the batch bounded by the SLOs;
     `prefix_cache_hit` input tokens skip prefill."""
-    try:
-        from engine.inference import slo_capacity
+    try:  # the simulator's percentile-SLO capacity at this request mix (engine.serving.capacity)
+        from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip as slo_capacity
     except ImportError:
         slo_capacity = None
     if slo_capacity is not None:

@@ -61,6 +61,7 @@ class Infeasible(IntEnum):
     CP_SEQUENCE = 7
     EP = 8
     FP8 = 9
+    SCHEDULE = 10
     NO_LAYOUT = 100  # a heatmap cell with no candidate at all: TP × PP does not divide the count
 
     @property
@@ -88,12 +89,14 @@ _TEXT = {
     Infeasible.CP_SEQUENCE: "cp does not divide sequence",
     Infeasible.EP: "ep does not divide experts or dp x cp",
     Infeasible.FP8: "fp8 not supported by chip",
+    Infeasible.SCHEDULE: "schedule needs vpp 1 (dualpipe: even pp, 2 x pp micro-batches)",
     Infeasible.NO_LAYOUT: "TP × PP does not divide the chip count",
 }
 _CODE = {
     Infeasible.OK: "", Infeasible.OUT_OF_MEMORY: "OOM", Infeasible.TP_HEADS: "heads", Infeasible.CHIP_COUNT: "count",
     Infeasible.BATCH: "batch", Infeasible.PP_LAYERS: "layers", Infeasible.VPP: "vpp", Infeasible.CP_SEQUENCE: "seq",
-    Infeasible.EP: "EP", Infeasible.FP8: "fp8", Infeasible.NO_LAYOUT: "n/a",
+    Infeasible.EP: "EP", Infeasible.FP8: "fp8", Infeasible.SCHEDULE: "sched",
+    Infeasible.NO_LAYOUT: "n/a",
 }
 _BY_TEXT = {text: reason for reason, text in _TEXT.items()}
 

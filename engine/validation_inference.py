@@ -197,13 +197,76 @@ def _stats(errors: Sequence[float], weights: Sequence[float] | None = None) -> d
     return out
 
 
+HOLDOUTS = ("source",)
+
+
+def _default_scope_calibration() -> dict:
+    """The calibration every chip gets before chip- or vendor-specific rows apply."""
+    from engine.catalog import calibration_rows
+
+    return {r["factor"]: float(r["value"]) for r in calibration_rows()
+            if (r.get("scope") or "").strip().lower() == "default" and str(r.get("value", "")).strip()}
+
+
+def holdout_chips(rows: list[dict], chips: Mapping[str, Chip], held_source: str) -> dict:
+    """Chips as if no row of `held_source` had ever been seen (leave-one-source-out).
+
+    A factor is evidence-bound to a scope: an engine family's `name@family` values and a chip
+    vendor's own values. When no other source has rows of that engine family, its family keys
+    are dropped (the family falls back to the base factors); when no other source has rows of
+    that chip vendor, the chip gets the default-scope calibration instead of its own. The base
+    factors, fitted over every NVIDIA source, are not refitted per fold (an approximation: no
+    single source dominates them).
+    Returns {(chip_id, family): Chip} for the rows of `held_source`.
+    """
+    from engine.serving.families import engine_family
+
+    others_fam = {engine_family(_text(r, "engine")) for r in rows if _text(r, "source") != held_source}
+    others_vendor = {chips[_text(r, "chip")].vendor for r in rows
+                     if _text(r, "source") != held_source and _text(r, "chip") in chips}
+    base = None
+    out = {}
+    for r in rows:
+        if _text(r, "source") != held_source or _text(r, "chip") not in chips:
+            continue
+        chip = chips[_text(r, "chip")]
+        fam = engine_family(_text(r, "engine"))
+        if (chip.id, fam) in out:
+            continue
+        cal = dict(chip.calibration)
+        if chip.vendor not in others_vendor:
+            if base is None:
+                base = _default_scope_calibration()
+            cal = {k: v for k, v in cal.items() if not k.startswith("inf_")}
+            cal.update({k: v for k, v in base.items() if k.startswith("inf_")})
+        if fam not in others_fam:
+            cal = {k: v for k, v in cal.items() if not k.endswith(f"@{fam}")}
+        from dataclasses import replace
+        from types import MappingProxyType
+
+        out[(chip.id, fam)] = replace(chip, calibration=MappingProxyType(cal))
+    return out
+
+
 def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
                              factors: Mapping[str, float] | None = None,
                              progress: Callable[[float, str], None] | None = None,
-                             should_stop: Callable[[], bool] | None = None) -> dict:
-    """Predict each row's `metric` and compare with `value`; see the module doc."""
-    from engine.errors import Cancelled  # noqa: F401  (defined by the errors module)
+                             should_stop: Callable[[], bool] | None = None,
+                             holdout: str | None = None) -> dict:
+    """Predict each row's `metric` and compare with `value`; see the module doc.
 
+    `holdout="source"`: each row is predicted with the factors it would have without any row of
+    its own source (`holdout_chips`); the summary then holds out-of-sample figures."""
+    from engine.errors import Cancelled  # noqa: F401  (defined by the errors module)
+    from engine.serving.families import engine_family
+
+    if holdout is not None and holdout not in HOLDOUTS:
+        raise UserError(f"holdout: {holdout!r} (one of {', '.join(HOLDOUTS)})")
+    fold_chips: dict = {}
+    if holdout == "source":
+        for src in {_text(r or {}, "source") for r in rows}:
+            for (cid, fam), chip in holdout_chips(rows, chips, src).items():
+                fold_chips[(src, cid, fam)] = chip
     cache: dict = {}
     cases = []
     for i, row in enumerate(rows):
@@ -224,9 +287,16 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
             if metric not in METRICS:
                 raise RowError(f"metric: {metric!r} (one of {', '.join(METRICS)})")
             key = _config_key(row)
+            row_chips = chips
+            if holdout == "source":
+                fk = (_text(row, "source"), _text(row, "chip"), engine_family(_text(row, "engine")))
+                if fk in fold_chips:
+                    row_chips = dict(chips)
+                    row_chips[fk[1]] = fold_chips[fk]
+                key = key + (("__holdout__", _text(row, "source")),)
             if key not in cache:
                 try:
-                    inp = inputs_from_row(row, chips)
+                    inp = inputs_from_row(row, row_chips)
                     if factors:
                         from dataclasses import replace
 
@@ -257,10 +327,21 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
         cases.append(case)
     if progress is not None:
         progress(1.0, "done")
-    return {"cases": cases, "summary": summarize(cases)}
+    summary = summarize(cases)
+    if holdout:
+        summary["holdout"] = holdout
+    return {"cases": cases, "summary": summary}
+
+
+def validate_inference_holdout(rows: list[dict], chips: dict[str, Chip], *, key: str = "source",
+                               progress=None, should_stop=None) -> dict:
+    """`fleetcast validate inference --holdout source` (engine/commands/validate.py's runner)."""
+    return validate_inference_cases(rows, chips, holdout=key, progress=progress, should_stop=should_stop)
 
 
 def summarize(cases: list[dict]) -> dict:
+    from engine.serving.families import engine_family
+
     ok = [c for c in cases if c["status"] == "ok"]
 
     def group(key_fn) -> dict:
@@ -277,7 +358,8 @@ def summarize(cases: list[dict]) -> dict:
     return {
         "cases": len(cases), "counts": counts, "overall": overall, "by_class": by_class,
         "by_source": group(lambda c: c["source"]), "by_chip": group(lambda c: c["chip"]),
-        "by_metric": group(lambda c: c["metric"]), "by_engine": group(lambda c: c["engine"].split("@")[0] or "unknown"),
+        "by_metric": group(lambda c: c["metric"]), "by_engine": group(lambda c: engine_family(c["engine"])),
+        "by_scenario": group(lambda c: c.get("scenario") or ""),
         "worst": [{"id": c["id"], "metric": c["metric"], "measured": c["measured"],
                    "predicted": c["predicted"], "error_pct": c["error_pct"]} for c in worst],
     }

@@ -33,17 +33,34 @@ PAGE_MARGIN_MM = 0.0
 CHART_WIDTH_PX = 1200  # rendered width; shown at the text width (~170 mm), i.e. ~180 dpi
 CHART_SHOWN_WIDTH = 640  # layout units of the document (its text width at A4 is ~650)
 
-# Headline factors of the calibration section: (factor, what it means).
-CALIBRATION_FACTORS = (
-    ("train_gemm_eff", "Train matmul"),
-    ("train_attn_eff", "Train attention"),
-    ("train_hbm_eff", "Train HBM"),
-    ("train_scaleup_eff", "Scale-up links"),
-    ("train_scaleout_eff", "Scale-out network"),
-    ("inf_hbm_eff", "Serve HBM"),
-    ("inf_prefill_mfu", "Prefill matmul"),
-    ("inf_decode_mfu", "Decode matmul"),
-)
+# Labels of the calibration factors the report shows (a factor not listed shows its own name).
+FACTOR_LABELS = {
+    "train_gemm_eff": "Train matmul",
+    "train_attn_eff": "Train attention",
+    "train_hbm_eff": "Train HBM",
+    "train_scaleup_eff": "Scale-up links",
+    "train_scaleout_eff": "Scale-out network",
+    "train_layer_overhead_us": "Layer overhead (µs)",
+    "inf_hbm_eff": "Serve HBM",
+    "inf_prefill_mfu": "Prefill matmul",
+    "inf_decode_mfu": "Decode matmul",
+}
+SERVING_HEADLINE_FACTORS = ("inf_hbm_eff", "inf_prefill_mfu", "inf_decode_mfu")
+
+
+def calibration_factors() -> list[str]:
+    """Every training factor the packaged calibration fits, then the headline serving ones."""
+    import csv
+    import io
+
+    from resources import read_text
+
+    names: list[str] = []
+    for row in csv.DictReader(io.StringIO(read_text("calibration_training.csv"))):
+        factor = (row.get("factor") or "").strip()
+        if factor and "@" not in factor and factor not in names:
+            names.append(factor)
+    return names + list(SERVING_HEADLINE_FACTORS)
 
 
 @dataclass
@@ -288,7 +305,7 @@ def assumptions_section(ctx: ReportContext) -> str:
     out.append("<h3>Orders</h3>")
     if rows:
         out.append(_table(["ID", "Buyer", "Vendor", "Chip", "Chips", "Delivered", "Ordered", "Status", "Source"],
-                          rows, widths=[4, 13, 8, 15, 8, 9, 11, 10, 22]))
+                          rows, widths=[4, 10, 8, 13, 10, 10, 11, 10, 24]))
         counts = {}
         for o in ctx.orders:
             counts[status_words.get(str(o.get("status")), str(o.get("status")))] = counts.get(
@@ -359,20 +376,22 @@ def _uncertainty_fraction(u: dict) -> str:
 def calibration_html(ctx: ReportContext) -> str:
     if not ctx.chips:
         return ""
-    headers = ["Chip"] + [label for _factor, label in CALIBRATION_FACTORS]
+    factors = calibration_factors()
+    headers = ["Chip"] + [FACTOR_LABELS.get(f, f) for f in factors]
     rows = []
     for chip_id, chip in ctx.chips.items():
         stored = ctx.stored_calibration.get(chip_id, {})
         cells = [_esc(getattr(chip, "name", chip_id))]
-        for factor, _meaning in CALIBRATION_FACTORS:
+        for factor in factors:
             value = chip.calibration.get(factor) if hasattr(chip, "calibration") else None
-            text = "—" if value is None else f"{float(value):.2f}"
+            digits = 0 if factor.endswith("_us") else 2
+            text = "—" if value is None else f"{float(value):.{digits}f}"
             cells.append(f"<b>{text}*</b>" if factor in stored else text)
         rows.append(cells)
-    legend = ", ".join(f"{label}: {factor}" for factor, label in CALIBRATION_FACTORS)
+    legend = ", ".join(f"{FACTOR_LABELS.get(f, f)}: {f}" for f in factors)
     return ("<h3>Calibration</h3><p>Efficiency factors of the chips in this scenario (fraction of the data-sheet "
-            "peak reached), fitted to published runs and shipped with Fleetcast; a starred value was fitted or set "
-            f"in this database.</p>{_table(headers, rows, widths=[20] + [10] * len(CALIBRATION_FACTORS))}"
+            "peak reached; the layer overhead in microseconds), fitted to published runs and shipped with Fleetcast; a starred value was fitted or set "
+            f"in this database.</p>{_table(headers, rows, widths=[20] + [80 // max(len(factors), 1)] * len(factors))}"
             f'<p style="font-size:8pt; color:#444">Factor names: {_esc(legend)}.</p>')
 
 

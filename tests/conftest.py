@@ -25,6 +25,13 @@ def _isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("FLEETCAST_DB", str(tmp_path / "fleetcast-test.db"))
     monkeypatch.setenv("FLEETCAST_LOG_DIR", str(tmp_path / "logs"))
+    if "PySide6.QtCore" in sys.modules:
+        # Qt reads XDG_CONFIG_HOME once per process: point QSettings at this test's folder so a
+        # window's saved tab or scenario never leaks into the next test.
+        from PySide6.QtCore import QSettings
+
+        for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+            QSettings.setPath(fmt, QSettings.Scope.UserScope, str(home / "config"))
     yield
 
 
@@ -37,10 +44,16 @@ def pytest_configure(config):
 
 
 def _parentless_windows() -> dict:
+    """Top-level widgets made by Python code (ours, pyqtgraph's): instances of Python subclasses.
+
+    Qt's own parentless helpers (the tooltip label, completer popups) come back as plain PySide6
+    types and are left alone: Qt keeps pointers to them, and deleting one from here crashes later.
+    """
     from PySide6.QtWidgets import QApplication
     from shiboken6 import getCppPointer
 
-    return {getCppPointer(w)[0]: w for w in QApplication.topLevelWidgets() if w.parentWidget() is None}
+    return {getCppPointer(w)[0]: w for w in QApplication.topLevelWidgets()
+            if w.parentWidget() is None and not type(w).__module__.startswith("PySide6")}
 
 
 _FULL_COLLECTION_EVERY = 25  # tests; a full collection costs ~0.15 s with Qt and pyqtgraph loaded
@@ -59,12 +72,29 @@ def _collect_garbage() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _settings_per_test(tmp_path):
+    """Each test's QSettings in its own folder, in both formats.
+
+    `QSettings(org, app)` (what gui.settings uses) is NativeFormat whatever the default format,
+    and Qt reads XDG_CONFIG_HOME once per process: without this, a window closed by one test
+    (saving its area and geometry) hands its state to the next test's window.
+    """
+    if _qt_loaded():
+        from PySide6.QtCore import QSettings
+
+        for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+            for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+                QSettings.setPath(fmt, scope, str(tmp_path / "qsettings"))
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _windows_deleted_and_garbage_collected():
     """After each test: close and delete the windows it left, then collect garbage (a safe point)."""
     before = set(_parentless_windows()) if _qt_loaded() else set()
     yield
     if _qt_loaded():
-        from PySide6.QtCore import QCoreApplication, QEvent
+        from PySide6.QtCore import QCoreApplication, QEvent, QThreadPool
         from PySide6.QtWidgets import QApplication
 
         if QApplication.instance() is not None:
@@ -76,6 +106,9 @@ def _windows_deleted_and_garbage_collected():
                 widget.deleteLater()
             QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
             QCoreApplication.processEvents()
+            # A window closed here may have cancelled work still unwinding: the next test starts
+            # with an idle pool (its own close-and-wait checks must not see this test's workers).
+            QThreadPool.globalInstance().waitForDone(10000)
     _collect_garbage()
 
 

@@ -109,8 +109,17 @@ def m0003_chip_network_topology(db: Database) -> None:
             table.update(row["id"], update)
 
 
-@migrations(name="0004_scenarios_as_baseline_changes")
-def m0004_scenarios_as_baseline_changes(db: Database) -> None:
+@migrations(name="0004_chip_fp4_tflops")
+def m0004_chip_fp4_tflops(db: Database) -> None:
+    # Dense FP4 matrix rate (Blackwell NVFP4). Existing catalogs get the published values of
+    # the parts shipped with this release; a user's own rows stay blank (no FP4).
+    db[CHIPS].add_column("fp4_tflops", float)
+    for chip_id, tflops in (("b200", 9000.0), ("gb200", 10000.0)):
+        db.execute(f"UPDATE {CHIPS} SET fp4_tflops = ? WHERE id = ?", [tflops, chip_id])
+
+
+@migrations(name="0005_scenarios_as_baseline_changes")
+def m0005_scenarios_as_baseline_changes(db: Database) -> None:
     # Scenarios become "the baseline plus listed changes". Every stored scenario keeps its values
     # exactly (it is rewritten as its difference from the baseline), except the four seeded ones
     # that nobody edited: those take the forecast v2 seed (resources/scenario_seed_v2.json, frozen

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from engine.errors import Cancelled, UserError
@@ -35,8 +35,9 @@ from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
 from gui.workers import LatestRunner
 
-ENGINES = (("Current engine (default)", ""), ("vLLM", "vllm"), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
-           ("vLLM-Ascend", "vllm-ascend"), ("MindIE", "mindie"), ("Unknown / older", "unknown"))
+ENGINES = (("vLLM (default)", ""), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
+           ("vLLM-Ascend", "vllm-ascend"), ("MindIE", "mindie"), ("TGI", "tgi"),
+           ("Generic / unstated (eager)", "generic"))
 TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
 DEFAULTS = {
@@ -91,6 +92,8 @@ class ChipComparison:
     tpot_ms: np.ndarray            # (chips, batches), NaN where the batch does not fit
     ttft_ms: np.ndarray
     tokens_per_s_per_chip: np.ndarray
+    load: object = None            # engine.serving.capacity.LoadAnalysis of the chosen chip (or None)
+    load_error: str = ""
 
 
 def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarray):
@@ -103,7 +106,7 @@ def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarr
         res = evaluate_serving(ServingInputs(
             model=request.model, chip=chip, input_len=request.input_len, output_len=request.output_len,
             tp=int(tp), ep=int(ep), scenario="concurrency", concurrency=int(b), weight_dtype=request.weight_dtype,
-            kv_dtype=request.kv_dtype, engine=request.engine))
+            kv_dtype=request.kv_dtype, engine=request.engine, simulate=False))
         if not res.feasible or b > res.max_concurrency:
             break
         tpot[k], ttft[k], tokens[k] = res.tpot_ms, res.ttft_ms, res.output_tokens_per_s_per_chip
@@ -143,8 +146,32 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
         rows.append(row)
         if progress is not None:
             progress((i + 1) / max(n, 1), f"Compared {short_chip_label(chip)}")
+    load, load_error = _load_analysis(request, should_stop)
     return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
-                          tokens_per_s_per_chip=tokens)
+                          tokens_per_s_per_chip=tokens, load=load, load_error=load_error)
+
+
+MAX_LOAD_BATCH = 512  # replicas that run more sequences take too long to simulate interactively
+
+
+def _load_analysis(request: ServingRequest, should_stop=None):
+    """The chosen chip under Poisson load (engine.serving.capacity.load_analysis), or why not."""
+    from engine.serving.capacity import load_analysis
+
+    try:
+        cap = request.capacity()
+        if not cap.feasible and cap.max_concurrency < 1:
+            return None, cap.reason
+        if cap.batch > MAX_LOAD_BATCH:
+            return None, (f"not simulated: a running batch of {cap.batch:,.0f} sequences per replica is beyond "
+                          f"the {MAX_LOAD_BATCH} simulated interactively")
+        analysis = load_analysis(request.model, request.chip, input_len=request.input_len,
+                                 output_len=request.output_len, tp=cap.tp, ep=cap.ep, ttft_ms=request.ttft_ms,
+                                 tpot_ms=request.tpot_ms, weight_dtype=request.weight_dtype,
+                                 kv_dtype=request.kv_dtype, engine=request.engine, should_stop=should_stop)
+        return analysis, ""
+    except UserError as exc:
+        return None, str(exc)
 
 
 class InferencePanel(QWidget):
@@ -202,6 +229,14 @@ class InferencePanel(QWidget):
                                      x_unit="ms", y_label="Output throughput", y_unit="tokens/s per chip")
         self.ttft_chart = PlotPanel("Time to first token vs running batch", x_label="Running batch",
                                     x_unit="sequences per replica", y_label="TTFT", y_unit="ms")
+        # Under load (simulated request by request, Poisson arrivals, lengths with CV 0.5)
+        self.load_chart = PlotPanel("Latency vs offered load (chosen chip)", x_label="Offered load",
+                                    x_unit="requests/s per replica", y_label="Latency", y_unit="ms")
+        self.ttft_hist_chart = PlotPanel("TTFT distribution at the chosen load", x_label="TTFT", x_unit="ms",
+                                         y_label="Requests", y_unit="share %")
+        self.kv_chart = PlotPanel("KV cache use over time at the chosen load", x_label="Time", x_unit="s",
+                                  y_label="KV used", y_unit="%")
+        self.load_note = notes_label()
         self.chips_chart = CategoryBarPanel("Chips needed for the demand", x_label="Chip type",
                                             y_label="Chips needed", y_unit="chips")
         self._tpot_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#C00000", width=1.5, style=Qt.PenStyle.DashLine),
@@ -244,13 +279,26 @@ class InferencePanel(QWidget):
         grid.addWidget(self.ttft_chart, 0, 1)
         grid.addWidget(self.chips_chart, 1, 0)
         grid.addWidget(table_box, 1, 1)
+        compare_tab = QWidget()
+        compare_tab.setLayout(grid)
+        load_tab = QWidget()
+        load_grid = QGridLayout(load_tab)
+        load_grid.setSpacing(8)
+        load_grid.addWidget(self.load_chart, 0, 0, 1, 2)
+        load_grid.addWidget(self.ttft_hist_chart, 1, 0)
+        load_grid.addWidget(self.kv_chart, 1, 1)
+        load_grid.addWidget(self.load_note, 2, 0, 1, 2)
+        self.chart_tabs = QTabWidget()
+        self.chart_tabs.addTab(compare_tab, "Chip comparison")
+        self.chart_tabs.addTab(load_tab, "Under load")
+        self.chart_tabs.setTabToolTip(1, "The chosen chip simulated request by request under Poisson arrivals")
         right = QVBoxLayout()
         right.setSpacing(6)
         right.addWidget(self.banner)
         right.addWidget(self.tiles)
         right.addWidget(self.notes)
         right.addWidget(self.run_bar)
-        right.addLayout(grid, 1)
+        right.addWidget(self.chart_tabs, 1)
         root = QHBoxLayout(self)
         root.setContentsMargins(6, 6, 6, 6)
         root.addWidget(scroll)
@@ -453,6 +501,7 @@ class InferencePanel(QWidget):
         feasible = sum(1 for r in comparison.rows if r["capacity"] is not None and r["capacity"].feasible)
         self.run_bar.set_message(f"Compared {len(comparison.rows)} chip types; {feasible} meet the targets.")
         self._draw_comparison()
+        self._draw_load()
         self.analysis_finished.emit()
 
     def _on_failed(self, message: str) -> None:
@@ -590,6 +639,37 @@ class InferencePanel(QWidget):
             f"Output tokens at peak: {fmt_big(per_s)} per s = {fmt_big(per_s * 86_400)} per day "
             "(the Forecast's unit)" if per_s > 0 else "No demand: chips needed is not computed.")
 
+    def _draw_load(self) -> None:
+        c = self.comparison
+        a = c.load if c is not None else None
+        for chart in (self.load_chart, self.ttft_hist_chart, self.kv_chart):
+            chart.clear_series()
+        if a is None:
+            self.load_note.setText(f"Under load: {c.load_error}." if c is not None and c.load_error else "")
+            return
+        cv = a.curve
+        rate = cv.offered_rate_per_s
+        self.load_chart.set_series("TTFT p50", rate, cv.ttft_ms_p50)
+        self.load_chart.set_series("TTFT p90", rate, cv.ttft_ms_p90)
+        self.load_chart.set_series("TTFT p99", rate, cv.ttft_ms_p99)
+        self.load_chart.set_series("TPOT p90", rate, cv.tpot_ms_p90)
+        ttft = a.chosen.sim.ttft_s[np.isfinite(a.chosen.sim.ttft_s)] * 1e3
+        if ttft.size:
+            counts, edges = np.histogram(ttft, bins=min(30, max(5, ttft.size // 10)))
+            share = 100.0 * counts / max(ttft.size, 1)
+            width = float(edges[1] - edges[0]) if len(edges) > 1 else 1.0
+            self.ttft_hist_chart.set_bars("Requests", 0.5 * (edges[:-1] + edges[1:]), share, width=0.9 * width)
+        kv_t, kv_u = a.chosen.sim.kv_time_s, a.chosen.sim.kv_used_frac
+        self.kv_chart.set_series("KV used", kv_t, 100.0 * kv_u, symbol=None)
+        out = a.chosen.output_tokens_per_s_per_chip
+        self.load_note.setText(
+            f"At {a.chosen_rate_per_s:.2f} requests/s per replica: {fmt(out)} output tokens/s per chip, "
+            f"TTFT p50/p90/p99 {a.chosen.ttft_ms['p50']:,.0f} / {a.chosen.ttft_ms['p90']:,.0f} / "
+            f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT p90 {a.chosen.tpot_ms['p90']:.1f} ms. Knee near "
+            f"{cv.knee_rate_per_s:.2f} requests/s (TTFT p90 three times its light-load value); saturation "
+            f"{cv.saturation_rate_per_s:.2f} requests/s. Limiting: {a.limiting}."
+            + (f" ({a.note})" if a.note else ""))
+
     def comparison_table(self) -> tuple[list[str], list[list]]:
         headers = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
                    "TPOT (ms)", "Max concurrency (sequences per replica)", "Chips needed (chips)", "Limiting",
@@ -647,7 +727,8 @@ class InferencePanel(QWidget):
 
     def charts(self) -> dict:
         return {"throughput-latency": self.curve_chart, "ttft": self.ttft_chart,
-                "chips-needed": self.chips_chart}
+                "chips-needed": self.chips_chart, "latency-vs-load": self.load_chart,
+                "ttft-distribution": self.ttft_hist_chart, "kv-use": self.kv_chart}
 
     def tables(self) -> dict:
         out = {"figures": (["Figure", "Value", "Unit"], self.figure_rows())}

@@ -79,7 +79,8 @@ def test_story_report_opens_with_expected_pages_and_figures(story_report):
     days = _figure(tables, "training", "Time to train")
     assert f"takes about {days:,.0f} days" in first
     chips_needed = _figure(tables, "inference", "Chips needed")
-    assert f"needs {chips_needed:,.0f} H20 (HGX) 96GB chips" in first
+    serving_chip = _figure(tables, "inference", "Chip")
+    assert f"needs {chips_needed:,.0f} {serving_chip} chips" in first
     p12 = _figure(tables, "forecast", "P(meet demand) 12 months in (%)")
     p24 = _figure(tables, "forecast", "P(meet demand) 24 months in (%)")
     assert f"meets demand is {p12:.0f} % 12 months in and {p24:.0f} % 24 months in" in first

@@ -76,7 +76,7 @@ def _make_v1_database(path, extra: dict):
         for name, params in {**v1, **extra}.items():
             s.db[SCENARIOS].insert({"name": name, "params": json.dumps(params, sort_keys=True),
                                     "updated_at": "2026-01-01T00:00:00"})
-        s.db["_sqlite_migrations"].delete_where("name = ?", ["0004_scenarios_as_baseline_changes"])
+        s.db["_sqlite_migrations"].delete_where("name = ?", ["0005_scenarios_as_baseline_changes"])
         s.db["meta"].delete_where("key = ?", ["baseline_scenario"])
     s.close()
     return v1

@@ -58,19 +58,25 @@ def test_killed_bulk_import_leaves_last_committed_state(tmp_path):
 
 
 def _make_old_database(path):
-    """A database as the first release wrote it: migration 0001 only."""
-    store = open_store(path)
-    store.close()
-    conn = sqlite3.connect(path)
-    conn.execute("delete from _sqlite_migrations where name = '0002_scenario_description'")
-    conn.execute("create table scenarios_old as select name, params, updated_at from scenarios")
-    conn.execute("drop table scenarios")
-    conn.execute("create table scenarios (name TEXT PRIMARY KEY, params TEXT NOT NULL, updated_at TEXT)")
-    conn.execute("insert into scenarios select * from scenarios_old")
-    conn.execute("drop table scenarios_old")
-    conn.execute("insert into scenarios values ('mine', '{\"x\": 1}', '2025-01-01')")
-    conn.commit()
-    conn.close()
+    """A database as the first release wrote it: migration 0001 only (later migrations never ran),
+    holding the seeded rows (the columns 0001 had) and one scenario of the user's."""
+    import sqlite_utils
+
+    full = path.with_name("full-" + path.name)
+    open_store(full).close()
+    db = sqlite_utils.Database(path)
+    schema.migrations.apply(db, stop_before=schema.known_migration_names()[1])
+    db.conn.execute("attach database ? as full", (str(full),))
+    for table in db.table_names():
+        if table.startswith("_"):
+            continue
+        columns = ", ".join(f'"{c}"' for c in db[table].columns_dict)
+        db.conn.execute(f'insert into "{table}" ({columns}) select {columns} from full."{table}"')
+    db.conn.execute("""insert into scenarios values ('mine', '{"x": 1}', '2025-01-01')""")
+    db.conn.commit()
+    db.conn.execute("detach database full")
+    db.close()
+    full.unlink()
 
 
 def test_older_database_is_backed_up_then_migrated(tmp_path):
