@@ -149,6 +149,9 @@ def m0005_scenarios_as_baseline_changes(db: Database) -> None:
         if name == baseline:
             continue
         params = json.loads(row["params"])
+        if not isinstance(params, dict) or set(params) == {"base", "changes"} \
+                or not {"demand", "vendor_uncertainty"} <= set(params):
+            continue  # already in this form, or not a forecast scenario: left exactly as it is
         if name in v2["what_ifs"] and name in v1 and untouched(params, v1[name]):
             changes = dict(v2["what_ifs"][name])
             if "ui" in params:

@@ -721,7 +721,8 @@ class Store:
         from engine.scenario_changes import diff_params
 
         base = self.baseline_name()
-        if base is None or base == name or self._is_derived(params):
+        if base is None or base == name or self._is_derived(params) \
+                or not {"demand", "vendor_uncertainty"} <= set(params):  # not a forecast scenario
             return params
         return {"base": base, "changes": diff_params(self.scenario(base)["params"], params)}
 

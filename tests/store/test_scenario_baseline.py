@@ -178,3 +178,17 @@ def test_seeded_what_ifs_are_worse_than_the_baseline(story_results, name, chip):
         assert np.median(job_if) > np.median(job_base) + 10
     else:
         assert np.median(job_if) == np.median(job_base)
+
+
+def test_migration_runs_once_and_leaves_non_forecast_scenarios_alone(tmp_path):
+    path = tmp_path / "old.db"
+    _make_v1_database(path, {"mine": {"x": 1}})
+    s = open_store(path)
+    assert s.scenario("mine")["params"] == {"x": 1}
+    raw = {r["name"]: r["params"] for r in s.db[SCENARIOS].rows}
+    # running it again (rows already as baseline + changes) changes nothing
+    from engine.store.schema import m0005_scenarios_as_baseline_changes
+
+    m0005_scenarios_as_baseline_changes(s.db)
+    assert {r["name"]: r["params"] for r in s.db[SCENARIOS].rows} == raw
+    s.close()

@@ -203,15 +203,19 @@ def test_chips_import_rejects_unknown_columns(store, tmp_path):
 def test_scenarios_save_rename_delete_restore(store):
     store.save_scenario("Half delivered", {"fulfilment": 0.5})
     store.rename_scenario("Half delivered", "Half")
-    # stored as the baseline plus its one change, read back resolved
-    half = store.scenario("Half")
-    assert (half["base"], half["changes"]) == ("Story default", {"fulfilment": 0.5})
-    assert half["params"] == {**store.scenario("Story default")["params"], "fulfilment": 0.5, "name": "Half"}
+    assert store.scenario("Half")["params"] == {"fulfilment": 0.5}  # not a forecast scenario: kept whole
     row = store.delete_scenario("Half")
     with pytest.raises(UserError, match="not found"):
         store.scenario("Half")
     store.restore_scenario(row)
-    assert store.scenario("Half")["changes"] == {"fulfilment": 0.5}
+    assert store.scenario("Half")["params"] == {"fulfilment": 0.5}
+    # a forecast scenario is stored as the baseline plus its changes, and read back resolved
+    params = store.scenario("Story default")["params"]
+    params["demand"]["peak_to_average"] = 2.0
+    store.save_scenario("Peaky", params)
+    peaky = store.scenario("Peaky")
+    assert (peaky["base"], peaky["changes"]) == ("Story default", {"demand.peak_to_average": 2.0})
+    assert peaky["params"] == {**params, "name": "Peaky"}
     with pytest.raises(ValidationError):
         store.save_scenario("bad", {"x": float("nan")})
 
