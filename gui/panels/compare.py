@@ -179,6 +179,10 @@ class ComparePanel(QWidget):
             self.hint.setText("Tick at least two scenarios to compare them.")
         else:
             self.hint.setText(f"{n} scenarios ticked. Compare runs their forecasts side by side.")
+        base = self.baseline()
+        if base is not None and total >= 2:
+            self.hint.setText(self.hint.text() + f" The baseline ({base}) is always compared too; each "
+                                                 "scenario's difference from it has its own column.")
         self.run_button.setEnabled(n >= 1)
 
     def showEvent(self, event) -> None:
@@ -329,6 +333,7 @@ class ComparePanel(QWidget):
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
                 item = QTableWidgetItem(figure_text(value))
+                item.setToolTip(f"{headers[k]}: {figure_text(value)}")  # cells narrower than their text
                 if k and isinstance(value, (int, float)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 t.setItem(i, k, item)
