@@ -571,6 +571,8 @@ class ForecastPanel(QWidget):
         self._debounce.stop()
         request = self._request()
         if request is None:
+            self.runner.cancel(emit=False)  # a run of older inputs would only show what no longer holds
+            self._on_busy(False)
             return None
         return self.runner.start(compute_forecast, request)
 
