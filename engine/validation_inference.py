@@ -7,7 +7,6 @@ and value; it never stops the others. Rows of one configuration share one simula
 from __future__ import annotations
 
 import math
-import re
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -22,7 +21,7 @@ LATENCY_METRICS = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "prefill_ms", "decode
 METRICS = THROUGHPUT_METRICS + LATENCY_METRICS
 TRUST_WEIGHT = {"high": 1.0, "medium": 0.5, "low": 0.25}
 
-# DeepSeek-V3/R1 MLA sizes, used when a row's notes do not give them.
+# DeepSeek-V3/R1 MLA sizes, used when a row's MLA columns are blank.
 MLA_DEFAULTS = {"kv_lora_rank": 512, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128,
                 "v_head_dim": 128, "q_lora_rank": 1536}
 
@@ -59,15 +58,10 @@ def _num(row: Mapping, name: str, *, required: bool = True, integer: bool = Fals
     return value
 
 
-def _note_int(notes: str, pattern: str, default: int) -> int:
-    m = re.search(pattern, notes, flags=re.IGNORECASE)
-    return int(m.group(1)) if m else default
-
-
 def model_from_row(row: Mapping) -> ModelConfig:
     """A ModelConfig from the row's architecture columns (FFN gating and tied embeddings are
-    chosen to match `params_b`; MLA sizes come from the notes or the DeepSeek defaults)."""
-    notes = _text(row, "notes")
+    chosen to match `params_b`; MLA sizes and leading dense layers come from their columns, blank
+    MLA sizes take the DeepSeek-V3/R1 values). Provenance columns (notes, source) are never read."""
     name = _text(row, "model") or "model"
     layers = _num(row, "layers", integer=True)
     hidden = _num(row, "hidden", integer=True)
@@ -88,19 +82,14 @@ def model_from_row(row: Mapping) -> ModelConfig:
                   moe_shared_experts=_num(row, "moe_shared_experts", integer=True, required=False, positive=False) or 0,
                   moe_topk=_num(row, "moe_topk", integer=True),
                   moe_ffn_hidden=_num(row, "moe_ffn_hidden", integer=True))
-        dense = _note_int(notes, r"first\s+(\d+)\s+(?:of\s+\d+\s+)?layers\s+dense", -1)
-        if dense < 0:
+        dense = _num(row, "moe_dense_layers", integer=True, required=False, positive=False)
+        if dense is None:   # not stated: none without a dense FFN width, else matched to params_b below
             dense = 0 if ffn == 0 else -1
         kw["moe_dense_layers"] = dense
     if attention == "mla":
-        kw.update(
-            kv_lora_rank=_note_int(notes, r"kv_lora_rank\s*[=:]?\s*(\d+)", MLA_DEFAULTS["kv_lora_rank"]),
-            qk_rope_head_dim=_note_int(notes, r"qk_rope(?:_head)?(?:_dim)?\s*[=:]?\s*(\d+)", MLA_DEFAULTS["qk_rope_head_dim"]),
-            q_lora_rank=_note_int(notes, r"q_lora_rank\s*[=:]?\s*(\d+)", MLA_DEFAULTS["q_lora_rank"]),
-            qk_nope_head_dim=MLA_DEFAULTS["qk_nope_head_dim"], v_head_dim=MLA_DEFAULTS["v_head_dim"])
-        qk = _note_int(notes, r"qk head dim\s*[=:]?\s*(\d+)", 0)
-        if qk > kw["qk_rope_head_dim"]:
-            kw["qk_nope_head_dim"] = qk - kw["qk_rope_head_dim"]
+        # MLA sizes from their columns (INFERENCE.md); blank = the DeepSeek-V3/R1 values
+        for name, default in MLA_DEFAULTS.items():
+            kw[name] = _num(row, name, integer=True, required=False) or default
     candidates = []
     dense_opts = [kw.get("moe_dense_layers", 0)]
     if kw.get("moe_dense_layers", 0) == -1:
@@ -124,20 +113,6 @@ def model_from_row(row: Mapping) -> ModelConfig:
     return model
 
 
-def assumed_kv_dtype(engine: str, weight_dtype: str, kv_dtype: str, notes: str) -> str:
-    """The KV dtype to simulate when the row says it was not recorded.
-
-    TensorRT-LLM serves FP8 checkpoints (ModelOpt, `kv_cache_quant_algo: FP8`) with an FP8 KV
-    cache by default, so an unrecorded KV dtype on an fp8 TensorRT-LLM row is fp8; elsewhere the
-    row's (assumed) dtype stands.
-    """
-    unstated = re.search(r"kv dtype not (recorded|stated)", notes, flags=re.IGNORECASE) is not None
-    family = (engine or "").strip().lower().split("@", 1)[0]
-    if unstated and family == "trtllm" and weight_dtype == "fp8":
-        return "fp8"
-    return kv_dtype
-
-
 def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     chip_id = _text(row, "chip")
     if chip_id not in chips:
@@ -159,7 +134,6 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     for label, dt in (("weight_dtype", wdt), ("kv_dtype", kdt)):
         if dt not in SERVE_DTYPES:
             raise RowError(f"{label}: {dt!r} (one of {', '.join(SERVE_DTYPES)})")
-    kdt = assumed_kv_dtype(_text(row, "engine"), wdt, kdt, _text(row, "notes"))
     kwargs = dict(model=model, chip=chips[chip_id], tp=tp, pp=pp, ep=ep, replicas=replicas,
                   input_len=_num(row, "input_len"), output_len=_num(row, "output_len"),
                   scenario=scenario, weight_dtype=wdt, kv_dtype=kdt, engine=_text(row, "engine"))

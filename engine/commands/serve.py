@@ -61,6 +61,12 @@ def _lookup(ctx, model_id: str, chip_id: str):
         return models[model_id], chips[chip_id]
 
 
+def _kv_peak_pct(sim) -> float | None:
+    """Peak KV-cache use of a simulated run, percent (None without a simulation)."""
+    used = getattr(sim, "kv_used_frac", None)
+    return 100.0 * float(used.max()) if used is not None and used.size else None
+
+
 def _finite(x):
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
@@ -158,8 +164,7 @@ def run(args, ctx) -> Output:
         "e2e_latency_ms": _finite(res.e2e_latency_ms), "e2e_latency_ms_p90": _finite(res.e2e_latency_ms_p90),
         "e2e_latency_ms_p99": _finite(res.e2e_latency_ms_p99), "queue_ms": _finite(res.queue_ms),
         "simulated_requests": res.simulated_requests, "preemptions": res.preemptions,
-        "kv_used_pct_peak": (100.0 * float(res.simulation.kv_used_frac.max())
-                             if res.simulation is not None and res.simulation.kv_used_frac.size else None),
+        "kv_used_pct_peak": _kv_peak_pct(res.simulation),
     }
     if has_slo and cap is not None:
         data["slo"] = {"ttft_ms": args.ttft_ms, "tpot_ms": args.tpot_ms}

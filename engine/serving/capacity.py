@@ -111,7 +111,7 @@ class LoadCurve:
     tpot_ms_p50: np.ndarray
     tpot_ms_p90: np.ndarray
     tpot_ms_p99: np.ndarray
-    knee_rate_per_s: float                # where p90 TTFT first exceeds 3x its light-load value
+    knee_rate_per_s: float                # where p90 TTFT first exceeds 3x its light-load value (NaN: none)
     saturation_rate_per_s: float          # requests/s one replica completes when overloaded
 
 
@@ -159,7 +159,7 @@ def load_curve(model, chip, *, input_len, output_len, tp=1, ep=1, weight_dtype="
         cols["p99"].append(run.tpot_ms["p99"])
     t90 = np.asarray(cols["t90"])
     over = np.nonzero(t90 > 3.0 * t90[0])[0]
-    knee = float(rates[over[0]]) if over.size else float(rates[-1])
+    knee = float(rates[over[0]]) if over.size else float("nan")   # NaN: no knee in the range shown
     a = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
     return LoadCurve(offered_rate_per_s=rates, output_tokens_per_s_per_chip=a["out"], ttft_ms_p50=a["t50"],
                      ttft_ms_p90=a["t90"], ttft_ms_p99=a["t99"], tpot_ms_p50=a["p50"], tpot_ms_p90=a["p90"],

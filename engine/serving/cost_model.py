@@ -135,6 +135,7 @@ class StepCostModel:
         comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq + ctx_chip * self.dec_attn_s_per_ctx
         busy = np.maximum(mem, comp)
         tp_t = self.tp_comm_s_per_token * seq_chip
+        comm: np.ndarray | float
         if self.ep > 1:
             a2a = self.a2a_s_per_token * seq_chip
             if self.wide_ep:

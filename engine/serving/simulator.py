@@ -170,11 +170,11 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         arr_t[:] = 0.0
         issued = N
     elif w.mode == "closed":
-        c = min(int(w.concurrency), N)
+        c = min(int(w.concurrency or 1), N)
         arr_t[:c] = 0.0
         issued = c
     else:
-        gaps = rng.exponential(1.0 / float(w.request_rate), N)
+        gaps = rng.exponential(1.0 / float(w.request_rate or 1.0), N)
         arr_t = np.cumsum(gaps) - gaps[0]
         issued = N
     first_t = np.full(N, np.nan)
@@ -298,7 +298,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         D = int(dec.size)
         # ---- prefill part: continue chunks, then admit in arrival order ----
         budget = budget_all - (D if sched.mixed_batches else 0)
-        chunks = []                                    # (id, offset, tokens)
+        chunks: list = []                              # (id, offset, tokens)
         pf_tokens = 0
         for i in prefilling:
             if budget > 0:

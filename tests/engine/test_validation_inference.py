@@ -133,11 +133,13 @@ def test_fit_recovers_a_bandwidth_efficiency(public):
     assert out["factors"]["inf_hbm_eff"] == pytest.approx(0.5, rel=0.1)
 
 
-def test_unrecorded_kv_dtype_on_fp8_trtllm_is_fp8():
-    from engine.validation_inference import assumed_kv_dtype
-
-    note = "GEMM quant fp8; KV dtype not recorded (engine default = model dtype assumed)"
-    assert assumed_kv_dtype("trtllm", "fp8", "bf16", note) == "fp8"
-    assert assumed_kv_dtype("trtllm@1.0", "bf16", "bf16", note) == "bf16"
-    assert assumed_kv_dtype("vllm", "fp8", "bf16", note) == "bf16"
-    assert assumed_kv_dtype("trtllm", "fp8", "bf16", "FP8 KV cache (stated)") == "bf16"
+def test_predictions_never_read_provenance(public):
+    """notes, source, locator and trust blanked: every prediction is the same (MLA sizes, dense
+    layers and dtypes come from their columns)."""
+    rows, res = public
+    blanked = [{k: ("" if k in ("notes", "source", "locator", "trust") else v) for k, v in r.items()}
+               for r in rows if r["attention"] == "mla" or "trtllm" in r["engine"]][:60]
+    ids = {r["id"] for r in blanked}
+    before = {c["id"]: c["predicted"] for c in res["cases"] if c["id"] in ids}
+    after = {c["id"]: c["predicted"] for c in validate_inference_cases(blanked, reference_chips())["cases"]}
+    assert after == before
