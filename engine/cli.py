@@ -233,13 +233,27 @@ def render_table(rows: list[dict], columns: Sequence[str] | None = None, max_wid
 
 
 def render_csv(rows: list[dict], columns: Sequence[str] | None = None) -> str:
-    cols = _columns_of(rows, columns)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(cols)
-    for row in rows:
-        writer.writerow([_csv_cell(row.get(c)) for c in cols])
+    stream_csv(rows, _columns_of(rows, columns), buffer)
     return buffer.getvalue()
+
+
+def stream_csv(rows: Iterable[dict], columns: Sequence[str], out) -> None:
+    """CSV to `out` a row at a time; text cells a spreadsheet would run as formulas are neutralised."""
+    from engine.csv_io import write_csv_rows
+
+    write_csv_rows(out, list(columns), ([row.get(c) for c in columns] for row in rows), cell=_csv_cell,
+                   lineterminator="\n")
+
+
+def stream_json_list(items: Iterable, out) -> None:
+    """A JSON list written item by item, the same text as json.dumps(list(items), indent=2)."""
+    first = True
+    for item in items:
+        text = json.dumps(_clean(item), indent=2, default=_json_default, allow_nan=False)
+        out.write(("[\n" if first else ",\n") + "\n".join("  " + line for line in text.splitlines()))
+        first = False
+    out.write("[]\n" if first else "\n]\n")
 
 
 def render(output: Output, fmt: str) -> str:
@@ -275,10 +289,14 @@ def run_command(args: argparse.Namespace) -> int:
     ctx = Context(args.db)
     try:
         output = args.handler(args, ctx)
-        if output is not None:
+        if output is not None and output.stream is not None:
+            output.stream(sys.stdout)
+        elif output is not None:
             _print_safely(render(output, args.format))
         return 0
     except UserError as exc:
+        if getattr(exc, "data", None) is not None and args.format == "json":  # InfeasibleRequest's figures
+            _print_safely(render(Output(data=exc.data), "json"))
         message = str(exc).replace("\n", " ")
         print(f"fleetcast: error: {message}", file=sys.stderr)
         return 1

@@ -21,5 +21,14 @@ class ValidationError(UserError):
         super().__init__(message)
 
 
+class InfeasibleRequest(UserError):
+    """A request that can't be met (exit 1). `data`, when given, is still printed for --format json,
+    so a script sees the figures and the reason alongside the exit code."""
+
+    def __init__(self, message: str, data=None):
+        super().__init__(message)
+        self.data = data
+
+
 class Cancelled(Exception):
     """A long computation stopped because its `should_stop()` hook returned True."""

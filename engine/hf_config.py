@@ -7,6 +7,7 @@ names we don't know are listed as unknown so the user can check nothing importan
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -54,6 +55,74 @@ IGNORED = {
 }
 
 
+# Every field whose value enters arithmetic: checked to be a whole number before any is used.
+WHOLE_NUMBER_FIELDS = tuple(dict.fromkeys(
+    [name for aliases in FIELD_ALIASES.values() for name in aliases]
+    + list(EXPERT_COUNT + EXPERT_TOPK + SHARED_EXPERTS + EXPERT_WIDTH + FFN_WIDTH)
+    + ["first_k_dense_replace", "shared_expert_intermediate_size"]))
+TEXT_FIELDS = ("hidden_act", "activation_function", "model_type", "_name_or_path")
+# Far above any real architecture (context windows reach ~10M); a larger value is a broken file.
+MAX_CONFIG_INTEGER = 10**9
+
+
+class OversizedNumber(str):
+    """A JSON integer literal too long to be a real value, kept as text so the field is named."""
+
+
+def parse_json_int(text: str):
+    """`parse_int` hook for json.loads: huge literals don't reach int() (4,300-digit limit, CPU)."""
+    return int(text) if len(text) <= 30 else OversizedNumber(text)
+
+
+def _show(value) -> str:
+    if isinstance(value, OversizedNumber):
+        return f"a {len(value.lstrip('-'))}-digit number"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _whole_number(key: str, value) -> tuple[int | None, str | None]:
+    """(value as int, None) or (None, 'key: value (why)')."""
+    if isinstance(value, OversizedNumber) or (isinstance(value, int) and not isinstance(value, bool)
+                                              and abs(value) > MAX_CONFIG_INTEGER):
+        return None, f"{key}: {_show(value)} (larger than {MAX_CONFIG_INTEGER:,}; not a real model)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None, f"{key}: {_show(value)} (must be a whole number)"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None, f"{key}: {_show(value)} (must be a finite whole number)"
+        if value != int(value):
+            return None, f"{key}: {_show(value)} (must be a whole number)"
+        if abs(value) > MAX_CONFIG_INTEGER:
+            return None, f"{key}: {_show(value)} (larger than {MAX_CONFIG_INTEGER:,}; not a real model)"
+    if value < 0:
+        return None, f"{key}: {_show(value)} (must be >= 0)"
+    return int(value), None
+
+
+def checked_config(config: dict) -> dict:
+    """`config` with every field used in arithmetic checked and turned into an int; every problem
+    listed as 'field: value (why)' before any value is used."""
+    clean, problems = dict(config), []
+    for key in WHOLE_NUMBER_FIELDS:
+        if config.get(key) is None:
+            continue
+        number, problem = _whole_number(key, config[key])
+        if problem:
+            problems.append(problem)
+        else:
+            clean[key] = number
+    for key in TEXT_FIELDS:
+        if config.get(key) is not None and not isinstance(config[key], str):
+            problems.append(f"{key}: {_show(config[key])} (must be text)")
+    tie = config.get("tie_word_embeddings")
+    if tie is not None and tie not in (True, False, 0, 1):
+        problems.append(f"tie_word_embeddings: {_show(tie)} (must be true or false)")
+    if problems:
+        raise ValidationError(problems)
+    return clean
+
+
 @dataclass(frozen=True)
 class HfImport:
     model: object  # ModelConfig
@@ -81,6 +150,7 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
 
     if not isinstance(config, dict):
         raise ValidationError(["config.json: top level must be a JSON object"])
+    config = checked_config(config)
     used, notes, fields, problems = set(), [], {}, []
     for field, aliases in FIELD_ALIASES.items():
         key, value = _first(config, aliases)

@@ -66,3 +66,16 @@ def goodput(num_chips: int, checkpoint_bytes: float, *, checkpoint_write_gbps: f
 
 def expected_interruptions(num_chips: int, days: float, mtbf_chip_hours: float | None = None) -> float:
     return days * 86400.0 / job_mtbf_s(num_chips, mtbf_chip_hours)
+
+
+def no_progress_reason(num_chips: int, g: Goodput, restart_s: float,
+                       mtbf_chip_hours: float | None = None) -> str:
+    """Why a job of `num_chips` makes no progress (goodput 0), with the figures behind it."""
+    mtbf = DEFAULT_MTBF_CHIP_HOURS if mtbf_chip_hours is None else float(mtbf_chip_hours)
+    lost_per_failure_s = restart_s + (g.checkpoint_interval_s + g.checkpoint_time_s) / 2.0
+    return (f"no progress on {num_chips:,} chips: failures are so frequent that every one interrupts the job "
+            f"before it gains anything (goodput 0). Expected interval between failures "
+            f"{g.mtbf_job_s / 60.0:.1f} min ({mtbf:,.0f} chip-hours MTBF per chip / {num_chips:,} chips); each "
+            f"failure costs {restart_s / 60.0:.0f} min of restart plus {lost_per_failure_s / 60.0 - restart_s / 60.0:.1f} "
+            f"min of lost work, and a checkpoint takes {g.checkpoint_time_s / 60.0:.1f} min. Use fewer chips, "
+            "faster restarts or faster checkpoint storage")

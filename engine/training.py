@@ -893,6 +893,8 @@ def estimate_run(tokens: float, tokens_per_s_per_chip: float, num_chips: int, ch
     ckpt_bytes = (params or 0.0) * 14.0  # bf16 weights + fp32 master + Adam moments
     g = reliability.goodput(num_chips, ckpt_bytes, checkpoint_write_gbps=checkpoint_write_gbps,
                             restart_s=restart_min * 60.0, mtbf_chip_hours=mtbf_chip_hours)
+    if g.goodput <= 0.0:  # failures outpace progress: no finite time to train
+        raise UserError(reliability.no_progress_reason(num_chips, g, restart_min * 60.0, mtbf_chip_hours))
     wall_s = steady_s / g.goodput
     chip_hours = wall_s / 3600.0 * num_chips
     energy_mwh = chip_hours * (chip.tdp_w or 700.0) * utilisation * pue / 1e6

@@ -36,8 +36,19 @@ MAX_ORDER_QUANTITY = 100_000_000
 TEXT_LIMIT = 10_000
 
 
+# C0 controls, DEL and C1 controls: a terminal runs them (ESC starts a control sequence, BEL
+# rings); in text a user typed or imported they are corruption or an attack, never content.
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MULTILINE_ALLOWED = "\t\n"  # kept in free-text notes and sources, refused in single-line fields
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character written as a Python escape ('\\x1b', '\\n')."""
+    return CONTROL_CHARS.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def _show(value) -> str:
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    text = repr(value) if not isinstance(value, str) else f"'{escape_controls(value)}'"
     return text if len(text) <= 60 else text[:57] + "...'"
 
 
@@ -100,14 +111,20 @@ def parse_date(field: str, value, *, allow_blank: bool = False) -> dt.date | Non
     return day
 
 
-def parse_text(field: str, value, *, required: bool = False, choices=None, limit: int = TEXT_LIMIT) -> str:
+def parse_text(field: str, value, *, required: bool = False, choices=None, limit: int = TEXT_LIMIT,
+               multiline: bool = False) -> str:
     text = "" if value is None else str(value).strip()
     if required and not text:
         raise ValidationError([f"{field}: value is required"])
     if len(text) > limit:
         raise ValidationError([f"{field}: text of {len(text)} characters (limit {limit})"])
-    if "\x00" in text:
-        raise ValidationError([f"{field}: contains a NUL character"])
+    if multiline:
+        text = text.replace("\r\n", "\n")  # a Windows line break in a note is still a line break
+    bad = [c for c in CONTROL_CHARS.findall(text) if not (multiline and c in MULTILINE_ALLOWED)]
+    if bad:
+        kind = "a NUL character" if bad[0] == "\x00" else "a control character"
+        raise ValidationError([f"{field}: {_show(text)} (contains {kind}, '{escape_controls(bad[0])}'; "
+                               f"remove it{', or use a note for several lines' if bad[0] in MULTILINE_ALLOWED else ''})"])
     if choices is not None and text.lower() not in choices:
         allowed = ", ".join(c for c in choices if c) or "blank"
         raise ValidationError([f"{field}: {_show(value)} (must be one of {allowed})"])
@@ -156,6 +173,8 @@ def chip_field_parser(name: str):
         return lambda v: parse_int("year", v, minimum=1990, maximum=2100)
     if name in CHIP_INT_FIELDS:
         return lambda v, n=name: parse_int(n, v, minimum=1, maximum=CHIP_LIMITS[n])
+    if name in ("sources", "notes"):
+        return lambda v, n=name: parse_text(n, v, multiline=True)
     if name in CHIP_FIELDS:
         return lambda v, n=name: parse_text(n, v)
     raise ValidationError([f"{name}: unknown chip field"])
@@ -211,8 +230,8 @@ ORDER_PARSERS = {
     "promised": lambda v: parse_schedule("promised", v),
     "price_usd_per_chip": lambda v: parse_float("price_usd_per_chip", v, maximum=1e8),
     "status": lambda v: parse_text("status", v or "assumption", choices=ORDER_STATUS_VALUES),
-    "source": lambda v: parse_text("source", v),
-    "note": lambda v: parse_text("note", v),
+    "source": lambda v: parse_text("source", v, multiline=True),
+    "note": lambda v: parse_text("note", v, multiline=True),
 }
 
 
@@ -244,7 +263,7 @@ def check_delivery(row: dict, *, order_date: dt.date, outstanding: int) -> dict:
     cleaned = _collect(row, {
         "date": lambda v: parse_date("date", v),
         "quantity": lambda v: parse_int("quantity", v, minimum=1, maximum=MAX_ORDER_QUANTITY, allow_blank=False),
-        "note": lambda v: parse_text("note", v),
+        "note": lambda v: parse_text("note", v, multiline=True),
     })
     problems = []
     if cleaned["date"] < order_date:
@@ -283,7 +302,8 @@ def check_model(row: dict):
             if name == "id":
                 cleaned[name] = parse_id("id", value)
             elif name in ("name", "source"):
-                cleaned[name] = parse_text(name, value, required=(name == "name"), limit=500)
+                cleaned[name] = parse_text(name, value, required=(name == "name"), limit=500,
+                                           multiline=(name == "source"))
             elif name in ("gated_ffn", "tied_embeddings"):
                 cleaned[name] = _parse_bool(name, value)
             elif name == "params_b_reported":

@@ -292,18 +292,35 @@ class MainWindow(QMainWindow):
             out_dir = QFileDialog.getExistingDirectory(self, "Export all charts and tables to", last_dir("export"))
             if not out_dir:
                 return None
-        from gui.export_all import export_all
+        from gui.export_all import WouldOverwrite, export_all
 
         for key in ANALYSIS_PANELS:
             self.panel(key)
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            written = export_all(self.panels, out_dir, scenario=self._scenario_name)
-        except UserError as exc:
-            self.fleet_panel.banner.show_error(f"Export failed: {exc}")
-            return None
-        finally:
-            QApplication.restoreOverrideCursor()
+
+        force = False
+        while True:
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                written = export_all(self.panels, out_dir, scenario=self._scenario_name, force=force)
+            except WouldOverwrite as exc:  # nothing written yet: ask before replacing the user's files
+                existing = exc.existing
+            except UserError as exc:
+                self.fleet_panel.banner.show_error(f"Export failed: {exc}")
+                return None
+            else:
+                break
+            finally:
+                QApplication.restoreOverrideCursor()
+            names = ", ".join(p.name for p in existing[:3]) + (" …" if len(existing) > 3 else "")
+            answer = QMessageBox.question(
+                self, "Replace files?",
+                f"Files in {out_dir} have the names Export all writes ({names}). "
+                "Replace them? (No writes nothing; choose an empty folder to keep them.)",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes or force:
+                self.show_status("Export all cancelled: nothing was written")
+                return None
+            force = True
         remember_dir("export", os.path.join(out_dir, "x"))
         self.show_status(f"Exported {len(written)} files to {out_dir}")
         return written
@@ -426,7 +443,8 @@ class MainWindow(QMainWindow):
             return None
         remember_dir("import", path)
         self.fleet_panel.refresh()
-        self.fleet_panel.banner.show_info(f"Imported {command.count} {kind} rows from {path} (Ctrl+Z undoes the import).")
+        summary = command.summary.text() if command.summary is not None else f"imported {command.count} {kind} rows"
+        self.fleet_panel.banner.show_info(f"{summary[:1].upper()}{summary[1:]} (Ctrl+Z undoes the import).")
         self.show_status(f"Imported {command.count} {kind} rows")
         return command.count
 
@@ -438,7 +456,7 @@ class MainWindow(QMainWindow):
                 return None
         method = self.store.export_chips_csv if kind == "chips" else self.store.export_orders_csv
         try:
-            count = method(path)
+            count = method(path, force=True)  # the save dialog has asked before replacing a file
         except (UserError, OSError) as exc:
             self.fleet_panel.banner.show_error(f"Could not export to {path}: {exc}")
             return None

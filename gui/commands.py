@@ -206,14 +206,16 @@ class ImportCommand(StoreCommand):
         self.before: dict | None = None
         self.after: dict | None = None
         self.count = 0
+        self.summary = None  # engine.store.transfer.ImportSummary: what was added and updated
 
     def apply(self):
         if self.after is not None:  # redo: the rows as the import left them
             self.store.restore_tables(self.after)
             return
         self.before = self.store.snapshot_tables()
-        method = self.store.import_chips_csv if self.kind == "chips" else self.store.import_orders_csv
-        self.count = method(self.path)
+        method = self.store.import_chips if self.kind == "chips" else self.store.import_orders
+        self.summary = method(self.path)
+        self.count = self.summary.count
         self.after = self.store.snapshot_tables()
 
     def revert(self):

@@ -9,7 +9,6 @@ CSV is written by us, with unit-bearing headers, from the numbers behind the cha
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import html
 import logging
@@ -201,17 +200,28 @@ def export_csv(headers: Sequence[str], rows: Iterable[Sequence], path: str | os.
     """Write `headers` (units in them, e.g. 'Installed H100 (chips)') and `rows`. Returns the path.
 
     `context` ({"Scenario": ..., "Model": ..., "Workload": ...}) goes first as '# Key: value'
-    comment lines, so the file says what it shows (pandas: read_csv(path, comment="#"))."""
+    comment lines, so the file says what it shows (pandas: read_csv(path, comment="#")).
+    Written atomically (a temporary file moved into place); replaces an existing file, since the
+    callers have asked (a save dialog confirms, Export all checks first). Text cells that a
+    spreadsheet would run as formulas are neutralised (engine.csv_io)."""
+    from engine.csv_io import atomic_output, write_csv_rows
+    from engine.errors import UserError
+
     path = Path(path)
     headers = list(headers)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        for line in context_lines(context):
-            handle.write(f"# {line}\n")
-        writer = csv.writer(handle)
-        writer.writerow(headers)
+
+    def checked(rows):
         for row in rows:
             row = list(row)
             if len(row) != len(headers):
                 raise ValueError(f"row has {len(row)} values for {len(headers)} columns: {row!r}")
-            writer.writerow([_csv_cell(v) for v in row])
+            yield row
+
+    try:
+        with atomic_output(path, force=True) as handle:
+            for line in context_lines(context):  # comment lines: '#' is no formula trigger
+                handle.write("# " + " ".join(line.splitlines()) + "\n")
+            write_csv_rows(handle, headers, checked(rows), cell=_csv_cell)
+    except UserError as exc:  # callers handle OSError for a file that can't be written
+        raise OSError(str(exc)) from None
     return path

@@ -8,8 +8,10 @@ File names: `<panel>_<chart>.png|svg|csv` and `<panel>_<table>.csv` (panel keys 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -26,6 +28,16 @@ OFFSCREEN_SIZE = (2200, 1400)  # each chart gets ~900 px: a 1600 px export keeps
 PANEL_CLASSES = tuple((spec.key, spec.module, spec.class_name) for spec in registry.PANELS)
 
 
+class WouldOverwrite(UserError):
+    """Export all found files of the names it would write; nothing was written. `existing` lists them."""
+
+    def __init__(self, existing: list[Path]):
+        self.existing = list(existing)
+        more = f" and {len(existing) - 1} other file(s)" if len(existing) > 1 else ""
+        super().__init__(f"{existing[0]}: exists{more}; not overwritten (pass --force to replace them, "
+                         "or choose an empty folder)")
+
+
 def panel_context(panel, scenario: str | None) -> dict:
     """What a panel's files show: the scenario, and the panel's model and workload."""
     context = {"Scenario": scenario} if scenario else {}
@@ -34,11 +46,15 @@ def panel_context(panel, scenario: str | None) -> dict:
     return context
 
 
-def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenario: str | None = None) -> list[Path]:
+def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenario: str | None = None, *,
+               force: bool = False) -> list[Path]:
     """Compute every panel now and write its charts and tables into `out_dir` (created if needed).
     Every file names `scenario` and the panel's model and workload (CSV comment lines, a
     second title line in PNG and SVG).
 
+    Every file name is worked out first: if any exists and `force` is False, WouldOverwrite is
+    raised before anything is written. Each file is written to a temporary name in `out_dir` and
+    moved into place, so no file is ever half-written and no temporary file is left behind.
     Raises UserError naming the folder when it can't be created or written.
     """
     out = Path(out_dir)
@@ -49,7 +65,11 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         probe.unlink()
     except OSError as exc:
         raise UserError(f"--out {out}: can't write there ({exc.strerror or exc})") from None
-    written: list[Path] = []
+    if not force:  # the names known before computing: refuse at once, without the long compute
+        early = [path for path in _names_known_now(panels, out) if os.path.lexists(path)]
+        if early:
+            raise WouldOverwrite(early)
+    plan: list[tuple[Path, object]] = []  # (target, writer taking a path)
     for panel_key, panel in panels.items():
         if hasattr(panel, "compute_now"):
             panel.compute_now()
@@ -57,22 +77,72 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
             stem = out / f"{panel_key}_{chart_key}"
             chart_context = {"Chart": getattr(chart, "title", chart_key), **context} if context else {}
-            try:
-                with export_mod.titled(chart, chart_context):
-                    written.append(export_mod.export_png(chart, stem.with_suffix(".png"), width=PNG_WIDTH_PX))
-                    written.append(export_mod.export_svg(chart, stem.with_suffix(".svg")))
-                headers, rows = chart.data_table()
-                written.append(export_mod.export_csv(headers, rows, stem.with_suffix(".csv"), context=chart_context))
-            except OSError as exc:
-                raise UserError(f"{stem}: could not write ({exc})") from None
+            plan.append((stem.with_suffix(".png"), lambda p, c=chart, x=chart_context: _titled_png(c, p, x)))
+            plan.append((stem.with_suffix(".svg"), lambda p, c=chart, x=chart_context: _titled_svg(c, p, x)))
+            plan.append((stem.with_suffix(".csv"),
+                         lambda p, c=chart, x=chart_context: export_mod.export_csv(*c.data_table(), p, context=x)))
         for table_key, (headers, rows) in (panel.tables() if hasattr(panel, "tables") else {}).items():
-            path = out / f"{panel_key}_{table_key}.csv"
-            try:
-                written.append(export_mod.export_csv(headers, rows, path,
-                                                     context={"Table": table_key, **context} if context else {}))
-            except OSError as exc:
-                raise UserError(f"{path}: could not write ({exc})") from None
+            plan.append((out / f"{panel_key}_{table_key}.csv",
+                         lambda p, h=headers, r=rows, k=table_key, x=context:
+                         export_mod.export_csv(h, r, p, context={"Table": k, **x} if x else {})))
+    existing = [path for path, _ in plan if os.path.lexists(path)]
+    if existing and not force:
+        raise WouldOverwrite(existing)
+    written: list[Path] = []
+    for path, writer in plan:
+        _write_atomically(path, writer, force=force)
+        written.append(path)
     return written
+
+
+def _titled_png(chart, path: Path, context) -> Path:
+    with export_mod.titled(chart, context):
+        return export_mod.export_png(chart, path, width=PNG_WIDTH_PX)
+
+
+def _titled_svg(chart, path: Path, context) -> Path:
+    with export_mod.titled(chart, context):
+        return export_mod.export_svg(chart, path)
+
+
+def _names_known_now(panels: Mapping[str, object], out: Path) -> list[Path]:
+    """File names Export all will write that are known before computing (charts, current tables);
+    tables that appear only after computing are checked again once everything is computed."""
+    names = []
+    for panel_key, panel in panels.items():
+        for chart_key in (panel.charts() if hasattr(panel, "charts") else {}):
+            names += [out / f"{panel_key}_{chart_key}.{ext}" for ext in ("png", "svg", "csv")]
+        tables = panel.tables() if hasattr(panel, "tables") else {}
+        names += [out / f"{panel_key}_{table_key}.csv" for table_key in tables]
+    return names
+
+
+def _write_atomically(path: Path, writer, *, force: bool) -> None:
+    """`writer(tmp)` into a temporary file next to `path`, then moved onto `path`."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise UserError(f"{path}: could not write ({exc.strerror or exc})") from None
+    tmp = Path(tmp_name)
+    try:
+        writer(tmp)
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # no-clobber: a file that appeared since the check stays
+            except FileExistsError:
+                raise WouldOverwrite([path]) from None
+            except OSError:
+                if os.path.lexists(path):
+                    raise WouldOverwrite([path]) from None
+                os.replace(tmp, path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: could not write ({exc})") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str, object]:

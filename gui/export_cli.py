@@ -16,6 +16,7 @@ def register(subparsers) -> None:
     p.add_argument("--scenario", metavar="NAME",
                    help="a saved scenario (default: the baseline 'Story default'; the name used is printed)")
     p.add_argument("--out", metavar="DIR", required=True, help="folder to write into (created if missing)")
+    p.add_argument("--force", action="store_true", help="replace files of the same names already in DIR")
     p.set_defaults(handler=run)
 
 
@@ -61,7 +62,7 @@ def run(args, ctx) -> Output:
         name = baseline_scenario(store)
     panels = build_offscreen_panels(store, name)
     try:
-        written = export_all(panels, out, scenario=name)
+        written = export_all(panels, out, scenario=name, force=args.force)
     finally:
         shutdown_panels(panels)
         from PySide6.QtCore import QThreadPool

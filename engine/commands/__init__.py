@@ -8,7 +8,7 @@ can fix; the CLI turns that into one line on stderr and exit code 1.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass
@@ -18,6 +18,8 @@ class Output:
     `data` is what `--format json` prints. `rows` (a list of flat dicts) is what `table` and `csv`
     print; when `rows` is None, table/csv fall back to `data` if it is a list of flat dicts.
     `text` (optional) is printed above the table in `table` format, e.g. a summary.
+    `stream` (optional) replaces all of that: called with the output file, it writes the result
+    itself a row at a time (for results too large to hold in memory).
     """
 
     data: Any
@@ -25,3 +27,4 @@ class Output:
     columns: list[str] | None = None
     text: str = ""
     extra_tables: list[tuple[str, list[dict]]] = field(default_factory=list)
+    stream: Callable[[Any], None] | None = None

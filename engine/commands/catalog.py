@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,6 +14,7 @@ CHIP_TABLE_COLUMNS = ["id", "vendor", "name", "bf16_tflops", "fp8_tflops", "hbm_
                       "china_market", "confidence"]
 ORDER_COLUMNS = ["id", "buyer", "vendor", "chip_id", "quantity", "delivered", "order_date", "promised",
                  "price_usd_per_chip", "status", "source", "note"]
+ORDERS_TABLE_LIMIT = 100  # a table is for reading; csv/json stream every order
 MODEL_COLUMNS = ["id", "name", "params_b", "active_params_b", "attention", "layers", "hidden", "heads",
                  "kv_heads", "ffn_hidden", "moe_experts", "moe_topk", "vocab", "seq_len"]
 
@@ -27,15 +27,21 @@ def register(subparsers) -> None:
     p.set_defaults(handler=chips_import)
     p = add_command(chips, "export", "write the catalog to a CSV file")
     p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--force", action="store_true", help="replace FILE.csv if it exists")
     p.set_defaults(handler=chips_export)
 
     orders = add_group(subparsers, "orders", "chip orders and their deliveries")
-    add_command(orders, "list", "list orders with delivered quantities").set_defaults(handler=orders_list)
+    p = add_command(orders, "list", "list orders with delivered quantities")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help=f"at most N orders (default: {ORDERS_TABLE_LIMIT} in a table, all for csv/json)")
+    p.add_argument("--offset", type=int, default=0, metavar="K", help="skip the first K orders")
+    p.set_defaults(handler=orders_list)
     p = add_command(orders, "import", "validate every row of a CSV (deliveries as DATE:QTY;...), then write all or none")
     p.add_argument("file", metavar="FILE.csv")
     p.set_defaults(handler=orders_import)
     p = add_command(orders, "export", "write orders (with their deliveries) to a CSV file")
     p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--force", action="store_true", help="replace FILE.csv if it exists")
     p.set_defaults(handler=orders_export)
 
     models = add_group(subparsers, "models", "model presets (transformer architectures)")
@@ -63,53 +69,60 @@ def chips_list(args, ctx) -> Output:
 
 
 def chips_import(args, ctx) -> Output:
-    store = ctx.store()
-    existing = {row["id"] for row in store.chip_rows()}
-    count = store.import_chips_csv(args.file)
-    ids = [row["id"] for row in store.chip_rows()]
-    imported = _csv_ids(args.file)
-    updated = sorted(i for i in imported if i in existing)
-    added = sorted(i for i in imported if i not in existing and i in ids)
-    text = f"imported {count} chip(s) from {args.file}: {len(added)} added"
-    if updated:
-        text += f", {len(updated)} replaced ({', '.join(updated[:8])}{' …' if len(updated) > 8 else ''})"
-    return Output(data={"imported": count, "added": added, "replaced": updated, "file": str(args.file)},
-                  text=text, rows=[])
-
-
-def _csv_ids(path) -> list[str]:
-    import csv
-
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        return [(row.get("id") or "").strip() for row in csv.DictReader(handle) if (row.get("id") or "").strip()]
+    summary = ctx.store().import_chips(args.file)
+    return Output(data=summary.as_dict(), text=summary.text(), rows=[])
 
 
 def chips_export(args, ctx) -> Output:
-    count = ctx.store().export_chips_csv(args.file)
+    count = ctx.store().export_chips_csv(args.file, force=args.force)
     return Output(data={"exported": count, "file": str(args.file)}, rows=[{"exported": count, "file": str(args.file)}])
 
 
 # ---- orders ----------------------------------------------------------------------------------
 
+def _order_record(order: dict, deliveries: list[dict]) -> dict:
+    return {**{k: order.get(k) for k in ORDER_COLUMNS},
+            "deliveries": [{"id": d["id"], "date": d["date"], "quantity": d["quantity"], "note": d["note"]}
+                           for d in deliveries]}
+
+
 def orders_list(args, ctx) -> Output:
+    if args.limit is not None and args.limit < 0:
+        raise UserError(f"--limit: {args.limit} (must be 0 or more)")
+    if args.offset < 0:
+        raise UserError(f"--offset: {args.offset} (must be 0 or more)")
     store = ctx.store()
-    deliveries: dict[int, list[dict]] = {}
-    for row in store.delivery_rows():
-        deliveries.setdefault(row["order_id"], []).append(
-            {"id": row["id"], "date": row["date"], "quantity": row["quantity"], "note": row["note"]})
-    rows = store.order_rows()
-    data = [{**{k: r.get(k) for k in ORDER_COLUMNS}, "deliveries": deliveries.get(r["id"], [])} for r in rows]
-    return Output(data=data, rows=[{k: r.get(k) for k in ORDER_COLUMNS} for r in rows], columns=ORDER_COLUMNS)
+    limit = args.limit if args.limit is not None or args.format != "table" else ORDERS_TABLE_LIMIT
+    if args.format == "table":
+        records = list(store.iter_orders(limit=limit, offset=args.offset))
+        rows = [{k: order.get(k) for k in ORDER_COLUMNS} for order, _ in records]
+        text = ""
+        total = store.order_count()
+        if args.offset or len(rows) < total:
+            first = args.offset + 1 if rows else args.offset
+            text = (f"orders {first}-{args.offset + len(rows)} of {total:,} "
+                    "(--limit N --offset K for others; --format csv or json for all)")
+        return Output(data=[_order_record(o, d) for o, d in records], rows=rows, columns=ORDER_COLUMNS, text=text)
+
+    def stream(out) -> None:  # one order at a time: a million orders never sit in memory
+        from engine.cli import stream_csv, stream_json_list
+
+        records = store.iter_orders(limit=limit, offset=args.offset)
+        if args.format == "json":
+            stream_json_list((_order_record(o, d) for o, d in records), out)
+        else:
+            stream_csv(({k: o.get(k) for k in ORDER_COLUMNS} for o, _ in records), ORDER_COLUMNS, out)
+
+    return Output(data=None, stream=stream)
 
 
 def orders_import(args, ctx) -> Output:
-    count = ctx.store().import_orders_csv(args.file)
-    return Output(data={"imported": count, "file": str(args.file)}, text=f"imported {count} order(s) from {args.file}",
-                  rows=[])
+    summary = ctx.store().import_orders(args.file)
+    return Output(data=summary.as_dict(), text=summary.text(), rows=[])
 
 
 def orders_export(args, ctx) -> Output:
-    count = ctx.store().export_orders_csv(args.file)
+    count = ctx.store().export_orders_csv(args.file, force=args.force)
     return Output(data={"exported": count, "file": str(args.file)}, rows=[{"exported": count, "file": str(args.file)}])
 
 
@@ -131,17 +144,13 @@ def models_list(args, ctx) -> Output:
 def models_import(args, ctx) -> Output:
     from engine.hf_config import model_from_hf_config, slug
 
+    from engine.csv_io import read_json_file
+    from engine.hf_config import parse_json_int
+
     path = Path(args.file)
     if path.is_dir():  # a downloaded model folder: its config.json
         path = path / "config.json"
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: can't be read ({exc.strerror})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    config = read_json_file(path, what="config.json", parse_int=parse_json_int)
     default_id = path.parent.name if path.name == "config.json" and path.parent.name else path.stem
     model_id = args.id or slug(default_id)
     try:

@@ -24,6 +24,28 @@ UNITS = {
 }
 
 
+# The Monte Carlo holds about (8 + chip types) float64 arrays of trials x months at its peak
+# (tracemalloc: 9.2 per trial-month with 2 chip types, 13.2 with 6, for 2 to 30 orders).
+FORECAST_MEMORY_BUDGET_BYTES = 2 * 1024**3
+FLOATS_PER_TRIAL_MONTH_BASE = 8
+MEMORY_SAFETY = 1.25
+
+
+def forecast_memory_bytes(trials: int, months: int, chip_types: int) -> float:
+    """Peak memory of a forecast's Monte Carlo, estimated (with a 25% margin)."""
+    return trials * months * 8.0 * (FLOATS_PER_TRIAL_MONTH_BASE + max(chip_types, 1)) * MEMORY_SAFETY
+
+
+def check_memory_budget(trials: int, months: int, chip_types: int) -> None:
+    need = forecast_memory_bytes(trials, months, chip_types)
+    if need > FORECAST_MEMORY_BUDGET_BYTES:
+        per_trial = need / trials
+        most = max(int(FORECAST_MEMORY_BUDGET_BYTES // per_trial), 1)
+        raise UserError(f"--trials {trials:,} x --months {months} with {chip_types} chip type(s) needs about "
+                        f"{need / 1024**3:,.1f} GiB, over the {FORECAST_MEMORY_BUDGET_BYTES / 1024**3:g} GiB limit "
+                        f"for a forecast; use at most {most:,} trials for {months} months, or fewer months")
+
+
 def register(subparsers) -> None:
     p = add_command(subparsers, "forecast", "supply vs demand per month under delivery uncertainty "
                                             "(Monte Carlo P10/P50/P90), and training-job completion dates")
@@ -199,6 +221,12 @@ def run(args, ctx) -> Output:
 
     orders, chips, models, scenario = _load(args, ctx)
     scenario = _overrides(args, scenario)
+    chip_types = len({o.chip_id for o in orders}) or 1
+    check_memory_budget(scenario.trials, scenario.months, chip_types)  # before any large allocation
     inputs = build_inputs(orders, chips, models, scenario)
-    result = run_forecast(inputs)
+    try:
+        result = run_forecast(inputs)
+    except MemoryError:
+        raise UserError(f"the forecast ran out of memory ({scenario.trials:,} trials x {scenario.months} months); "
+                        "use fewer trials or months") from None
     return Output(data=result_to_dict(result, inputs), rows=result_rows(result), text=_summary(result))

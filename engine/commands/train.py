@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from engine.commands import Output
-from engine.errors import UserError
+from engine.errors import InfeasibleRequest, UserError
 
 
 def register(subparsers) -> None:
@@ -143,8 +143,12 @@ def run(args, ctx) -> Output:
         best = evaluate_layout(inputs)
         data = dict(base)
         data.update(_figures(best, inputs))
-        if not best.feasible:
+        if not best.feasible:  # the contract: an infeasible request exits 1 with the reason (JSON still printed)
             data["infeasible_reason"] = infeasible_detail(best)
+            layout = " x ".join(f"{k.upper()}{best.layout[k]}" for k in ("tp", "pp", "vpp", "dp", "cp")
+                                if best.layout.get(k) is not None)
+            raise InfeasibleRequest(f"layout {layout} for {model.id} on {args.chips} x {chip.id} is infeasible: "
+                                    f"{data['infeasible_reason']}", data=data)
     if args.tokens:
         run_est = estimate_run(args.tokens, best.tokens_per_s_per_chip, args.chips, chip,
                                params=float(model.total_params()), price_per_chip_hour_usd=args.price)

@@ -10,10 +10,8 @@ newer or locked is never modified. Which paths are opened and how: `files.py`; t
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import functools
-import io
 import json
 import os
 import sqlite3
@@ -33,7 +31,7 @@ from engine.validate import (
     parse_schedule, parse_text,
 )
 
-ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)
+ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)  # as in engine.store.transfer
 
 
 def _now() -> str:
@@ -354,100 +352,28 @@ class Store:
         self.chip(chip_id)
         factor = parse_text("factor", factor, required=True, limit=100)
         number = parse_float(factor, value, minimum=None, allow_blank=False)
+        note = parse_text("note", note, multiline=True)
         rows = list(self.db[CALIBRATION].rows_where("chip_id = ? and factor = ?", [chip_id, factor]))
         with self.db.atomic():
             self.db[CALIBRATION].upsert({"chip_id": chip_id, "factor": factor, "value": number, "note": note},
                                         pk=("chip_id", "factor"))
         return rows[0]["value"] if rows else None
 
-    # ---- CSV helpers -------------------------------------------------------------------------
-    @staticmethod
-    def _read_csv(path) -> tuple[list[str], list[tuple[int, dict]]]:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise UserError(f"{path}: no such file") from None
-        except UnicodeDecodeError as exc:
-            raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save it as CSV UTF-8") from None
-        except OSError as exc:
-            raise UserError(f"{path}: can't be read ({exc.strerror})") from None
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise UserError(f"{path}: empty file (expected a header row)")
-        header = [h.strip() for h in reader.fieldnames]
-        rows = []
-        try:
-            for row in reader:
-                clean = {(k or "").strip(): v for k, v in row.items() if k is not None}
-                if None in row:
-                    clean["__extra__"] = row[None]
-                if any((v or "").strip() for v in clean.values() if isinstance(v, str)):
-                    rows.append((reader.line_num, clean))
-        except csv.Error as exc:
-            raise UserError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
-        return header, rows
+    # ---- chips import/export (engine.store.transfer does the work) ------------------------
+    def import_chips(self, path) -> "ImportSummary":
+        """Validate every row, then add or update all chips or none; what changed, by id."""
+        from engine.store.transfer import import_chips
 
-    @staticmethod
-    def _row_problems(path, line: int, exc: ValidationError, row: dict) -> list[str]:
-        out = []
-        for problem in exc.problems:
-            field = problem.split(":", 1)[0]
-            out.append(f"{Path(path).name} row {line}, column {field}: {problem.split(':', 1)[-1].strip()}")
-        return out
+        return import_chips(self, path)
 
-    @staticmethod
-    def _write_csv(path, fields, rows) -> int:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(fields), extrasaction="ignore")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in fields})
-        os.replace(tmp, path)  # never a half-written export
-        return len(rows)
-
-    # ---- chips import/export -----------------------------------------------------------------
     def import_chips_csv(self, path) -> int:
-        self._writable()
-        header, rows = self._read_csv(path)
-        problems = [f"{Path(path).name} header: column '{h}' is not a chip field" for h in header
-                    if h not in CHIP_FIELDS]
-        if "id" not in header:
-            problems.append(f"{Path(path).name} header: missing the 'id' column")
-        if problems:
-            raise ValidationError(problems)
-        cleaned, seen = [], {}
-        current = {r["id"]: r for r in self.chip_rows()}
-        for line, row in rows:
-            if "__extra__" in row:
-                problems.append(f"{Path(path).name} row {line}: more cells than header columns")
-                continue
-            try:
-                # A chip already in the catalog keeps the columns this file doesn't have.
-                base = current.get((row.get("id") or "").strip(), {})
-                chip = check_chip({k: (row.get(k) if k in header else base.get(k)) for k in CHIP_FIELDS})
-            except ValidationError as exc:
-                problems.extend(self._row_problems(path, line, exc, row))
-                continue
-            if chip["id"] in seen:
-                problems.append(f"{Path(path).name} row {line}, column id: '{chip['id']}' repeats row {seen[chip['id']]}")
-            seen[chip["id"]] = line
-            cleaned.append(chip)
-        if problems:
-            raise ValidationError(problems, context=f"{Path(path).name}: nothing imported")
-        existing = self._chip_ids()
-        with self.db.atomic():
-            for chip in cleaned:
-                if chip["id"] in existing:
-                    self.db[CHIPS].update(chip["id"], chip)
-                else:
-                    self.db[CHIPS].insert(chip)
-        return len(cleaned)
+        return self.import_chips(path).count
 
-    def export_chips_csv(self, path) -> int:
-        return self._write_csv(path, CHIP_FIELDS, self.chip_rows())
+    def export_chips_csv(self, path, *, force: bool = False) -> int:
+        """Write the catalog to `path` atomically; an existing file only with `force`."""
+        from engine.store.transfer import export_chips
+
+        return export_chips(self, path, force=force)
 
     # ---- orders ------------------------------------------------------------------------------
     def order_rows(self) -> list[dict]:
@@ -568,59 +494,36 @@ class Store:
         with self.db.atomic():
             self.db[DELIVERIES].insert(row)
 
-    # ---- orders import/export ----------------------------------------------------------------
-    def import_orders_csv(self, path) -> int:
-        """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All or nothing."""
-        self._writable()
-        name = Path(path).name
-        header, rows = self._read_csv(path)
-        problems = [f"{name} header: column '{h}' is not an order field" for h in header if h not in ORDER_CSV_FIELDS]
-        missing = [f for f in ("buyer", "vendor", "chip_id", "quantity", "order_date") if f not in header]
-        problems += [f"{name} header: missing the '{f}' column" for f in missing]
-        if problems:
-            raise ValidationError(problems)
-        chip_ids = self._chip_ids()
-        existing_ids = {r[0] for r in self.db.execute(f"select id from {ORDERS}").fetchall()}
-        plan = []
-        for line, row in rows:
-            if "__extra__" in row:
-                problems.append(f"{name} row {line}: more cells than header columns")
-                continue
-            try:
-                lots = parse_schedule("deliveries", row.get("deliveries"))
-                delivered = sum(q for _, q in lots)
-                first = lots[0][0] if lots else None
-                order = check_order(row, known_chip_ids=chip_ids, delivered=delivered, first_delivery=first)
-                if row.get("id") not in (None, ""):
-                    order["id"] = int(float(row["id"]))
-            except ValidationError as exc:
-                problems.extend(self._row_problems(path, line, exc, row))
-                continue
-            except ValueError:
-                problems.append(f"{name} row {line}, column id: '{row.get('id')}' (not a whole number)")
-                continue
-            plan.append((order, lots))
-        if problems:
-            raise ValidationError(problems, context=f"{name}: nothing imported")
-        with self.db.atomic():
-            for order, lots in plan:
-                if order.get("id") in existing_ids:
-                    self.db[DELIVERIES].delete_where("order_id = ?", [order["id"]])
-                    self.db[ORDERS].update(order["id"], order)
-                    order_id = order["id"]
-                else:
-                    order_id = self.db[ORDERS].insert(order).last_pk
-                self.db[DELIVERIES].insert_all(
-                    [{"order_id": order_id, "date": d.isoformat(), "quantity": q, "note": "imported"}
-                     for d, q in lots])
-        return len(plan)
+    # ---- orders import/export (engine.store.transfer does the work) -----------------------
+    def import_orders(self, path) -> "ImportSummary":
+        """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All rows or none.
 
-    def export_orders_csv(self, path) -> int:
-        deliveries: dict[int, list[str]] = {}
-        for row in self.delivery_rows():
-            deliveries.setdefault(row["order_id"], []).append(f"{row['date']}:{row['quantity']}")
-        rows = [{**r, "deliveries": ";".join(deliveries.get(r["id"], []))} for r in self.order_rows()]
-        return self._write_csv(path, ORDER_CSV_FIELDS, rows)
+        A row with the id of an existing order updates it; its deliveries are replaced only when
+        the row gives deliveries."""
+        from engine.store.transfer import import_orders
+
+        return import_orders(self, path)
+
+    def import_orders_csv(self, path) -> int:
+        return self.import_orders(path).count
+
+    def export_orders_csv(self, path, *, force: bool = False) -> int:
+        """Write every order with its deliveries to `path` atomically; an existing file only with `force`."""
+        from engine.store.transfer import export_orders
+
+        return export_orders(self, path, force=force)
+
+    def iter_orders(self, *, limit: int | None = None, offset: int = 0):
+        """(order row with `delivered`, [delivery rows]) in list order, streamed from the database."""
+        from engine.store.transfer import iter_orders_with_deliveries
+
+        try:
+            yield from iter_orders_with_deliveries(self, limit=limit, offset=offset)
+        except (sqlite3.Error, UnicodeDecodeError) as exc:  # _guard can't see inside a generator
+            raise self._explain(exc) from None
+
+    def order_count(self) -> int:
+        return self.db.execute(f"select count(*) from {ORDERS}").fetchone()[0]
 
     # ---- models ------------------------------------------------------------------------------
     def model_rows(self) -> list[dict]:

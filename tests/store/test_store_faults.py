@@ -33,17 +33,15 @@ def test_killed_bulk_import_leaves_last_committed_state(tmp_path):
         import sys, time
         from engine.store import open_store
         store = open_store({str(db)!r})
-        table_cls = type(store.db["deliveries"])
-        original = table_cls.insert_all
-        calls = []
-        def slow_insert_all(self, *args, **kwargs):
-            result = original(self, *args, **kwargs)
-            calls.append(1)
-            if len(calls) == 1000:  # well inside the transaction: 1000 orders written
-                print("mid-write", flush=True)
-                time.sleep(60)
-            return result
-        table_cls.insert_all = slow_insert_all
+        from engine import csv_io
+        original = csv_io.CsvReader.rows
+        def slow_rows(self):
+            for count, item in enumerate(original(self), start=1):
+                if count == 1001:  # well inside the transaction: 1000 orders written
+                    print("mid-write", flush=True)
+                    time.sleep(60)
+                yield item
+        csv_io.CsvReader.rows = slow_rows
         store.import_orders_csv({str(csv_path)!r})
     """)
     proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)

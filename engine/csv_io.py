@@ -1,0 +1,301 @@
+"""Reading and writing user files safely: CSV/JSON in, CSV out.
+
+Every import and export goes through here, so the same rules hold everywhere:
+
+- Only regular files are read (a FIFO, a device or a folder is refused before anything blocks),
+  with a size cap and, for CSV, a row cap; CSV is streamed row by row, never read whole.
+- A header that names a column twice is refused (the second value would silently win).
+- An export never replaces an existing file unless asked (`force`), and is written to a temporary
+  file in the same folder and moved into place with `os.replace`, so a reader never sees half a
+  file; the temporary file is removed on every failure.
+- Text cells that a spreadsheet would run as a formula (starting with = + - @ tab CR) are written
+  with a leading apostrophe (OWASP "CSV injection"); numbers are written as numbers. Reading a
+  Fleetcast CSV back removes exactly that apostrophe, so a round trip is exact.
+
+Errors are `UserError`s with one line naming the file (and row, column, value where there is one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import re
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from engine.errors import UserError
+
+# Limits: far above any real catalog or order book, far below what exhausts a desktop's memory.
+MAX_CSV_BYTES = 200 * 1024 * 1024      # 200 MB
+MAX_CSV_ROWS = 1_000_000
+MAX_JSON_BYTES = 10 * 1024 * 1024      # a Hugging Face config.json is a few kB
+MAX_CELL_CHARS = 100_000               # csv's own per-field limit, made explicit
+
+# A spreadsheet treats a cell starting with one of these as a formula (or DDE command).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPED = re.compile(r"^'+[=+\-@\t\r]")
+
+
+# ---- formula injection ---------------------------------------------------------------------
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell safe to open in a spreadsheet; numbers and other types pass unchanged.
+
+    Text starting with a formula trigger gets a leading apostrophe. Text that already starts with
+    apostrophes followed by a trigger gets one more, so `restore_cell` can undo exactly one.
+    """
+    if not isinstance(value, str) or not value:
+        return value
+    if value.startswith(FORMULA_TRIGGERS) or _ESCAPED.match(value):
+        return "'" + value
+    return value
+
+
+def restore_cell(text: str) -> str:
+    """Undo `neutralise_cell` on a cell read from a CSV (only an apostrophe before a trigger)."""
+    if isinstance(text, str) and _ESCAPED.match(text):
+        return text[1:]
+    return text
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+def _describe_mode(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_regular_file(path: str | os.PathLike, *, max_bytes: int, what: str = "file") -> io.BufferedReader:
+    """Open `path` for binary reading if it is a regular file no larger than `max_bytes`.
+
+    Opened with O_NONBLOCK and checked with fstat on the open descriptor, so a FIFO never blocks
+    and a file swapped after the check can't slip through.
+    """
+    path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, not a {what}") from None
+    except OSError as exc:
+        raise UserError(f"{path}: can't be read ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError(f"{path}: is {_describe_mode(info.st_mode)}, not a {what}; give a regular file")
+        if info.st_size > max_bytes:
+            raise UserError(f"{path}: {info.st_size / 1e6:,.1f} MB is more than the {max_bytes / 1e6:,.0f} MB "
+                            f"a {what} may have; split it into smaller files")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class CsvReader:
+    """Stream the rows of a CSV file: `header` first, then `rows()` yields (line, {column: text}).
+
+    Blank rows are skipped; a row with more cells than the header carries them under
+    `"__extra__"`. Limits: `max_bytes` for the file, `max_rows` for data rows.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS):
+        self.path = Path(path)
+        self.name = self.path.name
+        self.max_rows = max_rows
+        raw = open_regular_file(self.path, max_bytes=max_bytes, what="CSV file")
+        self._text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        self._reader = csv.reader(self._text)
+        try:
+            first = self._next()
+        except BaseException:
+            self.close()
+            raise
+        if first is None:
+            self.close()
+            raise UserError(f"{self.path}: empty file (expected a header row)")
+        self.header = [h.strip() for h in first]
+        seen: dict[str, int] = {}
+        for index, column in enumerate(self.header, start=1):
+            if column in seen:
+                self.close()
+                raise UserError(f"{self.path} header: column '{column}' appears twice (columns {seen[column]} "
+                                f"and {index}); keep one")
+            seen[column] = index
+
+    def _next(self) -> list[str] | None:
+        try:
+            return next(self._reader)
+        except StopIteration:
+            return None
+        except UnicodeDecodeError as exc:
+            # (decoding runs ahead of the parser in blocks, so no reliable line number here)
+            raise UserError(f"{self.path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                            "save it as CSV UTF-8") from None
+        except csv.Error as exc:
+            raise UserError(f"{self.path}: line {self._reader.line_num}: malformed CSV ({exc})") from None
+        except OSError as exc:
+            raise UserError(f"{self.path}: can't be read ({exc.strerror or exc})") from None
+
+    def rows(self) -> Iterator[tuple[int, dict]]:
+        count = 0
+        width = len(self.header)
+        while True:
+            start = self._reader.line_num + 1  # a quoted cell may span lines: report where the row starts
+            cells = self._next()
+            if cells is None:
+                return
+            if not any(c.strip() for c in cells):
+                continue
+            count += 1
+            if count > self.max_rows:
+                raise UserError(f"{self.path}: more than {self.max_rows:,} rows (the limit for one import); "
+                                "split it into smaller files")
+            row = {column: restore_cell(cell) for column, cell in zip(self.header, cells)}
+            for column in self.header[len(cells):]:
+                row[column] = ""
+            if len(cells) > width:
+                row["__extra__"] = cells[width:]
+            yield start, row
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._text.close()
+
+    def __enter__(self) -> "CsvReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_json_file(path: str | os.PathLike, *, max_bytes: int = MAX_JSON_BYTES, what: str = "JSON file",
+                   parse_int=None) -> Any:
+    """Parse a small JSON file: regular files only, size-capped, nesting depth bounded.
+
+    NaN and Infinity are parsed (Python's json accepts them); the caller checks the fields it uses."""
+    path = Path(path)
+    with open_regular_file(path, max_bytes=max_bytes, what=what) as handle:
+        try:
+            data = handle.read()
+        except OSError as exc:
+            raise UserError(f"{path}: can't be read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    try:
+        return json.loads(text, parse_int=parse_int)
+    except RecursionError:
+        raise UserError(f"{path}: not usable JSON (nested too deeply)") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer literal past Python's digit limit
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+
+
+# ---- writing -------------------------------------------------------------------------------
+
+def check_can_create(path: str | os.PathLike, *, force: bool = False) -> Path:
+    """The target of an export, checked before any work: refuses folders, missing folders and
+    (without `force`) an existing file."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; give a file name to write")
+    if path.exists() or path.is_symlink():
+        if not force:
+            raise UserError(f"{path}: exists; not overwritten (pass --force to replace it)")
+        if not path.is_file():
+            raise UserError(f"{path}: is not a regular file; not overwritten")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UserError(f"{parent}: no such folder (for {path.name}); create it first")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, *, force: bool = False, mode: str = "w") -> Iterator[io.IOBase]:
+    """Write `path` all at once: a temporary file in the same folder, moved into place at the end.
+
+    Without `force` an existing file is never replaced (checked first, and again at the move, which
+    uses a hard link so a file created meanwhile is not clobbered either).
+    """
+    path = check_can_create(path, force=force)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UserError(f"{path}: can't write in {path.parent} ({exc.strerror or exc})") from None
+    tmp = Path(tmp_name)
+    try:
+        kwargs = {"newline": "", "encoding": "utf-8"} if "b" not in mode else {}
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; an export is an ordinary file
+        if force:
+            os.replace(tmp, path)
+        else:
+            _move_no_clobber(tmp, path)
+    except OSError as exc:
+        raise UserError(f"{path}: could not be written ({exc.strerror or exc}); nothing was changed") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _move_no_clobber(tmp: Path, path: Path) -> None:
+    try:
+        os.link(tmp, path)  # fails if `path` appeared since the check
+    except FileExistsError:
+        raise UserError(f"{path}: exists; not overwritten (pass --force to replace it)") from None
+    except OSError:  # a filesystem without hard links: the check above is all we have
+        if path.exists():
+            raise UserError(f"{path}: exists; not overwritten (pass --force to replace it)") from None
+        os.replace(tmp, path)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def safe_cell(value: Any, cell=None) -> Any:
+    """`value` formatted by `cell` (default: as is), neutralised if it was text to begin with:
+    a negative number stays a number, the text '-5' gets its apostrophe."""
+    out = cell(value) if cell is not None else value
+    return neutralise_cell(out) if isinstance(value, str) else out
+
+
+def write_csv_rows(handle, header: Sequence[str], rows: Iterable[Sequence], cell=None,
+                   lineterminator: str = "\r\n") -> int:
+    """Write a header and rows to an open text handle through `safe_cell`. Returns the row count."""
+    writer = csv.writer(handle, lineterminator=lineterminator)
+    writer.writerow([neutralise_cell(h) for h in header])
+    count = 0
+    for row in rows:
+        writer.writerow([safe_cell(v, cell) for v in row])
+        count += 1
+    return count
+
+
+def write_csv_file(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence], *,
+                   force: bool = False, cell=None) -> int:
+    """A CSV file written atomically, refusing to overwrite unless `force`. Returns the row count."""
+    with atomic_output(path, force=force) as handle:
+        return write_csv_rows(handle, header, rows, cell=cell)

@@ -1,0 +1,308 @@
+"""CSV import and export of chips and orders (the store's side; `engine.csv_io` does the files).
+
+Imports stream the file and validate every row before anything is kept: rows are written inside
+one transaction as they are read, and the transaction is rolled back if any row has a problem, so
+memory stays bounded and the database sees all rows or none. What an import changes:
+
+- chips: a row whose id is in the catalog updates that chip (columns the file lacks are kept);
+  others are added.
+- orders: a row without an id adds an order. A row with an id (a whole number, 1..2^63-1) adds that
+  order if the id is new and updates it if it exists; columns the file lacks keep their values.
+  An existing order's deliveries are replaced only when the row gives deliveries (a non-blank
+  `deliveries` cell); otherwise they are kept. An id given twice in a file is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from engine.catalog import CHIP_FIELDS
+from engine.csv_io import MAX_CSV_BYTES, MAX_CSV_ROWS, CsvReader, atomic_output, write_csv_rows
+from engine.errors import UserError, ValidationError
+from engine.store.schema import CHIPS, DELIVERIES, ORDERS
+from engine.validate import ORDER_FIELDS, check_chip, check_order, escape_controls, parse_schedule
+
+ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)
+ORDER_REQUIRED = ("buyer", "vendor", "chip_id", "quantity", "order_date")
+ORDER_ID_MAX = 2**63 - 1          # SQLite's largest integer key
+MAX_REPORTED_PROBLEMS = 200       # then the import stops reading: the file needs fixing anyway
+_DIGITS = re.compile(r"^[0-9]+$")
+_ORDER_VALUE_FIELDS = tuple(f for f in ORDER_FIELDS if f != "id")
+
+
+@dataclass
+class ImportSummary:
+    """What an import did, for the CLI's message and JSON and the window's banner."""
+
+    kind: str                      # "chip" or "order"
+    file: str
+    added: list = field(default_factory=list)
+    updated: list = field(default_factory=list)
+    unchanged: list = field(default_factory=list)
+    deliveries_replaced: list = field(default_factory=list)   # orders whose deliveries the file replaced
+    deliveries_kept: list = field(default_factory=list)       # existing orders the file gave no deliveries for
+
+    @property
+    def count(self) -> int:
+        return len(self.added) + len(self.updated) + len(self.unchanged)
+
+    def as_dict(self) -> dict:
+        data = {"imported": self.count, "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+                "file": self.file}
+        if self.kind == "chip":
+            data["replaced"] = self.updated  # the key `chips import` has always printed
+        else:
+            data.update(deliveries_replaced=self.deliveries_replaced, deliveries_kept=self.deliveries_kept)
+        return data
+
+    def text(self) -> str:
+        def ids(values) -> str:
+            shown = ", ".join(str(v) for v in values[:8])
+            return shown + (f" and {len(values) - 8} more" if len(values) > 8 else "")
+
+        parts = [f"{len(self.added)} added" + (f" ({ids(self.added)})" if self.added else ""),
+                 f"{len(self.updated)} updated" + (f" ({ids(self.updated)})" if self.updated else "")]
+        if self.unchanged:
+            parts.append(f"{len(self.unchanged)} unchanged ({ids(self.unchanged)})")
+        text = f"imported {self.count} {self.kind}(s) from {self.file}: " + ", ".join(parts)
+        if self.deliveries_replaced:
+            text += f"; deliveries replaced by the file's for order(s) {ids(self.deliveries_replaced)}"
+        if self.deliveries_kept:
+            text += (f"; deliveries kept for order(s) {ids(self.deliveries_kept)} "
+                     "(the file gives none for them)")
+        return text
+
+
+class _Problems:
+    def __init__(self, name: str):
+        self.name = name
+        self.items: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.items.append(text)
+        if len(self.items) >= MAX_REPORTED_PROBLEMS:
+            raise ValidationError(self.items + [f"{self.name}: stopped reading after {MAX_REPORTED_PROBLEMS} problems"],
+                                  context=f"{self.name}: nothing imported")
+
+    def add_row(self, line: int, exc: ValidationError) -> None:
+        for problem in exc.problems:
+            column, _, rest = problem.partition(":")
+            self.add(f"{self.name} row {line}, column {column}: {rest.strip()}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ValidationError(self.items, context=f"{self.name}: nothing imported")
+
+
+def _show_cell(text: str) -> str:
+    shown = escape_controls(str(text))
+    return f"'{shown}'" if len(shown) <= 40 else f"'{shown[:37]}...'"
+
+
+def parse_order_id(text) -> int | None:
+    """An order id from a CSV cell: blank -> None; digits in 1..2^63-1 -> int; else ValidationError."""
+    raw = "" if text is None else str(text).strip()
+    if raw == "":
+        return None
+    if not _DIGITS.match(raw) or len(raw) > 19 or not (1 <= int(raw) <= ORDER_ID_MAX):
+        raise ValidationError([f"id: {_show_cell(raw)} (an order id is a whole number from 1 to {ORDER_ID_MAX}, "
+                               "written with digits only)"])
+    return int(raw)
+
+
+def _header_problems(reader: CsvReader, allowed, required, kind: str) -> list[str]:
+    problems = [f"{reader.name} header: column '{escape_controls(h)}' is not {kind} field"
+                for h in reader.header if h not in allowed]
+    problems += [f"{reader.name} header: missing the '{f}' column" for f in required if f not in reader.header]
+    return problems
+
+
+# ---- chips ---------------------------------------------------------------------------------
+
+def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS) -> ImportSummary:
+    store._writable()
+    summary = ImportSummary("chip", str(path))
+    with CsvReader(path, max_bytes=max_bytes, max_rows=max_rows) as reader:
+        problems = _header_problems(reader, CHIP_FIELDS, ("id",), "a chip")
+        if problems:
+            raise ValidationError(problems)
+        header = set(reader.header)
+        issues = _Problems(reader.name)
+        current = {r["id"]: r for r in store.chip_rows()}
+        seen: dict[str, int] = {}
+        with store.db.atomic():
+            for line, row in reader.rows():
+                if "__extra__" in row:
+                    issues.add(f"{reader.name} row {line}: more cells than header columns")
+                    continue
+                try:
+                    # A chip already in the catalog keeps the columns this file doesn't have.
+                    base = current.get((row.get("id") or "").strip(), {})
+                    chip = check_chip({k: (row.get(k) if k in header else base.get(k)) for k in CHIP_FIELDS})
+                except ValidationError as exc:
+                    issues.add_row(line, exc)
+                    continue
+                if chip["id"] in seen:
+                    issues.add(f"{reader.name} row {line}, column id: '{chip['id']}' repeats row {seen[chip['id']]}")
+                    continue
+                seen[chip["id"]] = line
+                if chip["id"] in current:
+                    old = {k: current[chip["id"]].get(k) for k in CHIP_FIELDS}
+                    if old == chip:
+                        summary.unchanged.append(chip["id"])
+                    else:
+                        store.db[CHIPS].update(chip["id"], chip)
+                        summary.updated.append(chip["id"])
+                else:
+                    store.db[CHIPS].insert(chip)
+                    summary.added.append(chip["id"])
+            issues.raise_if_any()  # rolls the transaction back
+    return summary
+
+
+def export_chips(store, path, *, force: bool = False) -> int:
+    with atomic_output(path, force=force) as handle:
+        return write_csv_rows(handle, CHIP_FIELDS, ([row.get(k) for k in CHIP_FIELDS] for row in store.chip_rows()),
+                              cell=_plain)
+
+
+def _plain(value):
+    return "" if value is None else value
+
+
+# ---- orders --------------------------------------------------------------------------------
+
+def _existing_deliveries(store, order_id: int) -> list[tuple[str, int]]:
+    return [(d, q) for d, q in store.db.execute(
+        f"select date, quantity from {DELIVERIES} where order_id = ? order by date, id", [order_id]).fetchall()]
+
+
+def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS) -> ImportSummary:
+    """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All rows or none."""
+    store._writable()
+    summary = ImportSummary("order", str(path))
+    conn = store.db.conn
+    with CsvReader(path, max_bytes=max_bytes, max_rows=max_rows) as reader:
+        name = reader.name
+        problems = _header_problems(reader, ORDER_CSV_FIELDS, ORDER_REQUIRED, "an order")
+        if problems:
+            raise ValidationError(problems)
+        header = set(reader.header)
+        issues = _Problems(name)
+        chip_ids = store._chip_ids()
+        # Ids the database gives rows without one are above every id it held before (SQLite: max + 1),
+        # so an id above `max_before` that exists and no row gave was assigned by this import.
+        max_before = conn.execute(f"select coalesce(max(id), 0) from {ORDERS}").fetchone()[0]
+        given_at: dict[int, int] = {}     # id -> line that gave it
+
+        def exists(order_id: int) -> bool:
+            return conn.execute(f"select 1 from {ORDERS} where id = ?", [order_id]).fetchone() is not None
+        columns = ", ".join(_ORDER_VALUE_FIELDS)
+        marks = ", ".join("?" for _ in _ORDER_VALUE_FIELDS)
+        insert_sql = f"insert into {ORDERS} (id, {columns}) values (?, {marks})"
+        update_sql = f"update {ORDERS} set {', '.join(f'{c} = ?' for c in _ORDER_VALUE_FIELDS)} where id = ?"
+        delivery_sql = f"insert into {DELIVERIES} (order_id, date, quantity, note) values (?, ?, ?, 'imported')"
+        with store.db.atomic():
+            for line, row in reader.rows():
+                if "__extra__" in row:
+                    issues.add(f"{name} row {line}: more cells than header columns")
+                    continue
+                try:
+                    order_id = parse_order_id(row.get("id"))
+                except ValidationError as exc:
+                    issues.add_row(line, exc)
+                    continue
+                if order_id is not None:
+                    if order_id in given_at:
+                        issues.add(f"{name} row {line}, column id: {order_id} (also given on row {given_at[order_id]}; "
+                                   "each order once per file)")
+                        continue
+                    found = exists(order_id)
+                    if found and order_id > max_before:
+                        issues.add(f"{name} row {line}, column id: {order_id} (this import already gave that id to an "
+                                   "earlier row without an id; give ids to all rows or none)")
+                        continue
+                    given_at[order_id] = line
+                is_update = order_id is not None and found
+                gives_deliveries = "deliveries" in header and (row.get("deliveries") or "").strip() != ""
+                try:
+                    lots = parse_schedule("deliveries", row.get("deliveries")) if gives_deliveries else []
+                    if is_update:
+                        current = dict(store.db[ORDERS].get(order_id))
+                        old_lots = _existing_deliveries(store, order_id)
+                        merged = {k: (row.get(k) if k in header else current.get(k)) for k in _ORDER_VALUE_FIELDS}
+                        if gives_deliveries:
+                            delivered, first = sum(q for _, q in lots), lots[0][0]
+                        else:
+                            delivered = sum(q for _, q in old_lots)
+                            first = min((dt.date.fromisoformat(d) for d, _ in old_lots), default=None)
+                        order = check_order(merged, known_chip_ids=chip_ids, delivered=delivered,
+                                            first_delivery=first)
+                    else:
+                        order = check_order(row, known_chip_ids=chip_ids, delivered=sum(q for _, q in lots),
+                                            first_delivery=lots[0][0] if lots else None)
+                except ValidationError as exc:
+                    issues.add_row(line, exc)
+                    continue
+                if issues.items:
+                    continue  # nothing will be kept: validate the rest without writing
+                values = [order[c] for c in _ORDER_VALUE_FIELDS]
+                new_lots = [(d.isoformat(), q) for d, q in lots]
+                if is_update:
+                    order_changed = any(order[c] != current.get(c) for c in _ORDER_VALUE_FIELDS)
+                    replace = gives_deliveries and sorted(new_lots) != sorted(old_lots)
+                    if order_changed:
+                        conn.execute(update_sql, values + [order_id])
+                    if replace:
+                        conn.execute(f"delete from {DELIVERIES} where order_id = ?", [order_id])
+                        conn.executemany(delivery_sql, [(order_id, d, q) for d, q in new_lots])
+                        summary.deliveries_replaced.append(order_id)
+                    elif not gives_deliveries and old_lots:
+                        summary.deliveries_kept.append(order_id)
+                    (summary.updated if order_changed or replace else summary.unchanged).append(order_id)
+                else:
+                    new_id = conn.execute(insert_sql, [order_id] + values).lastrowid
+                    conn.executemany(delivery_sql, [(new_id, d, q) for d, q in new_lots])
+                    summary.added.append(new_id)
+            issues.raise_if_any()  # rolls the transaction back
+    return summary
+
+
+def iter_orders_with_deliveries(store, *, limit: int | None = None, offset: int = 0,
+                                batch: int = 500) -> Iterator[tuple[dict, list[dict]]]:
+    """(order row with `delivered`, its delivery rows) in list order, fetched a batch at a time."""
+    sql = (f"select o.*, coalesce((select sum(d.quantity) from {DELIVERIES} d where d.order_id = o.id), 0) "
+           f"as delivered from {ORDERS} o order by o.order_date, o.id limit ? offset ?")
+    cursor = store.db.conn.execute(sql, [-1 if limit is None else int(limit), int(offset)])
+    names = [c[0] for c in cursor.description]
+    while True:
+        chunk = cursor.fetchmany(batch)
+        if not chunk:
+            return
+        orders = [dict(zip(names, values)) for values in chunk]
+        by_order: dict[int, list[dict]] = {}
+        ids = [o["id"] for o in orders]
+        marks = ", ".join("?" for _ in ids)
+        dcur = store.db.conn.execute(
+            f"select * from {DELIVERIES} where order_id in ({marks}) order by date, id", ids)
+        dnames = [c[0] for c in dcur.description]
+        for values in dcur:
+            row = dict(zip(dnames, values))
+            by_order.setdefault(row["order_id"], []).append(row)
+        for order in orders:
+            yield order, by_order.get(order["id"], [])
+
+
+def export_orders(store, path, *, force: bool = False) -> int:
+    def rows():
+        for order, deliveries in iter_orders_with_deliveries(store):
+            cells = [order.get(k) for k in ORDER_FIELDS]
+            yield cells + [";".join(f"{d['date']}:{d['quantity']}" for d in deliveries)]
+
+    with atomic_output(path, force=force) as handle:
+        return write_csv_rows(handle, ORDER_CSV_FIELDS, rows(), cell=_plain)

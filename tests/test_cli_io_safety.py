@@ -1,0 +1,287 @@
+"""The CLI under hostile input: one line and exit 1, never a traceback, nothing lost (issue 10).
+
+Every test here failed on the code before the fix (tracebacks, exit 0 for an infeasible layout,
+silent overwrites, raw formulas and control characters, no paging).
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main, render_csv
+
+REPO = Path(__file__).resolve().parents[1]
+ORDER_HEADER = "id,buyer,vendor,chip_id,quantity,order_date,deliveries\n"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fleetcast: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "fleet.db")
+
+
+# ---- 1. orders import ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("order_id", ["1.7", "inf", "1e19", "12345678901234567890123"])
+def test_orders_import_bad_id_exits_1_and_keeps_the_910b_order(capsys, tmp_path, db, order_id):
+    path = tmp_path / "o.csv"
+    path.write_text(ORDER_HEADER + f"{order_id},X,Huawei,ascend-910b2,5,2024-01-20,\n")
+    code, _, err = run(capsys, "--db", db, "orders", "import", str(path))
+    assert code == 1
+    assert f"o.csv row 2, column id: '{order_id}'" in one_line_error(err)
+    code, out, _ = run(capsys, "--db", db, "orders", "list", "--format", "json")
+    ascend = next(o for o in json.loads(out) if o["id"] == 1)
+    assert ascend["quantity"] == 100_000 and ascend["delivered"] == 30_000 and len(ascend["deliveries"]) == 3
+
+
+def test_orders_import_duplicate_ids_exit_1_naming_both_rows(capsys, tmp_path, db):
+    path = tmp_path / "o.csv"
+    path.write_text(ORDER_HEADER + "9,A,NVIDIA,h20-96gb,5,2025-01-01,\n9,B,NVIDIA,h20-96gb,6,2025-01-01,\n")
+    code, _, err = run(capsys, "--db", db, "orders", "import", str(path))
+    assert code == 1 and "row 3, column id: 9 (also given on row 2" in one_line_error(err)
+
+
+def test_orders_import_summary_lists_added_and_updated_ids(capsys, tmp_path, db):
+    path = tmp_path / "o.csv"
+    path.write_text(ORDER_HEADER + "1,ByteDance,Huawei,ascend-910b2,110000,2024-01-15,\n"
+                                   ",Acme,NVIDIA,h20-96gb,8,2025-01-01,2025-02-01:8\n")
+    code, out, err = run(capsys, "--db", db, "orders", "import", str(path))
+    assert code == 0, err
+    assert out.startswith("imported 2 order(s) from ") and "1 added (4), 1 updated (1)" in out
+    assert "deliveries kept for order(s) 1" in out
+    code, out, err = run(capsys, "--db", db, "orders", "import", str(path))  # again: a row without an id adds
+    assert code == 0 and "1 added (5), 0 updated, 1 unchanged (1)" in out, err
+
+
+def test_orders_import_json_keys(capsys, tmp_path, db):
+    path = tmp_path / "o.csv"
+    path.write_text(ORDER_HEADER + "2,ByteDance,NVIDIA,h20-96gb,100000,2024-02-01,2024-04-01:20000\n")
+    code, out, err = run(capsys, "--db", db, "--format", "json", "orders", "import", str(path))
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["imported"] == 1 and data["updated"] == [2] and data["added"] == []
+    assert data["deliveries_replaced"] == [2] and data["deliveries_kept"] == []
+
+
+# ---- 2. exports never overwrite silently -----------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["orders", "chips"])
+def test_export_refuses_an_existing_file_unless_forced(capsys, tmp_path, db, kind):
+    target = tmp_path / "fleet_orders.csv"
+    target.write_bytes(b"a user's own file\n")
+    code, _, err = run(capsys, "--db", db, kind, "export", str(target))
+    assert code == 1 and f"{target}: exists; not overwritten (pass --force" in one_line_error(err)
+    assert target.read_bytes() == b"a user's own file\n"
+    code, _, err = run(capsys, "--db", db, kind, "export", str(target), "--force")
+    assert code == 0, err
+    assert target.read_text(encoding="utf-8").startswith("id,")
+
+
+@pytest.mark.parametrize("where", ["folder", "missing"])
+def test_export_to_a_folder_or_missing_folder_is_one_line(capsys, tmp_path, db, where):
+    target = tmp_path if where == "folder" else tmp_path / "nope" / "x.csv"
+    code, _, err = run(capsys, "--db", db, "orders", "export", str(target))
+    assert code == 1
+    one_line_error(err)
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
+
+
+@pytest.mark.slow
+def test_export_all_refuses_to_overwrite_a_users_file(tmp_path):
+    out = tmp_path / "charts"
+    out.mkdir()
+    mine = out / "fleet_orders.csv"
+    mine.write_bytes(b"mine\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    cmd = [sys.executable, "-m", "gui", "--db", str(tmp_path / "f.db"), "export", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=180)
+    assert proc.returncode == 1, proc.stderr
+    assert f"{mine}: exists" in proc.stderr and "--force" in proc.stderr and "Traceback" not in proc.stderr
+    assert mine.read_bytes() == b"mine\n" and sorted(p.name for p in out.iterdir()) == ["fleet_orders.csv"]
+    proc = subprocess.run(cmd + ["--force"], capture_output=True, text=True, env=env, cwd=REPO, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert mine.read_text(encoding="utf-8") != "mine\n" and not [p for p in out.iterdir() if ".tmp" in p.name]
+
+
+# ---- 3. training at a scale where failures win; infeasible explicit layouts ------------------
+
+@pytest.mark.parametrize("chips, minutes", [(300_000, "10.1"), (1_000_000, "3.0")])
+def test_train_where_goodput_reaches_zero_says_why(capsys, db, chips, minutes):
+    code, _, err = run(capsys, "--db", db, "train", "--model", "llama3-405b", "--chip", "ascend-910b2",
+                       "--chips", str(chips), "--search", "--tokens", "15e12")
+    line = one_line_error(err)
+    assert code == 1 and "goodput 0" in line and f"{chips:,} chips" in line
+    # hand-derived: 54 days x 24 h / 419 interruptions x 16,384 chips = 50,677 chip-hours per chip;
+    # / 300,000 chips = 0.169 h = 10.1 min between failures, shorter than the 10 min restart + lost work
+    assert f"{minutes} min" in line and "50,677 chip-hours" in line
+
+
+def test_estimate_run_never_divides_by_zero():
+    from engine.catalog import reference_chips
+    from engine.errors import UserError
+    from engine.training import estimate_run
+
+    chip = reference_chips()["ascend-910b2"]
+    with pytest.raises(UserError, match="no progress"):
+        estimate_run(15e12, 100.0, 2_000_000, chip, params=405e9)
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--chips", "8", "--tp", "8", "--pp", "1", "--dp", "1"], "is infeasible: out of memory:"),
+    # 64 chunks of 8 stages need 512 layers; Llama 3 70B has 80 (--vpp above 64 is refused as an argument)
+    (["--chips", "64", "--tp", "8", "--pp", "8", "--dp", "1", "--vpp", "64"], "vpp needs pp > 1 and enough layers"),
+])
+def test_an_explicit_infeasible_layout_exits_1_with_the_reason(capsys, db, flags, needle):
+    model = "llama3-405b" if "memory" in needle else "llama3-70b"
+    chip = "ascend-910b2" if "memory" in needle else "h100-sxm5-80gb"
+    code, _, err = run(capsys, "--db", db, "train", "--model", model, "--chip", chip, *flags,
+                       "--micro-batch", "1", "--recompute", "none", "--zero", "0")
+    assert code == 1 and "is infeasible" in one_line_error(err) and needle in err
+
+
+# ---- 4. models import of hostile JSON --------------------------------------------------------
+
+BASE_CONFIG = {"num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "vocab_size": 32000,
+               "intermediate_size": 11008, "max_position_embeddings": 4096}
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[" * 100_000, "nested too deeply"),
+    ('{"rope_scaling": ' + '{"a": ' * 100_000 + "1" + "}" * 100_001, "nested too deeply"),
+    ({"max_position_embeddings": float("nan")}, "max_position_embeddings: nan (must be a finite whole number)"),
+    ({"max_position_embeddings": float("inf")}, "max_position_embeddings: inf (must be a finite whole number)"),
+    ({"max_position_embeddings": "lots"}, "max_position_embeddings: 'lots' (must be a whole number)"),
+    ({"max_position_embeddings": [1, 2]}, "max_position_embeddings: [1, 2] (must be a whole number)"),
+    ({"head_dim": "x"}, "head_dim: 'x' (must be a whole number)"),
+    ({"num_experts": 8, "num_experts_per_tok": 2, "shared_expert_intermediate_size": "big"},
+     "shared_expert_intermediate_size: 'big' (must be a whole number)"),
+    ({"hidden_size": True}, "hidden_size: True (must be a whole number)"),
+    ({"num_hidden_layers": 40.5}, "num_hidden_layers: 40.5 (must be a whole number)"),
+    ('{"num_hidden_layers": 32, "hidden_size": ' + "9" * 5000 + ', "num_attention_heads": 32, "vocab_size": 32000}',
+     "hidden_size: a 5000-digit number (larger than"),
+    ({"vocab_size": 10**12}, "vocab_size: 1000000000000 (larger than 1,000,000,000"),
+    ({"hidden_act": ["silu"]}, "hidden_act: ['silu'] (must be text)"),
+])
+def test_models_import_hostile_config_is_one_line_naming_field_and_value(capsys, tmp_path, db, text, needle):
+    path = tmp_path / "config.json"
+    if isinstance(text, dict):
+        path.write_text(json.dumps({**BASE_CONFIG, **text}))  # json.dumps writes NaN / Infinity as Python does
+    else:
+        path.write_text(text)
+    code, _, err = run(capsys, "--db", db, "models", "import", str(path), "--id", "hostile")
+    assert code == 1
+    line = one_line_error(err)
+    assert str(path) in line and needle in line
+
+
+def test_models_import_refuses_a_huge_file_and_a_fifo(capsys, tmp_path, db):
+    big = tmp_path / "big.json"
+    with open(big, "w") as handle:
+        handle.write('{"pad": "' + "x" * (11 * 1024 * 1024) + '"}')
+    code, _, err = run(capsys, "--db", db, "models", "import", str(big))
+    assert code == 1 and "MB is more than the 10 MB a config.json may have" in one_line_error(err)
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    code, _, err = run(capsys, "--db", db, "models", "import", str(fifo))  # blocked forever before the fix
+    assert code == 1 and "is a pipe (FIFO)" in one_line_error(err)
+
+
+# ---- 5. formula injection in every CSV the CLI writes ------------------------------------------
+
+def test_csv_output_neutralises_text_formulas_and_keeps_negative_numbers(capsys, tmp_path, db):
+    text = render_csv([{"n": -5.0, "i": -3, "t": "-5", "f": "=HYPERLINK(\"http://x\")", "a": "@A1", "p": "+1",
+                        "ok": "fine"}])
+    row = next(csv.DictReader(text.splitlines()))
+    assert row == {"n": "-5.0", "i": "-3", "t": "'-5", "f": "'=HYPERLINK(\"http://x\")", "a": "'@A1", "p": "'+1",
+                   "ok": "fine"}
+    path = tmp_path / "chips.csv"
+    path.write_text("id,vendor,name,bf16_tflops,notes\nevil-1,Acme,=cmd|' /C calc'!A0,100,@SUM(1+1)\n")
+    assert run(capsys, "--db", db, "chips", "import", str(path))[0] == 0
+    code, out, _ = run(capsys, "--db", db, "chips", "list", "--format", "csv")
+    evil = next(r for r in csv.DictReader(out.splitlines()) if r["id"] == "evil-1")
+    assert evil["name"] == "'=cmd|' /C calc'!A0" and evil["notes"] == "'@SUM(1+1)"
+    code, out, _ = run(capsys, "--db", db, "chips", "list", "--format", "json")
+    assert next(c for c in json.loads(out) if c["id"] == "evil-1")["name"] == "=cmd|' /C calc'!A0"  # stored intact
+
+
+# ---- 6. control characters ------------------------------------------------------------------
+
+def test_orders_import_with_terminal_escapes_is_refused_escaped(capsys, tmp_path, db):
+    path = tmp_path / "o.csv"
+    path.write_text(ORDER_HEADER + ",Evil\x1b]0;owned\x07,NVIDIA,h20-96gb,5,2025-01-01,\n")
+    code, _, err = run(capsys, "--db", db, "orders", "import", str(path))
+    assert code == 1
+    line = one_line_error(err)
+    assert "row 2, column buyer" in line and "\\x1b" in line and "\x1b" not in err and "\x07" not in err
+
+
+# ---- 7. paging and streaming ------------------------------------------------------------------
+
+def test_orders_list_pages_the_table_and_streams_csv_and_json(capsys, tmp_path, db):
+    path = tmp_path / "many.csv"
+    path.write_text(ORDER_HEADER + "".join(f",Buyer {i},NVIDIA,h20-96gb,5,2025-01-01,\n" for i in range(247)))
+    assert run(capsys, "--db", db, "orders", "import", str(path))[0] == 0
+    code, out, _ = run(capsys, "--db", db, "orders", "list")
+    assert code == 0 and out.startswith("orders 1-100 of 250 (--limit N --offset K")
+    assert len(out.strip().splitlines()) == 1 + 2 + 100
+    code, out, _ = run(capsys, "--db", db, "orders", "list", "--limit", "10", "--offset", "5", "--format", "csv")
+    rows = list(csv.DictReader(out.splitlines()))
+    code, every, _ = run(capsys, "--db", db, "orders", "list", "--format", "json")
+    every = json.loads(every)
+    assert len(every) == 250 and [r["id"] for r in rows] == [str(o["id"]) for o in every[5:15]]
+    assert set(every[0]) == {"id", "buyer", "vendor", "chip_id", "quantity", "delivered", "order_date", "promised",
+                             "price_usd_per_chip", "status", "source", "note", "deliveries"}
+    code, out, _ = run(capsys, "--db", db, "orders", "list", "--format", "json", "--limit", "0")
+    assert json.loads(out) == []
+    code, _, err = run(capsys, "--db", db, "orders", "list", "--offset", "-1")
+    assert code == 1 and "--offset: -1" in one_line_error(err)
+
+
+def test_stream_json_list_is_the_same_text_as_json_dumps():
+    import io
+
+    from engine.cli import stream_json_list
+
+    items = [{"a": 1, "b": [1, {"c": None}]}, {"a": 2.5, "b": []}]
+    for value in (items, []):
+        out = io.StringIO()
+        stream_json_list(iter(value), out)
+        assert out.getvalue() == json.dumps(value, indent=2) + "\n"
+
+
+# ---- 8. forecast memory budget ----------------------------------------------------------------
+
+def test_forecast_beyond_the_memory_budget_is_refused_with_the_limit(capsys, db):
+    code, _, err = run(capsys, "--db", db, "forecast", "--trials", "1000000", "--months", "600")
+    line = one_line_error(err)
+    assert code == 1 and "over the 2 GiB limit" in line and "--trials 1,000,000 x --months 600" in line
+    # hand check: 1e6 x 600 x 8 bytes x (8 + 3 chip types) x 1.25 = 66.0e9 bytes = 61.5 GiB
+    assert "61.5 GiB" in line
+
+
+def test_forecast_memory_error_is_one_line(capsys, db, monkeypatch):
+    import engine.forecast
+
+    def out_of_memory(inputs):
+        raise MemoryError
+
+    monkeypatch.setattr(engine.forecast, "run_forecast", out_of_memory)
+    code, _, err = run(capsys, "--db", db, "forecast", "--trials", "100", "--months", "12")
+    assert code == 1 and "ran out of memory" in one_line_error(err)
