@@ -1,7 +1,6 @@
 """The order planner (chance-constrained SAA with HiGHS) and the demand backtest."""
 
 import datetime as dt
-import math
 
 import numpy as np
 import pytest
