@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "engine.commands.train",       # train, validate training
     "engine.commands.serve",       # serve, validate inference
     "engine.commands.forecast",    # forecast
+    "engine.commands.plan",        # plan, backtest
     "engine.commands.validate",    # validate training|inference
     "engine.commands.calibrate",   # calibrate training|inference
 )

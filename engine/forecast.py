@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import zlib
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
@@ -40,6 +41,10 @@ SECONDS_PER_DAY = 86400.0
 H100_BF16_TFLOPS = 989.4  # H100 SXM dense BF16: the unit of "H100-equivalents"
 
 DISTRIBUTIONS = ("fixed", "uniform", "triangular", "beta")
+# What a trial draws; each can be switched off (held at its median) to see what it contributes.
+UNCERTAINTY_SOURCES = ("supply", "policy", "demand", "mix", "throughput")
+SOURCE_LABELS = {"supply": "vendor fraction and delay", "policy": "export-licence cut-offs",
+                 "demand": "demand growth", "mix": "request mix", "throughput": "per-chip throughput"}
 FRACTION_BASES = ("order", "outstanding")
 CURVE_KINDS = ("piecewise", "exponential", "logistic")
 
@@ -66,6 +71,26 @@ class OrderUncertainty:
     delay_low_days: float = 0.0
     delay_mode_days: float = 0.0
     delay_high_days: float = 0.0
+    note: str = ""
+    # Share of the draw (in normal scores) that is the vendor's common shock in a trial (yields,
+    # export rules, the vendor's priorities hit every order alike); the rest is the contract's own
+    # noise. 1: every order of the vendor moves together, 0: independent contracts.
+    vendor_common_share: float = 0.7
+
+
+@dataclass(frozen=True)
+class PolicyEvent:
+    """An export-licence cut-off of `chip_id`: with `probability` it starts on a day drawn
+    uniformly in [window_start, window_end] and lasts `duration_months` (None: for good).
+    Undelivered lots that would ship during it are lost (the licence is refused, the order
+    cancelled); chips already delivered stay. Example: the H20 needed a US licence from 9 Apr 2025.
+    """
+
+    chip_id: str
+    probability: float
+    window_start: dt.date
+    window_end: dt.date
+    duration_months: float | None = None
     note: str = ""
 
 
@@ -108,6 +133,16 @@ class DemandCurve:
     # Fraction of input tokens served from a prefix cache (system prompts, earlier turns of a
     # chat): they occupy KV but skip prefill. DeepSeek reported 56% for its API (STORY.md).
     prefix_cache_hit: float = 0.0
+    # Growth after the last point and its uncertainty (engine.forecast_demand; `piecewise` only).
+    growth_model: str = "fixed"
+    fit_points: int = 3
+    growth_sigma_floor: float = 0.25
+    growth_p10_per_year: float = 1.5
+    growth_p50_per_year: float = 2.0
+    growth_p90_per_year: float = 3.0
+    # Lognormal sigma of the serving work per token from the request mix (tokens in/out per
+    # request, prompt cache): the chips a token needs are only as certain as the mix behind them.
+    request_mix_sigma: float = 0.0
 
     @property
     def output_fraction(self) -> float:
@@ -153,6 +188,7 @@ class TrainingJob:
     earliest_start: dt.date
     seq_len: int | None = None
     global_batch_seqs: int | None = None
+    deadline: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +212,9 @@ class ForecastScenario:
     serving_efficiency_scale: float = 1.0
     training_efficiency_scale: float = 1.0
     note: str = ""
+    policy_events: tuple[PolicyEvent, ...] = ()
+    # Multiplies the per-chip-family throughput sigmas (0: engines' figures taken as exact).
+    throughput_sigma_scale: float = 1.0
 
     def uncertainty_for(self, order: Order) -> OrderUncertainty:
         """The most specific distribution: order id, then vendor (case-insensitive), then default."""
@@ -235,6 +274,11 @@ class ForecastInputs:
     h100_bf16_tflops: float = H100_BF16_TFLOPS
     throughput_source: str = "given"
     notes: tuple[str, ...] = ()
+    # Lognormal sigmas of per-chip throughput from the validation error of the chip's family
+    # (resources/throughput_sigma.csv); a chip missing here is taken as exact.
+    family_by_chip: Mapping[str, str] = field(default_factory=dict)
+    serving_sigma_by_chip: Mapping[str, float] = field(default_factory=dict)
+    training_sigma_by_chip: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -256,6 +300,7 @@ class JobForecast:
     completion_p90: dt.date | None
     prob_within_horizon: float
     completion_ordinals: np.ndarray  # per trial, days (proleptic ordinal, fractional); inf = not done
+    prob_by_deadline: float | None = None  # None: the job has no deadline
 
 
 @dataclass(frozen=True)
@@ -286,6 +331,12 @@ class ForecastResult:
     seed: int
     throughput_source: str = "given"
     notes: tuple[str, ...] = ()
+    demand_unit_chips_bands: Bands | None = None  # demand P10/P50/P90 (growth and mix drawn)
+    shortfall_unit_chips: Bands | None = None  # per-trial max(demand - capacity, 0) quantiles
+    shortfall_mean_unit_chips: np.ndarray | None = None
+    demand_tokens_per_day_bands: Bands | None = None
+    growth_note: str = ""
+    samples: "Samples | None" = None
 
 
 # ---- sampling ------------------------------------------------------------------------------
@@ -306,11 +357,113 @@ def sample(kind: str, low: float, mode: float, high: float, n: int, rng: np.rand
     raise ValueError(f"unknown distribution {kind!r}")
 
 
-def _order_rngs(seed: int, order: Order, index: int) -> tuple[np.random.Generator, np.random.Generator]:
-    key = order.id if isinstance(order.id, int) and order.id >= 0 else 10**9 + index
-    fraction = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, key, 0])))
-    delay = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, key, 1])))
+def quantile(kind: str, low: float, mode: float, high: float, u: np.ndarray) -> np.ndarray:
+    """The inverse CDF of one of DISTRIBUTIONS at probabilities `u` (same kinds as `sample`)."""
+    u = np.asarray(u, dtype=float)
+    if kind == "fixed":
+        return np.full(u.shape, float(mode))
+    if high <= low:
+        return np.full(u.shape, float(low))
+    span = high - low
+    if kind == "uniform":
+        return low + span * u
+    if kind == "triangular":
+        c = (mode - low) / span
+        return np.where(u < c, low + np.sqrt(u * span * (mode - low)),
+                        high - np.sqrt((1.0 - u) * span * (high - mode)))
+    if kind == "beta":
+        from scipy.special import betaincinv
+
+        a = 1.0 + 4.0 * (mode - low) / span
+        b = 1.0 + 4.0 * (high - mode) / span
+        return low + span * betaincinv(a, b, u)
+    raise ValueError(f"unknown distribution {kind!r}")
+
+
+def _stream(seed: int, *key: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, *key])))
+
+
+def _text_key(text: str) -> int:
+    return zlib.crc32(text.strip().lower().encode("utf-8"))
+
+
+def vendor_shocks(seed: int, vendor: str, trials: int) -> np.ndarray:
+    """2 x trials standard normal scores of a vendor's common shock (fraction, delay)."""
+    return _stream(seed, 1, _text_key(vendor or "")).standard_normal((2, trials))
+
+
+def contract_key(order: Order) -> str:
+    """Rows of one contract (vendor, chip, order date) share their own noise: entering an order as
+    many rows must not make it more certain."""
+    return f"{order.vendor}|{order.chip_id}|{order.order_date.isoformat() if order.order_date else ''}"
+
+
+_SCORE_GRID = np.linspace(-7.0, 7.0, 4001)
+_QUANTILE_TABLES: dict[tuple, np.ndarray] = {}
+
+
+def quantile_of_scores(kind: str, low: float, mode: float, high: float, z: np.ndarray) -> np.ndarray:
+    """`quantile` at Phi(z), from a table over normal scores (interpolated; exact at the grid
+    points, within 1e-4 of the range between them): the inverse beta CDF is slow on every draw."""
+    if kind == "fixed" or high <= low:
+        return quantile(kind, low, mode, high, np.zeros(np.shape(z)))
+    key = (kind, float(low), float(mode), float(high))
+    table = _QUANTILE_TABLES.get(key)
+    if table is None:
+        from scipy.special import ndtr
+
+        table = quantile(kind, low, mode, high, np.clip(ndtr(_SCORE_GRID), 1e-15, 1 - 1e-15))
+        if len(_QUANTILE_TABLES) > 256:
+            _QUANTILE_TABLES.clear()
+        _QUANTILE_TABLES[key] = table
+    return np.interp(z, _SCORE_GRID, table)
+
+
+def draw_fraction_delay(unc: OrderUncertainty, common: np.ndarray | None, own: np.ndarray | None,
+                        trials: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fulfilled fraction, delay days) per trial; `common`/`own`: 2 x trials normal scores, or
+    None for the median of each distribution (the source switched off)."""
+    if common is None or own is None:
+        z = np.zeros((2, trials))
+    else:
+        rho = min(max(float(unc.vendor_common_share), 0.0), 1.0)
+        z = math.sqrt(rho) * common + math.sqrt(1.0 - rho) * own
+    fraction = np.clip(quantile_of_scores(unc.fraction_dist, unc.fraction_low, unc.fraction_mode,
+                                          unc.fraction_high, z[0]), 0.0, 1.0)
+    delay = quantile_of_scores(unc.delay_dist, unc.delay_low_days, unc.delay_mode_days, unc.delay_high_days, z[1])
     return fraction, delay
+
+
+def _draw_scale_and_delay(order: Order, unc: OrderUncertainty, trials: int, seed: int, index: int,
+                          random: bool = True):
+    common = vendor_shocks(seed, order.vendor, trials) if random else None
+    own = _stream(seed, 2, _text_key(contract_key(order))).standard_normal((2, trials)) if random else None
+    fraction, delay = draw_fraction_delay(unc, common, own, trials)
+    outstanding = float(order.outstanding)
+    if unc.fraction_of == "order" and outstanding > 0:
+        scale = np.clip((fraction * order.quantity - order.delivered) / outstanding, 0.0, 1.0)
+    else:
+        scale = fraction
+    return scale, np.rint(delay).astype(np.int64)
+
+
+def draw_policy(event: PolicyEvent, index: int, seed: int, trials: int, random: bool = True):
+    """(start, end) ordinals per trial of a cut-off; +inf start where it does not happen."""
+    lo, hi = event.window_start.toordinal(), event.window_end.toordinal()
+    rng = _stream(seed, 3, _text_key(event.chip_id), index)
+    if random:
+        occurs = rng.random(trials) < event.probability
+        start = lo + np.floor(rng.random(trials) * (hi - lo + 1))
+    else:  # switched off: the more likely outcome, at the window's middle
+        occurs = np.full(trials, event.probability >= 0.5)
+        start = np.full(trials, float((lo + hi) // 2))
+    start = np.where(occurs, start, np.inf)
+    if event.duration_months is None:
+        end = np.where(occurs, np.inf, np.inf)
+    else:
+        end = start + float(event.duration_months) * DAYS_PER_YEAR / 12.0
+    return start, end
 
 
 # ---- supply --------------------------------------------------------------------------------
@@ -377,39 +530,50 @@ def _installed_curve(ready_ordinals: Sequence[int], quantities: Sequence[float],
     return out
 
 
-def _draw_scale_and_delay(order: Order, unc: OrderUncertainty, trials: int, seed: int, index: int):
-    rng_f, rng_d = _order_rngs(seed, order, index)
-    fraction = np.clip(sample(unc.fraction_dist, unc.fraction_low, unc.fraction_mode,
-                              unc.fraction_high, trials, rng_f), 0.0, 1.0)
-    outstanding = float(order.outstanding)
-    if unc.fraction_of == "order" and outstanding > 0:
-        scale = np.clip((fraction * order.quantity - order.delivered) / outstanding, 0.0, 1.0)
-    else:
-        scale = fraction
-    delay = sample(unc.delay_dist, unc.delay_low_days, unc.delay_mode_days, unc.delay_high_days,
-                   trials, rng_d)
-    return scale, np.rint(delay).astype(np.int64)
-
-
 def order_installed(order: Order, scenario: ForecastScenario, months: Sequence[dt.date], as_of: dt.date,
-                    scale: np.ndarray, delay_days: np.ndarray) -> np.ndarray:
-    """Trials x months chips installed from one order, given per-trial scale and integer delay."""
+                    scale: np.ndarray, delay_days: np.ndarray,
+                    cutoff: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Trials x months chips installed from one order, given per-trial scale and integer delay.
+
+    `cutoff`: per-trial (start, end) ordinals of an export-licence cut-off; undelivered lots that
+    would ship in [start, end) are lost.
+    """
     month_ord = np.array([m.toordinal() for m in months], dtype=np.int64)
     lag = float(scenario.install_lag_days)
     delivered = _installed_curve([d.date.toordinal() + lag for d in order.deliveries],
                                  [float(d.quantity) for d in order.deliveries], month_ord.astype(float),
                                  scenario)
-    lots = outstanding_lots(order, as_of, scenario.unscheduled_spread_months)
+    lots = sorted(outstanding_lots(order, as_of, scenario.unscheduled_spread_months))
     if not lots:
         return np.broadcast_to(delivered, (len(scale), len(months)))
-    # Tabulate the undelivered lots' curve on every day a delayed month start can map to.
+    # Tabulate the undelivered lots' curve on every day a delayed month start can map to; trials
+    # sharing a delay (and cut-off lots) share a row, so the per-trial work is one row gather.
     lo = int(month_ord[0] - delay_days.max())
     hi = int(month_ord[-1] - delay_days.min())
     days = np.arange(lo, hi + 1)
-    curve = _installed_curve([d.toordinal() + lag for d, _ in lots], [q for _, q in lots],
-                             days.astype(float), scenario)
-    idx = month_ord[None, :] - delay_days[:, None] - lo
-    return delivered[None, :] + scale[:, None] * curve[idx]
+    if cutoff is None:
+        curve = _installed_curve([d.toordinal() + lag for d, _ in lots], [q for _, q in lots],
+                                 days.astype(float), scenario)
+        uniq, inv = np.unique(delay_days, return_inverse=True)
+        rows = curve[month_ord[None, :] - uniq[:, None] - lo]
+    else:
+        # Prefix curves: row k holds the first k lots (by due date); the lots lost to a cut-off
+        # are a contiguous run [k1, k2) of them (a lot ships on its due date + the delay).
+        due = np.array([d.toordinal() for d, _ in lots], dtype=float)
+        prefix = np.zeros((len(lots) + 1, len(days)))
+        for k, (d, q) in enumerate(lots):
+            prefix[k + 1] = prefix[k] + q * _survival(days - (d.toordinal() + lag), scenario)
+        start, end = cutoff
+        k1 = np.searchsorted(due, start - delay_days, side="left")
+        k2 = np.maximum(np.searchsorted(due, end - delay_days, side="left"), k1)
+        key = (delay_days - delay_days.min()) * (len(lots) + 1) ** 2 + k1 * (len(lots) + 1) + k2
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        idx = month_ord[None, :] - delay_days[first][:, None] - lo
+        rows = prefix[len(lots)][idx] - prefix[k2[first][:, None], idx] + prefix[k1[first][:, None], idx]
+    out = rows[inv.ravel()]
+    out *= scale[:, None]
+    out += delivered[None, :]
+    return out
 
 
 def deterministic_installed(orders: Sequence[Order], scenario: ForecastScenario, fraction_scale: Mapping[int, float],
@@ -523,8 +687,21 @@ def _job_completion(rate: np.ndarray, bounds_ord: np.ndarray, start_ord: np.ndar
 # ---- the forecast --------------------------------------------------------------------------
 
 def _bands(x: np.ndarray) -> Bands:
-    p = np.percentile(x, [10.0, 50.0, 90.0], axis=0)
-    return Bands(p[0], p[1], p[2])
+    """P10/P50/P90 over trials (axis 0), as np.percentile's linear method: one partition of the
+    transposed (contiguous) array instead of a strided sort per percentile."""
+    x = np.asarray(x)
+    n = x.shape[0]
+    if n == 1:
+        return Bands(x[0].copy(), x[0].copy(), x[0].copy())
+    pos = np.array([0.1, 0.5, 0.9]) * (n - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    kth = np.unique(np.concatenate([lo, hi]))
+    part = np.partition(np.ascontiguousarray(x.T), kth, axis=1)
+    w = pos - lo
+    out = [part[:, lo[i]] + (part[:, hi[i]] - part[:, lo[i]]) * w[i] for i in range(3)]
+    # equal neighbours can round one ulp apart: keep the bands ordered
+    return Bands(out[0], np.maximum(out[1], out[0]), np.maximum(out[2], np.maximum(out[1], out[0])))
 
 
 def _check(should_stop) -> None:
@@ -532,9 +709,81 @@ def _check(should_stop) -> None:
         raise Cancelled("forecast cancelled")
 
 
-def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> ForecastResult:
-    """Monte Carlo of supply, demand and training jobs (trials x months arrays, seeded)."""
+@dataclass
+class Samples:
+    """The trials of one forecast, kept for the planner, the sensitivity and the decomposition."""
+
+    months: tuple[dt.date, ...]
+    bounds_ord: np.ndarray
+    chip_ids: tuple[str, ...]
+    serve_on: tuple[str, ...]
+    unit_chip: str
+    installed: dict[str, np.ndarray]  # chip -> trials x months
+    promised: dict[str, np.ndarray]
+    share: dict[str, np.ndarray]  # chip -> months, training share
+    serving_tput: dict[str, float]  # output tokens/s per chip (efficiency scale applied)
+    serve_mult: dict[str, np.ndarray]  # chip -> trials, throughput multiplier (serving)
+    train_mult: dict[str, np.ndarray]
+    capacity_tps: np.ndarray  # trials x months, output tokens/s of the serving shares
+    demand_tps: np.ndarray  # trials x months, peak output tokens/s needed
+    tokens_day: np.ndarray  # trials x months, average tokens/day
+    vendor_z: dict[str, np.ndarray]  # vendor (lower case) -> 2 x trials normal scores
+    cutoffs: dict[str, tuple[np.ndarray, np.ndarray]]  # chip -> per-trial (start, end) ordinals
+    growth_note: str = ""
+
+
+def _family_multipliers(inputs: ForecastInputs, chips: Sequence[str], trials: int, seed: int,
+                        random: bool) -> tuple[dict, dict]:
+    """Per chip, lognormal throughput multipliers (median 1) shared by every chip of a family."""
+    sc = inputs.scenario
+    serve, train = {}, {}
+    for chip in chips:
+        family = inputs.family_by_chip.get(chip, chip)
+        z = _stream(seed, 4, _text_key(family)).standard_normal((2, trials)) if random else np.zeros((2, trials))
+        s_sig = float(inputs.serving_sigma_by_chip.get(chip, 0.0)) * sc.throughput_sigma_scale
+        t_sig = float(inputs.training_sigma_by_chip.get(chip, 0.0)) * sc.throughput_sigma_scale
+        serve[chip] = np.exp(s_sig * z[0])
+        train[chip] = np.exp(t_sig * z[1])
+    return serve, train
+
+
+def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int, random_growth: bool,
+                    random_mix: bool, growth_z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """(tokens/day, peak output tokens/s) per trial and month, and a note on the growth fit."""
+    from engine.forecast_demand import draw_log_growth, fit_growth
+
+    d = sc.demand
+    note = ""
+    if d.kind == "piecewise" and d.points:
+        fit = fit_growth(d)
+        note = fit.note
+        flat = demand_tokens_per_day(replace(d, growth_after_last_per_year=1.0), months)
+        tau = (np.array([m.toordinal() for m in months], dtype=float) - fit.last_ordinal) / DAYS_PER_YEAR
+        z = _stream(sc.seed, 5).standard_normal((trials, 2)) if random_growth else None
+        if growth_z is not None:  # one pinned draw for every trial (sensitivity)
+            z = np.broadcast_to(np.asarray(growth_z, dtype=float)[None, :2], (trials, 2))
+        log_g = draw_log_growth(fit, tau, z, d.ceiling_tokens_per_day)
+        tokens = flat[None, :] * np.exp(log_g)
+        if tokens.shape[0] == 1:
+            tokens = np.broadcast_to(tokens, (trials, len(months)))
+    else:
+        tokens = np.broadcast_to(demand_tokens_per_day(d, months)[None, :], (trials, len(months)))
+    tokens = tokens * d.scale
+    if random_mix and d.request_mix_sigma > 0:
+        mix = np.exp(d.request_mix_sigma * _stream(sc.seed, 6).standard_normal(trials))[:, None]
+    else:
+        mix = 1.0
+    peak = peak_output_tokens_per_s(replace(d, scale=1.0), tokens) * mix
+    return tokens, peak, note
+
+
+def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int | None = None,
+             seed: int | None = None, progress: Callable[[float, str], None] | None = None,
+             should_stop: Callable[[], bool] | None = None, growth_z: np.ndarray | None = None) -> Samples:
+    """The Monte Carlo trials of supply, throughput and demand (no summaries).
+
+    `fixed`: UNCERTAINTY_SOURCES held at their medians (to see what each contributes).
+    """
     sc = inputs.scenario
     report = progress or (lambda fraction, message: None)
     problems = validate_scenario(sc)
@@ -550,99 +799,158 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
             problems.append(f"serving_tokens_per_s_per_chip[{chip!r}]: missing")
     if problems:
         raise ValidationError(problems, f"forecast scenario {sc.name!r}")
+    unknown = set(fixed) - set(UNCERTAINTY_SOURCES)
+    if unknown:
+        raise ValueError(f"unknown uncertainty sources {sorted(unknown)}")
 
-    trials, n_months = sc.trials, sc.months
+    trials = sc.trials if trials is None else int(trials)
+    seed = sc.seed if seed is None else int(seed)
+    n_months = sc.months
     months = tuple(month_starts(sc.start, n_months))
     bounds = months + (_add_months(months[-1], 1),)
     bounds_ord = np.array([b.toordinal() for b in bounds], dtype=float)
-    # Supply: one trials x months array per chip type.
+    random_supply = "supply" not in fixed
+    cutoffs = {}
+    for k, event in enumerate(sc.policy_events):
+        cutoffs[event.chip_id] = draw_policy(event, k, seed, trials, random="policy" not in fixed)
+    vendor_z = {}
     installed = {chip: np.zeros((trials, n_months)) for chip in chip_ids}
     promised = {chip: np.zeros(n_months) for chip in chip_ids}
     no_delay = np.zeros(1, dtype=np.int64)
     for i, order in enumerate(orders):
-        _check(should_stop)
-        scale, delay = _draw_scale_and_delay(order, sc.uncertainty_for(order), trials, sc.seed, i)
+        if should_stop is not None and should_stop():
+            raise Cancelled("forecast cancelled")
+        vendor_z.setdefault((order.vendor or "").lower(), vendor_shocks(seed, order.vendor, trials))
+        scale, delay = _draw_scale_and_delay(order, sc.uncertainty_for(order), trials, seed, i, random_supply)
         as_of = resolve_as_of(orders, sc, order)
-        installed[order.chip_id] += order_installed(order, sc, months, as_of, scale, delay)
+        installed[order.chip_id] += order_installed(order, sc, months, as_of, scale, delay,
+                                                    cutoffs.get(order.chip_id))
         promised[order.chip_id] += order_installed(order, sc, months, as_of, np.ones(1), no_delay)[0]
         report(0.6 * (i + 1) / max(len(orders), 1), f"supply: order {order.id} ({order.chip_id})")
 
-    total_chips = np.zeros((trials, n_months))
-    total_pflops = np.zeros((trials, n_months))
-    for chip in chip_ids:
-        total_chips += installed[chip]
-        total_pflops += installed[chip] * (inputs.chip_peak_tflops[chip] / 1000.0)
-    installed_by_chip = {chip: _bands(installed[chip]) for chip in chip_ids}
-    pflops_by_chip = {chip: installed_by_chip[chip].scaled(inputs.chip_peak_tflops[chip] / 1000.0)
-                      for chip in chip_ids}
-    installed_total = _bands(total_chips)
-    pflops_total = _bands(total_pflops)
-    h100_equiv = pflops_total.scaled(1000.0 / inputs.h100_bf16_tflops)
-    _check(should_stop)
-    report(0.7, "supply bands")
-
-    # Demand and serving capacity.
     share = {chip: np.clip(sc.allocation.share(chip, months), 0.0, 1.0) for chip in chip_ids}
     serving_tput = {chip: float(v) * sc.serving_efficiency_scale
                     for chip, v in inputs.serving_tokens_per_s_per_chip.items()}
-    tokens_day = demand_tokens_per_day(sc.demand, months) * sc.demand.scale
-    peak_out = peak_output_tokens_per_s(replace(sc.demand, scale=1.0), tokens_day)
+    mult_chips = tuple(dict.fromkeys(chip_ids + tuple(serving_tput) + tuple(j.chip_id for j in sc.jobs)))
+    serve_mult, train_mult = _family_multipliers(inputs, mult_chips, trials, seed, "throughput" not in fixed)
+    tokens_day, demand_tps, note = _demand_samples(replace(sc, seed=seed), months, trials,
+                                                   "demand" not in fixed, "mix" not in fixed, growth_z)
     capacity_tps = np.zeros((trials, n_months))
     for chip in serve_on:
         if chip in installed:
-            capacity_tps += installed[chip] * (1.0 - share[chip])[None, :] * serving_tput[chip]
-    prob_meet = (capacity_tps >= peak_out[None, :] * (1 - 1e-12)).mean(axis=0)
-    capacity_bands = _bands(capacity_tps)
-    demand_chips = {}
-    for chip in dict.fromkeys(serve_on + ((unit_chip,) if unit_chip else ())):
-        tput = serving_tput.get(chip, 0.0)
-        demand_chips[chip] = peak_out / tput if tput > 0 else np.full(n_months, np.inf)
-    unit_tput = serving_tput.get(unit_chip, 0.0)
-    per_unit = 1.0 / unit_tput if unit_tput > 0 else float("nan")
-    capacity_unit = capacity_bands.scaled(per_unit)
-    demand_unit = peak_out * per_unit
-    balance = capacity_unit.p50 - demand_unit
-    _check(should_stop)
+            capacity_tps += installed[chip] * (1.0 - share[chip])[None, :] * \
+                (serving_tput[chip] * serve_mult[chip])[:, None]
     report(0.8, "demand")
+    return Samples(months=months, bounds_ord=bounds_ord, chip_ids=chip_ids, serve_on=serve_on,
+                   unit_chip=unit_chip, installed=installed, promised=promised, share=share,
+                   serving_tput=serving_tput, serve_mult=serve_mult, train_mult=train_mult,
+                   capacity_tps=capacity_tps, demand_tps=demand_tps, tokens_day=np.asarray(tokens_day),
+                   vendor_z=vendor_z, cutoffs=cutoffs, growth_note=note)
 
-    # Training jobs: a queue per chip type on that type's training share.
-    jobs = []
-    queue_free = {}
-    for j, job in enumerate(sc.jobs):
-        _check(should_stop)
-        fleet = installed[job.chip_id] * share[job.chip_id][None, :] if job.chip_id in installed \
+
+def meets(capacity_tps: np.ndarray, demand_tps: np.ndarray) -> np.ndarray:
+    """Per trial and month: does the serving capacity cover the peak demand."""
+    return capacity_tps >= demand_tps * (1 - 1e-12)
+
+
+def job_completions(inputs: ForecastInputs, s: Samples, extra_training_chips: Mapping[str, np.ndarray] | None = None
+                    ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per job (start, completion) ordinals per trial; jobs on one chip type queue in list order.
+
+    `extra_training_chips`: chip -> trials x months chips added to that type's training share
+    (the planner's purchases).
+    """
+    sc = inputs.scenario
+    trials, n_months = s.capacity_tps.shape
+    out = []
+    queue_free: dict[str, np.ndarray] = {}
+    for job in sc.jobs:
+        fleet = s.installed[job.chip_id] * s.share[job.chip_id][None, :] if job.chip_id in s.installed \
             else np.zeros((trials, n_months))
+        if extra_training_chips and job.chip_id in extra_training_chips:
+            fleet = fleet + extra_training_chips[job.chip_id]
         table = _throughput_table(inputs.training_tokens_per_s_per_chip, job.model_id, job.chip_id,
                                   float(fleet.max(initial=0.0)))
-        rate = fleet * table.per_chip(fleet) * sc.training_efficiency_scale
+        mult = s.train_mult.get(job.chip_id, np.ones(trials))[:, None]
+        rate = fleet * table.per_chip(fleet) * sc.training_efficiency_scale * mult
         start = np.full(trials, float(job.earliest_start.toordinal()))
         if job.chip_id in queue_free:
             start = np.maximum(start, queue_free[job.chip_id])
-        done = _job_completion(rate, bounds_ord, start, float(job.tokens))
+        done = _job_completion(rate, s.bounds_ord, start, float(job.tokens))
         queue_free[job.chip_id] = done
+        out.append((start, done))
+    return out
+
+
+def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None, fixed: Sequence[str] = (),
+                 keep_samples: bool = False) -> ForecastResult:
+    """Monte Carlo of supply, demand and training jobs (trials x months arrays, seeded)."""
+    sc = inputs.scenario
+    report = progress or (lambda fraction, message: None)
+    s = simulate(inputs, fixed=fixed, progress=report, should_stop=should_stop)
+    _check(should_stop)
+    chip_ids, trials, n_months = s.chip_ids, sc.trials, sc.months
+    total_chips = np.zeros((trials, n_months))
+    total_pflops = np.zeros((trials, n_months))
+    for chip in chip_ids:
+        total_chips += s.installed[chip]
+        total_pflops += s.installed[chip] * (inputs.chip_peak_tflops[chip] / 1000.0)
+    installed_by_chip = {chip: _bands(s.installed[chip]) for chip in chip_ids}
+    pflops_by_chip = {chip: installed_by_chip[chip].scaled(inputs.chip_peak_tflops[chip] / 1000.0)
+                      for chip in chip_ids}
+    pflops_total = _bands(total_pflops)
+    report(0.85, "supply bands")
+
+    prob_meet = meets(s.capacity_tps, s.demand_tps).mean(axis=0)
+    capacity_bands = _bands(s.capacity_tps)
+    unit_chip = s.unit_chip
+    demand_bands = _bands(s.demand_tps)
+    demand_p50 = demand_bands.p50
+    demand_chips = {}
+    for chip in dict.fromkeys(s.serve_on + ((unit_chip,) if unit_chip else ())):
+        tput = s.serving_tput.get(chip, 0.0)
+        demand_chips[chip] = demand_p50 / tput if tput > 0 else np.full(n_months, np.inf)
+    unit_tput = s.serving_tput.get(unit_chip, 0.0)
+    per_unit = 1.0 / unit_tput if unit_tput > 0 else float("nan")
+    capacity_unit = capacity_bands.scaled(per_unit)
+    demand_unit = demand_p50 * per_unit
+    tokens_bands = _bands(s.tokens_day)
+    shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0)
+    shortfall_bands = _bands(shortfall).scaled(per_unit)
+    balance = capacity_unit.p50 - demand_unit
+    _check(should_stop)
+
+    jobs = []
+    for job, (start, done) in zip(sc.jobs, job_completions(inputs, s)):
+        by_deadline = None if job.deadline is None else float((done <= job.deadline.toordinal()).mean())
         jobs.append(JobForecast(
             job=job,
-            start_p50=_quantile_dates(np.maximum(start, bounds_ord[0]), 0.5),
+            start_p50=_quantile_dates(np.maximum(start, s.bounds_ord[0]), 0.5),
             completion_p10=_quantile_dates(done, 0.1),
             completion_p50=_quantile_dates(done, 0.5),
             completion_p90=_quantile_dates(done, 0.9),
             prob_within_horizon=float(np.isfinite(done).mean()),
-            completion_ordinals=done,
+            completion_ordinals=done, prob_by_deadline=by_deadline,
         ))
-        report(0.8 + 0.2 * (j + 1) / len(sc.jobs), f"training job {job.name}")
     report(1.0, "done")
 
     return ForecastResult(
-        scenario=sc, months=months, chip_ids=chip_ids,
-        installed_by_chip=installed_by_chip, promised_by_chip=promised, pflops_by_chip=pflops_by_chip,
-        installed_total=installed_total, pflops_total=pflops_total, h100_equiv_total=h100_equiv,
-        training_share_by_chip=share, serving_tokens_per_s_per_chip=serving_tput,
+        scenario=sc, months=s.months, chip_ids=chip_ids,
+        installed_by_chip=installed_by_chip, promised_by_chip=s.promised, pflops_by_chip=pflops_by_chip,
+        installed_total=_bands(total_chips), pflops_total=pflops_total,
+        h100_equiv_total=pflops_total.scaled(1000.0 / inputs.h100_bf16_tflops),
+        training_share_by_chip=s.share, serving_tokens_per_s_per_chip=s.serving_tput,
         serving_capacity_tokens_per_s=capacity_bands, serving_capacity_unit_chips=capacity_unit,
-        demand_tokens_per_day=tokens_day, demand_peak_output_tokens_per_s=peak_out,
+        demand_tokens_per_day=tokens_bands.p50, demand_peak_output_tokens_per_s=demand_p50,
         demand_chips_by_chip=demand_chips, demand_unit_chips=demand_unit, unit_chip_id=unit_chip,
-        shortfall_p50_unit_chips=np.maximum(-balance, 0.0), balance_p50_unit_chips=balance,
+        shortfall_p50_unit_chips=shortfall_bands.p50, balance_p50_unit_chips=balance,
         prob_meet_demand=prob_meet, jobs=tuple(jobs), trials=trials, seed=sc.seed,
         throughput_source=inputs.throughput_source, notes=tuple(inputs.notes),
+        demand_unit_chips_bands=demand_bands.scaled(per_unit), shortfall_unit_chips=shortfall_bands,
+        shortfall_mean_unit_chips=shortfall.mean(axis=0) * per_unit,
+        demand_tokens_per_day_bands=tokens_bands, growth_note=s.growth_note,
+        samples=s if keep_samples else None,
     )
 
 
@@ -666,6 +974,8 @@ def _validate_uncertainty(path: str, u: OrderUncertainty, problems: list[str]) -
         if kind != "fixed" and isinstance(lo, (int, float)) and isinstance(mode, (int, float)) \
                 and isinstance(hi, (int, float)) and not lo <= mode <= hi:
             problems.append(f"{path}.{kind_field}: low {lo!r} <= mode {mode!r} <= high {hi!r} does not hold")
+    if not (isinstance(u.vendor_common_share, (int, float)) and 0 <= u.vendor_common_share <= 1):
+        problems.append(f"{path}.vendor_common_share: {u.vendor_common_share!r} (must be in [0, 1])")
     if u.fraction_of not in FRACTION_BASES:
         problems.append(f"{path}.fraction_of: {u.fraction_of!r} (must be 'order' or 'outstanding')")
 
@@ -759,6 +1069,44 @@ def validate_scenario(sc: ForecastScenario) -> list[str]:
     for name in ("weight_dtype", "kv_dtype"):
         if getattr(d, name) not in ("fp32", "bf16", "fp16", "fp8", "int8", "int4"):
             p.append(f"demand.{name}: {getattr(d, name)!r} (must be fp32, bf16, fp16, fp8, int8 or int4)")
+    from engine.forecast_demand import GROWTH_MODELS, fit_growth
+
+    if d.growth_model not in GROWTH_MODELS:
+        p.append(f"demand.growth_model: {d.growth_model!r} (must be one of {', '.join(GROWTH_MODELS)})")
+    elif d.kind == "piecewise" and d.points and not any("demand.points" in x for x in p):
+        if d.growth_model == "user":
+            g = (d.growth_p10_per_year, d.growth_p50_per_year, d.growth_p90_per_year)
+            if not all(isinstance(v, (int, float)) and v > 0 for v in g) or not g[0] <= g[1] <= g[2]:
+                p.append(f"demand.growth_p10/p50/p90_per_year: {g!r} (must be > 0 and P10 <= P50 <= P90)")
+        if not (isinstance(d.fit_points, int) and d.fit_points >= 2):
+            p.append(f"demand.fit_points: {d.fit_points!r} (must be a whole number >= 2)")
+        if not (isinstance(d.growth_sigma_floor, (int, float)) and 0 <= d.growth_sigma_floor <= 5):
+            p.append(f"demand.growth_sigma_floor: {d.growth_sigma_floor!r} (must be in [0, 5])")
+        if not p:
+            try:
+                fit_growth(d)
+            except ValueError as exc:
+                p.append(str(exc))
+    if d.ceiling_tokens_per_day is not None and d.kind == "piecewise":
+        _positive(p, "demand.ceiling_tokens_per_day", d.ceiling_tokens_per_day)
+    if not (isinstance(d.request_mix_sigma, (int, float)) and 0 <= d.request_mix_sigma <= 3):
+        p.append(f"demand.request_mix_sigma: {d.request_mix_sigma!r} (must be in [0, 3])")
+    if not (isinstance(sc.throughput_sigma_scale, (int, float)) and 0 <= sc.throughput_sigma_scale <= 10):
+        p.append(f"throughput_sigma_scale: {sc.throughput_sigma_scale!r} (must be in [0, 10])")
+    seen_chips = set()
+    for i, ev in enumerate(sc.policy_events):
+        path = f"policy_events[{i}]"
+        if not ev.chip_id:
+            p.append(f"{path}.chip_id: {ev.chip_id!r} (required)")
+        elif ev.chip_id in seen_chips:
+            p.append(f"{path}.chip_id: {ev.chip_id!r} (one cut-off per chip type)")
+        seen_chips.add(ev.chip_id)
+        if not (isinstance(ev.probability, (int, float)) and 0 <= ev.probability <= 1):
+            p.append(f"{path}.probability: {ev.probability!r} (must be in [0, 1])")
+        if ev.window_end < ev.window_start:
+            p.append(f"{path}.window_end: {ev.window_end} (before window_start {ev.window_start})")
+        if ev.duration_months is not None:
+            _positive(p, f"{path}.duration_months", ev.duration_months)
     a = sc.allocation
     for chip, share in list(a.training_share.items()) + [("default", a.default_training_share)]:
         if not (isinstance(share, (int, float)) and 0 <= share <= 1):
@@ -805,6 +1153,10 @@ def scenario_to_dict(sc: ForecastScenario) -> dict:
             "model_id": d.model_id, "ttft_ms": d.ttft_ms, "tpot_ms": d.tpot_ms, "chip_id": d.chip_id,
             "serve_on": list(d.serve_on), "weight_dtype": d.weight_dtype, "kv_dtype": d.kv_dtype,
             "note": d.note, "prefix_cache_hit": d.prefix_cache_hit,
+            "growth_model": d.growth_model, "fit_points": d.fit_points,
+            "growth_sigma_floor": d.growth_sigma_floor, "growth_p10_per_year": d.growth_p10_per_year,
+            "growth_p50_per_year": d.growth_p50_per_year, "growth_p90_per_year": d.growth_p90_per_year,
+            "request_mix_sigma": d.request_mix_sigma,
         },
         "allocation": {
             "training_share": dict(sc.allocation.training_share),
@@ -814,10 +1166,14 @@ def scenario_to_dict(sc: ForecastScenario) -> dict:
         },
         "jobs": [{"name": j.name, "model_id": j.model_id, "tokens": j.tokens, "chip_id": j.chip_id,
                   "earliest_start": iso(j.earliest_start), "seq_len": j.seq_len,
-                  "global_batch_seqs": j.global_batch_seqs} for j in sc.jobs],
+                  "global_batch_seqs": j.global_batch_seqs, "deadline": iso(j.deadline)} for j in sc.jobs],
         "serving_efficiency_scale": sc.serving_efficiency_scale,
         "training_efficiency_scale": sc.training_efficiency_scale,
         "note": sc.note,
+        "policy_events": [{"chip_id": e.chip_id, "probability": e.probability,
+                           "window_start": iso(e.window_start), "window_end": iso(e.window_end),
+                           "duration_months": e.duration_months, "note": e.note} for e in sc.policy_events],
+        "throughput_sigma_scale": sc.throughput_sigma_scale,
     }
 
 
@@ -871,7 +1227,7 @@ class _Reader:
 _UNC_FIELDS = {"fraction_dist": "str", "fraction_low": "float", "fraction_mode": "float",
                "fraction_high": "float", "fraction_of": "str", "delay_dist": "str",
                "delay_low_days": "float", "delay_mode_days": "float", "delay_high_days": "float",
-               "note": "str"}
+               "note": "str", "vendor_common_share": "float"}
 
 
 def _read_unc(r: _Reader, data, path: str) -> OrderUncertainty:
@@ -891,14 +1247,15 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
         "name", "start", "months", "trials", "seed", "as_of", "install_lag_days", "annual_failure_rate",
         "lifetime_years", "unscheduled_spread_months", "default_uncertainty", "vendor_uncertainty",
         "order_uncertainty", "demand", "allocation", "jobs", "serving_efficiency_scale",
-        "training_efficiency_scale", "note",
+        "training_efficiency_scale", "note", "policy_events", "throughput_sigma_scale",
         "ui"])  # "ui": the GUI panels' saved inputs; not part of the forecast model
     kw: dict = {}
     for key, kind in (("name", "str"), ("start", "date"), ("months", "int"), ("trials", "int"),
                       ("seed", "int"), ("as_of", "date?"), ("install_lag_days", "float"),
                       ("annual_failure_rate", "float"), ("lifetime_years", "float?"),
                       ("unscheduled_spread_months", "int"), ("serving_efficiency_scale", "float"),
-                      ("training_efficiency_scale", "float"), ("note", "str")):
+                      ("training_efficiency_scale", "float"), ("note", "str"),
+                      ("throughput_sigma_scale", "float")):
         kw[key] = r.get(top, key, "", kind, getattr(base, key))
     if isinstance(kw["start"], dt.date):
         kw["start"] = kw["start"].replace(day=1)
@@ -919,7 +1276,9 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
                "peak_to_average": "float", "input_tokens_per_request": "float",
                "output_tokens_per_request": "float", "scale": "float", "model_id": "str", "ttft_ms": "float",
                "tpot_ms": "float", "chip_id": "str", "weight_dtype": "str", "kv_dtype": "str",
-               "note": "str", "prefix_cache_hit": "float"}
+               "note": "str", "prefix_cache_hit": "float", "growth_model": "str", "fit_points": "int",
+               "growth_sigma_floor": "float", "growth_p10_per_year": "float", "growth_p50_per_year": "float",
+               "growth_p90_per_year": "float", "request_mix_sigma": "float"}
     if "demand" in top:
         dd = r.obj(top["demand"], "demand", list(dfields) + ["points", "serve_on"])
         dkw = {k: r.get(dd, k, "demand", kind, getattr(dbase, k)) for k, kind in dfields.items()}
@@ -970,7 +1329,7 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
     for i, jd in enumerate(raw_jobs):
         path = f"jobs[{i}]"
         jo = r.obj(jd, path, ["name", "model_id", "tokens", "chip_id", "earliest_start", "seq_len",
-                              "global_batch_seqs"])
+                              "global_batch_seqs", "deadline"])
         jobs.append(TrainingJob(
             name=r.get(jo, "name", path, "str", f"job {i + 1}"),
             model_id=r.get(jo, "model_id", path, "str", ""),
@@ -978,8 +1337,25 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
             chip_id=r.get(jo, "chip_id", path, "str", ""),
             earliest_start=r.get(jo, "earliest_start", path, "date", kw.get("start") or base.start),
             seq_len=r.get(jo, "seq_len", path, "int?", None),
-            global_batch_seqs=r.get(jo, "global_batch_seqs", path, "int?", None)))
+            global_batch_seqs=r.get(jo, "global_batch_seqs", path, "int?", None),
+            deadline=r.get(jo, "deadline", path, "date?", None)))
     kw["jobs"] = tuple(jobs)
+    events = []
+    raw_events = top.get("policy_events", [])
+    if not isinstance(raw_events, list):
+        r.problems.append(f"policy_events: {raw_events!r} (must be a list)")
+        raw_events = []
+    for i, ed in enumerate(raw_events):
+        path = f"policy_events[{i}]"
+        eo = r.obj(ed, path, ["chip_id", "probability", "window_start", "window_end", "duration_months", "note"])
+        start = r.get(eo, "window_start", path, "date", base.start)
+        events.append(PolicyEvent(
+            chip_id=r.get(eo, "chip_id", path, "str", ""),
+            probability=r.get(eo, "probability", path, "float", 1.0),
+            window_start=start, window_end=r.get(eo, "window_end", path, "date", start),
+            duration_months=r.get(eo, "duration_months", path, "float?", None),
+            note=r.get(eo, "note", path, "str", "")))
+    kw["policy_events"] = tuple(events)
     name = kw.get("name") or "scenario"
     if r.problems:
         raise ValidationError(r.problems, f"scenario {name!r}")
@@ -1013,27 +1389,39 @@ def default_scenario() -> ForecastScenario:
     Every figure that is not a published number is an assumption, named in `note`.
     """
     huawei = OrderUncertainty(
-        fraction_dist="beta", fraction_low=0.3, fraction_mode=0.4, fraction_high=0.8, fraction_of="order",
+        fraction_dist="beta", fraction_low=0.4, fraction_mode=0.7, fraction_high=1.0, fraction_of="order",
         delay_dist="triangular", delay_low_days=0.0, delay_mode_days=90.0, delay_high_days=365.0,
-        note="assumption: Huawei's 910B output is capped by 7 nm yields and HBM supply; 30% of the "
-             "order already delivered, median eventual fulfilment ~45%, delays of 0-12 months")
+        vendor_common_share=0.7,
+        note="assumption: Huawei delivers 40-100% of the order (mode 70%, median ~70%): output is capped "
+             "by 7 nm yields and HBM supply, 30% had arrived by autumn 2024; deliveries 0-12 months late "
+             "(mode 3); 70% of the variation is common to every Huawei order")
     nvidia = OrderUncertainty(
-        fraction_dist="uniform", fraction_low=0.0, fraction_mode=0.5, fraction_high=1.0, fraction_of="outstanding",
-        delay_dist="triangular", delay_low_days=0.0, delay_mode_days=60.0, delay_high_days=270.0,
-        note="assumption: H20 sales needed a US export licence from 9 Apr 2025, so what was not "
-             "delivered by then may never come")
+        fraction_dist="beta", fraction_low=0.8, fraction_mode=0.95, fraction_high=1.0, fraction_of="outstanding",
+        delay_dist="triangular", delay_low_days=0.0, delay_mode_days=30.0, delay_high_days=180.0,
+        vendor_common_share=0.7,
+        note="assumption: NVIDIA delivers 80-100% of what is outstanding, 0-6 months late; the export "
+             "licence risk is the separate H20 cut-off event")
+    h20_cutoff = PolicyEvent(
+        chip_id=STORY_H20_CHIP, probability=0.5, window_start=dt.date(2025, 1, 1),
+        window_end=dt.date(2025, 12, 31), duration_months=None,
+        note="assumption: as of the last H20 delivery (Dec 2024) a US licence requirement for the H20 in "
+             "2025 was a coin flip; it came on 9 Apr 2025")
     demand = DemandCurve(
         points=tuple(DemandPoint(dt.date.fromisoformat(d), v, n) for d, v, n in DOUBAO_TOKENS_PER_DAY),
         kind="piecewise", growth_after_last_per_year=2.0, ceiling_tokens_per_day=None,
         peak_to_average=1.5, input_tokens_per_request=1155.0, output_tokens_per_request=211.0, scale=1.0,
         model_id="qwen3-235b-a22b", ttft_ms=2000.0, tpot_ms=50.0, chip_id=STORY_910B_CHIP, serve_on=(),
         weight_dtype="int8", kv_dtype="bf16", prefix_cache_hit=0.5,
+        growth_model="decaying", fit_points=3, growth_sigma_floor=0.25, request_mix_sigma=0.15,
         note="prefix-cache hit 50% of input tokens (DeepSeek reported 56%; chat turns resend the history); "
              "the inference engine picks the layout (TP, or EP with TP/data-parallel attention, up to 32 "
              "scale-up domains wide with the expert all-to-all over the NICs overlapped with compute, as "
              "production MoE serving runs; checked against DeepSeek's ~428M tokens per H800-day) and the "
-             "largest batch within the SLOs; Doubao tokens/day (STORY.md); growth after Dec 2025: 2x/year (assumption); peak/average "
-             "1.5 (consumer chat 1.4-1.6 hourly); request mix 1155 in / 211 out (Azure chat trace); "
+             "largest batch within the SLOs; Doubao tokens/day (STORY.md); growth after Dec 2025: the "
+             "growth rate between the published points falls about log-linearly (8.6/year mid 2024 to "
+             "2/year late 2025), fitted with its uncertainty (residual sd floored at 0.25) and extrapolated "
+             "(it saturates on its own); peak/average 1.5 (consumer chat 1.4-1.6 hourly); request mix 1155 "
+             "in / 211 out (Azure chat trace), serving work per token uncertain by 15% (lognormal sigma); "
              "served model: Qwen3-235B-A22B as a stand-in for Doubao-pro (a ~20B-active MoE) with int8 "
              "weights (W8A8 serving), TTFT 2 s, TPOT 50 ms (assumptions)")
     return ForecastScenario(
@@ -1046,9 +1434,13 @@ def default_scenario() -> ForecastScenario:
         allocation=Allocation(training_share={STORY_910B_CHIP: 0.5, STORY_H20_CHIP: 0.0},
                               default_training_share=0.0),
         jobs=(TrainingJob(name="405B dense on 15T tokens", model_id="llama3-405b", tokens=15e12,
-                          chip_id=STORY_910B_CHIP, earliest_start=dt.date(2025, 1, 1)),),
+                          chip_id=STORY_910B_CHIP, earliest_start=dt.date(2025, 1, 1),
+                          deadline=dt.date(2025, 12, 31)),),
+        policy_events=(h20_cutoff,), throughput_sigma_scale=1.0,
         serving_efficiency_scale=1.0, training_efficiency_scale=0.9,
         note="assumptions: install lag 30 days; 3%/year net attrition; 5-year life; half the 910B fleet "
              "trains (the reported plan), the rest and every H20 serve; training goodput 90% "
              "(failures, checkpoints, restarts); undelivered quantity with no promised dates is "
-             "spread over 12 months after the last recorded delivery")
+             "spread over 12 months after the last recorded delivery; the 405B job is wanted by the end "
+             "of 2025; per-chip throughput uncertain by its family's validation error "
+             "(resources/throughput_sigma.csv)")

@@ -160,6 +160,29 @@ def training_table(model: ModelConfig, chip: Chip, max_chips: float, seq_len: in
                    f"{FALLBACK_TRAINING_MFU:.0%} MFU, no communication losses")
 
 
+def throughput_sigmas(chip_ids) -> tuple[dict[str, str], dict[str, float], dict[str, float]]:
+    """(family, serving sigma, training sigma) per chip from resources/throughput_sigma.csv.
+
+    Lognormal sigmas of throughput derived from the validation error of each chip family (the
+    file's `basis` column says how); the first family whose id prefix matches wins, a family with
+    no prefixes is the fallback.
+    """
+    import resources
+    from engine.catalog import read_csv_rows
+
+    rows = read_csv_rows(resources.read_text("throughput_sigma.csv"))
+    family, serving, training = {}, {}, {}
+    for chip in chip_ids:
+        match = next((r for r in rows if any(chip.startswith(p) for p in r["chip_id_prefixes"].split(";") if p)),
+                     next((r for r in rows if not r["chip_id_prefixes"].strip()), None))
+        if match is None:
+            continue
+        family[chip] = match["family"]
+        serving[chip] = float(match["serving_sigma"])
+        training[chip] = float(match["training_sigma"])
+    return family, serving, training
+
+
 def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Mapping[str, ModelConfig],
                  scenario: ForecastScenario) -> ForecastInputs:
     """ForecastInputs for `scenario`, with throughputs from the engines (or the roofline fallback)."""
@@ -210,9 +233,12 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
         label = "roofline fallback"
     else:
         label = "mixed (" + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sources.items() if v) + ")"
+    family, serving_sigma, training_sigma = throughput_sigmas(list(needed))
     return ForecastInputs(orders=tuple(orders), scenario=scenario, chip_peak_tflops=peaks,
                           serving_tokens_per_s_per_chip=serving, training_tokens_per_s_per_chip=tables,
-                          throughput_source=label, notes=tuple(dict.fromkeys(notes)))
+                          throughput_source=label, notes=tuple(dict.fromkeys(notes)),
+                          family_by_chip=family, serving_sigma_by_chip=serving_sigma,
+                          training_sigma_by_chip=training_sigma)
 
 
 # ---- the story's orders (used until the store is there, and by tests) ----------------------

@@ -187,6 +187,8 @@ class MainWindow(QMainWindow):
         panel.status_message.connect(self.show_status)
         self._hosts[key].layout().addWidget(panel)
         self.panels[key] = panel
+        if hasattr(panel, "scenario_provider"):  # the Plan view plans for the scenario as edited now
+            panel.scenario_provider = self.gather_scenario_params
         if self._scenario_params:
             self._apply_to(key, panel)
         self._watch(key, panel, _title)

@@ -178,6 +178,8 @@ def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str,
             panel.set_selected([scenario_name] + others)
         elif key in ui and hasattr(panel, "apply_scenario_state"):
             panel.apply_scenario_state(ui[key])
+        if hasattr(panel, "scenario_provider") and params is not None:
+            panel.scenario_provider = lambda params=params: params
         # Lay the widgets out at a real size without a screen: charts export at this aspect.
         panel.setAttribute(__import__("PySide6.QtCore", fromlist=["Qt"]).Qt.WidgetAttribute.WA_DontShowOnScreen)
         panel.show()

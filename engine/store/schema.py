@@ -116,3 +116,49 @@ def m0004_chip_fp4_tflops(db: Database) -> None:
     db[CHIPS].add_column("fp4_tflops", float)
     for chip_id, tflops in (("b200", 9000.0), ("gb200", 10000.0)):
         db.execute(f"UPDATE {CHIPS} SET fp4_tflops = ? WHERE id = ?", [tflops, chip_id])
+
+
+@migrations(name="0005_scenarios_as_baseline_changes")
+def m0005_scenarios_as_baseline_changes(db: Database) -> None:
+    # Scenarios become "the baseline plus listed changes". Every stored scenario keeps its values
+    # exactly (it is rewritten as its difference from the baseline), except the four seeded ones
+    # that nobody edited: those take the forecast v2 seed (resources/scenario_seed_v2.json, frozen
+    # with this migration), whose what-ifs are worse than the baseline in the way their names say.
+    import json
+
+    import resources
+    from engine.scenario_changes import diff_params
+
+    rows = {r["name"]: r for r in db[SCENARIOS].rows}
+    baseline = "Story default"
+    if baseline not in rows:
+        return
+    v1 = json.loads(resources.read_text("scenario_seed_v1.json"))
+    v2 = json.loads(resources.read_text("scenario_seed_v2.json"))
+
+    def untouched(params: dict, seeded: dict) -> bool:  # the GUI's saved inputs ("ui") don't count
+        strip = lambda d: {k: v for k, v in d.items() if k != "ui"}  # noqa: E731
+        return strip(params) == strip(seeded)
+
+    base_params = json.loads(rows[baseline]["params"])
+    if untouched(base_params, v1[baseline]):
+        ui = {"ui": base_params["ui"]} if "ui" in base_params else {}
+        base_params = {**v2["baseline"], **ui}
+        db[SCENARIOS].update(baseline, {"params": json.dumps(base_params, sort_keys=True)})
+    for name, row in rows.items():
+        if name == baseline:
+            continue
+        params = json.loads(row["params"])
+        if not isinstance(params, dict) or set(params) == {"base", "changes"} \
+                or not {"demand", "vendor_uncertainty"} <= set(params):
+            continue  # already in this form, or not a forecast scenario: left exactly as it is
+        if name in v2["what_ifs"] and name in v1 and untouched(params, v1[name]):
+            changes = dict(v2["what_ifs"][name])
+            if "ui" in params:
+                changes["ui"] = params["ui"]
+        else:
+            # Every value it holds is kept; fields it predates (policy events, demand growth
+            # model, ...) come from the baseline, as for any what-if.
+            changes = diff_params(base_params, params)
+        db[SCENARIOS].update(name, {"params": json.dumps({"base": baseline, "changes": changes}, sort_keys=True)})
+    db["meta"].insert({"key": "baseline_scenario", "value": baseline}, replace=True)

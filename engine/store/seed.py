@@ -28,40 +28,49 @@ def seed(store) -> None:
             store.import_orders_csv(orders)
         for row in store.delivery_rows():
             store.db["deliveries"].update(row["id"], {"note": "seed (see the order's note for what is sourced)"})
-        for name, params in _story_scenarios():
+        scenarios = _story_scenarios()
+        store.save_scenario(*scenarios[0])
+        db[META].insert({"key": store.BASELINE_KEY, "value": DEFAULT_SCENARIO_NAME}, replace=True)
+        for name, params in scenarios[1:]:  # stored as the baseline plus their changes
             store.save_scenario(name, params)
         db[META].insert({"key": "seeded_at", "value": _today()}, replace=True)
 
 
 def _story_scenarios() -> list[tuple[str, dict]]:
-    """The story's default and the what-ifs it asks: Huawei delivers half, or late; H20 cut off."""
-    import copy
-
+    """The story's baseline and the what-ifs it asks, each the baseline plus the listed changes."""
     from engine.forecast import default_scenario, scenario_from_dict, scenario_to_dict
+    from engine.scenario_changes import apply_changes
 
     base = scenario_to_dict(default_scenario())
     base["name"] = DEFAULT_SCENARIO_NAME
-
-    def variant(name: str, vendor: str, note: str, **uncertainty) -> tuple[str, dict]:
-        params = copy.deepcopy(base)
+    out = [(DEFAULT_SCENARIO_NAME, base)]
+    for name, changes in story_what_ifs().items():
+        params = apply_changes(base, changes)
         params["name"] = name
-        params["vendor_uncertainty"][vendor].update(uncertainty, note=note)
         scenario_from_dict(params)  # a seed that doesn't validate is a bug: fail loudly here
-        return name, params
+        out.append((name, params))
+    return out
 
-    fixed = dict(fraction_dist="fixed", delay_dist="fixed")
-    return [
-        (DEFAULT_SCENARIO_NAME, base),
-        variant("Huawei delivers half", "Huawei", "what-if: exactly 50% of the 910B order arrives, on schedule",
-                **fixed, fraction_low=0.5, fraction_mode=0.5, fraction_high=0.5, fraction_of="order",
-                delay_low_days=0.0, delay_mode_days=0.0, delay_high_days=0.0),
-        variant("Huawei 6 months late", "Huawei", "what-if: the whole 910B order arrives, 6 months late",
-                **fixed, fraction_low=1.0, fraction_mode=1.0, fraction_high=1.0, fraction_of="order",
-                delay_low_days=182.0, delay_mode_days=182.0, delay_high_days=182.0),
-        variant("H20 cut off (Apr 2025)", "NVIDIA", "what-if: no H20 beyond what was delivered before the licence rule",
-                **fixed, fraction_low=0.0, fraction_mode=0.0, fraction_high=0.0, fraction_of="outstanding",
-                delay_low_days=0.0, delay_mode_days=0.0, delay_high_days=0.0),
-    ]
+
+def story_what_ifs() -> dict[str, dict]:
+    """Changes from the baseline; each is worse than the baseline in the way its name says."""
+    hu = "vendor_uncertainty.Huawei."
+    return {
+        "Huawei delivers half": {
+            hu + "fraction_dist": "fixed", hu + "fraction_low": 0.5, hu + "fraction_mode": 0.5,
+            hu + "fraction_high": 0.5, hu + "fraction_of": "order",
+            hu + "note": "what-if: exactly half of the 910B order is ever delivered (baseline: 40-100%); "
+                         "delays as in the baseline"},
+        "Huawei 6 months late": {
+            hu + "delay_low_days": 182.0, hu + "delay_mode_days": 272.0, hu + "delay_high_days": 547.0,
+            hu + "note": "what-if: every 910B lot ships 6 months (182 days) later than the baseline assumes; "
+                         "fulfilment as in the baseline"},
+        "H20 cut off (Apr 2025)": {
+            "policy_events": [{"chip_id": "h20-96gb", "probability": 1.0, "window_start": "2025-04-09",
+                               "window_end": "2025-04-09", "duration_months": None,
+                               "note": "what-if: the US licence requirement of 9 Apr 2025 stops every H20 "
+                                       "not delivered by then, for good"}]},
+    }
 
 
 def _today() -> str:

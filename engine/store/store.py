@@ -578,27 +578,76 @@ class Store:
             self.db[MODELS].insert(row, replace=True)
 
     # ---- scenarios ---------------------------------------------------------------------------
+    # A scenario other than the baseline is stored as {"base": BASELINE, "changes": {path: value}}
+    # (engine.scenario_changes) and read back resolved: it follows later edits of the baseline.
+    BASELINE_KEY = "baseline_scenario"
+
+    def baseline_name(self) -> str | None:
+        name = self.meta(self.BASELINE_KEY)
+        return name if name and self._raw_scenario(name) is not None else None
+
+    def _raw_scenario(self, name: str) -> dict | None:
+        rows = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db[SCENARIOS].rows_where("name = ?", [name])])
+        return json.loads(rows[0]["params"]) if rows else None
+
+    @staticmethod
+    def _is_derived(raw) -> bool:
+        return isinstance(raw, dict) and set(raw) == {"base", "changes"} and isinstance(raw["changes"], dict)
+
+    def _resolve(self, name: str, raw: dict, depth: int = 0) -> tuple[dict, str | None, dict]:
+        from engine.scenario_changes import apply_changes
+
+        if not self._is_derived(raw):
+            return raw, None, {}
+        base_raw = self._raw_scenario(raw["base"]) if depth < 8 else None
+        base_params = self._resolve(raw["base"], base_raw, depth + 1)[0] if base_raw is not None else {}
+        params = apply_changes(base_params, raw["changes"])
+        if "name" in params:
+            params["name"] = name
+        return params, raw["base"], dict(raw["changes"])
+
+    def _scenario_dict(self, row: dict) -> dict:
+        params, base, changes = self._resolve(row["name"], json.loads(row["params"]))
+        return {"name": row["name"], "params": params, "updated_at": row["updated_at"], "base": base,
+                "changes": changes}
+
     def scenarios(self) -> list[dict]:
+        """Every scenario, resolved; `base` and `changes` say how a what-if differs from its baseline."""
         stored = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db[SCENARIOS].rows_where(order_by="name")])
-        return [{"name": r["name"], "params": json.loads(r["params"]), "updated_at": r["updated_at"]} for r in stored]
+        return [self._scenario_dict(r) for r in stored]
 
     def scenario(self, name: str) -> dict:
         found = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db[SCENARIOS].rows_where("name = ?", [name])])
         if not found:
             names = ", ".join(s["name"] for s in self.scenarios()) or "none saved"
             raise UserError(f"scenario '{name}': not found (saved: {names})")
-        row = found[0]
-        return {"name": row["name"], "params": json.loads(row["params"]), "updated_at": row["updated_at"]}
+        return self._scenario_dict(found[0])
+
+    def _stored_form(self, name: str, params: dict) -> dict:
+        """What to write for `params`: the changes from the baseline, or the whole (baseline itself)."""
+        from engine.scenario_changes import diff_params
+
+        base = self.baseline_name()
+        if base is None or base == name or self._is_derived(params) \
+                or not {"demand", "vendor_uncertainty"} <= set(params):  # not a forecast scenario
+            return params
+        return {"base": base, "changes": diff_params(self.scenario(base)["params"], params)}
 
     def save_scenario(self, name: str, params: dict) -> None:
         self._writable()
         name = parse_text("name", name, required=True, limit=200)
         try:
-            text = json.dumps(params, allow_nan=False, sort_keys=True)
+            json.dumps(params, allow_nan=False)
+            text = json.dumps(self._stored_form(name, params), allow_nan=False, sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise ValidationError([f"params: not storable as JSON ({exc})"]) from None
         with self.db.atomic():
             self.db[SCENARIOS].insert({"name": name, "params": text, "updated_at": _now()}, replace=True)
+
+    def set_baseline(self, name: str) -> None:
+        """Make `name` the baseline that new what-ifs are stored against (existing ones keep theirs)."""
+        self.scenario(name)
+        self.set_meta(self.BASELINE_KEY, name)
 
     def rename_scenario(self, old: str, new: str) -> None:
         self._writable()
@@ -607,25 +656,44 @@ class Store:
             return
         if list(self.db[SCENARIOS].rows_where("name = ?", [new])):
             raise ValidationError([f"name: '{new}' (a scenario with this name already exists)"])
-        current = self.scenario(old)
+        raw = self._raw_scenario(old)
+        if raw is None:
+            raise UserError(f"scenario '{old}': not found")
         with self.db.atomic():
             self.db[SCENARIOS].delete(old)
-            self.db[SCENARIOS].insert({"name": new, "params": json.dumps(current["params"], sort_keys=True),
+            self.db[SCENARIOS].insert({"name": new, "params": json.dumps(raw, sort_keys=True),
                                        "updated_at": _now()})
+            for row in list(self.db[SCENARIOS].rows):  # what-ifs follow their baseline's new name
+                other = json.loads(row["params"])
+                if self._is_derived(other) and other["base"] == old:
+                    other["base"] = new
+                    self.db[SCENARIOS].update(row["name"], {"params": json.dumps(other, sort_keys=True)})
+            if self.meta(self.BASELINE_KEY) == old:
+                self.db[META].insert({"key": self.BASELINE_KEY, "value": new}, replace=True)
 
     def delete_scenario(self, name: str) -> dict:
+        """Delete `name`; what-ifs built on it are first written out in full, so none changes."""
         self._writable()
         row = dict(self.db[SCENARIOS].get(name)) if list(self.db[SCENARIOS].rows_where("name = ?", [name])) else None
         if row is None:
             raise UserError(f"scenario '{name}': not found")
+        dependents = [s for s in self.scenarios() if s["base"] == name]
         with self.db.atomic():
+            for dep in dependents:
+                self.db[SCENARIOS].update(dep["name"], {"params": json.dumps(dep["params"], sort_keys=True)})
             self.db[SCENARIOS].delete(name)
+        if self.meta(self.BASELINE_KEY) == name:
+            row["was_baseline"] = True
         return row
 
     def restore_scenario(self, row: dict) -> None:
         self._writable()
+        row = dict(row)
+        was_baseline = row.pop("was_baseline", False)
         with self.db.atomic():
             self.db[SCENARIOS].insert(row, replace=True)
+            if was_baseline:
+                self.db[META].insert({"key": self.BASELINE_KEY, "value": row["name"]}, replace=True)
 
     # ---- whole-table snapshots (undo of bulk changes) ---------------------------------------
     SNAPSHOT_TABLES = (CHIPS, CALIBRATION, ORDERS, DELIVERIES)

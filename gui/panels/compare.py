@@ -1,11 +1,14 @@
-"""The Compare view: two or more saved scenarios side by side.
+"""The Compare view: saved scenarios side by side, each against the baseline.
 
-Each checked scenario's forecast runs in one worker (one after another, progress across all);
-the results show as a table of key figures (one column per scenario) and overlaid charts.
+The baseline (the scenario what-ifs are stored against) is always in the comparison, first. Each
+checked scenario's forecast runs in one worker (one after another, progress across all); the
+results show as a table of key figures with each scenario's difference from the baseline and the
+changes that define it, and overlaid charts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +22,8 @@ from PySide6.QtWidgets import (
 from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
 from gui.commands import follow_stack
-from gui.panels.forecast import (
+from engine.scenario_changes import describe_changes
+from gui.panels.forecast_common import (
     ForecastRequest, compute_forecast, figure_text, fit_left_axis, key_figures, legend_top_right,
 )
 from gui.widgets.banner import MessageBanner
@@ -175,6 +179,10 @@ class ComparePanel(QWidget):
             self.hint.setText("Tick at least two scenarios to compare them.")
         else:
             self.hint.setText(f"{n} scenarios ticked. Compare runs their forecasts side by side.")
+        base = self.baseline()
+        if base is not None and total >= 2:
+            self.hint.setText(self.hint.text() + f" The baseline ({base}) is always compared too; each "
+                                                 "scenario's difference from it has its own column.")
         self.run_button.setEnabled(n >= 1)
 
     def showEvent(self, event) -> None:
@@ -214,8 +222,14 @@ class ComparePanel(QWidget):
             self._unfollow_stack()
 
     # ---- running -------------------------------------------------------------------------------
+    def baseline(self) -> str | None:
+        return self.store.baseline_name() if hasattr(self.store, "baseline_name") else None
+
     def _request(self) -> CompareRequest | None:
         names = self.selected()
+        base = self.baseline()
+        if names and base is not None:  # the baseline is always compared, first
+            names = [base] + [n for n in names if n != base]
         if not names:
             self.banner.show_info("Tick the scenarios to compare, then press Compare.")
             return None
@@ -228,7 +242,8 @@ class ComparePanel(QWidget):
             try:
                 params = {k: v for k, v in self.store.scenario(name)["params"].items() if k != "ui"}
                 params["name"] = name
-                items.append((name, ForecastRequest(orders, chips, models, scenario_from_dict(params))))
+                items.append((name, ForecastRequest(orders, chips, models, scenario_from_dict(params),
+                                                    with_shares=False)))
             except (UserError, ValidationError) as exc:
                 problems.append(f"{name}: {exc}")
         if problems:
@@ -267,11 +282,42 @@ class ComparePanel(QWidget):
         return self._chip_names.get(chip_id, chip_id)
 
     def figure_rows(self) -> tuple[list[str], list[list]]:
+        """Key figures per scenario; after each scenario but the baseline, its difference from it
+        (numbers: value - baseline; dates: days later (+) or earlier (-)), and a first row with
+        the changes that define it."""
         names = [name for name, _ in self.outcomes]
+        base = self.baseline()
+        base_i = names.index(base) if base in names else None
         per = [dict(key_figures(o.result, self._chip_names)) for _, o in self.outcomes]
         labels = list(dict.fromkeys(label for figures in per for label in figures))
-        rows = [[label] + [figures.get(label, "") for figures in per] for label in labels]
-        return ["Figure"] + names, rows
+        headers = ["Figure"]
+        for i, name in enumerate(names):
+            headers.append(f"{name} (baseline)" if i == base_i else name)
+            if base_i is not None and i != base_i:
+                headers.append(f"{name} − baseline")
+        changes_row = ["Changes from the baseline"]
+        for i, name in enumerate(names):
+            if i == base_i:
+                changes_row.append("—")
+                continue
+            try:
+                changes = self.store.scenario(name).get("changes") or {}
+            except UserError:
+                changes = {}
+            text = "; ".join(describe_changes(changes, limit=4)) or "none (or stored in full)"
+            changes_row.append(text)
+            if base_i is not None:
+                changes_row.append("")
+        rows = [changes_row]
+        for label in labels:
+            row = [label]
+            for i in range(len(names)):
+                value = per[i].get(label, "")
+                row.append(value)
+                if base_i is not None and i != base_i:
+                    row.append(_difference(value, per[base_i].get(label, "")))
+            rows.append(row)
+        return headers, rows
 
     def _show(self, outcomes: list) -> None:
         self.outcomes = outcomes
@@ -287,6 +333,7 @@ class ComparePanel(QWidget):
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
                 item = QTableWidgetItem(figure_text(value))
+                item.setToolTip(f"{headers[k]}: {figure_text(value)}")  # cells narrower than their text
                 if k and isinstance(value, (int, float)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 t.setItem(i, k, item)
@@ -301,7 +348,7 @@ class ComparePanel(QWidget):
             colour = PALETTE[i % len(PALETTE)]
             x = to_timestamps(r.months)
             demand_same = i > 0 and any(
-                np.array_equal(r.demand_unit_chips, p.result.demand_unit_chips) and r.months == p.result.months
+                r.months == p.result.months and r.scenario.demand == p.result.scenario.demand
                 for _, p in outcomes[:i])
             self.capacity_chart.set_series(f"{name}: capacity P50", x, r.serving_capacity_unit_chips.p50,
                                            color=colour, symbol=None)
@@ -337,3 +384,14 @@ class ComparePanel(QWidget):
         fit_left_axis(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
         self.probability_chart.plot_item.setYRange(0, 100, padding=0.02)
         self.status_message.emit(f"Compared {len(outcomes)} scenarios")
+
+
+def _difference(value, base):
+    """value - base for numbers, days for dates, "" when they can't be compared."""
+    if isinstance(value, bool) or isinstance(base, bool):
+        return ""
+    if isinstance(value, (int, float)) and isinstance(base, (int, float)):
+        return value - base
+    if isinstance(value, dt.date) and isinstance(base, dt.date):
+        return f"{(value - base).days:+d} days"
+    return ""

@@ -31,6 +31,8 @@ PANELS = (
               "Serving throughput, latency and chips needed for a demand"),
     PanelSpec("forecast", "Forecast", "gui.panels.forecast", "ForecastPanel",
               "Supply vs demand over time under delivery uncertainty"),
+    PanelSpec("plan", "Plan", "gui.panels.plan", "PlanPanel",
+              "What to order, when, at what cost, to meet demand with a confidence"),
     PanelSpec("compare", "Compare", "gui.panels.compare", "ComparePanel", "Saved scenarios side by side"),
 )
 PANEL = {spec.key: spec for spec in PANELS}

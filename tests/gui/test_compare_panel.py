@@ -37,10 +37,10 @@ def test_two_scenarios_side_by_side(panel, qtbot):
     with qtbot.waitSignal(panel.runner.finished, timeout=30000):
         panel.run()
     headers, rows = panel.tables()["key_figures"]
-    assert headers == ["Figure", "All serve", "Story default"]
+    assert headers == ["Figure", "Story default (baseline)", "All serve", "All serve − baseline"]
     figures = {row[0]: row[1:] for row in rows}
     # All-serve has no chips training: the job never runs, and more chips serve
-    all_serve, story = figures["Job '405B dense on 15T tokens' done P50 (date)"]
+    story, all_serve, _ = figures["Job '405B dense on 15T tokens' done P50 (date)"]
     assert all_serve == "after the horizon" and story != "after the horizon"
     cap = {name: o.result.serving_capacity_unit_chips.p50 for name, o in panel.outcomes}
     assert cap["All serve"][-1] > cap["Story default"][-1]
@@ -48,7 +48,7 @@ def test_two_scenarios_side_by_side(panel, qtbot):
     # same demand in both: drawn once
     assert "Story default: peak demand" not in panel.capacity_chart.series_names()
     assert set(panel.probability_chart.series_names()) == {"All serve", "Story default"}
-    assert panel.figures_table.columnCount() == 3
+    assert panel.figures_table.columnCount() == 4
 
 
 def test_cancel_keeps_previous_comparison(panel, qtbot):
@@ -69,3 +69,34 @@ def test_selection_is_the_panel_state_and_unticking_all_refuses_to_run(panel):
     assert panel.scenario_state() == {"selected": ["Story default"]}
     panel.set_selected([])
     assert panel.run() is None and "Tick" in panel.banner.text()
+
+
+def test_baseline_is_always_compared_and_differences_are_shown(store, qtbot):
+    from engine.store.seed import story_what_ifs
+
+    params = store.scenario("Story default")["params"]
+    params.update(trials=300, name="Huawei delivers half")
+    for path, value in story_what_ifs()["Huawei delivers half"].items():
+        *keys, last = path.split(".")
+        node = params
+        for k in keys:
+            node = node[k]
+        node[last] = value
+    store.save_scenario("Huawei delivers half", params)
+    p = ComparePanel(store)
+    qtbot.addWidget(p)
+    p.set_selected(["Huawei delivers half"])  # the baseline is not ticked
+    for name in ("Story default",):
+        params = store.scenario(name)["params"]
+        params["trials"] = 300
+        store.save_scenario(name, params)
+    p.compute_now()
+    headers, rows = p.tables()["key_figures"]
+    assert headers == ["Figure", "Story default (baseline)", "Huawei delivers half",
+                       "Huawei delivers half − baseline"]
+    assert rows[0][0] == "Changes from the baseline" and "Huawei.fraction low = 0.5" in rows[0][2]
+    by_label = {row[0]: row for row in rows}
+    label = next(k for k in by_label if k.startswith("Installed P50 at horizon end, Ascend"))
+    _, base, half, diff = by_label[label]
+    assert diff == pytest.approx(half - base) and diff < 0  # fewer 910B than the baseline
+    p.shutdown()

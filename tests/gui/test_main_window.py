@@ -29,7 +29,7 @@ def test_opens_offscreen_with_areas_and_menus(window, qtbot):
     window.show()
     qtbot.waitExposed(window)  # pytest-qt fails the test on any Qt warning logged meanwhile
     tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert tabs == ["Fleet", "Training", "Inference", "Forecast", "Compare"]
+    assert tabs == ["Fleet", "Training", "Inference", "Forecast", "Plan", "Compare"]
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus == ["&File", "&Edit", "&View", "&Help"]
     file_items = [a.text() for a in window.file_menu.actions() if a.text()]

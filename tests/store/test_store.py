@@ -203,12 +203,19 @@ def test_chips_import_rejects_unknown_columns(store, tmp_path):
 def test_scenarios_save_rename_delete_restore(store):
     store.save_scenario("Half delivered", {"fulfilment": 0.5})
     store.rename_scenario("Half delivered", "Half")
-    assert store.scenario("Half")["params"] == {"fulfilment": 0.5}
+    assert store.scenario("Half")["params"] == {"fulfilment": 0.5}  # not a forecast scenario: kept whole
     row = store.delete_scenario("Half")
     with pytest.raises(UserError, match="not found"):
         store.scenario("Half")
     store.restore_scenario(row)
     assert store.scenario("Half")["params"] == {"fulfilment": 0.5}
+    # a forecast scenario is stored as the baseline plus its changes, and read back resolved
+    params = store.scenario("Story default")["params"]
+    params["demand"]["peak_to_average"] = 2.0
+    store.save_scenario("Peaky", params)
+    peaky = store.scenario("Peaky")
+    assert (peaky["base"], peaky["changes"]) == ("Story default", {"demand.peak_to_average": 2.0})
+    assert peaky["params"] == {**params, "name": "Peaky"}
     with pytest.raises(ValidationError):
         store.save_scenario("bad", {"x": float("nan")})
 
@@ -267,7 +274,9 @@ def test_seeded_scenarios_are_valid_and_ask_the_story_questions(store):
     half = scenarios["Huawei delivers half"].vendor_uncertainty["Huawei"]
     assert (half.fraction_dist, half.fraction_mode) == ("fixed", 0.5)
     late = scenarios["Huawei 6 months late"].vendor_uncertainty["Huawei"]
-    assert (late.delay_dist, late.delay_mode_days, late.fraction_mode) == ("fixed", 182.0, 1.0)
+    base = scenarios["Story default"].vendor_uncertainty["Huawei"]
+    assert late.delay_mode_days == base.delay_mode_days + 182 and late.fraction_mode == base.fraction_mode
+    assert scenarios["H20 cut off (Apr 2025)"].policy_events[0].probability == 1.0
 
 
 def test_restore_tables_puts_every_row_back(store, tmp_path):

@@ -1,0 +1,210 @@
+"""`fleetcast plan` and `fleetcast backtest`: what to order, when; and how the demand forecast did."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+from engine.cli import add_command
+from engine.commands import Output
+from engine.errors import UserError, ValidationError
+
+
+def register(subparsers) -> None:
+    p = add_command(subparsers, "plan", "the cheapest order plan that keeps P(capacity >= demand) >= P every "
+                                        "month from MONTH (chance-constrained over the Monte Carlo trials)")
+    p.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the built-in story scenario)")
+    p.add_argument("--confidence", type=float, default=0.9, metavar="P", help="P(meet demand) to keep (default 0.9)")
+    p.add_argument("--from", dest="from_month", metavar="YYYY-MM",
+                   help="first month that must meet (default: the first a new order can reach)")
+    p.add_argument("--until", dest="until_month", metavar="YYYY-MM",
+                   help="last month that must meet (default: the scenario's last)")
+    p.add_argument("--budget", type=float, metavar="USD", help="most the plan may cost")
+    p.add_argument("--chips", metavar="ID,ID,...", help="candidate chips (default: resources/plan_candidates.csv)")
+    p.add_argument("--samples", type=int, default=200, metavar="N", help="Monte Carlo trials the plan is fitted on")
+    p.add_argument("--caps", metavar="ID=N,...", help="most chips per quarter for some candidates "
+                                                      "(default: resources/plan_candidates.csv)")
+    p.set_defaults(handler=run_plan)
+
+    b = add_command(subparsers, "backtest", "forecast demand from the points known on DATE and score the later ones")
+    b.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the built-in story scenario)")
+    b.add_argument("--as-of", dest="as_of", required=True, metavar="YYYY-MM-DD", help="what was known on this date")
+    b.set_defaults(handler=run_backtest)
+
+
+def _month(flag: str, text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text + "-01" if len(text) == 7 else text).replace(day=1)
+    except ValueError:
+        raise UserError(f"{flag}: {text!r} (must be YYYY-MM)") from None
+
+
+def default_candidates(chips, chip_ids: list[str] | None = None):
+    """Candidates from resources/plan_candidates.csv, priced from the chip catalog."""
+    import resources
+    from engine.catalog import read_csv_rows
+    from engine.forecast_plan import Candidate
+
+    rows = {r["chip_id"]: r for r in read_csv_rows(resources.read_text("plan_candidates.csv"))}
+    wanted = chip_ids or list(rows)
+    out, problems = [], []
+    for chip_id in wanted:
+        if chip_id not in chips:
+            problems.append(f"--chips: {chip_id!r} is not in the chip catalog")
+            continue
+        row = rows.get(chip_id, {"vendor": chips[chip_id].vendor, "lead_time_months": "3",
+                                 "max_per_quarter": "10000", "note": "default lead time and cap (assumption)"})
+        price = getattr(chips[chip_id], "price_usd", None)
+        if not price:
+            problems.append(f"--chips: {chip_id!r} has no price_usd in the chip catalog")
+            continue
+        out.append(Candidate(chip_id, row["vendor"], float(price), int(row["lead_time_months"]),
+                             float(row["max_per_quarter"]), row["note"]))
+    if problems:
+        raise ValidationError(problems, "plan candidates")
+    return out
+
+
+def plan_inputs(orders, chips, models, scenario, candidates):
+    """ForecastInputs with the candidates' serving throughput and sigmas added."""
+    from engine.forecast_inputs import build_inputs, serving_throughput, throughput_sigmas
+
+    inputs = build_inputs(orders, chips, models, scenario)
+    d = scenario.demand
+    serving = dict(inputs.serving_tokens_per_s_per_chip)
+    for c in candidates:
+        if c.chip_id not in serving:
+            serving[c.chip_id] = serving_throughput(models[d.model_id], chips[c.chip_id], d.input_tokens_per_request,
+                                                    d.output_tokens_per_request, d.ttft_ms, d.tpot_ms, d.weight_dtype,
+                                                    d.kv_dtype, d.prefix_cache_hit)[0]
+    family, s_sig, t_sig = throughput_sigmas(list(dict.fromkeys(list(serving) + list(inputs.family_by_chip))))
+    peaks = {**inputs.chip_peak_tflops, **{c.chip_id: float(chips[c.chip_id].peak_tflops("bf16") or 0.0)
+                                           for c in candidates}}
+    return replace(inputs, serving_tokens_per_s_per_chip=serving, family_by_chip=family,
+                   serving_sigma_by_chip=s_sig, training_sigma_by_chip=t_sig, chip_peak_tflops=peaks)
+
+
+def training_rates(models, chips, scenario, candidates, n_chips: int = 8192) -> dict[str, float]:
+    """Training tokens/s per chip of the scenario's first job's model on each candidate."""
+    from engine.forecast_inputs import training_table
+
+    if not scenario.jobs:
+        return {}
+    job = scenario.jobs[0]
+    out = {}
+    for c in candidates:
+        table, _, _ = training_table(models[job.model_id], chips[c.chip_id], n_chips, job.seq_len, job.global_batch_seqs)
+        import numpy as np
+
+        out[c.chip_id] = float(table.per_chip(np.array([float(n_chips)]))[0])
+    return out
+
+
+def plan_to_dict(result, scenario_name: str) -> dict:
+    iso = lambda d: d.isoformat()  # noqa: E731
+    r4 = lambda x: None if x is None else round(float(x), 4)  # noqa: E731
+    return {
+        "scenario": scenario_name,
+        "feasible": result.feasible,
+        **({"why": result.why} if not result.feasible else {}),
+        "orders": [{"chip_id": o.chip_id, "quantity": o.quantity, "order_month": iso(o.order_month),
+                    "delivery_month": iso(o.delivery_month), "cost_usd": o.cost_usd} for o in result.orders],
+        "total_cost_usd": result.total_cost_usd,
+        "months": [iso(m) for m in result.months],
+        "prob_meet_demand": [r4(v) for v in result.prob_meet_demand],
+        "prob_meet_demand_without_plan": [r4(v) for v in result.prob_meet_without],
+        "confidence": result.confidence,
+        "from_month": iso(result.from_month), "until_month": iso(result.until_month),
+        "min_prob_meet_in_target": r4(min(result.prob_meet_demand[i] for i, m in enumerate(result.months)
+                                          if result.from_month <= m <= result.until_month)),
+        "unit_chip_id": result.unit_chip_id,
+        "capacity_p50_with_plan": [round(float(v), 1) for v in result.capacity_unit_chips[1]],
+        "demand_p50": [round(float(v), 1) for v in result.demand_unit_chips],
+        "training_jobs_prob_by_deadline": {k: r4(v) for k, v in result.jobs_prob_by_deadline.items()},
+        "chip_economics": [{"chip_id": e.chip_id, "unit_price_usd": e.unit_price_usd,
+                            "serving_output_tokens_per_s_per_chip": round(e.serving_output_tokens_per_s, 2),
+                            "usd_per_million_served_tokens": r4(e.usd_per_million_served_tokens),
+                            "training_tokens_per_s_per_chip": None if e.training_tokens_per_s is None
+                            else round(e.training_tokens_per_s, 2),
+                            "usd_per_million_training_tokens": r4(e.usd_per_million_training_tokens)}
+                           for e in result.economics],
+        "solve_s": round(result.solve_s, 3), "samples": result.samples, "status": result.status,
+        "units": {"capacity/demand": "chips of unit_chip_id", "usd_per_million_served_tokens":
+                  "chip price over the tokens (input + output) it serves in its life at average load "
+                  "(peak / peak-to-average); capital only",
+                  "prob_meet_demand": "out of sample: fresh trials, not the ones the plan was fitted on"},
+    }
+
+
+def run_plan(args, ctx) -> Output:
+    from engine.commands.forecast import _load
+    from engine.forecast_plan import PlanRequest, solve_plan
+
+    if not 0.5 <= args.confidence < 1.0:
+        raise UserError(f"--confidence: {args.confidence!r} (must be in [0.5, 1))")
+    if args.budget is not None and not args.budget > 0:
+        raise UserError(f"--budget: {args.budget!r} (must be > 0)")
+    if not 20 <= args.samples <= 2000:
+        raise UserError(f"--samples: {args.samples!r} (must be 20 to 2000)")
+    orders, chips, models, scenario = _load(args, ctx)
+    ids = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips else None
+    candidates = default_candidates(chips, ids)
+    if args.caps:
+        caps = {}
+        for part in args.caps.split(","):
+            chip_id, _, value = part.partition("=")
+            try:
+                caps[chip_id.strip()] = float(value)
+                if not caps[chip_id.strip()] >= 0:
+                    raise ValueError
+            except ValueError:
+                raise UserError(f"--caps: {part!r} (must be CHIP_ID=CHIPS_PER_QUARTER, a number >= 0)") from None
+        unknown = set(caps) - {c.chip_id for c in candidates}
+        if unknown:
+            raise UserError(f"--caps: {sorted(unknown)[0]!r} is not a candidate (see --chips)")
+        candidates = [replace(c, max_per_quarter=caps.get(c.chip_id, c.max_per_quarter)) for c in candidates]
+    if not candidates:
+        raise UserError("--chips: no candidate chips")
+    inputs = plan_inputs(orders, chips, models, scenario, candidates)
+    req = PlanRequest(candidates=tuple(candidates), confidence=args.confidence,
+                      from_month=_month("--from", args.from_month), until_month=_month("--until", args.until_month),
+                      budget_usd=args.budget, samples=args.samples)
+    result = solve_plan(inputs, req, training_tokens_per_s=training_rates(models, chips, scenario, candidates))
+    data = plan_to_dict(result, scenario.name)
+    rows = [{"chip_id": o.chip_id, "quantity": o.quantity, "order_month": o.order_month.isoformat()[:7],
+             "delivery_month": o.delivery_month.isoformat()[:7], "cost_usd": round(o.cost_usd)} for o in result.orders]
+    text = (f"scenario {scenario.name!r}: {'plan' if result.feasible else 'NO PLAN'} for P(meet demand) >= "
+            f"{args.confidence:.0%} from {result.from_month:%Y-%m} to {result.until_month:%Y-%m}; ")
+    text += (f"total ${result.total_cost_usd / 1e9:,.2f}B, lowest P(meet) in the target months "
+             f"{data['min_prob_meet_in_target']:.0%} (out of sample)" if result.feasible else result.why)
+    econ = [{"chip_id": e["chip_id"], "usd_per_million_served_tokens": e["usd_per_million_served_tokens"],
+             "usd_per_million_training_tokens": e["usd_per_million_training_tokens"]} for e in data["chip_economics"]]
+    return Output(data=data, rows=rows, columns=["chip_id", "quantity", "order_month", "delivery_month", "cost_usd"],
+                  text=text, extra_tables=[("cost per token", econ)])
+
+
+def backtest_to_dict(bt) -> dict:
+    return {"as_of": bt.as_of.isoformat(), "known_points": bt.known, "fit": bt.fit_note,
+            "points": [{"date": p.date.isoformat(), "actual": p.actual, "p10": round(p.p10), "p50": round(p.p50),
+                        "p90": round(p.p90), "inside": p.inside} for p in bt.points],
+            "coverage": bt.coverage}
+
+
+def run_backtest(args, ctx) -> Output:
+    from engine.commands.forecast import _load
+    from engine.forecast_backtest import backtest
+
+    try:
+        as_of = dt.date.fromisoformat(args.as_of)
+    except ValueError:
+        raise UserError(f"--as-of: {args.as_of!r} (must be YYYY-MM-DD)") from None
+    _, _, _, scenario = _load(args, ctx)
+    try:
+        bt = backtest(scenario.demand, as_of, seed=scenario.seed)
+    except ValueError as exc:
+        raise UserError(f"--as-of {args.as_of}: {exc}") from None
+    data = backtest_to_dict(bt)
+    cov = "no later points" if bt.coverage is None else f"{bt.coverage:.0%} of {len(bt.points)} later points inside P10-P90"
+    return Output(data=data, rows=data["points"], text=f"fit on {bt.known} points known on {as_of}: {bt.fit_note}; {cov}")

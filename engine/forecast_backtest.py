@@ -1,0 +1,55 @@
+"""Backtest of the demand forecast: fit on the points known on a date, score the later ones (numpy)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from engine.forecast import DAYS_PER_YEAR, DemandCurve, _stream
+from engine.forecast_demand import draw_log_growth, fit_growth
+
+
+@dataclass(frozen=True)
+class BacktestPoint:
+    date: dt.date
+    actual: float
+    p10: float
+    p50: float
+    p90: float
+
+    @property
+    def inside(self) -> bool:
+        return self.p10 <= self.actual <= self.p90
+
+
+@dataclass(frozen=True)
+class Backtest:
+    as_of: dt.date
+    known: int  # points used for the fit
+    fit_note: str
+    points: tuple[BacktestPoint, ...]
+
+    @property
+    def coverage(self) -> float | None:
+        return sum(p.inside for p in self.points) / len(self.points) if self.points else None
+
+
+def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int = 0) -> Backtest:
+    """P10/P50/P90 of tokens/day at each point after `as_of`, from the points on or before it.
+
+    Raises ValueError when the growth model cannot be fitted on what was known (too few points).
+    """
+    known = tuple(p for p in sorted(curve.points, key=lambda p: p.date) if p.date <= as_of)
+    later = tuple(p for p in sorted(curve.points, key=lambda p: p.date) if p.date > as_of)
+    if not known:
+        raise ValueError(f"--as-of {as_of}: no demand point on or before it")
+    fit = fit_growth(replace(curve, points=known))
+    tau = np.array([(p.date.toordinal() - fit.last_ordinal) / DAYS_PER_YEAR for p in later])
+    z = _stream(seed, 5).standard_normal((trials, 2))
+    values = fit.last_tokens_per_day * np.exp(draw_log_growth(fit, tau, z, curve.ceiling_tokens_per_day))
+    q = np.percentile(values, [10, 50, 90], axis=0) if len(later) else np.zeros((3, 0))
+    return Backtest(as_of, len(known), fit.note,
+                    tuple(BacktestPoint(p.date, p.tokens_per_day, float(q[0, i]), float(q[1, i]), float(q[2, i]))
+                          for i, p in enumerate(later)))

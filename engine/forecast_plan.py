@@ -1,0 +1,450 @@
+"""The cheapest order plan that meets demand with a given confidence (chance-constrained, SAA).
+
+Decision: how many lots of `lot_chips` of each candidate chip to order in each month. A lot
+ordered in month m ships `lead_time_months` later plus the vendor's delay in that trial, a
+fraction of it arrives (the vendor's fulfilled-fraction distribution, its common shock shared
+with the vendor's existing orders in the same trial), lots shipping during the chip's
+export-licence cut-off are lost, and installed chips age like the rest of the fleet.
+
+Sample-average approximation (Luedtke and Ahmed 2008; Pagnoncelli et al. 2009): draw N trials of
+the forecast and require, in all but (1 - P) N of them, serving capacity (existing + new) >= peak
+demand in every month from `from_month`, and each training job with a deadline done by it.
+Dropping a whole trial (not one trial-month) is a joint chance constraint: it implies P(meet) >= P
+in every month and is a little conservative. The exact form (a binary per trial, big-M rows) went
+to SciPy's HiGHS `milp` first, but with 200 trials it ran into a 20 s time limit; the trials to
+drop are instead chosen by sampling and discarding (Campi and Garatti 2011): trials no plan can
+serve first, then greedily those whose rows carry the largest dual values, each step one HiGHS
+LP (`scipy.optimize.linprog`), and the lots are rounded up. The plan is then re-simulated on fresh
+seeds (out of sample) for the P(meet) it reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from engine.forecast import (DAYS_PER_YEAR, SECONDS_PER_DAY, ForecastInputs, OrderUncertainty, Samples,
+                             _add_months, _stream, _survival, _text_key, _throughput_table, draw_fraction_delay,
+                             meets, simulate, vendor_shocks)
+
+
+SAA_DISCARD_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class Candidate:
+    chip_id: str
+    vendor: str
+    unit_price_usd: float
+    lead_time_months: int
+    max_per_quarter: float  # chips that can be ordered per calendar quarter (0: not buyable)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    candidates: tuple[Candidate, ...]
+    confidence: float = 0.9
+    from_month: dt.date | None = None  # first month that must meet (default: first reachable)
+    until_month: dt.date | None = None  # last month that must meet (default: the horizon's end)
+    budget_usd: float | None = None
+    first_order_month: dt.date | None = None  # default: the month after the latest delivery
+    samples: int = 200
+    lot_chips: int = 1000
+    check_trials: int = 2000
+    time_limit_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    chip_id: str
+    quantity: int
+    order_month: dt.date
+    delivery_month: dt.date  # promised (order month + lead time), before the vendor's delay
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class ChipEconomics:
+    chip_id: str
+    unit_price_usd: float
+    serving_output_tokens_per_s: float
+    usd_per_million_served_tokens: float | None  # input + output tokens, at the average load
+    training_tokens_per_s: float | None
+    usd_per_million_training_tokens: float | None
+
+
+@dataclass
+class PlanResult:
+    feasible: bool
+    why: str
+    orders: tuple[PlannedOrder, ...]
+    total_cost_usd: float
+    months: tuple[dt.date, ...]
+    from_month: dt.date
+    until_month: dt.date
+    confidence: float
+    prob_meet_demand: np.ndarray  # with the plan, out of sample
+    prob_meet_without: np.ndarray  # without it, same trials
+    capacity_unit_chips: tuple[np.ndarray, np.ndarray, np.ndarray]  # P10/P50/P90 with the plan
+    demand_unit_chips: np.ndarray  # P50
+    unit_chip_id: str
+    economics: tuple[ChipEconomics, ...]
+    jobs_prob_by_deadline: dict[str, float] = field(default_factory=dict)
+    solve_s: float = 0.0
+    samples: int = 0
+    status: str = ""
+
+
+def _month_index(months: Sequence[dt.date], day: dt.date) -> int:
+    day = day.replace(day=1)
+    for i, m in enumerate(months):
+        if m >= day:
+            return i
+    return len(months)
+
+
+def _candidate_unc(inputs: ForecastInputs, cand: Candidate) -> OrderUncertainty:
+    sc = inputs.scenario
+    for vendor, unc in sc.vendor_uncertainty.items():
+        if vendor.lower() == cand.vendor.lower():
+            return unc
+    return sc.default_uncertainty
+
+
+def _arrivals(inputs: ForecastInputs, s: Samples, cand: Candidate, order_months: Sequence[dt.date],
+              seed: int, trials: slice) -> np.ndarray:
+    """trials x order months x months: chips installed per chip ordered (vendor risk applied)."""
+    sc = inputs.scenario
+    n = s.capacity_tps.shape[0]
+    unc = _candidate_unc(inputs, cand)
+    common = s.vendor_z.get(cand.vendor.lower())
+    if common is None:
+        common = vendor_shocks(seed, cand.vendor, n)
+    own = _stream(seed, 7, _text_key(f"plan|{cand.vendor}|{cand.chip_id}")).standard_normal((2, n))
+    fraction, delay = draw_fraction_delay(unc, common, own, n)
+    fraction, delay = fraction[trials], np.rint(delay[trials])
+    month_ord = np.array([m.toordinal() for m in s.months], dtype=float)
+    ship = np.array([_add_months(m, cand.lead_time_months).toordinal() for m in order_months], dtype=float)
+    ship = ship[None, :] + delay[:, None]  # trials x order months
+    age = month_ord[None, None, :] - (ship[:, :, None] + sc.install_lag_days)
+    out = fraction[:, None, None] * _survival(age, sc)
+    cut = s.cutoffs.get(cand.chip_id)
+    if cut is not None:
+        start, end = cut[0][trials], cut[1][trials]
+        lost = (ship >= start[:, None]) & (ship < end[:, None])
+        out = np.where(lost[:, :, None], 0.0, out)
+    return out
+
+
+def _training_rate_per_chip(inputs: ForecastInputs, s: Samples, job) -> float:
+    """Tokens/s per chip of a job's chip type at the fleet size it trains on (P50 at the horizon)."""
+    fleet = s.installed.get(job.chip_id)
+    size = float(np.median(fleet[:, -1]) * s.share[job.chip_id][-1]) if fleet is not None else 1024.0
+    table = _throughput_table(inputs.training_tokens_per_s_per_chip, job.model_id, job.chip_id, max(size, 8.0))
+    return float(table.per_chip(np.array([max(size, 8.0)]))[0]) * inputs.scenario.training_efficiency_scale
+
+
+def economics(inputs: ForecastInputs, candidates: Sequence[Candidate],
+              training_tokens_per_s: Mapping[str, float] | None = None) -> tuple[ChipEconomics, ...]:
+    """Capital cost per served and per training token of each candidate over the scenario's life.
+
+    Served: the chip's SLO-bounded output tokens/s over the output share of the request mix gives
+    all tokens/s at peak; fleets are sized for the peak, so on average they run at 1 /
+    peak-to-average of it. Training: the chip's tokens/s (`training_tokens_per_s`) at the
+    scenario's goodput, all the time. Capital only (no power, hosting, people).
+    """
+    sc = inputs.scenario
+    life_s = (sc.lifetime_years or 5.0) * DAYS_PER_YEAR * SECONDS_PER_DAY
+    out = []
+    for c in candidates:
+        tput = float(inputs.serving_tokens_per_s_per_chip.get(c.chip_id, 0.0)) * sc.serving_efficiency_scale
+        all_tokens = tput / sc.demand.output_fraction if sc.demand.output_fraction > 0 else 0.0
+        served = all_tokens * life_s / sc.demand.peak_to_average
+        train = (training_tokens_per_s or {}).get(c.chip_id)
+        train_total = train * sc.training_efficiency_scale * life_s if train else 0.0
+        out.append(ChipEconomics(c.chip_id, c.unit_price_usd, tput,
+                                 c.unit_price_usd / served * 1e6 if served > 0 else None,
+                                 train, c.unit_price_usd / train_total * 1e6 if train_total > 0 else None))
+    return tuple(out)
+
+
+def _plan_capacity(inputs: ForecastInputs, s: Samples, req: PlanRequest, order_months, x_chips: np.ndarray,
+                   seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Serving tokens/s added per trial and month by a plan, and training chips added per chip type."""
+    n, t = s.capacity_tps.shape
+    add = np.zeros((n, t))
+    train_add: dict[str, np.ndarray] = {}
+    for ci, cand in enumerate(req.candidates):
+        if not x_chips[ci].any():
+            continue
+        used = np.nonzero(x_chips[ci])[0]  # only the months the plan orders in
+        arr = _arrivals(inputs, s, cand, [order_months[i] for i in used], seed, slice(None))
+        chips = np.einsum("wmt,m->wt", arr, x_chips[ci][used])
+        share = s.share.get(cand.chip_id, inputs.scenario.allocation.share(cand.chip_id, s.months))
+        tput = s.serving_tput.get(cand.chip_id, 0.0)
+        mult = s.serve_mult.get(cand.chip_id, np.ones(n))
+        add += chips * (1.0 - share)[None, :] * tput * mult[:, None]
+        train_add[cand.chip_id] = train_add.get(cand.chip_id, 0.0) + chips * share[None, :]
+    return add, train_add
+
+
+def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_s: Mapping[str, float] | None = None
+               ) -> PlanResult:
+    """The cheapest plan meeting P(capacity >= demand) >= confidence from `from_month` on."""
+    from scipy.optimize import linprog
+
+    sc = inputs.scenario
+    t0 = time.perf_counter()
+    s = simulate(inputs, trials=req.samples)
+    months = s.months
+    n, n_months = s.capacity_tps.shape
+    latest = max((d.date for o in inputs.orders for d in o.deliveries), default=sc.start)
+    first_order = (req.first_order_month or _add_months(latest, 1)).replace(day=1)
+    first_i = _month_index(months, first_order)
+    order_months = list(months[first_i:])
+    min_lead = min((c.lead_time_months for c in req.candidates if c.max_per_quarter > 0), default=None)
+    lag_months = math.ceil(sc.install_lag_days / 30.4)
+    earliest = _add_months(first_order, (min_lead or 0) + lag_months)
+    until_month = (req.until_month or months[-1]).replace(day=1)
+    hi_t = min(_month_index(months, until_month), n_months - 1)
+    unit_tput = s.serving_tput.get(s.unit_chip, 0.0) or 1.0
+
+    # Columns: x[c, m] (lots) then z[w].
+    C, M = len(req.candidates), len(order_months)
+    cols_x = C * M
+    lot = float(req.lot_chips)
+    active = np.arange(0, hi_t + 1)
+    coef = np.zeros((n, len(active), cols_x))
+    for ci, cand in enumerate(req.candidates):
+        if cand.max_per_quarter <= 0:
+            continue
+        arr = _arrivals(inputs, s, cand, order_months, inputs.scenario.seed, slice(None))[:, :, active]
+        share = s.share.get(cand.chip_id, sc.allocation.share(cand.chip_id, months))[active]
+        tput = s.serving_tput.get(cand.chip_id, 0.0)
+        mult = s.serve_mult.get(cand.chip_id, np.ones(n))
+        coef[:, :, ci * M:(ci + 1) * M] = np.transpose(arr, (0, 2, 1)) * lot * tput * \
+            (1.0 - share)[None, :, None] * mult[:, None, None]
+    # What the most a plan can do reaches (every quarter's cap ordered in its first month), and
+    # what any amount would (infinite caps): months below the confidence cannot be planned for.
+    x_max = np.zeros(cols_x)
+    for ci, cand in enumerate(req.candidates):
+        seen = set()
+        for mi, m in enumerate(order_months):
+            q = (m.year, (m.month - 1) // 3)
+            if q not in seen:
+                seen.add(q)
+                x_max[ci * M + mi] = math.floor(cand.max_per_quarter / lot)
+    base_cap = s.capacity_tps[:, active]
+    ok_max = meets(base_cap + coef @ x_max, s.demand_tps[:, active])
+    reach_any = (coef > 0).any(axis=2) | meets(base_cap, s.demand_tps[:, active])
+    p_max, p_any = ok_max.mean(axis=0), reach_any.mean(axis=0)
+    # Joint reachability from each start month (the chance constraint is joint over months).
+    joint_max = np.flip(np.cumprod(np.flip(ok_max, axis=1), axis=1), axis=1)  # ok from t to the end
+    joint_any = np.flip(np.cumprod(np.flip(reach_any, axis=1), axis=1), axis=1)
+    fit_confidence = 1.0 - (1.0 - req.confidence) * SAA_DISCARD_SHARE  # what the fit itself keeps
+    joint_ok = (joint_max.mean(axis=0) >= fit_confidence) & (joint_any.mean(axis=0) >= fit_confidence)
+    if req.from_month is not None:
+        lo_t = _month_index(months, req.from_month)
+    else:  # the first month from which a plan can keep the confidence to the end of the target
+        good = np.nonzero(joint_ok)[0]
+        lo_t = max(int(good[0]), _month_index(months, earliest)) if len(good) else hi_t + 1
+    if lo_t > hi_t:
+        lo_t = hi_t
+    reach = (p_max, p_any, fit_confidence)
+    coef = coef[:, lo_t:, :]
+    active = np.arange(lo_t, hi_t + 1)
+    shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0)[:, active]  # n x T
+    # Only trial-months short without new chips constrain the plan.
+    need = shortfall > 0
+    w_idx, t_idx = np.nonzero(need)
+    a_rows = [coef[w_idx, t_idx, :] / unit_tput]  # scaled to unit chips for conditioning
+    b_rows = [shortfall[w_idx, t_idx] / unit_tput]
+    row_trial = [w_idx]
+    # Training jobs with deadlines on a candidate chip type: tokens still needed by the deadline.
+    jobs_prob = {}
+    job_hopeless = np.zeros(n, dtype=bool)
+    for a_job, need_tokens in _job_rows(inputs, s, req, order_months, months, lot):
+        job_hopeless |= (need_tokens > 0) & (a_job @ x_max < need_tokens * (1 - 1e-9))
+        pos = np.nonzero(need_tokens > 0)[0]
+        scale_tok = max(float(np.max(need_tokens)), 1.0)
+        a_rows.append(a_job[pos] / scale_tok)
+        b_rows.append(need_tokens[pos] / scale_tok)
+        row_trial.append(pos)
+    a_need, b_need, row_trial = np.vstack(a_rows), np.concatenate(b_rows), np.concatenate(row_trial)
+    # Quarterly caps (in lots) and the budget.
+    quarters = sorted({(m.year, (m.month - 1) // 3) for m in order_months})
+    quarter_of = np.array([quarters.index((m.year, (m.month - 1) // 3)) for m in order_months])
+    cap_rows, cap_hi = [], []
+    for ci, cand in enumerate(req.candidates):
+        for qi in range(len(quarters)):
+            row = np.zeros(cols_x)
+            row[ci * M:(ci + 1) * M][quarter_of == qi] = 1.0
+            cap_rows.append(row)
+            cap_hi.append(math.floor(cand.max_per_quarter / lot))
+    price = np.repeat([c.unit_price_usd * lot for c in req.candidates], M)
+    if req.budget_usd is not None:
+        cap_rows.append(price / 1e6)
+        cap_hi.append(req.budget_usd / 1e6)
+    a_fixed, b_fixed = np.array(cap_rows), np.array(cap_hi, dtype=float)
+    # Cost, with a 0.1% per month preference for ordering later (same price, less money tied up).
+    later = np.tile(1.0 - 0.001 * np.arange(M) / max(M, 1), C)
+    objective = price * later / 1e6
+    upper = np.repeat([math.floor(c.max_per_quarter / lot) for c in req.candidates], M).astype(float)
+
+    # Sampling and discarding (Campi and Garatti 2011): (1 - P) N trials may miss. Trials no plan
+    # can serve go first; then, one LP at a time, the trials whose constraints cost most (their
+    # rows' dual values) until the allowance is spent. Lots are then rounded up.
+    # Discard only SAA_DISCARD_SHARE of the (1 - P) N allowance: a plan fitted to exactly P of N
+    # trials meets fewer than P of fresh ones (in-sample optimism; 86-89% for a 90% target at 200).
+    allowed = math.floor((1.0 - req.confidence) * n * SAA_DISCARD_SHARE + 1e-9)
+    hopeless = ~ok_max[:, lo_t:hi_t + 1].all(axis=1) | job_hopeless
+    dropped = hopeless.copy()
+    res, x = None, None
+    status = "infeasible"
+    if dropped.sum() <= allowed:
+        while True:
+            keep_rows = ~dropped[row_trial]
+            res = linprog(objective, A_ub=np.vstack([-a_need[keep_rows], a_fixed]),
+                          b_ub=np.concatenate([-b_need[keep_rows], b_fixed]), bounds=list(zip(np.zeros(cols_x), upper)),
+                          method="highs", options={"time_limit": req.time_limit_s})
+            if res.status != 0:
+                break
+            x = res.x
+            left = allowed - int(dropped.sum())
+            if left <= 0:
+                break
+            duals = np.abs(res.ineqlin.marginals[:int(keep_rows.sum())])
+            cost_by_trial = np.bincount(row_trial[keep_rows], weights=duals, minlength=n)
+            cost_by_trial[dropped] = -1.0
+            worst = np.argsort(cost_by_trial)[::-1][:max(1, min(left, math.ceil(allowed / 5)))]
+            worst = worst[cost_by_trial[worst] > 1e-12]
+            if len(worst) == 0:
+                break
+            dropped[worst] = True
+        status = "optimal LP, greedy discarding" if x is not None else "infeasible"
+    solve_s = time.perf_counter() - t0
+    feasible = x is not None
+    x_lots = np.zeros((C, M))
+    if feasible:
+        x_lots = np.ceil(x - 1e-7).reshape(C, M)
+        for ci in range(C):  # rounding up may pass a quarter's cap: take the extra lots back
+            for qi in range(len(quarters)):
+                cols = np.nonzero(quarter_of == qi)[0]
+                over = x_lots[ci, cols].sum() - math.floor(req.candidates[ci].max_per_quarter / lot)
+                for mi in cols[::-1]:
+                    if over <= 0:
+                        break
+                    cut = min(over, x_lots[ci, mi])
+                    x_lots[ci, mi] -= cut
+                    over -= cut
+        if req.budget_usd is not None and float((x_lots.ravel() * price).sum()) > req.budget_usd + 1e-6:
+            x_lots = np.floor(x + 1e-7).reshape(C, M)  # the budget binds: round down instead
+    why = "" if feasible else _why(inputs, s, req, order_months, active, earliest, months, res, reach)
+
+    orders = []
+    for ci, cand in enumerate(req.candidates):
+        for mi, m in enumerate(order_months):
+            q = int(x_lots[ci, mi] * lot)
+            if q > 0:
+                orders.append(PlannedOrder(cand.chip_id, q, m, _add_months(m, cand.lead_time_months),
+                                           q * cand.unit_price_usd))
+    # Out of sample: fresh trials.
+    check = simulate(inputs, trials=req.check_trials, seed=inputs.scenario.seed + 7919)
+    add, train_add = _plan_capacity(inputs, check, req, order_months, x_lots * lot, inputs.scenario.seed + 7919)
+    cap = check.capacity_tps + add
+    prob = meets(cap, check.demand_tps).mean(axis=0)
+    prob_without = meets(check.capacity_tps, check.demand_tps).mean(axis=0)
+    if sc.jobs and any(j.deadline for j in sc.jobs):
+        from engine.forecast import job_completions
+
+        for job, (_, done) in zip(sc.jobs, job_completions(inputs, check, train_add)):
+            if job.deadline is not None:
+                jobs_prob[job.name] = float((done <= job.deadline.toordinal()).mean())
+    p = np.percentile(cap, [10, 50, 90], axis=0) / unit_tput
+    return PlanResult(
+        feasible=feasible, why=why, orders=tuple(orders), total_cost_usd=float(sum(o.cost_usd for o in orders)),
+        months=months, from_month=months[lo_t], until_month=months[hi_t],
+        confidence=req.confidence, prob_meet_demand=prob, prob_meet_without=prob_without,
+        capacity_unit_chips=(p[0], p[1], p[2]), demand_unit_chips=np.median(check.demand_tps, axis=0) / unit_tput,
+        unit_chip_id=s.unit_chip, economics=economics(inputs, req.candidates, training_tokens_per_s),
+        jobs_prob_by_deadline=jobs_prob, solve_s=solve_s, samples=n, status=status)
+
+
+def _job_rows(inputs, s, req, order_months, months, lot):
+    """Per job with a deadline on a candidate chip: (n x cols coefficient rows, tokens still needed)."""
+    sc = inputs.scenario
+    out = []
+    n = s.capacity_tps.shape[0]
+    bounds = s.bounds_ord
+    seconds = np.diff(bounds) * SECONDS_PER_DAY
+    cand_index = {c.chip_id: i for i, c in enumerate(req.candidates) if c.max_per_quarter > 0}
+    from engine.forecast import job_completions
+
+    done = job_completions(inputs, s)
+    for job, (start, finish) in zip(sc.jobs, done):
+        if job.deadline is None or job.chip_id not in cand_index:
+            continue
+        dl = float(job.deadline.toordinal())
+        # window of each month the job can use: from its start to the deadline
+        lo = np.maximum(bounds[:-1][None, :], start[:, None])
+        hi = np.minimum(bounds[1:][None, :], dl)
+        frac = np.clip(hi - lo, 0, None) / np.diff(bounds)[None, :]
+        # tokens the existing fleet trains in that window; short where the job misses its deadline
+        fleet = s.installed[job.chip_id] * s.share[job.chip_id][None, :]
+        table = _throughput_table(inputs.training_tokens_per_s_per_chip, job.model_id, job.chip_id,
+                                  float(fleet.max(initial=0.0)))
+        rate = fleet * table.per_chip(fleet) * sc.training_efficiency_scale * s.train_mult[job.chip_id][:, None]
+        have = (rate * seconds[None, :] * frac).sum(axis=1)
+        need = np.where(finish <= dl, 0.0, np.maximum(job.tokens - have, 0.0))
+        ci = cand_index[job.chip_id]
+        cand = req.candidates[ci]
+        per_chip = _training_rate_per_chip(inputs, s, job)
+        arr = _arrivals(inputs, s, cand, order_months, sc.seed, slice(None))  # n x M x T
+        share = s.share[job.chip_id]
+        tok = np.einsum("wmt,t,wt->wm", arr, share * seconds, frac) * per_chip * lot * s.train_mult[job.chip_id][:, None]
+        a = np.zeros((n, len(req.candidates) * len(order_months)))
+        a[:, ci * len(order_months):(ci + 1) * len(order_months)] = tok
+        out.append((a, need))
+    return out
+
+
+def _why(inputs, s, req, order_months, active, earliest, months, res, reach) -> str:
+    """Why no plan meets the target: lead times, quarterly caps, budget, or vendor risk."""
+    p_max, p_any, fit_conf = reach
+    reasons = []
+    slow = [i for i in active if p_any[i] < fit_conf]
+    capped = [i for i in active if p_max[i] < fit_conf and p_any[i] >= fit_conf]
+    ok_from = np.nonzero(p_max < fit_conf)[0]
+    hint = (f"; from {months[int(ok_from[-1]) + 1]:%Y-%m} on a plan could" if len(ok_from)
+            and int(ok_from[-1]) + 1 <= active[-1] else "")
+    if slow:
+        i = slow[0]
+        reasons.append(
+            f"lead times and vendor risk: ordering from {order_months[0]:%Y-%m}, chips installed by "
+            f"{months[i]:%Y-%m} cover demand in at most {p_any[i]:.0%} of trials, whatever the quantity "
+            f"(shortest lead time, the vendors' delays and fulfilment, export cut-offs; the fit keeps "
+            f"{fit_conf:.0%} of its trials so that fresh ones reach {req.confidence:.0%}){hint}")
+    if req.budget_usd is not None:
+        relaxed = solve_plan(inputs, replace(req, budget_usd=None, check_trials=200, time_limit_s=5.0))
+        if relaxed.feasible:
+            reasons.append(f"budget: the cheapest plan costs ${relaxed.total_cost_usd / 1e9:,.2f}B, above "
+                           f"${req.budget_usd / 1e9:,.2f}B")
+            return "; ".join(reasons)
+    if capped:
+        i = capped[0]
+        caps = ", ".join(f"{c.chip_id} {c.max_per_quarter:,.0f}" for c in req.candidates if c.max_per_quarter > 0)
+        reasons.append(f"caps: ordering every candidate at its maximum per quarter ({caps}) covers demand in "
+                       f"{months[i]:%Y-%m} in only {p_max[i]:.0%} of trials; raise the caps, add candidates, "
+                       f"lower the confidence or end the target earlier (--until){hint}")
+    if not reasons:
+        reasons.append(f"no plan keeps {req.confidence:.0%} in every month jointly (each month alone is "
+                       f"reachable); lower the confidence or shorten the target")
+    if res is not None and res.status not in (0, 2):
+        reasons.append(f"solver: {res.message}")
+    return "; ".join(reasons)

@@ -1,0 +1,202 @@
+"""Which uncertainty matters: variance decomposition per month and a tornado of the inputs (numpy).
+
+- `variance_shares`: the variance of log(serving capacity / peak demand) across trials, each month,
+  with every source drawn and with one source at a time held at its median; a source's share is
+  the variance it removes when held (normalised over the sources, so the shares of a month sum
+  to 1). Sources interact little here (supply, throughput and demand multiply), so the
+  one-at-a-time split is close to a full Sobol split and costs one run per source.
+- `tornado`: P(meet demand), mean shortfall and training-job completion at the low and high
+  settings of each uncertain input (its P10 and P90, everything else as in the scenario).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+import numpy as np
+
+from engine.forecast import (SOURCE_LABELS, UNCERTAINTY_SOURCES, ForecastInputs, OrderUncertainty,
+                             job_completions, meets, quantile, simulate)
+
+Z90 = 1.2815515655446004
+
+
+def _log_margin(capacity: np.ndarray, demand: np.ndarray) -> np.ndarray:
+    tiny = 1e-9 * np.maximum(demand, 1e-30)
+    return np.log(np.maximum(capacity, tiny)) - np.log(np.maximum(demand, 1e-30))
+
+
+@dataclass(frozen=True)
+class VarianceShares:
+    months: tuple[dt.date, ...]
+    sources: tuple[str, ...]
+    shares: np.ndarray  # sources x months, each month sums to 1 (0 where nothing varies)
+    total_variance: np.ndarray  # months, of log(capacity / demand)
+
+    def dominant(self) -> list[str | None]:
+        """The source with the largest share each month (None where nothing varies)."""
+        out = []
+        for m in range(len(self.months)):
+            col = self.shares[:, m]
+            out.append(self.sources[int(np.argmax(col))] if col.sum() > 0 else None)
+        return out
+
+    def labels(self) -> list[str]:
+        return [SOURCE_LABELS[s] for s in self.sources]
+
+
+def variance_shares(inputs: ForecastInputs, trials: int | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> VarianceShares:
+    """Per month, the share of the variance of log(capacity/demand) each source explains."""
+    full = simulate(inputs, trials=trials, should_stop=should_stop)
+    total = _log_margin(full.capacity_tps, full.demand_tps).var(axis=0)
+    drops = []
+    for source in UNCERTAINTY_SOURCES:
+        held = simulate(inputs, fixed=(source,), trials=trials, should_stop=should_stop)
+        drops.append(np.maximum(total - _log_margin(held.capacity_tps, held.demand_tps).var(axis=0), 0.0))
+    drops = np.array(drops)
+    norm = drops.sum(axis=0)
+    shares = np.divide(drops, norm[None, :], out=np.zeros_like(drops), where=norm[None, :] > 1e-12)
+    return VarianceShares(full.months, UNCERTAINTY_SOURCES, shares, total)
+
+
+# ---- tornado ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TornadoBar:
+    input: str  # what was varied, in user words
+    low_label: str
+    high_label: str
+    low: dict  # metric -> value at the low setting
+    high: dict
+
+
+@dataclass(frozen=True)
+class Tornado:
+    base: dict  # metric -> value with the scenario as it is
+    bars: tuple[TornadoBar, ...]
+    month: dt.date | None  # the month P(meet) and shortfall are read at (None: averaged)
+    metrics: tuple[str, ...] = ("prob_meet_demand", "shortfall_mean_unit_chips", "job_completion_days")
+
+
+def _metrics(inputs: ForecastInputs, month_index: int | None, trials: int, fixed: Sequence[str] = ()) -> dict:
+    s = simulate(inputs, trials=trials, fixed=fixed)
+    ok = meets(s.capacity_tps, s.demand_tps)
+    unit_tput = s.serving_tput.get(s.unit_chip, 0.0) or 1.0
+    shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0) / unit_tput
+    sel = slice(None) if month_index is None else slice(month_index, month_index + 1)
+    out = {"prob_meet_demand": float(ok[:, sel].mean()),
+           "shortfall_mean_unit_chips": float(shortfall[:, sel].mean())}
+    jobs = job_completions(inputs, s)
+    if jobs:
+        done = jobs[-1][1]
+        finite = np.where(np.isfinite(done), done, s.bounds_ord[-1] + 365.0)  # not done: a year past
+        out["job_completion_days"] = float(np.median(finite) - inputs.scenario.jobs[-1].earliest_start.toordinal())
+    else:
+        out["job_completion_days"] = float("nan")
+    return out
+
+
+def _vendor_setting(unc: OrderUncertainty, which: str, q: float) -> OrderUncertainty:
+    """The vendor's distribution collapsed to its q-quantile of fraction or delay."""
+    if which == "fraction":
+        v = float(np.clip(quantile(unc.fraction_dist, unc.fraction_low, unc.fraction_mode,
+                                   unc.fraction_high, np.array([q]))[0], 0.0, 1.0))
+        return replace(unc, fraction_dist="fixed", fraction_low=v, fraction_mode=v, fraction_high=v)
+    v = float(quantile(unc.delay_dist, unc.delay_low_days, unc.delay_mode_days, unc.delay_high_days,
+                       np.array([q]))[0])
+    return replace(unc, delay_dist="fixed", delay_low_days=v, delay_mode_days=v, delay_high_days=v)
+
+
+def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 1000) -> Tornado:
+    """Each uncertain input set to its P10 and P90 (P90 = the worse end where that is clear).
+
+    Inputs: each vendor's fulfilled fraction and delay; demand growth (its own uncertainty held
+    at P10/P90); per-chip throughput (every family's multiplier at exp(-+1.28 sigma)); the
+    training share of each chip type that trains (-+ 0.2, clipped to [0, 1]).
+    """
+    sc = inputs.scenario
+    months = [m for m in _months(sc)]
+    month_index = months.index(month) if month in months else None
+    base = _metrics(inputs, month_index, trials)
+    bars = []
+    for vendor, unc in sc.vendor_uncertainty.items():
+        for which, lo_q, hi_q, label in (("fraction", 0.9, 0.1, "fraction"),
+                                         ("delay", 0.1, 0.9, "delay")):
+            lo_inp = replace(inputs, scenario=replace(sc, vendor_uncertainty={
+                **sc.vendor_uncertainty, vendor: _vendor_setting(unc, which, lo_q)}))
+            hi_inp = replace(inputs, scenario=replace(sc, vendor_uncertainty={
+                **sc.vendor_uncertainty, vendor: _vendor_setting(unc, which, hi_q)}))
+            bars.append(TornadoBar(f"{vendor} {label}", "P10 (good end)", "P90 (bad end)",
+                                   _metrics(lo_inp, month_index, trials), _metrics(hi_inp, month_index, trials)))
+    # Demand growth: the growth draw's normal score pinned at +-1.28 (one run each, growth held).
+    lo, hi = _demand_pinned(inputs, month_index, trials)
+    bars.append(TornadoBar("demand growth", "P10", "P90", lo, hi))
+    if inputs.serving_sigma_by_chip or inputs.training_sigma_by_chip:
+        lo_inp = replace(inputs, serving_sigma_by_chip={}, training_sigma_by_chip={},
+                         serving_tokens_per_s_per_chip={c: v * float(np.exp(Z90 * inputs.serving_sigma_by_chip.get(c, 0)))
+                                                        for c, v in inputs.serving_tokens_per_s_per_chip.items()},
+                         scenario=replace(sc, training_efficiency_scale=sc.training_efficiency_scale))
+        hi_inp = replace(lo_inp, serving_tokens_per_s_per_chip={
+            c: v * float(np.exp(-Z90 * inputs.serving_sigma_by_chip.get(c, 0)))
+            for c, v in inputs.serving_tokens_per_s_per_chip.items()})
+        bars.append(TornadoBar("throughput", "P90 (fast)", "P10 (slow)",
+                               _metrics(lo_inp, month_index, trials), _metrics(hi_inp, month_index, trials)))
+    for chip, share in sc.allocation.training_share.items():
+        if share <= 0:
+            continue
+        settings = []
+        for delta in (-0.2, 0.2):
+            alloc = replace(sc.allocation, training_share={**sc.allocation.training_share,
+                                                           chip: float(min(max(share + delta, 0.0), 1.0))})
+            settings.append(_metrics(replace(inputs, scenario=replace(sc, allocation=alloc)), month_index, trials))
+        bars.append(TornadoBar(f"train share {chip}", f"{max(share - 0.2, 0):.0%}",
+                               f"{min(share + 0.2, 1):.0%}", settings[0], settings[1]))
+    return Tornado(base=base, bars=tuple(bars), month=month)
+
+
+def _months(sc):
+    from engine.fleet import month_starts
+
+    return month_starts(sc.start, sc.months)
+
+
+def _demand_pinned(inputs: ForecastInputs, month_index: int | None, trials: int) -> tuple[dict, dict]:
+    """Metrics with demand growth pinned at its P10 and its P90 draw (other sources drawn).
+
+    The pinned draw is the one whose growth at the month read (the horizon's end without one)
+    is the P10 / P90 of 4,000 draws, so a two-parameter fit is pinned along its real spread.
+    """
+    from engine.forecast_demand import draw_log_growth, fit_growth
+
+    sc = inputs.scenario
+    d = sc.demand
+    if d.kind != "piecewise" or not d.points:
+        base = _metrics(inputs, month_index, trials)
+        return base, base
+    fit = fit_growth(d)
+    months = _months(sc)
+    when = months[month_index if month_index is not None else -1]
+    tau = np.array([max((when.toordinal() - fit.last_ordinal) / 365.25, 1.0)])
+    z = np.random.default_rng(sc.seed).standard_normal((4000, 2))
+    growth = draw_log_growth(fit, tau, z, d.ceiling_tokens_per_day)[:, 0]
+    out = []
+    for q in (0.1, 0.9):
+        target = np.quantile(growth, q)
+        row = z[int(np.argmin(np.abs(growth - target)))]
+        out.append(_metrics_pinned(inputs, month_index, trials, row))
+    return out[0], out[1]
+
+
+def _metrics_pinned(inputs, month_index, trials, row):
+    s = simulate(inputs, trials=trials, growth_z=row)
+    ok = meets(s.capacity_tps, s.demand_tps)
+    unit_tput = s.serving_tput.get(s.unit_chip, 0.0) or 1.0
+    shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0) / unit_tput
+    sel = slice(None) if month_index is None else slice(month_index, month_index + 1)
+    base = _metrics(inputs, month_index, trials)
+    return {"prob_meet_demand": float(ok[:, sel].mean()),
+            "shortfall_mean_unit_chips": float(shortfall[:, sel].mean()),
+            "job_completion_days": base["job_completion_days"]}  # demand does not touch training

@@ -1,0 +1,63 @@
+"""A named scenario is the baseline plus a list of changes (pure; the store keeps the changes).
+
+Changes are `{dotted.path: value}` over the scenario's JSON dict (`engine.forecast.scenario_to_dict`):
+nested objects are walked key by key, anything else (numbers, text, lists) is replaced whole. A
+scenario stored this way follows its baseline: edit the baseline and every what-if moves with it,
+keeping only what its name says is different.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping
+
+# Keys that are the row's identity or bookkeeping, not part of what a scenario assumes.
+NOT_COMPARED = ("name",)
+
+
+def diff_params(base: Mapping, params: Mapping, prefix: str = "") -> dict[str, Any]:
+    """The changes that turn `base` into `params` (keys missing from `params` keep the base's)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if not prefix and key in NOT_COMPARED:
+            continue
+        path = f"{prefix}{key}"
+        if key in base and isinstance(value, Mapping) and isinstance(base[key], Mapping):
+            out.update(diff_params(base[key], value, path + "."))
+        elif key not in base or base[key] != value:
+            out[path] = copy.deepcopy(value)
+    return out
+
+
+def apply_changes(base: Mapping, changes: Mapping[str, Any]) -> dict:
+    """`base` with every change applied (a new dict; the base is untouched)."""
+    out = copy.deepcopy(dict(base))
+    for path, value in changes.items():
+        keys = path.split(".")
+        node = out
+        for key in keys[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                node[key] = child
+            node = child
+        node[keys[-1]] = copy.deepcopy(value)
+    return out
+
+
+def describe_changes(changes: Mapping[str, Any], limit: int = 8) -> list[str]:
+    """One short line per change, in user words (`vendor_uncertainty.Huawei.fraction_mode = 0.5`)."""
+    lines = []
+    for path, value in changes.items():
+        if path.startswith("ui.") or path == "ui":
+            continue
+        if isinstance(value, float):
+            text = f"{value:g}"
+        elif isinstance(value, list):
+            text = f"{len(value)} item(s)" if value and isinstance(value[0], Mapping) else str(value)
+        else:
+            text = str(value)
+        lines.append(f"{path.replace('_', ' ')} = {text}")
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"... and {len(lines) - limit} more"]
+    return lines

@@ -1,0 +1,388 @@
+"""The Forecast view's results: capacity vs demand, installed chips, P(meet), shortfall, training
+jobs, which uncertainty dominates (variance shares and a tornado), and the monthly table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
+    QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
+)
+
+from engine.forecast import SOURCE_LABELS, ForecastResult
+from gui.panels.forecast_common import figure_text, first_shortfall_month, fit_left_axis, legend_top_right
+from gui.widgets.category_chart import CategoryBarPanel
+from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
+
+SOURCE_COLOURS = {"supply": "#0072B2", "policy": "#CC79A7", "demand": "#D55E00", "mix": "#E69F00",
+                  "throughput": "#009E73"}
+TORNADO_METRICS = {
+    "prob_meet_demand": ("P(meet demand): change from the scenario", "P(meet)", "points"),
+    "shortfall_mean_unit_chips": ("Mean shortfall: change", "Shortfall", "chips"),
+    "job_completion_days": ("Last job's P50 completion: change", "Completion", "days"),
+}
+
+
+class GroupedBarPanel(CategoryBarPanel):
+    """Bars side by side per category (not stacked), e.g. a tornado's low and high ends."""
+
+    def set_grouped(self, names, series: dict, colors: dict) -> None:
+        self.set_categories(names)
+        for old in [n for n in self._segments if n not in series]:
+            self.remove_series(old)
+        n, k = len(self.categories), max(len(series), 1)
+        width = 0.7 / k
+        self._segments = {}
+        for j, (name, values) in enumerate(series.items()):
+            h = np.nan_to_num(np.asarray(values, dtype=float)[:n])
+            self.set_bars(name, np.arange(n) + (j - (k - 1) / 2) * width, h, width=width * 0.95,
+                          color=colors.get(name))
+            self._segments[name] = h
+        self._totals = np.zeros(n)
+        both = np.concatenate([np.concatenate(list(self._segments.values()) or [np.zeros(0)]), [0.0]])
+        self.plot_item.setYRange(float(both.min()) * 1.1, float(both.max()) * 1.1 + 1e-9, padding=0.05)
+
+    def data_table(self) -> tuple[list[str], list[list]]:
+        unit = f" ({self.y_unit})" if self.y_unit else ""
+        headers = [self.x_label or "Category"] + [f"{name}{unit}" for name in self._segments]
+        return headers, [[cat.replace("\n", " ")] + [float(h[i]) for h in self._segments.values()]
+                         for i, cat in enumerate(self.categories)]
+
+
+class ForecastCharts(QWidget):
+    """Charts and tables of one forecast; `draw(result)` fills them."""
+
+    status_message = Signal(str)
+    sensitivity_requested = Signal()
+
+    def __init__(self, chip_name: Callable[[str], str], parent=None):
+        super().__init__(parent)
+        self.chip_name = chip_name
+        self.result: ForecastResult | None = None
+        self.shares = None
+        self.tornado = None
+        self._job_markers: list = []
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self._build_charts())
+
+    def _build_uncertainty_page(self) -> QWidget:
+        self.sensitivity_button = QPushButton("Compute sensitivity (tornado)")
+        self.sensitivity_button.setToolTip("Re-run the forecast with each uncertain input at its P10 and P90 "
+                                           "(about 15 runs of 1,000 trials) and show what each moves")
+        self.sensitivity_button.clicked.connect(self.sensitivity_requested)
+        self.sensitivity_label = QLabel("Each bar: the change when one input sits at its good (P10) or bad (P90) "
+                                        "end, everything else as in the scenario.")
+        self.sensitivity_label.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(self.sensitivity_button)
+        top.addWidget(self.sensitivity_label, 1)
+        tornado_tabs = QTabWidget()
+        tornado_tabs.setDocumentMode(True)
+        tornado_tabs.setTabPosition(QTabWidget.TabPosition.West)
+        for metric, chart in self.tornado_charts.items():
+            tornado_tabs.addTab(chart, TORNADO_METRICS[metric][1])
+        page = QWidget()
+        v = QVBoxLayout(page)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.shares_chart, 1)
+        v.addLayout(top)
+        v.addWidget(tornado_tabs, 1)
+        return page
+
+    def charts(self) -> dict[str, PlotPanel]:
+        return {"capacity_vs_demand": self.capacity_chart, "installed_by_type": self.installed_chart,
+                "shortfall_p50": self.shortfall_chart, "prob_meet_demand": self.probability_chart,
+                "job_completion": self.jobs_chart, "uncertainty_shares": self.shares_chart,
+                **{f"tornado_{k}": c for k, c in self.tornado_charts.items()}}
+
+    @staticmethod
+    def _setup_table(table: QTableWidget) -> None:
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setAlternatingRowColors(True)
+        table.verticalHeader().setVisible(False)
+        table.verticalHeader().setDefaultSectionSize(22)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+
+    def draw_shares(self, shares) -> None:
+        """Stacked monthly shares of the variance by source (engine.forecast_sensitivity)."""
+        self.shares = shares
+        chart = self.shares_chart
+        if shares is None:
+            return
+        x = to_timestamps(shares.months)
+        base = np.zeros(len(shares.months))
+        for i, source in enumerate(shares.sources):
+            h = shares.shares[i] * 100
+            chart.set_bars(SOURCE_LABELS[source], x, h, width=26 * 86400.0, color=SOURCE_COLOURS[source], y0=base.copy())
+            base = base + h
+        chart.plot_item.setYRange(0, 100, padding=0.02)
+
+    def draw_tornado(self, tornado) -> None:
+        """One bar pair per input: the metric at its low and high setting minus the scenario's."""
+        self.tornado = tornado
+        if tornado is None:
+            return
+        for metric, chart in self.tornado_charts.items():
+            scale = 100.0 if metric == "prob_meet_demand" else 1.0
+            base = tornado.base.get(metric, float("nan"))
+            lows = np.array([(b.low.get(metric, np.nan) - base) * scale for b in tornado.bars])
+            highs = np.array([(b.high.get(metric, np.nan) - base) * scale for b in tornado.bars])
+            order = np.argsort(-np.nan_to_num(np.abs(highs - lows)))
+            chart.set_grouped([tornado.bars[i].input.replace(" ", "\n", 1) for i in order],
+                              {"good end (P10)": lows[order], "bad end (P90)": highs[order]},
+                              {"good end (P10)": "#009E73", "bad end (P90)": "#D55E00"})
+            if chart.legend is not None:  # the label above says which colour is which end
+                chart.legend.setVisible(False)
+        when = f" in {tornado.month:%b %Y}" if tornado.month else ", averaged over the horizon"
+        self.sensitivity_label.setText(f"P(meet) and shortfall{when}; base P(meet) "
+                                       f"{tornado.base['prob_meet_demand'] * 100:.0f}%. Bars: the change when one "
+                                       "input sits at its <span style='color:#009E73'>good end (P10)</span> or "
+                                       "<span style='color:#D55E00'>bad end (P90)</span>.")
+
+    def _build_charts(self) -> QWidget:
+        self.summary_label = QLabel("Run the forecast to see capacity against demand.")
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextFormat(Qt.TextFormat.RichText)
+        self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
+                                         "border-radius: 4px; padding: 6px; }")
+        self.capacity_chart = PlotPanel("Serving capacity vs peak demand", y_label="Capacity",
+                                        y_unit="chips", time_axis=True)
+        self.installed_chart = PlotPanel("Installed chips by type", y_label="Installed", y_unit="chips",
+                                         time_axis=True)
+        self.shortfall_chart = PlotPanel("Shortfall at peak (P50 and mean over trials)", y_label="Shortfall",
+                                         y_unit="chips", time_axis=True)
+        self.probability_chart = PlotPanel("Probability of meeting peak demand", y_label="Probability",
+                                           y_unit="%", time_axis=True)
+        self.probability_chart.plot_item.setYRange(0, 100, padding=0.02)
+        self.probability_chart.plot_item.getViewBox().setLimits(yMin=-5, yMax=105)
+        self.jobs_chart = PlotPanel("Training-job completion date", y_label="Trials finishing",
+                                    y_unit="% per month", time_axis=True)
+        self.shares_chart = PlotPanel("Which uncertainty dominates: share of the variance of "
+                                      "log(capacity / demand)", y_label="Share", y_unit="%", time_axis=True)
+        self.tornado_charts = {m: GroupedBarPanel(title, y_label=label, y_unit=unit) for m, (title, label, unit) in
+                               TORNADO_METRICS.items()}
+        for chart in self.charts().values():
+            chart.status_message.connect(self.status_message)
+        legend_top_right(self.probability_chart)
+
+        grid_page = QWidget()
+        grid = QGridLayout(grid_page)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.capacity_chart, 0, 0)
+        grid.addWidget(self.installed_chart, 0, 1)
+        grid.addWidget(self.probability_chart, 1, 0)
+        grid.addWidget(self.shortfall_chart, 1, 1)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
+
+        self.jobs_table = QTableWidget()
+        self._setup_table(self.jobs_table)
+        jobs_page = QWidget()
+        jobs_layout = QVBoxLayout(jobs_page)
+        jobs_layout.setContentsMargins(0, 0, 0, 0)
+        jobs_layout.addWidget(self.jobs_chart, 3)
+        jobs_layout.addWidget(self.jobs_table, 1)
+
+        self.monthly_table = QTableWidget()
+        self._setup_table(self.monthly_table)
+
+        self.result_tabs = QTabWidget()
+        self.result_tabs.setDocumentMode(True)
+        self.result_tabs.addTab(grid_page, "Capacity && demand")
+        self.result_tabs.addTab(jobs_page, "Training jobs")
+        self.result_tabs.addTab(self._build_uncertainty_page(), "Uncertainty")
+        self.result_tabs.addTab(self.monthly_table, "Monthly table")
+
+        page = QWidget()
+        v = QVBoxLayout(page)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.summary_label)
+        v.addWidget(self.result_tabs, 1)
+        return page
+
+    def draw(self, r: ForecastResult) -> None:
+        self.result = r
+        x = to_timestamps(r.months)
+        unit_name = self.chip_name(r.unit_chip_id)
+        unit = f"{unit_name} chips"
+        cap = r.serving_capacity_unit_chips
+        c = self.capacity_chart
+        c.set_axis_labels(y_label="Serving capacity, demand", y_unit=unit)
+        c.set_band("Capacity P10–P90", x, cap.p10, cap.p90, color="#0072B2")
+        c.set_series("Capacity P50", x, cap.p50, color="#0072B2", symbol=None)
+        c.set_series("Peak demand", x, r.demand_unit_chips, color="#D55E00", symbol=None, dashed=True)
+        if r.demand_unit_chips_bands is not None:
+            dem = r.demand_unit_chips_bands
+            c.set_band("Peak demand P10–P90", x, dem.p10, dem.p90, color="#D55E00", alpha=40)
+        # Demand that grows far past capacity would flatten the band to a line at zero: show the
+        # crossing and let the Shortfall chart carry the size of the gap (the A button zooms out).
+        top = float(np.nanmax(cap.p90)) if cap.p90.size else 0.0
+        if top > 0 and float(np.nanmax(r.demand_unit_chips)) > 4 * top:
+            c.plot_item.setYRange(0, 3 * top, padding=0.02)
+            c.plot_item.setXRange(float(x[0]), float(x[-1]), padding=0.02)
+            c.set_title("Capacity vs peak demand (zoomed in)")
+            fit_left_axis(c, [3 * top])
+        else:
+            c.plot_item.enableAutoRange()
+            c.set_title("Serving capacity vs peak demand")
+            fit_left_axis(c, np.concatenate([cap.p90, r.demand_unit_chips]))
+
+        inst = self.installed_chart
+        wanted = {"All types P10–P90", "All types P50"} | {f"{self.chip_name(ch)} P50" for ch in r.chip_ids}
+        for name in inst.series_names():
+            if name not in wanted:
+                inst.remove_series(name)
+        inst.set_band("All types P10–P90", x, r.installed_total.p10, r.installed_total.p90, color="#7F7F7F")
+        inst.set_series("All types P50", x, r.installed_total.p50, color="#000000", symbol=None)
+        colours = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+        for i, chip in enumerate(r.chip_ids):
+            inst.set_series(f"{self.chip_name(chip)} P50", x, r.installed_by_chip[chip].p50,
+                            color=colours[i % len(colours)], symbol=None)
+        fit_left_axis(inst, r.installed_total.p90)
+
+        s = self.shortfall_chart
+        s.set_axis_labels(y_unit=unit)
+        s.set_bars("Shortfall P50", x, r.shortfall_p50_unit_chips, width=26 * 86400.0, color="#D55E00")
+        mean = r.shortfall_mean_unit_chips if r.shortfall_mean_unit_chips is not None else r.shortfall_p50_unit_chips
+        s.set_series("Shortfall mean", x, mean, color="#7F3C00", symbol=None)
+        fit_left_axis(s, np.maximum(r.shortfall_p50_unit_chips, mean))
+        s.plot_item.enableAutoRange()
+
+        p = self.probability_chart
+        p.set_series("P(capacity ≥ peak demand)", x, r.prob_meet_demand * 100, color="#009E73", symbol=None)
+        p.plot_item.setYRange(0, 100, padding=0.02)
+
+        self._draw_jobs(r)
+        self._fill_tables(r)
+        self.summary_label.setText(self._summary_html(r))
+
+    def _draw_jobs(self, r: ForecastResult) -> None:
+        j = self.jobs_chart
+        for item in self._job_markers:
+            j.plot_item.removeItem(item)
+        self._job_markers = []
+        names = {f"{job.job.name}" for job in r.jobs}
+        for name in j.series_names():
+            if name not in names:
+                j.remove_series(name)
+        months = list(r.months)
+        end = months[-1]
+        last = dt.date(end.year + (end.month == 12), end.month % 12 + 1, 1)
+        edges = np.array([m.toordinal() for m in months + [last]], dtype=float)
+        centres = to_timestamps(months) + 14 * 86400.0
+        n = max(len(r.jobs), 1)
+        width = 26 * 86400.0 / n
+        colours = ("#0072B2", "#E69F00", "#009E73", "#CC79A7")
+        for i, job in enumerate(r.jobs):
+            counts, _ = np.histogram(job.completion_ordinals[np.isfinite(job.completion_ordinals)], bins=edges)
+            share = counts / max(len(job.completion_ordinals), 1) * 100
+            colour = colours[i % len(colours)]
+            offset = (i - (n - 1) / 2) * width
+            j.set_bars(job.job.name, centres + offset, share, width=width, color=colour)
+            for q, day in (("P10", job.completion_p10), ("P50", job.completion_p50), ("P90", job.completion_p90)):
+                if day is None:
+                    continue
+                line = pg.InfiniteLine(pos=float(to_timestamps([day])[0]), angle=90,
+                                       pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
+                                       label=f"{q} {day:%Y-%m}",
+                                       labelOpts={"position": 0.92 if q != "P50" else 0.82, "color": colour,
+                                                  "fill": pg.mkBrush(255, 255, 255, 200)})
+                j.plot_item.addItem(line, ignoreBounds=True)
+                self._job_markers.append(line)
+        if r.jobs:
+            done = [jb for jb in r.jobs if np.isfinite(jb.completion_ordinals).any()]
+            if done:
+                lo = min(float(np.nanmin(np.where(np.isfinite(jb.completion_ordinals), jb.completion_ordinals,
+                                                   np.nan))) for jb in done)
+                hi = max(float(np.nanmax(np.where(np.isfinite(jb.completion_ordinals), jb.completion_ordinals,
+                                                   np.nan))) for jb in done)
+                epoch = dt.date(1970, 1, 1).toordinal()
+                j.plot_item.setXRange((lo - epoch - 60) * 86400.0, (hi - epoch + 60) * 86400.0, padding=0)
+                j.plot_item.enableAutoRange(axis="y")
+            else:
+                j.plot_item.enableAutoRange()
+        self.jobs_chart.set_title("Training-job completion date (share of trials finishing each month)"
+                                  if r.jobs else "Training-job completion date: no jobs in this scenario")
+
+    def monthly_rows(self) -> tuple[list[str], list[list]]:
+        r = self.result
+        unit = f"{self.chip_name(r.unit_chip_id)} chips"
+        headers = ["Month", "Installed P10 (chips)", "Installed P50 (chips)", "Installed P90 (chips)"]
+        headers += [f"Installed P50 {self.chip_name(c)} (chips)" for c in r.chip_ids]
+        headers += ["H100-equivalents P50 (chips)", f"Capacity P10 ({unit})", f"Capacity P50 ({unit})",
+                    f"Capacity P90 ({unit})", f"Peak demand ({unit})", "Demand (tokens/day)",
+                    f"Shortfall P50 ({unit})", "P(meet demand) (%)"]
+        rows = []
+        for i, month in enumerate(r.months):
+            row = [month, float(r.installed_total.p10[i]), float(r.installed_total.p50[i]),
+                   float(r.installed_total.p90[i])]
+            row += [float(r.installed_by_chip[c].p50[i]) for c in r.chip_ids]
+            row += [float(r.h100_equiv_total.p50[i]), float(r.serving_capacity_unit_chips.p10[i]),
+                    float(r.serving_capacity_unit_chips.p50[i]), float(r.serving_capacity_unit_chips.p90[i]),
+                    float(r.demand_unit_chips[i]), float(r.demand_tokens_per_day[i]),
+                    float(r.shortfall_p50_unit_chips[i]), float(r.prob_meet_demand[i]) * 100]
+            rows.append(row)
+        return headers, rows
+
+    def job_rows(self) -> tuple[list[str], list[list]]:
+        headers = ["Job", "Model", "Chip type", "Tokens (T tokens)", "Earliest start (date)", "Start P50 (date)",
+                   "Done P10 (date)", "Done P50 (date)", "Done P90 (date)", "Done within horizon (%)"]
+        rows = []
+        for j in self.result.jobs:
+            rows.append([j.job.name, j.job.model_id, self.chip_name(j.job.chip_id), j.job.tokens / 1e12,
+                         j.job.earliest_start, j.start_p50 or "", j.completion_p10 or "after horizon",
+                         j.completion_p50 or "after horizon", j.completion_p90 or "after horizon",
+                         j.prob_within_horizon * 100])
+        return headers, rows
+
+    def _fill_table(self, table: QTableWidget, headers, rows) -> None:
+        table.setUpdatesEnabled(False)
+        table.clear()
+        table.setColumnCount(len(headers))
+        table.setRowCount(len(rows))
+        table.setHorizontalHeaderLabels(headers)
+        for i, row in enumerate(rows):
+            for k, value in enumerate(row):
+                item = QTableWidgetItem(figure_text(value))
+                if isinstance(value, (int, float)):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                table.setItem(i, k, item)
+        table.setUpdatesEnabled(True)
+
+    def _fill_tables(self, r: ForecastResult) -> None:
+        self._fill_table(self.monthly_table, *self.monthly_rows())
+        self._fill_table(self.jobs_table, *self.job_rows())
+
+    def _summary_html(self, r: ForecastResult) -> str:
+        end = len(r.months) - 1
+        unit = self.chip_name(r.unit_chip_id)
+        first = first_shortfall_month(r)
+        parts = [f"<b>{r.months[end]:%b %Y}</b>: {format_number(r.installed_total.p50[end])} chips installed "
+                 f"(P50; P10 {format_number(r.installed_total.p10[end])}, P90 "
+                 f"{format_number(r.installed_total.p90[end])})."]
+        if first is None:
+            parts.append("P50 capacity covers peak demand in every month.")
+        else:
+            short = int(np.count_nonzero(r.shortfall_p50_unit_chips > 0))
+            parts.append(f"Peak demand first exceeds P50 capacity in <b>{first:%b %Y}</b>; {short} of "
+                         f"{len(r.months)} months short (largest gap "
+                         f"{format_number(float(r.shortfall_p50_unit_chips.max()))} {unit} chips).")
+        for months_in in (12, 24):
+            if months_in < len(r.months):
+                parts.append(f"P(meet demand) at {r.months[months_in]:%b %Y}: "
+                             f"{r.prob_meet_demand[months_in] * 100:.0f}%.")
+        for j in r.jobs:
+            when = (lambda d: f"{d:%b %Y}" if d else "after the horizon")
+            parts.append(f"Job <i>{j.job.name}</i>: done P50 <b>{when(j.completion_p50)}</b> "
+                         f"(P10 {when(j.completion_p10)}, P90 {when(j.completion_p90)}).")
+        parts.append(f"<span style='color:#666'>{r.trials:,} trials, seed {r.seed}; throughput from "
+                     f"{r.throughput_source}.</span>")
+        return " ".join(parts)

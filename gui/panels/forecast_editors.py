@@ -1,0 +1,572 @@
+"""Editable tables and form helpers of the Forecast view: demand points, training jobs, cut-offs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
+    QSpinBox,
+    QStyledItemDelegate, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from engine.forecast import DemandPoint, PolicyEvent, TrainingJob
+from gui.panels.analysis_common import dspin, parse_iso_date, parse_positive, spin
+
+
+def _qdate(day: dt.date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+def _pydate(q: QDate) -> dt.date:
+    return dt.date(q.year(), q.month(), q.day())
+
+
+def _form_box(box, tip: str):
+    box.setKeyboardTracking(False)  # one evaluation per finished number, not per keystroke
+    box.setToolTip(tip)
+    box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+    box.setMinimumWidth(64)  # else the widest value of the range sets the form's width
+    return box
+
+
+def _spin(low, high, value=0.0, *, decimals=2, step=1.0, suffix="", tip="") -> QDoubleSpinBox:
+    return _form_box(dspin(low, high, value, decimals, suffix, step=step), tip)
+
+
+def _int_spin(low, high, value, *, step=1, suffix="", tip="") -> QSpinBox:
+    return _form_box(spin(low, high, value, suffix, step=step), tip)
+
+
+def _combo(items, tip="") -> QComboBox:
+    box = QComboBox()
+    for item in items:
+        if isinstance(item, tuple):
+            box.addItem(item[1], item[0])
+        else:
+            box.addItem(str(item), item)
+    box.setToolTip(tip)
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(8)
+    box.setMinimumWidth(80)
+    return box
+
+
+def _set_combo(box: QComboBox, data) -> None:
+    i = box.findData(data)
+    if i < 0 and data not in (None, ""):
+        box.addItem(str(data), data)
+        i = box.count() - 1
+    box.setCurrentIndex(max(i, 0))
+
+
+# ---- editable tables: demand points and training jobs ---------------------------------------
+
+BAD_CELL = QColor("#fde2df")
+
+
+def _add_months_day(day: dt.date, k: int) -> dt.date:
+    y, m = divmod(day.month - 1 + k, 12)
+    return dt.date(day.year + y, m + 1, min(day.day, 28))
+
+
+def _number_text(value: float) -> str:
+    return f"{value:.6g}"
+
+
+class _RowsEditor(QWidget):
+    """A small table of typed rows with Add/Remove, checked on every edit.
+
+    Cells hold text; a commit parses every row. Bad cells turn red with the reason in their tooltip
+    and under the table, and the last good rows are kept (`errors()` tells the panel not to run).
+    """
+
+    edited = Signal()
+    HEADERS: tuple[str, ...] = ()
+    TIPS: tuple[str, ...] = ()
+    WHAT = "row"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._good: tuple = ()
+        self._errors: list[str] = []
+        self._filling = False
+        self.table = QTableWidget(0, len(self.HEADERS))
+        self.table.setHorizontalHeaderLabels(list(self.HEADERS))
+        for i, tip in enumerate(self.TIPS):
+            self.table.horizontalHeaderItem(i).setToolTip(tip)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed
+                                   | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.table.setWordWrap(False)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.table.itemChanged.connect(self._on_item_changed)
+        self.add_button = QPushButton("Add row")
+        self.add_button.clicked.connect(self.add_row)
+        self.remove_button = QPushButton("Remove row")
+        self.remove_button.clicked.connect(self.remove_row)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #a1260d;")
+        self.error_label.hide()
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        self.summary_label = QLabel()  # one short line beside the buttons
+        self.summary_label.setStyleSheet("color: #555;")
+        buttons.addWidget(self.summary_label, 1)
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.setSpacing(3)
+        v.addWidget(self.table)
+        v.addLayout(buttons)
+        v.addWidget(self.error_label)
+
+    # subclasses: the row <-> value mapping
+    def _write_row(self, r: int, value) -> None:
+        raise NotImplementedError
+
+    def _parse_row(self, r: int) -> tuple[object | None, list[tuple[int, str]]]:
+        raise NotImplementedError
+
+    def _check_rows(self, values: list) -> list[tuple[int, int, str]]:
+        """Problems across rows: (row, column, message)."""
+        return []
+
+    def _new_value(self, values: tuple):
+        raise NotImplementedError
+
+    def _ordered(self, values: list) -> list:
+        return values
+
+    def _untidy(self) -> bool:
+        """True when a good cell is not shown in its usual form (e.g. an id typed for a label)."""
+        return False
+
+    # ---- public ----
+    def values(self) -> tuple:
+        """The last rows that passed every check."""
+        return self._good
+
+    def errors(self) -> list[str]:
+        return list(self._errors)
+
+    def set_values(self, values) -> None:
+        self._good = tuple(values)
+        self._fill(self._good)
+        self._errors = []
+        self._show_errors({})
+
+    def add_row(self) -> None:
+        base = self._good if not self._errors else tuple(v for v in self._parsed() if v is not None)
+        value = self._new_value(base)
+        self._filling = True
+        try:
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            self._write_row(r, value)
+        finally:
+            self._filling = False
+        self._fit_height()
+        self.table.selectRow(r)
+        self.commit()
+
+    def remove_row(self) -> None:
+        if not self.table.rowCount():
+            return
+        r = self.table.currentRow()
+        self.table.removeRow(r if 0 <= r < self.table.rowCount() else self.table.rowCount() - 1)
+        self._fit_height()
+        self.commit()
+
+    def commit(self) -> None:
+        """Check every row; keep them when all are good (in order), else flag the bad cells."""
+        values, cells = [], {}
+        for r in range(self.table.rowCount()):
+            value, problems = self._parse_row(r)
+            values.append(value)
+            for c, message in problems:
+                cells.setdefault((r, c), f"Row {r + 1}: {message}")
+        if not cells:
+            for r, c, message in self._check_rows(values):
+                cells.setdefault((r, c), f"Row {r + 1}: {message}")
+        self._errors = list(dict.fromkeys(cells.values()))
+        if not cells:
+            ordered = self._ordered(values)
+            if ordered != values or self._untidy():  # show the rows the way the engine reads them
+                self._fill(ordered)
+            self._good = tuple(ordered)
+        self._show_errors(cells)
+        self.edited.emit()
+
+    # ---- internals ----
+    def _parsed(self) -> list:
+        return [self._parse_row(r)[0] for r in range(self.table.rowCount())]
+
+    def _fill(self, values) -> None:
+        self._filling = True
+        self.table.setUpdatesEnabled(False)
+        try:
+            self.table.setRowCount(0)
+            self.table.setRowCount(len(values))
+            for r, value in enumerate(values):
+                self._write_row(r, value)
+        finally:
+            self.table.setUpdatesEnabled(True)
+            self._filling = False
+        self._fit_height()
+
+    def _fit_height(self, max_rows: int = 7) -> None:
+        rows = min(max(self.table.rowCount(), 2), max_rows)
+        header = self.table.horizontalHeader().sizeHint().height()
+        scroll = self.table.horizontalScrollBar().sizeHint().height()
+        self.table.setFixedHeight(header + rows * self.table.verticalHeader().defaultSectionSize()
+                                  + scroll + 2 * self.table.frameWidth() + 2)
+
+    def _on_item_changed(self, _item) -> None:
+        if not self._filling:
+            self.commit()
+
+    def _show_errors(self, cells: dict) -> None:
+        self._filling = True
+        try:
+            for r in range(self.table.rowCount()):
+                for c in range(self.table.columnCount()):
+                    item = self.table.item(r, c)
+                    if item is None:
+                        continue
+                    bad = cells.get((r, c))
+                    item.setBackground(BAD_CELL if bad else QBrush())
+                    if bad:
+                        item.setToolTip(bad)
+                    elif item.data(Qt.ItemDataRole.UserRole + 1) is not None:
+                        item.setToolTip(item.data(Qt.ItemDataRole.UserRole + 1))
+                    else:
+                        item.setToolTip("")
+        finally:
+            self._filling = False
+        if self._errors:
+            self.error_label.setText("Not used until fixed — " + "; ".join(self._errors))
+            self.error_label.show()
+        else:
+            self.error_label.hide()
+
+    def _text(self, r: int, c: int) -> str:
+        item = self.table.item(r, c)
+        return item.text() if item is not None else ""
+
+    def _set_text(self, r: int, c: int, text: str, *, right: bool = False, tip: str | None = None) -> None:
+        item = QTableWidgetItem(text)
+        if right:
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if tip:
+            item.setData(Qt.ItemDataRole.UserRole + 1, tip)
+            item.setToolTip(tip)
+        self.table.setItem(r, c, item)
+
+
+class DemandPointsEditor(_RowsEditor):
+    """Measured or reported tokens/day: (date, tokens/day, note), kept in date order."""
+
+    HEADERS = ("As of\n(date)", "Tokens per day\n(billions)", "Note")
+    TIPS = ("Date of the figure, YYYY-MM-DD; rows are kept in date order and no two share a date",
+            "Average tokens per day (input + output), in billions: 120 = 120 billion, 50000 = 50 trillion",
+            "Where the figure comes from (free text)")
+    WHAT = "demand point"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.add_button.setToolTip("Add a demand point three months after the last one (then edit it)")
+        self.remove_button.setToolTip("Remove the selected demand point (the last one if none is selected)")
+
+    def points(self) -> tuple[DemandPoint, ...]:
+        return self.values()
+
+    def _write_row(self, r: int, p: DemandPoint) -> None:
+        self._set_text(r, 0, p.date.isoformat())
+        self._set_text(r, 1, _number_text(p.tokens_per_day / 1e9), right=True)
+        self._set_text(r, 2, p.note, tip=p.note or None)
+
+    def _parse_row(self, r: int):
+        problems = []
+        day, why = parse_iso_date(self._text(r, 0), "date")
+        if why:
+            problems.append((0, why))
+        billions, why = parse_positive(self._text(r, 1), "tokens per day")
+        if why:
+            problems.append((1, why))
+        elif billions * 1e9 > 1e21:
+            problems.append((1, f"tokens per day {self._text(r, 1)!r} billion is implausibly large"))
+        if problems:
+            return None, problems
+        return DemandPoint(day, billions * 1e9, self._text(r, 2).strip()), []
+
+    def _check_rows(self, values):
+        seen: dict[dt.date, int] = {}
+        out = []
+        for r, p in enumerate(values):
+            if p.date in seen:
+                out.append((r, 0, f"date {p.date.isoformat()} is already used by row {seen[p.date] + 1}"))
+            seen.setdefault(p.date, r)
+        return out
+
+    def _ordered(self, values):
+        return sorted(values, key=lambda p: p.date)
+
+    def _new_value(self, values):
+        if not values:
+            return DemandPoint(dt.date.today().replace(day=1), 1e9, "")
+        last = max(values, key=lambda p: p.date)
+        return DemandPoint(_add_months_day(last.date, 3), last.tokens_per_day, "")
+
+
+class _ChoiceDelegate(QStyledItemDelegate):
+    """Edits a cell with a combo of (id, label) choices; the id goes to UserRole, the label is shown."""
+
+    def __init__(self, choices, parent=None):
+        super().__init__(parent)
+        self.choices = choices  # callable -> list[(id, label)]
+
+    def createEditor(self, parent, option, index):
+        box = QComboBox(parent)
+        for data, text in self.choices():
+            box.addItem(text, data)
+        return box
+
+    def setEditorData(self, editor, index):
+        i = editor.findData(index.data(Qt.ItemDataRole.UserRole))
+        editor.setCurrentIndex(max(i, 0))
+
+    def setModelData(self, editor, model, index):
+        # both roles in one change: one commit sees the new id and its label together
+        model.setItemData(index, {Qt.ItemDataRole.EditRole: editor.currentText(),
+                                  Qt.ItemDataRole.UserRole: editor.currentData()})
+
+
+class TrainingJobsEditor(_RowsEditor):
+    """Training jobs: name, model preset, chip type, tokens and earliest start; run in list order."""
+
+    HEADERS = ("Name", "Model", "Chip type", "Tokens\n(trillions)", "Earliest start\n(date)", "Deadline\n(date)")
+    TIPS = ("A name for the job (unique)",
+            "The model preset to train (Library view)",
+            "The chip type it trains on: it gets that type's training share; jobs on one type run in list order",
+            "Training tokens, in trillions: 15 = 15 trillion tokens",
+            "The first day the job may start, YYYY-MM-DD",
+            "Optional: the day it must be done by, YYYY-MM-DD (the forecast reports the probability; the "
+            "planner buys chips to meet it); empty = none")
+    WHAT = "job"
+
+    def __init__(self, parent=None):
+        self._models: list[tuple[str, str]] = []
+        self._chips: list[tuple[str, str]] = []
+        super().__init__(parent)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
+        metrics = self.table.fontMetrics()
+        for c, sample in ((1, "Llama 3.1 405B"), (2, "Ascend 910B2"), (3, "(trillions)"), (4, "2025-01-01"),
+                          (5, "2025-01-01")):
+            self.table.setColumnWidth(c, metrics.horizontalAdvance(sample) + 14)
+        self.table.setItemDelegateForColumn(1, _ChoiceDelegate(lambda: self._models, self.table))
+        self.table.setItemDelegateForColumn(2, _ChoiceDelegate(lambda: self._chips, self.table))
+        self.add_button.setToolTip("Add a training job (then pick its model, chip type and tokens)")
+        self.remove_button.setToolTip("Remove the selected job (the last one if none is selected)")
+
+    def set_choices(self, models: list[tuple[str, str]], chips: list[tuple[str, str]]) -> None:
+        """(id, label) of the store's model presets and chip types."""
+        self._models, self._chips = list(models), list(chips)
+
+    def jobs(self) -> tuple[TrainingJob, ...]:
+        return self.values()
+
+    def _choice_cell(self, r: int, c: int, items, current: str, tip: str) -> None:
+        label = dict(items).get(current, current)
+        self._set_text(r, c, label, tip=f"{tip} ({current}); double-click to choose another")
+        self.table.item(r, c).setData(Qt.ItemDataRole.UserRole, current)
+
+    def _untidy(self) -> bool:
+        for c, items in ((1, self._models), (2, self._chips)):
+            labels = dict(items)
+            for r in range(self.table.rowCount()):
+                item = self.table.item(r, c)
+                if item is not None and item.text() != labels.get(item.data(Qt.ItemDataRole.UserRole)):
+                    return True
+        return False
+
+    def _choice(self, r: int, c: int, items) -> str:
+        """The id in a choice cell: the one picked, else typed text matching an id or a label."""
+        item = self.table.item(r, c)
+        if item is None:
+            return ""
+        text, picked = item.text().strip(), item.data(Qt.ItemDataRole.UserRole)
+        labels = dict(items)
+        if picked in labels and text in (labels[picked], picked):
+            return picked
+        for data, label in items:
+            if text.lower() in (str(data).lower(), label.lower()):
+                return data
+        return text
+
+    def _write_row(self, r: int, job: TrainingJob) -> None:
+        self._set_text(r, 0, job.name, tip=job.name)
+        self.table.item(r, 0).setData(Qt.ItemDataRole.UserRole, (job.seq_len, job.global_batch_seqs))
+        self._choice_cell(r, 1, self._models, job.model_id, "The model preset this job trains")
+        self._choice_cell(r, 2, self._chips, job.chip_id, "The chip type this job trains on")
+        self._set_text(r, 3, _number_text(job.tokens / 1e12), right=True)
+        self._set_text(r, 4, job.earliest_start.isoformat())
+        self._set_text(r, 5, job.deadline.isoformat() if job.deadline else "")
+
+    def _parse_row(self, r: int):
+        problems = []
+        name = self._text(r, 0).strip()
+        if not name:
+            problems.append((0, "the name is empty"))
+        model = self._choice(r, 1, self._models)
+        if model not in {m for m, _ in self._models}:
+            problems.append((1, f"model {model!r} is not a model preset"))
+        chip = self._choice(r, 2, self._chips)
+        if chip not in {c for c, _ in self._chips}:
+            problems.append((2, f"chip type {chip!r} is not in the store"))
+        trillions, why = parse_positive(self._text(r, 3), "tokens")
+        if why:
+            problems.append((3, why))
+        elif trillions > 1e6:
+            problems.append((3, f"tokens {self._text(r, 3)!r} trillion is implausibly large"))
+        start, why = parse_iso_date(self._text(r, 4), "earliest start")
+        if why:
+            problems.append((4, why))
+        deadline = None
+        if self._text(r, 5).strip():
+            deadline, why = parse_iso_date(self._text(r, 5), "deadline")
+            if why:
+                problems.append((5, why))
+            elif start is not None and deadline <= start:
+                problems.append((5, f"deadline {deadline} is not after the earliest start {start}"))
+        if problems:
+            return None, problems
+        item = self.table.item(r, 0)
+        seq_len, batch = item.data(Qt.ItemDataRole.UserRole) or (None, None)
+        return TrainingJob(name, model, trillions * 1e12, chip, start, seq_len, batch, deadline), []
+
+    def _check_rows(self, values):
+        seen: dict[str, int] = {}
+        out = []
+        for r, job in enumerate(values):
+            if job.name in seen:
+                out.append((r, 0, f"name {job.name!r} is already used by row {seen[job.name] + 1}"))
+            seen.setdefault(job.name, r)
+        return out
+
+    def _new_value(self, values):
+        names = {j.name for j in values}
+        n = len(values) + 1
+        while f"Job {n}" in names:
+            n += 1
+        last = values[-1] if values else None
+        model = last.model_id if last else (self._models[0][0] if self._models else "")
+        chip = last.chip_id if last else (self._chips[0][0] if self._chips else "")
+        start = last.earliest_start if last else dt.date.today().replace(day=1)
+        return TrainingJob(f"Job {n}", model, 1e12, chip, start)
+
+
+class PolicyEventsEditor(_RowsEditor):
+    """Export-licence cut-offs: chip type, probability, window, duration (empty = for good)."""
+
+    HEADERS = ("Chip type", "Probability\n(%)", "Window from\n(date)", "Window to\n(date)", "Lasts\n(months)")
+    TIPS = ("The chip type whose exports are cut off (every vendor's undelivered lots of it)",
+            "The chance that the cut-off happens within the window, in percent",
+            "The earliest day it may start, YYYY-MM-DD",
+            "The latest day it may start, YYYY-MM-DD (the start is drawn uniformly in between)",
+            "How long it lasts, in months; empty = for good. Lots due to ship during it are lost")
+    WHAT = "cut-off"
+
+    def __init__(self, parent=None):
+        self._chips: list[tuple[str, str]] = []
+        self._notes: dict[int, str] = {}
+        super().__init__(parent)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        metrics = self.table.fontMetrics()
+        for c, sample in ((1, "Probability"), (2, "2025-01-01"), (3, "2025-01-01"), (4, "(months)")):
+            self.table.setColumnWidth(c, metrics.horizontalAdvance(sample) + 14)
+        self.table.setItemDelegateForColumn(0, _ChoiceDelegate(lambda: self._chips, self.table))
+        self.add_button.setToolTip("Add an export-licence cut-off of a chip type")
+        self.remove_button.setToolTip("Remove the selected cut-off")
+
+    def set_choices(self, chips: list[tuple[str, str]]) -> None:
+        self._chips = list(chips)
+
+    def events(self) -> tuple[PolicyEvent, ...]:
+        return self.values()
+
+    def _write_row(self, r: int, ev: PolicyEvent) -> None:
+        label = dict(self._chips).get(ev.chip_id, ev.chip_id)
+        self._set_text(r, 0, label, tip=ev.note or f"{ev.chip_id}; double-click to choose another")
+        self.table.item(r, 0).setData(Qt.ItemDataRole.UserRole, (ev.chip_id, ev.note))
+        self._set_text(r, 1, _number_text(ev.probability * 100), right=True)
+        self._set_text(r, 2, ev.window_start.isoformat())
+        self._set_text(r, 3, ev.window_end.isoformat())
+        self._set_text(r, 4, "" if ev.duration_months is None else _number_text(ev.duration_months), right=True)
+
+    def _parse_row(self, r: int):
+        problems = []
+        item = self.table.item(r, 0)
+        picked = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        chip_id, note = (picked if isinstance(picked, tuple) else (picked, ""))
+        text = item.text().strip() if item is not None else ""
+        labels = dict(self._chips)
+        if not (chip_id in labels and text in (labels[chip_id], chip_id)):
+            chip_id = next((c for c, lab in self._chips if text.lower() in (c.lower(), lab.lower())), text)
+        if chip_id not in labels:
+            problems.append((0, f"chip type {chip_id!r} is not in the store"))
+        prob, why = (0.0, "") if self._text(r, 1).strip() in ("0", "0.0") else \
+            parse_positive(self._text(r, 1), "probability")
+        if why:
+            problems.append((1, why))
+        elif prob > 100:
+            problems.append((1, f"probability {self._text(r, 1)!r} is above 100%"))
+        lo, why_lo = parse_iso_date(self._text(r, 2), "window start")
+        hi, why_hi = parse_iso_date(self._text(r, 3), "window end")
+        if why_lo:
+            problems.append((2, why_lo))
+        if why_hi:
+            problems.append((3, why_hi))
+        if lo and hi and hi < lo:
+            problems.append((3, f"window end {hi} is before its start {lo}"))
+        duration = None
+        if self._text(r, 4).strip():
+            duration, why = parse_positive(self._text(r, 4), "months")
+            if why:
+                problems.append((4, why))
+        if problems:
+            return None, problems
+        return PolicyEvent(chip_id, prob / 100, lo, hi, duration, note or ""), []
+
+    def _check_rows(self, values):
+        seen: dict[str, int] = {}
+        out = []
+        for r, ev in enumerate(values):
+            if ev.chip_id in seen:
+                out.append((r, 0, f"{ev.chip_id} already has a cut-off in row {seen[ev.chip_id] + 1} (one per chip type)"))
+            seen.setdefault(ev.chip_id, r)
+        return out
+
+    def _new_value(self, values):
+        used = {ev.chip_id for ev in values}
+        chip = next((c for c, _ in self._chips if c not in used), self._chips[0][0] if self._chips else "")
+        start = dt.date.today().replace(day=1)
+        return PolicyEvent(chip, 0.5, start, _add_months_day(start, 12), None)

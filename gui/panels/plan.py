@@ -1,0 +1,479 @@
+"""The Plan view: the cheapest order plan that serves demand at a confidence (engine.forecast_plan).
+
+Candidates (chip, unit price, lead time, most per quarter) start from resources/plan_candidates.csv
+and the catalog's prices; the vendor's risk (fulfilled fraction, delay, export cut-offs) comes from
+the current scenario. A worker builds the inputs (the engines' throughputs, cached while the
+scenario's serving inputs stay the same) and solves; the result shows as a table, on the capacity
+chart, with P(meet demand) re-simulated on fresh trials, and each chip's cost per token. "Add as
+orders" writes the plan into the Fleet as assumption orders, one undoable step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractItemView, QCheckBox, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
+    QProgressBar, QPushButton, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
+    QWidget,
+)
+
+from engine.errors import UserError
+from engine.forecast import default_scenario, scenario_from_dict
+from gui.panels.forecast_charts import GroupedBarPanel
+from gui.panels.forecast_common import figure_text
+from gui.panels.forecast_editors import _int_spin, _spin
+from gui.widgets.banner import MessageBanner
+from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
+from gui.workers import LatestRunner
+
+CAND_HEADERS = ("Use", "Chip", "Price (USD)", "Lead time (months)", "Most per quarter (chips)")
+
+
+@dataclass(frozen=True)
+class PlanJob:
+    orders: tuple
+    chips: dict
+    models: dict
+    scenario: object
+    request: object
+    cached: tuple | None  # (key, inputs, training rates)
+
+
+def compute_plan(job: PlanJob, *, progress=None, should_stop=None):
+    """Inputs (or the cached ones), then the plan. Runs in a worker: no Qt, no store."""
+    from engine.commands.plan import plan_inputs, training_rates
+    from engine.forecast_plan import solve_plan
+
+    report = progress or (lambda f, m="": None)
+    key = _inputs_key(job)
+    if job.cached is not None and job.cached[0] == key:
+        inputs, rates = replace(job.cached[1], scenario=job.scenario), job.cached[2]
+    else:
+        report(0.05, "Serving and training throughput of each candidate…")
+        inputs = plan_inputs(list(job.orders), job.chips, job.models, job.scenario, job.request.candidates)
+        rates = training_rates(job.models, job.chips, job.scenario, job.request.candidates)
+    report(0.6, "Solving over the Monte Carlo trials…")
+    result = solve_plan(inputs, job.request, training_tokens_per_s=rates)
+    return result, (key, inputs, rates)
+
+
+def _inputs_key(job: PlanJob) -> tuple:
+    from gui.panels.forecast_common import throughput_key
+
+    return (throughput_key(job.scenario), tuple(c.chip_id for c in job.request.candidates), job.orders)
+
+
+def _qdate(day: dt.date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+class PlanPanel(QWidget):
+    """What to order, when, at what cost, to meet demand with a given confidence."""
+
+    status_message = Signal(str)
+    result_ready = Signal(object)
+
+    def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
+        super().__init__(parent)
+        self.store = store
+        self.undo_stack = undo_stack
+        self.scenario_provider: Callable[[], dict] | None = None  # the app's current scenario params
+        self.result = None
+        self.scenario = None
+        self._cache = None
+        self.runner = LatestRunner(self)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.progress.connect(lambda f, m: (self.progress_bar.setValue(int(f * 100)),
+                                                   self.progress_bar.setFormat(f"{m} %p%")))
+        self.runner.busy_changed.connect(lambda busy: self.cancel_button.setEnabled(busy))
+        self.banner = MessageBanner()
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self._build_form())
+        split.addWidget(self._build_results())
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        split.setSizes([430, 1070])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.banner)
+        layout.addWidget(split, 1)
+        self._fill_candidates()
+
+    # ---- form ----------------------------------------------------------------------------------
+    def _build_form(self) -> QWidget:
+        self.cand_table = QTableWidget(0, len(CAND_HEADERS))
+        self.cand_table.setHorizontalHeaderLabels(list(CAND_HEADERS))
+        self.cand_table.verticalHeader().setVisible(False)
+        self.cand_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.cand_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.cand_table.setToolTip("Chips the plan may buy. Double-click a number to edit; a most-per-quarter "
+                                   "of 0 keeps a chip out of the plan but in the cost comparison")
+        self.cand_table.setMinimumHeight(150)
+        self.confidence = _spin(50, 99.9, 90, decimals=1, step=1, suffix=" %",
+                                tip="P(serving capacity >= peak demand) to keep in every month of the target")
+        self.auto_from = QCheckBox("first month a plan can reach")
+        self.auto_from.setChecked(True)
+        self.auto_from.setToolTip("Start the target at the first month orders placed now can reach (lead times, "
+                                  "vendor delays); untick to choose")
+        self.from_edit = QDateEdit(_qdate(dt.date(2025, 6, 1)))
+        self.from_edit.setDisplayFormat("yyyy-MM")
+        self.from_edit.setEnabled(False)
+        self.auto_from.toggled.connect(lambda on: self.from_edit.setEnabled(not on))
+        self.until_edit = QDateEdit(_qdate(dt.date(2026, 12, 1)))
+        self.until_edit.setDisplayFormat("yyyy-MM")
+        self.until_edit.setToolTip("Last month the target must hold")
+        self.budget = _spin(0, 1e6, 0, decimals=2, step=1, suffix=" B USD", tip="Most the plan may cost; 0 = no limit")
+        self.samples = _int_spin(40, 1000, 200, step=20, suffix=" trials",
+                                 tip="Monte Carlo trials the plan is fitted on (it is then checked on 2,000 fresh)")
+        self.run_button = QPushButton("Find the cheapest plan")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setFormat("Idle")
+        self.add_button = QPushButton("Add plan as assumption orders")
+        self.add_button.setToolTip("Write each planned order into the Fleet (status 'assumption'); Ctrl+Z undoes it")
+        self.add_button.setEnabled(False)
+        self.add_button.clicked.connect(self.add_as_orders)
+        box = QGroupBox("Target")
+        form = QFormLayout(box)
+        form.addRow("Confidence", self.confidence)
+        from_row = QHBoxLayout()
+        from_row.addWidget(self.from_edit)
+        from_row.addWidget(self.auto_from)
+        form.addRow("From", from_row)
+        form.addRow("Until", self.until_edit)
+        form.addRow("Budget", self.budget)
+        form.addRow("Fitted on", self.samples)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        form.addRow(buttons)
+        form.addRow(self.progress_bar)
+        form.addRow(self.add_button)
+        cand_box = QGroupBox("Candidate purchases (vendor risk from the scenario)")
+        QVBoxLayout(cand_box).addWidget(self.cand_table)
+        note = QLabel("The plan keeps the confidence in all but (1 − P) of the trials jointly, every month from "
+                      "'From' to 'Until'; vendors' fulfilment and delays and export cut-offs apply to new orders "
+                      "as to existing ones.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #555;")
+        column = QWidget()
+        v = QVBoxLayout(column)
+        v.setContentsMargins(0, 0, 6, 0)
+        v.addWidget(box)
+        v.addWidget(cand_box)
+        v.addWidget(note)
+        v.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(column)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(360)
+        return scroll
+
+    def _build_results(self) -> QWidget:
+        self.summary_label = QLabel("Find the cheapest plan to see what to order, when, and at what cost.")
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextFormat(Qt.TextFormat.RichText)
+        self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
+                                         "border-radius: 4px; padding: 6px; }")
+        self.capacity_chart = PlotPanel("Serving capacity with the plan vs peak demand", y_label="Capacity",
+                                        y_unit="chips", time_axis=True)
+        self.prob_chart = PlotPanel("P(meet demand) with and without the plan (fresh trials)", y_label="Probability",
+                                    y_unit="%", time_axis=True)
+        self.served_cost_chart = GroupedBarPanel("Capital cost per million served tokens (input + output)",
+                                                 y_label="Cost", y_unit="USD")
+        self.training_cost_chart = GroupedBarPanel("Capital cost per million training tokens", y_label="Cost",
+                                                   y_unit="USD")
+        for chart in self.charts().values():
+            chart.status_message.connect(self.status_message)
+        self.orders_table = QTableWidget()
+        self.econ_table = QTableWidget()
+        for t in (self.orders_table, self.econ_table):
+            t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+            t.verticalHeader().setVisible(False)
+            t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        plan_page = QWidget()
+        grid = QHBoxLayout(plan_page)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.orders_table, 2)
+        charts = QVBoxLayout()
+        charts.addWidget(self.capacity_chart, 1)
+        charts.addWidget(self.prob_chart, 1)
+        grid.addLayout(charts, 3)
+        cost_page = QWidget()
+        cv = QVBoxLayout(cost_page)
+        cv.setContentsMargins(0, 0, 0, 0)
+        cost_charts = QHBoxLayout()
+        cost_charts.addWidget(self.served_cost_chart)
+        cost_charts.addWidget(self.training_cost_chart)
+        cv.addLayout(cost_charts, 2)
+        cv.addWidget(self.econ_table, 1)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(plan_page, "Plan")
+        self.tabs.addTab(cost_page, "Cost per token by chip")
+        page = QWidget()
+        v = QVBoxLayout(page)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.summary_label)
+        v.addWidget(self.tabs, 1)
+        return page
+
+    def _fill_candidates(self) -> None:
+        from engine.commands.plan import default_candidates
+
+        chips = {c.id: c for c in self.store.chips()}
+        try:
+            cands = default_candidates(chips)
+        except UserError as exc:
+            self.banner.show_error(str(exc))
+            cands = []
+        self._candidates = cands
+        self.cand_table.setRowCount(len(cands))
+        for r, c in enumerate(cands):
+            use = QTableWidgetItem()
+            use.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            use.setCheckState(Qt.CheckState.Checked)
+            use.setToolTip(c.note)
+            self.cand_table.setItem(r, 0, use)
+            name = QTableWidgetItem(chips[c.chip_id].name)
+            name.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            name.setToolTip(f"{c.chip_id} ({c.vendor}): {c.note}")
+            self.cand_table.setItem(r, 1, name)
+            for col, value in ((2, c.unit_price_usd), (3, c.lead_time_months), (4, c.max_per_quarter)):
+                item = QTableWidgetItem(f"{value:g}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.cand_table.setItem(r, col, item)
+
+    def candidates(self) -> tuple[list, list[str]]:
+        """(candidates, problems) from the table; every bad cell named."""
+        out, problems = [], []
+        for r, c in enumerate(self._candidates):
+            if self.cand_table.item(r, 0).checkState() != Qt.CheckState.Checked:
+                continue
+            values = []
+            for col, what, low in ((2, "price", 1e-9), (3, "lead time", 0), (4, "most per quarter", 0)):
+                text = self.cand_table.item(r, col).text().replace(",", "").strip()
+                try:
+                    v = float(text)
+                    if not np.isfinite(v) or v < low:
+                        raise ValueError
+                except ValueError:
+                    problems.append(f"{c.chip_id} {what}: {text!r} (must be a number >= {low:g})")
+                    v = None
+                values.append(v)
+            if None not in values:
+                out.append(replace(c, unit_price_usd=values[0], lead_time_months=int(values[1]),
+                                   max_per_quarter=values[2]))
+        if not out and not problems:
+            problems.append("no candidate ticked")
+        return out, problems
+
+    # ---- protocol ------------------------------------------------------------------------------
+    def charts(self) -> dict[str, PlotPanel]:
+        return {"plan_capacity": self.capacity_chart, "plan_prob_meet": self.prob_chart,
+                "cost_per_million_served_tokens": self.served_cost_chart,
+                "cost_per_million_training_tokens": self.training_cost_chart}
+
+    def tables(self) -> dict:
+        if self.result is None:
+            return {}
+        return {"orders": self.order_rows(), "chip_economics": self.econ_rows()}
+
+    def scenario_state(self) -> dict:
+        return {"confidence": self.confidence.value() / 100,
+                "from": None if self.auto_from.isChecked() else self.from_edit.date().toString("yyyy-MM"),
+                "until": self.until_edit.date().toString("yyyy-MM"),
+                "budget_usd": self.budget.value() * 1e9 or None, "samples": self.samples.value()}
+
+    def apply_scenario_state(self, state: dict) -> None:
+        state = state or {}
+        if isinstance(state.get("confidence"), (int, float)):
+            self.confidence.setValue(state["confidence"] * 100)
+        self.auto_from.setChecked(not state.get("from"))
+        for key, edit in (("from", self.from_edit), ("until", self.until_edit)):
+            if isinstance(state.get(key), str):
+                edit.setDate(QDate.fromString(state[key], "yyyy-MM"))
+        if isinstance(state.get("budget_usd"), (int, float)):
+            self.budget.setValue(state["budget_usd"] / 1e9)
+        if isinstance(state.get("samples"), int):
+            self.samples.setValue(state["samples"])
+
+    def shutdown(self) -> None:
+        self.runner.cancel(emit=False)
+
+    # ---- running ---------------------------------------------------------------------------------
+    def _job(self):
+        from engine.forecast_plan import PlanRequest
+
+        cands, problems = self.candidates()
+        if problems:
+            self.banner.show_error("Fix before planning: " + "; ".join(problems))
+            return None
+        params = self.scenario_provider() if self.scenario_provider is not None else None
+        try:
+            scenario = scenario_from_dict({k: v for k, v in params.items() if k != "ui"}) if params else \
+                replace(default_scenario(), name="Story default")
+        except UserError as exc:
+            self.banner.show_error(f"The scenario can't be planned for: {exc}")
+            return None
+        day = lambda edit: dt.date(edit.date().year(), edit.date().month(), 1)  # noqa: E731
+        request = PlanRequest(candidates=tuple(cands), confidence=self.confidence.value() / 100,
+                              from_month=None if self.auto_from.isChecked() else day(self.from_edit),
+                              until_month=day(self.until_edit), budget_usd=self.budget.value() * 1e9 or None,
+                              samples=self.samples.value())
+        return PlanJob(tuple(self.store.orders()), {c.id: c for c in self.store.chips()},
+                       {m.id: m for m in self.store.models()}, scenario, request, self._cache)
+
+    def run(self) -> int | None:
+        job = self._job()
+        if job is None:
+            return None
+        self.scenario = job.scenario
+        return self.runner.start(compute_plan, job)
+
+    def compute_now(self) -> None:
+        job = self._job()
+        if job is None:
+            return
+        self.scenario = job.scenario
+        try:
+            self._on_finished(compute_plan(job))
+        except UserError as exc:
+            self._on_failed(str(exc))
+
+    def _on_failed(self, message: str) -> None:
+        self.progress_bar.setFormat("Failed")
+        self.banner.show_error(f"The plan could not be computed: {message}")
+
+    def _on_finished(self, outcome) -> None:
+        result, self._cache = outcome
+        self.result = result
+        if self.banner.kind == "error":
+            self.banner.dismiss()
+        self.progress_bar.setValue(100)
+        self.progress_bar.setFormat(f"Done in {result.solve_s:.1f} s ({result.status})")
+        self.add_button.setEnabled(result.feasible and bool(result.orders) and self.undo_stack is not None)
+        self._draw(result)
+        self.result_ready.emit(result)
+
+    # ---- drawing ---------------------------------------------------------------------------------
+    def _chip_names(self) -> dict:
+        return {r["id"]: r.get("name") or r["id"] for r in self.store.chip_rows()}
+
+    def _draw(self, r) -> None:
+        names = self._chip_names()
+        unit = names.get(r.unit_chip_id, r.unit_chip_id)
+        x = to_timestamps(r.months)
+        c = self.capacity_chart
+        c.set_axis_labels(y_label="Capacity, demand", y_unit=f"{unit} chips")
+        lo, mid, hi = r.capacity_unit_chips
+        c.set_band("With plan P10–P90", x, lo, hi, color="#0072B2")
+        c.set_series("With plan P50", x, mid, color="#0072B2", symbol=None)
+        c.set_series("Peak demand P50", x, r.demand_unit_chips, color="#D55E00", symbol=None, dashed=True)
+        deliveries = np.zeros(len(r.months))
+        for o in r.orders:
+            if o.delivery_month in r.months:
+                deliveries[r.months.index(o.delivery_month)] += o.quantity
+        c.set_bars("Planned deliveries (chips, due)", x, deliveries, width=26 * 86400.0, color="#999999")
+        p = self.prob_chart
+        p.set_series("With the plan", x, r.prob_meet_demand * 100, color="#009E73", symbol=None)
+        p.set_series("Without", x, r.prob_meet_without * 100, color="#7F7F7F", symbol=None, dashed=True)
+        p.set_series("Target", to_timestamps([r.from_month, r.until_month]), [r.confidence * 100] * 2,
+                     color="#C00000", symbol=None, dashed=True)
+        p.plot_item.setYRange(0, 100, padding=0.02)
+        econ = list(r.economics)
+        labels = [names.get(e.chip_id, e.chip_id).replace(" ", "\n", 1) for e in econ]
+        for chart, key, values, colour in (
+                (self.served_cost_chart, "served", [e.usd_per_million_served_tokens or 0.0 for e in econ], "#0072B2"),
+                (self.training_cost_chart, "training", [e.usd_per_million_training_tokens or 0.0 for e in econ],
+                 "#E69F00")):
+            chart.set_grouped(labels, {f"USD per million {key} tokens": values}, {f"USD per million {key} tokens": colour})
+            if chart.legend is not None:
+                chart.legend.setVisible(False)
+        self._fill(self.orders_table, *self.order_rows())
+        self._fill(self.econ_table, *self.econ_rows())
+        self.summary_label.setText(self._summary(r, unit))
+
+    def _summary(self, r, unit: str) -> str:
+        window = f"{r.from_month:%b %Y} – {r.until_month:%b %Y}"
+        if not r.feasible:
+            return (f"<b>No plan</b> keeps P(meet demand) ≥ {r.confidence:.0%} over {window}. "
+                    f"<span style='color:#a1260d'>{r.why}</span>")
+        target = [i for i, m in enumerate(r.months) if r.from_month <= m <= r.until_month]
+        low = float(np.min(r.prob_meet_demand[target])) if target else float("nan")
+        jobs = "; ".join(f"job {k}: {v:.0%} by its deadline" for k, v in r.jobs_prob_by_deadline.items())
+        chips = sum(o.quantity for o in r.orders)
+        return (f"<b>{len(r.orders)} orders, {format_number(chips)} chips, "
+                f"${r.total_cost_usd / 1e9:,.2f} B</b> keep P(meet demand) ≥ {r.confidence:.0%} over {window} "
+                f"(lowest {low:.0%} on {2000:,} fresh trials; without the plan "
+                f"{float(np.min(r.prob_meet_without[target])) if target else float('nan'):.0%}). "
+                f"{jobs}. <span style='color:#666'>Fitted on {r.samples} trials; capacity in {unit} chips.</span>")
+
+    def order_rows(self) -> tuple[list[str], list[list]]:
+        names = self._chip_names()
+        headers = ["Chip", "Quantity (chips)", "Order month (date)", "Due (date)", "Cost (USD)"]
+        return headers, [[names.get(o.chip_id, o.chip_id), o.quantity, o.order_month, o.delivery_month, o.cost_usd]
+                         for o in self.result.orders]
+
+    def econ_rows(self) -> tuple[list[str], list[list]]:
+        names = self._chip_names()
+        headers = ["Chip", "Price (USD)", "Serving (output tokens/s per chip)", "USD per million served tokens",
+                   "Training (tokens/s per chip)", "USD per million training tokens"]
+        return headers, [[names.get(e.chip_id, e.chip_id), e.unit_price_usd, e.serving_output_tokens_per_s,
+                          e.usd_per_million_served_tokens if e.usd_per_million_served_tokens is not None else "n/a",
+                          e.training_tokens_per_s if e.training_tokens_per_s is not None else "n/a",
+                          e.usd_per_million_training_tokens if e.usd_per_million_training_tokens is not None
+                          else "n/a"] for e in self.result.economics]
+
+    @staticmethod
+    def _fill(table: QTableWidget, headers, rows) -> None:
+        table.clear()
+        table.setColumnCount(len(headers))
+        table.setRowCount(len(rows))
+        table.setHorizontalHeaderLabels(headers)
+        for i, row in enumerate(rows):
+            for k, value in enumerate(row):
+                item = QTableWidgetItem(figure_text(value))
+                if isinstance(value, (int, float)):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                table.setItem(i, k, item)
+
+    # ---- into the fleet ----------------------------------------------------------------------------
+    def add_as_orders(self) -> int:
+        """Every planned order as an assumption order, one undo step. Returns how many were added."""
+        from gui.commands import AddOrderCommand, push_command
+
+        if self.result is None or not self.result.orders or self.undo_stack is None:
+            return 0
+        vendors = {c.chip_id: c.vendor for c in self._candidates}
+        prices = {c.chip_id: c.unit_price_usd for c in self._candidates}
+        self.undo_stack.beginMacro(f"Add plan ({len(self.result.orders)} orders)")
+        added = 0
+        try:
+            for o in self.result.orders:
+                row = {"buyer": "plan", "vendor": vendors.get(o.chip_id, ""), "chip_id": o.chip_id,
+                       "quantity": o.quantity, "order_date": o.order_month.isoformat(),
+                       "promised": f"{o.delivery_month.isoformat()}:{o.quantity}",
+                       "price_usd_per_chip": prices.get(o.chip_id), "status": "assumption",
+                       "source": "fleetcast plan",
+                       "note": f"planned for P(meet demand) >= {self.result.confidence:.0%} "
+                               f"{self.result.from_month:%Y-%m}..{self.result.until_month:%Y-%m}"}
+                error = push_command(self.undo_stack, AddOrderCommand(self.store, row))
+                if error is not None:
+                    self.banner.show_error(f"Adding the plan stopped: {error}")
+                    break
+                added += 1
+        finally:
+            self.undo_stack.endMacro()
+        self.status_message.emit(f"Added {added} planned orders to the Fleet (Ctrl+Z undoes them).")
+        return added

@@ -1,0 +1,109 @@
+"""The order planner (chance-constrained SAA with HiGHS) and the demand backtest."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from engine.fleet import Delivery, Order
+from engine.forecast import (DemandCurve, DemandPoint, ForecastInputs, ForecastScenario, OrderUncertainty,
+                             PolicyEvent)
+from engine.forecast_backtest import backtest
+from engine.forecast_plan import Candidate, PlanRequest, economics, solve_plan
+
+D = dt.date
+CHIP = "chip-a"
+
+
+def toy(demand_tokens=(1000.0, 3000.0), candidate_unc=None, events=()):
+    """1,000 chips installed (1 output token/s each); demand 1,000 tokens/s, then 3,000 from 2025-01."""
+    pts = (DemandPoint(D(2024, 1, 1), demand_tokens[0] * 86400), DemandPoint(D(2024, 12, 31), demand_tokens[0] * 86400),
+           DemandPoint(D(2025, 1, 1), demand_tokens[1] * 86400), DemandPoint(D(2026, 12, 31), demand_tokens[1] * 86400))
+    sc = ForecastScenario(
+        start=D(2024, 1, 1), months=24, trials=200, seed=5, install_lag_days=0.0,
+        demand=DemandCurve(points=pts, growth_model="fixed", growth_after_last_per_year=1.0, model_id="m",
+                           chip_id=CHIP, input_tokens_per_request=0.0, output_tokens_per_request=1.0),
+        vendor_uncertainty={"V": candidate_unc or OrderUncertainty()}, policy_events=tuple(events))
+    order = Order(id=1, buyer="B", vendor="V", chip_id=CHIP, quantity=1000, order_date=D(2023, 6, 1),
+                  deliveries=(Delivery(1, 1, D(2023, 7, 1), 1000),))
+    return ForecastInputs(orders=(order,), scenario=sc, chip_peak_tflops={CHIP: 100.0},
+                          serving_tokens_per_s_per_chip={CHIP: 1.0})
+
+
+CAND = Candidate(CHIP, "V", unit_price_usd=10_000.0, lead_time_months=3, max_per_quarter=10_000)
+
+
+def req(**kw):
+    base = dict(candidates=(CAND,), confidence=0.9, from_month=D(2025, 1, 1), first_order_month=D(2024, 6, 1),
+                samples=100, lot_chips=100, check_trials=400)
+    base.update(kw)
+    return PlanRequest(**base)
+
+
+def test_exact_supply_buys_the_shortfall_just_in_time():
+    r = solve_plan(toy(), req())
+    assert r.feasible, r.why
+    # 2,000 tokens/s short from January 2025 at 1 token/s per chip: 2,000 chips, ordered 3 months ahead
+    assert [(o.quantity, o.order_month, o.delivery_month) for o in r.orders] == [(2000, D(2024, 10, 1), D(2025, 1, 1))]
+    assert r.total_cost_usd == pytest.approx(2000 * 10_000)
+    i = r.months.index(D(2025, 1, 1))
+    assert np.all(r.prob_meet_demand[i:] == 1.0) and r.prob_meet_without[i] == 0.0
+
+
+def test_vendor_fraction_risk_is_covered_at_the_confidence():
+    # the candidate's vendor delivers a uniform 50-100%: at 90% the plan must survive the P10 fraction (55%)
+    unc = OrderUncertainty("uniform", 0.5, 0.75, 1.0, "order", "fixed", 0, 0, 0)
+    r = solve_plan(toy(candidate_unc=unc), req(samples=200, check_trials=4000))
+    assert r.feasible, r.why
+    bought = sum(o.quantity for o in r.orders)
+    assert 2000 / 0.6 <= bought <= 2000 / 0.5
+    i = r.months.index(D(2025, 1, 1))
+    assert r.prob_meet_demand[i:].min() >= 0.85  # out of sample, fresh trials
+
+
+def test_caps_lead_times_and_budget_are_named_when_no_plan_exists():
+    capped = solve_plan(toy(), req(candidates=(Candidate(CHIP, "V", 10_000.0, 3, 500),)))
+    assert not capped.feasible and "caps" in capped.why
+    early = solve_plan(toy(), req(first_order_month=D(2024, 11, 1)))  # lead 3: nothing before Feb 2025
+    assert not early.feasible and "lead times" in early.why
+    poor = solve_plan(toy(), req(budget_usd=1e6))
+    assert not poor.feasible and "budget: the cheapest plan costs $0.02B" in poor.why
+
+
+def test_a_cutoff_makes_the_plan_order_before_it():
+    # the chip's export is cut off for good from 2024-12-01: only lots shipping before then count
+    event = PolicyEvent(CHIP, 1.0, D(2024, 12, 1), D(2024, 12, 1), None)
+    r = solve_plan(toy(events=(event,)), req())
+    assert r.feasible, r.why
+    assert all(o.delivery_month < D(2024, 12, 1) for o in r.orders)
+
+
+def test_economics_by_hand():
+    inputs = toy()
+    e = economics(inputs, [CAND], {CHIP: 10.0})[0]
+    life_s = 5.0 * 365.25 * 86400  # lifetime_years None -> 5 years
+    # 1 output token/s per chip, all tokens are output, fleet sized for the peak (peak/avg 1)
+    assert e.usd_per_million_served_tokens == pytest.approx(10_000 / life_s * 1e6)
+    assert e.usd_per_million_training_tokens == pytest.approx(10_000 / (10.0 * life_s) * 1e6)
+
+
+def test_backtest_of_an_exact_exponential_is_inside_its_band():
+    pts = tuple(DemandPoint(D(2024, 1, 1) + dt.timedelta(days=round(k * 91.3)), 1e9 * 4.0 ** (k / 4)) for k in range(8))
+    curve = DemandCurve(points=pts, growth_model="loglinear", fit_points=3, growth_sigma_floor=0.1)
+    bt = backtest(curve, D(2024, 7, 15))
+    assert bt.known == 3 and len(bt.points) == 5
+    assert bt.coverage == 1.0
+    for p in bt.points:
+        assert p.p50 == pytest.approx(p.actual, rel=0.05)
+
+
+def test_backtest_of_the_story_from_september_2024():
+    from engine.forecast import default_scenario
+
+    bt = backtest(default_scenario().demand, D(2024, 9, 30))
+    assert [p.date.isoformat()[:7] for p in bt.points] == ["2024-12", "2025-09", "2025-12"]
+    assert [p.actual for p in bt.points] == [4e12, 30e12, 50e12]
+    assert all(p.p10 < p.p50 < p.p90 for p in bt.points)
+    assert bt.coverage == sum(p.inside for p in bt.points) / 3
+    with pytest.raises(ValueError, match="at least three points"):
+        backtest(default_scenario().demand, D(2024, 8, 1))

@@ -1,0 +1,194 @@
+"""Scenarios as the baseline plus listed changes: storage, the 0003 migration, the seeded what-ifs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.scenario_changes import apply_changes, diff_params
+from engine.store import open_store
+from engine.store.schema import SCENARIOS
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "fleet.db")
+    yield s
+    s.close()
+
+
+def test_diff_then_apply_gives_the_scenario_back():
+    base = {"name": "b", "a": 1, "n": {"x": 1.0, "y": [1, 2]}, "z": "t"}
+    new = {"name": "w", "a": 1, "n": {"x": 2.0, "y": [1, 2, 3]}, "z": "t", "extra": None}
+    changes = diff_params(base, new)
+    assert changes == {"n.x": 2.0, "n.y": [1, 2, 3], "extra": None}
+    assert apply_changes(base, changes) == {**new, "name": "b"}
+
+
+def test_seeded_what_ifs_are_stored_as_their_changes_only(store):
+    rows = {r["name"]: json.loads(r["params"]) for r in store.db[SCENARIOS].rows}
+    assert "vendor_uncertainty" in rows["Story default"]  # the baseline is whole
+    late = rows["Huawei 6 months late"]
+    assert set(late) == {"base", "changes"} and late["base"] == "Story default"
+    assert set(late["changes"]) == {f"vendor_uncertainty.Huawei.{k}" for k in
+                                    ("delay_low_days", "delay_mode_days", "delay_high_days", "note")}
+
+
+def test_what_ifs_follow_an_edit_of_the_baseline(store):
+    base = store.scenario("Story default")["params"]
+    base["demand"]["peak_to_average"] = 1.8
+    store.save_scenario("Story default", base)
+    half = store.scenario("Huawei delivers half")["params"]
+    assert half["demand"]["peak_to_average"] == 1.8
+    assert half["vendor_uncertainty"]["Huawei"]["fraction_mode"] == 0.5
+
+
+def test_renaming_or_deleting_the_baseline_keeps_every_what_if(store):
+    before = {s["name"]: s["params"] for s in store.scenarios()}
+    store.rename_scenario("Story default", "Base")
+    assert store.baseline_name() == "Base"
+    assert store.scenario("Huawei delivers half")["base"] == "Base"
+    row = store.delete_scenario("Base")
+    for name in ("Huawei delivers half", "Huawei 6 months late"):
+        assert store.scenario(name)["params"] == before[name]  # written out in full, unchanged
+    store.restore_scenario(row)
+    assert store.baseline_name() == "Base"
+
+
+def _leaves(d, prefix=""):
+    out = set()
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out |= _leaves(v, f"{prefix}{k}.")
+        else:
+            out.add((f"{prefix}{k}", json.dumps(v, sort_keys=True)))
+    return out
+
+
+def _make_v1_database(path, extra: dict):
+    """A database as version 0.1 left it: migrations 0001-0002, the v1 seed, plus `extra` scenarios."""
+    import resources
+
+    s = open_store(path)
+    v1 = json.loads(resources.read_text("scenario_seed_v1.json"))
+    with s.db.atomic():
+        s.db[SCENARIOS].delete_where()
+        for name, params in {**v1, **extra}.items():
+            s.db[SCENARIOS].insert({"name": name, "params": json.dumps(params, sort_keys=True),
+                                    "updated_at": "2026-01-01T00:00:00"})
+        s.db["_sqlite_migrations"].delete_where("name = ?", ["0005_scenarios_as_baseline_changes"])
+        s.db["meta"].delete_where("key = ?", ["baseline_scenario"])
+    s.close()
+    return v1
+
+
+def test_migration_keeps_user_scenarios_and_upgrades_untouched_seeds(tmp_path):
+    import resources
+
+    v1 = json.loads(resources.read_text("scenario_seed_v1.json"))
+    mine = json.loads(json.dumps(v1["Story default"]))
+    mine["name"] = "My plan"
+    mine["vendor_uncertainty"]["Huawei"]["fraction_mode"] = 0.55
+    mine["demand"]["peak_to_average"] = 1.7
+    edited_half = json.loads(json.dumps(v1["Huawei delivers half"]))
+    edited_half["vendor_uncertainty"]["Huawei"]["fraction_mode"] = 0.5
+    edited_half["vendor_uncertainty"]["Huawei"]["note"] = "my own note"
+    path = tmp_path / "old.db"
+    _make_v1_database(path, {"My plan": mine, "Huawei delivers half": edited_half})
+
+    s = open_store(path)
+    assert s.backup_path is not None and s.backup_path.exists()  # backed up before migrating
+    v2 = json.loads(resources.read_text("scenario_seed_v2.json"))
+    assert s.scenario("Story default")["params"] == v2["baseline"]
+    # every value the user's scenarios held survives (fields they predate come from the baseline)
+    for name, old in (("My plan", mine), ("Huawei delivers half", edited_half)):
+        got = s.scenario(name)
+        assert got["base"] == "Story default"
+        assert _leaves(old) <= _leaves(got["params"]) | {("name", name)}, name
+    # an untouched seeded what-if became the v2 definition (the baseline plus its changes)
+    late = s.scenario("Huawei 6 months late")
+    assert late["changes"] == v2["what_ifs"]["Huawei 6 months late"]
+    s.close()
+
+
+def test_migration_leaves_an_edited_baseline_alone(tmp_path):
+    import resources
+
+    v1 = json.loads(resources.read_text("scenario_seed_v1.json"))
+    edited = json.loads(json.dumps(v1["Story default"]))
+    edited["trials"] = 5000
+    path = tmp_path / "old.db"
+    _make_v1_database(path, {"Story default": edited})
+    s = open_store(path)
+    assert s.scenario("Story default")["params"] == edited
+    # an untouched what-if becomes the user's baseline plus its change
+    half = s.scenario("Huawei delivers half")["params"]
+    assert half["trials"] == 5000 and half["vendor_uncertainty"]["Huawei"]["fraction_mode"] == 0.5
+    s.close()
+
+
+def test_frozen_v2_seed_matches_the_seed_code():
+    import resources
+    from engine.store.seed import _story_scenarios, story_what_ifs
+
+    v2 = json.loads(resources.read_text("scenario_seed_v2.json"))
+    assert v2["baseline"] == json.loads(json.dumps(_story_scenarios()[0][1]))
+    assert v2["what_ifs"] == json.loads(json.dumps(story_what_ifs()))
+
+
+@pytest.fixture(scope="module")
+def story_results(tmp_path_factory):
+    """The four seeded scenarios run on the seeded database (1,000 trials each)."""
+    from dataclasses import replace
+
+    from engine.forecast import run_forecast, scenario_from_dict
+    from engine.forecast_inputs import build_inputs
+
+    s = open_store(tmp_path_factory.mktemp("db") / "fleet.db")
+    chips = {c.id: c for c in s.chips()}
+    models = {m.id: m for m in s.models()}
+    out = {}
+    for sc in s.scenarios():
+        scenario = replace(scenario_from_dict(sc["params"]), trials=1000)
+        out[sc["name"]] = run_forecast(build_inputs(s.orders(), chips, models, scenario))
+    s.close()
+    return out
+
+
+def _at(result, day):
+    import datetime as dt
+
+    return result.months.index(dt.date.fromisoformat(day))
+
+
+@pytest.mark.parametrize("name, chip", [("Huawei delivers half", "ascend-910b2"),
+                                        ("Huawei 6 months late", "ascend-910b2"),
+                                        ("H20 cut off (Apr 2025)", "h20-96gb")])
+def test_seeded_what_ifs_are_worse_than_the_baseline(story_results, name, chip):
+    base, what_if = story_results["Story default"], story_results[name]
+    i = _at(base, "2025-12-01")
+    assert what_if.installed_by_chip[chip].p50[i] < 0.9 * base.installed_by_chip[chip].p50[i]
+    assert what_if.serving_capacity_unit_chips.p50[i] < base.serving_capacity_unit_chips.p50[i]
+    # P(meet demand) never better, and worse somewhere in 2025
+    assert np.all(what_if.prob_meet_demand <= base.prob_meet_demand + 0.02)
+    assert (base.prob_meet_demand - what_if.prob_meet_demand).max() > 0.03
+    # the 405B job runs on the 910B: later when the 910B is short, unchanged by the H20
+    job_base, job_if = base.jobs[0].completion_ordinals, what_if.jobs[0].completion_ordinals
+    if chip == "ascend-910b2":
+        assert np.median(job_if) > np.median(job_base) + 10
+    else:
+        assert np.median(job_if) == np.median(job_base)
+
+
+def test_migration_runs_once_and_leaves_non_forecast_scenarios_alone(tmp_path):
+    path = tmp_path / "old.db"
+    _make_v1_database(path, {"mine": {"x": 1}})
+    s = open_store(path)
+    assert s.scenario("mine")["params"] == {"x": 1}
+    raw = {r["name"]: r["params"] for r in s.db[SCENARIOS].rows}
+    # running it again (rows already as baseline + changes) changes nothing
+    from engine.store.schema import m0005_scenarios_as_baseline_changes
+
+    m0005_scenarios_as_baseline_changes(s.db)
+    assert {r["name"]: r["params"] for r in s.db[SCENARIOS].rows} == raw
+    s.close()

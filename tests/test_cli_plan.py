@@ -1,0 +1,66 @@
+"""`fleetcast plan` and `fleetcast backtest` on the seeded database: contract keys, errors."""
+
+import json
+
+import pytest
+
+from engine.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("db") / "fleetcast.db")
+
+
+def test_plan_json_has_the_contract_keys(db, capsys):
+    code, out, err = run_cli(capsys, "--db", db, "plan", "--chips", "ascend-910b2,h20-96gb", "--until", "2025-12",
+                             "--samples", "60", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    for key in ("orders", "total_cost_usd", "months", "prob_meet_demand", "feasible"):
+        assert key in d, key
+    assert len(d["months"]) == len(d["prob_meet_demand"]) == 60
+    assert d["feasible"] == ("why" not in d)
+    assert d["total_cost_usd"] == pytest.approx(sum(o["cost_usd"] for o in d["orders"]))
+    for o in d["orders"]:
+        assert set(o) == {"chip_id", "quantity", "order_month", "delivery_month", "cost_usd"}
+        assert o["chip_id"] in ("ascend-910b2", "h20-96gb") and o["quantity"] > 0
+    econ = {e["chip_id"]: e for e in d["chip_economics"]}
+    assert econ["ascend-910b2"]["usd_per_million_served_tokens"] > 0
+
+
+def test_plan_says_why_when_no_plan_exists(db, capsys):
+    code, out, err = run_cli(capsys, "--db", db, "plan", "--chips", "ascend-910b2", "--budget", "1000",
+                             "--until", "2025-12", "--samples", "40", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["feasible"] is False and d["orders"] == [] and d["why"]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (("plan", "--confidence", "1.5"), "--confidence: 1.5"),
+    (("plan", "--chips", "no-such-chip"), "'no-such-chip' is not in the chip catalog"),
+    (("plan", "--from", "May 2025"), "--from: 'May 2025'"),
+    (("backtest", "--as-of", "2024-13-01"), "--as-of: '2024-13-01'"),
+    (("backtest", "--as-of", "2024-06-01"), "needs at least three points"),
+])
+def test_bad_input_is_one_line_and_exit_1(db, capsys, argv, needle):
+    code, out, err = run_cli(capsys, "--db", db, *argv)
+    assert code == 1 and needle in err and "Traceback" not in err
+
+
+def test_backtest_json_from_september_2024(db, capsys):
+    code, out, err = run_cli(capsys, "--db", db, "backtest", "--as-of", "2024-09-30", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert [p["actual"] for p in d["points"]] == [4e12, 30e12, 50e12]
+    for p in d["points"]:
+        assert set(p) >= {"date", "actual", "p10", "p50", "p90", "inside"}
+        assert p["inside"] == (p["p10"] <= p["actual"] <= p["p90"])
+    assert d["coverage"] == sum(p["inside"] for p in d["points"]) / 3
