@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench venv clean bundle
+.PHONY: run test lint bench venv clean bundle
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,8 +27,15 @@ bundle: $(STAMP)
 	$(PY) packaging/write_desktop_entry.py dist/fleetcast
 	@du -sh dist/fleetcast
 
-test: $(STAMP)
+test: $(STAMP) lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+# ruff (bugs, not style), import-linter (the layers: engine without Qt, SQLite only in the store,
+# panels without the store) and mypy on the engine; a few seconds.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check engine gui tests bench
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; QT_QPA_PLATFORM=offscreen $(PY) $$f || exit 1; done

@@ -28,8 +28,12 @@ def main():
     models = reference_models()
     model = models["llama3-70b"]
     inp = ServingInputs(model=model, chip=chips["h100-sxm5-80gb"], input_len=2000, output_len=300, tp=8,
-                        scenario="concurrency", concurrency=64)
+                        scenario="concurrency", concurrency=64, simulate=False)
     one = median_s(lambda: evaluate_serving(inp), 200)
+    from dataclasses import replace
+
+    simulated = replace(inp, simulate=True, requests=256)
+    sim_one = median_s(lambda: evaluate_serving(simulated), 5)
     five = [chips[c] for c in ("h100-sxm5-80gb", "h200-sxm-141gb", "h20-96gb", "ascend-910b2", "a100-sxm4-80gb")]
     batches = np.unique(np.round(np.geomspace(1, 1024, 64)))
     batches = np.arange(1, 65) if len(batches) < 64 else batches
@@ -37,7 +41,9 @@ def main():
     curve = median_s(lambda: serving_curve(model, five, tps, batches, input_len=2000, output_len=300), 20)
     slo = median_s(lambda: slo_capacity(model, chips["h20-96gb"], input_len=2000, output_len=300,
                                         ttft_ms=2000, tpot_ms=50), 50)
-    print(f"evaluate_serving (one serving evaluation): median {one * 1e3:.3f} ms  (target < 1 ms)")
+    print(f"evaluate_serving, steady-state closed form (simulate=False): median {one * 1e3:.3f} ms  (target < 1 ms)")
+    print(f"evaluate_serving, simulated closed loop C=64, 256 requests: median {sim_one * 1e3:.1f} ms "
+          "(bench_serving.py times the simulator)")
     print(f"serving_curve 64 batches x 8 TP x 5 chips: median {curve * 1e3:.2f} ms  (target < 50 ms)")
     moe = median_s(lambda: slo_capacity(models["deepseek-v3"], chips["h800-sxm5-80gb"], input_len=2880,
                                         output_len=800, ttft_ms=2000, tpot_ms=50, weight_dtype="fp8",

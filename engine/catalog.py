@@ -16,7 +16,7 @@ from engine.hardware import Chip
 CHIP_FLOAT_FIELDS = (
     "fp32_tflops", "tf32_tflops", "bf16_tflops", "fp16_tflops", "fp8_tflops", "int8_tops",
     "hbm_gb", "hbm_gbps", "scaleup_gbps", "scaleout_gbps", "tdp_w", "price_usd",
-    "scaleup_link_gbps", "scaleout_oversubscription",
+    "scaleup_link_gbps", "scaleout_oversubscription", "fp4_tflops",
 )
 CHIP_INT_FIELDS = ("year", "scaleup_domain", "chips_per_node")
 CHIP_TEXT_FIELDS = ("id", "vendor", "name", "scaleup_name", "china_market", "confidence", "sources", "notes",
@@ -28,7 +28,7 @@ CHIP_FIELDS = (
     "confidence", "sources", "notes",
     # network topology (engine/topology.py), appended: switch | mesh | torus, one link's GB/s per
     # direction, fabric oversubscription of the scale-out tier
-    "scaleup_topology", "scaleup_link_gbps", "scaleout_oversubscription",
+    "scaleup_topology", "scaleup_link_gbps", "scaleout_oversubscription", "fp4_tflops",
 )
 
 

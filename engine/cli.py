@@ -118,13 +118,7 @@ def build_parser(extra_registrars: Iterable[Callable] = ()) -> argparse.Argument
     sub.add_common = lambda p: _add_common(p, top=False)  # for nested subparsers
     registrars = []
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # a command module not written yet
-                continue
-            raise
-        registrars.append(module.register)
+        registrars.append(importlib.import_module(name).register)
     registrars.extend(extra_registrars)
     for register in registrars:
         register(sub)

@@ -12,7 +12,7 @@ from typing import Mapping
 
 # Bytes per element for the dtypes the engine understands.
 DTYPE_BYTES: Mapping[str, float] = MappingProxyType(
-    {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+    {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5, "fp4": 0.5}
 )
 
 
@@ -47,6 +47,7 @@ class Chip:
     scaleup_topology: str = ""
     scaleup_link_gbps: float | None = None
     scaleout_oversubscription: float | None = None
+    fp4_tflops: float | None = None  # dense FP4 (NVFP4/MXFP4) matrix rate; None where the part has none
     # Efficiency factors and overheads (name -> value), resolved from the calibration table.
     calibration: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -64,6 +65,8 @@ class Chip:
             return self.fp8_tflops or None
         if dtype in ("int8", "int4"):
             return self.int8_tops or None
+        if dtype == "fp4":
+            return self.fp4_tflops or None
         if dtype == "tf32":
             return self.tf32_tflops or None
         if dtype == "fp32":

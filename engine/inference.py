@@ -12,13 +12,18 @@ The model is a calibrated roofline (see ../shared/design/MODELING.md, "Inference
   overlapped with the other micro-batch's compute (two-batch overlap); the per-layer inter-node
   all-reduce overhead applies only to a TP group that spans nodes;
 - the running batch is capped by the KV cache that fits in HBM after weights and a reserve;
-- scenarios: static batch, closed-loop concurrency, offline max throughput, open-loop server
-  (Poisson arrivals, M/D/1 wait for the prefill server).
+- scenarios: a static batch is a closed form (one prefill, then decode steps); concurrency
+  (closed loop), server (Poisson arrivals) and offline are simulated request by request by
+  `engine.serving.simulator` (continuous batching, token budget, chunked prefill, paged KV
+  with preemption), each step priced by `engine.serving.cost_model` from the functions here.
+  The steady-state closed forms (`_closed_loop`, `_server_like`) remain for quick curves and
+  the layout search of `slo_capacity`; `engine.serving.capacity` refines it under load.
 
 Every efficiency and overhead is a calibration factor read from the chip (`inf_*` names, see
-resources/calibration_inference.csv); an engine family can override a factor with the key
-`<factor>@<engine>` (e.g. `inf_hbm_eff@vllm-ascend`). All math is numpy and broadcasts, so the
-GUI curve evaluates many batches x TP choices x chips at once.
+resources/calibration_inference.csv); an engine FAMILY (engine.serving.families: vllm, sglang,
+trtllm, vllm-ascend, mindie, tgi, generic) can override a factor with the key
+`<factor>@<family>` (e.g. `inf_hbm_eff@vllm-ascend`); versions never select a factor. All math
+is numpy and broadcasts, so the GUI curve evaluates many batches x TP choices x chips at once.
 """
 
 from __future__ import annotations
@@ -32,10 +37,13 @@ import numpy as np
 from engine.errors import UserError
 from engine.hardware import DTYPE_BYTES, Chip
 from engine.models import ModelConfig
+from engine.serving.families import engine_family  # noqa: F401  (re-exported: the family parser)
+from engine.topology import topology_of
 
 GIB = 1024.0**3
 SCENARIOS = ("static_batch", "concurrency", "offline", "server")
-SERVE_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
+SERVE_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
+KV_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
 
 # Defaults used when neither the chip nor the engine carries a calibrated value. They are the
 # fitted NVIDIA/modern-engine values, so an uncalibrated chip is treated like a mature stack.
@@ -53,9 +61,6 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     "inf_mem_reserve_frac": 0.08,    # HBM kept back (activations, graphs, fragmentation)
     "inf_mem_reserve_gb": 3.0,       # fixed HBM kept back per chip
     "inf_max_batch": 1024.0,         # the engine's cap on running sequences per instance
-    "inf_ttft_sync": 0.5,            # closed loop: fraction of the running batch whose prefills
-                                     # queue ahead of a new request (synchronised arrivals)
-    "inf_ttft_wait_steps": 2.0,      # decode steps a new request waits to be scheduled and emitted
     "inf_kv_eff": 1.0,               # attention-kernel KV reads relative to inf_hbm_eff
     "inf_prefill_chunk_tokens": 8192.0,  # token budget of one batched prefill (max_num_tokens)
     "inf_moe_eff": 0.6,              # expert GEMMs/reads relative to dense ones (grouped GEMM, routing)
@@ -70,44 +75,25 @@ DEFAULT_FACTORS: Mapping[str, float] = {
 FACTOR_NAMES = tuple(DEFAULT_FACTORS)
 
 
-def engine_family(engine: str | None) -> str:
-    """`trtllm@1.0` -> `trtllm`; blank -> `default` (a current engine, no engine-specific factors).
-
-    `unknown` is kept as its own family: published measurements with an unstated stack are
-    mostly older eager-mode engines, calibrated separately.
-    """
-    name = (engine or "").strip().lower()
-    if not name:
-        return "default"
-    return name.split("@", 1)[0].strip() or "default"
-
-
-def engine_version_key(engine: str | None) -> str:
-    """`trtllm@1.0.0rc3` -> `trtllm@1.0.0rc3` (lower case); '' when no version is given."""
-    name = (engine or "").strip().lower()
-    return name if "@" in name and name.split("@", 1)[1].strip() else ""
-
-
 def resolve_factors(chip: Chip, engine: str | None = None, overrides: Mapping[str, float] | None = None) -> dict:
-    """Every inference factor for a chip and engine:
-    override > `name@engine@version` > `name@engine` > `name` > default.
+    """Every inference factor for a chip and engine family: override `name@family` > override
+    `name` > chip `name@family` > the family's documented prior > chip `name` > default.
 
-    Versions are calibration keys because a serving stack's scheduler changes between releases
-    (INFERENCE.md section 3); an unlisted version falls back to its engine family.
+    Factors are keyed by the engine FAMILY only (`engine.serving.families.engine_family`): a
+    version string or a publication never selects a factor.
     """
+    from engine.serving.families import FAMILY_PRIORS
+
     family = engine_family(engine)
-    version = engine_version_key(engine)
+    prior = FAMILY_PRIORS.get(family, {})
     out = {}
     for name, default in DEFAULT_FACTORS.items():
         value = chip.factor(name, default)
+        value = prior.get(name, value)
         value = chip.factor(f"{name}@{family}", value)
-        if version:
-            value = chip.factor(f"{name}@{version}", value)
         if overrides:
             value = overrides.get(name, value)
             value = overrides.get(f"{name}@{family}", value)
-            if version:
-                value = overrides.get(f"{name}@{version}", value)
         out[name] = float(value)
     return out
 
@@ -115,15 +101,18 @@ def resolve_factors(chip: Chip, engine: str | None = None, overrides: Mapping[st
 # ---- dtypes -----------------------------------------------------------------------------------
 
 def compute_dtype(weight_dtype: str) -> str:
-    """GEMM dtype: fp8/int8 weights run fp8/int8 GEMMs (W8A8); int4 runs 16-bit (W4A16)."""
-    return weight_dtype if weight_dtype in ("fp8", "int8") else "bf16"
+    """GEMM dtype: fp8/int8 weights run fp8/int8 GEMMs (W8A8); fp4 (NVFP4/MXFP4) runs FP4 GEMMs
+    on parts with an FP4 rate (Blackwell); int4 runs 16-bit (W4A16)."""
+    return weight_dtype if weight_dtype in ("fp8", "int8", "fp4") else "bf16"
 
 
 def check_dtypes(chip: Chip, weight_dtype: str, kv_dtype: str) -> None:
     """UserError naming the dtype when the chip cannot run it."""
-    for label, dt in (("weight dtype", weight_dtype), ("kv dtype", kv_dtype)):
-        if dt not in SERVE_DTYPES:
-            raise UserError(f"{label} {dt!r}: not one of {', '.join(SERVE_DTYPES)}")
+    for label, dt, allowed in (("weight dtype", weight_dtype, SERVE_DTYPES), ("kv dtype", kv_dtype, KV_DTYPES)):
+        if dt not in allowed:
+            raise UserError(f"{label} {dt!r}: not one of {', '.join(allowed)}")
+    if weight_dtype == "fp4" and not chip.fp4_tflops:
+        raise UserError(f"weight dtype fp4: {chip.name} has no FP4 matrix rate (fp4_tflops is blank)")
     if weight_dtype == "fp8" and not chip.fp8_tflops:
         raise UserError(f"weight dtype fp8: {chip.name} has no FP8 support")
     if kv_dtype == "fp8" and not chip.fp8_tflops:
@@ -222,6 +211,7 @@ class _Deployment:
     scaleup_bps: np.ndarray = 0.0
     scaleout_bps: np.ndarray = 0.0
     dispatch_bytes: float = 2.0        # bytes per activation element sent to the experts
+    scaleup_tp_bps: np.ndarray = 0.0   # per chip, what the TP group gets on the scale-up fabric
 
 
 def _arr(x) -> np.ndarray:
@@ -249,6 +239,8 @@ def _hw_arrays(chips: Sequence[Chip], weight_dtype: str, engine: str | None,
         "scaleout_bps": _arr([(c.scaleout_gbps or min(c.scaleup_gbps or 50.0, 50.0)) * 1e9 for c in chips]),
         "domain": _arr([c.scaleup_domain or 8 for c in chips]),
         "f": {k: _arr([fa[k] for fa in facs]) for k in FACTOR_NAMES},
+        # network tiers (engine/topology.py): what a group of chips gets on the scale-up fabric
+        "topologies": [topology_of(c, domain=c.scaleup_domain or 8) for c in chips],
     }
 
 
@@ -271,7 +263,8 @@ def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_d
     else:
         per_layer_heads = np.maximum(shape.kv_heads / tp, 1.0)
         kv_tok = shape.kv_elems_per_token / shape.kv_heads * per_layer_heads * kb / pp
-    link = np.where(group <= hw["domain"], hw["scaleup_bps"], hw["scaleout_bps"])
+    up_group, up_tp = _scaleup_group_bps(hw, group), _scaleup_group_bps(hw, tp)
+    link = np.where(group <= hw["domain"], up_group, hw["scaleout_bps"])
     f = hw["f"]
     free = hw["hbm_bytes"] * (1.0 - f["inf_mem_reserve_frac"]) - f["inf_mem_reserve_gb"] * GIB - weight_chip
     return _Deployment(
@@ -281,11 +274,24 @@ def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_d
         weight_bytes_chip=weight_chip, nonexpert_read_chip=nonexpert_chip + head_chip,
         expert_bytes_chip_all=expert_chip, kv_bytes_token_chip=kv_tok,
         kv_capacity_bytes_chip=np.maximum(free, 0.0), crosses_nodes=group > hw["domain"],
-        domain=hw["domain"], scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"],
+        domain=hw["domain"], scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"], scaleup_tp_bps=up_tp,
         # DeepEP-style dispatch sends fp8 activations when the expert GEMMs run in 8 bits;
         # the combine returns 16-bit partial outputs.
-        dispatch_bytes=1.0 if compute_dtype(weight_dtype) in ("fp8", "int8") else 2.0,
+        dispatch_bytes=1.0 if compute_dtype(weight_dtype) in ("fp8", "int8", "fp4") else 2.0,
     )
+
+
+def _scaleup_group_bps(hw: dict, group) -> np.ndarray:
+    """Bytes/s per chip that a collective among `group` chips of one scale-up domain gets, from
+    `engine.topology` (a switch gives every group the chip's full rate; a full mesh such as the
+    910B's HCCS or MI300X's xGMI gives a group of g chips g-1 links). Chips stack on axis 0."""
+    topos = hw.get("topologies")
+    if not topos:
+        return hw["scaleup_bps"]
+    per_chip = [np.atleast_1d(np.asarray(t.scaleup_group_gbps(group), dtype=float) * 1e9) for t in topos]
+    if len(per_chip) == 1:
+        return per_chip[0].reshape(np.shape(np.asarray(group))) if np.ndim(group) else per_chip[0]
+    return np.concatenate(per_chip, axis=0)
 
 
 def _max_sequences(dep: _Deployment, ctx_tokens) -> np.ndarray:
@@ -378,7 +384,7 @@ def _comm_s(dep: _Deployment, tokens_chip, busy=None) -> np.ndarray:
     s = dep.shape
     f = dep.f
     act = tokens_chip * s.hidden * 2.0  # 16-bit activations
-    tp_link = np.where(dep.tp <= dep.domain, dep.scaleup_bps, dep.scaleout_bps) * f["inf_link_eff"]
+    tp_link = np.where(dep.tp <= dep.domain, dep.scaleup_tp_bps, dep.scaleout_bps) * f["inf_link_eff"]
     tp_t = np.where(dep.tp > 1, 2.0 * (s.layers / dep.pp) * 2.0 * (dep.tp - 1) / dep.tp * act / tp_link, 0.0)
     link = dep.link_bps * f["inf_link_eff"]
     a2a_local = 2.0 * (s.moe_layers / dep.pp) * max(s.topk, 1) * act * (dep.ep - 1) / dep.ep / link
@@ -460,6 +466,13 @@ class ServingInputs:
     kv_dtype: str = "bf16"
     engine: str = ""
     factors: Mapping[str, float] = field(default_factory=dict)  # explicit overrides
+    # Load simulation (concurrency, server, offline): engine.serving.simulator
+    requests: int | None = None        # simulated requests (default: enough for a steady state)
+    input_len_spread: float = 0.0      # coefficient of variation of the prompt length (0 = fixed)
+    output_len_spread: float = 0.0
+    prefix_cache_hit: float = 0.0      # fraction of each prompt served from a prefix cache
+    seed: int = 0
+    simulate: bool = True              # False: the steady-state closed forms (quick curves only)
 
     @property
     def chips(self) -> int:
@@ -488,11 +501,24 @@ class ServingResult:
     explanation: str
     decode_breakdown_ms: Mapping[str, float]
     prefill_breakdown_ms: Mapping[str, float]
+    # Under load (simulated scenarios); NaN / 0 for a static batch or an infeasible deployment.
+    ttft_ms_p50: float = float("nan")
+    ttft_ms_p90: float = float("nan")
+    ttft_ms_p99: float = float("nan")
+    tpot_ms_p50: float = float("nan")
+    tpot_ms_p90: float = float("nan")
+    tpot_ms_p99: float = float("nan")
+    e2e_latency_ms_p90: float = float("nan")
+    e2e_latency_ms_p99: float = float("nan")
+    queue_ms: float = float("nan")     # mean wait from arrival to first scheduled
+    simulated_requests: int = 0
+    preemptions: int = 0
+    simulation: object = None          # engine.serving.simulator.SimResult (arrays; not in as_dict)
 
     def as_dict(self) -> dict:
-        from dataclasses import asdict
+        from dataclasses import fields
 
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "simulation"}
         d["decode_breakdown_ms"] = dict(self.decode_breakdown_ms)
         d["prefill_breakdown_ms"] = dict(self.prefill_breakdown_ms)
         return d
@@ -531,6 +557,14 @@ def _validate_inputs(inp: ServingInputs) -> None:
         raise UserError(f"request_rate: {inp.request_rate!r} (must be a finite rate)")
     if inp.model.is_moe and inp.ep > 1 and inp.model.moe_experts % inp.ep:
         raise UserError(f"ep: {inp.ep} (must divide moe_experts = {inp.model.moe_experts})")
+    if inp.requests is not None and not (1 <= inp.requests <= 1_000_000):
+        raise UserError(f"requests: {inp.requests!r} (must be 1 to 1,000,000)")
+    for name in ("input_len_spread", "output_len_spread"):
+        v = getattr(inp, name)
+        if not (0.0 <= v <= 10.0):
+            raise UserError(f"{name}: {v!r} (a coefficient of variation in [0, 10])")
+    if not (0.0 <= inp.prefix_cache_hit < 1.0):
+        raise UserError(f"prefix_cache_hit: {inp.prefix_cache_hit!r} (must be in [0, 1))")
 
 
 # ---- scenarios (vectorised) -----------------------------------------------------------------------
@@ -557,10 +591,9 @@ def _closed_loop(dep: _Deployment, conc_inst, L_in, L_out, cap) -> dict:
     marg = _prefill_marginal(dep, n, L_in, L_out)
     # Each iteration admits n / L_out new prompts on average; their compute stalls the decode.
     tpot = step + n / np.maximum(L_out, 1.0) * marg
-    # A new request waits for prompts that arrived with it (synchronised closed loop) and for
-    # the scheduler to pick it up.
-    wait_pf = f["inf_ttft_sync"] * np.maximum(n - 1.0, 0.0) / 2.0 * marg
-    ttft_run = pf1["total_s"] + wait_pf + f["inf_ttft_wait_steps"] * step
+    # Steady state without queueing structure: a prompt waits for about one step, then prefills.
+    # (`engine.serving.simulator` runs the real schedule; this closed form feeds quick curves.)
+    ttft_run = pf1["total_s"] + step
     latency = ttft_run + np.maximum(L_out - 1.0, 0.0) * tpot
     # Completions per second: Little's law on the running set, bounded by the work per request
     # (its prefill plus L_out shared decode steps).
@@ -583,7 +616,7 @@ def _server(dep: _Deployment, lam_inst, L_in, L_out, cap) -> dict:
         tpot = step + n / np.maximum(L_out, 1.0) * pf1["marginal_s"]
         rho = np.minimum(lam * pf1["marginal_s"], 0.999)
         wait = rho * pf1["marginal_s"] / (2.0 * (1.0 - rho))  # M/D/1
-        ttft = pf1["total_s"] + wait + f["inf_ttft_wait_steps"] * step
+        ttft = pf1["total_s"] + wait + 0.5 * step
         latency = ttft + np.maximum(L_out - 1.0, 0.0) * tpot
         n_new = np.minimum(lam * latency, cap)
         n = 0.5 * n + 0.5 * np.maximum(n_new, 1.0)
@@ -657,7 +690,10 @@ def evaluate_serving(inputs: ServingInputs) -> ServingResult:
         out_tps = b_inst * L_out / e2e
         running = b_run
         limited_by_capacity = waves > 1
+    elif inp.simulate:
+        return _simulated(inp, dep, base, L_in, L_out, chips_inst, cap_f, kv_cap_f)
     elif sc in ("concurrency", "offline"):
+        # steady-state closed form: no queueing structure, for quick curves (GUI sweeps)
         conc = float(inp.concurrency) / reps if sc == "concurrency" else cap_f
         r = _closed_loop(dep, conc, L_in, L_out, cap)
         dec, pf = r["dec"], r["pf1"]
@@ -668,7 +704,7 @@ def evaluate_serving(inputs: ServingInputs) -> ServingResult:
         out_tps = _f(r["rate"]) * L_out
         running = _f(r["n"])
         limited_by_capacity = conc > cap_f
-    else:  # server
+    else:
         r = _server(dep, float(inp.request_rate) / reps, L_in, L_out, cap)
         dec, pf = r["dec"], r["pf1"]
         step = _f(dec["total_s"]) * _f(dep.pp)
@@ -689,6 +725,43 @@ def evaluate_serving(inputs: ServingInputs) -> ServingResult:
         decode_step_ms=step * 1e3, e2e_latency_ms=e2e * 1e3, output_tokens_per_s_per_chip=out_chip,
         total_tokens_per_s_per_chip=tot_chip, running_batch=running, limiting=limiting,
         explanation=why, decode_breakdown_ms=dbd, prefill_breakdown_ms=pbd, **base)
+
+
+def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_out: float,
+               chips_inst: float, cap_f: float, kv_cap_f: float) -> ServingResult:
+    """A loaded scenario (concurrency, server, offline) run request by request."""
+    from engine.serving.capacity import simulate_scenario
+
+    run = simulate_scenario(inp, requests=inp.requests, input_spread=inp.input_len_spread,
+                            output_spread=inp.output_len_spread, seed=inp.seed,
+                            prefix_cache_hit=inp.prefix_cache_hit)
+    sim = run.sim
+    pf = _prefill(dep, 1.0, max(L_in * (1.0 - inp.prefix_cache_hit), 1.0))
+    running = float(sim.mean_running)
+    dec = _decode_step(dep, max(running, 1.0) / dep.pp, L_in + 0.5 * L_out)
+    step_s = sim.mean_decode_step_s if math.isfinite(sim.mean_decode_step_s) else _f(dec["total_s"]) * _f(dep.pp)
+    dbd = {k[:-2] + "_ms": _f(v) * 1e3 for k, v in dec.items() if k not in ("busy_s",)}
+    pbd = {k[:-2] + "_ms": _f(v) * 1e3 for k, v in pf.items()}
+    queued = float(np.nanmean(sim.queue_s)) if sim.queue_s.size else 0.0
+    capped = running >= 0.9 * cap_f or (sim.preemptions > 0) or queued > 0.5 * float(np.nanmean(sim.e2e_s))
+    limiting, why = _limiting(dec, running, cap_f, kv_cap_f, capped, inp)
+    if sim.preemptions:
+        why += f"; {sim.preemptions} preemptions (KV full: sequences recomputed)"
+    kv_peak = float(np.max(sim.kv_used_frac)) if sim.kv_used_frac.size else 0.0
+    why += f"; KV use peaks at {100 * kv_peak:.0f}%"
+    tpot = dict(run.tpot_ms)
+    if not math.isfinite(tpot["mean"]):  # every output is one token: the next token would cost a step
+        tpot = {k: step_s * 1e3 for k in tpot}
+    return ServingResult(
+        feasible=True, reason="", ttft_ms=run.ttft_ms["mean"], tpot_ms=tpot["mean"],
+        prefill_ms=_f(pf["total_s"]) * 1e3, decode_step_ms=step_s * 1e3, e2e_latency_ms=run.e2e_ms["mean"],
+        output_tokens_per_s_per_chip=run.output_tokens_per_s_per_chip,
+        total_tokens_per_s_per_chip=run.total_tokens_per_s_per_chip, running_batch=running, limiting=limiting,
+        explanation=why, decode_breakdown_ms=dbd, prefill_breakdown_ms=pbd,
+        ttft_ms_p50=run.ttft_ms["p50"], ttft_ms_p90=run.ttft_ms["p90"], ttft_ms_p99=run.ttft_ms["p99"],
+        tpot_ms_p50=tpot["p50"], tpot_ms_p90=tpot["p90"], tpot_ms_p99=tpot["p99"],
+        e2e_latency_ms_p90=run.e2e_ms["p90"], e2e_latency_ms_p99=run.e2e_ms["p99"], queue_ms=run.queue_ms["mean"],
+        simulated_requests=int(run.requests), preemptions=int(sim.preemptions), simulation=sim, **base)
 
 
 def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool, inp: ServingInputs):
@@ -778,7 +851,8 @@ def _capacity_arrays(model, chips, tps, L_in, L_out, ttft_s, tpot_s, wdt, kdt, e
     """
     shape = model_shape(model)
     hw = _hw_arrays(chips, wdt, engine, overrides)
-    hw = {k: (v[:, None, None] if isinstance(v, np.ndarray) else {kk: vv[:, None, None] for kk, vv in v.items()})
+    hw = {k: (v[:, None, None] if isinstance(v, np.ndarray) else
+              {kk: vv[:, None, None] for kk, vv in v.items()} if isinstance(v, dict) else v)
           for k, v in hw.items()}
     tp = _arr(tps)[None, :, None]
     ep = _arr(eps if eps is not None else [1] * len(tps))[None, :, None]
@@ -818,7 +892,9 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0) -> dict:
     lam = n / lat0
     rho = np.minimum(lam * pf1["marginal_s"], 0.999)
     wait = rho * pf1["marginal_s"] / (2.0 * (1.0 - rho))
-    ttft = pf1["total_s"] + wait + f["inf_ttft_wait_steps"] * dec["total_s"]
+    # a Poisson arrival lands inside a running step and waits out its rest (half a step on
+    # average); the first token leaves with the step that finishes its prompt (overhead in pf1)
+    ttft = pf1["total_s"] + wait + 0.5 * dec["total_s"]
     lat = ttft + max(L_out - 1.0, 0.0) * tpot
     lam = n / lat
     ok_rho = lam * pf1["marginal_s"] < 0.95
@@ -974,7 +1050,8 @@ def serving_curve(model: ModelConfig, chips: Sequence[Chip], tps: Sequence[int],
         check_dtypes(c, weight_dtype, kv_dtype)
     shape = model_shape(model)
     hw = _hw_arrays(list(chips), weight_dtype, engine, factors)
-    hw = {k: (v[:, None, None] if isinstance(v, np.ndarray) else {kk: vv[:, None, None] for kk, vv in v.items()})
+    hw = {k: (v[:, None, None] if isinstance(v, np.ndarray) else
+              {kk: vv[:, None, None] for kk, vv in v.items()} if isinstance(v, dict) else v)
           for k, v in hw.items()}
     tp = _arr(list(tps))[None, :, None]
     b = _arr(batches)[None, None, :]

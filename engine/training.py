@@ -3,11 +3,16 @@
 One vectorised model serves both a single layout and a search: `_evaluate_arrays` takes every
 layout field as a numpy array (one entry per layout) and returns arrays of figures, so a search
 over 10^5 layouts costs a few dozen array operations. Terms follow MODELING.md: GEMM time with a
-shape-dependent efficiency, memory-bound ops at HBM speed, collectives on the scale-up fabric or
-the scale-out NICs, the pipeline bubble, data-parallel/ZeRO traffic partly hidden behind
-backward, and memory per chip after Korthikanti et al. 2022.
+shape-dependent efficiency, memory-bound ops at HBM speed, collectives on the network tiers of
+engine/topology.py (TP: 8 ring passes of b*s*h per layer; ZeRO-2/3 traffic every micro-batch;
+CP ring or all-gather; MoE all-to-all with node-limited routing and FP8 dispatch), the pipeline
+bubble of the schedule (1F1B/interleaved, zero-bubble, DualPipe), data-parallel traffic partly
+hidden behind backward, and memory per chip after Korthikanti et al. 2022 on the fuller of the
+first and last pipeline stages, plus one runtime-reserve/fragmentation term.
 
-Efficiency factors are read from the chip's calibration (`train_*` names; see DEFAULT_FACTORS).
+Every input is a field a user can set (TrainingInputs: layout, software settings); nothing is
+read from free text. Efficiency factors come from the chip's calibration (`train_*` names; see
+DEFAULT_FACTORS and resources/calibration_README.md for their prior ranges).
 """
 
 from __future__ import annotations
@@ -438,12 +443,16 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         # one bandwidth lookup per group, the passes in closed form
         bw, _ = topo.group_bandwidth(n, stride, up_eff=up_eff, out_eff=out_eff)
         one = np.where(n > 1, (n - 1.0) / n / bw, 0.0)
-        steps = np.where(n > 1, np.ceil(np.log2(np.maximum(n, 1.0))) * lat, 0.0)
-        rs = one * (p * gbytes) + steps
-        ag = one * (p * 2.0) + steps
+        # a ring pass costs one hop latency per rank (n-1 steps), once per collective: gradients
+        # travel in buckets (~100 MB), ZeRO-3 gathers each layer's weights on use
+        # (one flat buffer per layer, forward and backward, as FSDP) -- at thousands of ranks the hops add up
+        hop = np.where(n > 1, (n - 1.0) * lat, 0.0)
+        rs = one * (p * gbytes) + hop * np.ceil(p * gbytes / 100e6)
+        ag = one * (p * 2.0) + hop * np.ceil(p * 2.0 / 100e6)
+        ag_layers = one * (p * 2.0) + hop * layers_stage
         return np.where(zero == 0, 2.0 * rs,
                         np.where(zero == 1, rs + ag,
-                                 np.where(zero == 2, micro * rs + ag, micro * (rs + 2.0 * ag))))
+                                 np.where(zero == 2, micro * rs + ag, micro * (rs + 2.0 * ag_layers))))
 
     dp_comm = dp_time(dp_group, tp, nonexpert_chip) + dp_time(edp, tp * ep, expert_chip)
     bwd_mb = layers_stage * (2.0 * gemm_layer_fwd + attn_layer_bwd + 2.0 * elem_fwd + recompute_layer)

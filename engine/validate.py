@@ -26,7 +26,7 @@ DELIVERY_FIELDS = ("id", "order_id", "date", "quantity", "note")
 # Upper bounds that no real part or order reaches; beyond them a value is a typo.
 CHIP_LIMITS = {
     "fp32_tflops": 1e5, "tf32_tflops": 1e5, "bf16_tflops": 1e5, "fp16_tflops": 1e5,
-    "fp8_tflops": 2e5, "int8_tops": 2e5, "hbm_gb": 1e4, "hbm_gbps": 1e6, "scaleup_gbps": 1e5,
+    "fp8_tflops": 2e5, "int8_tops": 2e5, "fp4_tflops": 4e5, "hbm_gb": 1e4, "hbm_gbps": 1e6, "scaleup_gbps": 1e5,
     "scaleout_gbps": 1e4, "tdp_w": 1e5, "price_usd": 1e8, "year": 2100,
     "scaleup_domain": 1_000_000, "chips_per_node": 1024,
     "scaleup_link_gbps": 1e5, "scaleout_oversubscription": 100.0,

@@ -7,7 +7,6 @@ and value; it never stops the others. Rows of one configuration share one simula
 from __future__ import annotations
 
 import math
-import re
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -22,7 +21,7 @@ LATENCY_METRICS = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "prefill_ms", "decode
 METRICS = THROUGHPUT_METRICS + LATENCY_METRICS
 TRUST_WEIGHT = {"high": 1.0, "medium": 0.5, "low": 0.25}
 
-# DeepSeek-V3/R1 MLA sizes, used when a row's notes do not give them.
+# DeepSeek-V3/R1 MLA sizes, used when a row's MLA columns are blank.
 MLA_DEFAULTS = {"kv_lora_rank": 512, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128,
                 "v_head_dim": 128, "q_lora_rank": 1536}
 
@@ -59,15 +58,10 @@ def _num(row: Mapping, name: str, *, required: bool = True, integer: bool = Fals
     return value
 
 
-def _note_int(notes: str, pattern: str, default: int) -> int:
-    m = re.search(pattern, notes, flags=re.IGNORECASE)
-    return int(m.group(1)) if m else default
-
-
 def model_from_row(row: Mapping) -> ModelConfig:
     """A ModelConfig from the row's architecture columns (FFN gating and tied embeddings are
-    chosen to match `params_b`; MLA sizes come from the notes or the DeepSeek defaults)."""
-    notes = _text(row, "notes")
+    chosen to match `params_b`; MLA sizes and leading dense layers come from their columns, blank
+    MLA sizes take the DeepSeek-V3/R1 values). Provenance columns (notes, source) are never read."""
     name = _text(row, "model") or "model"
     layers = _num(row, "layers", integer=True)
     hidden = _num(row, "hidden", integer=True)
@@ -88,19 +82,14 @@ def model_from_row(row: Mapping) -> ModelConfig:
                   moe_shared_experts=_num(row, "moe_shared_experts", integer=True, required=False, positive=False) or 0,
                   moe_topk=_num(row, "moe_topk", integer=True),
                   moe_ffn_hidden=_num(row, "moe_ffn_hidden", integer=True))
-        dense = _note_int(notes, r"first\s+(\d+)\s+(?:of\s+\d+\s+)?layers\s+dense", -1)
-        if dense < 0:
+        dense = _num(row, "moe_dense_layers", integer=True, required=False, positive=False)
+        if dense is None:   # not stated: none without a dense FFN width, else matched to params_b below
             dense = 0 if ffn == 0 else -1
         kw["moe_dense_layers"] = dense
     if attention == "mla":
-        kw.update(
-            kv_lora_rank=_note_int(notes, r"kv_lora_rank\s*[=:]?\s*(\d+)", MLA_DEFAULTS["kv_lora_rank"]),
-            qk_rope_head_dim=_note_int(notes, r"qk_rope(?:_head)?(?:_dim)?\s*[=:]?\s*(\d+)", MLA_DEFAULTS["qk_rope_head_dim"]),
-            q_lora_rank=_note_int(notes, r"q_lora_rank\s*[=:]?\s*(\d+)", MLA_DEFAULTS["q_lora_rank"]),
-            qk_nope_head_dim=MLA_DEFAULTS["qk_nope_head_dim"], v_head_dim=MLA_DEFAULTS["v_head_dim"])
-        qk = _note_int(notes, r"qk head dim\s*[=:]?\s*(\d+)", 0)
-        if qk > kw["qk_rope_head_dim"]:
-            kw["qk_nope_head_dim"] = qk - kw["qk_rope_head_dim"]
+        # MLA sizes from their columns (INFERENCE.md); blank = the DeepSeek-V3/R1 values
+        for name, default in MLA_DEFAULTS.items():
+            kw[name] = _num(row, name, integer=True, required=False) or default
     candidates = []
     dense_opts = [kw.get("moe_dense_layers", 0)]
     if kw.get("moe_dense_layers", 0) == -1:
@@ -124,20 +113,6 @@ def model_from_row(row: Mapping) -> ModelConfig:
     return model
 
 
-def assumed_kv_dtype(engine: str, weight_dtype: str, kv_dtype: str, notes: str) -> str:
-    """The KV dtype to simulate when the row says it was not recorded.
-
-    TensorRT-LLM serves FP8 checkpoints (ModelOpt, `kv_cache_quant_algo: FP8`) with an FP8 KV
-    cache by default, so an unrecorded KV dtype on an fp8 TensorRT-LLM row is fp8; elsewhere the
-    row's (assumed) dtype stands.
-    """
-    unstated = re.search(r"kv dtype not (recorded|stated)", notes, flags=re.IGNORECASE) is not None
-    family = (engine or "").strip().lower().split("@", 1)[0]
-    if unstated and family == "trtllm" and weight_dtype == "fp8":
-        return "fp8"
-    return kv_dtype
-
-
 def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     chip_id = _text(row, "chip")
     if chip_id not in chips:
@@ -159,7 +134,6 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     for label, dt in (("weight_dtype", wdt), ("kv_dtype", kdt)):
         if dt not in SERVE_DTYPES:
             raise RowError(f"{label}: {dt!r} (one of {', '.join(SERVE_DTYPES)})")
-    kdt = assumed_kv_dtype(_text(row, "engine"), wdt, kdt, _text(row, "notes"))
     kwargs = dict(model=model, chip=chips[chip_id], tp=tp, pp=pp, ep=ep, replicas=replicas,
                   input_len=_num(row, "input_len"), output_len=_num(row, "output_len"),
                   scenario=scenario, weight_dtype=wdt, kv_dtype=kdt, engine=_text(row, "engine"))
@@ -197,13 +171,76 @@ def _stats(errors: Sequence[float], weights: Sequence[float] | None = None) -> d
     return out
 
 
+HOLDOUTS = ("source",)
+
+
+def _default_scope_calibration() -> dict:
+    """The calibration every chip gets before chip- or vendor-specific rows apply."""
+    from engine.catalog import calibration_rows
+
+    return {r["factor"]: float(r["value"]) for r in calibration_rows()
+            if (r.get("scope") or "").strip().lower() == "default" and str(r.get("value", "")).strip()}
+
+
+def holdout_chips(rows: list[dict], chips: Mapping[str, Chip], held_source: str) -> dict:
+    """Chips as if no row of `held_source` had ever been seen (leave-one-source-out).
+
+    A factor is evidence-bound to a scope: an engine family's `name@family` values and a chip
+    vendor's own values. When no other source has rows of that engine family, its family keys
+    are dropped (the family falls back to the base factors); when no other source has rows of
+    that chip vendor, the chip gets the default-scope calibration instead of its own. The base
+    factors, fitted over every NVIDIA source, are not refitted per fold (an approximation: no
+    single source dominates them).
+    Returns {(chip_id, family): Chip} for the rows of `held_source`.
+    """
+    from engine.serving.families import engine_family
+
+    others_fam = {engine_family(_text(r, "engine")) for r in rows if _text(r, "source") != held_source}
+    others_vendor = {chips[_text(r, "chip")].vendor for r in rows
+                     if _text(r, "source") != held_source and _text(r, "chip") in chips}
+    base = None
+    out = {}
+    for r in rows:
+        if _text(r, "source") != held_source or _text(r, "chip") not in chips:
+            continue
+        chip = chips[_text(r, "chip")]
+        fam = engine_family(_text(r, "engine"))
+        if (chip.id, fam) in out:
+            continue
+        cal = dict(chip.calibration)
+        if chip.vendor not in others_vendor:
+            if base is None:
+                base = _default_scope_calibration()
+            cal = {k: v for k, v in cal.items() if not k.startswith("inf_")}
+            cal.update({k: v for k, v in base.items() if k.startswith("inf_")})
+        if fam not in others_fam:
+            cal = {k: v for k, v in cal.items() if not k.endswith(f"@{fam}")}
+        from dataclasses import replace
+        from types import MappingProxyType
+
+        out[(chip.id, fam)] = replace(chip, calibration=MappingProxyType(cal))
+    return out
+
+
 def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
                              factors: Mapping[str, float] | None = None,
                              progress: Callable[[float, str], None] | None = None,
-                             should_stop: Callable[[], bool] | None = None) -> dict:
-    """Predict each row's `metric` and compare with `value`; see the module doc."""
-    from engine.errors import Cancelled  # noqa: F401  (defined by the errors module)
+                             should_stop: Callable[[], bool] | None = None,
+                             holdout: str | None = None) -> dict:
+    """Predict each row's `metric` and compare with `value`; see the module doc.
 
+    `holdout="source"`: each row is predicted with the factors it would have without any row of
+    its own source (`holdout_chips`); the summary then holds out-of-sample figures."""
+    from engine.errors import Cancelled  # noqa: F401  (defined by the errors module)
+    from engine.serving.families import engine_family
+
+    if holdout is not None and holdout not in HOLDOUTS:
+        raise UserError(f"holdout: {holdout!r} (one of {', '.join(HOLDOUTS)})")
+    fold_chips: dict = {}
+    if holdout == "source":
+        for src in {_text(r or {}, "source") for r in rows}:
+            for (cid, fam), chip in holdout_chips(rows, chips, src).items():
+                fold_chips[(src, cid, fam)] = chip
     cache: dict = {}
     cases = []
     for i, row in enumerate(rows):
@@ -224,9 +261,16 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
             if metric not in METRICS:
                 raise RowError(f"metric: {metric!r} (one of {', '.join(METRICS)})")
             key = _config_key(row)
+            row_chips = chips
+            if holdout == "source":
+                fk = (_text(row, "source"), _text(row, "chip"), engine_family(_text(row, "engine")))
+                if fk in fold_chips:
+                    row_chips = dict(chips)
+                    row_chips[fk[1]] = fold_chips[fk]
+                key = key + (("__holdout__", _text(row, "source")),)
             if key not in cache:
                 try:
-                    inp = inputs_from_row(row, chips)
+                    inp = inputs_from_row(row, row_chips)
                     if factors:
                         from dataclasses import replace
 
@@ -257,10 +301,21 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
         cases.append(case)
     if progress is not None:
         progress(1.0, "done")
-    return {"cases": cases, "summary": summarize(cases)}
+    summary = summarize(cases)
+    if holdout:
+        summary["holdout"] = holdout
+    return {"cases": cases, "summary": summary}
+
+
+def validate_inference_holdout(rows: list[dict], chips: dict[str, Chip], *, key: str = "source",
+                               progress=None, should_stop=None) -> dict:
+    """`fleetcast validate inference --holdout source` (engine/commands/validate.py's runner)."""
+    return validate_inference_cases(rows, chips, holdout=key, progress=progress, should_stop=should_stop)
 
 
 def summarize(cases: list[dict]) -> dict:
+    from engine.serving.families import engine_family
+
     ok = [c for c in cases if c["status"] == "ok"]
 
     def group(key_fn) -> dict:
@@ -277,7 +332,8 @@ def summarize(cases: list[dict]) -> dict:
     return {
         "cases": len(cases), "counts": counts, "overall": overall, "by_class": by_class,
         "by_source": group(lambda c: c["source"]), "by_chip": group(lambda c: c["chip"]),
-        "by_metric": group(lambda c: c["metric"]), "by_engine": group(lambda c: c["engine"].split("@")[0] or "unknown"),
+        "by_metric": group(lambda c: c["metric"]), "by_engine": group(lambda c: engine_family(c["engine"])),
+        "by_scenario": group(lambda c: c.get("scenario") or ""),
         "worst": [{"id": c["id"], "metric": c["metric"], "measured": c["measured"],
                    "predicted": c["predicted"], "error_pct": c["error_pct"]} for c in worst],
     }

@@ -24,16 +24,9 @@ def main(argv=None) -> int:
 
 def _gui_registrars():
     """Subcommands that need Qt (export) or the desktop (install-desktop-entry)."""
-    import importlib
+    from gui import commands_cli, report_cli
 
-    registrars = []
-    for name in ("gui.commands_cli", "gui.report_cli"):
-        try:
-            registrars.append(importlib.import_module(name).register)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return registrars
+    return [commands_cli.register, report_cli.register]
 
 
 if __name__ == "__main__":

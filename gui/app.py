@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from engine import __version__
 from engine.errors import UserError
 from gui import workers
+from gui.panels import registry as _registry
 from gui.settings import APP, ORG, last_dir, remember_dir, settings
 
 SMOKE_EXIT_ENV = "FLEETCAST_SMOKE_EXIT_MS"  # quit this many ms after the window shows (tests, bench)
@@ -56,16 +57,10 @@ def collect_garbage_on_gui_thread(interval_s: float = 1.0):
     return _gui_gc
 
 
-# The analysis areas after Fleet: key -> (tab title, module, class, tooltip).
-ANALYSIS_PANELS = {
-    "training": ("Training", "gui.panels.training", "TrainingPanel",
-                 "Time to train, layouts and scaling for a model on a chip type"),
-    "inference": ("Inference", "gui.panels.inference", "InferencePanel",
-                  "Serving throughput, latency and chips needed for a demand"),
-    "forecast": ("Forecast", "gui.panels.forecast", "ForecastPanel",
-                 "Supply vs demand over time under delivery uncertainty"),
-    "compare": ("Compare", "gui.panels.compare", "ComparePanel", "Saved scenarios side by side"),
-}
+# The analysis areas after Fleet: key -> (tab title, module, class, tooltip), from the one
+# registry (gui/panels/registry.py) that Export all reads too.
+ANALYSIS_PANELS = {spec.key: (spec.title, spec.module, spec.class_name, spec.tooltip)
+                   for spec in _registry.ANALYSIS_PANELS}
 
 
 class MainWindow(QMainWindow):
@@ -186,11 +181,9 @@ class MainWindow(QMainWindow):
         """The panel for `key`, built (and given the current scenario's inputs) on first use."""
         if key in self.panels:
             return self.panels[key]
-        import importlib
-
-        _title, module_name, class_name, _tip = ANALYSIS_PANELS[key]
-        cls = getattr(importlib.import_module(module_name), class_name)
-        panel = cls(self.store, self.undo_stack)
+        spec = _registry.PANEL[key]
+        _title = spec.title
+        panel = spec.load()(self.store, self.undo_stack)
         panel.status_message.connect(self.show_status)
         self._hosts[key].layout().addWidget(panel)
         self.panels[key] = panel

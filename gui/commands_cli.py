@@ -36,13 +36,7 @@ REGISTRARS = (
 def _register_optional(subparsers, module_name: str) -> None:
     import importlib
 
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return
-        raise
-    module.register(subparsers)
+    importlib.import_module(module_name).register(subparsers)
 
 
 # ---- install-desktop-entry ---------------------------------------------------------------------

@@ -8,7 +8,6 @@ File names: `<panel>_<chart>.png|svg|csv` and `<panel>_<table>.csv` (panel keys 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from pathlib import Path
@@ -16,20 +15,15 @@ from typing import Mapping
 
 from engine.errors import UserError
 from gui import export as export_mod
+from gui.panels import registry
 
 log = logging.getLogger("fleetcast.export_all")
 
 PNG_WIDTH_PX = 1600
 OFFSCREEN_SIZE = (2200, 1400)  # each chart gets ~900 px: a 1600 px export keeps screen-like proportions
 
-# (key, module, class) of the analysis panels, in menu order; a module not written yet is skipped.
-PANEL_CLASSES = (
-    ("fleet", "gui.panels.fleet", "FleetPanel"),
-    ("training", "gui.panels.training", "TrainingPanel"),
-    ("inference", "gui.panels.inference", "InferencePanel"),
-    ("forecast", "gui.panels.forecast", "ForecastPanel"),
-    ("compare", "gui.panels.compare", "ComparePanel"),
-)
+# (key, module, class) of every panel, in menu order: the window's registry.
+PANEL_CLASSES = tuple((spec.key, spec.module, spec.class_name) for spec in registry.PANELS)
 
 
 def panel_context(panel, scenario: str | None) -> dict:
@@ -62,7 +56,7 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         context = panel_context(panel, scenario)
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
             stem = out / f"{panel_key}_{chart_key}"
-            chart_context = {"Chart": getattr(chart, "title", chart_key), **context}
+            chart_context = {"Chart": getattr(chart, "title", chart_key), **context} if context else {}
             try:
                 with export_mod.titled(chart, chart_context):
                     written.append(export_mod.export_png(chart, stem.with_suffix(".png"), width=PNG_WIDTH_PX))
@@ -74,20 +68,11 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         for table_key, (headers, rows) in (panel.tables() if hasattr(panel, "tables") else {}).items():
             path = out / f"{panel_key}_{table_key}.csv"
             try:
-                written.append(export_mod.export_csv(headers, rows, path, context={"Table": table_key, **context}))
+                written.append(export_mod.export_csv(headers, rows, path,
+                                                     context={"Table": table_key, **context} if context else {}))
             except OSError as exc:
                 raise UserError(f"{path}: could not write ({exc})") from None
     return written
-
-
-def _panel_class(module_name: str, class_name: str):
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-    return getattr(module, class_name, None)
 
 
 def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str, object]:
@@ -110,10 +95,8 @@ def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str,
     stack = QUndoStack()
     panels: dict[str, object] = {}
     ui = (params or {}).get("ui") or {}
-    for key, module_name, class_name in PANEL_CLASSES:
-        cls = _panel_class(module_name, class_name)
-        if cls is None or not hasattr(cls, "charts"):
-            continue  # e.g. a Fleet view without the export protocol
+    for spec in registry.PANELS:
+        key, cls = spec.key, spec.load()
         panel = cls(store, stack)
         panel._export_stack = stack  # the stack must outlive the panel
         panel.resize(*OFFSCREEN_SIZE)

@@ -254,7 +254,7 @@ class OrderTableModel(RowTableModel):
         Column("id", "ID", "int", editable=False, grouping=False),
         Column("buyer", "Buyer"),
         Column("vendor", "Vendor"),
-        Column("chip_id", "Chip", tooltip="Catalog id of the chip ordered"),
+        Column("chip_id", "Chip", tooltip="The chip ordered (edit by catalog id)"),
         Column("quantity", "Quantity (chips)", "int"),
         Column("delivered", "Delivered (chips)", "int", editable=False,
                tooltip="Sum of this order's deliveries (edit them below)"),
@@ -265,6 +265,15 @@ class OrderTableModel(RowTableModel):
         Column("source", "Source", long_text=True),
         Column("note", "Note", long_text=True),
     )
+
+    chip_names: dict = {}  # chip id -> display name (the Fleet view sets it); edits keep the id
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and index.isValid() and 0 <= index.column() < len(self.columns) \
+                and self.columns[index.column()].key == "chip_id" and 0 <= index.row() < len(self._rows):
+            chip_id = self._rows[index.row()].get("chip_id")
+            return self.chip_names.get(chip_id, chip_id)
+        return super().data(index, role)
 
     def _foreground(self, row, column):
         if row.get("status") == "assumption" and column.key == "status":

@@ -24,13 +24,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
-try:
-    from engine.errors import Cancelled
-except ImportError:  # engine.errors gains Cancelled with the first cancellable engine module
-    class Cancelled(Exception):
-        """The computation stopped because should_stop() said so."""
-
-from engine.errors import UserError
+from engine.errors import Cancelled, UserError
 
 log = logging.getLogger("fleetcast.workers")
 

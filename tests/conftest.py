@@ -25,6 +25,13 @@ def _isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("FLEETCAST_DB", str(tmp_path / "fleetcast-test.db"))
     monkeypatch.setenv("FLEETCAST_LOG_DIR", str(tmp_path / "logs"))
+    if "PySide6.QtCore" in sys.modules:
+        # Qt reads XDG_CONFIG_HOME once per process: point QSettings at this test's folder so a
+        # window's saved tab or scenario never leaks into the next test.
+        from PySide6.QtCore import QSettings
+
+        for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+            QSettings.setPath(fmt, QSettings.Scope.UserScope, str(home / "config"))
     yield
 
 

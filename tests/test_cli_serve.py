@@ -101,3 +101,62 @@ def test_moe_serving_searches_expert_parallel_layouts_like_the_gui(capsys):
     cap = slo_capacity(reference_models()["deepseek-v3"], reference_chips()["h800-sxm5-80gb"], input_len=2000,
                        output_len=300, ttft_ms=2000, tpot_ms=50, weight_dtype="fp8", kv_dtype="fp8")
     assert data["output_tokens_per_s_per_chip"] == pytest.approx(cap.output_tokens_per_s_per_chip, rel=0.05)
+
+
+LOAD = ["serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--tp", "1", "--input-len", "1000",
+        "--output-len", "200", "--engine", "vllm", "--format", "json"]
+
+
+def test_serve_under_poisson_load_reports_percentiles(capsys):
+    assert main(LOAD + ["--request-rate", "5", "--requests", "300", "--input-len-spread", "0.5",
+                        "--output-len-spread", "0.5"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("ttft_ms_p50", "ttft_ms_p90", "ttft_ms_p99", "tpot_ms_p50", "tpot_ms_p90", "tpot_ms_p99",
+                "e2e_latency_ms", "queue_ms", "simulated_requests", "ttft_ms", "tpot_ms"):
+        assert d[key] is not None, key
+    assert d["scenario"] == "server" and d["simulated_requests"] == 300
+    assert d["ttft_ms_p50"] <= d["ttft_ms_p90"] <= d["ttft_ms_p99"]
+    assert d["tpot_ms_p50"] <= d["tpot_ms_p90"] <= d["tpot_ms_p99"]
+    # an unsaturated server serves the offered load: 5 req/s x 200 tokens on one chip
+    assert d["output_tokens_per_s_per_chip"] == pytest.approx(1000, rel=0.1)
+    assert d["engine_family"] == "vllm"
+
+
+def test_serve_closed_loop_and_offline(capsys):
+    assert main(LOAD + ["--concurrency", "16", "--requests", "64"]) == 0
+    closed = json.loads(capsys.readouterr().out)
+    assert closed["scenario"] == "concurrency" and closed["simulated_requests"] == 64
+    assert main(LOAD + ["--offline", "--requests", "400"]) == 0
+    offline = json.loads(capsys.readouterr().out)
+    assert offline["scenario"] == "offline"
+    assert offline["output_tokens_per_s_per_chip"] > closed["output_tokens_per_s_per_chip"]
+    assert offline["ttft_ms"] > closed["ttft_ms"]   # everyone queues at once
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--request-rate", "0"], "--request-rate"), (["--requests", "0"], "--requests"),
+    (["--input-len-spread", "-1"], "--input-len-spread"), (["--output-len-spread", "11"], "--output-len-spread"),
+])
+def test_serve_bad_load_flags_are_one_line_errors(extra, needle, capsys):
+    assert main(LOAD + extra) == 1
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_serve_load_modes_are_exclusive(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(LOAD + ["--concurrency", "4", "--request-rate", "2"])
+    assert exc.value.code == 2
+
+
+def test_serve_percentile_slo_is_held_under_simulated_load(capsys):
+    base = ["serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--tp", "8", "--input-len", "2000",
+            "--output-len", "300", "--ttft-ms", "2000", "--tpot-ms", "50", "--format", "json"]
+    assert main(base + ["--slo-percentile", "p90"]) == 0
+    p90 = json.loads(capsys.readouterr().out)
+    assert p90["slo_percentile"] == "p90" and p90["slo_feasible"]
+    assert p90["slo_ttft_ms"] <= 2000 and p90["slo_tpot_ms"] <= 50
+    assert main(base + ["--slo-percentile", "p99"]) == 0
+    p99 = json.loads(capsys.readouterr().out)
+    # a stricter percentile never allows more load
+    assert p99["slo_output_tokens_per_s_per_chip"] <= p90["slo_output_tokens_per_s_per_chip"] * 1.02

@@ -21,12 +21,26 @@ def register(subparsers) -> None:
     p.add_argument("--chips", type=int, default=None, help="chips in total (replicas = chips / chips per replica)")
     p.add_argument("--input-len", type=float, required=True, help="prompt tokens per request")
     p.add_argument("--output-len", type=float, required=True, help="generated tokens per request")
-    p.add_argument("--concurrency", type=int, default=None, help="requests in flight (closed loop); default: the KV limit")
+    load = p.add_mutually_exclusive_group()
+    load.add_argument("--concurrency", type=int, default=None,
+                      help="closed loop: requests kept in flight (all replicas); default: --offline")
+    load.add_argument("--request-rate", type=float, default=None,
+                      help="open loop: Poisson arrivals, requests/s for the whole deployment")
+    load.add_argument("--offline", action="store_true", help="every request available at once (max throughput)")
+    p.add_argument("--requests", type=int, default=None, help="requests to simulate (default: enough for a steady state)")
+    p.add_argument("--input-len-spread", type=float, default=0.0,
+                   help="prompt length spread, coefficient of variation (0 = every prompt --input-len long)")
+    p.add_argument("--output-len-spread", type=float, default=0.0, help="output length spread (as above)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals and lengths")
+    p.add_argument("--slo-percentile", choices=("mean", "p50", "p90", "p99"), default=None,
+                   help="hold the --ttft-ms/--tpot-ms targets at this percentile under simulated Poisson "
+                        "arrivals (default: the steady-state estimate)")
     p.add_argument("--ttft-ms", type=float, default=None, help="time-to-first-token target")
     p.add_argument("--tpot-ms", type=float, default=None, help="time-per-output-token target")
     p.add_argument("--weight-dtype", default="bf16", help="bf16, fp16, fp8, int8 or int4")
     p.add_argument("--kv-dtype", default=None, help="KV-cache dtype (default: 16-bit, fp8 with fp8 weights)")
-    p.add_argument("--engine", default="", help="serving engine family for calibration (trtllm, vllm, sglang, mindie ...)")
+    p.add_argument("--engine", default="",
+                   help="serving engine family: vllm (default), sglang, trtllm, vllm-ascend, mindie, tgi, generic")
     p.add_argument("--demand-tokens-per-s", type=float, default=None,
                    help="peak output tokens/s to serve: reports chips_needed under the SLOs")
     p.set_defaults(handler=run)
@@ -47,6 +61,12 @@ def _lookup(ctx, model_id: str, chip_id: str):
         return models[model_id], chips[chip_id]
 
 
+def _kv_peak_pct(sim) -> float | None:
+    """Peak KV-cache use of a simulated run, percent (None without a simulation)."""
+    used = getattr(sim, "kv_used_frac", None)
+    return 100.0 * float(used.max()) if used is not None and used.size else None
+
+
 def _finite(x):
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
@@ -54,6 +74,7 @@ def _finite(x):
 def run(args, ctx) -> Output:
     from engine.inference import (ServingInputs, best_layouts, check_dtypes, chips_needed, evaluate_serving,
                                   slo_capacity)
+    from engine.serving.families import engine_family
 
     for name in ("input_len", "output_len"):
         v = getattr(args, name)
@@ -63,6 +84,14 @@ def run(args, ctx) -> Output:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise UserError(f"--{name} {v}: must be a positive integer")
+    if args.requests is not None and not (1 <= args.requests <= 1_000_000):
+        raise UserError(f"--requests {args.requests}: must be 1 to 1,000,000")
+    for name in ("input_len_spread", "output_len_spread"):
+        v = getattr(args, name)
+        if not (0.0 <= v <= 10.0):
+            raise UserError(f"--{name.replace('_', '-')} {v:g}: a coefficient of variation from 0 to 10")
+    if args.request_rate is not None and not (0 < args.request_rate < float("inf")):
+        raise UserError(f"--request-rate {args.request_rate:g}: must be a positive, finite number of requests/s")
     for name in ("ttft_ms", "tpot_ms", "demand_tokens_per_s"):
         v = getattr(args, name)
         if v is not None and not (0 < v < float("inf")):  # also refuses nan and inf
@@ -77,10 +106,17 @@ def run(args, ctx) -> Output:
         raise UserError(f"--pp {args.pp}: latency targets are evaluated for tensor/expert-parallel layouts "
                         "(pp=1); drop --pp or the --ttft-ms/--tpot-ms targets")
     # TP (and EP for MoE): given, or the best under the SLOs (fewest chips per output token/s)
-    cap = slo_capacity(model, chip, input_len=args.input_len, output_len=args.output_len,
-                       ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
-                       tp=args.tp, engine=args.engine,
-                       ep=args.ep if (args.ep or not model.is_moe) else None) if args.pp == 1 else None
+    capacity_fn = slo_capacity
+    if args.slo_percentile and has_slo:
+        from functools import partial
+
+        from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip
+
+        capacity_fn = partial(slo_capacity_tokens_per_s_per_chip, percentile=args.slo_percentile)
+    cap = capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,
+                      ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
+                      tp=args.tp, engine=args.engine,
+                      ep=args.ep if (args.ep or not model.is_moe) else None) if args.pp == 1 else None
     if cap is not None and args.ep is None:
         args.ep = getattr(cap, "ep", 1) or 1
     args.ep = args.ep or 1
@@ -90,14 +126,18 @@ def run(args, ctx) -> Output:
         raise UserError(f"--chips {args.chips}: not a multiple of the {per_replica} chips of one replica "
                         f"(tp={tp}, pp={args.pp}, ep={args.ep})")
     replicas = (args.chips // per_replica) if args.chips else 1
+    load = dict(requests=args.requests, input_len_spread=args.input_len_spread,
+                output_len_spread=args.output_len_spread, seed=args.seed)
     if args.concurrency is not None:
-        inputs = ServingInputs(model=model, chip=chip, input_len=args.input_len, output_len=args.output_len,
-                               tp=tp, pp=args.pp, ep=args.ep, replicas=replicas, scenario="concurrency",
-                               concurrency=args.concurrency, weight_dtype=wdt, kv_dtype=kdt, engine=args.engine)
+        scenario = dict(scenario="concurrency", concurrency=args.concurrency)
+    elif args.request_rate is not None:
+        scenario = dict(scenario="server", request_rate=args.request_rate)
     else:
-        inputs = ServingInputs(model=model, chip=chip, input_len=args.input_len, output_len=args.output_len,
-                               tp=tp, pp=args.pp, ep=args.ep, replicas=replicas, scenario="offline",
-                               weight_dtype=wdt, kv_dtype=kdt, engine=args.engine)
+        scenario = dict(scenario="offline")
+    inputs = ServingInputs(model=model, chip=chip, input_len=args.input_len, output_len=args.output_len,
+                           tp=tp, pp=args.pp, ep=args.ep, replicas=replicas, weight_dtype=wdt, kv_dtype=kdt,
+                           engine=args.engine, **scenario, **load)
+    loaded = args.concurrency is not None or args.request_rate is not None
     res = evaluate_serving(inputs)
     if not res.feasible:
         raise UserError(res.reason)
@@ -106,7 +146,8 @@ def run(args, ctx) -> Output:
         "model": model.id, "chip": chip.id, "tp": tp, "pp": args.pp, "ep": args.ep, "replicas": replicas,
         "chips": res.chips, "weight_dtype": wdt, "kv_dtype": kdt, "input_len": args.input_len,
         "output_len": args.output_len,
-        "scenario": inputs.scenario, "concurrency": args.concurrency,
+        "scenario": inputs.scenario, "concurrency": args.concurrency, "request_rate": args.request_rate,
+        "engine_family": engine_family(args.engine),
         "output_tokens_per_s_per_chip": res.output_tokens_per_s_per_chip,
         "total_tokens_per_s_per_chip": res.total_tokens_per_s_per_chip,
         "ttft_ms": _finite(res.ttft_ms), "tpot_ms": _finite(res.tpot_ms),
@@ -116,16 +157,25 @@ def run(args, ctx) -> Output:
         "weights_gb_per_chip": res.weights_gb_per_chip,
         "limiting": res.limiting, "explanation": res.explanation,
         "decode_breakdown_ms": dict(res.decode_breakdown_ms),
+        # under load, request by request (ttft_ms / tpot_ms above are the means)
+        "ttft_ms_p50": _finite(res.ttft_ms_p50), "ttft_ms_p90": _finite(res.ttft_ms_p90),
+        "ttft_ms_p99": _finite(res.ttft_ms_p99), "tpot_ms_p50": _finite(res.tpot_ms_p50),
+        "tpot_ms_p90": _finite(res.tpot_ms_p90), "tpot_ms_p99": _finite(res.tpot_ms_p99),
+        "e2e_latency_ms": _finite(res.e2e_latency_ms), "e2e_latency_ms_p90": _finite(res.e2e_latency_ms_p90),
+        "e2e_latency_ms_p99": _finite(res.e2e_latency_ms_p99), "queue_ms": _finite(res.queue_ms),
+        "simulated_requests": res.simulated_requests, "preemptions": res.preemptions,
+        "kv_used_pct_peak": _kv_peak_pct(res.simulation),
     }
     if has_slo and cap is not None:
         data["slo"] = {"ttft_ms": args.ttft_ms, "tpot_ms": args.tpot_ms}
+        data["slo_percentile"] = args.slo_percentile or "steady state"
         data["slo_feasible"] = cap.feasible
         data["slo_output_tokens_per_s_per_chip"] = cap.output_tokens_per_s_per_chip
         data["slo_total_tokens_per_s_per_chip"] = cap.total_tokens_per_s_per_chip
         data["slo_batch"] = cap.batch
         data["slo_ttft_ms"] = _finite(cap.ttft_ms)
         data["slo_tpot_ms"] = _finite(cap.tpot_ms)
-        if cap.feasible and args.concurrency is None:
+        if cap.feasible and not loaded:
             # With targets, the answer is the operating point that meets them; the unconstrained
             # (offline, largest batch) figures move under "max_throughput".
             data["max_throughput"] = {k: data[k] for k in (

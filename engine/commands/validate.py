@@ -93,10 +93,8 @@ def run(args, ctx) -> Output:
             result = validate_training_cases(rows, _chips(ctx))
         result = {"cases": public_cases(result["cases"]), "summary": result["summary"]}
     else:
-        try:
-            from engine.validation_inference import validate_inference_cases
-        except ImportError:
-            raise UserError("inference validation not available yet") from None
+        from engine.validation_inference import validate_inference_cases
+
         rows = _read_dict_rows(args.cases)
         check_columns(args.cases, "inference", rows)
         if args.holdout:

@@ -107,3 +107,12 @@ def m0003_chip_network_topology(db: Database) -> None:
                 update[name] = float(src[name])
         if update:
             table.update(row["id"], update)
+
+
+@migrations(name="0004_chip_fp4_tflops")
+def m0004_chip_fp4_tflops(db: Database) -> None:
+    # Dense FP4 matrix rate (Blackwell NVFP4). Existing catalogs get the published values of
+    # the parts shipped with this release; a user's own rows stay blank (no FP4).
+    db[CHIPS].add_column("fp4_tflops", float)
+    for chip_id, tflops in (("b200", 9000.0), ("gb200", 10000.0)):
+        db.execute(f"UPDATE {CHIPS} SET fp4_tflops = ? WHERE id = ?", [tflops, chip_id])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QUndoStack
@@ -322,6 +321,7 @@ class FleetPanel(QWidget):
         # One display name per chip (the catalog name's short form), as every chart shows it.
         self._chip_names = {r["id"]: (r.get("name") or r["id"]).split(" (")[0] for r in chip_rows}
         style.register_chips(self.store.chips())
+        self.order_model.chip_names = self._chip_names  # the orders table shows names, edits ids
         self._chip_vendors = {r["id"]: r.get("vendor") or "" for r in chip_rows}
         self.chip_model.set_rows(chip_rows)
         self._refresh_chip_combo(chip_rows)
@@ -338,7 +338,9 @@ class FleetPanel(QWidget):
             self.chip_combo.blockSignals(True)
             self.chip_combo.clear()
             for r in chip_rows:
-                self.chip_combo.addItem(f"{r.get('vendor')} {r.get('name')}", r["id"])
+                self.chip_combo.addItem(self._chip_names.get(r["id"], r["id"]), r["id"])
+                self.chip_combo.setItemData(self.chip_combo.count() - 1, f"{r.get('vendor')} {r.get('name')} ({r['id']})",
+                                            Qt.ItemDataRole.ToolTipRole)
             self.chip_combo.blockSignals(False)
         index = self.chip_combo.findData(current)
         self.chip_combo.setCurrentIndex(max(index, 0))

@@ -8,43 +8,37 @@ progress bar and Cancel, the latest request winning.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from engine.errors import Cancelled, UserError
 from engine.inference import SERVE_DTYPES, ServingInputs, evaluate_serving, serving_curve, slo_capacity
 from gui import export as export_mod
-from gui.panels.analysis_common import (
-    STALE_MESSAGE, mark_stale,
-    DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin, fmt,
+from gui.panels.base import (
+    AnalysisPanel,
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, FigureTiles, chip_label, combo, dspin, fmt,
     fmt_big,
-    form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
+    notes_label, section, select_data, short_chip_label, spin,
 )
+from engine.studies import ServingStudy, chips_for_demand, demand_per_day
 from gui import style
-from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
-from gui.workers import LatestRunner
 
-ENGINES = (("Current engine (default)", ""), ("vLLM", "vllm"), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
-           ("vLLM-Ascend", "vllm-ascend"), ("MindIE", "mindie"), ("Unknown / older", "unknown"))
+ENGINES = (("vLLM (default)", ""), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
+           ("vLLM-Ascend", "vllm-ascend"), ("MindIE", "mindie"), ("TGI", "tgi"),
+           ("Generic / unstated (eager)", "generic"))
 TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
-DEFAULTS = {
-    "model_id": "llama3-70b", "chip_id": "h20-96gb", "tp": None, "ep": None, "weight_dtype": "bf16",
-    "kv_dtype": "bf16", "engine": "", "input_len": 1024, "output_len": 256, "ttft_ms": 2000.0,
-    "tpot_ms": 50.0, "prefix_cache_pct": 0.0, "demand_tokens_per_s": 1_000_000.0,
-    "compare_chips": list(DEFAULT_COMPARE_CHIPS),
-}
+DEFAULTS = ServingStudy().to_dict()  # the saved state is a ServingStudy (engine.studies)
 
 
 @dataclass(frozen=True)
@@ -73,14 +67,7 @@ class ServingRequest:
                             prefix_cache_hit=self.prefix_cache_hit)
 
     def chips_for_demand(self, cap) -> int | None:
-        if not cap.feasible:
-            return None
-        if self.demand <= 0:
-            return 0
-        per_replica = cap.output_tokens_per_s_per_chip * cap.chips_per_replica
-        if per_replica <= 0:
-            return None
-        return int(math.ceil(self.demand / per_replica - 1e-9) * cap.chips_per_replica)
+        return chips_for_demand(cap, self.demand)  # the rule lives in engine.studies
 
 
 @dataclass(frozen=True)
@@ -91,6 +78,8 @@ class ChipComparison:
     tpot_ms: np.ndarray            # (chips, batches), NaN where the batch does not fit
     ttft_ms: np.ndarray
     tokens_per_s_per_chip: np.ndarray
+    load: object = None            # engine.serving.capacity.LoadAnalysis of the chosen chip (or None)
+    load_error: str = ""
 
 
 def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarray):
@@ -103,7 +92,7 @@ def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarr
         res = evaluate_serving(ServingInputs(
             model=request.model, chip=chip, input_len=request.input_len, output_len=request.output_len,
             tp=int(tp), ep=int(ep), scenario="concurrency", concurrency=int(b), weight_dtype=request.weight_dtype,
-            kv_dtype=request.kv_dtype, engine=request.engine))
+            kv_dtype=request.kv_dtype, engine=request.engine, simulate=False))
         if not res.feasible or b > res.max_concurrency:
             break
         tpot[k], ttft[k], tokens[k] = res.tpot_ms, res.ttft_ms, res.output_tokens_per_s_per_chip
@@ -143,21 +132,44 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
         rows.append(row)
         if progress is not None:
             progress((i + 1) / max(n, 1), f"Compared {short_chip_label(chip)}")
+    load, load_error = _load_analysis(request, should_stop)
     return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
-                          tokens_per_s_per_chip=tokens)
+                          tokens_per_s_per_chip=tokens, load=load, load_error=load_error)
 
 
-class InferencePanel(QWidget):
-    status_message = Signal(str)
-    evaluated = Signal()
+MAX_LOAD_BATCH = 512  # replicas that run more sequences take too long to simulate interactively
+
+
+def _load_analysis(request: ServingRequest, should_stop=None):
+    """The chosen chip under Poisson load (engine.serving.capacity.load_analysis), or why not."""
+    from engine.serving.capacity import load_analysis
+
+    try:
+        cap = request.capacity()
+        if not cap.feasible and cap.max_concurrency < 1:
+            return None, cap.reason
+        if cap.batch > MAX_LOAD_BATCH:
+            return None, (f"not simulated: a running batch of {cap.batch:,.0f} sequences per replica is beyond "
+                          f"the {MAX_LOAD_BATCH} simulated interactively")
+        analysis = load_analysis(request.model, request.chip, input_len=request.input_len,
+                                 output_len=request.output_len, tp=cap.tp, ep=cap.ep, ttft_ms=request.ttft_ms,
+                                 tpot_ms=request.tpot_ms, weight_dtype=request.weight_dtype,
+                                 kv_dtype=request.kv_dtype, engine=request.engine, should_stop=should_stop)
+        return analysis, ""
+    except UserError as exc:
+        return None, str(exc)
+
+
+class InferencePanel(AnalysisPanel):
     analysis_finished = Signal()
-    DEBOUNCE_MS = 50
+    DEBOUNCE_MS = 50  # one capacity search costs tens of ms: let typing settle first
 
     def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
         super().__init__(parent)
         self.store = store
         self.undo_stack = undo_stack
-        self._loading = False
+        self._init_analysis(evaluate=self._evaluate, finished=self._on_comparison, failed=self._on_failed,
+                            cancelled=self._on_cancelled, run_text="Compare chips")
         self.request: ServingRequest | None = None
         self.capacity = None
         self.chips_for_demand: int | None = None
@@ -167,20 +179,7 @@ class InferencePanel(QWidget):
         style.register_chips(self._chips.values())
         self._models = {m.id: m for m in store.models()}
 
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(self.DEBOUNCE_MS)
-        self.timer.timeout.connect(self._evaluate)
-        self.runner = LatestRunner(self)
-        self.runner.progress.connect(lambda f, m: self.run_bar.set_progress(f, m))
-        self.runner.finished.connect(self._on_comparison)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.cancelled.connect(self._on_cancelled)
-        self.runner.busy_changed.connect(lambda busy: self.run_bar.set_busy(busy))
-
-        self.errors = FieldErrors()
-        self.banner = MessageBanner()
-        scroll = form_scroll_area(self._build_form())
+        form = self._build_form()
 
         self.tiles = FigureTiles([
             ("throughput", "Throughput at SLO (tokens/s/chip)", "Output tokens per second per chip at the largest load that meets both targets"),
@@ -193,7 +192,6 @@ class InferencePanel(QWidget):
             ("memory", "Weights per chip (GB)", "Model weights held by each chip of a replica"),
         ], columns=4)
         self.notes = notes_label()
-        self.run_bar = RunBar("Compare chips")
         self.run_bar.run_button.setToolTip("Compute the comparison across chip types again")
         self.run_bar.run_clicked.connect(lambda: self.start_comparison(force=True))
         self.run_bar.cancel_clicked.connect(self.cancel_comparison)
@@ -202,6 +200,14 @@ class InferencePanel(QWidget):
                                      x_unit="ms", y_label="Output throughput", y_unit="tokens/s per chip")
         self.ttft_chart = PlotPanel("Time to first token vs running batch", x_label="Running batch",
                                     x_unit="sequences per replica", y_label="TTFT", y_unit="ms")
+        # Under load (simulated request by request, Poisson arrivals, lengths with CV 0.5)
+        self.load_chart = PlotPanel("Latency vs offered load (chosen chip)", x_label="Offered load",
+                                    x_unit="requests/s per replica", y_label="Latency", y_unit="ms")
+        self.ttft_hist_chart = PlotPanel("TTFT distribution at the chosen load", x_label="TTFT", x_unit="ms",
+                                         y_label="Requests", y_unit="share %")
+        self.kv_chart = PlotPanel("KV cache use over time at the chosen load", x_label="Time", x_unit="s",
+                                  y_label="KV used", y_unit="%")
+        self.load_note = notes_label()
         self.chips_chart = CategoryBarPanel("Chips needed for the demand", x_label="Chip type",
                                             y_label="Chips needed", y_unit="chips")
         self._tpot_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#C00000", width=1.5, style=Qt.PenStyle.DashLine),
@@ -244,17 +250,23 @@ class InferencePanel(QWidget):
         grid.addWidget(self.ttft_chart, 0, 1)
         grid.addWidget(self.chips_chart, 1, 0)
         grid.addWidget(table_box, 1, 1)
-        right = QVBoxLayout()
-        right.setSpacing(6)
-        right.addWidget(self.banner)
-        right.addWidget(self.tiles)
-        right.addWidget(self.notes)
-        right.addWidget(self.run_bar)
-        right.addLayout(grid, 1)
-        root = QHBoxLayout(self)
-        root.setContentsMargins(6, 6, 6, 6)
-        root.addWidget(scroll)
-        root.addLayout(right, 1)
+        compare_tab = QWidget()
+        compare_tab.setLayout(grid)
+        load_tab = QWidget()
+        load_grid = QGridLayout(load_tab)
+        load_grid.setSpacing(8)
+        # two rows of charts, as on the comparison page, so this page never raises the window's
+        # minimum height above a 720-pixel laptop screen; the note sits beside the KV chart
+        load_grid.addWidget(self.load_chart, 0, 0)
+        load_grid.addWidget(self.ttft_hist_chart, 0, 1)
+        load_grid.addWidget(self.kv_chart, 1, 0)
+        load_grid.addWidget(self.load_note, 1, 1)
+        self.chart_tabs = QTabWidget()
+        self.chart_tabs.setDocumentMode(True)
+        self.chart_tabs.addTab(compare_tab, "Chip comparison")
+        self.chart_tabs.addTab(load_tab, "Under load")
+        self.chart_tabs.setTabToolTip(1, "The chosen chip simulated request by request under Poisson arrivals")
+        self._layout_panel(form, [self.tiles, self.notes, self.run_bar], self.chart_tabs)
         self.apply_scenario_state({})
 
     # ---- form --------------------------------------------------------------------------------
@@ -347,10 +359,6 @@ class InferencePanel(QWidget):
         select_data(self.ep_combo, current)
         self.ep_combo.blockSignals(False)
 
-    def schedule(self, *_) -> None:
-        if not self._loading:
-            self.timer.start()
-
     # ---- inputs ------------------------------------------------------------------------------
     def read_request(self) -> ServingRequest | None:
         e = self.errors
@@ -363,25 +371,12 @@ class InferencePanel(QWidget):
         if chip is None:
             e.set("chip", "Pick a chip (the catalog is empty: add chips in the Fleet view).")
             return None
-        problems = 0
         tp = self.tp_combo.currentData()
         ep = self.ep_combo.currentData() if model.is_moe else None
-        if tp is not None and model.heads % tp:
-            e.set("tp", f"TP {tp} does not divide the {model.heads} attention heads.")
-            problems += 1
         wdt, kdt = self.weight_combo.currentData(), self.kv_combo.currentData()
-        if wdt == "fp8" and not chip.fp8_tflops:
-            e.set("weight_dtype", f"{short_chip_label(chip)} has no FP8 support: pick BF16, INT8 or INT4.")
-            problems += 1
-        if wdt == "int8" and not chip.int8_tops:
-            e.set("weight_dtype", f"{short_chip_label(chip)} has no INT8 support.")
-            problems += 1
-        if kdt == "fp8" and not chip.fp8_tflops:
-            e.set("kv_dtype", f"{short_chip_label(chip)} has no FP8 support: use a 16-bit KV cache.")
-            problems += 1
-        if not chip.hbm_gb or not chip.hbm_gbps:
-            e.set("chip", f"{short_chip_label(chip)} has no HBM size or bandwidth in the catalog: fill them in the Fleet view.")
-            problems += 1
+        problems = ServingStudy.from_dict(self.scenario_state()).problems(self._chips, self._models)
+        for problem in problems:  # the checks live once, in engine.studies
+            e.set(problem.field if problem.field in e._labels else "chip", problem.message)
         if problems:
             return None
         return ServingRequest(model=model, chip=chip, input_len=float(self.input_spin.value()),
@@ -408,14 +403,11 @@ class InferencePanel(QWidget):
         self.capacity = None
         self.chips_for_demand = None
         if req is None:
-            self.banner.show_error(STALE_MESSAGE)
-            mark_stale(self.result_widgets(), True)
+            self.show_invalid()
             self._draw_figures()
             self.evaluated.emit()
             return
-        if self.banner.kind == "error":
-            self.banner.dismiss()
-        mark_stale(self.result_widgets(), False)
+        self.show_valid()
         try:
             self.capacity = req.capacity()
             self.chips_for_demand = req.chips_for_demand(self.capacity)
@@ -453,6 +445,7 @@ class InferencePanel(QWidget):
         feasible = sum(1 for r in comparison.rows if r["capacity"] is not None and r["capacity"].feasible)
         self.run_bar.set_message(f"Compared {len(comparison.rows)} chip types; {feasible} meet the targets.")
         self._draw_comparison()
+        self._draw_load()
         self.analysis_finished.emit()
 
     def _on_failed(self, message: str) -> None:
@@ -587,8 +580,41 @@ class InferencePanel(QWidget):
     def _show_demand_per_day(self, *_) -> None:
         per_s = self.demand_spin.value()
         self.demand_hint.setText(
-            f"Output tokens at peak: {fmt_big(per_s)} per s = {fmt_big(per_s * 86_400)} per day "
+            f"Output tokens at peak: {fmt_big(per_s)} per s = {fmt_big(demand_per_day(per_s))} per day "
             "(the Forecast's unit)" if per_s > 0 else "No demand: chips needed is not computed.")
+
+    def _draw_load(self) -> None:
+        c = self.comparison
+        a = c.load if c is not None else None
+        for chart in (self.load_chart, self.ttft_hist_chart, self.kv_chart):
+            chart.clear_series()
+        if a is None:
+            self.load_note.setText(f"Under load: {c.load_error}." if c is not None and c.load_error else "")
+            return
+        cv = a.curve
+        rate = cv.offered_rate_per_s
+        self.load_chart.set_series("TTFT p50", rate, cv.ttft_ms_p50)
+        self.load_chart.set_series("TTFT p90", rate, cv.ttft_ms_p90)
+        self.load_chart.set_series("TTFT p99", rate, cv.ttft_ms_p99)
+        self.load_chart.set_series("TPOT p90", rate, cv.tpot_ms_p90)
+        ttft = a.chosen.sim.ttft_s[np.isfinite(a.chosen.sim.ttft_s)] * 1e3
+        if ttft.size:
+            counts, edges = np.histogram(ttft, bins=min(30, max(5, ttft.size // 10)))
+            share = 100.0 * counts / max(ttft.size, 1)
+            width = float(edges[1] - edges[0]) if len(edges) > 1 else 1.0
+            self.ttft_hist_chart.set_bars("Requests", 0.5 * (edges[:-1] + edges[1:]), share, width=0.9 * width)
+        kv_t, kv_u = a.chosen.sim.kv_time_s, a.chosen.sim.kv_used_frac
+        self.kv_chart.set_series("KV used", kv_t, 100.0 * kv_u, symbol=None)
+        out = a.chosen.output_tokens_per_s_per_chip
+        self.load_note.setText(
+            f"At {a.chosen_rate_per_s:.2f} requests/s per replica: {fmt(out)} output tokens/s per chip, "
+            f"TTFT p50/p90/p99 {a.chosen.ttft_ms['p50']:,.0f} / {a.chosen.ttft_ms['p90']:,.0f} / "
+            f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT p90 {a.chosen.tpot_ms['p90']:.1f} ms. "
+            + (f"Knee near {cv.knee_rate_per_s:.2f} requests/s (TTFT p90 three times its light-load value)"
+               if np.isfinite(cv.knee_rate_per_s) else "No knee up to 110% of saturation (TTFT p90 stays "
+               "under three times its light-load value)")
+            + f"; saturation {cv.saturation_rate_per_s:.2f} requests/s. Limiting: {a.limiting}."
+            + (f" ({a.note})" if a.note else ""))
 
     def comparison_table(self) -> tuple[list[str], list[list]]:
         headers = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
@@ -647,7 +673,8 @@ class InferencePanel(QWidget):
 
     def charts(self) -> dict:
         return {"throughput-latency": self.curve_chart, "ttft": self.ttft_chart,
-                "chips-needed": self.chips_chart}
+                "chips-needed": self.chips_chart, "latency-vs-load": self.load_chart,
+                "ttft-distribution": self.ttft_hist_chart, "kv-use": self.kv_chart}
 
     def tables(self) -> dict:
         out = {"figures": (["Figure", "Value", "Unit"], self.figure_rows())}
@@ -698,10 +725,15 @@ class InferencePanel(QWidget):
             "output_len": self.output_spin.value(), "ttft_ms": self.ttft_spin.value(),
             "tpot_ms": self.tpot_spin.value(), "prefix_cache_pct": self.prefix_spin.value(),
             "demand_tokens_per_s": self.demand_spin.value(), "compare_chips": self.compare_button.selected(),
+            "version": DEFAULTS["version"],
         }
 
     def apply_scenario_state(self, state: dict) -> None:
-        s = {**DEFAULTS, **{k: v for k, v in (state or {}).items() if k in DEFAULTS}}
+        try:
+            s = ServingStudy.from_dict(state).to_dict()
+        except UserError as exc:  # saved by a newer Fleetcast: show the defaults and say why
+            self.banner.show_error(str(exc))
+            s = dict(DEFAULTS)
         self._loading = True
         try:
             if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
@@ -728,7 +760,6 @@ class InferencePanel(QWidget):
         self.schedule()
 
     def shutdown(self) -> None:
-        self.timer.stop()
-        self.runner.cancel(emit=False)
+        super().shutdown()
         self._running_key = None
 

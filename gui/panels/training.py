@@ -9,45 +9,37 @@ one, a progress bar and Cancel sit above the charts, and the window never waits 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
 
 import numpy as np
 from PySide6.QtCore import QDate, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QCheckBox, QDateEdit, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
+    QCheckBox, QDateEdit, QFormLayout, QGridLayout, QLabel,
     QVBoxLayout, QWidget,
 )
 
-from engine.errors import Cancelled, UserError
-from engine.layout import DIMENSION, data_parallel, dtype_problem, layout_problems
+from engine.errors import UserError
+from engine.layout import DIMENSION, data_parallel
+from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-exported for tests)
+    TrainingAnalysis, TrainingStudy, heatmap_grid, run_training_analysis, scaling_counts,
+)
+from engine.studies import layout_label, training_key_figures, training_top_layouts
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.training import (
-    BREAKDOWN_KEYS, MEMORY_KEYS, REASONS, RECOMPUTE_NAMES, LayoutResult, SearchResult, TrainingInputs,
-    estimate_run, evaluate_layout, search_layouts,
+    BREAKDOWN_KEYS, MEMORY_KEYS, RECOMPUTE_NAMES, LayoutResult, TrainingInputs,
+    estimate_run, evaluate_layout,
 )
-from gui.panels.analysis_common import (
-    STALE_MESSAGE, mark_stale,
-    DEFAULT_COMPARE_CHIPS, ChipSetButton, FieldErrors, FigureTiles, RunBar, chip_label, combo, dspin,
-    fmt_big, form_scroll_area, notes_label, section, select_data, short_chip_label, spin,
+from gui.panels.base import (
+    AnalysisPanel,
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, FigureTiles, chip_label, combo, dspin,
+    fmt_big, notes_label, section, select_data, short_chip_label, spin,
 )
 from gui import style
-from gui.widgets.banner import MessageBanner
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.heatmap import HeatmapPanel
 from gui.widgets.plot_panel import PlotPanel
-from gui.workers import LatestRunner
 
-SCALING_FACTORS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)  # chip counts of the scaling curve, x the current
-DEFAULTS = {
-    "model_id": "llama3-70b", "chip_id": "ascend-910b2", "chips_source": "count", "num_chips": 1024,
-    "fleet_date": None, "tokens_t": 15.0, "seq_len": 0, "global_batch": 0, "dtype": "bf16",
-    "layout_mode": "search",
-    "layout": {"tp": 8, "pp": 4, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "micro_batch": 1,
-               "recompute": "selective"},
-    "price_per_chip_hour": 0.0, "custom": None, "compare_chips": list(DEFAULT_COMPARE_CHIPS),
-    "software": None,  # SOFTWARE_DEFAULTS
-}
+DEFAULTS = TrainingStudy().to_dict()  # the saved state is a TrainingStudy (engine.studies)
 # The run's software settings (TrainingInputs fields); defaults are today's common practice.
 SOFTWARE_DEFAULTS = {"flash_attention": True, "sequence_parallel": True, "grad_overlap": True,
                      "tp_comm_overlap": False, "dropout": False, "schedule": "1f1b", "cp_kind": "ring"}
@@ -76,95 +68,6 @@ MEMORY_NAMES = {
 }
 
 
-# ---- the background job (pure: engine inputs in, arrays out) -------------------------------
-
-@dataclass(frozen=True)
-class TrainingAnalysis:
-    key: tuple
-    search: SearchResult
-    grid_tp: tuple
-    grid_pp: tuple
-    grid_best: np.ndarray        # (pp, tp) best tokens/s per chip, NaN when nothing fits
-    grid_count: np.ndarray       # (pp, tp) feasible layouts
-    grid_reason: tuple           # (pp, tp) most common reason when infeasible
-    scaling_counts: tuple
-    scaling_chips: tuple         # chip ids
-    scaling_tokens_per_s_per_chip: np.ndarray  # (chips, counts), NaN when nothing fits
-
-
-def heatmap_grid(search: SearchResult):
-    """Best tokens/s per chip for every (TP, PP) pair, feasible counts and the commonest reason."""
-    tps = np.unique(search.tp)
-    pps = np.unique(search.pp)
-    ti = np.searchsorted(tps, search.tp)
-    pi = np.searchsorted(pps, search.pp)
-    cell = pi * len(tps) + ti
-    ncell = len(tps) * len(pps)
-    best = np.full(ncell, -1.0)
-    feas = search.feasible
-    np.maximum.at(best, cell[feas], search.tokens_per_s_per_chip[feas])
-    count = np.bincount(cell[feas], minlength=ncell)
-    nr = len(REASONS)
-    by_reason = np.bincount(cell * nr + search.reason.astype(np.int64), minlength=ncell * nr).reshape(ncell, nr)
-    by_reason[:, 0] = 0
-    commonest = np.argmax(by_reason, axis=1)
-    best = np.where(count > 0, best, np.nan)
-    reasons = [[("" if count[j * len(tps) + i] else
-                 (REASONS[commonest[j * len(tps) + i]] if by_reason[j * len(tps) + i].any()
-                  else "TP × PP does not divide the chip count"))
-                for i in range(len(tps))] for j in range(len(pps))]
-    return (tuple(int(t) for t in tps), tuple(int(p) for p in pps), best.reshape(len(pps), len(tps)),
-            count.reshape(len(pps), len(tps)), tuple(tuple(r) for r in reasons))
-
-
-def scaling_counts(num_chips: int) -> tuple:
-    out = sorted({max(8, int(round(num_chips * f / 8.0)) * 8) for f in SCALING_FACTORS})
-    return tuple(out)
-
-
-def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: tuple, key: tuple = (), *,
-                          progress=None, should_stop=None) -> TrainingAnalysis:
-    """The layout search of `inputs` (free layout) and best throughput per chip type and count."""
-    free = replace(inputs, tp=None, pp=None, vpp=None, dp=None, cp=None, ep=None, zero_stage=None,
-                   micro_batch=None, recompute=None)
-    steps = 1 + len(compare_chips) * len(counts)
-
-    def report(done, message):
-        if progress is not None:
-            progress(done / steps, message)
-
-    search = search_layouts(free, should_stop=should_stop, top_k=5,
-                            progress=lambda f, m: report(f, f"Layout search: {m}"))
-    grid = heatmap_grid(search)
-    tokens = np.full((len(compare_chips), len(counts)), np.nan)
-    done = 1
-    for a, chip in enumerate(compare_chips):
-        for b, n in enumerate(counts):
-            if should_stop is not None and should_stop():
-                raise Cancelled("scaling curve cancelled")
-            try:
-                r = search_layouts(replace(free, chip=chip, num_chips=int(n)), top_k=1, should_stop=should_stop)
-                if r.best is not None:
-                    tokens[a, b] = r.best.tokens_per_s_per_chip
-            except UserError:
-                pass  # e.g. no 16-bit peak in the catalog: a gap in the curve
-            done += 1
-            report(done, f"Scaling curve: {short_chip_label(chip)} on {n:,} chips")
-    return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
-                            grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
-                            scaling_chips=tuple(c.id for c in compare_chips),
-                            scaling_tokens_per_s_per_chip=tokens)
-
-
-def layout_label(layout: dict) -> str:
-    parts = [f"TP{layout['tp']}", f"PP{layout['pp']}"]
-    if layout.get("cp", 1) > 1:
-        parts.append(f"CP{layout['cp']}")
-    if layout.get("ep", 1) > 1:
-        parts.append(f"EP{layout['ep']}")
-    return " ".join(parts)
-
-
 def _set_text_if_changed(label, text: str) -> None:
     if label.text() != text:  # a relayout of the form per edit costs more than the evaluation
         label.setText(text)
@@ -176,29 +79,22 @@ def _qdate(day: dt.date) -> QDate:
 
 # ---- the panel ------------------------------------------------------------------------------
 
-class TrainingPanel(QWidget):
-    status_message = Signal(str)
-    evaluated = Signal()          # after every redraw from a single evaluation (tests, bench)
+class TrainingPanel(AnalysisPanel):
     analysis_finished = Signal()  # after the background search + scaling result is drawn
-    DEBOUNCE_MS = 8  # an evaluation costs ~1 ms: coalesce one event-loop burst, no more
     ANALYSIS_DELAY_MS = 250
 
     def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
         super().__init__(parent)
         self.store = store
         self.undo_stack = undo_stack
-        self._loading = False
+        self._init_analysis(evaluate=self._evaluate, finished=self._on_analysis, failed=self._on_analysis_failed,
+                            cancelled=self._on_analysis_cancelled, run_text="Run search")
         self.result: LayoutResult | None = None
         self.run_estimate = None
         self.inputs: TrainingInputs | None = None
         self.analysis: TrainingAnalysis | None = None
         self._running_key = None
         self._reload_catalog()
-
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(self.DEBOUNCE_MS)
-        self.timer.timeout.connect(self._evaluate)
 
         # The search starts once edits settle, after the quick evaluation has been drawn.
         self.analysis_timer = QTimer(self)
@@ -208,16 +104,7 @@ class TrainingPanel(QWidget):
         self._scaling_drawn = None
         self.heatmap_note = ""
 
-        self.runner = LatestRunner(self)
-        self.runner.progress.connect(lambda f, m: self.run_bar.set_progress(f, m))
-        self.runner.finished.connect(self._on_analysis)
-        self.runner.failed.connect(self._on_analysis_failed)
-        self.runner.cancelled.connect(self._on_analysis_cancelled)
-        self.runner.busy_changed.connect(lambda busy: self.run_bar.set_busy(busy))
-
-        self.errors = FieldErrors()
-        self.banner = MessageBanner()
-        scroll = form_scroll_area(self._build_form())
+        form = self._build_form()
 
         self.tiles = FigureTiles([
             ("time", "Time to train (days)", "Wall-clock days for the token budget, failures and checkpoints included"),
@@ -232,7 +119,6 @@ class TrainingPanel(QWidget):
             ("layout", "Layout", "Parallel layout evaluated (searched or as entered)"),
         ], columns=5)
         self.notes = notes_label()
-        self.run_bar = RunBar("Run search")
         self.run_bar.run_button.setToolTip("Search layouts and compute the scaling curve again")
         self.run_bar.run_clicked.connect(lambda: self.start_analysis(force=True))
         self.run_bar.cancel_clicked.connect(self.cancel_analysis)
@@ -257,18 +143,7 @@ class TrainingPanel(QWidget):
         grid.addWidget(self.heatmap, 1, 0)
         grid.addWidget(self.scaling_chart, 1, 1)
 
-        right = QVBoxLayout()
-        right.setSpacing(6)
-        right.addWidget(self.banner)
-        right.addWidget(self.tiles)
-        right.addWidget(self.notes)
-        right.addWidget(self.run_bar)
-        right.addLayout(grid, 1)
-        root = QHBoxLayout(self)
-        root.setContentsMargins(6, 6, 6, 6)
-        root.addWidget(scroll)
-        root.addLayout(right, 1)
-
+        self._layout_panel(form, [self.tiles, self.notes, self.run_bar], grid)
         self.apply_scenario_state({})
 
     # ---- catalog -----------------------------------------------------------------------------
@@ -462,83 +337,45 @@ class TrainingPanel(QWidget):
         self.schedule()
 
     # ---- inputs ------------------------------------------------------------------------------
-    def schedule(self, *_) -> None:
-        """Re-evaluate 50 ms after the last edit."""
-        if not self._loading:
-            self.timer.start()
-
     def installed_on(self, chip_id: str, day: dt.date) -> int:
         return installed_on(self._orders, chip_id, day)
 
     def current_model(self):
-        model = self._models.get(self.model_combo.currentData())
-        if model is None or not self.custom_check.isChecked():
-            return model
-        changes = {name: box.value() for name, box in self.custom_spins.items()}
-        return replace(model, id="custom", name=f"Custom ({model.name})", params_b_reported=None, **changes)
+        return self.current_study().model(self._models)
+
+    def current_study(self) -> TrainingStudy:
+        return TrainingStudy.from_dict(self.scenario_state())
 
     def read_inputs(self) -> TrainingInputs | None:
-        """The current inputs, or None after showing each problem at its field."""
+        """The current inputs, or None after showing each problem at its field (the checks are
+        the study's, in engine.studies)."""
         e = self.errors
         e.clear()
-        problems = 0
-        model = self.current_model()
-        chip = self._chips.get(self.chip_combo.currentData())
-        if model is None:
-            e.set("model", "Pick a model preset (the store has none: add one with `fleetcast models`).")
-            return None
-        if chip is None:
-            e.set("chip", "Pick a chip (the catalog is empty: add chips in the Fleet view).")
-            return None
-        if self.custom_check.isChecked():
-            for problem in model.validate():
-                field = problem.split(":", 1)[0].strip()
-                key = f"custom_{field}" if f"custom_{field}" in e._labels else "custom_layers"
-                e.set(key, problem)
-                problems += 1
-        if self.source_combo.currentData() == "fleet":
-            day = self.date_edit.date().toPython()
-            n = self.installed_on(chip.id, day)
-            self.fleet_hint.setText(f"{n:,} {short_chip_label(chip)} installed on {day.isoformat()} "
-                                    f"(delivered by {(day - dt.timedelta(days=INSTALL_LAG_DAYS)).isoformat()}).")
-            if n <= 0:
-                e.set("fleet_date", f"No {short_chip_label(chip)} installed by {day.isoformat()}: pick a later date, "
-                                    "another chip, or enter a count.")
-                problems += 1
+        study = self.current_study()
+        chip = self._chips.get(study.chip_id)
+        if study.chips_source == "fleet" and chip is not None:
+            day = study.day(self._orders)
+            n = study.chips_used(self._orders)
+            _set_text_if_changed(self.fleet_hint, f"{n:,} {short_chip_label(chip)} installed on {day.isoformat()} "
+                                 f"(delivered by {(day - dt.timedelta(days=INSTALL_LAG_DAYS)).isoformat()}).")
         else:
-            n = self.count_spin.value()
-            self.fleet_hint.setText("")
-        fixed = self.mode_combo.currentData() == "fixed"
-        layout = {}
-        if fixed:
-            values = {"tp": self.tp_spin.value(), "pp": self.pp_spin.value(), "cp": self.cp_spin.value(),
-                      "ep": self.ep_spin.value(), "vpp": self.vpp_spin.value(), "micro_batch": self.mb_spin.value()}
-            found = layout_problems(values, n, model)  # the checks live once, in engine.layout
-            for problem in found:
-                e.set(problem.key, problem.message)
-            problems += len(found)
-            dp = data_parallel(n, values)
-            divides = not any("does not divide" in p.message and "chips" in p.message for p in found)
-            _set_text_if_changed(self.dp_label, f"{dp:,} (chips / (TP × PP × CP))" if divides else "–")
-            layout = dict(dp=dp, zero_stage=self.zero_combo.currentData(),
-                          recompute=self.recompute_combo.currentData(), **values)
-        dtype = self.dtype_combo.currentData()
-        problem = dtype_problem(dtype, chip)
-        if problem:
-            e.set("dtype", problem)
-            problems += 1
-        if not chip.peak_tflops("bf16"):
-            e.set("chip", f"{short_chip_label(chip)} has no 16-bit peak in the catalog: fill it in the Fleet view.")
-            problems += 1
+            _set_text_if_changed(self.fleet_hint, "")
+        problems = study.problems(self._chips, self._models, self._orders)
+        for problem in problems:
+            e.set(problem.field if problem.field in e._labels else "model", problem.message)
+        if study.layout_mode == "fixed":
+            n = study.chips_used(self._orders)
+            values = study.fixed_layout()
+            divides = n > 0 and n % (values["tp"] * values["pp"] * values["cp"]) == 0
+            _set_text_if_changed(self.dp_label, f"{data_parallel(n, values):,} (chips / (TP × PP × CP))"
+                                 if divides else "–")
         if problems:
             return None
         software = self.software_settings()
-        if fixed and software["schedule"] != "1f1b" and layout.get("vpp", 1) > 1:
+        if study.layout_mode == "fixed" and software["schedule"] != "1f1b" and study.fixed_layout()["vpp"] > 1:
             e.set("schedule", "Zero-bubble and DualPipe run one chunk per stage: set VPP to 1.")
             return None
-        inputs = TrainingInputs(model=model, chip=chip, num_chips=int(n), seq_len=self.seq_spin.value() or None,
-                                global_batch_seqs=self.batch_spin.value() or None, dtype=dtype, **layout,
-                                **software)
+        inputs = study.training_inputs(self._chips, self._models, self._orders, software=software)
         batch = inputs.batch_seqs()
         _set_text_if_changed(self.batch_hint, 
             f"{'Auto' if not self.batch_spin.value() else 'Set'}: {batch:,} sequences × {inputs.seq:,} tokens "
@@ -561,13 +398,10 @@ class TrainingPanel(QWidget):
         inp = self.read_inputs()
         self.inputs = inp
         if inp is None:
-            self.banner.show_error(STALE_MESSAGE)
-            mark_stale(self.result_widgets(), True)
+            self.show_invalid()
             self.evaluated.emit()
             return
-        if self.banner.kind == "error":
-            self.banner.dismiss()
-        mark_stale(self.result_widgets(), False)
+        self.show_valid()
         if self.mode_combo.currentData() == "fixed":
             try:
                 self.result = evaluate_layout(inp)
@@ -791,10 +625,6 @@ class TrainingPanel(QWidget):
                 "Workload": f"{inp.num_chips:,} × {short_chip_label(inp.chip)}, {self.tokens_spin.value():g}T tokens, "
                             f"sequence {inp.seq:,}, global batch {inp.batch_seqs():,} sequences, {inp.dtype.upper()}"}
 
-    def result_widgets(self) -> list:
-        """What shows results (greyed while the inputs are invalid)."""
-        return [self.tiles, self.notes, *self.charts().values()]
-
     def charts(self) -> dict:
         return {"step-time": self.step_chart, "memory": self.memory_chart,
                 "layout-search": self.heatmap, "scaling": self.scaling_chart}
@@ -803,36 +633,12 @@ class TrainingPanel(QWidget):
         out = {}
         figures = self.figure_rows()
         out["figures"] = (["Figure", "Value", "Unit"], figures)
-        a = self.analysis
-        if a is not None:
-            headers = ["Rank", "TP (ways)", "PP (stages)", "DP (ways)", "CP (ways)", "EP (ways)", "VPP (chunks)",
-                       "ZeRO stage", "Micro-batch (sequences)", "Recompute", "Throughput per chip (tokens/s)",
-                       "Step time (s)", "MFU (%)", "Memory per chip (GB)"]
-            rows = []
-            for i, r in enumerate(a.search.top):
-                lay = r.layout
-                rows.append([i + 1, lay["tp"], lay["pp"], lay["dp"], lay["cp"], lay["ep"], lay["vpp"],
-                             lay["zero_stage"], lay["micro_batch"], lay["recompute"], r.tokens_per_s_per_chip,
-                             r.step_time_s, r.mfu_pct, r.memory_gb_per_chip])
-            out["top-layouts"] = (headers, rows)
+        if self.analysis is not None:
+            out["top-layouts"] = training_top_layouts(self.analysis.search)
         return out
 
     def figure_rows(self) -> list[list]:
-        r, est, inp = self.result, self.run_estimate, self.inputs
-        if r is None or inp is None:
-            return []
-        rows = [["Model", inp.model.name, ""], ["Chip", short_chip_label(inp.chip), ""], ["Chips", inp.num_chips, "chips"],
-                ["Layout", layout_label(r.layout), ""], ["Feasible", r.feasible, ""],
-                ["Global batch", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()), "sequences"],
-                ["Tokens per step", int(r.layout.get("global_batch_seqs") or inp.batch_seqs()) * inp.seq, "tokens"],
-                ["Step time", r.step_time_s, "s"], ["Throughput per chip", r.tokens_per_s_per_chip, "tokens/s"],
-                ["Throughput", r.tokens_per_s_per_chip * inp.num_chips, "tokens/s"], ["MFU", r.mfu_pct, "%"],
-                ["Memory per chip", r.memory_gb_per_chip, "GB"], ["HBM per chip", r.memory_capacity_gb, "GB"]]
-        if est is not None:
-            rows += [["Token budget", est.tokens, "tokens"], ["Time to train", est.time_to_train_days, "days"],
-                     ["Chip-hours", est.chip_hours, "chip-hours"], ["Energy", est.energy_mwh, "MWh"],
-                     ["Cost", est.cost_usd, "USD"], ["Goodput", 100 * est.goodput, "%"]]
-        return rows
+        return training_key_figures(self.inputs, self.result, self.run_estimate)
 
     def compute_now(self) -> None:
         """Evaluate the current inputs and run the search + scaling curve synchronously."""
@@ -870,11 +676,16 @@ class TrainingPanel(QWidget):
             "price_per_chip_hour": self.price_spin.value(),
             "compare_chips": self.compare_button.selected(),
             "software": self.software_settings(),
+            "version": DEFAULTS["version"],
         }
 
     def apply_scenario_state(self, state: dict) -> None:
-        s = {**DEFAULTS, **{k: v for k, v in (state or {}).items() if k in DEFAULTS}}
-        layout = {**DEFAULTS["layout"], **(s.get("layout") or {})}
+        try:
+            s = TrainingStudy.from_dict(state).to_dict()
+        except UserError as exc:  # saved by a newer Fleetcast: show the defaults and say why
+            self.banner.show_error(str(exc))
+            s = dict(DEFAULTS)
+        layout = dict(s["layout"])
         self._loading = True
         try:
             if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
@@ -924,7 +735,6 @@ class TrainingPanel(QWidget):
         return first_month_all_installed(self._orders)
 
     def shutdown(self) -> None:
-        self.timer.stop()
         self.analysis_timer.stop()
-        self.runner.cancel(emit=False)
+        super().shutdown()
         self._running_key = None

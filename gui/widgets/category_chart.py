@@ -20,6 +20,7 @@ from gui.widgets.plot_panel import PlotPanel, format_number
 
 
 class CategoryBarPanel(PlotPanel):
+    legend_beside_ok = False  # category names already take the bottom; a dozen segments need width
     def __init__(self, title: str = "", *, x_label: str = "", y_label: str = "", y_unit: str = "",
                  bar_width: float = 0.6, parent=None):
         super().__init__(title, x_label=x_label, y_label=y_label, y_unit=y_unit, parent=parent)

@@ -45,6 +45,8 @@ def compact_number(value: float) -> str:
 
 
 class HeatmapPanel(PlotPanel):
+    legend_beside_ok = False  # reasons are long; the colour bar sits at the right
+
     def __init__(self, title: str = "", *, x_label: str = "", x_unit: str = "", y_label: str = "",
                  y_unit: str = "", value_label: str = "Value", value_unit: str = "",
                  colormap: str = "viridis", parent=None):

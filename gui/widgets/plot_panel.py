@@ -33,7 +33,7 @@ PALETTE = style.EXTENDED
 HOVER_RADIUS_PX = 40.0
 # Small enough that two rows of charts, the figures and the run bar fit a 1280x720 laptop
 # (the panels give charts the rest of the height; this is only the floor).
-MIN_PLOT_HEIGHT_PX = 140
+MIN_PLOT_HEIGHT_PX = 120
 MIN_PLOT_WIDTH_PX = 240
 
 
@@ -307,6 +307,8 @@ class PlotPanel(QWidget):
         notice = getattr(self, "_notice", None)
         return notice.toPlainText() if notice is not None and notice.isVisible() else ""
 
+    legend_beside_ok = True  # bar charts with many segments keep theirs below
+
     def legend_names(self) -> list[str]:
         if self.legend is None:
             return []
@@ -319,23 +321,43 @@ class PlotPanel(QWidget):
             return
         names = self.legend_names()
         width = max(self.plot_widget.width(), MIN_PLOT_WIDTH_PX)
-        signature = (tuple(names), width)
+        # A short, wide chart (a laptop screen) keeps its height for the curves: legend at the
+        # right in one column; otherwise below the axes in as many columns as fit.
+        beside = self.legend_beside_ok and self.plot_widget.height() < 260 and width >= 400 and len(names) <= 8
+        signature = (tuple(names), width, beside)
         if signature == getattr(self, "_legend_signature", None):
             self._fit_texts()
             return  # most redraws update data only: nothing to lay out (the edit stays fast)
         self._legend_signature = signature
         longest = max([len(n) for n in names] or [0])
         per_entry_px = 34 + 6.5 * longest  # sample + label at 8 pt
-        columns = max(1, min(len(names) or 1, int(width // max(per_entry_px, 1.0))))
+        columns = 1 if beside else max(1, min(len(names) or 1, int(width // max(per_entry_px, 1.0))))
         if self.legend.columnCount != columns:
             self.legend.setColumnCount(columns)
         self.legend.setVisible(bool(names))
         self.legend.updateSize()
-        height = self.legend.boundingRect().height() if names else 0.0
-        self.plot_item.layout.setContentsMargins(0, 0, 0, height + 2)
+        rect = self.legend.boundingRect() if names else None
+        if beside:
+            # The legend's own rect can lag its labels: measure the widest label instead.
+            label_px = max([label.item.boundingRect().width() for _sample, label in self.legend.items] or [0.0])
+            needed = max(rect.width() if rect else 0.0, label_px + 40.0)
+            self.plot_item.layout.setContentsMargins(0, 0, needed + 4 if names else 0, 0)
+        else:
+            self.plot_item.layout.setContentsMargins(0, 0, 0, (rect.height() + 2) if rect else 0)
         # Now, not at the next event loop pass: an export may follow before any events run.
         self.plot_item.layout.activate()
-        self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
+        if beside and self.plot_item.minimumWidth() > self.plot_widget.width():
+            # Titles and axes need more width than is left beside the legend: put it below.
+            self.legend_beside_ok = False
+            self._legend_signature = None
+            self.layout_legend()
+            self.legend_beside_ok = True
+            self._legend_signature = signature  # decided for this size: don't retry on every redraw
+            return
+        if beside:
+            self.legend.anchor(itemPos=(1, 0.5), parentPos=(1, 0.5), offset=(-2, 0))
+        else:
+            self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
         self._fit_texts()
 
     def resizeEvent(self, event) -> None:
@@ -348,7 +370,11 @@ class PlotPanel(QWidget):
         tooltip), rather than cut off at the widget's edge."""
         from PySide6.QtGui import QFontMetrics
 
-        width = self.plot_item.width()
+        # The room the layout can give, not the plot item's current width (a long title would
+        # otherwise hold the item wider than the widget, beside a legend on the right).
+        _left, _top, right_margin, _bottom = self.plot_item.layout.getContentsMargins()
+        width = min(self.plot_item.width(), self.plot_widget.width() - right_margin) \
+            if self.plot_widget.width() > 0 else self.plot_item.width()
         if width <= 0:
             return
         axis = self.plot_item.getAxis("left")

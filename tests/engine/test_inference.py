@@ -206,15 +206,17 @@ def test_moe_reads_fewer_expert_bytes_at_small_batch():
     assert a.decode_breakdown_ms["weights_ms"] < 0.6 * b.decode_breakdown_ms["weights_ms"]
 
 
-def test_engine_version_factor_overrides_family():
+def test_factors_are_keyed_by_family_never_by_version():
     from engine.inference import resolve_factors
 
-    chip = CHIPS["h100-sxm5-80gb"].with_calibration(**{"inf_ttft_sync@trtllm": 0.1,
-                                                        "inf_ttft_sync@trtllm@9.9": 0.7})
-    assert resolve_factors(chip, "trtllm@9.9")["inf_ttft_sync"] == 0.7
-    assert resolve_factors(chip, "trtllm@1.0")["inf_ttft_sync"] == 0.1   # unlisted version: family
-    assert resolve_factors(chip, "trtllm")["inf_ttft_sync"] == 0.1
-    assert resolve_factors(chip, "TRTLLM@9.9", {"inf_ttft_sync@trtllm@9.9": 0.3})["inf_ttft_sync"] == 0.3
+    chip = CHIPS["h100-sxm5-80gb"].with_calibration(**{"inf_moe_eff@trtllm": 0.9,
+                                                        "inf_moe_eff@trtllm@9.9": 0.1})
+    assert resolve_factors(chip, "trtllm@9.9")["inf_moe_eff"] == 0.9   # the version key is ignored
+    assert resolve_factors(chip, "trtllm@1.0")["inf_moe_eff"] == 0.9
+    assert resolve_factors(chip, "fastertransformer")["inf_moe_eff"] == 0.9   # FT is the TRT-LLM family
+    assert resolve_factors(chip, "TRTLLM", {"inf_moe_eff@trtllm": 0.3})["inf_moe_eff"] == 0.3
+    assert "inf_ttft_sync" not in resolve_factors(chip, "trtllm")        # the old TTFT fudge is gone
+    assert "inf_ttft_wait_steps" not in resolve_factors(chip, "trtllm")
 
 
 def test_attention_dp_single_prompt_runs_on_one_rank():

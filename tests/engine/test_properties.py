@@ -105,7 +105,8 @@ def _serving(model, chip, tp, concurrency, input_len, output_len):
     from engine.inference import ServingInputs, evaluate_serving
 
     return evaluate_serving(ServingInputs(model=model, chip=chip, input_len=input_len, output_len=output_len,
-                                          tp=tp, scenario="concurrency", concurrency=concurrency))
+                                          tp=tp, scenario="concurrency", concurrency=concurrency,
+                                          requests=max(2 * concurrency, 16)))
 
 
 @SETTINGS

@@ -4,11 +4,10 @@ import csv
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from engine.catalog import reference_chips, reference_models
-from engine.training import GIB, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput
+from engine.training import TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput
 from engine.validation import read_cases_csv, validate_training_cases
 
 CHIPS = reference_chips()

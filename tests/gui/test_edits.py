@@ -142,7 +142,7 @@ def test_no_question_without_edits(window, qtbot):
 
 
 def test_stale_results_are_greyed_while_inputs_are_invalid(store, qtbot):
-    from gui.panels.analysis_common import STALE_MESSAGE, is_stale
+    from gui.panels.base import STALE_MESSAGE, is_stale
     from gui.panels.training import TrainingPanel
 
     panel = TrainingPanel(store)
@@ -186,3 +186,19 @@ def _forget_window_settings():
 
     for group in ("window", "scenarios", "fleet"):
         settings().remove(group)
+
+
+def test_visiting_every_area_is_not_an_edit_but_a_forecast_edit_is(window, qtbot):
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        QApplication.processEvents()
+    assert not window.isWindowModified()
+    forecast = window.panels["forecast"]
+    depth = window.undo_stack.count()
+    forecast.months_spin.setValue(forecast.months_spin.value() + 12)
+    qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 1)
+    assert window.isWindowModified() and "Forecast" in window.undo_stack.text(depth)
+    window.undo_stack.undo()
+    assert not window.isWindowModified()
+    for panel in window.panels.values():
+        panel.shutdown()

@@ -130,7 +130,8 @@ def test_export_writes_valid_png_svg_csv(panel, tmp_path):
         image = QImage(str(tmp_path / "out" / f"forecast_{chart}.png"))
         assert not image.isNull() and image.width() == 1600
         ET.parse(tmp_path / "out" / f"forecast_{chart}.svg")
-        lines = (tmp_path / "out" / f"forecast_{chart}.csv").read_text().splitlines()
+        lines = [line for line in (tmp_path / "out" / f"forecast_{chart}.csv").read_text().splitlines()
+                 if not line.startswith("#")]  # the context lines (scenario, chart) come first
         assert len(lines) > 1 and lines[0].startswith(("Date", "Series"))
     assert "forecast_monthly.csv" in names and "forecast_key_figures.csv" in names
 

@@ -133,14 +133,15 @@ def test_every_chart_and_table_exports(panel, tmp_path):
     panel.apply_scenario_state(STATE)
     panel.compute_now()
     charts = panel.charts()
-    assert set(charts) == {"throughput-latency", "ttft", "chips-needed"}
+    assert set(charts) == {"throughput-latency", "ttft", "chips-needed", "latency-vs-load", "ttft-distribution",
+                           "kv-use"}
     for name, chart in charts.items():
         png, svg, csv_path = chart.export_png(tmp_path / f"{name}.png"), chart.export_svg(tmp_path / f"{name}.svg"), \
             chart.export_csv(tmp_path / f"{name}.csv")
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert "<svg" in svg.read_text(encoding="utf-8")[:2000]
-        lines = csv_path.read_text(encoding="utf-8").splitlines()
-        assert len(lines) > 1 and "(" in lines[0], name
+        lines = [ln for ln in csv_path.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+        assert len(lines) > 1 and "(" in lines[0], name   # unit-bearing header after the comment lines
     tables = panel.tables()
     assert set(tables) == {"figures", "chip-comparison"}
     for name, (headers, rows) in tables.items():
@@ -167,3 +168,22 @@ def test_scenario_state_round_trips_and_moe_offers_expert_parallel(panel, store,
     assert other.capacity.ep == 8 or not other.capacity.feasible
     assert math.isfinite(other.capacity.weights_gb_per_chip)
     other.shutdown()
+
+
+def test_under_load_charts_show_the_knee_the_ttft_spread_and_kv_use(panel):
+    """The chosen chip simulated under Poisson load: latency percentiles rise with the offered
+    load, the TTFT histogram sums to 100%, KV use stays within 0-100%, the limit is named."""
+    panel.apply_scenario_state(STATE)
+    panel.compute_now()
+    a = panel.comparison.load
+    assert a is not None, panel.comparison.load_error
+    cv = a.curve
+    assert np.all(np.diff(cv.offered_rate_per_s) > 0)
+    assert cv.ttft_ms_p99[-1] >= cv.ttft_ms_p99[0] and cv.ttft_ms_p90[-1] > cv.ttft_ms_p90[0]
+    assert np.all(cv.ttft_ms_p50 <= cv.ttft_ms_p90 + 1e-9) and np.all(cv.ttft_ms_p90 <= cv.ttft_ms_p99 + 1e-9)
+    assert set(panel.load_chart.series_names()) == {"TTFT p50", "TTFT p90", "TTFT p99", "TPOT p90"}
+    _, share = panel.ttft_hist_chart.series_data("Requests")
+    assert sum(share) == pytest.approx(100.0)
+    _, kv = panel.kv_chart.series_data("KV used")
+    assert kv.min() >= 0 and kv.max() <= 100.0 + 1e-9
+    assert "Limiting:" in panel.load_note.text() and "requests/s" in panel.load_note.text()

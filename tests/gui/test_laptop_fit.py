@@ -23,6 +23,20 @@ def _inside(widget, window) -> bool:
     return window.rect().contains(rect)
 
 
+def _reveal(widget) -> None:
+    """Bring forward every tab page that holds `widget` (a chart on a hidden page has no geometry)."""
+    from PySide6.QtWidgets import QTabWidget
+
+    page = widget
+    while page is not None:
+        parent = page.parentWidget()
+        tabs = parent.parentWidget() if parent is not None else None  # a page sits in the tabs' stack
+        if isinstance(tabs, QTabWidget) and tabs.indexOf(page) >= 0:
+            tabs.setCurrentWidget(page)
+        page = parent
+    QApplication.processEvents()
+
+
 def test_first_window_size_follows_the_screen():
     assert first_window_size((1920, 1080)).toTuple() == (1360, 880)
     assert first_window_size((1280, 720)).toTuple() == (1280, 720 - WINDOW_FRAME_PX)
@@ -60,6 +74,7 @@ def test_every_area_fits_a_laptop_screen(store, qtbot, qsettings_isolated, scree
             window.tabs.setCurrentIndex(list(ANALYSIS_PANELS).index(key) + 1)
             QApplication.processEvents()
             for name, chart in panel.charts().items():
+                _reveal(chart)
                 assert _inside(chart.export_button, window), (key, name)
                 assert chart.plot_widget.height() >= 120, (key, name, chart.plot_widget.height())
         inference = window.panels["inference"]

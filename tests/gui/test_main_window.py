@@ -97,7 +97,7 @@ def test_geometry_and_area_saved_on_close_and_restored(store, qtbot, qsettings_i
     first.fleet_panel.detach()
     s = QSettings("Fleetcast", "Fleetcast")
     assert s.value("window/area", -1, type=int) == 3
-    assert not s.value("window/geometry", type=bytes) in (None, b"")
+    assert s.value("window/geometry", type=bytes) not in (None, b"")
     second = MainWindow(store)
     qtbot.addWidget(second)
     screen = second.screen().availableGeometry()  # restoring clamps to the (800x800 offscreen) screen

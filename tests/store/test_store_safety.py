@@ -661,3 +661,32 @@ def test_two_upgrades_in_one_second_keep_both_backups(tmp_path, monkeypatch):
     second.close()
     assert second.backup_path != first.backup_path
     assert first.backup_path.read_bytes() == first_bytes
+
+
+def test_two_imports_at_once_both_finish_or_one_says_in_use(seeded, tmp_path):
+    """The reported case, with real processes: the second used to die with a 'locked' traceback."""
+    import sys
+
+    rows = "\n".join(f"buyer{i},NVIDIA,h20-96gb,10,2025-01-01,2025-02-01:5" for i in range(1500))
+    sheets = []
+    for name in ("first", "second"):
+        sheet = tmp_path / f"{name}.csv"
+        sheet.write_text("buyer,vendor,chip_id,quantity,order_date,deliveries\n" + rows + "\n")
+        sheets.append(sheet)
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "--db", str(seeded), "orders", "import", str(s)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for s in sheets]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    for code, err in results:
+        assert "Traceback" not in err and code in (0, 1), err
+        if code == 1:
+            assert "in use" in one_line_error(err)
+    finished = sum(code == 0 for code, _ in results)
+    assert finished >= 1
+    store = open_store(seeded)
+    assert len(store.orders()) == 3 + 1500 * finished  # each import whole or not at all
+    store.close()

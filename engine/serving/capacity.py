@@ -1,0 +1,399 @@
+"""Serving figures under load from the simulator: one scenario, load curves, SLO capacity.
+
+- `simulate_scenario(inputs, ...)`: a `ServingInputs` scenario (concurrency, server, offline)
+  run request by request on one replica (replicas share nothing: the load is divided).
+- `load_curve(...)`: latency percentiles and throughput as the offered load rises (the knee).
+- `slo_capacity_tokens_per_s_per_chip(...)`: the highest Poisson load whose TTFT/TPOT
+  percentiles meet the targets, as output tokens/s per chip (what the forecast needs).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import UserError
+from engine.serving.cost_model import StepCostModel, build_cost_model
+from engine.serving.families import SchedulerConfig, engine_family, scheduler_for
+from engine.serving.simulator import PrefillPool, SimResult, Workload, percentiles, simulate
+
+DEFAULT_REQUESTS = 2000
+MAX_SIMULATED_BATCH = 512   # SLO capacity: replicas running more sequences keep the steady-state figure
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    """One simulated load point, with the figures a user reads (ms, tokens/s per chip)."""
+
+    sim: SimResult
+    chips_per_replica: int
+    ttft_ms: dict                 # mean, p50, p90, p99
+    tpot_ms: dict
+    e2e_ms: dict
+    queue_ms: dict
+    output_tokens_per_s_per_chip: float
+    total_tokens_per_s_per_chip: float
+    requests: int
+
+
+def _ms(d: dict) -> dict:
+    return {k: v * 1e3 for k, v in d.items()}
+
+
+def run_load(cm: StepCostModel, sched: SchedulerConfig, workload: Workload, chips_per_replica: int) -> LoadRun:
+    sim = simulate(cm, sched, workload)
+    return LoadRun(sim=sim, chips_per_replica=chips_per_replica, ttft_ms=_ms(percentiles(sim.ttft_s)),
+                   tpot_ms=_ms(percentiles(sim.tpot_s)), e2e_ms=_ms(percentiles(sim.e2e_s)),
+                   queue_ms=_ms(percentiles(sim.queue_s)),
+                   output_tokens_per_s_per_chip=sim.output_tokens_per_s / chips_per_replica,
+                   total_tokens_per_s_per_chip=sim.total_tokens_per_s / chips_per_replica,
+                   requests=workload.requests)
+
+
+def cost_model_for(inputs) -> StepCostModel:
+    return build_cost_model(inputs.model, inputs.chip, tp=inputs.tp, ep=inputs.ep, pp=inputs.pp,
+                            weight_dtype=inputs.weight_dtype, kv_dtype=inputs.kv_dtype, engine=inputs.engine,
+                            factors=inputs.factors or None)
+
+
+def scheduler_of(inputs, cm: StepCostModel) -> SchedulerConfig:
+    """The family's documented scheduler; `inf_max_batch` (a calibration factor a user may set)
+    overrides its running-sequence cap when set explicitly for the chip or engine."""
+    sched = scheduler_for(inputs.engine)
+    return sched
+
+
+def workload_for(inputs, requests: int | None = None, input_spread: float = 0.0, output_spread: float = 0.0,
+                 seed: int = 0, prefix_cache_hit: float = 0.0, max_seqs: int | None = None) -> Workload:
+    """The per-replica workload of a scenario (closed loop C / replicas, Poisson R / replicas)."""
+    reps = max(int(inputs.replicas), 1)
+    sc = inputs.scenario
+    if sc == "concurrency":
+        conc = max(int(math.ceil(float(inputs.concurrency) / reps)), 1)
+        n = requests or max(DEFAULT_REQUESTS // 4, 4 * conc)
+        return Workload("closed", inputs.input_len, inputs.output_len, requests=int(n), concurrency=conc,
+                        input_spread=input_spread, output_spread=output_spread, prefix_cache_hit=prefix_cache_hit,
+                        seed=seed)
+    if sc == "server":
+        n = requests or DEFAULT_REQUESTS
+        return Workload("poisson", inputs.input_len, inputs.output_len, requests=int(n),
+                        request_rate=float(inputs.request_rate) / reps, input_spread=input_spread,
+                        output_spread=output_spread, prefix_cache_hit=prefix_cache_hit, seed=seed)
+    if sc == "offline":
+        n = requests or max(DEFAULT_REQUESTS, 3 * int(max_seqs or 0))
+        return Workload("offline", inputs.input_len, inputs.output_len, requests=int(n),
+                        input_spread=input_spread, output_spread=output_spread, prefix_cache_hit=prefix_cache_hit,
+                        seed=seed)
+    raise UserError(f"scenario {sc!r}: the load simulator runs concurrency, server or offline")
+
+
+def simulate_scenario(inputs, *, requests: int | None = None, input_spread: float = 0.0,
+                      output_spread: float = 0.0, seed: int = 0, prefix_cache_hit: float = 0.0) -> LoadRun:
+    cm = cost_model_for(inputs)
+    sched = scheduler_of(inputs, cm)
+    w = workload_for(inputs, requests, input_spread, output_spread, seed, prefix_cache_hit,
+                     max_seqs=int(sched.max_num_seqs * cm.attn_groups))
+    chips_per_replica = int(inputs.pp * max(inputs.tp, inputs.ep))
+    return run_load(cm, sched, w, chips_per_replica)
+
+
+# ---- curves and SLO capacity ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoadCurve:
+    offered_rate_per_s: np.ndarray        # per replica
+    output_tokens_per_s_per_chip: np.ndarray
+    ttft_ms_p50: np.ndarray
+    ttft_ms_p90: np.ndarray
+    ttft_ms_p99: np.ndarray
+    tpot_ms_p50: np.ndarray
+    tpot_ms_p90: np.ndarray
+    tpot_ms_p99: np.ndarray
+    knee_rate_per_s: float                # where p90 TTFT first exceeds 3x its light-load value (NaN: none)
+    saturation_rate_per_s: float          # requests/s one replica completes when overloaded
+
+
+def _base_inputs(model, chip, *, input_len, output_len, tp, ep, weight_dtype, kv_dtype, engine, factors):
+    from engine.inference import ServingInputs
+
+    return ServingInputs(model=model, chip=chip, input_len=float(input_len), output_len=float(output_len),
+                         tp=int(tp), ep=int(ep or 1), scenario="server", request_rate=1.0,
+                         weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine or "",
+                         factors=dict(factors or {}))
+
+
+def saturation_rate(cm, sched, input_len, output_len, *, requests=400, input_spread=0.0, output_spread=0.0,
+                    seed=0, prefix_cache_hit=0.0) -> float:
+    """Requests/s one replica completes with every request available at once (offline)."""
+    w = Workload("offline", input_len, output_len, requests=requests, input_spread=input_spread,
+                 output_spread=output_spread, prefix_cache_hit=prefix_cache_hit, seed=seed)
+    sim = simulate(cm, sched, w)
+    return requests / sim.makespan_s
+
+
+def load_curve(model, chip, *, input_len, output_len, tp=1, ep=1, weight_dtype="bf16", kv_dtype="bf16",
+               engine="", factors=None, points: int = 12, requests: int = 600, input_spread=0.0,
+               output_spread=0.0, seed: int = 0) -> LoadCurve:
+    """Poisson loads from 10% to 110% of the saturation rate (per replica)."""
+    inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors)
+    cm = cost_model_for(inp)
+    sched = scheduler_of(inp, cm)
+    sat = saturation_rate(cm, sched, input_len, output_len, input_spread=input_spread,
+                          output_spread=output_spread, seed=seed)
+    rates = sat * np.linspace(0.1, 1.1, points)
+    chips = max(int(tp), int(ep or 1))
+    cols: dict = {k: [] for k in ("out", "t50", "t90", "t99", "p50", "p90", "p99")}
+    for r in rates:
+        w = Workload("poisson", input_len, output_len, requests=requests, request_rate=float(r),
+                     input_spread=input_spread, output_spread=output_spread, seed=seed)
+        run = run_load(cm, sched, w, chips)
+        cols["out"].append(run.output_tokens_per_s_per_chip)
+        cols["t50"].append(run.ttft_ms["p50"])
+        cols["t90"].append(run.ttft_ms["p90"])
+        cols["t99"].append(run.ttft_ms["p99"])
+        cols["p50"].append(run.tpot_ms["p50"])
+        cols["p90"].append(run.tpot_ms["p90"])
+        cols["p99"].append(run.tpot_ms["p99"])
+    t90 = np.asarray(cols["t90"])
+    over = np.nonzero(t90 > 3.0 * t90[0])[0]
+    knee = float(rates[over[0]]) if over.size else float("nan")   # NaN: no knee in the range shown
+    a = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
+    return LoadCurve(offered_rate_per_s=rates, output_tokens_per_s_per_chip=a["out"], ttft_ms_p50=a["t50"],
+                     ttft_ms_p90=a["t90"], ttft_ms_p99=a["t99"], tpot_ms_p50=a["p50"], tpot_ms_p90=a["p90"],
+                     tpot_ms_p99=a["p99"], knee_rate_per_s=knee, saturation_rate_per_s=float(sat))
+
+
+@dataclass(frozen=True)
+class SloCapacity:
+    feasible: bool
+    output_tokens_per_s_per_chip: float
+    request_rate_per_s: float         # per replica at the capacity point
+    ttft_ms: dict
+    tpot_ms: dict
+    tp: int
+    ep: int
+    limiting: str                     # which target binds, or 'saturation'
+    reason: str = ""
+
+
+def _meets(run: LoadRun, ttft_ms, tpot_ms, pct: str) -> bool:
+    ok = True
+    if ttft_ms:
+        ok &= run.ttft_ms[pct] <= ttft_ms
+    if tpot_ms:
+        ok &= run.tpot_ms[pct] <= tpot_ms
+    return bool(ok)
+
+
+def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_ms=None, percentile: str = "p90",
+                     tp=1, ep=1, weight_dtype="bf16", kv_dtype="bf16", engine="", factors=None,
+                     requests: int = 240, input_spread=0.0, output_spread=0.0, prefix_cache_hit=0.0,
+                     seed: int = 0, iterations: int = 7) -> SloCapacity:
+    """Highest Poisson rate whose `percentile` TTFT and TPOT meet the targets (bisection on the
+    rate between 0 and the saturation rate; latency grows with load, so the set is an interval)."""
+    if percentile not in ("mean", "p50", "p90", "p99"):
+        raise UserError(f"percentile: {percentile!r} (one of mean, p50, p90, p99)")
+    inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors)
+    cm = cost_model_for(inp)
+    sched = scheduler_of(inp, cm)
+    chips = int(max(tp, ep or 1))
+    sat = saturation_rate(cm, sched, input_len, output_len, requests=requests, input_spread=input_spread,
+                          output_spread=output_spread, seed=seed, prefix_cache_hit=prefix_cache_hit)
+
+    def at(rate):
+        w = Workload("poisson", input_len, output_len, requests=requests, request_rate=float(rate),
+                     input_spread=input_spread, output_spread=output_spread,
+                     prefix_cache_hit=prefix_cache_hit, seed=seed)
+        return run_load(cm, sched, w, chips)
+
+    lo_rate = sat * 0.02
+    lo = at(lo_rate)
+    if not _meets(lo, ttft_ms, tpot_ms, percentile):
+        which = []
+        if ttft_ms and lo.ttft_ms[percentile] > ttft_ms:
+            which.append(f"TTFT {percentile} {lo.ttft_ms[percentile]:.0f} ms > {ttft_ms:g} ms")
+        if tpot_ms and lo.tpot_ms[percentile] > tpot_ms:
+            which.append(f"TPOT {percentile} {lo.tpot_ms[percentile]:.1f} ms > {tpot_ms:g} ms")
+        return SloCapacity(False, 0.0, 0.0, lo.ttft_ms, lo.tpot_ms, int(tp), int(ep or 1), "latency target",
+                           "even at light load: " + "; ".join(which))
+    hi_rate = sat * 0.98
+    best, best_rate = lo, lo_rate
+    top = at(hi_rate)
+    if _meets(top, ttft_ms, tpot_ms, percentile):
+        return SloCapacity(True, top.output_tokens_per_s_per_chip, hi_rate, top.ttft_ms, top.tpot_ms,
+                           int(tp), int(ep or 1), "saturation")
+    a, b = lo_rate, hi_rate
+    for _ in range(iterations):
+        mid = math.sqrt(a * b)
+        run = at(mid)
+        if _meets(run, ttft_ms, tpot_ms, percentile):
+            a, best, best_rate = mid, run, mid
+        else:
+            b = mid
+    nxt = at(b)
+    binds = []
+    if ttft_ms and nxt.ttft_ms[percentile] > ttft_ms:
+        binds.append("TTFT")
+    if tpot_ms and nxt.tpot_ms[percentile] > tpot_ms:
+        binds.append("TPOT")
+    return SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
+                       int(tp), int(ep or 1), f"{' and '.join(binds) or 'latency'} {percentile} target")
+
+
+def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, ttft_ms=None, tpot_ms=None,
+                                       weight_dtype="bf16", kv_dtype="bf16", engine="", factors=None,
+                                       percentile: str = "p90", prefix_cache_hit: float = 0.0,
+                                       tp: int | None = None, ep: int | None = None):
+    """Output tokens/s per chip at the highest load meeting percentile SLOs, with the layout.
+
+    The layout (TP, EP) is the one the steady-state SLO search picks (`inference.slo_capacity`);
+    the simulator then finds the load that holds the percentile targets under Poisson arrivals.
+    Returns the `CapacityResult` of that search with the simulated throughput, TTFT and TPOT.
+    """
+    from dataclasses import replace
+
+    from engine.inference import slo_capacity
+
+    cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=tp, engine=engine, factors=factors, ep=ep,
+                       prefix_cache_hit=prefix_cache_hit)
+    if not cap.feasible:
+        return cap
+    if cap.batch > MAX_SIMULATED_BATCH:
+        # A replica running thousands of sequences (wide expert parallelism) needs ~3x as many
+        # simulated requests per load point: too slow for an interactive forecast. The
+        # steady-state search stands, and says so.
+        return replace(cap, explanation=cap.explanation + f"; steady-state estimate (a running batch of "
+                       f"{cap.batch:.0f} per replica is beyond the {MAX_SIMULATED_BATCH} the simulator is run at here)")
+    sim = slo_capacity_sim(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
+                           tpot_ms=tpot_ms, percentile=percentile, tp=cap.tp, ep=cap.ep, weight_dtype=weight_dtype,
+                           kv_dtype=kv_dtype, engine=engine, factors=factors, prefix_cache_hit=prefix_cache_hit,
+                           requests=int(max(240, 3 * cap.batch)))
+    if not sim.feasible:
+        return replace(cap, feasible=False, reason=sim.reason, output_tokens_per_s_per_chip=0.0,
+                       total_tokens_per_s_per_chip=0.0, limiting="latency target", explanation=sim.reason)
+    out = sim.output_tokens_per_s_per_chip
+    return replace(cap, output_tokens_per_s_per_chip=out,
+                   total_tokens_per_s_per_chip=out * (input_len + output_len) / output_len,
+                   ttft_ms=sim.ttft_ms[percentile], tpot_ms=sim.tpot_ms[percentile],
+                   explanation=cap.explanation + f"; simulated under Poisson arrivals: {percentile} "
+                   f"TTFT {sim.ttft_ms[percentile]:.0f} ms, TPOT {sim.tpot_ms[percentile]:.1f} ms "
+                   f"at {sim.request_rate_per_s:.2f} requests/s per replica ({sim.limiting})")
+
+
+__all__ = ["simulate_scenario", "load_curve", "slo_capacity_sim", "slo_capacity_tokens_per_s_per_chip",
+           "engine_family", "LoadRun", "LoadCurve", "SloCapacity"]
+
+
+@dataclass(frozen=True)
+class LoadAnalysis:
+    """What the Inference panel shows under load for one chip and layout."""
+
+    curve: LoadCurve
+    chosen_rate_per_s: float          # per replica: the SLO capacity point, or 70% of saturation
+    chosen: LoadRun
+    limiting: str                     # in words: what stops more load
+    note: str = ""
+
+
+def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=None, tpot_ms=None,
+                  weight_dtype="bf16", kv_dtype="bf16", engine="", percentile: str = "p90",
+                  requests: int = 300, points: int = 10, input_spread: float = 0.5, output_spread: float = 0.5,
+                  seed: int = 0, should_stop=None) -> LoadAnalysis:
+    """Latency percentiles against offered Poisson load (the knee), and one run at the chosen
+    load (its TTFT distribution and KV use over time). Lengths vary (CV 0.5 by default) so the
+    curve shows queueing, not lock-step cohorts."""
+    curve = load_curve(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, points=points,
+                       requests=requests, input_spread=input_spread, output_spread=output_spread, seed=seed)
+    if should_stop is not None and should_stop():
+        from engine.errors import Cancelled
+
+        raise Cancelled("load analysis cancelled")
+    pct_ttft = {"p50": curve.ttft_ms_p50, "p90": curve.ttft_ms_p90, "p99": curve.ttft_ms_p99}.get(percentile,
+                                                                                                 curve.ttft_ms_p90)
+    pct_tpot = {"p50": curve.tpot_ms_p50, "p90": curve.tpot_ms_p90, "p99": curve.tpot_ms_p99}.get(percentile,
+                                                                                                 curve.tpot_ms_p90)
+    ok = np.ones(len(curve.offered_rate_per_s), dtype=bool)
+    if ttft_ms:
+        ok &= pct_ttft <= ttft_ms
+    if tpot_ms:
+        ok &= pct_tpot <= tpot_ms
+    # the largest load before the first miss (latency grows with load)
+    first_miss = int(np.argmin(ok)) if not ok.all() else len(ok)
+    if first_miss > 0:
+        rate = float(curve.offered_rate_per_s[first_miss - 1])
+        nxt = first_miss if first_miss < len(ok) else None
+        if nxt is None:
+            limiting = "throughput saturates before the targets bind (the engine is busy every step)"
+        else:
+            binds = []
+            if ttft_ms and pct_ttft[nxt] > ttft_ms:
+                binds.append(f"TTFT {percentile} {pct_ttft[nxt]:.0f} ms > {ttft_ms:g} ms")
+            if tpot_ms and pct_tpot[nxt] > tpot_ms:
+                binds.append(f"TPOT {percentile} {pct_tpot[nxt]:.1f} ms > {tpot_ms:g} ms")
+            limiting = "latency target: at the next load " + "; ".join(binds)
+        note = ""
+    else:
+        rate = 0.7 * curve.saturation_rate_per_s
+        limiting = "latency target: missed even at the lightest load shown"
+        note = "targets missed at every load; showing 70% of saturation"
+    inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=None)
+    cm = cost_model_for(inp)
+    sched = scheduler_of(inp, cm)
+    w = Workload("poisson", input_len, output_len, requests=requests, request_rate=rate,
+                 input_spread=input_spread, output_spread=output_spread, seed=seed)
+    chosen = run_load(cm, sched, w, int(max(tp, ep or 1)))
+    if chosen.sim.kv_used_frac.size and chosen.sim.kv_used_frac.max() > 0.97:
+        limiting += "; the KV cache fills (memory capacity)"
+    return LoadAnalysis(curve=curve, chosen_rate_per_s=rate, chosen=chosen, limiting=limiting, note=note)
+
+
+def kv_transfer_s_per_token(model, chip, *, tp=1, ep=1, kv_dtype="bf16", weight_dtype="bf16", engine="",
+                            factors=None) -> float:
+    """Seconds to move one prompt token's KV from a prefill to a decode instance: each chip sends
+    its KV shard over its own scale-out NIC at the achieved RDMA efficiency (`inf_scaleout_eff`)."""
+    from engine import inference as inf
+
+    shape = inf.model_shape(model)
+    hw = inf._hw_arrays([chip], weight_dtype, engine, factors)
+    dep = inf._deployment(shape, hw, tp, ep, 1, weight_dtype, kv_dtype)
+    bps = float(np.asarray(dep.scaleout_bps).reshape(-1)[0]) * float(np.asarray(dep.f["inf_scaleout_eff"]).reshape(-1)[0])
+    per_chip = float(np.asarray(dep.kv_bytes_token_chip).reshape(-1)[0])
+    return per_chip / bps
+
+
+def simulate_disaggregated(inputs, *, prefill_tp: int, prefill_instances: int = 1, requests: int | None = None,
+                           input_spread: float = 0.0, output_spread: float = 0.0, seed: int = 0,
+                           prefix_cache_hit: float = 0.0) -> LoadRun:
+    """`inputs` describes the decode instance and the load (server or offline); prompts run on
+    `prefill_instances` separate instances of `prefill_tp` chips, and their KV crosses the
+    scale-out network. Throughput per chip counts both pools."""
+    from dataclasses import replace as _replace
+
+    if inputs.scenario not in ("server", "offline"):
+        raise UserError(f"scenario {inputs.scenario!r}: disaggregated serving is simulated for server or offline loads")
+    if prefill_tp < 1 or prefill_instances < 1:
+        raise UserError(f"prefill layout: tp={prefill_tp}, instances={prefill_instances} (must be >= 1)")
+    decode_cm = cost_model_for(inputs)
+    sched = scheduler_of(inputs, decode_cm)
+    prefill_cm = cost_model_for(_replace(inputs, tp=int(prefill_tp), ep=1))
+    pool = PrefillPool(cost=prefill_cm, instances=int(prefill_instances),
+                       max_num_batched_tokens=sched.max_num_batched_tokens,
+                       transfer_s_per_token=kv_transfer_s_per_token(
+                           inputs.model, inputs.chip, tp=inputs.tp, ep=inputs.ep, kv_dtype=inputs.kv_dtype,
+                           weight_dtype=inputs.weight_dtype, engine=inputs.engine, factors=inputs.factors or None))
+    w = workload_for(inputs, requests, input_spread, output_spread, seed, prefix_cache_hit,
+                     max_seqs=int(sched.max_num_seqs * decode_cm.attn_groups))
+    sim = simulate(decode_cm, sched, w, prefill_pool=pool)
+    chips = int(inputs.pp * max(inputs.tp, inputs.ep)) + int(prefill_tp) * int(prefill_instances)
+    return LoadRun(sim=sim, chips_per_replica=chips, ttft_ms=_ms(percentiles(sim.ttft_s)),
+                   tpot_ms=_ms(percentiles(sim.tpot_s)), e2e_ms=_ms(percentiles(sim.e2e_s)),
+                   queue_ms=_ms(percentiles(sim.queue_s)),
+                   output_tokens_per_s_per_chip=sim.output_tokens_per_s / chips,
+                   total_tokens_per_s_per_chip=sim.total_tokens_per_s / chips, requests=w.requests)

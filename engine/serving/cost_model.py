@@ -1,0 +1,209 @@
+"""Time of one serving step for an exact mix of prefill chunks and decode sequences.
+
+The physics is the calibrated roofline of `engine.inference` (`_decode_step`, `_prefill`):
+weights and KV read from HBM, GEMM and attention FLOPs, TP/EP collectives, a fixed per-step
+overhead. Here it is reduced once to scalar coefficients for one deployment, so the simulator
+can price thousands of steps in pure float arithmetic (one step) or numpy (a run of decode
+steps that differ only in their context length).
+
+A mixed step reads the weights once: its time is max(memory, decode compute + prefill compute)
+plus collectives for all its tokens plus one step overhead. A pure decode step equals
+`inference._decode_step`, a pure prefill step `inference._prefill` (tested).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.hardware import Chip
+from engine.models import ModelConfig
+
+
+def _s(x) -> float:
+    return float(np.asarray(x, dtype=float).reshape(-1)[0])
+
+
+@dataclass(frozen=True)
+class StepCostModel:
+    """Scalar coefficients of one model instance (seconds unless named otherwise)."""
+
+    pp: float
+    attn_groups: float
+    tp: float
+    weights_s: float              # non-expert weights + output head, one read
+    expert_all_s: float           # every routed expert of the chip read once (/moe_eff)
+    expert_decode_mult: float     # 2 with wide-EP two-batch overlap (experts read per micro-batch)
+    topk_frac: float              # topk / experts (0: dense)
+    kv_s_per_token: float         # reading one context token's KV on one chip
+    dec_lin_s_per_seq: float      # dense + head GEMMs of one decode token on a chip
+    dec_exp_s_per_seq: float      # expert GEMMs of one decode token (per instance batch)
+    dec_attn_s_per_ctx: float     # decode attention FLOPs per context token on a chip
+    pf_lin_flops_per_token: float  # prefill dense GEMM FLOPs per token on a chip (2 x params / tp)
+    pf_head_flops_per_seq: float  # logits of the last prompt token
+    pf_attn_coeff: float          # causal attention FLOPs = coeff x ((o + c)^2 - o^2) per chunk
+    pf_exp_flops_per_token: float  # expert FLOPs per prompt token (instance)
+    experts: float
+    topk: float
+    peak_flops: float
+    peak16_flops: float
+    prefill_mfu: float
+    half_tokens: float
+    moe_eff: float
+    tp_comm_s_per_token: float    # TP all-reduces per token on a chip
+    a2a_s_per_token: float        # EP all-to-all per token (inside the domain, or wide over NICs)
+    a2a_latency_s: float          # wide EP: fixed dispatch + combine latency per step
+    wide_ep: bool
+    ep_overlap: float
+    ep: float
+    overhead_s: float             # per step (one stage)
+    prefill_overhead_scale: float
+    kv_capacity_tokens: float     # KV tokens one instance holds (all attention groups)
+
+    # ---- pieces ----
+    def _comm(self, tokens_chip: float, busy: float) -> float:
+        tp_t = self.tp_comm_s_per_token * tokens_chip
+        if self.ep <= 1:
+            return tp_t
+        a2a = self.a2a_s_per_token * tokens_chip
+        if self.wide_ep:
+            a2a += self.a2a_latency_s
+            hidden = min(a2a, busy)
+            a2a = a2a - hidden + (1.0 - self.ep_overlap) * hidden
+        return tp_t + a2a
+
+    def _touched(self, tokens: float) -> float:
+        if self.topk_frac <= 0.0:
+            return 0.0
+        return 1.0 - (1.0 - self.topk_frac) ** tokens
+
+    def prefill_compute_s(self, tokens: float, seqs: float, attn_flops: float, largest_chunk: float) -> tuple:
+        """(compute seconds, tokens on the busiest chip) of prefill chunks in one step."""
+        if tokens <= 0:
+            return 0.0, 0.0
+        g = self.attn_groups
+        tokens_chip = max(tokens / g, largest_chunk)
+        seqs_chip = max(seqs / g, 1.0)
+        eff = self.prefill_mfu * tokens_chip / (tokens_chip + self.half_tokens)
+        attn_chip = attn_flops * tokens_chip / tokens
+        t = (self.pf_lin_flops_per_token * tokens_chip + self.pf_head_flops_per_seq * seqs_chip) / (
+            self.peak_flops * eff) + attn_chip / (self.peak16_flops * eff)
+        if self.experts:
+            rows = tokens * self.topk / self.experts
+            eff_x = self.prefill_mfu * self.moe_eff * rows / (rows + self.half_tokens)
+            t += self.pf_exp_flops_per_token * tokens / (self.peak_flops * eff_x)
+        return t, tokens_chip
+
+    def chunk_attn_flops(self, offset: float, chunk: float) -> float:
+        """Causal attention FLOPs of `chunk` prompt tokens after `offset` cached ones."""
+        return self.pf_attn_coeff * ((offset + chunk) ** 2 - offset * offset)
+
+    # ---- one step ----
+    def step_s(self, decode_seqs: float, decode_ctx_sum: float, prefill_tokens: float = 0.0,
+               prefill_seqs: float = 0.0, prefill_attn_flops: float = 0.0, largest_chunk: float = 0.0) -> float:
+        """Seconds of one step of the whole instance (all pipeline stages)."""
+        pp = self.pp
+        pf_c, pf_tok_chip = self.prefill_compute_s(prefill_tokens, prefill_seqs, prefill_attn_flops, largest_chunk)
+        if decode_seqs <= 0:
+            if prefill_tokens <= 0:
+                return 0.0
+            mem = pp * (self.weights_s + self.expert_all_s * self._touched(prefill_tokens))
+            busy = max(pf_c, mem)
+            return busy + pp * self._comm(pf_tok_chip, pf_c) + pp * self.overhead_s * self.prefill_overhead_scale
+        d = decode_seqs / pp
+        seq_chip = d / self.attn_groups
+        ctx_chip = decode_ctx_sum / pp / self.attn_groups
+        mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult + \
+            ctx_chip * self.kv_s_per_token
+        comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq + ctx_chip * self.dec_attn_s_per_ctx
+        if prefill_tokens > 0:
+            mem += self.expert_all_s * max(self._touched(prefill_tokens) - self._touched(d), 0.0)
+            comp += pf_c / pp
+        busy = max(mem, comp)
+        return pp * (busy + self._comm(seq_chip + pf_tok_chip / pp, busy) + self.overhead_s)
+
+    def decode_run_s(self, decode_seqs: int, ctx_sums: np.ndarray) -> np.ndarray:
+        """Times of consecutive pure-decode steps of the same batch whose context sums are given."""
+        pp = self.pp
+        d = decode_seqs / pp
+        seq_chip = d / self.attn_groups
+        ctx_chip = np.asarray(ctx_sums, dtype=float) / pp / self.attn_groups
+        base_mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult
+        mem = base_mem + ctx_chip * self.kv_s_per_token
+        comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq + ctx_chip * self.dec_attn_s_per_ctx
+        busy = np.maximum(mem, comp)
+        tp_t = self.tp_comm_s_per_token * seq_chip
+        comm: np.ndarray | float
+        if self.ep > 1:
+            a2a = self.a2a_s_per_token * seq_chip
+            if self.wide_ep:
+                a2a = a2a + self.a2a_latency_s
+                hidden = np.minimum(a2a, busy)
+                comm = tp_t + a2a - hidden + (1.0 - self.ep_overlap) * hidden
+            else:
+                comm = tp_t + a2a
+        else:
+            comm = tp_t
+        return pp * (busy + comm + self.overhead_s)
+
+
+def build_cost_model(model: ModelConfig, chip: Chip, *, tp: int = 1, ep: int = 1, pp: int = 1,
+                     weight_dtype: str = "bf16", kv_dtype: str = "bf16", engine: str = "",
+                     factors=None) -> StepCostModel:
+    """Coefficients of one deployment, from the same deployment arrays as `engine.inference`."""
+    from engine import inference as inf
+
+    shape = inf.model_shape(model)
+    hw = inf._hw_arrays([chip], weight_dtype, engine, factors)
+    dep = inf._deployment(shape, hw, tp, ep, pp, weight_dtype, kv_dtype)
+    f = {k: _s(v) for k, v in dep.f.items()}
+    bw = _s(dep.hbm_bps) * f["inf_hbm_eff"]
+    tp_f, ep_f, pp_f = float(tp), float(ep), float(pp)
+    group = max(tp_f, ep_f)
+    peak, peak16 = _s(dep.peak_flops), _s(dep.peak16_flops)
+    s = shape
+    wide = bool(_s(inf._wide_ep(dep)))
+    overlap = f["inf_ep_overlap"]
+    # collectives: linear in the tokens on a chip (see inference._comm_s)
+    act_per_tok = s.hidden * 2.0
+    domain = _s(dep.domain)
+    tp_link = (_s(dep.scaleup_tp_bps) if tp_f <= domain else _s(dep.scaleout_bps)) * f["inf_link_eff"]
+    tp_comm = 2.0 * (s.layers / pp_f) * 2.0 * (tp_f - 1) / tp_f * act_per_tok / tp_link if tp_f > 1 else 0.0
+    if wide:
+        tok_bytes = max(s.topk, 1) * s.hidden * (_s(dep.dispatch_bytes) + 2.0) / tp_f
+        off = max(ep_f - domain, 0.0) / ep_f
+        on = (min(ep_f, domain) - 1.0) / ep_f
+        a2a_tok = (s.moe_layers / pp_f) * tok_bytes * (
+            off / (_s(dep.scaleout_bps) * f["inf_scaleout_eff"]) + on / (_s(dep.scaleup_bps) * f["inf_link_eff"]))
+        a2a_lat = (s.moe_layers / pp_f) * 2.0 * f["inf_a2a_latency_us"] * 1e-6
+    else:
+        link = _s(dep.link_bps) * f["inf_link_eff"]
+        a2a_tok = 2.0 * (s.moe_layers / pp_f) * max(s.topk, 1) * act_per_tok * (ep_f - 1) / ep_f / link if s.experts else 0.0
+        a2a_lat = 0.0
+    if not s.experts:
+        a2a_tok = 2.0 * (s.moe_layers / pp_f) * 1 * act_per_tok * (ep_f - 1) / ep_f / (_s(dep.link_bps) * f["inf_link_eff"])
+    kv_tokens = _s(dep.kv_capacity_bytes_chip) / max(_s(dep.kv_bytes_token_chip), 1e-30) * _s(dep.attn_groups)
+    return StepCostModel(
+        pp=pp_f, attn_groups=_s(dep.attn_groups), tp=tp_f,
+        weights_s=_s(dep.nonexpert_read_chip) / bw,
+        expert_all_s=_s(dep.expert_bytes_chip_all) / (bw * f["inf_moe_eff"]),
+        expert_decode_mult=2.0 if (wide and overlap > 0) else 1.0,
+        topk_frac=(s.topk / s.experts) if s.experts else 0.0,
+        kv_s_per_token=_s(dep.kv_bytes_token_chip) / (bw * f["inf_kv_eff"]),
+        dec_lin_s_per_seq=2.0 * (s.nonexpert_params + s.head_params) / (tp_f * pp_f) / (peak * f["inf_decode_mfu"]),
+        dec_exp_s_per_seq=(2.0 * s.topk * s.expert_params * s.moe_layers / (group * pp_f)) / f["inf_moe_eff"] / (
+            peak * f["inf_decode_mfu"]) if s.experts else 0.0,
+        dec_attn_s_per_ctx=s.attn_decode_flops_per_ctx / (tp_f * pp_f) / (peak16 * f["inf_decode_mfu"]),
+        pf_lin_flops_per_token=2.0 * s.nonexpert_params / tp_f,
+        pf_head_flops_per_seq=2.0 * s.head_params / tp_f,
+        pf_attn_coeff=s.attn_prefill_flops_coeff / tp_f,
+        pf_exp_flops_per_token=2.0 * s.topk * s.expert_params * s.moe_layers / group if s.experts else 0.0,
+        experts=float(s.experts), topk=float(s.topk), peak_flops=peak, peak16_flops=peak16,
+        prefill_mfu=f["inf_prefill_mfu"], half_tokens=f["inf_gemm_half_tokens"], moe_eff=f["inf_moe_eff"],
+        tp_comm_s_per_token=tp_comm, a2a_s_per_token=a2a_tok, a2a_latency_s=a2a_lat, wide_ep=wide,
+        ep_overlap=overlap, ep=ep_f, overhead_s=_s(inf._overhead_s(dep)),
+        prefill_overhead_scale=f["inf_prefill_overhead_scale"],
+        kv_capacity_tokens=float(max(math.floor(kv_tokens), 0.0)),
+    )

@@ -1,0 +1,403 @@
+"""Studies: frozen, versioned descriptions of a Training and a Serving analysis, Qt-free.
+
+A study is what a panel's form says (the state a scenario saves), with `to_dict`/`from_dict`
+(plain JSON types, a `version`), `problems()` (every check the form makes, in a planner's words
+and the form's units, keyed by field) and the functions that turn it into engine inputs and
+results tables. The GUI binds widgets to a study; the CLI and tests use the same functions.
+
+    study = TrainingStudy.from_dict(saved["ui"]["training"])      # old or partial dicts are fine
+    problems = study.problems(chips, models, orders)               # [StudyProblem("fleet_date", "...")]
+    inputs = study.training_inputs(chips, models, orders)          # TrainingInputs (UserError if problems)
+    rows = training_key_figures(inputs, result, estimate)          # [[figure, value, unit], ...]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Mapping
+
+import numpy as np
+
+from engine.errors import Cancelled, UserError
+from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
+from engine.layout import data_parallel, dtype_problem, layout_problems
+from engine.training import REASONS, SearchResult, TrainingInputs, search_layouts
+
+STUDY_VERSION = 1
+SECONDS_PER_DAY = 86_400
+DEFAULT_COMPARE_CHIPS = ("ascend-910b2", "h20-96gb", "h800-sxm5-80gb", "h100-sxm5-80gb")
+CUSTOM_FIELDS = ("layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "moe_experts", "moe_topk",
+                 "moe_ffn_hidden")
+
+
+@dataclass(frozen=True)
+class StudyProblem:
+    field: str    # the form field it belongs to
+    message: str  # a planner's words and the form's units
+
+
+def chip_name(chip) -> str:
+    """One display name per chip: the catalog name's short form ("H20", "Ascend 910B2")."""
+    return str(chip.name).split(" (")[0].strip()
+
+
+def _known(cls, data: Mapping | None) -> dict:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in (data or {}).items() if k in names and k != "version"}
+
+
+def _check_version(kind: str, data: Mapping | None) -> None:
+    version = (data or {}).get("version", STUDY_VERSION)
+    if isinstance(version, int) and version > STUDY_VERSION:
+        raise UserError(f"{kind} study version {version} is newer than this Fleetcast reads ({STUDY_VERSION}): "
+                        "update Fleetcast")
+
+
+# ---- training ------------------------------------------------------------------------------
+
+DEFAULT_LAYOUT = {"tp": 8, "pp": 4, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "micro_batch": 1, "recompute": "selective"}
+
+
+@dataclass(frozen=True)
+class TrainingStudy:
+    model_id: str = "llama3-70b"
+    chip_id: str = "ascend-910b2"
+    chips_source: str = "count"          # "count" or "fleet" (the fleet installed on fleet_date)
+    num_chips: int = 1024
+    fleet_date: str | None = None        # ISO date; None: the first month with every delivery installed
+    tokens_t: float = 15.0               # token budget, trillions
+    seq_len: int = 0                     # 0: the model's default
+    global_batch: int = 0                # sequences; 0: auto (about 4M tokens, >= 1K tokens per chip)
+    dtype: str = "bf16"
+    layout_mode: str = "search"          # "search" or "fixed"
+    layout: Mapping = field(default_factory=lambda: dict(DEFAULT_LAYOUT))
+    price_per_chip_hour: float = 0.0     # USD; 0: list price amortised over 4 years
+    custom: Mapping | None = None        # architecture overrides of the preset
+    compare_chips: tuple = DEFAULT_COMPARE_CHIPS
+    software: Mapping | None = None      # run software settings (TrainingInputs fields); None: defaults
+    version: int = STUDY_VERSION
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["layout"] = dict(self.layout)
+        d["software"] = dict(self.software) if self.software is not None else None
+        d["custom"] = dict(self.custom) if self.custom is not None else None
+        d["compare_chips"] = list(self.compare_chips)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None) -> "TrainingStudy":
+        """Tolerant of older and partial dicts (missing keys take defaults, unknown ones are
+        dropped); refuses a newer version."""
+        _check_version("training", data)
+        known = _known(cls, data)
+        known["layout"] = {**DEFAULT_LAYOUT, **dict(known.get("layout") or {})}
+        if "compare_chips" in known:
+            known["compare_chips"] = tuple(known["compare_chips"] or ())
+        for key in ("custom", "software"):
+            if not isinstance(known.get(key), (dict, type(None))):
+                known[key] = None
+        for key in ("seq_len", "global_batch"):
+            if key in known:
+                known[key] = int(known[key] or 0)
+        if "price_per_chip_hour" in known:
+            known["price_per_chip_hour"] = float(known["price_per_chip_hour"] or 0.0)
+        return cls(**known)
+
+    # -- what the form's inputs mean
+    def model(self, models: Mapping):
+        model = models.get(self.model_id)
+        if model is None or not self.custom:
+            return model
+        changes = {k: int(v) for k, v in self.custom.items() if k in CUSTOM_FIELDS}
+        return replace(model, id="custom", name=f"Custom ({model.name})", params_b_reported=None, **changes)
+
+    def day(self, orders) -> dt.date:
+        try:
+            return dt.date.fromisoformat(self.fleet_date) if self.fleet_date else first_month_all_installed(orders)
+        except (TypeError, ValueError):
+            return first_month_all_installed(orders)
+
+    def chips_used(self, orders) -> int:
+        if self.chips_source == "fleet":
+            return installed_on(orders, self.chip_id, self.day(orders))
+        return int(self.num_chips)
+
+    def full_layout(self) -> dict:
+        return {**DEFAULT_LAYOUT, **dict(self.layout or {})}
+
+    def fixed_layout(self) -> dict:
+        lay = self.full_layout()
+        return {k: int(lay[k]) for k in ("tp", "pp", "cp", "ep", "vpp", "micro_batch")}
+
+    def problems(self, chips: Mapping, models: Mapping, orders=()) -> list[StudyProblem]:
+        out: list[StudyProblem] = []
+        model, chip = self.model(models), chips.get(self.chip_id)
+        if model is None:
+            return [StudyProblem("model", "Pick a model preset (the store has none: add one with `fleetcast models`).")]
+        if chip is None:
+            return [StudyProblem("chip", "Pick a chip (the catalog is empty: add chips in the Fleet view).")]
+        if self.custom:
+            for problem in model.validate():
+                name = problem.split(":", 1)[0].strip()
+                out.append(StudyProblem(f"custom_{name}" if name in CUSTOM_FIELDS else "custom_layers", problem))
+        n = self.chips_used(orders)
+        if self.chips_source == "fleet" and n <= 0:
+            day = self.day(orders).isoformat()
+            out.append(StudyProblem("fleet_date", f"No {chip_name(chip)} installed by {day}: pick a later date, "
+                                                  "another chip, or enter a count."))
+        elif n <= 0:
+            out.append(StudyProblem("num_chips", "Enter at least one chip."))
+        if self.layout_mode == "fixed" and n > 0:
+            out += [StudyProblem(p.key, p.message) for p in layout_problems(self.fixed_layout(), n, model)]
+        problem = dtype_problem(self.dtype, chip)
+        if problem:
+            out.append(StudyProblem("dtype", problem))
+        if not chip.peak_tflops("bf16"):
+            out.append(StudyProblem("chip", f"{chip_name(chip)} has no 16-bit peak in the catalog: "
+                                            "fill it in the Fleet view."))
+        if not (isinstance(self.tokens_t, (int, float)) and math.isfinite(self.tokens_t) and self.tokens_t > 0):
+            out.append(StudyProblem("tokens", f"Token budget {self.tokens_t!r} T: enter a positive number."))
+        return out
+
+    def training_inputs(self, chips: Mapping, models: Mapping, orders=(), software: Mapping | None = None):
+        """The engine inputs of this study (UserError listing the problems when there are any);
+        `software` (default: the study's) sets TrainingInputs' software fields."""
+        problems = self.problems(chips, models, orders)
+        if problems:
+            raise UserError("; ".join(p.message for p in problems))
+        n = self.chips_used(orders)
+        layout = {}
+        if self.layout_mode == "fixed":
+            values = self.fixed_layout()
+            full = self.full_layout()
+            layout = dict(dp=data_parallel(n, values), zero_stage=int(full["zero"]),
+                          recompute=str(full["recompute"]), **values)
+        allowed = {f.name for f in fields(TrainingInputs)}
+        extra = {k: v for k, v in dict(software if software is not None else (self.software or {})).items()
+                 if k in allowed and k not in layout}
+        return TrainingInputs(model=self.model(models), chip=chips[self.chip_id], num_chips=int(n),
+                              seq_len=self.seq_len or None, global_batch_seqs=self.global_batch or None,
+                              dtype=self.dtype, **layout, **extra)
+
+
+def layout_label(layout: Mapping) -> str:
+    parts = [f"TP{layout['tp']}", f"PP{layout['pp']}"]
+    if layout.get("cp", 1) > 1:
+        parts.append(f"CP{layout['cp']}")
+    if layout.get("ep", 1) > 1:
+        parts.append(f"EP{layout['ep']}")
+    return " ".join(parts)
+
+
+def training_key_figures(inputs, result, estimate=None) -> list[list]:
+    """[figure, value, unit] rows for one evaluated layout (and its run estimate), as the
+    Training view's figures table and its CSV show them."""
+    if result is None or inputs is None:
+        return []
+    batch = int(result.layout.get("global_batch_seqs") or inputs.batch_seqs())
+    rows = [["Model", inputs.model.name, ""], ["Chip", chip_name(inputs.chip), ""], ["Chips", inputs.num_chips, "chips"],
+            ["Layout", layout_label(result.layout), ""], ["Feasible", result.feasible, ""],
+            ["Global batch", batch, "sequences"], ["Tokens per step", batch * inputs.seq, "tokens"],
+            ["Step time", result.step_time_s, "s"], ["Throughput per chip", result.tokens_per_s_per_chip, "tokens/s"],
+            ["Throughput", result.tokens_per_s_per_chip * inputs.num_chips, "tokens/s"], ["MFU", result.mfu_pct, "%"],
+            ["Memory per chip", result.memory_gb_per_chip, "GB"], ["HBM per chip", result.memory_capacity_gb, "GB"]]
+    if estimate is not None:
+        rows += [["Token budget", estimate.tokens, "tokens"], ["Time to train", estimate.time_to_train_days, "days"],
+                 ["Chip-hours", estimate.chip_hours, "chip-hours"], ["Energy", estimate.energy_mwh, "MWh"],
+                 ["Cost", estimate.cost_usd, "USD"], ["Goodput", 100 * estimate.goodput, "%"]]
+    return rows
+
+
+TOP_LAYOUT_HEADERS = ["Rank", "TP (ways)", "PP (stages)", "DP (ways)", "CP (ways)", "EP (ways)", "VPP (chunks)",
+                      "ZeRO stage", "Micro-batch (sequences)", "Global batch (sequences)", "Recompute",
+                      "Throughput per chip (tokens/s)", "Step time (s)", "MFU (%)", "Memory per chip (GB)"]
+
+
+def training_top_layouts(search) -> tuple[list[str], list[list]]:
+    """The ranked layouts of a search as (headers with units, rows)."""
+    rows = []
+    for i, r in enumerate(search.top):
+        lay = r.layout
+        rows.append([i + 1, lay["tp"], lay["pp"], lay["dp"], lay["cp"], lay["ep"], lay["vpp"], lay["zero_stage"],
+                     lay["micro_batch"], lay["global_batch_seqs"], lay["recompute"], r.tokens_per_s_per_chip,
+                     r.step_time_s, r.mfu_pct, r.memory_gb_per_chip])
+    return list(TOP_LAYOUT_HEADERS), rows
+
+
+SCALING_FACTORS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)  # chip counts of the scaling curve, x the current
+
+
+# ---- the Training view's background job: the layout search grid and the scaling curve -----
+
+@dataclass(frozen=True)
+class TrainingAnalysis:
+    key: tuple
+    search: SearchResult
+    grid_tp: tuple
+    grid_pp: tuple
+    grid_best: np.ndarray        # (pp, tp) best tokens/s per chip, NaN when nothing fits
+    grid_count: np.ndarray       # (pp, tp) feasible layouts
+    grid_reason: tuple           # (pp, tp) most common reason when infeasible
+    scaling_counts: tuple
+    scaling_chips: tuple         # chip ids
+    scaling_tokens_per_s_per_chip: np.ndarray  # (chips, counts), NaN when nothing fits
+
+
+def heatmap_grid(search: SearchResult):
+    """Best tokens/s per chip for every (TP, PP) pair, feasible counts and the commonest reason."""
+    tps = np.unique(search.tp)
+    pps = np.unique(search.pp)
+    ti = np.searchsorted(tps, search.tp)
+    pi = np.searchsorted(pps, search.pp)
+    cell = pi * len(tps) + ti
+    ncell = len(tps) * len(pps)
+    best = np.full(ncell, -1.0)
+    feas = search.feasible
+    np.maximum.at(best, cell[feas], search.tokens_per_s_per_chip[feas])
+    count = np.bincount(cell[feas], minlength=ncell)
+    nr = len(REASONS)
+    by_reason = np.bincount(cell * nr + search.reason.astype(np.int64), minlength=ncell * nr).reshape(ncell, nr)
+    by_reason[:, 0] = 0
+    commonest = np.argmax(by_reason, axis=1)
+    best = np.where(count > 0, best, np.nan)
+    reasons = [[("" if count[j * len(tps) + i] else
+                 (REASONS[commonest[j * len(tps) + i]] if by_reason[j * len(tps) + i].any()
+                  else "TP × PP does not divide the chip count"))
+                for i in range(len(tps))] for j in range(len(pps))]
+    return (tuple(int(t) for t in tps), tuple(int(p) for p in pps), best.reshape(len(pps), len(tps)),
+            count.reshape(len(pps), len(tps)), tuple(tuple(r) for r in reasons))
+
+
+def scaling_counts(num_chips: int) -> tuple:
+    out = sorted({max(8, int(round(num_chips * f / 8.0)) * 8) for f in SCALING_FACTORS})
+    return tuple(out)
+
+
+def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: tuple, key: tuple = (), *,
+                          progress=None, should_stop=None) -> TrainingAnalysis:
+    """The layout search of `inputs` (free layout) and best throughput per chip type and count."""
+    free = replace(inputs, tp=None, pp=None, vpp=None, dp=None, cp=None, ep=None, zero_stage=None,
+                   micro_batch=None, recompute=None)
+    steps = 1 + len(compare_chips) * len(counts)
+
+    def report(done, message):
+        if progress is not None:
+            progress(done / steps, message)
+
+    search = search_layouts(free, should_stop=should_stop, top_k=5,
+                            progress=lambda f, m: report(f, f"Layout search: {m}"))
+    grid = heatmap_grid(search)
+    tokens = np.full((len(compare_chips), len(counts)), np.nan)
+    done = 1
+    for a, chip in enumerate(compare_chips):
+        for b, n in enumerate(counts):
+            if should_stop is not None and should_stop():
+                raise Cancelled("scaling curve cancelled")
+            try:
+                r = search_layouts(replace(free, chip=chip, num_chips=int(n)), top_k=1, should_stop=should_stop)
+                if r.best is not None:
+                    tokens[a, b] = r.best.tokens_per_s_per_chip
+            except UserError:
+                pass  # e.g. no 16-bit peak in the catalog: a gap in the curve
+            done += 1
+            report(done, f"Scaling curve: {chip_name(chip)} on {n:,} chips")
+    return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
+                            grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
+                            scaling_chips=tuple(c.id for c in compare_chips),
+                            scaling_tokens_per_s_per_chip=tokens)
+
+
+# ---- serving -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServingStudy:
+    model_id: str = "llama3-70b"
+    chip_id: str = "h20-96gb"
+    tp: int | None = None                 # None: the best under the targets
+    ep: int | None = None
+    weight_dtype: str = "bf16"
+    kv_dtype: str = "bf16"
+    engine: str = ""                      # "" = the current engine of the chip's family
+    input_len: int = 1024                 # tokens per request
+    output_len: int = 256
+    ttft_ms: float = 2000.0               # 0: no target
+    tpot_ms: float = 50.0
+    prefix_cache_pct: float = 0.0         # percent of prompt tokens served from the prefix cache
+    demand_tokens_per_s: float = 1_000_000.0  # output tokens per second at peak
+    compare_chips: tuple = DEFAULT_COMPARE_CHIPS
+    version: int = STUDY_VERSION
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["compare_chips"] = list(self.compare_chips)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None) -> "ServingStudy":
+        _check_version("serving", data)
+        known = _known(cls, data)
+        if "compare_chips" in known:
+            known["compare_chips"] = tuple(known["compare_chips"] or ())
+        for key in ("ttft_ms", "tpot_ms", "prefix_cache_pct", "demand_tokens_per_s"):
+            if key in known:
+                known[key] = float(known[key] or 0.0)
+        return cls(**known)
+
+    @property
+    def demand_tokens_per_day(self) -> float:
+        """The same demand in the Forecast's unit."""
+        return demand_per_day(self.demand_tokens_per_s)
+
+    def problems(self, chips: Mapping, models: Mapping) -> list[StudyProblem]:
+        out: list[StudyProblem] = []
+        model, chip = models.get(self.model_id), chips.get(self.chip_id)
+        if model is None:
+            return [StudyProblem("model", "Pick a model preset (the store has none: add one with `fleetcast models`).")]
+        if chip is None:
+            return [StudyProblem("chip", "Pick a chip (the catalog is empty: add chips in the Fleet view).")]
+        name = chip_name(chip)
+        if self.tp is not None and model.heads % int(self.tp):
+            out.append(StudyProblem("tp", f"TP {self.tp} does not divide the {model.heads} attention heads."))
+        if self.weight_dtype == "fp8" and not chip.fp8_tflops:
+            out.append(StudyProblem("weight_dtype", f"{name} has no FP8 support: pick BF16, INT8 or INT4."))
+        if self.weight_dtype == "int8" and not chip.int8_tops:
+            out.append(StudyProblem("weight_dtype", f"{name} has no INT8 support."))
+        if self.kv_dtype == "fp8" and not chip.fp8_tflops:
+            out.append(StudyProblem("kv_dtype", f"{name} has no FP8 support: use a 16-bit KV cache."))
+        if not chip.hbm_gb or not chip.hbm_gbps:
+            out.append(StudyProblem("chip", f"{name} has no HBM size or bandwidth in the catalog: "
+                                            "fill them in the Fleet view."))
+        if not self.input_len >= 1 or not self.output_len >= 1:
+            out.append(StudyProblem("input_len", "Input and output lengths must be at least 1 token."))
+        if not 0 <= self.prefix_cache_pct < 100:
+            out.append(StudyProblem("prefix", f"Prefix-cache hits {self.prefix_cache_pct:g}%: use 0 to 99%."))
+        if not (math.isfinite(self.demand_tokens_per_s) and self.demand_tokens_per_s >= 0):
+            out.append(StudyProblem("demand", f"Peak demand {self.demand_tokens_per_s!r} tokens/s: use 0 or more."))
+        return out
+
+
+def demand_per_day(tokens_per_s: float) -> float:
+    return float(tokens_per_s) * SECONDS_PER_DAY
+
+
+def chips_for_demand(capacity, demand_tokens_per_s: float) -> int | None:
+    """Chips to serve `demand_tokens_per_s` output tokens at peak in whole replicas at the
+    capacity's operating point; None when the targets can't be met; 0 for no demand."""
+    if not capacity.feasible:
+        return None
+    if demand_tokens_per_s <= 0:
+        return 0
+    per_replica = capacity.output_tokens_per_s_per_chip * capacity.chips_per_replica
+    if per_replica <= 0:
+        return None
+    return int(math.ceil(demand_tokens_per_s / per_replica - 1e-9) * capacity.chips_per_replica)
+
+
+__all__ = [
+    "TrainingAnalysis", "heatmap_grid", "scaling_counts", "run_training_analysis", "SCALING_FACTORS",
+    "STUDY_VERSION", "StudyProblem", "TrainingStudy", "ServingStudy", "training_key_figures", "training_top_layouts",
+    "chips_for_demand", "demand_per_day", "layout_label", "chip_name", "INSTALL_LAG_DAYS",
+]

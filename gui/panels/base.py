@@ -1,0 +1,462 @@
+"""Pieces shared by the Training and Inference panels: key-figure tiles, a run bar with progress
+and Cancel, a chip-set picker, field-level validation messages and small form helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGraphicsOpacityEffect, QGridLayout, QHBoxLayout, QLabel, QMenu,
+    QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+)
+
+from gui.style import chip_display_name  # noqa: E402
+
+# 910B vs H20 vs H800 vs H100, as the issue asks; missing ids are skipped.
+DEFAULT_COMPARE_CHIPS = ("ascend-910b2", "h20-96gb", "h800-sxm5-80gb", "h100-sxm5-80gb")
+
+ERROR_STYLE = "color: #b3261e;"
+HINT_STYLE = "color: #5f6368;"
+
+
+STALE_OPACITY = 0.35
+STALE_MESSAGE = ("Fix the fields marked in red to update the figures. The greyed figures and charts "
+                 "are from the last valid inputs.")
+
+
+def mark_stale(widgets, stale: bool) -> None:
+    """Grey out results that no longer match the inputs (while the inputs are invalid), so old
+    numbers never pass for current ones; `is_stale(w)` tells tests and exports."""
+    for widget in widgets:
+        if bool(widget.property("stale")) == bool(stale):
+            continue  # most evaluations: nothing changes, nothing to restyle
+        if stale:
+            effect = QGraphicsOpacityEffect(widget)
+            effect.setOpacity(STALE_OPACITY)
+            widget.setGraphicsEffect(effect)
+        elif widget.graphicsEffect() is not None:
+            widget.setGraphicsEffect(None)
+        widget.setProperty("stale", bool(stale))
+
+
+def is_stale(widget) -> bool:
+    return bool(widget.property("stale"))
+
+
+def chip_label(chip) -> str:
+    """One name per chip everywhere (combos, charts, tables, files): the catalog's short form."""
+    return chip_display_name(chip)
+
+
+def short_chip_label(chip) -> str:
+    return chip_display_name(chip)
+
+
+def fmt(value, digits: int = 3) -> str:
+    """Readable number: thousands separators, `digits` significant figures for small values."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    v = float(value)
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if v == 0:
+        return "0"
+    return f"{v:.{digits}g}"
+
+
+def fmt_big(value: float, unit: str = "") -> str:
+    """12.3 million / 4.5 billion: for figures that span many orders of magnitude."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    v = float(value)
+    for limit, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(v) >= limit:
+            return f"{v / limit:.3g} {word}{(' ' + unit) if unit else ''}"
+    return f"{fmt(v)}{(' ' + unit) if unit else ''}"
+
+
+class FigureTiles(QWidget):
+    """Key figures as a grid of small tiles: a caption, a large value, a detail line."""
+
+    def __init__(self, keys: list[tuple[str, str, str]], columns: int = 5, parent=None):
+        """keys: (key, caption with unit, tooltip)."""
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(6)
+        self._values: dict[str, QLabel] = {}
+        self._details: dict[str, QLabel] = {}
+        for n, (key, caption, tip) in enumerate(keys):
+            tile = QFrame()
+            tile.setObjectName("figureTile")
+            tile.setStyleSheet("QFrame#figureTile { background: #f6f8fa; border: 1px solid #dde2e6;"
+                               " border-radius: 4px; }")
+            tile.setToolTip(tip)
+            box = QVBoxLayout(tile)
+            box.setContentsMargins(8, 4, 8, 4)
+            box.setSpacing(0)
+            cap = QLabel(caption)
+            cap.setStyleSheet("color: #5f6368; font-size: 9pt;")
+            value = QLabel("–")
+            value.setStyleSheet("font-size: 13pt; font-weight: 600; color: #202124;")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            detail = QLabel("")
+            detail.setStyleSheet("color: #5f6368; font-size: 8pt;")
+            for w in (cap, value, detail):
+                w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+                box.addWidget(w)
+            grid.addWidget(tile, n // columns, n % columns)
+            self._values[key] = value
+            self._details[key] = detail
+        for c in range(columns):
+            grid.setColumnStretch(c, 1)
+
+    def set(self, key: str, value: str, detail: str = "") -> None:
+        self._values[key].setText(value)
+        self._details[key].setText(detail)
+        self._details[key].setToolTip(detail)
+
+    def value(self, key: str) -> str:
+        return self._values[key].text()
+
+    def detail(self, key: str) -> str:
+        return self._details[key].text()
+
+    def clear(self, text: str = "–") -> None:
+        for key in self._values:
+            self.set(key, text)
+
+
+class RunBar(QWidget):
+    """Progress, a status line, Run and Cancel for the panel's background job."""
+
+    run_clicked = Signal()
+    cancel_clicked = Signal()
+
+    def __init__(self, run_text: str = "Run", parent=None):
+        super().__init__(parent)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setTextVisible(True)
+        self.progress.setFixedWidth(160)
+        self.progress.setFormat("%p%")
+        self.message = QLabel("")
+        self.message.setStyleSheet(HINT_STYLE)
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.run_button = QPushButton(run_text)
+        self.run_button.clicked.connect(self.run_clicked)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running computation (the charts keep the last result)")
+        self.cancel_button.clicked.connect(self.cancel_clicked)
+        self.cancel_button.setEnabled(False)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.progress)
+        row.addWidget(self.message, 1)
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+
+    def set_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        if busy:
+            self.progress.setValue(0)
+
+    def set_progress(self, fraction: float, message: str = "") -> None:
+        self.progress.setValue(int(round(fraction * 100)))
+        if message:
+            self.message.setText(message)
+
+    def set_message(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setToolTip(text)
+        self.message.setStyleSheet(ERROR_STYLE if error else HINT_STYLE)
+
+
+class ChipSetButton(QToolButton):
+    """A drop-down of checkable chip types (which chips a comparison chart shows)."""
+
+    changed = Signal()
+
+    def __init__(self, text: str = "Compare chips", parent=None):
+        super().__init__(parent)
+        self.setText(text)
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self._menu = QMenu(self)
+        self.setMenu(self._menu)
+        self._actions: dict[str, QAction] = {}
+
+    def set_chips(self, chips, selected) -> None:
+        keep = set(selected)
+        self._menu.clear()
+        self._actions = {}
+        for chip in chips:
+            action = QAction(chip_label(chip), self._menu)
+            action.setCheckable(True)
+            action.setChecked(chip.id in keep)
+            action.toggled.connect(lambda *_: self._on_toggled())
+            self._menu.addAction(action)
+            self._actions[chip.id] = action
+        self._update_text()
+
+    def _on_toggled(self) -> None:
+        self._update_text()
+        self.changed.emit()
+
+    def _update_text(self) -> None:
+        self.setText(f"Compare chips ({len(self.selected())})")
+
+    def selected(self) -> list[str]:
+        return [cid for cid, a in self._actions.items() if a.isChecked()]
+
+    def set_selected(self, ids) -> None:
+        ids = set(ids)
+        for cid, action in self._actions.items():
+            action.blockSignals(True)
+            action.setChecked(cid in ids)
+            action.blockSignals(False)
+        self._update_text()
+
+
+class FieldErrors:
+    """Validation messages shown under their fields (no dialogs)."""
+
+    def __init__(self):
+        self._labels: dict[str, QLabel] = {}
+
+    def add_row(self, form: QFormLayout, key: str, label: str, widget: QWidget, tip: str) -> QLabel:
+        widget.setToolTip(tip)
+        caption = QLabel(label)
+        caption.setToolTip(tip)
+        holder = QWidget()
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(1)
+        column.addWidget(widget)
+        error = QLabel("")
+        error.setWordWrap(True)
+        error.setStyleSheet(ERROR_STYLE + " font-size: 8pt;")
+        error.hide()
+        column.addWidget(error)
+        form.addRow(caption, holder)
+        self._labels[key] = error
+        return error
+
+    def label(self, key: str) -> QLabel:
+        return self._labels[key]
+
+    def set(self, key: str, message: str) -> None:
+        label = self._labels[key]
+        label.setText(message)
+        label.setVisible(bool(message))
+
+    def clear(self) -> None:
+        for key in self._labels:
+            self.set(key, "")
+
+    def messages(self) -> dict[str, str]:
+        return {k: l.text() for k, l in self._labels.items() if l.text()}
+
+
+def spin(lo: int, hi: int, value: int, suffix: str = "", special: str | None = None, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setSingleStep(step)
+    box.setGroupSeparatorShown(True)
+    box.setKeyboardTracking(True)
+    if suffix:
+        box.setSuffix(suffix)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+def dspin(lo: float, hi: float, value: float, decimals: int, suffix: str = "", special: str | None = None,
+          step: float = 1.0) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setDecimals(decimals)
+    box.setValue(value)
+    box.setSingleStep(step)
+    box.setGroupSeparatorShown(True)
+    if suffix:
+        box.setSuffix(suffix)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+def combo(items: list[tuple[str, object]]) -> QComboBox:
+    box = QComboBox()
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(12)
+    for text, data in items:
+        box.addItem(text, data)
+    return box
+
+
+def select_data(box: QComboBox, data) -> bool:
+    i = box.findData(data)
+    if i >= 0:
+        box.setCurrentIndex(i)
+        return True
+    return False
+
+
+def section(title: str) -> QLabel:
+    label = QLabel(title)
+    label.setStyleSheet("font-weight: 600; color: #202124; padding-top: 6px;")
+    return label
+
+
+def form_scroll_area(form: QWidget, width: int = 350) -> QScrollArea:
+    """The inputs column of an analysis panel: fixed width, scrolls vertically when short of room."""
+    scroll = QScrollArea()
+    scroll.setWidget(form)
+    scroll.setWidgetResizable(True)
+    scroll.setFixedWidth(width)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return scroll
+
+
+def notes_label() -> QLabel:
+    """A wrapped, muted line under the figures saying why (the limiting term, the explanation)."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #444;")
+    return label
+
+
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_GROUPED_TEXT = re.compile(r"[+]?\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
+
+
+def parse_positive(text: str, what: str) -> tuple[float | None, str]:
+    """(value, "") for a positive finite number typed in plain ASCII digits, else (None, message)."""
+    t = (text or "").strip()
+    if _GROUPED_TEXT.fullmatch(t):  # "1,300" with thousands separators; "1,5" stays refused
+        t = t.replace(",", "")
+    if not t:
+        return None, f"{what} is empty (type a positive number)"
+    if not _NUMBER_TEXT.fullmatch(t):
+        return None, f"{what} {text!r} is not a number"
+    value = float(t)
+    if not math.isfinite(value) or value <= 0:
+        return None, f"{what} {text!r} must be a positive finite number"
+    return value, ""
+
+
+def parse_iso_date(text: str, what: str, low_year: int = 1900, high_year: int = 2200) -> tuple[dt.date | None, str]:
+    """(date, "") for YYYY-MM-DD within [low_year, high_year], else (None, message)."""
+    t = (text or "").strip()
+    if not t:
+        return None, f"{what} is empty (type a date as YYYY-MM-DD)"
+    try:
+        if not _DATE_TEXT.fullmatch(t):
+            raise ValueError
+        day = dt.date.fromisoformat(t)
+    except ValueError:
+        return None, f"{what} {text!r} is not a date (YYYY-MM-DD)"
+    if not low_year <= day.year <= high_year:
+        return None, f"{what} {text!r} must be between {low_year} and {high_year}"
+    return day, ""
+
+
+class AnalysisPanel(QWidget):
+    """The base of the analysis views (Training, Inference): a debounced single evaluation on
+    every edit, a latest-wins background runner for the long work with a run bar (progress,
+    Cancel), a banner, field errors, greyed stale results, and the protocol the window, the
+    exports and the scenarios use: `charts()`, `tables()`, `export_context()`,
+    `scenario_state()`/`apply_scenario_state()`, `compute_now()`, `shutdown()`.
+
+    A subclass calls `_init_analysis(...)` first in its constructor, builds its form and charts,
+    then `_layout_panel(form, [rows above the charts], charts_layout)`.
+    """
+
+    status_message = Signal(str)
+    evaluated = Signal()  # after every redraw from a single evaluation (tests, bench)
+    # An evaluation costs about a millisecond: coalesce one burst of events, no more (the
+    # edit-to-redrawn-chart target is 50 ms; bench/bench_gui_edit.py).
+    DEBOUNCE_MS = 8
+
+    def _init_analysis(self, *, evaluate, finished, failed, cancelled, run_text: str) -> None:
+        from PySide6.QtCore import QTimer
+
+        from gui.widgets.banner import MessageBanner
+        from gui.workers import LatestRunner
+
+        self._loading = False
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(self.DEBOUNCE_MS)
+        self.timer.timeout.connect(evaluate)
+        self.run_bar = RunBar(run_text)
+        self.runner = LatestRunner(self)
+        self.runner.progress.connect(lambda f, m: self.run_bar.set_progress(f, m))
+        self.runner.finished.connect(finished)
+        self.runner.failed.connect(failed)
+        self.runner.cancelled.connect(cancelled)
+        self.runner.busy_changed.connect(lambda busy: self.run_bar.set_busy(busy))
+        self.errors = FieldErrors()
+        self.banner = MessageBanner()
+
+    def _layout_panel(self, form: QWidget, above_charts: list, charts_layout) -> None:
+        """The inputs column (scrolls vertically) beside the results column."""
+        right = QVBoxLayout()
+        right.setSpacing(6)
+        right.addWidget(self.banner)
+        for widget in above_charts:
+            right.addWidget(widget)
+        if isinstance(charts_layout, QWidget):  # e.g. a tab widget of chart pages
+            right.addWidget(charts_layout, 1)
+        else:
+            right.addLayout(charts_layout, 1)
+        root = QHBoxLayout(self)
+        root.setContentsMargins(6, 6, 6, 6)
+        root.addWidget(form_scroll_area(form))
+        root.addLayout(right, 1)
+
+    # ---- edits and validity --------------------------------------------------------------------
+    def schedule(self, *_) -> None:
+        """Re-evaluate DEBOUNCE_MS after the last edit (not while a scenario is being applied)."""
+        if not self._loading:
+            self.timer.start()
+
+    def show_invalid(self) -> None:
+        """Inputs invalid: say so and grey the results that no longer match them."""
+        self.banner.show_error(STALE_MESSAGE)
+        mark_stale(self.result_widgets(), True)
+
+    def show_valid(self) -> None:
+        if self.banner.kind == "error":
+            self.banner.dismiss()
+        mark_stale(self.result_widgets(), False)
+
+    # ---- protocol ------------------------------------------------------------------------------
+    def result_widgets(self) -> list:
+        """What shows results (greyed while the inputs are invalid)."""
+        return [w for w in (getattr(self, "tiles", None), getattr(self, "notes", None)) if w is not None] \
+            + list(self.charts().values())
+
+    def charts(self) -> dict:
+        return {}
+
+    def tables(self) -> dict:
+        return {}
+
+    def export_context(self) -> dict:
+        """{"Model": ..., "Workload": ...}: what this view's exported files show."""
+        return {}
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self.runner.cancel(emit=False)
