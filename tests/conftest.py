@@ -44,16 +44,18 @@ def pytest_configure(config):
 
 
 def _parentless_windows() -> dict:
-    """Top-level widgets made by Python code (ours, pyqtgraph's): instances of Python subclasses.
+    """Application windows made by Python code: parentless QMainWindow / QDialog subclasses.
 
-    Qt's own parentless helpers (the tooltip label, completer popups) come back as plain PySide6
-    types and are left alone: Qt keeps pointers to them, and deleting one from here crashes later.
+    Other parentless widgets are left alone: Qt's own helpers (the tooltip label, completer
+    popups) are referenced by Qt, and widgets a module caches for reuse would be dead for the
+    next test; both are freed by their owners or by the collection below.
     """
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QDialog, QMainWindow
     from shiboken6 import getCppPointer
 
     return {getCppPointer(w)[0]: w for w in QApplication.topLevelWidgets()
-            if w.parentWidget() is None and not type(w).__module__.startswith("PySide6")}
+            if w.parentWidget() is None and isinstance(w, (QMainWindow, QDialog))
+            and not type(w).__module__.startswith("PySide6")}
 
 
 _FULL_COLLECTION_EVERY = 25  # tests; a full collection costs ~0.15 s with Qt and pyqtgraph loaded

@@ -27,6 +27,9 @@ def panel(store, qtbot):
     p._test_stack = stack
     qtbot.addWidget(p)
     p.auto_check.setChecked(False)  # tests start runs themselves
+    # Construction already scheduled a debounced run; unchecking does not stop it, and a slow
+    # setup let it fire before the test body (test_bad_distribution... then saw a run going).
+    p._debounce.stop()
     yield p
     p.shutdown()
     QThreadPool.globalInstance().waitForDone(5000)
