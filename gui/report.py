@@ -534,6 +534,12 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
                 title = getattr(chart, "title", "") or chart_key.replace("_", " ").replace("-", " ")
                 charts.append((name, f"{_AREA_NAMES.get(panel_key, panel_key.title())}: {title}"))
 
+    if plan is None:  # the Plan view computed one with the others: report it, feasible or not
+        plan_result = getattr(panels.get("plan"), "result", None)
+        if plan_result is not None:
+            from engine.commands.plan import plan_to_dict
+
+            plan = plan_to_dict(plan_result, scenario)
     orders = store.order_rows()
     stored = store._calibration_by_chip() if hasattr(store, "_calibration_by_chip") else {}
     ctx = ReportContext(scenario=scenario, params=params, created=created or dt.datetime.now(),
