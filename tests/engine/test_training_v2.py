@@ -153,7 +153,6 @@ def test_training_predictions_ignore_provenance(public_training, tmp_path):
         assert x["predicted"] == y["predicted"], x["id"]
 
 
-@pytest.mark.xfail(strict=False, reason="engine/inference.py (h12-serving) still reads notes for some rows")
 def test_inference_predictions_ignore_provenance(tmp_path):
     from engine.validation_inference import validate_inference_cases
 
