@@ -224,3 +224,24 @@ def test_variance_shares_sum_to_one_and_name_the_only_source():
     late = -1
     assert v2.shares[v2.sources.index("throughput"), late] > 0.3
     assert v2.dominant()[late] in ("supply", "throughput")
+
+
+def test_tornado_bad_end_of_each_input_is_never_better():
+    """Each bar's 'bad' setting (less delivered, later, slower chips) cannot raise P(meet) or lower
+    the shortfall: the tornado ranks inputs, and its ends must mean what their labels say."""
+    from engine.forecast_sensitivity import tornado
+
+    t = tornado(inp(split_orders(1), sc(trials=400), family_by_chip={CHIP: "f"}, serving_sigma_by_chip={CHIP: 0.3}),
+                trials=400)
+    names = [b.input for b in t.bars]
+    assert any(n.endswith(" fraction") for n in names) and any(n.endswith(" delay") for n in names)
+    assert "demand growth" in names and "throughput" in names
+    checked = 0
+    for bar in t.bars:
+        if bar.input.endswith((" fraction", " delay")) or bar.input == "throughput":
+            assert bar.high["prob_meet_demand"] <= bar.low["prob_meet_demand"] + 1e-9, bar.input
+            assert bar.high["shortfall_mean_unit_chips"] >= bar.low["shortfall_mean_unit_chips"] - 1e-9, bar.input
+            checked += 1
+    assert checked >= 3
+    spread = [abs(b.high["shortfall_mean_unit_chips"] - b.low["shortfall_mean_unit_chips"]) for b in t.bars]
+    assert max(spread) > 0  # at least one input moves the answer
