@@ -187,6 +187,18 @@ def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str,
     return panels
 
 
+def dispose_offscreen_panels(panels: Mapping[str, object], app) -> None:
+    """After a headless command: stop the panels' work, wait for workers, delete the widgets."""
+    from PySide6.QtCore import QThreadPool
+
+    shutdown_panels(panels)
+    QThreadPool.globalInstance().waitForDone(5000)
+    for panel in panels.values():
+        panel.close()
+        panel.deleteLater()
+    app.processEvents()
+
+
 def shutdown_panels(panels: Mapping[str, object]) -> None:
     for panel in panels.values():
         if hasattr(panel, "shutdown"):

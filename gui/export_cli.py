@@ -52,7 +52,7 @@ def run(args, ctx) -> Output:
     if args.scenario is not None:
         store.scenario(args.scenario)  # unknown name: UserError before Qt starts
     app = _application()
-    from gui.export_all import build_offscreen_panels, export_all, shutdown_panels
+    from gui.export_all import build_offscreen_panels, dispose_offscreen_panels, export_all
     from gui.scenarios import baseline_scenario, ensure_default_scenario
 
     name = args.scenario
@@ -64,14 +64,7 @@ def run(args, ctx) -> Output:
     try:
         written = export_all(panels, out, scenario=name, force=args.force)
     finally:
-        shutdown_panels(panels)
-        from PySide6.QtCore import QThreadPool
-
-        QThreadPool.globalInstance().waitForDone(5000)
-        for panel in panels.values():
-            panel.close()
-            panel.deleteLater()
-        app.processEvents()
+        dispose_offscreen_panels(panels, app)
     files = [str(p) for p in written]
     rows = [{"file": f, "kind": Path(f).suffix.lstrip(".")} for f in files]
     return Output(data={"scenario": name, "out": str(out), "files": files}, rows=rows,

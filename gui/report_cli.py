@@ -32,28 +32,21 @@ def run(args, ctx) -> Output:
     from gui.export_cli import _application
 
     app = _application()
-    from gui.export_all import build_offscreen_panels, shutdown_panels
+    from gui.export_all import build_offscreen_panels, dispose_offscreen_panels
     from gui.report import write_report
-    from gui.scenarios import ensure_default_scenario, remembered_scenario
+    from gui.scenarios import baseline_scenario, ensure_default_scenario
 
     name = args.scenario
-    if name is None:
+    if name is None:  # the baseline, never quietly the scenario last opened in the app (as export)
         if not getattr(store, "read_only", False):
             ensure_default_scenario(store)
-        name = remembered_scenario(store)
+        name = baseline_scenario(store)
     params = store.scenario(name)["params"] if name else {}
     panels = build_offscreen_panels(store, name)
     try:
         result = write_report(store, panels, name or "", params, out, force=args.force)
     finally:
-        shutdown_panels(panels)
-        from PySide6.QtCore import QThreadPool
-
-        QThreadPool.globalInstance().waitForDone(5000)
-        for panel in panels.values():
-            panel.close()
-            panel.deleteLater()
-        app.processEvents()
+        dispose_offscreen_panels(panels, app)
     data = {"scenario": name, "out": str(result.path), "pages": result.pages, "charts": result.charts,
             "sections": result.sections}
     row = {"scenario": name, "out": str(result.path), "pages": result.pages, "charts": result.charts}
