@@ -129,9 +129,11 @@ class TrainingInputs:
         tokens = max(4 * 2 ** 20, 1024 * self.num_chips)
         return 2 ** max(0, int(round(math.log2(max(tokens / self.seq, 1.0)))))
 
-    def factor(self, name: str) -> float:
+    def factor(self, name: str):
         if name in self.factors:
-            return float(self.factors[name])
+            value = self.factors[name]
+            # an array of values (one per layout) evaluates several factor sets at once (fitting)
+            return value if isinstance(value, np.ndarray) else float(value)
         return self.chip.factor(name, DEFAULT_FACTORS[name])
 
 
@@ -726,6 +728,17 @@ def evaluate_layout(inputs: TrainingInputs) -> LayoutResult:
     L = _arrays_of([default_layout(inputs)])
     out = _evaluate_arrays(inputs, L)
     return _result_at(inputs, out, L, 0)
+
+
+def evaluate_factor_sets(inputs: TrainingInputs, factor_sets: Mapping[str, np.ndarray]) -> dict:
+    """The arrays of `_evaluate_arrays` for one complete layout under k sets of factors at once
+    (each value in `factor_sets` an array of k): the calibration fit's Jacobian in one call."""
+    k = len(next(iter(factor_sets.values())))
+    L = {name: np.repeat(v, k) for name, v in _arrays_of([default_layout(inputs)]).items()}
+    merged = {**dict(inputs.factors), **{n: np.asarray(v, dtype=float) for n, v in factor_sets.items()}}
+    from dataclasses import replace as _replace
+
+    return _evaluate_arrays(_replace(inputs, factors=merged), L)
 
 
 def evaluate_layouts(inputs: TrainingInputs, layouts: list[dict]) -> list[LayoutResult]:

@@ -120,3 +120,23 @@ def test_column_stated_settings_reach_the_model(tmp_path):
                                                                       "flash attention off; gpu-hours"}])),
                                     CHIPS)["cases"][0]
     assert noted["predicted"] == quiet["predicted"]
+
+
+def test_factor_sets_in_one_call_equal_one_at_a_time(tmp_path):
+    """The calibration fit evaluates its Jacobian as k factor sets in one vectorised call; each
+    must give exactly what a plain evaluation with that set gives (all three metrics)."""
+    import numpy as np
+    from dataclasses import replace
+
+    from engine.validation import predict_metric, predict_metric_sets, resolve_layout, inputs_from_case
+
+    sets = {"train_gemm_eff": np.array([0.6, 0.8]), "train_attn_eff": np.array([0.3, 0.5]),
+            "train_scaleup_eff": np.array([0.7, 0.9])}
+    for metric, value in (("tokens_per_s_per_chip", 2000), ("step_time_s", 5.0), ("mfu_pct_model_flops", 40)):
+        row = {**{k: str(v) for k, v in GOOD.items()}, "tp": "2", "dp": "32", "metric": metric, "value": str(value)}
+        inp, _ = resolve_layout(inputs_from_case(row, CHIPS))
+        many = predict_metric_sets(row, inp, sets)
+        for j in range(2):
+            one = predict_metric(row, replace(inp, factors={n: float(v[j]) for n, v in sets.items()}))[0]
+            assert many[j] == pytest.approx(one, rel=1e-12)
+        assert many[0] != pytest.approx(many[1], rel=1e-3)   # the sets really differ
