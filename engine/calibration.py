@@ -138,7 +138,17 @@ TRAINING_BOUNDS = {
     "train_fp8_gemm_rel": (0.4, 1.0), "train_dp_overlap": (0.01, 1.0), "train_tp_overlap": (0.01, 0.9),
     "train_step_overhead_s": (0.0, 5.0), "train_whole_run_eff": (0.4, 1.0), "train_latency_us": (1.0, 100.0),
     "train_ep_overlap": (0.01, 0.9),
+    # - never fitted (FAMILY_DEFAULTS): the attention kernel path's share of the dense peak
+    "train_attn_path_rel": (0.5, 1.0),
 }
+
+# Documented per-family defaults that the public runs cannot pin down apart from the fitted
+# factors (written beside the fits into calibration_training.csv, never fitted):
+# - Hopper attention: the public H100/H800 rows ran FlashAttention-2-class kernels, which issue
+#   Ampere-style mma.sync without TMA or warp specialisation and reach ~35% of H100's dense peak
+#   (Shah et al. 2024, FlashAttention-3 Sec. 1) where the same kernels reach 50-73% of A100's
+#   (Dao 2023): about 0.6 of the fraction on Hopper. FA3/cuDNN Hopper-native kernels: set 1.0.
+FAMILY_DEFAULTS = {"hopper": {"train_attn_path_rel": 0.6}}
 
 
 def resolve_cases(rows: list[dict], chips: Mapping, chip_ids: Sequence[str] | None = None) -> list:
@@ -225,11 +235,13 @@ FAMILY_FIT_FACTORS = TRAINING_FIT_FACTORS + ("train_hbm_eff", "train_scaleup_eff
 
 def prior_chips(chips: Mapping, factor_names: Sequence[str] = FAMILY_FIT_FACTORS,
                 prior: Mapping[str, float] | None = None) -> dict:
-    """The chips with the fitted factors reset to their documented defaults (no fitted value)."""
+    """The chips with the fitted factors reset to their documented defaults (no fitted value) and
+    their family's documented defaults (FAMILY_DEFAULTS) applied."""
     from engine.training import DEFAULT_FACTORS
 
     base = {n: float((prior or {}).get(n, DEFAULT_FACTORS[n])) for n in factor_names}
-    return {cid: chip.with_calibration(**base) for cid, chip in chips.items()}
+    return {cid: chip.with_calibration(**{**FAMILY_DEFAULTS.get(chip_family(cid), {}), **base})
+            for cid, chip in chips.items()}
 
 
 def fit_families(rows: list[dict], chips: Mapping, factor_names: Sequence[str] = FAMILY_FIT_FACTORS,
@@ -285,6 +297,10 @@ def training_calibration_rows(rows: list[dict], chips: Mapping) -> tuple[list[di
         for scope in scopes:
             for name in FAMILY_FIT_FACTORS:
                 out.append({"scope": scope, "factor": name, "value": round(fitted[family][name], 4), "note": note})
+            for name, value in FAMILY_DEFAULTS.get(family, {}).items():
+                out.append({"scope": scope, "factor": name, "value": value,
+                            "note": "documented default, not fitted (engine/calibration.py FAMILY_DEFAULTS, "
+                                    "resources/calibration_README.md)"})
     for name in FAMILY_FIT_FACTORS:
         out.append({"scope": "default", "factor": name, "value": round(fitted[None][name], 4),
                     "note": "fit_families() on every public case together: the starting point for a chip "

@@ -40,7 +40,13 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     # microbenchmarks). The first five are fitted per chip family (resources/calibration_training.csv);
     # every other one is a documented default the public measurements cannot pin down.
     "train_gemm_eff": 0.75,          # best sustained fraction of dense peak on large GEMMs
-    "train_attn_eff": 0.45,          # fused (flash) attention fwd+bwd, fraction of 16-bit peak
+    "train_attn_eff": 0.45,          # fused (flash) attention fwd+bwd, fraction of the peak its path can issue
+    # what fraction of the dense 16-bit peak the attention kernel's instruction path can issue at
+    # all: 1.0 where the kernel uses the chip's native matrix path (A100 mma.sync, Ascend cube,
+    # Hopper with FA3/cuDNN wgmma+TMA kernels); Hopper family 0.6 in calibration_training.csv for
+    # FA2-class kernels (Ampere-style mma.sync, no TMA or warp specialisation): FA2 reaches ~35%
+    # of H100 peak against 50-73% of A100's (Dao 2023; Shah et al. 2024). A documented default.
+    "train_attn_path_rel": 1.0,
     "train_scaleup_eff": 0.75,       # bus-bandwidth fraction collectives reach inside a domain
     "train_layer_overhead_us": 100.0,  # launches/framework per layer per micro-batch (fwd+bwd)
     "train_hbm_eff": 0.75,           # sustained fraction of HBM bandwidth in memory-bound ops
@@ -297,7 +303,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # -- attention core (s x s), forward, per chip; fused kernels run at 16-bit
     core_flops = T * fwd["attn_core_per_layer"] / tp
     if inp.flash_attention:
-        attn_fwd = core_flops / (peak16 * f("train_attn_eff"))
+        attn_fwd = core_flops / (peak16 * f("train_attn_path_rel") * f("train_attn_eff"))
         attn_bwd = 2.5 * attn_fwd                       # flash backward recomputes the scores
         softmax_bytes = 0.0
     else:
