@@ -458,16 +458,23 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         rs = one * (p * gbytes) + hop * np.ceil(p * gbytes / 100e6)
         ag = one * (p * 2.0) + hop * np.ceil(p * 2.0 / 100e6)
         ag_layers = one * (p * 2.0) + hop * layers_stage
-        return np.where(zero == 0, 2.0 * rs,
-                        np.where(zero == 1, rs + ag,
-                                 np.where(zero == 2, micro * rs + ag, micro * (rs + 2.0 * ag_layers))))
+        grads = np.where(zero == 0, 2.0 * rs, np.where(zero == 1, rs, micro * rs))
+        params = np.where(zero == 0, 0.0, np.where(zero <= 2, ag, micro * 2.0 * ag_layers))
+        return grads, params
 
-    dp_comm = dp_time(dp_group, tp, nonexpert_chip) + dp_time(edp, tp * ep, expert_chip)
+    g_ne, p_ne = dp_time(dp_group, tp, nonexpert_chip)
+    g_ex, p_ex = dp_time(edp, tp * ep, expert_chip)
+    grad_comm, param_comm = g_ne + g_ex, p_ne + p_ex
+    dp_comm = grad_comm + param_comm
     bwd_mb = layers_stage * (2.0 * gemm_layer_fwd + attn_layer_bwd + 2.0 * elem_fwd + recompute_layer)
     # per-micro-batch traffic (ZeRO-2/3) runs under every micro-batch's compute; once-per-step
-    # traffic only under the last backward, and only when gradients are bucketed
-    window = np.where(zero >= 2, micro * per_mb, bwd_mb if inp.grad_overlap else 0.0)
-    dp_exposed = dp_comm - f("train_dp_overlap") * np.minimum(dp_comm, window)
+    # traffic only under the last backward. Gradients hide only when they are bucketed and
+    # reduced during backward (`grad_overlap`); ZeRO-3's parameter gathers are prefetched
+    # either way (they do not wait for gradients)
+    window = np.where(zero >= 2, micro * per_mb, bwd_mb)
+    hideable = np.where(zero >= 2, param_comm, 0.0) + (grad_comm + np.where(zero >= 2, 0.0, param_comm)
+                                                       if inp.grad_overlap else 0.0)
+    dp_exposed = dp_comm - f("train_dp_overlap") * np.minimum(hideable, window)
 
     # -- optimizer step: mixed-precision Adam streams ~30 bytes per locally owned parameter
     inv_ne = {st: 1.0 / np.where(zero >= st, dp_group, 1.0) for st in (1, 2, 3)}
