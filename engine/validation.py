@@ -291,6 +291,12 @@ def summarize(cases: list[dict]) -> dict:
         for c in ok:
             groups.setdefault(str(c.get(key) or "")[:60], []).append(c["error_pct"])
         summary[name] = {k: _stats(v) for k, v in sorted(groups.items())}
+    from engine.calibration import chip_family
+
+    families: dict[str, list[float]] = {}
+    for c in ok:
+        families.setdefault(chip_family(str(c.get("chip") or "")), []).append(c["error_pct"])
+    summary["by_family"] = {k: _stats(v) for k, v in sorted(families.items())}
     worst = sorted(ok, key=lambda c: -abs(c["error_pct"]))[:10]
     summary["worst"] = [{"id": c["id"], "error_pct": c["error_pct"]} for c in worst]
     return summary
@@ -335,5 +341,7 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
     summary["holdout"] = key
     summary["groups"] = len(groups)
     summary["fitted_factors"] = list(FAMILY_FIT_FACTORS)
-    summary["in_sample"] = summarize([validate_case(row, chips) for row in rows])["overall"]
+    in_sample = summarize([validate_case(row, chips) for row in rows])
+    summary["in_sample"] = in_sample["overall"]
+    summary["in_sample_by_family"] = in_sample["by_family"]
     return {"cases": cases, "summary": summary}

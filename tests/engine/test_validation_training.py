@@ -140,3 +140,18 @@ def test_factor_sets_in_one_call_equal_one_at_a_time(tmp_path):
             one = predict_metric(row, replace(inp, factors={n: float(v[j]) for n, v in sets.items()}))[0]
             assert many[j] == pytest.approx(one, rel=1e-12)
         assert many[0] != pytest.approx(many[1], rel=1e-3)   # the sets really differ
+
+
+def test_holdout_reports_each_chip_family_out_of_sample_beside_in_sample(tmp_path):
+    from engine.validation import validate_training_holdout
+
+    rows = [{**GOOD, "id": "A1", "source": "src a"}, {**GOOD, "id": "A2", "source": "src b", "micro_batch": 1},
+            {**GOOD, "id": "H1", "source": "src a", "chip": "h100-sxm5-80gb", "value": 5000},
+            {**GOOD, "id": "H2", "source": "src b", "chip": "h100-sxm5-80gb", "value": 5200, "micro_batch": 1}]
+    result = validate_training_holdout(read_cases_csv(_write(tmp_path, rows)), CHIPS)
+    s = result["summary"]
+    assert set(s["by_family"]) == set(s["in_sample_by_family"]) == {"a100", "hopper"}
+    assert s["by_family"]["hopper"]["n"] == s["in_sample_by_family"]["hopper"]["n"] == 2
+    # out of sample is a different prediction from in sample (each row's own source never fitted it)
+    ins = {c["id"]: c for c in validate_training_cases(read_cases_csv(_write(tmp_path, rows)), CHIPS)["cases"]}
+    assert any(c["predicted"] != ins[c["id"]]["predicted"] for c in result["cases"])
