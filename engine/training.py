@@ -451,12 +451,15 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         # one bandwidth lookup per group, the passes in closed form
         bw, _ = topo.group_bandwidth(n, stride, up_eff=up_eff, out_eff=out_eff)
         one = np.where(n > 1, (n - 1.0) / n / bw, 0.0)
-        # a ring pass costs one hop latency per rank (n-1 steps), once per collective: gradients
-        # travel in buckets (~100 MB), ZeRO-3 gathers each layer's weights on use
-        # (one flat buffer per layer, forward and backward, as FSDP) -- at thousands of ranks the hops add up
+        # a ring pass costs one hop latency per rank (n-1 steps), once per collective. Gradients
+        # travel in buckets that grow with the group to amortise those hops (Megatron-LM's DDP:
+        # max(40M, 1M x dp) elements per bucket), so the hops per step stay ~ constant in n;
+        # ZeRO-3 gathers each layer's weights on use (one flat buffer per layer, forward and
+        # backward, as FSDP) -- at thousands of ranks those hops add up
         hop = np.where(n > 1, (n - 1.0) * lat, 0.0)
-        rs = one * (p * gbytes) + hop * np.ceil(p * gbytes / 100e6)
-        ag = one * (p * 2.0) + hop * np.ceil(p * 2.0 / 100e6)
+        buckets = np.ceil(p / np.maximum(40e6, 1e6 * n))
+        rs = one * (p * gbytes) + hop * buckets
+        ag = one * (p * 2.0) + hop * buckets
         ag_layers = one * (p * 2.0) + hop * layers_stage
         grads = np.where(zero == 0, 2.0 * rs, np.where(zero == 1, rs, micro * rs))
         params = np.where(zero == 0, 0.0, np.where(zero <= 2, ag, micro * 2.0 * ag_layers))

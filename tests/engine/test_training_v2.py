@@ -223,3 +223,21 @@ def test_zero2_gradients_are_exposed_without_grad_overlap():
     assert z2 == pytest.approx(8 * z0 / 2, rel=1e-9)
     hidden = evaluate_layout(_layout(zero_stage=2, **{**kw, "grad_overlap": True})).breakdown_s["dp_comm"]
     assert hidden < 0.05 * z2
+
+
+def test_gradient_buckets_grow_with_the_data_parallel_group():
+    """Megatron-LM's DDP buckets hold max(40M, 1M x dp) elements, so the ring hops a step pays for
+    gradients stay about constant as DP grows (a fixed 100 MB bucket made them grow as n and sank
+    DeepSpeed's 2,240-GPU ZeRO rows). Latency part by hand: 2 passes x buckets x (n-1) hops x 8 us."""
+    m = MODELS["llama2-7b"]
+    p = m.total_params()
+    lat = {}
+    for n in (1024, 2048):
+        kw = dict(num_chips=n, tp=1, dp=n, global_batch_seqs=n, zero_stage=0, grad_overlap=False)
+        slow = evaluate_layout(_layout(**kw, factors={"train_dp_overlap": 0.0, "train_latency_us": 8.0}))
+        fast = evaluate_layout(_layout(**kw, factors={"train_dp_overlap": 0.0, "train_latency_us": 0.0}))
+        lat[n] = slow.breakdown_s["dp_comm"] - fast.breakdown_s["dp_comm"]
+        import math
+        buckets = math.ceil(p / max(40e6, 1e6 * n))
+        assert lat[n] == pytest.approx(2 * buckets * (n - 1) * 8e-6, rel=1e-3)
+    assert lat[2048] / lat[1024] < 1.3
