@@ -20,7 +20,7 @@ from pathlib import Path
 import typing
 
 from sqlite_utils import Database
-from sqlite_utils.db import Table
+from sqlite_utils.db import NotFoundError, Table
 
 from engine.catalog import CHIP_FIELDS, chip_from_row, model_from_dict
 from engine.errors import UserError, ValidationError
@@ -422,7 +422,7 @@ class Store:
     def _order(self, order_id: int) -> dict:
         try:
             return dict(self.db.table(ORDERS).get(order_id))
-        except Exception:
+        except NotFoundError:  # only a missing row: SQLite errors go to _guard, which names the damage
             raise UserError(f"order {order_id}: no such order") from None
 
     def _delivered(self, order_id: int, excluding: int | None = None) -> tuple[int, dt.date | None]:
