@@ -425,6 +425,12 @@ class Store:
         except NotFoundError:  # only a missing row: SQLite errors go to _guard, which names the damage
             raise UserError(f"order {order_id}: no such order") from None
 
+    def _delivery(self, delivery_id: int) -> dict:
+        try:
+            return dict(self.db.table(DELIVERIES).get(delivery_id))
+        except NotFoundError:  # as _order: a damaged row goes to _guard, only a missing one is "no such"
+            raise UserError(f"delivery {delivery_id}: no such delivery") from None
+
     def _delivered(self, order_id: int, excluding: int | None = None) -> tuple[int, dt.date | None]:
         rows = [r for r in self.delivery_rows(order_id) if r["id"] != excluding]
         first = min((dt.date.fromisoformat(r["date"]) for r in rows), default=None)
@@ -486,7 +492,7 @@ class Store:
         self._writable()
         if field not in ("date", "quantity", "note"):
             raise ValidationError([f"{field}: not an editable delivery field"])
-        current = dict(self.db.table(DELIVERIES).get(delivery_id))
+        current = self._delivery(delivery_id)
         order = self._order(current["order_id"])
         delivered, _ = self._delivered(order["id"], excluding=delivery_id)
         cleaned = check_delivery({**current, field: value}, order_date=dt.date.fromisoformat(order["order_date"]),
@@ -497,7 +503,7 @@ class Store:
 
     def delete_delivery(self, delivery_id: int) -> dict:
         self._writable()
-        row = dict(self.db.table(DELIVERIES).get(delivery_id))
+        row = self._delivery(delivery_id)
         with self.db.atomic():
             self.db.table(DELIVERIES).delete(delivery_id)
         return row

@@ -121,6 +121,14 @@ def test_an_order_damaged_after_opening_is_named_not_reported_missing(store):
         store.delete_order(999_999)
 
 
+def test_a_missing_delivery_is_one_user_line_not_a_library_exception(store):
+    """Regression: editing or deleting a delivery id that is gone (deleted in another window, or
+    a stale undo step) raised sqlite-utils' NotFoundError instead of a one-line user error."""
+    for edit in (lambda: store.update_delivery(999_999, "note", "x"), lambda: store.delete_delivery(999_999)):
+        with pytest.raises(UserError, match="delivery 999999: no such delivery"):
+            edit()
+
+
 def test_delivery_cannot_exceed_outstanding(store):
     order = next(o for o in store.orders() if o.chip_id == "ascend-910b2")
     with pytest.raises(ValidationError, match="only 70000 chips remain"):
