@@ -423,7 +423,12 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     elif dualpipe:
         bubble = np.maximum(pp / 2.0 - 1.0, 0.0) * (2.0 / 3.0) * per_mb
     else:
-        bubble = (pp - 1.0) / vpp * per_mb
+        # interleaved 1F1B: the warm-up and cool-down run (pp - 1) model chunks, and a chunk is
+        # whole layers: with layers per stage not a multiple of vpp the largest chunk,
+        # ceil(layers/vpp) layers, sets the pace ((pp-1)/vpp x per_mb when vpp divides them).
+        # Every chunk boundary still costs its forward and backward p2p.
+        chunk_frac = np.ceil(layers_stage / vpp) / layers_stage
+        bubble = (pp - 1.0) * (chunk_frac * (per_mb - comm_pp) + comm_pp / vpp)
 
     # -- parameters held per chip (the stage with the most layers; embedding/logits on ends)
     attn_p = float(model.attention_params_per_layer()) + 2.0 * h

@@ -69,6 +69,25 @@ def test_goodput_of_a_whole_run_falls_with_fleet_size():
     assert large == pytest.approx(0.85, abs=0.06)
 
 
+def test_interleaved_bubble_runs_whole_layer_chunks():
+    """Interleaved 1F1B with 15 layers per stage and vpp 8: a model chunk is whole layers, so the
+    largest one (2 layers, not 15/8) sets the pace of the (pp-1) warm-up/cool-down chunks; each
+    chunk still costs its p2p. By hand: bubble = (pp-1) x (2/15 x (per_mb - p2p) + p2p / vpp)."""
+    model = replace(MODELS["llama2-7b"], layers=30)
+    pp, vpp, gb = 2, 8, 64
+    r = evaluate_layout(_layout(model=model, pp=pp, vpp=vpp, dp=1, global_batch_seqs=gb))
+    micro = gb / 1
+    b = r.breakdown_s
+    per_mb = (sum(v for k, v in b.items() if k not in ("bubble", "dp_comm", "optimizer")) - 0.05) / micro
+    p2p = b["pp_comm"] / micro
+    expected = (pp - 1) * (2.0 / 15.0 * (per_mb - p2p) + p2p / vpp)
+    assert b["bubble"] == pytest.approx(expected, rel=1e-6)
+    # when vpp divides the stage's layers it is the textbook (pp-1)/vpp of a micro-batch
+    r5 = evaluate_layout(_layout(model=model, pp=pp, vpp=5, dp=1, global_batch_seqs=gb)).breakdown_s
+    per_mb5 = (sum(v for k, v in r5.items() if k not in ("bubble", "dp_comm", "optimizer")) - 0.05) / micro
+    assert r5["bubble"] == pytest.approx((pp - 1) / 5 * per_mb5, rel=1e-6)
+
+
 def test_schedules_order_the_bubble():
     base = dict(model=MODELS["llama3-405b"], num_chips=1024, tp=8, pp=16, vpp=1, dp=8, global_batch_seqs=512,
                 micro_batch=1, zero_stage=1, recompute="full")
