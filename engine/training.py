@@ -523,6 +523,16 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # activations per layer per micro-batch (Korthikanti et al. 2022, generalised to GQA/gated)
     drop = 1.0 if inp.dropout else 0.0
     attn_a = 2 * h + 4 * qd + 4 * kvd + drop * h
+    mla_sel_saving = 0.0
+    if model.is_mla:
+        # MLA heads are not hidden/heads wide: attention keeps Q and K of nope+rope per head and V
+        # and O of v_head_dim (2 bytes each), and the up-projections keep their latent inputs
+        # (c_q, c_kv + rope key) for their weight gradients. Recomputing the up-projections from
+        # the latents in backward (DeepSeek-V3; "selective" with flash attention) drops Q, K, V.
+        qk_dim = model.qk_nope_head_dim + model.qk_rope_head_dim
+        attn_a = (2 * h + 4 * model.heads * (qk_dim + model.v_head_dim)
+                  + 2 * (model.q_lora_rank + model.kv_lora_rank + model.qk_rope_head_dim) + drop * h)
+        mla_sel_saving = 2.0 * model.heads * (2 * qk_dim + model.v_head_dim)
     ffn_w = model.ffn_hidden if model.dense_layers else 0
     mlp_dense = 2 * h + (6.0 if model.gated_ffn else 4.0) * ffn_w + drop * h
     mlp_moe = 0.0
@@ -543,8 +553,8 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # stored, so a run that still says "selective" recomputes the cheap element-wise ops instead
     # (torchtitan op-level SAC; DeepSeek-V3: RMSNorms, MLA up-projections, SwiGLU): the norm
     # inputs (~4h) and the activation-function outputs are not kept
-    sel_saving = ((4.0 * h + 2.0 * (dense_frac * ffn_w + moe_frac * model.moe_topk * model.moe_ffn_hidden))
-                  if inp.flash_attention else 0.0)
+    sel_saving = ((4.0 * h + 2.0 * (dense_frac * ffn_w + moe_frac * model.moe_topk * model.moe_ffn_hidden)
+                   + mla_sel_saving) if inp.flash_attention else 0.0)
     scores = 0.0 if inp.flash_attention else (5.0 if inp.dropout else 2.0) * model.heads * s / cp
     full_layer = T * (per_tok_layer + scores) / tp                 # bytes per token-element are in coefficients
     sel_layer = T * np.maximum(per_tok_layer - sel_saving, 2.0 * h) / tp

@@ -88,6 +88,28 @@ def test_interleaved_bubble_runs_whole_layer_chunks():
     assert r5["bubble"] == pytest.approx((pp - 1) / 5 * per_mb5, rel=1e-6)
 
 
+def test_mla_attention_activations_use_its_own_head_widths():
+    """DeepSeek-V3's MLA heads are 192 wide for Q/K (128 nope + 64 rope) and 128 for V/O, not
+    hidden/heads = 56. Flash attention keeps Q, K, V, O; recomputing the up-projections from the
+    latents (selective) drops Q, K, V. By hand, per token and layer (bytes, 2 per element), the
+    selective saving is the generic 4h + 2 x (routed expert / dense FFN widths) plus
+    2 x 128 x (192 + 192 + 128) = 131,072 for Q, K, V."""
+    m = MODELS["deepseek-v3"]
+    assert (m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim, m.heads) == (128, 64, 128, 128)
+    s = 4096
+    kw = dict(model=m, chip=H100, num_chips=1, seq_len=s, global_batch_seqs=1, tp=1, pp=1, vpp=1, dp=1, cp=1,
+              ep=1, micro_batch=1, zero_stage=0)
+    act = {rc: evaluate_layout(TrainingInputs(recompute=rc, **kw)).memory_breakdown_gb["activations"]
+           for rc in ("none", "selective")}
+    h = m.hidden
+    dense_frac = m.dense_layers / m.layers
+    moe_frac = m.moe_layers / m.layers
+    generic = 4 * h + 2 * (dense_frac * m.ffn_hidden + moe_frac * m.moe_topk * m.moe_ffn_hidden)
+    mla_qkv = 2 * 128 * (192 + 192 + 128)
+    expected_gib = s * m.layers * (generic + mla_qkv) / 2 ** 30
+    assert act["none"] - act["selective"] == pytest.approx(expected_gib, rel=1e-6)
+
+
 def test_schedules_order_the_bubble():
     base = dict(model=MODELS["llama3-405b"], num_chips=1024, tp=8, pp=16, vpp=1, dp=8, global_batch_seqs=512,
                 micro_batch=1, zero_stage=1, recompute="full")
