@@ -350,7 +350,11 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # (forward K,V; backward K,V and their gradients). All-gather (Llama 3): K/V of the whole
     # sequence gathered before attention and their gradients reduce-scattered after, exposed.
     # Both assume the causal load balance of 2*cp chunks (every rank gets an early and a late one).
-    kv_chunk = T * 2.0 * kvd / np.minimum(tp, model.kv_heads) * act_bytes
+    # K and V of the chunk; MLA passes its up-projected K (nope+rope) and V per head (its heads are
+    # not hidden/heads wide)
+    kv_width = (model.heads * (model.qk_nope_head_dim + model.qk_rope_head_dim + model.v_head_dim)
+                if model.is_mla else 2.0 * kvd)
+    kv_chunk = T * kv_width / np.minimum(tp, model.kv_heads) * act_bytes
     if inp.cp_kind == "allgather":
         cp_layer = np.where(cp > 1, (2.0 + np.where(rc == 2, 1.0, 0.0))
                             * topo.all_gather_s(cp, tp, kv_chunk * cp, **net), 0.0)

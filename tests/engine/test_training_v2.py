@@ -110,6 +110,19 @@ def test_mla_attention_activations_use_its_own_head_widths():
     assert act["none"] - act["selective"] == pytest.approx(expected_gib, rel=1e-6)
 
 
+def test_context_parallel_passes_mla_keys_and_values_at_their_widths():
+    """All-gather CP moves K and V of every chunk: for MLA 128 heads x (192 + v_head_dim). Widening
+    V from 128 to 256 per head scales the traffic by (192 + 256) / (192 + 128) = 1.4 exactly."""
+    m = MODELS["deepseek-v3"]
+    kw = dict(chip=H100, num_chips=32, seq_len=32768, global_batch_seqs=4, tp=8, pp=1, vpp=1, dp=1, cp=4, ep=1,
+              micro_batch=1, zero_stage=1, recompute="none", cp_kind="allgather",
+              factors={"train_latency_us": 0.0})
+    narrow = evaluate_layout(TrainingInputs(model=m, **kw)).breakdown_s["cp_comm"]
+    wide = evaluate_layout(TrainingInputs(model=replace(m, v_head_dim=256), **kw)).breakdown_s["cp_comm"]
+    assert narrow > 0
+    assert wide / narrow == pytest.approx(1.4, rel=1e-9)
+
+
 def test_schedules_order_the_bubble():
     base = dict(model=MODELS["llama3-405b"], num_chips=1024, tp=8, pp=16, vpp=1, dp=8, global_batch_seqs=512,
                 micro_batch=1, zero_stage=1, recompute="full")
