@@ -163,7 +163,7 @@ class _RunPricer:
         lines = self.cm.decode_lines(decode_seqs)
         a, b = max(lines)                     # highest at ctx_sum = 0 (a tie: the steeper)
         x = 0.0
-        env: list[tuple[float, float, float]] | None = [(0.0, a, b)]
+        built = [(0.0, a, b)]
         while True:                           # the next line to overtake the current one
             nxt = None
             for a2, b2 in lines:
@@ -174,15 +174,15 @@ class _RunPricer:
             if nxt is None:
                 break
             x, a, b = nxt
-            env.append(nxt)                   # type: ignore[union-attr]
+            built.append(nxt)
         # the envelope must be the step time: check at its breaks, between them and far out
         xs = [0.0]
-        for x0, _, _ in env[1:]:              # type: ignore[index]
+        for x0, _, _ in built[1:]:
             xs += [0.5 * (x0 + xs[-1]), x0]
         xs.append(2.0 * xs[-1] + 1e6)
-        got = [next(a2 + b2 * x for x0, a2, b2 in reversed(env) if x0 <= x) for x in xs]  # type: ignore[arg-type]
-        if not np.allclose(got, self.cm.decode_run_s(decode_seqs, np.asarray(xs)), rtol=1e-9, atol=0.0):
-            env = None
+        got = [next(a2 + b2 * x for x0, a2, b2 in reversed(built) if x0 <= x) for x in xs]
+        ok = np.allclose(got, self.cm.decode_run_s(decode_seqs, np.asarray(xs)), rtol=1e-9, atol=0.0)
+        env = built if ok else None
         self.envelopes[decode_seqs] = env
         return env
 
@@ -224,7 +224,7 @@ class _RunPricer:
     @staticmethod
     def _run_pieces(env, n, decode_seqs, ctx_sum, kmax, t, arrival) -> tuple[int, float]:
         """`run` across breaks of the envelope: a sum of arithmetic series, one per piece."""
-        pieces = []                   # (j0, j1, al, be): step j0 <= j < j1 takes al + be * j seconds
+        pieces: list[list] = []       # [j0, j1, al, be]: step j0 <= j < j1 takes al + be * j seconds
         x_last = ctx_sum + decode_seqs * (kmax - 1)
         for x0, a, b in env[n:]:
             j0 = 0 if x0 <= ctx_sum else min(math.ceil((x0 - ctx_sum) / decode_seqs), kmax)
