@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import weakref
 from collections import deque
 from dataclasses import dataclass
 
@@ -143,6 +144,9 @@ def prefill_pool_done(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray, hit
     return done
 
 
+_ENVELOPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class _RunPricer:
     """Prices a run of pure-decode steps of one batch size: the steps differ only in their
     context sum (x, x + D, x + 2D, ...), so with the cost model's lines (`decode_lines`) the
@@ -153,7 +157,8 @@ class _RunPricer:
 
     def __init__(self, cm: StepCostModel):
         self.cm = cm
-        self.envelopes: dict[int, list[tuple[float, float, float]] | None] = {}
+        # shared by every simulation of an equal cost model (an SLO search runs a dozen)
+        self.envelopes: dict[int, list[tuple[float, float, float]] | None] = _ENVELOPES.setdefault(cm, {})
 
     def envelope(self, decode_seqs: int) -> list[tuple[float, float, float]] | None:
         """[(x from, intercept, slope), ...]: the upper envelope of the lines for ctx_sum >= 0,
@@ -180,8 +185,9 @@ class _RunPricer:
         for x0, _, _ in built[1:]:
             xs += [0.5 * (x0 + xs[-1]), x0]
         xs.append(2.0 * xs[-1] + 1e6)
-        got = [next(a2 + b2 * x for x0, a2, b2 in reversed(built) if x0 <= x) for x in xs]
-        ok = np.allclose(got, self.cm.decode_run_s(decode_seqs, np.asarray(xs)), rtol=1e-9, atol=0.0)
+        ref = self.cm.decode_run_s(decode_seqs, np.asarray(xs)).tolist()
+        ok = all(abs(next(a2 + b2 * x for x0, a2, b2 in reversed(built) if x0 <= x) - r) <= 1e-9 * abs(r)
+                 for x, r in zip(xs, ref))
         env = built if ok else None
         self.envelopes[decode_seqs] = env
         return env
@@ -536,11 +542,16 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 k = lo
             na = arr[ptr] if poisson and ptr < N else math.inf     # the next arrival ends the run
             env = envelopes.get(D) or pricer.envelope(D)
-            if env is not None and (len(env) == 1 or env[1][0] > S + D * (k - 1)):
-                # the usual case, inlined: the whole run on the envelope's first line, so step j
+            if env is not None:
+                n = len(env) - 1
+                while env[n][0] > S:
+                    n -= 1                              # the envelope's piece at this context sum
+            if env is not None and (n == len(env) - 1 or env[n + 1][0] > S + D * (k - 1)):
+                # the usual case, inlined: the whole run on one line of the envelope, so step j
                 # takes al + be * j seconds (see _RunPricer.run, which does the same in general)
-                al = env[0][1] + env[0][2] * S
-                be = env[0][2] * D
+                _, a, b = env[n]
+                al = a + b * S
+                be = b * D
                 dt = k * al + be * (k * (k - 1) // 2)
                 if t + dt >= na:
                     rest = na - t
