@@ -145,30 +145,35 @@ def prefill_pool_done(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray, hit
 
 
 _ENVELOPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LINES_OK: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class _RunPricer:
     """Prices a run of pure-decode steps of one batch size: the steps differ only in their
     context sum (x, x + D, x + 2D, ...), so with the cost model's lines (`decode_lines`) the
     run's time is a sum of arithmetic series, found in O(1) however long the run; the first
-    step that ends at or after the next arrival is found by solving that sum. Batch sizes whose
-    lines do not reproduce `decode_run_s` (a cost model changed without its lines) are priced
-    step by step with numpy, as before."""
+    step that ends at or after the next arrival is found by solving that sum. The lines are
+    checked against `decode_run_s` once per cost model, at batch sizes no CUDA-graph padding or
+    power-of-two rule would single out; a cost model whose lines disagree (changed without
+    them) is priced step by step with numpy instead, as before."""
+
+    CHECK_BATCHES = (1, 2, 3, 5, 7, 11, 13, 17, 23, 31, 47, 61, 97, 131, 199, 257, 383, 509, 769, 1021,
+                     1531, 2039, 3067, 4093)
 
     def __init__(self, cm: StepCostModel):
         self.cm = cm
         # shared by every simulation of an equal cost model (an SLO search runs a dozen)
         self.envelopes: dict[int, list[tuple[float, float, float]] | None] = _ENVELOPES.setdefault(cm, {})
+        if cm not in _LINES_OK:
+            _LINES_OK[cm] = all(self._matches(d) for d in self.CHECK_BATCHES)
+        self.lines_ok: bool = _LINES_OK[cm]
 
-    def envelope(self, decode_seqs: int) -> list[tuple[float, float, float]] | None:
-        """[(x from, intercept, slope), ...]: the upper envelope of the lines for ctx_sum >= 0,
-        or None when the lines do not reproduce `decode_run_s` (then runs are priced step by step)."""
-        if decode_seqs in self.envelopes:
-            return self.envelopes[decode_seqs]
+    def _build(self, decode_seqs: int) -> list[tuple[float, float, float]]:
+        """[(x from, intercept, slope), ...]: the upper envelope of the lines for ctx_sum >= 0."""
         lines = self.cm.decode_lines(decode_seqs)
         a, b = max(lines)                     # highest at ctx_sum = 0 (a tie: the steeper)
         x = 0.0
-        built = [(0.0, a, b)]
+        env = [(0.0, a, b)]
         while True:                           # the next line to overtake the current one
             nxt = None
             for a2, b2 in lines:
@@ -179,23 +184,31 @@ class _RunPricer:
             if nxt is None:
                 break
             x, a, b = nxt
-            built.append(nxt)
-        # the envelope must be the step time: check at its breaks, between them and far out
+            env.append(nxt)
+        return env
+
+    def _matches(self, decode_seqs: int) -> bool:
+        """The envelope is the step time: at its breaks, between them, at a full KV cache and far out."""
+        env = self._build(decode_seqs)
         xs = [0.0]
-        for x0, _, _ in built[1:]:
+        for x0, _, _ in env[1:]:
             xs += [0.5 * (x0 + xs[-1]), x0]
-        xs.append(2.0 * xs[-1] + 1e6)
+        xs += [float(self.cm.kv_capacity_tokens), 2.0 * max(xs[-1], self.cm.kv_capacity_tokens) + 1e6]
         ref = self.cm.decode_run_s(decode_seqs, np.asarray(xs)).tolist()
-        ok = all(abs(next(a2 + b2 * x for x0, a2, b2 in reversed(built) if x0 <= x) - r) <= 1e-9 * abs(r)
-                 for x, r in zip(xs, ref))
-        env = built if ok else None
-        self.envelopes[decode_seqs] = env
+        return all(abs(next(a + b * x for x0, a, b in reversed(env) if x0 <= x) - r) <= 1e-9 * abs(r)
+                   for x, r in zip(xs, ref))
+
+    def envelope(self, decode_seqs: int) -> list[tuple[float, float, float]] | None:
+        """The envelope of this batch size (cached), or None when runs are priced step by step."""
+        env = self.envelopes.get(decode_seqs)
+        if env is None and self.lines_ok:
+            env = self.envelopes[decode_seqs] = self._build(decode_seqs)
         return env
 
     def run(self, decode_seqs: int, ctx_sum: int, kmax: int, t: float, arrival: float) -> tuple[int, float]:
         """(steps, seconds) of the run: `kmax` steps, or fewer to stop at the first step that
         ends at or after `arrival` (inf: none)."""
-        env = self.envelopes[decode_seqs] if decode_seqs in self.envelopes else self.envelope(decode_seqs)
+        env = self.envelope(decode_seqs)
         if env is None:
             dts = self.cm.decode_run_s(decode_seqs, float(ctx_sum) + decode_seqs * np.arange(kmax, dtype=float))
             cum = np.cumsum(dts)
@@ -532,7 +545,11 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 k = min(f - G, MAX_RUN_STEPS)
             # (each sequence adds at most k // block + 1 blocks in k steps: test exactly only near full)
             if not reserve and k > 1 and D * (k // bs + 1) > total_blocks - used and growth(k) > total_blocks - used:
-                lo, hi = 1, k
+                # the last step before the KV cache runs short: q whole block cycles add D x q
+                # blocks, so it lies in the cycle after the last affordable one (1: the check
+                # above already made the next step fit)
+                q = (total_blocks - used) // D
+                lo, hi = max(q * bs, 1), min(k, (q + 1) * bs) - 1
                 while lo < hi:
                     mid = (lo + hi + 1) // 2
                     if growth(mid) <= total_blocks - used:
