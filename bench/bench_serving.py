@@ -6,9 +6,8 @@ targets) <= 0.5 s per chip.
 
 Each simulation is timed cold: what the simulator caches per cost model (its lines, checked
 against the step time, and one envelope per batch size) is dropped first, as for a single
-`fleetcast serve`. Wall-clock medians are the figures;
-the CPU-time median follows in brackets, since on a shared machine wall time includes waiting
-for a core.
+`fleetcast serve`. Wall-clock medians are the figures; the CPU-time median follows in
+brackets, since on a shared machine wall time includes waiting for a core.
 """
 
 import statistics

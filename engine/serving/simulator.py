@@ -13,9 +13,22 @@ configuration (`families.SchedulerConfig`), not the code. Each step the schedule
 
 Arrivals: offline (all at t=0), closed loop (C clients; each sends its next request when the
 previous one finishes) or open loop (Poisson at a rate). Lengths are fixed or log-normal with
-a given mean and coefficient of variation (seeded). Runs of pure-decode steps between two
-events (a completion, an arrival, a KV block shortfall) have the same shape and are priced
-together with numpy, which keeps 2,000 requests in tens of milliseconds.
+a given mean and coefficient of variation (seeded).
+
+Speed: between two events (a completion, an arrival, a KV block shortfall) the scheduler makes
+the same decision every step, so such a run of pure-decode steps is advanced in one jump, in
+O(1) Python however long it is and however many sequences it holds:
+- a decode step's time is the largest of a few lines in the batch's context sum
+  (`StepCostModel.decode_lines`), and the context sum grows by the batch size each step, so a
+  run's time is a sum of arithmetic series and the step that reaches the next arrival the root
+  of a quadratic;
+- the decode set is kept as aggregates: with G the decode steps so far, a member's context is
+  base + G and it finishes at a fixed G, so a heap gives the next completion, a running sum
+  the context sum, and a histogram of (context - G) mod block size the KV blocks the set adds
+  over the next k steps (D x k // block, plus the members whose phase crosses a boundary).
+Steps with prompt chunks (arrivals, chunked prefill) are priced one by one with `step_s`.
+The figures equal a plain step-by-step loop's to float noise (tested). 2,000 requests take
+5-25 ms of CPU whatever the arrivals and length spreads (bench/bench_serving.py).
 
 Everything here is per model instance; replicas share nothing (the caller divides the load).
 """
