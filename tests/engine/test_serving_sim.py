@@ -418,6 +418,16 @@ def test_disaggregated_prefill_keeps_decode_steps_free_of_prompts():
     assert (split.sim.e2e_s >= split.sim.ttft_s + 4000 * per_tok - 1e-12).all()
 
 
+def test_disaggregated_one_token_outputs_finish_at_their_prefill():
+    """Regression: when every request's only token comes from the prefill pool, the decode
+    instance has nothing to do; the loop used to index past the last arrival."""
+    cm = _cm()
+    w = Workload("poisson", 100, 1, requests=5, request_rate=1.0)
+    res = simulate(cm, scheduler_for("vllm"), w, prefill_pool=PrefillPool(cm))
+    np.testing.assert_array_equal(res.e2e_s, res.ttft_s)
+    assert np.isfinite(res.e2e_s).all() and res.steps == 0
+
+
 def test_disaggregated_closed_loop_is_a_user_error():
     from engine.serving.capacity import simulate_disaggregated
 
@@ -575,7 +585,8 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
             else:
                 waiting.append(r)
         if mode == "poisson" and not running and not waiting:
-            t = future[0].arrival
+            if future:
+                t = future[0].arrival
             continue
         decoding = [r for r in running if r.state == "decode"]
         if decoding and not sched.reserve_output:
