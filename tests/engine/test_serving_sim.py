@@ -305,6 +305,9 @@ def test_decode_lines_are_the_decode_step_time(model, chip, tp, ep, pp):
         lines = np.array(cm.decode_lines(d))
         got = (lines[:, :1] + lines[:, 1:] * xs).max(axis=0)
         np.testing.assert_allclose(got, cm.decode_run_s(d, xs), rtol=1e-12)
+    from engine.serving.simulator import _RunPricer
+
+    assert _RunPricer(cm).lines_ok            # so the simulator takes the closed-form path here
 
 
 def test_runs_fall_back_to_step_pricing_when_the_lines_disagree(monkeypatch):
