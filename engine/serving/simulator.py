@@ -157,6 +157,9 @@ def prefill_pool_done(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray, hit
     return done
 
 
+# Per cost model (weakly held, so they go with it): its lines' check, and one envelope per batch
+# size. Single dict operations only, so GUI worker threads may share them (a race at worst
+# builds an envelope twice).
 _ENVELOPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LINES_OK: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
