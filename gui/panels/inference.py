@@ -8,8 +8,6 @@ progress bar and Cancel, the latest request winning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -19,8 +17,8 @@ from PySide6.QtWidgets import (
     QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from engine.errors import Cancelled, UserError
-from engine.inference import SERVE_DTYPES, ServingInputs, evaluate_serving, serving_curve, slo_capacity
+from engine.errors import UserError
+from engine.inference import SERVE_DTYPES
 from gui import export as export_mod
 from gui.panels.base import (
     AnalysisPanel,
@@ -28,7 +26,11 @@ from gui.panels.base import (
     fmt_big,
     notes_label, section, select_data, short_chip_label, spin,
 )
-from engine.studies import ServingStudy, chips_for_demand, demand_per_day
+from engine.studies import ServingStudy, demand_per_day
+from engine.studies_serving import (  # noqa: F401  (ServingRequest, run_chip_comparison: re-exported for tests)
+    ChipComparison, ServingRequest, comparison_table, ep_choices, run_chip_comparison, serving_key_figures,
+    serving_request, ttft_histogram,
+)
 from gui import style
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
@@ -37,127 +39,7 @@ ENGINES = (("vLLM (default)", ""), ("SGLang", "sglang"), ("TensorRT-LLM", "trtll
            ("vLLM-Ascend", "vllm-ascend"), ("MindIE", "mindie"), ("TGI", "tgi"),
            ("Generic / unstated (eager)", "generic"))
 TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
-CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
 DEFAULTS = ServingStudy().to_dict()  # the saved state is a ServingStudy (engine.studies)
-
-
-@dataclass(frozen=True)
-class ServingRequest:
-    """Everything one capacity evaluation needs (immutable: it goes to a worker)."""
-
-    model: object
-    chip: object
-    input_len: float
-    output_len: float
-    ttft_ms: float | None
-    tpot_ms: float | None
-    weight_dtype: str
-    kv_dtype: str
-    tp: int | None
-    ep: int | None
-    engine: str
-    prefix_cache_hit: float
-    demand: float
-
-    def capacity(self, chip=None, *, fixed_layout: bool = True):
-        return slo_capacity(self.model, chip or self.chip, input_len=self.input_len, output_len=self.output_len,
-                            ttft_ms=self.ttft_ms, tpot_ms=self.tpot_ms, weight_dtype=self.weight_dtype,
-                            kv_dtype=self.kv_dtype, tp=self.tp if fixed_layout else None,
-                            ep=self.ep if fixed_layout else None, engine=self.engine,
-                            prefix_cache_hit=self.prefix_cache_hit)
-
-    def chips_for_demand(self, cap) -> int | None:
-        return chips_for_demand(cap, self.demand)  # the rule lives in engine.studies
-
-
-@dataclass(frozen=True)
-class ChipComparison:
-    key: tuple
-    rows: tuple        # dict per chip: chip_id, name, tp, ep, capacity (CapacityResult or None), chips, error
-    batches: np.ndarray
-    tpot_ms: np.ndarray            # (chips, batches), NaN where the batch does not fit
-    ttft_ms: np.ndarray
-    tokens_per_s_per_chip: np.ndarray
-    load: object = None            # engine.serving.capacity.LoadAnalysis of the chosen chip (or None)
-    load_error: str = ""
-
-
-def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarray):
-    """The same curve for an expert-parallel replica (serving_curve takes TP only): one closed-loop
-    evaluation per running batch, NaN beyond the KV cache."""
-    tpot = np.full(len(batches), np.nan)
-    ttft = np.full(len(batches), np.nan)
-    tokens = np.full(len(batches), np.nan)
-    for k, b in enumerate(batches):
-        res = evaluate_serving(ServingInputs(
-            model=request.model, chip=chip, input_len=request.input_len, output_len=request.output_len,
-            tp=int(tp), ep=int(ep), scenario="concurrency", concurrency=int(b), weight_dtype=request.weight_dtype,
-            kv_dtype=request.kv_dtype, engine=request.engine, simulate=False))
-        if not res.feasible or b > res.max_concurrency:
-            break
-        tpot[k], ttft[k], tokens[k] = res.tpot_ms, res.ttft_ms, res.output_tokens_per_s_per_chip
-    return tpot, ttft, tokens
-
-
-def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), *, progress=None,
-                        should_stop=None) -> ChipComparison:
-    """Best layout, SLO capacity, chips needed and the throughput-latency curve per chip type."""
-    batches = np.array(CURVE_BATCHES)
-    n = len(chips)
-    tpot = np.full((n, len(batches)), np.nan)
-    ttft = np.full((n, len(batches)), np.nan)
-    tokens = np.full((n, len(batches)), np.nan)
-    rows = []
-    for i, chip in enumerate(chips):
-        if should_stop is not None and should_stop():
-            raise Cancelled("chip comparison cancelled")
-        row = {"chip_id": chip.id, "name": short_chip_label(chip), "tp": None, "ep": None, "capacity": None,
-               "chips": None, "error": ""}
-        try:
-            cap = request.capacity(chip, fixed_layout=False)
-            row.update(capacity=cap, tp=cap.tp, ep=cap.ep, chips=request.chips_for_demand(cap))
-            if not cap.feasible:
-                row["error"] = cap.reason
-            if cap.ep > 1:
-                tpot[i], ttft[i], tokens[i] = _ep_curve(request, chip, cap.tp, cap.ep, batches)
-            else:
-                curve = serving_curve(request.model, [chip], [cap.tp], batches, input_len=request.input_len,
-                                      output_len=request.output_len, weight_dtype=request.weight_dtype,
-                                      kv_dtype=request.kv_dtype, engine=request.engine)
-                tpot[i] = curve.tpot_ms[0, 0]
-                ttft[i] = curve.ttft_ms[0, 0]
-                tokens[i] = curve.output_tokens_per_s_per_chip[0, 0]
-        except UserError as exc:
-            row["error"] = str(exc)
-        rows.append(row)
-        if progress is not None:
-            progress((i + 1) / max(n, 1), f"Compared {short_chip_label(chip)}")
-    load, load_error = _load_analysis(request, should_stop)
-    return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
-                          tokens_per_s_per_chip=tokens, load=load, load_error=load_error)
-
-
-MAX_LOAD_BATCH = 512  # replicas that run more sequences take too long to simulate interactively
-
-
-def _load_analysis(request: ServingRequest, should_stop=None):
-    """The chosen chip under Poisson load (engine.serving.capacity.load_analysis), or why not."""
-    from engine.serving.capacity import load_analysis
-
-    try:
-        cap = request.capacity()
-        if not cap.feasible and cap.max_concurrency < 1:
-            return None, cap.reason
-        if cap.batch > MAX_LOAD_BATCH:
-            return None, (f"not simulated: a running batch of {cap.batch:,.0f} sequences per replica is beyond "
-                          f"the {MAX_LOAD_BATCH} simulated interactively")
-        analysis = load_analysis(request.model, request.chip, input_len=request.input_len,
-                                 output_len=request.output_len, tp=cap.tp, ep=cap.ep, ttft_ms=request.ttft_ms,
-                                 tpot_ms=request.tpot_ms, weight_dtype=request.weight_dtype,
-                                 kv_dtype=request.kv_dtype, engine=request.engine, should_stop=should_stop)
-        return analysis, ""
-    except UserError as exc:
-        return None, str(exc)
 
 
 class InferencePanel(AnalysisPanel):
@@ -349,9 +231,8 @@ class InferencePanel(AnalysisPanel):
         self.ep_combo.clear()
         if model is not None and model.is_moe:
             self.ep_combo.addItem("Best under the targets", None)
-            for e in (1, 2, 4, 8, 16, 32, 64, 128, 256):
-                if e <= model.moe_experts and model.moe_experts % e == 0:
-                    self.ep_combo.addItem(f"{e} ways", e)
+            for e in ep_choices(model):
+                self.ep_combo.addItem(f"{e} ways", e)
             self.ep_combo.setEnabled(True)
         else:
             self.ep_combo.addItem("– (dense model)", None)
@@ -361,29 +242,18 @@ class InferencePanel(AnalysisPanel):
 
     # ---- inputs ------------------------------------------------------------------------------
     def read_request(self) -> ServingRequest | None:
+        """The request of the form's study, or None after showing each problem at its field (the
+        checks live once, in engine.studies)."""
         e = self.errors
         e.clear()
-        model = self._models.get(self.model_combo.currentData())
-        chip = self._chips.get(self.chip_combo.currentData())
-        if model is None:
-            e.set("model", "Pick a model preset (the store has none).")
-            return None
-        if chip is None:
-            e.set("chip", "Pick a chip (the catalog is empty: add chips in the Fleet view).")
-            return None
-        tp = self.tp_combo.currentData()
-        ep = self.ep_combo.currentData() if model.is_moe else None
-        wdt, kdt = self.weight_combo.currentData(), self.kv_combo.currentData()
-        problems = ServingStudy.from_dict(self.scenario_state()).problems(self._chips, self._models)
-        for problem in problems:  # the checks live once, in engine.studies
+        study = self.current_study()
+        problems = study.problems(self._chips, self._models)
+        for problem in problems:
             e.set(problem.field if problem.field in e._labels else "chip", problem.message)
-        if problems:
-            return None
-        return ServingRequest(model=model, chip=chip, input_len=float(self.input_spin.value()),
-                              output_len=float(self.output_spin.value()), ttft_ms=self.ttft_spin.value() or None,
-                              tpot_ms=self.tpot_spin.value() or None, weight_dtype=wdt, kv_dtype=kdt, tp=tp, ep=ep,
-                              engine=self.engine_combo.currentData(),
-                              prefix_cache_hit=self.prefix_spin.value() / 100.0, demand=self.demand_spin.value())
+        return None if problems else serving_request(study, self._chips, self._models)
+
+    def current_study(self) -> ServingStudy:
+        return ServingStudy.from_dict(self.scenario_state())
 
     def _comparison_key(self, req: ServingRequest) -> tuple:
         return (req.model, req.input_len, req.output_len, req.ttft_ms, req.tpot_ms, req.weight_dtype,
@@ -597,12 +467,9 @@ class InferencePanel(AnalysisPanel):
         self.load_chart.set_series("TTFT p90", rate, cv.ttft_ms_p90)
         self.load_chart.set_series("TTFT p99", rate, cv.ttft_ms_p99)
         self.load_chart.set_series("TPOT p90", rate, cv.tpot_ms_p90)
-        ttft = a.chosen.sim.ttft_s[np.isfinite(a.chosen.sim.ttft_s)] * 1e3
-        if ttft.size:
-            counts, edges = np.histogram(ttft, bins=min(30, max(5, ttft.size // 10)))
-            share = 100.0 * counts / max(ttft.size, 1)
-            width = float(edges[1] - edges[0]) if len(edges) > 1 else 1.0
-            self.ttft_hist_chart.set_bars("Requests", 0.5 * (edges[:-1] + edges[1:]), share, width=0.9 * width)
+        centres, share, width = ttft_histogram(a.chosen.sim.ttft_s)
+        if centres.size:
+            self.ttft_hist_chart.set_bars("Requests", centres, share, width=0.9 * width)
         kv_t, kv_u = a.chosen.sim.kv_time_s, a.chosen.sim.kv_used_frac
         self.kv_chart.set_series("KV used", kv_t, 100.0 * kv_u, symbol=None)
         out = a.chosen.output_tokens_per_s_per_chip
@@ -617,23 +484,7 @@ class InferencePanel(AnalysisPanel):
             + (f" ({a.note})" if a.note else ""))
 
     def comparison_table(self) -> tuple[list[str], list[list]]:
-        headers = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
-                   "TPOT (ms)", "Max concurrency (sequences per replica)", "Chips needed (chips)", "Limiting",
-                   "Why"]
-        rows = []
-        c = self.comparison
-        if c is None:
-            return headers, rows
-        for r in c.rows:
-            cap = r["capacity"]
-            if cap is None:
-                rows.append([r["name"], None, None, None, None, None, None, None, "error", r["error"]])
-                continue
-            ok = cap.feasible
-            rows.append([r["name"], cap.tp, cap.ep, cap.output_tokens_per_s_per_chip if ok else None,
-                         cap.ttft_ms if ok else None, cap.tpot_ms if ok else None, cap.max_concurrency,
-                         r["chips"], cap.limiting, cap.explanation if ok else cap.reason])
-        return headers, rows
+        return comparison_table(self.comparison)
 
     def export_table_csv(self, path) -> None:
         headers, rows = self.comparison_table()
@@ -683,22 +534,7 @@ class InferencePanel(AnalysisPanel):
         return out
 
     def figure_rows(self) -> list[list]:
-        req, cap = self.request, self.capacity
-        if req is None or cap is None:
-            return []
-        rows = [["Model", req.model.name, ""], ["Chip", short_chip_label(req.chip), ""], ["Input length", req.input_len, "tokens"],
-                ["Output length", req.output_len, "tokens"], ["TTFT target", req.ttft_ms, "ms"],
-                ["TPOT target", req.tpot_ms, "ms"], ["Weights", req.weight_dtype, ""], ["KV cache", req.kv_dtype, ""],
-                ["TP", cap.tp, "ways"], ["EP", cap.ep, "ways"], ["Chips per replica", cap.chips_per_replica, "chips"],
-                ["Targets met", cap.feasible, ""], ["Max concurrency", cap.max_concurrency, "sequences per replica"],
-                ["Weights per chip", cap.weights_gb_per_chip, "GB"], ["KV per sequence", cap.kv_gb_per_sequence, "GB"],
-                ["Limiting", cap.limiting, ""]]
-        if cap.feasible:
-            rows += [["Throughput at SLO", cap.output_tokens_per_s_per_chip, "tokens/s per chip"],
-                     ["Batch at SLO", cap.batch, "sequences per replica"], ["TTFT", cap.ttft_ms, "ms"],
-                     ["TPOT", cap.tpot_ms, "ms"], ["Peak demand", req.demand, "tokens/s"],
-                     ["Chips needed", self.chips_for_demand, "chips"]]
-        return rows
+        return serving_key_figures(self.request, self.capacity, self.chips_for_demand)
 
     def compute_now(self) -> None:
         self.timer.stop()

@@ -190,7 +190,6 @@ def test_forecast_problems_agree_with_the_engines_validation(change):
 
 def _unvalidated(base, change):
     """`base` with one change applied to the dataclasses directly (no validation on the way)."""
-    from engine.forecast import scenario_from_dict
 
     (path, value), *rest = change.items()
     if path.startswith("demand."):
