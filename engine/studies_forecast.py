@@ -117,7 +117,8 @@ class ForecastStudy:
         if not (_number(d.growth_after_last_per_year) and d.growth_after_last_per_year > 0):
             add("growth", f"Fixed growth {_num(d.growth_after_last_per_year, ' ×/year')}: must be more than 0.")
         top = max((p.tokens_per_day for p in d.points if _number(p.tokens_per_day)), default=0.0)
-        if d.kind == "logistic" and not (_number(d.ceiling_tokens_per_day) and d.ceiling_tokens_per_day > top):
+        ceiling = d.ceiling_tokens_per_day
+        if d.kind == "logistic" and not (ceiling is not None and _number(ceiling) and ceiling > top):
             add("ceiling", f"A logistic curve needs a ceiling above the largest demand point ({top / 1e12:,.4g} "
                            f"T tokens/day); it is {_num((d.ceiling_tokens_per_day or 0) / 1e12, ' T tokens/day')}.")
         if d.kind == "piecewise" and d.ceiling_tokens_per_day is not None \

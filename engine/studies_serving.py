@@ -18,7 +18,9 @@ from typing import Mapping
 import numpy as np
 
 from engine.errors import Cancelled, UserError
+from engine.hardware import Chip
 from engine.inference import ServingInputs, evaluate_serving, serving_curve, slo_capacity
+from engine.models import ModelConfig
 from engine.studies import ServingStudy, chip_name, chips_for_demand
 
 # Running batches of the throughput-latency curves (sequences per replica), log-spaced 1 to 4,096.
@@ -38,8 +40,8 @@ def ep_choices(model) -> tuple[int, ...]:
 class ServingRequest:
     """Everything one capacity evaluation needs (immutable: it goes to a worker)."""
 
-    model: object
-    chip: object
+    model: ModelConfig
+    chip: Chip
     input_len: float
     output_len: float
     ttft_ms: float | None
@@ -195,7 +197,7 @@ def serving_key_figures(request: ServingRequest | None, cap, chips_needed: int |
     if request is None or cap is None:
         return []
     req = request
-    rows = [["Model", req.model.name, ""], ["Chip", chip_name(req.chip), ""], ["Input length", req.input_len, "tokens"],
+    rows: list[list] = [["Model", req.model.name, ""], ["Chip", chip_name(req.chip), ""], ["Input length", req.input_len, "tokens"],
             ["Output length", req.output_len, "tokens"], ["TTFT target", req.ttft_ms, "ms"],
             ["TPOT target", req.tpot_ms, "ms"], ["Weights", req.weight_dtype, ""], ["KV cache", req.kv_dtype, ""],
             ["TP", cap.tp, "ways"], ["EP", cap.ep, "ways"], ["Chips per replica", cap.chips_per_replica, "chips"],
