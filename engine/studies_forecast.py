@@ -468,6 +468,48 @@ def scenario_of(params: Mapping | None, name: str = "Story default") -> Forecast
     return scenario if params.get("name") else replace(scenario, name=name)
 
 
+def throughput_key(scenario: ForecastScenario) -> tuple:
+    """What `engine.forecast_inputs.build_inputs` reads from a scenario: equal keys give equal
+    throughputs, so the (slow) engine runs behind a forecast or a plan can be reused."""
+    d = scenario.demand
+    return (d.model_id, d.input_tokens_per_request, d.output_tokens_per_request, d.ttft_ms, d.tpot_ms,
+            d.chip_id, tuple(d.serve_on), d.weight_dtype, d.kv_dtype, tuple(scenario.jobs))
+
+
+@dataclass(frozen=True)
+class PlanJob:
+    """Everything one plan needs (immutable: a worker runs it)."""
+
+    orders: tuple
+    chips: Mapping
+    models: Mapping
+    scenario: ForecastScenario
+    request: object               # engine.forecast_plan.PlanRequest
+    cached: tuple | None = None   # (key, inputs, training rates) of an earlier job
+
+    def inputs_key(self) -> tuple:
+        return (throughput_key(self.scenario), tuple(c.chip_id for c in self.request.candidates), self.orders)
+
+
+def compute_plan(job: PlanJob, *, progress=None, should_stop=None):
+    """(PlanResult, cache) for a job: the candidates' throughputs (or the cached ones, while the
+    scenario's serving inputs, the candidates and the orders stay the same), then the plan."""
+    from engine.commands.plan import plan_inputs, training_rates
+    from engine.forecast_plan import solve_plan
+
+    report = progress or (lambda f, m="": None)
+    key = job.inputs_key()
+    if job.cached is not None and job.cached[0] == key:
+        inputs, rates = replace(job.cached[1], scenario=job.scenario), job.cached[2]
+    else:
+        report(0.05, "Serving and training throughput of each candidate…")
+        inputs = plan_inputs(list(job.orders), job.chips, job.models, job.scenario, job.request.candidates)
+        rates = training_rates(job.models, job.chips, job.scenario, job.request.candidates)
+    report(0.6, "Solving over the Monte Carlo trials…")
+    result = solve_plan(inputs, job.request, training_tokens_per_s=rates)
+    return result, (key, inputs, rates)
+
+
 # ---- plan results ----------------------------------------------------------------------------
 
 def plan_lowest_prob(result, with_plan: bool = True) -> float:
@@ -517,5 +559,5 @@ def plan_order_rows(result, confidence: float, candidates: Sequence) -> list[dic
 __all__ = [
     "ForecastStudy", "PlanStudy", "MonthlyTable", "TableColumn", "FORECAST_STUDY_VERSION", "PLAN_STUDY_VERSION",
     "forecast_key_figures", "forecast_monthly_table", "forecast_job_table", "first_shortfall_month", "scenario_of",
-    "plan_lowest_prob", "plan_deliveries", "plan_order_table", "plan_economics_table", "plan_order_rows",
+    "plan_lowest_prob", "throughput_key", "PlanJob", "compute_plan", "plan_deliveries", "plan_order_table", "plan_economics_table", "plan_order_rows",
 ]

@@ -11,7 +11,6 @@ orders" writes the plan into the Fleet as assumption orders, one undoable step.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
 from typing import Callable
 
 from PySide6.QtCore import QDate, Qt, Signal
@@ -23,8 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError
-from engine.studies_forecast import (
-    CANDIDATE_FIELDS, PlanStudy, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
+from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
+    CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
     plan_order_table, scenario_of,
 )
 from gui.panels.forecast_charts import GroupedBarPanel
@@ -35,40 +34,6 @@ from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
 from gui.workers import LatestRunner
 
 CAND_HEADERS = ("Use", "Chip", "Price (USD)", "Lead time (months)", "Most per quarter (chips)")
-
-
-@dataclass(frozen=True)
-class PlanJob:
-    orders: tuple
-    chips: dict
-    models: dict
-    scenario: object
-    request: object
-    cached: tuple | None  # (key, inputs, training rates)
-
-
-def compute_plan(job: PlanJob, *, progress=None, should_stop=None):
-    """Inputs (or the cached ones), then the plan. Runs in a worker: no Qt, no store."""
-    from engine.commands.plan import plan_inputs, training_rates
-    from engine.forecast_plan import solve_plan
-
-    report = progress or (lambda f, m="": None)
-    key = _inputs_key(job)
-    if job.cached is not None and job.cached[0] == key:
-        inputs, rates = replace(job.cached[1], scenario=job.scenario), job.cached[2]
-    else:
-        report(0.05, "Serving and training throughput of each candidate…")
-        inputs = plan_inputs(list(job.orders), job.chips, job.models, job.scenario, job.request.candidates)
-        rates = training_rates(job.models, job.chips, job.scenario, job.request.candidates)
-    report(0.6, "Solving over the Monte Carlo trials…")
-    result = solve_plan(inputs, job.request, training_tokens_per_s=rates)
-    return result, (key, inputs, rates)
-
-
-def _inputs_key(job: PlanJob) -> tuple:
-    from gui.panels.forecast_common import throughput_key
-
-    return (throughput_key(job.scenario), tuple(c.chip_id for c in job.request.candidates), job.orders)
 
 
 def _qdate(day: dt.date) -> QDate:

@@ -296,3 +296,26 @@ def test_plan_orders_become_assumption_rows():
                      "order_date": "2025-01-01", "promised": "2025-04-01:3000", "price_usd_per_chip": 12_000.0,
                      "status": "assumption", "source": "fleetcast plan",
                      "note": "planned for P(meet demand) >= 90% 2025-06..2025-12"}]
+
+
+def test_plan_reuses_throughputs_while_the_serving_inputs_hold(monkeypatch):
+    """The Plan view re-plans on every run; the candidates' engine runs are redone only when what
+    they read changes (engine.studies_forecast.compute_plan, which the view's worker runs)."""
+    import engine.commands.plan as plan_cmd
+    from engine.commands.plan import default_candidates
+    from engine.forecast_inputs import story_orders
+    from engine.studies_forecast import PlanJob, compute_plan
+
+    calls = []
+    real = plan_cmd.plan_inputs
+    monkeypatch.setattr(plan_cmd, "plan_inputs", lambda *a: calls.append(1) or real(*a))
+    defaults = [c for c in default_candidates(CHIPS) if c.chip_id in ("ascend-910b2", "h20-96gb")]
+    sc = replace(default_scenario(), jobs=(), months=24)
+    request = PlanStudy(until_month="2025-06", samples=40).request(defaults)
+    job = PlanJob(tuple(story_orders()), CHIPS, MODELS, sc, request)
+    first, cache = compute_plan(job)
+    assert len(calls) == 1 and first.months
+    again, _ = compute_plan(replace(job, scenario=replace(sc, seed=7), cached=cache))  # the draws change only
+    assert len(calls) == 1 and again.months == first.months
+    compute_plan(replace(job, scenario=replace(sc, demand=replace(sc.demand, tpot_ms=40.0)), cached=cache))
+    assert len(calls) == 2  # a tighter TPOT target changes every chip's serving throughput
