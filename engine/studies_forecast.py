@@ -32,6 +32,7 @@ from engine.forecast import (
     CURVE_KINDS, FRACTION_BASES, ForecastResult, ForecastScenario, OrderUncertainty,
     default_scenario, scenario_from_dict, scenario_to_dict, uncertainty_problems, validate_scenario,
 )
+from engine.forecast_plan import PlanRequest
 from engine.studies import STUDY_VERSION, StudyProblem
 
 FORECAST_STUDY_VERSION = 1
@@ -449,8 +450,6 @@ class PlanStudy:
 
     def request(self, defaults: Sequence):
         """The engine's PlanRequest (UserError listing the problems when there are any)."""
-        from engine.forecast_plan import PlanRequest
-
         problems = self.problems(defaults)
         if problems:
             raise UserError("; ".join(p.message for p in problems))
@@ -484,7 +483,7 @@ class PlanJob:
     chips: Mapping
     models: Mapping
     scenario: ForecastScenario
-    request: object               # engine.forecast_plan.PlanRequest
+    request: PlanRequest
     cached: tuple | None = None   # (key, inputs, training rates) of an earlier job
 
     def inputs_key(self) -> tuple:
@@ -530,8 +529,8 @@ def plan_deliveries(result) -> np.ndarray:
 
 def plan_order_table(result, chip_names: Mapping[str, str] | None = None) -> tuple[list[str], list[list]]:
     names = chip_names or {}
-    headers = ["Chip", "Quantity (chips)", "Order month (date)", "Due (date)", "Cost (USD)"]
-    return headers, [[names.get(o.chip_id, o.chip_id), o.quantity, o.order_month, o.delivery_month, o.cost_usd]
+    headers = ["Chip", "Quantity (chips)", "Order month (date)", "Due (date)", "Cost (million USD)"]
+    return headers, [[names.get(o.chip_id, o.chip_id), o.quantity, o.order_month, o.delivery_month, o.cost_usd / 1e6]
                      for o in result.orders]
 
 

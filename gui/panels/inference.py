@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+    QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
     QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
@@ -25,6 +25,7 @@ from engine.studies_serving import (  # noqa: F401  (ServingRequest, run_chip_co
 from gui import export as export_mod
 from gui import style
 from gui.panels.base import AnalysisPanel, FigureTiles, fmt, fmt_big, notes_label, short_chip_label
+from gui.panels.chart_grid import ChartGrid
 from gui.panels.inference_form import DEFAULTS, ENGINES, TP_CHOICES, InferenceForm  # noqa: F401
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
@@ -66,7 +67,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.run_bar.run_clicked.connect(lambda: self.start_comparison(force=True))
         self.run_bar.cancel_clicked.connect(self.cancel_comparison)
 
-        self.curve_chart = PlotPanel("Throughput vs latency (best layout per chip)", x_label="Time per output token",
+        self.curve_chart = PlotPanel("Throughput vs latency (best layout)", x_label="Time per output token",
                                      x_unit="ms", y_label="Output throughput", y_unit="tokens/s per chip")
         self.ttft_chart = PlotPanel("Time to first token vs running batch", x_label="Running batch",
                                     x_unit="sequences per replica", y_label="TTFT", y_unit="ms")
@@ -114,23 +115,12 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         tb.addLayout(head)
         tb.addWidget(self.table, 1)
 
-        grid = QGridLayout()
-        grid.setSpacing(8)
-        grid.addWidget(self.curve_chart, 0, 0)
-        grid.addWidget(self.ttft_chart, 0, 1)
-        grid.addWidget(self.chips_chart, 1, 0)
-        grid.addWidget(table_box, 1, 1)
-        compare_tab = QWidget()
-        compare_tab.setLayout(grid)
-        load_tab = QWidget()
-        load_grid = QGridLayout(load_tab)
-        load_grid.setSpacing(8)
-        # two rows of charts, as on the comparison page, so this page never raises the window's
-        # minimum height above a 720-pixel laptop screen; the note sits beside the KV chart
-        load_grid.addWidget(self.load_chart, 0, 0)
-        load_grid.addWidget(self.ttft_hist_chart, 0, 1)
-        load_grid.addWidget(self.kv_chart, 1, 0)
-        load_grid.addWidget(self.load_note, 1, 1)
+        # two rows of two each; where the screen is too short, a tab per row (ChartGrid)
+        compare_tab = ChartGrid([("Throughput and latency", [self.curve_chart, self.ttft_chart]),
+                                 ("Chips needed", [self.chips_chart, table_box])])
+        load_tab = ChartGrid([("Latency vs load", [self.load_chart, self.ttft_hist_chart]),
+                              ("KV cache use", [self.kv_chart, self.load_note])])
+        self.chart_grids = (compare_tab, load_tab)
         self.chart_tabs = QTabWidget()
         self.chart_tabs.setDocumentMode(True)
         self.chart_tabs.addTab(compare_tab, "Chip comparison")

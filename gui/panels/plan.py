@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError
+from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
     CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
     plan_order_table, scenario_of,
@@ -33,7 +34,7 @@ from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
 from gui.workers import LatestRunner
 
-CAND_HEADERS = ("Use", "Chip", "Price (USD)", "Lead time (months)", "Most per quarter (chips)")
+CAND_HEADERS = ("Use", "Chip", "Price\n(USD)", "Lead time\n(months)", "Most per\nquarter (chips)")
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -67,7 +68,7 @@ class PlanPanel(QWidget):
         split.addWidget(self._build_results())
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
-        split.setSizes([430, 1070])
+        split.setSizes([380, 1120])  # the form's table fits; the results get the rest
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.banner)
@@ -81,6 +82,7 @@ class PlanPanel(QWidget):
         self.cand_table.verticalHeader().setVisible(False)
         self.cand_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.cand_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.cand_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.cand_table.setToolTip("Chips the plan may buy. Double-click a number to edit; a most-per-quarter "
                                    "of 0 keeps a chip out of the plan but in the cost comparison")
         self.cand_table.setMinimumHeight(150)
@@ -98,6 +100,7 @@ class PlanPanel(QWidget):
         self.until_edit.setDisplayFormat("yyyy-MM")
         self.until_edit.setToolTip("Last month the target must hold")
         self.budget = _spin(0, 1e6, 0, decimals=2, step=1, suffix=" B USD", tip="Most the plan may cost; 0 = no limit")
+        self.budget.setSpecialValueText("no limit")
         self.samples = _int_spin(40, 1000, 200, step=20, suffix=" trials",
                                  tip="Monte Carlo trials the plan is fitted on (it is then checked on 2,000 fresh)")
         self.run_button = QPushButton("Find the cheapest plan")
@@ -145,6 +148,7 @@ class PlanPanel(QWidget):
         scroll.setWidget(column)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(360)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         return scroll
 
     def _build_results(self) -> QWidget:
@@ -153,9 +157,9 @@ class PlanPanel(QWidget):
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
                                          "border-radius: 4px; padding: 6px; }")
-        self.capacity_chart = PlotPanel("Serving capacity with the plan vs peak demand", y_label="Capacity",
+        self.capacity_chart = PlotPanel("Capacity with the plan vs peak demand", y_label="Capacity",
                                         y_unit="chips", time_axis=True)
-        self.prob_chart = PlotPanel("P(meet demand) with and without the plan (fresh trials)", y_label="Probability",
+        self.prob_chart = PlotPanel("P(meet demand), fresh trials", y_label="Probability",
                                     y_unit="%", time_axis=True)
         self.served_cost_chart = GroupedBarPanel("Capital cost per million served tokens (input + output)",
                                                  y_label="Cost", y_unit="USD")
@@ -169,6 +173,9 @@ class PlanPanel(QWidget):
             t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
             t.verticalHeader().setVisible(False)
             t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            t.setWordWrap(True)
+        # never scrolled sideways: short chip names, months as YYYY-MM, two-line headers
+        self.orders_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         plan_page = QWidget()
         grid = QHBoxLayout(plan_page)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -213,7 +220,7 @@ class PlanPanel(QWidget):
             use.setCheckState(Qt.CheckState.Checked)
             use.setToolTip(c.note)
             self.cand_table.setItem(r, 0, use)
-            name = QTableWidgetItem(chips[c.chip_id].name)
+            name = QTableWidgetItem(chip_name(chips[c.chip_id]))
             name.setFlags(Qt.ItemFlag.ItemIsEnabled)
             name.setToolTip(f"{c.chip_id} ({c.vendor}): {c.note}")
             self.cand_table.setItem(r, 1, name)
@@ -348,7 +355,8 @@ class PlanPanel(QWidget):
 
     # ---- drawing ---------------------------------------------------------------------------------
     def _chip_names(self) -> dict:
-        return {r["id"]: r.get("name") or r["id"] for r in self.store.chip_rows()}
+        """One name per chip, as every other view shows it ("H20", not "H20 (HGX) 96GB")."""
+        return {c.id: chip_name(c) for c in self.store.chips()}
 
     def _draw(self, r) -> None:
         names = self._chip_names()
@@ -360,7 +368,7 @@ class PlanPanel(QWidget):
         c.set_band("With plan P10–P90", x, lo, hi, color="#0072B2")
         c.set_series("With plan P50", x, mid, color="#0072B2", symbol=None)
         c.set_series("Peak demand P50", x, r.demand_unit_chips, color="#D55E00", symbol=None, dashed=True)
-        c.set_bars("Planned deliveries (chips, due)", x, plan_deliveries(r), width=26 * 86400.0, color="#999999")
+        c.set_bars("Planned deliveries (due)", x, plan_deliveries(r), width=26 * 86400.0, color="#999999")
         p = self.prob_chart
         p.set_series("With the plan", x, r.prob_meet_demand * 100, color="#009E73", symbol=None)
         p.set_series("Without", x, r.prob_meet_without * 100, color="#7F7F7F", symbol=None, dashed=True)
@@ -378,6 +386,7 @@ class PlanPanel(QWidget):
                 chart.legend.setVisible(False)
         self._fill(self.orders_table, *self.order_rows())
         self._fill(self.econ_table, *self.econ_rows())
+        self.orders_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.summary_label.setText(self._summary(r, unit))
 
     def _summary(self, r, unit: str) -> str:
@@ -404,10 +413,13 @@ class PlanPanel(QWidget):
         table.clear()
         table.setColumnCount(len(headers))
         table.setRowCount(len(rows))
-        table.setHorizontalHeaderLabels(headers)
+        # "Order month (date)" -> "Order month\n(date)": the unit on its own line keeps columns narrow
+        table.setHorizontalHeaderLabels([h.replace(" (", "\n(", 1) for h in headers])
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
-                item = QTableWidgetItem(figure_text(value))
+                # plan dates are months; money in whole dollars
+                text = value.strftime("%Y-%m") if isinstance(value, dt.date) else figure_text(value)
+                item = QTableWidgetItem(text)
                 if isinstance(value, (int, float)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(i, k, item)

@@ -13,7 +13,6 @@ import datetime as dt
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QGridLayout
 
 from engine.errors import UserError
 from engine.layout import data_parallel
@@ -27,6 +26,7 @@ from engine.fleet import installed_on
 from engine.training import BREAKDOWN_KEYS, MEMORY_KEYS, LayoutResult, TrainingInputs, evaluate_layout
 from gui import style
 from gui.panels.base import AnalysisPanel, FigureTiles, fmt_big, notes_label, short_chip_label
+from gui.panels.chart_grid import ChartGrid
 from gui.panels.training_form import CUSTOM_FIELDS, DEFAULTS, SOFTWARE_CHECKS, TrainingForm  # noqa: F401
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.heatmap import HeatmapPanel
@@ -108,12 +108,10 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             self.scaling_chart.legend.setOffset((-10, 10))  # top right: the curves fall to the right
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
-        grid = QGridLayout()
-        grid.setSpacing(8)
-        grid.addWidget(self.step_chart, 0, 0)
-        grid.addWidget(self.memory_chart, 0, 1)
-        grid.addWidget(self.heatmap, 1, 0)
-        grid.addWidget(self.scaling_chart, 1, 1)
+        # two rows of two charts; tabs of one row each where the screen is too short for both
+        grid = ChartGrid([("Step time and memory", [self.step_chart, self.memory_chart]),
+                          ("Layout search and scaling", [self.heatmap, self.scaling_chart])])
+        self.chart_grid = grid
 
         self._layout_panel(form, [self.tiles, self.notes, self.run_bar], grid)
         self.apply_scenario_state({})
@@ -256,7 +254,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             return
         n = inp.num_chips
         t.set("step", f"{r.step_time_s:.2f}", f"largest term: {r.limiting.replace('_', ' ')}")
-        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%, {r.model_tflops_per_chip:.0f} TFLOP/s per chip")
+        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%, {r.model_tflops_per_chip:.0f} TFLOP/s/chip")
         t.set("memory", f"{r.memory_gb_per_chip:.1f}", f"of {r.memory_capacity_gb:.0f} GB HBM")
         lay = r.layout
         batch = int(lay.get("global_batch_seqs") or inp.batch_seqs())
@@ -283,7 +281,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         else:
             t.set("cost", "–", "no list price: enter a price")
         t.set("goodput", f"{100 * est.goodput:.1f}",
-              f"ckpt every {est.checkpoint_interval_min:.0f} min, {est.expected_interruptions:,.0f} failures")
+              f"ckpt {est.checkpoint_interval_min:.0f} min, {est.expected_interruptions:,.0f} failures")
         notes = list(r.explanations)
         self.notes.setText("Why: " + "; ".join(notes) + "." if notes else "")
 
