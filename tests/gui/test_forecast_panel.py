@@ -99,7 +99,11 @@ def test_bad_distribution_is_flagged_at_the_field_and_not_run(panel, qtbot):
     panel.frac_high.setValue(50)  # low above high
     assert panel.run() is None
     assert not panel.is_running()
-    assert panel.validation_label.isVisibleTo(panel) and "fraction" in panel.validation_label.text()
+    text = panel.validation_label.text()
+    assert panel.validation_label.isVisibleTo(panel)
+    # the study's words and the form's percent, not "default_uncertainty.fraction: low 0.9 ..."
+    assert "Every order: the fulfilled share needs low ≤ most likely ≤ high (90% ≤" in text
+    assert "default_uncertainty" not in text
     assert "c0392b" in panel.frac_low.styleSheet()
 
 
