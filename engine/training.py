@@ -305,15 +305,23 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     if inp.flash_attention:
         attn_fwd = core_flops / (peak16 * f("train_attn_path_rel") * f("train_attn_eff"))
         attn_bwd = 2.5 * attn_fwd                       # flash backward recomputes the scores
-        softmax_bytes = 0.0
+        score_fwd_passes = score_bwd_passes = 0.0
     else:
-        # batched GEMMs over the full (not halved) matrix plus a memory-bound softmax/mask pass
+        # batched GEMMs over the full (not halved) matrix: their thin inner dimension (head_dim)
+        # makes them write (QK^T) and read (PV) the s x s matrix about as fast as they compute it,
+        # which the d/(d+half) shape factor carries. Beyond the GEMMs, the fused scale-mask-softmax
+        # reads the scores and writes the probabilities (2 passes of the matrix at 2 bytes); its
+        # backward reads P and dP and writes dS (3). Attention dropout (a separate kernel) reads
+        # and writes the matrix and writes a 1-byte mask (2.5 passes) forward, and reads the
+        # gradient and the mask and writes the gradient (2.5) backward.
         full_core = T * fwd_nc["attn_core_per_layer"] / tp
         attn_fwd = full_core / (peak16 * f("train_gemm_eff") * (d / (d + half)))
         attn_bwd = 2.0 * attn_fwd
-        softmax_bytes = mb * (model.heads / tp) * s * (s / cp) * act_bytes * (4.0 + (3.0 if inp.dropout else 0.0))
-    attn_layer_fwd = attn_fwd + softmax_bytes / hbm
-    attn_layer_bwd = attn_bwd + 2.0 * softmax_bytes / hbm
+        drop_passes = 2.5 if inp.dropout else 0.0
+        score_fwd_passes, score_bwd_passes = 2.0 + drop_passes, 3.0 + drop_passes
+    score_bytes = mb * (model.heads / tp) * s * (s / cp) * act_bytes      # one pass over the matrix
+    attn_layer_fwd = attn_fwd + score_fwd_passes * score_bytes / hbm
+    attn_layer_bwd = attn_bwd + score_bwd_passes * score_bytes / hbm
 
     # -- memory-bound elementwise work (norms, residuals, activation, rotary, MoE permute)
     act_elems = (3.0 if model.gated_ffn else 2.0) * model.ffn_hidden

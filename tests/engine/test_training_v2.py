@@ -123,6 +123,28 @@ def test_context_parallel_passes_mla_keys_and_values_at_their_widths():
     assert wide / narrow == pytest.approx(1.4, rel=1e-9)
 
 
+def test_unfused_attention_counts_each_pass_over_the_score_matrix_once():
+    """Unfused attention (flash_attention = no), by hand for Llama 2 7B at 4K on one H100, TP1:
+    QK^T and PV over the whole s x s matrix at the GEMM efficiency x d/(d+48) (their thin inner
+    dimension, which also carries their own write/read of the matrix); forward 2x that in
+    backward; the softmax adds 2 passes of the matrix forward and 3 backward (2 bytes a pass);
+    dropout 2.5 more each way."""
+    m = MODELS["llama2-7b"]
+    s, d = 4096, m.head_dim_eff
+    f = {"train_hbm_eff": 1.0, "train_gemm_eff": 0.7}
+    kw = dict(model=m, num_chips=1, seq_len=s, global_batch_seqs=1, tp=1, pp=1, dp=1, recompute="none",
+              flash_attention=False, factors=f)
+    plain = evaluate_layout(_layout(**kw)).breakdown_s["attention"]
+    dropped = evaluate_layout(_layout(dropout=True, **kw)).breakdown_s["attention"]
+    peak = H100.peak_tflops("bf16") * 1e12
+    hbm = H100.hbm_gbps * 1e9
+    core_flops = s * 4.0 * s * m.heads * d                     # QK^T + PV, whole matrix, one sequence
+    gemm_s = 3.0 * core_flops / (peak * 0.7 * d / (d + 48.0))  # forward + 2x backward
+    pass_s = m.heads * s * s * 2.0 / hbm
+    assert plain == pytest.approx(m.layers * (gemm_s + 5.0 * pass_s), rel=1e-9)
+    assert dropped - plain == pytest.approx(m.layers * 5.0 * pass_s, rel=1e-9)
+
+
 def test_schedules_order_the_bubble():
     base = dict(model=MODELS["llama3-405b"], num_chips=1024, tp=8, pp=16, vpp=1, dp=8, global_batch_seqs=512,
                 micro_batch=1, zero_stage=1, recompute="full")
