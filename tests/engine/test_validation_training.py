@@ -90,13 +90,32 @@ def test_public_cases_accuracy_does_not_regress(public):
         assert s["by_chip"][chip]["median_abs_error_pct"] <= 10.0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 targets not reached: in sample 6.9% / 28.5% (vTrain's "
-                                       "Megatron-DeepSpeed rows with TP < 8 or many micro-batches, NeMo MoE tables, "
-                                       "DeepSpeed ZeRO-3 at 1-2K GPUs, whole-run GPU-hour rows are the worst)")
+@pytest.mark.xfail(strict=True, reason="issue 11 in-sample targets not reached: 7.2% / 28.1% (vTrain's "
+                                       "Megatron-DeepSpeed rows with few micro-batches per stage, where the search "
+                                       "interleaves (vpp blank) and TP != 8 runs measure ~20% slower than TP8, NeMo "
+                                       "tables with cuDNN attention on Hopper, DeepSpeed ZeRO-3 at 1-2K GPUs, "
+                                       "whole-run GPU-hour rows are the worst)")
 def test_public_cases_meet_issue_targets(public):
     s = public["summary"]
     assert s["overall"]["median_abs_error_pct"] <= 6.0
     assert s["overall"]["p90_abs_error_pct"] <= 15.0
+
+
+@pytest.mark.slow
+def test_public_cases_leave_one_source_out_meets_issue_targets():
+    """Issue 11: leaving one source out (factors refitted per fold on the others), median <= 12%
+    and p90 <= 35% over the public cases (this build: 11.6% / 32.3%)."""
+    from pathlib import Path
+
+    from engine.validation import validate_training_holdout
+
+    path = Path(__file__).resolve().parents[3] / "shared" / "validation" / "training_public.csv"
+    if not path.exists():
+        pytest.skip("shared validation cases not present")
+    s = validate_training_holdout(read_cases_csv(path), CHIPS)["summary"]
+    assert s["by_status"] == {"ok": s["cases"]}
+    assert s["overall"]["median_abs_error_pct"] <= 12.0
+    assert s["overall"]["p90_abs_error_pct"] <= 35.0
 
 
 def test_blank_batch_gets_a_usable_one(tmp_path):
