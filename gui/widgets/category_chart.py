@@ -32,6 +32,10 @@ class CategoryBarPanel(PlotPanel):
         # Axis-aligned bars need no antialiasing, and painting without it is cheaper (each edit
         # redraws two bar charts).
         self.plot_widget.setAntialiasing(False)
+        # A grid at the labelled values only, and no vertical lines between categories: the
+        # bars are read against the labelled values; finer lines are clutter.
+        self.plot_item.showGrid(x=False, y=True, alpha=0.25)
+        self.plot_item.getAxis("left").setStyle(maxTickLevel=0)
         from PySide6.QtGui import QFont
 
         tick_font = QFont()
@@ -101,6 +105,10 @@ class CategoryBarPanel(PlotPanel):
         self.layout_legend()
         headroom = 1.15 if self._refs else 1.08  # room for a reference line's label
         self.plot_item.setYRange(0, top * headroom if top > 0 else 1.0, padding=0)
+        # Apply the new range to the view's transform now: left to the paint, it moves every
+        # item during that paint and Qt paints the chart a second time (measured: two paints
+        # per edit of the step-time chart, one with this).
+        self.plot_item.vb.prepareForPaint()
 
     def clear_bars(self) -> None:
         for name in list(self._segments):
