@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 
 from engine.errors import UserError, ValidationError
 from engine.forecast import (CURVE_KINDS, ForecastInputs, ForecastResult, ForecastScenario, default_scenario,
-                             scenario_from_dict, scenario_to_dict, validate_scenario)
+                             scenario_from_dict, scenario_to_dict, uncertainty_problems, validate_scenario)
+from engine.fleet import add_months
 from engine.forecast_demand import GROWTH_MODELS
 from gui.commands import follow_stack
 from gui.panels.forecast_charts import ForecastCharts
@@ -327,8 +328,7 @@ class ForecastPanel(QWidget):
                 return r.months[i]
         sc = self.scenario()
         k = min(24, sc.months - 1)
-        y, m = divmod(sc.start.month - 1 + k, 12)
-        return dt.date(sc.start.year + y, m + 1, 1)
+        return add_months(sc.start, k)
 
     def scenario_state(self) -> dict:
         return scenario_to_dict(self.scenario())
@@ -530,8 +530,21 @@ class ForecastPanel(QWidget):
         problems = [f"Demand points: {e}" for e in self.points_editor.errors()]
         problems += [f"Training jobs: {e}" for e in self.jobs_editor.errors()]
         problems += [f"Cut-offs: {e}" for e in self.policy_editor.errors()]
-        problems += validate_scenario(sc)
-        fields = {**self.unc_editor.fields(), "demand.growth": (self.growth_spin, self.growth_p10, self.growth_p50,
+        # Uncertainties in the engine's planner words and the form's units (percent, days),
+        # not its field paths: engine.forecast.uncertainty_problems.
+        internal = ("default_uncertainty", "vendor_uncertainty.", "order_uncertainty.")
+        problems += [p for p in validate_scenario(sc) if not p.startswith(internal)]
+        unc_problems = uncertainty_problems(sc.default_uncertainty, "Every order")
+        for vendor, u in sc.vendor_uncertainty.items():
+            unc_problems += uncertainty_problems(u, f"{vendor} orders")
+        for order_id, u in sc.order_uncertainty.items():
+            unc_problems += uncertainty_problems(u, f"Order {order_id}")
+        problems += unc_problems
+        unc_fields = self.unc_editor.fields()
+        unc_flagged = {w for problem in unc_problems
+                       for words, key in (("fulfilled share", "fraction"), ("delay", "delay"))
+                       if f"the {words}" in problem for w in unc_fields[key]}
+        fields = {"demand.growth": (self.growth_spin, self.growth_p10, self.growth_p50,
                                                                       self.growth_p90), "demand.peak": (self.peak_spin,),
                   "demand.ttft": (self.ttft_spin,), "demand.tpot": (self.tpot_spin,),
                   "demand.input": (self.input_tokens_spin,), "demand.output": (self.output_tokens_spin,),
@@ -541,7 +554,8 @@ class ForecastPanel(QWidget):
             for prefix, widgets in fields.items():
                 if prefix in problem.split(":")[0]:
                     flagged.update(widgets)
-        for widgets in fields.values():
+        flagged |= unc_flagged
+        for widgets in list(fields.values()) + list(unc_fields.values()):
             for w in widgets:
                 w.setStyleSheet("border: 1px solid #c0392b;" if w in flagged else "")
         if problems:

@@ -15,12 +15,12 @@ from PySide6.QtWidgets import (
 )
 
 from engine.forecast import SOURCE_LABELS, ForecastResult
+from engine.fleet import add_months
+from gui import style
 from gui.panels.forecast_common import figure_text, first_shortfall_month, fit_left_axis, legend_top_right
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
 
-SOURCE_COLOURS = {"supply": "#0072B2", "policy": "#CC79A7", "demand": "#D55E00", "mix": "#E69F00",
-                  "throughput": "#009E73"}
 TORNADO_METRICS = {
     "prob_meet_demand": ("P(meet demand): change from the scenario", "P(meet)", "points"),
     "shortfall_mean_unit_chips": ("Mean shortfall: change", "Shortfall", "chips"),
@@ -120,7 +120,8 @@ class ForecastCharts(QWidget):
         base = np.zeros(len(shares.months))
         for i, source in enumerate(shares.sources):
             h = shares.shares[i] * 100
-            chart.set_bars(SOURCE_LABELS[source], x, h, width=26 * 86400.0, color=SOURCE_COLOURS[source], y0=base.copy())
+            chart.set_bars(SOURCE_LABELS[source], x, h, width=26 * 86400.0, color=style.series_color(SOURCE_LABELS[source]),
+                           y0=base.copy())
             base = base + h
         chart.plot_item.setYRange(0, 100, padding=0.02)
 
@@ -137,7 +138,7 @@ class ForecastCharts(QWidget):
             order = np.argsort(-np.nan_to_num(np.abs(highs - lows)))
             chart.set_grouped([tornado.bars[i].input.replace(" ", "\n", 1) for i in order],
                               {"good end (P10)": lows[order], "bad end (P90)": highs[order]},
-                              {"good end (P10)": "#009E73", "bad end (P90)": "#D55E00"})
+                              {end: style.series_color(end) for end in ("good end (P10)", "bad end (P90)")})
             if chart.legend is not None:  # the label above says which colour is which end
                 chart.legend.setVisible(False)
         when = f" in {tornado.month:%b %Y}" if tornado.month else ", averaged over the horizon"
@@ -242,10 +243,9 @@ class ForecastCharts(QWidget):
                 inst.remove_series(name)
         inst.set_band("All types P10–P90", x, r.installed_total.p10, r.installed_total.p90, color="#7F7F7F")
         inst.set_series("All types P50", x, r.installed_total.p50, color="#000000", symbol=None)
-        colours = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
-        for i, chip in enumerate(r.chip_ids):
+        for chip in r.chip_ids:  # each chip in its own colour everywhere (gui.style), not by its place
             inst.set_series(f"{self.chip_name(chip)} P50", x, r.installed_by_chip[chip].p50,
-                            color=colours[i % len(colours)], symbol=None)
+                            color=style.chip_color(chip), symbol=None)
         fit_left_axis(inst, r.installed_total.p90)
 
         s = self.shortfall_chart
@@ -275,25 +275,28 @@ class ForecastCharts(QWidget):
                 j.remove_series(name)
         months = list(r.months)
         end = months[-1]
-        last = dt.date(end.year + (end.month == 12), end.month % 12 + 1, 1)
+        last = add_months(end, 1)
         edges = np.array([m.toordinal() for m in months + [last]], dtype=float)
         centres = to_timestamps(months) + 14 * 86400.0
         n = max(len(r.jobs), 1)
         width = 26 * 86400.0 / n
-        colours = ("#0072B2", "#E69F00", "#009E73", "#CC79A7")
         for i, job in enumerate(r.jobs):
             counts, _ = np.histogram(job.completion_ordinals[np.isfinite(job.completion_ordinals)], bins=edges)
             share = counts / max(len(job.completion_ordinals), 1) * 100
-            colour = colours[i % len(colours)]
+            colour = style.series_color(job.job.name)  # by the job's name: stable across redraws
             offset = (i - (n - 1) / 2) * width
             j.set_bars(job.job.name, centres + offset, share, width=width, color=colour)
             for q, day in (("P10", job.completion_p10), ("P50", job.completion_p50), ("P90", job.completion_p90)):
                 if day is None:
                     continue
+                # Labels never on top of each other: P10 left of its line, P90 right of it, P50
+                # centred one row lower; each further job one more row down.
+                anchor, row = {"P10": ((1, 0.5), 0), "P50": ((0.5, 0.5), 1), "P90": ((0, 0.5), 0)}[q]
                 line = pg.InfiniteLine(pos=float(to_timestamps([day])[0]), angle=90,
                                        pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
                                        label=f"{q} {day:%Y-%m}",
-                                       labelOpts={"position": 0.92 if q != "P50" else 0.82, "color": colour,
+                                       labelOpts={"position": max(0.95 - 0.09 * (row + 2 * i), 0.1), "color": colour,
+                                                  "anchors": [anchor, anchor],
                                                   "fill": pg.mkBrush(255, 255, 255, 200)})
                 j.plot_item.addItem(line, ignoreBounds=True)
                 self._job_markers.append(line)

@@ -20,7 +20,7 @@ from gui.widgets.plot_panel import PlotPanel, format_number
 
 
 class CategoryBarPanel(PlotPanel):
-    legend_beside_ok = False  # category names already take the bottom; a dozen segments need width
+    # Category names already take the bottom: on a short chart a dozen segments go beside.
     def __init__(self, title: str = "", *, x_label: str = "", y_label: str = "", y_unit: str = "",
                  bar_width: float = 0.6, parent=None):
         super().__init__(title, x_label=x_label, y_label=y_label, y_unit=y_unit, parent=parent)
@@ -43,13 +43,35 @@ class CategoryBarPanel(PlotPanel):
         self.plot_item.getAxis("bottom").setStyle(tickFont=tick_font)
         self.plot_item.getAxis("left").setWidth(64)  # room for "100,000" beside the axis label
 
+    def min_view_width(self) -> float:
+        """Room for every category's label side by side (else they overlap)."""
+        from PySide6.QtGui import QFontMetrics
+
+        metrics = QFontMetrics(self.plot_item.getAxis("bottom").style["tickFont"] or self.font())
+        widest = max([metrics.horizontalAdvance(line) for name in self.categories for line in name.split("\n")]
+                     or [0])
+        return max(super().min_view_width(), len(self.categories) * (widest + 12.0))
+
+    _short = False
+
+    def resizeEvent(self, event) -> None:
+        short = 0 < self.plot_widget.height() < self.SHORT_CHART_PX
+        if short != self._short:
+            self._short = short
+            self.set_categories(self.categories)
+        super().resizeEvent(event)
+
     # ---- data --------------------------------------------------------------------------------
     def set_categories(self, names) -> None:
         self.categories = [str(n) for n in names]
         axis = self.plot_item.getAxis("bottom")
         axis.setTicks([[(i, name) for i, name in enumerate(self.categories)]])
         lines = max([name.count("\n") + 1 for name in self.categories] or [1])
-        axis.setHeight(10 + 12 * lines + (20 if self.x_label else 0))
+        # On a short chart the category names say what the axis is: its title gives its height
+        # to the bars.
+        titled = bool(self.x_label) and not self._short
+        axis.showLabel(titled)
+        axis.setHeight(10 + 12 * lines + (20 if titled else 0))
         n = max(len(self.categories), 1)
         self.plot_item.setXRange(-0.6, n - 0.4, padding=0)
 

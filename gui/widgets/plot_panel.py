@@ -35,6 +35,7 @@ HOVER_RADIUS_PX = 40.0
 # (the panels give charts the rest of the height; this is only the floor).
 MIN_PLOT_HEIGHT_PX = 120
 MIN_PLOT_WIDTH_PX = 240
+RIGHT_MARGIN_PX = 14
 
 
 def to_timestamps(dates: Sequence[dt.date]) -> np.ndarray:
@@ -206,6 +207,9 @@ class PlotPanel(QWidget):
         layout.addLayout(bar)
 
         self.plot_item.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        # A value axis that widens for its tick labels (fit_left_axis, a new range) leaves the
+        # title less room: shorten it again, or it holds the chart wider than its widget.
+        self.plot_item.getAxis("left").geometryChanged.connect(self._fit_texts)
 
     # ---- axes --------------------------------------------------------------------------------
     @staticmethod
@@ -351,52 +355,107 @@ class PlotPanel(QWidget):
         notice = getattr(self, "_notice", None)
         return notice.toPlainText() if notice is not None and notice.isVisible() else ""
 
-    legend_beside_ok = True  # bar charts with many segments keep theirs below
+    legend_beside_ok = True  # False: the legend always goes below the axes (e.g. beside a colour bar)
 
     def legend_names(self) -> list[str]:
         if self.legend is None:
             return []
         return [label.text for _sample, label in self.legend.items]
 
+    # The legend's row height at 8 pt and the smallest plot area worth having beside it.
+    LEGEND_ROW_PX = 21.0
+    SHORT_CHART_PX = 240  # below this plot height, compact legend labels (and axis texts)
+    MIN_VIEW_WIDTH_PX = 120.0
+
+    def _legend_entry_px(self) -> float:
+        """Width of one legend column: the sample, the widest label and the spacing."""
+        label_px = max([label.item.boundingRect().width() for _sample, label in self.legend.items] or [0.0])
+        return 26.0 + label_px  # sample 20 px and the spacing (measured: 98 px for 72 px labels)
+
+    def min_view_width(self) -> float:
+        """The narrowest plot area this chart reads well in (category charts need their labels)."""
+        return self.MIN_VIEW_WIDTH_PX
+
+    def legend_arrangement(self, names: list[str], width: float, height: float) -> tuple[str, int]:
+        """('below' | 'beside', columns): of the legend shapes that fit, the one that leaves the
+        curves the largest plot area. Below the axes on a tall chart; beside them (in one or more
+        columns) on a short, wide one, where rows under the axes would squeeze the curves flat."""
+        n = len(names)
+        entry_px = max(self._legend_entry_px(), 40.0)
+        vb = self.plot_item.vb
+        left, top, right, bottom = self.plot_item.layout.getContentsMargins()
+        # What the title and the axes take, measured now (the margins are the legend's room).
+        over_w = max(self.plot_item.width() - vb.width() - right, 60.0)
+        over_h = max(self.plot_item.height() - vb.height() - bottom, 60.0)
+        best, best_area = ("below", max(1, min(n, int(width // entry_px)))), -1.0
+        for columns in range(1, n + 1):
+            if columns * entry_px > width and columns > 1:
+                break
+            rows = -(-n // columns)
+            area = (width - over_w) * (height - over_h - rows * self.LEGEND_ROW_PX - 2)
+            if area > best_area:
+                best, best_area = ("below", columns), area
+        if self.legend_beside_ok:
+            for columns in range(1, min(n, 3) + 1):
+                rows = -(-n // columns)
+                view_w = width - over_w - columns * entry_px - 4
+                if rows * self.LEGEND_ROW_PX > height - 4 or view_w < self.min_view_width():
+                    continue
+                area = view_w * (height - over_h)
+                if area > best_area * 1.1:  # beside only when clearly better: below reads more easily
+                    best, best_area = ("beside", columns), area
+        return best
+
     def layout_legend(self) -> None:
-        """Lay the legend out in as many columns as the width allows, under the axes, and give
-        the plot a bottom margin as tall as the legend (so it never covers a curve)."""
+        """Lay the legend out where it leaves the curves the most room (legend_arrangement), under
+        or beside the axes, and give the plot a margin as large as the legend, so it never covers
+        a curve (in the window and in every export, which renders this layout)."""
         if self.legend is None:
             return
         names = self.legend_names()
         width = max(self.plot_widget.width(), MIN_PLOT_WIDTH_PX)
-        # A short, wide chart (a laptop screen) keeps its height for the curves: legend at the
-        # right in one column; otherwise below the axes in as many columns as fit.
-        beside = self.legend_beside_ok and self.plot_widget.height() < 260 and width >= 400 and len(names) <= 8
-        signature = (tuple(names), width, beside)
+        height = max(self.plot_widget.height(), MIN_PLOT_HEIGHT_PX)
+        signature = (tuple(names), width, height, self.legend_beside_ok)
         if signature == getattr(self, "_legend_signature", None):
             self._fit_texts()
             return  # most redraws update data only: nothing to lay out (the edit stays fast)
         self._legend_signature = signature
-        longest = max([len(n) for n in names] or [0])
-        per_entry_px = 34 + 6.5 * longest  # sample + label at 8 pt
-        columns = 1 if beside else max(1, min(len(names) or 1, int(width // max(per_entry_px, 1.0))))
+        # A short chart (a laptop screen) gets smaller legend labels: more columns fit, so the
+        # legend takes fewer rows of the height the curves need.
+        size = "7pt" if height < self.SHORT_CHART_PX else "8pt"
+        if self.legend.opts.get("labelTextSize") != size:
+            self.legend.setLabelTextSize(size)
+            for _sample, label in self.legend.items:
+                label.setText(label.text)
+        where, columns = self.legend_arrangement(names, width, height) if names else ("below", 1)
+        beside = where == "beside"
         if self.legend.columnCount != columns:
             self.legend.setColumnCount(columns)
         self.legend.setVisible(bool(names))
         self.legend.updateSize()
         rect = self.legend.boundingRect() if names else None
         if beside:
-            # The legend's own rect can lag its labels: measure the widest label instead.
-            label_px = max([label.item.boundingRect().width() for _sample, label in self.legend.items] or [0.0])
-            needed = max(rect.width() if rect else 0.0, label_px + 40.0)
+            # The legend's own rect can lag its labels: count the widest label instead.
+            needed = max(rect.width() if rect else 0.0, columns * self._legend_entry_px() + 6.0)
             self.plot_item.layout.setContentsMargins(0, 0, needed + 4 if names else 0, 0)
         else:
-            self.plot_item.layout.setContentsMargins(0, 0, 0, (rect.height() + 2) if rect else 0)
+            # A little room at the right: the last date label is centred on the axis' end.
+            self.plot_item.layout.setContentsMargins(0, 0, RIGHT_MARGIN_PX, (rect.height() + 2) if rect else 0)
+        self._texts_signature = None
+        self._fit_texts()  # the title shortened to the room left beside the legend, before measuring
         # Now, not at the next event loop pass: an export may follow before any events run.
         self.plot_item.layout.activate()
         if beside and self.plot_item.minimumWidth() > self.plot_widget.width():
             # Titles and axes need more width than is left beside the legend: put it below.
-            self.legend_beside_ok = False
+            self.legend_beside_ok, keep = False, self.legend_beside_ok
             self._legend_signature = None
-            self.layout_legend()
-            self.legend_beside_ok = True
+            try:
+                self.layout_legend()
+            finally:
+                self.legend_beside_ok = keep
             self._legend_signature = signature  # decided for this size: don't retry on every redraw
+            # The trial grew the plot item past its view; give it the view's size back.
+            pg.GraphicsView.setRange(self.plot_widget, self.plot_widget.range, padding=0, disableAutoPixel=False)
             return
         if beside:
             self.legend.anchor(itemPos=(1, 0.5), parentPos=(1, 0.5), offset=(-2, 0))
@@ -422,7 +481,7 @@ class PlotPanel(QWidget):
         if width <= 0:
             return
         axis = self.plot_item.getAxis("left")
-        signature = (self.title, self.y_label, self.y_unit, width, axis.height())
+        signature = (self.title, self.y_label, self.y_unit, width, axis.height(), axis.width())
         if signature == getattr(self, "_texts_signature", None):
             return
         self._texts_signature = signature
@@ -430,7 +489,10 @@ class PlotPanel(QWidget):
             label = self.plot_item.titleLabel
             text = self.title
             label.setText(text, size="11pt")
-            room = width - 16
+            # The title sits above the plot area only: the value axis beside it takes its share
+            # of the width (else a long title holds the whole chart wider than its widget).
+            room = width - 16 - sum(self.plot_item.getAxis(side).width() for side in ("left", "right")
+                                    if self.plot_item.getAxis(side).isVisible())
             while label.item.boundingRect().width() > room and len(text) > 8:
                 keep = max(8, int(len(text) * room / label.item.boundingRect().width()) - 2)
                 text = self.title[:keep].rstrip(" ,(") + "…"

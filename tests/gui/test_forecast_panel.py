@@ -99,8 +99,16 @@ def test_bad_distribution_is_flagged_at_the_field_and_not_run(panel, qtbot):
     panel.frac_high.setValue(50)  # low above high
     assert panel.run() is None
     assert not panel.is_running()
-    assert panel.validation_label.isVisibleTo(panel) and "fraction" in panel.validation_label.text()
+    text = panel.validation_label.text()
+    assert panel.validation_label.isVisibleTo(panel)
+    # the engine's words and the form's units, not a field path and fractions
+    assert "Every order: the fulfilled share needs low ≤ most likely ≤ high" in text, text
+    assert "90%" in text and "50%" in text and "default_uncertainty" not in text, text
     assert "c0392b" in panel.frac_low.styleSheet()
+    assert "c0392b" not in panel.delay_low.styleSheet()
+    panel.frac_high.setValue(100)  # fixed: the marks go
+    panel.run()
+    assert "c0392b" not in panel.frac_low.styleSheet()
 
 
 def test_vendor_specific_uncertainty_round_trips_through_scenario_state(panel):
