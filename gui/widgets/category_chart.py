@@ -60,6 +60,8 @@ class CategoryBarPanel(PlotPanel):
             self._short = short
             self.set_categories(self.categories)
         super().resizeEvent(event)
+        if self._refs:
+            self._autorange_y()  # the reference label's room is in pixels
 
     # ---- data --------------------------------------------------------------------------------
     def set_categories(self, names) -> None:
@@ -125,8 +127,13 @@ class CategoryBarPanel(PlotPanel):
         for value, _line in self._refs.values():
             top = max(top, value)
         self.layout_legend()
-        headroom = 1.15 if self._refs else 1.08  # room for a reference line's label
-        self.plot_item.setYRange(0, top * headroom if top > 0 else 1.0, padding=0)
+        upper = top * 1.08
+        if self._refs:
+            # Room above the highest reference line for its label (about 18 px, whatever the height).
+            highest = max(value for value, _line in self._refs.values())
+            free = 18.0 / max(self.plot_item.vb.height(), 60.0)
+            upper = max(upper, top * 1.15, highest / max(1.0 - free, 0.5))
+        self.plot_item.setYRange(0, upper if top > 0 else 1.0, padding=0)
         # Apply the new range to the view's transform now: left to the paint, it moves every
         # item during that paint and Qt paints the chart a second time (measured: two paints
         # per edit of the step-time chart, one with this).

@@ -196,7 +196,7 @@ class PlotPanel(QWidget):
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.export_button.setMenu(menu)
 
-        bar = QHBoxLayout()
+        bar = self._bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
         bar.addWidget(self.readout, 1)
         bar.addWidget(self.export_button)
@@ -463,8 +463,65 @@ class PlotPanel(QWidget):
             self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
         self._fit_texts()
 
+    # ---- compact mode (a short chart on a laptop screen) -----------------------------------
+    # Below this height the row under the chart (hover readout, Export) gives its ~25 px to the
+    # curves: Export sits in the title row's left corner (above the value axis) and the readout
+    # shows in its right corner while the pointer is on a value.
+    COMPACT_PANEL_PX = 300
+    compact = False
+
+    def _set_compact(self, compact: bool) -> None:
+        if compact == self.compact:
+            return
+        self.compact = compact
+        if compact:
+            for widget in (self.readout, self.export_button):
+                self._bar.removeWidget(widget)
+                widget.setParent(self.plot_widget)
+            self.readout.setStyleSheet("color: #222; background: rgba(255, 255, 255, 225); padding: 1px 3px;")
+            self.readout.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+            self.export_button.show()
+        else:
+            for widget in (self.readout, self.export_button):
+                widget.setParent(self)
+            self.readout.setStyleSheet("color: #444;")
+            self.readout.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            self._bar.addWidget(self.readout, 1)
+            self._bar.addWidget(self.export_button)
+            self.readout.show()
+            self.export_button.show()
+        self._place_overlays()
+        self._texts_signature = None
+
+    def _place_overlays(self) -> None:
+        if not self.compact:
+            return
+        button = self.export_button
+        button.adjustSize()
+        button.move(2, 2)  # above the value axis: the title is centred over the plot area
+        button.raise_()
+        idle = self.readout.text() == self._idle_readout()
+        self.readout.setVisible(not idle)
+        if not idle:
+            self.readout.adjustSize()
+            self.readout.move(max(self.plot_widget.width() - self.readout.width() - 2, button.width() + 6), 2)
+            self.readout.raise_()
+
+    def set_readout(self, text: str) -> None:
+        """The hover readout's text (below the chart, or over its corner on a short chart)."""
+        self.readout.setText(text)
+        if self.compact:
+            self._place_overlays()
+
+    def leaveEvent(self, event) -> None:
+        super().leaveEvent(event)
+        if self.compact:
+            self.set_readout(self._idle_readout())
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        self._set_compact(0 < self.height() < self.COMPACT_PANEL_PX)
+        self._place_overlays()
         self.layout_legend()
         self._fit_texts()
 
@@ -493,9 +550,18 @@ class PlotPanel(QWidget):
             # of the width (else a long title holds the whole chart wider than its widget).
             room = width - 16 - sum(self.plot_item.getAxis(side).width() for side in ("left", "right")
                                     if self.plot_item.getAxis(side).isVisible())
+            if self.compact:  # the title, centred over the plot area, keeps clear of Export at its left
+                left_px = self.plot_item.getAxis("left").width() if self.plot_item.getAxis("left").isVisible() else 0
+                centre = left_px + (width - left_px) / 2
+                button_px = self.export_button.sizeHint().width()  # (width() is 640 before it is shown)
+                room = min(room, 2 * (centre - button_px - 8))
+            room = max(room, 60.0)
             while label.item.boundingRect().width() > room and len(text) > 8:
                 keep = max(8, int(len(text) * room / label.item.boundingRect().width()) - 2)
-                text = self.title[:keep].rstrip(" ,(") + "…"
+                shorter = self.title[:keep].rstrip(" ,(") + "…"
+                if shorter == text:
+                    break  # as short as it gets
+                text = shorter
                 label.setText(text, size="11pt")
             self._shown_title = text
             self.plot_widget.setToolTip(self.title if text != self.title else "")
@@ -621,7 +687,7 @@ class PlotPanel(QWidget):
             return
         view = vb.mapSceneToView(scene_pos)
         point = self.nearest_point(view.x(), view.y())
-        self.readout.setText(self.readout_text(point))
+        self.set_readout(self.readout_text(point))
         if point is None:
             self._marker.setData([], [])
         else:
