@@ -235,6 +235,11 @@ class ForecastCharts(QWidget):
             c.plot_item.enableAutoRange()
             c.set_title("Serving capacity vs peak demand")
             fit_left_axis(c, np.concatenate([cap.p90, r.demand_unit_chips]))
+        if top <= 0 and float(np.nanmax(r.demand_unit_chips, initial=0.0)) <= 0:
+            c.plot_item.setYRange(0, 1, padding=0)
+            c.set_notice("No serving capacity and no demand in this horizon")
+        else:
+            c.set_notice("")
 
         inst = self.installed_chart
         wanted = {"All types P10–P90", "All types P50"} | {f"{self.chip_name(ch)} P50" for ch in r.chip_ids}
@@ -254,7 +259,14 @@ class ForecastCharts(QWidget):
         mean = r.shortfall_mean_unit_chips if r.shortfall_mean_unit_chips is not None else r.shortfall_p50_unit_chips
         s.set_series("Shortfall mean", x, mean, color="#7F3C00", symbol=None)
         fit_left_axis(s, np.maximum(r.shortfall_p50_unit_chips, mean))
-        s.plot_item.enableAutoRange()
+        worst = float(np.nanmax(np.maximum(r.shortfall_p50_unit_chips, mean), initial=0.0))
+        if worst > 0:
+            s.plot_item.enableAutoRange()
+            s.set_notice("")
+        else:  # all zero: a flat axis around 0 with nothing on it would look broken; say why
+            s.plot_item.setXRange(float(x[0]), float(x[-1]), padding=0.02)
+            s.plot_item.setYRange(0, 1, padding=0)
+            s.set_notice("No shortfall in any month (capacity meets peak demand in P50 and on average)")
 
         p = self.probability_chart
         p.set_series("P(capacity ≥ peak demand)", x, r.prob_meet_demand * 100, color="#009E73", symbol=None)

@@ -555,7 +555,7 @@ class PlotPanel(QWidget):
                 centre = left_px + (width - left_px) / 2
                 button_px = self.export_button.sizeHint().width()  # (width() is 640 before it is shown)
                 room = min(room, 2 * (centre - button_px - 8))
-            room = max(room, 60.0)
+            room = max(room, 0.0)
             while label.item.boundingRect().width() > room and len(text) > 8:
                 keep = max(8, int(len(text) * room / label.item.boundingRect().width()) - 2)
                 shorter = self.title[:keep].rstrip(" ,(") + "…"

@@ -66,3 +66,20 @@ def test_a_bar_chart_is_painted_once_per_update(qtbot):
         QApplication.processEvents()
         QApplication.processEvents()
         assert counter.count == 1, (top, counter.count)
+
+
+def test_a_long_title_on_a_short_narrow_chart_is_shortened_not_clipped(qtbot):
+    """Compact mode (Export above the value axis) and a title that can't fit: shortened with an
+    ellipsis (full text in the tooltip), and the plot stays inside its widget."""
+    chart = PlotPanel("Training-job completion date (share of trials finishing each month, all jobs)",
+                      y_label="Trials finishing", y_unit="% per month", time_axis=True)
+    qtbot.addWidget(chart)
+    chart.show()
+    for width, height in ((900, 600), (320, 200), (260, 150)):
+        chart.resize(width, height)
+        QApplication.processEvents()
+        assert chart.compact == (height < chart.COMPACT_PANEL_PX)
+        assert chart.plot_item.width() <= chart.plot_widget.width() + 1, (width, chart.plot_item.width())
+    assert chart._shown_title.endswith("…")
+    assert chart.plot_widget.toolTip() == chart.title
+    assert chart.export_button.isVisible()

@@ -371,3 +371,18 @@ def test_no_gui_module_is_over_700_lines():
     long = {p.name: n for p in root.rglob("panels/forecast*.py") if (n := len(p.read_text().splitlines())) > 700}
     long.update({p.name: n for p in root.rglob("panels/plan*.py") if (n := len(p.read_text().splitlines())) > 700})
     assert not long
+
+
+def test_no_shortfall_or_no_demand_says_so_instead_of_an_empty_axis(panel, qtbot):
+    from dataclasses import replace
+
+    result = _run(panel, qtbot)
+    assert panel.shortfall_chart.notice() == ""  # the seeded story is short: bars, no notice
+    zero = np.zeros(len(result.months))
+    calm = replace(result, shortfall_p50_unit_chips=zero, shortfall_mean_unit_chips=zero, demand_unit_chips=zero,
+                   demand_unit_chips_bands=None)
+    panel.view.draw(calm)
+    assert "No shortfall" in panel.shortfall_chart.notice()
+    assert panel.shortfall_chart.plot_item.vb.viewRange()[1] == [0, 1]
+    panel.view.draw(result)  # and back: the notice goes
+    assert panel.shortfall_chart.notice() == ""
