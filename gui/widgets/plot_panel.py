@@ -525,9 +525,13 @@ class PlotPanel(QWidget):
         self.layout_legend()
         self._fit_texts()
 
+    _texts_frozen = False  # set by gui.export.titled while a file is written
+
     def _fit_texts(self) -> None:
         """Titles and the value-axis label shortened to the room they have (full text in the
         tooltip), rather than cut off at the widget's edge."""
+        if self._texts_frozen:
+            return
         from PySide6.QtGui import QFontMetrics
 
         # The room the layout can give, not the plot item's current width (a long title would
