@@ -62,6 +62,11 @@ CATEGORY_COLORS = {
 }
 
 
+def job_color(name: str) -> str:
+    """A training job's colour, stable by its name; dark enough for its date labels on white."""
+    return _hashed(name, ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#332288", "#117733", "#882255"))
+
+
 def scenario_color(name: str, all_names, baseline: str | None = None) -> str:
     """A scenario's colour: the baseline's is the first; the others by their place among all saved
     scenarios (not among the ones ticked now), so a scenario keeps its colour when others are ticked."""

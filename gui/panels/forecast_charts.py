@@ -295,7 +295,7 @@ class ForecastCharts(QWidget):
         for i, job in enumerate(r.jobs):
             counts, _ = np.histogram(job.completion_ordinals[np.isfinite(job.completion_ordinals)], bins=edges)
             share = counts / max(len(job.completion_ordinals), 1) * 100
-            colour = style.series_color(job.job.name)  # by the job's name: stable across redraws
+            colour = style.job_color(job.job.name)  # by the job's name: stable across redraws
             offset = (i - (n - 1) / 2) * width
             j.set_bars(job.job.name, centres + offset, share, width=width, color=colour)
             for q, day in (("P10", job.completion_p10), ("P50", job.completion_p50), ("P90", job.completion_p90)):
@@ -363,7 +363,11 @@ class ForecastCharts(QWidget):
         table.clear()
         table.setColumnCount(len(headers))
         table.setRowCount(len(rows))
-        table.setHorizontalHeaderLabels(headers)
+        # Units on a second line: narrower columns, less sideways scrolling on a laptop (the
+        # CSV keeps one-line headers).
+        table.setHorizontalHeaderLabels([h.replace(" (", "\n(") for h in headers])
+        for k, header in enumerate(headers):
+            table.horizontalHeaderItem(k).setToolTip(header)
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
                 item = QTableWidgetItem(figure_text(value))

@@ -232,6 +232,7 @@ class PlotPanel(QWidget):
         self.y_unit = self.y_unit if y_unit is None else y_unit
         self._set_axis_label("bottom", self.x_label, self.x_unit)
         self._set_axis_label("left", self.y_label, self.y_unit)
+        self._fit_texts()  # a longer label must be shortened to the axis now, not at the next resize
 
     def set_title(self, title: str) -> None:
         self.title = title
