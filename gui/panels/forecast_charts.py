@@ -125,6 +125,11 @@ class ForecastCharts(QWidget):
             base = base + h
         chart.plot_item.setYRange(0, 100, padding=0.02)
 
+    def _input_label(self, text: str) -> str:
+        """A tornado input as the planner reads it: a chip by its one display name, not its id."""
+        prefix = "train share "
+        return prefix + self.chip_name(text[len(prefix):]) if text.startswith(prefix) else text
+
     def draw_tornado(self, tornado) -> None:
         """One bar pair per input: the metric at its low and high setting minus the scenario's."""
         self.tornado = tornado
@@ -136,7 +141,7 @@ class ForecastCharts(QWidget):
             lows = np.array([(b.low.get(metric, np.nan) - base) * scale for b in tornado.bars])
             highs = np.array([(b.high.get(metric, np.nan) - base) * scale for b in tornado.bars])
             order = np.argsort(-np.nan_to_num(np.abs(highs - lows)))
-            chart.set_grouped([tornado.bars[i].input.replace(" ", "\n", 1) for i in order],
+            chart.set_grouped([self._input_label(tornado.bars[i].input).replace(" ", "\n", 1) for i in order],
                               {"good end (P10)": lows[order], "bad end (P90)": highs[order]},
                               {end: style.series_color(end) for end in ("good end (P10)", "bad end (P90)")})
             if chart.legend is not None:  # the label above says which colour is which end

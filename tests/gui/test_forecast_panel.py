@@ -386,3 +386,9 @@ def test_no_shortfall_or_no_demand_says_so_instead_of_an_empty_axis(panel, qtbot
     assert panel.shortfall_chart.plot_item.vb.viewRange()[1] == [0, 1]
     panel.view.draw(result)  # and back: the notice goes
     assert panel.shortfall_chart.notice() == ""
+
+
+def test_tornado_inputs_name_chips_by_their_display_name(panel, qtbot):
+    _run(panel, qtbot)
+    assert panel.view._input_label("train share ascend-910b2") == "train share Ascend 910B2"
+    assert panel.view._input_label("Huawei delay") == "Huawei delay"
