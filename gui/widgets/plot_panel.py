@@ -573,6 +573,10 @@ class PlotPanel(QWidget):
         axis = self.plot_item.getAxis("left")
         full = self._axis_text(self.y_label, self.y_unit)
         room = axis.height() - 4
+        if self.compact:  # the label is centred on the axis: keep both ends clear of Export above it
+            axis_top = axis.mapToScene(0, 0).y()
+            overlap = self.export_button.y() + self.export_button.sizeHint().height() + 2 - axis_top
+            room -= 2 * max(overlap, 0.0)
         if full and room > 0:
             from PySide6.QtGui import QFont
 
