@@ -78,7 +78,9 @@ class PlanPanel(QWidget):
     # ---- form ----------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:
         self.cand_table = QTableWidget(0, len(CAND_HEADERS))
-        self.cand_table.setHorizontalHeaderLabels(list(CAND_HEADERS))
+        # Titles on two lines: one-line titles made the table scroll sideways at 1280x720.
+        self.cand_table.setHorizontalHeaderLabels([h.replace("Most per quarter", "Most per\nquarter")
+                                                   .replace(" (", "\n(") for h in CAND_HEADERS])
         self.cand_table.verticalHeader().setVisible(False)
         self.cand_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.cand_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
