@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from engine.forecast import SOURCE_LABELS, ForecastResult
 from engine.fleet import add_months
+from engine.studies_forecast import forecast_job_table, forecast_monthly_table
 from gui import style
 from gui.panels.forecast_common import figure_text, first_shortfall_month, fit_left_axis, legend_top_right
 from gui.widgets.category_chart import CategoryBarPanel
@@ -332,36 +333,17 @@ class ForecastCharts(QWidget):
         self.jobs_chart.set_title("Training-job completion date (share of trials finishing each month)"
                                   if r.jobs else "Training-job completion date: no jobs in this scenario")
 
-    def monthly_rows(self) -> tuple[list[str], list[list]]:
+    def _names(self) -> dict[str, str]:
         r = self.result
-        unit = f"{self.chip_name(r.unit_chip_id)} chips"
-        headers = ["Month", "Installed P10 (chips)", "Installed P50 (chips)", "Installed P90 (chips)"]
-        headers += [f"Installed P50 {self.chip_name(c)} (chips)" for c in r.chip_ids]
-        headers += ["H100-equivalents P50 (chips)", f"Capacity P10 ({unit})", f"Capacity P50 ({unit})",
-                    f"Capacity P90 ({unit})", f"Peak demand ({unit})", "Demand (tokens/day)",
-                    f"Shortfall P50 ({unit})", "P(meet demand) (%)"]
-        rows = []
-        for i, month in enumerate(r.months):
-            row = [month, float(r.installed_total.p10[i]), float(r.installed_total.p50[i]),
-                   float(r.installed_total.p90[i])]
-            row += [float(r.installed_by_chip[c].p50[i]) for c in r.chip_ids]
-            row += [float(r.h100_equiv_total.p50[i]), float(r.serving_capacity_unit_chips.p10[i]),
-                    float(r.serving_capacity_unit_chips.p50[i]), float(r.serving_capacity_unit_chips.p90[i]),
-                    float(r.demand_unit_chips[i]), float(r.demand_tokens_per_day[i]),
-                    float(r.shortfall_p50_unit_chips[i]), float(r.prob_meet_demand[i]) * 100]
-            rows.append(row)
-        return headers, rows
+        ids = set(r.chip_ids) | {r.unit_chip_id} | {j.job.chip_id for j in r.jobs}
+        return {c: self.chip_name(c) for c in ids}
+
+    def monthly_rows(self) -> tuple[list[str], list[list]]:
+        table = forecast_monthly_table(self.result, self._names())  # the table `fleetcast forecast` prints
+        return table.headers(), table.rows()
 
     def job_rows(self) -> tuple[list[str], list[list]]:
-        headers = ["Job", "Model", "Chip type", "Tokens (T tokens)", "Earliest start (date)", "Start P50 (date)",
-                   "Done P10 (date)", "Done P50 (date)", "Done P90 (date)", "Done within horizon (%)"]
-        rows = []
-        for j in self.result.jobs:
-            rows.append([j.job.name, j.job.model_id, self.chip_name(j.job.chip_id), j.job.tokens / 1e12,
-                         j.job.earliest_start, j.start_p50 or "", j.completion_p10 or "after horizon",
-                         j.completion_p50 or "after horizon", j.completion_p90 or "after horizon",
-                         j.prob_within_horizon * 100])
-        return headers, rows
+        return forecast_job_table(self.result, self._names())
 
     def _fill_table(self, table: QTableWidget, headers, rows) -> None:
         table.setUpdatesEnabled(False)
