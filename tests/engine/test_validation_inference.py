@@ -33,11 +33,11 @@ def test_public_accuracy_regression_guard(public):
     _, res = public
     s = res["summary"]
     thr, lat = s["by_class"]["throughput"], s["by_class"]["latency"]
-    assert s["overall"]["median_abs_error_pct"] <= 13
-    assert thr["median_abs_error_pct"] <= 10
+    assert s["overall"]["median_abs_error_pct"] <= 12.5
+    assert thr["median_abs_error_pct"] <= 8
     assert lat["median_abs_error_pct"] <= 16
-    assert thr["p90_abs_error_pct"] <= 42
-    assert s["overall"]["p90_abs_error_pct"] <= 62
+    assert thr["p90_abs_error_pct"] <= 30        # 38% before FP8 GEMMs ran below twice the BF16 rate
+    assert s["overall"]["p90_abs_error_pct"] <= 60
     assert s["by_metric"]["tpot_ms"]["median_abs_error_pct"] <= 10
     assert s["by_metric"]["decode_step_ms"]["median_abs_error_pct"] <= 15
     assert s["by_metric"]["ttft_ms"]["median_abs_error_pct"] <= 45
