@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from engine.hardware import Chip
 
@@ -40,7 +40,7 @@ def _number(value, kind):
 
 def chip_from_row(row: Mapping, calibration: Mapping[str, float] | None = None) -> Chip:
     """A Chip from a dict of catalog columns (strings or numbers; blank = unknown)."""
-    kwargs = {}
+    kwargs: dict[str, Any] = {}  # field name -> text, number or None, by the field lists above
     for name in CHIP_TEXT_FIELDS:
         kwargs[name] = (row.get(name) or "").strip() if isinstance(row.get(name), str) else (row.get(name) or "")
     for name in CHIP_FLOAT_FIELDS:

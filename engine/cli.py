@@ -11,11 +11,11 @@ import json
 import math
 import os
 import sys
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from engine import __version__
 from engine.commands import Output
-from engine.errors import UserError
+from engine.errors import InfeasibleRequest, UserError
 
 FORMATS = ("table", "csv", "json")
 
@@ -31,14 +31,18 @@ COMMAND_MODULES = (
 )
 
 
+if TYPE_CHECKING:
+    from engine.store.store import Store
+
+
 class Context:
     """Lazily opens the store the first time a command asks for it."""
 
     def __init__(self, db_path: str | None):
         self.db_path = db_path
-        self._store = None
+        self._store: Store | None = None
 
-    def store(self):
+    def store(self) -> Store:
         if self._store is None:
             from engine.store import open_store
 
@@ -115,7 +119,6 @@ def build_parser(extra_registrars: Iterable[Callable] = ()) -> argparse.Argument
     parser.add_argument("--version", action="version", version=f"fleetcast {__version__}")
     _add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.add_common = lambda p: _add_common(p, top=False)  # for nested subparsers
     registrars = []
     for name in COMMAND_MODULES:
         registrars.append(importlib.import_module(name).register)
@@ -294,7 +297,7 @@ def run_command(args: argparse.Namespace) -> int:
             _print_safely(render(output, args.format))
         return 0
     except UserError as exc:
-        if getattr(exc, "data", None) is not None and args.format == "json":  # InfeasibleRequest's figures
+        if isinstance(exc, InfeasibleRequest) and exc.data is not None and args.format == "json":  # its figures
             _print_safely(render(Output(data=exc.data), "json"))
         message = str(exc).replace("\n", " ")
         print(f"fleetcast: error: {message}", file=sys.stderr)

@@ -521,7 +521,7 @@ def _survival(age_days: np.ndarray, scenario: ForecastScenario) -> np.ndarray:
     return np.where(alive, surv, 0.0)
 
 
-def _installed_curve(ready_ordinals: Sequence[int], quantities: Sequence[float], days: np.ndarray,
+def _installed_curve(ready_ordinals: Sequence[float], quantities: Sequence[float], days: np.ndarray,
                      scenario: ForecastScenario) -> np.ndarray:
     """Chips installed on each of `days` (ordinals) from lots ready on `ready_ordinals`."""
     out = np.zeros(len(days))
@@ -623,6 +623,7 @@ def demand_tokens_per_day(curve: DemandCurve, days: Sequence[dt.date]) -> np.nda
         slope, intercept = np.polyfit(x - x[0], y, 1)
         return np.exp(intercept + slope * (t - x[0]))
     if curve.kind == "logistic":
+        assert curve.ceiling_tokens_per_day is not None  # validate_scenario requires one for logistic
         k = float(curve.ceiling_tokens_per_day)
         n = np.exp(y)
         logit = np.log(n / (k - n))
@@ -769,6 +770,7 @@ def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int
     else:
         tokens = np.broadcast_to(demand_tokens_per_day(d, months)[None, :], (trials, len(months)))
     tokens = tokens * d.scale
+    mix: np.ndarray | float  # per-trial factor (trials x 1), or none
     if random_mix and d.request_mix_sigma > 0:
         mix = np.exp(d.request_mix_sigma * _stream(sc.seed, 6).standard_normal(trials))[:, None]
     else:
@@ -813,7 +815,7 @@ def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int |
     cutoffs = {}
     for k, event in enumerate(sc.policy_events):
         cutoffs[event.chip_id] = draw_policy(event, k, seed, trials, random="policy" not in fixed)
-    vendor_z = {}
+    vendor_z: dict[str, np.ndarray] = {}  # as in Samples.vendor_z
     installed = {chip: np.zeros((trials, n_months)) for chip in chip_ids}
     promised = {chip: np.zeros(n_months) for chip in chip_ids}
     no_delay = np.zeros(1, dtype=np.int64)
@@ -1180,7 +1182,7 @@ def scenario_to_dict(sc: ForecastScenario) -> dict:
 class _Reader:
     """Reads typed fields from nested dicts, collecting one problem per bad field."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.problems: list[str] = []
 
     def obj(self, data, path: str, known: Sequence[str]) -> dict:

@@ -2,8 +2,10 @@
 
 Per-chip throughputs come from the inference engine (`engine.inference.slo_capacity`) and the
 training engine (`engine.training.best_tokens_per_s_per_chip`), imported lazily. Where an engine
-is missing or fails, a roofline estimate written here stands in, and the result says so
-(`throughput_source`: "engine", "roofline fallback" or "mixed (...)").
+fails on arithmetic (overflow, division by zero; or the training engine refuses), a roofline
+estimate written here stands in, and the result says so (`throughput_source`: "engine", "roofline
+fallback" or "mixed (...)"). Any other exception is a bug and propagates: a ValueError (a numpy
+shape mismatch, a math domain error) or a TypeError must not turn into a plausible roofline number.
 """
 
 from __future__ import annotations
@@ -114,18 +116,15 @@ def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_
 
     if True:  # (kept flat: the engine is always there; its refusals and numeric failures fall back)
         try:
-            dtypes = {} if (weight_dtype, kv_dtype) == ("bf16", "bf16") else \
-                {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype}
-            if prefix_cache_hit:
-                dtypes["prefix_cache_hit"] = float(prefix_cache_hit)
             cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len,
-                               ttft_ms=ttft_ms, tpot_ms=tpot_ms, **dtypes)
+                               ttft_ms=ttft_ms, tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                               prefix_cache_hit=float(prefix_cache_hit))
             value = float(cap.output_tokens_per_s_per_chip) if cap.feasible else 0.0
             note = "" if cap.feasible else f"{model.id} on {chip.id} cannot meet the SLOs (engine)"
             return (value if math.isfinite(value) else 0.0), "engine", note
         except UserError as exc:  # e.g. a dtype the chip lacks: it cannot serve this way
             return 0.0, "engine", f"{model.id} on {chip.id} cannot be served: {exc}"
-        except (ValueError, ArithmeticError) as exc:  # numerics only: a bug must surface, not hide
+        except ArithmeticError as exc:  # overflow, division by zero: a bug must surface, not hide
             fallback_note = f"inference engine failed for {chip.id} ({type(exc).__name__}: {exc}); "
     from engine.hardware import DTYPE_BYTES
 
@@ -152,7 +151,7 @@ def training_table(model: ModelConfig, chip: Chip, max_chips: float, seq_len: in
                 v = best_tokens_per_s_per_chip(model, chip, n, seq_len=seq_len, global_batch_seqs=global_batch_seqs)
                 values.append(float(v) if v is not None and math.isfinite(float(v)) else 0.0)
             return ThroughputTable(tuple(float(n) for n in sizes), tuple(values)), "engine", ""
-        except (UserError, ValueError, ArithmeticError) as exc:  # a bug must surface, not hide
+        except (UserError, ArithmeticError) as exc:  # refusals and overflow; a bug must surface, not hide
             note = f"training engine failed for {model.id} on {chip.id} ({type(exc).__name__}: {exc}); "
     values = [roofline_training_tokens_per_s_per_chip(model, chip, n) for n in sizes]
     return (ThroughputTable(tuple(float(n) for n in sizes), tuple(values)), "roofline fallback",

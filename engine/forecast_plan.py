@@ -236,9 +236,9 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
     for ci, cand in enumerate(req.candidates):
         seen = set()
         for mi, m in enumerate(order_months):
-            q = (m.year, (m.month - 1) // 3)
-            if q not in seen:
-                seen.add(q)
+            quarter = (m.year, (m.month - 1) // 3)
+            if quarter not in seen:
+                seen.add(quarter)
                 x_max[ci * M + mi] = math.floor(cand.max_per_quarter / lot)
     base_cap = s.capacity_tps[:, active]
     ok_max = meets(base_cap + coef @ x_max, s.demand_tps[:, active])
@@ -265,7 +265,7 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
     w_idx, t_idx = np.nonzero(need)
     a_rows = [coef[w_idx, t_idx, :] / unit_tput]  # scaled to unit chips for conditioning
     b_rows = [shortfall[w_idx, t_idx] / unit_tput]
-    row_trial = [w_idx]
+    row_trial_parts = [w_idx]  # the trial each row of a_need belongs to
     # Training jobs with deadlines on a candidate chip type: tokens still needed by the deadline.
     jobs_prob = {}
     job_hopeless = np.zeros(n, dtype=bool)
@@ -275,12 +275,13 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
         scale_tok = max(float(np.max(need_tokens)), 1.0)
         a_rows.append(a_job[pos] / scale_tok)
         b_rows.append(need_tokens[pos] / scale_tok)
-        row_trial.append(pos)
-    a_need, b_need, row_trial = np.vstack(a_rows), np.concatenate(b_rows), np.concatenate(row_trial)
+        row_trial_parts.append(pos)
+    a_need, b_need, row_trial = np.vstack(a_rows), np.concatenate(b_rows), np.concatenate(row_trial_parts)
     # Quarterly caps (in lots) and the budget.
     quarters = sorted({(m.year, (m.month - 1) // 3) for m in order_months})
     quarter_of = np.array([quarters.index((m.year, (m.month - 1) // 3)) for m in order_months])
-    cap_rows, cap_hi = [], []
+    cap_rows: list[np.ndarray] = []
+    cap_hi: list[float] = []  # lots per quarter, then the budget in $M
     for ci, cand in enumerate(req.candidates):
         for qi in range(len(quarters)):
             row = np.zeros(cols_x)
@@ -331,7 +332,7 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
     solve_s = time.perf_counter() - t0
     feasible = x is not None
     x_lots = np.zeros((C, M))
-    if feasible:
+    if x is not None:  # feasible
         x_lots = np.ceil(x - 1e-7).reshape(C, M)
         for ci in range(C):  # rounding up may pass a quarter's cap: take the extra lots back
             for qi in range(len(quarters)):

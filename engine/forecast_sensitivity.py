@@ -52,11 +52,11 @@ def variance_shares(inputs: ForecastInputs, trials: int | None = None,
     """Per month, the share of the variance of log(capacity/demand) each source explains."""
     full = simulate(inputs, trials=trials, should_stop=should_stop)
     total = _log_margin(full.capacity_tps, full.demand_tps).var(axis=0)
-    drops = []
+    drop_rows = []
     for source in UNCERTAINTY_SOURCES:
         held = simulate(inputs, fixed=(source,), trials=trials, should_stop=should_stop)
-        drops.append(np.maximum(total - _log_margin(held.capacity_tps, held.demand_tps).var(axis=0), 0.0))
-    drops = np.array(drops)
+        drop_rows.append(np.maximum(total - _log_margin(held.capacity_tps, held.demand_tps).var(axis=0), 0.0))
+    drops = np.array(drop_rows)
     norm = drops.sum(axis=0)
     shares = np.divide(drops, norm[None, :], out=np.zeros_like(drops), where=norm[None, :] > 1e-12)
     return VarianceShares(full.months, UNCERTAINTY_SOURCES, shares, total)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from engine.errors import ValidationError
+from engine.models import ModelConfig
 
 # First name found wins.
 FIELD_ALIASES = {
@@ -125,14 +127,16 @@ def checked_config(config: dict) -> dict:
 
 @dataclass(frozen=True)
 class HfImport:
-    model: object  # ModelConfig
+    model: ModelConfig
     used: tuple[str, ...]
     ignored: tuple[str, ...]
     unknown: tuple[str, ...]
     notes: tuple[str, ...]
 
 
-def _first(config: dict, names) -> tuple[str | None, object]:
+def _first(config: dict, names) -> tuple[str | None, int | None]:
+    """The first of `names` that has a value, and the value: a whole number, as every name looked
+    up here is in WHOLE_NUMBER_FIELDS and `config` has been through `checked_config`."""
     for name in names:
         if name in config and config[name] is not None:
             return name, config[name]
@@ -151,7 +155,8 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     if not isinstance(config, dict):
         raise ValidationError(["config.json: top level must be a JSON object"])
     config = checked_config(config)
-    used, notes, fields, problems = set(), [], {}, []
+    used, notes, problems = set(), [], []
+    fields: dict[str, Any] = {}  # ModelConfig field -> value, for check_model
     for field, aliases in FIELD_ALIASES.items():
         key, value = _first(config, aliases)
         if key is not None:

@@ -131,6 +131,10 @@ class ModelConfig:
     def kv_bytes_per_token(self, bytes_per_element: float) -> float:
         return self.kv_elements_per_token() * bytes_per_element
 
+    def training_flops_per_token(self, seq_len: int | None = None, *, causal_half: bool = True) -> float:
+        """Model FLOPs per trained token: the module function `training_flops_per_token` below."""
+        return training_flops_per_token(self, seq_len, causal_half=causal_half)
+
     def validate(self) -> list[str]:
         """Problems with this architecture, as 'field: value (why)' strings; empty when sound."""
         problems = []
@@ -225,9 +229,3 @@ def training_flops_per_token(model: ModelConfig, seq_len: int | None = None, *,
     forward = t["dense_layers"] * per_dense + t["moe_layers"] * per_moe + t["logits"]
     return 3.0 * forward
 
-
-def _model_training_flops(self, seq_len: int | None = None, *, causal_half: bool = True) -> float:
-    return training_flops_per_token(self, seq_len, causal_half=causal_half)
-
-
-ModelConfig.training_flops_per_token = _model_training_flops

@@ -11,9 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from engine.catalog import CHIP_FIELDS, CHIP_FLOAT_FIELDS, CHIP_INT_FIELDS
 from engine.errors import ValidationError
+
+if TYPE_CHECKING:
+    from engine.models import ModelConfig
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
 CHINA_MARKET_VALUES = ("", "yes", "restricted", "no")
@@ -78,8 +82,16 @@ def parse_float(field: str, value, *, minimum: float | None = 0.0, maximum: floa
     return number
 
 
-def parse_int(field: str, value, *, minimum: int | None = 0, maximum: int | None = None,
+@overload
+def parse_int(field: str, value, *, minimum: int | None = 0, maximum: float | None = None,
+              allow_blank: Literal[False]) -> int: ...
+@overload
+def parse_int(field: str, value, *, minimum: int | None = 0, maximum: float | None = None,
+              allow_blank: bool = True) -> int | None: ...
+def parse_int(field: str, value, *, minimum: int | None = 0, maximum: float | None = None,
               allow_blank: bool = True) -> int | None:
+    """A whole number, or None for a blank when `allow_blank`. `maximum` may be a float limit
+    (CHIP_LIMITS holds both kinds)."""
     number = parse_float(field, value, minimum=None, maximum=None, allow_blank=allow_blank)
     if number is None:
         return None
@@ -93,6 +105,10 @@ def parse_int(field: str, value, *, minimum: int | None = 0, maximum: int | None
     return number
 
 
+@overload
+def parse_date(field: str, value, *, allow_blank: Literal[False] = False) -> dt.date: ...
+@overload
+def parse_date(field: str, value, *, allow_blank: bool) -> dt.date | None: ...
 def parse_date(field: str, value, *, allow_blank: bool = False) -> dt.date | None:
     if _blank(value):
         if allow_blank:
@@ -285,7 +301,7 @@ MODEL_LIMITS = {"layers": 1000, "hidden": 1_000_000, "heads": 10_000, "kv_heads"
                 "ffn_hidden": 10_000_000, "vocab": 10_000_000, "seq_len": 100_000_000}
 
 
-def check_model(row: dict):
+def check_model(row: dict) -> ModelConfig:
     """A validated ModelConfig from a dict of its fields."""
     from dataclasses import fields
 
@@ -293,7 +309,7 @@ def check_model(row: dict):
 
     known = {f.name for f in fields(ModelConfig)}
     problems = [f"{k}: unknown model field" for k in row if k not in known]
-    cleaned = {}
+    cleaned: dict[str, Any] = {}  # ModelConfig field -> parsed value
     for name in known:
         if name not in row:
             continue

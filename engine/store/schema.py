@@ -21,7 +21,7 @@ migrations = Migrations(MIGRATION_SET)
 
 @migrations(name="0001_initial")
 def m0001_initial(db: Database) -> None:
-    db[CHIPS].create(
+    db.table(CHIPS).create(
         {
             "id": str, "vendor": str, "name": str, "year": int,
             "fp32_tflops": float, "tf32_tflops": float, "bf16_tflops": float, "fp16_tflops": float,
@@ -33,13 +33,13 @@ def m0001_initial(db: Database) -> None:
         pk="id",
         not_null={"vendor", "name"},
     )
-    db[CALIBRATION].create(
+    db.table(CALIBRATION).create(
         {"chip_id": str, "factor": str, "value": float, "note": str},
         pk=("chip_id", "factor"),
         foreign_keys=[("chip_id", CHIPS, "id")],
         not_null={"value"},
     )
-    db[ORDERS].create(
+    db.table(ORDERS).create(
         {
             "id": int, "buyer": str, "vendor": str, "chip_id": str, "quantity": int,
             "order_date": str, "promised": str, "price_usd_per_chip": float,
@@ -49,14 +49,14 @@ def m0001_initial(db: Database) -> None:
         foreign_keys=[("chip_id", CHIPS, "id")],
         not_null={"buyer", "vendor", "chip_id", "quantity", "order_date"},
     )
-    db[DELIVERIES].create(
+    db.table(DELIVERIES).create(
         {"id": int, "order_id": int, "date": str, "quantity": int, "note": str},
         pk="id",
         foreign_keys=[("order_id", ORDERS, "id")],
         not_null={"order_id", "date", "quantity"},
     )
-    db[DELIVERIES].create_index(["order_id"])
-    db[MODELS].create(
+    db.table(DELIVERIES).create_index(["order_id"])
+    db.table(MODELS).create(
         {
             "id": str, "name": str, "layers": int, "hidden": int, "heads": int, "kv_heads": int,
             "ffn_hidden": int, "vocab": int, "seq_len": int, "head_dim": int, "gated_ffn": int,
@@ -68,8 +68,8 @@ def m0001_initial(db: Database) -> None:
         pk="id",
         not_null={"name", "layers", "hidden", "heads", "kv_heads", "vocab"},
     )
-    db[SCENARIOS].create({"name": str, "params": str, "updated_at": str}, pk="name", not_null={"params"})
-    db[META].create({"key": str, "value": str}, pk="key")
+    db.table(SCENARIOS).create({"name": str, "params": str, "updated_at": str}, pk="name", not_null={"params"})
+    db.table(META).create({"key": str, "value": str}, pk="key")
 
 
 def known_migration_names() -> list[str]:
@@ -79,7 +79,7 @@ def known_migration_names() -> list[str]:
 @migrations(name="0002_scenario_description")
 def m0002_scenario_description(db: Database) -> None:
     # A free-text description shown next to a scenario's name in Compare.
-    db[SCENARIOS].add_column("description", str, not_null_default="")
+    db.table(SCENARIOS).add_column("description", str, not_null_default="")
 
 
 @migrations(name="0003_chip_network_topology")
@@ -90,7 +90,7 @@ def m0003_chip_network_topology(db: Database) -> None:
     import resources
     from engine.catalog import read_csv_rows
 
-    table = db[CHIPS]
+    table = db.table(CHIPS)
     table.add_column("scaleup_topology", str)
     table.add_column("scaleup_link_gbps", float)
     table.add_column("scaleout_oversubscription", float)
@@ -113,7 +113,7 @@ def m0003_chip_network_topology(db: Database) -> None:
 def m0004_chip_fp4_tflops(db: Database) -> None:
     # Dense FP4 matrix rate (Blackwell NVFP4). Existing catalogs get the published values of
     # the parts shipped with this release; a user's own rows stay blank (no FP4).
-    db[CHIPS].add_column("fp4_tflops", float)
+    db.table(CHIPS).add_column("fp4_tflops", float)
     for chip_id, tflops in (("b200", 9000.0), ("gb200", 10000.0)):
         db.execute(f"UPDATE {CHIPS} SET fp4_tflops = ? WHERE id = ?", [tflops, chip_id])
 
@@ -129,7 +129,7 @@ def m0005_scenarios_as_baseline_changes(db: Database) -> None:
     import resources
     from engine.scenario_changes import diff_params
 
-    rows = {r["name"]: r for r in db[SCENARIOS].rows}
+    rows = {r["name"]: r for r in db.table(SCENARIOS).rows}
     baseline = "Story default"
     if baseline not in rows:
         return
@@ -144,7 +144,7 @@ def m0005_scenarios_as_baseline_changes(db: Database) -> None:
     if untouched(base_params, v1[baseline]):
         ui = {"ui": base_params["ui"]} if "ui" in base_params else {}
         base_params = {**v2["baseline"], **ui}
-        db[SCENARIOS].update(baseline, {"params": json.dumps(base_params, sort_keys=True)})
+        db.table(SCENARIOS).update(baseline, {"params": json.dumps(base_params, sort_keys=True)})
     for name, row in rows.items():
         if name == baseline:
             continue
@@ -160,5 +160,5 @@ def m0005_scenarios_as_baseline_changes(db: Database) -> None:
             # Every value it holds is kept; fields it predates (policy events, demand growth
             # model, ...) come from the baseline, as for any what-if.
             changes = diff_params(base_params, params)
-        db[SCENARIOS].update(name, {"params": json.dumps({"base": baseline, "changes": changes}, sort_keys=True)})
-    db["meta"].insert({"key": "baseline_scenario", "value": baseline}, replace=True)
+        db.table(SCENARIOS).update(name, {"params": json.dumps({"base": baseline, "changes": changes}, sort_keys=True)})
+    db.table("meta").insert({"key": "baseline_scenario", "value": baseline}, replace=True)

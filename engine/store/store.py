@@ -20,6 +20,7 @@ from pathlib import Path
 import typing
 
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError, Table
 
 from engine.catalog import CHIP_FIELDS, chip_from_row, model_from_dict
 from engine.errors import UserError, ValidationError
@@ -40,6 +41,14 @@ ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)  # as in engine.store.transfer
 
 def _now() -> str:
     return dt.datetime.now().isoformat(timespec="seconds")
+
+
+def _inserted_id(table: Table) -> int:
+    # Orders and deliveries have an INTEGER PRIMARY KEY: after a one-row insert sqlite-utils reads
+    # the new row's id back, so it is never None here.
+    new_id = table.last_pk
+    assert isinstance(new_id, int), new_id
+    return new_id
 
 
 def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False,
@@ -269,12 +278,12 @@ class Store:
 
     # ---- chips -------------------------------------------------------------------------------
     def chip_rows(self) -> list[dict]:
-        stored = boundary.checked(self.path, CHIPS, list(self.db[CHIPS].rows_where(order_by="vendor, name")))
+        stored = boundary.checked(self.path, CHIPS, list(self.db.table(CHIPS).rows_where(order_by="vendor, name")))
         return [{k: row.get(k) for k in CHIP_FIELDS} for row in stored]
 
     def _calibration_by_chip(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
-        for row in boundary.checked(self.path, CALIBRATION, list(self.db[CALIBRATION].rows)):
+        for row in boundary.checked(self.path, CALIBRATION, list(self.db.table(CALIBRATION).rows)):
             out.setdefault(row["chip_id"], {})[row["factor"]] = row["value"]
         return out
 
@@ -295,10 +304,10 @@ class Store:
                 for row in self.chip_rows()]
 
     def chip(self, chip_id: str):
-        found = boundary.checked(self.path, CHIPS, list(self.db[CHIPS].rows_where("id = ?", [chip_id])))
+        found = boundary.checked(self.path, CHIPS, list(self.db.table(CHIPS).rows_where("id = ?", [chip_id])))
         if not found:
             raise UserError(f"chip '{chip_id}': not in the catalog (see `fleetcast chips list`)")
-        stored = boundary.checked(self.path, CALIBRATION, list(self.db[CALIBRATION].rows_where("chip_id = ?", [chip_id])))
+        stored = boundary.checked(self.path, CALIBRATION, list(self.db.table(CALIBRATION).rows_where("chip_id = ?", [chip_id])))
         cal = {r["factor"]: r["value"] for r in stored}
         return chip_from_row(found[0], self._effective_calibration(found[0], cal))
 
@@ -311,8 +320,8 @@ class Store:
         if cleaned["id"] in self._chip_ids():
             raise ValidationError([f"id: '{cleaned['id']}' (a chip with this id already exists)"])
         with self.db.atomic():
-            self.db[CHIPS].insert(cleaned)
-            self.db[CALIBRATION].insert_all(
+            self.db.table(CHIPS).insert(cleaned)
+            self.db.table(CALIBRATION).insert_all(
                 [{"chip_id": cleaned["id"], "factor": f, "value": v, "note": "given with the chip"}
                  for f, v in (calibration or {}).items()], replace=True)
 
@@ -320,11 +329,11 @@ class Store:
         self._writable()
         if field == "id":
             raise ValidationError(["id: can't be changed (orders refer to it); add a new chip instead"])
-        old_row = self.db[CHIPS].get(chip_id)
+        old_row = self.db.table(CHIPS).get(chip_id)
         new_value = check_chip_field(field, value)
         check_chip({**{k: old_row.get(k) for k in CHIP_FIELDS}, field: new_value})
         with self.db.atomic():
-            self.db[CHIPS].update(chip_id, {field: new_value})
+            self.db.table(CHIPS).update(chip_id, {field: new_value})
         return old_row.get(field)
 
     def delete_chip(self, chip_id: str) -> dict:
@@ -332,24 +341,24 @@ class Store:
         count = self.db.execute(f"select count(*) from {ORDERS} where chip_id = ?", [chip_id]).fetchone()[0]
         if count:
             raise UserError(f"chip '{chip_id}': {count} order(s) use it; delete those orders first")
-        row = dict(self.db[CHIPS].get(chip_id))
-        calibration = list(self.db[CALIBRATION].rows_where("chip_id = ?", [chip_id]))
+        row = dict(self.db.table(CHIPS).get(chip_id))
+        calibration = list(self.db.table(CALIBRATION).rows_where("chip_id = ?", [chip_id]))
         with self.db.atomic():
-            self.db[CALIBRATION].delete_where("chip_id = ?", [chip_id])
-            self.db[CHIPS].delete(chip_id)
+            self.db.table(CALIBRATION).delete_where("chip_id = ?", [chip_id])
+            self.db.table(CHIPS).delete(chip_id)
         return {"chip": row, "calibration": calibration}
 
     def restore_chip(self, snapshot: dict) -> None:
         self._writable()
         row = snapshot.get("chip", snapshot)
         with self.db.atomic():
-            self.db[CHIPS].insert(row)
-            self.db[CALIBRATION].insert_all(snapshot.get("calibration", []), replace=True)
+            self.db.table(CHIPS).insert(row)
+            self.db.table(CALIBRATION).insert_all(snapshot.get("calibration", []), replace=True)
 
     def calibration_rows(self, chip_id: str | None = None) -> list[dict]:
         """This database's own calibration values (user edits and fits), not the packaged defaults."""
         where, args = ("chip_id = ?", [chip_id]) if chip_id else (None, None)
-        return list(self.db[CALIBRATION].rows_where(where, args, order_by="chip_id, factor"))
+        return list(self.db.table(CALIBRATION).rows_where(where, args, order_by="chip_id, factor"))
 
     def set_calibration(self, chip_id: str, factor: str, value, note: str = "") -> float | None:
         self._writable()
@@ -357,9 +366,9 @@ class Store:
         factor = parse_text("factor", factor, required=True, limit=100)
         number = parse_float(factor, value, minimum=None, allow_blank=False)
         note = parse_text("note", note, multiline=True)
-        rows = list(self.db[CALIBRATION].rows_where("chip_id = ? and factor = ?", [chip_id, factor]))
+        rows = list(self.db.table(CALIBRATION).rows_where("chip_id = ? and factor = ?", [chip_id, factor]))
         with self.db.atomic():
-            self.db[CALIBRATION].upsert({"chip_id": chip_id, "factor": factor, "value": number, "note": note},
+            self.db.table(CALIBRATION).upsert({"chip_id": chip_id, "factor": factor, "value": number, "note": note},
                                         pk=("chip_id", "factor"))
         return rows[0]["value"] if rows else None
 
@@ -391,7 +400,7 @@ class Store:
     def delivery_rows(self, order_id: int | None = None) -> list[dict]:
         where, args = ("order_id = ?", [order_id]) if order_id is not None else (None, None)
         return boundary.checked(self.path, DELIVERIES,
-                            [dict(r) for r in self.db[DELIVERIES].rows_where(where, args, order_by="date, id")])
+                            [dict(r) for r in self.db.table(DELIVERIES).rows_where(where, args, order_by="date, id")])
 
     def orders(self) -> list[Order]:
         by_order: dict[int, list[Delivery]] = {}
@@ -412,9 +421,15 @@ class Store:
 
     def _order(self, order_id: int) -> dict:
         try:
-            return dict(self.db[ORDERS].get(order_id))
-        except Exception:
+            return dict(self.db.table(ORDERS).get(order_id))
+        except NotFoundError:  # only a missing row: SQLite errors go to _guard, which names the damage
             raise UserError(f"order {order_id}: no such order") from None
+
+    def _delivery(self, delivery_id: int) -> dict:
+        try:
+            return dict(self.db.table(DELIVERIES).get(delivery_id))
+        except NotFoundError:  # as _order: a damaged row goes to _guard, only a missing one is "no such"
+            raise UserError(f"delivery {delivery_id}: no such delivery") from None
 
     def _delivered(self, order_id: int, excluding: int | None = None) -> tuple[int, dt.date | None]:
         rows = [r for r in self.delivery_rows(order_id) if r["id"] != excluding]
@@ -427,7 +442,7 @@ class Store:
         if row.get("id") not in (None, ""):
             cleaned["id"] = int(row["id"])
         with self.db.atomic():
-            return self.db[ORDERS].insert(cleaned).last_pk
+            return _inserted_id(self.db.table(ORDERS).insert(cleaned))
 
     def update_order(self, order_id: int, field: str, value):
         self._writable()
@@ -438,31 +453,31 @@ class Store:
         merged = {**current, field: value}
         cleaned = check_order(merged, known_chip_ids=self._chip_ids(), delivered=delivered, first_delivery=first)
         with self.db.atomic():
-            self.db[ORDERS].update(order_id, {field: cleaned[field]})
+            self.db.table(ORDERS).update(order_id, {field: cleaned[field]})
         return current.get(field)
 
     def delete_order(self, order_id: int) -> dict:
         self._writable()
         snapshot = {"order": self._order(order_id), "deliveries": self.delivery_rows(order_id)}
         with self.db.atomic():  # deliveries go with their order: no orphans
-            self.db[DELIVERIES].delete_where("order_id = ?", [order_id])
-            self.db[ORDERS].delete(order_id)
+            self.db.table(DELIVERIES).delete_where("order_id = ?", [order_id])
+            self.db.table(ORDERS).delete(order_id)
         return snapshot
 
     def restore_order(self, snapshot: dict) -> None:
         self._writable()
         with self.db.atomic():
-            self.db[ORDERS].insert(snapshot["order"])
+            self.db.table(ORDERS).insert(snapshot["order"])
             if snapshot.get("deliveries"):
-                self.db[DELIVERIES].insert_all(snapshot["deliveries"])
+                self.db.table(DELIVERIES).insert_all(snapshot["deliveries"])
 
     def add_delivery(self, row: dict) -> int:
         self._writable()
-        order_id = row.get("order_id")
+        given: typing.Any = row.get("order_id")  # whatever the caller typed; int() judges it
         try:
-            order_id = int(order_id)
+            order_id = int(given)
         except (TypeError, ValueError):
-            raise ValidationError([f"order_id: {order_id!r} (not an order number)"]) from None
+            raise ValidationError([f"order_id: {given!r} (not an order number)"]) from None
         order = self._order(order_id)
         delivered, _ = self._delivered(order_id)
         cleaned = check_delivery(row, order_date=dt.date.fromisoformat(order["order_date"]),
@@ -471,32 +486,32 @@ class Store:
         if row.get("id") not in (None, ""):
             cleaned["id"] = int(row["id"])
         with self.db.atomic():
-            return self.db[DELIVERIES].insert(cleaned).last_pk
+            return _inserted_id(self.db.table(DELIVERIES).insert(cleaned))
 
     def update_delivery(self, delivery_id: int, field: str, value):
         self._writable()
         if field not in ("date", "quantity", "note"):
             raise ValidationError([f"{field}: not an editable delivery field"])
-        current = dict(self.db[DELIVERIES].get(delivery_id))
+        current = self._delivery(delivery_id)
         order = self._order(current["order_id"])
         delivered, _ = self._delivered(order["id"], excluding=delivery_id)
         cleaned = check_delivery({**current, field: value}, order_date=dt.date.fromisoformat(order["order_date"]),
                                  outstanding=order["quantity"] - delivered)
         with self.db.atomic():
-            self.db[DELIVERIES].update(delivery_id, {field: cleaned[field]})
+            self.db.table(DELIVERIES).update(delivery_id, {field: cleaned[field]})
         return current.get(field)
 
     def delete_delivery(self, delivery_id: int) -> dict:
         self._writable()
-        row = dict(self.db[DELIVERIES].get(delivery_id))
+        row = self._delivery(delivery_id)
         with self.db.atomic():
-            self.db[DELIVERIES].delete(delivery_id)
+            self.db.table(DELIVERIES).delete(delivery_id)
         return row
 
     def restore_delivery(self, row: dict) -> None:
         self._writable()
         with self.db.atomic():
-            self.db[DELIVERIES].insert(row)
+            self.db.table(DELIVERIES).insert(row)
 
     # ---- orders import/export (engine.store.transfer does the work) -----------------------
     def import_orders(self, path) -> "ImportSummary":
@@ -531,7 +546,7 @@ class Store:
 
     # ---- models ------------------------------------------------------------------------------
     def model_rows(self) -> list[dict]:
-        return boundary.checked(self.path, MODELS, [dict(r) for r in self.db[MODELS].rows_where(order_by="id")])
+        return boundary.checked(self.path, MODELS, [dict(r) for r in self.db.table(MODELS).rows_where(order_by="id")])
 
     @staticmethod
     def _model_of(row: dict):
@@ -547,7 +562,7 @@ class Store:
         return [self._model_of(r) for r in self.model_rows()]
 
     def model(self, model_id: str):
-        found = boundary.checked(self.path, MODELS, [dict(r) for r in self.db[MODELS].rows_where("id = ?", [model_id])])
+        found = boundary.checked(self.path, MODELS, [dict(r) for r in self.db.table(MODELS).rows_where("id = ?", [model_id])])
         if not found:
             raise UserError(f"model '{model_id}': no such preset (see `fleetcast models list`)")
         return self._model_of(found[0])
@@ -562,20 +577,20 @@ class Store:
         row["gated_ffn"] = int(row["gated_ffn"])
         row["tied_embeddings"] = int(row["tied_embeddings"])
         with self.db.atomic():
-            self.db[MODELS].insert(row, replace=True)
+            self.db.table(MODELS).insert(row, replace=True)
 
     def delete_model(self, model_id: str) -> dict:
         self._writable()
         self.model(model_id)
-        row = dict(self.db[MODELS].get(model_id))
+        row = dict(self.db.table(MODELS).get(model_id))
         with self.db.atomic():
-            self.db[MODELS].delete(model_id)
+            self.db.table(MODELS).delete(model_id)
         return row
 
     def restore_model(self, row: dict) -> None:
         self._writable()
         with self.db.atomic():
-            self.db[MODELS].insert(row, replace=True)
+            self.db.table(MODELS).insert(row, replace=True)
 
     # ---- scenarios ---------------------------------------------------------------------------
     # A scenario other than the baseline is stored as {"base": BASELINE, "changes": {path: value}}
@@ -587,7 +602,7 @@ class Store:
         return name if name and self._raw_scenario(name) is not None else None
 
     def _raw_scenario(self, name: str) -> dict | None:
-        rows = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db[SCENARIOS].rows_where("name = ?", [name])])
+        rows = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db.table(SCENARIOS).rows_where("name = ?", [name])])
         return json.loads(rows[0]["params"]) if rows else None
 
     @staticmethod
@@ -613,11 +628,11 @@ class Store:
 
     def scenarios(self) -> list[dict]:
         """Every scenario, resolved; `base` and `changes` say how a what-if differs from its baseline."""
-        stored = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db[SCENARIOS].rows_where(order_by="name")])
+        stored = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db.table(SCENARIOS).rows_where(order_by="name")])
         return [self._scenario_dict(r) for r in stored]
 
     def scenario(self, name: str) -> dict:
-        found = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db[SCENARIOS].rows_where("name = ?", [name])])
+        found = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db.table(SCENARIOS).rows_where("name = ?", [name])])
         if not found:
             names = ", ".join(s["name"] for s in self.scenarios()) or "none saved"
             raise UserError(f"scenario '{name}': not found (saved: {names})")
@@ -642,7 +657,7 @@ class Store:
         except (TypeError, ValueError) as exc:
             raise ValidationError([f"params: not storable as JSON ({exc})"]) from None
         with self.db.atomic():
-            self.db[SCENARIOS].insert({"name": name, "params": text, "updated_at": _now()}, replace=True)
+            self.db.table(SCENARIOS).insert({"name": name, "params": text, "updated_at": _now()}, replace=True)
 
     def set_baseline(self, name: str) -> None:
         """Make `name` the baseline that new what-ifs are stored against (existing ones keep theirs)."""
@@ -654,34 +669,34 @@ class Store:
         new = parse_text("name", new, required=True, limit=200)
         if new == old:
             return
-        if list(self.db[SCENARIOS].rows_where("name = ?", [new])):
+        if list(self.db.table(SCENARIOS).rows_where("name = ?", [new])):
             raise ValidationError([f"name: '{new}' (a scenario with this name already exists)"])
         raw = self._raw_scenario(old)
         if raw is None:
             raise UserError(f"scenario '{old}': not found")
         with self.db.atomic():
-            self.db[SCENARIOS].delete(old)
-            self.db[SCENARIOS].insert({"name": new, "params": json.dumps(raw, sort_keys=True),
+            self.db.table(SCENARIOS).delete(old)
+            self.db.table(SCENARIOS).insert({"name": new, "params": json.dumps(raw, sort_keys=True),
                                        "updated_at": _now()})
-            for row in list(self.db[SCENARIOS].rows):  # what-ifs follow their baseline's new name
+            for row in list(self.db.table(SCENARIOS).rows):  # what-ifs follow their baseline's new name
                 other = json.loads(row["params"])
                 if self._is_derived(other) and other["base"] == old:
                     other["base"] = new
-                    self.db[SCENARIOS].update(row["name"], {"params": json.dumps(other, sort_keys=True)})
+                    self.db.table(SCENARIOS).update(row["name"], {"params": json.dumps(other, sort_keys=True)})
             if self.meta(self.BASELINE_KEY) == old:
-                self.db[META].insert({"key": self.BASELINE_KEY, "value": new}, replace=True)
+                self.db.table(META).insert({"key": self.BASELINE_KEY, "value": new}, replace=True)
 
     def delete_scenario(self, name: str) -> dict:
         """Delete `name`; what-ifs built on it are first written out in full, so none changes."""
         self._writable()
-        row = dict(self.db[SCENARIOS].get(name)) if list(self.db[SCENARIOS].rows_where("name = ?", [name])) else None
+        row = dict(self.db.table(SCENARIOS).get(name)) if list(self.db.table(SCENARIOS).rows_where("name = ?", [name])) else None
         if row is None:
             raise UserError(f"scenario '{name}': not found")
         dependents = [s for s in self.scenarios() if s["base"] == name]
         with self.db.atomic():
             for dep in dependents:
-                self.db[SCENARIOS].update(dep["name"], {"params": json.dumps(dep["params"], sort_keys=True)})
-            self.db[SCENARIOS].delete(name)
+                self.db.table(SCENARIOS).update(dep["name"], {"params": json.dumps(dep["params"], sort_keys=True)})
+            self.db.table(SCENARIOS).delete(name)
         if self.meta(self.BASELINE_KEY) == name:
             row["was_baseline"] = True
         return row
@@ -691,16 +706,16 @@ class Store:
         row = dict(row)
         was_baseline = row.pop("was_baseline", False)
         with self.db.atomic():
-            self.db[SCENARIOS].insert(row, replace=True)
+            self.db.table(SCENARIOS).insert(row, replace=True)
             if was_baseline:
-                self.db[META].insert({"key": self.BASELINE_KEY, "value": row["name"]}, replace=True)
+                self.db.table(META).insert({"key": self.BASELINE_KEY, "value": row["name"]}, replace=True)
 
     # ---- whole-table snapshots (undo of bulk changes) ---------------------------------------
     SNAPSHOT_TABLES = (CHIPS, CALIBRATION, ORDERS, DELIVERIES)
 
     def snapshot_tables(self) -> dict[str, list[dict]]:
         """Every row of the catalog and order tables, to undo a bulk change such as an import."""
-        return {t: [dict(r) for r in self.db[t].rows] for t in self.SNAPSHOT_TABLES}
+        return {t: [dict(r) for r in self.db.table(t).rows] for t in self.SNAPSHOT_TABLES}
 
     def restore_tables(self, snapshot: dict[str, list[dict]]) -> None:
         """Put the tables back exactly as in `snapshot`, in one transaction."""
@@ -710,20 +725,20 @@ class Store:
                 self.db.execute(f"delete from {table}")
             for table in (CHIPS, CALIBRATION, ORDERS, DELIVERIES):
                 if snapshot.get(table):
-                    self.db[table].insert_all(snapshot[table])
+                    self.db.table(table).insert_all(snapshot[table])
 
     # ---- meta --------------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:
-        rows = list(self.db[META].rows_where("key = ?", [key]))
+        rows = list(self.db.table(META).rows_where("key = ?", [key]))
         return rows[0]["value"] if rows else default
 
     def set_meta(self, key: str, value: str) -> None:
         self._writable()
         with self.db.atomic():
-            self.db[META].insert({"key": key, "value": value}, replace=True)
+            self.db.table(META).insert({"key": key, "value": value}, replace=True)
 
     def table_counts(self) -> dict[str, int]:
-        return {t: self.db[t].count for t in schema.ALL_TABLES}
+        return {t: self.db.table(t).count for t in schema.ALL_TABLES}
 
 
 # Every public method reports SQLite's errors as one line (busy, read-only, damaged, not UTF-8).

@@ -469,6 +469,47 @@ def test_an_engine_bug_is_not_hidden_behind_the_roofline(monkeypatch):
         build_inputs(story_orders(), reference_chips(), reference_models(), replace(default_scenario(), trials=10))
 
 
+@pytest.mark.parametrize("engine_module, function", [
+    ("engine.serving.capacity", "slo_capacity_tokens_per_s_per_chip"),
+    ("engine.training", "best_tokens_per_s_per_chip"),
+])
+def test_an_engine_value_error_is_not_hidden_behind_the_roofline(monkeypatch, engine_module, function):
+    """Regression (issue 14): `except (ValueError, ArithmeticError)` still turned a genuine engine
+    bug that surfaces as a ValueError (a numpy shape mismatch, an unpacking slip) into a
+    plausible roofline number. Only arithmetic failures and refusals may fall back."""
+    import importlib
+
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast import TrainingJob
+    from engine.forecast_inputs import build_inputs, story_orders
+
+    def bug(*args, **kwargs):
+        return np.zeros(3) + np.zeros(2)  # ValueError: operands could not be broadcast together
+
+    monkeypatch.setattr(importlib.import_module(engine_module), function, bug)
+    sc = replace(default_scenario(), trials=10,
+                 jobs=(TrainingJob("j", "llama3-8b", 1e12, "ascend-910b2", D(2025, 1, 1)),))
+    with pytest.raises(ValueError, match="broadcast"):
+        build_inputs(story_orders(), reference_chips(), reference_models(), sc)
+
+
+def test_an_arithmetic_failure_in_training_falls_back_to_the_labelled_roofline(monkeypatch):
+    import engine.training
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast_inputs import roofline_training_tokens_per_s_per_chip, training_table
+
+    def overflow(*args, **kwargs):
+        raise OverflowError("math range error")
+
+    monkeypatch.setattr(engine.training, "best_tokens_per_s_per_chip", overflow)
+    model, chip = reference_models()["llama3-8b"], reference_chips()["ascend-910b2"]
+    table, source, note = training_table(model, chip, 100)
+    assert source == "roofline fallback" and "OverflowError" in note
+    assert table.n_chips == (8.0, 32.0, 128.0)
+    assert table.tokens_per_s_per_chip == tuple(roofline_training_tokens_per_s_per_chip(model, chip, n)
+                                                for n in (8, 32, 128))
+
+
 def test_build_inputs_names_unknown_chips_and_models():
     from engine.catalog import reference_chips, reference_models
     from engine.forecast_inputs import build_inputs, story_orders

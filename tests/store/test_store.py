@@ -106,6 +106,29 @@ def test_delete_order_removes_deliveries_and_restore_keeps_ids(store):
     assert restored == order
 
 
+def test_an_order_damaged_after_opening_is_named_not_reported_missing(store):
+    """Regression: `_order` turned every exception into "no such order", so text another program
+    wrote into an open file made an existing order look deleted. Only a missing row is that."""
+    order = store.orders()[0]
+    other = sqlite3.connect(store.path)  # another program, while Fleetcast has the file open
+    other.execute("UPDATE orders SET note = CAST(x'4869ff' AS TEXT) WHERE id = ?", (order.id,))
+    other.commit()
+    other.close()
+    for edit in (lambda: store.update_order(order.id, "note", "fixed"), lambda: store.delete_order(order.id)):
+        with pytest.raises(StoreError, match=f"table orders, row id {order.id}, column note: text that is not UTF-8"):
+            edit()
+    with pytest.raises(UserError, match="order 999999: no such order"):
+        store.delete_order(999_999)
+
+
+def test_a_missing_delivery_is_one_user_line_not_a_library_exception(store):
+    """Regression: editing or deleting a delivery id that is gone (deleted in another window, or
+    a stale undo step) raised sqlite-utils' NotFoundError instead of a one-line user error."""
+    for edit in (lambda: store.update_delivery(999_999, "note", "x"), lambda: store.delete_delivery(999_999)):
+        with pytest.raises(UserError, match="delivery 999999: no such delivery"):
+            edit()
+
+
 def test_delivery_cannot_exceed_outstanding(store):
     order = next(o for o in store.orders() if o.chip_id == "ascend-910b2")
     with pytest.raises(ValidationError, match="only 70000 chips remain"):
