@@ -218,14 +218,6 @@ FOLD_PRIOR_WEIGHT = 0.1   # pull toward the documented prior, relative to the da
 FOLD_TRUST_REGION = 1.5    # a refit moves a factor at most 1.5x from where the model was linearised
 
 
-def _default_scope_calibration() -> dict:
-    """The calibration every chip gets before chip- or vendor-specific rows apply."""
-    from engine.catalog import calibration_rows
-
-    return {r["factor"]: float(r["value"]) for r in calibration_rows()
-            if (r.get("scope") or "").strip().lower() == "default" and str(r.get("value", "")).strip()}
-
-
 def _scope_rank(scope: str, chip: Chip) -> int:
     scope = (scope or "").strip()
     if scope == chip.id:
@@ -443,40 +435,6 @@ def holdout_refit(rows: list[dict], chips: Mapping[str, Chip], *, key: str = "so
                     "not_identified": sorted(k for k, v in fit["values"].items() if v is None),
                     "on_bound": fit["on_bound"]}
     return {"cases": out, "folds": folds, "in_sample_cases": base, "params": params}
-
-
-def holdout_chips(rows: list[dict], chips: Mapping[str, Chip], held_source: str) -> dict:
-    """Chips as if no row of `held_source` had ever been seen, WITHOUT refitting (the quick
-    approximation kept for callers that want one fold cheaply): family keys and a vendor's own
-    values that no other source supports are dropped. `holdout_refit` is the full procedure.
-    Returns {(chip_id, family): Chip} for the rows of `held_source`."""
-    from engine.serving.families import engine_family
-
-    others_fam = {engine_family(_text(r, "engine")) for r in rows if _text(r, "source") != held_source}
-    others_vendor = {chips[_text(r, "chip")].vendor for r in rows
-                     if _text(r, "source") != held_source and _text(r, "chip") in chips}
-    base = None
-    out = {}
-    for r in rows:
-        if _text(r, "source") != held_source or _text(r, "chip") not in chips:
-            continue
-        chip = chips[_text(r, "chip")]
-        fam = engine_family(_text(r, "engine"))
-        if (chip.id, fam) in out:
-            continue
-        cal = dict(chip.calibration)
-        if chip.vendor not in others_vendor:
-            if base is None:
-                base = _default_scope_calibration()
-            cal = {k: v for k, v in cal.items() if not k.startswith("inf_")}
-            cal.update({k: v for k, v in base.items() if k.startswith("inf_")})
-        if fam not in others_fam:
-            cal = {k: v for k, v in cal.items() if not k.endswith(f"@{fam}")}
-        from dataclasses import replace
-        from types import MappingProxyType
-
-        out[(chip.id, fam)] = replace(chip, calibration=MappingProxyType(cal))
-    return out
 
 
 def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
