@@ -53,13 +53,18 @@ def main():
 
 def frontier(chips, models):
     """Published frontier runs with their own layouts (the targets of tests/engine/test_training_v2.py)."""
+    from engine.models import training_flops_per_token
+
     h100 = chips["h100-sxm5-80gb"]
     for n, cp, published in ((8192, 1, 430), (16384, 1, 400), (16384, 16, 380)):
         inp = TrainingInputs(model=models["llama3-405b"], chip=h100, num_chips=n, tp=8, pp=16, cp=cp,
                              seq_len=8192 if cp == 1 else 131072, global_batch_seqs=2048 if cp == 1 else 128,
                              cp_kind="allgather")
         b = search_layouts(inp, top_k=1).best
-        print(f"Llama 3 405B, {n} H100, CP{cp}: {b.model_tflops_per_chip:.0f} TFLOP/s per GPU (Meta: {published}), "
+        # Meta counts the whole s x s attention matrix (PaLM's formula), our model FLOPs its causal half
+        meta = b.tokens_per_s_per_chip * training_flops_per_token(inp.model, inp.seq, causal_half=False) / 1e12
+        print(f"Llama 3 405B, {n} H100, CP{cp}: {meta:.0f} TFLOP/s per GPU counted as Meta counts "
+              f"({b.model_tflops_per_chip:.0f} causal-half; Meta: {published}), "
               f"{b.memory_gb_per_chip:.1f} GiB, vpp {b.layout['vpp']}, recompute {b.layout['recompute']}")
     gpt3 = TrainingInputs(model=models["gpt3-175b"], chip=chips["a100-sxm4-80gb"], num_chips=1024, tp=8, pp=16, dp=8,
                           global_batch_seqs=1536, micro_batch=1, recompute="full", sequence_parallel=False,

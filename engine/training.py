@@ -40,7 +40,13 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     # microbenchmarks). The first five are fitted per chip family (resources/calibration_training.csv);
     # every other one is a documented default the public measurements cannot pin down.
     "train_gemm_eff": 0.75,          # best sustained fraction of dense peak on large GEMMs
-    "train_attn_eff": 0.45,          # fused (flash) attention fwd+bwd, fraction of 16-bit peak
+    "train_attn_eff": 0.45,          # fused (flash) attention fwd+bwd, fraction of the peak its path can issue
+    # what fraction of the dense 16-bit peak the attention kernel's instruction path can issue at
+    # all: 1.0 where the kernel uses the chip's native matrix path (A100 mma.sync, Ascend cube,
+    # Hopper with FA3/cuDNN wgmma+TMA kernels); Hopper family 0.6 in calibration_training.csv for
+    # FA2-class kernels (Ampere-style mma.sync, no TMA or warp specialisation): FA2 reaches ~35%
+    # of H100 peak against 50-73% of A100's (Dao 2023; Shah et al. 2024). A documented default.
+    "train_attn_path_rel": 1.0,
     "train_scaleup_eff": 0.75,       # bus-bandwidth fraction collectives reach inside a domain
     "train_layer_overhead_us": 100.0,  # launches/framework per layer per micro-batch (fwd+bwd)
     "train_hbm_eff": 0.75,           # sustained fraction of HBM bandwidth in memory-bound ops
@@ -129,9 +135,11 @@ class TrainingInputs:
         tokens = max(4 * 2 ** 20, 1024 * self.num_chips)
         return 2 ** max(0, int(round(math.log2(max(tokens / self.seq, 1.0)))))
 
-    def factor(self, name: str) -> float:
+    def factor(self, name: str):
         if name in self.factors:
-            return float(self.factors[name])
+            value = self.factors[name]
+            # an array of values (one per layout) evaluates several factor sets at once (fitting)
+            return value if isinstance(value, np.ndarray) else float(value)
         return self.chip.factor(name, DEFAULT_FACTORS[name])
 
 
@@ -295,7 +303,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # -- attention core (s x s), forward, per chip; fused kernels run at 16-bit
     core_flops = T * fwd["attn_core_per_layer"] / tp
     if inp.flash_attention:
-        attn_fwd = core_flops / (peak16 * f("train_attn_eff"))
+        attn_fwd = core_flops / (peak16 * f("train_attn_path_rel") * f("train_attn_eff"))
         attn_bwd = 2.5 * attn_fwd                       # flash backward recomputes the scores
         softmax_bytes = 0.0
     else:
@@ -443,23 +451,33 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         # one bandwidth lookup per group, the passes in closed form
         bw, _ = topo.group_bandwidth(n, stride, up_eff=up_eff, out_eff=out_eff)
         one = np.where(n > 1, (n - 1.0) / n / bw, 0.0)
-        # a ring pass costs one hop latency per rank (n-1 steps), once per collective: gradients
-        # travel in buckets (~100 MB), ZeRO-3 gathers each layer's weights on use
-        # (one flat buffer per layer, forward and backward, as FSDP) -- at thousands of ranks the hops add up
+        # a ring pass costs one hop latency per rank (n-1 steps), once per collective. Gradients
+        # travel in buckets that grow with the group to amortise those hops (Megatron-LM's DDP:
+        # max(40M, 1M x dp) elements per bucket), so the hops per step stay ~ constant in n;
+        # ZeRO-3 gathers each layer's weights on use (one flat buffer per layer, forward and
+        # backward, as FSDP) -- at thousands of ranks those hops add up
         hop = np.where(n > 1, (n - 1.0) * lat, 0.0)
-        rs = one * (p * gbytes) + hop * np.ceil(p * gbytes / 100e6)
-        ag = one * (p * 2.0) + hop * np.ceil(p * 2.0 / 100e6)
+        buckets = np.ceil(p / np.maximum(40e6, 1e6 * n))
+        rs = one * (p * gbytes) + hop * buckets
+        ag = one * (p * 2.0) + hop * buckets
         ag_layers = one * (p * 2.0) + hop * layers_stage
-        return np.where(zero == 0, 2.0 * rs,
-                        np.where(zero == 1, rs + ag,
-                                 np.where(zero == 2, micro * rs + ag, micro * (rs + 2.0 * ag_layers))))
+        grads = np.where(zero == 0, 2.0 * rs, np.where(zero == 1, rs, micro * rs))
+        params = np.where(zero == 0, 0.0, np.where(zero <= 2, ag, micro * 2.0 * ag_layers))
+        return grads, params
 
-    dp_comm = dp_time(dp_group, tp, nonexpert_chip) + dp_time(edp, tp * ep, expert_chip)
+    g_ne, p_ne = dp_time(dp_group, tp, nonexpert_chip)
+    g_ex, p_ex = dp_time(edp, tp * ep, expert_chip)
+    grad_comm, param_comm = g_ne + g_ex, p_ne + p_ex
+    dp_comm = grad_comm + param_comm
     bwd_mb = layers_stage * (2.0 * gemm_layer_fwd + attn_layer_bwd + 2.0 * elem_fwd + recompute_layer)
     # per-micro-batch traffic (ZeRO-2/3) runs under every micro-batch's compute; once-per-step
-    # traffic only under the last backward, and only when gradients are bucketed
-    window = np.where(zero >= 2, micro * per_mb, bwd_mb if inp.grad_overlap else 0.0)
-    dp_exposed = dp_comm - f("train_dp_overlap") * np.minimum(dp_comm, window)
+    # traffic only under the last backward. Gradients hide only when they are bucketed and
+    # reduced during backward (`grad_overlap`); ZeRO-3's parameter gathers are prefetched
+    # either way (they do not wait for gradients)
+    window = np.where(zero >= 2, micro * per_mb, bwd_mb)
+    hideable = np.where(zero >= 2, param_comm, 0.0) + (grad_comm + np.where(zero >= 2, 0.0, param_comm)
+                                                       if inp.grad_overlap else 0.0)
+    dp_exposed = dp_comm - f("train_dp_overlap") * np.minimum(hideable, window)
 
     # -- optimizer step: mixed-precision Adam streams ~30 bytes per locally owned parameter
     inv_ne = {st: 1.0 / np.where(zero >= st, dp_group, 1.0) for st in (1, 2, 3)}
@@ -726,6 +744,17 @@ def evaluate_layout(inputs: TrainingInputs) -> LayoutResult:
     L = _arrays_of([default_layout(inputs)])
     out = _evaluate_arrays(inputs, L)
     return _result_at(inputs, out, L, 0)
+
+
+def evaluate_factor_sets(inputs: TrainingInputs, factor_sets: Mapping[str, np.ndarray]) -> dict:
+    """The arrays of `_evaluate_arrays` for one complete layout under k sets of factors at once
+    (each value in `factor_sets` an array of k): the calibration fit's Jacobian in one call."""
+    k = len(next(iter(factor_sets.values())))
+    L = {name: np.repeat(v, k) for name, v in _arrays_of([default_layout(inputs)]).items()}
+    merged = {**dict(inputs.factors), **{n: np.asarray(v, dtype=float) for n, v in factor_sets.items()}}
+    from dataclasses import replace as _replace
+
+    return _evaluate_arrays(_replace(inputs, factors=merged), L)
 
 
 def evaluate_layouts(inputs: TrainingInputs, layouts: list[dict]) -> list[LayoutResult]:

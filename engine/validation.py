@@ -179,16 +179,15 @@ def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
     return filled, "layout searched (" + ", ".join(f"{k}={v}" for k, v in lay.items() if k != "global_batch_seqs") + ")"
 
 
-def predict_metric(row: Mapping, inp: TrainingInputs) -> tuple[float, object]:
-    """The prediction of the row's own metric for complete inputs."""
-    res = evaluate_layout(inp)
+def _metric_value(row: Mapping, inp: TrainingInputs, tokens_per_s_per_chip, step_time_s):
+    """The row's own metric from the model's throughput and step time (scalars or arrays)."""
     metric = row.get("metric")
     if metric == "tokens_per_s_per_chip":
-        value = res.tokens_per_s_per_chip
+        value = tokens_per_s_per_chip
         if _whole_run(row):
-            value *= whole_run_goodput(inp)
+            value = value * whole_run_goodput(inp)
     elif metric == "step_time_s":
-        value = res.step_time_s
+        value = step_time_s
     elif metric == "mfu_pct_model_flops":
         # the source's FLOP convention (column mfu_attention_flops; blank = causal_half, today's)
         convention = (row.get("mfu_attention_flops") or "").strip().lower() or "causal_half"
@@ -196,10 +195,25 @@ def predict_metric(row: Mapping, inp: TrainingInputs) -> tuple[float, object]:
             raise ValueError(f"mfu_attention_flops: {row.get('mfu_attention_flops')!r} (causal_half, full or blank)")
         causal_half = convention == "causal_half"
         flops = training_flops_per_token(inp.model, inp.seq, causal_half=causal_half)
-        value = res.tokens_per_s_per_chip * flops / (inp.chip.peak_tflops("bf16") * 1e12) * 100.0
+        value = tokens_per_s_per_chip * flops / (inp.chip.peak_tflops("bf16") * 1e12) * 100.0
     else:
         raise ValueError(f"metric: {metric!r} (expected one of {', '.join(METRICS)})")
-    return value, res
+    return value
+
+
+def predict_metric(row: Mapping, inp: TrainingInputs) -> tuple[float, object]:
+    """The prediction of the row's own metric for complete inputs."""
+    res = evaluate_layout(inp)
+    return _metric_value(row, inp, res.tokens_per_s_per_chip, res.step_time_s), res
+
+
+def predict_metric_sets(row: Mapping, inp: TrainingInputs, factor_sets: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The row's metric for complete inputs under k factor sets at once (one vectorised call;
+    what the calibration fit evaluates for its Jacobian)."""
+    from engine.training import evaluate_factor_sets
+
+    out = evaluate_factor_sets(inp, factor_sets)
+    return np.asarray(_metric_value(row, inp, out["tokens_per_s_per_chip"], out["step_time_s"]), dtype=float)
 
 
 def validate_training_cases(rows: list[dict], chips: Mapping[str, Chip], models_hint=None,
@@ -277,6 +291,12 @@ def summarize(cases: list[dict]) -> dict:
         for c in ok:
             groups.setdefault(str(c.get(key) or "")[:60], []).append(c["error_pct"])
         summary[name] = {k: _stats(v) for k, v in sorted(groups.items())}
+    from engine.calibration import chip_family
+
+    families: dict[str, list[float]] = {}
+    for c in ok:
+        families.setdefault(chip_family(str(c.get("chip") or "")), []).append(c["error_pct"])
+    summary["by_family"] = {k: _stats(v) for k, v in sorted(families.items())}
     worst = sorted(ok, key=lambda c: -abs(c["error_pct"]))[:10]
     summary["worst"] = [{"id": c["id"], "error_pct": c["error_pct"]} for c in worst]
     return summary
@@ -309,8 +329,10 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
         train = [item for item in resolved if (item[0].get(key) or "").strip() != group]
         test = [r for r in rows if (r.get(key) or "").strip() == group]
         train_families = {chip_family(item[0].get("chip", "")) for item in train}
-        need_global = any(chip_family(r.get("chip", "")) not in train_families for r in test)
-        fitted = fit_families([], chips, resolved=train, need_global=need_global)
+        test_families = {chip_family(r.get("chip", "")) for r in test}
+        need_global = any(fam not in train_families for fam in test_families)
+        # only the families of the left-out rows are refitted: the others predict nothing here
+        fitted = fit_families([], chips, resolved=train, need_global=need_global, families=test_families)
         for row in test:
             values = fitted.get(chip_family(row.get("chip", "")), fitted[None])
             predicted[id(row)] = validate_case(row, chips, factors=values)
@@ -319,5 +341,7 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
     summary["holdout"] = key
     summary["groups"] = len(groups)
     summary["fitted_factors"] = list(FAMILY_FIT_FACTORS)
-    summary["in_sample"] = summarize([validate_case(row, chips) for row in rows])["overall"]
+    in_sample = summarize([validate_case(row, chips) for row in rows])
+    summary["in_sample"] = in_sample["overall"]
+    summary["in_sample_by_family"] = in_sample["by_family"]
     return {"cases": cases, "summary": summary}

@@ -29,7 +29,7 @@ def test_calibrate_training_reports_and_saves(capsys, tmp_path, ascend_runs):
     dry = json.loads(capsys.readouterr().out)
     assert dry["saved"] is False and dry["summary"]["cases"] == 12
     names = [f["factor"] for f in dry["factors"]]
-    assert names == ["train_gemm_eff", "train_attn_eff", "train_layer_overhead_us"]
+    assert names == ["train_gemm_eff", "train_attn_eff", "train_hbm_eff", "train_scaleup_eff"]
     main(["--db", db, "chips", "list", "--format", "json"])
     before = next(c for c in json.loads(capsys.readouterr().out) if c["id"] == "ascend-910b2")["calibration"]
     assert main(["--db", db, "calibrate", "training", "--cases", str(ascend_runs), "--chip", "ascend-910b2",

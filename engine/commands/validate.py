@@ -112,7 +112,15 @@ def run(args, ctx) -> Output:
             + (f"; median |error| {overall['median_abs_error_pct']:.1f}%, p90 {overall['p90_abs_error_pct']:.1f}%"
                if overall.get("median_abs_error_pct") is not None else ""))
     extra = []
-    for key in ("by_chip", "by_source"):
+    for key in ("by_family", "by_chip", "by_source"):
         if key in s:
-            extra.append((key.replace("_", " "), [{"group": g, **v} for g, v in s[key].items()]))
+            title = key.replace("_", " ") + (" (out of sample)" if s.get("holdout") else "")
+            rows_out = [{"group": g, **v} for g, v in s[key].items()]
+            if key == "by_family" and s.get("in_sample_by_family"):
+                # out-of-sample beside in-sample, per chip family (the README headline)
+                for r in rows_out:
+                    ins = s["in_sample_by_family"].get(r["group"], {})
+                    r["in_sample_median_pct"] = ins.get("median_abs_error_pct")
+                    r["in_sample_p90_pct"] = ins.get("p90_abs_error_pct")
+            extra.append((title, rows_out))
     return Output(data=result, rows=table, text=text, extra_tables=extra)

@@ -148,6 +148,32 @@ class StepCostModel:
             comm = tp_t
         return pp * (busy + comm + self.overhead_s)
 
+    def decode_lines(self, decode_seqs: int) -> list[tuple[float, float]]:
+        """`decode_run_s` of a fixed batch as lines (intercept s, slope s per context token):
+        the step time is the largest of intercept + slope x ctx_sum. Memory and compute are each
+        linear in the context and the step takes the larger; a wide-EP all-to-all hides under
+        the step up to its own length, which is again the larger of two lines. The simulator
+        sums runs of decode steps in closed form with these (and checks them against
+        `decode_run_s`, falling back to it if the two ever disagree)."""
+        pp = self.pp
+        d = decode_seqs / pp
+        seq_chip = d / self.attn_groups
+        per_ctx = 1.0 / pp / self.attn_groups
+        busy = [(self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult,
+                 self.kv_s_per_token * per_ctx),
+                (seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq, self.dec_attn_s_per_ctx * per_ctx)]
+        const = self.tp_comm_s_per_token * seq_chip + self.overhead_s
+        if self.ep > 1:
+            a2a = self.a2a_s_per_token * seq_chip
+            if self.wide_ep:
+                a2a += self.a2a_latency_s
+                keep = 1.0 - self.ep_overlap
+                # busy + a2a - overlap x min(a2a, busy) = max(keep x busy + a2a, busy + keep x a2a)
+                busy = [(keep * a + a2a, keep * b) for a, b in busy] + [(a + keep * a2a, b) for a, b in busy]
+            else:
+                const += a2a
+        return [(pp * (a + const), pp * b) for a, b in busy]
+
 
 def build_cost_model(model: ModelConfig, chip: Chip, *, tp: int = 1, ep: int = 1, pp: int = 1,
                      weight_dtype: str = "bf16", kv_dtype: str = "bf16", engine: str = "",

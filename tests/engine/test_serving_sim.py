@@ -1,9 +1,12 @@
 """The continuous-batching simulator and its cost model: hand-checkable cases and properties."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine import inference as inf
 from engine.catalog import reference_chips, reference_models
@@ -11,7 +14,7 @@ from engine.errors import UserError
 from engine.inference import ServingInputs, evaluate_serving
 from engine.serving.cost_model import build_cost_model
 from engine.serving.families import FAMILIES, SCHEDULERS, engine_family, scheduler_for
-from engine.serving.simulator import Workload, draw_lengths, percentiles, simulate
+from engine.serving.simulator import PrefillPool, Workload, draw_lengths, percentiles, simulate
 
 CHIPS = reference_chips()
 MODELS = reference_models()
@@ -175,6 +178,159 @@ def test_request_larger_than_the_kv_cache_is_a_user_error():
         simulate(_cm(), scheduler_for("vllm"), Workload("offline", 2_000_000, 10, requests=1))
 
 
+def _assert_same_as_reference(fast, ref):
+    """Every request's figures equal to float noise; counts exactly; the fast run's KV points
+    (one per run of steps) are points of the reference's per-step series."""
+    for key in ("ttft_s", "tpot_s", "e2e_s", "queue_s"):
+        np.testing.assert_allclose(getattr(fast, key), ref[key], rtol=1e-9, atol=1e-12, err_msg=key)
+        a, b = percentiles(getattr(fast, key)), percentiles(ref[key])
+        for p in a:
+            assert a[p] == pytest.approx(b[p], rel=1e-9, abs=1e-12, nan_ok=True), (key, p)
+    for key in ("output_tokens_per_s", "makespan_s", "mean_running", "mean_decode_step_s"):
+        assert getattr(fast, key) == pytest.approx(ref[key], rel=1e-9, nan_ok=True), key
+    assert (fast.steps, fast.preemptions) == (ref["steps"], ref["preemptions"])
+    assert len(ref["kv_time_s"]) == ref["steps"] + 1
+    at = np.minimum(np.searchsorted(ref["kv_time_s"], fast.kv_time_s * (1 - 1e-12)), len(ref["kv_time_s"]) - 1)
+    np.testing.assert_allclose(ref["kv_time_s"][at], fast.kv_time_s, rtol=1e-9)
+    np.testing.assert_allclose(ref["kv_used_frac"][at], fast.kv_used_frac, rtol=1e-12)
+
+
+def _small_kv(cm, tokens):
+    return replace(cm, kv_capacity_tokens=float(tokens))
+
+
+REFERENCE_CASES = {
+    "vllm Poisson, spread lengths": ("vllm", lambda: _cm(), Workload(
+        "poisson", 800, 200, requests=200, request_rate=4.0, input_spread=0.6, output_spread=0.6, seed=3)),
+    "trtllm closed loop, fixed (reserved KV)": ("trtllm", lambda: _cm(), Workload(
+        "closed", 1000, 500, requests=96, concurrency=64)),
+    "sglang Poisson, long prompts (prefill steps alone)": ("sglang", lambda: _cm(), Workload(
+        "poisson", 3000, 300, requests=150, request_rate=3.0, input_spread=0.8, output_spread=0.8, seed=5)),
+    "vllm-ascend offline, prefix hits, runs across the roofline's break": (
+        "vllm-ascend", lambda: _cm("llama3-8b", "ascend-910b2", wdt="bf16", kdt="bf16"), Workload(
+            "offline", 3000, 300, requests=150, input_spread=0.5, output_spread=1.0, prefix_cache_hit=0.3)),
+    "tgi closed loop, spread": ("tgi", lambda: _cm("llama3-8b", "h100-sxm5-80gb", wdt="bf16", kdt="bf16"), Workload(
+        "closed", 600, 80, requests=200, concurrency=40, input_spread=0.4, output_spread=0.9, seed=2)),
+    "generic Poisson, MoE with wide expert parallelism": (
+        "generic", lambda: _cm("deepseek-v3", "h200-sxm-141gb", ep=32), Workload(
+            "poisson", 1000, 100, requests=150, request_rate=30.0, output_spread=0.5)),
+    "vllm closed loop under KV pressure (preemption)": (
+        "vllm", lambda: _small_kv(_cm("llama3-70b", "mi300x", wdt="bf16", kdt="bf16"), 30000), Workload(
+            "closed", 1000, 800, requests=80, concurrency=32, input_spread=0.5, output_spread=0.7)),
+    "vllm Poisson under KV pressure, prefix hits": ("vllm", lambda: _small_kv(_cm(), 20000), Workload(
+        "poisson", 800, 600, requests=100, request_rate=3.0, input_spread=0.5, output_spread=0.7,
+        prefix_cache_hit=0.2)),
+    "sglang offline under KV pressure (token pages)": ("sglang", lambda: _small_kv(_cm(), 20000), Workload(
+        "offline", 800, 600, requests=60, input_spread=0.5, output_spread=0.7)),
+    "mindie Poisson (reserved KV, prefill alone)": (
+        "mindie", lambda: _cm("llama3-8b", "ascend-910b2", wdt="bf16", kdt="bf16"), Workload(
+            "poisson", 1500, 150, requests=150, request_rate=8.0, output_spread=0.7)),
+}
+
+
+@pytest.mark.parametrize("case", list(REFERENCE_CASES))
+def test_fast_simulator_equals_the_step_by_step_reference(case):
+    """The simulator advances whole runs of decode steps at once (closed-form sums over the cost
+    model's lines, a completion heap, a KV phase histogram); a plain loop that re-runs the
+    scheduler and prices every step alone with `step_s` must give the same figures."""
+    family, make_cm, w = REFERENCE_CASES[case]
+    cm, sched = make_cm(), scheduler_for(family)
+    fast = simulate(cm, sched, w)
+    _assert_same_as_reference(fast, reference_simulate(cm, sched, w))
+    assert fast.steps > 2 * len(fast.kv_time_s) or w.mode == "offline"   # runs were taken whole
+
+
+def test_fast_disaggregated_decode_equals_the_reference():
+    cm = _cm()
+    w = Workload("poisson", 2000, 150, requests=120, request_rate=2.0, output_spread=0.8, seed=4)
+    pool = PrefillPool(cm, instances=1, transfer_s_per_token=2e-6)
+    fast = simulate(cm, scheduler_for("vllm"), w, prefill_pool=pool)
+    _assert_same_as_reference(fast, reference_simulate(cm, scheduler_for("vllm"), w, prefill_pool=pool))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(family=st.sampled_from(FAMILIES), mode=st.sampled_from(["offline", "closed", "poisson"]),
+       lin=st.integers(1, 600), lout=st.integers(1, 120), spread=st.sampled_from([0.0, 0.5, 1.5]),
+       load=st.floats(0.05, 3.0), kv_tokens=st.sampled_from([None, 3000, 12000]),
+       hit=st.sampled_from([0.0, 0.5]), seed=st.integers(0, 1000))
+def test_fast_simulator_equals_the_reference_on_random_workloads(family, mode, lin, lout, spread, load,
+                                                                 kv_tokens, hit, seed):
+    cm = _cm("llama3-8b", "h100-sxm5-80gb", wdt="bf16", kdt="bf16")
+    if kv_tokens:
+        cm = _small_kv(cm, max(kv_tokens, 4 * (lin + lout) * (1 + spread) ** 3))
+    w = Workload(mode, lin, lout, requests=40, concurrency=max(int(16 * load), 1), request_rate=40.0 * load,
+                 input_spread=spread, output_spread=spread, prefix_cache_hit=hit, seed=seed)
+    sched = scheduler_for(family)
+    try:
+        fast = simulate(cm, sched, w)
+    except UserError:                       # a drawn request larger than the shrunken KV cache
+        return
+    _assert_same_as_reference(fast, reference_simulate(cm, sched, w))
+
+
+def test_runs_are_priced_like_the_cost_model_step_by_step():
+    """A run's length and time from the closed-form sums equal the step-by-step cumulative sum
+    of `decode_run_s`, also across the break where decode turns compute-bound, and when the
+    run stops at an arrival."""
+    from engine.serving.simulator import _RunPricer
+
+    cm = _cm("llama3-8b", "ascend-910b2", wdt="bf16", kdt="bf16")   # D=128: compute-bound beyond ~114k
+    pricer = _RunPricer(cm)
+    assert len(pricer.envelope(128)) == 2
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        d = int(rng.integers(1, 300))
+        s = int(rng.integers(0, 300_000))
+        kmax = int(rng.integers(1, 3000))
+        t = float(rng.uniform(0, 100))
+        cum = np.cumsum(cm.decode_run_s(d, s + d * np.arange(kmax, dtype=float)))
+        arrival = t + float(rng.uniform(0, 1.2)) * cum[-1] if rng.random() < 0.7 else math.inf
+        k, dt = pricer.run(d, s, kmax, t, arrival)
+        want = kmax if arrival == math.inf else min(int(np.searchsorted(t + cum, arrival, side="left")) + 1, kmax)
+        assert k == want
+        assert dt == pytest.approx(cum[k - 1], rel=1e-12)
+
+
+@pytest.mark.parametrize("model,chip,tp,ep,pp", [
+    ("llama3-70b", "h100-sxm5-80gb", 8, 1, 1), ("llama3-70b", "h100-sxm5-80gb", 4, 1, 2),
+    ("deepseek-v3", "h200-sxm-141gb", 1, 8, 1), ("deepseek-v3", "h200-sxm-141gb", 1, 32, 1),
+    ("qwen3-235b-a22b", "h200-sxm-141gb", 4, 4, 1), ("llama3-8b", "ascend-910b2", 1, 1, 1),
+])
+def test_decode_lines_are_the_decode_step_time(model, chip, tp, ep, pp):
+    """`decode_lines` (what the simulator sums) is `decode_run_s` for every batch and context sum,
+    dense, pipelined, MoE and wide-EP (where the all-to-all hides under the step) alike."""
+    cm = build_cost_model(MODELS[model], CHIPS[chip], tp=tp, ep=ep, pp=pp, weight_dtype="fp8", kv_dtype="fp8")
+    xs = np.linspace(0.0, 2.0 * max(cm.kv_capacity_tokens, 1.0), 257)
+    for d in (1, 2, 7, 64, 300, 1024, 4096):
+        lines = np.array(cm.decode_lines(d))
+        got = (lines[:, :1] + lines[:, 1:] * xs).max(axis=0)
+        np.testing.assert_allclose(got, cm.decode_run_s(d, xs), rtol=1e-12)
+    from engine.serving.simulator import _RunPricer
+
+    assert _RunPricer(cm).lines_ok            # so the simulator takes the closed-form path here
+
+
+def test_runs_fall_back_to_step_pricing_when_the_lines_disagree(monkeypatch):
+    """A cost model whose lines no longer match its step time (changed without them) is priced
+    step by step, with the same answers."""
+    from weakref import WeakKeyDictionary
+
+    from engine.serving import simulator as sim
+    from engine.serving.cost_model import StepCostModel
+
+    monkeypatch.setattr(sim, "_ENVELOPES", WeakKeyDictionary())
+    monkeypatch.setattr(sim, "_LINES_OK", WeakKeyDictionary())
+    true_lines = StepCostModel.decode_lines
+    # right except at one batch size nobody would pad to: still caught
+    monkeypatch.setattr(StepCostModel, "decode_lines", lambda self, d: [
+        (a * (1.0 + 1e-6 * (d == 383)), b) for a, b in true_lines(self, d)])
+    cm = _cm()
+    w = Workload("poisson", 800, 200, requests=120, request_rate=4.0, input_spread=0.6, output_spread=0.6, seed=3)
+    fast = simulate(cm, scheduler_for("vllm"), w)
+    assert sim._LINES_OK[cm] is False and not sim._ENVELOPES[cm]
+    _assert_same_as_reference(fast, reference_simulate(cm, scheduler_for("vllm"), w))
+
+
 # ---- properties under load ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("family", ["vllm", "sglang", "trtllm"])
@@ -201,6 +357,32 @@ def test_latency_never_falls_as_load_rises_and_throughput_saturates(family):
     assert out[1] == pytest.approx(rates[1] * 200, rel=0.15)
     assert out[-1] <= offline.output_tokens_per_s * 1.1
     assert out[-1] == pytest.approx(out[-2], rel=0.15)
+
+
+def test_mlperf_like_lengths_latency_grows_with_load_and_throughput_saturates():
+    """Poisson arrivals with MLPerf OpenOrca-like lengths (spread 0.9): every latency percentile
+    keeps its order and never falls as the rate rises; output tokens/s follows the offered
+    load, then levels off at the offline rate."""
+    cm = _cm("llama3-70b", "h100-sxm5-80gb", tp=8)
+    sched = scheduler_for("vllm")
+    lengths = dict(input_spread=0.9, output_spread=0.9, requests=600, seed=11)
+    offline = simulate(cm, sched, Workload("offline", 222, 291, **lengths))
+    sat = 600 / offline.makespan_s
+    rows = []
+    for r in sat * np.array([0.05, 0.2, 0.5, 0.8, 1.2, 2.0, 4.0]):
+        res = simulate(cm, sched, Workload("poisson", 222, 291, request_rate=float(r), **lengths))
+        pct = {k: percentiles(getattr(res, k)) for k in ("ttft_s", "tpot_s", "e2e_s", "queue_s")}
+        for p in pct.values():
+            assert p["p50"] <= p["p90"] <= p["p99"]
+        rows.append((float(r), pct, res.output_tokens_per_s))
+    for (_, a, _), (_, b, _) in zip(rows, rows[1:]):
+        for key in ("ttft_s", "e2e_s"):
+            for p in ("p50", "p90", "p99"):
+                assert b[key][p] >= a[key][p] * 0.98, (key, p)
+    mean_out = float(offline.output_lens.mean())
+    assert rows[0][2] == pytest.approx(rows[0][0] * mean_out, rel=0.15)
+    assert rows[-1][2] <= offline.output_tokens_per_s * 1.1
+    assert rows[-1][2] == pytest.approx(rows[-2][2], rel=0.15)
 
 
 def test_closed_loop_throughput_grows_then_saturates_with_concurrency():
@@ -237,6 +419,16 @@ def test_disaggregated_prefill_keeps_decode_steps_free_of_prompts():
     assert np.nanmin(split.sim.ttft_s) > 0
     assert np.isfinite(split.sim.e2e_s).all()
     assert (split.sim.e2e_s >= split.sim.ttft_s + 4000 * per_tok - 1e-12).all()
+
+
+def test_disaggregated_one_token_outputs_finish_at_their_prefill():
+    """Regression: when every request's only token comes from the prefill pool, the decode
+    instance has nothing to do; the loop used to index past the last arrival."""
+    cm = _cm()
+    w = Workload("poisson", 100, 1, requests=5, request_rate=1.0)
+    res = simulate(cm, scheduler_for("vllm"), w, prefill_pool=PrefillPool(cm))
+    np.testing.assert_array_equal(res.e2e_s, res.ttft_s)
+    assert np.isfinite(res.e2e_s).all() and res.steps == 0
 
 
 def test_disaggregated_closed_loop_is_a_user_error():
@@ -315,3 +507,209 @@ def test_serving_collectives_use_the_topology_tiers():
     assert tp_bps("h100-sxm5-80gb", 2) == pytest.approx(CHIPS["h100-sxm5-80gb"].scaleup_gbps * 1e9)
     m910 = build_cost_model(MODELS["llama3-70b"], CHIPS["ascend-910b2"], tp=2, weight_dtype="bf16", kv_dtype="bf16")
     assert m910.tp_comm_s_per_token > 0
+
+
+# ---- a straightforward step-by-step reference of the same scheduler -----------------------------------
+
+class _Req:
+    """One request in the reference simulator (plain attributes, nothing vectorised)."""
+
+    def __init__(self, lin, lout, arrival):
+        self.lin, self.lout, self.arrival, self.user_arrival = lin, lout, arrival, arrival
+        self.state = "new"          # new | waiting | prefill | decode | done
+        self.gen = self.ctx = self.need = self.done_pf = self.cached = self.alloc = 0
+        self.first = self.finish = self.scheduled = float("nan")
+
+
+def reference_simulate(cm, sched, w, prefill_pool=None):
+    """The scheduler of `simulate` (see its module doc), one step per loop turn, every step priced
+    alone by `StepCostModel.step_s`, every request a plain object: slow and obvious. Returns the
+    same figures as `SimResult` (a dict) for comparison."""
+    from collections import deque
+
+    from engine.serving.simulator import prefill_pool_done
+
+    rng = np.random.default_rng(w.seed)
+    n = int(w.requests)
+    lin = draw_lengths(w.input_len, w.input_spread, n, rng)
+    lout = draw_lengths(w.output_len, w.output_spread, n, rng)
+    bs = int(sched.block_size)
+    total = int(cm.kv_capacity_tokens // bs)
+    watermark = 0 if sched.reserve_output else int(0.01 * total)
+    max_seqs = max(int(sched.max_num_seqs * cm.attn_groups), 1)
+    budget_all = max(int(sched.max_num_batched_tokens * cm.attn_groups), 1)
+    if w.mode == "poisson":
+        gaps = rng.exponential(1.0 / w.request_rate, n)
+        arrivals = np.cumsum(gaps) - gaps[0]
+    else:
+        arrivals = np.zeros(n)
+    reqs = [_Req(int(a), int(b), float(c)) for a, b, c in zip(lin, lout, arrivals)]
+    mode = w.mode
+    if prefill_pool is not None:
+        done = prefill_pool_done(prefill_pool, arrivals, lin, float(w.prefix_cache_hit))
+        ready = done + prefill_pool.transfer_s_per_token * lin
+        for r, d, a in zip(reqs, done, ready):
+            r.first, r.gen, r.arrival = float(d), 1, float(a)
+        reqs = [reqs[i] for i in np.argsort(ready, kind="stable")]
+        mode = "poisson"
+    issued = min(int(w.concurrency), n) if mode == "closed" else n
+    future = deque(reqs[:issued]) if mode == "poisson" else deque()
+    waiting = deque() if mode == "poisson" else deque(reqs[:issued])
+    running = []                       # admission order: the last one is preempted first
+    used = 0
+    t = 0.0
+    finished = steps = preemptions = dec_steps = 0
+    busy = dec_time = 0.0
+    tokens = [(0.0, 0)]                # (time, output tokens so far) after every step
+    kv = [(0.0, 0.0)]
+
+    def blocks(x):
+        return -(-x // bs)
+
+    def finish(r):
+        nonlocal used, finished, issued
+        r.state, r.finish = "done", t
+        used -= r.alloc
+        r.alloc = 0
+        finished += 1
+        if mode == "closed" and issued < n:
+            nxt = reqs[issued]
+            nxt.arrival = nxt.user_arrival = t
+            waiting.append(nxt)
+            issued += 1
+
+    while finished < n:
+        while future and future[0].arrival <= t:
+            r = future.popleft()
+            if prefill_pool is not None and r.lout <= 1:
+                r.finish = r.first
+                r.state = "done"
+                finished += 1
+            else:
+                waiting.append(r)
+        if mode == "poisson" and not running and not waiting:
+            if future:
+                t = future[0].arrival
+            continue
+        decoding = [r for r in running if r.state == "decode"]
+        if decoding and not sched.reserve_output:
+            while sum(r.ctx % bs == 0 for r in decoding) > total - used and running:
+                v = running.pop()
+                used -= v.alloc
+                v.alloc = v.ctx = v.done_pf = 0
+                v.need = v.lin + v.gen - v.cached
+                v.state = "waiting"
+                waiting.appendleft(v)
+                preemptions += 1
+                decoding = [r for r in running if r.state == "decode"]
+        budget = budget_all - (len(decoding) if sched.mixed_batches else 0)
+        chunks = []                    # (request, offset, tokens)
+        for r in [r for r in running if r.state == "prefill"]:
+            if budget > 0:
+                c = min(r.need, budget) if sched.chunked_prefill else r.need
+                if not sched.chunked_prefill and c > budget and chunks:
+                    break
+                chunks.append((r, r.cached + r.done_pf, c))
+                budget -= c
+        direct = False
+        while waiting and len(running) < max_seqs and (budget > 0 or (not sched.chunked_prefill and not chunks)):
+            r = waiting[0]
+            if r.gen == 0:
+                r.cached = int(r.lin * w.prefix_cache_hit)
+                r.need = r.lin - r.cached
+            nb = blocks(r.lin + r.gen + ((r.lout - r.gen) if sched.reserve_output else 0))
+            if nb > total - used - watermark:
+                break
+            if r.need == 0 and r.gen > 0:        # prefilled elsewhere: decodes from the next step
+                waiting.popleft()
+                running.append(r)
+                r.alloc, r.ctx, r.state = nb, r.lin + r.gen, "decode"
+                used += nb
+                if math.isnan(r.scheduled):
+                    r.scheduled = t
+                direct = True
+                continue
+            c = min(r.need, budget) if sched.chunked_prefill else r.need
+            if not sched.chunked_prefill and c > budget and chunks:
+                break
+            waiting.popleft()
+            running.append(r)
+            r.alloc, r.ctx, r.done_pf, r.state = nb, r.lin + r.gen, 0, "prefill"
+            used += nb
+            if math.isnan(r.scheduled):
+                r.scheduled = t
+            chunks.append((r, r.cached, c))
+            budget -= c
+        if direct and not chunks and not decoding:
+            continue
+        if chunks and not sched.mixed_batches:
+            decoding = []
+        if not chunks and not decoding:
+            if future:
+                t = max(t, future[0].arrival)
+                continue
+            raise AssertionError("stuck")
+        pf_tokens = sum(c for _, _, c in chunks)
+        attn = 0.0
+        for _, off, c in chunks:
+            attn += cm.chunk_attn_flops(off, c)
+        dt = cm.step_s(len(decoding), float(sum(r.ctx for r in decoding)), pf_tokens, len(chunks), attn,
+                       max((c for _, _, c in chunks), default=0))
+        busy += len(running) * dt
+        t += dt
+        steps += 1
+        if not chunks:
+            dec_time += dt
+            dec_steps += 1
+        ended = []
+        for r in decoding:
+            r.gen += 1
+            r.ctx += 1
+            if not sched.reserve_output:
+                used += blocks(r.ctx) - r.alloc
+                r.alloc = blocks(r.ctx)
+            if r.gen >= r.lout:
+                ended.append(r)
+        produced = len(decoding)
+        for r, _, c in chunks:
+            r.done_pf += c
+            r.need -= c
+            if r.need <= 0:
+                r.need = 0
+                if r.gen == 0:
+                    r.first = t
+                r.gen += 1
+                r.ctx += 1
+                produced += 1
+                r.state = "decode"
+                if not sched.reserve_output:
+                    used += blocks(r.ctx) - r.alloc
+                    r.alloc = blocks(r.ctx)
+                if r.gen >= r.lout:
+                    ended.append(r)
+        tokens.append((t, tokens[-1][1] + produced))
+        for r in ended:
+            running.remove(r)
+            finish(r)
+        kv.append((t, used / total))
+    order = range(n)
+    first = np.array([reqs[i].first for i in order])
+    fin = np.array([reqs[i].finish for i in order])
+    user = np.array([reqs[i].user_arrival for i in order])
+    arr = np.array([reqs[i].arrival for i in order])
+    sch = np.array([reqs[i].scheduled for i in order])
+    lo = np.array([reqs[i].lout for i in order])
+    tt, tn = np.array([a for a, _ in tokens]), np.array([b for _, b in tokens], dtype=float)
+    if mode == "closed":
+        t0, t1 = 0.0, float(arr.max())
+        if not t1 > t0:
+            t1 = t
+    else:
+        t0, t1 = float(user.min()), t
+    rate = (np.interp(t1, tt, tn) - np.interp(t0, tt, tn)) / (t1 - t0)
+    multi = lo > 1
+    return dict(ttft_s=first - user, e2e_s=fin - user, queue_s=sch - arr,
+                tpot_s=(fin[multi] - first[multi]) / (lo[multi] - 1), output_tokens_per_s=rate, steps=steps,
+                preemptions=preemptions, makespan_s=t, mean_running=busy / t,
+                mean_decode_step_s=dec_time / dec_steps if dec_steps else float("nan"),
+                kv_time_s=np.array([a for a, _ in kv]), kv_used_frac=np.array([b for _, b in kv]))
