@@ -23,7 +23,7 @@ import numpy as np
 from engine.errors import Cancelled, UserError
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.layout import data_parallel, dtype_problem, layout_problems
-from engine.training import REASONS, SearchResult, TrainingInputs, search_layouts
+from engine.training import REASONS, SearchResult, TrainingInputs, estimate_run, search_layouts
 
 STUDY_VERSION = 1
 SECONDS_PER_DAY = 86_400
@@ -58,6 +58,12 @@ def _check_version(kind: str, data: Mapping | None) -> None:
 # ---- training ------------------------------------------------------------------------------
 
 DEFAULT_LAYOUT = {"tp": 8, "pp": 4, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "micro_batch": 1, "recompute": "selective"}
+# The run's software settings a study (and `fleetcast train`) sets: TrainingInputs fields, whose
+# defaults (today's common practice) are the engine's own.
+SOFTWARE_KEYS = ("flash_attention", "sequence_parallel", "grad_overlap", "tp_comm_overlap", "dropout", "schedule",
+                 "cp_kind")
+SOFTWARE_DEFAULTS = {f.name: f.default for f in fields(TrainingInputs) if f.name in SOFTWARE_KEYS}
+ONE_CHUNK_SCHEDULES = ("zero-bubble", "dualpipe")  # run one model chunk per pipeline stage
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,23 @@ class TrainingStudy:
         lay = self.full_layout()
         return {k: int(lay[k]) for k in ("tp", "pp", "cp", "ep", "vpp", "micro_batch")}
 
+    def software_settings(self) -> dict:
+        """The run's software settings: the study's, the engine's defaults for the rest."""
+        given = dict(self.software or {})
+        return {k: given.get(k, default) for k, default in SOFTWARE_DEFAULTS.items()}
+
+    def price(self) -> float | None:
+        """USD per chip-hour for the cost; None: the list price amortised (engine.training)."""
+        return float(self.price_per_chip_hour) if self.price_per_chip_hour else None
+
+    def estimate(self, inputs: TrainingInputs, tokens_per_s_per_chip: float, num_chips: int | None = None, chip=None):
+        """The whole run (failures, checkpoints, cost) at a throughput, or None when nothing runs."""
+        n = inputs.num_chips if num_chips is None else int(num_chips)
+        if not (tokens_per_s_per_chip > 0) or n <= 0:
+            return None
+        return estimate_run(float(self.tokens_t) * 1e12, tokens_per_s_per_chip, n, chip or inputs.chip,
+                            params=float(inputs.model.total_params()), price_per_chip_hour_usd=self.price())
+
     def problems(self, chips: Mapping, models: Mapping, orders=()) -> list[StudyProblem]:
         out: list[StudyProblem] = []
         model, chip = self.model(models), chips.get(self.chip_id)
@@ -160,6 +183,9 @@ class TrainingStudy:
                                             "fill it in the Fleet view."))
         if not (isinstance(self.tokens_t, (int, float)) and math.isfinite(self.tokens_t) and self.tokens_t > 0):
             out.append(StudyProblem("tokens", f"Token budget {self.tokens_t!r} T: enter a positive number."))
+        schedule = self.software_settings()["schedule"]
+        if self.layout_mode == "fixed" and schedule in ONE_CHUNK_SCHEDULES and self.fixed_layout()["vpp"] > 1:
+            out.append(StudyProblem("schedule", "Zero-bubble and DualPipe run one chunk per stage: set VPP to 1."))
         return out
 
     def training_inputs(self, chips: Mapping, models: Mapping, orders=(), software: Mapping | None = None):
@@ -176,11 +202,58 @@ class TrainingStudy:
             layout = dict(dp=data_parallel(n, values), zero_stage=int(full["zero"]),
                           recompute=str(full["recompute"]), **values)
         allowed = {f.name for f in fields(TrainingInputs)}
-        extra = {k: v for k, v in dict(software if software is not None else (self.software or {})).items()
-                 if k in allowed and k not in layout}
+        chosen = dict(software) if software is not None else self.software_settings()
+        extra = {k: v for k, v in chosen.items() if k in allowed and k not in layout}
         return TrainingInputs(model=self.model(models), chip=chips[self.chip_id], num_chips=int(n),
                               seq_len=self.seq_len or None, global_batch_seqs=self.global_batch or None,
                               dtype=self.dtype, **layout, **extra)
+
+
+def batch_note(inputs: TrainingInputs, set_by_user: bool) -> str:
+    """The global batch a run uses, in words (the form shows it beside the batch field)."""
+    batch = inputs.batch_seqs()
+    text = (f"{'Set' if set_by_user else 'Auto'}: {batch:,} sequences × {inputs.seq:,} tokens = "
+            f"{_big(batch * inputs.seq)} tokens per step")
+    if not set_by_user:
+        text += " (about 4M tokens, at least 1K per chip; rounded to the layout's DP × micro-batch)"
+    return text
+
+
+def fleet_note(study: "TrainingStudy", chips: Mapping, orders) -> str:
+    """How many chips "the fleet installed on a date" gives, in words; "" for a chip count."""
+    chip = chips.get(study.chip_id)
+    if study.chips_source != "fleet" or chip is None:
+        return ""
+    day = study.day(orders)
+    n = study.chips_used(orders)
+    return (f"{n:,} {chip_name(chip)} installed on {day.isoformat()} "
+            f"(delivered by {(day - dt.timedelta(days=INSTALL_LAG_DAYS)).isoformat()}).")
+
+
+def _big(x: float) -> str:
+    """4.19 million: token counts span many orders of magnitude."""
+    for limit, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(x) >= limit:
+            return f"{x / limit:.3g} {word}"
+    return f"{x:,.0f}"
+
+
+def scaling_days(study: "TrainingStudy", inputs: TrainingInputs, analysis: "TrainingAnalysis",
+                 chips: Mapping) -> dict[str, np.ndarray]:
+    """Time to train (days, NaN where nothing fits) per compared chip id and chip count of the
+    analysis' scaling curve, for the study's token budget and price."""
+    out = {}
+    for k, chip_id in enumerate(analysis.scaling_chips):
+        chip = chips.get(chip_id)
+        if chip is None:
+            continue
+        days = []
+        for j, n in enumerate(analysis.scaling_counts):
+            tps = float(analysis.scaling_tokens_per_s_per_chip[k, j])
+            est = study.estimate(inputs, tps, int(n), chip) if np.isfinite(tps) else None
+            days.append(est.time_to_train_days if est else np.nan)
+        out[chip_id] = np.array(days)
+    return out
 
 
 def layout_label(layout: Mapping) -> str:
@@ -399,5 +472,6 @@ def chips_for_demand(capacity, demand_tokens_per_s: float) -> int | None:
 __all__ = [
     "TrainingAnalysis", "heatmap_grid", "scaling_counts", "run_training_analysis", "SCALING_FACTORS",
     "STUDY_VERSION", "StudyProblem", "TrainingStudy", "ServingStudy", "training_key_figures", "training_top_layouts",
-    "chips_for_demand", "demand_per_day", "layout_label", "chip_name", "INSTALL_LAG_DAYS",
+    "chips_for_demand", "demand_per_day", "layout_label", "chip_name", "INSTALL_LAG_DAYS", "SOFTWARE_DEFAULTS",
+    "SOFTWARE_KEYS", "batch_note", "fleet_note", "scaling_days",
 ]

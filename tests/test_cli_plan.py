@@ -64,3 +64,48 @@ def test_backtest_json_from_september_2024(db, capsys):
         assert set(p) >= {"date", "actual", "p10", "p50", "p90", "inside"}
         assert p["inside"] == (p["p10"] <= p["actual"] <= p["p90"])
     assert d["coverage"] == sum(p["inside"] for p in d["points"]) / 3
+
+
+@pytest.fixture
+def plan_db(tmp_path):
+    """A store whose scenarios carry a Plan view's saved study (as the window saves it under "ui")."""
+    from engine.store import open_store
+    from engine.studies_forecast import PlanStudy
+
+    db = tmp_path / "plan.db"
+    store = open_store(str(db))
+    params = dict(store.scenario("Story default")["params"])
+    study = PlanStudy(confidence=0.8, until_month="2025-12", samples=40,
+                      candidates={"h20-96gb": {"use": False}, "ascend-910b2": {"unit_price_usd": 11_000.0}})
+    store.save_scenario("saved plan", {**params, "ui": {"plan": study.to_dict()}})
+    store.save_scenario("bad plan", {**params, "ui": {"plan": {**study.to_dict(),
+                                                                "candidates": {"ascend-910b2": {"unit_price_usd": -1}}}}})
+    store.close()
+    return str(db)
+
+
+def test_plan_takes_the_scenarios_saved_plan_study(plan_db, capsys):
+    """`plan --scenario NAME` runs the Plan view's saved settings: its confidence, months, trials and
+    candidate table (H20 unticked, the 910B2 at the price typed in the table)."""
+    code, out, err = run_cli(capsys, "--db", plan_db, "plan", "--scenario", "saved plan", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["confidence"] == 0.8 and d["until_month"] == "2025-12-01" and d["samples"] == 40
+    econ = {e["chip_id"]: e for e in d["chip_economics"]}
+    assert "h20-96gb" not in econ and econ["ascend-910b2"]["unit_price_usd"] == 11_000.0
+    assert all(o["chip_id"] != "h20-96gb" for o in d["orders"])
+
+
+def test_plan_flags_override_the_saved_study(plan_db, capsys):
+    code, out, err = run_cli(capsys, "--db", plan_db, "plan", "--scenario", "saved plan", "--confidence", "0.6",
+                             "--chips", "h20-96gb", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["confidence"] == 0.6 and d["samples"] == 40
+    assert [e["chip_id"] for e in d["chip_economics"]] == ["h20-96gb"]
+
+
+def test_a_bad_saved_plan_study_is_one_line(plan_db, capsys):
+    code, out, err = run_cli(capsys, "--db", plan_db, "plan", "--scenario", "bad plan")
+    assert code == 1 and "scenario 'bad plan', Plan study: ascend-910b2" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

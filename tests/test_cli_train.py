@@ -185,3 +185,70 @@ def test_an_infeasible_layout_is_explained_by_its_reason(capsys):
     assert cli.main(["train", "--model", "llama3-405b", "--chip", "a100-sxm4-40gb", "--chips", "8", "--search"]) == 1
     err = capsys.readouterr().err
     assert "no feasible layout" in err and "layouts: out of memory" in err
+
+
+# ---- `train --scenario NAME`: the Training view's saved study, headless ----------------------
+
+_REAL_STORE = cli.Context.__dict__["store"]
+
+
+@pytest.fixture
+def saved_store(monkeypatch, tmp_path):
+    """A real store in tmp_path (undoing catalog_only) with a scenario holding a Training study."""
+    from engine.store import open_store
+    from engine.studies import TrainingStudy
+
+    monkeypatch.setattr(cli.Context, "store", _REAL_STORE)
+    db = tmp_path / "train.db"
+    store = open_store(str(db))
+    params = dict(store.scenario("Story default")["params"])
+    study = TrainingStudy(model_id="llama3-70b", chip_id="h100-sxm5-80gb", num_chips=64, tokens_t=1.0,
+                          global_batch=128, layout_mode="fixed",
+                          layout={"tp": 8, "pp": 2, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "micro_batch": 1,
+                                  "recompute": "selective"},
+                          software={"schedule": "1f1b", "flash_attention": True})
+    store.save_scenario("with training", {**params, "ui": {"training": study.to_dict()}})
+    store.save_scenario("bad training", {**params, "ui": {"training": {**study.to_dict(), "num_chips": 60}}})
+    store.close()
+    return str(db)
+
+
+def test_scenario_runs_the_saved_training_study(capsys, saved_store):
+    code, data, _ = run_json(capsys, "train", "--db", saved_store, "--scenario", "with training")
+    assert code == 0
+    assert data["model"] == "llama3-70b" and data["chip"] == "h100-sxm5-80gb" and data["num_chips"] == 64
+    assert data["layout"]["tp"] == 8 and data["layout"]["pp"] == 2 and data["layout"]["dp"] == 4
+    assert data["global_batch_seqs"] == 128 and "top" not in data  # the study's fixed layout, not a search
+    # the same figures as the flags the study stands for
+    code, flags, _ = run_json(capsys, "train", "--db", saved_store, "--model", "llama3-70b", "--chip",
+                              "h100-sxm5-80gb", "--chips", "64", "--tp", "8", "--pp", "2", "--dp", "4", "--cp", "1",
+                              "--ep", "1", "--vpp", "1", "--micro-batch", "1", "--zero", "1", "--recompute",
+                              "selective", "--global-batch", "128", "--tokens", "1e12")
+    assert code == 0
+    assert data["step_time_s"] == pytest.approx(flags["step_time_s"])
+    assert data["time_to_train_days"] == pytest.approx(flags["time_to_train_days"])
+
+
+def test_flags_override_the_saved_study(capsys, saved_store):
+    code, data, _ = run_json(capsys, "train", "--db", saved_store, "--scenario", "with training", "--chips", "128",
+                             "--search", "--top", "2")
+    assert code == 0 and data["num_chips"] == 128 and len(data["top"]) == 2
+    assert data["model"] == "llama3-70b" and data["time_to_train_days"] > 0  # the study's token budget
+
+
+@pytest.mark.parametrize("name, needle", [
+    ("nope", "scenario 'nope': not found"),
+    ("Story default", "has no Training study"),
+    ("bad training", "TP × PP × CP = 16 does not divide 60 chips"),
+])
+def test_scenario_problems_are_one_line_exit_1(capsys, saved_store, name, needle):
+    code = cli.main(["train", "--db", saved_store, "--scenario", name])
+    err = capsys.readouterr().err
+    assert code == 1 and needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_without_scenario_model_chip_and_chips_are_required(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "--model", "llama3-8b"])
+    assert exc.value.code == 2
+    assert "--chip, --chips (or --scenario NAME)" in capsys.readouterr().err

@@ -59,7 +59,7 @@ def register(subparsers) -> None:
 
 def _load(args, ctx):
     """(orders, chips, models, scenario) from the store, or the built-in story data without one."""
-    from engine.forecast import default_scenario, scenario_from_dict
+    from engine.forecast import default_scenario
 
     try:
         store = ctx.store()
@@ -73,7 +73,9 @@ def _load(args, ctx):
             raise UserError(f"--scenario {args.scenario!r}: no database to read saved scenarios from")
         return story_orders(), reference_chips(), reference_models(), default_scenario()
     if args.scenario:
-        scenario = scenario_from_dict({**store.scenario(args.scenario)["params"], "name": args.scenario})
+        from engine.studies_forecast import ForecastStudy
+
+        scenario = ForecastStudy.from_dict({**store.scenario(args.scenario)["params"], "name": args.scenario}).scenario
     else:  # the built-in story scenario, under the name the GUI shows for it
         scenario = replace(default_scenario(), name="Story default")
     chips = {c.id: c for c in store.chips()}
@@ -105,11 +107,6 @@ def _overrides(args, scenario):
     return scenario
 
 
-def _num(x):
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def _series(a, digits: int | None = None):
     return [None if not math.isfinite(float(v)) else (round(float(v), digits) if digits is not None else float(v))
             for v in a]
@@ -118,6 +115,7 @@ def _series(a, digits: int | None = None):
 def result_to_dict(result, inputs) -> dict:
     """The JSON document of a forecast (keys of CLI.md plus details)."""
     from engine.forecast import scenario_to_dict
+    from engine.studies_forecast import forecast_key_figures
 
     iso = lambda d: d.isoformat() if d is not None else None  # noqa: E731
     data = {
@@ -171,37 +169,19 @@ def result_to_dict(result, inputs) -> dict:
         "assumptions": {"scenario": result.scenario.note, "demand": result.scenario.demand.note,
                         "uncertainty": {k: v.note for k, v in result.scenario.vendor_uncertainty.items()}},
         "params": scenario_to_dict(result.scenario),
+        # the figures the Forecast view's summary shows, labels with units (added in 0.3)
+        "key_figures": [{"figure": label, "value": value} for label, value in forecast_key_figures(result)],
     }
     return data
 
 
 def result_rows(result) -> list[dict]:
-    """One row per month with unit-bearing column names (for table and CSV)."""
-    rows = []
-    for i, month in enumerate(result.months):
-        row = {
-            "month": month.isoformat(),
-            "installed_p10_chips": _num(result.installed_total.p10[i]),
-            "installed_p50_chips": _num(result.installed_total.p50[i]),
-            "installed_p90_chips": _num(result.installed_total.p90[i]),
-        }
-        for chip in result.chip_ids:
-            row[f"installed_p50_chips_{chip}"] = _num(result.installed_by_chip[chip].p50[i])
-        unit = result.unit_chip_id
-        row.update({
-            "pflops_p50": _num(result.pflops_total.p50[i]),
-            "h100_equiv_p50": _num(result.h100_equiv_total.p50[i]),
-            f"capacity_p10_chips_{unit}": _num(result.serving_capacity_unit_chips.p10[i]),
-            f"capacity_p50_chips_{unit}": _num(result.serving_capacity_unit_chips.p50[i]),
-            f"capacity_p90_chips_{unit}": _num(result.serving_capacity_unit_chips.p90[i]),
-            "demand_tokens_per_day": _num(result.demand_tokens_per_day[i]),
-            f"demand_chips_{unit}": _num(result.demand_unit_chips[i]),
-            f"shortfall_p50_chips_{unit}": _num(result.shortfall_p50_unit_chips[i]),
-            "prob_meet_demand": _num(result.prob_meet_demand[i]),
-        })
-        rows.append({k: (round(v, 4) if isinstance(v, float) and abs(v) < 10 else
-                         (round(v) if isinstance(v, float) else v)) for k, v in row.items()})
-    return rows
+    """One row per month with unit-bearing column names (for table and CSV): the monthly table
+    the Forecast view shows (engine.studies_forecast), by key."""
+    from engine.studies_forecast import forecast_monthly_table
+
+    return [{k: (round(v, 4) if isinstance(v, float) and abs(v) < 10 else (round(v) if isinstance(v, float) else v))
+             for k, v in row.items()} for row in forecast_monthly_table(result).records()]
 
 
 def _summary(result) -> str:

@@ -13,15 +13,17 @@ from engine.errors import UserError, ValidationError
 def register(subparsers) -> None:
     p = add_command(subparsers, "plan", "the cheapest order plan that keeps P(capacity >= demand) >= P every "
                                         "month from MONTH (chance-constrained over the Monte Carlo trials)")
-    p.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the built-in story scenario)")
-    p.add_argument("--confidence", type=float, default=0.9, metavar="P", help="P(meet demand) to keep (default 0.9)")
+    p.add_argument("--scenario", metavar="NAME",
+                   help="a saved scenario (default: the built-in story scenario); its saved Plan study, when it "
+                        "has one, gives every setting below that is not given as a flag")
+    p.add_argument("--confidence", type=float, metavar="P", help="P(meet demand) to keep (default 0.9)")
     p.add_argument("--from", dest="from_month", metavar="YYYY-MM",
                    help="first month that must meet (default: the first a new order can reach)")
     p.add_argument("--until", dest="until_month", metavar="YYYY-MM",
                    help="last month that must meet (default: the scenario's last)")
     p.add_argument("--budget", type=float, metavar="USD", help="most the plan may cost")
     p.add_argument("--chips", metavar="ID,ID,...", help="candidate chips (default: resources/plan_candidates.csv)")
-    p.add_argument("--samples", type=int, default=200, metavar="N", help="Monte Carlo trials the plan is fitted on")
+    p.add_argument("--samples", type=int, metavar="N", help="Monte Carlo trials the plan is fitted on (default 200)")
     p.add_argument("--caps", metavar="ID=N,...", help="most chips per quarter for some candidates "
                                                       "(default: resources/plan_candidates.csv)")
     p.set_defaults(handler=run_plan)
@@ -138,10 +140,40 @@ def plan_to_dict(result, scenario_name: str) -> dict:
     }
 
 
+def saved_plan_study(ctx, name: str):
+    """The PlanStudy saved in scenario `name` by the Plan view, or None when it has none."""
+    from engine.studies_forecast import PlanStudy
+
+    try:
+        store = ctx.store()
+    except ImportError:  # no store in this build: _load says so in one line
+        return None
+    params = store.scenario(name)["params"] if store is not None else None
+    state = (params.get("ui") or {}).get("plan") if isinstance(params, dict) else None
+    return PlanStudy.from_dict(state) if isinstance(state, dict) else None
+
+
+def apply_saved_plan(args, ctx):
+    """Fill the flags not given from the scenario's saved Plan study (flags win, as in `train`);
+    the study, or None. The defaults stay 0.9 and 200 trials without one."""
+    study = saved_plan_study(ctx, args.scenario) if args.scenario else None
+    if args.confidence is None:
+        args.confidence = study.confidence if study else 0.9
+    if args.samples is None:
+        args.samples = study.samples if study else 200
+    if study is not None:
+        args.from_month = args.from_month or study.from_month
+        args.until_month = args.until_month or study.until_month
+        if args.budget is None:
+            args.budget = study.budget_usd
+    return study
+
+
 def run_plan(args, ctx) -> Output:
     from engine.commands.forecast import _load
     from engine.forecast_plan import PlanRequest, solve_plan
 
+    study = apply_saved_plan(args, ctx)
     if not 0.5 <= args.confidence < 1.0:
         raise UserError(f"--confidence: {args.confidence!r} (must be in [0.5, 1))")
     if args.budget is not None and not args.budget > 0:
@@ -151,6 +183,11 @@ def run_plan(args, ctx) -> Output:
     orders, chips, models, scenario = _load(args, ctx)
     ids = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips else None
     candidates = default_candidates(chips, ids)
+    if study is not None and not ids:  # the Plan view's candidate table: ticks, prices, lead times, caps
+        problems = [p.message for p in study.problems(candidates) if p.field.startswith("candidate")]
+        if problems:
+            raise UserError(f"scenario {args.scenario!r}, Plan study: " + " ".join(problems))
+        candidates = study.candidate_list(candidates)
     if args.caps:
         caps = {}
         for part in args.caps.split(","):

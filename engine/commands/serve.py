@@ -12,15 +12,18 @@ def register(subparsers) -> None:
     from engine.cli import add_command
 
     p = add_command(subparsers, "serve", "serving throughput, latency and chips needed for a model on a chip")
-    p.add_argument("--model", required=True, help="model preset id (fleetcast models list)")
-    p.add_argument("--chip", required=True, help="chip id (fleetcast chips list)")
+    p.add_argument("--scenario", metavar="NAME",
+                   help="take the Serving study saved in scenario NAME (the Inference view's inputs); flags given "
+                        "as well override it")
+    p.add_argument("--model", help="model preset id (fleetcast models list; required without --scenario)")
+    p.add_argument("--chip", help="chip id (fleetcast chips list; required without --scenario)")
     p.add_argument("--tp", type=int, default=None, help="tensor-parallel degree (default: best under the SLOs)")
     p.add_argument("--pp", type=int, default=1, help="pipeline-parallel degree")
     p.add_argument("--ep", type=int, default=None,
                    help="expert-parallel degree (MoE; default: 1, or the best under the SLOs for an MoE model)")
     p.add_argument("--chips", type=int, default=None, help="chips in total (replicas = chips / chips per replica)")
-    p.add_argument("--input-len", type=float, required=True, help="prompt tokens per request")
-    p.add_argument("--output-len", type=float, required=True, help="generated tokens per request")
+    p.add_argument("--input-len", type=float, help="prompt tokens per request (required without --scenario)")
+    p.add_argument("--output-len", type=float, help="generated tokens per request (required without --scenario)")
     load = p.add_mutually_exclusive_group()
     load.add_argument("--concurrency", type=int, default=None,
                       help="closed loop: requests kept in flight (all replicas); default: --offline")
@@ -37,13 +40,55 @@ def register(subparsers) -> None:
                         "arrivals (default: the steady-state estimate)")
     p.add_argument("--ttft-ms", type=float, default=None, help="time-to-first-token target")
     p.add_argument("--tpot-ms", type=float, default=None, help="time-per-output-token target")
-    p.add_argument("--weight-dtype", default="bf16", help="bf16, fp16, fp8, int8 or int4")
+    p.add_argument("--weight-dtype", help="bf16 (default), fp16, fp8, int8 or int4")
     p.add_argument("--kv-dtype", default=None, help="KV-cache dtype (default: 16-bit, fp8 with fp8 weights)")
-    p.add_argument("--engine", default="",
+    p.add_argument("--engine",
                    help="serving engine family: vllm (default), sglang, trtllm, vllm-ascend, mindie, tgi, generic")
     p.add_argument("--demand-tokens-per-s", type=float, default=None,
                    help="peak output tokens/s to serve: reports chips_needed under the SLOs")
-    p.set_defaults(handler=run)
+    p.add_argument("--prefix-cache-pct", type=float, default=None, dest="prefix_cache_pct",
+                   help="percent of prompt tokens served from the prefix cache (skip prefill) under the SLOs "
+                        "(default 0)")
+    p.set_defaults(handler=run, usage_error=p.error)
+
+
+def apply_scenario(args, ctx) -> None:
+    """Fill the flags not given from the scenario's Serving study (the Inference view's inputs);
+    UserError (one line) when the scenario is missing or has none, or the study has problems."""
+    from dataclasses import replace
+
+    from engine.studies import ServingStudy
+
+    try:
+        store = ctx.store()
+    except ImportError:
+        store = None
+    if store is None:
+        raise UserError(f"--scenario {args.scenario!r}: no database to read saved scenarios from")
+    params = store.scenario(args.scenario)["params"]
+    state = (params.get("ui") or {}).get("inference") if isinstance(params, dict) else None
+    if not isinstance(state, dict):
+        raise UserError(f"--scenario {args.scenario!r}: has no Serving study (open the scenario in the Inference "
+                        "view, set it up and Save)")
+    study = ServingStudy.from_dict(state)
+    given = {"model_id": args.model, "chip_id": args.chip, "tp": args.tp, "ep": args.ep,
+             "weight_dtype": args.weight_dtype, "kv_dtype": args.kv_dtype, "engine": args.engine,
+             "input_len": args.input_len, "output_len": args.output_len, "ttft_ms": args.ttft_ms,
+             "tpot_ms": args.tpot_ms, "prefix_cache_pct": args.prefix_cache_pct,
+             "demand_tokens_per_s": args.demand_tokens_per_s}
+    study = replace(study, **{k: v for k, v in given.items() if v is not None})
+    chips = {c.id: c for c in store.chips()}
+    models = {m.id: m for m in store.models()}
+    problems = study.problems(chips, models)
+    if problems:
+        raise UserError(f"scenario {args.scenario!r}, Serving study: " + " ".join(p.message for p in problems))
+    args.model, args.chip, args.tp = study.model_id, study.chip_id, study.tp
+    args.ep = study.ep if models[study.model_id].is_moe else args.ep
+    args.weight_dtype, args.kv_dtype, args.engine = study.weight_dtype, study.kv_dtype, study.engine
+    args.input_len, args.output_len = float(study.input_len), float(study.output_len)
+    args.ttft_ms, args.tpot_ms = study.ttft_ms or None, study.tpot_ms or None  # 0: no target
+    args.prefix_cache_pct = study.prefix_cache_pct
+    args.demand_tokens_per_s = study.demand_tokens_per_s or None
 
 
 def _lookup(ctx, model_id: str, chip_id: str):
@@ -76,6 +121,18 @@ def run(args, ctx) -> Output:
                                   slo_capacity)
     from engine.serving.families import engine_family
 
+    if args.scenario:
+        apply_scenario(args, ctx)
+    missing = [flag for flag, value in (("--model", args.model), ("--chip", args.chip),
+                                        ("--input-len", args.input_len), ("--output-len", args.output_len))
+               if value is None]
+    if missing and getattr(args, "usage_error", None) is not None:
+        args.usage_error(f"the following arguments are required: {', '.join(missing)} (or --scenario NAME)")
+    args.weight_dtype = args.weight_dtype or "bf16"
+    args.engine = args.engine or ""
+    if args.prefix_cache_pct is not None and not (0 <= args.prefix_cache_pct < 100):
+        raise UserError(f"--prefix-cache-pct {args.prefix_cache_pct:g}: must be 0 to 99 percent")
+    prefix = (args.prefix_cache_pct or 0.0) / 100.0
     for name in ("input_len", "output_len"):
         v = getattr(args, name)
         if not (v >= 1) or not math.isfinite(v):
@@ -115,7 +172,7 @@ def run(args, ctx) -> Output:
         capacity_fn = partial(slo_capacity_tokens_per_s_per_chip, percentile=args.slo_percentile)
     cap = capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,
                       ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
-                      tp=args.tp, engine=args.engine,
+                      tp=args.tp, engine=args.engine, prefix_cache_hit=prefix,
                       ep=args.ep if (args.ep or not model.is_moe) else None) if args.pp == 1 else None
     if cap is not None and args.ep is None:
         args.ep = getattr(cap, "ep", 1) or 1
@@ -201,7 +258,7 @@ def run(args, ctx) -> Output:
             data["chips_needed"] = chips_needed(
                 model, chip, demand_output_tokens_per_s=args.demand_tokens_per_s, input_len=args.input_len,
                 output_len=args.output_len, ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt,
-                kv_dtype=kdt, tp=tp, engine=args.engine)
+                kv_dtype=kdt, tp=tp, engine=args.engine, prefix_cache_hit=prefix)
         data["layouts"] = best_layouts(model, [chip], demand_output_tokens_per_s=args.demand_tokens_per_s,
                                        input_len=args.input_len, output_len=args.output_len, ttft_ms=args.ttft_ms,
                                        tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,

@@ -12,9 +12,12 @@ def register(subparsers) -> None:
     from engine.cli import add_command
 
     p = add_command(subparsers, "train", "training throughput, memory and time for a model on a fleet")
-    p.add_argument("--model", required=True, help="model preset id")
-    p.add_argument("--chip", required=True, help="chip id")
-    p.add_argument("--chips", type=int, required=True, help="number of chips")
+    p.add_argument("--scenario", metavar="NAME",
+                   help="take the Training study saved in scenario NAME (the Training view's inputs); "
+                        "flags given as well override it")
+    p.add_argument("--model", help="model preset id (required without --scenario)")
+    p.add_argument("--chip", help="chip id (required without --scenario)")
+    p.add_argument("--chips", type=int, help="number of chips (required without --scenario)")
     p.add_argument("--tokens", type=float, help="token budget (e.g. 15e12) for time to train")
     from engine.layout import DIMENSIONS
 
@@ -24,28 +27,29 @@ def register(subparsers) -> None:
     p.add_argument("--global-batch", type=int, dest="global_batch", help="sequences per step")
     p.add_argument("--recompute", choices=("none", "selective", "full"))
     p.add_argument("--seq-len", type=int, dest="seq_len")
-    p.add_argument("--dtype", choices=("bf16", "fp16", "fp8"), default="bf16")
-    # software settings (defaults: today's common practice)
-    p.add_argument("--flash-attention", action=argparse.BooleanOptionalAction, default=True, dest="flash_attention",
+    p.add_argument("--dtype", choices=("bf16", "fp16", "fp8"), help="matrix-multiply precision (default bf16)")
+    # software settings (defaults: today's common practice, engine.studies.SOFTWARE_DEFAULTS; None
+    # here means "not given", so that a saved study's settings apply)
+    p.add_argument("--flash-attention", action=argparse.BooleanOptionalAction, default=None, dest="flash_attention",
                    help="fused attention kernels (default on)")
-    p.add_argument("--sequence-parallel", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--sequence-parallel", action=argparse.BooleanOptionalAction, default=None,
                    dest="sequence_parallel", help="Megatron sequence parallelism with TP (default on)")
-    p.add_argument("--grad-overlap", action=argparse.BooleanOptionalAction, default=True, dest="grad_overlap",
+    p.add_argument("--grad-overlap", action=argparse.BooleanOptionalAction, default=None, dest="grad_overlap",
                    help="overlap the data-parallel gradient reduction with backward (default on)")
-    p.add_argument("--tp-comm-overlap", action=argparse.BooleanOptionalAction, default=False,
+    p.add_argument("--tp-comm-overlap", action=argparse.BooleanOptionalAction, default=None,
                    dest="tp_comm_overlap", help="overlap TP collectives with GEMMs (default off)")
-    p.add_argument("--dropout", action=argparse.BooleanOptionalAction, default=False,
+    p.add_argument("--dropout", action=argparse.BooleanOptionalAction, default=None,
                    help="dropout layers active (default off)")
-    p.add_argument("--schedule", choices=("1f1b", "zero-bubble", "dualpipe"), default="1f1b",
-                   help="pipeline schedule (1f1b is interleaved when vpp > 1)")
-    p.add_argument("--cp-kind", choices=("ring", "allgather"), default="ring", dest="cp_kind",
-                   help="context parallelism: ring attention or K/V all-gather (Llama 3)")
+    p.add_argument("--schedule", choices=("1f1b", "zero-bubble", "dualpipe"),
+                   help="pipeline schedule (default 1f1b, interleaved when vpp > 1)")
+    p.add_argument("--cp-kind", choices=("ring", "allgather"), dest="cp_kind",
+                   help="context parallelism: ring attention (default) or K/V all-gather (Llama 3)")
     p.add_argument("--moe-route-nodes", type=int, dest="moe_route_nodes",
                    help="node-limited MoE routing: a token reaches at most this many nodes")
     p.add_argument("--search", action="store_true", help="search the best layouts")
     p.add_argument("--top", type=int, default=5, help="layouts listed by a search")
     p.add_argument("--price-per-chip-hour", type=float, dest="price", help="USD, for the cost")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, usage_error=p.error)
 
 
 def lookup(ctx, chip_id: str, model_id: str):
@@ -67,10 +71,91 @@ def lookup(ctx, chip_id: str, model_id: str):
 
 
 def software_settings(args) -> dict:
-    """The software settings of `train` as TrainingInputs fields."""
-    return {"flash_attention": args.flash_attention, "sequence_parallel": args.sequence_parallel,
-            "grad_overlap": args.grad_overlap, "tp_comm_overlap": args.tp_comm_overlap, "dropout": args.dropout,
-            "schedule": args.schedule, "cp_kind": args.cp_kind, "moe_route_nodes": args.moe_route_nodes}
+    """The software settings of `train` as TrainingInputs fields (flags not given: the defaults)."""
+    from engine.studies import SOFTWARE_DEFAULTS
+
+    out = {k: (getattr(args, k) if getattr(args, k) is not None else default) for k, default in SOFTWARE_DEFAULTS.items()}
+    out["moe_route_nodes"] = args.moe_route_nodes
+    return out
+
+
+def scenario_study(ctx, name: str):
+    """The TrainingStudy saved in scenario `name` (UserError, one line, when there is none)."""
+    from engine.studies import TrainingStudy
+
+    try:
+        store = ctx.store()
+    except ImportError:
+        store = None
+    if store is None:
+        raise UserError(f"--scenario {name!r}: no database to read saved scenarios from")
+    params = store.scenario(name)["params"]  # UserError naming the saved ones when it is missing
+    state = (params.get("ui") or {}).get("training") if isinstance(params, dict) else None
+    if not isinstance(state, dict):
+        raise UserError(f"--scenario {name!r}: has no Training study (open the scenario in the Training view, "
+                        "set it up and Save)")
+    return store, TrainingStudy.from_dict(state)
+
+
+LAYOUT_FLAGS = ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch", "zero", "recompute")
+
+
+def apply_scenario(args, ctx):
+    """Fill the flags not given from the scenario's Training study; (chip, model) to use.
+
+    The study's checks (engine.studies) apply to what results: a problem is one line naming the
+    scenario, as the Training view shows it at its field."""
+    from dataclasses import replace
+
+    from engine.layout import data_parallel
+
+    store, study = scenario_study(ctx, args.scenario)
+    changes: dict = {}
+    if args.model is not None:
+        changes.update(model_id=args.model, custom=None)
+    if args.chip is not None:
+        changes["chip_id"] = args.chip
+    if args.chips is not None:
+        changes.update(chips_source="count", num_chips=args.chips)
+    if args.tokens is not None:
+        changes["tokens_t"] = args.tokens / 1e12
+    for flag, key in (("seq_len", "seq_len"), ("global_batch", "global_batch")):
+        if getattr(args, flag) is not None:
+            changes[key] = getattr(args, flag)
+    if args.dtype is not None:
+        changes["dtype"] = "bf16" if args.dtype == "fp16" else args.dtype
+    if args.price is not None:
+        changes["price_per_chip_hour"] = args.price
+    if args.search or any(getattr(args, k) is not None for k in LAYOUT_FLAGS):
+        changes["layout_mode"] = "search"  # the flags say which layout (or search) to run
+    study = replace(study, **changes)
+    chips = {c.id: c for c in store.chips()}
+    models = {m.id: m for m in store.models()}
+    orders = store.orders()
+    if args.model is not None and args.model not in models:
+        raise UserError(f"--model: unknown model id {args.model!r} (see `fleetcast models list`)")
+    if args.chip is not None and args.chip not in chips:
+        raise UserError(f"--chip: unknown chip id {args.chip!r} (see `fleetcast chips list`)")
+    problems = study.problems(chips, models, orders)
+    if problems:
+        raise UserError(f"scenario {args.scenario!r}, Training study: " + " ".join(p.message for p in problems))
+    args.chip, args.chips = study.chip_id, study.chips_used(orders)
+    args.tokens = float(study.tokens_t) * 1e12
+    args.seq_len, args.global_batch = study.seq_len or None, study.global_batch or None
+    args.dtype = study.dtype
+    args.price = study.price()
+    for key, value in study.software_settings().items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if study.layout_mode == "fixed":
+        fixed, full = study.fixed_layout(), study.full_layout()
+        for key, value in fixed.items():
+            setattr(args, key, value)
+        args.dp = data_parallel(args.chips, fixed)
+        args.zero, args.recompute = int(full["zero"]), str(full["recompute"])
+    model = study.model(models)
+    args.model = model.id
+    return chips[study.chip_id], model
 
 
 def infeasible_detail(res) -> str:
@@ -91,6 +176,11 @@ def _figures(res, inputs) -> dict:
 def run(args, ctx) -> Output:
     from engine.training import TrainingInputs, estimate_run, evaluate_layout, search_layouts
 
+    study_chip_model = apply_scenario(args, ctx) if args.scenario else None
+    missing = [flag for flag, value in (("--model", args.model), ("--chip", args.chip), ("--chips", args.chips))
+               if value is None]
+    if missing and getattr(args, "usage_error", None) is not None:
+        args.usage_error(f"the following arguments are required: {', '.join(missing)} (or --scenario NAME)")
     if args.chips is None or args.chips <= 0:
         raise UserError(f"--chips: {args.chips} (must be a positive integer)")
     for name in ("tp", "pp", "vpp", "dp", "cp", "ep", "micro_batch", "global_batch", "seq_len", "top",
@@ -108,8 +198,8 @@ def run(args, ctx) -> Output:
         raise UserError(f"--price-per-chip-hour: {args.price:g} (must be 0 to 1,000,000 USD)")
     if args.tokens is not None and not (0 < args.tokens <= 1e18):  # also refuses nan and inf
         raise UserError(f"--tokens: {args.tokens:g} (must be a positive number of tokens, at most 1e18)")
-    chip, model = lookup(ctx, args.chip, args.model)
-    dtype = "bf16" if args.dtype == "fp16" else args.dtype
+    chip, model = study_chip_model or lookup(ctx, args.chip, args.model)
+    dtype = "bf16" if args.dtype in ("fp16", None) else args.dtype
     inputs = TrainingInputs(
         model=model, chip=chip, num_chips=args.chips, seq_len=args.seq_len, global_batch_seqs=args.global_batch,
         dtype=dtype, tp=args.tp, pp=args.pp, vpp=args.vpp, dp=args.dp, cp=args.cp, ep=args.ep,

@@ -25,8 +25,10 @@ from PySide6.QtWidgets import (
 
 from engine.errors import UserError, ValidationError
 from engine.forecast import (CURVE_KINDS, ForecastInputs, ForecastResult, ForecastScenario, default_scenario,
-                             scenario_from_dict, scenario_to_dict, validate_scenario)
+                             scenario_to_dict)
+from engine.fleet import add_months
 from engine.forecast_demand import GROWTH_MODELS
+from engine.studies_forecast import ForecastStudy, forecast_job_table, forecast_key_figures, forecast_monthly_table
 from gui.commands import follow_stack
 from gui.panels.forecast_charts import ForecastCharts
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
@@ -295,7 +297,8 @@ class ForecastPanel(QWidget):
     def tables(self) -> dict[str, tuple[list[str], list[list]]]:
         if self.result is None:
             return {}
-        return {"monthly": self.view.monthly_rows(), "jobs": self.view.job_rows(),
+        table = forecast_monthly_table(self.result, self._chip_names)  # the table `fleetcast forecast` prints
+        return {"monthly": (table.headers(), table.rows()), "jobs": forecast_job_table(self.result, self._chip_names),
                 "key_figures": self.key_figure_rows()}
 
     def compute_now(self) -> None:
@@ -327,22 +330,22 @@ class ForecastPanel(QWidget):
                 return r.months[i]
         sc = self.scenario()
         k = min(24, sc.months - 1)
-        y, m = divmod(sc.start.month - 1 + k, 12)
-        return dt.date(sc.start.year + y, m + 1, 1)
+        return add_months(sc.start, k)
 
     def scenario_state(self) -> dict:
-        return scenario_to_dict(self.scenario())
+        return ForecastStudy(self.scenario()).to_dict()
 
     def apply_scenario_state(self, state: dict) -> None:
-        """Show a saved scenario's inputs (a `scenario_to_dict` dict; "ui" and unknown keys ignored)."""
-        known = set(scenario_to_dict(ForecastScenario()))
-        params = {k: v for k, v in (state or {}).items() if k in known}
+        """Show a saved scenario's inputs (its ForecastStudy; "ui" and unknown keys ignored)."""
         try:
-            scenario = scenario_from_dict(params)
+            study = ForecastStudy.from_dict(state)
         except ValidationError as exc:
             self.banner.show_error(f"This scenario has values the forecast can't use: {exc}")
             return
-        self._load(scenario)
+        except UserError as exc:  # saved by a newer Fleetcast
+            self.banner.show_error(str(exc))
+            return
+        self._load(study.scenario)
         self.schedule()
 
     def shutdown(self) -> None:
@@ -530,17 +533,21 @@ class ForecastPanel(QWidget):
         problems = [f"Demand points: {e}" for e in self.points_editor.errors()]
         problems += [f"Training jobs: {e}" for e in self.jobs_editor.errors()]
         problems += [f"Cut-offs: {e}" for e in self.policy_editor.errors()]
-        problems += validate_scenario(sc)
-        fields = {**self.unc_editor.fields(), "demand.growth": (self.growth_spin, self.growth_p10, self.growth_p50,
-                                                                      self.growth_p90), "demand.peak": (self.peak_spin,),
-                  "demand.ttft": (self.ttft_spin,), "demand.tpot": (self.tpot_spin,),
-                  "demand.input": (self.input_tokens_spin,), "demand.output": (self.output_tokens_spin,),
-                  "months": (self.months_spin,), "trials": (self.trials_spin,)}
+        study_problems = ForecastStudy(sc).problems()  # the checks and their words live in the engine
+        problems += [p.message for p in study_problems]
+        unc = self.unc_editor.fields()
+        fields = {"uncertainty.fraction": unc["fraction"], "uncertainty.delay": unc["delay"],
+                  "growth": (self.growth_spin, self.growth_p10, self.growth_p50, self.growth_p90),
+                  "growth_model": (self.growth_model,), "sigma_floor": (self.sigma_floor_spin,),
+                  "ceiling": (self.ceiling_spin,), "curve": (self.curve_kind,), "peak": (self.peak_spin,),
+                  "scale": (self.scale_spin,), "mix_sigma": (self.mix_sigma_spin,),
+                  "throughput_sigma": (self.throughput_sigma_spin,), "ttft": (self.ttft_spin,),
+                  "tpot": (self.tpot_spin,), "input": (self.input_tokens_spin,), "output": (self.output_tokens_spin,),
+                  "months": (self.months_spin,), "trials": (self.trials_spin,), "seed": (self.seed_spin,),
+                  **{f"share.{chip}": (spin,) for chip, spin in self._share_spins.items()}}
         flagged = set()
-        for problem in problems:
-            for prefix, widgets in fields.items():
-                if prefix in problem.split(":")[0]:
-                    flagged.update(widgets)
+        for problem in study_problems:
+            flagged.update(fields.get(problem.field, ()))
         for widgets in fields.values():
             for w in widgets:
                 w.setStyleSheet("border: 1px solid #c0392b;" if w in flagged else "")
@@ -646,5 +653,6 @@ class ForecastPanel(QWidget):
         self.result_ready.emit(r)
 
     def key_figure_rows(self) -> tuple[list[str], list[list]]:
-        return ["Figure", "Value"], [[label, value] for label, value in key_figures(self.result, self._chip_names)]
+        return ["Figure", "Value"], [[label, value] for label, value in
+                                     forecast_key_figures(self.result, self._chip_names)]
 

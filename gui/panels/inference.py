@@ -8,159 +8,30 @@ progress bar and Cancel, the latest request winning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+    QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
     QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from engine.errors import Cancelled, UserError
-from engine.inference import SERVE_DTYPES, ServingInputs, evaluate_serving, serving_curve, slo_capacity
-from gui import export as export_mod
-from gui.panels.base import (
-    AnalysisPanel,
-    DEFAULT_COMPARE_CHIPS, ChipSetButton, FigureTiles, chip_label, combo, dspin, fmt,
-    fmt_big,
-    notes_label, section, select_data, short_chip_label, spin,
+from engine.errors import UserError
+from engine.studies_serving import (  # noqa: F401  (ServingRequest, run_chip_comparison: re-exported for tests)
+    ChipComparison, ServingRequest, comparison_table, ep_choices, run_chip_comparison, serving_key_figures,
+    serving_request, ttft_histogram,
 )
-from engine.studies import ServingStudy, chips_for_demand, demand_per_day
+from gui import export as export_mod
 from gui import style
+from gui.panels.base import AnalysisPanel, FigureTiles, fmt, fmt_big, notes_label, short_chip_label
+from gui.panels.chart_grid import ChartGrid
+from gui.panels.inference_form import DEFAULTS, ENGINES, TP_CHOICES, InferenceForm  # noqa: F401
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
 
-ENGINES = (("vLLM (default)", ""), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
-           ("vLLM-Ascend", "vllm-ascend"), ("MindIE", "mindie"), ("TGI", "tgi"),
-           ("Generic / unstated (eager)", "generic"))
-TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
-CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
-DEFAULTS = ServingStudy().to_dict()  # the saved state is a ServingStudy (engine.studies)
 
-
-@dataclass(frozen=True)
-class ServingRequest:
-    """Everything one capacity evaluation needs (immutable: it goes to a worker)."""
-
-    model: object
-    chip: object
-    input_len: float
-    output_len: float
-    ttft_ms: float | None
-    tpot_ms: float | None
-    weight_dtype: str
-    kv_dtype: str
-    tp: int | None
-    ep: int | None
-    engine: str
-    prefix_cache_hit: float
-    demand: float
-
-    def capacity(self, chip=None, *, fixed_layout: bool = True):
-        return slo_capacity(self.model, chip or self.chip, input_len=self.input_len, output_len=self.output_len,
-                            ttft_ms=self.ttft_ms, tpot_ms=self.tpot_ms, weight_dtype=self.weight_dtype,
-                            kv_dtype=self.kv_dtype, tp=self.tp if fixed_layout else None,
-                            ep=self.ep if fixed_layout else None, engine=self.engine,
-                            prefix_cache_hit=self.prefix_cache_hit)
-
-    def chips_for_demand(self, cap) -> int | None:
-        return chips_for_demand(cap, self.demand)  # the rule lives in engine.studies
-
-
-@dataclass(frozen=True)
-class ChipComparison:
-    key: tuple
-    rows: tuple        # dict per chip: chip_id, name, tp, ep, capacity (CapacityResult or None), chips, error
-    batches: np.ndarray
-    tpot_ms: np.ndarray            # (chips, batches), NaN where the batch does not fit
-    ttft_ms: np.ndarray
-    tokens_per_s_per_chip: np.ndarray
-    load: object = None            # engine.serving.capacity.LoadAnalysis of the chosen chip (or None)
-    load_error: str = ""
-
-
-def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarray):
-    """The same curve for an expert-parallel replica (serving_curve takes TP only): one closed-loop
-    evaluation per running batch, NaN beyond the KV cache."""
-    tpot = np.full(len(batches), np.nan)
-    ttft = np.full(len(batches), np.nan)
-    tokens = np.full(len(batches), np.nan)
-    for k, b in enumerate(batches):
-        res = evaluate_serving(ServingInputs(
-            model=request.model, chip=chip, input_len=request.input_len, output_len=request.output_len,
-            tp=int(tp), ep=int(ep), scenario="concurrency", concurrency=int(b), weight_dtype=request.weight_dtype,
-            kv_dtype=request.kv_dtype, engine=request.engine, simulate=False))
-        if not res.feasible or b > res.max_concurrency:
-            break
-        tpot[k], ttft[k], tokens[k] = res.tpot_ms, res.ttft_ms, res.output_tokens_per_s_per_chip
-    return tpot, ttft, tokens
-
-
-def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), *, progress=None,
-                        should_stop=None) -> ChipComparison:
-    """Best layout, SLO capacity, chips needed and the throughput-latency curve per chip type."""
-    batches = np.array(CURVE_BATCHES)
-    n = len(chips)
-    tpot = np.full((n, len(batches)), np.nan)
-    ttft = np.full((n, len(batches)), np.nan)
-    tokens = np.full((n, len(batches)), np.nan)
-    rows = []
-    for i, chip in enumerate(chips):
-        if should_stop is not None and should_stop():
-            raise Cancelled("chip comparison cancelled")
-        row = {"chip_id": chip.id, "name": short_chip_label(chip), "tp": None, "ep": None, "capacity": None,
-               "chips": None, "error": ""}
-        try:
-            cap = request.capacity(chip, fixed_layout=False)
-            row.update(capacity=cap, tp=cap.tp, ep=cap.ep, chips=request.chips_for_demand(cap))
-            if not cap.feasible:
-                row["error"] = cap.reason
-            if cap.ep > 1:
-                tpot[i], ttft[i], tokens[i] = _ep_curve(request, chip, cap.tp, cap.ep, batches)
-            else:
-                curve = serving_curve(request.model, [chip], [cap.tp], batches, input_len=request.input_len,
-                                      output_len=request.output_len, weight_dtype=request.weight_dtype,
-                                      kv_dtype=request.kv_dtype, engine=request.engine)
-                tpot[i] = curve.tpot_ms[0, 0]
-                ttft[i] = curve.ttft_ms[0, 0]
-                tokens[i] = curve.output_tokens_per_s_per_chip[0, 0]
-        except UserError as exc:
-            row["error"] = str(exc)
-        rows.append(row)
-        if progress is not None:
-            progress((i + 1) / max(n, 1), f"Compared {short_chip_label(chip)}")
-    load, load_error = _load_analysis(request, should_stop)
-    return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
-                          tokens_per_s_per_chip=tokens, load=load, load_error=load_error)
-
-
-MAX_LOAD_BATCH = 512  # replicas that run more sequences take too long to simulate interactively
-
-
-def _load_analysis(request: ServingRequest, should_stop=None):
-    """The chosen chip under Poisson load (engine.serving.capacity.load_analysis), or why not."""
-    from engine.serving.capacity import load_analysis
-
-    try:
-        cap = request.capacity()
-        if not cap.feasible and cap.max_concurrency < 1:
-            return None, cap.reason
-        if cap.batch > MAX_LOAD_BATCH:
-            return None, (f"not simulated: a running batch of {cap.batch:,.0f} sequences per replica is beyond "
-                          f"the {MAX_LOAD_BATCH} simulated interactively")
-        analysis = load_analysis(request.model, request.chip, input_len=request.input_len,
-                                 output_len=request.output_len, tp=cap.tp, ep=cap.ep, ttft_ms=request.ttft_ms,
-                                 tpot_ms=request.tpot_ms, weight_dtype=request.weight_dtype,
-                                 kv_dtype=request.kv_dtype, engine=request.engine, should_stop=should_stop)
-        return analysis, ""
-    except UserError as exc:
-        return None, str(exc)
-
-
-class InferencePanel(AnalysisPanel):
+class InferencePanel(InferenceForm, AnalysisPanel):
     analysis_finished = Signal()
     DEBOUNCE_MS = 50  # one capacity search costs tens of ms: let typing settle first
 
@@ -196,7 +67,7 @@ class InferencePanel(AnalysisPanel):
         self.run_bar.run_clicked.connect(lambda: self.start_comparison(force=True))
         self.run_bar.cancel_clicked.connect(self.cancel_comparison)
 
-        self.curve_chart = PlotPanel("Throughput vs latency (best layout per chip)", x_label="Time per output token",
+        self.curve_chart = PlotPanel("Throughput vs latency (best layout)", x_label="Time per output token",
                                      x_unit="ms", y_label="Output throughput", y_unit="tokens/s per chip")
         self.ttft_chart = PlotPanel("Time to first token vs running batch", x_label="Running batch",
                                     x_unit="sequences per replica", y_label="TTFT", y_unit="ms")
@@ -244,23 +115,12 @@ class InferencePanel(AnalysisPanel):
         tb.addLayout(head)
         tb.addWidget(self.table, 1)
 
-        grid = QGridLayout()
-        grid.setSpacing(8)
-        grid.addWidget(self.curve_chart, 0, 0)
-        grid.addWidget(self.ttft_chart, 0, 1)
-        grid.addWidget(self.chips_chart, 1, 0)
-        grid.addWidget(table_box, 1, 1)
-        compare_tab = QWidget()
-        compare_tab.setLayout(grid)
-        load_tab = QWidget()
-        load_grid = QGridLayout(load_tab)
-        load_grid.setSpacing(8)
-        # two rows of charts, as on the comparison page, so this page never raises the window's
-        # minimum height above a 720-pixel laptop screen; the note sits beside the KV chart
-        load_grid.addWidget(self.load_chart, 0, 0)
-        load_grid.addWidget(self.ttft_hist_chart, 0, 1)
-        load_grid.addWidget(self.kv_chart, 1, 0)
-        load_grid.addWidget(self.load_note, 1, 1)
+        # two rows of two each; where the screen is too short, a tab per row (ChartGrid)
+        compare_tab = ChartGrid([("Throughput and latency", [self.curve_chart, self.ttft_chart]),
+                                 ("Chips needed", [self.chips_chart, table_box])])
+        load_tab = ChartGrid([("Latency vs load", [self.load_chart, self.ttft_hist_chart]),
+                              ("KV cache use", [self.kv_chart, self.load_note])])
+        self.chart_grids = (compare_tab, load_tab)
         self.chart_tabs = QTabWidget()
         self.chart_tabs.setDocumentMode(True)
         self.chart_tabs.addTab(compare_tab, "Chip comparison")
@@ -269,121 +129,17 @@ class InferencePanel(AnalysisPanel):
         self._layout_panel(form, [self.tiles, self.notes, self.run_bar], self.chart_tabs)
         self.apply_scenario_state({})
 
-    # ---- form --------------------------------------------------------------------------------
-    def _build_form(self) -> QWidget:
-        e = self.errors
-        page = QWidget()
-        column = QVBoxLayout(page)
-        column.setContentsMargins(4, 0, 8, 0)
-        column.addWidget(section("Model and chip"))
-        form = QFormLayout()
-        self.model_combo = combo([(m.name, m.id) for m in sorted(self._models.values(), key=lambda m: m.name)])
-        e.add_row(form, "model", "Model", self.model_combo, "The model to serve (presets from the store)")
-        self.chip_combo = combo([(chip_label(c), c.id) for c in self._chips.values()])
-        e.add_row(form, "chip", "Chip", self.chip_combo, "Chip type of the serving replicas")
-        self.engine_combo = combo(list(ENGINES))
-        e.add_row(form, "engine", "Serving engine", self.engine_combo,
-                  "Engine family whose calibration applies (overheads, bandwidth efficiency)")
-        column.addLayout(form)
-
-        column.addWidget(section("Layout and precision"))
-        form = QFormLayout()
-        self.tp_combo = combo([("Best under the targets", None)] + [(f"{t} ways", t) for t in TP_CHOICES])
-        e.add_row(form, "tp", "Tensor parallel TP", self.tp_combo,
-                  "Chips per replica splitting each layer; 'best' searches TP (and EP for MoE)")
-        self.ep_combo = combo([("Best / none", None)])
-        e.add_row(form, "ep", "Expert parallel EP", self.ep_combo, "Experts split across chips (MoE models)")
-        self.weight_combo = combo([(d.upper(), d) for d in SERVE_DTYPES])
-        e.add_row(form, "weight_dtype", "Weights", self.weight_combo, "Weight precision (fp8/int8 run W8A8 GEMMs)")
-        self.kv_combo = combo([(d.upper(), d) for d in SERVE_DTYPES if d != "int4"])
-        e.add_row(form, "kv_dtype", "KV cache", self.kv_combo, "KV-cache precision")
-        column.addLayout(form)
-
-        column.addWidget(section("Workload and targets"))
-        form = QFormLayout()
-        self.input_spin = spin(1, 1_000_000, 1024, " tokens", step=128)
-        e.add_row(form, "input_len", "Input length", self.input_spin, "Prompt tokens per request")
-        self.output_spin = spin(1, 1_000_000, 256, " tokens", step=64)
-        e.add_row(form, "output_len", "Output length", self.output_spin, "Generated tokens per request")
-        self.ttft_spin = dspin(0.0, 600_000.0, 2000.0, 0, " ms", special="no target", step=100.0)
-        e.add_row(form, "ttft_ms", "TTFT target", self.ttft_spin, "Time-to-first-token target (0 = none)")
-        self.tpot_spin = dspin(0.0, 10_000.0, 50.0, 1, " ms", special="no target", step=5.0)
-        e.add_row(form, "tpot_ms", "TPOT target", self.tpot_spin, "Time-per-output-token target (0 = none)")
-        self.prefix_spin = dspin(0.0, 95.0, 0.0, 0, " %", step=5.0)
-        e.add_row(form, "prefix", "Prefix-cache hits", self.prefix_spin,
-                  "Share of prompt tokens already cached (shared system prompts): they skip prefill")
-        self.demand_spin = dspin(0.0, 1e12, 1_000_000.0, 0, " tokens/s", step=100_000.0)
-        e.add_row(form, "demand", "Peak demand", self.demand_spin,
-                  "Output tokens per second to serve at peak (the Forecast counts tokens per day)")
-        self.demand_hint = QLabel("")
-        self.demand_hint.setWordWrap(True)
-        self.demand_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
-        form.addRow(self.demand_hint)
-        self.demand_spin.valueChanged.connect(self._show_demand_per_day)
-        column.addLayout(form)
-
-        column.addWidget(section("Comparison"))
-        self.compare_button = ChipSetButton()
-        self.compare_button.setToolTip("Chip types drawn in the curves and the chips-needed chart")
-        column.addWidget(self.compare_button)
-        column.addStretch(1)
-
-        for w in (self.input_spin, self.output_spin, self.ttft_spin, self.tpot_spin, self.prefix_spin,
-                  self.demand_spin):
-            w.valueChanged.connect(self.schedule)
-        for w in (self.chip_combo, self.engine_combo, self.tp_combo, self.ep_combo, self.weight_combo,
-                  self.kv_combo):
-            w.currentIndexChanged.connect(self.schedule)
-        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
-        self.compare_button.changed.connect(self.schedule)
-        return page
-
-    def _on_model_changed(self, *_):
-        self._fill_ep_choices()
-        self.schedule()
-
-    def _fill_ep_choices(self, wanted=None) -> None:
-        model = self._models.get(self.model_combo.currentData())
-        current = self.ep_combo.currentData() if wanted is None else wanted
-        self.ep_combo.blockSignals(True)
-        self.ep_combo.clear()
-        if model is not None and model.is_moe:
-            self.ep_combo.addItem("Best under the targets", None)
-            for e in (1, 2, 4, 8, 16, 32, 64, 128, 256):
-                if e <= model.moe_experts and model.moe_experts % e == 0:
-                    self.ep_combo.addItem(f"{e} ways", e)
-            self.ep_combo.setEnabled(True)
-        else:
-            self.ep_combo.addItem("– (dense model)", None)
-            self.ep_combo.setEnabled(False)
-        select_data(self.ep_combo, current)
-        self.ep_combo.blockSignals(False)
-
     # ---- inputs ------------------------------------------------------------------------------
     def read_request(self) -> ServingRequest | None:
+        """The request of the form's study, or None after showing each problem at its field (the
+        checks live once, in engine.studies)."""
         e = self.errors
         e.clear()
-        model = self._models.get(self.model_combo.currentData())
-        chip = self._chips.get(self.chip_combo.currentData())
-        if model is None:
-            e.set("model", "Pick a model preset (the store has none).")
-            return None
-        if chip is None:
-            e.set("chip", "Pick a chip (the catalog is empty: add chips in the Fleet view).")
-            return None
-        tp = self.tp_combo.currentData()
-        ep = self.ep_combo.currentData() if model.is_moe else None
-        wdt, kdt = self.weight_combo.currentData(), self.kv_combo.currentData()
-        problems = ServingStudy.from_dict(self.scenario_state()).problems(self._chips, self._models)
-        for problem in problems:  # the checks live once, in engine.studies
+        study = self.current_study()
+        problems = study.problems(self._chips, self._models)
+        for problem in problems:
             e.set(problem.field if problem.field in e._labels else "chip", problem.message)
-        if problems:
-            return None
-        return ServingRequest(model=model, chip=chip, input_len=float(self.input_spin.value()),
-                              output_len=float(self.output_spin.value()), ttft_ms=self.ttft_spin.value() or None,
-                              tpot_ms=self.tpot_spin.value() or None, weight_dtype=wdt, kv_dtype=kdt, tp=tp, ep=ep,
-                              engine=self.engine_combo.currentData(),
-                              prefix_cache_hit=self.prefix_spin.value() / 100.0, demand=self.demand_spin.value())
+        return None if problems else serving_request(study, self._chips, self._models)
 
     def _comparison_key(self, req: ServingRequest) -> tuple:
         return (req.model, req.input_len, req.output_len, req.ttft_ms, req.tpot_ms, req.weight_dtype,
@@ -577,12 +333,6 @@ class InferencePanel(AnalysisPanel):
     # EP, max concurrency, limiting, why: in the row tooltip and the CSV, not as columns.
     TABLE_HIDDEN_COLUMNS = (2, 6, 8, 9)
 
-    def _show_demand_per_day(self, *_) -> None:
-        per_s = self.demand_spin.value()
-        self.demand_hint.setText(
-            f"Output tokens at peak: {fmt_big(per_s)} per s = {fmt_big(demand_per_day(per_s))} per day "
-            "(the Forecast's unit)" if per_s > 0 else "No demand: chips needed is not computed.")
-
     def _draw_load(self) -> None:
         c = self.comparison
         a = c.load if c is not None else None
@@ -597,12 +347,9 @@ class InferencePanel(AnalysisPanel):
         self.load_chart.set_series("TTFT p90", rate, cv.ttft_ms_p90)
         self.load_chart.set_series("TTFT p99", rate, cv.ttft_ms_p99)
         self.load_chart.set_series("TPOT p90", rate, cv.tpot_ms_p90)
-        ttft = a.chosen.sim.ttft_s[np.isfinite(a.chosen.sim.ttft_s)] * 1e3
-        if ttft.size:
-            counts, edges = np.histogram(ttft, bins=min(30, max(5, ttft.size // 10)))
-            share = 100.0 * counts / max(ttft.size, 1)
-            width = float(edges[1] - edges[0]) if len(edges) > 1 else 1.0
-            self.ttft_hist_chart.set_bars("Requests", 0.5 * (edges[:-1] + edges[1:]), share, width=0.9 * width)
+        centres, share, width = ttft_histogram(a.chosen.sim.ttft_s)
+        if centres.size:
+            self.ttft_hist_chart.set_bars("Requests", centres, share, width=0.9 * width)
         kv_t, kv_u = a.chosen.sim.kv_time_s, a.chosen.sim.kv_used_frac
         self.kv_chart.set_series("KV used", kv_t, 100.0 * kv_u, symbol=None)
         out = a.chosen.output_tokens_per_s_per_chip
@@ -617,23 +364,7 @@ class InferencePanel(AnalysisPanel):
             + (f" ({a.note})" if a.note else ""))
 
     def comparison_table(self) -> tuple[list[str], list[list]]:
-        headers = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
-                   "TPOT (ms)", "Max concurrency (sequences per replica)", "Chips needed (chips)", "Limiting",
-                   "Why"]
-        rows = []
-        c = self.comparison
-        if c is None:
-            return headers, rows
-        for r in c.rows:
-            cap = r["capacity"]
-            if cap is None:
-                rows.append([r["name"], None, None, None, None, None, None, None, "error", r["error"]])
-                continue
-            ok = cap.feasible
-            rows.append([r["name"], cap.tp, cap.ep, cap.output_tokens_per_s_per_chip if ok else None,
-                         cap.ttft_ms if ok else None, cap.tpot_ms if ok else None, cap.max_concurrency,
-                         r["chips"], cap.limiting, cap.explanation if ok else cap.reason])
-        return headers, rows
+        return comparison_table(self.comparison)
 
     def export_table_csv(self, path) -> None:
         headers, rows = self.comparison_table()
@@ -683,22 +414,7 @@ class InferencePanel(AnalysisPanel):
         return out
 
     def figure_rows(self) -> list[list]:
-        req, cap = self.request, self.capacity
-        if req is None or cap is None:
-            return []
-        rows = [["Model", req.model.name, ""], ["Chip", short_chip_label(req.chip), ""], ["Input length", req.input_len, "tokens"],
-                ["Output length", req.output_len, "tokens"], ["TTFT target", req.ttft_ms, "ms"],
-                ["TPOT target", req.tpot_ms, "ms"], ["Weights", req.weight_dtype, ""], ["KV cache", req.kv_dtype, ""],
-                ["TP", cap.tp, "ways"], ["EP", cap.ep, "ways"], ["Chips per replica", cap.chips_per_replica, "chips"],
-                ["Targets met", cap.feasible, ""], ["Max concurrency", cap.max_concurrency, "sequences per replica"],
-                ["Weights per chip", cap.weights_gb_per_chip, "GB"], ["KV per sequence", cap.kv_gb_per_sequence, "GB"],
-                ["Limiting", cap.limiting, ""]]
-        if cap.feasible:
-            rows += [["Throughput at SLO", cap.output_tokens_per_s_per_chip, "tokens/s per chip"],
-                     ["Batch at SLO", cap.batch, "sequences per replica"], ["TTFT", cap.ttft_ms, "ms"],
-                     ["TPOT", cap.tpot_ms, "ms"], ["Peak demand", req.demand, "tokens/s"],
-                     ["Chips needed", self.chips_for_demand, "chips"]]
-        return rows
+        return serving_key_figures(self.request, self.capacity, self.chips_for_demand)
 
     def compute_now(self) -> None:
         self.timer.stop()
@@ -715,49 +431,6 @@ class InferencePanel(AnalysisPanel):
         if self.comparison is None or self.comparison.key != key:
             chips = tuple(self._chips[i] for i in self._compare_ids(req))
             self._on_comparison(run_chip_comparison(req, chips, key))
-
-    def scenario_state(self) -> dict:
-        return {
-            "model_id": self.model_combo.currentData(), "chip_id": self.chip_combo.currentData(),
-            "tp": self.tp_combo.currentData(), "ep": self.ep_combo.currentData(),
-            "weight_dtype": self.weight_combo.currentData(), "kv_dtype": self.kv_combo.currentData(),
-            "engine": self.engine_combo.currentData(), "input_len": self.input_spin.value(),
-            "output_len": self.output_spin.value(), "ttft_ms": self.ttft_spin.value(),
-            "tpot_ms": self.tpot_spin.value(), "prefix_cache_pct": self.prefix_spin.value(),
-            "demand_tokens_per_s": self.demand_spin.value(), "compare_chips": self.compare_button.selected(),
-            "version": DEFAULTS["version"],
-        }
-
-    def apply_scenario_state(self, state: dict) -> None:
-        try:
-            s = ServingStudy.from_dict(state).to_dict()
-        except UserError as exc:  # saved by a newer Fleetcast: show the defaults and say why
-            self.banner.show_error(str(exc))
-            s = dict(DEFAULTS)
-        self._loading = True
-        try:
-            if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
-                self.model_combo.setCurrentIndex(0)
-            self._fill_ep_choices(s["ep"])
-            if not select_data(self.chip_combo, s["chip_id"]) and self.chip_combo.count():
-                self.chip_combo.setCurrentIndex(0)
-            select_data(self.tp_combo, s["tp"])
-            select_data(self.weight_combo, s["weight_dtype"])
-            select_data(self.kv_combo, s["kv_dtype"])
-            select_data(self.engine_combo, s["engine"])
-            self.input_spin.setValue(int(s["input_len"]))
-            self.output_spin.setValue(int(s["output_len"]))
-            self.ttft_spin.setValue(float(s["ttft_ms"] or 0.0))
-            self.tpot_spin.setValue(float(s["tpot_ms"] or 0.0))
-            self.prefix_spin.setValue(float(s["prefix_cache_pct"] or 0.0))
-            self.demand_spin.setValue(float(s["demand_tokens_per_s"] or 0.0))
-            compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
-            self.compare_button.set_chips(self._chips.values(), compare or
-                                          [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])
-        finally:
-            self._loading = False
-        self._show_demand_per_day()
-        self.schedule()
 
     def shutdown(self) -> None:
         super().shutdown()

@@ -11,10 +11,8 @@ orders" writes the plan into the Fleet as assumption orders, one undoable step.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
 from typing import Callable
 
-import numpy as np
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
@@ -24,7 +22,11 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError
-from engine.forecast import default_scenario, scenario_from_dict
+from engine.studies import chip_name
+from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
+    CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
+    plan_order_table, scenario_of,
+)
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
 from gui.panels.forecast_editors import _int_spin, _spin
@@ -32,41 +34,7 @@ from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
 from gui.workers import LatestRunner
 
-CAND_HEADERS = ("Use", "Chip", "Price (USD)", "Lead time (months)", "Most per quarter (chips)")
-
-
-@dataclass(frozen=True)
-class PlanJob:
-    orders: tuple
-    chips: dict
-    models: dict
-    scenario: object
-    request: object
-    cached: tuple | None  # (key, inputs, training rates)
-
-
-def compute_plan(job: PlanJob, *, progress=None, should_stop=None):
-    """Inputs (or the cached ones), then the plan. Runs in a worker: no Qt, no store."""
-    from engine.commands.plan import plan_inputs, training_rates
-    from engine.forecast_plan import solve_plan
-
-    report = progress or (lambda f, m="": None)
-    key = _inputs_key(job)
-    if job.cached is not None and job.cached[0] == key:
-        inputs, rates = replace(job.cached[1], scenario=job.scenario), job.cached[2]
-    else:
-        report(0.05, "Serving and training throughput of each candidate…")
-        inputs = plan_inputs(list(job.orders), job.chips, job.models, job.scenario, job.request.candidates)
-        rates = training_rates(job.models, job.chips, job.scenario, job.request.candidates)
-    report(0.6, "Solving over the Monte Carlo trials…")
-    result = solve_plan(inputs, job.request, training_tokens_per_s=rates)
-    return result, (key, inputs, rates)
-
-
-def _inputs_key(job: PlanJob) -> tuple:
-    from gui.panels.forecast_common import throughput_key
-
-    return (throughput_key(job.scenario), tuple(c.chip_id for c in job.request.candidates), job.orders)
+CAND_HEADERS = ("Use", "Chip", "Price\n(USD)", "Lead time\n(months)", "Most per\nquarter (chips)")
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -86,6 +54,7 @@ class PlanPanel(QWidget):
         self.scenario_provider: Callable[[], dict] | None = None  # the app's current scenario params
         self.result = None
         self.scenario = None
+        self.planned_candidates: tuple = ()  # the candidates the shown plan was solved with
         self._cache = None
         self.runner = LatestRunner(self)
         self.runner.finished.connect(self._on_finished)
@@ -99,7 +68,7 @@ class PlanPanel(QWidget):
         split.addWidget(self._build_results())
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
-        split.setSizes([430, 1070])
+        split.setSizes([380, 1120])  # the form's table fits; the results get the rest
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.banner)
@@ -109,10 +78,13 @@ class PlanPanel(QWidget):
     # ---- form ----------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:
         self.cand_table = QTableWidget(0, len(CAND_HEADERS))
-        self.cand_table.setHorizontalHeaderLabels(list(CAND_HEADERS))
+        # Titles on two lines: one-line titles made the table scroll sideways at 1280x720.
+        self.cand_table.setHorizontalHeaderLabels([h.replace("Most per quarter", "Most per\nquarter")
+                                                   .replace(" (", "\n(") for h in CAND_HEADERS])
         self.cand_table.verticalHeader().setVisible(False)
         self.cand_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.cand_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.cand_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.cand_table.setToolTip("Chips the plan may buy. Double-click a number to edit; a most-per-quarter "
                                    "of 0 keeps a chip out of the plan but in the cost comparison")
         self.cand_table.setMinimumHeight(150)
@@ -130,6 +102,7 @@ class PlanPanel(QWidget):
         self.until_edit.setDisplayFormat("yyyy-MM")
         self.until_edit.setToolTip("Last month the target must hold")
         self.budget = _spin(0, 1e6, 0, decimals=2, step=1, suffix=" B USD", tip="Most the plan may cost; 0 = no limit")
+        self.budget.setSpecialValueText("no limit")
         self.samples = _int_spin(40, 1000, 200, step=20, suffix=" trials",
                                  tip="Monte Carlo trials the plan is fitted on (it is then checked on 2,000 fresh)")
         self.run_button = QPushButton("Find the cheapest plan")
@@ -177,6 +150,7 @@ class PlanPanel(QWidget):
         scroll.setWidget(column)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(360)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         return scroll
 
     def _build_results(self) -> QWidget:
@@ -185,9 +159,9 @@ class PlanPanel(QWidget):
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
                                          "border-radius: 4px; padding: 6px; }")
-        self.capacity_chart = PlotPanel("Serving capacity with the plan vs peak demand", y_label="Capacity",
+        self.capacity_chart = PlotPanel("Capacity with the plan vs peak demand", y_label="Capacity",
                                         y_unit="chips", time_axis=True)
-        self.prob_chart = PlotPanel("P(meet demand) with and without the plan (fresh trials)", y_label="Probability",
+        self.prob_chart = PlotPanel("P(meet demand), fresh trials", y_label="Probability",
                                     y_unit="%", time_axis=True)
         self.served_cost_chart = GroupedBarPanel("Capital cost per million served tokens (input + output)",
                                                  y_label="Cost", y_unit="USD")
@@ -201,6 +175,9 @@ class PlanPanel(QWidget):
             t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
             t.verticalHeader().setVisible(False)
             t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            t.setWordWrap(True)
+        # never scrolled sideways: short chip names, months as YYYY-MM, two-line headers
+        self.orders_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         plan_page = QWidget()
         grid = QHBoxLayout(plan_page)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -245,7 +222,7 @@ class PlanPanel(QWidget):
             use.setCheckState(Qt.CheckState.Checked)
             use.setToolTip(c.note)
             self.cand_table.setItem(r, 0, use)
-            name = QTableWidgetItem(chips[c.chip_id].name)
+            name = QTableWidgetItem(chip_name(chips[c.chip_id]))
             name.setFlags(Qt.ItemFlag.ItemIsEnabled)
             name.setToolTip(f"{c.chip_id} ({c.vendor}): {c.note}")
             self.cand_table.setItem(r, 1, name)
@@ -254,29 +231,48 @@ class PlanPanel(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.cand_table.setItem(r, col, item)
 
-    def candidates(self) -> tuple[list, list[str]]:
-        """(candidates, problems) from the table; every bad cell named."""
-        out, problems = [], []
+    def _candidate_edits(self) -> dict:
+        """What the table changes from the default candidates: {chip_id: {"use": False, field: value}}
+        (a cell that is not a number is kept as typed, for the study to name)."""
+        edits: dict = {}
         for r, c in enumerate(self._candidates):
+            edit: dict = {}
             if self.cand_table.item(r, 0).checkState() != Qt.CheckState.Checked:
-                continue
-            values = []
-            for col, what, low in ((2, "price", 1e-9), (3, "lead time", 0), (4, "most per quarter", 0)):
+                edit["use"] = False
+            for col, (key, *_rest) in zip((2, 3, 4), CANDIDATE_FIELDS):
                 text = self.cand_table.item(r, col).text().replace(",", "").strip()
                 try:
-                    v = float(text)
-                    if not np.isfinite(v) or v < low:
-                        raise ValueError
+                    value: object = float(text)
                 except ValueError:
-                    problems.append(f"{c.chip_id} {what}: {text!r} (must be a number >= {low:g})")
-                    v = None
-                values.append(v)
-            if None not in values:
-                out.append(replace(c, unit_price_usd=values[0], lead_time_months=int(values[1]),
-                                   max_per_quarter=values[2]))
-        if not out and not problems:
-            problems.append("no candidate ticked")
-        return out, problems
+                    value = text
+                if value != getattr(c, key):
+                    edit[key] = value
+            if edit:
+                edits[c.chip_id] = edit
+        return edits
+
+    def _show_candidates(self, edits) -> None:
+        for r, c in enumerate(self._candidates):
+            edit = edits.get(c.chip_id, {})
+            self.cand_table.item(r, 0).setCheckState(Qt.CheckState.Unchecked if edit.get("use", True) is False
+                                                     else Qt.CheckState.Checked)
+            for col, (key, *_rest) in zip((2, 3, 4), CANDIDATE_FIELDS):
+                value = edit.get(key, getattr(c, key))
+                self.cand_table.item(r, col).setText(f"{value:g}" if isinstance(value, (int, float)) else str(value))
+
+    def study(self) -> PlanStudy:
+        """The PlanStudy the form describes (engine.studies_forecast: its checks, its request)."""
+        month = lambda edit: edit.date().toString("yyyy-MM")  # noqa: E731
+        return PlanStudy(confidence=self.confidence.value() / 100,
+                         from_month=None if self.auto_from.isChecked() else month(self.from_edit),
+                         until_month=month(self.until_edit), budget_usd=self.budget.value() * 1e9 or None,
+                         samples=self.samples.value(), candidates=self._candidate_edits())
+
+    def candidates(self) -> tuple[list, list[str]]:
+        """(candidates, problems) of the form's study; every bad cell named."""
+        study = self.study()
+        problems = [p.message for p in study.problems(self._candidates)]
+        return study.candidate_list(self._candidates), problems
 
     # ---- protocol ------------------------------------------------------------------------------
     def charts(self) -> dict[str, PlotPanel]:
@@ -290,62 +286,55 @@ class PlanPanel(QWidget):
         return {"orders": self.order_rows(), "chip_economics": self.econ_rows()}
 
     def scenario_state(self) -> dict:
-        return {"confidence": self.confidence.value() / 100,
-                "from": None if self.auto_from.isChecked() else self.from_edit.date().toString("yyyy-MM"),
-                "until": self.until_edit.date().toString("yyyy-MM"),
-                "budget_usd": self.budget.value() * 1e9 or None, "samples": self.samples.value()}
+        return self.study().to_dict()
 
     def apply_scenario_state(self, state: dict) -> None:
-        state = state or {}
-        if isinstance(state.get("confidence"), (int, float)):
-            self.confidence.setValue(state["confidence"] * 100)
-        self.auto_from.setChecked(not state.get("from"))
-        for key, edit in (("from", self.from_edit), ("until", self.until_edit)):
-            if isinstance(state.get(key), str):
-                edit.setDate(QDate.fromString(state[key], "yyyy-MM"))
-        if isinstance(state.get("budget_usd"), (int, float)):
-            self.budget.setValue(state["budget_usd"] / 1e9)
-        if isinstance(state.get("samples"), int):
-            self.samples.setValue(state["samples"])
+        try:
+            study = PlanStudy.from_dict(state)
+        except UserError as exc:  # saved by a newer Fleetcast: keep the form and say why
+            self.banner.show_error(str(exc))
+            return
+        qmonth = lambda text: QDate.fromString(text, "yyyy-MM")  # noqa: E731
+        self.confidence.setValue(study.confidence * 100)
+        self.auto_from.setChecked(not study.from_month)
+        if study.from_month:
+            self.from_edit.setDate(qmonth(study.from_month))
+        self.until_edit.setDate(qmonth(study.until_month))
+        self.budget.setValue((study.budget_usd or 0.0) / 1e9)
+        self.samples.setValue(study.samples)
+        self._show_candidates(study.candidates)
 
     def shutdown(self) -> None:
         self.runner.cancel(emit=False)
 
     # ---- running ---------------------------------------------------------------------------------
     def _job(self):
-        from engine.forecast_plan import PlanRequest
-
-        cands, problems = self.candidates()
+        study = self.study()
+        problems = study.problems(self._candidates)
         if problems:
-            self.banner.show_error("Fix before planning: " + "; ".join(problems))
+            self.banner.show_error("Fix before planning: " + "; ".join(p.message for p in problems))
             return None
         params = self.scenario_provider() if self.scenario_provider is not None else None
         try:
-            scenario = scenario_from_dict({k: v for k, v in params.items() if k != "ui"}) if params else \
-                replace(default_scenario(), name="Story default")
+            scenario = scenario_of(params)
         except UserError as exc:
             self.banner.show_error(f"The scenario can't be planned for: {exc}")
             return None
-        day = lambda edit: dt.date(edit.date().year(), edit.date().month(), 1)  # noqa: E731
-        request = PlanRequest(candidates=tuple(cands), confidence=self.confidence.value() / 100,
-                              from_month=None if self.auto_from.isChecked() else day(self.from_edit),
-                              until_month=day(self.until_edit), budget_usd=self.budget.value() * 1e9 or None,
-                              samples=self.samples.value())
         return PlanJob(tuple(self.store.orders()), {c.id: c for c in self.store.chips()},
-                       {m.id: m for m in self.store.models()}, scenario, request, self._cache)
+                       {m.id: m for m in self.store.models()}, scenario, study.request(self._candidates), self._cache)
 
     def run(self) -> int | None:
         job = self._job()
         if job is None:
             return None
-        self.scenario = job.scenario
+        self.scenario, self.planned_candidates = job.scenario, job.request.candidates
         return self.runner.start(compute_plan, job)
 
     def compute_now(self) -> None:
         job = self._job()
         if job is None:
             return
-        self.scenario = job.scenario
+        self.scenario, self.planned_candidates = job.scenario, job.request.candidates
         try:
             self._on_finished(compute_plan(job))
         except UserError as exc:
@@ -368,7 +357,8 @@ class PlanPanel(QWidget):
 
     # ---- drawing ---------------------------------------------------------------------------------
     def _chip_names(self) -> dict:
-        return {r["id"]: r.get("name") or r["id"] for r in self.store.chip_rows()}
+        """One name per chip, as every other view shows it ("H20", not "H20 (HGX) 96GB")."""
+        return {c.id: chip_name(c) for c in self.store.chips()}
 
     def _draw(self, r) -> None:
         names = self._chip_names()
@@ -380,11 +370,7 @@ class PlanPanel(QWidget):
         c.set_band("With plan P10–P90", x, lo, hi, color="#0072B2")
         c.set_series("With plan P50", x, mid, color="#0072B2", symbol=None)
         c.set_series("Peak demand P50", x, r.demand_unit_chips, color="#D55E00", symbol=None, dashed=True)
-        deliveries = np.zeros(len(r.months))
-        for o in r.orders:
-            if o.delivery_month in r.months:
-                deliveries[r.months.index(o.delivery_month)] += o.quantity
-        c.set_bars("Planned deliveries (chips, due)", x, deliveries, width=26 * 86400.0, color="#999999")
+        c.set_bars("Planned deliveries (due)", x, plan_deliveries(r), width=26 * 86400.0, color="#999999")
         p = self.prob_chart
         p.set_series("With the plan", x, r.prob_meet_demand * 100, color="#009E73", symbol=None)
         p.set_series("Without", x, r.prob_meet_without * 100, color="#7F7F7F", symbol=None, dashed=True)
@@ -402,6 +388,7 @@ class PlanPanel(QWidget):
                 chart.legend.setVisible(False)
         self._fill(self.orders_table, *self.order_rows())
         self._fill(self.econ_table, *self.econ_rows())
+        self.orders_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.summary_label.setText(self._summary(r, unit))
 
     def _summary(self, r, unit: str) -> str:
@@ -409,41 +396,32 @@ class PlanPanel(QWidget):
         if not r.feasible:
             return (f"<b>No plan</b> keeps P(meet demand) ≥ {r.confidence:.0%} over {window}. "
                     f"<span style='color:#a1260d'>{r.why}</span>")
-        target = [i for i, m in enumerate(r.months) if r.from_month <= m <= r.until_month]
-        low = float(np.min(r.prob_meet_demand[target])) if target else float("nan")
         jobs = "; ".join(f"job {k}: {v:.0%} by its deadline" for k, v in r.jobs_prob_by_deadline.items())
         chips = sum(o.quantity for o in r.orders)
         return (f"<b>{len(r.orders)} orders, {format_number(chips)} chips, "
                 f"${r.total_cost_usd / 1e9:,.2f} B</b> keep P(meet demand) ≥ {r.confidence:.0%} over {window} "
-                f"(lowest {low:.0%} on {2000:,} fresh trials; without the plan "
-                f"{float(np.min(r.prob_meet_without[target])) if target else float('nan'):.0%}). "
+                f"(lowest {plan_lowest_prob(r):.0%} on {2000:,} fresh trials; without the plan "
+                f"{plan_lowest_prob(r, with_plan=False):.0%}). "
                 f"{jobs}. <span style='color:#666'>Fitted on {r.samples} trials; capacity in {unit} chips.</span>")
 
     def order_rows(self) -> tuple[list[str], list[list]]:
-        names = self._chip_names()
-        headers = ["Chip", "Quantity (chips)", "Order month (date)", "Due (date)", "Cost (USD)"]
-        return headers, [[names.get(o.chip_id, o.chip_id), o.quantity, o.order_month, o.delivery_month, o.cost_usd]
-                         for o in self.result.orders]
+        return plan_order_table(self.result, self._chip_names())
 
     def econ_rows(self) -> tuple[list[str], list[list]]:
-        names = self._chip_names()
-        headers = ["Chip", "Price (USD)", "Serving (output tokens/s per chip)", "USD per million served tokens",
-                   "Training (tokens/s per chip)", "USD per million training tokens"]
-        return headers, [[names.get(e.chip_id, e.chip_id), e.unit_price_usd, e.serving_output_tokens_per_s,
-                          e.usd_per_million_served_tokens if e.usd_per_million_served_tokens is not None else "n/a",
-                          e.training_tokens_per_s if e.training_tokens_per_s is not None else "n/a",
-                          e.usd_per_million_training_tokens if e.usd_per_million_training_tokens is not None
-                          else "n/a"] for e in self.result.economics]
+        return plan_economics_table(self.result, self._chip_names())
 
     @staticmethod
     def _fill(table: QTableWidget, headers, rows) -> None:
         table.clear()
         table.setColumnCount(len(headers))
         table.setRowCount(len(rows))
-        table.setHorizontalHeaderLabels(headers)
+        # "Order month (date)" -> "Order month\n(date)": the unit on its own line keeps columns narrow
+        table.setHorizontalHeaderLabels([h.replace(" (", "\n(", 1) for h in headers])
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
-                item = QTableWidgetItem(figure_text(value))
+                # plan dates are months; money in whole dollars
+                text = value.strftime("%Y-%m") if isinstance(value, dt.date) else figure_text(value)
+                item = QTableWidgetItem(text)
                 if isinstance(value, (int, float)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(i, k, item)
@@ -455,19 +433,12 @@ class PlanPanel(QWidget):
 
         if self.result is None or not self.result.orders or self.undo_stack is None:
             return 0
-        vendors = {c.chip_id: c.vendor for c in self._candidates}
-        prices = {c.chip_id: c.unit_price_usd for c in self._candidates}
-        self.undo_stack.beginMacro(f"Add plan ({len(self.result.orders)} orders)")
+        # the candidates as planned (prices edited in the table included), not the defaults
+        rows = plan_order_rows(self.result, self.result.confidence, self.planned_candidates)
+        self.undo_stack.beginMacro(f"Add plan ({len(rows)} orders)")
         added = 0
         try:
-            for o in self.result.orders:
-                row = {"buyer": "plan", "vendor": vendors.get(o.chip_id, ""), "chip_id": o.chip_id,
-                       "quantity": o.quantity, "order_date": o.order_month.isoformat(),
-                       "promised": f"{o.delivery_month.isoformat()}:{o.quantity}",
-                       "price_usd_per_chip": prices.get(o.chip_id), "status": "assumption",
-                       "source": "fleetcast plan",
-                       "note": f"planned for P(meet demand) >= {self.result.confidence:.0%} "
-                               f"{self.result.from_month:%Y-%m}..{self.result.until_month:%Y-%m}"}
+            for row in rows:
                 error = push_command(self.undo_stack, AddOrderCommand(self.store, row))
                 if error is not None:
                     self.banner.show_error(f"Adding the plan stopped: {error}")

@@ -91,3 +91,231 @@ def test_chips_for_demand_rounds_up_to_whole_replicas():
     assert chips_for_demand(cap, 800) == 8         # exactly one replica of 800 tokens/s
     assert chips_for_demand(cap, 801) == 16        # a second replica
     assert chips_for_demand(SimpleNamespace(feasible=False), 10) is None
+
+
+# ---- Forecast and Plan studies (engine.studies_forecast) -------------------------------------
+
+from dataclasses import replace  # noqa: E402
+
+from engine.forecast import default_scenario, scenario_to_dict, validate_scenario  # noqa: E402
+from engine.scenario_changes import apply_changes  # noqa: E402
+from engine.studies_forecast import (  # noqa: E402
+    ForecastStudy, PlanStudy, forecast_key_figures, forecast_monthly_table, plan_order_rows,
+)
+
+
+def _old_saved_params():
+    """Every scenario the store ever seeded: the v1 file's and the v2 baseline with its what-ifs."""
+    import resources
+
+    v1 = json.loads(resources.read_text("scenario_seed_v1.json"))
+    v2 = json.loads(resources.read_text("scenario_seed_v2.json"))
+    out = list(v1.items()) + [("v2 baseline", v2["baseline"])]
+    out += [(name, apply_changes(v2["baseline"], changes)) for name, changes in v2["what_ifs"].items()]
+    return out
+
+
+@pytest.mark.parametrize("name, params", _old_saved_params(), ids=lambda x: x if isinstance(x, str) else "")
+def test_forecast_study_reads_every_seeded_scenario_and_round_trips(name, params):
+    saved = {**params, "ui": {"training": {"num_chips": 8}}, "a_key_from_elsewhere": 1}
+    study = ForecastStudy.from_dict(saved)
+    assert study.problems() == []
+    assert study.scenario.demand.points  # the data came through, not the defaults
+    again = ForecastStudy.from_dict(json.loads(json.dumps(study.to_dict())))
+    assert again == study
+    assert "version" not in study.to_dict()  # version 1 writes the stored format unchanged
+
+
+def test_forecast_study_refuses_a_newer_version():
+    with pytest.raises(UserError, match="newer"):
+        ForecastStudy.from_dict({**scenario_to_dict(default_scenario()), "version": 2})
+
+
+def _with_huawei(**changes):
+    sc = default_scenario()
+    hu = replace(sc.vendor_uncertainty["Huawei"], **changes)
+    return ForecastStudy(replace(sc, vendor_uncertainty={**sc.vendor_uncertainty, "Huawei": hu}))
+
+
+def test_fixed_distribution_ignores_greyed_low_and_high():
+    assert _with_huawei(fraction_dist="fixed", fraction_low=0.3, fraction_mode=1.0, fraction_high=0.8).problems() == []
+
+
+def test_forecast_problems_use_the_forms_words_and_units():
+    study = _with_huawei(fraction_dist="triangular", fraction_low=0.3, fraction_mode=1.0, fraction_high=0.8)
+    sc = study.scenario
+    study = ForecastStudy(replace(sc, months=0, demand=replace(sc.demand, peak_to_average=0.5,
+                                                                request_mix_sigma=4.0, ttft_ms=0.0)))
+    problems = {p.field: p.message for p in study.problems()}
+    assert problems["uncertainty.fraction"] == (
+        "Huawei orders: the fulfilled share needs low ≤ most likely ≤ high (30% ≤ 100% ≤ 80% does not hold: "
+        "raise high to at least 100%).")
+    assert problems["months"] == "Horizon 0 months: use 1 to 600 months."
+    assert problems["peak"] == "Peak / average 0.5 ×: must be at least 1 ×."
+    assert problems["mix_sigma"] == "Mix uncertainty 400%: use 0 to 300%."  # the form shows percent
+    assert problems["ttft"] == "TTFT target 0 ms: must be more than 0 ms."
+    assert not any("vendor_uncertainty." in m or "demand." in m for m in problems.values())  # no internal paths
+
+
+@pytest.mark.parametrize("change", [
+    {"months": 700}, {"trials": 0}, {"seed": -1},
+    {"demand.kind": "cubic"}, {"demand.peak_to_average": 0.9}, {"demand.growth_model": "user",
+                                                               "demand.growth_p10_per_year": 3.0},
+    {"demand.kind": "logistic"}, {"demand.growth_model": "loglinear", "demand.points": []},
+    {"demand.request_mix_sigma": -0.1}, {"throughput_sigma_scale": 11.0}, {"demand.tpot_ms": -5.0},
+    {"allocation.training_share.h20-96gb": 1.5}, {"install_lag_days": -1.0}, {"annual_failure_rate": 1.0},
+    {"demand.weight_dtype": "int3"}, {"default_uncertainty.vendor_common_share": 2.0},
+    {"policy_events": [{"chip_id": "h20-96gb", "probability": 2.0, "window_start": "2025-01-01",
+                        "window_end": "2024-01-01", "duration_months": None, "note": ""}]},
+    {"jobs": [{"name": "a", "model_id": "", "tokens": 0.0, "chip_id": "h20-96gb", "earliest_start": "2025-01-01",
+               "seq_len": None, "global_batch_seqs": None, "deadline": None}]},
+    {},
+])
+def test_forecast_problems_agree_with_the_engines_validation(change):
+    """Whatever the engine refuses, the study explains (and it refuses nothing the engine runs)."""
+    from engine.forecast import ForecastScenario, scenario_from_dict
+    from engine.errors import ValidationError
+
+    params = apply_changes(scenario_to_dict(default_scenario()), change)
+    try:
+        sc = scenario_from_dict(params)
+    except ValidationError:
+        # scenario_from_dict validates; build the same scenario unvalidated to see what the study says
+        base = scenario_from_dict(scenario_to_dict(default_scenario()))
+        sc = _unvalidated(base, change)
+    assert isinstance(sc, ForecastScenario)
+    problems = ForecastStudy(sc).problems()
+    assert bool(problems) == bool(validate_scenario(sc))
+
+
+def _unvalidated(base, change):
+    """`base` with one change applied to the dataclasses directly (no validation on the way)."""
+
+    (path, value), *rest = change.items()
+    if path.startswith("demand."):
+        demand = base.demand
+        for p, v in change.items():
+            key = p.split(".", 1)[1]
+            demand = replace(demand, **{key: (tuple(v) if key == "points" else v)})
+        return replace(base, demand=demand)
+    if path.startswith("allocation.training_share."):
+        shares = {**base.allocation.training_share, path.rsplit(".", 1)[1]: value}
+        return replace(base, allocation=replace(base.allocation, training_share=shares))
+    if path.startswith("default_uncertainty."):
+        return replace(base, default_uncertainty=replace(base.default_uncertainty, **{path.split(".")[1]: value}))
+    if path == "policy_events":
+        from engine.forecast import PolicyEvent
+
+        e = value[0]
+        return replace(base, policy_events=(PolicyEvent(e["chip_id"], e["probability"],
+                                                        dt.date.fromisoformat(e["window_start"]),
+                                                        dt.date.fromisoformat(e["window_end"])),))
+    if path == "jobs":
+        from engine.forecast import TrainingJob
+
+        j = value[0]
+        return replace(base, jobs=(TrainingJob(j["name"], j["model_id"], j["tokens"], j["chip_id"],
+                                               dt.date.fromisoformat(j["earliest_start"])),))
+    return replace(base, **change)
+
+
+def _small_forecast():
+    from engine.catalog import reference_chips as chips_of, reference_models as models_of
+    from engine.forecast import run_forecast
+    from engine.forecast_inputs import build_inputs, story_orders
+
+    sc = replace(default_scenario(), months=24, trials=200, jobs=())
+    return run_forecast(build_inputs(story_orders(), chips_of(), models_of(), sc))
+
+
+def test_monthly_table_is_one_definition_for_people_and_files():
+    result = _small_forecast()
+    table = forecast_monthly_table(result, {"ascend-910b2": "Ascend 910B2"})
+    headers, rows, records = table.headers(), table.rows(), table.records()
+    assert len(rows) == len(records) == 24 and len(headers) == len(rows[0]) == len(table.keys())
+    prob = headers.index("P(meet demand) (%)")
+    unit = "ascend-910b2"
+    for row, rec in zip(rows, records):
+        assert row[prob] == pytest.approx(100 * rec["prob_meet_demand"])  # percent for people, share in files
+        if rec["prob_meet_demand"] > 0.5:  # most trials meet demand: the median shortfall is none
+            assert rec[f"shortfall_p50_chips_{unit}"] == 0.0
+    assert "Capacity P50 (Ascend 910B2 chips)" in headers
+    assert any(r["prob_meet_demand"] > 0.5 for r in records) and any(r["prob_meet_demand"] < 0.5 for r in records)
+    first = next((r["month"] for r in records if r[f"shortfall_p50_chips_{unit}"] > 0), None)
+    figures = dict(forecast_key_figures(result))
+    shown = figures["First month demand exceeds capacity P50 (date)"]
+    assert (shown.isoformat() if shown != "never" else None) == first
+
+
+def test_cli_forecast_rows_are_the_monthly_table(capsys):
+    from engine.commands.forecast import result_rows
+
+    result = _small_forecast()
+    assert list(result_rows(result)[0]) == forecast_monthly_table(result).keys()
+
+
+def test_plan_study_reads_the_views_old_state_and_round_trips():
+    old = {"confidence": 0.95, "from": "2025-10", "until": "2026-06", "budget_usd": None, "samples": 400}
+    study = PlanStudy.from_dict(old)
+    assert (study.confidence, study.from_month, study.until_month, study.samples) == (0.95, "2025-10", "2026-06", 400)
+    assert PlanStudy.from_dict(json.loads(json.dumps(study.to_dict()))) == study
+    assert PlanStudy.from_dict({"budget_usd": 0}).budget_usd is None  # 0 meant "no limit" in the form
+    with pytest.raises(UserError, match="newer"):
+        PlanStudy.from_dict({"version": STUDY_VERSION + 1})
+
+
+def test_plan_study_problems_and_request():
+    from engine.commands.plan import default_candidates
+
+    defaults = default_candidates(CHIPS)
+    ids = [c.chip_id for c in defaults]
+    study = PlanStudy(confidence=0.4, from_month="2026-12", until_month="2026-01", samples=10,
+                      candidates={ids[0]: {"unit_price_usd": "abc"}, ids[1]: {"lead_time_months": -1}})
+    fields = [p.field for p in study.problems(defaults)]
+    assert fields == ["confidence", "from", "samples", f"candidate.{ids[0]}.unit_price_usd",
+                      f"candidate.{ids[1]}.lead_time_months"]
+    none = PlanStudy(candidates={i: {"use": False} for i in ids})
+    assert [p.message for p in none.problems(defaults)] == ["Tick at least one candidate chip."]
+    with pytest.raises(UserError, match="Tick at least one"):
+        none.request(defaults)
+    edited = PlanStudy(until_month="2025-12", budget_usd=5e9,
+                       candidates={ids[0]: {"unit_price_usd": 1234.0, "lead_time_months": 2.0}, ids[1]: {"use": False}})
+    request = edited.request(defaults)
+    assert [c.chip_id for c in request.candidates] == [ids[0]] + ids[2:]
+    assert request.candidates[0].unit_price_usd == 1234.0 and request.candidates[0].lead_time_months == 2
+    assert request.until_month == dt.date(2025, 12, 1) and request.from_month is None and request.budget_usd == 5e9
+
+
+def test_plan_orders_become_assumption_rows():
+    from engine.forecast_plan import Candidate, PlannedOrder
+
+    order = PlannedOrder("h20-96gb", 3000, dt.date(2025, 1, 1), dt.date(2025, 4, 1), 3000 * 12_000.0)
+    result = SimpleNamespace(orders=(order,), from_month=dt.date(2025, 6, 1), until_month=dt.date(2025, 12, 1))
+    rows = plan_order_rows(result, 0.9, [Candidate("h20-96gb", "NVIDIA", 12_000.0, 3, 50_000.0)])
+    assert rows == [{"buyer": "plan", "vendor": "NVIDIA", "chip_id": "h20-96gb", "quantity": 3000,
+                     "order_date": "2025-01-01", "promised": "2025-04-01:3000", "price_usd_per_chip": 12_000.0,
+                     "status": "assumption", "source": "fleetcast plan",
+                     "note": "planned for P(meet demand) >= 90% 2025-06..2025-12"}]
+
+
+def test_plan_reuses_throughputs_while_the_serving_inputs_hold(monkeypatch):
+    """The Plan view re-plans on every run; the candidates' engine runs are redone only when what
+    they read changes (engine.studies_forecast.compute_plan, which the view's worker runs)."""
+    import engine.commands.plan as plan_cmd
+    from engine.commands.plan import default_candidates
+    from engine.forecast_inputs import story_orders
+    from engine.studies_forecast import PlanJob, compute_plan
+
+    calls = []
+    real = plan_cmd.plan_inputs
+    monkeypatch.setattr(plan_cmd, "plan_inputs", lambda *a: calls.append(1) or real(*a))
+    defaults = [c for c in default_candidates(CHIPS) if c.chip_id in ("ascend-910b2", "h20-96gb")]
+    sc = replace(default_scenario(), jobs=(), months=24)
+    request = PlanStudy(until_month="2025-06", samples=40).request(defaults)
+    job = PlanJob(tuple(story_orders()), CHIPS, MODELS, sc, request)
+    first, cache = compute_plan(job)
+    assert len(calls) == 1 and first.months
+    again, _ = compute_plan(replace(job, scenario=replace(sc, seed=7), cached=cache))  # the draws change only
+    assert len(calls) == 1 and again.months == first.months
+    compute_plan(replace(job, scenario=replace(sc, demand=replace(sc.demand, tpot_ms=40.0)), cached=cache))
+    assert len(calls) == 2  # a tighter TPOT target changes every chip's serving throughput

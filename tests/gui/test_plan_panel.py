@@ -34,6 +34,11 @@ def panel(store, qtbot):
 
 
 def test_plan_is_drawn_and_added_as_undoable_orders(panel, store):
+    prices = {}
+    for r in range(panel.cand_table.rowCount()):  # an edited price is the price the added orders carry
+        price = float(panel.cand_table.item(r, 2).text()) + 1000.0
+        panel.cand_table.item(r, 2).setText(f"{price:g}")
+        prices[panel._candidates[r].chip_id] = price
     panel.compute_now()
     r = panel.result
     assert r is not None and r.feasible, r.why if r else None
@@ -47,6 +52,8 @@ def test_plan_is_drawn_and_added_as_undoable_orders(panel, store):
     added = [o for o in store.orders() if o.buyer == "plan"]
     assert len(store.orders()) == before + len(r.orders)
     assert {(o.chip_id, o.quantity) for o in added} == {(o.chip_id, o.quantity) for o in r.orders}
+    assert all(o.price_usd_per_chip == prices[o.chip_id] for o in added)  # 0.2 wrote the default price
+    assert all(o.cost_usd == pytest.approx(o.quantity * prices[o.chip_id]) for o in r.orders)
     panel._stack.undo()  # one step takes the whole plan back out
     assert len(store.orders()) == before
 
@@ -57,7 +64,19 @@ def test_bad_candidate_cell_is_named_and_nothing_runs(panel):
     assert "price: 'cheap'" in panel.banner.text()
 
 
-def test_state_round_trips(panel):
-    state = {"confidence": 0.8, "from": "2025-09", "until": "2026-06", "budget_usd": 5e9, "samples": 100}
-    panel.apply_scenario_state(state)
-    assert panel.scenario_state() == state
+def test_state_round_trips_through_the_plan_study(panel):
+    from engine.studies_forecast import PlanStudy
+
+    old = {"confidence": 0.8, "from": "2025-09", "until": "2026-06", "budget_usd": 5e9, "samples": 100}
+    panel.apply_scenario_state(old)  # what the Plan view saved before studies
+    state = panel.scenario_state()
+    assert state == PlanStudy.from_dict(old).to_dict()  # the table's edits were the fixture's: reset
+    assert (state["from_month"], state["until_month"], state["version"]) == ("2025-09", "2026-06", 1)
+    # the candidate table is part of the study now: unticked rows and edited cells come back
+    edited = {**state, "candidates": {panel._candidates[0].chip_id: {"use": False, "unit_price_usd": 999.0}}}
+    panel.apply_scenario_state(edited)
+    assert panel.cand_table.item(0, 0).checkState() == Qt.CheckState.Unchecked
+    assert panel.cand_table.item(0, 2).text() == "999"
+    assert panel.scenario_state() == PlanStudy.from_dict(edited).to_dict()
+    panel.apply_scenario_state({})  # a scenario without a plan study: the defaults, table included
+    assert panel.scenario_state() == PlanStudy().to_dict()

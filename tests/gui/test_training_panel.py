@@ -283,3 +283,30 @@ def test_software_group_reaches_the_engine_and_round_trips_in_scenarios(panel, s
     panel.apply_scenario_state(json.loads(json.dumps(state)))
     assert panel.software_settings()["flash_attention"] is False
     assert panel.software_settings()["schedule"] == "zero-bubble"
+
+
+def test_chart_rows_become_tabs_on_a_short_screen(qtbot):
+    """Two rows of charts need 2 x 300 px; below that each row is a tab (the same widgets), so a
+    legend never squeezes a plot to nothing on a 720-pixel laptop; with room again, the grid."""
+    from PySide6.QtWidgets import QLabel
+
+    from gui.panels.chart_grid import ChartGrid
+
+    widgets = [QLabel(str(i)) for i in range(4)]
+    grid = ChartGrid([("First row", widgets[:2]), ("Second row", widgets[2:])], min_row_height=300)
+    qtbot.addWidget(grid)
+    grid.resize(900, 1000)
+    grid.show()
+    qtbot.waitExposed(grid)
+    assert grid.mode == "grid" and all(w.isVisible() for w in widgets)
+    grid.resize(900, 500)
+    qtbot.waitUntil(lambda: grid.mode == "tabs")
+    grid.show_row_of(widgets[3])
+    assert grid.tabs.currentIndex() == 1 and widgets[3].isVisible() and not widgets[0].isVisible()
+    assert grid.minimumSizeHint().height() < 600  # never raises the window's minimum height
+    grid.resize(900, 620)  # within the hysteresis: stays tabs (no flicker at the threshold)
+    qtbot.wait(20)
+    assert grid.mode == "tabs"
+    grid.resize(900, 1000)
+    qtbot.waitUntil(lambda: grid.mode == "grid")
+    assert all(w.isVisible() for w in widgets)

@@ -1,0 +1,562 @@
+"""Forecast and Plan studies: what the Forecast and Plan views describe, Qt-free.
+
+Like the Training and Serving studies (engine.studies): frozen, with `to_dict`/`from_dict` (old
+and partial dicts load, a newer version is refused), `problems()` in a planner's words and the
+form's units (percent where the form shows percent, T tokens/day, ms), keyed by form field, and
+the functions that turn results into the figures and tables the CLI and the GUI both print.
+
+    study = ForecastStudy.from_dict(saved_params)          # a scenario's params ("ui" ignored)
+    problems = study.problems()                              # [StudyProblem("peak", "Peak / average ...")]
+    table = forecast_monthly_table(result, chip_names)        # MonthlyTable: .headers()/.rows() for
+                                                              # people, .records() for CSV/JSON
+    plan = PlanStudy.from_dict(saved_params["ui"]["plan"])   # confidence, months, budget, candidates
+    request = plan.request(default_candidates(chips))         # engine.forecast_plan.PlanRequest
+
+The forecast's own dict is the scenario's stored `params` (engine.forecast.scenario_to_dict),
+which the store already migrates with its schema and every reader checks field by field; its
+study version is therefore written only from version 2 on (a missing "version" is version 1),
+so that the baseline-plus-changes form of stored what-ifs and older readers see no new key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from engine.errors import UserError
+from engine.forecast import (
+    CURVE_KINDS, FRACTION_BASES, ForecastResult, ForecastScenario, OrderUncertainty,
+    default_scenario, scenario_from_dict, scenario_to_dict, uncertainty_problems, validate_scenario,
+)
+from engine.forecast_plan import PlanRequest
+from engine.studies import STUDY_VERSION, StudyProblem
+
+FORECAST_STUDY_VERSION = 1
+PLAN_STUDY_VERSION = STUDY_VERSION
+SERVE_DTYPES_ALLOWED = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
+GROWTH_WORDS = {"fixed": "a fixed rate", "loglinear": "the log-linear fit", "decaying": "the falling-rate fit",
+                "user": "your P10/P50/P90"}
+
+
+def _check_version(kind: str, data: Mapping | None, newest: int) -> None:
+    version = (data or {}).get("version", 1)
+    if isinstance(version, int) and not isinstance(version, bool) and version > newest:
+        raise UserError(f"{kind} study version {version} is newer than this Fleetcast reads ({newest}): "
+                        "update Fleetcast")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _pct(value) -> str:
+    return f"{value * 100:,.4g}%" if _number(value) else repr(value)
+
+
+def _num(value, unit: str = "") -> str:
+    return f"{value:,.6g}{unit}" if _number(value) else repr(value)
+
+
+# ---- forecast --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ForecastStudy:
+    """A forecast scenario as the Forecast view shows it (the model itself is ForecastScenario)."""
+
+    scenario: ForecastScenario = field(default_factory=default_scenario)
+    version: int = FORECAST_STUDY_VERSION
+
+    def to_dict(self) -> dict:
+        """The scenario's params (what a saved scenario holds at its top level)."""
+        out = scenario_to_dict(self.scenario)
+        if self.version > 1:
+            out["version"] = self.version
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None) -> "ForecastStudy":
+        """A saved scenario's params: "ui" (the other views' studies) and keys this version does
+        not know are dropped, missing ones take the defaults of the model; a newer version is
+        refused; bad values raise ValidationError naming each field."""
+        _check_version("forecast", data, FORECAST_STUDY_VERSION)
+        known = set(scenario_to_dict(ForecastScenario()))
+        params = {k: v for k, v in (data or {}).items() if k in known}
+        return cls(scenario_from_dict(params))
+
+    def problems(self) -> list[StudyProblem]:
+        """Every check of the forecast (all of validate_scenario's), in the form's words and units."""
+        sc = self.scenario
+        out: list[StudyProblem] = []
+        add = lambda key, text: out.append(StudyProblem(key, text))  # noqa: E731
+        if not (isinstance(sc.months, int) and 1 <= sc.months <= 600):
+            add("months", f"Horizon {sc.months!r} months: use 1 to 600 months.")
+        if not (isinstance(sc.trials, int) and 1 <= sc.trials <= 1_000_000):
+            add("trials", f"Trials {sc.trials!r}: use 1 to 1,000,000 trials.")
+        if not (isinstance(sc.seed, int) and sc.seed >= 0):
+            add("seed", f"Seed {sc.seed!r}: use a whole number, 0 or more.")
+        for what, u in [("Every order", sc.default_uncertainty)] + \
+                [(f"{vendor} orders", u) for vendor, u in sc.vendor_uncertainty.items()] + \
+                [(f"Order {order_id}", u) for order_id, u in sc.order_uncertainty.items()]:
+            out += _uncertainty_problems(u, what)
+        d = sc.demand
+        if d.kind not in CURVE_KINDS:
+            add("curve", f"Demand curve {d.kind!r} is unknown: pick {', '.join(CURVE_KINDS)}.")
+        bad_points = False
+        for point in d.points:
+            if not (_number(point.tokens_per_day) and point.tokens_per_day > 0):
+                add("points", f"Demand point {point.date}: {_num(point.tokens_per_day / 1e9 if _number(point.tokens_per_day) else point.tokens_per_day)} "
+                              "billion tokens/day must be more than 0.")
+                bad_points = True
+        dates = [p.date for p in d.points]
+        for day in sorted({x for x in dates if dates.count(x) > 1}):
+            add("points", f"Two demand points share the date {day}: keep one.")
+            bad_points = True
+        if not (_number(d.growth_after_last_per_year) and d.growth_after_last_per_year > 0):
+            add("growth", f"Fixed growth {_num(d.growth_after_last_per_year, ' ×/year')}: must be more than 0.")
+        top = max((p.tokens_per_day for p in d.points if _number(p.tokens_per_day)), default=0.0)
+        ceiling = d.ceiling_tokens_per_day
+        if d.kind == "logistic" and not (ceiling is not None and _number(ceiling) and ceiling > top):
+            add("ceiling", f"A logistic curve needs a ceiling above the largest demand point ({top / 1e12:,.4g} "
+                           f"T tokens/day); it is {_num((d.ceiling_tokens_per_day or 0) / 1e12, ' T tokens/day')}.")
+        if d.kind == "piecewise" and d.ceiling_tokens_per_day is not None \
+                and not (_number(d.ceiling_tokens_per_day) and d.ceiling_tokens_per_day > 0):
+            add("ceiling", f"Ceiling {_num(d.ceiling_tokens_per_day)} tokens/day: must be more than 0 (0 = none).")
+        if not (_number(d.prefix_cache_hit) and 0 <= d.prefix_cache_hit < 1):
+            add("prefix", f"Prefix-cache hits {_pct(d.prefix_cache_hit)}: use 0 to 99%.")
+        if not (_number(d.peak_to_average) and d.peak_to_average >= 1):
+            add("peak", f"Peak / average {_num(d.peak_to_average, ' ×')}: must be at least 1 ×.")
+        if not (_number(d.input_tokens_per_request) and d.input_tokens_per_request >= 0):
+            add("input", f"Input per request {_num(d.input_tokens_per_request, ' tokens')}: must be 0 or more.")
+        if not (_number(d.output_tokens_per_request) and d.output_tokens_per_request > 0):
+            add("output", f"Output per request {_num(d.output_tokens_per_request, ' tokens')}: must be more than 0.")
+        if not (_number(d.scale) and d.scale >= 0):
+            add("scale", f"Demand scale {_num(d.scale, ' ×')}: must be 0 or more.")
+        for key, name, value in (("ttft", "TTFT target", d.ttft_ms), ("tpot", "TPOT target", d.tpot_ms)):
+            if not (_number(value) and value > 0):
+                add(key, f"{name} {_num(value, ' ms')}: must be more than 0 ms.")
+        for key, name in (("weight_dtype", "Weight precision"), ("kv_dtype", "KV-cache precision")):
+            if getattr(d, key) not in SERVE_DTYPES_ALLOWED:
+                add(key, f"{name} {getattr(d, key)!r}: pick {', '.join(SERVE_DTYPES_ALLOWED)}.")
+        out += self._growth_problems(bad_points or any(p.field in ("growth", "curve") for p in out))
+        if not (_number(d.request_mix_sigma) and 0 <= d.request_mix_sigma <= 3):
+            add("mix_sigma", f"Mix uncertainty {_pct(d.request_mix_sigma)}: use 0 to 300%.")
+        if not (_number(sc.throughput_sigma_scale) and 0 <= sc.throughput_sigma_scale <= 10):
+            add("throughput_sigma", f"Throughput error {_num(sc.throughput_sigma_scale, ' ×')}: use 0 to 10 ×.")
+        seen: set[str] = set()
+        for i, ev in enumerate(sc.policy_events):
+            what = f"Cut-off {i + 1}" + (f" ({ev.chip_id})" if ev.chip_id else "")
+            if not ev.chip_id:
+                add("cutoffs", f"{what}: pick the chip type it cuts off.")
+            elif ev.chip_id in seen:
+                add("cutoffs", f"{what}: one cut-off per chip type (this chip has one above).")
+            seen.add(ev.chip_id)
+            if not (_number(ev.probability) and 0 <= ev.probability <= 1):
+                add("cutoffs", f"{what}: probability {_pct(ev.probability)} must be 0 to 100%.")
+            if ev.window_end < ev.window_start:
+                add("cutoffs", f"{what}: the window ends ({ev.window_end}) before it starts ({ev.window_start}).")
+            if ev.duration_months is not None and not (_number(ev.duration_months) and ev.duration_months > 0):
+                add("cutoffs", f"{what}: lasts {_num(ev.duration_months, ' months')}: must be more than 0 "
+                               "(empty = for good).")
+        a = sc.allocation
+        for chip, share in list(a.training_share.items()) + [("other chip types", a.default_training_share)]:
+            if not (_number(share) and 0 <= share <= 1):
+                add(f"share.{chip}", f"Training share of {chip}: {_pct(share)} must be 0 to 100%.")
+        for i, step in enumerate(a.steps):
+            if not (_number(step.training_share) and 0 <= step.training_share <= 1):
+                add("share", f"Dated share change {i + 1} ({step.chip_id}, {step.start}): "
+                             f"{_pct(step.training_share)} must be 0 to 100%.")
+        names: set[str] = set()
+        for i, job in enumerate(sc.jobs):
+            what = f"Training job '{job.name}'" if job.name else f"Training job {i + 1}"
+            if not (_number(job.tokens) and job.tokens > 0):
+                add("jobs", f"{what}: {_num(job.tokens / 1e12 if _number(job.tokens) else job.tokens)} "
+                            "trillion tokens must be more than 0.")
+            if not job.model_id:
+                add("jobs", f"{what}: pick a model.")
+            if not job.chip_id:
+                add("jobs", f"{what}: pick a chip type.")
+            if job.name in names:
+                add("jobs", f"{what}: the name is used twice; rename one.")
+            names.add(job.name)
+        # Fields the form does not show (kept from the saved scenario): named as stored, so that
+        # nothing validate_scenario refuses is ever let through unexplained.
+        shown = ("months", "trials", "seed", "default_uncertainty", "vendor_uncertainty", "order_uncertainty",
+                 "demand", "throughput_sigma_scale", "policy_events", "allocation", "jobs")
+        raw = validate_scenario(sc)
+        for text in raw:
+            if not text.split(":", 1)[0].startswith(shown):
+                add("other", f"Saved value {text} (not on the form: restore a backup of the scenario).")
+        if raw and not out:  # a check this list does not word yet: never let it through unexplained
+            out += [StudyProblem("other", text) for text in raw]
+        return out
+
+    def _growth_problems(self, skip_fit: bool) -> list[StudyProblem]:
+        from engine.forecast_demand import GROWTH_MODELS, fit_growth
+
+        d = self.scenario.demand
+        out: list[StudyProblem] = []
+        if d.growth_model not in GROWTH_MODELS:
+            return [StudyProblem("growth_model", f"Growth after data {d.growth_model!r} is unknown: pick "
+                                                 f"{', '.join(GROWTH_MODELS)}.")]
+        if d.kind != "piecewise" or not d.points:
+            return out
+        if d.growth_model == "user":
+            g = (d.growth_p10_per_year, d.growth_p50_per_year, d.growth_p90_per_year)
+            if not all(_number(v) and v > 0 for v in g) or not g[0] <= g[1] <= g[2]:
+                out.append(StudyProblem("growth", "Your growth needs 0 < P10 ≤ P50 ≤ P90 ×/year "
+                                                  f"({' / '.join(_num(v) for v in g)} does not hold)."))
+        if not (isinstance(d.fit_points, int) and d.fit_points >= 2):
+            out.append(StudyProblem("growth_model", f"The growth fit uses {d.fit_points!r} points: "
+                                                    "it needs 2 or more."))
+        if not (_number(d.growth_sigma_floor) and 0 <= d.growth_sigma_floor <= 5):
+            out.append(StudyProblem("sigma_floor", f"Fit error floor {_num(d.growth_sigma_floor)}: use 0 to 5."))
+        if not out and not skip_fit:
+            try:
+                fit_growth(d)
+            except ValueError:
+                need = {"loglinear": 2, "decaying": 3}.get(d.growth_model, 1)
+                out.append(StudyProblem("growth_model", f"Growth after data by {GROWTH_WORDS[d.growth_model]} "
+                                                        f"needs at least {need} demand points; there are "
+                                                        f"{len(d.points)}: add points or pick a fixed rate."))
+        return out
+
+
+def _uncertainty_problems(u: OrderUncertainty, applies_to: str) -> list[StudyProblem]:
+    out = [StudyProblem("uncertainty.delay" if "the delay" in text else "uncertainty.fraction", text + ".")
+           for text in uncertainty_problems(u, applies_to)]
+    if not (_number(u.vendor_common_share) and 0 <= u.vendor_common_share <= 1):
+        out.append(StudyProblem("uncertainty.common", f"{applies_to}: the share common to the vendor "
+                                                      f"{_pct(u.vendor_common_share)} must be 0 to 100%."))
+    if u.fraction_of not in FRACTION_BASES:
+        out.append(StudyProblem("uncertainty.fraction", f"{applies_to}: the fulfilled share applies to "
+                                                        f"{u.fraction_of!r}: pick the whole order or what is "
+                                                        "still outstanding."))
+    return out
+
+
+# ---- forecast results: key figures, the monthly table, the jobs table ------------------------
+
+def first_shortfall_month(result: ForecastResult) -> dt.date | None:
+    """First month whose peak demand exceeds the P50 serving capacity."""
+    short = np.flatnonzero(result.shortfall_p50_unit_chips > 0)
+    return result.months[int(short[0])] if short.size else None
+
+
+def forecast_key_figures(result: ForecastResult, chip_names: Mapping[str, str] | None = None
+                         ) -> list[tuple[str, object]]:
+    """(label with unit, value) pairs summarising a forecast; values are numbers, dates or text."""
+    names = chip_names or {}
+    end = len(result.months) - 1
+    rows: list[tuple[str, object]] = [("Horizon end (date)", result.months[end])]
+    for chip in result.chip_ids:
+        rows.append((f"Installed P50 at horizon end, {names.get(chip, chip)} (chips)",
+                     float(result.installed_by_chip[chip].p50[end])))
+    rows.append(("Installed P50 at horizon end, all types (chips)", float(result.installed_total.p50[end])))
+    rows.append(("Installed P50 at horizon end (H100-equivalents)", float(result.h100_equiv_total.p50[end])))
+    rows.append(("Months with a P50 shortfall (months)", int(np.count_nonzero(result.shortfall_p50_unit_chips > 0))))
+    rows.append(("First month demand exceeds capacity P50 (date)", first_shortfall_month(result) or "never"))
+    unit = names.get(result.unit_chip_id, result.unit_chip_id)
+    rows.append((f"Largest P50 shortfall ({unit} chips)", float(np.max(result.shortfall_p50_unit_chips, initial=0.0))))
+    for months_in in (12, 24):
+        label = f"P(meet demand) {months_in} months in (%)"
+        inside = 0 <= months_in < len(result.months)
+        rows.append((label, float(result.prob_meet_demand[months_in]) * 100 if inside else "beyond horizon"))
+    for job in result.jobs:
+        for q, value in (("P50", job.completion_p50), ("P90", job.completion_p90)):
+            rows.append((f"Job '{job.job.name}' done {q} (date)", value or "after the horizon"))
+        rows.append((f"Job '{job.job.name}' done within horizon (%)", job.prob_within_horizon * 100))
+    return rows
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    key: str              # machine name with its unit (CSV and JSON), e.g. "capacity_p50_chips_h20-96gb"
+    header: str           # people's name with its unit (the GUI's table and exports)
+    values: np.ndarray    # in the key's unit
+    scale: float = 1.0    # the header's unit per the key's (a probability shown in percent: 100)
+
+
+@dataclass(frozen=True)
+class MonthlyTable:
+    months: tuple
+    columns: tuple[TableColumn, ...]
+
+    def headers(self) -> list[str]:
+        return ["Month"] + [c.header for c in self.columns]
+
+    def rows(self) -> list[list]:
+        """For people: values in the headers' units."""
+        return [[month] + [float(c.values[i]) * c.scale for c in self.columns] for i, month in enumerate(self.months)]
+
+    def keys(self) -> list[str]:
+        return ["month"] + [c.key for c in self.columns]
+
+    def records(self) -> list[dict]:
+        """For files: {key: value} per month in the keys' units, NaN as None."""
+        out = []
+        for i, month in enumerate(self.months):
+            row: dict = {"month": month.isoformat()}
+            for c in self.columns:
+                v = float(c.values[i])
+                row[c.key] = v if math.isfinite(v) else None
+            out.append(row)
+        return out
+
+
+def forecast_monthly_table(result: ForecastResult, chip_names: Mapping[str, str] | None = None) -> MonthlyTable:
+    """The month-by-month table of a forecast, one definition for the CLI and the GUI."""
+    names = chip_names or {}
+    r = result
+    unit = r.unit_chip_id
+    unit_name = f"{names.get(unit, unit)} chips"
+    cols = [TableColumn("installed_p10_chips", "Installed P10 (chips)", r.installed_total.p10),
+            TableColumn("installed_p50_chips", "Installed P50 (chips)", r.installed_total.p50),
+            TableColumn("installed_p90_chips", "Installed P90 (chips)", r.installed_total.p90)]
+    cols += [TableColumn(f"installed_p50_chips_{c}", f"Installed P50 {names.get(c, c)} (chips)",
+                         r.installed_by_chip[c].p50) for c in r.chip_ids]
+    cols += [TableColumn("pflops_p50", "Peak compute P50 (PFLOP/s BF16)", r.pflops_total.p50),
+             TableColumn("h100_equiv_p50", "H100-equivalents P50 (chips)", r.h100_equiv_total.p50),
+             TableColumn(f"capacity_p10_chips_{unit}", f"Capacity P10 ({unit_name})", r.serving_capacity_unit_chips.p10),
+             TableColumn(f"capacity_p50_chips_{unit}", f"Capacity P50 ({unit_name})", r.serving_capacity_unit_chips.p50),
+             TableColumn(f"capacity_p90_chips_{unit}", f"Capacity P90 ({unit_name})", r.serving_capacity_unit_chips.p90),
+             TableColumn("demand_tokens_per_day", "Demand (tokens/day)", np.asarray(r.demand_tokens_per_day)),
+             TableColumn(f"demand_chips_{unit}", f"Peak demand ({unit_name})", np.asarray(r.demand_unit_chips)),
+             TableColumn(f"shortfall_p50_chips_{unit}", f"Shortfall P50 ({unit_name})",
+                         np.asarray(r.shortfall_p50_unit_chips)),
+             TableColumn("prob_meet_demand", "P(meet demand) (%)", np.asarray(r.prob_meet_demand), 100.0)]
+    return MonthlyTable(tuple(r.months), tuple(cols))
+
+
+JOB_HEADERS = ["Job", "Model", "Chip type", "Tokens (T tokens)", "Earliest start (date)", "Start P50 (date)",
+               "Done P10 (date)", "Done P50 (date)", "Done P90 (date)", "Done within horizon (%)"]
+
+
+def forecast_job_table(result: ForecastResult, chip_names: Mapping[str, str] | None = None
+                       ) -> tuple[list[str], list[list]]:
+    names = chip_names or {}
+    rows = [[j.job.name, j.job.model_id, names.get(j.job.chip_id, j.job.chip_id), j.job.tokens / 1e12,
+             j.job.earliest_start, j.start_p50 or "", j.completion_p10 or "after horizon",
+             j.completion_p50 or "after horizon", j.completion_p90 or "after horizon", j.prob_within_horizon * 100]
+            for j in result.jobs]
+    return list(JOB_HEADERS), rows
+
+
+# ---- plan ------------------------------------------------------------------------------------
+
+CANDIDATE_FIELDS = (("unit_price_usd", "price", "USD", 1e-9), ("lead_time_months", "lead time", "months", 0.0),
+                    ("max_per_quarter", "most per quarter", "chips", 0.0))
+
+
+def _month(text) -> dt.date | None:
+    if isinstance(text, dt.date):
+        return text.replace(day=1)
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text + "-01" if len(text) == 7 else text).replace(day=1)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class PlanStudy:
+    """The Plan view's inputs; the vendor risk and demand come from the scenario's forecast."""
+
+    confidence: float = 0.9              # P(serving capacity >= peak demand), 0.5 to 0.999
+    from_month: str | None = None        # "YYYY-MM"; None: the first month orders placed now can reach
+    until_month: str = "2026-12"         # "YYYY-MM", the last month the target must hold
+    budget_usd: float | None = None      # None: no limit
+    samples: int = 200                   # Monte Carlo trials the plan is fitted on
+    # Per candidate chip: {"use": bool, "unit_price_usd", "lead_time_months", "max_per_quarter"}
+    # (what differs from resources/plan_candidates.csv and the catalog's price); {} = the defaults.
+    candidates: Mapping = field(default_factory=dict)
+    version: int = PLAN_STUDY_VERSION
+
+    def to_dict(self) -> dict:
+        return {"confidence": self.confidence, "from_month": self.from_month, "until_month": self.until_month,
+                "budget_usd": self.budget_usd, "samples": self.samples,
+                "candidates": {k: dict(v) for k, v in self.candidates.items()}, "version": self.version}
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None) -> "PlanStudy":
+        """Tolerant of old and partial dicts (the Plan view saved "from"/"until" before studies)."""
+        _check_version("plan", data, PLAN_STUDY_VERSION)
+        data = dict(data or {})
+        for old, new in (("from", "from_month"), ("until", "until_month")):
+            if old in data and new not in data:
+                data[new] = data.pop(old)
+        names = {f.name for f in fields(cls)} - {"version"}
+        known = {k: v for k, v in data.items() if k in names}
+        if not isinstance(known.get("candidates"), Mapping):
+            known.pop("candidates", None)
+        else:
+            known["candidates"] = {str(k): dict(v) for k, v in known["candidates"].items() if isinstance(v, Mapping)}
+        if "from_month" in known and not known["from_month"]:
+            known["from_month"] = None
+        if "budget_usd" in known and not known["budget_usd"]:
+            known["budget_usd"] = None  # 0 meant "no limit" in the form
+        return cls(**known)
+
+    def candidate_list(self, defaults: Sequence) -> list:
+        """The default candidates (engine.commands.plan.default_candidates) with this study's
+        edits, unticked ones left out."""
+        out = []
+        for c in defaults:
+            edit = dict(self.candidates.get(c.chip_id, {}))
+            if edit.get("use", True) is False:
+                continue
+            values = {k: edit[k] for k, *_ in CANDIDATE_FIELDS if k in edit}
+            if "lead_time_months" in values and _number(values["lead_time_months"]):
+                values["lead_time_months"] = int(values["lead_time_months"])
+            out.append(replace(c, **values))
+        return out
+
+    def problems(self, defaults: Sequence = ()) -> list[StudyProblem]:
+        out: list[StudyProblem] = []
+        if not (_number(self.confidence) and 0.5 <= self.confidence < 1):
+            out.append(StudyProblem("confidence", f"Confidence {_pct(self.confidence)}: use 50% to 99.9%."))
+        until = _month(self.until_month)
+        if until is None:
+            out.append(StudyProblem("until", f"Until {self.until_month!r}: a month, YYYY-MM."))
+        if self.from_month is not None:
+            start = _month(self.from_month)
+            if start is None:
+                out.append(StudyProblem("from", f"From {self.from_month!r}: a month, YYYY-MM."))
+            elif until is not None and start > until:
+                out.append(StudyProblem("from", f"From {start:%Y-%m} is after Until {until:%Y-%m}."))
+        if self.budget_usd is not None and not (_number(self.budget_usd) and self.budget_usd > 0):
+            out.append(StudyProblem("budget", f"Budget {_num(self.budget_usd)} USD: more than 0 (empty = no limit)."))
+        if not (isinstance(self.samples, int) and not isinstance(self.samples, bool) and 20 <= self.samples <= 2000):
+            out.append(StudyProblem("samples", f"Fitted on {self.samples!r} trials: use 20 to 2,000."))
+        used = 0
+        for c in defaults:
+            edit = self.candidates.get(c.chip_id, {})
+            if edit.get("use", True) is False:
+                continue
+            used += 1
+            for key, words, unit, low in CANDIDATE_FIELDS:
+                value = edit.get(key, getattr(c, key))
+                if not (_number(value) and value >= low):
+                    out.append(StudyProblem(f"candidate.{c.chip_id}.{key}",
+                                            f"{c.chip_id} {words}: {value!r} (must be a number of {unit}, "
+                                            f"{'more than 0' if low > 0 else '0 or more'})."))
+        if defaults and not used:
+            out.append(StudyProblem("candidates", "Tick at least one candidate chip."))
+        return out
+
+    def request(self, defaults: Sequence):
+        """The engine's PlanRequest (UserError listing the problems when there are any)."""
+        problems = self.problems(defaults)
+        if problems:
+            raise UserError("; ".join(p.message for p in problems))
+        return PlanRequest(candidates=tuple(self.candidate_list(defaults)), confidence=float(self.confidence),
+                           from_month=_month(self.from_month), until_month=_month(self.until_month),
+                           budget_usd=self.budget_usd, samples=int(self.samples))
+
+
+def scenario_of(params: Mapping | None, name: str = "Story default") -> ForecastScenario:
+    """The forecast scenario a Plan (or any view) works on: a saved scenario's params, or the
+    story's default under the name the GUI shows for it. ValidationError for bad values."""
+    if not params:
+        return replace(default_scenario(), name=name)
+    scenario = ForecastStudy.from_dict(params).scenario
+    return scenario if params.get("name") else replace(scenario, name=name)
+
+
+def throughput_key(scenario: ForecastScenario) -> tuple:
+    """What `engine.forecast_inputs.build_inputs` reads from a scenario: equal keys give equal
+    throughputs, so the (slow) engine runs behind a forecast or a plan can be reused."""
+    d = scenario.demand
+    return (d.model_id, d.input_tokens_per_request, d.output_tokens_per_request, d.ttft_ms, d.tpot_ms,
+            d.chip_id, tuple(d.serve_on), d.weight_dtype, d.kv_dtype, tuple(scenario.jobs))
+
+
+@dataclass(frozen=True)
+class PlanJob:
+    """Everything one plan needs (immutable: a worker runs it)."""
+
+    orders: tuple
+    chips: Mapping
+    models: Mapping
+    scenario: ForecastScenario
+    request: PlanRequest
+    cached: tuple | None = None   # (key, inputs, training rates) of an earlier job
+
+    def inputs_key(self) -> tuple:
+        return (throughput_key(self.scenario), tuple(c.chip_id for c in self.request.candidates), self.orders)
+
+
+def compute_plan(job: PlanJob, *, progress=None, should_stop=None):
+    """(PlanResult, cache) for a job: the candidates' throughputs (or the cached ones, while the
+    scenario's serving inputs, the candidates and the orders stay the same), then the plan."""
+    from engine.commands.plan import plan_inputs, training_rates
+    from engine.forecast_plan import solve_plan
+
+    report = progress or (lambda f, m="": None)
+    key = job.inputs_key()
+    if job.cached is not None and job.cached[0] == key:
+        inputs, rates = replace(job.cached[1], scenario=job.scenario), job.cached[2]
+    else:
+        report(0.05, "Serving and training throughput of each candidate…")
+        inputs = plan_inputs(list(job.orders), job.chips, job.models, job.scenario, job.request.candidates)
+        rates = training_rates(job.models, job.chips, job.scenario, job.request.candidates)
+    report(0.6, "Solving over the Monte Carlo trials…")
+    result = solve_plan(inputs, job.request, training_tokens_per_s=rates)
+    return result, (key, inputs, rates)
+
+
+# ---- plan results ----------------------------------------------------------------------------
+
+def plan_lowest_prob(result, with_plan: bool = True) -> float:
+    """The lowest P(meet demand) over the target months (fresh trials), NaN without months."""
+    values = result.prob_meet_demand if with_plan else result.prob_meet_without
+    target = [i for i, m in enumerate(result.months) if result.from_month <= m <= result.until_month]
+    return float(np.min(np.asarray(values)[target])) if target else float("nan")
+
+
+def plan_deliveries(result) -> np.ndarray:
+    """Planned chips due per month of the result (the bars on the capacity chart)."""
+    out = np.zeros(len(result.months))
+    for o in result.orders:
+        if o.delivery_month in result.months:
+            out[result.months.index(o.delivery_month)] += o.quantity
+    return out
+
+
+def plan_order_table(result, chip_names: Mapping[str, str] | None = None) -> tuple[list[str], list[list]]:
+    names = chip_names or {}
+    headers = ["Chip", "Quantity (chips)", "Order month (date)", "Due (date)", "Cost (million USD)"]
+    return headers, [[names.get(o.chip_id, o.chip_id), o.quantity, o.order_month, o.delivery_month, o.cost_usd / 1e6]
+                     for o in result.orders]
+
+
+def plan_economics_table(result, chip_names: Mapping[str, str] | None = None) -> tuple[list[str], list[list]]:
+    names = chip_names or {}
+    headers = ["Chip", "Price (USD)", "Serving (output tokens/s per chip)", "USD per million served tokens",
+               "Training (tokens/s per chip)", "USD per million training tokens"]
+    na = lambda v: v if v is not None else "n/a"  # noqa: E731
+    return headers, [[names.get(e.chip_id, e.chip_id), e.unit_price_usd, e.serving_output_tokens_per_s,
+                      na(e.usd_per_million_served_tokens), na(e.training_tokens_per_s),
+                      na(e.usd_per_million_training_tokens)] for e in result.economics]
+
+
+def plan_order_rows(result, confidence: float, candidates: Sequence) -> list[dict]:
+    """Each planned order as an assumption order row (the Fleet's fields), for "Add as orders"."""
+    vendors = {c.chip_id: c.vendor for c in candidates}
+    prices = {c.chip_id: c.unit_price_usd for c in candidates}
+    return [{"buyer": "plan", "vendor": vendors.get(o.chip_id, ""), "chip_id": o.chip_id, "quantity": o.quantity,
+             "order_date": o.order_month.isoformat(), "promised": f"{o.delivery_month.isoformat()}:{o.quantity}",
+             "price_usd_per_chip": prices.get(o.chip_id), "status": "assumption", "source": "fleetcast plan",
+             "note": f"planned for P(meet demand) >= {confidence:.0%} "
+                     f"{result.from_month:%Y-%m}..{result.until_month:%Y-%m}"} for o in result.orders]
+
+
+__all__ = [
+    "ForecastStudy", "PlanStudy", "MonthlyTable", "TableColumn", "FORECAST_STUDY_VERSION", "PLAN_STUDY_VERSION",
+    "forecast_key_figures", "forecast_monthly_table", "forecast_job_table", "first_shortfall_month", "scenario_of",
+    "plan_lowest_prob", "throughput_key", "PlanJob", "compute_plan", "plan_deliveries", "plan_order_table", "plan_economics_table", "plan_order_rows",
+]

@@ -1,0 +1,230 @@
+"""What a Serving study computes (Qt-free): the chosen chip's capacity under the targets, the
+comparison across chip types (best layout, chips for the demand, throughput-latency and TTFT
+curves), the chosen chip under Poisson load, and the figures and tables the Inference view, its
+exports and tests print.
+
+    request = serving_request(study, chips, models)          # ServingRequest (UserError: problems)
+    cap = request.capacity()                                  # engine.inference.CapacityResult
+    comparison = run_chip_comparison(request, compare_chips)  # ChipComparison (a worker runs it)
+    headers, rows = comparison_table(comparison)
+    rows = serving_key_figures(request, cap, chips_for_demand(cap, request.demand))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from engine.errors import Cancelled, UserError
+from engine.hardware import Chip
+from engine.inference import ServingInputs, evaluate_serving, serving_curve, slo_capacity
+from engine.models import ModelConfig
+from engine.studies import ServingStudy, chip_name, chips_for_demand
+
+# Running batches of the throughput-latency curves (sequences per replica), log-spaced 1 to 4,096.
+CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
+MAX_LOAD_BATCH = 512  # replicas that run more sequences take too long to simulate interactively
+EP_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def ep_choices(model) -> tuple[int, ...]:
+    """Expert-parallel degrees an MoE model can split its routed experts over; () for dense."""
+    if model is None or not model.is_moe:
+        return ()
+    return tuple(e for e in EP_CHOICES if e <= model.moe_experts and model.moe_experts % e == 0)
+
+
+@dataclass(frozen=True)
+class ServingRequest:
+    """Everything one capacity evaluation needs (immutable: it goes to a worker)."""
+
+    model: ModelConfig
+    chip: Chip
+    input_len: float
+    output_len: float
+    ttft_ms: float | None
+    tpot_ms: float | None
+    weight_dtype: str
+    kv_dtype: str
+    tp: int | None
+    ep: int | None
+    engine: str
+    prefix_cache_hit: float
+    demand: float  # output tokens/s at peak
+
+    def capacity(self, chip=None, *, fixed_layout: bool = True):
+        return slo_capacity(self.model, chip or self.chip, input_len=self.input_len, output_len=self.output_len,
+                            ttft_ms=self.ttft_ms, tpot_ms=self.tpot_ms, weight_dtype=self.weight_dtype,
+                            kv_dtype=self.kv_dtype, tp=self.tp if fixed_layout else None,
+                            ep=self.ep if fixed_layout else None, engine=self.engine,
+                            prefix_cache_hit=self.prefix_cache_hit)
+
+    def chips_for_demand(self, cap) -> int | None:
+        return chips_for_demand(cap, self.demand)
+
+    def targets_text(self) -> str:
+        parts = ([f"TTFT ≤ {self.ttft_ms:,.0f} ms"] if self.ttft_ms else []) + \
+                ([f"TPOT ≤ {self.tpot_ms:g} ms"] if self.tpot_ms else [])
+        return ", ".join(parts) or "no latency targets"
+
+
+def serving_request(study: ServingStudy, chips: Mapping, models: Mapping) -> ServingRequest:
+    """The study's request (UserError listing its problems when there are any)."""
+    problems = study.problems(chips, models)
+    if problems:
+        raise UserError("; ".join(p.message for p in problems))
+    model = models[study.model_id]
+    return ServingRequest(model=model, chip=chips[study.chip_id], input_len=float(study.input_len),
+                          output_len=float(study.output_len), ttft_ms=study.ttft_ms or None,
+                          tpot_ms=study.tpot_ms or None, weight_dtype=study.weight_dtype, kv_dtype=study.kv_dtype,
+                          tp=study.tp, ep=study.ep if model.is_moe else None, engine=study.engine,
+                          prefix_cache_hit=study.prefix_cache_pct / 100.0, demand=float(study.demand_tokens_per_s))
+
+
+@dataclass(frozen=True)
+class ChipComparison:
+    key: tuple
+    rows: tuple        # dict per chip: chip_id, name, tp, ep, capacity (CapacityResult or None), chips, error
+    batches: np.ndarray
+    tpot_ms: np.ndarray            # (chips, batches), NaN where the batch does not fit
+    ttft_ms: np.ndarray
+    tokens_per_s_per_chip: np.ndarray
+    load: object = None            # engine.serving.capacity.LoadAnalysis of the chosen chip (or None)
+    load_error: str = ""
+
+
+def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarray):
+    """The same curve for an expert-parallel replica (serving_curve takes TP only): one closed-loop
+    evaluation per running batch, NaN beyond the KV cache."""
+    tpot = np.full(len(batches), np.nan)
+    ttft = np.full(len(batches), np.nan)
+    tokens = np.full(len(batches), np.nan)
+    for k, b in enumerate(batches):
+        res = evaluate_serving(ServingInputs(
+            model=request.model, chip=chip, input_len=request.input_len, output_len=request.output_len,
+            tp=int(tp), ep=int(ep), scenario="concurrency", concurrency=int(b), weight_dtype=request.weight_dtype,
+            kv_dtype=request.kv_dtype, engine=request.engine, simulate=False))
+        if not res.feasible or b > res.max_concurrency:
+            break
+        tpot[k], ttft[k], tokens[k] = res.tpot_ms, res.ttft_ms, res.output_tokens_per_s_per_chip
+    return tpot, ttft, tokens
+
+
+def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), *, progress=None,
+                        should_stop=None) -> ChipComparison:
+    """Best layout, SLO capacity, chips needed and the throughput-latency curve per chip type."""
+    batches = np.array(CURVE_BATCHES)
+    n = len(chips)
+    tpot = np.full((n, len(batches)), np.nan)
+    ttft = np.full((n, len(batches)), np.nan)
+    tokens = np.full((n, len(batches)), np.nan)
+    rows = []
+    for i, chip in enumerate(chips):
+        if should_stop is not None and should_stop():
+            raise Cancelled("chip comparison cancelled")
+        row = {"chip_id": chip.id, "name": chip_name(chip), "tp": None, "ep": None, "capacity": None,
+               "chips": None, "error": ""}
+        try:
+            cap = request.capacity(chip, fixed_layout=False)
+            row.update(capacity=cap, tp=cap.tp, ep=cap.ep, chips=request.chips_for_demand(cap))
+            if not cap.feasible:
+                row["error"] = cap.reason
+            if cap.ep > 1:
+                tpot[i], ttft[i], tokens[i] = _ep_curve(request, chip, cap.tp, cap.ep, batches)
+            else:
+                curve = serving_curve(request.model, [chip], [cap.tp], batches, input_len=request.input_len,
+                                      output_len=request.output_len, weight_dtype=request.weight_dtype,
+                                      kv_dtype=request.kv_dtype, engine=request.engine)
+                tpot[i] = curve.tpot_ms[0, 0]
+                ttft[i] = curve.ttft_ms[0, 0]
+                tokens[i] = curve.output_tokens_per_s_per_chip[0, 0]
+        except UserError as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+        if progress is not None:
+            progress((i + 1) / max(n, 1), f"Compared {chip_name(chip)}")
+    load, load_error = load_analysis_of(request, should_stop)
+    return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
+                          tokens_per_s_per_chip=tokens, load=load, load_error=load_error)
+
+
+def load_analysis_of(request: ServingRequest, should_stop=None):
+    """The chosen chip under Poisson load (engine.serving.capacity.load_analysis), or why not."""
+    from engine.serving.capacity import load_analysis
+
+    try:
+        cap = request.capacity()
+        if not cap.feasible and cap.max_concurrency < 1:
+            return None, cap.reason
+        if cap.batch > MAX_LOAD_BATCH:
+            return None, (f"not simulated: a running batch of {cap.batch:,.0f} sequences per replica is beyond "
+                          f"the {MAX_LOAD_BATCH} simulated interactively")
+        analysis = load_analysis(request.model, request.chip, input_len=request.input_len,
+                                 output_len=request.output_len, tp=cap.tp, ep=cap.ep, ttft_ms=request.ttft_ms,
+                                 tpot_ms=request.tpot_ms, weight_dtype=request.weight_dtype,
+                                 kv_dtype=request.kv_dtype, engine=request.engine, should_stop=should_stop)
+        return analysis, ""
+    except UserError as exc:
+        return None, str(exc)
+
+
+COMPARISON_HEADERS = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
+                      "TPOT (ms)", "Max concurrency (sequences per replica)", "Chips needed (chips)", "Limiting",
+                      "Why"]
+
+
+def comparison_table(comparison: ChipComparison | None) -> tuple[list[str], list[list]]:
+    """The chip comparison as (headers with units, rows); figures are None where targets fail."""
+    rows: list[list] = []
+    if comparison is None:
+        return list(COMPARISON_HEADERS), rows
+    for r in comparison.rows:
+        cap = r["capacity"]
+        if cap is None:
+            rows.append([r["name"], None, None, None, None, None, None, None, "error", r["error"]])
+            continue
+        ok = cap.feasible
+        rows.append([r["name"], cap.tp, cap.ep, cap.output_tokens_per_s_per_chip if ok else None,
+                     cap.ttft_ms if ok else None, cap.tpot_ms if ok else None, cap.max_concurrency,
+                     r["chips"], cap.limiting, cap.explanation if ok else cap.reason])
+    return list(COMPARISON_HEADERS), rows
+
+
+def serving_key_figures(request: ServingRequest | None, cap, chips_needed: int | None) -> list[list]:
+    """[figure, value, unit] rows of the chosen chip, as the Inference view's figures table and CSV."""
+    if request is None or cap is None:
+        return []
+    req = request
+    rows: list[list] = [["Model", req.model.name, ""], ["Chip", chip_name(req.chip), ""], ["Input length", req.input_len, "tokens"],
+            ["Output length", req.output_len, "tokens"], ["TTFT target", req.ttft_ms, "ms"],
+            ["TPOT target", req.tpot_ms, "ms"], ["Weights", req.weight_dtype, ""], ["KV cache", req.kv_dtype, ""],
+            ["TP", cap.tp, "ways"], ["EP", cap.ep, "ways"], ["Chips per replica", cap.chips_per_replica, "chips"],
+            ["Targets met", cap.feasible, ""], ["Max concurrency", cap.max_concurrency, "sequences per replica"],
+            ["Weights per chip", cap.weights_gb_per_chip, "GB"], ["KV per sequence", cap.kv_gb_per_sequence, "GB"],
+            ["Limiting", cap.limiting, ""]]
+    if cap.feasible:
+        rows += [["Throughput at SLO", cap.output_tokens_per_s_per_chip, "tokens/s per chip"],
+                 ["Batch at SLO", cap.batch, "sequences per replica"], ["TTFT", cap.ttft_ms, "ms"],
+                 ["TPOT", cap.tpot_ms, "ms"], ["Peak demand", req.demand, "tokens/s"],
+                 ["Chips needed", chips_needed, "chips"]]
+    return rows
+
+
+def ttft_histogram(ttft_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(bin centres ms, share of requests %, bin width ms) of simulated TTFTs (finite ones)."""
+    ttft = np.asarray(ttft_s, dtype=float)
+    ttft = ttft[np.isfinite(ttft)] * 1e3
+    if not ttft.size:
+        return np.zeros(0), np.zeros(0), 1.0
+    counts, edges = np.histogram(ttft, bins=min(30, max(5, ttft.size // 10)))
+    share = 100.0 * counts / max(ttft.size, 1)
+    width = float(edges[1] - edges[0]) if len(edges) > 1 else 1.0
+    return 0.5 * (edges[:-1] + edges[1:]), share, width
+
+
+__all__ = [
+    "CURVE_BATCHES", "MAX_LOAD_BATCH", "ServingRequest", "ChipComparison", "run_chip_comparison", "load_analysis_of",
+    "comparison_table", "serving_key_figures", "serving_request", "ep_choices", "ttft_histogram", "COMPARISON_HEADERS",
+]

@@ -1,0 +1,74 @@
+"""Rows of charts that stay readable on a short screen.
+
+On a tall results area every row shows at once (a grid, one row per line); when the area is too
+short for each row to get `min_row_height` pixels, the rows become tabs, one row per page, so a
+chart's legend never squeezes its plot to nothing on a 1280x720 laptop. The widgets move between
+the two arrangements; nothing is rebuilt, and the grid's minimum height is one row's, so it never
+raises the window's minimum size.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLayout, QStackedLayout, QTabWidget, QWidget
+
+HYSTERESIS_PX = 40  # back to the grid only with some room to spare: no flicker at the threshold
+
+
+class ChartGrid(QWidget):
+    def __init__(self, rows: list[tuple[str, list[QWidget]]], min_row_height: int = 300, parent=None):
+        super().__init__(parent)
+        self.rows = rows
+        self.min_row_height = min_row_height
+        self._grid_page = QWidget()
+        self._grid = QGridLayout(self._grid_page)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(8)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self._row_pages = []
+        for title, _ in rows:
+            page = QWidget()
+            h = QHBoxLayout(page)
+            h.setContentsMargins(0, 4, 0, 0)
+            h.setSpacing(8)
+            self._row_pages.append(page)
+            self.tabs.addTab(page, title)
+        self._stack = QStackedLayout(self)
+        self._stack.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self._stack.addWidget(self._grid_page)
+        self._stack.addWidget(self.tabs)
+        self.mode = ""
+        self._arrange("grid")
+
+    def _arrange(self, mode: str) -> None:
+        if mode == self.mode:
+            return
+        self.mode = mode
+        for r, (_, widgets) in enumerate(self.rows):
+            for c, w in enumerate(widgets):
+                if mode == "grid":
+                    self._grid.addWidget(w, r, c)
+                else:
+                    self._row_pages[r].layout().addWidget(w, 1)
+        self._stack.setCurrentWidget(self._grid_page if mode == "grid" else self.tabs)
+
+    def wanted_mode(self, height: int) -> str:
+        need = len(self.rows) * self.min_row_height
+        if self.mode == "tabs" and height < need + HYSTERESIS_PX:
+            return "tabs"
+        return "tabs" if height < need else "grid"
+
+    def show_row_of(self, widget: QWidget) -> None:
+        """Bring `widget`'s row forward (in tabs mode)."""
+        for r, (_, widgets) in enumerate(self.rows):
+            if widget in widgets:
+                self.tabs.setCurrentIndex(r)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._arrange(self.wanted_mode(event.size().height()))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = self.tabs.minimumSizeHint()
+        return QSize(max(hint.width(), 0), max(hint.height(), 0))

@@ -1,0 +1,170 @@
+"""The Inference view's form: model and chip, layout and precision, workload and targets, the
+chips to compare, and the two-way binding between the widgets and the ServingStudy
+(engine.studies) a scenario saves. The panel (gui/panels/inference.py) evaluates and draws.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.errors import UserError
+from engine.inference import SERVE_DTYPES
+from engine.studies import ServingStudy, demand_per_day
+from engine.studies_serving import ep_choices
+from gui.panels.base import (
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, fmt_big, section, select_data, spin,
+)
+
+ENGINES = (("vLLM (default)", ""), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
+           ("vLLM-Ascend", "vllm-ascend"), ("MindIE", "mindie"), ("TGI", "tgi"),
+           ("Generic / unstated (eager)", "generic"))
+TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+DEFAULTS = ServingStudy().to_dict()  # the saved state is a ServingStudy (engine.studies)
+
+
+
+class InferenceForm:
+    """Mixed into InferencePanel (an AnalysisPanel): builds the form into `self` and converts it to
+    and from a ServingStudy. Needs `self.errors`, `self.schedule`, `self._chips`, `self._models`,
+    `self._loading` and `self.banner` from the panel."""
+
+    # ---- form --------------------------------------------------------------------------------
+    def _build_form(self) -> QWidget:
+        e = self.errors
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(4, 0, 8, 0)
+        column.addWidget(section("Model and chip"))
+        form = QFormLayout()
+        self.model_combo = combo([(m.name, m.id) for m in sorted(self._models.values(), key=lambda m: m.name)])
+        e.add_row(form, "model", "Model", self.model_combo, "The model to serve (presets from the store)")
+        self.chip_combo = combo([(chip_label(c), c.id) for c in self._chips.values()])
+        e.add_row(form, "chip", "Chip", self.chip_combo, "Chip type of the serving replicas")
+        self.engine_combo = combo(list(ENGINES))
+        e.add_row(form, "engine", "Serving engine", self.engine_combo,
+                  "Engine family whose calibration applies (overheads, bandwidth efficiency)")
+        column.addLayout(form)
+
+        column.addWidget(section("Layout and precision"))
+        form = QFormLayout()
+        self.tp_combo = combo([("Best under the targets", None)] + [(f"{t} ways", t) for t in TP_CHOICES])
+        e.add_row(form, "tp", "Tensor parallel TP", self.tp_combo,
+                  "Chips per replica splitting each layer; 'best' searches TP (and EP for MoE)")
+        self.ep_combo = combo([("Best / none", None)])
+        e.add_row(form, "ep", "Expert parallel EP", self.ep_combo, "Experts split across chips (MoE models)")
+        self.weight_combo = combo([(d.upper(), d) for d in SERVE_DTYPES])
+        e.add_row(form, "weight_dtype", "Weights", self.weight_combo, "Weight precision (fp8/int8 run W8A8 GEMMs)")
+        self.kv_combo = combo([(d.upper(), d) for d in SERVE_DTYPES if d != "int4"])
+        e.add_row(form, "kv_dtype", "KV cache", self.kv_combo, "KV-cache precision")
+        column.addLayout(form)
+
+        column.addWidget(section("Workload and targets"))
+        form = QFormLayout()
+        self.input_spin = spin(1, 1_000_000, 1024, " tokens", step=128)
+        e.add_row(form, "input_len", "Input length", self.input_spin, "Prompt tokens per request")
+        self.output_spin = spin(1, 1_000_000, 256, " tokens", step=64)
+        e.add_row(form, "output_len", "Output length", self.output_spin, "Generated tokens per request")
+        self.ttft_spin = dspin(0.0, 600_000.0, 2000.0, 0, " ms", special="no target", step=100.0)
+        e.add_row(form, "ttft_ms", "TTFT target", self.ttft_spin, "Time-to-first-token target (0 = none)")
+        self.tpot_spin = dspin(0.0, 10_000.0, 50.0, 1, " ms", special="no target", step=5.0)
+        e.add_row(form, "tpot_ms", "TPOT target", self.tpot_spin, "Time-per-output-token target (0 = none)")
+        self.prefix_spin = dspin(0.0, 95.0, 0.0, 0, " %", step=5.0)
+        e.add_row(form, "prefix", "Prefix-cache hits", self.prefix_spin,
+                  "Share of prompt tokens already cached (shared system prompts): they skip prefill")
+        self.demand_spin = dspin(0.0, 1e12, 1_000_000.0, 0, " tokens/s", step=100_000.0)
+        e.add_row(form, "demand", "Peak demand", self.demand_spin,
+                  "Output tokens per second to serve at peak (the Forecast counts tokens per day)")
+        self.demand_hint = QLabel("")
+        self.demand_hint.setWordWrap(True)
+        self.demand_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        form.addRow(self.demand_hint)
+        self.demand_spin.valueChanged.connect(self._show_demand_per_day)
+        column.addLayout(form)
+
+        column.addWidget(section("Comparison"))
+        self.compare_button = ChipSetButton()
+        self.compare_button.setToolTip("Chip types drawn in the curves and the chips-needed chart")
+        column.addWidget(self.compare_button)
+        column.addStretch(1)
+
+        for w in (self.input_spin, self.output_spin, self.ttft_spin, self.tpot_spin, self.prefix_spin,
+                  self.demand_spin):
+            w.valueChanged.connect(self.schedule)
+        for w in (self.chip_combo, self.engine_combo, self.tp_combo, self.ep_combo, self.weight_combo,
+                  self.kv_combo):
+            w.currentIndexChanged.connect(self.schedule)
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        self.compare_button.changed.connect(self.schedule)
+        return page
+
+    def _on_model_changed(self, *_):
+        self._fill_ep_choices()
+        self.schedule()
+
+    def _fill_ep_choices(self, wanted=None) -> None:
+        model = self._models.get(self.model_combo.currentData())
+        current = self.ep_combo.currentData() if wanted is None else wanted
+        self.ep_combo.blockSignals(True)
+        self.ep_combo.clear()
+        if model is not None and model.is_moe:
+            self.ep_combo.addItem("Best under the targets", None)
+            for e in ep_choices(model):
+                self.ep_combo.addItem(f"{e} ways", e)
+            self.ep_combo.setEnabled(True)
+        else:
+            self.ep_combo.addItem("– (dense model)", None)
+            self.ep_combo.setEnabled(False)
+        select_data(self.ep_combo, current)
+        self.ep_combo.blockSignals(False)
+
+    def current_study(self) -> ServingStudy:
+        return ServingStudy.from_dict(self.scenario_state())
+
+    def _show_demand_per_day(self, *_) -> None:
+        per_s = self.demand_spin.value()
+        self.demand_hint.setText(
+            f"Output tokens at peak: {fmt_big(per_s)} per s = {fmt_big(demand_per_day(per_s))} per day "
+            "(the Forecast's unit)" if per_s > 0 else "No demand: chips needed is not computed.")
+
+    def scenario_state(self) -> dict:
+        return {
+            "model_id": self.model_combo.currentData(), "chip_id": self.chip_combo.currentData(),
+            "tp": self.tp_combo.currentData(), "ep": self.ep_combo.currentData(),
+            "weight_dtype": self.weight_combo.currentData(), "kv_dtype": self.kv_combo.currentData(),
+            "engine": self.engine_combo.currentData(), "input_len": self.input_spin.value(),
+            "output_len": self.output_spin.value(), "ttft_ms": self.ttft_spin.value(),
+            "tpot_ms": self.tpot_spin.value(), "prefix_cache_pct": self.prefix_spin.value(),
+            "demand_tokens_per_s": self.demand_spin.value(), "compare_chips": self.compare_button.selected(),
+            "version": DEFAULTS["version"],
+        }
+
+    def apply_scenario_state(self, state: dict) -> None:
+        try:
+            s = ServingStudy.from_dict(state).to_dict()
+        except UserError as exc:  # saved by a newer Fleetcast: show the defaults and say why
+            self.banner.show_error(str(exc))
+            s = dict(DEFAULTS)
+        self._loading = True
+        try:
+            if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
+                self.model_combo.setCurrentIndex(0)
+            self._fill_ep_choices(s["ep"])
+            if not select_data(self.chip_combo, s["chip_id"]) and self.chip_combo.count():
+                self.chip_combo.setCurrentIndex(0)
+            select_data(self.tp_combo, s["tp"])
+            select_data(self.weight_combo, s["weight_dtype"])
+            select_data(self.kv_combo, s["kv_dtype"])
+            select_data(self.engine_combo, s["engine"])
+            self.input_spin.setValue(int(s["input_len"]))
+            self.output_spin.setValue(int(s["output_len"]))
+            self.ttft_spin.setValue(float(s["ttft_ms"] or 0.0))
+            self.tpot_spin.setValue(float(s["tpot_ms"] or 0.0))
+            self.prefix_spin.setValue(float(s["prefix_cache_pct"] or 0.0))
+            self.demand_spin.setValue(float(s["demand_tokens_per_s"] or 0.0))
+            compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
+            self.compare_button.set_chips(self._chips.values(), compare or
+                                          [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])
+        finally:
+            self._loading = False
+        self._show_demand_per_day()
+        self.schedule()

@@ -1,0 +1,308 @@
+"""The Training view's form: its widgets, grouped as the planner reads them (model, fleet, run,
+layout, software, scaling curve), and the two-way binding between the widgets and the
+TrainingStudy (engine.studies) a scenario saves. The panel (gui/panels/training.py) evaluates
+the study and draws; every check and default lives in the study.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import QDate
+from PySide6.QtWidgets import QCheckBox, QDateEdit, QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.errors import UserError
+from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed
+from engine.layout import DIMENSION
+from engine.studies import SOFTWARE_DEFAULTS, TrainingStudy
+from engine.training import RECOMPUTE_NAMES
+from gui.panels.base import DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, section, select_data, spin
+
+DEFAULTS = TrainingStudy().to_dict()  # the saved state is a TrainingStudy (engine.studies)
+SOFTWARE_CHECKS = (  # (field, caption, tooltip)
+    ("flash_attention", "Fused attention (FlashAttention)", "Attention kernels that never store the score matrix"),
+    ("sequence_parallel", "Sequence parallelism", "Norms and dropout split over the TP group (all-gather + "
+                                                  "reduce-scatter instead of all-reduce)"),
+    ("grad_overlap", "Overlap gradient reduction", "Data-parallel gradient reduction bucketed under backward"),
+    ("tp_comm_overlap", "Overlap TP communication", "TP collectives hidden behind GEMMs (TransformerEngine)"),
+    ("dropout", "Dropout", "Dropout layers active (older GPT-style runs)"),
+)
+CUSTOM_FIELDS = (  # (field, caption, max)
+    ("layers", "Layers", 1000), ("hidden", "Hidden size", 65536), ("heads", "Attention heads", 1024),
+    ("kv_heads", "KV heads", 1024), ("ffn_hidden", "FFN width", 262144), ("vocab", "Vocabulary", 1_000_000),
+    ("moe_experts", "Routed experts", 1024), ("moe_topk", "Experts per token", 64),
+    ("moe_ffn_hidden", "Expert FFN width", 65536),
+)
+
+def _qdate(day: dt.date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+class TrainingForm:
+    """Mixed into TrainingPanel (an AnalysisPanel): builds the form into `self` and converts it to
+    and from a TrainingStudy. Needs `self.errors`, `self.schedule`, `self._chips`, `self._models`,
+    `self._orders`, `self._loading` and `self.banner` from the panel."""
+
+    # ---- form --------------------------------------------------------------------------------
+    def _build_form(self) -> QWidget:
+        e = self.errors
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(4, 0, 8, 0)
+
+        column.addWidget(section("Model"))
+        form = QFormLayout()
+        self.model_combo = combo([(m.name, m.id) for m in sorted(self._models.values(), key=lambda m: m.name)])
+        e.add_row(form, "model", "Preset", self.model_combo, "The architecture to train (presets from the store)")
+        self.custom_check = QCheckBox("Edit the architecture")
+        self.custom_check.setToolTip("Start from the preset and change its shape (a custom model)")
+        form.addRow(self.custom_check)
+        column.addLayout(form)
+        self.custom_box = QWidget()
+        custom_form = QFormLayout(self.custom_box)
+        custom_form.setContentsMargins(12, 0, 0, 0)
+        self.custom_spins = {}
+        for name, caption, hi in CUSTOM_FIELDS:
+            box = spin(0 if name.startswith("moe") else 1, hi, 1)
+            self.custom_spins[name] = box
+            e.add_row(custom_form, f"custom_{name}", caption, box,
+                      f"{caption} of the custom model ({name}); 0 experts = dense")
+        self.custom_box.hide()
+        column.addWidget(self.custom_box)
+
+        column.addWidget(section("Fleet"))
+        form = QFormLayout()
+        self.chip_combo = combo([(chip_label(c), c.id) for c in self._chips.values()])
+        e.add_row(form, "chip", "Chip", self.chip_combo, "Chip type the job runs on")
+        self.source_combo = combo([("A chip count", "count"), ("The fleet installed on a date", "fleet")])
+        e.add_row(form, "source", "Chips from", self.source_combo,
+                  "Enter a count, or use every chip of this type installed on a date (Fleet view)")
+        self.count_spin = spin(1, 10_000_000, 1024, " chips", step=8)
+        e.add_row(form, "num_chips", "Chip count", self.count_spin, "Chips the job uses")
+        self.date_edit = QDateEdit(_qdate(dt.date.today()))
+        self.date_edit.setCalendarPopup(True)
+        self.date_edit.setDisplayFormat("yyyy-MM-dd")
+        e.add_row(form, "fleet_date", "Fleet on date", self.date_edit,
+                  f"Chips of this type delivered by this date minus {INSTALL_LAG_DAYS:.0f} days to install")
+        self.fleet_hint = QLabel("")
+        self.fleet_hint.setWordWrap(True)
+        self.fleet_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        form.addRow(self.fleet_hint)
+        column.addLayout(form)
+
+        column.addWidget(section("Run"))
+        form = QFormLayout()
+        self.tokens_spin = dspin(0.001, 10_000.0, 15.0, 3, " T tokens", step=1.0)
+        e.add_row(form, "tokens", "Token budget", self.tokens_spin, "Training tokens, in trillions (15 = 15e12)")
+        self.seq_spin = spin(0, 1_048_576, 0, " tokens", special="model default", step=1024)
+        e.add_row(form, "seq_len", "Sequence length", self.seq_spin, "Tokens per sequence (0 = the model's default)")
+        self.batch_spin = spin(0, 1_048_576, 0, " sequences", special="auto", step=64)
+        e.add_row(form, "global_batch", "Global batch", self.batch_spin,
+                  "Sequences per optimizer step (auto: about 4M tokens, at least 1K tokens per chip)")
+        self.batch_hint = QLabel("")
+        self.batch_hint.setWordWrap(True)
+        self.batch_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        form.addRow(self.batch_hint)
+        self.dtype_combo = combo([("BF16", "bf16"), ("FP8 (GEMMs)", "fp8")])
+        e.add_row(form, "dtype", "Precision", self.dtype_combo, "Matrix-multiply precision")
+        self.price_spin = dspin(0.0, 1000.0, 0.0, 2, " USD/chip-h", special="amortised list price", step=0.25)
+        e.add_row(form, "price", "Price", self.price_spin,
+                  "USD per chip-hour for the cost (0 = list price amortised over 4 years)")
+        column.addLayout(form)
+
+        column.addWidget(section("Layout"))
+        form = QFormLayout()
+        self.mode_combo = combo([("Search the best layout", "search"), ("Fixed layout", "fixed")])
+        e.add_row(form, "layout_mode", "Layout", self.mode_combo,
+                  "Search every TP/PP/CP/EP/ZeRO/micro-batch/recompute combination, or enter one")
+        column.addLayout(form)
+        self.layout_box = QWidget()
+        lf = QFormLayout(self.layout_box)
+        lf.setContentsMargins(12, 0, 0, 0)
+        # Spin boxes from the one layout schema (engine.layout): ranges, captions, units, tips.
+        layout_spins = {}
+        for key in ("tp", "pp", "cp", "ep", "vpp"):
+            d = DIMENSION[key]
+            layout_spins[key] = spin(d.low, d.high, DEFAULTS["layout"][key], f" {d.unit}")
+            e.add_row(lf, key, d.label, layout_spins[key], d.help)
+        self.tp_spin, self.pp_spin, self.cp_spin, self.ep_spin, self.vpp_spin = (
+            layout_spins[k] for k in ("tp", "pp", "cp", "ep", "vpp"))
+        self.zero_combo = combo([("0 (none)", 0), ("1 (optimizer)", 1), ("2 (+ gradients)", 2), ("3 (+ weights)", 3)])
+        e.add_row(lf, "zero", "ZeRO stage", self.zero_combo, "How far optimizer state is sharded over data parallel")
+        d = DIMENSION["micro_batch"]
+        self.mb_spin = spin(d.low, d.high, 1, f" {d.unit}")
+        e.add_row(lf, "micro_batch", d.label, self.mb_spin, d.help)
+        self.recompute_combo = combo([(n, n) for n in RECOMPUTE_NAMES])
+        e.add_row(lf, "recompute", "Recompute", self.recompute_combo, "Activation recomputation")
+        self.dp_label = QLabel("")
+        self.dp_label.setStyleSheet("color: #5f6368;")
+        lf.addRow("Data parallel DP", self.dp_label)
+        self.layout_box.hide()
+        column.addWidget(self.layout_box)
+
+        self._build_software(column)
+
+        column.addWidget(section("Scaling curve"))
+        self.compare_button = ChipSetButton()
+        self.compare_button.setToolTip("Chip types drawn in the time-to-train-vs-chip-count chart")
+        column.addWidget(self.compare_button)
+        column.addStretch(1)
+
+        for w in [self.count_spin, self.tokens_spin, self.seq_spin, self.batch_spin, self.price_spin,
+                  self.tp_spin, self.pp_spin, self.cp_spin, self.ep_spin, self.vpp_spin, self.mb_spin,
+                  *self.custom_spins.values()]:
+            w.valueChanged.connect(self.schedule)
+        for w in (self.chip_combo, self.dtype_combo, self.zero_combo, self.recompute_combo):
+            w.currentIndexChanged.connect(self.schedule)
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        self.source_combo.currentIndexChanged.connect(self._on_source_changed)
+        self.mode_combo.currentIndexChanged.connect(self._on_mode_changed)
+        self.custom_check.toggled.connect(self._on_custom_toggled)
+        self.date_edit.dateChanged.connect(self.schedule)
+        self.compare_button.changed.connect(self.schedule)
+        return page
+
+    def _build_software(self, column) -> None:
+        """The "Software" group: kernel and framework settings the step time depends on."""
+        column.addWidget(section("Software"))
+        form = QFormLayout()
+        self.software_checks = {}
+        for name, caption, tip in SOFTWARE_CHECKS:
+            box = QCheckBox(caption)
+            box.setToolTip(tip)
+            box.setChecked(SOFTWARE_DEFAULTS[name])
+            box.toggled.connect(self.schedule)
+            self.software_checks[name] = box
+            form.addRow(box)
+        self.schedule_combo = combo([("1F1B (interleaved if VPP > 1)", "1f1b"), ("Zero bubble (ZB-H1)", "zero-bubble"),
+                                     ("DualPipe", "dualpipe")])
+        self.errors.add_row(form, "schedule", "Pipeline schedule", self.schedule_combo,
+                            "How pipeline stages interleave forward and backward work")
+        self.cp_kind_combo = combo([("Ring attention", "ring"), ("K/V all-gather (Llama 3)", "allgather")])
+        self.errors.add_row(form, "cp_kind", "Context parallel", self.cp_kind_combo,
+                            "How context-parallel ranks exchange keys and values")
+        for w in (self.schedule_combo, self.cp_kind_combo):
+            w.currentIndexChanged.connect(self.schedule)
+        column.addLayout(form)
+
+    def software_settings(self) -> dict:
+        values = {name: box.isChecked() for name, box in self.software_checks.items()}
+        values["schedule"] = self.schedule_combo.currentData()
+        values["cp_kind"] = self.cp_kind_combo.currentData()
+        return values
+
+    def _apply_software(self, state) -> None:
+        values = {**SOFTWARE_DEFAULTS, **(state if isinstance(state, dict) else {})}
+        for name, box in self.software_checks.items():
+            box.setChecked(bool(values[name]))
+        select_data(self.schedule_combo, values["schedule"])
+        select_data(self.cp_kind_combo, values["cp_kind"])
+
+    def _on_model_changed(self, *_):
+        if not self._loading:
+            self._fill_custom_from_preset()
+        self.schedule()
+
+    def _fill_custom_from_preset(self) -> None:
+        model = self._models.get(self.model_combo.currentData())
+        if model is None:
+            return
+        for name, box in self.custom_spins.items():
+            box.blockSignals(True)
+            box.setValue(int(getattr(model, name)))
+            box.blockSignals(False)
+
+    def _on_custom_toggled(self, on: bool):
+        self.custom_box.setVisible(on)
+        self.schedule()
+
+    def _on_source_changed(self, *_):
+        fleet = self.source_combo.currentData() == "fleet"
+        self.count_spin.parentWidget().setEnabled(not fleet)
+        self.date_edit.parentWidget().setEnabled(fleet)
+        self.schedule()
+
+    def _on_mode_changed(self, *_):
+        self.layout_box.setVisible(self.mode_combo.currentData() == "fixed")
+        self.schedule()
+
+    def current_model(self):
+        return self.current_study().model(self._models)
+
+    def current_study(self) -> TrainingStudy:
+        return TrainingStudy.from_dict(self.scenario_state())
+
+    def scenario_state(self) -> dict:
+        custom = None
+        if self.custom_check.isChecked():
+            custom = {name: box.value() for name, box in self.custom_spins.items()}
+        return {
+            "model_id": self.model_combo.currentData(), "custom": custom, "chip_id": self.chip_combo.currentData(),
+            "chips_source": self.source_combo.currentData(), "num_chips": self.count_spin.value(),
+            "fleet_date": self.date_edit.date().toPython().isoformat(), "tokens_t": self.tokens_spin.value(),
+            "seq_len": self.seq_spin.value(), "global_batch": self.batch_spin.value(),
+            "dtype": self.dtype_combo.currentData(), "layout_mode": self.mode_combo.currentData(),
+            "layout": {"tp": self.tp_spin.value(), "pp": self.pp_spin.value(), "cp": self.cp_spin.value(),
+                       "ep": self.ep_spin.value(), "vpp": self.vpp_spin.value(),
+                       "zero": self.zero_combo.currentData(), "micro_batch": self.mb_spin.value(),
+                       "recompute": self.recompute_combo.currentData()},
+            "price_per_chip_hour": self.price_spin.value(),
+            "compare_chips": self.compare_button.selected(),
+            "software": self.software_settings(),
+            "version": DEFAULTS["version"],
+        }
+
+    def apply_scenario_state(self, state: dict) -> None:
+        try:
+            s = TrainingStudy.from_dict(state).to_dict()
+        except UserError as exc:  # saved by a newer Fleetcast: show the defaults and say why
+            self.banner.show_error(str(exc))
+            s = dict(DEFAULTS)
+        layout = dict(s["layout"])
+        self._loading = True
+        try:
+            if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
+                self.model_combo.setCurrentIndex(0)
+            self._fill_custom_from_preset()
+            custom = s.get("custom") if isinstance(s.get("custom"), dict) else None
+            self.custom_check.setChecked(custom is not None)
+            self.custom_box.setVisible(custom is not None)
+            for name, value in (custom or {}).items():
+                if name in self.custom_spins:
+                    self.custom_spins[name].setValue(int(value))
+            if not select_data(self.chip_combo, s["chip_id"]) and self.chip_combo.count():
+                self.chip_combo.setCurrentIndex(0)
+            select_data(self.source_combo, s["chips_source"])
+            self.count_spin.setValue(int(s["num_chips"]))
+            day = None
+            try:
+                day = dt.date.fromisoformat(s["fleet_date"]) if s.get("fleet_date") else None
+            except (TypeError, ValueError):
+                day = None
+            self.date_edit.setDate(_qdate(day or self._default_fleet_date()))
+            self.tokens_spin.setValue(float(s["tokens_t"]))
+            self.seq_spin.setValue(int(s["seq_len"] or 0))
+            self.batch_spin.setValue(int(s["global_batch"] or 0))
+            select_data(self.dtype_combo, s["dtype"])
+            select_data(self.mode_combo, s["layout_mode"])
+            self.tp_spin.setValue(int(layout["tp"]))
+            self.pp_spin.setValue(int(layout["pp"]))
+            self.cp_spin.setValue(int(layout["cp"]))
+            self.ep_spin.setValue(int(layout["ep"]))
+            self.vpp_spin.setValue(int(layout["vpp"]))
+            select_data(self.zero_combo, int(layout["zero"]))
+            self.mb_spin.setValue(int(layout["micro_batch"]))
+            select_data(self.recompute_combo, layout["recompute"])
+            self.price_spin.setValue(float(s["price_per_chip_hour"] or 0.0))
+            self._apply_software(s.get("software"))
+            compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
+            self.compare_button.set_chips(self._chips.values(), compare or
+                                          [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])
+        finally:
+            self._loading = False
+        self._on_source_changed()
+        self._on_mode_changed()
+        self.schedule()
+
+    def _default_fleet_date(self) -> dt.date:
+        return first_month_all_installed(self._orders)

@@ -1,0 +1,59 @@
+"""`fleetcast serve --scenario NAME`: the Inference view's saved Serving study, headless, gives the
+figures the view shows for it."""
+
+import json
+
+import pytest
+
+from engine.cli import main
+from engine.store import open_store
+from engine.studies import ServingStudy, chips_for_demand
+from engine.studies_serving import serving_request
+
+STUDY = ServingStudy(model_id="llama3-70b", chip_id="h20-96gb", tp=8, input_len=2000, output_len=300,
+                     ttft_ms=2000.0, tpot_ms=50.0, prefix_cache_pct=50.0, demand_tokens_per_s=100_000.0)
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "serve.db"
+    store = open_store(str(path))
+    params = dict(store.scenario("Story default")["params"])
+    store.save_scenario("served", {**params, "ui": {"inference": STUDY.to_dict()}})
+    store.save_scenario("bad serving", {**params, "ui": {"inference": {**STUDY.to_dict(), "tp": 3}}})
+    store.close()
+    return str(path)
+
+
+def test_scenario_gives_the_views_figures(capsys, db):
+    assert main(["serve", "--db", db, "--scenario", "served", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    store = open_store(db)
+    chips, models = {c.id: c for c in store.chips()}, {m.id: m for m in store.models()}
+    store.close()
+    cap = serving_request(STUDY, chips, models).capacity()  # what the Inference view computes
+    assert d["model"] == "llama3-70b" and d["chip"] == "h20-96gb" and d["tp"] == 8
+    assert d["slo_output_tokens_per_s_per_chip"] == pytest.approx(cap.output_tokens_per_s_per_chip)
+    assert d["chips_needed"] == chips_for_demand(cap, 100_000.0) == 968  # whole TP8 replicas: ceil(1e5 / 8 / 103.8) x 8
+    # the saved prefix-cache share is used: without it prefill costs more, never less
+    assert main(["serve", "--db", db, "--scenario", "served", "--prefix-cache-pct", "0", "--format", "json"]) == 0
+    cold = json.loads(capsys.readouterr().out)
+    assert cold["slo_ttft_ms"] >= d["slo_ttft_ms"]
+
+
+@pytest.mark.parametrize("name, needle", [
+    ("nope", "scenario 'nope': not found"),
+    ("Story default", "has no Serving study"),
+    ("bad serving", "TP 3 does not divide the 64 attention heads"),
+])
+def test_scenario_problems_are_one_line_exit_1(capsys, db, name, needle):
+    assert main(["serve", "--db", db, "--scenario", name]) == 1
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_without_scenario_the_workload_flags_are_required(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--model", "llama3-8b", "--chip", "h20-96gb"])
+    assert exc.value.code == 2
+    assert "--input-len, --output-len (or --scenario NAME)" in capsys.readouterr().err
