@@ -5,6 +5,7 @@ The forecast module adds uncertainty on top of these records.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -60,6 +61,13 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """The first day of the month `months` after `day`'s month (negative: before)."""
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def add_months_same_day(day: dt.date, months: int) -> dt.date:
+    """The same day of the month `months` later (earlier if negative), or that month's last day
+    when it is shorter (2025-01-31 + 1 -> 2025-02-28)."""
+    first = add_months(day, months)
+    return first.replace(day=min(day.day, calendar.monthrange(first.year, first.month)[1]))
 
 
 def months_between(start: dt.date, end: dt.date) -> int:

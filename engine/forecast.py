@@ -218,12 +218,22 @@ class ForecastScenario:
 
     def uncertainty_for(self, order: Order) -> OrderUncertainty:
         """The most specific distribution: order id, then vendor (case-insensitive), then default."""
-        if order.id in self.order_uncertainty:
-            return self.order_uncertainty[order.id]
-        for vendor, unc in self.vendor_uncertainty.items():
-            if vendor.lower() == (order.vendor or "").lower():
-                return unc
-        return self.default_uncertainty
+        return effective_uncertainty(order.id, order.vendor, self.default_uncertainty, self.vendor_uncertainty,
+                                     self.order_uncertainty)
+
+
+def effective_uncertainty(order_id, vendor: str | None, default: OrderUncertainty,
+                          by_vendor: Mapping[str, OrderUncertainty],
+                          by_order: Mapping[int, OrderUncertainty]) -> OrderUncertainty:
+    """The one precedence rule (the Monte Carlo and the form's fallback display both use it): an
+    order's own distribution, else its vendor's (names compared case-insensitively), else the
+    default."""
+    if order_id in by_order:
+        return by_order[order_id]
+    for name, unc in by_vendor.items():
+        if name.lower() == (vendor or "").lower():
+            return unc
+    return default
 
 
 # ---- inputs and results --------------------------------------------------------------------

@@ -64,6 +64,8 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     "inf_kv_eff": 1.0,               # attention-kernel KV reads relative to inf_hbm_eff
     "inf_prefill_chunk_tokens": 8192.0,  # token budget of one batched prefill (max_num_tokens)
     "inf_moe_eff": 0.6,              # expert GEMMs/reads relative to dense ones (grouped GEMM, routing)
+    "inf_fp8_gemm_rel": 0.85,        # 8-/4-bit GEMM efficiency relative to 16-bit (activation
+                                     # quantisation, scaling, dequant epilogues; training's prior)
     "inf_scaleout_layer_overhead_us": 150.0,  # per layer per step when the TP group spans nodes
     # Expert parallelism across nodes (wide EP, DeepEP-style all-to-all over the scale-out NICs):
     "inf_scaleout_eff": 0.80,        # achieved fraction of scale-out (RDMA) bandwidth in all-to-all
@@ -223,12 +225,16 @@ def _hw_arrays(chips: Sequence[Chip], weight_dtype: str, engine: str | None,
     cdt = compute_dtype(weight_dtype)
     peak = []
     peak16 = []
-    for c in chips:
+    facs = [resolve_factors(c, engine, overrides) for c in chips]
+    for c, fa in zip(chips, facs):
         p16 = c.peak_tflops("bf16") or c.peak_tflops("fp16") or 0.0
-        p = c.peak_tflops(cdt) or p16
+        p_low = c.peak_tflops(cdt) if cdt != "bf16" else None
+        # an 8-/4-bit GEMM reaches a smaller share of its (2x/4x) peak than a 16-bit one:
+        # activations are quantised and scaled every layer (W8A8), so FP8 prefill on Hopper
+        # rarely runs at twice the BF16 rate; never slower than the 16-bit path it replaces
+        p = max(p_low * fa["inf_fp8_gemm_rel"], p16) if p_low else p16
         peak.append(p * 1e12)
         peak16.append(p16 * 1e12)
-    facs = [resolve_factors(c, engine, overrides) for c in chips]
     return {
         "peak": _arr(peak), "peak16": _arr(peak16),
         "hbm_bps": _arr([(c.hbm_gbps or 0.0) * 1e9 for c in chips]),

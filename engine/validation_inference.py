@@ -173,53 +173,268 @@ def _stats(errors: Sequence[float], weights: Sequence[float] | None = None) -> d
 
 HOLDOUTS = ("source",)
 
+# Documented prior ranges of the fitted serving factors. A leave-one-source-out fold refits every
+# factor inside its range; a fitted value on a bound is reported (it means the model is missing a
+# term, not that the factor is that value). Sources for each range: resources/calibration_README.md.
+FIT_BOUNDS: Mapping[str, tuple] = {
+    # decode weight streams reach 60-92% of spec HBM bandwidth on NVIDIA parts (STREAM-like copies
+    # 85-92%); eager stacks and young kernels on other accelerators far less (vLLM-Ascend ~25%)
+    "inf_hbm_eff": (0.2, 0.95),
+    # paged-attention KV reads relative to the weight stream: scattered blocks, 50-120%
+    "inf_kv_eff": (0.5, 1.2),
+    # large-prefill GEMM efficiency: cuBLAS 65-80% of H100 dense peak, CANN ~75% of the 910B cube
+    "inf_prefill_mfu": (0.3, 0.9),
+    # decode GEMMs at batch tens-hundreds: skinny shapes, 5-80% of dense peak
+    "inf_decode_mfu": (0.05, 0.8),
+    # GEMM rows at which efficiency halves: tens to a few hundred (wave quantisation, tile sizes)
+    "inf_gemm_half_tokens": (16.0, 512.0),
+    # fixed per-step cost: scheduler, sampling, detokenisation hand-off, 0.1-10 ms
+    "inf_step_overhead_ms": (0.1, 10.0),
+    # kernel launches per layer not hidden by CUDA graphs: 2-100 us
+    "inf_layer_overhead_us": (2.0, 100.0),
+    # all-reduce latency per layer per doubling of the group: NVLink one-shot 5-30 us, rings more
+    "inf_comm_layer_overhead_us": (2.0, 100.0),
+    # all-reduce across nodes per layer: tens to hundreds of us (InfiniBand/RoCE round trips)
+    "inf_scaleout_layer_overhead_us": (20.0, 1000.0),
+    # collectives' share of the link: nccl-tests 75-85% of NVLink; eager rings without overlap less
+    "inf_link_eff": (0.1, 0.95),
+    # grouped expert GEMMs and routed reads relative to dense ones: 20-100%
+    "inf_moe_eff": (0.2, 1.0),
+    # HBM kept from the KV cache (activations, graphs, fragmentation): vLLM 10%, TRT-LLM 5-10%
+    "inf_mem_reserve_frac": (0.02, 0.3),
+    # per-step overhead of an engine family relative to a CUDA-graph engine: 0.2-10x
+    "inf_overhead_scale": (0.2, 10.0),
+    # prefill step overhead relative to a decode step's: 0.2-3x
+    "inf_prefill_overhead_scale": (0.2, 3.0),
+}
+# `inf_fp8_gemm_rel` (8-bit GEMMs relative to 16-bit, 0.85) is a documented default, not fitted:
+# an all-rows fit inside 0.4-1.0 leaves it at its prior.
+FITTED_FACTORS = tuple(FIT_BOUNDS)
+# Multipliers that are 1 by definition at the default scope (a modern CUDA-graph engine): only
+# their engine-family keys are fitted.
+_UNIT_AT_DEFAULT = ("inf_overhead_scale", "inf_prefill_overhead_scale")
+_FOLD_STEP = 0.1           # log step of the finite-difference sensitivities
+FOLD_PRIOR_WEIGHT = 0.1   # pull toward the documented prior, relative to the data's total weight
+FOLD_TRUST_REGION = 1.5    # a refit moves a factor at most 1.5x from where the model was linearised
 
-def _default_scope_calibration() -> dict:
-    """The calibration every chip gets before chip- or vendor-specific rows apply."""
-    from engine.catalog import calibration_rows
 
-    return {r["factor"]: float(r["value"]) for r in calibration_rows()
-            if (r.get("scope") or "").strip().lower() == "default" and str(r.get("value", "")).strip()}
+def _scope_rank(scope: str, chip: Chip) -> int:
+    scope = (scope or "").strip()
+    if scope == chip.id:
+        return 3
+    if scope.endswith("*") and chip.id.startswith(scope[:-1]):
+        return 2
+    if scope and scope.lower() == (chip.vendor or "").lower():
+        return 1
+    return 0 if scope == "default" else -1
 
 
-def holdout_chips(rows: list[dict], chips: Mapping[str, Chip], held_source: str) -> dict:
-    """Chips as if no row of `held_source` had ever been seen (leave-one-source-out).
+def fitted_parameters(chips: Mapping[str, Chip], cal_rows: Sequence[Mapping] | None = None) -> list[dict]:
+    """The fitted serving factors as parameters: one per calibration row whose factor is in
+    FIT_BOUNDS (`scope`, `name` such as `inf_overhead_scale@generic`, the engine `family` it is
+    keyed on or None, and the ids of the chips whose value that row sets: the most specific scope
+    wins, as in `engine.catalog.resolve_calibration`)."""
+    if cal_rows is None:
+        from engine.catalog import calibration_rows
 
-    A factor is evidence-bound to a scope: an engine family's `name@family` values and a chip
-    vendor's own values. When no other source has rows of that engine family, its family keys
-    are dropped (the family falls back to the base factors); when no other source has rows of
-    that chip vendor, the chip gets the default-scope calibration instead of its own. The base
-    factors, fitted over every NVIDIA source, are not refitted per fold (an approximation: no
-    single source dominates them).
-    Returns {(chip_id, family): Chip} for the rows of `held_source`.
-    """
+        cal_rows = calibration_rows()
+    rows = [r for r in cal_rows if (r.get("factor") or "").split("@", 1)[0].strip() in FIT_BOUNDS
+            and str(r.get("value", "")).strip()
+            and not ((r.get("scope") or "").strip() == "default" and (r.get("factor") or "").strip() in _UNIT_AT_DEFAULT)]
+    params: dict = {}
+    for chip in chips.values():
+        best: dict = {}
+        for r in rows:
+            rank = _scope_rank(r.get("scope", ""), chip)
+            name = r["factor"].strip()
+            if rank >= 0 and (name not in best or rank >= best[name][0]):
+                best[name] = (rank, (r.get("scope") or "").strip())
+        for name, (_, scope) in best.items():
+            p = params.setdefault((scope, name), {"scope": scope, "name": name, "chips": set(),
+                                                  "family": name.split("@", 1)[1] if "@" in name else None})
+            p["chips"].add(chip.id)
+    return [dict(p, chips=frozenset(p["chips"])) for _, p in sorted(params.items())]
+
+
+def _prior_value(param: dict) -> float:
+    """The documented value a parameter takes before any fit: the family's prior, else the code
+    default (engine.inference.DEFAULT_FACTORS)."""
+    from engine.inference import DEFAULT_FACTORS
+    from engine.serving.families import FAMILY_PRIORS
+
+    base = param["name"].split("@", 1)[0]
+    if param["family"]:
+        return float(FAMILY_PRIORS.get(param["family"], {}).get(base, DEFAULT_FACTORS[base]))
+    return float(DEFAULT_FACTORS[base])
+
+
+def _param_value(chips: Mapping[str, Chip], param: dict) -> float:
+    from engine.inference import DEFAULT_FACTORS
+
+    cid = sorted(param["chips"])[0]
+    return float(chips[cid].calibration.get(param["name"], DEFAULT_FACTORS[param["name"].split("@", 1)[0]]))
+
+
+def _chips_with(chips: Mapping[str, Chip], values: Mapping[str, tuple], drop: Sequence[dict] = ()) -> dict:
+    """Chips with parameters set: `values` maps a parameter key to (param, value); `drop` lists
+    family-keyed parameters removed (the family falls back to its prior)."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    cal = {cid: dict(c.calibration) for cid, c in chips.items()}
+    for param in drop:
+        for cid in param["chips"]:
+            cal[cid].pop(param["name"], None)
+    for param, value in values.values():
+        for cid in param["chips"]:
+            cal[cid][param["name"]] = float(value)
+    return {cid: replace(c, calibration=MappingProxyType(cal[cid])) for cid, c in chips.items()}
+
+
+def _param_key(param: dict) -> str:
+    return f"{param['scope']}:{param['name']}"
+
+
+def _row_uses(param: dict, row: Mapping) -> bool:
     from engine.serving.families import engine_family
 
-    others_fam = {engine_family(_text(r, "engine")) for r in rows if _text(r, "source") != held_source}
-    others_vendor = {chips[_text(r, "chip")].vendor for r in rows
-                     if _text(r, "source") != held_source and _text(r, "chip") in chips}
-    base = None
-    out = {}
-    for r in rows:
-        if _text(r, "source") != held_source or _text(r, "chip") not in chips:
-            continue
-        chip = chips[_text(r, "chip")]
-        fam = engine_family(_text(r, "engine"))
-        if (chip.id, fam) in out:
-            continue
-        cal = dict(chip.calibration)
-        if chip.vendor not in others_vendor:
-            if base is None:
-                base = _default_scope_calibration()
-            cal = {k: v for k, v in cal.items() if not k.startswith("inf_")}
-            cal.update({k: v for k, v in base.items() if k.startswith("inf_")})
-        if fam not in others_fam:
-            cal = {k: v for k, v in cal.items() if not k.endswith(f"@{fam}")}
-        from dataclasses import replace
-        from types import MappingProxyType
+    if _text(row, "chip") not in param["chips"]:
+        return False
+    return param["family"] is None or engine_family(_text(row, "engine")) == param["family"]
 
-        out[(chip.id, fam)] = replace(chip, calibration=MappingProxyType(cal))
-    return out
+
+def sensitivities(rows: list[dict], chips: Mapping[str, Chip], params: Sequence[dict], *,
+                  should_stop: Callable[[], bool] | None = None,
+                  progress: Callable[[float, str], None] | None = None) -> tuple:
+    """(cases at the current factors, J) where J[i, p] = d log(prediction of row i) /
+    d log(parameter p), by a finite difference of `_FOLD_STEP` (only the rows a parameter can move
+    are re-predicted)."""
+    from engine.errors import Cancelled
+
+    base = validate_inference_cases(rows, dict(chips))["cases"]
+    J = np.zeros((len(rows), len(params)))
+    logp0 = np.array([math.log(c["predicted"]) if c["status"] == "ok" and (c["predicted"] or 0) > 0 else np.nan
+                      for c in base])
+    for j, param in enumerate(params):
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+        if progress is not None:
+            progress(j / max(len(params), 1), f"sensitivity to {param['name']} ({param['scope']})")
+        idx = [i for i, r in enumerate(rows) if _row_uses(param, r)]
+        if not idx:
+            continue
+        v = _param_value(chips, param) * math.exp(_FOLD_STEP)
+        moved = _chips_with(chips, {_param_key(param): (param, v)})
+        sub = validate_inference_cases([rows[i] for i in idx], moved)["cases"]
+        for i, c in zip(idx, sub):
+            if c["status"] == "ok" and (c["predicted"] or 0) > 0 and np.isfinite(logp0[i]):
+                J[i, j] = (math.log(c["predicted"]) - logp0[i]) / _FOLD_STEP
+    return base, J
+
+
+def refit_linearised(rows: list[dict], base_cases: list[dict], J: np.ndarray, params: Sequence[dict],
+                     chips: Mapping[str, Chip], train: Sequence[int], *, prior_weight: float = FOLD_PRIOR_WEIGHT,
+                     trust_region: float = FOLD_TRUST_REGION) -> dict:
+    """Refit every parameter that a training row depends on, on the training rows only.
+
+    Objective: the trust-weighted mean |log error| (the loss the packaged calibration was fitted
+    on), plus `prior_weight` x |log(value / documented prior)| per parameter (so a factor the rows
+    barely constrain stays physical), with the predictions linearised around the current factors
+    (log prediction + J . change in log factors; a Gauss-Newton model of the full simulation).
+    Being piecewise linear it is solved exactly as a linear programme (SciPy HiGHS), so the result
+    does not depend on a starting point. Each factor stays inside its documented range
+    (FIT_BOUNDS) and within `trust_region` x of where the model was linearised. Parameters that no
+    training row depends on are not identified and return None (their prior applies).
+    Returns {"values": {key: value or None}, "identified": [...], "on_bound": [...]}."""
+    from scipy.optimize import linprog
+
+    train = [i for i in train if base_cases[i]["status"] == "ok" and (base_cases[i]["predicted"] or 0) > 0
+             and (base_cases[i]["measured"] or 0) > 0]
+    ident = [j for j in range(len(params)) if train and np.any(np.abs(J[train, j]) > 1e-9)]
+    values: dict = {_param_key(p): None for p in params}
+    on_bound: list = []
+    if ident:
+        n, P = len(train), len(ident)
+        Jt = J[np.ix_(train, ident)]
+        r = np.log([base_cases[i]["predicted"] / base_cases[i]["measured"] for i in train])
+        w = np.array([TRUST_WEIGHT.get(base_cases[i].get("trust") or "medium", 0.5) for i in train])
+        x0 = np.log([_param_value(chips, params[j]) for j in ident])
+        prior = np.log([_prior_value(params[j]) for j in ident])
+        rng = [FIT_BOUNDS[params[j]["name"].split("@", 1)[0]] for j in ident]
+        lo = np.maximum(np.log([a for a, _ in rng]), x0 - math.log(trust_region))
+        hi = np.minimum(np.log([b for _, b in rng]), x0 + math.log(trust_region))
+        # variables: d = x - x0 (P), t >= |r + J d| (n), u >= |x - prior| (P)
+        lam = prior_weight * float(w.sum()) / P
+        c = np.concatenate([np.zeros(P), w, np.full(P, lam)])
+        eye_n, eye_p = np.eye(n), np.eye(P)
+        A = np.vstack([np.hstack([Jt, -eye_n, np.zeros((n, P))]),
+                       np.hstack([-Jt, -eye_n, np.zeros((n, P))]),
+                       np.hstack([eye_p, np.zeros((P, n)), -eye_p]),
+                       np.hstack([-eye_p, np.zeros((P, n)), -eye_p])])
+        b = np.concatenate([-r, r, prior - x0, x0 - prior])
+        box = [(float(l0 - x), float(h0 - x)) for l0, h0, x in zip(lo, hi, x0)] + [(0.0, None)] * (n + P)
+        sol = linprog(c, A_ub=A, b_ub=b, bounds=box, method="highs")
+        d = sol.x[:P] if sol.status == 0 else np.zeros(P)
+        for k, j in enumerate(ident):
+            key = _param_key(params[j])
+            x = float(x0[k] + d[k])
+            values[key] = math.exp(x)
+            if min(abs(x - math.log(rng[k][0])), abs(x - math.log(rng[k][1]))) < 1e-6:
+                on_bound.append(key)
+    return {"values": values, "identified": [_param_key(params[j]) for j in ident], "on_bound": on_bound}
+
+
+def _fold_chips(chips: Mapping[str, Chip], params: Sequence[dict], values: Mapping[str, float | None]) -> dict:
+    """Chips carrying a fold's refitted values; an unidentified family key is dropped (the family
+    prior applies), an unidentified chip- or vendor-scope factor takes the fold's default-scope
+    value, an unidentified default-scope factor its documented code default."""
+    setv: dict = {}
+    drop = []
+    default_vals = {p["name"]: values.get(_param_key(p)) for p in params if p["scope"] == "default"}
+    for p in params:
+        k = _param_key(p)
+        v = values.get(k)
+        if v is None:
+            if p["family"]:
+                drop.append(p)
+                continue
+            v = default_vals.get(p["name"]) if p["scope"] != "default" else None
+            if v is None:
+                v = _prior_value(p)
+        setv[k] = (p, v)
+    return _chips_with(chips, setv, drop)
+
+
+def holdout_refit(rows: list[dict], chips: Mapping[str, Chip], *, key: str = "source",
+                  progress: Callable[[float, str], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> dict:
+    """Leave-one-`key`-out with every fitted factor (base factors and family keys) refitted per
+    fold on the other groups' rows (`refit_linearised`), then the left-out rows predicted by the
+    full simulation at the fold's factors. Returns {"cases", "folds", "in_sample_cases", "params"}."""
+    from engine.errors import Cancelled
+
+    params = fitted_parameters(chips)
+    base, J = sensitivities(rows, chips, params, should_stop=should_stop,
+                            progress=(lambda f, m: progress(0.7 * f, m)) if progress else None)
+    groups = sorted({_text(r, key) for r in rows})
+    out: list = [None] * len(rows)
+    folds = {}
+    for gi, g in enumerate(groups):
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+        if progress is not None:
+            progress(0.7 + 0.3 * gi / max(len(groups), 1), f"leaving out {g[:40]}")
+        test = [i for i, r in enumerate(rows) if _text(r, key) == g]
+        train = [i for i, r in enumerate(rows) if _text(r, key) != g]
+        fit = refit_linearised(rows, base, J, params, chips, train)
+        fchips = _fold_chips(chips, params, fit["values"])
+        pred = validate_inference_cases([rows[i] for i in test], fchips)["cases"]
+        for i, c in zip(test, pred):
+            out[i] = c
+        folds[g] = {"values": {k: v for k, v in fit["values"].items() if v is not None},
+                    "not_identified": sorted(k for k, v in fit["values"].items() if v is None),
+                    "on_bound": fit["on_bound"]}
+    return {"cases": out, "folds": folds, "in_sample_cases": base, "params": params}
 
 
 def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
@@ -229,18 +444,26 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
                              holdout: str | None = None) -> dict:
     """Predict each row's `metric` and compare with `value`; see the module doc.
 
-    `holdout="source"`: each row is predicted with the factors it would have without any row of
-    its own source (`holdout_chips`); the summary then holds out-of-sample figures."""
+    `holdout="source"`: leave one source out, every fitted factor refitted per fold on the other
+    sources (`holdout_refit`); `summary.overall` is then out of sample and `summary.in_sample` the
+    ordinary run beside it, with the per-fold factors in `summary.folds`."""
     from engine.errors import Cancelled  # noqa: F401  (defined by the errors module)
-    from engine.serving.families import engine_family
 
-    if holdout is not None and holdout not in HOLDOUTS:
-        raise UserError(f"holdout: {holdout!r} (one of {', '.join(HOLDOUTS)})")
-    fold_chips: dict = {}
-    if holdout == "source":
-        for src in {_text(r or {}, "source") for r in rows}:
-            for (cid, fam), chip in holdout_chips(rows, chips, src).items():
-                fold_chips[(src, cid, fam)] = chip
+    if holdout is not None:
+        if holdout not in HOLDOUTS:
+            raise UserError(f"holdout: {holdout!r} (one of {', '.join(HOLDOUTS)})")
+        if factors:
+            raise UserError("holdout: explicit factor overrides cannot be combined with a refit per fold")
+        res = holdout_refit([r or {} for r in rows], chips, key=holdout, progress=progress, should_stop=should_stop)
+        summary = summarize(res["cases"])
+        ins = summarize(res["in_sample_cases"])
+        summary["holdout"] = holdout
+        summary["in_sample"] = ins["overall"]
+        summary["in_sample_by_metric"] = ins["by_metric"]
+        summary["in_sample_by_engine"] = ins["by_engine"]
+        summary["fitted_factors"] = [_param_key(p) for p in res["params"]]
+        summary["folds"] = res["folds"]
+        return {"cases": res["cases"], "summary": summary}
     cache: dict = {}
     cases = []
     for i, row in enumerate(rows):
@@ -262,12 +485,6 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
                 raise RowError(f"metric: {metric!r} (one of {', '.join(METRICS)})")
             key = _config_key(row)
             row_chips = chips
-            if holdout == "source":
-                fk = (_text(row, "source"), _text(row, "chip"), engine_family(_text(row, "engine")))
-                if fk in fold_chips:
-                    row_chips = dict(chips)
-                    row_chips[fk[1]] = fold_chips[fk]
-                key = key + (("__holdout__", _text(row, "source")),)
             if key not in cache:
                 try:
                     inp = inputs_from_row(row, row_chips)

@@ -52,6 +52,11 @@ def titled(target, context: Mapping[str, object] | None):
     import textwrap
 
     subtitle = "<br>".join(html.escape(part) for line in lines for part in textwrap.wrap(line, 90))
+    # The chart must not shorten this title again while the file is written (it refits its
+    # title when its axes move, and the two-line title moves them).
+    freeze = hasattr(target, "_texts_frozen")
+    if freeze:
+        target._texts_frozen = True
     item.setTitle(f"{html.escape(title)}<br><span style='font-size:9pt; color:#444444'>{subtitle}</span>",
                   size="11pt")
     height = item.titleLabel.item.boundingRect().height() + 4  # PlotItem fixes the title row at 30 px
@@ -62,6 +67,8 @@ def titled(target, context: Mapping[str, object] | None):
     try:
         yield
     finally:
+        if freeze:
+            target._texts_frozen = False
         if hasattr(target, "restore_full_texts"):
             target.restore_full_texts()
             target._fit_texts()

@@ -15,6 +15,8 @@ step-time breakdown, the layout heatmap and time to train against chip count for
 output tokens per second per chip at those targets and chips needed for a peak demand.</li>
 <li><b>Forecast</b>: orders may arrive late or short; demand grows. A Monte Carlo run gives
 capacity against demand month by month, as P10/P50/P90 bands.</li>
+<li><b>Plan</b>: the cheapest orders (chip, quantity, month) that keep P(capacity ≥ demand) at
+your confidence, or why no plan can; "Add plan as assumption orders" puts it into the Fleet.</li>
 <li><b>Compare</b>: saved scenarios side by side.</li>
 </ol>
 <p><b>Scenarios</b> (top bar) hold the inputs of every panel. An edit marks the scenario modified

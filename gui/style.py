@@ -55,7 +55,27 @@ CATEGORY_COLORS = {
     # reference lines and totals
     "HBM capacity": "#C00000", "Chips needed": "#0072B2", "All chips": "#000000", "All types P50": "#000000",
     "Peak demand": "#D55E00", "Demand": "#D55E00",
+    # Forecast: which uncertainty dominates (engine.forecast.SOURCE_LABELS), tornado ends
+    "vendor fraction and delay": "#0072B2", "export-licence cut-offs": "#CC79A7", "demand growth": "#D55E00",
+    "request mix": "#E69F00", "per-chip throughput": "#009E73",
+    "good end (P10)": "#009E73", "bad end (P90)": "#D55E00",
 }
+
+
+def job_color(name: str) -> str:
+    """A training job's colour, stable by its name; dark enough for its date labels on white."""
+    return _hashed(name, ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#332288", "#117733", "#882255"))
+
+
+def scenario_color(name: str, all_names, baseline: str | None = None) -> str:
+    """A scenario's colour: the baseline's is the first; the others by their place among all saved
+    scenarios (not among the ones ticked now), so a scenario keeps its colour when others are ticked."""
+    if baseline is not None and name == baseline:
+        return OKABE_ITO[0]
+    others = sorted(n for n in set(all_names) | {name} if n != baseline)
+    # Not vermillion: that is the peak demand's colour on the same chart.
+    choices = tuple(c for c in OKABE_ITO[1:6] if c != CATEGORY_COLORS["Peak demand"]) + TOL_MUTED
+    return choices[others.index(name) % len(choices)]
 TARGET_COLOR = "#C00000"  # latency targets, capacity lines
 
 _chip_names: dict[str, str] = {}  # display names (short and full) -> chip id, longest first

@@ -9,6 +9,7 @@ changes that define it, and overlaid charts.
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,8 @@ from gui.panels.forecast_common import (
     ForecastRequest, compute_forecast, figure_text, fit_left_axis, key_figures, legend_top_right,
 )
 from gui.widgets.banner import MessageBanner
-from gui.widgets.plot_panel import PALETTE, PlotPanel, to_timestamps
+from gui import style
+from gui.widgets.plot_panel import PlotPanel, to_timestamps
 from gui.workers import LatestRunner
 
 MAX_DEFAULT_SELECTED = 3
@@ -328,7 +330,9 @@ class ComparePanel(QWidget):
         t.clear()
         t.setColumnCount(len(headers))
         t.setRowCount(len(rows))
-        t.setHorizontalHeaderLabels(headers)
+        t.setHorizontalHeaderLabels([_header_lines(h) for h in headers])
+        for k, header in enumerate(headers):
+            t.horizontalHeaderItem(k).setToolTip(header)
         t.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
@@ -343,9 +347,11 @@ class ComparePanel(QWidget):
         wanted = set()
         cap_values, inst_values = [], []
         caps = []
+        all_names = [s["name"] for s in self.store.scenarios()]
+        base = self.baseline()
         for i, (name, o) in enumerate(outcomes):
             r = o.result
-            colour = PALETTE[i % len(PALETTE)]
+            colour = style.scenario_color(name, all_names, base)  # the same whichever others are ticked
             x = to_timestamps(r.months)
             demand_same = i > 0 and any(
                 r.months == p.result.months and r.scenario.demand == p.result.scenario.demand
@@ -384,6 +390,15 @@ class ComparePanel(QWidget):
         fit_left_axis(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
         self.probability_chart.plot_item.setYRange(0, 100, padding=0.02)
         self.status_message.emit(f"Compared {len(outcomes)} scenarios")
+
+
+def _header_lines(header: str, width: int = 12) -> str:
+    """A column title on short lines (the window's columns are narrow at 1280 px; CSV keeps one line):
+    "Huawei 6 months late − baseline" -> "Huawei 6 months\nlate\n− baseline"."""
+    for tail in (" − baseline", " (baseline)"):
+        if header.endswith(tail):
+            return "\n".join(textwrap.wrap(header[:-len(tail)], width) + [tail.strip()])
+    return "\n".join(textwrap.wrap(header, width)) or header
 
 
 def _difference(value, base):

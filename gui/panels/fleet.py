@@ -50,7 +50,7 @@ class FleetPanel(QWidget):
         self.banner = MessageBanner()
 
         # chart
-        self.chart = PlotPanel("Installed chips over time (delivered + 30 days to install)",
+        self.chart = PlotPanel(f"Installed chips over time (delivered + {INSTALL_LAG_DAYS:.0f} days to install)",
                                y_label="Installed", y_unit="chips", time_axis=True)
         self.chart.status_message.connect(self.status_message)
 

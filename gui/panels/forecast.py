@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from engine.errors import UserError, ValidationError
 from engine.forecast import (CURVE_KINDS, ForecastInputs, ForecastResult, ForecastScenario, default_scenario,
                              scenario_to_dict)
+from engine.fleet import add_months
 from engine.forecast_demand import GROWTH_MODELS
 from engine.studies_forecast import ForecastStudy, forecast_job_table, forecast_key_figures, forecast_monthly_table
 from gui.commands import follow_stack
@@ -329,8 +330,7 @@ class ForecastPanel(QWidget):
                 return r.months[i]
         sc = self.scenario()
         k = min(24, sc.months - 1)
-        y, m = divmod(sc.start.month - 1 + k, 12)
-        return dt.date(sc.start.year + y, m + 1, 1)
+        return add_months(sc.start, k)
 
     def scenario_state(self) -> dict:
         return ForecastStudy(self.scenario()).to_dict()

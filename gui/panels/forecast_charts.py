@@ -15,12 +15,13 @@ from PySide6.QtWidgets import (
 )
 
 from engine.forecast import SOURCE_LABELS, ForecastResult
+from engine.fleet import add_months
+from engine.studies_forecast import forecast_job_table, forecast_monthly_table
+from gui import style
 from gui.panels.forecast_common import figure_text, first_shortfall_month, fit_left_axis, legend_top_right
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
 
-SOURCE_COLOURS = {"supply": "#0072B2", "policy": "#CC79A7", "demand": "#D55E00", "mix": "#E69F00",
-                  "throughput": "#009E73"}
 TORNADO_METRICS = {
     "prob_meet_demand": ("P(meet demand): change from the scenario", "P(meet)", "points"),
     "shortfall_mean_unit_chips": ("Mean shortfall: change", "Shortfall", "chips"),
@@ -120,9 +121,15 @@ class ForecastCharts(QWidget):
         base = np.zeros(len(shares.months))
         for i, source in enumerate(shares.sources):
             h = shares.shares[i] * 100
-            chart.set_bars(SOURCE_LABELS[source], x, h, width=26 * 86400.0, color=SOURCE_COLOURS[source], y0=base.copy())
+            chart.set_bars(SOURCE_LABELS[source], x, h, width=26 * 86400.0, color=style.series_color(SOURCE_LABELS[source]),
+                           y0=base.copy())
             base = base + h
         chart.plot_item.setYRange(0, 100, padding=0.02)
+
+    def _input_label(self, text: str) -> str:
+        """A tornado input as the planner reads it: a chip by its one display name, not its id."""
+        prefix = "train share "
+        return prefix + self.chip_name(text[len(prefix):]) if text.startswith(prefix) else text
 
     def draw_tornado(self, tornado) -> None:
         """One bar pair per input: the metric at its low and high setting minus the scenario's."""
@@ -135,9 +142,9 @@ class ForecastCharts(QWidget):
             lows = np.array([(b.low.get(metric, np.nan) - base) * scale for b in tornado.bars])
             highs = np.array([(b.high.get(metric, np.nan) - base) * scale for b in tornado.bars])
             order = np.argsort(-np.nan_to_num(np.abs(highs - lows)))
-            chart.set_grouped([tornado.bars[i].input.replace(" ", "\n", 1) for i in order],
+            chart.set_grouped([self._input_label(tornado.bars[i].input).replace(" ", "\n", 1) for i in order],
                               {"good end (P10)": lows[order], "bad end (P90)": highs[order]},
-                              {"good end (P10)": "#009E73", "bad end (P90)": "#D55E00"})
+                              {end: style.series_color(end) for end in ("good end (P10)", "bad end (P90)")})
             if chart.legend is not None:  # the label above says which colour is which end
                 chart.legend.setVisible(False)
         when = f" in {tornado.month:%b %Y}" if tornado.month else ", averaged over the horizon"
@@ -234,6 +241,11 @@ class ForecastCharts(QWidget):
             c.plot_item.enableAutoRange()
             c.set_title("Serving capacity vs peak demand")
             fit_left_axis(c, np.concatenate([cap.p90, r.demand_unit_chips]))
+        if top <= 0 and float(np.nanmax(r.demand_unit_chips, initial=0.0)) <= 0:
+            c.plot_item.setYRange(0, 1, padding=0)
+            c.set_notice("No serving capacity and no demand in this horizon")
+        else:
+            c.set_notice("")
 
         inst = self.installed_chart
         wanted = {"All types P10–P90", "All types P50"} | {f"{self.chip_name(ch)} P50" for ch in r.chip_ids}
@@ -242,10 +254,9 @@ class ForecastCharts(QWidget):
                 inst.remove_series(name)
         inst.set_band("All types P10–P90", x, r.installed_total.p10, r.installed_total.p90, color="#7F7F7F")
         inst.set_series("All types P50", x, r.installed_total.p50, color="#000000", symbol=None)
-        colours = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
-        for i, chip in enumerate(r.chip_ids):
+        for chip in r.chip_ids:  # each chip in its own colour everywhere (gui.style), not by its place
             inst.set_series(f"{self.chip_name(chip)} P50", x, r.installed_by_chip[chip].p50,
-                            color=colours[i % len(colours)], symbol=None)
+                            color=style.chip_color(chip), symbol=None)
         fit_left_axis(inst, r.installed_total.p90)
 
         s = self.shortfall_chart
@@ -254,7 +265,14 @@ class ForecastCharts(QWidget):
         mean = r.shortfall_mean_unit_chips if r.shortfall_mean_unit_chips is not None else r.shortfall_p50_unit_chips
         s.set_series("Shortfall mean", x, mean, color="#7F3C00", symbol=None)
         fit_left_axis(s, np.maximum(r.shortfall_p50_unit_chips, mean))
-        s.plot_item.enableAutoRange()
+        worst = float(np.nanmax(np.maximum(r.shortfall_p50_unit_chips, mean), initial=0.0))
+        if worst > 0:
+            s.plot_item.enableAutoRange()
+            s.set_notice("")
+        else:  # all zero: a flat axis around 0 with nothing on it would look broken; say why
+            s.plot_item.setXRange(float(x[0]), float(x[-1]), padding=0.02)
+            s.plot_item.setYRange(0, 1, padding=0)
+            s.set_notice("No shortfall in any month (capacity meets peak demand in P50 and on average)")
 
         p = self.probability_chart
         p.set_series("P(capacity ≥ peak demand)", x, r.prob_meet_demand * 100, color="#009E73", symbol=None)
@@ -275,25 +293,28 @@ class ForecastCharts(QWidget):
                 j.remove_series(name)
         months = list(r.months)
         end = months[-1]
-        last = dt.date(end.year + (end.month == 12), end.month % 12 + 1, 1)
+        last = add_months(end, 1)
         edges = np.array([m.toordinal() for m in months + [last]], dtype=float)
         centres = to_timestamps(months) + 14 * 86400.0
         n = max(len(r.jobs), 1)
         width = 26 * 86400.0 / n
-        colours = ("#0072B2", "#E69F00", "#009E73", "#CC79A7")
         for i, job in enumerate(r.jobs):
             counts, _ = np.histogram(job.completion_ordinals[np.isfinite(job.completion_ordinals)], bins=edges)
             share = counts / max(len(job.completion_ordinals), 1) * 100
-            colour = colours[i % len(colours)]
+            colour = style.job_color(job.job.name)  # by the job's name: stable across redraws
             offset = (i - (n - 1) / 2) * width
             j.set_bars(job.job.name, centres + offset, share, width=width, color=colour)
             for q, day in (("P10", job.completion_p10), ("P50", job.completion_p50), ("P90", job.completion_p90)):
                 if day is None:
                     continue
+                # Labels never on top of each other: P10 left of its line, P90 right of it, P50
+                # centred one row lower; each further job one more row down.
+                anchor, row = {"P10": ((1, 0.5), 0), "P50": ((0.5, 0.5), 1), "P90": ((0, 0.5), 0)}[q]
                 line = pg.InfiniteLine(pos=float(to_timestamps([day])[0]), angle=90,
                                        pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
                                        label=f"{q} {day:%Y-%m}",
-                                       labelOpts={"position": 0.92 if q != "P50" else 0.82, "color": colour,
+                                       labelOpts={"position": max(0.95 - 0.09 * (row + 2 * i), 0.1), "color": colour,
+                                                  "anchors": [anchor, anchor],
                                                   "fill": pg.mkBrush(255, 255, 255, 200)})
                 j.plot_item.addItem(line, ignoreBounds=True)
                 self._job_markers.append(line)
@@ -312,43 +333,28 @@ class ForecastCharts(QWidget):
         self.jobs_chart.set_title("Training-job completion date (share of trials finishing each month)"
                                   if r.jobs else "Training-job completion date: no jobs in this scenario")
 
-    def monthly_rows(self) -> tuple[list[str], list[list]]:
+    def _names(self) -> dict[str, str]:
         r = self.result
-        unit = f"{self.chip_name(r.unit_chip_id)} chips"
-        headers = ["Month", "Installed P10 (chips)", "Installed P50 (chips)", "Installed P90 (chips)"]
-        headers += [f"Installed P50 {self.chip_name(c)} (chips)" for c in r.chip_ids]
-        headers += ["H100-equivalents P50 (chips)", f"Capacity P10 ({unit})", f"Capacity P50 ({unit})",
-                    f"Capacity P90 ({unit})", f"Peak demand ({unit})", "Demand (tokens/day)",
-                    f"Shortfall P50 ({unit})", "P(meet demand) (%)"]
-        rows = []
-        for i, month in enumerate(r.months):
-            row = [month, float(r.installed_total.p10[i]), float(r.installed_total.p50[i]),
-                   float(r.installed_total.p90[i])]
-            row += [float(r.installed_by_chip[c].p50[i]) for c in r.chip_ids]
-            row += [float(r.h100_equiv_total.p50[i]), float(r.serving_capacity_unit_chips.p10[i]),
-                    float(r.serving_capacity_unit_chips.p50[i]), float(r.serving_capacity_unit_chips.p90[i]),
-                    float(r.demand_unit_chips[i]), float(r.demand_tokens_per_day[i]),
-                    float(r.shortfall_p50_unit_chips[i]), float(r.prob_meet_demand[i]) * 100]
-            rows.append(row)
-        return headers, rows
+        ids = set(r.chip_ids) | {r.unit_chip_id} | {j.job.chip_id for j in r.jobs}
+        return {c: self.chip_name(c) for c in ids}
+
+    def monthly_rows(self) -> tuple[list[str], list[list]]:
+        table = forecast_monthly_table(self.result, self._names())  # the table `fleetcast forecast` prints
+        return table.headers(), table.rows()
 
     def job_rows(self) -> tuple[list[str], list[list]]:
-        headers = ["Job", "Model", "Chip type", "Tokens (T tokens)", "Earliest start (date)", "Start P50 (date)",
-                   "Done P10 (date)", "Done P50 (date)", "Done P90 (date)", "Done within horizon (%)"]
-        rows = []
-        for j in self.result.jobs:
-            rows.append([j.job.name, j.job.model_id, self.chip_name(j.job.chip_id), j.job.tokens / 1e12,
-                         j.job.earliest_start, j.start_p50 or "", j.completion_p10 or "after horizon",
-                         j.completion_p50 or "after horizon", j.completion_p90 or "after horizon",
-                         j.prob_within_horizon * 100])
-        return headers, rows
+        return forecast_job_table(self.result, self._names())
 
     def _fill_table(self, table: QTableWidget, headers, rows) -> None:
         table.setUpdatesEnabled(False)
         table.clear()
         table.setColumnCount(len(headers))
         table.setRowCount(len(rows))
-        table.setHorizontalHeaderLabels(headers)
+        # Units on a second line: narrower columns, less sideways scrolling on a laptop (the
+        # CSV keeps one-line headers).
+        table.setHorizontalHeaderLabels([h.replace(" (", "\n(") for h in headers])
+        for k, header in enumerate(headers):
+            table.horizontalHeaderItem(k).setToolTip(header)
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
                 item = QTableWidgetItem(figure_text(value))

@@ -11,14 +11,10 @@ import numpy as np
 import pyqtgraph as pg
 
 from engine.forecast import ForecastInputs, ForecastResult, ForecastScenario, run_forecast
+# One definition, in the engine (the CLI prints the same figures); re-exported for the views.
+from engine.studies_forecast import first_shortfall_month, throughput_key  # noqa: F401
+from engine.studies_forecast import forecast_key_figures as key_figures  # noqa: F401
 from gui.widgets.plot_panel import PlotPanel, format_number
-
-
-def throughput_key(scenario: ForecastScenario) -> tuple:
-    """What `build_inputs` reads from a scenario: equal keys give equal throughputs."""
-    d = scenario.demand
-    return (d.model_id, d.input_tokens_per_request, d.output_tokens_per_request, d.ttft_ms, d.tpot_ms,
-            d.chip_id, tuple(d.serve_on), d.weight_dtype, d.kv_dtype, tuple(scenario.jobs))
 
 
 @dataclass(frozen=True)
@@ -71,41 +67,6 @@ def compute_forecast(request: ForecastRequest, *, progress=None, should_stop=Non
 
 
 # ---- figures shared with the Compare view --------------------------------------------------
-
-def _months_index(result: ForecastResult, months_in: int) -> int | None:
-    return months_in if 0 <= months_in < len(result.months) else None
-
-
-def first_shortfall_month(result: ForecastResult) -> dt.date | None:
-    """First month whose peak demand exceeds the P50 serving capacity."""
-    short = np.flatnonzero(result.shortfall_p50_unit_chips > 0)
-    return result.months[int(short[0])] if short.size else None
-
-
-def key_figures(result: ForecastResult, chip_names: Mapping[str, str] | None = None) -> list[tuple[str, object]]:
-    """(label with unit, value) pairs summarising a forecast; values are numbers, dates or text."""
-    names = chip_names or {}
-    end = len(result.months) - 1
-    rows: list[tuple[str, object]] = [("Horizon end (date)", result.months[end])]
-    for chip in result.chip_ids:
-        rows.append((f"Installed P50 at horizon end, {names.get(chip, chip)} (chips)",
-                     float(result.installed_by_chip[chip].p50[end])))
-    rows.append(("Installed P50 at horizon end, all types (chips)", float(result.installed_total.p50[end])))
-    rows.append(("Installed P50 at horizon end (H100-equivalents)", float(result.h100_equiv_total.p50[end])))
-    rows.append(("Months with a P50 shortfall (months)", int(np.count_nonzero(result.shortfall_p50_unit_chips > 0))))
-    rows.append(("First month demand exceeds capacity P50 (date)", first_shortfall_month(result) or "never"))
-    unit = names.get(result.unit_chip_id, result.unit_chip_id)
-    rows.append((f"Largest P50 shortfall ({unit} chips)", float(np.max(result.shortfall_p50_unit_chips, initial=0.0))))
-    for months_in in (12, 24):
-        i = _months_index(result, months_in)
-        label = f"P(meet demand) {months_in} months in (%)"
-        rows.append((label, float(result.prob_meet_demand[i]) * 100 if i is not None else "beyond horizon"))
-    for job in result.jobs:
-        for q, value in (("P50", job.completion_p50), ("P90", job.completion_p90)):
-            rows.append((f"Job '{job.job.name}' done {q} (date)", value or "after the horizon"))
-        rows.append((f"Job '{job.job.name}' done within horizon (%)", job.prob_within_horizon * 100))
-    return rows
-
 
 def figure_text(value) -> str:
     if isinstance(value, dt.date):

@@ -68,8 +68,9 @@ BAD_CELL = QColor("#fde2df")
 
 
 def _add_months_day(day: dt.date, k: int) -> dt.date:
-    y, m = divmod(day.month - 1 + k, 12)
-    return dt.date(day.year + y, m + 1, min(day.day, 28))
+    from engine.fleet import add_months_same_day
+
+    return add_months_same_day(day, k)
 
 
 def _number_text(value: float) -> str:

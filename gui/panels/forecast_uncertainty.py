@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel
 
-from engine.forecast import DISTRIBUTIONS, ForecastScenario, OrderUncertainty
+from engine.forecast import DISTRIBUTIONS, ForecastScenario, OrderUncertainty, effective_uncertainty
 from gui.panels.forecast_common import unc_key_of, unc_key_text
 from gui.panels.forecast_editors import _combo, _set_combo, _spin
 
@@ -151,13 +151,12 @@ class UncertaintyEditor(QGroupBox):
     def effective(self, key) -> OrderUncertainty:
         if key in self.uncertainty:
             return self.uncertainty[key]
+        default, by_vendor, by_order = self.values()
         if key[0] == "order":
             order = next((o for o in self._orders if o.id == key[1]), None)
-            if order is not None:
-                for (kind, vendor), unc in self.uncertainty.items():
-                    if kind == "vendor" and vendor.lower() == (order.vendor or "").lower():
-                        return unc
-        return self.uncertainty[("default", None)]
+            if order is not None:  # the engine's precedence: order, then vendor, then default
+                return effective_uncertainty(order.id, order.vendor, default, by_vendor, by_order)
+        return default
 
     def show_key(self, key) -> None:
         self.key = key

@@ -20,7 +20,7 @@ from gui.widgets.plot_panel import PlotPanel, format_number
 
 
 class CategoryBarPanel(PlotPanel):
-    legend_beside_ok = False  # category names already take the bottom; a dozen segments need width
+    # Category names already take the bottom: on a short chart a dozen segments go beside.
     def __init__(self, title: str = "", *, x_label: str = "", y_label: str = "", y_unit: str = "",
                  bar_width: float = 0.6, parent=None):
         super().__init__(title, x_label=x_label, y_label=y_label, y_unit=y_unit, parent=parent)
@@ -32,6 +32,10 @@ class CategoryBarPanel(PlotPanel):
         # Axis-aligned bars need no antialiasing, and painting without it is cheaper (each edit
         # redraws two bar charts).
         self.plot_widget.setAntialiasing(False)
+        # A grid at the labelled values only, and no vertical lines between categories: the
+        # bars are read against the labelled values; finer lines are clutter.
+        self.plot_item.showGrid(x=False, y=True, alpha=0.25)
+        self.plot_item.getAxis("left").setStyle(maxTickLevel=0)
         from PySide6.QtGui import QFont
 
         tick_font = QFont()
@@ -39,13 +43,37 @@ class CategoryBarPanel(PlotPanel):
         self.plot_item.getAxis("bottom").setStyle(tickFont=tick_font)
         self.plot_item.getAxis("left").setWidth(64)  # room for "100,000" beside the axis label
 
+    def min_view_width(self) -> float:
+        """Room for every category's label side by side (else they overlap)."""
+        from PySide6.QtGui import QFontMetrics
+
+        metrics = QFontMetrics(self.plot_item.getAxis("bottom").style["tickFont"] or self.font())
+        widest = max([metrics.horizontalAdvance(line) for name in self.categories for line in name.split("\n")]
+                     or [0])
+        return max(super().min_view_width(), len(self.categories) * (widest + 12.0))
+
+    _short = False
+
+    def resizeEvent(self, event) -> None:
+        short = 0 < self.plot_widget.height() < self.SHORT_CHART_PX
+        if short != self._short:
+            self._short = short
+            self.set_categories(self.categories)
+        super().resizeEvent(event)
+        if self._refs:
+            self._autorange_y()  # the reference label's room is in pixels
+
     # ---- data --------------------------------------------------------------------------------
     def set_categories(self, names) -> None:
         self.categories = [str(n) for n in names]
         axis = self.plot_item.getAxis("bottom")
         axis.setTicks([[(i, name) for i, name in enumerate(self.categories)]])
         lines = max([name.count("\n") + 1 for name in self.categories] or [1])
-        axis.setHeight(10 + 12 * lines + (20 if self.x_label else 0))
+        # On a short chart the category names say what the axis is: its title gives its height
+        # to the bars.
+        titled = bool(self.x_label) and not self._short
+        axis.showLabel(titled)
+        axis.setHeight(10 + 12 * lines + (20 if titled else 0))
         n = max(len(self.categories), 1)
         self.plot_item.setXRange(-0.6, n - 0.4, padding=0)
 
@@ -99,8 +127,17 @@ class CategoryBarPanel(PlotPanel):
         for value, _line in self._refs.values():
             top = max(top, value)
         self.layout_legend()
-        headroom = 1.15 if self._refs else 1.08  # room for a reference line's label
-        self.plot_item.setYRange(0, top * headroom if top > 0 else 1.0, padding=0)
+        upper = top * 1.08
+        if self._refs:
+            # Room above the highest reference line for its label (about 18 px, whatever the height).
+            highest = max(value for value, _line in self._refs.values())
+            free = 18.0 / max(self.plot_item.vb.height(), 60.0)
+            upper = max(upper, top * 1.15, highest / max(1.0 - free, 0.5))
+        self.plot_item.setYRange(0, upper if top > 0 else 1.0, padding=0)
+        # Apply the new range to the view's transform now: left to the paint, it moves every
+        # item during that paint and Qt paints the chart a second time (measured: two paints
+        # per edit of the step-time chart, one with this).
+        self.plot_item.vb.prepareForPaint()
 
     def clear_bars(self) -> None:
         for name in list(self._segments):

@@ -227,10 +227,10 @@ class HeatmapPanel(PlotPanel):
         view = vb.mapSceneToView(scene_pos)
         cell = self.cell_at(view.x(), view.y())
         if cell is None:
-            self.readout.setText(self._idle_readout())
+            self.set_readout(self._idle_readout())
             self._marker.setData([], [])
             return
-        self.readout.setText(self.cell_text(*cell))
+        self.set_readout(self.cell_text(*cell))
         self._marker.setData([cell[0]], [cell[1]])
 
     def _idle_readout(self) -> str:

@@ -12,9 +12,7 @@ clear-and-replot, so zoom and legend stay). The legend exists before any item is
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,6 +24,9 @@ from PySide6.QtWidgets import (
 
 from gui import export as export_mod
 from gui import style
+from gui.widgets.plot_axes import (  # noqa: F401  (re-exported: panels and tests import them here)
+    DateAxisItem, GroupedAxisItem, PlainAxisItem, format_number, from_timestamp, to_timestamps,
+)
 
 # Colour-blind-friendly qualitative palette; per-series colours come from gui.style.
 PALETTE = style.EXTENDED
@@ -35,44 +36,7 @@ HOVER_RADIUS_PX = 40.0
 # (the panels give charts the rest of the height; this is only the floor).
 MIN_PLOT_HEIGHT_PX = 120
 MIN_PLOT_WIDTH_PX = 240
-
-
-def to_timestamps(dates: Sequence[dt.date]) -> np.ndarray:
-    """Dates to seconds since the epoch at UTC midnight (what DateAxisItem(utcOffset=0) shows)."""
-    epoch = dt.date(1970, 1, 1).toordinal()
-    return np.array([(d.toordinal() - epoch) * 86400.0 for d in dates], dtype=float)
-
-
-def from_timestamp(seconds: float) -> dt.date:
-    return dt.date.fromordinal(dt.date(1970, 1, 1).toordinal() + int(np.floor(seconds / 86400.0)))
-
-
-def format_number(value: float) -> str:
-    if value is None or not np.isfinite(value):
-        return "–"
-    magnitude = abs(value)
-    if magnitude >= 100 or (magnitude >= 1 and float(value).is_integer()):
-        return f"{value:,.0f}"
-    if magnitude >= 1:
-        return f"{value:,.2f}"
-    return f"{value:.3g}"
-
-
-class GroupedAxisItem(pg.AxisItem):
-    """Value axis with thousands separators (120,000 rather than 120000) and no SI prefixes."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.enableAutoSIPrefix(False)
-
-    def tickStrings(self, values, scale, spacing):
-        if spacing >= 1:
-            top = max((abs(v * scale) for v in values), default=0.0)
-            if top >= 1e7:  # "12,000,000,000" would not fit beside the axis: 12B, 340M
-                div, suffix = (1e9, "B") if top >= 1e9 else (1e6, "M")
-                return [f"{v * scale / div:,.4g}{suffix}" for v in values]
-            return [f"{v * scale:,.0f}" for v in values]
-        return super().tickStrings(values, scale, spacing)
+RIGHT_MARGIN_PX = 14
 
 
 @dataclass
@@ -100,14 +64,22 @@ class PlotPanel(QWidget):
         self._series: dict[str, _Series] = {}
         self._colors: dict[str, str] = {}
 
-        axis_items = {"left": GroupedAxisItem(orientation="left")}
-        if time_axis:
-            axis_items["bottom"] = pg.DateAxisItem(orientation="bottom", utcOffset=0)
+        axis_items = {"left": GroupedAxisItem(orientation="left"),
+                      "bottom": DateAxisItem(orientation="bottom", utcOffset=0) if time_axis
+                      else PlainAxisItem(orientation="bottom")}
         self.plot_widget = pg.PlotWidget(axisItems=axis_items)
         self.plot_widget.setMinimumHeight(MIN_PLOT_HEIGHT_PX)
         self.plot_widget.setMinimumWidth(MIN_PLOT_WIDTH_PX)
         self.plot_item = self.plot_widget.getPlotItem()
         self.plot_item.showGrid(x=True, y=True, alpha=0.25)
+        for side in ("left", "bottom"):
+            # Grid at the labelled and the minor ticks only: pyqtgraph's third, finest level
+            # clutters a small chart and its long semi-transparent lines cost 2-4 ms per axis
+            # on every repaint (most of an edit's redraw; bench/bench_gui_edit.py).
+            self.plot_item.getAxis(side).setStyle(maxTickLevel=1)
+            # Behind the data (pyqtgraph puts axes, and so the grid, at z 0.5 over its view box
+            # at z -100): the grid is opaque now and must not cross the curves and bars.
+            self.plot_item.getAxis(side).setZValue(self.plot_item.vb.zValue() - 1)
         self.plot_item.setMenuEnabled(True)
         if title:
             self.plot_item.setTitle(title, size="11pt")
@@ -151,7 +123,7 @@ class PlotPanel(QWidget):
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.export_button.setMenu(menu)
 
-        bar = QHBoxLayout()
+        bar = self._bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
         bar.addWidget(self.readout, 1)
         bar.addWidget(self.export_button)
@@ -162,6 +134,9 @@ class PlotPanel(QWidget):
         layout.addLayout(bar)
 
         self.plot_item.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        # A value axis that widens for its tick labels (fit_left_axis, a new range) leaves the
+        # title less room: shorten it again, or it holds the chart wider than its widget.
+        self.plot_item.getAxis("left").geometryChanged.connect(self._fit_texts)
 
     # ---- axes --------------------------------------------------------------------------------
     @staticmethod
@@ -184,6 +159,7 @@ class PlotPanel(QWidget):
         self.y_unit = self.y_unit if y_unit is None else y_unit
         self._set_axis_label("bottom", self.x_label, self.x_unit)
         self._set_axis_label("left", self.y_label, self.y_unit)
+        self._fit_texts()  # a longer label must be shortened to the axis now, not at the next resize
 
     def set_title(self, title: str) -> None:
         self.title = title
@@ -307,52 +283,107 @@ class PlotPanel(QWidget):
         notice = getattr(self, "_notice", None)
         return notice.toPlainText() if notice is not None and notice.isVisible() else ""
 
-    legend_beside_ok = True  # bar charts with many segments keep theirs below
+    legend_beside_ok = True  # False: the legend always goes below the axes (e.g. beside a colour bar)
 
     def legend_names(self) -> list[str]:
         if self.legend is None:
             return []
         return [label.text for _sample, label in self.legend.items]
 
+    # The legend's row height at 8 pt and the smallest plot area worth having beside it.
+    LEGEND_ROW_PX = 21.0
+    SHORT_CHART_PX = 240  # below this plot height, compact legend labels (and axis texts)
+    MIN_VIEW_WIDTH_PX = 120.0
+
+    def _legend_entry_px(self) -> float:
+        """Width of one legend column: the sample, the widest label and the spacing."""
+        label_px = max([label.item.boundingRect().width() for _sample, label in self.legend.items] or [0.0])
+        return 26.0 + label_px  # sample 20 px and the spacing (measured: 98 px for 72 px labels)
+
+    def min_view_width(self) -> float:
+        """The narrowest plot area this chart reads well in (category charts need their labels)."""
+        return self.MIN_VIEW_WIDTH_PX
+
+    def legend_arrangement(self, names: list[str], width: float, height: float) -> tuple[str, int]:
+        """('below' | 'beside', columns): of the legend shapes that fit, the one that leaves the
+        curves the largest plot area. Below the axes on a tall chart; beside them (in one or more
+        columns) on a short, wide one, where rows under the axes would squeeze the curves flat."""
+        n = len(names)
+        entry_px = max(self._legend_entry_px(), 40.0)
+        vb = self.plot_item.vb
+        left, top, right, bottom = self.plot_item.layout.getContentsMargins()
+        # What the title and the axes take, measured now (the margins are the legend's room).
+        over_w = max(self.plot_item.width() - vb.width() - right, 60.0)
+        over_h = max(self.plot_item.height() - vb.height() - bottom, 60.0)
+        best, best_area = ("below", max(1, min(n, int(width // entry_px)))), -1.0
+        for columns in range(1, n + 1):
+            if columns * entry_px > width and columns > 1:
+                break
+            rows = -(-n // columns)
+            area = (width - over_w) * (height - over_h - rows * self.LEGEND_ROW_PX - 2)
+            if area > best_area:
+                best, best_area = ("below", columns), area
+        if self.legend_beside_ok:
+            for columns in range(1, min(n, 3) + 1):
+                rows = -(-n // columns)
+                view_w = width - over_w - columns * entry_px - 4
+                if rows * self.LEGEND_ROW_PX > height - 4 or view_w < self.min_view_width():
+                    continue
+                area = view_w * (height - over_h)
+                if area > best_area * 1.1:  # beside only when clearly better: below reads more easily
+                    best, best_area = ("beside", columns), area
+        return best
+
     def layout_legend(self) -> None:
-        """Lay the legend out in as many columns as the width allows, under the axes, and give
-        the plot a bottom margin as tall as the legend (so it never covers a curve)."""
+        """Lay the legend out where it leaves the curves the most room (legend_arrangement), under
+        or beside the axes, and give the plot a margin as large as the legend, so it never covers
+        a curve (in the window and in every export, which renders this layout)."""
         if self.legend is None:
             return
         names = self.legend_names()
         width = max(self.plot_widget.width(), MIN_PLOT_WIDTH_PX)
-        # A short, wide chart (a laptop screen) keeps its height for the curves: legend at the
-        # right in one column; otherwise below the axes in as many columns as fit.
-        beside = self.legend_beside_ok and self.plot_widget.height() < 260 and width >= 400 and len(names) <= 8
-        signature = (tuple(names), width, beside)
+        height = max(self.plot_widget.height(), MIN_PLOT_HEIGHT_PX)
+        signature = (tuple(names), width, height, self.legend_beside_ok)
         if signature == getattr(self, "_legend_signature", None):
             self._fit_texts()
             return  # most redraws update data only: nothing to lay out (the edit stays fast)
         self._legend_signature = signature
-        longest = max([len(n) for n in names] or [0])
-        per_entry_px = 34 + 6.5 * longest  # sample + label at 8 pt
-        columns = 1 if beside else max(1, min(len(names) or 1, int(width // max(per_entry_px, 1.0))))
+        # A short chart (a laptop screen) gets smaller legend labels: more columns fit, so the
+        # legend takes fewer rows of the height the curves need.
+        size = "7pt" if height < self.SHORT_CHART_PX else "8pt"
+        if self.legend.opts.get("labelTextSize") != size:
+            self.legend.setLabelTextSize(size)
+            for _sample, label in self.legend.items:
+                label.setText(label.text)
+        where, columns = self.legend_arrangement(names, width, height) if names else ("below", 1)
+        beside = where == "beside"
         if self.legend.columnCount != columns:
             self.legend.setColumnCount(columns)
         self.legend.setVisible(bool(names))
         self.legend.updateSize()
         rect = self.legend.boundingRect() if names else None
         if beside:
-            # The legend's own rect can lag its labels: measure the widest label instead.
-            label_px = max([label.item.boundingRect().width() for _sample, label in self.legend.items] or [0.0])
-            needed = max(rect.width() if rect else 0.0, label_px + 40.0)
+            # The legend's own rect can lag its labels: count the widest label instead.
+            needed = max(rect.width() if rect else 0.0, columns * self._legend_entry_px() + 6.0)
             self.plot_item.layout.setContentsMargins(0, 0, needed + 4 if names else 0, 0)
         else:
-            self.plot_item.layout.setContentsMargins(0, 0, 0, (rect.height() + 2) if rect else 0)
+            # A little room at the right: the last date label is centred on the axis' end.
+            self.plot_item.layout.setContentsMargins(0, 0, RIGHT_MARGIN_PX, (rect.height() + 2) if rect else 0)
+        self._texts_signature = None
+        self._fit_texts()  # the title shortened to the room left beside the legend, before measuring
         # Now, not at the next event loop pass: an export may follow before any events run.
         self.plot_item.layout.activate()
         if beside and self.plot_item.minimumWidth() > self.plot_widget.width():
             # Titles and axes need more width than is left beside the legend: put it below.
-            self.legend_beside_ok = False
+            self.legend_beside_ok, keep = False, self.legend_beside_ok
             self._legend_signature = None
-            self.layout_legend()
-            self.legend_beside_ok = True
+            try:
+                self.layout_legend()
+            finally:
+                self.legend_beside_ok = keep
             self._legend_signature = signature  # decided for this size: don't retry on every redraw
+            # The trial grew the plot item past its view; give it the view's size back.
+            pg.GraphicsView.setRange(self.plot_widget, self.plot_widget.range, padding=0, disableAutoPixel=False)
             return
         if beside:
             self.legend.anchor(itemPos=(1, 0.5), parentPos=(1, 0.5), offset=(-2, 0))
@@ -360,14 +391,75 @@ class PlotPanel(QWidget):
             self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
         self._fit_texts()
 
+    # ---- compact mode (a short chart on a laptop screen) -----------------------------------
+    # Below this height the row under the chart (hover readout, Export) gives its ~25 px to the
+    # curves: Export sits in the title row's left corner (above the value axis) and the readout
+    # shows in its right corner while the pointer is on a value.
+    COMPACT_PANEL_PX = 300
+    compact = False
+
+    def _set_compact(self, compact: bool) -> None:
+        if compact == self.compact:
+            return
+        self.compact = compact
+        if compact:
+            for widget in (self.readout, self.export_button):
+                self._bar.removeWidget(widget)
+                widget.setParent(self.plot_widget)
+            self.readout.setStyleSheet("color: #222; background: rgba(255, 255, 255, 225); padding: 1px 3px;")
+            self.readout.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+            self.export_button.show()
+        else:
+            for widget in (self.readout, self.export_button):
+                widget.setParent(self)
+            self.readout.setStyleSheet("color: #444;")
+            self.readout.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            self._bar.addWidget(self.readout, 1)
+            self._bar.addWidget(self.export_button)
+            self.readout.show()
+            self.export_button.show()
+        self._place_overlays()
+        self._texts_signature = None
+
+    def _place_overlays(self) -> None:
+        if not self.compact:
+            return
+        button = self.export_button
+        button.adjustSize()
+        button.move(2, 2)  # above the value axis: the title is centred over the plot area
+        button.raise_()
+        idle = self.readout.text() == self._idle_readout()
+        self.readout.setVisible(not idle)
+        if not idle:
+            self.readout.adjustSize()
+            self.readout.move(max(self.plot_widget.width() - self.readout.width() - 2, button.width() + 6), 2)
+            self.readout.raise_()
+
+    def set_readout(self, text: str) -> None:
+        """The hover readout's text (below the chart, or over its corner on a short chart)."""
+        self.readout.setText(text)
+        if self.compact:
+            self._place_overlays()
+
+    def leaveEvent(self, event) -> None:
+        super().leaveEvent(event)
+        if self.compact:
+            self.set_readout(self._idle_readout())
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        self._set_compact(0 < self.height() < self.COMPACT_PANEL_PX)
+        self._place_overlays()
         self.layout_legend()
         self._fit_texts()
+
+    _texts_frozen = False  # set by gui.export.titled while a file is written
 
     def _fit_texts(self) -> None:
         """Titles and the value-axis label shortened to the room they have (full text in the
         tooltip), rather than cut off at the widget's edge."""
+        if self._texts_frozen:
+            return
         from PySide6.QtGui import QFontMetrics
 
         # The room the layout can give, not the plot item's current width (a long title would
@@ -378,7 +470,7 @@ class PlotPanel(QWidget):
         if width <= 0:
             return
         axis = self.plot_item.getAxis("left")
-        signature = (self.title, self.y_label, self.y_unit, width, axis.height())
+        signature = (self.title, self.y_label, self.y_unit, width, axis.height(), axis.width())
         if signature == getattr(self, "_texts_signature", None):
             return
         self._texts_signature = signature
@@ -386,16 +478,32 @@ class PlotPanel(QWidget):
             label = self.plot_item.titleLabel
             text = self.title
             label.setText(text, size="11pt")
-            room = width - 16
+            # The title sits above the plot area only: the value axis beside it takes its share
+            # of the width (else a long title holds the whole chart wider than its widget).
+            room = width - 16 - sum(self.plot_item.getAxis(side).width() for side in ("left", "right")
+                                    if self.plot_item.getAxis(side).isVisible())
+            if self.compact:  # the title, centred over the plot area, keeps clear of Export at its left
+                left_px = self.plot_item.getAxis("left").width() if self.plot_item.getAxis("left").isVisible() else 0
+                centre = left_px + (width - left_px) / 2
+                button_px = self.export_button.sizeHint().width()  # (width() is 640 before it is shown)
+                room = min(room, 2 * (centre - button_px - 8))
+            room = max(room, 0.0)
             while label.item.boundingRect().width() > room and len(text) > 8:
                 keep = max(8, int(len(text) * room / label.item.boundingRect().width()) - 2)
-                text = self.title[:keep].rstrip(" ,(") + "…"
+                shorter = self.title[:keep].rstrip(" ,(") + "…"
+                if shorter == text:
+                    break  # as short as it gets
+                text = shorter
                 label.setText(text, size="11pt")
             self._shown_title = text
             self.plot_widget.setToolTip(self.title if text != self.title else "")
         axis = self.plot_item.getAxis("left")
         full = self._axis_text(self.y_label, self.y_unit)
         room = axis.height() - 4
+        if self.compact:  # the label is centred on the axis: keep both ends clear of Export above it
+            axis_top = axis.mapToScene(0, 0).y()
+            overlap = self.export_button.y() + self.export_button.sizeHint().height() + 2 - axis_top
+            room -= 2 * max(overlap, 0.0)
         if full and room > 0:
             from PySide6.QtGui import QFont
 
@@ -515,7 +623,7 @@ class PlotPanel(QWidget):
             return
         view = vb.mapSceneToView(scene_pos)
         point = self.nearest_point(view.x(), view.y())
-        self.readout.setText(self.readout_text(point))
+        self.set_readout(self.readout_text(point))
         if point is None:
             self._marker.setData([], [])
         else:

@@ -47,3 +47,15 @@ def test_promised_and_timeline_months():
     # the lot of 2 Feb is in service from 2 Mar: counted from the 1 Apr month start
     assert list(promised[:5]) == [0, 0, 0, 0, 40]
     assert promised_timeline([_order()], months) is None
+
+
+def test_add_months_same_day_keeps_the_day_or_the_month_end():
+    import datetime as dt
+
+    from engine.fleet import add_months_same_day
+
+    assert add_months_same_day(dt.date(2025, 1, 15), 12) == dt.date(2026, 1, 15)
+    assert add_months_same_day(dt.date(2025, 1, 31), 1) == dt.date(2025, 2, 28)
+    assert add_months_same_day(dt.date(2024, 1, 31), 1) == dt.date(2024, 2, 29)  # leap year
+    assert add_months_same_day(dt.date(2025, 3, 31), -1) == dt.date(2025, 2, 28)
+    assert add_months_same_day(dt.date(2025, 11, 30), 3) == dt.date(2026, 2, 28)

@@ -245,3 +245,16 @@ def test_tornado_bad_end_of_each_input_is_never_better():
     assert checked >= 3
     spread = [abs(b.high["shortfall_mean_unit_chips"] - b.low["shortfall_mean_unit_chips"]) for b in t.bars]
     assert max(spread) > 0  # at least one input moves the answer
+
+
+def test_effective_uncertainty_precedence_order_then_vendor_then_default():
+    from engine.forecast import OrderUncertainty, effective_uncertainty
+
+    default = OrderUncertainty(fraction_mode=0.9)
+    huawei = OrderUncertainty(fraction_mode=0.7)
+    order_7 = OrderUncertainty(fraction_mode=0.5)
+    by_vendor, by_order = {"Huawei": huawei}, {7: order_7}
+    assert effective_uncertainty(7, "Huawei", default, by_vendor, by_order) is order_7
+    assert effective_uncertainty(8, "huawei", default, by_vendor, by_order) is huawei  # case-insensitive
+    assert effective_uncertainty(8, "NVIDIA", default, by_vendor, by_order) is default
+    assert effective_uncertainty(8, None, default, by_vendor, by_order) is default

@@ -332,3 +332,19 @@ def test_slo_capacity_moe_wide_ep_beats_one_node_on_slow_nic_chip():
     wide = slo_capacity(m, chip, tp=best.tp, ep=best.ep, **kw)
     wide_slow = slo_capacity(m, slow, tp=best.tp, ep=best.ep, **kw)
     assert wide_slow.output_tokens_per_s_per_chip <= wide.output_tokens_per_s_per_chip
+
+
+def test_fp8_gemms_reach_a_share_of_their_doubled_peak():
+    """A compute-bound prefill in FP8 on H100 runs on the FP8 peak (2x BF16) scaled by
+    `inf_fp8_gemm_rel` (activation quantisation and scaling: FP8 prefill rarely runs twice as
+    fast as BF16), and never slower than the 16-bit path it replaces."""
+    def pf(wdt, rel):
+        f = dict(IDEAL, inf_fp8_gemm_rel=rel, inf_gemm_half_tokens=1e-9)
+        return _eval(model="llama3-8b", tp=1, input_len=8192, output_len=1, weight_dtype=wdt,
+                     kv_dtype="bf16", factors=f).prefill_breakdown_ms["compute_ms"]
+
+    bf16, full, rel85 = pf("bf16", 0.85), pf("fp8", 1.0), pf("fp8", 0.85)
+    assert full < rel85 < bf16
+    # attention stays 16-bit; the GEMM part G (at the full FP8 peak) is 2G in BF16 and G/0.85 at 0.85
+    assert (rel85 - full) / (bf16 - full) == pytest.approx(1 / 0.85 - 1, rel=1e-3)  # catalog FP8 ~ 2.000 x BF16
+    assert pf("fp8", 0.4) == pytest.approx(bf16, rel=1e-9)       # floor: the 16-bit rate

@@ -2,6 +2,7 @@
 
 import csv
 
+import numpy as np
 import pytest
 
 from engine.catalog import reference_chips
@@ -32,33 +33,108 @@ def test_public_accuracy_regression_guard(public):
     _, res = public
     s = res["summary"]
     thr, lat = s["by_class"]["throughput"], s["by_class"]["latency"]
-    assert s["overall"]["median_abs_error_pct"] <= 13
-    assert thr["median_abs_error_pct"] <= 10
+    assert s["overall"]["median_abs_error_pct"] <= 12.5
+    assert thr["median_abs_error_pct"] <= 8
     assert lat["median_abs_error_pct"] <= 16
-    assert thr["p90_abs_error_pct"] <= 42
-    assert s["overall"]["p90_abs_error_pct"] <= 62
+    assert thr["p90_abs_error_pct"] <= 30        # 38% before FP8 GEMMs ran below twice the BF16 rate
+    assert s["overall"]["p90_abs_error_pct"] <= 60
     assert s["by_metric"]["tpot_ms"]["median_abs_error_pct"] <= 10
     assert s["by_metric"]["decode_step_ms"]["median_abs_error_pct"] <= 15
     assert s["by_metric"]["ttft_ms"]["median_abs_error_pct"] <= 45
 
 
+# Sources whose rows are all static batches (closed forms): a leave-one-source-out run over them
+# refits every factor per fold in seconds, where the full public file takes minutes.
+_STATIC_SOURCES = ("SplitwiseSim profiles", "kipply FasterTransformer 13B", "tenstorrent tt-inference-server issue 356",
+                   "TensorRT-LLM performance.md v0.6.1", "lmdeploy PR 2278 thread (user report)")
+
+
 @pytest.mark.slow
-def test_leave_one_source_out(public):
-    """Out of sample (`--holdout source`): a held-out source's engine family or chip vendor,
-    when no other source has it, falls back to the base factors and the family's prior."""
+def test_leave_one_source_out_refits_every_factor_per_fold(public):
+    """`--holdout source`: each fold refits the base factors and the family keys on the other
+    sources; a factor no other source depends on returns to its documented prior."""
     rows, in_sample = public
-    res = validate_inference_cases(rows, reference_chips(), holdout="source")
+    sub = [r for r in rows if r["source"] in _STATIC_SOURCES]
+    res = validate_inference_cases(sub, reference_chips(), holdout="source")
     s = res["summary"]
-    assert s["holdout"] == "source"
-    assert s["counts"] == {"ok": 273, "infeasible": 0, "error": 0}
-    assert s["overall"]["median_abs_error_pct"] <= 15          # issue 12 target: 15%
-    assert s["overall"]["p90_abs_error_pct"] <= 65             # target 40%: not met (TTFT)
-    by_id = {c["id"]: c for c in res["cases"]}
-    ins = {c["id"]: c for c in in_sample["cases"]}
-    # SplitwiseSim is the only source with an unstated engine: held out, its rows lose the fitted
-    # `@generic` factors and move; a TensorRT-LLM row (three other TRT-LLM sources) does not.
-    assert by_id["inf-R0216"]["predicted"] != pytest.approx(ins["inf-R0216"]["predicted"], rel=1e-6)
-    assert by_id["inf-R0089"]["predicted"] == pytest.approx(ins["inf-R0089"]["predicted"], rel=1e-6)
+    assert s["holdout"] == "source" and s["counts"] == {"ok": len(sub), "infeasible": 0, "error": 0}
+    assert s["in_sample"]["n"] == len(sub) and {"prefill_ms", "decode_step_ms"} <= set(s["by_metric"])
+    assert set(s["in_sample_by_engine"]) == set(s["by_engine"]) >= {"generic", "trtllm"}
+    assert "default:inf_hbm_eff" in s["fitted_factors"] and "default:inf_overhead_scale@generic" in s["fitted_factors"]
+    folds = s["folds"]
+    # SplitwiseSim is the only source with an unstated engine: its fold cannot see the @generic keys
+    assert "default:inf_overhead_scale@generic" in folds["SplitwiseSim profiles"]["not_identified"]
+    assert "default:inf_overhead_scale@generic" in folds["kipply FasterTransformer 13B"]["values"]
+    # the TP16 inter-node overhead is seen only in the tenstorrent rows
+    assert "default:inf_scaleout_layer_overhead_us" in folds["tenstorrent tt-inference-server issue 356"]["not_identified"]
+    # base factors are refitted in every fold (not the packaged values)
+    hbm = {g: f["values"]["default:inf_hbm_eff"] for g, f in folds.items()}
+    assert len({round(v, 6) for v in hbm.values()}) > 1
+    assert all(0.2 <= v <= 0.95 for v in hbm.values())
+    # out of sample is not better than in sample on the source that owns the generic family
+    by_src = s["by_source"]["SplitwiseSim profiles"]["median_abs_error_pct"]
+    ins = [c for c in in_sample["cases"] if c["source"] == "SplitwiseSim profiles"]
+    assert by_src >= float(np.median([abs(c["error_pct"]) for c in ins])) - 1.0
+
+
+@pytest.mark.slow
+def test_holdout_never_sees_the_left_out_measurements(public):
+    """Changing the measured values of one source changes nothing in that source's own fold."""
+    rows, _ = public
+    sub = [r for r in rows if r["source"] in _STATIC_SOURCES[:3]]
+    a = validate_inference_cases(sub, reference_chips(), holdout="source")
+    moved = [dict(r, value=str(float(r["value"]) * 3.0)) if r["source"] == _STATIC_SOURCES[1] else r for r in sub]
+    b = validate_inference_cases(moved, reference_chips(), holdout="source")
+    pa = {c["id"]: c["predicted"] for c in a["cases"]}
+    pb = {c["id"]: c["predicted"] for c in b["cases"]}
+    held = [r["id"] for r in sub if r["source"] == _STATIC_SOURCES[1]]
+    assert held and all(pa[i] == pytest.approx(pb[i], rel=1e-9) for i in held)
+
+
+def test_linearised_refit_recovers_a_shift_inside_its_bounds():
+    """The fold fit on a known linear model: a bandwidth efficiency that makes every time 1.3x
+    longer is found (0.78 -> 0.60); a parameter no training row depends on is not identified;
+    a target outside the documented range stops on the bound and is reported."""
+    from engine.validation_inference import refit_linearised
+
+    chips = reference_chips()
+    cid = "h100-sxm5-80gb"
+    chips = {cid: chips[cid].with_calibration(inf_hbm_eff=0.78, inf_kv_eff=0.92)}
+    params = [{"scope": "default", "name": "inf_hbm_eff", "family": None, "chips": frozenset({cid})},
+              {"scope": "default", "name": "inf_kv_eff", "family": None, "chips": frozenset({cid})}]
+    n = 20
+    base = [{"status": "ok", "predicted": 10.0, "measured": 13.0, "trust": "high"} for _ in range(n)]
+    J = np.zeros((n, 2))
+    J[:, 0] = -1.0                       # time ~ 1 / bandwidth efficiency
+    out = refit_linearised([{}] * n, base, J, params, chips, list(range(n)))
+    assert out["values"]["default:inf_hbm_eff"] == pytest.approx(0.6, rel=1e-3)
+    assert out["values"]["default:inf_kv_eff"] is None and out["identified"] == ["default:inf_hbm_eff"]
+    assert out["on_bound"] == []
+    # measurements 3x slower would need 0.26: the 1.5x trust region stops the fit at 0.52
+    base3 = [dict(b, measured=30.0) for b in base]
+    out3 = refit_linearised([{}] * n, base3, J, params, chips, list(range(n)))
+    assert out3["values"]["default:inf_hbm_eff"] == pytest.approx(0.78 / 1.5, rel=1e-3)
+    # a documented range bound is reported when the fit lands on it
+    chips_lo = {cid: chips[cid].with_calibration(inf_hbm_eff=0.25)}
+    out_lo = refit_linearised([{}] * n, base3, J, params, chips_lo, list(range(n)))
+    assert out_lo["values"]["default:inf_hbm_eff"] == pytest.approx(0.2, rel=1e-6)
+    assert out_lo["on_bound"] == ["default:inf_hbm_eff"]
+
+
+def test_packaged_fitted_factors_sit_inside_their_documented_ranges():
+    """Every fitted serving factor in resources/calibration_inference.csv lies strictly inside its
+    prior range (a value on a bound would mean a missing term)."""
+    from engine.catalog import calibration_rows
+    from engine.validation_inference import FIT_BOUNDS
+
+    seen = 0
+    for r in calibration_rows():
+        base = r["factor"].split("@", 1)[0]
+        if base in FIT_BOUNDS:
+            lo, hi = FIT_BOUNDS[base]
+            assert lo < float(r["value"]) < hi, (r["scope"], r["factor"], r["value"])
+            seen += 1
+    assert seen >= 20
 
 
 def test_bad_holdout_is_a_user_error():

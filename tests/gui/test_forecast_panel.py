@@ -101,10 +101,14 @@ def test_bad_distribution_is_flagged_at_the_field_and_not_run(panel, qtbot):
     assert not panel.is_running()
     text = panel.validation_label.text()
     assert panel.validation_label.isVisibleTo(panel)
-    # the study's words and the form's percent, not "default_uncertainty.fraction: low 0.9 ..."
-    assert "Every order: the fulfilled share needs low ≤ most likely ≤ high (90% ≤" in text
-    assert "default_uncertainty" not in text
+    # the engine's words and the form's units, not a field path and fractions
+    assert "Every order: the fulfilled share needs low ≤ most likely ≤ high" in text, text
+    assert "90%" in text and "50%" in text and "default_uncertainty" not in text, text
     assert "c0392b" in panel.frac_low.styleSheet()
+    assert "c0392b" not in panel.delay_low.styleSheet()
+    panel.frac_high.setValue(100)  # fixed: the marks go
+    panel.run()
+    assert "c0392b" not in panel.frac_low.styleSheet()
 
 
 def test_vendor_specific_uncertainty_round_trips_through_scenario_state(panel):
@@ -367,3 +371,24 @@ def test_no_gui_module_is_over_700_lines():
     long = {p.name: n for p in root.rglob("panels/forecast*.py") if (n := len(p.read_text().splitlines())) > 700}
     long.update({p.name: n for p in root.rglob("panels/plan*.py") if (n := len(p.read_text().splitlines())) > 700})
     assert not long
+
+
+def test_no_shortfall_or_no_demand_says_so_instead_of_an_empty_axis(panel, qtbot):
+    from dataclasses import replace
+
+    result = _run(panel, qtbot)
+    assert panel.shortfall_chart.notice() == ""  # the seeded story is short: bars, no notice
+    zero = np.zeros(len(result.months))
+    calm = replace(result, shortfall_p50_unit_chips=zero, shortfall_mean_unit_chips=zero, demand_unit_chips=zero,
+                   demand_unit_chips_bands=None)
+    panel.view.draw(calm)
+    assert "No shortfall" in panel.shortfall_chart.notice()
+    assert panel.shortfall_chart.plot_item.vb.viewRange()[1] == [0, 1]
+    panel.view.draw(result)  # and back: the notice goes
+    assert panel.shortfall_chart.notice() == ""
+
+
+def test_tornado_inputs_name_chips_by_their_display_name(panel, qtbot):
+    _run(panel, qtbot)
+    assert panel.view._input_label("train share ascend-910b2") == "train share Ascend 910B2"
+    assert panel.view._input_label("Huawei delay") == "Huawei delay"

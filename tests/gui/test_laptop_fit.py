@@ -57,7 +57,7 @@ def test_every_area_fits_a_laptop_screen(store, qtbot, qsettings_isolated, scree
         for index in range(window.tabs.count()):
             window.tabs.setCurrentIndex(index)
             QApplication.processEvents()
-        for key in ("training", "inference"):
+        for key in ("training", "inference", "forecast", "compare"):
             window.panels[key].compute_now()
         for index in range(window.tabs.count()):
             window.tabs.setCurrentIndex(index)
@@ -77,11 +77,24 @@ def test_every_area_fits_a_laptop_screen(store, qtbot, qsettings_isolated, scree
                 _reveal(chart)
                 assert _inside(chart.export_button, window), (key, name)
                 assert chart.plot_widget.height() >= 120, (key, name, chart.plot_widget.height())
+                _assert_chart_not_clipped(chart, (key, name))
         inference = window.panels["inference"]
         window.tabs.setCurrentIndex(list(ANALYSIS_PANELS).index("inference") + 1)
         QApplication.processEvents()
         assert inference.table.rowCount() >= 2
         assert inference.table.horizontalScrollBar().maximum() == 0
+        plan = window.panels["plan"]
+        window.tabs.setCurrentIndex(list(ANALYSIS_PANELS).index("plan") + 1)
+        QApplication.processEvents()
+        assert plan.cand_table.rowCount() >= 2
+        assert plan.cand_table.horizontalScrollBar().maximum() == 0, "Plan candidates scroll sideways"
+        plan.compute_now()
+        for page in range(plan.tabs.count()):  # the orders table, then the cost-per-token table
+            plan.tabs.setCurrentIndex(page)
+            QApplication.processEvents()
+        assert plan.econ_table.rowCount() >= 2
+        for table in (plan.orders_table, plan.econ_table):
+            assert table.horizontalScrollBar().maximum() == 0, "a Plan result table scrolls sideways"
         for run_bar in (window.panels["training"].run_bar, inference.run_bar):
             assert _inside(run_bar.run_button, window.panels["training"].window())
     finally:
@@ -89,6 +102,23 @@ def test_every_area_fits_a_laptop_screen(store, qtbot, qsettings_isolated, scree
             panel.shutdown()
         window.fleet_panel.detach()
         _forget_window_settings()
+
+
+def _assert_chart_not_clipped(chart, where) -> None:
+    """The whole chart is inside its view (a title or axis that needs more width than the view
+    holds the plot wider, and its right edge is cut off), and the curves keep a real area beside
+    or above the legend."""
+    QApplication.processEvents()
+    item, view = chart.plot_item, chart.plot_widget
+    assert item.width() <= view.width() + 1, (where, item.width(), view.width())
+    assert item.height() <= view.height() + 1, (where, item.height(), view.height())
+    title = item.titleLabel
+    if title.isVisible() and chart.title:
+        left = item.getAxis("left").width() if item.getAxis("left").isVisible() else 0
+        right_margin = item.layout.getContentsMargins()[2]
+        assert left + title.item.boundingRect().width() <= view.width() - right_margin + 1, \
+            (where, "title", title.item.boundingRect().width())
+    assert item.vb.height() >= 40 and item.vb.width() >= 100, (where, item.vb.width(), item.vb.height())
 
 
 def _forget_window_settings():

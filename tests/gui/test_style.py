@@ -72,3 +72,49 @@ def test_zero_demand_says_why_the_chips_chart_is_empty(tmp_path, qtbot):
     assert "173 billion per day" in panel.demand_hint.text()  # 2M/s x 86,400 s
     panel.shutdown()
     store.close()
+
+
+def test_a_scenario_keeps_its_colour_whichever_others_are_compared():
+    saved = ["Story default", "H20 cut off", "Huawei late", "Huawei half"]
+    colour = style.scenario_color("Huawei late", saved, "Story default")
+    # the colour depends on the saved list, not on which or how many scenarios are ticked now
+    assert style.scenario_color("Huawei late", saved, "Story default") == colour
+    assert style.scenario_color("Story default", saved, "Story default") == style.OKABE_ITO[0]
+    others = {style.scenario_color(n, saved, "Story default") for n in saved[1:]}
+    assert len(others) == 3 and style.OKABE_ITO[0] not in others
+    assert style.CATEGORY_COLORS["Peak demand"] not in others  # never the demand curve's colour
+
+
+def test_forecast_colours_come_from_the_palette():
+    from engine.forecast import SOURCE_LABELS
+
+    colours = [style.series_color(label) for label in SOURCE_LABELS.values()]
+    assert len(set(colours)) == len(colours)
+    assert all(label in style.CATEGORY_COLORS for label in SOURCE_LABELS.values())
+    assert style.job_color("405B dense") == style.job_color("405B dense")
+    assert all(_rgb(style.job_color(f"job {i}")).sum() < 3 * 200 for i in range(20))  # readable on white
+
+
+def test_installed_by_type_uses_each_chips_own_colour(tmp_path, qtbot):
+    from engine.store import open_store
+    from gui.panels.forecast import ForecastPanel
+
+    store = open_store(tmp_path / "s.db")
+    try:
+        panel = ForecastPanel(store)
+        qtbot.addWidget(panel)
+        panel.auto_check.setChecked(False)
+        panel._debounce.stop()
+        with qtbot.waitSignal(panel.result_ready, timeout=20000) as blocker:
+            panel.run()
+        result = blocker.args[0]
+        chart = panel.view.installed_chart
+        for chip in result.chip_ids:
+            item = chart._series[f"{panel.view.chip_name(chip)} P50"].item
+            assert item.opts["pen"].color().name().lower() == style.chip_color(chip).lower(), chip
+        panel.shutdown()
+    finally:
+        from PySide6.QtCore import QThreadPool
+
+        QThreadPool.globalInstance().waitForDone(5000)
+        store.close()

@@ -1,0 +1,85 @@
+"""Axis items and value formatting for PlotPanel: dates on a UTC time axis, grouped thousands,
+and grid lines drawn opaque (see _opaque_on_white for why)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor
+
+
+def to_timestamps(dates: Sequence[dt.date]) -> np.ndarray:
+    """Dates to seconds since the epoch at UTC midnight (what DateAxisItem(utcOffset=0) shows)."""
+    epoch = dt.date(1970, 1, 1).toordinal()
+    return np.array([(d.toordinal() - epoch) * 86400.0 for d in dates], dtype=float)
+
+
+def from_timestamp(seconds: float) -> dt.date:
+    return dt.date.fromordinal(dt.date(1970, 1, 1).toordinal() + int(np.floor(seconds / 86400.0)))
+
+
+def format_number(value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    magnitude = abs(value)
+    if magnitude >= 100 or (magnitude >= 1 and float(value).is_integer()):
+        return f"{value:,.0f}"
+    if magnitude >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.3g}"
+
+
+def _opaque_on_white(pen):
+    """The pen's colour blended onto the white plot background, fully opaque.
+
+    Why: the raster engine draws a semi-transparent line about ten times slower than an opaque
+    one (0.66 vs 0.06 ms for ten 600 px lines), and every repaint after an edit replays the grid.
+    The axes sit behind the data (PlotPanel), so an opaque grid never covers a curve.
+    """
+    colour = pen.color()
+    alpha = colour.alphaF()
+    if alpha >= 1.0:
+        return pen
+    mixed = QColor(*(round(c * alpha + 255 * (1.0 - alpha)) for c in (colour.red(), colour.green(), colour.blue())))
+    opaque = pg.mkPen(pen)
+    opaque.setColor(mixed)
+    return opaque
+
+
+class OpaqueGridMixin:
+    """Grid lines (and minor ticks) drawn in opaque, pre-blended colours: see _opaque_on_white."""
+
+    def generateDrawSpecs(self, p):
+        specs = super().generateDrawSpecs(p)
+        if specs is None:
+            return specs
+        axis_spec, tick_specs, text_specs = specs
+        return axis_spec, [(_opaque_on_white(pen), p1, p2) for pen, p1, p2 in tick_specs], text_specs
+
+
+class PlainAxisItem(OpaqueGridMixin, pg.AxisItem):
+    pass
+
+
+class DateAxisItem(OpaqueGridMixin, pg.DateAxisItem):
+    pass
+
+
+class GroupedAxisItem(OpaqueGridMixin, pg.AxisItem):
+    """Value axis with thousands separators (120,000 rather than 120000) and no SI prefixes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values, scale, spacing):
+        if spacing >= 1:
+            top = max((abs(v * scale) for v in values), default=0.0)
+            if top >= 1e7:  # "12,000,000,000" would not fit beside the axis: 12B, 340M
+                div, suffix = (1e9, "B") if top >= 1e9 else (1e6, "M")
+                return [f"{v * scale / div:,.4g}{suffix}" for v in values]
+            return [f"{v * scale:,.0f}" for v in values]
+        return super().tickStrings(values, scale, spacing)

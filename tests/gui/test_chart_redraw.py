@@ -1,0 +1,85 @@
+"""The redraw after an edit does no work the picture doesn't need (bench/bench_gui_edit.py has the
+timings): the grid is drawn opaque and behind the data, and a bar chart whose range changes is
+painted once per update, not twice."""
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QApplication
+
+from gui.widgets.category_chart import CategoryBarPanel
+from gui.widgets.plot_panel import PlotPanel
+
+
+class _PaintCounter(QObject):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def _tick_pens(axis):
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        _axis_spec, tick_specs, _texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [pen for pen, _p1, _p2 in tick_specs]
+
+
+def test_grid_lines_are_opaque_and_behind_the_curves(qtbot):
+    chart = PlotPanel("t", y_label="Installed", y_unit="chips", time_axis=True)
+    qtbot.addWidget(chart)
+    chart.resize(600, 400)
+    chart.show()
+    chart.set_series("a", np.arange(10) * 86400.0 * 40, np.arange(10) * 1000.0)
+    QApplication.processEvents()
+    for side in ("left", "bottom"):
+        axis = chart.plot_item.getAxis(side)
+        assert axis.zValue() < chart.plot_item.vb.zValue(), side  # an opaque grid must not cross a curve
+        pens = _tick_pens(axis)
+        assert pens, side
+        assert all(pen.color().alpha() == 255 for pen in pens), side
+        # the grid is still light: pyqtgraph's 25% black on white, pre-blended
+        assert max(pen.color().red() for pen in pens) >= 180, side
+
+
+def test_a_bar_chart_is_painted_once_per_update(qtbot):
+    chart = CategoryBarPanel("Step time", x_label="Layout", y_label="Time per step", y_unit="s")
+    qtbot.addWidget(chart)
+    chart.resize(600, 400)
+    chart.show()
+    qtbot.waitExposed(chart)
+    chart.set_categories(["a", "b"])
+    chart.set_stacked({"GEMM": [1.0, 2.0], "Bubble": [0.5, 0.1]})
+    QApplication.processEvents()
+    counter = _PaintCounter()
+    chart.plot_widget.viewport().installEventFilter(counter)
+    for top in (3.0, 7.0, 11.0):  # each changes the value range
+        counter.count = 0
+        chart.set_stacked({"GEMM": [1.0, top], "Bubble": [0.5, 0.1]})
+        QApplication.processEvents()
+        QApplication.processEvents()
+        assert counter.count == 1, (top, counter.count)
+
+
+def test_a_long_title_on_a_short_narrow_chart_is_shortened_not_clipped(qtbot):
+    """Compact mode (Export above the value axis) and a title that can't fit: shortened with an
+    ellipsis (full text in the tooltip), and the plot stays inside its widget."""
+    chart = PlotPanel("Training-job completion date (share of trials finishing each month, all jobs)",
+                      y_label="Trials finishing", y_unit="% per month", time_axis=True)
+    qtbot.addWidget(chart)
+    chart.show()
+    for width, height in ((900, 600), (320, 200), (260, 150)):
+        chart.resize(width, height)
+        QApplication.processEvents()
+        assert chart.compact == (height < chart.COMPACT_PANEL_PX)
+        assert chart.plot_item.width() <= chart.plot_widget.width() + 1, (width, chart.plot_item.width())
+    assert chart._shown_title.endswith("…")
+    assert chart.plot_widget.toolTip() == chart.title
+    assert chart.export_button.isVisible()
