@@ -11,6 +11,7 @@ orders" writes the plan into the Fleet as assumption orders, one undoable step.
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from typing import Callable
 
 from PySide6.QtCore import QDate, Qt, Signal
@@ -178,6 +179,7 @@ class PlanPanel(QWidget):
             t.setWordWrap(True)
         # never scrolled sideways: short chip names, months as YYYY-MM, two-line headers
         self.orders_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.econ_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         plan_page = QWidget()
         grid = QHBoxLayout(plan_page)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -415,8 +417,11 @@ class PlanPanel(QWidget):
         table.clear()
         table.setColumnCount(len(headers))
         table.setRowCount(len(rows))
-        # "Order month (date)" -> "Order month\n(date)": the unit on its own line keeps columns narrow
-        table.setHorizontalHeaderLabels([h.replace(" (", "\n(", 1) for h in headers])
+        # "Order month (date)" -> "Order month\n(date)": the unit on its own line, and long names
+        # wrapped at ~16 characters, keep columns narrow enough that no table scrolls sideways
+        table.setHorizontalHeaderLabels(["\n".join(line for part in h.replace(" (", "\n(", 1).split("\n")
+                                                   for line in textwrap.wrap(part, 16, break_long_words=False))
+                                         for h in headers])
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
                 # plan dates are months; money in whole dollars

@@ -88,6 +88,13 @@ def test_every_area_fits_a_laptop_screen(store, qtbot, qsettings_isolated, scree
         QApplication.processEvents()
         assert plan.cand_table.rowCount() >= 2
         assert plan.cand_table.horizontalScrollBar().maximum() == 0, "Plan candidates scroll sideways"
+        plan.compute_now()
+        for page in range(plan.tabs.count()):  # the orders table, then the cost-per-token table
+            plan.tabs.setCurrentIndex(page)
+            QApplication.processEvents()
+        assert plan.econ_table.rowCount() >= 2
+        for table in (plan.orders_table, plan.econ_table):
+            assert table.horizontalScrollBar().maximum() == 0, "a Plan result table scrolls sideways"
         for run_bar in (window.panels["training"].run_bar, inference.run_bar):
             assert _inside(run_bar.run_button, window.panels["training"].window())
     finally:
