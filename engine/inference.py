@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -209,11 +209,11 @@ class _Deployment:
     kv_bytes_token_chip: np.ndarray
     kv_capacity_bytes_chip: np.ndarray
     crosses_nodes: np.ndarray
-    domain: np.ndarray = 8.0           # chips per scale-up domain
-    scaleup_bps: np.ndarray = 0.0
-    scaleout_bps: np.ndarray = 0.0
+    domain: np.ndarray | float = 8.0           # chips per scale-up domain
+    scaleup_bps: np.ndarray | float = 0.0
+    scaleout_bps: np.ndarray | float = 0.0
     dispatch_bytes: float = 2.0        # bytes per activation element sent to the experts
-    scaleup_tp_bps: np.ndarray = 0.0   # per chip, what the TP group gets on the scale-up fabric
+    scaleup_tp_bps: np.ndarray | float = 0.0   # per chip, what the TP group gets on the scale-up fabric
 
 
 def _arr(x) -> np.ndarray:
@@ -637,7 +637,7 @@ def _server(dep: _Deployment, lam_inst, L_in, L_out, cap) -> dict:
             "latency": latency, "stable": stable}
 
 
-def _engine_cap(dep: _Deployment, L_in, L_out) -> np.ndarray:
+def _engine_cap(dep: _Deployment, L_in, L_out) -> tuple[np.ndarray, np.ndarray]:
     ctx = L_in + dep.f["inf_kv_occupancy"] * L_out
     kv_cap = _max_sequences(dep, ctx)
     return np.minimum(kv_cap, dep.f["inf_max_batch"] * dep.attn_groups), kv_cap
@@ -665,7 +665,7 @@ def evaluate_serving(inputs: ServingInputs) -> ServingResult:
     weights_gb = _f(dep.weight_bytes_chip) / 1e9
     kv_seq_gb = _f(dep.kv_bytes_token_chip) * (L_in + L_out) / 1e9
     kv_chip_gb = _f(dep.kv_capacity_bytes_chip) / 1e9
-    base = dict(scenario=inp.scenario, max_concurrency=int(kv_cap_f * inp.replicas),
+    base: dict[str, Any] = dict(scenario=inp.scenario, max_concurrency=int(kv_cap_f * inp.replicas),
                 kv_gb_per_sequence=kv_seq_gb, kv_gb_per_chip=kv_chip_gb,
                 weights_gb_per_chip=weights_gb, chips=chips_total)
     if kv_cap_f < 1:
@@ -683,7 +683,7 @@ def evaluate_serving(inputs: ServingInputs) -> ServingResult:
     sc = inp.scenario
     reps = inp.replicas
     if sc == "static_batch":
-        b_inst = max(float(inp.batch) / reps, 1.0)
+        b_inst = max(float(cast(int, inp.batch)) / reps, 1.0)  # validated: static_batch has a batch
         waves = math.ceil(b_inst / cap_f) if b_inst > cap_f else 1
         b_run = b_inst / waves
         pf = _prefill(dep, b_run, L_in)
@@ -700,7 +700,7 @@ def evaluate_serving(inputs: ServingInputs) -> ServingResult:
         return _simulated(inp, dep, base, L_in, L_out, chips_inst, cap_f, kv_cap_f)
     elif sc in ("concurrency", "offline"):
         # steady-state closed form: no queueing structure, for quick curves (GUI sweeps)
-        conc = float(inp.concurrency) / reps if sc == "concurrency" else cap_f
+        conc = float(cast(int, inp.concurrency)) / reps if sc == "concurrency" else cap_f
         r = _closed_loop(dep, conc, L_in, L_out, cap)
         dec, pf = r["dec"], r["pf1"]
         step = _f(dec["total_s"]) * _f(dep.pp)
@@ -711,7 +711,7 @@ def evaluate_serving(inputs: ServingInputs) -> ServingResult:
         running = _f(r["n"])
         limited_by_capacity = conc > cap_f
     else:
-        r = _server(dep, float(inp.request_rate) / reps, L_in, L_out, cap)
+        r = _server(dep, float(cast(float, inp.request_rate)) / reps, L_in, L_out, cap)
         dec, pf = r["dec"], r["pf1"]
         step = _f(dec["total_s"]) * _f(dep.pp)
         prefill_s = _f(pf["total_s"])
@@ -779,7 +779,7 @@ def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool
                 f"the running batch is capped at {cap:.0f} sequences per replica by the KV cache "
                 f"that fits beside the weights on {inp.chip.name}; more requests queue")
         return "memory capacity", f"the engine's batch cap ({cap:.0f} sequences per replica) is reached"
-    kind = max(parts, key=parts.get)
+    kind = max(parts, key=lambda k: parts[k])
     total = sum(parts.values())
     share = 100.0 * parts[kind] / total if total > 0 else 0.0
     text = {"bandwidth": "decode steps are HBM-bandwidth bound (weights and KV read every step)",
@@ -1000,7 +1000,7 @@ def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len
               "compute": at(r["dec"]["compute_s"]) if at(r["dec"]["compute_s"]) > bw else 0.0,
               "overhead": at(r["dec"]["overhead_s"]) + at(r["dec"]["comm_s"]),
               "prefill": at(r["tpot"]) - at(r["dec"]["total_s"])}
-    resource = max(shares, key=shares.get)
+    resource = max(shares, key=lambda k: shares[k])
     words = {"bandwidth": "HBM bandwidth (decode reads)", "compute": "compute (decode GEMMs)",
              "overhead": "per-step overhead and collectives",
              "prefill": "compute (prompt prefills interleaved with decode)"}
@@ -1084,7 +1084,8 @@ def best_layouts(model: ModelConfig, chips: Sequence[Chip], *, demand_output_tok
     """For each chip, chips needed for the demand at every TP, and the best TP (fewest chips)."""
     out = []
     for chip in chips:
-        row = {"chip": chip.id, "by_tp": {}, "best_tp": None, "chips_needed": None, "reason": ""}
+        by_tp: dict[int, int | None] = {}
+        row: dict[str, Any] = {"chip": chip.id, "by_tp": by_tp, "best_tp": None, "chips_needed": None, "reason": ""}
         try:
             check_dtypes(chip, weight_dtype, kv_dtype)
         except UserError as exc:

@@ -7,7 +7,7 @@ and value; it never stops the others. Rows of one configuration share one simula
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -472,7 +472,7 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
         if progress is not None and i % 16 == 0:
             progress(i / max(len(rows), 1), f"case {i + 1} of {len(rows)}")
         row = row or {}
-        case = {"id": _text(row, "id") or f"row-{i + 1}", "metric": _text(row, "metric"),
+        case: dict[str, Any] = {"id": _text(row, "id") or f"row-{i + 1}", "metric": _text(row, "metric"),
                 "source": _text(row, "source"), "chip": _text(row, "chip"), "model": _text(row, "model"),
                 "engine": _text(row, "engine"), "scenario": _text(row, "scenario"),
                 "trust": _text(row, "trust") or "medium",

@@ -164,6 +164,20 @@ _ENVELOPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LINES_OK: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _steps_to_arrival(al: float, be: float, kmax: int, t: float, arrival: float) -> tuple[int, float]:
+    """Of a run whose step j takes al + be * j seconds, starting at t: the number of steps k
+    (1..kmax) after which the clock first reaches `arrival`, and their total time. The quadratic's
+    root gives k; the two loops settle it exactly against float rounding."""
+    rest = arrival - t
+    lead = al - 0.5 * be
+    m = min(max(math.ceil(2.0 * rest / (lead + math.sqrt(lead * lead + 2.0 * be * rest))), 1), kmax)
+    while m > 1 and t + ((m - 1) * al + be * ((m - 1) * (m - 2) // 2)) >= arrival:
+        m -= 1
+    while m < kmax and t + (m * al + be * (m * (m - 1) // 2)) < arrival:
+        m += 1
+    return m, m * al + be * (m * (m - 1) // 2)
+
+
 class _RunPricer:
     """Prices a run of pure-decode steps of one batch size: the steps differ only in their
     context sum (x, x + D, x + 2D, ...), so with the cost model's lines (`decode_lines`) the
@@ -244,16 +258,7 @@ class _RunPricer:
         k = kmax
         total = k * al + be * (k * (k - 1) // 2)
         if t + total >= arrival:
-            # the step count where the sum reaches the arrival, then settled exactly
-            rest = arrival - t
-            lead = al - 0.5 * be
-            m = min(max(math.ceil(2.0 * rest / (lead + math.sqrt(lead * lead + 2.0 * be * rest))), 1), kmax)
-            while m > 1 and t + ((m - 1) * al + be * ((m - 1) * (m - 2) // 2)) >= arrival:
-                m -= 1
-            while m < kmax and t + (m * al + be * (m * (m - 1) // 2)) < arrival:
-                m += 1
-            k = m
-            total = k * al + be * (k * (k - 1) // 2)
+            return _steps_to_arrival(al, be, kmax, t, arrival)
         return k, total
 
     @staticmethod
@@ -587,15 +592,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 be = b * D
                 dt = k * al + be * (k * (k - 1) // 2)
                 if t + dt >= na:
-                    rest = na - t
-                    lead = al - 0.5 * be
-                    m = min(max(math.ceil(2.0 * rest / (lead + math.sqrt(lead * lead + 2.0 * be * rest))), 1), k)
-                    while m > 1 and t + ((m - 1) * al + be * ((m - 1) * (m - 2) // 2)) >= na:
-                        m -= 1
-                    while m < k and t + (m * al + be * (m * (m - 1) // 2)) < na:
-                        m += 1
-                    k = m
-                    dt = k * al + be * (k * (k - 1) // 2)
+                    k, dt = _steps_to_arrival(al, be, k, t, na)
             else:
                 k, dt = pricer.run(D, S, k, t, na)
             busy_run_sum += len(running) * dt
