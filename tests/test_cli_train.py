@@ -141,19 +141,6 @@ def test_validate_holdout_source_never_sees_the_left_out_measurements(capsys, tm
     assert any(pa[k] != pytest.approx(pb[k], rel=1e-6) for k in pa if k not in kor)
 
 
-def test_validate_holdout_inference_is_a_clear_user_error_until_available(capsys, tmp_path):
-    import importlib
-
-    mod = importlib.import_module("engine.validation_inference")
-    if hasattr(mod, "validate_inference_holdout"):
-        pytest.skip("inference holdout implemented")
-    src = Path(__file__).resolve().parents[2] / "shared" / "validation" / "inference_public.csv"
-    if not src.exists():
-        pytest.skip("shared validation cases not present")
-    assert cli.main(["validate", "inference", "--cases", str(src), "--holdout", "source"]) == 1
-    assert "--holdout" in capsys.readouterr().err
-
-
 LAYOUT_70B = ["train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--chips", "64", "--tp", "8", "--pp", "2",
               "--dp", "4", "--micro-batch", "1", "--zero", "1", "--recompute", "selective"]
 
