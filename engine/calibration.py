@@ -7,7 +7,7 @@ training engine and a user's own measured runs in the validation-case schema.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -252,7 +252,7 @@ def prior_chips(chips: Mapping, factor_names: Sequence[str] = FAMILY_FIT_FACTORS
 def fit_families(rows: list[dict], chips: Mapping, factor_names: Sequence[str] = FAMILY_FIT_FACTORS,
                  *, prior: Mapping[str, float] | None = None, max_iter: int = 20,
                  resolved: list | None = None, need_global: bool = True,
-                 families: Sequence[str] | None = None) -> dict:
+                 families: Collection[str] | None = None) -> dict:
     """Fit `factor_names` separately for every chip family in `rows`, starting from `prior`
     (default: the code defaults, so nothing fitted elsewhere leaks in). Returns
     {family: {factor: value}} and, under the key None, one fit over all rows: the starting point

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -701,7 +701,7 @@ def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
     compute = breakdown["gemm"] + breakdown["attention"] + breakdown["memory_bound"] + breakdown["recompute"]
     parts = {"compute": compute, "bubble": breakdown["bubble"], "overhead": breakdown["overhead"],
              **comm, "optimizer": breakdown["optimizer"]}
-    limiting = max(parts, key=parts.get)
+    limiting = max(parts, key=lambda k: parts[k])
     notes = []
     if breakdown["bubble"] > 0.05 * step:
         notes.append(f"pipeline bubble costs {breakdown['bubble'] / step:.0%} of the step (pp={lay['pp']}, "
@@ -778,7 +778,8 @@ def evaluate_factor_sets(inputs: TrainingInputs, factor_sets: Mapping[str, np.nd
     (each value in `factor_sets` an array of k): the calibration fit's Jacobian in one call."""
     k = len(next(iter(factor_sets.values())))
     L = {name: np.repeat(v, k) for name, v in _arrays_of([default_layout(inputs)]).items()}
-    merged = {**dict(inputs.factors), **{n: np.asarray(v, dtype=float) for n, v in factor_sets.items()}}
+    # factor values may be arrays here: one column per factor set, broadcast by _evaluate_arrays
+    merged: dict[str, Any] = {**dict(inputs.factors), **{n: np.asarray(v, dtype=float) for n, v in factor_sets.items()}}
     from dataclasses import replace as _replace
 
     return _evaluate_arrays(_replace(inputs, factors=merged), L)
@@ -876,7 +877,7 @@ def search_layouts(inputs: TrainingInputs, *, progress: Callable[[float, str], N
     counts = {REASONS[i]: int(np.sum(reason == i)) for i in range(1, len(REASONS)) if np.any(reason == i)}
     order = np.argsort(-np.where(feasible, tok, -1.0), kind="stable")
     best_idx = [int(i) for i in order[:top_k] if feasible[i]]
-    top = ()
+    top: tuple[LayoutResult, ...] = ()
     if best_idx:
         sub = {k: v[best_idx] for k, v in L.items()}
         out = _evaluate_arrays(inputs, sub)

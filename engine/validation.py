@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import replace
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from engine.errors import UserError
 from engine.hardware import Chip
 from engine.models import ModelConfig, training_flops_per_token
 from engine.training import (
-    RECOMPUTE_NAMES, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput,
+    RECOMPUTE_NAMES, LayoutResult, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput,
 )
 
 METRICS = ("tokens_per_s_per_chip", "step_time_s", "mfu_pct_model_flops")
@@ -88,7 +88,7 @@ def model_from_case(row: Mapping) -> ModelConfig:
     attention = (row.get("attention") or "").strip().lower()
     if attention not in ("", "mha", "gqa", "mqa", "mla"):
         raise ValueError(f"attention: {row.get('attention')!r} (mha, gqa, mqa or mla)")
-    kw = {}
+    kw: dict[str, Any] = {}
     if attention == "mla" or _num(row, "kv_lora_rank", int):
         kw = dict(kv_lora_rank=_num(row, "kv_lora_rank", int) or 512,
                   q_lora_rank=_num(row, "q_lora_rank", int) or 0,
@@ -195,13 +195,16 @@ def _metric_value(row: Mapping, inp: TrainingInputs, tokens_per_s_per_chip, step
             raise ValueError(f"mfu_attention_flops: {row.get('mfu_attention_flops')!r} (causal_half, full or blank)")
         causal_half = convention == "causal_half"
         flops = training_flops_per_token(inp.model, inp.seq, causal_half=causal_half)
-        value = tokens_per_s_per_chip * flops / (inp.chip.peak_tflops("bf16") * 1e12) * 100.0
+        peak_tflops = inp.chip.peak_tflops("bf16")
+        if not peak_tflops:
+            raise ValueError(f"chip {inp.chip.id}: no BF16 peak to compute MFU against")
+        value = tokens_per_s_per_chip * flops / (peak_tflops * 1e12) * 100.0
     else:
         raise ValueError(f"metric: {metric!r} (expected one of {', '.join(METRICS)})")
     return value
 
 
-def predict_metric(row: Mapping, inp: TrainingInputs) -> tuple[float, object]:
+def predict_metric(row: Mapping, inp: TrainingInputs) -> tuple[float, LayoutResult]:
     """The prediction of the row's own metric for complete inputs."""
     res = evaluate_layout(inp)
     return _metric_value(row, inp, res.tokens_per_s_per_chip, res.step_time_s), res
@@ -233,7 +236,7 @@ def validate_training_cases(rows: list[dict], chips: Mapping[str, Chip], models_
 
 
 def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixed_inputs=None) -> dict:
-    case = {"id": row.get("id"), "source": row.get("source", ""), "chip": row.get("chip", ""),
+    case: dict[str, Any] = {"id": row.get("id"), "source": row.get("source", ""), "chip": row.get("chip", ""),
             "metric": row.get("metric", ""), "trust": row.get("trust", ""), "measured": None,
             "predicted": None, "error_pct": None, "status": "error", "message": ""}
     try:
@@ -282,9 +285,10 @@ def _stats(errors: list[float]) -> dict:
 
 def summarize(cases: list[dict]) -> dict:
     ok = [c for c in cases if c["status"] == "ok"]
-    summary = {"cases": len(cases), "by_status": {}}
+    by_status: dict[str, int] = {}
     for c in cases:
-        summary["by_status"][c["status"]] = summary["by_status"].get(c["status"], 0) + 1
+        by_status[c["status"]] = by_status.get(c["status"], 0) + 1
+    summary: dict[str, Any] = {"cases": len(cases), "by_status": by_status}
     summary["overall"] = _stats([c["error_pct"] for c in ok])
     for key, name in (("source", "by_source"), ("chip", "by_chip"), ("metric", "by_metric"), ("trust", "by_trust")):
         groups: dict[str, list[float]] = {}
