@@ -187,3 +187,15 @@ def test_cli_report_writes_refuses_then_forces(tmp_path):
     text = " ".join(_pages_text(out))
     assert "Fleetcast report: H20 cut off (Apr 2025)" in text
     assert not list(tmp_path.glob(".*.partial"))  # nothing half-written left behind
+
+
+def test_readme_headline_accuracy_is_the_data_file_the_report_quotes():
+    """README's out-of-sample headline and the PDF report read one set of figures: a refit that
+    updates one and not the other fails here."""
+    accuracy = json.loads((REPO / "resources" / "accuracy.json").read_text(encoding="utf-8"))
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for kind in ("training", "inference"):
+        oos = accuracy[kind]["out_of_sample"][0]
+        ins = accuracy[kind]["in_sample"]
+        assert f"median **{oos['median_pct']}%**, p90 **{oos['p90_pct']}%**" in readme, kind
+        assert f"{ins['median_pct']}% / {ins['p90_pct']}%" in readme.replace(" /\n", " / ").replace("%\n/", "% /"), kind
