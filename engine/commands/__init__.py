@@ -28,3 +28,33 @@ class Output:
     text: str = ""
     extra_tables: list[tuple[str, list[dict]]] = field(default_factory=list)
     stream: Callable[[Any], None] | None = None
+
+
+# The window saves each view's inputs in a scenario under params["ui"][VIEW_KEY]; the CLI's
+# `--scenario NAME` reads them back through these two, one place for where they live.
+VIEW_NAMES = {"training": "Training", "inference": "Serving", "plan": "Plan"}
+
+
+def saved_view_state(ctx, name: str, view: str, *, required: bool = True):
+    """(store, the `view` state saved in scenario `name`). With `required`, a UserError in one
+    line when there is no store or the scenario has no such study; else (store or None, None)."""
+    from engine.errors import UserError
+
+    try:
+        store = ctx.store()
+    except ImportError:
+        store = None
+    if store is None:
+        if required:
+            raise UserError(f"--scenario {name!r}: no database to read saved scenarios from")
+        return None, None
+    params = store.scenario(name)["params"]  # UserError naming the saved ones when it is missing
+    state = (params.get("ui") or {}).get(view) if isinstance(params, dict) else None
+    if isinstance(state, dict):
+        return store, state
+    if required:
+        label = VIEW_NAMES.get(view, view)
+        view_name = "Inference" if view == "inference" else label
+        raise UserError(f"--scenario {name!r}: has no {label} study (open the scenario in the {view_name} "
+                        "view, set it up and Save)")
+    return store, None

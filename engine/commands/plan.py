@@ -142,15 +142,12 @@ def plan_to_dict(result, scenario_name: str) -> dict:
 
 def saved_plan_study(ctx, name: str):
     """The PlanStudy saved in scenario `name` by the Plan view, or None when it has none."""
+    from engine.commands import saved_view_state
     from engine.studies_forecast import PlanStudy
 
-    try:
-        store = ctx.store()
-    except ImportError:  # no store in this build: _load says so in one line
-        return None
-    params = store.scenario(name)["params"] if store is not None else None
-    state = (params.get("ui") or {}).get("plan") if isinstance(params, dict) else None
-    return PlanStudy.from_dict(state) if isinstance(state, dict) else None
+    # not required: without a store, _load says so in one line; without a Plan study, the defaults
+    _, state = saved_view_state(ctx, name, "plan", required=False)
+    return PlanStudy.from_dict(state) if state is not None else None
 
 
 def apply_saved_plan(args, ctx):

@@ -59,17 +59,9 @@ def apply_scenario(args, ctx) -> None:
 
     from engine.studies import ServingStudy
 
-    try:
-        store = ctx.store()
-    except ImportError:
-        store = None
-    if store is None:
-        raise UserError(f"--scenario {args.scenario!r}: no database to read saved scenarios from")
-    params = store.scenario(args.scenario)["params"]
-    state = (params.get("ui") or {}).get("inference") if isinstance(params, dict) else None
-    if not isinstance(state, dict):
-        raise UserError(f"--scenario {args.scenario!r}: has no Serving study (open the scenario in the Inference "
-                        "view, set it up and Save)")
+    from engine.commands import saved_view_state
+
+    store, state = saved_view_state(ctx, args.scenario, "inference")
     study = ServingStudy.from_dict(state)
     given = {"model_id": args.model, "chip_id": args.chip, "tp": args.tp, "ep": args.ep,
              "weight_dtype": args.weight_dtype, "kv_dtype": args.kv_dtype, "engine": args.engine,

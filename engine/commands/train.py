@@ -81,19 +81,10 @@ def software_settings(args) -> dict:
 
 def scenario_study(ctx, name: str):
     """The TrainingStudy saved in scenario `name` (UserError, one line, when there is none)."""
+    from engine.commands import saved_view_state
     from engine.studies import TrainingStudy
 
-    try:
-        store = ctx.store()
-    except ImportError:
-        store = None
-    if store is None:
-        raise UserError(f"--scenario {name!r}: no database to read saved scenarios from")
-    params = store.scenario(name)["params"]  # UserError naming the saved ones when it is missing
-    state = (params.get("ui") or {}).get("training") if isinstance(params, dict) else None
-    if not isinstance(state, dict):
-        raise UserError(f"--scenario {name!r}: has no Training study (open the scenario in the Training view, "
-                        "set it up and Save)")
+    store, state = saved_view_state(ctx, name, "training")
     return store, TrainingStudy.from_dict(state)
 
 
