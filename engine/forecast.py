@@ -1204,6 +1204,14 @@ class _Reader:
                 self.problems.append(f"{path + '.' if path else ''}{key}: unknown field")
         return dict(data)
 
+    def list_of(self, data: dict, key: str, path: str) -> list:
+        """data[key] as a list ([] when absent); a problem, and [], when it is something else."""
+        value = data.get(key, [])
+        if isinstance(value, list):
+            return value
+        self.problems.append(f"{path}.{key}: {value!r} (must be a list)" if path else f"{key}: {value!r} (must be a list)")
+        return []
+
     def get(self, data: dict, key: str, path: str, kind: str, default):
         name = f"{path}.{key}" if path else key
         if key not in data:
@@ -1295,10 +1303,7 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
         dd = r.obj(top["demand"], "demand", list(dfields) + ["points", "serve_on"])
         dkw = {k: r.get(dd, k, "demand", kind, getattr(dbase, k)) for k, kind in dfields.items()}
         points = []
-        raw_points = dd.get("points", [])
-        if not isinstance(raw_points, list):
-            r.problems.append(f"demand.points: {raw_points!r} (must be a list)")
-            raw_points = []
+        raw_points = r.list_of(dd, "points", "demand")
         for i, pt in enumerate(raw_points):
             path = f"demand.points[{i}]"
             po = r.obj(pt, path, ["date", "tokens_per_day", "note"])
@@ -1320,10 +1325,7 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
         shares = r.obj(ad.get("training_share", {}), "allocation.training_share", list(ad.get("training_share", {}) or {}))
         share_values = {str(k): r.get(shares, k, "allocation.training_share", "float", 0.0) for k in shares}
         steps = []
-        raw_steps = ad.get("steps", [])
-        if not isinstance(raw_steps, list):
-            r.problems.append(f"allocation.steps: {raw_steps!r} (must be a list)")
-            raw_steps = []
+        raw_steps = r.list_of(ad, "steps", "allocation")
         for i, st in enumerate(raw_steps):
             path = f"allocation.steps[{i}]"
             so = r.obj(st, path, ["start", "chip_id", "training_share"])
@@ -1334,10 +1336,7 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
                                       tuple(steps))
 
     jobs = []
-    raw_jobs = top.get("jobs", [])
-    if not isinstance(raw_jobs, list):
-        r.problems.append(f"jobs: {raw_jobs!r} (must be a list)")
-        raw_jobs = []
+    raw_jobs = r.list_of(top, "jobs", "")
     for i, jd in enumerate(raw_jobs):
         path = f"jobs[{i}]"
         jo = r.obj(jd, path, ["name", "model_id", "tokens", "chip_id", "earliest_start", "seq_len",
@@ -1353,10 +1352,7 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
             deadline=r.get(jo, "deadline", path, "date?", None)))
     kw["jobs"] = tuple(jobs)
     events = []
-    raw_events = top.get("policy_events", [])
-    if not isinstance(raw_events, list):
-        r.problems.append(f"policy_events: {raw_events!r} (must be a list)")
-        raw_events = []
+    raw_events = r.list_of(top, "policy_events", "")
     for i, ed in enumerate(raw_events):
         path = f"policy_events[{i}]"
         eo = r.obj(ed, path, ["chip_id", "probability", "window_start", "window_end", "duration_months", "note"])
