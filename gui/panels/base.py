@@ -264,33 +264,30 @@ class FieldErrors:
         return {k: l.text() for k, l in self._labels.items() if l.text()}
 
 
-def spin(lo: int, hi: int, value: int, suffix: str = "", special: str | None = None, step: int = 1) -> QSpinBox:
-    box = QSpinBox()
+def _number_box(box, lo, hi, value, step, suffix: str, special: str | None):
+    """Range, value, step, thousands separators, suffix and the text shown at the minimum."""
     box.setRange(lo, hi)
     box.setValue(value)
     box.setSingleStep(step)
     box.setGroupSeparatorShown(True)
-    box.setKeyboardTracking(True)
     if suffix:
         box.setSuffix(suffix)
     if special:
         box.setSpecialValueText(special)
     return box
+
+
+def spin(lo: int, hi: int, value: int, suffix: str = "", special: str | None = None, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setKeyboardTracking(True)
+    return _number_box(box, lo, hi, value, step, suffix, special)
 
 
 def dspin(lo: float, hi: float, value: float, decimals: int, suffix: str = "", special: str | None = None,
           step: float = 1.0) -> QDoubleSpinBox:
     box = QDoubleSpinBox()
-    box.setRange(lo, hi)
-    box.setDecimals(decimals)
-    box.setValue(value)
-    box.setSingleStep(step)
-    box.setGroupSeparatorShown(True)
-    if suffix:
-        box.setSuffix(suffix)
-    if special:
-        box.setSpecialValueText(special)
-    return box
+    box.setDecimals(decimals)  # before the value: it rounds to the decimals
+    return _number_box(box, lo, hi, value, step, suffix, special)
 
 
 def combo(items: list[tuple[str, object]]) -> QComboBox:

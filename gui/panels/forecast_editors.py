@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.forecast import DemandPoint, PolicyEvent, TrainingJob
+from engine.fleet import add_months_same_day
 from gui.panels.analysis_common import dspin, parse_iso_date, parse_positive, spin
 
 
@@ -67,14 +68,21 @@ def _set_combo(box: QComboBox, data) -> None:
 BAD_CELL = QColor("#fde2df")
 
 
-def _add_months_day(day: dt.date, k: int) -> dt.date:
-    from engine.fleet import add_months_same_day
-
-    return add_months_same_day(day, k)
-
-
 def _number_text(value: float) -> str:
     return f"{value:.6g}"
+
+
+def repeated_key_problems(values, key, message) -> list[tuple[int, int, str]]:
+    """(row, column 0, message) for each row whose key an earlier row already has; `message`
+    gets the key and the earlier row's number (1-based)."""
+    first: dict = {}
+    out = []
+    for r, value in enumerate(values):
+        k = key(value)
+        if k in first:
+            out.append((r, 0, message(k, first[k] + 1)))
+        first.setdefault(k, r)
+    return out
 
 
 class _RowsEditor(QWidget):
@@ -330,7 +338,7 @@ class DemandPointsEditor(_RowsEditor):
         if not values:
             return DemandPoint(dt.date.today().replace(day=1), 1e9, "")
         last = max(values, key=lambda p: p.date)
-        return DemandPoint(_add_months_day(last.date, 3), last.tokens_per_day, "")
+        return DemandPoint(add_months_same_day(last.date, 3), last.tokens_per_day, "")
 
 
 class _ChoiceDelegate(QStyledItemDelegate):
@@ -463,13 +471,8 @@ class TrainingJobsEditor(_RowsEditor):
         return TrainingJob(name, model, trillions * 1e12, chip, start, seq_len, batch, deadline), []
 
     def _check_rows(self, values):
-        seen: dict[str, int] = {}
-        out = []
-        for r, job in enumerate(values):
-            if job.name in seen:
-                out.append((r, 0, f"name {job.name!r} is already used by row {seen[job.name] + 1}"))
-            seen.setdefault(job.name, r)
-        return out
+        return repeated_key_problems(values, lambda job: job.name,
+                                     lambda name, first: f"name {name!r} is already used by row {first}")
 
     def _new_value(self, values):
         names = {j.name for j in values}
@@ -558,16 +561,11 @@ class PolicyEventsEditor(_RowsEditor):
         return PolicyEvent(chip_id, prob / 100, lo, hi, duration, note or ""), []
 
     def _check_rows(self, values):
-        seen: dict[str, int] = {}
-        out = []
-        for r, ev in enumerate(values):
-            if ev.chip_id in seen:
-                out.append((r, 0, f"{ev.chip_id} already has a cut-off in row {seen[ev.chip_id] + 1} (one per chip type)"))
-            seen.setdefault(ev.chip_id, r)
-        return out
+        return repeated_key_problems(values, lambda ev: ev.chip_id,
+                                     lambda chip, first: f"{chip} already has a cut-off in row {first} (one per chip type)")
 
     def _new_value(self, values):
         used = {ev.chip_id for ev in values}
         chip = next((c for c, _ in self._chips if c not in used), self._chips[0][0] if self._chips else "")
         start = dt.date.today().replace(day=1)
-        return PolicyEvent(chip, 0.5, start, _add_months_day(start, 12), None)
+        return PolicyEvent(chip, 0.5, start, add_months_same_day(start, 12), None)
