@@ -392,3 +392,11 @@ def test_tornado_inputs_name_chips_by_their_display_name(panel, qtbot):
     _run(panel, qtbot)
     assert panel.view._input_label("train share ascend-910b2") == "train share Ascend 910B2"
     assert panel.view._input_label("Huawei delay") == "Huawei delay"
+
+
+def test_repeated_job_names_and_cut_off_chips_name_the_first_row():
+    from gui.panels.forecast_editors import repeated_key_problems
+
+    rows = ["a", "b", "a", "a"]
+    got = repeated_key_problems(rows, lambda v: v, lambda k, first: f"{k} in row {first}")
+    assert got == [(2, 0, "a in row 1"), (3, 0, "a in row 1")]
