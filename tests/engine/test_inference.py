@@ -105,6 +105,24 @@ def test_overhead_grows_with_tp():
     assert steps[0] < steps[1] < steps[2]
 
 
+def test_a100_all_reduce_latency_is_its_own_chip_family_factor():
+    """A100 (NVLink 3, NVSwitch gen 2, no in-switch reduction) pays more latency per small
+    all-reduce than Hopper: its batch-1 TP8 decode steps ran 13-19% over the shared value."""
+    a100, h100 = CHIPS["a100-sxm4-80gb"], CHIPS["h100-sxm5-80gb"]
+    c_a100 = a100.factor("inf_comm_layer_overhead_us", 0.0)
+    c_h100 = h100.factor("inf_comm_layer_overhead_us", 0.0)
+    assert CHIPS["a100-sxm4-40gb"].factor("inf_comm_layer_overhead_us", 0.0) == c_a100
+    assert 1.3 * c_h100 < c_a100 < 3.0 * c_h100
+
+    def tp4_to_tp8_ms(chip):
+        steps = [_eval(chip=chip, tp=t, engine="vllm").decode_breakdown_ms["overhead_ms"] for t in (4, 8)]
+        return steps[1] - steps[0]
+
+    # hand-derived: 80 layers x comm_us x (log2 8 - log2 4) at the vLLM family's overhead scale 1
+    assert tp4_to_tp8_ms("a100-sxm4-80gb") == pytest.approx(80 * c_a100 * 1e-3)
+    assert tp4_to_tp8_ms("h100-sxm5-80gb") == pytest.approx(80 * c_h100 * 1e-3)
+
+
 @pytest.mark.parametrize("scenario,extra", [("static_batch", {"batch": 32}), ("concurrency", {"concurrency": 64}),
                                             ("offline", {}), ("server", {"request_rate": 2.0})])
 def test_more_bandwidth_never_slower_and_no_nan(scenario, extra):
@@ -308,15 +326,21 @@ def test_two_batch_overlap_hides_all_to_all_behind_compute():
 def test_cross_node_tp_overhead_not_charged_to_expert_parallelism():
     m = MODELS["deepseek-v3"]
     # wide EP pays no inter-node all-reduce latency per layer: its fixed overhead is that of a
-    # group of one node (8 chips: 3 doublings), 1 ms + 61 layers x (11.4 + 22 x 3) us
-    expected_ms = 1.0 + 61 * (11.4 + 22 * 3) * 1e-3
+    # group of one node (8 chips: 3 doublings), step + 61 layers x (layer + comm x 3) us
+    h800 = CHIPS["h800-sxm5-80gb"]
+    step_ms, layer_us, comm_us = (h800.factor(n, 0.0) for n in (
+        "inf_step_overhead_ms", "inf_layer_overhead_us", "inf_comm_layer_overhead_us"))
+    expected_ms = step_ms + 61 * (layer_us + comm_us * 3) * 1e-3
     for ep in (16, 64, 256):
         r = _eval(model="deepseek-v3", chip="h800-sxm5-80gb", tp=1, ep=ep, weight_dtype="fp8", batch=ep)
         assert r.decode_breakdown_ms["overhead_ms"] == pytest.approx(expected_ms)
     tp8 = _eval(model="deepseek-v3", chip="h200-sxm-141gb", tp=8, weight_dtype="fp8", batch=1)
     tp16 = _eval(model="deepseek-v3", chip="h200-sxm-141gb", tp=16, weight_dtype="fp8", batch=1)
     extra = (tp16.decode_breakdown_ms["overhead_ms"] - tp8.decode_breakdown_ms["overhead_ms"]) * 1e3
-    assert extra == pytest.approx(m.layers * (234 + 22))   # TP across nodes: 234 us/layer + 1 doubling
+    h200 = CHIPS["h200-sxm-141gb"]
+    # TP across nodes: the inter-node all-reduce latency per layer + one more doubling
+    assert extra == pytest.approx(m.layers * (h200.factor("inf_scaleout_layer_overhead_us", 0.0)
+                                              + h200.factor("inf_comm_layer_overhead_us", 0.0)))
 
 
 def test_slo_capacity_moe_wide_ep_beats_one_node_on_slow_nic_chip():
