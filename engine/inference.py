@@ -73,6 +73,11 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     "inf_ep_overlap": 0.85,          # share of cross-node all-to-all hidden behind the other
                                      # micro-batch's compute (two-batch overlap; 0 = none)
     "inf_kv_occupancy": 1.0,         # fraction of the output length reserved per sequence
+    # Where the scale-up switch reduces in the fabric (NVLink SHARP / NVLS, NVSwitch gen 3+): the
+    # bytes a chip moves per byte of a TP all-reduce message, at the ring's link efficiency (ideal
+    # 1: the message goes into the switch once and the sum comes back once; a ring moves
+    # 2(n-1)/n). 0 = ring (or mesh) all-reduce, the default.
+    "inf_switch_allreduce": 0.0,
 }
 FACTOR_NAMES = tuple(DEFAULT_FACTORS)
 
@@ -380,6 +385,18 @@ def _ep_a2a_s(dep: _Deployment, tokens_chip) -> np.ndarray:
     return (s.moe_layers / dep.pp) * per_layer
 
 
+def _allreduce_traffic(dep: _Deployment) -> np.ndarray:
+    """Bytes each chip moves per byte of a TP all-reduce message. A ring (reduce-scatter then
+    all-gather) moves 2(n-1)/n. A switch that reduces in the fabric (NVLS) ideally moves 1 (the
+    message goes in once, the sum comes back once); `inf_switch_allreduce` is what it moves in
+    practice at the ring's link efficiency, used inside the scale-up domain when it beats the ring
+    (so TP2, where a ring already moves 1, gains nothing; a TP group over nodes rings over NICs)."""
+    ring = 2.0 * (dep.tp - 1) / dep.tp
+    nvls = dep.f["inf_switch_allreduce"]
+    in_switch = (nvls > 0) & (dep.tp <= dep.domain)
+    return np.where(in_switch, np.minimum(ring, nvls), ring)
+
+
 def _comm_s(dep: _Deployment, tokens_chip, busy=None) -> np.ndarray:
     """Exposed time of TP all-reduces (2 per layer) and EP all-to-alls (2 per MoE layer).
 
@@ -391,7 +408,7 @@ def _comm_s(dep: _Deployment, tokens_chip, busy=None) -> np.ndarray:
     f = dep.f
     act = tokens_chip * s.hidden * 2.0  # 16-bit activations
     tp_link = np.where(dep.tp <= dep.domain, dep.scaleup_tp_bps, dep.scaleout_bps) * f["inf_link_eff"]
-    tp_t = np.where(dep.tp > 1, 2.0 * (s.layers / dep.pp) * 2.0 * (dep.tp - 1) / dep.tp * act / tp_link, 0.0)
+    tp_t = np.where(dep.tp > 1, 2.0 * (s.layers / dep.pp) * _allreduce_traffic(dep) * act / tp_link, 0.0)
     link = dep.link_bps * f["inf_link_eff"]
     a2a_local = 2.0 * (s.moe_layers / dep.pp) * max(s.topk, 1) * act * (dep.ep - 1) / dep.ep / link
     if s.experts:

@@ -196,7 +196,7 @@ def build_cost_model(model: ModelConfig, chip: Chip, *, tp: int = 1, ep: int = 1
     act_per_tok = s.hidden * 2.0
     domain = _s(dep.domain)
     tp_link = (_s(dep.scaleup_tp_bps) if tp_f <= domain else _s(dep.scaleout_bps)) * f["inf_link_eff"]
-    tp_comm = 2.0 * (s.layers / pp_f) * 2.0 * (tp_f - 1) / tp_f * act_per_tok / tp_link if tp_f > 1 else 0.0
+    tp_comm = 2.0 * (s.layers / pp_f) * _s(inf._allreduce_traffic(dep)) * act_per_tok / tp_link if tp_f > 1 else 0.0
     if wide:
         tok_bytes = max(s.topk, 1) * s.hidden * (_s(dep.dispatch_bytes) + 2.0) / tp_f
         off = max(ep_f - domain, 0.0) / ep_f

@@ -105,6 +105,34 @@ def test_overhead_grows_with_tp():
     assert steps[0] < steps[1] < steps[2]
 
 
+def test_in_switch_all_reduce_moves_less_than_a_ring_from_tp4():
+    """NVSwitch gen 3+ reduces in the fabric (NVLS): a TP all-reduce moves `inf_switch_allreduce`
+    bytes per message byte instead of a ring's 2(n-1)/n, where that is less."""
+    from engine.inference import model_shape, _allreduce_traffic, _deployment, _hw_arrays
+
+    h100, a100 = CHIPS["h100-sxm5-80gb"], CHIPS["a100-sxm4-80gb"]
+    nvls = h100.factor("inf_switch_allreduce", 0.0)
+    assert 1.0 < nvls < 1.5 and a100.factor("inf_switch_allreduce", 0.0) == 0.0
+    shape = model_shape(MODELS["llama3-70b"])
+
+    def traffic(chip, tp, engine="vllm"):
+        dep = _deployment(shape, _hw_arrays([chip], "bf16", engine), tp, 1, 1, "bf16", "bf16")
+        return float(np.asarray(_allreduce_traffic(dep)).reshape(-1)[0])
+
+    assert traffic(h100, 8) == pytest.approx(nvls)              # ring would move 1.75
+    assert traffic(h100, 4) == pytest.approx(min(1.5, nvls))
+    assert traffic(h100, 2) == pytest.approx(1.0)               # a 2-chip ring already moves 1
+    assert traffic(a100, 8) == pytest.approx(1.75)              # NVSwitch gen 2: ring
+    assert traffic(h100, 8, "unknown") == pytest.approx(1.75)   # generic family: NCCL ring (2023)
+    # TP16 over two nodes rings over the NICs
+    assert traffic(h100, 16) == pytest.approx(2 * 15 / 16)
+    # the prefill comm time is that traffic over the link: 2 all-reduces x 80 layers x 8192 x 2 B
+    # per token, 1,000 tokens, at 450 GB/s x link efficiency
+    r = _eval(tp=8, engine="vllm", input_len=1000)
+    expected_ms = 2 * 80 * nvls * 1000 * 8192 * 2 / (450e9 * h100.factor("inf_link_eff", 0.0)) * 1e3
+    assert r.prefill_breakdown_ms["comm_ms"] == pytest.approx(expected_ms, rel=1e-6)
+
+
 def test_a100_all_reduce_latency_is_its_own_chip_family_factor():
     """A100 (NVLink 3, NVSwitch gen 2, no in-switch reduction) pays more latency per small
     all-reduce than Hopper: its batch-1 TP8 decode steps ran 13-19% over the shared value."""
@@ -298,11 +326,13 @@ def test_wide_ep_all_to_all_is_bytes_over_nics_plus_latency():
     # tp=1, ep=64 on 8-GPU H800 nodes, 6,400 sequences = 100 tokens per chip per decode step.
     # Per MoE layer each chip sends 100 x top-8 x 7168 elements: fp8 dispatch + bf16 combine
     # = 3 bytes each; 56/64 of the experts are off-node (50 GB/s NIC at 0.8), 7/64 on-node
-    # (200 GB/s NVLink at 0.81); plus 2 x 15 us latency; 58 MoE layers. No overlap here.
+    # (200 GB/s NVLink at the packaged link efficiency); plus 2 x 15 us latency; 58 MoE layers.
+    # No overlap here.
     r = _ds_h800(6400, inf_ep_overlap=0.0)
     chip = CHIPS["h800-sxm5-80gb"]
+    link_eff = chip.factor("inf_link_eff", 0.0)
     bytes_ = 100 * 8 * 7168 * 3
-    per_layer = bytes_ * (56 / 64 / (chip.scaleout_gbps * 1e9 * 0.8) + 7 / 64 / (chip.scaleup_gbps * 1e9 * 0.81))
+    per_layer = bytes_ * (56 / 64 / (chip.scaleout_gbps * 1e9 * 0.8) + 7 / 64 / (chip.scaleup_gbps * 1e9 * link_eff))
     expected_ms = 58 * (per_layer + 30e-6) * 1e3
     assert r.decode_breakdown_ms["comm_ms"] == pytest.approx(expected_ms, rel=1e-6)
     # the comm grows with the tokens per chip, the latency part does not vanish at batch 1 per chip
