@@ -206,6 +206,8 @@ FIT_BOUNDS: Mapping[str, tuple] = {
     "inf_overhead_scale": (0.2, 10.0),
     # prefill step overhead relative to a decode step's: 0.2-3x
     "inf_prefill_overhead_scale": (0.2, 3.0),
+    # 8-bit GEMM efficiency relative to 16-bit (activation quantisation each layer): 0.4-1.0
+    "inf_fp8_gemm_rel": (0.4, 1.0),
 }
 # `inf_fp8_gemm_rel` (8-bit GEMMs relative to 16-bit, 0.85) is a documented default, not fitted:
 # an all-rows fit inside 0.4-1.0 leaves it at its prior.

@@ -36,7 +36,7 @@ def test_public_accuracy_regression_guard(public):
     assert s["overall"]["median_abs_error_pct"] <= 10    # 11.2 before A100's own all-reduce latency
     assert thr["median_abs_error_pct"] <= 7
     assert lat["median_abs_error_pct"] <= 11.5
-    assert thr["p90_abs_error_pct"] <= 30        # 38% before FP8 GEMMs ran below twice the BF16 rate
+    assert thr["p90_abs_error_pct"] <= 25        # 38% before FP8 GEMMs ran below twice the BF16 rate, 26.5 before 910B INT8
     assert s["overall"]["p90_abs_error_pct"] <= 60
     assert s["by_metric"]["tpot_ms"]["median_abs_error_pct"] <= 10
     assert s["by_metric"]["decode_step_ms"]["median_abs_error_pct"] <= 6   # 10.0 before (A100 TP8 -13..-19%)
