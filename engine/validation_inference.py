@@ -215,6 +215,10 @@ FITTED_FACTORS = tuple(FIT_BOUNDS)
 # Multipliers that are 1 by definition at the default scope (a modern CUDA-graph engine): only
 # their engine-family keys are fitted.
 _UNIT_AT_DEFAULT = ("inf_overhead_scale", "inf_prefill_overhead_scale")
+# Documented defaults at the default scope that only a chip family's own row refits: the FP8
+# GEMM share is the training model's prior (0.85) for every chip without one; the 910B's W8A8
+# value is fitted on its INT8 rows, and returns to that prior in a fold that cannot see them.
+_FIXED_AT_DEFAULT = ("inf_fp8_gemm_rel",)
 _FOLD_STEP = 0.1           # log step of the finite-difference sensitivities
 FOLD_PRIOR_WEIGHT = 0.1   # pull toward the documented prior, relative to the data's total weight
 FOLD_TRUST_REGION = 1.5    # a refit moves a factor at most 1.5x from where the model was linearised
@@ -242,7 +246,8 @@ def fitted_parameters(chips: Mapping[str, Chip], cal_rows: Sequence[Mapping] | N
         cal_rows = calibration_rows()
     rows = [r for r in cal_rows if (r.get("factor") or "").split("@", 1)[0].strip() in FIT_BOUNDS
             and str(r.get("value", "")).strip()
-            and not ((r.get("scope") or "").strip() == "default" and (r.get("factor") or "").strip() in _UNIT_AT_DEFAULT)]
+            and not ((r.get("scope") or "").strip() == "default"
+                     and (r.get("factor") or "").strip() in _UNIT_AT_DEFAULT + _FIXED_AT_DEFAULT)]
     params: dict = {}
     for chip in chips.values():
         best: dict = {}

@@ -219,3 +219,18 @@ def test_predictions_never_read_provenance(public):
     before = {c["id"]: c["predicted"] for c in res["cases"] if c["id"] in ids}
     after = {c["id"]: c["predicted"] for c in validate_inference_cases(blanked, reference_chips())["cases"]}
     assert after == before
+
+
+def test_fp8_gemm_share_is_refitted_only_where_a_chip_family_has_its_own():
+    """The FP8/INT8 GEMM share is the training prior (0.85) at the default scope, not refitted per
+    fold; the 910B's own W8A8 value is, and a fold that cannot see its INT8 rows returns it to the
+    prior (not to the fitted value)."""
+    from engine.validation_inference import _fold_chips, fitted_parameters
+
+    chips = reference_chips()
+    params = fitted_parameters(chips)
+    keys = {f"{p['scope']}:{p['name']}" for p in params}
+    assert "ascend-910b*:inf_fp8_gemm_rel" in keys and "default:inf_fp8_gemm_rel" not in keys
+    fold = _fold_chips(chips, params, {})       # nothing identified
+    assert fold["ascend-910b2"].factor("inf_fp8_gemm_rel", 0.0) == pytest.approx(0.85)
+    assert chips["ascend-910b2"].factor("inf_fp8_gemm_rel", 0.0) < 0.6
