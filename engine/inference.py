@@ -349,15 +349,18 @@ def _decode_step(dep: _Deployment, batch, ctx) -> dict:
     t_kv = kv_read / (bw * f["inf_kv_eff"])
     dense_flops = 2.0 * seq_chip * (s.nonexpert_params + s.head_params) / (dep.tp * dep.pp)
     attn_flops = seq_chip * ctx * s.attn_decode_flops_per_ctx / (dep.tp * dep.pp)
-    t_compute = (dense_flops + expert_flops / f["inf_moe_eff"]) / (dep.peak_flops * f["inf_decode_mfu"]) + \
-        attn_flops / (dep.peak16_flops * f["inf_decode_mfu"])
+    t_gemm = (dense_flops + expert_flops / f["inf_moe_eff"]) / (dep.peak_flops * f["inf_decode_mfu"])
+    t_attn = attn_flops / (dep.peak16_flops * f["inf_decode_mfu"])
+    t_compute = t_gemm + t_attn
     t_over = _overhead_s(dep) + 0.0 * batch
-    t_mem = t_weights + t_kv
-    busy = np.maximum(t_mem, t_compute)
+    # GEMMs and attention are separate kernels that run one after the other in every layer: each
+    # is bounded by its own roofline (weights vs GEMM FLOPs, KV vs attention FLOPs) and the step
+    # adds them; a large batch's compute-bound GEMMs do not hide its memory-bound KV reads
+    busy = np.maximum(t_weights, t_gemm) + np.maximum(t_kv, t_attn)
     t_comm = _comm_s(dep, seq_chip, busy)
     total = busy + t_comm + t_over
-    return {"weights_s": t_weights, "kv_s": t_kv, "compute_s": t_compute, "comm_s": t_comm,
-            "overhead_s": t_over, "busy_s": busy, "total_s": total}
+    return {"weights_s": t_weights, "kv_s": t_kv, "compute_s": t_compute, "attn_compute_s": t_attn + 0.0 * batch,
+            "comm_s": t_comm, "overhead_s": t_over, "busy_s": busy, "total_s": total}
 
 
 def _wide_ep(dep: _Deployment) -> np.ndarray:

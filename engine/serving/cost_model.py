@@ -115,13 +115,13 @@ class StepCostModel:
         d = decode_seqs / pp
         seq_chip = d / self.attn_groups
         ctx_chip = decode_ctx_sum / pp / self.attn_groups
-        mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult + \
-            ctx_chip * self.kv_s_per_token
-        comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq + ctx_chip * self.dec_attn_s_per_ctx
+        # GEMM kernels (weights vs FLOPs, prefill chunks included) then attention (KV vs FLOPs)
+        mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult
+        comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq
         if prefill_tokens > 0:
             mem += self.expert_all_s * max(self._touched(prefill_tokens) - self._touched(d), 0.0)
             comp += pf_c / pp
-        busy = max(mem, comp)
+        busy = max(mem, comp) + max(ctx_chip * self.kv_s_per_token, ctx_chip * self.dec_attn_s_per_ctx)
         return pp * (busy + self._comm(seq_chip + pf_tok_chip / pp, busy) + self.overhead_s)
 
     def decode_run_s(self, decode_seqs: int, ctx_sums: np.ndarray) -> np.ndarray:
@@ -131,9 +131,8 @@ class StepCostModel:
         seq_chip = d / self.attn_groups
         ctx_chip = np.asarray(ctx_sums, dtype=float) / pp / self.attn_groups
         base_mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult
-        mem = base_mem + ctx_chip * self.kv_s_per_token
-        comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq + ctx_chip * self.dec_attn_s_per_ctx
-        busy = np.maximum(mem, comp)
+        gemm = max(base_mem, seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq)
+        busy = gemm + np.maximum(ctx_chip * self.kv_s_per_token, ctx_chip * self.dec_attn_s_per_ctx)
         tp_t = self.tp_comm_s_per_token * seq_chip
         comm: np.ndarray | float
         if self.ep > 1:
@@ -159,9 +158,10 @@ class StepCostModel:
         d = decode_seqs / pp
         seq_chip = d / self.attn_groups
         per_ctx = 1.0 / pp / self.attn_groups
-        busy = [(self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult,
-                 self.kv_s_per_token * per_ctx),
-                (seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq, self.dec_attn_s_per_ctx * per_ctx)]
+        # GEMMs (constant in the context) then attention: gemm + max(KV line, attention-FLOP line)
+        gemm = max(self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult,
+                   seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq)
+        busy = [(gemm, self.kv_s_per_token * per_ctx), (gemm, self.dec_attn_s_per_ctx * per_ctx)]
         const = self.tp_comm_s_per_token * seq_chip + self.overhead_s
         if self.ep > 1:
             a2a = self.a2a_s_per_token * seq_chip

@@ -274,7 +274,13 @@ def test_runs_are_priced_like_the_cost_model_step_by_step():
     run stops at an arrival."""
     from engine.serving.simulator import _RunPricer
 
-    cm = _cm("llama3-8b", "ascend-910b2", wdt="bf16", kdt="bf16")   # D=128: compute-bound beyond ~114k
+    # A decode step's GEMMs and attention add (each on its own roofline), so its lines share one
+    # intercept and only a wide-EP all-to-all longer than the step makes a break: exaggerate the
+    # all-to-all latency and the KV slope so the break (~150k context tokens) falls inside the runs
+    from dataclasses import replace
+
+    cm = _cm("deepseek-v3", "h800-sxm5-80gb", tp=1, ep=64)
+    cm = replace(cm, a2a_latency_s=0.05, kv_s_per_token=cm.kv_s_per_token * 1000)
     pricer = _RunPricer(cm)
     assert len(pricer.envelope(128)) == 2
     rng = np.random.default_rng(1)

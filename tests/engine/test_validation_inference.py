@@ -33,12 +33,12 @@ def test_public_accuracy_regression_guard(public):
     _, res = public
     s = res["summary"]
     thr, lat = s["by_class"]["throughput"], s["by_class"]["latency"]
-    assert s["overall"]["median_abs_error_pct"] <= 10    # 11.2 before A100's own all-reduce latency
-    assert thr["median_abs_error_pct"] <= 7
+    assert s["overall"]["median_abs_error_pct"] <= 9     # 11.2 before A100's all-reduce latency, NVLS, GEMM + attention
+    assert thr["median_abs_error_pct"] <= 6
     assert lat["median_abs_error_pct"] <= 11.5
-    assert thr["p90_abs_error_pct"] <= 25        # 38% before FP8 GEMMs ran below twice the BF16 rate, 26.5 before 910B INT8
+    assert thr["p90_abs_error_pct"] <= 22        # 38% before FP8 GEMMs ran below twice the BF16 rate, 26.5 before 910B INT8
     assert s["overall"]["p90_abs_error_pct"] <= 60
-    assert s["by_metric"]["tpot_ms"]["median_abs_error_pct"] <= 10
+    assert s["by_metric"]["tpot_ms"]["median_abs_error_pct"] <= 8.5
     assert s["by_metric"]["decode_step_ms"]["median_abs_error_pct"] <= 6   # 10.0 before (A100 TP8 -13..-19%)
     assert s["by_metric"]["ttft_ms"]["median_abs_error_pct"] <= 45
 
