@@ -2,9 +2,12 @@
 
 The model is a calibrated roofline (see ../shared/design/MODELING.md, "Inference"):
 
-- decode step = max(weight + KV bytes / (HBM x eta_hbm), FLOPs / (peak x eta_decode))
-  + TP/EP collective bandwidth time + a per-step overhead that grows with layers and the
-  size of the communicating group (kernel launches, all-reduce latency, sampling, scheduler);
+- decode step = max(weight bytes / (HBM x eta_hbm), GEMM FLOPs / (peak x eta_decode))
+  + max(KV bytes / (HBM x eta_hbm x eta_kv), attention FLOPs / (peak x eta_decode)) (GEMMs and
+  attention are separate kernels, each on its own roofline) + TP/EP collective bandwidth time
+  (a ring's 2(n-1)/n per all-reduce byte, less where the switch reduces in the fabric) + a
+  per-step overhead that grows with layers and the size of the communicating group (kernel
+  launches, all-reduce latency, sampling, scheduler);
 - prefill = max(FLOPs / (peak x eta_prefill(tokens)), weight bytes / HBM) + collectives + overhead,
   where the GEMM efficiency falls for short prompts (tokens / (tokens + half-saturation tokens));
 - wide expert parallelism (experts over several scale-up domains, data-parallel or TP attention)

@@ -6,8 +6,9 @@ overhead. Here it is reduced once to scalar coefficients for one deployment, so 
 can price thousands of steps in pure float arithmetic (one step) or numpy (a run of decode
 steps that differ only in their context length).
 
-A mixed step reads the weights once: its time is max(memory, decode compute + prefill compute)
-plus collectives for all its tokens plus one step overhead. A pure decode step equals
+A mixed step reads the weights once: its GEMM kernels take max(weight and expert reads, decode +
+prefill GEMM compute), its decode attention max(KV reads, attention FLOPs), and the step adds the
+two, plus collectives for all its tokens plus one step overhead. A pure decode step equals
 `inference._decode_step`, a pure prefill step `inference._prefill` (tested).
 """
 
