@@ -33,6 +33,11 @@ GIB = 2.0 ** 30
 RECOMPUTE_NAMES = ("none", "selective", "full")
 SCHEDULES = ("1f1b", "zero-bubble", "dualpipe")
 CP_KINDS = ("ring", "allgather")
+# Attention kernels: "portable" = FlashAttention-2-class kernels written for Ampere instructions
+# (on Hopper they reach the family's documented train_attn_path_rel share of the dense peak);
+# "native" = kernels using the chip's newest instruction path (FlashAttention-3, cuDNN fused
+# attention on Hopper), path share 1. Identical on chips whose path share is already 1.
+ATTENTION_KERNELS = ("portable", "native")
 
 # Factor defaults when a chip has no calibration row (documented in calibration_training.csv).
 DEFAULT_FACTORS: Mapping[str, float] = {
@@ -118,6 +123,7 @@ class TrainingInputs:
     tp_comm_overlap: bool = False   # TP collectives overlapped with GEMMs (TransformerEngine)
     schedule: str = "1f1b"          # pipeline schedule: 1f1b (interleaved when vpp > 1), zero-bubble, dualpipe
     cp_kind: str = "ring"           # context parallelism: ring (K/V passed round) or allgather (Llama 3)
+    attention_kernel: str = "portable"  # fused attention: portable (FA2-class) or native (FA3/cuDNN on Hopper)
     fp8_dispatch: bool = True       # with dtype fp8, MoE tokens are dispatched in fp8 (combine in bf16)
     moe_route_nodes: int | None = None  # node-limited routing: a token reaches at most this many nodes
     grad_reduce_bytes: float = 4.0
@@ -303,7 +309,8 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # -- attention core (s x s), forward, per chip; fused kernels run at 16-bit
     core_flops = T * fwd["attn_core_per_layer"] / tp
     if inp.flash_attention:
-        attn_fwd = core_flops / (peak16 * f("train_attn_path_rel") * f("train_attn_eff"))
+        path = 1.0 if inp.attention_kernel == "native" else f("train_attn_path_rel")
+        attn_fwd = core_flops / (peak16 * path * f("train_attn_eff"))
         attn_bwd = 2.5 * attn_fwd                       # flash backward recomputes the scores
         score_fwd_passes = score_bwd_passes = 0.0
     else:
@@ -763,6 +770,8 @@ def _check_inputs(inp: TrainingInputs) -> None:
         raise UserError(f"schedule: {inp.schedule!r} ({', '.join(SCHEDULES)})")
     if inp.cp_kind not in CP_KINDS:
         raise UserError(f"cp_kind: {inp.cp_kind!r} ({', '.join(CP_KINDS)})")
+    if inp.attention_kernel not in ATTENTION_KERNELS:
+        raise UserError(f"attention_kernel: {inp.attention_kernel!r} ({', '.join(ATTENTION_KERNELS)})")
 
 
 def evaluate_layout(inputs: TrainingInputs) -> LayoutResult:
