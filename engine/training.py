@@ -374,9 +374,15 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         cp_layer = np.where(cp > 1, (2.0 + np.where(rc == 2, 1.0, 0.0))
                             * topo.all_gather_s(cp, tp, kv_chunk * cp, **net), 0.0)
     else:
+        # cp-1 hops per ring pass: forward K,V; backward K,V and dK,dV (2 chunks); full recompute
+        # runs the forward ring again under the recomputed attention. What the attention kernels
+        # of those passes cannot hide shows, plus one synchronisation per hop.
         hop = topo.p2p_s(tp, kv_chunk, up_eff=up_eff, out_eff=out_eff, latency_s=lat)
-        cp_comm = np.where(cp > 1, 3.0 * (cp - 1) * hop, 0.0)
-        cp_layer = np.maximum(cp_comm - (attn_fwd + attn_bwd), 0.0) + np.where(cp > 1, 2 * (cp - 1) * lat, 0.0)
+        rc_full = np.where(rc == 2, 1.0, 0.0)
+        cp_comm = np.where(cp > 1, (3.0 + rc_full) * (cp - 1) * hop, 0.0)
+        cp_hide = attn_fwd * (1.0 + rc_full) + attn_bwd
+        cp_layer = (np.maximum(cp_comm - cp_hide, 0.0)
+                    + np.where(cp > 1, (2.0 + rc_full) * (cp - 1) * lat, 0.0))
 
     # -- EP all-to-all per MoE layer: dispatch and combine, forward and backward (+ recompute).
     # Every token goes to top-k experts; with node-limited routing (DeepSeek: at most 4 nodes) a
