@@ -397,12 +397,18 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     kv_scale = 1.0 / max(total_blocks, 1)
     out_tokens = 0
     tokens_at_last_issue = 0                  # closed loop: output tokens when the last request was sent
+    first_done: tuple[float, int] | None = None     # (time, output tokens) at the first completion
+    last_arrival = (0.0, 0)                   # Poisson: the same when the last request arrived
     busy_run_sum = 0.0                        # integral of running-set size over time
     dec_time = 0.0
     dec_steps = 0
     pricer = _RunPricer(cm)
     envelopes = pricer.envelopes
     heappush, heappop = heapq.heappush, heapq.heappop
+    wsr = float(sched.waiting_served_ratio)
+    max_wait = int(sched.max_waiting_steps)
+    throttle = max_wait > 0
+    since_admit = 0                           # decode steps since new requests were last admitted
 
     def join(i: int) -> None:
         nonlocal D, S
@@ -440,7 +446,9 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         return g
 
     def finish(i: int, now: float) -> None:
-        nonlocal used, finished, issued, tokens_at_last_issue
+        nonlocal used, finished, issued, tokens_at_last_issue, first_done
+        if first_done is None:
+            first_done = (now, out_tokens)
         finish_t[i] = now
         used -= alloc[i]
         alloc[i] = 0
@@ -472,6 +480,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 else:
                     waiting.append(ptr)
                 ptr += 1
+                if ptr == N:
+                    last_arrival = (t, out_tokens)
             if not running and not waiting:
                 if ptr < N:
                     t = arr[ptr]
@@ -509,7 +519,12 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 chunks.append((i, cached[i] + done_pf[i], c))
                 budget -= c
                 pf_tokens += c
-        while waiting and len(running) < max_seqs and (budget > 0 or (not chunked and not chunks)):
+        # TGI-style throttle: with a batch running, waiting requests are prefilled only once there
+        # are ratio x running of them or the batch has made max_wait decode steps since the last
+        # admission (families.SchedulerConfig.waiting_served_ratio / max_waiting_steps)
+        gate = not throttle or not running or since_admit >= max_wait or len(waiting) >= int(len(running) * wsr)
+        admitted = False
+        while gate and waiting and len(running) < max_seqs and (budget > 0 or (not chunked and not chunks)):
             i = waiting[0]
             g_i = gen[i]
             if g_i == 0:
@@ -543,6 +558,9 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             chunks.append((i, cached[i], c))
             budget -= c
             pf_tokens += c
+            admitted = True
+        if admitted:
+            since_admit = 0
         if pending and not chunks and D == 0:
             continue                                    # they decode from the next step on
         step_d = D if (mixed or not chunks) else 0      # a prefill step of an unmixed engine runs alone
@@ -564,6 +582,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                     heappop(heap)
                     f, i = divmod(heap[0], N)
                 k = min(f - G, MAX_RUN_STEPS)
+                if throttle and waiting and since_admit < max_wait:
+                    k = min(k, max_wait - since_admit)      # the wait limit opens admission
             # (each sequence adds at most k // block + 1 blocks in k steps: test exactly only near full)
             if not reserve and k > 1 and D * (k // bs + 1) > total_blocks - used and growth(k) > total_blocks - used:
                 # the last step before the KV cache runs short: q whole block cycles add D x q
@@ -604,6 +624,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             if not reserve:
                 used += growth(k)
             G += k
+            since_admit += k
             S += D * k
             if heap[0] < (G + 1) * N:
                 for i in completions():
@@ -626,6 +647,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         produced = step_d
         ended = []
         if step_d:
+            since_admit += 1
             if not reserve:
                 used += hist[(-G) % bs]               # growth(1): the sequences at a block boundary
             G += 1
@@ -671,12 +693,19 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     queue = np.asarray(sched_t) - np.asarray(arr)
     # Output tokens/s. Every mode's first request arrives at t = 0. Closed loop: while every
     # client is busy, up to the last request's arrival (the tail has fewer clients). Offline:
-    # over the makespan. Poisson: from the first arrival to the last completion, which is the
-    # offered load when the server keeps up and its capacity when not.
+    # over the makespan. Poisson: see below (the whole run when it is too short for a window).
     t1, n1 = t, out_tokens
     if closed and issued > min(int(w.concurrency or 1), N):
         t1, n1 = max(arr), tokens_at_last_issue
     out_rate = n1 / t1 if t1 > 0 else 0.0
+    if poisson and first_done is not None and last_arrival[0] - first_done[0] >= 0.5 * last_arrival[0]:
+        # Poisson: between the first completion (the ramp from an empty server is over) and the
+        # last arrival (the drain begins): the offered load when the server keeps up, its
+        # capacity when it does not. Over the whole run the empty start and the drained end
+        # count against a server that keeps up (MLPerf Server measures the steady state). Runs
+        # too short for such a window (arrivals end within two request lifetimes) keep the
+        # whole-run figure.
+        out_rate = (last_arrival[1] - first_done[1]) / (last_arrival[0] - first_done[0])
     mean_in = float(lin_a.mean())
     mean_out = float(lout_a.mean())
     return SimResult(
