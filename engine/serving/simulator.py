@@ -9,10 +9,14 @@ configuration (`families.SchedulerConfig`), not the code. Each step the schedule
    prompts already being prefilled, then new requests in arrival order while the running set is
    under `max_num_seqs` and their KV blocks fit (prompt only, or prompt + output when the engine
    reserves output space); engines that do not mix prefill with decode run the prefill step alone;
+   an engine with an admission throttle (TGI's router) admits new requests into a running batch
+   only when `waiting_served_ratio` x running of them wait or `max_waiting_steps` decode steps
+   have passed since the last admission;
 3. prices the step with `StepCostModel.step_s` for that exact mix and advances the clock.
 
 Arrivals: offline (all at t=0), closed loop (C clients; each sends its next request when the
-previous one finishes) or open loop (Poisson at a rate). Lengths are fixed or log-normal with
+previous one finishes) or open loop (Poisson at a rate; throughput is read between the first
+completion and the last arrival, the steady window an MLPerf Server run measures). Lengths are fixed or log-normal with
 a given mean and coefficient of variation (seeded).
 
 Speed: between two events (a completion, an arrival, a KV block shortfall) the scheduler makes
