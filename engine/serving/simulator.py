@@ -16,8 +16,8 @@ configuration (`families.SchedulerConfig`), not the code. Each step the schedule
 
 Arrivals: offline (all at t=0), closed loop (C clients; each sends its next request when the
 previous one finishes) or open loop (Poisson at a rate; throughput is read between the first
-completion and the last arrival, the steady window an MLPerf Server run measures). Lengths are fixed or log-normal with
-a given mean and coefficient of variation (seeded).
+completion and the last arrival, the steady window an MLPerf Server run measures). Lengths are
+fixed or log-normal with a given mean and coefficient of variation (seeded).
 
 Speed: between two events (a completion, an arrival, a KV block shortfall) the scheduler makes
 the same decision every step, so such a run of pure-decode steps is advanced in one jump, in
@@ -711,7 +711,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         # never reads slower; one that falls behind reports its window. Runs too short for a
         # window (arrivals end within two request lifetimes) keep the whole-run figure.
         window = (last_arrival[1] - first_done[1]) / (last_arrival[0] - first_done[0])
-        offered = float(w.request_rate) * float(lout_a.mean())
+        offered = float(w.request_rate or 0.0) * float(lout_a.mean())
         out_rate = offered if window >= 0.97 * offered else window
     mean_in = float(lin_a.mean())
     mean_out = float(lout_a.mean())
