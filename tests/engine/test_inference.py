@@ -159,6 +159,7 @@ def test_a100_all_reduce_latency_is_its_own_chip_family_factor():
     c_a100 = a100.factor("inf_comm_layer_overhead_us", 0.0)
     c_h100 = h100.factor("inf_comm_layer_overhead_us", 0.0)
     assert CHIPS["a100-sxm4-40gb"].factor("inf_comm_layer_overhead_us", 0.0) == c_a100
+    assert CHIPS["a800-sxm4-80gb"].factor("inf_comm_layer_overhead_us", 0.0) == c_a100   # same NVSwitch gen 2
     assert 1.3 * c_h100 < c_a100 < 3.0 * c_h100
 
     def tp4_to_tp8_ms(chip):
