@@ -61,7 +61,7 @@ DEFAULT_LAYOUT = {"tp": 8, "pp": 4, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "micr
 # The run's software settings a study (and `fleetcast train`) sets: TrainingInputs fields, whose
 # defaults (today's common practice) are the engine's own.
 SOFTWARE_KEYS = ("flash_attention", "sequence_parallel", "grad_overlap", "tp_comm_overlap", "dropout", "schedule",
-                 "cp_kind")
+                 "cp_kind", "attention_kernel")
 SOFTWARE_DEFAULTS = {f.name: f.default for f in fields(TrainingInputs) if f.name in SOFTWARE_KEYS}
 ONE_CHUNK_SCHEDULES = ("zero-bubble", "dualpipe")  # run one model chunk per pipeline stage
 

@@ -33,6 +33,11 @@ GIB = 2.0 ** 30
 RECOMPUTE_NAMES = ("none", "selective", "full")
 SCHEDULES = ("1f1b", "zero-bubble", "dualpipe")
 CP_KINDS = ("ring", "allgather")
+# Attention kernels: "portable" = FlashAttention-2-class kernels written for Ampere instructions
+# (on Hopper they reach the family's documented train_attn_path_rel share of the dense peak);
+# "native" = kernels using the chip's newest instruction path (FlashAttention-3, cuDNN fused
+# attention on Hopper), path share 1. Identical on chips whose path share is already 1.
+ATTENTION_KERNELS = ("portable", "native")
 
 # Factor defaults when a chip has no calibration row (documented in calibration_training.csv).
 DEFAULT_FACTORS: Mapping[str, float] = {
@@ -118,6 +123,7 @@ class TrainingInputs:
     tp_comm_overlap: bool = False   # TP collectives overlapped with GEMMs (TransformerEngine)
     schedule: str = "1f1b"          # pipeline schedule: 1f1b (interleaved when vpp > 1), zero-bubble, dualpipe
     cp_kind: str = "ring"           # context parallelism: ring (K/V passed round) or allgather (Llama 3)
+    attention_kernel: str = "portable"  # fused attention: portable (FA2-class) or native (FA3/cuDNN on Hopper)
     fp8_dispatch: bool = True       # with dtype fp8, MoE tokens are dispatched in fp8 (combine in bf16)
     moe_route_nodes: int | None = None  # node-limited routing: a token reaches at most this many nodes
     grad_reduce_bytes: float = 4.0
@@ -303,7 +309,8 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # -- attention core (s x s), forward, per chip; fused kernels run at 16-bit
     core_flops = T * fwd["attn_core_per_layer"] / tp
     if inp.flash_attention:
-        attn_fwd = core_flops / (peak16 * f("train_attn_path_rel") * f("train_attn_eff"))
+        path = 1.0 if inp.attention_kernel == "native" else f("train_attn_path_rel")
+        attn_fwd = core_flops / (peak16 * path * f("train_attn_eff"))
         attn_bwd = 2.5 * attn_fwd                       # flash backward recomputes the scores
         score_fwd_passes = score_bwd_passes = 0.0
     else:
@@ -367,9 +374,15 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         cp_layer = np.where(cp > 1, (2.0 + np.where(rc == 2, 1.0, 0.0))
                             * topo.all_gather_s(cp, tp, kv_chunk * cp, **net), 0.0)
     else:
+        # cp-1 hops per ring pass: forward K,V; backward K,V and dK,dV (2 chunks); full recompute
+        # runs the forward ring again under the recomputed attention. What the attention kernels
+        # of those passes cannot hide shows, plus one synchronisation per hop.
         hop = topo.p2p_s(tp, kv_chunk, up_eff=up_eff, out_eff=out_eff, latency_s=lat)
-        cp_comm = np.where(cp > 1, 3.0 * (cp - 1) * hop, 0.0)
-        cp_layer = np.maximum(cp_comm - (attn_fwd + attn_bwd), 0.0) + np.where(cp > 1, 2 * (cp - 1) * lat, 0.0)
+        rc_full = np.where(rc == 2, 1.0, 0.0)
+        cp_comm = np.where(cp > 1, (3.0 + rc_full) * (cp - 1) * hop, 0.0)
+        cp_hide = attn_fwd * (1.0 + rc_full) + attn_bwd
+        cp_layer = (np.maximum(cp_comm - cp_hide, 0.0)
+                    + np.where(cp > 1, (2.0 + rc_full) * (cp - 1) * lat, 0.0))
 
     # -- EP all-to-all per MoE layer: dispatch and combine, forward and backward (+ recompute).
     # Every token goes to top-k experts; with node-limited routing (DeepSeek: at most 4 nodes) a
@@ -767,6 +780,8 @@ def _check_inputs(inp: TrainingInputs) -> None:
         raise UserError(f"schedule: {inp.schedule!r} ({', '.join(SCHEDULES)})")
     if inp.cp_kind not in CP_KINDS:
         raise UserError(f"cp_kind: {inp.cp_kind!r} ({', '.join(CP_KINDS)})")
+    if inp.attention_kernel not in ATTENTION_KERNELS:
+        raise UserError(f"attention_kernel: {inp.attention_kernel!r} ({', '.join(ATTENTION_KERNELS)})")
 
 
 def evaluate_layout(inputs: TrainingInputs) -> LayoutResult:

@@ -19,7 +19,7 @@ from engine.errors import UserError
 from engine.hardware import Chip
 from engine.models import ModelConfig, training_flops_per_token
 from engine.training import (
-    RECOMPUTE_NAMES, LayoutResult, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput,
+    ATTENTION_KERNELS, RECOMPUTE_NAMES, LayoutResult, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput,
 )
 
 METRICS = ("tokens_per_s_per_chip", "step_time_s", "mfu_pct_model_flops")
@@ -137,6 +137,10 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
     domain = chip.scaleup_domain
     if cpn and domain and cpn < domain:
         domain = cpn
+    # optional column (not in the public files): blank = the portable FlashAttention-2-class kernels
+    kernel = (row.get("attention_kernel") or "").strip().lower() or "portable"
+    if kernel not in ATTENTION_KERNELS:
+        raise ValueError(f"attention_kernel: {row.get('attention_kernel')!r} (portable, native or blank)")
     return TrainingInputs(
         model=model, chip=chip, num_chips=n, seq_len=model.seq_len, global_batch_seqs=gb,
         dtype=dtype, tp=tp, pp=pp, vpp=layout["vpp"], dp=layout["dp"], cp=cp, ep=layout["ep"],
@@ -147,6 +151,7 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
         dropout=_flag(row, "dropout", False),
         grad_overlap=_flag(row, "grad_overlap", True),
         tp_comm_overlap=_flag(row, "tp_comm_overlap", False),
+        attention_kernel=kernel,
     )
 
 

@@ -149,6 +149,7 @@ def test_software_flags_reach_the_model_and_the_json(capsys):
     _, base, _ = run_json(capsys, *LAYOUT_70B)
     assert base["software"] == {"flash_attention": True, "sequence_parallel": True, "grad_overlap": True,
                                 "tp_comm_overlap": False, "dropout": False, "schedule": "1f1b", "cp_kind": "ring",
+                                "attention_kernel": "portable",
                                 "moe_route_nodes": None}
     for flag, slower in (("--no-flash-attention", True), ("--no-sequence-parallel", True), ("--dropout", True),
                          ("--tp-comm-overlap", False), ("--no-grad-overlap", True)):
@@ -158,6 +159,10 @@ def test_software_flags_reach_the_model_and_the_json(capsys):
             assert data["step_time_s"] > base["step_time_s"], flag
         else:
             assert data["step_time_s"] < base["step_time_s"], flag
+    # Hopper-native attention kernels: faster attention, saved in the JSON's software settings
+    _, native, _ = run_json(capsys, *LAYOUT_70B, "--attention-kernel", "native")
+    assert native["software"]["attention_kernel"] == "native"
+    assert native["step_time_s"] < base["step_time_s"]
     _, zb, _ = run_json(capsys, *LAYOUT_70B, "--schedule", "zero-bubble")
     assert zb["breakdown_s"]["bubble"] < base["breakdown_s"]["bubble"]
 

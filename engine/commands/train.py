@@ -44,6 +44,9 @@ def register(subparsers) -> None:
                    help="pipeline schedule (default 1f1b, interleaved when vpp > 1)")
     p.add_argument("--cp-kind", choices=("ring", "allgather"), dest="cp_kind",
                    help="context parallelism: ring attention (default) or K/V all-gather (Llama 3)")
+    p.add_argument("--attention-kernel", choices=("portable", "native"), dest="attention_kernel",
+                   help="fused attention kernels: portable FlashAttention-2 class (default) or native to the "
+                        "chip (FlashAttention-3 / cuDNN on Hopper)")
     p.add_argument("--moe-route-nodes", type=int, dest="moe_route_nodes",
                    help="node-limited MoE routing: a token reaches at most this many nodes")
     p.add_argument("--search", action="store_true", help="search the best layouts")

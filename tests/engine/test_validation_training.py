@@ -143,6 +143,28 @@ def test_column_stated_settings_reach_the_model(tmp_path):
     assert noted["predicted"] == quiet["predicted"]
 
 
+def test_attention_kernel_column_is_optional_and_checked(tmp_path):
+    # Hopper: native kernels (FA3/cuDNN) speed the attention core; a file without the column,
+    # or with it blank, is the portable FA2-class default; a bad value is that row's error only
+    base = {**GOOD, "id": "K1", "chip": "h100-sxm5-80gb", "zero_stage": 1, "gated_ffn": "yes"}
+    header = HEADER + ["attention_kernel"]
+
+    def run(rows):
+        path = tmp_path / "k.csv"
+        with open(path, "w", newline="") as fh:
+            w = csv.DictWriter(fh, header)
+            w.writeheader()
+            w.writerows(rows)
+        return {c["id"]: c for c in validate_training_cases(read_cases_csv(path), CHIPS)["cases"]}
+
+    without = validate_training_cases(read_cases_csv(_write(tmp_path, [base])), CHIPS)["cases"][0]
+    got = run([{**base, "attention_kernel": ""}, {**base, "id": "K2", "attention_kernel": "native"},
+               {**base, "id": "K3", "attention_kernel": "fa9"}])
+    assert got["K1"]["predicted"] == without["predicted"]
+    assert got["K2"]["predicted"] > got["K1"]["predicted"]
+    assert got["K3"]["status"] == "error" and "attention_kernel" in got["K3"]["message"]
+
+
 def test_factor_sets_in_one_call_equal_one_at_a_time(tmp_path):
     """The calibration fit evaluates its Jacobian as k factor sets in one vectorised call; each
     must give exactly what a plain evaluation with that set gives (all three metrics)."""

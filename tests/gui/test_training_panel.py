@@ -267,7 +267,8 @@ def test_software_group_reaches_the_engine_and_round_trips_in_scenarios(panel, s
     base = panel.result.step_time_s
     assert panel.scenario_state()["software"] == {"flash_attention": True, "sequence_parallel": True,
                                                   "grad_overlap": True, "tp_comm_overlap": False, "dropout": False,
-                                                  "schedule": "1f1b", "cp_kind": "ring"}
+                                                  "schedule": "1f1b", "cp_kind": "ring",
+                                                  "attention_kernel": "portable"}
     panel.software_checks["flash_attention"].setChecked(False)
     panel.compute_now()
     assert panel.inputs.flash_attention is False and panel.result.step_time_s > base
@@ -276,6 +277,9 @@ def test_software_group_reaches_the_engine_and_round_trips_in_scenarios(panel, s
     select_data(panel.schedule_combo, "zero-bubble")
     panel.compute_now()
     assert panel.inputs.schedule == "zero-bubble"
+    select_data(panel.attention_kernel_combo, "native")
+    panel.compute_now()
+    assert panel.inputs.attention_kernel == "native"
     state = panel.scenario_state()
     # a saved scenario brings the settings back; one saved before the group existed gets defaults
     panel.apply_scenario_state({**FIXED})
@@ -283,6 +287,7 @@ def test_software_group_reaches_the_engine_and_round_trips_in_scenarios(panel, s
     panel.apply_scenario_state(json.loads(json.dumps(state)))
     assert panel.software_settings()["flash_attention"] is False
     assert panel.software_settings()["schedule"] == "zero-bubble"
+    assert panel.software_settings()["attention_kernel"] == "native"
 
 
 def test_chart_rows_become_tabs_on_a_short_screen(qtbot):
