@@ -16,8 +16,13 @@ defaults as of 2025; they are starting points a user can override, not fitted va
 | trtllm | 2048 (`max_batch_size`) | 8192 (`max_num_tokens`) | 32 (`tokens_per_block`) | mixed (in-flight batching), prompts not chunked | reserves prompt + output (guaranteed no evict) | 1..max batch |
 | vllm-ascend | 256 | 2048 | 128 | mixed, chunked | on demand, preempt | eager by default (0.9) |
 | mindie | 200 (`maxBatchSize`) | 8192 (`maxPrefillTokens`) | 128 | separate prefill batches | reserves prompt + output | graph mode |
-| tgi | 256 (router `max_concurrent_requests` 128, raised in published benchmarks) | 4096 (`max_batch_prefill_tokens`) | 16 | separate prefill batches | on demand | 1..32 |
+| tgi | none (`max_batch_size` unset: the KV cache bounds the batch; 4096 here) | 4096 (`max_batch_prefill_tokens`) | 16 | separate prefill batches, admitted in bursts (below) | on demand | 1..32 |
 | generic | 256 | 4096 | 16 | separate prefill batches | reserves prompt + output | none (eager) |
+
+TGI's router does not admit waiting requests every step: while a batch runs it pauses it for a
+prefill only when `waiting_served_ratio` x running requests wait (default 0.3) or after
+`max_waiting_tokens` decode steps since the last prefill (default 20); an idle server admits at
+once (text-generation-launcher arguments). The other families schedule new prompts every step.
 """
 
 from __future__ import annotations
@@ -59,6 +64,11 @@ class SchedulerConfig:
     mixed_batches: bool = True        # prefill chunks ride in the same step as decodes
     reserve_output: bool = False      # admission reserves prompt + output KV (no preemption)
     cuda_graph_max_batch: int = 512   # documentation only: decode batches up to here replay graphs
+    # Admission throttle (TGI router): while a batch runs, waiting requests are prefilled only when
+    # there are `waiting_served_ratio` x running of them, or after `max_waiting_steps` decode
+    # steps since the last admission. 0 steps: no throttle (admit every step).
+    waiting_served_ratio: float = 0.0
+    max_waiting_steps: int = 0
 
 
 SCHEDULERS = {
@@ -67,7 +77,7 @@ SCHEDULERS = {
     "trtllm": SchedulerConfig(2048, 8192, 32, False, True, True, 2048),
     "vllm-ascend": SchedulerConfig(256, 2048, 128, True, True, False, 0),
     "mindie": SchedulerConfig(200, 8192, 128, False, False, True, 200),
-    "tgi": SchedulerConfig(256, 4096, 16, False, False, False, 32),
+    "tgi": SchedulerConfig(4096, 4096, 16, False, False, False, 32, 0.3, 20),
     "generic": SchedulerConfig(256, 4096, 16, False, False, True, 0),
 }
 

@@ -9,11 +9,15 @@ configuration (`families.SchedulerConfig`), not the code. Each step the schedule
    prompts already being prefilled, then new requests in arrival order while the running set is
    under `max_num_seqs` and their KV blocks fit (prompt only, or prompt + output when the engine
    reserves output space); engines that do not mix prefill with decode run the prefill step alone;
+   an engine with an admission throttle (TGI's router) admits new requests into a running batch
+   only when `waiting_served_ratio` x running of them wait or `max_waiting_steps` decode steps
+   have passed since the last admission;
 3. prices the step with `StepCostModel.step_s` for that exact mix and advances the clock.
 
 Arrivals: offline (all at t=0), closed loop (C clients; each sends its next request when the
-previous one finishes) or open loop (Poisson at a rate). Lengths are fixed or log-normal with
-a given mean and coefficient of variation (seeded).
+previous one finishes) or open loop (Poisson at a rate; throughput is read between the first
+completion and the last arrival, the steady window an MLPerf Server run measures). Lengths are
+fixed or log-normal with a given mean and coefficient of variation (seeded).
 
 Speed: between two events (a completion, an arrival, a KV block shortfall) the scheduler makes
 the same decision every step, so such a run of pure-decode steps is advanced in one jump, in
@@ -397,12 +401,18 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     kv_scale = 1.0 / max(total_blocks, 1)
     out_tokens = 0
     tokens_at_last_issue = 0                  # closed loop: output tokens when the last request was sent
+    first_done: tuple[float, int] | None = None     # (time, output tokens) at the first completion
+    last_arrival = (0.0, 0)                   # Poisson: the same when the last request arrived
     busy_run_sum = 0.0                        # integral of running-set size over time
     dec_time = 0.0
     dec_steps = 0
     pricer = _RunPricer(cm)
     envelopes = pricer.envelopes
     heappush, heappop = heapq.heappush, heapq.heappop
+    wsr = float(sched.waiting_served_ratio)
+    max_wait = int(sched.max_waiting_steps)
+    throttle = max_wait > 0
+    since_admit = 0                           # decode steps since new requests were last admitted
 
     def join(i: int) -> None:
         nonlocal D, S
@@ -440,7 +450,9 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         return g
 
     def finish(i: int, now: float) -> None:
-        nonlocal used, finished, issued, tokens_at_last_issue
+        nonlocal used, finished, issued, tokens_at_last_issue, first_done
+        if first_done is None:
+            first_done = (now, out_tokens)
         finish_t[i] = now
         used -= alloc[i]
         alloc[i] = 0
@@ -472,6 +484,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 else:
                     waiting.append(ptr)
                 ptr += 1
+                if ptr == N:
+                    last_arrival = (t, out_tokens)
             if not running and not waiting:
                 if ptr < N:
                     t = arr[ptr]
@@ -509,7 +523,12 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 chunks.append((i, cached[i] + done_pf[i], c))
                 budget -= c
                 pf_tokens += c
-        while waiting and len(running) < max_seqs and (budget > 0 or (not chunked and not chunks)):
+        # TGI-style throttle: with a batch running, waiting requests are prefilled only once there
+        # are ratio x running of them or the batch has made max_wait decode steps since the last
+        # admission (families.SchedulerConfig.waiting_served_ratio / max_waiting_steps)
+        gate = not throttle or not running or since_admit >= max_wait or len(waiting) >= int(len(running) * wsr)
+        admitted = False
+        while gate and waiting and len(running) < max_seqs and (budget > 0 or (not chunked and not chunks)):
             i = waiting[0]
             g_i = gen[i]
             if g_i == 0:
@@ -543,6 +562,9 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             chunks.append((i, cached[i], c))
             budget -= c
             pf_tokens += c
+            admitted = True
+        if admitted:
+            since_admit = 0
         if pending and not chunks and D == 0:
             continue                                    # they decode from the next step on
         step_d = D if (mixed or not chunks) else 0      # a prefill step of an unmixed engine runs alone
@@ -564,6 +586,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                     heappop(heap)
                     f, i = divmod(heap[0], N)
                 k = min(f - G, MAX_RUN_STEPS)
+                if throttle and waiting and since_admit < max_wait:
+                    k = min(k, max_wait - since_admit)      # the wait limit opens admission
             # (each sequence adds at most k // block + 1 blocks in k steps: test exactly only near full)
             if not reserve and k > 1 and D * (k // bs + 1) > total_blocks - used and growth(k) > total_blocks - used:
                 # the last step before the KV cache runs short: q whole block cycles add D x q
@@ -604,6 +628,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             if not reserve:
                 used += growth(k)
             G += k
+            since_admit += k
             S += D * k
             if heap[0] < (G + 1) * N:
                 for i in completions():
@@ -626,6 +651,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         produced = step_d
         ended = []
         if step_d:
+            since_admit += 1
             if not reserve:
                 used += hist[(-G) % bs]               # growth(1): the sequences at a block boundary
             G += 1
@@ -671,12 +697,22 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     queue = np.asarray(sched_t) - np.asarray(arr)
     # Output tokens/s. Every mode's first request arrives at t = 0. Closed loop: while every
     # client is busy, up to the last request's arrival (the tail has fewer clients). Offline:
-    # over the makespan. Poisson: from the first arrival to the last completion, which is the
-    # offered load when the server keeps up and its capacity when not.
+    # over the makespan. Poisson: see below (the whole run when it is too short for a window).
     t1, n1 = t, out_tokens
     if closed and issued > min(int(w.concurrency or 1), N):
         t1, n1 = max(arr), tokens_at_last_issue
     out_rate = n1 / t1 if t1 > 0 else 0.0
+    if w.mode == "poisson" and first_done is not None and last_arrival[0] - first_done[0] >= 0.5 * last_arrival[0]:
+        # Poisson: the steady window between the first completion (the ramp from an empty server
+        # is over) and the last arrival (the drain begins). Over the whole run the empty start
+        # and the drained end count against a server that keeps up; MLPerf Server reports the
+        # steady rate. A server whose window keeps within 3% of the offered load (the window's
+        # own Poisson noise) serves the offered load, reported exactly so that a faster server
+        # never reads slower; one that falls behind reports its window. Runs too short for a
+        # window (arrivals end within two request lifetimes) keep the whole-run figure.
+        window = (last_arrival[1] - first_done[1]) / (last_arrival[0] - first_done[0])
+        offered = float(w.request_rate or 0.0) * float(lout_a.mean())
+        out_rate = offered if window >= 0.97 * offered else window
     mean_in = float(lin_a.mean())
     mean_out = float(lout_a.mean())
     return SimResult(

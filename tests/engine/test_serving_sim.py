@@ -222,6 +222,9 @@ REFERENCE_CASES = {
         prefix_cache_hit=0.2)),
     "sglang offline under KV pressure (token pages)": ("sglang", lambda: _small_kv(_cm(), 20000), Workload(
         "offline", 800, 600, requests=60, input_spread=0.5, output_spread=0.7)),
+    "tgi Poisson (admission throttled)": ("tgi", lambda: _cm("llama3-8b", "h100-sxm5-80gb", wdt="bf16", kdt="bf16"),
+                                          Workload("poisson", 500, 300, requests=300, request_rate=40.0,
+                                                   input_spread=0.5, output_spread=0.6, seed=4)),
     "mindie Poisson (reserved KV, prefill alone)": (
         "mindie", lambda: _cm("llama3-8b", "ascend-910b2", wdt="bf16", kdt="bf16"), Workload(
             "poisson", 1500, 150, requests=150, request_rate=8.0, output_spread=0.7)),
@@ -381,7 +384,9 @@ def test_mlperf_like_lengths_latency_grows_with_load_and_throughput_saturates():
                 assert b[key][p] >= a[key][p] * 0.98, (key, p)
     mean_out = float(offline.output_lens.mean())
     assert rows[0][2] == pytest.approx(rows[0][0] * mean_out, rel=0.15)
-    assert rows[-1][2] <= offline.output_tokens_per_s * 1.1
+    # Poisson throughput is the steady window (first completion to last arrival); the offline
+    # figure averages over its drain, where the long-output tail runs in an emptying batch
+    assert rows[-1][2] <= offline.output_tokens_per_s * 1.3
     assert rows[-1][2] == pytest.approx(rows[-2][2], rel=0.15)
 
 
@@ -562,12 +567,15 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
     busy = dec_time = 0.0
     tokens = [(0.0, 0)]                # (time, output tokens so far) after every step
     kv = [(0.0, 0.0)]
+    marks = {}                         # 'first_done' / 'last_arrival': (time, output tokens)
+    since_admit = 0                    # decode steps since requests were last admitted (TGI throttle)
 
     def blocks(x):
         return -(-x // bs)
 
     def finish(r):
         nonlocal used, finished, issued
+        marks.setdefault("first_done", (t, tokens[-1][1]))
         r.state, r.finish = "done", t
         used -= r.alloc
         r.alloc = 0
@@ -587,6 +595,8 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
                 finished += 1
             else:
                 waiting.append(r)
+            if not future:
+                marks["last_arrival"] = (t, tokens[-1][1])
         if mode == "poisson" and not running and not waiting:
             if future:
                 t = future[0].arrival
@@ -611,8 +621,10 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
                     break
                 chunks.append((r, r.cached + r.done_pf, c))
                 budget -= c
-        direct = False
-        while waiting and len(running) < max_seqs and (budget > 0 or (not sched.chunked_prefill and not chunks)):
+        direct = admitted = False
+        gate = (not sched.max_waiting_steps or not running or since_admit >= sched.max_waiting_steps
+                or len(waiting) >= int(len(running) * sched.waiting_served_ratio))
+        while gate and waiting and len(running) < max_seqs and (budget > 0 or (not sched.chunked_prefill and not chunks)):
             r = waiting[0]
             if r.gen == 0:
                 r.cached = int(r.lin * w.prefix_cache_hit)
@@ -640,6 +652,9 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
                 r.scheduled = t
             chunks.append((r, r.cached, c))
             budget -= c
+            admitted = True
+        if admitted:
+            since_admit = 0
         if direct and not chunks and not decoding:
             continue
         if chunks and not sched.mixed_batches:
@@ -661,6 +676,8 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
         if not chunks:
             dec_time += dt
             dec_steps += 1
+        if decoding:
+            since_admit += 1
         ended = []
         for r in decoding:
             r.gen += 1
@@ -707,9 +724,65 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
     else:
         t0, t1 = float(user.min()), t
     rate = (np.interp(t1, tt, tn) - np.interp(t0, tt, tn)) / (t1 - t0)
+    if w.mode == "poisson" and "first_done" in marks and "last_arrival" in marks:
+        (a0, n0), (a1, n1) = marks["first_done"], marks["last_arrival"]
+        if a1 - a0 >= 0.5 * a1:           # the steady window (see simulate)
+            window = (n1 - n0) / (a1 - a0)
+            offered = w.request_rate * float(lout.mean())
+            rate = offered if window >= 0.97 * offered else window
     multi = lo > 1
     return dict(ttft_s=first - user, e2e_s=fin - user, queue_s=sch - arr,
                 tpot_s=(fin[multi] - first[multi]) / (lo[multi] - 1), output_tokens_per_s=rate, steps=steps,
                 preemptions=preemptions, makespan_s=t, mean_running=busy / t,
                 mean_decode_step_s=dec_time / dec_steps if dec_steps else float("nan"),
                 kv_time_s=np.array([a for a, _ in kv]), kv_used_frac=np.array([b for _, b in kv]))
+
+
+# ---- admission throttle (TGI) and the Poisson throughput window -----------------------------------
+
+def _constant_step_cm(step_s=0.01):
+    """Every step, prefill or decode, takes `step_s`: only the per-step overhead is left, so
+    waits can be counted in steps by hand."""
+    zero = dict(weights_s=0.0, expert_all_s=0.0, kv_s_per_token=0.0, dec_lin_s_per_seq=0.0, dec_exp_s_per_seq=0.0,
+                dec_attn_s_per_ctx=0.0, pf_lin_flops_per_token=0.0, pf_head_flops_per_seq=0.0, pf_attn_coeff=0.0,
+                pf_exp_flops_per_token=0.0, tp_comm_s_per_token=0.0, a2a_s_per_token=0.0, a2a_latency_s=0.0)
+    cm = replace(_cm(), overhead_s=step_s, prefill_overhead_scale=1.0, pp=1.0, **zero)
+    assert cm.step_s(7, 7000.0) == pytest.approx(step_s) and cm.step_s(0, 0.0, 500, 1, 0.0, 500) == pytest.approx(step_s)
+    return cm
+
+
+def test_tgi_admits_waiting_requests_every_20_decode_steps_or_at_the_ratio():
+    """TGI's router (waiting_served_ratio 0.3, max_waiting_tokens 20): with ~40 requests running
+    and one arrival every ~5 steps, fewer than 0.3 x 40 = 12 ever wait, so a prefill runs every
+    20 decode steps: a request waits at most 20 decode steps plus the step in flight (210 ms at
+    10 ms a step) and about 10 on average. Without the throttle it waits at most the step in
+    flight (10 ms)."""
+    cm = _constant_step_cm(0.01)
+    tgi = scheduler_for("tgi")
+    assert (tgi.waiting_served_ratio, tgi.max_waiting_steps) == (0.3, 20)
+    w = Workload("poisson", 100, 200, requests=400, request_rate=20.0, seed=3)
+    free = simulate(cm, replace(tgi, max_waiting_steps=0), w)
+    assert free.queue_s.max() <= 0.01 + 1e-9
+    held = simulate(cm, tgi, w)
+    assert held.queue_s.max() <= 0.21 + 1e-9
+    assert held.queue_s.max() >= 0.15               # some request waited most of the 20 steps
+    assert 0.05 <= float(np.mean(held.queue_s)) <= 0.15
+    # the ratio opens the gate at once: 3 running, 0.3 x 3 -> 0 waiting needed
+    few = simulate(cm, tgi, Workload("poisson", 100, 200, requests=60, request_rate=0.5, seed=3))
+    assert few.queue_s.max() <= 0.01 + 1e-9
+
+
+def test_poisson_throughput_is_the_offered_load_when_the_server_keeps_up():
+    """20 requests/s x 2,000 output tokens = 40,000 tokens/s offered; a request lives ~20 s
+    (2,000 steps of 10 ms) against 100 s of arrivals. Over the whole run the empty start and
+    the drain would give about 40,000 x 100 / 120 = 33,000; the window from the first completion
+    to the last arrival gives the offered load."""
+    cm = replace(_constant_step_cm(0.01), kv_capacity_tokens=1e8)
+    w = Workload("poisson", 100, 2000, requests=2000, request_rate=20.0, seed=5)
+    res = simulate(cm, replace(scheduler_for("vllm"), max_num_seqs=4096), w)
+    assert res.output_tokens_per_s == pytest.approx(40_000 * float(res.output_lens.mean()) / 2000, rel=1e-12)
+    assert 2000 * 2000 / res.makespan_s < 0.9 * 40_000      # what the whole run would have said
+    # capped at 100 running sequences, one token each per 10 ms step: 10,000 tokens/s, whatever
+    # is offered beyond it
+    capped = simulate(cm, replace(scheduler_for("vllm"), max_num_seqs=100), w)
+    assert capped.output_tokens_per_s == pytest.approx(10_000, rel=0.02)

@@ -33,14 +33,26 @@ def test_public_accuracy_regression_guard(public):
     _, res = public
     s = res["summary"]
     thr, lat = s["by_class"]["throughput"], s["by_class"]["latency"]
-    assert s["overall"]["median_abs_error_pct"] <= 12.5
+    assert s["overall"]["median_abs_error_pct"] <= 12
     assert thr["median_abs_error_pct"] <= 8
     assert lat["median_abs_error_pct"] <= 16
     assert thr["p90_abs_error_pct"] <= 30        # 38% before FP8 GEMMs ran below twice the BF16 rate
-    assert s["overall"]["p90_abs_error_pct"] <= 60
+    assert s["overall"]["p90_abs_error_pct"] <= 59.5
     assert s["by_metric"]["tpot_ms"]["median_abs_error_pct"] <= 10
     assert s["by_metric"]["decode_step_ms"]["median_abs_error_pct"] <= 15
-    assert s["by_metric"]["ttft_ms"]["median_abs_error_pct"] <= 45
+    assert s["by_metric"]["ttft_ms"]["median_abs_error_pct"] <= 42     # 38.5 with TGI's admission throttle
+    assert s["by_metric"]["ttft_ms"]["p90_abs_error_pct"] <= 92         # 86.5 (90.5 before it)
+
+
+def test_mlperf_server_row_keeps_up_with_its_offered_load(public):
+    """MLPerf Server (Gaudi2, TGI, Poisson 21.85 req/s): the offered load is what the row
+    measures (786 tokens/s per chip) when the server keeps up. Admitting every arrival with its
+    own prefill step (no TGI throttle, a 256-sequence cap) left the simulated server short of it,
+    so its queue grew over the run: TTFT +634%, throughput -13%."""
+    _, res = public
+    case = {c["id"]: c for c in res["cases"]}
+    assert abs(case["inf-R0022"]["error_pct"]) <= 8          # throughput: -4.9%
+    assert abs(case["inf-R0023"]["error_pct"]) <= 60         # TTFT: +38.5%
 
 
 # Sources whose rows are all static batches (closed forms): a leave-one-source-out run over them
