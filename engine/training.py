@@ -492,7 +492,11 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         ag = one * (p * 2.0) + hop * buckets
         ag_layers = one * (p * 2.0) + hop * layers_stage
         grads = np.where(zero == 0, 2.0 * rs, np.where(zero == 1, rs, micro * rs))
-        params = np.where(zero == 0, 0.0, np.where(zero <= 2, ag, micro * 2.0 * ag_layers))
+        # ZeRO-3 gathers each layer's weights for its forward and again for its backward; with
+        # full recompute the recomputed forward needs them a third time (the gathered copy is
+        # freed after the forward: DeepSpeed ZeRO-3 and FSDP reshard after forward by default)
+        gathers = 2.0 + np.where(rc == 2, 1.0, 0.0)
+        params = np.where(zero == 0, 0.0, np.where(zero <= 2, ag, micro * gathers * ag_layers))
         return grads, params
 
     g_ne, p_ne = dp_time(dp_group, tp, nonexpert_chip)

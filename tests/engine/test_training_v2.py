@@ -410,3 +410,16 @@ def test_gradient_buckets_grow_with_the_data_parallel_group():
         buckets = math.ceil(p / max(40e6, 1e6 * n))
         assert lat[n] == pytest.approx(2 * buckets * (n - 1) * 8e-6, rel=1e-3)
     assert lat[2048] / lat[1024] < 1.3
+
+
+def test_zero3_regathers_weights_for_the_recomputed_forward():
+    """ZeRO-3 frees each layer's gathered weights after its forward, so full recompute gathers
+    them a third time: per micro-batch 4 bytes/param reduce-scattered + 2 x 2 bytes gathered
+    (8) become 4 + 3 x 2 (10) -- a ratio of 1.25 with latency and overlap off. ZeRO-1 gathers
+    once per step, recompute or not."""
+    f = {"train_latency_us": 0.0, "train_dp_overlap": 0.0}
+    kw = dict(tp=1, dp=16, global_batch_seqs=64, factors=f)
+    for zero, ratio in ((3, 1.25), (1, 1.0)):
+        none = evaluate_layout(_layout(zero_stage=zero, recompute="none", **kw)).breakdown_s["dp_comm"]
+        full = evaluate_layout(_layout(zero_stage=zero, recompute="full", **kw)).breakdown_s["dp_comm"]
+        assert full == pytest.approx(ratio * none, rel=1e-9), zero

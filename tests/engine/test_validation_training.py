@@ -82,15 +82,16 @@ def test_public_cases_all_predicted_and_910b_reported(public):
 
 
 def test_public_cases_accuracy_does_not_regress(public):
-    # columns only (no notes), physics-first factors: measured 6.9% / 28.5% in sample when written
+    # columns only (no notes), physics-first factors: 7.1% / 27.9% in sample in this build
+    # (A100 40 GB 7.1%, 80 GB 8.6%, H100 4.0% median)
     s = public["summary"]
-    assert s["overall"]["median_abs_error_pct"] <= 8.5
-    assert s["overall"]["p90_abs_error_pct"] <= 30.0
+    assert s["overall"]["median_abs_error_pct"] <= 7.5
+    assert s["overall"]["p90_abs_error_pct"] <= 29.0
     for chip in ("a100-sxm4-40gb", "a100-sxm4-80gb", "h100-sxm5-80gb"):
-        assert s["by_chip"][chip]["median_abs_error_pct"] <= 10.0
+        assert s["by_chip"][chip]["median_abs_error_pct"] <= 9.5
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 in-sample targets not reached: 7.2% / 28.1% (vTrain's "
+@pytest.mark.xfail(strict=True, reason="issue 11 in-sample targets not reached: 7.1% / 27.9% (vTrain's "
                                        "Megatron-DeepSpeed rows with few micro-batches per stage, where the search "
                                        "interleaves (vpp blank) and TP != 8 runs measure ~20% slower than TP8, NeMo "
                                        "tables with cuDNN attention on Hopper, DeepSpeed ZeRO-3 at 1-2K GPUs, "
@@ -104,7 +105,7 @@ def test_public_cases_meet_issue_targets(public):
 @pytest.mark.slow
 def test_public_cases_leave_one_source_out_meets_issue_targets():
     """Issue 11: leaving one source out (factors refitted per fold on the others), median <= 12%
-    and p90 <= 35% over the public cases (this build: 11.6% / 32.3%)."""
+    and p90 <= 35% over the public cases (this build: 11.6% / 32.5%)."""
     from pathlib import Path
 
     from engine.validation import validate_training_holdout
@@ -115,7 +116,7 @@ def test_public_cases_leave_one_source_out_meets_issue_targets():
     s = validate_training_holdout(read_cases_csv(path), CHIPS)["summary"]
     assert s["by_status"] == {"ok": s["cases"]}
     assert s["overall"]["median_abs_error_pct"] <= 12.0
-    assert s["overall"]["p90_abs_error_pct"] <= 35.0
+    assert s["overall"]["p90_abs_error_pct"] <= 33.5
 
 
 def test_blank_batch_gets_a_usable_one(tmp_path):
