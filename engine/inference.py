@@ -395,11 +395,13 @@ def _allreduce_traffic(dep: _Deployment) -> np.ndarray:
     """Bytes each chip moves per byte of a TP all-reduce message. A ring (reduce-scatter then
     all-gather) moves 2(n-1)/n. A switch that reduces in the fabric (NVLS) ideally moves 1 (the
     message goes in once, the sum comes back once); `inf_switch_allreduce` is what it moves in
-    practice at the ring's link efficiency, used inside the scale-up domain when it beats the ring
-    (so TP2, where a ring already moves 1, gains nothing; a TP group over nodes rings over NICs)."""
+    practice at the ring's link efficiency, used inside the scale-up domain for groups over 4
+    chips: nccl-tests measure NVLS at the ring's bus bandwidth for 2-4 GPUs and gaining from 5 up
+    (365-370 GB/s to 480 at 8 on H100; NVIDIA/nccl issue 1455, nccl-tests issue 212). A TP group
+    over nodes rings over the NICs."""
     ring = 2.0 * (dep.tp - 1) / dep.tp
     nvls = dep.f["inf_switch_allreduce"]
-    in_switch = (nvls > 0) & (dep.tp <= dep.domain)
+    in_switch = (nvls > 0) & (dep.tp <= dep.domain) & (dep.tp > 4)
     return np.where(in_switch, np.minimum(ring, nvls), ring)
 
 

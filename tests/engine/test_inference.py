@@ -124,9 +124,10 @@ def test_overhead_grows_with_tp():
     assert steps[0] < steps[1] < steps[2]
 
 
-def test_in_switch_all_reduce_moves_less_than_a_ring_from_tp4():
-    """NVSwitch gen 3+ reduces in the fabric (NVLS): a TP all-reduce moves `inf_switch_allreduce`
-    bytes per message byte instead of a ring's 2(n-1)/n, where that is less."""
+def test_in_switch_all_reduce_moves_less_than_a_ring_at_tp8():
+    """NVSwitch gen 3+ reduces in the fabric (NVLS): a TP8 all-reduce moves `inf_switch_allreduce`
+    bytes per message byte instead of a ring's 1.75. At 2-4 GPUs nccl-tests measure NVLS at the
+    ring's bus bandwidth (NVIDIA/nccl issue 1455), so TP4 keeps the ring's 1.5."""
     from engine.inference import model_shape, _allreduce_traffic, _deployment, _hw_arrays
 
     h100, a100 = CHIPS["h100-sxm5-80gb"], CHIPS["a100-sxm4-80gb"]
@@ -139,7 +140,7 @@ def test_in_switch_all_reduce_moves_less_than_a_ring_from_tp4():
         return float(np.asarray(_allreduce_traffic(dep)).reshape(-1)[0])
 
     assert traffic(h100, 8) == pytest.approx(nvls)              # ring would move 1.75
-    assert traffic(h100, 4) == pytest.approx(min(1.5, nvls))
+    assert traffic(h100, 4) == pytest.approx(1.5)               # NVLS = ring at 2-4 GPUs
     assert traffic(h100, 2) == pytest.approx(1.0)               # a 2-chip ring already moves 1
     assert traffic(a100, 8) == pytest.approx(1.75)              # NVSwitch gen 2: ring
     assert traffic(h100, 8, "unknown") == pytest.approx(1.75)   # generic family: NCCL ring (2023)
