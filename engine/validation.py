@@ -19,7 +19,7 @@ from engine.errors import UserError
 from engine.hardware import Chip
 from engine.models import ModelConfig, training_flops_per_token
 from engine.training import (
-    ATTENTION_KERNELS, RECOMPUTE_NAMES, LayoutResult, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput,
+    ATTENTION_KERNELS, CP_KINDS, RECOMPUTE_NAMES, SCHEDULES, LayoutResult, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput,
 )
 
 METRICS = ("tokens_per_s_per_chip", "step_time_s", "mfu_pct_model_flops")
@@ -137,10 +137,11 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
     domain = chip.scaleup_domain
     if cpn and domain and cpn < domain:
         domain = cpn
-    # optional column (not in the public files): blank = the portable FlashAttention-2-class kernels
-    kernel = (row.get("attention_kernel") or "").strip().lower() or "portable"
-    if kernel not in ATTENTION_KERNELS:
-        raise ValueError(f"attention_kernel: {row.get('attention_kernel')!r} (portable, native or blank)")
+    # optional software columns (not in the public files; blank = the engine's default, as the
+    # `train` flags): the attention kernel, the pipeline schedule, the context-parallel form
+    kernel = _choice(row, "attention_kernel", ATTENTION_KERNELS)
+    schedule = _choice(row, "schedule", SCHEDULES)
+    cp_kind = _choice(row, "cp_kind", CP_KINDS)
     return TrainingInputs(
         model=model, chip=chip, num_chips=n, seq_len=model.seq_len, global_batch_seqs=gb,
         dtype=dtype, tp=tp, pp=pp, vpp=layout["vpp"], dp=layout["dp"], cp=cp, ep=layout["ep"],
@@ -151,8 +152,17 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
         dropout=_flag(row, "dropout", False),
         grad_overlap=_flag(row, "grad_overlap", True),
         tp_comm_overlap=_flag(row, "tp_comm_overlap", False),
-        attention_kernel=kernel,
+        attention_kernel=kernel, schedule=schedule, cp_kind=cp_kind,
     )
+
+
+def _choice(row: Mapping, name: str, allowed: tuple[str, ...]) -> str:
+    """An optional text column; blank or absent = not reported = the engine's default (the first
+    of `allowed`, TrainingInputs' own default)."""
+    value = (row.get(name) or "").strip().lower()
+    if value and value not in allowed:
+        raise ValueError(f"{name}: {row.get(name)!r} ({', '.join(allowed)} or blank)")
+    return value or allowed[0]
 
 
 def _whole_run(row: Mapping) -> bool:

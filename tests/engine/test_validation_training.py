@@ -165,6 +165,24 @@ def test_attention_kernel_column_is_optional_and_checked(tmp_path):
     assert got["K3"]["status"] == "error" and "attention_kernel" in got["K3"]["message"]
 
 
+def test_schedule_and_cp_kind_columns_reach_the_model(tmp_path):
+    # the pipeline schedule and the context-parallel form are optional columns like the flags:
+    # zero-bubble shrinks a PP4 bubble, a bad value is one row's error naming the column
+    header = HEADER + ["schedule", "cp_kind"]
+    base = {**GOOD, "id": "S1", "chip": "h100-sxm5-80gb", "tp": 2, "pp": 4, "vpp": 1, "dp": 8, "zero_stage": 1,
+            "micro_batch": 1, "global_batch_seqs": 32, "gated_ffn": "yes"}
+    path = tmp_path / "s.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, header)
+        w.writeheader()
+        w.writerows([{**base, "schedule": ""}, {**base, "id": "S2", "schedule": "zero-bubble"},
+                     {**base, "id": "S3", "cp_kind": "spiral"}])
+    got = {c["id"]: c for c in validate_training_cases(read_cases_csv(path), CHIPS)["cases"]}
+    assert got["S1"]["status"] == got["S2"]["status"] == "ok"
+    assert got["S2"]["predicted"] > got["S1"]["predicted"]
+    assert got["S3"]["status"] == "error" and "cp_kind" in got["S3"]["message"]
+
+
 def test_factor_sets_in_one_call_equal_one_at_a_time(tmp_path):
     """The calibration fit evaluates its Jacobian as k factor sets in one vectorised call; each
     must give exactly what a plain evaluation with that set gives (all three metrics)."""
@@ -198,3 +216,14 @@ def test_holdout_reports_each_chip_family_out_of_sample_beside_in_sample(tmp_pat
     # out of sample is a different prediction from in sample (each row's own source never fitted it)
     ins = {c["id"]: c for c in validate_training_cases(read_cases_csv(_write(tmp_path, rows)), CHIPS)["cases"]}
     assert any(c["predicted"] != ins[c["id"]]["predicted"] for c in result["cases"])
+
+
+def test_a_blank_software_column_is_the_engines_own_default():
+    # validation reads blank as the first allowed value; it must be TrainingInputs' default
+    import dataclasses
+
+    from engine.training import ATTENTION_KERNELS, CP_KINDS, SCHEDULES, TrainingInputs
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainingInputs)}
+    assert (defaults["attention_kernel"], defaults["schedule"], defaults["cp_kind"]) == (
+        ATTENTION_KERNELS[0], SCHEDULES[0], CP_KINDS[0])
