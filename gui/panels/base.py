@@ -313,6 +313,19 @@ def section(title: str) -> QLabel:
     return label
 
 
+def form_page() -> tuple[QWidget, QVBoxLayout]:
+    """The page an analysis panel's form is built on, and its column (the margins every form uses)."""
+    page = QWidget()
+    column = QVBoxLayout(page)
+    column.setContentsMargins(4, 0, 8, 0)
+    return page, column
+
+
+def model_combo(models) -> QComboBox:
+    """The store's model presets by name."""
+    return combo([(m.name, m.id) for m in sorted(models.values(), key=lambda m: m.name)])
+
+
 def form_scroll_area(form: QWidget, width: int = 350) -> QScrollArea:
     """The inputs column of an analysis panel: fixed width, scrolls vertically when short of room."""
     scroll = QScrollArea()

@@ -5,14 +5,15 @@ chips to compare, and the two-way binding between the widgets and the ServingStu
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from engine.errors import UserError
 from engine.inference import SERVE_DTYPES
 from engine.studies import ServingStudy, demand_per_day
 from engine.studies_serving import ep_choices
 from gui.panels.base import (
-    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, fmt_big, section, select_data, spin,
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, fmt_big, form_page, model_combo, section,
+    select_data, spin,
 )
 
 ENGINES = (("vLLM (default)", ""), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
@@ -31,12 +32,10 @@ class InferenceForm:
     # ---- form --------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:
         e = self.errors
-        page = QWidget()
-        column = QVBoxLayout(page)
-        column.setContentsMargins(4, 0, 8, 0)
+        page, column = form_page()
         column.addWidget(section("Model and chip"))
         form = QFormLayout()
-        self.model_combo = combo([(m.name, m.id) for m in sorted(self._models.values(), key=lambda m: m.name)])
+        self.model_combo = model_combo(self._models)
         e.add_row(form, "model", "Model", self.model_combo, "The model to serve (presets from the store)")
         self.chip_combo = combo([(chip_label(c), c.id) for c in self._chips.values()])
         e.add_row(form, "chip", "Chip", self.chip_combo, "Chip type of the serving replicas")

@@ -9,14 +9,16 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QDate
-from PySide6.QtWidgets import QCheckBox, QDateEdit, QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QDateEdit, QFormLayout, QLabel, QWidget
 
 from engine.errors import UserError
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed
 from engine.layout import DIMENSION
 from engine.studies import SOFTWARE_DEFAULTS, TrainingStudy
 from engine.training import RECOMPUTE_NAMES
-from gui.panels.base import DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, section, select_data, spin
+from gui.panels.base import (
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, form_page, model_combo, section, select_data, spin,
+)
 
 DEFAULTS = TrainingStudy().to_dict()  # the saved state is a TrainingStudy (engine.studies)
 SOFTWARE_CHECKS = (  # (field, caption, tooltip)
@@ -46,13 +48,11 @@ class TrainingForm:
     # ---- form --------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:
         e = self.errors
-        page = QWidget()
-        column = QVBoxLayout(page)
-        column.setContentsMargins(4, 0, 8, 0)
+        page, column = form_page()
 
         column.addWidget(section("Model"))
         form = QFormLayout()
-        self.model_combo = combo([(m.name, m.id) for m in sorted(self._models.values(), key=lambda m: m.name)])
+        self.model_combo = model_combo(self._models)
         e.add_row(form, "model", "Preset", self.model_combo, "The architecture to train (presets from the store)")
         self.custom_check = QCheckBox("Edit the architecture")
         self.custom_check.setToolTip("Start from the preset and change its shape (a custom model)")
