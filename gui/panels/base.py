@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
+from engine.errors import UserError  # noqa: E402
 from gui.style import chip_display_name  # noqa: E402
 
 # 910B vs H20 vs H800 vs H100, as the issue asks; missing ids are skipped.
@@ -324,6 +325,16 @@ def form_page() -> tuple[QWidget, QVBoxLayout]:
 def model_combo(models) -> QComboBox:
     """The store's model presets by name."""
     return combo([(m.name, m.id) for m in sorted(models.values(), key=lambda m: m.name)])
+
+
+def saved_study(study_cls, state, defaults: dict, banner) -> dict:
+    """A view's saved state read through its engine study; one saved by a newer Fleetcast (or
+    damaged) gives the defaults, and the banner says why."""
+    try:
+        return study_cls.from_dict(state).to_dict()
+    except UserError as exc:
+        banner.show_error(str(exc))
+        return dict(defaults)
 
 
 def form_scroll_area(form: QWidget, width: int = 350) -> QScrollArea:

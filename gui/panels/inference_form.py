@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
-from engine.errors import UserError
 from engine.inference import SERVE_DTYPES
 from engine.studies import ServingStudy, demand_per_day
 from engine.studies_serving import ep_choices
 from gui.panels.base import (
-    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, fmt_big, form_page, model_combo, section,
-    select_data, spin,
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, fmt_big, form_page, model_combo, saved_study,
+    section, select_data, spin,
 )
 
 ENGINES = (("vLLM (default)", ""), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
@@ -138,11 +137,7 @@ class InferenceForm:
         }
 
     def apply_scenario_state(self, state: dict) -> None:
-        try:
-            s = ServingStudy.from_dict(state).to_dict()
-        except UserError as exc:  # saved by a newer Fleetcast: show the defaults and say why
-            self.banner.show_error(str(exc))
-            s = dict(DEFAULTS)
+        s = saved_study(ServingStudy, state, DEFAULTS, self.banner)
         self._loading = True
         try:
             if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():

@@ -11,13 +11,13 @@ import datetime as dt
 from PySide6.QtCore import QDate
 from PySide6.QtWidgets import QCheckBox, QDateEdit, QFormLayout, QLabel, QWidget
 
-from engine.errors import UserError
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed
 from engine.layout import DIMENSION
 from engine.studies import SOFTWARE_DEFAULTS, TrainingStudy
 from engine.training import RECOMPUTE_NAMES
 from gui.panels.base import (
-    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, form_page, model_combo, section, select_data, spin,
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, form_page, model_combo, saved_study, section,
+    select_data, spin,
 )
 
 DEFAULTS = TrainingStudy().to_dict()  # the saved state is a TrainingStudy (engine.studies)
@@ -260,11 +260,7 @@ class TrainingForm:
         }
 
     def apply_scenario_state(self, state: dict) -> None:
-        try:
-            s = TrainingStudy.from_dict(state).to_dict()
-        except UserError as exc:  # saved by a newer Fleetcast: show the defaults and say why
-            self.banner.show_error(str(exc))
-            s = dict(DEFAULTS)
+        s = saved_study(TrainingStudy, state, DEFAULTS, self.banner)
         layout = dict(s["layout"])
         self._loading = True
         try:
