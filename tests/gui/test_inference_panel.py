@@ -187,3 +187,12 @@ def test_under_load_charts_show_the_knee_the_ttft_spread_and_kv_use(panel):
     _, kv = panel.kv_chart.series_data("KV used")
     assert kv.min() >= 0 and kv.max() <= 100.0 + 1e-9
     assert "Limiting:" in panel.load_note.text() and "requests/s" in panel.load_note.text()
+
+
+def test_a_study_saved_by_a_newer_fleetcast_shows_the_defaults_and_says_why(panel):
+    # gui.panels.base.saved_study: the form falls back to the study defaults, the banner names the version
+    panel.apply_scenario_state({"version": 999, "model_id": "no-such-model"})
+    assert "version 999 is newer" in panel.banner.text()
+    from gui.panels.inference_form import DEFAULTS
+
+    assert panel.model_combo.currentData() == DEFAULTS["model_id"]

@@ -315,3 +315,12 @@ def test_chart_rows_become_tabs_on_a_short_screen(qtbot):
     grid.resize(900, 1000)
     qtbot.waitUntil(lambda: grid.mode == "grid")
     assert all(w.isVisible() for w in widgets)
+
+
+def test_a_study_saved_by_a_newer_fleetcast_shows_the_defaults_and_says_why(panel):
+    # gui.panels.base.saved_study: the form falls back to the study defaults, the banner names the version
+    panel.apply_scenario_state({"version": 999, "model_id": "no-such-model"})
+    assert "version 999 is newer" in panel.banner.text()
+    from gui.panels.training_form import DEFAULTS
+
+    assert panel.model_combo.currentData() == DEFAULTS["model_id"]
