@@ -66,7 +66,11 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     "inf_max_batch": 1024.0,         # the engine's cap on running sequences per instance
     "inf_kv_eff": 1.0,               # attention-kernel KV reads relative to inf_hbm_eff
     "inf_prefill_chunk_tokens": 8192.0,  # token budget of one batched prefill (max_num_tokens)
-    "inf_moe_eff": 0.6,              # expert GEMMs/reads relative to dense ones (grouped GEMM, routing)
+    "inf_moe_eff": 0.6,              # expert GEMM FLOPs relative to dense ones (grouped GEMM, routing)
+    # Routed expert weights read per step relative to the dense weight stream (`inf_hbm_eff`):
+    # grouped-GEMM kernels stream each touched expert's weights as a dense GEMM streams its own
+    # (prior 1); an engine whose fused-MoE kernel streams them slower has a family key.
+    "inf_moe_read_eff": 1.0,
     "inf_fp8_gemm_rel": 0.85,        # 8-/4-bit GEMM efficiency relative to 16-bit (activation
                                      # quantisation, scaling, dequant epilogues; training's prior)
     "inf_scaleout_layer_overhead_us": 150.0,  # per layer per step when the TP group spans nodes
@@ -348,7 +352,7 @@ def _decode_step(dep: _Deployment, batch, ctx) -> dict:
     # Two-batch overlap runs each micro-batch through the experts separately: expert weights are
     # read once per micro-batch.
     expert_read = expert_read * np.where(_wide_ep(dep), 1.0 + (f["inf_ep_overlap"] > 0), 1.0)
-    t_weights = dep.nonexpert_read_chip / bw + expert_read / (bw * f["inf_moe_eff"])
+    t_weights = dep.nonexpert_read_chip / bw + expert_read / (bw * f["inf_moe_read_eff"])
     t_kv = kv_read / (bw * f["inf_kv_eff"])
     dense_flops = 2.0 * seq_chip * (s.nonexpert_params + s.head_params) / (dep.tp * dep.pp)
     attn_flops = seq_chip * ctx * s.attn_decode_flops_per_ctx / (dep.tp * dep.pp)
@@ -466,7 +470,7 @@ def _prefill(dep: _Deployment, batch, prompt) -> dict:
     t_compute, t_comm = _prefill_compute(dep, batch, prompt, np.maximum(even, np.minimum(batch, 1.0)))
     m_compute, m_comm = _prefill_compute(dep, batch, prompt, even)
     touched = 1.0 - np.power(1.0 - s.topk / s.experts, tokens) if s.experts else 0.0
-    t_mem = dep.pp * (dep.nonexpert_read_chip + dep.expert_bytes_chip_all * touched / f["inf_moe_eff"]) / (
+    t_mem = dep.pp * (dep.nonexpert_read_chip + dep.expert_bytes_chip_all * touched / f["inf_moe_read_eff"]) / (
         dep.hbm_bps * f["inf_hbm_eff"])
     t_over = dep.pp * _overhead_s(dep) * f["inf_prefill_overhead_scale"] + 0.0 * tokens
     busy = np.maximum(t_compute, t_mem)

@@ -198,8 +198,13 @@ FIT_BOUNDS: Mapping[str, tuple] = {
     "inf_scaleout_layer_overhead_us": (20.0, 1000.0),
     # collectives' share of the link: nccl-tests 75-85% of NVLink; eager rings without overlap less
     "inf_link_eff": (0.1, 0.95),
-    # grouped expert GEMMs and routed reads relative to dense ones: 20-100%
+    # grouped expert GEMM FLOPs relative to dense GEMMs (routing, permutation, tens of rows per
+    # expert): 20-100%
     "inf_moe_eff": (0.2, 1.0),
+    # routed expert weight reads relative to the dense weight stream: grouped-GEMM kernels stream
+    # weights like dense GEMMs (prior 1); young fused-MoE kernels far less. Up to 1.15 (0.95 of
+    # spec HBM at the default 0.83 stream efficiency)
+    "inf_moe_read_eff": (0.3, 1.15),
     # HBM kept from the KV cache (activations, graphs, fragmentation): vLLM 10%, TRT-LLM 5-10%
     "inf_mem_reserve_frac": (0.02, 0.3),
     # per-step overhead of an engine family relative to a CUDA-graph engine: 0.2-10x
@@ -218,7 +223,9 @@ _UNIT_AT_DEFAULT = ("inf_overhead_scale", "inf_prefill_overhead_scale")
 # Documented defaults at the default scope that only a chip family's own row refits: the FP8
 # GEMM share is the training model's prior (0.85) for every chip without one; the 910B's W8A8
 # value is fitted on its INT8 rows, and returns to that prior in a fold that cannot see them.
-_FIXED_AT_DEFAULT = ("inf_fp8_gemm_rel",)
+# The expert read efficiency's prior is the dense weight stream (1); engine families whose
+# fused-MoE kernels stream slower carry fitted `@family` keys.
+_FIXED_AT_DEFAULT = ("inf_fp8_gemm_rel", "inf_moe_read_eff")
 _FOLD_STEP = 0.1           # log step of the finite-difference sensitivities
 FOLD_PRIOR_WEIGHT = 0.1   # pull toward the documented prior, relative to the data's total weight
 FOLD_TRUST_REGION = 1.5    # a refit moves a factor at most 1.5x from where the model was linearised

@@ -35,7 +35,7 @@ class StepCostModel:
     attn_groups: float
     tp: float
     weights_s: float              # non-expert weights + output head, one read
-    expert_all_s: float           # every routed expert of the chip read once (/moe_eff)
+    expert_all_s: float           # every routed expert of the chip read once (/moe_read_eff)
     expert_decode_mult: float     # 2 with wide-EP two-batch overlap (experts read per micro-batch)
     topk_frac: float              # topk / experts (0: dense)
     kv_s_per_token: float         # reading one context token's KV on one chip
@@ -215,7 +215,7 @@ def build_cost_model(model: ModelConfig, chip: Chip, *, tp: int = 1, ep: int = 1
     return StepCostModel(
         pp=pp_f, attn_groups=_s(dep.attn_groups), tp=tp_f,
         weights_s=_s(dep.nonexpert_read_chip) / bw,
-        expert_all_s=_s(dep.expert_bytes_chip_all) / (bw * f["inf_moe_eff"]),
+        expert_all_s=_s(dep.expert_bytes_chip_all) / (bw * f["inf_moe_read_eff"]),
         expert_decode_mult=2.0 if (wide and overlap > 0) else 1.0,
         topk_frac=(s.topk / s.experts) if s.experts else 0.0,
         kv_s_per_token=_s(dep.kv_bytes_token_chip) / (bw * f["inf_kv_eff"]),
