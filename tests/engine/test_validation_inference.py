@@ -37,13 +37,14 @@ def test_public_accuracy_regression_guard(public):
     assert thr["median_abs_error_pct"] <= 6
     assert lat["median_abs_error_pct"] <= 11.5
     # 38% before FP8 GEMMs ran below twice the BF16 rate, 26.5 before 910B INT8, 16.6 before expert
-    # weights were read at the dense stream rate: that made TRT-LLM's attention-data-parallel
-    # Qwen3-235B offline rows at 1,024/8,192 (R0119, R0122) +52/+56% (a missing term, see
-    # calibration_README) while 155 further TRT-LLM MoE TPOT rows came within ~10%
-    assert thr["p90_abs_error_pct"] <= 22.5
-    assert s["by_metric"]["tpot_ms"]["median_abs_error_pct"] <= 8.5
+    # weights were read at the dense stream rate (20.6 since): that made TRT-LLM's attention-data-
+    # parallel Qwen3-235B offline rows at 1,024/8,192 (R0119, R0122) +46/+49% (a missing term, see
+    # calibration_README) while 155 further TRT-LLM MoE TPOT rows of the AIConfigurator file came
+    # from +20..+110% to within about 15%
+    assert thr["p90_abs_error_pct"] <= 21.5
+    assert s["by_metric"]["tpot_ms"]["median_abs_error_pct"] <= 7      # 6.8 before MoE reads/FLOPs and routing kernels, 5.9 since
     assert s["by_metric"]["decode_step_ms"]["median_abs_error_pct"] <= 6   # 10.0 before (A100 TP8 -13..-19%)
-    assert s["overall"]["p90_abs_error_pct"] <= 53      # 58.4 before this round's step-cost changes, 55.9 before expert reads at the dense rate
+    assert s["overall"]["p90_abs_error_pct"] <= 50      # 58.4 before this round's step-cost changes, 55.9 before the MoE step changes (48.6)
     assert s["by_metric"]["ttft_ms"]["median_abs_error_pct"] <= 42     # 38.5 with TGI's admission throttle
     assert s["by_metric"]["ttft_ms"]["p90_abs_error_pct"] <= 92         # 86.5 (90.5 before it)
 
