@@ -141,6 +141,8 @@ def test_serve_closed_loop_and_offline(capsys):
     (["--concurrency", "4", "--ramp-s", "-1"], "--ramp-s"),
     (["--request-rate", "2", "--ramp-s", "5"], "--ramp-s"),
     (["--offline", "--requests-per-client", "5"], "--requests-per-client"),
+    (["--concurrency", "4", "--max-num-seqs", "0"], "--max-num-seqs"),
+    (["--offline", "--max-num-batched-tokens", "-8"], "--max-num-batched-tokens"),
 ])
 def test_serve_bad_load_flags_are_one_line_errors(extra, needle, capsys):
     assert main(LOAD + extra) == 1
@@ -182,3 +184,14 @@ def test_serve_closed_loop_protocol_flags(capsys):
     ramped = json.loads(capsys.readouterr().out)
     assert ramped["ttft_ms"] < together["ttft_ms"]
     assert ramped["ttft_ms_p50"] <= ramped["ttft_ms_p90"] <= ramped["ttft_ms_p99"]
+
+
+def test_serve_scheduler_limit_flags(capsys):
+    """--max-num-seqs below the clients makes the rest wait for a seat."""
+    base = LOAD + ["--concurrency", "8", "--requests", "48"]
+    assert main(base) == 0
+    free = json.loads(capsys.readouterr().out)
+    assert main(base + ["--max-num-seqs", "2", "--max-num-batched-tokens", "4096"]) == 0
+    held = json.loads(capsys.readouterr().out)
+    assert held["queue_ms"] > 10 * max(free["queue_ms"], 1.0)
+    assert held["output_tokens_per_s_per_chip"] < free["output_tokens_per_s_per_chip"]

@@ -42,6 +42,12 @@ def register(subparsers) -> None:
                         "aiperf drains its warm-up before measuring, which is 0 here)")
     p.add_argument("--ramp-s", type=float, default=0.0,
                    help="closed loop: the clients start evenly over this many seconds (default 0: all at once)")
+    p.add_argument("--max-num-batched-tokens", type=int, default=None,
+                   help="the engine's token budget per step, per replica (vLLM --max-num-batched-tokens, "
+                        "TensorRT-LLM max_num_tokens; default: the engine family's)")
+    p.add_argument("--max-num-seqs", type=int, default=None,
+                   help="the engine's cap on running sequences per replica (vLLM --max-num-seqs, TensorRT-LLM "
+                        "max_batch_size; default: the engine family's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals and lengths")
     p.add_argument("--slo-percentile", choices=("mean", "p50", "p90", "p99"), default=None,
                    help="hold the --ttft-ms/--tpot-ms targets at this percentile under simulated Poisson "
@@ -149,6 +155,10 @@ def run(args, ctx) -> Output:
         raise UserError(f"--warmup-requests {args.warmup_requests}: must be 0 to 1,000,000")
     if not (0.0 <= args.ramp_s < float("inf")):
         raise UserError(f"--ramp-s {args.ramp_s:g}: a ramp-up in seconds, 0 or more")
+    for name in ("max_num_batched_tokens", "max_num_seqs"):
+        v = getattr(args, name)
+        if v is not None and not (1 <= v <= 10_000_000):
+            raise UserError(f"--{name.replace('_', '-')} {v}: must be 1 to 10,000,000")
     if (args.requests_per_client is not None or args.ramp_s > 0) and args.concurrency is None:
         raise UserError("--requests-per-client and --ramp-s describe a closed loop: give --concurrency")
     for name in ("input_len_spread", "output_len_spread"):
@@ -194,7 +204,8 @@ def run(args, ctx) -> Output:
     load = dict(requests=args.requests, input_len_spread=args.input_len_spread,
                 output_len_spread=args.output_len_spread, seed=args.seed,
                 requests_per_client=args.requests_per_client, warmup_requests=args.warmup_requests,
-                ramp_s=args.ramp_s)
+                ramp_s=args.ramp_s, max_num_batched_tokens=args.max_num_batched_tokens,
+                max_num_seqs=args.max_num_seqs)
     if args.concurrency is not None:
         scenario = dict(scenario="concurrency", concurrency=args.concurrency)
     elif args.request_rate is not None:

@@ -59,9 +59,17 @@ def cost_model_for(inputs) -> StepCostModel:
 
 
 def scheduler_of(inputs, cm: StepCostModel) -> SchedulerConfig:
-    """The family's documented scheduler; `inf_max_batch` (a calibration factor a user may set)
-    overrides its running-sequence cap when set explicitly for the chip or engine."""
+    """The family's documented scheduler, with the limits the deployment sets itself (token
+    budget per step, running sequences) in their place when the inputs give them."""
+    from dataclasses import replace
+
     sched = scheduler_for(inputs.engine)
+    budget = getattr(inputs, "max_num_batched_tokens", None)
+    seqs = getattr(inputs, "max_num_seqs", None)
+    if budget is not None:
+        sched = replace(sched, max_num_batched_tokens=int(budget))
+    if seqs is not None:
+        sched = replace(sched, max_num_seqs=int(seqs))
     return sched
 
 

@@ -897,3 +897,36 @@ def test_serving_inputs_carry_the_closed_loop_protocol():
                 dict(scenario="offline", concurrency=None, ramp_s=1.0)):
         with pytest.raises(UserError):
             evaluate_serving(replace(inp, **bad))
+
+
+def test_token_budget_splits_a_cohort_by_hand():
+    """Every step costs 10 ms. Four 1,000-token prompts at once under a 2,000-token budget
+    (vLLM: chunked, mixed): step 1 computes A and B; step 2 gives A and B a token (2 of the
+    budget), C whole and 998 tokens of D; step 3 the last 2 of D. TTFT 10, 10, 20, 30 ms. The
+    family default (8,192) computes all four in step 1."""
+    cm = replace(_constant_step_cm(0.01), kv_capacity_tokens=1e6)
+    w = Workload("offline", 1000, 5, requests=4)
+    split = simulate(cm, replace(scheduler_for("vllm"), max_num_batched_tokens=2000), w)
+    assert np.allclose(split.ttft_s, [0.01, 0.01, 0.02, 0.03])
+    assert np.allclose(simulate(cm, scheduler_for("vllm"), w).ttft_s, 0.01)
+
+
+def test_serving_inputs_override_the_family_scheduler_limits():
+    """A deployment's own limits (vLLM --max-num-batched-tokens / --max-num-seqs) replace the
+    family defaults: a 2-sequence cap makes 6 clients queue, a small budget splits the cohort."""
+    from engine.serving.capacity import cost_model_for, scheduler_of
+
+    inp = ServingInputs(model=MODELS["llama3-8b"], chip=CHIPS["h100-sxm5-80gb"], input_len=2000, output_len=50,
+                        scenario="concurrency", concurrency=6, engine="vllm", requests=36)
+    cm = cost_model_for(inp)
+    assert scheduler_of(inp, cm) is scheduler_for("vllm")
+    capped = replace(inp, max_num_seqs=2, max_num_batched_tokens=3000)
+    sched = scheduler_of(capped, cm)
+    assert (sched.max_num_seqs, sched.max_num_batched_tokens) == (2, 3000)
+    assert sched.block_size == scheduler_for("vllm").block_size
+    free, held = evaluate_serving(inp), evaluate_serving(capped)
+    assert held.queue_ms > 10 * free.queue_ms       # 4 of 6 clients wait for a seat
+    assert held.ttft_ms > free.ttft_ms
+    for bad in (dict(max_num_seqs=0), dict(max_num_batched_tokens=2.5)):
+        with pytest.raises(UserError):
+            evaluate_serving(replace(inp, **bad))
