@@ -19,6 +19,14 @@ previous one finishes) or open loop (Poisson at a rate; throughput is read betwe
 completion and the last arrival, the steady window an MLPerf Server run measures). Lengths are
 fixed or log-normal with a given mean and coefficient of variation (seeded).
 
+Closed-loop benchmark protocol (`Workload.warmup`, `Workload.ramp_s`): the first `warmup`
+requests run but are left out of every figure (the per-request arrays, and the throughput window,
+which then opens when request `warmup` is sent). With `ramp_s` > 0 client k sends its first
+request at k x ramp_s / C and the window opens once the last client has started; without a ramp
+every client sends at t = 0. With fixed lengths a cohort that shares a step then stays together
+round after round (the scheduler is deterministic); how far a real benchmark's clients drift apart
+is not in any input (resources/calibration_README.md, closed-loop TTFT).
+
 Speed: between two events (a completion, an arrival, a KV block shortfall) the scheduler makes
 the same decision every step, so such a run of pure-decode steps is advanced in one jump, in
 O(1) Python however long it is and however many sequences it holds:
