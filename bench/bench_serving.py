@@ -57,6 +57,8 @@ def main():
         ("vllm", "closed loop C=64, fixed 1000/200", Workload("closed", 1000, 200, requests=2000, concurrency=64)),
         ("vllm", "closed loop C=64, spread 0.5", Workload("closed", 1000, 200, requests=2000, concurrency=64,
                                                            input_spread=0.5, output_spread=0.5)),
+        ("vllm", "closed loop C=64, fixed 1000/200, clients ramped over 5 s, 128 warm-up",
+         Workload("closed", 1000, 200, requests=2000, concurrency=64, ramp_s=5.0, warmup=128)),
         ("vllm", "closed loop C=1024, 2000/4000 spread 0.5 (KV full: preemption)", Workload(
             "closed", 2000, 4000, requests=2000, concurrency=1024, input_spread=0.5, output_spread=0.5)),
         ("vllm", "Poisson 4 req/s, fixed 1000/200", Workload("poisson", 1000, 200, requests=2000, request_rate=4.0)),

@@ -513,6 +513,15 @@ class ServingInputs:
     prefix_cache_hit: float = 0.0      # fraction of each prompt served from a prefix cache
     seed: int = 0
     simulate: bool = True              # False: the steady-state closed forms (quick curves only)
+    # Closed-loop benchmark protocol (concurrency scenario; see engine.serving.capacity.workload_for)
+    requests_per_client: int | None = None  # measured requests = this x clients (default: `requests` or the rule)
+    warmup_requests: int = 0           # run before the measured ones, left out of the figures
+    ramp_s: float = 0.0                # the clients start evenly over this many seconds (0: all at once)
+    # The engine's scheduler limits per instance (blank: the family's documented defaults,
+    # engine.serving.families): vLLM --max-num-batched-tokens / --max-num-seqs, TensorRT-LLM
+    # max_num_tokens / max_batch_size, SGLang --chunked-prefill-size / --max-running-requests
+    max_num_batched_tokens: int | None = None
+    max_num_seqs: int | None = None
 
     @property
     def chips(self) -> int:
@@ -605,6 +614,18 @@ def _validate_inputs(inp: ServingInputs) -> None:
             raise UserError(f"{name}: {v!r} (a coefficient of variation in [0, 10])")
     if not (0.0 <= inp.prefix_cache_hit < 1.0):
         raise UserError(f"prefix_cache_hit: {inp.prefix_cache_hit!r} (must be in [0, 1))")
+    if inp.requests_per_client is not None and not (1 <= inp.requests_per_client <= 10_000):
+        raise UserError(f"requests_per_client: {inp.requests_per_client!r} (must be 1 to 10,000)")
+    if not (0 <= inp.warmup_requests <= 1_000_000):
+        raise UserError(f"warmup_requests: {inp.warmup_requests!r} (must be 0 to 1,000,000)")
+    if not (0.0 <= inp.ramp_s < math.inf):
+        raise UserError(f"ramp_s: {inp.ramp_s!r} (a ramp-up in seconds, 0 or more)")
+    for name in ("max_num_batched_tokens", "max_num_seqs"):
+        v = getattr(inp, name)
+        if v is not None and not (isinstance(v, (int, np.integer)) and 1 <= v <= 10_000_000):
+            raise UserError(f"{name}: {v!r} (a whole number from 1 to 10,000,000)")
+    if (inp.requests_per_client is not None or inp.ramp_s > 0) and inp.scenario != "concurrency":
+        raise UserError("requests_per_client and ramp_s describe a closed loop: they need the concurrency scenario")
 
 
 # ---- scenarios (vectorised) -----------------------------------------------------------------------

@@ -143,6 +143,15 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
         kwargs["concurrency"] = _num(row, "concurrency", integer=True)
     elif scenario == "server":
         kwargs["request_rate"] = _num(row, "request_rate")
+    # Optional columns (blank or absent: the engine family's defaults and the simulator's
+    # closed-loop protocol): the deployment's own scheduler limits and the benchmark's requests
+    # per client. They describe the run, like tp or concurrency; provenance stays unread.
+    for name in ("max_num_batched_tokens", "max_num_seqs", "requests_per_client"):
+        v = _num(row, name, integer=True, required=False)
+        if v is not None:
+            kwargs[name] = v
+    if "requests_per_client" in kwargs and scenario != "concurrency":
+        raise RowError(f"requests_per_client: {kwargs['requests_per_client']} (only a concurrency row has clients)")
     return ServingInputs(**kwargs)
 
 

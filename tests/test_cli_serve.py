@@ -136,6 +136,13 @@ def test_serve_closed_loop_and_offline(capsys):
 @pytest.mark.parametrize("extra,needle", [
     (["--request-rate", "0"], "--request-rate"), (["--requests", "0"], "--requests"),
     (["--input-len-spread", "-1"], "--input-len-spread"), (["--output-len-spread", "11"], "--output-len-spread"),
+    (["--concurrency", "4", "--requests-per-client", "0"], "--requests-per-client"),
+    (["--concurrency", "4", "--warmup-requests", "-2"], "--warmup-requests"),
+    (["--concurrency", "4", "--ramp-s", "-1"], "--ramp-s"),
+    (["--request-rate", "2", "--ramp-s", "5"], "--ramp-s"),
+    (["--offline", "--requests-per-client", "5"], "--requests-per-client"),
+    (["--concurrency", "4", "--max-num-seqs", "0"], "--max-num-seqs"),
+    (["--offline", "--max-num-batched-tokens", "-8"], "--max-num-batched-tokens"),
 ])
 def test_serve_bad_load_flags_are_one_line_errors(extra, needle, capsys):
     assert main(LOAD + extra) == 1
@@ -160,3 +167,31 @@ def test_serve_percentile_slo_is_held_under_simulated_load(capsys):
     p99 = json.loads(capsys.readouterr().out)
     # a stricter percentile never allows more load
     assert p99["slo_output_tokens_per_s_per_chip"] <= p90["slo_output_tokens_per_s_per_chip"] * 1.02
+
+
+def test_serve_closed_loop_protocol_flags(capsys):
+    """--requests-per-client x clients are measured and --warmup-requests run before them
+    (simulated_requests counts both); a ramp over one request's lifetime staggers the clients,
+    so the first cohort no longer queues behind itself and the mean TTFT falls."""
+    base = LOAD + ["--concurrency", "16", "--requests-per-client", "4"]
+    assert main(base + ["--warmup-requests", "16"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["simulated_requests"] == 16 * 4 + 16
+    assert main(base) == 0
+    together = json.loads(capsys.readouterr().out)
+    lifetime_s = together["e2e_latency_ms"] / 1e3
+    assert main(base + ["--ramp-s", f"{lifetime_s:.3f}"]) == 0
+    ramped = json.loads(capsys.readouterr().out)
+    assert ramped["ttft_ms"] < together["ttft_ms"]
+    assert ramped["ttft_ms_p50"] <= ramped["ttft_ms_p90"] <= ramped["ttft_ms_p99"]
+
+
+def test_serve_scheduler_limit_flags(capsys):
+    """--max-num-seqs below the clients makes the rest wait for a seat."""
+    base = LOAD + ["--concurrency", "8", "--requests", "48"]
+    assert main(base) == 0
+    free = json.loads(capsys.readouterr().out)
+    assert main(base + ["--max-num-seqs", "2", "--max-num-batched-tokens", "4096"]) == 0
+    held = json.loads(capsys.readouterr().out)
+    assert held["queue_ms"] > 10 * max(free["queue_ms"], 1.0)
+    assert held["output_tokens_per_s_per_chip"] < free["output_tokens_per_s_per_chip"]

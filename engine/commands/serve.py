@@ -34,6 +34,20 @@ def register(subparsers) -> None:
     p.add_argument("--input-len-spread", type=float, default=0.0,
                    help="prompt length spread, coefficient of variation (0 = every prompt --input-len long)")
     p.add_argument("--output-len-spread", type=float, default=0.0, help="output length spread (as above)")
+    p.add_argument("--requests-per-client", type=int, default=None,
+                   help="closed loop: measured requests per client (aiperf sweeps use 10-20; default: --requests "
+                        "or at least 500 and 4 per client)")
+    p.add_argument("--warmup-requests", type=int, default=0,
+                   help="requests run first and left out of the figures, the clients kept busy (default 0; "
+                        "aiperf drains its warm-up before measuring, which is 0 here)")
+    p.add_argument("--ramp-s", type=float, default=0.0,
+                   help="closed loop: the clients start evenly over this many seconds (default 0: all at once)")
+    p.add_argument("--max-num-batched-tokens", type=int, default=None,
+                   help="the engine's token budget per step, per replica (vLLM --max-num-batched-tokens, "
+                        "TensorRT-LLM max_num_tokens; default: the engine family's)")
+    p.add_argument("--max-num-seqs", type=int, default=None,
+                   help="the engine's cap on running sequences per replica (vLLM --max-num-seqs, TensorRT-LLM "
+                        "max_batch_size; default: the engine family's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals and lengths")
     p.add_argument("--slo-percentile", choices=("mean", "p50", "p90", "p99"), default=None,
                    help="hold the --ttft-ms/--tpot-ms targets at this percentile under simulated Poisson "
@@ -135,6 +149,18 @@ def run(args, ctx) -> Output:
             raise UserError(f"--{name} {v}: must be a positive integer")
     if args.requests is not None and not (1 <= args.requests <= 1_000_000):
         raise UserError(f"--requests {args.requests}: must be 1 to 1,000,000")
+    if args.requests_per_client is not None and not (1 <= args.requests_per_client <= 10_000):
+        raise UserError(f"--requests-per-client {args.requests_per_client}: must be 1 to 10,000")
+    if not (0 <= args.warmup_requests <= 1_000_000):
+        raise UserError(f"--warmup-requests {args.warmup_requests}: must be 0 to 1,000,000")
+    if not (0.0 <= args.ramp_s < float("inf")):
+        raise UserError(f"--ramp-s {args.ramp_s:g}: a ramp-up in seconds, 0 or more")
+    for name in ("max_num_batched_tokens", "max_num_seqs"):
+        v = getattr(args, name)
+        if v is not None and not (1 <= v <= 10_000_000):
+            raise UserError(f"--{name.replace('_', '-')} {v}: must be 1 to 10,000,000")
+    if (args.requests_per_client is not None or args.ramp_s > 0) and args.concurrency is None:
+        raise UserError("--requests-per-client and --ramp-s describe a closed loop: give --concurrency")
     for name in ("input_len_spread", "output_len_spread"):
         v = getattr(args, name)
         if not (0.0 <= v <= 10.0):
@@ -176,7 +202,10 @@ def run(args, ctx) -> Output:
                         f"(tp={tp}, pp={args.pp}, ep={args.ep})")
     replicas = (args.chips // per_replica) if args.chips else 1
     load = dict(requests=args.requests, input_len_spread=args.input_len_spread,
-                output_len_spread=args.output_len_spread, seed=args.seed)
+                output_len_spread=args.output_len_spread, seed=args.seed,
+                requests_per_client=args.requests_per_client, warmup_requests=args.warmup_requests,
+                ramp_s=args.ramp_s, max_num_batched_tokens=args.max_num_batched_tokens,
+                max_num_seqs=args.max_num_seqs)
     if args.concurrency is not None:
         scenario = dict(scenario="concurrency", concurrency=args.concurrency)
     elif args.request_rate is not None:

@@ -59,33 +59,55 @@ def cost_model_for(inputs) -> StepCostModel:
 
 
 def scheduler_of(inputs, cm: StepCostModel) -> SchedulerConfig:
-    """The family's documented scheduler; `inf_max_batch` (a calibration factor a user may set)
-    overrides its running-sequence cap when set explicitly for the chip or engine."""
+    """The family's documented scheduler, with the limits the deployment sets itself (token
+    budget per step, running sequences) in their place when the inputs give them."""
+    from dataclasses import replace
+
     sched = scheduler_for(inputs.engine)
+    budget = getattr(inputs, "max_num_batched_tokens", None)
+    seqs = getattr(inputs, "max_num_seqs", None)
+    if budget is not None:
+        sched = replace(sched, max_num_batched_tokens=int(budget))
+    if seqs is not None:
+        sched = replace(sched, max_num_seqs=int(seqs))
     return sched
 
 
 def workload_for(inputs, requests: int | None = None, input_spread: float = 0.0, output_spread: float = 0.0,
                  seed: int = 0, prefix_cache_hit: float = 0.0, max_seqs: int | None = None) -> Workload:
-    """The per-replica workload of a scenario (closed loop C / replicas, Poisson R / replicas)."""
+    """The per-replica workload of a scenario (closed loop C / replicas, Poisson R / replicas).
+
+    Closed loop, the benchmark protocol (inputs a user sets; defaults documented here):
+    - measured requests: `requests`, else `requests_per_client` x clients, else at least 500 and
+      4 per client. Benchmark clients run 10-20 per client (AIConfigurator's aiperf sweep sends
+      20 x C, its guide 10 x C; vLLM's and SGLang's benchmark scripts 1,000 in all);
+    - `warmup_requests` more run first and are left out of the figures, as a client that keeps
+      its clients busy through the warm-up reports. aiperf instead waits for its warm-up to
+      drain before it measures, so its measured run starts from an idle server with every client
+      sending at once: that is warm-up 0 here;
+    - `ramp_s`: the clients start evenly over this many seconds (aiperf
+      --concurrency-ramp-duration); 0 (the default, as every tool's default) starts them at once,
+      so with fixed lengths the first cohort is prefilled together."""
     reps = max(int(inputs.replicas), 1)
     sc = inputs.scenario
+    warm = int(getattr(inputs, "warmup_requests", 0) or 0)
     if sc == "concurrency":
         conc = max(int(math.ceil(float(inputs.concurrency) / reps)), 1)
-        n = requests or max(DEFAULT_REQUESTS // 4, 4 * conc)
-        return Workload("closed", inputs.input_len, inputs.output_len, requests=int(n), concurrency=conc,
+        per_client = getattr(inputs, "requests_per_client", None)
+        n = requests or (per_client * conc if per_client else max(DEFAULT_REQUESTS // 4, 4 * conc))
+        return Workload("closed", inputs.input_len, inputs.output_len, requests=int(n) + warm, concurrency=conc,
                         input_spread=input_spread, output_spread=output_spread, prefix_cache_hit=prefix_cache_hit,
-                        seed=seed)
+                        seed=seed, warmup=warm, ramp_s=float(getattr(inputs, "ramp_s", 0.0) or 0.0))
     if sc == "server":
         n = requests or DEFAULT_REQUESTS
-        return Workload("poisson", inputs.input_len, inputs.output_len, requests=int(n),
+        return Workload("poisson", inputs.input_len, inputs.output_len, requests=int(n) + warm,
                         request_rate=float(inputs.request_rate) / reps, input_spread=input_spread,
-                        output_spread=output_spread, prefix_cache_hit=prefix_cache_hit, seed=seed)
+                        output_spread=output_spread, prefix_cache_hit=prefix_cache_hit, seed=seed, warmup=warm)
     if sc == "offline":
         n = requests or max(DEFAULT_REQUESTS, 3 * int(max_seqs or 0))
-        return Workload("offline", inputs.input_len, inputs.output_len, requests=int(n),
+        return Workload("offline", inputs.input_len, inputs.output_len, requests=int(n) + warm,
                         input_spread=input_spread, output_spread=output_spread, prefix_cache_hit=prefix_cache_hit,
-                        seed=seed)
+                        seed=seed, warmup=warm)
     raise UserError(f"scenario {sc!r}: the load simulator runs concurrency, server or offline")
 
 

@@ -19,6 +19,14 @@ previous one finishes) or open loop (Poisson at a rate; throughput is read betwe
 completion and the last arrival, the steady window an MLPerf Server run measures). Lengths are
 fixed or log-normal with a given mean and coefficient of variation (seeded).
 
+Closed-loop benchmark protocol (`Workload.warmup`, `Workload.ramp_s`): the first `warmup`
+requests run but are left out of every figure (the per-request arrays, and the throughput window,
+which then opens when request `warmup` is sent). With `ramp_s` > 0 client k sends its first
+request at k x ramp_s / C and the window opens once the last client has started; without a ramp
+every client sends at t = 0. With fixed lengths a cohort that shares a step then stays together
+round after round (the scheduler is deterministic); how far a real benchmark's clients drift apart
+is not in any input (resources/calibration_README.md, closed-loop TTFT).
+
 Speed: between two events (a completion, an arrival, a KV block shortfall) the scheduler makes
 the same decision every step, so such a run of pure-decode steps is advanced in one jump, in
 O(1) Python however long it is and however many sequences it holds:
@@ -67,6 +75,9 @@ class Workload:
     output_spread: float = 0.0
     prefix_cache_hit: float = 0.0     # fraction of each prompt served from a prefix cache
     seed: int = 0
+    # Benchmark protocol (closed loop; see `Workload` notes in the module doc):
+    warmup: int = 0                   # the first `warmup` requests run but are left out of the figures
+    ramp_s: float = 0.0               # closed: the C clients start evenly over this many seconds (0: at once)
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,13 @@ def _check(w: Workload, sched: SchedulerConfig, cm: StepCostModel) -> None:
             raise UserError(f"{name}: {v!r} (a coefficient of variation in [0, 10])")
     if not (0.0 <= w.prefix_cache_hit < 1.0):
         raise UserError(f"prefix_cache_hit: {w.prefix_cache_hit!r} (must be in [0, 1))")
+    if not (0 <= w.warmup < w.requests):
+        raise UserError(f"warmup: {w.warmup!r} (warm-up requests must be 0 or more and fewer than the "
+                        f"{w.requests} simulated)")
+    if not (0.0 <= w.ramp_s < math.inf):
+        raise UserError(f"ramp_s: {w.ramp_s!r} (a ramp-up in seconds, 0 or more)")
+    if w.ramp_s > 0 and w.mode != "closed":
+        raise UserError("ramp_s: a client ramp-up applies to a closed loop (concurrency) only")
     if cm.kv_capacity_tokens < 1:
         raise UserError("the model's weights leave no HBM for the KV cache on this deployment")
 
@@ -331,7 +349,9 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         issued = N
     elif w.mode == "closed":
         issued = min(int(w.concurrency or 1), N)
-        arr_a[:issued] = 0.0
+        # client k sends its first request at k x ramp / C (aiperf --concurrency-ramp-duration,
+        # vLLM bench --ramp-up-strategy); without a ramp every client starts at once
+        arr_a[:issued] = np.arange(issued) * (float(w.ramp_s) / issued)
     else:
         gaps = rng.exponential(1.0 / float(w.request_rate or 1.0), N)
         arr_a = np.cumsum(gaps) - gaps[0]
@@ -385,9 +405,10 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
 
     waiting: deque[int] = deque()
     ptr = 0                                   # next arrival (Poisson: sorted times)
+    ramp_end = issued if closed and w.ramp_s > 0 else 0   # closed loop with a ramp: first requests still to come
     if not poisson:
-        waiting.extend(range(issued))
-        ptr = N
+        waiting.extend(range(issued) if not ramp_end else [0])
+        ptr = 1 if ramp_end else N
     running: dict[int, None] = {}             # ids in admission order (a dict: O(1) removal)
     prefilling: list[int] = []                # running ids whose prompt is not yet computed
     pending: list[int] = []                   # admitted already prefilled: join the decode set next step
@@ -400,7 +421,10 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     kv_u = [0.0]
     kv_scale = 1.0 / max(total_blocks, 1)
     out_tokens = 0
-    tokens_at_last_issue = 0                  # closed loop: output tokens when the last request was sent
+    last_issue = (0.0, 0)                     # closed loop: (time, output tokens) when a client last sent again
+    warm = int(w.warmup)
+    after_warmup = (0.0, 0)                   # closed loop: (time, output tokens) when request `warm` was sent
+    ramp_done = (0.0, 0)                      # closed loop: the same when the last client started
     first_done: tuple[float, int] | None = None     # (time, output tokens) at the first completion
     last_arrival = (0.0, 0)                   # Poisson: the same when the last request arrived
     busy_run_sum = 0.0                        # integral of running-set size over time
@@ -450,7 +474,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         return g
 
     def finish(i: int, now: float) -> None:
-        nonlocal used, finished, issued, tokens_at_last_issue, first_done
+        nonlocal used, finished, issued, last_issue, first_done, after_warmup
         if first_done is None:
             first_done = (now, out_tokens)
         finish_t[i] = now
@@ -462,8 +486,10 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             arr[issued] = now
             user[issued] = now
             waiting.append(issued)
+            if issued == warm:
+                after_warmup = (now, out_tokens)
             issued += 1
-            tokens_at_last_issue = out_tokens
+            last_issue = (now, out_tokens)
 
     def completions() -> list[int]:
         ended = []
@@ -476,6 +502,18 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         return ended
 
     while finished < N:
+        if ramp_end:                          # ramped clients whose first request is due
+            while ptr < ramp_end and arr[ptr] <= t:
+                waiting.append(ptr)
+                if ptr == warm:
+                    after_warmup = (t, out_tokens)
+                ptr += 1
+            if ptr == ramp_end:
+                ramp_end = 0
+                ramp_done = (t, out_tokens)
+            elif not running and not waiting:
+                t = arr[ptr]
+                continue
         if poisson:
             while ptr < N and arr[ptr] <= t:
                 if pre_finished[ptr]:
@@ -569,7 +607,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             continue                                    # they decode from the next step on
         step_d = D if (mixed or not chunks) else 0      # a prefill step of an unmixed engine runs alone
         if not chunks and step_d == 0:
-            if poisson and ptr < N:
+            if (poisson or ramp_end) and ptr < N:
                 t = max(t, arr[ptr])
                 continue
             raise UserError("the scheduler cannot make progress (a request does not fit the KV cache)")
@@ -602,7 +640,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                     else:
                         hi = mid - 1
                 k = lo
-            na = arr[ptr] if poisson and ptr < N else math.inf     # the next arrival ends the run
+            na = arr[ptr] if (poisson or ramp_end) and ptr < N else math.inf     # the next arrival ends the run
             env = envelopes.get(D) or pricer.envelope(D)
             if env is not None:
                 n = len(env) - 1
@@ -690,18 +728,25 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     first_a = np.asarray(first)
     finish_a = np.asarray(finish_t)
     user_a = np.asarray(user)
-    ttft = first_a - user_a
-    e2e = finish_a - user_a
-    multi = lout_a > 1
+    # Warm-up requests (the first `warm` sent) ran but are not in the figures.
+    kept = np.arange(N) >= warm
+    ttft = (first_a - user_a)[kept]
+    e2e = (finish_a - user_a)[kept]
+    multi = (lout_a > 1) & kept
     tpot = (finish_a[multi] - first_a[multi]) / (lout_a[multi] - 1)
-    queue = np.asarray(sched_t) - np.asarray(arr)
+    queue = (np.asarray(sched_t) - np.asarray(arr))[kept]
     # Output tokens/s. Every mode's first request arrives at t = 0. Closed loop: while every
-    # client is busy, up to the last request's arrival (the tail has fewer clients). Offline:
-    # over the makespan. Poisson: see below (the whole run when it is too short for a window).
+    # client is busy (from the last client's start, or the end of the warm-up if later), up to
+    # the last request's arrival (the tail has fewer clients). Offline: over the makespan.
+    # Poisson: see below (the whole run when it is too short for a window).
+    t0, n0 = 0.0, 0
     t1, n1 = t, out_tokens
     if closed and issued > min(int(w.concurrency or 1), N):
-        t1, n1 = max(arr), tokens_at_last_issue
-    out_rate = n1 / t1 if t1 > 0 else 0.0
+        t0, n0 = max(after_warmup, ramp_done)
+        t1, n1 = last_issue
+        if t1 <= t0:                          # no request sent after the warm-up and the ramp
+            t0, n0 = 0.0, 0
+    out_rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
     if w.mode == "poisson" and first_done is not None and last_arrival[0] - first_done[0] >= 0.5 * last_arrival[0]:
         # Poisson: the steady window between the first completion (the ramp from an empty server
         # is over) and the last arrival (the drain begins). Over the whole run the empty start

@@ -255,14 +255,16 @@ def test_fast_disaggregated_decode_equals_the_reference():
 @given(family=st.sampled_from(FAMILIES), mode=st.sampled_from(["offline", "closed", "poisson"]),
        lin=st.integers(1, 600), lout=st.integers(1, 120), spread=st.sampled_from([0.0, 0.5, 1.5]),
        load=st.floats(0.05, 3.0), kv_tokens=st.sampled_from([None, 3000, 12000]),
-       hit=st.sampled_from([0.0, 0.5]), seed=st.integers(0, 1000))
+       hit=st.sampled_from([0.0, 0.5]), seed=st.integers(0, 1000), ramp=st.sampled_from([0.0, 0.05, 0.6]),
+       warmup=st.sampled_from([0, 7]))
 def test_fast_simulator_equals_the_reference_on_random_workloads(family, mode, lin, lout, spread, load,
-                                                                 kv_tokens, hit, seed):
+                                                                 kv_tokens, hit, seed, ramp, warmup):
     cm = _cm("llama3-8b", "h100-sxm5-80gb", wdt="bf16", kdt="bf16")
     if kv_tokens:
         cm = _small_kv(cm, max(kv_tokens, 4 * (lin + lout) * (1 + spread) ** 3))
     w = Workload(mode, lin, lout, requests=40, concurrency=max(int(16 * load), 1), request_rate=40.0 * load,
-                 input_spread=spread, output_spread=spread, prefix_cache_hit=hit, seed=seed)
+                 input_spread=spread, output_spread=spread, prefix_cache_hit=hit, seed=seed,
+                 ramp_s=ramp if mode == "closed" else 0.0, warmup=warmup)
     sched = scheduler_for(family)
     try:
         fast = simulate(cm, sched, w)
@@ -557,7 +559,12 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
         arrivals = np.cumsum(gaps) - gaps[0]
     else:
         arrivals = np.zeros(n)
+        if w.mode == "closed":         # ramped clients: client k starts at k x ramp / C
+            c = min(int(w.concurrency), n)
+            arrivals[:c] = np.arange(c) * (w.ramp_s / c)
     reqs = [_Req(int(a), int(b), float(c)) for a, b, c in zip(lin, lout, arrivals)]
+    warm = int(w.warmup)
+    ramped = w.mode == "closed" and w.ramp_s > 0
     mode = w.mode
     if prefill_pool is not None:
         done = prefill_pool_done(prefill_pool, arrivals, lin, float(w.prefix_cache_hit))
@@ -567,8 +574,8 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
         reqs = [reqs[i] for i in np.argsort(ready, kind="stable")]
         mode = "poisson"
     issued = min(int(w.concurrency), n) if mode == "closed" else n
-    future = deque(reqs[:issued]) if mode == "poisson" else deque()
-    waiting = deque() if mode == "poisson" else deque(reqs[:issued])
+    future = deque(reqs[:issued]) if mode == "poisson" or ramped else deque()
+    waiting = deque() if mode == "poisson" or ramped else deque(reqs[:issued])
     running = []                       # admission order: the last one is preempted first
     used = 0
     t = 0.0
@@ -593,6 +600,8 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
             nxt = reqs[issued]
             nxt.arrival = nxt.user_arrival = t
             waiting.append(nxt)
+            if issued == warm:
+                marks["warm"] = (t, tokens[-1][1])
             issued += 1
 
     while finished < n:
@@ -604,9 +613,11 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
                 finished += 1
             else:
                 waiting.append(r)
+            if ramped and reqs.index(r) == warm:
+                marks["warm"] = (t, tokens[-1][1])
             if not future:
                 marks["last_arrival"] = (t, tokens[-1][1])
-        if mode == "poisson" and not running and not waiting:
+        if (mode == "poisson" or ramped) and not running and not waiting:
             if future:
                 t = future[0].arrival
             continue
@@ -727,9 +738,11 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
     lo = np.array([reqs[i].lout for i in order])
     tt, tn = np.array([a for a, _ in tokens]), np.array([b for _, b in tokens], dtype=float)
     if mode == "closed":
-        t0, t1 = 0.0, float(arr.max())
-        if not t1 > t0:
-            t1 = t
+        t0, t1 = 0.0, t
+        if issued > min(int(w.concurrency), n):   # while every client is busy (see simulate)
+            t1 = float(arr[min(int(w.concurrency), n):].max())   # the last request a client sent again
+            start = max([(0.0, 0)] + [marks[k] for k in ("warm", "last_arrival") if k in marks])
+            t0 = start[0] if t1 > start[0] else 0.0   # all clients started and the warm-up sent
     else:
         t0, t1 = float(user.min()), t
     rate = (np.interp(t1, tt, tn) - np.interp(t0, tt, tn)) / (t1 - t0)
@@ -739,6 +752,8 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
             window = (n1 - n0) / (a1 - a0)
             offered = w.request_rate * float(lout.mean())
             rate = offered if window >= 0.97 * offered else window
+    kept = np.arange(n) >= warm       # warm-up requests are left out of the figures
+    first, fin, user, arr, sch, lo = first[kept], fin[kept], user[kept], arr[kept], sch[kept], lo[kept]
     multi = lo > 1
     return dict(ttft_s=first - user, e2e_s=fin - user, queue_s=sch - arr,
                 tpot_s=(fin[multi] - first[multi]) / (lo[multi] - 1), output_tokens_per_s=rate, steps=steps,
@@ -795,3 +810,123 @@ def test_poisson_throughput_is_the_offered_load_when_the_server_keeps_up():
     # is offered beyond it
     capped = simulate(cm, replace(scheduler_for("vllm"), max_num_seqs=100), w)
     assert capped.output_tokens_per_s == pytest.approx(10_000, rel=0.02)
+
+
+# ---- closed-loop benchmark protocol: warm-up, requests per client, client ramp -------------------
+
+def test_client_ramp_staggers_the_first_requests_by_hand():
+    """Every step costs 10 ms. Two clients, 10 output tokens (a prefill step then 9 decode
+    steps). With a 50 ms ramp client 1 starts at 0 and client 2 at 25 ms, inside the third
+    step, so its prompt runs in the fourth: TTFT 40 - 25 = 15 ms. From then on each client's
+    next request arrives at a step boundary (a completion) and is prefilled in the next step
+    alone: 10 ms. Without the ramp both prompts share the first step and every TTFT is 10 ms."""
+    cm = replace(_constant_step_cm(0.01), kv_capacity_tokens=1e6)
+    w = Workload("closed", 100, 10, requests=8, concurrency=2, ramp_s=0.05)
+    res = simulate(cm, scheduler_for("vllm"), w)
+    assert res.ttft_s[0] == pytest.approx(0.010)
+    assert res.ttft_s[1] == pytest.approx(0.015)
+    assert np.allclose(res.ttft_s[2:], 0.010)
+    # staggered by 3 steps, each step carries one token of each client: 2 tokens per 10 ms
+    assert res.output_tokens_per_s == pytest.approx(200.0, rel=1e-9)
+    together = simulate(cm, scheduler_for("vllm"), replace(w, ramp_s=0.0))
+    assert np.allclose(together.ttft_s, 0.010)
+
+
+def test_ramp_spreads_a_prefill_bound_cohort():
+    """70B on one H200, 16 clients of 1,000-token prompts: started together the first cohort
+    queues behind itself (two steps of the 8,192-token budget); a ramp over one request's
+    lifetime leaves each prompt nearly alone in its step, so the mean TTFT falls and is close
+    to one prompt's prefill."""
+    cm = _cm()
+    w = Workload("closed", 1000, 200, requests=64, concurrency=16)
+    at_once = simulate(cm, scheduler_for("vllm"), w)
+    one_prefill = cm.step_s(0, 0.0, 1000, 1, cm.chunk_attn_flops(0, 1000), 1000)
+    lifetime = float(np.median(at_once.e2e_s))
+    ramped = simulate(cm, scheduler_for("vllm"), replace(w, ramp_s=lifetime))
+    assert np.mean(ramped.ttft_s) < 0.5 * np.mean(at_once.ttft_s)
+    assert np.mean(ramped.ttft_s) < 2.0 * one_prefill
+
+
+def test_warmup_requests_run_but_are_left_out_of_the_figures():
+    """A warm-up changes no request's timing: the figures are the same run's later requests."""
+    cm = _cm(model="llama3-8b", chip="h100-sxm5-80gb", wdt="bf16", kdt="bf16")
+    w = Workload("closed", 1500, 120, requests=96, concurrency=8, input_spread=0.3, output_spread=0.3, seed=2)
+    whole = simulate(cm, scheduler_for("vllm"), w)
+    warm = simulate(cm, scheduler_for("vllm"), replace(w, warmup=16))
+    assert len(warm.ttft_s) == 80 and len(whole.ttft_s) == 96
+    assert np.array_equal(warm.ttft_s, whole.ttft_s[16:])
+    assert np.array_equal(warm.e2e_s, whole.e2e_s[16:])
+    assert np.array_equal(warm.queue_s, whole.queue_s[16:])
+    assert warm.makespan_s == whole.makespan_s
+
+
+def test_warmup_throughput_window_starts_after_the_warmup_by_hand():
+    """One client, every step 10 ms, 10 tokens a request: 100 tokens/s however the window is
+    cut. With 3 warm-up requests the window opens when request 3 is sent (t = 0.3 s, 30
+    tokens out) and closes when the last is sent (t = 0.9 s, 90 tokens out)."""
+    cm = replace(_constant_step_cm(0.01), kv_capacity_tokens=1e6)
+    res = simulate(cm, scheduler_for("vllm"), Workload("closed", 100, 10, requests=10, concurrency=1, warmup=3))
+    assert res.output_tokens_per_s == pytest.approx(100.0, rel=1e-9)
+    assert len(res.ttft_s) == 7 and np.allclose(res.ttft_s, 0.01)
+
+
+@pytest.mark.parametrize("field,value,needle", [("warmup", 8, "warmup"), ("warmup", -1, "warmup"),
+                                                ("ramp_s", -0.5, "ramp_s"), ("ramp_s", math.inf, "ramp_s")])
+def test_bad_protocol_fields_are_user_errors(field, value, needle):
+    w = replace(Workload("closed", 100, 10, requests=8, concurrency=2), **{field: value})
+    with pytest.raises(UserError, match=needle):
+        simulate(_cm(), scheduler_for("vllm"), w)
+    with pytest.raises(UserError, match="closed loop"):
+        simulate(_cm(), scheduler_for("vllm"), Workload("offline", 100, 10, requests=8, ramp_s=1.0))
+
+
+def test_serving_inputs_carry_the_closed_loop_protocol():
+    """requests_per_client x clients are measured; the warm-up runs on top of them."""
+    from engine.serving.capacity import workload_for
+
+    inp = ServingInputs(model=MODELS["llama3-8b"], chip=CHIPS["h100-sxm5-80gb"], input_len=1000, output_len=100,
+                        scenario="concurrency", concurrency=32, replicas=2, requests_per_client=20,
+                        warmup_requests=32, ramp_s=2.0)
+    w = workload_for(inp)
+    assert (w.concurrency, w.requests, w.warmup, w.ramp_s) == (16, 16 * 20 + 32, 32, 2.0)
+    assert workload_for(replace(inp, requests_per_client=None, warmup_requests=0)).requests == 500
+    res = evaluate_serving(replace(inp, replicas=1, concurrency=4, requests_per_client=5, warmup_requests=4,
+                                   ramp_s=0.0))
+    assert res.simulated_requests == 24 and np.isfinite(res.ttft_ms)
+    for bad in (dict(requests_per_client=0), dict(warmup_requests=-1), dict(ramp_s=-1.0),
+                dict(scenario="offline", concurrency=None, ramp_s=1.0)):
+        with pytest.raises(UserError):
+            evaluate_serving(replace(inp, **bad))
+
+
+def test_token_budget_splits_a_cohort_by_hand():
+    """Every step costs 10 ms. Four 1,000-token prompts at once under a 2,000-token budget
+    (vLLM: chunked, mixed): step 1 computes A and B; step 2 gives A and B a token (2 of the
+    budget), C whole and 998 tokens of D; step 3 the last 2 of D. TTFT 10, 10, 20, 30 ms. The
+    family default (8,192) computes all four in step 1."""
+    cm = replace(_constant_step_cm(0.01), kv_capacity_tokens=1e6)
+    w = Workload("offline", 1000, 5, requests=4)
+    split = simulate(cm, replace(scheduler_for("vllm"), max_num_batched_tokens=2000), w)
+    assert np.allclose(split.ttft_s, [0.01, 0.01, 0.02, 0.03])
+    assert np.allclose(simulate(cm, scheduler_for("vllm"), w).ttft_s, 0.01)
+
+
+def test_serving_inputs_override_the_family_scheduler_limits():
+    """A deployment's own limits (vLLM --max-num-batched-tokens / --max-num-seqs) replace the
+    family defaults: a 2-sequence cap makes 6 clients queue, a small budget splits the cohort."""
+    from engine.serving.capacity import cost_model_for, scheduler_of
+
+    inp = ServingInputs(model=MODELS["llama3-8b"], chip=CHIPS["h100-sxm5-80gb"], input_len=2000, output_len=50,
+                        scenario="concurrency", concurrency=6, engine="vllm", requests=36)
+    cm = cost_model_for(inp)
+    assert scheduler_of(inp, cm) is scheduler_for("vllm")
+    capped = replace(inp, max_num_seqs=2, max_num_batched_tokens=3000)
+    sched = scheduler_of(capped, cm)
+    assert (sched.max_num_seqs, sched.max_num_batched_tokens) == (2, 3000)
+    assert sched.block_size == scheduler_for("vllm").block_size
+    free, held = evaluate_serving(inp), evaluate_serving(capped)
+    assert held.queue_ms > 10 * free.queue_ms       # 4 of 6 clients wait for a seat
+    assert held.ttft_ms > free.ttft_ms
+    for bad in (dict(max_num_seqs=0), dict(max_num_batched_tokens=2.5)):
+        with pytest.raises(UserError):
+            evaluate_serving(replace(inp, **bad))

@@ -266,3 +266,26 @@ def test_fp8_gemm_share_is_refitted_only_where_a_chip_family_has_its_own():
     fold = _fold_chips(chips, params, {})       # nothing identified
     assert fold["ascend-910b2"].factor("inf_fp8_gemm_rel", 0.0) == pytest.approx(0.85)
     assert chips["ascend-910b2"].factor("inf_fp8_gemm_rel", 0.0) < 0.6
+
+
+def test_optional_scheduler_and_protocol_columns(public):
+    """max_num_batched_tokens, max_num_seqs and requests_per_client describe the run (blank or
+    absent: the family defaults); a bad value names its column."""
+    from engine.validation_inference import inputs_from_row
+
+    rows, _ = public
+    row = next(r for r in rows if r["scenario"] == "concurrency")
+    chips = reference_chips()
+    plain = inputs_from_row(row, chips)
+    assert (plain.max_num_batched_tokens, plain.max_num_seqs, plain.requests_per_client) == (None, None, None)
+    assert inputs_from_row(dict(row, max_num_seqs="", requests_per_client=""), chips) == plain
+    given = inputs_from_row(dict(row, max_num_batched_tokens="2048", max_num_seqs="64", requests_per_client="20"),
+                            chips)
+    assert (given.max_num_batched_tokens, given.max_num_seqs, given.requests_per_client) == (2048, 64, 20)
+    bad = [dict(row, id="b1", max_num_seqs="lots"), dict(row, id="b2", max_num_batched_tokens="0"),
+           dict(row, id="b3", requests_per_client="2.5")]
+    res = validate_inference_cases(bad, chips)
+    msgs = {c["id"]: c["message"] for c in res["cases"]}
+    assert "max_num_seqs" in msgs["b1"] and "lots" in msgs["b1"]
+    assert "max_num_batched_tokens" in msgs["b2"]
+    assert "requests_per_client" in msgs["b3"]
