@@ -71,10 +71,6 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     # grouped-GEMM kernels stream each touched expert's weights as a dense GEMM streams its own
     # (prior 1); an engine whose fused-MoE kernel streams them slower has a family key.
     "inf_moe_read_eff": 1.0,
-    # Per MoE layer per step: the kernels a routed FFN adds to a dense one (router GEMM, top-k,
-    # token permutation, activation quantisation, un-permute and weighted sum), each a few us of
-    # launch gap and tail under CUDA graphs.
-    "inf_moe_layer_overhead_us": 15.0,
     "inf_fp8_gemm_rel": 0.85,        # 8-/4-bit GEMM efficiency relative to 16-bit (activation
                                      # quantisation, scaling, dequant epilogues; training's prior)
     "inf_scaleout_layer_overhead_us": 150.0,  # per layer per step when the TP group spans nodes
@@ -333,8 +329,7 @@ def _overhead_s(dep: _Deployment) -> np.ndarray:
     log_group = np.where(tp_crosses, np.log2(dep.group), np.log2(np.minimum(dep.group, dep.domain)))
     per_layer = f["inf_layer_overhead_us"] + f["inf_comm_layer_overhead_us"] * log_group
     per_layer = per_layer + np.where(tp_crosses, f["inf_scaleout_layer_overhead_us"], 0.0)
-    moe_us = (dep.shape.moe_layers / dep.pp) * f["inf_moe_layer_overhead_us"] if dep.shape.experts else 0.0
-    return f["inf_overhead_scale"] * (f["inf_step_overhead_ms"] * 1e-3 + (layers * per_layer + moe_us) * 1e-6)
+    return f["inf_overhead_scale"] * (f["inf_step_overhead_ms"] * 1e-3 + layers * per_layer * 1e-6)
 
 
 def _decode_step(dep: _Deployment, batch, ctx) -> dict:

@@ -37,14 +37,14 @@ def test_public_accuracy_regression_guard(public):
     assert thr["median_abs_error_pct"] <= 6
     assert lat["median_abs_error_pct"] <= 11.5
     # 38% before FP8 GEMMs ran below twice the BF16 rate, 26.5 before 910B INT8, 16.6 before expert
-    # weights were read at the dense stream rate (20.6 since): that made TRT-LLM's attention-data-
-    # parallel Qwen3-235B offline rows at 1,024/8,192 (R0119, R0122) +46/+49% (a missing term, see
-    # calibration_README) while 155 further TRT-LLM MoE TPOT rows of the AIConfigurator file came
-    # from +20..+110% to within about 15%
-    assert thr["p90_abs_error_pct"] <= 21.5
-    assert s["by_metric"]["tpot_ms"]["median_abs_error_pct"] <= 7      # 6.8 before MoE reads/FLOPs and routing kernels, 5.9 since
+    # weights were read at the dense stream rate: that made TRT-LLM's attention-data-parallel
+    # Qwen3-235B offline rows at 1,024/8,192 (R0119, R0122) +52/+56% (a missing term, see
+    # calibration_README) while the AIConfigurator file's 126 other TRT-LLM Qwen3-235B TPOT rows
+    # went from +55% to +3% (signed median)
+    assert thr["p90_abs_error_pct"] <= 22.5
+    assert s["by_metric"]["tpot_ms"]["median_abs_error_pct"] <= 8.5
     assert s["by_metric"]["decode_step_ms"]["median_abs_error_pct"] <= 6   # 10.0 before (A100 TP8 -13..-19%)
-    assert s["overall"]["p90_abs_error_pct"] <= 50      # 58.4 before this round's step-cost changes, 55.9 before the MoE step changes (48.6)
+    assert s["overall"]["p90_abs_error_pct"] <= 53      # 58.4 before this round's step-cost changes, 55.9 before expert reads at the dense rate
     assert s["by_metric"]["ttft_ms"]["median_abs_error_pct"] <= 42     # 38.5 with TGI's admission throttle
     assert s["by_metric"]["ttft_ms"]["p90_abs_error_pct"] <= 92         # 86.5 (90.5 before it)
 
@@ -65,9 +65,8 @@ def test_trtllm_attention_dp_moe_decode_reads_experts_at_the_dense_rate(public):
     1,024/1,024: measured TPOT 31.5 ms. By hand: 16 sequences per rank; 128 x 8 picks touch
     1 - (1 - 8/256)^128 = 98.3% of each rank's 32 experts (81.7 GB of FP8 per rank), 80.3 GB at
     0.831 x 4.8 TB/s = 20.1 ms, plus every rank's own attention, dense layers and head (4.3 ms)
-    and 5.1 ms of per-step overhead, 0.9 ms of routing kernels (58 MoE layers x 15 us): ~31 ms
-    (the model: 33.1, with KV reads and the all-to-all). Expert reads priced at the old 0.45 of
-    that rate made it 56.6 ms (+80%)."""
+    and 5.1 ms of per-step overhead: ~30 ms (the model: 32.2). Expert reads priced at the old
+    0.45 of that rate made it 56.6 ms (+80%)."""
     _, res = public
     case = {c["id"]: c for c in res["cases"]}
     assert abs(case["inf-R0694"]["error_pct"]) <= 10        # +80% before
