@@ -22,6 +22,7 @@ from engine.hardware import Chip
 from engine.inference import ServingInputs, evaluate_serving, serving_curve, slo_capacity
 from engine.models import ModelConfig
 from engine.studies import ServingStudy, chip_name, chips_for_demand
+from engine.serving.families import limit_factors
 
 # Running batches of the throughput-latency curves (sequences per replica), log-spaced 1 to 4,096.
 CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
@@ -58,14 +59,8 @@ class ServingRequest:
 
     @property
     def limit_factors(self) -> dict:
-        """The scheduler limits as the closed-form model's factors: its running-sequence cap
-        (`inf_max_batch`) and its prompt tokens per batched prefill (`inf_prefill_chunk_tokens`)."""
-        out = {}
-        if self.max_num_seqs:
-            out["inf_max_batch"] = float(self.max_num_seqs)
-        if self.max_num_batched_tokens:
-            out["inf_prefill_chunk_tokens"] = float(self.max_num_batched_tokens)
-        return out
+        """The scheduler limits as the closed-form model's factor overrides (families.limit_factors)."""
+        return limit_factors(self.max_num_seqs, self.max_num_batched_tokens)
 
     def capacity(self, chip=None, *, fixed_layout: bool = True):
         return slo_capacity(self.model, chip or self.chip, input_len=self.input_len, output_len=self.output_len,

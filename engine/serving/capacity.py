@@ -60,12 +60,14 @@ def cost_model_for(inputs) -> StepCostModel:
 
 def scheduler_of(inputs, cm: StepCostModel) -> SchedulerConfig:
     """The family's documented scheduler, with the limits the deployment sets itself (token
-    budget per step, running sequences) in their place when the inputs give them."""
+    budget per step, running sequences) in their place when the inputs give them, as fields or
+    as the closed-form model's explicit factor overrides (`families.LIMIT_FACTORS`)."""
     from dataclasses import replace
 
     sched = scheduler_for(inputs.engine)
-    budget = getattr(inputs, "max_num_batched_tokens", None)
-    seqs = getattr(inputs, "max_num_seqs", None)
+    given = getattr(inputs, "factors", None) or {}
+    budget = getattr(inputs, "max_num_batched_tokens", None) or given.get("inf_prefill_chunk_tokens")
+    seqs = getattr(inputs, "max_num_seqs", None) or given.get("inf_max_batch")
     if budget is not None:
         sched = replace(sched, max_num_batched_tokens=int(budget))
     if seqs is not None:
