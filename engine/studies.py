@@ -401,6 +401,12 @@ class ServingStudy:
     prefix_cache_pct: float = 0.0         # percent of prompt tokens served from the prefix cache
     demand_tokens_per_s: float = 1_000_000.0  # output tokens per second at peak
     compare_chips: tuple = DEFAULT_COMPARE_CHIPS
+    # The deployment's own scheduler limits per replica (None: the engine family's documented
+    # defaults, engine.serving.families): running sequences (vLLM --max-num-seqs, TensorRT-LLM
+    # max_batch_size) and prompt/decode tokens per step (vLLM --max-num-batched-tokens,
+    # TensorRT-LLM max_num_tokens, SGLang --chunked-prefill-size)
+    max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
     version: int = STUDY_VERSION
 
     def to_dict(self) -> dict:
@@ -417,6 +423,13 @@ class ServingStudy:
         for key in ("ttft_ms", "tpot_ms", "prefix_cache_pct", "demand_tokens_per_s"):
             if key in known:
                 known[key] = float(known[key] or 0.0)
+        for key in ("max_num_seqs", "max_num_batched_tokens"):
+            if key in known:   # blank or 0: the engine's default
+                try:
+                    known[key] = int(known[key]) if known[key] else None
+                except (TypeError, ValueError):
+                    raise UserError(f"serving study {key}: {known[key]!r} (a whole number, or blank for the "
+                                    "engine's default)") from None
         return cls(**known)
 
     @property
@@ -449,6 +462,13 @@ class ServingStudy:
             out.append(StudyProblem("prefix", f"Prefix-cache hits {self.prefix_cache_pct:g}%: use 0 to 99%."))
         if not (math.isfinite(self.demand_tokens_per_s) and self.demand_tokens_per_s >= 0):
             out.append(StudyProblem("demand", f"Peak demand {self.demand_tokens_per_s!r} tokens/s: use 0 or more."))
+        if self.max_num_seqs is not None and not 1 <= self.max_num_seqs <= 10_000_000:
+            out.append(StudyProblem("max_num_seqs", f"Max running sequences {self.max_num_seqs!r}: use 1 to "
+                                                    "10,000,000, or blank for the engine's default."))
+        if self.max_num_batched_tokens is not None and not 1 <= self.max_num_batched_tokens <= 10_000_000:
+            out.append(StudyProblem("max_num_batched_tokens",
+                                    f"Token budget per step {self.max_num_batched_tokens!r}: use 1 to 10,000,000, "
+                                    "or blank for the engine's default."))
         return out
 
 

@@ -22,6 +22,7 @@ from engine.hardware import Chip
 from engine.inference import ServingInputs, evaluate_serving, serving_curve, slo_capacity
 from engine.models import ModelConfig
 from engine.studies import ServingStudy, chip_name, chips_for_demand
+from engine.serving.families import limit_factors
 
 # Running batches of the throughput-latency curves (sequences per replica), log-spaced 1 to 4,096.
 CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
@@ -53,13 +54,20 @@ class ServingRequest:
     engine: str
     prefix_cache_hit: float
     demand: float  # output tokens/s at peak
+    max_num_seqs: int | None = None            # the engine's limits per replica (None: family default)
+    max_num_batched_tokens: int | None = None
+
+    @property
+    def limit_factors(self) -> dict:
+        """The scheduler limits as the closed-form model's factor overrides (families.limit_factors)."""
+        return limit_factors(self.max_num_seqs, self.max_num_batched_tokens)
 
     def capacity(self, chip=None, *, fixed_layout: bool = True):
         return slo_capacity(self.model, chip or self.chip, input_len=self.input_len, output_len=self.output_len,
                             ttft_ms=self.ttft_ms, tpot_ms=self.tpot_ms, weight_dtype=self.weight_dtype,
                             kv_dtype=self.kv_dtype, tp=self.tp if fixed_layout else None,
                             ep=self.ep if fixed_layout else None, engine=self.engine,
-                            prefix_cache_hit=self.prefix_cache_hit)
+                            prefix_cache_hit=self.prefix_cache_hit, factors=self.limit_factors or None)
 
     def chips_for_demand(self, cap) -> int | None:
         return chips_for_demand(cap, self.demand)
@@ -80,7 +88,8 @@ def serving_request(study: ServingStudy, chips: Mapping, models: Mapping) -> Ser
                           output_len=float(study.output_len), ttft_ms=study.ttft_ms or None,
                           tpot_ms=study.tpot_ms or None, weight_dtype=study.weight_dtype, kv_dtype=study.kv_dtype,
                           tp=study.tp, ep=study.ep if model.is_moe else None, engine=study.engine,
-                          prefix_cache_hit=study.prefix_cache_pct / 100.0, demand=float(study.demand_tokens_per_s))
+                          prefix_cache_hit=study.prefix_cache_pct / 100.0, demand=float(study.demand_tokens_per_s),
+                          max_num_seqs=study.max_num_seqs, max_num_batched_tokens=study.max_num_batched_tokens)
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,7 @@ def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarr
         res = evaluate_serving(ServingInputs(
             model=request.model, chip=chip, input_len=request.input_len, output_len=request.output_len,
             tp=int(tp), ep=int(ep), scenario="concurrency", concurrency=int(b), weight_dtype=request.weight_dtype,
-            kv_dtype=request.kv_dtype, engine=request.engine, simulate=False))
+            kv_dtype=request.kv_dtype, engine=request.engine, simulate=False, factors=request.limit_factors))
         if not res.feasible or b > res.max_concurrency:
             break
         tpot[k], ttft[k], tokens[k] = res.tpot_ms, res.ttft_ms, res.output_tokens_per_s_per_chip
@@ -136,7 +145,8 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
             else:
                 curve = serving_curve(request.model, [chip], [cap.tp], batches, input_len=request.input_len,
                                       output_len=request.output_len, weight_dtype=request.weight_dtype,
-                                      kv_dtype=request.kv_dtype, engine=request.engine)
+                                      kv_dtype=request.kv_dtype, engine=request.engine,
+                                      factors=request.limit_factors or None)
                 tpot[i] = curve.tpot_ms[0, 0]
                 ttft[i] = curve.ttft_ms[0, 0]
                 tokens[i] = curve.output_tokens_per_s_per_chip[0, 0]
@@ -164,7 +174,9 @@ def load_analysis_of(request: ServingRequest, should_stop=None):
         analysis = load_analysis(request.model, request.chip, input_len=request.input_len,
                                  output_len=request.output_len, tp=cap.tp, ep=cap.ep, ttft_ms=request.ttft_ms,
                                  tpot_ms=request.tpot_ms, weight_dtype=request.weight_dtype,
-                                 kv_dtype=request.kv_dtype, engine=request.engine, should_stop=should_stop)
+                                 kv_dtype=request.kv_dtype, engine=request.engine, should_stop=should_stop,
+                                 max_num_seqs=request.max_num_seqs,
+                                 max_num_batched_tokens=request.max_num_batched_tokens)
         return analysis, ""
     except UserError as exc:
         return None, str(exc)

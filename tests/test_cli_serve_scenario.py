@@ -59,3 +59,24 @@ def test_without_scenario_the_workload_flags_are_required(capsys):
         main(["serve", "--model", "llama3-8b", "--chip", "h20-96gb"])
     assert exc.value.code == 2
     assert "--input-len, --output-len (or --scenario NAME)" in capsys.readouterr().err
+
+
+def test_scenario_engine_limits_reach_the_slo_figures(capsys, tmp_path):
+    """The view's engine-limit fields travel with the scenario: the SLO capacity headless equals
+    the view's, and a cap of 8 running sequences bounds its batch."""
+    capped = ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", tp=1, input_len=1024, output_len=256,
+                          ttft_ms=5000.0, tpot_ms=200.0, demand_tokens_per_s=0.0, max_num_seqs=8)
+    path = tmp_path / "limits.db"
+    store = open_store(str(path))
+    params = dict(store.scenario("Story default")["params"])
+    store.save_scenario("capped", {**params, "ui": {"inference": capped.to_dict()}})
+    chips, models = {c.id: c for c in store.chips()}, {m.id: m for m in store.models()}
+    store.close()
+    assert main(["serve", "--db", str(path), "--scenario", "capped", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    view = serving_request(capped, chips, models).capacity()
+    assert d["slo_batch"] == pytest.approx(view.batch) == pytest.approx(8.0, rel=0.02)
+    assert d["slo_output_tokens_per_s_per_chip"] == pytest.approx(view.output_tokens_per_s_per_chip)
+    # a flag given on the command line wins over the saved field
+    assert main(["serve", "--db", str(path), "--scenario", "capped", "--max-num-seqs", "16", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["slo_batch"] == pytest.approx(16.0, rel=0.02)

@@ -81,7 +81,8 @@ def apply_scenario(args, ctx) -> None:
              "weight_dtype": args.weight_dtype, "kv_dtype": args.kv_dtype, "engine": args.engine,
              "input_len": args.input_len, "output_len": args.output_len, "ttft_ms": args.ttft_ms,
              "tpot_ms": args.tpot_ms, "prefix_cache_pct": args.prefix_cache_pct,
-             "demand_tokens_per_s": args.demand_tokens_per_s}
+             "demand_tokens_per_s": args.demand_tokens_per_s, "max_num_seqs": args.max_num_seqs,
+             "max_num_batched_tokens": args.max_num_batched_tokens}
     study = replace(study, **{k: v for k, v in given.items() if v is not None})
     chips = {c.id: c for c in store.chips()}
     models = {m.id: m for m in store.models()}
@@ -95,6 +96,7 @@ def apply_scenario(args, ctx) -> None:
     args.ttft_ms, args.tpot_ms = study.ttft_ms or None, study.tpot_ms or None  # 0: no target
     args.prefix_cache_pct = study.prefix_cache_pct
     args.demand_tokens_per_s = study.demand_tokens_per_s or None
+    args.max_num_seqs, args.max_num_batched_tokens = study.max_num_seqs, study.max_num_batched_tokens
 
 
 def _lookup(ctx, model_id: str, chip_id: str):
@@ -125,7 +127,7 @@ def _finite(x):
 def run(args, ctx) -> Output:
     from engine.inference import (ServingInputs, best_layouts, check_dtypes, chips_needed, evaluate_serving,
                                   slo_capacity)
-    from engine.serving.families import engine_family
+    from engine.serving.families import engine_family, limit_factors
 
     if args.scenario:
         apply_scenario(args, ctx)
@@ -188,9 +190,11 @@ def run(args, ctx) -> Output:
         from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip
 
         capacity_fn = partial(slo_capacity_tokens_per_s_per_chip, percentile=args.slo_percentile)
+    # the deployment's own limits reach the SLO search as the closed-form model's overrides
+    limits = limit_factors(args.max_num_seqs, args.max_num_batched_tokens) or None
     cap = capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,
                       ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
-                      tp=args.tp, engine=args.engine, prefix_cache_hit=prefix,
+                      tp=args.tp, engine=args.engine, prefix_cache_hit=prefix, factors=limits,
                       ep=args.ep if (args.ep or not model.is_moe) else None) if args.pp == 1 else None
     if cap is not None and args.ep is None:
         args.ep = getattr(cap, "ep", 1) or 1
@@ -279,7 +283,7 @@ def run(args, ctx) -> Output:
             data["chips_needed"] = chips_needed(
                 model, chip, demand_output_tokens_per_s=args.demand_tokens_per_s, input_len=args.input_len,
                 output_len=args.output_len, ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt,
-                kv_dtype=kdt, tp=tp, engine=args.engine, prefix_cache_hit=prefix)
+                kv_dtype=kdt, tp=tp, engine=args.engine, prefix_cache_hit=prefix, factors=limits)
         data["layouts"] = best_layouts(model, [chip], demand_output_tokens_per_s=args.demand_tokens_per_s,
                                        input_len=args.input_len, output_len=args.output_len, ttft_ms=args.ttft_ms,
                                        tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,

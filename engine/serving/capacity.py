@@ -60,12 +60,14 @@ def cost_model_for(inputs) -> StepCostModel:
 
 def scheduler_of(inputs, cm: StepCostModel) -> SchedulerConfig:
     """The family's documented scheduler, with the limits the deployment sets itself (token
-    budget per step, running sequences) in their place when the inputs give them."""
+    budget per step, running sequences) in their place when the inputs give them, as fields or
+    as the closed-form model's explicit factor overrides (`families.LIMIT_FACTORS`)."""
     from dataclasses import replace
 
     sched = scheduler_for(inputs.engine)
-    budget = getattr(inputs, "max_num_batched_tokens", None)
-    seqs = getattr(inputs, "max_num_seqs", None)
+    given = getattr(inputs, "factors", None) or {}
+    budget = getattr(inputs, "max_num_batched_tokens", None) or given.get("inf_prefill_chunk_tokens")
+    seqs = getattr(inputs, "max_num_seqs", None) or given.get("inf_max_batch")
     if budget is not None:
         sched = replace(sched, max_num_batched_tokens=int(budget))
     if seqs is not None:
@@ -137,13 +139,15 @@ class LoadCurve:
     saturation_rate_per_s: float          # requests/s one replica completes when overloaded
 
 
-def _base_inputs(model, chip, *, input_len, output_len, tp, ep, weight_dtype, kv_dtype, engine, factors):
+def _base_inputs(model, chip, *, input_len, output_len, tp, ep, weight_dtype, kv_dtype, engine, factors,
+                 max_num_seqs=None, max_num_batched_tokens=None):
     from engine.inference import ServingInputs
 
     return ServingInputs(model=model, chip=chip, input_len=float(input_len), output_len=float(output_len),
                          tp=int(tp), ep=int(ep or 1), scenario="server", request_rate=1.0,
                          weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine or "",
-                         factors=dict(factors or {}))
+                         factors=dict(factors or {}), max_num_seqs=max_num_seqs,
+                         max_num_batched_tokens=max_num_batched_tokens)
 
 
 def saturation_rate(cm, sched, input_len, output_len, *, requests=400, input_spread=0.0, output_spread=0.0,
@@ -157,10 +161,13 @@ def saturation_rate(cm, sched, input_len, output_len, *, requests=400, input_spr
 
 def load_curve(model, chip, *, input_len, output_len, tp=1, ep=1, weight_dtype="bf16", kv_dtype="bf16",
                engine="", factors=None, points: int = 12, requests: int = 600, input_spread=0.0,
-               output_spread=0.0, seed: int = 0) -> LoadCurve:
-    """Poisson loads from 10% to 110% of the saturation rate (per replica)."""
+               output_spread=0.0, seed: int = 0, max_num_seqs: int | None = None,
+               max_num_batched_tokens: int | None = None) -> LoadCurve:
+    """Poisson loads from 10% to 110% of the saturation rate (per replica); the scheduler limits
+    are the engine family's unless given."""
     inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
-                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors)
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors,
+                       max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
     cm = cost_model_for(inp)
     sched = scheduler_of(inp, cm)
     sat = saturation_rate(cm, sched, input_len, output_len, input_spread=input_spread,
@@ -325,13 +332,16 @@ class LoadAnalysis:
 def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=None, tpot_ms=None,
                   weight_dtype="bf16", kv_dtype="bf16", engine="", percentile: str = "p90",
                   requests: int = 300, points: int = 10, input_spread: float = 0.5, output_spread: float = 0.5,
-                  seed: int = 0, should_stop=None) -> LoadAnalysis:
+                  seed: int = 0, should_stop=None, max_num_seqs: int | None = None,
+                  max_num_batched_tokens: int | None = None) -> LoadAnalysis:
     """Latency percentiles against offered Poisson load (the knee), and one run at the chosen
     load (its TTFT distribution and KV use over time). Lengths vary (CV 0.5 by default) so the
     curve shows queueing, not lock-step cohorts."""
+    limits = dict(max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
     curve = load_curve(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, points=points,
-                       requests=requests, input_spread=input_spread, output_spread=output_spread, seed=seed)
+                       requests=requests, input_spread=input_spread, output_spread=output_spread, seed=seed,
+                       **limits)
     if should_stop is not None and should_stop():
         from engine.errors import Cancelled
 
@@ -365,7 +375,7 @@ def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=Non
         limiting = "latency target: missed even at the lightest load shown"
         note = "targets missed at every load; showing 70% of saturation"
     inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
-                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=None)
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=None, **limits)
     cm = cost_model_for(inp)
     sched = scheduler_of(inp, cm)
     w = Workload("poisson", input_len, output_len, requests=requests, request_rate=rate,

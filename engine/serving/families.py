@@ -95,3 +95,19 @@ FAMILY_PRIORS = {
 
 def scheduler_for(engine: str | None) -> SchedulerConfig:
     return SCHEDULERS[engine_family(engine)]
+
+
+# The deployment's own limits, as the closed-form model's factors carry them: the running-sequence
+# cap (`inf_max_batch`) and the tokens one step may take (`inf_prefill_chunk_tokens`). The simulator
+# reads the same overrides (engine.serving.capacity.scheduler_of), so every path uses one cap.
+LIMIT_FACTORS = {"max_num_seqs": "inf_max_batch", "max_num_batched_tokens": "inf_prefill_chunk_tokens"}
+
+
+def limit_factors(max_num_seqs: int | None = None, max_num_batched_tokens: int | None = None) -> dict:
+    """Factor overrides for the limits a deployment sets (None or 0: the family's default)."""
+    out = {}
+    if max_num_seqs:
+        out["inf_max_batch"] = float(max_num_seqs)
+    if max_num_batched_tokens:
+        out["inf_prefill_chunk_tokens"] = float(max_num_batched_tokens)
+    return out

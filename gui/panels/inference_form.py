@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from engine.inference import SERVE_DTYPES
+from engine.serving.families import scheduler_for
 from engine.studies import ServingStudy, demand_per_day
 from engine.studies_serving import ep_choices
 from gui.panels.base import (
@@ -56,6 +57,22 @@ class InferenceForm:
         e.add_row(form, "kv_dtype", "KV cache", self.kv_combo, "KV-cache precision")
         column.addLayout(form)
 
+        column.addWidget(section("Engine limits (per replica)"))
+        form = QFormLayout()
+        self.max_seqs_spin = spin(0, 10_000_000, 0, " sequences", special="engine default", step=64)
+        e.add_row(form, "max_num_seqs", "Max running sequences", self.max_seqs_spin,
+                  "The engine's cap on sequences decoding together (vLLM --max-num-seqs, TensorRT-LLM "
+                  "max_batch_size, SGLang --max-running-requests); 0 = the engine family's default")
+        self.max_tokens_spin = spin(0, 10_000_000, 0, " tokens", special="engine default", step=1024)
+        e.add_row(form, "max_num_batched_tokens", "Token budget per step", self.max_tokens_spin,
+                  "Prompt and decode tokens one step may take (vLLM --max-num-batched-tokens, TensorRT-LLM "
+                  "max_num_tokens, SGLang --chunked-prefill-size); 0 = the engine family's default")
+        self.limits_hint = QLabel("")
+        self.limits_hint.setWordWrap(True)
+        self.limits_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        form.addRow(self.limits_hint)
+        column.addLayout(form)
+
         column.addWidget(section("Workload and targets"))
         form = QFormLayout()
         self.input_spin = spin(1, 1_000_000, 1024, " tokens", step=128)
@@ -86,8 +103,9 @@ class InferenceForm:
         column.addStretch(1)
 
         for w in (self.input_spin, self.output_spin, self.ttft_spin, self.tpot_spin, self.prefix_spin,
-                  self.demand_spin):
+                  self.demand_spin, self.max_seqs_spin, self.max_tokens_spin):
             w.valueChanged.connect(self.schedule)
+        self.engine_combo.currentIndexChanged.connect(self._show_engine_limits)
         for w in (self.chip_combo, self.engine_combo, self.tp_combo, self.ep_combo, self.weight_combo,
                   self.kv_combo):
             w.currentIndexChanged.connect(self.schedule)
@@ -118,6 +136,15 @@ class InferenceForm:
     def current_study(self) -> ServingStudy:
         return ServingStudy.from_dict(self.scenario_state())
 
+    def _show_engine_limits(self, *_) -> None:
+        """The engine family's documented defaults, which a 0 in the two limit fields means."""
+        engine = self.engine_combo.currentData() or ""
+        sched = scheduler_for(engine)
+        name = self.engine_combo.currentText().replace(" (default)", "")
+        self.limits_hint.setText(
+            f"{name} defaults: {sched.max_num_seqs:,} sequences, "
+            f"{sched.max_num_batched_tokens:,} tokens per step")
+
     def _show_demand_per_day(self, *_) -> None:
         per_s = self.demand_spin.value()
         self.demand_hint.setText(
@@ -133,6 +160,8 @@ class InferenceForm:
             "output_len": self.output_spin.value(), "ttft_ms": self.ttft_spin.value(),
             "tpot_ms": self.tpot_spin.value(), "prefix_cache_pct": self.prefix_spin.value(),
             "demand_tokens_per_s": self.demand_spin.value(), "compare_chips": self.compare_button.selected(),
+            "max_num_seqs": self.max_seqs_spin.value() or None,
+            "max_num_batched_tokens": self.max_tokens_spin.value() or None,
             "version": DEFAULTS["version"],
         }
 
@@ -155,10 +184,13 @@ class InferenceForm:
             self.tpot_spin.setValue(float(s["tpot_ms"] or 0.0))
             self.prefix_spin.setValue(float(s["prefix_cache_pct"] or 0.0))
             self.demand_spin.setValue(float(s["demand_tokens_per_s"] or 0.0))
+            self.max_seqs_spin.setValue(int(s.get("max_num_seqs") or 0))
+            self.max_tokens_spin.setValue(int(s.get("max_num_batched_tokens") or 0))
             compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
             self.compare_button.set_chips(self._chips.values(), compare or
                                           [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])
         finally:
             self._loading = False
         self._show_demand_per_day()
+        self._show_engine_limits()
         self.schedule()

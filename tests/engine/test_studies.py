@@ -85,6 +85,37 @@ def test_serving_study_round_trip_problems_and_demand_units():
     assert ServingStudy(demand_tokens_per_s=2.0).demand_tokens_per_day == 172_800
 
 
+def test_serving_study_engine_limits_round_trip_and_bind_the_capacity():
+    from engine.studies_serving import serving_request
+
+    study = ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", tp=1, ttft_ms=0.0, tpot_ms=0.0,
+                         max_num_seqs=8, max_num_batched_tokens=2048)
+    assert ServingStudy.from_dict(json.loads(json.dumps(study.to_dict()))) == study
+    # blank or 0 (an old study, an empty field) means the engine's default
+    assert ServingStudy.from_dict({"max_num_seqs": 0, "max_num_batched_tokens": ""}).max_num_seqs is None
+    assert ServingStudy.from_dict({}).max_num_batched_tokens is None
+    with pytest.raises(UserError, match="max_num_seqs: 'many'"):
+        ServingStudy.from_dict({"max_num_seqs": "many"})
+    bad = ServingStudy(max_num_seqs=-3, max_num_batched_tokens=20_000_000)
+    assert [p.field for p in bad.problems(CHIPS, MODELS)] == ["max_num_seqs", "max_num_batched_tokens"]
+    # Without latency targets an 8B model on an 80 GB H100 runs hundreds of sequences; a cap of 8
+    # running sequences is what bounds it then, and the capacity point sits on the cap.
+    free = serving_request(ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", tp=1, ttft_ms=0.0,
+                                        tpot_ms=0.0), CHIPS, MODELS).capacity()
+    capped = serving_request(study, CHIPS, MODELS).capacity()
+    assert free.batch > 64
+    assert capped.batch == pytest.approx(8.0, rel=0.02)
+    assert capped.output_tokens_per_s_per_chip < free.output_tokens_per_s_per_chip / 4
+    # the simulated load analysis runs with the same scheduler limits
+    req = serving_request(study, CHIPS, MODELS)
+    from engine.serving.capacity import load_analysis
+
+    kw = dict(input_len=1024, output_len=256, tp=1, engine="", points=3, requests=120)
+    run = load_analysis(req.model, req.chip, max_num_seqs=8, max_num_batched_tokens=2048, **kw)
+    default = load_analysis(req.model, req.chip, **kw)
+    assert run.chosen.sim.mean_running <= 8.0 + 1e-9 < default.chosen.sim.mean_running
+
+
 def test_chips_for_demand_rounds_up_to_whole_replicas():
     cap = SimpleNamespace(feasible=True, output_tokens_per_s_per_chip=100.0, chips_per_replica=8)
     assert chips_for_demand(cap, 0) == 0

@@ -196,3 +196,25 @@ def test_a_study_saved_by_a_newer_fleetcast_shows_the_defaults_and_says_why(pane
     from gui.panels.inference_form import DEFAULTS
 
     assert panel.model_combo.currentData() == DEFAULTS["model_id"]
+
+
+def test_engine_limit_fields_cap_the_batch_and_round_trip(panel, qtbot):
+    """The deployment's own limits are fields: 0 shows 'engine default' and leaves the family's
+    documented values (named under the fields); a cap of 8 running sequences binds the capacity
+    point and the saved scenario keeps it."""
+    panel.apply_scenario_state({**STATE, "ttft_ms": 0.0, "tpot_ms": 0.0, "engine": "trtllm"})
+    panel.compute_now()
+    assert panel.max_seqs_spin.specialValueText() == "engine default" and panel.max_seqs_spin.value() == 0
+    assert "2,048 sequences, 8,192 tokens per step" in panel.limits_hint.text()
+    free = panel.capacity
+    assert panel.request.max_num_seqs is None and free.batch > 8
+    with qtbot.waitSignal(panel.evaluated, timeout=3000):
+        panel.max_seqs_spin.setValue(8)
+    assert panel.request.max_num_seqs == 8
+    assert panel.capacity.batch == pytest.approx(8.0, rel=0.02)
+    assert panel.capacity.output_tokens_per_s_per_chip < free.output_tokens_per_s_per_chip
+    saved = panel.scenario_state()
+    assert saved["max_num_seqs"] == 8 and saved["max_num_batched_tokens"] is None
+    panel.apply_scenario_state({**STATE, "max_num_batched_tokens": 4096})
+    assert panel.max_tokens_spin.value() == 4096 and panel.max_seqs_spin.value() == 0
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
