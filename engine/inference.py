@@ -705,7 +705,12 @@ def evaluate_serving(inputs: ServingInputs) -> ServingResult:
     _validate_inputs(inputs)
     inp = inputs
     shape = model_shape(inp.model)
-    hw = _hw_arrays([inp.chip], inp.weight_dtype, inp.engine, inp.factors)
+    # the deployment's own limits (max running sequences, token budget per step) are the
+    # closed-form model's cap and prefill budget too, so every path uses the same limits
+    from engine.serving.families import limit_factors
+
+    facs = {**(inp.factors or {}), **limit_factors(inp.max_num_seqs, inp.max_num_batched_tokens)}
+    hw = _hw_arrays([inp.chip], inp.weight_dtype, inp.engine, facs)
     dep = _deployment(shape, hw, inp.tp, inp.ep, inp.pp, inp.weight_dtype, inp.kv_dtype)
     L_in, L_out = float(inp.input_len), float(inp.output_len)
     chips_inst = _f(dep.chips)
@@ -1130,7 +1135,7 @@ def serving_curve(model: ModelConfig, chips: Sequence[Chip], tps: Sequence[int],
 def best_layouts(model: ModelConfig, chips: Sequence[Chip], *, demand_output_tokens_per_s: float,
                  input_len: float, output_len: float, ttft_ms: float | None = None,
                  tpot_ms: float | None = None, weight_dtype: str = "bf16", kv_dtype: str = "bf16",
-                 engine: str = "") -> list[dict]:
+                 engine: str = "", factors: Mapping[str, float] | None = None) -> list[dict]:
     """For each chip, chips needed for the demand at every TP, and the best TP (fewest chips)."""
     out = []
     for chip in chips:
@@ -1144,7 +1149,8 @@ def best_layouts(model: ModelConfig, chips: Sequence[Chip], *, demand_output_tok
             continue
         for t in _tp_choices(model, chip):
             cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
-                               tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=t, engine=engine)
+                               tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=t, engine=engine,
+                               factors=factors)
             if cap.feasible:
                 per = cap.output_tokens_per_s_per_chip * t
                 n = int(math.ceil(demand_output_tokens_per_s / per - 1e-9) * t) if demand_output_tokens_per_s > 0 else 0

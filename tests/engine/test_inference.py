@@ -487,3 +487,17 @@ def test_ascend_int8_gemms_gain_little_over_16_bit():
     assert 1.0 < peak_int8 / (chip.peak_tflops("bf16") * 1e12) < 1.15
     h100 = CHIPS["h100-sxm5-80gb"]
     assert float(_hw_arrays([h100], "fp8", "trtllm")["peak"][0]) / (h100.peak_tflops("bf16") * 1e12) > 1.6
+
+
+def test_engine_limits_cap_the_closed_form_as_the_simulator():
+    """max_num_seqs is the closed form's running cap too (families.limit_factors): offline, an 8B
+    model on an 80 GB H100 runs hundreds of sequences by KV; capped at 8 it runs 8, in both paths."""
+    chip, model = reference_chips()["h100-sxm5-80gb"], reference_models()["llama3-8b"]
+    kw = dict(model=model, chip=chip, input_len=512, output_len=128, scenario="offline")
+    free = evaluate_serving(ServingInputs(**kw, simulate=False))
+    capped = evaluate_serving(ServingInputs(**kw, simulate=False, max_num_seqs=8))
+    simulated = evaluate_serving(ServingInputs(**kw, max_num_seqs=8, requests=64))
+    assert free.running_batch > 64
+    assert capped.running_batch == pytest.approx(8.0)
+    assert simulated.running_batch <= 8.0 + 1e-9
+    assert capped.output_tokens_per_s_per_chip < free.output_tokens_per_s_per_chip / 4
