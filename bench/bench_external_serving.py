@@ -10,7 +10,8 @@ check of how the model holds on runs it never saw.
 
     python bench/bench_external_serving.py PATH/TO/silicon_sample.csv [--write OUT.csv]
 
-The file is not bundled (it is NVIDIA's); download it at any commit. Rows already in the public
+The file is not bundled (it is NVIDIA's); download it at any commit. Without a path (as `make
+bench` runs every script here) it looks at $FLEETCAST_SILICON_SAMPLE and otherwise says it skipped. Rows already in the public
 validation file are left out. The mapping, per the public file's own conversions:
 chips = attention TP x attention DP; tp = attention TP; ep = MoE EP; engine = backend[@version];
 weights bf16 when the GEMM quantisation is blank, fp8 for fp8 / fp8_block; KV cache bf16 (not
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
 import sys
 from collections import defaultdict
@@ -94,9 +96,16 @@ def convert(silicon_rows, public_rows) -> list[dict]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("silicon", type=Path, help="AIConfigurator silicon_sample.csv")
+    ap.add_argument("silicon", type=Path, nargs="?", help="AIConfigurator silicon_sample.csv "
+                    "(default: $FLEETCAST_SILICON_SAMPLE)")
     ap.add_argument("--write", type=Path, help="also write the converted rows here (validation schema)")
     args = ap.parse_args(argv)
+    if args.silicon is None:
+        env = os.environ.get("FLEETCAST_SILICON_SAMPLE", "")
+        if not env:
+            print("skipped: no silicon_sample.csv given (pass its path or set FLEETCAST_SILICON_SAMPLE)")
+            return 0
+        args.silicon = Path(env)
     if not args.silicon.is_file():
         print(f"{args.silicon}: no such file", file=sys.stderr)
         return 1
