@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import UserError
 from engine.studies_serving import (  # noqa: F401  (ServingRequest, run_chip_comparison: re-exported for tests)
-    ChipComparison, ServingRequest, comparison_table, ep_choices, run_chip_comparison, serving_key_figures,
+    ChipComparison, ServingRequest, comparison_table, concurrency_limit, ep_choices, run_chip_comparison, serving_key_figures,
     serving_request, ttft_histogram,
 )
 from gui import export as export_mod
@@ -54,7 +54,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
 
         self.tiles = FigureTiles([
             ("throughput", "Throughput at SLO (tokens/s/chip)", "Output tokens per second per chip at the largest load that meets both targets"),
-            ("concurrency", "Max concurrency (sequences)", "Sequences whose KV cache fits beside the weights, per replica"),
+            ("concurrency", "Max concurrency (sequences)", "Sequences one replica can run at once: the fewer of those "
+             "whose KV cache fits beside the weights and the engine's cap on running sequences"),
             ("ttft", "TTFT (ms)", "Time to first token at that load"),
             ("tpot", "TPOT (ms)", "Time per output token at that load"),
             ("limiting", "Limiting resource", "What stops a larger load: memory capacity, latency target; and what fills the time per token"),
@@ -227,8 +228,10 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         layout = f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
         t.set("layout", layout, f"{cap.chips_per_replica} chips per replica")
         t.set("memory", f"{cap.weights_gb_per_chip:.1f}", f"of {req.chip.hbm_gb:g} GB; KV {cap.kv_gb_per_sequence:.3f} GB/seq")
-        t.set("concurrency", f"{cap.max_concurrency:,}", f"per replica; {cap.batch:,.0f} at the targets"
-              if cap.feasible else "per replica (KV cache)")
+        most, set_by = concurrency_limit(req, cap)
+        why = "engine" if set_by == "engine cap" else "KV"   # short: the tile is ~38 characters wide
+        t.set("concurrency", f"{most:,}", f"per replica ({why}); {cap.batch:,.0f} at targets"
+              if cap.feasible else f"per replica ({set_by})")
         if not cap.feasible:
             for key in ("throughput", "ttft", "tpot", "chips"):
                 t.set(key, "–", "")

@@ -212,6 +212,8 @@ def test_engine_limit_fields_cap_the_batch_and_round_trip(panel, qtbot):
         panel.max_seqs_spin.setValue(8)
     assert panel.request.max_num_seqs == 8
     assert panel.capacity.batch == pytest.approx(8.0, rel=0.02)
+    # the concurrency tile shows what one replica can run: the engine cap now, not the KV fit
+    assert panel.tiles.value("concurrency") == "8" and "(engine)" in panel.tiles._details["concurrency"].text()
     assert panel.capacity.output_tokens_per_s_per_chip < free.output_tokens_per_s_per_chip
     saved = panel.scenario_state()
     assert saved["max_num_seqs"] == 8 and saved["max_num_batched_tokens"] is None
