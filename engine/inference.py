@@ -1119,7 +1119,9 @@ def serving_curve(model: ModelConfig, chips: Sequence[Chip], tps: Sequence[int],
     dep = _deployment(shape, hw, tp, 1.0, 1.0, weight_dtype, kv_dtype)
     cap, kv_cap = _engine_cap(dep, float(input_len), float(output_len))
     r = _server_like(dep, b, float(input_len), float(output_len))
-    fits = b <= kv_cap
+    # a running batch exists only up to the fewer of the KV fit and the engine's cap on running
+    # sequences (the family's default or the deployment's own `max_num_seqs`)
+    fits = b <= cap
     nan = np.nan
     out = np.where(fits, r["out_tps"] / dep.chips, nan)
     return ServingCurve(

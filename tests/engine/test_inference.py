@@ -501,3 +501,17 @@ def test_engine_limits_cap_the_closed_form_as_the_simulator():
     assert capped.running_batch == pytest.approx(8.0)
     assert simulated.running_batch <= 8.0 + 1e-9
     assert capped.output_tokens_per_s_per_chip < free.output_tokens_per_s_per_chip / 4
+
+
+def test_curve_stops_at_the_engine_cap_not_only_the_kv_fit():
+    """A running batch beyond the engine's cap on running sequences does not exist: the curve
+    ends at the fewer of the KV fit and the cap (a deployment's max_num_seqs included)."""
+    chip, model = reference_chips()["h100-sxm5-80gb"], reference_models()["llama3-8b"]
+    batches = [16, 64, 65, 512, 1024, 1025, 2048]
+    free = serving_curve(model, [chip], [1], batches, input_len=64, output_len=64)
+    assert free.max_concurrency[0, 0] > 2048                  # KV would hold more than vLLM runs
+    ok = np.isfinite(free.tpot_ms[0, 0])
+    assert ok.tolist() == [True, True, True, True, True, False, False]   # vLLM's default cap: 1,024
+    capped = serving_curve(model, [chip], [1], batches, input_len=64, output_len=64,
+                           factors={"inf_max_batch": 64.0})
+    assert np.isfinite(capped.tpot_ms[0, 0]).tolist() == [True, True] + [False] * 5
