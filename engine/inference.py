@@ -864,6 +864,7 @@ class CapacityResult:
     resource: str = ""                # what fills the time per token there: compute | bandwidth | overhead
     ep: int = 1                       # expert-parallel degree (tp=1, ep=N: attention data parallel)
     prefix_cache_hit: float = 0.0     # fraction of input tokens served from a prefix cache
+    max_running: int = 0              # per replica: the fewer of max_concurrency and the engine's cap
 
 
 def _tp_choices(model: ModelConfig, chip: Chip) -> list[int]:
@@ -1020,10 +1021,12 @@ def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len
                 bits.append(f"TTFT {tf1:.0f} ms > {ttft_ms:g} ms even at batch 1")
             reason = f"latency target not met on {chip.name} (best tp={tps[k]}): " + "; ".join(bits or ["no feasible batch"])
             limiting = "latency target"
+        cap_k = float(np.broadcast_to(cap, (1, len(tps), 1))[0, k, 0])
+        kvcap_k = float(np.broadcast_to(kv_cap, (1, len(tps), 1))[0, k, 0])
         return CapacityResult(False, reason, tps[k], 0.0, 0.0, 0.0, float("nan"), float("nan"),
                               int(max(kvcap_i, 0)), limiting, reason, int(max(tps[k], eps[k])), weights_gb,
                               kv_seq_gb, "memory capacity" if limiting == "memory capacity" else "latency target",
-                              int(eps[k]), float(prefix_cache_hit))
+                              int(eps[k]), float(prefix_cache_hit), int(max(min(cap_k, kvcap_k), 0)))
     n = float(g[j])
     tpot_v = float(r["tpot"][0, i, j]) * 1e3
     ttft_v = float(r["ttft"][0, i, j]) * 1e3
@@ -1065,7 +1068,7 @@ def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len
         why += f" (layout: {'data-parallel' if t == 1 else f'TP{t}'} attention, experts over EP{e})"
     return CapacityResult(True, "", t, n, out_chip, out_chip * (input_len + output_len) / output_len,
                           ttft_v, tpot_v, int(kvcap_i), limiting, why, int(max(t, e)), weights_gb, kv_seq_gb,
-                          resource, int(e), float(prefix_cache_hit))
+                          resource, int(e), float(prefix_cache_hit), int(max(cap_i, 0)))
 
 
 def chips_needed(model: ModelConfig, chip: Chip, *, demand_output_tokens_per_s: float, input_len: float,

@@ -22,7 +22,7 @@ from engine.hardware import Chip
 from engine.inference import ServingInputs, evaluate_serving, serving_curve, slo_capacity
 from engine.models import ModelConfig
 from engine.studies import ServingStudy, chip_name, chips_for_demand
-from engine.serving.families import limit_factors, scheduler_for
+from engine.serving.families import limit_factors
 
 # Running batches of the throughput-latency curves (sequences per replica), log-spaced 1 to 4,096.
 CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
@@ -204,16 +204,12 @@ def comparison_table(comparison: ChipComparison | None) -> tuple[list[str], list
     return list(COMPARISON_HEADERS), rows
 
 
-def concurrency_limit(request: ServingRequest, cap) -> tuple[int, str]:
-    """Sequences one replica can run at once, and what sets it: the fewer of those whose KV cache
-    fits beside the weights (`cap.max_concurrency`) and the engine's cap on running sequences (the
-    study's field, else the family's documented default; each attention-data-parallel rank runs
-    its own scheduler, so the cap counts once per rank)."""
-    per_rank = request.max_num_seqs or scheduler_for(request.engine).max_num_seqs
-    ranks = max(int(cap.ep or 1), int(cap.tp)) // max(int(cap.tp), 1)
-    engine_cap = int(per_rank) * max(ranks, 1)
-    if engine_cap < cap.max_concurrency:
-        return engine_cap, "engine cap"
+def concurrency_limit(cap) -> tuple[int, str]:
+    """Sequences one replica can run at once (`cap.max_running`: the fewer of those whose KV
+    cache fits beside the weights and the engine's cap on running sequences, as the SLO search
+    applied them), and which of the two sets it."""
+    if cap.max_running < cap.max_concurrency:
+        return int(cap.max_running), "engine cap"
     return int(cap.max_concurrency), "KV cache"
 
 
@@ -222,12 +218,13 @@ def serving_key_figures(request: ServingRequest | None, cap, chips_needed: int |
     if request is None or cap is None:
         return []
     req = request
+    most, set_by = concurrency_limit(cap)
     rows: list[list] = [["Model", req.model.name, ""], ["Chip", chip_name(req.chip), ""], ["Input length", req.input_len, "tokens"],
             ["Output length", req.output_len, "tokens"], ["TTFT target", req.ttft_ms, "ms"],
             ["TPOT target", req.tpot_ms, "ms"], ["Weights", req.weight_dtype, ""], ["KV cache", req.kv_dtype, ""],
             ["TP", cap.tp, "ways"], ["EP", cap.ep, "ways"], ["Chips per replica", cap.chips_per_replica, "chips"],
-            ["Targets met", cap.feasible, ""], ["Max concurrency", concurrency_limit(req, cap)[0], "sequences per replica"],
-            ["Set by", concurrency_limit(req, cap)[1], ""], ["Sequences whose KV fits", cap.max_concurrency,
+            ["Targets met", cap.feasible, ""], ["Max concurrency", most, "sequences per replica"],
+            ["Set by", set_by, ""], ["Sequences whose KV fits", cap.max_concurrency,
                                                               "sequences per replica"],
             ["Weights per chip", cap.weights_gb_per_chip, "GB"], ["KV per sequence", cap.kv_gb_per_sequence, "GB"],
             ["Limiting", cap.limiting, ""]]

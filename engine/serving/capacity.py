@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.serving.cost_model import StepCostModel, build_cost_model
-from engine.serving.families import SchedulerConfig, engine_family, scheduler_for
+from engine.serving.families import LIMIT_FACTORS, SchedulerConfig, engine_family, scheduler_for
 from engine.serving.simulator import PrefillPool, SimResult, Workload, percentiles, simulate
 
 DEFAULT_REQUESTS = 2000
@@ -66,12 +66,12 @@ def scheduler_of(inputs, cm: StepCostModel) -> SchedulerConfig:
 
     sched = scheduler_for(inputs.engine)
     given = getattr(inputs, "factors", None) or {}
-    budget = getattr(inputs, "max_num_batched_tokens", None) or given.get("inf_prefill_chunk_tokens")
-    seqs = getattr(inputs, "max_num_seqs", None) or given.get("inf_max_batch")
-    if budget is not None:
-        sched = replace(sched, max_num_batched_tokens=int(budget))
+    seqs, budget = (getattr(inputs, f, None) or given.get(LIMIT_FACTORS[f])
+                    for f in ("max_num_seqs", "max_num_batched_tokens"))
     if seqs is not None:
         sched = replace(sched, max_num_seqs=int(seqs))
+    if budget is not None:
+        sched = replace(sched, max_num_batched_tokens=int(budget))
     return sched
 
 

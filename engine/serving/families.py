@@ -105,9 +105,5 @@ LIMIT_FACTORS = {"max_num_seqs": "inf_max_batch", "max_num_batched_tokens": "inf
 
 def limit_factors(max_num_seqs: int | None = None, max_num_batched_tokens: int | None = None) -> dict:
     """Factor overrides for the limits a deployment sets (None or 0: the family's default)."""
-    out = {}
-    if max_num_seqs:
-        out["inf_max_batch"] = float(max_num_seqs)
-    if max_num_batched_tokens:
-        out["inf_prefill_chunk_tokens"] = float(max_num_batched_tokens)
-    return out
+    given = {"max_num_seqs": max_num_seqs, "max_num_batched_tokens": max_num_batched_tokens}
+    return {LIMIT_FACTORS[k]: float(v) for k, v in given.items() if v}

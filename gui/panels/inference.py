@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 
 from engine.errors import UserError
 from engine.studies_serving import (  # noqa: F401  (ServingRequest, run_chip_comparison: re-exported for tests)
-    ChipComparison, ServingRequest, comparison_table, concurrency_limit, ep_choices, run_chip_comparison, serving_key_figures,
-    serving_request, ttft_histogram,
+    ChipComparison, ServingRequest, comparison_table, concurrency_limit, ep_choices, run_chip_comparison,
+    serving_key_figures, serving_request, ttft_histogram,
 )
 from gui import export as export_mod
 from gui import style
@@ -228,7 +228,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         layout = f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
         t.set("layout", layout, f"{cap.chips_per_replica} chips per replica")
         t.set("memory", f"{cap.weights_gb_per_chip:.1f}", f"of {req.chip.hbm_gb:g} GB; KV {cap.kv_gb_per_sequence:.3f} GB/seq")
-        most, set_by = concurrency_limit(req, cap)
+        most, set_by = concurrency_limit(cap)
         why = "engine" if set_by == "engine cap" else "KV"   # short: the tile is ~38 characters wide
         t.set("concurrency", f"{most:,}", f"per replica ({why}); {cap.batch:,.0f} at targets"
               if cap.feasible else f"per replica ({set_by})")

@@ -111,8 +111,9 @@ def test_serving_study_engine_limits_round_trip_and_bind_the_capacity():
     # what one replica can run at once: the KV fit (TRT-LLM's 2,048 default cap is above it), then the cap
     default_req = serving_request(ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", tp=1,
                                                engine="trtllm"), CHIPS, MODELS)
-    assert concurrency_limit(default_req, free) == (free.max_concurrency, "KV cache") and free.max_concurrency < 2048
-    assert concurrency_limit(serving_request(study, CHIPS, MODELS), capped) == (8, "engine cap")
+    assert concurrency_limit(default_req.capacity()) == (free.max_concurrency, "KV cache")
+    assert free.max_concurrency < 2048
+    assert concurrency_limit(capped) == (8, "engine cap")
     # the simulated load analysis runs with the same scheduler limits
     req = serving_request(study, CHIPS, MODELS)
     from engine.serving.capacity import load_analysis
