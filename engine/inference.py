@@ -120,6 +120,16 @@ def compute_dtype(weight_dtype: str) -> str:
     return weight_dtype if weight_dtype in ("fp8", "int8", "fp4") else "bf16"
 
 
+def default_kv_dtype(weight_dtype: str) -> str:
+    """The KV-cache dtype when none is given: the engines' "auto" keeps KV in the activation
+    dtype (16-bit; fp16 with fp16 weights), except that an FP8 deployment usually runs an FP8 KV
+    cache as well (TensorRT-LLM's FP8 recipes, vLLM/SGLang `--kv-cache-dtype fp8`). W8A8 INT8
+    and 4-bit weights keep a 16-bit cache (MindIE, AWQ/GPTQ)."""
+    if weight_dtype == "fp8":
+        return "fp8"
+    return "fp16" if weight_dtype == "fp16" else "bf16"
+
+
 def check_dtypes(chip: Chip, weight_dtype: str, kv_dtype: str) -> None:
     """UserError naming the dtype when the chip cannot run it."""
     for label, dt, allowed in (("weight dtype", weight_dtype, SERVE_DTYPES), ("kv dtype", kv_dtype, KV_DTYPES)):

@@ -695,7 +695,7 @@ def default_layout(inp: TrainingInputs) -> dict:
     return {
         "tp": tp, "pp": pp, "vpp": inp.vpp or 1, "dp": dp, "cp": cp, "ep": inp.ep or 1,
         "mb": inp.micro_batch or 1, "zero": 1 if inp.zero_stage is None else inp.zero_stage,
-        "rc": rc, "gb": int(_layout_batch(inp, dp, inp.micro_batch or 1)),
+        "rc": rc, "gb": int(_layout_batch(inp, dp, inp.micro_batch or 1, pp, inp.vpp or 1)),
     }
 
 
@@ -818,13 +818,20 @@ def _divisors(n: int) -> list[int]:
     return [k for k in range(1, n + 1) if n % k == 0]
 
 
-def _layout_batch(inp: TrainingInputs, dp, mb):
+def _layout_batch(inp: TrainingInputs, dp, mb, pp=1, vpp=1):
     """The global batch of each layout: the given one, or the default rounded to the nearest
-    multiple of dp x micro-batch (a run on 7,968 chips does not use a power-of-two batch)."""
+    multiple of dp x micro-batch (a run on 7,968 chips does not use a power-of-two batch), and of
+    pp micro-batches per rank when the schedule is interleaved (Megatron's rule, checked below)."""
     if inp.global_batch_seqs:
         return np.full(np.shape(dp), int(inp.global_batch_seqs), dtype=np.int64)
-    unit = np.asarray(dp, dtype=np.int64) * np.asarray(mb, dtype=np.int64)
+    interleaved_pp = np.where(np.asarray(vpp) > 1, np.asarray(pp, dtype=np.int64), 1)
+    unit = np.asarray(dp, dtype=np.int64) * np.asarray(mb, dtype=np.int64) * interleaved_pp
     target = inp.batch_seqs()
+    if inp.dp:
+        # A layout the case gives really ran, so its batch held at least one micro-batch per
+        # data-parallel rank (and pp of them interleaved): the default never falls below that.
+        target = max(target, inp.dp * (inp.micro_batch or 1)
+                     * (inp.pp if (inp.vpp or 1) > 1 and inp.pp else 1))
     rounded = np.maximum(np.round(target / unit), 1).astype(np.int64) * unit
     # Rounding must not blow the batch up: DP30000 on a 4,096-sequence default once became a
     # 30,000-sequence (246M-token) batch. Beyond MAX_BATCH_GROWTH x the default the layout keeps
@@ -865,7 +872,7 @@ def candidate_arrays(inp: TrainingInputs) -> dict:
         keep &= denom * inp.dp == n
     tp, pp, cp, vpp, mb, rc, zero, ep = (a[keep] for a in (tp, pp, cp, vpp, mb, rc, zero, ep))
     dp = n // (tp * pp * cp)
-    gb = _layout_batch(inp, dp, mb)
+    gb = _layout_batch(inp, dp, mb, pp, vpp)
     return {"tp": tp, "pp": pp, "vpp": vpp, "dp": dp, "cp": cp, "ep": ep, "mb": mb, "zero": zero,
             "rc": rc, "gb": gb}
 

@@ -121,11 +121,14 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
         raise ValueError(f"recompute: {recompute!r}")
     n = _num(row, "num_chips", int)
     gb = _num(row, "global_batch_seqs", int)
+    tp, pp, cp = layout["tp"], layout["pp"], layout["cp"]
+    if not n and tp and pp and layout["dp"]:
+        # the cluster is the layout the case gives (num_chips = tp x pp x dp x cp; blank cp = 1)
+        n = tp * pp * layout["dp"] * (cp or 1)
     if not n:
         n = DEFAULT_NUM_CHIPS
         if gb:
             n = min(n, 2 ** int(math.log2(gb)))
-    tp, pp, cp = layout["tp"], layout["pp"], layout["cp"]
     if tp and pp and cp and n % (tp * pp * cp) == 0:
         layout["dp"] = n // (tp * pp * cp)
     elif layout["dp"] and tp and pp and cp and tp * pp * cp * layout["dp"] != n:
@@ -185,8 +188,12 @@ def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
         return replace(inp, ep=inp.ep or 1), "layout as published"
     result = search_layouts(inp, top_k=1)
     if result.best is None:
-        raise LookupError("no layout consistent with the given fields fits: "
-                          + ", ".join(f"{k} {v}" for k, v in result.infeasible_by_reason.items()))
+        reasons = ", ".join(f"{k} {v}" for k, v in result.infeasible_by_reason.items())
+        if not reasons:
+            given = ", ".join(f"{k}={getattr(inp, k)}" for k in ("tp", "pp", "dp", "cp", "ep")
+                              if getattr(inp, k) is not None)
+            reasons = f"no layout of {inp.num_chips} chips has {given or 'these fields'}"
+        raise LookupError("no layout consistent with the given fields fits: " + reasons)
     lay = result.best.layout
     filled = replace(inp, tp=lay["tp"], pp=lay["pp"], vpp=lay["vpp"], dp=lay["dp"], cp=lay["cp"],
                      ep=lay["ep"], zero_stage=lay["zero_stage"], micro_batch=lay["micro_batch"],

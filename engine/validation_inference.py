@@ -13,7 +13,7 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.hardware import Chip
-from engine.inference import SCENARIOS, SERVE_DTYPES, ServingInputs, evaluate_serving
+from engine.inference import SCENARIOS, SERVE_DTYPES, ServingInputs, default_kv_dtype, evaluate_serving
 from engine.models import ModelConfig
 
 THROUGHPUT_METRICS = ("output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip")
@@ -72,7 +72,10 @@ def model_from_row(row: Mapping) -> ModelConfig:
     ffn = _num(row, "ffn_hidden", integer=True, required=False) or 0
     params_b = _num(row, "params_b", required=False)
     experts = _num(row, "moe_experts", integer=True, required=False) or 0
-    attention = _text(row, "attention").lower() or ("mha" if kv_heads == heads else "gqa")
+    attention = _text(row, "attention").lower()
+    if not attention:   # not stated: MLA when its latent sizes are given, else from the KV heads
+        latent = _num(row, "kv_lora_rank", integer=True, required=False)
+        attention = "mla" if latent else ("mha" if kv_heads == heads else "gqa")
     if attention not in ("mha", "gqa", "mla"):
         raise RowError(f"attention: {attention!r} (one of mha, gqa, mla)")
     kw: dict = dict(id=name.lower(), name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads,
@@ -118,11 +121,21 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     if chip_id not in chips:
         raise RowError(f"chip: {chip_id!r} (not in the catalog)")
     model = model_from_row(row)
-    tp = _num(row, "tp", integer=True, required=False) or 1
     pp = _num(row, "pp", integer=True, required=False) or 1
     ep = _num(row, "ep", integer=True, required=False) or 1
-    replicas = _num(row, "replicas", integer=True, required=False) or 1
     num_chips = _num(row, "num_chips", integer=True, required=False)
+    given_replicas = _num(row, "replicas", integer=True, required=False)
+    given_tp = _num(row, "tp", integer=True, required=False)
+    # Blank = not reported (INFERENCE.md: num_chips = replicas x pp x max(tp, ep)): a blank tp is
+    # what the chips hold after pp and the replicas (tensor-parallel attention over the expert
+    # group; attention data-parallel, tp = 1, is the case a source states), a blank replica count
+    # what the chips hold of one instance.
+    replicas = given_replicas or 1
+    tp = given_tp or 1
+    if given_tp is None and num_chips and num_chips % (replicas * pp) == 0:
+        tp = num_chips // (replicas * pp)
+    elif given_replicas is None and num_chips and num_chips % (pp * max(tp, ep)) == 0:
+        replicas = num_chips // (pp * max(tp, ep))
     if num_chips and num_chips != replicas * pp * max(tp, ep):
         raise RowError(f"num_chips: {num_chips} (expected replicas x pp x max(tp, ep) = "
                        f"{replicas * pp * max(tp, ep)})")
@@ -130,7 +143,7 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     if scenario not in SCENARIOS:
         raise RowError(f"scenario: {scenario!r} (one of {', '.join(SCENARIOS)})")
     wdt = _text(row, "weight_dtype").lower()
-    kdt = _text(row, "kv_dtype").lower() or wdt
+    kdt = _text(row, "kv_dtype").lower() or default_kv_dtype(wdt)
     for label, dt in (("weight_dtype", wdt), ("kv_dtype", kdt)):
         if dt not in SERVE_DTYPES:
             raise RowError(f"{label}: {dt!r} (one of {', '.join(SERVE_DTYPES)})")

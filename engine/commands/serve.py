@@ -55,7 +55,7 @@ def register(subparsers) -> None:
     p.add_argument("--ttft-ms", type=float, default=None, help="time-to-first-token target")
     p.add_argument("--tpot-ms", type=float, default=None, help="time-per-output-token target")
     p.add_argument("--weight-dtype", help="bf16 (default), fp16, fp8, int8 or int4")
-    p.add_argument("--kv-dtype", default=None, help="KV-cache dtype (default: 16-bit, fp8 with fp8 weights)")
+    p.add_argument("--kv-dtype", default=None, help="KV-cache dtype (default: fp8 with fp8 weights, else 16-bit)")
     p.add_argument("--engine",
                    help="serving engine family: vllm (default), sglang, trtllm, vllm-ascend, mindie, tgi, generic")
     p.add_argument("--demand-tokens-per-s", type=float, default=None,
@@ -125,8 +125,8 @@ def _finite(x):
 
 
 def run(args, ctx) -> Output:
-    from engine.inference import (ServingInputs, best_layouts, check_dtypes, chips_needed, evaluate_serving,
-                                  slo_capacity)
+    from engine.inference import (ServingInputs, best_layouts, check_dtypes, chips_needed, default_kv_dtype,
+                                  evaluate_serving, slo_capacity)
     from engine.serving.families import engine_family, limit_factors
 
     if args.scenario:
@@ -175,7 +175,7 @@ def run(args, ctx) -> Output:
             raise UserError(f"--{name.replace('_', '-')} {v:g}: must be a positive, finite number")
     model, chip = _lookup(ctx, args.model, args.chip)
     wdt = args.weight_dtype.lower()
-    kdt = (args.kv_dtype or ("fp8" if wdt == "fp8" else "bf16")).lower()
+    kdt = (args.kv_dtype or default_kv_dtype(wdt)).lower()
     check_dtypes(chip, wdt, kdt)
     has_slo = args.ttft_ms is not None or args.tpot_ms is not None
 

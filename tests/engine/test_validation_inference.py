@@ -288,3 +288,33 @@ def test_optional_scheduler_and_protocol_columns(public):
     assert "max_num_seqs" in msgs["b1"] and "lots" in msgs["b1"]
     assert "max_num_batched_tokens" in msgs["b2"]
     assert "requests_per_client" in msgs["b3"]
+
+
+def test_blank_layout_and_dtype_columns_are_read_as_not_reported(public):
+    """A blank tp, replica count, attention kind or KV dtype is "not reported": it is derived from
+    the columns that are given (num_chips = replicas x pp x max(tp, ep)), never an error, and on a
+    public row whose stated values follow the same rule the prediction does not change."""
+    from engine.inference import default_kv_dtype
+    from engine.validation_inference import inputs_from_row
+
+    rows, res = public
+    chips = reference_chips()
+    tp8 = next(r for r in rows if r["tp"] == "8" and r["replicas"] == "1" and r["pp"] == "1" and r["ep"] == "1")
+    assert inputs_from_row(dict(tp8, tp=""), chips).tp == 8
+    # 8 chips as 4 x TP2: blank replicas -> 4; blank tp with the replicas given -> 2
+    four = dict(tp8, tp="2", replicas="", num_chips="8")
+    assert inputs_from_row(four, chips).replicas == 4
+    assert inputs_from_row(dict(four, tp="", replicas="4"), chips).tp == 2
+    mla = next(r for r in rows if r["attention"] == "mla")
+    assert inputs_from_row(dict(mla, attention=""), chips).model.kv_lora_rank == int(mla["kv_lora_rank"] or 512)
+    gqa = next(r for r in rows if r["attention"] == "gqa")
+    assert inputs_from_row(dict(gqa, attention=""), chips).model.kv_lora_rank == 0
+    # KV dtype: the engines' "auto" (16-bit), FP8 beside FP8 weights, 16-bit beside INT8 W8A8
+    assert [default_kv_dtype(w) for w in ("bf16", "fp16", "fp8", "int8", "int4")] == \
+        ["bf16", "fp16", "fp8", "bf16", "bf16"]
+    same = [r for r in rows if r["kv_dtype"] == default_kv_dtype(r["weight_dtype"])][:40]
+    blanked = [dict(r, kv_dtype="", attention="", tp="", replicas="") for r in same]
+    before = {c["id"]: c["predicted"] for c in res["cases"]}
+    after = validate_inference_cases(blanked, chips)["cases"]
+    assert all(c["status"] == "ok" for c in after)
+    assert {c["id"]: c["predicted"] for c in after} == {c["id"]: before[c["id"]] for c in after}

@@ -227,3 +227,41 @@ def test_a_blank_software_column_is_the_engines_own_default():
     defaults = {f.name: f.default for f in dataclasses.fields(TrainingInputs)}
     assert (defaults["attention_kernel"], defaults["schedule"], defaults["cp_kind"]) == (
         ATTENTION_KERNELS[0], SCHEDULES[0], CP_KINDS[0])
+
+
+def test_blank_cluster_size_is_the_given_layout(tmp_path):
+    # num_chips not reported but tp x pp x dp x cp is: the cluster is that layout, not a default
+    row = {**GOOD, "id": "C1", "num_chips": "", "tp": 2, "pp": 2, "dp": 16, "cp": 1, "global_batch_seqs": 128}
+    case = validate_training_cases(read_cases_csv(_write(tmp_path, [row])), CHIPS)["cases"][0]
+    assert case["status"] == "ok", case["message"]
+    assert (case["layout"]["tp"], case["layout"]["pp"], case["layout"]["dp"]) == (2, 2, 16)
+    # fields that no layout of the cluster can have: infeasible, and the message says why
+    bad = {**GOOD, "id": "C2", "num_chips": 64, "tp": 8, "pp": 16, "dp": "", "cp": 1}
+    case = validate_training_cases(read_cases_csv(_write(tmp_path, [bad])), CHIPS)["cases"][0]
+    assert case["status"] == "infeasible"
+    assert "no layout of 64 chips has tp=8, pp=16" in case["message"]
+
+
+def test_blank_batch_holds_the_given_layout(tmp_path):
+    """A blank global batch with dp x micro-batch given (a layout that ran): the default batch is at
+    least one micro-batch per data-parallel rank, and a multiple of pp micro-batches per rank
+    when the schedule is interleaved (Megatron's rule)."""
+    # FSDP on 512 chips, 8 sequences each: 4,096 > 1.5 x the 2,048-sequence default
+    wide = {**GOOD, "id": "W1", "num_chips": 512, "dp": 512, "micro_batch": 8, "global_batch_seqs": "",
+            "seq_len": 2048, "recompute": "full"}
+    case = validate_training_cases(read_cases_csv(_write(tmp_path, [wide])), CHIPS)["cases"][0]
+    assert case["status"] == "ok", case["message"]
+    assert case["layout"]["global_batch_seqs"] == 4096
+    # interleaved PP35 x vpp3 at dp 1 (Korthikanti's 530B layout): 35 micro-batches divide the batch
+    big = {**GOOD, "id": "K1", "layers": 105, "hidden": 20480, "heads": 128, "kv_heads": 128, "ffn_hidden": 81920,
+           "vocab": 51200, "seq_len": 2048, "num_chips": 280, "tp": 8, "pp": 35, "vpp": 3, "dp": 1,
+           "micro_batch": 1, "zero_stage": 1, "recompute": "full", "global_batch_seqs": "", "notes": ""}
+    hdr = HEADER + ["vpp"] if "vpp" not in HEADER else HEADER
+    path = tmp_path / "k.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, hdr)
+        w.writeheader()
+        w.writerow(big)
+    case = validate_training_cases(read_cases_csv(path), CHIPS)["cases"][0]
+    assert case["status"] == "ok", case["message"]
+    assert case["layout"]["global_batch_seqs"] % 35 == 0
