@@ -16,7 +16,7 @@ defaults as of 2025; they are starting points a user can override, not fitted va
 | trtllm | 2048 (`max_batch_size`) | 8192 (`max_num_tokens`) | 32 (`tokens_per_block`) | mixed (in-flight batching), prompts not chunked | reserves prompt + output (guaranteed no evict) | 1..max batch |
 | vllm-ascend | 256 | 2048 | 128 | mixed, chunked | on demand, preempt | eager by default (0.9) |
 | mindie | 200 (`maxBatchSize`) | 8192 (`maxPrefillTokens`) | 128 | separate prefill batches | reserves prompt + output | graph mode |
-| tgi | none (`max_batch_size` unset: the KV cache bounds the batch; 4096 here) | 4096 (`max_batch_prefill_tokens`) | 16 | separate prefill batches, admitted in bursts (below) | on demand | 1..32 |
+| tgi | none (`max_batch_size` unset: the KV cache bounds the batch; 4096 here) | 4096 (`max_batch_prefill_tokens`) | 16 | separate prefill batches, admitted in bursts (below) | reserves prompt + output (the router's block allocator takes input + `max_new_tokens` on admission; no preemption) | 1..32 |
 | generic | 256 | 4096 | 16 | separate prefill batches | reserves prompt + output | none (eager) |
 
 TGI's router does not admit waiting requests every step: while a batch runs it pauses it for a
@@ -77,7 +77,7 @@ SCHEDULERS = {
     "trtllm": SchedulerConfig(2048, 8192, 32, False, True, True, 2048),
     "vllm-ascend": SchedulerConfig(256, 2048, 128, True, True, False, 0),
     "mindie": SchedulerConfig(200, 8192, 128, False, False, True, 200),
-    "tgi": SchedulerConfig(4096, 4096, 16, False, False, False, 32, 0.3, 20),
+    "tgi": SchedulerConfig(4096, 4096, 16, False, False, True, 32, 0.3, 20),
     "generic": SchedulerConfig(256, 4096, 16, False, False, True, 0),
 }
 
