@@ -330,8 +330,9 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     lout_a = draw_lengths(w.output_len, w.output_spread, N, rng)
     bs = max(int(sched.block_size), 1)
     total_blocks = int(cm.kv_capacity_tokens // bs)
-    # One request that can never fit is a user error, not an endless loop.
-    worst = int(lin_a.max() + (lout_a.max() if sched.reserve_output else 1))
+    # One request that can never fit is a user error, not an endless loop. On demand a request
+    # holds its prompt and all but its last output token by its last step.
+    worst = int((lin_a + (lout_a if sched.reserve_output else np.maximum(lout_a - 1, 1))).max())
     if -(-worst // bs) > total_blocks:
         raise UserError(f"a {worst}-token request needs more KV than the {total_blocks * bs:,} tokens that fit "
                         "beside the weights; use more chips per replica or a smaller KV dtype")

@@ -948,3 +948,14 @@ def test_tgi_reserves_prompt_and_output_and_never_preempts():
     assert res.kv_used_frac.max() <= 1.0
     on_demand = simulate(cm, replace(tgi, reserve_output=False), Workload("offline", 217, 201, requests=300))
     assert on_demand.preemptions > 300               # what the old default did: thrash
+
+
+def test_a_request_that_can_never_finish_is_named_up_front_on_demand_too():
+    """On demand a request holds its prompt and all but its last output token by its last step:
+    one longer than the KV cache can never finish, and the error names its length (it used to
+    surface as "the scheduler cannot make progress" after simulating every other request)."""
+    cm = _small_kv(_cm("llama3-8b", "h100-sxm5-80gb", wdt="bf16", kdt="bf16"), 20_000)
+    with pytest.raises(UserError, match="a 20049-token request needs more KV than the 20,000 tokens"):
+        simulate(cm, scheduler_for("sglang"), Workload("offline", 50, 20_000, requests=10))
+    ok = simulate(cm, scheduler_for("sglang"), Workload("offline", 50, 19_000, requests=2))
+    assert ok.steps > 0
