@@ -19,6 +19,9 @@ defaults as of 2025; they are starting points a user can override, not fitted va
 | tgi | none (`max_batch_size` unset: the KV cache bounds the batch; 4096 here) | 4096 (`max_batch_prefill_tokens`) | 16 | separate prefill batches, admitted in bursts (below) | reserves prompt + output (the router's block allocator takes input + `max_new_tokens` on admission; no preemption) | 1..32 |
 | generic | 256 | 4096 | 16 | separate prefill batches | reserves prompt + output | none (eager) |
 
+On-demand families (vllm, sglang, vllm-ascend) admit no waiting request in a step that preempted
+(vLLM V1: `if not preempted_reqs`; SGLang raises its output reserve after a retraction).
+
 TGI's router does not admit waiting requests every step: while a batch runs it pauses it for a
 prefill only when `waiting_served_ratio` x running requests wait (default 0.3) or after
 `max_waiting_tokens` decode steps since the last prefill (default 20); an idle server admits at

@@ -534,6 +534,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             for i in pending:
                 join(i)
             pending = []
+        preempted_now = False
         if D and not reserve:
             grow = hist[(-G) % bs]            # sequences at a block boundary need a block now
             while grow > total_blocks - used and running:
@@ -549,6 +550,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 done_pf[victim] = 0
                 waiting.appendleft(victim)
                 preemptions += 1
+                preempted_now = True
                 grow = hist[(-G) % bs] if D else 0
         # ---- prefill part: continue chunks, then admit in arrival order ----
         budget = budget_all - (D if mixed else 0)
@@ -566,6 +568,10 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         # are ratio x running of them or the batch has made max_wait decode steps since the last
         # admission (families.SchedulerConfig.waiting_served_ratio / max_waiting_steps)
         gate = not throttle or not running or since_admit >= max_wait or len(waiting) >= int(len(running) * wsr)
+        # A step that preempted admits nobody (vLLM V1's scheduler: `if not preempted_reqs`;
+        # SGLang raises its output reserve after a retraction, to the same effect): re-admitting
+        # the victims into the memory they just freed is what made runs thrash.
+        gate = gate and not preempted_now
         admitted = False
         while gate and waiting and len(running) < max_seqs and (budget > 0 or (not chunked and not chunks)):
             i = waiting[0]
@@ -617,8 +623,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             # ---- a run of pure-decode steps up to the next event, priced in one go ----
             # (admission just failed for lack of requests, seats, budget or KV: nothing changes
             # before a completion, an arrival or a KV block shortfall)
-            if pending:
-                k = 1
+            if pending or (preempted_now and waiting):
+                k = 1                                   # admission reopens next step
             else:
                 f, i = divmod(heap[0], N)
                 while fin_g[i] != f:                    # left by a preempted sequence

@@ -622,6 +622,7 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
                 t = future[0].arrival
             continue
         decoding = [r for r in running if r.state == "decode"]
+        preempted_now = False
         if decoding and not sched.reserve_output:
             while sum(r.ctx % bs == 0 for r in decoding) > total - used and running:
                 v = running.pop()
@@ -631,6 +632,7 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
                 v.state = "waiting"
                 waiting.appendleft(v)
                 preemptions += 1
+                preempted_now = True
                 decoding = [r for r in running if r.state == "decode"]
         budget = budget_all - (len(decoding) if sched.mixed_batches else 0)
         chunks = []                    # (request, offset, tokens)
@@ -643,7 +645,7 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
                 budget -= c
         direct = admitted = False
         gate = (not sched.max_waiting_steps or not running or since_admit >= sched.max_waiting_steps
-                or len(waiting) >= int(len(running) * sched.waiting_served_ratio))
+                or len(waiting) >= int(len(running) * sched.waiting_served_ratio)) and not preempted_now
         while gate and waiting and len(running) < max_seqs and (budget > 0 or (not sched.chunked_prefill and not chunks)):
             r = waiting[0]
             if r.gen == 0:
@@ -947,7 +949,7 @@ def test_tgi_reserves_prompt_and_output_and_never_preempts():
     assert res.mean_running <= fit_whole
     assert res.kv_used_frac.max() <= 1.0
     on_demand = simulate(cm, replace(tgi, reserve_output=False), Workload("offline", 217, 201, requests=300))
-    assert on_demand.preemptions > 300               # what the old default did: thrash
+    assert on_demand.preemptions > 0                 # what the old default did
 
 
 def test_a_request_that_can_never_finish_is_named_up_front_on_demand_too():
@@ -959,3 +961,20 @@ def test_a_request_that_can_never_finish_is_named_up_front_on_demand_too():
         simulate(cm, scheduler_for("sglang"), Workload("offline", 50, 20_000, requests=10))
     ok = simulate(cm, scheduler_for("sglang"), Workload("offline", 50, 19_000, requests=2))
     assert ok.steps > 0
+
+
+@pytest.mark.parametrize("family", ["sglang", "vllm", "vllm-ascend"])
+def test_a_step_that_preempts_admits_nobody(family):
+    """vLLM V1's scheduler admits no waiting request in a step that preempted (`if not
+    preempted_reqs`); SGLang raises its output reserve after a retraction. Without the rule the
+    victims went straight back into the memory they had freed: SGLang's token pages with short
+    prompts (50 in, 200 +- 80% out, a 60K-token cache) preempted about 11 times per request and
+    ran at a fifth of the reserved-KV throughput. With it: fewer preemptions than requests, and
+    on demand is within 20% of reserving every output (it packs more, it pays recomputes)."""
+    cm = _small_kv(_cm("llama3-8b", "h100-sxm5-80gb", wdt="bf16", kdt="bf16"), 60_000)
+    w = Workload("offline", 50, 200, requests=2000, output_spread=0.8)
+    sched = scheduler_for(family)
+    on_demand = simulate(cm, sched, w)
+    reserved = simulate(cm, replace(sched, reserve_output=True), w)
+    assert 0 < on_demand.preemptions < w.requests
+    assert on_demand.output_tokens_per_s >= 0.8 * reserved.output_tokens_per_s
