@@ -41,6 +41,8 @@ _ALIASES = {
     "trt-llm": "trtllm", "fastertransformer": "trtllm", "vllm-ascend": "vllm-ascend", "vllm_ascend": "vllm-ascend",
     "mindie": "mindie", "mindie-llm": "mindie", "tgi": "tgi", "tgi-gaudi": "tgi",
     "text-generation-inference": "tgi", "generic": "generic", "unknown": "generic",
+    # vLLM's own scheduler on other accelerators (Gaudi/HPU, ROCm builds)
+    "vllm-gaudi": "vllm", "vllm-hpu": "vllm", "vllm-rocm": "vllm", "rocm-vllm": "vllm",
 }
 
 
@@ -50,7 +52,8 @@ def engine_family(engine: str | None) -> str:
     name = (engine or "").strip().lower()
     if not name:
         return DEFAULT_FAMILY
-    base = name.split("@", 1)[0].strip()
+    # spellings differ in separators only: "TensorRT LLM", "tensorrt_llm", "vLLM Ascend"
+    base = "-".join(name.split("@", 1)[0].replace("_", " ").split())
     if not base:
         return DEFAULT_FAMILY
     return _ALIASES.get(base, "generic")

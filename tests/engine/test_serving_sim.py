@@ -69,6 +69,8 @@ def test_chunk_attention_is_causal_and_additive():
     ("fastertransformer", "trtllm"), ("vllm@0.12.0", "vllm"), ("sglang@0.5.7", "sglang"),
     ("vllm-ascend@0.9.1", "vllm-ascend"), ("mindie@2.1rc1", "mindie"), ("tgi-gaudi@synapseai-1.14", "tgi"),
     ("unknown", "generic"), ("some-new-stack@3", "generic"), ("", "vllm"), (None, "vllm"),
+    ("TensorRT LLM@0.9", "trtllm"), ("tensorrt_llm", "trtllm"), ("vLLM Ascend", "vllm-ascend"),
+    (" SGLang ", "sglang"), ("vllm-gaudi@1.21", "vllm"), ("@1.0", "vllm"),
 ])
 def test_engine_string_maps_to_a_family(engine, family):
     assert engine_family(engine) == family
