@@ -112,6 +112,8 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
     if problems:
         raise ValueError("; ".join(problems))
     chip_id = (row.get("chip") or "").strip()
+    if chip_id not in chips and chip_id.lower() in chips:     # catalog ids are lower case
+        chip_id = chip_id.lower()
     if chip_id not in chips:
         raise ValueError(f"chip: {chip_id!r} not in the catalog")
     chip = chips[chip_id]

@@ -118,6 +118,8 @@ def model_from_row(row: Mapping) -> ModelConfig:
 
 def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     chip_id = _text(row, "chip")
+    if chip_id not in chips and chip_id.lower() in chips:     # catalog ids are lower case
+        chip_id = chip_id.lower()
     if chip_id not in chips:
         raise RowError(f"chip: {chip_id!r} (not in the catalog)")
     model = model_from_row(row)

@@ -318,3 +318,12 @@ def test_blank_layout_and_dtype_columns_are_read_as_not_reported(public):
     after = validate_inference_cases(blanked, chips)["cases"]
     assert all(c["status"] == "ok" for c in after)
     assert {c["id"]: c["predicted"] for c in after} == {c["id"]: before[c["id"]] for c in after}
+
+
+def test_chip_id_case_does_not_matter(public):
+    from engine.validation_inference import inputs_from_row
+
+    rows, _ = public
+    row = rows[0]
+    chips = reference_chips()
+    assert inputs_from_row(dict(row, chip=row["chip"].upper()), chips).chip.id == row["chip"]

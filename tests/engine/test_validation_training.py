@@ -265,3 +265,9 @@ def test_blank_batch_holds_the_given_layout(tmp_path):
     case = validate_training_cases(read_cases_csv(path), CHIPS)["cases"][0]
     assert case["status"] == "ok", case["message"]
     assert case["layout"]["global_batch_seqs"] % 35 == 0
+
+
+def test_chip_id_case_does_not_matter(tmp_path):
+    row = {**GOOD, "id": "U1", "chip": "A100-SXM4-80GB"}
+    case = validate_training_cases(read_cases_csv(_write(tmp_path, [row])), CHIPS)["cases"][0]
+    assert case["status"] == "ok", case["message"]
