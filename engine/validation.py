@@ -205,7 +205,7 @@ def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
 
 def _metric_value(row: Mapping, inp: TrainingInputs, tokens_per_s_per_chip, step_time_s):
     """The row's own metric from the model's throughput and step time (scalars or arrays)."""
-    metric = row.get("metric")
+    metric = str(row.get("metric") or "").strip().lower()
     if metric == "tokens_per_s_per_chip":
         value = tokens_per_s_per_chip
         if _whole_run(row):
@@ -260,6 +260,8 @@ def validate_training_cases(rows: list[dict], chips: Mapping[str, Chip], models_
 
 
 def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixed_inputs=None) -> dict:
+    if isinstance(row.get("metric"), str) and row["metric"] != row["metric"].strip().lower():
+        row = {**row, "metric": row["metric"].strip().lower()}     # metric names are lower case
     case: dict[str, Any] = {"id": row.get("id"), "source": row.get("source", ""), "chip": row.get("chip", ""),
             "metric": row.get("metric", ""), "trust": row.get("trust", ""), "measured": None,
             "predicted": None, "error_pct": None, "status": "error", "message": ""}

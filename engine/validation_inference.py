@@ -141,7 +141,7 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     if num_chips and num_chips != replicas * pp * max(tp, ep):
         raise RowError(f"num_chips: {num_chips} (expected replicas x pp x max(tp, ep) = "
                        f"{replicas * pp * max(tp, ep)})")
-    scenario = _text(row, "scenario")
+    scenario = _text(row, "scenario").lower()
     if scenario not in SCENARIOS:
         raise RowError(f"scenario: {scenario!r} (one of {', '.join(SCENARIOS)})")
     wdt = _text(row, "weight_dtype").lower()
@@ -510,7 +510,7 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
         if progress is not None and i % 16 == 0:
             progress(i / max(len(rows), 1), f"case {i + 1} of {len(rows)}")
         row = row or {}
-        case: dict[str, Any] = {"id": _text(row, "id") or f"row-{i + 1}", "metric": _text(row, "metric"),
+        case: dict[str, Any] = {"id": _text(row, "id") or f"row-{i + 1}", "metric": _text(row, "metric").lower(),
                 "source": _text(row, "source"), "chip": _text(row, "chip"), "model": _text(row, "model"),
                 "engine": _text(row, "engine"), "scenario": _text(row, "scenario"),
                 "trust": _text(row, "trust") or "medium",

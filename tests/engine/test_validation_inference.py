@@ -327,3 +327,12 @@ def test_chip_id_case_does_not_matter(public):
     row = rows[0]
     chips = reference_chips()
     assert inputs_from_row(dict(row, chip=row["chip"].upper()), chips).chip.id == row["chip"]
+
+
+def test_metric_and_scenario_spelling_case_does_not_matter(public):
+    rows, res = public
+    row = next(r for r in rows if r["scenario"] == "concurrency")
+    before = next(c for c in res["cases"] if c["id"] == row["id"])
+    after = validate_inference_cases([dict(row, metric=row["metric"].upper(), scenario="Concurrency")],
+                                     reference_chips())["cases"][0]
+    assert after["status"] == "ok" and after["predicted"] == before["predicted"]

@@ -271,3 +271,10 @@ def test_chip_id_case_does_not_matter(tmp_path):
     row = {**GOOD, "id": "U1", "chip": "A100-SXM4-80GB"}
     case = validate_training_cases(read_cases_csv(_write(tmp_path, [row])), CHIPS)["cases"][0]
     assert case["status"] == "ok", case["message"]
+
+
+def test_metric_spelling_case_does_not_matter(tmp_path):
+    row = {**GOOD, "id": "M1", "metric": "Tokens_Per_S_Per_Chip"}
+    case = validate_training_cases(read_cases_csv(_write(tmp_path, [row])), CHIPS)["cases"][0]
+    plain = validate_training_cases(read_cases_csv(_write(tmp_path, [GOOD])), CHIPS)["cases"][0]
+    assert case["status"] == "ok" and case["predicted"] == plain["predicted"]
