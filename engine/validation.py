@@ -203,9 +203,14 @@ def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
     return filled, "layout searched (" + ", ".join(f"{k}={v}" for k, v in lay.items() if k != "global_batch_seqs") + ")"
 
 
+def _metric_name(row: Mapping) -> str:
+    """The row's metric; names are lower case, whatever case a file writes them in."""
+    return str(row.get("metric") or "").strip().lower()
+
+
 def _metric_value(row: Mapping, inp: TrainingInputs, tokens_per_s_per_chip, step_time_s):
     """The row's own metric from the model's throughput and step time (scalars or arrays)."""
-    metric = str(row.get("metric") or "").strip().lower()
+    metric = _metric_name(row)
     if metric == "tokens_per_s_per_chip":
         value = tokens_per_s_per_chip
         if _whole_run(row):
@@ -260,17 +265,16 @@ def validate_training_cases(rows: list[dict], chips: Mapping[str, Chip], models_
 
 
 def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixed_inputs=None) -> dict:
-    if isinstance(row.get("metric"), str) and row["metric"] != row["metric"].strip().lower():
-        row = {**row, "metric": row["metric"].strip().lower()}     # metric names are lower case
+    metric = _metric_name(row)
     case: dict[str, Any] = {"id": row.get("id"), "source": row.get("source", ""), "chip": row.get("chip", ""),
-            "metric": row.get("metric", ""), "trust": row.get("trust", ""), "measured": None,
+            "metric": metric, "trust": row.get("trust", ""), "measured": None,
             "predicted": None, "error_pct": None, "status": "error", "message": ""}
     try:
         measured = _num(row, "value")
         case["measured"] = measured
         if measured is None or measured <= 0:
             raise ValueError(f"value: {row.get('value')!r} (must be a positive number)")
-        if row.get("metric") not in METRICS:
+        if metric not in METRICS:
             raise ValueError(f"metric: {row.get('metric')!r} (expected one of {', '.join(METRICS)})")
         if fixed_inputs is not None:
             inp, note = fixed_inputs, "layout fixed"
