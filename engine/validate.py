@@ -56,6 +56,24 @@ def _show(value) -> str:
     return text if len(text) <= 60 else text[:57] + "...'"
 
 
+# Thousands grouped with commas, as a spreadsheet writes "8,192".
+_GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+
+
+def cell_float(text: str) -> float:
+    """A cases-file cell as a number: "8,192" reads as 8192. Raises ValueError for anything else
+    float() rejects; "1,5" is neither 1.5 nor 15, it is an error."""
+    text = text.strip()
+    if _GROUPED_NUMBER.fullmatch(text):
+        text = text.replace(",", "")
+    return float(text)
+
+
+def case_column(header: str | None) -> str:
+    """A cases-file header as the schema spells it: "Num_Chips " is `num_chips`."""
+    return (header or "").strip().lower()
+
+
 def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 

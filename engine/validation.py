@@ -21,6 +21,7 @@ from engine.models import ModelConfig, training_flops_per_token
 from engine.training import (
     ATTENTION_KERNELS, CP_KINDS, RECOMPUTE_NAMES, SCHEDULES, LayoutResult, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput,
 )
+from engine.validate import case_column, cell_float
 
 METRICS = ("tokens_per_s_per_chip", "step_time_s", "mfu_pct_model_flops")
 LAYOUT_FIELDS = ("tp", "pp", "vpp", "dp", "cp", "ep", "zero_stage", "micro_batch", "recompute")
@@ -33,7 +34,7 @@ def read_cases_csv(path) -> list[dict]:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = []
             for i, row in enumerate(csv.DictReader(handle), start=2):
-                row = {(k or "").strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
+                row = {case_column(k): (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
                 row.setdefault("id", f"row{i}")
                 if not row.get("id"):
                     row["id"] = f"row{i}"
@@ -50,7 +51,7 @@ def _num(row: Mapping, name: str, kind=float):
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
     try:
-        x = float(value)
+        x = cell_float(value) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: {value!r} is not a number") from None
     if not math.isfinite(x):

@@ -15,6 +15,7 @@ from engine.errors import UserError
 from engine.hardware import Chip
 from engine.inference import SCENARIOS, SERVE_DTYPES, ServingInputs, default_kv_dtype, evaluate_serving
 from engine.models import ModelConfig
+from engine.validate import cell_float
 
 THROUGHPUT_METRICS = ("output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip")
 LATENCY_METRICS = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "prefill_ms", "decode_step_ms")
@@ -42,7 +43,7 @@ def _num(row: Mapping, name: str, *, required: bool = True, integer: bool = Fals
             raise RowError(f"{name}: blank (required)")
         return None
     try:
-        value = float(raw)
+        value = cell_float(raw)
     except ValueError:
         raise RowError(f"{name}: {raw!r} (not a number)") from None
     if not math.isfinite(value):

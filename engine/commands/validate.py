@@ -57,9 +57,11 @@ def _chips(ctx) -> dict:
 
 
 def _read_dict_rows(path) -> list[dict]:
+    from engine.validate import case_column
+
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            return [dict(r) for r in csv.DictReader(handle)]
+            return [{case_column(k): v for k, v in r.items()} for r in csv.DictReader(handle)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise UserError(f"{path}: cannot read cases file ({exc})") from exc
 

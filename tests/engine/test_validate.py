@@ -103,3 +103,19 @@ def test_model_rejects_inconsistent_architecture():
         check_model(row)
     with pytest.raises(ValidationError, match="moe_topk"):
         check_model({**row, "kv_heads": 4, "moe_experts": 8, "moe_topk": 9, "moe_ffn_hidden": 512})
+
+
+@pytest.mark.parametrize("text, number", [("8,192", 8192.0), (" 16,384 ", 16384.0), ("1,234,567.5", 1234567.5),
+                                          ("-2,048", -2048.0), ("42", 42.0), ("1e3", 1000.0), ("0.25", 0.25)])
+def test_cell_float_reads_thousands_grouping(text, number):
+    from engine.validate import cell_float
+
+    assert cell_float(text) == number
+
+
+@pytest.mark.parametrize("text", ["1,5", "4,09", "12,3456", ",100", "1,,000", "8 192", "n/a"])
+def test_cell_float_refuses_a_comma_that_is_not_grouping(text):
+    from engine.validate import cell_float
+
+    with pytest.raises(ValueError):
+        cell_float(text)
