@@ -32,7 +32,7 @@ is numpy and broadcasts, so the GUI curve evaluates many batches x TP choices x 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence, cast
 
 import numpy as np
@@ -114,20 +114,40 @@ def resolve_factors(chip: Chip, engine: str | None = None, overrides: Mapping[st
 
 # ---- dtypes -----------------------------------------------------------------------------------
 
-def compute_dtype(weight_dtype: str) -> str:
+def compute_dtype(weight_dtype: str, chip: Chip | None = None) -> str:
     """GEMM dtype: fp8/int8 weights run fp8/int8 GEMMs (W8A8); fp4 (NVFP4/MXFP4) runs FP4 GEMMs
-    on parts with an FP4 rate (Blackwell); int4 runs 16-bit (W4A16)."""
-    return weight_dtype if weight_dtype in ("fp8", "int8", "fp4") else "bf16"
+    on parts with an FP4 rate (Blackwell); int4 runs 16-bit (W4A16). On a `chip` without the
+    weights' matrix rate (FP8 on A100, FP4 on H100) the weights are dequantised to 16 bits in the
+    GEMM (weight-only, as vLLM's Marlin kernels run FP8 on Ampere and NVFP4 before Blackwell)."""
+    if weight_dtype not in ("fp8", "int8", "fp4"):
+        return "bf16"
+    if chip is not None and chip.peak_tflops(weight_dtype) is None:
+        return "bf16"
+    return weight_dtype
 
 
-def default_kv_dtype(weight_dtype: str) -> str:
+def default_kv_dtype(weight_dtype: str, chip: Chip | None = None) -> str:
     """The KV-cache dtype when none is given: the engines' "auto" keeps KV in the activation
     dtype (16-bit; fp16 with fp16 weights), except that an FP8 deployment usually runs an FP8 KV
     cache as well (TensorRT-LLM's FP8 recipes, vLLM/SGLang `--kv-cache-dtype fp8`). W8A8 INT8
-    and 4-bit weights keep a 16-bit cache (MindIE, AWQ/GPTQ)."""
-    if weight_dtype == "fp8":
+    and 4-bit weights keep a 16-bit cache (MindIE, AWQ/GPTQ), and so do FP8 weights run
+    weight-only on a `chip` without FP8 (activations stay 16-bit there)."""
+    if weight_dtype == "fp8" and compute_dtype(weight_dtype, chip) == "fp8":
         return "fp8"
     return "fp16" if weight_dtype == "fp16" else "bf16"
+
+
+def precision_note(chip: Chip, weight_dtype: str, kv_dtype: str) -> str:
+    """What a precision the chip has no matrix rate for means in the prediction ("" when none):
+    the what-if is still answered, and says how."""
+    bits = []
+    if weight_dtype in ("fp8", "int8", "fp4") and compute_dtype(weight_dtype, chip) == "bf16":
+        width = 4 if weight_dtype == "fp4" else 8
+        bits.append(f"{weight_dtype.upper()} weights run weight-only on {chip.name}, which has no "
+                    f"{weight_dtype.upper()} matrix rate: {width}-bit weights, 16-bit GEMMs (W{width}A16)")
+    if kv_dtype == "fp8" and not chip.fp8_tflops:
+        bits.append(f"the FP8 KV cache is stored in 8 bits and read into 16-bit attention on {chip.name}")
+    return "; ".join(bits)
 
 
 def check_dtypes(chip: Chip, weight_dtype: str, kv_dtype: str) -> None:
@@ -135,15 +155,8 @@ def check_dtypes(chip: Chip, weight_dtype: str, kv_dtype: str) -> None:
     for label, dt, allowed in (("weight dtype", weight_dtype, SERVE_DTYPES), ("kv dtype", kv_dtype, KV_DTYPES)):
         if dt not in allowed:
             raise UserError(f"{label} {dt!r}: not one of {', '.join(allowed)}")
-    if weight_dtype == "fp4" and not chip.fp4_tflops:
-        raise UserError(f"weight dtype fp4: {chip.name} has no FP4 matrix rate (fp4_tflops is blank)")
-    if weight_dtype == "fp8" and not chip.fp8_tflops:
-        raise UserError(f"weight dtype fp8: {chip.name} has no FP8 support")
-    if kv_dtype == "fp8" and not chip.fp8_tflops:
-        raise UserError(f"kv dtype fp8: {chip.name} has no FP8 support")
-    if weight_dtype == "int8" and not chip.int8_tops:
-        raise UserError(f"weight dtype int8: {chip.name} has no INT8 support")
-    if chip.peak_tflops(compute_dtype(weight_dtype)) is None and chip.peak_tflops("fp16") is None:
+    # (a low-precision dtype the chip has no rate for runs weight-only: `precision_note`)
+    if chip.peak_tflops(compute_dtype(weight_dtype, chip)) is None and chip.peak_tflops("fp16") is None:
         raise UserError(f"weight dtype {weight_dtype}: {chip.name} has no 16-bit matrix rate")
     if not chip.hbm_gb or not chip.hbm_gbps:
         raise UserError(f"chip {chip.id}: hbm_gb and hbm_gbps are needed for serving")
@@ -234,7 +247,7 @@ class _Deployment:
     domain: np.ndarray | float = 8.0           # chips per scale-up domain
     scaleup_bps: np.ndarray | float = 0.0
     scaleout_bps: np.ndarray | float = 0.0
-    dispatch_bytes: float = 2.0        # bytes per activation element sent to the experts
+    dispatch_bytes: np.ndarray | float = 2.0  # bytes per activation element sent to the experts
     scaleup_tp_bps: np.ndarray | float = 0.0   # per chip, what the TP group gets on the scale-up fabric
 
 
@@ -244,13 +257,15 @@ def _arr(x) -> np.ndarray:
 
 def _hw_arrays(chips: Sequence[Chip], weight_dtype: str, engine: str | None,
                overrides: Mapping[str, float] | None = None) -> dict:
-    cdt = compute_dtype(weight_dtype)
     peak = []
     peak16 = []
+    low_gemm = []
     facs = [resolve_factors(c, engine, overrides) for c in chips]
     for c, fa in zip(chips, facs):
+        cdt = compute_dtype(weight_dtype, c)
         p16 = c.peak_tflops("bf16") or c.peak_tflops("fp16") or 0.0
         p_low = c.peak_tflops(cdt) if cdt != "bf16" else None
+        low_gemm.append(p_low is not None)
         # an 8-/4-bit GEMM reaches a smaller share of its (2x/4x) peak than a 16-bit one:
         # activations are quantised and scaled every layer (W8A8), so FP8 prefill on Hopper
         # rarely runs at twice the BF16 rate; never slower than the 16-bit path it replaces
@@ -259,6 +274,9 @@ def _hw_arrays(chips: Sequence[Chip], weight_dtype: str, engine: str | None,
         peak16.append(p16 * 1e12)
     return {
         "peak": _arr(peak), "peak16": _arr(peak16),
+        # DeepEP-style dispatch sends fp8 activations when the expert GEMMs run in 8 bits;
+        # the combine returns 16-bit partial outputs.
+        "dispatch_bytes": np.where(low_gemm, 1.0, 2.0),
         "hbm_bps": _arr([(c.hbm_gbps or 0.0) * 1e9 for c in chips]),
         "hbm_bytes": _arr([(c.hbm_gb or 0.0) * GIB for c in chips]),
         "scaleup_bps": _arr([(c.scaleup_gbps or 25.0) * 1e9 for c in chips]),
@@ -303,9 +321,7 @@ def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_d
         expert_bytes_chip_all=expert_chip, kv_bytes_token_chip=kv_tok,
         kv_capacity_bytes_chip=np.maximum(free, 0.0), crosses_nodes=group > hw["domain"],
         domain=hw["domain"], scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"], scaleup_tp_bps=up_tp,
-        # DeepEP-style dispatch sends fp8 activations when the expert GEMMs run in 8 bits;
-        # the combine returns 16-bit partial outputs.
-        dispatch_bytes=1.0 if compute_dtype(weight_dtype) in ("fp8", "int8", "fp4") else 2.0,
+        dispatch_bytes=hw.get("dispatch_bytes", 1.0 if compute_dtype(weight_dtype) != "bf16" else 2.0),
     )
 
 
@@ -713,6 +729,12 @@ def _f(x) -> float:
 def evaluate_serving(inputs: ServingInputs) -> ServingResult:
     """Serving figures of one deployment and workload (see module doc)."""
     _validate_inputs(inputs)
+    result = _evaluate_serving(inputs)
+    note = precision_note(inputs.chip, inputs.weight_dtype, inputs.kv_dtype)
+    return replace(result, explanation=f"{result.explanation}; {note}") if note else result
+
+
+def _evaluate_serving(inputs: ServingInputs) -> ServingResult:
     inp = inputs
     shape = model_shape(inp.model)
     # the deployment's own limits (max running sequences, token budget per step) are the
@@ -979,6 +1001,19 @@ def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len
                  kv_dtype: str = "bf16", tp: int | None = None, engine: str = "",
                  factors: Mapping[str, float] | None = None, ep: int | None = None,
                  prefix_cache_hit: float = 0.0) -> CapacityResult:
+    """Largest per-chip load that meets the TTFT and TPOT targets (see `_slo_capacity`)."""
+    result = _slo_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
+                           tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=tp, engine=engine,
+                           factors=factors, ep=ep, prefix_cache_hit=prefix_cache_hit)
+    note = precision_note(chip, weight_dtype, kv_dtype)
+    return replace(result, explanation=f"{result.explanation}; {note}") if note else result
+
+
+def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len: float,
+                  ttft_ms: float | None = None, tpot_ms: float | None = None, weight_dtype: str = "bf16",
+                  kv_dtype: str = "bf16", tp: int | None = None, engine: str = "",
+                  factors: Mapping[str, float] | None = None, ep: int | None = None,
+                  prefix_cache_hit: float = 0.0) -> CapacityResult:
     """Largest per-chip load that meets the TTFT and TPOT targets.
 
     With `tp` None the best layout is searched: TP over the scale-up domain, and for MoE models

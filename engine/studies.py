@@ -447,12 +447,7 @@ class ServingStudy:
         name = chip_name(chip)
         if self.tp is not None and model.heads % int(self.tp):
             out.append(StudyProblem("tp", f"TP {self.tp} does not divide the {model.heads} attention heads."))
-        if self.weight_dtype == "fp8" and not chip.fp8_tflops:
-            out.append(StudyProblem("weight_dtype", f"{name} has no FP8 support: pick BF16, INT8 or INT4."))
-        if self.weight_dtype == "int8" and not chip.int8_tops:
-            out.append(StudyProblem("weight_dtype", f"{name} has no INT8 support."))
-        if self.kv_dtype == "fp8" and not chip.fp8_tflops:
-            out.append(StudyProblem("kv_dtype", f"{name} has no FP8 support: use a 16-bit KV cache."))
+        # (8- and 4-bit dtypes the chip has no matrix rate for run weight-only; the result says so)
         if not chip.hbm_gb or not chip.hbm_gbps:
             out.append(StudyProblem("chip", f"{name} has no HBM size or bandwidth in the catalog: "
                                             "fill them in the Fleet view."))

@@ -146,7 +146,7 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     if scenario not in SCENARIOS:
         raise RowError(f"scenario: {scenario!r} (one of {', '.join(SCENARIOS)})")
     wdt = _text(row, "weight_dtype").lower()
-    kdt = _text(row, "kv_dtype").lower() or default_kv_dtype(wdt)
+    kdt = _text(row, "kv_dtype").lower() or default_kv_dtype(wdt, chips[chip_id])
     for label, dt in (("weight_dtype", wdt), ("kv_dtype", kdt)):
         if dt not in SERVE_DTYPES:
             raise RowError(f"{label}: {dt!r} (one of {', '.join(SERVE_DTYPES)})")

@@ -39,13 +39,24 @@ def test_serve_h100_beats_h20_and_910b_under_slo(capsys):
     assert out["h100-sxm5-80gb"] > out["ascend-910b2"]
 
 
-def test_serve_fp8_on_910b_is_a_user_error(capsys):
+def test_serve_fp8_on_910b_runs_weight_only_and_says_so(capsys):
+    argv = ["serve", "--model", "llama3-70b", "--chip", "ascend-910b2", "--tp", "8", "--input-len", "100",
+            "--output-len", "10", "--format", "json"]
+    assert main(argv + ["--weight-dtype", "fp8"]) == 0
+    fp8 = json.loads(capsys.readouterr().out)
+    assert main(argv + ["--weight-dtype", "bf16"]) == 0
+    bf16 = json.loads(capsys.readouterr().out)
+    assert "no FP8 matrix rate" in fp8["explanation"] and "W8A16" in fp8["explanation"]
+    assert fp8["weights_gb_per_chip"] < 0.55 * bf16["weights_gb_per_chip"]
+    assert fp8["tpot_ms"] < bf16["tpot_ms"]
+
+
+def test_serve_unknown_dtype_is_a_user_error(capsys):
     rc = main(["serve", "--model", "llama3-70b", "--chip", "ascend-910b2", "--tp", "8", "--input-len", "100",
-               "--output-len", "10", "--weight-dtype", "fp8"])
-    assert rc == 1
+               "--output-len", "10", "--kv-dtype", "fp3"])
+    assert rc != 0
     err = capsys.readouterr().err
-    assert "weight dtype fp8: Ascend 910B2 has no FP8 support" in err
-    assert len(err.strip().splitlines()) == 1
+    assert "fp3" in err and len(err.strip().splitlines()) == 1
 
 
 def test_serve_unknown_chip_and_bad_length(capsys):

@@ -175,7 +175,7 @@ def run(args, ctx) -> Output:
             raise UserError(f"--{name.replace('_', '-')} {v:g}: must be a positive, finite number")
     model, chip = _lookup(ctx, args.model, args.chip)
     wdt = args.weight_dtype.lower()
-    kdt = (args.kv_dtype or default_kv_dtype(wdt)).lower()
+    kdt = (args.kv_dtype or default_kv_dtype(wdt, chip)).lower()
     check_dtypes(chip, wdt, kdt)
     has_slo = args.ttft_ms is not None or args.tpot_ms is not None
 
@@ -272,7 +272,7 @@ def run(args, ctx) -> Output:
         # Under SLOs the binding constraint is what the user asked about.
         data["limiting"] = cap.limiting
         data["bound_by"] = cap.resource
-        data["explanation"] = cap.explanation if cap.feasible else cap.reason
+        data["explanation"] = cap.explanation  # the reason when infeasible, and how the dtypes run
     if args.demand_tokens_per_s is not None:
         if cap is None:
             raise UserError("--demand-tokens-per-s: chips needed is computed for pp=1, ep=1 layouts only")

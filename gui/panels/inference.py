@@ -237,7 +237,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
                 t.set(key, "–", "")
             t.set("throughput", "not met", "no load meets the targets")
             t.set("limiting", cap.limiting, "")
-            self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)}: {cap.reason}.")
+            self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)}: {cap.explanation}.")
             return
         t.set("throughput", fmt(cap.output_tokens_per_s_per_chip),
               f"{fmt(cap.total_tokens_per_s_per_chip)} incl. prompt tokens")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
-from engine.inference import SERVE_DTYPES
+from engine.inference import KV_DTYPES, SERVE_DTYPES
 from engine.serving.families import scheduler_for
 from engine.studies import ServingStudy, demand_per_day
 from engine.studies_serving import ep_choices
@@ -52,8 +52,10 @@ class InferenceForm:
         self.ep_combo = combo([("Best / none", None)])
         e.add_row(form, "ep", "Expert parallel EP", self.ep_combo, "Experts split across chips (MoE models)")
         self.weight_combo = combo([(d.upper(), d) for d in SERVE_DTYPES])
-        e.add_row(form, "weight_dtype", "Weights", self.weight_combo, "Weight precision (fp8/int8 run W8A8 GEMMs)")
-        self.kv_combo = combo([(d.upper(), d) for d in SERVE_DTYPES if d != "int4"])
+        e.add_row(form, "weight_dtype", "Weights", self.weight_combo,
+                  "Weight precision. FP8/INT8/FP4 run 8-/4-bit GEMMs on chips with that rate and weight-only "
+                  "(16-bit GEMMs) elsewhere; INT4 is weight-only (W4A16)")
+        self.kv_combo = combo([(d.upper(), d) for d in KV_DTYPES])
         e.add_row(form, "kv_dtype", "KV cache", self.kv_combo, "KV-cache precision")
         column.addLayout(form)
 

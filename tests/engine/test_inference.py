@@ -202,13 +202,38 @@ def test_concurrency_beyond_kv_capacity_queues():
     assert r.ttft_ms > 10 * r.prefill_ms
 
 
-def test_dtype_errors_name_the_chip():
-    with pytest.raises(UserError, match="weight dtype fp8: Ascend 910B2 has no FP8 support"):
-        _eval(chip="ascend-910b2", weight_dtype="fp8")
-    with pytest.raises(UserError, match="kv dtype fp8"):
-        _eval(chip="a100-sxm4-80gb", kv_dtype="fp8")
-    with pytest.raises(UserError, match="weight dtype"):
-        _eval(weight_dtype="fp4")
+def test_dtype_errors_name_the_field_and_value():
+    with pytest.raises(UserError, match="weight dtype 'fp3'"):
+        _eval(weight_dtype="fp3")
+    with pytest.raises(UserError, match="kv dtype 'fp4'"):
+        _eval(kv_dtype="fp4")
+
+
+def test_low_precision_without_its_matrix_rate_runs_weight_only():
+    """FP8 on A100 (vLLM's FP8 Marlin), FP4 on H100: 8-/4-bit weights read from HBM, 16-bit GEMMs."""
+    from engine.inference import default_kv_dtype
+
+    a100 = dict(chip="a100-sxm4-80gb", tp=4, batch=8)
+    bf16, fp8, int8, int4 = (_eval(weight_dtype=w, **a100) for w in ("bf16", "fp8", "int8", "int4"))
+    # weight bytes are the dtype's (fp8 = int8 byte for byte), the GEMMs run at the 16-bit rate
+    assert fp8.weights_gb_per_chip == pytest.approx(int8.weights_gb_per_chip)
+    assert fp8.weights_gb_per_chip < 0.55 * bf16.weights_gb_per_chip
+    assert fp8.prefill_breakdown_ms["compute_ms"] == pytest.approx(bf16.prefill_breakdown_ms["compute_ms"])
+    assert int8.prefill_breakdown_ms["compute_ms"] < 0.9 * bf16.prefill_breakdown_ms["compute_ms"]  # W8A8
+    assert int4.decode_step_ms < fp8.decode_step_ms < bf16.decode_step_ms
+    assert "W8A16" in fp8.explanation and "A100" in fp8.explanation
+    assert "weight-only" not in int8.explanation and "weight-only" not in bf16.explanation
+    # H100 has FP8 (W8A8, no note) but no FP4 matrix rate (W4A16, as int4 weights are)
+    h_fp8, h_fp4, h_int4 = (_eval(weight_dtype=w, tp=4) for w in ("fp8", "fp4", "int4"))
+    assert "weight-only" not in h_fp8.explanation and "W4A16" in h_fp4.explanation
+    assert h_fp4.decode_step_ms == pytest.approx(h_int4.decode_step_ms)
+    # a blank KV dtype beside weight-only FP8 stays 16-bit (activations are 16-bit there)
+    assert default_kv_dtype("fp8", CHIPS["a100-sxm4-80gb"]) == "bf16"
+    assert default_kv_dtype("fp8", CHIPS["h100-sxm5-80gb"]) == "fp8"
+    # an FP8 KV cache on A100 is stored in 8 bits (vLLM --kv-cache-dtype fp8): half the bytes
+    kv8 = _eval(kv_dtype="fp8", **a100)
+    assert kv8.kv_gb_per_sequence == pytest.approx(bf16.kv_gb_per_sequence / 2)
+    assert "KV cache is stored in 8 bits" in kv8.explanation
 
 
 def test_int4_weights_halve_weight_memory_vs_int8():

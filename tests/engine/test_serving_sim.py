@@ -472,9 +472,14 @@ def test_fp4_weights_on_b200_halve_the_weight_reads_and_use_the_fp4_rate():
     assert 0 < fp4.step_s(1, 1000) < fp8.step_s(1, 1000)     # batch-1 decode reads half the bytes
 
 
-def test_fp4_without_an_fp4_rate_and_fp4_kv_are_user_errors():
-    with pytest.raises(UserError, match="fp4"):
-        inf.check_dtypes(CHIPS["h100-sxm5-80gb"], "fp4", "fp8")
+def test_fp4_without_an_fp4_rate_runs_w4a16_and_fp4_kv_is_a_user_error():
+    h100 = CHIPS["h100-sxm5-80gb"]
+    inf.check_dtypes(h100, "fp4", "fp8")   # answered weight-only, not refused
+    fp4 = build_cost_model(MODELS["llama3-70b"], h100, tp=1, weight_dtype="fp4", kv_dtype="fp8")
+    fp8 = build_cost_model(MODELS["llama3-70b"], h100, tp=1, weight_dtype="fp8", kv_dtype="fp8")
+    assert fp4.peak_flops == pytest.approx(fp4.peak16_flops)           # 16-bit GEMMs (W4A16)
+    assert fp8.peak_flops > fp4.peak_flops                             # H100 runs FP8 GEMMs
+    assert 0.5 < fp4.weights_s / fp8.weights_s < 0.56                  # 4-bit weight reads
     with pytest.raises(UserError, match="kv dtype"):
         inf.check_dtypes(CHIPS["b200"], "fp4", "fp4")
 

@@ -197,14 +197,14 @@ def test_bad_rows_become_error_cases_naming_field_and_value(public):
     bad_chip = dict(good, id="x1", chip="nochip")
     bad_num = dict(good, id="x2", layers="eighty")
     bad_metric = dict(good, id="x3", metric="joules")
-    bad_dtype = dict(good, id="x4", weight_dtype="fp8", chip="ascend-910b2", num_chips="8")
+    bad_dtype = dict(good, id="x4", weight_dtype="fp7", chip="ascend-910b2", num_chips="8")
     blank = {"id": "x5"}
     res = validate_inference_cases([bad_chip, bad_num, good, bad_metric, bad_dtype, blank], reference_chips())
     cases = {c["id"]: c for c in res["cases"]}
     assert cases["x1"]["status"] == "error" and "chip" in cases["x1"]["message"] and "nochip" in cases["x1"]["message"]
     assert cases["x2"]["status"] == "error" and "layers" in cases["x2"]["message"] and "eighty" in cases["x2"]["message"]
     assert cases["x3"]["status"] == "error" and "joules" in cases["x3"]["message"]
-    assert cases["x4"]["status"] == "error" and "FP8" in cases["x4"]["message"]
+    assert cases["x4"]["status"] == "error" and "weight_dtype" in cases["x4"]["message"] and "fp7" in cases["x4"]["message"]
     assert cases["x5"]["status"] == "error"
     assert cases[good["id"]]["status"] == "ok"
     assert res["summary"]["counts"]["error"] == 5
@@ -336,3 +336,15 @@ def test_metric_and_scenario_spelling_case_does_not_matter(public):
     after = validate_inference_cases([dict(row, metric=row["metric"].upper(), scenario="Concurrency")],
                                      reference_chips())["cases"][0]
     assert after["status"] == "ok" and after["predicted"] == before["predicted"]
+
+
+def test_an_fp8_row_on_a100_is_predicted_weight_only_with_a_16_bit_cache(public):
+    rows, res = public
+    row = next(r for r in rows if r["chip"].startswith("a100") and r["metric"] == "output_tokens_per_s_per_chip")
+    fp16_predicted = next(c for c in res["cases"] if c["id"] == row["id"])["predicted"]
+    blank_kv, bf16_kv = validate_inference_cases(
+        [dict(row, id="w1", weight_dtype="fp8", kv_dtype=""), dict(row, id="w2", weight_dtype="fp8", kv_dtype="bf16")],
+        reference_chips())["cases"]
+    assert blank_kv["status"] == "ok", blank_kv["message"]
+    assert blank_kv["predicted"] == bf16_kv["predicted"]        # A100 "auto" KV is 16-bit beside W8A16
+    assert blank_kv["predicted"] >= fp16_predicted                # half the weight bytes, same GEMM rate

@@ -96,11 +96,12 @@ def test_an_edit_re_evaluates_and_a_tighter_target_never_raises_throughput(panel
 
 
 def test_validation_messages_sit_at_their_fields(panel, store):
+    # FP8 on a chip without an FP8 rate is answered weight-only, and the notes say so
     fp8_less = next(c for c in store.chips() if not c.fp8_tflops and c.hbm_gb and c.hbm_gbps)
     panel.apply_scenario_state({**STATE, "chip_id": fp8_less.id, "weight_dtype": "fp8"})
     panel.compute_now()
-    assert "FP8" in panel.errors.messages()["weight_dtype"]
-    assert panel.banner.text() and panel.capacity is None
+    assert "weight_dtype" not in panel.errors.messages() and panel.capacity is not None
+    assert "weight-only" in panel.notes.text() and "W8A16" in panel.notes.text()
     panel.apply_scenario_state({**STATE, "tp": 64})
     panel.compute_now()
     assert "does not divide" in panel.errors.messages()["tp"]
@@ -220,3 +221,13 @@ def test_engine_limit_fields_cap_the_batch_and_round_trip(panel, qtbot):
     panel.apply_scenario_state({**STATE, "max_num_batched_tokens": 4096})
     assert panel.max_tokens_spin.value() == 4096 and panel.max_seqs_spin.value() == 0
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_every_kv_precision_offered_is_one_the_engine_takes(panel):
+    from engine.inference import KV_DTYPES
+
+    offered = [panel.kv_combo.itemData(i) for i in range(panel.kv_combo.count())]
+    assert offered == list(KV_DTYPES)  # FP4 was offered and then refused by the engine
+    panel.apply_scenario_state({**STATE, "kv_dtype": offered[-1]})
+    panel.compute_now()
+    assert "kv_dtype" not in panel.errors.messages() and panel.capacity is not None
