@@ -156,8 +156,10 @@ def check_dtypes(chip: Chip, weight_dtype: str, kv_dtype: str) -> None:
         if dt not in allowed:
             raise UserError(f"{label} {dt!r}: not one of {', '.join(allowed)}")
     # (a low-precision dtype the chip has no rate for runs weight-only: `precision_note`)
-    if chip.peak_tflops(compute_dtype(weight_dtype, chip)) is None and chip.peak_tflops("fp16") is None:
-        raise UserError(f"weight dtype {weight_dtype}: {chip.name} has no 16-bit matrix rate")
+    if chip.peak_tflops("fp16") is None:
+        # attention (and a weight-only GEMM) runs in 16 bits whatever the weights' dtype
+        raise UserError(f"chip {chip.id}: {chip.name} has no 16-bit matrix rate (bf16_tflops and fp16_tflops are "
+                        "blank), which attention needs; fill one in the chip catalog")
     if not chip.hbm_gb or not chip.hbm_gbps:
         raise UserError(f"chip {chip.id}: hbm_gb and hbm_gbps are needed for serving")
 

@@ -209,6 +209,13 @@ def test_dtype_errors_name_the_field_and_value():
         _eval(kv_dtype="fp4")
 
 
+def test_a_chip_without_a_16_bit_rate_is_refused_by_name_not_divided_by_zero():
+    # Cambricon MLU290-M5 publishes INT8 only: its W8A8 GEMMs have a rate, attention has none
+    for wdt in ("int8", "bf16", "fp8"):
+        with pytest.raises(UserError, match="MLU290-M5 has no 16-bit matrix rate"):
+            _eval(chip="mlu290-m5", weight_dtype=wdt, tp=4)
+
+
 def test_low_precision_without_its_matrix_rate_runs_weight_only():
     """FP8 on A100 (vLLM's FP8 Marlin), FP4 on H100: 8-/4-bit weights read from HBM, 16-bit GEMMs."""
     from engine.inference import default_kv_dtype
