@@ -2,7 +2,9 @@
 
 A validation file's `engine` column (`trtllm@1.0.0rc3`, `vllm@0.12.0`, `tgi-gaudi@synapseai-1.14`)
 maps to a family by its name only: versions never select factors (a factor fitted to one release
-describes a paper, not an engine a user picks). Names we cannot place, and `unknown`, map to
+describes a paper, not an engine a user picks). Other engines map to the family whose scheduler
+they share (`_ALIASES`: LMDeploy and DeepSpeed-FastGen to vllm, LightLLM to sglang, Triton/NIM
+to trtllm). Names we cannot place, and `unknown`, map to
 `generic`: a stack nobody stated, assumed to run eagerly (no CUDA graphs) as the 2023-era
 research stacks did. A blank engine (nothing chosen) means `DEFAULT_FAMILY`.
 
@@ -41,8 +43,20 @@ _ALIASES = {
     "trt-llm": "trtllm", "fastertransformer": "trtllm", "vllm-ascend": "vllm-ascend", "vllm_ascend": "vllm-ascend",
     "mindie": "mindie", "mindie-llm": "mindie", "tgi": "tgi", "tgi-gaudi": "tgi",
     "text-generation-inference": "tgi", "generic": "generic", "unknown": "generic",
-    # vLLM's own scheduler on other accelerators (Gaudi/HPU, ROCm builds)
-    "vllm-gaudi": "vllm", "vllm-hpu": "vllm", "vllm-rocm": "vllm", "rocm-vllm": "vllm",
+    # vLLM's own scheduler on other accelerators (Gaudi/HPU, ROCm, TPU builds)
+    "vllm-gaudi": "vllm", "vllm-hpu": "vllm", "vllm-rocm": "vllm", "rocm-vllm": "vllm", "vllm-tpu": "vllm",
+    "vllm-npu": "vllm-ascend", "mindie-service": "mindie", "mindie-server": "mindie",
+    # servers that run TensorRT-LLM engines (Triton's TRT-LLM backend; NVIDIA NIM on supported GPUs)
+    "triton": "trtllm", "triton-trtllm": "trtllm", "triton-trt-llm": "trtllm", "tritonserver": "trtllm", "nim": "trtllm",
+    "nvidia-nim": "trtllm",
+    # Mature continuous-batching engines with paged KV and graph-captured decode whose own
+    # scheduler is not modelled: the nearest family stands in, never the eager `generic`.
+    # LMDeploy (TurboMind: blocked KV, persistent batch, split-fuse prefill) and DeepSpeed-
+    # FastGen/MII (Dynamic SplitFuse: chunked prompts mixed with decodes) schedule as vLLM does;
+    # LightLLM allocates KV per token and routes as SGLang does.
+    "lmdeploy": "vllm", "turbomind": "vllm", "lmdeploy-turbomind": "vllm", "lmdeploy-pytorch": "vllm",
+    "deepspeed-fastgen": "vllm", "fastgen": "vllm", "deepspeed-mii": "vllm", "mii": "vllm",
+    "lightllm": "sglang",
 }
 
 

@@ -71,6 +71,9 @@ def test_chunk_attention_is_causal_and_additive():
     ("unknown", "generic"), ("some-new-stack@3", "generic"), ("", "vllm"), (None, "vllm"),
     ("TensorRT LLM@0.9", "trtllm"), ("tensorrt_llm", "trtllm"), ("vLLM Ascend", "vllm-ascend"),
     (" SGLang ", "sglang"), ("vllm-gaudi@1.21", "vllm"), ("@1.0", "vllm"),
+    ("LMDeploy@0.6", "vllm"), ("lmdeploy-turbomind", "vllm"), ("DeepSpeed-FastGen", "vllm"), ("lightllm", "sglang"),
+    ("Triton TRT-LLM", "trtllm"), ("NVIDIA NIM@1.3", "trtllm"), ("MindIE Service", "mindie"),
+    ("llama.cpp", "generic"), ("transformers", "generic"),
 ])
 def test_engine_string_maps_to_a_family(engine, family):
     assert engine_family(engine) == family
