@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.hardware import Chip
+from engine.layout import dtype_problem
 from engine.models import ModelConfig, training_flops_per_token
 from engine.training import (
     ATTENTION_KERNELS, CP_KINDS, RECOMPUTE_NAMES, SCHEDULES, LayoutResult, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput,
@@ -189,6 +190,9 @@ def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
     ran but fits no layout in the memory model is reported infeasible, never forced."""
     if _fully_given(inp):
         return replace(inp, ep=inp.ep or 1), "layout as published"
+    problem = dtype_problem(inp.dtype, inp.chip)
+    if problem:  # it rules out every layout: the reason, not one count among the search's
+        raise LookupError(f"dtype {inp.dtype}: {problem}")
     result = search_layouts(inp, top_k=1)
     if result.best is None:
         reasons = ", ".join(f"{k} {v}" for k, v in result.infeasible_by_reason.items())

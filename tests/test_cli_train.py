@@ -244,3 +244,11 @@ def test_without_scenario_model_chip_and_chips_are_required(capsys):
         cli.main(["train", "--model", "llama3-8b"])
     assert exc.value.code == 2
     assert "--chip, --chips (or --scenario NAME)" in capsys.readouterr().err
+
+
+def test_train_fp8_on_a_chip_without_fp8_says_so_in_one_line(capsys):
+    code = cli.main(["train", "--model", "llama3-8b", "--chip", "a100-sxm4-80gb", "--chips", "64", "--search",
+                     "--tokens", "1e12", "--dtype", "fp8"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "--dtype fp8: A100 SXM4 80GB has no FP8 matrix units" in err and "layouts:" not in err

@@ -204,6 +204,11 @@ def run(args, ctx) -> Output:
     base = {"model": model.id, "chip": chip.id, "num_chips": args.chips, "seq_len": inputs.seq,
             "global_batch_seqs": inputs.batch_seqs(), "dtype": dtype, "software": software_settings(args)}
     if args.search or not layout_given:
+        from engine.layout import dtype_problem
+
+        problem = dtype_problem(dtype, chip)
+        if problem:  # it rules out every layout: say so, not as one count among the search's reasons
+            raise UserError(f"--dtype {dtype}: {problem}")
         result = search_layouts(inputs, top_k=args.top)
         if result.best is None:
             if not result.layouts_evaluated:

@@ -278,3 +278,10 @@ def test_metric_spelling_case_does_not_matter(tmp_path):
     case = validate_training_cases(read_cases_csv(_write(tmp_path, [row])), CHIPS)["cases"][0]
     plain = validate_training_cases(read_cases_csv(_write(tmp_path, [GOOD])), CHIPS)["cases"][0]
     assert case["status"] == "ok" and case["predicted"] == plain["predicted"]
+
+
+def test_a_dtype_the_chip_lacks_is_the_reason_not_one_count_among_many(tmp_path):
+    row = {**GOOD, "id": "F1", "dtype": "fp8", "tp": "", "pp": "", "dp": "", "micro_batch": "", "zero_stage": ""}
+    case = validate_training_cases(read_cases_csv(_write(tmp_path, [row])), CHIPS)["cases"][0]
+    assert case["status"] == "infeasible"
+    assert case["message"].startswith("dtype fp8: A100 SXM4 80GB has no FP8 matrix units"), case["message"]
