@@ -1078,9 +1078,12 @@ def validate_scenario(sc: ForecastScenario) -> list[str]:
     _positive(p, "demand.scale", d.scale, allow_zero=True)
     _positive(p, "demand.ttft_ms", d.ttft_ms)
     _positive(p, "demand.tpot_ms", d.tpot_ms)
-    for name in ("weight_dtype", "kv_dtype"):
-        if getattr(d, name) not in ("fp32", "bf16", "fp16", "fp8", "int8", "int4"):
-            p.append(f"demand.{name}: {getattr(d, name)!r} (must be fp32, bf16, fp16, fp8, int8 or int4)")
+    from engine.hardware import KV_DTYPES, SERVE_DTYPES
+
+    for name, allowed in (("weight_dtype", SERVE_DTYPES), ("kv_dtype", KV_DTYPES)):
+        # (fp32 is read from older scenarios; no chip serves it, and the forecast says so)
+        if getattr(d, name) not in allowed + ("fp32",):
+            p.append(f"demand.{name}: {getattr(d, name)!r} (must be {', '.join(allowed)})")
     from engine.forecast_demand import GROWTH_MODELS, fit_growth
 
     if d.growth_model not in GROWTH_MODELS:

@@ -38,15 +38,13 @@ from typing import Any, Mapping, Sequence, cast
 import numpy as np
 
 from engine.errors import UserError
-from engine.hardware import DTYPE_BYTES, Chip
+from engine.hardware import DTYPE_BYTES, KV_DTYPES, SERVE_DTYPES, Chip
 from engine.models import ModelConfig
 from engine.serving.families import engine_family  # noqa: F401  (re-exported: the family parser)
 from engine.topology import topology_of
 
 GIB = 1024.0**3
 SCENARIOS = ("static_batch", "concurrency", "offline", "server")
-SERVE_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
-KV_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
 
 # Defaults used when neither the chip nor the engine carries a calibrated value. They are the
 # fitted NVIDIA/modern-engine values, so an uncalibrated chip is treated like a mature stack.

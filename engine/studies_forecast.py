@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from engine.errors import UserError
+from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast import (
     CURVE_KINDS, FRACTION_BASES, ForecastResult, ForecastScenario, OrderUncertainty,
     default_scenario, scenario_from_dict, scenario_to_dict, uncertainty_problems, validate_scenario,
@@ -37,7 +38,6 @@ from engine.studies import STUDY_VERSION, StudyProblem
 
 FORECAST_STUDY_VERSION = 1
 PLAN_STUDY_VERSION = STUDY_VERSION
-SERVE_DTYPES_ALLOWED = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 GROWTH_WORDS = {"fixed": "a fixed rate", "loglinear": "the log-linear fit", "decaying": "the falling-rate fit",
                 "user": "your P10/P50/P90"}
 
@@ -138,9 +138,10 @@ class ForecastStudy:
         for key, name, value in (("ttft", "TTFT target", d.ttft_ms), ("tpot", "TPOT target", d.tpot_ms)):
             if not (_number(value) and value > 0):
                 add(key, f"{name} {_num(value, ' ms')}: must be more than 0 ms.")
-        for key, name in (("weight_dtype", "Weight precision"), ("kv_dtype", "KV-cache precision")):
-            if getattr(d, key) not in SERVE_DTYPES_ALLOWED:
-                add(key, f"{name} {getattr(d, key)!r}: pick {', '.join(SERVE_DTYPES_ALLOWED)}.")
+        for key, name, allowed in (("weight_dtype", "Weight precision", SERVE_DTYPES),
+                                   ("kv_dtype", "KV-cache precision", KV_DTYPES)):
+            if getattr(d, key) not in allowed + ("fp32",):   # fp32: older scenarios (no chip serves it)
+                add(key, f"{name} {getattr(d, key)!r}: pick {', '.join(allowed)}.")
         out += self._growth_problems(bad_points or any(p.field in ("growth", "curve") for p in out))
         if not (_number(d.request_mix_sigma) and 0 <= d.request_mix_sigma <= 3):
             add("mix_sigma", f"Mix uncertainty {_pct(d.request_mix_sigma)}: use 0 to 300%.")

@@ -27,6 +27,7 @@ from engine.errors import UserError, ValidationError
 from engine.forecast import (CURVE_KINDS, ForecastInputs, ForecastResult, ForecastScenario, default_scenario,
                              scenario_to_dict)
 from engine.fleet import add_months
+from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast_demand import GROWTH_MODELS
 from engine.studies_forecast import ForecastStudy, forecast_job_table, forecast_key_figures, forecast_monthly_table
 from gui.commands import follow_stack
@@ -45,8 +46,6 @@ from gui.widgets.plot_panel import PlotPanel, format_number
 from gui.workers import LatestRunner
 
 DEBOUNCE_MS = 80
-WEIGHT_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
-KV_DTYPES = ("bf16", "fp16", "fp8", "int8")
 CURVE_LABELS = {"piecewise": "piecewise (log-linear)", "exponential": "exponential fit",
                 "logistic": "logistic (ceiling)"}
 GROWTH_LABELS = {"fixed": "fixed rate", "loglinear": "log-linear fit (with its error)",
@@ -216,7 +215,8 @@ class ForecastPanel(QWidget):
                                tip="Time-to-first-token target: prefill must finish within it")
         self.tpot_spin = _spin(1, 10_000, 50, decimals=0, step=5, suffix=" ms",
                                tip="Time-per-output-token target: each decode step must finish within it")
-        self.weight_dtype = _combo(WEIGHT_DTYPES, "Weight precision when serving")
+        self.weight_dtype = _combo(SERVE_DTYPES, "Weight precision when serving (8-/4-bit run weight-only on chips "
+                                                 "without that matrix rate)")
         self.kv_dtype = _combo(KV_DTYPES, "KV-cache precision when serving")
         self.points_editor = DemandPointsEditor()
         self.points_editor.edited.connect(self._on_points_edited)

@@ -203,7 +203,8 @@ def test_forecast_problems_use_the_forms_words_and_units():
     {"demand.kind": "logistic"}, {"demand.growth_model": "loglinear", "demand.points": []},
     {"demand.request_mix_sigma": -0.1}, {"throughput_sigma_scale": 11.0}, {"demand.tpot_ms": -5.0},
     {"allocation.training_share.h20-96gb": 1.5}, {"install_lag_days": -1.0}, {"annual_failure_rate": 1.0},
-    {"demand.weight_dtype": "int3"}, {"default_uncertainty.vendor_common_share": 2.0},
+    {"demand.weight_dtype": "int3"}, {"demand.weight_dtype": "fp4"}, {"demand.kv_dtype": "fp4"},
+    {"demand.kv_dtype": "int4"}, {"default_uncertainty.vendor_common_share": 2.0},
     {"policy_events": [{"chip_id": "h20-96gb", "probability": 2.0, "window_start": "2025-01-01",
                         "window_end": "2024-01-01", "duration_months": None, "note": ""}]},
     {"jobs": [{"name": "a", "model_id": "", "tokens": 0.0, "chip_id": "h20-96gb", "earliest_start": "2025-01-01",
@@ -358,3 +359,17 @@ def test_plan_reuses_throughputs_while_the_serving_inputs_hold(monkeypatch):
     assert len(calls) == 1 and again.months == first.months
     compute_plan(replace(job, scenario=replace(sc, demand=replace(sc.demand, tpot_ms=40.0)), cached=cache))
     assert len(calls) == 2  # a tighter TPOT target changes every chip's serving throughput
+
+
+def test_forecast_precisions_are_the_serving_engines():
+    """FP4 weights and an INT4 KV cache serve (W4A16 where the chip has no FP4 rate); FP4 KV does not."""
+    from engine.forecast import scenario_from_dict
+
+    params = scenario_to_dict(default_scenario())
+    for change, ok in (({"demand.weight_dtype": "fp4"}, True), ({"demand.kv_dtype": "int4"}, True),
+                       ({"demand.kv_dtype": "fp4"}, False), ({"demand.weight_dtype": "int3"}, False)):
+        sc = _unvalidated(scenario_from_dict(params), change)
+        problems = validate_scenario(sc)
+        assert (not problems) == ok, (change, problems)
+        fields = [p.field for p in ForecastStudy(sc).problems()]
+        assert ("weight_dtype" in fields or "kv_dtype" in fields) == (not ok)

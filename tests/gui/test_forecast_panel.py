@@ -400,3 +400,10 @@ def test_repeated_job_names_and_cut_off_chips_name_the_first_row():
     rows = ["a", "b", "a", "a"]
     got = repeated_key_problems(rows, lambda v: v, lambda k, first: f"{k} in row {first}")
     assert got == [(2, 0, "a in row 1"), (3, 0, "a in row 1")]
+
+
+def test_precision_lists_are_the_serving_engines(panel):
+    from engine.hardware import KV_DTYPES, SERVE_DTYPES
+
+    assert [panel.weight_dtype.itemData(i) for i in range(panel.weight_dtype.count())] == list(SERVE_DTYPES)
+    assert [panel.kv_dtype.itemData(i) for i in range(panel.kv_dtype.count())] == list(KV_DTYPES)
