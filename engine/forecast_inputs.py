@@ -121,6 +121,11 @@ def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_
                                prefix_cache_hit=float(prefix_cache_hit))
             value = float(cap.output_tokens_per_s_per_chip) if cap.feasible else 0.0
             note = "" if cap.feasible else f"{model.id} on {chip.id} cannot meet the SLOs (engine)"
+            from engine.inference import precision_note
+
+            how = precision_note(chip, weight_dtype, kv_dtype)   # e.g. FP8 on a 910B: served W8A16
+            if how:
+                note = f"{note}; {how}" if note else f"{model.id} on {chip.id}: {how}"
             return (value if math.isfinite(value) else 0.0), "engine", note
         except UserError as exc:  # e.g. a dtype the chip lacks: it cannot serve this way
             return 0.0, "engine", f"{model.id} on {chip.id} cannot be served: {exc}"

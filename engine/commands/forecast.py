@@ -187,6 +187,7 @@ def result_rows(result) -> list[dict]:
 def _summary(result) -> str:
     lines = [f"scenario {result.scenario.name!r}: {result.trials} trials, seed {result.seed}, "
              f"throughput from {result.throughput_source}; capacity and demand in chips of {result.unit_chip_id}"]
+    lines += [f"note: {n}" for n in result.notes]
     for j in result.jobs:
         when = lambda d: d.isoformat() if d else "after the horizon"  # noqa: E731
         lines.append(f"job {j.job.name!r} ({j.job.model_id}, {j.job.tokens:.3g} tokens on {j.job.chip_id}): "

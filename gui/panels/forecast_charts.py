@@ -4,6 +4,7 @@ jobs, which uncertainty dominates (variance shares and a tornado), and the month
 from __future__ import annotations
 
 import datetime as dt
+import html
 from typing import Callable
 
 import numpy as np
@@ -389,6 +390,7 @@ class ForecastCharts(QWidget):
             when = (lambda d: f"{d:%b %Y}" if d else "after the horizon")
             parts.append(f"Job <i>{j.job.name}</i>: done P50 <b>{when(j.completion_p50)}</b> "
                          f"(P10 {when(j.completion_p10)}, P90 {when(j.completion_p90)}).")
+        notes = "".join(f" {html.escape(n)}." for n in r.notes)   # how each chip serves or trains
         parts.append(f"<span style='color:#666'>{r.trials:,} trials, seed {r.seed}; throughput from "
-                     f"{r.throughput_source}.</span>")
+                     f"{html.escape(r.throughput_source)}.{notes}</span>")
         return " ".join(parts)

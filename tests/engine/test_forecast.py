@@ -454,6 +454,21 @@ def test_build_inputs_marks_the_roofline_fallback(monkeypatch):
     assert r.installed_by_chip["ascend-910b2"].p50[month_index(sc, D(2024, 11, 1))] == pytest.approx(expected, rel=1e-12)
 
 
+def test_fp8_demand_counts_the_910b_weight_only_and_says_so():
+    """A planner's FP8 what-if: the 910B (no FP8) serves W8A16, H20 runs FP8 GEMMs; the notes
+    say which, so the capacity means what it says."""
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast_inputs import build_inputs, story_orders
+
+    base = replace(default_scenario(), trials=10)
+    sc = replace(base, demand=replace(base.demand, weight_dtype="fp8", kv_dtype="bf16"))
+    inp = build_inputs(story_orders(), reference_chips(), reference_models(), sc)
+    assert inp.serving_tokens_per_s_per_chip["ascend-910b2"] > 0
+    notes = " ".join(inp.notes)
+    assert "ascend-910b2" in notes and "W8A16" in notes
+    assert "h20-96gb" not in notes            # H20 has an FP8 rate: nothing to explain
+
+
 def test_an_engine_bug_is_not_hidden_behind_the_roofline(monkeypatch):
     """Regression (issue 14): any exception once fell back to the roofline silently (54.7 vs
     61.5 tokens/s per chip for Llama 3 70B on an H20)."""

@@ -407,3 +407,11 @@ def test_precision_lists_are_the_serving_engines(panel):
 
     assert [panel.weight_dtype.itemData(i) for i in range(panel.weight_dtype.count())] == list(SERVE_DTYPES)
     assert [panel.kv_dtype.itemData(i) for i in range(panel.kv_dtype.count())] == list(KV_DTYPES)
+
+
+def test_the_summary_says_how_an_fp8_what_if_is_served(panel, qtbot):
+    panel.weight_dtype.setCurrentIndex(panel.weight_dtype.findData("fp8"))
+    panel.kv_dtype.setCurrentIndex(panel.kv_dtype.findData("bf16"))
+    result = _run(panel, qtbot)
+    assert any("W8A16" in n for n in result.notes)
+    assert "W8A16" in panel.summary_label.text() and "Ascend 910B2" in panel.summary_label.text()
