@@ -99,6 +99,7 @@ class PlanResult:
     solve_s: float = 0.0
     samples: int = 0
     status: str = ""
+    notes: tuple[str, ...] = ()   # how chips serve the demand (e.g. weight-only), from the inputs
 
 
 def _month_index(months: Sequence[dt.date], day: dt.date) -> int:
@@ -374,7 +375,7 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
         confidence=req.confidence, prob_meet_demand=prob, prob_meet_without=prob_without,
         capacity_unit_chips=(p[0], p[1], p[2]), demand_unit_chips=np.median(check.demand_tps, axis=0) / unit_tput,
         unit_chip_id=s.unit_chip, economics=economics(inputs, req.candidates, training_tokens_per_s),
-        jobs_prob_by_deadline=jobs_prob, solve_s=solve_s, samples=n, status=status)
+        jobs_prob_by_deadline=jobs_prob, solve_s=solve_s, samples=n, status=status, notes=tuple(inputs.notes))
 
 
 def _job_rows(inputs, s, req, order_months, months, lot):

@@ -109,3 +109,23 @@ def test_a_bad_saved_plan_study_is_one_line(plan_db, capsys):
     code, out, err = run_cli(capsys, "--db", plan_db, "plan", "--scenario", "bad plan")
     assert code == 1 and "scenario 'bad plan', Plan study: ascend-910b2" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_plan_says_how_a_candidate_serves_an_fp8_demand(tmp_path, capsys):
+    """An A100 candidate (no FP8 rate) is priced at its W8A16 throughput, and the plan says so."""
+    from engine.store import open_store
+
+    db = tmp_path / "fp8.db"
+    store = open_store(str(db))
+    params = dict(store.scenario("Story default")["params"])
+    params["demand"] = {**params["demand"], "weight_dtype": "fp8", "kv_dtype": "bf16"}
+    store.save_scenario("fp8 demand", params)
+    store.close()
+    code, out, err = run_cli(capsys, "--db", str(db), "plan", "--scenario", "fp8 demand", "--chips",
+                             "a100-sxm4-80gb,h20-96gb", "--until", "2025-12", "--samples", "40", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    notes = " ".join(d["throughput_notes"])
+    assert "a100-sxm4-80gb" in notes and "W8A16" in notes and "h20-96gb" not in notes
+    econ = {e["chip_id"]: e for e in d["chip_economics"]}
+    assert econ["a100-sxm4-80gb"]["serving_output_tokens_per_s_per_chip"] > 0

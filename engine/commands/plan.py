@@ -76,15 +76,18 @@ def plan_inputs(orders, chips, models, scenario, candidates):
     inputs = build_inputs(orders, chips, models, scenario)
     d = scenario.demand
     serving = dict(inputs.serving_tokens_per_s_per_chip)
+    notes = list(inputs.notes)
     for c in candidates:
         if c.chip_id not in serving:
-            serving[c.chip_id] = serving_throughput(models[d.model_id], chips[c.chip_id], d.input_tokens_per_request,
-                                                    d.output_tokens_per_request, d.ttft_ms, d.tpot_ms, d.weight_dtype,
-                                                    d.kv_dtype, d.prefix_cache_hit)[0]
+            serving[c.chip_id], _, note = serving_throughput(
+                models[d.model_id], chips[c.chip_id], d.input_tokens_per_request, d.output_tokens_per_request,
+                d.ttft_ms, d.tpot_ms, d.weight_dtype, d.kv_dtype, d.prefix_cache_hit)
+            if note:
+                notes.append(note)
     family, s_sig, t_sig = throughput_sigmas(list(dict.fromkeys(list(serving) + list(inputs.family_by_chip))))
     peaks = {**inputs.chip_peak_tflops, **{c.chip_id: float(chips[c.chip_id].peak_tflops("bf16") or 0.0)
                                            for c in candidates}}
-    return replace(inputs, serving_tokens_per_s_per_chip=serving, family_by_chip=family,
+    return replace(inputs, serving_tokens_per_s_per_chip=serving, family_by_chip=family, notes=tuple(dict.fromkeys(notes)),
                    serving_sigma_by_chip=s_sig, training_sigma_by_chip=t_sig, chip_peak_tflops=peaks)
 
 
@@ -133,6 +136,7 @@ def plan_to_dict(result, scenario_name: str) -> dict:
                             "usd_per_million_training_tokens": r4(e.usd_per_million_training_tokens)}
                            for e in result.economics],
         "solve_s": round(result.solve_s, 3), "samples": result.samples, "status": result.status,
+        "throughput_notes": list(result.notes),
         "units": {"capacity/demand": "chips of unit_chip_id", "usd_per_million_served_tokens":
                   "chip price over the tokens (input + output) it serves in its life at average load "
                   "(peak / peak-to-average); capital only",
@@ -213,6 +217,7 @@ def run_plan(args, ctx) -> Output:
             f"{args.confidence:.0%} from {result.from_month:%Y-%m} to {result.until_month:%Y-%m}; ")
     text += (f"total ${result.total_cost_usd / 1e9:,.2f}B, lowest P(meet) in the target months "
              f"{data['min_prob_meet_in_target']:.0%} (out of sample)" if result.feasible else result.why)
+    text += "".join(f"\nnote: {n}" for n in result.notes)
     econ = [{"chip_id": e["chip_id"], "usd_per_million_served_tokens": e["usd_per_million_served_tokens"],
              "usd_per_million_training_tokens": e["usd_per_million_training_tokens"]} for e in data["chip_economics"]]
     return Output(data=data, rows=rows, columns=["chip_id", "quantity", "order_month", "delivery_month", "cost_usd"],

@@ -11,6 +11,7 @@ orders" writes the plan into the Fleet as assumption orders, one undoable step.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import textwrap
 from typing import Callable
 
@@ -395,16 +396,17 @@ class PlanPanel(QWidget):
 
     def _summary(self, r, unit: str) -> str:
         window = f"{r.from_month:%b %Y} – {r.until_month:%b %Y}"
+        notes = "".join(f" {html.escape(n)}." for n in r.notes)   # how chips serve (e.g. weight-only)
         if not r.feasible:
             return (f"<b>No plan</b> keeps P(meet demand) ≥ {r.confidence:.0%} over {window}. "
-                    f"<span style='color:#a1260d'>{r.why}</span>")
+                    f"<span style='color:#a1260d'>{r.why}</span><span style='color:#666'>{notes}</span>")
         jobs = "; ".join(f"job {k}: {v:.0%} by its deadline" for k, v in r.jobs_prob_by_deadline.items())
         chips = sum(o.quantity for o in r.orders)
         return (f"<b>{len(r.orders)} orders, {format_number(chips)} chips, "
                 f"${r.total_cost_usd / 1e9:,.2f} B</b> keep P(meet demand) ≥ {r.confidence:.0%} over {window} "
                 f"(lowest {plan_lowest_prob(r):.0%} on {2000:,} fresh trials; without the plan "
                 f"{plan_lowest_prob(r, with_plan=False):.0%}). "
-                f"{jobs}. <span style='color:#666'>Fitted on {r.samples} trials; capacity in {unit} chips.</span>")
+                f"{jobs}. <span style='color:#666'>Fitted on {r.samples} trials; capacity in {unit} chips.{notes}</span>")
 
     def order_rows(self) -> tuple[list[str], list[list]]:
         return plan_order_table(self.result, self._chip_names())

@@ -80,3 +80,12 @@ def test_state_round_trips_through_the_plan_study(panel):
     assert panel.scenario_state() == PlanStudy.from_dict(edited).to_dict()
     panel.apply_scenario_state({})  # a scenario without a plan study: the defaults, table included
     assert panel.scenario_state() == PlanStudy().to_dict()
+
+
+def test_the_summary_says_how_an_fp8_demand_is_served(panel, store):
+    params = dict(store.scenario("Story default")["params"])
+    params["demand"] = {**params["demand"], "weight_dtype": "fp8", "kv_dtype": "bf16"}
+    panel.scenario_provider = lambda: params
+    panel.compute_now()
+    assert panel.result is not None and any("W8A16" in n for n in panel.result.notes)
+    assert "W8A16" in panel.summary_label.text() and "Ascend 910B2" in panel.summary_label.text()
