@@ -321,7 +321,7 @@ def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_d
         expert_bytes_chip_all=expert_chip, kv_bytes_token_chip=kv_tok,
         kv_capacity_bytes_chip=np.maximum(free, 0.0), crosses_nodes=group > hw["domain"],
         domain=hw["domain"], scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"], scaleup_tp_bps=up_tp,
-        dispatch_bytes=hw.get("dispatch_bytes", 1.0 if compute_dtype(weight_dtype) != "bf16" else 2.0),
+        dispatch_bytes=hw["dispatch_bytes"],
     )
 
 

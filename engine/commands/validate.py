@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 
 from engine.commands import Output
 from engine.errors import UserError
@@ -56,16 +55,6 @@ def _chips(ctx) -> dict:
     return reference_chips()
 
 
-def _read_dict_rows(path) -> list[dict]:
-    from engine.validate import case_column
-
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            return [{case_column(k): v for k, v in r.items()} for r in csv.DictReader(handle)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"{path}: cannot read cases file ({exc})") from exc
-
-
 # Columns without which no row of a cases file can be predicted.
 REQUIRED_COLUMNS = {
     "training": ("id", "layers", "hidden", "heads", "chip", "metric", "value"),
@@ -84,25 +73,24 @@ def check_columns(path, kind: str, rows: list[dict]) -> None:
 
 
 def run(args, ctx) -> Output:
-    if args.kind == "training":
-        from engine.validation import public_cases, read_cases_csv, validate_training_cases
+    from engine.validation import read_cases_csv
 
-        rows = read_cases_csv(args.cases)
-        check_columns(args.cases, "training", rows)
-        if args.holdout:
-            result = holdout_runner("training")(rows, _chips(ctx), key=args.holdout)
-        else:
-            result = validate_training_cases(rows, _chips(ctx))
-        result = {"cases": public_cases(result["cases"]), "summary": result["summary"]}
+    rows = read_cases_csv(args.cases)
+    check_columns(args.cases, args.kind, rows)
+    if args.holdout:
+        result = holdout_runner(args.kind)(rows, _chips(ctx), key=args.holdout)
+    elif args.kind == "training":
+        from engine.validation import validate_training_cases
+
+        result = validate_training_cases(rows, _chips(ctx))
     else:
         from engine.validation_inference import validate_inference_cases
 
-        rows = _read_dict_rows(args.cases)
-        check_columns(args.cases, "inference", rows)
-        if args.holdout:
-            result = holdout_runner("inference")(rows, _chips(ctx), key=args.holdout)
-        else:
-            result = validate_inference_cases(rows, _chips(ctx))
+        result = validate_inference_cases(rows, _chips(ctx))
+    if args.kind == "training":
+        from engine.validation import public_cases
+
+        result = {"cases": public_cases(result["cases"]), "summary": result["summary"]}
     cases = result["cases"]
     table = [{k: c.get(k) for k in ("id", "metric", "measured", "predicted", "error_pct", "status", "message")}
              for c in cases]
