@@ -100,6 +100,11 @@ class PlanResult:
     samples: int = 0
     status: str = ""
     notes: tuple[str, ...] = ()   # how chips serve the demand (e.g. weight-only), from the inputs
+    # No plan: the longest target a plan could still keep, starting where the target starts (or,
+    # with no start given, at the first month a plan can reach): (from, until), None when none.
+    # Ordering every candidate at its caps is the most capacity any plan has in every month, so
+    # this is an upper bound: the budget and training deadlines can shorten it further.
+    reachable_target: tuple[dt.date, dt.date] | None = None
 
 
 def _month_index(months: Sequence[dt.date], day: dt.date) -> int:
@@ -254,10 +259,14 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
         lo_t = _month_index(months, req.from_month)
     else:  # the first month from which a plan can keep the confidence to the end of the target
         good = np.nonzero(joint_ok)[0]
-        lo_t = max(int(good[0]), _month_index(months, earliest)) if len(good) else hi_t + 1
+        # (none: the target is reported from the first month new chips can arrive, where it fails)
+        lo_t = max(int(good[0]) if len(good) else 0, _month_index(months, earliest))
     if lo_t > hi_t:
         lo_t = hi_t
     reach = (p_max, p_any, fit_confidence)
+    reachable = _reachable_target(ok_max & reach_any, months, fit_confidence,
+                                  lo_t if req.from_month is not None else _month_index(months, earliest),
+                                  search_start=req.from_month is None)
     coef = coef[:, lo_t:, :]
     active = np.arange(lo_t, hi_t + 1)
     shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0)[:, active]  # n x T
@@ -348,6 +357,11 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
         if req.budget_usd is not None and float((x_lots.ravel() * price).sum()) > req.budget_usd + 1e-6:
             x_lots = np.floor(x + 1e-7).reshape(C, M)  # the budget binds: round down instead
     why = "" if feasible else _why(inputs, s, req, order_months, active, earliest, months, res, reach)
+    if feasible or (reachable is not None and reachable[1] >= months[hi_t]):
+        reachable = None   # nothing shorter to offer: the target itself is (or is not, for another reason) kept
+    if reachable is not None:
+        why += (f"; the longest target a plan could keep at {req.confidence:.0%} runs from {reachable[0]:%Y-%m} "
+                f"through {reachable[1]:%Y-%m}")
 
     orders = []
     for ci, cand in enumerate(req.candidates):
@@ -375,7 +389,28 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
         confidence=req.confidence, prob_meet_demand=prob, prob_meet_without=prob_without,
         capacity_unit_chips=(p[0], p[1], p[2]), demand_unit_chips=np.median(check.demand_tps, axis=0) / unit_tput,
         unit_chip_id=s.unit_chip, economics=economics(inputs, req.candidates, training_tokens_per_s),
-        jobs_prob_by_deadline=jobs_prob, solve_s=solve_s, samples=n, status=status, notes=tuple(inputs.notes))
+        jobs_prob_by_deadline=jobs_prob, solve_s=solve_s, samples=n, status=status, notes=tuple(inputs.notes),
+        reachable_target=reachable)
+
+
+def _reachable_target(ok: np.ndarray, months, fit_confidence: float, start_i: int, *, search_start: bool
+                      ) -> tuple[dt.date, dt.date] | None:
+    """(first, last month) of the longest target from `start_i` that the most a plan can order keeps
+    jointly in `fit_confidence` of the trials; `ok` is trials x months (through the target's end).
+    With `search_start`, the target starts at the first month from `start_i` that is kept alone."""
+    n_months = ok.shape[1]
+    if search_start:
+        kept_alone = np.nonzero(ok[:, start_i:].mean(axis=0) >= fit_confidence)[0]
+        if len(kept_alone) == 0:
+            return None
+        start_i += int(kept_alone[0])
+    if start_i >= n_months:
+        return None
+    joint = np.cumprod(ok[:, start_i:], axis=1).mean(axis=0) >= fit_confidence  # kept from start to t
+    if not joint[0]:
+        return None
+    last = start_i + int(np.argmin(joint)) - 1 if not joint.all() else n_months - 1
+    return months[start_i], months[last]
 
 
 def _job_rows(inputs, s, req, order_months, months, lot):
@@ -443,7 +478,7 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach) -> 
         caps = ", ".join(f"{c.chip_id} {c.max_per_quarter:,.0f}" for c in req.candidates if c.max_per_quarter > 0)
         reasons.append(f"caps: ordering every candidate at its maximum per quarter ({caps}) covers demand in "
                        f"{months[i]:%Y-%m} in only {p_max[i]:.0%} of trials; raise the caps, add candidates, "
-                       f"lower the confidence or end the target earlier (--until){hint}")
+                       f"lower the confidence or end the target earlier{hint}")
     if not reasons:
         reasons.append(f"no plan keeps {req.confidence:.0%} in every month jointly (each month alone is "
                        f"reachable); lower the confidence or shorten the target")

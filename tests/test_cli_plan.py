@@ -43,6 +43,24 @@ def test_plan_says_why_when_no_plan_exists(db, capsys):
     assert d["feasible"] is False and d["orders"] == [] and d["why"]
 
 
+def test_no_plan_names_the_longest_target_that_can_be_kept_and_that_one_plans(db, capsys):
+    # the story's demand outgrows the default caps in 2025; the plan says how far a plan can go
+    args = ("--db", db, "plan", "--chips", "ascend-910b2,h20-96gb", "--samples", "60")
+    code, out, err = run_cli(capsys, *args, "--until", "2026-12", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["feasible"] is False and d["from_month"] < "2026-12"   # reported from its real start
+    reach = d["reachable_target"]
+    assert d["from_month"] <= reach["from_month"] <= reach["until_month"] < "2026-12-01"
+    first, last = reach["from_month"][:7], reach["until_month"][:7]
+    assert f"runs from {first} through {last}" in d["why"]
+    code, out, err = run_cli(capsys, *args, "--until", "2026-12")
+    assert code == 0 and out.splitlines()[0].endswith(f"(--from {first} --until {last})")
+    code, out, err = run_cli(capsys, *args, "--from", first, "--until", last, "--format", "json")
+    kept = json.loads(out)
+    assert code == 0 and kept["feasible"] is True and "reachable_target" not in kept
+
+
 @pytest.mark.parametrize("argv, needle", [
     (("plan", "--confidence", "1.5"), "--confidence: 1.5"),
     (("plan", "--chips", "no-such-chip"), "'no-such-chip' is not in the chip catalog"),

@@ -114,6 +114,9 @@ def plan_to_dict(result, scenario_name: str) -> dict:
         "scenario": scenario_name,
         "feasible": result.feasible,
         **({"why": result.why} if not result.feasible else {}),
+        **({"reachable_target": {"from_month": iso(result.reachable_target[0]),
+                                 "until_month": iso(result.reachable_target[1])}}
+           if result.reachable_target is not None else {}),
         "orders": [{"chip_id": o.chip_id, "quantity": o.quantity, "order_month": iso(o.order_month),
                     "delivery_month": iso(o.delivery_month), "cost_usd": o.cost_usd} for o in result.orders],
         "total_cost_usd": result.total_cost_usd,
@@ -217,6 +220,9 @@ def run_plan(args, ctx) -> Output:
             f"{args.confidence:.0%} from {result.from_month:%Y-%m} to {result.until_month:%Y-%m}; ")
     text += (f"total ${result.total_cost_usd / 1e9:,.2f}B, lowest P(meet) in the target months "
              f"{data['min_prob_meet_in_target']:.0%} (out of sample)" if result.feasible else result.why)
+    if result.reachable_target is not None:
+        first, last = result.reachable_target
+        text += f" (--from {first:%Y-%m} --until {last:%Y-%m})"
     text += "".join(f"\nnote: {n}" for n in result.notes)
     econ = [{"chip_id": e["chip_id"], "usd_per_million_served_tokens": e["usd_per_million_served_tokens"],
              "usd_per_million_training_tokens": e["usd_per_million_training_tokens"]} for e in data["chip_economics"]]

@@ -15,7 +15,7 @@ import html
 import textwrap
 from typing import Callable
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import QDate, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
@@ -113,6 +113,7 @@ class PlanPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.runner.cancel)
         self.progress_bar = QProgressBar()
+        self.progress_bar.setValue(0)  # a reset bar (-1) hides its text
         self.progress_bar.setFormat("Idle")
         self.add_button = QPushButton("Add plan as assumption orders")
         self.add_button.setToolTip("Write each planned order into the Fleet (status 'assumption'); Ctrl+Z undoes it")
@@ -161,6 +162,7 @@ class PlanPanel(QWidget):
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
                                          "border-radius: 4px; padding: 6px; }")
+        self.summary_label.linkActivated.connect(self._on_summary_link)
         self.capacity_chart = PlotPanel("Capacity with the plan vs peak demand", y_label="Capacity",
                                         y_unit="chips", time_axis=True)
         self.prob_chart = PlotPanel("P(meet demand), fresh trials", y_label="Probability",
@@ -171,6 +173,7 @@ class PlanPanel(QWidget):
                                                    y_unit="USD")
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
+            chart.set_notice("No plan yet: Find the cheapest plan (left) draws it here")
         self.orders_table = QTableWidget()
         self.econ_table = QTableWidget()
         for t in (self.orders_table, self.econ_table):
@@ -355,6 +358,9 @@ class PlanPanel(QWidget):
         self.progress_bar.setValue(100)
         self.progress_bar.setFormat(f"Done in {result.solve_s:.1f} s ({result.status})")
         self.add_button.setEnabled(result.feasible and bool(result.orders) and self.undo_stack is not None)
+        if self.auto_from.isChecked():  # the greyed From shows the month the plan chose (not an edit)
+            with QSignalBlocker(self.from_edit):
+                self.from_edit.setDate(_qdate(result.from_month))
         self._draw(result)
         self.result_ready.emit(result)
 
@@ -366,6 +372,8 @@ class PlanPanel(QWidget):
     def _draw(self, r) -> None:
         names = self._chip_names()
         unit = names.get(r.unit_chip_id, r.unit_chip_id)
+        for chart in self.charts().values():
+            chart.set_notice("")
         x = to_timestamps(r.months)
         c = self.capacity_chart
         c.set_axis_labels(y_label="Capacity, demand", y_unit=f"{unit} chips")
@@ -398,8 +406,14 @@ class PlanPanel(QWidget):
         window = f"{r.from_month:%b %Y} – {r.until_month:%b %Y}"
         notes = "".join(f" {html.escape(n)}." for n in r.notes)   # how chips serve (e.g. weight-only)
         if not r.feasible:
+            offer = ""
+            if r.reachable_target is not None:   # one click plans the longest target that can be kept
+                first, last = r.reachable_target
+                offer = (f" <a href='reachable'>Plan {first:%b %Y} – {last:%b %Y} instead</a> "
+                         f"(sets From and Until).")
             return (f"<b>No plan</b> keeps P(meet demand) ≥ {r.confidence:.0%} over {window}. "
-                    f"<span style='color:#a1260d'>{r.why}</span><span style='color:#666'>{notes}</span>")
+                    f"<span style='color:#a1260d'>{html.escape(r.why)}.</span>{offer}"
+                    f"<span style='color:#666'>{notes}</span>")
         jobs = "; ".join(f"job {k}: {v:.0%} by its deadline" for k, v in r.jobs_prob_by_deadline.items())
         chips = sum(o.quantity for o in r.orders)
         return (f"<b>{len(r.orders)} orders, {format_number(chips)} chips, "
@@ -407,6 +421,17 @@ class PlanPanel(QWidget):
                 f"(lowest {plan_lowest_prob(r):.0%} on {2000:,} fresh trials; without the plan "
                 f"{plan_lowest_prob(r, with_plan=False):.0%}). "
                 f"{jobs}. <span style='color:#666'>Fitted on {r.samples} trials; capacity in {unit} chips.{notes}</span>")
+
+    def _on_summary_link(self, link: str) -> None:
+        """'Plan … instead': the target the last result says can be kept, then plan it."""
+        r = self.result
+        if link != "reachable" or r is None or r.reachable_target is None:
+            return
+        first, last = r.reachable_target
+        self.auto_from.setChecked(False)
+        self.from_edit.setDate(_qdate(first))
+        self.until_edit.setDate(_qdate(last))
+        self.run()
 
     def order_rows(self) -> tuple[list[str], list[list]]:
         return plan_order_table(self.result, self._chip_names())

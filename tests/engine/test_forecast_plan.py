@@ -1,5 +1,6 @@
 """The order planner (chance-constrained SAA with HiGHS) and the demand backtest."""
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -68,6 +69,36 @@ def test_caps_lead_times_and_budget_are_named_when_no_plan_exists():
     assert not early.feasible and "lead times" in early.why
     poor = solve_plan(toy(), req(budget_usd=1e6))
     assert not poor.feasible and "budget: the cheapest plan costs $0.02B" in poor.why
+
+
+def growing():
+    """toy(), but demand steps again to 10,000 tokens/s from July 2025."""
+    inputs = toy()
+    pts = inputs.scenario.demand.points
+    step = (DemandPoint(D(2025, 6, 30), 3000.0 * 86400), DemandPoint(D(2025, 7, 1), 10_000.0 * 86400),
+            DemandPoint(D(2026, 12, 31), 10_000.0 * 86400))
+    demand = dataclasses.replace(inputs.scenario.demand, points=pts[:3] + step)
+    return dataclasses.replace(inputs, scenario=dataclasses.replace(inputs.scenario, demand=demand))
+
+
+def test_no_plan_offers_the_longest_target_it_could_keep():
+    # 1,000 chips a quarter, 3 months' lead, ordering from June 2024: at most 1,000 + 5 x 1,000 chips
+    # by July 2025 (orders Jun 2024 ... Apr 2025), short of 10,000, while 3,000 from January is easy.
+    capped = (Candidate(CHIP, "V", 10_000.0, 3, 1000),)
+    r = solve_plan(growing(), req(candidates=capped))
+    assert not r.feasible and "caps" in r.why
+    assert r.reachable_target == (D(2025, 1, 1), D(2025, 6, 1))
+    assert "the longest target a plan could keep at 90% runs from 2025-01 through 2025-06" in r.why
+    kept = solve_plan(growing(), req(candidates=capped, until_month=D(2025, 6, 1)))  # and it is one
+    assert kept.feasible and kept.reachable_target is None
+    # no start given: the first month a new order can reach (ordering from Nov 2024, 3 months' lead)
+    auto = solve_plan(growing(), req(candidates=capped, from_month=None, first_order_month=D(2024, 11, 1)))
+    assert not auto.feasible and auto.from_month == D(2025, 2, 1)   # reported from there, not from its end
+    # Nov 2024's 1,000 chips (Feb) leave 2,000 chips for 3,000 tokens/s; with Jan 2025's (Apr) 3,000
+    assert auto.reachable_target == (D(2025, 4, 1), D(2025, 6, 1))
+    # nothing shorter helps when the first month already fails
+    early = solve_plan(growing(), req(candidates=capped, first_order_month=D(2024, 11, 1)))
+    assert not early.feasible and early.reachable_target is None
 
 
 def test_a_cutoff_makes_the_plan_order_before_it():

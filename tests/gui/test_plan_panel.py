@@ -89,3 +89,28 @@ def test_the_summary_says_how_an_fp8_demand_is_served(panel, store):
     panel.compute_now()
     assert panel.result is not None and any("W8A16" in n for n in panel.result.notes)
     assert "W8A16" in panel.summary_label.text() and "Ascend 910B2" in panel.summary_label.text()
+
+
+def test_no_plan_offers_the_longest_target_and_one_click_plans_it(panel, qtbot):
+    for r in range(panel.cand_table.rowCount()):  # the fixture's uncapped cells back to the default caps
+        panel.cand_table.item(r, 4).setText(f"{panel._candidates[r].max_per_quarter:g}")
+    panel.confidence.setValue(90)
+    panel.until_edit.setDate(QDate(2026, 12, 1))   # demand outgrows the caps long before
+    assert panel.charts()["plan_capacity"].notice().startswith("No plan yet")
+    panel.compute_now()
+    r = panel.result
+    assert not r.feasible and r.reachable_target is not None
+    first, last = r.reachable_target
+    assert panel.charts()["plan_capacity"].notice() == ""   # drawn: the empty-state line is gone
+    # the greyed automatic From shows the month the plan started from, not a stale default
+    assert panel.auto_from.isChecked() and panel.from_edit.date() == QDate(r.from_month.year, r.from_month.month, 1)
+    text = panel.summary_label.text()
+    assert "href='reachable'" in text and f"{first:%b %Y} – {last:%b %Y} instead" in text
+    assert "--until" not in text   # a CLI flag means nothing here
+    panel.summary_label.linkActivated.emit("reachable")
+    assert not panel.auto_from.isChecked()
+    assert (panel.from_edit.date(), panel.until_edit.date()) == (QDate(first.year, first.month, 1),
+                                                                 QDate(last.year, last.month, 1))
+    qtbot.waitUntil(lambda: panel.result is not r, timeout=60_000)
+    assert panel.result.feasible, panel.result.why
+    assert (panel.result.from_month, panel.result.until_month) == (first, last)
