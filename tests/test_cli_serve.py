@@ -180,6 +180,29 @@ def test_serve_percentile_slo_is_held_under_simulated_load(capsys):
     assert p99["slo_output_tokens_per_s_per_chip"] <= p90["slo_output_tokens_per_s_per_chip"] * 1.02
 
 
+def test_serve_percentile_slo_reads_the_length_spread(capsys):
+    """The percentile SLO capacity is read off simulated requests, so --input-len-spread and
+    --output-len-spread reach it (they used to shape only the simulated scenario): the figure
+    is the engine's for the spread asked, and differs from the fixed-length one."""
+    from engine.catalog import reference_chips, reference_models
+    from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip
+
+    base = ["serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--tp", "8", "--input-len", "1024",
+            "--output-len", "256", "--ttft-ms", "1000", "--tpot-ms", "50", "--slo-percentile", "p90",
+            "--format", "json"]
+    assert main(base) == 0
+    fixed = json.loads(capsys.readouterr().out)
+    assert main(base + ["--input-len-spread", "1", "--output-len-spread", "1"]) == 0
+    spread = json.loads(capsys.readouterr().out)
+    direct = slo_capacity_tokens_per_s_per_chip(reference_models()["llama3-70b"], reference_chips()["h100-sxm5-80gb"],
+                                                input_len=1024, output_len=256, ttft_ms=1000, tpot_ms=50, tp=8,
+                                                percentile="p90", input_spread=1.0, output_spread=1.0)
+    assert spread["slo_output_tokens_per_s_per_chip"] == pytest.approx(direct.output_tokens_per_s_per_chip, rel=1e-9)
+    assert spread["slo_output_tokens_per_s_per_chip"] != pytest.approx(fixed["slo_output_tokens_per_s_per_chip"],
+                                                                       rel=0.02)
+    assert spread["slo_ttft_ms"] <= 1000 and spread["slo_tpot_ms"] <= 50
+
+
 def test_serve_closed_loop_protocol_flags(capsys):
     """--requests-per-client x clients are measured and --warmup-requests run before them
     (simulated_requests counts both); a ramp over one request's lifetime staggers the clients,

@@ -189,7 +189,9 @@ def run(args, ctx) -> Output:
 
         from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip
 
-        capacity_fn = partial(slo_capacity_tokens_per_s_per_chip, percentile=args.slo_percentile)
+        # percentiles are read off the simulated requests, so their lengths spread as asked
+        capacity_fn = partial(slo_capacity_tokens_per_s_per_chip, percentile=args.slo_percentile,
+                              input_spread=args.input_len_spread, output_spread=args.output_len_spread)
     # the deployment's own limits reach the SLO search as the closed-form model's overrides
     limits = limit_factors(args.max_num_seqs, args.max_num_batched_tokens) or None
     cap = capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,

@@ -988,3 +988,27 @@ def test_a_step_that_preempts_admits_nobody(family):
     reserved = simulate(cm, replace(sched, reserve_output=True), w)
     assert 0 < on_demand.preemptions < w.requests
     assert on_demand.output_tokens_per_s >= 0.8 * reserved.output_tokens_per_s
+
+
+def test_slo_capacity_looks_past_the_offline_saturation_estimate_when_lengths_spread():
+    """An offline run's makespan ends in a drain (the longest requests in an emptying batch), so
+    with lengths spread (CV 1) it puts saturation well below what a Poisson load is served at.
+    With targets that only bind far out, the SLO search must not stop at that estimate: it keeps
+    raising the load while the targets hold and the served throughput grows."""
+    from engine.serving.capacity import (_base_inputs, cost_model_for, run_load, saturation_rate, scheduler_of,
+                                         slo_capacity_sim)
+
+    m, c = reference_models()["llama3-70b"], reference_chips()["h100-sxm5-80gb"]
+    kw = dict(input_len=1024, output_len=256, tp=8, input_spread=1.0, output_spread=1.0, requests=552)
+    cap = slo_capacity_sim(m, c, ttft_ms=5000, tpot_ms=45, **kw)
+    inp = _base_inputs(m, c, input_len=1024, output_len=256, tp=8, ep=1, weight_dtype="bf16", kv_dtype="bf16",
+                       engine="", factors=None)
+    cm = cost_model_for(inp)
+    sched = scheduler_of(inp, cm)
+    sat = saturation_rate(cm, sched, 1024, 256, requests=552, input_spread=1.0, output_spread=1.0)
+    at_estimate = run_load(cm, sched, Workload("poisson", 1024, 256, requests=552, request_rate=0.98 * sat,
+                                               input_spread=1.0, output_spread=1.0), 8)
+    assert at_estimate.tpot_ms["p90"] < 45 and at_estimate.ttft_ms["p90"] < 5000   # the old answer held both
+    assert cap.feasible and cap.request_rate_per_s > 1.2 * sat
+    assert cap.output_tokens_per_s_per_chip > 1.15 * at_estimate.output_tokens_per_s_per_chip
+    assert cap.tpot_ms["p90"] <= 45 and cap.ttft_ms["p90"] <= 5000
