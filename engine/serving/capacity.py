@@ -223,12 +223,15 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
                      tp=1, ep=1, weight_dtype="bf16", kv_dtype="bf16", engine="", factors=None,
                      requests: int | None = None, input_spread=0.0, output_spread=0.0, prefix_cache_hit=0.0,
                      seed: int = 0, iterations: int = 7) -> SloCapacity:
-    """Highest Poisson rate whose `percentile` TTFT and TPOT meet the targets (bisection on the
-    rate between 0 and the saturation rate; latency grows with load, so the set is an interval)."""
+    """Highest Poisson rate whose `percentile` TTFT and TPOT meet the targets: bisection on the rate
+    below the offline saturation estimate, or, when the targets still hold there, steps of 1.2x
+    past it while they hold and the served throughput grows, then bisection in the last step
+    (latency grows with load, so the set is an interval). `requests` per load point: at least
+    2,000 by default (`_slo_requests`)."""
     if percentile not in ("mean", "p50", "p90", "p99"):
         raise UserError(f"percentile: {percentile!r} (one of mean, p50, p90, p99)")
     if requests is None:
-        requests = _slo_requests(0, input_spread, output_spread)
+        requests = _slo_requests(0)
     inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors)
     cm = cost_model_for(inp)
@@ -298,7 +301,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
                        int(tp), int(ep or 1), f"{' and '.join(binds) or 'latency'} {percentile} target")
 
 
-def _slo_requests(batch: float, input_spread: float = 0.0, output_spread: float = 0.0) -> int:
+def _slo_requests(batch: float) -> int:
     """Requests per simulated load point of the SLO search: at least 2,000, and three running
     batches' worth. A short run's Poisson window is mostly its ramp, and with spread lengths its
     p90 is read off a few long requests: MLPerf-like lengths (CV 0.9) on 8 x H100 gave 870
@@ -337,7 +340,7 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
     sim = slo_capacity_sim(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
                            tpot_ms=tpot_ms, percentile=percentile, tp=cap.tp, ep=cap.ep, weight_dtype=weight_dtype,
                            kv_dtype=kv_dtype, engine=engine, factors=factors, prefix_cache_hit=prefix_cache_hit,
-                           requests=_slo_requests(cap.batch, input_spread, output_spread), input_spread=input_spread,
+                           requests=_slo_requests(cap.batch), input_spread=input_spread,
                            output_spread=output_spread)
     if not sim.feasible:
         return replace(cap, feasible=False, reason=sim.reason, output_tokens_per_s_per_chip=0.0,
