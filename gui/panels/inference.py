@@ -143,8 +143,10 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         return None if problems else serving_request(study, self._chips, self._models)
 
     def _comparison_key(self, req: ServingRequest) -> tuple:
-        return (req.model, req.input_len, req.output_len, req.ttft_ms, req.tpot_ms, req.weight_dtype,
-                req.kv_dtype, req.engine, req.prefix_cache_hit, req.demand, tuple(self._compare_ids(req)))
+        # Every input of the request: the comparison's rows depend on the engine limits and the
+        # demand, and its Under load analysis is the chosen chip's at the chosen layout (a key
+        # without the chip, TP, EP or limits left the previous chip's simulation on screen).
+        return (req, tuple(self._compare_ids(req)))
 
     def _compare_ids(self, req: ServingRequest) -> list[str]:
         ids = [i for i in self.compare_button.selected() if i in self._chips]

@@ -231,3 +231,27 @@ def test_every_kv_precision_offered_is_one_the_engine_takes(panel):
     panel.apply_scenario_state({**STATE, "kv_dtype": offered[-1]})
     panel.compute_now()
     assert "kv_dtype" not in panel.errors.messages() and panel.capacity is not None
+
+
+def test_under_load_and_the_comparison_follow_the_chosen_chip_layout_and_limits(panel, qtbot):
+    """Switching the chosen chip to another one already compared, or changing the engine limits,
+    re-runs the comparison: the Under load charts are the chosen chip's (they stayed on the
+    previous chip's simulation) and every compared chip is held to the new limits."""
+    from engine.studies_serving import load_analysis_of
+
+    panel.apply_scenario_state(STATE)
+    panel.compute_now()
+    h100 = panel.comparison.load.curve.saturation_rate_per_s
+    with qtbot.waitSignal(panel.evaluated, timeout=5000):
+        panel.chip_combo.setCurrentIndex(panel.chip_combo.findData("h20-96gb"))
+    panel.compute_now()
+    assert panel.request.chip.id == "h20-96gb"
+    expected, _ = load_analysis_of(panel.request)
+    assert panel.comparison.load.curve.saturation_rate_per_s == pytest.approx(expected.curve.saturation_rate_per_s)
+    assert panel.comparison.load.curve.saturation_rate_per_s < 0.5 * h100   # an H20 is far slower than an H100
+    with qtbot.waitSignal(panel.evaluated, timeout=5000):
+        panel.max_seqs_spin.setValue(8)
+    panel.compute_now()
+    caps = [r["capacity"] for r in panel.comparison.rows if r["capacity"] is not None]
+    assert caps and all(c.batch <= 8 + 1e-9 for c in caps)
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
