@@ -473,7 +473,7 @@ def throughput_key(scenario: ForecastScenario) -> tuple:
     throughputs, so the (slow) engine runs behind a forecast or a plan can be reused."""
     d = scenario.demand
     return (d.model_id, d.input_tokens_per_request, d.output_tokens_per_request, d.ttft_ms, d.tpot_ms,
-            d.chip_id, tuple(d.serve_on), d.weight_dtype, d.kv_dtype, tuple(scenario.jobs))
+            d.chip_id, tuple(d.serve_on), d.weight_dtype, d.kv_dtype, d.prefix_cache_hit, tuple(scenario.jobs))
 
 
 @dataclass(frozen=True)

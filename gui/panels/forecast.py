@@ -209,6 +209,9 @@ class ForecastPanel(QWidget):
                                        tip="Input (prompt) tokens per request")
         self.output_tokens_spin = _spin(1, 1e6, 200, decimals=0, step=50, suffix=" tokens",
                                         tip="Output (generated) tokens per request")
+        self.prefix_spin = _spin(0, 99, 0, decimals=0, step=5, suffix=" %",
+                                 tip="Share of prompt tokens served from the prefix cache (chat turns resend the "
+                                     "history): they skip prefill, so each chip serves more")
         self.model_combo = _combo([], "The model that serves the demand")
         self.unit_chip_combo = _combo([], "Capacity and demand are reported in chips of this type")
         self.ttft_spin = _spin(1, 600_000, 2000, decimals=0, step=100, suffix=" ms",
@@ -242,6 +245,7 @@ class ForecastPanel(QWidget):
         demand_form.addRow("Demand scale", self.scale_spin)
         demand_form.addRow("Input per request", self.input_tokens_spin)
         demand_form.addRow("Output per request", self.output_tokens_spin)
+        demand_form.addRow("Prefix-cache hits", self.prefix_spin)
         demand_form.addRow("Serving model", self.model_combo)
         demand_form.addRow("Report in chips of", self.unit_chip_combo)
         demand_form.addRow("TTFT target", self.ttft_spin)
@@ -271,7 +275,7 @@ class ForecastPanel(QWidget):
         self.growth_model.currentIndexChanged.connect(self._enable_growth_fields)
         for w in (self.months_spin, self.trials_spin, self.seed_spin, self.growth_spin, self.ceiling_spin,
                   self.peak_spin, self.scale_spin, self.input_tokens_spin, self.output_tokens_spin,
-                  self.ttft_spin, self.tpot_spin):
+                  self.prefix_spin, self.ttft_spin, self.tpot_spin):
             w.valueChanged.connect(self.schedule)
         for w in (self.curve_kind, self.growth_model, self.model_combo, self.unit_chip_combo, self.weight_dtype, self.kv_dtype):
             w.currentIndexChanged.connect(self.schedule)
@@ -412,6 +416,7 @@ class ForecastPanel(QWidget):
             self.scale_spin.setValue(d.scale)
             self.input_tokens_spin.setValue(d.input_tokens_per_request)
             self.output_tokens_spin.setValue(d.output_tokens_per_request)
+            self.prefix_spin.setValue(d.prefix_cache_hit * 100)
             _set_combo(self.model_combo, d.model_id)
             _set_combo(self.unit_chip_combo, d.chip_id or (self._orders[0].chip_id if self._orders else ""))
             self.ttft_spin.setValue(d.ttft_ms)
@@ -501,6 +506,7 @@ class ForecastPanel(QWidget):
             growth_sigma_floor=self.sigma_floor_spin.value(), request_mix_sigma=self.mix_sigma_spin.value() / 100,
             scale=self.scale_spin.value(), input_tokens_per_request=self.input_tokens_spin.value(),
             output_tokens_per_request=self.output_tokens_spin.value(),
+            prefix_cache_hit=self.prefix_spin.value() / 100,
             model_id=self.model_combo.currentData() or b.demand.model_id,
             chip_id=self.unit_chip_combo.currentData() or b.demand.chip_id,
             ttft_ms=self.ttft_spin.value(), tpot_ms=self.tpot_spin.value(),
@@ -543,6 +549,7 @@ class ForecastPanel(QWidget):
                   "scale": (self.scale_spin,), "mix_sigma": (self.mix_sigma_spin,),
                   "throughput_sigma": (self.throughput_sigma_spin,), "ttft": (self.ttft_spin,),
                   "tpot": (self.tpot_spin,), "input": (self.input_tokens_spin,), "output": (self.output_tokens_spin,),
+                  "prefix": (self.prefix_spin,),
                   "months": (self.months_spin,), "trials": (self.trials_spin,), "seed": (self.seed_spin,),
                   **{f"share.{chip}": (spin,) for chip, spin in self._share_spins.items()}}
         flagged = set()

@@ -415,3 +415,23 @@ def test_the_summary_says_how_an_fp8_what_if_is_served(panel, qtbot):
     result = _run(panel, qtbot)
     assert any("W8A16" in n for n in result.notes)
     assert "W8A16" in panel.summary_label.text() and "Ascend 910B2" in panel.summary_label.text()
+
+
+def test_prefix_cache_hits_are_a_field_and_changing_them_recomputes_the_throughputs(panel, qtbot):
+    """The Story's demand has half its prompt tokens served from the prefix cache. That input is a
+    field now. Editing it is a real what-if: the engines run again (the throughput cache did not
+    key on it, so a scenario differing only there reused the other's throughputs), and without
+    the cache every chip serves less."""
+    assert panel.prefix_spin.value() == pytest.approx(50.0)
+    first = _run(panel, qtbot)
+    cached = dict(panel.inputs.serving_tokens_per_s_per_chip)
+    panel.prefix_spin.setValue(0)
+    assert panel.scenario().demand.prefix_cache_hit == 0.0
+    second = _run(panel, qtbot)
+    served = panel.inputs.serving_tokens_per_s_per_chip
+    assert served.keys() == cached.keys() and all(served[c] < cached[c] for c in cached), (served, cached)
+    # the same demand needs more capacity: fewer tokens/s at P50 and P(meet) never higher
+    assert second.serving_capacity_tokens_per_s.p50[-1] < first.serving_capacity_tokens_per_s.p50[-1]
+    assert np.all(second.prob_meet_demand <= first.prob_meet_demand + 1e-12)
+    panel.prefix_spin.setValue(150)   # the spin box holds it to 99%
+    assert panel.scenario().demand.prefix_cache_hit == pytest.approx(0.99)
