@@ -300,6 +300,23 @@ def combo(items: list[tuple[str, object]]) -> QComboBox:
     return box
 
 
+def refill_combo(box: QComboBox, items: list[tuple[str, object]], keep) -> None:
+    """Replace a combo's items without emitting, keeping `keep` selected while it is still there
+    (else the first item, and then one change signal so the view evaluates again)."""
+    box.blockSignals(True)
+    try:
+        box.clear()
+        for text, data in items:
+            box.addItem(text, data)
+        kept = select_data(box, keep)
+        if not kept and box.count():
+            box.setCurrentIndex(0)
+    finally:
+        box.blockSignals(False)
+    if not kept:
+        box.currentIndexChanged.emit(box.currentIndex())
+
+
 def select_data(box: QComboBox, data) -> bool:
     i = box.findData(data)
     if i >= 0:
@@ -478,6 +495,34 @@ class AnalysisPanel(QWidget):
         """{"Model": ..., "Workload": ...}: what this view's exported files show."""
         return {}
 
+    # ---- the store ------------------------------------------------------------------------------
+    def _follow_store(self, undo_stack) -> None:
+        """Evaluate again whenever the store moves (an edit, undo or redo in the Fleet view): a
+        chip's edited bandwidth, a new chip or model preset must reach this view's figures."""
+        from gui.commands import follow_stack
+
+        self._unfollow_store = follow_stack(undo_stack, self._on_store_changed) if undo_stack is not None else None
+
+    def _on_store_changed(self, *_) -> None:
+        chips_before = list(self._chips)
+        models_before = list(self._models)
+        self._reload_store()
+        if list(self._chips) != chips_before:
+            current = self.chip_combo.currentData()
+            refill_combo(self.chip_combo, [(chip_label(c), c.id) for c in self._chips.values()], current)
+            self.compare_button.set_chips(self._chips.values(),
+                                          [i for i in self.compare_button.selected() if i in self._chips])
+        if list(self._models) != models_before:
+            refill_combo(self.model_combo, [(m.name, m.id) for m in sorted(self._models.values(), key=lambda m: m.name)],
+                         self.model_combo.currentData())
+        self.schedule()
+
+    def _reload_store(self) -> None:
+        """Take the catalog (and whatever else the view reads) from the store again."""
+        raise NotImplementedError
+
     def shutdown(self) -> None:
+        if getattr(self, "_unfollow_store", None) is not None:
+            self._unfollow_store()
         self.timer.stop()
         self.runner.cancel(emit=False)

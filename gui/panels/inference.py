@@ -129,6 +129,12 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.chart_tabs.setTabToolTip(1, "The chosen chip simulated request by request under Poisson arrivals")
         self._layout_panel(form, [self.tiles, self.notes, self.run_bar], self.chart_tabs)
         self.apply_scenario_state({})
+        self._follow_store(undo_stack)
+
+    def _reload_store(self) -> None:
+        self._chips = {c.id: c for c in self.store.chips()}
+        style.register_chips(self._chips.values())
+        self._models = {m.id: m for m in self.store.models()}
 
     # ---- inputs ------------------------------------------------------------------------------
     def read_request(self) -> ServingRequest | None:

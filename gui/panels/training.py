@@ -115,8 +115,12 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
 
         self._layout_panel(form, [self.tiles, self.notes, self.run_bar], grid)
         self.apply_scenario_state({})
+        self._follow_store(undo_stack)
 
     # ---- catalog -----------------------------------------------------------------------------
+    def _reload_store(self) -> None:
+        self._reload_catalog()
+
     def _reload_catalog(self) -> None:
         self._chips = {c.id: c for c in self.store.chips()}
         style.register_chips(self._chips.values())
@@ -150,8 +154,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         return inputs
 
     def _analysis_key(self, inp: TrainingInputs) -> tuple:
-        return (inp.model, inp.chip.id, inp.num_chips, inp.seq, inp.batch_seqs(), inp.dtype,
-                tuple(self.compare_button.selected()), tuple(sorted(self.software_settings().items())))
+        # chips as catalog entries, not ids: an edited chip (bandwidth, HBM) must search again
+        return (inp.model, inp.chip, inp.num_chips, inp.seq, inp.batch_seqs(), inp.dtype,
+                self._compare_chips(inp), tuple(sorted(self.software_settings().items())))
 
     def _compare_chips(self, inp: TrainingInputs) -> tuple:
         ids = self.compare_button.selected()
