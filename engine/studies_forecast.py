@@ -488,7 +488,10 @@ class PlanJob:
     cached: tuple | None = None   # (key, inputs, training rates) of an earlier job
 
     def inputs_key(self) -> tuple:
-        return (throughput_key(self.scenario), tuple(c.chip_id for c in self.request.candidates), self.orders)
+        # the catalog entries themselves: an edited chip or model preset must be priced again
+        return (throughput_key(self.scenario), tuple(c.chip_id for c in self.request.candidates), self.orders,
+                tuple(sorted(self.chips.items(), key=lambda kv: kv[0])),
+                tuple(sorted(self.models.items(), key=lambda kv: kv[0])))
 
 
 def compute_plan(job: PlanJob, *, progress=None, should_stop=None):

@@ -359,6 +359,13 @@ def test_plan_reuses_throughputs_while_the_serving_inputs_hold(monkeypatch):
     assert len(calls) == 1 and again.months == first.months
     compute_plan(replace(job, scenario=replace(sc, demand=replace(sc.demand, tpot_ms=40.0)), cached=cache))
     assert len(calls) == 2  # a tighter TPOT target changes every chip's serving throughput
+    # so do a prefix-cache what-if and a chip edited in the catalog (they reused the old figures)
+    compute_plan(replace(job, scenario=replace(sc, demand=replace(sc.demand, prefix_cache_hit=0.0)), cached=cache))
+    assert len(calls) == 3
+    faster = {**CHIPS, "h20-96gb": replace(CHIPS["h20-96gb"], hbm_gbps=2 * CHIPS["h20-96gb"].hbm_gbps)}
+    _, edited = compute_plan(replace(job, chips=faster, cached=cache))
+    assert len(calls) == 4
+    assert edited[1].serving_tokens_per_s_per_chip["h20-96gb"] > cache[1].serving_tokens_per_s_per_chip["h20-96gb"]
 
 
 def test_forecast_precisions_are_the_serving_engines():
