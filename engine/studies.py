@@ -407,6 +407,10 @@ class ServingStudy:
     # TensorRT-LLM max_num_tokens, SGLang --chunked-prefill-size)
     max_num_seqs: int | None = None
     max_num_batched_tokens: int | None = None
+    # Coefficient of variation of the prompt and output lengths in every simulated load (the
+    # Under load charts, `serve --scenario`): 0 = every request input_len/output_len long. Chat
+    # traffic is wide (ShareGPT-like sets run near 1; MLPerf's OpenOrca set about 0.9).
+    length_spread: float = 0.5
     version: int = STUDY_VERSION
 
     def to_dict(self) -> dict:
@@ -420,9 +424,12 @@ class ServingStudy:
         known = _known(cls, data)
         if "compare_chips" in known:
             known["compare_chips"] = tuple(known["compare_chips"] or ())
-        for key in ("ttft_ms", "tpot_ms", "prefix_cache_pct", "demand_tokens_per_s"):
+        for key in ("ttft_ms", "tpot_ms", "prefix_cache_pct", "demand_tokens_per_s", "length_spread"):
             if key in known:
-                known[key] = float(known[key] or 0.0)
+                try:
+                    known[key] = float(known[key] or 0.0)
+                except (TypeError, ValueError):
+                    raise UserError(f"serving study {key}: {known[key]!r} (a number)") from None
         for key in ("max_num_seqs", "max_num_batched_tokens"):
             if key in known:   # blank or 0: the engine's default
                 try:
@@ -460,6 +467,9 @@ class ServingStudy:
         if self.max_num_seqs is not None and not 1 <= self.max_num_seqs <= 10_000_000:
             out.append(StudyProblem("max_num_seqs", f"Max running sequences {self.max_num_seqs!r}: use 1 to "
                                                     "10,000,000, or blank for the engine's default."))
+        if not (math.isfinite(self.length_spread) and 0 <= self.length_spread <= 10):
+            out.append(StudyProblem("length_spread", f"Length spread {self.length_spread!r}: use a coefficient of "
+                                                     "variation from 0 (fixed lengths) to 10."))
         if self.max_num_batched_tokens is not None and not 1 <= self.max_num_batched_tokens <= 10_000_000:
             out.append(StudyProblem("max_num_batched_tokens",
                                     f"Token budget per step {self.max_num_batched_tokens!r}: use 1 to 10,000,000, "

@@ -56,6 +56,7 @@ class ServingRequest:
     demand: float  # output tokens/s at peak
     max_num_seqs: int | None = None            # the engine's limits per replica (None: family default)
     max_num_batched_tokens: int | None = None
+    length_spread: float = 0.5                 # CV of prompt and output lengths in simulated loads
 
     @property
     def limit_factors(self) -> dict:
@@ -89,7 +90,8 @@ def serving_request(study: ServingStudy, chips: Mapping, models: Mapping) -> Ser
                           tpot_ms=study.tpot_ms or None, weight_dtype=study.weight_dtype, kv_dtype=study.kv_dtype,
                           tp=study.tp, ep=study.ep if model.is_moe else None, engine=study.engine,
                           prefix_cache_hit=study.prefix_cache_pct / 100.0, demand=float(study.demand_tokens_per_s),
-                          max_num_seqs=study.max_num_seqs, max_num_batched_tokens=study.max_num_batched_tokens)
+                          max_num_seqs=study.max_num_seqs, max_num_batched_tokens=study.max_num_batched_tokens,
+                          length_spread=float(study.length_spread))
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class ChipComparison:
     tokens_per_s_per_chip: np.ndarray
     load: object = None            # engine.serving.capacity.LoadAnalysis of the chosen chip (or None)
     load_error: str = ""
+    length_spread: float = 0.5     # the CV of lengths that load was simulated with
 
 
 def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarray):
@@ -157,7 +160,8 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
             progress((i + 1) / max(n, 1), f"Compared {chip_name(chip)}")
     load, load_error = load_analysis_of(request, should_stop)
     return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
-                          tokens_per_s_per_chip=tokens, load=load, load_error=load_error)
+                          tokens_per_s_per_chip=tokens, load=load, load_error=load_error,
+                          length_spread=request.length_spread)
 
 
 def load_analysis_of(request: ServingRequest, should_stop=None):
@@ -176,7 +180,8 @@ def load_analysis_of(request: ServingRequest, should_stop=None):
                                  tpot_ms=request.tpot_ms, weight_dtype=request.weight_dtype,
                                  kv_dtype=request.kv_dtype, engine=request.engine, should_stop=should_stop,
                                  max_num_seqs=request.max_num_seqs,
-                                 max_num_batched_tokens=request.max_num_batched_tokens)
+                                 max_num_batched_tokens=request.max_num_batched_tokens,
+                                 input_spread=request.length_spread, output_spread=request.length_spread)
         return analysis, ""
     except UserError as exc:
         return None, str(exc)

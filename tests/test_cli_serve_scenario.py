@@ -80,3 +80,27 @@ def test_scenario_engine_limits_reach_the_slo_figures(capsys, tmp_path):
     # a flag given on the command line wins over the saved field
     assert main(["serve", "--db", str(path), "--scenario", "capped", "--max-num-seqs", "16", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["slo_batch"] == pytest.approx(16.0, rel=0.02)
+
+
+def test_scenario_length_spread_reaches_the_simulation_unless_a_flag_overrides_it(capsys, tmp_path):
+    """The Serving study's length spread (the Inference view's "Length spread (CV)") is the
+    workload's: `serve --scenario` simulates with it, as the view's Under load charts do; the
+    spread flags override it."""
+    path = str(tmp_path / "spread.db")
+    store = open_store(path)
+    params = dict(store.scenario("Story default")["params"])
+    wide = ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", tp=1, input_len=1000, output_len=200,
+                        ttft_ms=0.0, tpot_ms=0.0, length_spread=0.8)
+    store.save_scenario("wide", {**params, "ui": {"inference": wide.to_dict()}})
+    store.close()
+    base = ["serve", "--db", path, "--scenario", "wide", "--request-rate", "5", "--requests", "600",
+            "--format", "json"]
+    runs = {}
+    for name, extra in (("study", []), ("flags", ["--input-len-spread", "0.8", "--output-len-spread", "0.8"]),
+                        ("fixed", ["--input-len-spread", "0", "--output-len-spread", "0"])):
+        assert main(base + extra) == 0
+        runs[name] = json.loads(capsys.readouterr().out)
+    for key in ("ttft_ms_p99", "e2e_latency_ms_p99", "tpot_ms_p90"):
+        assert runs["study"][key] == pytest.approx(runs["flags"][key], rel=1e-12), key
+    # fixed lengths: every request lives about as long as every other; spread ones do not
+    assert runs["fixed"]["e2e_latency_ms_p99"] < 0.7 * runs["study"]["e2e_latency_ms_p99"]

@@ -31,9 +31,10 @@ def register(subparsers) -> None:
                       help="open loop: Poisson arrivals, requests/s for the whole deployment")
     load.add_argument("--offline", action="store_true", help="every request available at once (max throughput)")
     p.add_argument("--requests", type=int, default=None, help="requests to simulate (default: enough for a steady state)")
-    p.add_argument("--input-len-spread", type=float, default=0.0,
-                   help="prompt length spread, coefficient of variation (0 = every prompt --input-len long)")
-    p.add_argument("--output-len-spread", type=float, default=0.0, help="output length spread (as above)")
+    p.add_argument("--input-len-spread", type=float, default=None,
+                   help="prompt length spread, coefficient of variation (default 0: every prompt --input-len "
+                        "long; with --scenario, its Serving study's length spread)")
+    p.add_argument("--output-len-spread", type=float, default=None, help="output length spread (as above)")
     p.add_argument("--requests-per-client", type=int, default=None,
                    help="closed loop: measured requests per client (aiperf sweeps use 10-20; default: --requests "
                         "or at least 500 and 4 per client)")
@@ -97,6 +98,9 @@ def apply_scenario(args, ctx) -> None:
     args.prefix_cache_pct = study.prefix_cache_pct
     args.demand_tokens_per_s = study.demand_tokens_per_s or None
     args.max_num_seqs, args.max_num_batched_tokens = study.max_num_seqs, study.max_num_batched_tokens
+    for flag in ("input_len_spread", "output_len_spread"):   # the workload's spread, unless given
+        if getattr(args, flag) is None:
+            setattr(args, flag, float(study.length_spread))
 
 
 def _lookup(ctx, model_id: str, chip_id: str):
@@ -131,6 +135,8 @@ def run(args, ctx) -> Output:
 
     if args.scenario:
         apply_scenario(args, ctx)
+    args.input_len_spread = 0.0 if args.input_len_spread is None else args.input_len_spread
+    args.output_len_spread = 0.0 if args.output_len_spread is None else args.output_len_spread
     missing = [flag for flag, value in (("--model", args.model), ("--chip", args.chip),
                                         ("--input-len", args.input_len), ("--output-len", args.output_len))
                if value is None]

@@ -72,7 +72,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
                                      x_unit="ms", y_label="Output throughput", y_unit="tokens/s per chip")
         self.ttft_chart = PlotPanel("Time to first token vs running batch", x_label="Running batch",
                                     x_unit="sequences per replica", y_label="TTFT", y_unit="ms")
-        # Under load (simulated request by request, Poisson arrivals, lengths with CV 0.5)
+        # Under load (simulated request by request, Poisson arrivals, lengths with the form's CV)
         self.load_chart = PlotPanel("Latency vs offered load (chosen chip)", x_label="Offered load",
                                     x_unit="requests/s per replica", y_label="Latency", y_unit="ms")
         self.ttft_hist_chart = PlotPanel("TTFT distribution at the chosen load", x_label="TTFT", x_unit="ms",
@@ -365,6 +365,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.kv_chart.set_series("KV used", kv_t, 100.0 * kv_u, symbol=None)
         out = a.chosen.output_tokens_per_s_per_chip
         self.load_note.setText(
+            f"Poisson arrivals, lengths spread with CV {c.length_spread:g}. "
             f"At {a.chosen_rate_per_s:.2f} requests/s per replica: {fmt(out)} output tokens/s per chip, "
             f"TTFT p50/p90/p99 {a.chosen.ttft_ms['p50']:,.0f} / {a.chosen.ttft_ms['p90']:,.0f} / "
             f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT p90 {a.chosen.tpot_ms['p90']:.1f} ms. "

@@ -88,6 +88,11 @@ class InferenceForm:
         self.prefix_spin = dspin(0.0, 95.0, 0.0, 0, " %", step=5.0)
         e.add_row(form, "prefix", "Prefix-cache hits", self.prefix_spin,
                   "Share of prompt tokens already cached (shared system prompts): they skip prefill")
+        self.spread_spin = dspin(0.0, 10.0, 0.5, 2, "", step=0.1)
+        e.add_row(form, "length_spread", "Length spread (CV)", self.spread_spin,
+                  "How much prompt and output lengths vary around the lengths above, as a coefficient of "
+                  "variation, in the simulated loads (Under load; serve --scenario): 0 = every request the same "
+                  "length; chat traffic runs near 1")
         self.demand_spin = dspin(0.0, 1e12, 1_000_000.0, 0, " tokens/s", step=100_000.0)
         e.add_row(form, "demand", "Peak demand", self.demand_spin,
                   "Output tokens per second to serve at peak (the Forecast counts tokens per day)")
@@ -105,7 +110,7 @@ class InferenceForm:
         column.addStretch(1)
 
         for w in (self.input_spin, self.output_spin, self.ttft_spin, self.tpot_spin, self.prefix_spin,
-                  self.demand_spin, self.max_seqs_spin, self.max_tokens_spin):
+                  self.demand_spin, self.max_seqs_spin, self.max_tokens_spin, self.spread_spin):
             w.valueChanged.connect(self.schedule)
         self.engine_combo.currentIndexChanged.connect(self._show_engine_limits)
         for w in (self.chip_combo, self.engine_combo, self.tp_combo, self.ep_combo, self.weight_combo,
@@ -164,6 +169,7 @@ class InferenceForm:
             "demand_tokens_per_s": self.demand_spin.value(), "compare_chips": self.compare_button.selected(),
             "max_num_seqs": self.max_seqs_spin.value() or None,
             "max_num_batched_tokens": self.max_tokens_spin.value() or None,
+            "length_spread": self.spread_spin.value(),
             "version": DEFAULTS["version"],
         }
 
@@ -188,6 +194,7 @@ class InferenceForm:
             self.demand_spin.setValue(float(s["demand_tokens_per_s"] or 0.0))
             self.max_seqs_spin.setValue(int(s.get("max_num_seqs") or 0))
             self.max_tokens_spin.setValue(int(s.get("max_num_batched_tokens") or 0))
+            self.spread_spin.setValue(float(s.get("length_spread", DEFAULTS["length_spread"]) or 0.0))
             compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
             self.compare_button.set_chips(self._chips.values(), compare or
                                           [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])

@@ -380,3 +380,19 @@ def test_forecast_precisions_are_the_serving_engines():
         assert (not problems) == ok, (change, problems)
         fields = [p.field for p in ForecastStudy(sc).problems()]
         assert ("weight_dtype" in fields or "kv_dtype" in fields) == (not ok)
+
+
+def test_serving_study_length_spread_is_an_input_with_its_checks():
+    """The length spread of simulated loads is part of the saved study: 0.5 when a study saved
+    before it had none, any CV from 0 to 10 kept, anything else named."""
+    from engine.studies import ServingStudy
+
+    assert ServingStudy.from_dict({"model_id": "llama3-8b"}).length_spread == 0.5
+    assert ServingStudy.from_dict(ServingStudy(length_spread=1.2).to_dict()).length_spread == 1.2
+    assert ServingStudy.from_dict({"length_spread": 0}).length_spread == 0.0
+    with pytest.raises(UserError, match="length_spread: 'wide'"):
+        ServingStudy.from_dict({"length_spread": "wide"})
+    for bad in (-0.1, 11.0, float("nan")):
+        problems = ServingStudy(length_spread=bad).problems(CHIPS, MODELS)
+        assert [p.field for p in problems] == ["length_spread"], bad
+    assert ServingStudy(length_spread=10.0).problems(CHIPS, MODELS) == []

@@ -255,3 +255,24 @@ def test_under_load_and_the_comparison_follow_the_chosen_chip_layout_and_limits(
     caps = [r["capacity"] for r in panel.comparison.rows if r["capacity"] is not None]
     assert caps and all(c.batch <= 8 + 1e-9 for c in caps)
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_length_spread_is_a_field_that_shapes_the_under_load_simulation(panel, qtbot):
+    """The Under load charts used lengths with a fixed CV of 0.5 nobody could change. The spread is
+    a field, saved with the scenario: at 0 every simulated request has the form's lengths; at 1
+    they spread with that coefficient of variation, and the note says which."""
+    panel.apply_scenario_state({**STATE, "length_spread": 0.0})
+    panel.compute_now()
+    sim = panel.comparison.load.chosen.sim
+    assert set(sim.output_lens.tolist()) == {256} and set(sim.input_lens.tolist()) == {1024}
+    assert "CV 0." in panel.load_note.text()
+    with qtbot.waitSignal(panel.evaluated, timeout=5000):
+        panel.spread_spin.setValue(1.0)
+    panel.compute_now()
+    sim = panel.comparison.load.chosen.sim
+    cv = float(np.std(sim.output_lens) / np.mean(sim.output_lens))
+    assert 0.7 < cv < 1.3 and "CV 1." in panel.load_note.text()
+    assert panel.scenario_state()["length_spread"] == 1.0
+    panel.apply_scenario_state({k: v for k, v in STATE.items()})   # a study saved before the field: 0.5
+    assert panel.spread_spin.value() == pytest.approx(0.5)
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
