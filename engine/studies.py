@@ -61,7 +61,7 @@ DEFAULT_LAYOUT = {"tp": 8, "pp": 4, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "micr
 # The run's software settings a study (and `fleetcast train`) sets: TrainingInputs fields, whose
 # defaults (today's common practice) are the engine's own.
 SOFTWARE_KEYS = ("flash_attention", "sequence_parallel", "grad_overlap", "tp_comm_overlap", "dropout", "schedule",
-                 "cp_kind", "attention_kernel")
+                 "cp_kind", "attention_kernel", "fp8_dispatch", "moe_route_nodes")
 SOFTWARE_DEFAULTS = {f.name: f.default for f in fields(TrainingInputs) if f.name in SOFTWARE_KEYS}
 ONE_CHUNK_SCHEDULES = ("zero-bubble", "dualpipe")  # run one model chunk per pipeline stage
 
@@ -183,6 +183,10 @@ class TrainingStudy:
                                             "fill it in the Fleet view."))
         if not (isinstance(self.tokens_t, (int, float)) and math.isfinite(self.tokens_t) and self.tokens_t > 0):
             out.append(StudyProblem("tokens", f"Token budget {self.tokens_t!r} T: enter a positive number."))
+        route = self.software_settings()["moe_route_nodes"]
+        if route is not None and not (isinstance(route, int) and not isinstance(route, bool) and route >= 1):
+            out.append(StudyProblem("moe_route_nodes", f"MoE routing nodes per token {route!r}: a whole number, 1 "
+                                                       "or more, or blank for any node."))
         schedule = self.software_settings()["schedule"]
         if self.layout_mode == "fixed" and schedule in ONE_CHUNK_SCHEDULES and self.fixed_layout()["vpp"] > 1:
             out.append(StudyProblem("schedule", "Zero-bubble and DualPipe run one chunk per stage: set VPP to 1."))

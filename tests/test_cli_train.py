@@ -149,7 +149,7 @@ def test_software_flags_reach_the_model_and_the_json(capsys):
     _, base, _ = run_json(capsys, *LAYOUT_70B)
     assert base["software"] == {"flash_attention": True, "sequence_parallel": True, "grad_overlap": True,
                                 "tp_comm_overlap": False, "dropout": False, "schedule": "1f1b", "cp_kind": "ring",
-                                "attention_kernel": "portable",
+                                "attention_kernel": "portable", "fp8_dispatch": True,
                                 "moe_route_nodes": None}
     for flag, slower in (("--no-flash-attention", True), ("--no-sequence-parallel", True), ("--dropout", True),
                          ("--tp-comm-overlap", False), ("--no-grad-overlap", True)):
@@ -252,3 +252,23 @@ def test_train_fp8_on_a_chip_without_fp8_says_so_in_one_line(capsys):
     err = capsys.readouterr().err
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "--dtype fp8: A100 SXM4 80GB has no FP8 matrix units" in err and "layouts:" not in err
+
+
+DSV3_FP8 = ("train", "--model", "deepseek-v3", "--chip", "h800-sxm5-80gb", "--chips", "2048", "--tp", "1", "--pp", "16",
+            "--ep", "64", "--dp", "128", "--vpp", "1", "--zero", "1", "--micro-batch", "1", "--global-batch",
+            "15360", "--seq-len", "4096", "--recompute", "full", "--dtype", "fp8", "--schedule", "dualpipe")
+
+
+def test_moe_dispatch_precision_and_node_limited_routing_are_flags(capsys):
+    """`--fp8-dispatch` (new; it was an input no flag or field could set) and `--moe-route-nodes`
+    reach the expert all-to-all and the JSON: BF16 dispatch sends twice the bytes, node-limited
+    routing (DeepSeek's 4 nodes) less than routing anywhere."""
+    _, fp8, err = run_json(capsys, *DSV3_FP8)
+    assert fp8 is not None, err
+    _, bf16, _ = run_json(capsys, *DSV3_FP8, "--no-fp8-dispatch")
+    _, routed, _ = run_json(capsys, *DSV3_FP8, "--moe-route-nodes", "4")
+    assert (fp8["software"]["fp8_dispatch"], bf16["software"]["fp8_dispatch"]) == (True, False)
+    assert routed["software"]["moe_route_nodes"] == 4
+    assert bf16["breakdown_s"]["ep_comm"] > 2 * fp8["breakdown_s"]["ep_comm"] > 0
+    assert routed["breakdown_s"]["ep_comm"] < fp8["breakdown_s"]["ep_comm"]
+    assert bf16["step_time_s"] > fp8["step_time_s"] > routed["step_time_s"]

@@ -49,6 +49,8 @@ def register(subparsers) -> None:
                         "chip (FlashAttention-3 / cuDNN on Hopper)")
     p.add_argument("--moe-route-nodes", type=int, dest="moe_route_nodes",
                    help="node-limited MoE routing: a token reaches at most this many nodes")
+    p.add_argument("--fp8-dispatch", action=argparse.BooleanOptionalAction, default=None, dest="fp8_dispatch",
+                   help="with --dtype fp8, MoE tokens are dispatched in FP8 (combined in BF16; default on)")
     p.add_argument("--search", action="store_true", help="search the best layouts")
     p.add_argument("--top", type=int, default=5, help="layouts listed by a search")
     p.add_argument("--price-per-chip-hour", type=float, dest="price", help="USD, for the cost")
@@ -77,9 +79,7 @@ def software_settings(args) -> dict:
     """The software settings of `train` as TrainingInputs fields (flags not given: the defaults)."""
     from engine.studies import SOFTWARE_DEFAULTS
 
-    out = {k: (getattr(args, k) if getattr(args, k) is not None else default) for k, default in SOFTWARE_DEFAULTS.items()}
-    out["moe_route_nodes"] = args.moe_route_nodes
-    return out
+    return {k: (getattr(args, k) if getattr(args, k) is not None else default) for k, default in SOFTWARE_DEFAULTS.items()}
 
 
 def scenario_study(ctx, name: str):

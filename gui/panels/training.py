@@ -360,13 +360,17 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         wanted, colors = {}, {}
         for chip_id, days in scaling_days(study, inp, a, self._chips).items():
             chip = self._chips[chip_id]
-            wanted[short_chip_label(chip)] = days
-            colors[short_chip_label(chip)] = (style.chip_color(chip.id), chip.id in style.CHIP_DASHED)
+            # a chip no layout fits at any count shown (DeepSeek-V3 in FP8 on a 910B) is named as
+            # such, with no points, rather than as a legend entry for an invisible line
+            name = short_chip_label(chip) + ("" if np.isfinite(days).any() else " (no layout fits)")
+            wanted[name] = days
+            colors[name] = (style.chip_color(chip.id), chip.id in style.CHIP_DASHED)
         for name in chart.series_names():
             if name not in wanted:
                 chart.remove_series(name)
         for name, days in wanted.items():
-            chart.set_series(name, counts, days, color=colors[name][0], dashed=colors[name][1])
+            shown = np.isfinite(days)   # infeasible counts are gaps, not NaN points
+            chart.set_series(name, counts[shown], days[shown], color=colors[name][0], dashed=colors[name][1])
         finite = np.concatenate([d[np.isfinite(d)] for d in wanted.values()]) if wanted else np.zeros(0)
         if finite.size:
             chart.plot_item.setYRange(0, float(finite.max()) * 1.1, padding=0)

@@ -28,6 +28,8 @@ SOFTWARE_CHECKS = (  # (field, caption, tooltip)
     ("grad_overlap", "Overlap gradient reduction", "Data-parallel gradient reduction bucketed under backward"),
     ("tp_comm_overlap", "Overlap TP communication", "TP collectives hidden behind GEMMs (TransformerEngine)"),
     ("dropout", "Dropout", "Dropout layers active (older GPT-style runs)"),
+    ("fp8_dispatch", "FP8 MoE dispatch", "With FP8 training, MoE tokens go to their experts in FP8 (combined in "
+                                         "BF16), as DeepSeek-V3 does; off: BF16 both ways"),
 )
 CUSTOM_FIELDS = (  # (field, caption, max)
     ("layers", "Layers", 1000), ("hidden", "Hidden size", 65536), ("heads", "Attention heads", 1024),
@@ -186,6 +188,11 @@ class TrainingForm:
         self.errors.add_row(form, "attention_kernel", "Attention kernel", self.attention_kernel_combo,
                             "Fused attention written for older instructions, or for this chip's newest ones "
                             "(on Hopper: FlashAttention-3 or cuDNN, about 1.7x faster attention)")
+        self.route_nodes_spin = spin(0, 4096, 0, " nodes", special="any node", step=1)
+        self.errors.add_row(form, "moe_route_nodes", "MoE routing", self.route_nodes_spin,
+                            "Node-limited routing: each token's experts sit on at most this many nodes, which "
+                            "bounds the all-to-all over the network (DeepSeek-V3: 4); 'any node' = unlimited")
+        self.route_nodes_spin.valueChanged.connect(self.schedule)
         for w in (self.schedule_combo, self.cp_kind_combo, self.attention_kernel_combo):
             w.currentIndexChanged.connect(self.schedule)
         column.addLayout(form)
@@ -195,6 +202,7 @@ class TrainingForm:
         values["schedule"] = self.schedule_combo.currentData()
         values["cp_kind"] = self.cp_kind_combo.currentData()
         values["attention_kernel"] = self.attention_kernel_combo.currentData()
+        values["moe_route_nodes"] = self.route_nodes_spin.value() or None
         return values
 
     def _apply_software(self, state) -> None:
@@ -204,6 +212,8 @@ class TrainingForm:
         select_data(self.schedule_combo, values["schedule"])
         select_data(self.cp_kind_combo, values["cp_kind"])
         select_data(self.attention_kernel_combo, values["attention_kernel"])
+        route = values["moe_route_nodes"]
+        self.route_nodes_spin.setValue(int(route) if isinstance(route, int) and route > 0 else 0)
 
     def _on_model_changed(self, *_):
         if not self._loading:

@@ -268,7 +268,8 @@ def test_software_group_reaches_the_engine_and_round_trips_in_scenarios(panel, s
     assert panel.scenario_state()["software"] == {"flash_attention": True, "sequence_parallel": True,
                                                   "grad_overlap": True, "tp_comm_overlap": False, "dropout": False,
                                                   "schedule": "1f1b", "cp_kind": "ring",
-                                                  "attention_kernel": "portable"}
+                                                  "attention_kernel": "portable", "fp8_dispatch": True,
+                                                  "moe_route_nodes": None}
     panel.software_checks["flash_attention"].setChecked(False)
     panel.compute_now()
     assert panel.inputs.flash_attention is False and panel.result.step_time_s > base
@@ -324,3 +325,36 @@ def test_a_study_saved_by_a_newer_fleetcast_shows_the_defaults_and_says_why(pane
     from gui.panels.training_form import DEFAULTS
 
     assert panel.model_combo.currentData() == DEFAULTS["model_id"]
+
+
+def test_moe_dispatch_and_routing_are_fields_that_reach_the_engine(panel, qtbot):
+    """Two inputs the engine took that no field could set: FP8 dispatch of MoE tokens and
+    node-limited routing. They sit in the Software group, reach the expert all-to-all and come
+    back from a saved scenario; a bad saved value is named at its field."""
+    state = {"model_id": "deepseek-v3", "chip_id": "h800-sxm5-80gb", "num_chips": 2048, "layout_mode": "fixed",
+             "layout": {"tp": 1, "pp": 16, "cp": 1, "ep": 64, "vpp": 1, "zero": 1, "micro_batch": 1,
+                        "recompute": "full"},
+             "seq_len": 4096, "global_batch": 15360, "dtype": "fp8", "tokens_t": 1.0,
+             "software": {"schedule": "dualpipe"}}
+    panel.apply_scenario_state(state)
+    panel.compute_now()
+    assert panel.inputs.fp8_dispatch is True and panel.inputs.moe_route_nodes is None
+    fp8 = panel.result.breakdown_s["ep_comm"]
+    panel.software_checks["fp8_dispatch"].setChecked(False)
+    panel.compute_now()
+    assert panel.inputs.fp8_dispatch is False and panel.result.breakdown_s["ep_comm"] > 2 * fp8
+    panel.route_nodes_spin.setValue(4)
+    panel.compute_now()
+    assert panel.inputs.moe_route_nodes == 4
+    saved = json.loads(json.dumps(panel.scenario_state()))
+    assert saved["software"]["fp8_dispatch"] is False and saved["software"]["moe_route_nodes"] == 4
+    panel.apply_scenario_state(state)
+    assert panel.software_settings()["moe_route_nodes"] is None and panel.route_nodes_spin.value() == 0
+    panel.apply_scenario_state(saved)
+    assert panel.route_nodes_spin.value() == 4 and not panel.software_checks["fp8_dispatch"].isChecked()
+    from engine.studies import TrainingStudy
+
+    bad = TrainingStudy.from_dict({**state, "software": {"moe_route_nodes": 2.5}})
+    fields = [p.field for p in bad.problems(panel._chips, panel._models)]
+    assert fields == ["moe_route_nodes"]
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
