@@ -195,6 +195,23 @@ def follow_stack(stack, slot):
     return unfollow
 
 
+def follow_store_writes(stack, store, slot):
+    """As `follow_stack`, but `slot` runs only when the move wrote to the store (its change count
+    moved): the window's stack also carries every form edit, and a view that re-reads the store,
+    or drops its cached engine runs, on each keystroke is slow with a large fleet or a dense model."""
+    count = getattr(store, "change_count", None)
+    last = [count() if callable(count) else None]
+
+    def on_move(*args) -> None:
+        now = count() if callable(count) else None
+        if now is not None and now == last[0]:
+            return
+        last[0] = now
+        slot(*args)
+
+    return follow_stack(stack, on_move)
+
+
 # ---- imports ----------------------------------------------------------------------------------
 
 class ImportCommand(StoreCommand):

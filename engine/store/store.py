@@ -266,6 +266,11 @@ class Store:
         dest.close()
         return target
 
+    def change_count(self) -> int:
+        """Rows this connection has written since it opened (SQLite's total_changes): while the
+        count stands, nothing stored has changed, so a view need not read the store again."""
+        return self.db.conn.total_changes
+
     def close(self) -> None:
         try:
             self.db.conn.close()

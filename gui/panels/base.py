@@ -499,9 +499,10 @@ class AnalysisPanel(QWidget):
     def _follow_store(self, undo_stack) -> None:
         """Evaluate again whenever the store moves (an edit, undo or redo in the Fleet view): a
         chip's edited bandwidth, a new chip or model preset must reach this view's figures."""
-        from gui.commands import follow_stack
+        from gui.commands import follow_store_writes
 
-        self._unfollow_store = follow_stack(undo_stack, self._on_store_changed) if undo_stack is not None else None
+        self._unfollow_store = (follow_store_writes(undo_stack, self.store, self._on_store_changed)
+                                if undo_stack is not None else None)
 
     def _on_store_changed(self, *_) -> None:
         chips_before = list(self._chips)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
-from gui.commands import follow_stack
+from gui.commands import follow_store_writes
 from engine.scenario_changes import describe_changes
 from gui.panels.forecast_common import (
     ForecastRequest, compute_forecast, figure_text, fit_left_axis, key_figures, legend_top_right,
@@ -139,7 +139,7 @@ class ComparePanel(QWidget):
 
         self.refresh_scenarios()
         if undo_stack is not None:
-            self._unfollow_stack = follow_stack(undo_stack, self.refresh_scenarios)
+            self._unfollow_stack = follow_store_writes(undo_stack, store, self.refresh_scenarios)
 
     # ---- scenario list -------------------------------------------------------------------------
     def refresh_scenarios(self, *_):

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from engine.fleet import INSTALL_LAG_DAYS, installed_timeline, promised_timeline, timeline_months
 from gui.commands import (
     AddDeliveryCommand, AddOrderCommand, DeleteDeliveryCommand, DeleteOrderCommand,
-    EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_stack, push_command,
+    EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_store_writes, push_command,
 )
 from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
 from gui import style
@@ -125,7 +125,7 @@ class FleetPanel(QWidget):
                 w.setEnabled(False)
             self.banner.show_info(f"{store.path} is opened read-only: viewing only, edits are disabled.")
 
-        self._unfollow_stack = follow_stack(self.undo_stack, self.refresh)
+        self._unfollow_stack = follow_store_writes(self.undo_stack, self.store, self.refresh)
         self.refresh()
         if self.order_model.rowCount():
             self.orders_table.view.selectRow(0)

@@ -30,7 +30,7 @@ from engine.fleet import add_months
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast_demand import GROWTH_MODELS
 from engine.studies_forecast import ForecastStudy, forecast_job_table, forecast_key_figures, forecast_monthly_table
-from gui.commands import follow_stack
+from gui.commands import follow_store_writes
 from gui.panels.forecast_charts import ForecastCharts
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
     ForecastOutcome, ForecastRequest, compute_forecast, figure_text, first_shortfall_month, fit_left_axis,
@@ -116,7 +116,7 @@ class ForecastPanel(QWidget):
         self._read_store()
         self.apply_scenario_state(scenario_to_dict(self._base))
         if undo_stack is not None:
-            self._unfollow_stack = follow_stack(undo_stack, self._on_store_changed)
+            self._unfollow_stack = follow_store_writes(undo_stack, store, self._on_store_changed)
 
     # ---- form --------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:

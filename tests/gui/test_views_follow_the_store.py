@@ -65,3 +65,53 @@ def test_inference_follows_a_chip_edit_and_a_new_chip_joins_its_combo(store, sta
     assert panel.chip_combo.findData("my-npu") < 0
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
     panel.shutdown()
+
+
+def test_a_form_edit_on_the_shared_stack_does_not_read_the_store_again(store, stack, qtbot, monkeypatch):
+    """Form edits go on the window's undo stack too; only a command that wrote to the store makes
+    a view read the catalog again (with a large fleet each read takes a while)."""
+    from gui.widgets.form_undo import FormUndoWatcher
+
+    panel = InferencePanel(store, stack)
+    qtbot.addWidget(panel)
+    watcher = FormUndoWatcher(panel, stack, "Inference")
+    reads = []
+    real = store.chips
+    monkeypatch.setattr(store, "chips", lambda: reads.append(1) or real())
+    with qtbot.waitSignal(panel.evaluated, timeout=5000):
+        panel.input_spin.setValue(2048)
+    assert stack.count() >= 1 and reads == []          # an edit of the form: no read
+    assert push_command(stack, EditChipCommand(store, "h20-96gb", "hbm_gbps", 5000.0)) is None
+    assert len(reads) == 1                             # a write: one read
+    stack.undo()
+    assert len(reads) == 2
+    watcher.deleteLater()
+    panel.shutdown()
+
+
+def test_a_forecast_form_edit_keeps_its_engine_runs_and_a_chip_edit_drops_them(store, stack, qtbot, monkeypatch):
+    """The Forecast view followed every move of the shared stack, so each form edit (on the same
+    stack) dropped its cached engine runs and re-ran every chip's serving throughput. Now only a
+    store write does: Peak / average reuses them, an edited chip runs them again."""
+    import engine.forecast_inputs as fi
+    from gui.panels.forecast import ForecastPanel
+    from gui.widgets.form_undo import FormUndoWatcher
+
+    panel = ForecastPanel(store, stack)
+    qtbot.addWidget(panel)
+    panel.auto_check.setChecked(False)
+    panel._debounce.stop()
+    watcher = FormUndoWatcher(panel, stack, "Forecast")
+    panel.compute_now()
+    runs = []
+    real = fi.serving_throughput
+    monkeypatch.setattr(fi, "serving_throughput", lambda *a, **k: runs.append(1) or real(*a, **k))
+    panel.peak_spin.setValue(1.6)
+    qtbot.waitUntil(lambda: stack.count() >= 1, timeout=5000)   # the edit is on the shared stack
+    panel.compute_now()
+    assert runs == [] and panel.result.scenario.demand.peak_to_average == pytest.approx(1.6)
+    assert push_command(stack, EditChipCommand(store, "h20-96gb", "hbm_gbps", 5000.0)) is None
+    panel.compute_now()
+    assert len(runs) >= 1                                    # the catalog changed: priced again
+    watcher.deleteLater()
+    panel.shutdown()
