@@ -339,9 +339,13 @@ def form_page() -> tuple[QWidget, QVBoxLayout]:
     return page, column
 
 
+def model_items(models) -> list[tuple[str, str]]:
+    """The store's model presets by name, as combo items."""
+    return [(m.name, m.id) for m in sorted(models.values(), key=lambda m: m.name)]
+
+
 def model_combo(models) -> QComboBox:
-    """The store's model presets by name."""
-    return combo([(m.name, m.id) for m in sorted(models.values(), key=lambda m: m.name)])
+    return combo(model_items(models))
 
 
 def saved_study(study_cls, state, defaults: dict, banner) -> dict:
@@ -514,8 +518,7 @@ class AnalysisPanel(QWidget):
             self.compare_button.set_chips(self._chips.values(),
                                           [i for i in self.compare_button.selected() if i in self._chips])
         if list(self._models) != models_before:
-            refill_combo(self.model_combo, [(m.name, m.id) for m in sorted(self._models.values(), key=lambda m: m.name)],
-                         self.model_combo.currentData())
+            refill_combo(self.model_combo, model_items(self._models), self.model_combo.currentData())
         self.schedule()
 
     def _reload_store(self) -> None:

@@ -46,9 +46,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.chips_for_demand: int | None = None
         self.comparison: ChipComparison | None = None
         self._running_key = None
-        self._chips = {c.id: c for c in store.chips()}
-        style.register_chips(self._chips.values())
-        self._models = {m.id: m for m in store.models()}
+        self._reload_store()
 
         form = self._build_form()
 
