@@ -44,7 +44,9 @@ def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int
     known = tuple(p for p in sorted(curve.points, key=lambda p: p.date) if p.date <= as_of)
     later = tuple(p for p in sorted(curve.points, key=lambda p: p.date) if p.date > as_of)
     if not known:
-        raise ValueError(f"--as-of {as_of}: no demand point on or before it")
+        first = min((p.date for p in curve.points), default=None)
+        after = f" (the first is {first.isoformat()})" if first is not None else " (the curve has none)"
+        raise ValueError(f"no demand point on or before {as_of.isoformat()}{after}")
     fit = fit_growth(replace(curve, points=known))
     tau = np.array([(p.date.toordinal() - fit.last_ordinal) / DAYS_PER_YEAR for p in later])
     z = _stream(seed, 5).standard_normal((trials, 2))

@@ -249,7 +249,7 @@ def run_backtest(args, ctx) -> Output:
     try:
         bt = backtest(scenario.demand, as_of, seed=scenario.seed)
     except ValueError as exc:
-        raise UserError(f"--as-of {args.as_of}: {exc}") from None
+        raise UserError(f"--as-of: {exc}") from None
     data = backtest_to_dict(bt)
     cov = "no later points" if bt.coverage is None else f"{bt.coverage:.0%} of {len(bt.points)} later points inside P10-P90"
     return Output(data=data, rows=data["points"], text=f"fit on {bt.known} points known on {as_of}: {bt.fit_note}; {cov}")

@@ -138,3 +138,6 @@ def test_backtest_of_the_story_from_september_2024():
     assert bt.coverage == sum(p.inside for p in bt.points) / 3
     with pytest.raises(ValueError, match="at least three points"):
         backtest(default_scenario().demand, D(2024, 8, 1))
+    # a date before the curve names the curve's first point, not a CLI flag (the CLI adds that)
+    with pytest.raises(ValueError, match=r"no demand point on or before 2000-01-01 \(the first is 2024-"):
+        backtest(default_scenario().demand, D(2000, 1, 1))
