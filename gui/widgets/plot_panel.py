@@ -196,6 +196,7 @@ class PlotPanel(QWidget):
         item = self.plot_item.plot(x, y, name=name, pen=pen, symbol=symbol, symbolSize=6,
                                    symbolBrush=colour, symbolPen=None)
         self._series[name] = _Series(name, "line", item, x, {"": y})
+        self._sync_axis_values()
         self.layout_legend()
         return item
 
@@ -219,6 +220,7 @@ class PlotPanel(QWidget):
         if self.legend is not None:
             self.legend.addItem(item, name)
         self._series[name] = _Series(name, "bars", item, x, {"": heights})
+        self._sync_axis_values()
         self.layout_legend()
         return item
 
@@ -252,6 +254,7 @@ class PlotPanel(QWidget):
             self.legend.addItem(sample, name)
         self._series[name] = _Series(name, "band", (low_curve, high_curve, fill), x,
                                      {" low": low, " high": high})
+        self._sync_axis_values()
         self.layout_legend()
         return fill
 
@@ -264,6 +267,7 @@ class PlotPanel(QWidget):
             self.legend.removeItem(name)
         for item in items:
             self.plot_item.removeItem(item)
+        self._sync_axis_values()
         self.layout_legend()
 
     def set_notice(self, text: str) -> None:
@@ -278,6 +282,21 @@ class PlotPanel(QWidget):
         if text:
             (x0, x1), (y0, y1) = self.plot_item.vb.viewRange()
             notice.setPos((x0 + x1) / 2, (y0 + y1) / 2)
+        self._sync_axis_values()
+
+    def _sync_axis_values(self) -> None:
+        """An empty chart that says why it is empty shows no tick values: the default 0..1 view
+        would read as data ("00.250" on a date axis, "0.8" chips)."""
+        notice = getattr(self, "_notice", None)
+        show = bool(self._series) or notice is None or not notice.isVisible()
+        if show == getattr(self, "_axis_values_shown", True):
+            return
+        self._axis_values_shown = show
+        for side in ("left", "bottom"):
+            self.plot_item.getAxis(side).setStyle(showValues=show)
+
+    def axis_values_shown(self) -> bool:
+        return getattr(self, "_axis_values_shown", True)
 
     def notice(self) -> str:
         notice = getattr(self, "_notice", None)

@@ -97,11 +97,14 @@ def test_no_plan_offers_the_longest_target_and_one_click_plans_it(panel, qtbot):
     panel.confidence.setValue(90)
     panel.until_edit.setDate(QDate(2026, 12, 1))   # demand outgrows the caps long before
     assert panel.charts()["plan_capacity"].notice().startswith("No plan yet")
+    # an empty chart shows no tick values (the default 0..1 view read "00.250" on the date axis)
+    assert not any(c.axis_values_shown() for c in panel.charts().values())
     panel.compute_now()
     r = panel.result
     assert not r.feasible and r.reachable_target is not None
     first, last = r.reachable_target
     assert panel.charts()["plan_capacity"].notice() == ""   # drawn: the empty-state line is gone
+    assert panel.charts()["plan_capacity"].axis_values_shown()
     # the greyed automatic From shows the month the plan started from, not a stale default
     assert panel.auto_from.isChecked() and panel.from_edit.date() == QDate(r.from_month.year, r.from_month.month, 1)
     text = panel.summary_label.text()
