@@ -897,6 +897,9 @@ class CapacityResult:
     ep: int = 1                       # expert-parallel degree (tp=1, ep=N: attention data parallel)
     prefix_cache_hit: float = 0.0     # fraction of input tokens served from a prefix cache
     max_running: int = 0              # per replica: the fewer of max_concurrency and the engine's cap
+    latency_basis: str = "mean"       # the latencies the targets were held on: "mean" (steady state) or a
+                                      # percentile under simulated load ("p90")
+    request_rate_per_s: float = 0.0   # per replica: the simulated Poisson load of that point (0: not simulated)
 
 
 def _tp_choices(model: ModelConfig, chip: Chip) -> list[int]:

@@ -27,6 +27,7 @@ from engine.serving.families import limit_factors
 # Running batches of the throughput-latency curves (sequences per replica), log-spaced 1 to 4,096.
 CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
 MAX_LOAD_BATCH = 512  # replicas that run more sequences take too long to simulate interactively
+SLO_PERCENTILE = "p90"  # the targets of the Inference view are met by this share of requests under load
 EP_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
@@ -70,6 +71,21 @@ class ServingRequest:
                             ep=self.ep if fixed_layout else None, engine=self.engine,
                             prefix_cache_hit=self.prefix_cache_hit, factors=self.limit_factors or None)
 
+    def capacity_under_load(self, chip=None, *, tp: int | None = None, ep: int | None = None,
+                            percentile: str = SLO_PERCENTILE):
+        """The capacity at the targets read as percentiles under Poisson arrivals, lengths spread
+        by `length_spread` (engine.serving.capacity.slo_capacity_tokens_per_s_per_chip): the
+        figure the Forecast converts demand with. `tp`/`ep` fix the layout (the steady-state
+        search's choice, so it is not searched twice); None takes the request's own."""
+        from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip
+
+        return slo_capacity_tokens_per_s_per_chip(
+            self.model, chip or self.chip, input_len=self.input_len, output_len=self.output_len,
+            ttft_ms=self.ttft_ms, tpot_ms=self.tpot_ms, weight_dtype=self.weight_dtype, kv_dtype=self.kv_dtype,
+            engine=self.engine, factors=self.limit_factors or None, percentile=percentile,
+            prefix_cache_hit=self.prefix_cache_hit, tp=tp if tp is not None else self.tp,
+            ep=ep if ep is not None else self.ep, input_spread=self.length_spread, output_spread=self.length_spread)
+
     def chips_for_demand(self, cap) -> int | None:
         return chips_for_demand(cap, self.demand)
 
@@ -105,6 +121,8 @@ class ChipComparison:
     load: object = None            # engine.serving.capacity.LoadAnalysis of the chosen chip (or None)
     load_error: str = ""
     length_spread: float = 0.5     # the CV of lengths that load was simulated with
+    chosen: object = None          # the chosen chip and layout's CapacityResult under load (or None)
+    chosen_error: str = ""
 
 
 def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarray):
@@ -140,9 +158,12 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
                "chips": None, "error": ""}
         try:
             cap = request.capacity(chip, fixed_layout=False)
-            row.update(capacity=cap, tp=cap.tp, ep=cap.ep, chips=request.chips_for_demand(cap))
-            if not cap.feasible:
-                row["error"] = cap.reason
+            # The table and the chips needed read the targets as p90s under load, as the Forecast
+            # does; the steady-state search only picks the layout (and draws the curves below).
+            loaded = request.capacity_under_load(chip, tp=cap.tp, ep=cap.ep) if cap.feasible else cap
+            row.update(capacity=loaded, steady=cap, tp=cap.tp, ep=cap.ep, chips=request.chips_for_demand(loaded))
+            if not loaded.feasible:
+                row["error"] = loaded.reason
             if cap.ep > 1:
                 tpot[i], ttft[i], tokens[i] = _ep_curve(request, chip, cap.tp, cap.ep, batches)
             else:
@@ -158,15 +179,30 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
         rows.append(row)
         if progress is not None:
             progress((i + 1) / max(n, 1), f"Compared {chip_name(chip)}")
-    load, load_error = load_analysis_of(request, should_stop)
+    if should_stop is not None and should_stop():
+        raise Cancelled("chip comparison cancelled")
+    chosen, chosen_error = chosen_under_load(request)
+    load, load_error = load_analysis_of(request, should_stop, chosen=chosen)
     return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
                           tokens_per_s_per_chip=tokens, load=load, load_error=load_error,
-                          length_spread=request.length_spread)
+                          length_spread=request.length_spread, chosen=chosen, chosen_error=chosen_error)
 
 
-def load_analysis_of(request: ServingRequest, should_stop=None):
-    """The chosen chip under Poisson load (engine.serving.capacity.load_analysis), or why not."""
-    from engine.serving.capacity import load_analysis
+def chosen_under_load(request: ServingRequest):
+    """(CapacityResult under load, "") of the chosen chip and layout, or (None, why not)."""
+    try:
+        cap = request.capacity()
+        if not cap.feasible:
+            return cap, ""
+        return request.capacity_under_load(tp=cap.tp, ep=cap.ep), ""
+    except UserError as exc:
+        return None, str(exc)
+
+
+def load_analysis_of(request: ServingRequest, should_stop=None, chosen=None):
+    """The chosen chip under Poisson load (engine.serving.capacity.load_analysis), or why not.
+    `chosen`: the capacity under load (chosen_under_load); its load is the one the run shows."""
+    from engine.serving.capacity import _slo_requests, load_analysis
 
     try:
         cap = request.capacity()
@@ -175,13 +211,17 @@ def load_analysis_of(request: ServingRequest, should_stop=None):
         if cap.batch > MAX_LOAD_BATCH:
             return None, (f"not simulated: a running batch of {cap.batch:,.0f} sequences per replica is beyond "
                           f"the {MAX_LOAD_BATCH} simulated interactively")
+        at = {}
+        if chosen is not None and chosen.feasible and chosen.request_rate_per_s > 0:
+            at = dict(chosen_rate_per_s=chosen.request_rate_per_s, chosen_requests=_slo_requests(chosen.batch))
         analysis = load_analysis(request.model, request.chip, input_len=request.input_len,
                                  output_len=request.output_len, tp=cap.tp, ep=cap.ep, ttft_ms=request.ttft_ms,
                                  tpot_ms=request.tpot_ms, weight_dtype=request.weight_dtype,
                                  kv_dtype=request.kv_dtype, engine=request.engine, should_stop=should_stop,
                                  max_num_seqs=request.max_num_seqs,
                                  max_num_batched_tokens=request.max_num_batched_tokens,
-                                 input_spread=request.length_spread, output_spread=request.length_spread)
+                                 input_spread=request.length_spread, output_spread=request.length_spread,
+                                 prefix_cache_hit=request.prefix_cache_hit, **at)
         return analysis, ""
     except UserError as exc:
         return None, str(exc)
@@ -255,5 +295,5 @@ def ttft_histogram(ttft_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 __all__ = [
     "CURVE_BATCHES", "MAX_LOAD_BATCH", "ServingRequest", "ChipComparison", "run_chip_comparison", "load_analysis_of",
-    "comparison_table", "serving_key_figures", "serving_request", "ep_choices", "ttft_histogram", "COMPARISON_HEADERS",
+    "comparison_table", "serving_key_figures", "chosen_under_load", "SLO_PERCENTILE", "serving_request", "ep_choices", "ttft_histogram", "COMPARISON_HEADERS",
 ]

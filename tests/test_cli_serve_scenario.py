@@ -8,7 +8,7 @@ import pytest
 from engine.cli import main
 from engine.store import open_store
 from engine.studies import ServingStudy, chips_for_demand
-from engine.studies_serving import serving_request
+from engine.studies_serving import chosen_under_load, serving_request
 
 STUDY = ServingStudy(model_id="llama3-70b", chip_id="h20-96gb", tp=8, input_len=2000, output_len=300,
                      ttft_ms=2000.0, tpot_ms=50.0, prefix_cache_pct=50.0, demand_tokens_per_s=100_000.0)
@@ -31,12 +31,22 @@ def test_scenario_gives_the_views_figures(capsys, db):
     store = open_store(db)
     chips, models = {c.id: c for c in store.chips()}, {m.id: m for m in store.models()}
     store.close()
-    cap = serving_request(STUDY, chips, models).capacity()  # what the Inference view computes
+    request = serving_request(STUDY, chips, models)
+    cap, _ = chosen_under_load(request)  # what the Inference view shows: the targets as p90s under load
     assert d["model"] == "llama3-70b" and d["chip"] == "h20-96gb" and d["tp"] == 8
+    assert d["slo_percentile"] == "p90" and cap.latency_basis == "p90"
     assert d["slo_output_tokens_per_s_per_chip"] == pytest.approx(cap.output_tokens_per_s_per_chip)
-    # whole TP8 replicas: ceil(1e5 / 8 / per-chip rate) x 8 (888 at 113.4 tokens/s per chip)
+    # whole TP8 replicas: ceil(1e5 / 8 / per-chip rate) x 8, at the rate reported (not a second,
+    # steady-state search)
     replicas = -(-100_000.0 // (8 * cap.output_tokens_per_s_per_chip))
     assert d["chips_needed"] == chips_for_demand(cap, 100_000.0) == 8 * int(replicas)
+    # --slo-percentile steady: the steady-state estimate, which queueing only lowers
+    assert main(["serve", "--db", db, "--scenario", "served", "--slo-percentile", "steady", "--format", "json"]) == 0
+    steady = json.loads(capsys.readouterr().out)
+    assert steady["slo_percentile"] == "steady state"
+    assert steady["slo_output_tokens_per_s_per_chip"] == pytest.approx(request.capacity().output_tokens_per_s_per_chip)
+    assert steady["slo_output_tokens_per_s_per_chip"] > d["slo_output_tokens_per_s_per_chip"]
+    assert steady["chips_needed"] == chips_for_demand(request.capacity(), 100_000.0) <= d["chips_needed"]
     # the saved prefix-cache share is used: without it prefill costs more, never less
     assert main(["serve", "--db", db, "--scenario", "served", "--prefix-cache-pct", "0", "--format", "json"]) == 0
     cold = json.loads(capsys.readouterr().out)
@@ -74,7 +84,7 @@ def test_scenario_engine_limits_reach_the_slo_figures(capsys, tmp_path):
     store.close()
     assert main(["serve", "--db", str(path), "--scenario", "capped", "--format", "json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    view = serving_request(capped, chips, models).capacity()
+    view, _ = chosen_under_load(serving_request(capped, chips, models))
     assert d["slo_batch"] == pytest.approx(view.batch) == pytest.approx(8.0, rel=0.02)
     assert d["slo_output_tokens_per_s_per_chip"] == pytest.approx(view.output_tokens_per_s_per_chip)
     # a flag given on the command line wins over the saved field

@@ -50,9 +50,10 @@ def register(subparsers) -> None:
                    help="the engine's cap on running sequences per replica (vLLM --max-num-seqs, TensorRT-LLM "
                         "max_batch_size; default: the engine family's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals and lengths")
-    p.add_argument("--slo-percentile", choices=("mean", "p50", "p90", "p99"), default=None,
+    p.add_argument("--slo-percentile", choices=("steady", "mean", "p50", "p90", "p99"), default=None,
                    help="hold the --ttft-ms/--tpot-ms targets at this percentile under simulated Poisson "
-                        "arrivals (default: the steady-state estimate)")
+                        "arrivals, or 'steady' for the steady-state estimate (default: steady; with --scenario, "
+                        "p90 as the Inference view)")
     p.add_argument("--ttft-ms", type=float, default=None, help="time-to-first-token target")
     p.add_argument("--tpot-ms", type=float, default=None, help="time-per-output-token target")
     p.add_argument("--weight-dtype", help="bf16 (default), fp16, fp8, int8 or int4")
@@ -98,6 +99,10 @@ def apply_scenario(args, ctx) -> None:
     args.prefix_cache_pct = study.prefix_cache_pct
     args.demand_tokens_per_s = study.demand_tokens_per_s or None
     args.max_num_seqs, args.max_num_batched_tokens = study.max_num_seqs, study.max_num_batched_tokens
+    if args.slo_percentile is None:   # the Inference view holds its targets at p90 under load
+        from engine.studies_serving import SLO_PERCENTILE
+
+        args.slo_percentile = SLO_PERCENTILE
     for flag in ("input_len_spread", "output_len_spread"):   # the workload's spread, unless given
         if getattr(args, flag) is None:
             setattr(args, flag, float(study.length_spread))
@@ -129,8 +134,9 @@ def _finite(x):
 
 
 def run(args, ctx) -> Output:
-    from engine.inference import (ServingInputs, best_layouts, check_dtypes, chips_needed, default_kv_dtype,
-                                  evaluate_serving, slo_capacity)
+    from engine.inference import (ServingInputs, best_layouts, check_dtypes, default_kv_dtype, evaluate_serving,
+                                  slo_capacity)
+    from engine.studies import chips_for_demand
     from engine.serving.families import engine_family, limit_factors
 
     if args.scenario:
@@ -190,6 +196,8 @@ def run(args, ctx) -> Output:
                         "(pp=1); drop --pp or the --ttft-ms/--tpot-ms targets")
     # TP (and EP for MoE): given, or the best under the SLOs (fewest chips per output token/s)
     capacity_fn = slo_capacity
+    if args.slo_percentile == "steady":
+        args.slo_percentile = None
     if args.slo_percentile and has_slo:
         from functools import partial
 
@@ -288,10 +296,9 @@ def run(args, ctx) -> Output:
             data["chips_needed"] = None
             data["chips_needed_reason"] = cap.reason
         else:
-            data["chips_needed"] = chips_needed(
-                model, chip, demand_output_tokens_per_s=args.demand_tokens_per_s, input_len=args.input_len,
-                output_len=args.output_len, ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt,
-                kv_dtype=kdt, tp=tp, engine=args.engine, prefix_cache_hit=prefix, factors=limits)
+            # at the operating point reported above (a percentile under load when asked), not a
+            # second steady-state search
+            data["chips_needed"] = chips_for_demand(cap, args.demand_tokens_per_s)
         data["layouts"] = best_layouts(model, [chip], demand_output_tokens_per_s=args.demand_tokens_per_s,
                                        input_len=args.input_len, output_len=args.output_len, ttft_ms=args.ttft_ms,
                                        tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,

@@ -164,22 +164,23 @@ def saturation_rate(cm, sched, input_len, output_len, *, requests=400, input_spr
 def load_curve(model, chip, *, input_len, output_len, tp=1, ep=1, weight_dtype="bf16", kv_dtype="bf16",
                engine="", factors=None, points: int = 12, requests: int = 600, input_spread=0.0,
                output_spread=0.0, seed: int = 0, max_num_seqs: int | None = None,
-               max_num_batched_tokens: int | None = None) -> LoadCurve:
+               max_num_batched_tokens: int | None = None, prefix_cache_hit: float = 0.0) -> LoadCurve:
     """Poisson loads from 10% to 110% of the saturation rate (per replica); the scheduler limits
-    are the engine family's unless given."""
+    are the engine family's unless given; `prefix_cache_hit` of each prompt skips prefill."""
     inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors,
                        max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
     cm = cost_model_for(inp)
     sched = scheduler_of(inp, cm)
     sat = saturation_rate(cm, sched, input_len, output_len, input_spread=input_spread,
-                          output_spread=output_spread, seed=seed)
+                          output_spread=output_spread, seed=seed, prefix_cache_hit=prefix_cache_hit)
     rates = sat * np.linspace(0.1, 1.1, points)
     chips = max(int(tp), int(ep or 1))
     cols: dict = {k: [] for k in ("out", "t50", "t90", "t99", "p50", "p90", "p99")}
     for r in rates:
         w = Workload("poisson", input_len, output_len, requests=requests, request_rate=float(r),
-                     input_spread=input_spread, output_spread=output_spread, seed=seed)
+                     input_spread=input_spread, output_spread=output_spread, seed=seed,
+                     prefix_cache_hit=prefix_cache_hit)
         run = run_load(cm, sched, w, chips)
         cols["out"].append(run.output_tokens_per_s_per_chip)
         cols["t50"].append(run.ttft_ms["p50"])
@@ -344,11 +345,13 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                            output_spread=output_spread)
     if not sim.feasible:
         return replace(cap, feasible=False, reason=sim.reason, output_tokens_per_s_per_chip=0.0,
-                       total_tokens_per_s_per_chip=0.0, limiting="latency target", explanation=sim.reason)
+                       total_tokens_per_s_per_chip=0.0, limiting="latency target", explanation=sim.reason,
+                       latency_basis=percentile)
     out = sim.output_tokens_per_s_per_chip
     return replace(cap, output_tokens_per_s_per_chip=out,
                    total_tokens_per_s_per_chip=out * (input_len + output_len) / output_len,
-                   ttft_ms=sim.ttft_ms[percentile], tpot_ms=sim.tpot_ms[percentile],
+                   ttft_ms=sim.ttft_ms[percentile], tpot_ms=sim.tpot_ms[percentile], latency_basis=percentile,
+                   request_rate_per_s=sim.request_rate_per_s,
                    explanation=cap.explanation + f"; simulated under Poisson arrivals: {percentile} "
                    f"TTFT {sim.ttft_ms[percentile]:.0f} ms, TPOT {sim.tpot_ms[percentile]:.1f} ms "
                    f"at {sim.request_rate_per_s:.2f} requests/s per replica ({sim.limiting})")
@@ -373,15 +376,20 @@ def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=Non
                   weight_dtype="bf16", kv_dtype="bf16", engine="", percentile: str = "p90",
                   requests: int = 300, points: int = 10, input_spread: float = 0.5, output_spread: float = 0.5,
                   seed: int = 0, should_stop=None, max_num_seqs: int | None = None,
-                  max_num_batched_tokens: int | None = None) -> LoadAnalysis:
+                  max_num_batched_tokens: int | None = None, prefix_cache_hit: float = 0.0,
+                  chosen_rate_per_s: float | None = None, chosen_requests: int | None = None) -> LoadAnalysis:
     """Latency percentiles against offered Poisson load (the knee), and one run at the chosen
     load (its TTFT distribution and KV use over time). Lengths vary (CV 0.5 by default) so the
-    curve shows queueing, not lock-step cohorts."""
+    curve shows queueing, not lock-step cohorts.
+
+    The chosen load is `chosen_rate_per_s` when given (the SLO search's point, run again with its
+    `chosen_requests` and seed, so the run is the one the SLO figures were read from), else the
+    last load of the curve that meets the targets."""
     limits = dict(max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
     curve = load_curve(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, points=points,
                        requests=requests, input_spread=input_spread, output_spread=output_spread, seed=seed,
-                       **limits)
+                       prefix_cache_hit=prefix_cache_hit, **limits)
     if should_stop is not None and should_stop():
         from engine.errors import Cancelled
 
@@ -410,16 +418,21 @@ def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=Non
                 binds.append(f"TPOT {percentile} {pct_tpot[nxt]:.1f} ms > {tpot_ms:g} ms")
             limiting = "latency target: at the next load " + "; ".join(binds)
         note = ""
+    elif chosen_rate_per_s:
+        rate, limiting, note = 0.0, f"latency target ({percentile})", ""
     else:
         rate = 0.7 * curve.saturation_rate_per_s
         limiting = "latency target: missed even at the lightest load shown"
         note = "targets missed at every load; showing 70% of saturation"
+    if chosen_rate_per_s:
+        rate = float(chosen_rate_per_s)
     inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=None, **limits)
     cm = cost_model_for(inp)
     sched = scheduler_of(inp, cm)
-    w = Workload("poisson", input_len, output_len, requests=requests, request_rate=rate,
-                 input_spread=input_spread, output_spread=output_spread, seed=seed)
+    w = Workload("poisson", input_len, output_len, requests=int(chosen_requests or requests), request_rate=rate,
+                 input_spread=input_spread, output_spread=output_spread, seed=seed,
+                 prefix_cache_hit=prefix_cache_hit)
     chosen = run_load(cm, sched, w, int(max(tp, ep or 1)))
     if chosen.sim.kv_used_frac.size and chosen.sim.kv_used_frac.max() > 0.97:
         limiting += "; the KV cache fills (memory capacity)"

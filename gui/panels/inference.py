@@ -42,7 +42,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self._init_analysis(evaluate=self._evaluate, finished=self._on_comparison, failed=self._on_failed,
                             cancelled=self._on_cancelled, run_text="Compare chips")
         self.request: ServingRequest | None = None
-        self.capacity = None
+        self.capacity = None          # what the figures show: under load once simulated, else steady state
+        self.steady_capacity = None   # the steady-state search (layout, batch, curves)
         self.chips_for_demand: int | None = None
         self.comparison: ChipComparison | None = None
         self._running_key = None
@@ -51,11 +52,14 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         form = self._build_form()
 
         self.tiles = FigureTiles([
-            ("throughput", "Throughput at SLO (tokens/s/chip)", "Output tokens per second per chip at the largest load that meets both targets"),
+            ("throughput", "Throughput at SLO (tokens/s/chip)", "Output tokens per second per chip at the largest "
+             "Poisson load whose p90 TTFT and p90 TPOT meet the targets (simulated request by request, lengths "
+             "spread by the form's CV), as the Forecast counts chips; the steady-state figure (mean latencies, "
+             "fixed lengths) shows first and stays beside it"),
             ("concurrency", "Max concurrency (sequences)", "Sequences one replica can run at once: the fewer of those "
              "whose KV cache fits beside the weights and the engine's cap on running sequences"),
-            ("ttft", "TTFT (ms)", "Time to first token at that load"),
-            ("tpot", "TPOT (ms)", "Time per output token at that load"),
+            ("ttft", "TTFT (ms)", "Time to first token at that load (p90 under load; the mean in steady state)"),
+            ("tpot", "TPOT (ms)", "Time per output token at that load (p90 under load; the mean in steady state)"),
             ("limiting", "Limiting resource", "What stops a larger load: memory capacity, latency target; and what fills the time per token"),
             ("chips", "Chips for the demand", "Chips of this type to serve the demand under the targets (whole replicas)"),
             ("layout", "Layout per replica", "Tensor/expert parallel degrees of one serving replica"),
@@ -85,6 +89,12 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self._ttft_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#C00000", width=1.5, style=Qt.PenStyle.DashLine),
                                           label="TTFT target", labelOpts={"position": 0.97, "color": "#C00000",
                                                                           "anchors": [(1, 1), (1, 1)]})
+        # the load the figures are read at (the SLO search's point), on the latency-vs-load chart
+        self._load_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#C00000", width=1.5, style=Qt.PenStyle.DashLine),
+                                          label="", labelOpts={"position": 0.95, "color": "#C00000",
+                                                               "anchors": [(1, 0), (1, 0)]})
+        self.load_chart.plot_item.addItem(self._load_line, ignoreBounds=True)
+        self._load_line.hide()
         self.curve_chart.plot_item.addItem(self._tpot_line, ignoreBounds=True)
         self.ttft_chart.plot_item.addItem(self._ttft_line, ignoreBounds=True)
         for chart in self.charts().values():
@@ -164,6 +174,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         req = self.read_request()
         self.request = req
         self.capacity = None
+        self.steady_capacity = None
         self.chips_for_demand = None
         if req is None:
             self.show_invalid()
@@ -172,8 +183,9 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             return
         self.show_valid()
         try:
-            self.capacity = req.capacity()
+            self.capacity = self.steady_capacity = req.capacity()
             self.chips_for_demand = req.chips_for_demand(self.capacity)
+            self._take_chosen_under_load()   # a comparison of this very request already ran
         except UserError as exc:
             self.banner.show_error(str(exc))
         self._draw_figures()
@@ -207,6 +219,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.run_bar.set_progress(1.0)
         feasible = sum(1 for r in comparison.rows if r["capacity"] is not None and r["capacity"].feasible)
         self.run_bar.set_message(f"Compared {len(comparison.rows)} chip types; {feasible} meet the targets.")
+        if self._take_chosen_under_load():
+            self._draw_figures()
         self._draw_comparison()
         self._draw_load()
         self.analysis_finished.emit()
@@ -218,6 +232,20 @@ class InferencePanel(InferenceForm, AnalysisPanel):
 
     def _on_cancelled(self) -> None:
         self._running_key = None
+
+    def _take_chosen_under_load(self) -> bool:
+        """Show the chosen chip's figures under load when the comparison of this request has them."""
+        c, req = self.comparison, self.request
+        if c is None or req is None or c.chosen is None or self.steady_capacity is None \
+                or c.key != self._comparison_key(req) or self.capacity is c.chosen:
+            return False
+        self.capacity = c.chosen
+        self.chips_for_demand = req.chips_for_demand(c.chosen)
+        return True
+
+    def under_load(self) -> bool:
+        """Whether the figures show the simulated p90 capacity (else the steady-state one)."""
+        return self.capacity is not None and self.capacity.latency_basis != "mean"
 
     # ---- drawing -----------------------------------------------------------------------------
     def _draw_figures(self) -> None:
@@ -241,14 +269,22 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         if not cap.feasible:
             for key in ("throughput", "ttft", "tpot", "chips"):
                 t.set(key, "–", "")
-            t.set("throughput", "not met", "no load meets the targets")
+            steady = self.steady_capacity
+            t.set("throughput", "not met", f"at p90 under load; steady state {fmt(steady.output_tokens_per_s_per_chip)}"
+                  if self.under_load() and steady is not None and steady.feasible else "no load meets the targets")
             t.set("limiting", cap.limiting, "")
             self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)}: {cap.explanation}.")
             return
-        t.set("throughput", fmt(cap.output_tokens_per_s_per_chip),
-              f"{fmt(cap.total_tokens_per_s_per_chip)} incl. prompt tokens")
-        t.set("ttft", fmt(cap.ttft_ms), f"target {req.ttft_ms:,.0f} ms" if req.ttft_ms else "no target")
-        t.set("tpot", fmt(cap.tpot_ms), f"target {req.tpot_ms:g} ms" if req.tpot_ms else "no target")
+        steady = self.steady_capacity
+        kind = cap.latency_basis
+        if self.under_load():
+            t.set("throughput", fmt(cap.output_tokens_per_s_per_chip),
+                  f"{kind} under load; steady state {fmt(steady.output_tokens_per_s_per_chip)}"
+                  if steady is not None and steady.feasible else f"{kind} under load")
+        else:
+            t.set("throughput", fmt(cap.output_tokens_per_s_per_chip), "steady state (mean latencies)")
+        t.set("ttft", fmt(cap.ttft_ms), f"{kind}; target {req.ttft_ms:,.0f} ms" if req.ttft_ms else f"{kind}; no target")
+        t.set("tpot", fmt(cap.tpot_ms), f"{kind}; target {req.tpot_ms:g} ms" if req.tpot_ms else f"{kind}; no target")
         t.set("limiting", cap.limiting, f"time per token: {cap.resource}" if cap.resource else "")
         if self.chips_for_demand is not None:
             replicas = self.chips_for_demand // max(cap.chips_per_replica, 1)
@@ -347,6 +383,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         a = c.load if c is not None else None
         for chart in (self.load_chart, self.ttft_hist_chart, self.kv_chart):
             chart.clear_series()
+        self._load_line.hide()
         if a is None:
             self.load_note.setText(f"Under load: {c.load_error}." if c is not None and c.load_error else "")
             return
@@ -356,6 +393,11 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.load_chart.set_series("TTFT p90", rate, cv.ttft_ms_p90)
         self.load_chart.set_series("TTFT p99", rate, cv.ttft_ms_p99)
         self.load_chart.set_series("TPOT p90", rate, cv.tpot_ms_p90)
+        slo_point = c.chosen is not None and c.chosen.feasible and c.chosen.request_rate_per_s == a.chosen_rate_per_s
+        self._load_line.show()   # first: a hidden line's label does not take its text
+        self._load_line.setValue(a.chosen_rate_per_s)
+        self._load_line.label.setFormat(f"SLO capacity {a.chosen_rate_per_s:.2f}/s" if slo_point else
+                                        f"shown load {a.chosen_rate_per_s:.2f}/s")
         centres, share, width = ttft_histogram(a.chosen.sim.ttft_s)
         if centres.size:
             self.ttft_hist_chart.set_bars("Requests", centres, share, width=0.9 * width)

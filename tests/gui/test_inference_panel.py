@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine.inference import slo_capacity
+from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip
 from engine.store import open_store
 from gui.panels.inference import InferencePanel
 
@@ -41,7 +42,15 @@ def test_defaults_show_figures_that_match_the_engine(panel, store):
     req, cap = panel.request, panel.capacity
     assert cap is not None and cap.feasible
     direct = slo_capacity(req.model, req.chip, input_len=1024, output_len=256, ttft_ms=2000, tpot_ms=50)
-    assert cap.output_tokens_per_s_per_chip == pytest.approx(direct.output_tokens_per_s_per_chip)
+    # With the comparison done, the figures are the p90 targets under Poisson load with the form's
+    # length spread (CV 0.5), the figure the Forecast counts chips with; the steady state stays beside.
+    loaded = slo_capacity_tokens_per_s_per_chip(req.model, req.chip, input_len=1024, output_len=256, ttft_ms=2000,
+                                                tpot_ms=50, tp=direct.tp, input_spread=0.5, output_spread=0.5)
+    assert panel.under_load() and cap.latency_basis == "p90" and cap.tp == direct.tp
+    assert cap.output_tokens_per_s_per_chip == pytest.approx(loaded.output_tokens_per_s_per_chip)
+    assert cap.output_tokens_per_s_per_chip < direct.output_tokens_per_s_per_chip   # queueing costs throughput
+    assert panel.tiles.detail("throughput") == f"p90 under load; steady state {direct.output_tokens_per_s_per_chip:.1f}"
+    assert panel.tiles.detail("tpot") == "p90; target 50 ms"
     assert cap.tpot_ms <= 50 and cap.ttft_ms <= 2000
     # Chips needed: whole replicas of chips_per_replica, enough for the demand and no more.
     per_replica = cap.output_tokens_per_s_per_chip * cap.chips_per_replica
@@ -275,4 +284,37 @@ def test_length_spread_is_a_field_that_shapes_the_under_load_simulation(panel, q
     assert panel.scenario_state()["length_spread"] == 1.0
     panel.apply_scenario_state({k: v for k, v in STATE.items()})   # a study saved before the field: 0.5
     assert panel.spread_spin.value() == pytest.approx(0.5)
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_the_under_load_run_is_the_one_the_slo_figures_were_read_from(panel):
+    """The tiles hold the targets at p90 under load; the TTFT histogram and KV chart show that very
+    run (its load, marked on the latency chart, its request count and seed), so the note's p90s
+    are the tiles' figures. Before, the tiles showed the steady state beside a run at a coarse
+    grid load whose p90 TPOT could already miss the target."""
+    panel.apply_scenario_state(STATE)
+    panel.compute_now()
+    cap, a = panel.capacity, panel.comparison.load
+    assert panel.under_load() and cap.request_rate_per_s > 0
+    assert a.chosen_rate_per_s == cap.request_rate_per_s
+    assert a.chosen.ttft_ms["p90"] == pytest.approx(cap.ttft_ms) and a.chosen.tpot_ms["p90"] == pytest.approx(cap.tpot_ms)
+    assert a.chosen.output_tokens_per_s_per_chip == pytest.approx(cap.output_tokens_per_s_per_chip)
+    assert a.chosen.tpot_ms["p90"] <= 30.0 and a.chosen.ttft_ms["p90"] <= 1000.0
+    assert panel._load_line.isVisible() and panel._load_line.value() == pytest.approx(cap.request_rate_per_s)
+    assert panel._load_line.label.toPlainText().startswith("SLO capacity")
+
+
+def test_prefix_cache_hits_reach_the_under_load_simulation(panel, qtbot):
+    """The form's prefix-cache share reached the steady-state figures but not the Under load
+    charts: with half of each prompt cached, light-load TTFT falls and the SLO load does not."""
+    panel.apply_scenario_state({**STATE, "prefix_cache_pct": 0.0})
+    panel.compute_now()
+    cold = panel.comparison.load
+    cold_cap = panel.capacity
+    panel.apply_scenario_state({**STATE, "prefix_cache_pct": 50.0})
+    panel.compute_now()
+    warm = panel.comparison.load
+    assert warm.curve.ttft_ms_p50[0] < 0.8 * cold.curve.ttft_ms_p50[0]
+    assert warm.chosen.ttft_ms["p50"] < cold.chosen.ttft_ms["p50"] or warm.chosen_rate_per_s > cold.chosen_rate_per_s
+    assert panel.capacity.output_tokens_per_s_per_chip >= 0.98 * cold_cap.output_tokens_per_s_per_chip
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
