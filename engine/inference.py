@@ -563,9 +563,9 @@ class ServingResult:
     total_tokens_per_s_per_chip: float
     running_batch: float               # sequences decoding together per instance
     max_concurrency: int               # sequences that fit in KV, all replicas
-    kv_gb_per_sequence: float          # per chip, at input+output tokens
-    kv_gb_per_chip: float              # KV capacity per chip
-    weights_gb_per_chip: float
+    kv_gib_per_sequence: float         # per chip, at input+output tokens
+    kv_gib_per_chip: float             # KV capacity per chip
+    weights_gib_per_chip: float        # GiB, the unit of the catalog's HBM capacity (Chip.hbm_gib)
     chips: int
     limiting: str                      # compute | bandwidth | memory capacity | overhead | latency target
     explanation: str
@@ -749,16 +749,17 @@ def _evaluate_serving(inputs: ServingInputs) -> ServingResult:
     chips_total = int(chips_inst * inp.replicas)
     cap, kv_cap = _engine_cap(dep, L_in, L_out)
     cap_f, kv_cap_f = _f(cap), _f(kv_cap)
-    weights_gb = _f(dep.weight_bytes_chip) / 1e9
-    kv_seq_gb = _f(dep.kv_bytes_token_chip) * (L_in + L_out) / 1e9
-    kv_chip_gb = _f(dep.kv_capacity_bytes_chip) / 1e9
+    # GiB throughout: the catalog's HBM capacity is in GiB (Chip.hbm_gib), so is what fills it
+    weights_gib = _f(dep.weight_bytes_chip) / GIB
+    kv_seq_gib = _f(dep.kv_bytes_token_chip) * (L_in + L_out) / GIB
+    kv_chip_gib = _f(dep.kv_capacity_bytes_chip) / GIB
     base: dict[str, Any] = dict(scenario=inp.scenario, max_concurrency=int(kv_cap_f * inp.replicas),
-                kv_gb_per_sequence=kv_seq_gb, kv_gb_per_chip=kv_chip_gb,
-                weights_gb_per_chip=weights_gb, chips=chips_total)
+                kv_gib_per_sequence=kv_seq_gib, kv_gib_per_chip=kv_chip_gib,
+                weights_gib_per_chip=weights_gib, chips=chips_total)
     if kv_cap_f < 1:
-        hbm = inp.chip.hbm_gb
-        reason = (f"does not fit: weights {weights_gb:.1f} GB per chip plus reserve and one "
-                  f"{L_in + L_out:.0f}-token sequence exceed {hbm:g} GB of HBM on {inp.chip.name} "
+        hbm = inp.chip.hbm_gib
+        reason = (f"does not fit: weights {weights_gib:.1f} GiB per chip plus reserve and one "
+                  f"{L_in + L_out:.0f}-token sequence exceed {hbm:g} GiB of HBM on {inp.chip.name} "
                   f"(tp={inp.tp}, pp={inp.pp}, ep={inp.ep}); use more chips per replica or a smaller dtype")
         nan = float("nan")
         return ServingResult(feasible=False, reason=reason, ttft_ms=nan, tpot_ms=nan, prefill_ms=nan,
@@ -891,8 +892,8 @@ class CapacityResult:
     limiting: str                     # compute | bandwidth | memory capacity | latency target | overhead
     explanation: str
     chips_per_replica: int
-    weights_gb_per_chip: float
-    kv_gb_per_sequence: float
+    weights_gib_per_chip: float
+    kv_gib_per_sequence: float
     resource: str = ""                # what fills the time per token there: compute | bandwidth | overhead
     ep: int = 1                       # expert-parallel degree (tp=1, ep=N: attention data parallel)
     prefix_cache_hit: float = 0.0     # fraction of input tokens served from a prefix cache
@@ -1046,8 +1047,8 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
     e = eps[i]
     j = int(best[0, i])
     g = grid[0, i]
-    weights_gb = float(np.broadcast_to(dep.weight_bytes_chip, (1, len(tps), 1))[0, i, 0]) / 1e9
-    kv_seq_gb = float(np.broadcast_to(dep.kv_bytes_token_chip, (1, len(tps), 1))[0, i, 0]) * (input_len + output_len) / 1e9
+    weights_gib = float(np.broadcast_to(dep.weight_bytes_chip, (1, len(tps), 1))[0, i, 0]) / GIB
+    kv_seq_gib = float(np.broadcast_to(dep.kv_bytes_token_chip, (1, len(tps), 1))[0, i, 0]) * (input_len + output_len) / GIB
     cap_i = float(np.broadcast_to(cap, (1, len(tps), 1))[0, i, 0])
     kvcap_i = float(np.broadcast_to(kv_cap, (1, len(tps), 1))[0, i, 0])
     if per_tp[i] <= 0:
@@ -1055,7 +1056,7 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
         fits = [k for k in range(len(tps)) if float(np.broadcast_to(kv_cap, (1, len(tps), 1))[0, k, 0]) >= 1]
         if not fits:
             reason = (f"{model.name} does not fit on {chip.name} at any TP in {tps} with "
-                      f"{weight_dtype} weights (weights plus reserve exceed {chip.hbm_gb:g} GB)")
+                      f"{weight_dtype} weights (weights plus reserve exceed {chip.hbm_gib:g} GiB)")
             limiting = "memory capacity"
             k = len(tps) - 1
         else:
@@ -1072,8 +1073,8 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
         cap_k = float(np.broadcast_to(cap, (1, len(tps), 1))[0, k, 0])
         kvcap_k = float(np.broadcast_to(kv_cap, (1, len(tps), 1))[0, k, 0])
         return CapacityResult(False, reason, tps[k], 0.0, 0.0, 0.0, float("nan"), float("nan"),
-                              int(max(kvcap_i, 0)), limiting, reason, int(max(tps[k], eps[k])), weights_gb,
-                              kv_seq_gb, "memory capacity" if limiting == "memory capacity" else "latency target",
+                              int(max(kvcap_i, 0)), limiting, reason, int(max(tps[k], eps[k])), weights_gib,
+                              kv_seq_gib, "memory capacity" if limiting == "memory capacity" else "latency target",
                               int(eps[k]), float(prefix_cache_hit), int(max(min(cap_k, kvcap_k), 0)))
     n = float(g[j])
     tpot_v = float(r["tpot"][0, i, j]) * 1e3
@@ -1084,7 +1085,7 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
     if j + 1 >= len(g) or g[nxt] > cap_i:
         if cap_i >= kvcap_i - 0.5:
             limiting = "memory capacity"
-            why = f"KV cache full at {n:.0f} sequences per replica ({kv_seq_gb:.2f} GB per sequence per chip)"
+            why = f"KV cache full at {n:.0f} sequences per replica ({kv_seq_gib:.2f} GiB per sequence per chip)"
         else:
             limiting = "memory capacity"
             why = f"engine batch cap of {cap_i:.0f} sequences reached"
@@ -1115,7 +1116,7 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
     if e > 1:
         why += f" (layout: {'data-parallel' if t == 1 else f'TP{t}'} attention, experts over EP{e})"
     return CapacityResult(True, "", t, n, out_chip, out_chip * (input_len + output_len) / output_len,
-                          ttft_v, tpot_v, int(kvcap_i), limiting, why, int(max(t, e)), weights_gb, kv_seq_gb,
+                          ttft_v, tpot_v, int(kvcap_i), limiting, why, int(max(t, e)), weights_gib, kv_seq_gib,
                           resource, int(e), float(prefix_cache_hit), int(max(cap_i, 0)))
 
 

@@ -280,7 +280,7 @@ def training_key_figures(inputs, result, estimate=None) -> list[list]:
             ["Global batch", batch, "sequences"], ["Tokens per step", batch * inputs.seq, "tokens"],
             ["Step time", result.step_time_s, "s"], ["Throughput per chip", result.tokens_per_s_per_chip, "tokens/s"],
             ["Throughput", result.tokens_per_s_per_chip * inputs.num_chips, "tokens/s"], ["MFU", result.mfu_pct, "%"],
-            ["Memory per chip", result.memory_gb_per_chip, "GB"], ["HBM per chip", result.memory_capacity_gb, "GB"]]
+            ["Memory per chip", result.memory_gb_per_chip, "GiB"], ["HBM per chip", result.memory_capacity_gb, "GiB"]]
     if estimate is not None:
         rows += [["Token budget", estimate.tokens, "tokens"], ["Time to train", estimate.time_to_train_days, "days"],
                  ["Chip-hours", estimate.chip_hours, "chip-hours"], ["Energy", estimate.energy_mwh, "MWh"],
@@ -290,7 +290,7 @@ def training_key_figures(inputs, result, estimate=None) -> list[list]:
 
 TOP_LAYOUT_HEADERS = ["Rank", "TP (ways)", "PP (stages)", "DP (ways)", "CP (ways)", "EP (ways)", "VPP (chunks)",
                       "ZeRO stage", "Micro-batch (sequences)", "Global batch (sequences)", "Recompute",
-                      "Throughput per chip (tokens/s)", "Step time (s)", "MFU (%)", "Memory per chip (GB)"]
+                      "Throughput per chip (tokens/s)", "Step time (s)", "MFU (%)", "Memory per chip (GiB)"]
 
 
 def training_top_layouts(search) -> tuple[list[str], list[list]]:

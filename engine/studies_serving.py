@@ -271,7 +271,8 @@ def serving_key_figures(request: ServingRequest | None, cap, chips_needed: int |
             ["Targets met", cap.feasible, ""], ["Max concurrency", most, "sequences per replica"],
             ["Set by", set_by, ""], ["Sequences whose KV fits", cap.max_concurrency,
                                                               "sequences per replica"],
-            ["Weights per chip", cap.weights_gb_per_chip, "GB"], ["KV per sequence", cap.kv_gb_per_sequence, "GB"],
+            ["Weights per chip", cap.weights_gib_per_chip, "GiB"], ["KV per sequence", cap.kv_gib_per_sequence, "GiB"],
+            ["HBM per chip", req.chip.hbm_gib, "GiB"],
             ["Limiting", cap.limiting, ""]]
     if cap.feasible:
         rows += [["Throughput at SLO", cap.output_tokens_per_s_per_chip, "tokens/s per chip"],

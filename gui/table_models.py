@@ -225,7 +225,8 @@ class ChipTableModel(RowTableModel):
         Column("int8_tops", "INT8 (TOP/s)", "float", tooltip=_PEAK),
         Column("tf32_tflops", "TF32 (TFLOP/s)", "float", tooltip=_PEAK),
         Column("fp32_tflops", "FP32 (TFLOP/s)", "float", tooltip="Dense FP32 peak (non-tensor)"),
-        Column("hbm_gb", "HBM (GB)", "float", tooltip="High-bandwidth memory per chip, decimal GB"),
+        Column("hbm_gb", "HBM (GiB)", "float", tooltip="High-bandwidth memory per chip as the vendor labels it "
+               "(\"80 GB\" on an H100), counted as GiB (2^30 bytes) by every engine: the HBM actually fitted"),
         Column("hbm_gbps", "HBM BW (GB/s)", "float", tooltip="Memory bandwidth per chip, decimal GB/s"),
         Column("scaleup_name", "Scale-up link", tooltip="NVLink / HCCS / ICI … and its topology"),
         Column("scaleup_gbps", "Scale-up (GB/s/dir)", "float",

@@ -27,7 +27,9 @@ def test_serve_json_story_chips(chip, capsys):
     assert d["chips_needed"] % 8 == 0
     assert d["chips_needed"] * d["slo_output_tokens_per_s_per_chip"] >= 100000
     # Llama 3 70B bf16 over 8 chips: about 141 GB / 8 of weights per chip
-    assert d["weights_gb_per_chip"] == pytest.approx(17.6, rel=0.03)
+    assert d["weights_gb_per_chip"] == pytest.approx(17.6, rel=0.03)      # 141 GB of BF16 / 8, decimal
+    assert d["weights_gib_per_chip"] == pytest.approx(17.6e9 / 2**30, rel=0.03)
+    assert d["hbm_gib_per_chip"] == {"h20-96gb": 96, "ascend-910b2": 64, "h100-sxm5-80gb": 80}[chip]
 
 
 def test_serve_h100_beats_h20_and_910b_under_slo(capsys):

@@ -133,6 +133,9 @@ def _finite(x):
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
+GIB_PER_GB = 2.0 ** 30 / 1e9   # GiB -> decimal GB
+
+
 def run(args, ctx) -> Output:
     from engine.inference import (ServingInputs, best_layouts, check_dtypes, default_kv_dtype, evaluate_serving,
                                   slo_capacity)
@@ -251,8 +254,12 @@ def run(args, ctx) -> Output:
         "ttft_ms": _finite(res.ttft_ms), "tpot_ms": _finite(res.tpot_ms),
         "prefill_ms": _finite(res.prefill_ms), "decode_step_ms": _finite(res.decode_step_ms),
         "running_batch": res.running_batch, "max_concurrency": res.max_concurrency,
-        "kv_gb_per_sequence": res.kv_gb_per_sequence, "kv_gb_per_chip": res.kv_gb_per_chip,
-        "weights_gb_per_chip": res.weights_gb_per_chip,
+        # GiB, the unit of the chips' HBM capacity; the _gb keys of earlier versions stay, in
+        # decimal GB as their names say
+        "kv_gib_per_sequence": res.kv_gib_per_sequence, "kv_gib_per_chip": res.kv_gib_per_chip,
+        "weights_gib_per_chip": res.weights_gib_per_chip, "hbm_gib_per_chip": chip.hbm_gib,
+        "kv_gb_per_sequence": res.kv_gib_per_sequence * GIB_PER_GB, "kv_gb_per_chip": res.kv_gib_per_chip * GIB_PER_GB,
+        "weights_gb_per_chip": res.weights_gib_per_chip * GIB_PER_GB,
         "limiting": res.limiting, "explanation": res.explanation,
         "decode_breakdown_ms": dict(res.decode_breakdown_ms),
         # under load, request by request (ttft_ms / tpot_ms above are the means)

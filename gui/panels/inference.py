@@ -63,14 +63,15 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             ("limiting", "Limiting resource", "What stops a larger load: memory capacity, latency target; and what fills the time per token"),
             ("chips", "Chips for the demand", "Chips of this type to serve the demand under the targets (whole replicas)"),
             ("layout", "Layout per replica", "Tensor/expert parallel degrees of one serving replica"),
-            ("memory", "Weights per chip (GB)", "Model weights held by each chip of a replica"),
+            ("memory", "Weights per chip (GiB)", "Model weights held by each chip of a replica, against its HBM "
+             "(GiB, 2^30 bytes: the unit of every chip's HBM capacity)"),
         ], columns=4)
         self.notes = notes_label()
         self.run_bar.run_button.setToolTip("Compute the comparison across chip types again")
         self.run_bar.run_clicked.connect(lambda: self.start_comparison(force=True))
         self.run_bar.cancel_clicked.connect(self.cancel_comparison)
 
-        self.curve_chart = PlotPanel("Throughput vs latency (best layout)", x_label="Time per output token",
+        self.curve_chart = PlotPanel("Throughput vs latency (steady state, best layout)", x_label="Time per output token",
                                      x_unit="ms", y_label="Output throughput", y_unit="tokens/s per chip")
         self.ttft_chart = PlotPanel("Time to first token vs running batch", x_label="Running batch",
                                     x_unit="sequences per replica", y_label="TTFT", y_unit="ms")
@@ -261,7 +262,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             target.append(f"TPOT ≤ {req.tpot_ms:g} ms")
         layout = f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
         t.set("layout", layout, f"{cap.chips_per_replica} chips per replica")
-        t.set("memory", f"{cap.weights_gb_per_chip:.1f}", f"of {req.chip.hbm_gb:g} GB; KV {cap.kv_gb_per_sequence:.3f} GB/seq")
+        t.set("memory", f"{cap.weights_gib_per_chip:.1f}", f"of {req.chip.hbm_gib:g} GiB; KV {cap.kv_gib_per_sequence:.3f} GiB/seq")
         most, set_by = concurrency_limit(cap)
         why = "engine" if set_by == "engine cap" else "KV"   # short: the tile is ~38 characters wide
         t.set("concurrency", f"{most:,}", f"per replica ({why}); {cap.batch:,.0f} at targets"

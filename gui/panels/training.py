@@ -82,7 +82,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             ("time", "Time to train (days)", "Wall-clock days for the token budget, failures and checkpoints included"),
             ("throughput", "Throughput (tokens/s)", "Training tokens per second over all chips (per chip below)"),
             ("mfu", "MFU (%)", "Model FLOPs utilisation: useful model FLOPs / dense peak (HFU below counts recompute)"),
-            ("memory", "Memory per chip (GB)", "Peak memory per chip against its HBM"),
+            ("memory", "Memory per chip (GiB)", "Peak memory per chip against its HBM (GiB, 2^30 bytes)"),
             ("step", "Step time (s)", "One optimizer step; the largest term is named below"),
             ("chip_hours", "Chip-hours", "Chips x wall-clock hours for the run"),
             ("energy", "Energy (MWh)", "Chip TDP x utilisation 80% x PUE 1.2 over the run"),
@@ -98,7 +98,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.step_chart = CategoryBarPanel("Step-time breakdown", x_label="Layout", y_label="Time per step",
                                            y_unit="s")
         self.memory_chart = CategoryBarPanel("Memory per chip against HBM", x_label="Layout",
-                                             y_label="Memory per chip", y_unit="GB")
+                                             y_label="Memory per chip", y_unit="GiB")
         self.heatmap = HeatmapPanel("Layout search: best tokens/s per chip",
                                     x_label="TP", x_unit="ways", y_label="PP", y_unit="stages",
                                     value_label="Best throughput", value_unit="tokens/s per chip")
@@ -260,7 +260,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         n = inp.num_chips
         t.set("step", f"{r.step_time_s:.2f}", f"largest term: {r.limiting.replace('_', ' ')}")
         t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%, {r.model_tflops_per_chip:.0f} TFLOP/s/chip")
-        t.set("memory", f"{r.memory_gb_per_chip:.1f}", f"of {r.memory_capacity_gb:.0f} GB HBM")
+        t.set("memory", f"{r.memory_gb_per_chip:.1f}", f"of {r.memory_capacity_gb:.0f} GiB HBM")
         lay = r.layout
         batch = int(lay.get("global_batch_seqs") or inp.batch_seqs())
         t.set("layout", layout_label(lay),

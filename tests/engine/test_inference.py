@@ -29,20 +29,20 @@ def _eval(model="llama3-70b", chip="h100-sxm5-80gb", **kw):
 def test_kv_bytes_per_token_gqa_and_tp_split():
     # Llama 3 70B: 2 (K,V) x 80 layers x 8 kv heads x 128 x 2 bytes = 327,680 B per token
     r = _eval(tp=8, input_len=1000, output_len=1000)
-    assert r.kv_gb_per_sequence == pytest.approx(327_680 / 8 * 2000 / 1e9)
+    assert r.kv_gib_per_sequence == pytest.approx(327_680 / 8 * 2000 / GIB)
     # TP16 > kv_heads: each chip still keeps one KV head per layer (replicated, not split further)
     r16 = _eval(tp=16, input_len=1000, output_len=1000, chip="h100-sxm5-80gb")
-    assert r16.kv_gb_per_sequence == pytest.approx(2 * 80 * 128 * 2 * 2000 / 1e9)
+    assert r16.kv_gib_per_sequence == pytest.approx(2 * 80 * 128 * 2 * 2000 / GIB)
 
 
 def test_kv_bytes_mla_latent_not_split_by_tp():
     # DeepSeek-V3 MLA: 61 layers x (512 + 64) x 2 bytes = 70,272 B per token, on every TP rank
     r = _eval(model="deepseek-v3", chip="h200-sxm-141gb", tp=8, weight_dtype="fp8",
               input_len=1000, output_len=1000)
-    assert r.kv_gb_per_sequence == pytest.approx(70_272 * 2000 / 1e9)
+    assert r.kv_gib_per_sequence == pytest.approx(70_272 * 2000 / GIB)
     r8 = _eval(model="deepseek-v3", chip="h200-sxm-141gb", tp=8, weight_dtype="fp8", kv_dtype="fp8",
                input_len=1000, output_len=1000)
-    assert r8.kv_gb_per_sequence == pytest.approx(r.kv_gb_per_sequence / 2)
+    assert r8.kv_gib_per_sequence == pytest.approx(r.kv_gib_per_sequence / 2)
 
 
 def test_max_concurrency_from_hbm_left_after_weights():
@@ -52,7 +52,7 @@ def test_max_concurrency_from_hbm_left_after_weights():
     kv_seq = 2 * 32 * 8 * 128 * 2 * 2000
     expected = math.floor((80 * GIB - weights) / kv_seq)
     assert r.max_concurrency == expected
-    assert r.weights_gb_per_chip == pytest.approx(weights / 1e9)
+    assert r.weights_gib_per_chip == pytest.approx(weights / GIB)   # GiB, as the HBM it fills
     # replicas multiply the concurrency that fits
     r2 = _eval(model="llama3-8b", tp=1, input_len=1000, output_len=1000, factors=IDEAL, replicas=2, batch=2)
     assert r2.max_concurrency == 2 * expected
@@ -223,8 +223,8 @@ def test_low_precision_without_its_matrix_rate_runs_weight_only():
     a100 = dict(chip="a100-sxm4-80gb", tp=4, batch=8)
     bf16, fp8, int8, int4 = (_eval(weight_dtype=w, **a100) for w in ("bf16", "fp8", "int8", "int4"))
     # weight bytes are the dtype's (fp8 = int8 byte for byte), the GEMMs run at the 16-bit rate
-    assert fp8.weights_gb_per_chip == pytest.approx(int8.weights_gb_per_chip)
-    assert fp8.weights_gb_per_chip < 0.55 * bf16.weights_gb_per_chip
+    assert fp8.weights_gib_per_chip == pytest.approx(int8.weights_gib_per_chip)
+    assert fp8.weights_gib_per_chip < 0.55 * bf16.weights_gib_per_chip
     assert fp8.prefill_breakdown_ms["compute_ms"] == pytest.approx(bf16.prefill_breakdown_ms["compute_ms"])
     assert int8.prefill_breakdown_ms["compute_ms"] < 0.9 * bf16.prefill_breakdown_ms["compute_ms"]  # W8A8
     assert int4.decode_step_ms < fp8.decode_step_ms < bf16.decode_step_ms
@@ -239,14 +239,14 @@ def test_low_precision_without_its_matrix_rate_runs_weight_only():
     assert default_kv_dtype("fp8", CHIPS["h100-sxm5-80gb"]) == "fp8"
     # an FP8 KV cache on A100 is stored in 8 bits (vLLM --kv-cache-dtype fp8): half the bytes
     kv8 = _eval(kv_dtype="fp8", **a100)
-    assert kv8.kv_gb_per_sequence == pytest.approx(bf16.kv_gb_per_sequence / 2)
+    assert kv8.kv_gib_per_sequence == pytest.approx(bf16.kv_gib_per_sequence / 2)
     assert "KV cache is stored in 8 bits" in kv8.explanation
 
 
 def test_int4_weights_halve_weight_memory_vs_int8():
     a = _eval(weight_dtype="int8")
     b = _eval(weight_dtype="int4")
-    assert b.weights_gb_per_chip < a.weights_gb_per_chip
+    assert b.weights_gib_per_chip < a.weights_gib_per_chip
     assert b.decode_breakdown_ms["weights_ms"] < a.decode_breakdown_ms["weights_ms"]
 
 

@@ -176,7 +176,7 @@ def test_scenario_state_round_trips_and_moe_offers_expert_parallel(panel, store,
     assert other.scenario_state() == panel.scenario_state()
     other.compute_now()
     assert other.capacity.ep == 8 or not other.capacity.feasible
-    assert math.isfinite(other.capacity.weights_gb_per_chip)
+    assert math.isfinite(other.capacity.weights_gib_per_chip)
     other.shutdown()
 
 

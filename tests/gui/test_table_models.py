@@ -37,7 +37,7 @@ def test_models_pass_qt_model_tester(qtmodeltester, store, kind):
 
 def test_chip_headers_carry_units(store):
     headers = _headers(ChipTableModel(store.chip_rows()))
-    for expected in ("BF16 (TFLOP/s)", "HBM (GB)", "HBM BW (GB/s)", "Scale-up (GB/s/dir)", "TDP (W)",
+    for expected in ("BF16 (TFLOP/s)", "HBM (GiB)", "HBM BW (GB/s)", "Scale-up (GB/s/dir)", "TDP (W)",
                      "Sources", "Notes"):
         assert expected in headers
     assert "Quantity (chips)" in _headers(OrderTableModel(store.order_rows()))
