@@ -300,7 +300,7 @@ def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixe
         msgs = [note]
         if not res.feasible:
             msgs.append(f"model says {res.reason} ({res.memory_gb_per_chip:.1f} of "
-                        f"{res.memory_capacity_gb:.0f} GB) but the run ran: predicted anyway")
+                        f"{res.memory_capacity_gb:.0f} GiB) but the run ran: predicted anyway")
         case["message"] = "; ".join(msgs)
         case["_inputs"] = inp
     except (ValueError, UserError, ZeroDivisionError, KeyError, TypeError) as exc:
