@@ -617,6 +617,9 @@ def _validate_inputs(inp: ServingInputs) -> None:
         raise UserError(f"request_rate: {inp.request_rate!r} (server needs a rate > 0)")
     if inp.tp > inp.model.heads:
         raise UserError(f"tp: {inp.tp} (more than the model's {inp.model.heads} attention heads)")
+    if inp.model.heads % inp.tp:
+        # vLLM, SGLang and TensorRT-LLM refuse such a layout: each rank takes whole heads
+        raise UserError(f"tp: {inp.tp} does not divide the model's {inp.model.heads} attention heads")
     if inp.chips > 10_000_000:
         raise UserError(f"chips: {inp.chips:,} (more than 10,000,000; check tp, pp, ep and replicas)")
     for name in ("batch", "concurrency"):

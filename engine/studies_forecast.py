@@ -535,7 +535,7 @@ def plan_order_table(result, chip_names: Mapping[str, str] | None = None) -> tup
     names = chip_names or {}
     headers = ["Chip", "Quantity (chips)", "Order month (date)", "Due (date)", "Cost (million USD)"]
     return headers, [[names.get(o.chip_id, o.chip_id), o.quantity, o.order_month, o.delivery_month, o.cost_usd / 1e6]
-                     for o in result.orders]
+                     for o in (result.orders if result is not None else ())]   # None: no plan yet
 
 
 def plan_economics_table(result, chip_names: Mapping[str, str] | None = None) -> tuple[list[str], list[list]]:
@@ -545,7 +545,8 @@ def plan_economics_table(result, chip_names: Mapping[str, str] | None = None) ->
     na = lambda v: v if v is not None else "n/a"  # noqa: E731
     return headers, [[names.get(e.chip_id, e.chip_id), e.unit_price_usd, e.serving_output_tokens_per_s,
                       na(e.usd_per_million_served_tokens), na(e.training_tokens_per_s),
-                      na(e.usd_per_million_training_tokens)] for e in result.economics]
+                      na(e.usd_per_million_training_tokens)]
+                     for e in (result.economics if result is not None else ())]
 
 
 def plan_order_rows(result, confidence: float, candidates: Sequence) -> list[dict]:

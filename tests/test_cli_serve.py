@@ -231,3 +231,47 @@ def test_serve_scheduler_limit_flags(capsys):
     held = json.loads(capsys.readouterr().out)
     assert held["queue_ms"] > 10 * max(free["queue_ms"], 1.0)
     assert held["output_tokens_per_s_per_chip"] < free["output_tokens_per_s_per_chip"]
+
+
+DISAGG = ["serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--tp", "4", "--input-len", "2000",
+          "--output-len", "300", "--request-rate", "4", "--format", "json"]
+
+
+def test_disaggregated_prefill_is_a_flag_that_frees_decode_steps_of_prompts(capsys):
+    """`--prefill-tp` runs the same Poisson load with prompts on separate prefill instances: decode
+    steps carry no prompt chunks, so TPOT p90 falls to the pure decode step, and the chips of both
+    pools share the output (4 req/s x 300 tokens over 4 + 4 chips = 150 per chip)."""
+    assert main(DISAGG + ["--prefill-tp", "4"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    dis = d["disaggregated"]
+    assert dis["prefill_chips"] == 4 and dis["decode_chips"] == 4 and dis["chips_per_replica"] == 8
+    assert dis["output_tokens_per_s_per_chip"] == pytest.approx(4 * 300 / 8, rel=0.03)
+    assert d["output_tokens_per_s_per_chip"] == pytest.approx(4 * 300 / 4, rel=0.03)   # aggregated: 4 chips
+    assert dis["tpot_ms_p90"] < 0.5 * d["tpot_ms_p90"]
+    assert dis["tpot_ms_p50"] <= dis["tpot_ms_p90"] <= dis["tpot_ms_p99"]
+    # the KV of a 2,000-token prompt crosses one 50 GB/s NIC per decode chip: 2,000 x 327,680 B / 4 chips
+    assert dis["kv_transfer_ms_per_request"] == pytest.approx(2000 * 327_680 / 4 / 50e9 * 1e3, rel=0.35)
+    # two prefill instances queue prompts less than one
+    assert main(DISAGG + ["--prefill-tp", "4", "--prefill-instances", "2"]) == 0
+    two = json.loads(capsys.readouterr().out)["disaggregated"]
+    assert two["prefill_chips"] == 8 and two["ttft_ms_p90"] <= dis["ttft_ms_p90"]
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--prefill-tp", "3"], "prefill instance (tp=3): tp: 3 does not divide the model's 64 attention heads"),
+    (["--prefill-tp", "1"], "prefill instance (tp=1): does not fit"),
+    (["--prefill-tp", "0"], "--prefill-tp 0: must be a whole number"),
+    (["--prefill-instances", "2"], "--prefill-instances 2: needs --prefill-tp"),
+    (["--tp", "3"], "tp: 3 does not divide the model's 64 attention heads"),
+])
+def test_disaggregated_and_tp_mistakes_are_one_line(capsys, extra, needle):
+    assert main(DISAGG + extra) == 1
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_disaggregated_needs_an_open_loop(capsys):
+    i = DISAGG.index("--request-rate")
+    args = DISAGG[:i] + DISAGG[i + 2:] + ["--concurrency", "8", "--prefill-tp", "4"]
+    assert main(args) == 1
+    assert "not --concurrency" in capsys.readouterr().err

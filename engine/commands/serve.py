@@ -49,6 +49,13 @@ def register(subparsers) -> None:
     p.add_argument("--max-num-seqs", type=int, default=None,
                    help="the engine's cap on running sequences per replica (vLLM --max-num-seqs, TensorRT-LLM "
                         "max_batch_size; default: the engine family's)")
+    p.add_argument("--prefill-tp", type=int, default=None, metavar="N",
+                   help="disaggregated serving: prompts run on separate prefill instances of N chips each "
+                        "(tensor parallel) and their KV crosses the scale-out network to the decode replica "
+                        "(--tp/--ep); with --request-rate or --offline. Reported under 'disaggregated' beside "
+                        "the aggregated figures")
+    p.add_argument("--prefill-instances", type=int, default=None, metavar="K",
+                   help="prefill instances per decode replica (default 1; needs --prefill-tp)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals and lengths")
     p.add_argument("--slo-percentile", choices=("steady", "mean", "p50", "p90", "p99"), default=None,
                    help="hold the --ttft-ms/--tpot-ms targets at this percentile under simulated Poisson "
@@ -127,6 +134,33 @@ def _kv_peak_pct(sim) -> float | None:
     """Peak KV-cache use of a simulated run, percent (None without a simulation)."""
     used = getattr(sim, "kv_used_frac", None)
     return 100.0 * float(used.max()) if used is not None and used.size else None
+
+
+def _disaggregated(args, inputs, prefix: float) -> dict:
+    """The same load with prompts on separate prefill instances (engine.serving.capacity)."""
+    from engine.serving.capacity import kv_transfer_s_per_token, simulate_disaggregated
+
+    instances = args.prefill_instances or 1
+    run = simulate_disaggregated(inputs, prefill_tp=args.prefill_tp, prefill_instances=instances,
+                                 requests=args.requests, input_spread=args.input_len_spread,
+                                 output_spread=args.output_len_spread, seed=args.seed, prefix_cache_hit=prefix)
+    move_s = kv_transfer_s_per_token(inputs.model, inputs.chip, tp=inputs.tp, ep=inputs.ep,
+                                     kv_dtype=inputs.kv_dtype, weight_dtype=inputs.weight_dtype,
+                                     engine=inputs.engine, factors=inputs.factors or None)
+    decode_chips = int(inputs.pp * max(inputs.tp, inputs.ep))
+    return {
+        "prefill_tp": int(args.prefill_tp), "prefill_instances": int(instances),
+        "prefill_chips": int(args.prefill_tp) * int(instances), "decode_chips": decode_chips,
+        "chips_per_replica": run.chips_per_replica,
+        "output_tokens_per_s_per_chip": run.output_tokens_per_s_per_chip,
+        "total_tokens_per_s_per_chip": run.total_tokens_per_s_per_chip,
+        "ttft_ms": _finite(run.ttft_ms["mean"]), "tpot_ms": _finite(run.tpot_ms["mean"]),
+        **{f"ttft_ms_{q}": _finite(run.ttft_ms[q]) for q in ("p50", "p90", "p99")},
+        **{f"tpot_ms_{q}": _finite(run.tpot_ms[q]) for q in ("p50", "p90", "p99")},
+        "e2e_latency_ms": _finite(run.e2e_ms["mean"]), "queue_ms": _finite(run.queue_ms["mean"]),
+        "kv_transfer_ms_per_request": move_s * float(inputs.input_len) * 1e3,
+        "simulated_requests": run.requests,
+    }
 
 
 def _finite(x):
@@ -239,6 +273,15 @@ def run(args, ctx) -> Output:
                            tp=tp, pp=args.pp, ep=args.ep, replicas=replicas, weight_dtype=wdt, kv_dtype=kdt,
                            engine=args.engine, **scenario, **load)
     loaded = args.concurrency is not None or args.request_rate is not None
+    if args.prefill_instances is not None and args.prefill_tp is None:
+        raise UserError(f"--prefill-instances {args.prefill_instances}: needs --prefill-tp (disaggregated serving)")
+    for name in ("prefill_tp", "prefill_instances"):
+        v = getattr(args, name)
+        if v is not None and not 1 <= v <= 4096:
+            raise UserError(f"--{name.replace('_', '-')} {v}: must be a whole number from 1 to 4,096")
+    if args.prefill_tp is not None and args.concurrency is not None:
+        raise UserError("--prefill-tp: disaggregated serving is simulated with --request-rate or --offline, "
+                        "not --concurrency")
     res = evaluate_serving(inputs)
     if not res.feasible:
         raise UserError(res.reason)
@@ -311,9 +354,19 @@ def run(args, ctx) -> Output:
                                        tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
                                        engine=args.engine, factors=limits)[0]["by_tp"]
         data["layouts"] = {str(k): v for k, v in data["layouts"].items()}
-    skip = {"decode_breakdown_ms", "layouts", "slo"}
+    if args.prefill_tp is not None:
+        data["disaggregated"] = _disaggregated(args, inputs, prefix)
+    skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
     rows += [{"key": f"decode {k} (at max throughput)" if "max_throughput" in data else f"decode {k}", "value": v}
              for k, v in data["decode_breakdown_ms"].items()]
+    if "disaggregated" in data:
+        rows += [{"key": f"disaggregated {k}", "value": v} for k, v in data["disaggregated"].items()]
     text = f"{model.name} on {chip.name} (tp={tp}): limited by {data['limiting']}: {data['explanation']}"
+    if "disaggregated" in data:
+        d = data["disaggregated"]
+        text += (f"\ndisaggregated ({d['prefill_instances']} x TP{d['prefill_tp']} prefill + {d['decode_chips']} decode "
+                 f"chips per replica): {d['output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip (both pools), "
+                 f"TTFT p90 {d['ttft_ms_p90']:,.0f} ms, TPOT p90 {d['tpot_ms_p90']:.1f} ms; aggregated "
+                 f"{data['output_tokens_per_s_per_chip']:,.1f}")
     return Output(data=data, rows=rows, columns=["key", "value"], text=text)

@@ -465,6 +465,17 @@ def simulate_disaggregated(inputs, *, prefill_tp: int, prefill_instances: int = 
         raise UserError(f"scenario {inputs.scenario!r}: disaggregated serving is simulated for server or offline loads")
     if prefill_tp < 1 or prefill_instances < 1:
         raise UserError(f"prefill layout: tp={prefill_tp}, instances={prefill_instances} (must be >= 1)")
+    from engine.inference import evaluate_serving
+
+    # the prefill instance is a deployment of its own: its TP must split the heads and its
+    # weights plus one prompt's KV must fit, or the figures would describe a layout nobody can run
+    pf_inputs = _replace(inputs, tp=int(prefill_tp), ep=1, pp=1, replicas=1, scenario="offline", simulate=False)
+    try:
+        pf_check = evaluate_serving(pf_inputs)
+    except UserError as exc:
+        raise UserError(f"prefill instance (tp={prefill_tp}): {exc}") from None
+    if not pf_check.feasible:
+        raise UserError(f"prefill instance (tp={prefill_tp}): {pf_check.reason}")
     decode_cm = cost_model_for(inputs)
     sched = scheduler_of(inputs, decode_cm)
     prefill_cm = cost_model_for(_replace(inputs, tp=int(prefill_tp), ep=1))

@@ -183,6 +183,10 @@ class PlanPanel(QWidget):
             t.setWordWrap(True)
         # never scrolled sideways: short chip names, months as YYYY-MM, two-line headers
         self.orders_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # before a plan: the columns it will fill, not a blank box
+        self._fill(self.orders_table, *plan_order_table(None))
+        self._fill(self.econ_table, *plan_economics_table(None))
+        self.orders_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.econ_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         plan_page = QWidget()
         grid = QHBoxLayout(plan_page)
