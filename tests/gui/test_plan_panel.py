@@ -99,6 +99,10 @@ def test_no_plan_offers_the_longest_target_and_one_click_plans_it(panel, qtbot):
     assert panel.charts()["plan_capacity"].notice().startswith("No plan yet")
     # an empty chart shows no tick values (the default 0..1 view read "00.250" on the date axis)
     assert not any(c.axis_values_shown() for c in panel.charts().values())
+    # and the tables name the columns a plan will fill instead of a blank box
+    assert panel.orders_table.rowCount() == 0 and panel.orders_table.columnCount() == 5
+    assert panel.orders_table.horizontalHeaderItem(1).text() == "Quantity\n(chips)"
+    assert panel.econ_table.columnCount() == 6
     panel.compute_now()
     r = panel.result
     assert not r.feasible and r.reachable_target is not None
