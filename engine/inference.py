@@ -904,6 +904,7 @@ class CapacityResult:
     latency_basis: str = "mean"       # the latencies the targets were held on: "mean" (steady state) or a
                                       # percentile under simulated load ("p90")
     request_rate_per_s: float = 0.0   # per replica: the simulated Poisson load of that point (0: not simulated)
+    prefill_chips: int = 0            # per replica, in chips_per_replica: a disaggregated prefill pool (0: none)
 
 
 def _tp_choices(model: ModelConfig, chip: Chip) -> list[int]:

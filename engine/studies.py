@@ -415,6 +415,11 @@ class ServingStudy:
     # Under load charts, `serve --scenario`): 0 = every request input_len/output_len long. Chat
     # traffic is wide (ShareGPT-like sets run near 1; MLPerf's OpenOrca set about 0.9).
     length_spread: float = 0.5
+    # Disaggregated prefill: prompts run on `prefill_instances` separate instances of `prefill_tp`
+    # chips beside each replica and their KV crosses the scale-out network (0: prompts run on the
+    # replica itself, aggregated). The simulated figures (under load) follow it.
+    prefill_tp: int = 0
+    prefill_instances: int = 1
     version: int = STUDY_VERSION
 
     def to_dict(self) -> dict:
@@ -434,6 +439,12 @@ class ServingStudy:
                     known[key] = float(known[key] or 0.0)
                 except (TypeError, ValueError):
                     raise UserError(f"serving study {key}: {known[key]!r} (a number)") from None
+        for key in ("prefill_tp", "prefill_instances"):
+            if key in known:
+                try:
+                    known[key] = int(known[key] or 0)
+                except (TypeError, ValueError):
+                    raise UserError(f"serving study {key}: {known[key]!r} (a whole number)") from None
         for key in ("max_num_seqs", "max_num_batched_tokens"):
             if key in known:   # blank or 0: the engine's default
                 try:
@@ -478,6 +489,13 @@ class ServingStudy:
             out.append(StudyProblem("max_num_batched_tokens",
                                     f"Token budget per step {self.max_num_batched_tokens!r}: use 1 to 10,000,000, "
                                     "or blank for the engine's default."))
+        if self.prefill_tp:
+            if not 1 <= self.prefill_tp <= 64 or model.heads % int(self.prefill_tp):
+                out.append(StudyProblem("prefill_tp", f"Prefill TP {self.prefill_tp}: use a TP that divides the "
+                                                      f"{model.heads} attention heads (up to 64), or 0 for none."))
+            if not 1 <= self.prefill_instances <= 64:
+                out.append(StudyProblem("prefill_instances", f"Prefill instances {self.prefill_instances!r}: use 1 "
+                                                             "to 64 per replica."))
         return out
 
 

@@ -58,6 +58,8 @@ class ServingRequest:
     max_num_seqs: int | None = None            # the engine's limits per replica (None: family default)
     max_num_batched_tokens: int | None = None
     length_spread: float = 0.5                 # CV of prompt and output lengths in simulated loads
+    prefill_tp: int = 0                        # disaggregated prefill instances' TP (0: aggregated)
+    prefill_instances: int = 1
 
     @property
     def limit_factors(self) -> dict:
@@ -84,7 +86,8 @@ class ServingRequest:
             ttft_ms=self.ttft_ms, tpot_ms=self.tpot_ms, weight_dtype=self.weight_dtype, kv_dtype=self.kv_dtype,
             engine=self.engine, factors=self.limit_factors or None, percentile=percentile,
             prefix_cache_hit=self.prefix_cache_hit, tp=tp if tp is not None else self.tp,
-            ep=ep if ep is not None else self.ep, input_spread=self.length_spread, output_spread=self.length_spread)
+            ep=ep if ep is not None else self.ep, input_spread=self.length_spread, output_spread=self.length_spread,
+            prefill_tp=self.prefill_tp or None, prefill_instances=self.prefill_instances)
 
     def chips_for_demand(self, cap) -> int | None:
         return chips_for_demand(cap, self.demand)
@@ -107,7 +110,8 @@ def serving_request(study: ServingStudy, chips: Mapping, models: Mapping) -> Ser
                           tp=study.tp, ep=study.ep if model.is_moe else None, engine=study.engine,
                           prefix_cache_hit=study.prefix_cache_pct / 100.0, demand=float(study.demand_tokens_per_s),
                           max_num_seqs=study.max_num_seqs, max_num_batched_tokens=study.max_num_batched_tokens,
-                          length_spread=float(study.length_spread))
+                          length_spread=float(study.length_spread), prefill_tp=int(study.prefill_tp or 0),
+                          prefill_instances=int(study.prefill_instances or 1))
 
 
 @dataclass(frozen=True)
@@ -221,7 +225,8 @@ def load_analysis_of(request: ServingRequest, should_stop=None, chosen=None):
                                  max_num_seqs=request.max_num_seqs,
                                  max_num_batched_tokens=request.max_num_batched_tokens,
                                  input_spread=request.length_spread, output_spread=request.length_spread,
-                                 prefix_cache_hit=request.prefix_cache_hit, **at)
+                                 prefix_cache_hit=request.prefix_cache_hit, prefill_tp=request.prefill_tp or None,
+                                 prefill_instances=request.prefill_instances, **at)
         return analysis, ""
     except UserError as exc:
         return None, str(exc)

@@ -114,3 +114,24 @@ def test_scenario_length_spread_reaches_the_simulation_unless_a_flag_overrides_i
         assert runs["study"][key] == pytest.approx(runs["flags"][key], rel=1e-12), key
     # fixed lengths: every request lives about as long as every other; spread ones do not
     assert runs["fixed"]["e2e_latency_ms_p99"] < 0.7 * runs["study"]["e2e_latency_ms_p99"]
+
+
+def test_scenario_disaggregated_prefill_reaches_the_slo_figures(capsys, tmp_path):
+    """A Serving study with prompts on a separate TP4 prefill instance: `serve --scenario` reports
+    the view's figure for that deployment (prefill chips counted in the chips needed) and the
+    simulated disaggregated load beside it."""
+    study = ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", tp=1, input_len=1024, output_len=256,
+                         ttft_ms=1000.0, tpot_ms=30.0, demand_tokens_per_s=250_000.0, prefill_tp=4)
+    path = str(tmp_path / "disagg.db")
+    store = open_store(path)
+    params = dict(store.scenario("Story default")["params"])
+    store.save_scenario("split", {**params, "ui": {"inference": study.to_dict()}})
+    chips, models = {c.id: c for c in store.chips()}, {m.id: m for m in store.models()}
+    store.close()
+    assert main(["serve", "--db", path, "--scenario", "split", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    view, _ = chosen_under_load(serving_request(study, chips, models))
+    assert view.prefill_chips == 4 and view.chips_per_replica == 5
+    assert d["slo_output_tokens_per_s_per_chip"] == pytest.approx(view.output_tokens_per_s_per_chip)
+    assert d["chips_needed"] == chips_for_demand(view, 250_000.0) and d["chips_needed"] % 5 == 0
+    assert d["disaggregated"]["prefill_chips"] == 4 and d["disaggregated"]["decode_chips"] == 1

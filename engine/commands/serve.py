@@ -91,7 +91,8 @@ def apply_scenario(args, ctx) -> None:
              "input_len": args.input_len, "output_len": args.output_len, "ttft_ms": args.ttft_ms,
              "tpot_ms": args.tpot_ms, "prefix_cache_pct": args.prefix_cache_pct,
              "demand_tokens_per_s": args.demand_tokens_per_s, "max_num_seqs": args.max_num_seqs,
-             "max_num_batched_tokens": args.max_num_batched_tokens}
+             "max_num_batched_tokens": args.max_num_batched_tokens, "prefill_tp": args.prefill_tp,
+             "prefill_instances": args.prefill_instances}
     study = replace(study, **{k: v for k, v in given.items() if v is not None})
     chips = {c.id: c for c in store.chips()}
     models = {m.id: m for m in store.models()}
@@ -106,6 +107,8 @@ def apply_scenario(args, ctx) -> None:
     args.prefix_cache_pct = study.prefix_cache_pct
     args.demand_tokens_per_s = study.demand_tokens_per_s or None
     args.max_num_seqs, args.max_num_batched_tokens = study.max_num_seqs, study.max_num_batched_tokens
+    args.prefill_tp = study.prefill_tp or None   # the view's disaggregated prefill (0: aggregated)
+    args.prefill_instances = study.prefill_instances if study.prefill_tp else args.prefill_instances
     if args.slo_percentile is None:   # the Inference view holds its targets at p90 under load
         from engine.studies_serving import SLO_PERCENTILE
 
@@ -231,6 +234,15 @@ def run(args, ctx) -> Output:
     if has_slo and args.pp != 1:
         raise UserError(f"--pp {args.pp}: latency targets are evaluated for tensor/expert-parallel layouts "
                         "(pp=1); drop --pp or the --ttft-ms/--tpot-ms targets")
+    if args.prefill_instances is not None and args.prefill_tp is None:
+        raise UserError(f"--prefill-instances {args.prefill_instances}: needs --prefill-tp (disaggregated serving)")
+    for name in ("prefill_tp", "prefill_instances"):
+        v = getattr(args, name)
+        if v is not None and not 1 <= v <= 4096:
+            raise UserError(f"--{name.replace('_', '-')} {v}: must be a whole number from 1 to 4,096")
+    if args.prefill_tp is not None and args.concurrency is not None:
+        raise UserError("--prefill-tp: disaggregated serving is simulated with --request-rate or --offline, "
+                        "not --concurrency")
     # TP (and EP for MoE): given, or the best under the SLOs (fewest chips per output token/s)
     capacity_fn = slo_capacity
     if args.slo_percentile == "steady":
@@ -241,8 +253,10 @@ def run(args, ctx) -> Output:
         from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip
 
         # percentiles are read off the simulated requests, so their lengths spread as asked
+        # with --prefill-tp, the SLO load is the disaggregated deployment's (prefill chips counted)
         capacity_fn = partial(slo_capacity_tokens_per_s_per_chip, percentile=args.slo_percentile,
-                              input_spread=args.input_len_spread, output_spread=args.output_len_spread)
+                              input_spread=args.input_len_spread, output_spread=args.output_len_spread,
+                              prefill_tp=args.prefill_tp, prefill_instances=args.prefill_instances or 1)
     # the deployment's own limits reach the SLO search as the closed-form model's overrides
     limits = limit_factors(args.max_num_seqs, args.max_num_batched_tokens) or None
     cap = capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,
@@ -273,15 +287,6 @@ def run(args, ctx) -> Output:
                            tp=tp, pp=args.pp, ep=args.ep, replicas=replicas, weight_dtype=wdt, kv_dtype=kdt,
                            engine=args.engine, **scenario, **load)
     loaded = args.concurrency is not None or args.request_rate is not None
-    if args.prefill_instances is not None and args.prefill_tp is None:
-        raise UserError(f"--prefill-instances {args.prefill_instances}: needs --prefill-tp (disaggregated serving)")
-    for name in ("prefill_tp", "prefill_instances"):
-        v = getattr(args, name)
-        if v is not None and not 1 <= v <= 4096:
-            raise UserError(f"--{name.replace('_', '-')} {v}: must be a whole number from 1 to 4,096")
-    if args.prefill_tp is not None and args.concurrency is not None:
-        raise UserError("--prefill-tp: disaggregated serving is simulated with --request-rate or --offline, "
-                        "not --concurrency")
     res = evaluate_serving(inputs)
     if not res.feasible:
         raise UserError(res.reason)

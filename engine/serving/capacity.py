@@ -44,8 +44,11 @@ def _ms(d: dict) -> dict:
     return {k: v * 1e3 for k, v in d.items()}
 
 
-def run_load(cm: StepCostModel, sched: SchedulerConfig, workload: Workload, chips_per_replica: int) -> LoadRun:
-    sim = simulate(cm, sched, workload)
+def run_load(cm: StepCostModel, sched: SchedulerConfig, workload: Workload, chips_per_replica: int,
+             prefill_pool: PrefillPool | None = None) -> LoadRun:
+    """One load point; with a `prefill_pool`, prompts run there (disaggregated) and
+    `chips_per_replica` counts both pools."""
+    sim = simulate(cm, sched, workload, prefill_pool=prefill_pool)
     return LoadRun(sim=sim, chips_per_replica=chips_per_replica, ttft_ms=_ms(percentiles(sim.ttft_s)),
                    tpot_ms=_ms(percentiles(sim.tpot_s)), e2e_ms=_ms(percentiles(sim.e2e_s)),
                    queue_ms=_ms(percentiles(sim.queue_s)),
@@ -153,35 +156,44 @@ def _base_inputs(model, chip, *, input_len, output_len, tp, ep, weight_dtype, kv
 
 
 def saturation_rate(cm, sched, input_len, output_len, *, requests=400, input_spread=0.0, output_spread=0.0,
-                    seed=0, prefix_cache_hit=0.0) -> float:
+                    seed=0, prefix_cache_hit=0.0, prefill_pool: PrefillPool | None = None) -> float:
     """Requests/s one replica completes with every request available at once (offline)."""
     w = Workload("offline", input_len, output_len, requests=requests, input_spread=input_spread,
                  output_spread=output_spread, prefix_cache_hit=prefix_cache_hit, seed=seed)
-    sim = simulate(cm, sched, w)
+    sim = simulate(cm, sched, w, prefill_pool=prefill_pool)
     return requests / sim.makespan_s
 
 
 def load_curve(model, chip, *, input_len, output_len, tp=1, ep=1, weight_dtype="bf16", kv_dtype="bf16",
                engine="", factors=None, points: int = 12, requests: int = 600, input_spread=0.0,
                output_spread=0.0, seed: int = 0, max_num_seqs: int | None = None,
-               max_num_batched_tokens: int | None = None, prefix_cache_hit: float = 0.0) -> LoadCurve:
-    """Poisson loads from 10% to 110% of the saturation rate (per replica); the scheduler limits
-    are the engine family's unless given; `prefix_cache_hit` of each prompt skips prefill."""
+               max_num_batched_tokens: int | None = None, prefix_cache_hit: float = 0.0,
+               prefill_tp: int | None = None, prefill_instances: int = 1,
+               min_top_rate_per_s: float = 0.0) -> LoadCurve:
+    """Poisson loads from 10% to 110% of the saturation rate (per replica; further when
+    `min_top_rate_per_s` is beyond it); the scheduler limits
+    are the engine family's unless given; `prefix_cache_hit` of each prompt skips prefill;
+    `prefill_tp`: prompts run on `prefill_instances` separate instances of that TP."""
     inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors,
                        max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
     cm = cost_model_for(inp)
     sched = scheduler_of(inp, cm)
+    pool, pool_chips = prefill_pool_of(inp, prefill_tp, prefill_instances)
     sat = saturation_rate(cm, sched, input_len, output_len, input_spread=input_spread,
-                          output_spread=output_spread, seed=seed, prefix_cache_hit=prefix_cache_hit)
-    rates = sat * np.linspace(0.1, 1.1, points)
-    chips = max(int(tp), int(ep or 1))
+                          output_spread=output_spread, seed=seed, prefix_cache_hit=prefix_cache_hit,
+                          prefill_pool=pool)
+    # up to 110% of saturation, or past a load the caller will mark (an SLO point beyond the offline
+    # estimate of saturation, which reads low with spread lengths or a prefill pool)
+    top = max(1.1 * sat, 1.1 * float(min_top_rate_per_s))
+    rates = np.linspace(0.1 * sat, top, points)
+    chips = max(int(tp), int(ep or 1)) + pool_chips
     cols: dict = {k: [] for k in ("out", "t50", "t90", "t99", "p50", "p90", "p99")}
     for r in rates:
         w = Workload("poisson", input_len, output_len, requests=requests, request_rate=float(r),
                      input_spread=input_spread, output_spread=output_spread, seed=seed,
                      prefix_cache_hit=prefix_cache_hit)
-        run = run_load(cm, sched, w, chips)
+        run = run_load(cm, sched, w, chips, pool)
         cols["out"].append(run.output_tokens_per_s_per_chip)
         cols["t50"].append(run.ttft_ms["p50"])
         cols["t90"].append(run.ttft_ms["p90"])
@@ -223,7 +235,8 @@ def _meets(run: LoadRun, ttft_ms, tpot_ms, pct: str) -> bool:
 def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_ms=None, percentile: str = "p90",
                      tp=1, ep=1, weight_dtype="bf16", kv_dtype="bf16", engine="", factors=None,
                      requests: int | None = None, input_spread=0.0, output_spread=0.0, prefix_cache_hit=0.0,
-                     seed: int = 0, iterations: int = 7) -> SloCapacity:
+                     seed: int = 0, iterations: int = 7, prefill_tp: int | None = None,
+                     prefill_instances: int = 1) -> SloCapacity:
     """Highest Poisson rate whose `percentile` TTFT and TPOT meet the targets: bisection on the rate
     below the offline saturation estimate, or, when the targets still hold there, steps of 1.2x
     past it while they hold and the served throughput grows, then bisection in the last step
@@ -237,15 +250,17 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors)
     cm = cost_model_for(inp)
     sched = scheduler_of(inp, cm)
-    chips = int(max(tp, ep or 1))
+    pool, pool_chips = prefill_pool_of(inp, prefill_tp, prefill_instances)
+    chips = int(max(tp, ep or 1)) + pool_chips
     sat = saturation_rate(cm, sched, input_len, output_len, requests=requests, input_spread=input_spread,
-                          output_spread=output_spread, seed=seed, prefix_cache_hit=prefix_cache_hit)
+                          output_spread=output_spread, seed=seed, prefix_cache_hit=prefix_cache_hit,
+                          prefill_pool=pool)
 
     def at(rate):
         w = Workload("poisson", input_len, output_len, requests=requests, request_rate=float(rate),
                      input_spread=input_spread, output_spread=output_spread,
                      prefix_cache_hit=prefix_cache_hit, seed=seed)
-        return run_load(cm, sched, w, chips)
+        return run_load(cm, sched, w, chips, pool)
 
     lo_rate = sat * 0.02
     lo = at(lo_rate)
@@ -315,13 +330,16 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                                        weight_dtype="bf16", kv_dtype="bf16", engine="", factors=None,
                                        percentile: str = "p90", prefix_cache_hit: float = 0.0,
                                        tp: int | None = None, ep: int | None = None,
-                                       input_spread: float = 0.0, output_spread: float = 0.0):
+                                       input_spread: float = 0.0, output_spread: float = 0.0,
+                                       prefill_tp: int | None = None, prefill_instances: int = 1):
     """Output tokens/s per chip at the highest load meeting percentile SLOs, with the layout.
 
     The layout (TP, EP) is the one the steady-state SLO search picks (`inference.slo_capacity`);
     the simulator then finds the load that holds the percentile targets under Poisson arrivals,
     with the prompt and output lengths spread as given (coefficients of variation; 0 = fixed).
     Returns the `CapacityResult` of that search with the simulated throughput, TTFT and TPOT.
+    `prefill_tp`: prompts run disaggregated, on `prefill_instances` instances of that TP beside
+    each replica, which `chips_per_replica` (and `prefill_chips`) then count.
     """
     from dataclasses import replace
 
@@ -336,23 +354,30 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
         # A replica running thousands of sequences (wide expert parallelism) needs ~3x as many
         # simulated requests per load point: too slow for an interactive forecast. The
         # steady-state search stands, and says so.
+        if prefill_tp:
+            raise UserError(f"disaggregated prefill: a running batch of {cap.batch:.0f} sequences per replica is "
+                            f"beyond the {MAX_SIMULATED_BATCH} simulated here; serve it aggregated")
         return replace(cap, explanation=cap.explanation + f"; steady-state estimate (a running batch of "
                        f"{cap.batch:.0f} per replica is beyond the {MAX_SIMULATED_BATCH} the simulator is run at here)")
     sim = slo_capacity_sim(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
                            tpot_ms=tpot_ms, percentile=percentile, tp=cap.tp, ep=cap.ep, weight_dtype=weight_dtype,
                            kv_dtype=kv_dtype, engine=engine, factors=factors, prefix_cache_hit=prefix_cache_hit,
                            requests=_slo_requests(cap.batch), input_spread=input_spread,
-                           output_spread=output_spread)
+                           output_spread=output_spread, prefill_tp=prefill_tp, prefill_instances=prefill_instances)
+    pool_chips = int(prefill_tp or 0) * int(prefill_instances) if prefill_tp else 0
+    cap = replace(cap, chips_per_replica=cap.chips_per_replica + pool_chips, prefill_chips=pool_chips)
     if not sim.feasible:
         return replace(cap, feasible=False, reason=sim.reason, output_tokens_per_s_per_chip=0.0,
                        total_tokens_per_s_per_chip=0.0, limiting="latency target", explanation=sim.reason,
                        latency_basis=percentile)
     out = sim.output_tokens_per_s_per_chip
+    where = (f"{prefill_instances} x TP{prefill_tp} prefill instance{'s' if prefill_instances > 1 else ''} "
+             f"beside each replica ({pool_chips} chips), " if pool_chips else "")
     return replace(cap, output_tokens_per_s_per_chip=out,
                    total_tokens_per_s_per_chip=out * (input_len + output_len) / output_len,
                    ttft_ms=sim.ttft_ms[percentile], tpot_ms=sim.tpot_ms[percentile], latency_basis=percentile,
                    request_rate_per_s=sim.request_rate_per_s,
-                   explanation=cap.explanation + f"; simulated under Poisson arrivals: {percentile} "
+                   explanation=cap.explanation + f"; simulated under Poisson arrivals, {where}{percentile} "
                    f"TTFT {sim.ttft_ms[percentile]:.0f} ms, TPOT {sim.tpot_ms[percentile]:.1f} ms "
                    f"at {sim.request_rate_per_s:.2f} requests/s per replica ({sim.limiting})")
 
@@ -377,7 +402,8 @@ def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=Non
                   requests: int = 300, points: int = 10, input_spread: float = 0.5, output_spread: float = 0.5,
                   seed: int = 0, should_stop=None, max_num_seqs: int | None = None,
                   max_num_batched_tokens: int | None = None, prefix_cache_hit: float = 0.0,
-                  chosen_rate_per_s: float | None = None, chosen_requests: int | None = None) -> LoadAnalysis:
+                  chosen_rate_per_s: float | None = None, chosen_requests: int | None = None,
+                  prefill_tp: int | None = None, prefill_instances: int = 1) -> LoadAnalysis:
     """Latency percentiles against offered Poisson load (the knee), and one run at the chosen
     load (its TTFT distribution and KV use over time). Lengths vary (CV 0.5 by default) so the
     curve shows queueing, not lock-step cohorts.
@@ -386,10 +412,14 @@ def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=Non
     `chosen_requests` and seed, so the run is the one the SLO figures were read from), else the
     last load of the curve that meets the targets."""
     limits = dict(max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
+    # the curve runs as many requests as the SLO point's run, so the two agree where they meet
+    # (300 requests read the queueing near the knee low: TTFT p90 ~0.9 s where 2,000 read 1.9 s)
     curve = load_curve(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, points=points,
-                       requests=requests, input_spread=input_spread, output_spread=output_spread, seed=seed,
-                       prefix_cache_hit=prefix_cache_hit, **limits)
+                       requests=max(int(requests), int(chosen_requests or 0)), input_spread=input_spread, output_spread=output_spread, seed=seed,
+                       prefix_cache_hit=prefix_cache_hit, prefill_tp=prefill_tp,
+                       prefill_instances=prefill_instances, min_top_rate_per_s=float(chosen_rate_per_s or 0.0),
+                       **limits)
     if should_stop is not None and should_stop():
         from engine.errors import Cancelled
 
@@ -433,7 +463,8 @@ def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=Non
     w = Workload("poisson", input_len, output_len, requests=int(chosen_requests or requests), request_rate=rate,
                  input_spread=input_spread, output_spread=output_spread, seed=seed,
                  prefix_cache_hit=prefix_cache_hit)
-    chosen = run_load(cm, sched, w, int(max(tp, ep or 1)))
+    pool, pool_chips = prefill_pool_of(inp, prefill_tp, prefill_instances)
+    chosen = run_load(cm, sched, w, int(max(tp, ep or 1)) + pool_chips, pool)
     if chosen.sim.kv_used_frac.size and chosen.sim.kv_used_frac.max() > 0.97:
         limiting += "; the KV cache fills (memory capacity)"
     return LoadAnalysis(curve=curve, chosen_rate_per_s=rate, chosen=chosen, limiting=limiting, note=note)
@@ -453,37 +484,49 @@ def kv_transfer_s_per_token(model, chip, *, tp=1, ep=1, kv_dtype="bf16", weight_
     return per_chip / bps
 
 
-def simulate_disaggregated(inputs, *, prefill_tp: int, prefill_instances: int = 1, requests: int | None = None,
-                           input_spread: float = 0.0, output_spread: float = 0.0, seed: int = 0,
-                           prefix_cache_hit: float = 0.0) -> LoadRun:
-    """`inputs` describes the decode instance and the load (server or offline); prompts run on
-    `prefill_instances` separate instances of `prefill_tp` chips, and their KV crosses the
-    scale-out network. Throughput per chip counts both pools."""
+def prefill_pool_of(inputs, prefill_tp: int | None, prefill_instances: int = 1) -> tuple[PrefillPool | None, int]:
+    """(the prefill pool of a disaggregated deployment, its chips per replica), or (None, 0) when
+    `prefill_tp` is None or 0 (prompts run on the replica itself). The pool is a deployment of
+    its own: its TP must split the heads and its weights plus one prompt's KV must fit, or the
+    figures would describe a layout nobody can run (UserError naming it)."""
     from dataclasses import replace as _replace
 
-    if inputs.scenario not in ("server", "offline"):
-        raise UserError(f"scenario {inputs.scenario!r}: disaggregated serving is simulated for server or offline loads")
-    if prefill_tp < 1 or prefill_instances < 1:
-        raise UserError(f"prefill layout: tp={prefill_tp}, instances={prefill_instances} (must be >= 1)")
     from engine.inference import evaluate_serving
 
-    # the prefill instance is a deployment of its own: its TP must split the heads and its
-    # weights plus one prompt's KV must fit, or the figures would describe a layout nobody can run
-    pf_inputs = _replace(inputs, tp=int(prefill_tp), ep=1, pp=1, replicas=1, scenario="offline", simulate=False)
+    if not prefill_tp:
+        return None, 0
+    if prefill_tp < 1 or prefill_instances < 1:
+        raise UserError(f"prefill layout: tp={prefill_tp}, instances={prefill_instances} (must be >= 1)")
+    pf_inputs = _replace(inputs, tp=int(prefill_tp), ep=1, pp=1, replicas=1, scenario="offline", simulate=False,
+                         concurrency=None, request_rate=None)
     try:
         pf_check = evaluate_serving(pf_inputs)
     except UserError as exc:
         raise UserError(f"prefill instance (tp={prefill_tp}): {exc}") from None
     if not pf_check.feasible:
         raise UserError(f"prefill instance (tp={prefill_tp}): {pf_check.reason}")
-    decode_cm = cost_model_for(inputs)
-    sched = scheduler_of(inputs, decode_cm)
-    prefill_cm = cost_model_for(_replace(inputs, tp=int(prefill_tp), ep=1))
-    pool = PrefillPool(cost=prefill_cm, instances=int(prefill_instances),
+    sched = scheduler_of(inputs, cost_model_for(inputs))
+    pool = PrefillPool(cost=cost_model_for(pf_inputs), instances=int(prefill_instances),
                        max_num_batched_tokens=sched.max_num_batched_tokens,
                        transfer_s_per_token=kv_transfer_s_per_token(
                            inputs.model, inputs.chip, tp=inputs.tp, ep=inputs.ep, kv_dtype=inputs.kv_dtype,
                            weight_dtype=inputs.weight_dtype, engine=inputs.engine, factors=inputs.factors or None))
+    return pool, int(prefill_tp) * int(prefill_instances)
+
+
+def simulate_disaggregated(inputs, *, prefill_tp: int, prefill_instances: int = 1, requests: int | None = None,
+                           input_spread: float = 0.0, output_spread: float = 0.0, seed: int = 0,
+                           prefix_cache_hit: float = 0.0) -> LoadRun:
+    """`inputs` describes the decode instance and the load (server or offline); prompts run on
+    `prefill_instances` separate instances of `prefill_tp` chips, and their KV crosses the
+    scale-out network. Throughput per chip counts both pools."""
+    if inputs.scenario not in ("server", "offline"):
+        raise UserError(f"scenario {inputs.scenario!r}: disaggregated serving is simulated for server or offline loads")
+    if prefill_tp < 1 or prefill_instances < 1:
+        raise UserError(f"prefill layout: tp={prefill_tp}, instances={prefill_instances} (must be >= 1)")
+    decode_cm = cost_model_for(inputs)
+    sched = scheduler_of(inputs, decode_cm)
+    pool, _pool_chips = prefill_pool_of(inputs, prefill_tp, prefill_instances)
     w = workload_for(inputs, requests, input_spread, output_spread, seed, prefix_cache_hit,
                      max_seqs=int(sched.max_num_seqs * decode_cm.attn_groups))
     sim = simulate(decode_cm, sched, w, prefill_pool=pool)

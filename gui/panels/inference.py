@@ -92,8 +92,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
                                                                           "anchors": [(1, 1), (1, 1)]})
         # the load the figures are read at (the SLO search's point), on the latency-vs-load chart
         self._load_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#C00000", width=1.5, style=Qt.PenStyle.DashLine),
-                                          label="", labelOpts={"position": 0.95, "color": "#C00000",
-                                                               "anchors": [(1, 0), (1, 0)]})
+                                          label="", labelOpts={"position": 0.95, "color": "#C00000"})
         self.load_chart.plot_item.addItem(self._load_line, ignoreBounds=True)
         self._load_line.hide()
         self.curve_chart.plot_item.addItem(self._tpot_line, ignoreBounds=True)
@@ -220,7 +219,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.run_bar.set_progress(1.0)
         feasible = sum(1 for r in comparison.rows if r["capacity"] is not None and r["capacity"].feasible)
         self.run_bar.set_message(f"Compared {len(comparison.rows)} chip types; {feasible} meet the targets.")
-        if self._take_chosen_under_load():
+        if self._take_chosen_under_load() or comparison.chosen_error:
             self._draw_figures()
         self._draw_comparison()
         self._draw_load()
@@ -261,7 +260,11 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         if req.tpot_ms:
             target.append(f"TPOT ≤ {req.tpot_ms:g} ms")
         layout = f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
-        t.set("layout", layout, f"{cap.chips_per_replica} chips per replica")
+        if cap.prefill_chips:   # disaggregated: the prefill instances beside each replica count too
+            layout += f" + {req.prefill_instances}×TP{req.prefill_tp} prefill"
+            t.set("layout", layout, f"{cap.chips_per_replica} chips per replica ({cap.prefill_chips} prefill)")
+        else:
+            t.set("layout", layout, f"{cap.chips_per_replica} chips per replica")
         t.set("memory", f"{cap.weights_gib_per_chip:.1f}", f"of {req.chip.hbm_gib:g} GiB; KV {cap.kv_gib_per_sequence:.3f} GiB/seq")
         most, set_by = concurrency_limit(cap)
         why = "engine" if set_by == "engine cap" else "KV"   # short: the tile is ~38 characters wide
@@ -292,8 +295,11 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             t.set("chips", f"{self.chips_for_demand:,}", f"{replicas:,} replicas for {fmt(req.demand)} tokens/s")
         else:
             t.set("chips", "–", "")
+        c = self.comparison
+        pending = ("" if c is None or c.key != self._comparison_key(req) or not c.chosen_error
+                   else f" Under load: {c.chosen_error}.")
         self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)} ({', '.join(target) or 'no latency targets'}): "
-                           f"{cap.explanation}.")
+                           f"{cap.explanation}.{pending}")
 
     def _draw_targets(self) -> None:
         req = self.request
@@ -405,15 +411,18 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         kv_t, kv_u = a.chosen.sim.kv_time_s, a.chosen.sim.kv_used_frac
         self.kv_chart.set_series("KV used", kv_t, 100.0 * kv_u, symbol=None)
         out = a.chosen.output_tokens_per_s_per_chip
+        req = self.request
         self.load_note.setText(
             f"Poisson arrivals, lengths spread with CV {c.length_spread:g}. "
-            f"At {a.chosen_rate_per_s:.2f} requests/s per replica: {fmt(out)} output tokens/s per chip, "
+            + (f"Prompts on {req.prefill_instances} × TP{req.prefill_tp} prefill instance(s) beside the replica, "
+               f"KV moved over the network (disaggregated). " if req is not None and req.prefill_tp else "")
+            + f"At {a.chosen_rate_per_s:.2f} requests/s per replica: {fmt(out)} output tokens/s per chip, "
             f"TTFT p50/p90/p99 {a.chosen.ttft_ms['p50']:,.0f} / {a.chosen.ttft_ms['p90']:,.0f} / "
             f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT p90 {a.chosen.tpot_ms['p90']:.1f} ms. "
             + (f"Knee near {cv.knee_rate_per_s:.2f} requests/s (TTFT p90 three times its light-load value)"
-               if np.isfinite(cv.knee_rate_per_s) else "No knee up to 110% of saturation (TTFT p90 stays "
+               if np.isfinite(cv.knee_rate_per_s) else "No knee in the loads shown (TTFT p90 stays "
                "under three times its light-load value)")
-            + f"; saturation {cv.saturation_rate_per_s:.2f} requests/s. Limiting: {a.limiting}."
+            + f"; offline saturation estimate {cv.saturation_rate_per_s:.2f} requests/s. Limiting: {a.limiting}."
             + (f" ({a.note})" if a.note else ""))
 
     def comparison_table(self) -> tuple[list[str], list[list]]:

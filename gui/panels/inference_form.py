@@ -57,6 +57,15 @@ class InferenceForm:
                   "(16-bit GEMMs) elsewhere; INT4 is weight-only (W4A16)")
         self.kv_combo = combo([(d.upper(), d) for d in KV_DTYPES])
         e.add_row(form, "kv_dtype", "KV cache", self.kv_combo, "KV-cache precision")
+        self.prefill_combo = combo([("On the replica (aggregated)", 0)] + [(f"Separate, TP{t}", t) for t in TP_CHOICES])
+        e.add_row(form, "prefill_tp", "Prefill", self.prefill_combo,
+                  "Where prompts run. Separate (disaggregated): on prefill instances of this TP beside each "
+                  "replica, their KV moved to the replica over the scale-out network, so decode steps carry no "
+                  "prompts. Applies to the simulated figures (under load) and counts those chips too")
+        self.prefill_spin = spin(1, 64, 1, " per replica", step=1)
+        e.add_row(form, "prefill_instances", "Prefill instances", self.prefill_spin,
+                  "Separate prefill instances beside each replica (disaggregated prefill only)")
+        self.prefill_combo.currentIndexChanged.connect(self._enable_prefill_instances)
         column.addLayout(form)
 
         column.addWidget(section("Engine limits (per replica)"))
@@ -110,15 +119,18 @@ class InferenceForm:
         column.addStretch(1)
 
         for w in (self.input_spin, self.output_spin, self.ttft_spin, self.tpot_spin, self.prefix_spin,
-                  self.demand_spin, self.max_seqs_spin, self.max_tokens_spin, self.spread_spin):
+                  self.demand_spin, self.max_seqs_spin, self.max_tokens_spin, self.spread_spin, self.prefill_spin):
             w.valueChanged.connect(self.schedule)
         self.engine_combo.currentIndexChanged.connect(self._show_engine_limits)
         for w in (self.chip_combo, self.engine_combo, self.tp_combo, self.ep_combo, self.weight_combo,
-                  self.kv_combo):
+                  self.kv_combo, self.prefill_combo):
             w.currentIndexChanged.connect(self.schedule)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.compare_button.changed.connect(self.schedule)
         return page
+
+    def _enable_prefill_instances(self, *_) -> None:
+        self.prefill_spin.setEnabled(bool(self.prefill_combo.currentData()))
 
     def _on_model_changed(self, *_):
         self._fill_ep_choices()
@@ -170,6 +182,8 @@ class InferenceForm:
             "max_num_seqs": self.max_seqs_spin.value() or None,
             "max_num_batched_tokens": self.max_tokens_spin.value() or None,
             "length_spread": self.spread_spin.value(),
+            "prefill_tp": int(self.prefill_combo.currentData() or 0),
+            "prefill_instances": self.prefill_spin.value(),
             "version": DEFAULTS["version"],
         }
 
@@ -195,6 +209,10 @@ class InferenceForm:
             self.max_seqs_spin.setValue(int(s.get("max_num_seqs") or 0))
             self.max_tokens_spin.setValue(int(s.get("max_num_batched_tokens") or 0))
             self.spread_spin.setValue(float(s.get("length_spread", DEFAULTS["length_spread"]) or 0.0))
+            if not select_data(self.prefill_combo, int(s.get("prefill_tp") or 0)):
+                self.prefill_combo.setCurrentIndex(0)
+            self.prefill_spin.setValue(int(s.get("prefill_instances") or 1))
+            self._enable_prefill_instances()
             compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
             self.compare_button.set_chips(self._chips.values(), compare or
                                           [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])

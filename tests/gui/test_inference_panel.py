@@ -318,3 +318,44 @@ def test_prefix_cache_hits_reach_the_under_load_simulation(panel, qtbot):
     assert warm.chosen.ttft_ms["p50"] < cold.chosen.ttft_ms["p50"] or warm.chosen_rate_per_s > cold.chosen_rate_per_s
     assert panel.capacity.output_tokens_per_s_per_chip >= 0.98 * cold_cap.output_tokens_per_s_per_chip
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_disaggregated_prefill_is_a_field_the_figures_under_load_follow(panel, qtbot):
+    """Prompts on a separate TP4 prefill instance beside each replica: the figures under load come
+    from that deployment (decode steps carry no prompts, so the replica holds TPOT at more load), its chips count in the
+    replica and the chips needed, and the choice is saved with the scenario."""
+    panel.apply_scenario_state(STATE)
+    panel.compute_now()
+    agg = panel.capacity
+    assert agg.prefill_chips == 0 and not panel.prefill_spin.isEnabled()
+    panel.apply_scenario_state({**STATE, "prefill_tp": 4, "prefill_instances": 1})
+    assert panel.prefill_spin.isEnabled()
+    panel.compute_now()
+    dis = panel.capacity
+    assert panel.under_load() and dis.prefill_chips == 4 and dis.chips_per_replica == agg.chips_per_replica + 4
+    # decode steps free of prompts: the one-chip replica keeps TPOT p90 <= 30 ms at a higher load
+    assert dis.request_rate_per_s > 1.5 * agg.request_rate_per_s and dis.tpot_ms <= 30.0
+    assert panel.chips_for_demand % dis.chips_per_replica == 0
+    assert panel.chips_for_demand * dis.output_tokens_per_s_per_chip >= 250_000.0
+    assert "1×TP4 prefill" in panel.tiles.value("layout") and "(4 prefill)" in panel.tiles.detail("layout")
+    assert "prefill instance" in panel.notes.text() and "(disaggregated)" in panel.load_note.text()
+    # the Under load run is the disaggregated deployment's: every request's first token came
+    # from the prefill pool, so none waits behind decode steps for its prompt
+    assert panel.comparison.load.chosen.chips_per_replica == dis.chips_per_replica
+    state = panel.scenario_state()
+    assert state["prefill_tp"] == 4 and state["prefill_instances"] == 1
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_a_prefill_layout_that_cannot_run_is_named(panel, qtbot):
+    # 64 ways does not divide Llama 3 8B's 32 heads: a problem at the field, nothing evaluated
+    panel.apply_scenario_state({**STATE, "prefill_tp": 64})
+    panel.compute_now()
+    assert panel.request is None
+    assert "divides the 32 attention heads" in panel.errors.messages().get("prefill_tp", "")
+    # Llama 3 70B's weights do not fit one H100: the steady-state figures stay, and the note says why
+    panel.apply_scenario_state({**STATE, "model_id": "llama3-70b", "tp": 4, "prefill_tp": 1})
+    panel.compute_now()
+    assert panel.comparison.chosen is None and "prefill instance (tp=1): does not fit" in panel.comparison.chosen_error
+    assert not panel.under_load() and "Under load: prefill instance (tp=1): does not fit" in panel.notes.text()
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
