@@ -420,6 +420,9 @@ class ServingStudy:
     # replica itself, aggregated). The simulated figures (under load) follow it.
     prefill_tp: int = 0
     prefill_instances: int = 1
+    # The share of requests that must meet the TTFT and TPOT targets under load: "p90" (the
+    # default), "p99" or "p50" (the median).
+    slo_percentile: str = "p90"
     version: int = STUDY_VERSION
 
     def to_dict(self) -> dict:
@@ -439,6 +442,8 @@ class ServingStudy:
                     known[key] = float(known[key] or 0.0)
                 except (TypeError, ValueError):
                     raise UserError(f"serving study {key}: {known[key]!r} (a number)") from None
+        if "slo_percentile" in known:
+            known["slo_percentile"] = str(known["slo_percentile"] or "p90").strip().lower()
         for key in ("prefill_tp", "prefill_instances"):
             if key in known:
                 try:
@@ -489,6 +494,9 @@ class ServingStudy:
             out.append(StudyProblem("max_num_batched_tokens",
                                     f"Token budget per step {self.max_num_batched_tokens!r}: use 1 to 10,000,000, "
                                     "or blank for the engine's default."))
+        if self.slo_percentile not in SLO_PERCENTILES:
+            out.append(StudyProblem("slo_percentile", f"Targets hold for {self.slo_percentile!r}: use one of "
+                                                      f"{', '.join(SLO_PERCENTILES)}."))
         if self.prefill_tp:
             if not 1 <= self.prefill_tp <= 64 or model.heads % int(self.prefill_tp):
                 out.append(StudyProblem("prefill_tp", f"Prefill TP {self.prefill_tp}: use a TP that divides the "
@@ -497,6 +505,9 @@ class ServingStudy:
                 out.append(StudyProblem("prefill_instances", f"Prefill instances {self.prefill_instances!r}: use 1 "
                                                              "to 64 per replica."))
         return out
+
+
+SLO_PERCENTILES = ("p50", "p90", "p99")   # what a Serving study's targets may hold for
 
 
 def demand_per_day(tokens_per_s: float) -> float:

@@ -60,6 +60,7 @@ class ServingRequest:
     length_spread: float = 0.5                 # CV of prompt and output lengths in simulated loads
     prefill_tp: int = 0                        # disaggregated prefill instances' TP (0: aggregated)
     prefill_instances: int = 1
+    slo_percentile: str = SLO_PERCENTILE       # the share of requests the targets hold for under load
 
     @property
     def limit_factors(self) -> dict:
@@ -74,7 +75,7 @@ class ServingRequest:
                             prefix_cache_hit=self.prefix_cache_hit, factors=self.limit_factors or None)
 
     def capacity_under_load(self, chip=None, *, tp: int | None = None, ep: int | None = None,
-                            percentile: str = SLO_PERCENTILE):
+                            percentile: str | None = None):
         """The capacity at the targets read as percentiles under Poisson arrivals, lengths spread
         by `length_spread` (engine.serving.capacity.slo_capacity_tokens_per_s_per_chip): the
         figure the Forecast converts demand with. `tp`/`ep` fix the layout (the steady-state
@@ -84,7 +85,7 @@ class ServingRequest:
         return slo_capacity_tokens_per_s_per_chip(
             self.model, chip or self.chip, input_len=self.input_len, output_len=self.output_len,
             ttft_ms=self.ttft_ms, tpot_ms=self.tpot_ms, weight_dtype=self.weight_dtype, kv_dtype=self.kv_dtype,
-            engine=self.engine, factors=self.limit_factors or None, percentile=percentile,
+            engine=self.engine, factors=self.limit_factors or None, percentile=percentile or self.slo_percentile,
             prefix_cache_hit=self.prefix_cache_hit, tp=tp if tp is not None else self.tp,
             ep=ep if ep is not None else self.ep, input_spread=self.length_spread, output_spread=self.length_spread,
             prefill_tp=self.prefill_tp or None, prefill_instances=self.prefill_instances)
@@ -111,7 +112,7 @@ def serving_request(study: ServingStudy, chips: Mapping, models: Mapping) -> Ser
                           prefix_cache_hit=study.prefix_cache_pct / 100.0, demand=float(study.demand_tokens_per_s),
                           max_num_seqs=study.max_num_seqs, max_num_batched_tokens=study.max_num_batched_tokens,
                           length_spread=float(study.length_spread), prefill_tp=int(study.prefill_tp or 0),
-                          prefill_instances=int(study.prefill_instances or 1))
+                          prefill_instances=int(study.prefill_instances or 1), slo_percentile=study.slo_percentile)
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,7 @@ def load_analysis_of(request: ServingRequest, should_stop=None, chosen=None):
                                  max_num_seqs=request.max_num_seqs,
                                  max_num_batched_tokens=request.max_num_batched_tokens,
                                  input_spread=request.length_spread, output_spread=request.length_spread,
+                                 percentile=request.slo_percentile,
                                  prefix_cache_hit=request.prefix_cache_hit, prefill_tp=request.prefill_tp or None,
                                  prefill_instances=request.prefill_instances, **at)
         return analysis, ""

@@ -135,3 +135,22 @@ def test_scenario_disaggregated_prefill_reaches_the_slo_figures(capsys, tmp_path
     assert d["slo_output_tokens_per_s_per_chip"] == pytest.approx(view.output_tokens_per_s_per_chip)
     assert d["chips_needed"] == chips_for_demand(view, 250_000.0) and d["chips_needed"] % 5 == 0
     assert d["disaggregated"]["prefill_chips"] == 4 and d["disaggregated"]["decode_chips"] == 1
+
+
+def test_scenario_percentile_is_the_studys_unless_a_flag_says_otherwise(capsys, tmp_path):
+    strict = ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", tp=1, input_len=1024, output_len=256,
+                          ttft_ms=1000.0, tpot_ms=30.0, demand_tokens_per_s=0.0, slo_percentile="p99")
+    path = str(tmp_path / "p99.db")
+    store = open_store(path)
+    params = dict(store.scenario("Story default")["params"])
+    store.save_scenario("strict", {**params, "ui": {"inference": strict.to_dict()}})
+    store.save_scenario("odd", {**params, "ui": {"inference": {**strict.to_dict(), "slo_percentile": "p75"}}})
+    store.close()
+    assert main(["serve", "--db", path, "--scenario", "strict", "--format", "json"]) == 0
+    d99 = json.loads(capsys.readouterr().out)
+    assert main(["serve", "--db", path, "--scenario", "strict", "--slo-percentile", "p90", "--format", "json"]) == 0
+    d90 = json.loads(capsys.readouterr().out)
+    assert d99["slo_percentile"] == "p99" and d90["slo_percentile"] == "p90"
+    assert d99["slo_output_tokens_per_s_per_chip"] <= d90["slo_output_tokens_per_s_per_chip"]
+    assert main(["serve", "--db", path, "--scenario", "odd"]) == 1
+    assert "Targets hold for 'p75'" in capsys.readouterr().err

@@ -60,7 +60,7 @@ def register(subparsers) -> None:
     p.add_argument("--slo-percentile", choices=("steady", "mean", "p50", "p90", "p99"), default=None,
                    help="hold the --ttft-ms/--tpot-ms targets at this percentile under simulated Poisson "
                         "arrivals, or 'steady' for the steady-state estimate (default: steady; with --scenario, "
-                        "p90 as the Inference view)")
+                        "the Serving study's, p90 unless the Inference view chose another)")
     p.add_argument("--ttft-ms", type=float, default=None, help="time-to-first-token target")
     p.add_argument("--tpot-ms", type=float, default=None, help="time-per-output-token target")
     p.add_argument("--weight-dtype", help="bf16 (default), fp16, fp8, int8 or int4")
@@ -109,10 +109,8 @@ def apply_scenario(args, ctx) -> None:
     args.max_num_seqs, args.max_num_batched_tokens = study.max_num_seqs, study.max_num_batched_tokens
     args.prefill_tp = study.prefill_tp or None   # the view's disaggregated prefill (0: aggregated)
     args.prefill_instances = study.prefill_instances if study.prefill_tp else args.prefill_instances
-    if args.slo_percentile is None:   # the Inference view holds its targets at p90 under load
-        from engine.studies_serving import SLO_PERCENTILE
-
-        args.slo_percentile = SLO_PERCENTILE
+    if args.slo_percentile is None:   # the Inference view holds its targets at its percentile under load
+        args.slo_percentile = study.slo_percentile
     for flag in ("input_len_spread", "output_len_spread"):   # the workload's spread, unless given
         if getattr(args, flag) is None:
             setattr(args, flag, float(study.length_spread))

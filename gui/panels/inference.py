@@ -53,13 +53,15 @@ class InferencePanel(InferenceForm, AnalysisPanel):
 
         self.tiles = FigureTiles([
             ("throughput", "Throughput at SLO (tokens/s/chip)", "Output tokens per second per chip at the largest "
-             "Poisson load whose p90 TTFT and p90 TPOT meet the targets (simulated request by request, lengths "
-             "spread by the form's CV), as the Forecast counts chips; the steady-state figure (mean latencies, "
-             "fixed lengths) shows first and stays beside it"),
+             "Poisson load whose TTFT and TPOT at the form's percentile (p90 by default) meet the targets "
+             "(simulated request by request, lengths spread by the form's CV), as the Forecast counts chips; "
+             "the steady-state figure (mean latencies, fixed lengths) shows first and stays beside it"),
             ("concurrency", "Max concurrency (sequences)", "Sequences one replica can run at once: the fewer of those "
              "whose KV cache fits beside the weights and the engine's cap on running sequences"),
-            ("ttft", "TTFT (ms)", "Time to first token at that load (p90 under load; the mean in steady state)"),
-            ("tpot", "TPOT (ms)", "Time per output token at that load (p90 under load; the mean in steady state)"),
+            ("ttft", "TTFT (ms)", "Time to first token at that load (the form's percentile under load; the mean "
+             "in steady state)"),
+            ("tpot", "TPOT (ms)", "Time per output token at that load (the form's percentile under load; the mean "
+             "in steady state)"),
             ("limiting", "Limiting resource", "What stops a larger load: memory capacity, latency target; and what fills the time per token"),
             ("chips", "Chips for the demand", "Chips of this type to serve the demand under the targets (whole replicas)"),
             ("layout", "Layout per replica", "Tensor/expert parallel degrees of one serving replica"),
@@ -274,7 +276,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             for key in ("throughput", "ttft", "tpot", "chips"):
                 t.set(key, "–", "")
             steady = self.steady_capacity
-            t.set("throughput", "not met", f"at p90 under load; steady state {fmt(steady.output_tokens_per_s_per_chip)}"
+            t.set("throughput", "not met", f"at {cap.latency_basis} under load; steady state "
+                  f"{fmt(steady.output_tokens_per_s_per_chip)}"
                   if self.under_load() and steady is not None and steady.feasible else "no load meets the targets")
             t.set("limiting", cap.limiting, "")
             self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)}: {cap.explanation}.")
@@ -399,7 +402,11 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.load_chart.set_series("TTFT p50", rate, cv.ttft_ms_p50)
         self.load_chart.set_series("TTFT p90", rate, cv.ttft_ms_p90)
         self.load_chart.set_series("TTFT p99", rate, cv.ttft_ms_p99)
-        self.load_chart.set_series("TPOT p90", rate, cv.tpot_ms_p90)
+        pct = c.chosen.latency_basis if c.chosen is not None and c.chosen.latency_basis in ("p50", "p99") else "p90"
+        for name in [n for n in self.load_chart.series_names() if n.startswith("TPOT ")]:
+            self.load_chart.remove_series(name)
+        self.load_chart.set_series(f"TPOT {pct}", rate, {"p50": cv.tpot_ms_p50, "p90": cv.tpot_ms_p90,
+                                                         "p99": cv.tpot_ms_p99}[pct])
         slo_point = c.chosen is not None and c.chosen.feasible and c.chosen.request_rate_per_s == a.chosen_rate_per_s
         self._load_line.show()   # first: a hidden line's label does not take its text
         self._load_line.setValue(a.chosen_rate_per_s)
@@ -418,7 +425,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
                f"KV moved over the network (disaggregated). " if req is not None and req.prefill_tp else "")
             + f"At {a.chosen_rate_per_s:.2f} requests/s per replica: {fmt(out)} output tokens/s per chip, "
             f"TTFT p50/p90/p99 {a.chosen.ttft_ms['p50']:,.0f} / {a.chosen.ttft_ms['p90']:,.0f} / "
-            f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT p90 {a.chosen.tpot_ms['p90']:.1f} ms. "
+            f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT {pct} {a.chosen.tpot_ms[pct]:.1f} ms. "
             + (f"Knee near {cv.knee_rate_per_s:.2f} requests/s (TTFT p90 three times its light-load value)"
                if np.isfinite(cv.knee_rate_per_s) else "No knee in the loads shown (TTFT p90 stays "
                "under three times its light-load value)")

@@ -94,6 +94,11 @@ class InferenceForm:
         e.add_row(form, "ttft_ms", "TTFT target", self.ttft_spin, "Time-to-first-token target (0 = none)")
         self.tpot_spin = dspin(0.0, 10_000.0, 50.0, 1, " ms", special="no target", step=5.0)
         e.add_row(form, "tpot_ms", "TPOT target", self.tpot_spin, "Time-per-output-token target (0 = none)")
+        self.pct_combo = combo([("90% of requests (p90)", "p90"), ("99% of requests (p99)", "p99"),
+                                ("half of requests (p50)", "p50")])
+        e.add_row(form, "slo_percentile", "Targets hold for", self.pct_combo,
+                  "The share of requests whose TTFT and TPOT must meet the targets under Poisson load (the "
+                  "figures under load, the Forecast's basis); the steady-state figure holds mean latencies")
         self.prefix_spin = dspin(0.0, 95.0, 0.0, 0, " %", step=5.0)
         e.add_row(form, "prefix", "Prefix-cache hits", self.prefix_spin,
                   "Share of prompt tokens already cached (shared system prompts): they skip prefill")
@@ -123,7 +128,7 @@ class InferenceForm:
             w.valueChanged.connect(self.schedule)
         self.engine_combo.currentIndexChanged.connect(self._show_engine_limits)
         for w in (self.chip_combo, self.engine_combo, self.tp_combo, self.ep_combo, self.weight_combo,
-                  self.kv_combo, self.prefill_combo):
+                  self.kv_combo, self.prefill_combo, self.pct_combo):
             w.currentIndexChanged.connect(self.schedule)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.compare_button.changed.connect(self.schedule)
@@ -184,6 +189,7 @@ class InferenceForm:
             "length_spread": self.spread_spin.value(),
             "prefill_tp": int(self.prefill_combo.currentData() or 0),
             "prefill_instances": self.prefill_spin.value(),
+            "slo_percentile": self.pct_combo.currentData(),
             "version": DEFAULTS["version"],
         }
 
@@ -212,6 +218,8 @@ class InferenceForm:
             if not select_data(self.prefill_combo, int(s.get("prefill_tp") or 0)):
                 self.prefill_combo.setCurrentIndex(0)
             self.prefill_spin.setValue(int(s.get("prefill_instances") or 1))
+            if not select_data(self.pct_combo, s.get("slo_percentile") or "p90"):
+                self.pct_combo.setCurrentIndex(0)
             self._enable_prefill_instances()
             compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
             self.compare_button.set_chips(self._chips.values(), compare or

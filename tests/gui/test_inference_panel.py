@@ -359,3 +359,24 @@ def test_a_prefill_layout_that_cannot_run_is_named(panel, qtbot):
     assert panel.comparison.chosen is None and "prefill instance (tp=1): does not fit" in panel.comparison.chosen_error
     assert not panel.under_load() and "Under load: prefill instance (tp=1): does not fit" in panel.notes.text()
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_the_share_of_requests_the_targets_hold_for_is_a_field(panel, qtbot):
+    """"Targets hold for" p90 (default), p99 or p50: a stricter percentile never raises the
+    capacity under load, the tiles name it, the TPOT curve drawn is that percentile's, and the
+    scenario saves it."""
+    panel.apply_scenario_state(STATE)
+    panel.compute_now()
+    p90 = panel.capacity
+    panel.apply_scenario_state({**STATE, "slo_percentile": "p99"})
+    panel.compute_now()
+    p99 = panel.capacity
+    assert p99.latency_basis == "p99" and p99.output_tokens_per_s_per_chip <= p90.output_tokens_per_s_per_chip
+    assert panel.tiles.detail("tpot").startswith("p99;") and "TPOT p99" in panel.load_chart.series_names()
+    assert "TPOT p90" not in panel.load_chart.series_names()
+    assert panel.comparison.load.chosen.tpot_ms["p99"] == pytest.approx(p99.tpot_ms)
+    assert panel.scenario_state()["slo_percentile"] == "p99"
+    panel.apply_scenario_state({**STATE, "slo_percentile": "p50"})
+    panel.compute_now()
+    assert panel.capacity.output_tokens_per_s_per_chip >= p90.output_tokens_per_s_per_chip
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
