@@ -133,6 +133,9 @@ class DemandCurve:
     # Fraction of input tokens served from a prefix cache (system prompts, earlier turns of a
     # chat): they occupy KV but skip prefill. DeepSeek reported 56% for its API (STORY.md).
     prefix_cache_hit: float = 0.0
+    # The share of requests whose TTFT and TPOT must meet the targets under load (the simulated
+    # SLO capacity): "p90", "p99" or "p50".
+    slo_percentile: str = "p90"
     # Growth after the last point and its uncertainty (engine.forecast_demand; `piecewise` only).
     growth_model: str = "fixed"
     fit_points: int = 3
@@ -1071,6 +1074,8 @@ def validate_scenario(sc: ForecastScenario) -> list[str]:
                      f"(a logistic curve needs a ceiling above the largest point, {top:g})")
     if not (isinstance(d.prefix_cache_hit, (int, float)) and 0 <= d.prefix_cache_hit < 1):
         p.append(f"demand.prefix_cache_hit: {d.prefix_cache_hit!r} (must be in [0, 1))")
+    if d.slo_percentile not in ("p50", "p90", "p99"):
+        p.append(f"demand.slo_percentile: {d.slo_percentile!r} (one of p50, p90, p99)")
     if not (isinstance(d.peak_to_average, (int, float)) and d.peak_to_average >= 1):
         p.append(f"demand.peak_to_average: {d.peak_to_average!r} (must be >= 1)")
     _positive(p, "demand.input_tokens_per_request", d.input_tokens_per_request, allow_zero=True)
@@ -1167,7 +1172,7 @@ def scenario_to_dict(sc: ForecastScenario) -> dict:
             "output_tokens_per_request": d.output_tokens_per_request, "scale": d.scale,
             "model_id": d.model_id, "ttft_ms": d.ttft_ms, "tpot_ms": d.tpot_ms, "chip_id": d.chip_id,
             "serve_on": list(d.serve_on), "weight_dtype": d.weight_dtype, "kv_dtype": d.kv_dtype,
-            "note": d.note, "prefix_cache_hit": d.prefix_cache_hit,
+            "note": d.note, "prefix_cache_hit": d.prefix_cache_hit, "slo_percentile": d.slo_percentile,
             "growth_model": d.growth_model, "fit_points": d.fit_points,
             "growth_sigma_floor": d.growth_sigma_floor, "growth_p10_per_year": d.growth_p10_per_year,
             "growth_p50_per_year": d.growth_p50_per_year, "growth_p90_per_year": d.growth_p90_per_year,
@@ -1299,7 +1304,8 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
                "peak_to_average": "float", "input_tokens_per_request": "float",
                "output_tokens_per_request": "float", "scale": "float", "model_id": "str", "ttft_ms": "float",
                "tpot_ms": "float", "chip_id": "str", "weight_dtype": "str", "kv_dtype": "str",
-               "note": "str", "prefix_cache_hit": "float", "growth_model": "str", "fit_points": "int",
+               "note": "str", "prefix_cache_hit": "float", "slo_percentile": "str", "growth_model": "str",
+               "fit_points": "int",
                "growth_sigma_floor": "float", "growth_p10_per_year": "float", "growth_p50_per_year": "float",
                "growth_p90_per_year": "float", "request_mix_sigma": "float"}
     if "demand" in top:

@@ -127,6 +127,8 @@ class ForecastStudy:
             add("ceiling", f"Ceiling {_num(d.ceiling_tokens_per_day)} tokens/day: must be more than 0 (0 = none).")
         if not (_number(d.prefix_cache_hit) and 0 <= d.prefix_cache_hit < 1):
             add("prefix", f"Prefix-cache hits {_pct(d.prefix_cache_hit)}: use 0 to 99%.")
+        if d.slo_percentile not in ("p50", "p90", "p99"):
+            add("slo_percentile", f"Targets hold for {d.slo_percentile!r}: pick p90, p99 or p50.")
         if not (_number(d.peak_to_average) and d.peak_to_average >= 1):
             add("peak", f"Peak / average {_num(d.peak_to_average, ' ×')}: must be at least 1 ×.")
         if not (_number(d.input_tokens_per_request) and d.input_tokens_per_request >= 0):
@@ -473,7 +475,8 @@ def throughput_key(scenario: ForecastScenario) -> tuple:
     throughputs, so the (slow) engine runs behind a forecast or a plan can be reused."""
     d = scenario.demand
     return (d.model_id, d.input_tokens_per_request, d.output_tokens_per_request, d.ttft_ms, d.tpot_ms,
-            d.chip_id, tuple(d.serve_on), d.weight_dtype, d.kv_dtype, d.prefix_cache_hit, tuple(scenario.jobs))
+            d.chip_id, tuple(d.serve_on), d.weight_dtype, d.kv_dtype, d.prefix_cache_hit, d.slo_percentile,
+            tuple(scenario.jobs))
 
 
 @dataclass(frozen=True)

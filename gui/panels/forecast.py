@@ -218,6 +218,10 @@ class ForecastPanel(QWidget):
                                tip="Time-to-first-token target: prefill must finish within it")
         self.tpot_spin = _spin(1, 10_000, 50, decimals=0, step=5, suffix=" ms",
                                tip="Time-per-output-token target: each decode step must finish within it")
+        self.pct_combo = _combo((("p90", "90% of requests (p90)"), ("p99", "99% of requests (p99)"),
+                                 ("p50", "half of requests (p50)")),
+                                "The share of requests whose TTFT and TPOT must meet the targets under simulated "
+                                "Poisson load (replicas running over 512 sequences keep the steady-state figure)")
         self.weight_dtype = _combo(SERVE_DTYPES, "Weight precision when serving (8-/4-bit run weight-only on chips "
                                                  "without that matrix rate)")
         self.kv_dtype = _combo(KV_DTYPES, "KV-cache precision when serving")
@@ -250,6 +254,7 @@ class ForecastPanel(QWidget):
         demand_form.addRow("Report in chips of", self.unit_chip_combo)
         demand_form.addRow("TTFT target", self.ttft_spin)
         demand_form.addRow("TPOT target", self.tpot_spin)
+        demand_form.addRow("Targets hold for", self.pct_combo)
         dtype_row = QHBoxLayout()
         dtype_row.addWidget(QLabel("weights"))
         dtype_row.addWidget(self.weight_dtype, 1)
@@ -277,7 +282,8 @@ class ForecastPanel(QWidget):
                   self.peak_spin, self.scale_spin, self.input_tokens_spin, self.output_tokens_spin,
                   self.prefix_spin, self.ttft_spin, self.tpot_spin):
             w.valueChanged.connect(self.schedule)
-        for w in (self.curve_kind, self.growth_model, self.model_combo, self.unit_chip_combo, self.weight_dtype, self.kv_dtype):
+        for w in (self.curve_kind, self.growth_model, self.model_combo, self.unit_chip_combo, self.weight_dtype, self.kv_dtype,
+                  self.pct_combo):
             w.currentIndexChanged.connect(self.schedule)
         self.start_edit.dateChanged.connect(self.schedule)
 
@@ -421,6 +427,7 @@ class ForecastPanel(QWidget):
             _set_combo(self.unit_chip_combo, d.chip_id or (self._orders[0].chip_id if self._orders else ""))
             self.ttft_spin.setValue(d.ttft_ms)
             self.tpot_spin.setValue(d.tpot_ms)
+            _set_combo(self.pct_combo, d.slo_percentile)
             _set_combo(self.weight_dtype, d.weight_dtype)
             _set_combo(self.kv_dtype, d.kv_dtype)
             self.points_editor.set_values(sorted(d.points, key=lambda p: p.date))
@@ -510,6 +517,7 @@ class ForecastPanel(QWidget):
             model_id=self.model_combo.currentData() or b.demand.model_id,
             chip_id=self.unit_chip_combo.currentData() or b.demand.chip_id,
             ttft_ms=self.ttft_spin.value(), tpot_ms=self.tpot_spin.value(),
+            slo_percentile=self.pct_combo.currentData() or "p90",
             weight_dtype=self.weight_dtype.currentData(), kv_dtype=self.kv_dtype.currentData())
         shares = dict(b.allocation.training_share)
         shares.update({chip: spin.value() / 100 for chip, spin in self._share_spins.items()})
@@ -549,7 +557,7 @@ class ForecastPanel(QWidget):
                   "scale": (self.scale_spin,), "mix_sigma": (self.mix_sigma_spin,),
                   "throughput_sigma": (self.throughput_sigma_spin,), "ttft": (self.ttft_spin,),
                   "tpot": (self.tpot_spin,), "input": (self.input_tokens_spin,), "output": (self.output_tokens_spin,),
-                  "prefix": (self.prefix_spin,),
+                  "prefix": (self.prefix_spin,), "slo_percentile": (self.pct_combo,),
                   "months": (self.months_spin,), "trials": (self.trials_spin,), "seed": (self.seed_spin,),
                   **{f"share.{chip}": (spin,) for chip, spin in self._share_spins.items()}}
         flagged = set()

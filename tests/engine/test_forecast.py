@@ -576,3 +576,30 @@ def test_story_910b_serving_rate_is_anchored_to_deepseek_production():
                                    d.output_tokens_per_request, d.ttft_ms, d.tpot_ms, d.weight_dtype,
                                    d.kv_dtype, d.prefix_cache_hit)
     assert h20 > out   # 2.5x the HBM bandwidth and an fp8-capable NVIDIA stack
+
+
+def test_slo_percentile_of_the_demand_is_an_input_that_round_trips_and_orders_capacity():
+    """The share of requests the serving targets hold for was fixed at p90 in the forecast; it is
+    the demand's field now: saved, validated, in the throughput cache key, and a stricter share
+    never gives a chip more capacity (Llama 3 70B in BF16, where the simulator runs)."""
+    from dataclasses import replace as _replace
+
+    from engine.catalog import reference_chips, reference_models
+    from engine.errors import ValidationError as _VE
+    from engine.forecast import default_scenario, scenario_from_dict, scenario_to_dict
+    from engine.forecast_inputs import serving_throughput
+    from engine.studies_forecast import throughput_key
+
+    sc = default_scenario()
+    assert sc.demand.slo_percentile == "p90"
+    p99 = _replace(sc, demand=_replace(sc.demand, slo_percentile="p99"))
+    assert scenario_from_dict(scenario_to_dict(p99)).demand.slo_percentile == "p99"
+    assert throughput_key(p99) != throughput_key(sc)
+    with pytest.raises(_VE, match="slo_percentile"):
+        scenario_from_dict(scenario_to_dict(_replace(sc, demand=_replace(sc.demand, slo_percentile="p75"))))
+    older = scenario_to_dict(sc)
+    del older["demand"]["slo_percentile"]            # saved before the field: p90, as before
+    assert scenario_from_dict(older).demand.slo_percentile == "p90"
+    model, chip = reference_models()["llama3-70b"], reference_chips()["h20-96gb"]
+    rates = [serving_throughput(model, chip, 1024, 256, 2000, 50, slo_percentile=p)[0] for p in ("p50", "p90", "p99")]
+    assert rates[0] >= rates[1] >= rates[2] > 0 and rates[0] > rates[2]

@@ -435,3 +435,18 @@ def test_prefix_cache_hits_are_a_field_and_changing_them_recomputes_the_throughp
     assert np.all(second.prob_meet_demand <= first.prob_meet_demand + 1e-12)
     panel.prefix_spin.setValue(150)   # the spin box holds it to 99%
     assert panel.scenario().demand.prefix_cache_hit == pytest.approx(0.99)
+
+
+def test_targets_hold_for_is_a_field_of_the_demand(panel):
+    """The share of requests the serving targets hold for (p90 unless chosen) is a field: it reaches
+    the scenario the forecast runs, is named at the field when a saved value is odd, and a
+    scenario saved without it reads p90."""
+    from gui.panels.forecast_editors import _set_combo
+
+    assert panel.pct_combo.currentData() == "p90" and panel.scenario().demand.slo_percentile == "p90"
+    _set_combo(panel.pct_combo, "p99")
+    assert panel.scenario().demand.slo_percentile == "p99"
+    _set_combo(panel.pct_combo, "p75")   # e.g. a hand-edited scenario file
+    assert not panel._validate(panel.scenario())
+    assert "Targets hold for 'p75'" in panel.validation_label.text()
+    assert "c0392b" in panel.pct_combo.styleSheet()   # marked at its field
