@@ -90,6 +90,25 @@ def main():
         cap = search()
         print(f"  SLO search ({name}) on {chip}: {wall:.3f} s [{cpu:.3f} s] "
               f"-> {cap.output_tokens_per_s_per_chip:.0f} output tokens/s per chip (target <= 0.5 s)")
+    def split_search():
+        return slo_capacity_sim(models["llama3-70b"], chips["h100-sxm5-80gb"], ttft_ms=2000, tpot_ms=50,
+                                percentile="p90", tp=8, engine="vllm", input_len=2000, output_len=300,
+                                prefill_tp=8, prefill_instances=1)
+    wall, cpu = medians(split_search, 3)
+    cap = split_search()
+    print(f"  SLO search, disaggregated (1 x TP8 prefill + TP8 decode) on h100-sxm5-80gb: {wall:.3f} s [{cpu:.3f} s] "
+          f"-> {cap.output_tokens_per_s_per_chip:.0f} output tokens/s per chip over both pools (target <= 0.5 s)")
+    # The Inference view's background comparison: per chip the steady-state search, its SLO
+    # capacity under load (p90, CV 0.5), then the chosen chip's load curve and run.
+    from engine.studies import ServingStudy
+    from engine.studies_serving import run_chip_comparison, serving_request
+
+    study = ServingStudy()
+    request = serving_request(study, chips, models)
+    compared = tuple(chips[c] for c in study.compare_chips)
+    wall, cpu = medians(lambda: run_chip_comparison(request, compared), 3)
+    print(f"  Inference view comparison (4 chips under load + the chosen chip's load curve): {wall:.2f} s "
+          f"[{cpu:.2f} s] (in a worker with progress and Cancel)")
 
 
 if __name__ == "__main__":
