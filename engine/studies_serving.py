@@ -281,6 +281,11 @@ def serving_key_figures(request: ServingRequest | None, cap, chips_needed: int |
             ["Weights per chip", cap.weights_gib_per_chip, "GiB"], ["KV per sequence", cap.kv_gib_per_sequence, "GiB"],
             ["HBM per chip", req.chip.hbm_gib, "GiB"],
             ["Limiting", cap.limiting, ""]]
+    rows += [["Latencies held at", cap.latency_basis if cap.latency_basis != "mean" else "mean (steady state)", ""],
+             ["Length spread", req.length_spread, "CV"]]
+    if req.prefill_tp:
+        rows += [["Prefill (disaggregated)", f"{req.prefill_instances} x TP{req.prefill_tp}", ""],
+                 ["Prefill chips per replica", cap.prefill_chips, "chips"]]
     if cap.feasible:
         rows += [["Throughput at SLO", cap.output_tokens_per_s_per_chip, "tokens/s per chip"],
                  ["Batch at SLO", cap.batch, "sequences per replica"], ["TTFT", cap.ttft_ms, "ms"],

@@ -302,6 +302,8 @@ def test_the_under_load_run_is_the_one_the_slo_figures_were_read_from(panel):
     assert a.chosen.tpot_ms["p90"] <= 30.0 and a.chosen.ttft_ms["p90"] <= 1000.0
     assert panel._load_line.isVisible() and panel._load_line.value() == pytest.approx(cap.request_rate_per_s)
     assert panel._load_line.label.toPlainText().startswith("SLO capacity")
+    figures = {r[0]: r[1] for r in panel.figure_rows()}   # the CSV and the report say which latencies
+    assert figures["Latencies held at"] == "p90" and figures["Throughput at SLO"] == cap.output_tokens_per_s_per_chip
 
 
 def test_prefix_cache_hits_reach_the_under_load_simulation(panel, qtbot):
