@@ -136,6 +136,9 @@ class DemandCurve:
     # The share of requests whose TTFT and TPOT must meet the targets under load (the simulated
     # SLO capacity): "p90", "p99" or "p50".
     slo_percentile: str = "p90"
+    # Coefficient of variation of prompt and output lengths around the means above in the
+    # simulated SLO load (0: every request the mean length, as before this field existed).
+    length_spread: float = 0.0
     # Growth after the last point and its uncertainty (engine.forecast_demand; `piecewise` only).
     growth_model: str = "fixed"
     fit_points: int = 3
@@ -1076,6 +1079,8 @@ def validate_scenario(sc: ForecastScenario) -> list[str]:
         p.append(f"demand.prefix_cache_hit: {d.prefix_cache_hit!r} (must be in [0, 1))")
     if d.slo_percentile not in ("p50", "p90", "p99"):
         p.append(f"demand.slo_percentile: {d.slo_percentile!r} (one of p50, p90, p99)")
+    if not (isinstance(d.length_spread, (int, float)) and 0 <= d.length_spread <= 10):
+        p.append(f"demand.length_spread: {d.length_spread!r} (a coefficient of variation from 0 to 10)")
     if not (isinstance(d.peak_to_average, (int, float)) and d.peak_to_average >= 1):
         p.append(f"demand.peak_to_average: {d.peak_to_average!r} (must be >= 1)")
     _positive(p, "demand.input_tokens_per_request", d.input_tokens_per_request, allow_zero=True)
@@ -1173,6 +1178,7 @@ def scenario_to_dict(sc: ForecastScenario) -> dict:
             "model_id": d.model_id, "ttft_ms": d.ttft_ms, "tpot_ms": d.tpot_ms, "chip_id": d.chip_id,
             "serve_on": list(d.serve_on), "weight_dtype": d.weight_dtype, "kv_dtype": d.kv_dtype,
             "note": d.note, "prefix_cache_hit": d.prefix_cache_hit, "slo_percentile": d.slo_percentile,
+            "length_spread": d.length_spread,
             "growth_model": d.growth_model, "fit_points": d.fit_points,
             "growth_sigma_floor": d.growth_sigma_floor, "growth_p10_per_year": d.growth_p10_per_year,
             "growth_p50_per_year": d.growth_p50_per_year, "growth_p90_per_year": d.growth_p90_per_year,
@@ -1304,7 +1310,8 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
                "peak_to_average": "float", "input_tokens_per_request": "float",
                "output_tokens_per_request": "float", "scale": "float", "model_id": "str", "ttft_ms": "float",
                "tpot_ms": "float", "chip_id": "str", "weight_dtype": "str", "kv_dtype": "str",
-               "note": "str", "prefix_cache_hit": "float", "slo_percentile": "str", "growth_model": "str",
+               "note": "str", "prefix_cache_hit": "float", "slo_percentile": "str", "length_spread": "float",
+               "growth_model": "str",
                "fit_points": "int",
                "growth_sigma_floor": "float", "growth_p10_per_year": "float", "growth_p50_per_year": "float",
                "growth_p90_per_year": "float", "request_mix_sigma": "float"}

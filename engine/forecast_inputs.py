@@ -105,7 +105,8 @@ def roofline_training_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, num_
 
 def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_len: float, ttft_ms: float,
                        tpot_ms: float, weight_dtype: str = "bf16", kv_dtype: str = "bf16",
-                       prefix_cache_hit: float = 0.0, slo_percentile: str = "p90") -> tuple[float, str, str]:
+                       prefix_cache_hit: float = 0.0, slo_percentile: str = "p90",
+                       length_spread: float = 0.0) -> tuple[float, str, str]:
     """(output tokens/s per chip, source, note) for one chip type.
 
     The inference engine searches the layout (TP, and EP with TP or data-parallel attention for
@@ -118,7 +119,8 @@ def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_
         try:
             cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len,
                                ttft_ms=ttft_ms, tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
-                               prefix_cache_hit=float(prefix_cache_hit), percentile=slo_percentile)
+                               prefix_cache_hit=float(prefix_cache_hit), percentile=slo_percentile,
+                               input_spread=float(length_spread), output_spread=float(length_spread))
             value = float(cap.output_tokens_per_s_per_chip) if cap.feasible else 0.0
             note = "" if cap.feasible else f"{model.id} on {chip.id} cannot meet the SLOs (engine)"
             from engine.inference import precision_note
@@ -212,7 +214,8 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
                                                  demand.input_tokens_per_request, demand.output_tokens_per_request,
                                                  demand.ttft_ms, demand.tpot_ms, demand.weight_dtype,
                                                  demand.kv_dtype, getattr(demand, "prefix_cache_hit", 0.0),
-                                                 getattr(demand, "slo_percentile", "p90"))
+                                                 getattr(demand, "slo_percentile", "p90"),
+                                                 getattr(demand, "length_spread", 0.0))
         serving[c] = value
         sources["serving"].add(source)
         if note:

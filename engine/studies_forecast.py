@@ -129,6 +129,9 @@ class ForecastStudy:
             add("prefix", f"Prefix-cache hits {_pct(d.prefix_cache_hit)}: use 0 to 99%.")
         if d.slo_percentile not in ("p50", "p90", "p99"):
             add("slo_percentile", f"Targets hold for {d.slo_percentile!r}: pick p90, p99 or p50.")
+        if not (_number(d.length_spread) and 0 <= d.length_spread <= 10):
+            add("length_spread", f"Length spread {_num(d.length_spread)}: use a coefficient of variation from 0 "
+                                 "(every request the mean length) to 10.")
         if not (_number(d.peak_to_average) and d.peak_to_average >= 1):
             add("peak", f"Peak / average {_num(d.peak_to_average, ' ×')}: must be at least 1 ×.")
         if not (_number(d.input_tokens_per_request) and d.input_tokens_per_request >= 0):
@@ -476,6 +479,7 @@ def throughput_key(scenario: ForecastScenario) -> tuple:
     d = scenario.demand
     return (d.model_id, d.input_tokens_per_request, d.output_tokens_per_request, d.ttft_ms, d.tpot_ms,
             d.chip_id, tuple(d.serve_on), d.weight_dtype, d.kv_dtype, d.prefix_cache_hit, d.slo_percentile,
+            d.length_spread,
             tuple(scenario.jobs))
 
 

@@ -81,7 +81,8 @@ def plan_inputs(orders, chips, models, scenario, candidates):
         if c.chip_id not in serving:
             serving[c.chip_id], _, note = serving_throughput(
                 models[d.model_id], chips[c.chip_id], d.input_tokens_per_request, d.output_tokens_per_request,
-                d.ttft_ms, d.tpot_ms, d.weight_dtype, d.kv_dtype, d.prefix_cache_hit, d.slo_percentile)
+                d.ttft_ms, d.tpot_ms, d.weight_dtype, d.kv_dtype, d.prefix_cache_hit, d.slo_percentile,
+                d.length_spread)
             if note:
                 notes.append(note)
     family, s_sig, t_sig = throughput_sigmas(list(dict.fromkeys(list(serving) + list(inputs.family_by_chip))))

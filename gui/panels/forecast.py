@@ -222,6 +222,10 @@ class ForecastPanel(QWidget):
                                  ("p50", "half of requests (p50)")),
                                 "The share of requests whose TTFT and TPOT must meet the targets under simulated "
                                 "Poisson load (replicas running over 512 sequences keep the steady-state figure)")
+        self.spread_spin = _spin(0, 10, 0, decimals=2, step=0.1,
+                                 tip="How much prompt and output lengths vary around the means above in the "
+                                     "simulated SLO load, as a coefficient of variation: 0 = every request the "
+                                     "mean length; chat traffic runs near 1 (the Inference view's default is 0.5)")
         self.weight_dtype = _combo(SERVE_DTYPES, "Weight precision when serving (8-/4-bit run weight-only on chips "
                                                  "without that matrix rate)")
         self.kv_dtype = _combo(KV_DTYPES, "KV-cache precision when serving")
@@ -255,6 +259,7 @@ class ForecastPanel(QWidget):
         demand_form.addRow("TTFT target", self.ttft_spin)
         demand_form.addRow("TPOT target", self.tpot_spin)
         demand_form.addRow("Targets hold for", self.pct_combo)
+        demand_form.addRow("Length spread (CV)", self.spread_spin)
         dtype_row = QHBoxLayout()
         dtype_row.addWidget(QLabel("weights"))
         dtype_row.addWidget(self.weight_dtype, 1)
@@ -280,7 +285,7 @@ class ForecastPanel(QWidget):
         self.growth_model.currentIndexChanged.connect(self._enable_growth_fields)
         for w in (self.months_spin, self.trials_spin, self.seed_spin, self.growth_spin, self.ceiling_spin,
                   self.peak_spin, self.scale_spin, self.input_tokens_spin, self.output_tokens_spin,
-                  self.prefix_spin, self.ttft_spin, self.tpot_spin):
+                  self.prefix_spin, self.ttft_spin, self.tpot_spin, self.spread_spin):
             w.valueChanged.connect(self.schedule)
         for w in (self.curve_kind, self.growth_model, self.model_combo, self.unit_chip_combo, self.weight_dtype, self.kv_dtype,
                   self.pct_combo):
@@ -428,6 +433,7 @@ class ForecastPanel(QWidget):
             self.ttft_spin.setValue(d.ttft_ms)
             self.tpot_spin.setValue(d.tpot_ms)
             _set_combo(self.pct_combo, d.slo_percentile)
+            self.spread_spin.setValue(d.length_spread)
             _set_combo(self.weight_dtype, d.weight_dtype)
             _set_combo(self.kv_dtype, d.kv_dtype)
             self.points_editor.set_values(sorted(d.points, key=lambda p: p.date))
@@ -517,7 +523,7 @@ class ForecastPanel(QWidget):
             model_id=self.model_combo.currentData() or b.demand.model_id,
             chip_id=self.unit_chip_combo.currentData() or b.demand.chip_id,
             ttft_ms=self.ttft_spin.value(), tpot_ms=self.tpot_spin.value(),
-            slo_percentile=self.pct_combo.currentData() or "p90",
+            slo_percentile=self.pct_combo.currentData() or "p90", length_spread=self.spread_spin.value(),
             weight_dtype=self.weight_dtype.currentData(), kv_dtype=self.kv_dtype.currentData())
         shares = dict(b.allocation.training_share)
         shares.update({chip: spin.value() / 100 for chip, spin in self._share_spins.items()})
@@ -558,6 +564,7 @@ class ForecastPanel(QWidget):
                   "throughput_sigma": (self.throughput_sigma_spin,), "ttft": (self.ttft_spin,),
                   "tpot": (self.tpot_spin,), "input": (self.input_tokens_spin,), "output": (self.output_tokens_spin,),
                   "prefix": (self.prefix_spin,), "slo_percentile": (self.pct_combo,),
+                  "length_spread": (self.spread_spin,),
                   "months": (self.months_spin,), "trials": (self.trials_spin,), "seed": (self.seed_spin,),
                   **{f"share.{chip}": (spin,) for chip, spin in self._share_spins.items()}}
         flagged = set()

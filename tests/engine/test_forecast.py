@@ -603,3 +603,28 @@ def test_slo_percentile_of_the_demand_is_an_input_that_round_trips_and_orders_ca
     model, chip = reference_models()["llama3-70b"], reference_chips()["h20-96gb"]
     rates = [serving_throughput(model, chip, 1024, 256, 2000, 50, slo_percentile=p)[0] for p in ("p50", "p90", "p99")]
     assert rates[0] >= rates[1] >= rates[2] > 0 and rates[0] > rates[2]
+
+
+def test_length_spread_of_the_demand_is_an_input_that_round_trips_and_costs_capacity():
+    """The forecast simulated its SLO load with every request at the mean lengths; the spread is
+    the demand's field now (0 by default, so saved scenarios keep their figures): saved,
+    validated, in the throughput cache key, and spread lengths never give a dense chip more
+    capacity at the same targets."""
+    from dataclasses import replace as _replace
+
+    from engine.catalog import reference_chips, reference_models
+    from engine.errors import ValidationError as _VE
+    from engine.forecast import default_scenario, scenario_from_dict, scenario_to_dict
+    from engine.forecast_inputs import serving_throughput
+    from engine.studies_forecast import throughput_key
+
+    sc = default_scenario()
+    assert sc.demand.length_spread == 0.0
+    wide = _replace(sc, demand=_replace(sc.demand, length_spread=1.0))
+    assert scenario_from_dict(scenario_to_dict(wide)).demand.length_spread == 1.0
+    assert throughput_key(wide) != throughput_key(sc)
+    with pytest.raises(_VE, match="length_spread"):
+        scenario_from_dict(scenario_to_dict(_replace(sc, demand=_replace(sc.demand, length_spread=-1.0))))
+    model, chip = reference_models()["llama3-70b"], reference_chips()["h20-96gb"]
+    fixed, spread = (serving_throughput(model, chip, 1024, 256, 2000, 50, length_spread=cv)[0] for cv in (0.0, 1.0))
+    assert 0 < spread < fixed

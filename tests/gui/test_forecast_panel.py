@@ -450,3 +450,9 @@ def test_targets_hold_for_is_a_field_of_the_demand(panel):
     assert not panel._validate(panel.scenario())
     assert "Targets hold for 'p75'" in panel.validation_label.text()
     assert "c0392b" in panel.pct_combo.styleSheet()   # marked at its field
+
+
+def test_length_spread_is_a_field_of_the_demand(panel):
+    assert panel.spread_spin.value() == 0.0 and panel.scenario().demand.length_spread == 0.0
+    panel.spread_spin.setValue(0.8)
+    assert panel.scenario().demand.length_spread == pytest.approx(0.8)
