@@ -272,3 +272,33 @@ def test_moe_dispatch_precision_and_node_limited_routing_are_flags(capsys):
     assert bf16["breakdown_s"]["ep_comm"] > 2 * fp8["breakdown_s"]["ep_comm"] > 0
     assert routed["breakdown_s"]["ep_comm"] < fp8["breakdown_s"]["ep_comm"]
     assert bf16["step_time_s"] > fp8["step_time_s"] > routed["step_time_s"]
+
+
+LAYOUT_64 = ["train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--chips", "64", "--tp", "8", "--pp", "2",
+             "--dp", "4", "--micro-batch", "1", "--zero", "1", "--recompute", "selective", "--global-batch", "128",
+             "--tokens", "1e12"]
+
+
+def test_reliability_flags_reach_the_time_to_train(capsys):
+    """--mtbf-chip-hours, --restart-min, --checkpoint-write-gbps: the run's failures, restarts and
+    checkpoints (they were fixed at the Llama 3 rate, 10 min and 1,000 GB/s)."""
+    from engine.catalog import reference_chips, reference_models
+    from engine.training import estimate_run
+
+    _, base, _ = run_json(capsys, *LAYOUT_64)
+    code, flaky, _ = run_json(capsys, *LAYOUT_64, "--mtbf-chip-hours", "2000", "--restart-min", "30",
+                              "--checkpoint-write-gbps", "50")
+    assert code == 0 and flaky["tokens_per_s_per_chip"] == base["tokens_per_s_per_chip"]
+    est = estimate_run(1e12, base["tokens_per_s_per_chip"], 64, reference_chips()["h100-sxm5-80gb"],
+                       params=float(reference_models()["llama3-70b"].total_params()), mtbf_chip_hours=2000, restart_min=30,
+                       checkpoint_write_gbps=50)
+    assert flaky["run"]["goodput"] < base["run"]["goodput"]
+    assert flaky["run"]["expected_interruptions"] > base["run"]["expected_interruptions"]
+    assert flaky["time_to_train_days"] == pytest.approx(est.time_to_train_days, rel=0.01)
+
+
+@pytest.mark.parametrize("flag, value", [("--mtbf-chip-hours", "0"), ("--restart-min", "-1"),
+                                         ("--checkpoint-write-gbps", "nan")])
+def test_bad_reliability_flags_are_one_line(capsys, flag, value):
+    code, _, err = run_json(capsys, *LAYOUT_64, flag, value)
+    assert code == 1 and flag in err and err.count("\n") == 1 and "Traceback" not in err

@@ -112,6 +112,22 @@ class TrainingForm:
                   "USD per chip-hour for the cost (0 = list price amortised over 4 years)")
         column.addLayout(form)
 
+        column.addWidget(section("Reliability"))
+        form = QFormLayout()
+        self.mtbf_spin = dspin(0.0, 1e9, 0.0, 0, " chip-h", special="Llama 3 rate (50,650)", step=5000.0)
+        e.add_row(form, "mtbf", "MTBF per chip", self.mtbf_spin,
+                  "Mean time between job-stopping failures (GPU, HBM, host, network, software) per chip, in "
+                  "hours: a job on N chips stops every MTBF / N hours. 0 = the Llama 3 report's rate (419 "
+                  "interruptions in 54 days on 16,384 H100)")
+        self.restart_spin = dspin(0.0, 10_000.0, 10.0, 1, " min", step=5.0)
+        e.add_row(form, "restart", "Restart time", self.restart_spin,
+                  "Minutes from a failure to training again (detect, replace, reload the checkpoint)")
+        self.ckpt_spin = dspin(0.001, 1e7, 1000.0, 0, " GB/s", step=100.0)
+        e.add_row(form, "checkpoint", "Checkpoint write", self.ckpt_spin,
+                  "Storage bandwidth a checkpoint (weights, master copy and optimizer: 14 bytes per parameter) is "
+                  "written at; the interval is Young/Daly's optimum")
+        column.addLayout(form)
+
         column.addWidget(section("Layout"))
         form = QFormLayout()
         self.mode_combo = combo([("Search the best layout", "search"), ("Fixed layout", "fixed")])
@@ -151,6 +167,7 @@ class TrainingForm:
         column.addStretch(1)
 
         for w in [self.count_spin, self.tokens_spin, self.seq_spin, self.batch_spin, self.price_spin,
+                  self.mtbf_spin, self.restart_spin, self.ckpt_spin,
                   self.tp_spin, self.pp_spin, self.cp_spin, self.ep_spin, self.vpp_spin, self.mb_spin,
                   *self.custom_spins.values()]:
             w.valueChanged.connect(self.schedule)
@@ -264,6 +281,8 @@ class TrainingForm:
                        "zero": self.zero_combo.currentData(), "micro_batch": self.mb_spin.value(),
                        "recompute": self.recompute_combo.currentData()},
             "price_per_chip_hour": self.price_spin.value(),
+            "mtbf_chip_hours": self.mtbf_spin.value(), "restart_min": self.restart_spin.value(),
+            "checkpoint_write_gbps": self.ckpt_spin.value(),
             "compare_chips": self.compare_button.selected(),
             "software": self.software_settings(),
             "version": DEFAULTS["version"],
@@ -307,6 +326,9 @@ class TrainingForm:
             self.mb_spin.setValue(int(layout["micro_batch"]))
             select_data(self.recompute_combo, layout["recompute"])
             self.price_spin.setValue(float(s["price_per_chip_hour"] or 0.0))
+            self.mtbf_spin.setValue(float(s.get("mtbf_chip_hours") or 0.0))
+            self.restart_spin.setValue(float(s.get("restart_min", DEFAULTS["restart_min"])))
+            self.ckpt_spin.setValue(float(s.get("checkpoint_write_gbps") or DEFAULTS["checkpoint_write_gbps"]))
             self._apply_software(s.get("software"))
             compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
             self.compare_button.set_chips(self._chips.values(), compare or

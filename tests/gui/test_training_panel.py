@@ -358,3 +358,24 @@ def test_moe_dispatch_and_routing_are_fields_that_reach_the_engine(panel, qtbot)
     fields = [p.field for p in bad.problems(panel._chips, panel._models)]
     assert fields == ["moe_route_nodes"]
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_reliability_is_a_field_group_that_moves_time_to_train(panel, qtbot):
+    """MTBF per chip, restart time and checkpoint bandwidth were fixed inputs of the time to
+    train (the Llama 3 rate on every chip). They are fields: a fleet that fails 5x as often
+    loses more of its wall-clock, at the throughput the search found, by estimate_run's own
+    arithmetic; the study saves them."""
+    panel.apply_scenario_state(FIXED)
+    panel.compute_now()
+    base_days = float(panel.tiles.value("time").replace(",", ""))
+    r, inp = panel.result, panel.inputs
+    with qtbot.waitSignal(panel.evaluated, timeout=3000):
+        panel.mtbf_spin.setValue(10_130.0)          # 5x the Llama 3 failure rate
+    est = estimate_run(panel.study.tokens_t * 1e12, panel.result.tokens_per_s_per_chip, inp.num_chips, inp.chip,
+                       params=float(inp.model.total_params()), mtbf_chip_hours=10_130.0)
+    assert panel.result.tokens_per_s_per_chip == pytest.approx(r.tokens_per_s_per_chip)   # the step is the same
+    assert panel.tiles.value("time") == f"{est.time_to_train_days:,.1f}"
+    assert float(panel.tiles.value("time").replace(",", "")) > base_days
+    state = panel.scenario_state()
+    assert state["mtbf_chip_hours"] == 10_130.0 and state["restart_min"] == 10.0
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
