@@ -302,3 +302,14 @@ def test_reliability_flags_reach_the_time_to_train(capsys):
 def test_bad_reliability_flags_are_one_line(capsys, flag, value):
     code, _, err = run_json(capsys, *LAYOUT_64, flag, value)
     assert code == 1 and flag in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_scenario_reliability_fields_reach_the_time_to_train(capsys, saved_store):
+    """The study's reliability fields are the run's: the saved study (Llama 3 rate) gives the flags'
+    figure, and --mtbf-chip-hours overrides it as any flag overrides its field."""
+    code, saved, _ = run_json(capsys, "train", "--db", saved_store, "--scenario", "with training")
+    code2, flaky, _ = run_json(capsys, "train", "--db", saved_store, "--scenario", "with training",
+                               "--mtbf-chip-hours", "2000")
+    assert code == code2 == 0
+    assert flaky["run"]["expected_interruptions"] > saved["run"]["expected_interruptions"]
+    assert flaky["time_to_train_days"] > saved["time_to_train_days"]
