@@ -152,6 +152,12 @@ class ForecastStudy:
             add("mix_sigma", f"Mix uncertainty {_pct(d.request_mix_sigma)}: use 0 to 300%.")
         if not (_number(sc.throughput_sigma_scale) and 0 <= sc.throughput_sigma_scale <= 10):
             add("throughput_sigma", f"Throughput error {_num(sc.throughput_sigma_scale, ' ×')}: use 0 to 10 ×.")
+        if not (_number(sc.training_efficiency_scale) and 0 < sc.training_efficiency_scale <= 10):
+            add("training_efficiency", f"Training efficiency {_num(sc.training_efficiency_scale, ' ×')}: use more "
+                                       "than 0 up to 10 ×.")
+        if not (_number(sc.serving_efficiency_scale) and 0 < sc.serving_efficiency_scale <= 10):
+            add("serving_efficiency", f"Serving efficiency {_num(sc.serving_efficiency_scale, ' ×')}: use more than "
+                                      "0 up to 10 ×.")
         seen: set[str] = set()
         for i, ev in enumerate(sc.policy_events):
             what = f"Cut-off {i + 1}" + (f" ({ev.chip_id})" if ev.chip_id else "")
@@ -191,7 +197,8 @@ class ForecastStudy:
         # Fields the form does not show (kept from the saved scenario): named as stored, so that
         # nothing validate_scenario refuses is ever let through unexplained.
         shown = ("months", "trials", "seed", "default_uncertainty", "vendor_uncertainty", "order_uncertainty",
-                 "demand", "throughput_sigma_scale", "policy_events", "allocation", "jobs")
+                 "demand", "throughput_sigma_scale", "policy_events", "allocation", "jobs",
+                 "serving_efficiency_scale", "training_efficiency_scale")
         raw = validate_scenario(sc)
         for text in raw:
             if not text.split(":", 1)[0].startswith(shown):

@@ -196,6 +196,13 @@ class ForecastPanel(QWidget):
         self.mix_sigma_spin = _spin(0, 300, 15, decimals=0, step=5, suffix=" %",
                                     tip="Uncertainty of the serving work per token from the request mix "
                                         "(lognormal sigma)")
+        self.serving_eff_spin = _spin(0.01, 10, 1, decimals=2, step=0.05, suffix=" ×",
+                                      tip="Multiplies every chip's serving throughput from the engines (1 = as "
+                                          "computed; 0.8 = a stack that reaches 80% of it)")
+        self.training_goodput_spin = _spin(0.01, 10, 1, decimals=2, step=0.05, suffix=" ×",
+                                           tip="Multiplies the training chips' throughput from the engine over a "
+                                               "whole job: goodput after failures, checkpoints and restarts (the "
+                                               "Story assumes 0.9)")
         self.throughput_sigma_spin = _spin(0, 10, 1, decimals=2, step=0.25, suffix=" ×",
                                            tip="Multiplies each chip family's throughput error from validation "
                                                "(resources/throughput_sigma.csv); 0 = take the engines as exact")
@@ -249,6 +256,7 @@ class ForecastPanel(QWidget):
         demand_form.addRow("Ceiling", self.ceiling_spin)
         demand_form.addRow("Mix uncertainty", self.mix_sigma_spin)
         demand_form.addRow("Throughput error", self.throughput_sigma_spin)
+        demand_form.addRow("Serving efficiency", self.serving_eff_spin)
         demand_form.addRow("Peak / average", self.peak_spin)
         demand_form.addRow("Demand scale", self.scale_spin)
         demand_form.addRow("Input per request", self.input_tokens_spin)
@@ -273,6 +281,9 @@ class ForecastPanel(QWidget):
         self.jobs_editor.edited.connect(self._on_jobs_edited)
         jobs_layout = QVBoxLayout(self.jobs_box)
         jobs_layout.addWidget(self.jobs_editor)
+        goodput_form = QFormLayout()
+        goodput_form.addRow("Training efficiency", self.training_goodput_spin)
+        jobs_layout.addLayout(goodput_form)
 
         self.validation_label = QLabel()
         self.validation_label.setWordWrap(True)
@@ -280,7 +291,7 @@ class ForecastPanel(QWidget):
         self.validation_label.hide()
 
         for w in (self.growth_p10, self.growth_p50, self.growth_p90, self.sigma_floor_spin, self.mix_sigma_spin,
-                  self.throughput_sigma_spin):
+                  self.throughput_sigma_spin, self.serving_eff_spin, self.training_goodput_spin):
             w.valueChanged.connect(self.schedule)
         self.growth_model.currentIndexChanged.connect(self._enable_growth_fields)
         for w in (self.months_spin, self.trials_spin, self.seed_spin, self.growth_spin, self.ceiling_spin,
@@ -421,6 +432,8 @@ class ForecastPanel(QWidget):
             self.sigma_floor_spin.setValue(d.growth_sigma_floor)
             self.mix_sigma_spin.setValue(d.request_mix_sigma * 100)
             self.throughput_sigma_spin.setValue(sc.throughput_sigma_scale)
+            self.serving_eff_spin.setValue(sc.serving_efficiency_scale)
+            self.training_goodput_spin.setValue(sc.training_efficiency_scale)
             self._enable_growth_fields()
             self.ceiling_spin.setValue((d.ceiling_tokens_per_day or 0.0) / 1e12)
             self.peak_spin.setValue(d.peak_to_average)
@@ -535,6 +548,8 @@ class ForecastPanel(QWidget):
             trials=self.trials_spin.value(), seed=self.seed_spin.value(),
             default_uncertainty=default, vendor_uncertainty=vendors, order_uncertainty=orders,
             policy_events=self.policy_editor.events(), throughput_sigma_scale=self.throughput_sigma_spin.value(),
+            serving_efficiency_scale=self.serving_eff_spin.value(),
+            training_efficiency_scale=self.training_goodput_spin.value(),
             demand=demand, allocation=replace(b.allocation, training_share=shares), jobs=jobs)
 
     def set_scenario_name(self, name: str) -> None:
@@ -562,6 +577,8 @@ class ForecastPanel(QWidget):
                   "ceiling": (self.ceiling_spin,), "curve": (self.curve_kind,), "peak": (self.peak_spin,),
                   "scale": (self.scale_spin,), "mix_sigma": (self.mix_sigma_spin,),
                   "throughput_sigma": (self.throughput_sigma_spin,), "ttft": (self.ttft_spin,),
+                  "serving_efficiency": (self.serving_eff_spin,),
+                  "training_efficiency": (self.training_goodput_spin,),
                   "tpot": (self.tpot_spin,), "input": (self.input_tokens_spin,), "output": (self.output_tokens_spin,),
                   "prefix": (self.prefix_spin,), "slo_percentile": (self.pct_combo,),
                   "length_spread": (self.spread_spin,),

@@ -456,3 +456,27 @@ def test_length_spread_is_a_field_of_the_demand(panel):
     assert panel.spread_spin.value() == 0.0 and panel.scenario().demand.length_spread == 0.0
     panel.spread_spin.setValue(0.8)
     assert panel.scenario().demand.length_spread == pytest.approx(0.8)
+
+
+def test_training_goodput_and_serving_efficiency_are_fields(panel, qtbot):
+    """The scenario's training goodput (the Story's 90%) and serving efficiency scale were inputs
+    with no field. They are fields now: the form shows the saved values, an edit reaches the
+    scenario the forecast runs, and half the serving efficiency halves the serving capacity and
+    never raises P(meet demand). A saved value out of range is named at its field."""
+    assert panel.training_goodput_spin.value() == pytest.approx(0.9)
+    assert panel.serving_eff_spin.value() == pytest.approx(1.0)
+    first = _run(panel, qtbot)
+    panel.serving_eff_spin.setValue(0.5)
+    assert panel.scenario().serving_efficiency_scale == pytest.approx(0.5)
+    second = _run(panel, qtbot)
+    assert np.all(second.prob_meet_demand <= first.prob_meet_demand + 1e-12)
+    assert second.serving_capacity_tokens_per_s.p50[-1] == pytest.approx(0.5 * first.serving_capacity_tokens_per_s.p50[-1],
+                                                                          rel=0.02)
+    panel.training_goodput_spin.setValue(0.45)
+    assert panel.scenario().training_efficiency_scale == pytest.approx(0.45)
+    from dataclasses import replace
+
+    from engine.studies_forecast import ForecastStudy
+
+    problems = ForecastStudy(replace(panel.scenario(), training_efficiency_scale=0.0)).problems()
+    assert [p.field for p in problems] == ["training_efficiency"] and "Training efficiency 0" in problems[0].message
