@@ -114,18 +114,20 @@ class TrainingForm:
 
         column.addWidget(section("Reliability"))
         form = QFormLayout()
-        self.mtbf_spin = dspin(0.0, 1e9, 0.0, 0, " chip-h", special="Llama 3 rate (50,650)", step=5000.0)
-        e.add_row(form, "mtbf", "MTBF per chip", self.mtbf_spin,
-                  "Mean time between job-stopping failures (GPU, HBM, host, network, software) per chip, in "
-                  "hours: a job on N chips stops every MTBF / N hours. 0 = the Llama 3 report's rate (419 "
-                  "interruptions in 54 days on 16,384 H100)")
-        self.restart_spin = dspin(0.0, 10_000.0, 10.0, 1, " min", step=5.0)
-        e.add_row(form, "restart", "Restart time", self.restart_spin,
-                  "Minutes from a failure to training again (detect, replace, reload the checkpoint)")
-        self.ckpt_spin = dspin(0.001, 1e7, 1000.0, 0, " GB/s", step=100.0)
-        e.add_row(form, "checkpoint", "Checkpoint write", self.ckpt_spin,
-                  "Storage bandwidth a checkpoint (weights, master copy and optimizer: 14 bytes per parameter) is "
-                  "written at; the interval is Young/Daly's optimum")
+        # (key, label, box, tip): the run's failures, restarts and checkpoints (engine.reliability)
+        reliability = (
+            ("mtbf", "MTBF per chip", dspin(0.0, 1e9, 0.0, 0, " chip-h", special="Llama 3 rate (50,650)", step=5000.0),
+             "Mean time between job-stopping failures (GPU, HBM, host, network, software) per chip, in hours: "
+             "a job on N chips stops every MTBF / N hours. 0 = the Llama 3 report's rate (419 interruptions "
+             "in 54 days on 16,384 H100)"),
+            ("restart", "Restart time", dspin(0.0, 10_000.0, 10.0, 1, " min", step=5.0),
+             "Minutes from a failure to training again (detect, replace, reload the checkpoint)"),
+            ("checkpoint", "Checkpoint write", dspin(0.001, 1e7, 1000.0, 0, " GB/s", step=100.0),
+             "Storage bandwidth a checkpoint (weights, master copy and optimizer: 14 bytes per parameter) is "
+             "written at; the interval is Young/Daly's optimum"))
+        for key, label, box, tip in reliability:
+            e.add_row(form, key, label, box, tip)
+        self.mtbf_spin, self.restart_spin, self.ckpt_spin = (box for _key, _label, box, _tip in reliability)
         column.addLayout(form)
 
         column.addWidget(section("Layout"))
