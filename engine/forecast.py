@@ -806,11 +806,12 @@ def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int |
     report = progress or (lambda fraction, message: None)
     problems = validate_scenario(sc)
     orders = tuple(sorted(inputs.orders, key=lambda o: (o.id, o.chip_id)))
-    chip_ids = tuple(dict.fromkeys(o.chip_id for o in orders))
+    # a training job's chip counts even with no order for it (none installed yet; a plan may buy it)
+    chip_ids = tuple(dict.fromkeys([o.chip_id for o in orders] + [j.chip_id for j in sc.jobs]))
     for chip in chip_ids:
         if not inputs.chip_peak_tflops.get(chip):
             problems.append(f"chip_peak_tflops[{chip!r}]: missing (needed for PFLOP/s)")
-    serve_on = tuple(sc.demand.serve_on) or chip_ids
+    serve_on = tuple(sc.demand.serve_on) or tuple(dict.fromkeys(o.chip_id for o in orders))
     unit_chip = sc.demand.chip_id or (serve_on[0] if serve_on else "")
     for chip in dict.fromkeys(serve_on + ((unit_chip,) if unit_chip else ())):
         if chip not in inputs.serving_tokens_per_s_per_chip:

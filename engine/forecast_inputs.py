@@ -32,6 +32,7 @@ FALLBACK_TRAINING_BYTES_PER_PARAM = 18.0  # bf16 weights + grads + fp32 Adam sta
 FALLBACK_TRAINING_HBM_USE = 0.7  # the rest holds activations and buffers
 TRAINING_GRID_START = 8
 TRAINING_GRID_FACTOR = 4
+JOB_TABLE_MIN_CHIPS = 8192  # training tables reach at least this far: a plan may buy a job's chips
 
 
 # ---- roofline fallbacks --------------------------------------------------------------------
@@ -227,7 +228,8 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
         if key in tables:
             continue
         fleet = sum(o.quantity for o in orders if o.chip_id == job.chip_id)
-        table, source, note = training_table(models[job.model_id], chips[job.chip_id], max(fleet, 1),
+        # at least JOB_TABLE_MIN_CHIPS: a plan may buy the job's chips where few or none are ordered
+        table, source, note = training_table(models[job.model_id], chips[job.chip_id], max(fleet, JOB_TABLE_MIN_CHIPS),
                                              job.seq_len, job.global_batch_seqs)
         tables[key] = table
         sources["training"].add(source)

@@ -141,3 +141,25 @@ def test_backtest_of_the_story_from_september_2024():
     # a date before the curve names the curve's first point, not a CLI flag (the CLI adds that)
     with pytest.raises(ValueError, match=r"no demand point on or before 2000-01-01 \(the first is 2024-"):
         backtest(default_scenario().demand, D(2000, 1, 1))
+
+
+def test_a_job_on_a_chip_nobody_ordered_yet_is_planned_for():
+    """A deadline job on a chip type with no order at all: the forecast counts none installed and
+    the plan buys that chip for the job (it raised KeyError 'chip-b' when its row was built)."""
+    from engine.forecast import Allocation, ThroughputTable, TrainingJob, run_forecast
+
+    base = toy()
+    # 1e9 tokens at 1 token/s per chip between Jan 2025 and its deadline of Jul 2025 (181 days):
+    # 1e9 / (181 x 86,400) = 63.9 chips on the training share, all of chip-b trains
+    job = TrainingJob("j", "m", 1e9, "chip-b", D(2025, 1, 1), deadline=D(2025, 7, 1))
+    sc = dataclasses.replace(base.scenario, jobs=(job,), allocation=Allocation(training_share={"chip-b": 1.0}))
+    inputs = dataclasses.replace(base, scenario=sc, chip_peak_tflops={CHIP: 100.0, "chip-b": 100.0},
+                                 training_tokens_per_s_per_chip={("m", "chip-b"): ThroughputTable((8.0, 1e6), (1.0, 1.0))})
+    fc = run_forecast(inputs)
+    assert fc.jobs[0].prob_by_deadline == 0.0 and fc.installed_by_chip["chip-b"].p50.max() == 0.0
+    cand_b = Candidate("chip-b", "V", 10_000.0, 3, 10_000)
+    r = solve_plan(inputs, req(candidates=(CAND, cand_b)))
+    assert r.feasible, r.why
+    bought_b = sum(o.quantity for o in r.orders if o.chip_id == "chip-b")
+    assert 64 <= bought_b <= 200          # 63.9 chips, rounded up to lots of 100
+    assert all(o.delivery_month <= D(2025, 1, 1) for o in r.orders if o.chip_id == "chip-b")
