@@ -58,6 +58,7 @@ class PlanRequest:
     lot_chips: int = 1000
     check_trials: int = 2000
     time_limit_s: float = 20.0
+    chip_names: Mapping[str, str] = field(default_factory=dict)  # how messages name a chip (default: its id)
 
 
 @dataclass(frozen=True)
@@ -475,7 +476,8 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach) -> 
             return "; ".join(reasons)
     if capped:
         i = capped[0]
-        caps = ", ".join(f"{c.chip_id} {c.max_per_quarter:,.0f}" for c in req.candidates if c.max_per_quarter > 0)
+        caps = ", ".join(f"{req.chip_names.get(c.chip_id, c.chip_id)} {c.max_per_quarter:,.0f}"
+                         for c in req.candidates if c.max_per_quarter > 0)
         reasons.append(f"caps: ordering every candidate at its maximum per quarter ({caps}) covers demand in "
                        f"{months[i]:%Y-%m} in only {p_max[i]:.0%} of trials; raise the caps, add candidates, "
                        f"lower the confidence or end the target earlier{hint}")

@@ -39,8 +39,9 @@ class StudyProblem:
 
 
 def chip_name(chip) -> str:
-    """One display name per chip: the catalog name's short form ("H20", "Ascend 910B2")."""
-    return str(chip.name).split(" (")[0].strip()
+    """One display name per chip: the catalog name's short form ("H20", "Ascend 910B2").
+    `chip`: a catalog chip, or its catalog name."""
+    return str(getattr(chip, "name", chip)).split(" (")[0].strip()
 
 
 def _known(cls, data: Mapping | None) -> dict:

@@ -348,10 +348,10 @@ JOB_HEADERS = ["Job", "Model", "Chip type", "Tokens (T tokens)", "Earliest start
                "Done P10 (date)", "Done P50 (date)", "Done P90 (date)", "Done within horizon (%)"]
 
 
-def forecast_job_table(result: ForecastResult, chip_names: Mapping[str, str] | None = None
-                       ) -> tuple[list[str], list[list]]:
-    names = chip_names or {}
-    rows = [[j.job.name, j.job.model_id, names.get(j.job.chip_id, j.job.chip_id), j.job.tokens / 1e12,
+def forecast_job_table(result: ForecastResult, chip_names: Mapping[str, str] | None = None,
+                       model_names: Mapping[str, str] | None = None) -> tuple[list[str], list[list]]:
+    names, models = chip_names or {}, model_names or {}
+    rows = [[j.job.name, models.get(j.job.model_id, j.job.model_id), names.get(j.job.chip_id, j.job.chip_id), j.job.tokens / 1e12,
              j.job.earliest_start, j.start_p50 or "", j.completion_p10 or "after horizon",
              j.completion_p50 or "after horizon", j.completion_p90 or "after horizon", j.prob_within_horizon * 100]
             for j in result.jobs]

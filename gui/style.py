@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import zlib
 
+from engine.studies import chip_name as _chip_name
+
 # Okabe-Ito (without its yellow, too pale on white) and Tol muted, as hex.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000")
 TOL_MUTED = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
@@ -83,8 +85,8 @@ _chip_names: dict[str, str] = {}  # display names (short and full) -> chip id, l
 
 def chip_display_name(chip) -> str:
     """The one name a chip has on screen and in files: the catalog name's short form
-    ("H20" for "H20 (HGX) 96GB", "Ascend 910B2")."""
-    return str(chip.name).split(" (")[0].strip()
+    ("H20" for "H20 (HGX) 96GB", "Ascend 910B2"). `chip`: a catalog chip, or its name."""
+    return _chip_name(chip)
 
 
 def register_chips(chips) -> None:

@@ -7,10 +7,10 @@ import datetime as dt
 import math
 import re
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QPainter
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGraphicsOpacityEffect, QGridLayout, QHBoxLayout, QLabel, QMenu,
+    QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QMenu,
     QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -29,19 +29,49 @@ STALE_MESSAGE = ("Fix the fields marked in red to update the figures. The greyed
                  "are from the last valid inputs.")
 
 
+class _StaleVeil(QWidget):
+    """A pale layer over results that no longer match the inputs. (A QGraphicsOpacityEffect drew
+    pyqtgraph's views dark, and let another view's charts show through.) Hover and clicks pass
+    through to the chart below."""
+
+    def __init__(self, target: QWidget):
+        super().__init__(target)
+        self.setObjectName("staleVeil")
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setToolTip("")
+        target.installEventFilter(self)
+        self.setGeometry(target.rect())
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.setGeometry(watched.rect())
+        return False
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(255, 255, 255, round(255 * (1.0 - STALE_OPACITY))))
+
+
 def mark_stale(widgets, stale: bool) -> None:
-    """Grey out results that no longer match the inputs (while the inputs are invalid), so old
-    numbers never pass for current ones; `is_stale(w)` tells tests and exports."""
+    """Grey out results that no longer match the inputs (invalid inputs, or inputs changed since
+    a run), so old numbers never pass for current ones; `is_stale(w)` tells tests and exports."""
     for widget in widgets:
         if bool(widget.property("stale")) == bool(stale):
             continue  # most evaluations: nothing changes, nothing to restyle
+        veil = widget.findChild(_StaleVeil, "staleVeil", Qt.FindChildOption.FindDirectChildrenOnly)
         if stale:
-            effect = QGraphicsOpacityEffect(widget)
-            effect.setOpacity(STALE_OPACITY)
-            widget.setGraphicsEffect(effect)
-        elif widget.graphicsEffect() is not None:
-            widget.setGraphicsEffect(None)
+            veil = veil or _StaleVeil(widget)
+            veil.setGeometry(widget.rect())
+            veil.show()
+            veil.raise_()
+        elif veil is not None:
+            veil.hide()
         widget.setProperty("stale", bool(stale))
+
+
+def stale_veil_shown(widget) -> bool:
+    veil = widget.findChild(_StaleVeil, "staleVeil", Qt.FindChildOption.FindDirectChildrenOnly)
+    return veil is not None and not veil.isHidden()
 
 
 def is_stale(widget) -> bool:

@@ -235,7 +235,7 @@ class ComparePanel(QWidget):
         if not names:
             self.banner.show_info("Tick the scenarios to compare, then press Compare.")
             return None
-        self._chip_names = {r["id"]: (r.get("name") or r["id"]) for r in self.store.chip_rows()}
+        self._chip_names = {c.id: style.chip_display_name(c) for c in self.store.chips()}
         orders = tuple(self.store.orders())
         chips = {c.id: c for c in self.store.chips()}
         models = {m.id: m for m in self.store.models()}

@@ -30,6 +30,7 @@ from engine.fleet import add_months
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast_demand import GROWTH_MODELS
 from engine.studies_forecast import ForecastStudy, forecast_job_table, forecast_key_figures, forecast_monthly_table
+from gui import style
 from gui.commands import follow_store_writes
 from gui.panels.forecast_charts import ForecastCharts
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
@@ -69,6 +70,7 @@ class ForecastPanel(QWidget):
         self._share_spins: dict[str, QDoubleSpinBox] = {}
         self._loading = False
         self._chip_names: dict[str, str] = {}
+        self._model_names: dict[str, str] = {}
         self._orders = []
 
         self.runner = LatestRunner(self)
@@ -87,7 +89,7 @@ class ForecastPanel(QWidget):
 
         self.banner = MessageBanner()
         form = self._build_form()
-        self.view = ForecastCharts(self.chip_name)
+        self.view = ForecastCharts(self.chip_name, model_names=lambda: self._model_names)
         self.view.status_message.connect(self.status_message)
         self.view.sensitivity_requested.connect(self.run_sensitivity)
         charts = self.view
@@ -324,7 +326,7 @@ class ForecastPanel(QWidget):
         if self.result is None:
             return {}
         table = forecast_monthly_table(self.result, self._chip_names)  # the table `fleetcast forecast` prints
-        return {"monthly": (table.headers(), table.rows()), "jobs": forecast_job_table(self.result, self._chip_names),
+        return {"monthly": (table.headers(), table.rows()), "jobs": forecast_job_table(self.result, self._chip_names, self._model_names),
                 "key_figures": self.key_figure_rows()}
 
     def compute_now(self) -> None:
@@ -383,14 +385,14 @@ class ForecastPanel(QWidget):
     # ---- reading the store and the form -------------------------------------------------------
     def _read_store(self) -> None:
         chip_rows = self.store.chip_rows()
-        self._chip_names = {r["id"]: (r.get("name") or r["id"]) for r in chip_rows}
+        self._chip_names = {r["id"]: style.chip_display_name(r.get("name") or r["id"]) for r in chip_rows}
         self._orders = self.store.orders()
         models = self.store.models()
+        self._model_names = {m.id: (getattr(m, "name", "") or m.id).split(" (")[0] for m in models}
         self._loading = True
         try:
             for box, items in ((self.model_combo, [(m.id, m.name if getattr(m, "name", "") else m.id) for m in models]),
-                               (self.unit_chip_combo, [(r["id"], f"{r.get('vendor')} {r.get('name')}")
-                                                       for r in chip_rows])):
+                               (self.unit_chip_combo, [(r["id"], self._chip_names[r["id"]]) for r in chip_rows])):
                 current = box.currentData()
                 box.clear()
                 for data, text in items:

@@ -62,9 +62,11 @@ class ForecastCharts(QWidget):
     status_message = Signal(str)
     sensitivity_requested = Signal()
 
-    def __init__(self, chip_name: Callable[[str], str], parent=None):
+    def __init__(self, chip_name: Callable[[str], str], parent=None,
+                 model_names: Callable[[], dict] | None = None):
         super().__init__(parent)
         self.chip_name = chip_name
+        self.model_names = model_names or dict   # model id -> the name the form shows
         self.result: ForecastResult | None = None
         self.shares = None
         self.tornado = None
@@ -344,7 +346,7 @@ class ForecastCharts(QWidget):
         return table.headers(), table.rows()
 
     def job_rows(self) -> tuple[list[str], list[list]]:
-        return forecast_job_table(self.result, self._names())
+        return forecast_job_table(self.result, self._names(), self.model_names())
 
     def _fill_table(self, table: QTableWidget, headers, rows) -> None:
         table.setUpdatesEnabled(False)

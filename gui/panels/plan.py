@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import textwrap
+from dataclasses import replace
 from typing import Callable
 
 from PySide6.QtCore import QDate, QSignalBlocker, Qt, Signal
@@ -330,8 +331,10 @@ class PlanPanel(QWidget):
         except UserError as exc:
             self.banner.show_error(f"The scenario can't be planned for: {exc}")
             return None
-        return PlanJob(tuple(self.store.orders()), {c.id: c for c in self.store.chips()},
-                       {m.id: m for m in self.store.models()}, scenario, study.request(self._candidates), self._cache)
+        chips = {c.id: c for c in self.store.chips()}
+        request = replace(study.request(self._candidates), chip_names={k: chip_name(c) for k, c in chips.items()})
+        return PlanJob(tuple(self.store.orders()), chips, {m.id: m for m in self.store.models()}, scenario, request,
+                       self._cache)
 
     def run(self) -> int | None:
         job = self._job()

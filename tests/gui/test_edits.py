@@ -142,7 +142,7 @@ def test_no_question_without_edits(window, qtbot):
 
 
 def test_stale_results_are_greyed_while_inputs_are_invalid(store, qtbot):
-    from gui.panels.base import STALE_MESSAGE, is_stale
+    from gui.panels.base import STALE_MESSAGE, is_stale, stale_veil_shown
     from gui.panels.training import TrainingPanel
 
     panel = TrainingPanel(store)
@@ -154,10 +154,11 @@ def test_stale_results_are_greyed_while_inputs_are_invalid(store, qtbot):
     panel._evaluate()
     assert panel.banner.text() == STALE_MESSAGE
     assert all(is_stale(w) for w in panel.result_widgets())
-    assert panel.step_chart.graphicsEffect() is not None
+    assert stale_veil_shown(panel.step_chart)          # the pale layer is on the chart itself
     panel.tp_spin.setValue(8)
     panel._evaluate()
     assert not any(is_stale(w) for w in panel.result_widgets())
+    assert not stale_veil_shown(panel.step_chart)
     assert panel.banner.text() == ""
     panel.shutdown()
 
