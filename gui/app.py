@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
         spec = _registry.PANEL[key]
         _title = spec.title
         panel = spec.load()(self.store, self.undo_stack)
-        panel.status_message.connect(self.show_status)
+        panel.status_message.connect(lambda message, k=key: self._panel_status(k, message))
         self._hosts[key].layout().addWidget(panel)
         self.panels[key] = panel
         if hasattr(panel, "scenario_provider"):  # the Plan view plans for the scenario as edited now
@@ -327,6 +327,12 @@ class MainWindow(QMainWindow):
 
     def show_status(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
+
+    def _panel_status(self, key: str, message: str) -> None:
+        """A view's message, while its tab is the one shown: a forecast finishing in the background
+        must not overwrite what the Fleet just said ("Delete order 3 (Ctrl+Z to undo)")."""
+        if self.tabs.currentWidget() is self._hosts.get(key):
+            self.show_status(message)
 
     def _store_summary(self) -> str:
         try:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
 from gui.commands import follow_store_writes
+from gui.panels.base import mark_stale
 from engine.scenario_changes import describe_changes
 from gui.panels.forecast_common import (
     ForecastRequest, compute_forecast, figure_text, fit_left_axis, key_figures, legend_top_right,
@@ -65,6 +66,8 @@ class ComparePanel(QWidget):
         self.undo_stack = undo_stack
         self.outcomes: list = []
         self._chip_names: dict[str, str] = {}
+        self._shown_request = None     # the inputs of the comparison on screen
+        self._running_request = None
 
         self.runner = LatestRunner(self)
         self.runner.finished.connect(self._show)
@@ -139,7 +142,24 @@ class ComparePanel(QWidget):
 
         self.refresh_scenarios()
         if undo_stack is not None:
-            self._unfollow_stack = follow_store_writes(undo_stack, store, self.refresh_scenarios)
+            self._unfollow_stack = follow_store_writes(undo_stack, store, self._on_store_changed)
+
+    def _on_store_changed(self, *_):
+        self.refresh_scenarios()
+        self.check_current()
+
+    def check_current(self) -> bool:
+        """Grey the comparison on screen when what it compared changed since (the ticks, a saved
+        scenario, the fleet, the catalog); True while it is current."""
+        if not self.outcomes:
+            return True
+        request, _ = self._build_request()
+        current = request == self._shown_request
+        mark_stale(list(self.charts().values()) + [self.figures_table], not current)
+        if not self.is_running():
+            self.progress_bar.setFormat(f"Done: {len(self.outcomes)} scenarios" if current else
+                                        "Inputs changed: press Compare again (greyed: the previous comparison)")
+        return current
 
     # ---- scenario list -------------------------------------------------------------------------
     def refresh_scenarios(self, *_):
@@ -171,21 +191,31 @@ class ComparePanel(QWidget):
         self.scenario_list.blockSignals(False)
         self._on_checks_changed()
 
+    def compared_names(self) -> list[str]:
+        """What Compare runs: the ticked scenarios, the baseline first (always compared too)."""
+        names = self.selected()
+        base = self.baseline()
+        if names and base is not None:
+            names = [base] + [n for n in names if n != base]
+        return names
+
     def _on_checks_changed(self, *_):
-        n = len(self.selected())
+        n = len(self.compared_names())
         total = self.scenario_list.count()
+        base = self.baseline()
         if total < 2:
             self.hint.setText("Only one scenario is saved. Create another with New or Duplicate in the "
                               "scenario bar, change it, then compare.")
         elif n < 2:
-            self.hint.setText("Tick at least two scenarios to compare them.")
+            self.hint.setText(f"Tick a scenario besides the baseline ({base}) to compare it." if base is not None
+                              else "Tick at least two scenarios to compare them.")
         else:
-            self.hint.setText(f"{n} scenarios ticked. Compare runs their forecasts side by side.")
-        base = self.baseline()
-        if base is not None and total >= 2:
-            self.hint.setText(self.hint.text() + f" The baseline ({base}) is always compared too; each "
-                                                 "scenario's difference from it has its own column.")
-        self.run_button.setEnabled(n >= 1)
+            self.hint.setText(f"{n} scenarios will be compared side by side.")
+            if base is not None:
+                self.hint.setText(self.hint.text() + f" The baseline ({base}) is always compared too; each "
+                                                     "scenario's difference from it has its own column.")
+        self.run_button.setEnabled(n >= 2)
+        self.check_current()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -228,14 +258,23 @@ class ComparePanel(QWidget):
         return self.store.baseline_name() if hasattr(self.store, "baseline_name") else None
 
     def _request(self) -> CompareRequest | None:
-        names = self.selected()
-        base = self.baseline()
-        if names and base is not None:  # the baseline is always compared, first
-            names = [base] + [n for n in names if n != base]
-        if not names:
+        if len(self.compared_names()) < 2:
             self.banner.show_info("Tick the scenarios to compare, then press Compare.")
             return None
         self._chip_names = {c.id: style.chip_display_name(c) for c in self.store.chips()}
+        request, problems = self._build_request()
+        if problems:
+            self.banner.show_error("Skipped: " + "; ".join(problems))
+        elif self.banner.kind:
+            self.banner.dismiss()
+        self._running_request = request
+        return request
+
+    def _build_request(self) -> tuple[CompareRequest | None, list[str]]:
+        """(the request for the compared scenarios as saved now, the scenarios that can't run)."""
+        names = self.compared_names()
+        if len(names) < 2:
+            return None, []
         orders = tuple(self.store.orders())
         chips = {c.id: c for c in self.store.chips()}
         models = {m.id: m for m in self.store.models()}
@@ -248,11 +287,7 @@ class ComparePanel(QWidget):
                                                     with_shares=False)))
             except (UserError, ValidationError) as exc:
                 problems.append(f"{name}: {exc}")
-        if problems:
-            self.banner.show_error("Skipped: " + "; ".join(problems))
-        elif self.banner.kind:
-            self.banner.dismiss()
-        return CompareRequest(tuple(items)) if items else None
+        return (CompareRequest(tuple(items)) if items else None), problems
 
     def run(self) -> int | None:
         request = self._request()
@@ -323,6 +358,7 @@ class ComparePanel(QWidget):
 
     def _show(self, outcomes: list) -> None:
         self.outcomes = outcomes
+        self._shown_request = self._running_request
         self.progress_bar.setValue(100)
         self.progress_bar.setFormat(f"Done: {len(outcomes)} scenarios")
         headers, rows = self.figure_rows()
@@ -390,6 +426,7 @@ class ComparePanel(QWidget):
         fit_left_axis(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
         self.probability_chart.plot_item.setYRange(0, 100, padding=0.02)
         self.status_message.emit(f"Compared {len(outcomes)} scenarios")
+        self.check_current()
 
 
 def _header_lines(header: str, width: int = 12) -> str:

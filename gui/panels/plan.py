@@ -30,6 +30,8 @@ from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-
     CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
     plan_order_table, scenario_of,
 )
+from gui.commands import follow_stack
+from gui.panels.base import mark_stale
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
 from gui.panels.forecast_editors import _int_spin, _spin
@@ -59,6 +61,9 @@ class PlanPanel(QWidget):
         self.scenario = None
         self.planned_candidates: tuple = ()  # the candidates the shown plan was solved with
         self._cache = None
+        self._shown_key = None     # the inputs of the plan on screen (scenario, request, store contents)
+        self._running_key = None
+        self._summary_html = ""
         self.runner = LatestRunner(self)
         self.runner.finished.connect(self._on_finished)
         self.runner.failed.connect(self._on_failed)
@@ -77,6 +82,14 @@ class PlanPanel(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(split, 1)
         self._fill_candidates()
+        # a plan on screen whose inputs changed since (this form, the Forecast's scenario, the
+        # fleet, the catalog) is greyed and cannot be added to the Fleet until it is found again
+        self._unfollow_stack = follow_stack(undo_stack, self._on_stack_moved) if undo_stack is not None else None
+        self._store_count = self._change_count()
+        for signal in (self.confidence.valueChanged, self.auto_from.toggled, self.from_edit.dateChanged,
+                       self.until_edit.dateChanged, self.budget.valueChanged, self.samples.valueChanged,
+                       self.cand_table.itemChanged):
+            signal.connect(self.check_current)
 
     # ---- form ----------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:
@@ -317,6 +330,8 @@ class PlanPanel(QWidget):
 
     def shutdown(self) -> None:
         self.runner.cancel(emit=False)
+        if self._unfollow_stack is not None:
+            self._unfollow_stack()
 
     # ---- running ---------------------------------------------------------------------------------
     def _job(self):
@@ -333,8 +348,60 @@ class PlanPanel(QWidget):
             return None
         chips = {c.id: c for c in self.store.chips()}
         request = replace(study.request(self._candidates), chip_names={k: chip_name(c) for k, c in chips.items()})
-        return PlanJob(tuple(self.store.orders()), chips, {m.id: m for m in self.store.models()}, scenario, request,
-                       self._cache)
+        job = PlanJob(tuple(self.store.orders()), chips, {m.id: m for m in self.store.models()}, scenario, request,
+                      self._cache)
+        self._running_key = self._key_of(job)
+        return job
+
+    @staticmethod
+    def _key_of(job) -> tuple:
+        return (job.scenario, replace(job.request, chip_names={}), job.orders,
+                tuple(sorted(job.chips.items())), tuple(sorted(job.models.items())))
+
+    def _inputs_key_now(self) -> tuple | None:
+        """The key of the plan a run would find now; None when the form or scenario can't be planned."""
+        study = self.study()
+        if study.problems(self._candidates):
+            return None
+        try:
+            scenario = scenario_of(self.scenario_provider() if self.scenario_provider is not None else None)
+            request = study.request(self._candidates)
+        except UserError:
+            return None
+        return (scenario, request, tuple(self.store.orders()), tuple(sorted((c.id, c) for c in self.store.chips())),
+                tuple(sorted((m.id, m) for m in self.store.models())))
+
+    def _change_count(self):
+        count = getattr(self.store, "change_count", None)
+        return count() if callable(count) else None
+
+    def _on_stack_moved(self, *_args) -> None:
+        now = self._change_count()
+        if now != self._store_count:   # the catalog may have changed: prices, chips
+            self._store_count = now
+            edits = self._candidate_edits()
+            with QSignalBlocker(self.cand_table):
+                self._fill_candidates()
+                self._show_candidates(edits)
+        self.check_current()
+
+    def check_current(self, *_args) -> bool:
+        """Grey the plan on screen when its inputs changed since it was found; True while it is current."""
+        if self.result is None:
+            return True
+        current = self._inputs_key_now() == self._shown_key
+        mark_stale([self.tabs], not current)
+        self.add_button.setEnabled(current and self.result.feasible and bool(self.result.orders)
+                                   and self.undo_stack is not None)
+        note = ("" if current else "<b style='color:#a1260d'>The inputs changed since this plan was found</b> "
+                "(this form, the scenario, the fleet or the catalog): find it again; the greyed plan below is "
+                "for the previous inputs.<br>")
+        self.summary_label.setText(note + self._summary_html)
+        return current
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.check_current()
 
     def run(self) -> int | None:
         job = self._job()
@@ -356,10 +423,12 @@ class PlanPanel(QWidget):
     def _on_failed(self, message: str) -> None:
         self.progress_bar.setFormat("Failed")
         self.banner.show_error(f"The plan could not be computed: {message}")
+        self.check_current()   # the plan on screen, if any, is for other inputs
 
     def _on_finished(self, outcome) -> None:
         result, self._cache = outcome
         self.result = result
+        self._shown_key = self._running_key
         if self.banner.kind == "error":
             self.banner.dismiss()
         self.progress_bar.setValue(100)
@@ -369,6 +438,7 @@ class PlanPanel(QWidget):
             with QSignalBlocker(self.from_edit):
                 self.from_edit.setDate(_qdate(result.from_month))
         self._draw(result)
+        self.check_current()
         self.result_ready.emit(result)
 
     # ---- drawing ---------------------------------------------------------------------------------
@@ -407,7 +477,8 @@ class PlanPanel(QWidget):
         self._fill(self.orders_table, *self.order_rows())
         self._fill(self.econ_table, *self.econ_rows())
         self.orders_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.summary_label.setText(self._summary(r, unit))
+        self._summary_html = self._summary(r, unit)
+        self.summary_label.setText(self._summary_html)
 
     def _summary(self, r, unit: str) -> str:
         window = f"{r.from_month:%b %Y} – {r.until_month:%b %Y}"
@@ -423,11 +494,15 @@ class PlanPanel(QWidget):
                     f"<span style='color:#666'>{notes}</span>")
         jobs = "; ".join(f"job {k}: {v:.0%} by its deadline" for k, v in r.jobs_prob_by_deadline.items())
         chips = sum(o.quantity for o in r.orders)
+        lowest = plan_lowest_prob(r)
+        # the fit holds the target on its own trials; fresh trials say how far to trust that
+        short = (f" <span style='color:#a1260d'>That is below the target: the {r.samples}-trial fit is "
+                 f"optimistic; fit on more trials for a safer plan.</span>" if lowest < r.confidence else "")
         return (f"<b>{len(r.orders)} orders, {format_number(chips)} chips, "
-                f"${r.total_cost_usd / 1e9:,.2f} B</b> keep P(meet demand) ≥ {r.confidence:.0%} over {window} "
-                f"(lowest {plan_lowest_prob(r):.0%} on {2000:,} fresh trials; without the plan "
-                f"{plan_lowest_prob(r, with_plan=False):.0%}). "
-                f"{jobs}. <span style='color:#666'>Fitted on {r.samples} trials; capacity in {unit} chips.{notes}</span>")
+                f"${r.total_cost_usd / 1e9:,.2f} B</b>, fitted to keep P(meet demand) ≥ {r.confidence:.0%} in every "
+                f"month over {window} on {r.samples} trials. On {2000:,} fresh trials its lowest month is "
+                f"{lowest:.0%} (without the plan {plan_lowest_prob(r, with_plan=False):.0%}).{short} "
+                f"{jobs + '. ' if jobs else ''}<span style='color:#666'>Capacity in {unit} chips.{notes}</span>")
 
     def _on_summary_link(self, link: str) -> None:
         """'Plan … instead': the target the last result says can be kept, then plan it."""

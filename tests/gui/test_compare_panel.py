@@ -100,3 +100,33 @@ def test_baseline_is_always_compared_and_differences_are_shown(store, qtbot):
     _, base, half, diff = by_label[label]
     assert diff == pytest.approx(half - base) and diff < 0  # fewer 910B than the baseline
     p.shutdown()
+
+
+def test_a_comparison_whose_inputs_changed_is_greyed(store, qtbot):
+    """Compare follows the fleet and the ticks: old figures are greyed and say so, and come back
+    to current when the change is undone. Only the baseline ticked is not a comparison."""
+    from PySide6.QtGui import QUndoStack
+
+    from gui.commands import EditOrderCommand
+    from gui.panels.base import is_stale
+
+    stack = QUndoStack()
+    p = ComparePanel(store, stack)
+    qtbot.addWidget(p)
+    try:
+        p.set_selected(["Story default"])               # the baseline alone
+        assert not p.run_button.isEnabled() and "besides the baseline" in p.hint.text()
+        p.set_selected(["All serve"])                    # + the baseline: two
+        assert p.run_button.isEnabled() and p.compared_names() == ["Story default", "All serve"]
+        p.compute_now()
+        assert p.outcomes and not is_stale(p.figures_table) and p.progress_bar.format() == "Done: 2 scenarios"
+        order = store.orders()[0]
+        stack.push(EditOrderCommand(store, order.id, "quantity", order.quantity + 5000))
+        assert is_stale(p.figures_table) and is_stale(p.capacity_chart)
+        assert p.progress_bar.format().startswith("Inputs changed")
+        stack.undo()
+        assert not is_stale(p.figures_table) and p.progress_bar.format() == "Done: 2 scenarios"
+        p.set_selected([])                               # nothing ticked: the old charts are greyed
+        assert is_stale(p.capacity_chart) and not p.run_button.isEnabled()
+    finally:
+        p.shutdown()

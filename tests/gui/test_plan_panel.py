@@ -121,3 +121,38 @@ def test_no_plan_offers_the_longest_target_and_one_click_plans_it(panel, qtbot):
     qtbot.waitUntil(lambda: panel.result is not r, timeout=60_000)
     assert panel.result.feasible, panel.result.why
     assert (panel.result.from_month, panel.result.until_month) == (first, last)
+
+
+def test_a_plan_whose_inputs_changed_is_greyed_and_cannot_be_added(panel, store):
+    """A plan stays on screen after its inputs change, but greyed, named as old, and not addable;
+    putting the input back (or undoing) makes it current again."""
+    from gui.commands import EditOrderCommand
+    from gui.panels.base import is_stale
+
+    panel.compute_now()
+    r = panel.result
+    assert r.feasible and r.orders and panel.add_button.isEnabled() and not is_stale(panel.tabs)
+    assert "lowest month is" in panel.summary_label.text() and "inputs changed" not in panel.summary_label.text()
+    panel.confidence.setValue(95)                  # this form
+    assert is_stale(panel.tabs) and not panel.add_button.isEnabled()
+    assert "The inputs changed since this plan was found" in panel.summary_label.text()
+    panel.confidence.setValue(80)
+    assert not is_stale(panel.tabs) and panel.add_button.isEnabled()
+    # the fleet: a quantity edited in the Fleet view (an undoable store write)
+    order = store.orders()[0]
+    panel._stack.push(EditOrderCommand(store, order.id, "quantity", order.quantity + 5000))
+    assert is_stale(panel.tabs) and not panel.add_button.isEnabled()
+    panel._stack.undo()
+    assert not is_stale(panel.tabs) and panel.add_button.isEnabled()
+    # the scenario the plan is for (the Forecast's fields)
+    params = dict(store.scenario("Story default")["params"])
+    panel.scenario_provider = lambda: {**params, "trials": 1000}
+    panel.check_current()
+    assert is_stale(panel.tabs)
+    panel.scenario_provider = lambda: params
+    assert panel.check_current()
+    # adding the plan to the fleet makes it history: it is not added twice
+    panel.add_as_orders()
+    assert is_stale(panel.tabs) and not panel.add_button.isEnabled()
+    panel._stack.undo()
+    assert not is_stale(panel.tabs) and panel.add_button.isEnabled()
