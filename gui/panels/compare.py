@@ -111,9 +111,9 @@ class ComparePanel(QWidget):
         self.figures_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.capacity_chart = PlotPanel("Capacity P50 vs peak demand", y_label="Capacity",
                                         y_unit="chips", time_axis=True)
-        self.probability_chart = PlotPanel("Probability of meeting peak demand", y_label="Probability",
+        self.probability_chart = PlotPanel("P(meet peak demand)", y_label="Probability",
                                            y_unit="%", time_axis=True)
-        self.installed_chart = PlotPanel("Installed chips P50 per scenario", y_label="Installed", y_unit="chips",
+        self.installed_chart = PlotPanel("Installed P50 by scenario", y_label="Installed", y_unit="chips",
                                          time_axis=True)
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
@@ -416,7 +416,7 @@ class ComparePanel(QWidget):
         demand_top = max((float(np.max(o.result.demand_unit_chips, initial=0.0)) for _, o in outcomes), default=0.0)
         if top > 0 and demand_top > 4 * top:
             self.capacity_chart.plot_item.setYRange(0, 3 * top, padding=0.02)
-            self.capacity_chart.set_title("Capacity P50 vs demand (zoomed)")
+            self.capacity_chart.set_title("Capacity P50 vs demand, zoomed")
             fit_left_axis(self.capacity_chart, [3 * top])
         else:
             self.capacity_chart.plot_item.enableAutoRange()

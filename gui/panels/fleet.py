@@ -45,7 +45,7 @@ class FleetPanel(QWidget):
         self.undo_stack = undo_stack or QUndoStack(self)
         self._chip_names: dict[str, str] = {}
         self._chip_vendors: dict[str, str] = {}
-        editable = not getattr(store, "read_only", False)
+        editable = self._editable = not getattr(store, "read_only", False)
 
         self.banner = MessageBanner()
 
@@ -134,7 +134,9 @@ class FleetPanel(QWidget):
     def _build_order_form(self) -> QWidget:
         self.buyer_edit = QLineEdit()
         self.buyer_edit.setPlaceholderText("Buyer")
+        self.buyer_edit.setToolTip("Buyer of the new order (e.g. ByteDance)")
         self.chip_combo = QComboBox()
+        self.chip_combo.setToolTip("Chip type ordered (the chips in orders come first)")
         self.chip_combo.setMinimumContentsLength(12)
         self.chip_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.order_qty_spin = QSpinBox()
@@ -142,13 +144,17 @@ class FleetPanel(QWidget):
         self.order_qty_spin.setValue(1000)
         self.order_qty_spin.setGroupSeparatorShown(True)
         self.order_qty_spin.setSuffix(" chips")
+        self.order_qty_spin.setToolTip("Chips ordered")
         self.order_date_edit = QDateEdit(_qdate(dt.date.today()))
+        self.order_date_edit.setToolTip("Date the order was placed (the promised delivery schedule is edited "
+                                        "in the table, deliveries on the right)")
         self.order_date_edit.setCalendarPopup(True)
         self.order_date_edit.setDisplayFormat("yyyy-MM-dd")
         self.status_combo = QComboBox()
         self.status_combo.addItems(["assumption", "sourced", "partial"])
         self.status_combo.setToolTip("sourced: public figures; assumption: placeholder numbers")
         self.add_order_button = QPushButton("Add order")
+        self.add_order_button.setToolTip("Add an order with these fields (Ctrl+Z undoes)")
         self.add_order_button.clicked.connect(self.add_order_from_form)
         form = QWidget()
         column = QVBoxLayout(form)
@@ -178,11 +184,17 @@ class FleetPanel(QWidget):
         self.delivery_qty_spin.setValue(1000)
         self.delivery_qty_spin.setGroupSeparatorShown(True)
         self.delivery_qty_spin.setSuffix(" chips")
+        self.delivery_date_edit.setToolTip("Date the chips of this delivery arrived (installed "
+                                           f"{INSTALL_LAG_DAYS:.0f} days later)")
+        self.delivery_qty_spin.setToolTip("Chips delivered on that date")
         self.delivery_note_edit = QLineEdit()
         self.delivery_note_edit.setPlaceholderText("Note / source")
+        self.delivery_note_edit.setToolTip("Where the delivery figure comes from (a note for people)")
         self.add_delivery_button = QPushButton("Add delivery")
+        self.add_delivery_button.setToolTip("Add a delivery to the selected order (Ctrl+Z undoes)")
         self.add_delivery_button.clicked.connect(self.add_delivery_from_form)
         self.delete_delivery_button = QPushButton("Delete delivery")
+        self.delete_delivery_button.setToolTip("Delete the selected delivery (Ctrl+Z undoes)")
         self.delete_delivery_button.clicked.connect(self.delete_selected_delivery)
         self.delivery_note_edit.setMinimumWidth(90)
         form = QWidget()
@@ -282,6 +294,10 @@ class FleetPanel(QWidget):
 
     def _on_order_selection(self, *_):
         self._refresh_deliveries()
+        self._sync_delete_button()
+
+    def _sync_delete_button(self) -> None:
+        self.delete_order_button.setEnabled(self._editable and self.selected_order_id() is not None)
 
     def detach(self) -> None:
         """Stop following the undo stack (before the store closes: a dying stack still signals)."""
@@ -329,10 +345,13 @@ class FleetPanel(QWidget):
         if selected is not None and self.selected_order_id() != selected:
             self.select_order(selected)
         self._refresh_deliveries()
+        self._sync_delete_button()
         self._refresh_chart()
 
     def _refresh_chip_combo(self, chip_rows) -> None:
         current = self.chip_combo.currentData()
+        ordered = list(dict.fromkeys(o["chip_id"] for o in self.store.order_rows()))
+        chip_rows = sorted(chip_rows, key=lambda r: r["id"] not in ordered)   # the fleet's chips first
         ids = [r["id"] for r in chip_rows]
         if [self.chip_combo.itemData(i) for i in range(self.chip_combo.count())] != ids:
             self.chip_combo.blockSignals(True)
@@ -368,7 +387,10 @@ class FleetPanel(QWidget):
         months = timeline_months(orders)
         if not months:
             self.chart.clear_series()
+            self.chart.set_notice("No orders yet: add one below (buyer, chip, quantity, order date), "
+                                  "or File > Import orders")
             return
+        self.chart.set_notice("")
         x = to_timestamps(months)
         series = installed_timeline(orders, months, install_lag_days=INSTALL_LAG_DAYS)
         wanted, chip_ids = {}, {}

@@ -88,7 +88,7 @@ class ForecastCharts(QWidget):
         top.addWidget(self.sensitivity_label, 1)
         tornado_tabs = QTabWidget()
         tornado_tabs.setDocumentMode(True)
-        tornado_tabs.setTabPosition(QTabWidget.TabPosition.West)
+        tornado_tabs.setTabPosition(QTabWidget.TabPosition.North)   # side tabs were clipped at 1280x720
         for metric, chart in self.tornado_charts.items():
             tornado_tabs.addTab(chart, TORNADO_METRICS[metric][1])
         page = QWidget()
@@ -167,7 +167,7 @@ class ForecastCharts(QWidget):
                                         y_unit="chips", time_axis=True)
         self.installed_chart = PlotPanel("Installed chips by type", y_label="Installed", y_unit="chips",
                                          time_axis=True)
-        self.shortfall_chart = PlotPanel("Shortfall at peak (P50 and mean over trials)", y_label="Shortfall",
+        self.shortfall_chart = PlotPanel("Shortfall at peak", y_label="Shortfall",
                                          y_unit="chips", time_axis=True)
         self.probability_chart = PlotPanel("Probability of meeting peak demand", y_label="Probability",
                                            y_unit="%", time_axis=True)

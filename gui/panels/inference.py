@@ -73,7 +73,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.run_bar.run_clicked.connect(lambda: self.start_comparison(force=True))
         self.run_bar.cancel_clicked.connect(self.cancel_comparison)
 
-        self.curve_chart = PlotPanel("Throughput vs latency (steady state, best layout)", x_label="Time per output token",
+        self.curve_chart = PlotPanel("Throughput vs latency, steady state", x_label="Time per output token",
                                      x_unit="ms", y_label="Output throughput", y_unit="tokens/s per chip")
         self.ttft_chart = PlotPanel("Time to first token vs running batch", x_label="Running batch",
                                     x_unit="sequences per replica", y_label="TTFT", y_unit="ms")

@@ -181,9 +181,9 @@ class PlanPanel(QWidget):
                                         y_unit="chips", time_axis=True)
         self.prob_chart = PlotPanel("P(meet demand), fresh trials", y_label="Probability",
                                     y_unit="%", time_axis=True)
-        self.served_cost_chart = GroupedBarPanel("Capital cost per million served tokens (input + output)",
+        self.served_cost_chart = GroupedBarPanel("Capital cost per 1M served tokens",
                                                  y_label="Cost", y_unit="USD")
-        self.training_cost_chart = GroupedBarPanel("Capital cost per million training tokens", y_label="Cost",
+        self.training_cost_chart = GroupedBarPanel("Capital cost per 1M training tokens", y_label="Cost",
                                                    y_unit="USD")
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)

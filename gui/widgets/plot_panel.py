@@ -48,6 +48,8 @@ class _Series:
     columns: dict[str, np.ndarray] = field(default_factory=dict)  # header suffix -> values
 
 
+TWO_LINE_LABEL_MIN_PX = 400  # narrower charts keep the value axis one line wide
+
 class PlotPanel(QWidget):
     """A titled pyqtgraph chart with unit-bearing axes, legend, hover readout and export menu."""
 
@@ -528,14 +530,20 @@ class PlotPanel(QWidget):
 
             font = QFont(axis.label.font())
             size_pt = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
-            # Full text, then the unit alone (what a reader must not lose), each at the normal
-            # size and then smaller; elided only when even that does not fit.
-            choices = [full] + ([f"({self.y_unit})"] if self.y_unit and full != f"({self.y_unit})" else [])
+            # Full text, then the name over its unit on two lines, then the unit alone (what a
+            # reader must not lose), each at the normal size and then smaller; elided only when
+            # even that does not fit.
+            unit_only = f"({self.y_unit})" if self.y_unit else ""
+            choices = [full]
+            if self.y_label and unit_only and full != unit_only and width >= TWO_LINE_LABEL_MIN_PX:
+                choices.append(f"{self.y_label}<br>{unit_only}")   # a second line widens the axis
+            if unit_only and full != unit_only:
+                choices.append(unit_only)
             text, shown_pt = None, size_pt
             for candidate in choices:
                 for pt in (size_pt, max(size_pt - 2.0, 7.0)):
                     font.setPointSizeF(pt)
-                    if QFontMetrics(font).horizontalAdvance(candidate) <= room:
+                    if max(QFontMetrics(font).horizontalAdvance(line) for line in candidate.split("<br>")) <= room:
                         text, shown_pt = candidate, pt
                         break
                 if text is not None:

@@ -247,3 +247,15 @@ def test_editing_through_the_table_view_delegate(panel, store, qtbot):
     assert table.proxy.data(proxy_index, Qt.ItemDataRole.DisplayRole) == "650"
     panel.undo_stack.undo()
     assert store.chip("h800-sxm5-80gb").tdp_w != 650.0
+
+
+def test_an_empty_fleet_says_what_to_do_and_offers_no_delete(panel, store):
+    ordered = {r["chip_id"] for r in store.order_rows()}
+    assert panel.chip_combo.currentData() in ordered       # the fleet's chips first, not the catalog's first
+    assert panel.chart.notice() == "" and panel.delete_order_button.isEnabled()
+    for row in store.order_rows():
+        assert panel.select_order(row["id"]) and panel.delete_selected_order()
+    assert panel.chart.notice().startswith("No orders yet")
+    assert not panel.delete_order_button.isEnabled()        # nothing selected, nothing to delete
+    panel.undo_stack.undo()
+    assert panel.chart.notice() == "" and panel.chart.series_names()
