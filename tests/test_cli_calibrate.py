@@ -48,3 +48,23 @@ def test_calibrate_refuses_a_file_without_the_chip_and_unknown_factors(capsys, a
     assert main(["calibrate", "training", "--cases", str(ascend_runs), "--chip", "ascend-910b2",
                  "--factors", "bogus"]) == 1
     assert "'bogus' is not a training factor" in capsys.readouterr().err
+
+
+def test_calibrate_refuses_a_file_of_the_other_kind_and_saves_nothing(capsys, tmp_path, ascend_runs, shared_dir):
+    """Training runs given as serving runs fit nothing: refused in one line, and --save writes no
+    'fitted' factor (it used to store the unchanged defaults labelled as fitted)."""
+    db = str(tmp_path / "k.db")
+    assert main(["--db", db, "calibrate", "inference", "--cases", str(ascend_runs), "--chip", "ascend-910b2",
+                 "--save"]) == 1
+    assert "not an inference cases file: missing column(s) scenario, input_len, output_len" in capsys.readouterr().err
+    from engine.store import open_store
+
+    store = open_store(db)
+    try:
+        assert not [r for r in store.calibration_rows("ascend-910b2") if "fitted to" in str(r.get("note", ""))]
+    finally:
+        store.close()
+    # and the other way round: serving rows are not training runs
+    serving = str(shared_dir / "validation" / "inference_public.csv")
+    assert main(["--db", db, "validate", "training", "--cases", serving]) == 1
+    assert "not a training cases file" in capsys.readouterr().err

@@ -21,8 +21,8 @@ def db(tmp_path_factory):
 def test_plan_json_has_the_contract_keys(db, capsys):
     code, out, err = run_cli(capsys, "--db", db, "plan", "--chips", "ascend-910b2,h20-96gb", "--until", "2025-12",
                              "--samples", "60", "--format", "json")
-    assert code == 0, err
     d = json.loads(out)
+    assert code == (0 if d["feasible"] else 1), err   # no plan is an infeasible request: exit 1
     for key in ("orders", "total_cost_usd", "months", "prob_meet_demand", "feasible"):
         assert key in d, key
     assert len(d["months"]) == len(d["prob_meet_demand"]) == 60
@@ -38,8 +38,8 @@ def test_plan_json_has_the_contract_keys(db, capsys):
 def test_plan_says_why_when_no_plan_exists(db, capsys):
     code, out, err = run_cli(capsys, "--db", db, "plan", "--chips", "ascend-910b2", "--budget", "1000",
                              "--until", "2025-12", "--samples", "40", "--format", "json")
-    assert code == 0, err
-    d = json.loads(out)
+    assert code == 1 and "NO PLAN" in err and len(err.strip().splitlines()) == 1   # infeasible: exit 1
+    d = json.loads(out)                                                             # the figures still printed
     assert d["feasible"] is False and d["orders"] == [] and d["why"]
 
 
@@ -47,7 +47,7 @@ def test_no_plan_names_the_longest_target_that_can_be_kept_and_that_one_plans(db
     # the story's demand outgrows the default caps in 2025; the plan says how far a plan can go
     args = ("--db", db, "plan", "--chips", "ascend-910b2,h20-96gb", "--samples", "60")
     code, out, err = run_cli(capsys, *args, "--until", "2026-12", "--format", "json")
-    assert code == 0, err
+    assert code == 1, err
     d = json.loads(out)
     assert d["feasible"] is False and d["from_month"] < "2026-12"   # reported from its real start
     reach = d["reachable_target"]
@@ -55,7 +55,7 @@ def test_no_plan_names_the_longest_target_that_can_be_kept_and_that_one_plans(db
     first, last = reach["from_month"][:7], reach["until_month"][:7]
     assert f"runs from {first} through {last}" in d["why"]
     code, out, err = run_cli(capsys, *args, "--until", "2026-12")
-    assert code == 0 and out.splitlines()[0].endswith(f"(--from {first} --until {last})")
+    assert code == 1 and err.strip().endswith(f"(--from {first} --until {last})") and not out
     code, out, err = run_cli(capsys, *args, "--from", first, "--until", last, "--format", "json")
     kept = json.loads(out)
     assert code == 0 and kept["feasible"] is True and "reachable_target" not in kept
@@ -106,9 +106,9 @@ def test_plan_takes_the_scenarios_saved_plan_study(plan_db, capsys):
     """`plan --scenario NAME` runs the Plan view's saved settings: its confidence, months, trials and
     candidate table (H20 unticked, the 910B2 at the price typed in the table)."""
     code, out, err = run_cli(capsys, "--db", plan_db, "plan", "--scenario", "saved plan", "--format", "json")
-    assert code == 0, err
     d = json.loads(out)
-    assert d["confidence"] == 0.8 and d["until_month"] == "2025-12-01" and d["samples"] == 40
+    assert code == (0 if d["feasible"] else 1), err
+    assert d["confidence"] == 0.8 and d["until_month"] == "2025-12-01" and d["samples_requested"] == 40
     econ = {e["chip_id"]: e for e in d["chip_economics"]}
     assert "h20-96gb" not in econ and econ["ascend-910b2"]["unit_price_usd"] == 11_000.0
     assert all(o["chip_id"] != "h20-96gb" for o in d["orders"])
@@ -117,9 +117,9 @@ def test_plan_takes_the_scenarios_saved_plan_study(plan_db, capsys):
 def test_plan_flags_override_the_saved_study(plan_db, capsys):
     code, out, err = run_cli(capsys, "--db", plan_db, "plan", "--scenario", "saved plan", "--confidence", "0.6",
                              "--chips", "h20-96gb", "--format", "json")
-    assert code == 0, err
     d = json.loads(out)
-    assert d["confidence"] == 0.6 and d["samples"] == 40
+    assert code == (0 if d["feasible"] else 1), err
+    assert d["confidence"] == 0.6 and d["samples_requested"] == 40
     assert [e["chip_id"] for e in d["chip_economics"]] == ["h20-96gb"]
 
 
@@ -141,9 +141,23 @@ def test_a_plan_says_how_a_candidate_serves_an_fp8_demand(tmp_path, capsys):
     store.close()
     code, out, err = run_cli(capsys, "--db", str(db), "plan", "--scenario", "fp8 demand", "--chips",
                              "a100-sxm4-80gb,h20-96gb", "--until", "2025-12", "--samples", "40", "--format", "json")
-    assert code == 0, err
     d = json.loads(out)
+    assert code == (0 if d["feasible"] else 1), err
     notes = " ".join(d["throughput_notes"])
     assert "a100-sxm4-80gb" in notes and "W8A16" in notes and "h20-96gb" not in notes
     econ = {e["chip_id"]: e for e in d["chip_economics"]}
     assert econ["a100-sxm4-80gb"]["serving_output_tokens_per_s_per_chip"] > 0
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (("--from", "2026-01", "--until", "2025-01"), "--from 2026-01 is after --until 2025-01"),
+    (("--from", "1900-01"), "--from 1900-01: outside the scenario's horizon, 2024-05 to 2029-04"),
+    (("--until", "2100-01"), "--until 2100-01: outside the scenario's horizon"),
+    (("--caps", "h20-96gb=1e400"), "--caps: 'h20-96gb=1e400' (must be CHIP_ID=CHIPS_PER_QUARTER, a finite number"),
+    (("--chips", ","), "--chips ',': no chip ids"),
+])
+def test_plan_refuses_months_it_would_have_rewritten_and_odd_caps(db, capsys, flags, needle):
+    """These were planned as something else (the months clamped or swapped, `--chips ,` read as the
+    defaults) or ended in a traceback (a cap of 1e400)."""
+    code, out, err = run_cli(capsys, "--db", db, "plan", *flags)
+    assert code == 1 and needle in err and "Traceback" not in err and not out

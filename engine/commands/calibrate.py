@@ -32,12 +32,15 @@ def register(subparsers) -> None:
 
 
 def run(args, ctx) -> Output:
+    from engine.commands.validate import check_columns
     from engine.validation import read_cases_csv
 
     store = ctx.store()
     chip = store.chip(args.chip)
     chips = {c.id: c for c in store.chips()}
-    rows = [r for r in read_cases_csv(args.cases) if (r.get("chip") or "").strip() == chip.id]
+    all_rows = read_cases_csv(args.cases)
+    check_columns(args.cases, args.kind, all_rows)   # a file of the other kind fits nothing: refuse it
+    rows = [r for r in all_rows if (r.get("chip") or "").strip() == chip.id]
     if not rows:
         raise UserError(f"{args.cases}: no rows with chip '{chip.id}' to calibrate on")
     names = tuple(n.strip() for n in args.factors.split(",") if n.strip()) if args.factors else None

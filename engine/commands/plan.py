@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from engine.cli import add_command
 from engine.commands import Output
-from engine.errors import UserError, ValidationError
+from engine.errors import InfeasibleRequest, UserError, ValidationError
 
 
 def register(subparsers) -> None:
@@ -108,7 +108,7 @@ def training_rates(models, chips, scenario, candidates, n_chips: int = 8192) -> 
     return out
 
 
-def plan_to_dict(result, scenario_name: str) -> dict:
+def plan_to_dict(result, scenario_name: str, samples_requested: int | None = None) -> dict:
     iso = lambda d: d.isoformat()  # noqa: E731
     r4 = lambda x: None if x is None else round(float(x), 4)  # noqa: E731
     return {
@@ -139,7 +139,7 @@ def plan_to_dict(result, scenario_name: str) -> dict:
                             else round(e.training_tokens_per_s, 2),
                             "usd_per_million_training_tokens": r4(e.usd_per_million_training_tokens)}
                            for e in result.economics],
-        "solve_s": round(result.solve_s, 3), "samples": result.samples, "status": result.status,
+        "solve_s": round(result.solve_s, 3), "samples": result.samples, "samples_requested": samples_requested, "status": result.status,
         "throughput_notes": list(result.notes),
         "units": {"capacity/demand": "chips of unit_chip_id", "usd_per_million_served_tokens":
                   "chip price over the tokens (input + output) it serves in its life at average load "
@@ -186,7 +186,9 @@ def run_plan(args, ctx) -> Output:
     if not 20 <= args.samples <= 2000:
         raise UserError(f"--samples: {args.samples!r} (must be 20 to 2000)")
     orders, chips, models, scenario = _load(args, ctx)
-    ids = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips else None
+    ids = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips is not None else None
+    if ids is not None and not ids:
+        raise UserError(f"--chips {args.chips!r}: no chip ids (give CHIP_ID,CHIP_ID,...; fleetcast chips list)")
     candidates = default_candidates(chips, ids)
     if study is not None and not ids:  # the Plan view's candidate table: ticks, prices, lead times, caps
         problems = [p.message for p in study.problems(candidates) if p.field.startswith("candidate")]
@@ -199,22 +201,30 @@ def run_plan(args, ctx) -> Output:
             chip_id, _, value = part.partition("=")
             try:
                 caps[chip_id.strip()] = float(value)
-                if not caps[chip_id.strip()] >= 0:
+                if not 0 <= caps[chip_id.strip()] < float("inf"):
                     raise ValueError
             except ValueError:
-                raise UserError(f"--caps: {part!r} (must be CHIP_ID=CHIPS_PER_QUARTER, a number >= 0)") from None
+                raise UserError(f"--caps: {part!r} (must be CHIP_ID=CHIPS_PER_QUARTER, a finite number >= 0)") from None
         unknown = set(caps) - {c.chip_id for c in candidates}
         if unknown:
             raise UserError(f"--caps: {sorted(unknown)[0]!r} is not a candidate (see --chips)")
         candidates = [replace(c, max_per_quarter=caps.get(c.chip_id, c.max_per_quarter)) for c in candidates]
     if not candidates:
         raise UserError("--chips: no candidate chips")
+    from_month, until_month = _month("--from", args.from_month), _month("--until", args.until_month)
+    from engine.fleet import add_months
+
+    first, last = scenario.start.replace(day=1), add_months(scenario.start.replace(day=1), scenario.months - 1)
+    for flag, month in (("--from", from_month), ("--until", until_month)):
+        if month is not None and not first <= month <= last:
+            raise UserError(f"{flag} {month:%Y-%m}: outside the scenario's horizon, {first:%Y-%m} to {last:%Y-%m}")
+    if from_month is not None and until_month is not None and from_month > until_month:
+        raise UserError(f"--from {from_month:%Y-%m} is after --until {until_month:%Y-%m}")
     inputs = plan_inputs(orders, chips, models, scenario, candidates)
     req = PlanRequest(candidates=tuple(candidates), confidence=args.confidence,
-                      from_month=_month("--from", args.from_month), until_month=_month("--until", args.until_month),
-                      budget_usd=args.budget, samples=args.samples)
+                      from_month=from_month, until_month=until_month, budget_usd=args.budget, samples=args.samples)
     result = solve_plan(inputs, req, training_tokens_per_s=training_rates(models, chips, scenario, candidates))
-    data = plan_to_dict(result, scenario.name)
+    data = plan_to_dict(result, scenario.name, args.samples)
     rows = [{"chip_id": o.chip_id, "quantity": o.quantity, "order_month": o.order_month.isoformat()[:7],
              "delivery_month": o.delivery_month.isoformat()[:7], "cost_usd": round(o.cost_usd)} for o in result.orders]
     text = (f"scenario {scenario.name!r}: {'plan' if result.feasible else 'NO PLAN'} for P(meet demand) >= "
@@ -227,6 +237,8 @@ def run_plan(args, ctx) -> Output:
     text += "".join(f"\nnote: {n}" for n in result.notes)
     econ = [{"chip_id": e["chip_id"], "usd_per_million_served_tokens": e["usd_per_million_served_tokens"],
              "usd_per_million_training_tokens": e["usd_per_million_training_tokens"]} for e in data["chip_economics"]]
+    if not result.feasible:   # an infeasible request: exit 1, the reason on stderr (JSON still printed)
+        raise InfeasibleRequest(text.split("\nnote:")[0], data=data)
     return Output(data=data, rows=rows, columns=["chip_id", "quantity", "order_month", "delivery_month", "cost_usd"],
                   text=text, extra_tables=[("cost per token", econ)])
 

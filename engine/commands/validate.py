@@ -67,6 +67,10 @@ def check_columns(path, kind: str, rows: list[dict]) -> None:
     if not rows:
         raise UserError(f"{path}: no cases (expected a header row and one row per measured run)")
     missing = [c for c in REQUIRED_COLUMNS[kind] if c not in rows[0]]
+    other = "inference" if kind == "training" else "training"
+    if not missing and kind == "training" and all(c in rows[0] for c in REQUIRED_COLUMNS["inference"]):
+        raise UserError(f"{path}: not a training cases file: it has the serving columns scenario, input_len and "
+                        f"output_len (an {other} cases file: fleetcast validate {other})")
     if missing:
         raise UserError(f"{path}: not {'an' if kind == 'inference' else 'a'} {kind} cases file: missing column(s) {', '.join(missing)} "
                         f"(schema: ../shared/validation/{'README' if kind == 'training' else 'INFERENCE'}.md)")
