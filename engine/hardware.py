@@ -64,7 +64,7 @@ class Chip:
         if dtype in ("bf16", "fp16"):
             own = self.bf16_tflops if dtype == "bf16" else self.fp16_tflops
             other = self.fp16_tflops if dtype == "bf16" else self.bf16_tflops
-            return own if own else other
+            return (own or other) or None   # 0 in both columns: no 16-bit rate
         if dtype == "fp8":
             return self.fp8_tflops or None
         if dtype in ("int8", "int4"):

@@ -157,7 +157,7 @@ def check_dtypes(chip: Chip, weight_dtype: str, kv_dtype: str) -> None:
     if chip.peak_tflops("fp16") is None:
         # attention (and a weight-only GEMM) runs in 16 bits whatever the weights' dtype
         raise UserError(f"chip {chip.id}: {chip.name} has no 16-bit matrix rate (bf16_tflops and fp16_tflops are "
-                        "blank), which attention needs; fill one in the chip catalog")
+                        "blank or 0), which attention needs; fill one in the chip catalog")
     if not chip.hbm_gb or not chip.hbm_gbps:
         raise UserError(f"chip {chip.id}: hbm_gb and hbm_gbps are needed for serving")
 

@@ -80,15 +80,34 @@ def test_serve_concurrency_table_output(capsys):
     (["--tp", "1000000"], "more than the model's 64 attention heads"),
     (["--demand-tokens-per-s", "inf"], "positive, finite"),
     (["--ttft-ms", "nan", "--tpot-ms", "50"], "positive, finite"),
-    (["--concurrency", "1000000000"], "more than 100,000,000"),
+    (["--concurrency", "1000000000"], "at most 100,000 clients are simulated"),
+    (["--concurrency", "100001"], "at most 100,000 clients"),      # 1,000,000 took 28 s and 1.8 GB
+    (["--seed", "-1"], "--seed -1: a whole number from 0"),          # was a numpy traceback
+    (["--input-len", "1.5"], "a whole number of tokens"),
+    (["--engine", "bogus"], "--engine 'bogus': not an engine Fleetcast knows"),
+    (["--pp", "1000"], "--pp 1000: more pipeline stages than llama3-70b's 80 layers"),
+    (["--max-num-batched-tokens", "1", "--requests", "10000"], "prefill steps to simulate"),
+    (["--ramp-s", "1e12", "--concurrency", "8"], "0 to 86,400"),
 ])
 def test_absurd_serving_requests_are_refused(capsys, extra, needle):
     from engine.cli import main
 
-    code = main(["serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--input-len", "1000",
-                 "--output-len", "100", *extra])
+    args = ["serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--input-len", "1000", "--output-len", "100"]
+    if "--input-len" in extra:
+        args = args[:5] + args[7:]
+    code = main([*args, *extra])
     err = capsys.readouterr().err
     assert code == 1 and needle in err and "Traceback" not in err
+
+
+def test_latency_targets_no_load_meets_exit_1_with_the_figures(capsys):
+    from engine.cli import main
+
+    code = main(["serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--input-len", "1000",
+                 "--output-len", "200", "--ttft-ms", "0.001", "--tpot-ms", "0.001", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "the latency targets cannot be met" in err and len(err.strip().splitlines()) == 1
+    assert json.loads(out)["slo_feasible"] is False
 
 
 def test_latency_targets_with_pipeline_parallel_are_refused_not_ignored(capsys):

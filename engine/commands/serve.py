@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 
 from engine.commands import Output
-from engine.errors import UserError
+from engine.errors import InfeasibleRequest, UserError
 
+
+MAX_TOKENS_PER_REQUEST = 10_000_000   # prompt or output tokens of one request
+MAX_CONCURRENCY = 100_000             # closed-loop clients simulated (1,000,000 took 28 s and 1.8 GB)
+MAX_PREFILL_STEPS = 2_000_000         # simulated prefill steps at the given token budget
 
 def register(subparsers) -> None:
     from engine.cli import add_command
@@ -175,7 +179,8 @@ def run(args, ctx) -> Output:
     from engine.inference import (ServingInputs, best_layouts, check_dtypes, default_kv_dtype, evaluate_serving,
                                   slo_capacity)
     from engine.studies import chips_for_demand
-    from engine.serving.families import engine_family, limit_factors
+    from engine.serving.capacity import DEFAULT_REQUESTS
+    from engine.serving.families import engine_family, known_engine, limit_factors
 
     if args.scenario:
         apply_scenario(args, ctx)
@@ -193,20 +198,29 @@ def run(args, ctx) -> Output:
     prefix = (args.prefix_cache_pct or 0.0) / 100.0
     for name in ("input_len", "output_len"):
         v = getattr(args, name)
-        if not (v >= 1) or not math.isfinite(v):
-            raise UserError(f"--{name.replace('_', '-')} {v:g}: must be at least 1 token")
+        if not (1 <= v <= MAX_TOKENS_PER_REQUEST) or v != int(v):
+            raise UserError(f"--{name.replace('_', '-')} {v:g}: a whole number of tokens, 1 to {MAX_TOKENS_PER_REQUEST:,}")
     for name in ("tp", "pp", "ep", "chips", "concurrency"):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise UserError(f"--{name} {v}: must be a positive integer")
+    if args.concurrency is not None and args.concurrency > MAX_CONCURRENCY:
+        # each client is a simulated request stream: a million of them is minutes and gigabytes
+        raise UserError(f"--concurrency {args.concurrency:,}: at most {MAX_CONCURRENCY:,} clients are simulated")
+    if not 0 <= args.seed < 2 ** 32:
+        raise UserError(f"--seed {args.seed}: a whole number from 0 to {2 ** 32 - 1:,}")
+    if args.engine and not known_engine(args.engine):
+        raise UserError(f"--engine {args.engine!r}: not an engine Fleetcast knows; give a family (vllm, sglang, "
+                        "trtllm, vllm-ascend, mindie, tgi, generic) or a server that schedules like one (lmdeploy, "
+                        "triton, nim, ...)")
     if args.requests is not None and not (1 <= args.requests <= 1_000_000):
         raise UserError(f"--requests {args.requests}: must be 1 to 1,000,000")
     if args.requests_per_client is not None and not (1 <= args.requests_per_client <= 10_000):
         raise UserError(f"--requests-per-client {args.requests_per_client}: must be 1 to 10,000")
     if not (0 <= args.warmup_requests <= 1_000_000):
         raise UserError(f"--warmup-requests {args.warmup_requests}: must be 0 to 1,000,000")
-    if not (0.0 <= args.ramp_s < float("inf")):
-        raise UserError(f"--ramp-s {args.ramp_s:g}: a ramp-up in seconds, 0 or more")
+    if not (0.0 <= args.ramp_s <= 86_400.0):
+        raise UserError(f"--ramp-s {args.ramp_s:g}: a ramp-up in seconds, 0 to 86,400 (a day)")
     for name in ("max_num_batched_tokens", "max_num_seqs"):
         v = getattr(args, name)
         if v is not None and not (1 <= v <= 10_000_000):
@@ -224,6 +238,14 @@ def run(args, ctx) -> Output:
         if v is not None and not (0 < v < float("inf")):  # also refuses nan and inf
             raise UserError(f"--{name.replace('_', '-')} {v:g}: must be a positive, finite number")
     model, chip = _lookup(ctx, args.model, args.chip)
+    if args.pp > model.layers:
+        raise UserError(f"--pp {args.pp}: more pipeline stages than {model.id}'s {model.layers} layers")
+    if args.max_num_batched_tokens is not None:
+        # chunked prefill at a tiny token budget is one step per few tokens: refuse what would run for minutes
+        steps = (args.requests or DEFAULT_REQUESTS) * args.input_len / args.max_num_batched_tokens
+        if steps > MAX_PREFILL_STEPS:
+            raise UserError(f"--max-num-batched-tokens {args.max_num_batched_tokens}: about {steps:,.0f} prefill steps "
+                            f"to simulate ({MAX_PREFILL_STEPS:,} at most); raise it or simulate fewer --requests")
     wdt = args.weight_dtype.lower()
     kdt = (args.kv_dtype or default_kv_dtype(wdt, chip)).lower()
     check_dtypes(chip, wdt, kdt)
@@ -372,4 +394,7 @@ def run(args, ctx) -> Output:
                  f"chips per replica): {d['output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip (both pools), "
                  f"TTFT p90 {d['ttft_ms_p90']:,.0f} ms, TPOT p90 {d['tpot_ms_p90']:.1f} ms; aggregated "
                  f"{data['output_tokens_per_s_per_chip']:,.1f}")
+    if has_slo and cap is not None and not cap.feasible:   # targets no load meets: an infeasible request
+        raise InfeasibleRequest(f"{model.id} on {chip.id}: the latency targets cannot be met: {cap.explanation}",
+                                data=data)
     return Output(data=data, rows=rows, columns=["key", "value"], text=text)

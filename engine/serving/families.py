@@ -60,6 +60,13 @@ _ALIASES = {
 }
 
 
+def known_engine(engine: str | None) -> bool:
+    """True when `engine` names a family or a server placed in one (a blank is the default)."""
+    name = (engine or "").strip().lower()
+    base = "-".join(name.split("@", 1)[0].replace("_", " ").split())
+    return not base or base in _ALIASES
+
+
 def engine_family(engine: str | None) -> str:
     """`trtllm@1.0.0rc3` -> `trtllm`; `tgi-gaudi@x` -> `tgi`; blank -> DEFAULT_FAMILY; anything
     unrecognised (including `unknown`) -> `generic`."""
