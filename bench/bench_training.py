@@ -65,7 +65,7 @@ def frontier(chips, models):
         meta = b.tokens_per_s_per_chip * training_flops_per_token(inp.model, inp.seq, causal_half=False) / 1e12
         print(f"Llama 3 405B, {n} H100, CP{cp}: {meta:.0f} TFLOP/s per GPU counted as Meta counts "
               f"({b.model_tflops_per_chip:.0f} causal-half; Meta: {published}), "
-              f"{b.memory_gb_per_chip:.1f} GiB, vpp {b.layout['vpp']}, recompute {b.layout['recompute']}")
+              f"{b.memory_gib_per_chip:.1f} GiB, vpp {b.layout['vpp']}, recompute {b.layout['recompute']}")
     gpt3 = TrainingInputs(model=models["gpt3-175b"], chip=chips["a100-sxm4-80gb"], num_chips=1024, tp=8, pp=16, dp=8,
                           global_batch_seqs=1536, micro_batch=1, recompute="full", sequence_parallel=False,
                           dropout=True, flash_attention=False)
@@ -77,7 +77,7 @@ def frontier(chips, models):
     b = search_layouts(dsv3, top_k=1).best
     days = 1e12 / (b.tokens_per_s_per_chip * 2048) / 86400
     print(f"DeepSeek-V3, 2048 H800 (FP8, PP16 DualPipe, EP64): {days:.2f} days per trillion tokens (DeepSeek: 3.7), "
-          f"{b.memory_gb_per_chip:.1f} GiB per chip")
+          f"{b.memory_gib_per_chip:.1f} GiB per chip")
 
 
 if __name__ == "__main__":

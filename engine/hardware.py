@@ -20,6 +20,8 @@ DTYPE_BYTES: Mapping[str, float] = MappingProxyType(
 )
 
 
+GB_PER_GIB = 2.0 ** 30 / 1e9   # decimal gigabytes in one gibibyte (1.0737)
+
 @dataclass(frozen=True)
 class Chip:
     id: str

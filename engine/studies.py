@@ -303,7 +303,7 @@ def training_key_figures(inputs, result, estimate=None) -> list[list]:
             ["Global batch", batch, "sequences"], ["Tokens per step", batch * inputs.seq, "tokens"],
             ["Step time", result.step_time_s, "s"], ["Throughput per chip", result.tokens_per_s_per_chip, "tokens/s"],
             ["Throughput", result.tokens_per_s_per_chip * inputs.num_chips, "tokens/s"], ["MFU", result.mfu_pct, "%"],
-            ["Memory per chip", result.memory_gb_per_chip, "GiB"], ["HBM per chip", result.memory_capacity_gb, "GiB"]]
+            ["Memory per chip", result.memory_gib_per_chip, "GiB"], ["HBM per chip", result.memory_capacity_gib, "GiB"]]
     if estimate is not None:
         rows += [["Token budget", estimate.tokens, "tokens"], ["Time to train", estimate.time_to_train_days, "days"],
                  ["Chip-hours", estimate.chip_hours, "chip-hours"], ["Energy", estimate.energy_mwh, "MWh"],
@@ -325,7 +325,7 @@ def training_top_layouts(search) -> tuple[list[str], list[list]]:
         lay = r.layout
         rows.append([i + 1, lay["tp"], lay["pp"], lay["dp"], lay["cp"], lay["ep"], lay["vpp"], lay["zero_stage"],
                      lay["micro_batch"], lay["global_batch_seqs"], lay["recompute"], r.tokens_per_s_per_chip,
-                     r.step_time_s, r.mfu_pct, r.memory_gb_per_chip])
+                     r.step_time_s, r.mfu_pct, r.memory_gib_per_chip])
     return list(TOP_LAYOUT_HEADERS), rows
 
 

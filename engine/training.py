@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from engine.errors import Cancelled, UserError
-from engine.hardware import Chip
+from engine.hardware import GB_PER_GIB, Chip
 from engine.models import ModelConfig, forward_flops_per_token, training_flops_per_token
 from engine.topology import topology_of
 
@@ -159,9 +159,9 @@ class LayoutResult:
     mfu_pct: float
     hfu_pct: float
     model_tflops_per_chip: float
-    memory_gb_per_chip: float
-    memory_capacity_gb: float
-    memory_breakdown_gb: dict
+    memory_gib_per_chip: float
+    memory_capacity_gib: float
+    memory_breakdown_gib: dict
     breakdown_s: dict
     limiting: str
     explanations: tuple
@@ -176,10 +176,14 @@ class LayoutResult:
             "mfu_pct": self.mfu_pct,
             "hfu_pct": self.hfu_pct,
             "model_tflops_per_chip": self.model_tflops_per_chip,
-            "memory_gb_per_chip": self.memory_gb_per_chip,   # GiB (CLI key kept for the contract)
-            "memory_gib_per_chip": self.memory_gb_per_chip,
-            "memory_capacity_gb": self.memory_capacity_gb,
-            "memory_breakdown_gb": dict(self.memory_breakdown_gb),
+            # GiB, the unit of the chips' HBM capacity; the contract's _gb keys in decimal GB, as
+            # their names say (serve does the same)
+            "memory_gib_per_chip": self.memory_gib_per_chip,
+            "memory_capacity_gib": self.memory_capacity_gib,
+            "memory_breakdown_gib": dict(self.memory_breakdown_gib),
+            "memory_gb_per_chip": self.memory_gib_per_chip * GB_PER_GIB,
+            "memory_capacity_gb": self.memory_capacity_gib * GB_PER_GIB,
+            "memory_breakdown_gb": {k: v * GB_PER_GIB for k, v in self.memory_breakdown_gib.items()},
             "breakdown_s": dict(self.breakdown_s),
             "limiting": self.limiting,
             "explanations": list(self.explanations),
@@ -741,9 +745,9 @@ def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
         mfu_pct=float(out["mfu_pct"][i]),
         hfu_pct=float(out["hfu_pct"][i]),
         model_tflops_per_chip=float(out["model_tflops_per_chip"][i]),
-        memory_gb_per_chip=float(out["memory_total"][i]) / GIB,
-        memory_capacity_gb=float(out["capacity"]) / GIB,
-        memory_breakdown_gb=memory,
+        memory_gib_per_chip=float(out["memory_total"][i]) / GIB,
+        memory_capacity_gib=float(out["capacity"]) / GIB,
+        memory_breakdown_gib=memory,
         breakdown_s=breakdown,
         limiting=limiting,
         explanations=tuple(notes),

@@ -296,11 +296,11 @@ def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixe
         predicted, res = predict_metric(row, inp)
         case.update(predicted=predicted, error_pct=(predicted - measured) / measured * 100.0, status="ok",
                     layout=res.layout, mfu_pct=res.mfu_pct, step_time_s=res.step_time_s,
-                    memory_gb_per_chip=res.memory_gb_per_chip)
+                    memory_gib_per_chip=res.memory_gib_per_chip)
         msgs = [note]
         if not res.feasible:
-            msgs.append(f"model says {res.reason} ({res.memory_gb_per_chip:.1f} of "
-                        f"{res.memory_capacity_gb:.0f} GiB) but the run ran: predicted anyway")
+            msgs.append(f"model says {res.reason} ({res.memory_gib_per_chip:.1f} of "
+                        f"{res.memory_capacity_gib:.0f} GiB) but the run ran: predicted anyway")
         case["message"] = "; ".join(msgs)
         case["_inputs"] = inp
     except (ValueError, UserError, ZeroDivisionError, KeyError, TypeError) as exc:

@@ -33,6 +33,10 @@ def test_single_layout(capsys):
         assert key in data
     assert sum(data["breakdown_s"].values()) == pytest.approx(data["step_time_s"])
     assert data["layout"]["tp"] == 8
+    # memory: GiB, the unit of the HBM label (80 on an H100), and the _gb keys in decimal GB
+    assert data["memory_capacity_gib"] == 80.0 and data["memory_capacity_gb"] == pytest.approx(85.899, abs=1e-3)
+    assert data["memory_gb_per_chip"] == pytest.approx(data["memory_gib_per_chip"] * 2 ** 30 / 1e9)
+    assert sum(data["memory_breakdown_gib"].values()) == pytest.approx(data["memory_gib_per_chip"], rel=1e-6)
 
 
 def test_search_405b_on_16k_h100(capsys):

@@ -172,7 +172,7 @@ def _finite(x):
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
-GIB_PER_GB = 2.0 ** 30 / 1e9   # GiB -> decimal GB
+from engine.hardware import GB_PER_GIB  # noqa: E402  (GiB -> decimal GB)
 
 
 def run(args, ctx) -> Output:
@@ -326,8 +326,8 @@ def run(args, ctx) -> Output:
         # decimal GB as their names say
         "kv_gib_per_sequence": res.kv_gib_per_sequence, "kv_gib_per_chip": res.kv_gib_per_chip,
         "weights_gib_per_chip": res.weights_gib_per_chip, "hbm_gib_per_chip": chip.hbm_gib,
-        "kv_gb_per_sequence": res.kv_gib_per_sequence * GIB_PER_GB, "kv_gb_per_chip": res.kv_gib_per_chip * GIB_PER_GB,
-        "weights_gb_per_chip": res.weights_gib_per_chip * GIB_PER_GB,
+        "kv_gb_per_sequence": res.kv_gib_per_sequence * GB_PER_GIB, "kv_gb_per_chip": res.kv_gib_per_chip * GB_PER_GIB,
+        "weights_gb_per_chip": res.weights_gib_per_chip * GB_PER_GIB,
         "limiting": res.limiting, "explanation": res.explanation,
         "decode_breakdown_ms": dict(res.decode_breakdown_ms),
         # under load, request by request (ttft_ms / tpot_ms above are the means)

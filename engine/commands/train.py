@@ -6,6 +6,7 @@ import argparse
 
 from engine.commands import Output
 from engine.errors import InfeasibleRequest, UserError
+from engine.hardware import GB_PER_GIB
 
 
 def register(subparsers) -> None:
@@ -167,8 +168,8 @@ def apply_scenario(args, ctx):
 def infeasible_detail(res) -> str:
     """Why a layout cannot run, in one line with its numbers."""
     if res.reason == "out of memory":
-        parts = ", ".join(f"{k} {v:.1f}" for k, v in res.memory_breakdown_gb.items() if v >= 0.05)
-        return (f"out of memory: {res.memory_gb_per_chip:.1f} GiB needed per chip, {res.memory_capacity_gb:g} GiB "
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in res.memory_breakdown_gib.items() if v >= 0.05)
+        return (f"out of memory: {res.memory_gib_per_chip:.1f} GiB needed per chip, {res.memory_capacity_gib:g} GiB "
                 f"available ({parts})")
     return res.reason
 
@@ -267,11 +268,12 @@ def run(args, ctx) -> Output:
     rows = []
     for r in ([best] if "top" not in data else result.top):
         row = {**r.layout, "tokens_per_s_per_chip": r.tokens_per_s_per_chip, "step_time_s": r.step_time_s,
-               "mfu_pct": r.mfu_pct, "memory_gb_per_chip": r.memory_gb_per_chip, "limiting": r.limiting,
+               "mfu_pct": r.mfu_pct, "memory_gib_per_chip": r.memory_gib_per_chip,
+               "memory_gb_per_chip": r.memory_gib_per_chip * GB_PER_GIB, "limiting": r.limiting,
                "feasible": r.feasible}
         rows.append(row)
     text_lines = [f"{model.name} on {args.chips} x {chip.name}: {best.tokens_per_s_per_chip:,.0f} tokens/s per chip, "
-                  f"MFU {best.mfu_pct:.1f}%, step {best.step_time_s:.2f} s, {best.memory_gb_per_chip:.1f} GiB per chip"]
+                  f"MFU {best.mfu_pct:.1f}%, step {best.step_time_s:.2f} s, {best.memory_gib_per_chip:.1f} GiB per chip"]
     if "top" in data:
         text_lines.append(f"searched {data['layouts_evaluated']} layouts ({data['layouts_feasible']} feasible) "
                           f"in {data['search_seconds']:.2f} s")

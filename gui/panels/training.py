@@ -260,7 +260,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         n = inp.num_chips
         t.set("step", f"{r.step_time_s:.2f}", f"largest term: {r.limiting.replace('_', ' ')}")
         t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%, {r.model_tflops_per_chip:.0f} TFLOP/s/chip")
-        t.set("memory", f"{r.memory_gb_per_chip:.1f}", f"of {r.memory_capacity_gb:.0f} GiB HBM")
+        t.set("memory", f"{r.memory_gib_per_chip:.1f}", f"of {r.memory_capacity_gib:.0f} GiB HBM")
         lay = r.layout
         batch = int(lay.get("global_batch_seqs") or inp.batch_seqs())
         t.set("layout", layout_label(lay),
@@ -320,11 +320,11 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.step_chart.set_stacked(steps)
         memory = {}
         for key in MEMORY_KEYS:
-            values = [r.memory_breakdown_gb.get(key, 0.0) for _, r in bars]
+            values = [r.memory_breakdown_gib.get(key, 0.0) for _, r in bars]
             if any(v > 0 for v in values):
                 memory[MEMORY_NAMES[key]] = values
         self.memory_chart.set_stacked(memory)
-        self.memory_chart.set_reference_line("HBM capacity", bars[0][1].memory_capacity_gb)
+        self.memory_chart.set_reference_line("HBM capacity", bars[0][1].memory_capacity_gib)
 
     MAX_HEATMAP_ROWS = 12
 

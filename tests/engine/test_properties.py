@@ -71,7 +71,7 @@ def test_training_is_finite_or_rejected_and_breakdown_sums(model, chip_id, log_n
     if not result.feasible:
         assert result.reason  # infeasible always says why
         return
-    assert _finite(result.step_time_s, result.tokens_per_s_per_chip, result.mfu_pct, result.memory_gb_per_chip)
+    assert _finite(result.step_time_s, result.tokens_per_s_per_chip, result.mfu_pct, result.memory_gib_per_chip)
     assert result.step_time_s > 0 and result.tokens_per_s_per_chip > 0
     assert 0 < result.mfu_pct <= 100
     assert sum(result.breakdown_s.values()) == pytest.approx(result.step_time_s, rel=1e-6)

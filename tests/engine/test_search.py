@@ -29,7 +29,7 @@ def test_every_top_layout_is_valid_and_ranked():
         assert lay["tp"] * lay["pp"] * lay["dp"] * lay["cp"] == 256
         assert MODELS["llama3-70b"].heads % lay["tp"] == 0
         assert 512 % (lay["dp"] * lay["micro_batch"]) == 0
-        assert r.memory_gb_per_chip <= r.memory_capacity_gb
+        assert r.memory_gib_per_chip <= r.memory_capacity_gib
         # the array path and the single-layout path agree
         single = evaluate_layout(inp(tp=lay["tp"], pp=lay["pp"], vpp=lay["vpp"], dp=lay["dp"], cp=lay["cp"],
                                      ep=lay["ep"], zero_stage=lay["zero_stage"], micro_batch=lay["micro_batch"],

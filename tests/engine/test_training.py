@@ -38,7 +38,7 @@ def test_activation_memory_matches_korthikanti(name, layers, hidden, heads, tp, 
     inp = TrainingInputs(model=m, chip=CHIPS["a100-sxm4-80gb"], num_chips=tp, global_batch_seqs=1, tp=tp, pp=1,
                          dp=1, cp=1, micro_batch=1, zero_stage=0, recompute=recompute,
                          flash_attention=False, dropout=True)
-    got = evaluate_layout(inp).memory_breakdown_gb["activations"] * GIB
+    got = evaluate_layout(inp).memory_breakdown_gib["activations"] * GIB
     s, b, h, a = 2048, 1, hidden, heads
     per_layer = s * b * h * (34 / tp + (5 * a * s / (h * tp) if recompute == "none" else 0))
     assert got == pytest.approx(layers * per_layer, rel=0.05)
@@ -47,7 +47,7 @@ def test_activation_memory_matches_korthikanti(name, layers, hidden, heads, tp, 
 def test_full_recompute_keeps_only_layer_inputs():
     r_sel = evaluate_layout(inputs(recompute="selective"))
     r_full = evaluate_layout(inputs(recompute="full"))
-    assert r_full.memory_breakdown_gb["activations"] < 0.25 * r_sel.memory_breakdown_gb["activations"]
+    assert r_full.memory_breakdown_gib["activations"] < 0.25 * r_sel.memory_breakdown_gib["activations"]
     assert r_full.step_time_s > r_sel.step_time_s
     assert r_full.hfu_pct > r_full.mfu_pct
 
@@ -59,7 +59,7 @@ def test_breakdown_sums_to_step_time_and_is_finite():
         assert set(r.breakdown_s) == set(BREAKDOWN_KEYS)
         assert sum(r.breakdown_s.values()) == pytest.approx(r.step_time_s, rel=1e-9)
         assert all(math.isfinite(v) and v >= 0 for v in r.breakdown_s.values())
-        assert all(math.isfinite(v) and v >= 0 for v in r.memory_breakdown_gb.values())
+        assert all(math.isfinite(v) and v >= 0 for v in r.memory_breakdown_gib.values())
 
 
 def test_each_breakdown_term_appears_when_its_parallelism_does():
@@ -120,11 +120,11 @@ def test_tp_not_dividing_heads_is_infeasible_with_reason():
 def test_out_of_memory_reason_and_capacity():
     r = evaluate_layout(inputs(model=MODELS["llama3-405b"], tp=1, pp=1, dp=64, zero_stage=0))
     assert not r.feasible and r.reason == "out of memory"
-    assert r.memory_gb_per_chip > r.memory_capacity_gb
+    assert r.memory_gib_per_chip > r.memory_capacity_gib
 
 
 def test_zero_stages_shrink_memory_in_order():
-    mem = [evaluate_layout(inputs(zero_stage=z)).memory_gb_per_chip for z in range(4)]
+    mem = [evaluate_layout(inputs(zero_stage=z)).memory_gib_per_chip for z in range(4)]
     assert mem[0] > mem[1] > mem[2] > mem[3]
 
 
@@ -165,7 +165,7 @@ def test_activation_memory_without_sequence_parallel_matches_korthikanti(name, l
     inp = TrainingInputs(model=m, chip=CHIPS["a100-sxm4-80gb"], num_chips=tp, global_batch_seqs=1, tp=tp, pp=1,
                          dp=1, cp=1, micro_batch=1, zero_stage=0, recompute="none",
                          flash_attention=False, dropout=True, sequence_parallel=False)
-    got = evaluate_layout(inp).memory_breakdown_gb["activations"] * GIB
+    got = evaluate_layout(inp).memory_breakdown_gib["activations"] * GIB
     s, h, a = 2048, hidden, heads
     assert got == pytest.approx(layers * s * h * (10 + 24 / tp + 5 * a * s / (h * tp)), rel=0.05)
     # and the replicated norms/dropout make the step slower than with sequence parallelism
@@ -175,7 +175,7 @@ def test_activation_memory_without_sequence_parallel_matches_korthikanti(name, l
 def test_fp8_stores_gemm_inputs_in_one_byte():
     bf16 = evaluate_layout(inputs(recompute="none"))
     fp8 = evaluate_layout(inputs(recompute="none", dtype="fp8"))
-    assert fp8.memory_breakdown_gb["activations"] < 0.9 * bf16.memory_breakdown_gb["activations"]
+    assert fp8.memory_breakdown_gib["activations"] < 0.9 * bf16.memory_breakdown_gib["activations"]
 
 
 def test_expert_states_shard_over_the_expert_data_parallel_group():
@@ -184,7 +184,7 @@ def test_expert_states_shard_over_the_expert_data_parallel_group():
     m = MODELS["mixtral-8x7b"]
     base = dict(model=m, chip=CHIPS["h100-sxm5-80gb"], num_chips=64, global_batch_seqs=128, tp=1, pp=1, dp=64,
                 cp=1, ep=8, micro_batch=1, recompute="full", zero_stage=3)
-    mem = evaluate_layout(TrainingInputs(**base)).memory_breakdown_gb
+    mem = evaluate_layout(TrainingInputs(**base)).memory_breakdown_gib
     expert = m.moe_layers * m.moe_experts * m.expert_params() / 8
     other = m.total_params() - m.moe_layers * m.moe_experts * m.expert_params()
     # fully sharded: fp32 master + two Adam moments (12 bytes) and fp32 gradients (4), no

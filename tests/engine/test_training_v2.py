@@ -100,7 +100,7 @@ def test_mla_attention_activations_use_its_own_head_widths():
     s = 4096
     kw = dict(model=m, chip=H100, num_chips=1, seq_len=s, global_batch_seqs=1, tp=1, pp=1, vpp=1, dp=1, cp=1,
               ep=1, micro_batch=1, zero_stage=0)
-    act = {rc: evaluate_layout(TrainingInputs(recompute=rc, **kw)).memory_breakdown_gb["activations"]
+    act = {rc: evaluate_layout(TrainingInputs(recompute=rc, **kw)).memory_breakdown_gib["activations"]
            for rc in ("none", "selective")}
     h = m.hidden
     dense_frac = m.dense_layers / m.layers
@@ -247,7 +247,7 @@ def test_llama3_405b_meta_layouts(num_chips, cp, tflops):
     """Llama 3 paper Table 4: BF16 TFLOP/s per GPU with TP8, PP16 (126 layers), CP1/16."""
     inp = _llama(num_chips, cp)
     best = search_layouts(inp, top_k=1).best
-    assert best is not None and best.memory_gb_per_chip <= 80.0       # Meta's layout fits in 80 GB
+    assert best is not None and best.memory_gib_per_chip <= 80.0       # Meta's layout fits in 80 GB
     assert _meta_tflops(best, inp) == pytest.approx(tflops, rel=0.15)
 
 
@@ -306,7 +306,7 @@ def test_llama3_128k_with_hopper_native_kernels_is_within_the_issue_band():
     it is the expected failure above. The gap is which kernel ran, which the paper does not say."""
     inp = replace(_llama(16384, 16), attention_kernel="native")
     best = search_layouts(inp, top_k=1).best
-    assert best is not None and best.memory_gb_per_chip <= 80.0
+    assert best is not None and best.memory_gib_per_chip <= 80.0
     assert _meta_tflops(best, inp) == pytest.approx(380.0, rel=0.15)
 
 
@@ -329,7 +329,7 @@ def test_deepseek_v3_on_2048_h800_with_its_layout():
                          vpp=1, ep=64, dp=128, cp=1, dtype="fp8", schedule="dualpipe", global_batch_seqs=15360,
                          moe_route_nodes=4, seq_len=4096)
     best = search_layouts(inp, top_k=1).best
-    assert best is not None and best.memory_gb_per_chip <= 80.0
+    assert best is not None and best.memory_gib_per_chip <= 80.0
     days_per_trillion = 1e12 / (best.tokens_per_s_per_chip * 2048) / 86400.0
     assert days_per_trillion == pytest.approx(3.7, rel=0.20)
 

@@ -58,8 +58,8 @@ def test_defaults_show_every_figure_and_chart(panel, store):
     for row, layout in zip(steps, top):
         assert row["Total (s)"] == pytest.approx(layout.step_time_s)
     memory = _rows(panel.memory_chart.data_table())
-    assert memory[0]["Total (GiB)"] == pytest.approx(top[0].memory_gb_per_chip)
-    assert memory[0]["HBM capacity (GiB)"] == pytest.approx(top[0].memory_capacity_gb)
+    assert memory[0]["Total (GiB)"] == pytest.approx(top[0].memory_gib_per_chip)
+    assert memory[0]["HBM capacity (GiB)"] == pytest.approx(top[0].memory_capacity_gib)
     # Heatmap: the best cell is the search's best; infeasible cells name a reason.
     heat = _rows(panel.heatmap.data_table())
     value_key = "Best throughput (tokens/s per chip)"
