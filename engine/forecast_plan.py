@@ -38,6 +38,7 @@ SAA_DISCARD_SHARE = 0.6
 # (binomial), and the target's worst month lower still; one point of slack is noise, not a miss.
 FRESH_TOLERANCE = 0.01
 OFFER_MARK = "; the longest target a plan"
+MAX_OFFER_CHECKS = 2     # shorter targets planned before one is offered
 MAX_REFIT_SAMPLES = 800   # refits double the trials up to this (about 3 s per fit on the story)
 
 
@@ -247,14 +248,28 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
             f"them, but only {lowest:.0%} in its worst month on {req.check_trials:,} fresh trials; lower the "
             f"confidence, shorten the target, or raise the caps"))
     if verify_offer and not result.feasible and result.reachable_target is not None:
-        first, last = result.reachable_target
-        offered = solve_plan(inputs, replace(req, from_month=first, until_month=last),
-                             training_tokens_per_s=training_tokens_per_s, verify_offer=False)
-        if not offered.feasible:
-            head = result.why.split(OFFER_MARK, 1)[0]
-            result = replace(result, reachable_target=None, solve_s=result.solve_s + offered.solve_s, why=(
-                f"{head}; a shorter target from {first:%Y-%m} through {last:%Y-%m} looked keepable on "
-                f"{result.samples} trials, but its plan does not hold on fresh trials either"))
+        head = result.why.split(OFFER_MARK, 1)[0]
+        offer, failed = result.reachable_target, []
+        # the offered target's own refit may offer a shorter one in turn: that one is tried once more
+        for _ in range(MAX_OFFER_CHECKS):
+            first, last = offer
+            offered = solve_plan(inputs, replace(req, from_month=first, until_month=last),
+                                 training_tokens_per_s=training_tokens_per_s, verify_offer=False)
+            result = replace(result, solve_s=result.solve_s + offered.solve_s)
+            if offered.feasible:
+                break
+            failed.append(offer)
+            offer = offered.reachable_target
+            if offer is None or offer in failed:
+                break
+        tried = "".join(f"; a shorter target from {a:%Y-%m} through {b:%Y-%m} looked keepable, but its plan "
+                        f"does not hold on fresh trials" for a, b in failed)
+        if offered.feasible:
+            result = replace(result, reachable_target=offer, why=(
+                f"{head}{tried}{OFFER_MARK} could keep at {req.confidence:.0%} runs from {offer[0]:%Y-%m} "
+                f"through {offer[1]:%Y-%m}"))
+        else:
+            result = replace(result, reachable_target=None, why=head + tried)
     return result
 
 
