@@ -57,6 +57,8 @@ def _num(row: Mapping, name: str, kind=float):
         raise ValueError(f"{name}: {value!r} is not a number") from None
     if not math.isfinite(x):
         raise ValueError(f"{name}: {value!r} is not finite")
+    if kind is int and x != round(x):
+        raise ValueError(f"{name}: {value!r} is not a whole number")
     return int(round(x)) if kind is int else x
 
 
@@ -120,11 +122,17 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
         raise ValueError(f"chip: {chip_id!r} not in the catalog")
     chip = chips[chip_id]
     layout = {name: _num(row, name, int) for name in LAYOUT_FIELDS if name != "recompute"}
+    for name, value in layout.items():   # a given field is what ran: it must be one that can run
+        if value is not None and not (0 <= value <= 3 if name == "zero_stage" else value >= 1):
+            raise ValueError(f"{name}: {value} ({'0 to 3' if name == 'zero_stage' else 'at least 1'})")
     recompute = (row.get("recompute") or "").strip().lower() or None
     if recompute is not None and recompute not in RECOMPUTE_NAMES:
         raise ValueError(f"recompute: {recompute!r}")
     n = _num(row, "num_chips", int)
     gb = _num(row, "global_batch_seqs", int)
+    for name, value in (("num_chips", n), ("global_batch_seqs", gb)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name}: {value} (at least 1; leave it blank when not reported)")
     tp, pp, cp = layout["tp"], layout["pp"], layout["cp"]
     if not n and tp and pp and layout["dp"]:
         # the cluster is the layout the case gives (num_chips = tp x pp x dp x cp; blank cp = 1)

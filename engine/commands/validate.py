@@ -76,11 +76,30 @@ def check_columns(path, kind: str, rows: list[dict]) -> None:
                         f"(schema: ../shared/validation/{'README' if kind == 'training' else 'INFERENCE'}.md)")
 
 
+def _first_of_each_id(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(rows to predict, error cases for rows that repeat an earlier row's id and metric): two
+    measurements under one name can't both be scored, and neither is silently dropped."""
+    seen: dict[tuple, int] = {}
+    keep, repeated = [], []
+    for number, row in enumerate(rows, start=2):      # row 1 is the header
+        key = ((row.get("id") or "").strip(), (row.get("metric") or "").strip())
+        if key[0] and key in seen:
+            repeated.append({"id": key[0], "metric": key[1], "measured": row.get("value"), "predicted": None,
+                             "error_pct": None, "status": "error",
+                             "message": f"row {number}: id {key[0]!r} with metric {key[1]!r} repeats row {seen[key]} "
+                                        "(each measured run needs its own id); not predicted"})
+            continue
+        seen.setdefault(key, number)
+        keep.append(row)
+    return keep, repeated
+
+
 def run(args, ctx) -> Output:
     from engine.validation import read_cases_csv
 
     rows = read_cases_csv(args.cases)
     check_columns(args.cases, args.kind, rows)
+    rows, repeated = _first_of_each_id(rows)
     if args.holdout:
         result = holdout_runner(args.kind)(rows, _chips(ctx), key=args.holdout)
     elif args.kind == "training":
@@ -95,7 +114,12 @@ def run(args, ctx) -> Output:
         from engine.validation import public_cases
 
         result = {"cases": public_cases(result["cases"]), "summary": result["summary"]}
-    cases = result["cases"]
+    cases = result["cases"] = list(result["cases"]) + repeated
+    s = result.setdefault("summary", {})
+    counts = dict(s.get("by_status") or s.get("counts") or {})
+    if repeated:
+        counts["error"] = counts.get("error", 0) + len(repeated)
+    s["by_status"] = s["counts"] = counts     # one key in both kinds (training said by_status, inference counts)
     table = [{k: c.get(k) for k in ("id", "metric", "measured", "predicted", "error_pct", "status", "message")}
              for c in cases]
     s = result.get("summary", {})

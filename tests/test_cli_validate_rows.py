@@ -1,0 +1,37 @@
+"""`validate`: rows that can't be what ran are errors naming their field, a repeated id is not
+scored twice, and both kinds summarise their statuses under the same key."""
+
+import csv
+import json
+
+from engine.cli import main
+
+
+def _write(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+def test_impossible_layout_fields_and_repeated_ids(tmp_path, capsys, shared_dir):
+    with open(shared_dir / "validation" / "training_public.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = [r for r in reader if r["zero_stage"] and r["num_chips"] and r["tp"]][:2]
+        header = reader.fieldnames
+    bad_zero = {**rows[0], "id": "ZERO-7", "zero_stage": "7"}
+    no_chips = {**rows[0], "id": "CHIPS-0", "num_chips": "0"}
+    half_tp = {**rows[0], "id": "TP-1.5", "tp": "1.5"}
+    path = _write(tmp_path / "cases.csv", header, rows + [dict(rows[0]), bad_zero, no_chips, half_tp])
+    assert main(["--db", str(tmp_path / "v.db"), "validate", "training", "--cases", path, "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    by_id = {}
+    for c in d["cases"]:
+        by_id.setdefault(c["id"], []).append(c)
+    first = by_id[rows[0]["id"]]
+    assert [c["status"] for c in first] == ["ok", "error"] and "repeats row 2" in first[1]["message"]
+    assert by_id["ZERO-7"][0]["status"] == "error" and "zero_stage: 7 (0 to 3)" in by_id["ZERO-7"][0]["message"]
+    assert "num_chips: 0 (at least 1" in by_id["CHIPS-0"][0]["message"]
+    assert "tp: '1.5' is not a whole number" in by_id["TP-1.5"][0]["message"]
+    assert d["summary"]["by_status"] == d["summary"]["counts"] and d["summary"]["counts"]["error"] == 4
