@@ -245,9 +245,9 @@ def run_plan(args, ctx) -> Output:
 
 def backtest_to_dict(bt) -> dict:
     return {"as_of": bt.as_of.isoformat(), "known_points": bt.known, "fit": bt.fit_note,
-            "points": [{"date": p.date.isoformat(), "actual": p.actual, "p10": round(p.p10), "p50": round(p.p50),
+            "points": [{"date": p.date.isoformat(), "actual": round(p.actual), "p10": round(p.p10), "p50": round(p.p50),
                         "p90": round(p.p90), "inside": p.inside} for p in bt.points],
-            "coverage": bt.coverage}
+            "coverage": bt.coverage, "units": {"actual, p10, p50, p90": "tokens per day"}}
 
 
 def run_backtest(args, ctx) -> Output:
@@ -265,4 +265,5 @@ def run_backtest(args, ctx) -> Output:
         raise UserError(f"--as-of: {exc}") from None
     data = backtest_to_dict(bt)
     cov = "no later points" if bt.coverage is None else f"{bt.coverage:.0%} of {len(bt.points)} later points inside P10-P90"
-    return Output(data=data, rows=data["points"], text=f"fit on {bt.known} points known on {as_of}: {bt.fit_note}; {cov}")
+    return Output(data=data, rows=data["points"], columns=["date", "actual", "p10", "p50", "p90", "inside"],
+                  text=f"fit on {bt.known} points known on {as_of}: {bt.fit_note}; {cov} (tokens per day)")
