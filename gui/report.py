@@ -26,6 +26,7 @@ from typing import Callable, Mapping
 
 from engine import __version__
 from engine.errors import UserError
+from engine.studies import chip_name
 
 # QTextDocument.print_ lays a document without a page size out with its own 2 cm margins inside
 # the writer's page, so the writer's margins stay at zero.
@@ -44,6 +45,7 @@ FACTOR_LABELS = {
     "inf_hbm_eff": "Serve HBM",
     "inf_prefill_mfu": "Prefill matmul",
     "inf_decode_mfu": "Decode matmul",
+    "train_attn_path_rel": "Attention kernel path",
 }
 SERVING_HEADLINE_FACTORS = ("inf_hbm_eff", "inf_prefill_mfu", "inf_decode_mfu")
 
@@ -152,15 +154,18 @@ def _find(figures: Mapping[str, tuple[object, str]], prefix: str):
     return None
 
 
-def _table(headers: list[str], rows: list[list], widths: list[int] | None = None, small: bool = True) -> str:
+def _table(headers: list[str], rows: list[list], widths: list[int] | None = None, small: bool = True,
+           nowrap: int = 0) -> str:
+    """`nowrap`: the first that many columns never break inside a word ("ByteDanc|e")."""
     size = "8pt" if small else "9pt"
     widths = widths or [0] * len(headers)
-    head = "".join(f'<th align="left" style="background:#e8edf3"{_width_attr(w)}>{_esc(h)}</th>'
-                   for h, w in zip(headers, widths))
+    keep = lambda k: ' style="white-space:nowrap"' if k < nowrap else ""  # noqa: E731
+    head = "".join(f'<th align="left" style="background:#e8edf3{"; white-space:nowrap" if k < nowrap else ""}"'
+                   f'{_width_attr(w)}>{_esc(h)}</th>' for k, (h, w) in enumerate(zip(headers, widths)))
     body = []
     for i, row in enumerate(rows):
         shade = ' style="background:#f6f8fa"' if i % 2 else ""
-        cells = "".join(f"<td>{cell}</td>" for cell in row)
+        cells = "".join(f"<td{keep(k)}>{cell}</td>" for k, cell in enumerate(row))
         body.append(f"<tr{shade}>{cells}</tr>")
     return (f'<table width="100%" cellspacing="0" cellpadding="3" style="font-size:{size}; border-collapse:collapse">'
             f"<tr>{head}</tr>{''.join(body)}</table>")
@@ -300,12 +305,13 @@ def assumptions_section(ctx: ReportContext) -> str:
     for o in ctx.orders:
         status = status_words.get(str(o.get("status") or ""), _esc(o.get("status") or "—"))
         rows.append([_esc(o.get("id")), _esc(o.get("buyer") or ""), _esc(o.get("vendor") or ""),
-                     _esc(o.get("chip_id") or ""), _number(o.get("quantity")), _number(o.get("delivered")),
+                     _esc(chip_name(ctx.chips[o["chip_id"]]) if o.get("chip_id") in ctx.chips
+                          else o.get("chip_id") or ""), _number(o.get("quantity")), _number(o.get("delivered")),
                      _esc(o.get("order_date") or ""), f"<b>{status}</b>", _esc(o.get("source") or "")])
     out.append("<h3>Orders</h3>")
     if rows:
         out.append(_table(["ID", "Buyer", "Vendor", "Chip", "Chips", "Delivered", "Ordered", "Status", "Source"],
-                          rows, widths=[4, 10, 8, 13, 10, 10, 11, 10, 24]))
+                          rows, widths=[4, 10, 8, 13, 10, 10, 11, 10, 24], nowrap=8))
         counts = {}
         for o in ctx.orders:
             counts[status_words.get(str(o.get("status")), str(o.get("status")))] = counts.get(
@@ -483,6 +489,8 @@ def _scenario_chips(store, panels_figures: dict, orders: list[dict], params: dic
 
 
 def refuse_existing(path: Path, force: bool) -> None:
+    if path.is_symlink() and not path.exists():   # a link to nothing: writing would replace the link
+        raise UserError(f"{path}: is a link to a missing file ({os.readlink(path)}); it was left unchanged")
     if path.exists() and not force:
         raise UserError(f"{path}: already exists; choose another name or pass --force to overwrite it")
     if path.exists() and not path.is_file():

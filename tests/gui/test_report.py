@@ -124,6 +124,17 @@ def test_existing_file_is_refused_untouched(tmp_path):
     assert existing.read_bytes() == b"my own file"
 
 
+def test_a_link_to_a_missing_file_is_refused_and_kept(tmp_path):
+    """`report --out dangling.pdf` replaced the link with the PDF (export refuses the same case)."""
+    link = tmp_path / "dangling.pdf"
+    link.symlink_to(tmp_path / "nowhere" / "target.pdf")
+    for force in (False, True):
+        with pytest.raises(UserError) as caught:
+            report.write_report(None, {}, "x", {}, link, force=force)
+        assert "is a link to a missing file" in str(caught.value)
+    assert link.is_symlink() and not link.exists()
+
+
 def _context(**overrides) -> report.ReportContext:
     base = dict(scenario="Test", params={}, created=dt.datetime(2026, 1, 2), db_path=Path("/tmp/x.db"),
                 figures={}, tables={}, charts=[], orders=[], chips={}, stored_calibration={}, accuracy={})
