@@ -112,6 +112,19 @@ def fmt_big(value: float, unit: str = "") -> str:
     return f"{fmt(v)}{(' ' + unit) if unit else ''}"
 
 
+class _ElidedLabel(QLabel):
+    """One line that ends in "…" when the tile is narrower than the text (the tooltip has it
+    whole), rather than stopping mid-word at the tile's edge ("147 TFLOP/s/chi")."""
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setFont(self.font())
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+
+
 class FigureTiles(QWidget):
     """Key figures as a grid of small tiles: a caption, a large value, a detail line."""
 
@@ -138,7 +151,7 @@ class FigureTiles(QWidget):
             value = QLabel("–")
             value.setStyleSheet("font-size: 13pt; font-weight: 600; color: #202124;")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            detail = QLabel("")
+            detail = _ElidedLabel("")
             detail.setStyleSheet("color: #5f6368; font-size: 8pt;")
             for w in (cap, value, detail):
                 w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
