@@ -197,6 +197,8 @@ class PlotPanel(QWidget):
             symbol = style.series_symbol(name)
         item = self.plot_item.plot(x, y, name=name, pen=pen, symbol=symbol, symbolSize=6,
                                    symbolBrush=colour, symbolPen=None)
+        if dashed:  # over the solid lines: where two nearly coincide (H100, H800) the dashes show both
+            item.setZValue(1)
         self._series[name] = _Series(name, "line", item, x, {"": y})
         self._sync_axis_values()
         self.layout_legend()
