@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Mapping, Sequence
 
 from engine.errors import UserError, ValidationError
@@ -104,6 +105,37 @@ def roofline_training_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, num_
 
 # ---- engine calls with fallback ------------------------------------------------------------
 
+UPPER_BOUND_NOTE = " output tokens/s per chip, a steady-state upper bound at"
+MERGED_BOUNDS = re.compile(r"(?P<model>\S+) serving capacity is the steady state, an upper bound for (?P<percentile>\S+) "
+                           r"latency under load \(running batches beyond the \d+ simulated\): (?P<items>.+) output "
+                           r"tokens/s per chip")
+
+
+def merge_notes(notes) -> tuple[str, ...]:
+    """The notes once each; the steady-state upper bounds of one model as one sentence (three chips'
+    worth filled the Forecast's summary)."""
+    from engine.serving.capacity import MAX_SIMULATED_BATCH
+
+    out: list[str] = []
+    bounds: dict[tuple[str, str], list[str]] = {}
+    for note in dict.fromkeys(line for text in notes for line in str(text).split("\n") if line):
+        merged = MERGED_BOUNDS.fullmatch(note)   # merged before (the plan adds its candidates)
+        if merged:
+            bounds.setdefault((merged["model"], merged["percentile"]), []).extend(merged["items"].split(", "))
+            continue
+        head, sep, percentile = note.partition(UPPER_BOUND_NOTE)
+        if sep and " on " in head:
+            model_id, _, rest = head.partition(" on ")
+            bounds.setdefault((model_id, percentile.strip()), []).append(rest.replace(":", ""))
+        else:
+            out.append(note)
+    for (model_id, percentile), items in bounds.items():
+        out.append(f"{model_id} serving capacity is the steady state, an upper bound for {percentile} latency under "
+                   f"load (running batches beyond the {MAX_SIMULATED_BATCH} simulated): " + ", ".join(items)
+                   + " output tokens/s per chip")
+    return tuple(out)
+
+
 def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_len: float, ttft_ms: float,
                        tpot_ms: float, weight_dtype: str = "bf16", kv_dtype: str = "bf16",
                        prefix_cache_hit: float = 0.0, slo_percentile: str = "p90",
@@ -124,11 +156,17 @@ def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_
                                input_spread=float(length_spread), output_spread=float(length_spread))
             value = float(cap.output_tokens_per_s_per_chip) if cap.feasible else 0.0
             note = "" if cap.feasible else f"{model.id} on {chip.id} cannot meet the SLOs (engine)"
+            if cap.feasible and slo_percentile != "mean" and cap.latency_basis == "mean":
+                # wide expert parallelism: the steady state stands in for the simulation, and reads
+                # high under load (README, "Wide expert parallelism"); say so where the figure is used
+                note = f"{model.id} on {chip.id}: {value:,.0f}{UPPER_BOUND_NOTE} {slo_percentile}"
+                # (the simulator runs replicas of up to MAX_SIMULATED_BATCH sequences; merge_notes says so)
             from engine.inference import precision_note
 
             how = precision_note(chip, weight_dtype, kv_dtype)   # e.g. FP8 on a 910B: served W8A16
-            if how:
-                note = f"{note}; {how}" if note else f"{model.id} on {chip.id}: {how}"
+            if how:   # its own line beside an upper-bound note, which merge_notes gathers per model
+                sep = "\n" if UPPER_BOUND_NOTE in note else "; "
+                note = f"{note}{sep}{model.id} on {chip.id}: {how}" if note else f"{model.id} on {chip.id}: {how}"
             return (value if math.isfinite(value) else 0.0), "engine", note
         except UserError as exc:  # e.g. a dtype the chip lacks: it cannot serve this way
             return 0.0, "engine", f"{model.id} on {chip.id} cannot be served: {exc}"
@@ -246,7 +284,7 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
     family, serving_sigma, training_sigma = throughput_sigmas(list(needed))
     return ForecastInputs(orders=tuple(orders), scenario=scenario, chip_peak_tflops=peaks,
                           serving_tokens_per_s_per_chip=serving, training_tokens_per_s_per_chip=tables,
-                          throughput_source=label, notes=tuple(dict.fromkeys(notes)),
+                          throughput_source=label, notes=merge_notes(notes),
                           family_by_chip=family, serving_sigma_by_chip=serving_sigma,
                           training_sigma_by_chip=training_sigma)
 

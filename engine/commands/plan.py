@@ -71,7 +71,7 @@ def default_candidates(chips, chip_ids: list[str] | None = None):
 
 def plan_inputs(orders, chips, models, scenario, candidates):
     """ForecastInputs with the candidates' serving throughput and sigmas added."""
-    from engine.forecast_inputs import build_inputs, serving_throughput, throughput_sigmas
+    from engine.forecast_inputs import build_inputs, merge_notes, serving_throughput, throughput_sigmas
 
     inputs = build_inputs(orders, chips, models, scenario)
     d = scenario.demand
@@ -88,7 +88,7 @@ def plan_inputs(orders, chips, models, scenario, candidates):
     family, s_sig, t_sig = throughput_sigmas(list(dict.fromkeys(list(serving) + list(inputs.family_by_chip))))
     peaks = {**inputs.chip_peak_tflops, **{c.chip_id: float(chips[c.chip_id].peak_tflops("bf16") or 0.0)
                                            for c in candidates}}
-    return replace(inputs, serving_tokens_per_s_per_chip=serving, family_by_chip=family, notes=tuple(dict.fromkeys(notes)),
+    return replace(inputs, serving_tokens_per_s_per_chip=serving, family_by_chip=family, notes=merge_notes(notes),
                    serving_sigma_by_chip=s_sig, training_sigma_by_chip=t_sig, chip_peak_tflops=peaks)
 
 

@@ -466,7 +466,8 @@ def test_fp8_demand_counts_the_910b_weight_only_and_says_so():
     assert inp.serving_tokens_per_s_per_chip["ascend-910b2"] > 0
     notes = " ".join(inp.notes)
     assert "ascend-910b2" in notes and "W8A16" in notes
-    assert "h20-96gb" not in notes            # H20 has an FP8 rate: nothing to explain
+    assert not any("h20-96gb" in n and "W8" in n for n in inp.notes)   # H20 has an FP8 rate: nothing to explain
+    assert any("ascend-910b2: " in n and "W8A16" in n for n in inp.notes)   # its own line, not merged away
 
 
 def test_an_engine_bug_is_not_hidden_behind_the_roofline(monkeypatch):
@@ -628,3 +629,17 @@ def test_length_spread_of_the_demand_is_an_input_that_round_trips_and_costs_capa
     model, chip = reference_models()["llama3-70b"], reference_chips()["h20-96gb"]
     fixed, spread = (serving_throughput(model, chip, 1024, 256, 2000, 50, length_spread=cv)[0] for cv in (0.0, 1.0))
     assert 0 < spread < fixed
+
+
+def test_steady_state_upper_bounds_are_said_once_per_model():
+    """Wide-EP replicas keep the steady-state capacity (an upper bound under load); the forecast
+    and the plan say so in one sentence per model, whatever order the chips' notes come in."""
+    from engine.forecast_inputs import UPPER_BOUND_NOTE, merge_notes
+
+    raw = [f"m on {c}: {v}{UPPER_BOUND_NOTE} p90" for c, v in (("a", "900"), ("b", "261"))] + ["other note"]
+    once = merge_notes(raw + raw)
+    assert once[0] == "other note" and len(once) == 2
+    assert once[1].startswith("m serving capacity is the steady state, an upper bound for p90 latency under load")
+    assert once[1].endswith(": a 900, b 261 output tokens/s per chip")
+    again = merge_notes(list(once) + [f"m on c: 908{UPPER_BOUND_NOTE} p90"])   # the plan adds a candidate
+    assert len(again) == 2 and again[1].endswith(": a 900, b 261, c 908 output tokens/s per chip")
