@@ -497,10 +497,12 @@ class PlanPanel(QWidget):
         lowest = plan_lowest_prob(r)
         # the fit holds the target on its own trials; fresh trials say how far to trust that
         short = (f" <span style='color:#a1260d'>That is below the target: the {r.samples}-trial fit is "
-                 f"optimistic; fit on more trials for a safer plan.</span>" if lowest < r.confidence else "")
+                 f"optimistic; fit on more trials for a safer plan.</span>" if lowest < r.confidence - 0.01 else "")
+        asked = self.samples.value()
+        refit = (f" (refitted: the {asked}-trial fit fell short on fresh trials)" if r.samples > asked else "")
         return (f"<b>{len(r.orders)} orders, {format_number(chips)} chips, "
                 f"${r.total_cost_usd / 1e9:,.2f} B</b>, fitted to keep P(meet demand) ≥ {r.confidence:.0%} in every "
-                f"month over {window} on {r.samples} trials. On {2000:,} fresh trials its lowest month is "
+                f"month over {window} on {r.samples} trials{refit}. On {2000:,} fresh trials its lowest month is "
                 f"{lowest:.0%} (without the plan {plan_lowest_prob(r, with_plan=False):.0%}).{short} "
                 f"{jobs + '. ' if jobs else ''}<span style='color:#666'>Capacity in {unit} chips.{notes}</span>")
 
