@@ -249,9 +249,13 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
             f"confidence, shorten the target, or raise the caps"))
     if verify_offer and not result.feasible and result.reachable_target is not None:
         head = result.why.split(OFFER_MARK, 1)[0]
-        offer, failed = result.reachable_target, []
+        offer: tuple[dt.date, dt.date] | None = result.reachable_target
+        failed: list[tuple[dt.date, dt.date]] = []
+        offered: PlanResult | None = None
         # the offered target's own refit may offer a shorter one in turn: that one is tried once more
         for _ in range(MAX_OFFER_CHECKS):
+            if offer is None or offer in failed:
+                break
             first, last = offer
             offered = solve_plan(inputs, replace(req, from_month=first, until_month=last),
                                  training_tokens_per_s=training_tokens_per_s, verify_offer=False)
@@ -260,11 +264,9 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
                 break
             failed.append(offer)
             offer = offered.reachable_target
-            if offer is None or offer in failed:
-                break
         tried = "".join(f"; a shorter target from {a:%Y-%m} through {b:%Y-%m} looked keepable, but its plan "
                         f"does not hold on fresh trials" for a, b in failed)
-        if offered.feasible:
+        if offered is not None and offered.feasible and offer is not None:
             result = replace(result, reachable_target=offer, why=(
                 f"{head}{tried}{OFFER_MARK} could keep at {req.confidence:.0%} runs from {offer[0]:%Y-%m} "
                 f"through {offer[1]:%Y-%m}"))
