@@ -207,6 +207,15 @@ def _plan_capacity(inputs: ForecastInputs, s: Samples, req: PlanRequest, order_m
     return add, train_add
 
 
+def pct_text(share: float) -> str:
+    """90%, 93.5% or 99.95%: a confidence of 0.999 is not '100%'."""
+    digits = 0 if abs(share * 100 - round(share * 100)) < 1e-6 else 1
+    text = f"{share:.{digits}%}"
+    if text in ("100.0%", "0.0%", "100%", "0%") and 0 < share < 1:
+        text = f"{share:.2%}"
+    return text
+
+
 def usd_text(usd: float) -> str:
     """$1.23B, $45.6M or $7,800: a budget of $1,000 is not '$0.00B'."""
     if abs(usd) >= 1e9:
@@ -244,8 +253,8 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
     lowest = lowest_fresh_prob(result)
     if result.feasible and lowest < req.confidence - FRESH_TOLERANCE:
         result = replace(result, feasible=False, status=result.status + ", short on fresh trials", why=(
-            f"the cheapest plan fitted on {result.samples} trials keeps P(meet demand) >= {req.confidence:.0%} on "
-            f"them, but only {lowest:.0%} in its worst month on {req.check_trials:,} fresh trials; lower the "
+            f"the cheapest plan fitted on {result.samples} trials keeps P(meet demand) >= {pct_text(req.confidence)} on "
+            f"them, but only {pct_text(lowest)} in its worst month on {req.check_trials:,} fresh trials; lower the "
             f"confidence, shorten the target, or raise the caps"))
     if verify_offer and not result.feasible and result.reachable_target is not None:
         head = result.why.split(OFFER_MARK, 1)[0]
@@ -268,7 +277,7 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
                         f"does not hold on fresh trials" for a, b in failed)
         if offered is not None and offered.feasible and offer is not None:
             result = replace(result, reachable_target=offer, why=(
-                f"{head}{tried}{OFFER_MARK} could keep at {req.confidence:.0%} runs from {offer[0]:%Y-%m} "
+                f"{head}{tried}{OFFER_MARK} could keep at {pct_text(req.confidence)} runs from {offer[0]:%Y-%m} "
                 f"through {offer[1]:%Y-%m}"))
         else:
             result = replace(result, reachable_target=None, why=head + tried)
@@ -434,7 +443,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     if feasible or (reachable is not None and reachable[1] >= months[hi_t]):
         reachable = None   # nothing shorter to offer: the target itself is (or is not, for another reason) kept
     if reachable is not None:
-        why += (f"{OFFER_MARK} could keep at {req.confidence:.0%} runs from {reachable[0]:%Y-%m} "
+        why += (f"{OFFER_MARK} could keep at {pct_text(req.confidence)} runs from {reachable[0]:%Y-%m} "
                 f"through {reachable[1]:%Y-%m}")
 
     orders = []
@@ -538,9 +547,9 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach) -> 
         i = slow[0]
         reasons.append(
             f"lead times and vendor risk: ordering from {order_months[0]:%Y-%m}, chips installed by "
-            f"{months[i]:%Y-%m} cover demand in at most {p_any[i]:.0%} of trials, whatever the quantity "
+            f"{months[i]:%Y-%m} cover demand in at most {pct_text(p_any[i])} of trials, whatever the quantity "
             f"(shortest lead time, the vendors' delays and fulfilment, export cut-offs; the fit keeps "
-            f"{fit_conf:.0%} of its trials so that fresh ones reach {req.confidence:.0%}){hint}")
+            f"{pct_text(fit_conf)} of its trials so that fresh ones reach {pct_text(req.confidence)}){hint}")
     if req.budget_usd is not None:
         relaxed = _solve_once(inputs, replace(req, budget_usd=None, check_trials=200, time_limit_s=5.0))
         if relaxed.feasible:
@@ -552,10 +561,11 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach) -> 
         caps = ", ".join(f"{req.chip_names.get(c.chip_id, c.chip_id)} {c.max_per_quarter:,.0f}"
                          for c in req.candidates if c.max_per_quarter > 0)
         reasons.append(f"caps: ordering every candidate at its maximum per quarter ({caps}) covers demand in "
-                       f"{months[i]:%Y-%m} in only {p_max[i]:.0%} of trials; raise the caps, add candidates, "
+                       f"{months[i]:%Y-%m} in only {pct_text(p_max[i])} of trials (the fit keeps {pct_text(fit_conf)} so that "
+                       f"fresh ones reach {pct_text(req.confidence)}); raise the caps, add candidates, "
                        f"lower the confidence or end the target earlier{hint}")
     if not reasons:
-        reasons.append(f"no plan keeps {req.confidence:.0%} in every month jointly (each month alone is "
+        reasons.append(f"no plan keeps {pct_text(req.confidence)} in every month jointly (each month alone is "
                        f"reachable); lower the confidence or shorten the target")
     if res is not None and res.status not in (0, 2):
         reasons.append(f"solver: {res.message}")

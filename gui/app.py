@@ -270,6 +270,9 @@ class MainWindow(QMainWindow):
                 watcher.mark_saved()
         if "compare" in self.panels:
             self.panels["compare"].refresh_scenarios()
+        for panel in self.panels.values():   # results found for the other scenario are greyed now
+            if hasattr(panel, "check_current"):
+                panel.check_current()
         self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {name}[*]")
         self.update_modified()
 

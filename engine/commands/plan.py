@@ -176,13 +176,13 @@ def apply_saved_plan(args, ctx):
 
 def run_plan(args, ctx) -> Output:
     from engine.commands.forecast import _load
-    from engine.forecast_plan import PlanRequest, solve_plan
+    from engine.forecast_plan import PlanRequest, pct_text, solve_plan
 
     study = apply_saved_plan(args, ctx)
     if not 0.5 <= args.confidence < 1.0:
         raise UserError(f"--confidence: {args.confidence!r} (must be in [0.5, 1))")
-    if args.budget is not None and not args.budget > 0:
-        raise UserError(f"--budget: {args.budget!r} (must be > 0)")
+    if args.budget is not None and not 0 < args.budget < float("inf"):
+        raise UserError(f"--budget: {args.budget!r} (must be a finite number of USD > 0)")
     if not 20 <= args.samples <= 2000:
         raise UserError(f"--samples: {args.samples!r} (must be 20 to 2000)")
     orders, chips, models, scenario = _load(args, ctx)
@@ -228,7 +228,7 @@ def run_plan(args, ctx) -> Output:
     rows = [{"chip_id": o.chip_id, "quantity": o.quantity, "order_month": o.order_month.isoformat()[:7],
              "delivery_month": o.delivery_month.isoformat()[:7], "cost_usd": round(o.cost_usd)} for o in result.orders]
     text = (f"scenario {scenario.name!r}: {'plan' if result.feasible else 'NO PLAN'} for P(meet demand) >= "
-            f"{args.confidence:.0%} from {result.from_month:%Y-%m} to {result.until_month:%Y-%m}; ")
+            f"{pct_text(args.confidence)} from {result.from_month:%Y-%m} to {result.until_month:%Y-%m}; ")
     text += (f"total ${result.total_cost_usd / 1e9:,.2f}B, lowest P(meet) in the target months "
              f"{data['min_prob_meet_in_target']:.0%} (out of sample)" if result.feasible else result.why)
     if result.reachable_target is not None:

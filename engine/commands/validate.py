@@ -84,7 +84,11 @@ def _first_of_each_id(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     for number, row in enumerate(rows, start=2):      # row 1 is the header
         key = ((row.get("id") or "").strip(), (row.get("metric") or "").strip())
         if key[0] and key in seen:
-            repeated.append({"id": key[0], "metric": key[1], "measured": row.get("value"), "predicted": None,
+            try:
+                measured = float(row.get("value"))
+            except (TypeError, ValueError):
+                measured = None
+            repeated.append({"id": key[0], "metric": key[1], "measured": measured, "predicted": None,
                              "error_pct": None, "status": "error",
                              "message": f"row {number}: id {key[0]!r} with metric {key[1]!r} repeats row {seen[key]} "
                                         "(each measured run needs its own id); not predicted"})

@@ -67,6 +67,7 @@ class ComparePanel(QWidget):
         self.outcomes: list = []
         self._chip_names: dict[str, str] = {}
         self._shown_request = None     # the inputs of the comparison on screen
+        self._ticks: set[str] | None = None   # the names ticked, remembered across a delete and its undo
         self._running_request = None
 
         self.runner = LatestRunner(self)
@@ -158,14 +159,14 @@ class ComparePanel(QWidget):
         mark_stale(list(self.charts().values()) + [self.figures_table], not current)
         if not self.is_running():
             self.progress_bar.setFormat(f"Done: {len(self.outcomes)} scenarios" if current else
-                                        "Inputs changed: press Compare again (greyed: the previous comparison)")
+                                        "Inputs changed: Compare again")
         return current
 
     # ---- scenario list -------------------------------------------------------------------------
     def refresh_scenarios(self, *_):
         """Re-read the saved scenarios, keeping the ticks (the first few are ticked at first)."""
-        ticked = set(self.selected())
-        first_time = self.scenario_list.count() == 0
+        first_time = self._ticks is None
+        ticked = self._ticks or set()
         names = [s["name"] for s in self.store.scenarios()]
         self.scenario_list.blockSignals(True)
         self.scenario_list.clear()
@@ -176,6 +177,8 @@ class ComparePanel(QWidget):
             item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
             self.scenario_list.addItem(item)
         self.scenario_list.blockSignals(False)
+        if first_time:
+            self._ticks = set(self.selected())
         self._on_checks_changed()
 
     def selected(self) -> list[str]:
@@ -184,6 +187,7 @@ class ComparePanel(QWidget):
 
     def set_selected(self, names) -> None:
         wanted = set(names)
+        self._ticks = set(wanted)
         self.scenario_list.blockSignals(True)
         for i in range(self.scenario_list.count()):
             item = self.scenario_list.item(i)
@@ -199,7 +203,9 @@ class ComparePanel(QWidget):
             names = [base] + [n for n in names if n != base]
         return names
 
-    def _on_checks_changed(self, *_):
+    def _on_checks_changed(self, item=None, *_):
+        if item is not None and self._ticks is not None:   # a tick by hand (a refresh passes none)
+            (self._ticks.add if item.checkState() == Qt.CheckState.Checked else self._ticks.discard)(item.text())
         n = len(self.compared_names())
         total = self.scenario_list.count()
         base = self.baseline()

@@ -42,6 +42,14 @@ from gui.workers import LatestRunner
 CAND_HEADERS = ("Use", "Chip", "Price\n(USD)", "Lead time\n(months)", "Most per\nquarter (chips)")
 
 
+def _canonical(scenario):
+    """The scenario with training shares equal to the default left out: the Forecast view lists
+    every fleet chip's share (0 for the H800) once it is built, which changes nothing planned."""
+    a = scenario.allocation
+    shares = {k: v for k, v in a.training_share.items() if v != a.default_training_share}
+    return replace(scenario, allocation=replace(a, training_share=shares))
+
+
 def _qdate(day: dt.date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
@@ -355,7 +363,7 @@ class PlanPanel(QWidget):
 
     @staticmethod
     def _key_of(job) -> tuple:
-        return (job.scenario, replace(job.request, chip_names={}), job.orders,
+        return (_canonical(job.scenario), replace(job.request, chip_names={}), job.orders,
                 tuple(sorted(job.chips.items())), tuple(sorted(job.models.items())))
 
     def _inputs_key_now(self) -> tuple | None:
@@ -368,7 +376,7 @@ class PlanPanel(QWidget):
             request = study.request(self._candidates)
         except UserError:
             return None
-        return (scenario, request, tuple(self.store.orders()), tuple(sorted((c.id, c) for c in self.store.chips())),
+        return (_canonical(scenario), request, tuple(self.store.orders()), tuple(sorted((c.id, c) for c in self.store.chips())),
                 tuple(sorted((m.id, m) for m in self.store.models())))
 
     def _change_count(self):
@@ -547,8 +555,8 @@ class PlanPanel(QWidget):
         """Every planned order as an assumption order, one undo step. Returns how many were added."""
         from gui.commands import AddOrderCommand, push_command
 
-        if self.result is None or not self.result.orders or self.undo_stack is None:
-            return 0
+        if self.result is None or not self.result.orders or self.undo_stack is None or not self.check_current():
+            return 0   # a greyed plan was found for other inputs: find it again first
         # the candidates as planned (prices edited in the table included), not the defaults
         rows = plan_order_rows(self.result, self.result.confidence, self.planned_candidates)
         self.undo_stack.beginMacro(f"Add plan ({len(rows)} orders)")

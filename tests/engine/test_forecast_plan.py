@@ -213,3 +213,10 @@ def test_a_shorter_target_is_offered_only_when_its_own_plan_holds(monkeypatch):
     holds["offer"] = True
     r = solve_plan(toy(), req(until_month=D(2026, 12, 1)))
     assert r.reachable_target == offer and "runs from 2025-01 through 2025-06" in r.why
+
+
+def test_percentages_in_plan_messages_keep_the_digits_that_matter():
+    from engine.forecast_plan import pct_text
+
+    assert [pct_text(x) for x in (0.9, 0.999, 0.9995, 0.935, 1.0, 0.0004)] == \
+        ["90%", "99.9%", "99.95%", "93.5%", "100%", "0.04%"]   # 0.999 read "100%"

@@ -130,3 +130,26 @@ def test_a_comparison_whose_inputs_changed_is_greyed(store, qtbot):
         assert is_stale(p.capacity_chart) and not p.run_button.isEnabled()
     finally:
         p.shutdown()
+
+
+def test_a_deleted_scenario_comes_back_ticked_and_current(store, qtbot):
+    """Deleting a ticked scenario greys the comparison; undoing the delete brings the scenario
+    back ticked, so the comparison is current again (it came back unticked, and stayed greyed)."""
+    from gui.panels.base import is_stale
+
+    p = ComparePanel(store)
+    qtbot.addWidget(p)
+    try:
+        p.set_selected(["All serve"])
+        p.compute_now()
+        assert not is_stale(p.figures_table)
+        params = store.scenario("All serve")["params"]
+        store.delete_scenario("All serve")
+        p._on_store_changed()
+        assert is_stale(p.figures_table)
+        store.save_scenario("All serve", params)          # what undoing the delete writes
+        p._on_store_changed()
+        assert "All serve" in p.selected()
+        assert not is_stale(p.figures_table)
+    finally:
+        p.shutdown()

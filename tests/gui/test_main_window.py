@@ -171,3 +171,28 @@ def test_import_menu_uses_file_dialog_and_remembers_folder(window, tmp_path, mon
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "")))
     window.import_chips_action.trigger()
     assert last_dir("import") == str(path.parent)
+
+
+def test_a_plan_follows_the_scenario_it_was_found_for(window, store, qtbot):
+    """Switching scenario greys a plan found for the other one (it stayed current and addable);
+    switching back, or first opening the Forecast view (which lists every chip's 0 share), does not."""
+    from PySide6.QtCore import QDate
+
+    from gui.panels.base import is_stale
+
+    window.tabs.setCurrentIndex(4)
+    plan = window.panel("plan")
+    plan.until_edit.setDate(QDate(2025, 6, 1))
+    plan.confidence.setValue(80)
+    plan.samples.setValue(40)
+    plan.compute_now()
+    assert plan.result is not None and not is_stale(plan.tabs)
+    window.tabs.setCurrentIndex(3)        # the Forecast view is built: no input changed
+    qtbot.wait(50)
+    window.tabs.setCurrentIndex(4)
+    assert not is_stale(plan.tabs)
+    other = next(r["name"] for r in store.scenarios() if r["name"] != "Story default")
+    window.apply_scenario(other, store.scenario(other)["params"])
+    assert is_stale(plan.tabs) and not plan.add_button.isEnabled()
+    window.apply_scenario("Story default", store.scenario("Story default")["params"])
+    assert not is_stale(plan.tabs)
