@@ -85,7 +85,7 @@ def _first_of_each_id(rows: list[dict]) -> tuple[list[dict], list[dict]]:
         key = ((row.get("id") or "").strip(), (row.get("metric") or "").strip())
         if key[0] and key in seen:
             try:
-                measured = float(row.get("value"))
+                measured = float(row.get("value") or "")
             except (TypeError, ValueError):
                 measured = None
             repeated.append({"id": key[0], "metric": key[1], "measured": measured, "predicted": None,
