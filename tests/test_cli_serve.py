@@ -88,6 +88,7 @@ def test_serve_concurrency_table_output(capsys):
     (["--pp", "1000"], "--pp 1000: more pipeline stages than llama3-70b's 80 layers"),
     (["--max-num-batched-tokens", "1", "--requests", "10000"], "prefill steps to simulate"),
     (["--ramp-s", "1e12", "--concurrency", "8"], "0 to 86,400"),
+    (["--request-rate", "1e-300"], "at least 0.0001 requests/s"),   # read TTFT 0.013 ms: the clock lost it
 ])
 def test_absurd_serving_requests_are_refused(capsys, extra, needle):
     from engine.cli import main

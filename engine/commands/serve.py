@@ -11,6 +11,7 @@ from engine.errors import InfeasibleRequest, UserError
 MAX_TOKENS_PER_REQUEST = 10_000_000   # prompt or output tokens of one request
 MAX_CONCURRENCY = 100_000             # closed-loop clients simulated (1,000,000 took 28 s and 1.8 GB)
 MAX_PREFILL_STEPS = 2_000_000         # simulated prefill steps at the given token budget
+MIN_REQUEST_RATE = 1e-4               # requests/s: 2,000 arrivals in 2e7 s keep microsecond resolution
 
 def register(subparsers) -> None:
     from engine.cli import add_command
@@ -233,6 +234,10 @@ def run(args, ctx) -> Output:
             raise UserError(f"--{name.replace('_', '-')} {v:g}: a coefficient of variation from 0 to 10")
     if args.request_rate is not None and not (0 < args.request_rate < float("inf")):
         raise UserError(f"--request-rate {args.request_rate:g}: must be a positive, finite number of requests/s")
+    if args.request_rate is not None and args.request_rate < MIN_REQUEST_RATE:
+        # thousands of arrivals spread over ~1e300 s: the clock can't resolve a millisecond any more
+        raise UserError(f"--request-rate {args.request_rate:g}: at least {MIN_REQUEST_RATE:g} requests/s (one every "
+                        f"{1 / MIN_REQUEST_RATE / 3600:.1f} hours); slower arrivals are each alone: --concurrency 1")
     for name in ("ttft_ms", "tpot_ms", "demand_tokens_per_s"):
         v = getattr(args, name)
         if v is not None and not (0 < v < float("inf")):  # also refuses nan and inf
