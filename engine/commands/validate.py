@@ -120,7 +120,7 @@ def run(args, ctx) -> Output:
         result = {"cases": public_cases(result["cases"]), "summary": result["summary"]}
     cases = result["cases"] = list(result["cases"]) + repeated
     s = result.setdefault("summary", {})
-    counts = dict(s.get("by_status") or s.get("counts") or {})
+    counts = {"ok": 0, "infeasible": 0, "error": 0, **(s.get("by_status") or s.get("counts") or {})}
     if repeated:
         counts["error"] = counts.get("error", 0) + len(repeated)
     s["by_status"] = s["counts"] = counts     # one key in both kinds (training said by_status, inference counts)
