@@ -250,6 +250,19 @@ class ChipTableModel(RowTableModel):
         return None
 
 
+def promised_text(schedule) -> str:
+    """'2024-07-01:30000;2024-10-01:35000' as '2024-07-01: 30,000 · 2024-10-01: 35,000' (readable;
+    the cell's editor keeps the DATE:QTY;DATE:QTY form the importer reads)."""
+    parts = []
+    for lot in str(schedule or "").split(";"):
+        day, _, qty = lot.strip().partition(":")
+        try:
+            parts.append(f"{day.strip()}: {int(float(qty)):,}")
+        except ValueError:
+            return str(schedule or "")
+    return " · ".join(p for p in parts if p.strip(": "))
+
+
 class OrderTableModel(RowTableModel):
     columns = (
         Column("id", "ID", "int", editable=False, grouping=False),
@@ -274,6 +287,9 @@ class OrderTableModel(RowTableModel):
                 and self.columns[index.column()].key == "chip_id" and 0 <= index.row() < len(self._rows):
             chip_id = self._rows[index.row()].get("chip_id")
             return self.chip_names.get(chip_id, chip_id)
+        if role == Qt.ItemDataRole.DisplayRole and index.isValid() and 0 <= index.column() < len(self.columns) \
+                and self.columns[index.column()].key == "promised" and 0 <= index.row() < len(self._rows):
+            return promised_text(self._rows[index.row()].get("promised"))   # edits keep DATE:QTY;...
         return super().data(index, role)
 
     def _foreground(self, row, column):

@@ -114,3 +114,11 @@ def test_proxy_sorts_numbers_numerically_and_filters(store):
     assert 0 < proxy.rowCount() < model.rowCount()
     names = [proxy.data(proxy.index(r, model.column_of("name")), DISPLAY) for r in range(proxy.rowCount())]
     assert all("ascend" in n.lower() for n in names)
+
+
+def test_a_promised_schedule_reads_as_dates_and_chips_and_edits_as_typed(store):
+    model = OrderTableModel(store.order_rows())
+    col = [c.key for c in model.columns].index("promised")
+    row = next(i for i, r in enumerate(store.order_rows()) if r["promised"] == "2023-06-01:5000;2023-09-01:5000")
+    assert model.data(model.index(row, col), DISPLAY) == "2023-06-01: 5,000 · 2023-09-01: 5,000"
+    assert model.data(model.index(row, col), Qt.ItemDataRole.EditRole) == "2023-06-01:5000;2023-09-01:5000"
