@@ -30,7 +30,7 @@ from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-
     CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
     plan_order_table, scenario_of,
 )
-from gui.commands import follow_stack
+from gui.commands import follow_stack, follow_store_writes
 from gui.panels.base import mark_stale
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
@@ -92,8 +92,10 @@ class PlanPanel(QWidget):
         self._fill_candidates()
         # a plan on screen whose inputs changed since (this form, the Forecast's scenario, the
         # fleet, the catalog) is greyed and cannot be added to the Fleet until it is found again
-        self._unfollow_stack = follow_stack(undo_stack, self._on_stack_moved) if undo_stack is not None else None
-        self._store_count = self._change_count()
+        self._unfollow = []
+        if undo_stack is not None:   # (in this order: the candidates refilled, then the plan checked)
+            self._unfollow = [follow_store_writes(undo_stack, store, self._refill_candidates),
+                              follow_stack(undo_stack, self._on_stack_moved)]
         for signal in (self.confidence.valueChanged, self.auto_from.toggled, self.from_edit.dateChanged,
                        self.until_edit.dateChanged, self.budget.valueChanged, self.samples.valueChanged,
                        self.cand_table.itemChanged):
@@ -338,8 +340,8 @@ class PlanPanel(QWidget):
 
     def shutdown(self) -> None:
         self.runner.cancel(emit=False)
-        if self._unfollow_stack is not None:
-            self._unfollow_stack()
+        for unfollow in self._unfollow:
+            unfollow()
 
     # ---- running ---------------------------------------------------------------------------------
     def _job(self):
@@ -363,6 +365,7 @@ class PlanPanel(QWidget):
 
     @staticmethod
     def _key_of(job) -> tuple:
+        """What a plan depends on (the names messages use for chips aside)."""
         return (_canonical(job.scenario), replace(job.request, chip_names={}), job.orders,
                 tuple(sorted(job.chips.items())), tuple(sorted(job.models.items())))
 
@@ -376,22 +379,21 @@ class PlanPanel(QWidget):
             request = study.request(self._candidates)
         except UserError:
             return None
-        return (_canonical(scenario), request, tuple(self.store.orders()), tuple(sorted((c.id, c) for c in self.store.chips())),
-                tuple(sorted((m.id, m) for m in self.store.models())))
+        return self._key_of(PlanJob(tuple(self.store.orders()), {c.id: c for c in self.store.chips()},
+                                    {m.id: m for m in self.store.models()}, scenario, request))
 
-    def _change_count(self):
-        count = getattr(self.store, "change_count", None)
-        return count() if callable(count) else None
+    def _refill_candidates(self, *_args) -> None:
+        """After a store write: the catalog's prices and chips, the table's edits kept."""
+        edits = self._candidate_edits()
+        with QSignalBlocker(self.cand_table):
+            self._fill_candidates()
+            self._show_candidates(edits)
 
     def _on_stack_moved(self, *_args) -> None:
-        now = self._change_count()
-        if now != self._store_count:   # the catalog may have changed: prices, chips
-            self._store_count = now
-            edits = self._candidate_edits()
-            with QSignalBlocker(self.cand_table):
-                self._fill_candidates()
-                self._show_candidates(edits)
-        self.check_current()
+        # every form edit of every view moves the stack: re-reading the store for a hidden Plan on
+        # each keystroke is wasted, so a hidden one checks when it is shown (showEvent)
+        if self.isVisible():
+            self.check_current()
 
     def check_current(self, *_args) -> bool:
         """Grey the plan on screen when its inputs changed since it was found; True while it is current."""

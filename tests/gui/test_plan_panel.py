@@ -129,6 +129,7 @@ def test_a_plan_whose_inputs_changed_is_greyed_and_cannot_be_added(panel, store)
     from gui.commands import EditOrderCommand
     from gui.panels.base import is_stale
 
+    panel.show()        # on screen, as the user sees it (a hidden Plan checks when it is shown)
     panel.compute_now()
     r = panel.result
     assert r.feasible and r.orders and panel.add_button.isEnabled() and not is_stale(panel.tabs)
