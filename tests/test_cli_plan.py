@@ -158,6 +158,7 @@ def test_a_plan_says_how_a_candidate_serves_an_fp8_demand(tmp_path, capsys):
     (("--caps", "h20-96gb=1e400"), "--caps: 'h20-96gb=1e400' (must be CHIP_ID=CHIPS_PER_QUARTER, a finite number"),
     (("--chips", ","), "--chips ',': no chip ids"),
     (("--budget", "inf"), "--budget: inf (must be a finite number of USD > 0)"),   # was a linprog traceback
+    (("--from", "2025-06-15"), "--from: '2025-06-15' (must be YYYY-MM: the plan works in whole months)"),
 ])
 def test_plan_refuses_months_it_would_have_rewritten_and_odd_caps(db, capsys, flags, needle):
     """These were planned as something else (the months clamped or swapped, `--chips ,` read as the

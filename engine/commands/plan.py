@@ -38,9 +38,14 @@ def _month(flag: str, text: str | None) -> dt.date | None:
     if text is None:
         return None
     try:
-        return dt.date.fromisoformat(text + "-01" if len(text) == 7 else text).replace(day=1)
+        day = dt.date.fromisoformat(text + "-01" if len(text) == 7 else text)
     except ValueError:
         raise UserError(f"{flag}: {text!r} (must be YYYY-MM)") from None
+    if day.day != 1:
+        # the plan keeps whole months: mid-month would be read as the month's start, a target the
+        # user did not ask for
+        raise UserError(f"{flag}: {text!r} (must be YYYY-MM: the plan works in whole months)")
+    return day
 
 
 def default_candidates(chips, chip_ids: list[str] | None = None):
