@@ -238,7 +238,7 @@ class ForecastCharts(QWidget):
         if top > 0 and float(np.nanmax(r.demand_unit_chips)) > 4 * top:
             c.plot_item.setYRange(0, 3 * top, padding=0.02)
             c.plot_item.setXRange(float(x[0]), float(x[-1]), padding=0.02)
-            c.set_title("Capacity vs peak demand (zoomed in)")
+            c.set_title("Capacity vs demand (zoomed)")
             fit_left_axis(c, [3 * top])
         else:
             c.plot_item.enableAutoRange()

@@ -50,6 +50,13 @@ def _canonical(scenario):
     return replace(scenario, allocation=replace(a, training_share=shares))
 
 
+def _cell_text(value: float) -> str:
+    """A candidate's number as the table shows it: thousands separated like every other table,
+    every digit kept (`:g` wrote 1,234,567 as 1.23457e+06, which read back as an edit)."""
+    value = float(value)
+    return f"{int(value):,}" if value.is_integer() and abs(value) < 1e15 else f"{value:,}"
+
+
 def _qdate(day: dt.date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
@@ -261,7 +268,7 @@ class PlanPanel(QWidget):
             name.setToolTip(f"{c.chip_id} ({c.vendor}): {c.note}")
             self.cand_table.setItem(r, 1, name)
             for col, value in ((2, c.unit_price_usd), (3, c.lead_time_months), (4, c.max_per_quarter)):
-                item = QTableWidgetItem(f"{value:g}")
+                item = QTableWidgetItem(_cell_text(value))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.cand_table.setItem(r, col, item)
 
@@ -292,7 +299,7 @@ class PlanPanel(QWidget):
                                                      else Qt.CheckState.Checked)
             for col, (key, *_rest) in zip((2, 3, 4), CANDIDATE_FIELDS):
                 value = edit.get(key, getattr(c, key))
-                self.cand_table.item(r, col).setText(f"{value:g}" if isinstance(value, (int, float)) else str(value))
+                self.cand_table.item(r, col).setText(_cell_text(value) if isinstance(value, (int, float)) else str(value))
 
     def study(self) -> PlanStudy:
         """The PlanStudy the form describes (engine.studies_forecast: its checks, its request)."""

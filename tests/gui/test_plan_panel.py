@@ -36,7 +36,7 @@ def panel(store, qtbot):
 def test_plan_is_drawn_and_added_as_undoable_orders(panel, store):
     prices = {}
     for r in range(panel.cand_table.rowCount()):  # an edited price is the price the added orders carry
-        price = float(panel.cand_table.item(r, 2).text()) + 1000.0
+        price = float(panel.cand_table.item(r, 2).text().replace(",", "")) + 1000.0
         panel.cand_table.item(r, 2).setText(f"{price:g}")
         prices[panel._candidates[r].chip_id] = price
     panel.compute_now()
@@ -56,6 +56,22 @@ def test_plan_is_drawn_and_added_as_undoable_orders(panel, store):
     assert all(o.cost_usd == pytest.approx(o.quantity * prices[o.chip_id]) for o in r.orders)
     panel._stack.undo()  # one step takes the whole plan back out
     assert len(store.orders()) == before
+
+
+def test_candidate_numbers_read_like_every_table_and_keep_every_digit(panel):
+    panel._show_candidates({})         # the defaults (the fixture typed over the caps)
+    rows = {c.chip_id: r for r, c in enumerate(panel._candidates)}
+    text = lambda chip, col: panel.cand_table.item(rows[chip], col).text()  # noqa: E731
+    # separated as in every other table: the H20's 50,000 per quarter, the 910B's catalog price
+    assert text("h20-96gb", 4) == "50,000" and text("ascend-910b2", 4) == "25,000"
+    price = panel._candidates[rows["ascend-910b2"]].unit_price_usd
+    assert text("ascend-910b2", 2) == f"{price:,.0f}" and "," in text("ascend-910b2", 2)
+    assert panel._candidate_edits() == {}   # the separators read back as the same numbers
+    # a price of 1,234,567 USD was shown as 1.23457e+06 and read back as an edit to 1,234,570
+    edits = {panel._candidates[0].chip_id: {"unit_price_usd": 1234567.0}}
+    panel._show_candidates(edits)
+    assert panel.cand_table.item(0, 2).text() == "1,234,567"
+    assert panel._candidate_edits()[panel._candidates[0].chip_id]["unit_price_usd"] == 1234567.0
 
 
 def test_bad_candidate_cell_is_named_and_nothing_runs(panel):
