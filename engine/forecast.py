@@ -1271,10 +1271,12 @@ def _read_unc(r: _Reader, data, path: str) -> OrderUncertainty:
     return OrderUncertainty(**{k: r.get(obj, k, path, kind, getattr(base, k)) for k, kind in _UNC_FIELDS.items()})
 
 
-def scenario_from_dict(params: Mapping) -> ForecastScenario:
+def scenario_from_dict(params: Mapping, *, check: bool = True) -> ForecastScenario:
     """A validated ForecastScenario from `scenario_to_dict` output (missing fields take defaults).
 
-    Raises ValidationError listing every bad field with its value.
+    Raises ValidationError listing every bad field with its value. `check=False` still refuses
+    values of the wrong type but returns a scenario whose values don't fit together (a logistic
+    curve without a ceiling), so a form can show what was saved and name what to fix.
     """
     r = _Reader()
     base = ForecastScenario()
@@ -1385,7 +1387,7 @@ def scenario_from_dict(params: Mapping) -> ForecastScenario:
     if r.problems:
         raise ValidationError(r.problems, f"scenario {name!r}")
     sc = ForecastScenario(**kw)
-    problems = validate_scenario(sc)
+    problems = validate_scenario(sc) if check else []
     if problems:
         raise ValidationError(problems, f"scenario {name!r}")
     return sc

@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from engine.errors import UserError
+from engine.errors import UserError, ValidationError
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast import (
     CURVE_KINDS, FRACTION_BASES, ForecastResult, ForecastScenario, OrderUncertainty,
@@ -78,14 +78,31 @@ class ForecastStudy:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping | None) -> "ForecastStudy":
+    def from_dict(cls, data: Mapping | None, *, check: bool = True) -> "ForecastStudy":
         """A saved scenario's params: "ui" (the other views' studies) and keys this version does
         not know are dropped, missing ones take the defaults of the model; a newer version is
-        refused; bad values raise ValidationError naming each field."""
+        refused; bad values raise ValidationError naming each field (`check=False`: only values
+        of the wrong type; values that don't fit together are kept for `problems()` to name)."""
         _check_version("forecast", data, FORECAST_STUDY_VERSION)
         known = set(scenario_to_dict(ForecastScenario()))
         params = {k: v for k, v in (data or {}).items() if k in known}
-        return cls(scenario_from_dict(params))
+        return cls(scenario_from_dict(params, check=check))
+
+    @classmethod
+    def to_show(cls, data: Mapping | None) -> tuple["ForecastStudy | None", str]:
+        """(study, "") for a form to show saved params: checked, or as saved when the values only
+        don't fit together (a logistic curve without a ceiling: `problems()` names what to fix);
+        (None, why) when no form can show them (wrong types, a newer version)."""
+        try:
+            return cls.from_dict(data), ""
+        except ValidationError as exc:
+            why = f"This scenario has values the forecast can't use: {exc}"
+        except UserError as exc:
+            return None, str(exc)
+        try:
+            return cls.from_dict(data, check=False), ""
+        except UserError:
+            return None, why
 
     def problems(self) -> list[StudyProblem]:
         """Every check of the forecast (all of validate_scenario's), in the form's words and units."""
@@ -471,7 +488,19 @@ class PlanStudy:
                            budget_usd=self.budget_usd, samples=int(self.samples))
 
 
-def scenario_of(params: Mapping | None, name: str = "Story default") -> ForecastScenario:
+BASELINE_NAME = "Story default"
+
+
+def baseline_name(names) -> str | None:
+    """The scenario used when none is named (the CLI's forecast, plan, backtest, report and export;
+    Compare's baseline): "Story default" when saved, else the first saved one by name."""
+    names = list(names)
+    if BASELINE_NAME in names:
+        return BASELINE_NAME
+    return sorted(names)[0] if names else None
+
+
+def scenario_of(params: Mapping | None, name: str = BASELINE_NAME) -> ForecastScenario:
     """The forecast scenario a Plan (or any view) works on: a saved scenario's params, or the
     story's default under the name the GUI shows for it. ValidationError for bad values."""
     if not params:
@@ -575,6 +604,7 @@ def plan_order_rows(result, confidence: float, candidates: Sequence) -> list[dic
 
 
 __all__ = [
+    "BASELINE_NAME", "baseline_name",
     "ForecastStudy", "PlanStudy", "MonthlyTable", "TableColumn", "FORECAST_STUDY_VERSION", "PLAN_STUDY_VERSION",
     "forecast_key_figures", "forecast_monthly_table", "forecast_job_table", "first_shortfall_month", "scenario_of",
     "plan_lowest_prob", "throughput_key", "PlanJob", "compute_plan", "plan_deliveries", "plan_order_table", "plan_economics_table", "plan_order_rows",

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
 
         install_wheel_guard(QApplication.instance())
         self._watchers: dict = {}  # panel key -> FormUndoWatcher (every form edit is undoable)
+        self._panel_defaults: dict = {}  # panel key -> its inputs as built (a scenario without them)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("areas")
@@ -189,6 +191,9 @@ class MainWindow(QMainWindow):
         self.panels[key] = panel
         if hasattr(panel, "scenario_provider"):  # the Plan view plans for the scenario as edited now
             panel.scenario_provider = self.gather_scenario_params
+        # what the view shows for a scenario that saved nothing for it (the seeded what-ifs): its
+        # own defaults, never the inputs the previous scenario left on screen
+        self._panel_defaults[key] = copy.deepcopy(panel.scenario_state())
         if self._scenario_params:
             self._apply_to(key, panel)
         self._watch(key, panel, _title)
@@ -202,6 +207,7 @@ class MainWindow(QMainWindow):
         self._label_exports(key, panel)
         watcher = FormUndoWatcher(panel, self.undo_stack, title)
         watcher.edited.connect(self.update_modified)
+        watcher.skipped.connect(self.show_status)
         self._watchers[key] = watcher
 
     def _label_exports(self, key: str, panel) -> None:
@@ -254,8 +260,10 @@ class MainWindow(QMainWindow):
             panel.apply_scenario_state({**params, "name": self._scenario_name or params.get("name", "")})
         else:
             state = (params.get("ui") or {}).get(key)
+            if state is None:
+                state = self._panel_defaults.get(key)
             if state is not None:
-                panel.apply_scenario_state(state)
+                panel.apply_scenario_state(copy.deepcopy(state))
 
     def apply_scenario(self, name: str, params: dict) -> None:
         self._scenario_name, self._scenario_params = name, dict(params)
@@ -267,7 +275,7 @@ class MainWindow(QMainWindow):
                     continue
                 with watcher.suspended():  # loading a scenario is not an edit
                     self._apply_to(key, panel)
-                watcher.mark_saved()
+                watcher.scenario_loaded()
         if "compare" in self.panels:
             self.panels["compare"].refresh_scenarios()
         for panel in self.panels.values():   # results found for the other scenario are greyed now
@@ -278,11 +286,15 @@ class MainWindow(QMainWindow):
 
     def gather_scenario_params(self) -> dict:
         """What Save writes: built panels' inputs; unbuilt panels keep what the scenario had."""
-        import copy
 
         params = copy.deepcopy(self._scenario_params)
         if "forecast" in self.panels:
-            params.update(self.panels["forecast"].scenario_state())
+            forecast = self.panels["forecast"]
+            state = forecast.scenario_state()
+            kept = getattr(forecast, "unloaded_state", None)
+            # inputs the form could not show stay as saved until the user edits the form
+            if kept is None or state != kept[1]:
+                params.update(state)
         ui = dict(params.get("ui") or {})
         for key, panel in self.panels.items():
             if key not in ("fleet", "forecast"):
@@ -522,6 +534,9 @@ class MainWindow(QMainWindow):
                 return None
         from engine.store import open_store
 
+        # asked before anything opens: Cancel keeps this window and opens nothing
+        if not self._may_drop_inputs("opening another database"):
+            return None
         try:
             store = open_store(path)
         except UserError as exc:
@@ -538,12 +553,27 @@ class MainWindow(QMainWindow):
         self.close()
         return window
 
+    def commit_pending_edits(self) -> None:
+        """A cell or field still being typed into is committed (to the store or the form) before
+        the window decides whether anything is unsaved: moving the focus away is what commits an
+        item view's editor, as switching area does."""
+        focus = QApplication.focusWidget()
+        if focus is not None and self.isAncestorOf(focus):
+            focus.clearFocus()
+
+    def _may_drop_inputs(self, doing: str) -> bool:
+        """True when this window's inputs may go: nothing unsaved, or Save (done) or Discard.
+        Only a window on screen asks (a hidden one has no user to answer; tests close many)."""
+        self.commit_pending_edits()
+        if not self.isVisible() or getattr(self.store, "read_only", False):
+            return True
+        return self.maybe_save(doing)
+
     def closeEvent(self, event) -> None:
         if getattr(self, "_shut_down", False):  # closed before (e.g. by a test, then its teardown)
             super().closeEvent(event)
             return
-        # Only a window on screen asks (a hidden one has no user to answer; tests close many).
-        if self.isVisible() and not getattr(self.store, "read_only", False) and not self.maybe_save("closing"):
+        if not self._may_drop_inputs("closing"):
             event.ignore()
             return
         self._shut_down = True

@@ -54,12 +54,10 @@ def remembered_scenario(store) -> str | None:
 
 
 def baseline_scenario(store) -> str | None:
-    """The scenario a headless export uses when none is named: "Story default" when it exists,
-    else the first saved one (by name)."""
-    names = [s["name"] for s in store.scenarios()]
-    if DEFAULT_NAME in names:
-        return DEFAULT_NAME
-    return sorted(names)[0] if names else None
+    """The scenario a headless export uses when none is named (engine.studies_forecast.baseline_name)."""
+    from engine.studies_forecast import baseline_name
+
+    return baseline_name(s["name"] for s in store.scenarios())
 
 
 def gather_scenario_params(forecast_panel, panels: Mapping[str, object] | None = None) -> dict:

@@ -129,3 +129,23 @@ def test_another_vendors_order_does_not_move_the_910b_forecast(capsys, tmp_path)
     after = json.loads(capsys.readouterr().out)["by_chip"]["ascend-910b2"]
     for key in ("installed_p10", "installed_p50", "installed_p90"):
         assert after[key] == before[key]
+
+
+def test_without_scenario_the_saved_baseline_is_used_as_report_and_the_window_use_it(capsys):
+    """`forecast` and `plan` without --scenario ran the built-in story, labelled "Story default",
+    while `report` and the window used the saved "Story default" with the user's edits."""
+    from engine.store import open_store
+
+    args = ("forecast", "--trials", "200", "--months", "24", "--format", "json")
+    code, out, _ = run_cli(capsys, *args)
+    before = json.loads(out)
+    store = open_store(None)
+    params = store.scenario("Story default")["params"]
+    store.save_scenario("Story default", {**params, "demand": {**params["demand"], "scale": 2.0}})
+    store.close()
+    code, out, _ = run_cli(capsys, *args)
+    after = json.loads(out)
+    assert code == 0 and after["scenario"] == before["scenario"] == "Story default"
+    assert after["demand"][12] == pytest.approx(2 * before["demand"][12], rel=1e-5)   # JSON keeps 0.1 chip
+    code, named, _ = run_cli(capsys, *args[:-2], "--scenario", "Story default", "--format", "json")
+    assert json.loads(named)["demand"] == after["demand"]

@@ -49,7 +49,7 @@ def check_memory_budget(trials: int, months: int, chip_types: int) -> None:
 def register(subparsers) -> None:
     p = add_command(subparsers, "forecast", "supply vs demand per month under delivery uncertainty "
                                             "(Monte Carlo P10/P50/P90), and training-job completion dates")
-    p.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the built-in story scenario)")
+    p.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the database's baseline, 'Story default')")
     p.add_argument("--trials", type=int, metavar="N", help="Monte Carlo trials (default: the scenario's)")
     p.add_argument("--months", type=int, metavar="M", help="months to forecast (default: the scenario's)")
     p.add_argument("--seed", type=int, metavar="S", help="random seed (default: the scenario's)")
@@ -57,10 +57,27 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
+def name_default_scenario(args, ctx) -> None:
+    """No --scenario: the database's baseline ("Story default" as saved, edits included), the one
+    `report`, `export` and the window show under that name; the built-in story only without a
+    database or a saved scenario."""
+    if args.scenario:
+        return
+    try:
+        store = ctx.store()
+    except ImportError:
+        return
+    if store is not None:
+        from engine.studies_forecast import baseline_name
+
+        args.scenario = baseline_name(s["name"] for s in store.scenarios())
+
+
 def _load(args, ctx):
     """(orders, chips, models, scenario) from the store, or the built-in story data without one."""
     from engine.forecast import default_scenario
 
+    name_default_scenario(args, ctx)
     try:
         store = ctx.store()
     except ImportError:

@@ -14,7 +14,7 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "plan", "the cheapest order plan that keeps P(capacity >= demand) >= P every "
                                         "month from MONTH (chance-constrained over the Monte Carlo trials)")
     p.add_argument("--scenario", metavar="NAME",
-                   help="a saved scenario (default: the built-in story scenario); its saved Plan study, when it "
+                   help="a saved scenario (default: the database's baseline, 'Story default'); its saved Plan study, when it "
                         "has one, gives every setting below that is not given as a flag")
     p.add_argument("--confidence", type=float, metavar="P", help="P(meet demand) to keep (default 0.9)")
     p.add_argument("--from", dest="from_month", metavar="YYYY-MM",
@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run_plan)
 
     b = add_command(subparsers, "backtest", "forecast demand from the points known on DATE and score the later ones")
-    b.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the built-in story scenario)")
+    b.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the database's baseline, 'Story default')")
     b.add_argument("--as-of", dest="as_of", required=True, metavar="YYYY-MM-DD", help="what was known on this date")
     b.set_defaults(handler=run_backtest)
 
@@ -166,6 +166,9 @@ def saved_plan_study(ctx, name: str):
 def apply_saved_plan(args, ctx):
     """Fill the flags not given from the scenario's saved Plan study (flags win, as in `train`);
     the study, or None. The defaults stay 0.9 and 200 trials without one."""
+    from engine.commands.forecast import name_default_scenario
+
+    name_default_scenario(args, ctx)   # the baseline's saved Plan study too, as the window's Plan
     study = saved_plan_study(ctx, args.scenario) if args.scenario else None
     if args.confidence is None:
         args.confidence = study.confidence if study else 0.9

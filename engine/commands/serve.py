@@ -310,7 +310,7 @@ def run(args, ctx) -> Output:
         scenario = dict(scenario="offline")
     inputs = ServingInputs(model=model, chip=chip, input_len=args.input_len, output_len=args.output_len,
                            tp=tp, pp=args.pp, ep=args.ep, replicas=replicas, weight_dtype=wdt, kv_dtype=kdt,
-                           engine=args.engine, **scenario, **load)
+                           engine=args.engine, prefix_cache_hit=prefix, **scenario, **load)
     loaded = args.concurrency is not None or args.request_rate is not None
     res = evaluate_serving(inputs)
     if not res.feasible:

@@ -11,6 +11,7 @@ forecast_uncertainty.py, the charts in forecast_charts.py.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import replace
 
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
     QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget,
 )
 
-from engine.errors import UserError, ValidationError
+from engine.errors import UserError
 from engine.forecast import (CURVE_KINDS, ForecastInputs, ForecastResult, ForecastScenario, default_scenario,
                              scenario_to_dict)
 from engine.fleet import add_months
@@ -58,6 +59,7 @@ class ForecastPanel(QWidget):
 
     status_message = Signal(str)
     result_ready = Signal(object)  # ForecastResult, after the charts are drawn
+    inputs_rebuilt = Signal()      # input fields were made anew (the per-chip training shares)
 
     def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
         super().__init__(parent)
@@ -200,7 +202,8 @@ class ForecastPanel(QWidget):
                                         "(lognormal sigma)")
         self.serving_eff_spin = _spin(0.01, 10, 1, decimals=2, step=0.05, suffix=" ×",
                                       tip="Multiplies every chip's serving throughput from the engines (1 = as "
-                                          "computed; 0.8 = a stack that reaches 80% of it)")
+                                          "computed; 0.8 = a stack that reaches 80% of it). Counted in chips, "
+                                          "the demand then needs more chips; the installed chips stay as they are")
         self.training_goodput_spin = _spin(0.01, 10, 1, decimals=2, step=0.05, suffix=" ×",
                                            tip="Multiplies the training chips' throughput from the engine over a "
                                                "whole job: goodput after failures, checkpoints and restarts (the "
@@ -209,7 +212,8 @@ class ForecastPanel(QWidget):
                                            tip="Multiplies each chip family's throughput error from validation "
                                                "(resources/throughput_sigma.csv); 0 = take the engines as exact")
         self.ceiling_spin = _spin(0, 1e5, 0, decimals=0, step=10, suffix=" T tokens/day",
-                                  tip="Logistic curve: the ceiling of tokens/day (trillions); 0 = fitted")
+                                  tip="The most tokens/day demand can reach (trillions). A logistic curve needs one above "
+                                      "the largest demand point; a piecewise curve bends toward it (0 = no ceiling)")
         self.peak_spin = _spin(1, 20, 1.5, decimals=2, step=0.1, suffix=" ×",
                                tip="Peak over average load: capacity is sized for the peak hour")
         self.scale_spin = _spin(0.01, 100, 1, decimals=2, step=0.1, suffix=" ×",
@@ -280,7 +284,7 @@ class ForecastPanel(QWidget):
         # Training jobs
         self.jobs_box = QGroupBox("Training jobs (run one after another per chip type)")
         self.jobs_editor = TrainingJobsEditor()
-        self.jobs_editor.edited.connect(self._on_jobs_edited)
+        self.jobs_editor.edited.connect(self._editor_edited)
         jobs_layout = QVBoxLayout(self.jobs_box)
         jobs_layout.addWidget(self.jobs_editor)
         goodput_form = QFormLayout()
@@ -365,13 +369,11 @@ class ForecastPanel(QWidget):
 
     def apply_scenario_state(self, state: dict) -> None:
         """Show a saved scenario's inputs (its ForecastStudy; "ui" and unknown keys ignored)."""
-        try:
-            study = ForecastStudy.from_dict(state)
-        except ValidationError as exc:
-            self.banner.show_error(f"This scenario has values the forecast can't use: {exc}")
-            return
-        except UserError as exc:  # saved by a newer Fleetcast
-            self.banner.show_error(str(exc))
+        study, why = ForecastStudy.to_show(state)
+        # inputs the form cannot show: a Save keeps them until the form is edited (gui.app)
+        self.unloaded_state = None if study else (copy.deepcopy(state), self.scenario_state())
+        if study is None:
+            self.banner.show_error(f"{why} The saved forecast inputs are kept unless you edit this form.")
             return
         self._load(study.scenario)
         self.schedule()
@@ -461,6 +463,7 @@ class ForecastPanel(QWidget):
             self._rebuild_jobs(sc)
         finally:
             self._loading = False
+        self.inputs_rebuilt.emit()   # the per-chip share fields are new: the undo watcher listens to them
 
     def _enable_growth_fields(self, *_):
         model = self.growth_model.currentData()
@@ -512,9 +515,6 @@ class ForecastPanel(QWidget):
 
     def _on_points_edited(self) -> None:
         self._describe_points()
-        self._editor_edited()
-
-    def _on_jobs_edited(self) -> None:
         self._editor_edited()
 
     def _editor_edited(self) -> None:

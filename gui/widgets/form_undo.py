@@ -21,11 +21,12 @@ import time
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
-    QAbstractButton, QAbstractSpinBox, QComboBox, QDateEdit, QLineEdit, QWidget,
+    QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QDateEdit, QLineEdit, QWidget,
 )
 
 MERGE_WINDOW_S = 1.5
 _COMMAND_ID = 0x46E0  # FormEditCommand.id(): commands with the same id may merge
+_WATCHED = "fleetcastFormUndoWatched"  # Qt property on a widget or model already listened to
 
 
 def changed_keys(old: dict, new: dict) -> list[str]:
@@ -38,6 +39,7 @@ class FormEditCommand(QUndoCommand):
         shown = ", ".join(k.replace("_", " ") for k in self.keys[:3]) + ("…" if len(self.keys) > 3 else "")
         super().__init__(f"Edit {watcher.title}: {shown}")
         self.watcher, self.old, self.new = watcher, old, new
+        self.generation = watcher.generation   # the scenario load the edit was made in
         self.created_s = time.monotonic()
         self._first = True
 
@@ -45,7 +47,8 @@ class FormEditCommand(QUndoCommand):
         return _COMMAND_ID
 
     def mergeWith(self, other) -> bool:  # noqa: N802 (Qt override)
-        if not isinstance(other, FormEditCommand) or other.watcher is not self.watcher:
+        if not isinstance(other, FormEditCommand) or other.watcher is not self.watcher \
+                or other.generation != self.generation:
             return False
         if other.keys != self.keys or other.created_s - self.created_s > MERGE_WINDOW_S:
             return False
@@ -53,34 +56,65 @@ class FormEditCommand(QUndoCommand):
         self.created_s = other.created_s
         return True
 
+    def _stale(self) -> bool:
+        """The edit was made in another scenario (or before this one was loaded again): applying
+        its snapshot would put that scenario's inputs into this one, and a Save would store them.
+        Such a step drops out of the stack (Qt deletes an obsolete command after undo/redo)."""
+        if self.generation == self.watcher.generation:
+            return False
+        self.setObsolete(True)
+        self.watcher.skipped.emit(f"'{self.text()}' was an edit of another scenario: skipped")
+        return True
+
     def redo(self) -> None:
         if self._first:  # the edit is already on screen
             self._first = False
             return
-        self.watcher.apply(self.new)
+        if not self._stale():
+            self.watcher.apply(self.new)
 
     def undo(self) -> None:
-        self.watcher.apply(self.old)
+        if not self._stale():
+            self.watcher.apply(self.old)
 
 
 class FormUndoWatcher(QObject):
     edited = Signal()  # after an edit, an undo or a redo (modified state may have changed)
+    skipped = Signal(str)  # an undo or redo step that belonged to another scenario was dropped
 
     def __init__(self, panel: QWidget, undo_stack: QUndoStack, title: str):
         super().__init__(panel)
         self.panel, self.undo_stack, self.title = panel, undo_stack, title
         self._suspended = 0
         self._pending = False
+        self.generation = 0    # bumped when a scenario is loaded: older edits belong to another
         self.last = self._snapshot()
         self.saved = copy.deepcopy(self.last)
         self.connect_widgets()
+        if hasattr(panel, "inputs_rebuilt"):
+            panel.inputs_rebuilt.connect(self.connect_widgets)
 
     # ---- wiring ------------------------------------------------------------------------------
     def connect_widgets(self) -> None:
-        """Listen to every input widget now under the panel (call again after adding fields)."""
-        seen = getattr(self, "_connected", set())
+        """Listen to every input widget now under the panel. Called again after each edit, load
+        and save, and when the panel says it rebuilt fields (`inputs_rebuilt`), so fields made
+        later (the Forecast's per-chip shares after a scenario switch) are edits too.
+
+        A listened object carries a Qt property: Python ids of Qt wrappers are reused once a
+        temporary wrapper is freed, and a new widget may take a deleted one's address."""
         for w in self.panel.findChildren(QWidget):
-            if id(w) in seen:
+            if isinstance(w, QAbstractItemView):
+                # editable tables (demand points, jobs, plan candidates): cell edits, checks, added
+                # and removed rows are edits; tables of results (no edit triggers) are not inputs
+                model = w.model()
+                if model is None or model.property(_WATCHED) \
+                        or w.editTriggers() == QAbstractItemView.EditTrigger.NoEditTriggers:
+                    continue
+                for signal in (model.dataChanged, model.rowsInserted, model.rowsRemoved):
+                    signal.connect(self._on_widget_changed)
+                model.setProperty(_WATCHED, True)
+                continue
+            if w.property(_WATCHED):
                 continue
             signal = None
             if isinstance(w, QDateEdit):
@@ -97,8 +131,7 @@ class FormUndoWatcher(QObject):
                 signal = w.changed
             if signal is not None:
                 signal.connect(self._on_widget_changed)
-                seen.add(id(w))
-        self._connected = seen
+                w.setProperty(_WATCHED, True)
 
     def _on_widget_changed(self, *_) -> None:
         if self._suspended or self._pending:
@@ -123,12 +156,14 @@ class FormUndoWatcher(QObject):
             return
         old, self.last = self.last, new
         self.undo_stack.push(FormEditCommand(self, old, new))
+        self.connect_widgets()   # an edit may have made fields (a row added to a table)
         self.edited.emit()
 
     def apply(self, state: dict) -> None:
         with self.suspended():
             self.panel.apply_scenario_state(copy.deepcopy(state))
         self.last = self._snapshot()
+        self.connect_widgets()
         self.edited.emit()
 
     @contextlib.contextmanager
@@ -139,10 +174,17 @@ class FormUndoWatcher(QObject):
         finally:
             self._suspended -= 1
 
+    def scenario_loaded(self) -> None:
+        """Another scenario's inputs (or the same one's again) are on screen: the edits on the
+        stack so far belong to what was shown before."""
+        self.generation += 1
+        self.mark_saved()
+
     def mark_saved(self) -> None:
         """The inputs on screen are the scenario's saved inputs (after loading or saving)."""
         self.last = self._snapshot()
         self.saved = copy.deepcopy(self.last)
+        self.connect_widgets()
 
     def is_modified(self) -> bool:
         self.check_now()

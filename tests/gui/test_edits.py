@@ -203,3 +203,159 @@ def test_visiting_every_area_is_not_an_edit_but_a_forecast_edit_is(window, qtbot
     assert not window.isWindowModified()
     for panel in window.panels.values():
         panel.shutdown()
+
+
+# ---- edits that were lost silently (a QA pass: table cells, rebuilt fields, switches) ----------
+
+def _shutdown(window):
+    for panel in window.panels.values():
+        panel.shutdown()
+
+
+def test_table_cells_and_rows_are_undoable_edits_that_ask_before_quitting(window, qtbot, monkeypatch):
+    """A demand point typed into the Forecast table, a row added, and a Plan candidate's price were
+    on screen and in `scenario_state()` but never on the undo stack: quitting asked nothing and the
+    edit was gone on reopening."""
+    window.tabs.setCurrentIndex(3)
+    points = window.panels["forecast"].points_editor
+    depth = window.undo_stack.count()
+    before = points.table.item(0, 1).text()
+    points.table.item(0, 1).setText("999")
+    qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 1)
+    assert window.isWindowModified() and "Forecast" in window.undo_stack.text(depth)
+    window.undo_stack.undo()
+    assert points.table.item(0, 1).text() == before and not window.isWindowModified()
+    rows, at = points.table.rowCount(), window.undo_stack.index()
+    points.add_row()
+    qtbot.waitUntil(lambda: window.undo_stack.index() == at + 1)
+    assert points.table.rowCount() == rows + 1
+    window.undo_stack.undo()
+    assert points.table.rowCount() == rows
+    window.tabs.setCurrentIndex(4)
+    plan = window.panels["plan"]
+    at = window.undo_stack.index()
+    plan.cand_table.item(0, 2).setText("12,345")
+    qtbot.waitUntil(lambda: window.undo_stack.index() == at + 1)
+    assert "Plan" in window.undo_stack.text(at)
+    window.show()
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    window.close()
+    assert asked and window.isVisible()                    # Cancel: the edit stays, so does the window
+    assert plan.cand_table.item(0, 2).text() == "12,345"
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    _shutdown(window)
+    window.close()
+
+
+def test_fields_rebuilt_by_a_scenario_switch_are_still_edits(window, qtbot):
+    """The Forecast's per-chip training shares are made anew on every load: after a switch, a
+    changed share was neither undoable nor asked about."""
+    window.tabs.setCurrentIndex(3)
+    forecast = window.panels["forecast"]
+    assert window.scenario_bar.select("Huawei delivers half")
+    spin = next(iter(forecast._share_spins.values()))
+    depth = window.undo_stack.count()
+    spin.setValue(spin.value() + 5)
+    qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 1)
+    assert window.isWindowModified()
+    _shutdown(window)
+
+
+def test_undo_after_a_switch_never_writes_one_scenarios_inputs_into_another(window, store, qtbot, monkeypatch):
+    """Ctrl+Z after switching applied the previous scenario's form snapshot to the current one,
+    and a Save then stored it there."""
+    panel = _edit_training(window, qtbot)                   # an edit in Story default...
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    assert window.scenario_bar.select("Huawei delivers half")   # ...discarded by the switch
+    shown = panel.count_spin.value()
+    depth = window.undo_stack.count()
+    window.undo_stack.undo()                                # that edit's step is skipped and dropped
+    assert panel.count_spin.value() == shown and not window.isWindowModified()
+    assert window.undo_stack.count() == depth - 1
+    assert "another scenario" in window.statusBar().currentMessage()
+    _shutdown(window)
+
+
+def test_a_scenario_that_saved_no_view_inputs_shows_the_views_defaults(window, store, qtbot, monkeypatch):
+    """The seeded Story default saves no Training inputs: after a what-if's were saved and shown,
+    switching back showed the what-if's fields, unmarked, and a Save wrote them into it."""
+    assert "training" not in (store.scenario("Story default")["params"].get("ui") or {})
+    assert window.scenario_bar.select("Huawei delivers half")
+    panel = _edit_training(window, qtbot)
+    default = panel.count_spin.value() - 8
+    _answer(monkeypatch, QMessageBox.StandardButton.Save)
+    assert window.scenario_bar.select("Story default")
+    assert panel.count_spin.value() == default and not window.isWindowModified()
+    _shutdown(window)
+
+
+def test_a_saved_forecast_the_form_cannot_run_reopens_as_saved_and_a_save_keeps_it(store, qtbot, qsettings_isolated):
+    """A logistic curve without a ceiling was saved, reopened as the defaults (60 months,
+    piecewise), and the next Save of any view stored those defaults over it."""
+    params = store.scenario("Story default")["params"]
+    params = {**params, "months": 96, "demand": {**params["demand"], "kind": "logistic",
+                                                   "ceiling_tokens_per_day": None}}
+    store.save_scenario("Story default", params)
+    w = MainWindow(store)
+    qtbot.addWidget(w)
+    w.tabs.setCurrentIndex(3)
+    forecast = w.panels["forecast"]
+    assert forecast.months_spin.value() == 96 and forecast.curve_kind.currentData() == "logistic"
+    assert not w.isWindowModified()
+    w.tabs.setCurrentIndex(1)
+    w.panels["training"].count_spin.setValue(2048)
+    qtbot.waitUntil(w.isWindowModified)
+    assert w.scenario_bar.save_current()
+    saved = store.scenario("Story default")["params"]
+    assert saved["months"] == 96 and saved["demand"]["kind"] == "logistic"
+    _shutdown(w)
+    w.fleet_panel.detach()
+    _forget_window_settings()
+
+
+def test_a_forecast_saved_by_a_newer_version_is_kept_by_a_save(store, qtbot, qsettings_isolated):
+    params = {**store.scenario("Story default")["params"], "version": 99, "months": 96}
+    store.save_scenario("Story default", params)
+    w = MainWindow(store)
+    qtbot.addWidget(w)
+    w.tabs.setCurrentIndex(3)
+    assert "newer" in w.panels["forecast"].banner.text().lower()
+    assert w.scenario_bar.save_current()
+    kept = store.scenario("Story default")["params"]
+    assert (kept["version"], kept["months"]) == (99, 96)                 # not the form's defaults
+    _shutdown(w)
+    w.fleet_panel.detach()
+    _forget_window_settings()
+
+
+def test_open_database_cancel_opens_nothing(window, tmp_path, qtbot, monkeypatch):
+    window.show()
+    _edit_training(window, qtbot)
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    other = tmp_path / "other.db"
+    assert window.switch_database(create=True, path=str(other)) is None
+    assert asked and window.isVisible() and not other.exists()
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    _shutdown(window)
+    window.close()
+
+
+def test_a_cell_being_typed_into_is_committed_before_quitting(window, store, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QLineEdit
+
+    window.show()
+    qtbot.waitExposed(window)
+    fleet = window.fleet_panel
+    view = fleet.orders_table.view
+    index = view.model().index(0, fleet.order_model.column_of("buyer"))
+    view.setCurrentIndex(index)
+    view.edit(index)
+    QApplication.processEvents()
+    editor = next(e for e in view.viewport().findChildren(QLineEdit) if e.isVisible())
+    editor.setFocus()
+    editor.setText("Typed, no Enter")
+    window.commit_pending_edits()       # what closing and File > Open do before asking anything
+    assert "Typed, no Enter" in {o.buyer for o in store.orders()}
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    _shutdown(window)
+    window.close()
