@@ -241,6 +241,10 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
         problems.append(f"demand.model_id: {demand.model_id!r} is not a model preset")
     problems += [f"jobs[{i}].model_id: {j.model_id!r} is not a model preset"
                  for i, j in enumerate(scenario.jobs) if j.model_id not in models]
+    if serve_on and not demand.input_tokens_per_request >= 1:
+        # the engines serve prompts of one token or more (0 left every month's capacity blank)
+        problems.append(f"demand.input_tokens_per_request: {demand.input_tokens_per_request:g} (must be >= 1 token "
+                        "for the engines to serve it)")
     if problems:
         raise ValidationError(problems, f"forecast scenario {scenario.name!r}")
 

@@ -151,8 +151,8 @@ class ForecastStudy:
                                  "(every request the mean length) to 10.")
         if not (_number(d.peak_to_average) and d.peak_to_average >= 1):
             add("peak", f"Peak / average {_num(d.peak_to_average, ' ×')}: must be at least 1 ×.")
-        if not (_number(d.input_tokens_per_request) and d.input_tokens_per_request >= 0):
-            add("input", f"Input per request {_num(d.input_tokens_per_request, ' tokens')}: must be 0 or more.")
+        if not (_number(d.input_tokens_per_request) and d.input_tokens_per_request >= 1):
+            add("input", f"Input per request {_num(d.input_tokens_per_request, ' tokens')}: must be 1 token or more.")
         if not (_number(d.output_tokens_per_request) and d.output_tokens_per_request > 0):
             add("output", f"Output per request {_num(d.output_tokens_per_request, ' tokens')}: must be more than 0.")
         if not (_number(d.scale) and d.scale >= 0):

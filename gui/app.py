@@ -87,6 +87,9 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("areas")
         self.fleet_panel = FleetPanel(store, self.undo_stack)
         self.fleet_panel.status_message.connect(self.show_status)
+        from gui.commands import refusals
+
+        refusals.refused.connect(self._show_refusal)   # an undo or redo that could not be done
         self._label_exports("fleet", self.fleet_panel)
         self.tabs.addTab(self.fleet_panel, "Fleet")
         # Analysis panels are built the first time their tab is shown: a quicker start.
@@ -342,6 +345,10 @@ class MainWindow(QMainWindow):
 
     def show_status(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
+
+    def _show_refusal(self, message: str) -> None:
+        self.fleet_panel.banner.show_error(message)
+        self.show_status(message)
 
     def _panel_status(self, key: str, message: str) -> None:
         """A view's message, while its tab is the one shown: a forecast finishing in the background

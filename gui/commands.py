@@ -5,18 +5,26 @@ obsolete, so Qt drops it instead of putting it on the stack.
 Deletes keep a snapshot and undo re-inserts the same primary keys (an order comes back with
 its deliveries), so ids seen in tables, CSV exports and scenarios stay valid across undo/redo.
 An import changes many rows at once: `ImportCommand` keeps whole-table snapshots from before and
-after it, so undo and redo put every row back exactly.
+after it; undo and redo change the rows that differ between them and no other.
 """
 
 from __future__ import annotations
 
 import logging
 
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.errors import UserError
 
 log = logging.getLogger("fleetcast.commands")
+
+
+class _Refusals(QObject):
+    refused = Signal(str)   # an undo that could not be done, in words (the window shows it)
+
+
+refusals = _Refusals()
 
 
 def _short(value) -> str:
@@ -47,16 +55,22 @@ class StoreCommand(QUndoCommand):
             if self.outcome["applied"] == 0:
                 self.outcome["error"] = exc
                 self.setObsolete(True)
-            else:  # the stack is linear, so a redo should never be refused; log if it is
+            else:  # another program changed those rows since: as for undo, below
                 log.error("redo of %r refused: %s", self.text(), exc)
                 self.outcome["error"] = exc
+                self.setObsolete(True)
+                refusals.refused.emit(f"Could not redo '{self.text()}': {exc}")
 
     def undo(self) -> None:
         try:
             self.revert()
         except UserError as exc:
+            # The data could not go back (another program changed those rows since): the step
+            # leaves the history, since Qt has already moved past it, and the window says why.
             log.error("undo of %r refused: %s", self.text(), exc)
             self.outcome["error"] = exc
+            self.setObsolete(True)
+            refusals.refused.emit(f"Could not undo '{self.text()}': {exc}")
 
 
 def push_command(stack: QUndoStack, command: StoreCommand) -> UserError | None:
@@ -215,7 +229,7 @@ def follow_store_writes(stack, store, slot):
 # ---- imports ----------------------------------------------------------------------------------
 
 class ImportCommand(StoreCommand):
-    """Import a chips or orders CSV (all rows or none); undo restores the tables as they were."""
+    """Import a chips or orders CSV (all rows or none); undo puts the rows it touched back."""
 
     def __init__(self, store, kind: str, path: str):
         super().__init__(store, f"Import {kind} from {_short(str(path).rsplit('/', 1)[-1])}")
@@ -226,8 +240,8 @@ class ImportCommand(StoreCommand):
         self.summary = None  # engine.store.transfer.ImportSummary: what was added and updated
 
     def apply(self):
-        if self.after is not None:  # redo: the rows as the import left them
-            self.store.restore_tables(self.after)
+        if self.after is not None:  # redo: the rows as the import left them (its rows only)
+            self.store.swap_rows(self.before, self.after)
             return
         self.before = self.store.snapshot_tables()
         method = self.store.import_chips if self.kind == "chips" else self.store.import_orders
@@ -236,4 +250,6 @@ class ImportCommand(StoreCommand):
         self.after = self.store.snapshot_tables()
 
     def revert(self):
-        self.store.restore_tables(self.before)
+        # only the rows this import added or changed go back: rows another program wrote since
+        # stay (a whole-table restore deleted them)
+        self.store.swap_rows(self.after, self.before)

@@ -149,3 +149,16 @@ def test_without_scenario_the_saved_baseline_is_used_as_report_and_the_window_us
     assert after["demand"][12] == pytest.approx(2 * before["demand"][12], rel=1e-5)   # JSON keeps 0.1 chip
     code, named, _ = run_cli(capsys, *args[:-2], "--scenario", "Story default", "--format", "json")
     assert json.loads(named)["demand"] == after["demand"]
+
+
+def test_a_scenario_with_empty_prompts_is_refused_not_blank(capsys):
+    """Input per request 0 passed the checks, then every month's capacity came out blank with
+    P(meet) 0 and exit 0."""
+    from engine.store import open_store
+
+    store = open_store(None)
+    params = store.scenario("Story default")["params"]
+    store.save_scenario("in0", {**params, "demand": {**params["demand"], "input_tokens_per_request": 0}})
+    store.close()
+    code, out, err = run_cli(capsys, "forecast", "--scenario", "in0")
+    assert code == 1 and "demand.input_tokens_per_request: 0" in err and "must be >= 1 token" in err and not out

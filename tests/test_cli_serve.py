@@ -310,3 +310,22 @@ def test_prefix_cache_hits_reach_the_load_simulation(capsys):
     cold, warm = figures
     assert warm["output_tokens_per_s_per_chip"] > 1.2 * cold["output_tokens_per_s_per_chip"]
     assert warm["e2e_latency_ms"] < 0.85 * cold["e2e_latency_ms"]
+
+
+def test_with_targets_the_top_level_figures_describe_one_run(capsys):
+    """With targets and no load the headline is the operating point that meets them, but the
+    offline run's percentiles stayed beside it (TTFT 285 ms, TTFT p50 1,419,370 ms). And under a
+    load, slo_feasible said true for targets that load missed (TPOT p90 38.5 ms against 25)."""
+    assert main(BASE + ["--chip", "h20-96gb"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["scenario"] == "slo" and "ttft_ms_p50" not in d and "queue_ms" not in d
+    assert d["max_throughput"]["ttft_ms_p50"] <= d["max_throughput"]["ttft_ms_p99"]
+    load = ["serve", "--model", "llama3-70b", "--tp", "8", "--chip", "h20-96gb", "--input-len", "2000",
+            "--output-len", "300", "--request-rate", "2", "--requests", "200", "--format", "json"]
+    assert main(load + ["--tpot-ms", "25"]) == 0
+    tight = json.loads(capsys.readouterr().out)
+    assert tight["slo_feasible"] and tight["tpot_ms"] > 25 and tight["targets_met_under_load"] is False
+    assert main(load + ["--tpot-ms", "500", "--slo-percentile", "p90"]) == 0
+    loose = json.loads(capsys.readouterr().out)
+    assert loose["targets_met_under_load"] is True and loose["targets_checked_at"] == "p90"
+    assert loose["tpot_ms_p90"] <= 500

@@ -72,6 +72,40 @@ def m0001_initial(db: Database) -> None:
     db.table(META).create({"key": str, "value": str}, pk="key")
 
 
+# ---- ids never handed out twice ---------------------------------------------------------------
+# Orders and deliveries have an INTEGER PRIMARY KEY, for which SQLite gives max(id) + 1: the id
+# of a deleted last order came back for the next one, which then inherited what referred to the
+# old one (a scenario's per-order uncertainty, an undo step that restores the old order, a redo
+# that deletes "order 3"). The highest id ever given is kept in `meta` instead of rebuilding the
+# tables with AUTOINCREMENT (a rebuild needs foreign keys off, which a migration can't do).
+
+def _last_id_key(table: str) -> str:
+    return f"last_id.{table}"
+
+
+def _last_id(conn, table: str) -> int:
+    row = conn.execute(f"select value from {META} where key = ?", [_last_id_key(table)]).fetchone()
+    try:
+        return int(row[0]) if row else 0
+    except (TypeError, ValueError):   # written by another tool: the ids in the table still count
+        return 0
+
+
+def note_id(conn, table: str, row_id: int) -> None:
+    """An id written into `table` (given by a file, restored by undo): never handed out again."""
+    if int(row_id) > _last_id(conn, table):
+        conn.execute(f"insert or replace into {META} (key, value) values (?, ?)", [_last_id_key(table), str(int(row_id))])
+
+
+def claim_id(conn, table: str) -> int:
+    """A new id for `table`: above every id it holds and every id it ever held (call inside the
+    transaction that inserts the row)."""
+    top = conn.execute(f"select coalesce(max(id), 0) from {table}").fetchone()[0]
+    new_id = max(_last_id(conn, table), int(top)) + 1
+    note_id(conn, table, new_id)
+    return new_id
+
+
 def known_migration_names() -> list[str]:
     return [m.name for m in migrations._migrations]
 
@@ -162,3 +196,12 @@ def m0005_scenarios_as_baseline_changes(db: Database) -> None:
             changes = diff_params(base_params, params)
         db.table(SCENARIOS).update(name, {"params": json.dumps({"base": baseline, "changes": changes}, sort_keys=True)})
     db.table("meta").insert({"key": "baseline_scenario", "value": baseline}, replace=True)
+
+
+@migrations(name="0006_ids_never_reused")
+def m0006_ids_never_reused(db: Database) -> None:
+    # From here on an order or delivery id is never handed out twice (claim_id): the ids a file
+    # holds when it is upgraded count as given.
+    for table in (ORDERS, DELIVERIES):
+        top = db.execute(f"select coalesce(max(id), 0) from {table}").fetchone()[0]
+        note_id(db.conn, table, int(top))

@@ -39,6 +39,21 @@ from engine.validate import (
 ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)  # as in engine.store.transfer
 
 
+def _renamed_in_compare(params, old: str, new: str, path: str = "") -> bool:
+    """Rename `old` to `new` in the Compare view's saved ticks (`ui` -> `compare` -> `selected`,
+    nested or as a dotted change key) anywhere in a scenario's params; True when one changed."""
+    changed = False
+    if isinstance(params, dict):
+        for key, value in params.items():
+            where = f"{path}.{key}" if path else str(key)
+            if where.endswith("compare.selected") and isinstance(value, list) and old in value:
+                params[key] = [new if name == old else name for name in value]
+                changed = True
+            else:
+                changed = _renamed_in_compare(value, old, new, where) or changed
+    return changed
+
+
 def _now() -> str:
     return dt.datetime.now().isoformat(timespec="seconds")
 
@@ -444,9 +459,12 @@ class Store:
     def add_order(self, row: dict) -> int:
         self._writable()
         cleaned = check_order(row, known_chip_ids=self._chip_ids())
-        if row.get("id") not in (None, ""):
-            cleaned["id"] = int(row["id"])
         with self.db.atomic():
+            if row.get("id") not in (None, ""):
+                cleaned["id"] = int(row["id"])
+                schema.note_id(self.db.conn, ORDERS, cleaned["id"])
+            else:
+                cleaned["id"] = schema.claim_id(self.db.conn, ORDERS)
             return _inserted_id(self.db.table(ORDERS).insert(cleaned))
 
     def update_order(self, order_id: int, field: str, value):
@@ -471,6 +489,10 @@ class Store:
 
     def restore_order(self, snapshot: dict) -> None:
         self._writable()
+        order_id = snapshot["order"]["id"]
+        if self.db.execute(f"select 1 from {ORDERS} where id = ?", [order_id]).fetchone():
+            raise UserError(f"order {order_id} exists again (written by another window or program?); "
+                            "nothing was restored")
         with self.db.atomic():
             self.db.table(ORDERS).insert(snapshot["order"])
             if snapshot.get("deliveries"):
@@ -488,9 +510,12 @@ class Store:
         cleaned = check_delivery(row, order_date=dt.date.fromisoformat(order["order_date"]),
                                  outstanding=order["quantity"] - delivered)
         cleaned["order_id"] = order_id
-        if row.get("id") not in (None, ""):
-            cleaned["id"] = int(row["id"])
         with self.db.atomic():
+            if row.get("id") not in (None, ""):
+                cleaned["id"] = int(row["id"])
+                schema.note_id(self.db.conn, DELIVERIES, cleaned["id"])
+            else:
+                cleaned["id"] = schema.claim_id(self.db.conn, DELIVERIES)
             return _inserted_id(self.db.table(DELIVERIES).insert(cleaned))
 
     def update_delivery(self, delivery_id: int, field: str, value):
@@ -683,10 +708,13 @@ class Store:
             self.db.table(SCENARIOS).delete(old)
             self.db.table(SCENARIOS).insert({"name": new, "params": json.dumps(raw, sort_keys=True),
                                        "updated_at": _now()})
-            for row in list(self.db.table(SCENARIOS).rows):  # what-ifs follow their baseline's new name
+            for row in list(self.db.table(SCENARIOS).rows):
                 other = json.loads(row["params"])
-                if self._is_derived(other) and other["base"] == old:
+                changed = _renamed_in_compare(other, old, new)   # Compare's saved ticks follow it
+                if self._is_derived(other) and other["base"] == old:   # what-ifs follow their baseline
                     other["base"] = new
+                    changed = True
+                if changed:
                     self.db.table(SCENARIOS).update(row["name"], {"params": json.dumps(other, sort_keys=True)})
             if self.meta(self.BASELINE_KEY) == old:
                 self.db.table(META).insert({"key": self.BASELINE_KEY, "value": new}, replace=True)
@@ -698,6 +726,8 @@ class Store:
         if row is None:
             raise UserError(f"scenario '{name}': not found")
         dependents = [s for s in self.scenarios() if s["base"] == name]
+        # the what-ifs' rows as stored (baseline plus changes), for restore_scenario to put back
+        row["dependents"] = [dict(self.db.table(SCENARIOS).get(dep["name"])) for dep in dependents]
         with self.db.atomic():
             for dep in dependents:
                 self.db.table(SCENARIOS).update(dep["name"], {"params": json.dumps(dep["params"], sort_keys=True)})
@@ -710,8 +740,11 @@ class Store:
         self._writable()
         row = dict(row)
         was_baseline = row.pop("was_baseline", False)
+        dependents = row.pop("dependents", [])
         with self.db.atomic():
             self.db.table(SCENARIOS).insert(row, replace=True)
+            # its what-ifs built on it again, byte for byte (delete wrote them out in full)
+            self.db.table(SCENARIOS).insert_all(dependents, replace=True)
             if was_baseline:
                 self.db.table(META).insert({"key": self.BASELINE_KEY, "value": row["name"]}, replace=True)
 
@@ -731,6 +764,43 @@ class Store:
             for table in (CHIPS, CALIBRATION, ORDERS, DELIVERIES):
                 if snapshot.get(table):
                     self.db.table(table).insert_all(snapshot[table])
+
+    _SNAPSHOT_KEYS = {CHIPS: ("id",), CALIBRATION: ("chip_id", "factor"), ORDERS: ("id",), DELIVERIES: ("id",)}
+
+    def swap_rows(self, old: dict[str, list[dict]], new: dict[str, list[dict]]) -> int:
+        """Undo or redo a bulk change by its rows alone: the rows that differ between snapshots
+        `old` and `new` take their `new` version (added, updated or removed); every other row,
+        another program's included, is left as it is. Refused with nothing changed when one of
+        those rows no longer reads as in `old` (changed since, elsewhere). Returns rows changed."""
+        self._writable()
+        plan = []
+        for table in self.SNAPSHOT_TABLES:
+            keys = self._SNAPSHOT_KEYS[table]
+            before = {tuple(r[k] for k in keys): r for r in old.get(table, [])}
+            after = {tuple(r[k] for k in keys): r for r in new.get(table, [])}
+            plan.append((table, keys, before, after, [k for k in before.keys() | after.keys()
+                                                     if before.get(k) != after.get(k)]))
+        with self.db.atomic():
+            for table, keys, before, _after, changed in plan:
+                where = " and ".join(f'"{k}" = ?' for k in keys)
+                for key in changed:
+                    found = [dict(r) for r in self.db.table(table).rows_where(where, list(key))]
+                    if (found[0] if found else None) != before.get(key):
+                        what = ", ".join(map(str, key))
+                        raise UserError(f"{table} row {what} was changed after this step (by another window or "
+                                        "program?); nothing was changed")
+            # parents before children when adding, children before parents when removing
+            for table, keys, before, after, changed in plan:
+                for key in changed:
+                    if key in after and key not in before:
+                        self.db.table(table).insert(after[key])
+                    elif key in after:
+                        self.db.table(table).update(key if len(key) > 1 else key[0], after[key])
+            for table, keys, before, after, changed in reversed(plan):
+                for key in changed:
+                    if key not in after:
+                        self.db.table(table).delete(key if len(key) > 1 else key[0])
+        return sum(len(p[4]) for p in plan)
 
     # ---- meta --------------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:

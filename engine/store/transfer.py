@@ -22,7 +22,7 @@ from typing import Iterator
 from engine.catalog import CHIP_FIELDS
 from engine.csv_io import MAX_CSV_BYTES, MAX_CSV_ROWS, CsvReader, atomic_output, write_csv_rows
 from engine.errors import ValidationError
-from engine.store.schema import CHIPS, DELIVERIES, ORDERS
+from engine.store.schema import CHIPS, DELIVERIES, ORDERS, claim_id, note_id
 from engine.validate import ORDER_FIELDS, check_chip, check_order, escape_controls, parse_schedule
 
 ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)
@@ -204,7 +204,10 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
         marks = ", ".join("?" for _ in _ORDER_VALUE_FIELDS)
         insert_sql = f"insert into {ORDERS} (id, {columns}) values (?, {marks})"
         update_sql = f"update {ORDERS} set {', '.join(f'{c} = ?' for c in _ORDER_VALUE_FIELDS)} where id = ?"
-        delivery_sql = f"insert into {DELIVERIES} (order_id, date, quantity, note) values (?, ?, ?, 'imported')"
+        delivery_sql = f"insert into {DELIVERIES} (id, order_id, date, quantity, note) values (?, ?, ?, ?, 'imported')"
+
+        def add_deliveries(order_id: int, lots) -> None:   # new ids, never one a deleted delivery had
+            conn.executemany(delivery_sql, [(claim_id(conn, DELIVERIES), order_id, d, q) for d, q in lots])
         with store.db.atomic():
             for line, row in reader.rows():
                 if "__extra__" in row:
@@ -260,14 +263,18 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                         conn.execute(update_sql, values + [order_id])
                     if replace:
                         conn.execute(f"delete from {DELIVERIES} where order_id = ?", [order_id])
-                        conn.executemany(delivery_sql, [(order_id, d, q) for d, q in new_lots])
+                        add_deliveries(order_id, new_lots)
                         summary.deliveries_replaced.append(order_id)
                     elif not gives_deliveries and old_lots:
                         summary.deliveries_kept.append(order_id)
                     (summary.updated if order_changed or replace else summary.unchanged).append(order_id)
                 else:
+                    if order_id is None:
+                        order_id = claim_id(conn, ORDERS)
+                    else:
+                        note_id(conn, ORDERS, order_id)
                     new_id = conn.execute(insert_sql, [order_id] + values).lastrowid
-                    conn.executemany(delivery_sql, [(new_id, d, q) for d, q in new_lots])
+                    add_deliveries(new_id, new_lots)
                     summary.added.append(new_id)
             issues.raise_if_any()  # rolls the transaction back
     return summary

@@ -168,6 +168,11 @@ class ComparePanel(QWidget):
         first_time = self._ticks is None
         ticked = self._ticks or set()
         names = [s["name"] for s in self.store.scenarios()]
+        shown = {self.scenario_list.item(i).text() for i in range(self.scenario_list.count())}
+        gone, new = shown - set(names), set(names) - shown
+        if len(gone) == len(new) == 1 and gone <= ticked:   # a rename (or its undo): the tick follows
+            ticked = (ticked - gone) | new
+            self._ticks = ticked
         self.scenario_list.blockSignals(True)
         self.scenario_list.clear()
         for i, name in enumerate(names):

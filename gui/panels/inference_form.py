@@ -107,7 +107,7 @@ class InferenceForm:
                   "How much prompt and output lengths vary around the lengths above, as a coefficient of "
                   "variation, in the simulated loads (Under load; serve --scenario): 0 = every request the same "
                   "length; chat traffic runs near 1")
-        self.demand_spin = dspin(0.0, 1e12, 1_000_000.0, 0, " tokens/s", step=100_000.0)
+        self.demand_spin = dspin(0.0, 1e12, 1_000_000.0, 0, " output tokens/s", step=100_000.0)
         e.add_row(form, "demand", "Peak demand", self.demand_spin,
                   "Output tokens per second to serve at peak (the Forecast counts tokens per day)")
         self.demand_hint = QLabel("")

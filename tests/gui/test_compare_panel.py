@@ -153,3 +153,13 @@ def test_a_deleted_scenario_comes_back_ticked_and_current(store, qtbot):
         assert not is_stale(p.figures_table)
     finally:
         p.shutdown()
+
+
+def test_a_ticked_scenario_stays_ticked_when_renamed(panel, store):
+    assert "All serve" in panel.selected()
+    store.rename_scenario("All serve", "Everything serves")
+    panel.refresh_scenarios()
+    assert "Everything serves" in panel.selected()
+    store.rename_scenario("Everything serves", "All serve")    # the undo of the rename
+    panel.refresh_scenarios()
+    assert "All serve" in panel.selected()

@@ -359,3 +359,26 @@ def test_a_cell_being_typed_into_is_committed_before_quitting(window, store, qtb
     _answer(monkeypatch, QMessageBox.StandardButton.Discard)
     _shutdown(window)
     window.close()
+
+
+def test_undoing_an_import_keeps_what_another_program_wrote_since(window, store, tmp_path, qtbot):
+    """Undo restored whole tables: an order the CLI added after the window's import was deleted."""
+    header = "buyer,vendor,chip_id,quantity,order_date\n"
+    (tmp_path / "mine.csv").write_text(header + "Imported,NVIDIA,h100-sxm5-80gb,10,2025-01-01\n")
+    assert window.import_csv("orders", str(tmp_path / "mine.csv")) == 1
+    other = open_store(store.path)                       # the CLI, meanwhile
+    other.add_order({"buyer": "CLI", "vendor": "NVIDIA", "chip_id": "h20-96gb", "quantity": 5,
+                     "order_date": "2025-02-01"})
+    other.close()
+    window.undo_stack.undo()
+    buyers = {o.buyer for o in store.orders()}
+    assert "Imported" not in buyers and "CLI" in buyers
+    window.undo_stack.redo()
+    imported = next(o for o in store.orders() if o.buyer == "Imported")
+    store.update_order(imported.id, "quantity", 12)      # changed elsewhere since: undo can't
+    window.undo_stack.undo()
+    assert "Could not undo" in window.fleet_panel.banner.text() and "changed after this step" in \
+        window.fleet_panel.banner.text()
+    assert "Imported" in {o.buyer for o in store.orders()}   # nothing half-undone
+    assert window.undo_stack.index() == window.undo_stack.count()  # and the step left the history
+    _shutdown(window)

@@ -321,3 +321,97 @@ def test_chip_import_of_some_columns_keeps_the_others(store, tmp_path):
     assert store.import_chips_csv(path) == 1
     chip = store.chip("mi300x")
     assert chip.hbm_gb == 200 and chip.sources == sources and chip.bf16_tflops == 1307.4
+
+
+def test_an_id_is_never_handed_out_twice(store, tmp_path):
+    """SQLite gives max(id) + 1: deleting the last order (3) and adding one gave the new order id 3,
+    which then inherited the scenario's per-order uncertainty for order 3, and an undo of the
+    delete failed on the taken id (a redo then deleted the new order)."""
+    row = {"buyer": "X", "vendor": "NVIDIA", "chip_id": "h100-sxm5-80gb", "quantity": 10, "order_date": "2025-01-01"}
+    top = max(o.id for o in store.orders())
+    snapshot = store.delete_order(top)
+    new_id = store.add_order(row)
+    assert new_id == top + 1
+    store.restore_order(snapshot)                       # the undo of the delete still fits
+    assert {top, new_id} <= {o.id for o in store.orders()}
+    store.delete_order(new_id)
+    path = _write(tmp_path / "orders.csv", list(row), [list(map(str, row.values()))])
+    summary = store.import_orders(path)                 # `orders import` and File > Import too
+    assert summary.added == [top + 2]
+    # deliveries alike
+    last = max(d["id"] for d in store.delivery_rows())
+    store.delete_delivery(last)
+    assert store.add_delivery({"order_id": top + 2, "date": "2025-02-01", "quantity": 5}) == last + 1
+
+
+def test_an_upgraded_database_counts_its_ids_as_given(tmp_path):
+    from tests.store.test_store_faults import _make_old_database
+
+    path = tmp_path / "old.db"
+    _make_old_database(path)
+    with sqlite3.connect(path) as conn:          # as written before ids were kept
+        conn.execute("delete from meta where key like 'last_id.%'")
+    conn.close()
+    s = open_store(path)
+    assert int(s.meta("last_id.orders")) == max(o.id for o in s.orders())      # the upgrade counts them
+    top = max(o.id for o in s.orders())
+    s.delete_order(top)
+    assert s.add_order({"buyer": "X", "vendor": "NVIDIA", "chip_id": "h100-sxm5-80gb", "quantity": 1,
+                        "order_date": "2025-01-01"}) == top + 1
+    s.close()
+
+
+def test_undoing_an_import_changes_its_own_rows_only(store, tmp_path):
+    """The window undid an import by restoring whole tables: an order another program added after
+    the import was deleted with it."""
+    row = {"buyer": "Imported", "vendor": "NVIDIA", "chip_id": "h100-sxm5-80gb", "quantity": 10,
+           "order_date": "2025-01-01"}
+    before = store.snapshot_tables()
+    store.import_orders(_write(tmp_path / "orders.csv", list(row), [list(map(str, row.values()))]))
+    after = store.snapshot_tables()
+    other = open_store(store.path)                     # another program, after the import
+    other_id = other.add_order({**row, "buyer": "Other program"})
+    other.close()
+    assert store.swap_rows(after, before) == 1         # undo: the imported order only
+    buyers = {o.buyer for o in store.orders()}
+    assert "Imported" not in buyers and "Other program" in buyers
+    assert store.swap_rows(before, after) == 1         # redo
+    assert {"Imported", "Other program"} <= {o.buyer for o in store.orders()}
+    imported = next(o.id for o in store.orders() if o.buyer == "Imported")
+    store.update_order(imported, "quantity", 12)       # changed since: the undo is refused whole
+    with pytest.raises(UserError, match=f"orders row {imported} was changed after this step"):
+        store.swap_rows(after, before)
+    assert {o.buyer for o in store.orders()} >= {"Imported", "Other program"} and other_id
+
+
+def test_restoring_an_order_whose_id_was_taken_says_so(store):
+    order = store.orders()[0]
+    snapshot = store.delete_order(order.id)
+    store.db.execute("insert into orders (id, buyer, vendor, chip_id, quantity, order_date) "
+                     "values (?, 'Other', 'NVIDIA', 'h100-sxm5-80gb', 1, '2025-01-01')", [order.id])
+    with pytest.raises(UserError, match=f"order {order.id} exists again"):
+        store.restore_order(snapshot)
+
+
+def test_undoing_the_baseline_delete_puts_its_what_ifs_back_as_changes(store):
+    """Delete wrote the what-ifs out in full; the undo left them so: a later baseline edit no
+    longer reached them and Compare's differences lost their meaning."""
+    rows = lambda: {r["name"]: dict(r) for r in store.db["scenarios"].rows}  # noqa: E731
+    before = rows()
+    row = store.delete_scenario("Story default")
+    assert all(s["base"] is None for s in store.scenarios())      # written out in full meanwhile
+    store.restore_scenario(row)
+    assert rows() == before                                        # byte for byte
+    params = store.scenario("Story default")["params"]
+    store.save_scenario("Story default", {**params, "months": params["months"] + 12})
+    half = store.scenario("Huawei delivers half")
+    assert half["base"] == "Story default" and half["params"]["months"] == params["months"] + 12
+
+
+def test_renaming_a_scenario_renames_it_in_compares_saved_ticks(store):
+    params = store.scenario("Story default")["params"]
+    ticks = ["Huawei delivers half", "H20 cut off (Apr 2025)"]
+    store.save_scenario("Story default", {**params, "ui": {"compare": {"selected": ticks}}})
+    store.rename_scenario("Huawei delivers half", "Half")
+    assert store.scenario("Story default")["params"]["ui"]["compare"]["selected"] == ["Half", "H20 cut off (Apr 2025)"]
+    assert store.scenario("Half")["base"] == "Story default"
