@@ -113,6 +113,14 @@ class MainWindow(QMainWindow):
         self.scenario_bar.status_message.connect(self.show_status)
         self.scenario_bar.current_changed.connect(self.apply_scenario)
         self.scenario_bar.confirm_switch = lambda: self.maybe_save("switching scenario")
+        self.scenario_bar.confirm_overwrite = self._confirm_overwrite
+        # Another window or the CLI may write the same file: look every 2 s (one PRAGMA) and let
+        # every view re-read what changed, as after this window's own writes.
+        self._data_version = self._read_data_version()
+        self._external_timer = QTimer(self)
+        self._external_timer.setInterval(2000)
+        self._external_timer.timeout.connect(self.check_external_changes)
+        self._external_timer.start()
         self.scenario_bar.saved.connect(lambda _name: self.mark_saved())
         toolbar = QToolBar("Scenario")
         toolbar.setObjectName("scenario_toolbar")
@@ -345,6 +353,34 @@ class MainWindow(QMainWindow):
 
     def show_status(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
+
+    def _read_data_version(self) -> int | None:
+        version = getattr(self.store, "data_version", None)
+        try:
+            return version() if callable(version) else None
+        except UserError:   # the file went away or is locked for a moment: look again later
+            return None
+
+    def check_external_changes(self) -> bool:
+        """True when another window or program committed to the database since the last look:
+        the views re-read the store (they follow the undo stack's moves), and the status bar
+        says so. A scenario saved elsewhere is kept until this window's Save asks."""
+        now = self._read_data_version()
+        if now is None or now == self._data_version:
+            return False
+        self._data_version = now
+        self.undo_stack.indexChanged.emit(self.undo_stack.index())   # as after a write of our own
+        self.show_status("The database was changed by another window or program: the views show it now")
+        return True
+
+    def _confirm_overwrite(self, name: str) -> bool:
+        answer = QMessageBox.question(
+            self, "Scenario changed elsewhere",
+            f"'{name}' was saved by another window or program after it was opened here.\n\n"
+            "Overwrite it with the inputs shown here? (No keeps the other save; switch to another "
+            "scenario and back to see it.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def _show_refusal(self, message: str) -> None:
         self.fleet_panel.banner.show_error(message)
@@ -584,6 +620,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._shut_down = True
+        self._external_timer.stop()
         for panel in self.panels.values():
             panel.shutdown()
         self.scenario_bar.detach()

@@ -13,6 +13,7 @@ returning the params to save) and listens to `current_changed(name, params)` to 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Callable, Mapping
 
 from PySide6.QtCore import Signal
@@ -163,6 +164,12 @@ class ScenarioBar(QWidget):
         # Asked before another scenario replaces the current inputs; False keeps the current one
         # (the window asks Save / Discard / Cancel when there are unsaved edits).
         self.confirm_switch: Callable[[], bool] | None = None
+        # Asked before Save overwrites a scenario another window or program changed since this
+        # one loaded or saved it (name -> True to overwrite); None: overwrite.
+        self.confirm_overwrite: Callable[[str], bool] | None = None
+        self._seen: dict[str, str] = {}     # name -> its params as this window last read or wrote them
+        self._changed_elsewhere: set[str] = set()
+        self._version: int | None = None    # the store's data_version when _seen was last trusted
         self._current: str | None = None
         self._name_mode: str | None = None  # 'new' | 'rename' | 'duplicate' while typing a name
         editable = not getattr(store, "read_only", False)
@@ -238,7 +245,53 @@ class ScenarioBar(QWidget):
     def emit_current(self) -> None:
         """Announce the current scenario (call once after connecting current_changed)."""
         if self._current is not None:
-            self.current_changed.emit(self._current, self.current_params())
+            params = self.current_params()
+            self._note_seen(self._current, params)
+            self.current_changed.emit(self._current, params)
+
+    # ---- another window or program saving the same scenario --------------------------------
+    def _stored_text(self, name: str) -> str | None:
+        try:
+            return json.dumps(self.store.scenario(name)["params"], sort_keys=True)
+        except UserError:
+            return None
+
+    def _note_seen(self, name: str, params: dict | None = None) -> None:
+        self._seen[name] = json.dumps(params, sort_keys=True) if params is not None else (self._stored_text(name) or "")
+        self._changed_elsewhere.discard(name)
+        self._version = self._data_version()
+
+    def _data_version(self) -> int | None:
+        version = getattr(self.store, "data_version", None)
+        try:
+            return version() if callable(version) else None
+        except UserError:
+            return None
+
+    def changed_elsewhere(self, name: str | None = None) -> bool:
+        """The scenario (default: the current one) was saved by another window or program since
+        this one read or wrote it."""
+        name = name or self._current
+        if name is None or name not in self._seen:
+            return False
+        self._follow_versions()
+        return name in self._changed_elsewhere
+
+    def _follow_versions(self) -> None:
+        """What moved since `_seen` was trusted: another connection's commit marks a scenario
+        whose stored params differ as changed elsewhere; with none, the differences are this
+        window's own writes (a save, its undo), which become what it has seen."""
+        now = self._data_version()
+        external = now is not None and self._version is not None and now != self._version
+        for name, seen in list(self._seen.items()):
+            stored = self._stored_text(name)
+            if stored is None or stored == seen:
+                continue
+            if external:
+                self._changed_elsewhere.add(name)
+            elif name not in self._changed_elsewhere:
+                self._seen[name] = stored
+        self._version = now
 
     # ---- actions (each an undoable command; return True when applied) --------------------------
     def select(self, name: str) -> bool:
@@ -299,7 +352,13 @@ class ScenarioBar(QWidget):
             return False
         if params is None:
             params = self.gather_params() if self.gather_params is not None else self.current_params()
+        if self.changed_elsewhere() and self.confirm_overwrite is not None \
+                and not self.confirm_overwrite(self._current):
+            self._show_problem(f"Not saved: '{self._current}' was changed by another window or program; "
+                               "switch to another scenario and back to see that change")
+            return False
         if self._push(SaveScenarioCommand(self.store, self._current, params)):
+            self._note_seen(self._current)
             self.status_message.emit(f"Saved scenario '{self._current}' (Ctrl+Z to undo)")
             self.saved.emit(self._current)
             return True
@@ -344,6 +403,7 @@ class ScenarioBar(QWidget):
 
     def _on_stack_moved(self, *_):
         """After any push, undo or redo: follow renames, fall back when the current one is gone."""
+        self._follow_versions()
         names = self.names()
         self._fill_combo()
         if self._current in names:

@@ -55,7 +55,6 @@ def test_scenario_gives_the_views_figures(capsys, db):
 
 @pytest.mark.parametrize("name, needle", [
     ("nope", "scenario 'nope': not found"),
-    ("Story default", "has no Serving study"),
     ("bad serving", "TP 3 does not divide the 64 attention heads"),
 ])
 def test_scenario_problems_are_one_line_exit_1(capsys, db, name, needle):
@@ -154,3 +153,15 @@ def test_scenario_percentile_is_the_studys_unless_a_flag_says_otherwise(capsys, 
     assert d99["slo_output_tokens_per_s_per_chip"] <= d90["slo_output_tokens_per_s_per_chip"]
     assert main(["serve", "--db", path, "--scenario", "odd"]) == 1
     assert "Targets hold for 'p75'" in capsys.readouterr().err
+
+
+def test_a_scenario_without_a_serving_study_answers_with_the_views_defaults(capsys, db):
+    """`report` said the Story's Serving needs 13,016 H20 chips (the Inference view's defaults)
+    while `serve --scenario` refused it ("has no Serving study")."""
+    from engine.studies import ServingStudy
+
+    assert main(["serve", "--db", db, "--scenario", "Story default", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    default = ServingStudy()
+    assert (d["model"], d["chip"], d["input_len"]) == (default.model_id, default.chip_id, default.input_len)
+    assert d["chips_needed"] > 0 and d["slo_percentile"] == "p90"

@@ -234,7 +234,6 @@ def test_flags_override_the_saved_study(capsys, saved_store):
 
 @pytest.mark.parametrize("name, needle", [
     ("nope", "scenario 'nope': not found"),
-    ("Story default", "has no Training study"),
     ("bad training", "TP × PP × CP = 16 does not divide 60 chips"),
 ])
 def test_scenario_problems_are_one_line_exit_1(capsys, saved_store, name, needle):
@@ -317,3 +316,13 @@ def test_scenario_reliability_fields_reach_the_time_to_train(capsys, saved_store
     assert code == code2 == 0
     assert flaky["run"]["expected_interruptions"] > saved["run"]["expected_interruptions"]
     assert flaky["time_to_train_days"] > saved["time_to_train_days"]
+
+
+def test_a_scenario_without_a_training_study_answers_with_the_views_defaults(capsys, saved_store):
+    """The window and the report show the Training view's defaults for such a scenario; `train`
+    refused it ("has no Training study")."""
+    from engine.studies import TrainingStudy
+
+    code, data, _ = run_json(capsys, "train", "--db", saved_store, "--scenario", "Story default")
+    default = TrainingStudy()
+    assert code == 0 and (data["model"], data["num_chips"]) == (default.model_id, default.num_chips)

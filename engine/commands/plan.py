@@ -18,7 +18,9 @@ def register(subparsers) -> None:
                         "has one, gives every setting below that is not given as a flag")
     p.add_argument("--confidence", type=float, metavar="P", help="P(meet demand) to keep (default 0.9)")
     p.add_argument("--from", dest="from_month", metavar="YYYY-MM",
-                   help="first month that must meet (default: the first a new order can reach)")
+                   help="first month that must meet (default: the first month from which new orders can keep "
+                        "--confidence through --until; it depends on the confidence, so give --from to compare "
+                        "costs across confidence levels)")
     p.add_argument("--until", dest="until_month", metavar="YYYY-MM",
                    help="last month that must meet (default: the scenario's last)")
     p.add_argument("--budget", type=float, metavar="USD", help="most the plan may cost")

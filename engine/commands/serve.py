@@ -81,16 +81,21 @@ def register(subparsers) -> None:
 
 
 def apply_scenario(args, ctx) -> None:
-    """Fill the flags not given from the scenario's Serving study (the Inference view's inputs);
-    UserError (one line) when the scenario is missing or has none, or the study has problems."""
+    """Fill the flags not given from the scenario's Serving study (the Inference view's inputs, its
+    defaults when it saved none); UserError (one line) when the scenario is missing or the study
+    has problems."""
     from dataclasses import replace
 
     from engine.studies import ServingStudy
 
     from engine.commands import saved_view_state
 
-    store, state = saved_view_state(ctx, args.scenario, "inference")
-    study = ServingStudy.from_dict(state)
+    # a scenario that saved no Serving study shows the Inference view's defaults in the window and
+    # the report, so those are its answer here too
+    store, state = saved_view_state(ctx, args.scenario, "inference", required=False)
+    if store is None:
+        raise UserError(f"--scenario {args.scenario!r}: no database to read saved scenarios from")
+    study = ServingStudy.from_dict(state or {})
     given = {"model_id": args.model, "chip_id": args.chip, "tp": args.tp, "ep": args.ep,
              "weight_dtype": args.weight_dtype, "kv_dtype": args.kv_dtype, "engine": args.engine,
              "input_len": args.input_len, "output_len": args.output_len, "ttft_ms": args.ttft_ms,

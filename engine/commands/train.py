@@ -90,12 +90,16 @@ def software_settings(args) -> dict:
 
 
 def scenario_study(ctx, name: str):
-    """The TrainingStudy saved in scenario `name` (UserError, one line, when there is none)."""
+    """The TrainingStudy saved in scenario `name`; the Training view's defaults when it saved none
+    (what the window and the report show for it)."""
     from engine.commands import saved_view_state
+    from engine.errors import UserError
     from engine.studies import TrainingStudy
 
-    store, state = saved_view_state(ctx, name, "training")
-    return store, TrainingStudy.from_dict(state)
+    store, state = saved_view_state(ctx, name, "training", required=False)
+    if store is None:
+        raise UserError(f"--scenario {name!r}: no database to read saved scenarios from")
+    return store, TrainingStudy.from_dict(state or {})
 
 
 LAYOUT_FLAGS = ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch", "zero", "recompute")

@@ -282,9 +282,16 @@ class Store:
         return target
 
     def change_count(self) -> int:
-        """Rows this connection has written since it opened (SQLite's total_changes): while the
-        count stands, nothing stored has changed, so a view need not read the store again."""
-        return self.db.conn.total_changes
+        """A count that moves whenever anything stored changed: the rows this connection wrote
+        (SQLite's total_changes) plus the file's data_version, which moves when another
+        connection (a second window, the CLI) commits. While it stands, a view need not read the
+        store again."""
+        return self.db.conn.total_changes + self.data_version()
+
+    def data_version(self) -> int:
+        """Moves when another connection commits to the file (PRAGMA data_version); this
+        connection's own writes leave it."""
+        return int(self.db.conn.execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
         try:

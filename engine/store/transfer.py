@@ -257,6 +257,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                 values = [order[c] for c in _ORDER_VALUE_FIELDS]
                 new_lots = [(d.isoformat(), q) for d, q in lots]
                 if is_update:
+                    assert order_id is not None  # an update names an existing order
                     order_changed = any(order[c] != current.get(c) for c in _ORDER_VALUE_FIELDS)
                     replace = gives_deliveries and sorted(new_lots) != sorted(old_lots)
                     if order_changed:

@@ -382,3 +382,37 @@ def test_undoing_an_import_keeps_what_another_program_wrote_since(window, store,
     assert "Imported" in {o.buyer for o in store.orders()}   # nothing half-undone
     assert window.undo_stack.index() == window.undo_stack.count()  # and the step left the history
     _shutdown(window)
+
+
+def test_another_programs_writes_show_and_its_scenario_save_is_not_overwritten_unasked(window, store, qtbot,
+                                                                                        monkeypatch):
+    """Two windows (or the window and the CLI) on one file: the window never showed the other's
+    changes, and its Save silently put back what the other had saved."""
+    other = open_store(store.path)
+    other.add_order({"buyer": "Other window", "vendor": "NVIDIA", "chip_id": "h20-96gb", "quantity": 5,
+                     "order_date": "2025-02-01"})
+    assert window.check_external_changes()
+    assert "Other window" in {r["buyer"] for r in window.fleet_panel.order_model.rows()}
+    assert not window.check_external_changes()                 # nothing new since
+    params = other.scenario("Story default")["params"]
+    other.save_scenario("Story default", {**params, "months": params["months"] + 12})
+    other.close()
+    panel = _edit_training(window, qtbot)
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.No)
+    assert not window.scenario_bar.save_current()
+    assert asked and "changed by another window" in window.scenario_bar.message.text()
+    assert store.scenario("Story default")["params"]["months"] == params["months"] + 12   # the other save kept
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    assert window.scenario_bar.save_current() and asked
+    assert store.scenario("Story default")["params"]["ui"]["training"]["num_chips"] == panel.count_spin.value()
+    _shutdown(window)
+
+
+def test_this_windows_own_saves_and_undos_never_ask_about_other_programs(window, store, qtbot, monkeypatch):
+    _edit_training(window, qtbot)
+    assert window.scenario_bar.save_current()          # a question here would fail the test
+    window.undo_stack.undo()                           # the save undone
+    window.undo_stack.undo()                           # and the edit
+    _edit_training(window, qtbot)
+    assert window.scenario_bar.save_current()
+    _shutdown(window)
