@@ -281,6 +281,14 @@ class ScenarioBar(QWidget):
         """What moved since `_seen` was trusted: another connection's commit marks a scenario
         whose stored params differ as changed elsewhere; with none, the differences are this
         window's own writes (a save, its undo), which become what it has seen."""
+        count = getattr(self.store, "change_count", None)
+        try:
+            mark = count() if callable(count) else None
+        except UserError:
+            mark = None
+        if mark is not None and mark == getattr(self, "_mark", None):
+            return   # nothing stored changed (a form edit moved the stack): no store reads per keystroke
+        self._mark = mark
         now = self._data_version()
         external = now is not None and self._version is not None and now != self._version
         for name, seen in list(self._seen.items()):
