@@ -427,11 +427,11 @@ class ComparePanel(QWidget):
         demand_top = max((float(np.max(o.result.demand_unit_chips, initial=0.0)) for _, o in outcomes), default=0.0)
         if top > 0 and demand_top > 4 * top:
             self.capacity_chart.plot_item.setYRange(0, 3 * top, padding=0.02)
-            self.capacity_chart.set_title("Capacity vs demand, zoomed")
+            self.capacity_chart.set_title("Capacity vs demand")   # zoomed in: the demand runs off the top
             fit_left_axis(self.capacity_chart, [3 * top])
         else:
             self.capacity_chart.plot_item.enableAutoRange()
-            self.capacity_chart.set_title("Capacity vs peak demand")
+            self.capacity_chart.set_title("Capacity vs demand")
             fit_left_axis(self.capacity_chart, np.concatenate(cap_values + [o.result.demand_unit_chips
                                                                             for _, o in outcomes]))
         fit_left_axis(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
