@@ -1,7 +1,9 @@
 """A named scenario is the baseline plus a list of changes (pure; the store keeps the changes).
 
 Changes are `{dotted.path: value}` over the scenario's JSON dict (`engine.forecast.scenario_to_dict`):
-nested objects are walked key by key, anything else (numbers, text, lists) is replaced whole. A
+nested objects are walked key by key, anything else (numbers, text, lists) is replaced whole. A key
+that holds a dot or a backslash (a chip id `h20.v2`, a vendor `Acme Inc.`) is written with a
+backslash before each (`allocation.training_share.h20\\.v2`), so every key reads back as it was. A
 scenario stored this way follows its baseline: edit the baseline and every what-if moves with it,
 keeping only what its name says is different.
 """
@@ -15,13 +17,32 @@ from typing import Any, Mapping
 NOT_COMPARED = ("name",)
 
 
+def _escape(key) -> str:
+    return str(key).replace("\\", "\\\\").replace(".", "\\.")
+
+
+def split_path(path: str) -> list[str]:
+    """The keys of a dotted change path, dots and backslashes escaped in a key restored."""
+    keys, current, chars = [], [], iter(path)
+    for ch in chars:
+        if ch == "\\":
+            current.append(next(chars, "\\"))
+        elif ch == ".":
+            keys.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    keys.append("".join(current))
+    return keys
+
+
 def diff_params(base: Mapping, params: Mapping, prefix: str = "") -> dict[str, Any]:
     """The changes that turn `base` into `params` (keys missing from `params` keep the base's)."""
     out: dict[str, Any] = {}
     for key, value in params.items():
         if not prefix and key in NOT_COMPARED:
             continue
-        path = f"{prefix}{key}"
+        path = f"{prefix}{_escape(key)}"
         if key in base and isinstance(value, Mapping) and isinstance(base[key], Mapping):
             out.update(diff_params(base[key], value, path + "."))
         elif key not in base or base[key] != value:
@@ -33,7 +54,7 @@ def apply_changes(base: Mapping, changes: Mapping[str, Any]) -> dict:
     """`base` with every change applied (a new dict; the base is untouched)."""
     out = copy.deepcopy(dict(base))
     for path, value in changes.items():
-        keys = path.split(".")
+        keys = split_path(path)
         node = out
         for key in keys[:-1]:
             child = node.get(key)
@@ -57,7 +78,7 @@ def describe_changes(changes: Mapping[str, Any], limit: int = 8) -> list[str]:
             text = f"{len(value)} item(s)" if value and isinstance(value[0], Mapping) else str(value)
         else:
             text = str(value)
-        lines.append(f"{path.replace('_', ' ')} = {text}")
+        lines.append(f"{'.'.join(split_path(path)).replace('_', ' ')} = {text}")
     if len(lines) > limit:
         lines = lines[:limit] + [f"... and {len(lines) - limit} more"]
     return lines

@@ -25,6 +25,24 @@ def test_diff_then_apply_gives_the_scenario_back():
     assert apply_changes(base, changes) == {**new, "name": "b"}
 
 
+def test_keys_with_dots_read_back_as_they_were(store):
+    """A chip id `h20.v2` or a vendor `Acme Inc.` in a what-if came back as {"h20": {"v2": ...}} and
+    "Acme Inc": the share was lost and `forecast` refused the scenario."""
+    base = {"allocation": {"training_share": {"h20-96gb": 0.0}},
+            "vendor_uncertainty": {"Huawei": {"fraction_mode": 0.7}}}
+    new = {"allocation": {"training_share": {"h20-96gb": 0.0, "h20.v2": 0.35, "back\\slash.": 0.1}},
+           "vendor_uncertainty": {"Huawei": {"fraction_mode": 0.7}, "Acme Inc.": {"fraction_mode": 0.5}}}
+    changes = diff_params(base, new)
+    assert apply_changes(base, changes) == new
+    params = store.scenario("Story default")["params"]
+    params["allocation"]["training_share"]["h20.v2"] = 0.35
+    params["vendor_uncertainty"]["Acme Inc."] = dict(params["vendor_uncertainty"]["Huawei"])
+    store.save_scenario("dotted", params)
+    back = store.scenario("dotted")
+    assert back["base"] == "Story default" and back["params"]["allocation"]["training_share"]["h20.v2"] == 0.35
+    assert "Acme Inc." in back["params"]["vendor_uncertainty"]
+
+
 def test_seeded_what_ifs_are_stored_as_their_changes_only(store):
     rows = {r["name"]: json.loads(r["params"]) for r in store.db[SCENARIOS].rows}
     assert "vendor_uncertainty" in rows["Story default"]  # the baseline is whole
