@@ -114,6 +114,13 @@ class MainWindow(QMainWindow):
         self.scenario_bar.current_changed.connect(self.apply_scenario)
         self.scenario_bar.confirm_switch = lambda: self.maybe_save("switching scenario")
         self.scenario_bar.confirm_overwrite = self._confirm_overwrite
+        self.scenario_bar.capture_marks = self._saved_marks
+        self.scenario_bar.restore_marks = self._restore_saved_marks
+        self.scenario_bar.renamed.connect(self._follow_rename)
+        from gui.commands import follow_store_writes
+
+        # connected before any view's own follower: a view's re-read of the store is not an edit
+        self._unfollow_writes = follow_store_writes(self.undo_stack, store, self._on_store_written)
         # Another window or the CLI may write the same file: look every 2 s (one PRAGMA) and let
         # every view re-read what changed, as after this window's own writes.
         self._data_version = self._read_data_version()
@@ -208,6 +215,9 @@ class MainWindow(QMainWindow):
         if self._scenario_params:
             self._apply_to(key, panel)
         self._watch(key, panel, _title)
+        if key not in ("fleet", "forecast"):
+            stored = ((self._scenario_params.get("ui") or {}).get(key))
+            self._loaded = {**getattr(self, "_loaded", {}), key: (copy.deepcopy(stored), panel.scenario_state())}
         return panel
 
     def _watch(self, key: str, panel, title: str) -> None:
@@ -239,7 +249,42 @@ class MainWindow(QMainWindow):
     def mark_saved(self) -> None:
         for watcher in self._watchers.values():
             watcher.mark_saved()
+        self._note_loaded()
         self.update_modified()
+
+    def _on_store_written(self, *_) -> None:
+        for watcher in self._watchers.values():
+            watcher.store_changed()
+
+    def _saved_marks(self) -> dict:
+        """What each view counts as saved now (for a Save's undo to put back: undoing a Save
+        leaves the edits on screen, unsaved again)."""
+        return {k: (w.generation, copy.deepcopy(w.saved)) for k, w in self._watchers.items()}
+
+    def _restore_saved_marks(self, marks: dict) -> None:
+        for key, (generation, saved) in marks.items():
+            watcher = self._watchers.get(key)
+            if watcher is not None and watcher.generation == generation:   # still that scenario's load
+                watcher.saved = copy.deepcopy(saved)
+        self.update_modified()
+
+    def _follow_rename(self, old: str, new: str) -> None:
+        if self._scenario_name == old:
+            self._scenario_name = new
+            if "forecast" in self.panels:
+                self.panels["forecast"].set_scenario_name(new)
+            self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {new}[*]")
+
+    def _note_loaded(self) -> None:
+        """Each view's inputs as the scenario stores them and as the view shows them: a Save
+        writes a view back only once it was edited, so inputs a view could not show (written by
+        a newer version, a chip no longer in the catalog) stay as stored."""
+        try:
+            stored = (self.store.scenario(self._scenario_name)["params"].get("ui") or {}) if self._scenario_name else {}
+        except UserError:
+            stored = {}
+        self._loaded = {key: (copy.deepcopy(stored.get(key)), panel.scenario_state())
+                        for key, panel in self.panels.items() if key not in ("fleet", "forecast")}
 
     def maybe_save(self, doing: str = "closing") -> bool:
         """True when it is fine to drop the panels' inputs: nothing unsaved, or the user chose
@@ -287,6 +332,7 @@ class MainWindow(QMainWindow):
                 with watcher.suspended():  # loading a scenario is not an edit
                     self._apply_to(key, panel)
                 watcher.scenario_loaded()
+        self._note_loaded()
         if "compare" in self.panels:
             self.panels["compare"].refresh_scenarios()
         for panel in self.panels.values():   # results found for the other scenario are greyed now
@@ -309,7 +355,10 @@ class MainWindow(QMainWindow):
         ui = dict(params.get("ui") or {})
         for key, panel in self.panels.items():
             if key not in ("fleet", "forecast"):
-                ui[key] = panel.scenario_state()
+                state = panel.scenario_state()
+                stored, shown = getattr(self, "_loaded", {}).get(key, (None, None))
+                # a view nobody edited keeps its inputs as stored, byte for byte
+                ui[key] = stored if stored is not None and state == shown else state
         params["ui"] = ui
         return params
 
@@ -624,6 +673,7 @@ class MainWindow(QMainWindow):
         for panel in self.panels.values():
             panel.shutdown()
         self.scenario_bar.detach()
+        self._unfollow_writes()
         workers.cancel_all()
         QThreadPool.globalInstance().waitForDone(3000)
         self.save_settings()

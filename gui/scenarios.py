@@ -97,6 +97,10 @@ class SaveScenarioCommand(StoreCommand):
         self.params["name"] = name
         self.must_be_new = must_be_new
         self.previous: dict | None = None
+        # (before, after) of what the views count as saved: undo puts `before` back, so the
+        # edits a Save stored are unsaved again once it is undone (ScenarioBar.save_current)
+        self.marks: tuple | None = None
+        self.restore_marks: Callable[[object], None] | None = None
 
     def apply(self):
         if self.outcome["applied"] == 0:
@@ -108,12 +112,16 @@ class SaveScenarioCommand(StoreCommand):
                     raise ValidationError([f"name: '{name}' (a scenario with this name already exists)"])
                 self.previous = self.store.scenario(name)
         self.store.save_scenario(self.name, self.params)
+        if self.outcome["applied"] and self.marks and self.restore_marks is not None:   # a redo
+            self.restore_marks(self.marks[1])
 
     def revert(self):
         if self.previous is None:
             self.store.delete_scenario(self.name)
         else:
             self.store.save_scenario(self.name, self.previous["params"])
+        if self.marks and self.restore_marks is not None:
+            self.restore_marks(self.marks[0])
 
 
 class RenameScenarioCommand(StoreCommand):
@@ -152,6 +160,7 @@ class ScenarioBar(QWidget):
     """Scenario combo + New, Rename, Duplicate, Delete, Save; names typed inline (no dialogs)."""
 
     current_changed = Signal(str, dict)  # name, params
+    renamed = Signal(str, str)           # the current scenario's old and new name (a rename or its undo)
     status_message = Signal(str)
     saved = Signal(str)  # after the current scenario was saved (name)
 
@@ -167,6 +176,10 @@ class ScenarioBar(QWidget):
         # Asked before Save overwrites a scenario another window or program changed since this
         # one loaded or saved it (name -> True to overwrite); None: overwrite.
         self.confirm_overwrite: Callable[[str], bool] | None = None
+        # What the views count as saved, taken before and after a Save and put back by its undo
+        # and redo (the window's; None: nothing to follow)
+        self.capture_marks: Callable[[], object] | None = None
+        self.restore_marks: Callable[[object], None] | None = None
         self._seen: dict[str, str] = {}     # name -> its params as this window last read or wrote them
         self._changed_elsewhere: set[str] = set()
         self._version: int | None = None    # the store's data_version when _seen was last trusted
@@ -342,15 +355,20 @@ class ScenarioBar(QWidget):
         return self._push(command)
 
     def _follow_rename(self, old: str, new: str) -> None:
+        if old in self._seen:
+            self._seen[new] = self._seen.pop(old)
         if self._current == old:
             self._current = new
             self._remember()
+            self.renamed.emit(old, new)
 
     def delete_current(self) -> bool:
         if self._current is None:
             return False
         if len(self.names()) <= 1:
             self._show_problem("Keep at least one scenario: create another before deleting this one.")
+            return False
+        if not self._may_leave():   # unsaved edits: Save (the undo brings them back), Discard or Cancel
             return False
         return self._push(DeleteScenarioCommand(self.store, self._current))
 
@@ -365,10 +383,15 @@ class ScenarioBar(QWidget):
             self._show_problem(f"Not saved: '{self._current}' was changed by another window or program; "
                                "switch to another scenario and back to see that change")
             return False
-        if self._push(SaveScenarioCommand(self.store, self._current, params)):
+        before = self.capture_marks() if self.capture_marks is not None else None
+        command = SaveScenarioCommand(self.store, self._current, params)
+        if self._push(command):
             self._note_seen(self._current)
             self.status_message.emit(f"Saved scenario '{self._current}' (Ctrl+Z to undo)")
             self.saved.emit(self._current)
+            if self.capture_marks is not None and self.restore_marks is not None:
+                command.marks = (before, self.capture_marks())
+                command.restore_marks = self.restore_marks
             return True
         return False
 

@@ -88,6 +88,7 @@ class FormUndoWatcher(QObject):
         self._suspended = 0
         self._pending = False
         self.generation = 0    # bumped when a scenario is loaded: older edits belong to another
+        self._absorb = False   # the next change comes from the store, not from the user
         self.last = self._snapshot()
         self.saved = copy.deepcopy(self.last)
         self.connect_widgets()
@@ -152,6 +153,16 @@ class FormUndoWatcher(QObject):
             new = self._snapshot()
         except RuntimeError:  # the panel is being destroyed
             return
+        if self._absorb:
+            # a view re-read the store after a write (a new chip's training share, a renamed
+            # scenario's tick): not an edit; what is saved moves with it unless edits are pending
+            self._absorb = False
+            clean = self.last == self.saved
+            self.last = new
+            if clean:
+                self.saved = copy.deepcopy(new)
+            self.edited.emit()
+            return
         if new == self.last:
             return
         old, self.last = self.last, new
@@ -173,6 +184,14 @@ class FormUndoWatcher(QObject):
             yield
         finally:
             self._suspended -= 1
+
+    def store_changed(self) -> None:
+        """The store was written (by this window or another program): the views re-read it, and
+        the inputs that change with it are taken as they come, not pushed as edits."""
+        self._absorb = True
+        if not self._suspended and not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self.check)
 
     def scenario_loaded(self) -> None:
         """Another scenario's inputs (or the same one's again) are on screen: the edits on the

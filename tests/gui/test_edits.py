@@ -416,3 +416,94 @@ def test_this_windows_own_saves_and_undos_never_ask_about_other_programs(window,
     _edit_training(window, qtbot)
     assert window.scenario_bar.save_current()
     _shutdown(window)
+
+
+# ---- a second QA pass ---------------------------------------------------------------------------
+
+def test_undoing_a_save_leaves_its_edits_unsaved_again(window, store, qtbot, monkeypatch):
+    """After Save then Ctrl+Z the form still showed the edit, the store no longer had it, and the
+    window said nothing was unsaved: quitting lost it."""
+    panel = _edit_training(window, qtbot)
+    assert window.scenario_bar.save_current() and not window.isWindowModified()
+    window.undo_stack.undo()                               # the save
+    assert window.isWindowModified()
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    window.show()
+    window.close()
+    assert asked and window.isVisible()
+    window.undo_stack.undo()                               # the edit: form and store agree again
+    assert not window.isWindowModified()
+    window.undo_stack.redo()
+    window.undo_stack.redo()                               # the save again
+    assert not window.isWindowModified()
+    assert store.scenario("Story default")["params"]["ui"]["training"]["num_chips"] == panel.count_spin.value()
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    _shutdown(window)
+    window.close()
+
+
+def test_views_nobody_edited_keep_their_stored_inputs_on_save(store, qtbot, qsettings_isolated):
+    """Training inputs written by a newer version were replaced by the view's defaults when any
+    other view was saved."""
+    params = store.scenario("Story default")["params"]
+    newer = {"version": 99, "num_chips": 4096}
+    store.save_scenario("Story default", {**params, "ui": {"training": newer}})
+    w = MainWindow(store)
+    qtbot.addWidget(w)
+    w.tabs.setCurrentIndex(1)
+    w.tabs.setCurrentIndex(3)
+    forecast = w.panels["forecast"]
+    forecast.months_spin.setValue(forecast.months_spin.value() + 12)
+    qtbot.waitUntil(w.isWindowModified)
+    assert w.scenario_bar.save_current()
+    saved = store.scenario("Story default")["params"]
+    assert saved["ui"]["training"] == newer and saved["months"] == params["months"] + 12
+    _shutdown(w)
+    w.fleet_panel.detach()
+    _forget_window_settings()
+
+
+def test_deleting_a_scenario_with_unsaved_edits_asks_first(window, store, qtbot, monkeypatch):
+    assert window.scenario_bar.select("Huawei delivers half")
+    _edit_training(window, qtbot)
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    assert not window.scenario_bar.delete_current()
+    assert asked and "Huawei delivers half" in {s["name"] for s in store.scenarios()}
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    _shutdown(window)
+
+
+def test_a_new_chip_type_in_the_fleet_is_not_an_edit_of_the_forecast(window, store, qtbot):
+    """With the Forecast open, an order for a chip type new to the fleet added a phantom 'Edit
+    Forecast: allocation' step and marked the scenario modified; its first Ctrl+Z undid that
+    phantom, not the order."""
+    window.tabs.setCurrentIndex(3)
+    window.tabs.setCurrentIndex(0)
+    before = window.undo_stack.count()
+    window.fleet_panel.add_order({"buyer": "QA", "vendor": "AMD", "chip_id": "mi300x", "quantity": 100,
+                                  "order_date": "2025-01-01", "status": "assumption"})
+    QApplication.processEvents()
+    QApplication.processEvents()
+    assert window.undo_stack.count() == before + 1 and not window.isWindowModified()
+    window.undo_stack.undo()
+    assert "QA" not in {o.buyer for o in store.orders()} and not window.isWindowModified()
+    _shutdown(window)
+
+
+def test_a_rename_is_one_step_and_the_title_follows(window, store, qtbot):
+    window.tabs.setCurrentIndex(5)
+    compare = window.panels["compare"]
+    compare.set_selected(["Huawei delivers half"])
+    window.scenario_bar.save_current()
+    assert window.scenario_bar.select("Huawei delivers half")
+    before = window.undo_stack.count()
+    assert window.scenario_bar.rename_current("Half")
+    QApplication.processEvents()
+    QApplication.processEvents()
+    assert window.undo_stack.count() == before + 1 and not window.isWindowModified()
+    assert "Half" in compare.selected() and "— Half" in window.windowTitle()
+    window.undo_stack.undo()
+    QApplication.processEvents()
+    assert "Huawei delivers half" in compare.selected() and "— Huawei delivers half" in window.windowTitle()
+    assert not window.isWindowModified()
+    _shutdown(window)
