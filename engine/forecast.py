@@ -222,22 +222,34 @@ class ForecastScenario:
     # Multiplies the per-chip-family throughput sigmas (0: engines' figures taken as exact).
     throughput_sigma_scale: float = 1.0
 
-    def uncertainty_for(self, order: Order) -> OrderUncertainty:
-        """The most specific distribution: order id, then vendor (case-insensitive), then default."""
+    def uncertainty_for(self, order: Order, maker: str | None = None) -> OrderUncertainty:
+        """The most specific distribution: order id, then vendor (case-insensitive), then the
+        chip's maker (`maker`, the catalog's vendor), then default."""
         return effective_uncertainty(order.id, order.vendor, self.default_uncertainty, self.vendor_uncertainty,
-                                     self.order_uncertainty)
+                                     self.order_uncertainty, maker)
+
+
+def supply_vendor(vendor: str | None, by_vendor: Mapping[str, OrderUncertainty], maker: str | None = None) -> str:
+    """Whose delivery risk an order carries: its vendor when the scenario has a profile for it;
+    else the chip's maker when it has one (a reseller, or "Huawei Technologies" for "Huawei", does
+    not make a 910B order certain); else its own vendor (the default applies)."""
+    names = {name.lower() for name in by_vendor}
+    if (vendor or "").lower() in names or not maker or maker.lower() not in names:
+        return vendor or ""
+    return maker
 
 
 def effective_uncertainty(order_id, vendor: str | None, default: OrderUncertainty,
                           by_vendor: Mapping[str, OrderUncertainty],
-                          by_order: Mapping[int, OrderUncertainty]) -> OrderUncertainty:
+                          by_order: Mapping[int, OrderUncertainty], maker: str | None = None) -> OrderUncertainty:
     """The one precedence rule (the Monte Carlo and the form's fallback display both use it): an
-    order's own distribution, else its vendor's (names compared case-insensitively), else the
-    default."""
+    order's own distribution, else its vendor's (names compared case-insensitively), else its
+    chip maker's, else the default."""
     if order_id in by_order:
         return by_order[order_id]
+    who = supply_vendor(vendor, by_vendor, maker).lower()
     for name, unc in by_vendor.items():
-        if name.lower() == (vendor or "").lower():
+        if name.lower() == who:
             return unc
     return default
 
@@ -295,6 +307,9 @@ class ForecastInputs:
     family_by_chip: Mapping[str, str] = field(default_factory=dict)
     serving_sigma_by_chip: Mapping[str, float] = field(default_factory=dict)
     training_sigma_by_chip: Mapping[str, float] = field(default_factory=dict)
+    # The catalog's vendor of each chip: an order whose vendor has no delivery profile carries
+    # its chip maker's (supply_vendor)
+    maker_by_chip: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -452,8 +467,9 @@ def draw_fraction_delay(unc: OrderUncertainty, common: np.ndarray | None, own: n
 
 
 def _draw_scale_and_delay(order: Order, unc: OrderUncertainty, trials: int, seed: int, index: int,
-                          random: bool = True):
-    common = vendor_shocks(seed, order.vendor, trials) if random else None
+                          random: bool = True, vendor: str | None = None):
+    # shocks common to every order of the vendor whose risk it carries (supply_vendor)
+    common = vendor_shocks(seed, order.vendor if vendor is None else vendor, trials) if random else None
     own = _stream(seed, 2, _text_key(contract_key(order))).standard_normal((2, trials)) if random else None
     fraction, delay = draw_fraction_delay(unc, common, own, trials)
     outstanding = float(order.outstanding)
@@ -839,8 +855,11 @@ def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int |
     for i, order in enumerate(orders):
         if should_stop is not None and should_stop():
             raise Cancelled("forecast cancelled")
-        vendor_z.setdefault((order.vendor or "").lower(), vendor_shocks(seed, order.vendor, trials))
-        scale, delay = _draw_scale_and_delay(order, sc.uncertainty_for(order), trials, seed, i, random_supply)
+        maker = inputs.maker_by_chip.get(order.chip_id)
+        who = supply_vendor(order.vendor, sc.vendor_uncertainty, maker)   # shocks shared with that vendor's orders
+        vendor_z.setdefault(who.lower(), vendor_shocks(seed, who, trials))
+        scale, delay = _draw_scale_and_delay(order, sc.uncertainty_for(order, maker), trials, seed, i, random_supply,
+                                             vendor=who)
         as_of = resolve_as_of(orders, sc, order)
         installed[order.chip_id] += order_installed(order, sc, months, as_of, scale, delay,
                                                     cutoffs.get(order.chip_id))

@@ -290,7 +290,8 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
                           serving_tokens_per_s_per_chip=serving, training_tokens_per_s_per_chip=tables,
                           throughput_source=label, notes=merge_notes(notes),
                           family_by_chip=family, serving_sigma_by_chip=serving_sigma,
-                          training_sigma_by_chip=training_sigma)
+                          training_sigma_by_chip=training_sigma,
+                          maker_by_chip={c: chips[c].vendor for c in needed if getattr(chips[c], "vendor", "")})
 
 
 # ---- the story's orders (used until the store is there, and by tests) ----------------------

@@ -173,9 +173,12 @@ def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str,
         if key == "forecast" and params is not None:
             panel.apply_scenario_state({**params, "name": scenario_name})
         elif key == "compare" and scenario_name is not None:
+            # the scenario's own Compare ticks when it saved some, as the window shows them; else
+            # every saved scenario (the seeded four: the first two left "Huawei delivers half" out)
+            saved = (ui.get("compare") or {}).get("selected")
             names = [s["name"] for s in store.scenarios()]
-            others = [n for n in names if n != scenario_name][:2]
-            panel.set_selected([scenario_name] + others)
+            ticked = [n for n in saved if n in names] if isinstance(saved, list) else names
+            panel.set_selected([scenario_name] + [n for n in ticked if n != scenario_name])
         elif key in ui and hasattr(panel, "apply_scenario_state"):
             panel.apply_scenario_state(ui[key])
         if hasattr(panel, "scenario_provider") and params is not None:

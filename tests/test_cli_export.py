@@ -67,3 +67,13 @@ def test_unknown_scenario_and_unwritable_folder_exit_1_with_one_line(tmp_path):
     proc = fleetcast("export", "--out", str(blocker / "sub"), db=db)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert str(blocker) in proc.stderr and proc.stderr.strip().count("\n") == 0
+
+
+def test_the_baselines_compare_holds_every_seeded_what_if(exported):
+    """The headless Compare took the first two other scenarios: "Huawei delivers half" was left out
+    of the baseline's export and report without a word."""
+    out, _, _ = exported
+    header = next(line for line in open(out / "compare_prob_meet_demand.csv", encoding="utf-8")
+                  if not line.startswith("#"))
+    for name in ("Story default", "H20 cut off (Apr 2025)", "Huawei 6 months late", "Huawei delivers half"):
+        assert name in header, name

@@ -93,6 +93,7 @@ def test_saved_scenario_is_used(capsys):
     (("forecast", "--trials", "0"), "--trials: 0"),
     (("forecast", "--months", "9999"), "--months: 9999"),
     (("forecast", "--start", "May 2024"), "--start: 'May 2024'"),
+    (("forecast", "--start", "2024-05-20"), "--start: '2024-05-20' (must be YYYY-MM: the forecast works in whole months)"),
     (("forecast", "--scenario", "nope"), "nope"),
 ])
 def test_bad_input_is_one_line_and_exit_1(capsys, argv, needle):

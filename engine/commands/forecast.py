@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import replace
 
@@ -14,7 +13,7 @@ UNITS = {
     "capacity_p10/p50/p90": "serving capacity in chips of `unit_chip_id` (output tokens/s of every serving "
                             "share over that chip's SLO-bounded output tokens/s)",
     "demand": "chips of `unit_chip_id` needed at peak",
-    "shortfall_p50": "max(demand - capacity_p50, 0), chips of `unit_chip_id`",
+    "shortfall_p50": "median over trials of max(demand - capacity, 0), chips of `unit_chip_id` (not demand - capacity_p50)",
     "balance_p50": "capacity_p50 - demand (negative = shortfall), chips of `unit_chip_id`",
     "prob_meet_demand": "share of trials whose serving capacity covers the peak demand",
     "installed_p10/p50/p90": "chips installed, every chip type",
@@ -112,10 +111,9 @@ def _overrides(args, scenario):
     if args.seed is not None:
         changes["seed"] = args.seed
     if args.start is not None:
-        try:
-            changes["start"] = dt.date.fromisoformat(args.start + "-01" if len(args.start) == 7 else args.start).replace(day=1)
-        except ValueError:
-            raise UserError(f"--start: {args.start!r} (must be YYYY-MM)") from None
+        from engine.commands.plan import whole_month
+
+        changes["start"] = whole_month("--start", args.start, "the forecast")
     scenario = replace(scenario, **changes)
     problems = validate_scenario(scenario)
     if problems:

@@ -36,18 +36,20 @@ def register(subparsers) -> None:
     b.set_defaults(handler=run_backtest)
 
 
-def _month(flag: str, text: str | None) -> dt.date | None:
-    if text is None:
-        return None
+def whole_month(flag: str, text: str, what: str = "the plan") -> dt.date:
+    """YYYY-MM (or its first day) as a date; a later day is refused: read as the month's start
+    it would be a month the user did not ask for."""
     try:
         day = dt.date.fromisoformat(text + "-01" if len(text) == 7 else text)
     except ValueError:
         raise UserError(f"{flag}: {text!r} (must be YYYY-MM)") from None
     if day.day != 1:
-        # the plan keeps whole months: mid-month would be read as the month's start, a target the
-        # user did not ask for
-        raise UserError(f"{flag}: {text!r} (must be YYYY-MM: the plan works in whole months)")
+        raise UserError(f"{flag}: {text!r} (must be YYYY-MM: {what} works in whole months)")
     return day
+
+
+def _month(flag: str, text: str | None) -> dt.date | None:
+    return None if text is None else whole_month(flag, text)
 
 
 def default_candidates(chips, chip_ids: list[str] | None = None):

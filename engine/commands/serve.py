@@ -342,6 +342,10 @@ def run(args, ctx) -> Output:
         "weights_gb_per_chip": res.weights_gib_per_chip * GB_PER_GIB,
         "limiting": res.limiting, "explanation": res.explanation,
         "decode_breakdown_ms": dict(res.decode_breakdown_ms),
+        # the parts of one decode step as the cost model has them at the run's mean running batch
+        # and mean context, without prompts; decode_step_ms is the simulated steps' mean
+        "decode_breakdown_at": f"closed-form decode step at the mean running batch ({res.running_batch:,.1f}), "
+                               "no prompts in the step",
         # under load, request by request (ttft_ms / tpot_ms above are the means)
         "ttft_ms_p50": _finite(res.ttft_ms_p50), "ttft_ms_p90": _finite(res.ttft_ms_p90),
         "ttft_ms_p99": _finite(res.ttft_ms_p99), "tpot_ms_p50": _finite(res.tpot_ms_p50),
@@ -370,9 +374,10 @@ def run(args, ctx) -> Output:
                 limit is None or limit <= 0 or (got[k] is not None and got[k] <= limit)
                 for k, limit in (("ttft", args.ttft_ms), ("tpot", args.tpot_ms)))
             data["targets_checked_at"] = at
-        if cap.feasible and not loaded:
-            # With targets, the answer is the operating point that meets them; the unconstrained
-            # (offline, largest batch) figures move under "max_throughput".
+        if not loaded:
+            # With targets, the answer is the operating point that meets them (none when no load
+            # does: the figures are null, not the offline run's); the unconstrained (offline,
+            # largest batch) figures move under "max_throughput".
             data["max_throughput"] = {k: data[k] for k in (
                 "output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip", "ttft_ms", "tpot_ms", "running_batch",
                 "prefill_ms", "decode_step_ms")}
@@ -382,12 +387,17 @@ def run(args, ctx) -> Output:
             # that run, not the operating point above, so they move with it
             for key in ("ttft_ms_p50", "ttft_ms_p90", "ttft_ms_p99", "tpot_ms_p50", "tpot_ms_p90", "tpot_ms_p99",
                         "e2e_latency_ms", "e2e_latency_ms_p90", "e2e_latency_ms_p99", "queue_ms",
-                        "kv_used_pct_peak"):
+                        "kv_used_pct_peak", "simulated_requests", "preemptions", "decode_breakdown_ms",
+                        "decode_breakdown_at"):
                 data["max_throughput"][key] = data.pop(key)
-            data.update(output_tokens_per_s_per_chip=cap.output_tokens_per_s_per_chip,
-                        total_tokens_per_s_per_chip=cap.total_tokens_per_s_per_chip,
-                        ttft_ms=_finite(cap.ttft_ms), tpot_ms=_finite(cap.tpot_ms), running_batch=cap.batch,
-                        scenario="slo")
+            if cap.feasible:
+                data.update(output_tokens_per_s_per_chip=cap.output_tokens_per_s_per_chip,
+                            total_tokens_per_s_per_chip=cap.total_tokens_per_s_per_chip,
+                            ttft_ms=_finite(cap.ttft_ms), tpot_ms=_finite(cap.tpot_ms), running_batch=cap.batch,
+                            scenario="slo")
+            else:
+                data.update(output_tokens_per_s_per_chip=None, total_tokens_per_s_per_chip=None, ttft_ms=None,
+                            tpot_ms=None, running_batch=None, scenario="slo")
         # Under SLOs the binding constraint is what the user asked about.
         data["limiting"] = cap.limiting
         data["bound_by"] = cap.resource
@@ -407,12 +417,17 @@ def run(args, ctx) -> Output:
                                        tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
                                        engine=args.engine, factors=limits)[0]["by_tp"]
         data["layouts"] = {str(k): v for k, v in data["layouts"].items()}
+        # the per-TP comparison is the quick steady-state search; chips_needed above is at the
+        # targets' percentile under load when one is set (13,016 against 10,616 for the Story)
+        data["layouts_at"] = "steady state" + (f" (chips_needed is at {args.slo_percentile} under load)"
+                                               if args.slo_percentile else "")
     if args.prefill_tp is not None:
         data["disaggregated"] = _disaggregated(args, inputs, prefix)
     skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
+    breakdown = data.get("decode_breakdown_ms") or data.get("max_throughput", {}).get("decode_breakdown_ms", {})
     rows += [{"key": f"decode {k} (at max throughput)" if "max_throughput" in data else f"decode {k}", "value": v}
-             for k, v in data["decode_breakdown_ms"].items()]
+             for k, v in breakdown.items()]
     if "disaggregated" in data:
         rows += [{"key": f"disaggregated {k}", "value": v} for k, v in data["disaggregated"].items()]
     text = f"{model.name} on {chip.name} (tp={tp}): limited by {data['limiting']}: {data['explanation']}"

@@ -388,6 +388,7 @@ class ForecastPanel(QWidget):
     def _read_store(self) -> None:
         chip_rows = self.store.chip_rows()
         self._chip_names = {r["id"]: style.chip_display_name(r.get("name") or r["id"]) for r in chip_rows}
+        self._makers = {r["id"]: r.get("vendor") or "" for r in chip_rows}
         self._orders = self.store.orders()
         models = self.store.models()
         self._model_names = {m.id: (getattr(m, "name", "") or m.id).split(" (")[0] for m in models}
@@ -456,7 +457,7 @@ class ForecastPanel(QWidget):
             self.points_editor.set_values(sorted(d.points, key=lambda p: p.date))
             self.points_editor.table.setToolTip(d.note)
             self._describe_points()
-            self.unc_editor.load(sc, self._orders, self.chip_name)
+            self.unc_editor.load(sc, self._orders, self.chip_name, self._makers)
             self.policy_editor.set_values(sc.policy_events)
             self.assumptions_label.setText(assumptions_html(sc, self.chip_name))
             self._rebuild_allocation(sc)

@@ -121,7 +121,8 @@ class UncertaintyEditor(QGroupBox):
         return {"fraction": (self.frac_low, self.frac_mode, self.frac_high),
                 "delay": (self.delay_low, self.delay_mode, self.delay_high)}
 
-    def load(self, sc: ForecastScenario, orders, chip_name) -> None:
+    def load(self, sc: ForecastScenario, orders, chip_name, makers=None) -> None:
+        self._makers = dict(makers or {})   # chip id -> the catalog's vendor (engine.forecast.supply_vendor)
         self.uncertainty = {("default", None): sc.default_uncertainty}
         self.uncertainty.update({("vendor", k): v for k, v in sc.vendor_uncertainty.items()})
         self.uncertainty.update({("order", k): v for k, v in sc.order_uncertainty.items()})
@@ -155,7 +156,8 @@ class UncertaintyEditor(QGroupBox):
         if key[0] == "order":
             order = next((o for o in self._orders if o.id == key[1]), None)
             if order is not None:  # the engine's precedence: order, then vendor, then default
-                return effective_uncertainty(order.id, order.vendor, default, by_vendor, by_order)
+                return effective_uncertainty(order.id, order.vendor, default, by_vendor, by_order,
+                                             getattr(self, "_makers", {}).get(order.chip_id))
         return default
 
     def show_key(self, key) -> None:

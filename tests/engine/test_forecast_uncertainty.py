@@ -258,3 +258,29 @@ def test_effective_uncertainty_precedence_order_then_vendor_then_default():
     assert effective_uncertainty(8, "huawei", default, by_vendor, by_order) is huawei  # case-insensitive
     assert effective_uncertainty(8, "NVIDIA", default, by_vendor, by_order) is default
     assert effective_uncertainty(8, None, default, by_vendor, by_order) is default
+
+
+def test_an_order_whose_vendor_has_no_profile_carries_its_chip_makers_risk():
+    """A 910B order imported with vendor "Acme" or "Huawei Technologies" was forecast as nearly
+    certain (Jun 2025 P10 of the 910B fleet 315k against 117k for "Huawei"): free text decided
+    the delivery risk. The chip's maker (the catalog's vendor) now carries it."""
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast import default_scenario, run_forecast
+    from engine.forecast_inputs import build_inputs, story_orders
+
+    chips, models = reference_chips(), reference_models()
+    sc = replace(default_scenario(), trials=2000, months=24, jobs=())
+    orders = story_orders()
+    ascend = next(o for o in orders if o.chip_id == "ascend-910b2")
+
+    def p10_and_p90(vendor):
+        mine = [replace(o, vendor=vendor) if o is ascend else o for o in orders]
+        r = run_forecast(build_inputs(mine, chips, models, sc))
+        band = r.installed_by_chip["ascend-910b2"]
+        return band.p10[-1], band.p90[-1]
+
+    huawei, typo, reseller = p10_and_p90("Huawei"), p10_and_p90("Huawei Technologies"), p10_and_p90("Acme")
+    width = huawei[1] - huawei[0]
+    assert width > 0.2 * huawei[1]                    # Huawei's fulfilment is uncertain
+    for other in (typo, reseller):                    # and stays so whoever resells it
+        assert other[1] - other[0] == pytest.approx(width, rel=0.1)
