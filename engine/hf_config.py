@@ -61,10 +61,35 @@ IGNORED = {
 WHOLE_NUMBER_FIELDS = tuple(dict.fromkeys(
     [name for aliases in FIELD_ALIASES.values() for name in aliases]
     + list(EXPERT_COUNT + EXPERT_TOPK + SHARED_EXPERTS + EXPERT_WIDTH + FFN_WIDTH)
-    + ["first_k_dense_replace", "shared_expert_intermediate_size"]))
+    + ["first_k_dense_replace", "shared_expert_intermediate_size", "decoder_sparse_step", "moe_layer_freq"]))
 TEXT_FIELDS = ("hidden_act", "activation_function", "model_type", "_name_or_path")
 # Far above any real architecture (context windows reach ~10M); a larger value is a broken file.
 MAX_CONFIG_INTEGER = 10**9
+
+
+def _dense_layers(config: dict, layers: int, problems: list, notes: list) -> int:
+    """How many of an MoE model's layers have a dense MLP instead of experts: the first
+    `first_k_dense_replace`, those in `mlp_only_layers`, and those off the MoE stride
+    (`decoder_sparse_step`: layer i has experts when (i + 1) % step == 0, as Qwen2/3-MoE;
+    `moe_layer_freq`: when i % freq == 0 past the first k, as DeepSeek-V2/V3). The model counts them
+    as leading dense layers: parameters, FLOPs and memory depend on how many, not where."""
+    first = config.get("first_k_dense_replace") or 0
+    step = config.get("decoder_sparse_step") or 1
+    freq = config.get("moe_layer_freq") or 1
+    only = config.get("mlp_only_layers") or []
+    if not isinstance(only, list) or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < layers
+                                             for i in only):
+        problems.append(f"mlp_only_layers: {str(only)[:60]} (must be a list of layer numbers 0 to {layers - 1})")
+        return 0
+    dense = {i for i in range(layers)
+             if i < first or i in only or (i + 1) % step != 0 or i % freq != 0}
+    if len(dense) >= layers:
+        problems.append(f"decoder_sparse_step/moe_layer_freq/mlp_only_layers: no layer keeps its experts "
+                        f"(step {step}, freq {freq}, {len(only)} MLP-only layers of {layers})")
+    elif len(dense) > first:
+        notes.append(f"{len(dense)} of {layers} layers have a dense MLP (first {first}, stride {step}/{freq}, "
+                     f"{len(only)} listed MLP-only): counted as {len(dense)} dense layers")
+    return len(dense)
 
 
 class OversizedNumber(str):
@@ -202,7 +227,7 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         else:  # Mixtral: intermediate_size is the expert width and every layer is MoE
             fields["moe_ffn_hidden"] = ffn or 0
             fields["ffn_hidden"] = 0
-        dense = config.get("first_k_dense_replace")
+        dense = _dense_layers(config, int(fields["layers"]), problems, notes)
         if dense:
             fields["moe_dense_layers"] = dense
         if config.get("shared_expert_intermediate_size"):
@@ -227,7 +252,7 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     fields["source"] = "imported from a Hugging Face config.json"
     model = check_model(fields)
     for flag in ("tie_word_embeddings", "hidden_act", "activation_function", "first_k_dense_replace",
-                 "shared_expert_intermediate_size"):
+                 "shared_expert_intermediate_size", "decoder_sparse_step", "mlp_only_layers", "moe_layer_freq"):
         if flag in config:
             used.add(flag)
     ignored = sorted(k for k in config if k in IGNORED and k not in used)

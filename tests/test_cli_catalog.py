@@ -190,3 +190,33 @@ def test_validate_refuses_a_file_in_the_wrong_schema(capsys, tmp_path, shared_di
         path.write_text("name,age\nx,1\n")
     code, _, err = run(capsys, "validate", kind, "--cases", str(path))
     assert code == 1 and needle in err
+
+
+QWEN3_30B_A3B = {"hidden_size": 2048, "intermediate_size": 6144, "moe_intermediate_size": 768,
+                 "num_hidden_layers": 48, "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 128,
+                 "num_experts": 128, "num_experts_per_tok": 8, "vocab_size": 151936, "decoder_sparse_step": 1,
+                 "mlp_only_layers": []}
+
+
+@pytest.mark.parametrize("change, dense", [
+    ({}, 0),                                         # Qwen3-30B-A3B as published: every layer MoE
+    ({"decoder_sparse_step": 2}, 24),                # experts on every second layer
+    ({"mlp_only_layers": list(range(24))}, 24),      # half the layers listed MLP-only
+    ({"decoder_sparse_step": 2, "mlp_only_layers": [1, 0]}, 25),   # layer 1 was MoE by the stride
+])
+def test_models_import_counts_the_layers_without_experts(capsys, tmp_path, change, dense):
+    """decoder_sparse_step and mlp_only_layers were listed as "no effect": half the layers dense
+    imported as 30.5B like the all-MoE model instead of about 17B."""
+    path = tmp_path / "qwen.json"
+    path.write_text(json.dumps({**QWEN3_30B_A3B, **change}))
+    code, out, err = run(capsys, "models", "import", str(path), "--id", "q", "--format", "json")
+    assert code == 0, err
+    model = json.loads(out)["model"]
+    # by hand: attention 2*h*q + 2*h*kv per layer; a dense MLP 3*h*6144, an MoE one 128 experts
+    # of 3*h*768 (+ router); embeddings and head untied
+    h = 2048
+    attn = h * 32 * 128 * 2 + h * 4 * 128 * 2
+    moe, mlp = 128 * 3 * h * 768 + h * 128, 3 * h * 6144
+    total = 48 * attn + dense * mlp + (48 - dense) * moe + 2 * 151936 * h
+    assert model["params_b"] == pytest.approx(total / 1e9, rel=0.01)
+    assert model.get("moe_dense_layers", 0) == dense
