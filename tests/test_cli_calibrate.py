@@ -68,3 +68,23 @@ def test_calibrate_refuses_a_file_of_the_other_kind_and_saves_nothing(capsys, tm
     serving = str(shared_dir / "validation" / "inference_public.csv")
     assert main(["--db", db, "validate", "training", "--cases", serving]) == 1
     assert "not a training cases file" in capsys.readouterr().err
+
+
+def test_a_fit_worse_than_the_current_factors_is_not_saved_and_a_bound_is_named(capsys, tmp_path, shared_dir):
+    """All 38 public 910B runs: the fit moved the median error from 11.53% to 12.04% with
+    train_hbm_eff on its 0.5 bound, and --save stored it without a word."""
+    db = str(tmp_path / "w.db")
+    cases = str(shared_dir / "validation" / "training_public.csv")
+    assert main(["--db", db, "calibrate", "training", "--cases", cases, "--chip", "ascend-910b2",
+                 "--format", "json"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    s = dry["summary"]
+    assert s["median_abs_error_pct_after"] > s["median_abs_error_pct_before"]
+    assert any("scores worse" in w for w in dry["warnings"])
+    assert any(w.startswith("train_hbm_eff = 0.5 is on its prior bound") for w in dry["warnings"])
+    main(["--db", db, "chips", "list", "--format", "json"])
+    before = next(c for c in json.loads(capsys.readouterr().out) if c["id"] == "ascend-910b2")["calibration"]
+    assert main(["--db", db, "calibrate", "training", "--cases", cases, "--chip", "ascend-910b2", "--save"]) == 1
+    assert "not saved: the fit scores worse" in capsys.readouterr().err
+    main(["--db", db, "chips", "list", "--format", "json"])
+    assert next(c for c in json.loads(capsys.readouterr().out) if c["id"] == "ascend-910b2")["calibration"] == before

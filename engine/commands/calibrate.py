@@ -70,11 +70,34 @@ def run(args, ctx) -> Output:
         summary = {"mean_abs_log_error_before": result["loss_before"],
                    "mean_abs_log_error_after": result["loss_after"], "cases": len(rows)}
     factors = [{"factor": n, "before": start.get(n), "fitted": fitted[n]} for n in names]
+    if args.kind == "training":
+        from engine.calibration import TRAINING_BOUNDS as bounds
+        worse = after > before
+        measure = f"median error {before:.2f}% -> {after:.2f}%"
+    else:
+        from engine.validation_inference import FIT_BOUNDS as bounds
+        worse = summary["mean_abs_log_error_after"] > summary["mean_abs_log_error_before"]
+        measure = (f"mean |log error| {summary['mean_abs_log_error_before']:.4f} -> "
+                   f"{summary['mean_abs_log_error_after']:.4f}")
+    # A factor on its documented prior bound means the model misses something on these runs (the
+    # factor is absorbing it), and a fit that scores worse than the factors it replaces is no fit.
+    warnings = [f"{n} = {fitted[n]:.4g} is on its prior bound {bounds[n.split('@', 1)[0]]}: the model misses "
+                "something on these runs, not a value to trust" for n in names
+                if n.split("@", 1)[0] in bounds
+                and any(abs(fitted[n] - edge) <= 1e-3 * abs(edge) for edge in bounds[n.split("@", 1)[0]])]
+    summary["measure"] = measure
+    if worse:
+        warnings.append(f"the fit scores worse than the current factors ({measure})")
+        if args.save:
+            raise UserError(f"{args.cases}: not saved: the fit scores worse than the current factors on these "
+                            f"{summary['cases']} runs ({measure}); the current factors are kept")
     if args.save:
         note = f"fitted to {Path(args.cases).name} ({summary['cases']} runs) on {dt.date.today().isoformat()}"
         for name in names:
             store.set_calibration(chip.id, name, fitted[name], note=note)
-    data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": bool(args.save)}
-    text = (f"{args.kind} factors of {chip.id} fitted to {summary['cases']} measured runs"
-            + ("; saved to the database" if args.save else "; not saved (add --save to keep them)"))
+    data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": bool(args.save),
+            "warnings": warnings}
+    text = (f"{args.kind} factors of {chip.id} fitted to {summary['cases']} measured runs ({measure})"
+            + ("; saved to the database" if args.save else "; not saved (add --save to keep them)")
+            + "".join(f"\nwarning: {w}" for w in warnings))
     return Output(data=data, rows=factors, columns=["factor", "before", "fitted"], text=text)
