@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Mapping
 
 from engine.commands import Output
 from engine.errors import UserError
@@ -70,12 +71,14 @@ def run(args, ctx) -> Output:
         summary = {"mean_abs_log_error_before": result["loss_before"],
                    "mean_abs_log_error_after": result["loss_after"], "cases": len(rows)}
     factors = [{"factor": n, "before": start.get(n), "fitted": fitted[n]} for n in names]
+    from engine.calibration import TRAINING_BOUNDS
+    from engine.validation_inference import FIT_BOUNDS
+
+    bounds: Mapping[str, tuple] = TRAINING_BOUNDS if args.kind == "training" else FIT_BOUNDS
     if args.kind == "training":
-        from engine.calibration import TRAINING_BOUNDS as bounds
         worse = after > before
         measure = f"median error {before:.2f}% -> {after:.2f}%"
     else:
-        from engine.validation_inference import FIT_BOUNDS as bounds
         worse = summary["mean_abs_log_error_after"] > summary["mean_abs_log_error_before"]
         measure = (f"mean |log error| {summary['mean_abs_log_error_before']:.4f} -> "
                    f"{summary['mean_abs_log_error_after']:.4f}")
@@ -85,7 +88,6 @@ def run(args, ctx) -> Output:
                 "something on these runs, not a value to trust" for n in names
                 if n.split("@", 1)[0] in bounds
                 and any(abs(fitted[n] - edge) <= 1e-3 * abs(edge) for edge in bounds[n.split("@", 1)[0]])]
-    summary["measure"] = measure
     if worse:
         warnings.append(f"the fit scores worse than the current factors ({measure})")
         if args.save:
@@ -96,7 +98,7 @@ def run(args, ctx) -> Output:
         for name in names:
             store.set_calibration(chip.id, name, fitted[name], note=note)
     data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": bool(args.save),
-            "warnings": warnings}
+            "warnings": warnings, "measure": measure}
     text = (f"{args.kind} factors of {chip.id} fitted to {summary['cases']} measured runs ({measure})"
             + ("; saved to the database" if args.save else "; not saved (add --save to keep them)")
             + "".join(f"\nwarning: {w}" for w in warnings))
