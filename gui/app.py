@@ -557,7 +557,18 @@ class MainWindow(QMainWindow):
         remember_dir("import", path)
         self.fleet_panel.refresh()
         summary = command.summary.text() if command.summary is not None else f"imported {command.count} {kind} rows"
-        self.fleet_panel.banner.show_info(f"{summary[:1].upper()}{summary[1:]} (Ctrl+Z undoes the import).")
+        banner = self.fleet_panel.banner
+        text = f"{summary[:1].upper()}{summary[1:]} (Ctrl+Z undoes the import)."
+        banner.show_info(text)
+        done_at = self.undo_stack.index()
+
+        def undone(index: int) -> None:   # the import undone: its summary no longer holds
+            if index < done_at:
+                if banner.text() == text:
+                    banner.dismiss()
+                self.undo_stack.indexChanged.disconnect(undone)
+
+        self.undo_stack.indexChanged.connect(undone)
         self.show_status(f"Imported {command.count} {kind} rows")
         return command.count
 

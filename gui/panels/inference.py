@@ -436,8 +436,14 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         return comparison_table(self.comparison)
 
     def export_table_csv(self, path) -> None:
+        """The chip comparison with the lines saying what it shows (scenario, model, workload), as
+        every chart's export has them; nothing written before the comparison has run."""
         headers, rows = self.comparison_table()
-        export_mod.export_csv(headers, rows, path)
+        rows = list(rows)
+        if not rows:
+            raise ValueError("the chip comparison has not run yet: press Compare chips first")
+        provider = getattr(self.curve_chart, "context_provider", None)   # the window's: names the scenario
+        export_mod.export_csv(headers, rows, path, context=provider() if provider else self.export_context())
 
     def _export_table_with_dialog(self) -> None:
         from gui.settings import last_dir, remember_dir

@@ -366,6 +366,7 @@ def test_undoing_an_import_keeps_what_another_program_wrote_since(window, store,
     header = "buyer,vendor,chip_id,quantity,order_date\n"
     (tmp_path / "mine.csv").write_text(header + "Imported,NVIDIA,h100-sxm5-80gb,10,2025-01-01\n")
     assert window.import_csv("orders", str(tmp_path / "mine.csv")) == 1
+    assert "Ctrl+Z undoes the import" in window.fleet_panel.banner.text()
     other = open_store(store.path)                       # the CLI, meanwhile
     other.add_order({"buyer": "CLI", "vendor": "NVIDIA", "chip_id": "h20-96gb", "quantity": 5,
                      "order_date": "2025-02-01"})
@@ -373,6 +374,7 @@ def test_undoing_an_import_keeps_what_another_program_wrote_since(window, store,
     window.undo_stack.undo()
     buyers = {o.buyer for o in store.orders()}
     assert "Imported" not in buyers and "CLI" in buyers
+    assert "Ctrl+Z undoes the import" not in window.fleet_panel.banner.text()   # its summary went with it
     window.undo_stack.redo()
     imported = next(o for o in store.orders() if o.buyer == "Imported")
     store.update_order(imported.id, "quantity", 12)      # changed elsewhere since: undo can't

@@ -158,7 +158,10 @@ def test_every_chart_and_table_exports(panel, tmp_path):
         path = export.export_csv(headers, rows, tmp_path / f"{name}.csv")
         assert len(path.read_text(encoding="utf-8").splitlines()) == len(rows) + 1 > 1
     panel.export_table_csv(tmp_path / "table.csv")
-    assert "Chips needed (chips)" in (tmp_path / "table.csv").read_text(encoding="utf-8").splitlines()[0]
+    text = (tmp_path / "table.csv").read_text(encoding="utf-8").splitlines()
+    # the file says what it shows, as the charts' exports do (it had no context lines)
+    assert any(line.startswith("# Model: ") for line in text)
+    assert "Chips needed (chips)" in next(line for line in text if not line.startswith("#"))
 
 
 def test_scenario_state_round_trips_and_moe_offers_expert_parallel(panel, store, qtbot):
