@@ -165,3 +165,10 @@ def test_a_scenario_without_a_serving_study_answers_with_the_views_defaults(caps
     default = ServingStudy()
     assert (d["model"], d["chip"], d["input_len"]) == (default.model_id, default.chip_id, default.input_len)
     assert d["chips_needed"] > 0 and d["slo_percentile"] == "p90"
+
+
+def test_serve_names_the_saved_scenario_apart_from_the_load(capsys, db):
+    """`scenario` in serve's JSON is the load ("slo"); the saved scenario's name was nowhere."""
+    assert main(["serve", "--db", db, "--scenario", "Story default", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["scenario_name"] == "Story default" and d["load"] == d["scenario"] == "slo"

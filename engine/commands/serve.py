@@ -423,6 +423,10 @@ def run(args, ctx) -> Output:
                                                if args.slo_percentile else "")
     if args.prefill_tp is not None:
         data["disaggregated"] = _disaggregated(args, inputs, prefix)
+    # `scenario` here is the load (slo, offline, concurrency, server), as it always was; the
+    # saved scenario the figures come from is named beside it, as other commands name it
+    data["load"] = data["scenario"]
+    data["scenario_name"] = args.scenario
     skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
     breakdown = data.get("decode_breakdown_ms") or data.get("max_throughput", {}).get("decode_breakdown_ms", {})
