@@ -396,9 +396,16 @@ def saved_study(study_cls, state, defaults: dict, banner) -> dict:
     damaged) gives the defaults, and the banner says why."""
     try:
         return study_cls.from_dict(state).to_dict()
-    except UserError as exc:
-        banner.show_error(str(exc))
+    except UserError as exc:   # a warning, not an error: a valid form must not clear it
+        banner.show_warning(f"{exc} The saved inputs are kept unless you edit this view.")
         return dict(defaults)
+
+
+def missing_choice(banner, what: str, saved, shown: str) -> None:
+    """A saved study names a model or chip the catalog no longer has: say what is shown instead
+    (Save keeps the saved one until the view is edited: gui.app's `_note_loaded`)."""
+    banner.show_warning(f"The saved inputs name {what} '{saved}', which is not in the catalog: showing {shown}. "
+                        "The saved inputs are kept unless you edit this view.")
 
 
 def form_scroll_area(form: QWidget, width: int = 350) -> QScrollArea:

@@ -12,8 +12,8 @@ from engine.serving.families import scheduler_for
 from engine.studies import ServingStudy, demand_per_day
 from engine.studies_serving import ep_choices
 from gui.panels.base import (
-    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, fmt_big, form_page, model_combo, saved_study,
-    section, select_data, spin,
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, fmt_big, form_page, model_combo,
+    missing_choice, saved_study, section, select_data, spin,
 )
 
 ENGINES = (("vLLM (default)", ""), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
@@ -199,9 +199,11 @@ class InferenceForm:
         try:
             if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
                 self.model_combo.setCurrentIndex(0)
+                missing_choice(self.banner, "model", s["model_id"], self.model_combo.currentText())
             self._fill_ep_choices(s["ep"])
             if not select_data(self.chip_combo, s["chip_id"]) and self.chip_combo.count():
                 self.chip_combo.setCurrentIndex(0)
+                missing_choice(self.banner, "chip", s["chip_id"], self.chip_combo.currentText())
             select_data(self.tp_combo, s["tp"])
             select_data(self.weight_combo, s["weight_dtype"])
             select_data(self.kv_combo, s["kv_dtype"])

@@ -16,8 +16,8 @@ from engine.layout import DIMENSION
 from engine.studies import SOFTWARE_DEFAULTS, TrainingStudy
 from engine.training import RECOMPUTE_NAMES
 from gui.panels.base import (
-    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, form_page, model_combo, saved_study, section,
-    select_data, spin,
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, form_page, model_combo, missing_choice,
+    saved_study, section, select_data, spin,
 )
 
 DEFAULTS = TrainingStudy().to_dict()  # the saved state is a TrainingStudy (engine.studies)
@@ -297,6 +297,7 @@ class TrainingForm:
         try:
             if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
                 self.model_combo.setCurrentIndex(0)
+                missing_choice(self.banner, "model", s["model_id"], self.model_combo.currentText())
             self._fill_custom_from_preset()
             custom = s.get("custom") if isinstance(s.get("custom"), dict) else None
             self.custom_check.setChecked(custom is not None)
@@ -306,6 +307,7 @@ class TrainingForm:
                     self.custom_spins[name].setValue(int(value))
             if not select_data(self.chip_combo, s["chip_id"]) and self.chip_combo.count():
                 self.chip_combo.setCurrentIndex(0)
+                missing_choice(self.banner, "chip", s["chip_id"], self.chip_combo.currentText())
             select_data(self.source_combo, s["chips_source"])
             self.count_spin.setValue(int(s["num_chips"]))
             day = None

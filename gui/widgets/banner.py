@@ -10,6 +10,9 @@ _STYLES = {
              " QLabel { color: #7a1c12; }",
     "info": "QFrame#messageBanner { background: #e8f1fb; border: 1px solid #9fc0e6; border-radius: 4px; }"
             " QLabel { color: #163d66; }",
+    # what was saved and cannot be shown (stays until dismissed: a valid form does not clear it)
+    "warning": "QFrame#messageBanner { background: #fff4e0; border: 1px solid #e0b86a; border-radius: 4px; }"
+               " QLabel { color: #6b4400; }",
 }
 
 
@@ -43,6 +46,9 @@ class MessageBanner(QFrame):
 
     def show_info(self, text: str) -> None:
         self.show_message(text, "info")
+
+    def show_warning(self, text: str) -> None:
+        self.show_message(text, "warning")
 
     def text(self) -> str:
         return self.label.text() if not self.isHidden() else ""

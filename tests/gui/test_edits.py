@@ -509,3 +509,28 @@ def test_a_rename_is_one_step_and_the_title_follows(window, store, qtbot):
     assert "Huawei delivers half" in compare.selected() and "— Huawei delivers half" in window.windowTitle()
     assert not window.isWindowModified()
     _shutdown(window)
+
+
+def test_saved_inputs_a_view_cannot_show_are_named_and_stay_named(store, qtbot, qsettings_isolated):
+    """Training inputs of a newer version, and an Inference chip the catalog no longer has, were
+    replaced on screen; the newer-version note vanished as soon as the form validated, and the
+    missing chip was swapped for the first one without a word."""
+    params = store.scenario("Story default")["params"]
+    ui = {"training": {"version": 99, "num_chips": 4096},
+          "inference": {"model_id": "llama3-70b", "chip_id": "mi300x-custom", "tp": 8}}
+    store.save_scenario("Story default", {**params, "ui": ui})
+    w = MainWindow(store)
+    qtbot.addWidget(w)
+    w.tabs.setCurrentIndex(1)
+    training = w.panels["training"]
+    qtbot.wait(400)                                          # past the form's debounce and first run
+    assert "version 99 is newer" in training.banner.text() and "kept" in training.banner.text()
+    w.tabs.setCurrentIndex(2)
+    inference = w.panels["inference"]
+    qtbot.wait(400)
+    assert "chip 'mi300x-custom', which is not in the catalog" in inference.banner.text()
+    assert w.scenario_bar.save_current()
+    assert store.scenario("Story default")["params"]["ui"]["inference"]["chip_id"] == "mi300x-custom"
+    _shutdown(w)
+    w.fleet_panel.detach()
+    _forget_window_settings()
