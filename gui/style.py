@@ -119,6 +119,19 @@ def chip_of_series(name: str) -> str | None:
     return best[1] if best else None
 
 
+# The Story chips' colours: a series hashed into the palette avoids them (gui.widgets.plot_panel)
+RESERVED_COLORS = frozenset(CHIP_COLORS[c].lower() for c in
+                            ("ascend-910b2", "h20-96gb", "h800-sxm5-80gb", "h100-sxm5-80gb"))
+
+
+def has_own_color(name: str) -> bool:
+    """A category's or a catalogued chip's colour (not one hashed from the name)."""
+    if name in CATEGORY_COLORS:
+        return True
+    chip_id = chip_of_series(name)
+    return chip_id is not None and chip_id in CHIP_COLORS
+
+
 def series_color(name: str) -> str:
     """A stable colour for a series: its category's, its chip's, or one hashed from its name."""
     if name in CATEGORY_COLORS:

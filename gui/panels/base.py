@@ -413,7 +413,10 @@ def form_scroll_area(form: QWidget, width: int = 350) -> QScrollArea:
     scroll = QScrollArea()
     scroll.setWidget(form)
     scroll.setWidgetResizable(True)
-    scroll.setFixedWidth(width)
+    # room for the vertical scroll bar too: without it the form, wider than what was left, had
+    # its fields' right edges cut off at 1280x720
+    bar = scroll.style().pixelMetric(scroll.style().PixelMetric.PM_ScrollBarExtent)
+    scroll.setFixedWidth(max(width, form.minimumSizeHint().width()) + bar)
     scroll.setFrameShape(QScrollArea.Shape.NoFrame)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return scroll

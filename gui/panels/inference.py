@@ -52,7 +52,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         form = self._build_form()
 
         self.tiles = FigureTiles([
-            ("throughput", "Throughput at SLO (tokens/s/chip)", "Output tokens per second per chip at the largest "
+            ("throughput", "SLO throughput (tokens/s/chip)", "Output tokens per second per chip at the largest "
              "Poisson load whose TTFT and TPOT at the form's percentile (p90 by default) meet the targets "
              "(simulated request by request, lengths spread by the form's CV), as the Forecast counts chips; "
              "the steady-state figure (mean latencies, fixed lengths) shows first and stays beside it"),

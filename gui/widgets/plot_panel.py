@@ -174,7 +174,18 @@ class PlotPanel(QWidget):
     def color_for(self, name: str) -> str:
         """The series' colour from the shared palette (by chip or category, never by order)."""
         if name not in self._colors:
-            self._colors[name] = style.series_color(name)
+            color = style.series_color(name)
+            # a hashed colour may be another series' here (Instinct MI250X drew in H800's
+            # vermillion): take the first palette colour this chart does not use yet
+            taken = {c.lower() for n, c in self._colors.items() if n != name}
+            if color.lower() in taken or not style.has_own_color(name):
+                # a hashed colour: one no series here has, and not the Story chips' own (they may
+                # come next and should keep theirs)
+                free = [c for c in style.EXTENDED if c.lower() not in taken]
+                keep = [c for c in free if c.lower() not in style.RESERVED_COLORS]
+                if color.lower() in taken or color.lower() in style.RESERVED_COLORS:
+                    color = (keep or free or [color])[0]
+            self._colors[name] = color
         return self._colors[name]
 
     def set_series(self, name: str, x, y, *, color: str | None = None, width: float = 2.0,
@@ -192,6 +203,7 @@ class PlotPanel(QWidget):
         if existing is not None:
             self.remove_series(name)
         colour = color or self.color_for(name)
+        self._colors.setdefault(name, colour)   # a given colour counts as taken in this chart
         pen = pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
         if symbol == "o":  # the default marker: the chip's own, so overlapping lines stay apart
             symbol = style.series_symbol(name)

@@ -118,3 +118,20 @@ def test_installed_by_type_uses_each_chips_own_colour(tmp_path, qtbot):
 
         QThreadPool.globalInstance().waitForDone(5000)
         store.close()
+
+
+def test_two_series_of_one_chart_never_share_a_colour(qtbot):
+    """A chip without a colour of its own was hashed into the palette: Instinct MI250X drew in
+    the H800's vermillion beside it in the Inference view's throughput chart."""
+    import numpy as np
+
+    from gui.widgets.plot_panel import PlotPanel
+
+    chart = PlotPanel("t")
+    qtbot.addWidget(chart)
+    names = ["Ascend 910B2 (TP8)", "H20 (TP8)", "H100 SXM5 80GB (TP4)", "H800 SXM5 80GB (TP4)",
+             "Instinct MI250X (TP4)", "Instinct MI300X (TP2)", "Gaudi 2 (TP8)", "A100 SXM4 80GB (TP8)"]
+    for i, name in enumerate(names):
+        chart.set_series(name, np.arange(3.0), np.arange(3.0) + i)
+    colours = [chart.color_for(n).lower() for n in names]
+    assert len(set(colours)) == len(names)
