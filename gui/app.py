@@ -264,8 +264,12 @@ class MainWindow(QMainWindow):
     def _restore_saved_marks(self, marks: dict) -> None:
         for key, (generation, saved) in marks.items():
             watcher = self._watchers.get(key)
-            if watcher is not None and watcher.generation == generation:   # still that scenario's load
+            if watcher is None:
+                continue
+            if watcher.generation == generation:   # still that scenario's load
                 watcher.saved = copy.deepcopy(saved)
+            else:   # loaded again since (or another scenario built on it): what is stored changed
+                watcher.saved = {"__stored_changed_since_shown__": True}   # under what is on screen
         self.update_modified()
 
     def _follow_rename(self, old: str, new: str) -> None:
@@ -343,7 +347,8 @@ class MainWindow(QMainWindow):
 
     def gather_scenario_params(self) -> dict:
         """What Save writes: built panels' inputs; unbuilt panels keep what the scenario had."""
-
+        for watcher in self._watchers.values():   # a value typed a moment ago is an edit of its
+            watcher.check_now()                   # own, on the stack before the Save that stores it
         params = copy.deepcopy(self._scenario_params)
         if "forecast" in self.panels:
             forecast = self.panels["forecast"]

@@ -83,6 +83,14 @@ def apply_scenario_params(params: dict, forecast_panel=None, panels: Mapping[str
 
 # ---- undo commands -----------------------------------------------------------------------------
 
+def _params_text(store, name: str) -> str | None:
+    """A scenario's stored params as compared text (None when there is no such scenario)."""
+    try:
+        return json.dumps(store.scenario(name)["params"], sort_keys=True)
+    except UserError:
+        return None
+
+
 def _exists(store, name: str) -> bool:
     return any(s["name"] == name for s in store.scenarios())
 
@@ -101,6 +109,8 @@ class SaveScenarioCommand(StoreCommand):
         # edits a Save stored are unsaved again once it is undone (ScenarioBar.save_current)
         self.marks: tuple | None = None
         self.restore_marks: Callable[[object], None] | None = None
+        self.on_written: Callable[[str], None] | None = None   # the bar: its own write, not another's
+        self.written_text: str | None = None
 
     def apply(self):
         if self.outcome["applied"] == 0:
@@ -112,14 +122,23 @@ class SaveScenarioCommand(StoreCommand):
                     raise ValidationError([f"name: '{name}' (a scenario with this name already exists)"])
                 self.previous = self.store.scenario(name)
         self.store.save_scenario(self.name, self.params)
+        self.written_text = _params_text(self.store, self.name)
+        if self.on_written is not None:
+            self.on_written(self.name)
         if self.outcome["applied"] and self.marks and self.restore_marks is not None:   # a redo
             self.restore_marks(self.marks[1])
 
     def revert(self):
+        if self.written_text is not None and _params_text(self.store, self.name) != self.written_text:
+            # saved by another window or program after this step: undo would silently drop that
+            raise UserError(f"scenario '{self.name}' was saved by another window or program after this step; "
+                            "nothing was undone")
         if self.previous is None:
             self.store.delete_scenario(self.name)
         else:
             self.store.save_scenario(self.name, self.previous["params"])
+        if self.on_written is not None:
+            self.on_written(self.name)
         if self.marks and self.restore_marks is not None:
             self.restore_marks(self.marks[0])
 
@@ -269,6 +288,13 @@ class ScenarioBar(QWidget):
         except UserError:
             return None
 
+    def _note_own_write(self, name: str) -> None:
+        """This window wrote the scenario (a Save, its undo or redo): what it now holds is what
+        this window has seen, whatever else another connection committed meanwhile."""
+        if name in self._seen:
+            self._seen[name] = self._stored_text(name) or ""
+            self._changed_elsewhere.discard(name)
+
     def _note_seen(self, name: str, params: dict | None = None) -> None:
         self._seen[name] = json.dumps(params, sort_keys=True) if params is not None else (self._stored_text(name) or "")
         self._changed_elsewhere.discard(name)
@@ -385,6 +411,7 @@ class ScenarioBar(QWidget):
             return False
         before = self.capture_marks() if self.capture_marks is not None else None
         command = SaveScenarioCommand(self.store, self._current, params)
+        command.on_written = self._note_own_write
         if self._push(command):
             self._note_seen(self._current)
             self.status_message.emit(f"Saved scenario '{self._current}' (Ctrl+Z to undo)")

@@ -534,3 +534,59 @@ def test_saved_inputs_a_view_cannot_show_are_named_and_stay_named(store, qtbot, 
     _shutdown(w)
     w.fleet_panel.detach()
     _forget_window_settings()
+
+
+# ---- a third QA pass ----------------------------------------------------------------------------
+
+def test_a_value_typed_just_before_save_is_its_own_undo_step(window, store, qtbot):
+    """Typing into a field and clicking Save at once left only 'Save scenario' on the stack: the
+    pending edit was taken as the store's, so Ctrl+Z could never remove it."""
+    window.tabs.setCurrentIndex(3)
+    months = window.panels["forecast"].months_spin
+    at = window.undo_stack.index()
+    months.setValue(months.value() + 24)                  # its check is still pending
+    assert window.scenario_bar.save_current()
+    texts = [window.undo_stack.text(i) for i in range(at, window.undo_stack.count())]
+    assert len(texts) == 2 and texts[0].startswith("Edit Forecast") and texts[1].startswith("Save scenario")
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    assert months.value() == store.scenario("Story default")["params"]["months"] and not window.isWindowModified()
+    _shutdown(window)
+
+
+def test_undo_of_own_save_is_not_taken_for_another_programs(window, store, qtbot, monkeypatch):
+    """An unrelated write by another program, then Ctrl+Z of this window's own Save: the next
+    Save asked "changed elsewhere" although nobody else had touched the scenario."""
+    _edit_training(window, qtbot)
+    assert window.scenario_bar.save_current()
+    other = open_store(store.path)
+    other.add_order({"buyer": "EXT", "vendor": "NVIDIA", "chip_id": "h20-96gb", "quantity": 5,
+                     "order_date": "2025-02-01"})
+    other.close()
+    window.undo_stack.undo()
+    assert window.scenario_bar.save_current()              # a question here would fail the test
+    _shutdown(window)
+
+
+def test_undo_of_a_save_never_drops_another_programs_later_save(window, store, qtbot):
+    _edit_training(window, qtbot)
+    assert window.scenario_bar.save_current()
+    other = open_store(store.path)
+    params = other.scenario("Story default")["params"]
+    other.save_scenario("Story default", {**params, "months": params["months"] + 12})
+    other.close()
+    window.undo_stack.undo()
+    assert store.scenario("Story default")["params"]["months"] == params["months"] + 12
+    assert "saved by another window or program after this step" in window.fleet_panel.banner.text()
+    _shutdown(window)
+
+
+def test_undoing_a_save_after_the_scenario_was_shown_again_marks_it_modified(window, store, qtbot, monkeypatch):
+    _edit_training(window, qtbot)
+    assert window.scenario_bar.save_current()
+    assert window.scenario_bar.select("Huawei delivers half")
+    assert window.scenario_bar.select("Story default")
+    window.undo_stack.undo()                                # the Save: the store no longer has the edit
+    assert window.isWindowModified()
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    _shutdown(window)
