@@ -511,7 +511,10 @@ def resolve_as_of(orders: Sequence[Order], scenario: ForecastScenario, order: Or
     one's shipments), else the latest of all, else the start."""
     if scenario.as_of is not None:
         return scenario.as_of
-    same_vendor = [d.date for o in orders if order is not None and o.vendor == order.vendor for d in o.deliveries]
+    # vendor names compared as everywhere else: without case ("huawei" is Huawei)
+    vendor = (order.vendor or "").strip().lower() if order is not None else None
+    same_vendor = [d.date for o in orders if vendor is not None and (o.vendor or "").strip().lower() == vendor
+                   for d in o.deliveries]
     dates = same_vendor or [d.date for o in orders for d in o.deliveries]
     return max(dates) if dates else scenario.start
 

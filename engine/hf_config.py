@@ -74,9 +74,17 @@ def _dense_layers(config: dict, layers: int, problems: list, notes: list) -> int
     `moe_layer_freq`: when i % freq == 0 past the first k, as DeepSeek-V2/V3). The model counts them
     as leading dense layers: parameters, FLOPs and memory depend on how many, not where."""
     first = config.get("first_k_dense_replace") or 0
-    step = config.get("decoder_sparse_step") or 1
-    freq = config.get("moe_layer_freq") or 1
+    step = config.get("decoder_sparse_step", 1)
+    freq = config.get("moe_layer_freq", 1)
     only = config.get("mlp_only_layers") or []
+    for name, value in (("decoder_sparse_step", step), ("moe_layer_freq", freq)):
+        if value is not None and value < 1:   # `layer % 0`: the model's own code cannot load it
+            problems.append(f"{name}: {value} (must be 1 or more)")
+            return 0
+    step, freq = step or 1, freq or 1
+    if first >= layers:
+        problems.append(f"first_k_dense_replace: {first} (no layer of the {layers} keeps its experts)")
+        return 0
     if not isinstance(only, list) or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < layers
                                              for i in only):
         problems.append(f"mlp_only_layers: {str(only)[:60]} (must be a list of layer numbers 0 to {layers - 1})")

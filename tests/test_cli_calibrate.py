@@ -88,3 +88,19 @@ def test_a_fit_worse_than_the_current_factors_is_not_saved_and_a_bound_is_named(
     assert "not saved: the fit scores worse" in capsys.readouterr().err
     main(["--db", db, "chips", "list", "--format", "json"])
     assert next(c for c in json.loads(capsys.readouterr().out) if c["id"] == "ascend-910b2")["calibration"] == before
+
+
+def test_factor_lists_are_names_once_and_a_refused_save_still_shows_the_fit(capsys, tmp_path, ascend_runs, shared_dir):
+    assert main(["calibrate", "training", "--cases", str(ascend_runs), "--chip", "ascend-910b2", "--factors", ""]) == 1
+    assert "--factors '': no factor names" in capsys.readouterr().err
+    assert main(["calibrate", "training", "--cases", str(ascend_runs), "--chip", "ascend-910b2", "--format", "json",
+                 "--factors", "train_gemm_eff,train_gemm_eff"]) == 0
+    assert [f["factor"] for f in json.loads(capsys.readouterr().out)["factors"]] == ["train_gemm_eff"]
+    db = str(tmp_path / "r.db")
+    cases = str(shared_dir / "validation" / "training_public.csv")
+    assert main(["--db", db, "calibrate", "training", "--cases", cases, "--chip", "ascend-910b2", "--save",
+                 "--format", "json"]) == 1
+    out, err = capsys.readouterr()
+    shown = json.loads(out)
+    assert shown["saved"] is False and any("prior bound" in w for w in shown["warnings"])
+    assert "train_hbm_eff = 0.5 is on its prior bound" in err

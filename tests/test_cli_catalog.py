@@ -220,3 +220,15 @@ def test_models_import_counts_the_layers_without_experts(capsys, tmp_path, chang
     total = 48 * attn + dense * mlp + (48 - dense) * moe + 2 * 151936 * h
     assert model["params_b"] == pytest.approx(total / 1e9, rel=0.01)
     assert model.get("moe_dense_layers", 0) == dense
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"decoder_sparse_step": 0}, "decoder_sparse_step: 0 (must be 1 or more)"),
+    ({"moe_layer_freq": 0}, "moe_layer_freq: 0 (must be 1 or more)"),
+    ({"first_k_dense_replace": 48}, "first_k_dense_replace: 48 (no layer of the 48 keeps its experts)"),
+])
+def test_models_import_refuses_layer_patterns_no_model_can_have(capsys, tmp_path, change, needle):
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps({**QWEN3_30B_A3B, **change}))
+    code, _, err = run(capsys, "models", "import", str(path), "--id", "q")
+    assert code == 1 and needle in err and "Traceback" not in err

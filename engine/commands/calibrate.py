@@ -26,8 +26,8 @@ def register(subparsers) -> None:
                    help="measured runs in the validation-case schema (see ../shared/validation)")
     p.add_argument("--chip", required=True, metavar="ID", help="the chip whose factors are fitted")
     p.add_argument("--factors", metavar="NAME[,NAME...]",
-                   help="factors to fit (default: training gemm/attention efficiency and layer overhead; "
-                        "inference HBM and prefill efficiency and step overhead)")
+                   help="factors to fit (default: training train_gemm_eff, train_attn_eff, train_hbm_eff, "
+                        "train_scaleup_eff; inference inf_hbm_eff, inf_prefill_mfu, inf_step_overhead_ms)")
     p.add_argument("--save", action="store_true", help="store the fitted values in the database")
     p.set_defaults(handler=run)
 
@@ -44,7 +44,10 @@ def run(args, ctx) -> Output:
     rows = [r for r in all_rows if (r.get("chip") or "").strip() == chip.id]
     if not rows:
         raise UserError(f"{args.cases}: no rows with chip '{chip.id}' to calibrate on")
-    names = tuple(n.strip() for n in args.factors.split(",") if n.strip()) if args.factors else None
+    names = tuple(dict.fromkeys(n.strip() for n in args.factors.split(",") if n.strip())) \
+        if args.factors is not None else None
+    if names is not None and not names:
+        raise UserError(f"--factors {args.factors!r}: no factor names (give NAME,NAME,...)")
     if args.kind == "training":
         from engine.calibration import TRAINING_FIT_FACTORS, calibrate_training
         from engine.training import DEFAULT_FACTORS
@@ -90,9 +93,15 @@ def run(args, ctx) -> Output:
                 and any(abs(fitted[n] - edge) <= 1e-3 * abs(edge) for edge in bounds[n.split("@", 1)[0]])]
     if worse:
         warnings.append(f"the fit scores worse than the current factors ({measure})")
-        if args.save:
-            raise UserError(f"{args.cases}: not saved: the fit scores worse than the current factors on these "
-                            f"{summary['cases']} runs ({measure}); the current factors are kept")
+        if args.save:   # the fit and its warnings are still shown (JSON printed too), exit 1
+            from engine.errors import InfeasibleRequest
+
+            bound = "".join(f"; {w}" for w in warnings[:-1])
+            raise InfeasibleRequest(
+                f"{args.cases}: not saved: the fit scores worse than the current factors on these "
+                f"{summary['cases']} runs ({measure}); the current factors are kept{bound}",
+                data={"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": False,
+                      "warnings": warnings, "measure": measure})
     if args.save:
         note = f"fitted to {Path(args.cases).name} ({summary['cases']} runs) on {dt.date.today().isoformat()}"
         for name in names:

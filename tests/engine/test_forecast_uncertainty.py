@@ -284,3 +284,22 @@ def test_an_order_whose_vendor_has_no_profile_carries_its_chip_makers_risk():
     assert width > 0.2 * huawei[1]                    # Huawei's fulfilment is uncertain
     for other in (typo, reseller):                    # and stays so whoever resells it
         assert other[1] - other[0] == pytest.approx(width, rel=0.1)
+
+
+def test_a_vendor_spelled_in_another_case_is_the_same_vendor():
+    """An undated 910B order from "huawei" took its known-up-to date from another vendor's
+    deliveries (the H20's), so its forecast differed from the same order from "Huawei"."""
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast import default_scenario, run_forecast
+    from engine.forecast_inputs import build_inputs, story_orders
+
+    chips, models = reference_chips(), reference_models()
+    sc = replace(default_scenario(), trials=300, months=24, jobs=())
+    extra = Order(id=99, buyer="T", vendor="Huawei", chip_id="ascend-910b2", quantity=50_000,
+                  order_date=dt.date(2024, 6, 1))
+
+    def installed(vendor):
+        r = run_forecast(build_inputs(story_orders() + [replace(extra, vendor=vendor)], chips, models, sc))
+        return r.installed_by_chip["ascend-910b2"].p50
+
+    assert np.array_equal(installed("Huawei"), installed("huawei"))
