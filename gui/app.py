@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         install_wheel_guard(QApplication.instance())
         self._watchers: dict = {}  # panel key -> FormUndoWatcher (every form edit is undoable)
         self._panel_defaults: dict = {}  # panel key -> its inputs as built (a scenario without them)
+        self._loaded: dict = {}  # panel key -> (its stored inputs, its inputs as shown): _note_loaded
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("areas")
@@ -216,8 +217,7 @@ class MainWindow(QMainWindow):
             self._apply_to(key, panel)
         self._watch(key, panel, _title)
         if key not in ("fleet", "forecast"):
-            stored = ((self._scenario_params.get("ui") or {}).get(key))
-            self._loaded = {**getattr(self, "_loaded", {}), key: (copy.deepcopy(stored), panel.scenario_state())}
+            self._loaded[key] = self._loaded_entry(panel, (self._scenario_params.get("ui") or {}).get(key))
         return panel
 
     def _watch(self, key: str, panel, title: str) -> None:
@@ -287,8 +287,12 @@ class MainWindow(QMainWindow):
             stored = (self.store.scenario(self._scenario_name)["params"].get("ui") or {}) if self._scenario_name else {}
         except UserError:
             stored = {}
-        self._loaded = {key: (copy.deepcopy(stored.get(key)), panel.scenario_state())
+        self._loaded = {key: self._loaded_entry(panel, stored.get(key))
                         for key, panel in self.panels.items() if key not in ("fleet", "forecast")}
+
+    @staticmethod
+    def _loaded_entry(panel, stored) -> tuple:
+        return copy.deepcopy(stored), panel.scenario_state()
 
     def maybe_save(self, doing: str = "closing") -> bool:
         """True when it is fine to drop the panels' inputs: nothing unsaved, or the user chose
@@ -361,7 +365,7 @@ class MainWindow(QMainWindow):
         for key, panel in self.panels.items():
             if key not in ("fleet", "forecast"):
                 state = panel.scenario_state()
-                stored, shown = getattr(self, "_loaded", {}).get(key, (None, None))
+                stored, shown = self._loaded.get(key, (None, None))
                 # a view nobody edited keeps its inputs as stored, byte for byte
                 ui[key] = stored if stored is not None and state == shown else state
         params["ui"] = ui
@@ -409,11 +413,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
 
     def _read_data_version(self) -> int | None:
-        version = getattr(self.store, "data_version", None)
-        try:
-            return version() if callable(version) else None
-        except UserError:   # the file went away or is locked for a moment: look again later
-            return None
+        from gui.commands import store_reading
+
+        return store_reading(self.store, "data_version")
 
     def check_external_changes(self) -> bool:
         """True when another window or program committed to the database since the last look:

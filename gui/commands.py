@@ -209,15 +209,24 @@ def follow_stack(stack, slot):
     return unfollow
 
 
+def store_reading(store, method: str) -> int | None:
+    """`store.change_count()` or `store.data_version()`; None when the store has no such reading
+    (a test double) or cannot give one now (the file went away or is locked for a moment)."""
+    read = getattr(store, method, None)
+    try:
+        return read() if callable(read) else None
+    except UserError:
+        return None
+
+
 def follow_store_writes(stack, store, slot):
     """As `follow_stack`, but `slot` runs only when the move wrote to the store (its change count
     moved): the window's stack also carries every form edit, and a view that re-reads the store,
     or drops its cached engine runs, on each keystroke is slow with a large fleet or a dense model."""
-    count = getattr(store, "change_count", None)
-    last = [count() if callable(count) else None]
+    last = [store_reading(store, "change_count")]
 
     def on_move(*args) -> None:
-        now = count() if callable(count) else None
+        now = store_reading(store, "change_count")   # it reads the file's data_version too
         if now is not None and now == last[0]:
             return
         last[0] = now

@@ -21,7 +21,7 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QWidget
 
 from engine.errors import UserError, ValidationError
-from gui.commands import StoreCommand, follow_stack, push_command
+from gui.commands import StoreCommand, follow_stack, push_command, store_reading
 from gui.settings import settings
 
 DEFAULT_NAME = "Story default"
@@ -202,6 +202,7 @@ class ScenarioBar(QWidget):
         self._seen: dict[str, str] = {}     # name -> its params as this window last read or wrote them
         self._changed_elsewhere: set[str] = set()
         self._version: int | None = None    # the store's data_version when _seen was last trusted
+        self._mark: int | None = None       # the store's change count when _seen was last compared
         self._current: str | None = None
         self._name_mode: str | None = None  # 'new' | 'rename' | 'duplicate' while typing a name
         editable = not getattr(store, "read_only", False)
@@ -283,10 +284,7 @@ class ScenarioBar(QWidget):
 
     # ---- another window or program saving the same scenario --------------------------------
     def _stored_text(self, name: str) -> str | None:
-        try:
-            return json.dumps(self.store.scenario(name)["params"], sort_keys=True)
-        except UserError:
-            return None
+        return _params_text(self.store, name)
 
     def _note_own_write(self, name: str) -> None:
         """This window wrote the scenario (a Save, its undo or redo): what it now holds is what
@@ -301,11 +299,7 @@ class ScenarioBar(QWidget):
         self._version = self._data_version()
 
     def _data_version(self) -> int | None:
-        version = getattr(self.store, "data_version", None)
-        try:
-            return version() if callable(version) else None
-        except UserError:
-            return None
+        return store_reading(self.store, "data_version")
 
     def changed_elsewhere(self, name: str | None = None) -> bool:
         """The scenario (default: the current one) was saved by another window or program since
@@ -320,12 +314,8 @@ class ScenarioBar(QWidget):
         """What moved since `_seen` was trusted: another connection's commit marks a scenario
         whose stored params differ as changed elsewhere; with none, the differences are this
         window's own writes (a save, its undo), which become what it has seen."""
-        count = getattr(self.store, "change_count", None)
-        try:
-            mark = count() if callable(count) else None
-        except UserError:
-            mark = None
-        if mark is not None and mark == getattr(self, "_mark", None):
+        mark = store_reading(self.store, "change_count")
+        if mark is not None and mark == self._mark:
             return   # nothing stored changed (a form edit moved the stack): no store reads per keystroke
         self._mark = mark
         now = self._data_version()

@@ -93,21 +93,19 @@ def run(args, ctx) -> Output:
                 and any(abs(fitted[n] - edge) <= 1e-3 * abs(edge) for edge in bounds[n.split("@", 1)[0]])]
     if worse:
         warnings.append(f"the fit scores worse than the current factors ({measure})")
-        if args.save:   # the fit and its warnings are still shown (JSON printed too), exit 1
-            from engine.errors import InfeasibleRequest
+    saved = bool(args.save) and not worse
+    data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": saved,
+            "warnings": warnings, "measure": measure}
+    if args.save and worse:   # the fit and its warnings are still shown (JSON printed too), exit 1
+        from engine.errors import InfeasibleRequest
 
-            bound = "".join(f"; {w}" for w in warnings[:-1])
-            raise InfeasibleRequest(
-                f"{args.cases}: not saved: the fit scores worse than the current factors on these "
-                f"{summary['cases']} runs ({measure}); the current factors are kept{bound}",
-                data={"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": False,
-                      "warnings": warnings, "measure": measure})
-    if args.save:
+        bound = "".join(f"; {w}" for w in warnings[:-1])
+        raise InfeasibleRequest(f"{args.cases}: not saved: the fit scores worse than the current factors on these "
+                                f"{summary['cases']} runs ({measure}); the current factors are kept{bound}", data=data)
+    if saved:
         note = f"fitted to {Path(args.cases).name} ({summary['cases']} runs) on {dt.date.today().isoformat()}"
         for name in names:
             store.set_calibration(chip.id, name, fitted[name], note=note)
-    data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": bool(args.save),
-            "warnings": warnings, "measure": measure}
     text = (f"{args.kind} factors of {chip.id} fitted to {summary['cases']} measured runs ({measure})"
             + ("; saved to the database" if args.save else "; not saved (add --save to keep them)")
             + "".join(f"\nwarning: {w}" for w in warnings))

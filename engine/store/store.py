@@ -759,18 +759,9 @@ class Store:
     SNAPSHOT_TABLES = (CHIPS, CALIBRATION, ORDERS, DELIVERIES)
 
     def snapshot_tables(self) -> dict[str, list[dict]]:
-        """Every row of the catalog and order tables, to undo a bulk change such as an import."""
+        """Every row of the catalog and order tables, to undo a bulk change such as an import
+        (swap_rows)."""
         return {t: [dict(r) for r in self.db.table(t).rows] for t in self.SNAPSHOT_TABLES}
-
-    def restore_tables(self, snapshot: dict[str, list[dict]]) -> None:
-        """Put the tables back exactly as in `snapshot`, in one transaction."""
-        self._writable()
-        with self.db.atomic():
-            for table in (DELIVERIES, ORDERS, CALIBRATION, CHIPS):  # children first (foreign keys)
-                self.db.execute(f"delete from {table}")
-            for table in (CHIPS, CALIBRATION, ORDERS, DELIVERIES):
-                if snapshot.get(table):
-                    self.db.table(table).insert_all(snapshot[table])
 
     _SNAPSHOT_KEYS = {CHIPS: ("id",), CALIBRATION: ("chip_id", "factor"), ORDERS: ("id",), DELIVERIES: ("id",)}
 

@@ -302,14 +302,14 @@ def test_seeded_scenarios_are_valid_and_ask_the_story_questions(store):
     assert scenarios["H20 cut off (Apr 2025)"].policy_events[0].probability == 1.0
 
 
-def test_restore_tables_puts_every_row_back(store, tmp_path):
+def test_swapping_rows_back_puts_every_row_back(store, tmp_path):
     before = store.snapshot_tables()
     path = tmp_path / "chips.csv"
     path.write_text("id,vendor,name,bf16_tflops,hbm_gb\nh20-96gb,NVIDIA,H20 renamed,148,141\nnew-one,Acme,New,10,8\n")
     store.import_chips_csv(path)
     store.set_calibration("h20-96gb", "my_factor", 0.5)
     assert store.snapshot_tables() != before
-    store.restore_tables(before)
+    store.swap_rows(store.snapshot_tables(), before)
     assert store.snapshot_tables() == before
     assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
 
