@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         self.scenario_bar.current_changed.connect(self.apply_scenario)
         self.scenario_bar.confirm_switch = lambda: self.maybe_save("switching scenario")
         self.scenario_bar.confirm_overwrite = self._confirm_overwrite
+        self.scenario_bar.keep_vanished = self._keep_vanished
         self.scenario_bar.capture_marks = self._saved_marks
         self.scenario_bar.restore_marks = self._restore_saved_marks
         self.scenario_bar.renamed.connect(self._follow_rename)
@@ -437,6 +438,18 @@ class MainWindow(QMainWindow):
             "scenario and back to see it.)",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
+
+    def _keep_vanished(self, name: str) -> bool:
+        """Another program deleted the scenario on screen: unsaved inputs are not dropped unasked."""
+        if not self.is_modified():
+            return False
+        answer = QMessageBox.question(
+            self, "Scenario deleted elsewhere",
+            f"'{name}' was deleted by another window or program, and the inputs shown here have "
+            "unsaved changes.\n\nSave them as a new scenario? (Discard shows another scenario.)",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard,
+            QMessageBox.StandardButton.Save)
+        return answer == QMessageBox.StandardButton.Save
 
     def _show_refusal(self, message: str) -> None:
         self.fleet_panel.banner.show_error(message)

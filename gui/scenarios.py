@@ -109,6 +109,11 @@ class SaveScenarioCommand(StoreCommand):
         # edits a Save stored are unsaved again once it is undone (ScenarioBar.save_current)
         self.marks: tuple | None = None
         self.restore_marks: Callable[[object], None] | None = None
+        # Asked when another window or program deleted the scenario on screen (its name): True
+        # saves the inputs shown here under that name again; None or False shows another one.
+        self.keep_vanished: Callable[[str], bool] | None = None
+        self._known_names: set[str] = set()   # the scenarios the combo listed
+        self._names_version: int | None = None   # the store's data_version when it listed them
         self.on_written: Callable[[str], None] | None = None   # the bar: its own write, not another's
         self.written_text: str | None = None
 
@@ -430,9 +435,12 @@ class ScenarioBar(QWidget):
         self.status_message.emit(text)
 
     def _fill_combo(self) -> None:
+        names = self.names()
+        self._known_names = set(names)
+        self._names_version = self._data_version()
         self.combo.blockSignals(True)
         self.combo.clear()
-        self.combo.addItems(self.names())
+        self.combo.addItems(names)
         self.combo.blockSignals(False)
         self._select_in_combo(self._current)
 
@@ -450,16 +458,66 @@ class ScenarioBar(QWidget):
         self.select(self.combo.itemText(index))
 
     def _on_stack_moved(self, *_):
-        """After any push, undo or redo: follow renames, fall back when the current one is gone."""
+        """After any push, undo or redo (or another program's commit): follow renames, fall back
+        when the current one is gone."""
+        # data_version moves only with other connections' commits: this window's own undo of a
+        # New leaves it where it was
+        external = self._names_version is not None and self._data_version() != self._names_version
+        listed_before = set(self._known_names)
         self._follow_versions()
         names = self.names()
         self._fill_combo()
-        if self._current in names:
+        if self._current in names or self._current is None:
+            return
+        gone = self._current
+        if external and self._follow_external_rename(gone, [n for n in names if n not in listed_before]):
+            return
+        if external and self.keep_vanished is not None and self.keep_vanished(gone) and self._save_again(gone):
             return
         fallback = next((n for n in names if n == DEFAULT_NAME), names[0] if names else None)
         if fallback is not None:
             self._current = None
             self.select(fallback)
+            if external:
+                self._show_problem(f"'{gone}' was deleted by another window or program; "
+                                   f"showing '{fallback}'")
+
+    def _follow_external_rename(self, old: str, new_names: list[str]) -> bool:
+        """Another program renamed the scenario on screen: the one new name holding exactly what
+        this window last read as `old` is it. Follow it; the inputs on screen stay."""
+        seen = self._seen.get(old)
+        matches = [n for n in new_names if seen is not None and self._stored_text(n) == seen]
+        if len(matches) != 1:
+            return False
+        self._follow_rename(old, matches[0])
+        self.status_message.emit(f"'{old}' was renamed '{matches[0]}' by another window or program")
+        return True
+
+    def _save_again(self, name: str) -> bool:
+        """The inputs on screen saved as a new scenario named `name` (or `name (kept)`, `name
+        (kept 2)`… if another program took the name meanwhile), which stays current."""
+        taken = set(self.names())
+        target = name
+        for k in range(1, 100):
+            if target not in taken:
+                break
+            target = f"{name} (kept)" if k == 1 else f"{name} (kept {k})"
+        params = self.gather_params() if self.gather_params is not None else default_params()
+        command = SaveScenarioCommand(self.store, target, params, must_be_new=True,
+                                      text=f"Keep '{name}' (deleted elsewhere) as '{target}'")
+        self._current = target   # before the push: the stack's move must find it current
+        if not self._push(command):
+            self._current = name
+            return False
+        self._remember()
+        self._fill_combo()
+        self._note_seen(target)
+        if target != name:
+            self.renamed.emit(name, target)
+        self.status_message.emit(f"'{name}' was deleted by another window or program; the inputs shown "
+                                 f"here are saved as '{target}' (Ctrl+Z to undo)")
+        self.saved.emit(target)
+        return True
 
     def _ask_name(self, mode: str) -> None:
         self._name_mode = mode

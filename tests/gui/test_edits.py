@@ -590,3 +590,60 @@ def test_undoing_a_save_after_the_scenario_was_shown_again_marks_it_modified(win
     assert window.isWindowModified()
     _answer(monkeypatch, QMessageBox.StandardButton.Discard)
     _shutdown(window)
+
+
+# ---- another program renames or deletes the scenario on screen --------------------------------
+
+def test_a_rename_elsewhere_is_followed_and_keeps_the_unsaved_inputs(window, store, qtbot, monkeypatch):
+    """The other program's rename made the window fall back to another scenario: the unsaved
+    inputs on screen were replaced without a question."""
+    panel = _edit_training(window, qtbot)
+    edited = panel.count_spin.value()
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Discard)   # a question would be wrong here
+    other = open_store(store.path)
+    other.rename_scenario("Story default", "Story 2025")
+    other.close()
+    assert window.check_external_changes()
+    assert not asked
+    assert window.scenario_bar.current_name() == "Story 2025" and "Story 2025" in window.windowTitle()
+    assert panel.count_spin.value() == edited and window.isWindowModified()
+    assert window.scenario_bar.save_current()
+    assert store.scenario("Story 2025")["params"]["ui"]["training"]["num_chips"] == edited
+    _shutdown(window)
+
+
+def test_a_delete_elsewhere_asks_before_unsaved_inputs_go(window, store, qtbot, monkeypatch):
+    assert window.scenario_bar.new_scenario("Mine")
+    panel = _edit_training(window, qtbot)
+    edited = panel.count_spin.value()
+    other = open_store(store.path)
+    other.delete_scenario("Mine")
+    other.close()
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Save)
+    assert window.check_external_changes()
+    assert asked and "deleted by another window" in asked[0]
+    assert window.scenario_bar.current_name() == "Mine" and not window.isWindowModified()
+    assert store.scenario("Mine")["params"]["ui"]["training"]["num_chips"] == edited
+    assert panel.count_spin.value() == edited
+    # deleted again, and this time the user lets the inputs go: another scenario is shown, said so
+    other = open_store(store.path)
+    other.delete_scenario("Mine")
+    other.close()
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    panel.count_spin.setValue(edited + 8)          # the edit's step is the first look at the store
+    qtbot.waitUntil(lambda: bool(asked))
+    assert window.scenario_bar.current_name() == "Story default"
+    assert "deleted by another window" in window.scenario_bar.message.text()
+    _shutdown(window)
+
+
+def test_a_delete_elsewhere_without_unsaved_inputs_asks_nothing(window, store, qtbot, monkeypatch):
+    assert window.scenario_bar.new_scenario("Mine")
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Save)
+    other = open_store(store.path)
+    other.delete_scenario("Mine")
+    other.close()
+    assert window.check_external_changes()
+    assert not asked and window.scenario_bar.current_name() == "Story default"
+    assert "Mine" not in window.scenario_bar.names()
+    _shutdown(window)
