@@ -47,6 +47,9 @@ SOURCE_LABELS = {"supply": "vendor fraction and delay", "policy": "export-licenc
                  "demand": "demand growth", "mix": "request mix", "throughput": "per-chip throughput"}
 FRACTION_BASES = ("order", "outstanding")
 CURVE_KINDS = ("piecewise", "exponential", "logistic")
+# The first months a forecast may start in: a start outside is a typo (1990 for 2025), never a
+# fleet this tool plans, and a 1990 start quietly answered "0 chips installed" for 35 years.
+START_YEARS = (2000, 2100)
 
 
 # ---- scenario dataclasses ------------------------------------------------------------------
@@ -1065,6 +1068,8 @@ def _positive(problems: list[str], name: str, value, allow_zero: bool = False) -
 def validate_scenario(sc: ForecastScenario) -> list[str]:
     """Every problem of a scenario as a one-line string naming field and value."""
     p: list[str] = []
+    if not START_YEARS[0] <= sc.start.year <= START_YEARS[1]:
+        p.append(f"start: {sc.start.isoformat()[:7]} (must be from {START_YEARS[0]}-01 to {START_YEARS[1]}-12)")
     if not isinstance(sc.months, int) or not 1 <= sc.months <= 600:
         p.append(f"months: {sc.months!r} (must be a whole number from 1 to 600)")
     if not isinstance(sc.trials, int) or not 1 <= sc.trials <= 1_000_000:

@@ -30,7 +30,7 @@ import numpy as np
 from engine.errors import UserError, ValidationError
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast import (
-    CURVE_KINDS, FRACTION_BASES, ForecastResult, ForecastScenario, OrderUncertainty,
+    CURVE_KINDS, FRACTION_BASES, START_YEARS, ForecastResult, ForecastScenario, OrderUncertainty,
     default_scenario, scenario_from_dict, scenario_to_dict, uncertainty_problems, validate_scenario,
 )
 from engine.forecast_plan import PlanRequest
@@ -109,6 +109,8 @@ class ForecastStudy:
         sc = self.scenario
         out: list[StudyProblem] = []
         add = lambda key, text: out.append(StudyProblem(key, text))  # noqa: E731
+        if not START_YEARS[0] <= sc.start.year <= START_YEARS[1]:
+            add("start", f"Start {sc.start.isoformat()[:7]}: use a month from {START_YEARS[0]}-01 to {START_YEARS[1]}-12.")
         if not (isinstance(sc.months, int) and 1 <= sc.months <= 600):
             add("months", f"Horizon {sc.months!r} months: use 1 to 600 months.")
         if not (isinstance(sc.trials, int) and 1 <= sc.trials <= 1_000_000):

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox, QDateEdit, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError
-from engine.forecast import (CURVE_KINDS, ForecastInputs, ForecastResult, ForecastScenario, default_scenario,
-                             scenario_to_dict)
+from engine.forecast import (CURVE_KINDS, START_YEARS, ForecastInputs, ForecastResult, ForecastScenario,
+                             default_scenario, scenario_to_dict)
 from engine.fleet import add_months
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast_demand import GROWTH_MODELS
@@ -128,6 +128,7 @@ class ForecastPanel(QWidget):
         self.start_edit = QDateEdit()
         self.start_edit.setDisplayFormat("yyyy-MM")
         self.start_edit.setCalendarPopup(True)
+        self.start_edit.setDateRange(QDate(START_YEARS[0], 1, 1), QDate(START_YEARS[1], 12, 1))
         self.start_edit.setToolTip("First month of the forecast (the 1st of the month)")
         self.months_spin = _int_spin(1, 240, 60, suffix=" months", tip="How many months to forecast")
         self.trials_spin = _int_spin(100, 500_000, 2000, step=500, suffix=" trials",
@@ -586,6 +587,7 @@ class ForecastPanel(QWidget):
                   "prefix": (self.prefix_spin,), "slo_percentile": (self.pct_combo,),
                   "length_spread": (self.spread_spin,),
                   "months": (self.months_spin,), "trials": (self.trials_spin,), "seed": (self.seed_spin,),
+                  "start": (self.start_edit,),
                   **{f"share.{chip}": (spin,) for chip, spin in self._share_spins.items()}}
         flagged = set()
         for problem in study_problems:
