@@ -329,3 +329,18 @@ def test_with_targets_the_top_level_figures_describe_one_run(capsys):
     loose = json.loads(capsys.readouterr().out)
     assert loose["targets_met_under_load"] is True and loose["targets_checked_at"] == "p90"
     assert loose["tpot_ms_p90"] <= 500
+
+
+def test_under_a_load_the_limit_and_explanation_are_that_loads(capsys):
+    """--offline with targets: the figures were the offline run's (TTFT 60 s, 194 preemptions) but
+    'limiting' and 'explanation' described the best load under the targets ("a larger batch would
+    break the TPOT 50 ms target")."""
+    argv = ["serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--input-len", "1000",
+            "--output-len", "200", "--offline", "--requests", "1000", "--format", "json"]
+    assert main(argv) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(argv + ["--ttft-ms", "2000", "--tpot-ms", "50", "--slo-percentile", "p90"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["ttft_ms_p90"] > 2000 and d["targets_met_under_load"] is False
+    assert (d["limiting"], d["explanation"]) == (plain["limiting"], plain["explanation"])
+    assert d["slo_limiting"] == "latency target" and "TPOT 50 ms" in d["slo_explanation"]

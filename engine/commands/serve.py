@@ -398,10 +398,19 @@ def run(args, ctx) -> Output:
             else:
                 data.update(output_tokens_per_s_per_chip=None, total_tokens_per_s_per_chip=None, ttft_ms=None,
                             tpot_ms=None, running_batch=None, scenario="slo")
-        # Under SLOs the binding constraint is what the user asked about.
-        data["limiting"] = cap.limiting
-        data["bound_by"] = cap.resource
-        data["explanation"] = cap.explanation  # the reason when infeasible, and how the dtypes run
+        if loaded:
+            # the figures above are the load the user asked for: its limit and explanation stay
+            # with them; the best load under the targets explains itself beside its slo_* figures
+            # (the explanation said "a larger batch would break the TPOT target" over an offline
+            # run's 60 s TTFT)
+            data["slo_limiting"] = cap.limiting
+            data["slo_bound_by"] = cap.resource
+            data["slo_explanation"] = cap.explanation
+        else:
+            # Under SLOs the binding constraint is what the user asked about.
+            data["limiting"] = cap.limiting
+            data["bound_by"] = cap.resource
+            data["explanation"] = cap.explanation  # the reason when infeasible, and how the dtypes run
     if args.demand_tokens_per_s is not None:
         if cap is None:
             raise UserError("--demand-tokens-per-s: chips needed is computed for pp=1, ep=1 layouts only")
@@ -438,6 +447,10 @@ def run(args, ctx) -> Output:
     if "disaggregated" in data:
         rows += [{"key": f"disaggregated {k}", "value": v} for k, v in data["disaggregated"].items()]
     text = f"{model.name} on {chip.name} (tp={tp}): limited by {data['limiting']}: {data['explanation']}"
+    if "targets_met_under_load" in data:
+        text += (f"\ntargets {'met' if data['targets_met_under_load'] else 'not met'} at this load "
+                 f"({data['targets_checked_at']}); the best load that meets them: limited by "
+                 f"{data['slo_limiting']}: {data['slo_explanation']}")
     if "disaggregated" in data:
         d = data["disaggregated"]
         text += (f"\ndisaggregated ({d['prefill_instances']} x TP{d['prefill_tp']} prefill + {d['decode_chips']} decode "
