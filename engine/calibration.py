@@ -23,6 +23,10 @@ class FitResult:
     iterations: int
     cases: int
     notes: tuple = field(default_factory=tuple)
+    # factors no prediction moves with (a 25% change either way leaves every case as it was): the
+    # runs say nothing about them, so they stay at their start (an A100's expert-parallel overlap
+    # fitted on dense runs only)
+    unconstrained: tuple = field(default_factory=tuple)
 
 
 def _robust_weights(r: np.ndarray, scale: float) -> np.ndarray:
@@ -80,6 +84,8 @@ def fit_factors(predict: Callable[[dict], np.ndarray], measured: Sequence[float]
     x = np.clip(x0.copy(), lo, hi)
     r = residual(x)
     r_before = r.copy()
+    unconstrained = tuple(n for j, n in enumerate(names) if not _moves_any(residual, predict_many, to_residual,
+                                                                             names, x, j, lo, hi, r))
     lam = 1e-2
     it = 0
     for it in range(1, max_iter + 1):
@@ -113,7 +119,24 @@ def fit_factors(predict: Callable[[dict], np.ndarray], measured: Sequence[float]
         median_abs_error_pct_after=pct(r),
         iterations=it,
         cases=len(y),
+        unconstrained=unconstrained,
     )
+
+
+def _moves_any(residual, predict_many, to_residual, names, x, j, lo, hi, r, ratio=1.25) -> bool:
+    """Whether factor j, 25% up or down (within its bounds), moves any case's residual."""
+    points = []
+    for d in (np.log(ratio), -np.log(ratio)):
+        xp = x.copy()
+        xp[j] = np.clip(xp[j] + d, lo[j], hi[j])
+        if xp[j] != x[j]:
+            points.append(xp)
+    if predict_many is not None and points:
+        preds = np.asarray(predict_many([dict(zip(names, np.exp(p))) for p in points]), dtype=float)
+        cols = [to_residual(preds[k]) for k in range(len(points))]
+    else:
+        cols = [residual(p) for p in points]
+    return any(np.max(np.abs(c - r), initial=0.0) > 1e-9 for c in cols)
 
 
 TRUST_WEIGHTS = {"high": 1.0, "medium": 0.5, "low": 0.2}

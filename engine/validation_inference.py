@@ -629,6 +629,7 @@ def fit_inference_factors(rows: list[dict], chips: dict[str, Chip], names: Seque
     before = loss(current)
     best = before
     step = {n: 0.5 for n in names}
+    moved = set()   # factors some trial's loss differed with: the rest no row depends on
     for _ in range(rounds):
         for n in names:
             for _try in range(6):
@@ -642,9 +643,12 @@ def fit_inference_factors(rows: list[dict], chips: dict[str, Chip], names: Seque
                         lo, hi = bounds[n]
                         trial[n] = min(max(trial[n], lo), hi)
                     l = loss(trial)
+                    if abs(l - best) > 1e-12:
+                        moved.add(n)
                     if l < best - 1e-9:
                         best, current, improved = l, trial, True
                         break
                 if not improved:
                     step[n] *= 0.5
-    return {"factors": current, "loss_before": before, "loss_after": best}
+    return {"factors": current, "loss_before": before, "loss_after": best,
+            "unconstrained": tuple(n for n in names if n not in moved)}

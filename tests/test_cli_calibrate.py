@@ -104,3 +104,33 @@ def test_factor_lists_are_names_once_and_a_refused_save_still_shows_the_fit(caps
     shown = json.loads(out)
     assert shown["saved"] is False and any("prior bound" in w for w in shown["warnings"])
     assert "train_hbm_eff = 0.5 is on its prior bound" in err
+
+
+def test_a_factor_no_run_moves_is_named_kept_and_not_saved(capsys, tmp_path, ascend_runs):
+    """Dense runs only: the expert-parallel overlap moves no prediction. It was reported as
+    'fitted' (0.3 -> 0.3) and saved as if the runs had measured it."""
+    db = str(tmp_path / "c.db")
+    assert main(["--db", db, "calibrate", "training", "--cases", str(ascend_runs), "--chip", "ascend-910b2",
+                 "--factors", "train_gemm_eff,train_ep_overlap", "--save", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    by_name = {f["factor"]: f for f in d["factors"]}
+    assert by_name["train_ep_overlap"]["constrained"] is False
+    assert by_name["train_ep_overlap"]["fitted"] == by_name["train_ep_overlap"]["before"]
+    assert by_name["train_gemm_eff"]["constrained"] is True
+    assert any(w.startswith("train_ep_overlap: no run among these 12 moves it") for w in d["warnings"])
+    main(["--db", db, "chips", "list", "--format", "json"])
+    calibration = next(c for c in json.loads(capsys.readouterr().out) if c["id"] == "ascend-910b2")["calibration"]
+    assert "train_gemm_eff" in json.dumps(calibration) and "train_ep_overlap" not in json.dumps(calibration)
+
+
+def test_fit_factors_names_a_factor_the_cases_do_not_depend_on():
+    import numpy as np
+
+    from engine.calibration import fit_factors
+
+    measured = np.array([2.0, 4.0, 8.0])
+    x = np.array([1.0, 2.0, 4.0])
+    fit = fit_factors(lambda v: v["a"] * x, measured, {"a": 1.0, "unused": 3.0}, {"a": (0.1, 10), "unused": (1, 9)},
+                      prior_weight=0.0)
+    assert fit.unconstrained == ("unused",) and fit.values["unused"] == pytest.approx(3.0, rel=1e-12)
+    assert abs(fit.values["a"] - 2.0) < 0.05

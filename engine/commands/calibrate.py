@@ -62,6 +62,7 @@ def run(args, ctx) -> Output:
             raise UserError(f"{args.cases}: {exc}") from None
         fitted, before, after = dict(fit.values), fit.median_abs_error_pct_before, fit.median_abs_error_pct_after
         start = dict(fit.start)
+        unconstrained = set(fit.unconstrained)
         summary = {"median_abs_error_pct_before": before, "median_abs_error_pct_after": after, "cases": fit.cases}
     else:
         from engine.inference import DEFAULT_FACTORS as INF_DEFAULTS
@@ -71,9 +72,15 @@ def run(args, ctx) -> Output:
         start = {n: chip.factor(n, INF_DEFAULTS.get(n.split("@", 1)[0], 1.0)) for n in names}
         result = fit_inference_factors(rows, chips, names, start=start)
         fitted = dict(result["factors"])
+        unconstrained = set(result["unconstrained"])
         summary = {"mean_abs_log_error_before": result["loss_before"],
                    "mean_abs_log_error_after": result["loss_after"], "cases": len(rows)}
-    factors = [{"factor": n, "before": start.get(n), "fitted": fitted[n]} for n in names]
+    # A factor no run moves is not fitted: it keeps its value, is named, and is never saved as if
+    # these runs had measured it.
+    for n in unconstrained:
+        fitted[n] = start[n]
+    factors = [{"factor": n, "before": start.get(n), "fitted": fitted[n], "constrained": n not in unconstrained}
+               for n in names]
     from engine.calibration import TRAINING_BOUNDS
     from engine.validation_inference import FIT_BOUNDS
 
@@ -91,6 +98,9 @@ def run(args, ctx) -> Output:
                 "something on these runs, not a value to trust" for n in names
                 if n.split("@", 1)[0] in bounds
                 and any(abs(fitted[n] - edge) <= 1e-3 * abs(edge) for edge in bounds[n.split("@", 1)[0]])]
+    warnings += [f"{n}: no run among these {summary['cases']} moves it (25% either way changes no prediction), so "
+                 f"they cannot fit it; kept at {start[n]:.4g}" + (" and not saved" if args.save else "")
+                 for n in names if n in unconstrained]
     if worse:
         warnings.append(f"the fit scores worse than the current factors ({measure})")
     saved = bool(args.save) and not worse
@@ -105,8 +115,9 @@ def run(args, ctx) -> Output:
     if saved:
         note = f"fitted to {Path(args.cases).name} ({summary['cases']} runs) on {dt.date.today().isoformat()}"
         for name in names:
-            store.set_calibration(chip.id, name, fitted[name], note=note)
+            if name not in unconstrained:
+                store.set_calibration(chip.id, name, fitted[name], note=note)
     text = (f"{args.kind} factors of {chip.id} fitted to {summary['cases']} measured runs ({measure})"
             + ("; saved to the database" if args.save else "; not saved (add --save to keep them)")
             + "".join(f"\nwarning: {w}" for w in warnings))
-    return Output(data=data, rows=factors, columns=["factor", "before", "fitted"], text=text)
+    return Output(data=data, rows=factors, columns=["factor", "before", "fitted", "constrained"], text=text)
