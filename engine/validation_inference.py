@@ -600,9 +600,13 @@ def summarize(cases: list[dict]) -> dict:
 def fit_inference_factors(rows: list[dict], chips: dict[str, Chip], names: Sequence[str],
                           start: Mapping[str, float] | None = None, *, rounds: int = 3,
                           bounds: Mapping[str, tuple] | None = None,
-                          should_stop: Callable[[], bool] | None = None) -> dict:
+                          should_stop: Callable[[], bool] | None = None, min_step: float = 0.01,
+                          progress: Callable[[str, float, float], None] | None = None) -> dict:
     """Fit the named factors (one value each for every row given) by coordinate search on the
-    trust-weighted mean absolute log error. Returns {"factors", "loss_before", "loss_after"}.
+    trust-weighted mean absolute log error. Returns {"factors", "loss_before", "loss_after",
+    "unconstrained"}. A factor's step halves after each try that does not help and stops below
+    `min_step` (log units: 1%); each loss runs every row's simulation, seconds on a large file.
+    `progress(name, value, loss)` is told before each try.
 
     Callers select the rows (e.g. one chip and engine) and store the result under that scope.
     """
@@ -633,6 +637,10 @@ def fit_inference_factors(rows: list[dict], chips: dict[str, Chip], names: Seque
     for _ in range(rounds):
         for n in names:
             for _try in range(6):
+                if step[n] < min_step:   # a finer step than the rows can tell apart: done with n
+                    break
+                if progress is not None:
+                    progress(n, current[n], best)
                 if should_stop is not None and should_stop():
                     raise Cancelled()
                 improved = False

@@ -70,7 +70,13 @@ def run(args, ctx) -> Output:
 
         names = names or INFERENCE_FIT_FACTORS
         start = {n: chip.factor(n, INF_DEFAULTS.get(n.split("@", 1)[0], 1.0)) for n in names}
-        result = fit_inference_factors(rows, chips, names, start=start)
+        progress = _progress_line()
+        try:
+            result = fit_inference_factors(rows, chips, names, start=start, progress=progress)
+        finally:
+            if progress is not None:   # the progress line goes before the answer is printed
+                import sys
+                print("\r\x1b[K", end="", file=sys.stderr, flush=True)
         fitted = dict(result["factors"])
         unconstrained = set(result["unconstrained"])
         summary = {"mean_abs_log_error_before": result["loss_before"],
@@ -121,3 +127,18 @@ def run(args, ctx) -> Output:
             + ("; saved to the database" if args.save else "; not saved (add --save to keep them)")
             + "".join(f"\nwarning: {w}" for w in warnings))
     return Output(data=data, rows=factors, columns=["factor", "before", "fitted", "constrained"], text=text)
+
+
+def _progress_line():
+    """On a terminal, one self-overwriting stderr line per try (a large file's fit takes a minute
+    or more, each try running every row's simulation); nothing when stderr is a file or a pipe,
+    whose readers expect one line per error."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return None
+
+    def say(name: str, value: float, loss: float) -> None:
+        print(f"\rfitting {name} = {value:.4g} (mean |log error| {loss:.4f})\x1b[K", end="", file=sys.stderr,
+              flush=True)
+    return say
