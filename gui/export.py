@@ -1,7 +1,8 @@
 """Saving charts and their data: PNG, SVG and CSV. No dialogs here; callers pick the path.
 
-PNG goes through pyqtgraph's ImageExporter with an explicit integer width (otherwise it uses the
-widget's current size, 640x480 for a never-shown widget). SVG tries pyqtgraph's SVGExporter and
+A chart is exported laid out at one size (EXPORT_LAYOUT_PX), not as it happens to stand in the
+window, and only its own scene items are drawn. PNG renders that scene region at the asked width.
+SVG tries pyqtgraph's SVGExporter and
 falls back to Qt's QSvgGenerator (pyqtgraph 0.14.0's exporter breaks on PySide6 >= 6.11, #3485).
 CSV is written by us, with unit-bearing headers, from the numbers behind the chart.
 """
@@ -79,81 +80,100 @@ def titled(target, context: Mapping[str, object] | None):
         item.layout.activate()
 
 
-def export_png(target, path: str | os.PathLike, width: int = 1600) -> Path:
-    """Render the chart to a PNG `width` pixels wide, laid out exactly as on screen.
+# Every exported chart is laid out at this size (logical pixels) whatever its size in the window:
+# a chart on a hidden tab or a narrow window was written as it stood there, squashed to a strip
+# or cut off, and the same chart came out differently from the window and from `fleetcast export`.
+EXPORT_LAYOUT_PX = (1000, 600)
 
-    The chart's view is rendered at a higher device-pixel ratio, so fonts, axes and legend keep
-    their on-screen proportions and come out sharp. (pyqtgraph's ImageExporter instead scales the
-    fonts with the width and then drops tick labels that no longer fit the axis.) A plot with no
-    view of a real size falls back to ImageExporter.
-    """
+
+@contextlib.contextmanager
+def export_layout(target, size: tuple[int, int] = EXPORT_LAYOUT_PX):
+    """While a file is written: the chart's plot laid out at `size`; yields its scene rectangle.
+    Only the chart's own items are drawn (never the window's widgets around or over it), and its
+    on-screen layout comes back afterwards."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtWidgets import QApplication
+
     item = plot_item_of(target)
     if item.scene() is None:
         raise ValueError("the plot is not in a view; add it to a PlotWidget before exporting")
-    path = Path(path)
-    views = [v for v in item.scene().views() if v.width() > 10 and v.height() > 10]
-    if views:
-        image = _render_view(views[0], int(width))
-        if not image.save(str(path), "PNG"):
-            raise OSError(f"{path}: the PNG could not be written")
-        return path
-    from pyqtgraph.exporters import ImageExporter
-
-    exporter = ImageExporter(item)
-    params = exporter.parameters()
-    # Setting width recomputes height as a float in some versions; set both as ints.
-    rect = item.sceneBoundingRect()
-    aspect = rect.height() / rect.width() if rect.width() > 0 else 0.6
-    params["width"] = int(width)
-    params["height"] = max(int(round(int(width) * aspect)), 1)
-    exporter.export(str(path))
-    if not path.exists():
-        raise OSError(f"{path}: the PNG was not written")
-    return path
+    old = item.geometry()
+    try:
+        item.setGeometry(QRectF(old.x(), old.y(), float(size[0]), float(size[1])))
+        _settle(item)
+        # A first render lets the axes widen to their tick labels (pyqtgraph fits an axis to the
+        # labels it drew), then the layout settles at that width.
+        _render_scene(item, 64)
+        _settle(item)
+        yield item.sceneBoundingRect()
+    finally:
+        item.setGeometry(old)
+        _settle(item)
+        QApplication.processEvents()
 
 
-def _render_view(view, width: int):
-    from PySide6.QtCore import QPoint, Qt
-    from PySide6.QtGui import QImage
-    from PySide6.QtWidgets import QWidget
-
+def _settle(item) -> None:
     from PySide6.QtWidgets import QApplication
 
-    # A first paint lets axes widen to their tick labels (pyqtgraph drops labels that don't fit
-    # until the next layout pass); settle that before the real render.
-    view.viewport().grab()
+    if getattr(item, "layout", None) is not None:
+        item.layout.invalidate()
+        item.layout.activate()
     QApplication.processEvents()
-    QApplication.processEvents()
-    scale = width / view.width()
-    image = QImage(int(width), max(int(round(view.height() * scale)), 1), QImage.Format.Format_ARGB32)
-    image.setDevicePixelRatio(scale)
+    if getattr(item, "layout", None) is not None:
+        item.layout.activate()
+
+
+def _render_scene(item, width: int):
+    """The item's part of its scene as a white-backed image `width` pixels wide (fonts, lines and
+    legend scale with it: the layout is the export layout's, drawn larger)."""
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QImage, QPainter
+
+    source = item.sceneBoundingRect()
+    scale = width / max(source.width(), 1.0)
+    image = QImage(int(width), max(int(round(source.height() * scale)), 1), QImage.Format.Format_ARGB32)
     image.fill(Qt.GlobalColor.white)
-    # QWidget.render onto the image (not QGraphicsView.render, which fits the scene to the
-    # device's pixels and so would apply the scale twice).
-    QWidget.render(view, image, QPoint())
-    image.setDevicePixelRatio(1.0)  # the file holds `width` real pixels
+    painter = QPainter(image)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        item.scene().render(painter, QRectF(0, 0, image.width(), image.height()), source)
+    finally:
+        painter.end()
     return image
 
 
-def export_svg(target, path: str | os.PathLike, backend: str = "auto") -> Path:
-    """Write the plot as SVG. backend: 'auto' (pyqtgraph, then Qt), 'pyqtgraph' or 'qt'."""
-    item = plot_item_of(target)
-    if item.scene() is None:
-        raise ValueError("the plot is not in a view; add it to a PlotWidget before exporting")
+def export_png(target, path: str | os.PathLike, width: int = 1600) -> Path:
+    """Render the chart to a PNG `width` pixels wide, laid out at EXPORT_LAYOUT_PX and drawn at
+    width / 1000 times that (fonts, axes and legend keep their proportions and come out sharp).
+    """
     path = Path(path)
-    if backend in ("auto", "pyqtgraph"):
-        try:
-            from pyqtgraph.exporters import SVGExporter
+    with export_layout(target):
+        image = _render_scene(plot_item_of(target), int(width))
+    if not image.save(str(path), "PNG"):
+        raise OSError(f"{path}: the PNG could not be written")
+    return path
 
-            SVGExporter(item).export(fileName=str(path))
-            if path.exists() and path.stat().st_size > 0:
-                return path
-            raise OSError("SVGExporter wrote nothing")
-        except Exception as exc:
-            if backend == "pyqtgraph":
-                raise
-            log.info("pyqtgraph SVG export failed (%s); using QSvgGenerator", exc)
-    return _export_svg_qt(item, path)
+
+def export_svg(target, path: str | os.PathLike, backend: str = "auto") -> Path:
+    """Write the plot as SVG, laid out at EXPORT_LAYOUT_PX. backend: 'auto' (pyqtgraph, then
+    Qt), 'pyqtgraph' or 'qt'."""
+    item = plot_item_of(target)
+    path = Path(path)
+    with export_layout(target):
+        if backend in ("auto", "pyqtgraph"):
+            try:
+                from pyqtgraph.exporters import SVGExporter
+
+                SVGExporter(item).export(fileName=str(path))
+                if path.exists() and path.stat().st_size > 0:
+                    return path
+                raise OSError("SVGExporter wrote nothing")
+            except Exception as exc:
+                if backend == "pyqtgraph":
+                    raise
+                log.info("pyqtgraph SVG export failed (%s); using QSvgGenerator", exc)
+        return _export_svg_qt(item, path)
 
 
 def _export_svg_qt(item, path: Path) -> Path:

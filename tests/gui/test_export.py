@@ -42,6 +42,37 @@ def test_png_of_never_shown_plotwidget_uses_explicit_width(qtbot, tmp_path):
     assert image.width() == 900
 
 
+def _dark_rows(image: QImage) -> list[int]:
+    """Rows (of a 1/10 sample) holding a pixel of the H100 series' blue."""
+    rows = []
+    for y in range(0, image.height(), 4):
+        if any(_blue(image.pixelColor(x, y)) for x in range(0, image.width(), 8)):
+            rows.append(y)
+    return rows
+
+
+def _blue(color) -> bool:
+    return color.blue() > 150 and color.red() < 90 and color.green() < 150
+
+
+@pytest.mark.parametrize("shown_size", [(800, 500), (260, 160)])
+def test_a_squeezed_or_hidden_chart_exports_the_same_whole_chart(qtbot, tmp_path, shown_size):
+    """A chart on a hidden tab or in a narrow window was written as it stood there: the plot
+    squashed to a line under its title (1600 x 800 of mostly title), or cut off on the right."""
+    panel = PlotPanel("Installed chips", y_label="Installed", y_unit="chips")
+    qtbot.addWidget(panel)
+    panel.resize(*shown_size)
+    panel.set_series("H100", [0, 1, 2, 3, 4, 5], [0, 0, 1000, 1000, 3000, 3000], color="#0072b2")
+    before = panel.plot_item.geometry()
+    image = QImage(str(export.export_png(panel, tmp_path / "c.png", width=1600)))
+    assert (image.width(), image.height()) == (1600, 960)     # the export layout, 1000 x 600, drawn at 1.6x
+    rows = _dark_rows(image)
+    assert rows and max(rows) - min(rows) > 0.5 * image.height()   # the series spans the plot's height
+    assert panel.plot_item.geometry() == before                     # the window's layout is back
+    svg = ET.parse(export.export_svg(panel, tmp_path / "c.svg", backend="qt")).getroot()
+    assert svg.get("viewBox").split()[-2:] == ["1000", "600"]
+
+
 @pytest.mark.parametrize("backend", ["pyqtgraph", "qt"])
 def test_svg_parses_and_contains_drawing(timeline, tmp_path, backend):
     path = export.export_svg(timeline, tmp_path / f"chart-{backend}.svg", backend=backend)
