@@ -285,11 +285,22 @@ def scaling_days(study: "TrainingStudy", inputs: TrainingInputs, analysis: "Trai
 
 def layout_label(layout: Mapping) -> str:
     parts = [f"TP{layout['tp']}", f"PP{layout['pp']}"]
+    if (layout.get("vpp") or 1) > 1:   # interleaved stages change the bubble: part of the layout's name
+        parts.append(f"VPP{layout['vpp']}")
     if layout.get("cp", 1) > 1:
         parts.append(f"CP{layout['cp']}")
     if layout.get("ep", 1) > 1:
         parts.append(f"EP{layout['ep']}")
     return " ".join(parts)
+
+
+def infeasible_detail(result) -> str:
+    """Why a layout cannot run, in one line with its numbers (the CLI's and the view's words)."""
+    if result.reason == "out of memory":
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in result.memory_breakdown_gib.items() if v >= 0.05)
+        return (f"out of memory: {result.memory_gib_per_chip:.1f} GiB needed per chip, "
+                f"{result.memory_capacity_gib:g} GiB available ({parts})")
+    return result.reason
 
 
 def training_key_figures(inputs, result, estimate=None) -> list[list]:
@@ -555,6 +566,6 @@ def chips_for_demand(capacity, demand_tokens_per_s: float) -> int | None:
 __all__ = [
     "TrainingAnalysis", "heatmap_grid", "scaling_counts", "run_training_analysis", "SCALING_FACTORS",
     "STUDY_VERSION", "StudyProblem", "TrainingStudy", "ServingStudy", "training_key_figures", "training_top_layouts",
-    "chips_for_demand", "demand_per_day", "layout_label", "chip_name", "INSTALL_LAG_DAYS", "SOFTWARE_DEFAULTS",
+    "chips_for_demand", "demand_per_day", "layout_label", "infeasible_detail", "chip_name", "INSTALL_LAG_DAYS", "SOFTWARE_DEFAULTS",
     "SOFTWARE_KEYS", "batch_note", "fleet_note", "scaling_days",
 ]

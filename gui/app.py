@@ -156,6 +156,10 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
         file_menu.addSeparator()
+        self.save_scenario_action = file_menu.addAction("&Save scenario", lambda: self.scenario_bar.save_current())
+        self.save_scenario_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Save))
+        self.save_scenario_action.setToolTip("Save every view's inputs into the current scenario (Ctrl+Z undoes)")
+        file_menu.addSeparator()
         self.import_chips_action = file_menu.addAction("Import chips CSV…", lambda: self.import_csv("chips"))
         self.import_orders_action = file_menu.addAction("Import orders CSV…", lambda: self.import_csv("orders"))
         file_menu.addSeparator()
@@ -174,6 +178,7 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.close)
         file_menu.addAction(self.quit_action)
         if getattr(self.store, "read_only", False):
+            self.save_scenario_action.setEnabled(False)
             self.import_chips_action.setEnabled(False)
             self.import_orders_action.setEnabled(False)
 

@@ -20,7 +20,7 @@ your confidence, or why no plan can; "Add plan as assumption orders" puts it int
 <li><b>Compare</b>: saved scenarios side by side.</li>
 </ol>
 <p><b>Scenarios</b> (top bar) hold the inputs of every panel. An edit marks the scenario modified
-(<b>*</b> in the title); <b>Save</b> keeps it, Ctrl+Z undoes any edit, and switching or quitting
+(<b>*</b> in the title); <b>Save</b> (Ctrl+S) keeps it, Ctrl+Z undoes any edit, and switching or quitting
 asks before unsaved edits are dropped.</p>
 <p><b>Results out of date?</b> When an input is invalid its field turns red, and the charts grey
 out until it is fixed.</p>

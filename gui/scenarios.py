@@ -219,7 +219,7 @@ class ScenarioBar(QWidget):
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.activated.connect(self._on_activated)
         self.save_button = QPushButton("Save")
-        self.save_button.setToolTip("Save the current inputs of every panel into this scenario (Ctrl+Z undoes)")
+        self.save_button.setToolTip("Save the current inputs of every panel into this scenario (Ctrl+S; Ctrl+Z undoes)")
         self.save_button.clicked.connect(lambda: self.save_current())
         self.new_button = QPushButton("New…")
         self.new_button.setToolTip("A new scenario with the story's default inputs")

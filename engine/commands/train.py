@@ -7,6 +7,7 @@ import argparse
 from engine.commands import Output
 from engine.errors import InfeasibleRequest, UserError
 from engine.hardware import GB_PER_GIB
+from engine.studies import infeasible_detail
 
 
 def register(subparsers) -> None:
@@ -167,15 +168,6 @@ def apply_scenario(args, ctx):
     model = study.model(models)
     args.model = model.id
     return chips[study.chip_id], model
-
-
-def infeasible_detail(res) -> str:
-    """Why a layout cannot run, in one line with its numbers."""
-    if res.reason == "out of memory":
-        parts = ", ".join(f"{k} {v:.1f}" for k, v in res.memory_breakdown_gib.items() if v >= 0.05)
-        return (f"out of memory: {res.memory_gib_per_chip:.1f} GiB needed per chip, {res.memory_capacity_gib:g} GiB "
-                f"available ({parts})")
-    return res.reason
 
 
 def _figures(res, inputs) -> dict:

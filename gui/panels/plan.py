@@ -85,6 +85,7 @@ class PlanPanel(QWidget):
         self.runner.progress.connect(lambda f, m: (self.progress_bar.setValue(int(f * 100)),
                                                    self.progress_bar.setFormat(f"{m} %p%")))
         self.runner.busy_changed.connect(lambda busy: self.cancel_button.setEnabled(busy))
+        self.runner.cancelled.connect(self._on_cancelled)
         self.banner = MessageBanner()
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self._build_form())
@@ -142,7 +143,10 @@ class PlanPanel(QWidget):
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.cancel_button.setToolTip("Stop the search; the plan shown before stays")
+        # not connected to runner.cancel directly: clicked(bool) would arrive as cancel(emit=False),
+        # and the view stayed busy at "Solving… 60%" with Cancel enabled
+        self.cancel_button.clicked.connect(lambda: self.runner.cancel())
         self.progress_bar = QProgressBar()
         self.progress_bar.setValue(0)  # a reset bar (-1) hides its text
         self.progress_bar.setFormat("Idle")
@@ -437,6 +441,12 @@ class PlanPanel(QWidget):
             self._on_finished(compute_plan(job))
         except UserError as exc:
             self._on_failed(str(exc))
+
+    def _on_cancelled(self) -> None:
+        self._running_key = None
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Cancelled: the plan shown before stays")
+        self.status_message.emit("Plan search cancelled")
 
     def _on_failed(self, message: str) -> None:
         self.progress_bar.setFormat("Failed")

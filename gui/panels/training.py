@@ -20,7 +20,7 @@ from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-ex
     TrainingAnalysis, TrainingStudy, heatmap_grid, run_training_analysis, scaling_counts,
 )
 from engine.studies import (
-    batch_note, fleet_note, layout_label, scaling_days, training_key_figures, training_top_layouts,
+    batch_note, fleet_note, infeasible_detail, layout_label, scaling_days, training_key_figures, training_top_layouts,
 )
 from engine.fleet import installed_on
 from engine.training import BREAKDOWN_KEYS, MEMORY_KEYS, LayoutResult, TrainingInputs, evaluate_layout
@@ -208,6 +208,10 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         if was:
             self.run_bar.set_message("Cancelled. Charts show the last finished search; press Run search to start again.")
             self.status_message.emit("Layout search cancelled")
+            if self.result is None and self.mode_combo.currentData() == "search":
+                # nothing was found: the tiles must not keep saying a search is under way
+                self.tiles.clear("–")
+                self.notes.setText("Search cancelled: no figures yet. Press Run search to search again.")
 
     def _on_analysis(self, analysis: TrainingAnalysis) -> None:
         self._running_key = None
@@ -270,7 +274,11 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             for key in ("time", "throughput", "chip_hours", "energy", "cost", "goodput"):
                 t.set(key, "–", "")
             t.set("time", "does not fit", r.reason)
-            self.notes.setText(f"This layout is infeasible: {r.reason}. " + " ".join(r.explanations[:-1]))
+            # the reason with its numbers (the CLI's words), then what else the model noted, as
+            # sentences: they ran together without punctuation
+            others = [e.strip().rstrip(".") for e in r.explanations[:-1] if e.strip()]
+            self.notes.setText(f"This layout is infeasible: {infeasible_detail(r)}."
+                               + "".join(f" {e[0].upper()}{e[1:]}." for e in others))
             return
         t.set("throughput", fmt_big(r.tokens_per_s_per_chip * n), f"{r.tokens_per_s_per_chip:,.0f} per chip")
         est = self._estimate(r.tokens_per_s_per_chip, n, inp.chip)

@@ -647,3 +647,12 @@ def test_a_delete_elsewhere_without_unsaved_inputs_asks_nothing(window, store, q
     assert not asked and window.scenario_bar.current_name() == "Story default"
     assert "Mine" not in window.scenario_bar.names()
     _shutdown(window)
+
+
+def test_ctrl_s_saves_the_scenario(window, store, qtbot):
+    panel = _edit_training(window, qtbot)
+    assert window.save_scenario_action.shortcut().toString() == "Ctrl+S"
+    window.save_scenario_action.trigger()
+    assert not window.isWindowModified()
+    assert store.scenario("Story default")["params"]["ui"]["training"]["num_chips"] == panel.count_spin.value()
+    _shutdown(window)

@@ -33,7 +33,7 @@ def test_opens_offscreen_with_areas_and_menus(window, qtbot):
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus == ["&File", "&Edit", "&View", "&Help"]
     file_items = [a.text() for a in window.file_menu.actions() if a.text()]
-    assert file_items == ["&Open database…", "&New database…", "Open &Recent", "Import chips CSV…", "Import orders CSV…",
+    assert file_items == ["&Open database…", "&New database…", "Open &Recent", "&Save scenario", "Import chips CSV…", "Import orders CSV…",
                           "Export chips CSV…", "Export orders CSV…", "Export &all charts and tables…",
                           "Export &report (PDF)…", "&Quit"]
     assert window.quit_action.shortcut().toString() == "Ctrl+Q"

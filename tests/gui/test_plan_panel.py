@@ -173,3 +173,14 @@ def test_a_plan_whose_inputs_changed_is_greyed_and_cannot_be_added(panel, store)
     assert is_stale(panel.tabs) and not panel.add_button.isEnabled()
     panel._stack.undo()
     assert not is_stale(panel.tabs) and panel.add_button.isEnabled()
+
+
+def test_cancel_says_so_and_leaves_the_view_idle(panel, qtbot):
+    """Cancel stopped the worker, but the bar stayed at 'Solving… 60%' with Cancel enabled: the
+    button's clicked(False) reached cancel() as emit=False."""
+    panel.samples.setValue(400)
+    panel.run_button.click()
+    qtbot.waitUntil(panel.cancel_button.isEnabled, timeout=5000)
+    panel.cancel_button.click()
+    assert "Cancelled" in panel.progress_bar.format() and not panel.cancel_button.isEnabled()
+    assert not panel.runner.is_running()

@@ -173,6 +173,9 @@ def test_search_runs_in_a_worker_can_be_cancelled_and_the_latest_wins(panel, qtb
     assert not panel.run_bar.cancel_button.isEnabled()
     assert "Cancelled" in panel.run_bar.message.text()
     assert panel.analysis is None
+    # nothing was found: the tiles and the note no longer say a search is under way
+    assert "Searching" not in panel.notes.text() and "cancelled" in panel.notes.text()
+    assert panel.tiles.value("step") == "–"
     # Two requests in a row: only the second one's result is drawn.
     panel.apply_scenario_state(FIXED)
     panel.timer.stop()
@@ -379,3 +382,22 @@ def test_reliability_is_a_field_group_that_moves_time_to_train(panel, qtbot):
     state = panel.scenario_state()
     assert state["mtbf_chip_hours"] == 10_130.0 and state["restart_min"] == 10.0
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_an_infeasible_fixed_layout_says_why_with_its_numbers(panel):
+    """The note said only "out of memory." where the CLI names the GiB needed and each part, and
+    the model's other notes ran together without punctuation."""
+    panel.apply_scenario_state({**FIXED, "model_id": "llama3-70b", "num_chips": 8,
+                                "layout": {**FIXED["layout"], "tp": 1, "pp": 1, "zero": 0, "micro_batch": 8}})
+    panel.compute_now()
+    note = panel.notes.text()
+    assert note.startswith("This layout is infeasible: out of memory: ") and "GiB needed per chip" in note
+    assert "weights" in note and "optimizer" in note and "GiB available" in note
+    assert not any(word in note for word in ("step exposed", "step Exposed"))   # sentences, not run together
+
+
+def test_the_layout_names_its_interleaved_stages():
+    from engine.studies import layout_label
+
+    assert layout_label({"tp": 8, "pp": 2, "vpp": 8, "cp": 1, "ep": 1}) == "TP8 PP2 VPP8"
+    assert layout_label({"tp": 8, "pp": 2, "vpp": 1, "cp": 2, "ep": 1}) == "TP8 PP2 CP2"
