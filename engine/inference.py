@@ -1076,9 +1076,14 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
             limiting = "latency target"
         cap_k = float(np.broadcast_to(cap, (1, len(tps), 1))[0, k, 0])
         kvcap_k = float(np.broadcast_to(kv_cap, (1, len(tps), 1))[0, k, 0])
+        # the figures of the layout named (tps[k]), not of the first one tried: the view showed
+        # the whole 70B (131 GiB "of 96") and 0 sequences beside "TP8"
+        weights_k = float(np.broadcast_to(dep.weight_bytes_chip, (1, len(tps), 1))[0, k, 0]) / GIB
+        kv_seq_k = float(np.broadcast_to(dep.kv_bytes_token_chip, (1, len(tps), 1))[0, k, 0]) \
+            * (input_len + output_len) / GIB
         return CapacityResult(False, reason, tps[k], 0.0, 0.0, 0.0, float("nan"), float("nan"),
-                              int(max(kvcap_i, 0)), limiting, reason, int(max(tps[k], eps[k])), weights_gib,
-                              kv_seq_gib, "memory capacity" if limiting == "memory capacity" else "latency target",
+                              int(max(kvcap_k, 0)), limiting, reason, int(max(tps[k], eps[k])), weights_k,
+                              kv_seq_k, "memory capacity" if limiting == "memory capacity" else "latency target",
                               int(eps[k]), float(prefix_cache_hit), int(max(min(cap_k, kvcap_k), 0)))
     n = float(g[j])
     tpot_v = float(r["tpot"][0, i, j]) * 1e3

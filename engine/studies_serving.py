@@ -250,8 +250,9 @@ def comparison_table(comparison: ChipComparison | None) -> tuple[list[str], list
             rows.append([r["name"], None, None, None, None, None, None, None, "error", r["error"]])
             continue
         ok = cap.feasible
+        # the view's "Max concurrency" tile's figure (the engine's cap applied), not the KV bound
         rows.append([r["name"], cap.tp, cap.ep, cap.output_tokens_per_s_per_chip if ok else None,
-                     cap.ttft_ms if ok else None, cap.tpot_ms if ok else None, cap.max_concurrency,
+                     cap.ttft_ms if ok else None, cap.tpot_ms if ok else None, concurrency_limit(cap)[0],
                      r["chips"], cap.limiting, cap.explanation if ok else cap.reason])
     return list(COMPARISON_HEADERS), rows
 

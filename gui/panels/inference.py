@@ -288,6 +288,11 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             t.set("throughput", fmt(cap.output_tokens_per_s_per_chip),
                   f"{kind} under load; steady state {fmt(steady.output_tokens_per_s_per_chip)}"
                   if steady is not None and steady.feasible else f"{kind} under load")
+        elif req.prefill_tp and not cap.prefill_chips:
+            # the steady state serves prompts and decode on one pool: say so beside a
+            # disaggregated request that could not be simulated
+            t.set("throughput", fmt(cap.output_tokens_per_s_per_chip),
+                  "aggregated steady state; disaggregated not simulated")
         else:
             t.set("throughput", fmt(cap.output_tokens_per_s_per_chip), "steady state (mean latencies)")
         t.set("ttft", fmt(cap.ttft_ms), f"{kind}; target {req.ttft_ms:,.0f} ms" if req.ttft_ms else f"{kind}; no target")

@@ -273,6 +273,18 @@ def test_slo_capacity_best_tp_and_infeasible_reason():
     assert not bad.feasible and bad.limiting == "latency target" and "TPOT" in bad.reason
 
 
+def test_targets_no_layout_meets_report_the_figures_of_the_layout_they_name():
+    """Best TP, targets nobody meets: the result named TP8 but carried TP1's figures (the whole
+    70B, 131 GiB 'of 96', and no sequence fitting)."""
+    m, chip = MODELS["llama3-70b"], CHIPS["h20-96gb"]
+    bad = slo_capacity(m, chip, input_len=1024, output_len=256, ttft_ms=20, tpot_ms=50)
+    at_tp = slo_capacity(m, chip, input_len=1024, output_len=256, ttft_ms=2000, tpot_ms=50, tp=bad.tp)
+    assert not bad.feasible and bad.tp > 1
+    assert bad.weights_gib_per_chip == pytest.approx(at_tp.weights_gib_per_chip)
+    assert bad.weights_gib_per_chip < chip.hbm_gib and bad.max_concurrency == at_tp.max_concurrency > 0
+    assert bad.kv_gib_per_sequence == pytest.approx(at_tp.kv_gib_per_sequence)
+
+
 def test_chips_needed_scales_with_demand_in_whole_replicas():
     m, chip = MODELS["llama3-70b"], CHIPS["h20-96gb"]
     kw = dict(input_len=2000, output_len=300, ttft_ms=2000, tpot_ms=50, tp=8)
