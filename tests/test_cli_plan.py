@@ -165,3 +165,29 @@ def test_plan_refuses_months_it_would_have_rewritten_and_odd_caps(db, capsys, fl
     defaults) or ended in a traceback (a cap of 1e400)."""
     code, out, err = run_cli(capsys, "--db", db, "plan", *flags)
     assert code == 1 and needle in err and "Traceback" not in err and not out
+
+
+LIFTED = ("--from", "2025-11", "--until", "2025-12", "--caps", "ascend-910b2=1e7,h20-96gb=1e7", "--format", "json")
+
+
+def test_a_budget_at_or_above_the_plans_cost_returns_that_plan(db, capsys):
+    """--budget 60e9 refused a $47 B plan ("the cheapest plan costs $34.72B, above $60.00B"): the
+    budget bound the first fit, which still serves every trial and costs most."""
+    code, out, _ = run_cli(capsys, "--db", db, "plan", *LIFTED)
+    free = json.loads(out)
+    assert code == 0 and free["feasible"]
+    cost = free["total_cost_usd"]
+    code, out, _ = run_cli(capsys, "--db", db, "plan", *LIFTED, "--budget", f"{cost * 1.2:.0f}")
+    assert code == 0 and json.loads(out)["total_cost_usd"] == pytest.approx(cost)
+    code, out, err = run_cli(capsys, "--db", db, "plan", *LIFTED, "--budget", f"{cost * 0.5:.0f}")
+    below = json.loads(out)
+    assert code == 1 and not below["feasible"]
+    # the cost quoted is the plan offered without a budget, not a first fit that would not hold
+    assert f"the cheapest plan costs ${cost / 1e9:.2f}B" in below["why"]
+
+
+def test_no_buyable_candidate_is_named_as_the_reason(db, capsys):
+    code, out, _ = run_cli(capsys, "--db", db, "plan", "--chips", "h100-sxm5-80gb", "--from", "2025-11",
+                           "--until", "2025-12", "--format", "json")
+    d = json.loads(out)
+    assert code == 1 and d["why"].startswith("caps: no candidate can be ordered (") and "0 per quarter" in d["why"]
