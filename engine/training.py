@@ -770,6 +770,10 @@ def _check_inputs(inp: TrainingInputs) -> None:
         raise UserError(f"global_batch_seqs: {inp.global_batch_seqs} (must be 1 to 100,000,000)")
     if not inp.chip.peak_tflops("bf16"):
         raise UserError(f"chip {inp.chip.id}: no 16-bit peak in the catalog")
+    if not inp.chip.hbm_gb or not inp.chip.hbm_gbps:
+        # without them every layout read "out of memory" (0 GiB per chip), not what is missing
+        raise UserError(f"chip {inp.chip.id}: hbm_gb and hbm_gbps are needed for training; fill them in the "
+                        "chip catalog")
     if inp.dtype not in ("bf16", "fp16", "fp8"):
         raise UserError(f"dtype: {inp.dtype!r} (bf16, fp16 or fp8)")
     from engine.layout import DIMENSION

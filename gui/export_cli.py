@@ -45,6 +45,8 @@ def _application():
 
 
 def run(args, ctx) -> Output:
+    if not args.out.strip():   # "" is the current folder to Path: 94 files written where the shell stood
+        raise UserError("--out '': give the folder to write into")
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file, not a folder")

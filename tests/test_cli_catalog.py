@@ -232,3 +232,20 @@ def test_models_import_refuses_layer_patterns_no_model_can_have(capsys, tmp_path
     path.write_text(json.dumps({**QWEN3_30B_A3B, **change}))
     code, _, err = run(capsys, "models", "import", str(path), "--id", "q")
     assert code == 1 and needle in err and "Traceback" not in err
+
+
+def test_third_qa_round_inputs_are_refused_naming_the_flag_or_field(capsys, tmp_path):
+    db = str(tmp_path / "q.db")
+    # models import --seq-len 0 said "seq_len set to 0" and stored 4096
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"num_hidden_layers": 2, "hidden_size": 256, "num_attention_heads": 4,
+                               "vocab_size": 1000, "intermediate_size": 512}))
+    code, _, err = run(capsys, "--db", db, "models", "import", str(cfg), "--id", "z", "--seq-len", "0")
+    assert code == 1 and "--seq-len 0: a whole number of tokens" in err
+    assert "z" not in {m["id"] for m in json.loads(run(capsys, "--db", db, "models", "list", "--format", "json")[1])}
+    # a chip without memory figures read "out of memory" for every layout in train
+    chips = tmp_path / "c.csv"
+    chips.write_text("id,vendor,name,bf16_tflops\nqa-chip,Acme,QA chip,500\n")
+    assert run(capsys, "--db", db, "chips", "import", str(chips))[0] == 0
+    code, _, err = run(capsys, "--db", db, "train", "--model", "llama3-8b", "--chip", "qa-chip", "--chips", "8")
+    assert code == 1 and "chip qa-chip: hbm_gb and hbm_gbps are needed for training" in err

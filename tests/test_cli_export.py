@@ -13,10 +13,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fleetcast(*argv, db, env_extra=None):
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", **(env_extra or {})}
+def fleetcast(*argv, db, env_extra=None, cwd=None):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO), **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "gui", "--db", str(db), *argv], capture_output=True,
-                          text=True, env=env, cwd=REPO, timeout=120)
+                          text=True, env=env, cwd=cwd or REPO, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,10 @@ def test_the_baselines_compare_holds_every_seeded_what_if(exported):
                   if not line.startswith("#"))
     for name in ("Story default", "H20 cut off (Apr 2025)", "Huawei 6 months late", "Huawei delivers half"):
         assert name in header, name
+
+
+def test_an_empty_out_is_refused_not_the_current_folder(tmp_path):
+    """--out "" wrote 94 files into the folder the shell stood in."""
+    proc = fleetcast("export", "--out", "", db=tmp_path / "f.db", cwd=tmp_path)
+    assert proc.returncode == 1 and "--out ''" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".png", ".svg", ".csv")) == []

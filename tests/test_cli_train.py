@@ -86,7 +86,7 @@ def test_validate_missing_file_is_user_error(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv,needle", [
-    (["--chips", "1000000000000", "--search"], "must be 1 to 10,000,000"),
+    (["--chips", "1000000000000", "--search"], "--chips: 1000000000000 (must be a whole number of chips, 1 to 10,000,000)"),
     (["--chips", "8", "--tp", "3"], "no layout of 8 chips matches --tp 3"),
     (["--chips", "8", "--tokens", "nan"], "--tokens: nan"),
     (["--chips", "8", "--tokens", "inf"], "--tokens: inf"),

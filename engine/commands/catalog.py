@@ -147,6 +147,9 @@ def models_import(args, ctx) -> Output:
     from engine.csv_io import read_json_file
     from engine.hf_config import parse_json_int
 
+    if args.seq_len is not None and not 1 <= args.seq_len <= 10_000_000:
+        # 0 was reported as "seq_len set to 0" and stored as 4096
+        raise UserError(f"--seq-len {args.seq_len}: a whole number of tokens, 1 to 10,000,000")
     path = Path(args.file)
     if path.is_dir():  # a downloaded model folder: its config.json
         path = path / "config.json"

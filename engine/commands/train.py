@@ -184,8 +184,10 @@ def run(args, ctx) -> Output:
                if value is None]
     if missing and getattr(args, "usage_error", None) is not None:
         args.usage_error(f"the following arguments are required: {', '.join(missing)} (or --scenario NAME)")
-    if args.chips is None or args.chips <= 0:
-        raise UserError(f"--chips: {args.chips} (must be a positive integer)")
+    from engine.training import MAX_CHIPS
+
+    if args.chips is None or not 1 <= args.chips <= MAX_CHIPS:   # the flag named, not the engine's field
+        raise UserError(f"--chips: {args.chips} (must be a whole number of chips, 1 to {MAX_CHIPS:,})")
     for name in ("tp", "pp", "vpp", "dp", "cp", "ep", "micro_batch", "global_batch", "seq_len", "top",
                  "moe_route_nodes"):
         value = getattr(args, name)
