@@ -559,3 +559,19 @@ def test_curve_stops_at_the_engine_cap_not_only_the_kv_fit():
     capped = serving_curve(model, [chip], [1], batches, input_len=64, output_len=64,
                            factors={"inf_max_batch": 64.0})
     assert np.isfinite(capped.tpot_ms[0, 0]).tolist() == [True, True] + [False] * 5
+
+
+def test_the_910c_serves_like_two_910b_dies_not_like_a_generic_chip():
+    """The 910C (two 910B-class dies) took the generic default factors: 2.7x a 910B2's decode per
+    chip where its catalog peaks and bandwidth are 2.0x."""
+    from engine.calibration import chip_family
+
+    assert chip_family("ascend-910c") == chip_family("ascend-910b2") == "ascend-910b"
+    c, b = CHIPS["ascend-910c"], CHIPS["ascend-910b2"]
+    assert c.hbm_gbps == pytest.approx(2 * b.hbm_gbps)
+    for name in ("inf_hbm_eff", "inf_decode_mfu", "inf_prefill_mfu"):
+        assert c.factor(name, -1.0) == b.factor(name, -2.0), name
+    kw = dict(input_len=1000, output_len=500, tp=1, scenario="static_batch", batch=64)
+    ratio = evaluate_serving(ServingInputs(model=MODELS["llama3-8b"], chip=c, **kw)).output_tokens_per_s_per_chip \
+        / evaluate_serving(ServingInputs(model=MODELS["llama3-8b"], chip=b, **kw)).output_tokens_per_s_per_chip
+    assert 1.7 < ratio < 2.1
