@@ -255,6 +255,28 @@ def chip_family(chip_id: str) -> str:
     return cid
 
 
+_GENERIC: dict[str, float] = {}
+
+
+def uncalibrated_note(chip) -> str | None:
+    """A line for figures of a chip that no published run calibrated (no family of its own, and its
+    GEMM factor still the packaged generic one): an MI300X, a Gaudi 3 or a B200 was shown at the
+    fleet-average efficiency, with nothing to say so. None for a calibrated family, or a chip the
+    user fitted or edited (its factor then differs from the generic one)."""
+    if chip_family(chip.id) in FAMILY_SCOPES:
+        return None
+    if not _GENERIC:
+        from engine.catalog import calibration_rows, resolve_calibration
+
+        _GENERIC.update(resolve_calibration({"id": "", "vendor": ""}, calibration_rows()))
+    generic = _GENERIC.get("train_gemm_eff")
+    if generic is None or abs(chip.factor("train_gemm_eff", generic) - generic) > 1e-9:
+        return None
+    return (f"{chip.name}: no published run of this chip family is in the packaged calibration, so its "
+            "efficiency factors are the generic ones fitted on A100, Hopper and 910B runs; treat the figures as a "
+            "first estimate (fit your own runs with `fleetcast calibrate`)")
+
+
 # Factors fitted per family on measured runs; every other training factor is a documented
 # default (see resources/calibration_README.md for each prior range and its microbenchmark).
 # The per-layer overhead is not among them: the public runs do not constrain it (every fit left it

@@ -732,6 +732,11 @@ def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
             notes.append(f"exposed {k.replace('_comm', '').upper()} communication takes {v / step:.0%} of the step")
     if breakdown["recompute"] > 0.05 * step:
         notes.append(f"activation recompute ({RECOMPUTE_NAMES[lay['rc']]}) adds {breakdown['recompute'] / step:.0%}")
+    from engine.calibration import uncalibrated_note
+
+    uncalibrated = uncalibrated_note(inp.chip)
+    if uncalibrated:
+        notes.append(uncalibrated)
     if inp.chip.scaleout_gbps is None:
         notes.append(f"chip catalog has no scale-out NIC figure; assumed {inp.factor('train_scaleout_gbps_default'):g} GB/s per chip")
     if reason_code:

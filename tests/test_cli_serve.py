@@ -344,3 +344,18 @@ def test_under_a_load_the_limit_and_explanation_are_that_loads(capsys):
     assert d["ttft_ms_p90"] > 2000 and d["targets_met_under_load"] is False
     assert (d["limiting"], d["explanation"]) == (plain["limiting"], plain["explanation"])
     assert d["slo_limiting"] == "latency target" and "TPOT 50 ms" in d["slo_explanation"]
+
+
+def test_figures_on_generic_factors_say_so_and_calibrated_chips_do_not(capsys):
+    """An MI300X was shown at the fleet-average efficiency (1.6x an H100 in training) with nothing
+    to say no published run calibrated it."""
+    base = ["--model", "llama3-8b", "--input-len", "1000", "--output-len", "200", "--format", "json"]
+    assert main(["serve", "--chip", "mi300x", *base]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert "no published run of this chip family" in d["calibration_note"]
+    assert main(["serve", "--chip", "h100-sxm5-80gb", *base]) == 0
+    assert "calibration_note" not in json.loads(capsys.readouterr().out)
+    assert main(["train", "--model", "llama3-8b", "--chip", "gaudi3", "--chips", "64", "--format", "json"]) == 0
+    assert any("no published run of this chip family" in e for e in json.loads(capsys.readouterr().out)["explanations"])
+    assert main(["train", "--model", "llama3-8b", "--chip", "ascend-910c", "--chips", "64", "--format", "json"]) == 0
+    assert not any("no published run" in e for e in json.loads(capsys.readouterr().out)["explanations"])

@@ -436,7 +436,12 @@ def run(args, ctx) -> Output:
     # saved scenario the figures come from is named beside it, as other commands name it
     data["load"] = data["scenario"]
     data["scenario_name"] = args.scenario
-    skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated", "max_throughput"}
+    from engine.calibration import uncalibrated_note
+
+    note = uncalibrated_note(chip)
+    if note:   # figures on generic factors say so (the forecast widens such a chip's spread as well)
+        data["calibration_note"] = note
+    skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated", "max_throughput", "calibration_note"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
     # the offline run's figures, one row each (a JSON string in one cell could not be read)
     rows += [{"key": f"{k} (at max throughput)", "value": v}
@@ -447,6 +452,8 @@ def run(args, ctx) -> Output:
     if "disaggregated" in data:
         rows += [{"key": f"disaggregated {k}", "value": v} for k, v in data["disaggregated"].items()]
     text = f"{model.name} on {chip.name} (tp={tp}): limited by {data['limiting']}: {data['explanation']}"
+    if "calibration_note" in data:
+        text += f"\nnote: {data['calibration_note']}"
     if "targets_met_under_load" in data:
         text += (f"\ntargets {'met' if data['targets_met_under_load'] else 'not met'} at this load "
                  f"({data['targets_checked_at']}); the best load that meets them: limited by "

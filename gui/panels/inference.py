@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
+from engine.calibration import uncalibrated_note
 from engine.errors import UserError
 from engine.studies_serving import (  # noqa: F401  (ServingRequest, run_chip_comparison: re-exported for tests)
     ChipComparison, ServingRequest, comparison_table, concurrency_limit, ep_choices, run_chip_comparison,
@@ -306,8 +307,9 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         c = self.comparison
         pending = ("" if c is None or c.key != self._comparison_key(req) or not c.chosen_error
                    else f" Under load: {c.chosen_error}.")
+        uncalibrated = uncalibrated_note(req.chip)
         self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)} ({', '.join(target) or 'no latency targets'}): "
-                           f"{cap.explanation}.{pending}")
+                           f"{cap.explanation}.{pending}" + (f" Note: {uncalibrated}." if uncalibrated else ""))
 
     def _draw_targets(self) -> None:
         req = self.request
