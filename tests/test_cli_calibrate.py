@@ -134,3 +134,25 @@ def test_fit_factors_names_a_factor_the_cases_do_not_depend_on():
                       prior_weight=0.0)
     assert fit.unconstrained == ("unused",) and fit.values["unused"] == pytest.approx(3.0, rel=1e-12)
     assert abs(fit.values["a"] - 2.0) < 0.05
+
+
+def test_one_run_cannot_save_four_factors(capsys, tmp_path, shared_dir):
+    """A fit on one measured run put 3 of 4 factors on their bounds and was saved with a warning."""
+    with open(shared_dir / "validation" / "training_public.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        row = next(r for r in reader if r["chip"] == "ascend-910b2" and r["metric"] == "tokens_per_s_per_chip")
+        fields = reader.fieldnames
+    path = tmp_path / "one.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerow(row)
+    db = str(tmp_path / "c.db")
+    code = main(["--db", db, "calibrate", "training", "--cases", str(path), "--chip", "ascend-910b2", "--save",
+                 "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "not saved:" in err and "the current factors are kept" in err
+    assert json.loads(out)["saved"] is False
+    main(["--db", db, "chips", "list", "--format", "json"])
+    calibration = next(c for c in json.loads(capsys.readouterr().out) if c["id"] == "ascend-910b2")["calibration"]
+    assert "fitted to one.csv" not in json.dumps(calibration)

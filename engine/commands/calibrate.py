@@ -100,24 +100,34 @@ def run(args, ctx) -> Output:
                    f"{summary['mean_abs_log_error_after']:.4f}")
     # A factor on its documented prior bound means the model misses something on these runs (the
     # factor is absorbing it), and a fit that scores worse than the factors it replaces is no fit.
-    warnings = [f"{n} = {fitted[n]:.4g} is on its prior bound {bounds[n.split('@', 1)[0]]}: the model misses "
-                "something on these runs, not a value to trust" for n in names
-                if n.split("@", 1)[0] in bounds
+    on_bound = [n for n in names if n.split("@", 1)[0] in bounds and n not in unconstrained
                 and any(abs(fitted[n] - edge) <= 1e-3 * abs(edge) for edge in bounds[n.split("@", 1)[0]])]
+    warnings = [f"{n} = {fitted[n]:.4g} is on its prior bound {bounds[n.split('@', 1)[0]]}: the model misses "
+                "something on these runs, not a value to trust" for n in on_bound]
+    fitted_names = [n for n in names if n not in unconstrained]
+    if summary["cases"] < len(fitted_names):
+        warnings.append(f"{summary['cases']} runs cannot pin down {len(fitted_names)} factors: fit fewer (--factors) "
+                        "or add runs")
     warnings += [f"{n}: no run among these {summary['cases']} moves it (25% either way changes no prediction), so "
                  f"they cannot fit it; kept at {start[n]:.4g}" + (" and not saved" if args.save else "")
                  for n in names if n in unconstrained]
     if worse:
         warnings.append(f"the fit scores worse than the current factors ({measure})")
-    saved = bool(args.save) and not worse
+    # Saved only when the runs can stand behind it: no worse than the factors it replaces, no
+    # factor on its prior bound (one run "fitted" 3 of 4 factors onto their bounds and was saved),
+    # and at least as many runs as factors fitted.
+    refusal = (f"the fit scores worse than the current factors on these {summary['cases']} runs ({measure})" if worse
+               else f"{', '.join(on_bound)} on {'its' if len(on_bound) == 1 else 'their'} prior bound"
+               if on_bound else f"{summary['cases']} runs cannot pin down {len(fitted_names)} factors"
+               if summary["cases"] < len(fitted_names) else None)
+    saved = bool(args.save) and refusal is None
     data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": saved,
             "warnings": warnings, "measure": measure}
-    if args.save and worse:   # the fit and its warnings are still shown (JSON printed too), exit 1
+    if args.save and refusal is not None:   # the fit and its warnings are still shown (JSON printed too), exit 1
         from engine.errors import InfeasibleRequest
 
-        bound = "".join(f"; {w}" for w in warnings[:-1])
-        raise InfeasibleRequest(f"{args.cases}: not saved: the fit scores worse than the current factors on these "
-                                f"{summary['cases']} runs ({measure}); the current factors are kept{bound}", data=data)
+        others = "".join(f"; {w}" for w in warnings if not w.startswith(("the fit scores worse", refusal)))
+        raise InfeasibleRequest(f"{args.cases}: not saved: {refusal}; the current factors are kept{others}", data=data)
     if saved:
         note = f"fitted to {Path(args.cases).name} ({summary['cases']} runs) on {dt.date.today().isoformat()}"
         for name in names:
