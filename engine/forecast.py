@@ -990,7 +990,17 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
         demand_chips_by_chip=demand_chips, demand_unit_chips=demand_unit, unit_chip_id=unit_chip,
         shortfall_p50_unit_chips=shortfall_bands.p50, balance_p50_unit_chips=balance,
         prob_meet_demand=prob_meet, jobs=tuple(jobs), trials=trials, seed=sc.seed,
-        throughput_source=inputs.throughput_source, notes=tuple(inputs.notes),
+        throughput_source=inputs.throughput_source, notes=tuple(inputs.notes) + tuple(
+            # the months before the forecast's first are not simulated: a job that may start
+            # earlier is counted from that month (--start 2025-05 moved a Jan 2025 job's finish
+            # from 11 Jun to 24 Aug); say so rather than let the window move the answer silently
+            f"job {job.name!r} may start {job.earliest_start:%Y-%m}, before the forecast's first month "
+            f"{sc.start:%Y-%m}: it is counted from {sc.start:%Y-%m} (start the forecast by "
+            f"{job.earliest_start:%Y-%m} to count the months before)"
+            for job in sc.jobs if job.earliest_start < sc.start) + tuple(
+            f"demand before its first point ({first:%Y-%m}) is held at that point's value"
+            for first in [min((p.date for p in sc.demand.points), default=None)]
+            if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise"),
         demand_unit_chips_bands=demand_bands.scaled(per_unit), shortfall_unit_chips=shortfall_bands,
         shortfall_mean_unit_chips=shortfall.mean(axis=0) * per_unit,
         demand_tokens_per_day_bands=tokens_bands, growth_note=s.growth_note,

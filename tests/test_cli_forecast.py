@@ -165,3 +165,17 @@ def test_a_scenario_with_empty_prompts_is_refused_not_blank(capsys):
     store.close()
     code, out, err = run_cli(capsys, "forecast", "--scenario", "in0")
     assert code == 1 and "demand.input_tokens_per_request: 0" in err and "must be >= 1 token" in err and not out
+
+
+def test_a_job_that_may_start_before_the_window_says_it_is_counted_from_its_first_month(capsys):
+    code, out, _ = run_cli(capsys, "forecast", "--start", "2025-05", "--months", "24", "--trials", "200",
+                           "--format", "json")
+    d = json.loads(out)
+    assert code == 0 and d["training_jobs"][0]["start_p50"] == "2025-05-01"
+    assert any("may start 2025-01, before the forecast's first month 2025-05" in n for n in d["throughput_notes"])
+    code, out, _ = run_cli(capsys, "forecast", "--start", "2024-05", "--months", "24", "--trials", "200",
+                           "--format", "json")
+    assert not any("before the forecast's first month" in n for n in json.loads(out)["throughput_notes"])
+    code, out, _ = run_cli(capsys, "forecast", "--start", "2023-01", "--months", "24", "--trials", "200",
+                           "--format", "json")   # a piecewise curve is flat before its first point: said so
+    assert any(n.startswith("demand before its first point (2024-05) is held") for n in json.loads(out)["throughput_notes"])
