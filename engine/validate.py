@@ -293,6 +293,16 @@ def check_order(row: dict, *, known_chip_ids=None, delivered: int = 0,
     return cleaned
 
 
+def future_delivery(field: str, day: dt.date, today: dt.date | None = None) -> str | None:
+    """A delivery records chips received: one dated after today is a typo or a promise (an import
+    took '2031-03-10:50' as delivered and the forecast counted those chips as installed)."""
+    today = today or dt.date.today()
+    if day > today:
+        return (f"{field}: {day.isoformat()} (after today, {today.isoformat()}: a delivery records chips received; "
+                "put expected lots in promised)")
+    return None
+
+
 def check_delivery(row: dict, *, order_date: dt.date, outstanding: int) -> dict:
     cleaned = _collect(row, {
         "date": lambda v: parse_date("date", v),
@@ -302,6 +312,9 @@ def check_delivery(row: dict, *, order_date: dt.date, outstanding: int) -> dict:
     problems = []
     if cleaned["date"] < order_date:
         problems.append(f"date: {cleaned['date'].isoformat()} (before the order date {order_date.isoformat()})")
+    late = future_delivery("date", cleaned["date"])
+    if late:
+        problems.append(late)
     if cleaned["quantity"] > outstanding:
         problems.append(f"quantity: {cleaned['quantity']} (only {outstanding} chips remain undelivered on this order)")
     if problems:

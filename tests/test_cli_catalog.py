@@ -249,3 +249,16 @@ def test_third_qa_round_inputs_are_refused_naming_the_flag_or_field(capsys, tmp_
     assert run(capsys, "--db", db, "chips", "import", str(chips))[0] == 0
     code, _, err = run(capsys, "--db", db, "train", "--model", "llama3-8b", "--chip", "qa-chip", "--chips", "8")
     assert code == 1 and "chip qa-chip: hbm_gb and hbm_gbps are needed for training" in err
+
+
+def test_a_delivery_dated_after_today_is_refused_and_nothing_is_imported(capsys, tmp_path):
+    import datetime as dt
+
+    db = str(tmp_path / "f.db")
+    before = run(capsys, "--db", db, "orders", "list", "--format", "json")[1]
+    later = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+    path = tmp_path / "orders.csv"
+    path.write_text(f"buyer,vendor,chip_id,quantity,order_date,deliveries\nX,NVIDIA,h20-96gb,100,2025-01-01,{later}:50\n")
+    code, _, err = run(capsys, "--db", db, "orders", "import", str(path))
+    assert code == 1 and f"row 2, column deliveries: {later} (after today" in err
+    assert run(capsys, "--db", db, "orders", "list", "--format", "json")[1] == before

@@ -23,7 +23,7 @@ from engine.catalog import CHIP_FIELDS
 from engine.csv_io import MAX_CSV_BYTES, MAX_CSV_ROWS, CsvReader, atomic_output, write_csv_rows
 from engine.errors import ValidationError
 from engine.store.schema import CHIPS, DELIVERIES, ORDERS, claim_id, note_id
-from engine.validate import ORDER_FIELDS, check_chip, check_order, escape_controls, parse_schedule
+from engine.validate import ORDER_FIELDS, check_chip, check_order, escape_controls, future_delivery, parse_schedule
 
 ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)
 ORDER_REQUIRED = ("buyer", "vendor", "chip_id", "quantity", "order_date")
@@ -233,6 +233,9 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                 gives_deliveries = "deliveries" in header and (row.get("deliveries") or "").strip() != ""
                 try:
                     lots = parse_schedule("deliveries", row.get("deliveries")) if gives_deliveries else []
+                    late = [p for p in (future_delivery("deliveries", d) for d, _ in lots) if p]
+                    if late:
+                        raise ValidationError(late[:1])
                     if is_update:
                         assert order_id is not None  # an update names an existing order
                         current = dict(store.db[ORDERS].get(order_id))
