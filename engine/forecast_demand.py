@@ -7,7 +7,7 @@ point, `tau` years after it:
   slope is drawn from a normal with its standard error (residual sd floored at
   `growth_sigma_floor`, because three points on a line say little about the next year).
 - `decaying`: the growth rate between consecutive points, log r_i, regressed on the interval's
-  mid-time: log r(t) = a + b t. Doubao's rates fall from ~8.6/year (mid 2024) to ~2/year (late
+  mid-time: log r(t) = a + b t. Doubao's rates fall from ~8.6 per year in log units (mid 2024) to ~2 (late
   2025), almost log-linearly. Demand then follows log N = log N_last + integral of r; with b < 0
   it saturates on its own (a Gompertz curve). (a, b) are drawn from a normal with the fit's
   covariance, residual sd floored as above; b is kept <= 0 (accelerating growth is not
@@ -103,7 +103,8 @@ def fit_growth(curve) -> GrowthFit:
         mean = J @ beta
         cov = J @ cov @ J.T
         return GrowthFit(model, *last, (float(mean[0]), float(mean[1])), tuple(map(tuple, cov.tolist())),
-                         len(pts), f"growth rate {math.exp(mean[0]):.3g}/year at the last point, falling by "
+                         len(pts), f"growth rate {math.exp(mean[0]):.3g} per year in log units at the last point "
+                         f"(x{math.exp(math.exp(mean[0])):,.3g} a year at that pace), falling by "
                          f"{-mean[1]:.3g} in log per year (half-life "
                          f"{(math.log(2) / -mean[1]) if mean[1] < 0 else float('inf'):.2g} years)")
     raise ValueError(f"demand.growth_model: {model!r} (must be one of {', '.join(GROWTH_MODELS)})")
