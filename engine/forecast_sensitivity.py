@@ -200,3 +200,15 @@ def _metrics_pinned(inputs, month_index, trials, row):
     return {"prob_meet_demand": float(ok[:, sel].mean()),
             "shortfall_mean_unit_chips": float(shortfall[:, sel].mean()),
             "job_completion_days": base["job_completion_days"]}  # demand does not touch training
+
+
+def sensitivity_month(result, scenario):
+    """The month a tornado reads: where P(meet demand) is nearest 50% (where the inputs decide
+    most), else two years into the horizon. `result` may be None (no forecast yet)."""
+    from engine.fleet import add_months
+
+    if result is not None and len(result.prob_meet_demand):
+        i = int(np.argmin(np.abs(result.prob_meet_demand - 0.5)))
+        if 0.05 < result.prob_meet_demand[i] < 0.95:
+            return result.months[i]
+    return add_months(scenario.start, min(24, scenario.months - 1))

@@ -611,3 +611,11 @@ __all__ = [
     "forecast_key_figures", "forecast_monthly_table", "forecast_job_table", "first_shortfall_month", "scenario_of",
     "plan_lowest_prob", "throughput_key", "PlanJob", "compute_plan", "plan_deliveries", "plan_order_table", "plan_economics_table", "plan_order_rows",
 ]
+
+
+def forecast_run_context(result: ForecastResult) -> dict:
+    """The Monte Carlo run behind a forecast's exported files, with the CLI line that repeats it
+    (the files named only the scenario, not the trials or the seed)."""
+    first, n = result.months[0], len(result.months)
+    return {"Run": f"{result.trials:,} trials, seed {result.seed}, {n} months from {first:%Y-%m} (fleetcast forecast "
+                   f"--start {first:%Y-%m} --months {n} --trials {result.trials} --seed {result.seed})"}

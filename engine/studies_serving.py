@@ -234,6 +234,31 @@ def load_analysis_of(request: ServingRequest, should_stop=None, chosen=None):
         return None, str(exc)
 
 
+def serve_command(req: ServingRequest) -> str:
+    """The `fleetcast serve` line that answers what the Inference view shows for `req` (exports
+    carry it: the CLI's defaults differ from the view's, steady state and fixed lengths against
+    p90 under load with spread lengths, so the figures could not be reproduced from a file)."""
+    if req.model.id == "custom":
+        return "(a custom architecture: save it as a model with `fleetcast models import` to serve it from the CLI)"
+    parts = ["fleetcast serve", f"--model {req.model.id}", f"--chip {req.chip.id}",
+             f"--input-len {req.input_len:g}", f"--output-len {req.output_len:g}"]
+    parts += [f"--ttft-ms {req.ttft_ms:g}"] if req.ttft_ms else []
+    parts += [f"--tpot-ms {req.tpot_ms:g}"] if req.tpot_ms else []
+    parts += [f"--slo-percentile {req.slo_percentile}"]
+    if req.length_spread:
+        parts += [f"--input-len-spread {req.length_spread:g}", f"--output-len-spread {req.length_spread:g}"]
+    parts += [f"--weight-dtype {req.weight_dtype}", f"--kv-dtype {req.kv_dtype}", f"--engine {req.engine or 'vllm'}"]
+    parts += [f"--tp {req.tp}"] if req.tp else []
+    parts += [f"--ep {req.ep}"] if req.ep and req.ep > 1 else []
+    parts += [f"--prefix-cache-pct {100 * req.prefix_cache_hit:g}"] if req.prefix_cache_hit else []
+    parts += [f"--max-num-seqs {req.max_num_seqs}"] if req.max_num_seqs else []
+    parts += [f"--max-num-batched-tokens {req.max_num_batched_tokens}"] if req.max_num_batched_tokens else []
+    if req.prefill_tp:
+        parts += [f"--prefill-tp {req.prefill_tp}", f"--prefill-instances {req.prefill_instances}"]
+    parts += [f"--demand-tokens-per-s {req.demand:g}"]
+    return " ".join(parts)
+
+
 COMPARISON_HEADERS = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
                       "TPOT (ms)", "Max concurrency (sequences per replica)", "Chips needed (chips)", "Limiting",
                       "Why"]

@@ -42,7 +42,8 @@ def titled(target, context: Mapping[str, object] | None):
     """While exporting: the chart's full title with a second line naming scenario, model and
     workload (a file must say what it shows); the window's title comes back afterwards."""
     item = plot_item_of(target)
-    lines = context_lines({k: v for k, v in (context or {}).items() if k != "Chart"})
+    # the CLI line that reproduces the figures is for the CSV's comment lines, not a chart's title
+    lines = context_lines({k: v for k, v in (context or {}).items() if k not in ("Chart", "CLI")})
     title = getattr(target, "title", "") or ""
     if not lines or not hasattr(item, "titleLabel"):
         yield

@@ -15,7 +15,6 @@ import copy
 import datetime as dt
 from dataclasses import replace
 
-import numpy as np
 
 from PySide6.QtCore import QDate, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
@@ -27,10 +26,10 @@ from PySide6.QtWidgets import (
 from engine.errors import UserError
 from engine.forecast import (CURVE_KINDS, START_YEARS, ForecastInputs, ForecastResult, ForecastScenario,
                              default_scenario, scenario_to_dict)
-from engine.fleet import add_months
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast_demand import GROWTH_MODELS
-from engine.studies_forecast import ForecastStudy, forecast_job_table, forecast_key_figures, forecast_monthly_table
+from engine.studies_forecast import (ForecastStudy, forecast_job_table, forecast_key_figures, forecast_monthly_table,
+                                     forecast_run_context)
 from gui import style
 from gui.commands import follow_store_writes
 from gui.panels.forecast_charts import ForecastCharts
@@ -324,6 +323,10 @@ class ForecastPanel(QWidget):
         scroll.setMinimumWidth(400)
         return scroll
 
+    def export_context(self) -> dict:
+        """The Monte Carlo run behind the exports (trials, seed: how to get the numbers again)."""
+        return forecast_run_context(self.result) if getattr(self, "result", None) is not None else {}
+
     def charts(self) -> dict[str, PlotPanel]:
         return self.view.charts()
 
@@ -354,16 +357,9 @@ class ForecastPanel(QWidget):
             self.view.draw_tornado(tornado(outcome.inputs, self._sensitivity_month(), trials=500))
 
     def _sensitivity_month(self) -> dt.date:
-        """The month the tornado reads: where P(meet demand) is nearest 50% (where inputs decide
-        most), else two years into the horizon."""
-        r = self.result
-        if r is not None and len(r.prob_meet_demand):
-            i = int(np.argmin(np.abs(r.prob_meet_demand - 0.5)))
-            if 0.05 < r.prob_meet_demand[i] < 0.95:
-                return r.months[i]
-        sc = self.scenario()
-        k = min(24, sc.months - 1)
-        return add_months(sc.start, k)
+        from engine.forecast_sensitivity import sensitivity_month
+
+        return sensitivity_month(self.result, self.scenario())
 
     def scenario_state(self) -> dict:
         return ForecastStudy(self.scenario()).to_dict()

@@ -150,6 +150,7 @@ class ForecastCharts(QWidget):
                               {end: style.series_color(end) for end in ("good end (P10)", "bad end (P90)")})
             if chart.legend is not None:  # the label above says which colour is which end
                 chart.legend.setVisible(False)
+            chart.set_notice("")
         when = f" in {tornado.month:%b %Y}" if tornado.month else ", averaged over the horizon"
         self.sensitivity_label.setText(f"P(meet) and shortfall{when}; base P(meet) "
                                        f"{tornado.base['prob_meet_demand'] * 100:.0f}%. Bars: the change when one "
@@ -179,6 +180,8 @@ class ForecastCharts(QWidget):
                                       "log(capacity / demand)", y_label="Share", y_unit="%", time_axis=True)
         self.tornado_charts = {m: GroupedBarPanel(title, y_label=label, y_unit=unit) for m, (title, label, unit) in
                                TORNADO_METRICS.items()}
+        for chart in self.tornado_charts.values():   # an empty chart says what fills it
+            chart.set_notice("Press \u201cCompute sensitivity (tornado)\u201d to see which input moves this most")
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
         legend_top_right(self.probability_chart)

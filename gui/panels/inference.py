@@ -21,7 +21,7 @@ from engine.calibration import uncalibrated_note
 from engine.errors import UserError
 from engine.studies_serving import (  # noqa: F401  (ServingRequest, run_chip_comparison: re-exported for tests)
     ChipComparison, ServingRequest, comparison_table, concurrency_limit, ep_choices, run_chip_comparison,
-    serving_key_figures, serving_request, ttft_histogram,
+    serve_command, serving_key_figures, serving_request, ttft_histogram,
 )
 from gui import export as export_mod
 from gui import style
@@ -478,7 +478,13 @@ class InferencePanel(InferenceForm, AnalysisPanel):
                                        f"{req.input_len:,.0f} in / {req.output_len:,.0f} out tokens"]
                                       + ([f"TTFT ≤ {req.ttft_ms:,.0f} ms"] if req.ttft_ms else [])
                                       + ([f"TPOT ≤ {req.tpot_ms:g} ms"] if req.tpot_ms else [])
-                                      + [f"peak demand {fmt_big(req.demand)} output tokens/s"])}
+                                      + [f"peak demand {fmt_big(req.demand)} output tokens/s"]),
+                "Serving": ", ".join([f"targets at {req.slo_percentile} under Poisson arrivals",
+                                      f"lengths spread CV {req.length_spread:g}",
+                                      f"{req.weight_dtype.upper()} weights, {req.kv_dtype.upper()} KV",
+                                      f"engine {req.engine or 'vllm'}"]
+                                     + ([f"prefix cache {100 * req.prefix_cache_hit:g}%"] if req.prefix_cache_hit else [])),
+                "CLI": serve_command(req)}
 
     def result_widgets(self) -> list:
         """What shows results (greyed while the inputs are invalid)."""

@@ -480,3 +480,13 @@ def test_training_goodput_and_serving_efficiency_are_fields(panel, qtbot):
 
     problems = ForecastStudy(replace(panel.scenario(), training_efficiency_scale=0.0)).problems()
     assert [p.field for p in problems] == ["training_efficiency"] and "Training efficiency 0" in problems[0].message
+
+
+def test_exports_name_the_run_and_an_empty_tornado_says_what_fills_it(panel):
+    chart = panel.view.tornado_charts["prob_meet_demand"]
+    assert "Compute sensitivity" in chart._notice.toPlainText() and chart._notice.isVisible()
+    panel.compute_now()
+    run = panel.export_context()["Run"]
+    r = panel.result
+    assert f"--trials {r.trials} --seed {r.seed}" in run and f"{r.trials:,} trials" in run
+    assert not chart._notice.isVisible()          # the tornado export drew it

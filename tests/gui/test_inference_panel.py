@@ -385,3 +385,19 @@ def test_the_share_of_requests_the_targets_hold_for_is_a_field(panel, qtbot):
     panel.compute_now()
     assert panel.capacity.output_tokens_per_s_per_chip >= p90.output_tokens_per_s_per_chip
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_exports_name_the_cli_line_that_reproduces_the_figures(panel, store, capsys):
+    """The files named scenario, model and lengths but not the percentile, spread, dtypes or
+    engine, and `serve`'s defaults differ (steady state, fixed lengths): nobody could reproduce them."""
+    from engine.cli import main
+
+    panel.compute_now()
+    context = panel.export_context()
+    assert "p90" in context["Serving"] and "CV 0.5" in context["Serving"]
+    argv = context["CLI"].split()
+    assert argv[:2] == ["fleetcast", "serve"]
+    assert main(["--db", str(store.path), "--format", "json", *argv[1:]]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["output_tokens_per_s_per_chip"] == pytest.approx(panel.capacity.output_tokens_per_s_per_chip)
+    assert d["chips_needed"] == panel.chips_for_demand
