@@ -52,6 +52,14 @@ def _month(flag: str, text: str | None) -> dt.date | None:
     return None if text is None else whole_month(flag, text)
 
 
+def candidate_chip_ids() -> list[str]:
+    """The chips the plan considers buying by default (resources/plan_candidates.csv)."""
+    import resources
+    from engine.catalog import read_csv_rows
+
+    return [r["chip_id"] for r in read_csv_rows(resources.read_text("plan_candidates.csv"))]
+
+
 def default_candidates(chips, chip_ids: list[str] | None = None):
     """Candidates from resources/plan_candidates.csv, priced from the chip catalog."""
     import resources
@@ -63,13 +71,15 @@ def default_candidates(chips, chip_ids: list[str] | None = None):
     out, problems = [], []
     for chip_id in wanted:
         if chip_id not in chips:
-            problems.append(f"--chips: {chip_id!r} is not in the chip catalog")
+            if chip_ids:   # asked for by name; a packaged default absent from this catalog is no candidate
+                problems.append(f"--chips: {chip_id!r} is not in the chip catalog")
             continue
         row = rows.get(chip_id, {"vendor": chips[chip_id].vendor, "lead_time_months": "3",
                                  "max_per_quarter": "10000", "note": "default lead time and cap (assumption)"})
         price = getattr(chips[chip_id], "price_usd", None)
         if not price:
-            problems.append(f"--chips: {chip_id!r} has no price_usd in the chip catalog")
+            if chip_ids:
+                problems.append(f"--chips: {chip_id!r} has no price_usd in the chip catalog")
             continue
         out.append(Candidate(chip_id, row["vendor"], float(price), int(row["lead_time_months"]),
                              float(row["max_per_quarter"]), row["note"]))

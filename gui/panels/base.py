@@ -583,3 +583,13 @@ class AnalysisPanel(QWidget):
             self._unfollow_store()
         self.timer.stop()
         self.runner.cancel(emit=False)
+
+
+def with_names(text: str, names: dict[str, str]) -> str:
+    """An engine message (written with chip and model ids for the command line) with the names the
+    views show: "qwen3-235b-a22b ... h800-sxm5-80gb 900" read as ids in the Forecast's summary."""
+    keys = sorted((k for k in names if k), key=len, reverse=True)
+    if not keys:
+        return text
+    pattern = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(k) for k in keys) + r")(?![\w.-])")
+    return pattern.sub(lambda m: names[m.group(1)], text)

@@ -177,6 +177,7 @@ class FleetPanel(QWidget):
 
     def _build_delivery_form(self) -> QWidget:
         self.delivery_date_edit = QDateEdit(_qdate(dt.date.today()))
+        self.delivery_date_edit.setMaximumDate(_qdate(dt.date.today()))   # a delivery records chips received
         self.delivery_date_edit.setCalendarPopup(True)
         self.delivery_date_edit.setDisplayFormat("yyyy-MM-dd")
         self.delivery_qty_spin = QSpinBox()

@@ -19,6 +19,7 @@ from engine.forecast import SOURCE_LABELS, ForecastResult
 from engine.fleet import add_months
 from engine.studies_forecast import forecast_job_table, forecast_monthly_table
 from gui import style
+from gui.panels.base import with_names
 from gui.panels.forecast_common import figure_text, first_shortfall_month, fit_left_axis, legend_top_right
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
@@ -395,7 +396,8 @@ class ForecastCharts(QWidget):
             when = (lambda d: f"{d:%b %Y}" if d else "after the horizon")
             parts.append(f"Job <i>{j.job.name}</i>: done P50 <b>{when(j.completion_p50)}</b> "
                          f"(P10 {when(j.completion_p10)}, P90 {when(j.completion_p90)}).")
-        notes = "".join(f" {html.escape(n)}." for n in r.notes)   # how each chip serves or trains
+        names = {**{c: self.chip_name(c) for c in (*r.chip_ids, r.unit_chip_id) if c}, **self.model_names()}
+        notes = "".join(f" {html.escape(with_names(n, names))}." for n in r.notes)   # how each chip serves or trains
         parts.append(f"<span style='color:#666'>{r.trials:,} trials, seed {r.seed}; throughput from "
                      f"{html.escape(r.throughput_source)}.{notes}</span>")
         return " ".join(parts)

@@ -31,7 +31,7 @@ from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-
     plan_order_table, scenario_of,
 )
 from gui.commands import follow_stack, follow_store_writes
-from gui.panels.base import mark_stale
+from gui.panels.base import mark_stale, with_names
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
 from gui.panels.forecast_editors import _int_spin, _spin
@@ -131,6 +131,7 @@ class PlanPanel(QWidget):
         self.from_edit = QDateEdit(_qdate(dt.date(2025, 6, 1)))
         self.from_edit.setDisplayFormat("yyyy-MM")
         self.from_edit.setEnabled(False)
+        self.from_edit.setToolTip("First month the target must hold (untick 'first month a plan can reach' to choose)")
         self.auto_from.toggled.connect(lambda on: self.from_edit.setEnabled(not on))
         self.until_edit = QDateEdit(_qdate(dt.date(2026, 12, 1)))
         self.until_edit.setDisplayFormat("yyyy-MM")
@@ -140,6 +141,8 @@ class PlanPanel(QWidget):
         self.samples = _int_spin(40, 1000, 200, step=20, suffix=" trials",
                                  tip="Monte Carlo trials the plan is fitted on (it is then checked on 2,000 fresh)")
         self.run_button = QPushButton("Find the cheapest plan")
+        self.run_button.setToolTip("Solve for the cheapest orders that keep the confidence from 'From' to 'Until' "
+                                   "(a few seconds; checked on 2,000 fresh trials)")
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -261,6 +264,12 @@ class PlanPanel(QWidget):
             self.banner.show_error(str(exc))
             cands = []
         self._candidates = cands
+        if not cands:   # an empty table says why and what to do
+            from engine.commands.plan import candidate_chip_ids
+
+            self.banner.show_warning(f"No chip to plan with: the catalog holds none of the chips the plan buys "
+                                     f"({', '.join(candidate_chip_ids())}) with a price. Add them in the Fleet view "
+                                     "(File > Import chips CSV, or the chip catalog).")
         self.cand_table.setRowCount(len(cands))
         for r, c in enumerate(cands):
             use = QTableWidgetItem()
@@ -510,7 +519,8 @@ class PlanPanel(QWidget):
 
     def _summary(self, r, unit: str) -> str:
         window = f"{r.from_month:%b %Y} – {r.until_month:%b %Y}"
-        notes = "".join(f" {html.escape(n)}." for n in r.notes)   # how chips serve (e.g. weight-only)
+        names = {**{m.id: m.name for m in self.store.models()}, **self._chip_names()}
+        notes = "".join(f" {html.escape(with_names(n, names))}." for n in r.notes)   # how chips serve (e.g. weight-only)
         if not r.feasible:
             offer = ""
             if r.reachable_target is not None:   # one click plans the longest target that can be kept

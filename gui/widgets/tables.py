@@ -16,6 +16,7 @@ class FilterableTable(QWidget):
         self.proxy.setSourceModel(model)
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText(placeholder)
+        self.filter_edit.setToolTip("Show only the rows containing this text (any column; clear to show all)")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
         self.view = QTableView()

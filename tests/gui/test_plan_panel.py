@@ -184,3 +184,23 @@ def test_cancel_says_so_and_leaves_the_view_idle(panel, qtbot):
     panel.cancel_button.click()
     assert "Cancelled" in panel.progress_bar.format() and not panel.cancel_button.isEnabled()
     assert not panel.runner.is_running()
+
+
+def test_an_empty_catalog_says_what_the_plan_needs_and_notes_read_with_names(tmp_path, qtbot):
+    """With no chips the banner read "plan candidates: 4 problems: --chips: 'ascend-910b2' is not in
+    the chip catalog", a CLI flag in the window; and summaries named chips by their ids."""
+    from gui.panels.base import with_names
+
+    store = open_store(tmp_path / "empty.db")
+    for order in store.orders():
+        store.delete_order(order.id)
+    for chip in store.chips():
+        store.delete_chip(chip.id)
+    p = PlanPanel(store, QUndoStack())
+    qtbot.addWidget(p)
+    assert "No chip to plan with" in p.banner.text() and "--chips" not in p.banner.text()
+    assert p.cand_table.rowCount() == 0
+    p.shutdown()
+    store.close()
+    assert with_names("h800-sxm5-80gb 900, h20-96gb 357 (not h20-96gbx)", {"h20-96gb": "H20", "h800-sxm5-80gb": "H800"}) \
+        == "H800 900, H20 357 (not h20-96gbx)"
