@@ -79,8 +79,11 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.ttft_chart = PlotPanel("Time to first token vs running batch", x_label="Running batch",
                                     x_unit="sequences per replica", y_label="TTFT", y_unit="ms")
         # Under load (simulated request by request, Poisson arrivals, lengths with the form's CV)
-        self.load_chart = PlotPanel("Latency vs offered load (chosen chip)", x_label="Offered load",
-                                    x_unit="requests/s per replica", y_label="Latency", y_unit="ms")
+        self.load_chart = PlotPanel("TTFT vs offered load (chosen chip)", x_label="Offered load",
+                                    x_unit="requests/s per replica", y_label="TTFT", y_unit="ms")
+        # TPOT on its own axis: tens of ms beside TTFTs of seconds, it read as a flat line at 0
+        self.tpot_load_chart = PlotPanel("TPOT vs offered load (chosen chip)", x_label="Offered load",
+                                         x_unit="requests/s per replica", y_label="TPOT", y_unit="ms")
         self.ttft_hist_chart = PlotPanel("TTFT distribution at the chosen load", x_label="TTFT", x_unit="ms",
                                          y_label="Requests", y_unit="share %")
         self.kv_chart = PlotPanel("KV cache use over time at the chosen load", x_label="Time", x_unit="s",
@@ -98,6 +101,19 @@ class InferencePanel(InferenceForm, AnalysisPanel):
                                           label="", labelOpts={"position": 0.95, "color": "#C00000"})
         self.load_chart.plot_item.addItem(self._load_line, ignoreBounds=True)
         self._load_line.hide()
+        # the targets on the latency-vs-load chart too: where each percentile crosses its target is
+        # what sets the SLO capacity (TPOT sits low on a TTFT-sized axis; its line shows where)
+        self._load_targets = {}
+        for key, chart in (("TTFT", self.load_chart), ("TPOT", self.tpot_load_chart)):
+            line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#C00000", width=1.2, style=Qt.PenStyle.DotLine),
+                                   label="", labelOpts={"position": 0.03, "color": "#C00000",
+                                                        "anchors": [(0, 1), (0, 1)]})
+            chart.plot_item.addItem(line, ignoreBounds=True)
+            line.hide()
+            self._load_targets[key] = line
+        self._tpot_load_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#C00000", width=1.5, style=Qt.PenStyle.DashLine))
+        self.tpot_load_chart.plot_item.addItem(self._tpot_load_line, ignoreBounds=True)
+        self._tpot_load_line.hide()
         self.curve_chart.plot_item.addItem(self._tpot_line, ignoreBounds=True)
         self.ttft_chart.plot_item.addItem(self._ttft_line, ignoreBounds=True)
         for chart in self.charts().values():
@@ -130,9 +146,14 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         # two rows of two each; where the screen is too short, a tab per row (ChartGrid)
         compare_tab = ChartGrid([("Throughput and latency", [self.curve_chart, self.ttft_chart]),
                                  ("Chips needed", [self.chips_chart, table_box])])
-        load_tab = ChartGrid([("Latency vs load", [self.load_chart, self.ttft_hist_chart]),
-                              ("KV cache use", [self.kv_chart, self.load_note])])
-        self.chart_grids = (compare_tab, load_tab)
+        load_grid = ChartGrid([("Latency vs load", [self.load_chart, self.tpot_load_chart]),
+                               ("TTFT spread and KV use", [self.ttft_hist_chart, self.kv_chart])])
+        load_tab = QWidget()
+        load_box = QVBoxLayout(load_tab)
+        load_box.setContentsMargins(0, 0, 0, 0)
+        load_box.addWidget(self.load_note)
+        load_box.addWidget(load_grid, 1)
+        self.chart_grids = (compare_tab, load_grid)
         self.chart_tabs = QTabWidget()
         self.chart_tabs.setDocumentMode(True)
         self.chart_tabs.addTab(compare_tab, "Chip comparison")
@@ -301,7 +322,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         t.set("limiting", cap.limiting, f"time per token: {cap.resource}" if cap.resource else "")
         if self.chips_for_demand is not None:
             replicas = self.chips_for_demand // max(cap.chips_per_replica, 1)
-            t.set("chips", f"{self.chips_for_demand:,}", f"{replicas:,} replicas for {fmt(req.demand)} tokens/s")
+            t.set("chips", f"{self.chips_for_demand:,}", f"{replicas:,} replicas × {cap.chips_per_replica}")
         else:
             t.set("chips", "–", "")
         c = self.comparison
@@ -398,9 +419,12 @@ class InferencePanel(InferenceForm, AnalysisPanel):
     def _draw_load(self) -> None:
         c = self.comparison
         a = c.load if c is not None else None
-        for chart in (self.load_chart, self.ttft_hist_chart, self.kv_chart):
+        for chart in (self.load_chart, self.tpot_load_chart, self.ttft_hist_chart, self.kv_chart):
             chart.clear_series()
         self._load_line.hide()
+        self._tpot_load_line.hide()
+        for line in self._load_targets.values():
+            line.hide()
         if a is None:
             self.load_note.setText(f"Under load: {c.load_error}." if c is not None and c.load_error else "")
             return
@@ -410,13 +434,20 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.load_chart.set_series("TTFT p90", rate, cv.ttft_ms_p90)
         self.load_chart.set_series("TTFT p99", rate, cv.ttft_ms_p99)
         pct = c.chosen.latency_basis if c.chosen is not None and c.chosen.latency_basis in ("p50", "p99") else "p90"
-        for name in [n for n in self.load_chart.series_names() if n.startswith("TPOT ")]:
-            self.load_chart.remove_series(name)
-        self.load_chart.set_series(f"TPOT {pct}", rate, {"p50": cv.tpot_ms_p50, "p90": cv.tpot_ms_p90,
-                                                         "p99": cv.tpot_ms_p99}[pct])
+        self.tpot_load_chart.set_series(f"TPOT {pct}", rate, {"p50": cv.tpot_ms_p50, "p90": cv.tpot_ms_p90,
+                                                              "p99": cv.tpot_ms_p99}[pct])
+        req = self.request
+        for key, target in (("TTFT", req.ttft_ms if req else None), ("TPOT", req.tpot_ms if req else None)):
+            line = self._load_targets[key]
+            line.setVisible(bool(target))
+            if target:
+                line.setValue(target)
+                line.label.setFormat(f"{key} {pct} target {target:,.0f} ms")
         slo_point = c.chosen is not None and c.chosen.feasible and c.chosen.request_rate_per_s == a.chosen_rate_per_s
         self._load_line.show()   # first: a hidden line's label does not take its text
         self._load_line.setValue(a.chosen_rate_per_s)
+        self._tpot_load_line.show()
+        self._tpot_load_line.setValue(a.chosen_rate_per_s)
         self._load_line.label.setFormat(f"SLO capacity {a.chosen_rate_per_s:.2f}/s" if slo_point else
                                         f"shown load {a.chosen_rate_per_s:.2f}/s")
         centres, share, width = ttft_histogram(a.chosen.sim.ttft_s)
@@ -493,6 +524,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
     def charts(self) -> dict:
         return {"throughput-latency": self.curve_chart, "ttft": self.ttft_chart,
                 "chips-needed": self.chips_chart, "latency-vs-load": self.load_chart,
+                "tpot-vs-load": self.tpot_load_chart,
                 "ttft-distribution": self.ttft_hist_chart, "kv-use": self.kv_chart}
 
     def tables(self) -> dict:

@@ -263,13 +263,13 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             return
         n = inp.num_chips
         t.set("step", f"{r.step_time_s:.2f}", f"largest term: {r.limiting.replace('_', ' ')}")
-        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%, {r.model_tflops_per_chip:.0f} TFLOP/s/chip")
+        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}% · {r.model_tflops_per_chip:.0f} TFLOP/s")
         t.set("memory", f"{r.memory_gib_per_chip:.1f}", f"of {r.memory_capacity_gib:.0f} GiB HBM")
         lay = r.layout
         batch = int(lay.get("global_batch_seqs") or inp.batch_seqs())
         t.set("layout", layout_label(lay),
-              f"DP{lay['dp']} · batch {batch:,} seq ({fmt_big(batch * inp.seq)} tokens) · ZeRO-{lay['zero_stage']}"
-              f" · mb{lay['micro_batch']} · rc {lay['recompute']}")
+              f"DP{lay['dp']} · ZeRO-{lay['zero_stage']} · mb{lay['micro_batch']} · rc {lay['recompute']}"
+              f" · batch {batch:,} seq")
         if not r.feasible:
             for key in ("time", "throughput", "chip_hours", "energy", "cost", "goodput"):
                 t.set(key, "–", "")
@@ -299,16 +299,20 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.notes.setText("Why: " + "; ".join(notes) + "." if notes else "")
 
     def _bar_layouts(self) -> list[tuple[str, LayoutResult]]:
+        def label(layout) -> str:   # TP and PP, then VPP/CP/EP on a line of their own (a bar is narrow)
+            parts = layout_label(layout).split()
+            return " ".join(parts[:2]) + ("\n" + " ".join(parts[2:]) if parts[2:] else "")
+
         out = []
         fixed = self.mode_combo.currentData() == "fixed"
         if fixed and self.result is not None:
-            out.append(("Yours\n" + layout_label(self.result.layout), self.result))
+            out.append(("Yours\n" + label(self.result.layout), self.result))
         a = self.analysis
         if a is not None and self.inputs is not None and a.key == self._analysis_key(self.inputs):
             for i, r in enumerate(a.search.top[: (3 if fixed else 4)]):
-                out.append((f"Best #{i + 1}\n{layout_label(r.layout)}", r))
+                out.append((f"Best #{i + 1}\n{label(r.layout)}", r))
         elif not fixed and self.result is not None:
-            out.append((f"Best #1\n{layout_label(self.result.layout)}", self.result))
+            out.append((f"Best #1\n{label(self.result.layout)}", self.result))
         return out
 
     def _draw_bars(self) -> None:
