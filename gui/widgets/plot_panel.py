@@ -48,6 +48,7 @@ class _Series:
     columns: dict[str, np.ndarray] = field(default_factory=dict)  # header suffix -> values
 
 
+MAX_LEGEND_ENTRIES = 12   # more series than this: no legend, the hover readout names them
 TWO_LINE_LABEL_MIN_PX = 400  # narrower charts keep the value axis one line wide
 
 class PlotPanel(QWidget):
@@ -383,6 +384,20 @@ class PlotPanel(QWidget):
             self._fit_texts()
             return  # most redraws update data only: nothing to lay out (the edit stays fast)
         self._legend_signature = signature
+        if len(names) > MAX_LEGEND_ENTRIES:
+            # 34 chips' legend filled the chart and squeezed the plot to a strip: past a dozen
+            # series the hover readout names each one instead (the CSV lists them all)
+            self.legend.setVisible(False)
+            self.plot_item.layout.setContentsMargins(0, 0, RIGHT_MARGIN_PX, 0)
+            self._legend_hidden_note = f"{len(names)} series (legend hidden): hover a curve to name it."
+            self.readout.setText(self._idle_readout())
+            self._texts_signature = None
+            self._fit_texts()
+            self.plot_item.layout.activate()
+            return
+        if getattr(self, "_legend_hidden_note", ""):
+            self._legend_hidden_note = ""
+            self.readout.setText(self._idle_readout())
         # A short chart (a laptop screen) gets smaller legend labels: more columns fit, so the
         # legend takes fewer rows of the height the curves need.
         size = "7pt" if height < self.SHORT_CHART_PX else "8pt"
@@ -627,7 +642,7 @@ class PlotPanel(QWidget):
 
     # ---- hover readout -----------------------------------------------------------------------
     def _idle_readout(self) -> str:
-        return "Hover over the chart to read values."
+        return getattr(self, "_legend_hidden_note", "") or "Hover over the chart to read values."
 
     def nearest_point(self, x: float, y: float, radius_px: float = HOVER_RADIUS_PX):
         """(series name, x, y) of the point nearest to view coordinates (x, y), or None."""

@@ -215,3 +215,19 @@ def test_stacked_bar_hover_marker_sits_in_the_middle_of_its_segment(qtbot):
     xs, ys = chart._marker_position(("comm", 1, 3.0))
     assert (xs, ys) == ([1], [2.0 + 1.5])  # above compute's 2.0, half of its own 3.0
     assert chart._marker_position(("compute", 0, 4.0)) == ([0], [2.0])
+
+
+def test_past_a_dozen_series_the_legend_gives_way_to_the_hover_readout(qtbot):
+    """Comparing all 34 chips filled two charts with legend and squeezed their plots to a strip."""
+    from gui.widgets.plot_panel import MAX_LEGEND_ENTRIES
+
+    panel = PlotPanel("Many chips", y_label="TTFT", y_unit="ms")
+    qtbot.addWidget(panel)
+    panel.resize(700, 420)
+    for i in range(MAX_LEGEND_ENTRIES + 1):
+        panel.set_series(f"chip {i}", [1, 2, 3], [i, i + 1, i + 2])
+    panel.layout_legend()
+    assert not panel.legend.isVisible() and "13 series (legend hidden)" in panel.readout.text()
+    panel.remove_series("chip 0")
+    panel.layout_legend()
+    assert panel.legend.isVisible() and panel.readout.text() == "Hover over the chart to read values."
