@@ -1482,8 +1482,9 @@ def default_scenario() -> ForecastScenario:
              "scale-up domains wide with the expert all-to-all over the NICs overlapped with compute, as "
              "production MoE serving runs; checked against DeepSeek's ~428M tokens per H800-day) and the "
              "largest batch within the SLOs; Doubao tokens/day (STORY.md); growth after Dec 2025: the "
-             "growth rate between the published points falls about log-linearly (8.6 per year in log units "
-             "mid 2024 to 2 late 2025), fitted with its uncertainty (residual sd floored at 0.25) and extrapolated "
+             # (rates in log units per year; this wording is frozen in resources/scenario_seed_v2.json)
+             "growth rate between the published points falls about log-linearly (8.6/year mid 2024 to "
+             "2/year late 2025), fitted with its uncertainty (residual sd floored at 0.25) and extrapolated "
              "(it saturates on its own); peak/average 1.5 (consumer chat 1.4-1.6 hourly); request mix 1155 "
              "in / 211 out (Azure chat trace), serving work per token uncertain by 15% (lognormal sigma); "
              "served model: Qwen3-235B-A22B as a stand-in for Doubao-pro (a ~20B-active MoE) with int8 "

@@ -527,11 +527,14 @@ class AnalysisPanel(QWidget):
             self.timer.start()
 
     def show_invalid(self) -> None:
-        """Inputs invalid: say so and grey the results that no longer match them."""
-        self.banner.show_error(STALE_MESSAGE)
+        """Inputs invalid: say so and grey the results that no longer match them (or, before any
+        valid inputs, that there are none yet: an empty catalog spoke of 'the last valid inputs')."""
+        self.banner.show_error(STALE_MESSAGE if getattr(self, "_shown_valid", False)
+                               else "Fix the fields marked in red to see the figures.")
         mark_stale(self.result_widgets(), True)
 
     def show_valid(self) -> None:
+        self._shown_valid = True
         if self.banner.kind == "error":
             self.banner.dismiss()
         mark_stale(self.result_widgets(), False)

@@ -656,3 +656,20 @@ def test_ctrl_s_saves_the_scenario(window, store, qtbot):
     assert not window.isWindowModified()
     assert store.scenario("Story default")["params"]["ui"]["training"]["num_chips"] == panel.count_spin.value()
     _shutdown(window)
+
+
+def test_before_any_valid_inputs_the_banner_does_not_speak_of_last_results(tmp_path, qtbot):
+    from gui.panels.base import STALE_MESSAGE
+    from gui.panels.training import TrainingPanel
+
+    empty = open_store(tmp_path / "empty.db")
+    for order in empty.orders():
+        empty.delete_order(order.id)
+    for chip in empty.chips():
+        empty.delete_chip(chip.id)
+    panel = TrainingPanel(empty)
+    qtbot.addWidget(panel)
+    panel._evaluate()
+    assert panel.banner.text() == "Fix the fields marked in red to see the figures." != STALE_MESSAGE
+    panel.shutdown()
+    empty.close()
