@@ -8,18 +8,22 @@ import pytest
 from engine.cli import main
 
 
-@pytest.fixture
-def ascend_runs(tmp_path, shared_dir):
+def write_ascend_runs(shared_dir, path, count):
+    """The first `count` public 910B2 throughput runs as a case file at `path`."""
     with open(shared_dir / "validation" / "training_public.csv", newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        rows = [r for r in reader if r["chip"] == "ascend-910b2" and r["metric"] == "tokens_per_s_per_chip"][:12]
+        rows = [r for r in reader if r["chip"] == "ascend-910b2" and r["metric"] == "tokens_per_s_per_chip"][:count]
         fields = reader.fieldnames
-    path = tmp_path / "my_runs.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+@pytest.fixture
+def ascend_runs(tmp_path, shared_dir):
+    return write_ascend_runs(shared_dir, tmp_path / "my_runs.csv", 12)
 
 
 def test_calibrate_training_reports_and_saves(capsys, tmp_path, ascend_runs):
@@ -138,15 +142,7 @@ def test_fit_factors_names_a_factor_the_cases_do_not_depend_on():
 
 def test_one_run_cannot_save_four_factors(capsys, tmp_path, shared_dir):
     """A fit on one measured run put 3 of 4 factors on their bounds and was saved with a warning."""
-    with open(shared_dir / "validation" / "training_public.csv", newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        row = next(r for r in reader if r["chip"] == "ascend-910b2" and r["metric"] == "tokens_per_s_per_chip")
-        fields = reader.fieldnames
-    path = tmp_path / "one.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerow(row)
+    path = write_ascend_runs(shared_dir, tmp_path / "one.csv", 1)
     db = str(tmp_path / "c.db")
     code = main(["--db", db, "calibrate", "training", "--cases", str(path), "--chip", "ascend-910b2", "--save",
                  "--format", "json"])
