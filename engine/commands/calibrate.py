@@ -116,10 +116,13 @@ def run(args, ctx) -> Output:
     # Saved only when the runs can stand behind it: no worse than the factors it replaces, no
     # factor on its prior bound (one run "fitted" 3 of 4 factors onto their bounds and was saved),
     # and at least as many runs as factors fitted.
-    refusal = (f"the fit scores worse than the current factors on these {summary['cases']} runs ({measure})" if worse
-               else f"{', '.join(on_bound)} on {'its' if len(on_bound) == 1 else 'their'} prior bound"
-               if on_bound else f"{summary['cases']} runs cannot pin down {len(fitted_names)} factors"
-               if summary["cases"] < len(fitted_names) else None)
+    refusal = None
+    if worse:
+        refusal = f"the fit scores worse than the current factors on these {summary['cases']} runs ({measure})"
+    elif on_bound:
+        refusal = f"{', '.join(on_bound)} on {'its' if len(on_bound) == 1 else 'their'} prior bound"
+    elif summary["cases"] < len(fitted_names):
+        refusal = f"{summary['cases']} runs cannot pin down {len(fitted_names)} factors"
     saved = bool(args.save) and refusal is None
     data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": saved,
             "warnings": warnings, "measure": measure}
