@@ -412,13 +412,16 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     # The budget joins only once the trials to serve are chosen: with every trial still kept, the
     # first LP costs more than the plan that is finally chosen, and a budget row there refused
     # plans within the budget ("the cheapest plan costs $34.72B, above $60.00B").
+    def solve_lp(keep_rows, a_rows, b_rows):   # the kept trials' needs and the caps (and budget) rows
+        return linprog(objective, A_ub=np.vstack([-a_need[keep_rows], a_rows]),
+                       b_ub=np.concatenate([-b_need[keep_rows], b_rows]), bounds=list(zip(np.zeros(cols_x), upper)),
+                       method="highs", options={"time_limit": req.time_limit_s})
+
     if hopeless.sum() <= allowed_total + 1e-9:
         a_caps, b_caps = (a_fixed[:-1], b_fixed[:-1]) if req.budget_usd is not None else (a_fixed, b_fixed)
         while True:
             keep_rows = ~dropped[row_trial]
-            res = linprog(objective, A_ub=np.vstack([-a_need[keep_rows], a_caps]),
-                          b_ub=np.concatenate([-b_need[keep_rows], b_caps]), bounds=list(zip(np.zeros(cols_x), upper)),
-                          method="highs", options={"time_limit": req.time_limit_s})
+            res = solve_lp(keep_rows, a_caps, b_caps)
             if res.status != 0:
                 break
             x = res.x
@@ -435,9 +438,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
             dropped[worst] = True
         if x is not None and req.budget_usd is not None and float(price @ x) > req.budget_usd * (1 + 1e-9):
             keep_rows = ~dropped[row_trial]
-            res = linprog(objective, A_ub=np.vstack([-a_need[keep_rows], a_fixed]),
-                          b_ub=np.concatenate([-b_need[keep_rows], b_fixed]), bounds=list(zip(np.zeros(cols_x), upper)),
-                          method="highs", options={"time_limit": req.time_limit_s})
+            res = solve_lp(keep_rows, a_fixed, b_fixed)
             x = res.x if res.status == 0 else None
         status = "optimal LP, greedy discarding" if x is not None else "infeasible"
     solve_s = time.perf_counter() - t0
