@@ -15,6 +15,7 @@ import html
 import logging
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -151,8 +152,9 @@ def export_png(target, path: str | os.PathLike, width: int = 1600) -> Path:
     path = Path(path)
     with export_layout(target):
         image = _render_scene(plot_item_of(target), int(width))
-    if not image.save(str(path), "PNG"):
-        raise OSError(f"{path}: the PNG could not be written")
+    with staged_file(path) as tmp:
+        if not image.save(str(tmp), "PNG"):
+            raise OSError(f"{path}: the PNG could not be written")
     return path
 
 
@@ -161,20 +163,77 @@ def export_svg(target, path: str | os.PathLike, backend: str = "auto") -> Path:
     Qt), 'pyqtgraph' or 'qt'."""
     item = plot_item_of(target)
     path = Path(path)
-    with export_layout(target):
+    with export_layout(target), staged_file(path) as tmp:
         if backend in ("auto", "pyqtgraph"):
             try:
                 from pyqtgraph.exporters import SVGExporter
 
-                SVGExporter(item).export(fileName=str(path))
-                if path.exists() and path.stat().st_size > 0:
-                    return path
-                raise OSError("SVGExporter wrote nothing")
+                SVGExporter(item).export(fileName=str(tmp))
+                _check_whole(tmp)
+                return path
             except Exception as exc:
                 if backend == "pyqtgraph":
                     raise
                 log.info("pyqtgraph SVG export failed (%s); using QSvgGenerator", exc)
-        return _export_svg_qt(item, path)
+        _export_svg_qt(item, tmp)
+    return path
+
+
+# PNG's last chunk, whole: IEND, no data, its CRC
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _check_whole(path: Path) -> None:
+    """OSError unless `path` holds a whole PNG or SVG. Qt's writers report no error when the disk
+    fills: they leave a short file (a PNG without its end chunk, an SVG cut mid-tag)."""
+    kind = path.suffix.lower()
+    if kind == ".png":
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(size - len(_PNG_END), 0))
+            whole = size > len(_PNG_END) and handle.read() == _PNG_END
+    elif kind == ".svg":
+        import xml.etree.ElementTree as ET
+
+        try:
+            whole = ET.parse(path).getroot().tag.endswith("svg")
+        except ET.ParseError:
+            whole = False
+    else:
+        whole = path.stat().st_size > 0
+    if not whole:
+        raise OSError(f"the {kind.lstrip('.').upper()} came out incomplete (is the disk full?)")
+
+
+@contextlib.contextmanager
+def staged_file(path: Path):
+    """A temporary file next to `path` for the body to write; checked whole, flushed to disk and
+    moved onto `path` only then. A failed or short write leaves `path` as it was (a previous
+    export stays whole) and no temporary file behind."""
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        _check_whole(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)   # a full disk may only show here, before the old file is replaced
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; an export is an ordinary file
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _export_svg_qt(item, path: Path) -> Path:

@@ -88,11 +88,66 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
     existing = [path for path, _ in plan if os.path.lexists(path)]
     if existing and not force:
         raise WouldOverwrite(existing)
-    written: list[Path] = []
-    for path, writer in plan:
-        _write_atomically(path, writer, force=force)
-        written.append(path)
-    return written
+    not_files = [path for path in existing if path.is_symlink() or not path.is_file()]
+    if not_files:   # a folder of that name can never be replaced by a file: say so before writing
+        raise UserError(f"{not_files[0]}: is not a file; nothing was written to {out}")
+    return _write_all(plan, out, force=force)
+
+
+def _write_all(plan: list[tuple[Path, object]], out: Path, *, force: bool) -> list[Path]:
+    """Two phases, so a failure never leaves the folder a mix of two exports: every file is
+    written to a temporary name and checked whole first (a full disk stops it there, with the
+    folder as it was); only then is each moved onto its name."""
+    staged: list[tuple[Path, Path]] = []   # (temporary, target)
+    try:
+        for path, writer in plan:
+            staged.append((_stage(path, writer), path))
+        written: list[Path] = []
+        for tmp, path in staged:
+            try:
+                _move(tmp, path, force=force)
+            except OSError as exc:
+                done = f"{len(written)} of {len(staged)} files were replaced before it" if written else \
+                    "nothing was written"
+                raise UserError(f"{path}: could not be moved into place ({exc.strerror or exc}); {done}") from None
+            written.append(path)
+        return written
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def _stage(path: Path, writer) -> Path:
+    """`writer(tmp)` into a temporary file next to `path`, checked whole; returns the temporary."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise UserError(f"{path}: could not write ({exc.strerror or exc}); nothing was written") from None
+    tmp = Path(tmp_name)
+    try:
+        writer(tmp)   # PNG/SVG: checked whole and flushed by gui.export.staged_file; CSV by atomic_output
+    except (OSError, ValueError, UserError) as exc:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        reason = getattr(exc, "strerror", None) or exc
+        raise UserError(f"{path}: could not write ({reason}); nothing was written") from None
+    return tmp
+
+
+def _move(tmp: Path, path: Path, *, force: bool) -> None:
+    if force:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)  # no-clobber: a file that appeared since the check stays
+    except FileExistsError:
+        raise WouldOverwrite([path]) from None
+    except OSError:
+        if os.path.lexists(path):
+            raise WouldOverwrite([path]) from None
+        os.replace(tmp, path)
 
 
 def _titled_png(chart, path: Path, context) -> Path:
@@ -115,34 +170,6 @@ def _names_known_now(panels: Mapping[str, object], out: Path) -> list[Path]:
         tables = panel.tables() if hasattr(panel, "tables") else {}
         names += [out / f"{panel_key}_{table_key}.csv" for table_key in tables]
     return names
-
-
-def _write_atomically(path: Path, writer, *, force: bool) -> None:
-    """`writer(tmp)` into a temporary file next to `path`, then moved onto `path`."""
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise UserError(f"{path}: could not write ({exc.strerror or exc})") from None
-    tmp = Path(tmp_name)
-    try:
-        writer(tmp)
-        if force:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # no-clobber: a file that appeared since the check stays
-            except FileExistsError:
-                raise WouldOverwrite([path]) from None
-            except OSError:
-                if os.path.lexists(path):
-                    raise WouldOverwrite([path]) from None
-                os.replace(tmp, path)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: could not write ({exc})") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str, object]:

@@ -495,6 +495,13 @@ def refuse_existing(path: Path, force: bool) -> None:
         raise UserError(f"{path}: already exists; choose another name or pass --force to overwrite it")
     if path.exists() and not path.is_file():
         raise UserError(f"{path}: is not a regular file")
+    # the folder must take a new file: said now, not after the minute of computing
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+    except OSError as exc:
+        raise UserError(f"{path}: can't write in {path.parent} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_report(store, panels: Mapping[str, object], scenario: str, params: dict | None,
@@ -563,7 +570,13 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
     document.setHtml(f'<html><body style="font-size:10pt">{"".join(parts)}</body></html>')
     document.setMetaInformation(QTextDocument.MetaInformation.DocumentTitle, f"Fleetcast report: {scenario}")
 
-    tmp_out = out.with_name(f".{out.name}.partial")
+    # a name of its own (mkstemp), never a fixed one that could be somebody's file
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise UserError(f"{out}: can't write in {out.parent} ({exc.strerror or exc})") from None
+    tmp_out = Path(tmp_name)
     writer = QPdfWriter(str(tmp_out))
     writer.setTitle(f"Fleetcast report: {scenario}")
     writer.setCreator(f"Fleetcast {__version__}")
@@ -574,8 +587,13 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
     try:
         document.print_(writer)
         del writer  # finishes the file
-        if not tmp_out.is_file() or tmp_out.stat().st_size == 0:
-            raise UserError(f"{out}: the PDF could not be written")
+        check_whole_pdf(tmp_out, out)
+        fd = os.open(tmp_out, os.O_RDONLY)
+        try:
+            os.fsync(fd)   # a full disk may only show here, before an existing report is replaced
+        finally:
+            os.close(fd)
+        os.chmod(tmp_out, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
         refuse_existing(out, force)  # a file that appeared meanwhile is still not overwritten
         os.replace(tmp_out, out)
     except OSError as exc:
@@ -585,6 +603,29 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
             tmp_out.unlink()
     pages = pdf_page_count(out)
     return ReportResult(path=out, pages=pages, charts=len(charts), sections=names)
+
+
+def check_whole_pdf(path: Path, out: Path) -> None:
+    """UserError unless `path` is a whole PDF: Qt's PDF writer reports no error when the disk
+    fills or the folder can't be written; it leaves an empty or short file without the trailer
+    (`%%EOF`) that ends every PDF."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(size - 64, 0))
+            tail = handle.read()
+    except OSError as exc:
+        raise UserError(f"{out}: the PDF could not be written ({exc.strerror or exc}); nothing was changed") from None
+    if size == 0 or b"%%EOF" not in tail or pdf_page_count(path) == 0:
+        raise UserError(f"{out}: the PDF came out incomplete ({size:,} bytes, no end; is the disk full?); "
+                        "nothing was changed")
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def pdf_page_count(path: Path) -> int:

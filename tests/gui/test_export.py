@@ -231,3 +231,54 @@ def test_past_a_dozen_series_the_legend_gives_way_to_the_hover_readout(qtbot):
     panel.remove_series("chip 0")
     panel.layout_legend()
     assert panel.legend.isVisible() and panel.readout.text() == "Hover over the chart to read values."
+
+
+# ---- a failed or short write never replaces a good file (QA: a full disk left truncated files) ----
+
+def _short_save(monkeypatch):
+    """QImage.save as on a full disk: Qt writes part of the file and still reports success."""
+    real_save = QImage.save
+
+    def short(self, name, fmt=None, *args):
+        ok = real_save(self, name, fmt, *args)
+        data = open(name, "rb").read()
+        open(name, "wb").write(data[: len(data) // 2])
+        return ok
+
+    monkeypatch.setattr(QImage, "save", short)
+
+
+def test_a_short_png_write_keeps_the_old_file_and_leaves_no_temporary(timeline, tmp_path, monkeypatch):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    good = export.export_png(timeline, folder / "chart.png", width=600)
+    before = good.read_bytes()
+    _short_save(monkeypatch)
+    with pytest.raises(OSError, match="incomplete"):
+        export.export_png(timeline, good, width=600)
+    assert good.read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["chart.png"]
+
+
+def test_a_cut_svg_is_refused(tmp_path):
+    whole = tmp_path / "a.svg"
+    whole.write_text('<svg xmlns="http://www.w3.org/2000/svg"><g/></svg>')
+    export._check_whole(whole)
+    cut = tmp_path / "b.svg"
+    cut.write_text('<svg xmlns="http://www.w3.org/2000/svg"><g')
+    with pytest.raises(OSError, match="SVG came out incomplete"):
+        export._check_whole(cut)
+
+
+def test_exported_images_are_ordinary_files_like_the_csv(timeline, tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        files = [export.export_png(timeline, tmp_path / "c.png", width=400),
+                 export.export_svg(timeline, tmp_path / "c.svg"),
+                 export.export_csv(["a"], [[1]], tmp_path / "c.csv")]
+    finally:
+        os.umask(umask)
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o644}

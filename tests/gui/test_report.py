@@ -214,3 +214,35 @@ def test_readme_headline_accuracy_is_the_data_file_the_report_quotes():
         ins = accuracy[kind]["in_sample"]
         assert f"median **{oos['median_pct']}%**, p90 **{oos['p90_pct']}%**" in readme, kind
         assert f"{ins['median_pct']}% / {ins['p90_pct']}%" in readme.replace(" /\n", " / ").replace("%\n/", "% /"), kind
+
+
+def test_a_file_named_like_the_old_temporary_is_left_alone(tmp_path):
+    """QA: `report --out r.pdf` wrote to, then deleted, a fixed `.r.pdf.partial`."""
+    mine = tmp_path / "out" / ".r.pdf.partial"
+    mine.parent.mkdir()
+    mine.write_text("my notes")
+    report.refuse_existing(mine.parent / "r.pdf", force=False)
+    assert mine.read_text() == "my notes"
+    assert sorted(p.name for p in mine.parent.iterdir()) == [".r.pdf.partial"]   # the probe is gone
+
+
+def test_a_folder_that_takes_no_file_is_said_before_computing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(UserError, match="can't write in"):
+        report.refuse_existing(blocker / "r.pdf", force=False)
+
+
+def test_a_short_pdf_is_refused(tmp_path, story_report):
+    """QA: on a full disk Qt's PDF writer left a 744 KB file without its trailer, reported as written."""
+    whole = story_report[0].path
+    data = whole.read_bytes()
+    report.check_whole_pdf(whole, whole)
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(data[: len(data) // 3])
+    with pytest.raises(UserError, match="incomplete.*nothing was changed"):
+        report.check_whole_pdf(cut, tmp_path / "r.pdf")
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    with pytest.raises(UserError, match="incomplete"):
+        report.check_whole_pdf(empty, tmp_path / "r.pdf")
