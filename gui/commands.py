@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.errors import UserError
+from engine.store.store import NOT_GIVEN
 
 log = logging.getLogger("fleetcast.commands")
 
@@ -87,13 +88,17 @@ class EditChipCommand(StoreCommand):
         self.chip_id, self.field, self.value = chip_id, field, value
         self.old_value = None
 
+    # Undo and redo write only over the value this step left (or found): what another window or
+    # program wrote since stays, and the step is refused in words instead.
     def apply(self):
-        old = self.store.update_chip(self.chip_id, self.field, self.value)
+        expect = self.old_value if self.outcome["applied"] else NOT_GIVEN
+        old = self.store.update_chip(self.chip_id, self.field, self.value, expect=expect)
         if self.outcome["applied"] == 0:
             self.old_value = old
+        self.new_value = self.store.stored_value("chip", self.chip_id, self.field)
 
     def revert(self):
-        self.store.update_chip(self.chip_id, self.field, self.old_value)
+        self.store.update_chip(self.chip_id, self.field, self.old_value, expect=self.new_value)
 
 
 # ---- orders -----------------------------------------------------------------------------------
@@ -110,9 +115,10 @@ class AddOrderCommand(StoreCommand):
             self.store.restore_order(self.snapshot)
         else:
             self.order_id = self.store.add_order(self.row)
+        self.added = self.store.order_snapshot(self.order_id)
 
-    def revert(self):
-        self.snapshot = self.store.delete_order(self.order_id)
+    def revert(self):   # not over edits or deliveries another window or program made since
+        self.snapshot = self.store.delete_order(self.order_id, expect=self.added)
 
 
 class EditOrderCommand(StoreCommand):
@@ -121,13 +127,15 @@ class EditOrderCommand(StoreCommand):
         self.order_id, self.field, self.value = order_id, field, value
         self.old_value = None
 
-    def apply(self):
-        old = self.store.update_order(self.order_id, self.field, self.value)
+    def apply(self):   # guarded as EditChipCommand's
+        expect = self.old_value if self.outcome["applied"] else NOT_GIVEN
+        old = self.store.update_order(self.order_id, self.field, self.value, expect=expect)
         if self.outcome["applied"] == 0:
             self.old_value = old
+        self.new_value = self.store.stored_value("order", self.order_id, self.field)
 
     def revert(self):
-        self.store.update_order(self.order_id, self.field, self.old_value)
+        self.store.update_order(self.order_id, self.field, self.old_value, expect=self.new_value)
 
 
 class DeleteOrderCommand(StoreCommand):
@@ -159,9 +167,10 @@ class AddDeliveryCommand(StoreCommand):
             self.store.restore_delivery(self.snapshot)
         else:
             self.delivery_id = self.store.add_delivery(self.row)
+        self.added = self.store.delivery_row(self.delivery_id)
 
-    def revert(self):
-        self.snapshot = self.store.delete_delivery(self.delivery_id)
+    def revert(self):   # not over an edit another window or program made since
+        self.snapshot = self.store.delete_delivery(self.delivery_id, expect=self.added)
 
 
 class EditDeliveryCommand(StoreCommand):
@@ -170,13 +179,15 @@ class EditDeliveryCommand(StoreCommand):
         self.delivery_id, self.field, self.value = delivery_id, field, value
         self.old_value = None
 
-    def apply(self):
-        old = self.store.update_delivery(self.delivery_id, self.field, self.value)
+    def apply(self):   # guarded as EditChipCommand's
+        expect = self.old_value if self.outcome["applied"] else NOT_GIVEN
+        old = self.store.update_delivery(self.delivery_id, self.field, self.value, expect=expect)
         if self.outcome["applied"] == 0:
             self.old_value = old
+        self.new_value = self.store.stored_value("delivery", self.delivery_id, self.field)
 
     def revert(self):
-        self.store.update_delivery(self.delivery_id, self.field, self.old_value)
+        self.store.update_delivery(self.delivery_id, self.field, self.old_value, expect=self.new_value)
 
 
 class DeleteDeliveryCommand(StoreCommand):

@@ -30,6 +30,7 @@ BUSY_TIMEOUT_S = 5.0
 # SQLite primary result codes (sqlite3.h); Python exposes the extended code on the exception.
 _SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
 _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
+_SQLITE_CONSTRAINT = 19
 
 DAMAGED_HINT = "it was left unchanged. Restore a backup or open another file"
 
@@ -198,7 +199,7 @@ def connect(target: Target, *, read_only: bool, busy_timeout_s: float | None = N
 
 
 def error_kind(exc: BaseException) -> str:
-    """'busy', 'read-only', 'full', 'cantopen', 'io', 'encoding' or 'damaged'."""
+    """'busy', 'read-only', 'full', 'cantopen', 'io', 'encoding', 'conflict' or 'damaged'."""
     text = str(exc)
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
@@ -214,6 +215,8 @@ def error_kind(exc: BaseException) -> str:
         return "cantopen"
     if primary == _SQLITE_IOERR:
         return "io"
+    if primary == _SQLITE_CONSTRAINT or isinstance(exc, sqlite3.IntegrityError):
+        return "conflict"   # a key or reference that rows written since no longer allow: not damage
     return "damaged"
 
 
@@ -232,6 +235,9 @@ def explain(path: Path, exc: BaseException, *, opening: bool = False, timeout_s:
         return StoreError(f"{path}: the disk is full; {done}. Free some space and try again")
     if kind == "cantopen":
         return StoreError(f"{path}: can't be opened ({exc}); check that it and its folder are readable")
+    if kind == "conflict":
+        return StoreError(f"{path}: the change clashes with rows written since, by another window or "
+                          f"program ({_short(exc)}); {done}. Reload and try again")
     if kind == "io":
         return StoreError(f"{path}: reading or writing it failed ({exc}); {done}. Check the disk, "
                           "or restore a backup")

@@ -38,6 +38,31 @@ from engine.validate import (
 
 ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)  # as in engine.store.transfer
 
+NOT_GIVEN = object()   # `expect` not given: an edit, not an undo
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return a == b or abs(a - b) <= 1e-12 * max(abs(a), abs(b))
+    return a == b
+
+
+def same_rows(a, b) -> bool:
+    """Rows (dicts, lists of them, nested) equal as stored: numbers to 1e-12, the rest exactly."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_rows(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_rows(x, y) for x, y in zip(a, b))
+    return _same_value(a, b)
+
+
+def check_unchanged(what: str, field: str, current, expect) -> None:
+    """UserError when an undo or redo would overwrite a value written since by somebody else."""
+    if expect is not NOT_GIVEN and not _same_value(current, expect):
+        shown = "blank" if current in (None, "") else repr(current)
+        raise UserError(f"{what} {field}: changed by another window or program since (now {shown}); "
+                        "left as it is")
+
 
 def _renamed_in_compare(params, old: str, new: str, path: str = "") -> bool:
     """Rename `old` to `new` in the Compare view's saved ticks (`ui` -> `compare` -> `selected`,
@@ -161,6 +186,9 @@ def _guard(method):
             return method(self, *args, **kwargs)
         except (sqlite3.Error, UnicodeDecodeError) as exc:
             raise self._explain(exc) from None
+        except NotFoundError:   # a row looked up by key that is not there (not damage, not a bug to show)
+            raise UserError(f"{method.__name__}: no such row in {self.path} (deleted by another window or "
+                            "program?); nothing was changed") from None
 
     return guarded
 
@@ -352,11 +380,25 @@ class Store:
                 [{"chip_id": cleaned["id"], "factor": f, "value": v, "note": "given with the chip"}
                  for f, v in (calibration or {}).items()], replace=True)
 
-    def update_chip(self, chip_id: str, field: str, value):
+    def _chip_row(self, chip_id: str) -> dict:
+        try:
+            return dict(self.db.table(CHIPS).get(chip_id))
+        except NotFoundError:  # as _order: only a missing row is "not in the catalog"
+            raise UserError(f"chip '{chip_id}': not in the catalog (deleted by another window or program?)") from None
+
+    def stored_value(self, kind: str, key, field: str):
+        """The stored value of one field of a chip, order or delivery (what an edit wrote, cleaned)."""
+        row = {"chip": self._chip_row, "order": self._order, "delivery": self._delivery}[kind](key)
+        return row.get(field)
+
+    def update_chip(self, chip_id: str, field: str, value, *, expect=NOT_GIVEN):
+        """Set one field; returns the old value. With `expect`, only if the field still holds it
+        (an undo never overwrites what another window or program wrote since)."""
         self._writable()
         if field == "id":
             raise ValidationError(["id: can't be changed (orders refer to it); add a new chip instead"])
-        old_row = self.db.table(CHIPS).get(chip_id)
+        old_row = self._chip_row(chip_id)
+        check_unchanged(f"chip '{chip_id}'", field, old_row.get(field), expect)
         new_value = check_chip_field(field, value)
         check_chip({**{k: old_row.get(k) for k in CHIP_FIELDS}, field: new_value})
         with self.db.atomic():
@@ -368,7 +410,7 @@ class Store:
         count = self.db.execute(f"select count(*) from {ORDERS} where chip_id = ?", [chip_id]).fetchone()[0]
         if count:
             raise UserError(f"chip '{chip_id}': {count} order(s) use it; delete those orders first")
-        row = dict(self.db.table(CHIPS).get(chip_id))
+        row = self._chip_row(chip_id)
         calibration = list(self.db.table(CALIBRATION).rows_where("chip_id = ?", [chip_id]))
         with self.db.atomic():
             self.db.table(CALIBRATION).delete_where("chip_id = ?", [chip_id])
@@ -378,6 +420,9 @@ class Store:
     def restore_chip(self, snapshot: dict) -> None:
         self._writable()
         row = snapshot.get("chip", snapshot)
+        if row.get("id") in self._chip_ids():
+            raise UserError(f"chip '{row.get('id')}' exists again (written by another window or program?); "
+                            "nothing was restored")
         with self.db.atomic():
             self.db.table(CHIPS).insert(row)
             self.db.table(CALIBRATION).insert_all(snapshot.get("calibration", []), replace=True)
@@ -474,11 +519,13 @@ class Store:
                 cleaned["id"] = schema.claim_id(self.db.conn, ORDERS)
             return _inserted_id(self.db.table(ORDERS).insert(cleaned))
 
-    def update_order(self, order_id: int, field: str, value):
+    def update_order(self, order_id: int, field: str, value, *, expect=NOT_GIVEN):
+        """As update_chip: returns the old value; `expect` guards an undo."""
         self._writable()
         if field not in ORDER_FIELDS or field == "id":
             raise ValidationError([f"{field}: not an editable order field"])
         current = self._order(order_id)
+        check_unchanged(f"order {order_id}", field, current.get(field), expect)
         delivered, first = self._delivered(order_id)
         merged = {**current, field: value}
         cleaned = check_order(merged, known_chip_ids=self._chip_ids(), delivered=delivered, first_delivery=first)
@@ -486,9 +533,17 @@ class Store:
             self.db.table(ORDERS).update(order_id, {field: cleaned[field]})
         return current.get(field)
 
-    def delete_order(self, order_id: int) -> dict:
+    def order_snapshot(self, order_id: int) -> dict:
+        """The order and its deliveries as stored (what delete_order returns and restore_order takes)."""
+        return {"order": self._order(order_id), "deliveries": self.delivery_rows(order_id)}
+
+    def delete_order(self, order_id: int, *, expect: dict | None = None) -> dict:
+        """Delete an order and its deliveries; the snapshot. With `expect` (a snapshot), only if
+        nothing of it changed since: undoing an add never deletes another program's edits."""
         self._writable()
-        snapshot = {"order": self._order(order_id), "deliveries": self.delivery_rows(order_id)}
+        snapshot = self.order_snapshot(order_id)
+        if expect is not None and not same_rows(snapshot, expect):
+            raise UserError(f"order {order_id}: changed by another window or program since; left as it is")
         with self.db.atomic():  # deliveries go with their order: no orphans
             self.db.table(DELIVERIES).delete_where("order_id = ?", [order_id])
             self.db.table(ORDERS).delete(order_id)
@@ -525,11 +580,13 @@ class Store:
                 cleaned["id"] = schema.claim_id(self.db.conn, DELIVERIES)
             return _inserted_id(self.db.table(DELIVERIES).insert(cleaned))
 
-    def update_delivery(self, delivery_id: int, field: str, value):
+    def update_delivery(self, delivery_id: int, field: str, value, *, expect=NOT_GIVEN):
+        """As update_chip: returns the old value; `expect` guards an undo."""
         self._writable()
         if field not in ("date", "quantity", "note"):
             raise ValidationError([f"{field}: not an editable delivery field"])
         current = self._delivery(delivery_id)
+        check_unchanged(f"delivery {delivery_id}", field, current.get(field), expect)
         order = self._order(current["order_id"])
         delivered, _ = self._delivered(order["id"], excluding=delivery_id)
         cleaned = check_delivery({**current, field: value}, order_date=dt.date.fromisoformat(order["order_date"]),
@@ -538,15 +595,37 @@ class Store:
             self.db.table(DELIVERIES).update(delivery_id, {field: cleaned[field]})
         return current.get(field)
 
-    def delete_delivery(self, delivery_id: int) -> dict:
+    def delivery_row(self, delivery_id: int) -> dict:
+        """One delivery as stored."""
+        return self._delivery(delivery_id)
+
+    def delete_delivery(self, delivery_id: int, *, expect: dict | None = None) -> dict:
+        """Delete a delivery; its row. With `expect`, only if the row is still as given."""
         self._writable()
         row = self._delivery(delivery_id)
+        if expect is not None and not same_rows(row, expect):
+            raise UserError(f"delivery {delivery_id}: changed by another window or program since; left as it is")
         with self.db.atomic():
             self.db.table(DELIVERIES).delete(delivery_id)
         return row
 
     def restore_delivery(self, row: dict) -> None:
+        """Put a deleted delivery back with its id, checked as a new one would be: its order must
+        still exist and have that many chips outstanding (deliveries written since count)."""
         self._writable()
+        if self.db.execute(f"select 1 from {DELIVERIES} where id = ?", [row["id"]]).fetchone():
+            raise UserError(f"delivery {row['id']} exists again (written by another window or program?); "
+                            "nothing was restored")
+        try:
+            order = self._order(row["order_id"])
+        except UserError:
+            raise UserError(f"delivery {row['id']}: its order {row['order_id']} no longer exists "
+                            "(deleted by another window or program?); nothing was restored") from None
+        delivered, _ = self._delivered(order["id"])
+        if delivered + int(row["quantity"]) > int(order["quantity"]):
+            raise UserError(f"delivery {row['id']}: order {order['id']} now has {delivered:,} of its "
+                            f"{order['quantity']:,} chips delivered (deliveries written since); putting back "
+                            f"{int(row['quantity']):,} would deliver more than ordered; nothing was restored")
         with self.db.atomic():
             self.db.table(DELIVERIES).insert(row)
 
