@@ -4,8 +4,9 @@ Changes are `{dotted.path: value}` over the scenario's JSON dict (`engine.foreca
 nested objects are walked key by key, anything else (numbers, text, lists) is replaced whole. A key
 that holds a dot or a backslash (a chip id `h20.v2`, a vendor `Acme Inc.`) is written with a
 backslash before each (`allocation.training_share.h20\\.v2`), so every key reads back as it was. A
-scenario stored this way follows its baseline: edit the baseline and every what-if moves with it,
-keeping only what its name says is different.
+key the what-if removed from one of the maps keyed by the user's own ids (KEYED_MAPS: a vendor's
+own assumptions unticked) is the change `{"$removed": true}`. A scenario stored this way follows its baseline: edit the baseline and
+every what-if moves with it, keeping only what its name says is different.
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ from typing import Any, Mapping
 
 # Keys that are the row's identity or bookkeeping, not part of what a scenario assumes.
 NOT_COMPARED = ("name",)
+# The change that removes a key (JSON, so the store keeps it as it keeps any other change).
+REMOVED: dict = {"$removed": True}
+# The maps keyed by the user's ids (vendors, orders, chips), where a key the what-if lacks was
+# removed. Everywhere else (fixed fields, view state) a missing key keeps the baseline's: a
+# scenario saved before a field existed, or a save that does not carry every view.
+KEYED_MAPS = ("vendor_uncertainty", "order_uncertainty", "allocation.training_share")
+
+
+def is_removed(value) -> bool:
+    return isinstance(value, Mapping) and dict(value) == REMOVED
 
 
 def _escape(key) -> str:
@@ -37,7 +48,8 @@ def split_path(path: str) -> list[str]:
 
 
 def diff_params(base: Mapping, params: Mapping, prefix: str = "") -> dict[str, Any]:
-    """The changes that turn `base` into `params` (keys missing from `params` keep the base's)."""
+    """The changes that turn `base` into `params`. A key missing from `params` keeps the base's,
+    except in the maps of KEYED_MAPS, where it was removed and says so (REMOVED)."""
     out: dict[str, Any] = {}
     for key, value in params.items():
         if not prefix and key in NOT_COMPARED:
@@ -47,6 +59,10 @@ def diff_params(base: Mapping, params: Mapping, prefix: str = "") -> dict[str, A
             out.update(diff_params(base[key], value, path + "."))
         elif key not in base or base[key] != value:
             out[path] = copy.deepcopy(value)
+    if prefix and ".".join(split_path(prefix[:-1])) in KEYED_MAPS:
+        for key in base:
+            if key not in params:
+                out[f"{prefix}{_escape(key)}"] = dict(REMOVED)
     return out
 
 
@@ -62,7 +78,10 @@ def apply_changes(base: Mapping, changes: Mapping[str, Any]) -> dict:
                 child = {}
                 node[key] = child
             node = child
-        node[keys[-1]] = copy.deepcopy(value)
+        if is_removed(value):
+            node.pop(keys[-1], None)
+        else:
+            node[keys[-1]] = copy.deepcopy(value)
     return out
 
 
@@ -71,6 +90,9 @@ def describe_changes(changes: Mapping[str, Any], limit: int = 8) -> list[str]:
     lines = []
     for path, value in changes.items():
         if path.startswith("ui.") or path == "ui":
+            continue
+        if is_removed(value):
+            lines.append(f"{'.'.join(split_path(path)).replace('_', ' ')} removed")
             continue
         if isinstance(value, float):
             text = f"{value:g}"

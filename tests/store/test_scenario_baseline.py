@@ -216,3 +216,53 @@ def test_migration_runs_once_and_leaves_non_forecast_scenarios_alone(tmp_path):
     m0005_scenarios_as_baseline_changes(s.db)
     assert {r["name"]: r["params"] for r in s.db[SCENARIOS].rows} == raw
     s.close()
+
+
+def test_a_vendor_removed_in_a_what_if_stays_removed(store):
+    """QA: unticking Huawei's own assumptions in "Huawei delivers half" was undone on save: the
+    stored changes were {} and the baseline's Huawei (fraction 0.7) came back."""
+    from dataclasses import replace as dc_replace
+
+    from engine.forecast import scenario_from_dict, scenario_to_dict
+
+    name = "Huawei delivers half"
+    sc = scenario_from_dict(store.scenario(name)["params"])
+    assert "Huawei" in sc.vendor_uncertainty
+    vendors = dict(sc.vendor_uncertainty)
+    vendors.pop("Huawei")
+    store.save_scenario(name, scenario_to_dict(dc_replace(sc, vendor_uncertainty=vendors)))
+    back = store.scenario(name)
+    assert back["changes"]["vendor_uncertainty.Huawei"] == {"$removed": True}
+    assert "Huawei" not in scenario_from_dict(back["params"]).vendor_uncertainty
+    # an edit of the baseline's Huawei does not bring it back either
+    base = store.scenario("Story default")["params"]
+    base["vendor_uncertainty"]["Huawei"]["fraction_mode"] = 0.65
+    store.save_scenario("Story default", base)
+    assert "Huawei" not in store.scenario(name)["params"]["vendor_uncertainty"]
+
+
+def test_removal_is_only_for_maps_keyed_by_ids():
+    base = {"vendor_uncertainty": {"A": {"x": 1}, "B": {"x": 2}}, "demand": {"scale": 1.0, "new_field": 3},
+            "ui": {"plan": {"a": 1}}}
+    new = {"vendor_uncertainty": {"A": {"x": 1}}, "demand": {"scale": 2.0}, "ui": {}}
+    changes = diff_params(base, new)
+    # a fixed field the saved scenario predates, and view state it does not carry, keep the base's
+    assert changes == {"vendor_uncertainty.B": {"$removed": True}, "demand.scale": 2.0}
+    assert apply_changes(base, changes) == {"vendor_uncertainty": {"A": {"x": 1}},
+                                            "demand": {"scale": 2.0, "new_field": 3}, "ui": {"plan": {"a": 1}}}
+
+
+def test_migration_keeps_a_vendor_an_old_what_if_had_removed(tmp_path):
+    import resources
+
+    v1 = json.loads(resources.read_text("scenario_seed_v1.json"))
+    mine = json.loads(json.dumps(v1["Story default"]))
+    mine["name"] = "No Huawei profile"
+    mine["vendor_uncertainty"].pop("Huawei")
+    path = tmp_path / "old.db"
+    _make_v1_database(path, {"No Huawei profile": mine})
+    s = open_store(path)
+    try:
+        assert "Huawei" not in s.scenario("No Huawei profile")["params"]["vendor_uncertainty"]
+    finally:
+        s.close()
