@@ -122,7 +122,8 @@ class CsvReader:
         self.max_rows = max_rows
         raw = open_regular_file(self.path, max_bytes=max_bytes, what="CSV file")
         self._text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        self._reader = csv.reader(self._text)
+        # strict: a quote never closed is an error, not a cell that swallows the rest of the file
+        self._reader = csv.reader(self._text, strict=True)
         try:
             first = self._next()
         except BaseException:
@@ -140,7 +141,7 @@ class CsvReader:
                                 f"and {index}); keep one")
             seen[column] = index
 
-    def _next(self) -> list[str] | None:
+    def _next(self, start: int | None = None) -> list[str] | None:
         try:
             return next(self._reader)
         except StopIteration:
@@ -150,6 +151,9 @@ class CsvReader:
             raise UserError(f"{self.path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
                             "save it as CSV UTF-8") from None
         except csv.Error as exc:
+            if "unexpected end of data" in str(exc) and start is not None:
+                raise UserError(f"{self.path} row {start}: a quoted cell opens on this row and is never "
+                                "closed; add the closing \" (nothing imported)") from None
             raise UserError(f"{self.path}: line {self._reader.line_num}: malformed CSV ({exc})") from None
         except OSError as exc:
             raise UserError(f"{self.path}: can't be read ({exc.strerror or exc})") from None
@@ -159,7 +163,7 @@ class CsvReader:
         width = len(self.header)
         while True:
             start = self._reader.line_num + 1  # a quoted cell may span lines: report where the row starts
-            cells = self._next()
+            cells = self._next(start)
             if cells is None:
                 return
             if not any(c.strip() for c in cells):

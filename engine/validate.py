@@ -87,7 +87,8 @@ def parse_float(field: str, value, *, minimum: float | None = 0.0, maximum: floa
     if isinstance(value, bool):
         raise ValidationError([f"{field}: {_show(value)} (not a number)"])
     try:
-        number = float(value.strip().replace(",", "") if isinstance(value, str) else value)
+        # "8,192" (thousands grouped) reads as 8192; "1,5" is neither 1.5 nor 15: refused
+        number = cell_float(value) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
         raise ValidationError([f"{field}: {_show(value)} (not a number)"]) from None
     if not math.isfinite(number):

@@ -97,6 +97,18 @@ class _Problems:
             raise ValidationError(self.items, context=f"{self.name}: nothing imported")
 
 
+def _blanks_over_stored(what: str, row: dict, header: set, stored: dict, fields) -> list[str]:
+    """Problems ('field: why') for blank cells that would erase a value stored for an existing row:
+    an import updates what it is given, and a blank is too easily a cell nobody filled in."""
+    out = []
+    for name in fields:
+        if name in header and name != "id" and (row.get(name) or "").strip() == "" \
+                and stored.get(name) not in (None, ""):
+            out.append(f"{name}: blank would erase the stored {_show_cell(stored[name])} of {what} (leave the "
+                       "column out to keep it, or give a value; to clear it, edit it in the window)")
+    return out
+
+
 def _show_cell(text: str) -> str:
     shown = escape_controls(str(text))
     return f"'{shown}'" if len(shown) <= 40 else f"'{shown[:37]}...'"
@@ -138,9 +150,13 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
                 if "__extra__" in row:
                     issues.add(f"{reader.name} row {line}: more cells than header columns")
                     continue
+                base = current.get((row.get("id") or "").strip(), {})
+                erased = _blanks_over_stored(f"chip '{(row.get('id') or '').strip()}'", row, header, base, CHIP_FIELDS)
+                if erased:
+                    issues.add_row(line, ValidationError(erased))
+                    continue
                 try:
                     # A chip already in the catalog keeps the columns this file doesn't have.
-                    base = current.get((row.get("id") or "").strip(), {})
                     chip = check_chip({k: (row.get(k) if k in header else base.get(k)) for k in CHIP_FIELDS})
                 except ValidationError as exc:
                     issues.add_row(line, exc)
@@ -239,6 +255,9 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     if is_update:
                         assert order_id is not None  # an update names an existing order
                         current = dict(store.db[ORDERS].get(order_id))
+                        erased = _blanks_over_stored(f"order {order_id}", row, header, current, _ORDER_VALUE_FIELDS)
+                        if erased:
+                            raise ValidationError(erased)
                         old_lots = _existing_deliveries(store, order_id)
                         merged = {k: (row.get(k) if k in header else current.get(k)) for k in _ORDER_VALUE_FIELDS}
                         first: dt.date | None

@@ -378,3 +378,56 @@ def test_a_folder_that_refuses_writes_is_one_clear_error_even_as_root(store, tmp
     message = _catch(store.export_chips_csv, tmp_path / "chips.csv")
     assert message == f"{tmp_path / 'chips.csv'}: can't write in {tmp_path} (Permission denied)"
     assert not (tmp_path / "chips.csv").exists() and _no_temp_files(tmp_path) == []
+
+
+# ---- QA round: imports that lost or changed data without a word ------------------------------
+
+def test_a_blank_cell_never_erases_a_stored_value(store, tmp_path):
+    """`id,hbm_gb,bf16_tflops,price_usd` / `h100-sxm5-80gb,,989,` set the H100's memory and price to
+    NULL ("1 updated"), after which `train` failed. Blank over a stored value is now refused."""
+    before = next(r for r in store.chip_rows() if r["id"] == "h100-sxm5-80gb")
+    path = _write(tmp_path / "c.csv", ["id", "hbm_gb", "bf16_tflops", "price_usd"], [["h100-sxm5-80gb", "", "989", ""]])
+    with pytest.raises(ValidationError) as caught:
+        store.import_chips(path)
+    text = str(caught.value)
+    assert "c.csv row 2, column hbm_gb: blank would erase the stored '80.0' of chip 'h100-sxm5-80gb'" in text
+    assert "column price_usd" in text and "nothing imported" in text
+    assert next(r for r in store.chip_rows() if r["id"] == "h100-sxm5-80gb") == before
+    order = store.order_rows()[0]
+    store.update_order(order["id"], "note", "keep me")
+    fields = ["id", "buyer", "vendor", "chip_id", "quantity", "order_date", "note"]
+    path = _write(tmp_path / "o.csv", fields, [[str(order[k]) if k != "note" else "" for k in fields]])
+    with pytest.raises(ValidationError, match="column note: blank would erase the stored 'keep me'"):
+        store.import_orders(path)
+    assert store.stored_value("order", order["id"], "note") == "keep me"
+
+
+def test_a_quote_never_closed_is_refused_not_a_cell_that_swallows_the_file(store, tmp_path):
+    path = tmp_path / "o.csv"
+    rows = ["buyer,vendor,chip_id,quantity,order_date,status,note",
+            'Acme,NVIDIA,h20-96gb,100,2024-01-01,assumption,"oops note']
+    rows += [f"Acme{i},NVIDIA,h20-96gb,100,2024-01-01,assumption,ok" for i in range(50)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    count = len(store.order_rows())
+    with pytest.raises(UserError, match=r"o.csv row 2: a quoted cell opens on this row and is never closed"):
+        store.import_orders(path)
+    assert len(store.order_rows()) == count
+    # a note over several lines, closed, still reads as one cell
+    path.write_text(rows[0] + '\nAcme,NVIDIA,h20-96gb,100,2024-01-01,assumption,"two\nlines"\n', encoding="utf-8")
+    summary = store.import_orders(path)
+    assert summary.count == 1
+    assert store.stored_value("order", summary.added[0], "note") == "two\nlines"
+
+
+@pytest.mark.parametrize("cell", ["1,5", "12,5", "80,5"])
+def test_a_decimal_comma_is_refused_not_read_as_a_bigger_number(store, tmp_path, cell):
+    """"1,5" became 15 and "80,5" GiB 805; a thousands separator ("8,192") still reads as 8192."""
+    path = _write(tmp_path / "c.csv", ["id", "vendor", "name", "bf16_tflops", "hbm_gb", "hbm_gbps"],
+                  [["newchip", "Acme", "New", "100", cell, "2000"]])
+    with pytest.raises(ValidationError, match=f"column hbm_gb: '{cell}' \\(not a number\\)"):
+        store.import_chips(path)
+    path = _write(tmp_path / "c.csv", ["id", "vendor", "name", "bf16_tflops", "hbm_gb", "hbm_gbps"],
+                  [["newchip", "Acme", "New", "1,000", "80", "2,000"]])
+    store.import_chips(path)
+    row = next(r for r in store.chip_rows() if r["id"] == "newchip")
+    assert (row["bf16_tflops"], row["hbm_gbps"]) == (1000.0, 2000.0)
