@@ -301,6 +301,7 @@ def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixe
                 case["status"] = "infeasible"
                 case["message"] = str(exc)
                 return case
+        _check_possible(row, inp, measured)
         predicted, res = predict_metric(row, inp)
         case.update(predicted=predicted, error_pct=(predicted - measured) / measured * 100.0, status="ok",
                     layout=res.layout, mfu_pct=res.mfu_pct, step_time_s=res.step_time_s,
@@ -315,6 +316,30 @@ def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixe
         case["status"] = "error"
         case["message"] = str(exc)
     return case
+
+
+def _check_possible(row: Mapping, inp: TrainingInputs, measured: float) -> None:
+    """ValueError for a measurement no chip could make: more model FLOPs per second per chip (the
+    causal-half count, the smallest) than the chip's highest dense peak. A typo (1e300 tokens/s, a
+    step time in ms under step_time_s) must not be fitted as a run (QA: `calibrate` fitted one)."""
+    metric = _metric_name(row)
+    peak = max(inp.chip.peak_tflops("fp8") or 0.0, inp.chip.peak_tflops("bf16") or 0.0)
+    if not peak:
+        return
+    flops = training_flops_per_token(inp.model, inp.seq, causal_half=True)
+    if metric == "tokens_per_s_per_chip":
+        tflops = measured * flops / 1e12
+    elif metric == "step_time_s" and inp.global_batch_seqs and inp.num_chips:
+        tflops = inp.global_batch_seqs * inp.seq * flops / measured / inp.num_chips / 1e12
+    elif metric == "mfu_pct_model_flops":
+        tflops = measured / 100.0 * (inp.chip.peak_tflops("bf16") or peak)
+    else:
+        return
+    if not tflops <= peak:
+        shown = f"{tflops:,.0f}" if math.isfinite(tflops) else "unboundedly many"
+        raise ValueError(f"value: {row.get('value')!r} {metric} implies {shown} TFLOP/s of model FLOPs "
+                         f"per chip, above the {peak:,.0f} TFLOP/s peak of {inp.chip.id}: not a possible "
+                         "measurement (check the value and its unit)")
 
 
 def _stats(errors: list[float]) -> dict:

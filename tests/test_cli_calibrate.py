@@ -152,3 +152,28 @@ def test_one_run_cannot_save_four_factors(capsys, tmp_path, shared_dir):
     main(["--db", db, "chips", "list", "--format", "json"])
     calibration = next(c for c in json.loads(capsys.readouterr().out) if c["id"] == "ascend-910b2")["calibration"]
     assert "fitted to one.csv" not in json.dumps(calibration)
+
+
+def test_unusable_rows_are_named_never_fitted_and_block_a_save(capsys, tmp_path, shared_dir):
+    """QA: 80 H100 runs plus rows with value nan, -5 and 1e300 printed "fitted to 81 measured runs
+    ... saved": two were dropped without a word and 1e300 tokens/s was fitted as a run."""
+    path = write_ascend_runs(shared_dir, tmp_path / "runs.csv", 12)
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for tag, value in (("NAN", "nan"), ("NEG", "-5"), ("HUGE", "1e300")):
+        rows.append({**rows[0], "id": f"BAD-{tag}", "value": value})
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    db = str(tmp_path / "c.db")
+    assert main(["--db", db, "calibrate", "training", "--cases", str(path), "--chip", "ascend-910b2",
+                 "--format", "json"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert dry["summary"]["cases"] == 12
+    assert sorted(r["id"] for r in dry["rows_not_fitted"]) == ["BAD-HUGE", "BAD-NAN", "BAD-NEG"]
+    huge = next(r for r in dry["rows_not_fitted"] if r["id"] == "BAD-HUGE")["message"]
+    assert "not a possible measurement" in huge and "peak of ascend-910b2" in huge
+    code = main(["--db", db, "calibrate", "training", "--cases", str(path), "--chip", "ascend-910b2", "--save"])
+    err = capsys.readouterr().err
+    assert code == 1 and "not saved: 3 row(s) of the file can't be used" in err

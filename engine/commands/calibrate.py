@@ -48,6 +48,7 @@ def run(args, ctx) -> Output:
         if args.factors is not None else None
     if names is not None and not names:
         raise UserError(f"--factors {args.factors!r}: no factor names (give NAME,NAME,...)")
+    skipped: list[tuple] = []   # (id, status, why) of rows not fitted
     if args.kind == "training":
         from engine.calibration import TRAINING_FIT_FACTORS, calibrate_training
         from engine.training import DEFAULT_FACTORS
@@ -56,8 +57,17 @@ def run(args, ctx) -> Output:
         unknown = [n for n in names if n not in DEFAULT_FACTORS]
         if unknown:
             raise UserError(f"--factors: '{unknown[0]}' is not a training factor ({', '.join(DEFAULT_FACTORS)})")
+        from engine.validation import validate_case
+
+        usable = []
+        for row in rows:   # every row judged once: a bad one is named below, never fitted
+            case = validate_case(row, chips)
+            if case["status"] == "ok":
+                usable.append((row, case["_inputs"], float(case["measured"])))
+            else:
+                skipped.append((case["id"], case["status"], case["message"]))
         try:
-            fit = calibrate_training(rows, chips, names, chip_ids=[chip.id])
+            fit = calibrate_training(rows, chips, names, chip_ids=[chip.id], fixed=usable)
         except ValueError as exc:
             raise UserError(f"{args.cases}: {exc}") from None
         fitted, before, after = dict(fit.values), fit.median_abs_error_pct_before, fit.median_abs_error_pct_after
@@ -68,8 +78,16 @@ def run(args, ctx) -> Output:
         from engine.inference import DEFAULT_FACTORS as INF_DEFAULTS
         from engine.validation_inference import fit_inference_factors
 
+        from engine.validation_inference import validate_inference_cases
+
         names = names or INFERENCE_FIT_FACTORS
         start = {n: chip.factor(n, INF_DEFAULTS.get(n.split("@", 1)[0], 1.0)) for n in names}
+        judged = validate_inference_cases(rows, chips)["cases"]   # a bad row is named, never fitted
+        skipped += [(c["id"], c["status"], c["message"]) for c in judged if c["status"] != "ok"]
+        bad = {c["id"] for c in judged if c["status"] == "error"}
+        rows = [r for r in rows if r.get("id") not in bad]
+        if not rows:
+            raise UserError(f"{args.cases}: no usable rows with chip '{chip.id}' ({skipped[0][0]}: {skipped[0][2]})")
         progress = _progress_line()
         try:
             result = fit_inference_factors(rows, chips, names, start=start, progress=progress)
@@ -111,13 +129,20 @@ def run(args, ctx) -> Output:
     warnings += [f"{n}: no run among these {summary['cases']} moves it (25% either way changes no prediction), so "
                  f"they cannot fit it; kept at {start[n]:.4g}" + (" and not saved" if args.save else "")
                  for n in names if n in unconstrained]
+    errors = [(i, why) for i, status, why in skipped if status == "error"]
+    warnings += [f"row {i}: not fitted, {status} ({why})" for i, status, why in skipped[:10]]
+    if len(skipped) > 10:
+        warnings.append(f"... and {len(skipped) - 10} more rows not fitted")
     if worse:
         warnings.append(f"the fit scores worse than the current factors ({measure})")
     # Saved only when the runs can stand behind it: no worse than the factors it replaces, no
     # factor on its prior bound (one run "fitted" 3 of 4 factors onto their bounds and was saved),
     # and at least as many runs as factors fitted.
     refusal = None
-    if worse:
+    if errors:   # a file with unusable rows (a typo'd value, a missing field) is fixed first
+        refusal = (f"{len(errors)} row(s) of the file can't be used (row {errors[0][0]}: {errors[0][1]}); fix or "
+                   "remove them")
+    elif worse:
         refusal = f"the fit scores worse than the current factors on these {summary['cases']} runs ({measure})"
     elif on_bound:
         refusal = f"{', '.join(on_bound)} on {'its' if len(on_bound) == 1 else 'their'} prior bound"
@@ -125,7 +150,8 @@ def run(args, ctx) -> Output:
         refusal = f"{summary['cases']} runs cannot pin down {len(fitted_names)} factors"
     saved = bool(args.save) and refusal is None
     data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": saved,
-            "warnings": warnings, "measure": measure}
+            "warnings": warnings, "measure": measure,
+            "rows_not_fitted": [{"id": i, "status": status, "message": why} for i, status, why in skipped]}
     if args.save and refusal is not None:   # the fit and its warnings are still shown (JSON printed too), exit 1
         from engine.errors import InfeasibleRequest
 
