@@ -255,7 +255,7 @@ def test_blank_batch_holds_the_given_layout(tmp_path):
     # interleaved PP35 x vpp3 at dp 1 (Korthikanti's 530B layout): 35 micro-batches divide the batch
     big = {**GOOD, "id": "K1", "layers": 105, "hidden": 20480, "heads": 128, "kv_heads": 128, "ffn_hidden": 81920,
            "vocab": 51200, "seq_len": 2048, "num_chips": 280, "tp": 8, "pp": 35, "vpp": 3, "dp": 1,
-           "micro_batch": 1, "zero_stage": 1, "recompute": "full", "global_batch_seqs": "", "notes": ""}
+           "micro_batch": 1, "zero_stage": 1, "recompute": "full", "global_batch_seqs": "", "notes": "", "value": 5}
     hdr = HEADER + ["vpp"] if "vpp" not in HEADER else HEADER
     path = tmp_path / "k.csv"
     with open(path, "w", newline="") as fh:
