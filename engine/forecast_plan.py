@@ -241,7 +241,19 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
     MAX_REFIT_SAMPLES. A plan that still falls short is no plan (`feasible` False, `why` says so,
     its orders kept for reading): a plan sold as 90% must hold 90% on trials it never saw.
     With `verify_offer`, a shorter target offered instead (`reachable_target`) is planned the same
-    way first, and offered only when that plan holds."""
+    way first, and offered only when that plan holds.
+
+    A budget does not change the plan, which is already the cheapest that holds: it says whether
+    that plan can be bought. Fitted as a constraint, the answer followed the sample (a 400-trial
+    fit of one target costs $480M, the 800-trial refit $468M), so $470M refused the $468M plan."""
+    if req.budget_usd is not None:
+        plan = solve_plan(inputs, replace(req, budget_usd=None), training_tokens_per_s=training_tokens_per_s,
+                          verify_offer=verify_offer)
+        if not plan.feasible or plan.total_cost_usd <= req.budget_usd * (1 + 1e-9):
+            return plan
+        return replace(plan, feasible=False, reachable_target=None, status=plan.status + ", over budget", why=(
+            f"budget: the cheapest plan costs {usd_text(plan.total_cost_usd)}, above {usd_text(req.budget_usd)}; "
+            "raise the budget, lower the confidence or shorten the target"))
     result = _solve_once(inputs, req, training_tokens_per_s=training_tokens_per_s)
     samples = req.samples
     while (result.feasible and lowest_fresh_prob(result) < req.confidence - FRESH_TOLERANCE
@@ -373,11 +385,11 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         b_rows.append(need_tokens[pos] / scale_tok)
         row_trial_parts.append(pos)
     a_need, b_need, row_trial = np.vstack(a_rows), np.concatenate(b_rows), np.concatenate(row_trial_parts)
-    # Quarterly caps (in lots) and the budget.
+    # Quarterly caps (in lots).
     quarters = sorted({(m.year, (m.month - 1) // 3) for m in order_months})
     quarter_of = np.array([quarters.index((m.year, (m.month - 1) // 3)) for m in order_months])
     cap_rows: list[np.ndarray] = []
-    cap_hi: list[float] = []  # lots per quarter, then the budget in $M
+    cap_hi: list[float] = []  # lots per quarter
     for ci, cand in enumerate(req.candidates):
         for qi in range(len(quarters)):
             row = np.zeros(cols_x)
@@ -385,9 +397,6 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
             cap_rows.append(row)
             cap_hi.append(math.floor(cand.max_per_quarter / lot))
     price = np.repeat([c.unit_price_usd * lot for c in req.candidates], M)
-    if req.budget_usd is not None:
-        cap_rows.append(price / 1e6)
-        cap_hi.append(req.budget_usd / 1e6)
     a_fixed, b_fixed = np.array(cap_rows), np.array(cap_hi, dtype=float)
     # Cost, with a 0.1% per month preference for ordering later (same price, less money tied up).
     later = np.tile(1.0 - 0.001 * np.arange(M) / max(M, 1), C)
@@ -409,16 +418,13 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     dropped = hopeless.copy()
     res, x = None, None
     status = "infeasible"
-    # The budget joins only once the trials to serve are chosen: with every trial still kept, the
-    # first LP costs more than the plan that is finally chosen, and a budget row there refused
-    # plans within the budget ("the cheapest plan costs $34.72B, above $60.00B").
-    def solve_lp(keep_rows, a_rows, b_rows):   # the kept trials' needs and the caps (and budget) rows
+    def solve_lp(keep_rows, a_rows, b_rows):   # the kept trials' needs and the caps rows
         return linprog(objective, A_ub=np.vstack([-a_need[keep_rows], a_rows]),
                        b_ub=np.concatenate([-b_need[keep_rows], b_rows]), bounds=list(zip(np.zeros(cols_x), upper)),
                        method="highs", options={"time_limit": req.time_limit_s})
 
     if hopeless.sum() <= allowed_total + 1e-9:
-        a_caps, b_caps = (a_fixed[:-1], b_fixed[:-1]) if req.budget_usd is not None else (a_fixed, b_fixed)
+        a_caps, b_caps = a_fixed, b_fixed
         while True:
             keep_rows = ~dropped[row_trial]
             res = solve_lp(keep_rows, a_caps, b_caps)
@@ -436,10 +442,6 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
             if len(worst) == 0:
                 break
             dropped[worst] = True
-        if x is not None and req.budget_usd is not None and float(price @ x) > req.budget_usd * (1 + 1e-9):
-            keep_rows = ~dropped[row_trial]
-            res = solve_lp(keep_rows, a_fixed, b_fixed)
-            x = res.x if res.status == 0 else None
         status = "optimal LP, greedy discarding" if x is not None else "infeasible"
     solve_s = time.perf_counter() - t0
     feasible = x is not None
@@ -456,8 +458,6 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
                     cut = min(over, x_lots[ci, mi])
                     x_lots[ci, mi] -= cut
                     over -= cut
-        if req.budget_usd is not None and float((x_lots.ravel() * price).sum()) > req.budget_usd + 1e-6:
-            x_lots = np.floor(x + 1e-7).reshape(C, M)  # the budget binds: round down instead
     why = "" if feasible else _why(inputs, s, req, order_months, active, earliest, months, res, reach)
     if feasible or (reachable is not None and reachable[1] >= months[hi_t]):
         reachable = None   # nothing shorter to offer: the target itself is (or is not, for another reason) kept
@@ -575,14 +575,6 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach) -> 
             f"{months[i]:%Y-%m} cover demand in at most {pct_text(p_any[i])} of trials, whatever the quantity "
             f"(shortest lead time, the vendors' delays and fulfilment, export cut-offs; the target is "
             f"{pct_text(fit_conf)}){hint}")
-    if req.budget_usd is not None:
-        # the cheapest plan that holds on fresh trials (refitted as any plan is), not a first fit
-        # that would not: "$29.58B" was quoted where the plan offered without a budget costs $41.47B
-        relaxed = solve_plan(inputs, replace(req, budget_usd=None, time_limit_s=5.0), verify_offer=False)
-        if relaxed.feasible:
-            reasons.append(f"budget: the cheapest plan costs {usd_text(relaxed.total_cost_usd)}, above "
-                           f"{usd_text(req.budget_usd)}")
-            return "; ".join(reasons)
     if capped:
         i = capped[0]
         caps = ", ".join(f"{req.chip_names.get(c.chip_id, c.chip_id)} {c.max_per_quarter:,.0f}"

@@ -71,6 +71,22 @@ def test_caps_lead_times_and_budget_are_named_when_no_plan_exists():
     assert not poor.feasible and "budget: the cheapest plan costs $20.0M, above $1.0M" in poor.why
 
 
+def test_a_budget_is_a_check_on_the_cheapest_plan_never_a_different_answer():
+    """QA: `--budget 470e6` refused the $468M plan ("the cheapest plan costs $468.0M, above
+    $470.0M"): fitted as a constraint, the 400-trial fit ($480M) was over it before the 800-trial
+    refit that gives $468M. At or above the plan's cost the same plan comes back; below, the
+    refusal quotes that cost."""
+    unc = OrderUncertainty("uniform", 0.5, 0.75, 1.0, "order", "fixed", 0, 0, 0)
+    free = solve_plan(toy(candidate_unc=unc), req(samples=200))
+    assert free.feasible
+    cost = free.total_cost_usd
+    for budget in (cost, cost * 1.001, cost * 3):
+        within = solve_plan(toy(candidate_unc=unc), req(samples=200, budget_usd=budget))
+        assert within.feasible and within.orders == free.orders
+    below = solve_plan(toy(candidate_unc=unc), req(samples=200, budget_usd=cost * 0.999))
+    assert not below.feasible and f"the cheapest plan costs ${cost / 1e6:.1f}M" in below.why
+
+
 def growing():
     """toy(), but demand steps again to 10,000 tokens/s from July 2025."""
     inputs = toy()
