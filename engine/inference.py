@@ -858,7 +858,7 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
         ttft_ms_p50=run.ttft_ms["p50"], ttft_ms_p90=run.ttft_ms["p90"], ttft_ms_p99=run.ttft_ms["p99"],
         tpot_ms_p50=tpot["p50"], tpot_ms_p90=tpot["p90"], tpot_ms_p99=tpot["p99"],
         e2e_latency_ms_p90=run.e2e_ms["p90"], e2e_latency_ms_p99=run.e2e_ms["p99"], queue_ms=run.queue_ms["mean"],
-        simulated_requests=int(run.requests), preemptions=int(sim.preemptions), simulation=sim, **base)
+        simulated_requests=int(run.requests) * max(int(inp.replicas), 1), preemptions=int(sim.preemptions), simulation=sim, **base)
 
 
 def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool, inp: ServingInputs):

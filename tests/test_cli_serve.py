@@ -166,6 +166,18 @@ def test_serve_closed_loop_and_offline(capsys):
     assert offline["ttft_ms"] > closed["ttft_ms"]   # everyone queues at once
 
 
+def test_requests_are_the_whole_deployments_split_over_its_replicas(capsys):
+    """QA: `--offline --requests 400` gave the same 14 s of queueing on 1, 2 and 4 chips (each
+    replica ran all 400). Four replicas share the 400: each queues a quarter of them."""
+    runs = {}
+    for chips in (1, 4):
+        assert main(LOAD + ["--offline", "--requests", "400", "--chips", str(chips)]) == 0
+        runs[chips] = json.loads(capsys.readouterr().out)
+    assert runs[4]["replicas"] == 4 and runs[4]["simulated_requests"] == runs[1]["simulated_requests"] == 400
+    assert runs[4]["queue_ms"] < 0.35 * runs[1]["queue_ms"]
+    assert runs[4]["output_tokens_per_s_per_chip"] == pytest.approx(runs[1]["output_tokens_per_s_per_chip"], rel=0.1)
+
+
 @pytest.mark.parametrize("extra,needle", [
     (["--request-rate", "0"], "--request-rate"), (["--requests", "0"], "--requests"),
     (["--input-len-spread", "-1"], "--input-len-spread"), (["--output-len-spread", "11"], "--output-len-spread"),

@@ -35,7 +35,7 @@ def register(subparsers) -> None:
     load.add_argument("--request-rate", type=float, default=None,
                       help="open loop: Poisson arrivals, requests/s for the whole deployment")
     load.add_argument("--offline", action="store_true", help="every request available at once (max throughput)")
-    p.add_argument("--requests", type=int, default=None, help="requests to simulate (default: enough for a steady state)")
+    p.add_argument("--requests", type=int, default=None, help="requests to simulate, for the whole deployment (split over the replicas; default: enough for a steady state on each)")
     p.add_argument("--input-len-spread", type=float, default=None,
                    help="prompt length spread, coefficient of variation (default 0: every prompt --input-len "
                         "long; with --scenario, its Serving study's length spread)")
@@ -170,7 +170,7 @@ def _disaggregated(args, inputs, prefix: float) -> dict:
         **{f"tpot_ms_{q}": _finite(run.tpot_ms[q]) for q in ("p50", "p90", "p99")},
         "e2e_latency_ms": _finite(run.e2e_ms["mean"]), "queue_ms": _finite(run.queue_ms["mean"]),
         "kv_transfer_ms_per_request": move_s * float(inputs.input_len) * 1e3,
-        "simulated_requests": run.requests,
+        "simulated_requests": run.requests * max(int(inputs.replicas), 1),   # every replica's, as the main run
     }
 
 

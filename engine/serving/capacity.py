@@ -82,7 +82,8 @@ def scheduler_of(inputs, cm: StepCostModel) -> SchedulerConfig:
 
 def workload_for(inputs, requests: int | None = None, input_spread: float = 0.0, output_spread: float = 0.0,
                  seed: int = 0, prefix_cache_hit: float = 0.0, max_seqs: int | None = None) -> Workload:
-    """The per-replica workload of a scenario (closed loop C / replicas, Poisson R / replicas).
+    """The per-replica workload of a scenario (closed loop C / replicas, Poisson R / replicas,
+    `requests` / replicas: one replica is simulated and stands for each of them).
 
     Closed loop, the benchmark protocol (inputs a user sets; defaults documented here):
     - measured requests: `requests`, else `requests_per_client` x clients, else at least 500 and
@@ -98,6 +99,8 @@ def workload_for(inputs, requests: int | None = None, input_spread: float = 0.0,
     reps = max(int(inputs.replicas), 1)
     sc = inputs.scenario
     warm = int(getattr(inputs, "warmup_requests", 0) or 0)
+    if requests is not None:   # a count the user gives is the whole deployment's: each replica runs its share
+        requests = max(-(-int(requests) // reps), 1)
     if sc == "concurrency":
         conc = max(int(math.ceil(float(inputs.concurrency) / reps)), 1)
         per_client = getattr(inputs, "requests_per_client", None)
