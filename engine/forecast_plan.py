@@ -561,7 +561,8 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach) -> 
     if unbuyable and len(unbuyable) == len(req.candidates):
         # nothing can be ordered at all: that, not the lead times, is why
         names = ", ".join(req.chip_names.get(c.chip_id, c.chip_id) for c in unbuyable)
-        return (f"caps: no candidate can be ordered ({names}: 0 per quarter in the candidates); "
+        return (f"caps: no candidate can be ordered ({names}: a cap of 0 per quarter, from --caps or the "
+                f"candidates' table); "
                 f"give a cap (--caps CHIP=N, or the Plan view's cap column) or add candidates")
     slow = [i for i in active if p_any[i] < fit_conf]
     capped = [i for i in active if p_max[i] < fit_conf and p_any[i] >= fit_conf]

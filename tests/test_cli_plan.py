@@ -155,7 +155,7 @@ def test_a_plan_says_how_a_candidate_serves_an_fp8_demand(tmp_path, capsys):
     (("--from", "2026-01", "--until", "2025-01"), "--from 2026-01 is after --until 2025-01"),
     (("--from", "1900-01"), "--from 1900-01: outside the scenario's horizon, 2024-05 to 2029-04"),
     (("--until", "2100-01"), "--until 2100-01: outside the scenario's horizon"),
-    (("--caps", "h20-96gb=1e400"), "--caps: 'h20-96gb=1e400' (must be CHIP_ID=CHIPS_PER_QUARTER, a finite number"),
+    (("--caps", "h20-96gb=1e400"), "--caps: 'h20-96gb=1e400' (must be CHIP_ID=CHIPS_PER_QUARTER, a whole number of chips"),
     (("--chips", ","), "--chips ',': no chip ids"),
     (("--budget", "inf"), "--budget: inf (must be a finite number of USD > 0)"),   # was a linprog traceback
     (("--from", "2025-06-15"), "--from: '2025-06-15' (must be YYYY-MM: the plan works in whole months)"),
@@ -191,3 +191,18 @@ def test_no_buyable_candidate_is_named_as_the_reason(db, capsys):
                            "--until", "2025-12", "--format", "json")
     d = json.loads(out)
     assert code == 1 and d["why"].startswith("caps: no candidate can be ordered (") and "0 per quarter" in d["why"]
+
+
+def test_assumed_candidate_terms_and_the_fresh_tolerance_are_said(db, capsys):
+    """QA: `--chips mi300x` (not in plan_candidates.csv) was bought on a silent 3-month lead time
+    and 10,000-a-quarter cap; a plan at 89.25% was "feasible" for 90% with nothing saying why."""
+    code, out, err = run_cli(capsys, "--db", db, "plan", "--chips", "h20-96gb,mi300x", "--from", "2025-03",
+                             "--until", "2025-06", "--samples", "60", "--format", "json")
+    d = json.loads(out)
+    assert d["fresh_tolerance"] == 0.01
+    assert [n.split(" ")[0] for n in d["candidate_notes"]] == ["mi300x"]
+    assert "are assumptions" in d["candidate_notes"][0]
+    if d["feasible"]:
+        assert d["min_prob_meet_in_target"] >= d["confidence"] - d["fresh_tolerance"]
+    code, _, err = run_cli(capsys, "--db", db, "plan", "--caps", "h20-96gb=1.5")
+    assert code == 1 and "a whole number of chips" in err

@@ -128,6 +128,8 @@ def training_rates(models, chips, scenario, candidates, n_chips: int = 8192) -> 
 
 
 def plan_to_dict(result, scenario_name: str, samples_requested: int | None = None) -> dict:
+    from engine.forecast_plan import FRESH_TOLERANCE
+
     iso = lambda d: d.isoformat()  # noqa: E731
     r4 = lambda x: None if x is None else round(float(x), 4)  # noqa: E731
     return {
@@ -144,6 +146,9 @@ def plan_to_dict(result, scenario_name: str, samples_requested: int | None = Non
         "prob_meet_demand": [r4(v) for v in result.prob_meet_demand],
         "prob_meet_demand_without_plan": [r4(v) for v in result.prob_meet_without],
         "confidence": result.confidence,
+        # a plan counts as keeping the confidence down to this far below it on the fresh trials
+        # (their own sampling noise at 2,000 trials); a plan short by more is no plan
+        "fresh_tolerance": FRESH_TOLERANCE,
         "from_month": iso(result.from_month), "until_month": iso(result.until_month),
         "min_prob_meet_in_target": r4(min(result.prob_meet_demand[i] for i, m in enumerate(result.months)
                                           if result.from_month <= m <= result.until_month)),
@@ -198,7 +203,7 @@ def apply_saved_plan(args, ctx):
 
 def run_plan(args, ctx) -> Output:
     from engine.commands.forecast import _load
-    from engine.forecast_plan import PlanRequest, pct_text, solve_plan
+    from engine.forecast_plan import FRESH_TOLERANCE, PlanRequest, pct_text, solve_plan
 
     study = apply_saved_plan(args, ctx)
     if not 0.5 <= args.confidence < 1.0:
@@ -223,10 +228,11 @@ def run_plan(args, ctx) -> Output:
             chip_id, _, value = part.partition("=")
             try:
                 caps[chip_id.strip()] = float(value)
-                if not 0 <= caps[chip_id.strip()] < float("inf"):
+                if not 0 <= caps[chip_id.strip()] < float("inf") or caps[chip_id.strip()] != int(caps[chip_id.strip()]):
                     raise ValueError
             except ValueError:
-                raise UserError(f"--caps: {part!r} (must be CHIP_ID=CHIPS_PER_QUARTER, a finite number >= 0)") from None
+                raise UserError(f"--caps: {part!r} (must be CHIP_ID=CHIPS_PER_QUARTER, a whole number of chips "
+                                ">= 0)") from None
         unknown = set(caps) - {c.chip_id for c in candidates}
         if unknown:
             raise UserError(f"--caps: {sorted(unknown)[0]!r} is not a candidate (see --chips)")
@@ -251,12 +257,20 @@ def run_plan(args, ctx) -> Output:
              "delivery_month": o.delivery_month.isoformat()[:7], "cost_usd": round(o.cost_usd)} for o in result.orders]
     text = (f"scenario {scenario.name!r}: {'plan' if result.feasible else 'NO PLAN'} for P(meet demand) >= "
             f"{pct_text(args.confidence)} from {result.from_month:%Y-%m} to {result.until_month:%Y-%m}; ")
+    within = (f"; below {pct_text(args.confidence)} by less than the {FRESH_TOLERANCE:.0%} the fresh trials' own "
+              "noise allows" if result.feasible and data["min_prob_meet_in_target"] < args.confidence else "")
     text += (f"total ${result.total_cost_usd / 1e9:,.2f}B, lowest P(meet) in the target months "
-             f"{data['min_prob_meet_in_target']:.0%} (out of sample)" if result.feasible else result.why)
+             f"{data['min_prob_meet_in_target']:.1%} (out of sample{within})" if result.feasible else result.why)
     if result.reachable_target is not None:
         first, last = result.reachable_target
         text += f" (--from {first:%Y-%m} --until {last:%Y-%m})"
-    text += "".join(f"\nnote: {n}" for n in result.notes)
+    # a chip the candidates file does not list is planned on assumed terms: said, not silent
+    assumed = [f"{c.chip_id} is not in resources/plan_candidates.csv: its lead time ({c.lead_time_months} months) "
+               f"and cap ({c.max_per_quarter:,.0f} a quarter) are assumptions, and nothing says it can be bought "
+               "by this buyer; set the cap with --caps or in the Plan view" for c in candidates
+               if c.note.startswith("default lead time")]
+    data["candidate_notes"] = assumed
+    text += "".join(f"\nnote: {n}" for n in list(result.notes) + assumed)
     econ = [{"chip_id": e["chip_id"], "usd_per_million_served_tokens": e["usd_per_million_served_tokens"],
              "usd_per_million_training_tokens": e["usd_per_million_training_tokens"]} for e in data["chip_economics"]]
     if not result.feasible:   # an infeasible request: exit 1, the reason on stderr (JSON still printed)
