@@ -22,6 +22,8 @@ def register(subparsers) -> None:
 def run(args, ctx) -> Output:
     from gui.report import refuse_existing
 
+    if not args.out.strip():
+        raise UserError("--out '': give the PDF to write (a name ending in .pdf)")
     out = Path(args.out).expanduser()
     if out.suffix.lower() != ".pdf":
         raise UserError(f"--out {out}: the report is a PDF; give a name ending in .pdf")
