@@ -905,6 +905,15 @@ class CapacityResult:
                                       # percentile under simulated load ("p90")
     request_rate_per_s: float = 0.0   # per replica: the simulated Poisson load of that point (0: not simulated)
     prefill_chips: int = 0            # per replica, in chips_per_replica: a disaggregated prefill pool (0: none)
+    # per replica, sequences in flight at the simulated point (Little's law: rate x mean time from
+    # arrival to last token); None when not simulated. `batch` stays the steady-state search's,
+    # which sizes the simulation (rerunning the point needs the same request count)
+    batch_simulated: float | None = None
+
+    @property
+    def batch_at_slo(self) -> float:
+        """The running batch to report at the capacity point: the simulated one when there is one."""
+        return self.batch if self.batch_simulated is None else self.batch_simulated
 
 
 def _tp_choices(model: ModelConfig, chip: Chip) -> list[int]:

@@ -314,7 +314,7 @@ def serving_key_figures(request: ServingRequest | None, cap, chips_needed: int |
                  ["Prefill chips per replica", cap.prefill_chips, "chips"]]
     if cap.feasible:
         rows += [["Throughput at SLO", cap.output_tokens_per_s_per_chip, "tokens/s per chip"],
-                 ["Batch at SLO", cap.batch, "sequences per replica"], ["TTFT", cap.ttft_ms, "ms"],
+                 ["Batch at SLO", cap.batch_at_slo, "sequences per replica"], ["TTFT", cap.ttft_ms, "ms"],
                  ["TPOT", cap.tpot_ms, "ms"], ["Peak demand", req.demand, "output tokens/s"],
                  ["Chips needed", chips_needed, "chips"]]
     return rows

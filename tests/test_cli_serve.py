@@ -385,3 +385,19 @@ def test_figures_on_generic_factors_say_so_and_calibrated_chips_do_not(capsys):
     assert any("no published run of this chip family" in e for e in json.loads(capsys.readouterr().out)["explanations"])
     assert main(["train", "--model", "llama3-8b", "--chip", "ascend-910c", "--chips", "64", "--format", "json"]) == 0
     assert not any("no published run" in e for e in json.loads(capsys.readouterr().out)["explanations"])
+
+
+def test_the_batch_at_the_slo_point_is_the_simulated_ones(capsys):
+    """QA: slo_batch read 30 at p50, p90 and p99 while the throughput fell 2,109 -> 1,510 tokens/s:
+    it was the steady-state search's batch. It is now the simulated point's (Little's law)."""
+    got = {}
+    for pct in ("p50", "p99"):
+        assert main(["serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--tp", "1", "--input-len", "2000",
+                     "--output-len", "300", "--ttft-ms", "500", "--tpot-ms", "15", "--slo-percentile", pct,
+                     "--format", "json"]) == 0
+        got[pct] = json.loads(capsys.readouterr().out)
+    assert got["p99"]["slo_batch"] < got["p50"]["slo_batch"]
+    for d in got.values():   # in flight = rate x time in the system: below rate x (TTFT + 299 TPOT) at the
+        rate = d["slo_output_tokens_per_s_per_chip"] / 300                  # percentile, above a third of it
+        bound = rate * (d["slo_ttft_ms"] + 299 * d["slo_tpot_ms"]) / 1e3
+        assert bound / 3 <= d["slo_batch"] <= bound

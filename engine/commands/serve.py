@@ -361,7 +361,7 @@ def run(args, ctx) -> Output:
         data["slo_feasible"] = cap.feasible
         data["slo_output_tokens_per_s_per_chip"] = cap.output_tokens_per_s_per_chip
         data["slo_total_tokens_per_s_per_chip"] = cap.total_tokens_per_s_per_chip
-        data["slo_batch"] = cap.batch
+        data["slo_batch"] = cap.batch_at_slo
         data["slo_ttft_ms"] = _finite(cap.ttft_ms)
         data["slo_tpot_ms"] = _finite(cap.tpot_ms)
         if loaded:
@@ -393,7 +393,7 @@ def run(args, ctx) -> Output:
             if cap.feasible:
                 data.update(output_tokens_per_s_per_chip=cap.output_tokens_per_s_per_chip,
                             total_tokens_per_s_per_chip=cap.total_tokens_per_s_per_chip,
-                            ttft_ms=_finite(cap.ttft_ms), tpot_ms=_finite(cap.tpot_ms), running_batch=cap.batch,
+                            ttft_ms=_finite(cap.ttft_ms), tpot_ms=_finite(cap.tpot_ms), running_batch=cap.batch_at_slo,
                             scenario="slo")
             else:
                 data.update(output_tokens_per_s_per_chip=None, total_tokens_per_s_per_chip=None, ttft_ms=None,

@@ -380,6 +380,8 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                    total_tokens_per_s_per_chip=out * (input_len + output_len) / output_len,
                    ttft_ms=sim.ttft_ms[percentile], tpot_ms=sim.tpot_ms[percentile], latency_basis=percentile,
                    request_rate_per_s=sim.request_rate_per_s,
+                   batch_simulated=sim.request_rate_per_s * (sim.ttft_ms["mean"] + (output_len - 1)
+                                                             * sim.tpot_ms["mean"]) / 1e3,
                    explanation=cap.explanation + f"; simulated under Poisson arrivals, {where}{percentile} "
                    f"TTFT {sim.ttft_ms[percentile]:.0f} ms, TPOT {sim.tpot_ms[percentile]:.1f} ms "
                    f"at {sim.request_rate_per_s:.2f} requests/s per replica ({sim.limiting})")

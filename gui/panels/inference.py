@@ -292,7 +292,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         t.set("memory", f"{cap.weights_gib_per_chip:.1f}", f"of {req.chip.hbm_gib:g} GiB; KV {cap.kv_gib_per_sequence:.3f} GiB/seq")
         most, set_by = concurrency_limit(cap)
         why = "engine" if set_by == "engine cap" else "KV"   # short: the tile is ~38 characters wide
-        t.set("concurrency", f"{most:,}", f"per replica ({why}); {cap.batch:,.0f} at targets"
+        t.set("concurrency", f"{most:,}", f"per replica ({why}); {cap.batch_at_slo:,.0f} at targets"
               if cap.feasible else f"per replica ({set_by})")
         if not cap.feasible:
             for key in ("throughput", "ttft", "tpot", "chips"):
