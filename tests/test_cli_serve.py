@@ -401,3 +401,11 @@ def test_the_batch_at_the_slo_point_is_the_simulated_ones(capsys):
         rate = d["slo_output_tokens_per_s_per_chip"] / 300                  # percentile, above a third of it
         bound = rate * (d["slo_ttft_ms"] + 299 * d["slo_tpot_ms"]) / 1e3
         assert bound / 3 <= d["slo_batch"] <= bound
+
+
+def test_the_csv_carries_the_targets_beside_the_figures(capsys):
+    assert main(["serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--tp", "1", "--input-len", "2000",
+                 "--output-len", "300", "--ttft-ms", "500", "--tpot-ms", "15", "--format", "csv"]) == 0
+    rows = dict(line.split(",", 1) for line in capsys.readouterr().out.splitlines()[1:])
+    assert rows["slo_target_ttft_ms"] == "500.0" and rows["slo_target_tpot_ms"] == "15.0"
+    assert float(rows["slo_tpot_ms"]) <= 15.0

@@ -443,6 +443,7 @@ def run(args, ctx) -> Output:
         data["calibration_note"] = note
     skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated", "max_throughput", "calibration_note"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
+    rows += [{"key": f"slo_target_{k}", "value": v} for k, v in (data.get("slo") or {}).items()]
     # the offline run's figures, one row each (a JSON string in one cell could not be read)
     rows += [{"key": f"{k} (at max throughput)", "value": v}
              for k, v in data.get("max_throughput", {}).items() if k != "decode_breakdown_ms"]
