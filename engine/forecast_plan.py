@@ -112,6 +112,40 @@ class PlanResult:
     # Ordering every candidate at its caps is the most capacity any plan has in every month, so
     # this is an upper bound: the budget and training deadlines can shorten it further.
     reachable_target: tuple[dt.date, dt.date] | None = None
+    # The cost of the same plan fitted on other trial sets of the same size (COST_SPREAD_FITS of
+    # them): how far the cost itself moves with the sample. Empty when not computed or no plan.
+    cost_on_other_trials_usd: tuple[float, ...] = ()
+
+
+COST_SPREAD_FITS = 2   # refits on fresh trial sets that show the cost's own sampling spread
+
+
+def _cost_on_other_trials(inputs: ForecastInputs, req: PlanRequest, samples: int,
+                          training_tokens_per_s: Mapping[str, float] | None) -> tuple[float, ...]:
+    """The plan's cost fitted again on COST_SPREAD_FITS other sets of `samples` trials (other
+    seeds; nan for a set on which no plan is found). A cost that moves by a third between trial sets
+    is not a figure to quote to the dollar (one target: $53.7B on 200 trials, $74.5B on 400)."""
+    sc = inputs.scenario
+    costs = []
+    for k in range(1, COST_SPREAD_FITS + 1):
+        other = replace(inputs, scenario=replace(sc, seed=sc.seed + 1009 * k))
+        fit = _solve_once(other, replace(req, samples=samples, check_trials=50),
+                          training_tokens_per_s=training_tokens_per_s)
+        costs.append(fit.total_cost_usd if fit.feasible else float("nan"))   # nan: that set finds no plan
+    return tuple(costs)
+
+
+def cost_spread_text(result: PlanResult) -> str:
+    """' (fitted on 2 other sets of 400 trials: $0.44B and $0.52B)', or '' when not computed."""
+    costs = result.cost_on_other_trials_usd
+    if not costs:
+        return ""
+    sets = f"{len(costs)} other set{'s' if len(costs) > 1 else ''} of {result.samples} trials"
+    if not any(math.isfinite(c) for c in costs):
+        return f" (on {sets} no plan is found: the target is at the edge of what supply can reach)"
+    shown = " and ".join(usd_text(c) if math.isfinite(c) else "no plan" for c in costs)
+    edge = "; the target is at the edge of what supply can reach" if not all(math.isfinite(c) for c in costs) else ""
+    return f" (fitted on {sets}: {shown}{edge})"
 
 
 def _month_index(months: Sequence[dt.date], day: dt.date) -> int:
@@ -268,6 +302,9 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
             f"the cheapest plan fitted on {result.samples} trials keeps P(meet demand) >= {pct_text(req.confidence)} on "
             f"them, but only {pct_text(lowest)} in its worst month on {req.check_trials:,} fresh trials; lower the "
             f"confidence, shorten the target, or raise the caps"))
+    if verify_offer and result.feasible:   # a top-level answer says how much its cost moves with the sample
+        result = replace(result, cost_on_other_trials_usd=_cost_on_other_trials(
+            inputs, req, result.samples, training_tokens_per_s))
     if verify_offer and not result.feasible and result.reachable_target is not None:
         head = result.why.split(OFFER_MARK, 1)[0]
         offer: tuple[dt.date, dt.date] | None = result.reachable_target

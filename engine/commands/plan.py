@@ -142,6 +142,8 @@ def plan_to_dict(result, scenario_name: str, samples_requested: int | None = Non
         "orders": [{"chip_id": o.chip_id, "quantity": o.quantity, "order_month": iso(o.order_month),
                     "delivery_month": iso(o.delivery_month), "cost_usd": o.cost_usd} for o in result.orders],
         "total_cost_usd": result.total_cost_usd,
+        # the same target fitted on other trial sets of the same size: the cost's own sampling spread
+        "cost_on_other_trial_sets_usd": [c if c == c else None for c in result.cost_on_other_trials_usd],  # null: no plan
         "months": [iso(m) for m in result.months],
         "prob_meet_demand": [r4(v) for v in result.prob_meet_demand],
         "prob_meet_demand_without_plan": [r4(v) for v in result.prob_meet_without],
@@ -203,7 +205,7 @@ def apply_saved_plan(args, ctx):
 
 def run_plan(args, ctx) -> Output:
     from engine.commands.forecast import _load
-    from engine.forecast_plan import FRESH_TOLERANCE, PlanRequest, pct_text, solve_plan
+    from engine.forecast_plan import FRESH_TOLERANCE, PlanRequest, cost_spread_text, pct_text, solve_plan
 
     study = apply_saved_plan(args, ctx)
     if not 0.5 <= args.confidence < 1.0:
@@ -259,7 +261,8 @@ def run_plan(args, ctx) -> Output:
             f"{pct_text(args.confidence)} from {result.from_month:%Y-%m} to {result.until_month:%Y-%m}; ")
     within = (f"; below {pct_text(args.confidence)} by less than the {FRESH_TOLERANCE:.0%} the fresh trials' own "
               "noise allows" if result.feasible and data["min_prob_meet_in_target"] < args.confidence else "")
-    text += (f"total ${result.total_cost_usd / 1e9:,.2f}B, lowest P(meet) in the target months "
+    spread = cost_spread_text(result)
+    text += (f"total ${result.total_cost_usd / 1e9:,.2f}B{spread}, lowest P(meet) in the target months "
              f"{data['min_prob_meet_in_target']:.1%} (out of sample{within})" if result.feasible else result.why)
     if result.reachable_target is not None:
         first, last = result.reachable_target

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError
+from engine.forecast_plan import cost_spread_text
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
     CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
@@ -540,7 +541,8 @@ class PlanPanel(QWidget):
         refit = (f" (refitted: the {asked}-trial fit fell short on fresh trials)" if r.samples > asked else "")
         return (f"<b>{len(r.orders)} orders, {format_number(chips)} chips, "
                 f"${r.total_cost_usd / 1e9:,.2f} B</b>, fitted to keep P(meet demand) ≥ {r.confidence:.0%} in every "
-                f"month over {window} on {r.samples} trials{refit}. On {2000:,} fresh trials its lowest month is "
+                f"month over {window} on {r.samples} trials{refit}{html.escape(cost_spread_text(r))}. On "
+                f"{2000:,} fresh trials its lowest month is "
                 f"{lowest:.0%} (without the plan {plan_lowest_prob(r, with_plan=False):.0%}).{short} "
                 f"{jobs + '. ' if jobs else ''}<span style='color:#666'>Capacity in {unit} chips.{notes}</span>")
 

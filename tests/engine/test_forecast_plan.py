@@ -197,7 +197,8 @@ def test_a_fit_on_few_trials_is_refitted_until_fresh_trials_hold_the_confidence(
 
     monkeypatch.setattr(fp, "_solve_once", fit)
     r = solve_plan(toy(), req(samples=20))
-    assert calls == [20, 40, 80] and r.feasible and r.samples == 80
+    spread = [80] * fp.COST_SPREAD_FITS   # then the cost refitted on other trial sets of the final size
+    assert calls == [20, 40, 80] + spread and r.feasible and r.samples == 80
     calls.clear()
     monkeypatch.setattr(fp, "MAX_REFIT_SAMPLES", 40)
     short = solve_plan(toy(), req(samples=20))
@@ -206,7 +207,7 @@ def test_a_fit_on_few_trials_is_refitted_until_fresh_trials_hold_the_confidence(
     # 89.5% is within the fresh trials' noise of 90%: a plan
     fresh[20] = 0.895
     calls.clear()
-    assert solve_plan(toy(), req(samples=20)).feasible and calls == [20]
+    assert solve_plan(toy(), req(samples=20)).feasible and calls == [20] * (1 + fp.COST_SPREAD_FITS)
 
 
 def test_a_shorter_target_is_offered_only_when_its_own_plan_holds(monkeypatch):
@@ -236,3 +237,20 @@ def test_percentages_in_plan_messages_keep_the_digits_that_matter():
 
     assert [pct_text(x) for x in (0.9, 0.999, 0.9995, 0.935, 1.0, 0.0004)] == \
         ["90%", "99.9%", "99.95%", "93.5%", "100%", "0.04%"]   # 0.999 read "100%"
+
+
+def test_the_cost_says_how_much_it_moves_with_the_sample():
+    """QA: one target cost $53.7B on 200 trials and $74.5B on 400, shown as one figure. A plan
+    now carries its cost refitted on other trial sets of its size, and the text quotes them."""
+    from engine.forecast_plan import COST_SPREAD_FITS, cost_spread_text
+
+    unc = OrderUncertainty("uniform", 0.5, 0.75, 1.0, "order", "fixed", 0, 0, 0)
+    r = solve_plan(toy(candidate_unc=unc), req(samples=200))
+    assert r.feasible and len(r.cost_on_other_trials_usd) == COST_SPREAD_FITS
+    for cost in r.cost_on_other_trials_usd:   # the same target on other draws: near, not identical
+        assert cost == pytest.approx(r.total_cost_usd, rel=0.35)
+    assert "other sets of 200 trials" in cost_spread_text(r)
+    exact = solve_plan(toy(), req())           # no uncertainty at all: every set buys the same
+    assert set(exact.cost_on_other_trials_usd) == {exact.total_cost_usd}
+    edge = dataclasses.replace(exact, cost_on_other_trials_usd=(float("nan"), float("nan")))
+    assert "no plan is found" in cost_spread_text(edge)
