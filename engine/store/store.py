@@ -253,11 +253,16 @@ class Store:
                                  "make it writable or copy it somewhere writable")
             return store
         try:
-            # Take the write lock once (waiting up to the busy timeout): a file another program
+            # With nothing to change here (WAL already, schema current) no lock is taken: a reader
+            # (`orders list`) is not held up by another program's write (WAL lets both run; it
+            # waited 5 s and said "in use"), and every later write takes the lock itself. Else
+            # take the write lock once (waiting up to the busy timeout): a file another program
             # is writing is reported as in use before anything here changes it.
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
-            conn.execute("PRAGMA journal_mode = WAL")
+            wal = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+            if pending or not wal:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+                conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.Error as exc:
             if files.error_kind(exc) == "read-only":
                 raise _ReadOnlyAfterAll(str(files.explain(path, exc, opening=True))) from None

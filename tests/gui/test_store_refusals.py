@@ -38,6 +38,9 @@ def test_start_up_dialog_says_in_use_and_offers_another_file(qtbot, tmp_path, mo
     monkeypatch.setattr(files, "BUSY_TIMEOUT_S", 0.2)
     busy = tmp_path / "busy.db"
     open_store(busy).close()
+    plain = sqlite3.connect(busy)   # a file opening must write (not yet WAL): in use while held
+    plain.execute("PRAGMA journal_mode = DELETE")
+    plain.close()
     shown = []
 
     def fake_exec(box):  # the real dialog, not run modally: record what it says, press "Create new…"

@@ -137,9 +137,34 @@ def test_explicit_read_only_refuses_edits_and_keeps_bytes(tmp_path):
     assert db.read_bytes() == before
 
 
-def test_locked_database_is_refused_with_a_clear_message(tmp_path):
+def test_a_write_to_a_locked_database_is_refused_with_a_clear_message_and_reads_go_on(tmp_path):
+    """Another program holds a write transaction: reading goes on (WAL; `orders list` used to wait
+    5 s at open and say "in use"), and a write is refused in one line, the file unchanged."""
     db = tmp_path / "fleet.db"
     open_store(db).close()
+    holder = sqlite3.connect(db)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        store = open_store(db, busy_timeout_s=0.2)
+        try:
+            assert store.order_rows()
+            with pytest.raises(StoreError, match="locked by another program"):
+                store.update_order(store.order_rows()[0]["id"], "note", "x")
+        finally:
+            store.close()
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_a_database_that_needs_writing_at_open_is_refused_while_locked(tmp_path):
+    """A file not yet in WAL mode (or needing an upgrade) is written at open: while another
+    program writes it, it is reported as in use before anything here changes it."""
+    db = tmp_path / "fleet.db"
+    open_store(db).close()
+    plain = sqlite3.connect(db)
+    plain.execute("PRAGMA journal_mode = DELETE")
+    plain.close()
     holder = sqlite3.connect(db)
     holder.execute("BEGIN EXCLUSIVE")
     try:
