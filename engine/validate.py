@@ -188,6 +188,18 @@ def _collect(row: dict, parsers: dict) -> dict:
 
 # ---- chips -----------------------------------------------------------------------------------
 
+# A rate or a size this small is a slip of unit or exponent (1e-300 TFLOP/s gave "inf days"),
+# not a chip: 0 or blank is "has none"; above 0, at least this much (TFLOP/s, GB, GB/s).
+CHIP_RATE_FLOOR = 1e-3
+
+
+def _above_floor(name: str, raw, number):
+    if number is not None and name not in ("price_usd", "tdp_w") and 0 < number < CHIP_RATE_FLOOR:
+        raise ValidationError([f"{name}: {_show(raw)} (0 for none, else at least {CHIP_RATE_FLOOR:g}: "
+                               "check the unit)"])
+    return number
+
+
 def chip_field_parser(name: str):
     if name == "id":
         return lambda v: parse_id("id", v)
@@ -203,7 +215,7 @@ def chip_field_parser(name: str):
         return lambda v: parse_float(name, v, minimum=1.0, maximum=CHIP_LIMITS[name])
     if name in CHIP_FLOAT_FIELDS:
         strict = name in ("hbm_gb", "hbm_gbps")
-        return lambda v, n=name, s=strict: parse_float(n, v, maximum=CHIP_LIMITS[n], strict_min=s)
+        return lambda v, n=name, s=strict: _above_floor(n, v, parse_float(n, v, maximum=CHIP_LIMITS[n], strict_min=s))
     if name == "year":
         return lambda v: parse_int("year", v, minimum=1990, maximum=2100)
     if name in CHIP_INT_FIELDS:

@@ -119,3 +119,13 @@ def test_cell_float_refuses_a_comma_that_is_not_grouping(text):
 
     with pytest.raises(ValueError):
         cell_float(text)
+
+
+@pytest.mark.parametrize("field", ["bf16_tflops", "hbm_gbps", "scaleout_gbps", "hbm_gb"])
+def test_a_chip_rate_too_small_to_be_a_chip_is_refused(field):
+    """QA: bf16_tflops 1e-300 was accepted and `train` printed "inf days"."""
+    from engine.validate import check_chip_field
+
+    with pytest.raises(ValidationError, match=f"{field}: '1e-300' \\(0 for none, else at least 0.001"):
+        check_chip_field(field, "1e-300")
+    assert check_chip_field(field, "0.5") == 0.5
