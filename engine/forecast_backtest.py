@@ -47,7 +47,14 @@ def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int
         first = min((p.date for p in curve.points), default=None)
         after = f" (the first is {first.isoformat()})" if first is not None else " (the curve has none)"
         raise ValueError(f"no demand point on or before {as_of.isoformat()}{after}")
-    fit = fit_growth(replace(curve, points=known))
+    try:
+        fit = fit_growth(replace(curve, points=known))
+    except ValueError as exc:   # too few points known then: say how many, and from when enough are
+        need = {"loglinear": 2, "decaying": 3}.get(curve.growth_model, 1)
+        ordered = sorted(p.date for p in curve.points)
+        when = (f"; the earliest --as-of with {need} is {ordered[need - 1].isoformat()}" if len(ordered) >= need
+                else "")
+        raise ValueError(f"{exc}; {len(known)} known on or before {as_of.isoformat()}{when}") from None
     tau = np.array([(p.date.toordinal() - fit.last_ordinal) / DAYS_PER_YEAR for p in later])
     z = _stream(seed, 5).standard_normal((trials, 2))
     values = fit.last_tokens_per_day * np.exp(draw_log_growth(fit, tau, z, curve.ceiling_tokens_per_day))

@@ -206,3 +206,10 @@ def test_assumed_candidate_terms_and_the_fresh_tolerance_are_said(db, capsys):
         assert d["min_prob_meet_in_target"] >= d["confidence"] - d["fresh_tolerance"]
     code, _, err = run_cli(capsys, "--db", db, "plan", "--caps", "h20-96gb=1.5")
     assert code == 1 and "a whole number of chips" in err
+
+
+def test_a_backtest_too_early_says_how_many_points_and_from_when(db, capsys):
+    code, _, err = run_cli(capsys, "--db", db, "backtest", "--as-of", "2024-08-01")
+    assert code == 1
+    assert "needs at least three points; 2 known on or before 2024-08-01" in err
+    assert "the earliest --as-of with 3 is 2024-09-15" in err
