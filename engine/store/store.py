@@ -393,7 +393,14 @@ class Store:
 
     def stored_value(self, kind: str, key, field: str):
         """The stored value of one field of a chip, order or delivery (what an edit wrote, cleaned)."""
-        row = {"chip": self._chip_row, "order": self._order, "delivery": self._delivery}[kind](key)
+        if kind == "chip":
+            row = self._chip_row(key)
+        elif kind == "order":
+            row = self._order(key)
+        elif kind == "delivery":
+            row = self._delivery(key)
+        else:
+            raise ValueError(f"kind: {kind!r} (chip, order or delivery)")
         return row.get(field)
 
     def update_chip(self, chip_id: str, field: str, value, *, expect=NOT_GIVEN):
