@@ -905,8 +905,8 @@ class CapacityResult:
                                       # percentile under simulated load ("p90")
     request_rate_per_s: float = 0.0   # per replica: the simulated Poisson load of that point (0: not simulated)
     prefill_chips: int = 0            # per replica, in chips_per_replica: a disaggregated prefill pool (0: none)
-    # per replica, sequences in flight at the simulated point (Little's law: rate x mean time from
-    # arrival to last token); None when not simulated. `batch` stays the steady-state search's,
+    # per replica, sequences running at the simulated point (time-weighted over its run, queued
+    # requests not counted); None when not simulated. `batch` stays the steady-state search's,
     # which sizes the simulation (rerunning the point needs the same request count)
     batch_simulated: float | None = None
 

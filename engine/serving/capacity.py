@@ -224,6 +224,7 @@ class SloCapacity:
     ep: int
     limiting: str                     # which target binds, or 'saturation'
     reason: str = ""
+    mean_running: float = 0.0         # per replica: sequences running (time-weighted) at that point
 
 
 def _meets(run: LoadRun, ttft_ms, tpot_ms, pct: str) -> bool:
@@ -296,7 +297,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
             best, best_rate = run, rate
         if not crossed:
             return SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
-                               int(tp), int(ep or 1), "saturation")
+                               int(tp), int(ep or 1), "saturation", mean_running=best.sim.mean_running)
         a, b = best_rate, rate
         iterations = min(iterations, 4)   # a 1.2x bracket: 4 halvings of its log reach 1.1%
     for _ in range(iterations):
@@ -317,7 +318,8 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
     if tpot_ms and nxt.tpot_ms[percentile] > tpot_ms:
         binds.append("TPOT")
     return SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
-                       int(tp), int(ep or 1), f"{' and '.join(binds) or 'latency'} {percentile} target")
+                       int(tp), int(ep or 1), f"{' and '.join(binds) or 'latency'} {percentile} target",
+                       mean_running=best.sim.mean_running)
 
 
 def _slo_requests(batch: float) -> int:
@@ -380,8 +382,7 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                    total_tokens_per_s_per_chip=out * (input_len + output_len) / output_len,
                    ttft_ms=sim.ttft_ms[percentile], tpot_ms=sim.tpot_ms[percentile], latency_basis=percentile,
                    request_rate_per_s=sim.request_rate_per_s,
-                   batch_simulated=sim.request_rate_per_s * (sim.ttft_ms["mean"] + (output_len - 1)
-                                                             * sim.tpot_ms["mean"]) / 1e3,
+                   batch_simulated=sim.mean_running,
                    explanation=cap.explanation + f"; simulated under Poisson arrivals, {where}{percentile} "
                    f"TTFT {sim.ttft_ms[percentile]:.0f} ms, TPOT {sim.tpot_ms[percentile]:.1f} ms "
                    f"at {sim.request_rate_per_s:.2f} requests/s per replica ({sim.limiting})")
