@@ -146,8 +146,9 @@ class DeleteOrderCommand(StoreCommand):
         self.order_id = order_id
         self.snapshot: dict | None = None
 
-    def apply(self):
-        self.snapshot = self.store.delete_order(self.order_id)
+    def apply(self):   # a redo deletes only the order as the undo put it back, not later edits
+        expect = self.snapshot if self.outcome["applied"] else None
+        self.snapshot = self.store.delete_order(self.order_id, expect=expect)
 
     def revert(self):
         self.store.restore_order(self.snapshot)
@@ -196,8 +197,9 @@ class DeleteDeliveryCommand(StoreCommand):
         self.delivery_id = delivery_id
         self.snapshot: dict | None = None
 
-    def apply(self):
-        self.snapshot = self.store.delete_delivery(self.delivery_id)
+    def apply(self):   # as DeleteOrderCommand's
+        expect = self.snapshot if self.outcome["applied"] else None
+        self.snapshot = self.store.delete_delivery(self.delivery_id, expect=expect)
 
     def revert(self):
         self.store.restore_delivery(self.snapshot)

@@ -118,3 +118,25 @@ def test_a_chip_put_back_twice_is_a_clash_not_damage(stores):
     with pytest.raises(UserError) as caught:
         window.restore_chip(snapshot)
     assert "exists again" in str(caught.value) and "damaged" not in str(caught.value)
+
+
+def test_redo_of_a_delete_keeps_what_was_written_after_the_undo(stores, refused):
+    """QA: delete order, undo, another program edits the order, redo: the order and the other
+    program's edit were deleted without a word."""
+    from gui.commands import DeleteOrderCommand
+
+    window, other = stores
+    stack = QUndoStack()
+    order_id = window.order_rows()[-1]["id"]
+    push_command(stack, DeleteOrderCommand(window, order_id))
+    stack.undo()
+    other.update_order(order_id, "note", "written after the undo")
+    stack.redo()
+    assert window.stored_value("order", order_id, "note") == "written after the undo"
+    assert "changed by another window or program" in refused[-1]
+    delivery = window.delivery_rows()[0]
+    push_command(stack, DeleteDeliveryCommand(window, delivery["id"]))
+    stack.undo()
+    other.update_delivery(delivery["id"], "note", "theirs")
+    stack.redo()
+    assert window.delivery_row(delivery["id"])["note"] == "theirs"
