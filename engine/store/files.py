@@ -124,6 +124,9 @@ def examine(path: Path, *, create_folder: bool) -> Target:
         _check_folder(path, create=create_folder)
         return Target(path, False, 0, frozenset(present), b"")
     header = b""
+    held = _OPEN_HERE.get((info.st_dev, info.st_ino))
+    if held is not None:   # open in this process already: never open it again (see _OPEN_HERE)
+        return Target(path, True, info.st_size, frozenset(present), held[1])
     if info.st_size:
         try:
             with open(path, "rb") as handle:
@@ -131,6 +134,35 @@ def examine(path: Path, *, create_folder: bool) -> Target:
         except OSError as exc:
             raise StoreError(f"{path}: can't be read ({exc.strerror or exc}); check its permissions") from None
     return Target(path, True, info.st_size, frozenset(present), header)
+
+
+# SQLite locks a database with POSIX advisory locks, and POSIX drops every lock a process holds on
+# a file as soon as the process closes any descriptor of that file. Reading the header of a
+# database this process already has open (a second window on the same file, File > Open of the
+# open file) unlocked it: another program then deleted its WAL under us and its writes were lost.
+# A file open here is not opened again; its header is the one read when it was first opened.
+_OPEN_HERE: dict[tuple[int, int], list] = {}   # (st_dev, st_ino) -> [stores open on it, header]
+
+
+def note_open(path: Path, header: bytes) -> tuple[int, int] | None:
+    """Count a store opened on `path` in this process; the key to give note_closed."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    key = (info.st_dev, info.st_ino)
+    entry = _OPEN_HERE.setdefault(key, [0, header])
+    entry[0] += 1
+    return key
+
+
+def note_closed(key: tuple[int, int] | None) -> None:
+    if key is None or key not in _OPEN_HERE:
+        return
+    entry = _OPEN_HERE[key]
+    entry[0] -= 1
+    if entry[0] <= 0:
+        del _OPEN_HERE[key]
 
 
 def _check_folder(path: Path, *, create: bool) -> None:

@@ -125,6 +125,9 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
         notice = f"{reason}: opened for viewing, edits are disabled"
     store.notice = "; ".join(n for n in (notice, store.notice) if n)
     store.read_only_reason = reason
+    # a new file is not read back (that too would drop our locks): SQLite's header, in WAL mode
+    header = target.header or files.SQLITE_HEADER + b"\x10\x00\x02\x02"
+    store._open_key = files.note_open(path, header)
     return store
 
 
@@ -205,6 +208,7 @@ class Store:
         self.busy_timeout_s: float | None = None
         self.read_only_reason: str | None = None  # why a file we were asked to edit opened read-only
         self._default_rows: list[dict] | None = None
+        self._open_key: tuple[int, int] | None = None   # files.note_open's, while open
 
     # ---- opening -----------------------------------------------------------------------------
     @classmethod
@@ -331,6 +335,8 @@ class Store:
             self.db.conn.close()
         except sqlite3.Error:
             pass
+        files.note_closed(getattr(self, "_open_key", None))
+        self._open_key = None
 
     def _writable(self) -> None:
         if self.read_only:

@@ -690,3 +690,29 @@ def test_two_imports_at_once_both_finish_or_one_says_in_use(seeded, tmp_path):
     store = open_store(seeded)
     assert len(store.orders()) == 3 + 1500 * finished  # each import whole or not at all
     store.close()
+
+
+def test_opening_a_file_twice_in_one_process_keeps_sqlites_locks(tmp_path):
+    """QA: File > Open of the database already open read its header with open()/close(); POSIX
+    then dropped every SQLite lock of this process on it, the next program to close it deleted the
+    WAL, and the window's later writes were lost. The file is not opened again while open here."""
+    import subprocess
+    import sys
+
+    from engine.store import open_store
+
+    path = tmp_path / "shared.db"
+    first = open_store(path)
+    try:
+        open_store(path).close()          # a second store on the same file, closed again
+        reader = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                  "print(c.execute('select note from orders where id = ?', [int(sys.argv[2])]).fetchone()[0]); c.close()")
+        order_id = first.order_rows()[0]["id"]
+        subprocess.run([sys.executable, "-c", reader, str(path), str(order_id)], check=True, capture_output=True)
+        assert (tmp_path / "shared.db-wal").exists()     # another program's close left our WAL alone
+        first.update_order(order_id, "note", "written after")
+        out = subprocess.run([sys.executable, "-c", reader, str(path), str(order_id)], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        assert out == "written after"
+    finally:
+        first.close()
