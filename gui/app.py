@@ -542,11 +542,12 @@ class MainWindow(QMainWindow):
             name = (self._scenario_name or "fleetcast").replace("/", "-")
             start = os.path.join(last_dir("export"), f"{name} report.pdf")
             path, _ = QFileDialog.getSaveFileName(self, "Export report", start, "PDF files (*.pdf)")
+            from gui.widgets.save_path import with_suffix_confirmed
+
+            path = with_suffix_confirmed(self, path, "pdf")
             if not path:
                 return None
-            if not path.lower().endswith(".pdf"):
-                path += ".pdf"
-            force = True  # the save dialog has asked before replacing a file
+            force = True  # the save dialog (or with_suffix_confirmed) has asked before replacing a file
         from gui.report import write_report
 
         for key in ANALYSIS_PANELS:

@@ -720,10 +720,11 @@ class PlotPanel(QWidget):
         stem = "".join(ch if ch.isalnum() else "-" for ch in (self.title or "chart").lower()).strip("-")
         start = f"{last_dir('export')}/{stem or 'chart'}.{kind}"
         path, _ = QFileDialog.getSaveFileName(self, f"Export {kind.upper()}", start, filters[kind])
+        from gui.widgets.save_path import with_suffix_confirmed
+
+        path = with_suffix_confirmed(self, path, kind)
         if not path:
             return
-        if not path.lower().endswith("." + kind):
-            path += "." + kind
         try:
             {"png": self.export_png, "svg": self.export_svg, "csv": self.export_csv}[kind](path)
         except (OSError, ValueError) as exc:

@@ -282,3 +282,26 @@ def test_exported_images_are_ordinary_files_like_the_csv(timeline, tmp_path):
     finally:
         os.umask(umask)
     assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o644}
+
+
+def test_a_suffix_added_after_the_dialog_asks_before_replacing_that_file(qtbot, tmp_path, monkeypatch):
+    """QA: typing `report` in the save dialog wrote report.png over an existing report.png: the
+    dialog had asked about `report`, not about the name with its suffix."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui.widgets.save_path import with_suffix_confirmed
+
+    asked, warned = [], []
+    answer = [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or answer[0])
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+    mine = tmp_path / "report.png"
+    mine.write_bytes(b"mine")
+    assert with_suffix_confirmed(None, str(tmp_path / "report"), "png") is None
+    assert asked and "report.png already exists" in asked[0] and mine.read_bytes() == b"mine"
+    answer[0] = QMessageBox.StandardButton.Yes
+    assert with_suffix_confirmed(None, str(tmp_path / "report"), "png") == str(mine)
+    assert with_suffix_confirmed(None, str(tmp_path / "new"), "png") == str(tmp_path / "new.png")
+    assert len(asked) == 2                         # a new name is not asked about
+    (tmp_path / "plots.svg").mkdir()
+    assert with_suffix_confirmed(None, str(tmp_path / "plots"), "svg") is None and "is a folder" in warned[0]
