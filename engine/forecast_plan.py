@@ -285,8 +285,11 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
                           verify_offer=verify_offer)
         if not plan.feasible or plan.total_cost_usd <= req.budget_usd * (1 + 1e-9):
             return plan
+        cost, budget = usd_text(plan.total_cost_usd), usd_text(req.budget_usd)
+        if cost == budget:   # "$16.64B, above $16.64B": to the dollar where the rounding hides it
+            cost, budget = f"${plan.total_cost_usd:,.0f}", f"${req.budget_usd:,.0f}"
         return replace(plan, feasible=False, reachable_target=None, status=plan.status + ", over budget", why=(
-            f"budget: the cheapest plan costs {usd_text(plan.total_cost_usd)}, above {usd_text(req.budget_usd)}; "
+            f"budget: the cheapest plan costs {cost}, above {budget}; "
             "raise the budget, lower the confidence or shorten the target"))
     result = _solve_once(inputs, req, training_tokens_per_s=training_tokens_per_s)
     samples = req.samples

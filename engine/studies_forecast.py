@@ -381,6 +381,7 @@ def forecast_job_table(result: ForecastResult, chip_names: Mapping[str, str] | N
 
 CANDIDATE_FIELDS = (("unit_price_usd", "price", "USD", 1e-9), ("lead_time_months", "lead time", "months", 0.0),
                     ("max_per_quarter", "most per quarter", "chips", 0.0))
+CANDIDATE_WHOLE = {"lead_time_months": 120, "max_per_quarter": 100_000_000}   # whole numbers, and their ceilings
 
 
 def _month(text) -> dt.date | None:
@@ -476,6 +477,12 @@ class PlanStudy:
                     out.append(StudyProblem(f"candidate.{c.chip_id}.{key}",
                                             f"{c.chip_id} {words}: {value!r} (must be a number of {unit}, "
                                             f"{'more than 0' if low > 0 else '0 or more'})."))
+                elif key in CANDIDATE_WHOLE and (value != int(value) or value > CANDIDATE_WHOLE[key]):
+                    # a lead time of 2.5 months was planned as 2, a cap of 1.5 chips as 1; 1e9 months
+                    # ended in "year 83335358 is out of range"
+                    out.append(StudyProblem(f"candidate.{c.chip_id}.{key}",
+                                            f"{c.chip_id} {words}: {value!r} (must be a whole number of {unit}, "
+                                            f"at most {CANDIDATE_WHOLE[key]:,})."))
         if defaults and not used:
             out.append(StudyProblem("candidates", "Tick at least one candidate chip."))
         return out

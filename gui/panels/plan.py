@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError
-from engine.forecast_plan import cost_spread_text
+from engine.forecast_plan import FRESH_TOLERANCE, cost_spread_text, pct_text
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
     CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
@@ -528,7 +528,7 @@ class PlanPanel(QWidget):
                 first, last = r.reachable_target
                 offer = (f" <a href='reachable'>Plan {first:%b %Y} – {last:%b %Y} instead</a> "
                          f"(sets From and Until).")
-            return (f"<b>No plan</b> keeps P(meet demand) ≥ {r.confidence:.0%} over {window}. "
+            return (f"<b>No plan</b> keeps P(meet demand) ≥ {pct_text(r.confidence)} over {window}. "
                     f"<span style='color:#a1260d'>{html.escape(r.why)}.</span>{offer}"
                     f"<span style='color:#666'>{notes}</span>")
         jobs = "; ".join(f"job {k}: {v:.0%} by its deadline" for k, v in r.jobs_prob_by_deadline.items())
@@ -536,14 +536,16 @@ class PlanPanel(QWidget):
         lowest = plan_lowest_prob(r)
         # the fit holds the target on its own trials; fresh trials say how far to trust that
         short = (f" <span style='color:#a1260d'>That is below the target: the {r.samples}-trial fit is "
-                 f"optimistic; fit on more trials for a safer plan.</span>" if lowest < r.confidence - 0.01 else "")
+                 f"optimistic; fit on more trials for a safer plan.</span>" if lowest < r.confidence - FRESH_TOLERANCE
+                 else f" That is below {pct_text(r.confidence)} by less than the {FRESH_TOLERANCE:.0%} the fresh "
+                      "trials' own noise allows." if lowest < r.confidence else "")
         asked = self.samples.value()
         refit = (f" (refitted: the {asked}-trial fit fell short on fresh trials)" if r.samples > asked else "")
         return (f"<b>{len(r.orders)} orders, {format_number(chips)} chips, "
-                f"${r.total_cost_usd / 1e9:,.2f} B</b>, fitted to keep P(meet demand) ≥ {r.confidence:.0%} in every "
+                f"${r.total_cost_usd / 1e9:,.2f} B</b>, fitted to keep P(meet demand) ≥ {pct_text(r.confidence)} in every "
                 f"month over {window} on {r.samples} trials{refit}{html.escape(cost_spread_text(r))}. On "
                 f"{2000:,} fresh trials its lowest month is "
-                f"{lowest:.0%} (without the plan {plan_lowest_prob(r, with_plan=False):.0%}).{short} "
+                f"{lowest:.1%} (without the plan {plan_lowest_prob(r, with_plan=False):.1%}).{short} "
                 f"{jobs + '. ' if jobs else ''}<span style='color:#666'>Capacity in {unit} chips.{notes}</span>")
 
     def _on_summary_link(self, link: str) -> None:

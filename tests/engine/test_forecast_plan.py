@@ -83,8 +83,11 @@ def test_a_budget_is_a_check_on_the_cheapest_plan_never_a_different_answer():
     for budget in (cost, cost * 1.001, cost * 3):
         within = solve_plan(toy(candidate_unc=unc), req(samples=200, budget_usd=budget))
         assert within.feasible and within.orders == free.orders
-    below = solve_plan(toy(candidate_unc=unc), req(samples=200, budget_usd=cost * 0.999))
+    below = solve_plan(toy(candidate_unc=unc), req(samples=200, budget_usd=cost * 0.9))
     assert not below.feasible and f"the cheapest plan costs ${cost / 1e6:.1f}M" in below.why
+    # a budget a hair below the cost is not "costs $X, above $X": the figures go to the dollar
+    hair = solve_plan(toy(candidate_unc=unc), req(samples=200, budget_usd=cost - 1000))
+    assert f"costs ${cost:,.0f}, above ${cost - 1000:,.0f}" in hair.why
 
 
 def growing():

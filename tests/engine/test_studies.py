@@ -326,6 +326,23 @@ def test_plan_study_problems_and_request():
     assert request.until_month == dt.date(2025, 12, 1) and request.from_month is None and request.budget_usd == 5e9
 
 
+def test_candidate_lead_times_and_caps_are_whole_numbers_within_reason():
+    """QA: a lead time of 2.5 months was planned as 2 and a cap of 1.5 chips as 1, silently; a
+    lead time of 1e9 months ended in 'year 83335358 is out of range'."""
+    from engine.commands.plan import default_candidates
+
+    defaults = default_candidates(CHIPS)
+    ids = [c.chip_id for c in defaults]
+    study = PlanStudy(candidates={ids[0]: {"lead_time_months": 2.5}, ids[1]: {"max_per_quarter": 1.5},
+                                  ids[2]: {"lead_time_months": 1e9}})
+    messages = {p.field: p.message for p in study.problems(defaults)}
+    assert set(messages) == {f"candidate.{ids[0]}.lead_time_months", f"candidate.{ids[1]}.max_per_quarter",
+                             f"candidate.{ids[2]}.lead_time_months"}
+    assert "2.5 (must be a whole number of months, at most 120)" in messages[f"candidate.{ids[0]}.lead_time_months"]
+    with pytest.raises(UserError, match="whole number of chips"):
+        study.request(defaults)
+
+
 def test_plan_orders_become_assumption_rows():
     from engine.forecast_plan import Candidate, PlannedOrder
 
