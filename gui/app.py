@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 import sys
 
 import gui  # noqa: F401  (sets PYQTGRAPH_QT_LIB before pyqtgraph is imported)
@@ -395,7 +396,7 @@ class MainWindow(QMainWindow):
             except WouldOverwrite as exc:  # nothing written yet: ask before replacing the user's files
                 existing = exc.existing
             except UserError as exc:
-                self.fleet_panel.banner.show_error(f"Export failed: {exc}")
+                self.show_error(f"Export failed: {exc}")
                 return None
             else:
                 break
@@ -432,7 +433,8 @@ class MainWindow(QMainWindow):
             return False
         self._data_version = now
         self.undo_stack.indexChanged.emit(self.undo_stack.index())   # as after a write of our own
-        self.show_status("The database was changed by another window or program: the views show it now")
+        if time.monotonic() - getattr(self, "_error_shown_at", -1e9) > 15.0:   # an error stays readable
+            self.show_status("The database was changed by another window or program: the views show it now")
         return True
 
     def _confirm_overwrite(self, name: str) -> bool:
@@ -457,8 +459,22 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Save
 
     def _show_refusal(self, message: str) -> None:
+        self.show_error(message)
+
+    def show_error(self, message: str) -> None:
+        """An error the user must see wherever they are: the Fleet's banner, the banner of the
+        view on screen (an export failing from the Plan tab went to the hidden Fleet banner), and
+        the status bar, which the next "changed by another program" note does not overwrite."""
         self.fleet_panel.banner.show_error(message)
-        self.show_status(message)
+        shown = self.tabs.currentWidget()
+        for key, host in self._hosts.items():
+            panel = self.panels.get(key) if hasattr(self, "panels") else None
+            banner = getattr(panel, "banner", None)
+            if host is shown and banner is not None and banner is not self.fleet_panel.banner \
+                    and hasattr(banner, "show_error"):
+                banner.show_error(message)
+        self.statusBar().showMessage(message, 15000)
+        self._error_shown_at = time.monotonic()
 
     def _panel_status(self, key: str, message: str) -> None:
         """A view's message, while its tab is the one shown: a forecast finishing in the background
@@ -557,7 +573,7 @@ class MainWindow(QMainWindow):
             result = write_report(self.store, self.panels, self._scenario_name or "", self.gather_scenario_params(),
                                   path, force=force)
         except UserError as exc:
-            self.fleet_panel.banner.show_error(f"Report not written: {exc}")
+            self.show_error(f"Report not written: {exc}")
             return None
         finally:
             QApplication.restoreOverrideCursor()
@@ -608,7 +624,7 @@ class MainWindow(QMainWindow):
         try:
             count = method(path, force=True)  # the save dialog has asked before replacing a file
         except (UserError, OSError) as exc:
-            self.fleet_panel.banner.show_error(f"Could not export to {path}: {exc}")
+            self.show_error(f"Could not export to {path}: {exc}")
             return None
         remember_dir("export", path)
         self.show_status(f"Exported {count} {kind} rows to {path}")

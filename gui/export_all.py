@@ -64,7 +64,7 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise UserError(f"--out {out}: can't write there ({exc.strerror or exc})") from None
+        raise UserError(f"{out}: can't write there ({exc.strerror or exc})") from None
     if not force:  # the names known before computing: refuse at once, without the long compute
         early = [path for path in _names_known_now(panels, out) if os.path.lexists(path)]
         if early:

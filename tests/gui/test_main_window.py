@@ -199,3 +199,18 @@ def test_a_plan_follows_the_scenario_it_was_found_for(window, store, qtbot):
     assert is_stale(plan.tabs) and not plan.add_button.isEnabled()
     window.apply_scenario("Story default", store.scenario("Story default")["params"])
     assert not is_stale(plan.tabs)
+
+
+def test_an_error_shows_on_the_view_on_screen_and_outlives_the_next_note(window, tmp_path):
+    """QA: Export all failing from the Plan tab went only to the hidden Fleet banner, and an undo
+    refused there was replaced in the status bar by "changed by another program" within 2 s."""
+    plan = window.panel("plan")
+    window.tabs.setCurrentWidget(window._hosts["plan"])
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    assert window.export_all(str(blocker)) is None
+    assert "Export failed" in plan.banner.text() and "--out" not in plan.banner.text()
+    assert "Export failed" in window.statusBar().currentMessage()
+    window._data_version = -1                      # as if another program had just written
+    window.check_external_changes()
+    assert "Export failed" in window.statusBar().currentMessage()
