@@ -603,7 +603,7 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach) -> 
         names = ", ".join(req.chip_names.get(c.chip_id, c.chip_id) for c in unbuyable)
         return (f"caps: no candidate can be ordered ({names}: a cap of 0 per quarter, from --caps or the "
                 f"candidates' table); "
-                f"give a cap (--caps CHIP=N, or the Plan view's cap column) or add candidates")
+                f"give a cap (--caps CHIP=N, or the Plan view's \"Most per quarter\" column) or add candidates")
     slow = [i for i in active if p_any[i] < fit_conf]
     capped = [i for i in active if p_max[i] < fit_conf and p_any[i] >= fit_conf]
     ok_from = np.nonzero(p_max < fit_conf)[0]

@@ -575,11 +575,16 @@ def plan_lowest_prob(result, with_plan: bool = True) -> float:
 
 
 def plan_deliveries(result) -> np.ndarray:
-    """Planned chips due per month of the result (the bars on the capacity chart)."""
+    """Planned deliveries due per month of the result, in the unit chips of its capacity chart
+    (the bars share that axis: 291,000 H20 were drawn as 291,000 910B2, where each serves 1.37 of
+    them). A chip whose serving rate is unknown counts as one unit chip."""
+    rate = {e.chip_id: e.serving_output_tokens_per_s for e in result.economics}
+    unit = rate.get(result.unit_chip_id) or 0.0
     out = np.zeros(len(result.months))
     for o in result.orders:
         if o.delivery_month in result.months:
-            out[result.months.index(o.delivery_month)] += o.quantity
+            worth = rate.get(o.chip_id, 0.0) / unit if unit > 0 and rate.get(o.chip_id) else 1.0
+            out[result.months.index(o.delivery_month)] += o.quantity * worth
     return out
 
 

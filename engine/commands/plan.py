@@ -270,7 +270,7 @@ def run_plan(args, ctx) -> Output:
     # a chip the candidates file does not list is planned on assumed terms: said, not silent
     assumed = [f"{c.chip_id} is not in resources/plan_candidates.csv: its lead time ({c.lead_time_months} months) "
                f"and cap ({c.max_per_quarter:,.0f} a quarter) are assumptions, and nothing says it can be bought "
-               "by this buyer; set the cap with --caps or in the Plan view" for c in candidates
+               "by this buyer; set its cap with --caps CHIP=N" for c in candidates
                if c.note.startswith("default lead time")]
     data["candidate_notes"] = assumed
     text += "".join(f"\nnote: {n}" for n in list(result.notes) + assumed)

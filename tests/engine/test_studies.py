@@ -413,3 +413,19 @@ def test_serving_study_length_spread_is_an_input_with_its_checks():
         problems = ServingStudy(length_spread=bad).problems(CHIPS, MODELS)
         assert [p.field for p in problems] == ["length_spread"], bad
     assert ServingStudy(length_spread=10.0).problems(CHIPS, MODELS) == []
+
+
+def test_planned_deliveries_are_drawn_in_the_charts_unit_chips():
+    """QA: 291,000 H20 were drawn as 291,000 on an axis of Ascend 910B2 chips."""
+    import datetime as _dt
+
+    from engine.forecast_plan import ChipEconomics, PlannedOrder, PlanResult
+    from engine.studies_forecast import plan_deliveries
+
+    np = pytest.importorskip("numpy")
+    months = tuple(_dt.date(2025, m, 1) for m in range(1, 4))
+    econ = (ChipEconomics("a", 1.0, 261.0, None, None, None), ChipEconomics("h", 1.0, 357.0, None, None, None))
+    orders = (PlannedOrder("h", 1000, months[0], months[1], 0.0), PlannedOrder("a", 500, months[0], months[1], 0.0))
+    result = PlanResult(True, "", orders, 0.0, months, months[0], months[-1], 0.9, np.zeros(3), np.zeros(3),
+                        (np.zeros(3),) * 3, np.zeros(3), "a", econ)
+    assert plan_deliveries(result)[1] == pytest.approx(1000 * 357 / 261 + 500)
