@@ -231,6 +231,8 @@ class PlanPanel(QWidget):
         plan_page = QWidget()
         grid = QHBoxLayout(plan_page)
         grid.setContentsMargins(0, 0, 0, 0)
+        # wide enough for "Ascend 910B2" beside four columns at 1280 px (it wrapped to "As… 91…")
+        self.orders_table.setMinimumWidth(400)
         grid.addWidget(self.orders_table, 2)
         charts = QVBoxLayout()
         charts.addWidget(self.capacity_chart, 1)
