@@ -473,6 +473,9 @@ class PlanPanel(QWidget):
             self.banner.dismiss()
         self.progress_bar.setValue(100)
         self.progress_bar.setFormat(f"Done in {result.solve_s:.1f} s ({result.status})")
+        # the status bar follows the run it reports (it still said "Plan search cancelled")
+        self.status_message.emit(f"Plan found in {result.solve_s:.1f} s" if result.feasible
+                                 else f"No plan for these inputs ({result.solve_s:.1f} s)")
         self.add_button.setEnabled(result.feasible and bool(result.orders) and self.undo_stack is not None)
         if self.auto_from.isChecked():  # the greyed From shows the month the plan chose (not an edit)
             with QSignalBlocker(self.from_edit):
