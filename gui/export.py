@@ -218,16 +218,22 @@ def staged_file(path: Path):
     try:
         yield tmp
         _check_whole(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)   # a full disk may only show here, before the old file is replaced
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; an export is an ordinary file
+        settle_file(tmp)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def settle_file(path: Path) -> None:
+    """Flush a finished temporary file to disk (a full disk may only show here, before the old
+    file is replaced) and give it an ordinary file's permissions (mkstemp makes 0600)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def _umask() -> int:

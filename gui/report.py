@@ -588,12 +588,7 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
         document.print_(writer)
         del writer  # finishes the file
         check_whole_pdf(tmp_out, out)
-        fd = os.open(tmp_out, os.O_RDONLY)
-        try:
-            os.fsync(fd)   # a full disk may only show here, before an existing report is replaced
-        finally:
-            os.close(fd)
-        os.chmod(tmp_out, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
+        export_mod.settle_file(tmp_out)
         refuse_existing(out, force)  # a file that appeared meanwhile is still not overwritten
         os.replace(tmp_out, out)
     except OSError as exc:
@@ -620,12 +615,6 @@ def check_whole_pdf(path: Path, out: Path) -> None:
     if size == 0 or b"%%EOF" not in tail or pdf_page_count(path) == 0:
         raise UserError(f"{out}: the PDF came out incomplete ({size:,} bytes, no end; is the disk full?); "
                         "nothing was changed")
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def pdf_page_count(path: Path) -> int:
