@@ -133,15 +133,16 @@ def test_validate_holdout_source_never_sees_the_left_out_measurements(capsys, tm
                           "--holdout", "source")
     assert code == 0
     assert a["summary"]["holdout"] == "source" and a["summary"]["in_sample"]["n"] == a["summary"]["overall"]["n"]
-    code, b, _ = run_json(capsys, "validate", "training", "--cases", str(_two_source_file(tmp_path, 2.0)),
+    # 1.5x: twice Korthikanti's ~55% MFU would be above the A100's peak, a measurement no chip makes
+    code, b, _ = run_json(capsys, "validate", "training", "--cases", str(_two_source_file(tmp_path, 1.5)),
                           "--holdout", "source")
-    assert code == 0
+    assert code == 0 and all(c["status"] == "ok" for c in b["cases"])
     pa = {c["id"]: c["predicted"] for c in a["cases"]}
     pb = {c["id"]: c["predicted"] for c in b["cases"]}
     kor = [k for k in pa if k.startswith("KORTHIKANTI")]
     assert kor and all(c["status"] == "ok" for c in a["cases"])
     assert all(pa[k] == pytest.approx(pb[k], rel=1e-9) for k in kor)
-    # the other source was fitted with the doubled Korthikanti values in its training set
+    # the other source was fitted with the scaled Korthikanti values in its training set
     assert any(pa[k] != pytest.approx(pb[k], rel=1e-6) for k in pa if k not in kor)
 
 
