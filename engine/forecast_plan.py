@@ -458,16 +458,12 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     dropped = hopeless.copy()
     res, x = None, None
     status = "infeasible"
-    def solve_lp(keep_rows, a_rows, b_rows):   # the kept trials' needs and the caps rows
-        return linprog(objective, A_ub=np.vstack([-a_need[keep_rows], a_rows]),
-                       b_ub=np.concatenate([-b_need[keep_rows], b_rows]), bounds=list(zip(np.zeros(cols_x), upper)),
-                       method="highs", options={"time_limit": req.time_limit_s})
-
     if hopeless.sum() <= allowed_total + 1e-9:
-        a_caps, b_caps = a_fixed, b_fixed
         while True:
-            keep_rows = ~dropped[row_trial]
-            res = solve_lp(keep_rows, a_caps, b_caps)
+            keep_rows = ~dropped[row_trial]   # the kept trials' needs, then the caps rows
+            res = linprog(objective, A_ub=np.vstack([-a_need[keep_rows], a_fixed]),
+                          b_ub=np.concatenate([-b_need[keep_rows], b_fixed]), bounds=list(zip(np.zeros(cols_x), upper)),
+                          method="highs", options={"time_limit": req.time_limit_s})
             if res.status != 0:
                 break
             x = res.x

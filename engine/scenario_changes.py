@@ -5,8 +5,9 @@ nested objects are walked key by key, anything else (numbers, text, lists) is re
 that holds a dot or a backslash (a chip id `h20.v2`, a vendor `Acme Inc.`) is written with a
 backslash before each (`allocation.training_share.h20\\.v2`), so every key reads back as it was. A
 key the what-if removed from one of the maps keyed by the user's own ids (KEYED_MAPS: a vendor's
-own assumptions unticked) is the change `{"$removed": true}`. A scenario stored this way follows its baseline: edit the baseline and
-every what-if moves with it, keeping only what its name says is different.
+own assumptions unticked) is the change `{"$removed": true}`. A scenario stored this way follows
+its baseline: edit the baseline and every what-if moves with it, keeping only what its name says
+is different.
 """
 
 from __future__ import annotations

@@ -229,9 +229,10 @@ def run_plan(args, ctx) -> Output:
         for part in args.caps.split(","):
             chip_id, _, value = part.partition("=")
             try:
-                caps[chip_id.strip()] = float(value)
-                if not 0 <= caps[chip_id.strip()] < float("inf") or caps[chip_id.strip()] != int(caps[chip_id.strip()]):
+                cap = float(value)
+                if not (0 <= cap < float("inf") and cap == int(cap)):   # whole chips a quarter
                     raise ValueError
+                caps[chip_id.strip()] = cap
             except ValueError:
                 raise UserError(f"--caps: {part!r} (must be CHIP_ID=CHIPS_PER_QUARTER, a whole number of chips "
                                 ">= 0)") from None
