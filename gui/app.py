@@ -466,13 +466,10 @@ class MainWindow(QMainWindow):
         view on screen (an export failing from the Plan tab went to the hidden Fleet banner), and
         the status bar, which the next "changed by another program" note does not overwrite."""
         self.fleet_panel.banner.show_error(message)
-        shown = self.tabs.currentWidget()
-        for key, host in self._hosts.items():
-            panel = self.panels.get(key) if hasattr(self, "panels") else None
-            banner = getattr(panel, "banner", None)
-            if host is shown and banner is not None and banner is not self.fleet_panel.banner \
-                    and hasattr(banner, "show_error"):
-                banner.show_error(message)
+        key = next((k for k, host in self._hosts.items() if host is self.tabs.currentWidget()), None)
+        banner = getattr(self.panels.get(key), "banner", None)
+        if banner is not None and banner is not self.fleet_panel.banner and hasattr(banner, "show_error"):
+            banner.show_error(message)
         self.statusBar().showMessage(message, 15000)
         self._error_shown_at = time.monotonic()
 

@@ -82,23 +82,38 @@ def push_command(stack: QUndoStack, command: StoreCommand) -> UserError | None:
 
 # ---- chips ------------------------------------------------------------------------------------
 
-class EditChipCommand(StoreCommand):
-    def __init__(self, store, chip_id: str, field: str, value):
-        super().__init__(store, f"Edit {chip_id} {field} → {_short(value)}")
-        self.chip_id, self.field, self.value = chip_id, field, value
-        self.old_value = None
+class _EditFieldCommand(StoreCommand):
+    """One field of a chip, order or delivery. Undo and redo write only over the value this step
+    left (or found): what another window or program wrote since stays, and the step is refused in
+    words instead."""
 
-    # Undo and redo write only over the value this step left (or found): what another window or
-    # program wrote since stays, and the step is refused in words instead.
+    kind = ""   # "chip", "order" or "delivery": the store's update_<kind> and stored_value kind
+
+    def __init__(self, store, key, field: str, value, text: str):
+        super().__init__(store, text)
+        self.key, self.field, self.value = key, field, value
+        self.old_value = None
+        self.new_value = None
+
+    def _update(self, value, expect):
+        return getattr(self.store, f"update_{self.kind}")(self.key, self.field, value, expect=expect)
+
     def apply(self):
         expect = self.old_value if self.outcome["applied"] else NOT_GIVEN
-        old = self.store.update_chip(self.chip_id, self.field, self.value, expect=expect)
+        old = self._update(self.value, expect)
         if self.outcome["applied"] == 0:
             self.old_value = old
-        self.new_value = self.store.stored_value("chip", self.chip_id, self.field)
+        self.new_value = self.store.stored_value(self.kind, self.key, self.field)
 
     def revert(self):
-        self.store.update_chip(self.chip_id, self.field, self.old_value, expect=self.new_value)
+        self._update(self.old_value, self.new_value)
+
+
+class EditChipCommand(_EditFieldCommand):
+    kind = "chip"
+
+    def __init__(self, store, chip_id: str, field: str, value):
+        super().__init__(store, chip_id, field, value, f"Edit {chip_id} {field} → {_short(value)}")
 
 
 # ---- orders -----------------------------------------------------------------------------------
@@ -121,21 +136,11 @@ class AddOrderCommand(StoreCommand):
         self.snapshot = self.store.delete_order(self.order_id, expect=self.added)
 
 
-class EditOrderCommand(StoreCommand):
+class EditOrderCommand(_EditFieldCommand):
+    kind = "order"
+
     def __init__(self, store, order_id: int, field: str, value):
-        super().__init__(store, f"Edit order {order_id} {field} → {_short(value)}")
-        self.order_id, self.field, self.value = order_id, field, value
-        self.old_value = None
-
-    def apply(self):   # guarded as EditChipCommand's
-        expect = self.old_value if self.outcome["applied"] else NOT_GIVEN
-        old = self.store.update_order(self.order_id, self.field, self.value, expect=expect)
-        if self.outcome["applied"] == 0:
-            self.old_value = old
-        self.new_value = self.store.stored_value("order", self.order_id, self.field)
-
-    def revert(self):
-        self.store.update_order(self.order_id, self.field, self.old_value, expect=self.new_value)
+        super().__init__(store, order_id, field, value, f"Edit order {order_id} {field} → {_short(value)}")
 
 
 class DeleteOrderCommand(StoreCommand):
@@ -174,21 +179,12 @@ class AddDeliveryCommand(StoreCommand):
         self.snapshot = self.store.delete_delivery(self.delivery_id, expect=self.added)
 
 
-class EditDeliveryCommand(StoreCommand):
+class EditDeliveryCommand(_EditFieldCommand):
+    kind = "delivery"
+
     def __init__(self, store, delivery_id: int, field: str, value):
-        super().__init__(store, f"Edit delivery {delivery_id} {field} → {_short(value)}")
-        self.delivery_id, self.field, self.value = delivery_id, field, value
-        self.old_value = None
-
-    def apply(self):   # guarded as EditChipCommand's
-        expect = self.old_value if self.outcome["applied"] else NOT_GIVEN
-        old = self.store.update_delivery(self.delivery_id, self.field, self.value, expect=expect)
-        if self.outcome["applied"] == 0:
-            self.old_value = old
-        self.new_value = self.store.stored_value("delivery", self.delivery_id, self.field)
-
-    def revert(self):
-        self.store.update_delivery(self.delivery_id, self.field, self.old_value, expect=self.new_value)
+        super().__init__(store, delivery_id, field, value,
+                         f"Edit delivery {delivery_id} {field} → {_short(value)}")
 
 
 class DeleteDeliveryCommand(StoreCommand):
