@@ -574,6 +574,15 @@ def plan_lowest_prob(result, with_plan: bool = True) -> float:
     return float(np.min(np.asarray(values)[target])) if target else float("nan")
 
 
+def plan_curve_name(result) -> str:
+    """What the "with the plan" capacity curve of a result shows: the plan's, the fleet's own when
+    no plan was found (no orders), or a plan found and then refused (over budget, short on fresh
+    trials), which must not read as a plan to act on."""
+    if result.feasible:
+        return "With plan"
+    return "With the refused plan" if result.orders else "Without a plan"
+
+
 def plan_deliveries(result) -> np.ndarray:
     """Planned deliveries due per month of the result, in the unit chips of its capacity chart
     (the bars share that axis: 291,000 H20 were drawn as 291,000 910B2, where each serves 1.37 of

@@ -28,7 +28,7 @@ from engine.errors import UserError
 from engine.forecast_plan import FRESH_TOLERANCE, cost_spread_text, pct_text
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
-    CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
+    CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_curve_name, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
     plan_order_table, scenario_of,
 )
 from gui.commands import follow_stack, follow_store_writes
@@ -497,13 +497,22 @@ class PlanPanel(QWidget):
         x = to_timestamps(r.months)
         c = self.capacity_chart
         c.set_axis_labels(y_label="Capacity, demand", y_unit=f"{unit} chips")
+        # A plan that was not kept is not drawn as "the plan": with no orders the capacity is the
+        # fleet's own, and orders refused (over budget, short on fresh trials) are named as such.
+        which = plan_curve_name(r)
+        c.clear_series()
         lo, mid, hi = r.capacity_unit_chips
-        c.set_band("With plan P10–P90", x, lo, hi, color="#0072B2")
-        c.set_series("With plan P50", x, mid, color="#0072B2", symbol=None)
+        c.set_band(f"{which} P10–P90", x, lo, hi, color="#0072B2")
+        c.set_series(f"{which} P50", x, mid, color="#0072B2", symbol=None)
         c.set_series("Peak demand P50", x, r.demand_unit_chips, color="#D55E00", symbol=None, dashed=True)
-        c.set_bars("Planned deliveries (due)", x, plan_deliveries(r), width=26 * 86400.0, color="#999999")
+        if r.orders:
+            c.set_bars("Planned deliveries (due)" if r.feasible else "Refused plan's deliveries (due)", x,
+                       plan_deliveries(r), width=26 * 86400.0, color="#999999")
         p = self.prob_chart
-        p.set_series("With the plan", x, r.prob_meet_demand * 100, color="#009E73", symbol=None)
+        p.clear_series()
+        if r.orders:
+            p.set_series("With the plan" if r.feasible else "With the refused plan", x, r.prob_meet_demand * 100,
+                         color="#009E73", symbol=None)
         p.set_series("Without", x, r.prob_meet_without * 100, color="#7F7F7F", symbol=None, dashed=True)
         p.set_series("Target", to_timestamps([r.from_month, r.until_month]), [r.confidence * 100] * 2,
                      color="#C00000", symbol=None, dashed=True)

@@ -1,5 +1,7 @@
 """The Plan view on the seeded store: plan, draw, add the plan as orders and undo it."""
 
+from dataclasses import replace
+
 import pytest
 from PySide6.QtCore import QDate, QThreadPool, Qt
 from PySide6.QtGui import QUndoStack
@@ -121,7 +123,11 @@ def test_no_plan_offers_the_longest_target_and_one_click_plans_it(panel, qtbot):
     assert panel.econ_table.columnCount() == 6
     panel.compute_now()
     r = panel.result
-    assert not r.feasible and r.reachable_target is not None
+    assert not r.feasible and r.reachable_target is not None and not r.orders
+    # no plan: the curve is the fleet's own and the chart does not call it "the plan"
+    assert "Without a plan P50" in panel.capacity_chart.series_names()
+    assert not any(n.startswith("With plan") or "deliveries" in n for n in panel.capacity_chart.series_names())
+    assert panel.prob_chart.series_names() == ["Without", "Target"]
     first, last = r.reachable_target
     assert panel.charts()["plan_capacity"].notice() == ""   # drawn: the empty-state line is gone
     assert panel.charts()["plan_capacity"].axis_values_shown()
@@ -137,6 +143,13 @@ def test_no_plan_offers_the_longest_target_and_one_click_plans_it(panel, qtbot):
     qtbot.waitUntil(lambda: panel.result is not r, timeout=60_000)
     assert panel.result.feasible, panel.result.why
     assert (panel.result.from_month, panel.result.until_month) == (first, last)
+    assert "With plan P50" in panel.capacity_chart.series_names()   # the no-plan curves were replaced
+    assert "Without a plan P50" not in panel.capacity_chart.series_names()
+    assert set(panel.prob_chart.series_names()) >= {"With the plan", "Without"}
+    # a plan found and then refused (over budget) keeps its orders but is drawn as refused
+    panel._draw(replace(panel.result, feasible=False))
+    assert "With the refused plan P50" in panel.capacity_chart.series_names()
+    assert "With the refused plan" in panel.prob_chart.series_names()
 
 
 def test_a_plan_whose_inputs_changed_is_greyed_and_cannot_be_added(panel, store):
