@@ -358,6 +358,10 @@ class MainWindow(QMainWindow):
 
     def gather_scenario_params(self) -> dict:
         """What Save writes: built panels' inputs; unbuilt panels keep what the scenario had."""
+        # a number typed but not yet confirmed (no Enter, focus still in the field) is what the
+        # user sees: Ctrl+S and the menu leave the focus where it is, so commit it first (only a
+        # click on the Save button moved it, and Ctrl+S saved the old 1.0 under a typed 3)
+        self.commit_pending_edits()
         for watcher in self._watchers.values():   # a value typed a moment ago is an edit of its
             watcher.check_now()                   # own, on the stack before the Save that stores it
         params = copy.deepcopy(self._scenario_params)

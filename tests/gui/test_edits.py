@@ -658,6 +658,28 @@ def test_ctrl_s_saves_the_scenario(window, store, qtbot):
     _shutdown(window)
 
 
+def test_ctrl_s_saves_a_number_typed_but_not_confirmed(window, store, qtbot):
+    """A value typed into a field without Enter is what the user sees: Ctrl+S (which leaves the
+    focus in the field) stored the old demand scale 1.0 under a typed 3, and the reload after the
+    save put 1.00 back in the field."""
+    from PySide6.QtTest import QTest
+
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    window.tabs.setCurrentIndex(3)
+    spin = window.panels["forecast"].scale_spin
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus)
+    spin.lineEdit().selectAll()
+    QTest.keyClicks(spin.lineEdit(), "3")
+    assert spin.value() == 1.0        # typed, not yet interpreted
+    window.save_scenario_action.trigger()
+    assert store.scenario("Story default")["params"]["demand"]["scale"] == 3.0
+    assert spin.value() == 3.0 and not window.isWindowModified()
+    _shutdown(window)
+
+
 def test_before_any_valid_inputs_the_banner_does_not_speak_of_last_results(tmp_path, qtbot):
     from gui.panels.base import STALE_MESSAGE
     from gui.panels.training import TrainingPanel
