@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shlex
 from dataclasses import dataclass, field, fields, replace
 from typing import Mapping, Sequence
 
@@ -634,9 +635,11 @@ __all__ = [
 ]
 
 
-def forecast_run_context(result: ForecastResult) -> dict:
+def forecast_run_context(result: ForecastResult, scenario: str | None = None) -> dict:
     """The Monte Carlo run behind a forecast's exported files, with the CLI line that repeats it
-    (the files named only the scenario, not the trials or the seed)."""
+    (the files named only the scenario, not the trials or the seed). `scenario`: the saved
+    scenario it ran (the line repeated the default scenario's forecast under a what-if's files)."""
     first, n = result.months[0], len(result.months)
+    named = f"--scenario {shlex.quote(scenario)} " if scenario else ""
     return {"Run": f"{result.trials:,} trials, seed {result.seed}, {n} months from {first:%Y-%m} (fleetcast forecast "
-                   f"--start {first:%Y-%m} --months {n} --trials {result.trials} --seed {result.seed})"}
+                   f"{named}--start {first:%Y-%m} --months {n} --trials {result.trials} --seed {result.seed})"}

@@ -16,15 +16,14 @@ import datetime as dt
 from dataclasses import replace
 
 
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QCheckBox, QDateEdit, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
-    QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget,
+    QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget,
 )
 
 from engine.errors import UserError
-from engine.forecast import (CURVE_KINDS, START_YEARS, ForecastInputs, ForecastResult, ForecastScenario,
+from engine.forecast import (CURVE_KINDS, ForecastInputs, ForecastResult, ForecastScenario,
                              default_scenario, scenario_to_dict)
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast_demand import GROWTH_MODELS
@@ -32,15 +31,16 @@ from engine.studies_forecast import (ForecastStudy, forecast_job_table, forecast
                                      forecast_run_context)
 from gui import style
 from gui.commands import follow_store_writes
+from gui.panels.base import mark_stale
 from gui.panels.forecast_charts import ForecastCharts
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
-    ForecastOutcome, ForecastRequest, compute_forecast, figure_text, first_shortfall_month, fit_left_axis,
-    key_figures, throughput_key,
+    STALE_FORECAST_NOTE, ForecastOutcome, ForecastRequest, compute_forecast, figure_text, first_shortfall_month,
+    fit_left_axis, key_figures, same_inputs, throughput_key,
 )
 __all__ = ["ForecastPanel", "ForecastOutcome", "ForecastRequest", "compute_forecast", "figure_text",
            "first_shortfall_month", "fit_left_axis", "key_figures", "throughput_key"]
-from gui.panels.forecast_editors import (DemandPointsEditor, PolicyEventsEditor, TrainingJobsEditor, _combo,
-                                         _int_spin, _pydate, _qdate, _set_combo, _spin)
+from gui.panels.forecast_editors import (DemandPointsEditor, build_run_box, PolicyEventsEditor, TrainingJobsEditor, _combo,
+                                         _pydate, _qdate, _set_combo, _spin)
 from gui.panels.forecast_uncertainty import UncertaintyEditor, assumptions_html
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, format_number
@@ -123,45 +123,7 @@ class ForecastPanel(QWidget):
 
     # ---- form --------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:
-        # Run controls
-        self.start_edit = QDateEdit()
-        self.start_edit.setDisplayFormat("yyyy-MM")
-        self.start_edit.setCalendarPopup(True)
-        self.start_edit.setDateRange(QDate(START_YEARS[0], 1, 1), QDate(START_YEARS[1], 12, 1))
-        self.start_edit.setToolTip("First month of the forecast (the 1st of the month)")
-        self.months_spin = _int_spin(1, 240, 60, suffix=" months", tip="How many months to forecast")
-        self.trials_spin = _int_spin(100, 500_000, 2000, step=500, suffix=" trials",
-                                     tip="Monte Carlo trials: each draws every order's fulfilled fraction and delay. "
-                                         "2,000 trials take about 30 ms.")
-        self.seed_spin = _int_spin(0, 2_000_000_000, 0, tip="Random seed: the same seed gives the same draws")
-        self.seed_spin.setGroupSeparatorShown(False)  # an identifier, not a quantity
-        self.auto_check = QCheckBox("Update as I edit")
-        self.auto_check.setChecked(True)
-        self.auto_check.setToolTip("Re-run the forecast shortly after every change (in the background)")
-        self.run_button = QPushButton("Run forecast")
-        self.run_button.setToolTip("Run the Monte Carlo forecast with these inputs")
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the running forecast; the last result stays on screen")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, 100)
-        self.progress_bar.setValue(0)
-        self.progress_bar.setTextVisible(True)
-        self.progress_bar.setFormat("Idle")
-        run_box = QGroupBox("Horizon and run")
-        run_form = QFormLayout(run_box)
-        run_form.addRow("First month", self.start_edit)
-        run_form.addRow("Horizon", self.months_spin)
-        run_form.addRow("Trials", self.trials_spin)
-        run_form.addRow("Seed", self.seed_spin)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        run_form.addRow(buttons)
-        run_form.addRow(self.auto_check)
-        run_form.addRow(self.progress_bar)
+        run_box = build_run_box(self)   # horizon, trials, seed, Run / Cancel, progress
 
         # What the scenario assumes, where the user looks first.
         self.assumptions_label = QLabel()
@@ -325,7 +287,13 @@ class ForecastPanel(QWidget):
 
     def export_context(self) -> dict:
         """The Monte Carlo run behind the exports (trials, seed: how to get the numbers again)."""
-        return forecast_run_context(self.result) if getattr(self, "result", None) is not None else {}
+        if getattr(self, "result", None) is None:
+            return {}
+        shown = self._shown_for()
+        context = forecast_run_context(self.result, shown.scenario.name if shown is not None else None)
+        if shown is not None and not self.check_current():
+            context["Note"] = "the inputs changed after this forecast ran: these figures are for the previous inputs"
+        return context
 
     def charts(self) -> dict[str, PlotPanel]:
         return self.view.charts()
@@ -557,11 +525,30 @@ class ForecastPanel(QWidget):
 
     # ---- running -------------------------------------------------------------------------------
     def schedule(self, *_):
-        """Re-run shortly after an edit (debounced), when 'Update as I edit' is on."""
+        """Re-run shortly after an edit (debounced), when 'Update as I edit' is on; otherwise grey
+        the result on screen if it no longer matches the inputs."""
         if self._loading:
             return
         if self.auto_check.isChecked():
             self._debounce.start()
+        else:
+            self.check_current()
+
+    def _shown_for(self) -> ForecastRequest | None:
+        return getattr(self, "_shown_request", None)
+
+    def check_current(self, *_args) -> bool:
+        """Grey the forecast on screen when its inputs changed since it ran (with the update off, a
+        switch of scenario left the old charts looking current, and Export named the new one)."""
+        shown = self._shown_for()
+        if shown is None or self.result is None:
+            return True
+        current = same_inputs(shown, self.scenario(), self._orders, self.store.chips(), self.store.models())
+        mark_stale([self.view.result_tabs], not current)
+        self.summary_label.setText(("" if current else STALE_FORECAST_NOTE) + self.view.summary_html())
+        if not current and not self.runner.is_running():
+            self.progress_bar.setFormat("Out of date: Run forecast to update")
+        return current
 
     def _validate(self, sc: ForecastScenario) -> bool:
         # The editors keep their last good rows; while a cell is bad nothing runs.
@@ -620,6 +607,7 @@ class ForecastPanel(QWidget):
         if request is None:
             self.runner.cancel(emit=False)  # a run of older inputs would only show what no longer holds
             self._on_busy(False)
+            self.check_current()            # and the result on screen is for other inputs
             return None
         return self.runner.start(compute_forecast, request)
 
@@ -679,7 +667,7 @@ class ForecastPanel(QWidget):
     # ---- drawing -------------------------------------------------------------------------------
     def _show(self, outcome: ForecastOutcome) -> None:
         self.inputs, self.result = outcome.inputs, outcome.result
-        req = outcome.request
+        req = self._shown_request = outcome.request
         self._cache = (req.orders, req.chips, req.models, throughput_key(req.scenario), outcome.inputs)
         if self.banner.kind == "error":
             self.banner.dismiss()
@@ -691,6 +679,7 @@ class ForecastPanel(QWidget):
         self.status_message.emit(f"Forecast: {r.trials:,} trials × {len(r.months)} months in "
                                  f"{outcome.seconds * 1000:.0f} ms")
         self.result_ready.emit(r)
+        self.check_current()   # inputs edited while it ran: greyed at once
 
     def key_figure_rows(self) -> tuple[list[str], list[list]]:
         return ["Figure", "Value"], [[label, value] for label, value in

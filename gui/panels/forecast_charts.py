@@ -222,6 +222,10 @@ class ForecastCharts(QWidget):
         v.addWidget(self.result_tabs, 1)
         return page
 
+    def summary_html(self) -> str:
+        """The summary of the result drawn last (the label may carry a note above it)."""
+        return getattr(self, "_summary_text", None) or "Run the forecast to see capacity against demand."
+
     def draw(self, r: ForecastResult) -> None:
         self.result = r
         x = to_timestamps(r.months)
@@ -287,7 +291,8 @@ class ForecastCharts(QWidget):
 
         self._draw_jobs(r)
         self._fill_tables(r)
-        self.summary_label.setText(self._summary_html(r))
+        self._summary_text = self._summary_html(r)
+        self.summary_label.setText(self._summary_text)
 
     def _draw_jobs(self, r: ForecastResult) -> None:
         j = self.jobs_chart

@@ -37,6 +37,17 @@ class ForecastOutcome:
     shares: object = None  # engine.forecast_sensitivity.VarianceShares
 
 
+STALE_FORECAST_NOTE = ("<b style='color:#a1260d'>The inputs changed since this forecast ran</b> (this form, the "
+                       "scenario, the fleet or the catalog): run it again; the greyed charts are for the previous "
+                       "inputs.<br>")
+
+
+def same_inputs(request: ForecastRequest, scenario: ForecastScenario, orders, chips, models) -> bool:
+    """True when `request` (what a forecast on screen ran from) is these inputs."""
+    return (request.scenario == scenario and request.orders == tuple(orders)
+            and request.chips == {c.id: c for c in chips} and request.models == {m.id: m for m in models})
+
+
 def compute_forecast(request: ForecastRequest, *, progress=None, should_stop=None) -> ForecastOutcome:
     from engine.errors import Cancelled
     from engine.forecast_inputs import build_inputs

@@ -7,12 +7,11 @@ import datetime as dt
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
-    QSpinBox,
-    QStyledItemDelegate, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+    QHeaderView, QLabel, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QStyledItemDelegate, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engine.forecast import DemandPoint, PolicyEvent, TrainingJob
+from engine.forecast import START_YEARS, DemandPoint, PolicyEvent, TrainingJob
 from engine.fleet import add_months_same_day
 from gui.panels.analysis_common import dspin, parse_iso_date, parse_positive, spin
 
@@ -569,3 +568,47 @@ class PolicyEventsEditor(_RowsEditor):
         chip = next((c for c, _ in self._chips if c not in used), self._chips[0][0] if self._chips else "")
         start = dt.date.today().replace(day=1)
         return PolicyEvent(chip, 0.5, start, add_months_same_day(start, 12), None)
+
+
+def build_run_box(owner) -> QGroupBox:
+    """The Forecast's "Horizon and run" group; its widgets are set on `owner` (the Forecast view)
+    under the names the view and the tests use, and Run / Cancel call `owner.run` / `owner.cancel`."""
+    owner.start_edit = QDateEdit()
+    owner.start_edit.setDisplayFormat("yyyy-MM")
+    owner.start_edit.setCalendarPopup(True)
+    owner.start_edit.setDateRange(QDate(START_YEARS[0], 1, 1), QDate(START_YEARS[1], 12, 1))
+    owner.start_edit.setToolTip("First month of the forecast (the 1st of the month)")
+    owner.months_spin = _int_spin(1, 240, 60, suffix=" months", tip="How many months to forecast")
+    owner.trials_spin = _int_spin(100, 500_000, 2000, step=500, suffix=" trials",
+                                 tip="Monte Carlo trials: each draws every order's fulfilled fraction and delay. "
+                                     "2,000 trials take about 30 ms.")
+    owner.seed_spin = _int_spin(0, 2_000_000_000, 0, tip="Random seed: the same seed gives the same draws")
+    owner.seed_spin.setGroupSeparatorShown(False)  # an identifier, not a quantity
+    owner.auto_check = QCheckBox("Update as I edit")
+    owner.auto_check.setChecked(True)
+    owner.auto_check.setToolTip("Re-run the forecast shortly after every change (in the background)")
+    owner.run_button = QPushButton("Run forecast")
+    owner.run_button.setToolTip("Run the Monte Carlo forecast with these inputs")
+    owner.run_button.clicked.connect(owner.run)
+    owner.cancel_button = QPushButton("Cancel")
+    owner.cancel_button.setToolTip("Stop the running forecast; the last result stays on screen")
+    owner.cancel_button.setEnabled(False)
+    owner.cancel_button.clicked.connect(owner.cancel)
+    owner.progress_bar = QProgressBar()
+    owner.progress_bar.setRange(0, 100)
+    owner.progress_bar.setValue(0)
+    owner.progress_bar.setTextVisible(True)
+    owner.progress_bar.setFormat("Idle")
+    run_box = QGroupBox("Horizon and run")
+    run_form = QFormLayout(run_box)
+    run_form.addRow("First month", owner.start_edit)
+    run_form.addRow("Horizon", owner.months_spin)
+    run_form.addRow("Trials", owner.trials_spin)
+    run_form.addRow("Seed", owner.seed_spin)
+    buttons = QHBoxLayout()
+    buttons.addWidget(owner.run_button)
+    buttons.addWidget(owner.cancel_button)
+    run_form.addRow(buttons)
+    run_form.addRow(owner.auto_check)
+    run_form.addRow(owner.progress_bar)
+    return run_box

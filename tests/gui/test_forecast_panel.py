@@ -1,5 +1,6 @@
 """The Forecast view on the seeded store: edit -> run -> result, cancel, export, scenario state."""
 
+import shlex
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -490,3 +491,30 @@ def test_exports_name_the_run_and_an_empty_tornado_says_what_fills_it(panel):
     r = panel.result
     assert f"--trials {r.trials} --seed {r.seed}" in run and f"{r.trials:,} trials" in run
     assert not chart._notice.isVisible()          # the tornado export drew it
+
+
+def test_with_update_off_a_result_for_other_inputs_is_greyed_and_its_exports_say_so(panel, store, qtbot):
+    """'Update as I edit' off: an edit or another scenario's inputs left the old charts looking
+    current (no veil, "Done: 2,000 trials"), and a chart's Export wrote them under the new name
+    with a CLI line that repeated the default scenario's forecast."""
+    from gui.panels.base import is_stale
+
+    result = _run(panel, qtbot)
+    name = result.scenario.name
+    assert not is_stale(panel.result_tabs) and panel.check_current()
+    run_line = panel.export_context()["Run"]
+    assert f"fleetcast forecast --scenario {shlex.quote(name)} --start" in run_line and "Note" not in panel.export_context()
+    panel.scale_spin.setValue(panel.scale_spin.value() * 3)
+    assert is_stale(panel.result_tabs) and not panel.check_current()
+    assert "inputs changed since this forecast ran" in panel.summary_label.text()
+    assert panel.progress_bar.format().startswith("Out of date")
+    assert "previous inputs" in panel.export_context()["Note"]
+    _run(panel, qtbot)                       # run again: current
+    assert not is_stale(panel.result_tabs) and "changed since" not in panel.summary_label.text()
+    # another scenario's inputs, loaded without a run (the window's switch with the update off)
+    other = next(s for s in store.scenarios() if s["name"] != name)
+    panel.set_scenario_name(other["name"])
+    panel.apply_scenario_state(store.scenario(other["name"])["params"])
+    assert is_stale(panel.result_tabs)
+    _run(panel, qtbot)
+    assert f"--scenario {shlex.quote(other['name'])} " in panel.export_context()["Run"] and not is_stale(panel.result_tabs)
