@@ -266,10 +266,16 @@ class MainWindow(QMainWindow):
     def _saved_marks(self) -> dict:
         """What each view counts as saved now (for a Save's undo to put back: undoing a Save
         leaves the edits on screen, unsaved again)."""
-        return {k: (w.generation, copy.deepcopy(w.saved)) for k, w in self._watchers.items()}
+        return {"scenario": self._scenario_name,
+                "views": {k: (w.generation, copy.deepcopy(w.saved)) for k, w in self._watchers.items()}}
 
     def _restore_saved_marks(self, marks: dict) -> None:
-        for key, (generation, saved) in marks.items():
+        if marks.get("scenario") != self._scenario_name:
+            # a Save of another scenario (the one left with "Save" on a switch): what the views
+            # on screen count as saved is this scenario's, and undoing that Save did not touch it
+            # (it flagged a what-if nobody had edited as unsaved, and every switch asked to save)
+            return
+        for key, (generation, saved) in marks["views"].items():
             watcher = self._watchers.get(key)
             if watcher is None:
                 continue

@@ -592,6 +592,28 @@ def test_undoing_a_save_after_the_scenario_was_shown_again_marks_it_modified(win
     _shutdown(window)
 
 
+
+def test_undoing_a_save_of_another_scenario_leaves_the_one_on_screen_saved(window, store, qtbot, monkeypatch):
+    """Story default edited, then "Save" on the switch to a what-if, then Ctrl+Z: the what-if on
+    screen, which nobody edited, was flagged unsaved and every later switch asked to save it."""
+    _edit_training(window, qtbot)
+    edited = store.scenario("Story default")["params"]
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Save)
+    window.show()
+    assert window.scenario_bar.select("Huawei delivers half") and asked   # saved on the way out
+    assert not window.isWindowModified()
+    saved = store.scenario("Story default")["params"]
+    window.undo_stack.undo()                                # that Save: the store no longer has the edit
+    assert store.scenario("Story default")["params"] != saved
+    assert not window.isWindowModified()
+    window.undo_stack.redo()
+    assert not window.isWindowModified() and store.scenario("Story default")["params"] == saved != edited
+    asked.clear()
+    assert window.scenario_bar.select("Story default") and not asked   # nothing to ask about
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    _shutdown(window)
+
+
 # ---- another program renames or deletes the scenario on screen --------------------------------
 
 def test_a_rename_elsewhere_is_followed_and_keeps_the_unsaved_inputs(window, store, qtbot, monkeypatch):
