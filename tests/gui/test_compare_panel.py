@@ -163,3 +163,23 @@ def test_a_ticked_scenario_stays_ticked_when_renamed(panel, store):
     store.rename_scenario("Everything serves", "All serve")    # the undo of the rename
     panel.refresh_scenarios()
     assert "All serve" in panel.selected()
+
+
+def test_a_compared_scenario_with_unsaved_edits_is_named(panel):
+    """Compare runs scenarios as saved: with edits on screen in one of them it showed the saved
+    figures and said nothing."""
+    on_screen = {"name": None}
+    panel.unsaved_scenario = lambda: on_screen["name"]
+    panel.check_current()
+    assert panel.banner.kind == ""
+    on_screen["name"] = "All serve"       # the window has unsaved edits of a compared scenario
+    panel.check_current()
+    assert panel.banner.kind == "info" and "'All serve' has unsaved edits" in panel.banner.text()
+    on_screen["name"] = "Not compared"    # edits of a scenario not ticked: nothing to say
+    panel.check_current()
+    assert panel.banner.kind == ""
+    on_screen["name"] = "All serve"
+    assert panel._request() is not None and "unsaved edits" in panel.banner.text()   # a run says it too
+    on_screen["name"] = None              # saved: the note goes
+    panel.check_current()
+    assert panel.banner.kind == ""
