@@ -250,11 +250,17 @@ class ForecastStudy:
         if not out and not skip_fit:
             try:
                 fit_growth(d)
-            except ValueError:
+            except ValueError as exc:
                 need = {"loglinear": 2, "decaying": 3}.get(d.growth_model, 1)
-                out.append(StudyProblem("growth_model", f"Growth after data by {GROWTH_WORDS[d.growth_model]} "
-                                                        f"needs at least {need} demand points; there are "
-                                                        f"{len(d.points)}: add points or pick a fixed rate."))
+                if len(d.points) < need:
+                    out.append(StudyProblem("growth_model", f"Growth after data by {GROWTH_WORDS[d.growth_model]} "
+                                                            f"needs at least {need} demand points; there are "
+                                                            f"{len(d.points)}: add points or pick a fixed rate."))
+                else:   # enough points, but they do not fit the model (demand falls between two)
+                    reason = str(exc).split(": ", 1)[-1]
+                    out.append(StudyProblem("growth_model", f"Growth after data by {GROWTH_WORDS[d.growth_model]} "
+                                                            f"cannot be fitted: {reason}; edit the points or pick "
+                                                            "another growth model."))
         return out
 
 

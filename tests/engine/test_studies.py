@@ -429,3 +429,17 @@ def test_planned_deliveries_are_drawn_in_the_charts_unit_chips():
     result = PlanResult(True, "", orders, 0.0, months, months[0], months[-1], 0.9, np.zeros(3), np.zeros(3),
                         (np.zeros(3),) * 3, np.zeros(3), "a", econ)
     assert plan_deliveries(result)[1] == pytest.approx(1000 * 357 / 261 + 500)
+
+
+def test_a_growth_fit_that_fails_on_enough_points_gives_its_reason():
+    """Six points, one of them above the next: the falling-rate fit said it "needs at least 3
+    demand points; there are 6"; the reason is that demand falls between two points."""
+    sc = default_scenario()
+    pts = list(sc.demand.points)
+    assert len(pts) >= 3
+    pts[1] = replace(pts[1], tokens_per_day=pts[2].tokens_per_day * 2)   # a dip after point 2
+    study = ForecastStudy(replace(sc, demand=replace(sc.demand, points=tuple(pts), growth_model="decaying")))
+    message = {p.field: p.message for p in study.problems()}["growth_model"]
+    assert "demand falls between two points" in message and "needs at least" not in message
+    few = ForecastStudy(replace(sc, demand=replace(sc.demand, points=tuple(pts[:2]), growth_model="decaying")))
+    assert "needs at least 3 demand points; there are 2" in {p.field: p.message for p in few.problems()}["growth_model"]
