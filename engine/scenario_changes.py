@@ -86,22 +86,37 @@ def apply_changes(base: Mapping, changes: Mapping[str, Any]) -> dict:
     return out
 
 
+_PERCENT_WORDS = ("fraction", "probability", "share")   # stored as 0..1, shown in % by the forms
+
+
+def _value_text(key: str, value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int, float)) and any(w in key for w in _PERCENT_WORDS) and 0 <= value <= 1:
+        return f"{value * 100:.3g}%"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Mapping):   # a list item: its fields, so a changed one shows
+        return "(" + ", ".join(f"{k.replace('_', ' ')} {_value_text(k, v)}" for k, v in value.items()
+                               if v not in (None, "", [], {}) and k != "note") + ")"   # the note is prose
+    if isinstance(value, list):
+        return "[" + "; ".join(_value_text(key, v) for v in value) + "]" if value else "none"
+    return str(value)
+
+
 def describe_changes(changes: Mapping[str, Any], limit: int = 8) -> list[str]:
-    """One short line per change, in user words (`vendor_uncertainty.Huawei.fraction_mode = 0.5`)."""
+    """One short line per change, in user words (`vendor uncertainty.Huawei.fraction mode = 50%`).
+    A list (policy events, jobs) is written out item by item: "1 item(s)" hid a cut-off whose
+    probability went from 50% to 100%."""
     lines = []
     for path, value in changes.items():
         if path.startswith("ui.") or path == "ui":
             continue
+        name = ".".join(split_path(path)).replace("_", " ")
         if is_removed(value):
-            lines.append(f"{'.'.join(split_path(path)).replace('_', ' ')} removed")
+            lines.append(f"{name} removed")
             continue
-        if isinstance(value, float):
-            text = f"{value:g}"
-        elif isinstance(value, list):
-            text = f"{len(value)} item(s)" if value and isinstance(value[0], Mapping) else str(value)
-        else:
-            text = str(value)
-        lines.append(f"{'.'.join(split_path(path)).replace('_', ' ')} = {text}")
+        lines.append(f"{name} = {_value_text(split_path(path)[-1], value)}")
     if len(lines) > limit:
         lines = lines[:limit] + [f"... and {len(lines) - limit} more"]
     return lines

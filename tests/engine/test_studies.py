@@ -443,3 +443,17 @@ def test_a_growth_fit_that_fails_on_enough_points_gives_its_reason():
     assert "demand falls between two points" in message and "needs at least" not in message
     few = ForecastStudy(replace(sc, demand=replace(sc.demand, points=tuple(pts[:2]), growth_model="decaying")))
     assert "needs at least 3 demand points; there are 2" in {p.field: p.message for p in few.problems()}["growth_model"]
+
+
+def test_changes_are_described_item_by_item_and_in_the_forms_units():
+    """Compare's "Changes from the baseline" said "policy events = 1 item(s)" for a cut-off whose
+    probability went from 50% to 100%, and "fraction high = 0.5" where the form shows 50%."""
+    from engine.scenario_changes import describe_changes
+
+    lines = describe_changes({
+        "policy_events": [{"chip_id": "h20-96gb", "probability": 1.0, "window_start": "2025-04-09", "note": "why"}],
+        "vendor_uncertainty.Huawei.fraction_high": 0.5, "months": 36, "demand.scale": 3.0,
+        "jobs": []})
+    assert lines[0] == "policy events = [(chip id h20-96gb, probability 100%, window start 2025-04-09)]"
+    assert lines[1] == "vendor uncertainty.Huawei.fraction high = 50%"
+    assert lines[2:] == ["months = 36", "demand.scale = 3", "jobs = none"]

@@ -94,7 +94,7 @@ def test_baseline_is_always_compared_and_differences_are_shown(store, qtbot):
     headers, rows = p.tables()["key_figures"]
     assert headers == ["Figure", "Story default (baseline)", "Huawei delivers half",
                        "Huawei delivers half − baseline"]
-    assert rows[0][0] == "Changes from the baseline" and "Huawei.fraction low = 0.5" in rows[0][2]
+    assert rows[0][0] == "Changes from the baseline" and "Huawei.fraction low = 50%" in rows[0][2]
     by_label = {row[0]: row for row in rows}
     label = next(k for k in by_label if k.startswith("Installed P50 at horizon end, Ascend"))
     _, base, half, diff = by_label[label]
