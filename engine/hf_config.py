@@ -36,6 +36,16 @@ SHARED_EXPERTS = ("n_shared_experts", "num_shared_experts")
 EXPERT_WIDTH = ("moe_intermediate_size", "expert_intermediate_size")
 FFN_WIDTH = ("intermediate_size", "n_inner", "ffn_hidden_size", "ffn_dim")
 
+# Fields only multi-head latent attention (DeepSeek-V2/V3) has: with any of them set, kv_lora_rank
+# must be there too.
+MLA_ONLY = ("q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim")
+# model_type values whose Hugging Face config class defaults tie_word_embeddings to False
+# (PretrainedConfig's own default, which GPT-2, Gemma, BLOOM, OPT, Falcon inherit, is True).
+UNTIED_BY_DEFAULT = {
+    "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "deepseek_v2", "deepseek_v3",
+    "phi", "phi3", "gpt_neox", "olmo", "olmo2", "granite", "dbrx", "jamba",
+}
+
 # Fields with no effect on throughput or memory in this model.
 IGNORED = {
     "architectures", "model_type", "torch_dtype", "dtype", "transformers_version", "bos_token_id",
@@ -198,6 +208,11 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     for required in ("layers", "hidden", "heads", "vocab"):
         if required not in fields:
             problems.append(f"{required}: missing (looked for {', '.join(FIELD_ALIASES[required])})")
+    mla = [k for k in MLA_ONLY if config.get(k)]
+    if mla and not config.get("kv_lora_rank"):
+        # without the KV rank the model would be read as plain attention: a 12x larger KV cache
+        problems.append(f"kv_lora_rank: missing (the config has the MLA fields {', '.join(mla)}; MLA "
+                        "attention needs its compressed KV rank)")
     if problems:
         raise ValidationError(problems)
 
@@ -210,7 +225,16 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     act = str(config.get("hidden_act") or config.get("activation_function") or "silu").lower()
     fields["gated_ffn"] = not (act.startswith("gelu") and "gated" not in act and
                               config.get("model_type") in ("gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon"))
-    fields["tied_embeddings"] = bool(config.get("tie_word_embeddings", False))
+    if "tie_word_embeddings" in config:
+        fields["tied_embeddings"] = bool(config["tie_word_embeddings"])
+    else:
+        # Hugging Face's own default: True (PretrainedConfig), False for the families whose config
+        # class sets it; GPT-2 without the field counted its 38.6M-parameter head twice. Without a
+        # model_type there is no class to ask: untied, as almost every large model is.
+        model_type = str(config.get("model_type") or "")
+        fields["tied_embeddings"] = bool(model_type) and model_type not in UNTIED_BY_DEFAULT
+        notes.append(f"tie_word_embeddings missing: taken as {str(fields['tied_embeddings']).lower()}, the "
+                     f"default for model_type {model_type or '(none)'!r}")
 
     ffn_key, ffn = _first(config, FFN_WIDTH)
     if ffn_key:
@@ -223,6 +247,9 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         if k_key:
             used.add(k_key)
             fields["moe_topk"] = topk
+        else:
+            problems.append(f"num_experts_per_tok: missing (an MoE config with {experts} experts; looked for "
+                            f"{', '.join(EXPERT_TOPK)})")
         s_key, shared = _first(config, SHARED_EXPERTS)
         if s_key:
             used.add(s_key)
@@ -263,6 +290,9 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
                  "shared_expert_intermediate_size", "decoder_sparse_step", "mlp_only_layers", "moe_layer_freq"):
         if flag in config:
             used.add(flag)
+    # a known field set to null ("q_lora_rank": null in DeepSeek-V2-Lite: no query compression)
+    # was read, as "not set"; it is not an unknown name
+    used.update(k for k in WHOLE_NUMBER_FIELDS if k in config and config[k] is None)
     ignored = sorted(k for k in config if k in IGNORED and k not in used)
     unknown = sorted(k for k in config if k not in IGNORED and k not in used)
     return HfImport(model=model, used=tuple(sorted(used)), ignored=tuple(ignored),

@@ -262,3 +262,48 @@ def test_a_delivery_dated_after_today_is_refused_and_nothing_is_imported(capsys,
     code, _, err = run(capsys, "--db", db, "orders", "import", str(path))
     assert code == 1 and f"row 2, column deliveries: {later} (after today" in err
     assert run(capsys, "--db", db, "orders", "list", "--format", "json")[1] == before
+
+
+GPT2 = {"model_type": "gpt2", "n_embd": 768, "n_layer": 12, "n_head": 12, "n_positions": 1024, "vocab_size": 50257,
+        "activation_function": "gelu_new"}
+DSV3_ATTENTION = {"model_type": "deepseek_v3", "hidden_size": 7168, "num_hidden_layers": 61, "num_attention_heads": 128,
+                  "num_key_value_heads": 128, "vocab_size": 129280, "intermediate_size": 18432,
+                  "q_lora_rank": 1536, "kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64,
+                  "v_head_dim": 128}
+
+
+def _import(capsys, tmp_path, config, model_id="m"):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return run(capsys, "models", "import", str(path), "--id", model_id, "--format", "json")
+
+
+def test_models_import_takes_hugging_faces_tied_embedding_default(capsys, tmp_path):
+    """GPT-2's config has no tie_word_embeddings (Hugging Face's default is True): it imported
+    untied at 0.162 B, counting the 38.6 M-parameter head twice; by hand it is 0.124 B."""
+    code, out, err = _import(capsys, tmp_path, GPT2)
+    assert code == 0, err
+    data = json.loads(out)
+    tied = data["model"]["params_b"]
+    assert tied == pytest.approx(0.124, abs=0.001)   # 124 M, as published
+    assert any("tie_word_embeddings missing: taken as true" in n for n in data["notes"])
+    code, out, _ = _import(capsys, tmp_path, {**GPT2, "model_type": "gpt_neox"}, "m2")   # a class that unties
+    assert json.loads(out)["model"]["params_b"] == pytest.approx(tied + 50257 * 768 / 1e9, abs=0.0011)
+
+
+def test_models_import_refuses_mla_fields_without_the_kv_rank(capsys, tmp_path):
+    """Without kv_lora_rank a DeepSeek config imported as plain multi-head attention (a 12x larger
+    KV cache) and said nothing was missing."""
+    config = {k: v for k, v in DSV3_ATTENTION.items() if k != "kv_lora_rank"}
+    code, out, err = _import(capsys, tmp_path, config)
+    assert code == 1 and out == "" and "kv_lora_rank: missing" in err and "q_lora_rank" in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, err = _import(capsys, tmp_path, {**DSV3_ATTENTION, "q_lora_rank": None})   # V2-Lite: null
+    assert code == 0, err
+    assert json.loads(out)["model"]["attention"] == "mla" and "q_lora_rank" not in json.loads(out)["unknown_fields"]
+
+
+def test_models_import_names_a_missing_expert_top_k(capsys, tmp_path):
+    config = {k: v for k, v in QWEN3_30B_A3B.items() if k != "num_experts_per_tok"}
+    code, _, err = _import(capsys, tmp_path, config)
+    assert code == 1 and "num_experts_per_tok: missing" in err and "moe_topk: 0" not in err
