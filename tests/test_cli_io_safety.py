@@ -285,3 +285,18 @@ def test_forecast_memory_error_is_one_line(capsys, db, monkeypatch):
     monkeypatch.setattr(engine.forecast, "run_forecast", out_of_memory)
     code, _, err = run(capsys, "--db", db, "forecast", "--trials", "100", "--months", "12")
     assert code == 1 and "ran out of memory" in one_line_error(err)
+
+
+def test_an_order_whose_vendor_is_not_its_chips_is_imported_with_a_warning(capsys, tmp_path, db):
+    """A Huawei-tagged H100 order took Huawei's delivery risk (P50 25% lower) and nothing was said;
+    a reseller is possible, so the row is kept, with a warning naming row, vendor and chip."""
+    path = tmp_path / "o.csv"
+    path.write_text(ORDER_HEADER + ",X,Huawei,h100-sxm5-80gb,10000,2024-03-01,\n,Y,nvidia,h20-96gb,5,2024-03-01,\n")
+    code, out, err = run(capsys, "--db", db, "orders", "import", str(path))
+    assert code == 0, err
+    warnings = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: o.csv row 2: vendor 'Huawei' is not the vendor of chip h100-sxm5-80gb (NVIDIA); "
+                        "the forecast gives this order Huawei's delivery risk"]   # 'nvidia' is NVIDIA: no warning
+    path.write_text(ORDER_HEADER + ",Z,Huawei,h100-sxm5-80gb,1,2024-03-01,\n")
+    code, out, _ = run(capsys, "--db", db, "orders", "import", str(path), "--format", "json")
+    assert code == 0 and len(json.loads(out)["warnings"]) == 1
