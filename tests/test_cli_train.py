@@ -1,5 +1,7 @@
 """`fleetcast train` and `fleetcast validate training` through engine.cli.main."""
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -327,3 +329,35 @@ def test_a_scenario_without_a_training_study_answers_with_the_views_defaults(cap
     code, data, _ = run_json(capsys, "train", "--db", saved_store, "--scenario", "Story default")
     default = TrainingStudy()
     assert code == 0 and (data["model"], data["num_chips"]) == (default.model_id, default.num_chips)
+
+
+def _run(capsys, *argv):
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_16_bit_training_reports_the_format_the_chip_runs(capsys):
+    """A V100 has no BF16 matrix units: `--dtype bf16` reported "dtype": "bf16" at its FP16 peak."""
+    code, out, err = _run(capsys, "train", "--model", "llama3-8b", "--chip", "v100-sxm2-32gb",
+                         "--chips", "64", "--dtype", "bf16", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["dtype"] == "fp16" and "no BF16 matrix units" in data["dtype_note"] and "125" in data["dtype_note"]
+    code, out, _ = _run(capsys, "train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb",
+                       "--chips", "64", "--dtype", "fp16", "--format", "json")
+    assert json.loads(out)["dtype"] == "fp16" and "dtype_note" not in json.loads(out)   # H100 has both
+
+
+def test_train_csv_carries_the_days_to_train(capsys):
+    """`--tokens` gave 232.7 days in the table and JSON output; the CSV dropped them."""
+    argv = ["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "64",
+            "--tokens", "1e12", "--search", "--top", "3"]
+    code, out, err = _run(capsys, *argv, "--format", "json")
+    assert code == 0, err
+    days = json.loads(out)["time_to_train_days"]
+    code, out, _ = _run(capsys, *argv, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 3 and float(rows[0]["time_to_train_days"]) == pytest.approx(days)
+    # each layout its own days: slower layouts take longer
+    assert [float(r["time_to_train_days"]) for r in rows] == sorted(float(r["time_to_train_days"]) for r in rows)

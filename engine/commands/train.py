@@ -218,8 +218,17 @@ def run(args, ctx) -> Output:
         **software_settings(args),
     )
     layout_given = all(v is not None for v in (args.tp, args.pp, args.dp, args.micro_batch, args.recompute, args.zero))
+    # The engine prices 16-bit work at the chip's one 16-bit rate; what is reported is the format
+    # the chip runs: a V100 has no BF16 matrix units, and "dtype": "bf16" on it read as a BF16 run.
+    asked16 = args.dtype or "bf16"
+    own, other = (chip.bf16_tflops, chip.fp16_tflops) if asked16 == "bf16" else (chip.fp16_tflops, chip.bf16_tflops)
+    ran16 = asked16 if own or not other else ("fp16" if asked16 == "bf16" else "bf16")
     base = {"model": model.id, "chip": chip.id, "num_chips": args.chips, "seq_len": inputs.seq,
-            "global_batch_seqs": inputs.batch_seqs(), "dtype": dtype, "software": software_settings(args)}
+            "global_batch_seqs": inputs.batch_seqs(), "dtype": ran16 if dtype == "bf16" else dtype,
+            "software": software_settings(args)}
+    if dtype == "bf16" and ran16 != asked16:
+        base["dtype_note"] = (f"{chip.name} has no {asked16.upper()} matrix units: 16-bit training runs in "
+                              f"{ran16.upper()} at its {chip.peak_tflops(ran16):g} TFLOP/s")
     if args.search or not layout_given:
         from engine.layout import dtype_problem
 
@@ -269,6 +278,12 @@ def run(args, ctx) -> Output:
                "mfu_pct": r.mfu_pct, "memory_gib_per_chip": r.memory_gib_per_chip,
                "memory_gb_per_chip": r.memory_gib_per_chip * GB_PER_GIB, "limiting": r.limiting,
                "feasible": r.feasible}
+        if args.tokens and r.feasible and r.tokens_per_s_per_chip > 0:
+            # the CSV carried the layouts only: the days to train, asked for with --tokens, were
+            # in the table and JSON output alone
+            row["time_to_train_days"] = (run_est if r is best else estimate_run(
+                args.tokens, r.tokens_per_s_per_chip, args.chips, chip, params=float(model.total_params()),
+                price_per_chip_hour_usd=args.price, **reliability)).time_to_train_days
         rows.append(row)
     text_lines = [f"{model.name} on {args.chips} x {chip.name}: {best.tokens_per_s_per_chip:,.0f} tokens/s per chip, "
                   f"MFU {best.mfu_pct:.1f}%, step {best.step_time_s:.2f} s, {best.memory_gib_per_chip:.1f} GiB per chip"]
@@ -278,6 +293,8 @@ def run(args, ctx) -> Output:
     if "time_to_train_days" in data:
         text_lines.append(f"time to train {args.tokens:.3g} tokens: {data['time_to_train_days']:.1f} days "
                           f"(goodput {data['run']['goodput']:.0%})")
+    if "dtype_note" in data:
+        text_lines.append(f"note: {data['dtype_note']}")
     if not best.feasible:
         text_lines.insert(0, f"INFEASIBLE layout: {infeasible_detail(best)}")
     if "top" in data and result.infeasible_by_reason:
