@@ -770,7 +770,25 @@ class Store:
         if not found:
             names = ", ".join(s["name"] for s in self.scenarios()) or "none saved"
             raise UserError(f"scenario '{name}': not found (saved: {names})")
+        broken = self._broken_base(name)
+        if broken:   # it resolved to changes over nothing: "demand.model_id: '' is not a model preset"
+            raise UserError(f"scenario '{name}': {broken}")
         return self._scenario_dict(found[0])
+
+    def _broken_base(self, name: str) -> str | None:
+        """Why a what-if's chain of bases does not end at a whole scenario (a hand-edited file), or None."""
+        seen = [name]
+        raw = self._raw_scenario(name)
+        while self._is_derived(raw):
+            base = raw["base"]
+            if base in seen:
+                return f"its bases loop ({' -> '.join(seen + [base])}); save it again from a whole scenario"
+            raw = self._raw_scenario(base)
+            if raw is None:
+                return (f"its base scenario '{base}' is not in the database (a what-if stores only its changes "
+                        "from its base)")
+            seen.append(base)
+        return None
 
     def _stored_form(self, name: str, params: dict) -> dict:
         """What to write for `params`: the changes from the baseline, or the whole (baseline itself)."""

@@ -266,3 +266,22 @@ def test_migration_keeps_a_vendor_an_old_what_if_had_removed(tmp_path):
         assert "Huawei" not in s.scenario("No Huawei profile")["params"]["vendor_uncertainty"]
     finally:
         s.close()
+
+
+def test_a_what_if_whose_base_is_gone_or_loops_says_so(store):
+    """A hand-edited what-if over a missing base resolved to changes over nothing, and the
+    forecast said "demand.model_id: '' is not a model preset"."""
+
+    from engine.errors import UserError
+
+    with store.db.conn:
+        store.db.execute("insert into scenarios (name, params, updated_at) values (?, ?, ?)",
+                         ["orphan", json.dumps({"base": "Gone", "changes": {}}), "2026-01-01T00:00:00"])
+        store.db.execute("insert into scenarios (name, params, updated_at) values (?, ?, ?)",
+                         ["loop", json.dumps({"base": "loop", "changes": {}}), "2026-01-01T00:00:00"])
+    with pytest.raises(UserError, match="scenario 'orphan': its base scenario 'Gone' is not in the database"):
+        store.scenario("orphan")
+    with pytest.raises(UserError, match=r"scenario 'loop': its bases loop \(loop -> loop\)"):
+        store.scenario("loop")
+    assert {"orphan", "loop"} <= {s["name"] for s in store.scenarios()}   # the list still shows them
+    assert store.scenario("Huawei delivers half")["base"] == "Story default"
