@@ -187,7 +187,7 @@ def _first(config: dict, names) -> tuple[str | None, int | None]:
 
 
 def slug(text: str) -> str:
-    text = re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-")
+    text = re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-._+")   # an id starts with a letter or digit
     return text[:64] or "model"
 
 

@@ -169,7 +169,7 @@ def parse_text(field: str, value, *, required: bool = False, choices=None, limit
 def parse_id(field: str, value) -> str:
     text = parse_text(field, value, required=True)
     if not ID_PATTERN.match(text):
-        raise ValidationError([f"{field}: {_show(value)} (use lower-case letters, digits, '.', '-', '_', '+'; at most 64)"])
+        raise ValidationError([f"{field}: {_show(value)} (use lower-case letters, digits, '.', '-', '_', '+', starting with a letter or digit; at most 64)"])
     return text
 
 
