@@ -226,7 +226,9 @@ class ScenarioBar(QWidget):
         self.rename_button = QPushButton("Rename…")
         self.rename_button.setToolTip("Rename this scenario")
         self.duplicate_button = QPushButton("Duplicate…")
-        self.duplicate_button.setToolTip("Copy this scenario (as saved) under a new name")
+        self.duplicate_button.setToolTip("Copy this scenario (as saved) under a new name. Like every what-if, "
+                                         "the copy keeps its changes from the baseline: a later edit of the "
+                                         "baseline moves it too")
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete this scenario (Ctrl+Z undoes)")
         self.new_button.clicked.connect(lambda: self._ask_name("new"))
@@ -409,13 +411,25 @@ class ScenarioBar(QWidget):
         command.on_written = self._note_own_write
         if self._push(command):
             self._note_seen(self._current)
-            self.status_message.emit(f"Saved scenario '{self._current}' (Ctrl+Z to undo)")
+            self.status_message.emit(f"Saved scenario '{self._current}'{self._followers_text()} (Ctrl+Z to undo)")
             self.saved.emit(self._current)
             if self.capture_marks is not None and self.restore_marks is not None:
                 command.marks = (before, self.capture_marks())
                 command.restore_marks = self.restore_marks
             return True
         return False
+
+    def _followers_text(self) -> str:
+        """A save of the baseline changes every what-if built on it (they store their changes
+        only): the status line names them, so a "copy" made before the edit does not change unseen."""
+        if self._current != self.store.baseline_name():
+            return ""
+        followers = [s["name"] for s in self.store.scenarios() if s.get("base") == self._current]
+        if not followers:
+            return ""
+        shown = ", ".join(f"'{n}'" for n in followers[:4]) + (f" and {len(followers) - 4} more" if len(followers) > 4
+                                                              else "")
+        return f"; the {len(followers)} what-if(s) built on it follow: {shown}"
 
     def detach(self) -> None:
         """Stop following the undo stack (before the store closes: a dying stack still signals)."""

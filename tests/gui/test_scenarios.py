@@ -140,3 +140,22 @@ def test_last_scenario_is_restored_on_next_launch(store, qtbot, qsettings_isolat
     second.current_changed.connect(lambda name, params: seen.append((name, params["name"])))
     second.emit_current()
     assert seen == [("Other", "Other")]
+
+
+def test_saving_the_baseline_names_the_what_ifs_that_follow_it(store, qtbot, qsettings_isolated):
+    """A duplicate of the baseline keeps its changes from it (none), so a later save of the
+    baseline moved the "copy" unseen: the save now names every what-if that follows."""
+    bar = _bar(store, qtbot)
+    bar.select(DEFAULT_NAME)
+    assert bar.duplicate_current("Frozen copy")
+    assert "baseline" in bar.duplicate_button.toolTip()
+    assert bar.select(DEFAULT_NAME)
+    params = store.scenario(DEFAULT_NAME)["params"]
+    with qtbot.waitSignal(bar.status_message) as said:
+        assert bar.save_current({**params, "months": 36})
+    assert "the 1 what-if(s) built on it follow: 'Frozen copy'" in said.args[0]
+    assert store.scenario("Frozen copy")["params"]["months"] == 36   # as the message says
+    assert bar.select("Frozen copy")
+    with qtbot.waitSignal(bar.status_message) as said:
+        assert bar.save_current(store.scenario("Frozen copy")["params"])
+    assert "follow" not in said.args[0]                                # a what-if's own save moves nothing else
