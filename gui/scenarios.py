@@ -155,6 +155,8 @@ class RenameScenarioCommand(StoreCommand):
         self.on_renamed: Callable[[str, str], None] | None = None  # lets the bar follow the name
 
     def apply(self):
+        if not self.new.strip():   # the same words as a blank New or Duplicate
+            raise ValidationError(["name: blank (a scenario needs a name)"])
         self.store.rename_scenario(self.old, self.new)
         if self.on_renamed is not None:
             self.on_renamed(self.old, self.new)

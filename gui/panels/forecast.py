@@ -176,6 +176,7 @@ class ForecastPanel(QWidget):
         self.ceiling_spin = _spin(0, 1e5, 0, decimals=0, step=10, suffix=" T tokens/day",
                                   tip="The most tokens/day demand can reach (trillions). A logistic curve needs one above "
                                       "the largest demand point; a piecewise curve bends toward it (0 = no ceiling)")
+        self.ceiling_spin.setSpecialValueText("no ceiling")   # 0 read "0 T tokens/day", a ceiling at zero
         self.peak_spin = _spin(1, 20, 1.5, decimals=2, step=0.1, suffix=" ×",
                                tip="Peak over average load: capacity is sized for the peak hour")
         self.scale_spin = _spin(0.01, 100, 1, decimals=2, step=0.1, suffix=" ×",

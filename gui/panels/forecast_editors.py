@@ -538,8 +538,9 @@ class PolicyEventsEditor(_RowsEditor):
             problems.append((0, f"chip type {chip_id!r} is not in the store"))
         prob, why = (0.0, "") if self._text(r, 1).strip() in ("0", "0.0") else \
             parse_positive(self._text(r, 1), "probability")
-        if why:
-            problems.append((1, why))
+        if why:   # 0 is allowed (a cut-off switched off): the range is 0 to 100%
+            problems.append((1, why.replace("must be a positive finite number", "must be 0 to 100 (%)")
+                             .replace("(type a positive number)", "(type 0 to 100 %)")))
         elif prob > 100:
             problems.append((1, f"probability {self._text(r, 1)!r} is above 100%"))
         lo, why_lo = parse_iso_date(self._text(r, 2), "window start")

@@ -518,3 +518,17 @@ def test_with_update_off_a_result_for_other_inputs_is_greyed_and_its_exports_say
     assert is_stale(panel.result_tabs)
     _run(panel, qtbot)
     assert f"--scenario {shlex.quote(other['name'])} " in panel.export_context()["Run"] and not is_stale(panel.result_tabs)
+
+
+def test_a_zero_ceiling_reads_no_ceiling_and_a_negative_probability_names_its_range(panel):
+    panel.ceiling_spin.setValue(0)
+    assert panel.ceiling_spin.text() == "no ceiling"        # it read "0 T tokens/day"
+    panel.ceiling_spin.setValue(500)
+    assert panel.ceiling_spin.text().startswith("500")
+    editor = panel.policy_editor
+    if editor.table.rowCount() == 0:
+        editor.add_row()
+    _set_cell(editor, 0, 1, "-10")
+    assert any("must be 0 to 100 (%)" in e for e in editor.errors())   # 0 is allowed: "positive" was wrong
+    _set_cell(editor, 0, 1, "0")
+    assert not any("probability" in e for e in editor.errors())

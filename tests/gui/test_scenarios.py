@@ -57,6 +57,11 @@ def test_new_rename_duplicate_delete_with_undo_redo(store, qtbot, qsettings_isol
     assert not bar.new_scenario("Tight supply")  # refused: exists; nothing pushed
     assert "already exists" in bar.message.text() and stack.count() == 1
 
+    depth = stack.count()
+    for blank in ("", "  "):   # the words of a blank New ("name: value is required" before)
+        assert not bar.rename_current(blank) and stack.count() == depth
+        assert bar.message.text() == "name: blank (a scenario needs a name)"
+        assert not bar.new_scenario(blank) and bar.message.text() == "name: blank (a scenario needs a name)"
     assert bar.rename_current("Tight supply 2025")
     assert "Tight supply 2025" in names(store) and "Tight supply" not in names(store)
     assert bar.current_name() == "Tight supply 2025"
