@@ -123,12 +123,20 @@ class UncertaintyEditor(QGroupBox):
 
     def load(self, sc: ForecastScenario, orders, chip_name, makers=None) -> None:
         self._makers = dict(makers or {})   # chip id -> the catalog's vendor (engine.forecast.supply_vendor)
+        before = dict(self.uncertainty) if hasattr(self, "uncertainty") else None   # edits included
         self.uncertainty = {("default", None): sc.default_uncertainty}
         self.uncertainty.update({("vendor", k): v for k, v in sc.vendor_uncertainty.items()})
         self.uncertainty.update({("order", k): v for k, v in sc.order_uncertainty.items()})
         self._orders = list(orders)
-        if self.key not in self.uncertainty and self.key[0] != "order" or self.key == ("default", None):
-            # open on the first vendor with its own assumptions, not on the catch-all default
+        # Show what this load changed (an undo of the default's 90% -> 100%, another scenario's
+        # Huawei): the editor used to jump to the first vendor, so an undo happened off screen.
+        changed = [k for k in dict.fromkeys([*(before or {}), *self.uncertainty])
+                   if (before or {}).get(k) != self.uncertainty.get(k)] if before is not None else []
+        if changed:   # the key on screen stays when it is one of them (a vendor's own entry removed)
+            if self.key not in changed:
+                self.key = next((k for k in changed if k[0] == "vendor"), changed[0])
+        elif before is None or self.key not in self.uncertainty and self.key[0] != "order":
+            # first load: open on the first vendor with its own assumptions, not the catch-all default
             self.key = next((k for k in self.uncertainty if k[0] == "vendor"), ("default", None))
         self.target.blockSignals(True)
         self.target.clear()

@@ -532,3 +532,28 @@ def test_a_zero_ceiling_reads_no_ceiling_and_a_negative_probability_names_its_ra
     assert any("must be 0 to 100 (%)" in e for e in editor.errors())   # 0 is allowed: "positive" was wrong
     _set_cell(editor, 0, 1, "0")
     assert not any("probability" in e for e in editor.errors())
+
+
+def test_the_uncertainty_editor_shows_what_a_load_changed(panel):
+    """An undo reloads the form: the editor jumped to the first vendor, so undoing the default's
+    or an order's uncertainty happened off screen."""
+    from dataclasses import replace as _replace
+
+    editor = panel.unc_editor
+    sc = panel.scenario()
+    chip_name = panel.chip_name
+    editor.target.setCurrentIndex(editor.target.findData("default"))
+    assert editor.key == ("default", None)
+    changed_default = _replace(sc, default_uncertainty=_replace(sc.default_uncertainty, fraction_mode=0.9))
+    editor.load(changed_default, panel._orders, chip_name)      # e.g. redo of the default's edit
+    assert editor.key == ("default", None) and editor.frac_mode.value() == 90
+    nvidia = _replace(sc.vendor_uncertainty["NVIDIA"], delay_mode_days=60.0)
+    changed_vendor = _replace(changed_default, vendor_uncertainty={**sc.vendor_uncertainty, "NVIDIA": nvidia})
+    editor.load(changed_vendor, panel._orders, chip_name)       # an undo that touches NVIDIA only
+    assert editor.key == ("vendor", "NVIDIA") and editor.target.currentText() == "Vendor: NVIDIA"
+    editor.load(changed_vendor, panel._orders, chip_name)       # nothing changed: stays
+    assert editor.key == ("vendor", "NVIDIA")
+    without_huawei = _replace(changed_vendor, vendor_uncertainty={"NVIDIA": nvidia})
+    editor.target.setCurrentIndex(editor.target.findText("Vendor: Huawei"))
+    editor.load(without_huawei, panel._orders, chip_name)       # Huawei's own entry removed: still Huawei
+    assert editor.key == ("vendor", "Huawei") and not editor.specific.isChecked()
