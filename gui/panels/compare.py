@@ -27,11 +27,11 @@ from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale
 from engine.scenario_changes import describe_changes
 from gui.panels.forecast_common import (
-    ForecastRequest, compute_forecast, figure_text, fit_left_axis, key_figures, legend_top_right,
+    ForecastRequest, compute_forecast, counts_from_zero, figure_text, fit_left_axis, key_figures, legend_top_right,
 )
 from gui.widgets.banner import MessageBanner
 from gui import style
-from gui.widgets.plot_panel import PlotPanel, to_timestamps
+from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
 
 MAX_DEFAULT_SELECTED = 3
@@ -454,7 +454,8 @@ class ComparePanel(QWidget):
             fit_left_axis(self.capacity_chart, np.concatenate(cap_values + [o.result.demand_unit_chips
                                                                             for _, o in outcomes]))
         fit_left_axis(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
-        self.probability_chart.plot_item.setYRange(0, 100, padding=0.02)
+        counts_from_zero(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
+        percent_y_range(self.probability_chart)
         self.status_message.emit(f"Compared {len(outcomes)} scenarios")
         self.check_current()
 

@@ -20,9 +20,10 @@ from engine.fleet import add_months
 from engine.studies_forecast import forecast_job_table, forecast_monthly_table
 from gui import style
 from gui.panels.base import with_names
-from gui.panels.forecast_common import figure_text, first_shortfall_month, fit_left_axis, legend_top_right
+from gui.panels.forecast_common import (counts_from_zero, figure_text, first_shortfall_month, fit_left_axis,
+                                        legend_top_right)
 from gui.widgets.category_chart import CategoryBarPanel
-from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
+from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps, percent_y_range
 
 TORNADO_METRICS = {
     "prob_meet_demand": ("P(meet demand): change from the scenario", "P(meet)", "points"),
@@ -128,7 +129,7 @@ class ForecastCharts(QWidget):
             chart.set_bars(SOURCE_LABELS[source], x, h, width=26 * 86400.0, color=style.series_color(SOURCE_LABELS[source]),
                            y0=base.copy())
             base = base + h
-        chart.plot_item.setYRange(0, 100, padding=0.02)
+        percent_y_range(chart)
 
     def _input_label(self, text: str) -> str:
         """A tornado input as the planner reads it: a chip by its one display name, not its id."""
@@ -173,8 +174,8 @@ class ForecastCharts(QWidget):
                                          y_unit="chips", time_axis=True)
         self.probability_chart = PlotPanel("Probability of meeting peak demand", y_label="Probability",
                                            y_unit="%", time_axis=True)
-        self.probability_chart.plot_item.setYRange(0, 100, padding=0.02)
-        self.probability_chart.plot_item.getViewBox().setLimits(yMin=-5, yMax=105)
+        percent_y_range(self.probability_chart)
+        self.probability_chart.plot_item.getViewBox().setLimits(yMin=-8, yMax=108)
         self.jobs_chart = PlotPanel("Training-job completion date", y_label="Trials finishing",
                                     y_unit="% per month", time_axis=True)
         self.shares_chart = PlotPanel("Which uncertainty dominates: share of the variance of "
@@ -269,6 +270,7 @@ class ForecastCharts(QWidget):
             inst.set_series(f"{self.chip_name(chip)} P50", x, r.installed_by_chip[chip].p50,
                             color=style.chip_color(chip), symbol=None)
         fit_left_axis(inst, r.installed_total.p90)
+        counts_from_zero(inst, r.installed_total.p90)
 
         s = self.shortfall_chart
         s.set_axis_labels(y_unit=unit)
@@ -287,7 +289,7 @@ class ForecastCharts(QWidget):
 
         p = self.probability_chart
         p.set_series("P(capacity ≥ peak demand)", x, r.prob_meet_demand * 100, color="#009E73", symbol=None)
-        p.plot_item.setYRange(0, 100, padding=0.02)
+        percent_y_range(p)
 
         self._draw_jobs(r)
         self._fill_tables(r)

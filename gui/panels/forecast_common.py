@@ -98,6 +98,15 @@ def fit_left_axis(chart: PlotPanel, values) -> None:
     axis.setWidth(int(width) + 38)  # + tick length and the rotated axis title
 
 
+def counts_from_zero(chart: PlotPanel, values) -> None:
+    """A chart of chip counts starts at 0: the autorange put Compare's installed chips on a
+    10,000-based axis, and a fleet with no orders on -0.4..0.4 (negative chips)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    top = float(finite.max()) if finite.size else 0.0
+    chart.plot_item.setYRange(0.0, top if top > 0 else 1.0, padding=0.05)
+
+
 def unc_key_text(key: tuple) -> str:
     """Combo data for an uncertainty target: 'default', 'vendor:Huawei', 'order:3'."""
     return "default" if key[0] == "default" else f"{key[0]}:{key[1]}"

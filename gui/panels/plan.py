@@ -37,7 +37,7 @@ from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
 from gui.panels.forecast_editors import _int_spin, _spin
 from gui.widgets.banner import MessageBanner
-from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps
+from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
 
 CAND_HEADERS = ("Use", "Chip", "Price\n(USD)", "Lead time\n(months)", "Most per\nquarter (chips)")
@@ -516,7 +516,7 @@ class PlanPanel(QWidget):
         p.set_series("Without", x, r.prob_meet_without * 100, color="#7F7F7F", symbol=None, dashed=True)
         p.set_series("Target", to_timestamps([r.from_month, r.until_month]), [r.confidence * 100] * 2,
                      color="#C00000", symbol=None, dashed=True)
-        p.plot_item.setYRange(0, 100, padding=0.02)
+        percent_y_range(p)
         econ = list(r.economics)
         labels = [names.get(e.chip_id, e.chip_id).replace(" ", "\n", 1) for e in econ]
         for chart, key, values, colour in (

@@ -732,3 +732,9 @@ class PlotPanel(QWidget):
             return
         remember_dir("export", path)
         self.status_message.emit(f"Saved {kind.upper()} to {path}")
+
+
+def percent_y_range(panel: "PlotPanel") -> None:
+    """A 0-100 % axis with room for its 0 and 100 tick labels: at 2% padding pyqtgraph hid them, and
+    the flat lines at 100% and 0% sat on unlabelled edges."""
+    panel.plot_item.setYRange(0, 100, padding=0.06)

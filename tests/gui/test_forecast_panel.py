@@ -557,3 +557,14 @@ def test_the_uncertainty_editor_shows_what_a_load_changed(panel):
     editor.target.setCurrentIndex(editor.target.findText("Vendor: Huawei"))
     editor.load(without_huawei, panel._orders, chip_name)       # Huawei's own entry removed: still Huawei
     assert editor.key == ("vendor", "Huawei") and not editor.specific.isChecked()
+
+
+def test_counts_start_at_zero_and_percent_axes_leave_room_for_0_and_100(panel, qtbot):
+    """Installed chips were drawn on an autoranged axis (-0.4..0.4 with no orders; from 10,000 in
+    Compare), and the probability axis hid its 0 and 100 labels at 2% padding."""
+    result = _run(panel, qtbot)
+    low, high = panel.installed_chart.plot_item.getViewBox().viewRange()[1]
+    top = float(np.nanmax(result.installed_total.p90))
+    assert -0.06 * top <= low <= 0 and high == pytest.approx(top * 1.05, rel=0.02)
+    low, high = panel.probability_chart.plot_item.getViewBox().viewRange()[1]
+    assert low == pytest.approx(-6) and high == pytest.approx(106)
