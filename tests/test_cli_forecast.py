@@ -179,3 +179,13 @@ def test_a_job_that_may_start_before_the_window_says_it_is_counted_from_its_firs
     code, out, _ = run_cli(capsys, "forecast", "--start", "2023-01", "--months", "24", "--trials", "200",
                            "--format", "json")   # a piecewise curve is flat before its first point: said so
     assert any(n.startswith("demand before its first point (2024-05) is held") for n in json.loads(out)["throughput_notes"])
+
+
+def test_forecast_csv_writes_whole_numbers_as_whole(capsys, tmp_path):
+    """Chip counts of 0 read "0.0" beside "9798" in the same row."""
+    db = str(tmp_path / "f.db")
+    assert main(["--db", db, "forecast", "--months", "3", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    cells = [v for row in rows for k, v in row.items() if k != "month"]
+    assert "0.0" not in cells and all(not v.endswith(".0") for v in cells)
+    assert all(0 <= float(row["prob_meet_demand"]) <= 1 for row in rows)

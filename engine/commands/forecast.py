@@ -195,8 +195,12 @@ def result_rows(result) -> list[dict]:
     the Forecast view shows (engine.studies_forecast), by key."""
     from engine.studies_forecast import forecast_monthly_table
 
-    return [{k: (round(v, 4) if isinstance(v, float) and abs(v) < 10 else (round(v) if isinstance(v, float) else v))
-             for k, v in row.items()} for row in forecast_monthly_table(result).records()]
+    def cell(v):   # a whole number as one ("0", not "0.0" beside "9798"); small fractions to 4 places
+        if not isinstance(v, float) or not math.isfinite(v):
+            return v
+        return round(v) if v == round(v) or abs(v) >= 10 else round(v, 4)
+
+    return [{k: cell(v) for k, v in row.items()} for row in forecast_monthly_table(result).records()]
 
 
 def _summary(result) -> str:
