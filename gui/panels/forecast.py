@@ -547,7 +547,8 @@ class ForecastPanel(QWidget):
         current = same_inputs(shown, self.scenario(), self._orders, self.store.chips(), self.store.models())
         mark_stale([self.view.result_tabs], not current)
         self.summary_label.setText(("" if current else STALE_FORECAST_NOTE) + self.view.summary_html())
-        if not current and not self.runner.is_running():
+        if not current and not self.runner.is_running():   # not a full "done" bar over old figures
+            self.progress_bar.setValue(0)
             self.progress_bar.setFormat("Out of date: Run forecast to update")
         return current
 

@@ -500,6 +500,8 @@ class PlanPanel(QWidget):
         # A plan that was not kept is not drawn as "the plan": with no orders the capacity is the
         # fleet's own, and orders refused (over budget, short on fresh trials) are named as such.
         which = plan_curve_name(r)
+        c.set_title("Capacity with the plan vs peak demand" if r.feasible else
+                    "Capacity with the refused plan vs peak demand" if r.orders else "Capacity vs peak demand (no plan)")
         c.clear_series()
         lo, mid, hi = r.capacity_unit_chips
         c.set_band(f"{which} P10–P90", x, lo, hi, color="#0072B2")

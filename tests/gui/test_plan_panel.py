@@ -128,6 +128,7 @@ def test_no_plan_offers_the_longest_target_and_one_click_plans_it(panel, qtbot):
     assert "Without a plan P50" in panel.capacity_chart.series_names()
     assert not any(n.startswith("With plan") or "deliveries" in n for n in panel.capacity_chart.series_names())
     assert panel.prob_chart.series_names() == ["Without", "Target"]
+    assert panel.capacity_chart.title == "Capacity vs peak demand (no plan)"
     first, last = r.reachable_target
     assert panel.charts()["plan_capacity"].notice() == ""   # drawn: the empty-state line is gone
     assert panel.charts()["plan_capacity"].axis_values_shown()
