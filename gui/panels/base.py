@@ -52,6 +52,25 @@ class _StaleVeil(QWidget):
         painter.fillRect(self.rect(), QColor(255, 255, 255, round(255 * (1.0 - STALE_OPACITY))))
 
 
+def run_controls(owner, run_text: str, run_tip: str, cancel_tip: str, cancel=None) -> None:
+    """Run and Cancel buttons and an idle progress bar, set on `owner` as `run_button`,
+    `cancel_button` and `progress_bar`. Run calls `owner.run()`; Cancel calls `cancel` (default
+    `owner.cancel`) with no argument: connected directly, clicked(bool) arrived as cancel(emit=False)
+    and the Plan view stayed at "Solving... 60%" with Cancel enabled."""
+    owner.run_button = QPushButton(run_text)
+    owner.run_button.setToolTip(run_tip)
+    owner.run_button.clicked.connect(lambda: owner.run())
+    owner.cancel_button = QPushButton("Cancel")
+    owner.cancel_button.setEnabled(False)
+    owner.cancel_button.setToolTip(cancel_tip)
+    owner.cancel_button.clicked.connect(lambda: (cancel or owner.cancel)())
+    owner.progress_bar = QProgressBar()
+    owner.progress_bar.setRange(0, 100)
+    owner.progress_bar.setValue(0)  # a reset bar (-1) hides its text
+    owner.progress_bar.setTextVisible(True)
+    owner.progress_bar.setFormat("Idle")
+
+
 def mark_stale(widgets, stale: bool) -> None:
     """Grey out results that no longer match the inputs (invalid inputs, or inputs changed since
     a run), so old numbers never pass for current ones; `is_stale(w)` tells tests and exports."""

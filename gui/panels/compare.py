@@ -18,13 +18,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem,
-    QProgressBar, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
 from gui.commands import follow_store_writes
-from gui.panels.base import mark_stale
+from gui.panels.base import mark_stale, run_controls
 from engine.scenario_changes import describe_changes
 from gui.panels.forecast_common import (
     ForecastRequest, compute_forecast, counts_from_zero, figure_text, fit_left_axis, key_figures, legend_top_right,
@@ -85,16 +85,8 @@ class ComparePanel(QWidget):
         self.scenario_list = QListWidget()
         self.scenario_list.setToolTip("Tick two or more saved scenarios to compare")
         self.scenario_list.itemChanged.connect(self._on_checks_changed)
-        self.run_button = QPushButton("Compare")
-        self.run_button.setToolTip("Run the forecast of every ticked scenario")
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.setToolTip("Stop; the previous comparison stays on screen")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, 100)
-        self.progress_bar.setFormat("Idle")
+        run_controls(self, "Compare", "Run the forecast of every ticked scenario",
+                     "Stop; the previous comparison stays on screen")
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #555;")

@@ -8,12 +8,13 @@ from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
-    QHeaderView, QLabel, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QStyledItemDelegate, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QHeaderView, QLabel, QPushButton, QSizePolicy, QSpinBox, QStyledItemDelegate, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from engine.forecast import START_YEARS, DemandPoint, PolicyEvent, TrainingJob
 from engine.fleet import add_months_same_day
 from gui.panels.analysis_common import dspin, parse_iso_date, parse_positive, spin
+from gui.panels.base import run_controls
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -588,18 +589,8 @@ def build_run_box(owner) -> QGroupBox:
     owner.auto_check = QCheckBox("Update as I edit")
     owner.auto_check.setChecked(True)
     owner.auto_check.setToolTip("Re-run the forecast shortly after every change (in the background)")
-    owner.run_button = QPushButton("Run forecast")
-    owner.run_button.setToolTip("Run the Monte Carlo forecast with these inputs")
-    owner.run_button.clicked.connect(owner.run)
-    owner.cancel_button = QPushButton("Cancel")
-    owner.cancel_button.setToolTip("Stop the running forecast; the last result stays on screen")
-    owner.cancel_button.setEnabled(False)
-    owner.cancel_button.clicked.connect(owner.cancel)
-    owner.progress_bar = QProgressBar()
-    owner.progress_bar.setRange(0, 100)
-    owner.progress_bar.setValue(0)
-    owner.progress_bar.setTextVisible(True)
-    owner.progress_bar.setFormat("Idle")
+    run_controls(owner, "Run forecast", "Run the Monte Carlo forecast with these inputs",
+                 "Stop the running forecast; the last result stays on screen")
     run_box = QGroupBox("Horizon and run")
     run_form = QFormLayout(run_box)
     run_form.addRow("First month", owner.start_edit)

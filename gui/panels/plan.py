@@ -20,7 +20,7 @@ from PySide6.QtCore import QDate, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-    QProgressBar, QPushButton, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
+    QPushButton, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
     QWidget,
 )
 
@@ -32,7 +32,7 @@ from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-
     plan_order_table, scenario_of,
 )
 from gui.commands import follow_stack, follow_store_writes
-from gui.panels.base import mark_stale, with_names
+from gui.panels.base import mark_stale, run_controls, with_names
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
 from gui.panels.forecast_editors import _int_spin, _spin
@@ -141,19 +141,9 @@ class PlanPanel(QWidget):
         self.budget.setSpecialValueText("no limit")
         self.samples = _int_spin(40, 1000, 200, step=20, suffix=" trials",
                                  tip="Monte Carlo trials the plan is fitted on (it is then checked on 2,000 fresh)")
-        self.run_button = QPushButton("Find the cheapest plan")
-        self.run_button.setToolTip("Solve for the cheapest orders that keep the confidence from 'From' to 'Until' "
-                                   "(a few seconds; checked on 2,000 fresh trials)")
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.setToolTip("Stop the search; the plan shown before stays")
-        # not connected to runner.cancel directly: clicked(bool) would arrive as cancel(emit=False),
-        # and the view stayed busy at "Solving… 60%" with Cancel enabled
-        self.cancel_button.clicked.connect(lambda: self.runner.cancel())
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setValue(0)  # a reset bar (-1) hides its text
-        self.progress_bar.setFormat("Idle")
+        run_controls(self, "Find the cheapest plan", "Solve for the cheapest orders that keep the confidence from "
+                     "'From' to 'Until' (a few seconds; checked on 2,000 fresh trials)",
+                     "Stop the search; the plan shown before stays", cancel=lambda: self.runner.cancel())
         self.add_button = QPushButton("Add plan as assumption orders")
         self.add_button.setToolTip("Write each planned order into the Fleet (status 'assumption'); Ctrl+Z undoes it")
         self.add_button.setEnabled(False)
