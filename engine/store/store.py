@@ -779,7 +779,7 @@ class Store:
         """Why a what-if's chain of bases does not end at a whole scenario (a hand-edited file), or None."""
         seen = [name]
         raw = self._raw_scenario(name)
-        while self._is_derived(raw):
+        while raw is not None and self._is_derived(raw):
             base = raw["base"]
             if base in seen:
                 return f"its bases loop ({' -> '.join(seen + [base])}); save it again from a whole scenario"
