@@ -249,6 +249,13 @@ def test_serve_percentile_slo_reads_the_length_spread(capsys):
     assert spread["slo_output_tokens_per_s_per_chip"] != pytest.approx(fixed["slo_output_tokens_per_s_per_chip"],
                                                                        rel=0.02)
     assert spread["slo_ttft_ms"] <= 1000 and spread["slo_tpot_ms"] <= 50
+    # --seed reaches the simulated lengths and arrivals of the search (it was ignored: 380.6 for
+    # every seed); the spread between seeds is the search's sampling noise at this spread
+    assert main(base + ["--input-len-spread", "1", "--output-len-spread", "1", "--seed", "2"]) == 0
+    other = json.loads(capsys.readouterr().out)
+    assert other["slo_output_tokens_per_s_per_chip"] != pytest.approx(spread["slo_output_tokens_per_s_per_chip"],
+                                                                      rel=1e-6)
+    assert other["slo_ttft_ms"] <= 1000 and other["slo_tpot_ms"] <= 50
 
 
 def test_serve_closed_loop_protocol_flags(capsys):

@@ -286,7 +286,8 @@ def run(args, ctx) -> Output:
         # with --prefill-tp, the SLO load is the disaggregated deployment's (prefill chips counted)
         capacity_fn = partial(slo_capacity_tokens_per_s_per_chip, percentile=args.slo_percentile,
                               input_spread=args.input_len_spread, output_spread=args.output_len_spread,
-                              prefill_tp=args.prefill_tp, prefill_instances=args.prefill_instances or 1)
+                              prefill_tp=args.prefill_tp, prefill_instances=args.prefill_instances or 1,
+                              seed=args.seed)
     # the deployment's own limits reach the SLO search as the closed-form model's overrides
     limits = limit_factors(args.max_num_seqs, args.max_num_batched_tokens) or None
     cap = capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,

@@ -336,7 +336,7 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                                        percentile: str = "p90", prefix_cache_hit: float = 0.0,
                                        tp: int | None = None, ep: int | None = None,
                                        input_spread: float = 0.0, output_spread: float = 0.0,
-                                       prefill_tp: int | None = None, prefill_instances: int = 1):
+                                       prefill_tp: int | None = None, prefill_instances: int = 1, seed: int = 0):
     """Output tokens/s per chip at the highest load meeting percentile SLOs, with the layout.
 
     The layout (TP, EP) is the one the steady-state SLO search picks (`inference.slo_capacity`);
@@ -368,7 +368,8 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                            tpot_ms=tpot_ms, percentile=percentile, tp=cap.tp, ep=cap.ep, weight_dtype=weight_dtype,
                            kv_dtype=kv_dtype, engine=engine, factors=factors, prefix_cache_hit=prefix_cache_hit,
                            requests=_slo_requests(cap.batch), input_spread=input_spread,
-                           output_spread=output_spread, prefill_tp=prefill_tp, prefill_instances=prefill_instances)
+                           output_spread=output_spread, prefill_tp=prefill_tp, prefill_instances=prefill_instances,
+                           seed=seed)
     pool_chips = int(prefill_tp or 0) * int(prefill_instances) if prefill_tp else 0
     cap = replace(cap, chips_per_replica=cap.chips_per_replica + pool_chips, prefill_chips=pool_chips)
     if not sim.feasible:
