@@ -3,4 +3,4 @@
 Nothing here imports Qt or SQLite; `engine.store` is the only SQLite user.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"

@@ -110,13 +110,14 @@ def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
                         help="database file (default: $FLEETCAST_DB or the user data dir; an empty value is an error)")
     parser.add_argument("--format", choices=FORMATS, default="table" if top else argparse.SUPPRESS,
                         help="output format (default: table)")
+    # CLI.md: --version is a global option too (`chips list --version` was a usage error)
+    parser.add_argument("--version", action="version", version=f"fleetcast {__version__}")
 
 
 def build_parser(extra_registrars: Iterable[Callable] = ()) -> argparse.ArgumentParser:
     import importlib
 
     parser = _Parser(prog="fleetcast", description="Fleetcast: what-if planner for AI compute fleets.")
-    parser.add_argument("--version", action="version", version=f"fleetcast {__version__}")
     _add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     registrars = []

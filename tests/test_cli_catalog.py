@@ -20,7 +20,11 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0
-    assert capsys.readouterr().out.strip() == "fleetcast 0.1.0"
+    assert capsys.readouterr().out.strip() == "fleetcast 0.3.0"
+    for argv in (["chips", "list", "--version"], ["train", "--version"]):   # a global option after the subcommand
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 0 and capsys.readouterr().out.strip() == "fleetcast 0.3.0"
 
 
 def test_chips_list_json_has_every_reference_chip_with_sources(capsys, tmp_path, shared_dir):

@@ -73,7 +73,7 @@ def test_story_report_opens_with_expected_pages_and_figures(story_report):
 
     first = pages[0]
     assert "Fleetcast report: Story default" in first
-    assert "created 2026-12-01 09:30" in first and "Fleetcast 0.1.0" in first
+    assert "created 2026-12-01 09:30" in first and "Fleetcast 0.3.0" in first
     assert "Key answers" in first
     # The key answers, as the panels computed them, in words with units.
     days = _figure(tables, "training", "Time to train")
