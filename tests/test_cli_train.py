@@ -361,3 +361,14 @@ def test_train_csv_carries_the_days_to_train(capsys):
     assert len(rows) == 3 and float(rows[0]["time_to_train_days"]) == pytest.approx(days)
     # each layout its own days: slower layouts take longer
     assert [float(r["time_to_train_days"]) for r in rows] == sorted(float(r["time_to_train_days"]) for r in rows)
+
+
+def test_a_search_with_no_feasible_layout_still_prints_its_json(capsys):
+    """405B on 8 chips: exit 1 with the reason, and --format json printed nothing."""
+    code, out, err = _run(capsys, "train", "--model", "llama3-405b", "--chip", "h100-sxm5-80gb", "--chips", "8",
+                          "--search", "--format", "json")
+    assert code == 1 and "no feasible layout" in err and len(err.strip().splitlines()) == 1
+    data = json.loads(out)
+    assert data["feasible"] is False and data["layouts_feasible"] == 0
+    assert sum(data["infeasible_by_reason"].values()) == data["layouts_evaluated"] > 0
+    assert any("out of memory" in reason for reason in data["infeasible_by_reason"])

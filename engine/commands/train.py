@@ -243,8 +243,12 @@ def run(args, ctx) -> Output:
                 raise UserError(f"no layout of {args.chips} chips matches {given or 'the flags given'} "
                                 f"(tp x pp x dp x cp must equal --chips, and tp must divide the heads)")
             reasons = "; ".join(f"{v} layouts: {k}" for k, v in result.infeasible_by_reason.items())
-            raise UserError(f"no feasible layout for {model.id} on {args.chips} x {chip.id} of "
-                            f"{result.layouts_evaluated} evaluated ({reasons})")
+            # --format json still gets the counts by reason (it printed nothing)
+            raise InfeasibleRequest(f"no feasible layout for {model.id} on {args.chips} x {chip.id} of "
+                                    f"{result.layouts_evaluated} evaluated ({reasons})",
+                                    data={**base, "feasible": False, "layouts_evaluated": result.layouts_evaluated,
+                                          "layouts_feasible": 0,
+                                          "infeasible_by_reason": dict(result.infeasible_by_reason)})
         best = result.best
         data = dict(base)
         data.update(_figures(best, inputs))
