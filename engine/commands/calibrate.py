@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "calibrate", "fit a chip's efficiency factors to your own measured runs")
     p.add_argument("kind", choices=("training", "inference"))
     p.add_argument("--cases", required=True, metavar="FILE.csv",
-                   help="measured runs in the validation-case schema (see ../shared/validation)")
+                   help="measured runs in the validation-case schema (the columns of the public training cases file)")
     p.add_argument("--chip", required=True, metavar="ID", help="the chip whose factors are fitted")
     p.add_argument("--factors", metavar="NAME[,NAME...]",
                    help="factors to fit (default: training train_gemm_eff, train_attn_eff, train_hbm_eff, "

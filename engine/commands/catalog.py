@@ -20,7 +20,7 @@ MODEL_COLUMNS = ["id", "name", "params_b", "active_params_b", "attention", "laye
 
 
 def register(subparsers) -> None:
-    chips = add_group(subparsers, "chips", "the chip catalog (dense TFLOP/s, GB, GB/s per direction)")
+    chips = add_group(subparsers, "chips", "the chip catalog (dense TFLOP/s, HBM in GiB, GB/s per direction)")
     add_command(chips, "list", "list every chip with its specs and sources").set_defaults(handler=chips_list)
     p = add_command(chips, "import", "validate every row of a CSV, then write all rows or none")
     p.add_argument("file", metavar="FILE.csv")

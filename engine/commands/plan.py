@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     p.add_argument("--scenario", metavar="NAME",
                    help="a saved scenario (default: the database's baseline, 'Story default'); its saved Plan study, when it "
                         "has one, gives every setting below that is not given as a flag")
-    p.add_argument("--confidence", type=float, metavar="P", help="P(meet demand) to keep (default 0.9)")
+    p.add_argument("--confidence", type=float, metavar="P", help="P(meet demand) to keep, 0.5 to below 1 (default 0.9)")
     p.add_argument("--from", dest="from_month", metavar="YYYY-MM",
                    help="first month that must meet (default: the first month from which new orders can keep "
                         "--confidence through --until; it depends on the confidence, so give --from to compare "

@@ -31,7 +31,8 @@ def register(subparsers) -> None:
     p.add_argument("--output-len", type=float, help="generated tokens per request (required without --scenario)")
     load = p.add_mutually_exclusive_group()
     load.add_argument("--concurrency", type=int, default=None,
-                      help="closed loop: requests kept in flight (all replicas); default: --offline")
+                      help="closed loop: requests kept in flight (all replicas); default: --offline, or with "
+                           "--ttft-ms/--tpot-ms the highest load that meets them")
     load.add_argument("--request-rate", type=float, default=None,
                       help="open loop: Poisson arrivals, requests/s for the whole deployment")
     load.add_argument("--offline", action="store_true", help="every request available at once (max throughput)")
@@ -68,15 +69,17 @@ def register(subparsers) -> None:
                         "the Serving study's, p90 unless the Inference view chose another)")
     p.add_argument("--ttft-ms", type=float, default=None, help="time-to-first-token target")
     p.add_argument("--tpot-ms", type=float, default=None, help="time-per-output-token target")
-    p.add_argument("--weight-dtype", help="bf16 (default), fp16, fp8, int8 or int4")
-    p.add_argument("--kv-dtype", default=None, help="KV-cache dtype (default: fp8 with fp8 weights, else 16-bit)")
+    p.add_argument("--weight-dtype", help="bf16 (default), fp16, fp8, int8, int4 or fp4 (a chip without that "
+                                          "matrix rate runs the weights weight-only)")
+    p.add_argument("--kv-dtype", default=None, help="KV-cache dtype: bf16, fp16, fp8, int8 or int4 (default: fp8 "
+                                                    "with fp8 weights on a chip with an FP8 rate, else 16-bit)")
     p.add_argument("--engine",
                    help="serving engine family: vllm (default), sglang, trtllm, vllm-ascend, mindie, tgi, generic")
     p.add_argument("--demand-tokens-per-s", type=float, default=None,
                    help="peak output tokens/s to serve: reports chips_needed under the SLOs")
     p.add_argument("--prefix-cache-pct", type=float, default=None, dest="prefix_cache_pct",
-                   help="percent of prompt tokens served from the prefix cache (skip prefill) under the SLOs "
-                        "(default 0)")
+                   help="percent of prompt tokens served from the prefix cache (skip prefill) under the SLOs, "
+                        "0 to 99 (default 0)")
     p.set_defaults(handler=run, usage_error=p.error)
 
 

@@ -26,9 +26,11 @@ def register(subparsers) -> None:
     for d in DIMENSIONS:  # --tp --pp --cp --ep --vpp --micro-batch --dp: one schema with the GUI
         p.add_argument(d.flag, type=int, dest=d.key, help=f"{d.help} ({d.low:,} to {d.high:,} {d.unit})")
     p.add_argument("--zero", type=int, choices=(0, 1, 2, 3), help="ZeRO stage (3 = FSDP)")
-    p.add_argument("--global-batch", type=int, dest="global_batch", help="sequences per step")
-    p.add_argument("--recompute", choices=("none", "selective", "full"))
-    p.add_argument("--seq-len", type=int, dest="seq_len")
+    p.add_argument("--global-batch", type=int, dest="global_batch",
+                   help="sequences per step (default: at least 4M tokens and 1K tokens per chip, a power of two)")
+    p.add_argument("--recompute", choices=("none", "selective", "full"),
+                   help="activation recomputation (default: searched)")
+    p.add_argument("--seq-len", type=int, dest="seq_len", help="tokens per sequence (default: the model preset's)")
     p.add_argument("--dtype", choices=("bf16", "fp16", "fp8"), help="matrix-multiply precision (default bf16)")
     # software settings (defaults: today's common practice, engine.studies.SOFTWARE_DEFAULTS; None
     # here means "not given", so that a saved study's settings apply)
@@ -55,7 +57,8 @@ def register(subparsers) -> None:
                    help="with --dtype fp8, MoE tokens are dispatched in FP8 (combined in BF16; default on)")
     p.add_argument("--search", action="store_true", help="search the best layouts")
     p.add_argument("--top", type=int, default=5, help="layouts listed by a search")
-    p.add_argument("--price-per-chip-hour", type=float, dest="price", help="USD, for the cost")
+    p.add_argument("--price-per-chip-hour", type=float, dest="price",
+                   help="USD per chip-hour, for the cost (default: the catalog price over 4 years)")
     p.add_argument("--mtbf-chip-hours", type=float, default=None,
                    help="with --tokens: mean time between job-stopping failures, per chip, in hours (default "
                         "the Llama 3 report's rate: 419 interruptions in 54 days on 16,384 H100, ~50,650)")

@@ -12,7 +12,8 @@ def register(subparsers) -> None:
 
     p = add_command(subparsers, "validate", "predict published runs and report the error")
     p.add_argument("kind", choices=("training", "inference"))
-    p.add_argument("--cases", required=True, metavar="FILE.csv")
+    p.add_argument("--cases", required=True, metavar="FILE.csv",
+                   help="measured cases in the schema of the public validation files")
     p.add_argument("--holdout", choices=HOLDOUT_KEYS, default=None,
                    help="predict each case with factors fitted without its own group "
                         "(source: leave-one-source-out); summary.overall is then out of sample")
