@@ -23,7 +23,7 @@ import numpy as np
 from engine.errors import Cancelled, UserError
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.layout import data_parallel, dtype_problem, layout_problems
-from engine.training import REASONS, SearchResult, TrainingInputs, estimate_run, search_layouts
+from engine.training import REASONS, NoProgressError, SearchResult, TrainingInputs, estimate_run, search_layouts
 
 STUDY_VERSION = 1
 SECONDS_PER_DAY = 86_400
@@ -277,7 +277,10 @@ def scaling_days(study: "TrainingStudy", inputs: TrainingInputs, analysis: "Trai
         days = []
         for j, n in enumerate(analysis.scaling_counts):
             tps = float(analysis.scaling_tokens_per_s_per_chip[k, j])
-            est = study.estimate(inputs, tps, int(n), chip) if np.isfinite(tps) else None
+            try:
+                est = study.estimate(inputs, tps, int(n), chip) if np.isfinite(tps) else None
+            except NoProgressError:   # so many chips that failures outpace progress: no finite time
+                est = None
             days.append(est.time_to_train_days if est else np.nan)
         out[chip_id] = np.array(days)
     return out

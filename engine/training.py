@@ -975,6 +975,11 @@ class RunEstimate:
         return dict(self.__dict__)
 
 
+class NoProgressError(UserError):
+    """Failures (restart plus lost work) outpace progress: the job never finishes. A property of
+    the inputs (chips, failure rate, restart time), told like any other bad input."""
+
+
 def estimate_run(tokens: float, tokens_per_s_per_chip: float, num_chips: int, chip: Chip, *,
                  params: float | None = None, utilisation: float = 0.8, pue: float = 1.2,
                  price_per_chip_hour_usd: float | None = None, amortisation_years: float = 4.0,
@@ -990,7 +995,7 @@ def estimate_run(tokens: float, tokens_per_s_per_chip: float, num_chips: int, ch
     g = reliability.goodput(num_chips, ckpt_bytes, checkpoint_write_gbps=checkpoint_write_gbps,
                             restart_s=restart_min * 60.0, mtbf_chip_hours=mtbf_chip_hours)
     if g.goodput <= 0.0:  # failures outpace progress: no finite time to train
-        raise UserError(reliability.no_progress_reason(num_chips, g, restart_min * 60.0, mtbf_chip_hours))
+        raise NoProgressError(reliability.no_progress_reason(num_chips, g, restart_min * 60.0, mtbf_chip_hours))
     wall_s = steady_s / g.goodput
     chip_hours = wall_s / 3600.0 * num_chips
     energy_mwh = chip_hours * (chip.tdp_w or 700.0) * utilisation * pue / 1e6

@@ -256,10 +256,19 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             self.notes.setText("")
             return
         if r is None:
-            waiting = self.mode_combo.currentData() == "search"
+            a = self.analysis
+            searched = a is not None and a.key == self._analysis_key(inp) and a.search.best is None
+            waiting = self.mode_combo.currentData() == "search" and not searched
             t.clear("…" if waiting else "–")
-            self.notes.setText("Searching for the best layout; the figures appear when it finishes."
-                               if waiting else "")
+            if searched:   # the search finished and nothing fits: not "searching" for ever
+                s = a.search
+                reasons = ", ".join(f"{k} ({v:,})" for k, v in s.infeasible_by_reason.items())
+                t.set("time", "no layout fits", f"of {s.layouts_evaluated:,} searched")
+                self.notes.setText(f"No layout fits among {s.layouts_evaluated:,}: {reasons}. Add chips, shorten "
+                                   "the sequence or pick a chip with more memory.")
+            else:
+                self.notes.setText("Searching for the best layout; the figures appear when it finishes."
+                                   if waiting else "")
             return
         n = inp.num_chips
         t.set("step", f"{r.step_time_s:.2f}", f"largest term: {r.limiting.replace('_', ' ')}")
@@ -281,7 +290,15 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                                + "".join(f" {e[0].upper()}{e[1:]}." for e in others))
             return
         t.set("throughput", fmt_big(r.tokens_per_s_per_chip * n), f"{r.tokens_per_s_per_chip:,.0f} per chip")
-        est = self._estimate(r.tokens_per_s_per_chip, n, inp.chip)
+        try:
+            est = self._estimate(r.tokens_per_s_per_chip, n, inp.chip)
+        except UserError as exc:   # failures outpace progress (the engine's reason, not a crash dialog)
+            for key in ("time", "chip_hours", "energy", "cost", "goodput"):
+                t.set(key, "–", "")
+            t.set("time", "never finishes", "failures outpace progress")
+            t.set("goodput", "0", "")
+            self.notes.setText(f"{exc}.".replace("..", "."))
+            return
         self.run_estimate = est
         if est is None:
             return

@@ -384,6 +384,35 @@ def test_reliability_is_a_field_group_that_moves_time_to_train(panel, qtbot):
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
 
 
+def test_failures_that_outpace_progress_are_told_not_a_crash(panel, qtbot):
+    """A failure every few seconds: the engine refuses ("no progress"); the view let the error out
+    (the "unexpected error" dialog) and kept the old days on the tiles."""
+    panel.apply_scenario_state(FIXED)
+    panel.compute_now()
+    assert panel.tiles.value("time") not in ("–", "never finishes")
+    with qtbot.waitSignal(panel.evaluated, timeout=3000):
+        panel.mtbf_spin.setValue(0.5)               # a failure every few seconds on this many chips
+    assert panel.tiles.value("time") == "never finishes" and panel.tiles.value("goodput") == "0"
+    assert panel.notes.text().startswith("no progress on ")
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
+def test_a_search_where_nothing_fits_says_so_instead_of_searching(panel, qtbot):
+    """Llama 3 8B on one H100: the bar said "No layout fits among 480" while the tiles said
+    "Searching for the best layout" for ever."""
+    state = panel.scenario_state()
+    with qtbot.waitSignal(panel.analysis_finished, timeout=30000):
+        panel.apply_scenario_state({**state, "model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb", "num_chips": 1,
+                                    "layout_mode": "search"})
+        panel.compute_now()
+        panel.start_analysis(force=True)
+    panel.compute_now()
+    assert panel.analysis.search.best is None
+    assert panel.tiles.value("time") == "no layout fits"
+    assert panel.notes.text().startswith("No layout fits among ") and "out of memory" in panel.notes.text()
+    assert "Searching" not in panel.notes.text()
+
+
 def test_an_infeasible_fixed_layout_says_why_with_its_numbers(panel):
     """The note said only "out of memory." where the CLI names the GiB needed and each part, and
     the model's other notes ran together without punctuation."""
