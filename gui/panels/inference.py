@@ -320,7 +320,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         t.set("ttft", fmt(cap.ttft_ms), f"{kind}; target {req.ttft_ms:,.0f} ms" if req.ttft_ms else f"{kind}; no target")
         t.set("tpot", fmt(cap.tpot_ms), f"{kind}; target {req.tpot_ms:g} ms" if req.tpot_ms else f"{kind}; no target")
         t.set("limiting", cap.limiting, f"time per token: {cap.resource}" if cap.resource else "")
-        if self.chips_for_demand is not None:
+        if self.chips_for_demand:   # none asked (demand 0) reads "–", as the chart's notice says
             replicas = self.chips_for_demand // max(cap.chips_per_replica, 1)
             t.set("chips", f"{self.chips_for_demand:,}", f"{replicas:,} replicas × {cap.chips_per_replica}")
         else:

@@ -67,6 +67,7 @@ class CategoryBarPanel(PlotPanel):
     def set_categories(self, names) -> None:
         self.categories = [str(n) for n in names]
         axis = self.plot_item.getAxis("bottom")
+        axis.enableAutoSIPrefix(False)   # one bar's -0.6..0.6 range read "Layout (x0.001)"
         axis.setTicks([[(i, name) for i, name in enumerate(self.categories)]])
         lines = max([name.count("\n") + 1 for name in self.categories] or [1])
         # On a short chart the category names say what the axis is: its title gives its height

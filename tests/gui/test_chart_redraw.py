@@ -83,3 +83,19 @@ def test_a_long_title_on_a_short_narrow_chart_is_shortened_not_clipped(qtbot):
     assert chart._shown_title.endswith("…")
     assert chart.plot_widget.toolTip() == chart.title
     assert chart.export_button.isVisible()
+
+
+def test_a_one_bar_category_chart_has_no_si_scale_on_its_axis(qtbot):
+    """One bar spans -0.6..0.6 on the category axis: pyqtgraph's SI prefix titled it
+    "Layout (x0.001)"."""
+    from gui.widgets.category_chart import CategoryBarPanel
+
+    chart = CategoryBarPanel("Step time", x_label="Layout", y_label="Step", y_unit="s")
+    qtbot.addWidget(chart)
+    chart.resize(600, 400)
+    chart.show()
+    chart.set_categories(["TP8 PP4"])
+    chart.set_stacked({"compute": [1.5]})
+    qtbot.wait(50)
+    axis = chart.plot_item.getAxis("bottom")
+    assert "x0.001" not in axis.labelString() and "0.001" not in axis.labelString()

@@ -101,6 +101,7 @@ def test_an_edit_re_evaluates_and_a_tighter_target_never_raises_throughput(panel
     with qtbot.waitSignal(panel.evaluated, timeout=3000):
         panel.demand_spin.setValue(0.0)
     assert panel.chips_for_demand == 0
+    assert panel.tiles.value("chips") == "–"      # no demand: nothing computed ("0 | 0 replicas" before)
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
 
 
