@@ -140,6 +140,8 @@ class HeatmapPanel(PlotPanel):
                 self._cells.append(cell)
         self.colorbar.setLevels((lo, hi))
         self.colorbar.setLabel("right", f"({self.value_unit})" if self.value_unit else self.value_label)
+        for side in ("bottom", "left"):   # category axes: one cell spans -0.5..0.5, read "TP (ways) (x0.001)"
+            self.plot_item.getAxis(side).enableAutoSIPrefix(False)
         self.plot_item.getAxis("bottom").setTicks([[(i, str(v)) for i, v in enumerate(self.x_values)]])
         self.plot_item.getAxis("left").setTicks([[(j, str(v)) for j, v in enumerate(self.y_values)]])
         self.plot_item.setXRange(-0.5, nx - 0.5, padding=0)

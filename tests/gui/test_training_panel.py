@@ -411,6 +411,7 @@ def test_a_search_where_nothing_fits_says_so_instead_of_searching(panel, qtbot):
     assert panel.tiles.value("time") == "no layout fits"
     assert panel.notes.text().startswith("No layout fits among ") and "out of memory" in panel.notes.text()
     assert "Searching" not in panel.notes.text()
+    assert "0.001" not in panel.heatmap.plot_item.getAxis("bottom").labelString()   # one TP cell: no SI scale
 
 
 def test_an_infeasible_fixed_layout_says_why_with_its_numbers(panel):
