@@ -52,9 +52,9 @@ class _StaleVeil(QWidget):
         painter.fillRect(self.rect(), QColor(255, 255, 255, round(255 * (1.0 - STALE_OPACITY))))
 
 
-def run_controls(owner, run_text: str, run_tip: str, cancel_tip: str, cancel=None) -> None:
+def run_controls(owner, run_text: str, run_tip: str, cancel_tip: str, cancel=None) -> QHBoxLayout:
     """Run and Cancel buttons and an idle progress bar, set on `owner` as `run_button`,
-    `cancel_button` and `progress_bar`. Run calls `owner.run()`; Cancel calls `cancel` (default
+    `cancel_button` and `progress_bar`; returns the row of the two buttons. Run calls `owner.run()`; Cancel calls `cancel` (default
     `owner.cancel`) with no argument: connected directly, clicked(bool) arrived as cancel(emit=False)
     and the Plan view stayed at "Solving... 60%" with Cancel enabled."""
     owner.run_button = QPushButton(run_text)
@@ -69,6 +69,10 @@ def run_controls(owner, run_text: str, run_tip: str, cancel_tip: str, cancel=Non
     owner.progress_bar.setValue(0)  # a reset bar (-1) hides its text
     owner.progress_bar.setTextVisible(True)
     owner.progress_bar.setFormat("Idle")
+    row = QHBoxLayout()
+    row.addWidget(owner.run_button)
+    row.addWidget(owner.cancel_button)
+    return row
 
 
 def mark_stale(widgets, stale: bool) -> None:

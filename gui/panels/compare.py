@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QAbstractItemView, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem,
+    QAbstractItemView, QGroupBox, QHeaderView, QLabel, QListWidget, QListWidgetItem,
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -85,18 +85,15 @@ class ComparePanel(QWidget):
         self.scenario_list = QListWidget()
         self.scenario_list.setToolTip("Tick two or more saved scenarios to compare")
         self.scenario_list.itemChanged.connect(self._on_checks_changed)
-        run_controls(self, "Compare", "Run the forecast of every ticked scenario",
-                     "Stop; the previous comparison stays on screen")
+        self._run_row = run_controls(self, "Compare", "Run the forecast of every ticked scenario",
+                                     "Stop; the previous comparison stays on screen")
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #555;")
         pick = QGroupBox("Scenarios")
         pick_layout = QVBoxLayout(pick)
         pick_layout.addWidget(self.scenario_list, 1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        pick_layout.addLayout(buttons)
+        pick_layout.addLayout(self._run_row)
         pick_layout.addWidget(self.progress_bar)
         pick_layout.addWidget(self.hint)
 

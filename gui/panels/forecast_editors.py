@@ -589,7 +589,7 @@ def build_run_box(owner) -> QGroupBox:
     owner.auto_check = QCheckBox("Update as I edit")
     owner.auto_check.setChecked(True)
     owner.auto_check.setToolTip("Re-run the forecast shortly after every change (in the background)")
-    run_controls(owner, "Run forecast", "Run the Monte Carlo forecast with these inputs",
+    buttons = run_controls(owner, "Run forecast", "Run the Monte Carlo forecast with these inputs",
                  "Stop the running forecast; the last result stays on screen")
     run_box = QGroupBox("Horizon and run")
     run_form = QFormLayout(run_box)
@@ -597,9 +597,6 @@ def build_run_box(owner) -> QGroupBox:
     run_form.addRow("Horizon", owner.months_spin)
     run_form.addRow("Trials", owner.trials_spin)
     run_form.addRow("Seed", owner.seed_spin)
-    buttons = QHBoxLayout()
-    buttons.addWidget(owner.run_button)
-    buttons.addWidget(owner.cancel_button)
     run_form.addRow(buttons)
     run_form.addRow(owner.auto_check)
     run_form.addRow(owner.progress_bar)

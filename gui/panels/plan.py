@@ -141,9 +141,10 @@ class PlanPanel(QWidget):
         self.budget.setSpecialValueText("no limit")
         self.samples = _int_spin(40, 1000, 200, step=20, suffix=" trials",
                                  tip="Monte Carlo trials the plan is fitted on (it is then checked on 2,000 fresh)")
-        run_controls(self, "Find the cheapest plan", "Solve for the cheapest orders that keep the confidence from "
-                     "'From' to 'Until' (a few seconds; checked on 2,000 fresh trials)",
-                     "Stop the search; the plan shown before stays", cancel=lambda: self.runner.cancel())
+        self._run_row = run_controls(
+            self, "Find the cheapest plan", "Solve for the cheapest orders that keep the confidence from 'From' to "
+            "'Until' (a few seconds; checked on 2,000 fresh trials)", "Stop the search; the plan shown before stays",
+            cancel=lambda: self.runner.cancel())
         self.add_button = QPushButton("Add plan as assumption orders")
         self.add_button.setToolTip("Write each planned order into the Fleet (status 'assumption'); Ctrl+Z undoes it")
         self.add_button.setEnabled(False)
@@ -158,10 +159,7 @@ class PlanPanel(QWidget):
         form.addRow("Until", self.until_edit)
         form.addRow("Budget", self.budget)
         form.addRow("Fitted on", self.samples)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        form.addRow(buttons)
+        form.addRow(self._run_row)
         form.addRow(self.progress_bar)
         form.addRow(self.add_button)
         cand_box = QGroupBox("Candidate purchases (vendor risk from the scenario)")
