@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
         file_menu.addSeparator()
-        self.save_scenario_action = file_menu.addAction("&Save scenario", lambda: self.scenario_bar.save_current())
+        self.save_scenario_action = file_menu.addAction("&Save scenario", self._save_scenario)
         self.save_scenario_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Save))
         self.save_scenario_action.setToolTip("Save every view's inputs into the current scenario (Ctrl+Z undoes)")
         file_menu.addSeparator()
@@ -365,11 +365,8 @@ class MainWindow(QMainWindow):
         self.update_modified()
 
     def gather_scenario_params(self) -> dict:
-        """What Save writes: built panels' inputs; unbuilt panels keep what the scenario had."""
-        # a number typed but not yet confirmed (no Enter, focus still in the field) is what the
-        # user sees: Ctrl+S and the menu leave the focus where it is, so commit it first (only a
-        # click on the Save button moved it, and Ctrl+S saved the old 1.0 under a typed 3)
-        self.commit_pending_edits()
+        """What Save writes: built panels' inputs; unbuilt panels keep what the scenario had.
+        (It does not commit a field being typed in: the Plan view calls it while the user types.)"""
         for watcher in self._watchers.values():   # a value typed a moment ago is an edit of its
             watcher.check_now()                   # own, on the stack before the Save that stores it
         params = copy.deepcopy(self._scenario_params)
@@ -706,6 +703,13 @@ class MainWindow(QMainWindow):
         _OPEN_WINDOWS.add(window)
         self.close()
         return window
+
+    def _save_scenario(self) -> None:
+        """File > Save and Ctrl+S. A number typed but not yet confirmed (no Enter, the focus still
+        in its field) is what the user sees: these leave the focus where it is, so it is committed
+        first (only a click on the Save button moved it; Ctrl+S stored 1.0 under a typed 3)."""
+        self.commit_pending_edits()
+        self.scenario_bar.save_current()
 
     def commit_pending_edits(self) -> None:
         """A cell or field still being typed into is committed (to the store or the form) before

@@ -702,6 +702,28 @@ def test_ctrl_s_saves_a_number_typed_but_not_confirmed(window, store, qtbot):
     _shutdown(window)
 
 
+def test_reading_the_inputs_leaves_the_focus_where_it_is(window, qtbot, monkeypatch):
+    """The Plan view reads the scenario as edited (the window's gather) whenever its inputs move:
+    that read must not commit the field being typed in (it did for a while, for Save's sake:
+    Save commits it itself)."""
+    from PySide6.QtTest import QTest
+
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    window.tabs.setCurrentIndex(4)
+    spin = window.panels["plan"].budget
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus)
+    spin.lineEdit().selectAll()
+    QTest.keyClicks(spin.lineEdit(), "5")
+    window.gather_scenario_params()
+    window.panels["plan"].check_current()
+    assert spin.hasFocus() and spin.lineEdit().text().startswith("5")
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    _shutdown(window)
+
+
 def test_before_any_valid_inputs_the_banner_does_not_speak_of_last_results(tmp_path, qtbot):
     from gui.panels.base import STALE_MESSAGE
     from gui.panels.training import TrainingPanel
