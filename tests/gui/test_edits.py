@@ -680,21 +680,28 @@ def test_ctrl_s_saves_the_scenario(window, store, qtbot):
     _shutdown(window)
 
 
-def test_ctrl_s_saves_a_number_typed_but_not_confirmed(window, store, qtbot):
-    """A value typed into a field without Enter is what the user sees: Ctrl+S (which leaves the
-    focus in the field) stored the old demand scale 1.0 under a typed 3, and the reload after the
-    save put 1.00 back in the field."""
+def _type_without_enter(window, qtbot, tab: int, panel: str, field: str, text: str):
+    """Show the window on `tab` (which builds `panel`) and type `text` over its `field`, leaving
+    the focus in it."""
     from PySide6.QtTest import QTest
 
     window.show()
     qtbot.waitExposed(window)
     window.activateWindow()
-    window.tabs.setCurrentIndex(3)
-    spin = window.panels["forecast"].scale_spin
+    window.tabs.setCurrentIndex(tab)
+    spin = getattr(window.panels[panel], field)
     spin.setFocus()
     qtbot.waitUntil(spin.hasFocus)
     spin.lineEdit().selectAll()
-    QTest.keyClicks(spin.lineEdit(), "3")
+    QTest.keyClicks(spin.lineEdit(), text)
+    return spin
+
+
+def test_ctrl_s_saves_a_number_typed_but_not_confirmed(window, store, qtbot):
+    """A value typed into a field without Enter is what the user sees: Ctrl+S (which leaves the
+    focus in the field) stored the old demand scale 1.0 under a typed 3, and the reload after the
+    save put 1.00 back in the field."""
+    spin = _type_without_enter(window, qtbot, 3, "forecast", "scale_spin", "3")
     assert spin.value() == 1.0        # typed, not yet interpreted
     window.save_scenario_action.trigger()
     assert store.scenario("Story default")["params"]["demand"]["scale"] == 3.0
@@ -706,17 +713,7 @@ def test_reading_the_inputs_leaves_the_focus_where_it_is(window, qtbot, monkeypa
     """The Plan view reads the scenario as edited (the window's gather) whenever its inputs move:
     that read must not commit the field being typed in (it did for a while, for Save's sake:
     Save commits it itself)."""
-    from PySide6.QtTest import QTest
-
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    window.tabs.setCurrentIndex(4)
-    spin = window.panels["plan"].budget
-    spin.setFocus()
-    qtbot.waitUntil(spin.hasFocus)
-    spin.lineEdit().selectAll()
-    QTest.keyClicks(spin.lineEdit(), "5")
+    spin = _type_without_enter(window, qtbot, 4, "plan", "budget", "5")
     window.gather_scenario_params()
     window.panels["plan"].check_current()
     assert spin.hasFocus() and spin.lineEdit().text().startswith("5")
