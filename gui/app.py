@@ -244,8 +244,8 @@ class MainWindow(QMainWindow):
         """A chart's own Export menu names the scenario, model and workload, as Export all does."""
         from gui.export_all import panel_context
 
-        for chart in (panel.charts() if hasattr(panel, "charts") else {}).values():
-            chart.context_provider = lambda panel=panel: panel_context(panel, self._scenario_name)
+        for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
+            chart.context_provider = lambda panel=panel, key=chart_key: panel_context(panel, self._scenario_name, key)
 
     # ---- unsaved edits ------------------------------------------------------------------------
     def is_modified(self) -> bool:

@@ -38,10 +38,13 @@ class WouldOverwrite(UserError):
                          "or choose an empty folder)")
 
 
-def panel_context(panel, scenario: str | None) -> dict:
-    """What a panel's files show: the scenario, and the panel's model and workload."""
+def panel_context(panel, scenario: str | None, chart_key: str | None = None) -> dict:
+    """What a panel's files show: the scenario, and the panel's model and workload (for
+    `chart_key`, what that chart shows: a chart left from earlier inputs names those)."""
     context = {"Scenario": scenario} if scenario else {}
-    if hasattr(panel, "export_context"):
+    if chart_key is not None and hasattr(panel, "chart_export_context"):
+        context.update(panel.chart_export_context(chart_key) or {})
+    elif hasattr(panel, "export_context"):
         context.update(panel.export_context() or {})
     return context
 
@@ -76,7 +79,8 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         context = panel_context(panel, scenario)
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
             stem = out / f"{panel_key}_{chart_key}"
-            chart_context = {"Chart": getattr(chart, "title", chart_key), **context} if context else {}
+            chart_context = panel_context(panel, scenario, chart_key)
+            chart_context = {"Chart": getattr(chart, "title", chart_key), **chart_context} if chart_context else {}
             plan.append((stem.with_suffix(".png"), lambda p, c=chart, x=chart_context: _titled_png(c, p, x)))
             plan.append((stem.with_suffix(".svg"), lambda p, c=chart, x=chart_context: _titled_svg(c, p, x)))
             plan.append((stem.with_suffix(".csv"),

@@ -578,6 +578,10 @@ class AnalysisPanel(QWidget):
         """{"Model": ..., "Workload": ...}: what this view's exported files show."""
         return {}
 
+    def chart_export_context(self, chart_key: str) -> dict:
+        """What one chart's exports show; a view whose charts can lag its inputs says so here."""
+        return self.export_context()
+
     # ---- the store ------------------------------------------------------------------------------
     def _follow_store(self, undo_stack) -> None:
         """Evaluate again whenever the store moves (an edit, undo or redo in the Fleet view): a

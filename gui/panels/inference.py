@@ -25,7 +25,7 @@ from engine.studies_serving import (  # noqa: F401  (ServingRequest, run_chip_co
 )
 from gui import export as export_mod
 from gui import style
-from gui.panels.base import AnalysisPanel, FigureTiles, fmt, fmt_big, notes_label, short_chip_label
+from gui.panels.base import AnalysisPanel, FigureTiles, fmt, fmt_big, mark_stale, notes_label, short_chip_label
 from gui.panels.chart_grid import ChartGrid
 from gui.panels.inference_form import DEFAULTS, ENGINES, TP_CHOICES, InferenceForm  # noqa: F401
 from gui.widgets.category_chart import CategoryBarPanel
@@ -214,6 +214,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             self.banner.show_error(str(exc))
         self._draw_figures()
         self._draw_targets()
+        self._show_comparison_state()
         self.evaluated.emit()
         self.start_comparison()
 
@@ -234,7 +235,10 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.runner.cancel()
         self._running_key = None
         if was:
-            self.run_bar.set_message("Cancelled. Charts show the last finished comparison; press Compare chips to start again.")
+            self.run_bar.set_message("Cancelled. The greyed charts are the last finished comparison, for earlier "
+                                     "inputs; press Compare chips to start again." if self._comparison_lags() else
+                                     "Cancelled. Charts show the last finished comparison; press Compare chips "
+                                     "to start again.")
             self.status_message.emit("Chip comparison cancelled")
 
     def _on_comparison(self, comparison: ChipComparison) -> None:
@@ -247,6 +251,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             self._draw_figures()
         self._draw_comparison()
         self._draw_load()
+        self._show_comparison_state()
         self.analysis_finished.emit()
 
     def _on_failed(self, message: str) -> None:
@@ -256,6 +261,22 @@ class InferencePanel(InferenceForm, AnalysisPanel):
 
     def _on_cancelled(self) -> None:
         self._running_key = None
+
+    def _comparison_lags(self) -> bool:
+        """Whether the comparison on screen ran from other inputs than the form's (a run after
+        an edit still going, cancelled or failed): its charts and table are then greyed, and
+        their exports name the inputs they came from."""
+        c, req = self.comparison, self.request
+        return c is not None and req is not None and c.key != self._comparison_key(req)
+
+    def comparison_widgets(self) -> list:
+        """What shows the chip comparison and the chosen chip under load (a worker's result)."""
+        return [self.curve_chart, self.ttft_chart, self.chips_chart, self.table, self.load_note,
+                self.load_chart, self.tpot_load_chart, self.ttft_hist_chart, self.kv_chart]
+
+    def _show_comparison_state(self) -> None:
+        if self.request is not None:   # invalid inputs: show_invalid has greyed every result
+            mark_stale(self.comparison_widgets(), self._comparison_lags())
 
     def _take_chosen_under_load(self) -> bool:
         """Show the chosen chip's figures under load when the comparison of this request has them."""
@@ -481,7 +502,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         if not rows:
             raise ValueError("the chip comparison has not run yet: press Compare chips first")
         provider = getattr(self.curve_chart, "context_provider", None)   # the window's: names the scenario
-        export_mod.export_csv(headers, rows, path, context=provider() if provider else self.export_context())
+        context = provider() if provider else self.chart_export_context("throughput-latency")
+        export_mod.export_csv(headers, rows, path, context=context)
 
     def _export_table_with_dialog(self) -> None:
         from gui.settings import last_dir, remember_dir
@@ -499,11 +521,31 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.status_message.emit(f"Saved CSV to {path}")
 
     # ---- protocol ----------------------------------------------------------------------------
+    COMPARISON_CHARTS = ("throughput-latency", "ttft", "chips-needed", "latency-vs-load", "tpot-vs-load",
+                         "ttft-distribution", "kv-use")
+
+    def chart_export_context(self, chart_key: str) -> dict:
+        """A comparison chart left from earlier inputs is labelled with the inputs it ran from."""
+        if chart_key in self.COMPARISON_CHARTS and self._comparison_lags():
+            return self._comparison_context()
+        return self.export_context()
+
+    def _comparison_context(self) -> dict:
+        c = self.comparison
+        assert c is not None
+        return {**self._request_context(c.key[0]),
+                "Note": "the form's inputs changed after this comparison ran: it is for the inputs above, "
+                        "not the ones on screen"}
+
     def export_context(self) -> dict:
         """What this panel's exports show (model and workload, in the units the form uses)."""
         req = self.request
         if req is None:
             return {"Model": self.model_combo.currentText(), "Workload": "inputs invalid (results out of date)"}
+        return self._request_context(req)
+
+    @staticmethod
+    def _request_context(req: ServingRequest) -> dict:
         return {"Model": req.model.name,
                 "Workload": ", ".join([f"{short_chip_label(req.chip)}",
                                        f"{req.input_len:,.0f} in / {req.output_len:,.0f} out tokens"]

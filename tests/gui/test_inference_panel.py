@@ -403,3 +403,38 @@ def test_exports_name_the_cli_line_that_reproduces_the_figures(panel, store, cap
     d = json.loads(capsys.readouterr().out)
     assert d["output_tokens_per_s_per_chip"] == pytest.approx(panel.capacity.output_tokens_per_s_per_chip)
     assert d["chips_needed"] == panel.chips_for_demand
+
+
+def test_a_comparison_left_from_earlier_inputs_is_greyed_and_its_exports_name_those_inputs(panel, qtbot, tmp_path):
+    """Cancel the comparison an edit started: the charts still hold the old one. They are greyed
+    and a chart's export is labelled with the inputs it ran from (256 output tokens), not the
+    form's (512), with a note; the figures, computed at once, stay current."""
+    from gui.export_all import panel_context
+    from gui.panels.base import is_stale
+
+    panel.apply_scenario_state(STATE)
+    panel.compute_now()
+    for chart_key, chart in panel.charts().items():
+        chart.context_provider = lambda key=chart_key: panel_context(panel, "S", key)
+    assert not any(is_stale(w) for w in panel.comparison_widgets())
+    panel.apply_scenario_state({**STATE, "output_len": 512})
+    panel._evaluate()
+    assert panel.runner.is_running()
+    assert all(is_stale(w) for w in panel.comparison_widgets())     # running: not the form's inputs yet
+    assert not is_stale(panel.tiles) and not is_stale(panel.notes)
+    qtbot.mouseClick(panel.run_bar.cancel_button, Qt.MouseButton.LeftButton)
+    assert "greyed" in panel.run_bar.message.text()
+    assert all(is_stale(w) for w in panel.comparison_widgets())
+    path = panel.load_chart.export_csv(tmp_path / "load.csv")
+    head = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")]
+    assert any("1,024 in / 256 out tokens" in ln for ln in head), head
+    assert any(ln.startswith("# Note:") and "changed after this comparison ran" in ln for ln in head), head
+    assert panel.export_context()["Workload"].count("512 out") == 1 and "Note" not in panel.export_context()
+    panel.export_table_csv(tmp_path / "table.csv")
+    assert "256 out" in (tmp_path / "table.csv").read_text(encoding="utf-8")
+    with qtbot.waitSignal(panel.analysis_finished, timeout=20000):
+        qtbot.mouseClick(panel.run_bar.run_button, Qt.MouseButton.LeftButton)
+    assert not any(is_stale(w) for w in panel.comparison_widgets())
+    head = [ln for ln in panel.load_chart.export_csv(tmp_path / "load2.csv").read_text(encoding="utf-8").splitlines()
+            if ln.startswith("#")]
+    assert any("512 out" in ln for ln in head) and not any(ln.startswith("# Note:") for ln in head), head
