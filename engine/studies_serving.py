@@ -159,10 +159,14 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
     for i, chip in enumerate(chips):
         if should_stop is not None and should_stop():
             raise Cancelled("chip comparison cancelled")
+        # The chosen chip at the form's layout when it fixes one (beside the figures that use
+        # it); every other chip at its own best layout: another chip's memory may not hold the
+        # form's TP, or may serve better at another one.
+        own = chip.id == request.chip.id and (request.tp is not None or request.ep is not None)
         row = {"chip_id": chip.id, "name": chip_name(chip), "tp": None, "ep": None, "capacity": None,
-               "chips": None, "error": ""}
+               "chips": None, "error": "", "form_layout": own}
         try:
-            cap = request.capacity(chip, fixed_layout=False)
+            cap = request.capacity(chip, fixed_layout=own)
             # The table and the chips needed read the targets as p90s under load, as the Forecast
             # does; the steady-state search only picks the layout (and draws the curves below).
             loaded = request.capacity_under_load(chip, tp=cap.tp, ep=cap.ep) if cap.feasible else cap
@@ -186,7 +190,11 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
             progress((i + 1) / max(n, 1), f"Compared {chip_name(chip)}")
     if should_stop is not None and should_stop():
         raise Cancelled("chip comparison cancelled")
-    chosen, chosen_error = chosen_under_load(request)
+    mine = [r for r in rows if r["chip_id"] == request.chip.id and r["capacity"] is not None]
+    if mine and (mine[0]["form_layout"] or (request.tp is None and request.ep is None)):
+        chosen, chosen_error = mine[0]["capacity"], ""   # the same search, not run twice
+    else:
+        chosen, chosen_error = chosen_under_load(request)
     load, load_error = load_analysis_of(request, should_stop, chosen=chosen)
     return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
                           tokens_per_s_per_chip=tokens, load=load, load_error=load_error,
@@ -261,7 +269,19 @@ def serve_command(req: ServingRequest) -> str:
 
 COMPARISON_HEADERS = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
                       "TPOT (ms)", "Max concurrency (sequences per replica)", "Chips needed (chips)", "Limiting",
-                      "Why"]
+                      "Why", "Layout"]
+
+
+def comparison_layout_note(comparison: ChipComparison | None) -> str:
+    """Which layout each row of the comparison is at, for its caption and exports."""
+    if comparison is None:
+        return ""
+    fixed = [r for r in comparison.rows if r.get("form_layout") and r["tp"] is not None]
+    if not fixed:
+        return "each chip at its best layout"
+    r = fixed[0]
+    layout = f"TP{r['tp']}" + (f" EP{r['ep']}" if (r["ep"] or 1) > 1 else "")
+    return f"{r['name']} at the form's {layout}, every other chip at its best layout"
 
 
 def comparison_table(comparison: ChipComparison | None) -> tuple[list[str], list[list]]:
@@ -272,13 +292,14 @@ def comparison_table(comparison: ChipComparison | None) -> tuple[list[str], list
     for r in comparison.rows:
         cap = r["capacity"]
         if cap is None:
-            rows.append([r["name"], None, None, None, None, None, None, None, "error", r["error"]])
+            rows.append([r["name"], None, None, None, None, None, None, None, "error", r["error"], ""])
             continue
         ok = cap.feasible
         # the view's "Max concurrency" tile's figure (the engine's cap applied), not the KV bound
         rows.append([r["name"], cap.tp, cap.ep, cap.output_tokens_per_s_per_chip if ok else None,
                      cap.ttft_ms if ok else None, cap.tpot_ms if ok else None, concurrency_limit(cap)[0],
-                     r["chips"], cap.limiting, cap.explanation if ok else cap.reason])
+                     r["chips"], cap.limiting, cap.explanation if ok else cap.reason,
+                     "the form's" if r.get("form_layout") else "best"])
     return list(COMPARISON_HEADERS), rows
 
 
@@ -334,5 +355,6 @@ def ttft_histogram(ttft_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 __all__ = [
     "CURVE_BATCHES", "MAX_LOAD_BATCH", "ServingRequest", "ChipComparison", "run_chip_comparison", "load_analysis_of",
+    "comparison_layout_note",
     "comparison_table", "serving_key_figures", "chosen_under_load", "SLO_PERCENTILE", "serving_request", "ep_choices", "ttft_histogram", "COMPARISON_HEADERS",
 ]

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from engine.calibration import uncalibrated_note
 from engine.errors import UserError
 from engine.studies_serving import (  # noqa: F401  (ServingRequest, run_chip_comparison: re-exported for tests)
-    ChipComparison, ServingRequest, comparison_table, concurrency_limit, ep_choices, run_chip_comparison,
+    ChipComparison, ServingRequest, comparison_layout_note, comparison_table, concurrency_limit, ep_choices, run_chip_comparison,
     serve_command, serving_key_figures, serving_request, ttft_histogram,
 )
 from gui import export as export_mod
@@ -135,10 +135,11 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         table_box = QWidget()
         tb = QVBoxLayout(table_box)
         tb.setContentsMargins(0, 0, 0, 0)
-        caption = QLabel("Chip comparison under the targets")
-        caption.setStyleSheet("font-weight: 600;")
+        self.table_caption = QLabel("Chip comparison under the targets")
+        self.table_caption.setStyleSheet("font-weight: 600;")
+        self.table_caption.setWordWrap(True)
         head = QHBoxLayout()
-        head.addWidget(caption, 1)
+        head.addWidget(self.table_caption, 1)
         head.addWidget(self.export_table_button)
         tb.addLayout(head)
         tb.addWidget(self.table, 1)
@@ -411,12 +412,14 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.chips_chart.set_stacked({"Chips needed": [r["chips"] or 0 for r in c.rows]})
         self.chips_chart.set_notice("" if req is None or req.demand > 0 else
                                     "No peak demand entered (0 tokens/s): enter one to see chips needed")
+        # which layout each row is at: the chosen chip keeps a TP the form fixes, the others search
+        self.table_caption.setText(f"Chip comparison under the targets ({comparison_layout_note(c)})")
         headers, rows = self.comparison_table()
         self.table.clear()
         self.table.setColumnCount(len(headers))
         self.table.setRowCount(len(rows))
         self.table.setHorizontalHeaderLabels(["Chip", "TP", "EP", "tok/s/chip", "TTFT ms", "TPOT ms",
-                                              "Max conc.", "Chips", "Limiting", "Why"])
+                                              "Max conc.", "Chips", "Limiting", "Why", "Layout"])
         for j, header in enumerate(headers):
             self.table.horizontalHeaderItem(j).setToolTip(header)
         for i, row in enumerate(rows):
@@ -434,8 +437,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         if headers:
             header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
 
-    # EP, max concurrency, limiting, why: in the row tooltip and the CSV, not as columns.
-    TABLE_HIDDEN_COLUMNS = (2, 6, 8, 9)
+    # EP, max concurrency, limiting, why, layout: in the row tooltip, the caption and the CSV.
+    TABLE_HIDDEN_COLUMNS = (2, 6, 8, 9, 10)
 
     def _draw_load(self) -> None:
         c = self.comparison

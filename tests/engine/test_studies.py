@@ -457,3 +457,33 @@ def test_changes_are_described_item_by_item_and_in_the_forms_units():
     assert lines[0] == "policy events = [(chip id h20-96gb, probability 100%, window start 2025-04-09)]"
     assert lines[1] == "vendor uncertainty.Huawei.fraction high = 50%"
     assert lines[2:] == ["months = 36", "demand.scale = 3", "jobs = none"]
+
+
+def test_chip_comparison_keeps_the_forms_tp_for_the_chosen_chip_and_searches_the_others():
+    """A TP fixed in the form holds in the chosen chip's row (beside the tiles that use it) and
+    the caption says so; other chips, whose memory may not suit it, are at their best layout."""
+    from engine.studies_serving import (
+        chosen_under_load, comparison_layout_note, comparison_table, run_chip_comparison, serving_request,
+    )
+
+    chips = CHIPS
+    study = ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", tp=4, input_len=1024, output_len=256)
+    req = serving_request(study, CHIPS, MODELS)
+    best = req.capacity(fixed_layout=False)
+    assert best.tp != 4                       # else this test could not tell the two apart
+    c = run_chip_comparison(req, (chips["h100-sxm5-80gb"], chips["h20-96gb"]))
+    headers, rows = comparison_table(c)
+    table = [dict(zip(headers, r)) for r in rows]
+    assert [(r["TP (ways)"], r["Layout"]) for r in table][0] == (4, "the form's")
+    assert table[1]["Layout"] == "best"
+    assert table[1]["TP (ways)"] == req.capacity(chips["h20-96gb"], fixed_layout=False).tp
+    assert comparison_layout_note(c) == f"{c.rows[0]['name']} at the form's TP4, every other chip at its best layout"
+    # the chosen chip's row is the figure the tiles show under load, computed once
+    again, _ = chosen_under_load(req)
+    assert c.chosen.output_tokens_per_s_per_chip == pytest.approx(again.output_tokens_per_s_per_chip)
+    assert table[0]["Throughput at SLO (tokens/s per chip)"] == pytest.approx(again.output_tokens_per_s_per_chip)
+    searched = run_chip_comparison(serving_request(ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb",
+                                                                input_len=1024, output_len=256), CHIPS, MODELS),
+                                   (chips["h100-sxm5-80gb"],))
+    assert comparison_layout_note(searched) == "each chip at its best layout"
+    assert searched.rows[0]["tp"] == best.tp
