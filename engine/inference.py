@@ -584,6 +584,9 @@ class ServingResult:
     simulated_requests: int = 0
     preemptions: int = 0
     simulation: object = None          # engine.serving.simulator.SimResult (arrays; not in as_dict)
+    # sequences that can run at once, all replicas: the fewer of max_concurrency (the KV fit)
+    # and the engine's cap on running sequences (the family's default or max_num_seqs)
+    max_running: int = 0
 
     def as_dict(self) -> dict:
         from dataclasses import fields
@@ -757,6 +760,7 @@ def _evaluate_serving(inputs: ServingInputs) -> ServingResult:
     kv_seq_gib = _f(dep.kv_bytes_token_chip) * (L_in + L_out) / GIB
     kv_chip_gib = _f(dep.kv_capacity_bytes_chip) / GIB
     base: dict[str, Any] = dict(scenario=inp.scenario, max_concurrency=int(kv_cap_f * inp.replicas),
+                max_running=int(cap_f * inp.replicas),
                 kv_gib_per_sequence=kv_seq_gib, kv_gib_per_chip=kv_chip_gib,
                 weights_gib_per_chip=weights_gib, chips=chips_total)
     if kv_cap_f < 1:

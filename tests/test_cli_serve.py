@@ -416,3 +416,17 @@ def test_the_csv_carries_the_targets_beside_the_figures(capsys):
     rows = dict(line.split(",", 1) for line in capsys.readouterr().out.splitlines()[1:])
     assert rows["slo_target_ttft_ms"] == "500.0" and rows["slo_target_tpot_ms"] == "15.0"
     assert float(rows["slo_tpot_ms"]) <= 15.0
+
+
+def test_serve_says_what_bounds_the_sequences_running_at_once(capsys):
+    """max_concurrency is the KV fit; a small model with short sequences fits more than vLLM's
+    1,024 running sequences, so that cap is what can run at once (the Inference tile's figure)."""
+    short = ["serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--input-len", "128", "--output-len", "128",
+             "--format", "json"]
+    assert main(short) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["max_concurrency"] > 1024 and d["max_running_sequences"] == 1024
+    assert d["concurrency_limited_by"] == "engine cap"
+    assert main(short + ["--max-num-seqs", "4096"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["max_running_sequences"] == d["max_concurrency"] and d["concurrency_limited_by"] == "KV cache"

@@ -338,6 +338,10 @@ def run(args, ctx) -> Output:
         "ttft_ms": _finite(res.ttft_ms), "tpot_ms": _finite(res.tpot_ms),
         "prefill_ms": _finite(res.prefill_ms), "decode_step_ms": _finite(res.decode_step_ms),
         "running_batch": res.running_batch, "max_concurrency": res.max_concurrency,
+        # max_concurrency is the KV fit (the contract's key); what can run at once is also
+        # bounded by the engine's cap on running sequences, as the Inference view's tile shows
+        "max_running_sequences": res.max_running,
+        "concurrency_limited_by": "engine cap" if res.max_running < res.max_concurrency else "KV cache",
         # GiB, the unit of the chips' HBM capacity; the _gb keys of earlier versions stay, in
         # decimal GB as their names say
         "kv_gib_per_sequence": res.kv_gib_per_sequence, "kv_gib_per_chip": res.kv_gib_per_chip,
