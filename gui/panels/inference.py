@@ -491,7 +491,13 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             + (f"Knee near {cv.knee_rate_per_s:.2f} requests/s (TTFT p90 three times its light-load value)"
                if np.isfinite(cv.knee_rate_per_s) else "No knee in the loads shown (TTFT p90 stays "
                "under three times its light-load value)")
-            + f"; offline saturation estimate {cv.saturation_rate_per_s:.2f} requests/s. Limiting: {a.limiting}."
+            + (f"; offline saturation estimate {cv.saturation_rate_per_s:.2f} requests/s"
+               if a.chosen_rate_per_s <= cv.saturation_rate_per_s else
+               f"; served load still grows past the offline saturation estimate of "
+               f"{cv.saturation_rate_per_s:.2f} requests/s (that run ends draining its longest requests"
+               + (" and waits on the prefill pool" if req is not None and req.prefill_tp else "")
+               + "), so loads beyond it were simulated")
+            + f". Limiting: {a.limiting}."
             + (f" ({a.note})" if a.note else ""))
 
     def comparison_table(self) -> tuple[list[str], list[list]]:

@@ -349,6 +349,12 @@ def test_disaggregated_prefill_is_a_field_the_figures_under_load_follow(panel, q
     # the Under load run is the disaggregated deployment's: every request's first token came
     # from the prefill pool, so none waits behind decode steps for its prompt
     assert panel.comparison.load.chosen.chips_per_replica == dis.chips_per_replica
+    # the note never calls a load below the SLO point the replica's saturation
+    a = panel.comparison.load
+    if a.chosen_rate_per_s > a.curve.saturation_rate_per_s:
+        assert "still grows past the offline saturation estimate" in panel.load_note.text()
+    else:
+        assert "offline saturation estimate" in panel.load_note.text()
     state = panel.scenario_state()
     assert state["prefill_tp"] == 4 and state["prefill_instances"] == 1
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
