@@ -30,6 +30,17 @@ def main():
     print(f"search: {res.layouts_evaluated} layouts ({res.layouts_feasible} feasible) "
           f"median {t_search * 1e3:.1f} ms -> {res.layouts_evaluated / t_search / 1e6:.2f} M layouts/s")
     print(f"best: {res.best.layout} {res.best.tokens_per_s_per_chip:.1f} tokens/s/chip, MFU {res.best.mfu_pct:.1f}%")
+    # The target speaks of >= 100k layouts: the one search has 81,300 that can exist, so the same
+    # search under each pipeline schedule (what comparing them costs) is timed too.
+    from dataclasses import replace
+
+    from engine.training import SCHEDULES as schedules
+
+    every = [replace(inp, schedule=s) for s in schedules]
+    n_all = sum(search_layouts(i).layouts_evaluated for i in every)
+    t_all = median_time(lambda: [search_layouts(i) for i in every], 5)
+    print(f"search under {len(schedules)} schedules: {n_all} layouts median {t_all * 1e3:.1f} ms "
+          f"-> {n_all / t_all / 1e6:.2f} M layouts/s")
 
     one = TrainingInputs(model=models["llama3-405b"], chip=chips["h100-sxm5-80gb"], num_chips=16384, tp=8, pp=16,
                          vpp=8, dp=128, cp=1, micro_batch=1, zero_stage=1, recompute="selective")

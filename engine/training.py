@@ -883,6 +883,13 @@ def candidate_arrays(inp: TrainingInputs) -> dict:
     keep = n % denom == 0
     if inp.dp:
         keep &= denom * inp.dp == n
+    if not inp.vpp:
+        # Interleaving is searched only where it means something: pp > 1 and at least one layer
+        # per virtual stage. The combinations that cannot exist are not layouts, and counting them
+        # as rejected by "vpp" hid what really stops a tp x pp cell (memory, the batch).
+        keep &= (vpp == 1) | ((pp > 1) & (_stage_layers(model.layers, pp.astype(float))[0] >= vpp))
+        if inp.schedule != "1f1b":   # zero-bubble and DualPipe run whole stages (vpp 1)
+            keep &= vpp == 1
     tp, pp, cp, vpp, mb, rc, zero, ep = (a[keep] for a in (tp, pp, cp, vpp, mb, rc, zero, ep))
     dp = n // (tp * pp * cp)
     gb = _layout_batch(inp, dp, mb, pp, vpp)
