@@ -854,6 +854,8 @@ class Store:
             for dep in dependents:
                 self.db.table(SCENARIOS).update(dep["name"], {"params": json.dumps(dep["params"], sort_keys=True)})
             self.db.table(SCENARIOS).delete(name)
+            # the what-ifs as this delete left them: an undo puts back only what nobody changed since
+            row["dependents_written"] = [dict(self.db.table(SCENARIOS).get(dep["name"])) for dep in dependents]
         if self.meta(self.BASELINE_KEY) == name:
             row["was_baseline"] = True
         return row
@@ -863,6 +865,18 @@ class Store:
         row = dict(row)
         was_baseline = row.pop("was_baseline", False)
         dependents = row.pop("dependents", [])
+        written = row.pop("dependents_written", None)
+        # As restore_order: never over what another window or program wrote since the delete (a
+        # scenario of that name made again, a what-if saved again); refused with nothing changed.
+        if list(self.db.table(SCENARIOS).rows_where("name = ?", [row["name"]])):
+            raise UserError(f"scenario '{row['name']}' exists again (written by another window or program?); "
+                            "nothing was restored")
+        for before in written or []:
+            now = list(self.db.table(SCENARIOS).rows_where("name = ?", [before["name"]]))
+            if not now or dict(now[0]) != before:
+                raise UserError(f"scenario '{before['name']}', built on '{row['name']}', was "
+                                f"{'deleted' if not now else 'changed'} since (by another window or program?); "
+                                "nothing was restored")
         with self.db.atomic():
             self.db.table(SCENARIOS).insert(row, replace=True)
             # its what-ifs built on it again, byte for byte (delete wrote them out in full)

@@ -285,3 +285,31 @@ def test_a_what_if_whose_base_is_gone_or_loops_says_so(store):
         store.scenario("loop")
     assert {"orphan", "loop"} <= {s["name"] for s in store.scenarios()}   # the list still shows them
     assert store.scenario("Huawei delivers half")["base"] == "Story default"
+
+
+def test_undoing_a_delete_never_overwrites_what_was_written_since(store):
+    """Two windows on one file: the undo of a delete puts nothing back over a scenario of that name
+    made since, or over a what-if saved since; it is refused with every row as it was."""
+    import copy
+
+    from engine.errors import UserError
+
+    row = store.delete_scenario("Story default")
+    half = store.scenario("Huawei delivers half")["params"]
+    edited = copy.deepcopy(half)
+    edited["trials"] = 777
+    store.save_scenario("Huawei delivers half", edited)          # another window's save
+    with pytest.raises(UserError, match="'Huawei delivers half', built on 'Story default', was changed since"):
+        store.restore_scenario(copy.deepcopy(row))
+    assert store.scenario("Huawei delivers half")["params"]["trials"] == 777
+    assert "Story default" not in {s["name"] for s in store.scenarios()}
+
+    store.save_scenario("Huawei delivers half", half)             # as the delete left it: undo works
+    store.save_scenario("Story default", {**half, "trials": 33})  # ... unless the name exists again
+    with pytest.raises(UserError, match="'Story default' exists again"):
+        store.restore_scenario(copy.deepcopy(row))
+    assert store.scenario("Story default")["params"]["trials"] == 33
+    store.delete_scenario("Story default")
+    store.restore_scenario(row)
+    assert store.baseline_name() == "Story default"
+    assert store.scenario("Huawei delivers half")["base"] == "Story default"
