@@ -9,6 +9,7 @@ over-delivery) take the needed facts as arguments.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -257,11 +258,44 @@ def parse_schedule(field: str, value) -> list[tuple[dt.date, int]]:
         if not part:
             continue
         if ":" not in part:
+            if part.isdigit() and "," in str(value):   # 2024-07-01:1,000 split at its thousands separator
+                raise ValidationError([f"{field}: {_show(value)} (',' and ';' separate lots: write a quantity "
+                                       "without thousands separators, e.g. 2024-07-01:1000)"])
             raise ValidationError([f"{field}: {_show(part)} (each lot is DATE:QUANTITY, e.g. 2024-07-01:10000)"])
         day_text, qty_text = part.split(":", 1)
         lots.append((parse_date(field, day_text),
                      parse_int(field, qty_text, minimum=1, maximum=MAX_ORDER_QUANTITY, allow_blank=False)))
     return sorted(lots)
+
+
+def parse_delivery_notes(field: str, value, lots: int) -> list[str] | None:
+    """The `delivery_notes` cell of an orders CSV: a JSON list of texts, one per lot of the
+    `deliveries` cell, in that cell's order (notes hold any text, ';' and ',' included, which a
+    DATE:QTY list cannot). Blank: None (no notes given)."""
+    if _blank(value):
+        return None
+    try:
+        notes = json.loads(str(value))
+    except ValueError:
+        notes = None
+    if not isinstance(notes, list) or not all(isinstance(n, str) or n is None for n in notes):
+        raise ValidationError([f"{field}: {_show(value)} (a JSON list of texts, one per delivery lot, "
+                               'e.g. ["first lot", ""])'])
+    if len(notes) != lots:
+        raise ValidationError([f"{field}: {len(notes)} note(s) for {lots} delivery lot(s) (one per lot, in the "
+                               "deliveries cell's order)"])
+    return [parse_text(field, n, multiline=True) for n in notes]
+
+
+def parse_schedule_in_order(field: str, value) -> list[tuple[dt.date, int]]:
+    """parse_schedule's lots in the order the cell gives them (for notes that follow that order)."""
+    if _blank(value):
+        return []
+    lots = []
+    for part in str(value).replace(",", ";").split(";"):
+        if part.strip():
+            lots += parse_schedule(field, part)
+    return lots
 
 
 def format_schedule(lots) -> str:

@@ -36,7 +36,7 @@ def register(subparsers) -> None:
                    help=f"at most N orders (default: {ORDERS_TABLE_LIMIT} in a table, all for csv/json)")
     p.add_argument("--offset", type=int, default=0, metavar="K", help="skip the first K orders")
     p.set_defaults(handler=orders_list)
-    p = add_command(orders, "import", "validate every row of a CSV (deliveries as DATE:QTY;...), then write all or none")
+    p = add_command(orders, "import", "validate every row of a CSV (deliveries as DATE:QTY;..., their notes as a JSON list in delivery_notes), then write all or none")
     p.add_argument("file", metavar="FILE.csv")
     p.set_defaults(handler=orders_import)
     p = add_command(orders, "export", "write orders (with their deliveries) to a CSV file")

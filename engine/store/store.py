@@ -36,8 +36,6 @@ from engine.validate import (
     parse_schedule, parse_text,
 )
 
-ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)  # as in engine.store.transfer
-
 NOT_GIVEN = object()   # `expect` not given: an edit, not an undo
 
 

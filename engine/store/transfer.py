@@ -15,6 +15,7 @@ memory stays bounded and the database sees all rows or none. What an import chan
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -23,9 +24,13 @@ from engine.catalog import CHIP_FIELDS
 from engine.csv_io import MAX_CSV_BYTES, MAX_CSV_ROWS, CsvReader, atomic_output, write_csv_rows
 from engine.errors import ValidationError
 from engine.store.schema import CHIPS, DELIVERIES, ORDERS, claim_id, note_id
-from engine.validate import ORDER_FIELDS, check_chip, check_order, escape_controls, future_delivery, parse_schedule
+from engine.validate import (
+    ORDER_FIELDS, check_chip, check_order, escape_controls, future_delivery, parse_delivery_notes,
+    parse_schedule_in_order,
+)
 
-ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries",)
+# delivery_notes: a JSON list, one text per lot of `deliveries` (optional on import)
+ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries", "delivery_notes")
 ORDER_REQUIRED = ("buyer", "vendor", "chip_id", "quantity", "order_date")
 ORDER_ID_MAX = 2**63 - 1          # SQLite's largest integer key
 MAX_REPORTED_PROBLEMS = 200       # then the import stops reading: the file needs fixing anyway
@@ -194,8 +199,26 @@ def _plain(value):
 # ---- orders --------------------------------------------------------------------------------
 
 def _existing_deliveries(store, order_id: int) -> list[tuple[str, int]]:
-    return [(d, q) for d, q in store.db.execute(
-        f"select date, quantity from {DELIVERIES} where order_id = ? order by date, id", [order_id]).fetchall()]
+    return [(d, q) for d, q, _ in _existing_lots(store, order_id)]
+
+
+def _existing_lots(store, order_id: int) -> list[tuple[str, int, str]]:
+    return [(d, q, n or "") for d, q, n in store.db.execute(
+        f"select date, quantity, note from {DELIVERIES} where order_id = ? order by date, id", [order_id]).fetchall()]
+
+
+def _lot_notes(lots: list, given: list[str] | None, old: list[tuple[str, int, str]]) -> list[str]:
+    """Each new lot's note: the file's when it gives them; else the note of a stored lot of the
+    same date and quantity (a re-import must not wipe what was written about a delivery);
+    else 'imported'."""
+    if given is not None:
+        return list(given)
+    spare = list(old)
+    notes = []
+    for day, qty in lots:
+        match = next((i for i, (d, q, _) in enumerate(spare) if d == day and q == qty), None)
+        notes.append(spare.pop(match)[2] if match is not None else "imported")
+    return notes
 
 
 def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS) -> ImportSummary:
@@ -223,10 +246,11 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
         marks = ", ".join("?" for _ in _ORDER_VALUE_FIELDS)
         insert_sql = f"insert into {ORDERS} (id, {columns}) values (?, {marks})"
         update_sql = f"update {ORDERS} set {', '.join(f'{c} = ?' for c in _ORDER_VALUE_FIELDS)} where id = ?"
-        delivery_sql = f"insert into {DELIVERIES} (id, order_id, date, quantity, note) values (?, ?, ?, ?, 'imported')"
+        delivery_sql = f"insert into {DELIVERIES} (id, order_id, date, quantity, note) values (?, ?, ?, ?, ?)"
 
-        def add_deliveries(order_id: int, lots) -> None:   # new ids, never one a deleted delivery had
-            conn.executemany(delivery_sql, [(claim_id(conn, DELIVERIES), order_id, d, q) for d, q in lots])
+        def add_deliveries(order_id: int, lots, notes) -> None:   # new ids, never one a deleted delivery had
+            conn.executemany(delivery_sql, [(claim_id(conn, DELIVERIES), order_id, d, q, n)
+                                            for (d, q), n in zip(lots, notes)])
         with store.db.atomic():
             for line, row in reader.rows():
                 if "__extra__" in row:
@@ -250,8 +274,17 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     given_at[order_id] = line
                 is_update = order_id is not None and found
                 gives_deliveries = "deliveries" in header and (row.get("deliveries") or "").strip() != ""
+                gives_notes = "delivery_notes" in header and (row.get("delivery_notes") or "").strip() != ""
                 try:
-                    lots = parse_schedule("deliveries", row.get("deliveries")) if gives_deliveries else []
+                    if gives_notes and not gives_deliveries:
+                        raise ValidationError(["delivery_notes: given without deliveries (a note is for a lot of the "
+                                               "deliveries cell)"])
+                    in_order = parse_schedule_in_order("deliveries", row.get("deliveries")) if gives_deliveries else []
+                    file_notes = parse_delivery_notes("delivery_notes", row.get("delivery_notes"), len(in_order))
+                    # sorted by date (and quantity) as parse_schedule has them, each note with its lot
+                    paired = sorted(zip(in_order, file_notes or [""] * len(in_order)), key=lambda p: p[0])
+                    lots = [lot for lot, _ in paired]
+                    given_notes: list[str] | None = [n for _, n in paired] if file_notes is not None else None
                     late = [p for p in (future_delivery("deliveries", d) for d, _ in lots) if p]
                     if late:
                         raise ValidationError(late[:1])
@@ -261,7 +294,8 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                         erased = _blanks_over_stored(f"order {order_id}", row, header, current, _ORDER_VALUE_FIELDS)
                         if erased:
                             raise ValidationError(erased)
-                        old_lots = _existing_deliveries(store, order_id)
+                        old_full = _existing_lots(store, order_id)
+                        old_lots = [(d, q) for d, q, _ in old_full]
                         merged = {k: (row.get(k) if k in header else current.get(k)) for k in _ORDER_VALUE_FIELDS}
                         first: dt.date | None
                         if gives_deliveries:
@@ -291,12 +325,15 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                 if is_update:
                     assert order_id is not None  # an update names an existing order
                     order_changed = any(order[c] != current.get(c) for c in _ORDER_VALUE_FIELDS)
-                    replace = gives_deliveries and sorted(new_lots) != sorted(old_lots)
+                    new_notes = _lot_notes(new_lots, given_notes, old_full)
+                    replace = gives_deliveries and (sorted(new_lots) != sorted(old_lots) or (
+                        given_notes is not None and sorted(zip(new_lots, new_notes)) != sorted(
+                            ((d, q), n) for d, q, n in old_full)))
                     if order_changed:
                         conn.execute(update_sql, values + [order_id])
                     if replace:
                         conn.execute(f"delete from {DELIVERIES} where order_id = ?", [order_id])
-                        add_deliveries(order_id, new_lots)
+                        add_deliveries(order_id, new_lots, new_notes)
                         summary.deliveries_replaced.append(order_id)
                     elif not gives_deliveries and old_lots:
                         summary.deliveries_kept.append(order_id)
@@ -307,7 +344,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     else:
                         note_id(conn, ORDERS, order_id)
                     new_id = conn.execute(insert_sql, [order_id] + values).lastrowid
-                    add_deliveries(new_id, new_lots)
+                    add_deliveries(new_id, new_lots, _lot_notes(new_lots, given_notes, []))
                     summary.added.append(new_id)
             issues.raise_if_any()  # rolls the transaction back
     return summary
@@ -342,7 +379,9 @@ def export_orders(store, path, *, force: bool = False) -> int:
     def rows():
         for order, deliveries in iter_orders_with_deliveries(store):
             cells = [order.get(k) for k in ORDER_FIELDS]
-            yield cells + [";".join(f"{d['date']}:{d['quantity']}" for d in deliveries)]
+            notes = [d.get("note") or "" for d in deliveries]
+            yield cells + [";".join(f"{d['date']}:{d['quantity']}" for d in deliveries),
+                           json.dumps(notes, ensure_ascii=False) if any(notes) else ""]
 
     with atomic_output(path, force=force) as handle:
         return write_csv_rows(handle, ORDER_CSV_FIELDS, rows(), cell=_plain)

@@ -81,6 +81,10 @@ def test_schedule_parsing_errors_name_the_lot():
         parse_schedule("promised", "2024-01-01")
     with pytest.raises(ValidationError, match="not a date"):
         parse_schedule("promised", "2024-13-01:5")
+    # a thousands separator splits the lot at ',': say so, not "'000' is not DATE:QUANTITY"
+    with pytest.raises(ValidationError, match=r"'2024-07-01:1,000' \(',' and ';' separate lots: write a quantity "
+                                              r"without thousands separators"):
+        parse_schedule("promised", "2024-07-01:1,000")
 
 
 @settings(max_examples=200, deadline=None)

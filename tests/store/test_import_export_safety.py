@@ -431,3 +431,56 @@ def test_a_decimal_comma_is_refused_not_read_as_a_bigger_number(store, tmp_path,
     store.import_chips(path)
     row = next(r for r in store.chip_rows() if r["id"] == "newchip")
     assert (row["bf16_tflops"], row["hbm_gbps"]) == (1000.0, 2000.0)
+
+
+def test_delivery_notes_survive_an_export_and_reimport(store, tmp_path):
+    """Each delivery's note travels in `delivery_notes` (a JSON list, one text per lot), so an
+    export read into an empty database keeps them, ';', ',', line breaks and all; a re-import that
+    changes the lots keeps the note of every lot it keeps, and gives 'imported' to new ones."""
+    first = store.delivery_rows(1)[0]
+    store.update_delivery(first["id"], "note", "truck 17; damaged 3 boards, RMA\nsecond line")
+    wanted = sorted((d["order_id"], d["date"], d["quantity"], d["note"]) for d in store.delivery_rows())
+    out = tmp_path / "orders.csv"
+    store.export_orders_csv(out)
+    other = open_store(tmp_path / "other.db")
+    try:
+        for order_id in (1, 2, 3):
+            other.delete_order(order_id)
+        other.import_orders(out)
+        got = sorted((d["order_id"], d["date"], d["quantity"], d["note"]) for d in other.delivery_rows())
+        assert got == wanted
+    finally:
+        other.close()
+    # the same order with one more lot and no notes column: the kept lot keeps its note
+    row = next(r for r in csv.DictReader(open(out, encoding="utf-8")) if r["id"] == "1")
+    lots = row["deliveries"] + ";2024-12-01:1000"
+    path = _write(tmp_path / "more.csv", HEADER, [[row[h] if h != "deliveries" else lots for h in HEADER]])
+    summary = store.import_orders(path)
+    assert summary.deliveries_replaced == [1]
+    notes = {(d["date"], d["quantity"]): d["note"] for d in store.delivery_rows(1)}
+    assert notes[(first["date"], first["quantity"])] == "truck 17; damaged 3 boards, RMA\nsecond line"
+    assert notes[("2024-12-01", 1000)] == "imported"
+
+
+@pytest.mark.parametrize("cell, lots, message", [
+    ('["only one"]', "2024-07-01:10;2024-08-01:10", r"row 2, column delivery_notes: 1 note\(s\) for 2 delivery lot"),
+    ("not json", "2024-07-01:10", r"row 2, column delivery_notes: 'not json' \(a JSON list of texts"),
+    ('{"a": 1}', "2024-07-01:10", "a JSON list of texts"),
+    ('["late"]', "", "delivery_notes: given without deliveries"),
+])
+def test_bad_delivery_notes_are_refused_naming_row_and_field(store, tmp_path, cell, lots, message):
+    before = _orders_and_deliveries(store)
+    header = HEADER + ["delivery_notes"]
+    path = _write(tmp_path / "o.csv", header, [["", "A", "NVIDIA", "h20-96gb", "50", "2024-06-01", lots, cell]])
+    with pytest.raises(ValidationError, match=message):
+        store.import_orders(path)
+    assert _orders_and_deliveries(store) == before
+
+
+def test_delivery_notes_follow_their_lot_when_the_cell_is_out_of_date_order(store, tmp_path):
+    header = HEADER + ["delivery_notes"]
+    path = _write(tmp_path / "o.csv", header, [["", "A", "NVIDIA", "h20-96gb", "50", "2024-06-01",
+                                                "2024-09-01:20;2024-07-01:10", '["September", "July"]']])
+    new_id = store.import_orders(path).added[0]
+    assert [(d["date"], d["note"]) for d in store.delivery_rows(new_id)] == [("2024-07-01", "July"),
+                                                                           ("2024-09-01", "September")]
