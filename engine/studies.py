@@ -44,6 +44,28 @@ def chip_name(chip) -> str:
     return str(getattr(chip, "name", chip)).split(" (")[0].strip()
 
 
+def chip_labels(chips) -> dict[str, str]:
+    """Chip id -> the name it goes by in charts, tables and files: chip_name, unless another chip
+    of `chips` has the same short name (a user's "B200 (HGX, 700W air)" beside the catalog's
+    "B200 (HGX, 1000W)"): then its full catalog name, or the short name with its id when even that
+    is shared. Charts key their series by these names, so two chips never merge into one line."""
+    chips = list(chips)
+    groups: dict[str, list] = {}
+    for chip in chips:
+        groups.setdefault(chip_name(chip).casefold(), []).append(chip)
+    labels = {}
+    for group in groups.values():
+        full = [str(c.name).strip() for c in group]
+        for chip in group:
+            if len(group) == 1:
+                labels[chip.id] = chip_name(chip)
+            elif len({f.casefold() for f in full}) == len(full):
+                labels[chip.id] = str(chip.name).strip()
+            else:
+                labels[chip.id] = f"{chip_name(chip)} [{chip.id}]"
+    return labels
+
+
 def _known(cls, data: Mapping | None) -> dict:
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in (data or {}).items() if k in names and k != "version"}

@@ -21,7 +21,7 @@ from engine.errors import Cancelled, UserError
 from engine.hardware import Chip
 from engine.inference import ServingInputs, evaluate_serving, serving_curve, slo_capacity
 from engine.models import ModelConfig
-from engine.studies import ServingStudy, chip_name, chips_for_demand
+from engine.studies import ServingStudy, chip_labels, chip_name, chips_for_demand
 from engine.serving.families import limit_factors
 
 # Running batches of the throughput-latency curves (sequences per replica), log-spaced 1 to 4,096.
@@ -156,6 +156,7 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
     ttft = np.full((n, len(batches)), np.nan)
     tokens = np.full((n, len(batches)), np.nan)
     rows = []
+    labels = chip_labels(chips)   # two chips of one short name are told apart in the rows and curves
     for i, chip in enumerate(chips):
         if should_stop is not None and should_stop():
             raise Cancelled("chip comparison cancelled")
@@ -163,7 +164,7 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
         # it); every other chip at its own best layout: another chip's memory may not hold the
         # form's TP, or may serve better at another one.
         own = chip.id == request.chip.id and (request.tp is not None or request.ep is not None)
-        row = {"chip_id": chip.id, "name": chip_name(chip), "tp": None, "ep": None, "capacity": None,
+        row = {"chip_id": chip.id, "name": labels[chip.id], "tp": None, "ep": None, "capacity": None,
                "chips": None, "error": "", "form_layout": own}
         try:
             cap = request.capacity(chip, fixed_layout=own)

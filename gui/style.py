@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import zlib
 
+from engine.studies import chip_labels
 from engine.studies import chip_name as _chip_name
 
 # Okabe-Ito (without its yellow, too pale on white) and Tol muted, as hex.
@@ -83,14 +84,23 @@ TARGET_COLOR = "#C00000"  # latency targets, capacity lines
 _chip_names: dict[str, str] = {}  # display names (short and full) -> chip id, longest first
 
 
+_labels: dict[str, str] = {}  # chip id -> its name where the short form is shared (engine.studies.chip_labels)
+
+
 def chip_display_name(chip) -> str:
     """The one name a chip has on screen and in files: the catalog name's short form
-    ("H20" for "H20 (HGX) 96GB", "Ascend 910B2"). `chip`: a catalog chip, or its name."""
-    return _chip_name(chip)
+    ("H20" for "H20 (HGX) 96GB", "Ascend 910B2"), or a longer one where another chip of the
+    catalog shares it. `chip`: a catalog chip, or its name."""
+    return _labels.get(getattr(chip, "id", None) or "", None) or _chip_name(chip)
 
 
 def register_chips(chips) -> None:
-    """Teach series_color the catalog's names, so a series called after a chip gets its colour."""
+    """Teach the names to chip_display_name (each catalog's chips, all of them: a name two chips
+    share is told apart) and to series_color, so a series called after a chip gets its colour."""
+    by_id = {chip.id: chip for chip in chips}
+    chips = list(by_id.values())
+    _labels.clear()
+    _labels.update({cid: label for cid, label in chip_labels(chips).items() if label != _chip_name(by_id[cid])})
     for chip in chips:
         for name in {chip_display_name(chip), str(chip.name), str(chip.id)}:
             _chip_names[name.lower()] = chip.id

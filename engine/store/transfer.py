@@ -26,7 +26,7 @@ from engine.errors import ValidationError
 from engine.store.schema import CHIPS, DELIVERIES, ORDERS, claim_id, note_id
 from engine.validate import (
     ORDER_FIELDS, check_chip, check_order, escape_controls, future_delivery, parse_delivery_notes,
-    parse_schedule_in_order,
+    parse_schedule_in_order, vendor_mismatch,
 )
 
 # delivery_notes: a JSON list, one text per lot of `deliveries` (optional on import)
@@ -313,13 +313,9 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     continue
                 if issues.items:
                     continue  # nothing will be kept: validate the rest without writing
-                made_by = chip_vendors.get(order["chip_id"]) or ""
-                if made_by and order["vendor"].strip().casefold() != made_by.strip().casefold():
-                    # a reseller is possible, so kept; but the forecast draws the order's delivery
-                    # risk by its vendor, and a Huawei-tagged H100 order lost 25% of its P50 chips
-                    summary.warnings.append(
-                        f"{name} row {line}: vendor '{order['vendor']}' is not the vendor of chip {order['chip_id']} "
-                        f"({made_by}); the forecast gives this order {order['vendor']}'s delivery risk")
+                mismatch = vendor_mismatch(order["vendor"], order["chip_id"], chip_vendors.get(order["chip_id"]) or "")
+                if mismatch:
+                    summary.warnings.append(f"{name} row {line}: {mismatch}")
                 values = [order[c] for c in _ORDER_VALUE_FIELDS]
                 new_lots = [(d.isoformat(), q) for d, q in lots]
                 if is_update:

@@ -280,7 +280,9 @@ class ComparePanel(QWidget):
         if len(self.compared_names()) < 2:
             self.banner.show_info("Tick the scenarios to compare, then press Compare.")
             return None
-        self._chip_names = {c.id: style.chip_display_name(c) for c in self.store.chips()}
+        chips = self.store.chips()
+        style.register_chips(chips)
+        self._chip_names = {c.id: style.chip_display_name(c) for c in chips}
         request, problems = self._build_request()
         if problems:
             self.banner.show_error("Skipped: " + "; ".join(problems))

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.fleet import INSTALL_LAG_DAYS, installed_timeline, promised_timeline, timeline_months
+from engine.validate import vendor_mismatch
 from gui.commands import (
     AddDeliveryCommand, AddOrderCommand, DeleteDeliveryCommand, DeleteOrderCommand,
     EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_store_writes, push_command,
@@ -230,7 +231,18 @@ class FleetPanel(QWidget):
         return self._push(EditChipCommand(self.store, chip_id, field, value))
 
     def _edit_order(self, order_id, field, value) -> bool:
-        return self._push(EditOrderCommand(self.store, order_id, field, value))
+        if not self._push(EditOrderCommand(self.store, order_id, field, value)):
+            return False
+        if field in ("chip_id", "vendor"):   # as `orders import` warns: the forecast's risk follows the vendor
+            order = self.store.order_snapshot(order_id)["order"]
+            mismatch = vendor_mismatch(order["vendor"], order["chip_id"],
+                                                 self._chip_vendors.get(order["chip_id"], ""))
+            if mismatch:
+                self.banner.show_warning(f"Order {order_id}: {mismatch}. Kept (a reseller is possible); "
+                                         "edit its vendor if that is wrong.")
+            elif self.banner.kind == "warning":
+                self.banner.dismiss()
+        return True
 
     def _edit_delivery(self, delivery_id, field, value) -> bool:
         return self._push(EditDeliveryCommand(self.store, delivery_id, field, value))
@@ -336,8 +348,10 @@ class FleetPanel(QWidget):
         selected = self.selected_order_id()
         chip_rows = self.store.chip_rows()
         # One display name per chip (the catalog name's short form), as every chart shows it.
-        self._chip_names = {r["id"]: (r.get("name") or r["id"]).split(" (")[0] for r in chip_rows}
-        style.register_chips(self.store.chips())
+        chips = self.store.chips()
+        style.register_chips(chips)
+        # two chips whose short names match keep apart (their series were merged into one line)
+        self._chip_names = {c.id: style.chip_display_name(c) for c in chips}
         self.order_model.chip_names = self._chip_names  # the orders table shows names, edits ids
         self._chip_vendors = {r["id"]: r.get("vendor") or "" for r in chip_rows}
         self.chip_model.set_rows(chip_rows)

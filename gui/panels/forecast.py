@@ -353,7 +353,9 @@ class ForecastPanel(QWidget):
     # ---- reading the store and the form -------------------------------------------------------
     def _read_store(self) -> None:
         chip_rows = self.store.chip_rows()
-        self._chip_names = {r["id"]: style.chip_display_name(r.get("name") or r["id"]) for r in chip_rows}
+        chips = self.store.chips()
+        style.register_chips(chips)
+        self._chip_names = {c.id: style.chip_display_name(c) for c in chips}
         self._makers = {r["id"]: r.get("vendor") or "" for r in chip_rows}
         self._orders = self.store.orders()
         models = self.store.models()
@@ -373,9 +375,9 @@ class ForecastPanel(QWidget):
         fleet = list(dict.fromkeys(o.chip_id for o in self._orders))
         chip_items = sorted(((r["id"], str(r.get("name") or r["id"])) for r in chip_rows),
                             key=lambda item: (item[0] not in fleet, item[1].lower()))
-        self.policy_editor.set_choices([(cid, name.split(" (")[0]) for cid, name in chip_items])
+        self.policy_editor.set_choices([(cid, self._chip_names.get(cid, cid)) for cid, _ in chip_items])
         self.jobs_editor.set_choices([(m.id, (getattr(m, "name", "") or m.id).split(" (")[0]) for m in models],
-                                     [(cid, name.split(" (")[0]) for cid, name in chip_items])
+                                     [(cid, self._chip_names.get(cid, cid)) for cid, _ in chip_items])
         if not self._orders:
             self.banner.show_info("No orders yet: add orders in the Fleet view, then the forecast runs on them.")
         elif self.banner.kind == "info":

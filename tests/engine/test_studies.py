@@ -487,3 +487,17 @@ def test_chip_comparison_keeps_the_forms_tp_for_the_chosen_chip_and_searches_the
                                    (chips["h100-sxm5-80gb"],))
     assert comparison_layout_note(searched) == "each chip at its best layout"
     assert searched.rows[0]["tp"] == best.tp
+
+
+def test_chips_that_share_a_short_name_get_names_that_tell_them_apart():
+    from dataclasses import replace as dc_replace
+
+    from engine.studies import chip_labels
+
+    b200 = CHIPS["b200"]
+    air = dc_replace(b200, id="b200-air", name="B200 (HGX, 700W air)")
+    twin = dc_replace(b200, id="b200-twin")                     # even the full name is shared
+    labels = chip_labels([b200, air, CHIPS["h20-96gb"]])
+    assert labels == {"b200": "B200 (HGX, 1000W)", "b200-air": "B200 (HGX, 700W air)", "h20-96gb": "H20"}
+    assert chip_labels([b200, twin]) == {"b200": "B200 [b200]", "b200-twin": "B200 [b200-twin]"}
+    assert chip_labels([b200]) == {"b200": "B200"}

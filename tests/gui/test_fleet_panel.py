@@ -259,3 +259,34 @@ def test_an_empty_fleet_says_what_to_do_and_offers_no_delete(panel, store):
     assert not panel.delete_order_button.isEnabled()        # nothing selected, nothing to delete
     panel.undo_stack.undo()
     assert panel.chart.notice() == "" and panel.chart.series_names()
+
+
+def test_two_chips_with_one_short_name_are_two_lines_and_the_total_counts_both(panel, store):
+    """A user's "B200 (HGX, 700W air)" beside the catalog's "B200 (HGX, 1000W)": the chart keyed
+    both by "B200", so the second overwrote the first and the total lost 1,000 chips."""
+    row = next(r for r in store.chip_rows() if r["id"] == "b200")
+    store.add_chip({**row, "id": "b200-air", "name": "B200 (HGX, 700W air)"})
+    for chip_id, quantity in (("b200", 1000), ("b200-air", 500)):
+        order_id = store.add_order({"buyer": "B", "vendor": "NVIDIA", "chip_id": chip_id, "quantity": quantity,
+                                    "order_date": "2024-01-10"})
+        store.add_delivery({"order_id": order_id, "date": "2024-03-01", "quantity": quantity})
+    panel.refresh()
+    assert panel.chart.series_data("B200 (HGX, 1000W)")[1][-1] == 1000
+    assert panel.chart.series_data("B200 (HGX, 700W air)")[1][-1] == 500
+    total = sum(d.quantity for o in store.orders() for d in o.deliveries)
+    assert panel.chart.series_data(TOTAL_SERIES)[1][-1] == total
+    by_chip = sum(panel.chart.series_data(panel._chip_names[c])[1][-1] for c in {o.chip_id for o in store.orders()})
+    assert by_chip == total
+
+
+def test_an_order_moved_to_another_makers_chip_is_warned_about_as_an_import_is(panel, store):
+    """Order 2 is NVIDIA's H20s: set its chip to the 910B in the table and the forecast would give
+    those chips NVIDIA's delivery risk; the banner says so (orders import warned, the table did not)."""
+    order = _order(store, 2)
+    assert order["vendor"] == "NVIDIA"
+    assert panel._edit_order(2, "chip_id", "ascend-910b2")
+    assert panel.banner.kind == "warning"
+    text = panel.banner.text()
+    assert "vendor 'NVIDIA' is not the vendor of chip ascend-910b2 (Huawei)" in text and "Order 2" in text
+    assert panel._edit_order(2, "vendor", "Huawei")          # the fix: the warning goes
+    assert panel.banner.kind != "warning"
