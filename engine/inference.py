@@ -978,7 +978,8 @@ def _capacity_arrays(model, chips, tps, L_in, L_out, ttft_s, tpot_s, wdt, kdt, e
     per_group = np.unique(np.round(np.geomspace(1, 8192, n_grid)))[None, None, :]
     grid = per_group * np.broadcast_to(dep.attn_groups, (1, len(tps), 1))
     r = _server_like(dep, grid, L_in, L_out, prefix_cache_hit)
-    ok = (grid <= cap) & (r["tpot"] <= tpot_s) & (r["ttft"] <= ttft_s)
+    # a running batch the prompts can never fill (infinite TTFT) is no operating point, targets or not
+    ok = (grid <= cap) & (r["tpot"] <= tpot_s) & (r["ttft"] <= ttft_s) & np.isfinite(r["ttft"])
     tps_chip = np.where(ok, r["out_tps"] / dep.chips, 0.0)
     best = np.argmax(tps_chip, axis=-1)
     return dep, cap, kv_cap, grid, r, ok, tps_chip, best
@@ -1002,19 +1003,38 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0) -> dict:
     marg = _prefill(dep, b, L_pf)["marginal_s"] / b
     pf1 = dict(pf1, marginal_s=marg)
     tpot = dec["total_s"] + n / max(L_out, 1.0) * pf1["marginal_s"]
-    # arrival rate that keeps n sequences busy (Little's law), iterate once for TTFT
-    lat0 = pf1["total_s"] + max(L_out - 1.0, 0.0) * tpot
-    lam = n / lat0
-    rho = np.minimum(lam * pf1["marginal_s"], 0.999)
-    wait = rho * pf1["marginal_s"] / (2.0 * (1.0 - rho))
+    # The arrival rate that keeps n sequences in the server (Little's law: n = rate x latency),
+    # where the latency holds the prompt's queueing wait, which grows with the rate (M/D/1 on the
+    # prefill work, rho = rate x marginal prefill). Solved, not iterated once: with outputs as
+    # short as the batch (a request's life is mostly its prompt) one step from n / prefill put rho
+    # near 1 and TTFT at 12 s for two 1-token requests that a server runs in 50 ms.
+    m = np.broadcast_to(pf1["marginal_s"], np.broadcast(_arr(n), pf1["marginal_s"], tpot).shape)
+    fixed = pf1["total_s"] + 0.5 * dec["total_s"] + max(L_out - 1.0, 0.0) * tpot   # latency without waiting
+
+    def in_server(rate):
+        rho = rate * m
+        return rate * (fixed + rho * m / (2.0 * (1.0 - rho)))
+
+    lo = np.zeros(m.shape)
+    hi = np.broadcast_to(RHO_MAX / m, m.shape).copy()
+    reachable = in_server(hi) >= n   # else n never run at once: the prompts saturate first
+    for _ in range(48):              # bisection: in_server rises with the rate
+        mid = 0.5 * (lo + hi)
+        over = in_server(mid) > n
+        hi = np.where(over, mid, hi)
+        lo = np.where(over, lo, mid)
+    rho = 0.5 * (lo + hi) * m
+    wait = rho * m / (2.0 * (1.0 - rho))
     # a Poisson arrival lands inside a running step and waits out its rest (half a step on
     # average); the first token leaves with the step that finishes its prompt (overhead in pf1)
     ttft = pf1["total_s"] + wait + 0.5 * dec["total_s"]
     lat = ttft + max(L_out - 1.0, 0.0) * tpot
     lam = n / lat
-    ok_rho = lam * pf1["marginal_s"] < 0.95
-    return {"dec": dec, "pf1": pf1, "tpot": tpot, "ttft": np.where(ok_rho, ttft, np.inf),
+    return {"dec": dec, "pf1": pf1, "tpot": tpot, "ttft": np.where(reachable, ttft, np.inf),
             "out_tps": lam * L_out, "rate": lam}
+
+
+RHO_MAX = 0.95   # prefill utilisation beyond which a steady state is not counted (queues explode)
 
 
 def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len: float,
@@ -1195,7 +1215,7 @@ def serving_curve(model: ModelConfig, chips: Sequence[Chip], tps: Sequence[int],
     r = _server_like(dep, b, float(input_len), float(output_len))
     # a running batch exists only up to the fewer of the KV fit and the engine's cap on running
     # sequences (the family's default or the deployment's own `max_num_seqs`)
-    fits = b <= cap
+    fits = (b <= cap) & np.isfinite(r["ttft"])
     nan = np.nan
     out = np.where(fits, r["out_tps"] / dep.chips, nan)
     return ServingCurve(

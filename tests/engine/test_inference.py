@@ -575,3 +575,22 @@ def test_the_910c_serves_like_two_910b_dies_not_like_a_generic_chip():
     ratio = evaluate_serving(ServingInputs(model=MODELS["llama3-8b"], chip=c, **kw)).output_tokens_per_s_per_chip \
         / evaluate_serving(ServingInputs(model=MODELS["llama3-8b"], chip=b, **kw)).output_tokens_per_s_per_chip
     assert 1.7 < ratio < 2.1
+
+
+@pytest.mark.parametrize("output_len", [1, 4])
+def test_steady_state_with_outputs_shorter_than_the_batch_agrees_with_the_simulator(output_len):
+    """A request that is mostly its prompt: the steady state solved Little's law once from the
+    prompt time alone, put prefill utilisation near 1 and gave 12 s TTFTs (throughput falling
+    with the batch) for a load the simulator serves in about 100 ms. Now: throughput rises with
+    the batch, and at the steady state's own Poisson rate the simulator agrees on TTFT and on
+    the sequences running."""
+    m, c = MODELS["llama3-8b"], CHIPS["h100-sxm5-80gb"]
+    curve = serving_curve(m, [c], [1], [1, 2, 4, 8], input_len=1024, output_len=output_len)
+    out, ttft = curve.output_tokens_per_s_per_chip[0, 0], curve.ttft_ms[0, 0]
+    assert np.all(np.diff(out[np.isfinite(out)]) > 0)
+    assert ttft[1] < 2.0 * ttft[0] and np.all(ttft < 1000)
+    rate = out[2] / output_len          # the rate that keeps 4 sequences in the server
+    sim = evaluate_serving(ServingInputs(model=m, chip=c, input_len=1024, output_len=output_len, tp=1,
+                                         scenario="server", request_rate=float(rate)))
+    assert sim.ttft_ms == pytest.approx(ttft[2], rel=0.5)
+    assert sim.running_batch == pytest.approx(4.0, rel=0.3)
