@@ -1231,8 +1231,10 @@ def serving_curve(model: ModelConfig, chips: Sequence[Chip], tps: Sequence[int],
 def best_layouts(model: ModelConfig, chips: Sequence[Chip], *, demand_output_tokens_per_s: float,
                  input_len: float, output_len: float, ttft_ms: float | None = None,
                  tpot_ms: float | None = None, weight_dtype: str = "bf16", kv_dtype: str = "bf16",
-                 engine: str = "", factors: Mapping[str, float] | None = None) -> list[dict]:
-    """For each chip, chips needed for the demand at every TP, and the best TP (fewest chips)."""
+                 engine: str = "", factors: Mapping[str, float] | None = None,
+                 prefix_cache_hit: float = 0.0) -> list[dict]:
+    """For each chip, chips needed for the demand at every TP (a MoE model at its best EP for
+    that TP, as the answer's own search), and the best TP (fewest chips)."""
     out = []
     for chip in chips:
         by_tp: dict[int, int | None] = {}
@@ -1243,16 +1245,18 @@ def best_layouts(model: ModelConfig, chips: Sequence[Chip], *, demand_output_tok
             row["reason"] = str(exc)
             out.append(row)
             continue
-        for t in _tp_choices(model, chip):
+        layouts = _layout_choices(model, chip) if model.is_moe else [(t, None) for t in _tp_choices(model, chip)]
+        for t, e in layouts:
             cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
                                tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=t, engine=engine,
-                               factors=factors)
+                               factors=factors, prefix_cache_hit=prefix_cache_hit, ep=e)
+            n = None
             if cap.feasible:
-                per = cap.output_tokens_per_s_per_chip * t
-                n = int(math.ceil(demand_output_tokens_per_s / per - 1e-9) * t) if demand_output_tokens_per_s > 0 else 0
-                row["by_tp"][t] = n
-            else:
-                row["by_tp"][t] = None
+                k = cap.chips_per_replica   # TP x EP chips: an expert-parallel replica is wider than its TP
+                per = cap.output_tokens_per_s_per_chip * k
+                n = int(math.ceil(demand_output_tokens_per_s / per - 1e-9) * k) if demand_output_tokens_per_s > 0 else 0
+            known = row["by_tp"].get(t)
+            row["by_tp"][t] = n if known is None or (n is not None and n < known) else known
         feas = {t: n for t, n in row["by_tp"].items() if n is not None}
         if feas:
             best = min(feas, key=lambda t: (feas[t], t))

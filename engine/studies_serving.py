@@ -264,7 +264,7 @@ def serve_command(req: ServingRequest) -> str:
     parts += [f"--max-num-batched-tokens {req.max_num_batched_tokens}"] if req.max_num_batched_tokens else []
     if req.prefill_tp:
         parts += [f"--prefill-tp {req.prefill_tp}", f"--prefill-instances {req.prefill_instances}"]
-    parts += [f"--demand-tokens-per-s {req.demand:g}"]
+    parts += [f"--demand-tokens-per-s {req.demand:g}"] if req.demand > 0 else []   # the CLI refuses 0: no demand
     return " ".join(parts)
 
 
@@ -299,7 +299,8 @@ def comparison_table(comparison: ChipComparison | None) -> tuple[list[str], list
         # the view's "Max concurrency" tile's figure (the engine's cap applied), not the KV bound
         rows.append([r["name"], cap.tp, cap.ep, cap.output_tokens_per_s_per_chip if ok else None,
                      cap.ttft_ms if ok else None, cap.tpot_ms if ok else None, concurrency_limit(cap)[0],
-                     r["chips"], cap.limiting, cap.explanation if ok else cap.reason,
+                     r["chips"] or None,   # none for no demand, as the view's tile ("–"), not 0 chips
+                     cap.limiting, cap.explanation if ok else cap.reason,
                      "the form's" if r.get("form_layout") else "best"])
     return list(COMPARISON_HEADERS), rows
 

@@ -430,3 +430,21 @@ def test_serve_says_what_bounds_the_sequences_running_at_once(capsys):
     assert main(short + ["--max-num-seqs", "4096"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["max_running_sequences"] == d["max_concurrency"] and d["concurrency_limited_by"] == "KV cache"
+
+
+def test_the_per_tp_layouts_use_the_prefix_cache_and_the_expert_parallel_width(capsys):
+    """`layouts` (chips per TP) was searched without the prefix cache and at EP 1: with 90% of each
+    prompt cached it read as without, and a MoE model served at TP2 EP128 showed TP2 as impossible."""
+    base = ["serve", "--model", "llama3-70b", "--chip", "h20-96gb", "--input-len", "1024", "--output-len", "256",
+            "--ttft-ms", "2000", "--tpot-ms", "50", "--demand-tokens-per-s", "1e6", "--format", "json"]
+    assert main(base) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(base + ["--prefix-cache-pct", "90"]) == 0
+    cached = json.loads(capsys.readouterr().out)
+    assert cached["layouts"] != plain["layouts"]
+    assert cached["layouts"][str(cached["tp"])] == cached["chips_needed"]   # steady state, as the answer
+    moe = ["serve", "--model", "qwen3-235b-a22b", "--chip", "h20-96gb", "--input-len", "1024", "--output-len", "256",
+           "--ttft-ms", "2000", "--tpot-ms", "50", "--demand-tokens-per-s", "1e6", "--format", "json"]
+    assert main(moe) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["ep"] > 1 and d["layouts"][str(d["tp"])] == d["chips_needed"]

@@ -432,7 +432,7 @@ def run(args, ctx) -> Output:
         data["layouts"] = best_layouts(model, [chip], demand_output_tokens_per_s=args.demand_tokens_per_s,
                                        input_len=args.input_len, output_len=args.output_len, ttft_ms=args.ttft_ms,
                                        tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
-                                       engine=args.engine, factors=limits)[0]["by_tp"]
+                                       engine=args.engine, factors=limits, prefix_cache_hit=prefix)[0]["by_tp"]
         data["layouts"] = {str(k): v for k, v in data["layouts"].items()}
         # the per-TP comparison is the quick steady-state search; chips_needed above is at the
         # targets' percentile under load when one is set (13,016 against 10,616 for the Story)

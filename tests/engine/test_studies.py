@@ -501,3 +501,18 @@ def test_chips_that_share_a_short_name_get_names_that_tell_them_apart():
     assert labels == {"b200": "B200 (HGX, 1000W)", "b200-air": "B200 (HGX, 700W air)", "h20-96gb": "H20"}
     assert chip_labels([b200, twin]) == {"b200": "B200 [b200]", "b200-twin": "B200 [b200-twin]"}
     assert chip_labels([b200]) == {"b200": "B200"}
+
+
+def test_no_demand_leaves_the_demand_out_of_the_cli_line_and_the_chips_blank():
+    """Demand 0 exported `--demand-tokens-per-s 0`, which the CLI refuses, and the comparison
+    table said 0 chips needed where the view's tile says '–'."""
+    from engine.cli import main
+    from engine.studies_serving import comparison_table, run_chip_comparison, serve_command, serving_request
+
+    req = serving_request(ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", demand_tokens_per_s=0.0),
+                          CHIPS, MODELS)
+    line = serve_command(req)
+    assert "--demand-tokens-per-s" not in line
+    assert main(line.split()[1:] + ["--format", "json"]) == 0
+    headers, rows = comparison_table(run_chip_comparison(req, (CHIPS["h100-sxm5-80gb"],)))
+    assert dict(zip(headers, rows[0]))["Chips needed (chips)"] is None
