@@ -334,12 +334,16 @@ def training_key_figures(inputs, result, estimate=None) -> list[list]:
     if result is None or inputs is None:
         return []
     batch = int(result.layout.get("global_batch_seqs") or inputs.batch_seqs())
+    ok = result.feasible   # a layout that cannot run has no speed: blank, with the reason
     rows = [["Model", inputs.model.name, ""], ["Chip", chip_name(inputs.chip), ""], ["Chips", inputs.num_chips, "chips"],
-            ["Layout", layout_label(result.layout), ""], ["Feasible", result.feasible, ""],
-            ["Global batch", batch, "sequences"], ["Tokens per step", batch * inputs.seq, "tokens"],
-            ["Step time", result.step_time_s, "s"], ["Throughput per chip", result.tokens_per_s_per_chip, "tokens/s"],
-            ["Throughput", result.tokens_per_s_per_chip * inputs.num_chips, "tokens/s"], ["MFU", result.mfu_pct, "%"],
-            ["Memory per chip", result.memory_gib_per_chip, "GiB"], ["HBM per chip", result.memory_capacity_gib, "GiB"]]
+            ["Layout", layout_label(result.layout), ""], ["Feasible", result.feasible, ""]]
+    rows += [] if ok else [["Not feasible because", result.reason, ""]]
+    rows += [["Global batch", batch, "sequences"], ["Tokens per step", batch * inputs.seq, "tokens"],
+             ["Step time", result.step_time_s if ok else None, "s"],
+             ["Throughput per chip", result.tokens_per_s_per_chip if ok else None, "tokens/s"],
+             ["Throughput", result.tokens_per_s_per_chip * inputs.num_chips if ok else None, "tokens/s"],
+             ["MFU", result.mfu_pct if ok else None, "%"],
+             ["Memory per chip", result.memory_gib_per_chip, "GiB"], ["HBM per chip", result.memory_capacity_gib, "GiB"]]
     if estimate is not None:
         rows += [["Token budget", estimate.tokens, "tokens"], ["Time to train", estimate.time_to_train_days, "days"],
                  ["Chip-hours", estimate.chip_hours, "chip-hours"], ["Energy", estimate.energy_mwh, "MWh"],

@@ -25,7 +25,7 @@ from engine.studies import (
 from engine.fleet import installed_on
 from engine.training import BREAKDOWN_KEYS, MEMORY_KEYS, LayoutResult, TrainingInputs, evaluate_layout
 from gui import style
-from gui.panels.base import AnalysisPanel, FigureTiles, fmt_big, notes_label, short_chip_label
+from gui.panels.base import AnalysisPanel, FigureTiles, fmt, fmt_big, notes_label, short_chip_label
 from gui.panels.chart_grid import ChartGrid
 from gui.panels.training_form import CUSTOM_FIELDS, DEFAULTS, SOFTWARE_CHECKS, TrainingForm  # noqa: F401
 from gui.widgets.category_chart import CategoryBarPanel
@@ -280,7 +280,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
               f"DP{lay['dp']} · ZeRO-{lay['zero_stage']} · mb{lay['micro_batch']} · rc {lay['recompute']}"
               f" · batch {batch:,} seq")
         if not r.feasible:
-            for key in ("time", "throughput", "chip_hours", "energy", "cost", "goodput"):
+            # a layout that cannot run has no speed: its step time and MFU would read as a result
+            for key in ("time", "throughput", "chip_hours", "energy", "cost", "goodput", "step", "mfu"):
                 t.set(key, "–", "")
             t.set("time", "does not fit", r.reason)
             # the reason with its numbers (the CLI's words), then what else the model noted, as
@@ -302,9 +303,12 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.run_estimate = est
         if est is None:
             return
-        t.set("time", f"{est.time_to_train_days:,.1f}", f"{est.steady_days:,.1f} days at steady state")
+        # small budgets keep their figures (0.023 days read "0.0", 0.024 MWh read "0")
+        t.set("time", fmt(est.time_to_train_days) if est.time_to_train_days < 10 else f"{est.time_to_train_days:,.1f}",
+              f"{fmt(est.steady_days)} days at steady state")
         t.set("chip_hours", fmt_big(est.chip_hours), f"{n:,} chips")
-        t.set("energy", f"{est.energy_mwh:,.0f}", f"{inp.chip.tdp_w or 700:.0f} W per chip")
+        t.set("energy", fmt(est.energy_mwh) if est.energy_mwh < 10 else f"{est.energy_mwh:,.0f}",
+              f"{inp.chip.tdp_w or 700:.0f} W per chip")
         if est.cost_usd > 0:
             per = est.cost_usd / est.chip_hours if est.chip_hours else 0
             t.set("cost", fmt_big(est.cost_usd), f"{per:.2f} USD per chip-hour")

@@ -424,6 +424,11 @@ def test_an_infeasible_fixed_layout_says_why_with_its_numbers(panel):
     assert note.startswith("This layout is infeasible: out of memory: ") and "GiB needed per chip" in note
     assert "weights" in note and "optimizer" in note and "GiB available" in note
     assert not any(word in note for word in ("step exposed", "step Exposed"))   # sentences, not run together
+    # no speed for a layout that cannot run: the MFU tile read 49.5% and the table 69,722 tokens/s
+    assert panel.tiles.value("mfu") == "–" and panel.tiles.value("step") == "–"
+    rows = {r[0]: r[1] for r in panel.tables()["figures"][1]}
+    assert rows["MFU"] is None and rows["Throughput"] is None and rows["Step time"] is None
+    assert rows["Not feasible because"] == "out of memory" and rows["Memory per chip"] > rows["HBM per chip"]
 
 
 def test_the_layout_names_its_interleaved_stages():
