@@ -264,7 +264,8 @@ def batch_note(inputs: TrainingInputs, set_by_user: bool) -> str:
     text = (f"{'Set' if set_by_user else 'Auto'}: {batch:,} sequences × {inputs.seq:,} tokens = "
             f"{_big(batch * inputs.seq)} tokens per step")
     if not set_by_user:
-        text += " (about 4M tokens, at least 1K per chip; rounded to the layout's DP × micro-batch)"
+        text += (" (4M tokens, or 1K per chip if more, to the nearest power of two in sequences; each layout "
+                 "then rounds it to a multiple of its DP × micro-batch)")
     return text
 
 

@@ -373,3 +373,14 @@ def test_a_search_with_no_feasible_layout_still_prints_its_json(capsys):
     assert data["feasible"] is False and data["layouts_feasible"] == 0
     assert sum(data["infeasible_by_reason"].values()) == data["layouts_evaluated"] > 0
     assert any("out of memory" in reason for reason in data["infeasible_by_reason"])
+
+
+def test_the_global_batch_reported_is_the_one_the_layout_runs(capsys):
+    """On 1,000 chips the default is 512 sequences (4M tokens at 8K); DP125 rounds it to 500, which
+    the layout ran while the top-level key said 512."""
+    code, data, _ = run_json(capsys, "train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "1000",
+                             "--tp", "8", "--pp", "1", "--dp", "125", "--micro-batch", "1", "--recompute",
+                             "selective", "--zero", "1")
+    assert code == 0
+    assert data["default_global_batch_seqs"] == 512
+    assert data["global_batch_seqs"] == data["layout"]["global_batch_seqs"] == 500

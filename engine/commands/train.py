@@ -227,7 +227,9 @@ def run(args, ctx) -> Output:
     own, other = (chip.bf16_tflops, chip.fp16_tflops) if asked16 == "bf16" else (chip.fp16_tflops, chip.bf16_tflops)
     ran16 = asked16 if own or not other else ("fp16" if asked16 == "bf16" else "bf16")
     base = {"model": model.id, "chip": chip.id, "num_chips": args.chips, "seq_len": inputs.seq,
-            "global_batch_seqs": inputs.batch_seqs(), "dtype": ran16 if dtype == "bf16" else dtype,
+            # the batch the answer's layout runs (below); the default before rounding beside it
+            "global_batch_seqs": inputs.batch_seqs(), "default_global_batch_seqs": inputs.batch_seqs(),
+            "dtype": ran16 if dtype == "bf16" else dtype,
             "software": software_settings(args)}
     if dtype == "bf16" and ran16 != asked16:
         base["dtype_note"] = (f"{chip.name} has no {asked16.upper()} matrix units: 16-bit training runs in "
@@ -271,6 +273,8 @@ def run(args, ctx) -> Output:
                                 if best.layout.get(k) is not None)
             raise InfeasibleRequest(f"layout {layout} for {model.id} on {args.chips} x {chip.id} is infeasible: "
                                     f"{data['infeasible_reason']}", data=data)
+    if best is not None and best.layout.get("global_batch_seqs"):
+        data["global_batch_seqs"] = int(best.layout["global_batch_seqs"])   # the view's, and the top list's
     if args.tokens:
         reliability = {k: v for k, v in (("mtbf_chip_hours", args.mtbf_chip_hours), ("restart_min", args.restart_min),
                                          ("checkpoint_write_gbps", args.checkpoint_write_gbps)) if v is not None}

@@ -415,9 +415,12 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         inp = self.inputs
         if inp is None:
             return {"Model": self.model_combo.currentText(), "Workload": "inputs invalid (results out of date)"}
+        # the batch the layout shown runs: the default rounded to its DP x micro-batch (10,000
+        # sequences on 80,000 chips, where the default is 8,192)
+        used = int((self.result.layout.get("global_batch_seqs") if self.result is not None else 0) or inp.batch_seqs())
         return {"Model": inp.model.name,
                 "Workload": f"{inp.num_chips:,} × {short_chip_label(inp.chip)}, {self.tokens_spin.value():g}T tokens, "
-                            f"sequence {inp.seq:,}, global batch {inp.batch_seqs():,} sequences, {inp.dtype.upper()}"}
+                            f"sequence {inp.seq:,}, global batch {used:,} sequences, {inp.dtype.upper()}"}
 
     def charts(self) -> dict:
         return {"step-time": self.step_chart, "memory": self.memory_chart,

@@ -436,3 +436,13 @@ def test_the_layout_names_its_interleaved_stages():
 
     assert layout_label({"tp": 8, "pp": 2, "vpp": 8, "cp": 1, "ep": 1}) == "TP8 PP2 VPP8"
     assert layout_label({"tp": 8, "pp": 2, "vpp": 1, "cp": 2, "ep": 1}) == "TP8 PP2 CP2"
+
+
+def test_exports_name_the_global_batch_the_layout_runs(panel):
+    """1,000 chips at TP8: DP125 rounds the 512-sequence default to 500, which the layout tile and
+    the figures table show; the exports' Workload line said 512."""
+    panel.apply_scenario_state({**FIXED, "num_chips": 1000, "layout": {**FIXED["layout"], "tp": 8, "pp": 1}})
+    panel.compute_now()
+    assert panel.result.layout["global_batch_seqs"] == 500
+    assert "global batch 500 sequences" in panel.export_context()["Workload"]
+    assert "nearest power of two" in panel.batch_hint.text()
