@@ -376,7 +376,21 @@ def test_under_a_load_the_limit_and_explanation_are_that_loads(capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["ttft_ms_p90"] > 2000 and d["targets_met_under_load"] is False
     assert (d["limiting"], d["explanation"]) == (plain["limiting"], plain["explanation"])
-    assert d["slo_limiting"] == "latency target" and "TPOT 50 ms" in d["slo_explanation"]
+    assert d["slo_limiting"] == "TPOT p90 target" and "breaks the TPOT p90 target" in d["slo_explanation"]
+
+
+def test_under_load_the_limit_named_is_the_simulated_loads(capsys):
+    """With a TTFT target alone the SLO point under load read "memory capacity: KV cache full at
+    326 sequences" while 235 ran and the p90 TTFT was what bound; the steady-state search's words
+    stay, as the reason for the layout."""
+    argv = ["serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--input-len", "1024", "--output-len", "256",
+            "--ttft-ms", "2000", "--slo-percentile", "p90", "--input-len-spread", "0.5", "--output-len-spread", "0.5",
+            "--format", "json"]
+    assert main(argv) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["limiting"] == "TTFT p90 target" and d["slo_ttft_ms"] <= 2000
+    assert d["explanation"].startswith("simulated under Poisson arrivals, p90 TTFT")
+    assert "chosen by the steady-state search (" in d["explanation"]
 
 
 def test_figures_on_generic_factors_say_so_and_calibrated_chips_do_not(capsys):

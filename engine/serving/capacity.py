@@ -379,14 +379,24 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
     out = sim.output_tokens_per_s_per_chip
     where = (f"{prefill_instances} x TP{prefill_tp} prefill instance{'s' if prefill_instances > 1 else ''} "
              f"beside each replica ({pool_chips} chips), " if pool_chips else "")
-    return replace(cap, output_tokens_per_s_per_chip=out,
+    result = replace(cap, output_tokens_per_s_per_chip=out,
                    total_tokens_per_s_per_chip=out * (input_len + output_len) / output_len,
                    ttft_ms=sim.ttft_ms[percentile], tpot_ms=sim.tpot_ms[percentile], latency_basis=percentile,
                    request_rate_per_s=sim.request_rate_per_s,
                    batch_simulated=sim.mean_running,
-                   explanation=cap.explanation + f"; simulated under Poisson arrivals, {where}{percentile} "
+                   # what binds is the simulated load's ("TTFT p90 target", "saturation"): the steady
+                   # search's "memory capacity" or "TPOT target" sat beside p90s that said otherwise
+                   limiting=sim.limiting,
+                   explanation=f"simulated under Poisson arrivals, {where}{percentile} "
                    f"TTFT {sim.ttft_ms[percentile]:.0f} ms, TPOT {sim.tpot_ms[percentile]:.1f} ms "
-                   f"at {sim.request_rate_per_s:.2f} requests/s per replica ({sim.limiting})")
+                   f"at {sim.request_rate_per_s:.2f} requests/s per replica, {sim.mean_running:.0f} sequences "
+                   f"running: a larger load breaks the {sim.limiting}" if sim.limiting != "saturation" else
+                   f"simulated under Poisson arrivals, {where}{percentile} TTFT {sim.ttft_ms[percentile]:.0f} ms, "
+                   f"TPOT {sim.tpot_ms[percentile]:.1f} ms at {sim.request_rate_per_s:.2f} requests/s per replica, "
+                   f"{sim.mean_running:.0f} sequences running: more offered load is not served (saturation)")
+    # the layout is the steady-state search's: its reasons stay, named as such
+    return replace(result, explanation=f"{result.explanation}; TP{cap.tp}"
+                   + (f" EP{cap.ep}" if cap.ep > 1 else "") + f" chosen by the steady-state search ({cap.explanation})")
 
 
 __all__ = ["simulate_scenario", "load_curve", "slo_capacity_sim", "slo_capacity_tokens_per_s_per_chip",
