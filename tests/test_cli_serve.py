@@ -462,3 +462,15 @@ def test_the_per_tp_layouts_use_the_prefix_cache_and_the_expert_parallel_width(c
     assert main(moe) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["ep"] > 1 and d["layouts"][str(d["tp"])] == d["chips_needed"]
+
+
+def test_a_paged_batch_above_the_kv_estimate_is_explained_not_called_a_cap(capsys):
+    """Offline, paged KV runs young sequences beside old ones: 336 ran on average where the KV
+    holds 335 at their average length, and the text said 'capped at 335'."""
+    assert main(["serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--input-len", "1024",
+                 "--output-len", "256", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["limiting"] == "memory capacity" and "capped at" not in d["explanation"]
+    assert f"holds about {d['max_concurrency']} sequences" in d["explanation"]
+    if d["running_batch"] > d["max_concurrency"] + 0.5:
+        assert f"{d['running_batch']:.0f} ran at once on average" in d["explanation"]
