@@ -65,7 +65,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals and lengths")
     p.add_argument("--slo-percentile", choices=("steady", "mean", "p50", "p90", "p99"), default=None,
                    help="hold the --ttft-ms/--tpot-ms targets at this percentile under simulated Poisson "
-                        "arrivals, or 'steady' for the steady-state estimate (default: steady; with --scenario, "
+                        "arrivals (with no target: the largest Poisson load served, as the Inference view shows), "
+                        "or 'steady' for the steady-state estimate (default: steady; with --scenario, "
                         "the Serving study's, p90 unless the Inference view chose another)")
     p.add_argument("--ttft-ms", type=float, default=None, help="time-to-first-token target")
     p.add_argument("--tpot-ms", type=float, default=None, help="time-per-output-token target")
@@ -263,6 +264,11 @@ def run(args, ctx) -> Output:
     kdt = (args.kv_dtype or default_kv_dtype(wdt, chip)).lower()
     check_dtypes(chip, wdt, kdt)
     has_slo = args.ttft_ms is not None or args.tpot_ms is not None
+    asked_load = args.concurrency is not None or args.request_rate is not None or bool(getattr(args, "offline", False))
+    if not has_slo and args.slo_percentile not in (None, "steady") and args.pp == 1 and not asked_load:
+        # a percentile under load with no latency target: the largest Poisson load the replica
+        # serves, as the Inference view shows it (the view's exported line gave the offline run)
+        has_slo = True
 
     if has_slo and args.pp != 1:
         raise UserError(f"--pp {args.pp}: latency targets are evaluated for tensor/expert-parallel layouts "

@@ -516,3 +516,18 @@ def test_no_demand_leaves_the_demand_out_of_the_cli_line_and_the_chips_blank():
     assert main(line.split()[1:] + ["--format", "json"]) == 0
     headers, rows = comparison_table(run_chip_comparison(req, (CHIPS["h100-sxm5-80gb"],)))
     assert dict(zip(headers, rows[0]))["Chips needed (chips)"] is None
+
+
+def test_the_exported_cli_line_reproduces_the_view_without_latency_targets(capsys):
+    """No targets: the view shows the largest Poisson load at p90 (5,160 tokens/s per chip, 194
+    chips for 1M tokens/s); its exported line ran the offline case (5,381, 186 chips)."""
+    from engine.cli import main
+    from engine.studies_serving import chosen_under_load, serve_command, serving_request
+
+    req = serving_request(ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", ttft_ms=0.0, tpot_ms=0.0),
+                          CHIPS, MODELS)
+    view, _ = chosen_under_load(req)
+    assert main(serve_command(req).split()[1:] + ["--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["output_tokens_per_s_per_chip"] == pytest.approx(view.output_tokens_per_s_per_chip, rel=1e-9)
+    assert d["chips_needed"] == req.chips_for_demand(view) and d["slo_percentile"] == "p90"
