@@ -196,8 +196,9 @@ CHIP_RATE_FLOOR = 1e-3
 
 def _above_floor(name: str, raw, number):
     if number is not None and name not in ("price_usd", "tdp_w") and 0 < number < CHIP_RATE_FLOOR:
-        raise ValidationError([f"{name}: {_show(raw)} (0 for none, else at least {CHIP_RATE_FLOOR:g}: "
-                               "check the unit)"])
+        # HBM size and bandwidth have no "none": 0 is refused for them, so it is not offered
+        none = "" if name in ("hbm_gb", "hbm_gbps") else "0 for none, else "
+        raise ValidationError([f"{name}: {_show(raw)} ({none}at least {CHIP_RATE_FLOOR:g}: check the unit)"])
     return number
 
 

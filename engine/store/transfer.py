@@ -133,6 +133,13 @@ def parse_order_id(text) -> int | None:
 
 
 def _header_problems(reader: CsvReader, allowed, required, kind: str) -> list[str]:
+    for sep in (";", "\t"):
+        cells = [c.strip() for h in reader.header for c in h.split(sep)]
+        if len(cells) > len(reader.header) and sum(c in allowed for c in cells) >= 2:
+            # Excel in many locales saves ';'-separated "CSV": one line, not one per unknown column
+            name = "semicolons" if sep == ";" else "tabs"
+            return [f"{reader.name} header: the columns are separated by {name}; save the file as "
+                    "comma-separated CSV (UTF-8) and import it again"]
     problems = [f"{reader.name} header: column '{escape_controls(h)}' is not {kind} field"
                 for h in reader.header if h not in allowed]
     problems += [f"{reader.name} header: missing the '{f}' column" for f in required if f not in reader.header]

@@ -124,6 +124,12 @@ def fmt(value, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
+def counted(n: float, word: str, plural: str | None = None) -> str:
+    """'1 chip', '8 chips', '1,024 sequences': a count with its noun ("1 failures" read wrong)."""
+    text = f"{n:,.0f}"
+    return f"{text} {word if text == '1' else plural or word + 's'}"
+
+
 def fmt_big(value: float, unit: str = "") -> str:
     """12.3 million / 4.5 billion: for figures that span many orders of magnitude."""
     if value is None or not math.isfinite(value):

@@ -25,7 +25,7 @@ from engine.studies_serving import (  # noqa: F401  (ServingRequest, run_chip_co
 )
 from gui import export as export_mod
 from gui import style
-from gui.panels.base import AnalysisPanel, FigureTiles, fmt, fmt_big, mark_stale, notes_label, short_chip_label
+from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, mark_stale, notes_label, short_chip_label
 from gui.panels.chart_grid import ChartGrid
 from gui.panels.inference_form import DEFAULTS, ENGINES, TP_CHOICES, InferenceForm  # noqa: F401
 from gui.widgets.category_chart import CategoryBarPanel
@@ -308,9 +308,9 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         layout = f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
         if cap.prefill_chips:   # disaggregated: the prefill instances beside each replica count too
             layout += f" + {req.prefill_instances}×TP{req.prefill_tp} prefill"
-            t.set("layout", layout, f"{cap.chips_per_replica} chips per replica ({cap.prefill_chips} prefill)")
+            t.set("layout", layout, f"{counted(cap.chips_per_replica, 'chip')} per replica ({cap.prefill_chips} prefill)")
         else:
-            t.set("layout", layout, f"{cap.chips_per_replica} chips per replica")
+            t.set("layout", layout, f"{counted(cap.chips_per_replica, 'chip')} per replica")
         t.set("memory", f"{cap.weights_gib_per_chip:.1f}", f"of {req.chip.hbm_gib:g} GiB; KV {cap.kv_gib_per_sequence:.3f} GiB/seq")
         most, set_by = concurrency_limit(cap)
         why = "engine" if set_by == "engine cap" else "KV"   # short: the tile is ~38 characters wide

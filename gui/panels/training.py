@@ -25,7 +25,7 @@ from engine.studies import (
 from engine.fleet import installed_on
 from engine.training import BREAKDOWN_KEYS, MEMORY_KEYS, LayoutResult, TrainingInputs, evaluate_layout
 from gui import style
-from gui.panels.base import AnalysisPanel, FigureTiles, fmt, fmt_big, notes_label, short_chip_label
+from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, notes_label, short_chip_label
 from gui.panels.chart_grid import ChartGrid
 from gui.panels.training_form import CUSTOM_FIELDS, DEFAULTS, SOFTWARE_CHECKS, TrainingForm  # noqa: F401
 from gui.widgets.category_chart import CategoryBarPanel
@@ -315,7 +315,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         else:
             t.set("cost", "–", "no list price: enter a price")
         t.set("goodput", f"{100 * est.goodput:.1f}",
-              f"ckpt {est.checkpoint_interval_min:.0f} min, {est.expected_interruptions:,.0f} failures")
+              f"ckpt {est.checkpoint_interval_min:.0f} min, {counted(est.expected_interruptions, 'failure')}")
         notes = list(r.explanations)
         self.notes.setText("Why: " + "; ".join(notes) + "." if notes else "")
 

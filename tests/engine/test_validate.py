@@ -130,6 +130,11 @@ def test_a_chip_rate_too_small_to_be_a_chip_is_refused(field):
     """QA: bf16_tflops 1e-300 was accepted and `train` printed "inf days"."""
     from engine.validate import check_chip_field
 
-    with pytest.raises(ValidationError, match=f"{field}: '1e-300' \\(0 for none, else at least 0.001"):
+    # HBM size and bandwidth refuse 0, so the message does not offer it
+    none = "" if field in ("hbm_gb", "hbm_gbps") else "0 for none, else "
+    with pytest.raises(ValidationError, match=f"{field}: '1e-300' \\({none}at least 0.001"):
         check_chip_field(field, "1e-300")
+    if field in ("hbm_gb", "hbm_gbps"):
+        with pytest.raises(ValidationError, match=f"{field}: '0'"):
+            check_chip_field(field, "0")
     assert check_chip_field(field, "0.5") == 0.5

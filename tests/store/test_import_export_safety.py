@@ -484,3 +484,17 @@ def test_delivery_notes_follow_their_lot_when_the_cell_is_out_of_date_order(stor
     new_id = store.import_orders(path).added[0]
     assert [(d["date"], d["note"]) for d in store.delivery_rows(new_id)] == [("2024-07-01", "July"),
                                                                            ("2024-09-01", "September")]
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_semicolon_or_tab_separated_file_is_named_as_such(store, tmp_path, sep):
+    before = _orders_and_deliveries(store)
+    path = tmp_path / "o.csv"
+    path.write_text("\ufeff" + sep.join(HEADER) + "\n" + sep.join(["", "A", "NVIDIA", "h20-96gb", "5", "2025-01-01", ""])
+                    + "\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as info:
+        store.import_orders(path)
+    [problem] = info.value.problems
+    assert problem.endswith(f"o.csv header: the columns are separated by {'semicolons' if sep == ';' else 'tabs'}; "
+                            "save the file as comma-separated CSV (UTF-8) and import it again")
+    assert _orders_and_deliveries(store) == before
