@@ -258,6 +258,53 @@ class TrainingStudy:
                               dtype=self.dtype, **layout, **extra)
 
 
+_SOFTWARE_FLAGS = {"flash_attention": "flash-attention", "sequence_parallel": "sequence-parallel",
+                   "grad_overlap": "grad-overlap", "tp_comm_overlap": "tp-comm-overlap", "dropout": "dropout",
+                   "fp8_dispatch": "fp8-dispatch", "schedule": "schedule", "cp_kind": "cp-kind",
+                   "attention_kernel": "attention-kernel", "moe_route_nodes": "moe-route-nodes"}
+
+
+def software_text(settings: Mapping) -> str:
+    """The software settings in words, as exports name them ("flash attention on, ... 1f1b")."""
+    parts = []
+    for key, value in settings.items():
+        name = key.replace("_", " ")
+        if isinstance(value, bool):
+            parts.append(f"{name} {'on' if value else 'off'}")
+        elif value is not None:
+            parts.append(f"{name} {value}")
+    return ", ".join(parts)
+
+
+def train_command(study: "TrainingStudy", inputs: TrainingInputs) -> str:
+    """The `fleetcast train` line that answers what the Training view shows for `study` (its
+    exports carry it, with every setting that differs from the CLI's defaults)."""
+    if inputs.model.id == "custom":
+        return "(a custom architecture: save it as a model with `fleetcast models import` to train it from the CLI)"
+    parts = ["fleetcast train", f"--model {inputs.model.id}", f"--chip {inputs.chip.id}",
+             f"--chips {inputs.num_chips}", f"--tokens {float(study.tokens_t) * 1e12:g}"]
+    parts += [f"--seq-len {study.seq_len}"] if study.seq_len else []
+    parts += [f"--global-batch {study.global_batch}"] if study.global_batch else []
+    parts += [f"--dtype {study.dtype}"] if study.dtype != "bf16" else []
+    if study.layout_mode == "fixed":
+        lay = study.full_layout()
+        parts += [f"--tp {lay['tp']}", f"--pp {lay['pp']}", f"--dp {inputs.dp}", f"--cp {lay['cp']}",
+                  f"--vpp {lay['vpp']}", f"--micro-batch {lay['micro_batch']}", f"--zero {lay['zero']}",
+                  f"--recompute {lay['recompute']}"] + ([f"--ep {lay['ep']}"] if int(lay["ep"]) > 1 else [])
+    else:
+        parts += ["--search"]
+    for key, value in study.software_settings().items():
+        if value == SOFTWARE_DEFAULTS.get(key):
+            continue
+        flag = _SOFTWARE_FLAGS[key]
+        parts += [f"--{flag}" if value is True else f"--no-{flag}" if value is False else f"--{flag} {value}"]
+    parts += [f"--price-per-chip-hour {study.price_per_chip_hour:g}"] if study.price_per_chip_hour else []
+    parts += [f"--mtbf-chip-hours {study.mtbf_chip_hours:g}"] if study.mtbf_chip_hours else []
+    parts += [f"--restart-min {study.restart_min:g}"] if study.restart_min != 10.0 else []
+    parts += [f"--checkpoint-write-gbps {study.checkpoint_write_gbps:g}"] if study.checkpoint_write_gbps != 1000.0 else []
+    return " ".join(parts)
+
+
 def batch_note(inputs: TrainingInputs, set_by_user: bool) -> str:
     """The global batch a run uses, in words (the form shows it beside the batch field)."""
     batch = inputs.batch_seqs()

@@ -20,7 +20,8 @@ from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-ex
     TrainingAnalysis, TrainingStudy, heatmap_grid, run_training_analysis, scaling_counts,
 )
 from engine.studies import (
-    batch_note, fleet_note, infeasible_detail, layout_label, scaling_days, training_key_figures, training_top_layouts,
+    batch_note, fleet_note, infeasible_detail, layout_label, scaling_days, software_text, train_command,
+    training_key_figures, training_top_layouts,
 )
 from engine.fleet import installed_on
 from engine.training import BREAKDOWN_KEYS, MEMORY_KEYS, LayoutResult, TrainingInputs, evaluate_layout
@@ -420,7 +421,10 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         used = int((self.result.layout.get("global_batch_seqs") if self.result is not None else 0) or inp.batch_seqs())
         return {"Model": inp.model.name,
                 "Workload": f"{inp.num_chips:,} × {short_chip_label(inp.chip)}, {self.tokens_spin.value():g}T tokens, "
-                            f"sequence {inp.seq:,}, global batch {used:,} sequences, {inp.dtype.upper()}"}
+                            f"sequence {inp.seq:,}, global batch {used:,} sequences, {inp.dtype.upper()}",
+                # what else sets the figures: the run's software and the line that reproduces them
+                "Software": software_text(self.study.software_settings()),
+                "CLI": train_command(self.study, inp)}
 
     def charts(self) -> dict:
         return {"step-time": self.step_chart, "memory": self.memory_chart,

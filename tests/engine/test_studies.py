@@ -531,3 +531,30 @@ def test_the_exported_cli_line_reproduces_the_view_without_latency_targets(capsy
     d = json.loads(capsys.readouterr().out)
     assert d["output_tokens_per_s_per_chip"] == pytest.approx(view.output_tokens_per_s_per_chip, rel=1e-9)
     assert d["chips_needed"] == req.chips_for_demand(view) and d["slo_percentile"] == "p90"
+
+
+@pytest.mark.parametrize("mode", ["fixed", "search"])
+def test_the_training_cli_line_reproduces_the_study(mode, capsys):
+    """The Training view's exports carry the `fleetcast train` line of what they show, software
+    settings and reliability included (they carried neither)."""
+    from engine.cli import main
+    from engine.studies import software_text, train_command
+
+    study = TrainingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", num_chips=64, tokens_t=0.5,
+                          layout_mode=mode, layout={"tp": 2, "pp": 2, "cp": 1, "ep": 1, "vpp": 1, "zero": 1,
+                                                    "micro_batch": 1, "recompute": "selective"},
+                          software={"flash_attention": False, "tp_comm_overlap": True}, mtbf_chip_hours=20_000.0,
+                          restart_min=25.0, global_batch=256)
+    inputs = study.training_inputs(CHIPS, MODELS)
+    line = train_command(study, inputs)
+    assert "--no-flash-attention" in line and "--tp-comm-overlap" in line and "--restart-min 25" in line
+    assert "flash attention off" in software_text(study.software_settings())
+    from engine.training import evaluate_layout
+
+    result = evaluate_layout(inputs) if mode == "fixed" else search_layouts(inputs).best
+    run = study.estimate(inputs, result.tokens_per_s_per_chip)
+    assert main(line.split()[1:] + ["--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["step_time_s"] == pytest.approx(result.step_time_s, rel=1e-12)
+    assert d["layout"] == result.layout
+    assert d["time_to_train_days"] == pytest.approx(run.time_to_train_days, rel=1e-12)
