@@ -26,7 +26,7 @@ from engine.studies import (
 from engine.fleet import installed_on
 from engine.training import BREAKDOWN_KEYS, MEMORY_KEYS, LayoutResult, TrainingInputs, evaluate_layout
 from gui import style
-from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, notes_label, short_chip_label
+from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, mark_stale, notes_label, short_chip_label
 from gui.panels.chart_grid import ChartGrid
 from gui.panels.training_form import CUSTOM_FIELDS, DEFAULTS, SOFTWARE_CHECKS, TrainingForm  # noqa: F401
 from gui.widgets.category_chart import CategoryBarPanel
@@ -186,8 +186,23 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self._draw_figures()
         self._draw_bars()
         self._draw_scaling()
+        self._show_analysis_state()
         self.evaluated.emit()
         self.analysis_timer.start()
+
+    def _analysis_lags(self) -> bool:
+        """Whether the search on screen (heatmap, scaling curve) ran from other inputs than the
+        form's: a search after an edit still going, cancelled or failed. Its charts are then
+        greyed and their exports name the inputs they came from."""
+        a, inp = self.analysis, self.inputs
+        return a is not None and inp is not None and a.key != self._analysis_key(inp)
+
+    def analysis_widgets(self) -> list:
+        return [self.heatmap, self.scaling_chart]
+
+    def _show_analysis_state(self) -> None:
+        if self.inputs is not None:   # invalid inputs: show_invalid has greyed every result
+            mark_stale(self.analysis_widgets(), self._analysis_lags())
 
     def start_analysis(self, force: bool = False) -> None:
         self.analysis_timer.stop()
@@ -207,7 +222,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.runner.cancel()
         self._running_key = None
         if was:
-            self.run_bar.set_message("Cancelled. Charts show the last finished search; press Run search to start again.")
+            self.run_bar.set_message("Cancelled. The greyed charts are the last finished search, for earlier inputs; "
+                                     "press Run search to start again." if self._analysis_lags() else
+                                     "Cancelled. Charts show the last finished search; press Run search to start again.")
             self.status_message.emit("Layout search cancelled")
             if self.result is None and self.mode_combo.currentData() == "search":
                 # nothing was found: the tiles must not keep saying a search is under way
@@ -234,6 +251,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             self._draw_figures()
         self._draw_bars()
         self._draw_scaling()
+        self._show_analysis_state()
         self.analysis_finished.emit()
 
     def _on_analysis_failed(self, message: str) -> None:
@@ -411,6 +429,18 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             chart.plot_item.setXRange(0, float(counts.max()) * 1.03, padding=0)
 
     # ---- protocol ----------------------------------------------------------------------------
+    def chart_export_context(self, chart_key: str) -> dict:
+        """The search's charts, left from earlier inputs, are labelled with the inputs they ran from."""
+        if chart_key in ("layout-search", "scaling") and self._analysis_lags():
+            assert self.analysis is not None
+            model, chip, n, seq, batch, dtype = self.analysis.key[:6]
+            return {"Model": model.name,
+                    "Workload": f"{n:,} × {short_chip_label(chip)}, sequence {seq:,}, global batch {batch:,} "
+                                f"sequences (default), {dtype.upper()}",
+                    "Note": "the form's inputs changed after this search ran: it is for the inputs above, "
+                            "not the ones on screen"}
+        return self.export_context()
+
     def export_context(self) -> dict:
         """What this panel's exports show (model and workload, in the units the form uses)."""
         inp = self.inputs

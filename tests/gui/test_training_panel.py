@@ -449,3 +449,29 @@ def test_exports_name_the_global_batch_the_layout_runs(panel):
     context = panel.export_context()   # what else sets the figures: the software and the reproducing line
     assert context["Software"].startswith("flash attention on") and context["CLI"].startswith(
         "fleetcast train --model llama3-8b --chip h100-sxm5-80gb --chips 1000 --tokens 1e+12 --tp 8 --pp 1 --dp 125")
+
+
+def test_a_search_left_from_earlier_inputs_is_greyed_and_its_exports_name_those_inputs(panel, qtbot, tmp_path):
+    """Cancel the search an edit started: the heatmap and scaling curve still show the old one.
+    They are greyed, and a chart export names the 64-chip search it is, with a note."""
+    from gui.export_all import panel_context
+    from gui.panels.base import is_stale
+
+    panel.apply_scenario_state({**FIXED, "layout_mode": "search"})
+    panel.compute_now()
+    for chart_key, chart in panel.charts().items():
+        chart.context_provider = lambda key=chart_key: panel_context(panel, "S", key)
+    assert not any(is_stale(w) for w in panel.analysis_widgets())
+    panel.count_spin.setValue(128)
+    panel._evaluate()
+    panel.start_analysis()
+    assert panel.runner.is_running() and all(is_stale(w) for w in panel.analysis_widgets())
+    qtbot.mouseClick(panel.run_bar.cancel_button, qtbot_left())
+    assert "greyed" in panel.run_bar.message.text() and all(is_stale(w) for w in panel.analysis_widgets())
+    head = [ln for ln in panel.scaling_chart.export_csv(tmp_path / "s.csv").read_text(encoding="utf-8").splitlines()
+            if ln.startswith("#")]
+    assert any("64 × H100" in ln for ln in head) and any(ln.startswith("# Note:") for ln in head), head
+    assert "128 × H100" in panel.export_context()["Workload"]
+    with qtbot.waitSignal(panel.analysis_finished, timeout=30000):
+        panel.start_analysis(force=True)
+    assert not any(is_stale(w) for w in panel.analysis_widgets())
