@@ -213,6 +213,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         if not force and ((self.analysis is not None and self.analysis.key == key) or self._running_key == key):
             return
         self._running_key = key
+        if self.analysis is None:
+            for chart in self.analysis_widgets():
+                chart.set_notice("Searching layouts…")
         counts = scaling_counts(inp.num_chips)
         self.run_bar.set_message(f"Searching layouts for {inp.model.name} on {inp.num_chips:,} × {short_chip_label(inp.chip)}…")
         self.runner.start(run_training_analysis, inp, self._compare_chips(inp), counts, key)
@@ -230,10 +233,15 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                 # nothing was found: the tiles must not keep saying a search is under way
                 self.tiles.clear("–")
                 self.notes.setText("Search cancelled: no figures yet. Press Run search to search again.")
+            if self.analysis is None:   # empty charts said nothing over bare 0-1 axes
+                for chart in self.analysis_widgets():
+                    chart.set_notice("Search cancelled: press Run search to draw this chart")
 
     def _on_analysis(self, analysis: TrainingAnalysis) -> None:
         self._running_key = None
         self.analysis = analysis
+        for chart in self.analysis_widgets():
+            chart.set_notice("")
         s = analysis.search
         self.run_bar.set_progress(1.0)
         if s.best is None:

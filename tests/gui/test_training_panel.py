@@ -176,6 +176,7 @@ def test_search_runs_in_a_worker_can_be_cancelled_and_the_latest_wins(panel, qtb
     # nothing was found: the tiles and the note no longer say a search is under way
     assert "Searching" not in panel.notes.text() and "cancelled" in panel.notes.text()
     assert panel.tiles.value("step") == "–"
+    assert panel.heatmap._notice.toPlainText().startswith("Search cancelled") and panel.heatmap._notice.isVisible()
     # Two requests in a row: only the second one's result is drawn.
     panel.apply_scenario_state(FIXED)
     panel.timer.stop()
@@ -188,6 +189,7 @@ def test_search_runs_in_a_worker_can_be_cancelled_and_the_latest_wins(panel, qtb
     assert panel.analysis.key == panel._analysis_key(panel.inputs)
     assert panel.analysis.search.best is not None
     assert panel.run_bar.progress.value() == 100
+    assert not panel.scaling_chart._notice.isVisible()
     assert "top-layouts" in panel.tables()
 
 
