@@ -877,7 +877,9 @@ def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool
             return "memory capacity", (
                 f"the KV cache that fits beside the weights on {inp.chip.name} holds about {cap:.0f} sequences "
                 f"per replica at their average length{paged}; more requests queue")
-        return "memory capacity", f"the engine's batch cap ({cap:.0f} sequences per replica) is reached"
+        # the scheduler's cap (max_num_seqs), not memory: KV would hold more
+        return "engine batch cap", (f"the engine's cap of {cap:.0f} running sequences per replica is reached "
+                                    f"(the KV cache would hold {kv_cap:.0f})")
     kind = max(parts, key=lambda k: parts[k])
     total = sum(parts.values())
     share = 100.0 * parts[kind] / total if total > 0 else 0.0
@@ -1132,9 +1134,9 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
         if cap_i >= kvcap_i - 0.5:
             limiting = "memory capacity"
             why = f"KV cache full at {n:.0f} sequences per replica ({kv_seq_gib:.2f} GiB per sequence per chip)"
-        else:
-            limiting = "memory capacity"
-            why = f"engine batch cap of {cap_i:.0f} sequences reached"
+        else:   # the scheduler's cap (max_num_seqs), not memory: KV would hold more
+            limiting = "engine batch cap"
+            why = f"engine batch cap of {cap_i:.0f} sequences reached (the KV cache would hold {kvcap_i:.0f})"
     else:
         tpot_n = float(r["tpot"][0, i, nxt]) * 1e3
         ttft_n = float(r["ttft"][0, i, nxt]) * 1e3

@@ -63,7 +63,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
              "in steady state)"),
             ("tpot", "TPOT (ms)", "Time per output token at that load (the form's percentile under load; the mean "
              "in steady state)"),
-            ("limiting", "Limiting resource", "What stops a larger load: memory capacity, latency target; and what fills the time per token"),
+            ("limiting", "Limiting resource", "What stops a larger load: memory capacity, the engine's batch cap, a "
+             "latency target or saturation; and what fills the time per token"),
             ("chips", "Chips for the demand", "Chips of this type to serve the demand under the targets (whole replicas)"),
             ("layout", "Layout per replica", "Tensor/expert parallel degrees of one serving replica"),
             ("memory", "Weights per chip (GiB)", "Model weights held by each chip of a replica, against its HBM "
@@ -236,8 +237,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.runner.cancel()
         self._running_key = None
         if was:
-            self.run_bar.set_message("Cancelled. The greyed charts are the last finished comparison, for earlier "
-                                     "inputs; press Compare chips to start again." if self._comparison_lags() else
+            self.run_bar.set_message("Cancelled: the greyed charts are for earlier inputs. Compare chips updates them."
+                                     if self._comparison_lags() else
                                      "Cancelled. Charts show the last finished comparison; press Compare chips "
                                      "to start again.")
             self.status_message.emit("Chip comparison cancelled")

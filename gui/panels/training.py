@@ -225,8 +225,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.runner.cancel()
         self._running_key = None
         if was:
-            self.run_bar.set_message("Cancelled. The greyed charts are the last finished search, for earlier inputs; "
-                                     "press Run search to start again." if self._analysis_lags() else
+            self.run_bar.set_message("Cancelled: the greyed charts are for earlier inputs. Run search updates them."
+                                     if self._analysis_lags() else
                                      "Cancelled. Charts show the last finished search; press Run search to start again.")
             self.status_message.emit("Layout search cancelled")
             if self.result is None and self.mode_combo.currentData() == "search":
