@@ -236,6 +236,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             if self.analysis is None:   # empty charts said nothing over bare 0-1 axes
                 for chart in self.analysis_widgets():
                     chart.set_notice("Search cancelled: press Run search to draw this chart")
+            if not self._bar_layouts():
+                for chart in (self.step_chart, self.memory_chart):
+                    chart.set_notice("Search cancelled: press Run search")
 
     def _on_analysis(self, analysis: TrainingAnalysis) -> None:
         self._running_key = None
@@ -366,9 +369,18 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
     def _draw_bars(self) -> None:
         bars = self._bar_layouts()
         if not bars:
-            self.step_chart.clear_bars()
-            self.memory_chart.clear_bars()
+            a, inp = self.analysis, self.inputs
+            nothing_fits = a is not None and inp is not None and a.key == self._analysis_key(inp) \
+                and a.search.best is None
+            search = self.mode_combo.currentData() == "search" and inp is not None
+            for chart in (self.step_chart, self.memory_chart):
+                chart.clear_bars()
+                # say why it is empty, not bare 0-1 axes
+                chart.set_notice("No layout fits these inputs" if nothing_fits else
+                                 "Searching layouts…" if search else "")
             return
+        for chart in (self.step_chart, self.memory_chart):
+            chart.set_notice("")
         names = [name for name, _ in bars]
         for chart in (self.step_chart, self.memory_chart):
             chart.set_categories(names)

@@ -177,6 +177,7 @@ def test_search_runs_in_a_worker_can_be_cancelled_and_the_latest_wins(panel, qtb
     assert "Searching" not in panel.notes.text() and "cancelled" in panel.notes.text()
     assert panel.tiles.value("step") == "–"
     assert panel.heatmap._notice.toPlainText().startswith("Search cancelled") and panel.heatmap._notice.isVisible()
+    assert panel.step_chart._notice.toPlainText().startswith("Search cancelled")
     # Two requests in a row: only the second one's result is drawn.
     panel.apply_scenario_state(FIXED)
     panel.timer.stop()
