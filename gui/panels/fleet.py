@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from engine.fleet import INSTALL_LAG_DAYS, installed_timeline, promised_timeline, timeline_months
 from engine.validate import vendor_mismatch
+from engine.errors import UserError
 from gui.commands import (
     AddDeliveryCommand, AddOrderCommand, DeleteDeliveryCommand, DeleteOrderCommand,
     EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_store_writes, push_command,
@@ -234,15 +235,28 @@ class FleetPanel(QWidget):
         if not self._push(EditOrderCommand(self.store, order_id, field, value)):
             return False
         if field in ("chip_id", "vendor"):   # as `orders import` warns: the forecast's risk follows the vendor
-            order = self.store.order_snapshot(order_id)["order"]
-            mismatch = vendor_mismatch(order["vendor"], order["chip_id"],
-                                                 self._chip_vendors.get(order["chip_id"], ""))
-            if mismatch:
-                self.banner.show_warning(f"Order {order_id}: {mismatch}. Kept (a reseller is possible); "
-                                         "edit its vendor if that is wrong.")
-            elif self.banner.kind == "warning":
-                self.banner.dismiss()
+            self._warned_order = order_id
+            self._check_vendor_warning()
         return True
+
+    def _check_vendor_warning(self) -> None:
+        """Warn while the order last edited has another maker's chip; an undo or a fix clears it."""
+        order_id = getattr(self, "_warned_order", None)
+        if order_id is None:
+            return
+        try:
+            order = self.store.order_snapshot(order_id)["order"]
+        except UserError:   # deleted since
+            order = None
+        mismatch = order and vendor_mismatch(order["vendor"], order["chip_id"],
+                                             self._chip_vendors.get(order["chip_id"], ""))
+        if mismatch:
+            self.banner.show_warning(f"Order {order_id}: {mismatch}. Kept (a reseller is possible); "
+                                     "edit its vendor if that is wrong.")
+            return
+        self._warned_order = None
+        if self.banner.kind == "warning":
+            self.banner.dismiss()
 
     def _edit_delivery(self, delivery_id, field, value) -> bool:
         return self._push(EditDeliveryCommand(self.store, delivery_id, field, value))
@@ -354,6 +368,7 @@ class FleetPanel(QWidget):
         self._chip_names = {c.id: style.chip_display_name(c) for c in chips}
         self.order_model.chip_names = self._chip_names  # the orders table shows names, edits ids
         self._chip_vendors = {r["id"]: r.get("vendor") or "" for r in chip_rows}
+        self._check_vendor_warning()
         self.chip_model.set_rows(chip_rows)
         self._refresh_chip_combo(chip_rows)
         self.order_model.set_rows(self.store.order_rows())

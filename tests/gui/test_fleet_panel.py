@@ -288,5 +288,8 @@ def test_an_order_moved_to_another_makers_chip_is_warned_about_as_an_import_is(p
     assert panel.banner.kind == "warning"
     text = panel.banner.text()
     assert "vendor 'NVIDIA' is not the vendor of chip ascend-910b2 (Huawei)" in text and "Order 2" in text
+    panel.undo_stack.undo()                                   # an undo puts the H20 back: no warning left
+    assert panel.banner.kind != "warning"
+    assert panel._edit_order(2, "chip_id", "ascend-910b2") and panel.banner.kind == "warning"
     assert panel._edit_order(2, "vendor", "Huawei")          # the fix: the warning goes
     assert panel.banner.kind != "warning"
