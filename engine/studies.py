@@ -276,32 +276,43 @@ def software_text(settings: Mapping) -> str:
     return ", ".join(parts)
 
 
+def cli_head(command: str, model, chip) -> list[str] | str:
+    """The start of a `fleetcast COMMAND` line for a view's exports, or why there is none: a
+    custom architecture exists in the view only."""
+    if model.id == "custom":
+        return (f"(a custom architecture: save it as a model with `fleetcast models import` to {command} it "
+                "from the CLI)")
+    return [f"fleetcast {command}", f"--model {model.id}", f"--chip {chip.id}"]
+
+
 def train_command(study: "TrainingStudy", inputs: TrainingInputs) -> str:
     """The `fleetcast train` line that answers what the Training view shows for `study` (its
     exports carry it, with every setting that differs from the CLI's defaults)."""
-    if inputs.model.id == "custom":
-        return "(a custom architecture: save it as a model with `fleetcast models import` to train it from the CLI)"
-    parts = ["fleetcast train", f"--model {inputs.model.id}", f"--chip {inputs.chip.id}",
-             f"--chips {inputs.num_chips}", f"--tokens {float(study.tokens_t) * 1e12:g}"]
-    parts += [f"--seq-len {study.seq_len}"] if study.seq_len else []
-    parts += [f"--global-batch {study.global_batch}"] if study.global_batch else []
-    parts += [f"--dtype {study.dtype}"] if study.dtype != "bf16" else []
+    head = cli_head("train", inputs.model, inputs.chip)
+    if isinstance(head, str):
+        return head
+    # (flag, value) of every setting that differs from the CLI's default
+    given = [("--chips", inputs.num_chips), ("--tokens", f"{float(study.tokens_t) * 1e12:g}"),
+             ("--seq-len", study.seq_len or None), ("--global-batch", study.global_batch or None),
+             ("--dtype", study.dtype if study.dtype != "bf16" else None)]
     if study.layout_mode == "fixed":
         lay = study.full_layout()
-        parts += [f"--tp {lay['tp']}", f"--pp {lay['pp']}", f"--dp {inputs.dp}", f"--cp {lay['cp']}",
-                  f"--vpp {lay['vpp']}", f"--micro-batch {lay['micro_batch']}", f"--zero {lay['zero']}",
-                  f"--recompute {lay['recompute']}"] + ([f"--ep {lay['ep']}"] if int(lay["ep"]) > 1 else [])
+        given += [("--tp", lay["tp"]), ("--pp", lay["pp"]), ("--dp", inputs.dp), ("--cp", lay["cp"]),
+                  ("--vpp", lay["vpp"]), ("--micro-batch", lay["micro_batch"]), ("--zero", lay["zero"]),
+                  ("--recompute", lay["recompute"]), ("--ep", lay["ep"] if int(lay["ep"]) > 1 else None)]
     else:
-        parts += ["--search"]
+        given += [("--search", "")]
     for key, value in study.software_settings().items():
-        if value == SOFTWARE_DEFAULTS.get(key):
-            continue
-        flag = _SOFTWARE_FLAGS[key]
-        parts += [f"--{flag}" if value is True else f"--no-{flag}" if value is False else f"--{flag} {value}"]
-    parts += [f"--price-per-chip-hour {study.price_per_chip_hour:g}"] if study.price_per_chip_hour else []
-    parts += [f"--mtbf-chip-hours {study.mtbf_chip_hours:g}"] if study.mtbf_chip_hours else []
-    parts += [f"--restart-min {study.restart_min:g}"] if study.restart_min != 10.0 else []
-    parts += [f"--checkpoint-write-gbps {study.checkpoint_write_gbps:g}"] if study.checkpoint_write_gbps != 1000.0 else []
+        if value != SOFTWARE_DEFAULTS.get(key):   # booleans are --flag / --no-flag
+            flag = _SOFTWARE_FLAGS[key]
+            given += [(f"--{flag}", "") if value is True else (f"--no-{flag}", "") if value is False
+                      else (f"--{flag}", value)]
+    given += [("--price-per-chip-hour", f"{study.price_per_chip_hour:g}" if study.price_per_chip_hour else None),
+              ("--mtbf-chip-hours", f"{study.mtbf_chip_hours:g}" if study.mtbf_chip_hours else None),
+              ("--restart-min", f"{study.restart_min:g}" if study.restart_min != 10.0 else None),
+              ("--checkpoint-write-gbps",
+               f"{study.checkpoint_write_gbps:g}" if study.checkpoint_write_gbps != 1000.0 else None)]
+    parts = head + [f"{flag} {value}".strip() for flag, value in given if value is not None]
     return " ".join(parts)
 
 

@@ -21,7 +21,7 @@ from engine.errors import Cancelled, UserError
 from engine.hardware import Chip
 from engine.inference import ServingInputs, evaluate_serving, serving_curve, slo_capacity
 from engine.models import ModelConfig
-from engine.studies import ServingStudy, chip_labels, chip_name, chips_for_demand
+from engine.studies import ServingStudy, chip_labels, chip_name, chips_for_demand, cli_head
 from engine.serving.families import limit_factors
 
 # Running batches of the throughput-latency curves (sequences per replica), log-spaced 1 to 4,096.
@@ -247,10 +247,10 @@ def serve_command(req: ServingRequest) -> str:
     """The `fleetcast serve` line that answers what the Inference view shows for `req` (exports
     carry it: the CLI's defaults differ from the view's, steady state and fixed lengths against
     p90 under load with spread lengths, so the figures could not be reproduced from a file)."""
-    if req.model.id == "custom":
-        return "(a custom architecture: save it as a model with `fleetcast models import` to serve it from the CLI)"
-    parts = ["fleetcast serve", f"--model {req.model.id}", f"--chip {req.chip.id}",
-             f"--input-len {req.input_len:g}", f"--output-len {req.output_len:g}"]
+    head = cli_head("serve", req.model, req.chip)
+    if isinstance(head, str):
+        return head
+    parts = head + [f"--input-len {req.input_len:g}", f"--output-len {req.output_len:g}"]
     parts += [f"--ttft-ms {req.ttft_ms:g}"] if req.ttft_ms else []
     parts += [f"--tpot-ms {req.tpot_ms:g}"] if req.tpot_ms else []
     parts += [f"--slo-percentile {req.slo_percentile}"]
