@@ -290,8 +290,25 @@ def plan_sentences(ctx: ReportContext) -> list[str]:
     if not plan.get("feasible", True):
         return [f"No order plan meets the target: {_esc(plan.get('why', ''))}."]
     orders = plan.get("orders") or []
-    return [f"The cheapest order plan places {len(orders)} orders for USD {_number(plan.get('total_cost_usd'))} "
-            "in total (see Order plan)."]
+    # the target it answers: "0 orders" is an answer about this window only
+    first, last = str(plan.get("from_month") or "")[:7], str(plan.get("until_month") or "")[:7]
+    target = (f"To keep P(capacity ≥ demand) ≥ {100 * float(plan.get('confidence') or 0):g}% every month "
+              f"from {_esc(first)} to {_esc(last)}, " if first and last else "")
+    if orders:
+        text = (f"{target}the cheapest order plan places {len(orders)} order{'s' if len(orders) != 1 else ''} for USD "
+                f"{_number(plan.get('total_cost_usd'))} in total (see Order plan).")
+    else:
+        text = f"{target}no new orders are needed."
+    text = text[0].upper() + text[1:]
+    out = [text]
+    later = [(m, p) for m, p in zip(plan.get("months") or [], plan.get("prob_meet_demand") or [])
+             if last and str(m)[:7] > last and p is not None]
+    if later:   # past the target window the plan promises nothing: say how far it falls
+        month, low = min(later, key=lambda mp: mp[1])
+        if low < float(plan.get("confidence") or 0):
+            out.append(f"After {_esc(last)} it is not planned for: P(capacity ≥ demand) falls to "
+                       f"{100 * low:.0f}% by {_esc(str(month)[:7])}.")
+    return out
 
 
 def assumptions_section(ctx: ReportContext) -> str:

@@ -87,7 +87,7 @@ def test_story_report_opens_with_expected_pages_and_figures(story_report):
     assert f"meets demand is {report._smart(p12)} % 12 months in and {report._smart(p24)} % 24 months in" in first
     # The Plan view's answer: at the seeded supply caps no plan reaches 90%; the report says why
     # (lead times, then the caps, from the first month new chips can reach) and how far one could go.
-    if "The cheapest order plan places" not in first:
+    if "the cheapest order plan places" not in first and "no new orders are needed" not in first:
         assert "No order plan meets the target: lead times and vendor risk:" in first
         assert "caps: ordering every candidate at its maximum per quarter" in first
         assert "the longest target a plan could keep at 90% runs from" in first
@@ -159,7 +159,7 @@ def test_plan_section_is_a_few_lines_when_a_plan_exists():
     ctx = _context(plan=plan)
     html = report.plan_section(ctx)
     assert "Order plan" in html and "20,000" in html and "2025-06" in html and "Total USD 1,500,000,000" in html
-    assert "places 1 orders for USD 1,500,000,000" in report.key_answers_section(ctx)
+    assert "The cheapest order plan places 1 order for USD 1,500,000,000" in report.key_answers_section(ctx)
     infeasible = _context(plan={"feasible": False, "why": "no chip can be delivered before 2026", "orders": []})
     assert "No order plan meets the target: no chip can be delivered before 2026." in \
         report.key_answers_section(infeasible)
@@ -246,3 +246,17 @@ def test_a_short_pdf_is_refused(tmp_path, story_report):
     empty.write_bytes(b"")
     with pytest.raises(UserError, match="incomplete"):
         report.check_whole_pdf(empty, tmp_path / "r.pdf")
+
+
+def test_the_plan_sentence_names_its_target_and_what_happens_after_it():
+    """A plan to December 2026 that needs no orders read "places 0 orders for USD 0" while P(meet)
+    fell to 60% by 2029 without orders, and pointed to an Order plan section that is not there."""
+    plan = {"feasible": True, "total_cost_usd": 0.0, "orders": [], "confidence": 0.9,
+            "from_month": "2025-01-01", "until_month": "2026-12-01",
+            "months": ["2026-11-01", "2026-12-01", "2027-01-01", "2029-01-01"],
+            "prob_meet_demand": [0.97, 0.96, 0.958, 0.598]}
+    sentences = report.plan_sentences(_context(plan=plan))
+    assert sentences == ["To keep P(capacity ≥ demand) ≥ 90% every month from 2025-01 to 2026-12, no new orders "
+                         "are needed.",
+                         "After 2026-12 it is not planned for: P(capacity ≥ demand) falls to 60% by 2029-01."]
+    assert "see Order plan" not in " ".join(sentences) and report.plan_section(_context(plan=plan)) == ""
