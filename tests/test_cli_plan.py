@@ -200,10 +200,18 @@ def test_assumed_candidate_terms_and_the_fresh_tolerance_are_said(db, capsys):
                              "--until", "2025-06", "--samples", "60", "--format", "json")
     d = json.loads(out)
     assert d["fresh_tolerance"] == 0.01
-    assert [n.split(" ")[0] for n in d["candidate_notes"]] == ["mi300x"]
+    assert [n.split(" ")[0] for n in d["candidate_notes"]] == ["mi300x", "mi300x:"]
     assert "are assumptions" in d["candidate_notes"][0]
+    # AMD has no delivery profile in the story: planned as certain, which the note now says
+    assert "gives its maker (AMD) no delivery risk" in d["candidate_notes"][1]
     if d["feasible"]:
         assert d["min_prob_meet_in_target"] >= d["confidence"] - d["fresh_tolerance"]
+    code, text, err = run_cli(capsys, "--db", db, "plan", "--chips", "h20-96gb,mi300x", "--from", "2025-03",
+                              "--until", "2025-06", "--samples", "60")
+    if d["feasible"] and d["min_prob_meet_in_target"] < d["confidence"]:   # not headlined as keeping 90%
+        assert "plan reaching P(meet demand)" in text and "against the 90% asked" in text
+    elif d["feasible"]:
+        assert "plan for P(meet demand) >= 90%" in text
     code, _, err = run_cli(capsys, "--db", db, "plan", "--caps", "h20-96gb=1.5")
     assert code == 1 and "a whole number of chips" in err
 
