@@ -417,8 +417,11 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     # Training jobs with deadlines on a candidate chip type: tokens still needed by the deadline.
     jobs_prob = {}
     job_hopeless = np.zeros(n, dtype=bool)
-    for a_job, need_tokens in _job_rows(inputs, s, req, order_months, months, lot):
-        job_hopeless |= (need_tokens > 0) & (a_job @ x_max < need_tokens * (1 - 1e-9))
+    job_misses = []   # (job, share of trials no plan finishes it in by its deadline), for the reason
+    for job, a_job, need_tokens in _job_rows(inputs, s, req, order_months, months, lot):
+        misses = (need_tokens > 0) & (a_job @ x_max < need_tokens * (1 - 1e-9))
+        job_hopeless |= misses
+        job_misses.append((job, float(misses.mean())))
         pos = np.nonzero(need_tokens > 0)[0]
         scale_tok = max(float(np.max(need_tokens)), 1.0)
         a_rows.append(a_job[pos] / scale_tok)
@@ -494,7 +497,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
                     cut = min(over, x_lots[ci, mi])
                     x_lots[ci, mi] -= cut
                     over -= cut
-    why = "" if feasible else _why(inputs, s, req, order_months, active, earliest, months, res, reach)
+    why = "" if feasible else _why(inputs, s, req, order_months, active, earliest, months, res, reach, job_misses)
     if feasible or (reachable is not None and reachable[1] >= months[hi_t]):
         reachable = None   # nothing shorter to offer: the target itself is (or is not, for another reason) kept
     if reachable is not None:
@@ -552,7 +555,7 @@ def _reachable_target(ok: np.ndarray, months, fit_confidence: float, start_i: in
 
 
 def _job_rows(inputs, s, req, order_months, months, lot):
-    """Per job with a deadline on a candidate chip: (n x cols coefficient rows, tokens still needed)."""
+    """Per job with a deadline on a candidate chip: (job, n x cols coefficient rows, tokens still needed)."""
     sc = inputs.scenario
     out = []
     n = s.capacity_tps.shape[0]
@@ -585,14 +588,22 @@ def _job_rows(inputs, s, req, order_months, months, lot):
         tok = np.einsum("wmt,t,wt->wm", arr, share * seconds, frac) * per_chip * lot * s.train_mult[job.chip_id][:, None]
         a = np.zeros((n, len(req.candidates) * len(order_months)))
         a[:, ci * len(order_months):(ci + 1) * len(order_months)] = tok
-        out.append((a, need))
+        out.append((job, a, need))
     return out
 
 
-def _why(inputs, s, req, order_months, active, earliest, months, res, reach) -> str:
-    """Why no plan meets the target: lead times, quarterly caps, budget, or vendor risk."""
+def _why(inputs, s, req, order_months, active, earliest, months, res, reach, job_misses=()) -> str:
+    """Why no plan meets the target: a training job's deadline, lead times, quarterly caps, budget,
+    or vendor risk."""
     p_max, p_any, fit_conf = reach
     reasons = []
+    for job, share in job_misses:
+        # a deadline holds whatever the target window: shortening the target cannot help it
+        if 1.0 - share < fit_conf:
+            reasons.append(f"training job '{job.name}': even every candidate ordered at its cap from "
+                           f"{order_months[0]:%Y-%m} finishes it by {job.deadline:%Y-%m-%d} in only "
+                           f"{pct_text(1.0 - share)} of trials (the target is {pct_text(fit_conf)}); move its "
+                           f"deadline or lower the confidence")
     unbuyable = [c for c in req.candidates if c.max_per_quarter <= 0]
     if unbuyable and len(unbuyable) == len(req.candidates):
         # nothing can be ordered at all: that, not the lead times, is why

@@ -221,3 +221,27 @@ def test_a_backtest_too_early_says_how_many_points_and_from_when(db, capsys):
     assert code == 1
     assert "needs at least three points; 2 known on or before 2024-08-01" in err
     assert "the earliest --as-of with 3 is 2024-09-15" in err
+
+
+def test_a_training_deadline_no_plan_can_meet_is_named_as_the_reason(tmp_path, capsys):
+    """No demand and no orders, but the story's 405B job due 2025-12-31: the plan said "no plan keeps
+    90% in every month jointly ... shorten the target", which cannot help; the job is the reason."""
+    import copy
+
+    from engine.store import open_store
+
+    path = str(tmp_path / "empty.db")
+    st = open_store(path)
+    for o in st.order_rows():
+        st.delete_order(o["id"])
+    params = copy.deepcopy(st.scenario("Story default")["params"])
+    params["demand"]["scale"] = 0.0
+    st.save_scenario("zero demand", params)
+    job = params["jobs"][0]
+    st.close()
+    code, out, err = run_cli(capsys, "--db", path, "plan", "--scenario", "zero demand", "--from", "2025-01",
+                             "--until", "2025-03", "--samples", "40", "--format", "json")
+    d = json.loads(out)
+    assert code == 1 and not d["feasible"]
+    assert d["why"].startswith(f"training job '{job['name']}': even every candidate ordered at its cap from ")
+    assert f"finishes it by {job['deadline']}" in d["why"] and "shorten the target" not in d["why"]
