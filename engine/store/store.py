@@ -871,7 +871,8 @@ class Store:
                             "nothing was restored")
         for before in written or []:
             now = list(self.db.table(SCENARIOS).rows_where("name = ?", [before["name"]]))
-            if not now or dict(now[0]) != before:
+            # its inputs, not its time stamp: a save of the same inputs (an undone Save) changes nothing
+            if not now or json.loads(now[0]["params"]) != json.loads(before["params"]):
                 raise UserError(f"scenario '{before['name']}', built on '{row['name']}', was "
                                 f"{'deleted' if not now else 'changed'} since (by another window or program?); "
                                 "nothing was restored")

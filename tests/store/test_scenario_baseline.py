@@ -287,7 +287,7 @@ def test_a_what_if_whose_base_is_gone_or_loops_says_so(store):
     assert store.scenario("Huawei delivers half")["base"] == "Story default"
 
 
-def test_undoing_a_delete_never_overwrites_what_was_written_since(store):
+def test_undoing_a_delete_never_overwrites_what_was_written_since(store, monkeypatch):
     """Two windows on one file: the undo of a delete puts nothing back over a scenario of that name
     made since, or over a what-if saved since; it is refused with every row as it was."""
     import copy
@@ -304,7 +304,9 @@ def test_undoing_a_delete_never_overwrites_what_was_written_since(store):
     assert store.scenario("Huawei delivers half")["params"]["trials"] == 777
     assert "Story default" not in {s["name"] for s in store.scenarios()}
 
-    store.save_scenario("Huawei delivers half", half)             # as the delete left it: undo works
+    # the inputs as the delete left them, saved in a later second (an undone Save): undo works
+    monkeypatch.setattr("engine.store.store._now", lambda: "2099-01-01T00:00:00")
+    store.save_scenario("Huawei delivers half", half)
     store.save_scenario("Story default", {**half, "trials": 33})  # ... unless the name exists again
     with pytest.raises(UserError, match="'Story default' exists again"):
         store.restore_scenario(copy.deepcopy(row))
