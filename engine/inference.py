@@ -1145,8 +1145,13 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
             which.append(f"TPOT {tpot_ms:g} ms")
         if ttft_ms and ttft_n > ttft_ms:
             which.append(f"TTFT {ttft_ms:g} ms")
-        limiting = "latency target"
-        why = f"a larger batch would break the {' and '.join(which) or 'latency'} target"
+        if which or np.isfinite(ttft_n):
+            limiting = "latency target"
+            why = f"a larger batch would break the {' and '.join(which) or 'latency'} target"
+        else:   # no target broken: beyond this batch the prompts arrive faster than prefill runs them
+            limiting = "prefill saturation"
+            why = (f"beyond {n:.0f} sequences per replica prompts arrive faster than prefill runs them "
+                   "(requests this short are mostly their prompt)")
     def at(v):
         return float(np.broadcast_to(v, r["tpot"].shape)[0, i, j])
 

@@ -18,7 +18,8 @@ def test_serve_json_story_chips(chip, capsys):
                 "explanation", "kv_gb_per_sequence", "weights_gb_per_chip", "chips_needed",
                 "slo_output_tokens_per_s_per_chip"):
         assert key in d, key
-    assert d["limiting"] in ("compute", "bandwidth", "memory capacity", "engine batch cap", "latency target", "overhead")
+    assert d["limiting"] in ("compute", "bandwidth", "memory capacity", "engine batch cap", "latency target", "overhead",
+                            "prefill saturation")
     assert 0 < d["slo_output_tokens_per_s_per_chip"] <= d["max_throughput"]["output_tokens_per_s_per_chip"]
     # with targets, the headline figures are the operating point that meets them
     assert d["output_tokens_per_s_per_chip"] == d["slo_output_tokens_per_s_per_chip"]

@@ -594,3 +594,11 @@ def test_steady_state_with_outputs_shorter_than_the_batch_agrees_with_the_simula
                                          scenario="server", request_rate=float(rate)))
     assert sim.ttft_ms == pytest.approx(ttft[2], rel=0.5)
     assert sim.running_batch == pytest.approx(4.0, rel=0.3)
+
+
+def test_without_targets_a_batch_the_prompts_cannot_fill_is_named_prefill_saturation():
+    """1-token outputs with no latency target: the search stops where prompts outrun prefill; it
+    said 'a larger batch would break the latency target' with no target set."""
+    r = slo_capacity(MODELS["llama3-8b"], CHIPS["h100-sxm5-80gb"], input_len=1024, output_len=1, tp=1)
+    assert r.feasible and r.limiting == "prefill saturation"
+    assert "latency target" not in r.explanation and f"beyond {r.batch:.0f} sequences" in r.explanation
