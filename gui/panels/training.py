@@ -268,6 +268,11 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
     def _on_analysis_failed(self, message: str) -> None:
         self._running_key = None
         self.run_bar.set_message(f"Search failed: {message}", error=True)
+        # the empty charts said "Searching layouts…" for ever
+        empty = ([*self.analysis_widgets()] if self.analysis is None else []) + \
+            ([self.step_chart, self.memory_chart] if not self._bar_layouts() else [])
+        for chart in empty:
+            chart.set_notice("Search failed: press Run search to try again")
         self.status_message.emit(f"Layout search failed: {message}")
 
     def _on_analysis_cancelled(self) -> None:
@@ -454,9 +459,10 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         if chart_key in ("layout-search", "scaling") and self._analysis_lags():
             assert self.analysis is not None
             model, chip, n, seq, batch, dtype = self.analysis.key[:6]
+            # the batch before each layout rounds it (the key's); set by the user or the default
             return {"Model": model.name,
                     "Workload": f"{n:,} × {short_chip_label(chip)}, sequence {seq:,}, global batch {batch:,} "
-                                f"sequences (default), {dtype.upper()}",
+                                f"sequences before rounding to each layout, {dtype.upper()}",
                     "Note": "the form's inputs changed after this search ran: it is for the inputs above, "
                             "not the ones on screen"}
         return self.export_context()

@@ -478,3 +478,20 @@ def test_a_search_left_from_earlier_inputs_is_greyed_and_its_exports_name_those_
     with qtbot.waitSignal(panel.analysis_finished, timeout=30000):
         panel.start_analysis(force=True)
     assert not any(is_stale(w) for w in panel.analysis_widgets())
+
+
+def test_a_failed_search_says_so_on_its_empty_charts(panel, qtbot, monkeypatch):
+    """The charts kept 'Searching layouts…' after the search failed."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("gui.panels.training.run_training_analysis", broken)
+    panel.apply_scenario_state({**FIXED, "layout_mode": "search"})
+    panel.timer.stop()
+    panel.inputs = panel.read_inputs()
+    panel._draw_bars()
+    assert panel.step_chart._notice.toPlainText() == "Searching layouts…"
+    panel.start_analysis(force=True)
+    qtbot.waitUntil(lambda: "Search failed" in panel.run_bar.message.text(), timeout=20000)
+    for chart in (panel.heatmap, panel.scaling_chart, panel.step_chart, panel.memory_chart):
+        assert chart._notice.toPlainText() == "Search failed: press Run search to try again"
