@@ -302,6 +302,7 @@ def parse_schedule_in_order(field: str, value) -> list[tuple[dt.date, int]]:
     """parse_schedule's lots in the order the cell gives them (for notes that follow that order)."""
     if _blank(value):
         return []
+    parse_schedule(field, value)   # the whole cell first: its messages see every lot (a "1,000")
     lots = []
     for part in str(value).replace(",", ";").split(";"):
         if part.strip():

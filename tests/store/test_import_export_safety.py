@@ -498,3 +498,12 @@ def test_a_semicolon_or_tab_separated_file_is_named_as_such(store, tmp_path, sep
     assert problem.endswith(f"o.csv header: the columns are separated by {'semicolons' if sep == ';' else 'tabs'}; "
                             "save the file as comma-separated CSV (UTF-8) and import it again")
     assert _orders_and_deliveries(store) == before
+
+
+def test_a_thousands_separator_in_an_imported_lot_is_named(store, tmp_path):
+    before = _orders_and_deliveries(store)
+    path = _write(tmp_path / "o.csv", HEADER, [["", "A", "NVIDIA", "h20-96gb", "5000", "2024-06-01", "2024-07-01:1,000"]])
+    with pytest.raises(ValidationError, match=r"row 2, column deliveries: '2024-07-01:1,000' \(',' and ';' separate "
+                                              r"lots: write a quantity without thousands separators"):
+        store.import_orders(path)
+    assert _orders_and_deliveries(store) == before
