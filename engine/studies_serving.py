@@ -148,15 +148,17 @@ def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarr
 
 
 def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), *, progress=None,
-                        should_stop=None) -> ChipComparison:
-    """Best layout, SLO capacity, chips needed and the throughput-latency curve per chip type."""
+                        should_stop=None, labels: Mapping[str, str] | None = None) -> ChipComparison:
+    """Best layout, SLO capacity, chips needed and the throughput-latency curve per chip type.
+    `labels`: chip id -> name (the catalog's, chip_labels over all chips, so a chip is called here
+    what it is called elsewhere); default: told apart among `chips`."""
     batches = np.array(CURVE_BATCHES)
     n = len(chips)
     tpot = np.full((n, len(batches)), np.nan)
     ttft = np.full((n, len(batches)), np.nan)
     tokens = np.full((n, len(batches)), np.nan)
     rows = []
-    labels = chip_labels(chips)   # two chips of one short name are told apart in the rows and curves
+    names = {**chip_labels(chips), **dict(labels or {})}   # one short name, two chips: told apart
     for i, chip in enumerate(chips):
         if should_stop is not None and should_stop():
             raise Cancelled("chip comparison cancelled")
@@ -164,7 +166,7 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
         # it); every other chip at its own best layout: another chip's memory may not hold the
         # form's TP, or may serve better at another one.
         own = chip.id == request.chip.id and (request.tp is not None or request.ep is not None)
-        row = {"chip_id": chip.id, "name": labels[chip.id], "tp": None, "ep": None, "capacity": None,
+        row = {"chip_id": chip.id, "name": names[chip.id], "tp": None, "ep": None, "capacity": None,
                "chips": None, "error": "", "form_layout": own}
         try:
             cap = request.capacity(chip, fixed_layout=own)

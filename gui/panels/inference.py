@@ -188,6 +188,10 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         # without the chip, TP, EP or limits left the previous chip's simulation on screen).
         return (req, tuple(self._compare_ids(req)))
 
+    def _chip_labels(self) -> dict[str, str]:
+        """Each chip's name as every view shows it (told apart across the whole catalog)."""
+        return {cid: style.chip_display_name(chip) for cid, chip in self._chips.items()}
+
     def _compare_ids(self, req: ServingRequest) -> list[str]:
         ids = [i for i in self.compare_button.selected() if i in self._chips]
         if req.chip.id not in ids:
@@ -230,7 +234,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self._running_key = key
         chips = tuple(self._chips[i] for i in self._compare_ids(req))
         self.run_bar.set_message(f"Comparing {len(chips)} chip types for {req.model.name}…")
-        self.runner.start(run_chip_comparison, req, chips, key)
+        self.runner.start(run_chip_comparison, req, chips, key, labels=self._chip_labels())
 
     def cancel_comparison(self) -> None:
         was = self.runner.is_running()
@@ -602,7 +606,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         key = self._comparison_key(req)
         if self.comparison is None or self.comparison.key != key:
             chips = tuple(self._chips[i] for i in self._compare_ids(req))
-            self._on_comparison(run_chip_comparison(req, chips, key))
+            self._on_comparison(run_chip_comparison(req, chips, key, labels=self._chip_labels()))
 
     def shutdown(self) -> None:
         super().shutdown()

@@ -444,3 +444,19 @@ def test_a_comparison_left_from_earlier_inputs_is_greyed_and_its_exports_name_th
     head = [ln for ln in panel.load_chart.export_csv(tmp_path / "load2.csv").read_text(encoding="utf-8").splitlines()
             if ln.startswith("#")]
     assert any("512 out" in ln for ln in head) and not any(ln.startswith("# Note:") for ln in head), head
+
+
+def test_a_chip_sharing_a_short_name_is_called_the_same_in_the_comparison(store, qtbot):
+    """Compared without the catalog's B200, a user's "B200 (HGX, 700W air)" was "B200" in the
+    comparison (and took the catalog B200's colour) while every other place used its full name."""
+    row = next(r for r in store.chip_rows() if r["id"] == "b200")
+    store.add_chip({**row, "id": "b200-air", "name": "B200 (HGX, 700W air)"})
+    p = InferencePanel(store)
+    qtbot.addWidget(p)
+    try:
+        p.apply_scenario_state({**STATE, "chip_id": "b200-air", "compare_chips": ["b200-air", "h20-96gb"]})
+        p.compute_now()
+        assert [r["name"] for r in p.comparison.rows][0] == "B200 (HGX, 700W air)"
+        assert "on B200 (HGX, 700W air)" in p.notes.text()   # the view's own name for it
+    finally:
+        p.shutdown()
