@@ -408,7 +408,9 @@ class PlanStudy:
 
     confidence: float = 0.9              # P(serving capacity >= peak demand), 0.5 to 0.999
     from_month: str | None = None        # "YYYY-MM"; None: the first month orders placed now can reach
-    until_month: str = "2026-12"         # "YYYY-MM", the last month the target must hold
+    # "YYYY-MM", the last month the target must hold; None: the horizon's end, as `fleetcast plan`
+    # (the view planned to a fixed 2026-12 while the CLI planned to 2029-04 for the same scenario)
+    until_month: str | None = None
     budget_usd: float | None = None      # None: no limit
     samples: int = 200                   # Monte Carlo trials the plan is fitted on
     # Per candidate chip: {"use": bool, "unit_price_usd", "lead_time_months", "max_per_quarter"}
@@ -435,8 +437,9 @@ class PlanStudy:
             known.pop("candidates", None)
         else:
             known["candidates"] = {str(k): dict(v) for k, v in known["candidates"].items() if isinstance(v, Mapping)}
-        if "from_month" in known and not known["from_month"]:
-            known["from_month"] = None
+        for key in ("from_month", "until_month"):
+            if key in known and not known[key]:
+                known[key] = None
         if "budget_usd" in known and not known["budget_usd"]:
             known["budget_usd"] = None  # 0 meant "no limit" in the form
         return cls(**known)
@@ -459,8 +462,8 @@ class PlanStudy:
         out: list[StudyProblem] = []
         if not (_number(self.confidence) and 0.5 <= self.confidence < 1):
             out.append(StudyProblem("confidence", f"Confidence {_pct(self.confidence)}: use 50% to 99.9%."))
-        until = _month(self.until_month)
-        if until is None:
+        until = _month(self.until_month) if self.until_month is not None else None
+        if self.until_month is not None and until is None:
             out.append(StudyProblem("until", f"Until {self.until_month!r}: a month, YYYY-MM."))
         if self.from_month is not None:
             start = _month(self.from_month)
@@ -500,7 +503,8 @@ class PlanStudy:
         if problems:
             raise UserError("; ".join(p.message for p in problems))
         return PlanRequest(candidates=tuple(self.candidate_list(defaults)), confidence=float(self.confidence),
-                           from_month=_month(self.from_month), until_month=_month(self.until_month),
+                           from_month=_month(self.from_month),
+                           until_month=_month(self.until_month) if self.until_month is not None else None,
                            budget_usd=self.budget_usd, samples=int(self.samples))
 
 

@@ -105,7 +105,8 @@ class PlanPanel(QWidget):
         if undo_stack is not None:   # (in this order: the candidates refilled, then the plan checked)
             self._unfollow = [follow_store_writes(undo_stack, store, self._refill_candidates),
                               follow_stack(undo_stack, self._on_stack_moved)]
-        for signal in (self.confidence.valueChanged, self.auto_from.toggled, self.from_edit.dateChanged,
+        for signal in (self.confidence.valueChanged, self.auto_from.toggled, self.auto_until.toggled,
+                       self.from_edit.dateChanged,
                        self.until_edit.dateChanged, self.budget.valueChanged, self.samples.valueChanged,
                        self.cand_table.itemChanged):
             signal.connect(self.check_current)
@@ -136,7 +137,14 @@ class PlanPanel(QWidget):
         self.auto_from.toggled.connect(lambda on: self.from_edit.setEnabled(not on))
         self.until_edit = QDateEdit(_qdate(dt.date(2026, 12, 1)))
         self.until_edit.setDisplayFormat("yyyy-MM")
-        self.until_edit.setToolTip("Last month the target must hold")
+        self.until_edit.setEnabled(False)
+        self.until_edit.setToolTip("Last month the target must hold (untick 'the horizon's end' to choose)")
+        # the default is `fleetcast plan`'s: the forecast's last month
+        self.auto_until = QCheckBox("the horizon's end")
+        self.auto_until.setChecked(True)
+        self.auto_until.setToolTip("Hold the target to the forecast's last month, as `fleetcast plan` does; "
+                                   "untick to choose an earlier month")
+        self.auto_until.toggled.connect(lambda on: self.until_edit.setEnabled(not on))
         self.budget = _spin(0, 1e6, 0, decimals=2, step=1, suffix=" B USD", tip="Most the plan may cost; 0 = no limit")
         self.budget.setSpecialValueText("no limit")
         self.samples = _int_spin(40, 1000, 200, step=20, suffix=" trials",
@@ -156,7 +164,10 @@ class PlanPanel(QWidget):
         from_row.addWidget(self.from_edit)
         from_row.addWidget(self.auto_from)
         form.addRow("From", from_row)
-        form.addRow("Until", self.until_edit)
+        until_row = QHBoxLayout()
+        until_row.addWidget(self.until_edit)
+        until_row.addWidget(self.auto_until)
+        form.addRow("Until", until_row)
         form.addRow("Budget", self.budget)
         form.addRow("Fitted on", self.samples)
         form.addRow(self._run_row)
@@ -311,7 +322,8 @@ class PlanPanel(QWidget):
         month = lambda edit: edit.date().toString("yyyy-MM")  # noqa: E731
         return PlanStudy(confidence=self.confidence.value() / 100,
                          from_month=None if self.auto_from.isChecked() else month(self.from_edit),
-                         until_month=month(self.until_edit), budget_usd=self.budget.value() * 1e9 or None,
+                         until_month=None if self.auto_until.isChecked() else month(self.until_edit),
+                         budget_usd=self.budget.value() * 1e9 or None,
                          samples=self.samples.value(), candidates=self._candidate_edits())
 
     def candidates(self) -> tuple[list, list[str]]:
@@ -345,7 +357,9 @@ class PlanPanel(QWidget):
         self.auto_from.setChecked(not study.from_month)
         if study.from_month:
             self.from_edit.setDate(qmonth(study.from_month))
-        self.until_edit.setDate(qmonth(study.until_month))
+        self.auto_until.setChecked(not study.until_month)
+        if study.until_month:
+            self.until_edit.setDate(qmonth(study.until_month))
         self.budget.setValue((study.budget_usd or 0.0) / 1e9)
         self.samples.setValue(study.samples)
         self._show_candidates(study.candidates)
@@ -468,6 +482,9 @@ class PlanPanel(QWidget):
         if self.auto_from.isChecked():  # the greyed From shows the month the plan chose (not an edit)
             with QSignalBlocker(self.from_edit):
                 self.from_edit.setDate(_qdate(result.from_month))
+        if self.auto_until.isChecked():  # and the greyed Until the horizon's end it held to
+            with QSignalBlocker(self.until_edit):
+                self.until_edit.setDate(_qdate(result.until_month))
         self._draw(result)
         self.check_current()
         self.result_ready.emit(result)
@@ -559,6 +576,7 @@ class PlanPanel(QWidget):
             return
         first, last = r.reachable_target
         self.auto_from.setChecked(False)
+        self.auto_until.setChecked(False)
         self.from_edit.setDate(_qdate(first))
         self.until_edit.setDate(_qdate(last))
         self.run()

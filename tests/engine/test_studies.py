@@ -304,6 +304,18 @@ def test_plan_study_reads_the_views_old_state_and_round_trips():
         PlanStudy.from_dict({"version": STUDY_VERSION + 1})
 
 
+def test_the_plan_studys_default_target_runs_to_the_horizons_end_as_the_cli():
+    """The view planned to a fixed 2026-12 while `fleetcast plan` planned to the horizon's end: the
+    report said no orders were needed where the CLI bought $14 B for the same scenario."""
+    from engine.commands.plan import default_candidates
+
+    assert PlanStudy().until_month is None
+    assert PlanStudy().request(default_candidates(CHIPS)).until_month is None   # engine: the horizon's end
+    assert PlanStudy.from_dict({"until_month": ""}).until_month is None
+    assert PlanStudy.from_dict({"until_month": "2026-12"}).until_month == "2026-12"   # a saved choice stays
+    assert PlanStudy.from_dict(PlanStudy().to_dict()) == PlanStudy()
+
+
 def test_plan_study_problems_and_request():
     from engine.commands.plan import default_candidates
 

@@ -182,6 +182,7 @@ def test_a_plan_follows_the_scenario_it_was_found_for(window, store, qtbot):
 
     window.tabs.setCurrentIndex(4)
     plan = window.panel("plan")
+    plan.auto_until.setChecked(False)
     plan.until_edit.setDate(QDate(2025, 6, 1))
     plan.confidence.setValue(80)
     plan.samples.setValue(40)

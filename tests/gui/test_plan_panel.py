@@ -23,6 +23,7 @@ def panel(store, qtbot):
     p = PlanPanel(store, stack)
     p._stack = stack
     qtbot.addWidget(p)
+    p.auto_until.setChecked(False)
     p.until_edit.setDate(QDate(2025, 12, 1))
     p.samples.setValue(100)
     p.confidence.setValue(80)
@@ -98,6 +99,9 @@ def test_state_round_trips_through_the_plan_study(panel):
     assert panel.scenario_state() == PlanStudy.from_dict(edited).to_dict()
     panel.apply_scenario_state({})  # a scenario without a plan study: the defaults, table included
     assert panel.scenario_state() == PlanStudy().to_dict()
+    # the default target runs to the horizon's end, as `fleetcast plan`'s: Until is greyed
+    assert panel.auto_until.isChecked() and not panel.until_edit.isEnabled()
+    assert panel.scenario_state()["until_month"] is None
 
 
 def test_the_summary_says_how_an_fp8_demand_is_served(panel, store):
@@ -113,6 +117,7 @@ def test_no_plan_offers_the_longest_target_and_one_click_plans_it(panel, qtbot):
     for r in range(panel.cand_table.rowCount()):  # the fixture's uncapped cells back to the default caps
         panel.cand_table.item(r, 4).setText(f"{panel._candidates[r].max_per_quarter:g}")
     panel.confidence.setValue(90)
+    panel.auto_until.setChecked(False)
     panel.until_edit.setDate(QDate(2026, 12, 1))   # demand outgrows the caps long before
     assert panel.charts()["plan_capacity"].notice().startswith("No plan yet")
     # an empty chart shows no tick values (the default 0..1 view read "00.250" on the date axis)
