@@ -255,7 +255,9 @@ def error_kind(exc: BaseException) -> str:
 def explain(path: Path, exc: BaseException, *, opening: bool = False, timeout_s: float | None = None) -> StoreError:
     """One line for an SQLite error, by kind; never 'damaged' for a lock or a permission."""
     kind = error_kind(exc)
-    done = "it was left unchanged" if opening else "nothing was changed"
+    # a new file that could not be made is not "left unchanged": there is none
+    done = ("it was left unchanged" if Path(path).exists() else "no database was created") if opening \
+        else "nothing was changed"
     if kind == "busy":
         wait = BUSY_TIMEOUT_S if timeout_s is None else timeout_s
         return StoreError(f"{path}: in use: locked by another program (another Fleetcast?) for more than "

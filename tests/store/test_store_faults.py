@@ -189,3 +189,20 @@ def test_truncated_database_is_refused_and_untouched(tmp_path):
 def test_directory_instead_of_file(tmp_path):
     with pytest.raises(StoreError, match="folder"):
         open_store(tmp_path)
+
+
+def test_a_database_that_could_not_be_made_is_not_said_to_be_left_unchanged(tmp_path):
+    """A new file on a full disk read "f.db: the disk is full; it was left unchanged" though no
+    file was ever made; an existing one is still 'left unchanged'."""
+    import sqlite3
+
+    from engine.store import files
+
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13   # SQLITE_FULL
+    missing = tmp_path / "never.db"
+    assert str(files.explain(missing, full, opening=True)) == (f"{missing}: the disk is full; no database was created. "
+                                                               "Free some space and try again")
+    there = tmp_path / "there.db"
+    there.write_bytes(b"")
+    assert "it was left unchanged" in str(files.explain(there, full, opening=True))
