@@ -186,7 +186,9 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         # Every input of the request: the comparison's rows depend on the engine limits and the
         # demand, and its Under load analysis is the chosen chip's at the chosen layout (a key
         # without the chip, TP, EP or limits left the previous chip's simulation on screen).
-        return (req, tuple(self._compare_ids(req)))
+        ids = tuple(self._compare_ids(req))
+        labels = self._chip_labels()   # a chip added with a shared short name renames a compared one
+        return (req, ids, tuple(labels.get(i, i) for i in ids))
 
     def _chip_labels(self) -> dict[str, str]:
         """Each chip's name as every view shows it (told apart across the whole catalog)."""

@@ -360,6 +360,7 @@ class PlanPanel(QWidget):
         self.auto_until.setChecked(not study.until_month)
         if study.until_month:
             self.until_edit.setDate(qmonth(study.until_month))
+        self._show_horizon_end()
         self.budget.setValue((study.budget_usd or 0.0) / 1e9)
         self.samples.setValue(study.samples)
         self._show_candidates(study.candidates)
@@ -390,10 +391,31 @@ class PlanPanel(QWidget):
         return job
 
     @staticmethod
-    def _key_of(job) -> tuple:
-        """What a plan depends on (the names messages use for chips aside)."""
-        return (_canonical(job.scenario), replace(job.request, chip_names={}), job.orders,
+    def _horizon_end(scenario) -> dt.date:
+        from engine.fleet import add_months
+
+        return add_months(scenario.start.replace(day=1), scenario.months - 1)
+
+    @classmethod
+    def _key_of(cls, job) -> tuple:
+        """What a plan depends on (the names messages use for chips aside); "the horizon's end"
+        is that month, so unticking it over the month it shows changes nothing."""
+        request = replace(job.request, chip_names={},
+                          until_month=job.request.until_month or cls._horizon_end(job.scenario))
+        return (_canonical(job.scenario), request, job.orders,
                 tuple(sorted(job.chips.items())), tuple(sorted(job.models.items())))
+
+    def _show_horizon_end(self) -> None:
+        """While 'the horizon's end' is ticked, the greyed Until shows that month (it showed the
+        old fixed 2026-12, or the last scenario's, before a run)."""
+        if not self.auto_until.isChecked():
+            return
+        try:
+            scenario = scenario_of(self.scenario_provider() if self.scenario_provider is not None else None)
+        except UserError:
+            return
+        with QSignalBlocker(self.until_edit):
+            self.until_edit.setDate(_qdate(self._horizon_end(scenario)))
 
     def _inputs_key_now(self) -> tuple | None:
         """The key of the plan a run would find now; None when the form or scenario can't be planned."""
@@ -423,6 +445,7 @@ class PlanPanel(QWidget):
 
     def check_current(self, *_args) -> bool:
         """Grey the plan on screen when its inputs changed since it was found; True while it is current."""
+        self._show_horizon_end()
         if self.result is None:
             return True
         current = self._inputs_key_now() == self._shown_key

@@ -460,3 +460,14 @@ def test_a_chip_sharing_a_short_name_is_called_the_same_in_the_comparison(store,
         assert "on B200 (HGX, 700W air)" in p.notes.text()   # the view's own name for it
     finally:
         p.shutdown()
+
+
+def test_a_chip_added_under_a_compared_chips_short_name_renames_it_in_the_comparison(panel, store):
+    panel.apply_scenario_state({**STATE, "compare_chips": ["h100-sxm5-80gb", "b200"]})
+    panel.compute_now()
+    assert "B200" in [r["name"] for r in panel.comparison.rows]
+    row = next(r for r in store.chip_rows() if r["id"] == "b200")
+    store.add_chip({**row, "id": "b200-air", "name": "B200 (HGX, 700W air)"})
+    panel._on_store_changed()
+    panel.compute_now()
+    assert "B200 (HGX, 1000W)" in [r["name"] for r in panel.comparison.rows]

@@ -102,6 +102,25 @@ def test_state_round_trips_through_the_plan_study(panel):
     # the default target runs to the horizon's end, as `fleetcast plan`'s: Until is greyed
     assert panel.auto_until.isChecked() and not panel.until_edit.isEnabled()
     assert panel.scenario_state()["until_month"] is None
+    from engine.studies_forecast import scenario_of
+
+    sc = scenario_of(None)
+    end = panel._horizon_end(sc)
+    assert panel.until_edit.date() == QDate(end.year, end.month, 1)   # it showed the old fixed 2026-12
+
+
+def test_unticking_the_horizons_end_over_the_month_it_shows_keeps_the_plan_current(panel):
+    """The greyed Until shows the horizon's end; unticking it names that same month, so the plan
+    found is still the plan for these inputs (it was greyed, and could not be added)."""
+    panel.auto_until.setChecked(True)
+    panel.samples.setValue(40)
+    panel.compute_now()
+    assert panel.result is not None and panel.check_current()
+    panel.auto_until.setChecked(False)
+    assert panel.scenario_state()["until_month"] == f"{panel.result.until_month:%Y-%m}"
+    assert panel.check_current()
+    panel.until_edit.setDate(QDate(2026, 6, 1))   # a real change still greys it
+    assert not panel.check_current()
 
 
 def test_the_summary_says_how_an_fp8_demand_is_served(panel, store):
