@@ -559,6 +559,13 @@ class PlanPanel(QWidget):
         self._fill(self.orders_table, *self.order_rows())
         self._fill(self.econ_table, *self.econ_rows())
         self.orders_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        if not r.orders:   # an empty table says why, not a blank box
+            self.orders_table.setRowCount(1)
+            empty = QTableWidgetItem("No plan meets the target: see the summary above" if not r.feasible
+                                     else "No new orders are needed for this target")
+            empty.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.orders_table.setItem(0, 0, empty)
+            self.orders_table.setSpan(0, 0, 1, max(self.orders_table.columnCount(), 1))
         self._summary_html = self._summary(r, unit)
         self.summary_label.setText(self._summary_html)
 
@@ -613,6 +620,7 @@ class PlanPanel(QWidget):
     @staticmethod
     def _fill(table: QTableWidget, headers, rows) -> None:
         table.clear()
+        table.clearSpans()
         table.setColumnCount(len(headers))
         table.setRowCount(len(rows))
         # "Order month (date)" -> "Order month\n(date)": the unit on its own line, and long names

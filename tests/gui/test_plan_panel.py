@@ -148,6 +148,9 @@ def test_no_plan_offers_the_longest_target_and_one_click_plans_it(panel, qtbot):
     panel.compute_now()
     r = panel.result
     assert not r.feasible and r.reachable_target is not None and not r.orders
+    # the empty orders table says why rather than showing a blank box
+    assert panel.orders_table.item(0, 0).text() == "No plan meets the target: see the summary above"
+    assert panel.order_rows()[1] == []   # exports carry no such row
     # no plan: the curve is the fleet's own and the chart does not call it "the plan"
     assert "Without a plan P50" in panel.capacity_chart.series_names()
     assert not any(n.startswith("With plan") or "deliveries" in n for n in panel.capacity_chart.series_names())
