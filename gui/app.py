@@ -275,7 +275,9 @@ class MainWindow(QMainWindow):
         if marks.get("scenario") != self._scenario_name:
             # a Save of another scenario (the one left with "Save" on a switch): what the views
             # on screen count as saved is this scenario's, and undoing that Save did not touch it
-            # (it flagged a what-if nobody had edited as unsaved, and every switch asked to save)
+            # (it flagged a what-if nobody had edited as unsaved, and every switch asked to save),
+            # unless the scenario on screen follows it
+            self._follow_base_change(marks.get("scenario"))
             return
         for key, (generation, saved) in marks["views"].items():
             watcher = self._watchers.get(key)
@@ -286,6 +288,29 @@ class MainWindow(QMainWindow):
             else:   # loaded again since (or another scenario built on it): what is stored changed
                 watcher.saved = {"__stored_changed_since_shown__": True}   # under what is on screen
         self.update_modified()
+
+    def _follow_base_change(self, base: str | None) -> None:
+        """An undo or redo rewrote `base`, which the what-if on screen follows: its stored inputs
+        moved under the form. Untouched, the form reloads them; edited, it is marked unsaved. (The
+        form kept the undone baseline value unmarked, and the next Save froze it into the what-if.)"""
+        name = self._scenario_name
+        if not name or not base:
+            return
+        try:
+            row = self.store.scenario(name)
+        except UserError:
+            return
+        if row.get("base") != base:
+            return
+        if self.is_modified():
+            for watcher in self._watchers.values():
+                watcher.saved = {"__stored_changed_since_shown__": True}   # under what is on screen
+            self.update_modified()
+            self.show_status(f"'{base}' changed, and '{name}' follows it: the inputs on screen are not what "
+                             f"'{name}' stores now; save or discard them")
+            return
+        self.apply_scenario(name, row["params"])
+        self.show_status(f"'{base}' changed, and '{name}' follows it: its inputs were reloaded")
 
     def _follow_rename(self, old: str, new: str) -> None:
         if self._scenario_name == old:

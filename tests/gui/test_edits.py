@@ -614,6 +614,34 @@ def test_undoing_a_save_of_another_scenario_leaves_the_one_on_screen_saved(windo
     _shutdown(window)
 
 
+def test_undoing_a_baseline_save_reloads_the_what_if_on_screen_that_follows_it(window, store, qtbot, monkeypatch):
+    """Peak 2.5 typed into Story default, "Save" on the switch to a what-if (which then follows it
+    with 2.5), Ctrl+Z: the store went back to 1.5 but the form kept 2.5, unmarked, and the next Save
+    froze the undone 2.5 into the what-if as its own change."""
+    half = "Huawei delivers half"
+    window.tabs.setCurrentIndex(3)
+    forecast = window.panels["forecast"]
+    forecast.auto_check.setChecked(False)
+    forecast.peak_spin.setValue(2.5)
+    qtbot.waitUntil(window.isWindowModified)
+    _answer(monkeypatch, QMessageBox.StandardButton.Save)
+    window.show()
+    assert window.scenario_bar.select(half)
+    assert forecast.peak_spin.value() == 2.5 == store.scenario(half)["params"]["demand"]["peak_to_average"]
+    window.undo_stack.undo()                                 # the Save of Story default
+    assert store.scenario(half)["params"]["demand"]["peak_to_average"] == 1.5
+    assert forecast.peak_spin.value() == 1.5 and not window.isWindowModified()   # reloaded, as stored
+    window.undo_stack.redo()
+    assert forecast.peak_spin.value() == 2.5 and not window.isWindowModified()
+    # and a Save now writes the what-if as it stands, not the undone value as its own change
+    qtbot.wait(50)
+    window.undo_stack.undo()
+    assert window.scenario_bar.save_current()
+    assert store.scenario(half)["params"]["demand"]["peak_to_average"] == 1.5
+    assert "demand.peak_to_average" not in (store.scenario(half).get("changes") or {})
+    _shutdown(window)
+
+
 # ---- another program renames or deletes the scenario on screen --------------------------------
 
 def test_a_rename_elsewhere_is_followed_and_keeps_the_unsaved_inputs(window, store, qtbot, monkeypatch):
