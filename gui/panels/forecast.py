@@ -510,7 +510,12 @@ class ForecastPanel(QWidget):
             slo_percentile=self.pct_combo.currentData() or "p90", length_spread=self.spread_spin.value(),
             weight_dtype=self.weight_dtype.currentData(), kv_dtype=self.kv_dtype.currentData())
         shares = dict(b.allocation.training_share)
-        shares.update({chip: spin.value() / 100 for chip, spin in self._share_spins.items()})
+        for chip, spin in self._share_spins.items():
+            # a chip the scenario gives no share of its own shows the default; left at it, it stays
+            # unset, or a what-if saved with it pinned that share and stopped following its baseline
+            value = spin.value() / 100
+            if chip in b.allocation.training_share or value != b.allocation.default_training_share:
+                shares[chip] = value
         demand = replace(demand, points=self.points_editor.points())
         jobs = self.jobs_editor.jobs()
         default, vendors, orders = self.unc_editor.values()

@@ -568,3 +568,20 @@ def test_counts_start_at_zero_and_percent_axes_leave_room_for_0_and_100(panel, q
     assert -0.06 * top <= low <= 0 and high == pytest.approx(top * 1.05, rel=0.02)
     low, high = panel.probability_chart.plot_item.getViewBox().viewRange()[1]
     assert low == pytest.approx(-6) and high == pytest.approx(106)
+
+
+def test_a_chip_left_at_the_default_training_share_is_not_pinned_by_a_save(panel, store):
+    """The H800 shows the default 0% share (the story sets the 910B's and the H20's only). Saving a
+    what-if wrote 'training_share.h800: 0.0' as its own change, so when the baseline later gave the
+    H800 50% the what-if stayed at 0% while the status said it followed."""
+    from engine.scenario_changes import diff_params
+
+    base = store.scenario("Story default")["params"]
+    assert "h800-sxm5-80gb" not in base["allocation"]["training_share"]
+    panel.apply_scenario_state(store.scenario("Huawei delivers half")["params"])
+    assert "h800-sxm5-80gb" in panel._share_spins and panel._share_spins["h800-sxm5-80gb"].value() == 0
+    state = panel.scenario_state()
+    assert "h800-sxm5-80gb" not in state["allocation"]["training_share"]
+    assert not any(k.startswith("allocation.training_share") for k in diff_params(base, state))
+    panel._share_spins["h800-sxm5-80gb"].setValue(25)             # an edit is kept, of course
+    assert panel.scenario_state()["allocation"]["training_share"]["h800-sxm5-80gb"] == 0.25
