@@ -294,6 +294,8 @@ class ForecastPanel(QWidget):
         context = forecast_run_context(self.result, shown.scenario.name if shown is not None else None)
         if shown is not None and not self.check_current():
             context["Note"] = "the inputs changed after this forecast ran: these figures are for the previous inputs"
+            if shown.scenario.name:   # the scenario the figures ran from, not the one now on screen
+                context = {"Scenario": shown.scenario.name, **context}
         return context
 
     def charts(self) -> dict[str, PlotPanel]:

@@ -516,6 +516,10 @@ def test_with_update_off_a_result_for_other_inputs_is_greyed_and_its_exports_say
     panel.set_scenario_name(other["name"])
     panel.apply_scenario_state(store.scenario(other["name"])["params"])
     assert is_stale(panel.result_tabs)
+    # a chart exported now names the scenario its figures ran from, as its Run line does
+    from gui.export_all import panel_context
+
+    assert panel_context(panel, other["name"])["Scenario"] == name
     _run(panel, qtbot)
     assert f"--scenario {shlex.quote(other['name'])} " in panel.export_context()["Run"] and not is_stale(panel.result_tabs)
 
