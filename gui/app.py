@@ -218,7 +218,9 @@ class MainWindow(QMainWindow):
         if hasattr(panel, "scenario_provider"):  # the Plan view plans for the scenario as edited now
             panel.scenario_provider = self.gather_scenario_params
         if hasattr(panel, "unsaved_scenario"):   # Compare runs saved scenarios: it says when one has edits
-            panel.unsaved_scenario = lambda: self._scenario_name if self.is_modified() else None
+            # only the Forecast's inputs are what Compare runs: a tick in Compare is no such edit
+            panel.unsaved_scenario = lambda: self._scenario_name if (
+                "forecast" in self._watchers and self._watchers["forecast"].is_modified()) else None
         # what the view shows for a scenario that saved nothing for it (the seeded what-ifs): its
         # own defaults, never the inputs the previous scenario left on screen
         self._panel_defaults[key] = copy.deepcopy(panel.scenario_state())

@@ -764,3 +764,24 @@ def test_before_any_valid_inputs_the_banner_does_not_speak_of_last_results(tmp_p
     assert panel.banner.text() == "Fix the fields marked in red to see the figures." != STALE_MESSAGE
     panel.shutdown()
     empty.close()
+
+
+def test_a_tick_in_compare_is_not_an_unsaved_forecast_edit_compare_warns_about(window, qtbot, monkeypatch):
+    """Ticking a scenario in Compare is an edit of the view (saved with the scenario), but not of
+    the Forecast inputs Compare runs: it said "'Story default' has unsaved edits: Compare runs it
+    as saved"."""
+    window.tabs.setCurrentIndex(5)
+    compare = window.panels["compare"]
+    compare.set_selected(["Huawei delivers half"])
+    compare.compute_now()
+    assert "unsaved edits" not in compare.banner.text()
+    window.tabs.setCurrentIndex(3)
+    forecast = window.panels["forecast"]
+    forecast.auto_check.setChecked(False)
+    forecast.peak_spin.setValue(2.5)                   # a Forecast input: now Compare says so
+    qtbot.waitUntil(window.isWindowModified)
+    qtbot.wait(50)
+    compare.compute_now()
+    assert "'Story default' has unsaved edits" in compare.banner.text()
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    _shutdown(window)
