@@ -382,9 +382,17 @@ class MainWindow(QMainWindow):
                 with watcher.suspended():  # loading a scenario is not an edit
                     self._apply_to(key, panel)
                 watcher.scenario_loaded()
-        self._note_loaded()
         if "compare" in self.panels:
-            self.panels["compare"].refresh_scenarios()
+            # the ticks follow the saved scenarios (a deleted one drops out): part of the load, not
+            # an edit (it pushed an invisible undo step and marked the scenario unsaved)
+            watcher = self._watchers.get("compare")
+            if watcher is None:
+                self.panels["compare"].refresh_scenarios()
+            else:
+                with watcher.suspended():
+                    self.panels["compare"].refresh_scenarios()
+                watcher.scenario_loaded()
+        self._note_loaded()
         for panel in self.panels.values():   # results found for the other scenario are greyed now
             if hasattr(panel, "check_current"):
                 panel.check_current()

@@ -785,3 +785,23 @@ def test_a_tick_in_compare_is_not_an_unsaved_forecast_edit_compare_warns_about(w
     assert "'Story default' has unsaved edits" in compare.banner.text()
     _answer(monkeypatch, QMessageBox.StandardButton.Discard)
     _shutdown(window)
+
+
+def test_deleting_a_scenario_ticked_in_compare_is_one_undo_step(window, store, qtbot, monkeypatch):
+    """The dropped tick was pushed as 'Edit Compare: selected' after the delete: the window read
+    unsaved, and the first Ctrl+Z did nothing visible."""
+    window.tabs.setCurrentIndex(5)
+    compare = window.panels["compare"]
+    compare.set_selected(["Huawei delivers half", "Huawei 6 months late"])
+    qtbot.wait(50)
+    assert window.scenario_bar.save_current()
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    assert window.scenario_bar.select("Huawei delivers half")
+    assert window.scenario_bar.delete_current()
+    qtbot.wait(50)
+    texts = [window.undo_stack.text(i) for i in range(window.undo_stack.count())]
+    assert texts[-1] == "Delete scenario 'Huawei delivers half'", texts
+    assert not window.isWindowModified()
+    window.undo_stack.undo()
+    assert "Huawei delivers half" in {s["name"] for s in store.scenarios()}
+    _shutdown(window)
