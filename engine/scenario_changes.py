@@ -104,7 +104,7 @@ def _value_text(key: str, value: Any) -> str:
     return str(value)
 
 
-def describe_changes(changes: Mapping[str, Any], limit: int = 8) -> list[str]:
+def describe_changes(changes: Mapping[str, Any], limit: int | None = 8) -> list[str]:
     """One short line per change, in user words (`vendor uncertainty.Huawei.fraction mode = 50%`).
     A list (policy events, jobs) is written out item by item: "1 item(s)" hid a cut-off whose
     probability went from 50% to 100%."""
@@ -117,6 +117,6 @@ def describe_changes(changes: Mapping[str, Any], limit: int = 8) -> list[str]:
             lines.append(f"{name} removed")
             continue
         lines.append(f"{name} = {_value_text(split_path(path)[-1], value)}")
-    if len(lines) > limit:
+    if limit is not None and len(lines) > limit:   # None: every change (files keep them all)
         lines = lines[:limit] + [f"... and {len(lines) - limit} more"]
     return lines

@@ -362,7 +362,9 @@ class ComparePanel(QWidget):
                 changes = self.store.scenario(name).get("changes") or {}
             except UserError:
                 changes = {}
-            text = "; ".join(describe_changes(changes, limit=4)) or "none (or stored in full)"
+            # every change: the exported CSV kept "... and 1 more" and lost the last one (the
+            # cell's tooltip shows the whole text on screen)
+            text = "; ".join(describe_changes(changes, limit=None)) or "none (or stored in full)"
             changes_row.append(text)
             if base_i is not None:
                 changes_row.append("")

@@ -95,6 +95,10 @@ def test_baseline_is_always_compared_and_differences_are_shown(store, qtbot):
     assert headers == ["Figure", "Story default (baseline)", "Huawei delivers half",
                        "Huawei delivers half − baseline"]
     assert rows[0][0] == "Changes from the baseline" and "Huawei.fraction low = 50%" in rows[0][2]
+    # every change is written out (the CSV said "... and 1 more" and lost the what-if's note)
+    changes = store.scenario("Huawei delivers half")["changes"]
+    assert "... and" not in rows[0][2] and changes["vendor_uncertainty.Huawei.note"] in rows[0][2]
+    assert len([k for k in changes if not k.startswith("ui")]) > 4   # more than the old cut of 4
     by_label = {row[0]: row for row in rows}
     label = next(k for k in by_label if k.startswith("Installed P50 at horizon end, Ascend"))
     _, base, half, diff = by_label[label]
