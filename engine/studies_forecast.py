@@ -371,7 +371,8 @@ def forecast_monthly_table(result: ForecastResult, chip_names: Mapping[str, str]
 
 
 JOB_HEADERS = ["Job", "Model", "Chip type", "Tokens (T tokens)", "Earliest start (date)", "Start P50 (date)",
-               "Done P10 (date)", "Done P50 (date)", "Done P90 (date)", "Done within horizon (%)"]
+               "Done P10 (date)", "Done P50 (date)", "Done P90 (date)", "Done within horizon (%)",
+               "Deadline (date)", "Done by deadline (%)"]
 
 
 def forecast_job_table(result: ForecastResult, chip_names: Mapping[str, str] | None = None,
@@ -379,7 +380,9 @@ def forecast_job_table(result: ForecastResult, chip_names: Mapping[str, str] | N
     names, models = chip_names or {}, model_names or {}
     rows = [[j.job.name, models.get(j.job.model_id, j.job.model_id), names.get(j.job.chip_id, j.job.chip_id), j.job.tokens / 1e12,
              j.job.earliest_start, j.start_p50 or "", j.completion_p10 or "after horizon",
-             j.completion_p50 or "after horizon", j.completion_p90 or "after horizon", j.prob_within_horizon * 100]
+             j.completion_p50 or "after horizon", j.completion_p90 or "after horizon", j.prob_within_horizon * 100,
+             # the job's deadline and the chance it is met (the editor's tooltip promised it)
+             j.job.deadline or "", "" if j.prob_by_deadline is None else j.prob_by_deadline * 100]
             for j in result.jobs]
     return list(JOB_HEADERS), rows
 

@@ -57,6 +57,8 @@ def test_story_answers(story_json):
     assert set(job) >= {"completion_p10", "completion_p50", "completion_p90", "prob_finish_within_horizon"}
     done = [job[k] for k in ("completion_p10", "completion_p50", "completion_p90") if job[k]]
     assert done == sorted(done)
+    # the seeded job's deadline and the chance it is met (the jobs editor promised the forecast reports it)
+    assert job["deadline"] == "2025-12-31" and 0.0 <= job["prob_done_by_deadline"] <= job["prob_finish_within_horizon"]
 
 
 def test_same_seed_same_numbers_and_csv_has_unit_columns(capsys):

@@ -176,6 +176,8 @@ def result_to_dict(result, inputs) -> dict:
             "completion_p10": iso(j.completion_p10), "completion_p50": iso(j.completion_p50),
             "completion_p90": iso(j.completion_p90),
             "prob_finish_within_horizon": round(j.prob_within_horizon, 4),
+            "deadline": iso(j.job.deadline) if j.job.deadline else None,
+            "prob_done_by_deadline": None if j.prob_by_deadline is None else round(j.prob_by_deadline, 4),
         } for j in result.jobs],
         "trials": result.trials, "seed": result.seed,
         "throughput_source": result.throughput_source,
