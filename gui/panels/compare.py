@@ -314,6 +314,9 @@ class ComparePanel(QWidget):
         request = self._request()
         if request is None:
             return None
+        if not self.outcomes:   # the first run: say so on the empty charts, not bare 0-1 axes
+            for chart in self.charts().values():
+                chart.set_notice("Comparing scenarios…")
         return self.runner.start(compare_forecasts, request)
 
     def cancel(self) -> None:
@@ -324,13 +327,22 @@ class ComparePanel(QWidget):
 
     def _on_progress(self, fraction, message):
         self.progress_bar.setValue(int(round(fraction * 100)))
-        self.progress_bar.setFormat(f"{message} %p%")
+        # one line in the bar (a long step name wrapped and was cut); the whole text in its tooltip
+        short = message if len(message) <= 44 else message[:43].rstrip() + "…"
+        self.progress_bar.setFormat(f"{short} %p%")
+        self.progress_bar.setToolTip(message)
 
     def _on_cancelled(self):
+        if not self.outcomes:
+            for chart in self.charts().values():
+                chart.set_notice("Comparison cancelled: press Compare")
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("Cancelled — showing the previous comparison")
 
     def _on_failed(self, message):
+        if not self.outcomes:
+            for chart in self.charts().values():
+                chart.set_notice("Comparison failed: see the message above")
         self.progress_bar.setFormat("Failed")
         self.banner.show_error(f"The comparison could not run: {message}")
         self.status_message.emit(f"Compare failed: {message}")
@@ -380,6 +392,8 @@ class ComparePanel(QWidget):
         return headers, rows
 
     def _show(self, outcomes: list) -> None:
+        for chart in self.charts().values():
+            chart.set_notice("")
         self.outcomes = outcomes
         self._shown_request = self._running_request
         self.progress_bar.setValue(100)

@@ -187,3 +187,18 @@ def test_a_compared_scenario_with_unsaved_edits_is_named(panel):
     on_screen["name"] = None              # saved: the note goes
     panel.check_current()
     assert panel.banner.kind == ""
+
+
+def test_the_first_comparison_says_what_the_empty_charts_wait_for(panel, qtbot):
+    """Its first run showed "00.250" ticks on empty charts and a progress text wrapped and cut."""
+    with qtbot.waitSignal(panel.runner.progress, timeout=10000):
+        panel.run()
+    chart = next(iter(panel.charts().values()))
+    assert chart.notice() == "Comparing scenarios…" and not chart.axis_values_shown()
+    assert len(panel.progress_bar.format()) <= 49
+    with qtbot.waitSignal(panel.runner.cancelled, timeout=5000):
+        panel.cancel()
+    qtbot.wait(50)
+    assert chart.notice() == "Comparison cancelled: press Compare"
+    panel.compute_now()
+    assert chart.notice() == "" and chart.axis_values_shown()
