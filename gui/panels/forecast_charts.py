@@ -234,7 +234,7 @@ class ForecastCharts(QWidget):
         unit = f"{unit_name} chips"
         cap = r.serving_capacity_unit_chips
         c = self.capacity_chart
-        c.set_axis_labels(y_label="Serving capacity, demand", y_unit=unit)
+        c.set_axis_labels(y_label="Capacity, demand", y_unit=unit)   # the title says serving; a shorter label fits 1280 px
         c.set_band("Capacity P10–P90", x, cap.p10, cap.p90, color="#0072B2")
         c.set_series("Capacity P50", x, cap.p50, color="#0072B2", symbol=None)
         c.set_series("Peak demand", x, r.demand_unit_chips, color="#D55E00", symbol=None, dashed=True)
