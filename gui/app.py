@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import time
@@ -288,7 +289,13 @@ class MainWindow(QMainWindow):
             if watcher.generation == generation:   # still that scenario's load
                 watcher.saved = copy.deepcopy(saved)
             else:   # loaded again since (or another scenario built on it): what is stored changed
-                watcher.saved = {"__stored_changed_since_shown__": True}   # under what is on screen
+                self._mark_stored_changed([watcher])
+        self.update_modified()
+
+    def _mark_stored_changed(self, watchers) -> None:
+        """What these views show is no longer what the scenario stores: unsaved, whatever is on screen."""
+        for watcher in watchers:
+            watcher.saved = {"__stored_changed_since_shown__": True}
         self.update_modified()
 
     def _follow_base_change(self, base: str | None) -> None:
@@ -305,9 +312,7 @@ class MainWindow(QMainWindow):
         if row.get("base") != base:
             return
         if self.is_modified():
-            for watcher in self._watchers.values():
-                watcher.saved = {"__stored_changed_since_shown__": True}   # under what is on screen
-            self.update_modified()
+            self._mark_stored_changed(self._watchers.values())
             self.show_status(f"'{base}' changed, and '{name}' follows it: the inputs on screen are not what "
                              f"'{name}' stores now; save or discard them")
             return
@@ -374,23 +379,16 @@ class MainWindow(QMainWindow):
     def apply_scenario(self, name: str, params: dict) -> None:
         self._scenario_name, self._scenario_params = name, dict(params)
         for key, panel in self.panels.items():
-            if key != "fleet":
-                watcher = self._watchers.get(key)
-                if watcher is None:
-                    self._apply_to(key, panel)
-                    continue
-                with watcher.suspended():  # loading a scenario is not an edit
-                    self._apply_to(key, panel)
-                watcher.scenario_loaded()
-        if "compare" in self.panels:
-            # the ticks follow the saved scenarios (a deleted one drops out): part of the load, not
-            # an edit (it pushed an invisible undo step and marked the scenario unsaved)
-            watcher = self._watchers.get("compare")
-            if watcher is None:
-                self.panels["compare"].refresh_scenarios()
-            else:
-                with watcher.suspended():
-                    self.panels["compare"].refresh_scenarios()
+            if key == "fleet":
+                continue
+            watcher = self._watchers.get(key)
+            with watcher.suspended() if watcher is not None else contextlib.nullcontext():
+                self._apply_to(key, panel)   # loading a scenario is not an edit
+                if key == "compare":
+                    # its ticks follow the saved scenarios (a deleted one drops out): part of the
+                    # load too (it pushed an invisible undo step and marked the scenario unsaved)
+                    panel.refresh_scenarios()
+            if watcher is not None:
                 watcher.scenario_loaded()
         self._note_loaded()
         for panel in self.panels.values():   # results found for the other scenario are greyed now
