@@ -194,8 +194,8 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
     if should_stop is not None and should_stop():
         raise Cancelled("chip comparison cancelled")
     mine = [r for r in rows if r["chip_id"] == request.chip.id and r["capacity"] is not None]
-    if mine and (mine[0]["form_layout"] or (request.tp is None and request.ep is None)):
-        chosen, chosen_error = mine[0]["capacity"], ""   # the same search, not run twice
+    if mine:   # the chosen chip's row is at the request's own layout: the same search, not run twice
+        chosen, chosen_error = mine[0]["capacity"], ""
     else:
         chosen, chosen_error = chosen_under_load(request)
     load, load_error = load_analysis_of(request, should_stop, chosen=chosen)

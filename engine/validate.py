@@ -247,12 +247,17 @@ def check_chip_field(name: str, value):
 
 def parse_schedule(field: str, value) -> list[tuple[dt.date, int]]:
     """'2024-07-01:10000;2024-10-01:20000' -> [(date, qty), ...] sorted by date."""
+    return sorted(parse_schedule_in_order(field, value))
+
+
+def parse_schedule_in_order(field: str, value) -> list[tuple[dt.date, int]]:
+    """The lots of a schedule (text 'DATE:QTY;...' or (date, qty) pairs) in the order given
+    (delivery notes follow that order); parse_schedule sorts them."""
     if _blank(value):
         return []
     if isinstance(value, (list, tuple)):
-        items = [(parse_date(field, d), parse_int(field, q, minimum=1, maximum=MAX_ORDER_QUANTITY,
-                                                   allow_blank=False)) for d, q in value]
-        return sorted(items)
+        return [(parse_date(field, d), parse_int(field, q, minimum=1, maximum=MAX_ORDER_QUANTITY, allow_blank=False))
+                for d, q in value]
     lots = []
     for part in str(value).replace(",", ";").split(";"):
         part = part.strip()
@@ -266,7 +271,7 @@ def parse_schedule(field: str, value) -> list[tuple[dt.date, int]]:
         day_text, qty_text = part.split(":", 1)
         lots.append((parse_date(field, day_text),
                      parse_int(field, qty_text, minimum=1, maximum=MAX_ORDER_QUANTITY, allow_blank=False)))
-    return sorted(lots)
+    return lots
 
 
 def vendor_mismatch(vendor: str, chip_id: str, chip_vendor: str) -> str:
@@ -296,18 +301,6 @@ def parse_delivery_notes(field: str, value, lots: int) -> list[str] | None:
         raise ValidationError([f"{field}: {len(notes)} note(s) for {lots} delivery lot(s) (one per lot, in the "
                                "deliveries cell's order)"])
     return [parse_text(field, n, multiline=True) for n in notes]
-
-
-def parse_schedule_in_order(field: str, value) -> list[tuple[dt.date, int]]:
-    """parse_schedule's lots in the order the cell gives them (for notes that follow that order)."""
-    if _blank(value):
-        return []
-    parse_schedule(field, value)   # the whole cell first: its messages see every lot (a "1,000")
-    lots = []
-    for part in str(value).replace(",", ";").split(";"):
-        if part.strip():
-            lots += parse_schedule(field, part)
-    return lots
 
 
 def format_schedule(lots) -> str:

@@ -205,10 +205,6 @@ def _plain(value):
 
 # ---- orders --------------------------------------------------------------------------------
 
-def _existing_deliveries(store, order_id: int) -> list[tuple[str, int]]:
-    return [(d, q) for d, q, _ in _existing_lots(store, order_id)]
-
-
 def _existing_lots(store, order_id: int) -> list[tuple[str, int, str]]:
     return [(d, q, n or "") for d, q, n in store.db.execute(
         f"select date, quantity, note from {DELIVERIES} where order_id = ? order by date, id", [order_id]).fetchall()]

@@ -537,14 +537,10 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.status_message.emit(f"Saved CSV to {path}")
 
     # ---- protocol ----------------------------------------------------------------------------
-    COMPARISON_CHARTS = ("throughput-latency", "ttft", "chips-needed", "latency-vs-load", "tpot-vs-load",
-                         "ttft-distribution", "kv-use")
-
     def chart_export_context(self, chart_key: str) -> dict:
-        """A comparison chart left from earlier inputs is labelled with the inputs it ran from."""
-        if chart_key in self.COMPARISON_CHARTS and self._comparison_lags():
-            return self._comparison_context()
-        return self.export_context()
+        """Every chart here draws the comparison: one left from earlier inputs is labelled with
+        the inputs it ran from."""
+        return self._comparison_context() if self._comparison_lags() else self.export_context()
 
     def _comparison_context(self) -> dict:
         c = self.comparison
