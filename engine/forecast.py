@@ -225,6 +225,12 @@ class ForecastScenario:
     # Multiplies the per-chip-family throughput sigmas (0: engines' figures taken as exact).
     throughput_sigma_scale: float = 1.0
 
+    def last_month(self) -> dt.date:
+        """The horizon's last month (a plan's default target end)."""
+        from engine.fleet import add_months
+
+        return add_months(self.start.replace(day=1), self.months - 1)
+
     def uncertainty_for(self, order: Order, maker: str | None = None) -> OrderUncertainty:
         """The most specific distribution: order id, then vendor (case-insensitive), then the
         chip's maker (`maker`, the catalog's vendor), then default."""

@@ -309,9 +309,9 @@ def train_command(study: "TrainingStudy", inputs: TrainingInputs) -> str:
                       else (f"--{flag}", value)]
     given += [("--price-per-chip-hour", f"{study.price_per_chip_hour:g}" if study.price_per_chip_hour else None),
               ("--mtbf-chip-hours", f"{study.mtbf_chip_hours:g}" if study.mtbf_chip_hours else None),
-              ("--restart-min", f"{study.restart_min:g}" if study.restart_min != 10.0 else None),
-              ("--checkpoint-write-gbps",
-               f"{study.checkpoint_write_gbps:g}" if study.checkpoint_write_gbps != 1000.0 else None)]
+              ("--restart-min", f"{study.restart_min:g}" if study.restart_min != TrainingStudy.restart_min else None),
+              ("--checkpoint-write-gbps", f"{study.checkpoint_write_gbps:g}"
+               if study.checkpoint_write_gbps != TrainingStudy.checkpoint_write_gbps else None)]
     parts = head + [f"{flag} {value}".strip() for flag, value in given if value is not None]
     return " ".join(parts)
 

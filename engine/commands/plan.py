@@ -243,9 +243,7 @@ def run_plan(args, ctx) -> Output:
     if not candidates:
         raise UserError("--chips: no candidate chips")
     from_month, until_month = _month("--from", args.from_month), _month("--until", args.until_month)
-    from engine.fleet import add_months
-
-    first, last = scenario.start.replace(day=1), add_months(scenario.start.replace(day=1), scenario.months - 1)
+    first, last = scenario.start.replace(day=1), scenario.last_month()
     for flag, month in (("--from", from_month), ("--until", until_month)):
         if month is not None and not first <= month <= last:
             raise UserError(f"{flag} {month:%Y-%m}: outside the scenario's horizon, {first:%Y-%m} to {last:%Y-%m}")

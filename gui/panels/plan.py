@@ -391,17 +391,11 @@ class PlanPanel(QWidget):
         return job
 
     @staticmethod
-    def _horizon_end(scenario) -> dt.date:
-        from engine.fleet import add_months
-
-        return add_months(scenario.start.replace(day=1), scenario.months - 1)
-
-    @classmethod
-    def _key_of(cls, job) -> tuple:
+    def _key_of(job) -> tuple:
         """What a plan depends on (the names messages use for chips aside); "the horizon's end"
         is that month, so unticking it over the month it shows changes nothing."""
         request = replace(job.request, chip_names={},
-                          until_month=job.request.until_month or cls._horizon_end(job.scenario))
+                          until_month=job.request.until_month or job.scenario.last_month())
         return (_canonical(job.scenario), request, job.orders,
                 tuple(sorted(job.chips.items())), tuple(sorted(job.models.items())))
 
@@ -415,7 +409,7 @@ class PlanPanel(QWidget):
         except UserError:
             return
         with QSignalBlocker(self.until_edit):
-            self.until_edit.setDate(_qdate(self._horizon_end(scenario)))
+            self.until_edit.setDate(_qdate(scenario.last_month()))
 
     def _inputs_key_now(self) -> tuple | None:
         """The key of the plan a run would find now; None when the form or scenario can't be planned."""

@@ -105,7 +105,7 @@ def test_state_round_trips_through_the_plan_study(panel):
     from engine.studies_forecast import scenario_of
 
     sc = scenario_of(None)
-    end = panel._horizon_end(sc)
+    end = sc.last_month()
     assert panel.until_edit.date() == QDate(end.year, end.month, 1)   # it showed the old fixed 2026-12
 
 
