@@ -568,6 +568,10 @@ class PlotPanel(QWidget):
                 choices.append(f"{self.y_label}<br>{unit_only}")   # a second line widens the axis
             if unit_only and full != unit_only:
                 choices.append(unit_only)
+            words = unit_only.split(" ")
+            if len(words) > 1:   # a long unit over two lines rather than cut ("(Ascend 910B2 ch…")
+                half = max(1, len(words) // 2)
+                choices.append(" ".join(words[:half]) + "<br>" + " ".join(words[half:]))
             text, shown_pt = None, size_pt
             for candidate in choices:
                 for pt in (size_pt, max(size_pt - 2.0, 7.0)):
@@ -579,7 +583,7 @@ class PlotPanel(QWidget):
                     break
             if text is None:
                 font.setPointSizeF(max(size_pt - 2.0, 7.0))
-                text = QFontMetrics(font).elidedText(choices[-1], Qt.TextElideMode.ElideRight, int(room))
+                text = QFontMetrics(font).elidedText(unit_only or full, Qt.TextElideMode.ElideRight, int(room))
                 shown_pt = font.pointSizeF()
             if (text, shown_pt) != getattr(self, "_shown_y_label", None):
                 self._shown_y_label = (text, shown_pt)

@@ -85,6 +85,22 @@ def test_a_long_title_on_a_short_narrow_chart_is_shortened_not_clipped(qtbot):
     assert chart.export_button.isVisible()
 
 
+def test_a_long_unit_on_a_short_chart_goes_over_two_lines_rather_than_cut(qtbot):
+    """The Forecast capacity chart at 1280x720: "(Ascend 910B2 chips)" did not fit the value
+    axis's height and was cut to "(Ascend 910B2 ch…"; the unit is what a reader must not lose."""
+    chart = PlotPanel("Capacity vs demand", y_label="Capacity, demand", y_unit="Ascend 910B2 chips",
+                      time_axis=True)
+    qtbot.addWidget(chart)
+    chart.show()
+    chart.resize(400, 150)     # about 80 px of value axis: the unit alone is wider than that
+    QApplication.processEvents()
+    text, _pt = chart._shown_y_label
+    assert text == "(Ascend<br>910B2 chips)"
+    chart.resize(900, 600)     # room again: the whole label on one line
+    QApplication.processEvents()
+    assert chart._shown_y_label[0] == "Capacity, demand (Ascend 910B2 chips)"
+
+
 def test_a_one_bar_category_chart_has_no_si_scale_on_its_axis(qtbot):
     """One bar spans -0.6..0.6 on the category axis: pyqtgraph's SI prefix titled it
     "Layout (x0.001)"."""
