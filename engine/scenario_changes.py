@@ -88,35 +88,132 @@ def apply_changes(base: Mapping, changes: Mapping[str, Any]) -> dict:
 
 _PERCENT_WORDS = ("fraction", "probability", "share")   # stored as 0..1, shown in % by the forms
 
+# The forms' words for a scenario's fields (a change reads as the field a user edits, not as its
+# JSON key). Fields not here read as their key with spaces.
+FIELD_WORDS = {
+    "fraction_low": "fulfilled low", "fraction_mode": "fulfilled mode", "fraction_high": "fulfilled high",
+    "fraction_dist": "fulfilled distribution", "fraction_of": "fulfilled fraction of",
+    "delay_low_days": "delay low", "delay_mode_days": "delay mode", "delay_high_days": "delay high",
+    "delay_dist": "delay distribution", "vendor_common_share": "share common to its orders",
+    "policy_events": "export cut-offs", "jobs": "training jobs", "months": "horizon",
+    "start": "first month", "install_lag_days": "install lag", "annual_failure_rate": "annual failure rate",
+    "lifetime_years": "chip life", "unscheduled_spread_months": "undated remainder spread over",
+    "serving_efficiency_scale": "serving efficiency", "training_efficiency_scale": "training goodput",
+    "throughput_sigma_scale": "throughput uncertainty scale", "as_of": "as of",
+    "default_training_share": "training share of other chips", "training_share": "training share",
+    "growth_after_last_per_year": "growth after the last point", "ceiling_tokens_per_day": "demand ceiling",
+    "peak_to_average": "peak/average", "input_tokens_per_request": "input tokens per request",
+    "output_tokens_per_request": "output tokens per request", "scale": "scale",
+    "model_id": "served model", "chip_id": "chip", "ttft_ms": "TTFT target", "tpot_ms": "TPOT target",
+    "prefix_cache_hit": "prefix-cache hit", "slo_percentile": "SLO percentile",
+    "growth_p10_per_year": "growth P10", "growth_p50_per_year": "growth P50", "growth_p90_per_year": "growth P90",
+    "growth_sigma_floor": "growth spread floor", "request_mix_sigma": "request-mix uncertainty",
+    "length_spread": "length spread", "fit_points": "points fitted", "growth_model": "growth model",
+    "points": "points", "serve_on": "serve on",
+}
+# Sections whose next key is a name the user gave (a vendor, an order id, a chip id).
+_NAMED_SECTIONS = {"vendor_uncertainty": "{}", "order_uncertainty": "order {}",
+                   "training_share": "training share of {}"}
+_SECTION_WORDS = {"default_uncertainty": "default delivery", "demand": "demand", "allocation": ""}
 
-def _value_text(key: str, value: Any) -> str:
+
+def _unit(key: str) -> str:
+    if key in ("months", "unscheduled_spread_months"):
+        return "months"
+    for suffix, unit in (("_days", "days"), ("_years", "years"), ("_ms", "ms"), ("_per_year", "×/year")):
+        if key.endswith(suffix):
+            return unit
+    return ""
+
+
+def _value_text(key: str, value: Any, chip_labels: Mapping[str, str] | None = None) -> str:
+    chip_labels = chip_labels or {}
     if isinstance(value, bool) or value is None:
-        return str(value)
+        return "not set" if value is None else ("yes" if value else "no")
     if isinstance(value, (int, float)) and any(w in key for w in _PERCENT_WORDS) and 0 <= value <= 1:
         return f"{value * 100:.3g}%"
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, (int, float)):
+        unit = _unit(key)
+        number = f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1000 else f"{value:g}"
+        return f"{number} {unit}" if unit else number
+    if key == "chip_id" and isinstance(value, str):
+        return chip_labels.get(value, value)
     if isinstance(value, Mapping):   # a list item: its fields, so a changed one shows
-        return "(" + ", ".join(f"{k.replace('_', ' ')} {_value_text(k, v)}" for k, v in value.items()
+        if key == "policy_events":
+            chip = chip_labels.get(value.get("chip_id"), value.get("chip_id") or "every chip")
+            text = f"{chip} cut off"
+            prob = value.get("probability")
+            if isinstance(prob, (int, float)):
+                text += f", {prob * 100:.3g}% chance"
+            start, end = value.get("window_start"), value.get("window_end")
+            if start and end and start != end:
+                text += f", between {start} and {end}"
+            elif start or end:
+                text += f" on {start or end}"
+            if value.get("duration_months"):
+                text += f", for {value['duration_months']:g} months"
+            return text
+        if key == "jobs":
+            text = str(value.get("name") or "a job")
+            what = [str(value["model_id"])] if value.get("model_id") else []
+            if value.get("chip_id"):
+                what.append(f"on {chip_labels.get(value['chip_id'], value['chip_id'])}")
+            if isinstance(value.get("tokens"), (int, float)):
+                what.append(f"{value['tokens'] / 1e12:g}T tokens")
+            if value.get("earliest_start"):
+                what.append(f"from {value['earliest_start']}")
+            if value.get("deadline"):
+                what.append(f"by {value['deadline']}")
+            return f"{text} ({', '.join(what)})" if what else text
+        return "(" + ", ".join(f"{FIELD_WORDS.get(k, k.replace('_', ' '))} {_value_text(k, v, chip_labels)}"
+                               for k, v in value.items()
                                if v not in (None, "", [], {}) and k != "note") + ")"   # the note is prose
     if isinstance(value, list):
-        return "[" + "; ".join(_value_text(key, v) for v in value) + "]" if value else "none"
+        return "[" + "; ".join(_value_text(key, v, chip_labels) for v in value) + "]" if value else "none"
     return str(value)
 
 
-def describe_changes(changes: Mapping[str, Any], limit: int | None = 8) -> list[str]:
-    """One short line per change, in user words (`vendor uncertainty.Huawei.fraction mode = 50%`).
+def path_words(keys: list[str], chip_labels: Mapping[str, str]) -> str:
+    """A change's path in the forms' words: vendor_uncertainty.Huawei.delay_high_days ->
+    "Huawei delay high"; allocation.training_share.h20-96gb -> "training share of H20"."""
+    words: list[str] = []
+    i = 0
+    while i < len(keys):
+        key = keys[i]
+        if key in _NAMED_SECTIONS and i + 1 < len(keys):
+            name = keys[i + 1]
+            words.append(_NAMED_SECTIONS[key].format(chip_labels.get(name, name)))
+            i += 2
+            continue
+        if key in _SECTION_WORDS:
+            if _SECTION_WORDS[key]:
+                words.append(_SECTION_WORDS[key])
+        else:
+            words.append(FIELD_WORDS.get(key, key.replace("_", " ")))
+        i += 1
+    return " ".join(w for w in words if w) or ".".join(keys)
+
+
+def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
+                     chip_labels: Mapping[str, str] | None = None) -> list[str]:
+    """One short line per change, in the forms' words and units (`Huawei fulfilled mode = 50%`,
+    `H20 cut off, 100% chance on 2025-04-09`); `chip_labels` names chips as the window does.
     A list (policy events, jobs) is written out item by item: "1 item(s)" hid a cut-off whose
     probability went from 50% to 100%."""
+    labels = dict(chip_labels or {})
     lines = []
     for path, value in changes.items():
         if path.startswith("ui.") or path == "ui":
             continue
-        name = ".".join(split_path(path)).replace("_", " ")
+        keys = split_path(path)
+        name = path_words(keys, labels)
         if is_removed(value):
             lines.append(f"{name} removed")
             continue
-        lines.append(f"{name} = {_value_text(split_path(path)[-1], value)}")
+        # a value under a user's name (a chip's training share) takes its section's units
+        field = keys[-2] if len(keys) > 1 and keys[-2] in _NAMED_SECTIONS and keys[-2] != "vendor_uncertainty" \
+            and keys[-2] != "order_uncertainty" else keys[-1]
+        lines.append(f"{name} = {_value_text(field, value, labels)}")
     if limit is not None and len(lines) > limit:   # None: every change (files keep them all)
         lines = lines[:limit] + [f"... and {len(lines) - limit} more"]
     return lines

@@ -59,6 +59,11 @@ def compare_forecasts(request: CompareRequest, *, progress=None, should_stop=Non
 
 
 class ComparePanel(QWidget):
+    # the form's labels for its inputs (the undo menu names an edit by them)
+    STATE_LABELS = {
+        "selected": "Scenarios compared",
+    }
+
     status_message = Signal(str)
 
     def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
@@ -376,7 +381,8 @@ class ComparePanel(QWidget):
                 changes = {}
             # every change: the exported CSV kept "... and 1 more" and lost the last one (the
             # cell's tooltip shows the whole text on screen)
-            text = "; ".join(describe_changes(changes, limit=None)) or "none (or stored in full)"
+            text = "; ".join(describe_changes(changes, limit=None, chip_labels=self._chip_names)) \
+                or "none (or stored in full)"
             changes_row.append(text)
             if base_i is not None:
                 changes_row.append("")

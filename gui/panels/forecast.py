@@ -55,6 +55,17 @@ GROWTH_LABELS = {"fixed": "fixed rate", "loglinear": "log-linear fit (with its e
 
 class ForecastPanel(QWidget):
     """Monte Carlo forecast of installed chips, serving capacity vs demand, and training jobs."""
+    # the form's labels for its inputs (the undo menu names an edit by them)
+    STATE_LABELS = {
+        "start": "First month",
+        "months": "Horizon",
+        "trials": "Trials",
+        "seed": "Seed",
+        "as_of": "As of",
+        "jobs": "Training jobs",
+        "policy_events": "Export cut-offs",
+        "note": "Note",
+    }
 
     status_message = Signal(str)
     result_ready = Signal(object)  # ForecastResult, after the charts are drawn

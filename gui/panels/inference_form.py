@@ -28,6 +28,29 @@ class InferenceForm:
     """Mixed into InferencePanel (an AnalysisPanel): builds the form into `self` and converts it to
     and from a ServingStudy. Needs `self.errors`, `self.schedule`, `self._chips`, `self._models`,
     `self._loading` and `self.banner` from the panel."""
+    # the form's labels for its inputs (the undo menu names an edit by them)
+    STATE_LABELS = {
+        "model_id": "Model",
+        "chip_id": "Chip",
+        "engine": "Serving engine",
+        "tp": "Tensor parallel TP",
+        "ep": "Expert parallel EP",
+        "weight_dtype": "Weights",
+        "kv_dtype": "KV cache",
+        "prefill_tp": "Prefill",
+        "prefill_instances": "Prefill instances",
+        "max_num_seqs": "Max running sequences",
+        "max_num_batched_tokens": "Token budget per step",
+        "input_len": "Input length",
+        "output_len": "Output length",
+        "ttft_ms": "TTFT target",
+        "tpot_ms": "TPOT target",
+        "slo_percentile": "Targets hold for",
+        "prefix_cache_pct": "Prefix-cache hits",
+        "length_spread": "Length spread",
+        "demand_tokens_per_s": "Peak demand",
+        "compare_chips": "Chips to compare",
+    }
 
     # ---- form --------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:

@@ -64,6 +64,15 @@ def _qdate(day: dt.date) -> QDate:
 
 class PlanPanel(QWidget):
     """What to order, when, at what cost, to meet demand with a given confidence."""
+    # the form's labels for its inputs (the undo menu names an edit by them)
+    STATE_LABELS = {
+        "confidence": "Confidence",
+        "from_month": "From",
+        "until_month": "Until",
+        "budget_usd": "Budget",
+        "samples": "Fitted on",
+        "candidates": "Candidates",
+    }
 
     status_message = Signal(str)
     result_ready = Signal(object)

@@ -46,6 +46,27 @@ class TrainingForm:
     """Mixed into TrainingPanel (an AnalysisPanel): builds the form into `self` and converts it to
     and from a TrainingStudy. Needs `self.errors`, `self.schedule`, `self._chips`, `self._models`,
     `self._orders`, `self._loading` and `self.banner` from the panel."""
+    # the form's labels for its inputs (the undo menu names an edit by them)
+    STATE_LABELS = {
+        "model_id": "Preset",
+        "custom": "Architecture",
+        "chip_id": "Chip",
+        "chips_source": "Chips from",
+        "num_chips": "Chip count",
+        "fleet_date": "Fleet on date",
+        "tokens_t": "Token budget",
+        "seq_len": "Sequence length",
+        "global_batch": "Global batch",
+        "dtype": "Precision",
+        "layout_mode": "Layout",
+        "layout": "Layout",
+        "price_per_chip_hour": "Price",
+        "mtbf_chip_hours": "MTBF per chip",
+        "restart_min": "Restart time",
+        "checkpoint_write_gbps": "Checkpoint write",
+        "compare_chips": "Chips to compare",
+        "software": "Software",
+    }
 
     # ---- form --------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:

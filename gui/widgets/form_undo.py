@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QDateEdit, QLineEdit, QWidget,
 )
 
+from engine.scenario_changes import diff_params, path_words, split_path
+
 MERGE_WINDOW_S = 1.5
 _COMMAND_ID = 0x46E0  # FormEditCommand.id(): commands with the same id may merge
 _WATCHED = "fleetcastFormUndoWatched"  # Qt property on a widget or model already listened to
@@ -33,15 +35,35 @@ def changed_keys(old: dict, new: dict) -> list[str]:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
+def edited_names(old: dict, new: dict, labels: dict[str, str]) -> list[str]:
+    """What an edit changed, in the form's words: the panel's `STATE_LABELS` for its inputs
+    ("Chip count", not "num chips"); inside a nested input without a label of its own (the
+    Forecast's demand, a vendor's uncertainty), each changed field as Compare names it."""
+    names: list[str] = []
+    for key in changed_keys(old, new):
+        a, b = old.get(key), new.get(key)
+        if key not in labels and isinstance(a, dict) and isinstance(b, dict):
+            paths = sorted(set(diff_params(a, b)) | set(diff_params(b, a)))   # changed, added, removed
+            names += [path_words([key, *split_path(p)], {}) for p in paths] or [path_words([key], {})]
+        else:
+            names.append(labels.get(key) or path_words([key], {}))
+    return list(dict.fromkeys(names))
+
+
 class FormEditCommand(QUndoCommand):
     def __init__(self, watcher: "FormUndoWatcher", old: dict, new: dict):
         self.keys = changed_keys(old, new)
-        shown = ", ".join(k.replace("_", " ") for k in self.keys[:3]) + ("…" if len(self.keys) > 3 else "")
-        super().__init__(f"Edit {watcher.title}: {shown}")
+        super().__init__(self._text(watcher, old, new))
         self.watcher, self.old, self.new = watcher, old, new
         self.generation = watcher.generation   # the scenario load the edit was made in
         self.created_s = time.monotonic()
         self._first = True
+
+    @staticmethod
+    def _text(watcher: "FormUndoWatcher", old: dict, new: dict) -> str:
+        names = edited_names(old, new, dict(getattr(watcher.panel, "STATE_LABELS", {})))
+        shown = ", ".join(names[:3]) + ("…" if len(names) > 3 else "")
+        return f"Edit {watcher.title}: {shown}"
 
     def id(self) -> int:  # noqa: A003 (Qt override)
         return _COMMAND_ID
@@ -54,6 +76,10 @@ class FormEditCommand(QUndoCommand):
             return False
         self.new = other.new
         self.created_s = other.created_s
+        if self.new == self.old:
+            # typed back to where it started (90 -> 80 -> 90): a step that would undo nothing
+            # leaves the stack (Qt drops a command made obsolete in mergeWith)
+            self.setObsolete(True)
         return True
 
     def _stale(self) -> bool:

@@ -466,9 +466,34 @@ def test_changes_are_described_item_by_item_and_in_the_forms_units():
         "policy_events": [{"chip_id": "h20-96gb", "probability": 1.0, "window_start": "2025-04-09", "note": "why"}],
         "vendor_uncertainty.Huawei.fraction_high": 0.5, "months": 36, "demand.scale": 3.0,
         "jobs": []})
-    assert lines[0] == "policy events = [(chip id h20-96gb, probability 100%, window start 2025-04-09)]"
-    assert lines[1] == "vendor uncertainty.Huawei.fraction high = 50%"
-    assert lines[2:] == ["months = 36", "demand.scale = 3", "jobs = none"]
+    assert lines[0] == "export cut-offs = [h20-96gb cut off, 100% chance on 2025-04-09]"
+    assert lines[1] == "Huawei fulfilled high = 50%"
+    assert lines[2:] == ["horizon = 36 months", "demand scale = 3", "training jobs = none"]
+
+
+def test_changes_read_in_the_forms_words_with_the_windows_chip_names():
+    """Compare showed `policy events = [(chip id h20-96gb, ...` and `vendor uncertainty.Huawei.
+    delay high days = 547`: the form's labels, units and chip names instead."""
+    from engine.scenario_changes import describe_changes
+
+    lines = describe_changes({
+        "policy_events": [{"chip_id": "h20-96gb", "probability": 0.5, "window_start": "2025-01-01",
+                           "window_end": "2025-12-31", "duration_months": None, "note": "why"}],
+        "vendor_uncertainty.Huawei.delay_high_days": 547.0,
+        "allocation.training_share.h20-96gb": 0.25,
+        "order_uncertainty.12.fraction_low": 0.3,
+        "jobs": [{"name": "405B", "model_id": "llama3-405b", "tokens": 15e12, "chip_id": "h20-96gb",
+                  "deadline": "2025-12-31", "seq_len": None}],
+        "vendor_uncertainty.Acme Inc\\.": {"$removed": True},
+    }, chip_labels={"h20-96gb": "H20"}, limit=None)
+    assert lines == [
+        "export cut-offs = [H20 cut off, 50% chance, between 2025-01-01 and 2025-12-31]",
+        "Huawei delay high = 547 days",
+        "training share of H20 = 25%",
+        "order 12 fulfilled low = 30%",
+        "training jobs = [405B (llama3-405b, on H20, 15T tokens, by 2025-12-31)]",
+        "Acme Inc. removed",
+    ]
 
 
 def test_chip_comparison_keeps_the_forms_tp_for_the_chosen_chip_and_searches_the_others():

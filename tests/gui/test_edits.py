@@ -61,7 +61,7 @@ def test_training_edit_is_undoable_and_marks_the_scenario_modified(window, qtbot
     qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 1)
     assert window.isWindowModified()
     assert "[*]" in window.windowTitle()  # Qt shows the marker as '*'
-    assert "Training" in window.undo_stack.text(depth)
+    assert window.undo_stack.text(depth) == "Edit Training: Chip count"   # the form's label, not "num chips"
     window.undo_stack.undo()
     assert panel.count_spin.value() == before
     assert not window.isWindowModified()
@@ -74,10 +74,37 @@ def test_typing_a_number_merges_into_one_command(window, qtbot):
     window.tabs.setCurrentIndex(1)
     panel = window.panels["training"]
     depth = window.undo_stack.count()
-    for value in (1, 10, 102, 1024):
+    assert panel.count_spin.value() != 2048   # (typed back to the start, the step would drop out)
+    for value in (2, 20, 204, 2048):
         panel.count_spin.setValue(value)
         QApplication.processEvents()
     assert window.undo_stack.count() == depth + 1
+
+
+def test_typing_back_to_the_start_leaves_no_step_that_undoes_nothing(window, qtbot):
+    """Confidence 90 -> 80 -> 90 within the merge window left "Undo Edit Plan: confidence",
+    whose undo changed nothing and used up the step."""
+    window.tabs.setCurrentIndex(window.tabs.indexOf(window.panel("plan")))
+    panel = window.panels["plan"]
+    depth = window.undo_stack.count()
+    start = panel.confidence.value()
+    panel.confidence.setValue(start - 10)
+    qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 1)
+    assert window.undo_stack.text(depth) == "Edit Plan: Confidence"
+    panel.confidence.setValue(start)
+    QApplication.processEvents()
+    qtbot.waitUntil(lambda: window.undo_stack.count() == depth)
+    assert not window.isWindowModified()
+
+
+def test_a_nested_edit_is_named_by_its_field(window, qtbot):
+    """The Forecast's demand is one input holding many fields: its undo step names the field."""
+    window.tabs.setCurrentIndex(window.tabs.indexOf(window.panel("forecast")))
+    panel = window.panels["forecast"]
+    depth = window.undo_stack.count()
+    panel.peak_spin.setValue(panel.peak_spin.value() + 0.5)
+    qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 1)
+    assert window.undo_stack.text(depth) == "Edit Forecast: demand peak/average"
 
 
 def _edit_training(window, qtbot):
