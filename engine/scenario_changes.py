@@ -140,7 +140,8 @@ def _value_text(key: str, value: Any, chip_labels: Mapping[str, str] | None = No
         return chip_labels.get(value, value)
     if isinstance(value, Mapping):   # a list item: its fields, so a changed one shows
         if key == "policy_events":
-            chip = chip_labels.get(value.get("chip_id"), value.get("chip_id") or "every chip")
+            chip_id = str(value.get("chip_id") or "")
+            chip = chip_labels.get(chip_id, chip_id or "every chip")
             text = f"{chip} cut off"
             prob = value.get("probability")
             if isinstance(prob, (int, float)):
