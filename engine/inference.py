@@ -919,6 +919,9 @@ class CapacityResult:
     # requests not counted); None when not simulated. `batch` stays the steady-state search's,
     # which sizes the simulation (rerunning the point needs the same request count)
     batch_simulated: float | None = None
+    # the simulated point's latency distributions ({"ttft_ms": {"mean", "p50", "p90", "p99"},
+    # "tpot_ms": {...}}); None when not simulated. ttft_ms / tpot_ms above are at latency_basis
+    latencies_ms: dict | None = None
 
     @property
     def batch_at_slo(self) -> float:

@@ -93,6 +93,7 @@ def test_validate_missing_file_is_user_error(capsys, tmp_path):
     (["--chips", "8", "--tp", "3"], "no layout of 8 chips matches --tp 3"),
     (["--chips", "8", "--tokens", "nan"], "--tokens: nan"),
     (["--chips", "8", "--tokens", "inf"], "--tokens: inf"),
+    (["--chips", "8", "--tokens", "1.5"], "--tokens: 1.5 (must be a whole number of tokens"),
 ])
 def test_absurd_training_requests_are_refused_quickly(capsys, argv, needle):
     from engine.cli import main

@@ -409,6 +409,14 @@ def run(args, ctx) -> Output:
                             total_tokens_per_s_per_chip=cap.total_tokens_per_s_per_chip,
                             ttft_ms=_finite(cap.ttft_ms), tpot_ms=_finite(cap.tpot_ms), running_batch=cap.batch_at_slo,
                             scenario="slo")
+                if cap.latencies_ms:
+                    # held at a percentile under simulated load: ttft_ms / tpot_ms stay the means (as
+                    # under --request-rate), the percentiles of that point beside them; slo_ttft_ms /
+                    # slo_tpot_ms are the figures at slo_percentile the targets were held on
+                    lat = cap.latencies_ms
+                    data.update(ttft_ms=_finite(lat["ttft_ms"]["mean"]), tpot_ms=_finite(lat["tpot_ms"]["mean"]),
+                                **{f"{m}_{q}": _finite(lat[m][q]) for m in ("ttft_ms", "tpot_ms")
+                                   for q in ("p50", "p90", "p99")})
             else:
                 data.update(output_tokens_per_s_per_chip=None, total_tokens_per_s_per_chip=None, ttft_ms=None,
                             tpot_ms=None, running_batch=None, scenario="slo")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from engine.commands import Output
 from engine.errors import InfeasibleRequest, UserError
@@ -212,6 +213,8 @@ def run(args, ctx) -> Output:
                             f"{low:g} to {high:,.0f})")
     if args.tokens is not None and not (0 < args.tokens <= 1e18):  # also refuses nan and inf
         raise UserError(f"--tokens: {args.tokens:g} (must be a positive number of tokens, at most 1e18)")
+    if args.tokens is not None and args.tokens < 2 ** 53 and args.tokens != math.floor(args.tokens):
+        raise UserError(f"--tokens: {args.tokens!r} (must be a whole number of tokens, e.g. 15e12)")
     chip, model = study_chip_model or lookup(ctx, args.chip, args.model)
     dtype = "bf16" if args.dtype in ("fp16", None) else args.dtype
     inputs = TrainingInputs(

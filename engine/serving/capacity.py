@@ -384,6 +384,7 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                    ttft_ms=sim.ttft_ms[percentile], tpot_ms=sim.tpot_ms[percentile], latency_basis=percentile,
                    request_rate_per_s=sim.request_rate_per_s,
                    batch_simulated=sim.mean_running,
+                   latencies_ms={"ttft_ms": dict(sim.ttft_ms), "tpot_ms": dict(sim.tpot_ms)},
                    # what binds is the simulated load's ("TTFT p90 target", "saturation"): the steady
                    # search's "memory capacity" or "TPOT target" sat beside p90s that said otherwise
                    limiting=sim.limiting,
