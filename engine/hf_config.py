@@ -30,6 +30,8 @@ FIELD_ALIASES = {
     "qk_rope_head_dim": ("qk_rope_head_dim",),
     "v_head_dim": ("v_head_dim",),
 }
+# The sizes every model has (ModelConfig.validate refuses 0 for them as well).
+POSITIVE_FIELDS = ("layers", "hidden", "heads", "kv_heads", "vocab", "seq_len")
 EXPERT_COUNT = ("n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts")
 EXPERT_TOPK = ("num_experts_per_tok", "moe_topk", "num_experts_per_token", "top_k")
 SHARED_EXPERTS = ("n_shared_experts", "num_shared_experts")
@@ -141,6 +143,9 @@ def _whole_number(key: str, value) -> tuple[int | None, str | None]:
         if abs(value) > MAX_CONFIG_INTEGER:
             return None, f"{key}: {_show(value)} (larger than {MAX_CONFIG_INTEGER:,}; not a real model)"
     if value < 0:
+        # a size every model has (hidden_size, num_hidden_layers, ...) says what a 0 would be told
+        if any(key in names for name, names in FIELD_ALIASES.items() if name in POSITIVE_FIELDS):
+            return None, f"{key}: {_show(value)} (must be a positive integer)"
         return None, f"{key}: {_show(value)} (must be >= 0)"
     return int(value), None
 

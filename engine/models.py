@@ -9,6 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# Upper bounds far above any published model (Llama 3 405B: 126 layers, hidden 16,384, 128 heads,
+# vocab 128,256, 128K context), so a typo or a 1e30 is named instead of computed with.
+MAX_MODEL_SIZE = {"layers": 100_000, "hidden": 10_000_000, "heads": 1_000_000, "kv_heads": 1_000_000,
+                  "vocab": 100_000_000, "seq_len": 1_000_000_000}
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     id: str
@@ -142,6 +148,11 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 problems.append(f"{name}: {value!r} (must be a positive integer)")
+            elif value > MAX_MODEL_SIZE[name]:
+                # far beyond any real model: arithmetic on it would only mislead (a case with
+                # layers 1e30 was blamed on its measured value)
+                shown = f"{value:,}" if value < 10**15 else f"{float(value):.3g}"
+                problems.append(f"{name}: {shown} (at most {MAX_MODEL_SIZE[name]:,}; not a real model)")
         if problems:
             return problems
         if self.kv_heads > self.heads or self.heads % self.kv_heads:

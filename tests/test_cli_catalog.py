@@ -230,6 +230,9 @@ def test_models_import_counts_the_layers_without_experts(capsys, tmp_path, chang
     ({"decoder_sparse_step": 0}, "decoder_sparse_step: 0 (must be 1 or more)"),
     ({"moe_layer_freq": 0}, "moe_layer_freq: 0 (must be 1 or more)"),
     ({"first_k_dense_replace": 48}, "first_k_dense_replace: 48 (no layer of the 48 keeps its experts)"),
+    # a negative size said "(must be >= 0)" and the 0 it then got said "(must be a positive integer)"
+    ({"hidden_size": -2048}, "hidden_size: -2048 (must be a positive integer)"),
+    ({"hidden_size": 0}, "hidden: 0 (must be a positive integer)"),
 ])
 def test_models_import_refuses_layer_patterns_no_model_can_have(capsys, tmp_path, change, needle):
     path = tmp_path / "q.json"

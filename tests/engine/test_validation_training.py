@@ -35,12 +35,15 @@ def test_bad_rows_are_reported_never_fatal(tmp_path):
             {**GOOD, "id": "B2", "layers": "many"},
             {**GOOD, "id": "B3", "metric": "bananas"},
             {**GOOD, "id": "B4", "value": ""},
-            {**GOOD, "id": "B5", "heads": ""}]
+            {**GOOD, "id": "B5", "heads": ""},
+            {**GOOD, "id": "B6", "layers": "1e30"}]
     cases = validate_training_cases(read_cases_csv(_write(tmp_path, rows)), CHIPS)["cases"]
     status = {c["id"]: c["status"] for c in cases}
     assert status["G1"] == "ok"
-    assert all(status[k] == "error" for k in ("B1", "B2", "B3", "B4", "B5"))
+    assert all(status[k] == "error" for k in ("B1", "B2", "B3", "B4", "B5", "B6"))
     assert all(c["message"] for c in cases if c["status"] == "error")
+    # an impossible size is named, not blamed on the measured value
+    assert {c["id"]: c["message"] for c in cases}["B6"] == "layers: 1e+30 (at most 100,000; not a real model)"
 
 
 def test_blank_layout_is_searched(tmp_path):
