@@ -252,6 +252,8 @@ def test_orders_list_pages_the_table_and_streams_csv_and_json(capsys, tmp_path, 
     assert json.loads(out) == []
     code, _, err = run(capsys, "--db", db, "orders", "list", "--offset", "-1")
     assert code == 1 and "--offset: -1" in one_line_error(err)
+    code, out, _ = run(capsys, "--db", db, "orders", "list", "--offset", "300")   # said "orders 300-300 of 250"
+    assert code == 0 and out.startswith("no orders at --offset 300 (250 in all)")
 
 
 def test_stream_json_list_is_the_same_text_as_json_dumps():

@@ -94,6 +94,7 @@ def test_validate_missing_file_is_user_error(capsys, tmp_path):
     (["--chips", "8", "--tokens", "nan"], "--tokens: nan"),
     (["--chips", "8", "--tokens", "inf"], "--tokens: inf"),
     (["--chips", "8", "--tokens", "1.5"], "--tokens: 1.5 (must be a whole number of tokens"),
+    (["--chips", "8", "--ep", "2"], "--ep 2: llama3-8b has no experts"),
 ])
 def test_absurd_training_requests_are_refused_quickly(capsys, argv, needle):
     from engine.cli import main

@@ -98,9 +98,10 @@ def orders_list(args, ctx) -> Output:
         rows = [{k: order.get(k) for k in ORDER_COLUMNS} for order, _ in records]
         text = ""
         total = store.order_count()
-        if args.offset or len(rows) < total:
-            first = args.offset + 1 if rows else args.offset
-            text = (f"orders {first}-{args.offset + len(rows)} of {total:,} "
+        if args.offset and not rows:
+            text = f"no orders at --offset {args.offset:,} ({total:,} in all)"
+        elif args.offset or len(rows) < total:
+            text = (f"orders {args.offset + 1}-{args.offset + len(rows)} of {total:,} "
                     "(--limit N --offset K for others; --format csv or json for all)")
         return Output(data=[_order_record(o, d) for o, d in records], rows=rows, columns=ORDER_COLUMNS, text=text)
 

@@ -216,6 +216,8 @@ def run(args, ctx) -> Output:
     if args.tokens is not None and args.tokens < 2 ** 53 and args.tokens != math.floor(args.tokens):
         raise UserError(f"--tokens: {args.tokens!r} (must be a whole number of tokens, e.g. 15e12)")
     chip, model = study_chip_model or lookup(ctx, args.chip, args.model)
+    if args.ep is not None and args.ep > 1 and not model.is_moe:
+        raise UserError(f"--ep {args.ep}: {model.id} has no experts (a dense model runs at --ep 1)")
     dtype = "bf16" if args.dtype in ("fp16", None) else args.dtype
     inputs = TrainingInputs(
         model=model, chip=chip, num_chips=args.chips, seq_len=args.seq_len, global_batch_seqs=args.global_batch,
