@@ -190,6 +190,21 @@ def resolve_cases(rows: list[dict], chips: Mapping, chip_ids: Sequence[str] | No
     return fixed
 
 
+def _why_unusable(rows: list[dict], chips: Mapping, chip_ids: Sequence[str] | None) -> str:
+    """The first rows' reasons, as `validate` gives them ("; row ID: field: value (why)")."""
+    from engine.validation import validate_case
+
+    mine = [r for r in rows if chip_ids is None or r.get("chip") in chip_ids]
+    if not mine:
+        return f" (no row is for {', '.join(chip_ids or [])})" if rows else " (the file has no rows)"
+    reasons = []
+    for row in mine[:3]:
+        case = validate_case(row, chips)
+        reasons.append(f"row {row.get('id') or '?'}: {case['message'] or case['status']}")
+    more = f"; and {len(mine) - 3:,} more" if len(mine) > 3 else ""
+    return ": " + "; ".join(reasons) + more
+
+
 def calibrate_training(rows: list[dict], chips: Mapping, factor_names: Sequence[str] = TRAINING_FIT_FACTORS,
                        *, chip_ids: Sequence[str] | None = None, max_iter: int = 40,
                        prior_weight: float = 0.005, fixed: list | None = None) -> FitResult:
@@ -202,7 +217,7 @@ def calibrate_training(rows: list[dict], chips: Mapping, factor_names: Sequence[
     if fixed is None:
         fixed = resolve_cases(rows, chips, chip_ids)
     if not fixed:
-        raise ValueError("no usable measured runs to calibrate on")
+        raise ValueError("no usable measured runs to calibrate on" + _why_unusable(rows, chips, chip_ids))
     start = {n: fixed[0][1].chip.factor(n, DEFAULT_FACTORS[n]) if n in DEFAULT_FACTORS else 1.0
              for n in factor_names}
 

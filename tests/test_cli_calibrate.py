@@ -177,3 +177,20 @@ def test_unusable_rows_are_named_never_fitted_and_block_a_save(capsys, tmp_path,
     code = main(["--db", db, "calibrate", "training", "--cases", str(path), "--chip", "ascend-910b2", "--save"])
     err = capsys.readouterr().err
     assert code == 1 and "not saved: 3 row(s) of the file can't be used" in err
+
+
+def test_a_file_with_no_usable_row_says_why(capsys, tmp_path, shared_dir):
+    """Every row unusable printed only "no usable measured runs to calibrate on"; the rows'
+    reasons are what `validate` gives for the same file."""
+    path = write_ascend_runs(shared_dir, tmp_path / "runs.csv", 4)
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = [{**r, "value": "-1"} for r in csv.DictReader(handle)]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert main(["--db", str(tmp_path / "c.db"), "calibrate", "training", "--cases", str(path),
+                 "--chip", "ascend-910b2"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"row {rows[0]['id']}: value: '-1' (must be a positive number)" in err and err.endswith("and 1 more")
