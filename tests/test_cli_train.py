@@ -386,3 +386,17 @@ def test_the_global_batch_reported_is_the_one_the_layout_runs(capsys):
     assert code == 0
     assert data["default_global_batch_seqs"] == 512
     assert data["global_batch_seqs"] == data["layout"]["global_batch_seqs"] == 500
+
+
+def test_counts_take_e_notation_as_the_token_budget_does(capsys):
+    """`--tokens 15e12` worked where `--chips 1e3` and `forecast --trials 1e4` were usage errors;
+    a count that is not whole stays one."""
+    from engine.cli import main
+    from engine.commands import whole_number
+
+    assert whole_number("1e3") == 1000 and whole_number("4096") == 4096 and whole_number("4.096e3") == 4096
+    assert main(["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "8e0", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["num_chips"] == 8
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "1.5"])
+    assert exc.value.code == 2 and "--chips: invalid whole number: '1.5'" in capsys.readouterr().err

@@ -7,8 +7,26 @@ can fix; the CLI turns that into one line on stderr and exit code 1.
 
 from __future__ import annotations
 
+import argparse
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+
+def whole_number(text: str) -> int:
+    """argparse type for counts: 4096, and also 1e4 or 4.096e3 (the e-notation `--tokens 15e12`
+    and `--caps h20=1e7` take), but never 1.5."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid whole number: {text!r}") from None
+    if not math.isfinite(value) or value != math.floor(value) or abs(value) >= 2 ** 63:
+        raise argparse.ArgumentTypeError(f"invalid whole number: {text!r}")
+    return int(value)
 
 
 @dataclass

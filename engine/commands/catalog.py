@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from engine.cli import add_command, add_group
-from engine.commands import Output
+from engine.commands import Output, whole_number
 from engine.errors import UserError, ValidationError
 
 CHIP_TABLE_COLUMNS = ["id", "vendor", "name", "bf16_tflops", "fp8_tflops", "hbm_gb", "hbm_gbps",
@@ -32,9 +32,9 @@ def register(subparsers) -> None:
 
     orders = add_group(subparsers, "orders", "chip orders and their deliveries")
     p = add_command(orders, "list", "list orders with delivered quantities")
-    p.add_argument("--limit", type=int, metavar="N",
+    p.add_argument("--limit", type=whole_number, metavar="N",
                    help=f"at most N orders (default: {ORDERS_TABLE_LIMIT} in a table, all for csv/json)")
-    p.add_argument("--offset", type=int, default=0, metavar="K", help="skip the first K orders")
+    p.add_argument("--offset", type=whole_number, default=0, metavar="K", help="skip the first K orders")
     p.set_defaults(handler=orders_list)
     p = add_command(orders, "import", "validate every row of a CSV (deliveries as DATE:QTY;..., their notes as a JSON list in delivery_notes), then write all or none")
     p.add_argument("file", metavar="FILE.csv")
@@ -50,7 +50,7 @@ def register(subparsers) -> None:
     p.add_argument("file", metavar="FILE.json")
     p.add_argument("--id", help="preset id (default: from the file or folder name)")
     p.add_argument("--name", help="display name")
-    p.add_argument("--seq-len", type=int, default=4096, help="training sequence length (default 4096)")
+    p.add_argument("--seq-len", type=whole_number, default=4096, help="training sequence length (default 4096)")
     p.add_argument("--replace", action="store_true", help="overwrite an existing preset with this id")
     p.set_defaults(handler=models_import)
 

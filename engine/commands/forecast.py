@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 
 from engine.cli import add_command
-from engine.commands import Output
+from engine.commands import Output, whole_number
 from engine.errors import UserError
 
 UNITS = {
@@ -49,9 +49,9 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "forecast", "supply vs demand per month under delivery uncertainty "
                                             "(Monte Carlo P10/P50/P90), and training-job completion dates")
     p.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the database's baseline, 'Story default')")
-    p.add_argument("--trials", type=int, metavar="N", help="Monte Carlo trials (default: the scenario's)")
-    p.add_argument("--months", type=int, metavar="M", help="months to forecast (default: the scenario's)")
-    p.add_argument("--seed", type=int, metavar="S", help="random seed (default: the scenario's)")
+    p.add_argument("--trials", type=whole_number, metavar="N", help="Monte Carlo trials (default: the scenario's)")
+    p.add_argument("--months", type=whole_number, metavar="M", help="months to forecast (default: the scenario's)")
+    p.add_argument("--seed", type=whole_number, metavar="S", help="random seed (default: the scenario's)")
     p.add_argument("--start", metavar="YYYY-MM", help="first month (default: the scenario's)")
     p.set_defaults(handler=run)
 

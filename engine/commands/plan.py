@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import replace
 
 from engine.cli import add_command
-from engine.commands import Output
+from engine.commands import Output, whole_number
 from engine.errors import InfeasibleRequest, UserError, ValidationError
 
 
@@ -25,7 +25,7 @@ def register(subparsers) -> None:
                    help="last month that must meet (default: the scenario's last)")
     p.add_argument("--budget", type=float, metavar="USD", help="most the plan may cost")
     p.add_argument("--chips", metavar="ID,ID,...", help="candidate chips (default: resources/plan_candidates.csv)")
-    p.add_argument("--samples", type=int, metavar="N", help="Monte Carlo trials the plan is fitted on (default 200)")
+    p.add_argument("--samples", type=whole_number, metavar="N", help="Monte Carlo trials the plan is fitted on (default 200)")
     p.add_argument("--caps", metavar="ID=N,...", help="most chips per quarter for some candidates "
                                                       "(default: resources/plan_candidates.csv)")
     p.set_defaults(handler=run_plan)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from engine.commands import Output
+from engine.commands import Output, whole_number
 from engine.errors import InfeasibleRequest, UserError
 
 
@@ -22,47 +22,47 @@ def register(subparsers) -> None:
                         "as well override it")
     p.add_argument("--model", help="model preset id (fleetcast models list; required without --scenario)")
     p.add_argument("--chip", help="chip id (fleetcast chips list; required without --scenario)")
-    p.add_argument("--tp", type=int, default=None, help="tensor-parallel degree (default: best under the SLOs)")
-    p.add_argument("--pp", type=int, default=1, help="pipeline-parallel degree")
-    p.add_argument("--ep", type=int, default=None,
+    p.add_argument("--tp", type=whole_number, default=None, help="tensor-parallel degree (default: best under the SLOs)")
+    p.add_argument("--pp", type=whole_number, default=1, help="pipeline-parallel degree")
+    p.add_argument("--ep", type=whole_number, default=None,
                    help="expert-parallel degree (MoE; default: 1, or the best under the SLOs for an MoE model)")
-    p.add_argument("--chips", type=int, default=None, help="chips in total (replicas = chips / chips per replica)")
+    p.add_argument("--chips", type=whole_number, default=None, help="chips in total (replicas = chips / chips per replica)")
     p.add_argument("--input-len", type=float, help="prompt tokens per request (required without --scenario)")
     p.add_argument("--output-len", type=float, help="generated tokens per request (required without --scenario)")
     load = p.add_mutually_exclusive_group()
-    load.add_argument("--concurrency", type=int, default=None,
+    load.add_argument("--concurrency", type=whole_number, default=None,
                       help="closed loop: requests kept in flight (all replicas); default: --offline, or with "
                            "--ttft-ms/--tpot-ms the highest load that meets them")
     load.add_argument("--request-rate", type=float, default=None,
                       help="open loop: Poisson arrivals, requests/s for the whole deployment")
     load.add_argument("--offline", action="store_true", help="every request available at once (max throughput)")
-    p.add_argument("--requests", type=int, default=None, help="requests to simulate, for the whole deployment (split over the replicas; default: enough for a steady state on each)")
+    p.add_argument("--requests", type=whole_number, default=None, help="requests to simulate, for the whole deployment (split over the replicas; default: enough for a steady state on each)")
     p.add_argument("--input-len-spread", type=float, default=None,
                    help="prompt length spread, coefficient of variation (default 0: every prompt --input-len "
                         "long; with --scenario, its Serving study's length spread)")
     p.add_argument("--output-len-spread", type=float, default=None, help="output length spread (as above)")
-    p.add_argument("--requests-per-client", type=int, default=None,
+    p.add_argument("--requests-per-client", type=whole_number, default=None,
                    help="closed loop: measured requests per client (aiperf sweeps use 10-20; default: --requests "
                         "or at least 500 and 4 per client)")
-    p.add_argument("--warmup-requests", type=int, default=0,
+    p.add_argument("--warmup-requests", type=whole_number, default=0,
                    help="requests run first and left out of the figures, the clients kept busy (default 0; "
                         "aiperf drains its warm-up before measuring, which is 0 here)")
     p.add_argument("--ramp-s", type=float, default=0.0,
                    help="closed loop: the clients start evenly over this many seconds (default 0: all at once)")
-    p.add_argument("--max-num-batched-tokens", type=int, default=None,
+    p.add_argument("--max-num-batched-tokens", type=whole_number, default=None,
                    help="the engine's token budget per step, per replica (vLLM --max-num-batched-tokens, "
                         "TensorRT-LLM max_num_tokens; default: the engine family's)")
-    p.add_argument("--max-num-seqs", type=int, default=None,
+    p.add_argument("--max-num-seqs", type=whole_number, default=None,
                    help="the engine's cap on running sequences per replica (vLLM --max-num-seqs, TensorRT-LLM "
                         "max_batch_size; default: the engine family's)")
-    p.add_argument("--prefill-tp", type=int, default=None, metavar="N",
+    p.add_argument("--prefill-tp", type=whole_number, default=None, metavar="N",
                    help="disaggregated serving: prompts run on separate prefill instances of N chips each "
                         "(tensor parallel) and their KV crosses the scale-out network to the decode replica "
                         "(--tp/--ep); with --request-rate or --offline. Reported under 'disaggregated' beside "
                         "the aggregated figures")
-    p.add_argument("--prefill-instances", type=int, default=None, metavar="K",
+    p.add_argument("--prefill-instances", type=whole_number, default=None, metavar="K",
                    help="prefill instances per decode replica (default 1; needs --prefill-tp)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals and lengths")
+    p.add_argument("--seed", type=whole_number, default=0, help="seed of the simulated arrivals and lengths")
     p.add_argument("--slo-percentile", choices=("steady", "mean", "p50", "p90", "p99"), default=None,
                    help="hold the --ttft-ms/--tpot-ms targets at this percentile under simulated Poisson "
                         "arrivals (with no target: the largest Poisson load served, as the Inference view shows), "

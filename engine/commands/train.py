@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from engine.commands import Output
+from engine.commands import Output, whole_number
 from engine.errors import InfeasibleRequest, UserError
 from engine.hardware import GB_PER_GIB
 from engine.studies import infeasible_detail
@@ -20,18 +20,18 @@ def register(subparsers) -> None:
                         "flags given as well override it")
     p.add_argument("--model", help="model preset id (required without --scenario)")
     p.add_argument("--chip", help="chip id (required without --scenario)")
-    p.add_argument("--chips", type=int, help="number of chips (required without --scenario)")
+    p.add_argument("--chips", type=whole_number, help="number of chips (required without --scenario)")
     p.add_argument("--tokens", type=float, help="token budget (e.g. 15e12) for time to train")
     from engine.layout import DIMENSIONS
 
     for d in DIMENSIONS:  # --tp --pp --cp --ep --vpp --micro-batch --dp: one schema with the GUI
-        p.add_argument(d.flag, type=int, dest=d.key, help=f"{d.help} ({d.low:,} to {d.high:,} {d.unit})")
-    p.add_argument("--zero", type=int, choices=(0, 1, 2, 3), help="ZeRO stage (3 = FSDP)")
-    p.add_argument("--global-batch", type=int, dest="global_batch",
+        p.add_argument(d.flag, type=whole_number, dest=d.key, help=f"{d.help} ({d.low:,} to {d.high:,} {d.unit})")
+    p.add_argument("--zero", type=whole_number, choices=(0, 1, 2, 3), help="ZeRO stage (3 = FSDP)")
+    p.add_argument("--global-batch", type=whole_number, dest="global_batch",
                    help="sequences per step (default: at least 4M tokens and 1K tokens per chip, a power of two)")
     p.add_argument("--recompute", choices=("none", "selective", "full"),
                    help="activation recomputation (default: searched)")
-    p.add_argument("--seq-len", type=int, dest="seq_len", help="tokens per sequence (default: the model preset's)")
+    p.add_argument("--seq-len", type=whole_number, dest="seq_len", help="tokens per sequence (default: the model preset's)")
     p.add_argument("--dtype", choices=("bf16", "fp16", "fp8"), help="matrix-multiply precision (default bf16)")
     # software settings (defaults: today's common practice, engine.studies.SOFTWARE_DEFAULTS; None
     # here means "not given", so that a saved study's settings apply)
@@ -52,12 +52,12 @@ def register(subparsers) -> None:
     p.add_argument("--attention-kernel", choices=("portable", "native"), dest="attention_kernel",
                    help="fused attention kernels: portable FlashAttention-2 class (default) or native to the "
                         "chip (FlashAttention-3 / cuDNN on Hopper)")
-    p.add_argument("--moe-route-nodes", type=int, dest="moe_route_nodes",
+    p.add_argument("--moe-route-nodes", type=whole_number, dest="moe_route_nodes",
                    help="node-limited MoE routing: a token reaches at most this many nodes")
     p.add_argument("--fp8-dispatch", action=argparse.BooleanOptionalAction, default=None, dest="fp8_dispatch",
                    help="with --dtype fp8, MoE tokens are dispatched in FP8 (combined in BF16; default on)")
     p.add_argument("--search", action="store_true", help="search the best layouts")
-    p.add_argument("--top", type=int, default=5, help="layouts listed by a search")
+    p.add_argument("--top", type=whole_number, default=5, help="layouts listed by a search")
     p.add_argument("--price-per-chip-hour", type=float, dest="price",
                    help="USD per chip-hour, for the cost (default: the catalog price over 4 years)")
     p.add_argument("--mtbf-chip-hours", type=float, default=None,
