@@ -469,6 +469,11 @@ class ComparePanel(QWidget):
         fit_left_axis(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
         counts_from_zero(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
         percent_y_range(self.probability_chart)
+        if max((float(np.max(v, initial=0.0)) for v in inst_values), default=0.0) <= 0:
+            # every scenario's fleet is empty: bare 0-1 axes and zeros said nothing of why
+            for chart in (self.capacity_chart, self.installed_chart):
+                chart.plot_item.setYRange(0, 1, padding=0)
+                chart.set_notice("No chips installed in any scenario: add orders in the Fleet view")
         self.status_message.emit(f"Compared {len(outcomes)} scenarios")
         self.check_current()
 

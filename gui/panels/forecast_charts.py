@@ -271,6 +271,12 @@ class ForecastCharts(QWidget):
                             color=style.chip_color(chip), symbol=None)
         fit_left_axis(inst, r.installed_total.p90)
         counts_from_zero(inst, r.installed_total.p90)
+        if float(np.nanmax(r.installed_total.p90, initial=0.0)) <= 0:
+            # a flat line on a 0.2-0.8 chip axis said nothing: say why it is empty
+            inst.plot_item.setYRange(0, 1, padding=0)
+            inst.set_notice("No chips installed in this horizon: add orders in the Fleet view")
+        else:
+            inst.set_notice("")
 
         s = self.shortfall_chart
         s.set_axis_labels(y_unit=unit)

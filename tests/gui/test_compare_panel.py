@@ -51,6 +51,16 @@ def test_two_scenarios_side_by_side(panel, qtbot):
     assert panel.figures_table.columnCount() == 4
 
 
+def test_an_empty_fleet_says_why_the_charts_are_empty(store, panel, qtbot):
+    """With every order deleted, Compare drew zeros on bare 0-1 axes without a word."""
+    for order in store.orders():
+        store.delete_order(order.id)
+    with qtbot.waitSignal(panel.runner.finished, timeout=30000):
+        panel.run()
+    for chart in (panel.capacity_chart, panel.installed_chart):
+        assert chart.notice() == "No chips installed in any scenario: add orders in the Fleet view"
+
+
 def test_cancel_keeps_previous_comparison(panel, qtbot):
     panel.compute_now()
     previous = panel.outcomes

@@ -57,6 +57,15 @@ def test_run_shows_result_in_charts_and_tables(panel, qtbot):
     assert "trials" in panel.summary_label.text()
 
 
+def test_an_empty_fleet_says_why_installed_chips_is_empty(store, panel, qtbot):
+    """No orders: "Installed chips by type" drew a flat line on a 0.2-0.8 chip axis."""
+    for order in store.orders():
+        store.delete_order(order.id)
+    panel._read_store()
+    _run(panel, qtbot)
+    assert panel.installed_chart.notice() == "No chips installed in this horizon: add orders in the Fleet view"
+
+
 def test_editing_the_training_share_moves_the_job_and_a_second_run_reuses_throughputs(panel, qtbot):
     first = _run(panel, qtbot)
     spin = panel._share_spins["ascend-910b2"]
