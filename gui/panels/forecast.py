@@ -34,7 +34,7 @@ from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale
 from gui.panels.forecast_charts import ForecastCharts
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
-    STALE_FORECAST_NOTE, ForecastOutcome, ForecastRequest, compute_forecast, figure_text, first_shortfall_month,
+    FORECAST_STATE_LABELS, STALE_FORECAST_NOTE, ForecastOutcome, ForecastRequest, compute_forecast, figure_text, first_shortfall_month,
     fit_left_axis, key_figures, same_inputs, throughput_key,
 )
 __all__ = ["ForecastPanel", "ForecastOutcome", "ForecastRequest", "compute_forecast", "figure_text",
@@ -55,17 +55,7 @@ GROWTH_LABELS = {"fixed": "fixed rate", "loglinear": "log-linear fit (with its e
 
 class ForecastPanel(QWidget):
     """Monte Carlo forecast of installed chips, serving capacity vs demand, and training jobs."""
-    # the form's labels for its inputs (the undo menu names an edit by them)
-    STATE_LABELS = {
-        "start": "First month",
-        "months": "Horizon",
-        "trials": "Trials",
-        "seed": "Seed",
-        "as_of": "As of",
-        "jobs": "Training jobs",
-        "policy_events": "Export cut-offs",
-        "note": "Note",
-    }
+    STATE_LABELS = FORECAST_STATE_LABELS   # the undo menu names an edit by these
 
     status_message = Signal(str)
     result_ready = Signal(object)  # ForecastResult, after the charts are drawn

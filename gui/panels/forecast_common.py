@@ -123,3 +123,17 @@ def legend_top_right(chart: PlotPanel) -> None:
     """For charts whose data start high on the left (probabilities that fall)."""
     if chart.legend is not None:
         chart.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-10, 10))
+
+
+# The Forecast form's labels for its inputs (the undo menu names an edit by them); a nested input
+# (demand, a vendor's uncertainty) is named field by field (gui.widgets.form_undo.edited_names).
+FORECAST_STATE_LABELS = {
+    "start": "First month",
+    "months": "Horizon",
+    "trials": "Trials",
+    "seed": "Seed",
+    "as_of": "As of",
+    "jobs": "Training jobs",
+    "policy_events": "Export cut-offs",
+    "note": "Note",
+}
