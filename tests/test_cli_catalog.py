@@ -89,6 +89,24 @@ def test_chips_import_good_file(capsys, tmp_path):
     assert any(c["id"] == "acme-1" and c["hbm_gbps"] == 3000 for c in json.loads(out))
 
 
+def test_chips_import_asks_before_changing_a_chip_in_the_catalog(capsys, tmp_path):
+    """A row for mi250x with another price replaced the stored one with no question and no undo."""
+    db = str(tmp_path / "ch.db")
+    path = tmp_path / "over.csv"
+    path.write_text("id,vendor,name,bf16_tflops,hbm_gb,hbm_gbps,price_usd,notes\n"
+                    "mi250x,AMD,Instinct MI250X,383,128,3277,99999,vendor sheet\n"
+                    "acme-1,Acme,Acme One,500,96,3000,,\n")
+    run(capsys, "--db", db, "chips", "list", "--format", "json")
+    code, _, err = run(capsys, "--db", db, "chips", "import", str(path))
+    assert code == 1 and err.strip().endswith(
+        "over.csv: nothing imported: 1 row(s) would change existing chips (mi250x); pass --replace to update them")
+    chips = {c["id"]: c for c in json.loads(run(capsys, "--db", db, "chips", "list", "--format", "json")[1])}
+    assert chips["mi250x"]["price_usd"] != 99999 and "acme-1" not in chips     # all or nothing
+    assert run(capsys, "--db", db, "chips", "import", str(path), "--replace")[0] == 0
+    chips = {c["id"]: c for c in json.loads(run(capsys, "--db", db, "chips", "list", "--format", "json")[1])}
+    assert chips["mi250x"]["price_usd"] == 99999 and "acme-1" in chips
+
+
 def test_missing_file_is_a_user_error(capsys, tmp_path):
     code, _, err = run(capsys, "chips", "import", str(tmp_path / "nope.csv"))
     assert code == 1 and "nope.csv: no such file" in err

@@ -62,7 +62,15 @@ def test_orders_import_summary_lists_added_and_updated_ids(capsys, tmp_path, db)
     path = tmp_path / "o.csv"
     path.write_text(ORDER_HEADER + "1,ByteDance,Huawei,ascend-910b2,110000,2024-01-15,\n"
                                    ",Acme,NVIDIA,h20-96gb,8,2025-01-01,2025-02-01:8\n")
+    # a row that would change an existing order is asked for: another database's export carries
+    # ids that are this one's other orders, and the CLI has no undo
     code, out, err = run(capsys, "--db", db, "orders", "import", str(path))
+    assert code == 1 and one_line_error(err).endswith(
+        "o.csv: nothing imported: 1 row(s) would change existing orders (1); pass --replace to update them")
+    code, out, _ = run(capsys, "--db", db, "orders", "list", "--format", "json")
+    before = {o["id"]: o["quantity"] for o in json.loads(out)}
+    assert len(before) == 3 and before[1] == 100000   # nothing written
+    code, out, err = run(capsys, "--db", db, "orders", "import", str(path), "--replace")
     assert code == 0, err
     assert out.startswith("imported 2 order(s) from ") and "1 added (4), 1 updated (1)" in out
     assert "deliveries kept for order(s) 1" in out
@@ -73,7 +81,7 @@ def test_orders_import_summary_lists_added_and_updated_ids(capsys, tmp_path, db)
 def test_orders_import_json_keys(capsys, tmp_path, db):
     path = tmp_path / "o.csv"
     path.write_text(ORDER_HEADER + "2,ByteDance,NVIDIA,h20-96gb,100000,2024-02-01,2024-04-01:20000\n")
-    code, out, err = run(capsys, "--db", db, "--format", "json", "orders", "import", str(path))
+    code, out, err = run(capsys, "--db", db, "--format", "json", "orders", "import", str(path), "--replace")
     assert code == 0, err
     data = json.loads(out)
     assert data["imported"] == 1 and data["updated"] == [2] and data["added"] == []

@@ -24,6 +24,8 @@ def register(subparsers) -> None:
     add_command(chips, "list", "list every chip with its specs and sources").set_defaults(handler=chips_list)
     p = add_command(chips, "import", "validate every row of a CSV, then write all rows or none")
     p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--replace", action="store_true",
+                   help="let rows with the id of an existing chip change it (without it such a file imports nothing)")
     p.set_defaults(handler=chips_import)
     p = add_command(chips, "export", "write the catalog to a CSV file")
     p.add_argument("file", metavar="FILE.csv")
@@ -38,6 +40,9 @@ def register(subparsers) -> None:
     p.set_defaults(handler=orders_list)
     p = add_command(orders, "import", "validate every row of a CSV (deliveries as DATE:QTY;..., their notes as a JSON list in delivery_notes), then write all or none")
     p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--replace", action="store_true",
+                   help="let rows with the id of an existing order change it and its deliveries (without it such a "
+                        "file imports nothing; ids are this database's: another database's export carries other orders)")
     p.set_defaults(handler=orders_import)
     p = add_command(orders, "export", "write orders (with their deliveries) to a CSV file")
     p.add_argument("file", metavar="FILE.csv")
@@ -69,7 +74,7 @@ def chips_list(args, ctx) -> Output:
 
 
 def chips_import(args, ctx) -> Output:
-    summary = ctx.store().import_chips(args.file)
+    summary = ctx.store().import_chips(args.file, update_existing=args.replace)
     return Output(data=summary.as_dict(), text=summary.text(), rows=[])
 
 
@@ -118,7 +123,7 @@ def orders_list(args, ctx) -> Output:
 
 
 def orders_import(args, ctx) -> Output:
-    summary = ctx.store().import_orders(args.file)
+    summary = ctx.store().import_orders(args.file, update_existing=args.replace)
     return Output(data=summary.as_dict(), text=summary.text(), rows=[])
 
 

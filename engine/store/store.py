@@ -461,11 +461,12 @@ class Store:
         return rows[0]["value"] if rows else None
 
     # ---- chips import/export (engine.store.transfer does the work) ------------------------
-    def import_chips(self, path) -> "ImportSummary":
-        """Validate every row, then add or update all chips or none; what changed, by id."""
+    def import_chips(self, path, *, update_existing: bool = True) -> "ImportSummary":
+        """Validate every row, then add or update all chips or none; what changed, by id. With
+        `update_existing` False a row that would change an existing chip refuses the whole file."""
         from engine.store.transfer import import_chips
 
-        return import_chips(self, path)
+        return import_chips(self, path, update_existing=update_existing)
 
     def import_chips_csv(self, path) -> int:
         return self.import_chips(path).count
@@ -646,14 +647,15 @@ class Store:
             self.db.table(DELIVERIES).insert(row)
 
     # ---- orders import/export (engine.store.transfer does the work) -----------------------
-    def import_orders(self, path) -> "ImportSummary":
+    def import_orders(self, path, *, update_existing: bool = True) -> "ImportSummary":
         """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All rows or none.
 
         A row with the id of an existing order updates it; its deliveries are replaced only when
-        the row gives deliveries."""
+        the row gives deliveries. With `update_existing` False a row that would change an existing order
+        refuses the whole file."""
         from engine.store.transfer import import_orders
 
-        return import_orders(self, path)
+        return import_orders(self, path, update_existing=update_existing)
 
     def import_orders_csv(self, path) -> int:
         return self.import_orders(path).count

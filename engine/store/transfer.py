@@ -148,7 +148,20 @@ def _header_problems(reader: CsvReader, allowed, required, kind: str) -> list[st
 
 # ---- chips ---------------------------------------------------------------------------------
 
-def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS) -> ImportSummary:
+def _refuse_unasked_updates(summary: ImportSummary, name: str, what: str, allowed: bool) -> None:
+    """Raised inside the import's transaction (so nothing is written) when rows would change
+    existing ones and the caller did not ask for that: an export of another database carries ids
+    that are this one's other orders, and the CLI has no undo."""
+    if allowed or not summary.updated:
+        return
+    shown = ", ".join(str(i) for i in summary.updated[:5]) + (f" and {len(summary.updated) - 5:,} more"
+                                                             if len(summary.updated) > 5 else "")
+    raise ValidationError([f"{len(summary.updated):,} row(s) would change existing {what} ({shown}); "
+                           "pass --replace to update them"], context=f"{name}: nothing imported")
+
+
+def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS,
+                 update_existing: bool = True) -> ImportSummary:
     store._writable()
     summary = ImportSummary("chip", str(path))
     with CsvReader(path, max_bytes=max_bytes, max_rows=max_rows) as reader:
@@ -190,6 +203,7 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
                     store.db[CHIPS].insert(chip)
                     summary.added.append(chip["id"])
             issues.raise_if_any()  # rolls the transaction back
+            _refuse_unasked_updates(summary, reader.name, "chips", update_existing)
     return summary
 
 
@@ -224,7 +238,8 @@ def _lot_notes(lots: list, given: list[str] | None, old: list[tuple[str, int, st
     return notes
 
 
-def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS) -> ImportSummary:
+def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS,
+                  update_existing: bool = True) -> ImportSummary:
     """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All rows or none."""
     store._writable()
     summary = ImportSummary("order", str(path))
@@ -346,6 +361,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     add_deliveries(new_id, new_lots, _lot_notes(new_lots, given_notes, []))
                     summary.added.append(new_id)
             issues.raise_if_any()  # rolls the transaction back
+            _refuse_unasked_updates(summary, name, "orders", update_existing)
     return summary
 
 
