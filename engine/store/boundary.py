@@ -158,8 +158,15 @@ def find_undecodable(conn, applied: tuple[str, ...] | None = None) -> tuple[str,
             low, high = conn.execute(f"select min(rowid), max(rowid) from {table}").fetchone()
             if low is None:
                 continue
-            for start in range(low, high + 1, CHUNK_ROWS):
-                bounds = [start, start + CHUNK_ROWS - 1]
+            # chunks of CHUNK_ROWS rows that exist, found on the rowid index: stepping through the
+            # id range instead made one query per 50,000 ids, so one order with id 2^63-1 left
+            # every open of the file spinning for hours
+            start: int | None = low
+            while start is not None:
+                following = conn.execute(f"select rowid from {table} where rowid >= ? order by rowid "
+                                         "limit 1 offset ?", [start, CHUNK_ROWS - 1]).fetchone()
+                bounds = [start, following[0] if following else high]
+                start = bounds[1] + 1 if bounds[1] < high else None   # (never past 2^63-1)
                 blob = conn.execute(f"select group_concat({joined}, x'1e') from {table} "
                                     "where rowid between ? and ?", bounds).fetchone()[0]
                 try:

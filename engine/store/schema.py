@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from engine.errors import UserError
+
 # Table names as constants: a typo would otherwise create a new table silently.
 CHIPS = "chips"
 CALIBRATION = "calibration"
@@ -97,11 +99,17 @@ def note_id(conn, table: str, row_id: int) -> None:
         conn.execute(f"insert or replace into {META} (key, value) values (?, ?)", [_last_id_key(table), str(int(row_id))])
 
 
+SQLITE_MAX_INT = 2**63 - 1
+
+
 def claim_id(conn, table: str) -> int:
     """A new id for `table`: above every id it holds and every id it ever held (call inside the
     transaction that inserts the row)."""
     top = conn.execute(f"select coalesce(max(id), 0) from {table}").fetchone()[0]
     new_id = max(_last_id(conn, table), int(top)) + 1
+    if new_id > SQLITE_MAX_INT:   # a file from an older version may hold an id of 2^63 - 1
+        raise UserError(f"{table}: no id left for a new row (the largest, {top:,}, is SQLite's limit); "
+                        "give the row with that id a smaller one")
     note_id(conn, table, new_id)
     return new_id
 

@@ -32,7 +32,10 @@ from engine.validate import (
 # delivery_notes: a JSON list, one text per lot of `deliveries` (optional on import)
 ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries", "delivery_notes")
 ORDER_REQUIRED = ("buyer", "vendor", "chip_id", "quantity", "order_date")
-ORDER_ID_MAX = 2**63 - 1          # SQLite's largest integer key
+# The largest order id an import takes: 2^53 - 1, exact in JSON and in a spreadsheet, and far
+# below SQLite's 2^63 - 1 so the next order still gets an id (2^63 - 1 left "Add order" with an
+# OverflowError and no id to give)
+ORDER_ID_MAX = 2**53 - 1
 MAX_REPORTED_PROBLEMS = 200       # then the import stops reading: the file needs fixing anyway
 _DIGITS = re.compile(r"^[0-9]+$")
 _ORDER_VALUE_FIELDS = tuple(f for f in ORDER_FIELDS if f != "id")
@@ -127,7 +130,7 @@ def parse_order_id(text) -> int | None:
     if raw == "":
         return None
     if not _DIGITS.match(raw) or len(raw) > 19 or not (1 <= int(raw) <= ORDER_ID_MAX):
-        raise ValidationError([f"id: {_show_cell(raw)} (an order id is a whole number from 1 to {ORDER_ID_MAX}, "
+        raise ValidationError([f"id: {_show_cell(raw)} (an order id is a whole number from 1 to {ORDER_ID_MAX:,}, "
                                "written with digits only)"])
     return int(raw)
 

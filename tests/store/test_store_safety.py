@@ -323,6 +323,27 @@ def test_text_that_is_not_utf8_is_named(seeded):
     assert seeded.read_bytes() == before
 
 
+def test_the_utf8_scan_walks_chunks_of_rows_with_gaps_in_their_ids(tmp_path, monkeypatch):
+    """The scan walks the rows that exist a chunk at a time (ids far apart, the last one at
+    SQLite's limit) and still names a bad text in any chunk, first or last."""
+    from engine.store import boundary
+
+    monkeypatch.setattr(boundary, "CHUNK_ROWS", 2)
+    path = tmp_path / "gaps.db"
+    open_store(path).close()
+    conn = sqlite3.connect(path)
+    for order_id in (10, 10**6, 10**12, 2**62, 2**63 - 1):
+        conn.execute("insert into orders (id, buyer, vendor, chip_id, quantity, order_date) "
+                     "values (?, 'B', 'NVIDIA', 'h20-96gb', 1, '2024-01-01')", [order_id])
+    conn.commit()
+    assert boundary.find_undecodable(conn) is None
+    for bad_id in (1, 2**63 - 1, 10**12):
+        conn.execute("update orders set buyer = 'B' where buyer != 'B' or buyer is null")
+        conn.execute("update orders set buyer = cast(x'4869ff' as text) where id = ?", [bad_id])
+        assert boundary.find_undecodable(conn) == ("orders", "id", bad_id, "buyer")
+    conn.close()
+
+
 # ---- 5. values another tool wrote: table, row and column named --------------------------------
 
 FOREIGN_VALUES = {
@@ -716,3 +737,31 @@ def test_opening_a_file_twice_in_one_process_keeps_sqlites_locks(tmp_path):
         assert out == "written after"
     finally:
         first.close()
+
+
+def test_an_order_at_sqlites_largest_id_neither_hangs_an_open_nor_a_new_order(tmp_path):
+    """An order with id 2^63 - 1 (imports took it before): every later open stepped through the
+    id range 50,000 ids at a time (hours at 100% CPU; 85 s for an id of 10^12), and "Add order"
+    then raised OverflowError. Opens now walk the rows that exist; a new id that cannot exist
+    is one line naming the table; imports stop at 2^53 - 1."""
+    from engine.errors import UserError
+
+    path = tmp_path / "big.db"
+    open_store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("insert into orders (id, buyer, vendor, chip_id, quantity, order_date) "
+                 "values (?, 'Big', 'NVIDIA', 'h20-96gb', 10, '2024-01-01')", [2**63 - 1])
+    conn.commit()
+    conn.close()
+    start = time.perf_counter()
+    store = open_store(path)
+    opened_s = time.perf_counter() - start
+    try:
+        assert opened_s < 20   # (a few tenths of a second; the old scan did not return at all)
+        assert max(o.id for o in store.orders()) == 2**63 - 1
+        with pytest.raises(UserError, match="orders: no id left for a new row"):
+            store.add_order({"buyer": "B", "vendor": "NVIDIA", "chip_id": "h20-96gb", "quantity": 1,
+                             "order_date": "2024-01-01"})
+        assert max(o.id for o in store.orders()) == 2**63 - 1 and len(store.orders()) == 4
+    finally:
+        store.close()
