@@ -261,11 +261,8 @@ class ImportCommand(StoreCommand):
         if self.after is not None:  # redo: the rows as the import left them (its rows only)
             self.store.swap_rows(self.before, self.after)
             return
-        self.before = self.store.snapshot_tables()
-        method = self.store.import_chips if self.kind == "chips" else self.store.import_orders
-        self.summary = method(self.path)
+        self.summary, self.before, self.after = self.store.import_with_snapshots(self.kind, self.path)
         self.count = self.summary.count
-        self.after = self.store.snapshot_tables()
 
     def revert(self):
         # only the rows this import added or changed go back: rows another program wrote since

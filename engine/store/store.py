@@ -888,6 +888,16 @@ class Store:
     # ---- whole-table snapshots (undo of bulk changes) ---------------------------------------
     SNAPSHOT_TABLES = (CHIPS, CALIBRATION, ORDERS, DELIVERIES)
 
+    def import_with_snapshots(self, kind: str, path) -> tuple["ImportSummary", dict, dict]:
+        """(summary, rows before, rows after) of a chips or orders import, both snapshots taken
+        inside the import's own transaction: taken outside it, a row another program committed
+        in between counted as the import's, and undoing the import deleted it."""
+        with self.db.atomic():
+            before = self.snapshot_tables()
+            summary = self.import_chips(path) if kind == "chips" else self.import_orders(path)
+            after = self.snapshot_tables()
+        return summary, before, after
+
     def snapshot_tables(self) -> dict[str, list[dict]]:
         """Every row of the catalog and order tables, to undo a bulk change such as an import
         (swap_rows)."""

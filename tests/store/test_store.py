@@ -184,6 +184,28 @@ def test_orders_import_with_one_bad_row_writes_nothing(store, tmp_path):
     assert _all_rows(store) == before
 
 
+def test_an_imports_undo_snapshots_are_taken_inside_its_transaction(store, tmp_path, monkeypatch):
+    """The window's undo of an import swaps back the rows that differ between two snapshots; taken
+    outside the import's transaction, another program's order committed in between counted as the
+    import's and Ctrl+Z deleted it. Both are taken while the import holds the write lock, so no
+    other writer can come between them (BEGIN IMMEDIATE)."""
+    seen = []
+    real = type(store).snapshot_tables
+    monkeypatch.setattr(type(store), "snapshot_tables",
+                        lambda self: seen.append(self.db.conn.in_transaction) or real(self))
+    path = _write(tmp_path / "orders.csv", ["buyer", "vendor", "chip_id", "quantity", "order_date"],
+                  [["A", "NVIDIA", "h100-sxm5-80gb", "100", "2025-01-01"]])
+    summary, before, after = store.import_with_snapshots("orders", path)
+    assert seen == [True, True] and summary.added == [4]
+    assert [o["id"] for o in after["orders"]] == [o["id"] for o in before["orders"]] + [4]
+    # a refused file leaves nothing behind, the outer transaction included
+    bad = _write(tmp_path / "bad.csv", ["buyer", "vendor", "chip_id", "quantity", "order_date"],
+                 [["B", "NVIDIA", "h100-sxm5-80gb", "-1", "2025-01-01"]])
+    with pytest.raises(ValidationError):
+        store.import_with_snapshots("orders", bad)
+    assert not store.db.conn.in_transaction and len(store.orders()) == 4
+
+
 def test_orders_import_then_export_round_trips(store, tmp_path):
     out = tmp_path / "orders.csv"
     assert store.export_orders_csv(out) == 3
