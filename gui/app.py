@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime as dt
 import os
 import time
 import sys
@@ -173,6 +174,9 @@ class MainWindow(QMainWindow):
         self.export_report_action = file_menu.addAction("Export &report (PDF)…", lambda: self.export_report())
         self.export_report_action.setToolTip("Key answers, assumptions, every chart and the accuracy statement, "
                                              "as a PDF to share")
+        self.backup_action = file_menu.addAction("&Back up database…", lambda: self.backup_database())
+        self.backup_action.setToolTip("A copy of everything stored (chips with their calibration, orders, model "
+                                      "presets, scenarios) as a database file File > Open can open")
         file_menu.addSeparator()
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
@@ -668,6 +672,24 @@ class MainWindow(QMainWindow):
         remember_dir("export", path)
         self.show_status(f"Exported {count} {kind} rows to {path}")
         return count
+
+    def backup_database(self, path: str | None = None) -> str | None:
+        """Copy the whole database to a file the user picks (Store.backup_to)."""
+        if path is None:
+            stem = os.path.splitext(os.path.basename(str(self.store.path)))[0] or "fleetcast"
+            start = os.path.join(last_dir("export"), f"{stem}-backup-{dt.date.today():%Y%m%d}.db")
+            path, _ = QFileDialog.getSaveFileName(self, "Back up database", start, "Fleetcast databases (*.db)")
+            if not path:
+                return None
+        try:
+            target = self.store.backup_to(path, force=True)  # the save dialog has asked before replacing a file
+        except (UserError, OSError) as exc:
+            self.show_error(f"Could not back up to {path}: {exc}")
+            return None
+        remember_dir("export", path)
+        unsaved = " (the views' unsaved edits are not in it: Save the scenario first)" if self.isWindowModified() else ""
+        self.show_status(f"Backed up the database to {target}{unsaved}")
+        return str(target)
 
     # ---- settings ----------------------------------------------------------------------------
     def _restore_settings(self) -> None:

@@ -310,3 +310,36 @@ def test_an_order_whose_vendor_is_not_its_chips_is_imported_with_a_warning(capsy
     path.write_text(ORDER_HEADER + ",Z,Huawei,h100-sxm5-80gb,1,2024-03-01,\n")
     code, out, _ = run(capsys, "--db", db, "orders", "import", str(path), "--format", "json")
     assert code == 0 and len(json.loads(out)["warnings"]) == 1
+
+
+# ---- 8. a whole-database backup ---------------------------------------------------------------
+
+def test_backup_copies_everything_the_csv_exports_leave_out(capsys, tmp_path, db):
+    """`chips export` leaves out calibration, and presets and scenarios have no export: `backup`
+    copies the whole database, opens as one, never overwrites unasked, never copies onto itself."""
+    from engine.store import open_store
+
+    store = open_store(db)
+    store.set_calibration("h20-96gb", "train_gemm_eff", 0.61, "mine")
+    calibration = {c.id: dict(c.calibration) for c in store.chips()}
+    assert calibration["h20-96gb"]["train_gemm_eff"] == 0.61
+    scenarios = {s["name"]: s["params"] for s in store.scenarios()}
+    models = store.model_rows()
+    store.close()
+    copy = tmp_path / "copy.db"
+    code, out, err = run(capsys, "--db", db, "backup", str(copy))
+    assert code == 0, err
+    assert out.startswith(f"backed up {db} to {copy}: ") and "3 orders" in out and "scenarios" in out
+    again = open_store(copy)
+    try:
+        assert {c.id: dict(c.calibration) for c in again.chips()} == calibration
+        assert {s["name"]: s["params"] for s in again.scenarios()} == scenarios
+        assert again.model_rows() == models and again.order_count() == 3
+    finally:
+        again.close()
+    code, _, err = run(capsys, "--db", db, "backup", str(copy))
+    assert code == 1 and "copy.db: exists; not overwritten (pass --force" in one_line_error(err)
+    assert run(capsys, "--db", db, "backup", str(copy), "--force")[0] == 0
+    code, _, err = run(capsys, "--db", db, "backup", db, "--force")
+    assert code == 1 and "is the database itself" in one_line_error(err)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -59,6 +59,13 @@ def register(subparsers) -> None:
     p.add_argument("--replace", action="store_true", help="overwrite an existing preset with this id")
     p.set_defaults(handler=models_import)
 
+    p = add_command(subparsers, "backup", "copy the whole database (chips with their calibration, orders and "
+                    "deliveries, model presets, scenarios) to FILE.db, consistent even while the window writes; "
+                    "open the copy with --db FILE.db")
+    p.add_argument("file", metavar="FILE.db")
+    p.add_argument("--force", action="store_true", help="replace FILE.db if it exists")
+    p.set_defaults(handler=backup)
+
 
 # ---- chips -----------------------------------------------------------------------------------
 
@@ -179,3 +186,13 @@ def models_import(args, ctx) -> Output:
             f"ignored fields (no effect on the model): {', '.join(result.ignored) or 'none'}"
             + (f"\nnotes: {'; '.join(result.notes)}" if result.notes else ""))
     return Output(data=data, rows=[{k: summary[k] for k in MODEL_COLUMNS}], columns=MODEL_COLUMNS, text=text)
+
+
+def backup(args, ctx) -> Output:
+    store = ctx.store()
+    target = store.backup_to(args.file, force=args.force)
+    counts = {"chips": len(store.chip_rows()), "orders": store.order_count(), "models": len(store.model_rows()),
+              "scenarios": len(store.scenarios())}
+    data = {"file": str(target), **counts}
+    return Output(data=data, rows=[],
+                  text=f"backed up {store.path} to {target}: " + ", ".join(f"{n:,} {k}" for k, n in counts.items()))

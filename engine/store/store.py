@@ -316,6 +316,46 @@ class Store:
         dest.close()
         return target
 
+    def backup_to(self, path, *, force: bool = False) -> Path:
+        """A consistent copy of the whole database (chips with their calibration, orders and
+        deliveries, model presets, scenarios) at `path`: SQLite's online backup into a temporary
+        file beside it, checked, then moved into place. An existing file is replaced only with
+        `force`; the database's own file never."""
+        from engine.csv_io import _move_no_clobber, check_can_create
+
+        target = check_can_create(path, force=force)
+        if target.exists() and self.path.exists() and os.path.samefile(target, self.path):
+            raise UserError(f"{target}: is the database itself; give another file name")
+        import tempfile
+
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            os.close(fd)
+        except OSError as exc:
+            raise UserError(f"{target}: can't write in {target.parent} ({exc.strerror or exc})") from None
+        tmp = Path(tmp_name)
+        try:
+            dest = sqlite3.connect(tmp)
+            try:
+                self.db.conn.backup(dest)   # pages copied under a read lock: one consistent state
+                ok = dest.execute("pragma quick_check").fetchone()[0]
+            finally:
+                dest.close()
+            if ok != "ok":
+                raise UserError(f"{target}: the copy did not check out ({ok}); nothing was written")
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            if force:
+                os.replace(tmp, target)
+            else:
+                _move_no_clobber(tmp, target)
+        except (OSError, sqlite3.Error) as exc:
+            raise UserError(f"{target}: could not be written ({exc}); nothing was changed") from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return target
+
     def change_count(self) -> int:
         """A count that moves whenever anything stored changed: the rows this connection wrote
         (SQLite's total_changes) plus the file's data_version, which moves when another

@@ -35,7 +35,7 @@ def test_opens_offscreen_with_areas_and_menus(window, qtbot):
     file_items = [a.text() for a in window.file_menu.actions() if a.text()]
     assert file_items == ["&Open database…", "&New database…", "Open &Recent", "&Save scenario", "Import chips CSV…", "Import orders CSV…",
                           "Export chips CSV…", "Export orders CSV…", "Export &all charts and tables…",
-                          "Export &report (PDF)…", "&Quit"]
+                          "Export &report (PDF)…", "&Back up database…", "&Quit"]
     assert window.quit_action.shortcut().toString() == "Ctrl+Q"
     assert window.undo_action.shortcut().toString() == "Ctrl+Z"
     assert window.redo_action.shortcut().toString() == "Ctrl+Shift+Z"
@@ -122,6 +122,27 @@ def test_close_waits_for_workers(window, qtbot):
         worker.start()
     window.close()
     assert QThreadPool.globalInstance().activeThreadCount() == 0
+
+
+def test_file_back_up_copies_the_database_and_says_where(window, store, tmp_path, monkeypatch):
+    from engine.store import open_store
+
+    assert window.backup_action.text() == "&Back up database…" and window.backup_action.toolTip()
+    target = tmp_path / "copy.db"
+    monkeypatch.setattr("gui.app.QFileDialog.getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+    window.backup_action.trigger()
+    assert target.is_file()
+    copy = open_store(target)
+    try:
+        assert copy.order_rows() == store.order_rows()
+        assert [s["name"] for s in copy.scenarios()] == [s["name"] for s in store.scenarios()]
+    finally:
+        copy.close()
+    assert window.statusBar().currentMessage() == f"Backed up the database to {target}"
+    errors = []
+    monkeypatch.setattr(window, "show_error", errors.append)
+    assert window.backup_database(str(store.path)) is None     # never onto itself
+    assert errors and "is the database itself" in errors[0]
 
 
 def test_export_and_reimport_orders_csv(window, store, tmp_path):
