@@ -131,6 +131,31 @@ def _two_source_file(tmp_path, scale_korthikanti=1.0):
     return out
 
 
+def test_validate_holdout_shows_its_folds_on_a_terminal_only(capsys, tmp_path, monkeypatch):
+    """A holdout run refits every fold (most of a minute on the public files): on a terminal one
+    self-overwriting stderr line names the source left out, cleared before the answer; in a file
+    or a pipe stderr stays empty."""
+    import io
+    import sys
+
+    from engine.cli import main
+
+    cases = str(_two_source_file(tmp_path))
+    assert main(["validate", "training", "--cases", cases, "--holdout", "source", "--format", "json"]) == 0
+    assert capsys.readouterr().err == ""
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["validate", "training", "--cases", cases, "--holdout", "source", "--format", "json"]) == 0
+    text = terminal.getvalue()
+    assert "% leaving out Korthikanti" in text and "% leaving out MosaicML" in text
+    assert text.endswith("\r\x1b[K")
+
+
 def test_validate_holdout_source_never_sees_the_left_out_measurements(capsys, tmp_path):
     """Leave-one-source-out: a source's own measured values cannot move its predictions (they are
     fitted on the other sources only), while the in-sample figure beside it is reported."""
