@@ -202,12 +202,16 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
     A list (policy events, jobs) is written out item by item: "1 item(s)" hid a cut-off whose
     probability went from 50% to 100%."""
     labels = dict(chip_labels or {})
-    lines = []
+    lines: list[str] = []
+    notes: list[str] = []   # prose about a change: shown only when nothing else changed
     for path, value in changes.items():
         if path.startswith("ui.") or path == "ui":
             continue
         keys = split_path(path)
         name = path_words(keys, labels)
+        if keys[-1] == "note" and isinstance(value, str):
+            notes.append(f"{name} = {value}")
+            continue
         if is_removed(value):
             lines.append(f"{name} removed")
             continue
@@ -215,6 +219,7 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
         field = keys[-2] if len(keys) > 1 and keys[-2] in _NAMED_SECTIONS and keys[-2] != "vendor_uncertainty" \
             and keys[-2] != "order_uncertainty" else keys[-1]
         lines.append(f"{name} = {_value_text(field, value, labels)}")
+    lines = lines or notes
     if limit is not None and len(lines) > limit:   # None: every change (files keep them all)
         lines = lines[:limit] + [f"... and {len(lines) - limit} more"]
     return lines
