@@ -501,8 +501,10 @@ def _prefill(dep: _Deployment, batch, prompt) -> dict:
     t_over = dep.pp * _overhead_s(dep) * f["inf_prefill_overhead_scale"] + 0.0 * tokens
     busy = np.maximum(t_compute, t_mem)
     total = busy + t_comm + t_over
-    # Marginal cost when the prompt rides along in a running decode batch (weights already read).
-    marginal = m_compute + m_comm
+    # Marginal cost when the prompt rides along in a running decode batch (weights already read):
+    # with pp stages each does its 1/pp of the prompt's layers while the others work on other
+    # micro-batches, so a round of the pipeline grows by a pp-th of the whole prefill
+    marginal = (m_compute + m_comm) / dep.pp
     return {"compute_s": t_compute, "weights_s": t_mem, "comm_s": t_comm, "overhead_s": t_over,
             "total_s": total, "marginal_s": marginal}
 

@@ -119,11 +119,18 @@ class StepCostModel:
         # GEMM kernels (weights vs FLOPs, prefill chunks included) then attention (KV vs FLOPs)
         mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult
         comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq
-        if prefill_tokens > 0:
-            mem += self.expert_all_s * max(self._touched(prefill_tokens) - self._touched(d), 0.0)
-            comp += pf_c / pp
-        busy = max(mem, comp) + max(ctx_chip * self.kv_s_per_token, ctx_chip * self.dec_attn_s_per_ctx)
-        return pp * (busy + self._comm(seq_chip + pf_tok_chip / pp, busy) + self.overhead_s)
+        attn = max(ctx_chip * self.kv_s_per_token, ctx_chip * self.dec_attn_s_per_ctx)
+        busy = max(mem, comp) + attn
+        stage = busy + self._comm(seq_chip, busy) + self.overhead_s
+        if prefill_tokens <= 0:
+            return pp * stage
+        # The step is a round of pp micro-batches through every stage; the prompts ride in one of
+        # them, so each stage does its 1/pp of their layers once per round (pf_c is the whole
+        # model's prefill on one TP group): a round of pp stages charged the whole pf_c each
+        # (PP8 served a 70B model at a fifth of TP8's rate with 1K prompts)
+        mem_pf = mem + self.expert_all_s * max(self._touched(prefill_tokens) - self._touched(d), 0.0)
+        busy_pf = max(mem_pf, comp + pf_c / pp) + attn
+        return (pp - 1.0) * stage + busy_pf + self._comm(seq_chip + pf_tok_chip, busy_pf) + self.overhead_s
 
     def decode_run_s(self, decode_seqs: int, ctx_sums: np.ndarray) -> np.ndarray:
         """Times of consecutive pure-decode steps of the same batch whose context sums are given."""

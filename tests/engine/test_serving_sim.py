@@ -55,6 +55,25 @@ def test_mixed_step_reads_weights_once():
     assert max(dec, pf) <= mixed < dec + pf
 
 
+def test_a_pipelined_step_charges_each_stage_its_share_of_the_prompt():
+    """A step of a pp-stage instance is a round of pp micro-batches; the prompt rides in one and
+    each stage runs its 1/pp of the layers on it once. By hand: the step grows by the whole
+    model's prefill compute / pp (+ its TP/EP traffic, none at TP1). It grew by the whole prefill,
+    so PP8 served Llama 3 70B with 1K prompts at a fifth of TP8's rate."""
+    model, chip = MODELS["llama3-8b"], CHIPS["h100-sxm5-80gb"]
+    prompt = 2048
+    for pp in (1, 2, 4, 8):
+        cm = build_cost_model(model, chip, tp=1, pp=pp)
+        flops = cm.chunk_attn_flops(0, prompt)
+        prefill_s, _ = cm.prefill_compute_s(prompt, 1, flops, prompt)
+        base = cm.step_s(64, 64 * 1024)
+        mixed = cm.step_s(64, 64 * 1024, prefill_tokens=prompt, prefill_seqs=1, prefill_attn_flops=flops,
+                          largest_chunk=prompt)
+        # compute-bound with the prompt: the stage that holds it gains prefill_s / pp (less the
+        # decode GEMMs' memory-bound slack it fills)
+        assert prefill_s / pp * 0.85 <= mixed - base <= prefill_s / pp * 1.001, pp
+
+
 def test_chunk_attention_is_causal_and_additive():
     cm = _cm()
     whole = cm.chunk_attn_flops(0, 4096)
