@@ -251,11 +251,14 @@ def pct_text(share: float) -> str:
 
 
 def usd_text(usd: float) -> str:
-    """$1.23B, $45.6M or $7,800: a budget of $1,000 is not '$0.00B'."""
-    if abs(usd) >= 1e9:
-        return f"${usd / 1e9:,.2f}B"
-    if abs(usd) >= 1e6:
-        return f"${usd / 1e6:,.1f}M"
+    """$1.23B, $45.6M, $126B or $7,800: three significant figures at most (a plan's cost moves by
+    tens of percent with the trials it is fitted on; "$125.66B" claimed five), and a budget of
+    $1,000 is not '$0.00B'."""
+    for scale, unit in ((1e9, "B"), (1e6, "M")):
+        if abs(usd) >= scale:
+            value = usd / scale
+            decimals = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+            return f"${value:,.{decimals}f}{unit}"
     return f"${usd:,.0f}"
 
 

@@ -205,7 +205,7 @@ def apply_saved_plan(args, ctx):
 
 def run_plan(args, ctx) -> Output:
     from engine.commands.forecast import _load
-    from engine.forecast_plan import FRESH_TOLERANCE, PlanRequest, cost_spread_text, pct_text, solve_plan
+    from engine.forecast_plan import FRESH_TOLERANCE, PlanRequest, cost_spread_text, pct_text, solve_plan, usd_text
 
     study = apply_saved_plan(args, ctx)
     if not 0.5 <= args.confidence < 1.0:
@@ -265,7 +265,7 @@ def run_plan(args, ctx) -> Output:
     within = (f"; below {pct_text(args.confidence)} by less than the {FRESH_TOLERANCE:.0%} the fresh trials' own "
               "noise allows" if short else "")
     spread = cost_spread_text(result)
-    text += (f"total ${result.total_cost_usd / 1e9:,.2f}B{spread}, lowest P(meet) in the target months "
+    text += (f"total {usd_text(result.total_cost_usd)}{spread}, lowest P(meet) in the target months "
              f"{data['min_prob_meet_in_target']:.1%} (out of sample{within})" if result.feasible else result.why)
     if result.reachable_target is not None:
         first, last = result.reachable_target

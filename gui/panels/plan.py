@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError
-from engine.forecast_plan import FRESH_TOLERANCE, cost_spread_text, pct_text
+from engine.forecast_plan import FRESH_TOLERANCE, cost_spread_text, pct_text, usd_text
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
     CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_curve_name, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
@@ -596,7 +596,7 @@ class PlanPanel(QWidget):
         asked = self.samples.value()
         refit = (f" (refitted: the {asked}-trial fit fell short on fresh trials)" if r.samples > asked else "")
         return (f"<b>{len(r.orders)} orders, {format_number(chips)} chips, "
-                f"${r.total_cost_usd / 1e9:,.2f} B</b>, fitted to keep P(meet demand) ≥ {pct_text(r.confidence)} in every "
+                f"{usd_text(r.total_cost_usd)}</b>, fitted to keep P(meet demand) ≥ {pct_text(r.confidence)} in every "
                 f"month over {window} on {r.samples} trials{refit}{html.escape(cost_spread_text(r))}. On "
                 f"{2000:,} fresh trials its lowest month is "
                 f"{lowest:.1%} (without the plan {plan_lowest_prob(r, with_plan=False):.1%}).{short} "

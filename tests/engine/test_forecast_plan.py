@@ -68,7 +68,7 @@ def test_caps_lead_times_and_budget_are_named_when_no_plan_exists():
     early = solve_plan(toy(), req(first_order_month=D(2024, 11, 1)))  # lead 3: nothing before Feb 2025
     assert not early.feasible and "lead times" in early.why
     poor = solve_plan(toy(), req(budget_usd=1e6))
-    assert not poor.feasible and "budget: the cheapest plan costs $20.0M, above $1.0M" in poor.why
+    assert not poor.feasible and "budget: the cheapest plan costs $20.0M, above $1.00M" in poor.why
 
 
 def test_a_budget_is_a_check_on_the_cheapest_plan_never_a_different_answer():
@@ -257,3 +257,12 @@ def test_the_cost_says_how_much_it_moves_with_the_sample():
     assert set(exact.cost_on_other_trials_usd) == {exact.total_cost_usd}
     edge = dataclasses.replace(exact, cost_on_other_trials_usd=(float("nan"), float("nan")))
     assert "no plan is found" in cost_spread_text(edge)
+
+
+def test_costs_are_shown_to_three_significant_figures():
+    """A plan's cost moves by tens of percent with the trials it is fitted on: "$125.66B" claimed
+    five figures."""
+    from engine.forecast_plan import usd_text
+
+    assert [usd_text(v) for v in (125.66e9, 16.644e9, 0.47e9, 1.234e9, 45.67e6, 123.4e6, 7_800.0, 1_000.0)] == [
+        "$126B", "$16.6B", "$470M", "$1.23B", "$45.7M", "$123M", "$7,800", "$1,000"]
