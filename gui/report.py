@@ -370,8 +370,22 @@ def assumptions_section(ctx: ReportContext) -> str:
             served.append(f"TTFT {_number(demand['ttft_ms'])} ms, TPOT {_number(demand.get('tpot_ms'))} ms")
         if demand.get("peak_to_average"):
             served.append(f"peak/average {_smart(demand['peak_to_average'])}")
-        if growth:
-            served.append(f"growth after the last point ×{_smart(growth)} per year")
+        # the growth the forecast uses: `growth_after_last_per_year` only with the fixed model (the
+        # report quoted "×2 per year" for a fitted decaying growth that ignores it)
+        model = demand.get("growth_model") or "fixed"
+        if model == "fixed" and growth:
+            served.append(f"growth after the last point ×{_smart(growth)} per year (fixed)")
+        elif model == "user":
+            served.append("growth after the last point, P10/P50/P90 "
+                          + "/".join(f"×{_smart(demand.get(k))}" for k in
+                                     ("growth_p10_per_year", "growth_p50_per_year", "growth_p90_per_year"))
+                          + " per year (as set)")
+        elif model == "loglinear":
+            served.append(f"growth fitted log-linearly on the last {_number(demand.get('fit_points') or 2)} points, "
+                          "with its error")
+        elif model == "decaying":
+            served.append("growth rate fitted as falling over time on every point, with its error "
+                          "(it saturates on its own)")
         out.append(f"<p>{'; '.join(served)}.</p>")
         if demand.get("note"):
             out.append(f'<p style="font-size:8pt; color:#444">{_esc(demand["note"])}</p>')

@@ -260,3 +260,27 @@ def test_the_plan_sentence_names_its_target_and_what_happens_after_it():
                          "are needed.",
                          "After 2026-12 it is not planned for: P(capacity ≥ demand) falls to 60% by 2029-01."]
     assert "see Order plan" not in " ".join(sentences) and report.plan_section(_context(plan=plan)) == ""
+
+
+def test_the_demand_growth_stated_is_the_one_the_forecast_uses():
+    """The report said "growth after the last point ×2 per year" for the story's fitted decaying
+    growth, which ignores that field (a scenario with 3.0 there forecast the same demand)."""
+    import datetime as dt
+    from pathlib import Path
+
+    from engine.forecast import default_scenario, scenario_to_dict
+    from gui.report import ReportContext, assumptions_section
+
+    params = scenario_to_dict(default_scenario())
+
+    def text(**demand):
+        p = {**params, "demand": {**params["demand"], **demand}}
+        ctx = ReportContext(scenario="s", params=p, created=dt.datetime(2026, 1, 1), db_path=Path("x.db"), figures={},
+                            tables={}, charts=[], orders=[], chips={}, stored_calibration={}, accuracy={})
+        return assumptions_section(ctx)
+
+    decaying = text(growth_model="decaying", growth_after_last_per_year=3.0)
+    assert "growth rate fitted as falling over time" in decaying and "×3" not in decaying
+    assert "growth after the last point ×3 per year (fixed)" in text(growth_model="fixed", growth_after_last_per_year=3.0)
+    assert "P10/P50/P90 ×1.5/×2/×3 per year" in text(growth_model="user", growth_p10_per_year=1.5,
+                                                       growth_p50_per_year=2.0, growth_p90_per_year=3.0)
