@@ -363,8 +363,12 @@ def forecast_monthly_table(result: ForecastResult, chip_names: Mapping[str, str]
              TableColumn(f"capacity_p50_chips_{unit}", f"Capacity P50 ({unit_name})", r.serving_capacity_unit_chips.p50),
              TableColumn(f"capacity_p90_chips_{unit}", f"Capacity P90 ({unit_name})", r.serving_capacity_unit_chips.p90),
              TableColumn("demand_tokens_per_day", "Demand (tokens/day)", np.asarray(r.demand_tokens_per_day)),
-             TableColumn(f"demand_chips_{unit}", f"Peak demand ({unit_name})", np.asarray(r.demand_unit_chips)),
-             TableColumn(f"shortfall_p50_chips_{unit}", f"Shortfall P50 ({unit_name})",
+             TableColumn(f"demand_chips_{unit}", f"Peak demand ({unit_name})", np.asarray(r.demand_unit_chips))]
+    if r.demand_unit_chips_bands is not None:
+        # demand growth is most of the forecast's uncertainty: its band beside the central curve
+        cols += [TableColumn(f"demand_p10_chips_{unit}", f"Peak demand P10 ({unit_name})", r.demand_unit_chips_bands.p10),
+                 TableColumn(f"demand_p90_chips_{unit}", f"Peak demand P90 ({unit_name})", r.demand_unit_chips_bands.p90)]
+    cols += [TableColumn(f"shortfall_p50_chips_{unit}", f"Shortfall P50 ({unit_name})",
                          np.asarray(r.shortfall_p50_unit_chips)),
              TableColumn("prob_meet_demand", "P(meet demand) (%)", np.asarray(r.prob_meet_demand), 100.0)]
     return MonthlyTable(tuple(r.months), tuple(cols))

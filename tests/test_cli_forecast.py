@@ -40,6 +40,18 @@ def test_json_has_the_contract_keys_per_month(story_json):
     assert d["throughput_source"] in ("engine", "roofline fallback") or d["throughput_source"].startswith("mixed")
 
 
+def test_demand_comes_with_its_band(story_json):
+    """Demand growth is most of the uncertainty a year out, yet the CLI gave demand as one number
+    while capacity had P10/P50/P90: the band the charts draw is in the JSON and the table too."""
+    d = story_json
+    for lo, mid, hi in zip(d["demand_p10"], d["demand"], d["demand_p90"]):
+        assert lo <= mid <= hi
+    width = [hi / lo for lo, hi in zip(d["demand_p10"], d["demand_p90"])]
+    assert width[-1] > 3 * width[0] > 1          # wider far out, where growth is extrapolated
+    assert all(lo <= hi for lo, hi in zip(d["demand_tokens_per_day_p10"], d["demand_tokens_per_day_p90"]))
+    assert "demand_p10" in d["units"]["demand"]
+
+
 def test_story_answers(story_json):
     d = story_json
     ascend = d["by_chip"]["ascend-910b2"]

@@ -12,7 +12,7 @@ from engine.errors import UserError
 UNITS = {
     "capacity_p10/p50/p90": "serving capacity in chips of `unit_chip_id` (output tokens/s of every serving "
                             "share over that chip's SLO-bounded output tokens/s)",
-    "demand": "chips of `unit_chip_id` needed at peak",
+    "demand": "chips of `unit_chip_id` needed at peak (the central curve; demand_p10/p90: its band over trials)",
     "shortfall_p50": "median over trials of max(demand - capacity, 0), chips of `unit_chip_id` (not demand - capacity_p50)",
     "balance_p50": "capacity_p50 - demand (negative = shortfall), chips of `unit_chip_id`",
     "prob_meet_demand": "share of trials whose serving capacity covers the peak demand",
@@ -141,6 +141,9 @@ def result_to_dict(result, inputs) -> dict:
         "capacity_p50": _series(result.serving_capacity_unit_chips.p50, 1),
         "capacity_p90": _series(result.serving_capacity_unit_chips.p90, 1),
         "demand": _series(result.demand_unit_chips, 1),
+        # demand growth is most of the uncertainty from a year out: its band (null without one)
+        "demand_p10": _series(result.demand_unit_chips_bands.p10, 1) if result.demand_unit_chips_bands else None,
+        "demand_p90": _series(result.demand_unit_chips_bands.p90, 1) if result.demand_unit_chips_bands else None,
         "shortfall_p50": _series(result.shortfall_p50_unit_chips, 1),
         "balance_p50": _series(result.balance_p50_unit_chips, 1),
         "prob_meet_demand": _series(result.prob_meet_demand, 4),
@@ -154,6 +157,10 @@ def result_to_dict(result, inputs) -> dict:
         "h100_equiv_p50": _series(result.h100_equiv_total.p50, 1),
         "h100_equiv_p90": _series(result.h100_equiv_total.p90, 1),
         "demand_tokens_per_day": _series(result.demand_tokens_per_day),
+        "demand_tokens_per_day_p10": _series(result.demand_tokens_per_day_bands.p10)
+        if result.demand_tokens_per_day_bands else None,
+        "demand_tokens_per_day_p90": _series(result.demand_tokens_per_day_bands.p90)
+        if result.demand_tokens_per_day_bands else None,
         "demand_peak_output_tokens_per_s": _series(result.demand_peak_output_tokens_per_s, 1),
         "serving_capacity_tokens_per_s_p50": _series(result.serving_capacity_tokens_per_s.p50, 1),
         "by_chip": {
