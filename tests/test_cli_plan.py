@@ -82,6 +82,15 @@ def test_backtest_json_from_september_2024(db, capsys):
         assert set(p) >= {"date", "actual", "p10", "p50", "p90", "inside"}
         assert p["inside"] == (p["p10"] <= p["actual"] <= p["p90"])
     assert d["coverage"] == sum(p["inside"] for p in d["points"]) / 3
+    # coverage alone read a 600x-wide band as a pass: the nominal level, the bands' width and the
+    # median's miss go with it, and the scenario it ran on
+    assert d["nominal_coverage"] == 0.8 and d["scenario"] == "Story default"
+    for p in d["points"]:
+        assert p["p90_over_p10"] == pytest.approx(p["p90"] / p["p10"], rel=1e-3)
+        assert p["actual_over_p50"] == pytest.approx(p["actual"] / p["p50"], rel=1e-3)
+    assert d["median_p90_over_p10"] == sorted(p["p90_over_p10"] for p in d["points"])[1]
+    code, out, _ = run_cli(capsys, "--db", db, "backtest", "--as-of", "2024-09-30")
+    assert "(80% expected)" in out and "coverage says little about bands that wide" in out
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from dataclasses import replace
 
 from engine.cli import add_command
@@ -296,10 +297,20 @@ def run_plan(args, ctx) -> Output:
 
 
 def backtest_to_dict(bt) -> dict:
+    # coverage alone reads a band 600x wide as a pass: the nominal level, how wide the bands are
+    # (P90/P10) and how far the median was off (actual/P50) go with it
+    spread = [p.p90 / p.p10 for p in bt.points if p.p10 > 0]
+    miss = [p.actual / p.p50 for p in bt.points if p.p50 > 0]
     return {"as_of": bt.as_of.isoformat(), "known_points": bt.known, "fit": bt.fit_note,
             "points": [{"date": p.date.isoformat(), "actual": round(p.actual), "p10": round(p.p10), "p50": round(p.p50),
-                        "p90": round(p.p90), "inside": p.inside} for p in bt.points],
-            "coverage": bt.coverage, "units": {"actual, p10, p50, p90": "tokens per day"}}
+                        "p90": round(p.p90), "inside": p.inside,
+                        "p90_over_p10": round(p.p90 / p.p10, 3) if p.p10 > 0 else None,
+                        "actual_over_p50": round(p.actual / p.p50, 3) if p.p50 > 0 else None} for p in bt.points],
+            "coverage": bt.coverage, "nominal_coverage": 0.8,
+            "median_p90_over_p10": round(statistics.median(spread), 3) if spread else None,
+            "median_actual_over_p50": round(statistics.median(miss), 3) if miss else None,
+            "units": {"actual, p10, p50, p90": "tokens per day",
+                      "p90_over_p10, actual_over_p50": "ratios (1 = a band of zero width; 1 = the median was right)"}}
 
 
 def run_backtest(args, ctx) -> Output:
@@ -316,6 +327,13 @@ def run_backtest(args, ctx) -> Output:
     except ValueError as exc:
         raise UserError(f"--as-of: {exc}") from None
     data = backtest_to_dict(bt)
-    cov = "no later points" if bt.coverage is None else f"{bt.coverage:.0%} of {len(bt.points)} later points inside P10-P90"
-    return Output(data=data, rows=data["points"], columns=["date", "actual", "p10", "p50", "p90", "inside"],
-                  text=f"fit on {bt.known} points known on {as_of}: {bt.fit_note}; {cov} (tokens per day)")
+    data["scenario"] = scenario.name
+    cov = "no later points" if bt.coverage is None else (
+        f"{bt.coverage:.0%} of {len(bt.points)} later points inside P10-P90 (80% expected); the bands span "
+        f"{data['median_p90_over_p10']:,.3g}x (median P90/P10) and the actual was {data['median_actual_over_p50']:,.3g}x "
+        "the median forecast (median of the points)"
+        + ("; coverage says little about bands that wide" if (data["median_p90_over_p10"] or 0) > 10 else ""))
+    return Output(data=data, rows=data["points"],
+                  columns=["date", "actual", "p10", "p50", "p90", "inside", "p90_over_p10", "actual_over_p50"],
+                  text=f"scenario {scenario.name!r}: fit on {bt.known} points known on {as_of}: {bt.fit_note}; {cov} "
+                       "(tokens per day)")
