@@ -127,6 +127,39 @@ def _smart(value) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else f"{int(x)}"
 
 
+def _approx(value) -> str:
+    """A modelled quantity to three significant figures, in words past a million: the engine's
+    error is 10-20%, so "12,810,439 chip-hours" and "USD 6,161,733" claimed digits it has not."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return _esc(value)
+    if not math.isfinite(x):
+        return "—"
+    for scale, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(x) >= scale:
+            return f"{float(f'{x / scale:.3g}'):g} {word}"
+    return f"{float(f'{x:.3g}'):,.0f}" if abs(x) >= 100 else _smart(x)
+
+
+def _usd(value) -> str:
+    """A plan's cost as the Plan view writes it ($470M, $41.5B)."""
+    from engine.forecast_plan import usd_text
+
+    try:
+        return _esc(usd_text(float(value)))
+    except (TypeError, ValueError):
+        return "—"
+
+
+def _month(value) -> str:
+    """'2029-04-01' -> 'Apr 2029': a monthly model's dates are months, not days."""
+    try:
+        return dt.date.fromisoformat(str(value)[:10]).strftime("%b %Y")
+    except ValueError:
+        return _esc(value)
+
+
 def _pct(value) -> str:
     """12.3 -> '12.3 %'; a range given as text ('16-20') -> '16–20 %'."""
     if isinstance(value, str):
@@ -227,12 +260,12 @@ def training_sentences(ctx: ReportContext) -> list[str]:
     sentence = "".join(parts) + (f" ({'; '.join(detail)})" if detail else "") + "."
     out = [sentence]
     if f.get("Cost", (None, ""))[0] and f.get("Energy", (None, ""))[0]:
-        out.append(f"That run uses {_number(f['Chip-hours'][0])} chip-hours and {_number(f['Energy'][0])} MWh, "
-                   f"about USD {_number(f['Cost'][0])} at the catalog's chip prices.")
+        out.append(f"That run uses about {_approx(f['Chip-hours'][0])} chip-hours and {_approx(f['Energy'][0])} MWh, "
+                   f"about USD {_approx(f['Cost'][0])} at the catalog's chip prices.")
     for job in (ctx.tables.get("forecast", {}).get("jobs") or ([], []))[1]:
         name, done_p50, done_p90, within = job[0], job[7], job[8], job[9]
-        out.append(f"In the fleet forecast, the job <b>{_esc(name)}</b> finishes by <b>{_esc(done_p50)}</b> at the "
-                   f"median (P90: {_esc(done_p90)}); it finishes within the horizon in {_smart(within)} % of trials.")
+        out.append(f"In the fleet forecast, the job <b>{_esc(name)}</b> finishes by <b>{_month(done_p50)}</b> at the "
+                   f"median (P90: {_month(done_p90)}); it finishes within the horizon in {_smart(within)} % of trials.")
     return out
 
 
@@ -272,14 +305,14 @@ def forecast_sentences(ctx: ReportContext) -> list[str]:
             text += f"; {_number(months[1])} months of the horizon show a median shortfall"
         if largest:
             unit = largest[0].split("(", 1)[1].rstrip(")") if "(" in largest[0] else ""
-            text += f", at most {_number(largest[1])} {_esc(unit)}"
+            text += f", at most about {_approx(largest[1])} {_esc(unit)}"
         out.append(text + ".")
     elif months is not None:
         out.append("Median capacity covers demand in every month of the horizon.")
     installed = _find(f, "Installed P50 at horizon end, all types")
     end = _find(f, "Horizon end")
     if installed and end:
-        out.append(f"By {_esc(end[1])} the median installed fleet is {_number(installed[1])} chips.")
+        out.append(f"By {_month(end[1])} the median installed fleet is about {_approx(installed[1])} chips.")
     return out
 
 
@@ -295,8 +328,8 @@ def plan_sentences(ctx: ReportContext) -> list[str]:
     target = (f"To keep P(capacity ≥ demand) ≥ {100 * float(plan.get('confidence') or 0):g}% every month "
               f"from {_esc(first)} to {_esc(last)}, " if first and last else "")
     if orders:
-        text = (f"{target}the cheapest order plan places {len(orders)} order{'s' if len(orders) != 1 else ''} for USD "
-                f"{_number(plan.get('total_cost_usd'))} in total (see Order plan).")
+        text = (f"{target}the cheapest order plan places {len(orders)} order{'s' if len(orders) != 1 else ''} for "
+                f"{_usd(plan.get('total_cost_usd'))} in total (see Order plan).")
     else:
         text = f"{target}no new orders are needed."
     text = text[0].upper() + text[1:]
@@ -477,7 +510,7 @@ def plan_section(ctx: ReportContext) -> str:
     rows = [[_esc(o.get("chip_id")), _number(o.get("quantity")), _esc(o.get("order_month")),
              _esc(o.get("delivery_month")), _number(o.get("cost_usd"))] for o in plan["orders"]]
     return (_h1("Order plan") + _table(["Chip", "Quantity (chips)", "Order", "Delivery", "Cost (USD)"], rows, small=False)
-            + f"<p>Total USD {_number(plan.get('total_cost_usd'))}.</p>")
+            + f"<p>Total {_usd(plan.get('total_cost_usd'))}.</p>")
 
 
 # The report, in order. A new analysis adds a builder here.

@@ -92,7 +92,8 @@ def test_story_report_opens_with_expected_pages_and_figures(story_report):
         assert "caps: ordering every candidate at its maximum per quarter" in first
         assert "the longest target a plan could keep at 90% runs from" in first
     job = tables["forecast"]["jobs"][1][0]
-    assert f"finishes by {job[7]} at the median (P90: {job[8]})" in first
+    # a monthly model's completion is a month, not a day
+    assert f"finishes by {job[7]:%b %Y} at the median (P90: {job[8]:%b %Y})" in first
 
     everything = " ".join(pages)
     # Assumptions: every order with its provenance, the uncertainty, demand, calibration.
@@ -158,8 +159,8 @@ def test_plan_section_is_a_few_lines_when_a_plan_exists():
          "cost_usd": 2.5e8}]}
     ctx = _context(plan=plan)
     html = report.plan_section(ctx)
-    assert "Order plan" in html and "20,000" in html and "2025-06" in html and "Total USD 1,500,000,000" in html
-    assert "The cheapest order plan places 1 order for USD 1,500,000,000" in report.key_answers_section(ctx)
+    assert "Order plan" in html and "20,000" in html and "2025-06" in html and "Total $1.50B." in html
+    assert "The cheapest order plan places 1 order for $1.50B" in report.key_answers_section(ctx)
     infeasible = _context(plan={"feasible": False, "why": "no chip can be delivered before 2026", "orders": []})
     assert "No order plan meets the target: no chip can be delivered before 2026." in \
         report.key_answers_section(infeasible)
@@ -284,3 +285,11 @@ def test_the_demand_growth_stated_is_the_one_the_forecast_uses():
     assert "growth after the last point ×3 per year (fixed)" in text(growth_model="fixed", growth_after_last_per_year=3.0)
     assert "P10/P50/P90 ×1.5/×2/×3 per year" in text(growth_model="user", growth_p10_per_year=1.5,
                                                        growth_p50_per_year=2.0, growth_p90_per_year=3.0)
+
+
+def test_modelled_quantities_are_written_to_three_figures_and_months():
+    """"12,810,439 chip-hours ... about USD 6,161,733" and "By 2029-04-01" claimed digits and days a
+    model with 10-20% error and monthly steps does not have."""
+    assert [report._approx(v) for v in (12_810_439, 6_161_733.2, 2_282_742, 144_154, 4_919.4, 61.23, 1.5e12)] == [
+        "12.8 million", "6.16 million", "2.28 million", "144,000", "4,920", "61.2", "1.5 trillion"]
+    assert report._month("2029-04-01") == "Apr 2029" and report._month("after horizon") == "after horizon"
