@@ -387,6 +387,29 @@ def test_reliability_is_a_field_group_that_moves_time_to_train(panel, qtbot):
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
 
 
+def test_the_scaling_curve_follows_reliability_edits(panel, qtbot):
+    """MTBF 2,000 and a 120-minute restart moved Time to train 521.3 -> 576.1 days while the
+    scaling curve kept 521.26 at the same chip count, not greyed (its redraw check left the
+    reliability inputs out)."""
+    from gui.panels.training import short_chip_label
+
+    panel.compute_now()
+    qtbot.waitUntil(lambda: panel.analysis is not None and not panel.runner.is_running(), timeout=30000)
+    inp = panel.inputs
+    name = short_chip_label(inp.chip)
+
+    def curve_at_count():
+        x, days = panel.scaling_chart.series_data(name)
+        return float(days[list(x).index(float(inp.num_chips))])
+
+    assert curve_at_count() == pytest.approx(float(panel.tiles.value("time").replace(",", "")), abs=0.06)
+    for spin, value in ((panel.mtbf_spin, 2_000.0), (panel.restart_spin, 60.0)):
+        with qtbot.waitSignal(panel.evaluated, timeout=3000):
+            spin.setValue(value)
+        assert curve_at_count() == pytest.approx(float(panel.tiles.value("time").replace(",", "")), abs=0.06)
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+
+
 def test_failures_that_outpace_progress_are_told_not_a_crash(panel, qtbot):
     """A failure every few seconds: the engine refuses ("no progress"); the view let the error out
     (the "unexpected error" dialog) and kept the old days on the tiles."""
