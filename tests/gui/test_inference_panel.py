@@ -138,6 +138,33 @@ def test_comparison_runs_in_a_worker_can_be_cancelled_and_rerun(panel, qtbot):
     assert panel.table.rowCount() == 3
 
 
+def test_steady_state_tiles_say_the_percentile_run_is_pending_or_not_run(panel, qtbot):
+    """Before the comparison finishes, or after a Cancel, the tiles hold the steady state at mean
+    latencies (5,304 chips where p90 under load needs 6,512) and read like the answer."""
+    panel.apply_scenario_state(STATE)
+    panel.timer.stop()
+    panel._evaluate()
+    assert panel.runner.is_running() and not panel.under_load()
+    assert panel.tiles.detail("chips").endswith("; p90 pending")
+    assert panel.tiles.detail("throughput") == "steady state (mean latencies); p90 pending"
+    qtbot.mouseClick(panel.run_bar.cancel_button, Qt.MouseButton.LeftButton)
+    assert panel.tiles.detail("chips").endswith("; p90 not run")
+    with qtbot.waitSignal(panel.analysis_finished, timeout=20000):
+        qtbot.mouseClick(panel.run_bar.run_button, Qt.MouseButton.LeftButton)
+    assert panel.under_load() and "p90" not in panel.tiles.detail("chips")
+
+
+def test_a_model_beyond_the_simulator_says_its_percentile_was_not_simulated(panel):
+    """DeepSeek-V3 at p90: the chosen chip's figures are steady-state means (its running batch is
+    beyond what the simulator runs), and the run bar said only "4 meet the targets"."""
+    state = {**STATE, "model_id": "deepseek-v3"}
+    panel.apply_scenario_state(state)
+    panel.compute_now()
+    assert not panel.under_load()
+    assert "The p90 targets were not simulated for" in panel.run_bar.message.text()
+    assert panel.tiles.detail("chips").endswith("; p90 not simulated")
+
+
 def test_every_chart_and_table_exports(panel, tmp_path):
     from gui import export
 
