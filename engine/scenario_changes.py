@@ -203,7 +203,7 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
     probability went from 50% to 100%."""
     labels = dict(chip_labels or {})
     lines: list[str] = []
-    notes: list[str] = []   # prose about a change: shown only when nothing else changed
+    notes: list[str] = []   # prose about a change: after the changes it explains (files keep it)
     for path, value in changes.items():
         if path.startswith("ui.") or path == "ui":
             continue
@@ -219,7 +219,7 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
         field = keys[-2] if len(keys) > 1 and keys[-2] in _NAMED_SECTIONS and keys[-2] != "vendor_uncertainty" \
             and keys[-2] != "order_uncertainty" else keys[-1]
         lines.append(f"{name} = {_value_text(field, value, labels)}")
-    lines = lines or notes
+    lines = lines + notes
     if limit is not None and len(lines) > limit:   # None: every change (files keep them all)
         lines = lines[:limit] + [f"... and {len(lines) - limit} more"]
     return lines

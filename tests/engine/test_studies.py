@@ -485,7 +485,7 @@ def test_changes_read_in_the_forms_words_with_the_windows_chip_names():
         "jobs": [{"name": "405B", "model_id": "llama3-405b", "tokens": 15e12, "chip_id": "h20-96gb",
                   "deadline": "2025-12-31", "seq_len": None}],
         "vendor_uncertainty.Acme Inc\\.": {"$removed": True},
-        "vendor_uncertainty.Huawei.note": "what-if: why",     # prose: shown only when nothing else changed
+        "vendor_uncertainty.Huawei.note": "what-if: why",     # prose: after the changes it explains
     }, chip_labels={"h20-96gb": "H20"}, limit=None)
     assert lines == [
         "export cut-offs = [H20 cut off, 50% chance, between 2025-01-01 and 2025-12-31]",
@@ -494,8 +494,8 @@ def test_changes_read_in_the_forms_words_with_the_windows_chip_names():
         "order 12 fulfilled low = 30%",
         "training jobs = [405B (llama3-405b, on H20, 15T tokens, by 2025-12-31)]",
         "Acme Inc. removed",
+        "Huawei note = what-if: why",
     ]
-    assert describe_changes({"vendor_uncertainty.Huawei.note": "what-if: why"}) == ["Huawei note = what-if: why"]
 
 
 def test_chip_comparison_keeps_the_forms_tp_for_the_chosen_chip_and_searches_the_others():
