@@ -1138,7 +1138,10 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
     if j + 1 >= len(g) or g[nxt] > cap_i:
         if cap_i >= kvcap_i - 0.5:
             limiting = "memory capacity"
-            why = f"KV cache full at {n:.0f} sequences per replica ({kv_seq_gib:.2f} GiB per sequence per chip)"
+            # the KV fit (the concurrency tile's figure), not the batch grid's last point below it
+            # (the notes said 476 beside a tile of 497)
+            why = (f"KV cache full: it holds {kvcap_i:.0f} sequences per replica ({kv_seq_gib:.2f} GiB per sequence "
+                   f"per chip)" + (f"; the largest batch searched below that is {n:.0f}" if n < kvcap_i - 0.5 else ""))
         else:   # the scheduler's cap (max_num_seqs), not memory: KV would hold more
             limiting = "engine batch cap"
             why = f"engine batch cap of {cap_i:.0f} sequences reached (the KV cache would hold {kvcap_i:.0f})"
