@@ -442,7 +442,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
 
         names = [r["name"] + ("" if r["chips"] is not None else "\n(targets not met)") for r in c.rows]
         self.chips_chart.set_categories(names)
-        self.chips_chart.set_stacked({"Chips needed": [r["chips"] or 0 for r in c.rows]})
+        # no answer (targets not met, or no demand) is no bar and a blank cell in the export
+        self.chips_chart.set_stacked({"Chips needed": [r["chips"] if r["chips"] else np.nan for r in c.rows]})
         self.chips_chart.set_notice("" if req is None or req.demand > 0 else
                                     "No peak demand entered (0 tokens/s): enter one to see chips needed")
         # which layout each row is at: the chosen chip keeps a TP the form fixes, the others search

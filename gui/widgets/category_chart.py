@@ -27,6 +27,7 @@ class CategoryBarPanel(PlotPanel):
         self.categories: list[str] = []
         self.bar_width = bar_width
         self._segments: dict[str, np.ndarray] = {}
+        self._unknown: dict[str, np.ndarray] = {}
         self._refs: dict[str, tuple[float, pg.InfiniteLine]] = {}
         self.plot_item.setMouseEnabled(x=False, y=False)
         # Axis-aligned bars need no antialiasing, and painting without it is cheaper (each edit
@@ -86,8 +87,11 @@ class CategoryBarPanel(PlotPanel):
             if name not in segments:
                 self.remove_series(name)
         self._segments = {}
+        self._unknown = {}   # name -> which categories have no value (drawn as no bar, exported blank)
         for name, heights in segments.items():
-            h = np.nan_to_num(np.asarray(heights, dtype=float).reshape(-1)[:n], nan=0.0)
+            raw = np.asarray(heights, dtype=float).reshape(-1)[:n]
+            self._unknown[name] = ~np.isfinite(raw)
+            h = np.nan_to_num(raw, nan=0.0)
             self.set_bars(name, np.arange(n), h, width=self.bar_width, y0=base.copy(),
                           color=(colors or {}).get(name))
             self._segments[name] = h
@@ -144,6 +148,7 @@ class CategoryBarPanel(PlotPanel):
         for name in list(self._segments):
             self.remove_series(name)
         self._segments = {}
+        self._unknown = {}
         self._totals = np.zeros(0)
         for name in list(self._refs):
             self.set_reference_line(name, None)
@@ -158,7 +163,9 @@ class CategoryBarPanel(PlotPanel):
         headers += [f"{name}{unit}" for name in self._refs]
         rows = []
         for i, cat in enumerate(self.categories):
-            row = [cat] + [float(h[i]) for h in self._segments.values()]
+            # a category without a value (no answer) is a blank cell, not a 0 the reader takes as one
+            row = [cat] + [None if self._unknown.get(name, np.zeros(0, bool))[i:i + 1].any() else float(h[i])
+                           for name, h in self._segments.items()]
             if len(self._segments) > 1:
                 row.append(float(self._totals[i]))
             row += [value for value, _ in self._refs.values()]

@@ -165,6 +165,17 @@ def test_a_model_beyond_the_simulator_says_its_percentile_was_not_simulated(pane
     assert panel.tiles.detail("chips").endswith("; p90 not simulated")
 
 
+def test_chips_needed_without_an_answer_exports_a_blank_not_zero(panel, tmp_path):
+    """With no peak demand the table says "–" and the export table leaves the cell blank, but the
+    chart's CSV wrote "H20,0": a zero chips a reader can take as an answer."""
+    panel.apply_scenario_state({**STATE, "demand_tokens_per_s": 0.0})
+    panel.compute_now()
+    _headers, rows = panel.chips_chart.data_table()
+    assert rows and all(row[1] is None for row in rows)
+    text = panel.chips_chart.export_csv(tmp_path / "chips.csv").read_text(encoding="utf-8")
+    assert not any(line.endswith(",0") or line.endswith(",0.0") for line in text.splitlines())
+
+
 def test_every_chart_and_table_exports(panel, tmp_path):
     from gui import export
 
