@@ -261,8 +261,14 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             # on means, not the percentile asked: "4 meet the targets" said otherwise
             unsimulated = (f" The {self.request.slo_percentile} targets were not simulated for "
                            f"{short_chip_label(self.request.chip)}: its figures are steady-state means (see the notes).")
-        self.run_bar.set_message(f"Compared {len(comparison.rows)} chip types; {feasible} meet the targets."
-                                 + unsimulated)
+        req = self.request
+        if req is not None and not req.ttft_ms and not req.tpot_ms:
+            # nothing to meet: each chip is at the load it saturates at, whatever the latency
+            self.run_bar.set_message(f"Compared {len(comparison.rows)} chip types with no latency targets: each at "
+                                     "its saturation load (see TTFT under load)." + unsimulated)
+        else:
+            self.run_bar.set_message(f"Compared {len(comparison.rows)} chip types; {feasible} meet the targets."
+                                     + unsimulated)
         if self._take_chosen_under_load() or comparison.chosen_error:
             self._draw_figures()
         self._draw_comparison()
@@ -475,7 +481,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
     TABLE_HIDDEN_COLUMNS = (2, 6, 8, 9, 10)
 
     def _draw_load(self) -> None:
-        c = self.comparison
+        c, req = self.comparison, self.request
         a = c.load if c is not None else None
         for chart in (self.load_chart, self.tpot_load_chart, self.ttft_hist_chart, self.kv_chart):
             chart.clear_series()
@@ -506,8 +512,10 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self._load_line.setValue(a.chosen_rate_per_s)
         self._tpot_load_line.show()
         self._tpot_load_line.setValue(a.chosen_rate_per_s)
-        self._load_line.label.setFormat(f"SLO capacity {a.chosen_rate_per_s:.2f}/s" if slo_point else
-                                        f"shown load {a.chosen_rate_per_s:.2f}/s")
+        no_targets = req is not None and not req.ttft_ms and not req.tpot_ms
+        self._load_line.label.setFormat(
+            f"saturation {a.chosen_rate_per_s:.2f}/s (no targets)" if slo_point and no_targets else
+            f"SLO capacity {a.chosen_rate_per_s:.2f}/s" if slo_point else f"shown load {a.chosen_rate_per_s:.2f}/s")
         centres, share, width = ttft_histogram(a.chosen.sim.ttft_s)
         if centres.size:
             self.ttft_hist_chart.set_bars("Requests", centres, share, width=0.9 * width)

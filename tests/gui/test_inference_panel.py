@@ -176,6 +176,16 @@ def test_chips_needed_without_an_answer_exports_a_blank_not_zero(panel, tmp_path
     assert not any(line.endswith(",0") or line.endswith(",0.0") for line in text.splitlines())
 
 
+def test_no_targets_is_said_as_saturation_not_as_targets_met(panel):
+    """With neither TTFT nor TPOT set the run bar said "4 meet the targets" and the load chart
+    "SLO capacity 2.18/s" beside a 116 s TTFT p90."""
+    panel.apply_scenario_state({**STATE, "ttft_ms": 0.0, "tpot_ms": 0.0})
+    panel.compute_now()
+    assert "with no latency targets: each at its saturation load" in panel.run_bar.message.text()
+    assert "meet the targets" not in panel.run_bar.message.text()
+    assert panel._load_line.label.format.startswith("saturation ") and "(no targets)" in panel._load_line.label.format
+
+
 def test_every_chart_and_table_exports(panel, tmp_path):
     from gui import export
 
