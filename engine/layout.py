@@ -121,7 +121,10 @@ def layout_problems(values: dict, num_chips: int, model) -> list[LayoutProblem]:
     tp, pp, cp = (int(values.get(k) or 1) for k in ("tp", "pp", "cp"))
     group = tp * pp * cp
     if num_chips > 0 and num_chips % group:
-        out.append(LayoutProblem("tp", f"TP × PP × CP = {group:,} does not divide {num_chips:,} chips."))
+        lower = num_chips // group * group
+        counts = f"{lower:,} or {lower + group:,}" if lower else f"{group:,}"
+        out.append(LayoutProblem("tp", f"TP × PP × CP = {group:,} does not divide {num_chips:,} chips: use {counts} "
+                                       "chips, or another layout."))
     if model.heads % tp:
         out.append(LayoutProblem("tp", f"TP {tp} does not divide the {model.heads} attention heads."))
     if pp > model.layers:

@@ -213,7 +213,18 @@ class TrainingStudy:
         elif n <= 0:
             out.append(StudyProblem("num_chips", "Enter at least one chip."))
         if self.layout_mode == "fixed" and n > 0:
-            out += [StudyProblem(p.key, p.message) for p in layout_problems(self.fixed_layout(), n, model)]
+            layout_issues = layout_problems(self.fixed_layout(), n, model)
+            out += [StudyProblem(p.key, p.message) for p in layout_issues]
+            lay = self.fixed_layout()
+            step = data_parallel(n, lay) * lay["micro_batch"]
+            gb = self.global_batch
+            if not layout_issues and gb and step > 0 and gb % step:
+                # the run said "global batch not divisible by dp x micro-batch" on no field
+                lower = gb // step * step
+                use = f"{lower:,} or {lower + step:,}" if lower else f"{step:,}"
+                out.append(StudyProblem("global_batch", f"Global batch {gb:,} is not a multiple of DP × micro-batch = "
+                                                        f"{data_parallel(n, lay):,} × {lay['micro_batch']:,} = {step:,} "
+                                                        f"sequences: use {use}, or auto."))
         problem = dtype_problem(self.dtype, chip)
         if problem:
             out.append(StudyProblem("dtype", problem))

@@ -18,7 +18,7 @@ def test_layout_problems_in_user_words():
     model = reference_models()["llama3-70b"]  # 64 heads, 80 layers, dense
     problems = layout_problems({"tp": 3, "pp": 4, "cp": 1, "ep": 2}, num_chips=1024, model=model)
     assert [(p.key, p.message) for p in problems] == [
-        ("tp", "TP × PP × CP = 12 does not divide 1,024 chips."),
+        ("tp", "TP × PP × CP = 12 does not divide 1,024 chips: use 1,020 or 1,032 chips, or another layout."),
         ("tp", "TP 3 does not divide the 64 attention heads."),
         ("ep", "EP applies to MoE models only; set 1 for a dense model."),
     ]

@@ -42,11 +42,18 @@ def test_training_problems_name_the_field_in_user_words():
     study = TrainingStudy(chip_id="ascend-910b2", num_chips=1024, layout_mode="fixed",
                           layout={"tp": 3, "pp": 4, "cp": 1, "ep": 1}, dtype="fp8")
     problems = {(p.field, p.message) for p in study.problems(CHIPS, MODELS)}
-    assert ("tp", "TP × PP × CP = 12 does not divide 1,024 chips.") in problems
+    assert ("tp", "TP × PP × CP = 12 does not divide 1,024 chips: use 1,020 or 1,032 chips, or another layout.") in problems
     assert ("tp", "TP 3 does not divide the 64 attention heads.") in problems
     assert ("dtype", "Ascend 910B2 has no FP8 matrix units: use BF16.") in problems
     with pytest.raises(UserError, match="does not divide"):
         study.training_inputs(CHIPS, MODELS)
+    # a global batch the layout cannot split: on its field, with the sizes that work (the run said
+    # "global batch not divisible by dp x micro-batch" on no field)
+    fixed = TrainingStudy(chip_id="ascend-910b2", num_chips=1024, layout_mode="fixed", global_batch=100,
+                          layout={"tp": 8, "pp": 4, "cp": 1, "ep": 1, "micro_batch": 1})
+    assert {(p.field, p.message) for p in fixed.problems(CHIPS, MODELS)} == {
+        ("global_batch", "Global batch 100 is not a multiple of DP × micro-batch = 32 × 1 = 32 sequences: "
+                         "use 96 or 128, or auto.")}
 
 
 def test_fleet_source_counts_installed_chips_after_the_lag():
