@@ -304,6 +304,8 @@ def test_disaggregated_prefill_is_a_flag_that_frees_decode_steps_of_prompts(caps
     d = json.loads(capsys.readouterr().out)
     dis = d["disaggregated"]
     assert dis["prefill_chips"] == 4 and dis["decode_chips"] == 4 and dis["chips_per_replica"] == 8
+    # a replica is both pools, at the top level too (`chips` is the decode instance)
+    assert d["chips"] == 4 and d["chips_per_replica"] == 8 and d["prefill_chips_per_replica"] == 4
     assert dis["output_tokens_per_s_per_chip"] == pytest.approx(4 * 300 / 8, rel=0.03)
     assert d["output_tokens_per_s_per_chip"] == pytest.approx(4 * 300 / 4, rel=0.03)   # aggregated: 4 chips
     assert dis["tpot_ms_p90"] < 0.5 * d["tpot_ms_p90"]

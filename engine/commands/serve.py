@@ -458,6 +458,10 @@ def run(args, ctx) -> Output:
                                                if args.slo_percentile else "")
     if args.prefill_tp is not None:
         data["disaggregated"] = _disaggregated(args, inputs, prefix)
+        # `chips` is the decode instance; a replica also holds its prefill pool, and chips_needed
+        # counts whole replicas of both (a CLI user could not get from "chips 4" to 612)
+        data["chips_per_replica"] = data["disaggregated"]["chips_per_replica"]
+        data["prefill_chips_per_replica"] = data["disaggregated"]["prefill_chips"]
     # `scenario` here is the load (slo, offline, concurrency, server), as it always was; the
     # saved scenario the figures come from is named beside it, as other commands name it
     data["load"] = data["scenario"]
