@@ -275,15 +275,38 @@ _SOFTWARE_FLAGS = {"flash_attention": "flash-attention", "sequence_parallel": "s
                    "attention_kernel": "attention-kernel", "moe_route_nodes": "moe-route-nodes"}
 
 
-def software_text(settings: Mapping) -> str:
-    """The software settings in words, as exports name them ("flash attention on, ... 1f1b")."""
+SOFTWARE_WORDS = {   # the Training view's Software group, in its own words
+    "flash_attention": "fused attention", "sequence_parallel": "sequence parallelism",
+    "grad_overlap": "overlapped gradient reduction", "tp_comm_overlap": "overlapped TP communication",
+    "dropout": "dropout", "fp8_dispatch": "FP8 MoE dispatch",
+}
+SOFTWARE_CHOICES = {
+    "schedule": {"1f1b": "1F1B schedule", "zero-bubble": "zero-bubble schedule", "dualpipe": "DualPipe schedule"},
+    "cp_kind": {"ring": "ring attention for context parallelism",
+                "allgather": "K/V all-gather for context parallelism"},
+    "attention_kernel": {"portable": "FA2-class attention kernels", "native": "chip-native attention kernels"},
+}
+
+
+def software_text(settings: Mapping, *, moe: bool | None = None, fp8: bool | None = None,
+                  cp: int | None = None) -> str:
+    """The software settings in the form's words, as exports name them ("fused attention on,
+    sequence parallelism on, ..., 1F1B schedule"). Given the run, settings that cannot act on it
+    are left out (FP8 dispatch of a BF16 or dense run, MoE routing of a dense model, the context-
+    parallel form at CP 1): exports listed "fp8 dispatch on" for a BF16 run."""
     parts = []
     for key, value in settings.items():
-        name = key.replace("_", " ")
-        if isinstance(value, bool):
-            parts.append(f"{name} {'on' if value else 'off'}")
+        if (key == "fp8_dispatch" and (moe is False or fp8 is False)) or (key == "moe_route_nodes" and moe is False) \
+                or (key == "cp_kind" and cp == 1):
+            continue
+        if key in SOFTWARE_CHOICES:
+            parts.append(SOFTWARE_CHOICES[key].get(str(value), f"{key.replace('_', ' ')} {value}"))
+        elif key == "moe_route_nodes":
+            parts.append(f"MoE routing to at most {value} nodes" if value else "MoE routing to any node")
+        elif isinstance(value, bool):
+            parts.append(f"{SOFTWARE_WORDS.get(key, key.replace('_', ' '))} {'on' if value else 'off'}")
         elif value is not None:
-            parts.append(f"{name} {value}")
+            parts.append(f"{key.replace('_', ' ')} {value}")
     return ", ".join(parts)
 
 

@@ -482,7 +482,10 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                 "Workload": f"{inp.num_chips:,} × {short_chip_label(inp.chip)}, {self.tokens_spin.value():g}T tokens, "
                             f"sequence {inp.seq:,}, global batch {used:,} sequences, {inp.dtype.upper()}",
                 # what else sets the figures: the run's software and the line that reproduces them
-                "Software": software_text(self.study.software_settings()),
+                "Software": software_text(self.study.software_settings(), moe=inp.model.is_moe,
+                                          fp8=inp.dtype == "fp8",
+                                          cp=int((self.result.layout.get("cp") if self.result is not None else 0) or 0)
+                                          or None),
                 "CLI": train_command(self.study, inp)}
 
     def charts(self) -> dict:

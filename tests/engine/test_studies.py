@@ -594,7 +594,11 @@ def test_the_training_cli_line_reproduces_the_study(mode, capsys):
     inputs = study.training_inputs(CHIPS, MODELS)
     line = train_command(study, inputs)
     assert "--no-flash-attention" in line and "--tp-comm-overlap" in line and "--restart-min 25" in line
-    assert "flash attention off" in software_text(study.software_settings())
+    assert "fused attention off" in software_text(study.software_settings())
+    # in the form's words, and only what can act on this run (a dense BF16 run at CP 1)
+    text = software_text(study.software_settings(), moe=False, fp8=False, cp=1)
+    assert text == ("fused attention off, dropout off, sequence parallelism on, overlapped gradient reduction on, "
+                    "overlapped TP communication on, 1F1B schedule, FA2-class attention kernels")
     from engine.training import evaluate_layout
 
     result = evaluate_layout(inputs) if mode == "fixed" else search_layouts(inputs).best

@@ -473,7 +473,7 @@ def test_exports_name_the_global_batch_the_layout_runs(panel):
     assert "global batch 500 sequences" in panel.export_context()["Workload"]
     assert "nearest power of two" in panel.batch_hint.text()
     context = panel.export_context()   # what else sets the figures: the software and the reproducing line
-    assert context["Software"].startswith("flash attention on") and context["CLI"].startswith(
+    assert context["Software"].startswith("fused attention on") and context["CLI"].startswith(
         "fleetcast train --model llama3-8b --chip h100-sxm5-80gb --chips 1000 --tokens 1e+12 --tp 8 --pp 1 --dp 125")
 
 
