@@ -349,13 +349,26 @@ def _overhead_s(dep: _Deployment) -> np.ndarray:
     scale-up domain; a TP group that spans nodes pays an inter-node all-reduce latency per layer
     (fitted on TP16 rows). Expert all-to-all across nodes is not an all-reduce: its cost is in
     `_ep_a2a_s` (bytes over the NICs plus a latency per message), not here."""
+    return _collective_latency_s(dep) + _launch_overhead_s(dep)
+
+
+def _collective_latency_s(dep: _Deployment) -> np.ndarray:
+    """The part of `_overhead_s` that is the collectives' latency (per layer, growing with the log
+    of the group; an inter-node all-reduce latency when TP spans nodes): communication in the
+    breakdowns, not launch overhead."""
     f = dep.f
     layers = dep.shape.layers / dep.pp
     tp_crosses = dep.tp > dep.domain
     log_group = np.where(tp_crosses, np.log2(dep.group), np.log2(np.minimum(dep.group, dep.domain)))
-    per_layer = f["inf_layer_overhead_us"] + f["inf_comm_layer_overhead_us"] * log_group
-    per_layer = per_layer + np.where(tp_crosses, f["inf_scaleout_layer_overhead_us"], 0.0)
-    return f["inf_overhead_scale"] * (f["inf_step_overhead_ms"] * 1e-3 + layers * per_layer * 1e-6)
+    per_layer = f["inf_comm_layer_overhead_us"] * log_group + np.where(tp_crosses, f["inf_scaleout_layer_overhead_us"], 0.0)
+    return f["inf_overhead_scale"] * layers * per_layer * 1e-6
+
+
+def _launch_overhead_s(dep: _Deployment) -> np.ndarray:
+    """Scheduler, sampling and kernel launches: per step and per layer."""
+    f = dep.f
+    layers = dep.shape.layers / dep.pp
+    return f["inf_overhead_scale"] * (f["inf_step_overhead_ms"] * 1e-3 + layers * f["inf_layer_overhead_us"] * 1e-6)
 
 
 def _decode_step(dep: _Deployment, batch, ctx) -> dict:
@@ -392,8 +405,12 @@ def _decode_step(dep: _Deployment, batch, ctx) -> dict:
     busy = np.maximum(t_weights, t_gemm) + np.maximum(t_kv, t_attn)
     t_comm = _comm_s(dep, seq_chip, busy)
     total = busy + t_comm + t_over
+    # the collectives' latency is communication: the breakdown read 0.01 ms of comm at TP8 with 160
+    # all-reduces per token, their latency counted as overhead (the total is the same either way)
+    latency = _collective_latency_s(dep) + 0.0 * batch
     return {"weights_s": t_weights, "kv_s": t_kv, "compute_s": t_compute, "attn_compute_s": t_attn + 0.0 * batch,
-            "comm_s": t_comm, "overhead_s": t_over, "busy_s": busy, "total_s": total}
+            "comm_s": t_comm + latency, "comm_latency_s": latency, "overhead_s": t_over - latency,
+            "busy_s": busy, "total_s": total}
 
 
 def _wide_ep(dep: _Deployment) -> np.ndarray:
