@@ -263,6 +263,17 @@ def atomic_output(path: str | os.PathLike, *, force: bool = False, mode: str = "
             tmp.unlink()
 
 
+def temp_file_beside(target: Path, suffix: str = ".tmp") -> Path:
+    """An empty file with a name of its own (mkstemp) in `target`'s folder, for a write that is
+    moved into place when whole: never a fixed name that could be somebody's file."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise UserError(f"{target}: can't write in {target.parent} ({exc.strerror or exc})") from None
+    return Path(name)
+
+
 def _move_no_clobber(tmp: Path, path: Path) -> None:
     try:
         os.link(tmp, path)  # fails if `path` appeared since the check

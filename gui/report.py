@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from engine import __version__
+from engine.csv_io import temp_file_beside
 from engine.errors import UserError
 from engine.studies import chip_name
 
@@ -98,27 +99,28 @@ def _esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _parsed(value) -> tuple[float | None, str]:
+    """(the number, '') or (None, what to show instead: the text itself, or '—' when not finite)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None, _esc(value)
+    return (x, "") if math.isfinite(x) else (None, "—")
+
+
 def _number(value, digits: int = 0) -> str:
     """Thousands separators; `digits` decimals; '—' for a missing value."""
     if value is None or value == "":
         return "—"
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return _esc(value)
-    if not math.isfinite(x):
-        return "—"
-    return f"{x:,.{digits}f}"
+    x, shown = _parsed(value)
+    return shown if x is None else f"{x:,.{digits}f}"
 
 
 def _smart(value) -> str:
     """A figure with sensible precision: 3 significant digits below 100, integers above."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return _esc(value)
-    if not math.isfinite(x):
-        return "—"
+    x, shown = _parsed(value)
+    if x is None:
+        return shown
     if abs(x) >= 100:
         return _number(x, 0)
     if abs(x) >= 10:
@@ -130,12 +132,9 @@ def _smart(value) -> str:
 def _approx(value) -> str:
     """A modelled quantity to three significant figures, in words past a million: the engine's
     error is 10-20%, so "12,810,439 chip-hours" and "USD 6,161,733" claimed digits it has not."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return _esc(value)
-    if not math.isfinite(x):
-        return "—"
+    x, shown = _parsed(value)
+    if x is None:
+        return shown
     for scale, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
         if abs(x) >= scale:
             return f"{float(f'{x / scale:.3g}'):g} {word}"
@@ -634,13 +633,7 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
     document.setHtml(f'<html><body style="font-size:10pt">{"".join(parts)}</body></html>')
     document.setMetaInformation(QTextDocument.MetaInformation.DocumentTitle, f"Fleetcast report: {scenario}")
 
-    # a name of its own (mkstemp), never a fixed one that could be somebody's file
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise UserError(f"{out}: can't write in {out.parent} ({exc.strerror or exc})") from None
-    tmp_out = Path(tmp_name)
+    tmp_out = temp_file_beside(out, ".partial")
     writer = QPdfWriter(str(tmp_out))
     writer.setTitle(f"Fleetcast report: {scenario}")
     writer.setCreator(f"Fleetcast {__version__}")

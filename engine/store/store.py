@@ -321,19 +321,12 @@ class Store:
         deliveries, model presets, scenarios) at `path`: SQLite's online backup into a temporary
         file beside it, checked, then moved into place. An existing file is replaced only with
         `force`; the database's own file never."""
-        from engine.csv_io import _move_no_clobber, check_can_create
+        from engine.csv_io import _move_no_clobber, check_can_create, temp_file_beside
 
         target = check_can_create(path, force=force)
         if target.exists() and self.path.exists() and os.path.samefile(target, self.path):
             raise UserError(f"{target}: is the database itself; give another file name")
-        import tempfile
-
-        try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            os.close(fd)
-        except OSError as exc:
-            raise UserError(f"{target}: can't write in {target.parent} ({exc.strerror or exc})") from None
-        tmp = Path(tmp_name)
+        tmp = temp_file_beside(target)
         try:
             dest = sqlite3.connect(tmp)
             try:
