@@ -962,6 +962,18 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
         tput = s.serving_tput.get(chip, 0.0)
         demand_chips[chip] = demand_p50 / tput if tput > 0 else np.full(n_months, np.inf)
     unit_tput = s.serving_tput.get(unit_chip, 0.0)
+    unit_note: tuple[str, ...] = ()
+    if not unit_tput > 0:
+        # the chip the figures are counted in cannot serve (a spec blanked in the catalog, a dtype
+        # it lacks): every figure in its chips was NaN and the summary read "capacity covers
+        # demand in every month"; count in the first chip that serves, and say so
+        able = [c for c in dict.fromkeys(s.serve_on + tuple(chip_ids)) if s.serving_tput.get(c, 0.0) > 0]
+        if able:
+            unit_note = (f"capacity and demand are counted in {able[0]} chips: {unit_chip} cannot serve "
+                         "this model (see the note above)",)
+            unit_chip = able[0]
+            unit_tput = s.serving_tput[unit_chip]
+            demand_chips.setdefault(unit_chip, demand_p50 / unit_tput)
     per_unit = 1.0 / unit_tput if unit_tput > 0 else float("nan")
     capacity_unit = capacity_bands.scaled(per_unit)
     demand_unit = demand_p50 * per_unit
@@ -1006,7 +1018,7 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
             for job in sc.jobs if job.earliest_start < sc.start) + tuple(
             f"demand before its first point ({first:%Y-%m}) is held at that point's value"
             for first in [min((p.date for p in sc.demand.points), default=None)]
-            if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise"),
+            if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise") + unit_note,
         demand_unit_chips_bands=demand_bands.scaled(per_unit), shortfall_unit_chips=shortfall_bands,
         shortfall_mean_unit_chips=shortfall.mean(axis=0) * per_unit,
         demand_tokens_per_day_bands=tokens_bands, growth_note=s.growth_note,

@@ -164,6 +164,10 @@ class _Database(Database):
             self.conn.execute("COMMIT")
 
 
+# Catalog fields every engine computes with: a stored value is never cleared to blank.
+ENGINE_CHIP_FIELDS = ("bf16_tflops", "hbm_gb", "hbm_gbps")
+
+
 def _open_target(target: "files.Target", read_only: bool, timeout_s: float) -> "Store":
     conn, note = files.connect(target, read_only=read_only, busy_timeout_s=timeout_s)
     creating = not target.size
@@ -449,6 +453,11 @@ class Store:
         old_row = self._chip_row(chip_id)
         check_unchanged(f"chip '{chip_id}'", field, old_row.get(field), expect)
         new_value = check_chip_field(field, value)
+        if new_value in (None, "") and field in ENGINE_CHIP_FIELDS and old_row.get(field) not in (None, ""):
+            # the models need it: a blank HBM bandwidth left every view computing with nothing
+            # (the Forecast read "capacity covers demand in every month")
+            raise ValidationError([f"{field}: can't be blank: training, serving and the forecast use it "
+                                   f"(it holds {old_row.get(field)}; enter the chip's figure)"])
         check_chip({**{k: old_row.get(k) for k in CHIP_FIELDS}, field: new_value})
         with self.db.atomic():
             self.db.table(CHIPS).update(chip_id, {field: new_value})

@@ -643,3 +643,21 @@ def test_steady_state_upper_bounds_are_said_once_per_model():
     assert once[1].endswith(": a 900, b 261 output tokens/s per chip")
     again = merge_notes(list(once) + [f"m on c: 908{UPPER_BOUND_NOTE} p90"])   # the plan adds a candidate
     assert len(again) == 2 and again[1].endswith(": a 900, b 261, c 908 output tokens/s per chip")
+
+
+def test_a_unit_chip_that_cannot_serve_is_replaced_and_said():
+    """The Story counts capacity and demand in 910B chips. With the 910B's HBM bandwidth blank it
+    cannot serve: every figure in its chips was NaN, and the summary read "P50 capacity covers
+    peak demand in every month". The figures are counted in a chip that serves, and a note says why."""
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast_inputs import build_inputs, story_orders
+
+    chips = dict(reference_chips())
+    chips["ascend-910b2"] = replace(chips["ascend-910b2"], hbm_gbps=None)
+    sc = replace(default_scenario(), trials=200)
+    inp = build_inputs(story_orders(), chips, reference_models(), sc)
+    assert inp.serving_tokens_per_s_per_chip["ascend-910b2"] == 0
+    r = run_forecast(inp)
+    assert r.unit_chip_id != "ascend-910b2" and r.serving_tokens_per_s_per_chip[r.unit_chip_id] > 0
+    assert np.isfinite(r.serving_capacity_unit_chips.p50).all() and np.isfinite(r.demand_unit_chips).all()
+    assert any(f"counted in {r.unit_chip_id} chips: ascend-910b2 cannot serve" in n for n in r.notes)

@@ -437,3 +437,14 @@ def test_renaming_a_scenario_renames_it_in_compares_saved_ticks(store):
     store.rename_scenario("Huawei delivers half", "Half")
     assert store.scenario("Story default")["params"]["ui"]["compare"]["selected"] == ["Half", "H20 cut off (Apr 2025)"]
     assert store.scenario("Half")["base"] == "Story default"
+
+
+def test_a_spec_the_models_need_is_never_cleared(store):
+    """A blank HBM bandwidth was taken: every view then computed with nothing, and the Forecast
+    said capacity covers demand in every month."""
+    before = store.chip_rows()
+    for field in ("hbm_gbps", "hbm_gb", "bf16_tflops"):
+        with pytest.raises(ValidationError, match=f"{field}: can't be blank"):
+            store.update_chip("ascend-910b2", field, "")
+    assert store.chip_rows() == before
+    store.update_chip("ascend-910b2", "notes", "")     # a field the models do not read may be cleared
