@@ -109,11 +109,28 @@ class _EditFieldCommand(StoreCommand):
         self._update(self.old_value, self.new_value)
 
 
+def field_label(kind: str, field: str) -> str:
+    """A stored field as its table's column header names it ("Price (USD/chip)", not
+    "price_usd_per_chip"): the undo menu and the error banner speak the table's words."""
+    from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
+
+    model = {"chip": ChipTableModel, "order": OrderTableModel, "delivery": DeliveryTableModel}.get(kind)
+    for column in (model.columns if model is not None else ()):
+        if column.key == field:
+            return column.header
+    return field.replace("_", " ")
+
+
+def in_table_words(kind: str, field: str, message: str) -> str:
+    """`message` ("order_date: '2025-02-30' (...)") with its field named as the column is."""
+    return field_label(kind, field) + message[len(field):] if message.startswith(f"{field}:") else message
+
+
 class EditChipCommand(_EditFieldCommand):
     kind = "chip"
 
     def __init__(self, store, chip_id: str, field: str, value):
-        super().__init__(store, chip_id, field, value, f"Edit {chip_id} {field} → {_short(value)}")
+        super().__init__(store, chip_id, field, value, f"Edit {chip_id} {field_label('chip', field)} → {_short(value)}")
 
 
 # ---- orders -----------------------------------------------------------------------------------
@@ -140,7 +157,8 @@ class EditOrderCommand(_EditFieldCommand):
     kind = "order"
 
     def __init__(self, store, order_id: int, field: str, value):
-        super().__init__(store, order_id, field, value, f"Edit order {order_id} {field} → {_short(value)}")
+        super().__init__(store, order_id, field, value,
+                         f"Edit order {order_id} {field_label('order', field)} → {_short(value)}")
 
 
 class DeleteOrderCommand(StoreCommand):
@@ -184,7 +202,7 @@ class EditDeliveryCommand(_EditFieldCommand):
 
     def __init__(self, store, delivery_id: int, field: str, value):
         super().__init__(store, delivery_id, field, value,
-                         f"Edit delivery {delivery_id} {field} → {_short(value)}")
+                         f"Edit delivery {delivery_id} {field_label('delivery', field)} → {_short(value)}")
 
 
 class DeleteDeliveryCommand(StoreCommand):

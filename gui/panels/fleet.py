@@ -22,7 +22,7 @@ from engine.validate import vendor_mismatch
 from engine.errors import UserError
 from gui.commands import (
     AddDeliveryCommand, AddOrderCommand, DeleteDeliveryCommand, DeleteOrderCommand,
-    EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_store_writes, push_command,
+    EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_store_writes, in_table_words, push_command,
 )
 from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
 from gui import style
@@ -219,6 +219,9 @@ class FleetPanel(QWidget):
     def _push(self, command) -> bool:
         error = push_command(self.undo_stack, command)
         if error is not None:
+            field = getattr(command, "field", None)
+            if field:   # the column's header, not the stored name ("Ordered (date)", not order_date)
+                error = in_table_words(command.kind, field, str(error))
             message = f"Not saved: {error}"
             self.banner.show_error(message)
             self.status_message.emit(message)
