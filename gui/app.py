@@ -195,6 +195,9 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcut(QKeySequence("Ctrl+Shift+Z"))
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
+        # (connected after the stack's own slot: the step has been taken when these run)
+        self.undo_action.triggered.connect(lambda: self._show_undone(undone=True))
+        self.redo_action.triggered.connect(lambda: self._show_undone(undone=False))
 
         view_menu = self.view_menu = bar.addMenu("&View")
         for i in range(self.tabs.count()):
@@ -672,6 +675,34 @@ class MainWindow(QMainWindow):
         remember_dir("export", path)
         self.show_status(f"Exported {count} {kind} rows to {path}")
         return count
+
+    def tab_of(self, widget) -> int:
+        """The area (tab index) that shows `widget` (a panel sits inside its area's page), or -1."""
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            if page is widget or (page is not None and page.isAncestorOf(widget)):
+                return i
+        return -1
+
+    def _show_undone(self, *, undone: bool) -> None:
+        """Say what Ctrl+Z (or redo) just changed, and bring its area forward: undoing a
+        Training edit from the Fleet area changed a field out of sight, without a word."""
+        from gui.widgets.form_undo import FormEditCommand
+
+        index = self.undo_stack.index() if undone else self.undo_stack.index() - 1
+        command = self.undo_stack.command(index) if 0 <= index < self.undo_stack.count() else None
+        if command is None:
+            return
+        target = None
+        if isinstance(command, FormEditCommand):
+            target = command.watcher.panel
+        elif type(command).__module__ == "gui.commands":   # chips, orders, deliveries, imports
+            target = self.fleet_panel
+        if target is not None:
+            at = self.tab_of(target)
+            if at >= 0 and at != self.tabs.currentIndex():
+                self.tabs.setCurrentIndex(at)
+        self.show_status(f"{'Undid' if undone else 'Redid'}: {command.text()}")
 
     def backup_database(self, path: str | None = None) -> str | None:
         """Copy the whole database to a file the user picks (Store.backup_to)."""

@@ -81,10 +81,28 @@ def test_typing_a_number_merges_into_one_command(window, qtbot):
     assert window.undo_stack.count() == depth + 1
 
 
+def test_undo_from_another_area_brings_the_edit_forward_and_says_what(window, qtbot):
+    """Ctrl+Z on the Fleet area undid a Training edit out of sight, without a word."""
+    window.tabs.setCurrentIndex(window.tab_of(window.panel("training")))
+    panel = window.panels["training"]
+    before = panel.count_spin.value()
+    panel.count_spin.setValue(before + 8)
+    qtbot.waitUntil(window.isWindowModified)
+    window.tabs.setCurrentIndex(window.tab_of(window.fleet_panel))
+    assert window.tabs.currentIndex() != window.tab_of(panel)
+    window.undo_action.trigger()
+    assert panel.count_spin.value() == before
+    assert window.tabs.currentIndex() == window.tab_of(panel)
+    assert window.statusBar().currentMessage() == "Undid: Edit Training: Chip count"
+    window.redo_action.trigger()
+    assert panel.count_spin.value() == before + 8
+    assert window.statusBar().currentMessage() == "Redid: Edit Training: Chip count"
+
+
 def test_typing_back_to_the_start_leaves_no_step_that_undoes_nothing(window, qtbot):
     """Confidence 90 -> 80 -> 90 within the merge window left "Undo Edit Plan: confidence",
     whose undo changed nothing and used up the step."""
-    window.tabs.setCurrentIndex(window.tabs.indexOf(window.panel("plan")))
+    window.tabs.setCurrentIndex(window.tab_of(window.panel("plan")))
     panel = window.panels["plan"]
     depth = window.undo_stack.count()
     start = panel.confidence.value()
@@ -99,7 +117,7 @@ def test_typing_back_to_the_start_leaves_no_step_that_undoes_nothing(window, qtb
 
 def test_a_nested_edit_is_named_by_its_field(window, qtbot):
     """The Forecast's demand is one input holding many fields: its undo step names the field."""
-    window.tabs.setCurrentIndex(window.tabs.indexOf(window.panel("forecast")))
+    window.tabs.setCurrentIndex(window.tab_of(window.panel("forecast")))
     panel = window.panels["forecast"]
     depth = window.undo_stack.count()
     panel.peak_spin.setValue(panel.peak_spin.value() + 0.5)
