@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from engine.scenario_changes import diff_params, path_words, split_path
 
 MERGE_WINDOW_S = 1.5
+STALE_SUFFIX = " (another scenario's: skipped)"
 _COMMAND_ID = 0x46E0  # FormEditCommand.id(): commands with the same id may merge
 _WATCHED = "fleetcastFormUndoWatched"  # Qt property on a widget or model already listened to
 
@@ -89,7 +90,7 @@ class FormEditCommand(QUndoCommand):
         if self.generation == self.watcher.generation:
             return False
         self.setObsolete(True)
-        self.watcher.skipped.emit(f"'{self.text()}' was an edit of another scenario: skipped")
+        self.watcher.skipped.emit(f"'{self.text().removesuffix(STALE_SUFFIX)}' was an edit of another scenario: skipped")
         return True
 
     def redo(self) -> None:
@@ -224,6 +225,18 @@ class FormUndoWatcher(QObject):
         stack so far belong to what was shown before."""
         self.generation += 1
         self.mark_saved()
+        # the menu offered "Undo Edit Forecast: demand peak/average" for a discarded edit of the
+        # other scenario, and Ctrl+Z then did nothing: say so in the step's name
+        renamed = False
+        for i in range(self.undo_stack.count()):
+            command = self.undo_stack.command(i)
+            if isinstance(command, FormEditCommand) and command.watcher is self \
+                    and command.generation != self.generation and not command.text().endswith(STALE_SUFFIX):
+                command.setText(command.text() + STALE_SUFFIX)
+                renamed = True
+        if renamed:   # the Edit menu reads the text on index changes only
+            self.undo_stack.undoTextChanged.emit(self.undo_stack.undoText())
+            self.undo_stack.redoTextChanged.emit(self.undo_stack.redoText())
 
     def mark_saved(self) -> None:
         """The inputs on screen are the scenario's saved inputs (after loading or saving)."""

@@ -314,6 +314,8 @@ def test_undo_after_a_switch_never_writes_one_scenarios_inputs_into_another(wind
     assert window.scenario_bar.select("Huawei delivers half")   # ...discarded by the switch
     shown = panel.count_spin.value()
     depth = window.undo_stack.count()
+    # the Edit menu says so before Ctrl+Z (it offered the step as if it would act)
+    assert window.undo_action.text() == "&Undo Edit Training: Chip count (another scenario's: skipped)"
     window.undo_stack.undo()                                # that edit's step is skipped and dropped
     assert panel.count_spin.value() == shown and not window.isWindowModified()
     assert window.undo_stack.count() == depth - 1
