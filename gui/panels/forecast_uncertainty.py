@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel
 
@@ -53,6 +55,10 @@ def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c) -> str:
     lines.append(f"<b>demand</b>: {growth}; request mix ±{dm.request_mix_sigma:.0%}")
     lines.append(f"<b>throughput</b> per chip: its family's validation error × {sc.throughput_sigma_scale:g}")
     return "This scenario assumes: " + "; ".join(lines) + "."
+
+
+# marks a note written for values since edited by hand (the note is provenance: kept, but flagged)
+EDITED_NOTE = "edited by hand; this note was written for the earlier values: "
 
 
 class UncertaintyEditor(QGroupBox):
@@ -212,12 +218,19 @@ class UncertaintyEditor(QGroupBox):
             self.show_key(key)  # show what it falls back to
         else:
             previous = self.effective(key)
-            self.uncertainty[key] = OrderUncertainty(
+            note = previous.note if key in self.uncertainty else ""
+            new = OrderUncertainty(
                 fraction_dist=self.frac_dist.currentData(), fraction_low=self.frac_low.value() / 100,
                 fraction_mode=self.frac_mode.value() / 100, fraction_high=self.frac_high.value() / 100,
                 fraction_of=self.frac_of.currentData(), delay_dist=self.delay_dist.currentData(),
                 delay_low_days=self.delay_low.value(), delay_mode_days=self.delay_mode.value(),
                 delay_high_days=self.delay_high.value(), vendor_common_share=self.common.value() / 100,
-                note=previous.note if key in self.uncertainty else "")
+                note=note)
+            if note and not note.startswith(EDITED_NOTE) and replace(new, note="") != replace(previous, note=""):
+                # the note argued for the values before the edit ("Huawei delivers 40-100%") and sat
+                # under a fixed 30%: it says now that it describes earlier values
+                new = replace(new, note=EDITED_NOTE + note)
+                self.note.setText(new.note)
+            self.uncertainty[key] = new
             self._enable()
         self.edited.emit()

@@ -129,6 +129,13 @@ def test_vendor_specific_uncertainty_round_trips_through_scenario_state(panel):
     panel.delay_high.setValue(500)
     state = panel.scenario_state()
     assert state["vendor_uncertainty"]["Huawei"]["delay_high_days"] == 500
+    # the note argued for the values before the edit: it says so now, once (kept as provenance)
+    from gui.panels.forecast_uncertainty import EDITED_NOTE
+
+    note = state["vendor_uncertainty"]["Huawei"]["note"]
+    assert note.startswith(EDITED_NOTE + "assumption: Huawei delivers 40-100%")
+    panel.delay_high.setValue(400)
+    assert panel.scenario_state()["vendor_uncertainty"]["Huawei"]["note"] == note
     sc = scenario_from_dict(state)
     assert sc.vendor_uncertainty["Huawei"].delay_high_days == 500
     # Unticking "own distribution" falls back to the default
