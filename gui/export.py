@@ -284,7 +284,10 @@ def _csv_cell(value) -> str:
             return ""
         if value == int(value) and abs(value) < 1e15:
             return str(int(value))
-        return repr(value)  # shortest round-tripping form, never "1e+05." style noise
+        # ten significant figures: sums and differences of binary floats carry noise in the last
+        # digits (0.09999999999999432 for 0.1, 99.85000000000001) that no figure here means
+        text = f"{value:.10g}"
+        return text if "e" not in text else repr(float(text))
     return str(value)
 
 

@@ -95,7 +95,11 @@ def test_csv_from_panel_has_unit_headers_and_dates(timeline, tmp_path):
 def test_export_csv_writes_floats_without_noise(tmp_path):
     path = export.export_csv(["Step time (s)", "MFU (%)"], [[0.1 + 0.2, 41.0], [float("nan"), None]],
                              tmp_path / "x.csv")
-    assert path.read_text().splitlines() == ["Step time (s),MFU (%)", "0.30000000000000004,41", ","]
+    # ten significant figures: the binary noise of 0.1 + 0.2 is not a figure (nor 99.85000000000001)
+    assert path.read_text().splitlines() == ["Step time (s),MFU (%)", "0.3,41", ","]
+    more = export.export_csv(["a"], [[99.85000000000001], [0.09999999999999432], [42086.8993607626], [1.5e-12]],
+                             tmp_path / "y.csv")
+    assert more.read_text().splitlines() == ["a", "99.85", "0.1", "42086.89936", "1.5e-12"]
 
 
 def test_export_csv_rejects_ragged_rows(tmp_path):
