@@ -322,8 +322,9 @@ ORDER_PARSERS = {
 
 
 def check_order(row: dict, *, known_chip_ids=None, delivered: int = 0,
-                first_delivery: dt.date | None = None) -> dict:
-    """Clean an order row; `promised` comes back as 'DATE:QTY;...' text."""
+                first_delivery: dt.date | None = None, deliveries_given: bool = False) -> dict:
+    """Clean an order row; `promised` comes back as 'DATE:QTY;...' text. `deliveries_given`: the
+    deliveries come with the row (an import's deliveries column), so too many is said of them."""
     cleaned = _collect(row, ORDER_PARSERS)
     problems = []
     if known_chip_ids is not None and cleaned["chip_id"] not in known_chip_ids:
@@ -334,7 +335,9 @@ def check_order(row: dict, *, known_chip_ids=None, delivered: int = 0,
     early = [d for d, _ in lots if d < cleaned["order_date"]]
     if early:
         problems.append(f"promised: {early[0].isoformat()} (before order_date {cleaned['order_date'].isoformat()})")
-    if delivered > cleaned["quantity"]:
+    if delivered > cleaned["quantity"] and deliveries_given:
+        problems.append(f"deliveries: {delivered:,} chips delivered (more than quantity {cleaned['quantity']:,})")
+    elif delivered > cleaned["quantity"]:
         problems.append(f"quantity: {cleaned['quantity']} (less than the {delivered} already delivered)")
     if first_delivery is not None and first_delivery < cleaned["order_date"]:
         problems.append(f"order_date: {cleaned['order_date'].isoformat()} (after its first delivery on {first_delivery.isoformat()})")

@@ -325,10 +325,10 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                             delivered = sum(q for _, q in old_lots)
                             first = min((dt.date.fromisoformat(d) for d, _ in old_lots), default=None)
                         order = check_order(merged, known_chip_ids=chip_ids, delivered=delivered,
-                                            first_delivery=first)
+                                            first_delivery=first, deliveries_given=gives_deliveries)
                     else:
                         order = check_order(row, known_chip_ids=chip_ids, delivered=sum(q for _, q in lots),
-                                            first_delivery=lots[0][0] if lots else None)
+                                            first_delivery=lots[0][0] if lots else None, deliveries_given=True)
                 except ValidationError as exc:
                     issues.add_row(line, exc)
                     continue

@@ -132,6 +132,19 @@ def test_updating_an_order_below_its_kept_deliveries_is_refused(store, tmp_path)
         store.import_orders(path)
 
 
+def test_deliveries_given_beyond_the_quantity_are_said_of_the_deliveries_column(store, tmp_path):
+    """An update whose own deliveries column delivered 200,000 of 100,000 was blamed on quantity
+    ("less than the 200000 already delivered"), though nothing had been delivered yet."""
+    before = _orders_and_deliveries(store)
+    for order_id in ("1", ""):   # updating an order, and a new one
+        path = _write(tmp_path / "o.csv", HEADER, [[order_id, "ByteDance", "Huawei", "ascend-910b2", "100000",
+                                                    "2024-01-15", "2024-07-15:200000"]])
+        with pytest.raises(ValidationError, match=r"row 2, column deliveries: 200,000 chips delivered "
+                                                  r"\(more than quantity 100,000\)"):
+            store.import_orders(path)
+    assert _orders_and_deliveries(store) == before
+
+
 # ---- 6. control characters --------------------------------------------------------------------
 
 @pytest.mark.parametrize("field, value, shown", [
