@@ -282,6 +282,15 @@ class OrderTableModel(RowTableModel):
 
     chip_names: dict = {}  # chip id -> display name (the Fleet view sets it); edits keep the id
 
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        # the cell shows the chip's name: typing a name it shows ("H20") means that chip's id
+        # (it was refused as "chip_id: 'H20' (use lower-case letters ...)")
+        if role == Qt.ItemDataRole.EditRole and index.isValid() and isinstance(value, str) \
+                and self.columns[index.column()].key == "chip_id":
+            by_name = {str(name).strip().lower(): chip_id for chip_id, name in self.chip_names.items()}
+            value = by_name.get(value.strip().lower(), value)
+        return super().setData(index, value, role)
+
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and index.isValid() and 0 <= index.column() < len(self.columns) \
                 and self.columns[index.column()].key == "chip_id" and 0 <= index.row() < len(self._rows):

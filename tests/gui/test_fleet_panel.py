@@ -296,3 +296,13 @@ def test_an_order_moved_to_another_makers_chip_is_warned_about_as_an_import_is(p
     assert panel._edit_order(2, "chip_id", "ascend-910b2") and panel.banner.kind == "warning"
     assert panel._edit_order(2, "vendor", "Huawei")          # the fix: the warning goes
     assert panel.banner.kind != "warning"
+
+
+def test_a_chip_typed_by_the_name_the_cell_shows_is_taken(panel, store):
+    """The Chip column shows names ("H20") but took ids only: typing the name shown was refused
+    with a rule about lower-case letters."""
+    index = _cell(panel.orders_table, 1, "chip_id")
+    shown = panel.order_model.chip_names["h20-96gb"]
+    assert panel.order_model.setData(index, shown)
+    assert _order(store, 1)["chip_id"] == "h20-96gb"
+    assert not panel.banner.text().startswith("Not saved")   # (a vendor-mismatch warning may follow)
