@@ -639,15 +639,23 @@ class MainWindow(QMainWindow):
         command = ImportCommand(self.store, kind, path)
         error = push_command(self.undo_stack, command)
         if error is not None:
-            self.fleet_panel.banner.show_error(f"Nothing was imported. {error}")
+            said = str(error)   # ("...: nothing imported: 2 problems ..." says it already)
+            self.fleet_panel.banner.show_error(said if "nothing imported" in said else f"Nothing was imported. {said}")
             self.show_status(f"Import of {path} failed")
             return None
         remember_dir("import", path)
         self.fleet_panel.refresh()
-        summary = command.summary.text() if command.summary is not None else f"imported {command.count} {kind} rows"
+        found = command.outcome.get("summary")
+        summary = found.text() if found is not None else f"imported {command.outcome.get('count', 0)} {kind} rows"
+        count = found.count if found is not None else 0
+        changed = found is None or bool(found.added or found.updated)
         banner = self.fleet_panel.banner
-        text = f"{summary[:1].upper()}{summary[1:]} (Ctrl+Z undoes the import)."
+        text = f"{summary[:1].upper()}{summary[1:]}" + (" (Ctrl+Z undoes the import)." if changed else
+                                                          " (nothing changed: no step to undo).")
         banner.show_info(text)
+        if not changed:
+            self.show_status(f"Imported {count} {kind} rows: nothing changed")
+            return count
         done_at = self.undo_stack.index()
 
         def undone(index: int) -> None:   # the import undone: its summary no longer holds
@@ -657,8 +665,8 @@ class MainWindow(QMainWindow):
                 self.undo_stack.indexChanged.disconnect(undone)
 
         self.undo_stack.indexChanged.connect(undone)
-        self.show_status(f"Imported {command.count} {kind} rows")
-        return command.count
+        self.show_status(f"Imported {count} {kind} rows")
+        return count
 
     def export_csv(self, kind: str, path: str | None = None) -> int | None:
         if path is None:

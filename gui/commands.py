@@ -281,6 +281,10 @@ class ImportCommand(StoreCommand):
             return
         self.summary, self.before, self.after = self.store.import_with_snapshots(self.kind, self.path)
         self.count = self.summary.count
+        self.outcome["summary"] = self.summary   # (read after the push, as `error` is)
+        if not (self.summary.added or self.summary.updated):
+            # a re-import that changed nothing is no step to undo (Qt drops it on push)
+            self.setObsolete(True)
 
     def revert(self):
         # only the rows this import added or changed go back: rows another program wrote since

@@ -160,8 +160,13 @@ def test_export_and_reimport_orders_csv(window, store, tmp_path):
     window.fleet_panel.order_model.setData(window.fleet_panel.orders_table.source_index(1, "buyer"), "X")
     assert window.undo_stack.count() == 1
     assert window.import_csv("chips", str(chips)) is not None
-    assert window.undo_stack.count() == 2  # the import is undoable like any edit
-    assert "Imported" in window.fleet_panel.banner.text()
+    # the catalog's own export changes nothing: no step to undo, and the banner says so
+    assert window.undo_stack.count() == 1
+    assert window.fleet_panel.banner.text().endswith("(nothing changed: no step to undo).")
+    path.write_text(path.read_text().replace(",ByteDance,", ",ByteDance Ltd,", 1))
+    assert window.import_csv("orders", str(path)) is not None
+    assert window.undo_stack.count() == 2  # an import that changes rows is undoable like any edit
+    assert "Imported" in window.fleet_panel.banner.text() and "Ctrl+Z undoes" in window.fleet_panel.banner.text()
 
 
 def test_import_undo_and_redo_restore_every_row(window, store, tmp_path):
