@@ -11,7 +11,7 @@ import datetime as dt
 
 
 from PySide6.QtCore import QDate, Qt, Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox, QDateEdit, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QSpinBox,
     QSplitter, QTabWidget, QVBoxLayout, QWidget,
@@ -61,7 +61,7 @@ class FleetPanel(QWidget):
         self.orders_table = FilterableTable(self.order_model, "Filter orders (buyer, chip, status, note…)")
         self.orders_table.view.selectionModel().selectionChanged.connect(self._on_order_selection)
         self.delete_order_button = QPushButton("Delete order")
-        self.delete_order_button.setToolTip("Delete the selected order and its deliveries (Ctrl+Z undoes)")
+        self.delete_order_button.setToolTip("Delete the selected order and its deliveries (Delete key; Ctrl+Z undoes)")
         self.delete_order_button.clicked.connect(self.delete_selected_order)
         self.delivery_form = self._build_delivery_form()
         self.order_form = self._build_order_form()
@@ -73,6 +73,13 @@ class FleetPanel(QWidget):
         # deliveries
         self.delivery_model = DeliveryTableModel()
         self.deliveries_table = FilterableTable(self.delivery_model, "Filter deliveries…")
+        # Delete on a selected row deletes it, as the buttons do (Ctrl+Z undoes); only while the
+        # table has the focus, so Delete in a cell editor or a field keeps its meaning
+        for table, handler in ((self.orders_table, self.delete_selected_order),
+                               (self.deliveries_table, self.delete_selected_delivery)):
+            shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), table.view)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(handler)
         self.deliveries_caption = QLabel()
         self.deliveries_caption.setWordWrap(True)
         deliveries_box = QGroupBox("Deliveries of the selected order")
@@ -156,8 +163,9 @@ class FleetPanel(QWidget):
         self.status_combo.addItems(["assumption", "sourced", "partial"])
         self.status_combo.setToolTip("sourced: public figures; assumption: placeholder numbers")
         self.add_order_button = QPushButton("Add order")
-        self.add_order_button.setToolTip("Add an order with these fields (Ctrl+Z undoes)")
+        self.add_order_button.setToolTip("Add an order with these fields (Enter in Buyer; Ctrl+Z undoes)")
         self.add_order_button.clicked.connect(self.add_order_from_form)
+        self.buyer_edit.returnPressed.connect(self.add_order_from_form)   # Enter adds, as the button
         form = QWidget()
         column = QVBoxLayout(form)
         column.setContentsMargins(0, 0, 0, 0)
@@ -197,7 +205,7 @@ class FleetPanel(QWidget):
         self.add_delivery_button.setToolTip("Add a delivery to the selected order (Ctrl+Z undoes)")
         self.add_delivery_button.clicked.connect(self.add_delivery_from_form)
         self.delete_delivery_button = QPushButton("Delete delivery")
-        self.delete_delivery_button.setToolTip("Delete the selected delivery (Ctrl+Z undoes)")
+        self.delete_delivery_button.setToolTip("Delete the selected delivery (Delete key; Ctrl+Z undoes)")
         self.delete_delivery_button.clicked.connect(self.delete_selected_delivery)
         self.delivery_note_edit.setMinimumWidth(90)
         form = QWidget()

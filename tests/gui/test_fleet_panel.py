@@ -306,3 +306,24 @@ def test_a_chip_typed_by_the_name_the_cell_shows_is_taken(panel, store):
     assert panel.order_model.setData(index, shown)
     assert _order(store, 1)["chip_id"] == "h20-96gb"
     assert not panel.banner.text().startswith("Not saved")   # (a vendor-mismatch warning may follow)
+
+
+def test_delete_key_deletes_the_selected_order_and_enter_adds_one(panel, store, qtbot):
+    """The Delete key did nothing on a selected order, and Enter in Buyer did not add the order."""
+    from PySide6.QtCore import Qt as _Qt
+
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel.select_order(2)
+    view = panel.orders_table.view
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    qtbot.keyClick(view, _Qt.Key.Key_Delete)
+    assert 2 not in {o.id for o in store.orders()}
+    panel.undo_stack.undo()
+    assert 2 in {o.id for o in store.orders()}
+    count = len(store.orders())
+    panel.buyer_edit.setText("Acme")
+    panel.buyer_edit.setFocus()
+    qtbot.keyClick(panel.buyer_edit, _Qt.Key.Key_Return)
+    assert len(store.orders()) == count + 1 and any(o.buyer == "Acme" for o in store.orders())
