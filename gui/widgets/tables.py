@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
 
 from gui.table_models import RowTableModel, TableFilterProxy
 
@@ -40,9 +40,23 @@ class FilterableTable(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addWidget(self.filter_edit)
+        # a filter that hides every row says so (an empty table read as "no data")
+        self.no_match = QLabel()
+        self.no_match.setStyleSheet("color: #a15c00;")
+        self.no_match.hide()
+        layout.addWidget(self.no_match)
         layout.addWidget(self.view, 1)
         model.modelReset.connect(self.fit_columns)
+        for signal in (self.filter_edit.textChanged, model.modelReset, model.rowsInserted, model.rowsRemoved):
+            signal.connect(self._show_no_match)
         self.fit_columns()
+
+    def _show_no_match(self, *_) -> None:
+        text = self.filter_edit.text().strip()
+        hidden = bool(text) and self.proxy.rowCount() == 0 and self.model.rowCount() > 0
+        self.no_match.setText(f"No row contains “{text}” ({self.model.rowCount():,} hidden): clear the filter "
+                              "to see them." if hidden else "")
+        self.no_match.setVisible(hidden)
 
     def fit_columns(self) -> None:
         self.view.resizeColumnsToContents()

@@ -327,3 +327,14 @@ def test_delete_key_deletes_the_selected_order_and_enter_adds_one(panel, store, 
     panel.buyer_edit.setFocus()
     qtbot.keyClick(panel.buyer_edit, _Qt.Key.Key_Return)
     assert len(store.orders()) == count + 1 and any(o.buyer == "Acme" for o in store.orders())
+
+
+def test_a_filter_that_hides_every_order_says_so(panel):
+    """Typing "zzz" in the filter left an empty table and a disabled deliveries pane, without a word."""
+    table = panel.orders_table
+    table.filter_edit.setText("zzz")
+    assert table.proxy.rowCount() == 0
+    assert table.no_match.text() == "No row contains “zzz” (3 hidden): clear the filter to see them."
+    assert not table.no_match.isHidden()
+    table.filter_edit.clear()
+    assert table.no_match.isHidden()
