@@ -42,6 +42,11 @@ class StoreCommand(QUndoCommand):
         # Read through a plain dict: after a refused push Qt deletes the C++ command.
         self.outcome: dict = {"error": None, "applied": 0}
 
+    def order_to_select(self, undone: bool) -> int | None:
+        """The order the Fleet view selects after this step is undone (`undone`) or done: the one
+        it put back or added; None when it has none."""
+        return None
+
     def apply(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -152,6 +157,9 @@ class AddOrderCommand(StoreCommand):
     def revert(self):   # not over edits or deliveries another window or program made since
         self.snapshot = self.store.delete_order(self.order_id, expect=self.added)
 
+    def order_to_select(self, undone: bool) -> int | None:
+        return None if undone else self.order_id
+
 
 class EditOrderCommand(_EditFieldCommand):
     kind = "order"
@@ -176,6 +184,9 @@ class DeleteOrderCommand(StoreCommand):
     def revert(self):
         self.store.restore_order(self.snapshot)
 
+    def order_to_select(self, undone: bool) -> int | None:
+        return self.order_id if undone else None
+
 
 # ---- deliveries -------------------------------------------------------------------------------
 
@@ -195,6 +206,9 @@ class AddDeliveryCommand(StoreCommand):
 
     def revert(self):   # not over an edit another window or program made since
         self.snapshot = self.store.delete_delivery(self.delivery_id, expect=self.added)
+
+    def order_to_select(self, undone: bool) -> int | None:
+        return self.row.get("order_id")
 
 
 class EditDeliveryCommand(_EditFieldCommand):

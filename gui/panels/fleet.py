@@ -22,7 +22,8 @@ from engine.validate import vendor_mismatch
 from engine.errors import UserError
 from gui.commands import (
     AddDeliveryCommand, AddOrderCommand, DeleteDeliveryCommand, DeleteOrderCommand,
-    EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_store_writes, in_table_words, push_command,
+    EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_stack, follow_store_writes, in_table_words,
+    push_command,
 )
 from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
 from gui import style
@@ -135,6 +136,10 @@ class FleetPanel(QWidget):
             self.banner.show_info(f"{store.path} is opened read-only: viewing only, edits are disabled.")
 
         self._unfollow_stack = follow_store_writes(self.undo_stack, self.store, self.refresh)
+        # (after the refresh above) the order a step put back or added is selected again: undoing
+        # a delete left no row selected and the deliveries pane disabled
+        self._stack_index = self.undo_stack.index()
+        self._unfollow_selection = follow_stack(self.undo_stack, self._select_after_step)
         self.refresh()
         if self.order_model.rowCount():
             self.orders_table.view.selectRow(0)
@@ -340,6 +345,16 @@ class FleetPanel(QWidget):
     def detach(self) -> None:
         """Stop following the undo stack (before the store closes: a dying stack still signals)."""
         self._unfollow_stack()
+        self._unfollow_selection()
+
+    def _select_after_step(self, index: int) -> None:
+        undone = index < self._stack_index
+        self._stack_index = index
+        at = index if undone else index - 1
+        command = self.undo_stack.command(at) if 0 <= at < self.undo_stack.count() else None
+        order_id = getattr(command, "order_to_select", lambda _undone: None)(undone) if command is not None else None
+        if order_id is not None and self.selected_order_id() != order_id:
+            self.select_order(order_id)
 
     # ---- the panel protocol (Export all) -------------------------------------------------------
     def charts(self) -> dict:

@@ -338,3 +338,16 @@ def test_a_filter_that_hides_every_order_says_so(panel):
     assert not table.no_match.isHidden()
     table.filter_edit.clear()
     assert table.no_match.isHidden()
+
+
+def test_undoing_a_delete_selects_the_order_it_put_back(panel, store):
+    """Undo of "Delete order" brought order 1 back with no row selected and the deliveries pane
+    disabled."""
+    assert panel.select_order(1)
+    assert panel.delete_selected_order()
+    assert panel.selected_order_id() != 1
+    panel.undo_stack.undo()
+    assert panel.selected_order_id() == 1
+    assert panel.delete_order_button.isEnabled()
+    panel.undo_stack.redo()
+    assert 1 not in {o.id for o in store.orders()}
