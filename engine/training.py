@@ -726,7 +726,8 @@ def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
     notes = []
     if breakdown["bubble"] > 0.05 * step:
         notes.append(f"pipeline bubble costs {breakdown['bubble'] / step:.0%} of the step (pp={lay['pp']}, "
-                     f"{out['micro_batches'][i]:.0f} micro-batches, vpp={lay['vpp']})")
+                     f"{out['micro_batches'][i]:.0f} micro-batch{'' if round(out['micro_batches'][i]) == 1 else 'es'}, "
+                     f"vpp={lay['vpp']})")
     for k, v in comm.items():
         if v > 0.05 * step:
             notes.append(f"exposed {k.replace('_comm', '').upper()} communication takes {v / step:.0%} of the step")

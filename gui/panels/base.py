@@ -350,10 +350,24 @@ def _number_box(box, lo, hi, value, step, suffix: str, special: str | None):
     return box
 
 
+# count words a spin box's unit may be, and their singular ("1 ways" read wrong)
+SINGULAR = {"ways": "way", "stages": "stage", "chunks": "chunk", "sequences": "sequence", "chips": "chip",
+            "nodes": "node", "tokens": "token", "trials": "trial", "months": "month", "instances": "instance"}
+
+
 def spin(lo: int, hi: int, value: int, suffix: str = "", special: str | None = None, step: int = 1) -> QSpinBox:
     box = QSpinBox()
     box.setKeyboardTracking(True)
-    return _number_box(box, lo, hi, value, step, suffix, special)
+    _number_box(box, lo, hi, value, step, suffix, special)
+    word = suffix.strip()
+    if word in SINGULAR and suffix == f" {word}":
+        def follow(v: int) -> None:
+            wanted = f" {SINGULAR[word]}" if v == 1 else suffix
+            if box.suffix() != wanted:
+                box.setSuffix(wanted)
+        box.valueChanged.connect(follow)
+        follow(box.value())
+    return box
 
 
 def dspin(lo: float, hi: float, value: float, decimals: int, suffix: str = "", special: str | None = None,

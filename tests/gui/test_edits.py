@@ -852,3 +852,23 @@ def test_deleting_a_scenario_ticked_in_compare_is_one_undo_step(window, store, q
     window.undo_stack.undo()
     assert "Huawei delivers half" in {s["name"] for s in store.scenarios()}
     _shutdown(window)
+
+
+def test_a_count_of_one_reads_in_the_singular_and_typing_still_works(qtbot):
+    """The layout fields read "1 ways", "1 sequences", "1 chunks"."""
+    from gui.panels.base import spin
+
+    box = spin(1, 64, 1, " ways")
+    qtbot.addWidget(box)
+    box.show()
+    assert box.text() == "1 way"
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, "16")     # "1" first: the suffix turns singular mid-typing
+    assert box.value() == 16 and box.text() == "16 ways"
+    box.setValue(1)
+    assert box.text() == "1 way"
+    other = spin(0, 10, 0, " GB/s")   # a unit that is not a count keeps its suffix
+    qtbot.addWidget(other)
+    other.setValue(1)
+    assert other.suffix() == " GB/s"
