@@ -8,7 +8,9 @@ can fix; the CLI turns that into one line on stderr and exit code 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -76,3 +78,20 @@ def saved_view_state(ctx, name: str, view: str, *, required: bool = True):
         raise UserError(f"--scenario {name!r}: has no {label} study (open the scenario in the {view_name} "
                         "view, set it up and Save)")
     return store, None
+
+
+@contextlib.contextmanager
+def terminal_progress(render: Callable[..., str]):
+    """`progress(*args)` drawing `render(*args)` as one self-overwriting stderr line, cleared when
+    the work ends (before the answer is printed); None when stderr is a file or a pipe, whose
+    readers expect one line per error. For work of a minute or more (a fit, a holdout run)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+
+    def say(*args) -> None:
+        print(f"\r{render(*args)}\x1b[K", end="", file=sys.stderr, flush=True)
+    try:
+        yield say
+    finally:
+        print("\r\x1b[K", end="", file=sys.stderr, flush=True)

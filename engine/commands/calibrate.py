@@ -11,7 +11,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Mapping
 
-from engine.commands import Output
+from engine.commands import Output, terminal_progress
 from engine.errors import UserError
 
 INFERENCE_FIT_FACTORS = ("inf_hbm_eff", "inf_prefill_mfu", "inf_step_overhead_ms")
@@ -88,13 +88,10 @@ def run(args, ctx) -> Output:
         rows = [r for r in rows if r.get("id") not in bad]
         if not rows:
             raise UserError(f"{args.cases}: no usable rows with chip '{chip.id}' ({skipped[0][0]}: {skipped[0][2]})")
-        progress = _progress_line()
-        try:
+        # each try runs every row's simulation: a large file's fit takes a minute or more
+        with terminal_progress(lambda name, value, loss: f"fitting {name} = {value:.4g} "
+                                                         f"(mean |log error| {loss:.4f})") as progress:
             result = fit_inference_factors(rows, chips, names, start=start, progress=progress)
-        finally:
-            if progress is not None:   # the progress line goes before the answer is printed
-                import sys
-                print("\r\x1b[K", end="", file=sys.stderr, flush=True)
         fitted = dict(result["factors"])
         unconstrained = set(result["unconstrained"])
         summary = {"mean_abs_log_error_before": result["loss_before"],
@@ -167,17 +164,3 @@ def run(args, ctx) -> Output:
             + "".join(f"\nwarning: {w}" for w in warnings))
     return Output(data=data, rows=factors, columns=["factor", "before", "fitted", "constrained"], text=text)
 
-
-def _progress_line():
-    """On a terminal, one self-overwriting stderr line per try (a large file's fit takes a minute
-    or more, each try running every row's simulation); nothing when stderr is a file or a pipe,
-    whose readers expect one line per error."""
-    import sys
-
-    if not sys.stderr.isatty():
-        return None
-
-    def say(name: str, value: float, loss: float) -> None:
-        print(f"\rfitting {name} = {value:.4g} (mean |log error| {loss:.4f})\x1b[K", end="", file=sys.stderr,
-              flush=True)
-    return say

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from engine.commands import Output
+from engine.commands import Output, terminal_progress
 from engine.errors import UserError
 
 
@@ -107,12 +105,9 @@ def run(args, ctx) -> Output:
     check_columns(args.cases, args.kind, rows)
     rows, repeated = _first_of_each_id(rows)
     if args.holdout:
-        progress = _progress_line()
-        try:
+        # a holdout run refits every fold (most of a minute): the fold it is on, on a terminal
+        with terminal_progress(lambda fraction, message: f"{fraction * 100:3.0f}% {message}") as progress:
             result = holdout_runner(args.kind)(rows, _chips(ctx), key=args.holdout, progress=progress)
-        finally:
-            if progress is not None:
-                print("\r\x1b[K", end="", file=sys.stderr, flush=True)   # the line goes before the answer
     elif args.kind == "training":
         from engine.validation import validate_training_cases
 
@@ -154,13 +149,3 @@ def run(args, ctx) -> Output:
             extra.append((title, rows_out))
     return Output(data=result, rows=table, text=text, extra_tables=extra)
 
-
-def _progress_line():
-    """On a terminal, one self-overwriting stderr line per left-out group (a holdout run refits
-    every fold: most of a minute); nothing when stderr is a file or a pipe."""
-    if not sys.stderr.isatty():
-        return None
-
-    def say(fraction: float, message: str) -> None:
-        print(f"\r{fraction * 100:3.0f}% {message}\x1b[K", end="", file=sys.stderr, flush=True)
-    return say
