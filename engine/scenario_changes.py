@@ -215,9 +215,8 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
         if is_removed(value):
             lines.append(f"{name} removed")
             continue
-        # a value under a user's name (a chip's training share) takes its section's units
-        field = keys[-2] if len(keys) > 1 and keys[-2] in _NAMED_SECTIONS and keys[-2] != "vendor_uncertainty" \
-            and keys[-2] != "order_uncertainty" else keys[-1]
+        # a chip's training share is keyed by the chip: the share's units (%) come from its section
+        field = "training_share" if len(keys) > 1 and keys[-2] == "training_share" else keys[-1]
         lines.append(f"{name} = {_value_text(field, value, labels)}")
     lines = lines + notes
     if limit is not None and len(lines) > limit:   # None: every change (files keep them all)

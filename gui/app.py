@@ -704,7 +704,7 @@ class MainWindow(QMainWindow):
         target = None
         if isinstance(command, FormEditCommand):
             target = command.watcher.panel
-        elif type(command).__module__ == "gui.commands":   # chips, orders, deliveries, imports
+        elif getattr(command, "area", None) == "fleet":   # chips, orders, deliveries, imports
             target = self.fleet_panel
         if target is not None:
             at = self.tab_of(target)

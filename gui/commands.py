@@ -42,6 +42,8 @@ class StoreCommand(QUndoCommand):
         # Read through a plain dict: after a refused push Qt deletes the C++ command.
         self.outcome: dict = {"error": None, "applied": 0}
 
+    area: str | None = "fleet"   # the window brings this area forward when the step is undone or redone
+
     def order_to_select(self, undone: bool) -> int | None:
         """The order the Fleet view selects after this step is undone (`undone`) or done: the one
         it put back or added; None when it has none."""

@@ -97,6 +97,7 @@ def _exists(store, name: str) -> bool:
 
 class SaveScenarioCommand(StoreCommand):
     """Create or overwrite a scenario; undo restores what was there (or removes the new one)."""
+    area = None   # the scenario bar, in every area
 
     def __init__(self, store, name: str, params: dict, *, must_be_new: bool = False, text: str | None = None):
         super().__init__(store, text or f"Save scenario '{name}'")
@@ -149,6 +150,8 @@ class SaveScenarioCommand(StoreCommand):
 
 
 class RenameScenarioCommand(StoreCommand):
+    area = None   # the scenario bar, in every area
+
     def __init__(self, store, old: str, new: str):
         super().__init__(store, f"Rename scenario '{old}' → '{new}'")
         self.old, self.new = old, new
@@ -168,6 +171,8 @@ class RenameScenarioCommand(StoreCommand):
 
 
 class DeleteScenarioCommand(StoreCommand):
+    area = None   # the scenario bar, in every area
+
     def __init__(self, store, name: str):
         super().__init__(store, f"Delete scenario '{name}'")
         self.name = name
