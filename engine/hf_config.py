@@ -225,7 +225,8 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         # The context window is usually far longer than the pre-training sequence.
         context = int(fields["seq_len"])
         fields["seq_len"] = min(context, training_seq_len)
-        notes.append(f"seq_len set to {fields['seq_len']} (context window {context})")
+        fields["context_len"] = context   # what a served request must fit in
+        notes.append(f"seq_len set to {fields['seq_len']}; context_len {context} (the context window)")
 
     act = str(config.get("hidden_act") or config.get("activation_function") or "silu").lower()
     fields["gated_ffn"] = not (act.startswith("gelu") and "gated" not in act and

@@ -25,7 +25,10 @@ class ModelConfig:
     kv_heads: int
     ffn_hidden: int  # width of the dense FFN layers (0 when every layer is MoE)
     vocab: int
-    seq_len: int = 4096
+    seq_len: int = 4096   # the training sequence length
+    # The context window a served request must fit in, prompt and output together
+    # (max_position_embeddings of config.json); 0 = not known, and nothing is checked against it.
+    context_len: int = 0
     head_dim: int = 0  # 0 = hidden // heads
     gated_ffn: bool = True  # SwiGLU/GeGLU: three matrices; else two (GELU, FFN = 4h)
     tied_embeddings: bool = False
@@ -173,6 +176,19 @@ class ModelConfig:
         if self.is_mla and (self.qk_rope_head_dim <= 0 or self.v_head_dim <= 0 or self.qk_nope_head_dim <= 0):
             problems.append("MLA needs qk_nope_head_dim, qk_rope_head_dim and v_head_dim > 0")
         return problems
+
+
+def context_problem(model: ModelConfig, input_tokens: float, output_tokens: float) -> str:
+    """Why a request of `input_tokens` in and `output_tokens` out can't be served by `model`
+    ('' when it can, or when the model's context window is not known). A server refuses a prompt
+    longer than its context (vLLM's max_model_len) and stops generating at its end, so figures
+    for a longer request would describe a request no deployment of that model runs."""
+    total = float(input_tokens) + float(output_tokens)
+    if not model.context_len or not total > model.context_len:
+        return ""
+    return (f"input {float(input_tokens):,.0f} + output {float(output_tokens):,.0f} = {total:,.0f} tokens exceed "
+            f"{model.name}'s context window of {model.context_len:,} tokens (the preset's context_len); "
+            "shorten the request or pick a model with a longer context")
 
 
 # ---- FLOPs (Megatron-LM `num_floating_point_operations` semantics) -------------------------

@@ -23,6 +23,7 @@ import numpy as np
 from engine.errors import Cancelled, UserError
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.layout import data_parallel, dtype_problem, layout_problems
+from engine.models import context_problem
 from engine.training import REASONS, NoProgressError, SearchResult, TrainingInputs, estimate_run, search_layouts
 
 STUDY_VERSION = 1
@@ -638,6 +639,8 @@ class ServingStudy:
                                             "fill them in the Fleet view."))
         if not self.input_len >= 1 or not self.output_len >= 1:
             out.append(StudyProblem("input_len", "Input and output lengths must be at least 1 token."))
+        elif too_long := context_problem(model, self.input_len, self.output_len):
+            out.append(StudyProblem("input_len", too_long[0].upper() + too_long[1:] + "."))
         if not 0 <= self.prefix_cache_pct < 100:
             out.append(StudyProblem("prefix", f"Prefix-cache hits {self.prefix_cache_pct:g}%: use 0 to 99%."))
         if not (math.isfinite(self.demand_tokens_per_s) and self.demand_tokens_per_s >= 0):

@@ -16,7 +16,7 @@ ORDER_COLUMNS = ["id", "buyer", "vendor", "chip_id", "quantity", "delivered", "o
                  "price_usd_per_chip", "status", "source", "note"]
 ORDERS_TABLE_LIMIT = 100  # a table is for reading; csv/json stream every order
 MODEL_COLUMNS = ["id", "name", "params_b", "active_params_b", "attention", "layers", "hidden", "heads",
-                 "kv_heads", "ffn_hidden", "moe_experts", "moe_topk", "vocab", "seq_len"]
+                 "kv_heads", "ffn_hidden", "moe_experts", "moe_topk", "vocab", "seq_len", "context_len"]
 
 
 def register(subparsers) -> None:

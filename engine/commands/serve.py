@@ -6,6 +6,7 @@ import math
 
 from engine.commands import Output, whole_number
 from engine.errors import InfeasibleRequest, UserError
+from engine.models import context_problem
 
 
 MAX_TOKENS_PER_REQUEST = 10_000_000   # prompt or output tokens of one request
@@ -252,6 +253,8 @@ def run(args, ctx) -> Output:
         if v is not None and not (0 < v < float("inf")):  # also refuses nan and inf
             raise UserError(f"--{name.replace('_', '-')} {v:g}: must be a positive, finite number")
     model, chip = _lookup(ctx, args.model, args.chip)
+    if too_long := context_problem(model, args.input_len, args.output_len):
+        raise UserError(f"--input-len {args.input_len:g}, --output-len {args.output_len:g}: {too_long}")
     if args.pp > model.layers:
         raise UserError(f"--pp {args.pp}: more pipeline stages than {model.id}'s {model.layers} layers")
     if args.max_num_batched_tokens is not None:

@@ -213,3 +213,18 @@ def m0006_ids_never_reused(db: Database) -> None:
     for table in (ORDERS, DELIVERIES):
         top = db.execute(f"select coalesce(max(id), 0) from {table}").fetchone()[0]
         note_id(db.conn, table, int(top))
+
+
+@migrations(name="0007_model_context_len")
+def m0007_model_context_len(db: Database) -> None:
+    # A preset's context window (max_position_embeddings): a served request's prompt and output
+    # must fit in it. Presets seeded from the packaged list, under their packaged id and name, get
+    # the packaged value; any other model stays 0 ("not known": nothing is checked against it).
+    import json
+
+    import resources
+
+    db.table(MODELS).add_column("context_len", int, not_null_default=0)
+    for data in json.loads(resources.read_text("models.json"))["models"]:
+        db.execute(f"UPDATE {MODELS} SET context_len = ? WHERE id = ? AND name = ?",
+                   [int(data.get("context_len") or 0), data["id"], data["name"]])
