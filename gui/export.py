@@ -60,6 +60,10 @@ def titled(target, context: Mapping[str, object] | None):
     freeze = hasattr(target, "_texts_frozen")
     if freeze:
         target._texts_frozen = True
+        # The axis names its quantity in full: the window may have shortened it to the unit alone
+        # ("(Ascend 910B2 chips)") for a short chart, and a file's reader can't hover to find it.
+        if hasattr(target, "_set_axis_label"):
+            target._set_axis_label("left", target.y_label, target.y_unit)
     item.setTitle(f"{html.escape(title)}<br><span style='font-size:9pt; color:#444444'>{subtitle}</span>",
                   size="11pt")
     height = item.titleLabel.item.boundingRect().height() + 4  # PlotItem fixes the title row at 30 px

@@ -150,6 +150,8 @@ class PlotPanel(QWidget):
         # Units go into the text ourselves: pyqtgraph's `units=` adds SI prefixes ("kchips").
         text = self._axis_text(label, unit)
         if text:
+            axis = self.plot_item.getAxis(side)   # the normal size again (a fit may have shrunk it)
+            axis.labelStyle = {k: v for k, v in axis.labelStyle.items() if k != "font-size"}
             self.plot_item.setLabel(side, text)
         if side == "left":
             self._shown_y_label = None

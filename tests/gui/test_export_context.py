@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from engine.store import open_store
+from PySide6.QtWidgets import QApplication
+
 from gui import export
 from gui.widgets.heatmap import HeatmapPanel
 from gui.widgets.plot_panel import PlotPanel
@@ -86,3 +88,23 @@ def test_headless_default_is_the_baseline_not_the_last_opened(tmp_path, qsetting
     assert remembered_scenario(store) == "Huawei delivers half"  # what the window reopens
     assert baseline_scenario(store) == "Story default"           # what `fleetcast export` uses
     store.close()
+
+
+def test_an_export_names_the_axis_quantity_the_short_window_chart_left_out(qtbot, tmp_path):
+    """At 1280x720 the Forecast's capacity axis has room for its unit only ("(Ascend 910B2
+    chips)"); the exported file is laid out larger and must name the quantity, at the normal size,
+    and the window's short label comes back afterwards."""
+    chart = PlotPanel("Capacity vs demand", y_label="Capacity, demand", y_unit="Ascend 910B2 chips")
+    qtbot.addWidget(chart)
+    chart.show()
+    chart.resize(400, 170)
+    chart.set_series("P50", np.arange(3.0), np.arange(3.0))
+    QApplication.processEvents()
+    short = chart._shown_y_label
+    assert "Capacity" not in short[0]
+    chart.context_provider = lambda: {"Scenario": "Story default"}
+    chart.export_svg(tmp_path / "c.svg")
+    svg = (tmp_path / "c.svg").read_text(encoding="utf-8")
+    assert "Capacity, demand (Ascend 910B2 chips)" in svg
+    QApplication.processEvents()
+    assert chart._shown_y_label == short
