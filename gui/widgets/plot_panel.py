@@ -301,7 +301,25 @@ class PlotPanel(QWidget):
         if text:
             (x0, x1), (y0, y1) = self.plot_item.vb.viewRange()
             notice.setPos((x0 + x1) / 2, (y0 + y1) / 2)
+            self._wrap_notice()
         self._sync_axis_values()
+
+    def _wrap_notice(self) -> None:
+        """The notice wrapped, centred, to the plot area's width: one long line was cut off at both
+        ends of a narrow chart ("chips installed in this horizon: add orders in the Fleet vi")."""
+        notice = getattr(self, "_notice", None)
+        width = self.plot_item.vb.width()
+        if notice is None or not notice.isVisible() or width <= 0:
+            return
+        text_item = notice.textItem
+        text_item.setTextWidth(-1)    # its natural width first: short notices stay one line
+        if text_item.boundingRect().width() > width - 16:
+            text_item.setTextWidth(max(width - 16, 60.0))
+        document = text_item.document()
+        option = document.defaultTextOption()
+        option.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        document.setDefaultTextOption(option)
+        notice.updateTextPos()
 
     def _sync_axis_values(self) -> None:
         """An empty chart that says why it is empty shows no tick values: the default 0..1 view
@@ -504,6 +522,7 @@ class PlotPanel(QWidget):
         self._place_overlays()
         self.layout_legend()
         self._fit_texts()
+        self._wrap_notice()
 
     _texts_frozen = False  # set by gui.export.titled while a file is written
 

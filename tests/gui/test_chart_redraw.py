@@ -115,3 +115,24 @@ def test_a_one_bar_category_chart_has_no_si_scale_on_its_axis(qtbot):
     qtbot.wait(50)
     axis = chart.plot_item.getAxis("bottom")
     assert "x0.001" not in axis.labelString() and "0.001" not in axis.labelString()
+
+
+def test_a_long_notice_on_a_narrow_chart_wraps_inside_the_plot_area(qtbot):
+    """The Forecast's "Installed chips" empty state at 1280x720 was one line cut off at both ends
+    of the plot ("chips installed in this horizon: add orders in the Fleet vi")."""
+    chart = PlotPanel("Installed chips by type", y_label="Installed", y_unit="chips")
+    qtbot.addWidget(chart)
+    chart.show()
+    chart.resize(330, 260)
+    QApplication.processEvents()
+    text = "No chips installed in this horizon: add orders in the Fleet view"
+    chart.set_notice(text)
+    QApplication.processEvents()
+    notice = chart._notice
+    width = chart.plot_item.vb.width()
+    assert notice.textItem.toPlainText() == text
+    assert notice.textItem.boundingRect().width() <= width
+    assert notice.textItem.boundingRect().height() > 1.5 * chart.fontMetrics().height()   # wrapped
+    chart.resize(1200, 500)      # room again: one line
+    QApplication.processEvents()
+    assert notice.textItem.boundingRect().height() < 1.5 * chart.fontMetrics().height() + 8
