@@ -8,6 +8,12 @@ key the what-if removed from one of the maps keyed by the user's own ids (KEYED_
 own assumptions unticked) is the change `{"$removed": true}`. A scenario stored this way follows
 its baseline: edit the baseline and every what-if moves with it, keeping only what its name says
 is different.
+
+The lists whose items have an identity (KEYED_LISTS: a cut-off is its chip's, a job is known by
+its name, a demand point by its date) change item by item: `{"$items": {key: item or removed}}`.
+A what-if that replaced the H20 cut-off then still gets a 910B cut-off added to the baseline later;
+stored as the whole list it silently dropped it and read better than the baseline. A list whose
+items share a key, or whose order an item change cannot give, is replaced whole, as before.
 """
 
 from __future__ import annotations
@@ -25,8 +31,72 @@ REMOVED: dict = {"$removed": True}
 KEYED_MAPS = ("vendor_uncertainty", "order_uncertainty", "allocation.training_share")
 
 
+# List paths whose items have an identity, and how to read it (JSON values, as the scenario dict
+# holds them); a list sorted by `sort` in the scenario comes back sorted after items change.
+KEYED_LISTS: dict[str, dict] = {
+    "policy_events": {"key": lambda item: item.get("chip_id")},
+    "jobs": {"key": lambda item: item.get("name")},
+    "demand.points": {"key": lambda item: item.get("date"), "sort": True},
+    "demand.serve_on": {"key": lambda item: item},
+    "allocation.steps": {"key": lambda item: f"{item.get('start')}|{item.get('chip_id')}", "sort": True},
+}
+ITEMS = "$items"
+
+
 def is_removed(value) -> bool:
     return isinstance(value, Mapping) and dict(value) == REMOVED
+
+
+def is_item_changes(value) -> bool:
+    return isinstance(value, Mapping) and set(value) == {ITEMS} and isinstance(value[ITEMS], Mapping)
+
+
+def _keyed(path: str, items) -> dict | None:
+    """{key: item} of a list at a KEYED_LISTS path, or None when it can't be keyed (not a list,
+    an item without its key, two items with one key)."""
+    spec = KEYED_LISTS.get(path)
+    if spec is None or not isinstance(items, list):
+        return None
+    out: dict = {}
+    for item in items:
+        try:
+            key = spec["key"](item)
+        except AttributeError:   # not an object where objects belong: replaced whole
+            return None
+        if not isinstance(key, str) or not key or key in out:
+            return None
+        out[key] = item
+    return out
+
+
+def _merge_items(path: str, base_list, item_changes: Mapping) -> list | None:
+    """`base_list` with each keyed item set, changed or removed; new items after the kept ones (in
+    key order where the list is sorted). None when the base list can't be keyed."""
+    keyed = _keyed(path, base_list)
+    if keyed is None:
+        return None
+    for key, item in item_changes.items():
+        if is_removed(item):
+            keyed.pop(key, None)
+        else:
+            keyed[key] = copy.deepcopy(item)
+    items = list(keyed.items())
+    if KEYED_LISTS[path].get("sort"):
+        items.sort(key=lambda kv: kv[0])
+    return [item for _key, item in items]
+
+
+def _list_changes(path: str, base_list, new_list):
+    """The item changes turning `base_list` into `new_list` at a KEYED_LISTS path, or the whole new
+    list when item changes can't give it exactly."""
+    old, new = _keyed(path, base_list), _keyed(path, new_list)
+    if old is None or new is None:
+        return copy.deepcopy(new_list)
+    changes = {k: copy.deepcopy(v) for k, v in new.items() if k not in old or old[k] != v}
+    changes.update({k: dict(REMOVED) for k in old if k not in new})
+    if _merge_items(path, base_list, changes) != new_list:   # an order the items alone don't give
+        return copy.deepcopy(new_list)
+    return {ITEMS: changes}
 
 
 def _escape(key) -> str:
@@ -59,7 +129,11 @@ def diff_params(base: Mapping, params: Mapping, prefix: str = "") -> dict[str, A
         if key in base and isinstance(value, Mapping) and isinstance(base[key], Mapping):
             out.update(diff_params(base[key], value, path + "."))
         elif key not in base or base[key] != value:
-            out[path] = copy.deepcopy(value)
+            plain = ".".join(split_path(path))
+            if plain in KEYED_LISTS and key in base:
+                out[path] = _list_changes(plain, base[key], value)
+            else:
+                out[path] = copy.deepcopy(value)
     if prefix and ".".join(split_path(prefix[:-1])) in KEYED_MAPS:
         for key in base:
             if key not in params:
@@ -81,6 +155,12 @@ def apply_changes(base: Mapping, changes: Mapping[str, Any]) -> dict:
             node = child
         if is_removed(value):
             node.pop(keys[-1], None)
+        elif is_item_changes(value):
+            merged = _merge_items(".".join(keys), node.get(keys[-1], []), value[ITEMS])
+            if merged is not None:
+                node[keys[-1]] = merged
+            else:   # the base's list can't be keyed (edited by hand): its items as the change gives them
+                node[keys[-1]] = [copy.deepcopy(v) for v in value[ITEMS].values() if not is_removed(v)]
         else:
             node[keys[-1]] = copy.deepcopy(value)
     return out
@@ -214,6 +294,12 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
             continue
         if is_removed(value):
             lines.append(f"{name} removed")
+            continue
+        if is_item_changes(value):   # one line per item: what a what-if sets, changes or removes
+            for key, item in value[ITEMS].items():
+                shown = labels.get(key, key) if keys[-1] in ("policy_events", "serve_on") else key
+                text = f"{shown} removed" if is_removed(item) else _value_text(keys[-1], item, labels)
+                lines.append(f"{name}: {text}")
             continue
         # a chip's training share is keyed by the chip: the share's units (%) come from its section
         field = "training_share" if len(keys) > 1 and keys[-2] == "training_share" else keys[-1]

@@ -315,3 +315,74 @@ def test_undoing_a_delete_never_overwrites_what_was_written_since(store, monkeyp
     store.restore_scenario(row)
     assert store.baseline_name() == "Story default"
     assert store.scenario("Huawei delivers half")["base"] == "Story default"
+
+
+# ---- lists with item identities (KEYED_LISTS) ---------------------------------------------------
+
+def _event(chip, prob, start="2025-01-01", end="2025-12-31"):
+    return {"chip_id": chip, "probability": prob, "window_start": start, "window_end": end,
+            "duration_months": None, "note": ""}
+
+
+def test_a_what_if_that_replaced_one_cut_off_gets_the_baselines_later_cut_offs(store):
+    """QA: the "H20 cut off" what-if stored the whole cut-off list, so a 910B cut-off added to the
+    baseline later never reached it, and it then read better than the baseline (910B fleet P50
+    64,314 against the baseline's 29,132 in Sep 2025)."""
+    base = store.scenario("Story default")["params"]
+    base["policy_events"].append(_event("ascend-910b2", 1.0, "2025-01-01", "2025-01-01"))
+    store.save_scenario("Story default", base)
+    cut = store.scenario("H20 cut off (Apr 2025)")
+    events = {e["chip_id"]: e for e in cut["params"]["policy_events"]}
+    assert set(events) == {"h20-96gb", "ascend-910b2"}
+    assert events["h20-96gb"]["probability"] == 1.0                # its own change kept
+    assert events["ascend-910b2"] == base["policy_events"][-1]     # the baseline's new item reached it
+    # the change is the one item, in words
+    from engine.scenario_changes import describe_changes
+    lines = describe_changes(cut["changes"], limit=None, chip_labels={"h20-96gb": "H20"})
+    assert [ln for ln in lines if ln.startswith("export cut-offs")] == [
+        "export cut-offs: H20 cut off, 100% chance on 2025-04-09"]
+
+
+def test_item_changes_round_trip_and_fall_back_to_the_whole_list():
+    base = {"policy_events": [_event("a", 0.5), _event("b", 0.2)],
+            "jobs": [{"name": "j1", "tokens": 1.0}, {"name": "j2", "tokens": 2.0}],
+            "demand": {"points": [{"date": "2025-01-01", "tokens_per_day": 1.0},
+                                  {"date": "2025-06-01", "tokens_per_day": 2.0}], "serve_on": ["x"]}}
+    new = {"policy_events": [_event("a", 1.0), _event("b", 0.2), _event("c", 0.1)],
+           "jobs": [{"name": "j2", "tokens": 2.0}],
+           "demand": {"points": [{"date": "2024-12-01", "tokens_per_day": 0.5},
+                                 {"date": "2025-01-01", "tokens_per_day": 1.0},
+                                 {"date": "2025-06-01", "tokens_per_day": 2.0}], "serve_on": ["x", "y"]}}
+    changes = diff_params(base, new)
+    assert changes["policy_events"] == {"$items": {"a": _event("a", 1.0), "c": _event("c", 0.1)}}
+    assert changes["jobs"] == {"$items": {"j1": {"$removed": True}}}
+    assert changes["demand.points"] == {"$items": {"2024-12-01": {"date": "2024-12-01", "tokens_per_day": 0.5}}}
+    assert changes["demand.serve_on"] == {"$items": {"y": "y"}}
+    assert apply_changes(base, changes) == new
+    # two cut-offs of one chip can't be told apart, and a reordering isn't an item change: whole lists
+    twice = {"policy_events": [_event("a", 0.5), _event("a", 0.9)]}
+    assert diff_params(base, twice)["policy_events"] == twice["policy_events"]
+    swapped = {"jobs": list(reversed(base["jobs"]))}
+    assert diff_params(base, swapped)["jobs"] == swapped["jobs"]
+    for other in (twice, swapped):
+        assert apply_changes(base, diff_params(base, other)) == {**base, **other}
+
+
+def test_migration_stores_old_whole_list_changes_item_by_item_with_the_same_values(tmp_path):
+    """0008 on a database whose what-if holds a whole cut-off list: the same resolved values, now
+    as item changes, so a later baseline edit reaches it."""
+    path = tmp_path / "old.db"
+    s = open_store(path)
+    before = s.scenario("H20 cut off (Apr 2025)")["params"]
+    raw = json.loads(s.db[SCENARIOS].get("H20 cut off (Apr 2025)")["params"])
+    raw["changes"]["policy_events"] = before["policy_events"]          # as 0.2 stored it: the whole list
+    s.db[SCENARIOS].update("H20 cut off (Apr 2025)", {"params": json.dumps(raw, sort_keys=True)})
+    s.db["_sqlite_migrations"].delete_where("name = ?", ["0008_what_if_list_items"])
+    s.close()
+    s = open_store(path)
+    try:
+        after = s.scenario("H20 cut off (Apr 2025)")
+        assert after["params"] == before
+        assert after["changes"]["policy_events"] == {"$items": {"h20-96gb": before["policy_events"][0]}}
+    finally:
+        s.close()
