@@ -29,6 +29,7 @@ import datetime as dt
 import math
 import zlib
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -477,6 +478,7 @@ def draw_fraction_delay(unc: OrderUncertainty, common: np.ndarray | None, own: n
 
 def _draw_scale_and_delay(order: Order, unc: OrderUncertainty, trials: int, seed: int, index: int,
                           random: bool = True, vendor: str | None = None):
+    """(scale of the undelivered lots, delay days, the delay's normal scores) per trial."""
     # shocks common to every order of the vendor whose risk it carries (supply_vendor)
     common = vendor_shocks(seed, order.vendor if vendor is None else vendor, trials) if random else None
     own = _stream(seed, 2, _text_key(contract_key(order))).standard_normal((2, trials)) if random else None
@@ -486,7 +488,36 @@ def _draw_scale_and_delay(order: Order, unc: OrderUncertainty, trials: int, seed
         scale = np.clip((fraction * order.quantity - order.delivered) / outstanding, 0.0, 1.0)
     else:
         scale = fraction
-    return scale, np.rint(delay).astype(np.int64)
+    if common is None or own is None:
+        scores = np.zeros(trials)
+    else:
+        rho = min(max(float(unc.vendor_common_share), 0.0), 1.0)
+        scores = math.sqrt(rho) * common[1] + math.sqrt(1.0 - rho) * own[1]
+    return scale, np.rint(delay).astype(np.int64), scores
+
+
+def delay_given_overdue(unc: OrderUncertainty, scores: np.ndarray, overdue_days: float) -> np.ndarray:
+    """Delay days per trial of a lot known to be `overdue_days` late already (due before the date
+    deliveries are known to, and not delivered): the delay distribution given delay > overdue_days,
+    at each trial's own quantile of it (so the order's lots stay comonotonic). Adding the whole
+    delay again after the known date counted the lateness twice, and a delivery recorded on another
+    order of the vendor (which moves that date) then pushed this order's lots a whole delay later."""
+    from scipy.special import ndtr, ndtri
+
+    kind, low, mode, high = unc.delay_dist, unc.delay_low_days, unc.delay_mode_days, unc.delay_high_days
+    if kind == "fixed" or high <= low:
+        return np.rint(np.broadcast_to(quantile_of_scores(kind, low, mode, high, np.zeros(1)), np.shape(scores)))
+    table = quantile_of_scores(kind, low, mode, high, _SCORE_GRID)   # delay at each score, non-decreasing
+    # P(delay <= overdue_days), read off the same table (interpolated between its scores)
+    if overdue_days < table[0]:
+        u_known = 0.0
+    elif overdue_days >= table[-1]:
+        u_known = 1.0   # later than the distribution allows: it ships as soon as it can (the known date)
+    else:
+        u_known = float(ndtr(np.interp(overdue_days, table, _SCORE_GRID)))
+    u = u_known + ndtr(scores) * (1.0 - u_known)
+    z = ndtri(np.clip(u, 1e-15, 1.0 - 1e-15))
+    return np.rint(np.interp(z, _SCORE_GRID, table))
 
 
 def draw_policy(event: PolicyEvent, index: int, seed: int, trials: int, random: bool = True):
@@ -528,15 +559,35 @@ def resolve_as_of(orders: Sequence[Order], scenario: ForecastScenario, order: Or
     return max(dates) if dates else scenario.start
 
 
-def outstanding_lots(order: Order, as_of: dt.date, spread_months: int) -> list[tuple[dt.date, float]]:
-    """The undelivered part of an order as (due date, chips), due dates not before `as_of`."""
+def overdue_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tuple[str, ...]:
+    """One line per order with lots due before the date its deliveries are known to and not
+    delivered: they are counted as late, which is why a delivery recorded on another order of the
+    same vendor (it moves that date) can move this order's lots later."""
+    out = []
+    for order in sorted(orders, key=lambda o: o.id):
+        as_of = resolve_as_of(orders, scenario, order)
+        late = sum(q for due, q in outstanding_lots(order, as_of, scenario.unscheduled_spread_months, floor=False)
+                   if due < as_of)
+        if late > 0:
+            known = ("the scenario's 'as of' date" if scenario.as_of is not None
+                     else f"{order.vendor}'s latest recorded delivery")
+            out.append(f"order {order.id} ({order.chip_id}): {late:,.0f} chips due before {as_of:%Y-%m-%d} ({known}) "
+                       "are not recorded as delivered, so they are counted as late: their promised dates plus the "
+                       "vendor's delay given that lateness")
+    return tuple(out)
+
+
+def outstanding_lots(order: Order, as_of: dt.date, spread_months: int,
+                     floor: bool = True) -> list[tuple[dt.date, float]]:
+    """The undelivered part of an order as (due date, chips), due dates not before `as_of` (with
+    `floor` False, an overdue lot keeps its promised date: the forecast dates it from there)."""
     delivered = float(order.delivered)
     lots = []
     for lot in sorted(order.promised, key=lambda lot: lot.due_date):
         take = min(delivered, float(lot.quantity))  # deliveries fill the earliest lots first
         delivered -= take
         if lot.quantity - take > 0:
-            lots.append((max(lot.due_date, as_of), float(lot.quantity) - take))
+            lots.append((max(lot.due_date, as_of) if floor else lot.due_date, float(lot.quantity) - take))
     remainder = float(order.outstanding) - sum(q for _, q in lots)
     if remainder > 1e-9:
         n = max(int(spread_months), 1)
@@ -576,20 +627,43 @@ def _installed_curve(ready_ordinals: Sequence[float], quantities: Sequence[float
 
 def order_installed(order: Order, scenario: ForecastScenario, months: Sequence[dt.date], as_of: dt.date,
                     scale: np.ndarray, delay_days: np.ndarray,
-                    cutoff: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                    cutoff: tuple[np.ndarray, np.ndarray] | None = None,
+                    overdue_delay: Callable[[float], np.ndarray] | None = None) -> np.ndarray:
     """Trials x months chips installed from one order, given per-trial scale and integer delay.
 
     `cutoff`: per-trial (start, end) ordinals of an export-licence cut-off; undelivered lots that
     would ship in [start, end) are lost.
+    A lot due before `as_of` and not delivered is known to be late: it ships on its due date plus
+    `overdue_delay(days overdue)` (per trial; the delay given that it is that late), and never
+    before `as_of`. Without `overdue_delay`, plus the trial's delay, floored at `as_of`.
     """
     month_ord = np.array([m.toordinal() for m in months], dtype=np.int64)
     lag = float(scenario.install_lag_days)
     delivered = _installed_curve([d.date.toordinal() + lag for d in order.deliveries],
                                  [float(d.quantity) for d in order.deliveries], month_ord.astype(float),
                                  scenario)
-    lots = sorted(outstanding_lots(order, as_of, scenario.unscheduled_spread_months))
+    every = outstanding_lots(order, as_of, scenario.unscheduled_spread_months, floor=False)
+    overdue = [(day, qty) for day, qty in every if day < as_of]
+    lots = sorted((day, qty) for day, qty in every if day >= as_of)
+    late_part = None
+    if overdue:
+        trials = max(len(scale), len(delay_days))
+        late_part = np.zeros((trials, len(months)))
+        for due_day, qty in overdue:
+            gap = float(as_of.toordinal() - due_day.toordinal())
+            late_by = overdue_delay(gap) if overdue_delay is not None else delay_days
+            ship = np.maximum(due_day.toordinal() + np.broadcast_to(late_by, (trials,)).astype(float),
+                              float(as_of.toordinal()))
+            ages = month_ord[None, :] - (ship[:, None] + lag)
+            got = qty * _survival(ages, scenario)
+            if cutoff is not None:
+                start, end = cutoff
+                got *= ~((ship >= start) & (ship < end))[:, None]
+            late_part += got
+        late_part *= np.broadcast_to(scale, (trials,))[:, None]
     if not lots:
-        return np.broadcast_to(delivered, (len(scale), len(months)))
+        out = np.broadcast_to(delivered, (len(scale), len(months)))
+        return out if late_part is None else late_part + delivered[None, :]
     # Tabulate the undelivered lots' curve on every day a delayed month start can map to; trials
     # sharing a delay (and cut-off lots) share a row, so the per-trial work is one row gather.
     lo = int(month_ord[0] - delay_days.max())
@@ -617,6 +691,8 @@ def order_installed(order: Order, scenario: ForecastScenario, months: Sequence[d
     out = rows[inv.ravel()]
     out *= scale[:, None]
     out += delivered[None, :]
+    if late_part is not None:
+        out += late_part
     return out
 
 
@@ -640,8 +716,9 @@ def deterministic_installed(orders: Sequence[Order], scenario: ForecastScenario,
             for delivery in order.deliveries:
                 series[i] += delivery.quantity * float(_survival(
                     np.array(t - (delivery.date.toordinal() + scenario.install_lag_days)), scenario))
-            for due, qty in outstanding_lots(order, as_of, scenario.unscheduled_spread_months):
-                ready = due.toordinal() + scenario.install_lag_days + d
+            for due, qty in outstanding_lots(order, as_of, scenario.unscheduled_spread_months, floor=False):
+                # an overdue lot: its own delay, and not before the date deliveries are known to
+                ready = max(due.toordinal() + d, as_of.toordinal()) + scenario.install_lag_days
                 series[i] += s * qty * float(_survival(np.array(t - ready), scenario))
     return out
 
@@ -870,11 +947,12 @@ def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int |
         maker = inputs.maker_by_chip.get(order.chip_id)
         who = supply_vendor(order.vendor, sc.vendor_uncertainty, maker)   # shocks shared with that vendor's orders
         vendor_z.setdefault(who.lower(), vendor_shocks(seed, who, trials))
-        scale, delay = _draw_scale_and_delay(order, sc.uncertainty_for(order, maker), trials, seed, i, random_supply,
-                                             vendor=who)
+        unc = sc.uncertainty_for(order, maker)
+        scale, delay, delay_scores = _draw_scale_and_delay(order, unc, trials, seed, i, random_supply, vendor=who)
         as_of = resolve_as_of(orders, sc, order)
-        installed[order.chip_id] += order_installed(order, sc, months, as_of, scale, delay,
-                                                    cutoffs.get(order.chip_id))
+        installed[order.chip_id] += order_installed(
+            order, sc, months, as_of, scale, delay, cutoffs.get(order.chip_id),
+            overdue_delay=partial(delay_given_overdue, unc, delay_scores))
         promised[order.chip_id] += order_installed(order, sc, months, as_of, np.ones(1), no_delay)[0]
         report(0.6 * (i + 1) / max(len(orders), 1), f"supply: order {order.id} ({order.chip_id})")
 
@@ -1018,7 +1096,8 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
             for job in sc.jobs if job.earliest_start < sc.start) + tuple(
             f"demand before its first point ({first:%Y-%m}) is held at that point's value"
             for first in [min((p.date for p in sc.demand.points), default=None)]
-            if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise") + unit_note,
+            if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise") + unit_note
+        + overdue_notes(inputs.orders, sc),
         demand_unit_chips_bands=demand_bands.scaled(per_unit), shortfall_unit_chips=shortfall_bands,
         shortfall_mean_unit_chips=shortfall.mean(axis=0) * per_unit,
         demand_tokens_per_day_bands=tokens_bands, growth_note=s.growth_note,

@@ -661,3 +661,49 @@ def test_a_unit_chip_that_cannot_serve_is_replaced_and_said():
     assert r.unit_chip_id != "ascend-910b2" and r.serving_tokens_per_s_per_chip[r.unit_chip_id] > 0
     assert np.isfinite(r.serving_capacity_unit_chips.p50).all() and np.isfinite(r.demand_unit_chips).all()
     assert any(f"counted in {r.unit_chip_id} chips: ascend-910b2 cannot serve" in n for n in r.notes)
+
+
+def test_an_overdue_lot_takes_the_delay_given_its_lateness_not_a_second_whole_delay():
+    """One lot of 1,000 due 2025-01-01, not delivered by the known date 2025-02-01 (31 days late),
+    delay uniform on [0, 120] days. Given delay > 31 it is uniform on (31, 120]: installed by
+    2025-03-01 (59 days) with p = (59 - 31) / 89, by 2025-04-01 (90) with p = 59 / 89. Dating it
+    from the known date plus a whole delay (the old rule) gave (28 / 120, 59 / 120)."""
+    o = order(qty=1000, promised=[(D(2025, 1, 1), 1000)])
+    unc = OrderUncertainty(delay_dist="uniform", delay_low_days=0, delay_mode_days=60, delay_high_days=120)
+    demand = DemandCurve(points=(DemandPoint(D(2024, 1, 1), 1000 * 86400.0),), model_id="m", chip_id=CHIP,
+                         input_tokens_per_request=0.0, output_tokens_per_request=1.0)
+    sc = scenario(start=D(2025, 1, 1), months=5, trials=40_000, default_uncertainty=unc, demand=demand,
+                  as_of=D(2025, 2, 1))
+    r = run_forecast(inputs([o], sc))
+    assert r.prob_meet_demand[0] == 0                                   # nothing before the known date
+    assert r.prob_meet_demand[1] == pytest.approx(0.5 / 89, abs=0.004)  # a delay rounding to 31 days
+    assert r.prob_meet_demand[2] == pytest.approx(28 / 89, abs=0.012)
+    assert r.prob_meet_demand[3] == pytest.approx(59 / 89, abs=0.012)
+    assert r.prob_meet_demand[4] == 1.0
+    assert any("order 1" in n and "1,000 chips due before 2025-02-01" in n for n in r.notes)
+
+
+def test_a_delivery_on_another_order_of_the_vendor_does_not_delay_this_one_by_a_whole_delay():
+    """QA: recording 5,000 delivered 910B on a new order (2025-03-10) moved the seeded 100,000-chip
+    order's lots due Oct 2024 and Jan 2025 to that date plus a whole delay: P(meet) in Jul 2025
+    fell from 53% to 45%. Given only that they are later than the new date, it moves by about a
+    point (the news that they had not come by March), and the note says why."""
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast import default_scenario
+    from engine.forecast_inputs import build_inputs, story_orders
+
+    sc = replace(default_scenario(), trials=2000)
+    seeded = [order(1, deliveries=[(D(2024, 7, 15), 10_000), (D(2024, 8, 15), 10_000), (D(2024, 9, 15), 10_000)],
+                    promised=[(D(2024, 7, 1), 30_000), (D(2024, 10, 1), 35_000), (D(2025, 1, 1), 35_000)],
+                    chip="ascend-910b2")] + [o for o in story_orders() if o.id != 1]
+    extra = order(4, qty=5000, promised=[(D(2025, 3, 1), 5000)], deliveries=[(D(2025, 3, 10), 5000)],
+                  chip="ascend-910b2")
+    chips, models = reference_chips(), reference_models()
+    before = run_forecast(build_inputs(seeded, chips, models, sc))
+    after = run_forecast(build_inputs(seeded + [extra], chips, models, sc))
+    for month, slack in ((D(2025, 7, 1), 0.03), (D(2025, 10, 1), 0.0), (D(2026, 1, 1), 0.0)):
+        i = month_index(sc, month)
+        assert after.prob_meet_demand[i] >= before.prob_meet_demand[i] - slack, month
+    assert not any("counted as late" in n for n in before.notes)
+    assert any(n.startswith("order 1 (ascend-910b2): 70,000 chips due before 2025-03-10 (Huawei's latest recorded "
+                            "delivery)") for n in after.notes)
