@@ -164,6 +164,26 @@ def test_user_growth_quantiles_come_back_from_the_draws():
     assert np.quantile(g, [0.1, 0.5, 0.9]) == pytest.approx([1.5, 2.0, 4.0], rel=0.01)
 
 
+def test_a_higher_user_p50_never_lowers_any_trials_growth():
+    """QA: P10/P50/P90 1.5/2.0/3.0 x/yr against P50 2.5 with the same P10 and P90: each half kept
+    its own slope beyond P10, so the higher P50 lowered the growth at score -2 (1.28 -> 1.13 x/yr)
+    and with it the demand P(meet) reads. Beyond P10 and P90 the tails now take the average
+    half-spread, (ln 3 - ln 1.5) / (2 x 1.2816) per unit of score, whatever the P50."""
+    z = np.linspace(-6, 6, 241)[:, None] * np.ones((1, 2))
+
+    def growth(p50):
+        curve = DemandCurve(points=(DemandPoint(D(2024, 1, 1), 1e9),), growth_model="user",
+                            growth_p10_per_year=1.5, growth_p50_per_year=p50, growth_p90_per_year=3.0)
+        return np.exp(draw_log_growth(fit_growth(curve), np.array([1.0]), z)[:, 0])
+
+    low, high = growth(2.0), growth(2.5)
+    assert np.all(high >= low - 1e-12)
+    tail = (math.log(3.0) - math.log(1.5)) / (2 * 1.2815515655446004)
+    at_minus_2 = math.exp(math.log(1.5) + (-2.0 + 1.2815515655446004) * tail)
+    i = int(np.argmin(abs(z[:, 0] + 2.0)))
+    assert low[i] == pytest.approx(at_minus_2, rel=1e-6) and high[i] == pytest.approx(at_minus_2, rel=1e-6)
+
+
 def test_ceiling_turns_growth_into_a_logistic():
     curve = DemandCurve(points=(DemandPoint(D(2024, 1, 1), 1e9),), growth_model="fixed",
                         growth_after_last_per_year=4.0)
