@@ -215,10 +215,25 @@ def read_json_file(path: str | os.PathLike, *, max_bytes: int = MAX_JSON_BYTES, 
 
 # ---- writing -------------------------------------------------------------------------------
 
+# Checks every file writer runs on its target (the store adds one: an open database, or its -wal
+# or -shm file, is never a file to export onto); each returns why the path is refused, or None.
+WRITE_GUARDS: list[typing.Callable[[Path], str | None]] = []
+
+
+def refuse_protected(path: str | os.PathLike) -> None:
+    """UserError when `path` is a file no export may replace (the open database itself: `chips
+    export DB --force` wrote CSV over every chip, order and scenario, and exited 0)."""
+    for guard in WRITE_GUARDS:
+        why = guard(Path(path))
+        if why:
+            raise UserError(f"{path}: {why}")
+
+
 def check_can_create(path: str | os.PathLike, *, force: bool = False) -> Path:
-    """The target of an export, checked before any work: refuses folders, missing folders and
-    (without `force`) an existing file."""
+    """The target of an export, checked before any work: refuses folders, missing folders, the
+    open database and (without `force`) an existing file."""
     path = Path(path)
+    refuse_protected(path)
     if path.is_dir():
         raise UserError(f"{path}: is a folder; give a file name to write")
     if path.exists() or path.is_symlink():

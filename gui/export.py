@@ -216,6 +216,9 @@ def staged_file(path: Path):
     moved onto `path` only then. A failed or short write leaves `path` as it was (a previous
     export stays whole) and no temporary file behind."""
     path = Path(path)
+    from engine.csv_io import refuse_protected
+
+    refuse_protected(path)   # never onto the open database
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)

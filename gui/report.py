@@ -554,6 +554,9 @@ def _scenario_chips(store, panels_figures: dict, orders: list[dict], params: dic
 
 
 def refuse_existing(path: Path, force: bool) -> None:
+    from engine.csv_io import refuse_protected
+
+    refuse_protected(path)   # the open database is never a file to write a report onto
     if path.is_symlink() and not path.exists():   # a link to nothing: writing would replace the link
         raise UserError(f"{path}: is a link to a missing file ({os.readlink(path)}); it was left unchanged")
     if path.exists() and not force:

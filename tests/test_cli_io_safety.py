@@ -343,3 +343,34 @@ def test_backup_copies_everything_the_csv_exports_leave_out(capsys, tmp_path, db
     code, _, err = run(capsys, "--db", db, "backup", db, "--force")
     assert code == 1 and "is the database itself" in one_line_error(err)
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("argv", [
+    ("chips", "export", "{db}", "--force"),
+    ("orders", "export", "{db}", "--force"),
+    ("orders", "export", "{db}-wal", "--force"),
+])
+def test_no_export_writes_onto_the_open_database(capsys, tmp_path, argv):
+    """QA: `chips export DB --force` wrote CSV over the database it had open (every chip, order
+    and scenario gone) and exited 0; the next open then said the file 'was left unchanged'."""
+    db = tmp_path / "fleet.db"
+    assert main(["--db", str(db), "chips", "list", "--format", "json"]) == 0
+    capsys.readouterr()
+    before = db.read_bytes()
+    code, out, err = run(capsys, "--db", str(db), *[a.format(db=db) for a in argv])
+    assert code == 1 and "open database" in one_line_error(err)
+    assert db.read_bytes() == before
+    link = tmp_path / "chips.csv"          # by another name that reaches it
+    link.symlink_to(db)
+    code, _out, err = run(capsys, "--db", str(db), "chips", "export", str(link), "--force")
+    assert code == 1 and "is the open database itself" in err and db.read_bytes() == before
+
+
+def test_a_report_is_never_written_onto_the_open_database(capsys, tmp_path):
+    db = tmp_path / "fleet.pdf"      # a database that happens to carry the report's suffix
+    assert main(["--db", str(db), "chips", "list", "--format", "json"]) == 0
+    capsys.readouterr()
+    before = db.read_bytes()
+    code, _out, err = run(capsys, "--db", str(db), "report", "--out", str(db), "--force")
+    assert code == 1 and "is the open database itself" in one_line_error(err)
+    assert db.read_bytes() == before

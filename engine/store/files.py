@@ -16,6 +16,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import csv_io
 from engine.store.errors import StoreError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -151,9 +152,34 @@ def note_open(path: Path, header: bytes) -> tuple[int, int] | None:
     except OSError:
         return None
     key = (info.st_dev, info.st_ino)
-    entry = _OPEN_HERE.setdefault(key, [0, header])
+    entry = _OPEN_HERE.setdefault(key, [0, header, Path(os.path.abspath(path))])
     entry[0] += 1
     return key
+
+
+def _refuse_open_database(target: Path) -> str | None:
+    """Why an export may not write `target`: it is a database open here, or that database's
+    -wal/-shm/-journal file (by any name or link that reaches it)."""
+    try:
+        info = os.stat(target)
+        if (info.st_dev, info.st_ino) in _OPEN_HERE:
+            return "is the open database itself; give another file name"
+    except OSError:
+        pass
+    where = Path(os.path.abspath(target))
+    for _count, _header, db_path in list(_OPEN_HERE.values()):
+        for suffix in SIDE_SUFFIXES:
+            side = side_file(db_path, suffix)
+            try:
+                same = where == side or (target.exists() and side.exists() and os.path.samefile(target, side))
+            except OSError:
+                same = False
+            if same:
+                return f"is the open database's {suffix[1:].upper()} file; give another file name"
+    return None
+
+
+csv_io.WRITE_GUARDS.append(_refuse_open_database)
 
 
 def note_closed(key: tuple[int, int] | None) -> None:
