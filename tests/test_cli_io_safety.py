@@ -371,6 +371,9 @@ def test_a_report_is_never_written_onto_the_open_database(capsys, tmp_path):
     assert main(["--db", str(db), "chips", "list", "--format", "json"]) == 0
     capsys.readouterr()
     before = db.read_bytes()
-    code, _out, err = run(capsys, "--db", str(db), "report", "--out", str(db), "--force")
+    from gui.__main__ import main as gui_main   # `report` is registered by the desktop package
+
+    code = gui_main(["--db", str(db), "report", "--out", str(db), "--force"])
+    err = capsys.readouterr().err
     assert code == 1 and "is the open database itself" in one_line_error(err)
     assert db.read_bytes() == before
