@@ -190,6 +190,15 @@ class CsvReader:
         self.close()
 
 
+class _RepeatedKey(Exception):
+    pass
+
+
+def _short_json(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def read_json_file(path: str | os.PathLike, *, max_bytes: int = MAX_JSON_BYTES, what: str = "JSON file",
                    parse_int=None) -> Any:
     """Parse a small JSON file: regular files only, size-capped, nesting depth bounded.
@@ -205,8 +214,21 @@ def read_json_file(path: str | os.PathLike, *, max_bytes: int = MAX_JSON_BYTES, 
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    def refuse_repeats(pairs):
+        # a key given twice: json takes the last silently ({"hidden_size": 4096, "hidden_size": 8192}
+        # imported a 20B model); the CSV reader refuses a repeated column for the same reason
+        seen: dict = {}
+        for key, value in pairs:
+            if key in seen and seen[key] != value:
+                raise _RepeatedKey(f"{path}: key {key!r} appears twice ({_short_json(seen[key])} and "
+                                   f"{_short_json(value)}); keep one")
+            seen[key] = value
+        return seen
+
     try:
-        return json.loads(text, parse_int=parse_int)
+        return json.loads(text, parse_int=parse_int, object_pairs_hook=refuse_repeats)
+    except _RepeatedKey as exc:
+        raise UserError(str(exc)) from None
     except RecursionError:
         raise UserError(f"{path}: not usable JSON (nested too deeply)") from None
     except ValueError as exc:  # JSONDecodeError, or an integer literal past Python's digit limit

@@ -196,6 +196,12 @@ def slug(text: str) -> str:
     return text[:64] or "model"
 
 
+def _with_config_name(problem: str, names: dict) -> str:
+    field, sep, rest = problem.partition(":")
+    key = names.get(field)
+    return f"{field} ({key}){sep}{rest}" if sep and key and key != field else problem
+
+
 def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None,
                          training_seq_len: int = 4096) -> HfImport:
     from engine.validate import check_model
@@ -291,7 +297,11 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     fields["id"] = model_id
     fields["name"] = name or str(config.get("_name_or_path") or model_id)
     fields["source"] = "imported from a Hugging Face config.json"
-    model = check_model(fields)
+    try:
+        model = check_model(fields)
+    except ValidationError as exc:   # named as the config names them: "kv_heads (num_key_value_heads)"
+        names = {f: _first(config, FIELD_ALIASES[f])[0] for f in FIELD_ALIASES}
+        raise ValidationError([_with_config_name(p, names) for p in exc.problems]) from None
     for flag in ("tie_word_embeddings", "hidden_act", "activation_function", "first_k_dense_replace",
                  "shared_expert_intermediate_size", "decoder_sparse_step", "mlp_only_layers", "moe_layer_freq"):
         if flag in config:

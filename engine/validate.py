@@ -421,6 +421,11 @@ def check_model(row: dict) -> ModelConfig:
     for required in ("id", "name", "layers", "hidden", "heads", "vocab"):
         if required not in row:
             problems.append(f"{required}: value is required")
+    if "kv_heads" in row and str(row["kv_heads"]).strip() not in ("", "None") and cleaned.get("kv_heads") == 0:
+        # given as 0 (a config's num_key_value_heads: 0) is not "not given": read as one KV head per
+        # attention head it imported silently as full multi-head attention, with 4x the KV cache
+        problems.append(f"kv_heads: 0 (must be a positive integer that divides heads = {cleaned.get('heads')}; "
+                        "leave it out for as many as heads)")
     if problems:
         raise ValidationError(problems)
     cleaned.setdefault("kv_heads", cleaned["heads"])

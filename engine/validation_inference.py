@@ -15,6 +15,7 @@ from engine.errors import UserError
 from engine.hardware import Chip
 from engine.inference import SCENARIOS, SERVE_DTYPES, ServingInputs, default_kv_dtype, evaluate_serving
 from engine.models import ModelConfig
+from engine.serving.families import known_engine
 from engine.validate import cell_float
 
 THROUGHPUT_METRICS = ("output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip")
@@ -548,6 +549,9 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
                 case["error_pct"] = 100.0 * (pred - measured) / measured
                 case["status"] = "ok"
                 case["limiting"] = res.limiting
+                if not known_engine(case["engine"]):   # a typo ("vlm@0.6") must not move a figure unseen
+                    case["message"] = (f"engine {case['engine']!r} not recognised: modelled as the generic family "
+                                       "(no engine's scheduler defaults); give a family such as vllm, sglang or trtllm")
         except (RowError, UserError) as exc:
             case["status"] = "error"
             case["message"] = str(exc)

@@ -332,3 +332,20 @@ def test_models_import_names_a_missing_expert_top_k(capsys, tmp_path):
     config = {k: v for k, v in QWEN3_30B_A3B.items() if k != "num_experts_per_tok"}
     code, _, err = _import(capsys, tmp_path, config)
     assert code == 1 and "num_experts_per_tok: missing" in err and "moe_topk: 0" not in err
+
+
+def test_models_import_refuses_zero_kv_heads_and_repeated_keys(capsys, tmp_path):
+    """QA: num_key_value_heads 0 imported as full multi-head attention (4x the KV cache, no note),
+    and a key given twice silently took its last value (hidden 8192: a 20B model)."""
+    base = {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+            "num_attention_heads": 32, "vocab_size": 32000}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**base, "num_key_value_heads": 0}))
+    code, out, err = run(capsys, "models", "import", str(path), "--id", "kv0")
+    assert code == 1 and "kv_heads (num_key_value_heads): 0 (must be a positive integer" in err
+    path.write_text(json.dumps(base)[:-1] + ', "hidden_size": 8192}')
+    code, out, err = run(capsys, "models", "import", str(path), "--id", "dup")
+    assert code == 1 and "key 'hidden_size' appears twice (4096 and 8192); keep one" in err
+    path.write_text(json.dumps(base))          # left out: as many KV heads as heads, as before
+    code, out, err = run(capsys, "models", "import", str(path), "--id", "mha", "--format", "json")
+    assert code == 0 and json.loads(out)["model"]["kv_heads"] == 32

@@ -482,3 +482,12 @@ def test_a_paged_batch_above_the_kv_estimate_is_explained_not_called_a_cap(capsy
     assert f"holds about {d['max_concurrency']} sequences" in d["explanation"]
     if d["running_batch"] > d["max_concurrency"] + 0.5:
         assert f"{d['running_batch']:.0f} ran at once on average" in d["explanation"]
+
+
+def test_serve_refuses_expert_parallelism_on_a_dense_model(capsys):
+    """QA: `serve --ep 2` on Llama 3 8B modelled an expert all-to-all a dense model can't have
+    (TPOT 9.50 -> 7.89 ms, 1,415 -> 826 tokens/s per chip); `train` already refused it."""
+    code = main(["serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--tp", "1", "--input-len", "1000",
+                 "--output-len", "100", "--ep", "2", "--format", "json"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--ep 2: llama3-8b has no experts" in err and err.count("\n") == 1

@@ -253,6 +253,10 @@ def run(args, ctx) -> Output:
         if v is not None and not (0 < v < float("inf")):  # also refuses nan and inf
             raise UserError(f"--{name.replace('_', '-')} {v:g}: must be a positive, finite number")
     model, chip = _lookup(ctx, args.model, args.chip)
+    if args.ep is not None and args.ep > 1 and not model.is_moe:
+        # a dense model has no experts to dispatch: EP would model an all-to-all that can't exist
+        raise UserError(f"--ep {args.ep}: {model.id} has no experts (a dense model runs at --ep 1; "
+                        "use --chips for more replicas)")
     if too_long := context_problem(model, args.input_len, args.output_len):
         raise UserError(f"--input-len {args.input_len:g}, --output-len {args.output_len:g}: {too_long}")
     if args.pp > model.layers:

@@ -348,3 +348,15 @@ def test_an_fp8_row_on_a100_is_predicted_weight_only_with_a_16_bit_cache(public)
     assert blank_kv["status"] == "ok", blank_kv["message"]
     assert blank_kv["predicted"] == bf16_kv["predicted"]        # A100 "auto" KV is 16-bit beside W8A16
     assert blank_kv["predicted"] >= fp16_predicted                # half the weight bytes, same GEMM rate
+
+
+def test_an_unrecognised_engine_is_said_on_its_case(shared_dir):
+    """An engine name Fleetcast can't place is modelled as the generic family; a typo moved one
+    public TTFT prediction from 489 ms to 51,082 ms with status ok and no message."""
+    with open(shared_dir / "validation" / "inference_public.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:2]
+    rows[1]["engine"] = "vlm@0.6"
+    cases = validate_inference_cases(rows, reference_chips())["cases"]
+    assert cases[0]["message"] == ""
+    assert cases[1]["status"] == "ok" and "engine 'vlm@0.6' not recognised: modelled as the generic family" \
+        in cases[1]["message"]
