@@ -250,7 +250,7 @@ def test_models_import_counts_the_layers_without_experts(capsys, tmp_path, chang
     ({"first_k_dense_replace": 48}, "first_k_dense_replace: 48 (no layer of the 48 keeps its experts)"),
     # a negative size said "(must be >= 0)" and the 0 it then got said "(must be a positive integer)"
     ({"hidden_size": -2048}, "hidden_size: -2048 (must be a positive integer)"),
-    ({"hidden_size": 0}, "hidden: 0 (must be a positive integer)"),
+    ({"hidden_size": 0}, "hidden (hidden_size): 0 (must be a positive integer)"),   # named as the config names it
 ])
 def test_models_import_refuses_layer_patterns_no_model_can_have(capsys, tmp_path, change, needle):
     path = tmp_path / "q.json"
