@@ -36,6 +36,7 @@ import numpy as np
 
 from engine.errors import Cancelled, ValidationError
 from engine.fleet import Order, month_starts
+from engine.validate import iso_day
 
 DAYS_PER_YEAR = 365.25
 SECONDS_PER_DAY = 86400.0
@@ -1384,7 +1385,7 @@ class _Reader:
                     raise TypeError
                 return float(value)
             if base == "date":
-                return dt.date.fromisoformat(value)
+                return iso_day(value)
         except (TypeError, ValueError):
             expected = {"str": "text", "int": "a whole number", "float": "a number",
                         "date": "an ISO date YYYY-MM-DD"}[base]

@@ -29,6 +29,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from engine.errors import UserError, ValidationError
+from engine.validate import iso_day
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast import (
     CURVE_KINDS, FRACTION_BASES, START_YEARS, ForecastResult, ForecastScenario, OrderUncertainty,
@@ -404,7 +405,7 @@ def _month(text) -> dt.date | None:
     if not isinstance(text, str) or not text:
         return None
     try:
-        return dt.date.fromisoformat(text + "-01" if len(text) == 7 else text).replace(day=1)
+        return iso_day(text + "-01" if len(text) == 7 else text).replace(day=1)
     except ValueError:
         return None
 

@@ -61,12 +61,30 @@ def _show(value) -> str:
 _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 
 
+# What a number cell may hold: ASCII digits, a sign, a point and an exponent (and nan/inf words,
+# which the callers refuse by name). float() also takes "9_6" (96: a typo or a grouping slip became
+# another number without a word) and other scripts' digits.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)", re.IGNORECASE | re.ASCII)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def iso_day(text: str) -> dt.date:
+    """YYYY-MM-DD only (ValueError otherwise): date.fromisoformat also takes 20250115 and
+    2025-W03-1, which the messages never offer."""
+    text = str(text).strip()
+    if not _ISO_DAY.fullmatch(text):
+        raise ValueError(f"not YYYY-MM-DD: {text!r}")
+    return dt.date.fromisoformat(text)
+
+
 def cell_float(text: str) -> float:
-    """A cases-file cell as a number: "8,192" reads as 8192. Raises ValueError for anything else
-    float() rejects; "1,5" is neither 1.5 nor 15, it is an error."""
+    """A cases-file cell as a number: "8,192" reads as 8192. Raises ValueError for anything that
+    is not a plain decimal number; "1,5" is neither 1.5 nor 15, it is an error, and so is "9_6"."""
     text = text.strip()
     if _GROUPED_NUMBER.fullmatch(text):
         text = text.replace(",", "")
+    if not _PLAIN_NUMBER.fullmatch(text):
+        raise ValueError(f"not a plain number: {text!r}")
     return float(text)
 
 
@@ -139,7 +157,7 @@ def parse_date(field: str, value, *, allow_blank: bool = False) -> dt.date | Non
     if isinstance(value, dt.date):
         return value
     try:
-        day = dt.date.fromisoformat(str(value).strip())
+        day = iso_day(str(value))
     except ValueError:
         raise ValidationError([f"{field}: {_show(value)} (not a date; use YYYY-MM-DD)"]) from None
     if not (1990 <= day.year <= 2100):

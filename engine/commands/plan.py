@@ -9,6 +9,7 @@ from dataclasses import replace
 from engine.cli import add_command
 from engine.commands import Output, whole_number
 from engine.errors import InfeasibleRequest, UserError, ValidationError
+from engine.validate import iso_day
 
 
 def register(subparsers) -> None:
@@ -41,7 +42,7 @@ def whole_month(flag: str, text: str, what: str = "the plan") -> dt.date:
     """YYYY-MM (or its first day) as a date; a later day is refused: read as the month's start
     it would be a month the user did not ask for."""
     try:
-        day = dt.date.fromisoformat(text + "-01" if len(text) == 7 else text)
+        day = iso_day(text + "-01" if len(text) == 7 else text)
     except ValueError:
         raise UserError(f"{flag}: {text!r} (must be YYYY-MM)") from None
     if day.day != 1:
@@ -318,7 +319,7 @@ def run_backtest(args, ctx) -> Output:
     from engine.forecast_backtest import backtest
 
     try:
-        as_of = dt.date.fromisoformat(args.as_of)
+        as_of = iso_day(args.as_of)
     except ValueError:
         raise UserError(f"--as-of: {args.as_of!r} (must be YYYY-MM-DD)") from None
     _, _, _, scenario = _load(args, ctx)

@@ -138,3 +138,27 @@ def test_a_chip_rate_too_small_to_be_a_chip_is_refused(field):
         with pytest.raises(ValidationError, match=f"{field}: '0'"):
             check_chip_field(field, "0")
     assert check_chip_field(field, "0.5") == 0.5
+
+
+@pytest.mark.parametrize("text", ["9_6", "1_000", "٣", "0x60", "1e", "."])
+def test_a_number_cell_is_a_plain_decimal_number(text):
+    """QA: float() took "9_6" as 96 (HBM 96 GB from a typo) and other scripts' digits."""
+    from engine.validate import parse_float
+
+    with pytest.raises(ValidationError, match="not a number"):
+        parse_float("hbm_gb", text)
+
+
+@pytest.mark.parametrize("text, value", [("96", 96.0), ("+1.5e3", 1500.0), ("8,192", 8192.0), (".5", 0.5)])
+def test_plain_numbers_still_read(text, value):
+    from engine.validate import parse_float
+
+    assert parse_float("x", text) == value
+
+
+@pytest.mark.parametrize("text", ["20250115", "2025-W03-1", "2025-1-5", "2025-01-15T00:00"])
+def test_a_date_is_yyyy_mm_dd_only(text):
+    from engine.validate import parse_date
+
+    with pytest.raises(ValidationError, match="use YYYY-MM-DD"):
+        parse_date("order_date", text)
