@@ -72,6 +72,10 @@ class _Parser(argparse.ArgumentParser):
 PATH_ARGUMENTS = frozenset({"db", "file", "cases", "out"})
 
 
+# Flags that name something (a saved scenario, a preset, a chip, a precision, an engine): empty is refused.
+NAMED_ARGUMENTS = ("scenario", "model", "chip", "weight_dtype", "kv_dtype", "engine", "id", "dtype")
+
+
 def global_option_problem(args: argparse.Namespace) -> str | None:
     """A usage error in the global options or the argument text, or None.
 
@@ -84,6 +88,12 @@ def global_option_problem(args: argparse.Namespace) -> str | None:
         return "argument --db: the path is empty (leave --db out to use $FLEETCAST_DB or the default database)"
     if db is None and os.environ.get("FLEETCAST_DB") is not None and not os.environ["FLEETCAST_DB"].strip():
         return "FLEETCAST_DB is set but empty; unset it to use the default database, or give --db PATH"
+    # a name or choice given as "" (a script's empty variable) is not "the default": the baseline's
+    # or bf16's figures came back with exit 0 for a scenario or a precision nobody named
+    for name in NAMED_ARGUMENTS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and not value.strip():
+            return f"argument --{name.replace('_', '-')}: the value is empty (leave the flag out for the default)"
     for name, value in vars(args).items():
         if name in PATH_ARGUMENTS or callable(value):
             continue

@@ -377,3 +377,18 @@ def test_a_report_is_never_written_onto_the_open_database(capsys, tmp_path):
     err = capsys.readouterr().err
     assert code == 1 and "is the open database itself" in one_line_error(err)
     assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv", [
+    ("forecast", "--scenario", "", "--trials", "10", "--months", "2"),
+    ("backtest", "--scenario", "", "--as-of", "2025-01-01"),
+    ("serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--input-len", "100", "--output-len", "10",
+     "--engine", ""),
+])
+def test_an_empty_name_is_a_usage_error_not_the_default(capsys, db, argv):
+    """QA: `--scenario "$S"` with S empty gave the baseline's figures and exit 0 (an empty --db is
+    refused for the same reason)."""
+    with pytest.raises(SystemExit) as info:
+        main(["--db", db, *argv])
+    assert info.value.code == 2
+    assert "the value is empty" in capsys.readouterr().err
