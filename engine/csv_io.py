@@ -116,7 +116,8 @@ class CsvReader:
     `"__extra__"`. Limits: `max_bytes` for the file, `max_rows` for data rows.
     """
 
-    def __init__(self, path: str | os.PathLike, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS):
+    def __init__(self, path: str | os.PathLike, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS,
+                 columns: Sequence[str] = ()):
         self.path = Path(path)
         self.name = self.path.name
         self.max_rows = max_rows
@@ -133,6 +134,13 @@ class CsvReader:
             self.close()
             raise UserError(f"{self.path}: empty file (expected a header row)")
         self.header = [h.strip() for h in first]
+        if columns and not any(h.lower() in {c.lower() for c in columns} for h in self.header):
+            # a file whose first row is data: "column '900' appears twice" sent the user after a column
+            # that does not exist
+            self.close()
+            shown = ", ".join(f"'{h}'" for h in self.header[:4]) + (", ..." if len(self.header) > 4 else "")
+            raise UserError(f"{self.path} row 1: not a header (no cell names a column: {shown}); the first row "
+                            f"must name the columns, e.g. {','.join(list(columns)[:4])},...")
         seen: dict[str, int] = {}
         for index, column in enumerate(self.header, start=1):
             if column in seen:

@@ -41,8 +41,12 @@ def read_cases_csv(path) -> list[dict]:
                     row["id"] = f"row{i}"
                 rows.append(row)
             return rows
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"{path}: cannot read cases file ({exc})") from exc
+    except UnicodeDecodeError as exc:   # as the imports say it
+        raise UserError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as CSV UTF-8") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read cases file ({exc.strerror or exc})") from None
+    except csv.Error as exc:
+        raise UserError(f"{path}: cannot read cases file ({exc})") from None
 
 
 # ---- row parsing ----------------------------------------------------------------------------

@@ -392,3 +392,27 @@ def test_an_empty_name_is_a_usage_error_not_the_default(capsys, db, argv):
         main(["--db", db, *argv])
     assert info.value.code == 2
     assert "the value is empty" in capsys.readouterr().err
+
+
+def test_fourth_qa_round_cli_messages(capsys, tmp_path, db):
+    # a chips file whose first row is data: named as not a header, not as "column '900' appears twice"
+    assert run(capsys, "--db", db, "chips", "export", str(tmp_path / "c.csv"))[0] == 0
+    lines = (tmp_path / "c.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "nohdr.csv").write_text("\n".join(lines[1:4]) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "--db", db, "chips", "import", str(tmp_path / "nohdr.csv"))
+    assert code == 1 and "nohdr.csv row 1: not a header" in one_line_error(err)
+    # a cases file that is not UTF-8: the imports' words, not Python's codec message
+    (tmp_path / "cases.csv").write_bytes(b"id,metric,value\nr1,ttft_ms,caf\xe9\n")
+    code, _, err = run(capsys, "--db", db, "validate", "inference", "--cases", str(tmp_path / "cases.csv"))
+    assert code == 1 and "not UTF-8 text (byte 0xe9); save it as CSV UTF-8" in one_line_error(err)
+    # --limit 0 read "orders 1-0 of 3"
+    code, out, _ = run(capsys, "--db", db, "orders", "list", "--limit", "0")
+    assert code == 0 and "no orders shown (--limit 0; 3 in all)" in out
+    # each listed layout carries its days to train in JSON, as in the CSV
+    code, out, _ = run(capsys, "--db", db, "train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "64",
+                       "--search", "--top", "2", "--tokens", "1e12", "--format", "json")
+    d = json.loads(out)
+    assert code == 0 and d["top"][0]["time_to_train_days"] == pytest.approx(d["time_to_train_days"])
+    # 1e12 tokens / (64 chips x tokens/s per chip) in days
+    assert d["top"][1]["time_to_train_days"] == pytest.approx(
+        1e12 / (64 * d["top"][1]["tokens_per_s_per_chip"]) / 86400, rel=0.02)

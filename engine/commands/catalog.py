@@ -112,6 +112,8 @@ def orders_list(args, ctx) -> Output:
         total = store.order_count()
         if args.offset and not rows:
             text = f"no orders at --offset {args.offset:,} ({total:,} in all)"
+        elif not rows and total:   # --limit 0 read "orders 1-0 of 3"
+            text = f"no orders shown (--limit 0; {total:,} in all)"
         elif args.offset or len(rows) < total:
             text = (f"orders {args.offset + 1}-{args.offset + len(rows)} of {total:,} "
                     "(--limit N --offset K for others; --format csv or json for all)")

@@ -342,8 +342,8 @@ def run(args, ctx) -> Output:
 
     data = {
         "model": model.id, "chip": chip.id, "tp": tp, "pp": args.pp, "ep": args.ep, "replicas": replicas,
-        "chips": res.chips, "weight_dtype": wdt, "kv_dtype": kdt, "input_len": args.input_len,
-        "output_len": args.output_len,
+        "chips": res.chips, "weight_dtype": wdt, "kv_dtype": kdt, "input_len": int(args.input_len),
+        "output_len": int(args.output_len),
         "scenario": inputs.scenario, "concurrency": args.concurrency, "request_rate": args.request_rate,
         "engine_family": engine_family(args.engine),
         "output_tokens_per_s_per_chip": res.output_tokens_per_s_per_chip,

@@ -301,6 +301,10 @@ def run(args, ctx) -> Output:
                 args.tokens, r.tokens_per_s_per_chip, args.chips, chip, params=float(model.total_params()),
                 price_per_chip_hour_usd=args.price, **reliability)).time_to_train_days
         rows.append(row)
+    if "top" in data and args.tokens:   # each listed layout's days, as the CSV rows carry them
+        for entry, row in zip(data["top"], rows):
+            if "time_to_train_days" in row:
+                entry["time_to_train_days"] = row["time_to_train_days"]
     text_lines = [f"{model.name} on {args.chips} x {chip.name}: {best.tokens_per_s_per_chip:,.0f} tokens/s per chip, "
                   f"MFU {best.mfu_pct:.1f}%, step {best.step_time_s:.2f} s, {best.memory_gib_per_chip:.1f} GiB per chip"]
     if "top" in data:

@@ -167,7 +167,7 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
                  update_existing: bool = True) -> ImportSummary:
     store._writable()
     summary = ImportSummary("chip", str(path))
-    with CsvReader(path, max_bytes=max_bytes, max_rows=max_rows) as reader:
+    with CsvReader(path, max_bytes=max_bytes, max_rows=max_rows, columns=CHIP_FIELDS) as reader:
         problems = _header_problems(reader, CHIP_FIELDS, ("id",), "a chip")
         if problems:
             raise ValidationError(problems)
@@ -247,7 +247,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
     store._writable()
     summary = ImportSummary("order", str(path))
     conn = store.db.conn
-    with CsvReader(path, max_bytes=max_bytes, max_rows=max_rows) as reader:
+    with CsvReader(path, max_bytes=max_bytes, max_rows=max_rows, columns=ORDER_CSV_FIELDS) as reader:
         name = reader.name
         problems = _header_problems(reader, ORDER_CSV_FIELDS, ORDER_REQUIRED, "an order")
         if problems:
