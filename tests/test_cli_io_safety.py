@@ -416,3 +416,14 @@ def test_fourth_qa_round_cli_messages(capsys, tmp_path, db):
     # 1e12 tokens / (64 chips x tokens/s per chip) in days
     assert d["top"][1]["time_to_train_days"] == pytest.approx(
         1e12 / (64 * d["top"][1]["tokens_per_s_per_chip"]) / 86400, rel=0.02)
+
+
+def test_imports_and_backup_print_one_csv_row(capsys, tmp_path, db):
+    """CLI.md: every subcommand takes --format csv; imports and backup printed nothing in csv."""
+    assert run(capsys, "--db", db, "chips", "export", str(tmp_path / "c.csv"))[0] == 0
+    code, out, _ = run(capsys, "--db", db, "chips", "import", str(tmp_path / "c.csv"), "--replace", "--format", "csv")
+    rows = list(csv.DictReader(out.splitlines()))
+    assert code == 0 and len(rows) == 1 and rows[0]["imported"] == rows[0]["unchanged"] == "34"
+    code, out, _ = run(capsys, "--db", db, "backup", str(tmp_path / "b.db"), "--format", "csv")
+    rows = list(csv.DictReader(out.splitlines()))
+    assert code == 0 and (rows[0]["chips"], rows[0]["orders"], rows[0]["scenarios"]) == ("34", "3", "4")

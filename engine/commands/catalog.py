@@ -82,7 +82,7 @@ def chips_list(args, ctx) -> Output:
 
 def chips_import(args, ctx) -> Output:
     summary = ctx.store().import_chips(args.file, update_existing=args.replace)
-    return Output(data=summary.as_dict(), text=summary.text(), rows=[])
+    return Output(data=summary.as_dict(), text=summary.text(), rows=_summary_row(summary, args))
 
 
 def chips_export(args, ctx) -> Output:
@@ -133,12 +133,20 @@ def orders_list(args, ctx) -> Output:
 
 def orders_import(args, ctx) -> Output:
     summary = ctx.store().import_orders(args.file, update_existing=args.replace)
-    return Output(data=summary.as_dict(), text=summary.text(), rows=[])
+    return Output(data=summary.as_dict(), text=summary.text(), rows=_summary_row(summary, args))
 
 
 def orders_export(args, ctx) -> Output:
     count = ctx.store().export_orders_csv(args.file, force=args.force)
     return Output(data={"exported": count, "file": str(args.file)}, rows=[{"exported": count, "file": str(args.file)}])
+
+
+def _summary_row(summary, args) -> list[dict]:
+    """An import's figures as one CSV row (counts, not the id lists); the table prints the sentence."""
+    if args.format != "csv":
+        return []
+    data = summary.as_dict()
+    return [{k: len(v) if isinstance(v, (list, tuple)) else v for k, v in data.items()}]
 
 
 # ---- models ----------------------------------------------------------------------------------
@@ -196,5 +204,5 @@ def backup(args, ctx) -> Output:
     counts = {"chips": len(store.chip_rows()), "orders": store.order_count(), "models": len(store.model_rows()),
               "scenarios": len(store.scenarios())}
     data = {"file": str(target), **counts}
-    return Output(data=data, rows=[],
+    return Output(data=data, rows=[data] if args.format == "csv" else [],
                   text=f"backed up {store.path} to {target}: " + ", ".join(f"{n:,} {k}" for k, n in counts.items()))
