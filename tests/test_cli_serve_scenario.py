@@ -174,3 +174,13 @@ def test_serve_names_the_saved_scenario_apart_from_the_load(capsys, db):
     assert main(["serve", "--db", db, "--scenario", "Story default", "--format", "json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["scenario_name"] == "Story default" and d["load"] == d["scenario"] == "slo"
+
+
+def test_a_bad_flag_over_a_saved_study_names_the_flag(capsys, tmp_path):
+    """QA: `train --scenario S --chips 0` said "scenario 'S', Training study: Enter at least one
+    chip." (the saved study was fine; the flag was not)."""
+    db = str(tmp_path / "s.db")
+    assert main(["--db", db, "train", "--scenario", "Story default", "--chips", "0"]) == 1
+    assert "--chips 0: Enter at least one chip." in capsys.readouterr().err
+    assert main(["--db", db, "serve", "--scenario", "Story default", "--output-len", "0"]) == 1
+    assert "--output-len 0: Input and output lengths must be at least 1 token." in capsys.readouterr().err

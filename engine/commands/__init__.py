@@ -13,6 +13,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from engine.errors import UserError
 
 
 def whole_number(text: str) -> int:
@@ -95,3 +96,17 @@ def terminal_progress(render: Callable[..., str]):
         yield say
     finally:
         print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+
+
+def study_problem_error(scenario: str, study_name: str, problems, flags: dict) -> UserError:
+    """One line for a saved study's problems once the command's flags are merged in: a problem at a
+    field the command line set names that flag and its value (`--chips 0: Enter at least one
+    chip.`); the others name the scenario, as the view shows them at its fields."""
+    def shown(value) -> str:
+        return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+    from_flags = [f"{flags[p.field][0]} {shown(flags[p.field][1])}: {p.message}"
+                  for p in problems if flags.get(p.field) and flags[p.field][1] is not None]
+    if from_flags:
+        return UserError(" ".join(from_flags))
+    return UserError(f"scenario {scenario!r}, {study_name}: " + " ".join(p.message for p in problems))

@@ -113,7 +113,18 @@ def apply_scenario(args, ctx) -> None:
     models = {m.id: m for m in store.models()}
     problems = study.problems(chips, models)
     if problems:
-        raise UserError(f"scenario {args.scenario!r}, Serving study: " + " ".join(p.message for p in problems))
+        from engine.commands import study_problem_error
+
+        out_bad = args.output_len is not None and (args.input_len is None or args.output_len < 1 <= args.input_len)
+        length = ("--output-len", args.output_len) if out_bad else ("--input-len", args.input_len)
+        raise study_problem_error(args.scenario, "Serving study", problems, {
+            "input_len": length, "tp": ("--tp", args.tp), "prefix": ("--prefix-cache-pct", args.prefix_cache_pct),
+            "demand": ("--demand-tokens-per-s", args.demand_tokens_per_s),
+            "max_num_seqs": ("--max-num-seqs", args.max_num_seqs),
+            "max_num_batched_tokens": ("--max-num-batched-tokens", args.max_num_batched_tokens),
+            "prefill_tp": ("--prefill-tp", args.prefill_tp),
+            "prefill_instances": ("--prefill-instances", args.prefill_instances),
+            "model": ("--model", args.model), "chip": ("--chip", args.chip)})
     args.model, args.chip, args.tp = study.model_id, study.chip_id, study.tp
     args.ep = study.ep if models[study.model_id].is_moe else args.ep
     args.weight_dtype, args.kv_dtype, args.engine = study.weight_dtype, study.kv_dtype, study.engine

@@ -151,7 +151,12 @@ def apply_scenario(args, ctx):
         raise UserError(f"--chip: unknown chip id {args.chip!r} (see `fleetcast chips list`)")
     problems = study.problems(chips, models, orders)
     if problems:
-        raise UserError(f"scenario {args.scenario!r}, Training study: " + " ".join(p.message for p in problems))
+        from engine.commands import study_problem_error
+
+        raise study_problem_error(args.scenario, "Training study", problems, {
+            "num_chips": ("--chips", args.chips), "tokens": ("--tokens", args.tokens),
+            "global_batch": ("--global-batch", args.global_batch), "dtype": ("--dtype", args.dtype),
+            "model": ("--model", args.model), "chip": ("--chip", args.chip)})
     args.chip, args.chips = study.chip_id, study.chips_used(orders)
     args.tokens = float(study.tokens_t) * 1e12
     args.seq_len, args.global_batch = study.seq_len or None, study.global_batch or None
