@@ -25,7 +25,22 @@ from gui.commands import StoreCommand, follow_stack, push_command, store_reading
 from gui.settings import settings
 
 DEFAULT_NAME = "Story default"
-SETTINGS_KEY = "scenarios/last"
+SETTINGS_KEY = "scenarios/last_by_database"   # {database path: the scenario last used on it}
+MAX_REMEMBERED_DATABASES = 50
+
+
+def _database_key(store) -> str:
+    import os
+
+    return os.path.realpath(str(getattr(store, "path", "") or ""))
+
+
+def _remembered_map() -> dict:
+    try:
+        data = json.loads(settings().value(SETTINGS_KEY, "{}", type=str) or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def default_params() -> dict:
@@ -44,9 +59,11 @@ def ensure_default_scenario(store) -> None:
 
 
 def remembered_scenario(store) -> str | None:
-    """The scenario used last (QSettings), if it still exists; else "Story default" or the first."""
+    """The scenario used last on this database (QSettings), if it still exists; else "Story
+    default" or the first. One remembered name for every database opened a new database on the
+    last one's what-if ("Huawei delivers half"), which then labelled every export."""
     names = [s["name"] for s in store.scenarios()]
-    last = settings().value(SETTINGS_KEY, "", type=str)
+    last = _remembered_map().get(_database_key(store), "")
     if last in names:
         return last
     if DEFAULT_NAME in names:
@@ -473,7 +490,13 @@ class ScenarioBar(QWidget):
 
     def _remember(self) -> None:
         if self._current:
-            settings().setValue(SETTINGS_KEY, self._current)
+            data = _remembered_map()
+            key = _database_key(self.store)
+            data.pop(key, None)
+            data[key] = self._current      # most recent last; the oldest dropped past the cap
+            while len(data) > MAX_REMEMBERED_DATABASES:
+                data.pop(next(iter(data)))
+            settings().setValue(SETTINGS_KEY, json.dumps(data))
 
     def _on_activated(self, index: int) -> None:
         self.select(self.combo.itemText(index))

@@ -80,14 +80,34 @@ def test_export_all_names_scenario_model_and_workload(tmp_path, qtbot):
 
 
 def test_headless_default_is_the_baseline_not_the_last_opened(tmp_path, qsettings_isolated, qtbot):
+    import json
+    import os
+
     from gui.scenarios import SETTINGS_KEY, baseline_scenario, remembered_scenario
     from gui.settings import settings
 
     store = open_store(tmp_path / "b.db")
-    settings().setValue(SETTINGS_KEY, "Huawei delivers half")
+    settings().setValue(SETTINGS_KEY, json.dumps({os.path.realpath(tmp_path / "b.db"): "Huawei delivers half"}))
     assert remembered_scenario(store) == "Huawei delivers half"  # what the window reopens
     assert baseline_scenario(store) == "Story default"           # what `fleetcast export` uses
     store.close()
+
+
+def test_a_new_database_opens_on_its_baseline_not_the_last_databases_what_if(tmp_path, qsettings_isolated, qtbot):
+    """QA: File > New database opened on the previous database's "Huawei delivers half", and
+    that name then labelled every export of the new one."""
+    from gui.scenarios import ScenarioBar, remembered_scenario
+
+    first = open_store(tmp_path / "first.db")
+    bar = ScenarioBar(first)
+    qtbot.addWidget(bar)
+    bar.select("Huawei delivers half")
+    second = open_store(tmp_path / "second.db")
+    assert remembered_scenario(second) == "Story default"
+    assert remembered_scenario(first) == "Huawei delivers half"   # each database keeps its own
+    bar.detach()
+    first.close()
+    second.close()
 
 
 def test_an_export_names_the_axis_quantity_the_short_window_chart_left_out(qtbot, tmp_path):
