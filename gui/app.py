@@ -67,6 +67,18 @@ ANALYSIS_PANELS = {spec.key: (spec.title, spec.module, spec.class_name, spec.too
                    for spec in _registry.ANALYSIS_PANELS}
 
 
+def window_words(message: str) -> str:
+    """A store's message in the window's words: it points to the command line's --db, where the
+    window has File > Open database… and File > New database…."""
+    for cli, window in (("Open another file or create a new one with --db NEW.db",
+                         "Open another file (File > Open database…) or create a new one (File > New database…)"),
+                        ("Give a database file path with --db", "Open a database file (File > Open database…)"),
+                        ("give the database file itself with --db", "open the database file itself (File > Open "
+                                                                    "database…)")):
+        message = message.replace(cli, window)
+    return message
+
+
 class MainWindow(QMainWindow):
     AREAS = ("Fleet",) + tuple(title for title, *_ in ANALYSIS_PANELS.values())
 
@@ -785,7 +797,7 @@ class MainWindow(QMainWindow):
         try:
             store = open_store(path)
         except UserError as exc:
-            self.fleet_panel.banner.show_error(f"{exc}")
+            self.fleet_panel.banner.show_error(window_words(str(exc)))
             return None
         remember_dir("database", path)
         from gui.recent import remember_database

@@ -56,4 +56,7 @@ def test_open_database_menu_switches_windows(qtbot, tmp_path, qsettings_isolated
     bad.write_bytes(b"garbage" * 100)
     assert new_window.switch_database(create=False, path=str(bad)) is None
     assert new_window.isVisible() and "bad.db" in new_window.fleet_panel.banner.text()
+    # the window's words, not the command line's: File > Open database…, not --db NEW.db
+    assert "File > New database" in new_window.fleet_panel.banner.text()
+    assert "--db" not in new_window.fleet_panel.banner.text()
     new_window.close()
