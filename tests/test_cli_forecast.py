@@ -203,3 +203,13 @@ def test_forecast_csv_writes_whole_numbers_as_whole(capsys, tmp_path):
     cells = [v for row in rows for k, v in row.items() if k != "month"]
     assert "0.0" not in cells and all(not v.endswith(".0") for v in cells)
     assert all(0 <= float(row["prob_meet_demand"]) <= 1 for row in rows)
+
+
+def test_key_figure_probabilities_are_whole_percent(capsys, tmp_path):
+    """Compare showed "95.55" where the Forecast summary and the report say 96%: 2,000 trials
+    know a probability near 95% to about half a point."""
+    assert main(["--db", str(tmp_path / "k.db"), "forecast", "--trials", "300", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    figures = {f["figure"]: f["value"] for f in d["key_figures"]}
+    p12 = figures["P(meet demand) 12 months in (%)"]
+    assert isinstance(p12, int) and p12 == round(100 * d["prob_meet_demand"][12])
