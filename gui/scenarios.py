@@ -144,7 +144,9 @@ class SaveScenarioCommand(StoreCommand):
                 if self.must_be_new:
                     raise ValidationError([f"name: '{name}' (a scenario with this name already exists)"])
                 self.previous = self.store.scenario(name)
-        self.store.save_scenario(self.name, self.params)
+        # a redo writes the row as the first apply did, time stamp included
+        self.store.save_scenario(self.name, self.params, updated_at=getattr(self, "saved_at", None))
+        self.saved_at = self.store.scenario(self.name).get("updated_at")
         self.written_text = _params_text(self.store, self.name)
         if self.on_written is not None:
             self.on_written(self.name)
@@ -158,8 +160,8 @@ class SaveScenarioCommand(StoreCommand):
                             "nothing was undone")
         if self.previous is None:
             self.store.delete_scenario(self.name)
-        else:
-            self.store.save_scenario(self.name, self.previous["params"])
+        else:   # the row as it was, its time stamp too
+            self.store.save_scenario(self.name, self.previous["params"], updated_at=self.previous.get("updated_at"))
         if self.on_written is not None:
             self.on_written(self.name)
         if self.marks and self.restore_marks is not None:
@@ -177,12 +179,15 @@ class RenameScenarioCommand(StoreCommand):
     def apply(self):
         if not self.new.strip():   # the same words as a blank New or Duplicate
             raise ValidationError(["name: blank (a scenario needs a name)"])
-        self.store.rename_scenario(self.old, self.new)
+        if not hasattr(self, "old_updated_at"):
+            self.old_updated_at = self.store.scenario(self.old).get("updated_at")
+        self.store.rename_scenario(self.old, self.new, updated_at=getattr(self, "new_updated_at", None))
+        self.new_updated_at = self.store.scenario(self.new).get("updated_at")
         if self.on_renamed is not None:
             self.on_renamed(self.old, self.new)
 
     def revert(self):
-        self.store.rename_scenario(self.new, self.old)
+        self.store.rename_scenario(self.new, self.old, updated_at=self.old_updated_at)
         if self.on_renamed is not None:
             self.on_renamed(self.new, self.old)
 

@@ -842,7 +842,9 @@ class Store:
             return params
         return {"base": base, "changes": diff_params(self.scenario(base)["params"], params)}
 
-    def save_scenario(self, name: str, params: dict) -> None:
+    def save_scenario(self, name: str, params: dict, *, updated_at: str | None = None) -> None:
+        """Insert or replace `name`; `updated_at` (the row's own time stamp, for undo and redo to
+        put back) defaults to now."""
         self._writable()
         name = parse_text("name", name, required=True, limit=200)
         try:
@@ -851,14 +853,15 @@ class Store:
         except (TypeError, ValueError) as exc:
             raise ValidationError([f"params: not storable as JSON ({exc})"]) from None
         with self.db.atomic():
-            self.db.table(SCENARIOS).insert({"name": name, "params": text, "updated_at": _now()}, replace=True)
+            self.db.table(SCENARIOS).insert({"name": name, "params": text, "updated_at": updated_at or _now()},
+                                            replace=True)
 
     def set_baseline(self, name: str) -> None:
         """Make `name` the baseline that new what-ifs are stored against (existing ones keep theirs)."""
         self.scenario(name)
         self.set_meta(self.BASELINE_KEY, name)
 
-    def rename_scenario(self, old: str, new: str) -> None:
+    def rename_scenario(self, old: str, new: str, *, updated_at: str | None = None) -> None:
         self._writable()
         new = parse_text("name", new, required=True, limit=200)
         if new == old:
@@ -871,7 +874,7 @@ class Store:
         with self.db.atomic():
             self.db.table(SCENARIOS).delete(old)
             self.db.table(SCENARIOS).insert({"name": new, "params": json.dumps(raw, sort_keys=True),
-                                       "updated_at": _now()})
+                                       "updated_at": updated_at or _now()})
             for row in list(self.db.table(SCENARIOS).rows):
                 other = json.loads(row["params"])
                 changed = _renamed_in_compare(other, old, new)   # Compare's saved ticks follow it

@@ -164,3 +164,32 @@ def test_saving_the_baseline_names_the_what_ifs_that_follow_it(store, qtbot, qse
     with qtbot.waitSignal(bar.status_message) as said:
         assert bar.save_current(store.scenario("Frozen copy")["params"])
     assert "follow" not in said.args[0]                                # a what-if's own save moves nothing else
+
+
+def test_undo_and_redo_put_scenario_rows_back_time_stamps_included(store, qtbot, qsettings_isolated):
+    """QA: after Save or Rename and Ctrl+Z the inputs came back but `updated_at` kept the new
+    time; Duplicate, undo, redo stamped the copy anew."""
+    import time
+
+    def rows():
+        return {r["name"]: dict(r) for r in store.db["scenarios"].rows}
+
+    with store.db.atomic():   # an old time stamp, so a new one can't coincide with it
+        store.db["scenarios"].update(DEFAULT_NAME, {"updated_at": "2025-01-01T00:00:00"})
+    before = rows()
+    params = store.scenario(DEFAULT_NAME)["params"]
+    bar = _bar(store, qtbot, gather=lambda: {**params, "months": 30})
+    assert bar.save_current()
+    assert rows()[DEFAULT_NAME]["updated_at"] != "2025-01-01T00:00:00"
+    bar.undo_stack.undo()
+    assert rows() == before
+    assert bar.rename_current("Renamed")
+    bar.undo_stack.undo()
+    assert rows() == before
+    assert bar.duplicate_current("Copy")
+    first = rows()
+    bar.undo_stack.undo()
+    assert rows() == before
+    time.sleep(1.1)       # a second later: a redo that stamps anew would show it
+    bar.undo_stack.redo()
+    assert rows() == first
