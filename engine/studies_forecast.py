@@ -618,6 +618,24 @@ def plan_deliveries(result) -> np.ndarray:
     return out
 
 
+def plan_view_window(result, months_before: int = 4, months_after: int = 4) -> tuple[int, int, float]:
+    """(first, last month index, top of the value axis) the Plan's capacity chart shows: the target
+    months with some before and after, up to the largest capacity P90, demand or delivery there.
+    Drawn over the whole horizon, a demand of 2.5 M chips by 2029 left a 39,000-chip plan for
+    Mar-Jun 2025 in the bottom few pixels."""
+    months = list(result.months)
+    if not months:
+        return 0, 0, 1.0
+    first = next((i for i, m in enumerate(months) if m >= result.from_month), 0)
+    last = max((i for i, m in enumerate(months) if m <= result.until_month), default=len(months) - 1)
+    i0, i1 = max(first - months_before, 0), min(last + months_after, len(months) - 1)
+    _lo, _mid, hi = result.capacity_unit_chips
+    shown = [np.asarray(hi, float)[i0:i1 + 1], np.asarray(result.demand_unit_chips, float)[i0:i1 + 1],
+             plan_deliveries(result)[i0:i1 + 1]]
+    top = max((float(np.nanmax(v)) for v in shown if v.size and np.isfinite(v).any()), default=0.0)
+    return i0, i1, top * 1.08 if top > 0 else 1.0
+
+
 def plan_order_table(result, chip_names: Mapping[str, str] | None = None) -> tuple[list[str], list[list]]:
     names = chip_names or {}
     headers = ["Chip", "Quantity (chips)", "Order month (date)", "Due (date)", "Cost (million USD)"]

@@ -29,7 +29,7 @@ from engine.forecast_plan import FRESH_TOLERANCE, cost_spread_text, pct_text, us
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
     CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_curve_name, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
-    plan_order_table, scenario_of,
+    plan_order_table, plan_view_window, scenario_of,
 )
 from gui.commands import follow_stack, follow_store_writes
 from gui.panels.base import mark_stale, run_controls, with_names
@@ -541,6 +541,9 @@ class PlanPanel(QWidget):
         if r.orders:
             c.set_bars("Planned deliveries (due)" if r.feasible else "Refused plan's deliveries (due)", x,
                        plan_deliveries(r), width=26 * 86400.0, color="#999999")
+        i0, i1, top = plan_view_window(r)   # the target months, not the whole horizon's demand
+        c.plot_item.setXRange(x[i0] - 20 * 86400.0, x[i1] + 20 * 86400.0, padding=0)
+        c.plot_item.setYRange(0.0, top, padding=0)
         p = self.prob_chart
         p.clear_series()
         if r.orders:

@@ -7,7 +7,9 @@ from PySide6.QtCore import QDate, QThreadPool, Qt
 from PySide6.QtGui import QUndoStack
 
 from engine.store import open_store
+from engine.studies_forecast import plan_deliveries
 from gui.panels.plan import PlanPanel
+from gui.widgets.plot_panel import to_timestamps
 
 
 @pytest.fixture
@@ -49,6 +51,14 @@ def test_plan_is_drawn_and_added_as_undoable_orders(panel, store):
     assert len(rows) == len(r.orders) > 0
     assert sum(row[1] for row in rows) == sum(o.quantity for o in r.orders)
     assert "With plan P50" in panel.capacity_chart.series_names()
+    # the chart shows the target months (4 before, 4 after), up to what is drawn there, not the
+    # whole horizon's demand (2.5 M chips by 2029 hid a 39,000-chip plan in its bottom pixels)
+    (x0, x1), (_y0, y1) = panel.capacity_chart.plot_item.vb.viewRange()
+    shown = [i for i, m in enumerate(r.months) if x0 <= to_timestamps([m])[0] <= x1]
+    first = r.months.index(r.from_month)
+    assert shown[0] == max(first - 4, 0) and r.months[shown[-1]] > r.until_month
+    top = max(max(r.capacity_unit_chips[2][i] for i in shown), max(r.demand_unit_chips[i] for i in shown))
+    assert top <= y1 <= 1.1 * max(top, max(plan_deliveries(r)))
     assert "$" in panel.summary_label.text() and "B</b>" in panel.summary_label.text()
     before = len(store.orders())
     assert panel.add_as_orders() == len(r.orders)
