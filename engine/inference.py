@@ -452,6 +452,14 @@ def _allreduce_traffic(dep: _Deployment) -> np.ndarray:
     return np.where(in_switch, np.minimum(ring, nvls), ring)
 
 
+def local_dispatch_share(ep, tp):
+    """Share of a chip's attention-group tokens it sends to (and gets back from) experts inside its
+    scale-up domain: only experts outside its attention TP group, (ep - tp) / ep of them, and each
+    of the group's tp ranks sends 1/tp of the tokens (the serving simulator's cost model uses the
+    same). 0 when TP attention spans the EP group."""
+    return np.maximum(np.asarray(ep, float) - tp, 0.0) / ep / tp
+
+
 def _comm_s(dep: _Deployment, tokens_chip, busy=None) -> np.ndarray:
     """Exposed time of TP all-reduces (2 per layer) and EP all-to-alls (2 per MoE layer).
 
@@ -465,7 +473,13 @@ def _comm_s(dep: _Deployment, tokens_chip, busy=None) -> np.ndarray:
     tp_link = np.where(dep.tp <= dep.domain, dep.scaleup_tp_bps, dep.scaleout_bps) * f["inf_link_eff"]
     tp_t = np.where(dep.tp > 1, 2.0 * (s.layers / dep.pp) * _allreduce_traffic(dep) * act / tp_link, 0.0)
     link = dep.link_bps * f["inf_link_eff"]
-    a2a_local = 2.0 * (s.moe_layers / dep.pp) * max(s.topk, 1) * act * (dep.ep - 1) / dep.ep / link
+    # Expert dispatch + combine inside the scale-up domain. A token is already on every rank of its
+    # attention TP group (after the attention all-reduce), so only experts outside that group need
+    # it, (ep - tp) / ep of them, and each of the group's tp ranks sends 1/tp of its tokens. With
+    # TP attention over the whole EP group (tp = ep) nothing moves: each rank runs its own experts
+    # and the combine is the MoE all-reduce already in `tp_t` (vLLM's and TRT-LLM's TP + EP).
+    # Charging every chip all its tokens' dispatch made TP8 EP8 half as fast as TP8.
+    a2a_local = 2.0 * (s.moe_layers / dep.pp) * max(s.topk, 1) * act * local_dispatch_share(dep.ep, dep.tp) / link
     if s.experts:
         wide = _wide_ep(dep)
         a2a_wide = _ep_a2a_s(dep, tokens_chip)

@@ -214,7 +214,8 @@ def build_cost_model(model: ModelConfig, chip: Chip, *, tp: int = 1, ep: int = 1
         a2a_lat = (s.moe_layers / pp_f) * 2.0 * f["inf_a2a_latency_us"] * 1e-6
     else:
         link = _s(dep.link_bps) * f["inf_link_eff"]
-        a2a_tok = 2.0 * (s.moe_layers / pp_f) * max(s.topk, 1) * act_per_tok * (ep_f - 1) / ep_f / link if s.experts else 0.0
+        a2a_tok = (2.0 * (s.moe_layers / pp_f) * max(s.topk, 1) * act_per_tok
+                   * float(inf.local_dispatch_share(ep_f, tp_f)) / link) if s.experts else 0.0
         a2a_lat = 0.0
     if not s.experts:
         a2a_tok = 2.0 * (s.moe_layers / pp_f) * 1 * act_per_tok * (ep_f - 1) / ep_f / (_s(dep.link_bps) * f["inf_link_eff"])

@@ -44,8 +44,12 @@ def test_public_accuracy_regression_guard(public):
     assert thr["p90_abs_error_pct"] <= 22.5
     assert s["by_metric"]["tpot_ms"]["median_abs_error_pct"] <= 8.5
     assert s["by_metric"]["decode_step_ms"]["median_abs_error_pct"] <= 6   # 10.0 before (A100 TP8 -13..-19%)
-    assert s["overall"]["p90_abs_error_pct"] <= 53      # 58.4 before this round's step-cost changes, 55.9 before expert reads at the dense rate
-    assert s["by_metric"]["ttft_ms"]["median_abs_error_pct"] <= 42     # 38.5 with TGI's admission throttle
+    # 58.4 before the step-cost changes, 55.9 before expert reads at the dense rate, 51.8 while TP8 EP8
+    # charged a dispatch of every token (it had matched TensorRT-LLM's DeepSeek-R1 TP8 EP8 TTFT rows,
+    # now -57..-67%; on the 2,002 silicon-sample rows nobody fitted the p90 fell from 90.7 to 83.0)
+    assert s["overall"]["p90_abs_error_pct"] <= 54
+    assert s["by_metric"]["tpot_ms"]["p90_abs_error_pct"] <= 21        # 29.0 with that dispatch
+    assert s["by_metric"]["ttft_ms"]["median_abs_error_pct"] <= 46     # 38.5 with that dispatch
     assert s["by_metric"]["ttft_ms"]["p90_abs_error_pct"] <= 92         # 86.5 (90.5 before it)
 
 
