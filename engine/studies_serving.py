@@ -329,7 +329,7 @@ def serving_key_figures(request: ServingRequest | None, cap, chips_needed: int |
             ["Targets met", cap.feasible, ""], ["Max concurrency", most, "sequences per replica"],
             ["Set by", set_by, ""], ["Sequences whose KV fits", cap.max_concurrency,
                                                               "sequences per replica"],
-            ["Weights per chip", cap.weights_gib_per_chip, "GiB"], ["KV per sequence", cap.kv_gib_per_sequence, "GiB"],
+            ["Weights per chip", cap.weights_gib_per_chip, "GiB"], ["KV per sequence, on each chip", cap.kv_gib_per_sequence, "GiB"],
             ["HBM per chip", req.chip.hbm_gib, "GiB"],
             ["Limiting", cap.limiting, ""]]
     rows += [["Latencies held at", cap.latency_basis if cap.latency_basis != "mean" else "mean (steady state)", ""],

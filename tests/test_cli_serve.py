@@ -491,3 +491,14 @@ def test_serve_refuses_expert_parallelism_on_a_dense_model(capsys):
                  "--output-len", "100", "--ep", "2", "--format", "json"])
     err = capsys.readouterr().err
     assert code == 1 and "--ep 2: llama3-8b has no experts" in err and err.count("\n") == 1
+
+
+def test_kv_per_sequence_is_per_chip_and_the_whole_sequence_is_beside_it(capsys):
+    """QA: "KV per sequence" read 0.088 GiB for Llama 3 70B at TP8; a 2,300-token sequence's cache is
+    80 layers x 8 KV heads x 128 x 2 (K, V) x 2 B x 2,300 = 0.702 GiB, split over the 8 chips."""
+    assert main(["serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--tp", "8", "--input-len", "2000",
+                 "--output-len", "300", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    whole = 80 * 8 * 128 * 2 * 2 * 2300 / 2**30
+    assert d["kv_gib_per_sequence_whole"] == pytest.approx(whole)
+    assert d["kv_gib_per_sequence"] == pytest.approx(whole / 8)

@@ -198,6 +198,7 @@ from engine.hardware import GB_PER_GIB  # noqa: E402  (GiB -> decimal GB)
 
 
 def run(args, ctx) -> Output:
+    from engine.hardware import DTYPE_BYTES
     from engine.inference import (ServingInputs, best_layouts, check_dtypes, default_kv_dtype, evaluate_serving,
                                   slo_capacity)
     from engine.studies import chips_for_demand
@@ -368,7 +369,11 @@ def run(args, ctx) -> Output:
         "concurrency_limited_by": "engine cap" if res.max_running < res.max_concurrency else "KV cache",
         # GiB, the unit of the chips' HBM capacity; the _gb keys of earlier versions stay, in
         # decimal GB as their names say
+        # kv_gib_per_sequence is one sequence's share on each chip (TP splits the KV heads);
+        # the whole sequence's cache, over the model's KV heads, is beside it
         "kv_gib_per_sequence": res.kv_gib_per_sequence, "kv_gib_per_chip": res.kv_gib_per_chip,
+        "kv_gib_per_sequence_whole": model.kv_bytes_per_token(DTYPE_BYTES[kdt]) * (args.input_len + args.output_len)
+        / 2**30,
         "weights_gib_per_chip": res.weights_gib_per_chip, "hbm_gib_per_chip": chip.hbm_gib,
         "kv_gb_per_sequence": res.kv_gib_per_sequence * GB_PER_GIB, "kv_gb_per_chip": res.kv_gib_per_chip * GB_PER_GIB,
         "weights_gb_per_chip": res.weights_gib_per_chip * GB_PER_GIB,
