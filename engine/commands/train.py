@@ -311,7 +311,7 @@ def run(args, ctx) -> Output:
             if "time_to_train_days" in row:
                 entry["time_to_train_days"] = row["time_to_train_days"]
     text_lines = [f"{model.name} on {args.chips} x {chip.name}: {best.tokens_per_s_per_chip:,.0f} tokens/s per chip, "
-                  f"MFU {best.mfu_pct:.1f}%, step {best.step_time_s:.2f} s, {best.memory_gib_per_chip:.1f} GiB per chip"]
+                  f"MFU {best.mfu_pct:.1f}%{' of the BF16 peak' if inputs.dtype not in ('bf16', 'fp16') else ''}, step {best.step_time_s:.2f} s, {best.memory_gib_per_chip:.1f} GiB per chip"]
     if "top" in data:
         text_lines.append(f"searched {data['layouts_evaluated']} layouts ({data['layouts_feasible']} feasible) "
                           f"in {data['search_seconds']:.2f} s")

@@ -82,7 +82,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.tiles = FigureTiles([
             ("time", "Time to train (days)", "Wall-clock days for the token budget, failures and checkpoints included"),
             ("throughput", "Throughput (tokens/s)", "Training tokens per second over all chips (per chip below)"),
-            ("mfu", "MFU (%)", "Model FLOPs utilisation: useful model FLOPs / dense peak (HFU below counts recompute)"),
+            ("mfu", "MFU (%)", "Model FLOPs utilisation: useful model FLOPs / dense BF16 peak, for FP8 runs too "
+                                "(HFU below counts recompute)"),
             ("memory", "Memory per chip (GiB)", "Peak memory per chip against its HBM (GiB, 2^30 bytes)"),
             ("step", "Step time (s)", "One optimizer step; the largest term is named below"),
             ("chip_hours", "Chip-hours", "Chips x wall-clock hours for the run"),
@@ -307,7 +308,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             return
         n = inp.num_chips
         t.set("step", f"{r.step_time_s:.2f}", f"largest term: {r.limiting.replace('_', ' ')}")
-        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}% · {r.model_tflops_per_chip:.0f} TFLOP/s")
+        # FP8 runs are measured against the BF16 peak, as MFU is usually quoted: said at the tile
+        basis = " · of the BF16 peak" if getattr(inp, "dtype", "bf16") not in ("bf16", "fp16") else ""
+        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}% · {r.model_tflops_per_chip:.0f} TFLOP/s{basis}")
         t.set("memory", f"{r.memory_gib_per_chip:.1f}", f"of {r.memory_capacity_gib:.0f} GiB HBM")
         lay = r.layout
         batch = int(lay.get("global_batch_seqs") or inp.batch_seqs())
