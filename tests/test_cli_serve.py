@@ -502,3 +502,16 @@ def test_kv_per_sequence_is_per_chip_and_the_whole_sequence_is_beside_it(capsys)
     whole = 80 * 8 * 128 * 2 * 2 * 2300 / 2**30
     assert d["kv_gib_per_sequence_whole"] == pytest.approx(whole)
     assert d["kv_gib_per_sequence"] == pytest.approx(whole / 8)
+
+
+def test_serve_without_tp_picks_a_layout_that_divides_the_chips_given(capsys):
+    """QA: `--chips 4` with targets failed on "not a multiple of the 8 chips of one replica (tp=8)"
+    though the user gave no TP, and TP4 on 4 chips meets the targets."""
+    argv = ["serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--input-len", "2000", "--output-len", "300",
+            "--ttft-ms", "2000", "--tpot-ms", "50", "--format", "json"]
+    assert main(argv + ["--chips", "4"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["tp"] == 4 and d["chips"] == 4 and d["slo_feasible"]
+    assert main(argv + ["--chips", "4", "--tp", "4"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert same["output_tokens_per_s_per_chip"] == pytest.approx(d["output_tokens_per_s_per_chip"])
