@@ -515,3 +515,17 @@ def test_serve_without_tp_picks_a_layout_that_divides_the_chips_given(capsys):
     assert main(argv + ["--chips", "4", "--tp", "4"]) == 0
     same = json.loads(capsys.readouterr().out)
     assert same["output_tokens_per_s_per_chip"] == pytest.approx(d["output_tokens_per_s_per_chip"])
+
+
+def test_targets_with_disaggregated_prefill_are_held_under_load_and_chips_count_one_replica(capsys):
+    """QA: with --prefill-tp and targets the headline was the aggregated steady state, the
+    disaggregated run beside it was offline (p90 TTFT 215 s against 2 s) and chips_needed (3,304)
+    counted 8-chip replicas beside chips_per_replica 16."""
+    assert main(["serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--tp", "8", "--input-len", "2000",
+                 "--output-len", "300", "--ttft-ms", "2000", "--tpot-ms", "50", "--prefill-tp", "8",
+                 "--demand-tokens-per-s", "1000000", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["chips_per_replica"] == 16 and d["chips_needed"] % 16 == 0
+    assert d["ttft_ms_p90"] <= 2000 and d["tpot_ms_p90"] <= 50
+    assert d["disaggregated"]["load"] == "offline"
+    assert d["chips_needed"] * d["output_tokens_per_s_per_chip"] >= 1_000_000
