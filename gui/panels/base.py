@@ -154,6 +154,48 @@ class _ElidedLabel(QLabel):
         painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
 
 
+class _FittedValueLabel(QLabel):
+    """A tile's value at 13 pt, set smaller (to 9 pt) when the tile is narrower than the text, so a
+    layout such as "TP4 PP32 VPP4 CP8" is read whole at 1280x720 instead of stopping at "TP4 PP32
+    VPP4 (" (the tooltip has the text at any size)."""
+
+    STYLE = "font-weight: 600; color: #202124; font-size: {pt}pt;"
+    SIZES_PT = (13, 12, 11, 10, 9)
+
+    def __init__(self, text: str = ""):
+        super().__init__(text)
+        self._pt = 0
+        self._fit()
+
+    def setText(self, text: str) -> None:   # noqa: N802 (Qt's name)
+        super().setText(text)
+        self.setToolTip(text if len(text) > 8 else "")
+        self._fit()
+
+    def resizeEvent(self, event) -> None:   # noqa: N802
+        super().resizeEvent(event)
+        self._fit()
+
+    def shown_pt(self) -> int:
+        return self._pt
+
+    def _fit(self) -> None:
+        from PySide6.QtGui import QFont, QFontMetrics
+
+        room = self.contentsRect().width()
+        chosen = self.SIZES_PT[-1]
+        for pt in self.SIZES_PT:
+            font = QFont(self.font())
+            font.setPointSizeF(pt)
+            font.setWeight(QFont.Weight.DemiBold)
+            if room <= 0 or QFontMetrics(font).horizontalAdvance(self.text()) <= room:
+                chosen = pt
+                break
+        if chosen != self._pt:
+            self._pt = chosen
+            self.setStyleSheet(self.STYLE.format(pt=chosen))
+
+
 class FigureTiles(QWidget):
     """Key figures as a grid of small tiles: a caption, a large value, a detail line."""
 
@@ -177,8 +219,7 @@ class FigureTiles(QWidget):
             box.setSpacing(0)
             cap = QLabel(caption)
             cap.setStyleSheet("color: #5f6368; font-size: 9pt;")
-            value = QLabel("–")
-            value.setStyleSheet("font-size: 13pt; font-weight: 600; color: #202124;")
+            value = _FittedValueLabel("–")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             detail = _ElidedLabel("")
             detail.setStyleSheet("color: #5f6368; font-size: 8pt;")

@@ -127,3 +127,26 @@ def _forget_window_settings():
 
     for group in ("window", "scenarios", "fleet"):
         settings().remove(group)
+
+
+def test_a_tile_value_wider_than_its_tile_is_set_smaller_not_cut(qtbot):
+    """QA: at 1280x720 the Training layout tile read "TP4 PP32 VPP4 (" and hid the CP8."""
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from gui.panels.base import FigureTiles
+
+    tiles = FigureTiles([("layout", "Layout", "the layout"), ("mfu", "MFU (%)", "")], columns=2)
+    qtbot.addWidget(tiles)
+    tiles.resize(330, 80)
+    tiles.show()
+    tiles.set("layout", "TP4 PP32 VPP4 CP8", "DP16")
+    tiles.set("mfu", "42.8")
+    qtbot.wait(10)
+    label = tiles._values["layout"]
+    font = QFont(label.font())
+    font.setPointSizeF(label.shown_pt())
+    font.setWeight(QFont.Weight.DemiBold)
+    assert label.shown_pt() < 13
+    assert QFontMetrics(font).horizontalAdvance("TP4 PP32 VPP4 CP8") <= label.contentsRect().width()
+    assert tiles._values["mfu"].shown_pt() == 13          # a short value keeps the large size
+    assert label.toolTip() == "TP4 PP32 VPP4 CP8"
