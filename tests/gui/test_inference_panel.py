@@ -136,6 +136,12 @@ def test_comparison_runs_in_a_worker_can_be_cancelled_and_rerun(panel, qtbot):
     assert panel.comparison.key == panel._comparison_key(panel.request)
     assert {r["chip_id"] for r in panel.comparison.rows} == {"h100-sxm5-80gb", "h20-96gb", "ascend-910b2"}
     assert panel.table.rowCount() == 3
+    # one number of decimals per column (H20's TPOT of 49.96 ms read "50" beside a 50 ms target)
+    _headers, rows = panel.comparison_table()
+    for i, row in enumerate(rows):
+        if row[5] is not None:
+            assert panel.table.item(i, 5).text() == f"{row[5]:,.2f}"
+            assert panel.table.item(i, 3).text() == f"{row[3]:,.1f}"
 
 
 def test_steady_state_tiles_say_the_percentile_run_is_pending_or_not_run(panel, qtbot):
