@@ -143,6 +143,10 @@ class RowTableModel(QAbstractTableModel):
                 return column.header
             if role == Qt.ItemDataRole.ToolTipRole:
                 return column.tooltip or column.header
+            if role == Qt.ItemDataRole.TextAlignmentRole and column.long_text:
+                # at the left, where the column starts: centred in a wide text column the name sat
+                # past the pane's edge at 1280x720 ("Note" of the deliveries)
+                return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         elif orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
             return str(section + 1)
         return None

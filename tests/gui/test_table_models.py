@@ -122,3 +122,12 @@ def test_a_promised_schedule_reads_as_dates_and_chips_and_edits_as_typed(store):
     row = next(i for i, r in enumerate(store.order_rows()) if r["promised"] == "2023-06-01:5000;2023-09-01:5000")
     assert model.data(model.index(row, col), DISPLAY) == "2023-06-01: 5,000 · 2023-09-01: 5,000"
     assert model.data(model.index(row, col), Qt.ItemDataRole.EditRole) == "2023-06-01:5000;2023-09-01:5000"
+
+
+def test_long_text_column_headers_sit_at_the_left(store):
+    """The deliveries' "Note" was centred in its wide column, past the pane's edge at 1280x720."""
+    model = DeliveryTableModel([])
+    col = model.column_of("note")
+    align = model.headerData(col, Qt.Orientation.Horizontal, Qt.ItemDataRole.TextAlignmentRole)
+    assert align == int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    assert model.headerData(0, Qt.Orientation.Horizontal, Qt.ItemDataRole.TextAlignmentRole) is None
