@@ -617,13 +617,16 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach, job
     slow = [i for i in active if p_any[i] < fit_conf]
     capped = [i for i in active if p_max[i] < fit_conf and p_any[i] >= fit_conf]
     ok_from = np.nonzero(p_max < fit_conf)[0]
-    hint = (f"; from {months[int(ok_from[-1]) + 1]:%Y-%m} on a plan could" if len(ok_from)
-            and int(ok_from[-1]) + 1 <= active[-1] else "")
+    # on this fit's trials: a target from that month may be within reach (its own plan is checked
+    # on fresh trials like any other, and can still fall short by their noise)
+    hint = (f"; from {months[int(ok_from[-1]) + 1]:%Y-%m} a plan may reach it (--from "
+            f"{months[int(ok_from[-1]) + 1]:%Y-%m})" if len(ok_from) and int(ok_from[-1]) + 1 <= active[-1] else "")
+    trials = f"{req.samples:,} trials"
     if slow:
         i = slow[0]
         reasons.append(
             f"lead times and vendor risk: ordering from {order_months[0]:%Y-%m}, chips installed by "
-            f"{months[i]:%Y-%m} cover demand in at most {pct_text(p_any[i])} of trials, whatever the quantity "
+            f"{months[i]:%Y-%m} cover demand in at most {pct_text(p_any[i])} of the {trials} fitted, whatever the quantity "
             f"(shortest lead time, the vendors' delays and fulfilment, export cut-offs; the target is "
             f"{pct_text(fit_conf)}){hint}")
     if capped:
@@ -631,7 +634,8 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach, job
         caps = ", ".join(f"{req.chip_names.get(c.chip_id, c.chip_id)} {c.max_per_quarter:,.0f}"
                          for c in req.candidates if c.max_per_quarter > 0)
         reasons.append(f"caps: ordering every candidate at its maximum per quarter ({caps}) covers demand in "
-                       f"{months[i]:%Y-%m} in only {pct_text(p_max[i])} of trials (the target is {pct_text(fit_conf)}); "
+                       f"{months[i]:%Y-%m} in only {pct_text(p_max[i])} of the {trials} fitted (the target is "
+                       f"{pct_text(fit_conf)}); "
                        f"raise the caps, add candidates, "
                        f"lower the confidence or end the target earlier{hint}")
     if not reasons:
