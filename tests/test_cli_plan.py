@@ -256,3 +256,13 @@ def test_a_training_deadline_no_plan_can_meet_is_named_as_the_reason(tmp_path, c
     assert code == 1 and not d["feasible"]
     assert d["why"].startswith(f"training job '{job['name']}': even every candidate ordered at its cap from ")
     assert f"finishes it by {job['deadline']}" in d["why"] and "shorten the target" not in d["why"]
+
+
+def test_a_no_plan_answer_says_whose_probability_it_gives(capsys, tmp_path):
+    """QA: a refused target gave min_prob_meet_in_target 0.0265 with no word of what plan it was for."""
+    code = main(["--db", str(tmp_path / "p.db"), "plan", "--confidence", "0.5", "--from", "2025-03", "--until", "2025-10",
+                 "--format", "json"])
+    d = json.loads(capsys.readouterr().out)
+    assert code == 1 and not d["feasible"]
+    assert d["min_prob_meet_in_target_with"] in ("the refused plan", "the current fleet, no orders")
+    assert (d["min_prob_meet_in_target_with"] == "the refused plan") == bool(d["orders"])

@@ -156,6 +156,9 @@ def plan_to_dict(result, scenario_name: str, samples_requested: int | None = Non
         "from_month": iso(result.from_month), "until_month": iso(result.until_month),
         "min_prob_meet_in_target": r4(min(result.prob_meet_demand[i] for i, m in enumerate(result.months)
                                           if result.from_month <= m <= result.until_month)),
+        # whose probability that is: with no plan it is the refused plan's, or the fleet's as it is
+        "min_prob_meet_in_target_with": ("the plan" if result.feasible else
+                                         "the refused plan" if result.orders else "the current fleet, no orders"),
         "unit_chip_id": result.unit_chip_id,
         "capacity_p50_with_plan": [round(float(v), 1) for v in result.capacity_unit_chips[1]],
         "demand_p50": [round(float(v), 1) for v in result.demand_unit_chips],
