@@ -208,8 +208,18 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
 
     if not isinstance(config, dict):
         raise ValidationError(["config.json: top level must be a JSON object"])
+    notes: list[str] = []
+    inner = config.get("text_config")
+    if isinstance(inner, dict) and _first(config, FIELD_ALIASES["layers"])[0] is None \
+            and _first(inner, FIELD_ALIASES["layers"])[0] is not None:
+        # a multimodal model (Llama 4, Qwen2.5-VL, Gemma 3) keeps its language model one level
+        # down; its vision tower is not counted (the text model is what serves the tokens)
+        outer = {k: v for k, v in config.items() if k != "text_config" and "vision" not in k}
+        config = {**outer, **inner}
+        notes.append("read the language model from text_config (a multimodal model; its vision encoder is "
+                     "not counted)")
     config = checked_config(config)
-    used, notes, problems = set(), [], []
+    used, problems = set(), []
     fields: dict[str, Any] = {}  # ModelConfig field -> value, for check_model
     for field, aliases in FIELD_ALIASES.items():
         key, value = _first(config, aliases)

@@ -349,3 +349,17 @@ def test_models_import_refuses_zero_kv_heads_and_repeated_keys(capsys, tmp_path)
     path.write_text(json.dumps(base))          # left out: as many KV heads as heads, as before
     code, out, err = run(capsys, "models", "import", str(path), "--id", "mha", "--format", "json")
     assert code == 0 and json.loads(out)["model"]["kv_heads"] == 32
+
+
+def test_models_import_reads_a_multimodal_configs_language_model(capsys, tmp_path):
+    """QA: Llama 4 / Qwen2.5-VL / Gemma 3 configs keep the language model under text_config; the
+    import listed four fields as missing with no hint."""
+    text = {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+            "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 8192}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "llava", "vision_config": {"hidden_size": 1024}, "text_config": text}))
+    code, out, err = run(capsys, "models", "import", str(path), "--id", "mm", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["model"]["params_b"] == pytest.approx(8.03, rel=0.01) and d["model"]["kv_heads"] == 8
+    assert any("text_config" in n for n in d["notes"]) and "vision_config" not in d["unknown_fields"]
