@@ -262,6 +262,12 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     if ffn_key:
         used.add(ffn_key)
     n_key, experts = _first(config, EXPERT_COUNT)
+    if n_key and not experts:   # read, and found to say "no experts": not an unknown field
+        used.add(n_key)
+        ignored_topk = [k for k in EXPERT_TOPK if config.get(k)]
+        used.update(ignored_topk)
+        notes.append(f"{n_key} 0: imported as a dense model"
+                     + (f" ({', '.join(ignored_topk)} not used)" if ignored_topk else ""))
     if n_key and experts:
         used.add(n_key)
         fields["moe_experts"] = experts
