@@ -156,16 +156,22 @@ def test_delivered_only_matches_fleet_installed_timeline():
     assert np.array_equal(r.installed_by_chip[CHIP].p50, expected)
 
 
+def _one_lot_due_2025_with_uniform_delay(high_days, *, start, months, trials, as_of):
+    """A forecast of one lot of 1,000 due 2025-01-01, delay uniform on [0, high_days], demand 1,000
+    chips' worth (P(meet) is then P(the lot is installed))."""
+    o = order(qty=1000, promised=[(D(2025, 1, 1), 1000)])
+    unc = OrderUncertainty(delay_dist="uniform", delay_low_days=0, delay_mode_days=high_days / 2,
+                           delay_high_days=high_days)
+    demand = DemandCurve(points=(DemandPoint(D(2024, 1, 1), 1000 * 86400.0),), model_id="m", chip_id=CHIP,
+                         input_tokens_per_request=0.0, output_tokens_per_request=1.0)
+    sc = scenario(start=start, months=months, trials=trials, default_uncertainty=unc, demand=demand, as_of=as_of)
+    return run_forecast(inputs([o], sc))
+
+
 def test_uniform_delay_gives_the_closed_form_probability():
     # One lot of 1,000 due 2025-01-01, delay uniform on [0, 60] days rounded to whole days: it is
     # installed by 2025-02-01 when the delay is under 31.5 days (p = 31.5/60), by 2025-03-01 under 59.5.
-    o = order(qty=1000, promised=[(D(2025, 1, 1), 1000)])
-    unc = OrderUncertainty(delay_dist="uniform", delay_low_days=0, delay_mode_days=30, delay_high_days=60)
-    demand = DemandCurve(points=(DemandPoint(D(2024, 1, 1), 1000 * 86400.0),), model_id="m", chip_id=CHIP,
-                         input_tokens_per_request=0.0, output_tokens_per_request=1.0)
-    sc = scenario(start=D(2024, 12, 1), months=4, trials=20_000, default_uncertainty=unc, demand=demand,
-                  as_of=D(2024, 6, 1))
-    r = run_forecast(inputs([o], sc))
+    r = _one_lot_due_2025_with_uniform_delay(60, start=D(2024, 12, 1), months=4, trials=20_000, as_of=D(2024, 6, 1))
     assert r.demand_unit_chips[0] == pytest.approx(1000)
     assert r.prob_meet_demand[0] == 0
     assert r.prob_meet_demand[1] == pytest.approx(0.5 / 60, abs=0.003)  # delays rounding to 0 days
@@ -668,13 +674,7 @@ def test_an_overdue_lot_takes_the_delay_given_its_lateness_not_a_second_whole_de
     delay uniform on [0, 120] days. Given delay > 31 it is uniform on (31, 120]: installed by
     2025-03-01 (59 days) with p = (59 - 31) / 89, by 2025-04-01 (90) with p = 59 / 89. Dating it
     from the known date plus a whole delay (the old rule) gave (28 / 120, 59 / 120)."""
-    o = order(qty=1000, promised=[(D(2025, 1, 1), 1000)])
-    unc = OrderUncertainty(delay_dist="uniform", delay_low_days=0, delay_mode_days=60, delay_high_days=120)
-    demand = DemandCurve(points=(DemandPoint(D(2024, 1, 1), 1000 * 86400.0),), model_id="m", chip_id=CHIP,
-                         input_tokens_per_request=0.0, output_tokens_per_request=1.0)
-    sc = scenario(start=D(2025, 1, 1), months=5, trials=40_000, default_uncertainty=unc, demand=demand,
-                  as_of=D(2025, 2, 1))
-    r = run_forecast(inputs([o], sc))
+    r = _one_lot_due_2025_with_uniform_delay(120, start=D(2025, 1, 1), months=5, trials=40_000, as_of=D(2025, 2, 1))
     assert r.prob_meet_demand[0] == 0                                   # nothing before the known date
     assert r.prob_meet_demand[1] == pytest.approx(0.5 / 89, abs=0.004)  # a delay rounding to 31 days
     assert r.prob_meet_demand[2] == pytest.approx(28 / 89, abs=0.012)
