@@ -123,6 +123,8 @@ class SaveScenarioCommand(StoreCommand):
         self.params["name"] = name
         self.must_be_new = must_be_new
         self.previous: dict | None = None
+        self.previous_row: dict | None = None   # as stored (Store.scenario_row): what undo writes back
+        self.saved_row: dict | None = None       # what this save stored: what redo writes back
         # (before, after) of what the views count as saved: undo puts `before` back, so the
         # edits a Save stored are unsaved again once it is undone (ScenarioBar.save_current)
         self.marks: tuple | None = None
@@ -144,9 +146,12 @@ class SaveScenarioCommand(StoreCommand):
                 if self.must_be_new:
                     raise ValidationError([f"name: '{name}' (a scenario with this name already exists)"])
                 self.previous = self.store.scenario(name)
-        # a redo writes the row as the first apply did, time stamp included
-        self.store.save_scenario(self.name, self.params, updated_at=getattr(self, "saved_at", None))
-        self.saved_at = self.store.scenario(self.name).get("updated_at")
+                self.previous_row = self.store.scenario_row(name)
+        if self.saved_row is not None:   # a redo writes the row the first apply wrote, byte for byte
+            self.store.put_scenario_row(self.saved_row)
+        else:
+            self.store.save_scenario(self.name, self.params)
+            self.saved_row = self.store.scenario_row(self.name)
         self.written_text = _params_text(self.store, self.name)
         if self.on_written is not None:
             self.on_written(self.name)
@@ -158,10 +163,10 @@ class SaveScenarioCommand(StoreCommand):
             # saved by another window or program after this step: undo would silently drop that
             raise UserError(f"scenario '{self.name}' was saved by another window or program after this step; "
                             "nothing was undone")
-        if self.previous is None:
+        if self.previous_row is None:
             self.store.delete_scenario(self.name)
-        else:   # the row as it was, its time stamp too
-            self.store.save_scenario(self.name, self.previous["params"], updated_at=self.previous.get("updated_at"))
+        else:   # the row as it was stored (its changes, not its inputs diffed again), time stamp too
+            self.store.put_scenario_row(self.previous_row)
         if self.on_written is not None:
             self.on_written(self.name)
         if self.marks and self.restore_marks is not None:

@@ -886,6 +886,19 @@ class Store:
             if self.meta(self.BASELINE_KEY) == old:
                 self.db.table(META).insert({"key": self.BASELINE_KEY, "value": new}, replace=True)
 
+    def scenario_row(self, name: str) -> dict | None:
+        """`name`'s row as stored (its params text as written, changes and all), or None: what an
+        undo puts back. Saving a what-if's resolved inputs again diffs them against today's
+        baseline, which drops a change that now equals it (30 months became 60 after an undo)."""
+        rows = list(self.db.table(SCENARIOS).rows_where("name = ?", [name]))
+        return dict(rows[0]) if rows else None
+
+    def put_scenario_row(self, row: dict) -> None:
+        """Write a row from `scenario_row` back exactly as it was."""
+        self._writable()
+        with self.db.atomic():
+            self.db.table(SCENARIOS).insert(dict(row), replace=True)
+
     def delete_scenario(self, name: str) -> dict:
         """Delete `name`; what-ifs built on it are first written out in full, so none changes."""
         self._writable()

@@ -193,3 +193,32 @@ def test_undo_and_redo_put_scenario_rows_back_time_stamps_included(store, qtbot,
     time.sleep(1.1)       # a second later: a redo that stamps anew would show it
     bar.undo_stack.redo()
     assert rows() == first
+
+
+def test_undoing_a_what_if_save_puts_its_stored_changes_back(tmp_path, qtbot, qsettings_isolated):
+    """QA: undo saved the what-if's resolved inputs again, diffed against today's baseline, so a
+    change that equalled the baseline by then was dropped: a what-if saved with a 30-month horizon
+    read 60 after undoing a later save and the baseline's own."""
+    from gui.scenarios import SaveScenarioCommand
+
+    s = open_store(tmp_path / "w.db")
+    base, what_if = s.baseline_name(), "Huawei 6 months late"
+    stack = QUndoStack()
+    p = s.scenario(what_if)["params"]
+    p["months"] = 30
+    stack.push(SaveScenarioCommand(s, what_if, p))
+    b = s.scenario(base)["params"]
+    b["months"] = 30
+    stack.push(SaveScenarioCommand(s, base, b))
+    row = s.scenario_row(what_if)
+    p = s.scenario(what_if)["params"]
+    p["trials"] = 500
+    stack.push(SaveScenarioCommand(s, what_if, p))
+    stack.undo()
+    assert s.scenario_row(what_if) == row          # the row as stored, its 30-month change included
+    stack.undo()
+    assert s.scenario(base)["params"]["months"] == 60 and s.scenario(what_if)["params"]["months"] == 30
+    stack.redo()
+    stack.redo()
+    assert s.scenario(what_if)["params"]["trials"] == 500
+    s.close()
