@@ -134,7 +134,9 @@ class CsvReader:
             self.close()
             raise UserError(f"{self.path}: empty file (expected a header row)")
         self.header = [h.strip() for h in first]
-        if columns and not any(h.lower() in {c.lower() for c in columns} for h in self.header):
+        separated_otherwise = len(self.header) == 1 and any(sep in self.header[0] for sep in ";\t")
+        if columns and not separated_otherwise and not any(h.lower() in {c.lower() for c in columns}
+                                                           for h in self.header):
             # a file whose first row is data: "column '900' appears twice" sent the user after a column
             # that does not exist
             self.close()
