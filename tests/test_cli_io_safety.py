@@ -427,3 +427,16 @@ def test_imports_and_backup_print_one_csv_row(capsys, tmp_path, db):
     code, out, _ = run(capsys, "--db", db, "backup", str(tmp_path / "b.db"), "--format", "csv")
     rows = list(csv.DictReader(out.splitlines()))
     assert code == 0 and (rows[0]["chips"], rows[0]["orders"], rows[0]["scenarios"]) == ("34", "3", "4")
+
+
+def test_a_database_opened_through_a_link_keeps_its_real_wal_safe(capsys, tmp_path):
+    """QA: with --db LINK, an export onto the real file's -wal was not refused (the guard knew only
+    the link's name), and a crash after it lost a committed scenario."""
+    real = tmp_path / "y.db"
+    assert main(["--db", str(real), "chips", "list", "--format", "json"]) == 0
+    capsys.readouterr()
+    link = tmp_path / "link.db"
+    link.symlink_to(real)
+    for target in (tmp_path / "y.db-wal", tmp_path / "link.db-wal"):
+        code, _out, err = run(capsys, "--db", str(link), "chips", "export", str(target), "--force")
+        assert code == 1 and "open database's WAL file" in one_line_error(err), target

@@ -152,7 +152,8 @@ def note_open(path: Path, header: bytes) -> tuple[int, int] | None:
     except OSError:
         return None
     key = (info.st_dev, info.st_ino)
-    entry = _OPEN_HERE.setdefault(key, [0, header, Path(os.path.abspath(path))])
+    # the real path: SQLite's -wal and -shm sit beside the file a link points to, not the link
+    entry = _OPEN_HERE.setdefault(key, [0, header, Path(os.path.realpath(path)), Path(os.path.abspath(path))])
     entry[0] += 1
     return key
 
@@ -166,9 +167,9 @@ def _refuse_open_database(target: Path) -> str | None:
             return "is the open database itself; give another file name"
     except OSError:
         pass
-    where = Path(os.path.abspath(target))
-    for _count, _header, db_path in list(_OPEN_HERE.values()):
-        for suffix in SIDE_SUFFIXES:
+    where = Path(os.path.realpath(target))
+    for entry in list(_OPEN_HERE.values()):
+        for db_path, suffix in ((p, x) for p in entry[2:] for x in SIDE_SUFFIXES):   # real path and as given
             side = side_file(db_path, suffix)
             try:
                 same = where == side or (target.exists() and side.exists() and os.path.samefile(target, side))
