@@ -440,3 +440,20 @@ def test_a_database_opened_through_a_link_keeps_its_real_wal_safe(capsys, tmp_pa
     for target in (tmp_path / "y.db-wal", tmp_path / "link.db-wal"):
         code, _out, err = run(capsys, "--db", str(link), "chips", "export", str(target), "--force")
         assert code == 1 and "open database's WAL file" in one_line_error(err), target
+
+
+@pytest.mark.parametrize("argv", [
+    ("forecast", "--trials", "1_000"), ("forecast", "--trials", "١٠٠"), ("forecast", "--seed", "０"),
+    ("serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--input-len", "100", "--output-len", "10",
+     "--ttft-ms", "1_000"),
+])
+def test_number_flags_are_plain_numbers_as_in_files(capsys, db, argv):
+    """QA: files refused 9_6 and other scripts' digits, flags still read them (--trials 1_000 ran 1,000)."""
+    with pytest.raises(SystemExit) as info:
+        main(["--db", db, *argv])
+    assert info.value.code == 2 and "invalid" in capsys.readouterr().err
+
+
+def test_caps_are_plain_numbers(capsys, db):
+    code, _out, err = run(capsys, "--db", db, "plan", "--caps", "h20-96gb=1_000")
+    assert code == 1 and "--caps: 'h20-96gb=1_000'" in one_line_error(err)

@@ -16,16 +16,28 @@ from typing import Any, Callable
 from engine.errors import UserError
 
 
+def plain_number(text: str) -> float:
+    """argparse type for a number as people write it: digits, sign, point, exponent (and nan/inf,
+    which each flag's own check names). float() also reads "1_000" and other scripts' digits,
+    which the import files refuse (engine.validate.cell_float)."""
+    from engine.validate import cell_float
+
+    try:
+        return cell_float(str(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+
+
 def whole_number(text: str) -> int:
     """argparse type for counts: 4096, and also 1e4 or 4.096e3 (the e-notation `--tokens 15e12`
-    and `--caps h20=1e7` take), but never 1.5."""
+    and `--caps h20=1e7` take), but never 1.5 (nor 1_000)."""
+    import re
+
+    if re.fullmatch(r"[+-]?\d+", str(text).strip(), re.ASCII):
+        return int(text)   # exact, however long (each flag checks its own range)
     try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
+        value = plain_number(text)
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"invalid whole number: {text!r}") from None
     if not math.isfinite(value) or value != math.floor(value) or abs(value) >= 2 ** 63:
         raise argparse.ArgumentTypeError(f"invalid whole number: {text!r}")

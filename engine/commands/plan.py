@@ -7,9 +7,9 @@ import statistics
 from dataclasses import replace
 
 from engine.cli import add_command
-from engine.commands import Output, whole_number
+from engine.commands import Output, plain_number, whole_number
 from engine.errors import InfeasibleRequest, UserError, ValidationError
-from engine.validate import iso_day
+from engine.validate import cell_float, iso_day
 
 
 def register(subparsers) -> None:
@@ -18,14 +18,14 @@ def register(subparsers) -> None:
     p.add_argument("--scenario", metavar="NAME",
                    help="a saved scenario (default: the database's baseline, 'Story default'); its saved Plan study, when it "
                         "has one, gives every setting below that is not given as a flag")
-    p.add_argument("--confidence", type=float, metavar="P", help="P(meet demand) to keep, 0.5 to below 1 (default 0.9)")
+    p.add_argument("--confidence", type=plain_number, metavar="P", help="P(meet demand) to keep, 0.5 to below 1 (default 0.9)")
     p.add_argument("--from", dest="from_month", metavar="YYYY-MM",
                    help="first month that must meet (default: the first month from which new orders can keep "
                         "--confidence through --until; it depends on the confidence, so give --from to compare "
                         "costs across confidence levels)")
     p.add_argument("--until", dest="until_month", metavar="YYYY-MM",
                    help="last month that must meet (default: the scenario's last)")
-    p.add_argument("--budget", type=float, metavar="USD", help="most the plan may cost")
+    p.add_argument("--budget", type=plain_number, metavar="USD", help="most the plan may cost")
     p.add_argument("--chips", metavar="ID,ID,...", help="candidate chips (default: resources/plan_candidates.csv)")
     p.add_argument("--samples", type=whole_number, metavar="N", help="Monte Carlo trials the plan is fitted on (default 200)")
     p.add_argument("--caps", metavar="ID=N,...", help="most chips per quarter for some candidates "
@@ -234,7 +234,7 @@ def run_plan(args, ctx) -> Output:
         for part in args.caps.split(","):
             chip_id, _, value = part.partition("=")
             try:
-                cap = float(value)
+                cap = cell_float(value)   # a plain number: "1_000" is refused, as in files
                 if not (0 <= cap < float("inf") and cap == int(cap)):   # whole chips a quarter
                     raise ValueError
                 caps[chip_id.strip()] = cap

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from engine.commands import Output, whole_number
+from engine.commands import Output, plain_number, whole_number
 from engine.errors import InfeasibleRequest, UserError
 from engine.models import context_problem
 
@@ -28,27 +28,27 @@ def register(subparsers) -> None:
     p.add_argument("--ep", type=whole_number, default=None,
                    help="expert-parallel degree (MoE; default: 1, or the best under the SLOs for an MoE model)")
     p.add_argument("--chips", type=whole_number, default=None, help="chips in total (replicas = chips / chips per replica)")
-    p.add_argument("--input-len", type=float, help="prompt tokens per request (required without --scenario)")
-    p.add_argument("--output-len", type=float, help="generated tokens per request (required without --scenario)")
+    p.add_argument("--input-len", type=plain_number, help="prompt tokens per request (required without --scenario)")
+    p.add_argument("--output-len", type=plain_number, help="generated tokens per request (required without --scenario)")
     load = p.add_mutually_exclusive_group()
     load.add_argument("--concurrency", type=whole_number, default=None,
                       help="closed loop: requests kept in flight (all replicas); default: --offline, or with "
                            "--ttft-ms/--tpot-ms the highest load that meets them")
-    load.add_argument("--request-rate", type=float, default=None,
+    load.add_argument("--request-rate", type=plain_number, default=None,
                       help="open loop: Poisson arrivals, requests/s for the whole deployment")
     load.add_argument("--offline", action="store_true", help="every request available at once (max throughput)")
     p.add_argument("--requests", type=whole_number, default=None, help="requests to simulate, for the whole deployment (split over the replicas; default: enough for a steady state on each)")
-    p.add_argument("--input-len-spread", type=float, default=None,
+    p.add_argument("--input-len-spread", type=plain_number, default=None,
                    help="prompt length spread, coefficient of variation (default 0: every prompt --input-len "
                         "long; with --scenario, its Serving study's length spread)")
-    p.add_argument("--output-len-spread", type=float, default=None, help="output length spread (as above)")
+    p.add_argument("--output-len-spread", type=plain_number, default=None, help="output length spread (as above)")
     p.add_argument("--requests-per-client", type=whole_number, default=None,
                    help="closed loop: measured requests per client (aiperf sweeps use 10-20; default: --requests "
                         "or at least 500 and 4 per client)")
     p.add_argument("--warmup-requests", type=whole_number, default=0,
                    help="requests run first and left out of the figures, the clients kept busy (default 0; "
                         "aiperf drains its warm-up before measuring, which is 0 here)")
-    p.add_argument("--ramp-s", type=float, default=0.0,
+    p.add_argument("--ramp-s", type=plain_number, default=0.0,
                    help="closed loop: the clients start evenly over this many seconds (default 0: all at once)")
     p.add_argument("--max-num-batched-tokens", type=whole_number, default=None,
                    help="the engine's token budget per step, per replica (vLLM --max-num-batched-tokens, "
@@ -69,17 +69,17 @@ def register(subparsers) -> None:
                         "arrivals (with no target: the largest Poisson load served, as the Inference view shows), "
                         "or 'steady' for the steady-state estimate (default: steady; with --scenario, "
                         "the Serving study's, p90 unless the Inference view chose another)")
-    p.add_argument("--ttft-ms", type=float, default=None, help="time-to-first-token target")
-    p.add_argument("--tpot-ms", type=float, default=None, help="time-per-output-token target")
+    p.add_argument("--ttft-ms", type=plain_number, default=None, help="time-to-first-token target")
+    p.add_argument("--tpot-ms", type=plain_number, default=None, help="time-per-output-token target")
     p.add_argument("--weight-dtype", help="bf16 (default), fp16, fp8, int8, int4 or fp4 (a chip without that "
                                           "matrix rate runs the weights weight-only)")
     p.add_argument("--kv-dtype", default=None, help="KV-cache dtype: bf16, fp16, fp8, int8 or int4 (default: fp8 "
                                                     "with fp8 weights on a chip with an FP8 rate, else 16-bit)")
     p.add_argument("--engine",
                    help="serving engine family: vllm (default), sglang, trtllm, vllm-ascend, mindie, tgi, generic")
-    p.add_argument("--demand-tokens-per-s", type=float, default=None,
+    p.add_argument("--demand-tokens-per-s", type=plain_number, default=None,
                    help="peak output tokens/s to serve: reports chips_needed under the SLOs")
-    p.add_argument("--prefix-cache-pct", type=float, default=None, dest="prefix_cache_pct",
+    p.add_argument("--prefix-cache-pct", type=plain_number, default=None, dest="prefix_cache_pct",
                    help="percent of prompt tokens served from the prefix cache (skip prefill) under the SLOs, "
                         "0 to 99 (default 0)")
     p.set_defaults(handler=run, usage_error=p.error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from engine.commands import Output, whole_number
+from engine.commands import Output, plain_number, whole_number
 from engine.errors import InfeasibleRequest, UserError
 from engine.hardware import GB_PER_GIB
 from engine.studies import infeasible_detail
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--model", help="model preset id (required without --scenario)")
     p.add_argument("--chip", help="chip id (required without --scenario)")
     p.add_argument("--chips", type=whole_number, help="number of chips (required without --scenario)")
-    p.add_argument("--tokens", type=float, help="token budget (e.g. 15e12) for time to train")
+    p.add_argument("--tokens", type=plain_number, help="token budget (e.g. 15e12) for time to train")
     from engine.layout import DIMENSIONS
 
     for d in DIMENSIONS:  # --tp --pp --cp --ep --vpp --micro-batch --dp: one schema with the GUI
@@ -58,13 +58,13 @@ def register(subparsers) -> None:
                    help="with --dtype fp8, MoE tokens are dispatched in FP8 (combined in BF16; default on)")
     p.add_argument("--search", action="store_true", help="search the best layouts")
     p.add_argument("--top", type=whole_number, default=5, help="layouts listed by a search")
-    p.add_argument("--price-per-chip-hour", type=float, dest="price",
+    p.add_argument("--price-per-chip-hour", type=plain_number, dest="price",
                    help="USD per chip-hour, for the cost (default: the catalog price over 4 years)")
-    p.add_argument("--mtbf-chip-hours", type=float, default=None,
+    p.add_argument("--mtbf-chip-hours", type=plain_number, default=None,
                    help="with --tokens: mean time between job-stopping failures, per chip, in hours (default "
                         "the Llama 3 report's rate: 419 interruptions in 54 days on 16,384 H100, ~50,650)")
-    p.add_argument("--restart-min", type=float, default=None, help="with --tokens: minutes a restart takes (default 10)")
-    p.add_argument("--checkpoint-write-gbps", type=float, default=None,
+    p.add_argument("--restart-min", type=plain_number, default=None, help="with --tokens: minutes a restart takes (default 10)")
+    p.add_argument("--checkpoint-write-gbps", type=plain_number, default=None,
                    help="with --tokens: GB/s a checkpoint (14 bytes per parameter) is written at (default 1,000)")
     p.set_defaults(handler=run, usage_error=p.error)
 
