@@ -7,7 +7,8 @@ and training engines); this module never calls the other engines.
 Model (monthly grid, values at each month's first day):
 - Supply. Delivered chips count from `install_lag_days` after their delivery date. What is still
   undelivered follows the promised schedule (lots already delivered are taken first-in-first-out;
-  lots overdue at the as-of date are due at the as-of date; quantity with no promised date is
+  a lot overdue at the as-of date ships at its due date plus the delay given that lateness, never
+  before the as-of date (`delay_given_overdue`); quantity with no promised date is
   spread evenly over `unscheduled_spread_months` months after the as-of date). Installed chips
   decay at `annual_failure_rate` (exponential, net of repairs) and retire after `lifetime_years`.
   Both are applied as expected values: a fleet of thousands has negligible binomial noise.
@@ -570,8 +571,12 @@ def overdue_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tuple[
         late = sum(q for due, q in outstanding_lots(order, as_of, scenario.unscheduled_spread_months, floor=False)
                    if due < as_of)
         if late > 0:
+            vendor = (order.vendor or "").strip().lower()
+            own = [d.date for o in orders if (o.vendor or "").strip().lower() == vendor for d in o.deliveries]
             known = ("the scenario's 'as of' date" if scenario.as_of is not None
-                     else f"{order.vendor}'s latest recorded delivery")
+                     else f"{order.vendor}'s latest recorded delivery" if own
+                     else f"the latest delivery recorded from any vendor: {order.vendor} has none"
+                     if any(o.deliveries for o in orders) else "the forecast's first month: no delivery is recorded")
             out.append(f"order {order.id} ({order.chip_id}): {late:,.0f} chips due before {as_of:%Y-%m-%d} ({known}) "
                        "are not recorded as delivered, so they are counted as late: their promised dates plus the "
                        "vendor's delay given that lateness")

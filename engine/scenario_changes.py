@@ -32,15 +32,20 @@ KEYED_MAPS = ("vendor_uncertainty", "order_uncertainty", "allocation.training_sh
 
 
 # List paths whose items have an identity, and how to read it (JSON values, as the scenario dict
-# holds them); a list sorted by `sort` in the scenario comes back sorted after items change.
+# holds them); a list sorted by `sort` in the scenario comes back sorted after items change. Not
+# `demand.serve_on`: there an empty list means every chip, so removing items could turn "not the
+# H20" into "every chip, the H20 too"; it changes whole.
 KEYED_LISTS: dict[str, dict] = {
     "policy_events": {"key": lambda item: item.get("chip_id")},
     "jobs": {"key": lambda item: item.get("name")},
     "demand.points": {"key": lambda item: item.get("date"), "sort": True},
-    "demand.serve_on": {"key": lambda item: item},
     "allocation.steps": {"key": lambda item: f"{item.get('start')}|{item.get('chip_id')}", "sort": True},
 }
 ITEMS = "$items"
+# What a what-if did to an item: an item the base had is "changed" or "removed"; a new one "added".
+# A changed item whose key the base no longer has (the baseline renamed the job, moved the point)
+# is dropped rather than added back beside the renamed one (it trained the 405B job twice).
+KINDS = ("added", "changed", "removed")
 
 
 def is_removed(value) -> bool:
@@ -48,7 +53,9 @@ def is_removed(value) -> bool:
 
 
 def is_item_changes(value) -> bool:
-    return isinstance(value, Mapping) and set(value) == {ITEMS} and isinstance(value[ITEMS], Mapping)
+    """`{"$items": [[key, item or REMOVED, kind], ...]}`: a list, so stored JSON keeps their order."""
+    return (isinstance(value, Mapping) and set(value) == {ITEMS} and isinstance(value[ITEMS], list)
+            and all(isinstance(e, list) and len(e) == 3 and e[2] in KINDS for e in value[ITEMS]))
 
 
 def _keyed(path: str, items) -> dict | None:
@@ -69,15 +76,17 @@ def _keyed(path: str, items) -> dict | None:
     return out
 
 
-def _merge_items(path: str, base_list, item_changes: Mapping) -> list | None:
-    """`base_list` with each keyed item set, changed or removed; new items after the kept ones (in
-    key order where the list is sorted). None when the base list can't be keyed."""
+def _merge_items(path: str, base_list, entries: list) -> list | None:
+    """`base_list` with each keyed item added, changed or removed; new items after the kept ones,
+    in the order saved (in key order where the list is sorted). None when the base can't be keyed."""
     keyed = _keyed(path, base_list)
     if keyed is None:
         return None
-    for key, item in item_changes.items():
-        if is_removed(item):
+    for key, item, kind in entries:
+        if kind == "removed":
             keyed.pop(key, None)
+        elif kind == "changed" and key not in keyed:
+            continue   # the base no longer has that item (renamed, moved or removed): not added back
         else:
             keyed[key] = copy.deepcopy(item)
     items = list(keyed.items())
@@ -92,11 +101,12 @@ def _list_changes(path: str, base_list, new_list):
     old, new = _keyed(path, base_list), _keyed(path, new_list)
     if old is None or new is None:
         return copy.deepcopy(new_list)
-    changes = {k: copy.deepcopy(v) for k, v in new.items() if k not in old or old[k] != v}
-    changes.update({k: dict(REMOVED) for k in old if k not in new})
-    if _merge_items(path, base_list, changes) != new_list:   # an order the items alone don't give
+    entries = [[k, copy.deepcopy(v), "changed" if k in old else "added"]
+               for k, v in new.items() if k not in old or old[k] != v]
+    entries += [[k, dict(REMOVED), "removed"] for k in old if k not in new]
+    if _merge_items(path, base_list, entries) != new_list:   # an order the items alone don't give
         return copy.deepcopy(new_list)
-    return {ITEMS: changes}
+    return {ITEMS: entries}
 
 
 def _escape(key) -> str:
@@ -159,8 +169,8 @@ def apply_changes(base: Mapping, changes: Mapping[str, Any]) -> dict:
             merged = _merge_items(".".join(keys), node.get(keys[-1], []), value[ITEMS])
             if merged is not None:
                 node[keys[-1]] = merged
-            else:   # the base's list can't be keyed (edited by hand): its items as the change gives them
-                node[keys[-1]] = [copy.deepcopy(v) for v in value[ITEMS].values() if not is_removed(v)]
+            else:   # the base's list can't be keyed (edited by hand): the items the change sets
+                node[keys[-1]] = [copy.deepcopy(item) for _key, item, kind in value[ITEMS] if kind != "removed"]
         else:
             node[keys[-1]] = copy.deepcopy(value)
     return out
@@ -216,7 +226,7 @@ def _value_text(key: str, value: Any, chip_labels: Mapping[str, str] | None = No
         unit = _unit(key)
         number = f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1000 else f"{value:g}"
         return f"{number} {unit}" if unit else number
-    if key == "chip_id" and isinstance(value, str):
+    if key in ("chip_id", "serve_on") and isinstance(value, str):   # a serve-on list holds chip ids
         return chip_labels.get(value, value)
     if isinstance(value, Mapping):   # a list item: its fields, so a changed one shows
         if key == "policy_events":
@@ -295,10 +305,10 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
         if is_removed(value):
             lines.append(f"{name} removed")
             continue
-        if is_item_changes(value):   # one line per item: what a what-if sets, changes or removes
-            for key, item in value[ITEMS].items():
-                shown = labels.get(key, key) if keys[-1] in ("policy_events", "serve_on") else key
-                text = f"{shown} removed" if is_removed(item) else _value_text(keys[-1], item, labels)
+        if is_item_changes(value):   # one line per item: what a what-if adds, changes or removes
+            for key, item, kind in value[ITEMS]:
+                shown = labels.get(key, key) if keys[-1] == "policy_events" else key
+                text = f"{shown} removed" if kind == "removed" else f"{kind} {_value_text(keys[-1], item, labels)}"
                 lines.append(f"{name}: {text}")
             continue
         # a chip's training share is keyed by the chip: the share's units (%) come from its section

@@ -332,21 +332,25 @@ def run(args, ctx) -> Output:
             and args.chips % (args.pp * max(cap.tp, getattr(cap, "ep", 1) or 1, args.ep or 1)):
         # the best layout's replica does not divide --chips: the best one that does (the user gave
         # the chips, not the TP; "not a multiple of 8 chips (tp=8)" blamed them for our choice)
-        fits = []
+        fits, why_not = [], []
         for tp_try in (t for t in (1, 2, 4, 8, 16, 32, 64) if args.chips % t == 0 and model.heads % t == 0):
             try:
                 c = capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,
                                 ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
                                 tp=tp_try, engine=args.engine, prefix_cache_hit=prefix, factors=limits,
                                 ep=args.ep if (args.ep or not model.is_moe) else None)
-            except UserError:
+            except UserError as exc:
+                why_not.append(f"TP{tp_try}: {exc}")
                 continue
             if args.chips % (max(c.tp, getattr(c, "ep", 1) or 1)) == 0 and (c.feasible or not has_slo):
                 fits.append(c)
-        if not fits:
+            else:
+                why_not.append(f"TP{tp_try}: {c.reason or c.limiting}")
+        if not fits:   # each divisor's own reason (memory, heads, a target), not a guess
             raise UserError(f"--chips {args.chips}: the best layout needs {max(cap.tp, getattr(cap, 'ep', 1) or 1)} "
-                            f"chips per replica (tp={cap.tp}), and no TP that divides {args.chips} chips "
-                            f"{'meets the targets' if has_slo else 'fits'}; give more chips or --tp")
+                            f"chips per replica (tp={cap.tp}); with {args.chips} chip{'s' if args.chips > 1 else ''}: "
+                            + ("; ".join(why_not) or f"no TP divides {args.chips} and the model's heads")
+                            + "; give more chips or --tp")
         cap = max(fits, key=lambda c: c.output_tokens_per_s_per_chip)
     if cap is not None and args.ep is None:
         args.ep = getattr(cap, "ep", 1) or 1

@@ -707,3 +707,16 @@ def test_a_delivery_on_another_order_of_the_vendor_does_not_delay_this_one_by_a_
     assert not any("counted as late" in n for n in before.notes)
     assert any(n.startswith("order 1 (ascend-910b2): 70,000 chips due before 2025-03-10 (Huawei's latest recorded "
                             "delivery)") for n in after.notes)
+
+
+def test_the_late_lots_note_names_where_its_date_comes_from():
+    """QA: the note credited "Acme's latest recorded delivery" when Acme had recorded none (the date
+    was another vendor's delivery, or the forecast's first month)."""
+    from engine.forecast import overdue_notes
+
+    acme = order(1, qty=1000, promised=[(D(2025, 1, 1), 1000)], vendor="Acme")
+    other = order(2, qty=10, deliveries=[(D(2025, 5, 1), 10)], vendor="Other", chip="chip-b")
+    [note] = overdue_notes([acme, other], scenario(start=D(2024, 1, 1)))
+    assert "due before 2025-05-01 (the latest delivery recorded from any vendor: Acme has none)" in note
+    [note] = overdue_notes([acme], scenario(start=D(2025, 6, 1)))
+    assert "(the forecast's first month: no delivery is recorded)" in note

@@ -340,7 +340,7 @@ def test_a_what_if_that_replaced_one_cut_off_gets_the_baselines_later_cut_offs(s
     from engine.scenario_changes import describe_changes
     lines = describe_changes(cut["changes"], limit=None, chip_labels={"h20-96gb": "H20"})
     assert [ln for ln in lines if ln.startswith("export cut-offs")] == [
-        "export cut-offs: H20 cut off, 100% chance on 2025-04-09"]
+        "export cut-offs: changed H20 cut off, 100% chance on 2025-04-09"]
 
 
 def test_item_changes_round_trip_and_fall_back_to_the_whole_list():
@@ -354,10 +354,12 @@ def test_item_changes_round_trip_and_fall_back_to_the_whole_list():
                                  {"date": "2025-01-01", "tokens_per_day": 1.0},
                                  {"date": "2025-06-01", "tokens_per_day": 2.0}], "serve_on": ["x", "y"]}}
     changes = diff_params(base, new)
-    assert changes["policy_events"] == {"$items": {"a": _event("a", 1.0), "c": _event("c", 0.1)}}
-    assert changes["jobs"] == {"$items": {"j1": {"$removed": True}}}
-    assert changes["demand.points"] == {"$items": {"2024-12-01": {"date": "2024-12-01", "tokens_per_day": 0.5}}}
-    assert changes["demand.serve_on"] == {"$items": {"y": "y"}}
+    assert changes["policy_events"] == {"$items": [["a", _event("a", 1.0), "changed"], ["c", _event("c", 0.1), "added"]]}
+    assert changes["jobs"] == {"$items": [["j1", {"$removed": True}, "removed"]]}
+    assert changes["demand.points"] == {"$items": [["2024-12-01", {"date": "2024-12-01", "tokens_per_day": 0.5},
+                                                    "added"]]}
+    # serve-on changes whole: an empty list means every chip, so removing items could mean "all"
+    assert changes["demand.serve_on"] == ["x", "y"]
     assert apply_changes(base, changes) == new
     # two cut-offs of one chip can't be told apart, and a reordering isn't an item change: whole lists
     twice = {"policy_events": [_event("a", 0.5), _event("a", 0.9)]}
@@ -366,6 +368,25 @@ def test_item_changes_round_trip_and_fall_back_to_the_whole_list():
     assert diff_params(base, swapped)["jobs"] == swapped["jobs"]
     for other in (twice, swapped):
         assert apply_changes(base, diff_params(base, other)) == {**base, **other}
+
+
+def test_added_items_keep_their_order_and_a_renamed_item_is_not_added_twice(store):
+    """QA: jobs added in a what-if came back in alphabetical order (jobs on one chip queue in list
+    order: finish dates moved 3 days), and a job the baseline renamed appeared twice in a what-if
+    that changed it (the 405B trained twice)."""
+    params = store.scenario("Story default")["params"]
+    job = params["jobs"][0]
+    params["jobs"] = [job, {**job, "name": "Zeta 70B", "tokens": 1e12}, {**job, "name": "Alpha 7B", "tokens": 1e11}]
+    store.save_scenario("Two more jobs", params)
+    assert [j["name"] for j in store.scenario("Two more jobs")["params"]["jobs"]] == [job["name"], "Zeta 70B", "Alpha 7B"]
+    later = store.scenario("Story default")["params"]
+    later["jobs"] = [{**job, "deadline": "2026-06-30"}]
+    store.save_scenario("Later deadline", later)
+    base = store.scenario("Story default")["params"]
+    base["jobs"] = [{**job, "name": "405B (renamed)"}]
+    store.save_scenario("Story default", base)
+    names = [j["name"] for j in store.scenario("Later deadline")["params"]["jobs"]]
+    assert names == ["405B (renamed)"]          # the change to the old name is not added back
 
 
 def test_migration_stores_old_whole_list_changes_item_by_item_with_the_same_values(tmp_path):
@@ -383,6 +404,6 @@ def test_migration_stores_old_whole_list_changes_item_by_item_with_the_same_valu
     try:
         after = s.scenario("H20 cut off (Apr 2025)")
         assert after["params"] == before
-        assert after["changes"]["policy_events"] == {"$items": {"h20-96gb": before["policy_events"][0]}}
+        assert after["changes"]["policy_events"] == {"$items": [["h20-96gb", before["policy_events"][0], "changed"]]}
     finally:
         s.close()
