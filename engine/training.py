@@ -553,6 +553,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
 
     w_first, g_first, o_first = static(nonexpert_first)
     w_last, g_last, o_last = static(nonexpert_last)
+    w_mid, g_mid, o_mid = static(nonexpert_mid)
     # activations per layer per micro-batch (Korthikanti et al. 2022, generalised to GQA/gated)
     drop = 1.0 if inp.dropout else 0.0
     attn_a = 2 * h + 4 * qd + 4 * kvd + drop * h
@@ -601,22 +602,34 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     a_first = np.where(rc == 2, a_first + full_layer, a_first)    # one layer recomputed at a time
     a_last = act_layer * layers_last * np.where(pp > 1, 1.0, inflight)
     a_last = np.where(rc == 2, a_last + full_layer, a_last)
+    # The second stage: the fullest layer count (layers that do not divide come off the end
+    # stages) with one micro-batch fewer in flight than the first. Sized at the ends alone, Llama 3
+    # 70B TP1 PP32 on 910B "fit" in 31.5 GiB on 1-layer end stages while its 3-layer second stage
+    # needs about 69 GiB of 64.
+    if dualpipe:
+        inflight_mid = inflight
+    else:
+        inflight_mid = np.minimum(pp - 1.0, micro) * np.where(vpp > 1, 1.0 + (pp - 2) / (pp * vpp), 1.0)
+    a_mid = act_layer * layers_stage * np.maximum(inflight_mid, 1.0)
+    a_mid = np.where(rc == 2, a_mid + full_layer, a_mid)
+    mid_total = np.where(pp > 2, w_mid + g_mid + o_mid + a_mid, 0.0)
     # logits: 16-bit logits kept for backward + the fp32 log-softmax of the loss (its gradient
     # reuses that buffer in fused cross-entropy kernels)
     l_mem = T * V / tp * 4.0
     last_total = w_last + g_last + o_last + a_last + l_mem
     first_total = w_first + g_first + o_first + a_first + np.where(pp > 1, 0.0, l_mem)
-    on_last = last_total > first_total
-    w_mem = np.where(on_last, w_last, w_first)
-    g_mem = np.where(on_last, g_last, g_first)
-    o_mem = np.where(on_last, o_last, o_first)
-    a_mem = np.where(on_last, a_last, a_first)
-    l_mem = np.where(on_last | (pp == 1), l_mem, 0.0)
+    on_last = (last_total > first_total) & (last_total >= mid_total)
+    on_mid = (mid_total > first_total) & (mid_total > last_total)
+    w_mem = np.where(on_mid, w_mid, np.where(on_last, w_last, w_first))
+    g_mem = np.where(on_mid, g_mid, np.where(on_last, g_last, g_first))
+    o_mem = np.where(on_mid, o_mid, np.where(on_last, o_last, o_first))
+    a_mem = np.where(on_mid, a_mid, np.where(on_last, a_last, a_first))
+    l_mem = np.where((on_last & ~on_mid) | (pp == 1), l_mem, 0.0)
     # ZeRO-3 gathers one layer's 16-bit weights at a time (the next one's prefetch overlaps it
     # matrix by matrix, so about one layer is resident)
     gather = np.where(zero == 3, 2.0 * (attn_p + dense_frac * dense_ffn_p + moe_frac * (shared_p + expert_p / ep)) / tp, 0.0)
     buffers = gather
-    allocated = np.maximum(first_total, last_total) + buffers
+    allocated = np.maximum(np.maximum(first_total, last_total), mid_total) + buffers
     # one documented term for what the framework and allocator hold beyond the tensors: a fixed
     # runtime reserve (CUDA/CANN context, communicator buffers) plus fragmentation in proportion
     reserve = f("train_mem_reserve_gb") * GIB + f("train_mem_frag") * allocated

@@ -423,3 +423,20 @@ def test_zero3_regathers_weights_for_the_recomputed_forward():
         none = evaluate_layout(_layout(zero_stage=zero, recompute="none", **kw)).breakdown_s["dp_comm"]
         full = evaluate_layout(_layout(zero_stage=zero, recompute="full", **kw)).breakdown_s["dp_comm"]
         assert full == pytest.approx(ratio * none, rel=1e-9), zero
+
+
+def test_memory_is_the_peak_over_the_stages_the_middle_full_ones_too():
+    """QA: with 80 layers on 32 stages the end stages hold 1 layer each and the rest 3; memory was
+    sized on the end stages only: Llama 3 70B TP1 PP32 CP4 on 910B2 "fit" in 31.5 GiB. By hand its
+    second stage holds 3 layers x 31 micro-batches in flight x 274,432 B per token and layer x
+    2,048 tokens (8K over CP4) = 48.7 GiB of activations, with 15.3 GiB of weights, gradients and
+    optimizer states: about 69 GiB of 64."""
+    from engine.catalog import reference_chips
+
+    inp = TrainingInputs(model=MODELS["llama3-70b"], chip=reference_chips()["ascend-910b2"], num_chips=1024, tp=1,
+                         pp=32, vpp=1, dp=8, cp=4, zero_stage=1, micro_batch=1, global_batch_seqs=512, recompute="none")
+    res = evaluate_layout(inp)
+    assert not res.feasible and "out of memory" in res.reason
+    assert res.memory_gib_per_chip == pytest.approx(69.0, abs=1.5)
+    act = 3 * 31 * 274_432 * 2048 / 2**30
+    assert res.memory_breakdown_gib["activations"] == pytest.approx(act, rel=0.02)
