@@ -28,7 +28,8 @@ def register(subparsers) -> None:
         p.add_argument(d.flag, type=whole_number, dest=d.key, help=f"{d.help} ({d.low:,} to {d.high:,} {d.unit})")
     p.add_argument("--zero", type=whole_number, choices=(0, 1, 2, 3), help="ZeRO stage (3 = FSDP)")
     p.add_argument("--global-batch", type=whole_number, dest="global_batch",
-                   help="sequences per step (default: at least 4M tokens and 1K tokens per chip, a power of two)")
+                   help="sequences per step (default: at least 4M tokens and 1K tokens per chip, a power of two; a searched "
+                        "layout may round it up, by at most 1.5x, to a multiple of dp x micro-batch x pp, and says so)")
     p.add_argument("--recompute", choices=("none", "selective", "full"),
                    help="activation recomputation (default: searched)")
     p.add_argument("--seq-len", type=whole_number, dest="seq_len", help="tokens per sequence (default: the model preset's)")
@@ -62,7 +63,7 @@ def register(subparsers) -> None:
                    help="USD per chip-hour, for the cost (default: the catalog price over 4 years)")
     p.add_argument("--mtbf-chip-hours", type=plain_number, default=None,
                    help="with --tokens: mean time between job-stopping failures, per chip, in hours (default "
-                        "the Llama 3 report's rate: 419 interruptions in 54 days on 16,384 H100, ~50,650)")
+                        "the Llama 3 report's rate: 419 interruptions in 54 days on 16,384 H100, ~50,677)")
     p.add_argument("--restart-min", type=plain_number, default=None, help="with --tokens: minutes a restart takes (default 10)")
     p.add_argument("--checkpoint-write-gbps", type=plain_number, default=None,
                    help="with --tokens: GB/s a checkpoint (14 bytes per parameter) is written at (default 1,000)")

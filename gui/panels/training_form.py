@@ -137,7 +137,7 @@ class TrainingForm:
         form = QFormLayout()
         # (key, label, box, tip): the run's failures, restarts and checkpoints (engine.reliability)
         reliability = (
-            ("mtbf", "MTBF per chip", dspin(0.0, 1e9, 0.0, 0, " chip-h", special="Llama 3 rate (50,650 chip-h)", step=5000.0),
+            ("mtbf", "MTBF per chip", dspin(0.0, 1e9, 0.0, 0, " chip-h", special="Llama 3 rate (50,677 chip-h)", step=5000.0),
              "Mean time between job-stopping failures (GPU, HBM, host, network, software) per chip, in hours: "
              "a job on N chips stops every MTBF / N hours. 0 = the Llama 3 report's rate (419 interruptions "
              "in 54 days on 16,384 H100)"),

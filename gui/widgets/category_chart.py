@@ -164,7 +164,8 @@ class CategoryBarPanel(PlotPanel):
         rows = []
         for i, cat in enumerate(self.categories):
             # a category without a value (no answer) is a blank cell, not a 0 the reader takes as one
-            row = [cat] + [None if self._unknown.get(name, np.zeros(0, bool))[i:i + 1].any() else float(h[i])
+            # one line per cell: a bar label wraps on the chart ("Best #1\nTP8 PP2\nVPP8"), a table's does not
+            row = [" ".join(str(cat).split())] + [None if self._unknown.get(name, np.zeros(0, bool))[i:i + 1].any() else float(h[i])
                            for name, h in self._segments.items()]
             if len(self._segments) > 1:
                 row.append(float(self._totals[i]))

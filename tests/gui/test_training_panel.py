@@ -59,6 +59,8 @@ def test_defaults_show_every_figure_and_chart(panel, store):
         assert row["Total (s)"] == pytest.approx(layout.step_time_s)
     memory = _rows(panel.memory_chart.data_table())
     assert memory[0]["Total (GiB)"] == pytest.approx(top[0].memory_gib_per_chip)
+    # one line per label in the table (the chart's bar label wraps): "Best #1 TP8 PP2 VPP8"
+    assert all("\n" not in str(next(iter(row.values()))) for row in steps + memory)
     assert memory[0]["HBM capacity (GiB)"] == pytest.approx(top[0].memory_capacity_gib)
     # Heatmap: the best cell is the search's best; infeasible cells name a reason.
     heat = _rows(panel.heatmap.data_table())
