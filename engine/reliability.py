@@ -73,8 +73,13 @@ def no_progress_reason(num_chips: int, g: Goodput, restart_s: float,
     """Why a job of `num_chips` makes no progress (goodput 0), with the figures behind it."""
     mtbf = DEFAULT_MTBF_CHIP_HOURS if mtbf_chip_hours is None else float(mtbf_chip_hours)
     lost_per_failure_s = restart_s + (g.checkpoint_interval_s + g.checkpoint_time_s) / 2.0
-    return (f"no progress on {num_chips:,} chips: failures are so frequent that every one interrupts the job "
-            f"before it gains anything (goodput 0). Expected interval between failures "
+    # name what dominates: a checkpoint (or restart) longer than the time between failures is not
+    # "failures are too frequent" at the default rate (a 66-day checkpoint read that way)
+    if g.checkpoint_time_s >= max(restart_s, 1.0) and g.checkpoint_time_s >= 0.5 * g.mtbf_job_s:
+        cause = "a checkpoint takes longer than the job runs between failures, so none completes"
+    else:
+        cause = "failures are so frequent that every one interrupts the job before it gains anything"
+    return (f"no progress on {num_chips:,} chips: {cause} (goodput 0). Expected interval between failures "
             f"{g.mtbf_job_s / 60.0:.1f} min ({mtbf:,.0f} chip-hours MTBF per chip / {num_chips:,} chips); each "
             f"failure costs {restart_s / 60.0:.0f} min of restart plus {lost_per_failure_s / 60.0 - restart_s / 60.0:.1f} "
             f"min of lost work, and a checkpoint takes {g.checkpoint_time_s / 60.0:.1f} min. Use fewer chips, "

@@ -425,3 +425,20 @@ def test_counts_take_e_notation_as_the_token_budget_does(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "1.5"])
     assert exc.value.code == 2 and "--chips: invalid whole number: '1.5'" in capsys.readouterr().err
+
+
+def test_a_run_with_no_progress_still_prints_its_layout_and_names_the_slow_checkpoint(capsys, tmp_path):
+    """QA: with goodput 0 `--format json` printed nothing (README: the figures are still printed,
+    feasible false), and a 66-day checkpoint was blamed on failures being too frequent."""
+    argv = ["--db", str(tmp_path / "t.db"), "train", "--model", "llama3-405b", "--chip", "h100-sxm5-80gb",
+            "--chips", "16384", "--tp", "4", "--pp", "32", "--vpp", "4", "--cp", "8", "--dp", "16", "--zero", "1",
+            "--micro-batch", "1", "--global-batch", "2048", "--recompute", "none", "--tokens", "15e12"]
+    from engine.cli import main
+
+    assert main(argv + ["--checkpoint-write-gbps", "0.001", "--format", "json"]) == 1
+    out, err = capsys.readouterr()
+    d = json.loads(out)
+    assert d["feasible"] is False and d["time_to_train_days"] is None and d["tokens_per_s_per_chip"] > 0
+    assert "a checkpoint takes longer than the job runs between failures" in err
+    assert main(argv + ["--mtbf-chip-hours", "100"]) == 1
+    assert "failures are so frequent" in capsys.readouterr().err

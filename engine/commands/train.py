@@ -187,7 +187,7 @@ def _figures(res, inputs) -> dict:
 
 
 def run(args, ctx) -> Output:
-    from engine.training import TrainingInputs, estimate_run, evaluate_layout, search_layouts
+    from engine.training import NoProgressError, TrainingInputs, estimate_run, evaluate_layout, search_layouts
 
     study_chip_model = apply_scenario(args, ctx) if args.scenario else None
     missing = [flag for flag, value in (("--model", args.model), ("--chip", args.chip), ("--chips", args.chips))
@@ -289,9 +289,14 @@ def run(args, ctx) -> Output:
     if args.tokens:
         reliability = {k: v for k, v in (("mtbf_chip_hours", args.mtbf_chip_hours), ("restart_min", args.restart_min),
                                          ("checkpoint_write_gbps", args.checkpoint_write_gbps)) if v is not None}
-        run_est = estimate_run(args.tokens, best.tokens_per_s_per_chip, args.chips, chip,
-                               params=float(model.total_params()), price_per_chip_hour_usd=args.price,
-                               **reliability)
+        try:
+            run_est = estimate_run(args.tokens, best.tokens_per_s_per_chip, args.chips, chip,
+                                   params=float(model.total_params()), price_per_chip_hour_usd=args.price,
+                                   **reliability)
+        except NoProgressError as exc:
+            # the layout's figures stand; the run has no end: JSON and CSV still get them (README)
+            data.update(feasible=False, time_to_train_days=None, run=None, infeasible_reason=str(exc))
+            raise InfeasibleRequest(str(exc), data=data) from None
         data["time_to_train_days"] = run_est.time_to_train_days
         data["run"] = run_est.as_dict()
     rows = []
