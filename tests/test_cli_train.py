@@ -442,3 +442,12 @@ def test_a_run_with_no_progress_still_prints_its_layout_and_names_the_slow_check
     assert "a checkpoint takes longer than the job runs between failures" in err
     assert main(argv + ["--mtbf-chip-hours", "100"]) == 1
     assert "failures are so frequent" in capsys.readouterr().err
+
+
+def test_reliability_flags_without_tokens_are_refused(capsys, tmp_path):
+    """QA: --mtbf-chip-hours without --tokens ran with exit 0 and changed nothing."""
+    from engine.cli import main
+
+    assert main(["--db", str(tmp_path / "t.db"), "train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb",
+                 "--chips", "8", "--mtbf-chip-hours", "100"]) == 1
+    assert "--mtbf-chip-hours: used for the time and cost to train, which need --tokens" in capsys.readouterr().err

@@ -221,6 +221,12 @@ def run(args, ctx) -> Output:
         raise UserError(f"--tokens: {args.tokens:g} (must be a positive number of tokens, at most 1e18)")
     if args.tokens is not None and args.tokens < 2 ** 53 and args.tokens != math.floor(args.tokens):
         raise UserError(f"--tokens: {args.tokens!r} (must be a whole number of tokens, e.g. 15e12)")
+    if not args.tokens:   # they shape the time to train only: given alone they changed nothing, silently
+        given = [f"--{f.replace('_', '-')}" for f in ("mtbf_chip_hours", "restart_min", "checkpoint_write_gbps",
+                                                       "price") if getattr(args, f) is not None]
+        if given:
+            raise UserError(f"{', '.join(given)}: used for the time and cost to train, which need --tokens "
+                            "(e.g. --tokens 15e12)")
     chip, model = study_chip_model or lookup(ctx, args.chip, args.model)
     if args.ep is not None and args.ep > 1 and not model.is_moe:
         raise UserError(f"--ep {args.ep}: {model.id} has no experts (a dense model runs at --ep 1)")
