@@ -222,10 +222,11 @@ def run(args, ctx) -> Output:
     if args.tokens is not None and args.tokens < 2 ** 53 and args.tokens != math.floor(args.tokens):
         raise UserError(f"--tokens: {args.tokens!r} (must be a whole number of tokens, e.g. 15e12)")
     if not args.tokens:   # they shape the time to train only: given alone they changed nothing, silently
-        given = [f"--{f.replace('_', '-')}" for f in ("mtbf_chip_hours", "restart_min", "checkpoint_write_gbps",
-                                                       "price") if getattr(args, f) is not None]
-        if given:
-            raise UserError(f"{', '.join(given)}: used for the time and cost to train, which need --tokens "
+        alone = [flag for f, flag in (("mtbf_chip_hours", "--mtbf-chip-hours"), ("restart_min", "--restart-min"),
+                                      ("checkpoint_write_gbps", "--checkpoint-write-gbps"),
+                                      ("price", "--price-per-chip-hour")) if getattr(args, f) is not None]
+        if alone:
+            raise UserError(f"{', '.join(alone)}: used for the time and cost to train, which need --tokens "
                             "(e.g. --tokens 15e12)")
     chip, model = study_chip_model or lookup(ctx, args.chip, args.model)
     if args.ep is not None and args.ep > 1 and not model.is_moe:
