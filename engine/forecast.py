@@ -1216,6 +1216,11 @@ def validate_scenario(sc: ForecastScenario) -> list[str]:
         if d.ceiling_tokens_per_day is None or not d.ceiling_tokens_per_day > top:
             p.append(f"demand.ceiling_tokens_per_day: {d.ceiling_tokens_per_day!r} "
                      f"(a logistic curve needs a ceiling above the largest point, {top:g})")
+    elif d.kind == "piecewise" and isinstance(d.ceiling_tokens_per_day, (int, float)) and d.ceiling_tokens_per_day > 0:
+        top = max((pt.tokens_per_day for pt in d.points), default=0.0)
+        if d.ceiling_tokens_per_day <= top:   # was dropped without a word (the curve bends toward one above)
+            p.append(f"demand.ceiling_tokens_per_day: {d.ceiling_tokens_per_day:g} (must be above the largest "
+                     f"demand point, {top:g}, or 0/blank for none)")
     if not (isinstance(d.prefix_cache_hit, (int, float)) and 0 <= d.prefix_cache_hit < 1):
         p.append(f"demand.prefix_cache_hit: {d.prefix_cache_hit!r} (must be in [0, 1))")
     if d.slo_percentile not in ("p50", "p90", "p99"):

@@ -102,11 +102,16 @@ def fit_growth(curve) -> GrowthFit:
         J = np.array([[1.0, shift], [0.0, 1.0]])
         mean = J @ beta
         cov = J @ cov @ J.T
+        pace = (f"growth rate {math.exp(mean[0]):.3g} per year in log units at the last point "
+                f"(x{math.exp(math.exp(mean[0])):,.3g} a year at that pace)")
+        if mean[1] < 0:
+            trend = (f"falling by {-mean[1]:.3g} in log per year (half-life {math.log(2) / -mean[1]:.2g} years)")
+        else:   # the draws hold it at the last pace (the slope is capped at 0): said, not "half-life inf"
+            trend = ("NOT falling: the points imply accelerating growth, which this model cannot follow; it is "
+                     "extrapolated at the last pace with no decline, so check the latest points or pick "
+                     "another growth model")
         return GrowthFit(model, *last, (float(mean[0]), float(mean[1])), tuple(map(tuple, cov.tolist())),
-                         len(pts), f"growth rate {math.exp(mean[0]):.3g} per year in log units at the last point "
-                         f"(x{math.exp(math.exp(mean[0])):,.3g} a year at that pace), falling by "
-                         f"{-mean[1]:.3g} in log per year (half-life "
-                         f"{(math.log(2) / -mean[1]) if mean[1] < 0 else float('inf'):.2g} years)")
+                         len(pts), f"{pace}, {trend}")
     raise ValueError(f"demand.growth_model: {model!r} (must be one of {', '.join(GROWTH_MODELS)})")
 
 

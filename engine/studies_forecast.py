@@ -146,6 +146,11 @@ class ForecastStudy:
         if d.kind == "piecewise" and d.ceiling_tokens_per_day is not None \
                 and not (_number(d.ceiling_tokens_per_day) and d.ceiling_tokens_per_day > 0):
             add("ceiling", f"Ceiling {_num(d.ceiling_tokens_per_day)} tokens/day: must be more than 0 (0 = none).")
+        elif d.kind == "piecewise" and d.ceiling_tokens_per_day and _number(d.ceiling_tokens_per_day) \
+                and top and d.ceiling_tokens_per_day <= top:
+            # the curve bends toward a ceiling above the data; one below it was dropped without a word
+            add("ceiling", f"Ceiling {d.ceiling_tokens_per_day / 1e12:,.4g} T tokens/day is not above the largest "
+                           f"demand point ({top / 1e12:,.4g} T tokens/day): raise it, or 0 for none.")
         if not (_number(d.prefix_cache_hit) and 0 <= d.prefix_cache_hit < 1):
             add("prefix", f"Prefix-cache hits {_pct(d.prefix_cache_hit)}: use 0 to 99%.")
         if d.slo_percentile not in ("p50", "p90", "p99"):

@@ -323,3 +323,19 @@ def test_a_vendor_spelled_in_another_case_is_the_same_vendor():
         return r.installed_by_chip["ascend-910b2"].p50
 
     assert np.array_equal(installed("Huawei"), installed("huawei"))
+
+
+def test_a_ceiling_below_the_data_is_refused_and_accelerating_growth_is_said():
+    """QA: a piecewise ceiling of 10 T under points reaching 50 T was dropped without a word; points
+    implying accelerating growth read "falling by -0.111 ... (half-life inf years)"."""
+    from engine.forecast import default_scenario, validate_scenario
+
+    sc = default_scenario()
+    low = replace(sc, demand=replace(sc.demand, kind="piecewise", ceiling_tokens_per_day=1e13))
+    assert any(p.startswith("demand.ceiling_tokens_per_day: 1e+13 (must be above the largest demand point")
+               for p in validate_scenario(low))
+    pts = (DemandPoint(D(2024, 1, 1), 1e9), DemandPoint(D(2024, 7, 1), 1.5e9), DemandPoint(D(2025, 1, 1), 3e9),
+           DemandPoint(D(2025, 7, 1), 1.2e10))
+    fit = fit_growth(DemandCurve(points=pts, growth_model="decaying"))
+    assert fit.mean[1] >= 0 and "NOT falling: the points imply accelerating growth" in fit.note
+    assert "half-life inf" not in fit.note
