@@ -260,7 +260,8 @@ def training_sentences(ctx: ReportContext) -> list[str]:
     out = [sentence]
     if f.get("Cost", (None, ""))[0] and f.get("Energy", (None, ""))[0]:
         out.append(f"That run uses about {_approx(f['Chip-hours'][0])} chip-hours and {_approx(f['Energy'][0])} MWh, "
-                   f"about USD {_approx(f['Cost'][0])} at the catalog's chip prices.")
+                   f"about USD {_approx(f['Cost'][0])} of chip time (the catalog's list prices amortised over "
+                   f"4 years of use; energy not included).")
     for job in (ctx.tables.get("forecast", {}).get("jobs") or ([], []))[1]:
         name, done_p50, done_p90, within = job[0], job[7], job[8], job[9]
         out.append(f"In the fleet forecast, the job <b>{_esc(name)}</b> finishes by <b>{_month(done_p50)}</b> at the "
@@ -321,16 +322,27 @@ def plan_sentences(ctx: ReportContext) -> list[str]:
     plan = ctx.plan
     if not plan:
         return []
-    if not plan.get("feasible", True):
-        return [f"No order plan meets the target: {_esc(plan.get('why', ''))}."]
+    first, last = str(plan.get("from_month") or "")[:7], str(plan.get("until_month") or "")[:7]
+    if not plan.get("feasible", True):   # the target it failed, as the window names it
+        if not (first and last):
+            return [f"No order plan meets the target: {_esc(plan.get('why', ''))}."]
+        return [f"No order plan keeps P(capacity ≥ demand) ≥ {100 * float(plan.get('confidence') or 0):g}% every "
+                f"month from {_esc(first)} to {_esc(last)}: {_esc(plan.get('why', ''))}."]
     orders = plan.get("orders") or []
     # the target it answers: "0 orders" is an answer about this window only
-    first, last = str(plan.get("from_month") or "")[:7], str(plan.get("until_month") or "")[:7]
     target = (f"To keep P(capacity ≥ demand) ≥ {100 * float(plan.get('confidence') or 0):g}% every month "
               f"from {_esc(first)} to {_esc(last)}, " if first and last else "")
     if orders:
         text = (f"{target}the cheapest order plan places {len(orders)} order{'s' if len(orders) != 1 else ''} for "
                 f"{_usd(plan.get('total_cost_usd'))} in total (see Order plan).")
+        fresh = plan.get("min_prob_meet_in_target")
+        if fresh is not None and fresh < float(plan.get("confidence") or 0):   # the window's caveat, here too
+            text += (f" On fresh trials its lowest month reaches {100 * float(fresh):.1f}%, short of the target "
+                     "by less than those trials' own noise.")
+        others = [c for c in plan.get("cost_on_other_trial_sets_usd") or [] if c is None]
+        if others:
+            text += (f" On {len(others)} other set{'s' if len(others) > 1 else ''} of trials no plan is found: "
+                     "the target is at the edge of what supply can reach.")
     else:
         text = f"{target}no new orders are needed."
     text = text[0].upper() + text[1:]
@@ -589,6 +601,12 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
     if not out.parent.is_dir():
         raise UserError(f"{out.parent}: no such folder")
     params = params or {}
+    # one section order whatever order the window built its views in: "Figure 2" is the same chart
+    # in the window's report and `fleetcast report`
+    from gui.panels.registry import PANELS
+
+    rank = {spec.key: i for i, spec in enumerate(PANELS)}
+    panels = dict(sorted(panels.items(), key=lambda kv: rank.get(kv[0], len(rank))))
     for panel in panels.values():
         if hasattr(panel, "compute_now"):
             panel.compute_now()

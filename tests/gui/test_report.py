@@ -88,7 +88,8 @@ def test_story_report_opens_with_expected_pages_and_figures(story_report):
     # The Plan view's answer: at the seeded supply caps no plan reaches 90%; the report says why
     # (lead times, then the caps, from the first month new chips can reach) and how far one could go.
     if "the cheapest order plan places" not in first and "no new orders are needed" not in first:
-        assert "No order plan meets the target: lead times and vendor risk:" in first
+        assert "No order plan keeps P(capacity ≥ demand) ≥ 90% every month from 2025-03 to " in first
+        assert "lead times and vendor risk:" in first
         assert "caps: ordering every candidate at its maximum per quarter" in first
         assert "the longest target a plan could keep at 90% runs from" in first
     job = tables["forecast"]["jobs"][1][0]
@@ -164,6 +165,17 @@ def test_plan_section_is_a_few_lines_when_a_plan_exists():
     infeasible = _context(plan={"feasible": False, "why": "no chip can be delivered before 2026", "orders": []})
     assert "No order plan meets the target: no chip can be delivered before 2026." in \
         report.key_answers_section(infeasible)
+    # the window's caveats travel with the plan (QA: the report left out 89.2% and "no plan on 2
+    # other sets of trials"), and a refused target is named
+    edge = _context(plan={**plan, "confidence": 0.9, "from_month": "2025-03-01", "until_month": "2025-06-01",
+                          "min_prob_meet_in_target": 0.892, "cost_on_other_trial_sets_usd": [None, None]})
+    text = report.key_answers_section(edge)
+    assert "On fresh trials its lowest month reaches 89.2%" in text
+    assert "On 2 other sets of trials no plan is found" in text
+    refused = _context(plan={"feasible": False, "why": "caps", "orders": [], "confidence": 0.9,
+                             "from_month": "2025-03-01", "until_month": "2029-04-01"})
+    assert "No order plan keeps P(capacity ≥ demand) ≥ 90% every month from 2025-03 to 2029-04: caps." in \
+        report.key_answers_section(refused)
 
 
 def test_accuracy_figures_live_in_one_data_file():
