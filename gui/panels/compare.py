@@ -488,11 +488,15 @@ def _header_lines(header: str, width: int = 12) -> str:
 
 
 def _difference(value, base):
-    """value - base for numbers, days for dates, "" when they can't be compared."""
+    """value - base for numbers, months for month starts (days for other dates), "" when they can't
+    be compared."""
     if isinstance(value, bool) or isinstance(base, bool):
         return ""
     if isinstance(value, (int, float)) and isinstance(base, (int, float)):
         return value - base
     if isinstance(value, dt.date) and isinstance(base, dt.date):
+        if value.day == 1 and base.day == 1:   # month starts (a monthly model's dates): in months
+            months = (value.year - base.year) * 12 + value.month - base.month
+            return f"{months:+d} month{'s' if abs(months) != 1 else ''}"
         return f"{(value - base).days:+d} days"
     return ""

@@ -642,8 +642,12 @@ class ForecastPanel(QWidget):
 
     def _on_cancelled(self) -> None:
         self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("Cancelled — showing the previous result")
-        self.status_message.emit("Forecast cancelled; the previous result is still shown.")
+        if getattr(self, "result", None) is not None:
+            self.progress_bar.setFormat("Cancelled — showing the previous result")
+            self.status_message.emit("Forecast cancelled; the previous result is still shown.")
+        else:   # nothing earlier to show: not "the previous result"
+            self.progress_bar.setFormat("Cancelled")
+            self.status_message.emit("Forecast cancelled; run it again to see capacity against demand.")
 
     def _on_failed(self, message: str) -> None:
         self.progress_bar.setValue(0)

@@ -212,3 +212,15 @@ def test_the_first_comparison_says_what_the_empty_charts_wait_for(panel, qtbot):
     assert chart.notice() == "Comparison cancelled: press Compare"
     panel.compute_now()
     assert chart.notice() == "" and chart.axis_values_shown()
+
+
+def test_differences_of_month_starts_are_in_months():
+    """QA: "First month demand exceeds capacity" 2025-07 against 2025-08 read "-31 days" in a
+    monthly model."""
+    import datetime as dt
+
+    from gui.panels.compare import _difference
+
+    assert _difference(dt.date(2025, 7, 1), dt.date(2025, 8, 1)) == "-1 month"
+    assert _difference(dt.date(2026, 2, 1), dt.date(2025, 8, 1)) == "+6 months"
+    assert _difference(dt.date(2025, 6, 13), dt.date(2025, 6, 11)) == "+2 days"   # a job's day stays in days
