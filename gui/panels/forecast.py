@@ -642,12 +642,10 @@ class ForecastPanel(QWidget):
 
     def _on_cancelled(self) -> None:
         self.progress_bar.setValue(0)
-        if getattr(self, "result", None) is not None:
-            self.progress_bar.setFormat("Cancelled — showing the previous result")
-            self.status_message.emit("Forecast cancelled; the previous result is still shown.")
-        else:   # nothing earlier to show: not "the previous result"
-            self.progress_bar.setFormat("Cancelled")
-            self.status_message.emit("Forecast cancelled; run it again to see capacity against demand.")
+        shown = self.result is not None   # with nothing earlier, not "the previous result"
+        self.progress_bar.setFormat("Cancelled — showing the previous result" if shown else "Cancelled")
+        self.status_message.emit("Forecast cancelled; " + ("the previous result is still shown." if shown else
+                                                           "run it again to see capacity against demand."))
 
     def _on_failed(self, message: str) -> None:
         self.progress_bar.setValue(0)
