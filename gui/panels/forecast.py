@@ -642,10 +642,8 @@ class ForecastPanel(QWidget):
 
     def _on_cancelled(self) -> None:
         self.progress_bar.setValue(0)
-        shown = self.result is not None   # with nothing earlier, not "the previous result"
-        self.progress_bar.setFormat("Cancelled — showing the previous result" if shown else "Cancelled")
-        self.status_message.emit("Forecast cancelled; " + ("the previous result is still shown." if shown else
-                                                           "run it again to see capacity against demand."))
+        self.progress_bar.setFormat("Cancelled" + (" — showing the previous result" if self.result else ""))
+        self.status_message.emit("Forecast cancelled" + ("; the previous result is still shown." if self.result else "."))
 
     def _on_failed(self, message: str) -> None:
         self.progress_bar.setValue(0)
