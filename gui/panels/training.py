@@ -393,8 +393,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         for chart in (self.step_chart, self.memory_chart):
             chart.set_categories(names)
         steps = {}
-        for key in BREAKDOWN_KEYS:
-            values = [r.breakdown_s.get(key, 0.0) for _, r in bars]
+        for key in BREAKDOWN_KEYS:   # a layout that cannot run has no step time: no bar (its memory bar says why)
+            values = [r.breakdown_s.get(key, 0.0) if r.feasible else float("nan") for _, r in bars]
             if any(v > 0 for v in values):
                 steps[SEGMENT_NAMES[key]] = values
         self.step_chart.set_stacked(steps)

@@ -457,6 +457,11 @@ def test_an_infeasible_fixed_layout_says_why_with_its_numbers(panel):
     rows = {r[0]: r[1] for r in panel.tables()["figures"][1]}
     assert rows["MFU"] is None and rows["Throughput"] is None and rows["Step time"] is None
     assert rows["Not feasible because"] == "out of memory" and rows["Memory per chip"] > rows["HBM per chip"]
+    # and no step-time bar for it either (a 72 s bar sat beside the feasible ones); its memory bar stays
+    panel._draw_bars()
+    steps = panel.step_chart.data_table()[1]
+    yours = [row for row in steps if str(row[0]).startswith("Yours")]
+    assert yours and all(v is None for v in yours[0][1:-1])
 
 
 def test_the_layout_names_its_interleaved_stages():
