@@ -97,7 +97,25 @@ class CategoryBarPanel(PlotPanel):
             self._segments[name] = h
             base = base + h
         self._totals = base
+        self._relegend()
         self._autorange_y()
+
+    def _relegend(self) -> None:
+        """The legend in stack order, without holes: removing and adding entries as the segments
+        change left empty cells and a new entry at the end (Training's step breakdown after a
+        search then a fixed layout)."""
+        if self.legend is None:
+            return
+        wanted = list(self._segments) + [name for name in self._refs]
+        if self.legend_names() == wanted:
+            return
+        self.legend.clear()
+        for name in self._segments:
+            self.legend.addItem(self._series[name].item, name)
+        for name, (_value, line) in self._refs.items():
+            self.legend.addItem(pg.PlotDataItem(pen=line.pen), name)
+        self._legend_signature = None
+        self.layout_legend()
 
     def set_reference_line(self, name: str, value: float | None, color: str = "#C00000") -> None:
         """A dashed horizontal line at `value` across all categories (None removes it)."""

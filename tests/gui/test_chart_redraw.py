@@ -136,3 +136,18 @@ def test_a_long_notice_on_a_narrow_chart_wraps_inside_the_plot_area(qtbot):
     chart.resize(1200, 500)      # room again: one line
     QApplication.processEvents()
     assert notice.textItem.boundingRect().height() < 1.5 * chart.fontMetrics().height() + 8
+
+
+def test_a_stacked_chart_keeps_its_legend_in_stack_order_as_segments_change(qtbot):
+    """QA: after a search and then a fixed layout the step-time legend read out of stack order with
+    empty cells."""
+    chart = CategoryBarPanel("Step time", y_label="Time", y_unit="s")
+    qtbot.addWidget(chart)
+    chart.set_categories(["a", "b"])
+    chart.set_stacked({"GEMMs": [1, 2], "Attention": [1, 1], "PP bubble": [0.5, 0.5]})
+    chart.set_reference_line("Target", 5.0)
+    chart.set_stacked({"GEMMs": [1, 2], "TP comm": [0.2, 0.3], "PP bubble": [0.5, 0.5]})
+    assert chart.legend_names() == ["GEMMs", "TP comm", "PP bubble", "Target"]
+    cells = sorted(chart.legend.layout.itemAt(i, j) is not None
+                   for i in range(chart.legend.layout.rowCount()) for j in range(chart.legend.layout.columnCount()))
+    assert cells.count(True) == 2 * 4     # a sample and a label per entry, nothing left over
