@@ -176,6 +176,36 @@ def apply_changes(base: Mapping, changes: Mapping[str, Any]) -> dict:
     return out
 
 
+def effective_changes(base: Mapping, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The changes that still make a difference to `base` (the baseline as it is now): a stored
+    change the baseline has since caught up with ("horizon = 30 months" under a 30-month baseline)
+    is not a difference to show."""
+    out: dict[str, Any] = {}
+    for path, value in changes.items():
+        keys = split_path(path)
+        node: Any = base
+        for key in keys:
+            node = node.get(key, _MISSING) if isinstance(node, Mapping) else _MISSING
+        if is_item_changes(value):
+            keyed = _keyed(".".join(keys), node) if node is not _MISSING else None
+            if keyed is None:
+                out[path] = value
+                continue
+            entries = [e for e in value[ITEMS]
+                       if ((e[0] in keyed) if e[2] == "removed" else keyed.get(e[0], _MISSING) != e[1])]
+            if entries:
+                out[path] = {ITEMS: entries}
+        elif is_removed(value):
+            if node is not _MISSING:
+                out[path] = value
+        elif node is _MISSING or node != value:
+            out[path] = value
+    return out
+
+
+_MISSING = object()
+
+
 _PERCENT_WORDS = ("fraction", "probability", "share")   # stored as 0..1, shown in % by the forms
 
 # The forms' words for a scenario's fields (a change reads as the field a user edits, not as its

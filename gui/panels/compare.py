@@ -25,7 +25,7 @@ from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale, run_controls
-from engine.scenario_changes import describe_changes
+from engine.scenario_changes import describe_changes, effective_changes
 from gui.panels.forecast_common import (
     ForecastRequest, compute_forecast, counts_from_zero, figure_text, fit_left_axis, key_figures, legend_top_right,
 )
@@ -376,7 +376,10 @@ class ComparePanel(QWidget):
                 changes_row.append("—")
                 continue
             try:
-                changes = self.store.scenario(name).get("changes") or {}
+                row = self.store.scenario(name)
+                changes = row.get("changes") or {}
+                if row.get("base"):   # only what still differs from the baseline as it is now
+                    changes = effective_changes(self.store.scenario(row["base"])["params"], changes)
             except UserError:
                 changes = {}
             # every change: the exported CSV kept "... and 1 more" and lost the last one (the

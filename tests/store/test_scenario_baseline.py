@@ -407,3 +407,15 @@ def test_migration_stores_old_whole_list_changes_item_by_item_with_the_same_valu
         assert after["changes"]["policy_events"] == {"$items": [["h20-96gb", before["policy_events"][0], "changed"]]}
     finally:
         s.close()
+
+
+def test_changes_the_baseline_has_caught_up_with_are_not_differences():
+    """QA: Compare listed "horizon = 30 months" for a what-if once the baseline was 30 months too."""
+    from engine.scenario_changes import effective_changes
+
+    base = {"months": 30, "demand": {"scale": 1.0}, "policy_events": [_event("a", 0.5), _event("b", 0.2)]}
+    changes = {"months": 30, "demand.scale": 1.2,
+               "policy_events": {"$items": [["a", _event("a", 0.5), "changed"], ["b", _event("b", 1.0), "changed"],
+                                            ["c", {"$removed": True}, "removed"]]}}
+    assert effective_changes(base, changes) == {
+        "demand.scale": 1.2, "policy_events": {"$items": [["b", _event("b", 1.0), "changed"]]}}
