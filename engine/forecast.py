@@ -1059,6 +1059,15 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
             unit_tput = s.serving_tput[unit_chip]
             demand_chips.setdefault(unit_chip, demand_p50 / unit_tput)
     per_unit = 1.0 / unit_tput if unit_tput > 0 else float("nan")
+    fastest = max((v for v in s.serving_tput.values() if v > 0), default=0.0)
+    if unit_tput > 0 and fastest >= 4.0 * unit_tput:
+        # the unit is that chip's own rate under these targets: a target that slows it makes every
+        # other chip worth more of it (a 25 ms TPOT showed 2.5 M "910B2 chips" of capacity)
+        unit_note = unit_note + (
+            f"capacity and demand are counted in {unit_chip} chips at its own rate under these targets "
+            f"({unit_tput:,.3g} output tokens/s per chip, 1/{fastest / unit_tput:,.0f} of the fastest chip's): a "
+            "target that slows it raises every other chip's worth in this unit; P(meet demand) does not depend on "
+            "the unit",)
     capacity_unit = capacity_bands.scaled(per_unit)
     demand_unit = demand_p50 * per_unit
     tokens_bands = _bands(s.tokens_day)

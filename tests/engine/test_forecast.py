@@ -720,3 +720,20 @@ def test_the_late_lots_note_names_where_its_date_comes_from():
     assert "due before 2025-05-01 (the latest delivery recorded from any vendor: Acme has none)" in note
     [note] = overdue_notes([acme], scenario(start=D(2025, 6, 1)))
     assert "(the forecast's first month: no delivery is recorded)" in note
+
+
+def test_a_slow_unit_chip_is_said_to_inflate_the_units():
+    """QA: a 25 ms TPOT slowed the 910B2 (the unit) to 12 tokens/s and the capacity read 2.5 M "910B2
+    chips" with 144k installed; the note says what the unit is and why it moves."""
+    a = order(1, qty=1000, deliveries=[(D(2024, 1, 10), 1000)])
+    b = order(2, qty=1000, deliveries=[(D(2024, 1, 10), 1000)], vendor="NVIDIA", chip="chip-b")
+    sc = scenario(months=3, trials=20)
+    inp = ForecastInputs(orders=(a, b), scenario=sc, chip_peak_tflops={CHIP: 500.0, "chip-b": 500.0},
+                         serving_tokens_per_s_per_chip={CHIP: 1.0, "chip-b": 10.0}, training_tokens_per_s_per_chip={})
+    r = run_forecast(inp)
+    assert r.unit_chip_id == CHIP
+    assert any("at its own rate under these targets (1 output tokens/s per chip, 1/10 of the fastest" in n
+               for n in r.notes)
+    even = ForecastInputs(orders=(a, b), scenario=sc, chip_peak_tflops={CHIP: 500.0, "chip-b": 500.0},
+                          serving_tokens_per_s_per_chip={CHIP: 1.0, "chip-b": 2.0}, training_tokens_per_s_per_chip={})
+    assert not any("at its own rate" in n for n in run_forecast(even).notes)
