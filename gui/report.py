@@ -295,8 +295,16 @@ def forecast_sentences(ctx: ReportContext) -> list[str]:
     if probabilities:
         # whole percent, as the Forecast summary writes it: 2,000 trials measure a probability to
         # about half a point (the report said 97.2 % beside the summary's 97%)
-        said = [f"<b>{_number(value)} %</b> {_esc(label.split(')', 1)[1].split('(')[0].strip())}"
-                for label, value in probabilities]
+        monthly = (ctx.tables.get("forecast", {}).get("monthly") or ([], []))[1]
+
+        def when(label: str) -> str:   # "12 months in" with its month, as the window names it
+            words = label.split(")", 1)[1].split("(")[0].strip()
+            n = words.split()[0]
+            if n.isdigit() and int(n) < len(monthly) and hasattr(monthly[int(n)][0], "strftime"):
+                return f"{words} ({monthly[int(n)][0]:%b %Y})"
+            return words
+
+        said = [f"<b>{_number(value)} %</b> {_esc(when(label))}" for label, value in probabilities]
         out.append("The probability that installed capacity meets demand is " + " and ".join(said) + ".")
     first = _find(f, "First month demand exceeds capacity P50")
     months = _find(f, "Months with a P50 shortfall")
