@@ -347,6 +347,15 @@ class PlanPanel(QWidget):
                 "cost_per_million_served_tokens": self.served_cost_chart,
                 "cost_per_million_training_tokens": self.training_cost_chart}
 
+    def export_context(self) -> dict:
+        """What the exported plan answers: its target, its trials, and why there is none."""
+        r = self.result
+        if r is None:
+            return {}
+        target = f"P(meet demand) >= {pct_text(r.confidence)} from {r.from_month:%Y-%m} to {r.until_month:%Y-%m}"
+        return {"Plan": (f"{target}, fitted on {r.samples:,} trials; lowest month on fresh trials "
+                         f"{plan_lowest_prob(r):.1%}" if r.feasible else f"no plan for {target}: {r.why}")}
+
     def tables(self) -> dict:
         if self.result is None:
             return {}

@@ -59,6 +59,9 @@ def test_plan_is_drawn_and_added_as_undoable_orders(panel, store):
     assert shown[0] == max(first - 4, 0) and r.months[shown[-1]] > r.until_month
     top = max(max(r.capacity_unit_chips[2][i] for i in shown), max(r.demand_unit_chips[i] for i in shown))
     assert top <= y1 <= 1.1 * max(top, max(plan_deliveries(r)))
+    # the exports say what the plan answers (QA: plan_orders.csv had no target, trials or fresh result)
+    assert panel.export_context()["Plan"].startswith(f"P(meet demand) >= {r.confidence:.0%} from {r.from_month:%Y-%m} to ")
+    assert "fitted on" in panel.export_context()["Plan"]
     assert "$" in panel.summary_label.text() and "B</b>" in panel.summary_label.text()
     before = len(store.orders())
     assert panel.add_as_orders() == len(r.orders)
