@@ -316,11 +316,12 @@ def path_words(keys: list[str], chip_labels: Mapping[str, str]) -> str:
 
 
 def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
-                     chip_labels: Mapping[str, str] | None = None) -> list[str]:
+                     chip_labels: Mapping[str, str] | None = None, base: Mapping | None = None) -> list[str]:
     """One short line per change, in the forms' words and units (`Huawei fulfilled mode = 50%`,
     `H20 cut off, 100% chance on 2025-04-09`); `chip_labels` names chips as the window does.
     A list (policy events, jobs) is written out item by item: "1 item(s)" hid a cut-off whose
-    probability went from 50% to 100%."""
+    probability went from 50% to 100%. With the `base` it changes, a changed item names the fields
+    that differ (`training jobs: changed 405B: by 2025-12-31 → 2026-03-31`)."""
     labels = dict(chip_labels or {})
     lines: list[str] = []
     notes: list[str] = []   # prose about a change: after the changes it explains (files keep it)
@@ -336,9 +337,22 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
             lines.append(f"{name} removed")
             continue
         if is_item_changes(value):   # one line per item: what a what-if adds, changes or removes
+            node: Any = base
+            for k in keys:
+                node = node.get(k) if isinstance(node, Mapping) else None
+            before = _keyed(".".join(keys), node) or {}
             for key, item, kind in value[ITEMS]:
                 shown = labels.get(key, key) if keys[-1] == "policy_events" else key
-                text = f"{shown} removed" if kind == "removed" else f"{kind} {_value_text(keys[-1], item, labels)}"
+                old_item = before.get(key)
+                if kind == "changed" and isinstance(old_item, Mapping) and isinstance(item, Mapping):
+                    fields = [f"{FIELD_WORDS.get(f, f.replace('_', ' '))} {_value_text(f, old_item.get(f), labels)} → "
+                              f"{_value_text(f, v, labels)}" for f, v in item.items()
+                              if f != "note" and old_item.get(f) != v]
+                    text = f"changed {shown}: {', '.join(fields)}" if fields else f"changed {shown}"
+                elif kind == "removed":
+                    text = f"{shown} removed"
+                else:
+                    text = f"{kind} {_value_text(keys[-1], item, labels)}"
                 lines.append(f"{name}: {text}")
             continue
         # a chip's training share is keyed by the chip: the share's units (%) come from its section

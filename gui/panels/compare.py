@@ -375,16 +375,18 @@ class ComparePanel(QWidget):
             if i == base_i:
                 changes_row.append("—")
                 continue
+            base_params = None
             try:
                 row = self.store.scenario(name)
                 changes = row.get("changes") or {}
-                if row.get("base"):   # only what still differs from the baseline as it is now
-                    changes = effective_changes(self.store.scenario(row["base"])["params"], changes)
+                base_params = self.store.scenario(row["base"])["params"] if row.get("base") else None
+                if base_params is not None:   # only what still differs from the baseline as it is now
+                    changes = effective_changes(base_params, changes)
             except UserError:
                 changes = {}
             # every change: the exported CSV kept "... and 1 more" and lost the last one (the
             # cell's tooltip shows the whole text on screen)
-            text = "; ".join(describe_changes(changes, limit=None, chip_labels=self._chip_names)) \
+            text = "; ".join(describe_changes(changes, limit=None, chip_labels=self._chip_names, base=base_params)) \
                 or "none (or stored in full)"
             changes_row.append(text)
             if base_i is not None:

@@ -419,3 +419,16 @@ def test_changes_the_baseline_has_caught_up_with_are_not_differences():
                                             ["c", {"$removed": True}, "removed"]]}}
     assert effective_changes(base, changes) == {
         "demand.scale": 1.2, "policy_events": {"$items": [["b", _event("b", 1.0), "changed"]]}}
+
+
+def test_a_changed_item_names_the_fields_that_differ():
+    """QA: Compare repeated the whole job where only its deadline had changed, and read a changed
+    demand point like an added one."""
+    from engine.scenario_changes import describe_changes
+
+    base = {"jobs": [{"name": "405B", "tokens": 1.5e13, "deadline": "2025-12-31"}]}
+    new = {"jobs": [{"name": "405B", "tokens": 1.5e13, "deadline": "2026-03-31"},
+                    {"name": "70B", "tokens": 1e12, "deadline": None}]}
+    lines = describe_changes(diff_params(base, new), limit=None, base=base)
+    assert lines[0] == "training jobs: changed 405B: deadline 2025-12-31 → 2026-03-31"
+    assert lines[1].startswith("training jobs: added 70B")
