@@ -548,17 +548,28 @@ def _add_months(day: dt.date, k: int) -> dt.date:
 
 
 def resolve_as_of(orders: Sequence[Order], scenario: ForecastScenario, order: Order | None = None) -> dt.date:
-    """The date up to which deliveries are known: the scenario's, else the latest delivery
-    recorded from the same vendor as `order` (another vendor's records say nothing about this
-    one's shipments), else the latest of all, else the start."""
+    """The date up to which deliveries are known (`as_of_and_source`)."""
+    return as_of_and_source(orders, scenario, order)[0]
+
+
+def as_of_and_source(orders: Sequence[Order], scenario: ForecastScenario,
+                     order: Order | None = None) -> tuple[dt.date, str]:
+    """The date up to which deliveries are known, and where it comes from in words: the scenario's,
+    else the latest delivery recorded from the same vendor as `order` (another vendor's records say
+    nothing about this one's shipments), else the latest of all, else the start."""
     if scenario.as_of is not None:
-        return scenario.as_of
+        return scenario.as_of, "the scenario's 'as of' date"
     # vendor names compared as everywhere else: without case ("huawei" is Huawei)
     vendor = (order.vendor or "").strip().lower() if order is not None else None
     same_vendor = [d.date for o in orders if vendor is not None and (o.vendor or "").strip().lower() == vendor
                    for d in o.deliveries]
-    dates = same_vendor or [d.date for o in orders for d in o.deliveries]
-    return max(dates) if dates else scenario.start
+    if same_vendor:
+        return max(same_vendor), f"{order.vendor}'s latest recorded delivery" if order is not None else ""
+    every = [d.date for o in orders for d in o.deliveries]
+    if every:
+        who = f": {order.vendor} has none" if order is not None else ""
+        return max(every), f"the latest delivery recorded from any vendor{who}"
+    return scenario.start, "the forecast's first month: no delivery is recorded"
 
 
 def overdue_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tuple[str, ...]:
@@ -567,16 +578,10 @@ def overdue_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tuple[
     same vendor (it moves that date) can move this order's lots later."""
     out = []
     for order in sorted(orders, key=lambda o: o.id):
-        as_of = resolve_as_of(orders, scenario, order)
+        as_of, known = as_of_and_source(orders, scenario, order)
         late = sum(q for due, q in outstanding_lots(order, as_of, scenario.unscheduled_spread_months, floor=False)
                    if due < as_of)
         if late > 0:
-            vendor = (order.vendor or "").strip().lower()
-            own = [d.date for o in orders if (o.vendor or "").strip().lower() == vendor for d in o.deliveries]
-            known = ("the scenario's 'as of' date" if scenario.as_of is not None
-                     else f"{order.vendor}'s latest recorded delivery" if own
-                     else f"the latest delivery recorded from any vendor: {order.vendor} has none"
-                     if any(o.deliveries for o in orders) else "the forecast's first month: no delivery is recorded")
             out.append(f"order {order.id} ({order.chip_id}): {late:,.0f} chips due before {as_of:%Y-%m-%d} ({known}) "
                        "are not recorded as delivered, so they are counted as late: their promised dates plus the "
                        "vendor's delay given that lateness")

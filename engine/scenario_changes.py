@@ -183,9 +183,7 @@ def effective_changes(base: Mapping, changes: Mapping[str, Any]) -> dict[str, An
     out: dict[str, Any] = {}
     for path, value in changes.items():
         keys = split_path(path)
-        node: Any = base
-        for key in keys:
-            node = node.get(key, _MISSING) if isinstance(node, Mapping) else _MISSING
+        node = _at(base, keys)
         if is_item_changes(value):
             keyed = _keyed(".".join(keys), node) if node is not _MISSING else None
             if keyed is None:
@@ -204,6 +202,13 @@ def effective_changes(base: Mapping, changes: Mapping[str, Any]) -> dict[str, An
 
 
 _MISSING = object()
+
+
+def _at(node: Any, keys: list[str]) -> Any:
+    """The value at `keys` in nested maps, or _MISSING."""
+    for key in keys:
+        node = node.get(key, _MISSING) if isinstance(node, Mapping) else _MISSING
+    return node
 
 
 _PERCENT_WORDS = ("fraction", "probability", "share")   # stored as 0..1, shown in % by the forms
@@ -337,10 +342,7 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
             lines.append(f"{name} removed")
             continue
         if is_item_changes(value):   # one line per item: what a what-if adds, changes or removes
-            node: Any = base
-            for k in keys:
-                node = node.get(k) if isinstance(node, Mapping) else None
-            before = _keyed(".".join(keys), node) or {}
+            before = _keyed(".".join(keys), _at(base or {}, keys)) or {}
             for key, item, kind in value[ITEMS]:
                 shown = labels.get(key, key) if keys[-1] == "policy_events" else key
                 old_item = before.get(key)

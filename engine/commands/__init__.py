@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -31,8 +32,6 @@ def plain_number(text: str) -> float:
 def whole_number(text: str) -> int:
     """argparse type for counts: 4096, and also 1e4 or 4.096e3 (the e-notation `--tokens 15e12`
     and `--caps h20=1e7` take), but never 1.5 (nor 1_000)."""
-    import re
-
     if re.fullmatch(r"[+-]?\d+", str(text).strip(), re.ASCII):
         return int(text)   # exact, however long (each flag checks its own range)
     try:

@@ -324,10 +324,13 @@ def run(args, ctx) -> Output:
                               seed=args.seed)
     # the deployment's own limits reach the SLO search as the closed-form model's overrides
     limits = limit_factors(args.max_num_seqs, args.max_num_batched_tokens) or None
-    cap = capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,
-                      ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
-                      tp=args.tp, engine=args.engine, prefix_cache_hit=prefix, factors=limits,
-                      ep=args.ep if (args.ep or not model.is_moe) else None) if args.pp == 1 else None
+    def capacity_at(tp):
+        return capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,
+                           ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
+                           tp=tp, engine=args.engine, prefix_cache_hit=prefix, factors=limits,
+                           ep=args.ep if (args.ep or not model.is_moe) else None)
+
+    cap = capacity_at(args.tp) if args.pp == 1 else None
     if cap is not None and args.tp is None and args.chips is not None \
             and args.chips % (args.pp * max(cap.tp, getattr(cap, "ep", 1) or 1, args.ep or 1)):
         # the best layout's replica does not divide --chips: the best one that does (the user gave
@@ -335,10 +338,7 @@ def run(args, ctx) -> Output:
         fits, why_not = [], []
         for tp_try in (t for t in (1, 2, 4, 8, 16, 32, 64) if args.chips % t == 0 and model.heads % t == 0):
             try:
-                c = capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,
-                                ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
-                                tp=tp_try, engine=args.engine, prefix_cache_hit=prefix, factors=limits,
-                                ep=args.ep if (args.ep or not model.is_moe) else None)
+                c = capacity_at(tp_try)
             except UserError as exc:
                 why_not.append(f"TP{tp_try}: {exc}")
                 continue

@@ -842,9 +842,8 @@ class Store:
             return params
         return {"base": base, "changes": diff_params(self.scenario(base)["params"], params)}
 
-    def save_scenario(self, name: str, params: dict, *, updated_at: str | None = None) -> None:
-        """Insert or replace `name`; `updated_at` (the row's own time stamp, for undo and redo to
-        put back) defaults to now."""
+    def save_scenario(self, name: str, params: dict) -> None:
+        """Insert or replace `name` (undo and redo write rows back with `put_scenario_row`)."""
         self._writable()
         name = parse_text("name", name, required=True, limit=200)
         try:
@@ -853,8 +852,7 @@ class Store:
         except (TypeError, ValueError) as exc:
             raise ValidationError([f"params: not storable as JSON ({exc})"]) from None
         with self.db.atomic():
-            self.db.table(SCENARIOS).insert({"name": name, "params": text, "updated_at": updated_at or _now()},
-                                            replace=True)
+            self.db.table(SCENARIOS).insert({"name": name, "params": text, "updated_at": _now()}, replace=True)
 
     def set_baseline(self, name: str) -> None:
         """Make `name` the baseline that new what-ifs are stored against (existing ones keep theirs)."""

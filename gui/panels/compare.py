@@ -371,6 +371,7 @@ class ComparePanel(QWidget):
             if base_i is not None and i != base_i:
                 headers.append(f"{name} − baseline")
         changes_row = ["Changes from the baseline"]
+        bases: dict = {}
         for i, name in enumerate(names):
             if i == base_i:
                 changes_row.append("—")
@@ -379,7 +380,9 @@ class ComparePanel(QWidget):
             try:
                 row = self.store.scenario(name)
                 changes = row.get("changes") or {}
-                base_params = self.store.scenario(row["base"])["params"] if row.get("base") else None
+                if row.get("base") and row["base"] not in bases:   # read once per baseline
+                    bases[row["base"]] = self.store.scenario(row["base"])["params"]
+                base_params = bases.get(row.get("base"))
                 if base_params is not None:   # only what still differs from the baseline as it is now
                     changes = effective_changes(base_params, changes)
             except UserError:
