@@ -107,7 +107,8 @@ def roofline_training_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, num_
 
 UPPER_BOUND_NOTE = " output tokens/s per chip, a steady-state upper bound at"
 MERGED_BOUNDS = re.compile(r"(?P<model>\S+) serving capacity is the steady state, an upper bound for (?P<percentile>\S+) "
-                           r"latency under load \(running batches beyond the \d+ simulated\): (?P<items>.+) output "
+                           r"latency under load \(running batches beyond the \d+ simulated; every chip is rated on this one "
+                           r"basis\): (?P<items>.+) output "
                            r"tokens/s per chip")
 
 
@@ -131,7 +132,8 @@ def merge_notes(notes) -> tuple[str, ...]:
             out.append(note)
     for (model_id, percentile), items in bounds.items():
         out.append(f"{model_id} serving capacity is the steady state, an upper bound for {percentile} latency under "
-                   f"load (running batches beyond the {MAX_SIMULATED_BATCH} simulated): " + ", ".join(items)
+                   f"load (running batches beyond the {MAX_SIMULATED_BATCH} simulated; every chip is rated on this "
+                   "one basis): " + ", ".join(items)
                    + " output tokens/s per chip")
     return tuple(out)
 
@@ -139,21 +141,28 @@ def merge_notes(notes) -> tuple[str, ...]:
 def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_len: float, ttft_ms: float,
                        tpot_ms: float, weight_dtype: str = "bf16", kv_dtype: str = "bf16",
                        prefix_cache_hit: float = 0.0, slo_percentile: str = "p90",
-                       length_spread: float = 0.0) -> tuple[float, str, str]:
+                       length_spread: float = 0.0, steady_state: bool = False) -> tuple[float, str, str]:
     """(output tokens/s per chip, source, note) for one chip type.
 
     The inference engine searches the layout (TP, and EP with TP or data-parallel attention for
     MoE models, as production MoE serving runs) and the batch bounded by the SLOs;
-    `prefix_cache_hit` input tokens skip prefill."""
+    `prefix_cache_hit` input tokens skip prefill. `steady_state`: the steady-state search alone
+    (targets held as means), not the simulator (see `serving_throughputs`)."""
     # the simulator's percentile-SLO capacity at this request mix
+    from engine.inference import slo_capacity as steady_capacity
     from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip as slo_capacity
 
     if True:  # (kept flat: the engine is always there; its refusals and numeric failures fall back)
         try:
-            cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len,
-                               ttft_ms=ttft_ms, tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
-                               prefix_cache_hit=float(prefix_cache_hit), percentile=slo_percentile,
-                               input_spread=float(length_spread), output_spread=float(length_spread))
+            if steady_state:
+                cap = steady_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
+                                      tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                                      prefix_cache_hit=float(prefix_cache_hit))
+            else:
+                cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len,
+                                   ttft_ms=ttft_ms, tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                                   prefix_cache_hit=float(prefix_cache_hit), percentile=slo_percentile,
+                                   input_spread=float(length_spread), output_spread=float(length_spread))
             value = float(cap.output_tokens_per_s_per_chip) if cap.feasible else 0.0
             note = "" if cap.feasible else f"{model.id} on {chip.id} cannot meet the SLOs (engine)"
             if cap.feasible and slo_percentile != "mean" and cap.latency_basis == "mean":
@@ -179,6 +188,30 @@ def serving_throughput(model: ModelConfig, chip: Chip, input_len: float, output_
     return value, "roofline fallback", fallback_note + (
         f"serving {chip.id}: roofline, decode at {FALLBACK_DECODE_HBM_EFFICIENCY:.0%} of HBM bandwidth, "
         f"prefill at {FALLBACK_PREFILL_COMPUTE_EFFICIENCY:.0%} of peak")
+
+
+def serving_throughputs(model: ModelConfig, chips: Sequence[Chip], input_len: float, output_len: float,
+                        ttft_ms: float, tpot_ms: float, weight_dtype: str = "bf16", kv_dtype: str = "bf16",
+                        prefix_cache_hit: float = 0.0, slo_percentile: str = "p90",
+                        length_spread: float = 0.0) -> dict[str, tuple[float, str, str]]:
+    """`serving_throughput` of each chip, all on one basis.
+
+    A replica running more than the simulator's batch keeps the steady-state figure, an upper bound
+    for percentile latency under load. If one chip is rated that way, a chip rated by the
+    simulator would be compared against an optimistic figure: at a 25 ms TPOT the story's 910B2
+    read 12 output tokens/s per chip simulated at p90 beside an H800's 571 steady (its steady state
+    is 96), so the 910B-equivalents of the fleet and the demand moved by the rating, not by the
+    chips. Then every chip is rated on the steady state, and the note says so."""
+    args = (input_len, output_len, ttft_ms, tpot_ms, weight_dtype, kv_dtype, prefix_cache_hit, slo_percentile,
+            length_spread)
+    out = {c.id: serving_throughput(model, c, *args) for c in chips}
+    bounded = [cid for cid, (_, _, note) in out.items() if UPPER_BOUND_NOTE in note]
+    if bounded and slo_percentile != "mean":
+        for c in chips:
+            value, source, note = out[c.id]
+            if c.id not in bounded and value > 0 and source == "engine":
+                out[c.id] = serving_throughput(model, c, *args, steady_state=True)
+    return out
 
 
 def training_table(model: ModelConfig, chip: Chip, max_chips: float, seq_len: int | None = None,
@@ -229,13 +262,14 @@ def throughput_sigmas(chip_ids) -> tuple[dict[str, str], dict[str, float], dict[
 
 
 def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Mapping[str, ModelConfig],
-                 scenario: ForecastScenario) -> ForecastInputs:
-    """ForecastInputs for `scenario`, with throughputs from the engines (or the roofline fallback)."""
+                 scenario: ForecastScenario, extra_serving_chips: Sequence[str] = ()) -> ForecastInputs:
+    """ForecastInputs for `scenario`, with throughputs from the engines (or the roofline fallback).
+    `extra_serving_chips` are rated for serving too, on the same basis (the plan's candidates)."""
     demand = scenario.demand
     fleet_chips = list(dict.fromkeys(o.chip_id for o in orders))
     serve_on = list(demand.serve_on) or fleet_chips
     needed = dict.fromkeys(fleet_chips + serve_on + ([demand.chip_id] if demand.chip_id else [])
-                           + [j.chip_id for j in scenario.jobs])
+                           + [j.chip_id for j in scenario.jobs] + list(extra_serving_chips))
     problems = [f"chip_id: {c!r} is not in the chip catalog" for c in needed if c not in chips]
     if serve_on and demand.model_id not in models:
         problems.append(f"demand.model_id: {demand.model_id!r} is not a model preset")
@@ -255,13 +289,14 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
     sources: dict[str, set] = {"serving": set(), "training": set()}
     notes: list[str] = []
     serving = {}
-    for c in dict.fromkeys(serve_on + ([demand.chip_id] if demand.chip_id else [])):
-        value, source, note = serving_throughput(models[demand.model_id], chips[c],
-                                                 demand.input_tokens_per_request, demand.output_tokens_per_request,
-                                                 demand.ttft_ms, demand.tpot_ms, demand.weight_dtype,
-                                                 demand.kv_dtype, getattr(demand, "prefix_cache_hit", 0.0),
-                                                 getattr(demand, "slo_percentile", "p90"),
-                                                 getattr(demand, "length_spread", 0.0))
+    rated = dict.fromkeys(serve_on + ([demand.chip_id] if demand.chip_id else []) + list(extra_serving_chips))
+    by_chip = serving_throughputs(models[demand.model_id], [chips[c] for c in rated],
+                                  demand.input_tokens_per_request, demand.output_tokens_per_request,
+                                  demand.ttft_ms, demand.tpot_ms, demand.weight_dtype,
+                                  demand.kv_dtype, getattr(demand, "prefix_cache_hit", 0.0),
+                                  getattr(demand, "slo_percentile", "p90"),
+                                  getattr(demand, "length_spread", 0.0)) if rated else {}
+    for c, (value, source, note) in by_chip.items():
         serving[c] = value
         sources["serving"].add(source)
         if note:

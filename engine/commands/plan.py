@@ -92,20 +92,12 @@ def default_candidates(chips, chip_ids: list[str] | None = None):
 
 def plan_inputs(orders, chips, models, scenario, candidates):
     """ForecastInputs with the candidates' serving throughput and sigmas added."""
-    from engine.forecast_inputs import build_inputs, merge_notes, serving_throughput, throughput_sigmas
+    from engine.forecast_inputs import build_inputs, merge_notes, throughput_sigmas
 
-    inputs = build_inputs(orders, chips, models, scenario)
-    d = scenario.demand
+    # the candidates are rated with the fleet's serving chips, on one basis (serving_throughputs)
+    inputs = build_inputs(orders, chips, models, scenario, extra_serving_chips=[c.chip_id for c in candidates])
     serving = dict(inputs.serving_tokens_per_s_per_chip)
     notes = list(inputs.notes)
-    for c in candidates:
-        if c.chip_id not in serving:
-            serving[c.chip_id], _, note = serving_throughput(
-                models[d.model_id], chips[c.chip_id], d.input_tokens_per_request, d.output_tokens_per_request,
-                d.ttft_ms, d.tpot_ms, d.weight_dtype, d.kv_dtype, d.prefix_cache_hit, d.slo_percentile,
-                d.length_spread)
-            if note:
-                notes.append(note)
     family, s_sig, t_sig = throughput_sigmas(list(dict.fromkeys(list(serving) + list(inputs.family_by_chip))))
     peaks = {**inputs.chip_peak_tflops, **{c.chip_id: float(chips[c.chip_id].peak_tflops("bf16") or 0.0)
                                            for c in candidates}}
