@@ -441,7 +441,8 @@ def training_key_figures(inputs, result, estimate=None) -> list[list]:
     if estimate is not None:
         rows += [["Token budget", estimate.tokens, "tokens"], ["Time to train", estimate.time_to_train_days, "days"],
                  ["Chip-hours", estimate.chip_hours, "chip-hours"], ["Energy", estimate.energy_mwh, "MWh"],
-                 ["Cost", estimate.cost_usd, "USD"], ["Goodput", 100 * estimate.goodput, "%"],
+                 ["Cost", estimate.cost_usd, "USD"], ["Cost basis", estimate.cost_basis, ""],
+                 ["Energy basis", estimate.energy_basis, ""], ["Goodput", 100 * estimate.goodput, "%"],
                  ["Checkpoint interval", estimate.checkpoint_interval_min, "min"],
                  ["Expected failures", estimate.expected_interruptions, "failures"]]
     return rows

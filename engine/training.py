@@ -978,6 +978,8 @@ def whole_run_goodput(inp: TrainingInputs) -> float:
 
 # ---- whole run ----------------------------------------------------------------------------
 
+ASSUMED_TDP_W = 700.0   # energy of a chip whose catalog entry has no TDP (an H100 SXM's)
+
 @dataclass(frozen=True)
 class RunEstimate:
     tokens: float
@@ -988,9 +990,11 @@ class RunEstimate:
     time_to_train_days: float
     chip_hours: float
     energy_mwh: float
-    cost_usd: float
+    cost_usd: float | None            # None: no price (the chip has no list price and none was given)
     checkpoint_interval_min: float
     expected_interruptions: float
+    cost_basis: str = ""              # what the cost counts, in words
+    energy_basis: str = ""            # the power behind the energy, in words
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -1019,15 +1023,25 @@ def estimate_run(tokens: float, tokens_per_s_per_chip: float, num_chips: int, ch
         raise NoProgressError(reliability.no_progress_reason(num_chips, g, restart_min * 60.0, mtbf_chip_hours))
     wall_s = steady_s / g.goodput
     chip_hours = wall_s / 3600.0 * num_chips
-    energy_mwh = chip_hours * (chip.tdp_w or 700.0) * utilisation * pue / 1e6
-    if price_per_chip_hour_usd is None:
-        price = (chip.price_usd or 0.0) / (amortisation_years * 365.0 * 24.0)
-    else:
-        price = price_per_chip_hour_usd
+    # a chip without a TDP in the catalog is counted at 700 W, and said to be (it read as data)
+    power_w = float(chip.tdp_w or ASSUMED_TDP_W)
+    energy_mwh = chip_hours * power_w * utilisation * pue / 1e6
+    energy_basis = (f"{power_w:.0f} W per chip{'' if chip.tdp_w else ' (assumed: no TDP in the catalog)'} x "
+                    f"{utilisation:.0%} utilisation x PUE {pue:g}")
+    price: float | None
+    if price_per_chip_hour_usd is not None:
+        price, cost_basis = price_per_chip_hour_usd, f"{price_per_chip_hour_usd:g} USD per chip-hour, as given"
+    elif chip.price_usd:
+        price = chip.price_usd / (amortisation_years * 365.0 * 24.0)
+        cost_basis = (f"list price {chip.price_usd:,.0f} USD per chip amortised over {amortisation_years:g} years "
+                      "of use; energy not included")
+    else:   # $0 read as a free run
+        price, cost_basis = None, "no list price for this chip and none given (--price-per-chip-hour)"
     return RunEstimate(
         tokens=float(tokens), tokens_per_s_per_chip=float(tokens_per_s_per_chip), num_chips=int(num_chips),
         steady_days=steady_s / 86400.0, goodput=g.goodput, time_to_train_days=wall_s / 86400.0,
-        chip_hours=chip_hours, energy_mwh=energy_mwh, cost_usd=chip_hours * price,
+        chip_hours=chip_hours, energy_mwh=energy_mwh, cost_usd=None if price is None else chip_hours * price,
+        cost_basis=cost_basis, energy_basis=energy_basis,
         checkpoint_interval_min=g.checkpoint_interval_s / 60.0,
         expected_interruptions=wall_s / g.mtbf_job_s,
     )

@@ -453,7 +453,8 @@ class MainWindow(QMainWindow):
         while True:
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
-                written = export_all(self.panels, out_dir, scenario=self._scenario_name, force=force)
+                # a view that could not be computed shows its error; its files are left out and said
+                written = export_all(self.panels, out_dir, scenario=self._scenario_name, force=force, partial=True)
             except WouldOverwrite as exc:  # nothing written yet: ask before replacing the user's files
                 existing = exc.existing
             except UserError as exc:
@@ -474,7 +475,10 @@ class MainWindow(QMainWindow):
                 return None
             force = True
         remember_dir("export", os.path.join(out_dir, "x"))
-        self.show_status(f"Exported {len(written)} files to {out_dir}")
+        from gui.export_all import not_computed, not_computed_text
+
+        missing = "; ".join(not_computed_text(not_computed(self.panels)))
+        self.show_status(f"Exported {len(written)} files to {out_dir}" + (f"; left out: {missing}" if missing else ""))
         return written
 
     def show_status(self, message: str) -> None:
@@ -629,14 +633,17 @@ class MainWindow(QMainWindow):
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             result = write_report(self.store, self.panels, self._scenario_name or "", self.gather_scenario_params(),
-                                  path, force=force)
+                                  path, force=force, partial=True)   # a part not computed is said first in it
         except UserError as exc:
             self.show_error(f"Report not written: {exc}")
             return None
         finally:
             QApplication.restoreOverrideCursor()
         remember_dir("export", path)
-        self.show_status(f"Wrote {result.path} ({result.pages} pages)")
+        from gui.export_all import not_computed_text
+
+        missing = "; ".join(not_computed_text(result.not_computed))
+        self.show_status(f"Wrote {result.path} ({result.pages} pages)" + (f"; {missing}" if missing else ""))
         return result
 
     # ---- import / export ---------------------------------------------------------------------

@@ -49,8 +49,39 @@ def panel_context(panel, scenario: str | None, chart_key: str | None = None) -> 
     return context
 
 
+AREA_NAMES = {"fleet": "Fleet", "training": "Training", "inference": "Inference", "forecast": "Forecast",
+              "plan": "Plan", "compare": "Compare"}
+
+
+def not_computed(panels: Mapping[str, object]) -> dict[str, str]:
+    """{panel key: why} for each panel whose last `compute_now` failed (its `compute_error`)."""
+    return {key: str(err) for key, panel in panels.items() if (err := getattr(panel, "compute_error", None))}
+
+
+def not_computed_text(failed: Mapping[str, str]) -> list[str]:
+    """One phrase per reason: "the Forecast, Plan and Compare could not be computed: why" (they
+    share the forecast, so its error was said three times)."""
+    by_reason: dict[str, list[str]] = {}
+    for key, why in failed.items():
+        by_reason.setdefault(why, []).append(AREA_NAMES.get(key, key.title()))
+    out = []
+    for why, names in by_reason.items():
+        areas = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        out.append(f"the {areas} could not be computed: {why}")
+    return out
+
+
+def refuse_not_computed(failed: Mapping[str, str], what: str) -> None:
+    """A report or an export with a part missing reads as complete (a forecast that failed left
+    empty charts and a report without its P(meet)): refused, naming each part and why, unless
+    the caller asked for the rest (`--partial`)."""
+    if failed:
+        parts = "; ".join(not_computed_text(failed))
+        raise UserError(f"{parts}. Nothing was written; fix that, or pass --partial to write {what} without it")
+
+
 def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenario: str | None = None, *,
-               force: bool = False) -> list[Path]:
+               force: bool = False, partial: bool = False) -> list[Path]:
     """Compute every panel now and write its charts and tables into `out_dir` (created if needed).
     Every file names `scenario` and the panel's model and workload (CSV comment lines, a
     second title line in PNG and SVG).
@@ -58,7 +89,8 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
     Every file name is worked out first: if any exists and `force` is False, WouldOverwrite is
     raised before anything is written. Each file is written to a temporary name in `out_dir` and
     moved into place, so no file is ever half-written and no temporary file is left behind.
-    Raises UserError naming the folder when it can't be created or written.
+    Raises UserError naming the folder when it can't be created or written, and naming the part
+    when a panel could not be computed (`partial`: its files are left out, the rest written).
     """
     out = Path(out_dir)
     try:
@@ -72,10 +104,16 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         early = [path for path in _names_known_now(panels, out) if os.path.lexists(path)]
         if early:
             raise WouldOverwrite(early)
-    plan: list[tuple[Path, object]] = []  # (target, writer taking a path)
-    for panel_key, panel in panels.items():
+    for panel in panels.values():
         if hasattr(panel, "compute_now"):
             panel.compute_now()
+    failed = not_computed(panels)
+    if not partial:
+        refuse_not_computed(failed, "the other files")
+    plan: list[tuple[Path, object]] = []  # (target, writer taking a path)
+    for panel_key, panel in panels.items():
+        if panel_key in failed:   # (--partial) no empty charts or header-only tables for it
+            continue
         context = panel_context(panel, scenario)
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
             stem = out / f"{panel_key}_{chart_key}"

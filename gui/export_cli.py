@@ -17,6 +17,9 @@ def register(subparsers) -> None:
                    help="a saved scenario (default: the baseline 'Story default'; the name used is printed)")
     p.add_argument("--out", metavar="DIR", required=True, help="folder to write into (created if missing)")
     p.add_argument("--force", action="store_true", help="replace files of the same names already in DIR")
+    p.add_argument("--partial", action="store_true",
+                   help="write the other files even if a part (e.g. the forecast) cannot be computed, leaving its "
+                        "files out (default: refuse, naming the part and why)")
     p.set_defaults(handler=run)
 
 
@@ -54,7 +57,8 @@ def run(args, ctx) -> Output:
     if args.scenario is not None:
         store.scenario(args.scenario)  # unknown name: UserError before Qt starts
     app = _application()
-    from gui.export_all import build_offscreen_panels, dispose_offscreen_panels, export_all
+    from gui.export_all import (build_offscreen_panels, dispose_offscreen_panels, export_all, not_computed,
+                                 not_computed_text)
     from gui.scenarios import baseline_scenario, ensure_default_scenario
 
     name = args.scenario
@@ -64,11 +68,13 @@ def run(args, ctx) -> Output:
         name = baseline_scenario(store)
     panels = build_offscreen_panels(store, name)
     try:
-        written = export_all(panels, out, scenario=name, force=args.force)
+        written = export_all(panels, out, scenario=name, force=args.force, partial=args.partial)
+        left_out = not_computed(panels)
     finally:
         dispose_offscreen_panels(panels, app)
     files = [str(p) for p in written]
     rows = [{"file": f, "kind": Path(f).suffix.lstrip(".")} for f in files]
-    return Output(data={"scenario": name, "out": str(out), "files": files}, rows=rows,
+    missing = "".join(f"; {t} (its files are left out)" for t in not_computed_text(left_out))
+    return Output(data={"scenario": name, "out": str(out), "files": files, "not_computed": left_out}, rows=rows,
                   text=f"scenario '{name}'" + ("" if args.scenario else " (the baseline; choose another with --scenario)")
-                  + f": wrote {len(files)} files to {out}")
+                  + f": wrote {len(files)} files to {out}{missing}")

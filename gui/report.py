@@ -83,6 +83,7 @@ class ReportContext:
     accuracy: dict
     plan: dict | None = None  # an order plan, when one has been computed
     extra: dict = field(default_factory=dict)
+    not_computed: dict[str, str] = field(default_factory=dict)  # panel key -> why (a --partial report)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class ReportResult:
     pages: int
     charts: int
     sections: list[str]
+    not_computed: dict[str, str] = field(default_factory=dict)   # (--partial) panel key -> why
 
 
 # ---- formatting ---------------------------------------------------------------------------------
@@ -225,7 +227,13 @@ def title_section(ctx: ReportContext) -> str:
 
 
 def key_answers_section(ctx: ReportContext) -> str:
-    sentences = training_sentences(ctx) + serving_sentences(ctx) + forecast_sentences(ctx) + plan_sentences(ctx)
+    from gui.export_all import not_computed_text
+
+    # a part that could not be computed is said first, not left out (the report read as complete)
+    missing = [f"<b>Not in this report:</b> {_esc(t[0].upper() + t[1:])}; its answers and charts are missing."
+               for t in not_computed_text(ctx.not_computed)]
+    sentences = missing + training_sentences(ctx) + serving_sentences(ctx) + forecast_sentences(ctx) + \
+        plan_sentences(ctx)
     if not sentences:
         return '<h2>Key answers</h2><p>No analysis produced figures for this scenario.</p>'
     items = "".join(f"<li>{s}</li>" for s in sentences)
@@ -259,9 +267,13 @@ def training_sentences(ctx: ReportContext) -> list[str]:
     sentence = "".join(parts) + (f" ({'; '.join(detail)})" if detail else "") + "."
     out = [sentence]
     if f.get("Cost", (None, ""))[0] and f.get("Energy", (None, ""))[0]:
-        out.append(f"That run uses about {_approx(f['Chip-hours'][0])} chip-hours and {_approx(f['Energy'][0])} MWh, "
-                   f"about USD {_approx(f['Cost'][0])} of chip time (the catalog's list prices amortised over "
-                   f"4 years of use; energy not included).")
+        # the bases the engine priced and powered the run on (a price typed per chip-hour read as
+        # "the catalog's list prices amortised over 4 years")
+        basis = f.get("Cost basis", ("the catalog's list price amortised over 4 years of use; energy not included", ""))[0]
+        power = f.get("Energy basis", (None, ""))[0]
+        out.append(f"That run uses about {_approx(f['Chip-hours'][0])} chip-hours and {_approx(f['Energy'][0])} MWh"
+                   + (f" ({_esc(power)})" if power else "") + f", about USD {_approx(f['Cost'][0])} of chip time "
+                   f"({_esc(basis)}).")
     for job in (ctx.tables.get("forecast", {}).get("jobs") or ([], []))[1]:
         name, done_p50, done_p90, within = job[0], job[7], job[8], job[9]
         out.append(f"In the fleet forecast, the job <b>{_esc(name)}</b> finishes by <b>{_month(done_p50)}</b> at the "
@@ -394,8 +406,10 @@ def assumptions_section(ctx: ReportContext) -> str:
     # Delivery uncertainty.
     out.append("<h3>Delivery uncertainty</h3>")
     unc_rows = []
+    held = {str(o.get("id")) for o in ctx.orders}   # a deleted order's setting does nothing: said so
     for scope, u in [("Default", p.get("default_uncertainty"))] + sorted((p.get("vendor_uncertainty") or {}).items()) \
-            + sorted((f"Order {k}", v) for k, v in (p.get("order_uncertainty") or {}).items()):
+            + sorted((f"Order {k}" + ("" if str(k) in held else " (not in the fleet: no effect)"), v)
+                     for k, v in (p.get("order_uncertainty") or {}).items()):
         if not u:
             continue
         unc_rows.append([_esc(scope), _uncertainty_delay(u), _uncertainty_fraction(u), _esc(u.get("note") or "")])
@@ -594,11 +608,15 @@ def refuse_existing(path: Path, force: bool) -> None:
 
 def write_report(store, panels: Mapping[str, object], scenario: str, params: dict | None,
                  out_path: str | os.PathLike, *, force: bool = False, plan: dict | None = None,
-                 created: dt.datetime | None = None) -> ReportResult:
+                 created: dt.datetime | None = None, partial: bool = False) -> ReportResult:
     """Compute every panel, then write the PDF to `out_path` (atomically). Needs a QApplication.
 
-    Raises UserError (naming the file) when it exists and `force` is false, or can't be written.
+    Raises UserError (naming the file) when it exists and `force` is false, or can't be written;
+    and (naming the part) when a panel could not be computed, unless `partial`: then the report
+    says so first in its key answers.
     """
+    from gui.export_all import not_computed, refuse_not_computed
+
     from PySide6.QtCore import QMarginsF, QUrl
     from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
@@ -618,7 +636,11 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
     for panel in panels.values():
         if hasattr(panel, "compute_now"):
             panel.compute_now()
-    tables = {key: (panel.tables() if hasattr(panel, "tables") else {}) for key, panel in panels.items()}
+    failed = not_computed(panels)
+    if not partial:
+        refuse_not_computed(failed, "the report")
+    tables = {key: (panel.tables() if hasattr(panel, "tables") and key not in failed else {})
+              for key, panel in panels.items()}
     figures = {}
     for key, panel_tables in tables.items():
         rows = (panel_tables.get("figures") or panel_tables.get("key_figures") or ([], []))[1]
@@ -630,6 +652,8 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
     charts: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="fleetcast-report-") as tmp:
         for panel_key, panel in panels.items():
+            if panel_key in failed:   # (--partial) its charts would be empty or left from other inputs
+                continue
             for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
                 png = Path(tmp) / f"{panel_key}_{chart_key}.png"
                 export_mod.export_png(chart, png, width=CHART_WIDTH_PX)
@@ -643,7 +667,7 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
                 title = getattr(chart, "title", "") or chart_key.replace("_", " ").replace("-", " ")
                 charts.append((name, f"{_AREA_NAMES.get(panel_key, panel_key.title())}: {title}"))
 
-    if plan is None:  # the Plan view computed one with the others: report it, feasible or not
+    if plan is None and "plan" not in failed:  # the Plan view computed one: report it, feasible or not
         plan_result = getattr(panels.get("plan"), "result", None)
         if plan_result is not None:
             from engine.commands.plan import plan_to_dict
@@ -654,7 +678,7 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
     ctx = ReportContext(scenario=scenario, params=params, created=created or dt.datetime.now(),
                         db_path=Path(store.path), figures=figures, tables=tables, charts=charts, orders=orders,
                         chips=_scenario_chips(store, figures, orders, params), stored_calibration=stored,
-                        accuracy=load_accuracy(), plan=plan)
+                        accuracy=load_accuracy(), plan=plan, not_computed=failed)
     parts, names = [], []
     for name, build in SECTIONS:
         text = build(ctx)
@@ -685,7 +709,7 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
         if tmp_out.exists():
             tmp_out.unlink()
     pages = pdf_page_count(out)
-    return ReportResult(path=out, pages=pages, charts=len(charts), sections=names)
+    return ReportResult(path=out, pages=pages, charts=len(charts), sections=names, not_computed=failed)
 
 
 def check_whole_pdf(path: Path, out: Path) -> None:

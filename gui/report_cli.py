@@ -16,6 +16,9 @@ def register(subparsers) -> None:
                    help="a saved scenario (default: the database's baseline, 'Story default')")
     p.add_argument("--out", metavar="FILE.pdf", required=True, help="the PDF to write")
     p.add_argument("--force", action="store_true", help="overwrite FILE.pdf if it exists")
+    p.add_argument("--partial", action="store_true",
+                   help="write the report even if a part (e.g. the forecast) cannot be computed; it says so first "
+                        "(default: refuse, naming the part and why)")
     p.set_defaults(handler=run)
 
 
@@ -46,10 +49,14 @@ def run(args, ctx) -> Output:
     params = store.scenario(name)["params"] if name else {}
     panels = build_offscreen_panels(store, name)
     try:
-        result = write_report(store, panels, name or "", params, out, force=args.force)
+        result = write_report(store, panels, name or "", params, out, force=args.force, partial=args.partial)
     finally:
         dispose_offscreen_panels(panels, app)
+    from gui.export_all import not_computed_text
+
     data = {"scenario": name, "out": str(result.path), "pages": result.pages, "charts": result.charts,
-            "sections": result.sections}
+            "sections": result.sections, "not_computed": result.not_computed}
     row = {"scenario": name, "out": str(result.path), "pages": result.pages, "charts": result.charts}
-    return Output(data=data, rows=[row], text=f"wrote {result.path} ({result.pages} pages, {result.charts} charts)")
+    missing = "".join(f"; {t} (said first in its key answers)" for t in not_computed_text(result.not_computed))
+    return Output(data=data, rows=[row], text=f"wrote {result.path} ({result.pages} pages, {result.charts} charts)"
+                  + missing)

@@ -28,8 +28,10 @@ def register(subparsers) -> None:
         p.add_argument(d.flag, type=whole_number, dest=d.key, help=f"{d.help} ({d.low:,} to {d.high:,} {d.unit})")
     p.add_argument("--zero", type=whole_number, choices=(0, 1, 2, 3), help="ZeRO stage (3 = FSDP)")
     p.add_argument("--global-batch", type=whole_number, dest="global_batch",
-                   help="sequences per step (default: at least 4M tokens and 1K tokens per chip, a power of two; a searched "
-                        "layout may round it up, by at most 1.5x, to a multiple of dp x micro-batch x pp, and says so)")
+                   help="sequences per step (default: about max(4M tokens, 1K tokens per chip) in sequences, rounded to "
+                        "the nearest power of two; each layout then takes the nearest multiple of dp x micro-batch "
+                        "(x pp when interleaved), at most 1.5x the default; the JSON's global_batch_seqs and "
+                        "default_global_batch_seqs say what ran)")
     p.add_argument("--recompute", choices=("none", "selective", "full"),
                    help="activation recomputation (default: searched)")
     p.add_argument("--seq-len", type=whole_number, dest="seq_len", help="tokens per sequence (default: the model preset's)")
@@ -333,6 +335,10 @@ def run(args, ctx) -> Output:
                           f"(goodput {data['run']['goodput']:.0%})")
     if "dtype_note" in data:
         text_lines.append(f"note: {data['dtype_note']}")
+    ran = data.get("global_batch_seqs")
+    if not args.global_batch and ran and ran != data.get("default_global_batch_seqs"):   # (was in the JSON only)
+        text_lines.append(f"global batch {ran:,} sequences: the default {data['default_global_batch_seqs']:,} "
+                          f"rounded to a multiple of dp x micro-batch for this layout")
     if not best.feasible:
         text_lines.insert(0, f"INFEASIBLE layout: {infeasible_detail(best)}")
     if "top" in data and result.infeasible_by_reason:

@@ -262,8 +262,10 @@ class ComparePanel(QWidget):
             return
         try:
             self._show(compare_forecasts(request))
+            self.compute_error = None
         except UserError as exc:
             self._on_failed(str(exc))
+            self.compute_error = str(exc)   # export and report say so (gui.export_all.not_computed)
 
     def scenario_state(self) -> dict:
         return {"selected": self.selected()}

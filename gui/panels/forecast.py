@@ -314,13 +314,14 @@ class ForecastPanel(QWidget):
         self._debounce.stop()
         self.runner.cancel(emit=False)
         self._on_busy(False)
-        request = self._request()
-        if request is None:
-            return
+        request, self.compute_error = self._request(), None   # what export and report say (gui.export_all)
         try:
-            outcome = compute_forecast(request)
+            outcome = compute_forecast(request) if request is not None else None
         except UserError as exc:
             self._on_failed(str(exc))
+            outcome, self.compute_error = None, str(exc)
+        if outcome is None:
+            self.compute_error = self.compute_error or self.banner.error_text() or "its inputs are not valid"
             return
         self._show(outcome)
         if self.view.tornado is None:  # exports carry the tornado too (500 trials a run, ~1 s)

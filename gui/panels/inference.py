@@ -228,6 +228,9 @@ class InferencePanel(InferenceForm, AnalysisPanel):
 
     def start_comparison(self, force: bool = False) -> None:
         req = self.request
+        # what export and report say when the form's inputs cannot be evaluated (gui.export_all)
+        self.compute_error = None if req is not None else (
+            "; ".join(self.errors.messages().values()) or "its inputs are not valid")
         if req is None:
             return
         key = self._comparison_key(req)

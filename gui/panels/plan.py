@@ -484,12 +484,15 @@ class PlanPanel(QWidget):
     def compute_now(self) -> None:
         job = self._job()
         if job is None:
+            self.compute_error = self.banner.error_text() or "its inputs are not valid"
             return
         self.scenario, self.planned_candidates = job.scenario, job.request.candidates
         try:
             self._on_finished(compute_plan(job))
+            self.compute_error = None
         except UserError as exc:
             self._on_failed(str(exc))
+            self.compute_error = str(exc)   # export and report say so (gui.export_all.not_computed)
 
     def _on_cancelled(self) -> None:
         self._running_key = None

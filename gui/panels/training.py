@@ -208,6 +208,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
     def start_analysis(self, force: bool = False) -> None:
         self.analysis_timer.stop()
         inp = self.inputs
+        # what export and report say when the form's inputs cannot be evaluated (gui.export_all)
+        self.compute_error = None if inp is not None else (
+            "; ".join(self.errors.messages().values()) or "its inputs are not valid")
         if inp is None:
             return
         key = self._analysis_key(inp)
@@ -346,8 +349,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
               f"{fmt(est.steady_days)} days at steady state")
         t.set("chip_hours", fmt_big(est.chip_hours), f"{n:,} chips")
         t.set("energy", fmt(est.energy_mwh) if est.energy_mwh < 10 else f"{est.energy_mwh:,.0f}",
-              f"{inp.chip.tdp_w or 700:.0f} W per chip")
-        if est.cost_usd > 0:
+              f"{inp.chip.tdp_w or 700:.0f} W" + (" x 80% x PUE 1.2" if inp.chip.tdp_w else " assumed (no TDP)"))
+        if est.cost_usd:
             per = est.cost_usd / est.chip_hours if est.chip_hours else 0
             t.set("cost", fmt_big(est.cost_usd), f"{per:.2f} USD per chip-hour")
         else:

@@ -53,6 +53,10 @@ class MessageBanner(QFrame):
     def text(self) -> str:
         return self.label.text() if not self.isHidden() else ""
 
+    def error_text(self) -> str:
+        """The error shown, or "" (for what an export or a report says was not computed)."""
+        return self.label.text() if self.kind == "error" else ""
+
     def dismiss(self) -> None:
         self.kind = ""
         self.label.clear()

@@ -39,3 +39,25 @@ def test_goodput_falls_with_fleet_size_and_slow_storage():
     assert all(a > b for a, b in zip(values, values[1:]))
     assert rel.goodput(16384, 5e12, checkpoint_write_gbps=50).goodput < rel.goodput(16384, 5e12).goodput
     assert 0.0 <= rel.goodput(10 ** 7, 5e13).goodput < 0.5
+
+
+def test_a_run_without_a_price_has_no_cost_and_an_assumed_power_is_said():
+    """The 910B3 has no list price or TDP: `train` gave "cost_usd": 0.0 (a free run) and counted
+    700 W as if it were catalog data. Hand check: 1e12 tokens at 1,000 tokens/s per chip on 256
+    chips is 3.906e6 s of steady steps."""
+    from dataclasses import replace
+
+    from engine.catalog import reference_chips
+    from engine.training import estimate_run
+
+    chip = replace(reference_chips()["ascend-910b2"], price_usd=None, tdp_w=None)
+    est = estimate_run(1e12, 1000.0, 256, chip, mtbf_chip_hours=1e12)
+    assert est.cost_usd is None and "no list price" in est.cost_basis
+    assert est.energy_basis == "700 W per chip (assumed: no TDP in the catalog) x 80% utilisation x PUE 1.2"
+    assert est.energy_mwh == pytest.approx(est.chip_hours * 700 * 0.8 * 1.2 / 1e6)
+    priced = estimate_run(1e12, 1000.0, 256, replace(chip, price_usd=35040.0, tdp_w=400.0), mtbf_chip_hours=1e12)
+    # 35,040 USD over 4 x 8,760 h is 1 USD per chip-hour
+    assert priced.cost_usd == pytest.approx(priced.chip_hours * 1.0)
+    assert priced.cost_basis.startswith("list price 35,040 USD per chip amortised over 4 years")
+    given = estimate_run(1e12, 1000.0, 256, chip, price_per_chip_hour_usd=2.5, mtbf_chip_hours=1e12)
+    assert given.cost_usd == pytest.approx(given.chip_hours * 2.5) and given.cost_basis == "2.5 USD per chip-hour, as given"

@@ -306,3 +306,39 @@ def test_modelled_quantities_are_written_to_three_figures_and_months():
     assert [report._approx(v) for v in (12_810_439, 6_161_733.2, 2_282_742, 144_154, 4_919.4, 61.23, 1.5e12)] == [
         "12.8 million", "6.16 million", "2.28 million", "144,000", "4,920", "61.2", "1.5 trillion"]
     assert report._month("2029-04-01") == "Apr 2029" and report._month("after horizon") == "after horizon"
+
+
+@pytest.mark.slow
+def test_a_report_or_export_whose_forecast_fails_is_refused_unless_partial(tmp_path):
+    """A forecast that could not run left empty charts, header-only CSVs and a report without its
+    P(meet), all with exit 0. Now both are refused, naming the part and why; --partial writes the
+    rest and says first what is missing."""
+    db = tmp_path / "short.db"
+    store = open_store(db)
+    from gui.scenarios import ensure_default_scenario
+
+    ensure_default_scenario(store)
+    params = store.scenario("Story default")["params"]
+    params["demand"]["input_tokens_per_request"] = 10_000_000.0   # beyond every preset's context window
+    store.save_scenario("Too long", params)
+    store.close()
+    out, folder = tmp_path / "r.pdf", tmp_path / "charts"
+    refused = _cli(["report", "--db", str(db), "--scenario", "Too long", "--out", str(out)], tmp_path)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "the Forecast" in refused.stderr and "could not be computed" in refused.stderr
+    assert "--partial" in refused.stderr and not out.exists()
+    export = _cli(["export", "--db", str(db), "--scenario", "Too long", "--out", str(folder)], tmp_path)
+    assert export.returncode == 1 and "could not be computed" in export.stderr
+    assert not folder.exists() or not list(folder.iterdir())
+    partial = _cli(["report", "--db", str(db), "--scenario", "Too long", "--out", str(out), "--partial",
+                    "--format", "json"], tmp_path)
+    assert partial.returncode == 0, partial.stderr
+    failed = json.loads(partial.stdout)["not_computed"]
+    assert "forecast" in failed and "context window" in failed["forecast"]
+    text = " ".join(_pages_text(out))
+    assert "Not in this report" in text and "P(meet" not in text.split("Assumptions")[0]
+    rest = _cli(["export", "--db", str(db), "--scenario", "Too long", "--out", str(folder), "--partial"], tmp_path)
+    assert rest.returncode == 0, rest.stderr
+    names = [p.name for p in folder.iterdir()]
+    assert names and not [n for n in names if n.startswith(tuple(f"{k}_" for k in failed))]
+    assert any(n.startswith("training_") for n in names)
