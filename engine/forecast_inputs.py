@@ -287,7 +287,10 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
 
     peaks = {c: float(chips[c].peak_tflops("bf16") or 0.0) for c in needed}
     sources: dict[str, set] = {"serving": set(), "training": set()}
-    notes: list[str] = []
+    # a what-if's delivery risk for an order the fleet no longer has does nothing: said, not silent
+    held = {o.id for o in orders}
+    notes: list[str] = [f"the scenario sets the delivery risk of order {oid}, which is not in the fleet (deleted?); "
+                        "that setting has no effect" for oid in sorted(scenario.order_uncertainty) if oid not in held]
     serving = {}
     rated = dict.fromkeys(serve_on + ([demand.chip_id] if demand.chip_id else []) + list(extra_serving_chips))
     by_chip = serving_throughputs(models[demand.model_id], [chips[c] for c in rated],

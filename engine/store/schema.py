@@ -85,7 +85,8 @@ def _last_id_key(table: str) -> str:
     return f"last_id.{table}"
 
 
-def _last_id(conn, table: str) -> int:
+def last_id(conn, table: str) -> int:
+    """The largest id `table` has ever handed out (0 when not recorded)."""
     row = conn.execute(f"select value from {META} where key = ?", [_last_id_key(table)]).fetchone()
     try:
         return int(row[0]) if row else 0
@@ -95,7 +96,7 @@ def _last_id(conn, table: str) -> int:
 
 def note_id(conn, table: str, row_id: int) -> None:
     """An id written into `table` (given by a file, restored by undo): never handed out again."""
-    if int(row_id) > _last_id(conn, table):
+    if int(row_id) > last_id(conn, table):
         conn.execute(f"insert or replace into {META} (key, value) values (?, ?)", [_last_id_key(table), str(int(row_id))])
 
 
@@ -106,7 +107,7 @@ def claim_id(conn, table: str) -> int:
     """A new id for `table`: above every id it holds and every id it ever held (call inside the
     transaction that inserts the row)."""
     top = conn.execute(f"select coalesce(max(id), 0) from {table}").fetchone()[0]
-    new_id = max(_last_id(conn, table), int(top)) + 1
+    new_id = max(last_id(conn, table), int(top)) + 1
     if new_id > SQLITE_MAX_INT:   # a file from an older version may hold an id of 2^63 - 1
         raise UserError(f"{table}: no id left for a new row (the largest, {top:,}, is SQLite's limit); "
                         "give the row with that id a smaller one")

@@ -23,7 +23,7 @@ from typing import Iterator
 from engine.catalog import CHIP_FIELDS
 from engine.csv_io import MAX_CSV_BYTES, MAX_CSV_ROWS, CsvReader, atomic_output, write_csv_rows
 from engine.errors import ValidationError
-from engine.store.schema import CHIPS, DELIVERIES, ORDERS, claim_id, note_id
+from engine.store.schema import CHIPS, DELIVERIES, ORDERS, SCENARIOS, claim_id, last_id, note_id
 from engine.validate import (
     ORDER_FIELDS, check_chip, check_order, escape_controls, future_delivery, parse_delivery_notes,
     parse_schedule_in_order, vendor_mismatch,
@@ -259,7 +259,9 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
         # Ids the database gives rows without one are above every id it held before (SQLite: max + 1),
         # so an id above `max_before` that exists and no row gave was assigned by this import.
         max_before = conn.execute(f"select coalesce(max(id), 0) from {ORDERS}").fetchone()[0]
+        ever_before = max(int(max_before), last_id(conn, ORDERS))   # ids handed out before this import
         given_at: dict[int, int] = {}     # id -> line that gave it
+        reused: list[tuple[int, int, str]] = []   # (line, a deleted order's id given again, chip)
 
         def exists(order_id: int) -> bool:
             return conn.execute(f"select 1 from {ORDERS} where id = ?", [order_id]).fetchone() is not None
@@ -357,15 +359,65 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     (summary.updated if order_changed or replace else summary.unchanged).append(order_id)
                 else:
                     if order_id is None:
+                        twin = _same_order(conn, order, new_lots)
+                        if twin is not None:   # an id-less file imported twice doubled the fleet unsaid
+                            summary.warnings.append(f"{name} row {line}: the same as order {twin} in every field "
+                                                    "and delivery; added as another order (imported twice?)")
                         order_id = claim_id(conn, ORDERS)
                     else:
+                        if order_id <= ever_before:
+                            reused.append((line, order_id, order["chip_id"]))
                         note_id(conn, ORDERS, order_id)
                     new_id = conn.execute(insert_sql, [order_id] + values).lastrowid
                     add_deliveries(new_id, new_lots, _lot_notes(new_lots, given_notes, []))
                     summary.added.append(new_id)
             issues.raise_if_any()  # rolls the transaction back
             _refuse_unasked_updates(summary, name, "orders", update_existing)
+            summary.warnings += _reused_id_warnings(conn, name, reused)
     return summary
+
+
+def _same_order(conn, order: dict, lots: list) -> int | None:
+    """The id of a stored order equal to `order` in every value and delivery, or None."""
+    where = " and ".join(f"{c} is ?" for c in _ORDER_VALUE_FIELDS)
+    for (oid,) in conn.execute(f"select id from {ORDERS} where {where}", [order[c] for c in _ORDER_VALUE_FIELDS]):
+        stored = conn.execute(f"select date, quantity from {DELIVERIES} where order_id = ?", [oid]).fetchall()
+        if sorted((str(d), int(q)) for d, q in stored) == sorted((d, int(q)) for d, q in lots):
+            return int(oid)
+    return None
+
+
+def _risk_order_ids(params_json: str) -> set[str]:
+    """Order ids whose delivery risk a stored scenario sets: a whole scenario's `order_uncertainty`
+    keys, or a what-if's changes `order_uncertainty.ID[.field]`."""
+    try:
+        params = json.loads(params_json or "{}")
+        ids = {str(k) for k in (params.get("order_uncertainty") or {})}
+        ids |= {str(k).split(".")[1] for k in (params.get("changes") or {}) if str(k).startswith("order_uncertainty.")}
+        return ids
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return set()
+
+
+def _reused_id_warnings(conn, name: str, reused: list[tuple[int, int, str]]) -> list[str]:
+    """A file that gives a deleted order's id makes that id another order: a saved what-if that
+    set the deleted order's delivery risk (`order_uncertainty`) now applies to the new one (QA:
+    "Order 1 certain", written for the 910B order, made an H20 order certain). Said, not refused:
+    the same import restores a deleted order from an earlier export."""
+    if not reused:
+        return []
+    out = []
+    rows = conn.execute(f"select name, params from {SCENARIOS}").fetchall()
+    for line, order_id, chip in reused:
+        names = []
+        for scenario, params in rows:
+            if str(order_id) in _risk_order_ids(params):
+                names.append(scenario)
+        if names:
+            listed = ", ".join(repr(n) for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            out.append(f"{name} row {line}: id {order_id} belonged to a deleted order; the delivery risk that "
+                       f"scenario {listed} sets for order {order_id} now applies to this {chip} order")
+    return out
 
 
 def iter_orders_with_deliveries(store, *, limit: int | None = None, offset: int = 0,

@@ -761,3 +761,21 @@ def test_a_slow_unit_chip_is_said_to_inflate_the_units():
     even = ForecastInputs(orders=(a, b), scenario=sc, chip_peak_tflops={CHIP: 500.0, "chip-b": 500.0},
                           serving_tokens_per_s_per_chip={CHIP: 1.0, "chip-b": 2.0}, training_tokens_per_s_per_chip={})
     assert not any("at its own rate" in n for n in run_forecast(even).notes)
+
+
+def test_a_delivery_risk_set_for_an_order_the_fleet_lacks_is_said():
+    """A what-if's delivery risk for a deleted order did nothing, silently (the forecast read as
+    the baseline's while the report listed the setting)."""
+    from dataclasses import replace as _replace
+
+    from engine.catalog import reference_chips, reference_models
+    from engine.forecast import default_scenario
+    from engine.forecast_inputs import build_inputs, story_orders
+
+    sc = default_scenario()
+    unc = sc.default_uncertainty
+    sc = _replace(sc, order_uncertainty={1: unc, 77: unc})
+    notes = build_inputs(story_orders(), reference_chips(), reference_models(), sc).notes
+    assert ("the scenario sets the delivery risk of order 77, which is not in the fleet (deleted?); that setting "
+            "has no effect") in notes
+    assert not [n for n in notes if "order 1," in n]

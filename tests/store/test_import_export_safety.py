@@ -520,3 +520,35 @@ def test_a_thousands_separator_in_an_imported_lot_is_named(store, tmp_path):
                                               r"lots: write a quantity without thousands separators"):
         store.import_orders(path)
     assert _orders_and_deliveries(store) == before
+
+
+def test_a_deleted_orders_id_given_again_says_which_what_if_now_applies_to_it(store, tmp_path):
+    """A what-if set order 1's delivery risk; order 1 was deleted and a file gave id 1 to an H20
+    order: the what-if then made the H20 order certain, unsaid. The import now names it (it is
+    not refused: the same import restores a deleted order from an earlier export)."""
+    from engine.forecast import scenario_from_dict, scenario_to_dict
+
+    params = store.scenario("Story default")["params"]
+    params["order_uncertainty"] = {"1": dict(scenario_to_dict(scenario_from_dict(params))["default_uncertainty"])}
+    store.save_scenario("Order 1 certain", params)
+    store.delete_order(1)
+    path = _write(tmp_path / "o.csv", HEADER, [[1, "ByteDance", "NVIDIA", "h20-96gb", 5000, "2024-02-01", ""]])
+    summary = transfer.import_orders(store, path)
+    assert summary.added == [1]
+    assert any("id 1 belonged to a deleted order" in w and "'Order 1 certain'" in w and "h20-96gb" in w
+               for w in summary.warnings), summary.warnings
+    # a new id is not a deleted one's: no such warning
+    fresh = _write(tmp_path / "n.csv", HEADER, [[99, "ByteDance", "NVIDIA", "h20-96gb", 5000, "2024-02-01", ""]])
+    assert not transfer.import_orders(store, fresh).warnings
+
+
+def test_an_id_less_file_imported_twice_is_said(store, tmp_path):
+    """Each import of a file without ids adds its orders: twice doubled the fleet without a word."""
+    path = _write(tmp_path / "o.csv", HEADER, [["", "ByteDance", "NVIDIA", "h800-sxm5-80gb", 10000, "2024-02-01",
+                                                 "2024-03-01:4000"]])
+    first = transfer.import_orders(store, path)
+    assert first.warnings == []
+    second = transfer.import_orders(store, path)
+    assert second.added != first.added
+    assert second.warnings == [f"o.csv row 2: the same as order {first.added[0]} in every field and delivery; added "
+                               "as another order (imported twice?)"]
