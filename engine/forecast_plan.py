@@ -106,7 +106,9 @@ class PlanResult:
     solve_s: float = 0.0
     samples: int = 0
     status: str = ""
-    notes: tuple[str, ...] = ()   # how chips serve the demand (e.g. weight-only), from the inputs
+    # how chips serve the demand (e.g. weight-only), from the inputs; then what the plan made of the
+    # candidates (caps in whole lots or used by the fleet's own orders, chips outside serve-on)
+    notes: tuple[str, ...] = ()
     # No plan: the longest target a plan could still keep, starting where the target starts (or,
     # with no start given, at the first month a plan can reach): (from, until), None when none.
     # Ordering every candidate at its caps is the most capacity any plan has in every month, so
@@ -154,6 +156,128 @@ def _month_index(months: Sequence[dt.date], day: dt.date) -> int:
         if m >= day:
             return i
     return len(months)
+
+
+def _whole_lots(chips: float, lot_chips: float) -> int:
+    """Whole lots within `chips` (a cap of 2,900 with lots of 1,000 is 2 lots)."""
+    return max(math.floor(chips / lot_chips + 1e-9), 0)
+
+
+def _serves(inputs: ForecastInputs, chip_id: str) -> bool:
+    """Does the forecast count this chip as serving capacity: a scenario whose demand.serve_on
+    lists chips counts only those (an empty list: every chip type in the fleet, a bought one too)."""
+    serve_on = inputs.scenario.demand.serve_on
+    return not serve_on or chip_id in serve_on
+
+
+def _quarter(day: dt.date) -> tuple[int, int]:
+    return day.year, (day.month - 1) // 3
+
+
+def _ordered_by_quarter(inputs: ForecastInputs, chip_id: str) -> dict[tuple[int, int], int]:
+    """Chips of `chip_id` the fleet already ordered, by the calendar quarter of their order date:
+    they count against that quarter's cap, so a plan added to the fleet and planned again stays
+    within it."""
+    out: dict[tuple[int, int], int] = {}
+    for o in inputs.orders:
+        if o.chip_id == chip_id:
+            q = _quarter(o.order_date)
+            out[q] = out.get(q, 0) + int(o.quantity)
+    return out
+
+
+def _cap_lots(inputs: ForecastInputs, req: PlanRequest, quarters: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Candidates x quarters: whole lots each candidate may still be ordered in each quarter (its cap
+    less the fleet's own orders placed in that quarter, floored to whole lots)."""
+    lot = float(req.lot_chips)
+    out = np.zeros((len(req.candidates), len(quarters)))
+    for ci, cand in enumerate(req.candidates):
+        ordered = _ordered_by_quarter(inputs, cand.chip_id)
+        for qi, q in enumerate(quarters):
+            out[ci, qi] = _whole_lots(max(cand.max_per_quarter - ordered.get(q, 0), 0.0), lot)
+    return out
+
+
+def _quarter_text(q: tuple[int, int]) -> str:
+    return f"{q[0]} Q{q[1] + 1}"
+
+
+def _cap_text(cand: Candidate, lot_chips: int, name: str) -> str:
+    """'h20-96gb 50,000', or 'h20-96gb 2,000 (its cap of 2,900 a quarter is 2 lots of 1,000)': the
+    cap the solver uses, never one it cannot order in whole lots."""
+    lots = _whole_lots(cand.max_per_quarter, lot_chips)
+    if lots * lot_chips == cand.max_per_quarter:
+        return f"{name} {cand.max_per_quarter:,.0f}"
+    return f"{name} {lots * lot_chips:,} (its cap of {cand.max_per_quarter:,.0f} a quarter is {lots} lot" \
+           f"{'' if lots == 1 else 's'} of {lot_chips:,})"
+
+
+def _plan_notes(inputs: ForecastInputs, req: PlanRequest, quarters: Sequence[tuple[int, int]]) -> list[str]:
+    """What the plan does with the candidates that the candidates' table does not show: caps in
+    whole lots, caps already used by the fleet's own orders, chips that do not serve the demand."""
+    notes = []
+    lot = req.lot_chips
+    for cand in req.candidates:
+        name = req.chip_names.get(cand.chip_id, cand.chip_id)
+        if cand.max_per_quarter <= 0:
+            continue
+        lots = _whole_lots(cand.max_per_quarter, lot)
+        if lots * lot != cand.max_per_quarter:
+            notes.append(f"{name}: its cap of {cand.max_per_quarter:,.0f} a quarter is {lots} lot"
+                         f"{'' if lots == 1 else 's'} of {lot:,}: the plan orders at most {lots * lot:,} a quarter")
+        ordered = _ordered_by_quarter(inputs, cand.chip_id)
+        used = [f"{_quarter_text(q)} {ordered[q]:,}" for q in quarters if ordered.get(q, 0) > 0]
+        if used:
+            notes.append(f"{name}: the fleet's own orders placed in a quarter count against its cap of "
+                         f"{cand.max_per_quarter:,.0f} a quarter ({', '.join(used)} already ordered)")
+        if not _serves(inputs, cand.chip_id):
+            notes.append(f"{name}: not among the chips that serve the demand (demand.serve_on: "
+                         f"{', '.join(inputs.scenario.demand.serve_on)}), so, as in the forecast, none of it counts "
+                         "as serving capacity; the plan buys it only for a training job with a deadline on it. Add "
+                         "it to the scenario's serve-on chips to plan it for serving")
+    return notes
+
+
+def _round_lots(x_lots: np.ndarray, quarter_of: np.ndarray, cap_lots: np.ndarray, a_kept: np.ndarray,
+                b_kept: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """Whole lots (candidates x order months) from the LP's fractional ones.
+
+    Each chip's cumulative quantity is rounded up and the monthly lots are its differences: the LP
+    tops a fleet up with a fraction of a lot a month (to cover attrition) and rounding each month
+    up bought a whole lot every month, three times the cost of one order that holds throughout.
+    The rounded plan has at least the LP's quantity by every month, and never more in a quarter than
+    the quarter's whole lots (ceil(a + d) - ceil(a) <= ceil(d)). It can still fall a hair short where
+    a lot moves earlier and ages (or lands in a cut-off), so the rows the LP met (`a_kept` x >=
+    `b_kept`, flattened columns as x) are checked and a short one gets a lot at a time, the column
+    covering most of what is short per dollar, within the caps."""
+    C, M = x_lots.shape
+    cumulative = np.ceil(np.cumsum(np.maximum(x_lots, 0.0), axis=1) - 1e-6)
+    lots = np.diff(cumulative, axis=1, prepend=0.0)
+    for ci in range(C):  # an LP within its tolerance of a cap can round one lot past it: take it back
+        for qi in range(cap_lots.shape[1]):
+            cols = np.nonzero(quarter_of == qi)[0]
+            over = lots[ci, cols].sum() - cap_lots[ci, qi]
+            for mi in cols[::-1]:
+                if over <= 0:
+                    break
+                cut = min(over, lots[ci, mi])
+                lots[ci, mi] -= cut
+                over -= cut
+    tol = 1e-6 * np.maximum(np.abs(b_kept), 1.0)
+    for _ in range(C * M * 4 + 100):   # each step adds a lot; attrition needs a few at most
+        short = b_kept - a_kept @ lots.ravel()
+        bad = short > tol
+        if not bad.any():
+            break
+        used = np.stack([np.bincount(quarter_of, weights=lots[ci], minlength=cap_lots.shape[1])
+                         for ci in range(C)])
+        room = (used < cap_lots - 0.5)[:, quarter_of].ravel()
+        gain = np.minimum(a_kept[bad], short[bad][:, None]).sum(axis=0)
+        gain = np.where(room, gain, 0.0)
+        if not gain.max(initial=0.0) > 0:
+            break   # the caps leave nothing to add: the fresh trials say what the plan holds
+        lots.flat[int(np.argmax(gain / price))] += 1.0
+    return lots
 
 
 def _candidate_unc(inputs: ForecastInputs, cand: Candidate) -> OrderUncertainty:
@@ -236,7 +360,8 @@ def _plan_capacity(inputs: ForecastInputs, s: Samples, req: PlanRequest, order_m
         share = s.share.get(cand.chip_id, inputs.scenario.allocation.share(cand.chip_id, s.months))
         tput = s.serving_tput.get(cand.chip_id, 0.0)
         mult = s.serve_mult.get(cand.chip_id, np.ones(n))
-        add += chips * (1.0 - share)[None, :] * tput * mult[:, None]
+        if _serves(inputs, cand.chip_id):   # the forecast counts no other chip as serving
+            add += chips * (1.0 - share)[None, :] * tput * mult[:, None]
         train_add[cand.chip_id] = train_add.get(cand.chip_id, 0.0) + chips * share[None, :]
     return add, train_add
 
@@ -352,7 +477,9 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     first_order = (req.first_order_month or _add_months(latest, 1)).replace(day=1)
     first_i = _month_index(months, first_order)
     order_months = list(months[first_i:])
-    min_lead = min((c.lead_time_months for c in req.candidates if c.max_per_quarter > 0), default=None)
+    # (the earliest month a serving chip bought now can serve)
+    min_lead = min((c.lead_time_months for c in req.candidates
+                    if _whole_lots(c.max_per_quarter, req.lot_chips) > 0 and _serves(inputs, c.chip_id)), default=None)
     lag_months = math.ceil(sc.install_lag_days / 30.4)
     earliest = _add_months(first_order, (min_lead or 0) + lag_months)
     until_month = (req.until_month or months[-1]).replace(day=1)
@@ -366,7 +493,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     active = np.arange(0, hi_t + 1)
     coef = np.zeros((n, len(active), cols_x))
     for ci, cand in enumerate(req.candidates):
-        if cand.max_per_quarter <= 0:
+        if cand.max_per_quarter <= 0 or not _serves(inputs, cand.chip_id):   # as the forecast counts it
             continue
         arr = _arrivals(inputs, s, cand, order_months, inputs.scenario.seed, slice(None))[:, :, active]
         share = s.share.get(cand.chip_id, sc.allocation.share(cand.chip_id, months))[active]
@@ -376,14 +503,14 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
             (1.0 - share)[None, :, None] * mult[:, None, None]
     # What the most a plan can do reaches (every quarter's cap ordered in its first month), and
     # what any amount would (infinite caps): months below the confidence cannot be planned for.
+    # Quarterly caps in whole lots, less the fleet's own orders placed in each quarter.
+    quarters = sorted({_quarter(m) for m in order_months})
+    quarter_of = np.array([quarters.index(_quarter(m)) for m in order_months], dtype=int)
+    cap_lots = _cap_lots(inputs, req, quarters)   # candidates x quarters
     x_max = np.zeros(cols_x)
-    for ci, cand in enumerate(req.candidates):
-        seen = set()
-        for mi, m in enumerate(order_months):
-            quarter = (m.year, (m.month - 1) // 3)
-            if quarter not in seen:
-                seen.add(quarter)
-                x_max[ci * M + mi] = math.floor(cand.max_per_quarter / lot)
+    for ci in range(C):
+        for qi in range(len(quarters)):
+            x_max[ci * M + int(np.nonzero(quarter_of == qi)[0][0])] = cap_lots[ci, qi]
     base_cap = s.capacity_tps[:, active]
     ok_max = meets(base_cap + coef @ x_max, s.demand_tps[:, active])
     reach_any = (coef > 0).any(axis=2) | meets(base_cap, s.demand_tps[:, active])
@@ -432,22 +559,20 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         row_trial_parts.append(pos)
     a_need, b_need, row_trial = np.vstack(a_rows), np.concatenate(b_rows), np.concatenate(row_trial_parts)
     # Quarterly caps (in lots).
-    quarters = sorted({(m.year, (m.month - 1) // 3) for m in order_months})
-    quarter_of = np.array([quarters.index((m.year, (m.month - 1) // 3)) for m in order_months])
     cap_rows: list[np.ndarray] = []
     cap_hi: list[float] = []  # lots per quarter
-    for ci, cand in enumerate(req.candidates):
+    for ci in range(C):
         for qi in range(len(quarters)):
             row = np.zeros(cols_x)
             row[ci * M:(ci + 1) * M][quarter_of == qi] = 1.0
             cap_rows.append(row)
-            cap_hi.append(math.floor(cand.max_per_quarter / lot))
+            cap_hi.append(cap_lots[ci, qi])
     price = np.repeat([c.unit_price_usd * lot for c in req.candidates], M)
     a_fixed, b_fixed = np.array(cap_rows), np.array(cap_hi, dtype=float)
     # Cost, with a 0.1% per month preference for ordering later (same price, less money tied up).
     later = np.tile(1.0 - 0.001 * np.arange(M) / max(M, 1), C)
     objective = price * later / 1e6
-    upper = np.repeat([math.floor(c.max_per_quarter / lot) for c in req.candidates], M).astype(float)
+    upper = cap_lots[:, quarter_of].ravel()   # per column: its quarter's lots
 
     # Sampling and discarding (Campi and Garatti 2011): (1 - P) N trials may miss. Trials no plan
     # can serve go first; then, one LP at a time, the trials whose constraints cost most (their
@@ -463,6 +588,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     allowed = int(hopeless.sum()) + math.floor(max(allowed_total - hopeless.sum(), 0.0) * SAA_DISCARD_SHARE + 1e-9)
     dropped = hopeless.copy()
     res, x = None, None
+    x_rows = np.zeros(len(row_trial), dtype=bool)   # the need rows the LP behind x met
     status = "infeasible"
     if hopeless.sum() <= allowed_total + 1e-9:
         while True:
@@ -472,7 +598,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
                           method="highs", options={"time_limit": req.time_limit_s})
             if res.status != 0:
                 break
-            x = res.x
+            x, x_rows = res.x, keep_rows
             left = allowed - int(dropped.sum())
             if left <= 0:
                 break
@@ -489,17 +615,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     feasible = x is not None
     x_lots = np.zeros((C, M))
     if x is not None:  # feasible
-        x_lots = np.ceil(x - 1e-7).reshape(C, M)
-        for ci in range(C):  # rounding up may pass a quarter's cap: take the extra lots back
-            for qi in range(len(quarters)):
-                cols = np.nonzero(quarter_of == qi)[0]
-                over = x_lots[ci, cols].sum() - math.floor(req.candidates[ci].max_per_quarter / lot)
-                for mi in cols[::-1]:
-                    if over <= 0:
-                        break
-                    cut = min(over, x_lots[ci, mi])
-                    x_lots[ci, mi] -= cut
-                    over -= cut
+        x_lots = _round_lots(x.reshape(C, M), quarter_of, cap_lots, a_need[x_rows], b_need[x_rows], objective)
     why = "" if feasible else _why(inputs, s, req, order_months, active, earliest, months, res, reach, job_misses)
     if feasible or (reachable is not None and reachable[1] >= months[hi_t]):
         reachable = None   # nothing shorter to offer: the target itself is (or is not, for another reason) kept
@@ -533,7 +649,8 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         confidence=req.confidence, prob_meet_demand=prob, prob_meet_without=prob_without,
         capacity_unit_chips=(p[0], p[1], p[2]), demand_unit_chips=np.median(check.demand_tps, axis=0) / unit_tput,
         unit_chip_id=s.unit_chip, economics=economics(inputs, req.candidates, training_tokens_per_s),
-        jobs_prob_by_deadline=jobs_prob, solve_s=solve_s, samples=n, status=status, notes=tuple(inputs.notes),
+        jobs_prob_by_deadline=jobs_prob, solve_s=solve_s, samples=n, status=status,
+        notes=tuple(inputs.notes) + tuple(_plan_notes(inputs, req, quarters)),
         reachable_target=reachable)
 
 
@@ -564,7 +681,7 @@ def _job_rows(inputs, s, req, order_months, months, lot):
     n = s.capacity_tps.shape[0]
     bounds = s.bounds_ord
     seconds = np.diff(bounds) * SECONDS_PER_DAY
-    cand_index = {c.chip_id: i for i, c in enumerate(req.candidates) if c.max_per_quarter > 0}
+    cand_index = {c.chip_id: i for i, c in enumerate(req.candidates) if _whole_lots(c.max_per_quarter, lot) > 0}
     from engine.forecast import job_completions
 
     done = job_completions(inputs, s)
@@ -607,13 +724,23 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach, job
                            f"{order_months[0]:%Y-%m} finishes it by {job.deadline:%Y-%m-%d} in only "
                            f"{pct_text(1.0 - share)} of trials (the target is {pct_text(fit_conf)}); move its "
                            f"deadline or lower the confidence")
-    unbuyable = [c for c in req.candidates if c.max_per_quarter <= 0]
+    name = lambda c: req.chip_names.get(c.chip_id, c.chip_id)  # noqa: E731
+    unbuyable = [c for c in req.candidates if _whole_lots(c.max_per_quarter, req.lot_chips) <= 0]
     if unbuyable and len(unbuyable) == len(req.candidates):
         # nothing can be ordered at all: that, not the lead times, is why
-        names = ", ".join(req.chip_names.get(c.chip_id, c.chip_id) for c in unbuyable)
-        return (f"caps: no candidate can be ordered ({names}: a cap of 0 per quarter, from --caps or the "
-                f"candidates' table); "
+        names = ", ".join(f"{name(c)}: a cap of {max(c.max_per_quarter, 0):,.0f} per quarter" for c in unbuyable)
+        return (f"caps: no candidate can be ordered ({names}, from --caps or the candidates' table; orders are "
+                f"whole lots of {req.lot_chips:,}); "
                 f"give a cap (--caps CHIP=N, or the Plan view's \"Most per quarter\" column) or add candidates")
+    serving = [c for c in req.candidates if c not in unbuyable and _serves(inputs, c.chip_id)]
+    if not serving and (p_max[active] < fit_conf).any():
+        # every buyable candidate is outside demand.serve_on: none adds serving capacity, as in the
+        # forecast, and "lead times" or "caps" would send the user to the wrong knob
+        names = ", ".join(name(c) for c in req.candidates if c not in unbuyable)
+        reasons.append(f"serve on: no candidate serves the demand ({names}: not in the scenario's demand.serve_on, "
+                       f"{', '.join(inputs.scenario.demand.serve_on)}, so the forecast counts none of it as serving "
+                       "capacity); add a candidate to the scenario's serve-on chips or choose one that serves")
+        return "; ".join(reasons)
     slow = [i for i in active if p_any[i] < fit_conf]
     capped = [i for i in active if p_max[i] < fit_conf and p_any[i] >= fit_conf]
     ok_from = np.nonzero(p_max < fit_conf)[0]
@@ -631,9 +758,11 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach, job
             f"{pct_text(fit_conf)}){hint}")
     if capped:
         i = capped[0]
-        caps = ", ".join(f"{req.chip_names.get(c.chip_id, c.chip_id)} {c.max_per_quarter:,.0f}"
-                         for c in req.candidates if c.max_per_quarter > 0)
-        reasons.append(f"caps: ordering every candidate at its maximum per quarter ({caps}) covers demand in "
+        caps = ", ".join(_cap_text(c, req.lot_chips, name(c)) for c in serving)
+        planned = {_quarter(m) for m in order_months}
+        own = any(q in planned for c in serving for q in _ordered_by_quarter(inputs, c.chip_id))
+        less = " less the fleet's own orders placed in that quarter" if own else ""
+        reasons.append(f"caps: ordering every candidate at its maximum per quarter ({caps}{less}) covers demand in "
                        f"{months[i]:%Y-%m} in only {pct_text(p_max[i])} of the {trials} fitted (the target is "
                        f"{pct_text(fit_conf)}); "
                        f"raise the caps, add candidates, "

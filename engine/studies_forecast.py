@@ -35,7 +35,7 @@ from engine.forecast import (
     CURVE_KINDS, FRACTION_BASES, START_YEARS, ForecastResult, ForecastScenario, OrderUncertainty,
     default_scenario, scenario_from_dict, scenario_to_dict, uncertainty_problems, validate_scenario,
 )
-from engine.forecast_plan import PlanRequest
+from engine.forecast_plan import PlanRequest, pct_text
 from engine.studies import STUDY_VERSION, StudyProblem
 
 FORECAST_STUDY_VERSION = 1
@@ -526,13 +526,21 @@ class PlanStudy:
 BASELINE_NAME = "Story default"
 
 
-def baseline_name(names) -> str | None:
+def baseline_name(names, stored: str | None = "") -> str | None:
     """The scenario used when none is named (the CLI's forecast, plan, backtest, report and export;
-    Compare's baseline): "Story default" when saved, else the first saved one by name."""
+    Compare's baseline): the database's baseline `stored` (`Store.baseline_name`), which a rename
+    keeps; without a store's word ("" here), "Story default" when saved, else the first by name.
+    A store whose baseline is gone (deleted) has none: a UserError naming the saved scenarios, where
+    the first by name ran a what-if ("H20 cut off") as if it were the baseline."""
     names = list(names)
-    if BASELINE_NAME in names:
+    if stored and stored in names:
+        return stored
+    if stored == "" and BASELINE_NAME in names:
         return BASELINE_NAME
-    return sorted(names)[0] if names else None
+    if stored == "" or not names:
+        return sorted(names)[0] if names else None
+    raise UserError("no baseline scenario (it was deleted); name one with --scenario: "
+                    + ", ".join(repr(n) for n in sorted(names)[:6]) + (" ..." if len(names) > 6 else ""))
 
 
 def scenario_of(params: Mapping | None, name: str = BASELINE_NAME) -> ForecastScenario:
@@ -666,7 +674,7 @@ def plan_order_rows(result, confidence: float, candidates: Sequence) -> list[dic
     return [{"buyer": "plan", "vendor": vendors.get(o.chip_id, ""), "chip_id": o.chip_id, "quantity": o.quantity,
              "order_date": o.order_month.isoformat(), "promised": f"{o.delivery_month.isoformat()}:{o.quantity}",
              "price_usd_per_chip": prices.get(o.chip_id), "status": "assumption", "source": "fleetcast plan",
-             "note": f"planned for P(meet demand) >= {confidence:.0%} "
+             "note": f"planned for P(meet demand) >= {pct_text(confidence)} "
                      f"{result.from_month:%Y-%m}..{result.until_month:%Y-%m}"} for o in result.orders]
 
 

@@ -168,6 +168,9 @@ def test_a_plan_says_how_a_candidate_serves_an_fp8_demand(tmp_path, capsys):
     (("--chips", ","), "--chips ',': no chip ids"),
     (("--budget", "inf"), "--budget: inf (must be a finite number of USD > 0)"),   # was a linprog traceback
     (("--from", "2025-06-15"), "--from: '2025-06-15' (must be YYYY-MM: the plan works in whole months)"),
+    # a repeated chip was planned as two candidates at twice its cap; a repeated cap was last-wins
+    (("--chips", "h20-96gb,ascend-910b2,h20-96gb"), "--chips: 'h20-96gb' given twice"),
+    (("--caps", "h20-96gb=5,h20-96gb=7"), "--caps: 'h20-96gb' given twice"),
 ])
 def test_plan_refuses_months_it_would_have_rewritten_and_odd_caps(db, capsys, flags, needle):
     """These were planned as something else (the months clamped or swapped, `--chips ,` read as the

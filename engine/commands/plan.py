@@ -200,6 +200,16 @@ def apply_saved_plan(args, ctx):
     return study
 
 
+def _repeated(ids: list[str]) -> str | None:
+    """The first id given a second time, or None."""
+    seen: set[str] = set()
+    for chip_id in ids:
+        if chip_id in seen:
+            return chip_id
+        seen.add(chip_id)
+    return None
+
+
 def run_plan(args, ctx) -> Output:
     from engine.commands.forecast import _load
     from engine.forecast_plan import FRESH_TOLERANCE, PlanRequest, cost_spread_text, pct_text, solve_plan, usd_text
@@ -215,6 +225,8 @@ def run_plan(args, ctx) -> Output:
     ids = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips is not None else None
     if ids is not None and not ids:
         raise UserError(f"--chips {args.chips!r}: no chip ids (give CHIP_ID,CHIP_ID,...; fleetcast chips list)")
+    if ids is not None and (twice := _repeated(ids)):   # a repeated chip was planned twice, at twice its cap
+        raise UserError(f"--chips: {twice!r} given twice")
     candidates = default_candidates(chips, ids)
     if study is not None and not ids:  # the Plan view's candidate table: ticks, prices, lead times, caps
         problems = [p.message for p in study.problems(candidates) if p.field.startswith("candidate")]
@@ -229,10 +241,12 @@ def run_plan(args, ctx) -> Output:
                 cap = cell_float(value)   # a plain number: "1_000" is refused, as in files
                 if not (0 <= cap < float("inf") and cap == int(cap)):   # whole chips a quarter
                     raise ValueError
-                caps[chip_id.strip()] = cap
             except ValueError:
                 raise UserError(f"--caps: {part!r} (must be CHIP_ID=CHIPS_PER_QUARTER, a whole number of chips "
                                 ">= 0)") from None
+            if chip_id.strip() in caps:   # not last-wins: which of the two was meant is not ours to guess
+                raise UserError(f"--caps: {chip_id.strip()!r} given twice")
+            caps[chip_id.strip()] = cap
         unknown = set(caps) - {c.chip_id for c in candidates}
         if unknown:
             raise UserError(f"--caps: {sorted(unknown)[0]!r} is not a candidate (see --chips)")
