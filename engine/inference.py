@@ -869,23 +869,33 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
     run = simulate_scenario(inp, requests=inp.requests, input_spread=inp.input_len_spread,
                             output_spread=inp.output_len_spread, seed=inp.seed,
                             prefix_cache_hit=inp.prefix_cache_hit)
-    sim = run.sim
+    sim = run.sim   # the busiest replica's run (all of them when the load divides evenly)
     pf = _prefill(dep, 1.0, max(L_in * (1.0 - inp.prefix_cache_hit), 1.0))
-    running = float(sim.mean_running)
+    running = float(run.mean_running)            # per replica, over every replica (idle ones run 0)
+    busiest = float(sim.mean_running)
     dec = _decode_step(dep, max(running, 1.0) / dep.pp, L_in + 0.5 * L_out)
-    step_s = sim.mean_decode_step_s if math.isfinite(sim.mean_decode_step_s) else _f(dec["total_s"]) * _f(dep.pp)
+    dec_busiest = dec if busiest == running else _decode_step(dep, max(busiest, 1.0) / dep.pp, L_in + 0.5 * L_out)
+    tpot = dict(run.tpot_ms)
+    decodes = math.isfinite(tpot["mean"])   # False: every output is one token, no decode step ran
+    step_s = run.mean_decode_step_s if math.isfinite(run.mean_decode_step_s) else _f(dec["total_s"]) * _f(dep.pp)
     dbd = {k[:-2] + "_ms": _f(v) * 1e3 for k, v in dec.items() if k not in ("busy_s",)}
     pbd = {k[:-2] + "_ms": _f(v) * 1e3 for k, v in pf.items()}
-    queued = float(np.nanmean(sim.queue_s)) if sim.queue_s.size else 0.0
-    capped = running >= 0.9 * cap_f or (sim.preemptions > 0) or queued > 0.5 * float(np.nanmean(sim.e2e_s))
-    limiting, why = _limiting(dec, running, cap_f, kv_cap_f, capped, inp)
-    if sim.preemptions:
-        why += f"; {sim.preemptions} preemptions (KV full: sequences recomputed)"
+    queued = run.queue_ms["mean"] / 1e3 if math.isfinite(run.queue_ms["mean"]) else 0.0
+    capped = busiest >= 0.9 * cap_f or (run.preemptions > 0) or queued > 0.5 * run.e2e_ms["mean"] / 1e3
+    if decodes:
+        limiting, why = _limiting(dec_busiest, busiest, cap_f, kv_cap_f, capped, inp)
+    else:
+        # what limits is the prompts' prefill, not a decode step nobody ran
+        limiting, why = _limiting_prefill_only(pf, busiest, cap_f, kv_cap_f, capped, inp)
+        # the next token would cost a step: a finite TPOT for the curves and sweeps (`fleetcast
+        # serve` reports TPOT as not applicable with one output token)
+        tpot = {k: step_s * 1e3 for k in tpot}
+    if run.preemptions:
+        why += f"; {run.preemptions} preemptions (KV full: sequences recomputed)"
     kv_peak = float(np.max(sim.kv_used_frac)) if sim.kv_used_frac.size else 0.0
     why += f"; KV use peaks at {100 * kv_peak:.0f}%"
-    tpot = dict(run.tpot_ms)
-    if not math.isfinite(tpot["mean"]):  # every output is one token: the next token would cost a step
-        tpot = {k: step_s * 1e3 for k in tpot}
+    if run.split:
+        why += f"; {run.split}"
     return ServingResult(
         feasible=True, reason="", ttft_ms=run.ttft_ms["mean"], tpot_ms=tpot["mean"],
         prefill_ms=_f(pf["total_s"]) * 1e3, decode_step_ms=step_s * 1e3, e2e_latency_ms=run.e2e_ms["mean"],
@@ -895,7 +905,25 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
         ttft_ms_p50=run.ttft_ms["p50"], ttft_ms_p90=run.ttft_ms["p90"], ttft_ms_p99=run.ttft_ms["p99"],
         tpot_ms_p50=tpot["p50"], tpot_ms_p90=tpot["p90"], tpot_ms_p99=tpot["p99"],
         e2e_latency_ms_p90=run.e2e_ms["p90"], e2e_latency_ms_p99=run.e2e_ms["p99"], queue_ms=run.queue_ms["mean"],
-        simulated_requests=int(run.requests) * max(int(inp.replicas), 1), preemptions=int(sim.preemptions), simulation=sim, **base)
+        simulated_requests=int(run.requests), preemptions=run.preemptions, simulation=sim, **base)
+
+
+def _limiting_prefill_only(pf: dict, running: float, cap: float, kv_cap: float, capped: bool,
+                           inp: ServingInputs):
+    """What limits a run whose requests each generate one token: their prompts' prefill (no
+    decode step runs), or the KV cache / engine cap when requests queue for a slot."""
+    if capped and running >= cap - 0.5:
+        return _limiting({"weights_s": 0.0, "kv_s": 0.0, "compute_s": 0.0, "overhead_s": 0.0, "comm_s": 0.0},
+                         running, cap, kv_cap, capped, inp)
+    parts = {"compute": _f(pf["compute_s"]), "bandwidth": _f(pf["weights_s"]),
+             "overhead": _f(pf["overhead_s"]) + _f(pf["comm_s"])}
+    kind = max(parts, key=lambda k: parts[k])
+    total = sum(parts.values())
+    share = 100.0 * parts[kind] / total if total > 0 else 0.0
+    text = {"compute": "compute bound", "bandwidth": "HBM-bandwidth bound (weights read)",
+            "overhead": "dominated by fixed overhead and collectives"}[kind]
+    return kind, (f"no decode steps (each request's one output token comes from its prefill): a prompt's "
+                  f"prefill is {text}, {share:.0f}% of it")
 
 
 def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool, inp: ServingInputs):

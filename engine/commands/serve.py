@@ -187,7 +187,7 @@ def _disaggregated(args, inputs, prefix: float) -> dict:
         **{f"tpot_ms_{q}": _finite(run.tpot_ms[q]) for q in ("p50", "p90", "p99")},
         "e2e_latency_ms": _finite(run.e2e_ms["mean"]), "queue_ms": _finite(run.queue_ms["mean"]),
         "kv_transfer_ms_per_request": move_s * float(inputs.input_len) * 1e3,
-        "simulated_requests": run.requests * max(int(inputs.replicas), 1),   # every replica's, as the main run
+        "simulated_requests": run.requests,   # every replica's, as the main run
     }
 
 
@@ -206,6 +206,9 @@ def run(args, ctx) -> Output:
     from engine.serving.capacity import DEFAULT_REQUESTS
     from engine.serving.families import engine_family, known_engine, limit_factors
 
+    # what the user typed, before a scenario fills the rest
+    given_tpot, given_pct = args.tpot_ms, args.slo_percentile
+    notes: list[str] = []
     if args.scenario:
         apply_scenario(args, ctx)
     args.input_len_spread = 0.0 if args.input_len_spread is None else args.input_len_spread
@@ -224,6 +227,15 @@ def run(args, ctx) -> Output:
         v = getattr(args, name)
         if not (1 <= v <= MAX_TOKENS_PER_REQUEST) or v != int(v):
             raise UserError(f"--{name.replace('_', '-')} {v:g}: a whole number of tokens, 1 to {MAX_TOKENS_PER_REQUEST:,}")
+    one_token = args.output_len == 1   # no token follows the first: no decode step, TPOT does not apply
+    if one_token and args.tpot_ms is not None:
+        # a target for nothing (the steady search read prefill as a "TPOT 31.9 ms > 10 ms even at
+        # batch 1"): not applied, and said so; not refused, as the Inference view's exported line
+        # carries its TPOT target whatever the output length
+        what = f"--tpot-ms {args.tpot_ms:g}" if given_tpot is not None else \
+            f"the scenario's TPOT target ({args.tpot_ms:g} ms)"
+        notes.append(f"{what} is not applied: with an output length of 1 no token follows the first")
+        args.tpot_ms = None
     for name in ("tp", "pp", "ep", "chips", "concurrency"):
         v = getattr(args, name)
         if v is not None and v < 1:
@@ -285,6 +297,14 @@ def run(args, ctx) -> Output:
     check_dtypes(chip, wdt, kdt)
     has_slo = args.ttft_ms is not None or args.tpot_ms is not None
     asked_load = args.concurrency is not None or args.request_rate is not None or bool(getattr(args, "offline", False))
+    if given_pct is not None and asked_load and not has_slo:
+        # the percentile is where targets are held; a load with no target has none to hold, and
+        # its p50/p90/p99 are reported whatever the flag says
+        load_flag = (f"--concurrency {args.concurrency}" if args.concurrency is not None else
+                     f"--request-rate {args.request_rate:g}" if args.request_rate is not None else "--offline")
+        raise UserError(f"--slo-percentile {given_pct}: the percentile the --ttft-ms/--tpot-ms targets are held at, "
+                        f"and {load_flag} comes with no target; add a target or drop --slo-percentile (the run's "
+                        "p50, p90 and p99 are reported anyway)")
     if not has_slo and args.slo_percentile not in (None, "steady") and args.pp == 1 and not asked_load:
         # a percentile under load with no latency target: the largest Poisson load the replica
         # serves, as the Inference view shows it (the view's exported line gave the offline run)
@@ -356,6 +376,11 @@ def run(args, ctx) -> Output:
         args.ep = getattr(cap, "ep", 1) or 1
     args.ep = args.ep or 1
     tp = args.tp or (cap.tp if cap else 1)
+    if model.is_moe and 1 < args.ep <= tp:
+        # deliberate physics (inference._deployment): experts sharded inside the attention TP group
+        # need no dispatch, so the figures are EP1's; the echoed "ep" alone read like a modelled EP
+        notes.append(f"EP{args.ep} lies within the TP{tp} attention group: it is modelled like TP-sharded experts "
+                     "(no all-to-all dispatch), so the figures equal EP1's")
     per_replica = args.pp * max(tp, args.ep)
     if args.chips is not None and args.chips % per_replica:
         raise UserError(f"--chips {args.chips}: not a multiple of the {per_replica} chips of one replica "
@@ -524,7 +549,18 @@ def run(args, ctx) -> Output:
     note = uncalibrated_note(chip)
     if note:   # figures on generic factors say so (the forecast widens such a chip's spread as well)
         data["calibration_note"] = note
-    skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated", "max_throughput", "calibration_note"}
+    if one_token:
+        # one output token per request: TPOT does not apply (null; "n/a" in the table), whatever
+        # a steady-state search or a fallback step would put there
+        notes.append("TPOT does not apply: with --output-len 1 no token follows the first (no decode step)")
+        for d in (data, data.get("max_throughput") or {}, data.get("disaggregated") or {}):
+            for k in [k for k in d if k.startswith(("tpot_ms", "slo_tpot_ms", "decode_step_ms"))]:
+                d[k] = None
+            if "decode_breakdown_at" in d:
+                d["decode_breakdown_ms"] = {}
+                d["decode_breakdown_at"] = "n/a: no decode step (one output token per request)"
+    data["notes"] = notes
+    skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated", "max_throughput", "calibration_note", "notes"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
     rows += [{"key": f"slo_target_{k}", "value": v} for k, v in (data.get("slo") or {}).items()]
     # the offline run's figures, one row each (a JSON string in one cell could not be read)
@@ -535,9 +571,16 @@ def run(args, ctx) -> Output:
              for k, v in breakdown.items()]
     if "disaggregated" in data:
         rows += [{"key": f"disaggregated {k}", "value": v} for k, v in data["disaggregated"].items()]
+    rows += [{"key": "note", "value": n} for n in notes]
+    if one_token:
+        for row in rows:
+            if ("tpot_ms" in row["key"] or "decode_step_ms" in row["key"]) and row["value"] is None:
+                row["value"] = "n/a"
     text = f"{model.name} on {chip.name} (tp={tp}): limited by {data['limiting']}: {data['explanation']}"
     if "calibration_note" in data:
         text += f"\nnote: {data['calibration_note']}"
+    for n in notes:
+        text += f"\nnote: {n}"
     if "targets_met_under_load" in data:
         text += (f"\ntargets {'met' if data['targets_met_under_load'] else 'not met'} at this load "
                  f"({data['targets_checked_at']}); the best load that meets them: limited by "
@@ -549,7 +592,8 @@ def run(args, ctx) -> Output:
             inputs.scenario, inputs.scenario)
         text += (f"\ndisaggregated ({d['prefill_instances']} x TP{d['prefill_tp']} prefill + {d['decode_chips']} decode "
                  f"chips per replica; {ran}): {d['output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip (both pools), "
-                 f"TTFT p90 {d['ttft_ms_p90']:,.0f} ms, TPOT p90 {d['tpot_ms_p90']:.1f} ms; "
+                 f"TTFT p90 {d['ttft_ms_p90']:,.0f} ms, "
+                 + (f"TPOT p90 {d['tpot_ms_p90']:.1f} ms; " if d["tpot_ms_p90"] is not None else "TPOT n/a; ")
                  + ("the figures above are this deployment at the targets" if has_slo else
                     f"aggregated {data['output_tokens_per_s_per_chip']:,.1f}"))
     if has_slo and cap is not None and not cap.feasible:   # targets no load meets: an infeasible request

@@ -1,7 +1,8 @@
 """Serving figures under load from the simulator: one scenario, load curves, SLO capacity.
 
 - `simulate_scenario(inputs, ...)`: a `ServingInputs` scenario (concurrency, server, offline)
-  run request by request on one replica (replicas share nothing: the load is divided).
+  run request by request (replicas share nothing: the load is divided, each distinct share
+  simulated once, idle replicas counted).
 - `load_curve(...)`: latency percentiles and throughput as the offered load rises (the knee).
 - `slo_capacity_tokens_per_s_per_chip(...)`: the highest Poisson load whose TTFT/TPOT
   percentiles meet the targets, as output tokens/s per chip (what the forecast needs).
@@ -37,11 +38,65 @@ class LoadRun:
     queue_ms: dict
     output_tokens_per_s_per_chip: float
     total_tokens_per_s_per_chip: float
-    requests: int
+    requests: int                 # simulated, every replica's
+    # A deployment whose replicas ran different shares of the load (`simulate_scenario`): each
+    # distinct replica run and how many replicas ran it, ((replicas, SimResult or None: idle), ...),
+    # busiest first; `sim` is the busiest. Empty: every replica ran `sim`.
+    replica_runs: tuple = ()
+    split: str = ""               # the uneven share in words ("" when every replica ran the same)
+
+    @property
+    def _runs(self) -> tuple:
+        return self.replica_runs or ((1, self.sim),)
+
+    @property
+    def mean_running(self) -> float:
+        """Sequences running per replica (time-weighted), averaged over every replica (idle: 0)."""
+        n = sum(c for c, _ in self._runs)
+        return sum(c * s.mean_running for c, s in self._runs if s is not None) / n
+
+    @property
+    def preemptions(self) -> int:
+        """Preemptions over every replica."""
+        return int(sum(c * s.preemptions for c, s in self._runs if s is not None))
+
+    @property
+    def mean_decode_step_s(self) -> float:
+        """Mean decode step over the replicas that ran decode steps (NaN: none did)."""
+        steps = [(c, s.mean_decode_step_s) for c, s in self._runs
+                 if s is not None and math.isfinite(s.mean_decode_step_s)]
+        n = sum(c for c, _ in steps)
+        return sum(c * v for c, v in steps) / n if n else float("nan")
 
 
 def _ms(d: dict) -> dict:
     return {k: v * 1e3 for k, v in d.items()}
+
+
+def pooled_percentiles(groups) -> dict:
+    """`percentiles` of the requests of several replica runs pooled, each run's array counted as
+    many times as replicas ran it (`groups`: (count, array) pairs): np.percentile's linear
+    interpolation over the repeated arrays, without building them. One group: `percentiles`."""
+    parts = [(int(c), np.asarray(x, dtype=float)) for c, x in groups if c > 0]
+    parts = [(c, x[np.isfinite(x)]) for c, x in parts]
+    parts = [(c, x) for c, x in parts if x.size]
+    if len(parts) <= 1:
+        return percentiles(parts[0][1] if parts else np.empty(0))
+    g = math.gcd(*(c for c, _ in parts))
+    values = np.concatenate([x for _, x in parts])
+    weights = np.concatenate([np.full(x.size, c // g, dtype=np.int64) for c, x in parts])
+    order = np.argsort(values, kind="stable")
+    values, cum = values[order], np.cumsum(weights[order])
+    n = int(cum[-1])
+
+    def at(q: float) -> float:
+        pos = q / 100.0 * (n - 1)
+        lo = int(math.floor(pos))
+        hi = min(lo + 1, n - 1)
+        v_lo, v_hi = values[np.searchsorted(cum, [lo, hi], side="right")]
+        return float(v_lo + (pos - lo) * (v_hi - v_lo))
+
+    return {"mean": float(np.dot(values, weights[order]) / n), "p50": at(50), "p90": at(90), "p99": at(99)}
 
 
 def run_load(cm: StepCostModel, sched: SchedulerConfig, workload: Workload, chips_per_replica: int,
@@ -80,29 +135,51 @@ def scheduler_of(inputs, cm: StepCostModel) -> SchedulerConfig:
     return sched
 
 
-def workload_for(inputs, requests: int | None = None, input_spread: float = 0.0, output_spread: float = 0.0,
-                 seed: int = 0, prefix_cache_hit: float = 0.0, max_seqs: int | None = None) -> Workload:
-    """The per-replica workload of a scenario (closed loop C / replicas, Poisson R / replicas,
-    `requests` / replicas: one replica is simulated and stands for each of them).
+def _shares(total: int, parts: int) -> list[tuple[int, int]]:
+    """`total` split over `parts` as evenly as whole numbers go, in replica order: [(how many
+    replicas, each one's share)], the larger share first (`total % parts` replicas take one more)."""
+    q, r = divmod(int(total), int(parts))
+    return [(k, v) for k, v in ((r, q + 1), (int(parts) - r, q)) if k > 0]
 
-    Closed loop, the benchmark protocol (inputs a user sets; defaults documented here):
-    - measured requests: `requests`, else `requests_per_client` x clients, else at least 500 and
-      4 per client. Benchmark clients run 10-20 per client (AIConfigurator's aiperf sweep sends
-      20 x C, its guide 10 x C; vLLM's and SGLang's benchmark scripts 1,000 in all);
-    - `warmup_requests` more run first and are left out of the figures, as a client that keeps
-      its clients busy through the warm-up reports. aiperf instead waits for its warm-up to
-      drain before it measures, so its measured run starts from an idle server with every client
-      sending at once: that is warm-up 0 here;
-    - `ramp_s`: the clients start evenly over this many seconds (aiperf
-      --concurrency-ramp-duration); 0 (the default, as every tool's default) starts them at once,
-      so with fixed lengths the first cohort is prefilled together."""
-    reps = max(int(inputs.replicas), 1)
+
+def _aligned(parts: int, *splits: list) -> list[tuple[int, tuple]]:
+    """Splits of the same `parts` replicas (each as `_shares` gives it, in replica order) read
+    together: [(how many replicas, (their share in each split))], runs of equal shares merged."""
+    bounds = {0, int(parts)}
+    for split in splits:
+        end = 0
+        for k, _ in split:
+            end += k
+            bounds.add(end)
+    edges = sorted(bounds)
+
+    def share(split, i):
+        end = 0
+        for k, v in split:
+            end += k
+            if i < end:
+                return v
+        raise AssertionError("splits cover every replica")
+
+    out: list[tuple[int, tuple]] = []
+    for a, b in zip(edges, edges[1:]):
+        key = tuple(share(sp, a) for sp in splits)
+        if out and out[-1][1] == key:
+            out[-1] = (out[-1][0] + b - a, key)
+        else:
+            out.append((b - a, key))
+    return out
+
+
+def _workload(inputs, conc: int | None, requests: int | None, input_spread: float, output_spread: float,
+              seed: int, prefix_cache_hit: float, max_seqs: int | None) -> Workload:
+    """One replica's workload: `conc` clients (closed loop), `requests` of its own (None: the
+    defaults below)."""
     sc = inputs.scenario
+    reps = max(int(inputs.replicas), 1)
     warm = int(getattr(inputs, "warmup_requests", 0) or 0)
-    if requests is not None:   # a count the user gives is the whole deployment's: each replica runs its share
-        requests = max(-(-int(requests) // reps), 1)
     if sc == "concurrency":
-        conc = max(int(math.ceil(float(inputs.concurrency) / reps)), 1)
+        conc = max(int(conc or 1), 1)
         per_client = getattr(inputs, "requests_per_client", None)
         n = requests or (per_client * conc if per_client else max(DEFAULT_REQUESTS // 4, 4 * conc))
         return Workload("closed", inputs.input_len, inputs.output_len, requests=int(n) + warm, concurrency=conc,
@@ -121,14 +198,117 @@ def workload_for(inputs, requests: int | None = None, input_spread: float = 0.0,
     raise UserError(f"scenario {sc!r}: the load simulator runs concurrency, server or offline")
 
 
+def replica_workloads(inputs, requests: int | None = None, input_spread: float = 0.0, output_spread: float = 0.0,
+                      seed: int = 0, prefix_cache_hit: float = 0.0,
+                      max_seqs: int | None = None) -> list[tuple[int, Workload | None]]:
+    """The replicas' workloads of a scenario: [(how many replicas, the workload each of them
+    runs, None for replicas left idle)], busiest first; at most three distinct ones.
+
+    Replicas share nothing and take the load as evenly as whole clients and requests go: C
+    clients over R replicas give C % R of them one client more than the rest, and with C < R,
+    R - C replicas idle (their chips still count, doing nothing); a Poisson rate is split evenly;
+    `requests` (the whole deployment's) split likewise over the replicas with clients.
+    See `workload_for` for one replica's protocol."""
+    reps = max(int(inputs.replicas), 1)
+    if inputs.scenario == "concurrency":
+        clients_total = max(int(inputs.concurrency or 1), 1)
+        clients: list = _shares(clients_total, reps)
+        busy = min(clients_total, reps)
+    else:
+        clients, busy = [(reps, None)], reps
+    if requests is not None:
+        split: list = _shares(max(int(requests), 1), busy) + ([(reps - busy, 0)] if reps > busy else [])
+    else:
+        split = [(reps, None)]
+    out: list[tuple[int, Workload | None]] = []
+    for count, (conc, n) in _aligned(reps, clients, split):
+        idle = conc == 0 or n == 0
+        out.append((count, None if idle else _workload(inputs, conc, n, input_spread, output_spread, seed,
+                                                        prefix_cache_hit, max_seqs)))
+    return out
+
+
+def workload_for(inputs, requests: int | None = None, input_spread: float = 0.0, output_spread: float = 0.0,
+                 seed: int = 0, prefix_cache_hit: float = 0.0, max_seqs: int | None = None) -> Workload:
+    """The workload of the busiest replica of a scenario (closed loop C / replicas, Poisson R /
+    replicas, `requests` / replicas, whole clients and requests: `replica_workloads`).
+
+    Closed loop, the benchmark protocol (inputs a user sets; defaults documented here):
+    - measured requests: `requests`, else `requests_per_client` x clients, else at least 500 and
+      4 per client. Benchmark clients run 10-20 per client (AIConfigurator's aiperf sweep sends
+      20 x C, its guide 10 x C; vLLM's and SGLang's benchmark scripts 1,000 in all);
+    - `warmup_requests` more run first and are left out of the figures, as a client that keeps
+      its clients busy through the warm-up reports. aiperf instead waits for its warm-up to
+      drain before it measures, so its measured run starts from an idle server with every client
+      sending at once: that is warm-up 0 here;
+    - `ramp_s`: the clients start evenly over this many seconds (aiperf
+      --concurrency-ramp-duration); 0 (the default, as every tool's default) starts them at once,
+      so with fixed lengths the first cohort is prefilled together."""
+    groups = replica_workloads(inputs, requests, input_spread, output_spread, seed, prefix_cache_hit, max_seqs)
+    return next(w for _, w in groups if w is not None)
+
+
+def _split_words(inputs, groups: list) -> str:
+    """How an uneven load fell on the replicas, in words ("" when every replica ran the same)."""
+    if len(groups) == 1:
+        return ""
+    reps = sum(c for c, _ in groups)
+    closed = inputs.scenario == "concurrency"
+
+    def each(c: int, w) -> str:
+        if w is None:
+            return f"{c} replica{'s' if c > 1 else ''} idle"
+        n = int(w.requests) - int(w.warmup)
+        req = f"{n} request{'s' if n != 1 else ''}{' each' if c > 1 else ''}"
+        if closed:
+            req = f"{w.concurrency} client{'s' if w.concurrency != 1 else ''} ({req})"
+        return f"{c} replica{'s' if c > 1 else ''} with {req}"
+
+    what = (f"{int(inputs.concurrency)} client{'s' if int(inputs.concurrency) != 1 else ''}" if closed else
+            f"{sum(c * (int(w.requests) - int(w.warmup)) for c, w in groups if w is not None)} requests")
+    return f"{what} over {reps} replicas: {', '.join(each(c, w) for c, w in groups)}; per-chip figures over all {reps}"
+
+
+def _replica_runs(inputs, groups: list, run_one, chips_per_replica: int) -> LoadRun:
+    """Each distinct replica workload run once (`run_one(workload)` -> SimResult) and the
+    deployment's figures from them: throughput summed over the replicas over all their chips,
+    latency percentiles over every replica's requests."""
+    sims: dict = {}
+    runs = []
+    for count, w in groups:
+        if w is not None and w not in sims:
+            sims[w] = run_one(w)
+        runs.append((count, sims[w] if w is not None else None))
+    reps = sum(c for c, _ in runs)
+    busy = [(c, s) for c, s in runs if s is not None]
+    sim = busy[0][1]
+    requests = sum(c * int(w.requests) for c, w in groups if w is not None)
+    if len(runs) == 1:   # every replica alike: one replica's figures stand for each
+        lat = {k: percentiles(getattr(sim, k)) for k in ("ttft_s", "tpot_s", "e2e_s", "queue_s")}
+        out, tot = sim.output_tokens_per_s / chips_per_replica, sim.total_tokens_per_s / chips_per_replica
+    else:
+        lat = {k: pooled_percentiles([(c, getattr(s, k)) for c, s in busy])
+               for k in ("ttft_s", "tpot_s", "e2e_s", "queue_s")}
+        chips = reps * int(chips_per_replica)
+        out = sum(c * s.output_tokens_per_s for c, s in busy) / chips
+        tot = sum(c * s.total_tokens_per_s for c, s in busy) / chips
+    return LoadRun(sim=sim, chips_per_replica=int(chips_per_replica), ttft_ms=_ms(lat["ttft_s"]),
+                   tpot_ms=_ms(lat["tpot_s"]), e2e_ms=_ms(lat["e2e_s"]), queue_ms=_ms(lat["queue_s"]),
+                   output_tokens_per_s_per_chip=out, total_tokens_per_s_per_chip=tot,
+                   requests=int(requests), replica_runs=tuple(runs) if len(runs) > 1 else (),
+                   split=_split_words(inputs, groups))
+
+
 def simulate_scenario(inputs, *, requests: int | None = None, input_spread: float = 0.0,
                       output_spread: float = 0.0, seed: int = 0, prefix_cache_hit: float = 0.0) -> LoadRun:
+    """A scenario over all its replicas: each distinct replica share simulated once
+    (`replica_workloads`), the figures the whole deployment's (`requests`: all replicas')."""
     cm = cost_model_for(inputs)
     sched = scheduler_of(inputs, cm)
-    w = workload_for(inputs, requests, input_spread, output_spread, seed, prefix_cache_hit,
-                     max_seqs=int(sched.max_num_seqs * cm.attn_groups))
+    groups = replica_workloads(inputs, requests, input_spread, output_spread, seed, prefix_cache_hit,
+                               max_seqs=int(sched.max_num_seqs * cm.attn_groups))
     chips_per_replica = int(inputs.pp * max(inputs.tp, inputs.ep))
-    return run_load(cm, sched, w, chips_per_replica)
+    return _replica_runs(inputs, groups, lambda w: simulate(cm, sched, w), chips_per_replica)
 
 
 # ---- curves and SLO capacity ---------------------------------------------------------------------
@@ -366,9 +546,19 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
         # A replica running thousands of sequences (wide expert parallelism) needs ~3x as many
         # simulated requests per load point: too slow for an interactive forecast. The
         # steady-state search stands, and says so.
+        if prefill_tp and not tpot_ms:
+            # no TPOT target: the steady search runs the batch to what the KV cache and the
+            # engine's cap hold, a batch nobody asked for (QA: "a running batch of 1017")
+            raise UserError(f"disaggregated prefill (--prefill-tp {prefill_tp}) with no TPOT target: the running "
+                            f"batch grows to what the KV cache and the engine's cap allow ({cap.max_running} sequences "
+                            f"per replica; {cap.batch:.0f} at the search's point), beyond the {MAX_SIMULATED_BATCH} "
+                            f"simulated here; give --tpot-ms, or cap the running sequences with --max-num-seqs "
+                            f"({MAX_SIMULATED_BATCH} or fewer per replica)")
         if prefill_tp:
-            raise UserError(f"disaggregated prefill: a running batch of {cap.batch:.0f} sequences per replica is "
-                            f"beyond the {MAX_SIMULATED_BATCH} simulated here; serve it aggregated")
+            raise UserError(f"disaggregated prefill (--prefill-tp {prefill_tp}): the --tpot-ms {tpot_ms:g} target "
+                            f"allows a running batch of {cap.batch:.0f} sequences per replica, beyond the "
+                            f"{MAX_SIMULATED_BATCH} simulated here; give a tighter --tpot-ms, cap the running "
+                            f"sequences with --max-num-seqs ({MAX_SIMULATED_BATCH} or fewer), or serve it aggregated")
         return replace(cap, explanation=cap.explanation + f"; steady-state estimate (a running batch of "
                        f"{cap.batch:.0f} per replica is beyond the {MAX_SIMULATED_BATCH} the simulator is run at here)")
     sim = slo_capacity_sim(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
@@ -559,12 +749,7 @@ def simulate_disaggregated(inputs, *, prefill_tp: int, prefill_instances: int = 
     decode_cm = cost_model_for(inputs)
     sched = scheduler_of(inputs, decode_cm)
     pool, _pool_chips = prefill_pool_of(inputs, prefill_tp, prefill_instances)
-    w = workload_for(inputs, requests, input_spread, output_spread, seed, prefix_cache_hit,
-                     max_seqs=int(sched.max_num_seqs * decode_cm.attn_groups))
-    sim = simulate(decode_cm, sched, w, prefill_pool=pool)
+    groups = replica_workloads(inputs, requests, input_spread, output_spread, seed, prefix_cache_hit,
+                               max_seqs=int(sched.max_num_seqs * decode_cm.attn_groups))
     chips = int(inputs.pp * max(inputs.tp, inputs.ep)) + int(prefill_tp) * int(prefill_instances)
-    return LoadRun(sim=sim, chips_per_replica=chips, ttft_ms=_ms(percentiles(sim.ttft_s)),
-                   tpot_ms=_ms(percentiles(sim.tpot_s)), e2e_ms=_ms(percentiles(sim.e2e_s)),
-                   queue_ms=_ms(percentiles(sim.queue_s)),
-                   output_tokens_per_s_per_chip=sim.output_tokens_per_s / chips,
-                   total_tokens_per_s_per_chip=sim.total_tokens_per_s / chips, requests=w.requests)
+    return _replica_runs(inputs, groups, lambda w: simulate(decode_cm, sched, w, prefill_pool=pool), chips)
