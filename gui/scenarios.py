@@ -75,7 +75,8 @@ def baseline_scenario(store) -> str | None:
     """The scenario a headless export uses when none is named (engine.studies_forecast.baseline_name)."""
     from engine.studies_forecast import baseline_name
 
-    return baseline_name(s["name"] for s in store.scenarios())
+    return baseline_name((s["name"] for s in store.scenarios()),
+                         store.baseline_name() if hasattr(store, "baseline_name") else "")
 
 
 def gather_scenario_params(forecast_panel, panels: Mapping[str, object] | None = None) -> dict:

@@ -213,3 +213,22 @@ def test_key_figure_probabilities_are_whole_percent(capsys, tmp_path):
     figures = {f["figure"]: f["value"] for f in d["key_figures"]}
     p12 = figures["P(meet demand) 12 months in (%)"]
     assert isinstance(p12, int) and p12 == round(100 * d["prob_meet_demand"][12])
+
+
+def test_no_scenario_named_runs_the_databases_baseline_even_renamed_and_never_a_what_if(tmp_path, capsys):
+    """The baseline renamed "Zeta base": `forecast` without --scenario ran "H20 cut off (Apr 2025)",
+    the first name in alphabetical order. Deleted: the same what-if, as if it were the baseline."""
+    from engine.store import open_store
+
+    db = tmp_path / "f.db"
+    store = open_store(db)
+    store.rename_scenario("Story default", "Zeta base")
+    store.close()
+    code, out, _ = run_cli(capsys, "--db", str(db), "forecast", "--trials", "50", "--months", "3", "--format", "json")
+    assert code == 0 and json.loads(out)["scenario"] == "Zeta base"
+    store = open_store(db)
+    store.delete_scenario("Zeta base")
+    store.close()
+    code, out, err = run_cli(capsys, "--db", str(db), "forecast", "--trials", "50", "--months", "3")
+    assert code == 1 and "no baseline scenario (it was deleted); name one with --scenario" in err
+    assert "'H20 cut off (Apr 2025)'" in err and out == ""

@@ -69,7 +69,8 @@ def name_default_scenario(args, ctx) -> None:
     if store is not None:
         from engine.studies_forecast import baseline_name
 
-        args.scenario = baseline_name(s["name"] for s in store.scenarios())
+        args.scenario = baseline_name((s["name"] for s in store.scenarios()), store.baseline_name()
+                                      if hasattr(store, "baseline_name") else "")
 
 
 def _load(args, ctx):
