@@ -262,6 +262,8 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
         ever_before = max(int(max_before), last_id(conn, ORDERS))   # ids handed out before this import
         given_at: dict[int, int] = {}     # id -> line that gave it
         reused: list[tuple[int, int, str]] = []   # (line, a deleted order's id given again, chip)
+        stored_orders: dict | None = None
+        twins: list[tuple[int, int]] = []          # (line, the stored order it equals)
 
         def exists(order_id: int) -> bool:
             return conn.execute(f"select 1 from {ORDERS} where id = ?", [order_id]).fetchone() is not None
@@ -359,10 +361,11 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     (summary.updated if order_changed or replace else summary.unchanged).append(order_id)
                 else:
                     if order_id is None:
-                        twin = _same_order(conn, order, new_lots)
+                        if stored_orders is None:   # the orders held before this import, read once
+                            stored_orders = _orders_by_values(conn, max_before)
+                        twin = _same_order(conn, stored_orders, order, new_lots)
                         if twin is not None:   # an id-less file imported twice doubled the fleet unsaid
-                            summary.warnings.append(f"{name} row {line}: the same as order {twin} in every field "
-                                                    "and delivery; added as another order (imported twice?)")
+                            twins.append((line, twin))
                         order_id = claim_id(conn, ORDERS)
                     else:
                         if order_id <= ever_before:
@@ -374,16 +377,29 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
             issues.raise_if_any()  # rolls the transaction back
             _refuse_unasked_updates(summary, name, "orders", update_existing)
             summary.warnings += _reused_id_warnings(conn, name, reused)
+            summary.warnings += [f"{name} row {line}: the same as order {twin} in every field and delivery; added as "
+                                 "another order (imported twice?)" for line, twin in twins[:3]]
+            if len(twins) > 3:
+                summary.warnings.append(f"{name}: {len(twins) - 3} more rows equal a stored order the same way")
     return summary
 
 
-def _same_order(conn, order: dict, lots: list) -> int | None:
-    """The id of a stored order equal to `order` in every value and delivery, or None."""
-    where = " and ".join(f"{c} is ?" for c in _ORDER_VALUE_FIELDS)
-    for (oid,) in conn.execute(f"select id from {ORDERS} where {where}", [order[c] for c in _ORDER_VALUE_FIELDS]):
-        stored = conn.execute(f"select date, quantity from {DELIVERIES} where order_id = ?", [oid]).fetchall()
-        if sorted((str(d), int(q)) for d, q in stored) == sorted((d, int(q)) for d, q in lots):
-            return int(oid)
+def _orders_by_values(conn, max_id: int) -> dict[tuple, list[int]]:
+    """Ids of the orders up to `max_id` (those before an import) by their values."""
+    out: dict[tuple, list[int]] = {}
+    columns = ", ".join(_ORDER_VALUE_FIELDS)
+    for row in conn.execute(f"select id, {columns} from {ORDERS} where id <= ?", [max_id]):
+        out.setdefault(tuple(row[1:]), []).append(int(row[0]))
+    return out
+
+
+def _same_order(conn, stored: dict[tuple, list[int]], order: dict, lots: list) -> int | None:
+    """The id of an order held before the import equal to `order` in every value and delivery
+    (rows of one file alike are the file's own business), or None."""
+    for oid in stored.get(tuple(order[c] for c in _ORDER_VALUE_FIELDS), []):
+        held = conn.execute(f"select date, quantity from {DELIVERIES} where order_id = ?", [oid]).fetchall()
+        if sorted((str(d), int(q)) for d, q in held) == sorted((d, int(q)) for d, q in lots):
+            return oid
     return None
 
 
