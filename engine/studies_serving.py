@@ -271,7 +271,7 @@ def serve_command(req: ServingRequest) -> str:
 
 
 COMPARISON_HEADERS = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
-                      "TPOT (ms)", "Max concurrency (sequences per replica)", "Chips needed (chips)", "Limiting",
+                      "TPOT (ms)", "Max running (sequences per replica)", "Chips needed (chips)", "Limiting",
                       "Why", "Layout"]
 
 
@@ -298,7 +298,7 @@ def comparison_table(comparison: ChipComparison | None) -> tuple[list[str], list
             rows.append([r["name"], None, None, None, None, None, None, None, "error", r["error"], ""])
             continue
         ok = cap.feasible
-        # the view's "Max concurrency" tile's figure (the engine's cap applied), not the KV bound
+        # the view's "Max running" tile's figure (the engine's cap applied), not the KV bound
         rows.append([r["name"], cap.tp, cap.ep, cap.output_tokens_per_s_per_chip if ok else None,
                      cap.ttft_ms if ok else None, cap.tpot_ms if ok else None, concurrency_limit(cap)[0],
                      r["chips"] or None,   # none for no demand, as the view's tile ("–"), not 0 chips
@@ -326,7 +326,7 @@ def serving_key_figures(request: ServingRequest | None, cap, chips_needed: int |
             ["Output length", req.output_len, "tokens"], ["TTFT target", req.ttft_ms, "ms"],
             ["TPOT target", req.tpot_ms, "ms"], ["Weights", req.weight_dtype, ""], ["KV cache", req.kv_dtype, ""],
             ["TP", cap.tp, "ways"], ["EP", cap.ep, "ways"], ["Chips per replica", cap.chips_per_replica, "chips"],
-            ["Targets met", cap.feasible, ""], ["Max concurrency", most, "sequences per replica"],
+            ["Targets met", cap.feasible, ""], ["Max running sequences", most, "sequences per replica"],
             ["Set by", set_by, ""], ["Sequences whose KV fits", cap.max_concurrency,
                                                               "sequences per replica"],
             ["Weights per chip", cap.weights_gib_per_chip, "GiB"], ["KV per sequence, on each chip", cap.kv_gib_per_sequence, "GiB"],

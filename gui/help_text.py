@@ -53,7 +53,8 @@ tokens (at least 1K tokens per chip).</dd>
 <dt><b>ZeRO</b></dt><dd>Sharding optimizer state (1), gradients (2) and weights (3) across data
 parallel ranks to save memory.</dd>
 <dt><b>Installed</b></dt><dd>Delivered chips after 30 days of installation.</dd>
-<dt><b>Demand</b></dt><dd>Output tokens at peak: per second in Inference, per day in Forecast
-(1 token/s = 86,400 tokens/day).</dd>
+<dt><b>Demand</b></dt><dd>Inference: output tokens per second at the peak. Forecast: average input +
+output tokens per day; its peak output tokens/s = tokens/day / 86,400 x peak-to-average x output
+share of the request mix.</dd>
 </dl>
 """

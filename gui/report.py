@@ -486,7 +486,7 @@ def calibration_html(ctx: ReportContext) -> str:
     rows = []
     for chip_id, chip in ctx.chips.items():
         stored = ctx.stored_calibration.get(chip_id, {})
-        cells = [_esc(getattr(chip, "name", chip_id))]
+        cells = [_esc(chip_name(chip))]   # as the rest of the report names it ("H20")
         for factor in factors:
             value = chip.calibration.get(factor) if hasattr(chip, "calibration") else None
             digits = 0 if factor.endswith("_us") else 2
@@ -542,10 +542,17 @@ def plan_section(ctx: ReportContext) -> str:
     plan = ctx.plan
     if not plan or not plan.get("orders"):
         return ""
-    rows = [[_esc(o.get("chip_id")), _number(o.get("quantity")), _esc(o.get("order_month")),
+    def shown(chip_id):   # the names the Plan view shows ("H20", not "h20-96gb")
+        return chip_name(ctx.chips[chip_id]) if chip_id in ctx.chips else chip_id
+
+    rows = [[_esc(shown(o.get("chip_id"))), _number(o.get("quantity")), _esc(o.get("order_month")),
              _esc(o.get("delivery_month")), _number(o.get("cost_usd"))] for o in plan["orders"]]
-    return (_h1("Order plan") + _table(["Chip", "Quantity (chips)", "Order", "Delivery", "Cost (USD)"], rows, small=False)
-            + f"<p>Total {_usd(plan.get('total_cost_usd'))}.</p>")
+    table = _table(["Chip", "Quantity (chips)", "Order", "Delivery", "Cost (USD)"], rows, small=False)
+    if not plan.get("feasible", True):
+        # a plan the answer refused (over the budget) read as the plan to act on under "Order plan"
+        return (_h1("Refused plan (not to act on)") + f"<p>{_esc(plan.get('why') or 'It does not meet the target.')}"
+                "</p>" + table + f"<p>It would cost {_usd(plan.get('total_cost_usd'))}.</p>")
+    return _h1("Order plan") + table + f"<p>Total {_usd(plan.get('total_cost_usd'))}.</p>"
 
 
 # The report, in order. A new analysis adds a builder here.
@@ -567,7 +574,7 @@ def load_accuracy() -> dict:
     return json.loads(read_text("accuracy.json"))
 
 
-def _scenario_chips(store, panels_figures: dict, orders: list[dict], params: dict) -> dict:
+def _scenario_chips(store, panels_figures: dict, orders: list[dict], params: dict, extra_ids=()) -> dict:
     ids: list[str] = []
     for o in orders:
         if o.get("chip_id") and o["chip_id"] not in ids:
@@ -575,9 +582,9 @@ def _scenario_chips(store, panels_figures: dict, orders: list[dict], params: dic
     for job in params.get("jobs") or []:
         if job.get("chip_id") and job["chip_id"] not in ids:
             ids.append(job["chip_id"])
-    demand_chip = (params.get("demand") or {}).get("chip_id")
-    if demand_chip and demand_chip not in ids:
-        ids.append(demand_chip)
+    for chip_id in [(params.get("demand") or {}).get("chip_id")] + list(extra_ids):
+        if chip_id and chip_id not in ids:
+            ids.append(chip_id)
     chips = {}
     for chip_id in ids:
         try:
@@ -677,7 +684,9 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
     stored = store._calibration_by_chip() if hasattr(store, "_calibration_by_chip") else {}
     ctx = ReportContext(scenario=scenario, params=params, created=created or dt.datetime.now(),
                         db_path=Path(store.path), figures=figures, tables=tables, charts=charts, orders=orders,
-                        chips=_scenario_chips(store, figures, orders, params), stored_calibration=stored,
+                        chips=_scenario_chips(store, figures, orders, params,
+                                              [o.get("chip_id") for o in (plan or {}).get("orders") or []]),
+                        stored_calibration=stored,
                         accuracy=load_accuracy(), plan=plan, not_computed=failed)
     parts, names = [], []
     for name, build in SECTIONS:

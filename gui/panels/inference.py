@@ -57,7 +57,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
              "Poisson load whose TTFT and TPOT at the form's percentile (p90 by default) meet the targets "
              "(simulated request by request, lengths spread by the form's CV), as the Forecast counts chips; "
              "the steady-state figure (mean latencies, fixed lengths) shows first and stays beside it"),
-            ("concurrency", "Max concurrency (sequences)", "Sequences one replica can run at once: the fewer of those "
+            ("concurrency", "Max running (sequences)", "Sequences one replica can run at once (`serve` JSON "
+             "max_running_sequences; its max_concurrency is the KV fit alone): the fewer of those "
              "whose KV cache fits beside the weights and the engine's cap on running sequences"),
             ("ttft", "TTFT (ms)", "Time to first token at that load (the form's percentile under load; the mean "
              "in steady state)"),

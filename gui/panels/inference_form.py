@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from engine.inference import KV_DTYPES, SERVE_DTYPES
 from engine.serving.families import scheduler_for
-from engine.studies import ServingStudy, demand_per_day
+from engine.studies import ServingStudy, forecast_tokens_per_day
 from engine.studies_serving import ep_choices
 from gui.panels.base import (
     DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, fmt_big, form_page, model_combo,
@@ -137,7 +137,8 @@ class InferenceForm:
         self.demand_hint.setWordWrap(True)
         self.demand_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
         form.addRow(self.demand_hint)
-        self.demand_spin.valueChanged.connect(self._show_demand_per_day)
+        for box in (self.demand_spin, self.input_spin, self.output_spin):   # the hint reads the request mix
+            box.valueChanged.connect(self._show_demand_per_day)
         column.addLayout(form)
 
         column.addWidget(section("Comparison"))
@@ -194,9 +195,12 @@ class InferenceForm:
 
     def _show_demand_per_day(self, *_) -> None:
         per_s = self.demand_spin.value()
+        # the Forecast counts average input + output tokens a day (not output tokens at the peak rate)
+        day = forecast_tokens_per_day(per_s, self.input_spin.value(), max(self.output_spin.value(), 1))
         self.demand_hint.setText(
-            f"Output tokens at peak: {fmt_big(per_s)} per s = {fmt_big(demand_per_day(per_s))} per day "
-            "(the Forecast's unit)" if per_s > 0 else "No demand: chips needed is not computed.")
+            f"Output tokens at peak: {fmt_big(per_s)} per s; as the Forecast counts demand (input + output "
+            f"tokens a day at this mix): {fmt_big(day)} if the peak were the average (divide by its "
+            "peak-to-average)" if per_s > 0 else "No demand: chips needed is not computed.")
 
     def scenario_state(self) -> dict:
         return {

@@ -69,7 +69,10 @@ def test_zero_demand_says_why_the_chips_chart_is_empty(tmp_path, qtbot):
     panel.demand_spin.setValue(2_000_000.0)
     panel.compute_now()
     assert panel.chips_chart.notice() == ""
-    assert "173 billion per day" in panel.demand_hint.text()  # 2M/s x 86,400 s
+    # the Forecast's unit is average input + output tokens a day (it said 173 billion, the output
+    # tokens a day at the peak rate): 2M/s x (1,024 + 256) / 256 x 86,400 s = 864 billion
+    assert (panel.input_spin.value(), panel.output_spin.value()) == (1024, 256)
+    assert "864 billion if the peak were the average" in panel.demand_hint.text()
     panel.shutdown()
     store.close()
 
