@@ -24,7 +24,8 @@ from engine.errors import Cancelled, UserError
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.layout import data_parallel, dtype_problem, layout_problems
 from engine.models import context_problem
-from engine.training import REASONS, NoProgressError, SearchResult, TrainingInputs, estimate_run, search_layouts
+from engine.training import (REASONS, NoProgressError, SearchResult, TrainingInputs, estimate_run,
+                             fewer_chips_alternative, search_layouts)
 
 STUDY_VERSION = 1
 SECONDS_PER_DAY = 86_400
@@ -481,6 +482,18 @@ class TrainingAnalysis:
     scaling_counts: tuple
     scaling_chips: tuple         # chip ids
     scaling_tokens_per_s_per_chip: np.ndarray  # (chips, counts), NaN when nothing fits
+    # (chips, tokens/s per chip, layout) when leaving a few chips idle trains faster
+    # (engine.training.fewer_chips_alternative); None otherwise
+    fewer_chips: tuple | None = None
+
+
+def fewer_chips_text(analysis: "TrainingAnalysis", num_chips: int) -> str:
+    """The view's sentence for `TrainingAnalysis.fewer_chips` ("" when there is none)."""
+    if not analysis.fewer_chips:
+        return ""
+    m, tok, layout = analysis.fewer_chips
+    return (f"{num_chips:,} chips leave few layouts: on {m:,} of them ({num_chips - m:,} idle) the best layout, "
+            f"{layout}, trains at {tok * m:,.0f} tokens/s in all; set Chips to {m:,}")
 
 
 def heatmap_grid(search: SearchResult):
@@ -526,6 +539,9 @@ def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: 
 
     search = search_layouts(free, should_stop=should_stop, top_k=5,
                             progress=lambda f, m: report(f, f"Layout search: {m}"))
+    alt = fewer_chips_alternative(free, search.best.tokens_per_s_per_chip if search.best else 0.0, should_stop)
+    fewer = (alt[0], alt[1].best.tokens_per_s_per_chip, layout_label(alt[1].best.layout)) \
+        if alt and alt[1].best is not None else None
     grid = heatmap_grid(search)
     tokens = np.full((len(compare_chips), len(counts)), np.nan)
     done = 1
@@ -544,7 +560,7 @@ def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: 
     return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
                             grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
                             scaling_chips=tuple(c.id for c in compare_chips),
-                            scaling_tokens_per_s_per_chip=tokens)
+                            scaling_tokens_per_s_per_chip=tokens, fewer_chips=fewer)
 
 
 # ---- serving -------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -950,6 +950,37 @@ def search_layouts(inputs: TrainingInputs, *, progress: Callable[[float, str], N
         top=top,
         tp=L["tp"], pp=L["pp"], tokens_per_s_per_chip=tok, feasible=feasible, reason=reason,
     )
+
+
+IDLE_SHARE_MAX = 0.1   # most of the chips a suggestion leaves idle
+IDLE_GAIN_MIN = 1.05   # and the least it must gain in total throughput
+
+
+def fewer_chips_alternative(inputs: TrainingInputs, tokens_per_s_per_chip: float,
+                            should_stop: Callable[[], bool] | None = None) -> tuple[int, SearchResult] | None:
+    """(chips used, their search) when leaving a few of `inputs.num_chips` idle trains faster.
+
+    A count that factors badly has few layouts: 1,023 = 3 x 11 x 31 H100 took 27.6 days for
+    Llama 3 70B where 1,022 took 13.2 (and a prime count had none). The counts tried are the
+    largest multiples of 8, 16, ..., 1,024 at or below it, leaving at most IDLE_SHARE_MAX idle; one
+    is offered when its whole-fleet throughput beats this count's by IDLE_GAIN_MIN (or this count
+    has no feasible layout). Layout fields the user fixed stay fixed (a fixed dp fixes the count)."""
+    n = int(inputs.num_chips)
+    if inputs.dp:
+        return None
+    counts = sorted({n - n % (2 ** k) for k in range(3, 11)} - {n, 0}, reverse=True)
+    best: tuple[int, SearchResult] | None = None
+    best_total = n * max(float(tokens_per_s_per_chip), 0.0) * IDLE_GAIN_MIN
+    for m in counts:
+        if m < (1.0 - IDLE_SHARE_MAX) * n:
+            break
+        try:
+            result = search_layouts(replace(inputs, num_chips=m), top_k=3, should_stop=should_stop)
+        except UserError:
+            continue
+        if result.best is not None and m * result.best.tokens_per_s_per_chip > best_total:
+            best, best_total = (m, result), m * result.best.tokens_per_s_per_chip
+    return best
 
 
 def best_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, num_chips: int, *,

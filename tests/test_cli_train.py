@@ -451,3 +451,29 @@ def test_reliability_flags_without_tokens_are_refused(capsys, tmp_path):
     assert main(["--db", str(tmp_path / "t.db"), "train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb",
                  "--chips", "8", "--mtbf-chip-hours", "100"]) == 1
     assert "--mtbf-chip-hours: used for the time and cost to train, which need --tokens" in capsys.readouterr().err
+
+
+def test_a_chip_count_that_factors_badly_is_offered_a_few_idle_chips(tmp_path, capsys):
+    """QA: 1,023 H100 (3 x 11 x 31) trained Llama 3 70B in 27.6 days where 1,022 took 13.2, and a
+    prime count had no feasible layout and no way forward. The search now also tries the largest
+    multiples of 8..1,024 at or below the count (at most 10% idle) and offers one that beats it."""
+    from engine.cli import main
+
+    db = str(tmp_path / "t.db")
+    code = main(["--db", db, "--format", "json", "train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb",
+                 "--chips", "1023", "--search", "--tokens", "1e12"])
+    data = json.loads(capsys.readouterr().out)
+    fewer = data["fewer_chips"]
+    assert code == 0 and fewer["chips"] % 8 == 0 and fewer["chips"] + fewer["idle_chips"] == 1023
+    assert fewer["chips"] >= 0.9 * 1023
+    # more tokens/s in all, so fewer days, than every chip of the badly factored count
+    assert fewer["tokens_per_s"] > 1.05 * data["tokens_per_s_per_chip"] * 1023
+    assert fewer["time_to_train_days"] < data["time_to_train_days"]
+    code = main(["--db", db, "train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--chips", "1021",
+                 "--search"])
+    err = capsys.readouterr().err
+    assert code == 1 and "no feasible layout" in err and "idle) the best layout" in err and "--chips 10" in err
+    # a count that factors well is left alone
+    main(["--db", db, "--format", "json", "train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb",
+          "--chips", "1024", "--search"])
+    assert json.loads(capsys.readouterr().out)["fewer_chips"] is None

@@ -8,7 +8,7 @@ import math
 from engine.commands import Output, plain_number, whole_number
 from engine.errors import InfeasibleRequest, UserError
 from engine.hardware import GB_PER_GIB
-from engine.studies import infeasible_detail
+from engine.studies import infeasible_detail, layout_label
 
 
 def register(subparsers) -> None:
@@ -188,8 +188,26 @@ def _figures(res, inputs) -> dict:
     return d
 
 
+def _fewer_data(fewer, chips: int) -> dict | None:
+    """JSON of `fewer_chips_alternative`: the count, the idle chips and its best layout's figures."""
+    if not fewer:
+        return None
+    m, result = fewer
+    best = result.best
+    return {"chips": m, "idle_chips": chips - m, "tokens_per_s_per_chip": best.tokens_per_s_per_chip,
+            "tokens_per_s": best.tokens_per_s_per_chip * m, "layout": layout_label(best.layout)}
+
+
+def _fewer_text(fewer, chips: int) -> str:
+    m, result = fewer
+    best = result.best
+    return (f"on {m:,} of the {chips:,} chips ({chips - m:,} idle) the best layout, {layout_label(best.layout)}, "
+            f"trains at {best.tokens_per_s_per_chip * m:,.0f} tokens/s (--chips {m})")
+
+
 def run(args, ctx) -> Output:
-    from engine.training import NoProgressError, TrainingInputs, estimate_run, evaluate_layout, search_layouts
+    from engine.training import (NoProgressError, TrainingInputs, estimate_run, evaluate_layout,
+                                 fewer_chips_alternative, search_layouts)
 
     study_chip_model = apply_scenario(args, ctx) if args.scenario else None
     missing = [flag for flag, value in (("--model", args.model), ("--chip", args.chip), ("--chips", args.chips))
@@ -254,6 +272,8 @@ def run(args, ctx) -> Output:
     if dtype == "bf16" and ran16 != asked16:
         base["dtype_note"] = (f"{chip.name} has no {asked16.upper()} matrix units: 16-bit training runs in "
                               f"{ran16.upper()} at its {chip.peak_tflops(ran16):g} TFLOP/s")
+    fewer = None   # (chips, search) when leaving a few idle trains faster (search only)
+    reliability: dict = {}
     if args.search or not layout_given:
         from engine.layout import dtype_problem
 
@@ -261,6 +281,8 @@ def run(args, ctx) -> Output:
         if problem:  # it rules out every layout: say so, not as one count among the search's reasons
             raise UserError(f"--dtype {dtype}: {problem}")
         result = search_layouts(inputs, top_k=args.top)
+        # a count that factors badly: the same chips with a few left idle may train much faster
+        fewer = fewer_chips_alternative(inputs, result.best.tokens_per_s_per_chip if result.best else 0.0)
         if result.best is None:
             if not result.layouts_evaluated:
                 given = ", ".join(f"--{k} {v}" for k, v in (("tp", args.tp), ("pp", args.pp), ("dp", args.dp),
@@ -268,18 +290,21 @@ def run(args, ctx) -> Output:
                 raise UserError(f"no layout of {args.chips} chips matches {given or 'the flags given'} "
                                 f"(tp x pp x dp x cp must equal --chips, and tp must divide the heads)")
             reasons = "; ".join(f"{v} layouts: {k}" for k, v in result.infeasible_by_reason.items())
+            hint = f"; {_fewer_text(fewer, args.chips)}" if fewer else \
+                "; try a chip count with more factors (a multiple of 8) or another --global-batch"
             # --format json still gets the counts by reason (it printed nothing)
             raise InfeasibleRequest(f"no feasible layout for {model.id} on {args.chips} x {chip.id} of "
-                                    f"{result.layouts_evaluated} evaluated ({reasons})",
+                                    f"{result.layouts_evaluated} evaluated ({reasons}){hint}",
                                     data={**base, "feasible": False, "layouts_evaluated": result.layouts_evaluated,
                                           "layouts_feasible": 0,
-                                          "infeasible_by_reason": dict(result.infeasible_by_reason)})
+                                          "infeasible_by_reason": dict(result.infeasible_by_reason),
+                                          "fewer_chips": _fewer_data(fewer, args.chips)})
         best = result.best
         data = dict(base)
         data.update(_figures(best, inputs))
         data.update(layouts_evaluated=result.layouts_evaluated, layouts_feasible=result.layouts_feasible,
                     search_seconds=result.search_seconds, infeasible_by_reason=result.infeasible_by_reason,
-                    top=[_figures(r, inputs) for r in result.top])
+                    top=[_figures(r, inputs) for r in result.top], fewer_chips=_fewer_data(fewer, args.chips))
     else:
         if args.tp * args.pp * args.dp * (args.cp or 1) != args.chips:
             raise UserError(f"--tp x --pp x --dp x --cp = {args.tp * args.pp * args.dp * (args.cp or 1)} "
@@ -335,6 +360,18 @@ def run(args, ctx) -> Output:
                           f"(goodput {data['run']['goodput']:.0%})")
     if "dtype_note" in data:
         text_lines.append(f"note: {data['dtype_note']}")
+    if data.get("fewer_chips"):
+        more = ""
+        if args.tokens and fewer and fewer[1].best is not None:
+            try:
+                days = estimate_run(args.tokens, fewer[1].best.tokens_per_s_per_chip, fewer[0], chip,
+                                    params=float(model.total_params()), price_per_chip_hour_usd=args.price,
+                                    **reliability).time_to_train_days
+                data["fewer_chips"]["time_to_train_days"] = days
+                more = f": {days:,.1f} days"
+            except NoProgressError:
+                pass
+        text_lines.append(f"note: {args.chips:,} chips leave few layouts; {_fewer_text(fewer, args.chips)}{more}")
     ran = data.get("global_batch_seqs")
     if not args.global_batch and ran and ran != data.get("default_global_batch_seqs"):   # (was in the JSON only)
         text_lines.append(f"global batch {ran:,} sequences: the default {data['default_global_batch_seqs']:,} "

@@ -20,7 +20,7 @@ from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-ex
     TrainingAnalysis, TrainingStudy, heatmap_grid, run_training_analysis, scaling_counts,
 )
 from engine.studies import (
-    batch_note, fleet_note, infeasible_detail, layout_label, scaling_days, software_text, train_command,
+    batch_note, fewer_chips_text, fleet_note, infeasible_detail, layout_label, scaling_days, software_text, train_command,
     training_key_figures, training_top_layouts,
 )
 from engine.fleet import installed_on
@@ -253,12 +253,16 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.run_bar.set_progress(1.0)
         if s.best is None:
             reasons = ", ".join(f"{k} ({v:,})" for k, v in s.infeasible_by_reason.items())
-            self.run_bar.set_message(f"No layout fits among {s.layouts_evaluated:,}: {reasons}", error=True)
+            fewer = fewer_chips_text(analysis, self.inputs.num_chips) if self.inputs is not None else ""
+            self.run_bar.set_message(f"No layout fits among {s.layouts_evaluated:,}: {reasons}"
+                                     + (f". {fewer}" if fewer else ""), error=True)
         else:
             self._draw_heatmap()
+            fewer = fewer_chips_text(analysis, self.inputs.num_chips) if self.inputs is not None else ""
             self.run_bar.set_message(f"Searched {s.layouts_evaluated:,} layouts ({s.layouts_feasible:,} feasible) "
                                      f"in {s.search_seconds:.2f} s" + (self.heatmap_note or
-                                     f"; scaling curve for {len(analysis.scaling_chips)} chip types") + ".")
+                                     f"; scaling curve for {len(analysis.scaling_chips)} chip types") + "."
+                                     + (f" {fewer}." if fewer else ""))
         self._draw_heatmap()
         if self.inputs is not None and self.mode_combo.currentData() == "search" \
                 and analysis.key == self._analysis_key(self.inputs):

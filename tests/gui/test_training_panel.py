@@ -525,3 +525,22 @@ def test_a_failed_search_says_so_on_its_empty_charts(panel, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: "Search failed" in panel.run_bar.message.text(), timeout=20000)
     for chart in (panel.heatmap, panel.scaling_chart, panel.step_chart, panel.memory_chart):
         assert chart._notice.toPlainText() == "Search failed: press Run search to try again"
+
+
+def test_a_chip_count_that_factors_badly_is_offered_fewer_chips(qtbot, tmp_path):
+    """1,023 H100 (3 x 11 x 31) trained Llama 3 70B at half the speed of 1,022; the view now says
+    which count, a few chips idle, trains faster."""
+    from engine.catalog import reference_chips, reference_models
+    from engine.studies import fewer_chips_text, run_training_analysis
+    from engine.training import TrainingInputs
+
+    inputs = TrainingInputs(model=reference_models()["llama3-70b"], chip=reference_chips()["h100-sxm5-80gb"],
+                            num_chips=1023)
+    analysis = run_training_analysis(inputs, (), ())
+    m, tok, layout = analysis.fewer_chips
+    assert m % 8 == 0 and 0.9 * 1023 <= m < 1023
+    assert tok * m > 1.05 * analysis.search.best.tokens_per_s_per_chip * 1023
+    text = fewer_chips_text(analysis, 1023)
+    assert text.startswith("1,023 chips leave few layouts: on ") and text.endswith(f"set Chips to {m:,}")
+    assert run_training_analysis(inputs.__class__(model=inputs.model, chip=inputs.chip, num_chips=1024),
+                                 (), ()).fewer_chips is None
