@@ -165,3 +165,20 @@ def test_ep_within_the_tp_group_says_its_figures_are_ep1s(capsys):
         assert [n for n in runs[ep]["notes"] if f"EP{ep} lies within the TP8" in n and "equal EP1" in n]
     assert main(argv + ["--ep", "8"]) == 0
     assert "note: EP8 lies within the TP8 attention group" in capsys.readouterr().out
+
+
+def test_an_overloaded_open_loop_says_its_latencies_grow_with_the_run(tmp_path, capsys):
+    """32 requests/s on 8 H100 (about 17.5 served: 561 output tokens/s per chip x 8 / 256) gave a
+    TTFT of 1.8, 16.8 or 91.9 s at 500, 2,000 or 8,000 requests, and nothing said why."""
+    from engine.cli import main
+
+    base = ["--db", str(tmp_path / "s.db"), "--format", "json", "serve", "--model", "llama3-70b", "--chip",
+            "h100-sxm5-80gb", "--tp", "8", "--input-len", "1024", "--output-len", "256", "--request-rate"]
+    assert main(base + ["32"]) == 0
+    over = json.loads(capsys.readouterr().out)
+    served = over["output_tokens_per_s_per_chip"] * 8 / 256
+    assert over["overloaded"] and over["served_share_of_offered"] == pytest.approx(served / 32)
+    assert any(n.startswith("overloaded: 32 requests/s offered, about 17") for n in over["notes"])
+    assert main(base + ["8"]) == 0
+    light = json.loads(capsys.readouterr().out)
+    assert not light["overloaded"] and light["served_share_of_offered"] > 0.95 and light["notes"] == []

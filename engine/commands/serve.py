@@ -198,6 +198,10 @@ def _finite(x):
 from engine.hardware import GB_PER_GIB  # noqa: E402  (GiB -> decimal GB)
 
 
+OVERLOAD_SHARE = 0.9   # an open loop serving less of its offered load than this is overloaded (at 91% of
+# capacity the steady window reads 95% served: the window, not a queue)
+
+
 def run(args, ctx) -> Output:
     from engine.hardware import DTYPE_BYTES
     from engine.inference import (ServingInputs, best_layouts, check_dtypes, default_kv_dtype, evaluate_serving,
@@ -559,6 +563,18 @@ def run(args, ctx) -> Output:
             if "decode_breakdown_at" in d:
                 d["decode_breakdown_ms"] = {}
                 d["decode_breakdown_at"] = "n/a: no decode step (one output token per request)"
+    if args.request_rate and data.get("output_tokens_per_s_per_chip") and data.get("chips"):
+        # an open loop offered more than it serves: the queue grows all run, so its latencies are
+        # "how many requests were simulated" (TTFT 1.8 / 16.8 / 91.9 s at 500 / 2,000 / 8,000)
+        offered = float(args.request_rate) * float(args.output_len) / float(data["chips"])
+        share = float(data["output_tokens_per_s_per_chip"]) / offered
+        data["served_share_of_offered"] = share
+        data["overloaded"] = share < OVERLOAD_SHARE
+        if data["overloaded"]:
+            notes.append(f"overloaded: {args.request_rate:g} requests/s offered, about {share * args.request_rate:.3g} "
+                         f"served ({share:.0%}); the queue grows through the run, so TTFT and end-to-end latency "
+                         f"grow with --requests ({data.get('simulated_requests', '?'):,} simulated): lower "
+                         "--request-rate, or give --ttft-ms/--tpot-ms for the load that meets them")
     data["notes"] = notes
     skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated", "max_throughput", "calibration_note", "notes"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
