@@ -477,3 +477,29 @@ def test_a_chip_count_that_factors_badly_is_offered_a_few_idle_chips(tmp_path, c
     main(["--db", db, "--format", "json", "train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb",
           "--chips", "1024", "--search"])
     assert json.loads(capsys.readouterr().out)["fewer_chips"] is None
+
+
+def test_moe_only_flags_on_a_dense_model_are_refused_and_small_runs_keep_their_figures(tmp_path, capsys):
+    """--moe-route-nodes and --fp8-dispatch on Llama 3 70B were accepted and changed nothing (where
+    --ep is refused); 1e3 tokens read "0.0 days" and a 99.86% goodput "100%"."""
+    from engine.cli import main
+
+    db = str(tmp_path / "t.db")
+    base = ["--db", db, "train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--chips", "1024", "--search"]
+    for flag in (["--moe-route-nodes", "2"], ["--fp8-dispatch"], ["--no-fp8-dispatch"]):
+        assert main(base + flag) == 1
+        assert "has no experts, so there is no MoE dispatch to set" in capsys.readouterr().err
+    assert main(base + ["--tokens", "1e3"]) == 0
+    out = capsys.readouterr().out
+    assert "time to train 1e+03 tokens: " in out and " s (goodput " in out and "0.0 days" not in out
+    assert main(base + ["--tokens", "1e12"]) == 0
+    assert "days (goodput 99." in capsys.readouterr().out
+
+
+def test_a_sequence_beyond_the_context_window_is_said(tmp_path, capsys):
+    from engine.cli import main
+
+    assert main(["--db", str(tmp_path / "t.db"), "--format", "json", "train", "--model", "llama3-70b", "--chip",
+                 "h100-sxm5-80gb", "--chips", "1024", "--search", "--seq-len", "100000"]) == 0
+    note = json.loads(capsys.readouterr().out)["context_note"]
+    assert note.startswith("sequences of 100,000 tokens are beyond Llama 3 70B's context window of 8,192")

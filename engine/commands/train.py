@@ -209,6 +209,8 @@ def run(args, ctx) -> Output:
     from engine.training import (NoProgressError, TrainingInputs, estimate_run, evaluate_layout,
                                  fewer_chips_alternative, search_layouts)
 
+    typed_moe = [f for f, v in (("--moe-route-nodes", args.moe_route_nodes),   # typed, not a study's
+                                ("--fp8-dispatch/--no-fp8-dispatch", args.fp8_dispatch)) if v is not None]
     study_chip_model = apply_scenario(args, ctx) if args.scenario else None
     missing = [flag for flag, value in (("--model", args.model), ("--chip", args.chip), ("--chips", args.chips))
                if value is None]
@@ -251,6 +253,8 @@ def run(args, ctx) -> Output:
     chip, model = study_chip_model or lookup(ctx, args.chip, args.model)
     if args.ep is not None and args.ep > 1 and not model.is_moe:
         raise UserError(f"--ep {args.ep}: {model.id} has no experts (a dense model runs at --ep 1)")
+    if typed_moe and not model.is_moe:   # accepted and ignored, where --ep is refused
+        raise UserError(f"{', '.join(typed_moe)}: {model.id} has no experts, so there is no MoE dispatch to set")
     dtype = "bf16" if args.dtype in ("fp16", None) else args.dtype
     inputs = TrainingInputs(
         model=model, chip=chip, num_chips=args.chips, seq_len=args.seq_len, global_batch_seqs=args.global_batch,
@@ -269,6 +273,10 @@ def run(args, ctx) -> Output:
             "global_batch_seqs": inputs.batch_seqs(), "default_global_batch_seqs": inputs.batch_seqs(),
             "dtype": ran16 if dtype == "bf16" else dtype,
             "software": software_settings(args)}
+    if getattr(model, "context_len", None) and inputs.seq > model.context_len:
+        # serve refuses a request beyond the window; training may extend it on purpose: said, not refused
+        base["context_note"] = (f"sequences of {inputs.seq:,} tokens are beyond {model.name}'s context window of "
+                                f"{model.context_len:,} (the preset's context_len): a context-extension run")
     if dtype == "bf16" and ran16 != asked16:
         base["dtype_note"] = (f"{chip.name} has no {asked16.upper()} matrix units: 16-bit training runs in "
                               f"{ran16.upper()} at its {chip.peak_tflops(ran16):g} TFLOP/s")
@@ -356,10 +364,13 @@ def run(args, ctx) -> Output:
         text_lines.append(f"searched {data['layouts_evaluated']} layouts ({data['layouts_feasible']} feasible) "
                           f"in {data['search_seconds']:.2f} s")
     if "time_to_train_days" in data:
-        text_lines.append(f"time to train {args.tokens:.3g} tokens: {data['time_to_train_days']:.1f} days "
-                          f"(goodput {data['run']['goodput']:.0%})")
-    if "dtype_note" in data:
-        text_lines.append(f"note: {data['dtype_note']}")
+        days = data["time_to_train_days"]   # (1e3 tokens read "0.0 days"; 99.86% goodput "100%")
+        days_text = f"{days:,.1f} days" if days >= 0.1 else f"{days * 24 * 3600:,.3g} s"
+        text_lines.append(f"time to train {args.tokens:.3g} tokens: {days_text} "
+                          f"(goodput {100 * data['run']['goodput']:.1f}%)")
+    for key in ("dtype_note", "context_note"):
+        if key in data:
+            text_lines.append(f"note: {data[key]}")
     if data.get("fewer_chips"):
         more = ""
         if args.tokens and fewer and fewer[1].best is not None:
