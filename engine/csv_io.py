@@ -133,7 +133,9 @@ class CsvReader:
         if first is None:
             self.close()
             raise UserError(f"{self.path}: empty file (expected a header row)")
-        self.header = [h.strip() for h in first]
+        # a known column in any case is that column ("ID", "Chip_ID"), as the validation files read
+        canonical = {c.lower(): c for c in columns}
+        self.header = [canonical.get(h.strip().lower(), h.strip()) for h in first]
         separated_otherwise = len(self.header) == 1 and any(sep in self.header[0] for sep in ";\t")
         if columns and not separated_otherwise and not any(h.lower() in {c.lower() for c in columns}
                                                            for h in self.header):

@@ -110,7 +110,7 @@ def test_saved_scenario_is_used(capsys):
     (("forecast", "--start", "2024-05-20"), "--start: '2024-05-20' (must be YYYY-MM: the forecast works in whole months)"),
     (("forecast", "--scenario", "nope"), "nope"),
     # a typo'd year answered "0 chips installed" for 35 years instead of naming the field
-    (("forecast", "--start", "1990-01"), "start: 1990-01 (must be from 2000-01 to 2100-12)"),
+    (("forecast", "--start", "1990-01"), "--start: 1990-01 (must be from 2000-01 to 2100-12)"),
 ])
 def test_bad_input_is_one_line_and_exit_1(capsys, argv, needle):
     code, out, err = run_cli(capsys, *argv)

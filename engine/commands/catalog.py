@@ -27,7 +27,8 @@ def register(subparsers) -> None:
     p.add_argument("--replace", action="store_true",
                    help="let rows with the id of an existing chip change it (without it such a file imports nothing)")
     p.set_defaults(handler=chips_import)
-    p = add_command(chips, "export", "write the catalog to a CSV file")
+    p = add_command(chips, "export", "write the catalog to a CSV file (its fields; factors fitted in this "
+                                     "database with `calibrate --save` are not in it: `backup` keeps them)")
     p.add_argument("file", metavar="FILE.csv")
     p.add_argument("--force", action="store_true", help="replace FILE.csv if it exists")
     p.set_defaults(handler=chips_export)
@@ -86,8 +87,14 @@ def chips_import(args, ctx) -> Output:
 
 
 def chips_export(args, ctx) -> Output:
-    count = ctx.store().export_chips_csv(args.file, force=args.force)
-    return Output(data={"exported": count, "file": str(args.file)}, rows=[{"exported": count, "file": str(args.file)}])
+    store = ctx.store()
+    count = store.export_chips_csv(args.file, force=args.force)
+    # a chip fitted here and moved by export -> import lost its fit without a word
+    fitted = sorted(store._calibration_by_chip()) if hasattr(store, "_calibration_by_chip") else []
+    text = (f"note: the factors fitted in this database for {', '.join(fitted[:4])}{' ...' if len(fitted) > 4 else ''} "
+            "are not in the CSV (`fleetcast backup` keeps them)") if fitted else ""
+    return Output(data={"exported": count, "file": str(args.file), "calibration_not_exported": fitted},
+                  rows=[{"exported": count, "file": str(args.file)}], text=text)
 
 
 # ---- orders ----------------------------------------------------------------------------------

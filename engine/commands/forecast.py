@@ -118,7 +118,8 @@ def _overrides(args, scenario):
     scenario = replace(scenario, **changes)
     problems = validate_scenario(scenario)
     if problems:
-        flagged = [f"--{p}" if p.split(":")[0] in ("trials", "months", "seed") else p for p in problems]
+        # a value a flag gave is named by its flag ("--start: 1990-01"), one the scenario holds by its field
+        flagged = [f"--{p}" if p.split(":")[0] in changes else p for p in problems]
         raise ValidationError(flagged, f"scenario {scenario.name!r}")
     return scenario
 

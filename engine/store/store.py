@@ -255,7 +255,12 @@ class Store:
                 raise _open_error(path, exc, timeout_s) from None
         if read_only:
             if pending:
-                raise StoreError(f"{path}: needs an upgrade of its schema but is read-only; "
+                # which one: the file, or its folder (the upgrade writes a backup beside it)
+                folder_only = os.access(path, os.W_OK) and not os.access(os.path.dirname(os.path.abspath(path)) or ".",
+                                                                          os.W_OK)
+                what = ("its folder is read-only (the upgrade writes a backup beside it)" if folder_only
+                        else "it is read-only")
+                raise StoreError(f"{path}: needs an upgrade of its schema but {what}; "
                                  "make it writable or copy it somewhere writable")
             return store
         try:

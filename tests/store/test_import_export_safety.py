@@ -552,3 +552,14 @@ def test_an_id_less_file_imported_twice_is_said(store, tmp_path):
     assert second.added != first.added
     assert second.warnings == [f"o.csv row 2: the same as order {first.added[0]} in every field and delivery; added "
                                "as another order (imported twice?)"]
+
+
+def test_headers_are_read_in_any_case_and_a_column_twice_in_two_cases_is_refused(store, tmp_path):
+    """Orders with headers in capitals were refused column by column ("'ID' is not an order field"),
+    where the validation files read headers in any case."""
+    upper = [h.upper() for h in HEADER]
+    path = _write(tmp_path / "u.csv", upper, [["", "ByteDance", "NVIDIA", "h20-96gb", 1000, "2024-02-01", ""]])
+    assert len(transfer.import_orders(store, path).added) == 1
+    twice = _write(tmp_path / "t.csv", HEADER + ["QUANTITY"], [[""] * 8])
+    with pytest.raises(UserError, match="column 'quantity' appears twice"):
+        transfer.import_orders(store, twice)
