@@ -632,7 +632,10 @@ class MainWindow(QMainWindow):
             self.panel(key)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            result = write_report(self.store, self.panels, self._scenario_name or "", self.gather_scenario_params(),
+            # the report shows the inputs on screen: titled with the saved name alone, it disagreed
+            # with `fleetcast report` on the same scenario without a word
+            title = (self._scenario_name or "") + (" (with unsaved changes)" if self.is_modified() else "")
+            result = write_report(self.store, self.panels, title, self.gather_scenario_params(),
                                   path, force=force, partial=True)   # a part not computed is said first in it
         except UserError as exc:
             self.show_error(f"Report not written: {exc}")

@@ -82,3 +82,18 @@ def test_export_report_from_the_window(qtbot, tmp_path, app_names, monkeypatch):
     before = pdf.read_bytes()
     assert window.export_report(str(pdf)) is None
     assert pdf.read_bytes() == before and "already exists" in window.fleet_panel.banner.text()
+
+
+def test_a_report_of_unsaved_inputs_says_so_in_its_title(qtbot, tmp_path, app_names):
+    """The window's report shows the inputs on screen: with the Training chips changed and not
+    saved it was titled "Story default", and disagreed with `fleetcast report` on that scenario."""
+    pypdf = pytest.importorskip("pypdf")
+    window = _window(qtbot, tmp_path / "unsaved.db")
+    training = window.panel("training")
+    training.count_spin.setValue(training.count_spin.value() * 2)
+    window.update_modified()
+    assert window.is_modified()
+    result = window.export_report(str(tmp_path / "r.pdf"))
+    assert result is not None
+    first = pypdf.PdfReader(str(result.path)).pages[0].extract_text()
+    assert "with unsaved changes" in " ".join(first.split())
