@@ -25,6 +25,18 @@ from gui.panels.forecast_common import (counts_from_zero, figure_text, first_sho
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps, percent_y_range
 
+def _wrapped(label: str) -> str:
+    """A long input name on two lines ("train share\nAscend 910B2"): under a bar it ran into the next."""
+    if len(label) <= 14:
+        return label
+    return "train share\n" + label[12:] if label.startswith("train share ") else label.replace(" ", "\n", 1)
+
+
+def _setting(label: str) -> str:
+    """A tornado setting in a few characters under its bar ("P10 (good end)" -> "P10")."""
+    return label.split(" (")[0]
+
+
 TORNADO_METRICS = {
     "prob_meet_demand": ("P(meet demand): change from the scenario", "P(meet)", "points"),
     "shortfall_mean_unit_chips": ("Mean shortfall: change", "Shortfall", "chips"),
@@ -141,23 +153,28 @@ class ForecastCharts(QWidget):
         self.tornado = tornado
         if tornado is None:
             return
+        # Each input's two settings are named under its bar ("P90 (fast) | P10 (slow)", "30% | 70%"):
+        # one "good end (P10)" / "bad end (P90)" pair for every bar was wrong for throughput (its
+        # first bar is P90) and for a training share (more of it delays the job less).
+        when = f" in {tornado.month:%b %Y}" if tornado.month else ", averaged over the horizon"
+        first, second = "first setting", "second setting"
         for metric, chart in self.tornado_charts.items():
             scale = 100.0 if metric == "prob_meet_demand" else 1.0
             base = tornado.base.get(metric, float("nan"))
             lows = np.array([(b.low.get(metric, np.nan) - base) * scale for b in tornado.bars])
             highs = np.array([(b.high.get(metric, np.nan) - base) * scale for b in tornado.bars])
             order = np.argsort(-np.nan_to_num(np.abs(highs - lows)))
-            chart.set_grouped([self._input_label(tornado.bars[i].input).replace(" ", "\n", 1) for i in order],
-                              {"good end (P10)": lows[order], "bad end (P90)": highs[order]},
-                              {end: style.series_color(end) for end in ("good end (P10)", "bad end (P90)")})
-            if chart.legend is not None:  # the label above says which colour is which end
-                chart.legend.setVisible(False)
+            names = [f"{_wrapped(self._input_label(tornado.bars[i].input))}\n{_setting(tornado.bars[i].low_label)} | "
+                     f"{_setting(tornado.bars[i].high_label)}" for i in order]
+            chart.set_grouped(names, {first: lows[order], second: highs[order]},
+                              {first: style.series_color("good end (P10)"), second: style.series_color("bad end (P90)")})
+            chart.set_title(f"{TORNADO_METRICS[metric][0]}{when}")   # the month read, in the exports too
             chart.set_notice("")
-        when = f" in {tornado.month:%b %Y}" if tornado.month else ", averaged over the horizon"
         self.sensitivity_label.setText(f"P(meet) and shortfall{when}; base P(meet) "
                                        f"{tornado.base['prob_meet_demand'] * 100:.0f}%. Bars: the change when one "
-                                       "input sits at its <span style='color:#009E73'>good end (P10)</span> or "
-                                       "<span style='color:#D55E00'>bad end (P90)</span>.")
+                                       "input sits at the <span style='color:#009E73'>first</span> or "
+                                       "<span style='color:#D55E00'>second</span> setting named under it "
+                                       "(P10 / P90: the input's own 10th / 90th percentile).")
 
     def _build_charts(self) -> QWidget:
         self.summary_label = QLabel("Run the forecast to see capacity against demand.")
