@@ -292,10 +292,23 @@ def serving_sentences(ctx: ReportContext) -> list[str]:
         slo.append(f"time to first token ≤ {_number(f['TTFT target'][0])} ms")
     if "TPOT target" in f:
         slo.append(f"≤ {_number(f['TPOT target'][0])} ms per output token")
+    if slo and f.get("Latencies held at", (None, ""))[0]:
+        slo[-1] += f", held at {_esc(f['Latencies held at'][0])}"
     per_chip = f.get("Throughput at SLO", (None, ""))[0]
+    # the workload the figure is for (the report gave targets and chips but no request lengths)
+    work = []
+    if "Input length" in f and "Output length" in f:
+        work.append(f"requests of {_number(f['Input length'][0])} input and {_number(f['Output length'][0])} "
+                    "output tokens")
+    if f.get("TP", (None, ""))[0]:
+        work.append(f"TP{_esc(f['TP'][0])}" + (f" EP{_esc(f['EP'][0])}" if (f.get("EP", (1, ""))[0] or 1) > 1 else ""))
+    if f.get("Weights", (None, ""))[0]:
+        work.append(f"{_esc(str(f['Weights'][0]).upper())} weights, {_esc(str(f.get('KV cache', ('', ''))[0]).upper())} "
+                    "KV cache")
     return [f"Serving <b>{_esc(model)}</b> at a peak of {_number(demand[0])} {_esc(demand[1] or 'tokens/s')} "
             f"({' and '.join(slo) or 'no latency targets'}) needs <b>{_number(f['Chips needed'][0])} {_esc(chip)} "
-            f"chips</b>, at {_smart(per_chip)} output tokens/s per chip."]
+            f"chips</b>, at {_smart(per_chip)} output tokens/s per chip"
+            + (f" ({'; '.join(work)})" if work else "") + "."]
 
 
 def forecast_sentences(ctx: ReportContext) -> list[str]:
@@ -465,9 +478,12 @@ def assumptions_section(ctx: ReportContext) -> str:
 
 def _uncertainty_delay(u: dict) -> str:
     if u.get("delay_dist") == "fixed":
-        return f"{_number(u.get('delay_mode_days'))} (fixed)"
-    return (f"{_number(u.get('delay_low_days'))}–{_number(u.get('delay_high_days'))}, most likely "
-            f"{_number(u.get('delay_mode_days'))} ({_esc(u.get('delay_dist'))})")
+        text = f"{_number(u.get('delay_mode_days'))} (fixed)"
+    else:
+        text = (f"{_number(u.get('delay_low_days'))}–{_number(u.get('delay_high_days'))}, most likely "
+                f"{_number(u.get('delay_mode_days'))} ({_esc(u.get('delay_dist'))})")
+    extra = u.get("extra_delay_days")   # every lot this many days later, on top of the delay drawn
+    return f"{text}, +{_number(extra)} on top" if extra else text
 
 
 def _uncertainty_fraction(u: dict) -> str:
