@@ -139,11 +139,15 @@ class PlanPanel(QWidget):
         self.auto_from.setChecked(True)
         self.auto_from.setToolTip("Start the target at the first month orders placed now can reach (lead times, "
                                   "vendor delays); untick to choose")
-        self.from_edit = QDateEdit(_qdate(dt.date(2025, 6, 1)))
+        # greyed, it shows the month a run chose; before one, "set by the run" (a fixed 2025-06 read
+        # as the plan's month where the run then chose 2025-03)
+        self.from_edit = QDateEdit(_qdate(dt.date(2000, 1, 1)))
+        self.from_edit.setMinimumDate(_qdate(dt.date(2000, 1, 1)))
+        self.from_edit.setSpecialValueText("set by the run")
         self.from_edit.setDisplayFormat("yyyy-MM")
         self.from_edit.setEnabled(False)
         self.from_edit.setToolTip("First month the target must hold (untick 'first month a plan can reach' to choose)")
-        self.auto_from.toggled.connect(lambda on: self.from_edit.setEnabled(not on))
+        self.auto_from.toggled.connect(self._from_toggled)
         self.until_edit = QDateEdit(_qdate(dt.date(2026, 12, 1)))
         self.until_edit.setDisplayFormat("yyyy-MM")
         self.until_edit.setEnabled(False)
@@ -416,6 +420,15 @@ class PlanPanel(QWidget):
                           until_month=job.request.until_month or job.scenario.last_month())
         return (_canonical(job.scenario), request, job.orders,
                 tuple(sorted(job.chips.items())), tuple(sorted(job.models.items())))
+
+    def _from_toggled(self, auto: bool) -> None:
+        self.from_edit.setEnabled(not auto)
+        if not auto and self.from_edit.date() == self.from_edit.minimumDate():   # a month to start from
+            try:
+                start = scenario_of(self.scenario_provider() if self.scenario_provider is not None else None).start
+            except UserError:
+                start = dt.date.today().replace(day=1)
+            self.from_edit.setDate(_qdate(start))
 
     def _show_horizon_end(self) -> None:
         """While 'the horizon's end' is ticked, the greyed Until shows that month (it showed the

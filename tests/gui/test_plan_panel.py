@@ -258,3 +258,14 @@ def test_an_empty_catalog_says_what_the_plan_needs_and_notes_read_with_names(tmp
     store.close()
     assert with_names("h800-sxm5-80gb 900, h20-96gb 357 (not h20-96gbx)", {"h20-96gb": "H20", "h800-sxm5-80gb": "H800"}) \
         == "H800 900, H20 357 (not h20-96gbx)"
+
+
+def test_the_greyed_from_month_is_not_made_up_before_a_run(panel):
+    """Before any run the greyed From read 2025-06, a fixed month the plan then did not use
+    (it chose 2025-03); it says the run sets it, and unticking starts from the scenario's start."""
+    assert panel.auto_from.isChecked() and panel.from_edit.text() == "set by the run"
+    from engine.studies_forecast import scenario_of
+
+    panel.auto_from.setChecked(False)
+    start = scenario_of(None).start
+    assert panel.from_edit.isEnabled() and panel.from_edit.date() == QDate(start.year, start.month, 1)
