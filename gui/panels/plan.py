@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import textwrap
 from dataclasses import replace
 from typing import Callable
@@ -610,8 +611,11 @@ class PlanPanel(QWidget):
                 first, last = r.reachable_target
                 offer = (f" <a href='reachable'>Plan {first:%b %Y} – {last:%b %Y} instead</a> "
                          f"(sets From and Until).")
+            # the engine's words name `plan`'s flags; here the form's field ("set From to 2025-10")
+            why = re.sub(r"\(--from (\d{4}-\d{2})\)", r"(untick 'first month a plan can reach' and set From to \1)",
+                         r.why)
             return (f"<b>No plan</b> keeps P(meet demand) ≥ {pct_text(r.confidence)} over {window}. "
-                    f"<span style='color:#a1260d'>{html.escape(r.why)}.</span>{offer}"
+                    f"<span style='color:#a1260d'>{html.escape(why)}.</span>{offer}"
                     f"<span style='color:#666'>{notes}</span>")
         jobs = "; ".join(f"job {k}: {v:.0%} by its deadline" for k, v in r.jobs_prob_by_deadline.items())
         chips = sum(o.quantity for o in r.orders)
