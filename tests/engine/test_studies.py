@@ -89,7 +89,11 @@ def test_serving_study_round_trip_problems_and_demand_units():
     assert fields == ["tp"]  # FP8 on a 910B is answered weight-only (the result says so), not refused
     assert ServingStudy().problems(CHIPS, MODELS) == []
     assert demand_per_day(1_000_000) == 86_400_000_000
-    assert ServingStudy(demand_tokens_per_s=2.0).demand_tokens_per_day == 172_800
+    # the Forecast's unit: average input + output tokens a day, were the peak the average:
+    # 2 output tokens/s x (1,024 + 256) / 256 x 86,400 s
+    study = ServingStudy(demand_tokens_per_s=2.0)
+    assert (study.input_len, study.output_len) == (1024, 256)
+    assert study.demand_tokens_per_day == pytest.approx(2.0 * 1280 / 256 * 86_400)
 
 
 def test_serving_study_engine_limits_round_trip_and_bind_the_capacity():
