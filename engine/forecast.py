@@ -66,6 +66,9 @@ class OrderUncertainty:
     `fraction_of`: `order` = share of the ordered quantity eventually delivered, chips already
     delivered included (30k of 100k delivered means anything below 0.3 adds nothing more);
     `outstanding` = share of what is still undelivered.
+    `extra_delay_days`: every undelivered lot ships this many days later, on top of the drawn delay
+    (a what-if's "6 months later than the baseline assumes", which stays that when the baseline's
+    delay distribution is edited; see `delay_given_overdue` for a lot already overdue).
     """
 
     fraction_dist: str = "fixed"
@@ -82,6 +85,7 @@ class OrderUncertainty:
     # export rules, the vendor's priorities hit every order alike); the rest is the contract's own
     # noise. 1: every order of the vendor moves together, 0: independent contracts.
     vendor_common_share: float = 0.7
+    extra_delay_days: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -475,7 +479,7 @@ def draw_fraction_delay(unc: OrderUncertainty, common: np.ndarray | None, own: n
     fraction = np.clip(quantile_of_scores(unc.fraction_dist, unc.fraction_low, unc.fraction_mode,
                                           unc.fraction_high, z[0]), 0.0, 1.0)
     delay = quantile_of_scores(unc.delay_dist, unc.delay_low_days, unc.delay_mode_days, unc.delay_high_days, z[1])
-    return fraction, delay
+    return fraction, delay + float(unc.extra_delay_days)
 
 
 def _draw_scale_and_delay(order: Order, unc: OrderUncertainty, trials: int, seed: int, index: int,
@@ -503,9 +507,20 @@ def delay_given_overdue(unc: OrderUncertainty, scores: np.ndarray, overdue_days:
     deliveries are known to, and not delivered): the delay distribution given delay > overdue_days,
     at each trial's own quantile of it (so the order's lots stay comonotonic). Adding the whole
     delay again after the known date counted the lateness twice, and a delivery recorded on another
-    order of the vendor (which moves that date) then pushed this order's lots a whole delay later."""
+    order of the vendor (which moves that date) then pushed this order's lots a whole delay later.
+
+    `extra_delay_days` comes on top, after that: the lateness conditions the drawn delay (what the
+    distribution says about this lot), and the lot then ships the extra days after the date it
+    would have without them, never before the as-of date (so `max(delay, overdue_days) + extra`).
+    Every lot, overdue or not, thus ships exactly the extra days later than in the same trial
+    without them. (Conditioning the drawn delay plus the extra on the lateness instead would let
+    a lot 300 days overdue ship sooner with the extra days than without.)"""
     from scipy.special import ndtr, ndtri
 
+    extra = float(unc.extra_delay_days)
+    if extra:
+        known = delay_given_overdue(replace(unc, extra_delay_days=0.0), scores, overdue_days)
+        return np.rint(np.maximum(known, float(overdue_days)) + extra)
     kind, low, mode, high = unc.delay_dist, unc.delay_low_days, unc.delay_mode_days, unc.delay_high_days
     if kind == "fixed" or high <= low:
         return np.rint(np.broadcast_to(quantile_of_scores(kind, low, mode, high, np.zeros(1)), np.shape(scores)))
@@ -1127,6 +1142,15 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
 
 # ---- validation and (de)serialisation ------------------------------------------------------
 
+# The most an `extra_delay_days` may add: ten years, as for the delay itself.
+MAX_EXTRA_DELAY_DAYS = 3650.0
+
+
+def _extra_delay_ok(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and 0.0 <= value <= MAX_EXTRA_DELAY_DAYS
+
+
 def _validate_uncertainty(path: str, u: OrderUncertainty, problems: list[str]) -> None:
     for kind_field, lo, mode, hi, bounds in (
         ("fraction", u.fraction_low, u.fraction_mode, u.fraction_high, (0.0, 1.0)),
@@ -1147,6 +1171,9 @@ def _validate_uncertainty(path: str, u: OrderUncertainty, problems: list[str]) -
             problems.append(f"{path}.{kind_field}: low {lo!r} <= mode {mode!r} <= high {hi!r} does not hold")
     if not (isinstance(u.vendor_common_share, (int, float)) and 0 <= u.vendor_common_share <= 1):
         problems.append(f"{path}.vendor_common_share: {u.vendor_common_share!r} (must be in [0, 1])")
+    if not _extra_delay_ok(u.extra_delay_days):
+        problems.append(f"{path}.extra_delay_days: {u.extra_delay_days!r} "
+                        f"(must be in [0, {MAX_EXTRA_DELAY_DAYS:g}] days)")
     if u.fraction_of not in FRACTION_BASES:
         problems.append(f"{path}.fraction_of: {u.fraction_of!r} (must be 'order' or 'outstanding')")
 
@@ -1182,6 +1209,11 @@ def uncertainty_problems(u: OrderUncertainty, applies_to: str) -> list[str]:
                    f"lower low to at most {shown(mode)}" if lo > mode else "make low at most high")
             out.append(f"{applies_to}: the {what} needs low ≤ most likely ≤ high "
                        f"({shown(lo)} ≤ {shown(mode)} ≤ {shown(hi)} does not hold: {fix})")
+    if not _extra_delay_ok(u.extra_delay_days):   # "the delay": the form marks the delay fields
+        value = u.extra_delay_days
+        shown_extra = f"{value:,.4g} days" if isinstance(value, (int, float)) else repr(value)
+        out.append(f"{applies_to}: the delay added on top (extra delay) {shown_extra} must be between "
+                   f"0 days and {MAX_EXTRA_DELAY_DAYS:,.0f} days")
     return out
 
 
@@ -1421,7 +1453,7 @@ class _Reader:
 _UNC_FIELDS = {"fraction_dist": "str", "fraction_low": "float", "fraction_mode": "float",
                "fraction_high": "float", "fraction_of": "str", "delay_dist": "str",
                "delay_low_days": "float", "delay_mode_days": "float", "delay_high_days": "float",
-               "note": "str", "vendor_common_share": "float"}
+               "note": "str", "vendor_common_share": "float", "extra_delay_days": "float"}
 
 
 def _read_unc(r: _Reader, data, path: str) -> OrderUncertainty:

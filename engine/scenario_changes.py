@@ -220,6 +220,7 @@ FIELD_WORDS = {
     "fraction_dist": "fulfilled distribution", "fraction_of": "fulfilled fraction of",
     "delay_low_days": "delay low", "delay_mode_days": "delay mode", "delay_high_days": "delay high",
     "delay_dist": "delay distribution", "vendor_common_share": "share common to its orders",
+    "extra_delay_days": "extra delay",
     "policy_events": "export cut-offs", "jobs": "training jobs", "months": "horizon",
     "start": "first month", "install_lag_days": "install lag", "annual_failure_rate": "annual failure rate",
     "lifetime_years": "chip life", "unscheduled_spread_months": "undated remainder spread over",

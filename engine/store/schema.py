@@ -264,3 +264,43 @@ def m0008_what_if_list_items(db: Database) -> None:
             continue
         db.table(SCENARIOS).update(name, {"params": json.dumps({"base": params["base"], "changes": changes},
                                                                sort_keys=True)})
+
+
+@migrations(name="0009_late_what_if_as_extra_delay")
+def m0009_late_what_if_as_extra_delay(db: Database) -> None:
+    # "Huawei 6 months late" was seeded as absolute delays (182/272/547 days: the baseline's
+    # 0/90/365 plus 182 written out), so an edit of the baseline's Huawei delay left it behind and
+    # it could read earlier than the baseline. A delivery uncertainty now has `extra_delay_days`
+    # (on top of the drawn delay): a what-if still holding exactly the old seeded changes becomes
+    # "182 days on top of the baseline's delay". Its saved view inputs ("ui") don't count, as in
+    # 0005, and are kept; a what-if with any other change, or a whole (not derived) one, is left
+    # exactly as it is. Both definitions are frozen here (a shipped migration is never edited).
+    import json
+
+    hu = "vendor_uncertainty.Huawei."
+    name = "Huawei 6 months late"
+    old = {hu + "delay_low_days": 182.0, hu + "delay_mode_days": 272.0, hu + "delay_high_days": 547.0,
+           hu + "note": "what-if: every 910B lot ships 6 months (182 days) later than the baseline assumes; "
+                        "fulfilment as in the baseline"}
+    new = {hu + "extra_delay_days": 182.0,
+           hu + "note": "what-if: every 910B lot ships 6 months (182 days) later than the baseline assumes, "
+                        "on top of the baseline's delay; fulfilment as in the baseline"}
+    row = next(iter(db.table(SCENARIOS).rows_where("name = ?", [name])), None)
+    if row is None:
+        return
+    try:
+        params = json.loads(row["params"])
+    except (TypeError, ValueError):
+        return   # not readable here: left for the store to name when it is opened
+    if not (isinstance(params, dict) and set(params) == {"base", "changes"} and isinstance(params["changes"], dict)):
+        return
+
+    def is_ui(path: str) -> bool:
+        return path == "ui" or path.startswith("ui.")
+
+    changes = params["changes"]
+    if {k: v for k, v in changes.items() if not is_ui(k)} != old:
+        return
+    rewritten = {**new, **{k: v for k, v in changes.items() if is_ui(k)}}
+    db.table(SCENARIOS).update(name, {"params": json.dumps({"base": params["base"], "changes": rewritten},
+                                                           sort_keys=True)})

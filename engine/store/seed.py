@@ -13,6 +13,8 @@ from engine.store.schema import CHIPS, META
 from engine.validate import check_chip, check_model
 
 DEFAULT_SCENARIO_NAME = "Story default"
+LATE_NOTE = ("what-if: every 910B lot ships 6 months (182 days) later than the baseline assumes, on top of "
+             "the baseline's delay; fulfilment as in the baseline")
 
 
 def seed(store) -> None:
@@ -61,10 +63,12 @@ def story_what_ifs() -> dict[str, dict]:
             hu + "fraction_high": 0.5, hu + "fraction_of": "order",
             hu + "note": "what-if: exactly half of the 910B order is ever delivered (baseline: 40-100%); "
                          "delays as in the baseline"},
+        # The shift is an input of its own (extra_delay_days), not the baseline's delays plus 182
+        # written out: those stayed put when the baseline's delay was edited, and the what-if
+        # read earlier than the baseline (migration 0009 rewrites the old seeded form).
         "Huawei 6 months late": {
-            hu + "delay_low_days": 182.0, hu + "delay_mode_days": 272.0, hu + "delay_high_days": 547.0,
-            hu + "note": "what-if: every 910B lot ships 6 months (182 days) later than the baseline assumes; "
-                         "fulfilment as in the baseline"},
+            hu + "extra_delay_days": 182.0,
+            hu + "note": LATE_NOTE},
         "H20 cut off (Apr 2025)": {
             "policy_events": [{"chip_id": "h20-96gb", "probability": 1.0, "window_start": "2025-04-09",
                                "window_end": "2025-04-09", "duration_months": None,

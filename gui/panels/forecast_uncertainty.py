@@ -7,7 +7,8 @@ from dataclasses import replace
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel
 
-from engine.forecast import DISTRIBUTIONS, ForecastScenario, OrderUncertainty, effective_uncertainty
+from engine.forecast import (DISTRIBUTIONS, MAX_EXTRA_DELAY_DAYS, ForecastScenario, OrderUncertainty,
+                             effective_uncertainty)
 from gui.panels.forecast_common import unc_key_of, unc_key_text
 from gui.panels.forecast_editors import _combo, _set_combo, _spin
 
@@ -29,16 +30,23 @@ def _range(unc: OrderUncertainty, what: str) -> str:
     return f"{lo:.0f}–{hi:.0f}{pct} (mode {mode:.0f}{pct.strip() if pct == '%' else ''})"
 
 
+def _delay(unc: OrderUncertainty) -> str:
+    """The delay in words, its extra days on top ("0–365 days (mode 90) +182 days")."""
+    extra = f" +{unc.extra_delay_days:,.0f} days" if unc.extra_delay_days else ""
+    return _range(unc, "delay") + extra
+
+
 def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c) -> str:
     """What the scenario assumes, one line per source of uncertainty (shown first in the view)."""
     lines = []
     for vendor, unc in sc.vendor_uncertainty.items():
         of = "of its orders" if unc.fraction_of == "order" else "of what it still owes"
         lines.append(f"<b>{vendor}</b> delivers {_range(unc, 'fraction')} {of}, "
-                     f"{_range(unc, 'delay')} late ({unc.vendor_common_share:.0%} common to its orders)")
+                     f"{_delay(unc)} late ({unc.vendor_common_share:.0%} common to its orders)")
     d = sc.default_uncertainty
-    if (d.fraction_dist, d.fraction_mode, d.delay_dist, d.delay_mode_days) != ("fixed", 1.0, "fixed", 0.0):
-        lines.append(f"other vendors deliver {_range(d, 'fraction')}, {_range(d, 'delay')} late")
+    if (d.fraction_dist, d.fraction_mode, d.delay_dist, d.delay_mode_days) != ("fixed", 1.0, "fixed", 0.0) \
+            or d.extra_delay_days:
+        lines.append(f"other vendors deliver {_range(d, 'fraction')}, {_delay(d)} late")
     for ev in sc.policy_events:
         when = (f"on {ev.window_start}" if ev.window_start == ev.window_end
                 else f"between {ev.window_start} and {ev.window_end}")
@@ -91,6 +99,11 @@ class UncertaintyEditor(QGroupBox):
         self.delay_low = _spin(0, 3650, 0, decimals=0, step=30, suffix=" days", tip="Shortest delay")
         self.delay_mode = _spin(0, 3650, 0, decimals=0, step=30, suffix=" days", tip="Most likely delay")
         self.delay_high = _spin(0, 3650, 0, decimals=0, step=30, suffix=" days", tip="Longest delay")
+        self.extra_delay = _spin(0, MAX_EXTRA_DELAY_DAYS, 0, decimals=0, step=30, suffix=" days later",
+                                 tip="Days later than the delay above: every undelivered lot ships this much "
+                                     "later, on top of the delay drawn from low/mode/high. A what-if \"6 months "
+                                     "late\" sets this, so it stays 6 months later than its baseline when the "
+                                     "baseline's delay is edited")
         self.common = _spin(0, 100, 70, decimals=0, step=10, suffix=" %",
                             tip="Share of the variation common to every order of the vendor in a trial (yields, "
                                 "export rules, its priorities); the rest is each contract's own. Splitting an "
@@ -112,10 +125,11 @@ class UncertaintyEditor(QGroupBox):
         for w in (self.delay_low, self.delay_mode, self.delay_high):
             delay_row.addWidget(w)
         form.addRow("Low/mode/high", delay_row)
+        form.addRow("Extra delay", self.extra_delay)
         form.addRow("Common to vendor", self.common)
         form.addRow(self.note)
         for w in (self.frac_low, self.frac_mode, self.frac_high, self.delay_low, self.delay_mode, self.delay_high,
-                  self.common):
+                  self.extra_delay, self.common):
             w.setMinimumWidth(50)
             w.valueChanged.connect(self._on_edited)
         for w in (self.frac_dist, self.frac_of, self.delay_dist):
@@ -125,7 +139,7 @@ class UncertaintyEditor(QGroupBox):
     def fields(self) -> dict:
         """Widgets by the validation-message prefix they answer to."""
         return {"fraction": (self.frac_low, self.frac_mode, self.frac_high),
-                "delay": (self.delay_low, self.delay_mode, self.delay_high)}
+                "delay": (self.delay_low, self.delay_mode, self.delay_high, self.extra_delay)}
 
     def load(self, sc: ForecastScenario, orders, chip_name, makers=None) -> None:
         self._makers = dict(makers or {})   # chip id -> the catalog's vendor (engine.forecast.supply_vendor)
@@ -190,6 +204,7 @@ class UncertaintyEditor(QGroupBox):
             self.delay_low.setValue(unc.delay_low_days)
             self.delay_mode.setValue(unc.delay_mode_days)
             self.delay_high.setValue(unc.delay_high_days)
+            self.extra_delay.setValue(unc.extra_delay_days)
             self.common.setValue(unc.vendor_common_share * 100)
             self.note.setText(unc.note)
             self.note.setVisible(bool(unc.note))
@@ -207,6 +222,7 @@ class UncertaintyEditor(QGroupBox):
             high.setEnabled(own and kind != "fixed")
             mode.setEnabled(own and kind != "uniform")
         self.frac_of.setEnabled(own)
+        self.extra_delay.setEnabled(own)
         self.common.setEnabled(own)
 
     def _on_edited(self, *_):
@@ -224,8 +240,8 @@ class UncertaintyEditor(QGroupBox):
                 fraction_mode=self.frac_mode.value() / 100, fraction_high=self.frac_high.value() / 100,
                 fraction_of=self.frac_of.currentData(), delay_dist=self.delay_dist.currentData(),
                 delay_low_days=self.delay_low.value(), delay_mode_days=self.delay_mode.value(),
-                delay_high_days=self.delay_high.value(), vendor_common_share=self.common.value() / 100,
-                note=note)
+                delay_high_days=self.delay_high.value(), extra_delay_days=self.extra_delay.value(),
+                vendor_common_share=self.common.value() / 100, note=note)
             if note and not note.startswith(EDITED_NOTE) and replace(new, note="") != replace(previous, note=""):
                 # the note argued for the values before the edit ("Huawei delivers 40-100%") and sat
                 # under a fixed 30%: it says now that it describes earlier values
