@@ -326,7 +326,7 @@ def forecast_sentences(ctx: ReportContext) -> list[str]:
             words = label.split(")", 1)[1].split("(")[0].strip()
             n = words.split()[0]
             if n.isdigit() and int(n) < len(monthly) and hasattr(monthly[int(n)][0], "strftime"):
-                return f"{words} ({monthly[int(n)][0]:%b %Y})"
+                return f"{words} (on 1 {monthly[int(n)][0]:%b %Y})"   # each month is read on its first day
             return words
 
         said = [f"<b>{_number(value)} %</b> {_esc(when(label))}" for label, value in probabilities]

@@ -420,7 +420,8 @@ class ForecastCharts(QWidget):
                          f"{format_number(float(r.shortfall_p50_unit_chips.max()))} {unit} chips).")
         for months_in in (12, 24):
             if months_in < len(r.months):
-                parts.append(f"P(meet demand) at {r.months[months_in]:%b %Y}: "
+                # the forecast reads each month on its first day (demand grew ~25% within a month in 2025)
+                parts.append(f"P(meet demand) on 1 {r.months[months_in]:%b %Y}: "
                              f"{r.prob_meet_demand[months_in] * 100:.0f}%.")
         for j in r.jobs:
             when = (lambda d: f"{d:%b %Y}" if d else "after the horizon")
