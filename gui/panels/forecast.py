@@ -35,7 +35,7 @@ from gui.panels.base import mark_stale
 from gui.panels.forecast_charts import ForecastCharts
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
     FORECAST_STATE_LABELS, STALE_FORECAST_NOTE, ForecastOutcome, ForecastRequest, compute_forecast, figure_text, first_shortfall_month,
-    fit_left_axis, key_figures, same_inputs, throughput_key,
+    fit_left_axis, key_figures, mark_steady_fields, same_inputs, throughput_key,
 )
 __all__ = ["ForecastPanel", "ForecastOutcome", "ForecastRequest", "compute_forecast", "figure_text",
            "first_shortfall_month", "fit_left_axis", "key_figures", "throughput_key"]
@@ -209,7 +209,7 @@ class ForecastPanel(QWidget):
         self.points_editor = DemandPointsEditor()
         self.points_editor.edited.connect(self._on_points_edited)
         demand_box = QGroupBox("Demand and serving")
-        demand_form = QFormLayout(demand_box)
+        demand_form = self._demand_form = QFormLayout(demand_box)
         points_caption = QLabel("<b>Demand points</b> (tokens/day; double-click a cell to edit)")
         points_caption.setToolTip("The curve below runs through these points")
         demand_form.addRow(points_caption)
@@ -682,9 +682,9 @@ class ForecastPanel(QWidget):
         self.inputs, self.result = outcome.inputs, outcome.result
         req = self._shown_request = outcome.request
         self._cache = (req.orders, req.chips, req.models, throughput_key(req.scenario), outcome.inputs)
-        if self.banner.kind == "error":
-            self.banner.dismiss()
+        self.banner.dismiss() if self.banner.kind == "error" else None
         r = outcome.result
+        mark_steady_fields(self._demand_form, outcome.inputs.notes)   # fields the steady basis leaves unused
         self.view.draw(r)
         self.view.draw_shares(outcome.shares)
         self.progress_bar.setValue(100)

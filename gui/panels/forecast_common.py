@@ -42,6 +42,27 @@ STALE_FORECAST_NOTE = ("<b style='color:#a1260d'>The inputs changed since this f
                        "inputs.<br>")
 
 
+STEADY_FIELDS = {"Targets hold for": "the percentile", "Length spread (CV)": "the length spread"}
+
+
+def mark_steady_fields(form, notes) -> None:
+    """Beside "Targets hold for" and "Length spread (CV)": not used while every serving chip is
+    rated on the steady state (engine.forecast_inputs.serving_throughputs; the fields changed
+    nothing then, and only the notes said why)."""
+    steady = any("serving capacity is the steady state" in str(n) for n in notes)
+    for i in range(form.rowCount()):
+        label = form.itemAt(i, form.ItemRole.LabelRole)
+        widget = label.widget() if label is not None else None
+        if widget is None or not hasattr(widget, "setText"):
+            continue
+        base = widget.text().split("\n")[0]
+        if base in STEADY_FIELDS:   # a second line, not a wider label (it pushed the form sideways at 1280)
+            widget.setText(f"{base}\n(unused now)" if steady else base)
+            widget.setToolTip(f"Not used while every chip's serving capacity is the steady state (see the "
+                              f"forecast's notes): {STEADY_FIELDS[base]} moves only simulated capacity"
+                              if steady else "")
+
+
 def same_inputs(request: ForecastRequest, scenario: ForecastScenario, orders, chips, models) -> bool:
     """True when `request` (what a forecast on screen ran from) is these inputs."""
     return (request.scenario == scenario and request.orders == tuple(orders)

@@ -605,3 +605,19 @@ def test_a_chip_left_at_the_default_training_share_is_not_pinned_by_a_save(panel
     assert not any(k.startswith("allocation.training_share") for k in diff_params(base, state))
     panel._share_spins["h800-sxm5-80gb"].setValue(25)             # an edit is kept, of course
     assert panel.scenario_state()["allocation"]["training_share"]["h800-sxm5-80gb"] == 0.25
+
+
+def test_fields_the_steady_state_basis_leaves_unused_say_so(panel, qtbot):
+    """The story's chips are all rated on the steady state (the H800's wide-EP replica is beyond
+    the simulator): "Targets hold for" and "Length spread" then change nothing, and only the notes
+    said so. Their labels now do; a note-free result clears them."""
+    from gui.panels.forecast_common import mark_steady_fields
+
+    _run(panel, qtbot)
+    assert any("serving capacity is the steady state" in n for n in panel.inputs.notes)
+    form = panel._demand_form
+    assert form.labelForField(panel.pct_combo).text() == "Targets hold for\n(unused now)"
+    assert form.labelForField(panel.spread_spin).text() == "Length spread (CV)\n(unused now)"
+    assert "steady state" in form.labelForField(panel.spread_spin).toolTip()
+    mark_steady_fields(form, ["another note"])
+    assert form.labelForField(panel.spread_spin).text() == "Length spread (CV)"
