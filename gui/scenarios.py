@@ -444,7 +444,7 @@ class ScenarioBar(QWidget):
         before = self.capture_marks() if self.capture_marks is not None else None
         command = SaveScenarioCommand(self.store, self._current, params)
         command.on_written = self._note_own_write
-        if self._push(command):
+        if self._push(command, say=False):   # its own message, naming the what-ifs that follow
             self._note_seen(self._current)
             self.status_message.emit(f"Saved scenario '{self._current}'{self._followers_text()} (Ctrl+Z to undo)")
             self.saved.emit(self._current)
@@ -471,12 +471,17 @@ class ScenarioBar(QWidget):
         self._unfollow_stack()
 
     # ---- internals -----------------------------------------------------------------------------
-    def _push(self, command) -> bool:
+    def _push(self, command, *, say: bool = True) -> bool:
         error = push_command(self.undo_stack, command)
         if error is not None:
             self._show_problem(str(error))
             return False
         self.message.clear()
+        # what was done replaces an earlier refusal in the status bar (it kept "name: blank" after
+        # a rename that then worked)
+        done = command.text() if say and hasattr(command, "text") else ""
+        if done:
+            self.status_message.emit(f"{done} (Ctrl+Z to undo)")
         return True
 
     def _show_problem(self, text: str) -> None:
@@ -561,7 +566,7 @@ class ScenarioBar(QWidget):
         command = SaveScenarioCommand(self.store, target, params, must_be_new=True,
                                       text=f"Keep '{name}' (deleted elsewhere) as '{target}'")
         self._current = target   # before the push: the stack's move must find it current
-        if not self._push(command):
+        if not self._push(command, say=False):
             self._current = name
             return False
         self._remember()

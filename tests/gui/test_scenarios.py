@@ -222,3 +222,15 @@ def test_undoing_a_what_if_save_puts_its_stored_changes_back(tmp_path, qtbot, qs
     stack.redo()
     assert s.scenario(what_if)["params"]["trials"] == 500
     s.close()
+
+
+def test_a_rename_that_works_replaces_an_earlier_refusal_in_the_status_bar(store, qtbot, qsettings_isolated):
+    """QA: after a blank name was refused, the successful rename left "name: blank" showing."""
+    bar = _bar(store, qtbot)
+    bar.select(DEFAULT_NAME)
+    with qtbot.waitSignal(bar.status_message) as said:
+        assert not bar.rename_current("  ")
+    assert "blank" in said.args[0]
+    with qtbot.waitSignal(bar.status_message) as said:
+        assert bar.rename_current("Renamed base")
+    assert "Renamed base" in said.args[0] and said.args[0].endswith("(Ctrl+Z to undo)")
