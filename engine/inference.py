@@ -145,6 +145,10 @@ def precision_note(chip: Chip, weight_dtype: str, kv_dtype: str) -> str:
                     f"{weight_dtype.upper()} matrix rate: {width}-bit weights, 16-bit GEMMs (W{width}A16)")
     if kv_dtype == "fp8" and not chip.fp8_tflops:
         bits.append(f"the FP8 KV cache is stored in 8 bits and read into 16-bit attention on {chip.name}")
+    if weight_dtype == "bf16" and not chip.bf16_tflops and chip.fp16_tflops:
+        # a V100 has no BF16 matrix units: 16-bit serving there is FP16 (train says the same)
+        bits.append(f"{chip.name} has no BF16 matrix units: 16-bit weights are served in FP16 at its "
+                    f"{chip.fp16_tflops:g} TFLOP/s")
     return "; ".join(bits)
 
 

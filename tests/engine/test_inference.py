@@ -628,3 +628,14 @@ def test_experts_over_the_attention_tp_group_exchange_no_tokens():
     assert float(local_dispatch_share(8, 8)) == 0.0
     assert float(local_dispatch_share(8, 1)) == pytest.approx(7 / 8)
     assert float(local_dispatch_share(8, 2)) == pytest.approx(6 / 8 / 2)   # 1/2 of the tokens, 6 of 8 off-group
+
+
+def test_16_bit_serving_on_a_chip_without_bf16_says_it_is_fp16():
+    """QA: a V100 accepted --weight-dtype bf16 (the default) with no word; it has no BF16 units."""
+    from engine.catalog import reference_chips
+    from engine.inference import precision_note
+
+    chips = reference_chips()
+    assert precision_note(chips["v100-sxm2-32gb"], "bf16", "bf16") == (
+        "V100 SXM2 32GB has no BF16 matrix units: 16-bit weights are served in FP16 at its 125 TFLOP/s")
+    assert precision_note(chips["h100-sxm5-80gb"], "bf16", "bf16") == ""
