@@ -46,7 +46,9 @@ def panel_context(panel, scenario: str | None, chart_key: str | None = None) -> 
         context.update(panel.chart_export_context(chart_key) or {})
     elif hasattr(panel, "export_context"):
         context.update(panel.export_context() or {})
-    return context
+    # a panel may say the window's one scenario is not what it shows (None): Compare shows several,
+    # the Fleet none
+    return {k: v for k, v in context.items() if v is not None}
 
 
 AREA_NAMES = {"fleet": "Fleet", "training": "Training", "inference": "Inference", "forecast": "Forecast",

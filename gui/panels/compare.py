@@ -31,7 +31,7 @@ from gui.panels.forecast_common import (
 )
 from gui.widgets.banner import MessageBanner
 from gui import style
-from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
+from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
 
 MAX_DEFAULT_SELECTED = 3
@@ -211,6 +211,13 @@ class ComparePanel(QWidget):
             item.setCheckState(Qt.CheckState.Checked if item.text() in wanted else Qt.CheckState.Unchecked)
         self.scenario_list.blockSignals(False)
         self._on_checks_changed()
+
+    def export_context(self) -> dict:
+        """Its files compare several scenarios: "Scenario: Story default" above four lines misled."""
+        names = self.compared_names()
+        base = self.baseline()
+        shown = ", ".join(f"{n} (baseline)" if n == base else n for n in names)
+        return {"Scenario": None, "Scenarios": shown or None}
 
     def compared_names(self) -> list[str]:
         """What Compare runs: the ticked scenarios, the baseline first (always compared too)."""
@@ -464,12 +471,13 @@ class ComparePanel(QWidget):
             for series in chart.series_names():
                 if series not in keep:
                     chart.remove_series(series)
-        self.capacity_chart.set_axis_labels(y_unit=unit)
+        self.capacity_chart.set_axis_labels(y_label="Capacity, demand", y_unit=unit)   # it carries both
         top = max(caps, default=0.0)
         demand_top = max((float(np.max(o.result.demand_unit_chips, initial=0.0)) for _, o in outcomes), default=0.0)
         if top > 0 and demand_top > 4 * top:
             self.capacity_chart.plot_item.setYRange(0, 3 * top, padding=0.02)
-            self.capacity_chart.set_title("Capacity vs demand")   # zoomed in: the demand runs off the top
+            # zoomed in on capacity: the demand runs off the top, and the title says how far
+            self.capacity_chart.set_title(f"Capacity vs demand (zoomed: demand reaches {format_number(demand_top)})")
             fit_left_axis(self.capacity_chart, [3 * top])
         else:
             self.capacity_chart.plot_item.enableAutoRange()

@@ -32,7 +32,7 @@ from gui.widgets.plot_panel import PlotPanel, to_timestamps
 from gui.widgets.tables import FilterableTable
 
 TOTAL_SERIES = "All chips"
-PROMISED_SERIES = "Promised by vendors (all chips)"
+PROMISED_SERIES = "Promised by vendors, all types"   # (exports add the unit: "(chips)")
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -357,6 +357,10 @@ class FleetPanel(QWidget):
             self.select_order(order_id)
 
     # ---- the panel protocol (Export all) -------------------------------------------------------
+    def export_context(self) -> dict:
+        """The fleet's orders and deliveries belong to the database, not to a scenario."""
+        return {"Scenario": None}
+
     def charts(self) -> dict:
         return {"installed_chips": self.chart}
 

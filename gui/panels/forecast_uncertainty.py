@@ -103,7 +103,8 @@ class UncertaintyEditor(QGroupBox):
                                  tip="Days later than the delay above: every undelivered lot ships this much "
                                      "later, on top of the delay drawn from low/mode/high. A what-if \"6 months "
                                      "late\" sets this, so it stays 6 months later than its baseline when the "
-                                     "baseline's delay is edited")
+                                     "baseline's low/mode/high are edited (a baseline's own extra delay is "
+                                     "replaced by the what-if's, not added to)")
         self.common = _spin(0, 100, 70, decimals=0, step=10, suffix=" %",
                             tip="Share of the variation common to every order of the vendor in a trial (yields, "
                                 "export rules, its priorities); the rest is each contract's own. Splitting an "

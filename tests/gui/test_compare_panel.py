@@ -224,3 +224,12 @@ def test_differences_of_month_starts_are_in_months():
     assert _difference(dt.date(2025, 7, 1), dt.date(2025, 8, 1)) == "-1 month"
     assert _difference(dt.date(2026, 2, 1), dt.date(2025, 8, 1)) == "+6 months"
     assert _difference(dt.date(2025, 6, 13), dt.date(2025, 6, 11)) == "+2 days"   # a job's day stays in days
+
+
+def test_its_exports_name_every_scenario_compared_not_the_windows_one(panel):
+    """QA: Compare's files said "Scenario: Story default" above four scenarios' lines."""
+    from gui.export_all import panel_context
+
+    context = panel_context(panel, "Story default")
+    assert "Scenario" not in context
+    assert context["Scenarios"] == "Story default (baseline), All serve"
