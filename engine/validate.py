@@ -185,6 +185,16 @@ def parse_text(field: str, value, *, required: bool = False, choices=None, limit
     return text.lower() if choices is not None else text
 
 
+def _order_chip_id(value) -> str:
+    """An order's chip: a catalog id. "H100" was refused with the id spelling rules, where the user
+    had typed a chip's name: say what an order's chip is first."""
+    try:
+        return parse_id("chip_id", value)
+    except ValidationError:
+        raise ValidationError([f"chip_id: {_show(value)} (not a chip id of the catalog: give the chip's id, "
+                               "e.g. h100-sxm5-80gb, as `fleetcast chips list` shows it)"]) from None
+
+
 def parse_id(field: str, value) -> str:
     text = parse_text(field, value, required=True)
     if not ID_PATTERN.match(text):
@@ -328,7 +338,7 @@ def format_schedule(lots) -> str:
 ORDER_PARSERS = {
     "buyer": lambda v: parse_text("buyer", v, required=True, limit=200),
     "vendor": lambda v: parse_text("vendor", v, required=True, limit=200),
-    "chip_id": lambda v: parse_id("chip_id", v),
+    "chip_id": lambda v: _order_chip_id(v),
     "quantity": lambda v: parse_int("quantity", v, minimum=1, maximum=MAX_ORDER_QUANTITY, allow_blank=False),
     "order_date": lambda v: parse_date("order_date", v),
     "promised": lambda v: parse_schedule("promised", v),

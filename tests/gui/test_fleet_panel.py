@@ -306,6 +306,9 @@ def test_a_chip_typed_by_the_name_the_cell_shows_is_taken(panel, store):
     assert panel.order_model.setData(index, shown)
     assert _order(store, 1)["chip_id"] == "h20-96gb"
     assert not panel.banner.text().startswith("Not saved")   # (a vendor-mismatch warning may follow)
+    # a name the catalog does not know is said to be no chip id, not a spelling rule
+    assert not panel.order_model.setData(index, "H100")
+    assert "not a chip id of the catalog" in panel.banner.text() and "lower-case" not in panel.banner.text()
 
 
 def test_delete_key_deletes_the_selected_order_and_enter_adds_one(panel, store, qtbot):
