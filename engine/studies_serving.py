@@ -218,7 +218,7 @@ def chosen_under_load(request: ServingRequest):
 def load_analysis_of(request: ServingRequest, should_stop=None, chosen=None):
     """The chosen chip under Poisson load (engine.serving.capacity.load_analysis), or why not.
     `chosen`: the capacity under load (chosen_under_load); its load is the one the run shows."""
-    from engine.serving.capacity import _slo_requests, load_analysis
+    from engine.serving.capacity import load_analysis, slo_run_of
 
     try:
         cap = request.capacity()
@@ -229,7 +229,8 @@ def load_analysis_of(request: ServingRequest, should_stop=None, chosen=None):
                           f"the {MAX_LOAD_BATCH} simulated interactively")
         at = {}
         if chosen is not None and chosen.feasible and chosen.request_rate_per_s > 0:
-            at = dict(chosen_rate_per_s=chosen.request_rate_per_s, chosen_requests=_slo_requests(chosen.batch))
+            n, seed = slo_run_of(chosen.batch, bool(request.prefill_tp))
+            at = dict(chosen_rate_per_s=chosen.request_rate_per_s, chosen_requests=n, chosen_seed=seed)
         analysis = load_analysis(request.model, request.chip, input_len=request.input_len,
                                  output_len=request.output_len, tp=cap.tp, ep=cap.ep, ttft_ms=request.ttft_ms,
                                  tpot_ms=request.tpot_ms, weight_dtype=request.weight_dtype,

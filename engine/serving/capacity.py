@@ -24,6 +24,11 @@ DEFAULT_REQUESTS = 2000
 PAST_SATURATION_STEP = 1.2      # SLO search: offered-load steps beyond the offline saturation estimate
 MAX_PAST_SATURATION_PROBES = 6  # up to 3x the estimate (lengths spread with CV 1 read ~35% low)
 MAX_SIMULATED_BATCH = 512   # SLO capacity: replicas running more sequences keep the steady-state figure
+# Disaggregated SLO search: the point found is run again with this many times the requests and the
+# next seed, and stepped down until that run holds the targets and serves the offered load
+VERIFY_REQUESTS_FACTOR = 4
+VERIFY_STEP = 0.96
+MAX_VERIFY_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -405,6 +410,8 @@ class SloCapacity:
     limiting: str                     # which target binds, or 'saturation'
     reason: str = ""
     mean_running: float = 0.0         # per replica: sequences running (time-weighted) at that point
+    requests: int = 0                 # the run the figures come from: its requests and seed
+    seed: int = 0
 
 
 def _meets(run: LoadRun, ttft_ms, tpot_ms, pct: str) -> bool:
@@ -440,11 +447,14 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
                           output_spread=output_spread, seed=seed, prefix_cache_hit=prefix_cache_hit,
                           prefill_pool=pool)
 
-    def at(rate):
-        w = Workload("poisson", input_len, output_len, requests=requests, request_rate=float(rate),
+    def run_at(rate, n, s):
+        w = Workload("poisson", input_len, output_len, requests=int(n), request_rate=float(rate),
                      input_spread=input_spread, output_spread=output_spread,
-                     prefix_cache_hit=prefix_cache_hit, seed=seed)
+                     prefix_cache_hit=prefix_cache_hit, seed=int(s))
         return run_load(cm, sched, w, chips, pool)
+
+    def at(rate):
+        return run_at(rate, requests, seed)
 
     lo_rate = sat * 0.02
     lo = at(lo_rate)
@@ -476,8 +486,10 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
                 break   # saturated: more offered load is not served
             best, best_rate = run, rate
         if not crossed:
-            return SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
-                               int(tp), int(ep or 1), "saturation", mean_running=best.sim.mean_running)
+            found = SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
+                                int(tp), int(ep or 1), "saturation", mean_running=best.sim.mean_running,
+                                requests=int(requests), seed=int(seed))
+            return found if pool is None else _verified(found, run_at, requests, seed, ttft_ms, tpot_ms, percentile)
         a, b = best_rate, rate
         iterations = min(iterations, 4)   # a 1.2x bracket: 4 halvings of its log reach 1.1%
     for _ in range(iterations):
@@ -497,9 +509,35 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
         binds.append("TTFT")
     if tpot_ms and nxt.tpot_ms[percentile] > tpot_ms:
         binds.append("TPOT")
-    return SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
-                       int(tp), int(ep or 1), f"{' and '.join(binds) or 'latency'} {percentile} target",
-                       mean_running=best.sim.mean_running)
+    found = SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
+                        int(tp), int(ep or 1), f"{' and '.join(binds) or 'latency'} {percentile} target",
+                        mean_running=best.sim.mean_running, requests=int(requests), seed=int(seed))
+    return found if pool is None else _verified(found, run_at, requests, seed, ttft_ms, tpot_ms, percentile)
+
+
+def _verified(found: SloCapacity, run_at, requests: int, seed: int, ttft_ms, tpot_ms, pct: str) -> SloCapacity:
+    """A disaggregated search's point, held over a longer run: `VERIFY_REQUESTS_FACTOR` x the
+    requests at the next seed, stepped down by `VERIFY_STEP` until that run meets the targets and
+    serves the offered load (`SimResult.keeps_up`); its figures are the ones reported.
+
+    Near the prefill pool's capacity its queue takes far longer than a 2,000-request run to
+    settle: Llama 3 70B 1,024/256 with 2 x TP8 prefill on H100 met a 500 ms p90 TTFT at 47.3
+    requests/s over 2,000 requests (prompts arriving at 94% of what the pool prefills), where
+    8,000 read 628 ms and the decode instance fell behind the offered load."""
+    n, s = int(requests) * VERIFY_REQUESTS_FACTOR, int(seed) + 1
+    rate, limiting = found.request_rate_per_s, found.limiting
+    for _ in range(MAX_VERIFY_STEPS):
+        run = run_at(rate, n, s)
+        if run.sim.keeps_up and _meets(run, ttft_ms, tpot_ms, pct):
+            return SloCapacity(True, run.output_tokens_per_s_per_chip, rate, run.ttft_ms, run.tpot_ms, found.tp,
+                               found.ep, limiting, mean_running=run.sim.mean_running, requests=n, seed=s)
+        binds = [k for k, target, got in (("TTFT", ttft_ms, run.ttft_ms[pct]), ("TPOT", tpot_ms, run.tpot_ms[pct]))
+                 if target and got > target]
+        limiting = f"{' and '.join(binds)} {pct} target" if binds else "saturation"
+        rate *= VERIFY_STEP
+    return SloCapacity(False, 0.0, 0.0, run.ttft_ms, run.tpot_ms, found.tp, found.ep, "latency target",
+                       f"the targets found over {requests:,} requests at {found.request_rate_per_s:.2f} requests/s "
+                       f"do not hold over {n:,} down to {rate / VERIFY_STEP:.2f} requests/s")
 
 
 def _slo_requests(batch: float) -> int:
@@ -509,6 +547,13 @@ def _slo_requests(batch: float) -> int:
     output tokens/s per chip at 240 requests, 1,530 at 2,000 and 1,710 at 4,000; fixed 1,024/256
     gave 417 at 552 and 453 at 2,000, so fixed and spread lengths are compared at one count."""
     return int(max(2000, 3 * batch))
+
+
+def slo_run_of(batch: float, disaggregated: bool, seed: int = 0) -> tuple[int, int]:
+    """(requests, seed) of the run the SLO figures are read from: the search's own, or for a
+    disaggregated deployment its longer verification run (`_verified`)."""
+    n = _slo_requests(batch)
+    return (n * VERIFY_REQUESTS_FACTOR, seed + 1) if disaggregated else (n, seed)
 
 
 def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, ttft_ms=None, tpot_ms=None,
@@ -600,6 +645,9 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
         return replace(result, explanation=f"{result.explanation}; {layout}: its steady state (every attention "
                        f"group always busy) misses a target ({cap.reason.split(': ', 1)[-1]}), a lighter load "
                        "holds them")
+    if tp is not None:   # the user fixed the layout: the steady search only evaluated it
+        return replace(result, explanation=f"{result.explanation}; {layout} (given; its steady state: "
+                       f"{cap.explanation})")
     return replace(result, explanation=f"{result.explanation}; {layout} chosen by the steady-state search "
                    f"({cap.explanation})")
 
@@ -625,20 +673,24 @@ def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=Non
                   seed: int = 0, should_stop=None, max_num_seqs: int | None = None,
                   max_num_batched_tokens: int | None = None, prefix_cache_hit: float = 0.0,
                   chosen_rate_per_s: float | None = None, chosen_requests: int | None = None,
-                  prefill_tp: int | None = None, prefill_instances: int = 1) -> LoadAnalysis:
+                  prefill_tp: int | None = None, prefill_instances: int = 1,
+                  chosen_seed: int | None = None) -> LoadAnalysis:
     """Latency percentiles against offered Poisson load (the knee), and one run at the chosen
     load (its TTFT distribution and KV use over time). Lengths vary (CV 0.5 by default) so the
     curve shows queueing, not lock-step cohorts.
 
     The chosen load is `chosen_rate_per_s` when given (the SLO search's point, run again with its
-    `chosen_requests` and seed, so the run is the one the SLO figures were read from), else the
-    last load of the curve that meets the targets."""
+    `chosen_requests` and `chosen_seed` (default `seed`), so the run is the one the SLO figures
+    were read from: `slo_run_of`), else the last load of the curve that meets the targets."""
     limits = dict(max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
+    chosen_seed = seed if chosen_seed is None else int(chosen_seed)
     # the curve runs as many requests as the SLO point's run, so the two agree where they meet
-    # (300 requests read the queueing near the knee low: TTFT p90 ~0.9 s where 2,000 read 1.9 s)
+    # (300 requests read the queueing near the knee low: TTFT p90 ~0.9 s where 2,000 read 1.9 s);
+    # a disaggregated point's longer verification run (`slo_run_of`) is not the curve's count
     curve = load_curve(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, points=points,
-                       requests=max(int(requests), int(chosen_requests or 0)), input_spread=input_spread, output_spread=output_spread, seed=seed,
+                       requests=max(int(requests), int(chosen_requests or 0) // (
+                           VERIFY_REQUESTS_FACTOR if prefill_tp and chosen_seed != seed else 1)), input_spread=input_spread, output_spread=output_spread, seed=seed,
                        prefix_cache_hit=prefix_cache_hit, prefill_tp=prefill_tp,
                        prefill_instances=prefill_instances, min_top_rate_per_s=float(chosen_rate_per_s or 0.0),
                        **limits)
@@ -683,7 +735,7 @@ def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=Non
     cm = cost_model_for(inp)
     sched = scheduler_of(inp, cm)
     w = Workload("poisson", input_len, output_len, requests=int(chosen_requests or requests), request_rate=rate,
-                 input_spread=input_spread, output_spread=output_spread, seed=seed,
+                 input_spread=input_spread, output_spread=output_spread, seed=chosen_seed,
                  prefix_cache_hit=prefix_cache_hit)
     pool, pool_chips = prefill_pool_of(inp, prefill_tp, prefill_instances)
     chosen = run_load(cm, sched, w, int(max(tp, ep or 1)) + pool_chips, pool)

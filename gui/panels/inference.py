@@ -32,6 +32,15 @@ from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
 
 
+def limiting_detail(cap) -> str:
+    """The limiting tile's detail: what fills the time per token, unless a TTFT target binds
+    (then the time to first token: the prompt's queue and prefill, on the prefill pool when
+    disaggregated); "TTFT p90 target" beside "time per token: compute" read as a contradiction."""
+    if "TTFT" in (cap.limiting or ""):
+        return "time to first token" + (": prefill pool" if getattr(cap, "prefill_chips", 0) else "")
+    return f"time per token: {cap.resource}" if cap.resource else ""
+
+
 class InferencePanel(InferenceForm, AnalysisPanel):
     analysis_finished = Signal()
     DEBOUNCE_MS = 50  # one capacity search costs tens of ms: let typing settle first
@@ -347,16 +356,18 @@ class InferencePanel(InferenceForm, AnalysisPanel):
                 t.set(key, "–", "")
             steady = self.steady_capacity
             t.set("throughput", "not met", f"at {cap.latency_basis} under load; steady state "
-                  f"{fmt(steady.output_tokens_per_s_per_chip)}"
+                  f"{fmt(steady.output_tokens_per_s_per_chip)}{', aggregated' if req.prefill_tp else ''}"
                   if self.under_load() and steady is not None and steady.feasible else "no load meets the targets")
             t.set("limiting", cap.limiting, "")
             self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)}: {cap.explanation}.")
             return
         steady = self.steady_capacity
         kind = cap.latency_basis
+        # the steady state has no prefill pool: beside a disaggregated figure it is the aggregated one
+        agg = ", aggregated" if req.prefill_tp else ""
         if self.under_load():
             t.set("throughput", fmt(cap.output_tokens_per_s_per_chip),
-                  f"{kind} under load; steady state {fmt(steady.output_tokens_per_s_per_chip)}"
+                  f"{kind} under load; steady state {fmt(steady.output_tokens_per_s_per_chip)}{agg}"
                   if steady is not None and steady.feasible else f"{kind} under load")
         elif req.prefill_tp and not cap.prefill_chips:
             # the steady state serves prompts and decode on one pool: say so beside a
@@ -368,7 +379,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
                   "steady state (mean latencies)" + self._basis_note(req, cap))
         t.set("ttft", fmt(cap.ttft_ms), f"{kind}; target {req.ttft_ms:,.0f} ms" if req.ttft_ms else f"{kind}; no target")
         t.set("tpot", fmt(cap.tpot_ms), f"{kind}; target {req.tpot_ms:g} ms" if req.tpot_ms else f"{kind}; no target")
-        t.set("limiting", cap.limiting, f"time per token: {cap.resource}" if cap.resource else "")
+        t.set("limiting", cap.limiting, limiting_detail(cap))
         if self.chips_for_demand:   # none asked (demand 0) reads "–", as the chart's notice says
             replicas = self.chips_for_demand // max(cap.chips_per_replica, 1)
             t.set("chips", f"{self.chips_for_demand:,}", f"{replicas:,} replicas × {cap.chips_per_replica}"
@@ -412,6 +423,10 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         c = self.comparison
         if c is None:
             return
+        # the curves are the closed-form steady state: one pool, prompts and decode together
+        agg = " (aggregated deployment)" if self.request is not None and self.request.prefill_tp else ""
+        self.curve_chart.set_title(f"Throughput vs latency, steady state{agg}")
+        self.ttft_chart.set_title(f"Time to first token vs running batch{agg}")
         wanted_curve, wanted_ttft = {}, {}
         for i, row in enumerate(c.rows):
             if row["tp"] is None:

@@ -633,10 +633,13 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
     while finished < n:
         while future and future[0].arrival <= t:
             r = future.popleft()
+            if prefill_pool is not None:   # its first token (the pool's) counts as it arrives
+                tokens[-1] = (tokens[-1][0], tokens[-1][1] + 1)
             if prefill_pool is not None and r.lout <= 1:
                 r.finish = r.first
                 r.state = "done"
                 finished += 1
+                marks.setdefault("first_done", (t, tokens[-1][1]))
             else:
                 waiting.append(r)
             if ramped and reqs.index(r) == warm:
@@ -779,7 +782,8 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
         if a1 - a0 >= 0.5 * a1:           # the steady window (see simulate)
             window = (n1 - n0) / (a1 - a0)
             offered = w.request_rate * float(lout.mean())
-            rate = offered if window >= 0.97 * offered else rate   # behind: the whole run (see simulate)
+            # behind: the whole run, or disaggregated the window itself (see simulate)
+            rate = offered if window >= 0.97 * offered else (window if prefill_pool is not None else rate)
     kept = np.arange(n) >= warm       # warm-up requests are left out of the figures
     first, fin, user, arr, sch, lo = first[kept], fin[kept], user[kept], arr[kept], sch[kept], lo[kept]
     multi = lo > 1
