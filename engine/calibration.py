@@ -239,7 +239,8 @@ def calibrate_training(rows: list[dict], chips: Mapping, factor_names: Sequence[
         cols = [predict_metric_sets(row, inp, sets) for row, inp, _ in fixed]
         return np.power(np.stack(cols, axis=1), sign)
 
-    weights = [TRUST_WEIGHTS.get(row.get("trust", ""), 0.5) for row, _, _ in fixed]
+    # (in any case: "Low" weighed as an unknown 0.5 where "low" weighs 0.2)
+    weights = [TRUST_WEIGHTS.get(str(row.get("trust") or "").strip().lower(), 0.5) for row, _, _ in fixed]
     return fit_factors(predict_signed, np.power(np.array(measured), sign), start,
                        {n: TRAINING_BOUNDS.get(n, (start[n] / 10, start[n] * 10)) for n in factor_names},
                        weights=weights, max_iter=max_iter, prior_weight=prior_weight,

@@ -515,7 +515,7 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
         case: dict[str, Any] = {"id": _text(row, "id") or f"row-{i + 1}", "metric": _text(row, "metric").lower(),
                 "source": _text(row, "source"), "chip": _text(row, "chip"), "model": _text(row, "model"),
                 "engine": _text(row, "engine"), "scenario": _text(row, "scenario"),
-                "trust": _text(row, "trust") or "medium",
+                "trust": _text(row, "trust").lower() or "medium",   # any case ("Low" weighed as unknown)
                 "measured": None, "predicted": None, "error_pct": None, "status": "error", "message": ""}
         try:
             measured = _num(row, "value")
@@ -651,8 +651,9 @@ def fit_inference_factors(rows: list[dict], chips: dict[str, Chip], names: Seque
                 for sign in (1.0, -1.0):
                     trial = dict(current)
                     trial[n] = current[n] * math.exp(sign * step[n])
-                    if bounds and n in bounds:
-                        lo, hi = bounds[n]
+                    key = n if bounds and n in bounds else n.split("@", 1)[0]   # family keys share a range
+                    if bounds and key in bounds:
+                        lo, hi = bounds[key]
                         trial[n] = min(max(trial[n], lo), hi)
                     l = loss(trial)
                     if abs(l - best) > 1e-12:

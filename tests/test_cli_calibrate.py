@@ -194,3 +194,30 @@ def test_a_file_with_no_usable_row_says_why(capsys, tmp_path, shared_dir):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert f"row {rows[0]['id']}: value: '-1' (must be a positive number)" in err and err.endswith("and 1 more")
+
+
+def test_an_inference_fit_is_held_to_the_documented_ranges(capsys, tmp_path, shared_dir):
+    """QA: the 910B2's serving runs made 4x slower fitted inf_hbm_eff 0.055 and inf_prefill_mfu
+    0.10 (ranges 0.2-0.95 and 0.3-0.9) and saved them without a word. The fit now stays in its
+    ranges; on a bound it is refused, naming the factor."""
+    with open(shared_dir / "validation" / "inference_public.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = [r for r in reader if r["chip"] == "ascend-910b2"]
+        fields = reader.fieldnames
+    for r in rows:   # 4x slower: rates / 4, times x 4
+        slower = 4.0 if r["metric"].endswith("_ms") else 0.25
+        r["value"] = f"{float(r['value']) * slower:g}"
+    path = tmp_path / "slow.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    db = str(tmp_path / "c.db")
+    code = main(["--db", db, "calibrate", "inference", "--cases", str(path), "--chip", "ascend-910b2", "--save"])
+    err = capsys.readouterr().err
+    assert code == 1 and "not saved" in err and "inf_hbm_eff = 0.2 is on its prior bound (0.2, 0.95)" in err
+    from engine.store import open_store
+
+    store = open_store(db)
+    assert store._calibration_by_chip() == {}   # nothing stored
+    store.close()

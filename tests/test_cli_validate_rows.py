@@ -35,3 +35,28 @@ def test_impossible_layout_fields_and_repeated_ids(tmp_path, capsys, shared_dir)
     assert "num_chips: 0 (at least 1" in by_id["CHIPS-0"][0]["message"]
     assert "tp: '1.5' is not a whole number" in by_id["TP-1.5"][0]["message"]
     assert d["summary"]["by_status"] == d["summary"]["counts"] == {"ok": 2, "infeasible": 0, "error": 4}
+
+
+def test_holdout_needs_two_sources_and_in_sample_says_what_it_is(tmp_path, capsys, shared_dir):
+    """QA: with the source column blank, "--holdout source" made one fold with nothing fitted and
+    still printed "out of sample (leave one source out)"; the plain run did not say in sample."""
+    import csv as _csv
+
+    from engine.cli import main
+
+    with open(shared_dir / "validation" / "training_public.csv", newline="", encoding="utf-8") as handle:
+        reader = _csv.DictReader(handle)
+        rows = [r for r in reader][:12]
+        fields = reader.fieldnames
+    for r in rows:
+        r["source"] = ""
+    path = tmp_path / "blank.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = _csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    db = str(tmp_path / "v.db")
+    assert main(["--db", db, "validate", "training", "--cases", str(path), "--holdout", "source"]) == 1
+    assert "--holdout source needs cases from at least 2 sources" in capsys.readouterr().err
+    assert main(["--db", db, "validate", "training", "--cases", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("with the current factors (in sample for the public cases")

@@ -105,6 +105,13 @@ def run(args, ctx) -> Output:
     check_columns(args.cases, args.kind, rows)
     rows, repeated = _first_of_each_id(rows)
     if args.holdout:
+        groups = {str(r.get(args.holdout) or "").strip() for r in rows}
+        if len(groups - {""}) < 2:
+            # one group (or a blank column) left every case predicted with nothing fitted, and the
+            # output still said "out of sample"
+            raise UserError(f"{args.cases}: --holdout {args.holdout} needs cases from at least 2 "
+                            f"{args.holdout}s in the '{args.holdout}' column (this file has "
+                            f"{len(groups - {''}) or 'no'} named); without it, run the in-sample validation")
         # a holdout run refits every fold (most of a minute): the fold it is on, on a terminal
         with terminal_progress(lambda fraction, message: f"{fraction * 100:3.0f}% {message}") as progress:
             result = holdout_runner(args.kind)(rows, _chips(ctx), key=args.holdout, progress=progress)
@@ -131,7 +138,8 @@ def run(args, ctx) -> Output:
     s = result.get("summary", {})
     overall = s.get("overall", {})
     statuses = s.get("by_status") or s.get("counts") or {}
-    text = (("out of sample (leave one " + s["holdout"] + " out): " if s.get("holdout") else "")
+    text = (("out of sample (leave one " + s["holdout"] + " out): " if s.get("holdout") else
+             "with the current factors (in sample for the public cases they were fitted on): ")
             + f"{len(cases)} cases: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
             + (f"; median |error| {overall['median_abs_error_pct']:.1f}%, p90 {overall['p90_abs_error_pct']:.1f}%"
                if overall.get("median_abs_error_pct") is not None else ""))
