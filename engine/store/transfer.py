@@ -262,7 +262,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
         ever_before = max(int(max_before), last_id(conn, ORDERS))   # ids handed out before this import
         given_at: dict[int, int] = {}     # id -> line that gave it
         reused: list[tuple[int, int, str]] = []   # (line, a deleted order's id given again, chip)
-        stored_orders: dict | None = None
+        stored_orders: dict[tuple, int] | None = None
         twins: list[tuple[int, int]] = []          # (line, the stored order it equals)
 
         def exists(order_id: int) -> bool:
@@ -363,7 +363,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     if order_id is None:
                         if stored_orders is None:   # the orders held before this import, read once
                             stored_orders = _orders_by_values(conn, max_before)
-                        twin = _same_order(conn, stored_orders, order, new_lots)
+                        twin = _same_order(stored_orders, order, new_lots)
                         if twin is not None:   # an id-less file imported twice doubled the fleet unsaid
                             twins.append((line, twin))
                         order_id = claim_id(conn, ORDERS)
@@ -384,23 +384,26 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
     return summary
 
 
-def _orders_by_values(conn, max_id: int) -> dict[tuple, list[int]]:
-    """Ids of the orders up to `max_id` (those before an import) by their values."""
-    out: dict[tuple, list[int]] = {}
+def _orders_by_values(conn, max_id: int) -> dict[tuple, int]:
+    """The first id of each order up to `max_id` (those before an import) by its values and its
+    deliveries, read in two queries (a query per stored order and row took 2 minutes for 2,000
+    rows against 10,000 alike orders)."""
+    lots: dict[int, list] = {}
+    for oid, day, qty in conn.execute(f"select order_id, date, quantity from {DELIVERIES} where order_id <= ?",
+                                      [max_id]):
+        lots.setdefault(int(oid), []).append((str(day), int(qty)))
+    out: dict[tuple, int] = {}
     columns = ", ".join(_ORDER_VALUE_FIELDS)
-    for row in conn.execute(f"select id, {columns} from {ORDERS} where id <= ?", [max_id]):
-        out.setdefault(tuple(row[1:]), []).append(int(row[0]))
+    for row in conn.execute(f"select id, {columns} from {ORDERS} where id <= ? order by id", [max_id]):
+        out.setdefault((tuple(row[1:]), tuple(sorted(lots.get(int(row[0]), [])))), int(row[0]))
     return out
 
 
-def _same_order(conn, stored: dict[tuple, list[int]], order: dict, lots: list) -> int | None:
+def _same_order(stored: dict[tuple, int], order: dict, lots: list) -> int | None:
     """The id of an order held before the import equal to `order` in every value and delivery
     (rows of one file alike are the file's own business), or None."""
-    for oid in stored.get(tuple(order[c] for c in _ORDER_VALUE_FIELDS), []):
-        held = conn.execute(f"select date, quantity from {DELIVERIES} where order_id = ?", [oid]).fetchall()
-        if sorted((str(d), int(q)) for d, q in held) == sorted((d, int(q)) for d, q in lots):
-            return oid
-    return None
+    key = (tuple(order[c] for c in _ORDER_VALUE_FIELDS), tuple(sorted((d, int(q)) for d, q in lots)))
+    return stored.get(key)
 
 
 def _risk_order_ids(params_json: str) -> set[str]:
