@@ -182,3 +182,16 @@ def test_an_overloaded_open_loop_says_its_latencies_grow_with_the_run(tmp_path, 
     assert main(base + ["8"]) == 0
     light = json.loads(capsys.readouterr().out)
     assert not light["overloaded"] and light["served_share_of_offered"] > 0.95 and light["notes"] == []
+
+
+def test_a_short_light_run_is_not_called_overloaded(tmp_path, capsys):
+    """QA: 16 requests/s over 64 H100 (0.25 a replica, half a request running) read "87% served"
+    over 31 requests a replica, drain included, and was called overloaded with 4 ms of queueing."""
+    from engine.cli import main
+
+    assert main(["--db", str(tmp_path / "s.db"), "--format", "json", "serve", "--model", "llama3-8b", "--chip",
+                 "h100-sxm5-80gb", "--chips", "64", "--input-len", "2000", "--output-len", "300",
+                 "--request-rate", "16", "--requests", "2000"]) == 0
+    light = json.loads(capsys.readouterr().out)
+    assert light["served_share_of_offered"] < 0.9 and light["queue_ms"] < 50
+    assert not light["overloaded"] and light["notes"] == []
