@@ -969,7 +969,8 @@ def fewer_chips_alternative(inputs: TrainingInputs, tokens_per_s_per_chip: float
     Llama 3 70B where 1,022 took 13.2 (and a prime count had none). The counts tried are the
     largest multiples of 8, 16, ..., 1,024 at or below it, leaving at most IDLE_SHARE_MAX idle; one
     is offered when its whole-fleet throughput beats this count's by IDLE_GAIN_MIN (or this count
-    has no feasible layout). Layout fields the user fixed stay fixed (a fixed dp fixes the count)."""
+    has no feasible layout): the first, the fewest idle chips, that gains. Layout fields the user
+    fixed stay fixed (a fixed dp fixes the count)."""
     n = int(inputs.num_chips)
     if inputs.dp:
         return None
@@ -984,7 +985,7 @@ def fewer_chips_alternative(inputs: TrainingInputs, tokens_per_s_per_chip: float
         except UserError:
             continue
         if result.best is not None and m * result.best.tokens_per_s_per_chip > best_total:
-            best, best_total = (m, result), m * result.best.tokens_per_s_per_chip
+            return m, result   # fewest idle chips that gain (each further count is another search)
     return best
 
 

@@ -503,3 +503,17 @@ def test_a_sequence_beyond_the_context_window_is_said(tmp_path, capsys):
                  "h100-sxm5-80gb", "--chips", "1024", "--search", "--seq-len", "100000"]) == 0
     note = json.loads(capsys.readouterr().out)["context_note"]
     assert note.startswith("sequences of 100,000 tokens are beyond Llama 3 70B's context window of 8,192")
+
+
+def test_a_model_that_fits_no_layout_for_memory_asks_for_more_chips(tmp_path, capsys):
+    """QA: 70B on 8 H100 (70.6e9 params x 16 bytes = 1.13 TB against 8 x 80 GiB) was told to try
+    "a chip count with more factors (a multiple of 8)"; 8 is one, and no factoring fits it."""
+    from engine.cli import main
+
+    assert main(["--db", str(tmp_path / "t.db"), "train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb",
+                 "--chips", "8", "--search"]) == 1
+    err = capsys.readouterr().err
+    assert "out of memory" in err and "more chips are needed" in err and "multiple of 8" not in err
+    assert main(["--db", str(tmp_path / "t.db"), "train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb",
+                 "--chips", "1024", "--search", "--tokens", "1e10"]) == 0
+    assert " min (goodput " in capsys.readouterr().out   # 24.6 min, not "1.47e+03 s"

@@ -298,8 +298,10 @@ def run(args, ctx) -> Output:
                 raise UserError(f"no layout of {args.chips} chips matches {given or 'the flags given'} "
                                 f"(tp x pp x dp x cp must equal --chips, and tp must divide the heads)")
             reasons = "; ".join(f"{v} layouts: {k}" for k, v in result.infeasible_by_reason.items())
-            hint = f"; {_fewer_text(fewer, args.chips)}" if fewer else \
-                "; try a chip count with more factors (a multiple of 8) or another --global-batch"
+            only_memory = set(result.infeasible_by_reason) <= {"out of memory"}
+            hint = (f"; {_fewer_text(fewer, args.chips)}" if fewer else
+                    "; more chips are needed (or less memory per chip: --dtype, --seq-len)" if only_memory else
+                    "; try a chip count with more factors (a multiple of 8) or another --global-batch")
             # --format json still gets the counts by reason (it printed nothing)
             raise InfeasibleRequest(f"no feasible layout for {model.id} on {args.chips} x {chip.id} of "
                                     f"{result.layouts_evaluated} evaluated ({reasons}){hint}",
@@ -365,9 +367,13 @@ def run(args, ctx) -> Output:
                           f"in {data['search_seconds']:.2f} s")
     if "time_to_train_days" in data:
         days = data["time_to_train_days"]   # (1e3 tokens read "0.0 days"; 99.86% goodput "100%")
-        days_text = f"{days:,.1f} days" if days >= 0.1 else f"{days * 24 * 3600:,.3g} s"
+        seconds = days * 86400.0
+        days_text = (f"{days:,.1f} days" if days >= 0.1 else f"{seconds / 60:,.1f} min" if seconds >= 120
+                     else f"{seconds:,.1f} s")
+        good = 100 * data["run"]["goodput"]
         text_lines.append(f"time to train {args.tokens:.3g} tokens: {days_text} "
-                          f"(goodput {100 * data['run']['goodput']:.1f}%)")
+                          f"(goodput {good:.2f}%)" if good >= 99.9 else
+                          f"time to train {args.tokens:.3g} tokens: {days_text} (goodput {good:.1f}%)")
     for key in ("dtype_note", "context_note"):
         if key in data:
             text_lines.append(f"note: {data[key]}")

@@ -359,7 +359,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             t.set("cost", fmt_big(est.cost_usd), f"{per:.2f} USD per chip-hour")
         else:
             t.set("cost", "–", "no list price: enter a price")
-        t.set("goodput", f"{100 * est.goodput:.1f}",
+        t.set("goodput", f"{100 * est.goodput:.2f}" if est.goodput >= 0.999 else f"{100 * est.goodput:.1f}",  # not "100.0"
               f"ckpt {est.checkpoint_interval_min:.0f} min, {counted(est.expected_interruptions, 'failure')}")
         notes = list(r.explanations)
         self.notes.setText("Why: " + "; ".join(notes) + "." if notes else "")
