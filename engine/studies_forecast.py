@@ -540,7 +540,8 @@ def baseline_name(names, stored: str | None = "") -> str | None:
     if stored == "" or not names:
         return sorted(names)[0] if names else None
     raise UserError("no baseline scenario (it was deleted); name one with --scenario: "
-                    + ", ".join(repr(n) for n in sorted(names)[:6]) + (" ..." if len(names) > 6 else ""))
+                    + ", ".join(repr(n) for n in sorted(names)[:6]) + (" ..." if len(names) > 6 else "")
+                    + " (a scenario renamed to the deleted baseline's name becomes the baseline)")
 
 
 def scenario_of(params: Mapping | None, name: str = BASELINE_NAME) -> ForecastScenario:
