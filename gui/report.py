@@ -298,8 +298,9 @@ def serving_sentences(ctx: ReportContext) -> list[str]:
     # the workload the figure is for (the report gave targets and chips but no request lengths)
     work = []
     if "Input length" in f and "Output length" in f:
+        spread = f.get("Length spread", (None, ""))[0]
         work.append(f"requests of {_number(f['Input length'][0])} input and {_number(f['Output length'][0])} "
-                    "output tokens")
+                    "output tokens" + (f" on average, lengths spread with a CV of {_smart(spread)}" if spread else ""))
     if f.get("TP", (None, ""))[0]:
         work.append(f"TP{_esc(f['TP'][0])}" + (f" EP{_esc(f['EP'][0])}" if (f.get("EP", (1, ""))[0] or 1) > 1 else ""))
     if f.get("Weights", (None, ""))[0]:

@@ -621,6 +621,8 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                        total_tokens_per_s_per_chip=0.0, limiting="latency target", explanation=sim.reason,
                        latency_basis=percentile)
     out = sim.output_tokens_per_s_per_chip
+    # one output token: no decode step, no TPOT ("TPOT nan ms")
+    tpot_text = f"TPOT {sim.tpot_ms[percentile]:.1f} ms " if math.isfinite(sim.tpot_ms[percentile]) else ""
     where = (f"{prefill_instances} x TP{prefill_tp} prefill instance{'s' if prefill_instances > 1 else ''} "
              f"beside each replica ({pool_chips} chips), " if pool_chips else "")
     result = replace(cap, feasible=True, reason="", output_tokens_per_s_per_chip=out,
@@ -633,11 +635,11 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                    # search's "memory capacity" or "TPOT target" sat beside p90s that said otherwise
                    limiting=sim.limiting,
                    explanation=f"simulated under Poisson arrivals, {where}{percentile} "
-                   f"TTFT {sim.ttft_ms[percentile]:.0f} ms, TPOT {sim.tpot_ms[percentile]:.1f} ms "
+                   f"TTFT {sim.ttft_ms[percentile]:.0f} ms, {tpot_text}"
                    f"at {sim.request_rate_per_s:.2f} requests/s per replica, {sim.mean_running:.0f} sequences "
                    f"running: a larger load breaks the {sim.limiting}" if sim.limiting != "saturation" else
                    f"simulated under Poisson arrivals, {where}{percentile} TTFT {sim.ttft_ms[percentile]:.0f} ms, "
-                   f"TPOT {sim.tpot_ms[percentile]:.1f} ms at {sim.request_rate_per_s:.2f} requests/s per replica, "
+                   f"{tpot_text}at {sim.request_rate_per_s:.2f} requests/s per replica, "
                    f"{sim.mean_running:.0f} sequences running: more offered load is not served (saturation)")
     # the layout is the steady-state search's: its reasons stay, named as such
     layout = f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
