@@ -34,7 +34,15 @@ def read_cases_csv(path) -> list[dict]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = []
-            for i, row in enumerate(csv.DictReader(handle), start=2):
+            reader = csv.DictReader(handle)
+            seen: dict[str, int] = {}
+            for number, name in enumerate(reader.fieldnames or [], start=1):
+                key = case_column(name)
+                if key in seen:   # csv's DictReader kept the last silently: tp 1 over the run's tp 8
+                    raise UserError(f"{path} header: column '{key}' appears twice (columns {seen[key]} and "
+                                    f"{number}); keep one")
+                seen[key] = number
+            for i, row in enumerate(reader, start=2):
                 row = {case_column(k): (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
                 row.setdefault("id", f"row{i}")
                 if not row.get("id"):

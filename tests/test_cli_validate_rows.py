@@ -60,3 +60,16 @@ def test_holdout_needs_two_sources_and_in_sample_says_what_it_is(tmp_path, capsy
     assert "--holdout source needs cases from at least 2 sources" in capsys.readouterr().err
     assert main(["--db", db, "validate", "training", "--cases", str(path)]) == 0
     assert capsys.readouterr().out.startswith("with the current factors (in sample for the public cases")
+
+
+def test_a_column_given_twice_is_refused(tmp_path, capsys, shared_dir):
+    """QA: a second `tp` column of 1s silently replaced the run's tp (median 16% -> 32%)."""
+    from engine.cli import main
+
+    text = (shared_dir / "validation" / "training_public.csv").read_text(encoding="utf-8").splitlines()
+    head = text[0] + ",TP"
+    body = [line + ",1" for line in text[1:6]]
+    path = tmp_path / "dup.csv"
+    path.write_text("\n".join([head] + body) + "\n", encoding="utf-8")
+    assert main(["--db", str(tmp_path / "v.db"), "validate", "training", "--cases", str(path)]) == 1
+    assert "column 'tp' appears twice" in capsys.readouterr().err
