@@ -52,7 +52,10 @@ def fit_factors(predict: Callable[[dict], np.ndarray], measured: Sequence[float]
     """
     names = list(start)
     x0 = np.log(np.array([float(start[n]) for n in names]))
-    lo = np.log(np.array([(bounds or {}).get(n, (start[n] / 10, start[n] * 10))[0] for n in names]))
+    # a range from 0 (a step overhead) is log(0) = -inf: no lower bound in log space, and no
+    # numpy warning printed to the user's terminal
+    with np.errstate(divide="ignore"):
+        lo = np.log(np.array([(bounds or {}).get(n, (start[n] / 10, start[n] * 10))[0] for n in names]))
     hi = np.log(np.array([(bounds or {}).get(n, (start[n] / 10, start[n] * 10))[1] for n in names]))
     y = np.log(np.asarray(measured, dtype=float))
     w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)

@@ -221,3 +221,24 @@ def test_an_inference_fit_is_held_to_the_documented_ranges(capsys, tmp_path, sha
     store = open_store(db)
     assert store._calibration_by_chip() == {}   # nothing stored
     store.close()
+
+
+def test_a_fit_that_still_misses_its_runs_by_half_is_not_saved(capsys, tmp_path, shared_dir):
+    """QA: one factor (step overhead) took a 3x slowdown of the H100 runs as 1.7 s a step, left a
+    125% median error, and was saved."""
+    with open(shared_dir / "validation" / "training_public.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = [r for r in reader if r["chip"] == "h100-sxm5-80gb" and r["metric"] == "tokens_per_s_per_chip"][:20]
+        fields = reader.fieldnames
+    for r in rows:
+        r["value"] = f"{float(r['value']) / 3:g}"
+    path = tmp_path / "slow.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    code = main(["--db", str(tmp_path / "c.db"), "calibrate", "training", "--cases", str(path), "--chip",
+                 "h100-sxm5-80gb", "--factors", "train_step_overhead_s", "--save"])
+    err = capsys.readouterr().err
+    assert code == 1 and "not saved: the fit still misses these runs by" in err
+    assert "RuntimeWarning" not in err
