@@ -37,6 +37,12 @@ EXPERT_TOPK = ("num_experts_per_tok", "moe_topk", "num_experts_per_token", "top_
 SHARED_EXPERTS = ("n_shared_experts", "num_shared_experts")
 EXPERT_WIDTH = ("moe_intermediate_size", "expert_intermediate_size")
 FFN_WIDTH = ("intermediate_size", "n_inner", "ffn_hidden_size", "ffn_dim")
+# Llama 4: `intermediate_size` is the experts' width, this one the dense (non-MoE) layers'
+DENSE_FFN_WIDTH = ("intermediate_size_mlp",)
+# Only Llama 4 has these: its MoE layers have one shared expert of the experts' width, with no
+# field for it (Llama4TextMoe.shared_expert)
+LLAMA4_TYPES = ("llama4", "llama4_text")
+LLAMA4_ONLY = ("interleave_moe_layer_step", "intermediate_size_mlp")
 
 # Fields only multi-head latent attention (DeepSeek-V2/V3) has: with any of them set, kv_lora_rank
 # must be there too.
@@ -45,8 +51,15 @@ MLA_ONLY = ("q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim")
 # (PretrainedConfig's own default, which GPT-2, Gemma, BLOOM, OPT, Falcon inherit, is True).
 UNTIED_BY_DEFAULT = {
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "deepseek_v2", "deepseek_v3",
-    "phi", "phi3", "gpt_neox", "olmo", "olmo2", "granite", "dbrx", "jamba",
+    "phi", "phi3", "gpt_neox", "olmo", "olmo2", "granite", "dbrx", "jamba", "llama4", "llama4_text",
 }
+# Windowed attention (a sliding window; Llama 4's chunked attention): a windowed layer caches and
+# attends over at most the window's tokens, which ModelConfig has no field for. With a window that
+# applies these are reported as not modelled; otherwise (no window, `use_sliding_window: false`, a
+# window as long as the context, no layer using it) they have no effect and are ignored.
+WINDOW_SIZE = ("sliding_window", "attention_chunk_size")
+WINDOW_FIELDS = WINDOW_SIZE + ("use_sliding_window", "max_window_layers", "layer_types", "sliding_window_pattern")
+NOT_MODELLED_WHY = "KV cache and attention are counted over the full context"
 
 # Fields with no effect on throughput or memory in this model.
 IGNORED = {
@@ -55,7 +68,8 @@ IGNORED = {
     "rope_theta", "rope_scaling", "initializer_range", "use_cache", "attention_dropout",
     "attention_bias", "mlp_bias", "hidden_dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop",
     "pretraining_tp", "quantization_config", "sliding_window", "use_sliding_window",
-    "max_window_layers", "router_aux_loss_coef", "output_router_logits", "aux_loss_alpha",
+    "max_window_layers", "sliding_window_pattern", "attention_chunk_size", "router_aux_loss_coef",
+    "output_router_logits", "aux_loss_alpha",
     "norm_topk_prob", "scoring_func", "topk_method", "routed_scaling_factor", "n_group",
     "topk_group", "seq_aux", "ep_size", "moe_layer_freq", "num_nextn_predict_layers",
     "auto_map", "name_or_path", "_name_or_path", "tie_word_embeddings", "hidden_act",
@@ -66,6 +80,10 @@ IGNORED = {
     "summary_proj_to_labels", "scale_attn_weights", "reorder_and_upcast_attn",
     "scale_attn_by_inverse_layer_idx", "task_specific_params", "partial_rotary_factor",
     "router_jitter_noise", "id2label", "label2id",
+    # multimodal token ids; Llama 4's attention details without parameters or cache
+    "image_token_id", "image_token_index", "video_token_id", "boi_token_index", "eoi_token_index",
+    "no_rope_layers", "no_rope_layer_interval", "use_qk_norm", "attn_temperature_tuning", "floor_scale",
+    "attn_scale", "for_llm_compressor",
 }
 
 
@@ -73,43 +91,101 @@ IGNORED = {
 WHOLE_NUMBER_FIELDS = tuple(dict.fromkeys(
     [name for aliases in FIELD_ALIASES.values() for name in aliases]
     + list(EXPERT_COUNT + EXPERT_TOPK + SHARED_EXPERTS + EXPERT_WIDTH + FFN_WIDTH)
-    + ["first_k_dense_replace", "shared_expert_intermediate_size", "decoder_sparse_step", "moe_layer_freq"]))
-TEXT_FIELDS = ("hidden_act", "activation_function", "model_type", "_name_or_path")
+    + list(DENSE_FFN_WIDTH)
+    + ["first_k_dense_replace", "shared_expert_intermediate_size", "decoder_sparse_step", "moe_layer_freq",
+       "interleave_moe_layer_step"]))
+# hidden_activation: Gemma's name for the activation (its hidden_act is a legacy copy)
+ACTIVATION = ("hidden_act", "hidden_activation", "activation_function")
+TEXT_FIELDS = ACTIVATION + ("model_type", "_name_or_path")
 # Far above any real architecture (context windows reach ~10M); a larger value is a broken file.
 MAX_CONFIG_INTEGER = 10**9
+
+
+def _layer_list(config: dict, name: str, layers: int, problems: list) -> list | None:
+    """`config[name]` as a list of layer numbers 0..layers-1 (None when absent, or refused)."""
+    value = config.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < layers
+                                              for i in value):
+        problems.append(f"{name}: {str(value)[:60]} (must be a list of layer numbers 0 to {layers - 1})")
+        return None
+    return value
 
 
 def _dense_layers(config: dict, layers: int, problems: list, notes: list) -> int:
     """How many of an MoE model's layers have a dense MLP instead of experts: the first
     `first_k_dense_replace`, those in `mlp_only_layers`, and those off the MoE stride
-    (`decoder_sparse_step`: layer i has experts when (i + 1) % step == 0, as Qwen2/3-MoE;
-    `moe_layer_freq`: when i % freq == 0 past the first k, as DeepSeek-V2/V3). The model counts them
-    as leading dense layers: parameters, FLOPs and memory depend on how many, not where."""
+    (`decoder_sparse_step`, Llama 4's `interleave_moe_layer_step`: layer i has experts when
+    (i + 1) % step == 0, as Qwen2/3-MoE and Llama 4; `moe_layer_freq`: when i % freq == 0 past the
+    first k, as DeepSeek-V2/V3). Llama 4's `moe_layers`, the list of layers with experts, takes the
+    place of its stride when given, as in transformers. The model counts them as leading dense
+    layers: parameters, FLOPs and memory depend on how many, not where."""
     first = config.get("first_k_dense_replace") or 0
-    step = config.get("decoder_sparse_step", 1)
-    freq = config.get("moe_layer_freq", 1)
-    only = config.get("mlp_only_layers") or []
-    for name, value in (("decoder_sparse_step", step), ("moe_layer_freq", freq)):
+    strides = {name: config.get(name, 1) for name in ("decoder_sparse_step", "interleave_moe_layer_step",
+                                                       "moe_layer_freq")}
+    for name, value in strides.items():
         if value is not None and value < 1:   # `layer % 0`: the model's own code cannot load it
             problems.append(f"{name}: {value} (must be 1 or more)")
             return 0
-    step, freq = step or 1, freq or 1
+    step = strides["decoder_sparse_step"] or 1
+    interleave = strides["interleave_moe_layer_step"] or 1
+    freq = strides["moe_layer_freq"] or 1
     if first >= layers:
         problems.append(f"first_k_dense_replace: {first} (no layer of the {layers} keeps its experts)")
         return 0
-    if not isinstance(only, list) or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < layers
-                                             for i in only):
-        problems.append(f"mlp_only_layers: {str(only)[:60]} (must be a list of layer numbers 0 to {layers - 1})")
+    refused: list[str] = []
+    only = (_layer_list(config, "mlp_only_layers", layers, refused) if config.get("mlp_only_layers") else None) or []
+    moe_listed = _layer_list(config, "moe_layers", layers, refused)
+    if refused:
+        problems.extend(refused)
         return 0
     dense = {i for i in range(layers)
-             if i < first or i in only or (i + 1) % step != 0 or i % freq != 0}
+             if i < first or i in only or (i + 1) % step != 0 or i % freq != 0
+             or (moe_listed is None and (i + 1) % interleave != 0)
+             or (moe_listed is not None and i not in moe_listed)}
     if len(dense) >= layers:
-        problems.append(f"decoder_sparse_step/moe_layer_freq/mlp_only_layers: no layer keeps its experts "
-                        f"(step {step}, freq {freq}, {len(only)} MLP-only layers of {layers})")
+        problems.append(f"decoder_sparse_step/interleave_moe_layer_step/moe_layer_freq/mlp_only_layers/moe_layers: "
+                        f"no layer keeps its experts (step {step}, interleave {interleave}, freq {freq}, "
+                        f"{len(only)} MLP-only layers of {layers}"
+                        + (f", {len(moe_listed)} listed MoE layers" if moe_listed is not None else "") + ")")
     elif len(dense) > first:
-        notes.append(f"{len(dense)} of {layers} layers have a dense MLP (first {first}, stride {step}/{freq}, "
+        how = (f"{len(moe_listed)} listed in moe_layers" if moe_listed is not None
+               else f"stride {step if interleave == 1 else interleave}/{freq}")
+        notes.append(f"{len(dense)} of {layers} layers have a dense MLP (first {first}, {how}, "
                      f"{len(only)} listed MLP-only): counted as {len(dense)} dense layers")
     return len(dense)
+
+
+def _windowed_attention(config: dict, layers: int, context: int | None, notes: list) -> list[str]:
+    """The windowed-attention fields of `config` when a window applies (see WINDOW_FIELDS), with a
+    note of how many layers it bounds; [] when none does."""
+    pattern = config.get("layer_types")
+    windowed = None   # how many layers use the window, where the config says
+    if isinstance(pattern, list):
+        windowed = sum(1 for t in pattern if isinstance(t, str) and ("sliding" in t or "chunked" in t))
+    said = []
+    for key in WINDOW_SIZE:
+        size = config.get(key)
+        if size is None or size is False or size == 0:
+            continue
+        if key == "sliding_window" and config.get("use_sliding_window") is False:
+            continue   # Qwen2/2.5: a window given but switched off
+        if isinstance(size, (int, float)) and not isinstance(size, bool) and context and size >= context:
+            continue   # as long as the context: no token ever leaves it
+        count = windowed
+        if count is None and key == "attention_chunk_size" and isinstance(config.get("no_rope_layers"), list):
+            count = sum(1 for flag in config["no_rope_layers"] if flag)   # Llama 4: RoPE layers are chunked
+        if count == 0:
+            continue
+        where = f"on {count} of {layers} layers" if count is not None else "on some or all layers"
+        bound = (f"; a long context's KV cache is overstated up to {layers / (layers - count):.3g}x"
+                 if count and count < layers else "")
+        said.append(f"{key} {_show(size)} {where}: windowed attention not modelled ({NOT_MODELLED_WHY}{bound})")
+    if not said:
+        return []
+    notes.extend(said)
+    return [k for k in WINDOW_FIELDS if k in config]
 
 
 class OversizedNumber(str):
@@ -180,6 +256,8 @@ class HfImport:
     ignored: tuple[str, ...]
     unknown: tuple[str, ...]
     notes: tuple[str, ...]
+    # fields that change the figures but that ModelConfig has no field for (NOT_MODELLED_WHY)
+    not_modelled: tuple[str, ...] = ()
 
 
 def _first(config: dict, names) -> tuple[str | None, int | None]:
@@ -218,6 +296,11 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         config = {**outer, **inner}
         notes.append("read the language model from text_config (a multimodal model; its vision encoder is "
                      "not counted)")
+    elif isinstance(config.get("vision_config"), dict):
+        # Qwen2-VL / Qwen2.5-VL: the language model's fields at the top level, the vision tower's
+        # in vision_config; read as the text_config case above
+        config = {k: v for k, v in config.items() if "vision" not in k}
+        notes.append("a multimodal model (vision_config): its vision encoder is not counted")
     config = checked_config(config)
     used, problems = set(), []
     fields: dict[str, Any] = {}  # ModelConfig field -> value, for check_model
@@ -244,7 +327,7 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         fields["context_len"] = context   # what a served request must fit in
         notes.append(f"seq_len set to {fields['seq_len']}; context_len {context} (the context window)")
 
-    act = str(config.get("hidden_act") or config.get("activation_function") or "silu").lower()
+    act = str(next((config[k] for k in ACTIVATION if config.get(k)), "silu")).lower()
     fields["gated_ffn"] = not (act.startswith("gelu") and "gated" not in act and
                               config.get("model_type") in ("gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon"))
     if "tie_word_embeddings" in config:
@@ -287,12 +370,23 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
             used.add(w_key)
             fields["moe_ffn_hidden"] = width
             fields["ffn_hidden"] = ffn or 0
-        else:  # Mixtral: intermediate_size is the expert width and every layer is MoE
+        else:  # Mixtral, Llama 4: intermediate_size is the expert width (Mixtral: every layer is MoE)
             fields["moe_ffn_hidden"] = ffn or 0
-            fields["ffn_hidden"] = 0
+            d_key, dense_width = _first(config, DENSE_FFN_WIDTH)   # Llama 4: the dense layers' own width
+            if d_key:
+                used.add(d_key)
+            fields["ffn_hidden"] = dense_width or 0
         dense = _dense_layers(config, int(fields["layers"]), problems, notes)
         if dense:
             fields["moe_dense_layers"] = dense
+            if _first(config, DENSE_FFN_WIDTH)[0] and not w_key:
+                notes.append(f"dense layers' FFN width {fields['ffn_hidden']} (intermediate_size_mlp), the "
+                             f"experts' {fields['moe_ffn_hidden']} (intermediate_size)")
+        llama4 = str(config.get("model_type") or "") in LLAMA4_TYPES or any(k in config for k in LLAMA4_ONLY)
+        if llama4 and not s_key and not config.get("shared_expert_intermediate_size"):
+            fields["moe_shared_experts"] = 1
+            notes.append(f"one shared expert of width {fields['moe_ffn_hidden']} counted in every MoE layer "
+                         "(Llama 4's architecture; config.json has no field for it)")
         if config.get("shared_expert_intermediate_size"):
             shared_width = config["shared_expert_intermediate_size"]
             width = fields.get("moe_ffn_hidden") or 1
@@ -318,14 +412,17 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     except ValidationError as exc:   # named as the config names them: "kv_heads (num_key_value_heads)"
         names = {f: _first(config, FIELD_ALIASES[f])[0] for f in FIELD_ALIASES}
         raise ValidationError([_with_config_name(p, names) for p in exc.problems]) from None
-    for flag in ("tie_word_embeddings", "hidden_act", "activation_function", "first_k_dense_replace",
-                 "shared_expert_intermediate_size", "decoder_sparse_step", "mlp_only_layers", "moe_layer_freq"):
-        if flag in config:
+    for flag in ACTIVATION + ("tie_word_embeddings", "first_k_dense_replace", "shared_expert_intermediate_size",
+                              "decoder_sparse_step", "mlp_only_layers", "moe_layer_freq", "interleave_moe_layer_step",
+                              "moe_layers"):
+        if flag in config and (flag != "moe_layers" or model.is_moe):
             used.add(flag)
+    not_modelled = [k for k in _windowed_attention(config, model.layers, model.context_len or None, notes)
+                    if k not in used]
     # a known field set to null ("q_lora_rank": null in DeepSeek-V2-Lite: no query compression)
     # was read, as "not set"; it is not an unknown name
     used.update(k for k in WHOLE_NUMBER_FIELDS if k in config and config[k] is None)
-    ignored = sorted(k for k in config if k in IGNORED and k not in used)
-    unknown = sorted(k for k in config if k not in IGNORED and k not in used)
+    ignored = sorted(k for k in config if k in IGNORED and k not in used and k not in not_modelled)
+    unknown = sorted(k for k in config if k not in IGNORED and k not in used and k not in not_modelled)
     return HfImport(model=model, used=tuple(sorted(used)), ignored=tuple(ignored),
-                    unknown=tuple(unknown), notes=tuple(notes))
+                    unknown=tuple(unknown), notes=tuple(notes), not_modelled=tuple(not_modelled))

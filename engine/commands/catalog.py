@@ -191,16 +191,28 @@ def models_import(args, ctx) -> Output:
                                       training_seq_len=args.seq_len)
     except ValidationError as exc:
         raise ValidationError(exc.problems, context=str(path)) from None
+    from engine.hf_config import NOT_MODELLED_WHY
+
     store = ctx.store()
-    if not args.replace and any(m.id == model_id for m in store.models()):
+    old = next((m for m in store.models() if m.id == model_id), None)
+    if old is not None and not args.replace:
         raise UserError(f"{path}: a preset with id '{model_id}' exists; pass --replace or --id NEW_ID")
+    # what --replace overwrote, said: "imported 'llama3-70b': 0.124 B" read as if Llama 3 70B were still there
+    replaced = None
+    if old is not None:
+        was = model_summary(old)
+        replaced = {k: was[k] for k in ("id", "name", "params_b", "active_params_b")}
     store.save_model(result.model)
     summary = model_summary(result.model)
-    data = {"model": summary, "used_fields": list(result.used), "ignored_fields": list(result.ignored),
+    data = {"model": summary, "replaced": replaced, "used_fields": list(result.used),
+            "ignored_fields": list(result.ignored), "not_modelled_fields": list(result.not_modelled),
             "unknown_fields": list(result.unknown), "notes": list(result.notes)}
-    text = (f"imported '{model_id}': {summary['params_b']} B parameters ({summary['active_params_b']} B active)\n"
+    head = (f"replaced '{model_id}' (was {replaced['name']}, {replaced['params_b']:.2f} B parameters) with"
+            if replaced else f"imported '{model_id}':")
+    text = (f"{head} {summary['params_b']} B parameters ({summary['active_params_b']} B active)\n"
             f"unknown fields (not used; check them): {', '.join(result.unknown) or 'none'}\n"
-            f"ignored fields (no effect on the model): {', '.join(result.ignored) or 'none'}"
+            + (f"not modelled ({NOT_MODELLED_WHY}): {', '.join(result.not_modelled)}\n" if result.not_modelled else "")
+            + f"ignored fields (no effect on the model): {', '.join(result.ignored) or 'none'}"
             + (f"\nnotes: {'; '.join(result.notes)}" if result.notes else ""))
     return Output(data=data, rows=[{k: summary[k] for k in MODEL_COLUMNS}], columns=MODEL_COLUMNS, text=text)
 
