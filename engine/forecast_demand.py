@@ -105,7 +105,10 @@ def fit_growth(curve) -> GrowthFit:
         pace = (f"growth rate {math.exp(mean[0]):.3g} per year in log units at the last point "
                 f"(x{math.exp(math.exp(mean[0])):,.3g} a year at that pace)")
         if mean[1] < 0:
-            trend = (f"falling by {-mean[1]:.3g} in log per year (half-life {math.log(2) / -mean[1]:.2g} years)")
+            # the log of the rate falls linearly: the rate halves every ln 2 / slope years ("falling by
+            # 2.48 in log per year" read as the rate itself falling 2.48 a year)
+            trend = (f"its log falling by {-mean[1]:.3g} a year, so the rate halves every "
+                     f"{math.log(2) / -mean[1]:.2g} years")
         else:   # the draws hold it at the last pace (the slope is capped at 0): said, not "half-life inf"
             trend = ("NOT falling: the points imply accelerating growth, which this model cannot follow; it is "
                      "extrapolated at the last pace with no decline, so check the latest points or pick "

@@ -92,7 +92,8 @@ def model_from_case(row: Mapping) -> ModelConfig:
     hidden = _num(row, "hidden", int)
     heads = _num(row, "heads", int)
     if not (layers and hidden and heads):
-        raise ValueError("layers, hidden and heads are required")
+        missing = [f"{n}: {row.get(n)!r}" for n, v in (("layers", layers), ("hidden", hidden), ("heads", heads)) if not v]
+        raise ValueError(f"{'; '.join(missing)} (layers, hidden and heads must be whole numbers above 0)")
     kv_heads = _num(row, "kv_heads", int) or heads
     ffn = _num(row, "ffn_hidden", int) or 0
     experts = _num(row, "moe_experts", int) or 0
@@ -139,7 +140,7 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
             raise ValueError(f"{name}: {value} ({'0 to 3' if name == 'zero_stage' else 'at least 1'})")
     recompute = (row.get("recompute") or "").strip().lower() or None
     if recompute is not None and recompute not in RECOMPUTE_NAMES:
-        raise ValueError(f"recompute: {recompute!r}")
+        raise ValueError(f"recompute: {recompute!r} (none, selective or full, or blank to search)")
     n = _num(row, "num_chips", int)
     gb = _num(row, "global_batch_seqs", int)
     for name, value in (("num_chips", n), ("global_batch_seqs", gb)):

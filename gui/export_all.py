@@ -120,7 +120,7 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
             stem = out / f"{panel_key}_{chart_key}"
             chart_context = panel_context(panel, scenario, chart_key)
-            chart_context = {"Chart": getattr(chart, "title", chart_key), **chart_context} if chart_context else {}
+            chart_context = {"Chart": getattr(chart, "title", chart_key), **chart_context}   # (the Fleet: no scenario)
             plan.append((stem.with_suffix(".png"), lambda p, c=chart, x=chart_context: _titled_png(c, p, x)))
             plan.append((stem.with_suffix(".svg"), lambda p, c=chart, x=chart_context: _titled_svg(c, p, x)))
             plan.append((stem.with_suffix(".csv"),
