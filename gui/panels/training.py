@@ -258,11 +258,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                                      + (f". {fewer}" if fewer else ""), error=True)
         else:
             self._draw_heatmap()
-            fewer = fewer_chips_text(analysis, self.inputs.num_chips) if self.inputs is not None else ""
             self.run_bar.set_message(f"Searched {s.layouts_evaluated:,} layouts ({s.layouts_feasible:,} feasible) "
                                      f"in {s.search_seconds:.2f} s" + (self.heatmap_note or
-                                     f"; scaling curve for {len(analysis.scaling_chips)} chip types") + "."
-                                     + (f" {fewer}." if fewer else ""))
+                                     f"; scaling curve for {len(analysis.scaling_chips)} chip types") + ".")
         self._draw_heatmap()
         if self.inputs is not None and self.mode_combo.currentData() == "search" \
                 and analysis.key == self._analysis_key(self.inputs):
@@ -362,7 +360,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         t.set("goodput", f"{100 * est.goodput:.2f}" if est.goodput >= 0.999 else f"{100 * est.goodput:.1f}",  # not "100.0"
               f"ckpt {est.checkpoint_interval_min:.0f} min, {counted(est.expected_interruptions, 'failure')}")
         notes = list(r.explanations)
-        self.notes.setText("Why: " + "; ".join(notes) + "." if notes else "")
+        a = self.analysis   # a badly factored count: the wrapped notes carry it (the run bar cut it at 1280)
+        fewer = fewer_chips_text(a, inp.num_chips) if a is not None and a.key == self._analysis_key(inp) else ""
+        self.notes.setText(("Why: " + "; ".join(notes) + "." if notes else "") + (f" {fewer}." if fewer else ""))
 
     def _bar_layouts(self) -> list[tuple[str, LayoutResult]]:
         def label(layout) -> str:   # TP and PP, then VPP/CP/EP on a line of their own (a bar is narrow)
