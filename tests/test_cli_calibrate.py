@@ -200,18 +200,13 @@ def test_an_inference_fit_is_held_to_the_documented_ranges(capsys, tmp_path, sha
     """QA: the 910B2's serving runs made 4x slower fitted inf_hbm_eff 0.055 and inf_prefill_mfu
     0.10 (ranges 0.2-0.95 and 0.3-0.9) and saved them without a word. The fit now stays in its
     ranges; on a bound it is refused, naming the factor."""
-    with open(shared_dir / "validation" / "inference_public.csv", newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        rows = [r for r in reader if r["chip"] == "ascend-910b2"]
-        fields = reader.fieldnames
-    for r in rows:   # 4x slower: rates / 4, times x 4
-        slower = 4.0 if r["metric"].endswith("_ms") else 0.25
-        r["value"] = f"{float(r['value']) * slower:g}"
-    path = tmp_path / "slow.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    from tests.case_files import write_cases
+
+    def slower(r):   # 4x slower: rates / 4, times x 4
+        r["value"] = f"{float(r['value']) * (4.0 if r['metric'].endswith('_ms') else 0.25):g}"
+
+    path = write_cases(shared_dir / "validation" / "inference_public.csv", tmp_path / "slow.csv",
+                       lambda r: r["chip"] == "ascend-910b2", slower)
     db = str(tmp_path / "c.db")
     code = main(["--db", db, "calibrate", "inference", "--cases", str(path), "--chip", "ascend-910b2", "--save"])
     err = capsys.readouterr().err
@@ -226,17 +221,11 @@ def test_an_inference_fit_is_held_to_the_documented_ranges(capsys, tmp_path, sha
 def test_a_fit_that_still_misses_its_runs_by_half_is_not_saved(capsys, tmp_path, shared_dir):
     """QA: one factor (step overhead) took a 3x slowdown of the H100 runs as 1.7 s a step, left a
     125% median error, and was saved."""
-    with open(shared_dir / "validation" / "training_public.csv", newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        rows = [r for r in reader if r["chip"] == "h100-sxm5-80gb" and r["metric"] == "tokens_per_s_per_chip"][:20]
-        fields = reader.fieldnames
-    for r in rows:
-        r["value"] = f"{float(r['value']) / 3:g}"
-    path = tmp_path / "slow.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    from tests.case_files import write_cases
+
+    path = write_cases(shared_dir / "validation" / "training_public.csv", tmp_path / "slow.csv",
+                       lambda r: r["chip"] == "h100-sxm5-80gb" and r["metric"] == "tokens_per_s_per_chip",
+                       lambda r: r.update(value=f"{float(r['value']) / 3:g}"), limit=20)
     code = main(["--db", str(tmp_path / "c.db"), "calibrate", "training", "--cases", str(path), "--chip",
                  "h100-sxm5-80gb", "--factors", "train_step_overhead_s", "--save"])
     err = capsys.readouterr().err

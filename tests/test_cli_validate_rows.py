@@ -40,21 +40,12 @@ def test_impossible_layout_fields_and_repeated_ids(tmp_path, capsys, shared_dir)
 def test_holdout_needs_two_sources_and_in_sample_says_what_it_is(tmp_path, capsys, shared_dir):
     """QA: with the source column blank, "--holdout source" made one fold with nothing fitted and
     still printed "out of sample (leave one source out)"; the plain run did not say in sample."""
-    import csv as _csv
-
     from engine.cli import main
 
-    with open(shared_dir / "validation" / "training_public.csv", newline="", encoding="utf-8") as handle:
-        reader = _csv.DictReader(handle)
-        rows = [r for r in reader][:12]
-        fields = reader.fieldnames
-    for r in rows:
-        r["source"] = ""
-    path = tmp_path / "blank.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = _csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    from tests.case_files import write_cases
+
+    path = write_cases(shared_dir / "validation" / "training_public.csv", tmp_path / "blank.csv",
+                       lambda r: True, lambda r: r.update(source=""), limit=12)
     db = str(tmp_path / "v.db")
     assert main(["--db", db, "validate", "training", "--cases", str(path), "--holdout", "source"]) == 1
     assert "--holdout source needs cases from at least 2 sources" in capsys.readouterr().err

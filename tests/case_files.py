@@ -1,0 +1,25 @@
+"""A test's own cases file: some rows of a public validation file, changed as the test needs."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Callable
+
+
+def write_cases(source: Path, path: Path, keep: Callable[[dict], bool], change: Callable[[dict], None] | None = None,
+                limit: int | None = None) -> Path:
+    """The rows of `source` that `keep` accepts (the first `limit` of them), each passed through
+    `change` (in place), written to `path` with the same header."""
+    with open(source, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = [r for r in reader if keep(r)][:limit]
+        fields = reader.fieldnames or []
+    for row in rows:
+        if change is not None:
+            change(row)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
