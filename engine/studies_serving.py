@@ -88,7 +88,8 @@ class ServingRequest:
             engine=self.engine, factors=self.limit_factors or None, percentile=percentile or self.slo_percentile,
             prefix_cache_hit=self.prefix_cache_hit, tp=tp if tp is not None else self.tp,
             ep=ep if ep is not None else self.ep, input_spread=self.length_spread, output_spread=self.length_spread,
-            prefill_tp=self.prefill_tp or None, prefill_instances=self.prefill_instances)
+            prefill_tp=self.prefill_tp or None, prefill_instances=self.prefill_instances,
+            layout_given=self.tp is not None)   # a `tp` passed back is the search's choice, not the user's
 
     def chips_for_demand(self, cap) -> int | None:
         return chips_for_demand(cap, self.demand)

@@ -561,8 +561,11 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                                        percentile: str = "p90", prefix_cache_hit: float = 0.0,
                                        tp: int | None = None, ep: int | None = None,
                                        input_spread: float = 0.0, output_spread: float = 0.0,
-                                       prefill_tp: int | None = None, prefill_instances: int = 1, seed: int = 0):
+                                       prefill_tp: int | None = None, prefill_instances: int = 1, seed: int = 0,
+                                       layout_given: bool | None = None):
     """Output tokens/s per chip at the highest load meeting percentile SLOs, with the layout.
+    `layout_given`: the user fixed TP (said so); default: `tp` was passed. A caller that passes
+    the steady search's own TP back (not to search twice) says False.
 
     The layout (TP, EP) is the one the steady-state SLO search picks (`inference.slo_capacity`);
     the simulator then finds the load that holds the percentile targets under Poisson arrivals,
@@ -647,7 +650,7 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
         return replace(result, explanation=f"{result.explanation}; {layout}: its steady state (every attention "
                        f"group always busy) misses a target ({cap.reason.split(': ', 1)[-1]}), a lighter load "
                        "holds them")
-    if tp is not None:   # the user fixed the layout: the steady search only evaluated it
+    if (tp is not None) if layout_given is None else layout_given:   # the user fixed the layout
         return replace(result, explanation=f"{result.explanation}; {layout} (given; its steady state: "
                        f"{cap.explanation})")
     return replace(result, explanation=f"{result.explanation}; {layout} chosen by the steady-state search "

@@ -612,3 +612,19 @@ def test_the_training_cli_line_reproduces_the_study(mode, capsys):
     assert d["step_time_s"] == pytest.approx(result.step_time_s, rel=1e-12)
     assert d["layout"] == result.layout
     assert d["time_to_train_days"] == pytest.approx(run.time_to_train_days, rel=1e-12)
+
+
+def test_a_searched_tp_passed_back_is_not_called_given():
+    """The Inference view passes the steady search's TP back so as not to search twice; its
+    notes then read "TP8 (given ...)" with the form at "Best under the targets"."""
+    from engine.catalog import reference_chips, reference_models
+    from engine.studies import ServingStudy
+    from engine.studies_serving import serving_request
+
+    request = serving_request(ServingStudy(), reference_chips(), reference_models())
+    assert request.tp is None
+    steady = request.capacity(fixed_layout=False)
+    loaded = request.capacity_under_load(tp=steady.tp, ep=steady.ep)
+    assert f"TP{steady.tp} chosen by the steady-state search" in loaded.explanation
+    fixed = serving_request(ServingStudy(tp=8), reference_chips(), reference_models())
+    assert "TP8 (given" in fixed.capacity_under_load(tp=8).explanation
