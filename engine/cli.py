@@ -230,12 +230,18 @@ def _columns_of(rows: list[dict], columns: Sequence[str] | None) -> list[str]:
     return list(seen)
 
 
+PATH_COLUMNS = frozenset({"file", "out", "path", "backup"})   # table columns holding file names
+
+
 def render_table(rows: list[dict], columns: Sequence[str] | None = None, max_width: int = 48) -> str:
     cols = _columns_of(rows, columns)
     if not cols:
         return "(no rows)"
     cells = [[_cell(r.get(c)) for c in cols] for r in rows]
-    clipped = [[v if len(v) <= max_width else v[: max_width - 1] + "…" for v in row] for row in cells]
+    # a file name is never clipped ("…/inference_throughput-latency…" could not be opened from the table)
+    whole = [c in PATH_COLUMNS for c in cols]
+    clipped = [[v if len(v) <= max_width or whole[i] else v[: max_width - 1] + "…" for i, v in enumerate(row)]
+               for row in cells]
     widths = [max([len(c)] + [len(row[i]) for row in clipped]) for i, c in enumerate(cols)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)),
              "  ".join("-" * w for w in widths)]

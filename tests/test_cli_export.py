@@ -91,3 +91,12 @@ def test_an_empty_out_is_refused_not_the_current_folder(tmp_path):
     proc = fleetcast("export", "--out", "", db=tmp_path / "f.db", cwd=tmp_path)
     assert proc.returncode == 1 and "--out ''" in proc.stderr and "Traceback" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".png", ".svg", ".csv")) == []
+
+
+def test_the_table_never_clips_a_file_name():
+    """`export` printed "…/inference_throughput-latency…": the name could not be read off."""
+    from engine.cli import render_table
+
+    name = "/tmp/charts/inference_throughput-latency_steady_state_of_a_long_name.csv"
+    table = render_table([{"file": name, "kind": "csv", "note": "x" * 60}])
+    assert name in table and "x" * 60 not in table    # other long cells are still clipped
