@@ -143,6 +143,13 @@ class SaveScenarioCommand(StoreCommand):
             name = (self.name or "").strip()
             if not name:
                 raise ValidationError(["name: blank (a scenario needs a name)"])
+            if self.must_be_new:
+                # 'QA a' beside 'qa A' read as one scenario in Compare and with --scenario
+                twin = next((s["name"] for s in self.store.scenarios()
+                             if s["name"].casefold() == name.casefold() and s["name"] != name), None)
+                if twin is not None:
+                    raise ValidationError([f"name: '{name}' (differs from the scenario '{twin}' only in case; "
+                                           "choose another name)"])
             if _exists(self.store, name):
                 if self.must_be_new:
                     raise ValidationError([f"name: '{name}' (a scenario with this name already exists)"])

@@ -871,6 +871,11 @@ class Store:
             return
         if list(self.db.table(SCENARIOS).rows_where("name = ?", [new])):
             raise ValidationError([f"name: '{new}' (a scenario with this name already exists)"])
+        twin = next((r["name"] for r in self.db.table(SCENARIOS).rows
+                     if r["name"].casefold() == new.casefold() and r["name"] != old), None)
+        if twin is not None:   # 'QA a' beside 'qa A' read as one in Compare and with --scenario
+            raise ValidationError([f"name: '{new}' (differs from the scenario '{twin}' only in case; choose another "
+                                   "name)"])
         raw = self._raw_scenario(old)
         if raw is None:
             raise UserError(f"scenario '{old}': not found")

@@ -234,3 +234,15 @@ def test_a_rename_that_works_replaces_an_earlier_refusal_in_the_status_bar(store
     with qtbot.waitSignal(bar.status_message) as said:
         assert bar.rename_current("Renamed base")
     assert "Renamed base" in said.args[0] and said.args[0].endswith("(Ctrl+Z to undo)")
+
+
+def test_a_name_that_differs_only_in_case_is_refused(store, qtbot, qsettings_isolated):
+    """QA: 'QA a' and 'qa A' both existed and read as one scenario in Compare."""
+    bar = _bar(store, qtbot)
+    bar.select(DEFAULT_NAME)
+    assert bar.duplicate_current("QA a")
+    assert not bar.new_scenario("qa A")
+    assert "only in case" in bar.message.text()
+    assert not bar.rename_current("story DEFAULT")
+    assert "only in case" in bar.message.text()
+    assert bar.rename_current("QA A copy")   # another name is fine
