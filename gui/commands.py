@@ -129,8 +129,17 @@ def field_label(kind: str, field: str) -> str:
 
 
 def in_table_words(kind: str, field: str, message: str) -> str:
-    """`message` ("order_date: '2025-02-30' (...)") with its field named as the column is."""
-    return field_label(kind, field) + message[len(field):] if message.startswith(f"{field}:") else message
+    """`message` ("order_date: '2025-02-30' (...)") with its fields named as the columns are:
+    the edited one, and each other stored field a problem names ("2 problems: promised: ...;
+    quantity: ..." named the stored fields where one problem used the header)."""
+    import re
+
+    from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
+
+    model = {"chip": ChipTableModel, "order": OrderTableModel, "delivery": DeliveryTableModel}.get(kind)
+    keys = sorted({c.key for c in (model.columns if model is not None else ())} | {field}, key=len, reverse=True)
+    pattern = re.compile(r"(^|; |problems?: )(" + "|".join(re.escape(k) for k in keys) + r"):")
+    return pattern.sub(lambda m: f"{m.group(1)}{field_label(kind, m.group(2))}:", message)
 
 
 class EditChipCommand(_EditFieldCommand):

@@ -354,3 +354,14 @@ def test_undoing_a_delete_selects_the_order_it_put_back(panel, store):
     assert panel.delete_order_button.isEnabled()
     panel.undo_stack.redo()
     assert 1 not in {o.id for o in store.orders()}
+
+
+def test_a_refusal_naming_several_fields_uses_every_columns_header():
+    """QA: "Not saved: 2 problems: promised: ...; quantity: ..." named the stored fields where a
+    one-field refusal said "Quantity (chips)"."""
+    from gui.commands import in_table_words
+
+    said = in_table_words("order", "quantity", "2 problems: promised: 100000 chips scheduled (more than quantity "
+                          "10); quantity: 10 (less than the 30000 already delivered)")
+    assert said.startswith("2 problems: Promised (") and "; Quantity (chips): 10 (less than" in said
+    assert "more than quantity 10" in said    # words inside a message are left alone
