@@ -31,9 +31,11 @@ PANEL_CLASSES = tuple((spec.key, spec.module, spec.class_name) for spec in regis
 class WouldOverwrite(UserError):
     """Export all found files of the names it would write; nothing was written. `existing` lists them."""
 
-    def __init__(self, existing: list[Path]):
+    def __init__(self, existing: list[Path], *, at_least: bool = False):
         self.existing = list(existing)
-        more = f" and {len(existing) - 1} other file(s)" if len(existing) > 1 else ""
+        # refused before computing, only the names known then were counted (88 of 97): "at least"
+        more = (f" and {'at least ' if at_least else ''}{len(existing) - 1} other file(s)" if len(existing) > 1
+                else "")
         super().__init__(f"{existing[0]}: exists{more}; not overwritten (pass --force to replace them, "
                          "or choose an empty folder)")
 
@@ -105,7 +107,7 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
     if not force:  # the names known before computing: refuse at once, without the long compute
         early = [path for path in _names_known_now(panels, out) if os.path.lexists(path)]
         if early:
-            raise WouldOverwrite(early)
+            raise WouldOverwrite(early, at_least=True)
     for panel in panels.values():
         if hasattr(panel, "compute_now"):
             panel.compute_now()
