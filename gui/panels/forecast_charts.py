@@ -25,6 +25,9 @@ from gui.panels.forecast_common import (counts_from_zero, figure_text, first_sho
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps, percent_y_range
 
+WAITING_NOTICE = "The forecast fills this chart when it has run (it runs as you edit, or press Run forecast)"
+
+
 def _wrapped(label: str) -> str:
     """A long input name on two lines ("train share\nAscend 910B2"): under a bar it ran into the next."""
     if len(label) <= 14:
@@ -134,6 +137,7 @@ class ForecastCharts(QWidget):
         chart = self.shares_chart
         if shares is None:
             return
+        chart.set_notice("")
         x = to_timestamps(shares.months)
         base = np.zeros(len(shares.months))
         for i, source in enumerate(shares.sources):
@@ -203,6 +207,8 @@ class ForecastCharts(QWidget):
             chart.set_notice("Press \u201cCompute sensitivity (tornado)\u201d to see which input moves this most")
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
+            if chart not in self.tornado_charts.values():   # bare axes ("00.250") said nothing while it ran
+                chart.set_notice(WAITING_NOTICE)
         legend_top_right(self.probability_chart)
 
         grid_page = QWidget()
@@ -246,6 +252,8 @@ class ForecastCharts(QWidget):
 
     def draw(self, r: ForecastResult) -> None:
         self.result = r
+        for chart in (self.probability_chart, self.jobs_chart):   # the others set or clear their own below
+            chart.set_notice("")
         x = to_timestamps(r.months)
         unit_name = self.chip_name(r.unit_chip_id)
         unit = f"{unit_name} chips"
