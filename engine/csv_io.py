@@ -281,6 +281,14 @@ def check_can_create(path: str | os.PathLike, *, force: bool = False) -> Path:
     return path
 
 
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, *, force: bool = False, mode: str = "w") -> Iterator[typing.IO]:
     """Write `path` all at once: a temporary file in the same folder, moved into place at the end.
@@ -289,6 +297,10 @@ def atomic_output(path: str | os.PathLike, *, force: bool = False, mode: str = "
     uses a hard link so a file created meanwhile is not clobbered either).
     """
     path = check_can_create(path, force=force)
+    if "b" not in mode and _is_sqlite(path):
+        # --force onto another database wrote CSV over it: a text export never replaces one
+        raise UserError(f"{path}: is a SQLite database (another Fleetcast database?); not replaced by a text "
+                        "export, even with --force: give a .csv name")
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:

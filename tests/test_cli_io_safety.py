@@ -457,3 +457,17 @@ def test_number_flags_are_plain_numbers_as_in_files(capsys, db, argv):
 def test_caps_are_plain_numbers(capsys, db):
     code, _out, err = run(capsys, "--db", db, "plan", "--caps", "h20-96gb=1_000")
     assert code == 1 and "--caps: 'h20-96gb=1_000'" in one_line_error(err)
+
+
+def test_a_text_export_never_replaces_another_database(tmp_path, capsys):
+    """QA: `orders export other.db --force` wrote CSV over another Fleetcast database."""
+    from engine.cli import main
+    from engine.store import open_store
+
+    other = tmp_path / "other.db"
+    open_store(other).close()
+    before = other.read_bytes()
+    for kind in ("orders", "chips"):
+        assert main(["--db", str(tmp_path / "a.db"), kind, "export", str(other), "--force"]) == 1
+        assert "is a SQLite database" in capsys.readouterr().err
+    assert other.read_bytes() == before
