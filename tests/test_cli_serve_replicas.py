@@ -39,11 +39,13 @@ def test_clients_that_do_not_divide_over_the_replicas_are_not_rounded_up(capsys)
     assert mixed["output_tokens_per_s_per_chip"] == pytest.approx(expected)
     assert mixed["total_tokens_per_s_per_chip"] == pytest.approx(
         (two["total_tokens_per_s_per_chip"] + 2 * one["total_tokens_per_s_per_chip"]) / 3)
-    # latency over every replica's requests (each replica runs 500): the means weigh 1 : 2
+    # latency over the requests every replica serves in a common time (each simulates 500): a
+    # replica's weigh replicas x clients / e2e latency (its requests per second), here about 1 : 1
     assert one["simulated_requests"] == two["simulated_requests"] == 500
     assert mixed["simulated_requests"] == 3 * 500
-    assert mixed["ttft_ms"] == pytest.approx((two["ttft_ms"] + 2 * one["ttft_ms"]) / 3)
-    assert mixed["e2e_latency_ms"] == pytest.approx((two["e2e_latency_ms"] + 2 * one["e2e_latency_ms"]) / 3)
+    w_two, w_one = 1 * 2 / two["e2e_latency_ms"], 2 * 1 / one["e2e_latency_ms"]
+    for key in ("ttft_ms", "e2e_latency_ms"):
+        assert mixed[key] == pytest.approx((two[key] * w_two + one[key] * w_one) / (w_two + w_one))
     assert mixed["running_batch"] == pytest.approx((two["running_batch"] + 2 * one["running_batch"]) / 3)
     assert "4 clients over 3 replicas" in mixed["explanation"]
     # an even split is one replica's figures, as before

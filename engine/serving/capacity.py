@@ -82,22 +82,26 @@ def pooled_percentiles(groups) -> dict:
     """`percentiles` of the requests of several replica runs pooled, each run's array counted as
     many times as replicas ran it (`groups`: (count, array) pairs): np.percentile's linear
     interpolation over the repeated arrays, without building them. One group: `percentiles`."""
-    parts = [(int(c), np.asarray(x, dtype=float)) for c, x in groups if c > 0]
+    parts = [(c, np.asarray(x, dtype=float)) for c, x in groups if c > 0]
     parts = [(c, x[np.isfinite(x)]) for c, x in parts]
     parts = [(c, x) for c, x in parts if x.size]
     if len(parts) <= 1:
         return percentiles(parts[0][1] if parts else np.empty(0))
-    g = math.gcd(*(c for c, _ in parts))
     values = np.concatenate([x for _, x in parts])
-    weights = np.concatenate([np.full(x.size, c // g, dtype=np.int64) for c, x in parts])
+    if all(float(c).is_integer() for c, _ in parts):   # whole counts: exactly the repeated arrays
+        g = math.gcd(*(int(c) for c, _ in parts))
+        weights = np.concatenate([np.full(x.size, int(c) // g, dtype=float) for c, x in parts])
+    else:   # weights per request (a busier replica's requests stand for more of the deployment's)
+        low = min(float(c) for c, _ in parts)
+        weights = np.concatenate([np.full(x.size, float(c) / low) for c, x in parts])
     order = np.argsort(values, kind="stable")
     values, cum = values[order], np.cumsum(weights[order])
-    n = int(cum[-1])
+    n = float(cum[-1])
 
     def at(q: float) -> float:
         pos = q / 100.0 * (n - 1)
         lo = int(math.floor(pos))
-        hi = min(lo + 1, n - 1)
+        hi = min(lo + 1, int(math.ceil(n - 1)))
         v_lo, v_hi = values[np.searchsorted(cum, [lo, hi], side="right")]
         return float(v_lo + (pos - lo) * (v_hi - v_lo))
 
@@ -292,7 +296,11 @@ def _replica_runs(inputs, groups: list, run_one, chips_per_replica: int) -> Load
         lat = {k: percentiles(getattr(sim, k)) for k in ("ttft_s", "tpot_s", "e2e_s", "queue_s")}
         out, tot = sim.output_tokens_per_s / chips_per_replica, sim.total_tokens_per_s / chips_per_replica
     else:
-        lat = {k: pooled_percentiles([(c, getattr(s, k)) for c, s in busy])
+        # closed loop: each replica's requests weigh as many as it serves in a common time (a
+        # 2-client replica runs as many simulated requests as a 1-client one, in half the time:
+        # count / makespan); offline and Poisson requests are the deployment's own, once each
+        same = inputs.scenario != "concurrency" or len({round(s.makespan_s, 9) for _, s in busy}) == 1
+        lat = {k: pooled_percentiles([(c if same else c / max(s.makespan_s, 1e-12), getattr(s, k)) for c, s in busy])
                for k in ("ttft_s", "tpot_s", "e2e_s", "queue_s")}
         chips = reps * int(chips_per_replica)
         out = sum(c * s.output_tokens_per_s for c, s in busy) / chips

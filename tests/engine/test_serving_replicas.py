@@ -59,3 +59,12 @@ def test_idle_replicas_count_as_chips_doing_nothing():
     assert two.mean_running == pytest.approx(one.mean_running / 2)
     res = evaluate_serving(_inputs(concurrency=1, replicas=2, requests=40))
     assert res.simulated_requests == 40 and res.chips == 2
+
+
+def test_pooled_percentiles_take_rate_weights():
+    """A closed loop's replicas weigh by the requests they serve in a common time (count /
+    makespan): weights 0.5 and 1.0 pool as counts 1 and 2 would."""
+    rng = np.random.default_rng(2)
+    a, b = rng.exponential(1.0, 9), rng.exponential(2.0, 6)
+    assert pooled_percentiles([(0.5, a), (1.0, b)]) == pytest.approx(pooled_percentiles([(1, a), (2, b)]))
+    assert pooled_percentiles([(1, a), (2, b)]) == pytest.approx(percentiles(np.concatenate([a, b, b])))
