@@ -453,8 +453,9 @@ def run(args, ctx) -> Output:
         "decode_breakdown_ms": dict(res.decode_breakdown_ms),
         # the parts of one decode step as the cost model has them at the run's mean running batch
         # and mean context, without prompts; decode_step_ms is the simulated steps' mean
-        "decode_breakdown_at": f"closed-form decode step at the mean running batch ({res.running_batch:,.1f}), "
-                               "no prompts in the step",
+        # (at least one sequence: idle replicas of an uneven split average the batch below 1)
+        "decode_breakdown_at": f"closed-form decode step at the mean running batch "
+                               f"({max(res.running_batch, 1.0):,.1f}), no prompts in the step",
         # under load, request by request (ttft_ms / tpot_ms above are the means)
         "ttft_ms_p50": _finite(res.ttft_ms_p50), "ttft_ms_p90": _finite(res.ttft_ms_p90),
         "ttft_ms_p99": _finite(res.ttft_ms_p99), "tpot_ms_p50": _finite(res.tpot_ms_p50),
