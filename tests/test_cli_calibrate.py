@@ -231,3 +231,24 @@ def test_a_fit_that_still_misses_its_runs_by_half_is_not_saved(capsys, tmp_path,
     err = capsys.readouterr().err
     assert code == 1 and "not saved: the fit still misses these runs by" in err
     assert "RuntimeWarning" not in err
+
+
+def test_a_saved_fit_can_be_reset_to_the_packaged_factors(capsys, tmp_path, ascend_runs):
+    """A --save had no way back short of a backup: --reset removes this database's factors of the
+    kind for the chip, says which (with their values), and the packaged ones apply again."""
+    db = str(tmp_path / "r.db")
+    main(["--db", db, "chips", "list", "--format", "json"])
+    packaged = next(c for c in json.loads(capsys.readouterr().out) if c["id"] == "ascend-910b2")["calibration"]
+    assert main(["--db", db, "calibrate", "training", "--cases", str(ascend_runs), "--chip", "ascend-910b2",
+                 "--save", "--format", "json"]) == 0
+    saved = {f["factor"]: f["fitted"] for f in json.loads(capsys.readouterr().out)["factors"]}
+    assert main(["--db", db, "calibrate", "training", "--chip", "ascend-910b2", "--reset", "--format", "json"]) == 0
+    removed = {r["factor"]: r["removed_value"] for r in json.loads(capsys.readouterr().out)["removed"]}
+    assert removed == pytest.approx(saved)
+    main(["--db", db, "chips", "list", "--format", "json"])
+    after = next(c for c in json.loads(capsys.readouterr().out) if c["id"] == "ascend-910b2")["calibration"]
+    assert after == pytest.approx(packaged)
+    assert main(["--db", db, "calibrate", "training", "--chip", "ascend-910b2", "--reset"]) == 0
+    assert "nothing to remove" in capsys.readouterr().out
+    assert main(["--db", db, "calibrate", "training", "--chip", "ascend-910b2"]) == 1
+    assert "--cases FILE.csv" in capsys.readouterr().err

@@ -23,14 +23,30 @@ def register(subparsers) -> None:
 
     p = add_command(subparsers, "calibrate", "fit a chip's efficiency factors to your own measured runs")
     p.add_argument("kind", choices=("training", "inference"))
-    p.add_argument("--cases", required=True, metavar="FILE.csv",
-                   help="measured runs in the validation-case schema (the columns of the public training cases file)")
+    p.add_argument("--cases", metavar="FILE.csv",
+                   help="measured runs in the validation-case schema (the columns of the public training cases "
+                        "file); required unless --reset")
     p.add_argument("--chip", required=True, metavar="ID", help="the chip whose factors are fitted")
     p.add_argument("--factors", metavar="NAME[,NAME...]",
                    help="factors to fit (default: training train_gemm_eff, train_attn_eff, train_hbm_eff, "
                         "train_scaleup_eff; inference inf_hbm_eff, inf_prefill_mfu, inf_step_overhead_ms)")
     p.add_argument("--save", action="store_true", help="store the fitted values in the database")
+    p.add_argument("--reset", action="store_true",
+                   help="remove the factors of this kind that this database stores for --chip (a --save, or an "
+                        "edit), back to the packaged ones; prints what it removed")
     p.set_defaults(handler=run)
+
+
+def _reset(store, chip, kind: str) -> Output:
+    """A saved fit had no way back short of a backup: remove this database's factors of `kind`
+    (train_* or inf_*) for `chip`; the packaged ones apply again."""
+    prefix = "train_" if kind == "training" else "inf_"
+    removed = store.clear_calibration(chip.id, prefix)
+    rows = [{"factor": r["factor"], "removed_value": r["value"], "note": r.get("note") or ""} for r in removed]
+    text = (f"removed {len(rows)} {kind} factor(s) this database stored for {chip.id}; the packaged values apply "
+            "again (the values removed are listed: `fleetcast calibrate ... --save` fits them again)"
+            if rows else f"this database stores no {kind} factors for {chip.id}: nothing to remove")
+    return Output(data={"chip": chip.id, "kind": kind, "removed": rows}, rows=rows, text=text)
 
 
 FIT_LEFT_MAX_PCT = 50.0   # a fit leaving more error than this on its own runs is not saved
@@ -42,6 +58,12 @@ def run(args, ctx) -> Output:
 
     store = ctx.store()
     chip = store.chip(args.chip)
+    if args.reset:
+        if args.cases or args.save or args.factors:
+            raise UserError("--reset: give only the kind and --chip (it removes saved factors; it fits nothing)")
+        return _reset(store, chip, args.kind)
+    if not args.cases:
+        raise UserError("--cases FILE.csv: the measured runs to fit (or --reset to remove saved factors)")
     chips = {c.id: c for c in store.chips()}
     all_rows = read_cases_csv(args.cases)
     check_columns(args.cases, args.kind, all_rows)   # a file of the other kind fits nothing: refuse it

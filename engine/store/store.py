@@ -507,6 +507,18 @@ class Store:
                                         pk=("chip_id", "factor"))
         return rows[0]["value"] if rows else None
 
+    def clear_calibration(self, chip_id: str, prefix: str = "") -> list[dict]:
+        """Remove this database's calibration values of `chip_id` whose factor starts with
+        `prefix`; returns the rows removed (the packaged defaults apply again)."""
+        self._writable()
+        self.chip(chip_id)
+        rows = [r for r in self.db.table(CALIBRATION).rows_where("chip_id = ?", [chip_id])
+                if str(r["factor"]).startswith(prefix)]
+        with self.db.atomic():
+            for r in rows:
+                self.db.execute(f"delete from {CALIBRATION} where chip_id = ? and factor = ?", [chip_id, r["factor"]])
+        return rows
+
     # ---- chips import/export (engine.store.transfer does the work) ------------------------
     def import_chips(self, path, *, update_existing: bool = True) -> "ImportSummary":
         """Validate every row, then add or update all chips or none; what changed, by id. With
