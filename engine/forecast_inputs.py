@@ -112,6 +112,12 @@ MERGED_BOUNDS = re.compile(r"(?P<model>\S+) serving capacity is the steady state
                            r"tokens/s per chip")
 
 
+def on_steady_basis(notes) -> bool:
+    """Whether a forecast's notes say its serving chips are rated on the steady state (see
+    `serving_throughputs`): its percentile and length spread then change nothing."""
+    return any(MERGED_BOUNDS.fullmatch(str(n)) or UPPER_BOUND_NOTE in str(n) for n in notes)
+
+
 def merge_notes(notes) -> tuple[str, ...]:
     """The notes once each; the steady-state upper bounds of one model as one sentence (three chips'
     worth filled the Forecast's summary)."""

@@ -975,18 +975,15 @@ def fewer_chips_alternative(inputs: TrainingInputs, tokens_per_s_per_chip: float
     if inputs.dp:
         return None
     counts = sorted({n - n % (2 ** k) for k in range(3, 11)} - {n, 0}, reverse=True)
-    best: tuple[int, SearchResult] | None = None
-    best_total = n * max(float(tokens_per_s_per_chip), 0.0) * IDLE_GAIN_MIN
-    for m in counts:
-        if m < (1.0 - IDLE_SHARE_MAX) * n:
-            break
+    to_beat = n * max(float(tokens_per_s_per_chip), 0.0) * IDLE_GAIN_MIN
+    for m in (m for m in counts if m >= (1.0 - IDLE_SHARE_MAX) * n):
         try:
             result = search_layouts(replace(inputs, num_chips=m), top_k=3, should_stop=should_stop)
         except UserError:
             continue
-        if result.best is not None and m * result.best.tokens_per_s_per_chip > best_total:
+        if result.best is not None and m * result.best.tokens_per_s_per_chip > to_beat:
             return m, result   # fewest idle chips that gain (each further count is another search)
-    return best
+    return None
 
 
 def best_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, num_chips: int, *,

@@ -116,16 +116,18 @@ class _EditFieldCommand(StoreCommand):
         self._update(self.old_value, self.new_value)
 
 
-def field_label(kind: str, field: str) -> str:
-    """A stored field as its table's column header names it ("Price (USD/chip)", not
-    "price_usd_per_chip"): the undo menu and the error banner speak the table's words."""
+def _table_columns(kind: str) -> tuple:
+    """The columns of the table that shows `kind` ("chip", "order", "delivery"); () for others."""
     from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
 
     model = {"chip": ChipTableModel, "order": OrderTableModel, "delivery": DeliveryTableModel}.get(kind)
-    for column in (model.columns if model is not None else ()):
-        if column.key == field:
-            return column.header
-    return field.replace("_", " ")
+    return tuple(model.columns) if model is not None else ()
+
+
+def field_label(kind: str, field: str) -> str:
+    """A stored field as its table's column header names it ("Price (USD/chip)", not
+    "price_usd_per_chip"): the undo menu and the error banner speak the table's words."""
+    return next((c.header for c in _table_columns(kind) if c.key == field), field.replace("_", " "))
 
 
 def in_table_words(kind: str, field: str, message: str) -> str:
@@ -134,10 +136,7 @@ def in_table_words(kind: str, field: str, message: str) -> str:
     quantity: ..." named the stored fields where one problem used the header)."""
     import re
 
-    from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
-
-    model = {"chip": ChipTableModel, "order": OrderTableModel, "delivery": DeliveryTableModel}.get(kind)
-    keys = sorted({c.key for c in (model.columns if model is not None else ())} | {field}, key=len, reverse=True)
+    keys = sorted({c.key for c in _table_columns(kind)} | {field}, key=len, reverse=True)
     pattern = re.compile(r"(^|; |problems?: )(" + "|".join(re.escape(k) for k in keys) + r"):")
     return pattern.sub(lambda m: f"{m.group(1)}{field_label(kind, m.group(2))}:", message)
 

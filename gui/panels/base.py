@@ -619,8 +619,7 @@ class AnalysisPanel(QWidget):
 
     def show_valid(self) -> None:
         self._shown_valid = True
-        if self.banner.kind == "error":
-            self.banner.dismiss()
+        self.banner.dismiss_error()
         mark_stale(self.result_widgets(), False)
 
     # ---- protocol ------------------------------------------------------------------------------

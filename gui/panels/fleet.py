@@ -239,8 +239,7 @@ class FleetPanel(QWidget):
             self.banner.show_error(message)
             self.status_message.emit(message)
             return False
-        if self.banner.kind == "error":
-            self.banner.dismiss()
+        self.banner.dismiss_error()
         self.status_message.emit(f"{command_text(command)} (Ctrl+Z to undo)")
         return True
 

@@ -682,7 +682,7 @@ class ForecastPanel(QWidget):
         self.inputs, self.result = outcome.inputs, outcome.result
         req = self._shown_request = outcome.request
         self._cache = (req.orders, req.chips, req.models, throughput_key(req.scenario), outcome.inputs)
-        self.banner.dismiss() if self.banner.kind == "error" else None
+        self.banner.dismiss_error()
         r = outcome.result
         mark_steady_fields(self._demand_form, outcome.inputs.notes)   # fields the steady basis leaves unused
         self.view.draw(r)

@@ -49,7 +49,9 @@ def mark_steady_fields(form, notes) -> None:
     """Beside "Targets hold for" and "Length spread (CV)": not used while every serving chip is
     rated on the steady state (engine.forecast_inputs.serving_throughputs; the fields changed
     nothing then, and only the notes said why)."""
-    steady = any("serving capacity is the steady state" in str(n) for n in notes)
+    from engine.forecast_inputs import on_steady_basis
+
+    steady = on_steady_basis(notes)
     for i in range(form.rowCount()):
         label = form.itemAt(i, form.ItemRole.LabelRole)
         widget = label.widget() if label is not None else None

@@ -523,8 +523,7 @@ class PlanPanel(QWidget):
         result, self._cache = outcome
         self.result = result
         self._shown_key = self._running_key
-        if self.banner.kind == "error":
-            self.banner.dismiss()
+        self.banner.dismiss_error()
         self.progress_bar.setValue(100)
         self.progress_bar.setFormat(f"Done in {result.solve_s:.1f} s ({result.status})")
         # the status bar follows the run it reports (it still said "Plan search cancelled")

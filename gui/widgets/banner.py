@@ -53,6 +53,11 @@ class MessageBanner(QFrame):
     def text(self) -> str:
         return self.label.text() if not self.isHidden() else ""
 
+    def dismiss_error(self) -> None:
+        """Hide an error (a newer result answers it); an info or warning stays."""
+        if self.kind == "error":
+            self.dismiss()
+
     def error_text(self) -> str:
         """The error shown, or "" (for what an export or a report says was not computed)."""
         return self.label.text() if self.kind == "error" else ""
