@@ -345,6 +345,34 @@ def test_backup_copies_everything_the_csv_exports_leave_out(capsys, tmp_path, db
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
+def test_backup_refuses_a_target_with_another_databases_side_files(capsys, tmp_path, db):
+    """A -wal or -journal beside the target (another program has that file open, or crashed with it
+    open) is merged into the file on its first open: the backup then held the other database's
+    pages (QA: 'backed up ... 4 orders' and the copy listed 3, one edited elsewhere)."""
+    import sqlite3
+    import stat
+
+    from engine.store import open_store
+
+    open_store(db).close()
+    other = tmp_path / "team.db"
+    for side in ("-wal", "-journal"):
+        (tmp_path / f"team.db{side}").write_bytes(b"not this database's pages")
+        code, _, err = run(capsys, "--db", db, "backup", str(other), "--force")
+        assert code == 1 and f"team.db{side}: exists (another program has team.db open" in one_line_error(err)
+        assert not other.exists()
+        (tmp_path / f"team.db{side}").unlink()
+    old = os.umask(0o022)
+    try:
+        assert run(capsys, "--db", db, "backup", str(other))[0] == 0
+    finally:
+        os.umask(old)
+    # readable like the database and an export (mkstemp had left it 0600)
+    assert stat.S_IMODE(other.stat().st_mode) == 0o644
+    with sqlite3.connect(other) as conn:
+        assert conn.execute("select count(*) from orders").fetchone()[0] == 3
+
+
 @pytest.mark.parametrize("argv", [
     ("chips", "export", "{db}", "--force"),
     ("orders", "export", "{db}", "--force"),

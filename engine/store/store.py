@@ -330,11 +330,18 @@ class Store:
         deliveries, model presets, scenarios) at `path`: SQLite's online backup into a temporary
         file beside it, checked, then moved into place. An existing file is replaced only with
         `force`; the database's own file never."""
-        from engine.csv_io import _move_no_clobber, check_can_create, temp_file_beside
+        from engine.csv_io import _move_no_clobber, _umask, check_can_create, temp_file_beside
 
         target = check_can_create(path, force=force)
         if target.exists() and self.path.exists() and os.path.samefile(target, self.path):
             raise UserError(f"{target}: is the database itself; give another file name")
+        # SQLite's side files of a database at `target` (another program has it open, or one crashed
+        # with it open): the first open of the backup would merge them into it, so it would hold
+        # the other database's pages, not this one's.
+        sides = [s for s in ("-wal", "-journal") if os.path.lexists(f"{target}{s}")]
+        if sides:
+            raise UserError(f"{target}{sides[0]}: exists (another program has {target.name} open, or crashed with "
+                            f"it open); close it, or give another file name; nothing was written")
         tmp = temp_file_beside(target)
         try:
             dest = sqlite3.connect(tmp)
@@ -347,6 +354,7 @@ class Store:
                 raise UserError(f"{target}: the copy did not check out ({ok}); nothing was written")
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a backup is shared like the database
             if force:
                 os.replace(tmp, target)
             else:
