@@ -227,3 +227,26 @@ def check_file(conn, path, applied: tuple[str, ...]) -> None:
             cursor = conn.execute(f"select {_quoted(key)}, {q} from {table} "
                                   f"where {q} is not null and {q} != ''{simple}")
             checked(path, table, [{key: k, column: v} for k, v in cursor], applied)
+    _check_deliveries_agree(conn, path, applied)
+
+
+def _check_deliveries_agree(conn, path, applied: tuple[str, ...]) -> None:
+    """What two tables say together, which only another tool can break (Fleetcast's writes keep
+    foreign keys on and refuse over-delivery): a delivery whose order was deleted would be adopted
+    by the next order given that id (an import of 10 H20 as order 1 read 30,000 delivered), and an
+    order delivered beyond its quantity counts chips nobody ordered."""
+    if not {"order_id", "quantity"} <= set(_affinities(schema.DELIVERIES, applied)) or \
+            "quantity" not in _affinities(schema.ORDERS, applied):
+        return
+    orphan = conn.execute(f"select d.id, d.order_id from {schema.DELIVERIES} d left join {schema.ORDERS} o "
+                          "on o.id = d.order_id where o.id is null limit 1").fetchone()
+    if orphan is not None:
+        raise StoreError(f"{path}: table {schema.DELIVERIES}, row id {orphan[0]}, column order_id: {orphan[1]} "
+                         "(no such order); the file was changed outside Fleetcast. Delete that delivery or "
+                         "restore a backup")
+    over = conn.execute(f"select o.id, o.quantity, sum(d.quantity) from {schema.ORDERS} o join {schema.DELIVERIES} d "
+                        "on d.order_id = o.id group by o.id having sum(d.quantity) > o.quantity limit 1").fetchone()
+    if over is not None:
+        raise StoreError(f"{path}: table {schema.ORDERS}, row id {over[0]}, column quantity: {over[1]} (its "
+                         f"deliveries add up to {over[2]}); the file was changed outside Fleetcast. Correct "
+                         "that value or restore a backup")

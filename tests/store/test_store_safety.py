@@ -376,6 +376,13 @@ FOREIGN_VALUES = {
                          ["chips", "list"], "table chips, row id 'h20-96gb', column bf16_tflops: 'abc'"),
     "chip tflops blob": (["UPDATE chips SET hbm_gb = x'00ff' WHERE id = 'h20-96gb'"],
                          ["forecast", "--trials", "100"], "table chips, row id 'h20-96gb', column hbm_gb"),
+    # an order deleted by another tool leaves its deliveries (foreign keys are off there): the next
+    # order imported as id 1 adopted 30,000 delivered 910Bs
+    "delivery of a deleted order": (["DELETE FROM orders WHERE id = 1"],
+                                    ["orders", "list"], "table deliveries, row id 1, column order_id: 1 (no such order)"),
+    "deliveries beyond the order": (["UPDATE deliveries SET quantity = 90000 WHERE id = 1"],
+                                    ["forecast", "--trials", "100"], "table orders, row id 1, column quantity: 100000 "
+                                    "(its deliveries add up to 110000)"),
     "calibration value text": (["INSERT INTO calibration VALUES ('h20-96gb', 'mfu', 'high', '')"],
                                ["chips", "list"], "table calibration, row chip_id 'h20-96gb', column value: 'high'"),
 }
