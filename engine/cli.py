@@ -47,6 +47,8 @@ class Context:
             from engine.store import open_store
 
             self._store = open_store(self.db_path)
+            if self._store.upgrade_notice:   # a read-only command too: older versions can't open it now
+                print(f"fleetcast: note: {self._store.path}: {self._store.upgrade_notice}", file=sys.stderr)
         return self._store
 
     def close(self):

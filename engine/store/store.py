@@ -121,7 +121,10 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
         store = _open_target(target, True, timeout_s)
         reason = "the file can't be written here"
         notice = f"{reason}: opened for viewing, edits are disabled"
-    store.notice = "; ".join(n for n in (notice, store.notice) if n)
+    upgraded = (f"upgraded to this version's schema (older Fleetcast versions can't open it now); "
+                f"the file as it was is at {store.backup_path}") if store.backup_path else ""
+    store.upgrade_notice = upgraded
+    store.notice = "; ".join(n for n in (notice, store.notice, upgraded) if n)
     store.read_only_reason = reason
     # a new file is not read back (that too would drop our locks): SQLite's header, in WAL mode
     header = target.header or files.SQLITE_HEADER + b"\x10\x00\x02\x02"
@@ -207,6 +210,7 @@ class Store:
         self.read_only = read_only
         self.notice = ""
         self.backup_path: Path | None = None
+        self.upgrade_notice = ""
         self.busy_timeout_s: float | None = None
         self.read_only_reason: str | None = None  # why a file we were asked to edit opened read-only
         self._default_rows: list[dict] | None = None

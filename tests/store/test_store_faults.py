@@ -90,6 +90,23 @@ def test_older_database_is_backed_up_then_migrated(tmp_path):
     assert _snapshot(store.backup_path)["scenarios"] == old["scenarios"]
 
 
+def test_an_upgrade_is_said_with_its_backup_on_the_cli(tmp_path, capsys):
+    """A read-only command upgraded an older file in silence: an older Fleetcast sharing it was then
+    locked out without warning (QA). One stderr line names the upgrade and the backup."""
+    from engine.cli import main
+
+    db = tmp_path / "fleet.db"
+    _make_old_database(db)
+    assert main(["--db", str(db), "chips", "list", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    backups = sorted(tmp_path.glob("fleet.pre-migration-*.db"))
+    assert len(backups) == 1 and out.startswith("[")
+    assert err.strip().splitlines() == [f"fleetcast: note: {db}: upgraded to this version's schema (older Fleetcast "
+                                        f"versions can't open it now); the file as it was is at {backups[0]}"]
+    assert main(["--db", str(db), "chips", "list", "--format", "json"]) == 0
+    assert capsys.readouterr().err == ""    # said once: the second open has nothing to upgrade
+
+
 def test_failed_migration_leaves_file_unchanged_and_names_backup(tmp_path, monkeypatch):
     db = tmp_path / "fleet.db"
     _make_old_database(db)
