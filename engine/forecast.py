@@ -587,6 +587,16 @@ def as_of_and_source(orders: Sequence[Order], scenario: ForecastScenario,
     return scenario.start, "the forecast's first month: no delivery is recorded"
 
 
+def _efficiency_note(scenario: ForecastScenario, serving_tput: Mapping[str, float]) -> tuple[str, ...]:
+    """The rates the figures use when the Serving efficiency field scales the engine's (the notes
+    above name the engine's own: 'h800 900' where the forecast counted 450 at x0.5)."""
+    if scenario.serving_efficiency_scale == 1.0 or not serving_tput:
+        return ()
+    rates = ", ".join(f"{chip} {v:.4g}" for chip, v in serving_tput.items())
+    return (f"serving efficiency x{scenario.serving_efficiency_scale:g} applied: the forecast counts {rates} "
+            "output tokens/s per chip",)
+
+
 def overdue_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tuple[str, ...]:
     """One line per order with lots due before the date its deliveries are known to and not
     delivered: they are counted as late, which is why a delivery recorded on another order of the
@@ -1132,7 +1142,7 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
             f"demand before its first point ({first:%Y-%m}) is held at that point's value"
             for first in [min((p.date for p in sc.demand.points), default=None)]
             if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise") + unit_note
-        + overdue_notes(inputs.orders, sc),
+        + overdue_notes(inputs.orders, sc) + _efficiency_note(sc, s.serving_tput),
         demand_unit_chips_bands=demand_bands.scaled(per_unit), shortfall_unit_chips=shortfall_bands,
         shortfall_mean_unit_chips=shortfall.mean(axis=0) * per_unit,
         demand_tokens_per_day_bands=tokens_bands, growth_note=s.growth_note,

@@ -268,6 +268,9 @@ def test_demand_to_chips_by_hand():
     assert r.shortfall_p50_unit_chips[0] == pytest.approx(100) and r.prob_meet_demand[0] == 0
     half = run_forecast(inputs([o], replace(sc, serving_efficiency_scale=0.5), tput=100.0))
     assert half.demand_unit_chips[0] == pytest.approx(1000)
+    # the notes name the rate the figures use, not only the engine's (QA: 'h800 900' at x0.5)
+    assert f"serving efficiency x0.5 applied: the forecast counts {CHIP} 50 output tokens/s per chip" in half.notes
+    assert not any("serving efficiency x" in n for n in r.notes)
     # Half the fleet trains from February: serving capacity halves.
     sc_alloc = replace(sc, allocation=Allocation({CHIP: 0.0}, 0.0, (AllocationStep(D(2024, 2, 1), CHIP, 0.5),)))
     alloc = run_forecast(inputs([o], sc_alloc, tput=100.0))
