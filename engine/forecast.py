@@ -37,6 +37,7 @@ import numpy as np
 
 from engine.errors import Cancelled, ValidationError
 from engine.fleet import Order, month_starts
+from engine.hardware import CHIP_LIFE_YEARS
 from engine.validate import iso_day
 
 DAYS_PER_YEAR = 365.25
@@ -1655,7 +1656,7 @@ def default_scenario() -> ForecastScenario:
              "weights (W8A8 serving), TTFT 2 s, TPOT 50 ms (assumptions)")
     return ForecastScenario(
         name="default", start=dt.date(2024, 5, 1), months=60, trials=2000, seed=2024, as_of=None,
-        install_lag_days=30.0, annual_failure_rate=0.03, lifetime_years=5.0, unscheduled_spread_months=12,
+        install_lag_days=30.0, annual_failure_rate=0.03, lifetime_years=CHIP_LIFE_YEARS, unscheduled_spread_months=12,
         default_uncertainty=OrderUncertainty(),
         vendor_uncertainty={"Huawei": huawei, "NVIDIA": nvidia},
         order_uncertainty={},

@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from engine.hardware import CHIP_LIFE_YEARS
 from engine.forecast import (DAYS_PER_YEAR, SECONDS_PER_DAY, ForecastInputs, OrderUncertainty, Samples,
                              _add_months, _stream, _survival, _text_key, _throughput_table, draw_fraction_delay,
                              meets, simulate, vendor_shocks)
@@ -331,7 +332,7 @@ def economics(inputs: ForecastInputs, candidates: Sequence[Candidate],
     scenario's goodput, all the time. Capital only (no power, hosting, people).
     """
     sc = inputs.scenario
-    life_s = (sc.lifetime_years or 5.0) * DAYS_PER_YEAR * SECONDS_PER_DAY
+    life_s = (sc.lifetime_years or CHIP_LIFE_YEARS) * DAYS_PER_YEAR * SECONDS_PER_DAY
     out = []
     for c in candidates:
         tput = float(inputs.serving_tokens_per_s_per_chip.get(c.chip_id, 0.0)) * sc.serving_efficiency_scale

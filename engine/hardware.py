@@ -21,6 +21,10 @@ DTYPE_BYTES: Mapping[str, float] = MappingProxyType(
 
 
 GB_PER_GIB = 2.0 ** 30 / 1e9   # decimal gigabytes in one gibibyte (1.0737)
+# A chip's years of use: its list price is written off over them (a training run's cost, the plan's
+# cost per token) and the fleet retires it after them. One figure, so a report never prices one
+# chip over two lives (the training cost used 4 years beside the plan's 5).
+CHIP_LIFE_YEARS = 5.0
 
 @dataclass(frozen=True)
 class Chip:

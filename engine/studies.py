@@ -104,7 +104,7 @@ class TrainingStudy:
     dtype: str = "bf16"
     layout_mode: str = "search"          # "search" or "fixed"
     layout: Mapping = field(default_factory=lambda: dict(DEFAULT_LAYOUT))
-    price_per_chip_hour: float = 0.0     # USD; 0: list price amortised over 4 years
+    price_per_chip_hour: float = 0.0     # USD; 0: list price amortised over hardware.CHIP_LIFE_YEARS
     # Reliability of the run (engine.reliability): mean time between job-stopping failures per
     # chip (0: the Llama 3 report's rate, 419 interruptions in 54 days on 16,384 H100), the time a
     # restart takes, and the storage bandwidth a checkpoint (14 bytes per parameter) is written at.

@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from engine.errors import Cancelled, UserError
-from engine.hardware import GB_PER_GIB, Chip
+from engine.hardware import CHIP_LIFE_YEARS, GB_PER_GIB, Chip
 from engine.models import ModelConfig, forward_flops_per_token, training_flops_per_token
 from engine.topology import topology_of
 
@@ -1041,7 +1041,7 @@ class NoProgressError(UserError):
 
 def estimate_run(tokens: float, tokens_per_s_per_chip: float, num_chips: int, chip: Chip, *,
                  params: float | None = None, utilisation: float = 0.8, pue: float = 1.2,
-                 price_per_chip_hour_usd: float | None = None, amortisation_years: float = 4.0,
+                 price_per_chip_hour_usd: float | None = None, amortisation_years: float = CHIP_LIFE_YEARS,
                  mtbf_chip_hours: float | None = None, checkpoint_write_gbps: float = 1000.0,
                  restart_min: float = 10.0) -> RunEstimate:
     """Time to train `tokens`, chip-hours, energy and cost, with goodput under failures."""

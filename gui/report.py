@@ -268,8 +268,8 @@ def training_sentences(ctx: ReportContext) -> list[str]:
     out = [sentence]
     if f.get("Cost", (None, ""))[0] and f.get("Energy", (None, ""))[0]:
         # the bases the engine priced and powered the run on (a price typed per chip-hour read as
-        # "the catalog's list prices amortised over 4 years")
-        basis = f.get("Cost basis", ("the catalog's list price amortised over 4 years of use; energy not included", ""))[0]
+        # "the catalog's list prices amortised over 5 years")
+        basis = f.get("Cost basis", ("the catalog's list price amortised over 5 years of use; energy not included", ""))[0]
         power = f.get("Energy basis", (None, ""))[0]
         out.append(f"That run uses about {_approx(f['Chip-hours'][0])} chip-hours and {_approx(f['Energy'][0])} MWh"
                    + (f" ({_esc(power)})" if power else "") + f", about USD {_approx(f['Cost'][0])} of chip time "

@@ -62,7 +62,7 @@ def register(subparsers) -> None:
     p.add_argument("--search", action="store_true", help="search the best layouts")
     p.add_argument("--top", type=whole_number, default=5, help="layouts listed by a search")
     p.add_argument("--price-per-chip-hour", type=plain_number, dest="price",
-                   help="USD per chip-hour, for the cost (default: the catalog price over 4 years)")
+                   help="USD per chip-hour, for the cost (default: the catalog price over 5 years)")
     p.add_argument("--mtbf-chip-hours", type=plain_number, default=None,
                    help="with --tokens: mean time between job-stopping failures, per chip, in hours (default "
                         "the Llama 3 report's rate: 419 interruptions in 54 days on 16,384 H100, ~50,677)")

@@ -88,7 +88,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             ("step", "Step time (s)", "One optimizer step; the largest term is named below"),
             ("chip_hours", "Chip-hours", "Chips x wall-clock hours for the run"),
             ("energy", "Energy (MWh)", "Chip TDP x utilisation 80% x PUE 1.2 over the run"),
-            ("cost", "Cost (USD)", "Chip-hours x price (list price amortised over 4 years unless you enter one)"),
+            ("cost", "Cost (USD)", "Chip-hours x price (list price amortised over 5 years unless you enter one)"),
             ("goodput", "Goodput (%)", "Useful fraction of wall-clock time after failures, restarts and checkpoints"),
             ("layout", "Layout", "Parallel layout evaluated (searched or as entered)"),
         ], columns=5)

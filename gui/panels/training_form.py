@@ -130,7 +130,7 @@ class TrainingForm:
         e.add_row(form, "dtype", "Precision", self.dtype_combo, "Matrix-multiply precision")
         self.price_spin = dspin(0.0, 1000.0, 0.0, 2, " USD/chip-h", special="amortised list price", step=0.25)
         e.add_row(form, "price", "Price", self.price_spin,
-                  "USD per chip-hour for the cost (0 = list price amortised over 4 years)")
+                  "USD per chip-hour for the cost (0 = list price amortised over 5 years)")
         column.addLayout(form)
 
         column.addWidget(section("Reliability"))

@@ -56,8 +56,9 @@ def test_a_run_without_a_price_has_no_cost_and_an_assumed_power_is_said():
     assert est.energy_basis == "700 W per chip (assumed: no TDP in the catalog) x 80% utilisation x PUE 1.2"
     assert est.energy_mwh == pytest.approx(est.chip_hours * 700 * 0.8 * 1.2 / 1e6)
     priced = estimate_run(1e12, 1000.0, 256, replace(chip, price_usd=35040.0, tdp_w=400.0), mtbf_chip_hours=1e12)
-    # 35,040 USD over 4 x 8,760 h is 1 USD per chip-hour
-    assert priced.cost_usd == pytest.approx(priced.chip_hours * 1.0)
-    assert priced.cost_basis.startswith("list price 35,040 USD per chip amortised over 4 years")
+    # 43,800 USD over 5 x 8,760 h is 1 USD per chip-hour: the same 5-year life as the plan's cost
+    # per token and the fleet's retirement
+    assert priced.cost_usd == pytest.approx(priced.chip_hours * 1.0 * 35040.0 / 43800.0)
+    assert priced.cost_basis.startswith("list price 35,040 USD per chip amortised over 5 years")
     given = estimate_run(1e12, 1000.0, 256, chip, price_per_chip_hour_usd=2.5, mtbf_chip_hours=1e12)
     assert given.cost_usd == pytest.approx(given.chip_hours * 2.5) and given.cost_basis == "2.5 USD per chip-hour, as given"
