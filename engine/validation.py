@@ -28,6 +28,23 @@ METRICS = ("tokens_per_s_per_chip", "step_time_s", "mfu_pct_model_flops")
 LAYOUT_FIELDS = ("tp", "pp", "vpp", "dp", "cp", "ep", "zero_stage", "micro_batch", "recompute")
 DEFAULT_NUM_CHIPS = 1024  # for whole-run rows that do not report the cluster size
 
+# The columns a training cases file may have: those the reader reads, and the provenance ones it
+# keeps for people (../shared/validation/README.md). A header outside these is named in a notice
+# (`validate`, `calibrate`): a misspelt `num_chip` is otherwise never read, and the row predicted
+# without it.
+TRAINING_COLUMNS = frozenset((
+    "id", "source", "locator", "model", "params_b", "layers", "hidden", "heads", "kv_heads", "ffn_hidden",
+    "vocab", "seq_len", "moe_experts", "moe_shared_experts", "moe_topk", "moe_ffn_hidden", "moe_dense_layers",
+    "chip", "num_chips", "chips_per_node", *LAYOUT_FIELDS, "global_batch_seqs", "dtype", "gated_ffn",
+    "head_dim", "tied_embeddings", "attention", "kv_lora_rank", "q_lora_rank", "flash_attention",
+    "sequence_parallel", "dropout", "grad_overlap", "tp_comm_overlap", "attention_kernel", "schedule", "cp_kind",
+    "value_scope", "mfu_attention_flops", "metric", "value", "trust", "notes",
+))
+# The key under which `read_cases_csv` marks a row with fewer cells than the header: its columns
+# from there on would read as blank ("not reported"), and its value as missing.
+SHORT_ROW = "_short_row"
+PROVENANCE_COLUMNS = frozenset(("source", "locator", "trust", "notes"))
+
 
 def read_cases_csv(path) -> list[dict]:
     """Rows of a cases file as dicts (strings). An unreadable file gives one error row."""
@@ -35,6 +52,7 @@ def read_cases_csv(path) -> list[dict]:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = []
             reader = csv.DictReader(handle)
+            columns = [case_column(name) for name in reader.fieldnames or []]
             seen: dict[str, int] = {}
             for number, name in enumerate(reader.fieldnames or [], start=1):
                 key = case_column(name)
@@ -42,8 +60,14 @@ def read_cases_csv(path) -> list[dict]:
                     raise UserError(f"{path} header: column '{key}' appears twice (columns {seen[key]} and "
                                     f"{number}); keep one")
                 seen[key] = number
-            for i, row in enumerate(reader, start=2):
-                row = {case_column(k): (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
+            for i, cells in enumerate(reader, start=2):
+                row = {case_column(k): (v.strip() if isinstance(v, str) else v) for k, v in cells.items()}
+                given = sum(1 for k, v in cells.items() if k is not None and v is not None)
+                # DictReader filled the rest with None, silently; a tail of provenance only (notes,
+                # trust) is read as blank, as a writer that drops empty trailing cells means it
+                if given < len(columns) and not set(columns[given:]) <= PROVENANCE_COLUMNS:
+                    row[SHORT_ROW] = (f"row {i} has {given} of {len(columns)} cells (short: from column "
+                                      f"'{columns[given]}' on missing)")
                 row.setdefault("id", f"row{i}")
                 if not row.get("id"):
                     row["id"] = f"row{i}"
@@ -74,6 +98,15 @@ def _num(row: Mapping, name: str, kind=float):
     return int(round(x)) if kind is int else x
 
 
+def _count(row: Mapping, name: str, *, zero_ok: bool = False) -> int | None:
+    """A whole-number column; blank = not reported = None. A count no run can have (0 kv heads,
+    a vocab of 0, -8 chips per node) is an error naming it, never read as "not reported"."""
+    value = _num(row, name, int)
+    if value is not None and value < (0 if zero_ok else 1):
+        raise ValueError(f"{name}: {row.get(name)!r} (must be {'>= 0' if zero_ok else '> 0'})")
+    return value
+
+
 def _flag(row: Mapping, name: str, default: bool) -> bool:
     """A yes/no column; blank = not reported = `default` (today's common practice)."""
     value = (row.get(name) or "").strip().lower()
@@ -91,34 +124,38 @@ def model_from_case(row: Mapping) -> ModelConfig:
     layers = _num(row, "layers", int)
     hidden = _num(row, "hidden", int)
     heads = _num(row, "heads", int)
-    if not (layers and hidden and heads):
-        missing = [f"{n}: {row.get(n)!r}" for n, v in (("layers", layers), ("hidden", hidden), ("heads", heads)) if not v]
+    missing = [f"{n}: {row.get(n)!r}" for n, v in (("layers", layers), ("hidden", hidden), ("heads", heads))
+               if not (v and v > 0)]
+    if missing:
         raise ValueError(f"{'; '.join(missing)} (layers, hidden and heads must be whole numbers above 0)")
-    kv_heads = _num(row, "kv_heads", int) or heads
-    ffn = _num(row, "ffn_hidden", int) or 0
-    experts = _num(row, "moe_experts", int) or 0
+    # `or DEFAULT` below only ever replaces a blank (None): _count refuses an explicit 0 or less
+    kv_heads = _count(row, "kv_heads") or heads
+    ffn = _count(row, "ffn_hidden", zero_ok=True) or 0   # 0 as blank: the model's own (an all-MoE model)
+    experts = _count(row, "moe_experts", zero_ok=True) or 0   # 0 routed experts: dense, as blank
     # blank gated_ffn: a width of exactly 4h is the plain GPT block, anything else gated
     gated = _flag(row, "gated_ffn", not (ffn and ffn == 4 * hidden))
-    head_dim = _num(row, "head_dim", int) or 0
+    head_dim = _count(row, "head_dim", zero_ok=True) or 0   # 0 as blank: hidden / heads
     if head_dim * heads == hidden:
         head_dim = 0
     attention = (row.get("attention") or "").strip().lower()
     if attention not in ("", "mha", "gqa", "mqa", "mla"):
         raise ValueError(f"attention: {row.get('attention')!r} (mha, gqa, mqa or mla)")
     kw: dict[str, Any] = {}
-    if attention == "mla" or _num(row, "kv_lora_rank", int):
-        kw = dict(kv_lora_rank=_num(row, "kv_lora_rank", int) or 512,
-                  q_lora_rank=_num(row, "q_lora_rank", int) or 0,
+    kv_lora_rank = _count(row, "kv_lora_rank", zero_ok=attention != "mla")   # 0 outside MLA: none
+    if attention == "mla" or kv_lora_rank:
+        kw = dict(kv_lora_rank=kv_lora_rank or 512,
+                  q_lora_rank=_count(row, "q_lora_rank", zero_ok=True) or 0,   # 0: queries not compressed
                   qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128)
     return ModelConfig(
         id=row.get("id") or "case", name=row.get("model") or "case", layers=layers, hidden=hidden,
-        heads=heads, kv_heads=kv_heads, ffn_hidden=ffn, vocab=_num(row, "vocab", int) or 32000,
-        seq_len=_num(row, "seq_len", int) or 2048, head_dim=head_dim, gated_ffn=gated,
+        heads=heads, kv_heads=kv_heads, ffn_hidden=ffn, vocab=_count(row, "vocab") or 32000,
+        seq_len=_count(row, "seq_len") or 2048, head_dim=head_dim, gated_ffn=gated,
         tied_embeddings=_flag(row, "tied_embeddings", False),
-        moe_experts=experts, moe_shared_experts=_num(row, "moe_shared_experts", int) or 0,
-        moe_topk=_num(row, "moe_topk", int) or (1 if experts else 0),
-        moe_ffn_hidden=_num(row, "moe_ffn_hidden", int) or 0,
-        moe_dense_layers=_num(row, "moe_dense_layers", int) or 0, **kw,
+        moe_experts=experts, moe_shared_experts=_count(row, "moe_shared_experts", zero_ok=True) or 0,
+        # a dense row may write 0 in the expert columns it does not use
+        moe_topk=_count(row, "moe_topk", zero_ok=not experts) or (1 if experts else 0),
+        moe_ffn_hidden=_count(row, "moe_ffn_hidden", zero_ok=not experts) or 0,
+        moe_dense_layers=_count(row, "moe_dense_layers", zero_ok=True) or 0, **kw,
     )
 
 
@@ -161,7 +198,7 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
     dtype = (row.get("dtype") or "").strip().lower() or "bf16"
     if dtype == "fp16":
         dtype = "bf16"
-    cpn = _num(row, "chips_per_node", int)
+    cpn = _count(row, "chips_per_node")
     domain = chip.scaleup_domain
     if cpn and domain and cpn < domain:
         domain = cpn
@@ -216,7 +253,8 @@ def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
         raise LookupError(f"dtype {inp.dtype}: {problem}")
     result = search_layouts(inp, top_k=1)
     if result.best is None:
-        reasons = ", ".join(f"{k} {v}" for k, v in result.infeasible_by_reason.items())
+        # "tp does not divide heads (3 layouts)": a bare "heads 3" read as a head count of 3
+        reasons = ", ".join(f"{k} ({v} layout{'' if v == 1 else 's'})" for k, v in result.infeasible_by_reason.items())
         if not reasons:
             given = ", ".join(f"{k}={getattr(inp, k)}" for k in ("tp", "pp", "dp", "cp", "ep")
                               if getattr(inp, k) is not None)
@@ -296,6 +334,8 @@ def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixe
             "metric": metric, "trust": row.get("trust", ""), "measured": None,
             "predicted": None, "error_pct": None, "status": "error", "message": ""}
     try:
+        if row.get(SHORT_ROW):   # its blank tail is a cut row, not "not reported"
+            raise ValueError(row[SHORT_ROW])
         measured = _num(row, "value")
         case["measured"] = measured
         if measured is None or measured <= 0:
@@ -374,7 +414,8 @@ def summarize(cases: list[dict]) -> dict:
     for key, name in (("source", "by_source"), ("chip", "by_chip"), ("metric", "by_metric"), ("trust", "by_trust")):
         groups: dict[str, list[float]] = {}
         for c in ok:
-            groups.setdefault(str(c.get(key) or "")[:60], []).append(c["error_pct"])
+            # the whole name: two sources alike in their first 60 characters are two groups
+            groups.setdefault(str(c.get(key) or ""), []).append(c["error_pct"])
         summary[name] = {k: _stats(v) for k, v in sorted(groups.items())}
     from engine.calibration import chip_family
 

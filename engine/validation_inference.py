@@ -17,6 +17,7 @@ from engine.inference import SCENARIOS, SERVE_DTYPES, ServingInputs, default_kv_
 from engine.models import ModelConfig
 from engine.serving.families import known_engine
 from engine.validate import cell_float
+from engine.validation import SHORT_ROW
 
 THROUGHPUT_METRICS = ("output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip")
 LATENCY_METRICS = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "prefill_ms", "decode_step_ms")
@@ -26,6 +27,18 @@ TRUST_WEIGHT = {"high": 1.0, "medium": 0.5, "low": 0.25}
 # DeepSeek-V3/R1 MLA sizes, used when a row's MLA columns are blank.
 MLA_DEFAULTS = {"kv_lora_rank": 512, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128,
                 "v_head_dim": 128, "q_lora_rank": 1536}
+# Optional deployment columns (not in the public file; blank or absent = the engine's defaults).
+DEPLOYMENT_COLUMNS = ("max_num_batched_tokens", "max_num_seqs", "requests_per_client")
+# The columns an inference cases file may have: those the reader reads, and the provenance ones it
+# keeps for people (../shared/validation/INFERENCE.md). A header outside these is named in a
+# notice (`validate`, `calibrate`): a misspelt column is otherwise never read.
+INFERENCE_COLUMNS = frozenset((
+    "id", "source", "locator", "model", "params_b", "layers", "hidden", "heads", "kv_heads", "head_dim",
+    "ffn_hidden", "vocab", "moe_experts", "moe_shared_experts", "moe_topk", "moe_ffn_hidden", "moe_dense_layers",
+    "attention", "weight_dtype", "kv_dtype", "chip", "num_chips", "tp", "pp", "ep", "replicas", "engine",
+    "scenario", "input_len", "output_len", "batch", "concurrency", "request_rate", *MLA_DEFAULTS,
+    *DEPLOYMENT_COLUMNS, "metric", "value", "trust", "notes",
+))
 
 
 class RowError(Exception):
@@ -163,7 +176,7 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     # Optional columns (blank or absent: the engine family's defaults and the simulator's
     # closed-loop protocol): the deployment's own scheduler limits and the benchmark's requests
     # per client. They describe the run, like tp or concurrency; provenance stays unread.
-    for name in ("max_num_batched_tokens", "max_num_seqs", "requests_per_client"):
+    for name in DEPLOYMENT_COLUMNS:
         v = _num(row, name, integer=True, required=False)
         if v is not None:
             kwargs[name] = v
@@ -518,6 +531,8 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
                 "trust": _text(row, "trust").lower() or "medium",   # any case ("Low" weighed as unknown)
                 "measured": None, "predicted": None, "error_pct": None, "status": "error", "message": ""}
         try:
+            if row.get(SHORT_ROW):   # its blank tail is a cut row, not "not reported"
+                raise RowError(row[SHORT_ROW])
             measured = _num(row, "value")
             case["measured"] = measured
             metric = case["metric"]

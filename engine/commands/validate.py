@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from engine.commands import Output, terminal_progress
 from engine.errors import UserError
 
@@ -63,7 +65,10 @@ REQUIRED_COLUMNS = {
 
 
 def check_columns(path, kind: str, rows: list[dict]) -> None:
-    """A file in the wrong schema (or not a cases file at all) is one clear error, not N bad rows."""
+    """A file in the wrong schema (or not a cases file at all) is one clear error, not N bad rows;
+    columns the reader does not know are named in one notice on stderr (a misspelt `num_chip` is
+    never read). Only a notice: a cases file may carry columns of its own, and every row is still
+    predicted."""
     if not rows:
         raise UserError(f"{path}: no cases (expected a header row and one row per measured run)")
     missing = [c for c in REQUIRED_COLUMNS[kind] if c not in rows[0]]
@@ -74,6 +79,21 @@ def check_columns(path, kind: str, rows: list[dict]) -> None:
     if missing:
         raise UserError(f"{path}: not {'an' if kind == 'inference' else 'a'} {kind} cases file: missing column(s) {', '.join(missing)} "
                         f"(schema: ../shared/validation/{'README' if kind == 'training' else 'INFERENCE'}.md)")
+    unread = unread_columns(kind, rows[0])
+    if unread:
+        print(f"fleetcast: note: {path}: columns not read: {', '.join(unread)}", file=sys.stderr)
+
+
+def unread_columns(kind: str, row: dict) -> list[str]:
+    """The columns of a row read from a cases file that the `kind` reader does not know, in file
+    order (a blank header names no column)."""
+    from engine.validation import SHORT_ROW, TRAINING_COLUMNS
+
+    if kind == "training":
+        known = TRAINING_COLUMNS
+    else:
+        from engine.validation_inference import INFERENCE_COLUMNS as known
+    return [name for name in row if name and name != SHORT_ROW and name not in known]
 
 
 def _first_of_each_id(rows: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -105,13 +125,14 @@ def run(args, ctx) -> Output:
     check_columns(args.cases, args.kind, rows)
     rows, repeated = _first_of_each_id(rows)
     if args.holdout:
-        groups = {str(r.get(args.holdout) or "").strip() for r in rows}
-        if len(groups - {""}) < 2:
+        named = len({str(r.get(args.holdout) or "").strip() for r in rows} - {""})
+        if named < 2:
             # one group (or a blank column) left every case predicted with nothing fitted, and the
             # output still said "out of sample"
             raise UserError(f"{args.cases}: --holdout {args.holdout} needs cases from at least 2 "
-                            f"{args.holdout}s in the '{args.holdout}' column (this file has "
-                            f"{len(groups - {''}) or 'no'} named); without it, run the in-sample validation")
+                            f"{args.holdout}s in the '{args.holdout}' column (this file names "
+                            f"{named or 'no'} {args.holdout}{'' if named == 1 else 's'}); without it, "
+                            "run the in-sample validation")
         # a holdout run refits every fold (most of a minute): the fold it is on, on a terminal
         with terminal_progress(lambda fraction, message: f"{fraction * 100:3.0f}% {message}") as progress:
             result = holdout_runner(args.kind)(rows, _chips(ctx), key=args.holdout, progress=progress)
