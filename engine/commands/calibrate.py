@@ -8,6 +8,7 @@ values in this database's calibration table (they then override the packaged def
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 import math
 from pathlib import Path
 from typing import Mapping
@@ -79,10 +80,19 @@ def run(args, ctx) -> Output:
         from engine.calibration import TRAINING_FIT_FACTORS, calibrate_training
         from engine.training import DEFAULT_FACTORS
 
+        from engine.calibration import TRAINING_BOUNDS
+
         names = names or TRAINING_FIT_FACTORS
         unknown = [n for n in names if n not in DEFAULT_FACTORS]
         if unknown:
             raise UserError(f"--factors: '{unknown[0]}' is not a training factor ({', '.join(DEFAULT_FACTORS)})")
+        # only a factor with a documented physical range is fitted: without one a fit can take any
+        # value ten times either way (an expert imbalance of 1.97 from two MoE rows was saved)
+        fittable = [n for n in DEFAULT_FACTORS if n in TRAINING_BOUNDS and n != "train_attn_path_rel"]
+        ranged = [n for n in names if n not in fittable]
+        if ranged:
+            raise UserError(f"--factors: '{ranged[0]}' has no documented range to fit within; fit from "
+                            f"{', '.join(fittable)}")
         from engine.validation import validate_case
 
         usable = []
@@ -94,10 +104,18 @@ def run(args, ctx) -> Output:
                 skipped.append((case["id"], case["status"], case["message"]))
         try:
             fit = calibrate_training(rows, chips, names, chip_ids=[chip.id], fixed=usable)
+            start = dict(fit.start)
+            held = _held_factors(fit, TRAINING_BOUNDS)
+            rest = [n for n in names if n not in held and n not in fit.unconstrained]
+            if held and rest:   # the others refitted with these at their current values
+                refit = calibrate_training(rows, chips, rest, chip_ids=[chip.id], fixed=usable)
+                fit = replace(refit, values={**start, **refit.values}, start=start,
+                              unconstrained=fit.unconstrained, moved_runs=fit.moved_runs)
+            elif held:
+                fit = replace(fit, values=dict(start), median_abs_error_pct_after=fit.median_abs_error_pct_before)
         except ValueError as exc:
             raise UserError(f"{args.cases}: {exc}") from None
         fitted, before, after = dict(fit.values), fit.median_abs_error_pct_before, fit.median_abs_error_pct_after
-        start = dict(fit.start)
         unconstrained = set(fit.unconstrained)
         summary = {"median_abs_error_pct_before": before, "median_abs_error_pct_after": after, "cases": fit.cases}
     else:
@@ -106,7 +124,13 @@ def run(args, ctx) -> Output:
 
         from engine.validation_inference import validate_inference_cases
 
+        from engine.validation_inference import FIT_BOUNDS as _KNOWN
+
         names = names or INFERENCE_FIT_FACTORS
+        ranged = [n for n in names if n.split("@", 1)[0] not in _KNOWN]
+        if ranged:
+            raise UserError(f"--factors: '{ranged[0]}' is not a serving factor with a documented range to fit "
+                            f"within ({', '.join(_KNOWN)})")
         start = {n: chip.factor(n, INF_DEFAULTS.get(n.split("@", 1)[0], 1.0)) for n in names}
         judged = validate_inference_cases(rows, chips)["cases"]   # a bad row is named, never fitted
         skipped += [(c["id"], c["status"], c["message"]) for c in judged if c["status"] != "ok"]
@@ -124,14 +148,15 @@ def run(args, ctx) -> Output:
             result = fit_inference_factors(rows, chips, names, start=start, progress=progress, bounds=_RANGES)
         fitted = dict(result["factors"])
         unconstrained = set(result["unconstrained"])
+        held = {}
         summary = {"mean_abs_log_error_before": result["loss_before"],
                    "mean_abs_log_error_after": result["loss_after"], "cases": len(rows)}
     # A factor no run moves is not fitted: it keeps its value, is named, and is never saved as if
     # these runs had measured it.
     for n in unconstrained:
         fitted[n] = start[n]
-    factors = [{"factor": n, "before": start.get(n), "fitted": fitted[n], "constrained": n not in unconstrained}
-               for n in names]
+    factors = [{"factor": n, "before": start.get(n), "fitted": fitted[n],
+                "constrained": n not in unconstrained and n not in held, "held": held.get(n, "")} for n in names]
     from engine.calibration import TRAINING_BOUNDS
     from engine.validation_inference import FIT_BOUNDS
 
@@ -149,7 +174,11 @@ def run(args, ctx) -> Output:
                 and any(abs(fitted[n] - edge) <= 1e-3 * abs(edge) for edge in bounds[n.split("@", 1)[0]])]
     warnings = [f"{n} = {fitted[n]:.4g} is on its prior bound {bounds[n.split('@', 1)[0]]}: the model misses "
                 "something on these runs, not a value to trust" for n in on_bound]
-    fitted_names = [n for n in names if n not in unconstrained]
+    warnings += [f"{n}: held at {start[n]:.4g}, not fitted ({why}"
+                 + (": the model misses something on these runs" if "bound" in why
+                    else f"; {MIN_RUNS_PER_FACTOR} are needed") + "); the others were fitted with it there"
+                 + (" and it is not saved" if args.save else "") for n, why in held.items()]
+    fitted_names = [n for n in names if n not in unconstrained and n not in held]
     if summary["cases"] < len(fitted_names):
         warnings.append(f"{summary['cases']} runs cannot pin down {len(fitted_names)} factors: fit fewer (--factors) "
                         "or add runs")
@@ -184,6 +213,9 @@ def run(args, ctx) -> Output:
         refusal = f"{summary['cases']} runs cannot pin down {len(fitted_names)} factors"
     elif far:
         refusal = f"the fit still misses these runs by {left:.0f}%"
+    elif not fitted_names:
+        refusal = "no factor left to fit (" + "; ".join(f"{n}: {why}" for n, why in held.items()) + ")" \
+            if held else "no run among these moves any factor asked for"
     saved = bool(args.save) and refusal is None
     data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": saved,
             "warnings": warnings, "measure": measure,
@@ -195,11 +227,35 @@ def run(args, ctx) -> Output:
         raise InfeasibleRequest(f"{args.cases}: not saved: {refusal}; the current factors are kept{others}", data=data)
     if saved:
         note = f"fitted to {Path(args.cases).name} ({summary['cases']} runs) on {dt.date.today().isoformat()}"
-        for name in names:
-            if name not in unconstrained:
-                store.set_calibration(chip.id, name, fitted[name], note=note)
+        for name in fitted_names:
+            store.set_calibration(chip.id, name, fitted[name], note=note)
     text = (f"{args.kind} factors of {chip.id} fitted to {summary['cases']} measured runs ({measure})"
             + ("; saved to the database" if args.save else "; not saved (add --save to keep them)")
             + "".join(f"\nwarning: {w}" for w in warnings))
-    return Output(data=data, rows=factors, columns=["factor", "before", "fitted", "constrained"], text=text)
+    return Output(data=data, rows=factors, columns=["factor", "before", "fitted", "constrained", "held"], text=text)
+
+
+MIN_RUNS_PER_FACTOR = 3
+
+
+def _held_factors(fit, bounds: Mapping[str, tuple]) -> dict[str, str]:
+    """The factors a training fit should not move, with why: one the fit put on its documented
+    bound (the model misses something on these runs, and the factor would absorb it: any 910B
+    file 10% slower than the public runs put train_hbm_eff on 0.5 and nothing was saved), and one
+    that fewer than MIN_RUNS_PER_FACTOR runs depend on (fitted to those few alone). They keep their
+    current values and the rest are fitted again."""
+    held = {}
+    for n, value in fit.values.items():
+        if n in fit.unconstrained:
+            continue
+        edges = bounds.get(n, ())
+        if any(abs(value - edge) <= 1e-3 * abs(edge) for edge in edges):
+            held[n] = f"fit on its bound {edge_text(edges)}"
+        elif fit.moved_runs.get(n, MIN_RUNS_PER_FACTOR) < MIN_RUNS_PER_FACTOR:
+            held[n] = f"{fit.moved_runs[n]} of {fit.cases} runs depend on it"
+    return held
+
+
+def edge_text(edges: tuple) -> str:
+    return f"({edges[0]:g}, {edges[1]:g})" if edges else ""
 
