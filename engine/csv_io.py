@@ -35,7 +35,10 @@ from engine.errors import UserError
 MAX_CSV_BYTES = 200 * 1024 * 1024      # 200 MB
 MAX_CSV_ROWS = 1_000_000
 MAX_JSON_BYTES = 10 * 1024 * 1024      # a Hugging Face config.json is a few kB
-MAX_CELL_CHARS = 100_000               # csv's own per-field limit, made explicit
+# One cell may be as long as a whole file: an order's delivery_notes cell holds every lot's note
+# (up to 10,000 characters each, lots unbounded), so csv's default 131,072 refused exports
+# Fleetcast itself wrote; a UTF-8 file of MAX_CSV_BYTES holds no longer cell.
+MAX_CELL_CHARS = MAX_CSV_BYTES
 
 # A spreadsheet treats a cell starting with one of these as a formula (or DDE command).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -113,14 +116,16 @@ class CsvReader:
     """Stream the rows of a CSV file: `header` first, then `rows()` yields (line, {column: text}).
 
     Blank rows are skipped; a row with more cells than the header carries them under
-    `"__extra__"`. Limits: `max_bytes` for the file, `max_rows` for data rows.
+    `"__extra__"`. Limits: `max_bytes` for the file, `max_rows` for data rows, `max_cell_chars`
+    for one cell.
     """
 
     def __init__(self, path: str | os.PathLike, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS,
-                 columns: Sequence[str] = ()):
+                 columns: Sequence[str] = (), max_cell_chars: int = MAX_CELL_CHARS):
         self.path = Path(path)
         self.name = self.path.name
         self.max_rows = max_rows
+        self.max_cell_chars = max_cell_chars
         raw = open_regular_file(self.path, max_bytes=max_bytes, what="CSV file")
         self._text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         # strict: a quote never closed is an error, not a cell that swallows the rest of the file
@@ -154,6 +159,8 @@ class CsvReader:
             seen[column] = index
 
     def _next(self, start: int | None = None) -> list[str] | None:
+        # csv's limit is one for the process: set before every read, as another reader may have set its own
+        csv.field_size_limit(self.max_cell_chars)
         try:
             return next(self._reader)
         except StopIteration:
@@ -166,6 +173,10 @@ class CsvReader:
             if "unexpected end of data" in str(exc) and start is not None:
                 raise UserError(f"{self.path} row {start}: a quoted cell opens on this row and is never "
                                 "closed; add the closing \" (nothing imported)") from None
+            if "field larger than field limit" in str(exc):
+                where = f"row {start}" if start is not None else "header"
+                raise UserError(f"{self.path} {where}: a cell longer than {self.max_cell_chars:,} characters "
+                                "(the limit for one cell; nothing imported)") from None
             raise UserError(f"{self.path}: line {self._reader.line_num}: malformed CSV ({exc})") from None
         except OSError as exc:
             raise UserError(f"{self.path}: can't be read ({exc.strerror or exc})") from None

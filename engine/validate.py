@@ -61,6 +61,12 @@ def _show(value) -> str:
 _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 
 
+# A whole number written with a point and three digits ("100.000", "2.500"): in much of Europe the
+# point groups thousands, so it is 100,000 as often as 100; a count is never written with decimals,
+# so it is refused as ambiguous, as "1,5" is. Fractional fields (prices, rates) read it as a decimal.
+_DOT_GROUPED_WHOLE = re.compile(r"[+-]?\d{1,3}\.\d{3}", re.ASCII)
+
+
 # What a number cell may hold: ASCII digits, a sign, a point and an exponent (and nan/inf words,
 # which the callers refuse by name). float() also takes "9_6" (96: a typo or a grouping slip became
 # another number without a word) and other scripts' digits.
@@ -130,6 +136,10 @@ def parse_int(field: str, value, *, minimum: int | None = 0, maximum: float | No
               allow_blank: bool = True) -> int | None:
     """A whole number, or None for a blank when `allow_blank`. `maximum` may be a float limit
     (CHIP_LIMITS holds both kinds)."""
+    if isinstance(value, str) and _DOT_GROUPED_WHOLE.fullmatch(value.strip()):
+        whole, _, thousands = value.strip().partition(".")
+        raise ValidationError([f"{field}: {_show(value)} (a whole number: {whole} or {whole}{thousands}? "
+                               "write it without '.' or separators)"])
     number = parse_float(field, value, minimum=None, maximum=None, allow_blank=allow_blank)
     if number is None:
         return None

@@ -50,3 +50,22 @@ def test_a_sliding_window_is_listed_as_not_modelled(capsys, tmp_path):
     code, out, _ = run(capsys, "--db", str(tmp_path / "w.db"), "models", "import", str(path), "--id", "m8",
                        "--format", "json")
     assert json.loads(out)["not_modelled_fields"] == ["sliding_window"]
+
+
+def test_replace_without_a_name_keeps_the_presets_name(capsys, tmp_path):
+    """QA: `models import CONFIG --id qwen3-235b-a22b --replace` renamed "Qwen3 235B-A22B (MoE)"
+    to "qwen3-235b-a22b"; --name still sets one, and a new preset is named by its id."""
+    db = str(tmp_path / "q.db")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(GPT2))
+    code, out, err = run(capsys, "--db", db, "models", "import", str(path), "--id", "qwen3-235b-a22b", "--replace",
+                         "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["model"]["name"] == "Qwen3 235B-A22B (MoE)"
+    code, out, _ = run(capsys, "--db", db, "models", "list", "--format", "json")
+    assert next(m for m in json.loads(out) if m["id"] == "qwen3-235b-a22b")["name"] == "Qwen3 235B-A22B (MoE)"
+    code, out, _ = run(capsys, "--db", db, "models", "import", str(path), "--id", "qwen3-235b-a22b", "--replace",
+                       "--name", "Qwen3 retuned", "--format", "json")
+    assert json.loads(out)["model"]["name"] == "Qwen3 retuned"
+    code, out, _ = run(capsys, "--db", db, "models", "import", str(path), "--id", "fresh-one", "--format", "json")
+    assert json.loads(out)["model"]["name"] == "fresh-one"

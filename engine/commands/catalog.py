@@ -15,6 +15,8 @@ CHIP_TABLE_COLUMNS = ["id", "vendor", "name", "bf16_tflops", "fp8_tflops", "hbm_
 ORDER_COLUMNS = ["id", "buyer", "vendor", "chip_id", "quantity", "delivered", "order_date", "promised",
                  "price_usd_per_chip", "status", "source", "note"]
 ORDERS_TABLE_LIMIT = 100  # a table is for reading; csv/json stream every order
+# A line break in a table cell, shown: printed raw it started a new table line
+TABLE_LINE_BREAK = " \u23ce "   # ⏎
 MODEL_COLUMNS = ["id", "name", "params_b", "active_params_b", "attention", "layers", "hidden", "heads",
                  "kv_heads", "ffn_hidden", "moe_experts", "moe_topk", "vocab", "seq_len", "context_len"]
 
@@ -114,7 +116,7 @@ def orders_list(args, ctx) -> Output:
     limit = args.limit if args.limit is not None or args.format != "table" else ORDERS_TABLE_LIMIT
     if args.format == "table":
         records = list(store.iter_orders(limit=limit, offset=args.offset))
-        rows = [{k: order.get(k) for k in ORDER_COLUMNS} for order, _ in records]
+        rows = [{k: _one_line(order.get(k)) for k in ORDER_COLUMNS} for order, _ in records]
         text = ""
         total = store.order_count()
         if args.offset and not rows:
@@ -136,6 +138,13 @@ def orders_list(args, ctx) -> Output:
             stream_csv(({k: o.get(k) for k in ORDER_COLUMNS} for o, _ in records), ORDER_COLUMNS, out)
 
     return Output(data=None, stream=stream)
+
+
+def _one_line(value):
+    """A table cell's text on one line (csv and json keep the text as it is)."""
+    if not isinstance(value, str):
+        return value
+    return value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", TABLE_LINE_BREAK).replace("\t", " ")
 
 
 def orders_import(args, ctx) -> Output:
@@ -186,15 +195,16 @@ def models_import(args, ctx) -> Output:
     config = read_json_file(path, what="config.json", parse_int=parse_json_int)
     default_id = path.parent.name if path.name == "config.json" and path.parent.name else path.stem
     model_id = args.id or slug(default_id)
+    store = ctx.store()
+    old = next((m for m in store.models() if m.id == model_id), None)
+    # --replace without --name keeps the preset's name ("Qwen3 235B-A22B (MoE)" became its id)
+    name = args.name or (old.name if old is not None and args.replace else model_id)
     try:
-        result = model_from_hf_config(config, model_id=model_id, name=args.name or model_id,
-                                      training_seq_len=args.seq_len)
+        result = model_from_hf_config(config, model_id=model_id, name=name, training_seq_len=args.seq_len)
     except ValidationError as exc:
         raise ValidationError(exc.problems, context=str(path)) from None
     from engine.hf_config import NOT_MODELLED_WHY
 
-    store = ctx.store()
-    old = next((m for m in store.models() if m.id == model_id), None)
     if old is not None and not args.replace:
         raise UserError(f"{path}: a preset with id '{model_id}' exists; pass --replace or --id NEW_ID")
     # what --replace overwrote, said: "imported 'llama3-70b': 0.124 B" read as if Llama 3 70B were still there

@@ -101,16 +101,22 @@ def note_id(conn, table: str, row_id: int) -> None:
 
 
 SQLITE_MAX_INT = 2**63 - 1
+# The largest order id: 2^53 - 1, exact in JSON and in a spreadsheet; an export with a larger id
+# can't be imported (engine.store.transfer refuses it), so none is handed out.
+ORDER_ID_MAX = 2**53 - 1
 
 
 def claim_id(conn, table: str) -> int:
     """A new id for `table`: above every id it holds and every id it ever held (call inside the
-    transaction that inserts the row)."""
+    transaction that inserts the row). An order's id stays at or below ORDER_ID_MAX: one above it
+    could not be imported back from the database's own export (a file gave 2^53 - 1, the next
+    order got 2^53)."""
+    ceiling = ORDER_ID_MAX if table == ORDERS else SQLITE_MAX_INT
     top = conn.execute(f"select coalesce(max(id), 0) from {table}").fetchone()[0]
     new_id = max(last_id(conn, table), int(top)) + 1
-    if new_id > SQLITE_MAX_INT:   # a file from an older version may hold an id of 2^63 - 1
-        raise UserError(f"{table}: no id left for a new row (the largest, {top:,}, is SQLite's limit); "
-                        "give the row with that id a smaller one")
+    if new_id > ceiling:   # a file may hold (or have held) the largest id there is
+        raise UserError(f"{table}: no id left for a new row (ids up to {ceiling:,} have been given); "
+                        f"give the row with id {new_id - 1:,} a smaller one and add rows with ids of their own")
     note_id(conn, table, new_id)
     return new_id
 

@@ -6,7 +6,7 @@ memory stays bounded and the database sees all rows or none. What an import chan
 
 - chips: a row whose id is in the catalog updates that chip (columns the file lacks are kept);
   others are added.
-- orders: a row without an id adds an order. A row with an id (a whole number, 1..2^63-1) adds that
+- orders: a row without an id adds an order. A row with an id (a whole number, 1..2^53-1) adds that
   order if the id is new and updates it if it exists; columns the file lacks keep their values.
   An existing order's deliveries are replaced only when the row gives deliveries (a non-blank
   `deliveries` cell); otherwise they are kept. An id given twice in a file is refused.
@@ -23,7 +23,9 @@ from typing import Iterator
 from engine.catalog import CHIP_FIELDS
 from engine.csv_io import MAX_CSV_BYTES, MAX_CSV_ROWS, CsvReader, atomic_output, write_csv_rows
 from engine.errors import ValidationError
-from engine.store.schema import CHIPS, DELIVERIES, ORDERS, SCENARIOS, claim_id, last_id, note_id
+from engine.store.schema import (
+    CHIPS, DELIVERIES, ORDER_ID_MAX, ORDERS, SCENARIOS, claim_id, last_id, note_id,
+)
 from engine.validate import (
     ORDER_FIELDS, check_chip, check_order, escape_controls, future_delivery, parse_delivery_notes,
     parse_schedule_in_order, vendor_mismatch,
@@ -32,13 +34,13 @@ from engine.validate import (
 # delivery_notes: a JSON list, one text per lot of `deliveries` (optional on import)
 ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries", "delivery_notes")
 ORDER_REQUIRED = ("buyer", "vendor", "chip_id", "quantity", "order_date")
-# The largest order id an import takes: 2^53 - 1, exact in JSON and in a spreadsheet, and far
-# below SQLite's 2^63 - 1 so the next order still gets an id (2^63 - 1 left "Add order" with an
-# OverflowError and no id to give)
-ORDER_ID_MAX = 2**53 - 1
+# The largest order id an import takes (ORDER_ID_MAX, kept beside claim_id, which never hands out
+# a larger one): 2^53 - 1, exact in JSON and in a spreadsheet, and far below SQLite's 2^63 - 1 (an
+# id of 2^63 - 1 left "Add order" with an OverflowError and no id to give)
 MAX_REPORTED_PROBLEMS = 200       # then the import stops reading: the file needs fixing anyway
 _DIGITS = re.compile(r"^[0-9]+$")
 _ORDER_VALUE_FIELDS = tuple(f for f in ORDER_FIELDS if f != "id")
+IMPORTED_NOTE = "imported"        # a new lot's note when the file gives none (a blank delivery_notes cell)
 
 
 @dataclass
@@ -125,7 +127,7 @@ def _show_cell(text: str) -> str:
 
 
 def parse_order_id(text) -> int | None:
-    """An order id from a CSV cell: blank -> None; digits in 1..2^63-1 -> int; else ValidationError."""
+    """An order id from a CSV cell: blank -> None; digits in 1..ORDER_ID_MAX -> int; else ValidationError."""
     raw = "" if text is None else str(text).strip()
     if raw == "":
         return None
@@ -237,7 +239,7 @@ def _lot_notes(lots: list, given: list[str] | None, old: list[tuple[str, int, st
     notes = []
     for day, qty in lots:
         match = next((i for i, (d, q, _) in enumerate(spare) if d == day and q == qty), None)
-        notes.append(spare.pop(match)[2] if match is not None else "imported")
+        notes.append(spare.pop(match)[2] if match is not None else IMPORTED_NOTE)
     return notes
 
 
@@ -469,8 +471,11 @@ def export_orders(store, path, *, force: bool = False) -> int:
         for order, deliveries in iter_orders_with_deliveries(store):
             cells = [order.get(k) for k in ORDER_FIELDS]
             notes = [d.get("note") or "" for d in deliveries]
+            # blank only where a blank cell imports the same notes: blank was written for all-empty
+            # notes, which came back as "imported" in another database
+            exact = bool(notes) and any(n != IMPORTED_NOTE for n in notes)
             yield cells + [";".join(f"{d['date']}:{d['quantity']}" for d in deliveries),
-                           json.dumps(notes, ensure_ascii=False) if any(notes) else ""]
+                           json.dumps(notes, ensure_ascii=False) if exact else ""]
 
     with atomic_output(path, force=force) as handle:
         return write_csv_rows(handle, ORDER_CSV_FIELDS, rows(), cell=_plain)
