@@ -121,6 +121,13 @@ def training_rates(models, chips, scenario, candidates, n_chips: int = 8192) -> 
     return out
 
 
+def expected_delivered_cost(result) -> float | None:
+    """List price of the chips expected to arrive (None without orders' expectations)."""
+    if any(o.expected_delivered is None for o in result.orders):
+        return None
+    return float(sum(o.cost_usd * o.expected_delivered / o.quantity for o in result.orders if o.quantity))
+
+
 def plan_to_dict(result, scenario_name: str, samples_requested: int | None = None) -> dict:
     from engine.forecast_plan import FRESH_TOLERANCE
 
@@ -134,8 +141,12 @@ def plan_to_dict(result, scenario_name: str, samples_requested: int | None = Non
                                  "until_month": iso(result.reachable_target[1])}}
            if result.reachable_target is not None else {}),
         "orders": [{"chip_id": o.chip_id, "quantity": o.quantity, "order_month": iso(o.order_month),
-                    "delivery_month": iso(o.delivery_month), "cost_usd": o.cost_usd} for o in result.orders],
+                    "delivery_month": iso(o.delivery_month), "cost_usd": o.cost_usd,
+                    "expected_delivered_chips": None if o.expected_delivered is None else round(o.expected_delivered),
+                    } for o in result.orders],
         "total_cost_usd": result.total_cost_usd,
+        # what arrives, at list price: the vendors' fulfilment and cut-offs (the mean over the fresh trials)
+        "expected_delivered_cost_usd": expected_delivered_cost(result),
         # the same target fitted on other trial sets of the same size: the cost's own sampling spread
         "cost_on_other_trial_sets_usd": [c if c == c else None for c in result.cost_on_other_trials_usd],  # null: no plan
         "months": [iso(m) for m in result.months],
@@ -143,7 +154,7 @@ def plan_to_dict(result, scenario_name: str, samples_requested: int | None = Non
         "prob_meet_demand_without_plan": [r4(v) for v in result.prob_meet_without],
         "confidence": result.confidence,
         # a plan counts as keeping the confidence down to this far below it on the fresh trials
-        # (their own sampling noise at 2,000 trials); a plan short by more is no plan
+        # (their own sampling noise at 4,000 trials); a plan short by more is no plan
         "fresh_tolerance": FRESH_TOLERANCE,
         "from_month": iso(result.from_month), "until_month": iso(result.until_month),
         "min_prob_meet_in_target": r4(min(result.prob_meet_demand[i] for i, m in enumerate(result.months)
@@ -276,6 +287,11 @@ def run_plan(args, ctx) -> Output:
     within = (f"; below {pct_text(args.confidence)} by less than the {FRESH_TOLERANCE:.0%} the fresh trials' own "
               "noise allows" if short else "")
     spread = cost_spread_text(result)
+    paid = data["expected_delivered_cost_usd"]
+    if paid is not None and result.total_cost_usd > 0 and paid < 0.99 * result.total_cost_usd:
+        # ordered chips a vendor short-ships or an export cut-off stops are not delivered: said
+        spread += (f"; {usd_text(paid)} of it expected to be delivered (the vendors' fulfilment and cut-offs, "
+                   "what a contract that pays on delivery pays)")
     text += (f"total {usd_text(result.total_cost_usd)}{spread}, lowest P(meet) in the target months "
              f"{data['min_prob_meet_in_target']:.1%} (out of sample{within})" if result.feasible else result.why)
     if result.reachable_target is not None:

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+import re
 
 import numpy as np
 import pytest
@@ -58,8 +59,34 @@ def test_vendor_fraction_risk_is_covered_at_the_confidence():
     assert r.feasible, r.why
     bought = sum(o.quantity for o in r.orders)
     assert 2000 / 0.6 <= bought <= 2000 / 0.5
+    # a uniform 50-100% arrives 75% on average: what is paid for where delivery is paid
+    assert sum(o.expected_delivered for o in r.orders) == pytest.approx(0.75 * bought, rel=0.02)
     i = r.months.index(D(2025, 1, 1))
     assert r.prob_meet_demand[i:].min() >= 0.85  # out of sample, fresh trials
+
+
+def test_the_plan_is_scaled_to_the_fewest_lots_that_hold_on_validation_trials():
+    """The LP holds back 40% of the trials it may miss (against in-sample optimism): at 80% it kept
+    about 88% of them and bought against the P12 of the vendor's fraction (2,000 / 0.56 = 3,600
+    chips), where 80% needs the P20, 2,000 / 0.6 = 3,334 (QA: 13,000 H20 where 7,000 held). Scaled
+    on 8,000 validation trials to P20 less their noise: 34 lots of 100."""
+    import engine.forecast_plan as fp
+
+    unc = OrderUncertainty("uniform", 0.5, 0.75, 1.0, "order", "fixed", 0, 0, 0)
+    inputs, asked = toy(candidate_unc=unc), req(samples=200, check_trials=4000, confidence=0.8)
+    r = solve_plan(inputs, asked)
+    assert r.feasible, r.why
+    assert 3334 <= sum(o.quantity for o in r.orders) <= 3400
+    fitted = [re.match(r"the plan fitted on the sample \((\d+) lots\) is scaled to 34,", n) for n in r.notes]
+    assert [int(m.group(1)) for m in fitted if m] == [37], r.notes   # 3,700 chips: the P12 and a lot
+    i = r.months.index(D(2025, 1, 1))
+    assert r.prob_meet_demand[i:].min() >= 0.8 - fp.FRESH_TOLERANCE
+    # already the fewest: scaling it again changes nothing
+    lots = np.array([[o.quantity / 100 for o in r.orders]])
+    months = [o.order_month for o in r.orders]
+    again, note = fp._scale_to_validation(inputs, asked, months, lots, np.zeros(1, dtype=int), np.array([[1e9]]),
+                                          r.months.index(r.from_month), r.months.index(r.until_month))
+    assert note == "" and np.array_equal(again, lots)
 
 
 def test_caps_lead_times_and_budget_are_named_when_no_plan_exists():
@@ -205,7 +232,8 @@ def test_a_fit_on_few_trials_is_refitted_until_fresh_trials_hold_the_confidence(
     calls.clear()
     monkeypatch.setattr(fp, "MAX_REFIT_SAMPLES", 40)
     short = solve_plan(toy(), req(samples=20))
-    assert calls == [20, 40] and not short.feasible and short.orders
+    # the last fit once more, allowed to grow its lots on the validation trials (the stub can't)
+    assert calls == [20, 40, 40] and not short.feasible and short.orders
     assert "fitted on 40 trials" in short.why and "only 88% in its worst month" in short.why
     # 89.5% is within the fresh trials' noise of 90%: a plan
     fresh[20] = 0.895
