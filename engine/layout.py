@@ -101,6 +101,16 @@ _CODE = {
 _BY_TEXT = {text: reason for reason, text in _TEXT.items()}
 
 
+def reason_words(text: str, schedule: str) -> str:
+    """A search reason (Infeasible.text, the JSON's key) in the words of the run's schedule: the
+    schedule reason names the one the user chose (zero-bubble was told about DualPipe's rules)."""
+    if text != Infeasible.SCHEDULE.text:
+        return text
+    if schedule == "dualpipe":
+        return "dualpipe needs vpp 1, an even pp and 2 x pp micro-batches"
+    return f"{schedule} needs vpp 1 (it does not interleave)"
+
+
 @dataclass(frozen=True)
 class LayoutProblem:
     key: str      # the field it belongs to (a Dimension key, or "dtype")

@@ -205,6 +205,86 @@ def _fewer_text(fewer, chips: int) -> str:
             f"trains at {best.tokens_per_s_per_chip * m:,.0f} tokens/s (--chips {m})")
 
 
+def _flag_fixes(args, inputs, reasons: set) -> list[str]:
+    """The flags given that rule out every layout, each with its fix, for the search's reasons
+    that they cause ("--ep 16: Mixtral has 8 experts" was told to try a chip count)."""
+    from engine.layout import Infeasible
+
+    model, fixes = inputs.model, []
+    tp, pp, vpp, cp, ep = args.tp, args.pp, args.vpp, args.cp, args.ep
+    if Infeasible.SCHEDULE.text in reasons and inputs.schedule != "1f1b":
+        if vpp is not None and vpp > 1:
+            fixes.append(f"--schedule {inputs.schedule} runs one chunk per stage: drop --vpp {vpp} "
+                         "(or use --schedule 1f1b)")
+        elif inputs.schedule == "dualpipe" and pp is not None and pp % 2:
+            fixes.append(f"--schedule dualpipe needs an even --pp (not {pp})")
+    if Infeasible.VPP.text in reasons and vpp is not None and vpp > 1:
+        if pp == 1:
+            fixes.append(f"--vpp {vpp} interleaves pipeline stages: give --pp 2 or more, or drop --vpp")
+        elif pp is not None and math.ceil(model.layers / pp) < vpp:
+            fixes.append(f"--vpp {vpp} needs {vpp} layers per stage; --pp {pp} leaves "
+                         f"{math.ceil(model.layers / pp)} of {model.layers}: use a smaller --vpp")
+        elif pp is None and math.ceil(model.layers / 2) < vpp:
+            fixes.append(f"--vpp {vpp}: {model.layers} layers are too few for {vpp} chunks per stage")
+    kv = model.kv_heads   # (the search's rule: tp divides the heads, and the KV heads or a multiple of them)
+    if Infeasible.TP_HEADS.text in reasons and tp is not None and (
+            model.heads % tp or (tp > kv and tp % kv) or (tp <= kv and kv % tp)):
+        fixes.append(f"--tp {tp} does not divide {model.name}'s {model.heads} heads and {model.kv_heads} KV heads")
+    if Infeasible.PP_LAYERS.text in reasons and pp is not None and pp > model.layers:
+        fixes.append(f"--pp {pp} exceeds {model.name}'s {model.layers} layers")
+    if Infeasible.CP_SEQUENCE.text in reasons and cp is not None and cp > 1 and inputs.seq % (2 * cp):
+        fixes.append(f"--cp {cp}: sequences of {inputs.seq:,} tokens are not a multiple of 2 x cp")
+    if Infeasible.EP.text in reasons and ep is not None and model.is_moe:
+        experts = model.moe_experts
+        per_stage = args.chips // pp if pp and args.chips % pp == 0 else args.chips   # tp x dp x cp
+        if ep > experts:
+            fixes.append(f"--ep {ep}: {model.name} has {experts} experts; use --ep {experts} or fewer")
+        elif experts % ep:
+            fixes.append(f"--ep {ep} does not divide {model.name}'s {experts} experts: use a divisor of {experts}")
+        elif per_stage % ep:
+            fixes.append(f"--ep {ep} does not divide --chips / --pp = {per_stage:,}" if pp else
+                         f"--ep {ep} does not divide --chips {args.chips:,}")
+    return fixes
+
+
+def _no_layout_hint(args, inputs, result, fewer) -> str:
+    """What to change when no layout runs, from the search's reasons: the flags that rule out
+    every layout first, then fewer chips, memory, and last the chip count's factors."""
+    from dataclasses import replace
+
+    from engine.training import search_layouts
+
+    reasons = set(result.infeasible_by_reason)
+    fixes = _flag_fixes(args, inputs, reasons)
+    if fixes:
+        return "; " + "; ".join(fixes)
+    if fewer:
+        return f"; {_fewer_text(fewer, args.chips)}"
+    if not reasons <= {"out of memory"}:   # the chip count factors badly for this model
+        multiple = " (a multiple of 8)" if args.chips % 8 else ""
+        return f"; try a chip count with more factors{multiple} or another --global-batch"
+    # memory settings the user pinned (the search tries the others itself)
+    levers = [flag for flag, pinned in (("--zero 3", args.zero is not None and args.zero < 3),
+                                        ("--recompute full", args.recompute not in (None, "full")),
+                                        ("--micro-batch 1", (args.micro_batch or 1) > 1)) if pinned]
+    fixed = [f"--{k} {getattr(args, k)}" for k in ("tp", "pp", "cp", "dp") if getattr(args, k) is not None]
+    if any(getattr(args, k) is not None for k in ("tp", "pp", "cp")):   # not "more chips": the layout given
+        kept = search_layouts(replace(inputs, zero_stage=None, recompute=None, micro_batch=None), top_k=1).best \
+            if levers else None
+        free = search_layouts(replace(inputs, tp=None, pp=None, cp=None, dp=None), top_k=1).best
+        ways = []
+        if kept is not None:   # the pinned memory settings that change
+            changed = [f"{flag} {kept.layout[key]}" for flag, key, given in (
+                ("--zero", "zero_stage", args.zero), ("--recompute", "recompute", args.recompute),
+                ("--micro-batch", "micro_batch", args.micro_batch)) if given is not None and kept.layout[key] != given]
+            ways += [f"keep it with {' '.join(changed)}"] if changed else []
+        if free is not None:
+            ways.append(f"drop {' '.join(f.split()[0] for f in fixed)} to search ({layout_label(free.layout)} fits)")
+        if ways:
+            return f"; the fixed {' '.join(fixed)} does not fit in memory: {', or '.join(ways)}"
+    return f"; more chips are needed (or less memory per chip: {', '.join(levers + ['--dtype', '--seq-len'])})"
+
+
 def run(args, ctx) -> Output:
     from engine.training import (NoProgressError, TrainingInputs, estimate_run, evaluate_layout,
                                  fewer_chips_alternative, search_layouts)
@@ -225,7 +305,7 @@ def run(args, ctx) -> Output:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name.replace('_', '-')}: {value} (must be a positive integer)")
-    from engine.layout import DIMENSIONS
+    from engine.layout import DIMENSIONS, reason_words
 
     for d in DIMENSIONS:
         problem = d.check(getattr(args, d.key))
@@ -297,11 +377,9 @@ def run(args, ctx) -> Output:
                                                           ("cp", args.cp), ("ep", args.ep)) if v is not None)
                 raise UserError(f"no layout of {args.chips} chips matches {given or 'the flags given'} "
                                 f"(tp x pp x dp x cp must equal --chips, and tp must divide the heads)")
-            reasons = "; ".join(f"{v} layouts: {k}" for k, v in result.infeasible_by_reason.items())
-            only_memory = set(result.infeasible_by_reason) <= {"out of memory"}
-            hint = (f"; {_fewer_text(fewer, args.chips)}" if fewer else
-                    "; more chips are needed (or less memory per chip: --dtype, --seq-len)" if only_memory else
-                    "; try a chip count with more factors (a multiple of 8) or another --global-batch")
+            reasons = "; ".join(f"{v} layouts: {reason_words(k, inputs.schedule)}"
+                                for k, v in result.infeasible_by_reason.items())
+            hint = _no_layout_hint(args, inputs, result, fewer)
             # --format json still gets the counts by reason (it printed nothing)
             raise InfeasibleRequest(f"no feasible layout for {model.id} on {args.chips} x {chip.id} of "
                                     f"{result.layouts_evaluated} evaluated ({reasons}){hint}",
@@ -323,7 +401,7 @@ def run(args, ctx) -> Output:
         data = dict(base)
         data.update(_figures(best, inputs))
         if not best.feasible:  # the contract: an infeasible request exits 1 with the reason (JSON still printed)
-            data["infeasible_reason"] = infeasible_detail(best)
+            data["infeasible_reason"] = reason_words(infeasible_detail(best), inputs.schedule)
             layout = " x ".join(f"{k.upper()}{best.layout[k]}" for k in ("tp", "pp", "vpp", "dp", "cp")
                                 if best.layout.get(k) is not None)
             raise InfeasibleRequest(f"layout {layout} for {model.id} on {args.chips} x {chip.id} is infeasible: "
@@ -394,10 +472,11 @@ def run(args, ctx) -> Output:
         text_lines.append(f"global batch {ran:,} sequences: the default {data['default_global_batch_seqs']:,} "
                           f"rounded to a multiple of dp x micro-batch for this layout")
     if not best.feasible:
-        text_lines.insert(0, f"INFEASIBLE layout: {infeasible_detail(best)}")
+        text_lines.insert(0, f"INFEASIBLE layout: {reason_words(infeasible_detail(best), inputs.schedule)}")
     if "top" in data and result.infeasible_by_reason:
-        text_lines.append("infeasible layouts by reason: " + "; ".join(
-            f"{k} {v}" for k, v in sorted(result.infeasible_by_reason.items(), key=lambda kv: -kv[1])))
+        text_lines.append("infeasible layouts by reason: " + "; ".join(   # "heads 3" read as 3 heads
+            f"{reason_words(k, inputs.schedule)} ({v:,} layout{'s' if v != 1 else ''})"
+            for k, v in sorted(result.infeasible_by_reason.items(), key=lambda kv: -kv[1])))
     text_lines += [f"- {e}" for e in best.explanations]
     extra = [("breakdown (s per step)", [{"term": k, "seconds": v} for k, v in best.breakdown_s.items()])]
     return Output(data=data, rows=rows, text="\n".join(text_lines), extra_tables=extra)

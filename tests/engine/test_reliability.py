@@ -23,7 +23,58 @@ def test_young_daly_interval():
     assert rel.young_daly_interval_s(60.0, 3 * 3600) == pytest.approx(math.sqrt(2 * 60 * 3 * 3600))
     g = rel.goodput(1024, 1e12, checkpoint_write_gbps=10.0)
     assert g.checkpoint_time_s == pytest.approx(100.0)
-    assert g.checkpoint_interval_s == pytest.approx(math.sqrt(2 * 100 * g.mtbf_job_s))
+    # Daly's higher-order estimate: sqrt(2 d M) [1 + sqrt(d/2M)/3 + (d/2M)/9] - d
+    d, m = 100.0, g.mtbf_job_s
+    assert g.checkpoint_interval_s == pytest.approx(
+        math.sqrt(2 * d * m) * (1 + math.sqrt(d / (2 * m)) / 3 + d / (2 * m) / 9) - d)
+    assert rel.daly_interval_s(3000.0, 1000.0) == 1000.0   # a checkpoint over 2M: one per failure
+
+
+def test_complete_model_matches_the_first_order_where_failures_are_rare():
+    """R, tau << M: goodput -> 1 - R/M - sqrt(2 delta / M) (Young's optimum: delta/tau and
+    tau/2M each sqrt(delta/2M)), to second order. Hand figures: 1 failure per 10^7 s, a 60 s
+    restart and 10 s checkpoints: 1 - 6e-6 - 1.414e-3 = 0.998580."""
+    m_s = 1e7
+    g = rel.goodput(1, 10.0 * 1e9, checkpoint_write_gbps=1.0, restart_s=60.0, mtbf_chip_hours=m_s / 3600)
+    assert g.mtbf_job_s == pytest.approx(m_s) and g.checkpoint_time_s == pytest.approx(10.0)
+    assert g.goodput == pytest.approx(1 - 60 / m_s - math.sqrt(2 * 10 / m_s), abs=1e-5)
+    assert g.goodput == pytest.approx(0.998580, abs=1e-5)
+    assert g.lost_to_restarts == pytest.approx(60 / m_s, rel=1e-3)
+    assert g.lost_to_checkpoints == pytest.approx(math.sqrt(10 / (2 * m_s)), rel=1e-2)
+    assert g.lost_to_rework == pytest.approx(math.sqrt(10 / (2 * m_s)), rel=1e-2)
+
+
+def test_large_fleets_follow_dalys_complete_model():
+    """QA: the first order (1 - R/M - tau/2M) charged each failure its full restart against the
+    time between failures: 405B on 262,144 H100 trained 4x slower than on 131,072, and 300,000
+    made no progress. Daly's complete model, with 10-min restarts and 405e9 x 14 bytes at
+    1,000 GB/s (5.67 s): 131,072 -> 59%, 262,144 -> 37%, 300,000 -> 32%, 16,384 -> 91.8%."""
+    ckpt_bytes = 405e9 * 14
+    for chips, expected in ((16384, 0.918), (131072, 0.593), (262144, 0.371), (300000, 0.324)):
+        g = rel.goodput(chips, ckpt_bytes)
+        m, d, tau, r = g.mtbf_job_s, ckpt_bytes / 1e12, g.checkpoint_interval_s, 600.0
+        # by hand: T_wall / T_solve = M exp(R/M) (exp((tau + delta)/M) - 1) / tau
+        assert g.goodput == pytest.approx(tau / (m * math.exp(r / m) * (math.exp((tau + d) / m) - 1)), rel=1e-9)
+        assert g.goodput == pytest.approx(expected, abs=0.002)
+        assert g.lost_to_checkpoints + g.lost_to_rework + g.lost_to_restarts == pytest.approx(1 - g.goodput, rel=1e-9)
+    # twice the chips never trains slower than the goodput halves: 262,144 x 37% > 131,072 x 59%
+    assert 262144 * rel.goodput(262144, ckpt_bytes).goodput > 131072 * rel.goodput(131072, ckpt_bytes).goodput
+
+
+def test_under_one_percent_goodput_is_no_progress_with_its_figures():
+    """Goodput of the complete model only tends to 0: under MIN_GOODPUT (1%) the run is no
+    progress. 2,000,000 chips fail every 50,677 x 3,600 / 2e6 = 91 s against a 10-min restart:
+    exp(-600/91) = 0.14% of the time survives the restart alone."""
+    g = rel.goodput(2_000_000, 405e9 * 14)
+    assert g.goodput == 0.0
+    assert 0 < rel.modelled_goodput(g.mtbf_job_s, g.checkpoint_time_s, g.checkpoint_interval_s, 600.0) < 0.01
+    line = rel.no_progress_reason(2_000_000, g, 600.0)
+    assert line.startswith("no progress on 2,000,000 chips: failures are so frequent")
+    assert "1.5 min" in line and "50,677 chip-hours" in line and "under the 1% counted as progress" in line
+    # a 66-day checkpoint (405B at 1 MB/s) against 3.1 h between failures: the checkpoint is named
+    slow = rel.goodput(16384, 405e9 * 14, checkpoint_write_gbps=0.001)
+    assert slow.goodput == 0.0 and slow.checkpoint_interval_s == pytest.approx(slow.mtbf_job_s)
+    assert "a checkpoint takes longer than the job runs between failures" in rel.no_progress_reason(16384, slow, 600.0)
 
 
 def test_young_daly_interval_is_the_best_interval():
