@@ -624,6 +624,9 @@ class ServingResult:
     # sequences that can run at once, all replicas: the fewer of max_concurrency (the KV fit)
     # and the engine's cap on running sequences (the family's default or max_num_seqs)
     max_running: int = 0
+    # simulated requests whose drawn lengths (a spread) ran past the model's context window and
+    # were capped to it (engine.serving.simulator.cap_to_context)
+    capped_requests: int = 0
 
     def as_dict(self) -> dict:
         from dataclasses import fields
@@ -857,7 +860,10 @@ def _evaluate_serving(inputs: ServingInputs) -> ServingResult:
     tot_chip = out_chip * (L_in + L_out) / L_out
     dbd = {k[:-2] + "_ms": _f(v) * 1e3 for k, v in dec.items() if k not in ("busy_s",)}
     pbd = {k[:-2] + "_ms": _f(v) * 1e3 for k, v in pf.items()}
-    limiting, why = _limiting(dec, running, cap_f, kv_cap_f, limited_by_capacity, inp)
+    # a request's prefill against its share of the decode steps (static: all prompts at once)
+    phases = ((prefill_s, max(L_out - 1.0, 0.0) * step, pf) if sc == "static_batch" else
+              (_prefill_work_s(dep, running, L_in, L_out, 0.0), max(L_out - 1.0, 0.0) * step / max(running, 1.0), pf))
+    limiting, why = _limiting(dec, running, cap_f, kv_cap_f, limited_by_capacity, inp, phases)
     return ServingResult(
         feasible=True, reason="", ttft_ms=ttft * 1e3, tpot_ms=tpot * 1e3, prefill_ms=prefill_s * 1e3,
         decode_step_ms=step * 1e3, e2e_latency_ms=e2e * 1e3, output_tokens_per_s_per_chip=out_chip,
@@ -887,7 +893,10 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
     queued = run.queue_ms["mean"] / 1e3 if math.isfinite(run.queue_ms["mean"]) else 0.0
     capped = busiest >= 0.9 * cap_f or (run.preemptions > 0) or queued > 0.5 * run.e2e_ms["mean"] / 1e3
     if decodes:
-        limiting, why = _limiting(dec_busiest, busiest, cap_f, kv_cap_f, capped, inp)
+        # a request's prefill work against its share of the decode steps (the simulated steps' mean)
+        phases = (_prefill_work_s(dep, busiest, L_in, L_out, inp.prefix_cache_hit),
+                  max(L_out - 1.0, 0.0) * step_s / max(busiest, 1.0), pf)
+        limiting, why = _limiting(dec_busiest, busiest, cap_f, kv_cap_f, capped, inp, phases)
     else:
         # what limits is the prompts' prefill, not a decode step nobody ran
         limiting, why = _limiting_prefill_only(pf, busiest, cap_f, kv_cap_f, capped, inp)
@@ -895,7 +904,7 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
         # serve` reports TPOT as not applicable with one output token)
         tpot = {k: step_s * 1e3 for k in tpot}
     if run.preemptions:
-        why += f"; {run.preemptions} preemptions (KV full: sequences recomputed)"
+        why += f"; {_count(run.preemptions, 'preemption')} (KV full: sequences recomputed)"
     kv_peak = float(np.max(sim.kv_used_frac)) if sim.kv_used_frac.size else 0.0
     why += f"; KV use peaks at {100 * kv_peak:.0f}%"
     if run.split:
@@ -909,7 +918,8 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
         ttft_ms_p50=run.ttft_ms["p50"], ttft_ms_p90=run.ttft_ms["p90"], ttft_ms_p99=run.ttft_ms["p99"],
         tpot_ms_p50=tpot["p50"], tpot_ms_p90=tpot["p90"], tpot_ms_p99=tpot["p99"],
         e2e_latency_ms_p90=run.e2e_ms["p90"], e2e_latency_ms_p99=run.e2e_ms["p99"], queue_ms=run.queue_ms["mean"],
-        simulated_requests=int(run.requests), preemptions=run.preemptions, simulation=sim, **base)
+        simulated_requests=int(run.requests), preemptions=run.preemptions, simulation=sim,
+        capped_requests=run.capped_requests, **base)
 
 
 def _limiting_prefill_only(pf: dict, running: float, cap: float, kv_cap: float, capped: bool,
@@ -930,7 +940,31 @@ def _limiting_prefill_only(pf: dict, running: float, cap: float, kv_cap: float, 
                   f"prefill is {text}, {share:.0f}% of it")
 
 
-def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool, inp: ServingInputs):
+def _count(n: float, noun: str) -> str:
+    """'1 sequence', '335 sequences' (whole count)."""
+    return f"{n:.0f} {noun}{'' if round(n) == 1 else 's'}"
+
+
+def batch_text(n: float) -> str:
+    """A mean running batch in words: one decimal below 10 (a mean of 0.38 read "batch 0"), whole above."""
+    if n < 0.05:
+        return "under 0.1"
+    return f"{n:.1f}" if n < 10 and abs(n - round(n)) >= 0.05 else f"{n:,.0f}"
+
+
+def _prefill_work_s(dep: _Deployment, running: float, L_in: float, L_out: float, prefix_cache_hit: float) -> float:
+    """Prefill compute one request costs a busy engine (its prompt batched with the others that
+    arrive in a step, up to the token budget), to weigh against its share of the decode steps."""
+    L_pf = max(L_in * (1.0 - prefix_cache_hit), 1.0)
+    return _f(_prefill_marginal(dep, max(running, 1.0), L_pf, L_out))
+
+
+def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool, inp: ServingInputs,
+              phases: tuple[float, float, dict] | None = None):
+    """What limits the run, and why in words. `phases` (prefill seconds per request, decode
+    seconds per request, the prefill's parts): when prompts' prefill takes more of a request's
+    time than its share of the decode steps, the prefill's limit is named, not the decode
+    step's (a 7,000-token prompt with 20 output tokens is ~97% prefill)."""
     parts = {"bandwidth": _f(dec["weights_s"]) + _f(dec["kv_s"]), "compute": _f(dec["compute_s"]),
              "overhead": _f(dec["overhead_s"]) + _f(dec["comm_s"])}
     if capped and running >= cap - 0.5:
@@ -940,18 +974,34 @@ def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool
             paged = (f" (paged, {running:.0f} ran at once on average: a new sequence holds fewer tokens)"
                      if running > cap + 0.5 else "")
             return "memory capacity", (
-                f"the KV cache that fits beside the weights on {inp.chip.name} holds about {cap:.0f} sequences "
+                f"the KV cache that fits beside the weights on {inp.chip.name} holds about {_count(cap, 'sequence')} "
                 f"per replica at their average length{paged}; more requests queue")
         # the scheduler's cap (max_num_seqs), not memory: KV would hold more
-        return "engine batch cap", (f"the engine's cap of {cap:.0f} running sequences per replica is reached "
+        return "engine batch cap", (f"the engine's cap of {_count(cap, 'running sequence')} per replica is reached "
                                     f"(the KV cache would hold {kv_cap:.0f})")
+    if phases is not None and phases[0] > phases[1]:
+        pf_s, dec_s, pf = phases
+        pf_parts = {"compute": _f(pf["compute_s"]), "bandwidth": _f(pf["weights_s"]),
+                    "overhead": _f(pf["overhead_s"]) + _f(pf["comm_s"])}
+        kind = max(pf_parts, key=lambda k: pf_parts[k])
+        text = {"compute": "compute bound", "bandwidth": "HBM-bandwidth bound (weights read)",
+                "overhead": "dominated by fixed overhead and collectives"}[kind]
+        share_pf = pf_s / (pf_s + dec_s)
+        why = (f"prompt prefill takes about {100.0 * share_pf:.0f}% of each request's engine time "
+               f"({inp.input_len:,.0f}-token prompts, {inp.output_len:,.0f} output tokens) and is {text}")
+        if share_pf < 2.0 / 3.0:   # near balance: the decode steps' own limit is half the answer
+            dkind = max(parts, key=lambda k: parts[k])
+            dtext = {"bandwidth": "HBM-bandwidth bound", "compute": "compute bound",
+                     "overhead": "dominated by per-step overhead and collectives"}[dkind]
+            why += f"; the decode steps (the rest) are {dtext} at batch {batch_text(running)}"
+        return kind, why
     kind = max(parts, key=lambda k: parts[k])
     total = sum(parts.values())
     share = 100.0 * parts[kind] / total if total > 0 else 0.0
     text = {"bandwidth": "decode steps are HBM-bandwidth bound (weights and KV read every step)",
             "compute": "decode steps are compute bound (batch large enough to saturate the GEMMs)",
             "overhead": "decode steps are dominated by fixed per-step overhead and collectives"}[kind]
-    return kind, f"{text}: {share:.0f}% of the step at batch {running:.0f}"
+    return kind, f"{text}: {share:.0f}% of the step at batch {batch_text(running)}"
 
 
 # ---- SLO capacity and chips needed -----------------------------------------------------------------
@@ -1003,6 +1053,19 @@ def _tp_choices(model: ModelConfig, chip: Chip) -> list[int]:
         if model.heads % t == 0:
             out.append(t)
     return out or [1]
+
+
+def _cross_node_tps(model: ModelConfig, chip: Chip) -> list[int]:
+    """TP degrees past the scale-up domain that split the heads (up to 64): tried only when no
+    layout within one domain holds the model."""
+    dom = max(int(chip.scaleup_domain or 8), 1)
+    return [t for t in (16, 32, 64) if t > dom and model.heads % t == 0]
+
+
+def tp_list_text(tps: Sequence[int]) -> str:
+    """[1] -> 'TP 1'; [1, 2, 4] -> 'TP 1, 2 or 4' (a Python list read oddly in a note)."""
+    items = [str(int(t)) for t in tps]
+    return "TP " + (items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}")
 
 
 def _layout_choices(model: ModelConfig, chip: Chip, tp: int | None = None, ep: int | None = None) -> list:
@@ -1152,6 +1215,15 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
     dep, cap, kv_cap, grid, r, ok, tps_chip, best = _capacity_arrays(
         model, [chip], tps, float(input_len), float(output_len), ttft_s, tpot_s,
         weight_dtype, kv_dtype, engine, factors, eps=eps, prefix_cache_hit=float(prefix_cache_hit))
+    wider = [t for t in _cross_node_tps(model, chip) if t > max(tps)] if tp is None and ep is None else []
+    across_nodes = bool(wider) and not (np.asarray(kv_cap) >= 1).any()
+    if across_nodes:
+        # nothing fits within one scale-up domain: TP across nodes (the per-layer scale-out
+        # overhead applies), as `--tp 16` served Llama 3 405B where the search stopped at TP8
+        tps, eps = wider, [1] * len(wider)
+        dep, cap, kv_cap, grid, r, ok, tps_chip, best = _capacity_arrays(
+            model, [chip], tps, float(input_len), float(output_len), ttft_s, tpot_s,
+            weight_dtype, kv_dtype, engine, factors, eps=eps, prefix_cache_hit=float(prefix_cache_hit))
     per_tp = tps_chip[0].max(axis=-1)
     i = int(np.argmax(per_tp))
     t = tps[i]
@@ -1166,7 +1238,7 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
         # nothing meets the targets: say why with the smallest batch at the best-fitting TP
         fits = [k for k in range(len(tps)) if float(np.broadcast_to(kv_cap, (1, len(tps), 1))[0, k, 0]) >= 1]
         if not fits:
-            reason = (f"{model.name} does not fit on {chip.name} at any TP in {tps} with "
+            reason = (f"{model.name} does not fit on {chip.name} at {tp_list_text(tps)} with "
                       f"{weight_dtype} weights (weights plus reserve exceed {chip.hbm_gib:g} GiB)")
             limiting = "memory capacity"
             k = len(tps) - 1
@@ -1203,11 +1275,11 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
             limiting = "memory capacity"
             # the KV fit (the concurrency tile's figure), not the batch grid's last point below it
             # (the notes said 476 beside a tile of 497)
-            why = (f"KV cache full: it holds {kvcap_i:.0f} sequences per replica ({kv_seq_gib:.2f} GiB per sequence "
+            why = (f"KV cache full: it holds {_count(kvcap_i, 'sequence')} per replica ({kv_seq_gib:.2f} GiB per sequence "
                    f"per chip)" + (f"; the largest batch searched below that is {n:.0f}" if n < kvcap_i - 0.5 else ""))
         else:   # the scheduler's cap (max_num_seqs), not memory: KV would hold more
             limiting = "engine batch cap"
-            why = f"engine batch cap of {cap_i:.0f} sequences reached (the KV cache would hold {kvcap_i:.0f})"
+            why = f"engine batch cap of {_count(cap_i, 'sequence')} reached (the KV cache would hold {kvcap_i:.0f})"
     else:
         tpot_n = float(r["tpot"][0, i, nxt]) * 1e3
         ttft_n = float(r["ttft"][0, i, nxt]) * 1e3
@@ -1221,7 +1293,7 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
             why = f"a larger batch would break the {' and '.join(which) or 'latency'} target"
         else:   # no target broken: beyond this batch the prompts arrive faster than prefill runs them
             limiting = "prefill saturation"
-            why = (f"beyond {n:.0f} sequences per replica prompts arrive faster than prefill runs them "
+            why = (f"beyond {_count(n, 'sequence')} per replica prompts arrive faster than prefill runs them "
                    "(requests this short are mostly their prompt)")
     def at(v):
         return float(np.broadcast_to(v, r["tpot"].shape)[0, i, j])
@@ -1239,6 +1311,10 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
     resource = "compute" if resource == "prefill" else resource
     if e > 1:
         why += f" (layout: {'data-parallel' if t == 1 else f'TP{t}'} attention, experts over EP{e})"
+    if across_nodes:
+        dom = max(int(chip.scaleup_domain or 8), 1)
+        why += (f"; TP{t} spans {math.ceil(t / dom)} nodes (scale-out overhead per layer): the model does not fit "
+                f"within one {dom}-chip scale-up domain")
     return CapacityResult(True, "", t, n, out_chip, out_chip * (input_len + output_len) / output_len,
                           ttft_v, tpot_v, int(kvcap_i), limiting, why, int(max(t, e)), weights_gib, kv_seq_gib,
                           resource, int(e), float(prefix_cache_hit), int(max(cap_i, 0)))
@@ -1328,7 +1404,12 @@ def best_layouts(model: ModelConfig, chips: Sequence[Chip], *, demand_output_tok
             out.append(row)
             continue
         layouts = _layout_choices(model, chip) if model.is_moe else [(t, None) for t in _tp_choices(model, chip)]
-        for t, e in layouts:
+        # dense: TP across nodes too when no TP within one domain serves (slo_capacity's own search)
+        wider = [] if model.is_moe else [(t, None) for t in _cross_node_tps(model, chip)
+                                         if t > max(lt for lt, _ in layouts)]
+        for t, e in layouts + wider:
+            if e is None and t > max(lt for lt, _ in layouts) and any(n is not None for n in by_tp.values()):
+                break
             cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
                                tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=t, engine=engine,
                                factors=factors, prefix_cache_hit=prefix_cache_hit, ep=e)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from engine.commands import Output, plain_number, whole_number
 from engine.errors import InfeasibleRequest, UserError
@@ -180,6 +181,8 @@ def _disaggregated(args, inputs, prefix: float) -> dict:
         "prefill_tp": int(args.prefill_tp), "prefill_instances": int(instances),
         "prefill_chips": int(args.prefill_tp) * int(instances), "decode_chips": decode_chips,
         "chips_per_replica": run.chips_per_replica,
+        # --chips over replicas of both pools (1 replica without --chips)
+        "replicas": int(inputs.replicas), "chips": int(inputs.replicas) * run.chips_per_replica,
         "output_tokens_per_s_per_chip": run.output_tokens_per_s_per_chip,
         "total_tokens_per_s_per_chip": run.total_tokens_per_s_per_chip,
         "ttft_ms": _finite(run.ttft_ms["mean"]), "tpot_ms": _finite(run.tpot_ms["mean"]),
@@ -188,6 +191,7 @@ def _disaggregated(args, inputs, prefix: float) -> dict:
         "e2e_latency_ms": _finite(run.e2e_ms["mean"]), "queue_ms": _finite(run.queue_ms["mean"]),
         "kv_transfer_ms_per_request": move_s * float(inputs.input_len) * 1e3,
         "simulated_requests": run.requests,   # every replica's, as the main run
+        "context_capped_requests": run.capped_requests,
     }
 
 
@@ -221,7 +225,7 @@ def run(args, ctx) -> Output:
                                   slo_capacity)
     from engine.studies import chips_for_demand
     from engine.serving.capacity import DEFAULT_REQUESTS
-    from engine.serving.families import engine_family, known_engine, limit_factors
+    from engine.serving.families import engine_chip_problem, engine_family, known_engine, limit_factors
 
     # what the user typed, before a scenario fills the rest
     given_tpot, given_pct = args.tpot_ms, args.slo_percentile
@@ -295,6 +299,8 @@ def run(args, ctx) -> Output:
         if v is not None and not (0 < v < float("inf")):  # also refuses nan and inf
             raise UserError(f"--{name.replace('_', '-')} {v:g}: must be a positive, finite number")
     model, chip = _lookup(ctx, args.model, args.chip)
+    if wrong_engine := engine_chip_problem(args.engine, chip):
+        raise UserError(f"--engine {args.engine} on --chip {chip.id}: {wrong_engine}")
     if args.ep is not None and args.ep > 1 and not model.is_moe:
         # a dense model has no experts to dispatch: EP would model an all-to-all that can't exist
         raise UserError(f"--ep {args.ep}: {model.id} has no experts (a dense model runs at --ep 1; "
@@ -403,6 +409,15 @@ def run(args, ctx) -> Output:
         raise UserError(f"--chips {args.chips}: not a multiple of the {per_replica} chips of one replica "
                         f"(tp={tp}, pp={args.pp}, ep={args.ep})")
     replicas = (args.chips // per_replica) if args.chips else 1
+    disagg_replicas = 1
+    if args.prefill_tp is not None:
+        # a disaggregated replica is its decode instance and its prefill pool: --chips counts both
+        # (the run used 2 x --chips unsaid, and took 12 for replicas of 8)
+        disagg_per = per_replica + args.prefill_tp * (args.prefill_instances or 1)
+        if args.chips is not None and args.chips % disagg_per:
+            raise UserError(f"--chips {args.chips}: not a multiple of the {disagg_per} chips of one disaggregated replica "
+                            f"({args.prefill_instances or 1} x TP{args.prefill_tp} prefill + {per_replica} decode)")
+        disagg_replicas = args.chips // disagg_per if args.chips else 1
     load = dict(requests=args.requests, input_len_spread=args.input_len_spread,
                 output_len_spread=args.output_len_spread, seed=args.seed,
                 requests_per_client=args.requests_per_client, warmup_requests=args.warmup_requests,
@@ -423,6 +438,10 @@ def run(args, ctx) -> Output:
     res = evaluate_serving(inputs)
     if not res.feasible:
         raise UserError(res.reason)
+    if res.capped_requests:
+        from engine.serving.capacity import capped_note
+
+        notes.append(capped_note(res.capped_requests, res.simulated_requests, model))
 
     data = {
         "model": model.id, "chip": chip.id, "tp": tp, "pp": args.pp, "ep": args.ep, "replicas": replicas,
@@ -463,6 +482,8 @@ def run(args, ctx) -> Output:
         "e2e_latency_ms": _finite(res.e2e_latency_ms), "e2e_latency_ms_p90": _finite(res.e2e_latency_ms_p90),
         "e2e_latency_ms_p99": _finite(res.e2e_latency_ms_p99), "queue_ms": _finite(res.queue_ms),
         "simulated_requests": res.simulated_requests, "preemptions": res.preemptions,
+        # of those, drawn (length spread) longer than the context window and capped to it
+        "context_capped_requests": res.capped_requests,
         "kv_used_pct_peak": _kv_peak_pct(res.simulation),
     }
     if has_slo and cap is not None:
@@ -553,7 +574,7 @@ def run(args, ctx) -> Output:
         data["layouts_at"] = "steady state" + (f" (chips_needed is at {args.slo_percentile} under load)"
                                                if args.slo_percentile else "")
     if args.prefill_tp is not None:
-        data["disaggregated"] = _disaggregated(args, inputs, prefix)
+        data["disaggregated"] = _disaggregated(args, replace(inputs, replicas=disagg_replicas), prefix)
         # `chips` is the decode instance; a replica also holds its prefill pool, and chips_needed
         # counts whole replicas of both (a CLI user could not get from "chips 4" to 612)
         data["chips_per_replica"] = data["disaggregated"]["chips_per_replica"]
@@ -624,8 +645,9 @@ def run(args, ctx) -> Output:
         ran = {"offline": "offline, every request at once; the targets are not applied",
                "server": f"at {args.request_rate:g} requests/s" if args.request_rate else "under Poisson load"}.get(
             inputs.scenario, inputs.scenario)
+        reps = f"{d['replicas']} replica{'s' if d['replicas'] != 1 else ''}, {d['chips']} chips"
         text += (f"\ndisaggregated ({d['prefill_instances']} x TP{d['prefill_tp']} prefill + {d['decode_chips']} decode "
-                 f"chips per replica; {ran}): {d['output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip (both pools), "
+                 f"chips per replica, {reps}; {ran}): {d['output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip (both pools), "
                  f"TTFT p90 {d['ttft_ms_p90']:,.0f} ms, "
                  + (f"TPOT p90 {d['tpot_ms_p90']:.1f} ms; " if d["tpot_ms_p90"] is not None else "TPOT n/a; ")
                  + ("the figures above are this deployment at the targets" if has_slo else

@@ -66,6 +66,11 @@ class LoadRun:
         return int(sum(c * s.preemptions for c, s in self._runs if s is not None))
 
     @property
+    def capped_requests(self) -> int:
+        """Requests, over every replica, whose drawn lengths were capped to the context window."""
+        return int(sum(c * s.capped_requests for c, s in self._runs if s is not None))
+
+    @property
     def mean_decode_step_s(self) -> float:
         """Mean decode step over the replicas that ran decode steps (NaN: none did)."""
         steps = [(c, s.mean_decode_step_s) for c, s in self._runs
@@ -180,6 +185,25 @@ def _aligned(parts: int, *splits: list) -> list[tuple[int, tuple]]:
     return out
 
 
+def running_text(n: float) -> str:
+    """'0.4 sequences running', '1 sequence running', '37 sequences running': one decimal below 10
+    (a mean of 0.38 read '0 sequences'), whole above."""
+    if n < 10 and abs(n - round(n)) >= 0.05:
+        return f"{n:.1f} sequences running"
+    return f"{n:,.0f} sequence{'' if round(n) == 1 else 's'} running"
+
+
+def capped_note(capped: int, requests: int, model) -> str:
+    """The note on requests whose drawn lengths were capped to the context window."""
+    return (f"{capped:,} of {requests:,} simulated requests were drawn longer than {model.name}'s "
+            f"{context_of(model):,}-token context window and capped to it (prompt cut, output stopped at its end)")
+
+
+def context_of(model) -> int:
+    """The model's context window for the simulator's length cap (0: not known)."""
+    return int(getattr(model, "context_len", 0) or 0)
+
+
 def _workload(inputs, conc: int | None, requests: int | None, input_spread: float, output_spread: float,
               seed: int, prefix_cache_hit: float, max_seqs: int | None) -> Workload:
     """One replica's workload: `conc` clients (closed loop), `requests` of its own (None: the
@@ -187,23 +211,26 @@ def _workload(inputs, conc: int | None, requests: int | None, input_spread: floa
     sc = inputs.scenario
     reps = max(int(inputs.replicas), 1)
     warm = int(getattr(inputs, "warmup_requests", 0) or 0)
+    window = context_of(inputs.model)
     if sc == "concurrency":
         conc = max(int(conc or 1), 1)
         per_client = getattr(inputs, "requests_per_client", None)
         n = requests or (per_client * conc if per_client else max(DEFAULT_REQUESTS // 4, 4 * conc))
         return Workload("closed", inputs.input_len, inputs.output_len, requests=int(n) + warm, concurrency=conc,
                         input_spread=input_spread, output_spread=output_spread, prefix_cache_hit=prefix_cache_hit,
-                        seed=seed, warmup=warm, ramp_s=float(getattr(inputs, "ramp_s", 0.0) or 0.0))
+                        seed=seed, warmup=warm, ramp_s=float(getattr(inputs, "ramp_s", 0.0) or 0.0),
+                        context_len=window)
     if sc == "server":
         n = requests or DEFAULT_REQUESTS
         return Workload("poisson", inputs.input_len, inputs.output_len, requests=int(n) + warm,
                         request_rate=float(inputs.request_rate) / reps, input_spread=input_spread,
-                        output_spread=output_spread, prefix_cache_hit=prefix_cache_hit, seed=seed, warmup=warm)
+                        output_spread=output_spread, prefix_cache_hit=prefix_cache_hit, seed=seed, warmup=warm,
+                        context_len=window)
     if sc == "offline":
         n = requests or max(DEFAULT_REQUESTS, 3 * int(max_seqs or 0))
         return Workload("offline", inputs.input_len, inputs.output_len, requests=int(n) + warm,
                         input_spread=input_spread, output_spread=output_spread, prefix_cache_hit=prefix_cache_hit,
-                        seed=seed, warmup=warm)
+                        seed=seed, warmup=warm, context_len=window)
     raise UserError(f"scenario {sc!r}: the load simulator runs concurrency, server or offline")
 
 
@@ -352,10 +379,11 @@ def _base_inputs(model, chip, *, input_len, output_len, tp, ep, weight_dtype, kv
 
 
 def saturation_rate(cm, sched, input_len, output_len, *, requests=400, input_spread=0.0, output_spread=0.0,
-                    seed=0, prefix_cache_hit=0.0, prefill_pool: PrefillPool | None = None) -> float:
+                    seed=0, prefix_cache_hit=0.0, prefill_pool: PrefillPool | None = None,
+                    context_len: int = 0) -> float:
     """Requests/s one replica completes with every request available at once (offline)."""
     w = Workload("offline", input_len, output_len, requests=requests, input_spread=input_spread,
-                 output_spread=output_spread, prefix_cache_hit=prefix_cache_hit, seed=seed)
+                 output_spread=output_spread, prefix_cache_hit=prefix_cache_hit, seed=seed, context_len=context_len)
     sim = simulate(cm, sched, w, prefill_pool=prefill_pool)
     return requests / sim.makespan_s
 
@@ -378,7 +406,7 @@ def load_curve(model, chip, *, input_len, output_len, tp=1, ep=1, weight_dtype="
     pool, pool_chips = prefill_pool_of(inp, prefill_tp, prefill_instances)
     sat = saturation_rate(cm, sched, input_len, output_len, input_spread=input_spread,
                           output_spread=output_spread, seed=seed, prefix_cache_hit=prefix_cache_hit,
-                          prefill_pool=pool)
+                          prefill_pool=pool, context_len=context_of(model))
     # up to 110% of saturation, or past a load the caller will mark (an SLO point beyond the offline
     # estimate of saturation, which reads low with spread lengths or a prefill pool)
     top = max(1.1 * sat, 1.1 * float(min_top_rate_per_s))
@@ -388,7 +416,7 @@ def load_curve(model, chip, *, input_len, output_len, tp=1, ep=1, weight_dtype="
     for r in rates:
         w = Workload("poisson", input_len, output_len, requests=requests, request_rate=float(r),
                      input_spread=input_spread, output_spread=output_spread, seed=seed,
-                     prefix_cache_hit=prefix_cache_hit)
+                     prefix_cache_hit=prefix_cache_hit, context_len=context_of(model))
         run = run_load(cm, sched, w, chips, pool)
         cols["out"].append(run.output_tokens_per_s_per_chip)
         cols["t50"].append(run.ttft_ms["p50"])
@@ -420,6 +448,7 @@ class SloCapacity:
     mean_running: float = 0.0         # per replica: sequences running (time-weighted) at that point
     requests: int = 0                 # the run the figures come from: its requests and seed
     seed: int = 0
+    capped_requests: int = 0          # of those, drawn longer than the context window and capped to it
 
 
 def _meets(run: LoadRun, ttft_ms, tpot_ms, pct: str) -> bool:
@@ -453,12 +482,12 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
     chips = int(max(tp, ep or 1)) + pool_chips
     sat = saturation_rate(cm, sched, input_len, output_len, requests=requests, input_spread=input_spread,
                           output_spread=output_spread, seed=seed, prefix_cache_hit=prefix_cache_hit,
-                          prefill_pool=pool)
+                          prefill_pool=pool, context_len=context_of(model))
 
     def run_at(rate, n, s):
         w = Workload("poisson", input_len, output_len, requests=int(n), request_rate=float(rate),
                      input_spread=input_spread, output_spread=output_spread,
-                     prefix_cache_hit=prefix_cache_hit, seed=int(s))
+                     prefix_cache_hit=prefix_cache_hit, seed=int(s), context_len=context_of(model))
         return run_load(cm, sched, w, chips, pool)
 
     def at(rate):
@@ -496,7 +525,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
         if not crossed:
             found = SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
                                 int(tp), int(ep or 1), "saturation", mean_running=best.sim.mean_running,
-                                requests=int(requests), seed=int(seed))
+                                requests=int(requests), seed=int(seed), capped_requests=best.capped_requests)
             return found if pool is None else _verified(found, run_at, requests, seed, ttft_ms, tpot_ms, percentile)
         a, b = best_rate, rate
         iterations = min(iterations, 4)   # a 1.2x bracket: 4 halvings of its log reach 1.1%
@@ -519,7 +548,8 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
         binds.append("TPOT")
     found = SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
                         int(tp), int(ep or 1), f"{' and '.join(binds) or 'latency'} {percentile} target",
-                        mean_running=best.sim.mean_running, requests=int(requests), seed=int(seed))
+                        mean_running=best.sim.mean_running, requests=int(requests), seed=int(seed),
+                        capped_requests=best.capped_requests)
     return found if pool is None else _verified(found, run_at, requests, seed, ttft_ms, tpot_ms, percentile)
 
 
@@ -538,7 +568,8 @@ def _verified(found: SloCapacity, run_at, requests: int, seed: int, ttft_ms, tpo
         run = run_at(rate, n, s)
         if run.sim.keeps_up and _meets(run, ttft_ms, tpot_ms, pct):
             return SloCapacity(True, run.output_tokens_per_s_per_chip, rate, run.ttft_ms, run.tpot_ms, found.tp,
-                               found.ep, limiting, mean_running=run.sim.mean_running, requests=n, seed=s)
+                               found.ep, limiting, mean_running=run.sim.mean_running, requests=n, seed=s,
+                               capped_requests=run.capped_requests)
         binds = [k for k, target, got in (("TTFT", ttft_ms, run.ttft_ms[pct]), ("TPOT", tpot_ms, run.tpot_ms[pct]))
                  if target and got > target]
         limiting = f"{' and '.join(binds)} {pct} target" if binds else "saturation"
@@ -634,6 +665,7 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
     out = sim.output_tokens_per_s_per_chip
     # one output token: no decode step, no TPOT ("TPOT nan ms")
     tpot_text = f"TPOT {sim.tpot_ms[percentile]:.1f} ms " if math.isfinite(sim.tpot_ms[percentile]) else ""
+    running = running_text(sim.mean_running)
     where = (f"{prefill_instances} x TP{prefill_tp} prefill instance{'s' if prefill_instances > 1 else ''} "
              f"beside each replica ({pool_chips} chips), " if pool_chips else "")
     result = replace(cap, feasible=True, reason="", output_tokens_per_s_per_chip=out,
@@ -647,11 +679,13 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                    limiting=sim.limiting,
                    explanation=f"simulated under Poisson arrivals, {where}{percentile} "
                    f"TTFT {sim.ttft_ms[percentile]:.0f} ms, {tpot_text}"
-                   f"at {sim.request_rate_per_s:.2f} requests/s per replica, {sim.mean_running:.0f} sequences "
-                   f"running: a larger load breaks the {sim.limiting}" if sim.limiting != "saturation" else
+                   f"at {sim.request_rate_per_s:.2f} requests/s per replica, {running}: "
+                   f"a larger load breaks the {sim.limiting}" if sim.limiting != "saturation" else
                    f"simulated under Poisson arrivals, {where}{percentile} TTFT {sim.ttft_ms[percentile]:.0f} ms, "
                    f"{tpot_text}at {sim.request_rate_per_s:.2f} requests/s per replica, "
-                   f"{sim.mean_running:.0f} sequences running: more offered load is not served (saturation)")
+                   f"{running}: more offered load is not served (saturation)")
+    if sim.capped_requests:
+        result = replace(result, explanation=f"{result.explanation}; {capped_note(sim.capped_requests, sim.requests, model)}")
     # the layout is the steady-state search's: its reasons stay, named as such
     layout = f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
     if steady_missed:
@@ -749,7 +783,7 @@ def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=Non
     sched = scheduler_of(inp, cm)
     w = Workload("poisson", input_len, output_len, requests=int(chosen_requests or requests), request_rate=rate,
                  input_spread=input_spread, output_spread=output_spread, seed=chosen_seed,
-                 prefix_cache_hit=prefix_cache_hit)
+                 prefix_cache_hit=prefix_cache_hit, context_len=context_of(model))
     pool, pool_chips = prefill_pool_of(inp, prefill_tp, prefill_instances)
     chosen = run_load(cm, sched, w, int(max(tp, ep or 1)) + pool_chips, pool)
     if chosen.sim.kv_used_frac.size and chosen.sim.kv_used_frac.max() > 0.97:

@@ -138,3 +138,21 @@ def limit_factors(max_num_seqs: int | None = None, max_num_batched_tokens: int |
     """Factor overrides for the limits a deployment sets (None or 0: the family's default)."""
     given = {"max_num_seqs": max_num_seqs, "max_num_batched_tokens": max_num_batched_tokens}
     return {LIMIT_FACTORS[k]: float(v) for k, v in given.items() if v}
+
+
+# Engines built for one vendor's chips: TensorRT-LLM compiles CUDA kernels (NVIDIA GPUs only);
+# MindIE and vLLM-Ascend run on CANN (Huawei Ascend NPUs only). Figures for another pair would
+# describe a deployment nobody can run (trtllm on a 910B read exactly as sglang's).
+VENDOR_ONLY = {"trtllm": ("nvidia", "TensorRT-LLM runs on NVIDIA GPUs only"),
+               "mindie": ("huawei", "MindIE runs on Huawei Ascend only"),
+               "vllm-ascend": ("huawei", "vLLM-Ascend runs on Huawei Ascend only")}
+
+
+def engine_chip_problem(engine: str | None, chip) -> str:
+    """Why `engine` cannot serve on `chip`, for the caller to prefix with the fields it read ('' when
+    it can, or when the chip's vendor is blank)."""
+    need = VENDOR_ONLY.get(engine_family(engine))
+    vendor = (getattr(chip, "vendor", "") or "").strip()
+    if need is None or not vendor or vendor.lower().startswith(need[0]):
+        return ""
+    return f"{need[1]} ({chip.name} is {vendor}'s)"
