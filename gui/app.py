@@ -92,9 +92,11 @@ class MainWindow(QMainWindow):
         self.setObjectName("FleetcastMainWindow")
         self.setWindowTitle(f"Fleetcast — {store.path.name}[*]")
         self.undo_stack = QUndoStack(self)
+        from gui.widgets.undo_keys import install_undo_keys
         from gui.widgets.wheel_guard import install_wheel_guard
 
         install_wheel_guard(QApplication.instance())
+        install_undo_keys(QApplication.instance())   # Ctrl+Z in a number field undoes the window's edit
         self._watchers: dict = {}  # panel key -> FormUndoWatcher (every form edit is undoable)
         self._panel_defaults: dict = {}  # panel key -> its inputs as built (a scenario without them)
         self._loaded: dict = {}  # panel key -> (its stored inputs, its inputs as shown): _note_loaded
@@ -130,6 +132,7 @@ class MainWindow(QMainWindow):
         self.scenario_bar.current_changed.connect(self.apply_scenario)
         self.scenario_bar.confirm_switch = lambda: self.maybe_save("switching scenario")
         self.scenario_bar.confirm_overwrite = self._confirm_overwrite
+        self.scenario_bar.save_problem = self.save_problem
         self.scenario_bar.keep_vanished = self._keep_vanished
         self.scenario_bar.capture_marks = self._saved_marks
         self.scenario_bar.restore_marks = self._restore_saved_marks
@@ -257,10 +260,14 @@ class MainWindow(QMainWindow):
 
         prefer_click_focus(panel)
         self._label_exports(key, panel)
+        from gui.panels.forecast_editors import rows_editors
+
         watcher = FormUndoWatcher(panel, self.undo_stack, title)
         watcher.edited.connect(self.update_modified)
         watcher.skipped.connect(self.show_status)
         self._watchers[key] = watcher
+        for editor in rows_editors(panel):   # a bad cell changes no input, yet leaves unsaved text
+            editor.edited.connect(self.update_modified)
 
     def _label_exports(self, key: str, panel) -> None:
         """A chart's own Export menu names the scenario, model and workload, as Export all does."""
@@ -271,8 +278,18 @@ class MainWindow(QMainWindow):
 
     # ---- unsaved edits ------------------------------------------------------------------------
     def is_modified(self) -> bool:
-        """Any built panel's inputs differ from what the current scenario holds."""
-        return any(w.is_modified() for w in self._watchers.values())
+        """Any built panel's inputs differ from what the current scenario holds, or a table cell
+        holds text that is not valid yet (what is on screen is then not what a Save could store)."""
+        return any(w.is_modified() for w in self._watchers.values()) or bool(self.save_problem())
+
+    def save_problem(self) -> str:
+        """Why the inputs on screen cannot be saved as they are (a table's bad cell), or "".
+        The tables keep their last good rows while a cell is bad: saving those stored a value the
+        user no longer saw (a probability typed as 150 saved as the old 50), with no word."""
+        from gui.panels.forecast_editors import save_problem_under
+
+        return next((p for p in (save_problem_under(panel) for key, panel in self.panels.items()
+                                 if key != "fleet") if p), "")
 
     def update_modified(self) -> None:
         self.setWindowModified(self.is_modified())
@@ -375,6 +392,11 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Save:
             return self.scenario_bar.save_current()
         if answer == QMessageBox.StandardButton.Discard:
+            from gui.panels.forecast_editors import rows_editors
+
+            for panel in self.panels.values():   # bad cells too: they would ask again
+                for editor in rows_editors(panel):
+                    editor.drop_bad_cells()
             self.mark_saved()  # asked once: what follows (switch, quit) must not ask again
             return True
         return False

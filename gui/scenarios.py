@@ -246,6 +246,9 @@ class ScenarioBar(QWidget):
         # and redo (the window's; None: nothing to follow)
         self.capture_marks: Callable[[], object] | None = None
         self.restore_marks: Callable[[object], None] | None = None
+        # Why the inputs on screen cannot be saved as they are ("" when they can; the window's:
+        # a table cell holding bad text); None: nothing to check
+        self.save_problem: Callable[[], str] | None = None
         self._seen: dict[str, str] = {}     # name -> its params as this window last read or wrote them
         self._changed_elsewhere: set[str] = set()
         self._version: int | None = None    # the store's data_version when _seen was last trusted
@@ -415,6 +418,11 @@ class ScenarioBar(QWidget):
     def rename_current(self, name: str) -> bool:
         if self._current is None:
             return False
+        if name.strip() == self._current:
+            # renamed to its own name: nothing to store and no step for Ctrl+Z to take back
+            self.message.clear()
+            self.status_message.emit(f"Name unchanged: '{self._current}'")
+            return True
         command = RenameScenarioCommand(self.store, self._current, name.strip())
         command.on_renamed = self._follow_rename
         return self._push(command)
@@ -442,6 +450,10 @@ class ScenarioBar(QWidget):
         if self._current is None:
             return False
         if params is None:
+            problem = self.save_problem() if self.save_problem is not None else ""
+            if problem:   # never the last good value in place of the one on screen, unsaid
+                self._show_problem(f"Not saved: {problem}")
+                return False
             params = self.gather_params() if self.gather_params is not None else self.current_params()
         if self.changed_elsewhere() and self.confirm_overwrite is not None \
                 and not self.confirm_overwrite(self._current):

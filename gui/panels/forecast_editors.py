@@ -89,18 +89,21 @@ class _RowsEditor(QWidget):
     """A small table of typed rows with Add/Remove, checked on every edit.
 
     Cells hold text; a commit parses every row. Bad cells turn red with the reason in their tooltip
-    and under the table, and the last good rows are kept (`errors()` tells the panel not to run).
+    and under the table, and the last good rows are kept (`errors()` tells the panel not to run;
+    `save_problem()` tells the window not to save the last good rows in place of the typed text).
     """
 
     edited = Signal()
     HEADERS: tuple[str, ...] = ()
     TIPS: tuple[str, ...] = ()
     WHAT = "row"
+    TITLE = "Rows"   # the table's name in a refusal ("Cut-offs row 2 (Probability): ...")
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._good: tuple = ()
         self._errors: list[str] = []
+        self._bad_cells: dict[tuple[int, int], str] = {}   # (row, column) -> why, while typed text is bad
         self._filling = False
         self.table = QTableWidget(0, len(self.HEADERS))
         self.table.setHorizontalHeaderLabels(list(self.HEADERS))
@@ -168,11 +171,29 @@ class _RowsEditor(QWidget):
     def errors(self) -> list[str]:
         return list(self._errors)
 
+    def save_problem(self) -> str:
+        """One line naming the first bad cell (table, row, column, the reason with the typed
+        value), or "": while a cell is bad, `values()` are the last good rows, not what is on
+        screen, and saving them would store a value the user no longer sees."""
+        if not self._bad_cells:
+            return ""
+        (r, c), why = min(self._bad_cells.items())
+        column = self.HEADERS[c].split("\n")[0] if c < len(self.HEADERS) else f"column {c + 1}"
+        more = len(self._bad_cells) - 1
+        return f"{self.TITLE} row {r + 1} ({column}): {why}" + (f" (+{more} more)" if more else "")
+
     def set_values(self, values) -> None:
         self._good = tuple(values)
         self._fill(self._good)
         self._errors = []
+        self._bad_cells = {}
         self._show_errors({})
+
+    def drop_bad_cells(self) -> None:
+        """Show the last good rows again (the typed text a Discard gives up)."""
+        if self._bad_cells:
+            self.set_values(self._good)
+            self.edited.emit()
 
     def add_row(self) -> None:
         base = self._good if not self._errors else tuple(v for v in self._parsed() if v is not None)
@@ -198,15 +219,17 @@ class _RowsEditor(QWidget):
 
     def commit(self) -> None:
         """Check every row; keep them when all are good (in order), else flag the bad cells."""
-        values, cells = [], {}
+        values, bad = [], {}
         for r in range(self.table.rowCount()):
             value, problems = self._parse_row(r)
             values.append(value)
             for c, message in problems:
-                cells.setdefault((r, c), f"Row {r + 1}: {message}")
-        if not cells:
+                bad.setdefault((r, c), message)
+        if not bad:
             for r, c, message in self._check_rows(values):
-                cells.setdefault((r, c), f"Row {r + 1}: {message}")
+                bad.setdefault((r, c), message)
+        self._bad_cells = bad
+        cells = {(r, c): f"Row {r + 1}: {message}" for (r, c), message in bad.items()}
         self._errors = list(dict.fromkeys(cells.values()))
         if not cells:
             ordered = self._ordered(values)
@@ -290,6 +313,7 @@ class DemandPointsEditor(_RowsEditor):
             "Average tokens per day (input + output), in billions: 120 = 120 billion, 50000 = 50 trillion",
             "Where the figure comes from (free text)")
     WHAT = "demand point"
+    TITLE = "Demand points"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -376,6 +400,7 @@ class TrainingJobsEditor(_RowsEditor):
             "Optional: the day it must be done by, YYYY-MM-DD (the forecast reports the probability; the "
             "planner buys chips to meet it); empty = none")
     WHAT = "job"
+    TITLE = "Training jobs"
 
     def __init__(self, parent=None):
         self._models: list[tuple[str, str]] = []
@@ -496,6 +521,7 @@ class PolicyEventsEditor(_RowsEditor):
             "The latest day it may start, YYYY-MM-DD (the start is drawn uniformly in between)",
             "How long it lasts, in months; empty = for good. Lots due to ship during it are lost")
     WHAT = "cut-off"
+    TITLE = "Cut-offs"
 
     def __init__(self, parent=None):
         self._chips: list[tuple[str, str]] = []
@@ -570,6 +596,16 @@ class PolicyEventsEditor(_RowsEditor):
         chip = next((c for c, _ in self._chips if c not in used), self._chips[0][0] if self._chips else "")
         start = dt.date.today().replace(day=1)
         return PolicyEvent(chip, 0.5, start, add_months_same_day(start, 12), None)
+
+
+def rows_editors(widget: QWidget) -> list[_RowsEditor]:
+    """The editable tables under `widget` (the window watches them for bad cells)."""
+    return widget.findChildren(_RowsEditor)
+
+
+def save_problem_under(widget: QWidget) -> str:
+    """The first bad cell of the tables under `widget`, in one line, or "" (see save_problem)."""
+    return next((p for p in (e.save_problem() for e in rows_editors(widget)) if p), "")
 
 
 def build_run_box(owner) -> QGroupBox:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
+import weakref
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -30,6 +31,15 @@ MERGE_WINDOW_S = 1.5
 STALE_SUFFIX = " (another scenario's: skipped)"
 _COMMAND_ID = 0x46E0  # FormEditCommand.id(): commands with the same id may merge
 _WATCHED = "fleetcastFormUndoWatched"  # Qt property on a widget or model already listened to
+_LIVE_WATCHERS: "weakref.WeakSet[FormUndoWatcher]" = weakref.WeakSet()
+
+
+def flush_pending_edits() -> None:
+    """Push the edit every watcher has waiting (its snapshot runs on the next event-loop turn):
+    an undo pressed in the same turn as the change must find that edit on the stack."""
+    for watcher in list(_LIVE_WATCHERS):
+        with contextlib.suppress(RuntimeError):   # a watcher whose panel is being destroyed
+            watcher.check_now()
 
 
 def changed_keys(old: dict, new: dict) -> list[str]:
@@ -119,6 +129,7 @@ class FormUndoWatcher(QObject):
         self.last = self._snapshot()
         self.saved = copy.deepcopy(self.last)
         self.connect_widgets()
+        _LIVE_WATCHERS.add(self)
         if hasattr(panel, "inputs_rebuilt"):
             panel.inputs_rebuilt.connect(self.connect_widgets)
 
@@ -159,7 +170,16 @@ class FormUndoWatcher(QObject):
                 signal = w.changed
             if signal is not None:
                 signal.connect(self._on_widget_changed)
+                if isinstance(w, QLineEdit):
+                    signal.connect(self._on_text_confirmed)
                 w.setProperty(_WATCHED, True)
+
+    def _on_text_confirmed(self) -> None:
+        """Enter or leaving a text field made its text an edit: from now on Ctrl+Z there undoes
+        the window's edits, not the field's typing (gui.widgets.undo_keys reads isModified)."""
+        field = self.sender()
+        if isinstance(field, QLineEdit):
+            field.setModified(False)
 
     def _on_widget_changed(self, *_) -> None:
         if self._suspended or self._pending:
