@@ -145,13 +145,16 @@ class _ElidedLabel(QLabel):
     """One line that ends in "…" when the tile is narrower than the text (the tooltip has it
     whole), rather than stopping mid-word at the tile's edge ("147 TFLOP/s/chi")."""
 
+    def shown_text(self) -> str:
+        """The text as painted: elided to the label's width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setFont(self.font())
         painter.setPen(self.palette().color(self.foregroundRole()))
-        rect = self.contentsRect()
-        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
-        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+        painter.drawText(self.contentsRect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                         self.shown_text())
 
 
 class _FittedValueLabel(QLabel):
@@ -232,10 +235,14 @@ class FigureTiles(QWidget):
         for c in range(columns):
             grid.setColumnStretch(c, 1)
 
-    def set(self, key: str, value: str, detail: str = "") -> None:
+    def set(self, key: str, value: str, detail: str = "", tip: str = "") -> None:
+        """`tip`: the detail in full words where the line itself must be short (default: the detail)."""
         self._values[key].setText(value)
         self._details[key].setText(detail)
-        self._details[key].setToolTip(detail)
+        self._details[key].setToolTip(tip or detail)
+
+    def detail_label(self, key: str) -> QLabel:
+        return self._details[key]
 
     def value(self, key: str) -> str:
         return self._values[key].text()
@@ -261,7 +268,7 @@ class RunBar(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setFixedWidth(160)
         self.progress.setFormat("%p%")
-        self.message = QLabel("")
+        self.message = _ElidedLabel("")   # the fix was cut mid-word under Run search: "…; set Chi"
         self.message.setStyleSheet(HINT_STYLE)
         self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.run_button = QPushButton(run_text)
@@ -286,6 +293,7 @@ class RunBar(QWidget):
         self.progress.setValue(int(round(fraction * 100)))
         if message:
             self.message.setText(message)
+            self.message.setToolTip(message)
 
     def set_message(self, text: str, error: bool = False) -> None:
         self.message.setText(text)

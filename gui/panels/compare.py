@@ -185,12 +185,17 @@ class ComparePanel(QWidget):
         if len(gone) == len(new) == 1 and gone <= ticked:   # a rename (or its undo): the tick follows
             ticked = (ticked - gone) | new
             self._ticks = ticked
+        base = self.baseline()
         self.scenario_list.blockSignals(True)
         self.scenario_list.clear()
         for i, name in enumerate(names):
             item = QListWidgetItem(name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             on = (i < MAX_DEFAULT_SELECTED) if first_time else (name in ticked)
+            if name == base:   # compared whatever its tick: an unticked box read as "left out"
+                on = True
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+                item.setToolTip("The baseline is always compared: every other scenario is shown against it")
             item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
             self.scenario_list.addItem(item)
         self.scenario_list.blockSignals(False)
@@ -203,7 +208,7 @@ class ComparePanel(QWidget):
                 if self.scenario_list.item(i).checkState() == Qt.CheckState.Checked]
 
     def set_selected(self, names) -> None:
-        wanted = set(names)
+        wanted = set(names) | ({self.baseline()} - {None})   # the baseline stays ticked: always compared
         self._ticks = set(wanted)
         self.scenario_list.blockSignals(True)
         for i in range(self.scenario_list.count()):

@@ -53,7 +53,10 @@ class FleetPanel(QWidget):
         self.banner = MessageBanner()
 
         # chart
-        self.chart = PlotPanel(f"Installed chips over time (delivered + {INSTALL_LAG_DAYS:.0f} days to install)",
+        # "installed" here is every chip delivered; the Forecast's installed fleet loses failures and
+        # retirements (10,000 H800 here, 9,336 there by 2025-12): the title says which
+        self.chart = PlotPanel(f"Installed chips over time (delivered + {INSTALL_LAG_DAYS:.0f} days to install; "
+                               "before failures and retirement, which the Forecast counts)",
                                y_label="Installed", y_unit="chips", time_axis=True)
         self.chart.status_message.connect(self.status_message)
 

@@ -61,7 +61,9 @@ def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c) -> str:
     if dm.kind != "piecewise":
         growth = f"{dm.kind} fit through the points (no uncertainty)"
     lines.append(f"<b>demand</b>: {growth}; request mix ±{dm.request_mix_sigma:.0%}")
-    lines.append(f"<b>throughput</b> per chip: its family's validation error × {sc.throughput_sigma_scale:g}")
+    scale = sc.throughput_sigma_scale   # "× 1." read as a stray figure: 1 is the error as validated
+    lines.append("<b>throughput</b> per chip: its family's validation error"
+                 + (" (as validated)" if scale == 1 else f" × {scale:g}"))
     return "This scenario assumes: " + "; ".join(lines) + "."
 
 

@@ -41,6 +41,24 @@ def limiting_detail(cap) -> str:
     return f"time per token: {cap.resource}" if cap.resource else ""
 
 
+def does_not_fit_text(req, cap) -> str:
+    """Why a chip cannot hold the model, with the numbers, and what to change ("" when it fits),
+    as `serve` says it: the run bar said "the p90 targets were not simulated" and the tile "no load
+    meets the targets" for Llama 3 70B's 131.4 GiB of weights on a 96 GiB H20 at TP 1."""
+    if cap is None or cap.feasible or cap.limiting != "memory capacity":
+        return ""
+    hbm = req.chip.hbm_gib
+    weights = (f"weights {cap.weights_gib_per_chip:.1f} GiB per chip > {hbm:g} GiB" if cap.weights_gib_per_chip > hbm
+               else f"weights {cap.weights_gib_per_chip:.1f} GiB per chip plus reserve exceed {hbm:g} GiB")
+    return f"{req.model.name} does not fit on {short_chip_label(req.chip)} at TP{cap.tp}: {weights}; {no_fit_fix(req, cap)}"
+
+
+def no_fit_fix(req, cap) -> str:
+    """What to change when the model does not fit: a larger TP where one was fixed."""
+    return ("use a larger TP" if req.tp is not None and cap.tp < max(TP_CHOICES) else
+            "pick a chip with more memory or lower-precision Weights")
+
+
 class InferencePanel(InferenceForm, AnalysisPanel):
     analysis_finished = Signal()
     DEBOUNCE_MS = 50  # one capacity search costs tens of ms: let typing settle first
@@ -269,7 +287,10 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.run_bar.set_progress(1.0)
         feasible = sum(1 for r in comparison.rows if r["capacity"] is not None and r["capacity"].feasible)
         unsimulated = ""
-        if comparison.chosen is not None and comparison.chosen.latency_basis == "mean" and self.request is not None:
+        no_fit = does_not_fit_text(self.request, comparison.chosen) if self.request is not None else ""
+        if no_fit:   # not "the p90 targets were not simulated": there was nothing to simulate
+            unsimulated = f" {no_fit[0].upper()}{no_fit[1:]}."
+        elif comparison.chosen is not None and comparison.chosen.latency_basis == "mean" and self.request is not None:
             # (DeepSeek-V3: a running batch beyond what the simulator runs) the targets were held
             # on means, not the percentile asked: "4 meet the targets" said otherwise
             unsimulated = (f" The {self.request.slo_percentile} targets were not simulated for "
@@ -355,11 +376,19 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             for key in ("throughput", "ttft", "tpot", "chips"):
                 t.set(key, "–", "")
             steady = self.steady_capacity
-            t.set("throughput", "not met", f"at {cap.latency_basis} under load; steady state "
-                  f"{fmt(steady.output_tokens_per_s_per_chip)}{', aggregated' if req.prefill_tp else ''}"
-                  if self.under_load() and steady is not None and steady.feasible else "no load meets the targets")
+            no_fit = does_not_fit_text(req, cap)
+            if no_fit:   # "no load meets the targets" read as a latency problem
+                hbm = req.chip.hbm_gib
+                t.set("throughput", "does not fit", f"weights {cap.weights_gib_per_chip:.1f} > {hbm:g} GiB"
+                      if cap.weights_gib_per_chip > hbm else f"weights + reserve > {hbm:g} GiB", tip=no_fit)
+            else:
+                t.set("throughput", "not met", f"at {cap.latency_basis} under load; steady state "
+                      f"{fmt(steady.output_tokens_per_s_per_chip)}{', aggregated' if req.prefill_tp else ''}"
+                      if self.under_load() and steady is not None and steady.feasible else "no load meets the targets")
             t.set("limiting", cap.limiting, "")
-            self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)}: {cap.explanation}.")
+            fix = no_fit_fix(req, cap) if no_fit else ""
+            fix = f" {fix[:1].upper()}{fix[1:]}." if fix else ""
+            self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)}: {cap.explanation}.{fix}")
             return
         steady = self.steady_capacity
         kind = cap.latency_basis

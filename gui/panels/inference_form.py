@@ -122,7 +122,7 @@ class InferenceForm:
         e.add_row(form, "slo_percentile", "Targets hold for", self.pct_combo,
                   "The share of requests whose TTFT and TPOT must meet the targets under Poisson load (the "
                   "figures under load, the Forecast's basis); the steady-state figure holds mean latencies")
-        self.prefix_spin = dspin(0.0, 95.0, 0.0, 0, " %", step=5.0)
+        self.prefix_spin = dspin(0.0, 99.0, 0.0, 0, " %", step=5.0)   # as serve --prefix-cache-pct: 0 to 99
         e.add_row(form, "prefix", "Prefix-cache hits", self.prefix_spin,
                   "Share of prompt tokens already cached (shared system prompts): they skip prefill")
         self.spread_spin = dspin(0.0, 10.0, 0.5, 2, "", step=0.1)

@@ -49,6 +49,44 @@ def _set_text_if_changed(label, text: str) -> None:
         label.setText(text)
 
 
+# what each kind of search refusal asks the user to change (engine.training.REASONS)
+MEMORY_REASONS = frozenset({"out of memory"})
+FACTOR_REASONS = frozenset({"tp does not divide heads", "layout does not match the chip count",
+                            "global batch not divisible by dp x micro-batch", "cp does not divide sequence",
+                            "ep does not divide experts or dp x cp", "pp exceeds layers"})
+
+
+def no_fit_advice(infeasible_by_reason: dict, fewer: tuple | None, num_chips: int) -> str:
+    """What to change when no layout fits, following the reasons (the commonest first); the
+    engine's suggested count when it has one, as `train` gives "(--chips 1016)". One fixed
+    sentence ("add chips … more memory") was shown for a count that merely factors badly."""
+    if fewer:
+        chips, tok, layout = fewer
+        return (f"Set Chips to {chips:,} ({num_chips - chips:,} idle), where {layout} trains at "
+                f"{tok * chips:,.0f} tokens/s in all")
+    advice = []
+    for reason, _count in sorted(infeasible_by_reason.items(), key=lambda kv: -kv[1]):
+        text = ("add chips, shorten the sequence or pick a chip with more memory" if reason in MEMORY_REASONS else
+                "pick a chip count with more factors (a multiple of 8) or another global batch"
+                if reason in FACTOR_REASONS else
+                "train in BF16 or pick a chip with FP8 units" if reason.startswith("fp8") else
+                "change the layout fields you fixed (VPP, schedule)")
+        if text not in advice:
+            advice.append(text)
+    text = "; or ".join(advice) or "add chips or pick another chip"
+    return text[0].upper() + text[1:]
+
+
+def no_fit_text(search, fewer: tuple | None, num_chips: int, advice_first: bool = False) -> str:
+    """The sentence when no layout fits, with what to change. The run bar puts the advice first,
+    so that where it ends in "…" (1280 px) what to do still shows; the notes wrap."""
+    reasons = ", ".join(f"{k} ({v:,})" for k, v in search.infeasible_by_reason.items())
+    advice = no_fit_advice(search.infeasible_by_reason, fewer, num_chips)
+    if advice_first:
+        return f"{advice}. No layout of {num_chips:,} chips fits among {search.layouts_evaluated:,}: {reasons}."
+    return f"No layout fits among {search.layouts_evaluated:,}: {reasons}. {advice}."
+
+
 # ---- the panel ------------------------------------------------------------------------------
 
 class TrainingPanel(TrainingForm, AnalysisPanel):
@@ -252,10 +290,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         s = analysis.search
         self.run_bar.set_progress(1.0)
         if s.best is None:
-            reasons = ", ".join(f"{k} ({v:,})" for k, v in s.infeasible_by_reason.items())
-            fewer = fewer_chips_text(analysis, self.inputs.num_chips) if self.inputs is not None else ""
-            self.run_bar.set_message(f"No layout fits among {s.layouts_evaluated:,}: {reasons}"
-                                     + (f". {fewer}" if fewer else ""), error=True)
+            chips = self.inputs.num_chips if self.inputs is not None else 0
+            self.run_bar.set_message(no_fit_text(s, analysis.fewer_chips, chips, advice_first=True), error=True)
         else:
             self._draw_heatmap()
             self.run_bar.set_message(f"Searched {s.layouts_evaluated:,} layouts ({s.layouts_feasible:,} feasible) "
@@ -303,10 +339,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             t.clear("…" if waiting else "–")
             if searched:   # the search finished and nothing fits: not "searching" for ever
                 s = a.search
-                reasons = ", ".join(f"{k} ({v:,})" for k, v in s.infeasible_by_reason.items())
                 t.set("time", "no layout fits", f"of {s.layouts_evaluated:,} searched")
-                self.notes.setText(f"No layout fits among {s.layouts_evaluated:,}: {reasons}. Add chips, shorten "
-                                   "the sequence or pick a chip with more memory.")
+                self.notes.setText(no_fit_text(s, a.fewer_chips, inp.num_chips))
             else:
                 self.notes.setText("Searching for the best layout; the figures appear when it finishes."
                                    if waiting else "")
@@ -315,7 +349,10 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         t.set("step", f"{r.step_time_s:.2f}", f"largest term: {r.limiting.replace('_', ' ')}")
         # FP8 runs are measured against the BF16 peak, as MFU is usually quoted: said at the tile
         basis = " · of the BF16 peak" if getattr(inp, "dtype", "bf16") not in ("bf16", "fp16") else ""
-        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}% · {r.model_tflops_per_chip:.0f} TFLOP/s{basis}")
+        # the rate is MFU x peak (model FLOPs), not HFU's: named so, short enough for a 1280 px tile
+        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%, model {r.model_tflops_per_chip:.0f} TF/s{basis}",
+              tip=f"HFU {r.hfu_pct:.1f}% (hardware FLOPs, recompute included); {r.model_tflops_per_chip:.0f} "
+                  f"TFLOP/s of model FLOPs per chip (MFU × peak){basis}")
         t.set("memory", f"{r.memory_gib_per_chip:.1f}", f"of {r.memory_capacity_gib:.0f} GiB HBM")
         lay = r.layout
         batch = int(lay.get("global_batch_seqs") or inp.batch_seqs())

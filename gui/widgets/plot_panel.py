@@ -296,20 +296,30 @@ class PlotPanel(QWidget):
         if notice is None:
             notice = self._notice = pg.TextItem("", color="#5f6368", anchor=(0.5, 0.5))
             self.plot_item.addItem(notice, ignoreBounds=True)
+            # placed in data coordinates: a view range or plot area that changes later (a chart
+            # laid out while hidden, then shown) left it off-centre and cut at the right edge
+            vb = self.plot_item.vb
+            vb.sigResized.connect(self._wrap_notice)
+            vb.sigRangeChanged.connect(self._wrap_notice)
         notice.setText(text)
         notice.setVisible(bool(text))
         if text:
-            (x0, x1), (y0, y1) = self.plot_item.vb.viewRange()
-            notice.setPos((x0 + x1) / 2, (y0 + y1) / 2)
             self._wrap_notice()
         self._sync_axis_values()
 
-    def _wrap_notice(self) -> None:
-        """The notice wrapped, centred, to the plot area's width: one long line was cut off at both
-        ends of a narrow chart ("chips installed in this horizon: add orders in the Fleet vi")."""
+    def _wrap_notice(self, *_) -> None:
+        """The notice centred in the view and wrapped to the plot area's width: one long line was
+        cut off at both ends of a narrow chart ("chips installed in this horizon: add orders in the
+        Fleet vi"). Called again whenever the view box resizes or its range changes."""
         notice = getattr(self, "_notice", None)
+        if notice is None or not notice.isVisible():
+            return
+        (x0, x1), (y0, y1) = self.plot_item.vb.viewRange()
+        centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+        if (notice.pos().x(), notice.pos().y()) != centre:
+            notice.setPos(*centre)
         width = self.plot_item.vb.width()
-        if notice is None or not notice.isVisible() or width <= 0:
+        if width <= 0:
             return
         text_item = notice.textItem
         text_item.setTextWidth(-1)    # its natural width first: short notices stay one line
