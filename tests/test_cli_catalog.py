@@ -363,3 +363,26 @@ def test_models_import_reads_a_multimodal_configs_language_model(capsys, tmp_pat
     d = json.loads(out)
     assert d["model"]["params_b"] == pytest.approx(8.03, rel=0.01) and d["model"]["kv_heads"] == 8
     assert any("text_config" in n for n in d["notes"]) and "vision_config" not in d["unknown_fields"]
+
+
+def test_orders_moved_to_a_new_database_can_leave_the_demo_orders_behind(capsys, tmp_path):
+    """QA: a new database starts with the story's demo orders, and an import of one's own orders
+    into it said '1 added (4)' while every forecast then counted 210,000 demo chips beside them.
+    The import says so, and `orders delete` removes orders, all or none."""
+    mine = tmp_path / "mine.csv"
+    mine.write_text("buyer,vendor,chip_id,quantity,order_date\nAcme,NVIDIA,h100-sxm5-80gb,2048,2024-05-01\n",
+                    encoding="utf-8")
+    db = str(tmp_path / "fresh.db")
+    code, out, err = run(capsys, "--db", db, "orders", "import", str(mine))
+    assert code == 0, err
+    assert "note: the database holds 3 other order(s) that every forecast counts too" in out
+    code, out, err = run(capsys, "--db", db, "orders", "delete", "1", "2", "99")
+    assert code == 1 and "order 99: no such order in fresh.db" in err and "nothing was deleted" in err
+    code, out, _ = run(capsys, "--db", db, "--format", "json", "orders", "list")
+    assert len(json.loads(out)) == 4
+    code, out, err = run(capsys, "--db", db, "orders", "delete", "1", "2", "3")
+    assert code == 0 and out.startswith("deleted 3 order(s) with their deliveries: 1 (100,000 ascend-910b2)"), err
+    code, out, _ = run(capsys, "--db", db, "--format", "json", "orders", "list")
+    assert [(o["chip_id"], o["quantity"]) for o in json.loads(out)] == [("h100-sxm5-80gb", 2048)]
+    code, out, _ = run(capsys, "--db", db, "--format", "json", "orders", "import", str(mine))
+    assert code == 0 and json.loads(out)["other_orders_in_database"] == 1   # the first import's order

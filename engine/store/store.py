@@ -637,6 +637,22 @@ class Store:
             self.db.table(ORDERS).delete(order_id)
         return snapshot
 
+    def delete_orders(self, order_ids) -> list[dict]:
+        """Delete these orders with their deliveries, all or none: every id must exist (else a
+        UserError naming the first that does not and nothing is deleted). Their snapshots."""
+        self._writable()
+        ids = list(dict.fromkeys(int(i) for i in order_ids))
+        with self.db.atomic():
+            missing = [i for i in ids if not self.db.execute(f"select 1 from {ORDERS} where id = ?", [i]).fetchone()]
+            if missing:
+                raise UserError(f"order {missing[0]}: no such order in {self.path.name} (see `fleetcast orders "
+                                "list`); nothing was deleted")
+            snapshots = [self.order_snapshot(i) for i in ids]
+            for i in ids:
+                self.db.table(DELIVERIES).delete_where("order_id = ?", [i])
+                self.db.table(ORDERS).delete(i)
+        return snapshots
+
     def restore_order(self, snapshot: dict) -> None:
         self._writable()
         order_id = snapshot["order"]["id"]
