@@ -95,7 +95,7 @@ def compute_forecast(request: ForecastRequest, *, progress=None, should_stop=Non
     from engine.forecast_sensitivity import variance_shares
 
     report(0.92, "Which uncertainty dominates…")
-    # one run per source held at its median; 1,000 trials are plenty for a share of variance
+    # one run per source drawn alone (the others at their medians); 1,000 trials are plenty for a share of variance
     shares = variance_shares(inputs, trials=min(request.scenario.trials, 1000), should_stop=should_stop)
     return ForecastOutcome(inputs, result, time.perf_counter() - t0, reused, request, shares)
 

@@ -339,3 +339,26 @@ def test_a_ceiling_below_the_data_is_refused_and_accelerating_growth_is_said():
     fit = fit_growth(DemandCurve(points=pts, growth_model="decaying"))
     assert fit.mean[1] >= 0 and "NOT falling: the points imply accelerating growth" in fit.note
     assert "half-life inf" not in fit.note
+
+
+def test_a_step_like_supply_keeps_its_share_where_holding_it_raises_the_variance(tmp_path):
+    """QA: vendor supply read 0% of the variance in Jul-Aug 2025 on the story while the tornado
+    moved P(meet) 15 points with it: held at its median, the lots' step-like arrivals raised the
+    month's variance (0.072 -> 0.078), and the negative drop was clipped. Drawn alone it creates
+    its own variance, never less than none."""
+    from engine.forecast_inputs import build_inputs
+    from engine.forecast_sensitivity import variance_shares
+    from engine.store import open_store
+    from engine.studies_forecast import scenario_of
+
+    store = open_store(tmp_path / "story.db")
+    try:
+        story = scenario_of(store.scenario("Story default")["params"])
+        inputs = build_inputs(store.orders(), {c.id: c for c in store.chips()}, {m.id: m for m in store.models()}, story)
+    finally:
+        store.close()
+    v = variance_shares(inputs, trials=400)
+    months = [m.isoformat()[:7] for m in v.months]
+    supply = v.sources.index("supply")
+    assert all(v.shares[supply, months.index(m)] > 0.02 for m in ("2025-07", "2025-08")), v.shares[:, :24]
+    assert (v.shares >= 0).all()
