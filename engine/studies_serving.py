@@ -274,7 +274,7 @@ def serve_command(req: ServingRequest) -> str:
     return " ".join(parts)
 
 
-COMPARISON_HEADERS = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (tokens/s per chip)", "TTFT (ms)",
+COMPARISON_HEADERS = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (output tokens/s per chip)", "TTFT (ms)",
                       "TPOT (ms)", "Max running (sequences per replica)", "Chips needed (chips)", "Limiting",
                       "Why", "Layout"]
 
@@ -342,7 +342,7 @@ def serving_key_figures(request: ServingRequest | None, cap, chips_needed: int |
         rows += [["Prefill (disaggregated)", f"{req.prefill_instances} x TP{req.prefill_tp}", ""],
                  ["Prefill chips per replica", cap.prefill_chips, "chips"]]
     if cap.feasible:
-        rows += [["Throughput at SLO", cap.output_tokens_per_s_per_chip, "tokens/s per chip"],
+        rows += [["Throughput at SLO", cap.output_tokens_per_s_per_chip, "output tokens/s per chip"],
                  ["Batch at SLO", cap.batch_at_slo, "sequences per replica"], ["TTFT", cap.ttft_ms, "ms"],
                  ["TPOT", cap.tpot_ms, "ms"], ["Peak demand", req.demand, "output tokens/s"],
                  ["Chips needed", chips_needed, "chips"]]

@@ -531,7 +531,7 @@ def test_chip_comparison_keeps_the_forms_tp_for_the_chosen_chip_and_searches_the
     # the chosen chip's row is the figure the tiles show under load, computed once
     again, _ = chosen_under_load(req)
     assert c.chosen.output_tokens_per_s_per_chip == pytest.approx(again.output_tokens_per_s_per_chip)
-    assert table[0]["Throughput at SLO (tokens/s per chip)"] == pytest.approx(again.output_tokens_per_s_per_chip)
+    assert table[0]["Throughput at SLO (output tokens/s per chip)"] == pytest.approx(again.output_tokens_per_s_per_chip)
     searched = run_chip_comparison(serving_request(ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb",
                                                                 input_len=1024, output_len=256), CHIPS, MODELS),
                                    (chips["h100-sxm5-80gb"],))
