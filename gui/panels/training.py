@@ -567,7 +567,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         key = self._analysis_key(inp)
         if self.analysis is None or self.analysis.key != key:
             analysis = run_training_analysis(inp, self._compare_chips(inp), scaling_counts(inp.num_chips), key)
-            self._on_analysis(analysis)
+        else:   # already searched: shown again, so a search it cancelled does not stay "Searching layouts…"
+            analysis = self.analysis
+        self._on_analysis(analysis)
 
     def shutdown(self) -> None:
         self.analysis_timer.stop()

@@ -163,6 +163,17 @@ def test_fleet_on_a_date_uses_the_installed_chips(panel, store):
     assert f"{expected:,}" in panel.fleet_hint.text()
 
 
+def test_compute_now_over_a_search_of_the_same_inputs_says_it_is_done(panel):
+    """A search started again for inputs already searched, then compute_now: the worker was
+    cancelled unsaid and the run bar kept saying 'Searching layouts…' while nothing ran."""
+    panel.compute_now()
+    assert panel.run_bar.message.text().startswith("Searched ")
+    panel.start_analysis(force=True)
+    assert panel.run_bar.message.text().startswith("Searching layouts")
+    panel.compute_now()
+    assert not panel.runner.is_running() and panel.run_bar.message.text().startswith("Searched ")
+
+
 def test_search_runs_in_a_worker_can_be_cancelled_and_the_latest_wins(panel, qtbot):
     heavy = {"model_id": "deepseek-v3", "chip_id": "h800-sxm5-80gb", "num_chips": 2048, "layout_mode": "search"}
     panel.apply_scenario_state(heavy)
