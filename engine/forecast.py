@@ -906,6 +906,9 @@ def _family_multipliers(inputs: ForecastInputs, chips: Sequence[str], trials: in
     return serve, train
 
 
+LOG_DEMAND_GROWTH_CAP = math.log(1e6)
+
+
 def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int, random_growth: bool,
                     random_mix: bool, growth_z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """(tokens/day, peak output tokens/s) per trial and month, and a note on the growth fit."""
@@ -922,6 +925,17 @@ def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int
         if growth_z is not None:  # one pinned draw for every trial (sensitivity)
             z = np.broadcast_to(np.asarray(growth_z, dtype=float)[None, :2], (trials, 2))
         log_g = draw_log_growth(fit, tau, z, d.ceiling_tokens_per_day)
+        # A point far off the others (1,234.6 typed for 500 billion tokens a day) makes the fit's
+        # growth rate so uncertain that its draws overflowed: a P90 of 3e24 chips and blank charts,
+        # unsaid. Demand is held at a millionfold of the last point, and that is said.
+        over = ~(log_g <= LOG_DEMAND_GROWTH_CAP)
+        if over.any():
+            log_g = np.where(over, LOG_DEMAND_GROWTH_CAP, log_g)
+            share = float(np.mean(over.any(axis=1)))
+            note = ((note + "; ") if note else "") + (
+                f"in {share:.0%} of trials demand grew past a millionfold of the last point "
+                f"({fit.last_tokens_per_day / 1e9:,.4g} billion tokens/day) within the horizon and is held there: "
+                "the demand points imply a growth rate that uncertain (check them for a typo)")
         tokens = flat[None, :] * np.exp(log_g)
         if tokens.shape[0] == 1:
             tokens = np.broadcast_to(tokens, (trials, len(months)))
