@@ -934,7 +934,7 @@ def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int
             share = float(np.mean(over.any(axis=1)))
             note = ((note + "; ") if note else "") + (
                 f"in {share:.0%} of trials demand grew past a millionfold of the last point "
-                f"({fit.last_tokens_per_day / 1e9:,.4g} billion tokens/day) within the horizon and is held there: "
+                f"({fit.last_tokens_per_day / 1e9:,.0f} billion tokens/day) within the horizon and is held there: "
                 "the demand points imply a growth rate that uncertain (check them for a typo)")
         tokens = flat[None, :] * np.exp(log_g)
         if tokens.shape[0] == 1:

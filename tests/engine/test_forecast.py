@@ -782,3 +782,24 @@ def test_a_delivery_risk_set_for_an_order_the_fleet_lacks_is_said():
     assert ("the scenario sets the delivery risk of order 77, which is not in the fleet (deleted?); that setting "
             "has no effect") in notes
     assert not [n for n in notes if "order 1," in n]
+
+
+def test_a_demand_point_far_off_the_others_is_held_at_a_millionfold_and_said():
+    """QA: 1,234.5678 typed for 500 (billion tokens a day) made the decaying fit's growth draws
+    overflow (P90 3e24 chips, blank charts, a numpy warning). Demand is held at a millionfold of the
+    last point, and the note says how many trials that is."""
+    import warnings
+
+    pts = (DemandPoint(D(2024, 5, 15), 120e9), DemandPoint(D(2024, 7, 15), 1234.5678e9),   # the story's, typo'd
+           DemandPoint(D(2024, 9, 15), 1.3e12), DemandPoint(D(2024, 12, 15), 4e12),
+           DemandPoint(D(2025, 9, 15), 30e12), DemandPoint(D(2025, 12, 15), 50e12))
+    demand = DemandCurve(points=pts, growth_model="decaying", model_id="m", chip_id=CHIP,
+                         input_tokens_per_request=0.0, output_tokens_per_request=1.0)
+    sc = scenario(demand=demand, start=D(2024, 5, 1), months=60, trials=2000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no overflow warning either
+        r = run_forecast(inputs([order(deliveries=[(D(2024, 1, 1), 100_000)])], sc))
+    peak = np.asarray(r.demand_peak_output_tokens_per_s)
+    assert np.isfinite(peak).all() and np.isfinite(r.serving_capacity_unit_chips.p90).all()
+    assert peak.max() <= 50e12 * 1e6 / 86400 * 1.01   # a millionfold of the last point, at most
+    assert "grew past a millionfold of the last point (50,000 billion tokens/day)" in r.growth_note, r.growth_note
