@@ -84,9 +84,11 @@ def test_the_plan_is_scaled_to_the_fewest_lots_that_hold_on_validation_trials():
     # already the fewest: scaling it again changes nothing
     lots = np.array([[o.quantity / 100 for o in r.orders]])
     months = [o.order_month for o in r.orders]
-    again, note = fp._scale_to_validation(inputs, asked, months, lots, np.zeros(1, dtype=int), np.array([[1e9]]),
-                                          r.months.index(r.from_month), r.months.index(r.until_month))
-    assert note == "" and np.array_equal(again, lots)
+    val = fp._validation_samples(inputs, asked.validation_trials)
+    again, note, holds = fp._scale_to_validation(inputs, asked, months, lots, np.zeros(1, dtype=int),
+                                                 np.array([[1e9]]), r.months.index(r.from_month),
+                                                 r.months.index(r.until_month), val)
+    assert holds and note == "" and np.array_equal(again, lots)
 
 
 def test_caps_lead_times_and_budget_are_named_when_no_plan_exists():
@@ -232,8 +234,7 @@ def test_a_fit_on_few_trials_is_refitted_until_fresh_trials_hold_the_confidence(
     calls.clear()
     monkeypatch.setattr(fp, "MAX_REFIT_SAMPLES", 40)
     short = solve_plan(toy(), req(samples=20))
-    # the last fit once more, allowed to grow its lots on the validation trials (the stub can't)
-    assert calls == [20, 40, 40] and not short.feasible and short.orders
+    assert calls == [20, 40] and not short.feasible and short.orders
     assert "fitted on 40 trials" in short.why and "only 88% in its worst month" in short.why
     # 89.5% is within the fresh trials' noise of 90%: a plan
     fresh[20] = 0.895
