@@ -136,7 +136,8 @@ COST_SPREAD_FITS = 2   # refits on fresh trial sets that show the cost's own sam
 
 
 def _cost_on_other_trials(inputs: ForecastInputs, req: PlanRequest, samples: int,
-                          training_tokens_per_s: Mapping[str, float] | None) -> tuple[float, ...]:
+                          training_tokens_per_s: Mapping[str, float] | None,
+                          from_month: dt.date | None = None) -> tuple[float, ...]:
     """The plan's cost fitted again on COST_SPREAD_FITS other sets of `samples` trials (other
     seeds; nan for a set on which no plan is found). A cost that moves by a third between trial sets
     is not a figure to quote to the dollar (one target: $53.7B on 200 trials, $74.5B on 400)."""
@@ -144,7 +145,9 @@ def _cost_on_other_trials(inputs: ForecastInputs, req: PlanRequest, samples: int
     costs = []
     for k in range(1, COST_SPREAD_FITS + 1):
         other = replace(inputs, scenario=replace(sc, seed=sc.seed + 1009 * k))
-        fit = _solve_once(other, replace(req, samples=samples, check_trials=50),
+        # the same target: with From left to the run, another set could start it elsewhere and
+        # quote the cost of another target (QA: 2025-10 beside the main fit's 2025-09)
+        fit = _solve_once(other, replace(req, samples=samples, check_trials=50, from_month=from_month),
                           training_tokens_per_s=training_tokens_per_s)
         costs.append(fit.total_cost_usd if fit.feasible else float("nan"))   # nan: that set finds no plan
     return tuple(costs)
@@ -464,7 +467,7 @@ def solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_
             f"confidence, shorten the target, or raise the caps"))
     if verify_offer and result.feasible:   # a top-level answer says how much its cost moves with the sample
         result = replace(result, cost_on_other_trials_usd=_cost_on_other_trials(
-            inputs, req, result.samples, training_tokens_per_s))
+            inputs, req, result.samples, training_tokens_per_s, from_month=result.from_month))
     if verify_offer and not result.feasible and result.reachable_target is not None:
         head = result.why.split(OFFER_MARK, 1)[0]
         offer: tuple[dt.date, dt.date] | None = result.reachable_target
