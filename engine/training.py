@@ -602,19 +602,25 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     if dualpipe:
         inflight = np.minimum(pp + 1.0, micro)
     else:
-        inflight = np.minimum(pp, micro) * np.where(vpp > 1, 1.0 + (pp - 1) / (pp * vpp), 1.0)
+        # 1F1B: pp micro-batches. Interleaved: Megatron's warm-up of 2(pp - 1) + (vpp - 1) pp chunks
+        # and one more, pp + (pp - 1) / vpp micro-batches (Korthikanti et al. 2022), and never more
+        # than the step's micro-batches (with micro x vpp chunks in all, every forward runs first)
+        inflight = np.where(vpp > 1, np.minimum(pp + (pp - 1.0) / vpp, micro), np.minimum(pp, micro))
     a_first = act_layer * layers_first * inflight
     a_first = np.where(rc == 2, a_first + full_layer, a_first)    # one layer recomputed at a time
     a_last = act_layer * layers_last * np.where(pp > 1, 1.0, inflight)
     a_last = np.where(rc == 2, a_last + full_layer, a_last)
     # The second stage: the fullest layer count (layers that do not divide come off the end
-    # stages) with one micro-batch fewer in flight than the first. Sized at the ends alone, Llama 3
+    # stages) with fewer micro-batches in flight than the first. Sized at the ends alone, Llama 3
     # 70B TP1 PP32 on 910B "fit" in 31.5 GiB on 1-layer end stages while its 3-layer second stage
-    # needs about 69 GiB of 64.
+    # needs about 69 GiB of 64. 1F1B: pp - 1 micro-batches. Interleaved: Megatron warms rank 1 up
+    # with 2(pp - 2) + (vpp - 1) pp chunks, so it holds that + 1 chunks of 1/vpp stage each,
+    # pp + (pp - 3) / vpp micro-batches: 2/vpp fewer than the first stage, not a whole one (the
+    # whole one left 405B TP2 PP32 VPP4 CP8 on H800 at 79.6 of 80 GiB, where it needs 80.6).
     if dualpipe:
         inflight_mid = inflight
     else:
-        inflight_mid = np.minimum(pp - 1.0, micro) * np.where(vpp > 1, 1.0 + (pp - 2) / (pp * vpp), 1.0)
+        inflight_mid = np.where(vpp > 1, np.minimum(pp + (pp - 3.0) / vpp, micro), np.minimum(pp - 1.0, micro))
     a_mid = act_layer * layers_stage * np.maximum(inflight_mid, 1.0)
     a_mid = np.where(rc == 2, a_mid + full_layer, a_mid)
     mid_total = np.where(pp > 2, w_mid + g_mid + o_mid + a_mid, 0.0)

@@ -440,3 +440,25 @@ def test_memory_is_the_peak_over_the_stages_the_middle_full_ones_too():
     assert res.memory_gib_per_chip == pytest.approx(69.0, abs=1.5)
     act = 3 * 31 * 274_432 * 2048 / 2**30
     assert res.memory_breakdown_gib["activations"] == pytest.approx(act, rel=0.02)
+
+
+def test_an_interleaved_second_stage_holds_megatrons_warm_up():
+    """QA: Megatron warms the second stage of an interleaved pipeline up with 2(pp - 2) + (vpp - 1) pp
+    chunks, so it holds that + 1 chunks of 1/vpp stage: pp + (pp - 3)/vpp micro-batches, 39.25 at
+    PP32 VPP4, where the model held 31 x (1 + 30/128) = 38.27. Llama 3 405B TP2 PP32 VPP4 CP8 on
+    H800 (4 layers on the second stage) then needs about 1 GiB more than the 79.6 of 80 it showed:
+    out of memory. And a step of micro-batches that are all forwarded first (micro x vpp chunks
+    under the warm-up) holds the step's micro-batches, no more."""
+    from engine.catalog import reference_chips
+
+    chip = reference_chips()["h800-sxm5-80gb"]
+    kw = dict(model=MODELS["llama3-405b"], chip=chip, num_chips=16384, tp=2, pp=32, vpp=4, cp=8, zero_stage=1,
+              recompute="none", micro_batch=1, global_batch_seqs=2048)
+    res = evaluate_layout(TrainingInputs(**kw))
+    assert not res.feasible and "out of memory" in res.reason
+    per_mb_layer = res.memory_breakdown_gib["activations"] / 39.25 / 4   # 4 layers, 39.25 micro-batches
+    assert per_mb_layer == pytest.approx(0.248, rel=0.02)                 # QA's 0.248 GiB per layer and micro-batch
+    # 512 sequences over dp 32: 16 micro-batches, 64 chunks, under the second stage's warm-up of
+    # 2 x 30 + 3 x 32 = 156: every forward first, 16 micro-batches held
+    few = evaluate_layout(TrainingInputs(**{**kw, "global_batch_seqs": 512}))
+    assert few.memory_breakdown_gib["activations"] == pytest.approx(per_mb_layer * 4 * 16, rel=0.02)
