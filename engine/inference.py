@@ -1037,6 +1037,10 @@ class CapacityResult:
     # the simulated point's latency distributions ({"ttft_ms": {"mean", "p50", "p90", "p99"},
     # "tpot_ms": {...}}); None when not simulated. ttft_ms / tpot_ms above are at latency_basis
     latencies_ms: dict | None = None
+    # with a demand, why this layout: the fewest chips in whole replicas, which need not be the
+    # highest rate per chip (one EP128 replica for 10,000 tokens/s where TP8 needs 32 chips); ""
+    # when no demand was given or the layout was fixed
+    layout_choice: str = ""
 
     @property
     def batch_at_slo(self) -> float:
@@ -1068,6 +1072,16 @@ def tp_list_text(tps: Sequence[int]) -> str:
     return "TP " + (items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}")
 
 
+def _ep_base(model: ModelConfig, chip: Chip) -> int:
+    """The widest expert-parallel degree within one scale-up domain that splits the experts evenly:
+    the domain itself when it divides them (8 on an HGX node), else its largest divisor of the
+    expert count (64 of a GB200 NVL72's 72 chips for 128 or 256 experts; multiples of 72 divide
+    neither, and GB200 got no EP layout at all). 1 when none above 1 does."""
+    dom = max(int(chip.scaleup_domain or 8), 1)
+    experts = max(int(model.moe_experts or 1), 1)
+    return max((e for e in range(1, dom + 1) if experts % e == 0), default=1)
+
+
 def _layout_choices(model: ModelConfig, chip: Chip, tp: int | None = None, ep: int | None = None) -> list:
     """(tp, ep) layouts one replica may use. Dense models: TP over the scale-up domain. MoE models
     also get what production MoE serving uses: experts spread over the whole scale-up domain
@@ -1079,11 +1093,16 @@ def _layout_choices(model: ModelConfig, chip: Chip, tp: int | None = None, ep: i
         return [(int(tp), 1)]
     tps = _tp_choices(model, chip)
     out = [(t, 1) for t in tps]
-    if model.is_moe:
-        dom = int(chip.scaleup_domain or 8)
+    base = _ep_base(model, chip) if model.is_moe else 1
+    if base > 1:
         # wide EP across nodes (DeepSeek serves decode on EP 144-320): fewer experts per chip,
         # so a step reads less and the batch under a TPOT target grows; scale-out costs apply.
-        for e in sorted({dom, 2 * dom, 4 * dom, 8 * dom, 16 * dom, 32 * dom}):
+        # within a large domain (NVL72) the narrower node-sized degrees too: EP8 of 72 chips serves a
+        # small demand in 8 chips where EP64 needs 64 (never below 8 or the domain-wide degree, so
+        # an 8-chip node searches what it did)
+        dom = max(int(chip.scaleup_domain or 8), 1)
+        inside = {e for e in range(min(8, base), dom + 1) if model.moe_experts % e == 0}
+        for e in sorted(inside | {base * m for m in (1, 2, 4, 8, 16, 32)}):
             if e > 1 and model.moe_experts % e == 0:
                 out += [(t, e) for t in tps if t < e and e % t == 0]
                 if e in tps:
@@ -1178,11 +1197,13 @@ def slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_len
                  ttft_ms: float | None = None, tpot_ms: float | None = None, weight_dtype: str = "bf16",
                  kv_dtype: str = "bf16", tp: int | None = None, engine: str = "",
                  factors: Mapping[str, float] | None = None, ep: int | None = None,
-                 prefix_cache_hit: float = 0.0) -> CapacityResult:
+                 prefix_cache_hit: float = 0.0,
+                 demand_output_tokens_per_s: float | None = None) -> CapacityResult:
     """Largest per-chip load that meets the TTFT and TPOT targets (see `_slo_capacity`)."""
     result = _slo_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
                            tpot_ms=tpot_ms, weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=tp, engine=engine,
-                           factors=factors, ep=ep, prefix_cache_hit=prefix_cache_hit)
+                           factors=factors, ep=ep, prefix_cache_hit=prefix_cache_hit,
+                           demand_output_tokens_per_s=demand_output_tokens_per_s)
     note = precision_note(chip, weight_dtype, kv_dtype)
     return replace(result, explanation=f"{result.explanation}; {note}") if note else result
 
@@ -1191,12 +1212,16 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
                   ttft_ms: float | None = None, tpot_ms: float | None = None, weight_dtype: str = "bf16",
                   kv_dtype: str = "bf16", tp: int | None = None, engine: str = "",
                   factors: Mapping[str, float] | None = None, ep: int | None = None,
-                  prefix_cache_hit: float = 0.0) -> CapacityResult:
+                  prefix_cache_hit: float = 0.0,
+                  demand_output_tokens_per_s: float | None = None) -> CapacityResult:
     """Largest per-chip load that meets the TTFT and TPOT targets.
 
     With `tp` None the best layout is searched: TP over the scale-up domain, and for MoE models
     expert parallelism over the domain with TP or data-parallel attention (`_layout_choices`).
-    `prefix_cache_hit` is the fraction of input tokens that skip prefill (cached prefixes)."""
+    `prefix_cache_hit` is the fraction of input tokens that skip prefill (cached prefixes).
+    `demand_output_tokens_per_s` (searched layouts only): pick the layout that serves that demand
+    on the fewest chips in whole replicas (ties: the higher rate per chip), not the highest rate
+    per chip, whose replica may be far wider than the demand needs."""
     check_dtypes(chip, weight_dtype, kv_dtype)
     problems = model.validate()
     if problems:
@@ -1217,6 +1242,7 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
         weight_dtype, kv_dtype, engine, factors, eps=eps, prefix_cache_hit=float(prefix_cache_hit))
     wider = [t for t in _cross_node_tps(model, chip) if t > max(tps)] if tp is None and ep is None else []
     across_nodes = bool(wider) and not (np.asarray(kv_cap) >= 1).any()
+    in_node_tp = max(tps)
     if across_nodes:
         # nothing fits within one scale-up domain: TP across nodes (the per-layer scale-out
         # overhead applies), as `--tp 16` served Llama 3 405B where the search stopped at TP8
@@ -1226,6 +1252,22 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
             weight_dtype, kv_dtype, engine, factors, eps=eps, prefix_cache_hit=float(prefix_cache_hit))
     per_tp = tps_chip[0].max(axis=-1)
     i = int(np.argmax(per_tp))
+    choice = ""
+    searched = len(tps) > 1
+    if searched and demand_output_tokens_per_s and demand_output_tokens_per_s > 0 and per_tp[i] > 0:
+        widths = [int(max(lt, le)) for lt, le in zip(tps, eps)]
+        need = [int(math.ceil(demand_output_tokens_per_s / (float(per_tp[k]) * widths[k]) - 1e-9) * widths[k])
+                if per_tp[k] > 0 else None for k in range(len(tps))]
+        fastest = i
+        i = min((k for k in range(len(tps)) if need[k] is not None), key=lambda k: (need[k], -float(per_tp[k])))
+        if i != fastest:
+            choice = (f"{_layout_name(tps[i], eps[i])} needs {need[i]:,} chips for "
+                      f"{demand_output_tokens_per_s:,.0f} output tokens/s in whole replicas of {widths[i]}; the "
+                      f"highest rate per chip, {_layout_name(tps[fastest], eps[fastest])} "
+                      f"({float(per_tp[fastest]):,.0f} tokens/s per chip), would need {need[fastest]:,}")
+        else:
+            choice = (f"{_layout_name(tps[i], eps[i])}: the fewest chips for {demand_output_tokens_per_s:,.0f} "
+                      f"output tokens/s ({need[i]:,}) and the highest rate per chip")
     t = tps[i]
     e = eps[i]
     j = int(best[0, i])
@@ -1252,6 +1294,8 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
             if ttft_ms and tf1 > ttft_ms:
                 bits.append(f"TTFT {tf1:.0f} ms > {ttft_ms:g} ms even at batch 1")
             reason = f"latency target not met on {chip.name} (best tp={tps[k]}): " + "; ".join(bits or ["no feasible batch"])
+            if across_nodes:
+                reason += "; " + _pipeline_hint(min(tps[q] for q in fits), in_node_tp, model)
             limiting = "latency target"
         cap_k = float(np.broadcast_to(cap, (1, len(tps), 1))[0, k, 0])
         kvcap_k = float(np.broadcast_to(kv_cap, (1, len(tps), 1))[0, k, 0])
@@ -1313,11 +1357,28 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
         why += f" (layout: {'data-parallel' if t == 1 else f'TP{t}'} attention, experts over EP{e})"
     if across_nodes:
         dom = max(int(chip.scaleup_domain or 8), 1)
+        # the fewest nodes that hold the model: its pipeline stages (same chips as that TP)
+        kv_fit = np.broadcast_to(kv_cap, (1, len(tps), 1))[0, :, 0]
+        fit_tp = min((tps[q] for q in range(len(tps)) if kv_fit[q] >= 1), default=t)
         why += (f"; TP{t} spans {math.ceil(t / dom)} nodes (scale-out overhead per layer): the model does not fit "
-                f"within one {dom}-chip scale-up domain")
+                f"within one {dom}-chip scale-up domain; {_pipeline_hint(fit_tp, in_node_tp, model)}")
     return CapacityResult(True, "", t, n, out_chip, out_chip * (input_len + output_len) / output_len,
                           ttft_v, tpot_v, int(kvcap_i), limiting, why, int(max(t, e)), weights_gib, kv_seq_gib,
-                          resource, int(e), float(prefix_cache_hit), int(max(cap_i, 0)))
+                          resource, int(e), float(prefix_cache_hit), int(max(cap_i, 0)), layout_choice=choice)
+
+
+def _pipeline_hint(tp_across: int, tp_in_node: int, model: ModelConfig) -> str:
+    """The layout the search does not try when a model needs more than one node: TP within a node
+    and pipeline stages across nodes (same chips, one scale-out hop per stage instead of per
+    layer; Llama 3 405B on H100 runs TP8 x PP2 at 4.8x TP16's rate per chip)."""
+    pp = min(max(math.ceil(tp_across / max(tp_in_node, 1)), 2), model.layers)
+    return (f"TP within a node x PP across nodes is not searched here: try --tp {tp_in_node} --pp {pp} with a "
+            "load (--concurrency, --request-rate or --offline)")
+
+
+def _layout_name(tp: int, ep: int) -> str:
+    """'TP8', 'TP1 EP128' (a layout in the words the notes use)."""
+    return f"TP{int(tp)}" + (f" EP{int(ep)}" if int(ep) > 1 else "")
 
 
 def chips_needed(model: ModelConfig, chip: Chip, *, demand_output_tokens_per_s: float, input_len: float,

@@ -72,7 +72,9 @@ class ServingRequest:
                             ttft_ms=self.ttft_ms, tpot_ms=self.tpot_ms, weight_dtype=self.weight_dtype,
                             kv_dtype=self.kv_dtype, tp=self.tp if fixed_layout else None,
                             ep=self.ep if fixed_layout else None, engine=self.engine,
-                            prefix_cache_hit=self.prefix_cache_hit, factors=self.limit_factors or None)
+                            prefix_cache_hit=self.prefix_cache_hit, factors=self.limit_factors or None,
+                            # a searched layout serves the demand on the fewest chips (the CLI's answer)
+                            demand_output_tokens_per_s=self.demand or None)
 
     def capacity_under_load(self, chip=None, *, tp: int | None = None, ep: int | None = None,
                             percentile: str | None = None):

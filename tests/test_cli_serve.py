@@ -117,7 +117,7 @@ def test_latency_targets_with_pipeline_parallel_are_refused_not_ignored(capsys):
 
     code = main(["serve", "--model", "llama3-70b", "--chip", "h800-sxm5-80gb", "--tp", "4", "--pp", "2",
                  "--input-len", "2000", "--output-len", "300", "--ttft-ms", "2000", "--tpot-ms", "50"])
-    assert code == 1 and "--pp 2: latency targets" in capsys.readouterr().err
+    assert code == 1 and "--pp 2: the load that meets --ttft-ms/--tpot-ms" in capsys.readouterr().err
 
 
 def test_moe_serving_searches_expert_parallel_layouts_like_the_gui(capsys):
@@ -304,8 +304,9 @@ def test_disaggregated_prefill_is_a_flag_that_frees_decode_steps_of_prompts(caps
     d = json.loads(capsys.readouterr().out)
     dis = d["disaggregated"]
     assert dis["prefill_chips"] == 4 and dis["decode_chips"] == 4 and dis["chips_per_replica"] == 8
-    # a replica is both pools, at the top level too (`chips` is the decode instance)
-    assert d["chips"] == 4 and d["chips_per_replica"] == 8 and d["prefill_chips_per_replica"] == 4
+    # the top level is the aggregated run's deployment (its figures), one replica of 4 chips; the
+    # disaggregated replica of both pools is under "disaggregated" (chips 4 sat beside 8 per replica)
+    assert d["chips"] == 4 and d["chips_per_replica"] == 4 and d["figures_from"].startswith("aggregated")
     assert dis["output_tokens_per_s_per_chip"] == pytest.approx(4 * 300 / 8, rel=0.03)
     assert d["output_tokens_per_s_per_chip"] == pytest.approx(4 * 300 / 4, rel=0.03)   # aggregated: 4 chips
     assert dis["tpot_ms_p90"] < 0.5 * d["tpot_ms_p90"]

@@ -221,11 +221,12 @@ OVERLOAD_SHARE = 0.9   # an open loop serving less of its offered load than this
 
 def run(args, ctx) -> Output:
     from engine.hardware import DTYPE_BYTES
-    from engine.inference import (ServingInputs, best_layouts, check_dtypes, default_kv_dtype, evaluate_serving,
-                                  slo_capacity)
+    from engine.inference import (ServingInputs, _tp_choices, best_layouts, check_dtypes, default_kv_dtype,
+                                  evaluate_serving, slo_capacity)
     from engine.studies import chips_for_demand
     from engine.serving.capacity import DEFAULT_REQUESTS
-    from engine.serving.families import engine_chip_problem, engine_family, known_engine, limit_factors
+    from engine.serving.families import (blank_engine_note, engine_chip_problem, engine_family, known_engine,
+                                         limit_factors, scheduler_for)
 
     # what the user typed, before a scenario fills the rest
     given_tpot, given_pct = args.tpot_ms, args.slo_percentile
@@ -301,6 +302,8 @@ def run(args, ctx) -> Output:
     model, chip = _lookup(ctx, args.model, args.chip)
     if wrong_engine := engine_chip_problem(args.engine, chip):
         raise UserError(f"--engine {args.engine} on --chip {chip.id}: {wrong_engine}")
+    if assumed := blank_engine_note(args.engine, chip):
+        notes.append(assumed)
     if args.ep is not None and args.ep > 1 and not model.is_moe:
         # a dense model has no experts to dispatch: EP would model an all-to-all that can't exist
         raise UserError(f"--ep {args.ep}: {model.id} has no experts (a dense model runs at --ep 1; "
@@ -309,6 +312,14 @@ def run(args, ctx) -> Output:
         raise UserError(f"--input-len {args.input_len:g}, --output-len {args.output_len:g}: {too_long}")
     if args.pp > model.layers:
         raise UserError(f"--pp {args.pp}: more pipeline stages than {model.id}'s {model.layers} layers")
+    if args.max_num_batched_tokens is not None and args.max_num_batched_tokens < args.input_len \
+            and not scheduler_for(args.engine).chunked_prefill:
+        # such an engine prefills a prompt whole in one step: the simulator (and the engine, which
+        # refuses a prompt over its max_num_tokens / max_batch_prefill_tokens) can't hold it under
+        # a smaller budget, and silently running it whole read as "the budget changes nothing"
+        raise UserError(f"--max-num-batched-tokens {args.max_num_batched_tokens}: {engine_family(args.engine)} "
+                        f"does not chunk prompts, so its token budget must hold a whole prompt "
+                        f"(--input-len {args.input_len:g})")
     if args.max_num_batched_tokens is not None:
         # chunked prefill at a tiny token budget is one step per few tokens: refuse what would run for minutes
         steps = (args.requests or DEFAULT_REQUESTS) * args.input_len / args.max_num_batched_tokens
@@ -338,9 +349,13 @@ def run(args, ctx) -> Output:
         # are held by the simulator, at p90 as the Inference view holds them (the steady answer sat
         # beside a disaggregated run that never saw the targets: p90 TTFT 215 s against 2 s)
         args.slo_percentile = "p90"
-    if has_slo and args.pp != 1:
-        raise UserError(f"--pp {args.pp}: latency targets are evaluated for tensor/expert-parallel layouts "
-                        "(pp=1); drop --pp or the --ttft-ms/--tpot-ms targets")
+    if has_slo and args.pp != 1 and not asked_load:
+        in_node = args.tp or max(_tp_choices(model, chip))
+        # the search for the load that meets the targets covers TP/EP layouts in one pipeline
+        # stage; a pipelined layout is checked against them at a load the user gives
+        raise UserError(f"--pp {args.pp}: the load that meets --ttft-ms/--tpot-ms is searched over TP/EP layouts "
+                        f"(pp=1); to check TP{in_node} x PP{args.pp} against them give --tp {in_node} --pp {args.pp} with "
+                        "--concurrency, --request-rate or --offline")
     if args.prefill_instances is not None and args.prefill_tp is None:
         raise UserError(f"--prefill-instances {args.prefill_instances}: needs --prefill-tp (disaggregated serving)")
     for name in ("prefill_tp", "prefill_instances"):
@@ -371,7 +386,8 @@ def run(args, ctx) -> Output:
         return capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,
                            ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
                            tp=tp, engine=args.engine, prefix_cache_hit=prefix, factors=limits,
-                           ep=args.ep if (args.ep or not model.is_moe) else None)
+                           ep=args.ep if (args.ep or not model.is_moe) else None,
+                           demand_output_tokens_per_s=args.demand_tokens_per_s)
 
     cap = capacity_at(args.tp) if args.pp == 1 else None
     if cap is not None and args.tp is None and args.chips is not None \
@@ -441,14 +457,25 @@ def run(args, ctx) -> Output:
     if res.capped_requests:
         from engine.serving.capacity import capped_note
 
-        notes.append(capped_note(res.capped_requests, res.simulated_requests, model))
+        outs = getattr(res.simulation, "output_lens", None)
+        mean_out = float(outs.mean()) if outs is not None and len(outs) else None
+        # with targets and no load, this run is the offline one (max_throughput); the SLO point's
+        # own run names its capped requests in the explanation
+        run_name = "the offline run (at max throughput)" if has_slo and not loaded else "this run"
+        notes.append(capped_note(res.capped_requests, res.simulated_requests, model, run=run_name,
+                                 mean_output=mean_out))
+    if prefix:
+        # a prefix-cache hit skips that share of every prompt's prefill: a large lever on the figures
+        notes.append(f"prefix cache: {args.prefix_cache_pct:g}% of prompt tokens assumed served from cache "
+                     "(not prefilled)")
 
     data = {
         "model": model.id, "chip": chip.id, "tp": tp, "pp": args.pp, "ep": args.ep, "replicas": replicas,
-        "chips": res.chips, "weight_dtype": wdt, "kv_dtype": kdt, "input_len": int(args.input_len),
+        "chips": res.chips, "chips_per_replica": per_replica, "weight_dtype": wdt, "kv_dtype": kdt, "input_len": int(args.input_len),
         "output_len": int(args.output_len),
         "scenario": inputs.scenario, "concurrency": args.concurrency, "request_rate": args.request_rate,
         "engine_family": engine_family(args.engine),
+        "prefix_cache_pct": float(args.prefix_cache_pct or 0.0),
         "output_tokens_per_s_per_chip": res.output_tokens_per_s_per_chip,
         "total_tokens_per_s_per_chip": res.total_tokens_per_s_per_chip,
         "ttft_ms": _finite(res.ttft_ms), "tpot_ms": _finite(res.tpot_ms),
@@ -486,6 +513,18 @@ def run(args, ctx) -> Output:
         "context_capped_requests": res.capped_requests,
         "kv_used_pct_peak": _kv_peak_pct(res.simulation),
     }
+    if has_slo and loaded:
+        # the slo_* keys are the best load that meets the targets; whether the load simulated
+        # here meets them is its own answer (at the targets' percentile; the means for steady).
+        # A pipelined layout (--pp) has no searched best load, only this answer
+        at = args.slo_percentile or "mean"
+        got = {"ttft": data["ttft_ms"] if at == "mean" else data[f"ttft_ms_{at}"],
+               "tpot": data["tpot_ms"] if at == "mean" else data[f"tpot_ms_{at}"]}
+        data["slo"] = {"ttft_ms": args.ttft_ms, "tpot_ms": args.tpot_ms}
+        data["targets_met_under_load"] = all(
+            limit is None or limit <= 0 or (got[k] is not None and got[k] <= limit)
+            for k, limit in (("ttft", args.ttft_ms), ("tpot", args.tpot_ms)))
+        data["targets_checked_at"] = at
     if has_slo and cap is not None:
         data["slo"] = {"ttft_ms": args.ttft_ms, "tpot_ms": args.tpot_ms}
         data["slo_percentile"] = args.slo_percentile or "steady state"
@@ -495,16 +534,6 @@ def run(args, ctx) -> Output:
         data["slo_batch"] = cap.batch_at_slo
         data["slo_ttft_ms"] = _finite(cap.ttft_ms)
         data["slo_tpot_ms"] = _finite(cap.tpot_ms)
-        if loaded:
-            # the slo_* keys are the best load that meets the targets; whether the load simulated
-            # here meets them is its own answer (at the targets' percentile; the means for steady)
-            at = args.slo_percentile or "mean"
-            got = {"ttft": data["ttft_ms"] if at == "mean" else data[f"ttft_ms_{at}"],
-                   "tpot": data["tpot_ms"] if at == "mean" else data[f"tpot_ms_{at}"]}
-            data["targets_met_under_load"] = all(
-                limit is None or limit <= 0 or (got[k] is not None and got[k] <= limit)
-                for k, limit in (("ttft", args.ttft_ms), ("tpot", args.tpot_ms)))
-            data["targets_checked_at"] = at
         if not loaded:
             # With targets, the answer is the operating point that meets them (none when no load
             # does: the figures are null, not the offline run's); the unconstrained (offline,
@@ -556,7 +585,8 @@ def run(args, ctx) -> Output:
             data["explanation"] = cap.explanation  # the reason when infeasible, and how the dtypes run
     if args.demand_tokens_per_s is not None:
         if cap is None:
-            raise UserError("--demand-tokens-per-s: chips needed is computed for pp=1, ep=1 layouts only")
+            raise UserError(f"--demand-tokens-per-s with --pp {args.pp}: chips needed is searched over TP/EP layouts "
+                        "(pp=1); drop --pp, or divide the demand by this run's output tokens/s per chip")
         if not cap.feasible:
             data["chips_needed"] = None
             data["chips_needed_reason"] = cap.reason
@@ -564,6 +594,8 @@ def run(args, ctx) -> Output:
             # at the operating point reported above (a percentile under load when asked), not a
             # second steady-state search
             data["chips_needed"] = chips_for_demand(cap, args.demand_tokens_per_s)
+            if cap.layout_choice:   # searched: the fewest chips for the demand, not the highest rate per chip
+                data["layout_choice"] = cap.layout_choice
         data["layouts"] = best_layouts(model, [chip], demand_output_tokens_per_s=args.demand_tokens_per_s,
                                        input_len=args.input_len, output_len=args.output_len, ttft_ms=args.ttft_ms,
                                        tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
@@ -574,11 +606,21 @@ def run(args, ctx) -> Output:
         data["layouts_at"] = "steady state" + (f" (chips_needed is at {args.slo_percentile} under load)"
                                                if args.slo_percentile else "")
     if args.prefill_tp is not None:
-        data["disaggregated"] = _disaggregated(args, replace(inputs, replicas=disagg_replicas), prefix)
-        # `chips` is the decode instance; a replica also holds its prefill pool, and chips_needed
-        # counts whole replicas of both (a CLI user could not get from "chips 4" to 612)
-        data["chips_per_replica"] = data["disaggregated"]["chips_per_replica"]
-        data["prefill_chips_per_replica"] = data["disaggregated"]["prefill_chips"]
+        dis = data["disaggregated"] = _disaggregated(args, replace(inputs, replicas=disagg_replicas), prefix)
+        # replicas, chips_per_replica and chips describe one deployment, the one the headline
+        # figures are of (chips 4 sat beside chips_per_replica 8, and 2 replicas x 8 beside --chips 8)
+        if has_slo and not loaded:
+            # at the targets the headline is the disaggregated deployment (the SLO search ran it), and
+            # chips_needed counts whole replicas of both pools (a CLI user could not get from "chips 4"
+            # to 612); the aggregated offline run keeps its own count under max_throughput
+            data["max_throughput"].update(replicas=replicas, chips=res.chips, chips_per_replica=per_replica)
+            data.update(replicas=dis["replicas"], chips=dis["chips"], chips_per_replica=dis["chips_per_replica"],
+                        prefill_chips_per_replica=dis["prefill_chips"])
+            data["figures_from"] = ("disaggregated deployment at the targets (chips_per_replica: decode + prefill); "
+                                    "max_throughput is the aggregated offline run")
+        else:
+            data["figures_from"] = ("aggregated run (prompts prefilled on the decode chips); the disaggregated "
+                                    "deployment's own replicas and chips are under 'disaggregated'")
     # `scenario` here is the load (slo, offline, concurrency, server), as it always was; the
     # saved scenario the figures come from is named beside it, as other commands name it
     data["load"] = data["scenario"]
@@ -626,20 +668,31 @@ def run(args, ctx) -> Output:
              for k, v in breakdown.items()]
     if "disaggregated" in data:
         rows += [{"key": f"disaggregated {k}", "value": v} for k, v in data["disaggregated"].items()]
+    # chips needed at each TP for the demand (the per-TP comparison chips_needed was chosen from)
+    rows += [{"key": f"chips_needed at TP{t}", "value": n} for t, n in (data.get("layouts") or {}).items()]
     rows += [{"key": "note", "value": n} for n in notes]
     if one_token:
         for row in rows:
             if ("tpot_ms" in row["key"] or "decode_step_ms" in row["key"]) and row["value"] is None:
                 row["value"] = "n/a"
-    text = f"{model.name} on {chip.name} (tp={tp}): limited by {data['limiting']}: {data['explanation']}"
+    where = f"tp={tp}" + (f", pp={args.pp}" if args.pp > 1 else "")
+    text = f"{model.name} on {chip.name} ({where}): limited by {data['limiting']}: {data['explanation']}"
     if "calibration_note" in data:
         text += f"\nnote: {data['calibration_note']}"
     for n in notes:
         text += f"\nnote: {n}"
+    if "chips_needed" in data:
+        by_tp = ", ".join(f"TP{t} {'-' if n is None else f'{n:,}'}" for t, n in (data.get("layouts") or {}).items())
+        need = data["chips_needed"]
+        text += (f"\nchips needed for {args.demand_tokens_per_s:,.0f} output tokens/s: "
+                 + (f"{need:,}" if need is not None else f"none ({data.get('chips_needed_reason', '')})")
+                 + (f" ({data['layout_choice']})" if data.get("layout_choice") else "")
+                 + (f"; by TP ({data['layouts_at']}): {by_tp}" if by_tp else ""))
     if "targets_met_under_load" in data:
         text += (f"\ntargets {'met' if data['targets_met_under_load'] else 'not met'} at this load "
-                 f"({data['targets_checked_at']}); the best load that meets them: limited by "
-                 f"{data['slo_limiting']}: {data['slo_explanation']}")
+                 f"({data['targets_checked_at']})" + (f"; the best load that meets them: limited by "
+                                                      f"{data['slo_limiting']}: {data['slo_explanation']}"
+                                                      if "slo_limiting" in data else ""))
     if "disaggregated" in data:
         d = data["disaggregated"]
         ran = {"offline": "offline, every request at once; the targets are not applied",

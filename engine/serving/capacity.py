@@ -193,10 +193,15 @@ def running_text(n: float) -> str:
     return f"{n:,.0f} sequence{'' if round(n) == 1 else 's'} running"
 
 
-def capped_note(capped: int, requests: int, model) -> str:
-    """The note on requests whose drawn lengths were capped to the context window."""
-    return (f"{capped:,} of {requests:,} simulated requests were drawn longer than {model.name}'s "
-            f"{context_of(model):,}-token context window and capped to it (prompt cut, output stopped at its end)")
+def capped_note(capped: int, requests: int, model, run: str = "", mean_output: float | None = None) -> str:
+    """The note on requests whose drawn lengths were capped to the context window. `run` names the
+    simulated run they belong to (one answer can carry two: the offline run and the SLO point's);
+    `mean_output` is the mean output length after capping, which the capping shortens."""
+    where = f" in {run}" if run else ""
+    after = f"; mean output after capping {mean_output:,.0f} tokens" if mean_output is not None else ""
+    return (f"{capped:,} of {requests:,} simulated requests{where} were drawn longer than {model.name}'s "
+            f"{context_of(model):,}-token context window and capped to it (prompt cut, output stopped at its "
+            f"end){after}")
 
 
 def context_of(model) -> int:
@@ -601,7 +606,8 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                                        tp: int | None = None, ep: int | None = None,
                                        input_spread: float = 0.0, output_spread: float = 0.0,
                                        prefill_tp: int | None = None, prefill_instances: int = 1, seed: int = 0,
-                                       layout_given: bool | None = None):
+                                       layout_given: bool | None = None,
+                                       demand_output_tokens_per_s: float | None = None):
     """Output tokens/s per chip at the highest load meeting percentile SLOs, with the layout.
     `layout_given`: the user fixed TP (said so); default: `tp` was passed. A caller that passes
     the steady search's own TP back (not to search twice) says False.
@@ -612,6 +618,7 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
     Returns the `CapacityResult` of that search with the simulated throughput, TTFT and TPOT.
     `prefill_tp`: prompts run disaggregated, on `prefill_instances` instances of that TP beside
     each replica, which `chips_per_replica` (and `prefill_chips`) then count.
+    `demand_output_tokens_per_s`: the steady search picks the layout with the fewest chips for it.
     """
     from dataclasses import replace
 
@@ -619,7 +626,7 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
 
     cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=tp, engine=engine, factors=factors, ep=ep,
-                       prefix_cache_hit=prefix_cache_hit)
+                       prefix_cache_hit=prefix_cache_hit, demand_output_tokens_per_s=demand_output_tokens_per_s)
     steady_missed = not cap.feasible and cap.limiting == "latency target" and cap.tp
     if not cap.feasible and not steady_missed:
         return cap
@@ -685,7 +692,8 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                    f"{tpot_text}at {sim.request_rate_per_s:.2f} requests/s per replica, "
                    f"{running}: more offered load is not served (saturation)")
     if sim.capped_requests:
-        result = replace(result, explanation=f"{result.explanation}; {capped_note(sim.capped_requests, sim.requests, model)}")
+        note = capped_note(sim.capped_requests, sim.requests, model, run="the run at the SLO load")
+        result = replace(result, explanation=f"{result.explanation}; {note}")
     # the layout is the steady-state search's: its reasons stay, named as such
     layout = f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
     if steady_missed:

@@ -148,11 +148,39 @@ VENDOR_ONLY = {"trtllm": ("nvidia", "TensorRT-LLM runs on NVIDIA GPUs only"),
                "vllm-ascend": ("huawei", "vLLM-Ascend runs on Huawei Ascend only")}
 
 
+# Engines with no backend for a vendor's chips: TGI's backends are CUDA, ROCm, Gaudi, Neuron and
+# TPU builds; nothing runs it on CANN. Only a named `tgi` is refused (a blank engine is the default).
+VENDOR_NONE = {"tgi": ("huawei", "TGI has no Ascend backend")}
+
+# Vendors whose chips are served by their own engine stacks: a blank engine there is assumed to
+# schedule like vLLM (DEFAULT_FAMILY, with the chip's own factors), which the answer says.
+VENDOR_ENGINES = {"huawei": "--engine mindie or vllm-ascend for those stacks"}
+
+
 def engine_chip_problem(engine: str | None, chip) -> str:
     """Why `engine` cannot serve on `chip`, for the caller to prefix with the fields it read ('' when
     it can, or when the chip's vendor is blank)."""
-    need = VENDOR_ONLY.get(engine_family(engine))
+    family = engine_family(engine)
     vendor = (getattr(chip, "vendor", "") or "").strip()
-    if need is None or not vendor or vendor.lower().startswith(need[0]):
+    if not vendor:
+        return ""
+    none = VENDOR_NONE.get(family) if (engine or "").strip() else None
+    if none is not None and vendor.lower().startswith(none[0]):
+        return f"{none[1]} ({chip.name} is {vendor}'s)"
+    need = VENDOR_ONLY.get(family)
+    if need is None or vendor.lower().startswith(need[0]):
         return ""
     return f"{need[1]} ({chip.name} is {vendor}'s)"
+
+
+def blank_engine_note(engine: str | None, chip) -> str:
+    """The assumption behind a blank engine on a chip whose vendor has its own engines ('' for a
+    named engine or another vendor): the family default stands in, which the figures depend on."""
+    vendor = (getattr(chip, "vendor", "") or "").strip().lower()
+    if (engine or "").strip():
+        return ""
+    hint = next((h for v, h in VENDOR_ENGINES.items() if vendor.startswith(v)), "")
+    if not hint:
+        return ""
+    return (f"engine not given: a vLLM-style scheduler with the {chip.name}'s default factors is assumed; "
+            f"{hint}")
