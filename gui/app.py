@@ -274,7 +274,8 @@ class MainWindow(QMainWindow):
         from gui.export_all import panel_context
 
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
-            chart.context_provider = lambda panel=panel, key=chart_key: panel_context(panel, self._scenario_name, key)
+            chart.context_provider = lambda panel=panel, key=chart_key: panel_context(
+                panel, self._scenario_name, key, unsaved=self.is_modified())
 
     # ---- unsaved edits ------------------------------------------------------------------------
     def is_modified(self) -> bool:
@@ -293,6 +294,7 @@ class MainWindow(QMainWindow):
 
     def update_modified(self) -> None:
         self.setWindowModified(self.is_modified())
+        self.scenario_bar.recheck_save_problem()   # a refusal naming a cell since fixed goes
 
     def mark_saved(self) -> None:
         for watcher in self._watchers.values():
@@ -476,7 +478,8 @@ class MainWindow(QMainWindow):
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
                 # a view that could not be computed shows its error; its files are left out and said
-                written = export_all(self.panels, out_dir, scenario=self._scenario_name, force=force, partial=True)
+                written = export_all(self.panels, out_dir, scenario=self._scenario_name, force=force, partial=True,
+                                     unsaved=self.is_modified())   # files say what the report's title says
             except WouldOverwrite as exc:  # nothing written yet: ask before replacing the user's files
                 existing = exc.existing
             except UserError as exc:
@@ -823,6 +826,14 @@ class MainWindow(QMainWindow):
                 return None
         from engine.store import open_store
 
+        if create and os.path.isfile(path) and os.path.getsize(path) > 0:
+            # the save dialog's "Replace?" let New database open the old file with all its data as
+            # if new; never replaced either: that file may be someone's only copy
+            self.fleet_panel.banner.show_error(f"{path}: already exists, so it was left unchanged; File > Open "
+                                               "database… opens it, or choose a new name for a new database")
+            return None
+        # an empty file is made a database with the demo data: said, not done silently
+        was_empty = os.path.isfile(path) and os.path.getsize(path) == 0
         # asked before anything opens: Cancel keeps this window and opens nothing
         if not self._may_drop_inputs("opening another database"):
             return None
@@ -837,6 +848,11 @@ class MainWindow(QMainWindow):
         remember_database(store.path)
         window = MainWindow(store)
         window.owns_store = True
+        if was_empty:
+            said = f"{store.path}: was an empty file; it now holds a new database with the demo chips, orders and scenarios"
+            banner = window.fleet_panel.banner
+            # (with what the window said already: the store's notice, say)
+            banner.show_message(f"{said}. {banner.text()}" if banner.kind else said, banner.kind or "info")
         window.show()
         _OPEN_WINDOWS.add(window)
         self.close()

@@ -40,9 +40,14 @@ class WouldOverwrite(UserError):
                          "or choose an empty folder)")
 
 
-def panel_context(panel, scenario: str | None, chart_key: str | None = None) -> dict:
+UNSAVED_MARK = " (with unsaved changes)"   # as the PDF report's title says it
+SAVE_FIRST = "save the scenario first; the saved one runs: "
+
+
+def panel_context(panel, scenario: str | None, chart_key: str | None = None, *, unsaved: bool = False) -> dict:
     """What a panel's files show: the scenario, and the panel's model and workload (for
-    `chart_key`, what that chart shows: a chart left from earlier inputs names those)."""
+    `chart_key`, what that chart shows: a chart left from earlier inputs names those).
+    `unsaved`: the window's inputs differ from the saved scenario's (see `marked_unsaved`)."""
     context = {"Scenario": scenario} if scenario else {}
     if chart_key is not None and hasattr(panel, "chart_export_context"):
         context.update(panel.chart_export_context(chart_key) or {})
@@ -50,7 +55,26 @@ def panel_context(panel, scenario: str | None, chart_key: str | None = None) -> 
         context.update(panel.export_context() or {})
     # a panel may say the window's one scenario is not what it shows (None): Compare shows several,
     # the Fleet none
-    return {k: v for k, v in context.items() if v is not None}
+    context = {k: v for k, v in context.items() if v is not None}
+    return marked_unsaved(context) if unsaved else context
+
+
+def marked_unsaved(context: Mapping[str, object]) -> dict:
+    """`context` for figures computed from unsaved inputs: the scenario named "<name> (with unsaved
+    changes)", and a command that runs a saved scenario (`--scenario`, or the forecast's, which
+    runs the baseline without it) qualified, since it gives other numbers. Files named the saved
+    scenario and its command under figures from edits nobody saved (8% where the command gave 94%)."""
+    out = dict(context)
+    name = out.get("Scenario")
+    if name and not str(name).endswith(UNSAVED_MARK):
+        out["Scenario"] = f"{name}{UNSAVED_MARK}"
+    for key, value in out.items():
+        if isinstance(value, str) and SAVE_FIRST not in value:
+            start = value.find("fleetcast ")
+            # (the Training and Inference lines give every input as a flag: they repeat what is shown)
+            if start >= 0 and ("--scenario" in value[start:] or value.startswith("fleetcast forecast", start)):
+                out[key] = value[:start] + SAVE_FIRST + value[start:]
+    return out
 
 
 AREA_NAMES = {"fleet": "Fleet", "training": "Training", "inference": "Inference", "forecast": "Forecast",
@@ -85,10 +109,11 @@ def refuse_not_computed(failed: Mapping[str, str], what: str) -> None:
 
 
 def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenario: str | None = None, *,
-               force: bool = False, partial: bool = False) -> list[Path]:
+               force: bool = False, partial: bool = False, unsaved: bool = False) -> list[Path]:
     """Compute every panel now and write its charts and tables into `out_dir` (created if needed).
     Every file names `scenario` and the panel's model and workload (CSV comment lines, a
-    second title line in PNG and SVG).
+    second title line in PNG and SVG); `unsaved`: the panels' inputs are not the saved
+    scenario's, and the files say so (`marked_unsaved`).
 
     Every file name is worked out first: if any exists and `force` is False, WouldOverwrite is
     raised before anything is written. Each file is written to a temporary name in `out_dir` and
@@ -118,10 +143,10 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
     for panel_key, panel in panels.items():
         if panel_key in failed:   # (--partial) no empty charts or header-only tables for it
             continue
-        context = panel_context(panel, scenario)
+        context = panel_context(panel, scenario, unsaved=unsaved)
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
             stem = out / f"{panel_key}_{chart_key}"
-            chart_context = panel_context(panel, scenario, chart_key)
+            chart_context = panel_context(panel, scenario, chart_key, unsaved=unsaved)
             chart_context = {"Chart": getattr(chart, "title", chart_key), **chart_context}   # (the Fleet: no scenario)
             plan.append((stem.with_suffix(".png"), lambda p, c=chart, x=chart_context: _titled_png(c, p, x)))
             plan.append((stem.with_suffix(".svg"), lambda p, c=chart, x=chart_context: _titled_svg(c, p, x)))

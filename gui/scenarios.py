@@ -254,6 +254,7 @@ class ScenarioBar(QWidget):
         self._version: int | None = None    # the store's data_version when _seen was last trusted
         self._mark: int | None = None       # the store's change count when _seen was last compared
         self._current: str | None = None
+        self._problem_said: str | None = None   # the "Not saved: <bad cell>" message on show, if any
         self._name_mode: str | None = None  # 'new' | 'rename' | 'duplicate' while typing a name
         editable = not getattr(store, "read_only", False)
         ensure_default_scenario(store)
@@ -267,7 +268,11 @@ class ScenarioBar(QWidget):
         self.save_button.setToolTip("Save the current inputs of every panel into this scenario (Ctrl+S; Ctrl+Z undoes)")
         self.save_button.clicked.connect(lambda: self.save_current())
         self.new_button = QPushButton("New…")
-        self.new_button.setToolTip("A new scenario with the story's default inputs")
+        # (what New stores: the story's forecast over the baseline; the other views keep the
+        # baseline's inputs, which "the story's default inputs" did not say)
+        self.new_button.setToolTip("A new what-if on the baseline: the Forecast's inputs at the story's defaults, "
+                                   "the other views' inputs as the baseline's. Like every what-if it stores "
+                                   "only its changes: a later edit of the baseline moves it too")
         self.rename_button = QPushButton("Rename…")
         self.rename_button.setToolTip("Rename this scenario")
         self.duplicate_button = QPushButton("Duplicate…")
@@ -404,9 +409,18 @@ class ScenarioBar(QWidget):
     def new_scenario(self, name: str, params: dict | None = None) -> bool:
         if not self._may_leave():
             return False
-        ok = self._push(SaveScenarioCommand(self.store, name.strip(), params or default_params(),
-                                            must_be_new=True, text=f"New scenario '{name.strip()}'"))
-        return ok and self.select(name.strip())
+        name = name.strip()
+        ok = self._push(SaveScenarioCommand(self.store, name, params or default_params(),
+                                            must_be_new=True, text=f"New scenario '{name}'"), say=params is not None)
+        if not ok or not self.select(name):
+            return False
+        if params is None:   # says what it starts from: only the Forecast's inputs are the story's
+            base = self.store.baseline_name()
+            rest = (f"the other views' as in the baseline '{base}'" if base not in (None, name)
+                    else "the other views' at their defaults")
+            self.status_message.emit(f"New scenario '{name}': the Forecast's inputs at the story's defaults, "
+                                     f"{rest} (Ctrl+Z to undo)")
+        return True
 
     def duplicate_current(self, name: str) -> bool:
         if self._current is None or not self._may_leave():
@@ -453,6 +467,7 @@ class ScenarioBar(QWidget):
             problem = self.save_problem() if self.save_problem is not None else ""
             if problem:   # never the last good value in place of the one on screen, unsaid
                 self._show_problem(f"Not saved: {problem}")
+                self._problem_said = self.message.text()
                 return False
             params = self.gather_params() if self.gather_params is not None else self.current_params()
         if self.changed_elsewhere() and self.confirm_overwrite is not None \
@@ -472,6 +487,18 @@ class ScenarioBar(QWidget):
                 command.restore_marks = self.restore_marks
             return True
         return False
+
+    def recheck_save_problem(self) -> None:
+        """Clear a "Not saved: <bad cell>" refusal once no cell is bad any more (the window calls
+        this as its inputs change): it stayed red beside a window with nothing left to fix."""
+        said = self._problem_said
+        if said is None:
+            return
+        if self.message.text() != said:   # something else has been said since
+            self._problem_said = None
+        elif not (self.save_problem() if self.save_problem is not None else ""):
+            self.message.clear()
+            self._problem_said = None
 
     def _followers_text(self) -> str:
         """A save of the baseline changes every what-if built on it (they store their changes

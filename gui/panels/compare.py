@@ -222,7 +222,10 @@ class ComparePanel(QWidget):
         names = self.compared_names()
         base = self.baseline()
         shown = ", ".join(f"{n} (baseline)" if n == base else n for n in names)
-        return {"Scenario": None, "Scenarios": shown or None}
+        edited = self.unsaved_scenario() if self.unsaved_scenario is not None else None
+        # it runs each as saved: a file must not pass for the edits on screen (the banner says so too)
+        note = f"'{edited}' is compared as saved, without the unsaved changes on screen" if edited in names else None
+        return {"Scenario": None, "Scenarios": shown or None, "Note": note}
 
     def compared_names(self) -> list[str]:
         """What Compare runs: the ticked scenarios, the baseline first (always compared too)."""

@@ -85,6 +85,16 @@ def test_a_bad_probability_marks_the_view_modified_and_save_refuses_naming_the_c
     assert not window.isWindowModified()
 
 
+def test_the_refusal_goes_once_the_cell_is_fixed(window, qtbot):
+    """The red "Not saved: ... '150' is above 100%" stayed beside a window with nothing left to fix."""
+    editor = _policy_editor(window, qtbot)
+    editor.table.item(0, 1).setText("150")
+    assert not window.scenario_bar.save_current()
+    assert window.scenario_bar.message.text().startswith("Not saved: Cut-offs row 1")
+    editor.table.item(0, 1).setText("60")                   # still unsaved (60 is not the saved value)
+    assert window.isWindowModified() and window.scenario_bar.message.text() == ""
+
+
 def test_ctrl_s_refuses_a_bad_date_in_a_new_row_instead_of_dropping_the_row(window, store, qtbot):
     editor = _policy_editor(window, qtbot)
     before = _stored_events(store)

@@ -60,3 +60,35 @@ def test_open_database_menu_switches_windows(qtbot, tmp_path, qsettings_isolated
     assert "File > New database" in new_window.fleet_panel.banner.text()
     assert "--db" not in new_window.fleet_panel.banner.text()
     new_window.close()
+
+
+def test_new_database_on_an_existing_database_leaves_it_and_says_open_it(qtbot, tmp_path, qsettings_isolated):
+    """The save dialog's "Replace?" let File > New database open the old file, data and all, as if new."""
+    window = MainWindow(open_store(tmp_path / "one.db"))
+    window.owns_store = True
+    qtbot.addWidget(window)
+    existing = tmp_path / "kept.db"
+    keeper = open_store(existing)
+    keeper.delete_scenario("Huawei delivers half")   # its own data, which a "new" file must not show
+    keeper.close()
+    before = existing.read_bytes()
+    assert window.switch_database(create=True, path=str(existing)) is None
+    said = window.fleet_panel.banner.text()
+    assert said.startswith(f"{existing}: already exists, so it was left unchanged") and "File > Open" in said
+    assert existing.read_bytes() == before and not (tmp_path / "kept.db-wal").exists()
+    window.close()
+
+
+@pytest.mark.parametrize("create", [False, True])
+def test_an_empty_file_made_a_database_says_so(qtbot, tmp_path, qsettings_isolated, create):
+    window = MainWindow(open_store(tmp_path / "one.db"))
+    window.owns_store = True
+    qtbot.addWidget(window)
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    opened = window.switch_database(create=create, path=str(empty))
+    assert opened is not None
+    qtbot.addWidget(opened)
+    assert opened.fleet_panel.banner.text().startswith(f"{empty}: was an empty file; it now holds a new database "
+                                                       "with the demo chips, orders and scenarios")
+    opened.close()

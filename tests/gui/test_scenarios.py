@@ -246,3 +246,19 @@ def test_a_name_that_differs_only_in_case_is_refused(store, qtbot, qsettings_iso
     assert not bar.rename_current("story DEFAULT")
     assert "only in case" in bar.message.text()
     assert bar.rename_current("QA A copy")   # another name is fine
+
+
+def test_new_says_only_the_forecast_starts_from_the_story_defaults(store, qtbot, qsettings_isolated):
+    """New stores the story's forecast as changes over the baseline: the other views keep the
+    baseline's (edited) inputs. The tooltip said "the story's default inputs" for all of them."""
+    params = store.scenario(DEFAULT_NAME)["params"]
+    store.save_scenario(DEFAULT_NAME, {**params, "ui": {"training": {"num_chips": 4096}}})
+    bar = _bar(store, qtbot)
+    said = []
+    bar.status_message.connect(said.append)
+    assert "story's default inputs" not in bar.new_button.toolTip()
+    assert "the other views' inputs as the baseline's" in bar.new_button.toolTip()
+    assert bar.new_scenario("Fresh")
+    assert store.scenario("Fresh")["params"]["ui"] == {"training": {"num_chips": 4096}}   # as the words say
+    assert said[-1] == (f"New scenario 'Fresh': the Forecast's inputs at the story's defaults, the other views' "
+                        f"as in the baseline '{DEFAULT_NAME}' (Ctrl+Z to undo)")
