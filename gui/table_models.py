@@ -2,7 +2,9 @@
 
 A model never writes to the store itself: an edit calls `edit_handler(key, field, text)`,
 which the panel wires to an undo command; the handler returns False (and shows the store's
-message) when the value is refused, so the cell keeps its old value.
+message) when the value is refused, so the cell keeps its old value. An edit that leaves the
+stored value as it is ("100,000" over 100000) pushes nothing and calls
+`unchanged_handler(key, field)` instead (the panel clears a refusal of that cell).
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
+from engine.validate import cell_float
+
 SORT_ROLE = Qt.ItemDataRole.UserRole
 ROW_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 
 EditHandler = Callable[[object, str, str], bool]
+UnchangedHandler = Callable[[object, str], None]
 
 
 @dataclass(frozen=True)
@@ -62,12 +67,28 @@ def _display(value, column: Column) -> str:
     return text
 
 
-def _edit_text(value) -> str:
+def edit_text(value) -> str:
+    """A stored value as a cell's editor shows it (100000.0 as "100000")."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return str(value)
+
+
+def same_value(stored, typed, column: Column) -> bool:
+    """Whether `typed` (a cell's edited text) means the value stored: a number column compares
+    numbers ("100,000" and "1e5" are 100000: re-entering one pushed an undo step that changed
+    nothing), other columns their text."""
+    if edit_text(stored) == edit_text(typed):
+        return True
+    if not column.numeric or stored in (None, "") or typed in (None, ""):
+        return False
+    try:
+        typed_number = cell_float(typed) if isinstance(typed, str) else float(typed)
+        return float(stored) == typed_number
+    except (TypeError, ValueError):
+        return False
 
 
 def _wrap(text: str, width: int = 90) -> str:
@@ -91,6 +112,7 @@ class RowTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[dict] = [dict(r) for r in rows]
         self.edit_handler: EditHandler | None = None
+        self.unchanged_handler: UnchangedHandler | None = None
 
     # ---- content -----------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[dict]) -> None:
@@ -161,7 +183,7 @@ class RowTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(value, column)
         if role == Qt.ItemDataRole.EditRole:
-            return _edit_text(value)
+            return edit_text(value)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, column, value)
         if role == Qt.ItemDataRole.TextAlignmentRole:
@@ -186,7 +208,7 @@ class RowTableModel(QAbstractTableModel):
             return _wrap(value) if value else f"No {column.header.lower()} recorded."
         if value in (None, ""):
             return f"{column.header}: blank"
-        return f"{column.header}: {_edit_text(value)}"
+        return f"{column.header}: {edit_text(value)}"
 
     def _foreground(self, row: dict, column: Column):
         return None
@@ -207,8 +229,10 @@ class RowTableModel(QAbstractTableModel):
             return False
         row = self._rows[index.row()]
         text = value.strip() if isinstance(value, str) else value
-        if _edit_text(row.get(column.key)) == _edit_text(text):
-            return True  # unchanged: no undo entry
+        if same_value(row.get(column.key), text, column):
+            if self.unchanged_handler is not None:   # unchanged: no undo entry
+                self.unchanged_handler(row.get(self.key_field), column.key)
+            return True
         return bool(self.edit_handler(row.get(self.key_field), column.key, text))
 
 
@@ -336,5 +360,5 @@ class TableFilterProxy(QSortFilterProxyModel):
 
 __all__ = [
     "Column", "RowTableModel", "ChipTableModel", "OrderTableModel", "DeliveryTableModel",
-    "TableFilterProxy", "SORT_ROLE", "ROW_KEY_ROLE",
+    "TableFilterProxy", "SORT_ROLE", "ROW_KEY_ROLE", "edit_text", "same_value",
 ]

@@ -22,10 +22,10 @@ from engine.validate import vendor_mismatch
 from engine.errors import UserError
 from gui.commands import (
     AddDeliveryCommand, AddOrderCommand, DeleteDeliveryCommand, DeleteOrderCommand,
-    EditChipCommand, EditDeliveryCommand, EditOrderCommand, follow_stack, follow_store_writes, in_table_words,
-    push_command,
+    EditChipCommand, EditDeliveryCommand, EditOrderCommand, field_label, follow_stack, follow_store_writes,
+    in_table_words, push_command,
 )
-from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel
+from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel, edit_text
 from gui import style
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, to_timestamps
@@ -51,6 +51,7 @@ class FleetPanel(QWidget):
         editable = self._editable = not getattr(store, "read_only", False)
 
         self.banner = MessageBanner()
+        self._refused_cell: tuple | None = None   # (kind, key, field) of the edit the banner refused
 
         # chart
         # "installed" here is every chip delivered; the Forecast's installed fleet loses failures and
@@ -133,6 +134,8 @@ class FleetPanel(QWidget):
             self.chip_model.edit_handler = self._edit_chip
             self.order_model.edit_handler = self._edit_order
             self.delivery_model.edit_handler = self._edit_delivery
+            for model in (self.chip_model, self.order_model, self.delivery_model):
+                model.unchanged_handler = self._cell_unchanged
         else:
             for w in (self.order_form, self.delivery_form, self.delete_order_button):
                 w.setEnabled(False)
@@ -234,17 +237,49 @@ class FleetPanel(QWidget):
     # ---- pushing commands --------------------------------------------------------------------
     def _push(self, command) -> bool:
         error = push_command(self.undo_stack, command)
+        field = getattr(command, "field", None)
         if error is not None:
-            field = getattr(command, "field", None)
             if field:   # the column's header, not the stored name ("Ordered (date)", not order_date)
                 error = in_table_words(command.kind, field, str(error))
             message = f"Not saved: {error}"
             self.banner.show_error(message)
+            # the refused cell: typing its stored value back (unchanged, so no edit) clears this
+            self._refused_cell = (command.kind, command.key, field) if field else None
             self.status_message.emit(message)
             return False
+        self._refused_cell = None
         self.banner.dismiss_error()
+        if field:
+            self._name_stored_value(command)
         self.status_message.emit(f"{command_text(command)} (Ctrl+Z to undo)")
         return True
+
+    def _name_stored_value(self, command) -> None:
+        """The step's name gives the value the store kept ("→ 10000"), not the text typed
+        ("→ 1e4", "→ 100,000"), which may be spelled another way."""
+        try:
+            text = command.text()
+        except RuntimeError:   # the C++ side is gone
+            return
+        head, arrow, typed = text.rpartition(" → ")
+        if not arrow:
+            return
+        stored = command.new_value
+        shown = "blank" if stored in (None, "") else edit_text(stored)   # as the cell's editor shows it
+        shown = shown if len(shown) <= 30 else shown[:29] + "…"
+        if shown != typed:
+            command.setText(f"{head} → {shown}")
+            # the Edit menu read the text when the step was pushed
+            self.undo_stack.undoTextChanged.emit(self.undo_stack.undoText())
+
+    def _cell_unchanged(self, key, field: str) -> None:
+        """A refused cell edited back to its stored value: the refusal is no longer the case."""
+        refused = self._refused_cell
+        if refused is not None and refused[1:] == (key, field) and self.banner.kind == "error":
+            self._refused_cell = None
+            self.banner.dismiss_error()
+            # the status line still read "Not saved: ..." for a value the store holds
+            self.status_message.emit(f"{refused[0].capitalize()} {key} {field_label(refused[0], field)}: unchanged")
 
     def _edit_chip(self, chip_id, field, value) -> bool:
         return self._push(EditChipCommand(self.store, chip_id, field, value))

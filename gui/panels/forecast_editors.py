@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import re
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import QDate, QEvent, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
-    QHeaderView, QLabel, QPushButton, QSizePolicy, QSpinBox, QStyledItemDelegate, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QHeaderView, QLabel, QMainWindow, QPushButton, QSizePolicy, QSpinBox, QStyledItemDelegate, QTableWidget,
+    QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from engine.forecast import START_YEARS, DemandPoint, PolicyEvent, TrainingJob
 from engine.fleet import add_months_same_day
 from gui.panels.analysis_common import dspin, parse_iso_date, parse_positive, spin
 from gui.panels.base import run_controls
+from gui.widgets.undo_keys import undo_direction
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -66,10 +70,15 @@ def _set_combo(box: QComboBox, data) -> None:
 # ---- editable tables: demand points and training jobs ---------------------------------------
 
 BAD_CELL = QColor("#fde2df")
+_TIP_ROLE = Qt.ItemDataRole.UserRole + 1
+_EXACT_ROLE = Qt.ItemDataRole.UserRole + 2       # (text written, exact value) of a number cell
+_LAST_GOOD_ROLE = Qt.ItemDataRole.UserRole + 3   # the cell's text at its last good commit
+_ZERO_TEXT = re.compile(r"[+-]?(0+\.?0*|\.0+)([eE][+-]?\d+)?")   # 0, 0.0, 0.00, .0, 0e0
 
 
 def _number_text(value: float) -> str:
-    return f"{value:.6g}"
+    """10 significant digits: 1234.5678 shows as typed, float noise (28.999999999999996) not."""
+    return f"{value:.10g}"
 
 
 def repeated_key_problems(values, key, message) -> list[tuple[int, int, str]]:
@@ -120,6 +129,7 @@ class _RowsEditor(QWidget):
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.table.itemChanged.connect(self._on_item_changed)
+        self.table.installEventFilter(self)   # Ctrl+Z over a bad cell: its last good text
         self.add_button = QPushButton("Add row")
         self.add_button.clicked.connect(self.add_row)
         self.remove_button = QPushButton("Remove row")
@@ -163,6 +173,35 @@ class _RowsEditor(QWidget):
         """True when a good cell is not shown in its usual form (e.g. an id typed for a label)."""
         return False
 
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
+        """Bad text is no step on the window's stack, so Ctrl+Z did nothing, unsaid: while the
+        table holds bad text, Ctrl+Z in it puts the bad cells' last good text back instead."""
+        if obj is self.table and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                and self._bad_cells and undo_direction(event) == "undo":
+            if event.type() == QEvent.Type.ShortcutOverride:
+                event.accept()   # a key press for the table, not the window's Undo
+            else:
+                self.undo_bad_cells()
+            return True
+        return super().eventFilter(obj, event)
+
+    def undo_bad_cells(self) -> str:
+        """Each bad cell's last good text back, said in the window's status line; returns it."""
+        restored = []
+        with self._quiet():
+            for r, c in sorted(self._bad_cells):
+                item = self.table.item(r, c)
+                if item is not None and item.data(_LAST_GOOD_ROLE) is not None:
+                    item.setText(item.data(_LAST_GOOD_ROLE))
+                    column = self.HEADERS[c].split("\n")[0]
+                    restored.append(f"row {r + 1} {column} '{item.text()}'")
+        self.commit()
+        message = f"Undid typing: {self.TITLE} " + ", ".join(restored[:3]) + ("…" if len(restored) > 3 else "") \
+            if restored else f"Nothing to undo: {self.save_problem()}"
+        if isinstance(self.window(), QMainWindow):
+            self.window().statusBar().showMessage(message, 8000)
+        return message
+
     # ---- public ----
     def values(self) -> tuple:
         """The last rows that passed every check."""
@@ -198,13 +237,10 @@ class _RowsEditor(QWidget):
     def add_row(self) -> None:
         base = self._good if not self._errors else tuple(v for v in self._parsed() if v is not None)
         value = self._new_value(base)
-        self._filling = True
-        try:
+        with self._quiet():
             r = self.table.rowCount()
             self.table.insertRow(r)
             self._write_row(r, value)
-        finally:
-            self._filling = False
         self._fit_height()
         self.table.selectRow(r)
         self.commit()
@@ -256,6 +292,15 @@ class _RowsEditor(QWidget):
             self._filling = False
         self._fit_height()
 
+    @contextlib.contextmanager
+    def _quiet(self):
+        """Cell changes made here are not edits to check."""
+        self._filling = True
+        try:
+            yield
+        finally:
+            self._filling = False
+
     def _fit_height(self, max_rows: int = 7) -> None:
         rows = min(max(self.table.rowCount(), 2), max_rows)
         header = self.table.horizontalHeader().sizeHint().height()
@@ -268,8 +313,7 @@ class _RowsEditor(QWidget):
             self.commit()
 
     def _show_errors(self, cells: dict) -> None:
-        self._filling = True
-        try:
+        with self._quiet():
             for r in range(self.table.rowCount()):
                 for c in range(self.table.columnCount()):
                     item = self.table.item(r, c)
@@ -277,14 +321,9 @@ class _RowsEditor(QWidget):
                         continue
                     bad = cells.get((r, c))
                     item.setBackground(BAD_CELL if bad else QBrush())
-                    if bad:
-                        item.setToolTip(bad)
-                    elif item.data(Qt.ItemDataRole.UserRole + 1) is not None:
-                        item.setToolTip(item.data(Qt.ItemDataRole.UserRole + 1))
-                    else:
-                        item.setToolTip("")
-        finally:
-            self._filling = False
+                    if not bad:   # for Ctrl+Z over the cell once it turns bad
+                        item.setData(_LAST_GOOD_ROLE, item.text())
+                    item.setToolTip(bad or item.data(_TIP_ROLE) or "")
         if self._errors:
             self.error_label.setText("Not used until fixed — " + "; ".join(self._errors))
             self.error_label.show()
@@ -300,9 +339,26 @@ class _RowsEditor(QWidget):
         if right:
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if tip:
-            item.setData(Qt.ItemDataRole.UserRole + 1, tip)
+            item.setData(_TIP_ROLE, tip)
             item.setToolTip(tip)
         self.table.setItem(r, c, item)
+
+    def _set_number(self, r: int, c: int, value: float, *, unit: float = 1.0, per: float = 1.0) -> None:
+        """A number cell showing `value / unit * per` (percent: per=100); `value` is kept with it."""
+        text = _number_text(value / unit * per)
+        self._set_text(r, c, text, right=True)
+        self.table.item(r, c).setData(_EXACT_ROLE, (text, value))
+
+    def _number(self, r: int, c: int, what: str, *, unit: float = 1.0, per: float = 1.0):
+        """(value, why-not): the value written to the cell while its text is untouched (a commit
+        re-reads every row: re-parsing a shown 1234.57 stored 1234.5678 as that, when only
+        another row's note changed), else the typed number * unit / per."""
+        item = self.table.item(r, c)
+        kept = item.data(_EXACT_ROLE) if item is not None else None
+        if isinstance(kept, tuple) and kept[0] == item.text():
+            return kept[1], ""
+        number, why = parse_positive(self._text(r, c), what)
+        return (None, why) if why else (number * unit / per, "")
 
 
 class DemandPointsEditor(_RowsEditor):
@@ -329,7 +385,7 @@ class DemandPointsEditor(_RowsEditor):
 
     def _write_row(self, r: int, p: DemandPoint) -> None:
         self._set_text(r, 0, p.date.isoformat())
-        self._set_text(r, 1, _number_text(p.tokens_per_day / 1e9), right=True)
+        self._set_number(r, 1, p.tokens_per_day, unit=1e9)
         self._set_text(r, 2, p.note, tip=p.note or None)
 
     def _parse_row(self, r: int):
@@ -337,14 +393,14 @@ class DemandPointsEditor(_RowsEditor):
         day, why = parse_iso_date(self._text(r, 0), "date")
         if why:
             problems.append((0, why))
-        billions, why = parse_positive(self._text(r, 1), "tokens per day")
+        tokens_per_day, why = self._number(r, 1, "tokens per day", unit=1e9)
         if why:
             problems.append((1, why))
-        elif billions * 1e9 > 1e21:
+        elif tokens_per_day > 1e21:
             problems.append((1, f"tokens per day {self._text(r, 1)!r} billion is implausibly large"))
         if problems:
             return None, problems
-        return DemandPoint(day, billions * 1e9, self._text(r, 2).strip()), []
+        return DemandPoint(day, tokens_per_day, self._text(r, 2).strip()), []
 
     def _check_rows(self, values):
         seen: dict[dt.date, int] = {}
@@ -459,7 +515,7 @@ class TrainingJobsEditor(_RowsEditor):
         self.table.item(r, 0).setData(Qt.ItemDataRole.UserRole, (job.seq_len, job.global_batch_seqs))
         self._choice_cell(r, 1, self._models, job.model_id, "The model preset this job trains")
         self._choice_cell(r, 2, self._chips, job.chip_id, "The chip type this job trains on")
-        self._set_text(r, 3, _number_text(job.tokens / 1e12), right=True)
+        self._set_number(r, 3, job.tokens, unit=1e12)
         self._set_text(r, 4, job.earliest_start.isoformat())
         self._set_text(r, 5, job.deadline.isoformat() if job.deadline else "")
 
@@ -474,10 +530,10 @@ class TrainingJobsEditor(_RowsEditor):
         chip = self._choice(r, 2, self._chips)
         if chip not in {c for c, _ in self._chips}:
             problems.append((2, f"chip type {chip!r} is not in the store"))
-        trillions, why = parse_positive(self._text(r, 3), "tokens")
+        tokens, why = self._number(r, 3, "tokens", unit=1e12)
         if why:
             problems.append((3, why))
-        elif trillions > 1e6:
+        elif tokens > 1e18:
             problems.append((3, f"tokens {self._text(r, 3)!r} trillion is implausibly large"))
         start, why = parse_iso_date(self._text(r, 4), "earliest start")
         if why:
@@ -493,7 +549,7 @@ class TrainingJobsEditor(_RowsEditor):
             return None, problems
         item = self.table.item(r, 0)
         seq_len, batch = item.data(Qt.ItemDataRole.UserRole) or (None, None)
-        return TrainingJob(name, model, trillions * 1e12, chip, start, seq_len, batch, deadline), []
+        return TrainingJob(name, model, tokens, chip, start, seq_len, batch, deadline), []
 
     def _check_rows(self, values):
         return repeated_key_problems(values, lambda job: job.name,
@@ -547,10 +603,13 @@ class PolicyEventsEditor(_RowsEditor):
         label = dict(self._chips).get(ev.chip_id, ev.chip_id)
         self._set_text(r, 0, label, tip=ev.note or f"{ev.chip_id}; double-click to choose another")
         self.table.item(r, 0).setData(Qt.ItemDataRole.UserRole, (ev.chip_id, ev.note))
-        self._set_text(r, 1, _number_text(ev.probability * 100), right=True)
+        self._set_number(r, 1, ev.probability, per=100)
         self._set_text(r, 2, ev.window_start.isoformat())
         self._set_text(r, 3, ev.window_end.isoformat())
-        self._set_text(r, 4, "" if ev.duration_months is None else _number_text(ev.duration_months), right=True)
+        if ev.duration_months is None:
+            self._set_text(r, 4, "", right=True)
+        else:
+            self._set_number(r, 4, ev.duration_months)
 
     def _parse_row(self, r: int):
         problems = []
@@ -563,12 +622,13 @@ class PolicyEventsEditor(_RowsEditor):
             chip_id = next((c for c, lab in self._chips if text.lower() in (c.lower(), lab.lower())), text)
         if chip_id not in labels:
             problems.append((0, f"chip type {chip_id!r} is not in the store"))
-        prob, why = (0.0, "") if self._text(r, 1).strip() in ("0", "0.0") else \
-            parse_positive(self._text(r, 1), "probability")
-        if why:   # 0 is allowed (a cut-off switched off): the range is 0 to 100%
+        # 0 is allowed in any spelling ("0.00": a cut-off switched off); parse_positive refuses it
+        probability, why = (0.0, "") if _ZERO_TEXT.fullmatch(self._text(r, 1).strip()) else \
+            self._number(r, 1, "probability", per=100)
+        if why:
             problems.append((1, why.replace("must be a positive finite number", "must be 0 to 100 (%)")
                              .replace("(type a positive number)", "(type 0 to 100 %)")))
-        elif prob > 100:
+        elif probability > 1:
             problems.append((1, f"probability {self._text(r, 1)!r} is above 100%"))
         lo, why_lo = parse_iso_date(self._text(r, 2), "window start")
         hi, why_hi = parse_iso_date(self._text(r, 3), "window end")
@@ -580,12 +640,12 @@ class PolicyEventsEditor(_RowsEditor):
             problems.append((3, f"window end {hi} is before its start {lo}"))
         duration = None
         if self._text(r, 4).strip():
-            duration, why = parse_positive(self._text(r, 4), "months")
+            duration, why = self._number(r, 4, "months")
             if why:
                 problems.append((4, why))
         if problems:
             return None, problems
-        return PolicyEvent(chip_id, prob / 100, lo, hi, duration, note or ""), []
+        return PolicyEvent(chip_id, probability, lo, hi, duration, note or ""), []
 
     def _check_rows(self, values):
         return repeated_key_problems(values, lambda ev: ev.chip_id,

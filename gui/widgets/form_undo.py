@@ -30,7 +30,8 @@ from engine.scenario_changes import diff_params, path_words, split_path
 MERGE_WINDOW_S = 1.5
 STALE_SUFFIX = " (another scenario's: skipped)"
 _COMMAND_ID = 0x46E0  # FormEditCommand.id(): commands with the same id may merge
-_WATCHED = "fleetcastFormUndoWatched"  # Qt property on a widget or model already listened to
+WATCHED_PROPERTY = "fleetcastFormUndoWatched"  # Qt property on a widget or model already listened to
+_WATCHED = WATCHED_PROPERTY
 _LIVE_WATCHERS: "weakref.WeakSet[FormUndoWatcher]" = weakref.WeakSet()
 
 

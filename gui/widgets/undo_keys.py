@@ -10,7 +10,10 @@ to the window's Undo / Redo action instead:
 - in a plain text field (a name), text being typed keeps its own text undo until it is confirmed
   (Enter or leaving the field); after that the keys undo the window's edits too;
 - a cell editor inside a table keeps its own keys (its text reaches the table only when it
-  closes), and so does a field in a window without an Undo action (a dialog).
+  closes), and so does a field in a window without an Undo action (a dialog);
+- a field no FormUndoWatcher listens to (the Fleet view's Add order / Add delivery forms) keeps
+  its own keys: its edits are not on the window's stack, so the window's Undo would take back an
+  unrelated, already-saved edit (an order's price) instead of the typing.
 
     install_undo_keys(QApplication.instance())   # once; the window does it
 """
@@ -21,7 +24,7 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QAbstractSpinBox, QApplication, QLineEdit, QWidget
 
-from gui.widgets.form_undo import flush_pending_edits
+from gui.widgets.form_undo import WATCHED_PROPERTY, flush_pending_edits
 
 _UNDO = (QKeySequence.StandardKey.Undo,)
 _REDO = (QKeySequence.StandardKey.Redo,)
@@ -41,8 +44,9 @@ def undo_direction(event) -> str | None:
 
 
 def _field(obj) -> QWidget | None:
-    """The number, date or text field a key event is for (a spin box's inner line edit counts
-    as the spin box); None for anything else and for a table's cell editor."""
+    """The watched number, date or text field a key event is for (a spin box's inner line edit
+    counts as the spin box); None for anything else, for a field whose edits are not undo steps
+    (no FormUndoWatcher listens to it) and for a table's cell editor."""
     if not isinstance(obj, QWidget):
         return None
     field = None
@@ -51,7 +55,7 @@ def _field(obj) -> QWidget | None:
     elif isinstance(obj, QLineEdit):
         parent = obj.parentWidget()
         field = parent if isinstance(parent, QAbstractSpinBox) else obj
-    if field is None:
+    if field is None or not field.property(WATCHED_PROPERTY):
         return None
     ancestor = field.parentWidget()
     while ancestor is not None and not ancestor.isWindow():

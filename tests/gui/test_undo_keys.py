@@ -195,3 +195,24 @@ def test_renaming_a_scenario_to_its_own_name_leaves_no_undo_step(window, qtbot):
         assert bar.rename_current(f" {name} ")
     assert window.undo_stack.count() == depth and bar.current_name() == name
     assert said.args[0] == f"Name unchanged: '{name}'" and not bar.message.text()
+
+
+def test_a_field_no_watcher_listens_to_keeps_its_own_keys(form_window, qtbot):
+    """A field whose edits are not undo steps (the Fleet view's Add-order quantity) took the
+    window's Undo too, and Ctrl+Z there took back an unrelated, already-saved edit."""
+    form, stack = form_window.form, form_window.stack
+    start = form.count.value()
+    form.count.setValue(7)
+    qtbot.waitUntil(lambda: stack.count() == 1)
+    bar = form_window.addToolBar("Add")
+    quantity = QSpinBox()
+    quantity.setRange(1, 100000)
+    bar.addWidget(quantity)
+    _focus(form_window, qtbot, quantity)
+    quantity.lineEdit().selectAll()
+    QTest.keyClicks(quantity.lineEdit(), "50")
+    _undo(quantity)
+    assert stack.index() == 1 and form.count.value() == 7   # the form's edit stays
+    _focus(form_window, qtbot, form.count)
+    _undo(form.count)                                          # a watched field still undoes it
+    assert stack.index() == 0 and form.count.value() == start
