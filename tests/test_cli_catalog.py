@@ -386,3 +386,15 @@ def test_orders_moved_to_a_new_database_can_leave_the_demo_orders_behind(capsys,
     assert [(o["chip_id"], o["quantity"]) for o in json.loads(out)] == [("h100-sxm5-80gb", 2048)]
     code, out, _ = run(capsys, "--db", db, "--format", "json", "orders", "import", str(mine))
     assert code == 0 and json.loads(out)["other_orders_in_database"] == 1   # the first import's order
+
+
+def test_an_orders_listing_is_not_an_import_file_and_says_which_is(capsys, tmp_path):
+    from engine.commands.catalog import ORDER_COLUMNS
+
+    db = str(tmp_path / "l.db")
+    listing = tmp_path / "listing.csv"   # the columns `orders list --format csv` writes
+    listing.write_text(",".join(ORDER_COLUMNS) + "\n1,ByteDance,Huawei,ascend-910b2,100000,30000,2023-10-01,,"
+                       "16854,ordered,s,n\n", encoding="utf-8")
+    code, _, err = run(capsys, "--db", db, "orders", "import", "--replace", str(listing))
+    assert code == 1 and "column 'delivered' is not an order field (a listing, from `orders list`? `orders export` " \
+        "writes the file an import reads)" in err

@@ -517,3 +517,25 @@ def test_a_model_that_fits_no_layout_for_memory_asks_for_more_chips(tmp_path, ca
     assert main(["--db", str(tmp_path / "t.db"), "train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb",
                  "--chips", "1024", "--search", "--tokens", "1e10"]) == 0
     assert " min (goodput " in capsys.readouterr().out   # 24.6 min, not "1.47e+03 s"
+
+
+def test_the_runs_cost_is_in_the_table_and_csv_and_a_price_of_0_is_refused(capsys, tmp_path):
+    """QA: --price-per-chip-hour changed nothing a table or CSV reader saw (cost, chip-hours,
+    energy were in JSON alone), and 0 priced the run at $0 where the window's 0 means list price."""
+    from engine.cli import main
+
+    db = str(tmp_path / "t.db")
+    argv = ["--db", db, "train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "64", "--tp", "1",
+            "--pp", "1", "--cp", "1", "--zero", "1", "--recompute", "selective", "--micro-batch", "1", "--tokens", "1e12"]
+    assert main(argv + ["--price-per-chip-hour", "2"]) == 0
+    out = capsys.readouterr().out
+    hours = float(out.split(" chip-hours")[0].rsplit("; ", 1)[1].replace(",", ""))
+    cost = float(out.split("cost $")[1].split(" (2 USD per chip-hour, as given)")[0].replace(",", ""))
+    assert cost == pytest.approx(2 * hours, abs=2)
+    assert main(argv + ["--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    # list price 33,800 USD over 5 x 8,760 h
+    chip_hours = float(rows[0]["time_to_train_days"]) * 24 * 64
+    assert float(rows[0]["cost_usd"]) == pytest.approx(chip_hours * 33_800 / (5 * 8760), rel=1e-3)
+    assert main(argv + ["--price-per-chip-hour", "0"]) == 1
+    assert "leave it out for the list price over 5 years" in capsys.readouterr().err

@@ -205,6 +205,14 @@ def _fewer_text(fewer, chips: int) -> str:
             f"trains at {best.tokens_per_s_per_chip * m:,.0f} tokens/s (--chips {m})")
 
 
+def plain_usd(usd: float) -> str:
+    """$76,143, $6.16M or $1.23B."""
+    for scale, unit in ((1e9, "B"), (1e6, "M")):
+        if abs(usd) >= scale:
+            return f"${usd / scale:,.2f}{unit}"
+    return f"${usd:,.0f}"
+
+
 def _flag_fixes(args, inputs, reasons: set) -> list[str]:
     """The flags given that rule out every layout, each with its fix, for the search's reasons
     that they cause ("--ep 16: Mixtral has 8 experts" was told to try a chip count)."""
@@ -311,8 +319,10 @@ def run(args, ctx) -> Output:
         problem = d.check(getattr(args, d.key))
         if problem:
             raise UserError(problem)
-    if args.price is not None and not (0 <= args.price < 1e6):  # also refuses nan and inf
-        raise UserError(f"--price-per-chip-hour: {args.price:g} (must be 0 to 1,000,000 USD)")
+    if args.price is not None and not (0 < args.price < 1e6):  # also refuses nan and inf
+        # 0 is the window's "list price" (its field's special value) and priced the run at $0 here
+        raise UserError(f"--price-per-chip-hour: {args.price:g} (must be above 0 and below 1,000,000 USD; leave it "
+                        "out for the list price over 5 years)")
     for flag, low, high in (("mtbf_chip_hours", 0.0, 1e9), ("restart_min", 0.0, 10_000.0),
                             ("checkpoint_write_gbps", 0.001, 1e7)):
         v = getattr(args, flag)
@@ -429,10 +439,12 @@ def run(args, ctx) -> Output:
                "feasible": r.feasible}
         if args.tokens and r.feasible and r.tokens_per_s_per_chip > 0:
             # the CSV carried the layouts only: the days to train, asked for with --tokens, were
-            # in the table and JSON output alone
-            row["time_to_train_days"] = (run_est if r is best else estimate_run(
+            # in the table and JSON output alone (and the cost in JSON alone)
+            est = run_est if r is best else estimate_run(
                 args.tokens, r.tokens_per_s_per_chip, args.chips, chip, params=float(model.total_params()),
-                price_per_chip_hour_usd=args.price, **reliability)).time_to_train_days
+                price_per_chip_hour_usd=args.price, **reliability)
+            row["time_to_train_days"] = est.time_to_train_days
+            row["cost_usd"] = est.cost_usd
         rows.append(row)
     if "top" in data and args.tokens:   # each listed layout's days, as the CSV rows carry them
         for entry, row in zip(data["top"], rows):
@@ -452,6 +464,13 @@ def run(args, ctx) -> Output:
         text_lines.append(f"time to train {args.tokens:.3g} tokens: {days_text} "
                           f"(goodput {good:.2f}%)" if good >= 99.9 else
                           f"time to train {args.tokens:.3g} tokens: {days_text} (goodput {good:.1f}%)")
+        # the run's cost, chip-hours, energy and failures were in JSON alone: --price-per-chip-hour
+        # changed nothing a table or CSV reader saw
+        run = data["run"]
+        cost = ("no cost" if run["cost_usd"] is None else f"cost {plain_usd(run['cost_usd'])}")
+        text_lines.append(f"{cost} ({run['cost_basis']}); {run['chip_hours']:,.0f} chip-hours, "
+                          f"{run['energy_mwh']:,.0f} MWh, about {run['expected_interruptions']:,.0f} interruption"
+                          + ("" if round(run["expected_interruptions"]) == 1 else "s"))
     for key in ("dtype_note", "context_note"):
         if key in data:
             text_lines.append(f"note: {data[key]}")

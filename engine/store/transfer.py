@@ -145,8 +145,12 @@ def _header_problems(reader: CsvReader, allowed, required, kind: str) -> list[st
             name = "semicolons" if sep == ";" else "tabs"
             return [f"{reader.name} header: the columns are separated by {name}; save the file as "
                     "comma-separated CSV (UTF-8) and import it again"]
+    # `orders list --format csv` is a listing (its `delivered` is computed): `orders export` writes
+    # the file an import reads back
+    listing = " (a listing, from `orders list`? `orders export` writes the file an import reads)" \
+        if kind == "an order" and "delivered" in reader.header else ""
     problems = [f"{reader.name} header: column '{escape_controls(h)}' is not {kind} field"
-                for h in reader.header if h not in allowed]
+                + (listing if h == "delivered" else "") for h in reader.header if h not in allowed]
     problems += [f"{reader.name} header: missing the '{f}' column" for f in required if f not in reader.header]
     return problems
 
