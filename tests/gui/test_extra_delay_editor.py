@@ -1,34 +1,10 @@
 """The delivery-uncertainty editor shows and edits `extra_delay_days` ("days later than the delay
 above"), as an undoable edit like its other fields; the assumptions and the report say "+182 days"."""
 
-import pytest
 from PySide6.QtWidgets import QApplication
 
 from engine.forecast import default_scenario
-from engine.store import open_store
-from gui.app import MainWindow
 from gui.panels.forecast_uncertainty import UncertaintyEditor, assumptions_html
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "extra.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def window(store, qtbot, qsettings_isolated):
-    w = MainWindow(store)
-    qtbot.addWidget(w)
-    yield w
-    for panel in w.panels.values():
-        panel.shutdown()
-    w.fleet_panel.detach()
-    from gui.settings import settings
-
-    for group in ("window", "scenarios", "fleet"):   # the next test must not inherit them
-        settings().remove(group)
 
 
 def _huawei_extra(panel) -> float:

@@ -5,32 +5,9 @@ line naming the table, row, column and typed value, leaving the text on screen t
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from engine.store import open_store
-from gui.app import MainWindow
 
 DEFAULT = "Story default"
 OTHER = "Huawei delivers half"
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "editor_save.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def window(store, qtbot, qsettings_isolated):
-    w = MainWindow(store)
-    qtbot.addWidget(w)
-    yield w
-    for panel in w.panels.values():
-        panel.shutdown()
-    w.fleet_panel.detach()
-    from gui.settings import settings
-
-    for group in ("window", "scenarios", "fleet"):
-        settings().remove(group)
 
 
 def _answer(monkeypatch, button):

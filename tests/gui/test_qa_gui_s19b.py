@@ -6,38 +6,14 @@ refusal clears once the cell holds its stored value again, and an edit that chan
 
 import datetime as dt
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from engine.forecast import DemandPoint, PolicyEvent
-from engine.store import open_store
-from gui.app import MainWindow
 from gui.panels.forecast_editors import DemandPointsEditor, PolicyEventsEditor
 
 CTRL = Qt.KeyboardModifier.ControlModifier
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "s19b.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def window(store, qtbot, qsettings_isolated):
-    w = MainWindow(store)
-    qtbot.addWidget(w)
-    yield w
-    for panel in w.panels.values():
-        panel.shutdown()
-    w.fleet_panel.detach()
-    from gui.settings import settings
-
-    for group in ("window", "scenarios", "fleet"):
-        settings().remove(group)
 
 
 def _show(window, qtbot):

@@ -8,8 +8,6 @@ from PySide6.QtGui import QKeySequence, QUndoStack
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDateEdit, QLineEdit, QMainWindow, QSpinBox, QVBoxLayout, QWidget
 
-from engine.store import open_store
-from gui.app import MainWindow
 from gui.widgets.form_undo import FormUndoWatcher
 from gui.widgets.undo_keys import install_undo_keys
 
@@ -36,27 +34,6 @@ def _focus(window, qtbot, field) -> None:
 
 
 # ---- the window -------------------------------------------------------------------------------
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "undo_keys.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def window(store, qtbot, qsettings_isolated):
-    w = MainWindow(store)
-    qtbot.addWidget(w)
-    yield w
-    for panel in w.panels.values():
-        panel.shutdown()
-    w.fleet_panel.detach()
-    from gui.settings import settings
-
-    for group in ("window", "scenarios", "fleet"):
-        settings().remove(group)
-
 
 def test_ctrl_z_in_the_chip_count_undoes_the_typed_count_and_ctrl_shift_z_redoes_it(window, qtbot):
     window.tabs.setCurrentIndex(1)
