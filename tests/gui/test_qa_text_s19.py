@@ -183,7 +183,7 @@ def test_the_plan_says_the_whole_runs_time_and_its_sentences_start_with_capitals
     real = plan_mod.compute_plan
 
     def slow(job):   # what the run spends beside the solver (trials, fresh checks)
-        time.sleep(0.6)
+        time.sleep(2.0)
         return real(job)
 
     monkeypatch.setattr(plan_mod, "compute_plan", slow)
@@ -191,7 +191,7 @@ def test_the_plan_says_the_whole_runs_time_and_its_sentences_start_with_capitals
     r = plan_panel.result
     assert r is not None and r.feasible, r.why if r else None
     took = float(plan_panel.progress_bar.format().split("Done in ")[1].split(" s")[0])
-    assert took >= 0.6 > r.solve_s
+    assert took >= 2.0 and took >= r.solve_s + 1.9   # the whole run, not the solver alone
     assert f"(solver {r.solve_s:.1f} s)" in plan_panel.progress_bar.format()
     assert r.status in plan_panel.progress_bar.toolTip()
     summary = plan_panel._summary(replace(r, jobs_prob_by_deadline={"405B dense on 15T tokens": 1.0}), "H20")

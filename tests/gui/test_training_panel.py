@@ -549,7 +549,7 @@ def test_a_chip_count_that_factors_badly_is_offered_fewer_chips(qtbot, tmp_path)
                             num_chips=1023)
     analysis = run_training_analysis(inputs, (), ())
     m, tok, layout = analysis.fewer_chips
-    assert m % 8 == 0 and 0.9 * 1023 <= m < 1023
+    assert m == 1022   # of the counts that gain, the fewest idle within 5% of the fastest
     assert tok * m > 1.05 * analysis.search.best.tokens_per_s_per_chip * 1023
     text = fewer_chips_text(analysis, 1023)
     assert text.startswith("1,023 chips leave few layouts: on ") and text.endswith(f"set Chips to {m:,}")
