@@ -368,7 +368,7 @@ def plan_sentences(ctx: ReportContext) -> list[str]:
               f"from {_esc(first)} to {_esc(last)}, " if first and last else "")
     if orders:
         text = (f"{target}the cheapest order plan places {len(orders)} order{'s' if len(orders) != 1 else ''} for "
-                f"{_usd(plan.get('total_cost_usd'))} in total (see Order plan).")
+                f"{_usd(plan.get('total_cost_usd'))} in total{_delivered_text(plan)} (see Order plan).")
         fresh = plan.get("min_prob_meet_in_target")
         if fresh is not None and fresh < float(plan.get("confidence") or 0):   # the window's caveat, here too
             text += (f" On fresh trials its lowest month reaches {100 * float(fresh):.1f}%, short of the target "
@@ -569,7 +569,17 @@ def plan_section(ctx: ReportContext) -> str:
         # a plan the answer refused (over the budget) read as the plan to act on under "Order plan"
         return (_h1("Refused plan (not to act on)") + f"<p>{_esc(plan.get('why') or 'It does not meet the target.')}"
                 "</p>" + table + f"<p>It would cost {_usd(plan.get('total_cost_usd'))}.</p>")
-    return _h1("Order plan") + table + f"<p>Total {_usd(plan.get('total_cost_usd'))}.</p>"
+    return _h1("Order plan") + table + f"<p>Total {_usd(plan.get('total_cost_usd'))}{_delivered_text(plan)}.</p>"
+
+
+def _delivered_text(plan: dict) -> str:
+    """', of which $10.2 billion expected to be delivered (...)' where the vendors' fulfilment and
+    cut-offs leave chips undelivered (`plan` and the window say it; the report left it out)."""
+    paid, total = plan.get("expected_delivered_cost_usd"), plan.get("total_cost_usd")
+    if paid is None or not total or paid >= 0.99 * float(total):
+        return ""
+    return (f", of which {_usd(paid)} expected to be delivered (the vendors' fulfilment and export cut-offs: what a "
+            "contract that pays on delivery pays)")
 
 
 # The report, in order. A new analysis adds a builder here.
