@@ -420,6 +420,14 @@ def infeasible_detail(result) -> str:
         parts = ", ".join(f"{k} {v:.1f}" for k, v in result.memory_breakdown_gib.items() if v >= 0.05)
         return (f"out of memory: {result.memory_gib_per_chip:.1f} GiB needed per chip, "
                 f"{result.memory_capacity_gib:g} GiB available ({parts})")
+    lay = result.layout
+    if result.reason == "global batch not divisible by dp x micro-batch" and (lay.get("vpp") or 1) > 1:
+        # the same reason holds the interleaving rule: dp x micro-batch may divide the batch (12 by
+        # 1) while its micro-batches (12) are not a multiple of pp (8)
+        dp, mb, pp, gb = (int(lay.get(k) or 1) for k in ("dp", "micro_batch", "pp", "global_batch_seqs"))
+        if gb % (dp * mb) == 0:
+            return (f"interleaved pipeline (vpp {lay['vpp']}): its {gb // (dp * mb)} micro-batches are not a "
+                    f"multiple of pp {pp}")
     return result.reason
 
 

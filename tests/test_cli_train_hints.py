@@ -36,6 +36,11 @@ def train(capsys, *flags, fmt="table"):
     # interleaving needs stages to interleave
     (["--model", "llama3-8b", "--chips", "8", "--vpp", "2", "--pp", "1"],
      "--vpp 2 interleaves pipeline stages: give --pp 2 or more"),
+    # QA: 12 micro-batches on 8 interleaved stages read "global batch not divisible by dp x
+    # micro-batch" (1 divides 12) and was told to try another chip count
+    (["--model", "llama3-70b", "--chips", "64", "--tp", "8", "--pp", "8", "--dp", "1", "--global-batch", "12",
+      "--vpp", "2"], "--vpp 2 interleaves: its micro-batches (--global-batch 12 / 1) must be a multiple of --pp 8; "
+                     "e.g. --global-batch 16"),
     # Llama 3 8B has 32 layers: 2 stages of 16 cannot hold 32 chunks each
     (["--model", "llama3-8b", "--chips", "64", "--pp", "2", "--vpp", "32", "--search"],
      "--vpp 32 needs 32 layers per stage; --pp 2 leaves 16 of 32"),
@@ -95,3 +100,16 @@ def test_the_search_summary_counts_layouts_after_the_reason(capsys):
     assert code == 0
     line = next(x for x in out.splitlines() if x.startswith("infeasible layouts by reason: "))
     assert "tp does not divide heads (60 layouts)" in line and "heads 60" not in line
+
+
+def test_a_fixed_interleaved_layout_names_the_micro_batch_rule():
+    from engine.catalog import reference_chips, reference_models
+    from engine.studies import infeasible_detail
+    from engine.training import TrainingInputs, evaluate_layout
+
+    inputs = TrainingInputs(model=reference_models()["llama3-70b"], chip=reference_chips()["h100-sxm5-80gb"],
+                            num_chips=64, tp=8, pp=8, vpp=2, dp=1, cp=1, zero_stage=1, micro_batch=1,
+                            global_batch_seqs=12, recompute="selective")
+    res = evaluate_layout(inputs)
+    assert not res.feasible
+    assert infeasible_detail(res) == "interleaved pipeline (vpp 2): its 12 micro-batches are not a multiple of pp 8"

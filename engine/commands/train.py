@@ -226,6 +226,14 @@ def _flag_fixes(args, inputs, reasons: set) -> list[str]:
                          "(or use --schedule 1f1b)")
         elif inputs.schedule == "dualpipe" and pp is not None and pp % 2:
             fixes.append(f"--schedule dualpipe needs an even --pp (not {pp})")
+    if Infeasible.BATCH.text in reasons and vpp is not None and vpp > 1 and pp and args.global_batch:
+        # the batch reason also holds the interleaving rule (12 micro-batches on pp 8): a chip count
+        # was no fix for it
+        dp_mb = (args.dp or 1) * (args.micro_batch or 1)
+        if args.global_batch % dp_mb == 0 and (args.global_batch // dp_mb) % pp:
+            fixes.append(f"--vpp {vpp} interleaves: its micro-batches (--global-batch {args.global_batch} / "
+                         f"{dp_mb}) must be a multiple of --pp {pp}; e.g. --global-batch "
+                         f"{math.ceil(args.global_batch / (dp_mb * pp)) * dp_mb * pp}, or drop --vpp")
     if Infeasible.VPP.text in reasons and vpp is not None and vpp > 1:
         if pp == 1:
             fixes.append(f"--vpp {vpp} interleaves pipeline stages: give --pp 2 or more, or drop --vpp")
