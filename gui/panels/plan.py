@@ -190,9 +190,9 @@ class PlanPanel(QWidget):
         form.addRow(self.add_button)
         cand_box = QGroupBox("Candidate purchases (vendor risk from the scenario)")
         QVBoxLayout(cand_box).addWidget(self.cand_table)
-        note = QLabel("The plan keeps the confidence in all but (1 − P) of the trials jointly, every month from "
-                      "'From' to 'Until'; vendors' fulfilment and delays and export cut-offs apply to new orders "
-                      "as to existing ones.")
+        note = QLabel("The plan keeps the confidence in each month from 'From' to 'Until' (in all but (1 − P) of "
+                      "the trials); vendors' fulfilment and delays and export cut-offs apply to new orders as to "
+                      "existing ones.")
         note.setWordWrap(True)
         note.setStyleSheet("color: #555;")
         column = QWidget()
