@@ -681,6 +681,13 @@ class ServingStudy:
             out.append(StudyProblem("max_num_batched_tokens",
                                     f"Token budget per step {self.max_num_batched_tokens!r}: use 1 to 10,000,000, "
                                     "or blank for the engine's default."))
+        from engine.serving.families import budget_problem, engine_chip_problem
+
+        if too_small := budget_problem(self.engine, self.max_num_batched_tokens, self.input_len):
+            out.append(StudyProblem("max_num_batched_tokens", f"Token budget per step {self.max_num_batched_tokens:,}: "
+                                                              f"{too_small}."))
+        if wrong := engine_chip_problem(self.engine, chip):   # serve refuses it: the view says it at the field
+            out.append(StudyProblem("engine", wrong[0].upper() + wrong[1:] + "."))
         if self.slo_percentile not in SLO_PERCENTILES:
             out.append(StudyProblem("slo_percentile", f"Targets hold for {self.slo_percentile!r}: use one of "
                                                       f"{', '.join(SLO_PERCENTILES)}."))

@@ -22,7 +22,7 @@ from engine.hardware import Chip
 from engine.inference import ServingInputs, evaluate_serving, serving_curve, slo_capacity
 from engine.models import ModelConfig
 from engine.studies import ServingStudy, chip_labels, chip_name, chips_for_demand, cli_head
-from engine.serving.families import engine_chip_problem, limit_factors
+from engine.serving.families import limit_factors
 
 # Running batches of the throughput-latency curves (sequences per replica), log-spaced 1 to 4,096.
 CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
@@ -108,8 +108,6 @@ def serving_request(study: ServingStudy, chips: Mapping, models: Mapping) -> Ser
     if problems:
         raise UserError("; ".join(p.message for p in problems))
     model = models[study.model_id]
-    if wrong_engine := engine_chip_problem(study.engine, chips[study.chip_id]):
-        raise UserError(f"Serving study: engine {study.engine} on chip {study.chip_id}: {wrong_engine}")
     return ServingRequest(model=model, chip=chips[study.chip_id], input_len=float(study.input_len),
                           output_len=float(study.output_len), ttft_ms=study.ttft_ms or None,
                           tpot_ms=study.tpot_ms or None, weight_dtype=study.weight_dtype, kv_dtype=study.kv_dtype,

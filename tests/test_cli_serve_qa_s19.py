@@ -134,6 +134,14 @@ def test_a_serving_study_with_an_engine_for_another_vendor_is_refused():
         serving_request(study, CHIPS, MODELS)
     assert serving_request(ServingStudy(model_id="llama3-8b", chip_id="ascend-910b2", tp=1, engine="mindie"),
                            CHIPS, MODELS).engine == "mindie"
+    # the view says both at their fields, as serve refuses them
+    problems = {p.field: p.message for p in study.problems(CHIPS, MODELS)}
+    assert problems["engine"].startswith("TensorRT-LLM runs on NVIDIA GPUs only")
+    chunkless = ServingStudy(model_id="llama3-8b", chip_id="h100-sxm5-80gb", tp=1, engine="trtllm",
+                             input_len=2000, max_num_batched_tokens=512)
+    assert {p.field: p.message for p in chunkless.problems(CHIPS, MODELS)}["max_num_batched_tokens"] == (
+        "Token budget per step 512: trtllm does not chunk prompts, so its token budget must hold a whole prompt "
+        "(2,000 tokens).")
 
 
 def test_an_engine_on_its_own_chips_still_serves(capsys):

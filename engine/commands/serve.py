@@ -225,8 +225,8 @@ def run(args, ctx) -> Output:
                                   evaluate_serving, slo_capacity)
     from engine.studies import chips_for_demand
     from engine.serving.capacity import DEFAULT_REQUESTS
-    from engine.serving.families import (blank_engine_note, engine_chip_problem, engine_family, known_engine,
-                                         limit_factors, scheduler_for)
+    from engine.serving.families import (blank_engine_note, budget_problem, engine_chip_problem, engine_family,
+                                         known_engine, limit_factors)
 
     # what the user typed, before a scenario fills the rest
     given_tpot, given_pct = args.tpot_ms, args.slo_percentile
@@ -312,14 +312,8 @@ def run(args, ctx) -> Output:
         raise UserError(f"--input-len {args.input_len:g}, --output-len {args.output_len:g}: {too_long}")
     if args.pp > model.layers:
         raise UserError(f"--pp {args.pp}: more pipeline stages than {model.id}'s {model.layers} layers")
-    if args.max_num_batched_tokens is not None and args.max_num_batched_tokens < args.input_len \
-            and not scheduler_for(args.engine).chunked_prefill:
-        # such an engine prefills a prompt whole in one step: the simulator (and the engine, which
-        # refuses a prompt over its max_num_tokens / max_batch_prefill_tokens) can't hold it under
-        # a smaller budget, and silently running it whole read as "the budget changes nothing"
-        raise UserError(f"--max-num-batched-tokens {args.max_num_batched_tokens}: {engine_family(args.engine)} "
-                        f"does not chunk prompts, so its token budget must hold a whole prompt "
-                        f"(--input-len {args.input_len:g})")
+    if too_small := budget_problem(args.engine, args.max_num_batched_tokens, args.input_len):
+        raise UserError(f"--max-num-batched-tokens {args.max_num_batched_tokens}: {too_small}")
     if args.max_num_batched_tokens is not None:
         # chunked prefill at a tiny token budget is one step per few tokens: refuse what would run for minutes
         steps = (args.requests or DEFAULT_REQUESTS) * args.input_len / args.max_num_batched_tokens

@@ -184,3 +184,14 @@ def blank_engine_note(engine: str | None, chip) -> str:
         return ""
     return (f"engine not given: a vLLM-style scheduler with the {chip.name}'s default factors is assumed; "
             f"{hint}")
+
+
+def budget_problem(engine: str | None, max_num_batched_tokens: int | None, input_len: float) -> str:
+    """Why a token budget cannot run these prompts on this engine ('' when it can): an engine that
+    does not chunk prompts prefills each whole in one step, so its budget must hold a whole prompt
+    (the simulator ran it whole anyway, and the budget read as changing nothing)."""
+    if max_num_batched_tokens is None or max_num_batched_tokens >= input_len or \
+            scheduler_for(engine).chunked_prefill:
+        return ""
+    return (f"{engine_family(engine)} does not chunk prompts, so its token budget must hold a whole prompt "
+            f"({input_len:,.0f} tokens)")
