@@ -119,8 +119,9 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
     """Each uncertain input set to its P10 and P90 (P90 = the worse end where that is clear).
 
     Inputs: each vendor's fulfilled fraction and delay; demand growth (its own uncertainty held
-    at P10/P90); per-chip throughput (every family's multiplier at exp(-+1.28 sigma)); the
-    training share of each chip type that trains (-+ 0.2, clipped to [0, 1]).
+    at P10/P90); per-chip throughput (every family's multiplier at exp(-+1.28 sigma)); the request
+    mix (at exp(-+1.28 sigma)); each uncertain export cut-off (none / certain); the training share
+    of each chip type that trains (-+ 0.2, clipped to [0, 1]).
     """
     sc = inputs.scenario
     months = [m for m in _months(sc)]
@@ -149,6 +150,23 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
             for c, v in inputs.serving_tokens_per_s_per_chip.items()})
         bars.append(TornadoBar("throughput", "P90 (fast)", "P10 (slow)",
                                _metrics(lo_inp, month_index, trials), _metrics(hi_inp, month_index, trials)))
+    # The request mix (peak output tokens per average token): its lognormal factor pinned at its
+    # P10 / P90, as a demand scale (the mix acts on the peak alone, the scale on it too; the
+    # metrics read the peak). Export cut-offs: none, or certain (their window and length as given).
+    # Both were in "which uncertainty dominates" and not here (QA).
+    sigma = sc.demand.request_mix_sigma
+    if sigma > 0:
+        mix = [_metrics(replace(inputs, scenario=replace(sc, demand=replace(
+            sc.demand, request_mix_sigma=0.0, scale=sc.demand.scale * float(np.exp(z * Z90 * sigma))))),
+            month_index, trials) for z in (-1.0, 1.0)]
+        bars.append(TornadoBar("request mix", "P10", "P90", mix[0], mix[1]))
+    for i, event in enumerate(sc.policy_events):
+        if not 0 < event.probability < 1:
+            continue
+        cut = [_metrics(replace(inputs, scenario=replace(sc, policy_events=tuple(
+            replace(e, probability=p) if j == i else e for j, e in enumerate(sc.policy_events)))),
+            month_index, trials) for p in (0.0, 1.0)]
+        bars.append(TornadoBar(f"cut-off {event.chip_id}", "none", "certain", cut[0], cut[1]))
     for chip, share in sc.allocation.training_share.items():
         if share <= 0:
             continue

@@ -362,3 +362,29 @@ def test_a_step_like_supply_keeps_its_share_where_holding_it_raises_the_variance
     supply = v.sources.index("supply")
     assert all(v.shares[supply, months.index(m)] > 0.02 for m in ("2025-07", "2025-08")), v.shares[:, :24]
     assert (v.shares >= 0).all()
+
+
+def test_the_tornado_has_the_request_mix_and_each_uncertain_cut_off(tmp_path):
+    """QA: 'which uncertainty dominates' named the request mix (26-42% of the variance) and export
+    cut-offs, and the tornado had no bar for either. A certain cut-off and the P90 mix are the bad
+    ends: neither raises P(meet)."""
+    import datetime as dt
+
+    from engine.forecast_inputs import build_inputs
+    from engine.forecast_sensitivity import tornado
+    from engine.store import open_store
+    from engine.studies_forecast import scenario_of
+
+    store = open_store(tmp_path / "story.db")
+    try:
+        story = scenario_of(store.scenario("Story default")["params"])
+        inputs = build_inputs(store.orders(), {c.id: c for c in store.chips()}, {m.id: m for m in store.models()}, story)
+    finally:
+        store.close()
+    t = tornado(inputs, month=dt.date(2025, 8, 1), trials=400)
+    bars = {b.input: b for b in t.bars}
+    assert (bars["request mix"].low_label, bars["request mix"].high_label) == ("P10", "P90")
+    assert (bars["cut-off h20-96gb"].low_label, bars["cut-off h20-96gb"].high_label) == ("none", "certain")
+    for name in ("request mix", "cut-off h20-96gb"):
+        assert bars[name].high["prob_meet_demand"] <= bars[name].low["prob_meet_demand"] + 1e-9, name
+    assert bars["cut-off h20-96gb"].high["prob_meet_demand"] < bars["cut-off h20-96gb"].low["prob_meet_demand"]
