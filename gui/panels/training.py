@@ -364,11 +364,18 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             for key in ("time", "throughput", "chip_hours", "energy", "cost", "goodput", "step", "mfu"):
                 t.set(key, "–", "")
             t.set("time", "does not fit", r.reason)
-            # the reason with its numbers (the CLI's words), then what else the model noted, as
-            # sentences: they ran together without punctuation
-            others = [e.strip().rstrip(".") for e in r.explanations[:-1] if e.strip()]
-            self.notes.setText(f"This layout is infeasible: {infeasible_detail(r)}."
-                               + "".join(f" {e[0].upper()}{e[1:]}." for e in others))
+            # the reason with its numbers (the CLI's words) and what to change; the model's notes on
+            # speed ("pipeline bubble costs 22% of the step") describe a run that cannot happen
+            lay = r.layout
+            if r.reason == "out of memory":
+                levers = ([f"ZeRO-{lay['zero_stage'] + 1} or above"] if lay["zero_stage"] < 3 else []) + \
+                    ([f"recompute {'selective or full' if lay['recompute'] == 'none' else 'full'}"]
+                     if lay["recompute"] != "full" else []) + (["micro-batch 1"] if lay["micro_batch"] > 1 else [])
+                fix = (f"Try {', '.join(levers)}, more TP or PP, or " if levers else "Try more TP or PP, or ") + \
+                    "Layout: Search, which keeps the layouts that fit."
+            else:
+                fix = "Layout: Search keeps only the layouts that can run."
+            self.notes.setText(f"This layout is infeasible: {infeasible_detail(r)}. {fix}")
             return
         t.set("throughput", fmt_big(r.tokens_per_s_per_chip * n), f"{r.tokens_per_s_per_chip:,.0f} per chip")
         try:

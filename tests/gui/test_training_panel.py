@@ -463,6 +463,10 @@ def test_an_infeasible_fixed_layout_says_why_with_its_numbers(panel):
     assert note.startswith("This layout is infeasible: out of memory: ") and "GiB needed per chip" in note
     assert "weights" in note and "optimizer" in note and "GiB available" in note
     assert not any(word in note for word in ("step exposed", "step Exposed"))   # sentences, not run together
+    # what to change, and no notes on the speed of a run that cannot happen (QA: "Exposed TP
+    # communication takes 18% of the step" under an out-of-memory layout)
+    assert "Try ZeRO-1 or above, recompute full, micro-batch 1, more TP or PP, or Layout: Search" in note
+    assert "% of the step" not in note
     # no speed for a layout that cannot run: the MFU tile read 49.5% and the table 69,722 tokens/s
     assert panel.tiles.value("mfu") == "–" and panel.tiles.value("step") == "–"
     rows = {r[0]: r[1] for r in panel.tables()["figures"][1]}
