@@ -113,3 +113,12 @@ def test_a_fixed_interleaved_layout_names_the_micro_batch_rule():
     res = evaluate_layout(inputs)
     assert not res.feasible
     assert infeasible_detail(res) == "interleaved pipeline (vpp 2): its 12 micro-batches are not a multiple of pp 8"
+
+
+def test_a_layout_given_but_dp_is_evaluated_with_its_memory_figures(capsys):
+    """QA: --tp 1 --pp 1 --cp 1 --zero 0 --recompute full --micro-batch 1 on 64 chips searched its one
+    layout and said only 'out of memory: 1'; with --dp 64 it named the 150.7 GiB and each part."""
+    code, _, err = train(capsys, "--model", "llama3-8b", "--chips", "64", "--tp", "1", "--pp", "1", "--cp", "1",
+                         "--zero", "0", "--recompute", "full", "--micro-batch", "1")
+    assert code == 1 and "layout TP1 x PP1 x VPP1 x DP64 x CP1" in err
+    assert "out of memory: 150.7 GiB needed per chip, 80 GiB available (weights 15.0, gradients 29.9" in err

@@ -354,6 +354,11 @@ def run(args, ctx) -> Output:
     if typed_moe and not model.is_moe:   # accepted and ignored, where --ep is refused
         raise UserError(f"{', '.join(typed_moe)}: {model.id} has no experts, so there is no MoE dispatch to set")
     dtype = "bf16" if args.dtype in ("fp16", None) else args.dtype
+    if args.dp is None and not args.search and None not in (args.tp, args.pp, args.cp) \
+            and args.chips % (args.tp * args.pp * args.cp) == 0:
+        # every other layout field given: dp is what the chips leave, so the layout is evaluated
+        # as given (a search of its one layout hid the memory figures of an out-of-memory run)
+        args.dp = args.chips // (args.tp * args.pp * args.cp)
     inputs = TrainingInputs(
         model=model, chip=chip, num_chips=args.chips, seq_len=args.seq_len, global_batch_seqs=args.global_batch,
         dtype=dtype, tp=args.tp, pp=args.pp, vpp=args.vpp, dp=args.dp, cp=args.cp, ep=args.ep,
