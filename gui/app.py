@@ -833,7 +833,6 @@ class MainWindow(QMainWindow):
                                                "database… opens it, or choose a new name for a new database")
             return None
         # an empty file is made a database with the demo data: said, not done silently
-        was_empty = os.path.isfile(path) and os.path.getsize(path) == 0
         # asked before anything opens: Cancel keeps this window and opens nothing
         if not self._may_drop_inputs("opening another database"):
             return None
@@ -848,11 +847,6 @@ class MainWindow(QMainWindow):
         remember_database(store.path)
         window = MainWindow(store)
         window.owns_store = True
-        if was_empty:
-            said = f"{store.path}: was an empty file; it now holds a new database with the demo chips, orders and scenarios"
-            banner = window.fleet_panel.banner
-            # (with what the window said already: the store's notice, say)
-            banner.show_message(f"{said}. {banner.text()}" if banner.kind else said, banner.kind or "info")
         window.show()
         _OPEN_WINDOWS.add(window)
         self.close()

@@ -121,6 +121,10 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
         store = _open_target(target, True, timeout_s)
         reason = "the file can't be written here"
         notice = f"{reason}: opened for viewing, edits are disabled"
+    if target.existed and not target.size and not read_only:
+        # an empty file (made by `touch`, or a save dialog) quietly filled with the demo data
+        notice = "; ".join(n for n in (notice, "was an empty file; it now holds a new database with the demo "
+                                               "chips, orders and scenarios") if n)
     upgraded = (f"upgraded to this version's schema (older Fleetcast versions can't open it now); "
                 f"the file as it was is at {store.backup_path}") if store.backup_path else ""
     store.upgrade_notice = upgraded

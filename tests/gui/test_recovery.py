@@ -92,3 +92,16 @@ def test_an_empty_file_made_a_database_says_so(qtbot, tmp_path, qsettings_isolat
     assert opened.fleet_panel.banner.text().startswith(f"{empty}: was an empty file; it now holds a new database "
                                                        "with the demo chips, orders and scenarios")
     opened.close()
+
+
+def test_an_empty_file_given_at_start_says_it_was_filled(qtbot, tmp_path, qsettings_isolated):
+    """An empty file opened at start (`make run` on a touched file) was filled with the demo data
+    in silence; File > Open said so. The store's notice says it, wherever the file is opened."""
+    empty = tmp_path / "touched.db"
+    empty.write_bytes(b"")
+    window = MainWindow(open_store(empty))
+    window.owns_store = True
+    qtbot.addWidget(window)
+    assert window.fleet_panel.banner.text() == (f"{empty}: was an empty file; it now holds a new database with the "
+                                                "demo chips, orders and scenarios")
+    window.close()
