@@ -419,8 +419,10 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         pending = ("" if c is None or c.key != self._comparison_key(req) or not c.chosen_error
                    else f" Under load: {c.chosen_error}.")
         uncalibrated = uncalibrated_note(req.chip)
+        # with a demand the layout is the one that needs the fewest chips for it (engine): say why
+        choice = f" Layout: {cap.layout_choice}." if getattr(cap, "layout_choice", "") else ""
         self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)} ({', '.join(target) or 'no latency targets'}): "
-                           f"{cap.explanation}.{pending}" + (f" Note: {uncalibrated}." if uncalibrated else ""))
+                           f"{cap.explanation}.{choice}{pending}" + (f" Note: {uncalibrated}." if uncalibrated else ""))
 
     def _basis_note(self, req: ServingRequest, cap) -> str:
         """What steady-state figures stand in for, beside the tiles: the targets hold for a
