@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a user error (one line on stderr naming the problem), 2
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import math
@@ -317,7 +318,11 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     except UserError as exc:
         if isinstance(exc, InfeasibleRequest) and exc.data is not None and args.format == "json":  # its figures
-            _print_safely(render(Output(data=exc.data), "json"))
+            try:
+                _print_safely(render(Output(data=exc.data), "json"))
+                sys.stdout.flush()
+            except BrokenPipeError:   # `... --format json | true`: the reader left; the error still goes to stderr
+                _quiet_stdout()
         message = str(exc).replace("\n", " ")
         print(f"fleetcast: error: {message}", file=sys.stderr)
         return 1
@@ -325,6 +330,13 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     finally:
         ctx.close()
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device after the reader closed the pipe, so the interpreter's
+    flush at exit does not print a BrokenPipeError traceback."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _print_safely(text: str) -> None:

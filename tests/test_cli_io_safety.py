@@ -502,3 +502,15 @@ def test_a_text_export_never_replaces_another_database(tmp_path, capsys):
         assert main(["--db", str(tmp_path / "a.db"), kind, "export", str(other), "--force"]) == 1
         assert "is a SQLite database" in capsys.readouterr().err
     assert other.read_bytes() == before
+
+
+def test_an_infeasible_json_answer_into_a_reader_that_leaves_is_no_traceback(tmp_path):
+    """QA: `serve ... --format json | true` on targets that cannot be met printed a BrokenPipeError
+    traceback (the feasible answer exited quietly)."""
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "x"), "XDG_CONFIG_HOME": str(tmp_path / "c")}
+    cmd = (f"{sys.executable} -m engine.cli --db {tmp_path / 'p.db'} serve --model llama3-405b --chip h100-sxm5-80gb "
+           "--input-len 2000 --output-len 300 --ttft-ms 2000 --tpot-ms 50 --format json | true")
+    proc = subprocess.run(["bash", "-c", f"set -o pipefail; {cmd}"], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=180)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+    assert proc.stderr.startswith("fleetcast: error: llama3-405b on h100-sxm5-80gb: the latency targets cannot be met")

@@ -84,7 +84,7 @@ def test_the_plan_is_scaled_to_the_fewest_lots_that_hold_on_validation_trials():
     # already the fewest: scaling it again changes nothing
     lots = np.array([[o.quantity / 100 for o in r.orders]])
     months = [o.order_month for o in r.orders]
-    val = fp._validation_samples(inputs, asked.validation_trials)
+    val = fp._cached_samples(inputs, asked.validation_trials, inputs.scenario.seed + fp.VALIDATION_SEED_OFFSET)
     again, note, holds = fp._scale_to_validation(inputs, asked, months, lots, np.zeros(1, dtype=int),
                                                  np.array([[1e9]]), r.months.index(r.from_month),
                                                  r.months.index(r.until_month), val)
