@@ -1260,14 +1260,16 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
                 if per_tp[k] > 0 else None for k in range(len(tps))]
         fastest = i
         i = min((k for k in range(len(tps)) if need[k] is not None), key=lambda k: (need[k], -float(per_tp[k])))
+        # (chosen at these steady-state rates: a percentile target under load can need more of the
+        # chosen layout's chips, which the answer's chips_needed then says; QA read 12 beside 16)
         if i != fastest:
-            choice = (f"{_layout_name(tps[i], eps[i])} needs {need[i]:,} chips for "
+            choice = (f"at steady-state rates {_layout_name(tps[i], eps[i])} needs {need[i]:,} chips for "
                       f"{demand_output_tokens_per_s:,.0f} output tokens/s in whole replicas of {widths[i]}; the "
                       f"highest rate per chip, {_layout_name(tps[fastest], eps[fastest])} "
                       f"({float(per_tp[fastest]):,.0f} tokens/s per chip), would need {need[fastest]:,}")
         else:
-            choice = (f"{_layout_name(tps[i], eps[i])}: the fewest chips for {demand_output_tokens_per_s:,.0f} "
-                      f"output tokens/s ({need[i]:,}) and the highest rate per chip")
+            choice = (f"{_layout_name(tps[i], eps[i])}: at steady-state rates the fewest chips for "
+                      f"{demand_output_tokens_per_s:,.0f} output tokens/s ({need[i]:,}) and the highest rate per chip")
     t = tps[i]
     e = eps[i]
     j = int(best[0, i])
