@@ -341,22 +341,28 @@ def test_a_ceiling_below_the_data_is_refused_and_accelerating_growth_is_said():
     assert "half-life inf" not in fit.note
 
 
-def test_a_step_like_supply_keeps_its_share_where_holding_it_raises_the_variance(tmp_path):
-    """QA: vendor supply read 0% of the variance in Jul-Aug 2025 on the story while the tornado
-    moved P(meet) 15 points with it: held at its median, the lots' step-like arrivals raised the
-    month's variance (0.072 -> 0.078), and the negative drop was clipped. Drawn alone it creates
-    its own variance, never less than none."""
+def _story_inputs(tmp_path):
+    """The seeded story's forecast inputs (a fresh database in tmp_path)."""
     from engine.forecast_inputs import build_inputs
-    from engine.forecast_sensitivity import variance_shares
     from engine.store import open_store
     from engine.studies_forecast import scenario_of
 
     store = open_store(tmp_path / "story.db")
     try:
         story = scenario_of(store.scenario("Story default")["params"])
-        inputs = build_inputs(store.orders(), {c.id: c for c in store.chips()}, {m.id: m for m in store.models()}, story)
+        return build_inputs(store.orders(), {c.id: c for c in store.chips()}, {m.id: m for m in store.models()}, story)
     finally:
         store.close()
+
+
+def test_a_step_like_supply_keeps_its_share_where_holding_it_raises_the_variance(tmp_path):
+    """QA: vendor supply read 0% of the variance in Jul-Aug 2025 on the story while the tornado
+    moved P(meet) 15 points with it: held at its median, the lots' step-like arrivals raised the
+    month's variance (0.072 -> 0.078), and the negative drop was clipped. Drawn alone it creates
+    its own variance, never less than none."""
+    from engine.forecast_sensitivity import variance_shares
+
+    inputs = _story_inputs(tmp_path)
     v = variance_shares(inputs, trials=400)
     months = [m.isoformat()[:7] for m in v.months]
     supply = v.sources.index("supply")
@@ -370,17 +376,9 @@ def test_the_tornado_has_the_request_mix_and_each_uncertain_cut_off(tmp_path):
     ends: neither raises P(meet)."""
     import datetime as dt
 
-    from engine.forecast_inputs import build_inputs
     from engine.forecast_sensitivity import tornado
-    from engine.store import open_store
-    from engine.studies_forecast import scenario_of
 
-    store = open_store(tmp_path / "story.db")
-    try:
-        story = scenario_of(store.scenario("Story default")["params"])
-        inputs = build_inputs(store.orders(), {c.id: c for c in store.chips()}, {m.id: m for m in store.models()}, story)
-    finally:
-        store.close()
+    inputs = _story_inputs(tmp_path)
     t = tornado(inputs, month=dt.date(2025, 8, 1), trials=400)
     bars = {b.input: b for b in t.bars}
     assert (bars["request mix"].low_label, bars["request mix"].high_label) == ("P10", "P90")
