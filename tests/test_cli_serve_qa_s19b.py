@@ -127,3 +127,17 @@ def test_capped_request_counts_name_their_run_and_the_mean_output_after_capping(
     note = next(n for n in d["notes"] if "capped to it" in n)
     assert "in the offline run (at max throughput)" in note and "mean output after capping" in note
     assert "in the run at the SLO load" in d["explanation"]
+
+
+def test_layouts_at_says_when_chips_needed_is_the_steady_state_at_a_percentile(capsys):
+    """QA: Qwen3-235B FP8 at p90 chose EP32, whose running batch (1,056) is beyond the simulated 512:
+    its chips_needed (160) is the steady-state upper bound, while layouts_at said 'chips_needed is at
+    p90 under load'."""
+    from engine.cli import main
+
+    argv = ["--format", "json", "serve", "--model", "qwen3-235b-a22b", "--chip", "h100-sxm5-80gb", "--weight-dtype",
+            "fp8", "--input-len", "1024", "--output-len", "256", "--ttft-ms", "2000", "--tpot-ms", "50",
+            "--slo-percentile", "p90", "--demand-tokens-per-s", "100000"]
+    assert main(argv) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["layouts_at"].startswith("steady state (chips_needed too: p90 is not simulated for this layout")
