@@ -26,3 +26,41 @@ def window(store, qtbot, qsettings_isolated):
     w.fleet_panel.detach()
     for group in ("window", "scenarios", "fleet"):   # the next test must not inherit them
         settings().remove(group)
+
+
+@pytest.fixture
+def plan_panel(store, qtbot):
+    """The Plan view to Dec 2025 at 80% on 100 trials, the 910B and H20 uncapped."""
+    from PySide6.QtCore import QDate, Qt, QThreadPool
+    from PySide6.QtGui import QUndoStack
+
+    from gui.panels.plan import PlanPanel
+
+    stack = QUndoStack()
+    p = PlanPanel(store, stack)
+    p._stack = stack
+    qtbot.addWidget(p)
+    p.auto_until.setChecked(False)
+    p.until_edit.setDate(QDate(2025, 12, 1))
+    p.samples.setValue(100)
+    p.confidence.setValue(80)
+    for r in range(p.cand_table.rowCount()):  # the 910B and the H20 only: the others cost a training search
+        if p.cand_table.item(r, 1).text().split()[0] not in ("Ascend", "H20"):
+            p.cand_table.item(r, 0).setCheckState(Qt.CheckState.Unchecked)
+        p.cand_table.item(r, 4).setText("1000000")  # the default caps cannot serve Dec 2025 (tested in engine)
+    yield p
+    p.shutdown()
+    QThreadPool.globalInstance().waitForDone(5000)
+
+
+@pytest.fixture
+def policy_editor(window, qtbot):
+    """The Forecast's cut-off table with at least one row, saved: nothing unsaved to start from."""
+    panel = window.panel("forecast")
+    panel.auto_check.setChecked(False)
+    editor = panel.policy_editor
+    if editor.table.rowCount() == 0:
+        editor.add_row()
+        assert window.scenario_bar.save_current()
+    qtbot.waitUntil(lambda: not window.is_modified())
+    return editor

@@ -4,8 +4,6 @@ where the files said 8%). Saved again, the files name the scenario plainly."""
 
 import pytest
 
-from engine.store import open_store
-from gui.app import MainWindow
 from gui.export_all import SAVE_FIRST, UNSAVED_MARK, marked_unsaved
 
 WHAT_IF = "Huawei 6 months late"
@@ -20,22 +18,6 @@ def test_marked_unsaved_names_the_scenario_and_qualifies_only_saved_scenario_com
     assert marked["Run"] == f"2,000 trials, seed 2024 ({SAVE_FIRST}fleetcast forecast --scenario 'x' --start 2024-05)"
     assert marked["CLI"] == context["CLI"]
     assert marked_unsaved(marked) == marked            # said once, however often it is applied
-
-
-@pytest.fixture
-def window(tmp_path, qtbot, qsettings_isolated):
-    store = open_store(tmp_path / "unsaved_export.db")
-    w = MainWindow(store)
-    qtbot.addWidget(w)
-    yield w
-    for panel in w.panels.values():
-        panel.shutdown()
-    w.fleet_panel.detach()
-    from gui.settings import settings
-
-    for group in ("window", "scenarios", "fleet"):
-        settings().remove(group)
-    store.close()
 
 
 def _comments(path) -> list[str]:

@@ -21,25 +21,13 @@ def _answer(monkeypatch, button):
     return asked
 
 
-def _policy_editor(window, qtbot):
-    """The Forecast's cut-off table with at least one row, saved: nothing unsaved to start from."""
-    panel = window.panel("forecast")
-    panel.auto_check.setChecked(False)
-    editor = panel.policy_editor
-    if editor.table.rowCount() == 0:
-        editor.add_row()
-        assert window.scenario_bar.save_current()
-    qtbot.waitUntil(lambda: not window.is_modified())
-    return editor
-
-
 def _stored_events(store):
     return store.scenario(DEFAULT)["params"].get("policy_events")
 
 
 def test_a_bad_probability_marks_the_view_modified_and_save_refuses_naming_the_cell(window, store, qtbot,
-                                                                                   monkeypatch):
-    editor = _policy_editor(window, qtbot)
+                                                                                   monkeypatch, policy_editor):
+    editor = policy_editor
     before = _stored_events(store)
     depth = window.undo_stack.count()
     editor.table.item(0, 1).setText("150")
@@ -62,9 +50,9 @@ def test_a_bad_probability_marks_the_view_modified_and_save_refuses_naming_the_c
     assert not window.isWindowModified()
 
 
-def test_the_refusal_goes_once_the_cell_is_fixed(window, qtbot):
+def test_the_refusal_goes_once_the_cell_is_fixed(window, qtbot, policy_editor):
     """The red "Not saved: ... '150' is above 100%" stayed beside a window with nothing left to fix."""
-    editor = _policy_editor(window, qtbot)
+    editor = policy_editor
     editor.table.item(0, 1).setText("150")
     assert not window.scenario_bar.save_current()
     assert window.scenario_bar.message.text().startswith("Not saved: Cut-offs row 1")
@@ -72,8 +60,8 @@ def test_the_refusal_goes_once_the_cell_is_fixed(window, qtbot):
     assert window.isWindowModified() and window.scenario_bar.message.text() == ""
 
 
-def test_ctrl_s_refuses_a_bad_date_in_a_new_row_instead_of_dropping_the_row(window, store, qtbot):
-    editor = _policy_editor(window, qtbot)
+def test_ctrl_s_refuses_a_bad_date_in_a_new_row_instead_of_dropping_the_row(window, store, qtbot, policy_editor):
+    editor = policy_editor
     before = _stored_events(store)
     editor.add_row()
     row = editor.table.rowCount() - 1
@@ -85,8 +73,8 @@ def test_ctrl_s_refuses_a_bad_date_in_a_new_row_instead_of_dropping_the_row(wind
     assert editor.table.item(row, 2).text() == "2025/06/01" and window.isWindowModified()
 
 
-def test_discard_on_a_switch_drops_the_bad_text_and_asks_once(window, store, qtbot, monkeypatch):
-    editor = _policy_editor(window, qtbot)
+def test_discard_on_a_switch_drops_the_bad_text_and_asks_once(window, store, qtbot, monkeypatch, policy_editor):
+    editor = policy_editor
     before = _stored_events(store)
     editor.table.item(0, 1).setText("150")
     asked = _answer(monkeypatch, QMessageBox.StandardButton.Discard)

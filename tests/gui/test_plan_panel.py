@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QDate, QThreadPool, Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QUndoStack
 
 from engine.store import open_store
@@ -20,22 +20,8 @@ def store(tmp_path):
 
 
 @pytest.fixture
-def panel(store, qtbot):
-    stack = QUndoStack()
-    p = PlanPanel(store, stack)
-    p._stack = stack
-    qtbot.addWidget(p)
-    p.auto_until.setChecked(False)
-    p.until_edit.setDate(QDate(2025, 12, 1))
-    p.samples.setValue(100)
-    p.confidence.setValue(80)
-    for r in range(p.cand_table.rowCount()):  # the 910B and the H20 only: the others cost a training search
-        if p.cand_table.item(r, 1).text().split()[0] not in ("Ascend", "H20"):
-            p.cand_table.item(r, 0).setCheckState(Qt.CheckState.Unchecked)
-        p.cand_table.item(r, 4).setText("1000000")  # the default caps cannot serve Dec 2025 (tested in engine)
-    yield p
-    p.shutdown()
-    QThreadPool.globalInstance().waitForDone(5000)
+def panel(plan_panel):
+    return plan_panel
 
 
 def test_plan_is_drawn_and_added_as_undoable_orders(panel, store):

@@ -6,7 +6,7 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
-from PySide6.QtCore import QDate, QThreadPool, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QUndoStack
 
 from engine.forecast import ForecastScenario
@@ -153,27 +153,6 @@ def test_the_prefix_cache_field_takes_what_serve_takes(store, qtbot):
 
 
 # ---- 4. and 8. Plan: the whole run's time; sentences start with a capital ---------------------------
-
-@pytest.fixture
-def plan_panel(store, qtbot):
-    from gui.panels.plan import PlanPanel
-
-    stack = QUndoStack()
-    p = PlanPanel(store, stack)
-    p._stack = stack
-    qtbot.addWidget(p)
-    p.auto_until.setChecked(False)
-    p.until_edit.setDate(QDate(2025, 12, 1))
-    p.samples.setValue(100)
-    p.confidence.setValue(80)
-    for r in range(p.cand_table.rowCount()):  # the 910B and the H20 only: the others cost a training search
-        if p.cand_table.item(r, 1).text().split()[0] not in ("Ascend", "H20"):
-            p.cand_table.item(r, 0).setCheckState(Qt.CheckState.Unchecked)
-        p.cand_table.item(r, 4).setText("1000000")
-    yield p
-    p.shutdown()
-    QThreadPool.globalInstance().waitForDone(5000)
-
 
 def test_the_plan_says_the_whole_runs_time_and_its_sentences_start_with_capitals(plan_panel, monkeypatch):
     """"Done in 0.2 s" after a 2.6 s run (it showed the LP's time alone); "... noise allows. job
