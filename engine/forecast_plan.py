@@ -36,7 +36,6 @@ from engine.forecast import (DAYS_PER_YEAR, SECONDS_PER_DAY, ForecastInputs, Ord
 
 
 SAA_DISCARD_SHARE = 0.6
-DISCARD_SHARES = (SAA_DISCARD_SHARE,)   # with each fitter; the validation trials choose
 # Validation trials (a seed of their own, apart from the fitted sample and from the fresh trials the
 # plan is reported on): the LP's plan is scaled to the fewest lots that keep the confidence on them.
 VALIDATION_SEED_OFFSET = 104729
@@ -673,10 +672,11 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         duals[keep_rows] = np.abs(res.ineqlin.marginals[:int(keep_rows.sum())])
         return duals
 
-    def fit_joint(pick: float):
-        """Whole trials dropped, `pick` of the allowance left after the hopeless ones (a joint
-        constraint over the months)."""
-        allowed = int(trial_hopeless.sum()) + math.floor(max(allowed_total - trial_hopeless.sum(), 0.0) * pick + 1e-9)
+    def fit_joint():
+        """Whole trials dropped, SAA_DISCARD_SHARE of the allowance left after the hopeless ones (a
+        joint constraint over the months)."""
+        allowed = int(trial_hopeless.sum()) + math.floor(
+            max(allowed_total - trial_hopeless.sum(), 0.0) * SAA_DISCARD_SHARE + 1e-9)
 
         def more(res, keep_rows, dropped):
             gone = np.bincount(row_trial[dropped], minlength=n) > 0
@@ -691,10 +691,10 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
 
         return greedy(hopeless_rows | trial_hopeless[row_trial], more)
 
-    def fit(pick: float):
-        """Trial-months dropped, each month's chance constraint with `pick` of the allowance left
-        after its hopeless rows."""
-        allowed_g = hopeless_g + np.floor(np.maximum(allowed_total - hopeless_g, 0.0) * pick + 1e-9)
+    def fit():
+        """Trial-months dropped, each month's chance constraint with SAA_DISCARD_SHARE of the
+        allowance left after its hopeless rows."""
+        allowed_g = hopeless_g + np.floor(np.maximum(allowed_total - hopeless_g, 0.0) * SAA_DISCARD_SHARE + 1e-9)
 
         def more(res, keep_rows, dropped):
             left = allowed_g - np.bincount(row_group[dropped], minlength=n_groups)
@@ -727,22 +727,22 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     if (hopeless_g <= allowed_total + 1e-9).all():
         val = _cached_samples(inputs, req.validation_trials, sc.seed + VALIDATION_SEED_OFFSET)
         best = fallback = None
-        for fitter, pick in [(f, p) for p in DISCARD_SHARES for f in (fit, fit_joint)]:
-            x, x_rows, res_s = fitter(pick)
+        for fitter in (fit, fit_joint):
+            x, x_rows, res_s = fitter()
             res = res_s if res is None else res
             if x is None:
                 continue
             lots = _round_lots(x.reshape(C, M), quarter_of, cap_lots, a_need[x_rows], b_need[x_rows], objective)
-            if pick == SAA_DISCARD_SHARE and (fallback is None or float(np.sum(lots.ravel() * price)) < fallback[0]):
+            if fallback is None or float(np.sum(lots.ravel() * price)) < fallback[0]:
                 fallback = (float(np.sum(lots.ravel() * price)), lots)
             scaled, note, holds = _scale_to_validation(inputs, req, order_months, lots, quarter_of, cap_lots,
                                                        lo_t, hi_t, val)
             cost = float(np.sum(scaled.ravel() * price))
             if holds and (best is None or cost < best[0] - 1e-6):
-                best = (cost, scaled, note, pick)
+                best = (cost, scaled, note)
         if best is not None:
             x_lots, tuned_note = best[1], best[2]
-            status = f"optimal LP, greedy discarding ({best[3]:.0%} of the allowed misses picked)"
+            status = f"optimal LP, greedy discarding ({SAA_DISCARD_SHARE:.0%} of the allowed misses picked)"
         elif fallback is not None:
             x_lots, status = fallback[1], f"optimal LP, greedy discarding ({SHORT_ON_VALIDATION})"
     solve_s = time.perf_counter() - t0
@@ -836,16 +836,16 @@ def _scale_to_validation(inputs: ForecastInputs, req: PlanRequest, order_months,
                          quarter_of: np.ndarray, cap_lots: np.ndarray, lo_t: int, hi_t: int, val: Samples
                          ) -> tuple[np.ndarray, str, bool]:
     """The LP's plan scaled (every order alike, in whole lots) to the fewest lots that keep P(meet
-    demand) >= the confidence in every target month on `req.check_trials` validation trials, and a
-    note saying so; unchanged when no scale within the caps (and MAX_GROWTH) does.
+    demand) >= the confidence, plus the estimate's standard error, in every target month on the
+    validation trials `val`; with a note saying so, and whether that scale holds (False: unchanged,
+    no scale within the caps and MAX_GROWTH does).
 
     The LP holds back part of the trials it may miss (SAA_DISCARD_SHARE, against in-sample
     optimism), which is right on average and far off where P(meet) is flat in the quantity: at 80%
     for June 2025 it bought 13,000 H20 (80.8% on fresh trials) where 7,000 hold 80.6% (QA, 20,000
     trials). And a plan a little short on fresh trials was no plan, though more lots within the caps
-    held: with `grow` (only then: where P(meet) is flat, more lots buy little, and a plan the fresh
-    trials accept is not grown) it is scaled up, within the caps and MAX_GROWTH, to the fewest that
-    hold. The validation trials are drawn apart from the fresh ones the plan is then reported on, so
+    held: a plan short on the validation trials is scaled up, within the caps and MAX_GROWTH, to
+    the fewest that hold. The validation trials are drawn apart from the fresh ones the plan is then reported on, so
     the reported P(meet) stays out of sample."""
     total = int(round(x_lots.sum()))
     seed = inputs.scenario.seed + VALIDATION_SEED_OFFSET
