@@ -740,9 +740,15 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
             cost = float(np.sum(scaled.ravel() * price))
             if holds and (best is None or cost < best[0] - 1e-6):
                 best = (cost, scaled, note)
+        if best is not None or fallback is not None:
+            best, alt_status = _cheaper_than_fitted(inputs, req, order_months, lo_t, hi_t, val, quarter_of, cap_lots,
+                                                    best)
+            if alt_status:
+                status = alt_status
         if best is not None:
             x_lots, tuned_note = best[1], best[2]
-            status = f"optimal LP, greedy discarding ({SAA_DISCARD_SHARE:.0%} of the allowed misses picked)"
+            if status == "infeasible":
+                status = f"optimal LP, greedy discarding ({SAA_DISCARD_SHARE:.0%} of the allowed misses picked)"
         elif fallback is not None:
             x_lots, status = fallback[1], f"optimal LP, greedy discarding ({SHORT_ON_VALIDATION})"
     solve_s = time.perf_counter() - t0
@@ -791,6 +797,8 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
 _VALIDATION_CACHE: list = []   # [(inputs, trials, seed, samples)]: the refits and the other samples reuse them
 _UNITS_CACHE: dict = {}        # (candidate, lot size, order month) -> one lot's capacity on _UNITS_OWNER
 _UNITS_OWNER: list = [None]    # the validation samples those are for (held, so never another's id)
+_ONE_CHIP_CACHE: dict = {}     # (candidate, target, ...) -> `_one_chip_early`'s plan on _ONE_CHIP_OWNER
+_ONE_CHIP_OWNER: list = [None]
 
 
 def _lot_units(inputs: ForecastInputs, val: Samples, req: PlanRequest, ci: int, month: dt.date, seed: int,
@@ -818,6 +826,8 @@ def _drop_plan_caches() -> None:
     """A plan's validation and fresh trials and lot capacities, let go once it is answered."""
     _UNITS_CACHE.clear()
     _UNITS_OWNER[0] = None
+    _ONE_CHIP_CACHE.clear()
+    _ONE_CHIP_OWNER[0] = None
     _VALIDATION_CACHE.clear()
 
 
@@ -830,6 +840,61 @@ def _cached_samples(inputs: ForecastInputs, trials: int, seed: int) -> Samples:
     samples = simulate(inputs, trials=trials, seed=seed)
     _VALIDATION_CACHE[:] = ([e for e in _VALIDATION_CACHE if e[0] is inputs] + [(inputs, trials, seed, samples)])[-2:]
     return samples
+
+
+class _OnValidation:
+    """Whether a plan (lots, candidates x order months) keeps P(meet demand) >= the confidence, plus
+    the estimate's standard error, in every target month on the validation trials `val`, and keeps
+    the training deadlines `floor` says; each lot's capacity computed once (`_lot_units`)."""
+
+    def __init__(self, inputs: ForecastInputs, req: PlanRequest, order_months, lo_t: int, hi_t: int, val: Samples):
+        self.inputs, self.req, self.order_months, self.val = inputs, req, order_months, val
+        self.window = slice(lo_t, hi_t + 1)
+        self.trials = val.capacity_tps.shape[0]
+        self.target = req.confidence + math.sqrt(req.confidence * (1.0 - req.confidence) / self.trials)
+        self.base, self.demand = val.capacity_tps[:, self.window], val.demand_tps[:, self.window]
+        self.deadlines = [(i, j.deadline.toordinal()) for i, j in enumerate(inputs.scenario.jobs)
+                          if j.deadline is not None]
+        self.seed = inputs.scenario.seed + VALIDATION_SEED_OFFSET
+
+    def units(self, ci: int, mi: int):
+        """What one lot of candidate `ci` ordered in month `mi` adds: serving tokens/s, training chips."""
+        return _lot_units(self.inputs, self.val, self.req, ci, self.order_months[mi], self.seed, self.window)
+
+    def _columns(self, lots: np.ndarray):
+        return [((int(ci), int(mi)), float(lots[ci, mi])) for ci, mi in np.argwhere(lots > 0)]
+
+
+    def jobs_on_time(self, lots: np.ndarray) -> list[float]:
+        """P(done by its deadline) per job that has one."""
+        if not self.deadlines:
+            return []
+        from engine.forecast import job_completions
+
+        train: dict[str, np.ndarray] = {}
+        for c, n in self._columns(lots):
+            for chip, chips in self.units(*c)[1].items():
+                train[chip] = train.get(chip, 0.0) + n * chips
+        done = job_completions(self.inputs, self.val, train)
+        return [float((done[i][1] <= day).mean()) for i, day in self.deadlines]
+
+    def job_floor(self, lots: np.ndarray) -> list[float]:
+        """The deadlines a plan keeps (to the confidence): what another plan must keep as well."""
+        return [min(p, self.req.confidence) for p in self.jobs_on_time(lots)]
+
+    def holds(self, lots: np.ndarray, floor: Sequence[float]) -> bool:
+        return self.holds_cap(self.capacity(lots), lots, floor)
+
+    def capacity(self, lots: np.ndarray) -> np.ndarray:
+        """Serving tokens/s per trial and target month with the plan's lots."""
+        return self.base + sum((n * self.units(*c)[0] for c, n in self._columns(lots)), np.zeros_like(self.base))
+
+    def holds_cap(self, cap: np.ndarray, lots: np.ndarray, floor: Sequence[float]) -> bool:
+        """`holds` for the plan's serving capacity `cap` already summed (the deadlines from `lots`);
+        a deadline no plan has to keep (floor 0) is not simulated."""
+        if float(meets(cap, self.demand).mean(axis=0).min()) < self.target:
+            return False
+        return not any(f > 0 for f in floor) or all(p >= f - 1e-12 for p, f in zip(self.jobs_on_time(lots), floor))
 
 
 def _scale_to_validation(inputs: ForecastInputs, req: PlanRequest, order_months, x_lots: np.ndarray,
@@ -847,51 +912,23 @@ def _scale_to_validation(inputs: ForecastInputs, req: PlanRequest, order_months,
     held: a plan short on the validation trials is scaled up, within the caps and MAX_GROWTH, to
     the fewest that hold. The validation trials are drawn apart from the fresh ones the plan is then reported on, so
     the reported P(meet) stays out of sample."""
+    check = _OnValidation(inputs, req, order_months, lo_t, hi_t, val)
     total = int(round(x_lots.sum()))
-    seed = inputs.scenario.seed + VALIDATION_SEED_OFFSET
-    trials = val.capacity_tps.shape[0]
-    target = req.confidence + math.sqrt(req.confidence * (1.0 - req.confidence) / trials)
-    cols = [tuple(int(i) for i in c) for c in np.argwhere(x_lots > 0)]
-    units, train_units = [], []
-    for ci, mi in cols:   # what one lot in that column adds: serving tokens/s, training chips
-        add, train_add = _lot_units(inputs, val, req, ci, order_months[mi], seed, slice(lo_t, hi_t + 1))
-        units.append(add)
-        train_units.append(train_add)
-    base, demand = val.capacity_tps[:, lo_t:hi_t + 1], val.demand_tps[:, lo_t:hi_t + 1]
-    given = np.array([x_lots[c] for c in cols])
-    deadlines = [(i, j.deadline.toordinal()) for i, j in enumerate(inputs.scenario.jobs) if j.deadline is not None]
+    given = x_lots.copy()
 
     def lots_at(k: int) -> np.ndarray:   # each column scaled by k / total, to whole lots (monotone in k)
-        return np.floor(given * k / total + 0.5)
+        return np.floor(given * k / total + 0.5) if total else given
 
     def fits_caps(k: int) -> bool:
-        lots = np.zeros_like(x_lots)
-        for (ci, mi), n in zip(cols, lots_at(k)):
-            lots[ci, mi] = n
+        lots = lots_at(k)
         return all(lots[ci, quarter_of == qi].sum() <= cap_lots[ci, qi] + 1e-9
                    for ci in range(lots.shape[0]) for qi in range(cap_lots.shape[1]))
 
-    def lowest(k: int) -> float:
-        cap = base + sum((n * u for n, u in zip(lots_at(k), units)), np.zeros_like(base))
-        return float(meets(cap, demand).mean(axis=0).min())
-
-    def jobs_on_time(k: int) -> list[float]:   # P(done by its deadline) per job that has one
-        if not deadlines:
-            return []
-        from engine.forecast import job_completions
-
-        train: dict[str, np.ndarray] = {}
-        for n, unit in zip(lots_at(k), train_units):
-            for chip, chips in unit.items():
-                train[chip] = train.get(chip, 0.0) + n * chips
-        done = job_completions(inputs, val, train)
-        return [float((done[i][1] <= day).mean()) for i, day in deadlines]
-
     # a training deadline the fitted plan keeps (to the confidence) stays kept
-    floor = [min(p, req.confidence) for p in jobs_on_time(total)]
+    floor = check.job_floor(x_lots)
 
     def holds(k: int) -> bool:
-        return lowest(k) >= target and all(p >= f - 1e-12 for p, f in zip(jobs_on_time(k), floor))
+        return check.holds(lots_at(k), floor)
 
     def first_holding(lo: int, hi: int) -> int | None:   # smallest k in [lo, hi] that holds
         if lo > hi or not holds(hi):
@@ -915,15 +952,118 @@ def _scale_to_validation(inputs: ForecastInputs, req: PlanRequest, order_months,
         k = first_holding(total + 1, lo)
     if k is None or k == total:
         return x_lots, "", k is not None
-    scaled = np.zeros_like(x_lots)
-    for (ci, mi), n in zip(cols, lots_at(k)):
-        scaled[ci, mi] = n
+    scaled = lots_at(k)
     if np.array_equal(scaled, x_lots):   # (1 of 2 lots per column rounds back to 1: nothing scaled)
         return x_lots, "", True
     lots = int(round(scaled.sum()))
     return scaled, (f"the plan fitted on the sample ({total:,} lots) is scaled to {lots:,}, the fewest that keep "
-                    f"P(meet demand) >= {pct_text(target)} in every target month on {trials:,} validation trials "
-                    "(drawn apart from the fresh trials it is reported on; above the confidence by their own noise)"), True
+                    f"P(meet demand) >= {pct_text(check.target)} in every target month on {check.trials:,} validation "
+                    "trials (drawn apart from the fresh trials it is reported on; above the confidence by their own "
+                    "noise)"), True
+
+
+def _cheaper_than_fitted(inputs: ForecastInputs, req: PlanRequest, order_months, lo_t: int, hi_t: int,
+                         val: Samples, quarter_of: np.ndarray, cap_lots: np.ndarray, best):
+    """The fitted plans' best (cost, lots, note), or a cheaper plan that holds on the same validation
+    trials: each candidate alone ordered as early as the caps allow (`_one_chip_early`), then the
+    cheapest cut order by order (`_trimmed`). Returns it with a status when it is not the LP's."""
+    check = _OnValidation(inputs, req, order_months, lo_t, hi_t, val)
+    lot = float(req.lot_chips)
+    price_per_lot = np.array([c.unit_price_usd * lot for c in req.candidates])
+
+    def cost(lots: np.ndarray) -> float:
+        return float((lots * price_per_lot[:, None]).sum())
+
+    # the deadlines the fitted plan keeps bind the others too; with no fitted plan holding, the confidence
+    floor = check.job_floor(best[1]) if best is not None else [req.confidence] * len(check.deadlines)
+    status = ""
+    for ci, cand in enumerate(req.candidates):
+        if not (_serves(inputs, cand.chip_id) or check.deadlines):
+            continue
+        key = (ci, cand, req.confidence, req.lot_chips, lo_t, hi_t, tuple(floor), tuple(cap_lots[ci]), tuple(quarter_of))
+        if _ONE_CHIP_OWNER[0] is not val:   # the same for every sample's fit: the validation trials decide
+            _ONE_CHIP_CACHE.clear()
+            _ONE_CHIP_OWNER[0] = val
+        if key not in _ONE_CHIP_CACHE:
+            _ONE_CHIP_CACHE[key] = _one_chip_early(check, ci, quarter_of, cap_lots, floor)
+        one = None if _ONE_CHIP_CACHE[key] is None else _ONE_CHIP_CACHE[key].copy()
+        if one is not None and (best is None or cost(one) < best[0] - 1e-6):
+            name = req.chip_names.get(cand.chip_id, cand.chip_id)
+            fitted = (f", cheaper than the LP's plan ({usd_text(best[0])})" if best is not None
+                      else ", where the LP's plans do not hold")
+            best = (cost(one), one, f"{name} alone, each quarter's lots ordered in its first month from the "
+                                     f"first quarter on, holds on the validation trials{fitted}")
+            status = "one chip ordered as early as the caps allow"
+    if best is None:
+        return None, ""
+    cut = _trimmed(check, best[1], price_per_lot, floor)
+    if cost(cut) < best[0] - 1e-6:
+        note = (best[2] + "; " if best[2] else "") + (
+            f"each order then cut to the fewest lots that still hold on the validation trials "
+            f"({usd_text(best[0])} -> {usd_text(cost(cut))})")
+        best = (cost(cut), cut, note)
+        status = (status + ", " if status else f"optimal LP, greedy discarding ({SAA_DISCARD_SHARE:.0%} of the "
+                                               "allowed misses picked), ") + "orders cut on the validation trials"
+    return best, status
+
+
+def _one_chip_early(check: _OnValidation, ci: int, quarter_of: np.ndarray, cap_lots: np.ndarray,
+                    floor: Sequence[float]) -> np.ndarray | None:
+    """Candidate `ci` alone, each quarter's lots ordered in the quarter's first order month and the
+    quarters filled from the first one: the fewest lots that hold on the validation trials (None:
+    none within the caps does). The LP prices every trial-month it keeps alike, so where supply is
+    uncertain it can buy late lots that only some trials need: at 80% for Mar-Dec 2025 with the
+    caps lifted it bought $6.5B of H20 over four months, where 400,000 H20 ordered at once, $4.8B,
+    held 82% (QA)."""
+    n_q = cap_lots.shape[1]
+    first_col = [int(np.nonzero(quarter_of == qi)[0][0]) for qi in range(n_q)]
+    caps = cap_lots[ci]
+
+    def lots_at(k: int) -> np.ndarray:
+        lots = np.zeros((cap_lots.shape[0], len(quarter_of)))
+        left = float(k)
+        for qi in range(n_q):
+            take = min(left, caps[qi])
+            lots[ci, first_col[qi]] = take
+            left -= take
+        return lots
+
+    most = int(caps.sum())
+    if most <= 0:
+        return None
+    # doubling from one quarter's cap, then bisection: the quarters past the answer are never
+    # priced (each order month's lot capacity is an ageing simulation on every validation trial)
+    lo, hi = 1, min(max(int(caps[0]), 1), most)
+    while not check.holds(lots_at(hi), floor):
+        if hi >= most:
+            return None
+        lo, hi = hi + 1, min(2 * hi, most)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if check.holds(lots_at(mid), floor) else (mid + 1, hi)
+    return lots_at(lo)
+
+
+def _trimmed(check: _OnValidation, lots: np.ndarray, price_per_lot: np.ndarray, floor: Sequence[float]) -> np.ndarray:
+    """`lots` with each order cut to the fewest lots that still hold on the validation trials, one
+    order at a time, the dearest lots and then the latest months first: a plan scaled as a whole
+    keeps every order's share, also of one the others already cover."""
+    out = lots.copy()
+    cols = sorted((tuple(int(i) for i in c) for c in np.argwhere(out > 0)),
+                  key=lambda c: (-price_per_lot[c[0]], -c[1]))
+    cap = check.capacity(out)
+    for ci, mi in cols:
+        unit = check.units(ci, mi)[0]
+        n = out[ci, mi]
+        others = cap - n * unit            # the rest of the plan's capacity, summed once per order
+        lo, hi = 0, int(n)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            out[ci, mi] = mid
+            lo, hi = (lo, mid) if check.holds_cap(others + mid * unit, out, floor) else (mid + 1, hi)
+        out[ci, mi] = lo
+        cap = others + lo * unit
+    return out
 
 
 def _reachable_target(ok: np.ndarray, months, fit_confidence: float, start_i: int, *, search_start: bool
