@@ -7,20 +7,21 @@
   step-like (lots arrive whole, late or not): holding it raised July 2025's variance from 0.072 to
   0.078, the drop was clipped to 0, and vendor supply read 0% in the months the tornado showed it
   moving P(meet) by 15 points. Drawn alone, it is 7-8% there.
-- `tornado`: P(meet demand), mean shortfall and training-job completion at the low and high
-  settings of each uncertain input (its P10 and P90, everything else as in the scenario).
+- `tornado`: P(meet demand), mean shortfall and training-job completion at the two settings of
+  each uncertain input (its P10 and P90, everything else as in the scenario); each setting's label
+  names the percentile it was computed at.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from engine.forecast import (SOURCE_LABELS, UNCERTAINTY_SOURCES, ForecastInputs, OrderUncertainty,
-                             job_completions, meets, quantile, simulate)
+                             ThroughputTable, TrainingThroughput, job_completions, meets, quantile, simulate)
 
 Z90 = 1.2815515655446004
 
@@ -115,13 +116,41 @@ def _vendor_setting(unc: OrderUncertainty, which: str, q: float) -> OrderUncerta
     return replace(unc, delay_dist="fixed", delay_low_days=v, delay_mode_days=v, delay_high_days=v)
 
 
+def _percentile(q: float) -> str:
+    """A quantile as its label: 0.1 -> "P10"."""
+    return f"P{round(q * 100)}"
+
+
+def _scaled_training(source: TrainingThroughput, factor_by_chip: Mapping[str, float]) -> TrainingThroughput:
+    """Training throughput with each chip's figures times its factor (a pinned multiplier)."""
+    if callable(source):
+        fn = source
+        return lambda model_id, chip_id, n: float(fn(model_id, chip_id, n)) * factor_by_chip.get(chip_id, 1.0)
+    return {(model_id, chip_id): ThroughputTable(table.n_chips, tuple(v * factor_by_chip.get(chip_id, 1.0)
+                                                                      for v in table.tokens_per_s_per_chip))
+            for (model_id, chip_id), table in source.items()}
+
+
+def _throughput_pinned(inputs: ForecastInputs, z: float) -> ForecastInputs:
+    """Every chip's serving and training multipliers pinned at exp(z sigma), sigma as `simulate`
+    draws it (the family's sigma times the scenario's throughput_sigma_scale)."""
+    k = inputs.scenario.throughput_sigma_scale
+    serve = {c: v * float(np.exp(z * k * inputs.serving_sigma_by_chip.get(c, 0.0)))
+             for c, v in inputs.serving_tokens_per_s_per_chip.items()}
+    train = {c: float(np.exp(z * k * sigma)) for c, sigma in inputs.training_sigma_by_chip.items()}
+    return replace(inputs, serving_sigma_by_chip={}, training_sigma_by_chip={}, serving_tokens_per_s_per_chip=serve,
+                   training_tokens_per_s_per_chip=_scaled_training(inputs.training_tokens_per_s_per_chip, train))
+
+
 def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 1000) -> Tornado:
-    """Each uncertain input set to its P10 and P90 (P90 = the worse end where that is clear).
+    """Each uncertain input set to its P10 and P90; the first setting is the better end where that
+    is clear (P90 of a delivered share or throughput, P10 of a delay), and each label names the
+    percentile its setting was computed at.
 
     Inputs: each vendor's fulfilled fraction and delay; demand growth (its own uncertainty held
-    at P10/P90); per-chip throughput (every family's multiplier at exp(-+1.28 sigma)); the request
-    mix (at exp(-+1.28 sigma)); each uncertain export cut-off (none / certain); the training share
-    of each chip type that trains (-+ 0.2, clipped to [0, 1]).
+    at P10/P90); per-chip throughput (every family's serving and training multipliers at
+    exp(+-1.28 sigma)); the request mix (at exp(-+1.28 sigma)); each uncertain export cut-off
+    (none / certain); the training share of each chip type that trains (-+ 0.2, clipped to [0, 1]).
     """
     sc = inputs.scenario
     months = [m for m in _months(sc)]
@@ -129,27 +158,26 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
     base = _metrics(inputs, month_index, trials)
     bars = []
     for vendor, unc in sc.vendor_uncertainty.items():
-        for which, lo_q, hi_q, label in (("fraction", 0.9, 0.1, "fraction"),
-                                         ("delay", 0.1, 0.9, "delay")):
-            lo_inp = replace(inputs, scenario=replace(sc, vendor_uncertainty={
-                **sc.vendor_uncertainty, vendor: _vendor_setting(unc, which, lo_q)}))
-            hi_inp = replace(inputs, scenario=replace(sc, vendor_uncertainty={
-                **sc.vendor_uncertainty, vendor: _vendor_setting(unc, which, hi_q)}))
-            bars.append(TornadoBar(f"{vendor} {label}", "P10 (good end)", "P90 (bad end)",
-                                   _metrics(lo_inp, month_index, trials), _metrics(hi_inp, month_index, trials)))
+        # good end first: more delivered (a delivered share's P90), sooner (a delay's P10). The
+        # labels come from the quantiles: "P10 (good end)" on the share's 0.9 quantile read backwards.
+        for which, good_q, bad_q in (("fraction", 0.9, 0.1), ("delay", 0.1, 0.9)):
+            good_inp = replace(inputs, scenario=replace(sc, vendor_uncertainty={
+                **sc.vendor_uncertainty, vendor: _vendor_setting(unc, which, good_q)}))
+            bad_inp = replace(inputs, scenario=replace(sc, vendor_uncertainty={
+                **sc.vendor_uncertainty, vendor: _vendor_setting(unc, which, bad_q)}))
+            bars.append(TornadoBar(f"{vendor} {which}", f"{_percentile(good_q)} (good end)",
+                                   f"{_percentile(bad_q)} (bad end)",
+                                   _metrics(good_inp, month_index, trials), _metrics(bad_inp, month_index, trials)))
     # Demand growth: the growth draw's normal score pinned at +-1.28 (one run each, growth held).
     lo, hi = _demand_pinned(inputs, month_index, trials)
     bars.append(TornadoBar("demand growth", "P10", "P90", lo, hi))
+    # Throughput: serving and training pinned together, with the scenario's sigma scale. Training
+    # was held at its median at both ends (the completion bars read "P90 | P10" and were equal),
+    # and the scale was left out (at 0 the bar still moved P(meet)).
     if inputs.serving_sigma_by_chip or inputs.training_sigma_by_chip:
-        lo_inp = replace(inputs, serving_sigma_by_chip={}, training_sigma_by_chip={},
-                         serving_tokens_per_s_per_chip={c: v * float(np.exp(Z90 * inputs.serving_sigma_by_chip.get(c, 0)))
-                                                        for c, v in inputs.serving_tokens_per_s_per_chip.items()},
-                         scenario=replace(sc, training_efficiency_scale=sc.training_efficiency_scale))
-        hi_inp = replace(lo_inp, serving_tokens_per_s_per_chip={
-            c: v * float(np.exp(-Z90 * inputs.serving_sigma_by_chip.get(c, 0)))
-            for c, v in inputs.serving_tokens_per_s_per_chip.items()})
-        bars.append(TornadoBar("throughput", "P90 (fast)", "P10 (slow)",
-                               _metrics(lo_inp, month_index, trials), _metrics(hi_inp, month_index, trials)))
+        bars.append(TornadoBar("throughput", f"{_percentile(0.9)} (fast)", f"{_percentile(0.1)} (slow)",
+                               _metrics(_throughput_pinned(inputs, Z90), month_index, trials),
+                               _metrics(_throughput_pinned(inputs, -Z90), month_index, trials)))
     # The request mix (peak output tokens per average token): its lognormal factor pinned at its
     # P10 / P90, as a demand scale (the mix acts on the peak alone, the scale on it too; the
     # metrics read the peak). Export cut-offs: none, or certain (their window and length as given).

@@ -36,7 +36,8 @@ def _wrapped(label: str) -> str:
 
 
 def _setting(label: str) -> str:
-    """A tornado setting in a few characters under its bar ("P10 (good end)" -> "P10")."""
+    """A tornado setting in a few characters under its bar ("P90 (good end)" -> "P90"): the
+    percentile stays, and it is the one the engine computed the bar at."""
     return label.split(" (")[0]
 
 
@@ -97,8 +98,9 @@ class ForecastCharts(QWidget):
         self.sensitivity_button.setToolTip("Re-run the forecast with each uncertain input at its P10 and P90 "
                                            "(about 15 runs of 1,000 trials) and show what each moves")
         self.sensitivity_button.clicked.connect(self.sensitivity_requested)
-        self.sensitivity_label = QLabel("Each bar: the change when one input sits at its good (P10) or bad (P90) "
-                                        "end, everything else as in the scenario.")
+        # not "good (P10) or bad (P90) end": a delivered share's and throughput's good end is their P90
+        self.sensitivity_label = QLabel("Each bar: the change when one input sits at one of the two settings "
+                                        "named under it, everything else as in the scenario.")
         self.sensitivity_label.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(self.sensitivity_button)
@@ -157,9 +159,10 @@ class ForecastCharts(QWidget):
         self.tornado = tornado
         if tornado is None:
             return
-        # Each input's two settings are named under its bar ("P90 (fast) | P10 (slow)", "30% | 70%"):
-        # one "good end (P10)" / "bad end (P90)" pair for every bar was wrong for throughput (its
-        # first bar is P90) and for a training share (more of it delays the job less).
+        # Each input's two settings are named under its bar ("P90 | P10", "30% | 70%"), as the
+        # engine labels them: one "good end (P10)" / "bad end (P90)" pair for every bar was wrong
+        # for throughput and a delivered share (their first bar is P90) and for a training share
+        # (more of it delays the job less).
         when = f" in {tornado.month:%b %Y}" if tornado.month else ", averaged over the horizon"
         first, second = "first setting", "second setting"
         for metric, chart in self.tornado_charts.items():
