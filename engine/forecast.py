@@ -1647,8 +1647,8 @@ def default_scenario() -> ForecastScenario:
     h20_cutoff = PolicyEvent(
         chip_id=STORY_H20_CHIP, probability=0.5, window_start=dt.date(2025, 1, 1),
         window_end=dt.date(2025, 12, 31), duration_months=None,
-        note="assumption: as of the last H20 delivery (Dec 2024) a US licence requirement for the H20 in "
-             "2025 was a coin flip; it came on 9 Apr 2025")
+        note="assumption: as of the end of 2024 (the last H20 delivery was in Oct 2024) a US licence "
+             "requirement for the H20 in 2025 was a coin flip; it came on 9 Apr 2025")
     demand = DemandCurve(
         points=tuple(DemandPoint(dt.date.fromisoformat(d), v, n) for d, v, n in DOUBAO_TOKENS_PER_DAY),
         kind="piecewise", growth_after_last_per_year=2.0, ceiling_tokens_per_day=None,
