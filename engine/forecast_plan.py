@@ -998,9 +998,11 @@ def _cheaper_than_fitted(inputs: ForecastInputs, req: PlanRequest, order_months,
         return None, ""
     cut = _trimmed(check, best[1], price_per_lot, floor)
     if cost(cut) < best[0] - 1e-6:
+        before, after = usd_text(best[0]), usd_text(cost(cut))
+        saved = f"{before} -> {after}" if before != after else f"{usd_text(best[0] - cost(cut))} less"
         note = (best[2] + "; " if best[2] else "") + (
             f"each order then cut to the fewest lots that still hold on the validation trials "
-            f"({usd_text(best[0])} -> {usd_text(cost(cut))})")
+            f"({int(round(best[1].sum())):,} -> {int(round(cut.sum())):,} lots, {saved})")
         best = (cost(cut), cut, note)
         status = (status + ", " if status else f"optimal LP, greedy discarding ({SAA_DISCARD_SHARE:.0%} of the "
                                                "allowed misses picked), ") + "orders cut on the validation trials"
