@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
@@ -342,11 +343,33 @@ def _delivered_share(inputs: ForecastInputs, s: Samples, cand: Candidate, order_
 
 
 def _training_rate_per_chip(inputs: ForecastInputs, s: Samples, job) -> float:
-    """Tokens/s per chip of a job's chip type at the fleet size it trains on (P50 at the horizon)."""
+    """Tokens/s per chip of a job's chip type at the fleet size it trains on: the training share
+    of the P50 installed fleet at the horizon, or, where that is too few to hold the model or to
+    finish it by its deadline, the size that would (bought chips train beside the fleet's own).
+    Rated at the fleet's own size alone, a fleet with none of the chip rated every bought chip at 8,
+    where a 405B model does not fit, and no quantity could meet the deadline (QA: "0% of trials"
+    at caps of 10M a quarter, where one 200,000-chip order finishes by it in 56%)."""
     fleet = s.installed.get(job.chip_id)
-    size = float(np.median(fleet[:, -1]) * s.share[job.chip_id][-1]) if fleet is not None else 1024.0
-    table = _throughput_table(inputs.training_tokens_per_s_per_chip, job.model_id, job.chip_id, max(size, 8.0))
-    return float(table.per_chip(np.array([max(size, 8.0)]))[0]) * inputs.scenario.training_efficiency_scale
+    size = max(float(np.median(fleet[:, -1]) * s.share[job.chip_id][-1]) if fleet is not None else 0.0, 8.0)
+    source = inputs.training_tokens_per_s_per_chip
+    table = _throughput_table(source, job.model_id, job.chip_id, max(size, 2.0 ** 14))
+
+    def rate(n: float) -> float:
+        return float(table.per_chip(np.array([n]))[0])
+
+    if rate(size) <= 0:   # too few to hold the model: the smallest size that trains it
+        sizes = sorted(n for n, v in zip(table.n_chips, table.tokens_per_s_per_chip) if v > 0 and n > size)
+        size = sizes[0] if sizes else size
+    if job.deadline is not None and rate(size) > 0:
+        start = job.earliest_start or s.months[0]
+        window_s = max((job.deadline - start).days, 1) * SECONDS_PER_DAY
+        # the chips that finish it by the deadline at this size's rate, twice (the rate moves with it)
+        for _ in range(2):
+            needed = job.tokens / (rate(size) * inputs.scenario.training_efficiency_scale * window_s)
+            if needed <= size or rate(needed) <= 0:
+                break
+            size = needed
+    return rate(size) * inputs.scenario.training_efficiency_scale
 
 
 def economics(inputs: ForecastInputs, candidates: Sequence[Candidate],
@@ -484,6 +507,8 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
                          cost_on_other_trials_usd=tuple(r.total_cost_usd if r.feasible else float("nan") for r in rest),
                          notes=best.notes + ((f"the cheapest of {len(others) + 1} samples' plans that hold on the "
                                               "validation and fresh trials",) if best is not result else ()))
+    if verify_offer and not result.feasible and FROM_HINT.search(result.why):
+        result = _checked_from_hint(inputs, req, result, training_tokens_per_s)
     if verify_offer and not result.feasible and result.reachable_target is not None:
         head = result.why.split(OFFER_MARK, 1)[0]
         offer: tuple[dt.date, dt.date] | None = result.reachable_target
@@ -512,6 +537,37 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         else:
             result = replace(result, reachable_target=None, why=head + tried)
     return result
+
+
+# "; from 2025-10 a plan may reach it (--from 2025-10)": a later start the fit's own trials allow
+FROM_HINT = re.compile(r"; from (\d{4})-(\d{2}) a plan may reach it \(--from \d{4}-\d{2}\)")
+
+
+def _checked_from_hint(inputs: ForecastInputs, req: PlanRequest, result: PlanResult,
+                       training_tokens_per_s: Mapping[str, float] | None) -> PlanResult:
+    """`result` (no plan) with its "from X a plan may reach it" hint checked: planned from X (and,
+    failing that, from the month after once), the hint names the start whose plan holds, or is
+    replaced by what was tried. Read off the 200 trials of the fit, it sent the user from 2025-09 to
+    2025-10 to 2025-12, each "may reach it" and none planned (QA)."""
+    m = FROM_HINT.search(result.why)
+    assert m is not None
+    start = dt.date(int(m.group(1)), int(m.group(2)), 1)
+    until = result.until_month
+    tried: list[dt.date] = []
+    for _ in range(MAX_OFFER_CHECKS):
+        if start > until:
+            break
+        later = solve_plan(inputs, replace(req, from_month=start), training_tokens_per_s=training_tokens_per_s,
+                           verify_offer=False)
+        result = replace(result, solve_s=result.solve_s + later.solve_s)
+        if later.feasible:
+            hint = f"; from {start:%Y-%m} a plan holds (--from {start:%Y-%m}, {usd_text(later.total_cost_usd)})"
+            return replace(result, why=FROM_HINT.sub(lambda _: hint, result.why))
+        tried.append(start)
+        start = _add_months(start, 1)
+    starts = " or ".join(f"{d:%Y-%m}" for d in tried)
+    said = f"; a later start ({starts}) does not hold either" if tried else ""
+    return replace(result, why=FROM_HINT.sub(lambda _: said, result.why))
 
 
 def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_s: Mapping[str, float] | None = None,
@@ -879,8 +935,10 @@ class _OnValidation:
         return [float((done[i][1] <= day).mean()) for i, day in self.deadlines]
 
     def job_floor(self, lots: np.ndarray) -> list[float]:
-        """The deadlines a plan keeps (to the confidence): what another plan must keep as well."""
-        return [min(p, self.req.confidence) for p in self.jobs_on_time(lots)]
+        """The deadlines a plan keeps (to the confidence plus the estimate's standard error, as the
+        serving months): what another plan must keep as well. Held to the confidence alone, a plan
+        cut to keep a 50% deadline on these trials kept it in 48.5% of the fresh ones."""
+        return [min(p, self.target) for p in self.jobs_on_time(lots)]
 
     def holds(self, lots: np.ndarray, floor: Sequence[float]) -> bool:
         return self.holds_cap(self.capacity(lots), lots, floor)
@@ -975,7 +1033,7 @@ def _cheaper_than_fitted(inputs: ForecastInputs, req: PlanRequest, order_months,
         return float((lots * price_per_lot[:, None]).sum())
 
     # the deadlines the fitted plan keeps bind the others too; with no fitted plan holding, the confidence
-    floor = check.job_floor(best[1]) if best is not None else [req.confidence] * len(check.deadlines)
+    floor = check.job_floor(best[1]) if best is not None else [check.target] * len(check.deadlines)
     status = ""
     for ci, cand in enumerate(req.candidates):
         if not (_serves(inputs, cand.chip_id) or check.deadlines):
@@ -1136,7 +1194,8 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach, job
         if 1.0 - share < fit_conf:
             reasons.append(f"training job '{job.name}': even every candidate ordered at its cap from "
                            f"{order_months[0]:%Y-%m} finishes it by {job.deadline:%Y-%m-%d} in only "
-                           f"{pct_text(1.0 - share)} of trials (the target is {pct_text(fit_conf)}); move its "
+                           f"{pct_text(1.0 - share)} of the {req.samples:,} trials fitted (an estimate on them; the "
+                           f"target is {pct_text(fit_conf)}); move its "
                            f"deadline or lower the confidence")
     name = lambda c: req.chip_names.get(c.chip_id, c.chip_id)  # noqa: E731
     unbuyable = [c for c in req.candidates if _whole_lots(c.max_per_quarter, req.lot_chips) <= 0]

@@ -1,0 +1,71 @@
+"""Plan QA (session 20): bought chips rated for a training job at the size that trains it, and a
+"from X a plan may reach it" hint that is planned before it is offered."""
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pytest
+
+import engine.forecast_plan as fp
+from engine.forecast import Allocation, ThroughputTable, TrainingJob, simulate
+
+from tests.engine.test_forecast_plan import toy
+
+D = dt.date
+BIG = "chip-b"     # a chip the fleet has none of
+
+
+def job_inputs(tokens: float):
+    """toy(), plus a job on a chip the fleet has none of: the model does not fit on 8 of them,
+    128 train it at 10 tokens/s per chip, 1,024 at 9."""
+    inputs = toy()
+    job = TrainingJob("big", "m2", tokens, BIG, earliest_start=D(2025, 1, 1), deadline=D(2025, 12, 31))
+    sc = dataclasses.replace(inputs.scenario, jobs=(job,), allocation=Allocation(training_share={BIG: 1.0}))
+    table = ThroughputTable((8.0, 128.0, 1024.0), (0.0, 10.0, 9.0))
+    return dataclasses.replace(inputs, scenario=sc, chip_peak_tflops={**inputs.chip_peak_tflops, BIG: 100.0},
+                               training_tokens_per_s_per_chip={("m2", BIG): table}), job
+
+
+def test_a_job_on_a_chip_the_fleet_lacks_is_rated_at_a_size_that_trains_it():
+    """Rated at the fleet's own size (none, floored at 8) every bought chip trained nothing, and no
+    quantity could meet the deadline (QA: "0% of trials" at caps of 10M a quarter)."""
+    window_s = (D(2025, 12, 31) - D(2025, 1, 1)).days * 86400
+    small, job = job_inputs(tokens=64 * 10.0 * 0.9 * window_s)     # 64 chips at 128's rate: 128 it is
+    s = simulate(small, trials=50, seed=1)
+    eff = small.scenario.training_efficiency_scale
+    assert fp._training_rate_per_chip(small, s, job) == pytest.approx(10.0 * eff)
+    # 600 chips' worth at 10 tokens/s: rated at the size that finishes by the deadline, between
+    # 128 (10) and 1,024 (9), interpolated in log2(chips)
+    big, job = job_inputs(tokens=600 * 10.0 * eff * window_s)
+    rate = fp._training_rate_per_chip(big, simulate(big, trials=50, seed=1), job)
+    needed = 600 * 10.0 / (rate / eff)
+    expected = 10.0 - (np.log2(needed) - 7.0) / 3.0
+    assert rate == pytest.approx(expected * eff, rel=0.01)
+    assert 9.0 * eff < rate < 10.0 * eff
+
+
+def test_a_later_start_is_offered_only_when_its_plan_holds(monkeypatch):
+    """The hint read off the fit's trials is planned first: named with its cost when it holds,
+    else replaced by the starts that were tried."""
+    result = fp.PlanResult(feasible=False, why="lead times: ...; from 2025-10 a plan may reach it (--from 2025-10)",
+                           orders=(), total_cost_usd=0.0, months=[], from_month=D(2025, 9, 1),
+                           until_month=D(2025, 12, 1), confidence=0.9, prob_meet_demand=np.zeros(0),
+                           prob_meet_without=np.zeros(0), capacity_unit_chips=(np.zeros(0),) * 3,
+                           demand_unit_chips=np.zeros(0), unit_chip_id="c", economics=(),
+                           jobs_prob_by_deadline={}, solve_s=0.0, samples=200, status="infeasible")
+    asked = []
+
+    def fake(inputs, req, training_tokens_per_s=None, verify_offer=True):
+        asked.append(req.from_month)
+        return dataclasses.replace(result, feasible=req.from_month == D(2025, 11, 1), total_cost_usd=2e9)
+
+    monkeypatch.setattr(fp, "solve_plan", fake)
+    req = fp.PlanRequest(candidates=(), from_month=D(2025, 9, 1))
+    held = fp._checked_from_hint(None, req, result, None)
+    assert asked == [D(2025, 10, 1), D(2025, 11, 1)]
+    assert held.why == "lead times: ...; from 2025-11 a plan holds (--from 2025-11, $2.00B)"
+    asked.clear()
+    monkeypatch.setattr(fp, "solve_plan", lambda *a, **k: (asked.append(a[1].from_month), result)[1])
+    none = fp._checked_from_hint(None, req, result, None)
+    assert none.why == "lead times: ...; a later start (2025-10 or 2025-11) does not hold either"
