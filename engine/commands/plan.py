@@ -178,6 +178,9 @@ def plan_to_dict(result, scenario_name: str, samples_requested: int | None = Non
         "units": {"capacity/demand": "chips of unit_chip_id", "usd_per_million_served_tokens":
                   "chip price over the tokens (input + output) it serves in its life at average load "
                   "(peak / peak-to-average); capital only",
+                  "usd_per_million_training_tokens": "chip price over the tokens it trains in its life at the "
+                  "scenario's training goodput (training_efficiency_scale), not `train`'s goodput at one fleet "
+                  "size; capital only",
                   "prob_meet_demand": "out of sample: fresh trials, not the ones the plan was fitted on"},
     }
 
@@ -326,7 +329,8 @@ def run_plan(args, ctx) -> Output:
     if not result.feasible:   # an infeasible request: exit 1, the reason on stderr (JSON still printed)
         raise InfeasibleRequest(text.split("\nnote:")[0], data=data)
     return Output(data=data, rows=rows, columns=["chip_id", "quantity", "order_month", "delivery_month", "cost_usd"],
-                  text=text, extra_tables=[("cost per token", econ)])
+                  text=text, extra_tables=[(f"cost per token (capital only; training at the scenario's goodput "
+                                            f"{scenario.training_efficiency_scale:.0%})", econ)])
 
 
 def backtest_to_dict(bt) -> dict:
