@@ -154,5 +154,12 @@ def dtype_problem(dtype: str, chip) -> str:
     """'' when `chip` can train in `dtype`, else why not (the Training view's precision field)."""
     name = str(chip.name).split(" (")[0]
     if dtype == "fp8" and not chip.fp8_tflops:
-        return f"{name} has no FP8 matrix units: use BF16."
+        # the 16-bit format the chip has: "use BF16" sent a V100 (FP16 only) to a format it lacks
+        return f"{name} has no FP8 matrix units: use {sixteen_bit_format(chip).upper()}."
     return ""
+
+
+def sixteen_bit_format(chip) -> str:
+    """The 16-bit format `chip` runs 16-bit training in: "bf16", or "fp16" on a chip without BF16
+    matrix units (V100, Ascend 910A), whose FP16 rate engine.hardware uses for both."""
+    return "fp16" if not chip.bf16_tflops and chip.fp16_tflops else "bf16"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -189,10 +190,26 @@ def _summary_row(summary, args) -> list[dict]:
 
 # ---- models ----------------------------------------------------------------------------------
 
+def billions(params: float) -> float:
+    """Parameters in billions to 3 decimals, or 3 significant digits below 0.1 B: a 0.26 M-parameter
+    import read "params_b": 0.0."""
+    b = float(params) / 1e9
+    if b <= 0 or b >= 0.1:
+        return round(b, 3)
+    return round(b, 2 - math.floor(math.log10(b)))
+
+
+def params_text(params: float) -> str:
+    """'70.554 B', or '0.262 M' below 0.1 B (where the B figure read '0.0 B')."""
+    if float(params) >= 1e8 or params <= 0:
+        return f"{billions(params)} B"
+    return f"{float(params) / 1e6:.3g} M"
+
+
 def model_summary(model) -> dict:
     data = asdict(model)
-    data["params_b"] = round(model.total_params() / 1e9, 3)
-    data["active_params_b"] = round(model.active_params() / 1e9, 3)
+    data["params_b"] = billions(model.total_params())
+    data["active_params_b"] = billions(model.active_params())
     data["attention"] = model.attention
     return data
 
@@ -239,9 +256,14 @@ def models_import(args, ctx) -> Output:
     data = {"model": summary, "replaced": replaced, "used_fields": list(result.used),
             "ignored_fields": list(result.ignored), "not_modelled_fields": list(result.not_modelled),
             "unknown_fields": list(result.unknown), "notes": list(result.notes)}
-    head = (f"replaced '{model_id}' (was {replaced['name']}, {replaced['params_b']:.2f} B parameters) with"
-            if replaced else f"imported '{model_id}':")
-    text = (f"{head} {summary['params_b']} B parameters ({summary['active_params_b']} B active)\n"
+    if old is not None and replaced is not None:
+        was_size = f"{replaced['params_b']:.2f} B" if old.total_params() >= 1e8 else params_text(old.total_params())
+        head = f"replaced '{model_id}' (was {replaced['name']}, {was_size} parameters) with"
+    else:
+        head = f"imported '{model_id}':"
+    new_model = result.model
+    text = (f"{head} {params_text(new_model.total_params())} parameters "
+            f"({params_text(new_model.active_params())} active)\n"
             f"unknown fields (not used; check them): {', '.join(result.unknown) or 'none'}\n"
             + (f"not modelled ({NOT_MODELLED_WHY}): {', '.join(result.not_modelled)}\n" if result.not_modelled else "")
             + f"ignored fields (no effect on the model): {', '.join(result.ignored) or 'none'}"

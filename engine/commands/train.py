@@ -182,10 +182,15 @@ def apply_scenario(args, ctx):
     return chips[study.chip_id], model
 
 
-def _figures(res, inputs) -> dict:
+def _figures(res, inputs, mfu_basis: str) -> dict:
     d = res.as_dict()
     d["tokens_per_s"] = res.tokens_per_s_per_chip * inputs.num_chips
+    d["mfu_basis"] = mfu_basis   # an fp8 run's mfu_pct is of the 16-bit peak: said beside it
     return d
+
+
+# what each layout's run estimate adds to its JSON entry and CSV row (one list: they differ no more)
+RUN_FIGURES = ("time_to_train_days", "cost_usd", "chip_hours", "energy_mwh", "goodput")
 
 
 def _fewer_data(fewer, chips: int) -> dict | None:
@@ -380,6 +385,12 @@ def run(args, ctx) -> Output:
         # serve refuses a request beyond the window; training may extend it on purpose: said, not refused
         base["context_note"] = (f"sequences of {inputs.seq:,} tokens are beyond {model.name}'s context window of "
                                 f"{model.context_len:,} (the preset's context_len): a context-extension run")
+    # MFU and HFU count against the chip's dense 16-bit peak whatever the GEMMs run in (an fp8 run's
+    # table said "of the BF16 peak"; its JSON and CSV did not)
+    from engine.layout import sixteen_bit_format
+
+    peak_format = ran16 if dtype == "bf16" else sixteen_bit_format(chip)
+    mfu_basis = f"{peak_format} dense peak"
     if dtype == "bf16" and ran16 != asked16:
         base["dtype_note"] = (f"{chip.name} has no {asked16.upper()} matrix units: 16-bit training runs in "
                               f"{ran16.upper()} at its {chip.peak_tflops(ran16):g} TFLOP/s")
@@ -412,17 +423,18 @@ def run(args, ctx) -> Output:
                                           "fewer_chips": _fewer_data(fewer, args.chips)})
         best = result.best
         data = dict(base)
-        data.update(_figures(best, inputs))
+        data.update(_figures(best, inputs, mfu_basis))
         data.update(layouts_evaluated=result.layouts_evaluated, layouts_feasible=result.layouts_feasible,
                     search_seconds=result.search_seconds, infeasible_by_reason=result.infeasible_by_reason,
-                    top=[_figures(r, inputs) for r in result.top], fewer_chips=_fewer_data(fewer, args.chips))
+                    top=[_figures(r, inputs, mfu_basis) for r in result.top],
+                    fewer_chips=_fewer_data(fewer, args.chips))
     else:
         if args.tp * args.pp * args.dp * (args.cp or 1) != args.chips:
             raise UserError(f"--tp x --pp x --dp x --cp = {args.tp * args.pp * args.dp * (args.cp or 1)} "
                             f"does not equal --chips {args.chips}")
         best = evaluate_layout(inputs)
         data = dict(base)
-        data.update(_figures(best, inputs))
+        data.update(_figures(best, inputs, mfu_basis))
         if not best.feasible:  # the contract: an infeasible request exits 1 with the reason (JSON still printed)
             data["infeasible_reason"] = reason_words(infeasible_detail(best), inputs.schedule)
             layout = " x ".join(f"{k.upper()}{best.layout[k]}" for k in ("tp", "pp", "vpp", "dp", "cp")
@@ -446,25 +458,26 @@ def run(args, ctx) -> Output:
         data["run"] = run_est.as_dict()
     rows = []
     for r in ([best] if "top" not in data else result.top):
+        # (new columns go after the old ones: scripts read these rows by name, some by position)
         row = {**r.layout, "tokens_per_s_per_chip": r.tokens_per_s_per_chip, "step_time_s": r.step_time_s,
                "mfu_pct": r.mfu_pct, "memory_gib_per_chip": r.memory_gib_per_chip,
                "memory_gb_per_chip": r.memory_gib_per_chip * GB_PER_GIB, "limiting": r.limiting,
-               "feasible": r.feasible}
+               "feasible": r.feasible, "hfu_pct": r.hfu_pct, "mfu_basis": mfu_basis, "dtype": data["dtype"],
+               **{f"breakdown_{term}_s": seconds for term, seconds in r.breakdown_s.items()}}
         if args.tokens and r.feasible and r.tokens_per_s_per_chip > 0:
             # the CSV carried the layouts only: the days to train, asked for with --tokens, were
             # in the table and JSON output alone (and the cost in JSON alone)
             est = run_est if r is best else estimate_run(
                 args.tokens, r.tokens_per_s_per_chip, args.chips, chip, params=float(model.total_params()),
                 price_per_chip_hour_usd=args.price, **reliability)
-            row["time_to_train_days"] = est.time_to_train_days
-            row["cost_usd"] = est.cost_usd
+            row.update({key: getattr(est, key) for key in RUN_FIGURES})
         rows.append(row)
-    if "top" in data and args.tokens:   # each listed layout's days, as the CSV rows carry them
+    if "top" in data and args.tokens:   # each listed layout's run figures, as the CSV rows carry them
         for entry, row in zip(data["top"], rows):
-            if "time_to_train_days" in row:
-                entry["time_to_train_days"] = row["time_to_train_days"]
+            entry.update({key: row[key] for key in RUN_FIGURES if key in row})
+    peak_named = dtype == "fp8" or "dtype_note" in data   # a peak not of the format asked for: named
     text_lines = [f"{model.name} on {args.chips} x {chip.name}: {best.tokens_per_s_per_chip:,.0f} tokens/s per chip, "
-                  f"MFU {best.mfu_pct:.1f}%{' of the BF16 peak' if inputs.dtype not in ('bf16', 'fp16') else ''}, step {best.step_time_s:.2f} s, {best.memory_gib_per_chip:.1f} GiB per chip"]
+                  f"MFU {best.mfu_pct:.1f}%{f' of the {peak_format.upper()} peak' if peak_named else ''}, step {best.step_time_s:.2f} s, {best.memory_gib_per_chip:.1f} GiB per chip"]
     if "top" in data:
         text_lines.append(f"searched {data['layouts_evaluated']} layouts ({data['layouts_feasible']} feasible) "
                           f"in {data['search_seconds']:.2f} s")
