@@ -16,8 +16,8 @@ import copy
 import json
 from typing import Callable, Mapping
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPainter, QUndoStack
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QWidget
 
 from engine.errors import UserError, ValidationError
@@ -222,6 +222,47 @@ class DeleteScenarioCommand(StoreCommand):
 
 # ---- the bar -------------------------------------------------------------------------------------
 
+class _NameEdit(QLineEdit):
+    """The inline name field. Esc cancels the naming, as its tooltip says: a QLineEdit ignores Esc."""
+
+    cancelled = Signal()
+
+    def keyPressEvent(self, event) -> None:   # noqa: N802 (Qt's name)
+        if event.key() == Qt.Key.Key_Escape:
+            event.accept()
+            self.cancelled.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class _MessageLabel(QLabel):
+    """The bar's refusal on one line, ending in "…" when the bar has no room for it (the tooltip
+    has it whole). A plain label asked for the whole text's width: "'Story default' (a scenario
+    with this name already exists)" widened the window past a 1280 screen and squeezed the name
+    field to 28 px."""
+
+    def setText(self, text: str) -> None:   # noqa: N802 (Qt's name)
+        super().setText(text)
+        self.setToolTip(text)
+
+    def clear(self) -> None:
+        self.setText("")
+
+    def minimumSizeHint(self) -> QSize:   # noqa: N802
+        return QSize(0, super().minimumSizeHint().height())
+
+    def shown_text(self) -> str:
+        """The text as painted: elided to the label's width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, event) -> None:   # noqa: N802
+        painter = QPainter(self)
+        painter.setFont(self.font())
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(self.contentsRect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                         self.shown_text())
+
+
 class ScenarioBar(QWidget):
     """Scenario combo + New, Rename, Duplicate, Delete, Save; names typed inline (no dialogs)."""
 
@@ -256,6 +297,7 @@ class ScenarioBar(QWidget):
         self._current: str | None = None
         self._problem_said: str | None = None   # the "Not saved: <bad cell>" message on show, if any
         self._name_mode: str | None = None  # 'new' | 'rename' | 'duplicate' while typing a name
+        self._name_refusal: str | None = None   # the message refusing the name typed, while naming
         editable = not getattr(store, "read_only", False)
         ensure_default_scenario(store)
 
@@ -286,17 +328,21 @@ class ScenarioBar(QWidget):
         self.duplicate_button.clicked.connect(lambda: self._ask_name("duplicate"))
         self.delete_button.clicked.connect(lambda: self.delete_current())
 
-        self.name_edit = QLineEdit()
+        self.name_edit = _NameEdit()
         self.name_edit.setPlaceholderText("Scenario name")
         self.name_edit.setToolTip("Type a name, then Enter (Esc cancels)")
+        # room for a name such as "Story default copy" whatever message shares the row
+        self.name_edit.setMinimumWidth(self.name_edit.fontMetrics().horizontalAdvance("Story default copy") + 16)
         self.name_edit.returnPressed.connect(self._commit_name)
+        self.name_edit.cancelled.connect(self._cancel_name)
         self.name_ok = QPushButton("OK")
         self.name_ok.clicked.connect(self._commit_name)
         self.name_cancel = QPushButton("Cancel")
-        self.name_cancel.clicked.connect(self._end_name)
-        self.message = QLabel()
+        self.name_cancel.clicked.connect(self._cancel_name)
+        self.message = _MessageLabel()
         self.message.setStyleSheet("color: #a1260d;")
-        self.message.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        # the room left, not the text's width: a long message is elided, never widens the window
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -640,13 +686,24 @@ class ScenarioBar(QWidget):
         name = self.name_edit.text().strip()
         action = {"new": self.new_scenario, "rename": self.rename_current,
                   "duplicate": self.duplicate_current}.get(self._name_mode)
+        said_before = self.message.text()
         if action is not None and action(name):
             self._end_name()
         else:
+            if self.message.text() != said_before:   # this name's refusal, not one said before
+                self._name_refusal = self.message.text() or None
             self.name_edit.setStyleSheet("border: 1px solid #c0392b;")
+
+    def _cancel_name(self) -> None:
+        """Cancel or Esc: the naming ends, and so does its refusal (a red "already exists" stayed
+        beside a bar with no name field)."""
+        if self._name_refusal is not None and self.message.text() == self._name_refusal:
+            self.message.clear()   # (a refusal said before the naming, "Not saved: <bad cell>", stays)
+        self._end_name()
 
     def _end_name(self) -> None:
         self._name_mode = None
+        self._name_refusal = None
         self.name_edit.setStyleSheet("")
         for w in (self.name_edit, self.name_ok, self.name_cancel):
             w.hide()

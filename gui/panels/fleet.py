@@ -8,7 +8,7 @@ undo stack moves (push, undo, redo).
 from __future__ import annotations
 
 import datetime as dt
-
+import re
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
@@ -33,6 +33,22 @@ from gui.widgets.tables import FilterableTable
 
 TOTAL_SERIES = "All chips"
 PROMISED_SERIES = "Promised by vendors, all types"   # (exports add the unit: "(chips)")
+
+
+# the engine's limits as it words them: "(must be <= 100000000)", a float's "(must be <= 1e+08)"
+_LIMIT_WORDS = re.compile(r"\(must be (<=|>=|<|>) ([-+]?[0-9][0-9.]*(?:e[-+]?[0-9]+)?)\)")
+
+
+def grouped_limits(message: str) -> str:
+    """`message` with its limits grouped as the table's figures are ("(must be <= 100,000,000)").
+    Limits under 10,000 stay as written: a year's "(must be <= 2100)" is no count."""
+    def grouped(match: re.Match) -> str:
+        limit = float(match.group(2))
+        if abs(limit) < 10_000 or limit != int(limit):
+            return match.group(0)
+        return f"(must be {match.group(1)} {int(limit):,})"
+
+    return _LIMIT_WORDS.sub(grouped, message)
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -239,9 +255,11 @@ class FleetPanel(QWidget):
         error = push_command(self.undo_stack, command)
         field = getattr(command, "field", None)
         if error is not None:
+            message = grouped_limits(str(error))
             if field:   # the column's header, not the stored name ("Ordered (date)", not order_date)
-                error = in_table_words(command.kind, field, str(error))
-            message = f"Not saved: {error}"
+                # and the row: a refusal read the same for every order ("Not saved: Quantity (chips): …")
+                message = f"{command.kind} {command.key}, {in_table_words(command.kind, field, message)}"
+            message = f"Not saved: {message}"
             self.banner.show_error(message)
             # the refused cell: typing its stored value back (unchanged, so no edit) clears this
             self._refused_cell = (command.kind, command.key, field) if field else None

@@ -34,7 +34,7 @@ from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-
     plan_order_table, plan_view_window, scenario_of,
 )
 from gui.commands import follow_stack, follow_store_writes
-from gui.panels.base import mark_stale, run_controls, with_names
+from gui.panels.base import counted, mark_stale, run_controls, with_names
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
 from gui.panels.forecast_editors import _int_spin, _spin
@@ -631,7 +631,7 @@ class PlanPanel(QWidget):
                       "trials' own noise allows." if lowest < r.confidence else "")
         asked = self.samples.value()
         refit = (f" (refitted: the {asked}-trial fit fell short on fresh trials)" if r.samples > asked else "")
-        return (f"<b>{len(r.orders)} orders, {format_number(chips)} chips, "
+        return (f"<b>{counted(len(r.orders), 'order')}, {format_number(chips)} chips, "
                 f"{usd_text(r.total_cost_usd)}</b>, fitted to keep P(meet demand) ≥ {pct_text(r.confidence)} in every "
                 f"month over {window} on {r.samples} trials{refit}{html.escape(cost_spread_text(r))}. On "
                 f"{2000:,} fresh trials its lowest month is "
@@ -685,7 +685,7 @@ class PlanPanel(QWidget):
             return 0   # a greyed plan was found for other inputs: find it again first
         # the candidates as planned (prices edited in the table included), not the defaults
         rows = plan_order_rows(self.result, self.result.confidence, self.planned_candidates)
-        self.undo_stack.beginMacro(f"Add plan ({len(rows)} orders)")
+        self.undo_stack.beginMacro(f"Add plan ({counted(len(rows), 'order')})")
         added = 0
         try:
             for row in rows:
@@ -696,5 +696,5 @@ class PlanPanel(QWidget):
                 added += 1
         finally:
             self.undo_stack.endMacro()
-        self.status_message.emit(f"Added {added} planned orders to the Fleet (Ctrl+Z undoes them).")
+        self.status_message.emit(f"Added {counted(added, 'planned order')} to the Fleet (Ctrl+Z to undo).")
         return added

@@ -110,7 +110,7 @@ def test_bad_value_shows_message_and_changes_nothing(panel, store):
     assert store.order_rows() == before_rows
     assert panel.undo_stack.count() == depth
     # named as the column is ("Quantity (chips)"), not by its stored name
-    assert panel.banner.text() == "Not saved: Quantity (chips): '-5' (must be >= 1)"
+    assert panel.banner.text() == "Not saved: order 1, Quantity (chips): '-5' (must be >= 1)"
     assert messages and messages[-1] == panel.banner.text()
     panel.order_model.setData(_cell(panel.orders_table, 1, "price_usd_per_chip"), "12000")
     assert panel.undo_stack.text(panel.undo_stack.count() - 1) == "Edit order 1 Price (USD/chip) → 12000"
