@@ -158,6 +158,9 @@ def cost_spread_text(result: PlanResult) -> str:
     sets = f"{len(costs)} other set{'s' if len(costs) > 1 else ''} of {result.samples} trials"
     if not any(math.isfinite(c) for c in costs):
         return f" (on {sets} no plan is found: the target is at the edge of what supply can reach)"
+    if all(math.isfinite(c) and abs(c - result.total_cost_usd) <= 1e-6 * max(result.total_cost_usd, 1.0)
+           for c in costs):   # (a one-chip plan held on the validation trials wins on every sample)
+        return f" (the same on {sets})"
     shown = " and ".join(usd_text(c) if math.isfinite(c) else "no plan" for c in costs)
     edge = "; the target is at the edge of what supply can reach" if not all(math.isfinite(c) for c in costs) else ""
     return f" (fitted on {sets}: {shown}{edge})"

@@ -284,6 +284,7 @@ def test_the_cost_says_how_much_it_moves_with_the_sample():
     assert "other sets of 200 trials" in cost_spread_text(r)
     exact = solve_plan(toy(), req())           # no uncertainty at all: every set buys the same
     assert set(exact.cost_on_other_trials_usd) == {exact.total_cost_usd}
+    assert cost_spread_text(exact) == " (the same on 2 other sets of 100 trials)"   # not "$20.0M and $20.0M"
     edge = dataclasses.replace(exact, cost_on_other_trials_usd=(float("nan"), float("nan")))
     assert "no plan is found" in cost_spread_text(edge)
 
