@@ -348,7 +348,14 @@ class JobForecast:
     completion_p90: dt.date | None
     prob_within_horizon: float
     completion_ordinals: np.ndarray  # per trial, days (proleptic ordinal, fractional); inf = not done
-    prob_by_deadline: float | None = None  # None: the job has no deadline
+    # None: the job has no deadline, or it is not known (`deadline_unknown`)
+    prob_by_deadline: float | None = None
+
+    @property
+    def deadline_unknown(self) -> bool:
+        """The job has a deadline after the horizon and some trials don't finish within it: whether
+        they make it is not simulated (see `prob_done_by_deadline`)."""
+        return self.job.deadline is not None and self.prob_by_deadline is None
 
 
 @dataclass(frozen=True)
@@ -818,6 +825,35 @@ def _quantile_dates(ordinals: np.ndarray, q: float) -> dt.date | None:
     return dt.date.fromordinal(int(math.floor(value)))
 
 
+# What the jobs table and the JSON say for a job whose P(done by the deadline) is not known.
+DEADLINE_AFTER_HORIZON = "deadline after the horizon; extend the horizon"
+
+
+def prob_done_by_deadline(done_ordinals: np.ndarray, deadline: dt.date | None,
+                          horizon_end_ordinal: float) -> float | None:
+    """Share of trials done by `deadline` (`done_ordinals` as `job_completions`: inf = not done
+    by the horizon's end, `horizon_end_ordinal`, the day after its last month). None without a
+    deadline, and None where it is after the horizon's end and some trials don't finish within it:
+    they may still make it (counting them late read 12.8% on a 12-month horizon for a job done by
+    its deadline in every trial of a 24-month one)."""
+    if deadline is None:
+        return None
+    day = deadline.toordinal()
+    if day > horizon_end_ordinal and not np.isfinite(done_ordinals).all():
+        return None
+    return float((done_ordinals <= day).mean())
+
+
+def _deadline_note(job: TrainingJob, within_horizon: float, months: Sequence[dt.date]) -> str:
+    """The lower bound and the horizon that would answer, for a job whose chance is unknown."""
+    assert job.deadline is not None
+    first = months[0]
+    months_needed = (job.deadline.year - first.year) * 12 + job.deadline.month - first.month + 1
+    return (f"job {job.name!r}: done by its deadline {job.deadline} in at least {within_horizon:.1%} of trials "
+            f"(those done within the horizon, to {months[-1]:%Y-%m}); the rest is unknown: {DEADLINE_AFTER_HORIZON} "
+            f"to {months_needed} months ({job.deadline:%Y-%m})")
+
+
 def _job_completion(rate: np.ndarray, bounds_ord: np.ndarray, start_ord: np.ndarray, tokens: float) -> np.ndarray:
     """Per trial, the day (fractional ordinal) `tokens` are done from `start_ord` at `rate`.
 
@@ -1123,7 +1159,7 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
 
     jobs = []
     for job, (start, done) in zip(sc.jobs, job_completions(inputs, s)):
-        by_deadline = None if job.deadline is None else float((done <= job.deadline.toordinal()).mean())
+        by_deadline = prob_done_by_deadline(done, job.deadline, float(s.bounds_ord[-1]))
         jobs.append(JobForecast(
             job=job,
             start_p50=_quantile_dates(np.maximum(start, s.bounds_ord[0]), 0.5),
@@ -1157,7 +1193,8 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
             f"demand before its first point ({first:%Y-%m}) is held at that point's value"
             for first in [min((p.date for p in sc.demand.points), default=None)]
             if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise") + unit_note
-        + overdue_notes(inputs.orders, sc) + _efficiency_note(sc, s.serving_tput),
+        + overdue_notes(inputs.orders, sc) + _efficiency_note(sc, s.serving_tput) + tuple(
+            _deadline_note(j.job, j.prob_within_horizon, s.months) for j in jobs if j.deadline_unknown),
         demand_unit_chips_bands=demand_bands.scaled(per_unit), shortfall_unit_chips=shortfall_bands,
         shortfall_mean_unit_chips=shortfall.mean(axis=0) * per_unit,
         demand_tokens_per_day_bands=tokens_bands, growth_note=s.growth_note,
@@ -1249,6 +1286,30 @@ def _positive(problems: list[str], name: str, value, allow_zero: bool = False) -
         problems.append(f"{name}: {value!r} (must be {'>= 0' if allow_zero else '> 0'})")
 
 
+# The Monte Carlo's peak memory grows with trials x months, the trial-months: about 13 float64
+# arrays of trials x months with the story's 3 chip types (each chip type more adds one). Peak RSS
+# of `fleetcast forecast` on the story: 1.34 GB at 50,000 x 240 (12 M), 2.19 GB at 100,000 x 200
+# (20 M), 2.61 GB at 100,000 x 240 (24 M); the Forecast view 2.28 GB at 100,000 x 200 (500,000 x
+# 240 ran out of memory there after 20 s). The limit keeps a forecast under about 2.5 GB.
+MAX_TRIAL_MONTHS = 20_000_000
+BYTES_PER_TRIAL_MONTH = 106.0   # the slope of those peaks
+BASE_BYTES = 0.1e9              # the process before the trials
+
+
+def trial_months_problem(trials, months) -> str:
+    """Why `trials` x `months` is refused, or "" (also "" for values refused on their own):
+    '500,000 x 240 = 120,000,000 trial-months, about 13 GB; at most 20,000,000 (e.g. 83,333
+    trials over 240 months)'."""
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (trials, months)):
+        return ""
+    trial_months = trials * months
+    if trial_months <= MAX_TRIAL_MONTHS:
+        return ""
+    gb = (BASE_BYTES + trial_months * BYTES_PER_TRIAL_MONTH) / 1e9
+    return (f"{trials:,} x {months} = {trial_months:,} trial-months, about {gb:,.{0 if gb >= 10 else 1}f} GB; "
+            f"at most {MAX_TRIAL_MONTHS:,} (e.g. {MAX_TRIAL_MONTHS // months:,} trials over {months} months)")
+
+
 def validate_scenario(sc: ForecastScenario) -> list[str]:
     """Every problem of a scenario as a one-line string naming field and value."""
     p: list[str] = []
@@ -1258,6 +1319,9 @@ def validate_scenario(sc: ForecastScenario) -> list[str]:
         p.append(f"months: {sc.months!r} (must be a whole number from 1 to 600)")
     if not isinstance(sc.trials, int) or not 1 <= sc.trials <= 1_000_000:
         p.append(f"trials: {sc.trials!r} (must be a whole number from 1 to 1000000)")
+    too_many = trial_months_problem(sc.trials, sc.months)
+    if too_many and not any(x.startswith(("months:", "trials:")) for x in p):   # each a whole number in range
+        p.append(f"trials x months: {too_many}")
     if not isinstance(sc.seed, int) or sc.seed < 0:
         p.append(f"seed: {sc.seed!r} (must be a whole number >= 0)")
     if not isinstance(sc.unscheduled_spread_months, int) or not 1 <= sc.unscheduled_spread_months <= 240:

@@ -32,8 +32,9 @@ from engine.errors import UserError, ValidationError
 from engine.validate import iso_day
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast import (
-    CURVE_KINDS, FRACTION_BASES, START_YEARS, ForecastResult, ForecastScenario, OrderUncertainty,
-    default_scenario, scenario_from_dict, scenario_to_dict, uncertainty_problems, validate_scenario,
+    CURVE_KINDS, DEADLINE_AFTER_HORIZON, FRACTION_BASES, START_YEARS, ForecastResult, ForecastScenario,
+    OrderUncertainty, default_scenario, scenario_from_dict, scenario_to_dict, trial_months_problem,
+    uncertainty_problems, validate_scenario,
 )
 from engine.forecast_plan import PlanRequest, pct_text
 from engine.studies import STUDY_VERSION, StudyProblem
@@ -117,6 +118,10 @@ class ForecastStudy:
             add("months", f"Horizon {sc.months!r} months: use 1 to 600 months.")
         if not (isinstance(sc.trials, int) and 1 <= sc.trials <= 1_000_000):
             add("trials", f"Trials {sc.trials!r}: use 1 to 1,000,000 trials.")
+        too_many = trial_months_problem(sc.trials, sc.months)
+        if too_many and not any(p.field in ("months", "trials") for p in out):
+            # refused before it runs (500,000 x 240 ran out of memory after 20 s)
+            add("trials", f"Trials x horizon: {too_many}.")
         if not (isinstance(sc.seed, int) and sc.seed >= 0):
             add("seed", f"Seed {sc.seed!r}: use a whole number, 0 or more.")
         for what, u in [("Every order", sc.default_uncertainty)] + \
@@ -387,14 +392,21 @@ JOB_HEADERS = ["Job", "Model", "Chip type", "Tokens (T tokens)", "Earliest start
                "Deadline (date)", "Done by deadline (%)"]
 
 
+def _deadline_cell(job) -> float | str:
+    if job.deadline_unknown:
+        return f"n/a: {DEADLINE_AFTER_HORIZON}"
+    return "" if job.prob_by_deadline is None else job.prob_by_deadline * 100
+
+
 def forecast_job_table(result: ForecastResult, chip_names: Mapping[str, str] | None = None,
                        model_names: Mapping[str, str] | None = None) -> tuple[list[str], list[list]]:
     names, models = chip_names or {}, model_names or {}
     rows = [[j.job.name, models.get(j.job.model_id, j.job.model_id), names.get(j.job.chip_id, j.job.chip_id), j.job.tokens / 1e12,
              j.job.earliest_start, j.start_p50 or "", j.completion_p10 or "after horizon",
              j.completion_p50 or "after horizon", j.completion_p90 or "after horizon", j.prob_within_horizon * 100,
-             # the job's deadline and the chance it is met (the editor's tooltip promised it)
-             j.job.deadline or "", "" if j.prob_by_deadline is None else j.prob_by_deadline * 100]
+             # the job's deadline and the chance it is met (the editor's tooltip promised it); not known
+             # where the deadline is after the horizon and some trials don't finish within it
+             j.job.deadline or "", _deadline_cell(j)]
             for j in result.jobs]
     return list(JOB_HEADERS), rows
 

@@ -20,29 +20,9 @@ UNITS = {
     "pflops": "PFLOP/s dense BF16", "h100_equiv": "chips x BF16 peak / H100 SXM BF16 peak (989.4 TFLOP/s)",
     "demand_tokens_per_day": "average tokens/day, input + output",
     "demand_peak_output_tokens_per_s": "output tokens/s at peak",
+    "prob_done_by_deadline": "share of trials a job is done by its deadline; null without one, or when the deadline "
+                             "is after the horizon and some trials don't finish within it (see the _note)",
 }
-
-
-# The Monte Carlo holds about (8 + chip types) float64 arrays of trials x months at its peak
-# (tracemalloc: 9.2 per trial-month with 2 chip types, 13.2 with 6, for 2 to 30 orders).
-FORECAST_MEMORY_BUDGET_BYTES = 2 * 1024**3
-FLOATS_PER_TRIAL_MONTH_BASE = 8
-MEMORY_SAFETY = 1.25
-
-
-def forecast_memory_bytes(trials: int, months: int, chip_types: int) -> float:
-    """Peak memory of a forecast's Monte Carlo, estimated (with a 25% margin)."""
-    return trials * months * 8.0 * (FLOATS_PER_TRIAL_MONTH_BASE + max(chip_types, 1)) * MEMORY_SAFETY
-
-
-def check_memory_budget(trials: int, months: int, chip_types: int) -> None:
-    need = forecast_memory_bytes(trials, months, chip_types)
-    if need > FORECAST_MEMORY_BUDGET_BYTES:
-        per_trial = need / trials
-        most = max(int(FORECAST_MEMORY_BUDGET_BYTES // per_trial), 1)
-        raise UserError(f"--trials {trials:,} x --months {months} with {chip_types} chip type(s) needs about "
-                        f"{need / 1024**3:,.1f} GiB, over the {FORECAST_MEMORY_BUDGET_BYTES / 1024**3:g} GiB limit "
-                        f"for a forecast; use at most {most:,} trials for {months} months, or fewer months")
 
 
 def register(subparsers) -> None:
@@ -120,6 +100,9 @@ def _overrides(args, scenario):
     if problems:
         # a value a flag gave is named by its flag ("--start: 1990-01"), one the scenario holds by its field
         flagged = [f"--{p}" if p.split(":")[0] in changes else p for p in problems]
+        # the trial-months limit names both ("--trials x --months: 500,000 x 240 = ..."; no flag: as held)
+        flagged = [" x ".join(f"--{k}" if k in changes else k for k in ("trials", "months")) + p[len("trials x months"):]
+                   if p.startswith("trials x months:") else p for p in flagged]
         raise ValidationError(flagged, f"scenario {scenario.name!r}")
     return scenario
 
@@ -131,7 +114,7 @@ def _series(a, digits: int | None = None):
 
 def result_to_dict(result, inputs) -> dict:
     """The JSON document of a forecast (keys of CLI.md plus details)."""
-    from engine.forecast import scenario_to_dict
+    from engine.forecast import DEADLINE_AFTER_HORIZON, scenario_to_dict
     from engine.studies_forecast import forecast_key_figures
 
     iso = lambda d: d.isoformat() if d is not None else None  # noqa: E731
@@ -187,6 +170,8 @@ def result_to_dict(result, inputs) -> dict:
             "prob_finish_within_horizon": round(j.prob_within_horizon, 4),
             "deadline": iso(j.job.deadline) if j.job.deadline else None,
             "prob_done_by_deadline": None if j.prob_by_deadline is None else round(j.prob_by_deadline, 4),
+            # why it is null for a job with a deadline (a note in throughput_notes gives the lower bound)
+            "prob_done_by_deadline_note": DEADLINE_AFTER_HORIZON if j.deadline_unknown else None,
         } for j in result.jobs],
         "trials": result.trials, "seed": result.seed,
         "throughput_source": result.throughput_source,
@@ -214,6 +199,16 @@ def result_rows(result) -> list[dict]:
     return [{k: cell(v) for k, v in row.items()} for row in forecast_monthly_table(result).records()]
 
 
+def _deadline_words(job) -> str:
+    from engine.forecast import DEADLINE_AFTER_HORIZON
+
+    if job.job.deadline is None:
+        return ""
+    if job.deadline_unknown:
+        return f"; by its deadline {job.job.deadline}: n/a ({DEADLINE_AFTER_HORIZON})"
+    return f"; {job.prob_by_deadline:.0%} by its deadline {job.job.deadline}"
+
+
 def _summary(result) -> str:
     lines = [f"scenario {result.scenario.name!r}: {result.trials} trials, seed {result.seed}, "
              f"throughput from {result.throughput_source}; capacity and demand in chips of {result.unit_chip_id}"]
@@ -222,7 +217,7 @@ def _summary(result) -> str:
         when = lambda d: d.isoformat() if d else "after the horizon"  # noqa: E731
         lines.append(f"job {j.job.name!r} ({j.job.model_id}, {j.job.tokens:.3g} tokens on {j.job.chip_id}): "
                      f"done P10 {when(j.completion_p10)}, P50 {when(j.completion_p50)}, P90 {when(j.completion_p90)}; "
-                     f"{j.prob_within_horizon:.0%} of trials within the horizon")
+                     f"{j.prob_within_horizon:.0%} of trials within the horizon" + _deadline_words(j))
     return "\n".join(lines)
 
 
@@ -231,13 +226,11 @@ def run(args, ctx) -> Output:
     from engine.forecast_inputs import build_inputs
 
     orders, chips, models, scenario = _load(args, ctx)
-    scenario = _overrides(args, scenario)
-    chip_types = len({o.chip_id for o in orders}) or 1
-    check_memory_budget(scenario.trials, scenario.months, chip_types)  # before any large allocation
+    scenario = _overrides(args, scenario)   # trials x months over the limit is refused here, up front
     inputs = build_inputs(orders, chips, models, scenario)
     try:
         result = run_forecast(inputs)
-    except MemoryError:
-        raise UserError(f"the forecast ran out of memory ({scenario.trials:,} trials x {scenario.months} months); "
-                        "use fewer trials or months") from None
+    except MemoryError:   # under the limit, on a machine short of memory or with many chip types
+        raise UserError(f"the forecast ran out of memory at --trials {scenario.trials:,} x --months "
+                        f"{scenario.months}: lower --trials or --months") from None
     return Output(data=result_to_dict(result, inputs), rows=result_rows(result), text=_summary(result))

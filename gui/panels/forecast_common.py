@@ -72,6 +72,20 @@ def same_inputs(request: ForecastRequest, scenario: ForecastScenario, orders, ch
 
 
 def compute_forecast(request: ForecastRequest, *, progress=None, should_stop=None) -> ForecastOutcome:
+    """The forecast of `request` (its trials x months are within the limit the form checks); out of
+    memory all the same, one line saying what to lower (it said numpy's "MemoryError: Unable to
+    allocate 916. MiB for an array with shape ...")."""
+    from engine.errors import UserError
+
+    try:
+        return _compute_forecast(request, progress=progress, should_stop=should_stop)
+    except MemoryError:
+        sc = request.scenario
+        raise UserError(f"out of memory at {sc.trials:,} trials over {sc.months} months: lower Trials or "
+                        "Horizon") from None
+
+
+def _compute_forecast(request: ForecastRequest, *, progress=None, should_stop=None) -> ForecastOutcome:
     from engine.errors import Cancelled
     from engine.forecast_inputs import build_inputs
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engine.forecast import START_YEARS, DemandPoint, PolicyEvent, TrainingJob
+from engine.forecast import MAX_TRIAL_MONTHS, START_YEARS, DemandPoint, PolicyEvent, TrainingJob
 from engine.fleet import add_months_same_day
 from gui.panels.analysis_common import dspin, parse_iso_date, parse_positive, spin
 from gui.panels.base import run_controls
@@ -679,7 +679,7 @@ def build_run_box(owner) -> QGroupBox:
     owner.months_spin = _int_spin(1, 240, 60, suffix=" months", tip="How many months to forecast")
     owner.trials_spin = _int_spin(100, 500_000, 2000, step=500, suffix=" trials",
                                  tip="Monte Carlo trials: each draws every order's fulfilled fraction and delay. "
-                                     "2,000 trials take about 30 ms.")
+                                     f"2,000 trials take about 30 ms. Trials x months: at most {MAX_TRIAL_MONTHS:,}.")
     owner.seed_spin = _int_spin(0, 2_000_000_000, 0, tip="Random seed: the same seed gives the same draws")
     owner.seed_spin.setGroupSeparatorShown(False)  # an identifier, not a quantity
     owner.auto_check = QCheckBox("Update as I edit")
