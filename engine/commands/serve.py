@@ -669,6 +669,8 @@ def run(args, ctx) -> Output:
         rows += [{"key": f"disaggregated {k}", "value": v} for k, v in data["disaggregated"].items()]
     # chips needed at each TP for the demand (the per-TP comparison chips_needed was chosen from)
     rows += [{"key": f"chips_needed at TP{t}", "value": n} for t, n in (data.get("layouts") or {}).items()]
+    if "calibration_note" in data:   # the table's and JSON's warning travels in the CSV too, one row
+        rows.append({"key": "calibration_note", "value": data["calibration_note"]})
     rows += [{"key": "note", "value": n} for n in notes]
     if one_token:
         for row in rows:
@@ -688,10 +690,11 @@ def run(args, ctx) -> Output:
                  + (f" ({data['layout_choice']})" if data.get("layout_choice") else "")
                  + (f"; by TP ({data['layouts_at']}): {by_tp}" if by_tp else ""))
     if "targets_met_under_load" in data:
+        searched = ("" if "slo_limiting" not in data else
+                    f"; the best load that meets them: limited by {data['slo_limiting']}: {data['slo_explanation']}"
+                    if data.get("slo_feasible") else f"; no steady load meets them: {data['slo_explanation']}")
         text += (f"\ntargets {'met' if data['targets_met_under_load'] else 'not met'} at this load "
-                 f"({data['targets_checked_at']})" + (f"; the best load that meets them: limited by "
-                                                      f"{data['slo_limiting']}: {data['slo_explanation']}"
-                                                      if "slo_limiting" in data else ""))
+                 f"({data['targets_checked_at']})" + searched)
     if "disaggregated" in data:
         d = data["disaggregated"]
         ran = {"offline": "offline, every request at once; the targets are not applied",
@@ -704,7 +707,12 @@ def run(args, ctx) -> Output:
                  + (f"TPOT p90 {d['tpot_ms_p90']:.1f} ms; " if d["tpot_ms_p90"] is not None else "TPOT n/a; ")
                  + ("the figures above are this deployment at the targets" if has_slo else
                     f"aggregated {data['output_tokens_per_s_per_chip']:,.1f}"))
-    if has_slo and cap is not None and not cap.feasible:   # targets no load meets: an infeasible request
-        raise InfeasibleRequest(f"{model.id} on {chip.id}: the latency targets cannot be met: {cap.explanation}",
-                                data=data)
+    if has_slo and not loaded and cap is not None and not cap.feasible:
+        # no load asked and none found that meets the targets: an infeasible request. With a load
+        # the run is the answer, met or not (said above): a run at concurrency 1 that met TTFT 88 ms
+        # exited 1 on the steady search's "cannot be met". The search starts at one sequence always
+        # running; when a lone request meets the targets, only that is refused, not the targets
+        what = "the latency targets cannot be met" + (
+            " at a steady load (a lighter one may: try --concurrency 1)" if cap.met_by_lone_request else "")
+        raise InfeasibleRequest(f"{model.id} on {chip.id}: {what}: {cap.explanation}", data=data)
     return Output(data=data, rows=rows, columns=["key", "value"], text=text)

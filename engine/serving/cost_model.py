@@ -203,7 +203,9 @@ def build_cost_model(model: ModelConfig, chip: Chip, *, tp: int = 1, ep: int = 1
     # collectives: linear in the tokens on a chip (see inference._comm_s)
     act_per_tok = s.hidden * 2.0
     domain = _s(dep.domain)
-    tp_link = (_s(dep.scaleup_tp_bps) if tp_f <= domain else _s(dep.scaleout_bps)) * f["inf_link_eff"]
+    # the TP group's fabric as inference._comm_s has it (across nodes: engine/topology.py's
+    # hierarchical NICs, as training prices its groups)
+    tp_link = _s(dep.tp_group_bps) * f["inf_link_eff"]
     tp_comm = 2.0 * (s.layers / pp_f) * _s(inf._allreduce_traffic(dep)) * act_per_tok / tp_link if tp_f > 1 else 0.0
     if wide:
         tok_bytes = max(s.topk, 1) * s.hidden * (_s(dep.dispatch_bytes) + 2.0) / tp_f
