@@ -97,6 +97,9 @@ class MainWindow(QMainWindow):
 
         install_wheel_guard(QApplication.instance())
         install_undo_keys(QApplication.instance())   # Ctrl+Z in a number field undoes the window's edit
+        from gui.widgets.table_copy import install_table_copy
+
+        install_table_copy(QApplication.instance())   # Ctrl+C in a table copies its selection, tab-separated
         self._watchers: dict = {}  # panel key -> FormUndoWatcher (every form edit is undoable)
         self._panel_defaults: dict = {}  # panel key -> its inputs as built (a scenario without them)
         self._loaded: dict = {}  # panel key -> (its stored inputs, its inputs as shown): _note_loaded
@@ -218,6 +221,14 @@ class MainWindow(QMainWindow):
         for i in range(self.tabs.count()):
             action = view_menu.addAction(self.tabs.tabText(i), lambda i=i: self.tabs.setCurrentIndex(i))
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+        view_menu.addSeparator()
+        # one key for the main computation of the view on screen: with "Update as I edit" off, F5
+        # and Ctrl+R did nothing, and no menu item ran anything
+        self.run_action = view_menu.addAction("Run", self.run_current_view)
+        self.run_action.setShortcuts(RUN_SHORTCUTS)
+        view_menu.setToolTipsVisible(True)
+        self.tabs.currentChanged.connect(lambda _index: self.update_run_action())
+        self.update_run_action()
 
         help_menu = self.help_menu = bar.addMenu("&Help")
         self.quick_start_action = help_menu.addAction("&Quick start", lambda: self.show_help("quick_start"))
@@ -226,6 +237,69 @@ class MainWindow(QMainWindow):
         help_menu.addSeparator()
         self.about_action = help_menu.addAction("&About Fleetcast", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+
+    # ---- the Run action -----------------------------------------------------------------------
+    def current_panel(self) -> QWidget | None:
+        """The view on screen (an analysis view once built)."""
+        page = self.tabs.currentWidget()
+        if page is self.fleet_panel:
+            return self.fleet_panel
+        key = next((k for k, host in self._hosts.items() if host is page), None)
+        return self.panels.get(key) if key is not None else None
+
+    def update_run_action(self) -> None:
+        """The Run action names the current view's run button, and is off while that view is busy
+        (F5 held down must not restart a long run) or has nothing to run (Fleet)."""
+        action = getattr(self, "run_action", None)
+        if action is None:   # a view built before the menus
+            return
+        panel = self.current_panel()
+        button = run_button_of(panel)
+        area = self.tabs.tabText(self.tabs.currentIndex())
+        keys = " or ".join(k.toString() for k in RUN_SHORTCUTS)
+        if button is None:
+            action.setText("Run")
+            action.setToolTip(f"Nothing to run in the {area} view")
+            action.setEnabled(False)
+            return
+        label = button.text().replace("&", "")
+        if view_is_busy(panel):
+            action.setText(f"{label} (running…)")
+            action.setToolTip(f"{label} is running in the {area} view: its Cancel button stops it")
+            action.setEnabled(False)
+            return
+        action.setText(label)
+        action.setToolTip(f"{label} in the {area} view ({keys})")
+        action.setEnabled(True)
+
+    def run_current_view(self) -> bool:
+        """F5 / Ctrl+R / View > Run: what the current view's run button does. True when it ran."""
+        self.update_run_action()
+        panel = self.current_panel()
+        button = run_button_of(panel)
+        if button is None or view_is_busy(panel):
+            return False
+        if not button.isEnabled():
+            area = self.tabs.tabText(self.tabs.currentIndex())
+            self.show_status(f"Nothing run: {button.text()} is off in the {area} view now")
+            return False
+        # a table cell still being typed in is committed first, as a click on the button does
+        focus = QApplication.focusWidget()
+        if focus is not None and panel.isAncestorOf(focus) and _inside_item_view(focus):
+            focus.clearFocus()
+        button.click()
+        self.update_run_action()
+        return True
+
+    def _follow_busy(self, panel) -> None:
+        """The Run action follows the view's runner (off while it runs, on when it is done)."""
+        runner = getattr(panel, "runner", None)
+        if runner is not None and hasattr(runner, "busy_changed"):
+            runner.busy_changed.connect(lambda _busy: self.update_run_action())
+        button = run_button_of(panel)
+        if button is not None and "F5" not in button.toolTip():
+            keys = " or ".join(k.toString() for k in RUN_SHORTCUTS)
+            button.setToolTip(f"{button.toolTip()} ({keys})" if button.toolTip() else keys)
 
     # ---- analysis panels and scenarios --------------------------------------------------------
     def panel(self, key: str) -> QWidget:
@@ -250,6 +324,7 @@ class MainWindow(QMainWindow):
         if self._scenario_params:
             self._apply_to(key, panel)
         self._watch(key, panel, _title)
+        self._follow_busy(panel)
         if key not in ("fleet", "forecast"):
             self._loaded[key] = self._loaded_entry(panel, (self._scenario_params.get("ui") or {}).get(key))
         return panel
@@ -896,6 +971,31 @@ class MainWindow(QMainWindow):
         if self.owns_store:  # a window opened by run_app or File > Open owns its connection
             self.fleet_panel.detach()
             self.store.close()
+
+
+RUN_SHORTCUTS = [QKeySequence("F5"), QKeySequence("Ctrl+R")]
+
+
+def run_button_of(panel) -> "QWidget | None":
+    """The button that starts a view's main computation (Run forecast, Find the cheapest plan, Run
+    search, Compare chips, Compare), or None for a view with none (Fleet)."""
+    bar = getattr(panel, "run_bar", None)
+    return getattr(bar, "run_button", None) if bar is not None else getattr(panel, "run_button", None)
+
+
+def view_is_busy(panel) -> bool:
+    runner = getattr(panel, "runner", None)
+    return bool(runner is not None and runner.is_running())
+
+
+def _inside_item_view(widget) -> bool:
+    from PySide6.QtWidgets import QAbstractItemView
+
+    while widget is not None:
+        if isinstance(widget, QAbstractItemView):
+            return True
+        widget = widget.parentWidget()
+    return False
 
 
 PREFERRED_WINDOW_SIZE = (1360, 880)

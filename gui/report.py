@@ -232,12 +232,33 @@ def key_answers_section(ctx: ReportContext) -> str:
     # a part that could not be computed is said first, not left out (the report read as complete)
     missing = [f"<b>Not in this report:</b> {_esc(t[0].upper() + t[1:])}; its answers and charts are missing."
                for t in not_computed_text(ctx.not_computed)]
-    sentences = missing + training_sentences(ctx) + serving_sentences(ctx) + forecast_sentences(ctx) + \
-        plan_sentences(ctx)
+    sentences = missing + _sourced(training_sentences(ctx), training_source(ctx)) + \
+        _sourced(serving_sentences(ctx), serving_source(ctx)) + forecast_sentences(ctx) + plan_sentences(ctx)
     if not sentences:
         return '<h2>Key answers</h2><p>No analysis produced figures for this scenario.</p>'
     items = "".join(f"<li>{s}</li>" for s in sentences)
     return f'<h2>Key answers</h2><ul style="font-size:11pt">{items}</ul>'
+
+
+def _sourced(sentences: list[str], source: str) -> list[str]:
+    """The first sentence led by where its inputs come from."""
+    return [f"<i>{source}:</i> {sentences[0]}"] + sentences[1:] if sentences else sentences
+
+
+def training_source(ctx: ReportContext) -> str:
+    """The Training and Inference views study a workload of their own, which the forecast's jobs
+    and demand need not be: the answers read as if about the forecast's 405B and Doubao."""
+    jobs = (ctx.tables.get("forecast", {}).get("jobs") or ([], []))[1]
+    return "From the Training view's inputs" + (f", not the forecast's job{'s' if len(jobs) > 1 else ''} below"
+                                                 if jobs else "")
+
+
+def serving_source(ctx: ReportContext) -> str:
+    model_id = (ctx.params.get("demand") or {}).get("model_id") if ctx.figures.get("forecast") else None
+    if not model_id:
+        return "From the Inference view's inputs"
+    served = (ctx.extra.get("model_names") or {}).get(model_id, model_id)
+    return f"From the Inference view's inputs, not the forecast's demand served by {_esc(served)}"
 
 
 def training_sentences(ctx: ReportContext) -> list[str]:
@@ -714,7 +735,8 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
                         chips=_scenario_chips(store, figures, orders, params,
                                               [o.get("chip_id") for o in (plan or {}).get("orders") or []]),
                         stored_calibration=stored,
-                        accuracy=load_accuracy(), plan=plan, not_computed=failed)
+                        accuracy=load_accuracy(), plan=plan, not_computed=failed,
+                        extra={"model_names": {m.id: m.name for m in store.models()}})
     parts, names = [], []
     for name, build in SECTIONS:
         text = build(ctx)

@@ -31,7 +31,7 @@ from gui.panels.forecast_common import (
 )
 from gui.widgets.banner import MessageBanner
 from gui import style
-from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps, percent_y_range
+from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
 
 MAX_DEFAULT_SELECTED = 3
@@ -484,8 +484,9 @@ class ComparePanel(QWidget):
         demand_top = max((float(np.max(o.result.demand_unit_chips, initial=0.0)) for _, o in outcomes), default=0.0)
         if top > 0 and demand_top > 4 * top:
             self.capacity_chart.plot_item.setYRange(0, 3 * top, padding=0.02)
-            # zoomed in on capacity: the demand runs off the top, and the title says how far
-            self.capacity_chart.set_title(f"Capacity vs demand (zoomed: demand reaches {format_number(demand_top)})")
+            # zoomed in on capacity: the demand runs off the top, and the title says so (short: the
+            # chart is a third of the width; "(zoomed: demand reaches 2,455,782)" was cut at 1280)
+            self.capacity_chart.set_title("Capacity, demand (zoomed)")
             fit_left_axis(self.capacity_chart, [3 * top])
         else:
             self.capacity_chart.plot_item.enableAutoRange()
@@ -496,9 +497,12 @@ class ComparePanel(QWidget):
         counts_from_zero(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
         percent_y_range(self.probability_chart)
         if max((float(np.max(v, initial=0.0)) for v in inst_values), default=0.0) <= 0:
-            # every scenario's fleet is empty: bare 0-1 axes and zeros said nothing of why
-            for chart in (self.capacity_chart, self.installed_chart):
-                chart.plot_item.setYRange(0, 1, padding=0)
+            # every scenario's fleet is empty: bare 0-1 axes and zeros said nothing of why. The
+            # 0-1 range only on a chart whose every line is zero: the capacity chart's demand is
+            # not, and a 0-1 axis hid the demand line its legend lists
+            for chart, highest in ((self.capacity_chart, demand_top), (self.installed_chart, 0.0)):
+                if highest <= 0:
+                    chart.plot_item.setYRange(0, 1, padding=0)
                 chart.set_notice("No chips installed in any scenario: add orders in the Fleet view")
         self.status_message.emit(f"Compared {len(outcomes)} scenarios")
         self.check_current()

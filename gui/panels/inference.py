@@ -367,7 +367,10 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             t.set("layout", layout, f"{counted(cap.chips_per_replica, 'chip')} per replica ({cap.prefill_chips} prefill)")
         else:
             t.set("layout", layout, f"{counted(cap.chips_per_replica, 'chip')} per replica")
-        t.set("memory", f"{cap.weights_gib_per_chip:.1f}", f"of {req.chip.hbm_gib:g} GiB; KV {cap.kv_gib_per_sequence:.3f} GiB/seq on each chip")
+        # short: "...GiB/seq on each chip" was cut at 1280 px; the tooltip says it in full
+        t.set("memory", f"{cap.weights_gib_per_chip:.1f}", f"of {req.chip.hbm_gib:g} GiB; KV {cap.kv_gib_per_sequence:.3f}"
+              " GiB/seq", tip=f"Weights {cap.weights_gib_per_chip:.1f} GiB of the chip's {req.chip.hbm_gib:g} GiB HBM; "
+              f"the KV cache takes {cap.kv_gib_per_sequence:.3f} GiB per sequence on each chip")
         most, set_by = concurrency_limit(cap)
         why = "engine" if set_by == "engine cap" else "KV"   # short: the tile is ~38 characters wide
         t.set("concurrency", f"{most:,}", f"per replica ({why}); {cap.batch_at_slo:,.0f} at targets"
