@@ -10,7 +10,7 @@ The chart shows chips installed over time (delivered + 30 days to install). Edit
 Ctrl+Z undoes them.</li>
 <li><b>Training</b>: pick a model, a chip and a chip count (or "the fleet installed on a date").
 Fleetcast searches every parallel layout and shows time to train, MFU, memory per chip, the
-step-time breakdown, the layout heatmap and time to train against chip count for other chips.</li>
+step-time breakdown, a layout heatmap and other chips and counts.</li>
 <li><b>Inference</b>: a model, a chip, request lengths and latency targets (TTFT, TPOT). You get
 output tokens per second per chip at those targets and chips needed for a peak demand.</li>
 <li><b>Forecast</b>: orders may arrive late or short; demand grows. A Monte Carlo run gives
@@ -19,11 +19,11 @@ capacity against demand month by month, as P10/P50/P90 bands.</li>
 your confidence, or why no plan can; "Add plan as assumption orders" puts it into the Fleet.</li>
 <li><b>Compare</b>: saved scenarios side by side.</li>
 </ol>
+<p><b>F5</b> runs the view on screen; Ctrl+C copies table cells for a spreadsheet.</p>
 <p><b>Scenarios</b> (top bar) hold the inputs of every panel. An edit marks the scenario modified
 (<b>*</b> in the title); <b>Save</b> (Ctrl+S) keeps it, Ctrl+Z undoes any edit, and switching or quitting
 asks before unsaved edits are dropped.</p>
-<p><b>Results out of date?</b> When an input is invalid its field turns red, and the charts grey
-out until it is fixed.</p>
+<p>An invalid input turns its field red; the charts grey out until it is fixed.</p>
 <p><b>Export</b>: each chart's Export button, or File &gt; Export all (Ctrl+E); headless:
 <code>fleetcast export --scenario NAME --out DIR</code>. Every file names its scenario, model and
 workload.</p>

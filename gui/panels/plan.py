@@ -217,7 +217,7 @@ class PlanPanel(QWidget):
         self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
                                          "border-radius: 4px; padding: 6px; }")
         self.summary_label.linkActivated.connect(self._on_summary_link)
-        self.capacity_chart = PlotPanel("Capacity with the plan vs peak demand", y_label="Capacity",
+        self.capacity_chart = PlotPanel("Plan capacity vs peak demand", y_label="Capacity",
                                         y_unit="chips", time_axis=True)
         self.prob_chart = PlotPanel("P(meet demand), fresh trials", y_label="Probability",
                                     y_unit="%", time_axis=True)
@@ -560,8 +560,8 @@ class PlanPanel(QWidget):
         # A plan that was not kept is not drawn as "the plan": with no orders the capacity is the
         # fleet's own, and orders refused (over budget, short on fresh trials) are named as such.
         which = plan_curve_name(r)
-        c.set_title("Capacity with the plan vs peak demand" if r.feasible else
-                    "Capacity with the refused plan vs peak demand" if r.orders else "Capacity vs peak demand (no plan)")
+        c.set_title("Plan capacity vs peak demand" if r.feasible else   # (fits the chart at 1280)
+                    "Refused plan vs peak demand" if r.orders else "Capacity vs peak demand (no plan)")
         c.clear_series()
         lo, mid, hi = r.capacity_unit_chips
         c.set_band(f"{which} P10–P90", x, lo, hi, color="#0072B2")
