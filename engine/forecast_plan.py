@@ -116,7 +116,7 @@ class PlanResult:
     demand_unit_chips: np.ndarray  # P50
     unit_chip_id: str
     economics: tuple[ChipEconomics, ...]
-    jobs_prob_by_deadline: dict[str, float] = field(default_factory=dict)
+    jobs_prob_by_deadline: dict[str, float | None] = field(default_factory=dict)  # None: not known
     solve_s: float = 0.0
     samples: int = 0
     status: str = ""
@@ -836,11 +836,11 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     prob = meets(cap, check.demand_tps).mean(axis=0)
     prob_without = meets(check.capacity_tps, check.demand_tps).mean(axis=0)
     if sc.jobs and any(j.deadline for j in sc.jobs):
-        from engine.forecast import job_completions
+        from engine.forecast import job_completions, prob_done_by_deadline
 
         for job, (_, done) in zip(sc.jobs, job_completions(inputs, check, train_add)):
-            if job.deadline is not None:
-                jobs_prob[job.name] = float((done <= job.deadline.toordinal()).mean())
+            if job.deadline is not None:   # None: a deadline after the horizon the trials do not all reach
+                jobs_prob[job.name] = prob_done_by_deadline(done, job.deadline, float(check.bounds_ord[-1]))
     p = np.percentile(cap, [10, 50, 90], axis=0) / unit_tput
     return PlanResult(
         feasible=feasible, why=why, orders=tuple(orders), total_cost_usd=float(sum(o.cost_usd for o in orders)),

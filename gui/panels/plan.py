@@ -612,15 +612,15 @@ class PlanPanel(QWidget):
             offer = ""
             if r.reachable_target is not None:   # one click plans the longest target that can be kept
                 first, last = r.reachable_target
-                offer = (f" <a href='reachable'>Plan {first:%b %Y} – {last:%b %Y} instead</a> "
-                         f"(sets From and Until).")
+                offer = f" <a href='reachable'>Plan {first:%b %Y} – {last:%b %Y} instead</a> (sets From and Until)."
             # the engine's words name `plan`'s flags; here the form's field ("set From to 2025-10")
-            why = re.sub(r"\(--from (\d{4}-\d{2})\)", r"(untick 'first month a plan can reach' and set From to \1)",
-                         r.why)
+            why = re.sub(r"\(--from (\d{4}-\d{2})(, [^)]*)?\)",
+                         r"(untick 'first month a plan can reach' and set From to \1\2)", r.why)
             return (f"<b>No plan</b> keeps P(meet demand) ≥ {pct_text(r.confidence)} over {window}. "
                     f"<span style='color:#a1260d'>{html.escape(why[:1].upper() + why[1:])}.</span>{offer}"
                     f"<span style='color:#666'>{notes}</span>")
-        jobs = "; ".join(f"job {k}: {v:.0%} by its deadline" for k, v in r.jobs_prob_by_deadline.items())
+        jobs = "; ".join(f"job {k}: " + (f"{v:.0%}" if v is not None else "n/a (after the horizon)") + " by its deadline"
+                         for k, v in r.jobs_prob_by_deadline.items())
         jobs = jobs[:1].upper() + jobs[1:]   # a sentence of its own
         chips = sum(o.quantity for o in r.orders)
         lowest = plan_lowest_prob(r)

@@ -125,3 +125,27 @@ def test_grouped_limits_leaves_small_and_fractional_limits_alone():
     assert grouped_limits("x: '2' (must be <= 1.5)") == "x: '2' (must be <= 1.5)"
     assert grouped_limits("x: '2e7' (must be <= 1e+06)") == "x: '2e7' (must be <= 1,000,000)"
     assert grouped_limits("x: '-1e9' (must be >= -100000)") == "x: '-1e9' (must be >= -100,000)"
+
+
+def test_the_plan_views_no_plan_text_turns_a_checked_from_hint_into_the_forms_words(plan_panel):
+    """The engine's checked hint "(--from 2025-12, $69.5B)" is said with the form's field, and a
+    deadline the horizon cannot answer reads n/a, not a percentage."""
+    import dataclasses
+    import datetime as dt
+
+    import numpy as np
+
+    from engine.forecast_plan import PlanResult
+
+    D = dt.date
+    r = PlanResult(feasible=False, why="lead times: ...; from 2025-12 a plan holds (--from 2025-12, $69.5B)",
+                   orders=(), total_cost_usd=0.0, months=[D(2025, 9, 1)], from_month=D(2025, 9, 1),
+                   until_month=D(2025, 12, 1), confidence=0.9, prob_meet_demand=np.zeros(1),
+                   prob_meet_without=np.zeros(1), capacity_unit_chips=(np.zeros(1),) * 3,
+                   demand_unit_chips=np.zeros(1), unit_chip_id="h20-96gb", economics=(),
+                   jobs_prob_by_deadline={}, solve_s=0.0, samples=200, status="infeasible")
+    text = plan_panel._summary(r, "chips")
+    assert "set From to 2025-12, $69.5B)" in text and "--from" not in text
+    kept = dataclasses.replace(r, feasible=True, why="", jobs_prob_by_deadline={"405B": None, "70B": 0.93})
+    text = plan_panel._summary(kept, "chips")
+    assert "Job 405B: n/a (after the horizon) by its deadline; job 70B: 93% by its deadline" in text
