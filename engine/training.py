@@ -88,7 +88,7 @@ REASONS = (
     "cp does not divide sequence",
     "ep does not divide experts or dp x cp",
     "fp8 not supported by chip",
-    "schedule needs vpp 1 (dualpipe: even pp, 2 x pp micro-batches)",
+    "schedule needs vpp 1 (DualPipe also: even pp, 2 x pp micro-batches)",
 )
 REASON_INDEX = {name: i for i, name in enumerate(REASONS)}
 
@@ -333,6 +333,18 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     score_bytes = mb * (model.heads / tp) * s * (s / cp) * act_bytes      # one pass over the matrix
     attn_layer_fwd = attn_fwd + score_fwd_passes * score_bytes / hbm
     attn_layer_bwd = attn_bwd + score_bwd_passes * score_bytes / hbm
+    if inp.flash_attention:
+        # A fused kernel is never slower than the unfused kernels it replaces (the full matrix as
+        # batched GEMMs plus the softmax passes; no dropout). The flash efficiency is fitted on
+        # H100, where the softmax's exponentials, not the tensor cores, limit it; the H20 inherits
+        # it at a sixth of H100's matrix rate, and read 378 days for the 405B on 16,384 of them with
+        # flash attention and 364 without (QA).
+        full_core = T * fwd_nc["attn_core_per_layer"] / tp
+        unfused = (3.0 * full_core / (peak16 * f("train_gemm_eff") * (d / (d + half)))
+                   + 5.0 * score_bytes / hbm)
+        scale = np.minimum(1.0, unfused / (attn_layer_fwd + attn_layer_bwd))
+        attn_fwd, attn_bwd = attn_fwd * scale, attn_bwd * scale
+        attn_layer_fwd, attn_layer_bwd = attn_layer_fwd * scale, attn_layer_bwd * scale
 
     # -- memory-bound elementwise work (norms, residuals, activation, rotary, MoE permute)
     act_elems = (3.0 if model.gated_ffn else 2.0) * model.ffn_hidden
@@ -597,7 +609,10 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     scores = 0.0 if inp.flash_attention else (5.0 if inp.dropout else 2.0) * model.heads * s / cp
     full_layer = T * (per_tok_layer + scores) / tp                 # bytes per token-element are in coefficients
     sel_layer = T * np.maximum(per_tok_layer - sel_saving, 2.0 * h) / tp
-    ckpt_layer = T * 2.0 * h / tp
+    # full recompute keeps each layer's input (2 bytes x h per token); without sequence parallelism
+    # every tensor-parallel rank holds it whole (Korthikanti et al. 2022, Table 2: 2sbh; Megatron's
+    # --distribute-saved-activations, which splits it, is not the default)
+    ckpt_layer = T * 2.0 * h / (tp if inp.sequence_parallel else 1.0)
     act_layer = np.where(rc == 0, full_layer, np.where(rc == 1, sel_layer, ckpt_layer))
     if dualpipe:
         inflight = np.minimum(pp + 1.0, micro)
@@ -671,7 +686,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         mark(np.ones(tp.shape, dtype=bool), "fp8 not supported by chip")
     if inp.schedule != "1f1b":
         mark((vpp > 1) | ((pp % 2 != 0) & dualpipe) | ((micro < 2 * pp) & dualpipe & (pp > 1)),
-             "schedule needs vpp 1 (dualpipe: even pp, 2 x pp micro-batches)")
+             "schedule needs vpp 1 (DualPipe also: even pp, 2 x pp micro-batches)")
     mark(mem_total > capacity, "out of memory")
 
     return {
@@ -799,7 +814,7 @@ def _check_inputs(inp: TrainingInputs) -> None:
     if not 0 < inp.num_chips <= MAX_CHIPS:
         raise UserError(f"num_chips: {inp.num_chips} (must be 1 to {MAX_CHIPS:,})")
     if inp.seq_len is not None and not 0 < inp.seq_len <= 10_000_000:
-        raise UserError(f"seq_len: {inp.seq_len} (must be 1 to 10,000,000 tokens)")
+        raise UserError(f"--seq-len: {inp.seq_len} (must be 1 to 10,000,000 tokens)")
     if inp.global_batch_seqs is not None and not 0 < inp.global_batch_seqs <= 100_000_000:
         raise UserError(f"global_batch_seqs: {inp.global_batch_seqs} (must be 1 to 100,000,000)")
     if not inp.chip.peak_tflops("bf16"):
@@ -994,7 +1009,9 @@ def search_layouts(inputs: TrainingInputs, *, progress: Callable[[float, str], N
 
 
 IDLE_SHARE_MAX = 0.1   # most of the chips a suggestion leaves idle
-IDLE_GAIN_MIN = 1.05   # and the least it must gain in total throughput
+# and the least it must gain in total throughput: any gain, as fewer chips that train faster cost
+# less too (at 5%, 832 H100 were left at 704,464 tokens/s where 768 of them train at 709,441; QA)
+IDLE_GAIN_MIN = 1.0
 IDLE_NEAR_FASTEST = 0.95   # of the counts that gain, the fewest idle chips within 5% of the fastest
 
 
@@ -1005,14 +1022,14 @@ def fewer_chips_alternative(inputs: TrainingInputs, tokens_per_s_per_chip: float
     A count that factors badly has few layouts: 1,023 = 3 x 11 x 31 H100 took 27.6 days for
     Llama 3 70B where 1,022 took 13.2 (and a prime count had none). The counts tried are the
     largest multiples of 2, 4, ..., 1,024 at or below it, leaving at most IDLE_SHARE_MAX idle; of
-    those whose whole-fleet throughput beats this count's by IDLE_GAIN_MIN (or this count has no
+    those whose whole-fleet throughput beats this count's (by IDLE_GAIN_MIN; or this count has no
     feasible layout), the one with the fewest idle chips within 5% of the fastest. Layout fields
     the user fixed stay fixed (a fixed dp fixes the count)."""
     n = int(inputs.num_chips)
     if inputs.dp:
         return None
     counts = sorted({n - n % (2 ** k) for k in range(1, 11)} - {n, 0}, reverse=True)
-    to_beat = n * max(float(tokens_per_s_per_chip), 0.0) * IDLE_GAIN_MIN
+    to_beat = n * max(float(tokens_per_s_per_chip), 0.0) * IDLE_GAIN_MIN * (1.0 + 1e-9)
     found = []   # (whole-fleet tokens/s, chips, search) of the counts that gain
     for m in (m for m in counts if m >= (1.0 - IDLE_SHARE_MAX) * n):
         try:

@@ -116,3 +116,27 @@ def test_a_small_imported_model_shows_its_size(capsys, tmp_path):
     assert presets["llama3-8b"]["params_b"] == 8.03   # 3 decimals above 0.1 B, as before
     code, out, _ = _run(capsys, "--db", db, "models", "import", str(folder / "config.json"), "--replace")
     assert out.startswith("replaced 'tiny' (was tiny, 0.251 M parameters) with 0.251 M parameters")
+
+
+def test_fewer_chips_that_train_faster_are_offered_whatever_the_gain(tmp_path, capsys):
+    """QA: 832 H100 train Llama 3 70B at 704,464 tokens/s where 768 of them reach 709,441 (0.7%
+    more, 64 chips fewer); below the old 5% bar nothing was said."""
+    import json
+
+    from engine.cli import main
+
+    code = main(["--db", str(tmp_path / "t.db"), "train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb",
+                 "--chips", "832", "--search", "--global-batch", "1024", "--format", "json"])
+    d = json.loads(capsys.readouterr().out)
+    assert code == 0 and d["fewer_chips"] is not None
+    assert d["fewer_chips"]["chips"] < 832
+    assert d["fewer_chips"]["tokens_per_s"] > d["tokens_per_s_per_chip"] * 832
+
+
+def test_the_seq_len_range_error_names_the_flag(tmp_path, capsys):
+    from engine.cli import main
+
+    code = main(["--db", str(tmp_path / "t.db"), "train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb",
+                 "--chips", "64", "--seq-len", "100000000"])
+    err = capsys.readouterr().err
+    assert code != 0 and "--seq-len: 100000000 (must be 1 to 10,000,000 tokens)" in err
