@@ -114,6 +114,17 @@ def expected_interruptions(num_chips: int, days: float, mtbf_chip_hours: float |
     return days * 86400.0 / job_mtbf_s(num_chips, mtbf_chip_hours)
 
 
+def duration_text(seconds: float) -> str:
+    """A duration in the unit its size reads best in: 0.11 s, 4.2 min, 3.1 h (two significant
+    digits; a fixed unit printed a 0.11 s checkpoint as "0.0 min")."""
+    for limit_s, unit_s, unit in ((60.0, 1.0, "s"), (3600.0, 60.0, "min"), (math.inf, 3600.0, "h")):
+        # rounded first, so 59.96 s reads 1 min rather than "60 s"
+        if float(f"{seconds:.2g}") < limit_s:
+            value = seconds / unit_s
+            return f"{value:.2g} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+    return f"{seconds / 3600.0:,.0f} h"   # not reached for a finite duration (inf, nan)
+
+
 def no_progress_reason(num_chips: int, g: Goodput, restart_s: float,
                        mtbf_chip_hours: float | None = None) -> str:
     """Why a job of `num_chips` makes no progress (goodput under MIN_GOODPUT), with the figures behind it."""
@@ -130,7 +141,8 @@ def no_progress_reason(num_chips: int, g: Goodput, restart_s: float,
         cause = "failures are so frequent that restarts and redone work take nearly all the time"
     shown = f"{100 * modelled:.1f}%" if modelled >= 0.001 else "less than 0.1%"
     return (f"no progress on {num_chips:,} chips: {cause} (goodput 0: the model gives {shown}, under the "
-            f"{100 * MIN_GOODPUT:g}% counted as progress). Expected interval between failures {m / 60.0:.1f} min ({mtbf:,.0f} "
-            f"chip-hours MTBF per chip / {num_chips:,} chips); each failure costs {restart_s / 60.0:.0f} min of "
-            f"restart plus {lost_work_s / 60.0:.1f} min of lost work, and a checkpoint takes {c / 60.0:.1f} min. "
+            f"{100 * MIN_GOODPUT:g}% counted as progress). Expected interval between failures {duration_text(m)} "
+            f"({mtbf:,.0f} chip-hours MTBF per chip / {num_chips:,} chips); each failure costs "
+            f"{duration_text(restart_s)} of restart plus {duration_text(lost_work_s)} of lost work, and a checkpoint "
+            f"takes {duration_text(c)}. "
             "Use fewer chips, faster restarts or faster checkpoint storage")

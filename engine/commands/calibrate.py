@@ -54,7 +54,7 @@ FIT_LEFT_MAX_PCT = 50.0   # a fit leaving more error than this on its own runs i
 
 
 def run(args, ctx) -> Output:
-    from engine.commands.validate import check_columns
+    from engine.commands.validate import _first_of_each_id, check_columns
     from engine.validation import read_cases_csv
 
     store = ctx.store()
@@ -68,9 +68,20 @@ def run(args, ctx) -> Output:
     chips = {c.id: c for c in store.chips()}
     all_rows = read_cases_csv(args.cases)
     check_columns(args.cases, args.kind, all_rows)   # a file of the other kind fits nothing: refuse it
-    rows = [r for r in all_rows if (r.get("chip") or "").strip() == chip.id]
+    # a row repeating an earlier row's id and metric is not another run: dropped and named as
+    # `validate` does (4 copies of one run were counted as 4, and 3 factors fitted to them saved)
+    first_rows, repeat_cases = _first_of_each_id(all_rows)
+    first_ids = {id(r) for r in first_rows}
+    repeat_rows = [r for r in all_rows if id(r) not in first_ids]   # in file order, as repeat_cases
+
+    def mine(row: Mapping) -> bool:
+        return (row.get("chip") or "").strip() == chip.id
+
+    repeats = [(c["id"], c["status"], c["message"]) for r, c in zip(repeat_rows, repeat_cases) if mine(r)]
+    rows = [r for r in first_rows if mine(r)]
     if not rows:
-        raise UserError(f"{args.cases}: no rows with chip '{chip.id}' to calibrate on")
+        raise UserError(f"{args.cases}: no rows with chip '{chip.id}' to calibrate on"
+                        + (f" ({repeats[0][2]})" if repeats else ""))
     names = tuple(dict.fromkeys(n.strip() for n in args.factors.split(",") if n.strip())) \
         if args.factors is not None else None
     if names is not None and not names:
@@ -151,6 +162,7 @@ def run(args, ctx) -> Output:
         held = {}
         summary = {"mean_abs_log_error_before": result["loss_before"],
                    "mean_abs_log_error_after": result["loss_after"], "cases": len(rows)}
+    skipped += repeats   # after the judged rows: a row's own fault is named before its copies
     # A factor no run moves is not fitted: it keeps its value, is named, and is never saved as if
     # these runs had measured it.
     for n in unconstrained:
@@ -186,7 +198,8 @@ def run(args, ctx) -> Output:
                  f"they cannot fit it; kept at {start[n]:.4g}" + (" and not saved" if args.save else "")
                  for n in names if n in unconstrained]
     errors = [(i, why) for i, status, why in skipped if status == "error"]
-    warnings += [f"row {i}: not fitted, {status} ({why})" for i, status, why in skipped[:10]]
+    warnings += [f"not fitted: {why}" if _names_its_row(why) else f"row {i}: not fitted, {status} ({why})"
+                 for i, status, why in skipped[:10]]
     if len(skipped) > 10:
         warnings.append(f"... and {len(skipped) - 10} more rows not fitted")
     if worse:
@@ -203,8 +216,8 @@ def run(args, ctx) -> Output:
                         "on them; these factors are not what the runs measured")
     refusal = None
     if errors:   # a file with unusable rows (a typo'd value, a missing field) is fixed first
-        refusal = (f"{len(errors)} row(s) of the file can't be used (row {errors[0][0]}: {errors[0][1]}); fix or "
-                   "remove them")
+        first = errors[0][1] if _names_its_row(errors[0][1]) else f"row {errors[0][0]}: {errors[0][1]}"
+        refusal = f"{len(errors)} row(s) of the file can't be used ({first}); fix or remove them"
     elif worse:
         refusal = f"the fit scores worse than the current factors on these {summary['cases']} runs ({measure})"
     elif on_bound:
@@ -236,6 +249,12 @@ def run(args, ctx) -> Output:
 
 
 MIN_RUNS_PER_FACTOR = 3
+
+
+def _names_its_row(why: str) -> bool:
+    """Whether a reason already names its file row ("row 3: id 'X' ... repeats row 2"): prefixing
+    the run id as well read "row X: row 3: id 'X' ...", the id twice."""
+    return why.startswith("row ") and why[4:5].isdigit()
 
 
 def _held_factors(fit, bounds: Mapping[str, tuple]) -> dict[str, str]:
