@@ -288,8 +288,23 @@ def follow_store_writes(stack, store, slot):
 
 # ---- imports ----------------------------------------------------------------------------------
 
+def ask_to_replace(question: str) -> bool:
+    """Yes/No (default No) before an import replaces stored records with a file's rows of the
+    same id. Module-level so a test can answer it."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    buttons = QMessageBox.StandardButton
+    answer = QMessageBox.question(QApplication.activeWindow(), "Replace existing records?", question,
+                                  buttons.Yes | buttons.No, buttons.No)
+    return answer == buttons.Yes
+
+
 class ImportCommand(StoreCommand):
-    """Import a chips or orders CSV (all rows or none); undo puts the rows it touched back."""
+    """Import a chips or orders CSV (all rows or none); undo puts the rows it touched back.
+
+    Rows that would change existing records are first refused, as the CLI refuses them without
+    --replace (another database's export carries its own order 4, not this one's): the window
+    asks, naming them, and imports again replacing only those on Yes."""
 
     def __init__(self, store, kind: str, path: str):
         super().__init__(store, f"Import {kind} from {_short(str(path).rsplit('/', 1)[-1])}")
@@ -303,7 +318,26 @@ class ImportCommand(StoreCommand):
         if self.after is not None:  # redo: the rows as the import left them (its rows only)
             self.store.swap_rows(self.before, self.after)
             return
-        self.summary, self.before, self.after = self.store.import_with_snapshots(self.kind, self.path)
+        from engine.errors import ValidationError
+        from engine.store.transfer import UpdatesRefused, show_ids
+
+        try:
+            result = self.store.import_with_snapshots(self.kind, self.path)
+        except UpdatesRefused as refused:
+            ids = refused.ids
+            file_name = str(self.path).rsplit("/", 1)[-1]
+            question = (f"Replace {self.kind} {self.store.records_in_words(self.kind, ids)} with the file's?\n\n"
+                        f"{file_name} has {len(ids):,} row(s) with the id of a stored {self.kind[:-1]} but other "
+                        "values (an export of another database?). No imports nothing.")
+            if not ask_to_replace(question):
+                raise ValidationError([f"{len(ids):,} row(s) would change existing {self.kind} ({show_ids(ids)}); "
+                                       "kept as they are"], context=refused.context) from None
+            try:   # only those: a record another program wrote since the question is not replaced unasked
+                result = self.store.import_with_snapshots(self.kind, self.path, update_existing=frozenset(ids))
+            except UpdatesRefused as again:
+                raise ValidationError([f"{self.kind} {show_ids(again.ids)} changed since you were asked (by another "
+                                       "program?); import again"], context=again.context) from None
+        self.summary, self.before, self.after = result
         self.count = self.summary.count
         self.outcome["summary"] = self.summary   # (read after the push, as `error` is)
         if not (self.summary.added or self.summary.updated):

@@ -279,9 +279,16 @@ def error_kind(exc: BaseException) -> str:
     return "damaged"
 
 
-def explain(path: Path, exc: BaseException, *, opening: bool = False, timeout_s: float | None = None) -> StoreError:
-    """One line for an SQLite error, by kind; never 'damaged' for a lock or a permission."""
+def explain(path: Path, exc: BaseException, *, opening: bool = False, timeout_s: float | None = None,
+            reading: str = "") -> StoreError:
+    """One line for an SQLite error, by kind; never 'damaged' for a lock or a permission.
+    `reading`: what a read-only operation was doing ("exporting"), for an I/O error or a full disk."""
     kind = error_kind(exc)
+    if reading and kind in ("io", "full"):
+        # a read writes only SQLite's temporary sort files (and the export): "restore a backup"
+        # of a healthy database was wrong advice when the temporary folder filled up
+        return StoreError(f"{path}: reading it failed while {reading} ({exc}); the database is unchanged. "
+                          "The disk or temporary folder may be full: free space (or set SQLITE_TMPDIR) and retry")
     # a new file that could not be made is not "left unchanged": there is none
     done = ("it was left unchanged" if Path(path).exists() else "no database was created") if opening \
         else "nothing was changed"

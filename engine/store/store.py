@@ -189,6 +189,13 @@ def _open_target(target: "files.Target", read_only: bool, timeout_s: float) -> "
     return store
 
 
+# Read-only methods, by what they do in words: an I/O error there is not the database's damage
+# (SQLite's temporary sort file filled the disk, for one).
+_READING = {"export_chips_csv": "exporting", "export_orders_csv": "exporting", "chip_rows": "reading chips",
+            "order_rows": "reading orders", "delivery_rows": "reading deliveries", "chips": "reading chips",
+            "orders": "reading orders", "scenarios": "reading scenarios"}
+
+
 def _guard(method):
     """Report SQLite errors (locked, read-only, damaged pages, undecodable text) as one line."""
 
@@ -197,7 +204,7 @@ def _guard(method):
         try:
             return method(self, *args, **kwargs)
         except (sqlite3.Error, UnicodeDecodeError) as exc:
-            raise self._explain(exc) from None
+            raise self._explain(exc, reading=_READING.get(method.__name__, "")) from None
         except NotFoundError:   # a row looked up by key that is not there (not damage, not a bug to show)
             raise UserError(f"{method.__name__}: no such row in {self.path} (deleted by another window or "
                             "program?); nothing was changed") from None
@@ -303,11 +310,11 @@ class Store:
                 raise _open_error(path, exc, timeout_s) from None
         return store
 
-    def _explain(self, exc: BaseException) -> StoreError:
+    def _explain(self, exc: BaseException, *, reading: str = "") -> StoreError:
         if files.error_kind(exc) == "encoding":
             return StoreError(f"{self.path}: {self._undecodable(exc)} (the file is damaged or was written "
                               f"by another program); {files.DAMAGED_HINT}")
-        return files.explain(self.path, exc, timeout_s=getattr(self, "busy_timeout_s", None))
+        return files.explain(self.path, exc, timeout_s=getattr(self, "busy_timeout_s", None), reading=reading)
 
     def _undecodable(self, exc: BaseException) -> str:
         """Name the table, row and column holding text that is not UTF-8 (after such an error)."""
@@ -328,17 +335,49 @@ class Store:
             if not os.path.lexists(target):
                 break
             target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}-{n}{suffix}")
-        with sqlite3.connect(target) as dest:  # a Path: no URI parsing, any bytes in the name
-            self.db.conn.backup(dest)
-        dest.close()
+        try:
+            # as backup_to: into a temporary file, moved into place when whole (a kill mid-copy
+            # left an empty database, with a -journal, under the backup's name)
+            self._copy_into(target, replace=False)
+        except (OSError, sqlite3.Error, UserError) as exc:
+            raise StoreError(f"{self.path}: the backup before upgrading its schema could not be written to "
+                             f"{target.parent} ({exc}); the file was left as it was") from None
         return target
+
+    def _copy_into(self, target: Path, *, replace: bool) -> None:
+        """SQLite's online backup of this database into a temporary file beside `target`, checked,
+        synced, then moved to `target` (over an existing file only with `replace`). On failure no
+        file is left: neither the temporary one nor its -journal/-wal/-shm."""
+        from engine.csv_io import _move_no_clobber, _umask, temp_file_beside
+
+        tmp = temp_file_beside(target)
+        try:
+            dest = sqlite3.connect(tmp)   # a Path: no URI parsing, any bytes in the name
+            try:
+                self.db.conn.backup(dest)   # pages copied under a read lock: one consistent state
+                ok = dest.execute("pragma quick_check").fetchone()[0]
+            finally:
+                dest.close()
+            if ok != "ok":
+                raise UserError(f"{target}: the copy did not check out ({ok}); nothing was written")
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a backup is shared like the database
+            if replace:
+                os.replace(tmp, target)
+            else:
+                _move_no_clobber(tmp, target)
+        finally:
+            for leftover in (tmp, *(Path(f"{tmp}{side}") for side in ("-journal", "-wal", "-shm"))):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
 
     def backup_to(self, path, *, force: bool = False) -> Path:
         """A consistent copy of the whole database (chips with their calibration, orders and
         deliveries, model presets, scenarios) at `path`: SQLite's online backup into a temporary
         file beside it, checked, then moved into place. An existing file is replaced only with
         `force`; the database's own file never."""
-        from engine.csv_io import _move_no_clobber, _umask, check_can_create, temp_file_beside
+        from engine.csv_io import check_can_create
 
         target = check_can_create(path, force=force)
         if target.exists() and self.path.exists() and os.path.samefile(target, self.path):
@@ -350,28 +389,10 @@ class Store:
         if sides:
             raise UserError(f"{target}{sides[0]}: exists (another program has {target.name} open, or crashed with "
                             f"it open); close it, or give another file name; nothing was written")
-        tmp = temp_file_beside(target)
         try:
-            dest = sqlite3.connect(tmp)
-            try:
-                self.db.conn.backup(dest)   # pages copied under a read lock: one consistent state
-                ok = dest.execute("pragma quick_check").fetchone()[0]
-            finally:
-                dest.close()
-            if ok != "ok":
-                raise UserError(f"{target}: the copy did not check out ({ok}); nothing was written")
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a backup is shared like the database
-            if force:
-                os.replace(tmp, target)
-            else:
-                _move_no_clobber(tmp, target)
+            self._copy_into(target, replace=force)
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"{target}: could not be written ({exc}); nothing was changed") from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
         return target
 
     def change_count(self) -> int:
@@ -536,7 +557,7 @@ class Store:
         return rows
 
     # ---- chips import/export (engine.store.transfer does the work) ------------------------
-    def import_chips(self, path, *, update_existing: bool = True) -> "ImportSummary":
+    def import_chips(self, path, *, update_existing: bool | frozenset = True) -> "ImportSummary":
         """Validate every row, then add or update all chips or none; what changed, by id. With
         `update_existing` False a row that would change an existing chip refuses the whole file."""
         from engine.store.transfer import import_chips
@@ -738,7 +759,7 @@ class Store:
             self.db.table(DELIVERIES).insert(row)
 
     # ---- orders import/export (engine.store.transfer does the work) -----------------------
-    def import_orders(self, path, *, update_existing: bool = True) -> "ImportSummary":
+    def import_orders(self, path, *, update_existing: bool | frozenset = True) -> "ImportSummary":
         """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All rows or none.
 
         A row with the id of an existing order updates it; its deliveries are replaced only when
@@ -764,7 +785,7 @@ class Store:
         try:
             yield from iter_orders_with_deliveries(self, limit=limit, offset=offset)
         except (sqlite3.Error, UnicodeDecodeError) as exc:  # _guard can't see inside a generator
-            raise self._explain(exc) from None
+            raise self._explain(exc, reading="reading orders") from None
 
     def order_count(self) -> int:
         return self.db.execute(f"select count(*) from {ORDERS}").fetchone()[0]
@@ -998,15 +1019,39 @@ class Store:
     # ---- whole-table snapshots (undo of bulk changes) ---------------------------------------
     SNAPSHOT_TABLES = (CHIPS, CALIBRATION, ORDERS, DELIVERIES)
 
-    def import_with_snapshots(self, kind: str, path) -> tuple["ImportSummary", dict, dict]:
+    def import_with_snapshots(self, kind: str, path, *, update_existing: bool | frozenset = False
+                              ) -> tuple["ImportSummary", dict, dict]:
         """(summary, rows before, rows after) of a chips or orders import, both snapshots taken
         inside the import's own transaction: taken outside it, a row another program committed
-        in between counted as the import's, and undoing the import deleted it."""
+        in between counted as the import's, and undoing the import deleted it. As the CLI without
+        --replace, a row that would change an existing record refuses the file (UpdatesRefused)
+        unless `update_existing` is True or holds that record's id: another database's export
+        carries its own order 4, not ours."""
         with self.db.atomic():
             before = self.snapshot_tables()
-            summary = self.import_chips(path) if kind == "chips" else self.import_orders(path)
+            summary = (self.import_chips(path, update_existing=update_existing) if kind == "chips"
+                       else self.import_orders(path, update_existing=update_existing))
             after = self.snapshot_tables()
         return summary, before, after
+
+    def records_in_words(self, kind: str, ids: list, limit: int = 5) -> str:
+        """Stored chips or orders by id as a person knows them, for a question before replacing
+        them: '4 (ByteDance 200,000 Ascend 910B2), 7 (...) and 3 more'; an id no longer stored
+        is given alone."""
+        chip_names = dict(self.db.execute(f"select id, name from {CHIPS}").fetchall())
+        shown = []
+        for key in ids[:limit]:
+            if kind == "chips":
+                shown.append(f"{key} ({chip_names[key]})" if chip_names.get(key) else str(key))
+                continue
+            row = self.db.execute(f"select buyer, quantity, chip_id from {ORDERS} where id = ?", [key]).fetchone()
+            if row is None:
+                shown.append(str(key))
+                continue
+            buyer, quantity, chip_id = row
+            shown.append(f"{key} ({buyer} {int(quantity):,} {chip_names.get(chip_id) or chip_id})")
+        more = f" and {len(ids) - limit:,} more" if len(ids) > limit else ""
+        return ", ".join(shown) + more
 
     def snapshot_tables(self) -> dict[str, list[dict]]:
         """Every row of the catalog and order tables, to undo a bulk change such as an import

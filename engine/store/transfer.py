@@ -157,20 +157,36 @@ def _header_problems(reader: CsvReader, allowed, required, kind: str) -> list[st
 
 # ---- chips ---------------------------------------------------------------------------------
 
-def _refuse_unasked_updates(summary: ImportSummary, name: str, what: str, allowed: bool) -> None:
+class UpdatesRefused(ValidationError):
+    """An import refused because rows would change existing records the caller did not allow to
+    change: `ids` are all of them (the window asks about them by name and imports again)."""
+
+    def __init__(self, problems: list[str], context: str, what: str, ids: list):
+        super().__init__(problems, context=context)
+        self.what, self.ids = what, list(ids)
+
+
+def show_ids(ids: list) -> str:
+    """'4, 7, 9' or '4, 7, 9, 12, 15 and 3 more'."""
+    return ", ".join(str(i) for i in ids[:5]) + (f" and {len(ids) - 5:,} more" if len(ids) > 5 else "")
+
+
+def _refuse_unasked_updates(summary: ImportSummary, name: str, what: str, allowed: bool | frozenset) -> None:
     """Raised inside the import's transaction (so nothing is written) when rows would change
     existing ones and the caller did not ask for that: an export of another database carries ids
-    that are this one's other orders, and the CLI has no undo."""
-    if allowed or not summary.updated:
+    that are this one's other orders, and the CLI has no undo. `allowed`: True (any), False
+    (none) or the ids the user agreed to replace (the window: not one written since it asked)."""
+    if allowed is True or not summary.updated:
         return
-    shown = ", ".join(str(i) for i in summary.updated[:5]) + (f" and {len(summary.updated) - 5:,} more"
-                                                             if len(summary.updated) > 5 else "")
-    raise ValidationError([f"{len(summary.updated):,} row(s) would change existing {what} ({shown}); "
-                           "pass --replace to update them"], context=f"{name}: nothing imported")
+    unasked = [i for i in summary.updated if not allowed or i not in allowed]
+    if not unasked:
+        return
+    raise UpdatesRefused([f"{len(unasked):,} row(s) would change existing {what} ({show_ids(unasked)}); "
+                          "pass --replace to update them"], f"{name}: nothing imported", what, unasked)
 
 
 def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS,
-                 update_existing: bool = True) -> ImportSummary:
+                 update_existing: bool | frozenset = True) -> ImportSummary:
     store._writable()
     summary = ImportSummary("chip", str(path))
     with CsvReader(path, max_bytes=max_bytes, max_rows=max_rows, columns=CHIP_FIELDS) as reader:
@@ -179,9 +195,9 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
             raise ValidationError(problems)
         header = set(reader.header)
         issues = _Problems(reader.name)
-        current = {r["id"]: r for r in store.chip_rows()}
         seen: dict[str, int] = {}
         with store.db.atomic():
+            current = {r["id"]: r for r in store.chip_rows()}   # under the write lock, as in import_orders
             for line, row in reader.rows():
                 if "__extra__" in row:
                     issues.add(f"{reader.name} row {line}: more cells than header columns")
@@ -248,7 +264,7 @@ def _lot_notes(lots: list, given: list[str] | None, old: list[tuple[str, int, st
 
 
 def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS,
-                  update_existing: bool = True) -> ImportSummary:
+                  update_existing: bool | frozenset = True) -> ImportSummary:
     """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All rows or none."""
     store._writable()
     summary = ImportSummary("order", str(path))
@@ -260,12 +276,6 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
             raise ValidationError(problems)
         header = set(reader.header)
         issues = _Problems(name)
-        chip_ids = store._chip_ids()
-        chip_vendors = dict(conn.execute(f"select id, vendor from {CHIPS}").fetchall())
-        # Ids the database gives rows without one are above every id it held before (SQLite: max + 1),
-        # so an id above `max_before` that exists and no row gave was assigned by this import.
-        max_before = conn.execute(f"select coalesce(max(id), 0) from {ORDERS}").fetchone()[0]
-        ever_before = max(int(max_before), last_id(conn, ORDERS))   # ids handed out before this import
         given_at: dict[int, int] = {}     # id -> line that gave it
         reused: list[tuple[int, int, str]] = []   # (line, a deleted order's id given again, chip)
         stored_orders: dict[tuple, int] | None = None
@@ -283,6 +293,15 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
             conn.executemany(delivery_sql, [(claim_id(conn, DELIVERIES), order_id, d, q, n)
                                             for (d, q), n in zip(lots, notes)])
         with store.db.atomic():
+            # Read under the write lock (BEGIN IMMEDIATE), not before it: read earlier, another
+            # import committed in between went unseen, and its order 10 read as one this import
+            # had just given a row without an id.
+            chip_ids = store._chip_ids()
+            chip_vendors = dict(conn.execute(f"select id, vendor from {CHIPS}").fetchall())
+            # Ids the database gives rows without one are above every id it held before (SQLite: max + 1),
+            # so an id above `max_before` that exists and no row gave was assigned by this import.
+            max_before = conn.execute(f"select coalesce(max(id), 0) from {ORDERS}").fetchone()[0]
+            ever_before = max(int(max_before), last_id(conn, ORDERS))   # ids handed out before this import
             for line, row in reader.rows():
                 if "__extra__" in row:
                     issues.add(f"{name} row {line}: more cells than header columns")

@@ -55,7 +55,10 @@ def test_export_all_asks_before_replacing_a_users_files(window, store, tmp_path,
     assert not [p.name for p in out.iterdir() if ".tmp" in p.name]
 
 
-def test_an_import_that_updates_an_order_keeps_its_deliveries_and_undoes_exactly(window, store, tmp_path):
+def test_an_import_that_updates_an_order_keeps_its_deliveries_and_undoes_exactly(window, store, tmp_path, monkeypatch):
+    import gui.commands
+
+    monkeypatch.setattr(gui.commands, "ask_to_replace", lambda question: True)   # the user says Yes
     before = store.snapshot_tables()
     path = tmp_path / "orders.csv"
     path.write_text("id,buyer,vendor,chip_id,quantity,order_date\n1,ByteDance Ltd,Huawei,ascend-910b2,100000,2024-01-15\n")

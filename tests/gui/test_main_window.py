@@ -145,7 +145,10 @@ def test_file_back_up_copies_the_database_and_says_where(window, store, tmp_path
     assert errors and "database itself" in errors[0]
 
 
-def test_export_and_reimport_orders_csv(window, store, tmp_path):
+def test_export_and_reimport_orders_csv(window, store, tmp_path, monkeypatch):
+    import gui.commands
+
+    monkeypatch.setattr(gui.commands, "ask_to_replace", lambda question: True)   # the user says Yes
     path = tmp_path / "orders.csv"
     count = window.export_csv("orders", str(path))
     assert count == len(store.order_rows()) and path.read_text().startswith("id,")
