@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.scenario_bar.confirm_switch = lambda: self.maybe_save("switching scenario")
         self.scenario_bar.confirm_overwrite = self._confirm_overwrite
         self.scenario_bar.save_problem = self.save_problem
+        self.scenario_bar.sync_before_save = self.check_external_changes
         self.scenario_bar.keep_vanished = self._keep_vanished
         self.scenario_bar.capture_marks = self._saved_marks
         self.scenario_bar.restore_marks = self._restore_saved_marks
@@ -408,7 +409,7 @@ class MainWindow(QMainWindow):
     def _mark_stored_changed(self, watchers) -> None:
         """What these views show is no longer what the scenario stores: unsaved, whatever is on screen."""
         for watcher in watchers:
-            watcher.saved = {"__stored_changed_since_shown__": True}
+            watcher.saved = {STORED_CHANGED_MARK: True}
         self.update_modified()
 
     def _follow_base_change(self, base: str | None) -> None:
@@ -460,6 +461,14 @@ class MainWindow(QMainWindow):
         if not self.is_modified():
             return True
         name = self._scenario_name or "this scenario"
+        if getattr(self.store, "read_only", False):   # edits made to explore: never dropped unasked
+            choice = self._ask_unsaveable(name, doing)
+            if choice == "save_as":
+                return self.save_copy_with_edits() is not None
+            if choice == "discard":
+                self._discard_edits()
+                return True
+            return False
         answer = QMessageBox.question(
             self, "Unsaved changes",
             f"The inputs of '{name}' have changed since it was saved.\n\n"
@@ -469,14 +478,64 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Save:
             return self.scenario_bar.save_current()
         if answer == QMessageBox.StandardButton.Discard:
-            from gui.panels.forecast_editors import rows_editors
-
-            for panel in self.panels.values():   # bad cells too: they would ask again
-                for editor in rows_editors(panel):
-                    editor.drop_bad_cells()
-            self.mark_saved()  # asked once: what follows (switch, quit) must not ask again
+            self._discard_edits()
             return True
         return False
+
+    def _discard_edits(self) -> None:
+        from gui.panels.forecast_editors import rows_editors
+
+        for panel in self.panels.values():   # bad cells too: they would ask again
+            for editor in rows_editors(panel):
+                editor.drop_bad_cells()
+        self.mark_saved()  # asked once: what follows (switch, quit) must not ask again
+
+    def _ask_unsaveable(self, name: str, doing: str) -> str:
+        """'save_as', 'discard' or 'cancel' for edits a read-only database cannot take."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
+                          f"The inputs of '{name}' have changed, and these edits cannot be saved in a read-only "
+                          f"database ({self.store.path.name}).\n\nSave a copy of the database with them before "
+                          f"{doing}?", parent=self)
+        save_as = box.addButton("Save As…", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton(QMessageBox.StandardButton.Discard)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save_as)
+        box.exec()
+        clicked = box.clickedButton()
+        return "save_as" if clicked is save_as else "discard" if clicked is discard else "cancel"
+
+    def save_copy_with_edits(self, path: str | None = None) -> str | None:
+        """A read-only database's edits kept: a copy of the whole database (as Back up) with the
+        scenario on screen saved in it as shown. Returns the copy's path, or None (nothing kept)."""
+        name = self._scenario_name
+        problem = self.save_problem()
+        if not name or problem:
+            self.show_error(f"Not saved: {problem or 'no scenario on screen'}")
+            return None
+        if path is None:
+            stem = os.path.splitext(os.path.basename(str(self.store.path)))[0] or "fleetcast"
+            start = os.path.join(last_dir("database"), f"{stem} copy.db")
+            path, _ = QFileDialog.getSaveFileName(self, "Save a copy with the edits", start,
+                                                  "Fleetcast databases (*.db)")
+            if not path:
+                return None
+        from engine.store import open_store
+
+        params = self.gather_scenario_params()
+        try:
+            target = self.store.backup_to(path, force=True)  # the save dialog has asked before replacing a file
+            copied = open_store(target)
+            try:
+                copied.save_scenario(name, params)
+            finally:
+                copied.close()
+        except (UserError, OSError) as exc:
+            self.show_error(f"Could not save a copy to {path}: {exc}")
+            return None
+        remember_dir("database", str(target))
+        self.show_status(f"Saved a copy of the database with the edits of '{name}' as {target} "
+                         "(File > Open database… opens it)")
+        return str(target)
 
     def _on_area_changed(self, index: int) -> None:
         for key, host in self._hosts.items():
@@ -528,14 +587,28 @@ class MainWindow(QMainWindow):
             # inputs the form could not show stay as saved until the user edits the form
             if kept is None or state != kept[1]:
                 params.update(state)
+        # a what-if stores its differences from the baseline only (the baseline is stored whole)
+        what_if = self._scenario_name is not None and self.store.baseline_name() not in (None, self._scenario_name)
         ui = dict(params.get("ui") or {})
         for key, panel in self.panels.items():
             if key not in ("fleet", "forecast"):
                 state = panel.scenario_state()
                 stored, shown = self._loaded.get(key, (None, None))
-                # a view nobody edited keeps its inputs as stored, byte for byte
-                ui[key] = stored if stored is not None and state == shown else state
-        params["ui"] = ui
+                watcher = self._watchers.get(key)
+                # (with nothing stored, the watcher also knows a view the store re-read unedited)
+                untouched = state == shown or (stored is None and watcher is not None and not watcher.is_modified())
+                if untouched and stored is not None:   # a view nobody edited keeps its inputs as stored, byte for byte
+                    ui[key] = stored
+                elif untouched and what_if:
+                    # opened, not edited, nothing stored: its defaults are no change of the what-if
+                    # (saved as one, a later edit of the baseline's view never reached it)
+                    ui.pop(key, None)
+                else:
+                    ui[key] = state
+        if ui or not what_if:
+            params["ui"] = ui
+        else:   # an empty "ui" is no change either: stored as one it hid the baseline's
+            params.pop("ui", None)
         return params
 
     def export_all(self, out_dir: str | None = None) -> list | None:
@@ -592,7 +665,8 @@ class MainWindow(QMainWindow):
     def check_external_changes(self) -> bool:
         """True when another window or program committed to the database since the last look:
         the views re-read the store (they follow the undo stack's moves), and the status bar
-        says so. A scenario saved elsewhere is kept until this window's Save asks."""
+        says so. A scenario saved elsewhere is kept until this window's Save asks; a what-if
+        whose baseline alone was saved elsewhere is shown on the new baseline (_follow_external_base)."""
         now = self._read_data_version()
         if now is None or now == self._data_version:
             return False
@@ -600,7 +674,63 @@ class MainWindow(QMainWindow):
         self.undo_stack.indexChanged.emit(self.undo_stack.index())   # as after a write of our own
         if time.monotonic() - getattr(self, "_error_shown_at", -1e9) > 15.0:   # an error stays readable
             self.show_status("The database was changed by another window or program: the views show it now")
+        self._follow_external_base()
         return True
+
+    def _follow_external_base(self) -> None:
+        """Another window or program saved the baseline of the what-if on screen (not the what-if):
+        its stored inputs moved under the forms, which showed the old baseline's values unmarked,
+        and a Save then froze them into the what-if as its changes. Unedited, the forms reload it;
+        edited, the user's edits are put on top of it, or dropped if the user says so."""
+        name = self._scenario_name
+        if not name or getattr(self, "_following_base", False):   # (the timer fires inside the question)
+            return
+        base = self.scenario_bar.moved_base(name)
+        if not base:
+            return
+        try:
+            params = self.store.scenario(name)["params"]
+        except UserError:
+            return
+        self._following_base = True
+        try:
+            said = f"'{base}' was saved by another window or program, and '{name}' follows it"
+            if not self.is_modified():
+                self.apply_scenario(name, params)
+                self.scenario_bar.note_reloaded(name)
+                self.show_status(f"{said}: its inputs were reloaded")
+                return
+            answer = QMessageBox.question(
+                self, "Baseline changed elsewhere",
+                f"{said}.\n\nKeep your unsaved edits of '{name}' on top of the new '{base}'? "
+                f"(Discard shows '{name}' as stored now.)",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard, QMessageBox.StandardButton.Yes)
+            edits = self._unsaved_edits() if answer != QMessageBox.StandardButton.Discard else {}
+            self.apply_scenario(name, params)
+            self.scenario_bar.note_reloaded(name)
+            from engine.scenario_changes import apply_changes
+
+            for key, (changes, shown) in edits.items():
+                watcher = self._watchers[key]
+                # applied as loaded (not a new step): the view's saved mark stays the reloaded state
+                watcher.apply(shown if changes is None else apply_changes(watcher.panel.scenario_state(), changes))
+            self.update_modified()
+            self.show_status(f"{said}: {'your unsaved edits are on top of it' if edits else 'its inputs were reloaded'}")
+        finally:
+            self._following_base = False
+
+    def _unsaved_edits(self) -> dict:
+        """{view key: (the fields the user changed since the load or save, the inputs shown)} for
+        each edited view; the changes are None where what was loaded is not known any more (a load
+        overtaken before): that view keeps everything on screen."""
+        from engine.scenario_changes import diff_params
+
+        edits: dict = {}
+        for key, watcher in self._watchers.items():
+            if watcher.is_modified():
+                shown = copy.deepcopy(watcher.last)
+                edits[key] = (None if STORED_CHANGED_MARK in watcher.saved else diff_params(watcher.saved, shown), shown)
+        return edits
 
     def _confirm_overwrite(self, name: str) -> bool:
         answer = QMessageBox.question(
@@ -946,9 +1076,9 @@ class MainWindow(QMainWindow):
         """True when this window's inputs may go: nothing unsaved, or Save (done) or Discard.
         Only a window on screen asks (a hidden one has no user to answer; tests close many)."""
         self.commit_pending_edits()
-        if not self.isVisible() or getattr(self.store, "read_only", False):
+        if not self.isVisible():
             return True
-        return self.maybe_save(doing)
+        return self.maybe_save(doing)   # (a read-only database's edits too: Save As… a copy, or Discard)
 
     def closeEvent(self, event) -> None:
         if getattr(self, "_shut_down", False):  # closed before (e.g. by a test, then its teardown)
@@ -974,6 +1104,8 @@ class MainWindow(QMainWindow):
 
 
 RUN_SHORTCUTS = [QKeySequence("F5"), QKeySequence("Ctrl+R")]
+# a view's saved mark when what it shows is no longer what its scenario stores (unsaved whatever is shown)
+STORED_CHANGED_MARK = "__stored_changed_since_shown__"
 
 
 def run_button_of(panel) -> "QWidget | None":

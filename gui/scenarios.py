@@ -290,8 +290,15 @@ class ScenarioBar(QWidget):
         # Why the inputs on screen cannot be saved as they are ("" when they can; the window's:
         # a table cell holding bad text); None: nothing to check
         self.save_problem: Callable[[], str] | None = None
+        # Called before a Save gathers the inputs (the window's: it looks for another program's
+        # commit now, so a baseline saved elsewhere a moment ago is under the inputs it stores)
+        self.sync_before_save: Callable[[], object] | None = None
         self._seen: dict[str, str] = {}     # name -> its params as this window last read or wrote them
+        # name -> its row as stored then (a what-if's own changes): another program's save of the
+        # baseline alone moves `_seen` (the resolved params) but not this
+        self._seen_rows: dict[str, str | None] = {}
         self._changed_elsewhere: set[str] = set()
+        self._base_moved: set[str] = set()   # seen what-ifs whose baseline alone was saved elsewhere
         self._version: int | None = None    # the store's data_version when _seen was last trusted
         self._mark: int | None = None       # the store's change count when _seen was last compared
         self._current: str | None = None
@@ -389,29 +396,56 @@ class ScenarioBar(QWidget):
     def _stored_text(self, name: str) -> str | None:
         return _params_text(self.store, name)
 
+    def _row_text(self, name: str) -> str | None:
+        row = self.store.scenario_row(name) if hasattr(self.store, "scenario_row") else None
+        return row["params"] if row else None
+
     def _note_own_write(self, name: str) -> None:
         """This window wrote the scenario (a Save, its undo or redo): what it now holds is what
         this window has seen, whatever else another connection committed meanwhile."""
         if name in self._seen:
             self._seen[name] = self._stored_text(name) or ""
+            self._seen_rows[name] = self._row_text(name)
             self._changed_elsewhere.discard(name)
+            self._base_moved.discard(name)
 
     def _note_seen(self, name: str, params: dict | None = None) -> None:
         self._seen[name] = json.dumps(params, sort_keys=True) if params is not None else (self._stored_text(name) or "")
+        self._seen_rows[name] = self._row_text(name)
         self._changed_elsewhere.discard(name)
+        self._base_moved.discard(name)
         self._version = self._data_version()
+
+    def note_reloaded(self, name: str) -> None:
+        """The window shows `name` as stored now (reloaded or rebased after its baseline moved)."""
+        self._note_seen(name)
+
+    def moved_base(self, name: str | None = None) -> str | None:
+        """The baseline of the what-if `name` (default: the current one) when another window or
+        program saved that baseline, and not the what-if itself, since this window read it: what
+        the views show is the old baseline under the what-if's changes. None otherwise."""
+        name = name or self._current
+        if name is None or name not in self._seen:
+            return None
+        self._follow_versions()
+        if name not in self._base_moved:
+            return None
+        try:
+            return self.store.scenario(name).get("base")
+        except UserError:
+            return None
 
     def _data_version(self) -> int | None:
         return store_reading(self.store, "data_version")
 
     def changed_elsewhere(self, name: str | None = None) -> bool:
         """The scenario (default: the current one) was saved by another window or program since
-        this one read or wrote it."""
+        this one read or wrote it (or its baseline was, and the window has not shown that yet)."""
         name = name or self._current
         if name is None or name not in self._seen:
             return False
         self._follow_versions()
-        return name in self._changed_elsewhere
+        return name in self._changed_elsewhere or name in self._base_moved
 
     def _follow_versions(self) -> None:
         """What moved since `_seen` was trusted: another connection's commit marks a scenario
@@ -427,10 +461,19 @@ class ScenarioBar(QWidget):
             stored = self._stored_text(name)
             if stored is None or stored == seen:
                 continue
-            if external:
+            if external and name not in self._changed_elsewhere and self._seen_rows.get(name) is not None \
+                    and self._row_text(name) == self._seen_rows[name]:
+                # its own changes are as read: its baseline was saved elsewhere. Nothing of another
+                # what-if is on screen; the current one is the window's to reload (moved_base)
+                if name == self._current:
+                    self._base_moved.add(name)
+                else:
+                    self._seen[name] = stored
+            elif external:
                 self._changed_elsewhere.add(name)
             elif name not in self._changed_elsewhere:
                 self._seen[name] = stored
+                self._seen_rows[name] = self._row_text(name)
         self._version = now
 
     # ---- actions (each an undoable command; return True when applied) --------------------------
@@ -490,6 +533,11 @@ class ScenarioBar(QWidget):
     def _follow_rename(self, old: str, new: str) -> None:
         if old in self._seen:
             self._seen[new] = self._seen.pop(old)
+            self._seen_rows[new] = self._seen_rows.pop(old, None)
+        for marked in (self._changed_elsewhere, self._base_moved):
+            if old in marked:
+                marked.discard(old)
+                marked.add(new)
         if self._current == old:
             self._current = new
             self._remember()
@@ -515,6 +563,8 @@ class ScenarioBar(QWidget):
                 self._show_problem(f"Not saved: {problem}")
                 self._problem_said = self.message.text()
                 return False
+            if self.sync_before_save is not None:
+                self.sync_before_save()
             params = self.gather_params() if self.gather_params is not None else self.current_params()
         if self.changed_elsewhere() and self.confirm_overwrite is not None \
                 and not self.confirm_overwrite(self._current):
