@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 from dataclasses import replace
 
 from engine.commands import Output, plain_number, whole_number
@@ -161,7 +162,10 @@ def _lookup(ctx, model_id: str, chip_id: str):
 def _kv_peak_pct(sim) -> float | None:
     """Peak KV-cache use of a simulated run, percent (None without a simulation)."""
     used = getattr(sim, "kv_used_frac", None)
-    return 100.0 * float(used.max()) if used is not None and used.size else None
+    if used is None or not used.size:
+        return None
+    # the peak before finished sequences free their blocks (the series samples after)
+    return 100.0 * max(float(used.max()), float(getattr(sim, "kv_peak_frac", 0.0)))
 
 
 def _disaggregated(args, inputs, prefix: float) -> dict:
@@ -642,7 +646,11 @@ def run(args, ctx) -> Output:
     if args.request_rate and data.get("output_tokens_per_s_per_chip") and data.get("chips"):
         # an open loop offered more than it serves: the queue grows all run, so its latencies are
         # "how many requests were simulated" (TTFT 1.8 / 16.8 / 91.9 s at 500 / 2,000 / 8,000)
-        offered = float(args.request_rate) * float(args.output_len) / float(data["chips"])
+        # offered at the simulated lengths: a spread's draws, capped to the context window, are
+        # what was offered (300 requested, 282 after capping, read "94% served" at no queue)
+        lens = getattr(res.simulation, "output_lens", None)
+        mean_out = float(lens.mean()) if lens is not None and len(lens) else float(args.output_len)
+        offered = float(args.request_rate) * mean_out / float(data["chips"])
         share = float(data["output_tokens_per_s_per_chip"]) / offered
         data["served_share_of_offered"] = share
         # overloaded: the throughput falls short AND the queue grows through the run (a short run's
@@ -655,6 +663,17 @@ def run(args, ctx) -> Output:
             notes.append(f"overloaded: {args.request_rate:g} requests/s offered, about {share * args.request_rate:.3g} "
                          f"served ({share:.0%}); the queue grows through the run, so TTFT and end-to-end latency "
                          f"grow with --requests ({data.get('simulated_requests', '?'):,} simulated): {what}")
+    sim: Any = res.simulation if loaded else None
+    if args.concurrency and sim is not None and getattr(sim, "window_s", None) is not None:
+        # closed loop: the throughput is read while every client is busy; a ramp as long as the
+        # run leaves no such time (--ramp-s 120 read 1,310 tokens/s per chip where 100 read 2,236)
+        window = float(sim.window_s)
+        if window == 0.0 or window < 0.1 * float(sim.makespan_s):
+            data["throughput_window_s"] = window
+            notes.append("throughput over the whole run, ramp and drain included: the clients were never all busy "
+                         "at once (lower --ramp-s)" if window == 0.0 else
+                         f"throughput over {window:.3g} s of {float(sim.makespan_s):.3g} s with every client busy "
+                         "(lower --ramp-s, or more requests)")
     data["notes"] = notes
     skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated", "max_throughput", "calibration_note", "notes"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
