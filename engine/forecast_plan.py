@@ -915,6 +915,7 @@ class _OnValidation:
         self.deadlines = [(i, j.deadline.toordinal()) for i, j in enumerate(inputs.scenario.jobs)
                           if j.deadline is not None]
         self.seed = inputs.scenario.seed + VALIDATION_SEED_OFFSET
+        self._jobs_memo: dict = {}   # training lots -> P(done by the deadline) per job
 
     def units(self, ci: int, mi: int):
         """What one lot of candidate `ci` ordered in month `mi` adds: serving tokens/s, training chips."""
@@ -930,12 +931,20 @@ class _OnValidation:
             return []
         from engine.forecast import job_completions
 
-        train: dict[str, np.ndarray] = {}
-        for c, n in self._columns(lots):
-            for chip, chips in self.units(*c)[1].items():
-                train[chip] = train.get(chip, 0.0) + n * chips
-        done = job_completions(self.inputs, self.val, train)
-        return [float((done[i][1] <= day).mean()) for i, day in self.deadlines]
+        # only the lots that add training chips move a deadline: plans that differ in serving lots
+        # alone share one simulation of the jobs (a cut of the H20 orders or an H20-only plan
+        # re-simulated the 405B job at every step of its bisection: most of the plan's time)
+        training = tuple((c, n) for c, n in self._columns(lots) if self.units(*c)[1])
+        if training not in self._jobs_memo:
+            train: dict[str, np.ndarray] = {}
+            for c, n in training:
+                for chip, chips in self.units(*c)[1].items():
+                    train[chip] = train.get(chip, 0.0) + n * chips
+            done = job_completions(self.inputs, self.val, train)
+            if len(self._jobs_memo) > 256:
+                self._jobs_memo.clear()
+            self._jobs_memo[training] = [float((done[i][1] <= day).mean()) for i, day in self.deadlines]
+        return list(self._jobs_memo[training])
 
     def job_floor(self, lots: np.ndarray) -> list[float]:
         """The deadlines a plan keeps (to the confidence plus the estimate's standard error, as the
