@@ -7,15 +7,7 @@ from PySide6.QtCore import QThreadPool
 from PySide6.QtGui import QUndoStack
 
 from engine.errors import UserError
-from engine.store import open_store
 from gui.panels.forecast import ForecastPanel
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "forecast.db")
-    yield s
-    s.close()
 
 
 @pytest.fixture

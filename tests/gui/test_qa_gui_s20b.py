@@ -75,13 +75,18 @@ def _wait_idle(qtbot, panel) -> None:
     qtbot.waitUntil(lambda: not view_is_busy(panel), timeout=60000)
 
 
-def test_f5_and_ctrl_r_run_the_forecast_with_update_as_i_edit_off(window, qtbot):
-    """F5, Ctrl+R and the menus ran nothing: with "Update as I edit" off, no key reran a forecast."""
+def _shown_at_1280(window, qtbot, tab: int, key: str):
+    """The window on a 1280x720 laptop (less its frame), on view `key` (tab `tab`)."""
     window.resize(1280, 690)
     window.show()
     qtbot.waitExposed(window)
-    window.tabs.setCurrentIndex(3)
-    panel = window.panels["forecast"]
+    window.tabs.setCurrentIndex(tab)
+    return window.panels[key]
+
+
+def test_f5_and_ctrl_r_run_the_forecast_with_update_as_i_edit_off(window, qtbot):
+    """F5, Ctrl+R and the menus ran nothing: with "Update as I edit" off, no key reran a forecast."""
+    panel = _shown_at_1280(window, qtbot, 3, "forecast")
     panel.auto_check.setChecked(False)
     window.activateWindow()   # a window's shortcut needs it active
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
@@ -138,11 +143,7 @@ def test_the_run_action_waits_while_the_view_is_busy(window, qtbot, monkeypatch)
 
 def test_inference_memory_tile_and_compare_title_fit_at_1280(window, qtbot):
     """"of 96 GiB; KV 0.049 GiB/seq on e…" and "Capacity vs demand (zo…" were cut at 1280 px."""
-    window.resize(1280, 690)
-    window.show()
-    qtbot.waitExposed(window)
-    window.tabs.setCurrentIndex(2)
-    inference = window.panels["inference"]
+    inference = _shown_at_1280(window, qtbot, 2, "inference")
     qtbot.waitUntil(lambda: inference.tiles.value("memory") not in ("–", ""), timeout=30000)
     label = inference.tiles.detail_label("memory")
     assert label.text().endswith("GiB/seq") and label.shown_text() == label.text()
