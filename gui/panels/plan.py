@@ -634,7 +634,7 @@ class PlanPanel(QWidget):
         return (f"<b>{counted(len(r.orders), 'order')}, {format_number(chips)} chips, "
                 f"{usd_text(r.total_cost_usd)}</b>, fitted to keep P(meet demand) ≥ {pct_text(r.confidence)} in every "
                 f"month over {window} on {r.samples} trials{refit}{html.escape(cost_spread_text(r))}. On "
-                f"{2000:,} fresh trials its lowest month is "
+                f"{r.check_trials or 4000:,} fresh trials its lowest month is "
                 f"{lowest:.1%} (without the plan {plan_lowest_prob(r, with_plan=False):.1%}).{short} "
                 f"{jobs + '. ' if jobs else ''}<span style='color:#666'>Capacity in {unit} chips.{notes}</span>")
 

@@ -69,3 +69,30 @@ def test_a_later_start_is_offered_only_when_its_plan_holds(monkeypatch):
     monkeypatch.setattr(fp, "solve_plan", lambda *a, **k: (asked.append(a[1].from_month), result)[1])
     none = fp._checked_from_hint(None, req, result, None)
     assert none.why == "lead times: ...; a later start (2025-10 or 2025-11) does not hold either"
+
+
+def test_a_plan_added_to_the_fleet_needs_no_more_orders(tmp_path, capsys):
+    """QA: the 90% Mar-Jun 2025 plan (61,000 H20) added to the Fleet, planned again, bought 12,000
+    H20 more ($144M): the fleet read 90.2% on the validation trials against 90% plus its standard
+    error, where 20,000 trials give it 90.9%. A fleet that keeps the confidence needs no order."""
+    import json
+
+    from engine.cli import main
+
+    db = str(tmp_path / "p.db")
+    args = ["--db", db, "plan", "--from", "2025-03", "--until", "2025-06", "--format", "json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["feasible"] and first["orders"]
+    rows = ["id,buyer,vendor,chip_id,quantity,order_date,promised,price_usd_per_chip,status"]
+    for o in first["orders"]:
+        rows.append(f",plan,NVIDIA,{o['chip_id']},{o['quantity']},{o['order_month']},"
+                    f"{o['delivery_month']}:{o['quantity']},{o['cost_usd'] / o['quantity']:.0f},assumption")
+    (tmp_path / "plan.csv").write_text("\n".join(rows) + "\n")
+    assert main(["--db", db, "orders", "import", str(tmp_path / "plan.csv")]) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["feasible"] and again["orders"] == [] and again["total_cost_usd"] == 0
+    assert again["min_prob_meet_in_target"] >= 0.9 - fp.FRESH_TOLERANCE
+    assert any("the fleet as it is keeps" in n for n in again["throughput_notes"])

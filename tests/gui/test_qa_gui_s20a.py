@@ -146,6 +146,8 @@ def test_the_plan_views_no_plan_text_turns_a_checked_from_hint_into_the_forms_wo
                    jobs_prob_by_deadline={}, solve_s=0.0, samples=200, status="infeasible")
     text = plan_panel._summary(r, "chips")
     assert "set From to 2025-12, $69.5B)" in text and "--from" not in text
-    kept = dataclasses.replace(r, feasible=True, why="", jobs_prob_by_deadline={"405B": None, "70B": 0.93})
+    kept = dataclasses.replace(r, feasible=True, why="", jobs_prob_by_deadline={"405B": None, "70B": 0.93},
+                               check_trials=4000)
     text = plan_panel._summary(kept, "chips")
+    assert "On 4,000 fresh trials" in text    # as checked (it said 2,000 whatever the check)
     assert "Job 405B: n/a (after the horizon) by its deadline; job 70B: 93% by its deadline" in text
