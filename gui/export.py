@@ -64,6 +64,7 @@ def titled(target, context: Mapping[str, object] | None):
         # ("(Ascend 910B2 chips)") for a short chart, and a file's reader can't hover to find it.
         if hasattr(target, "_set_axis_label"):
             target._set_axis_label("left", target.y_label, target.y_unit)
+    on_screen = item.geometry()   # given back at the end (a longer title widens the item for good)
     item.setTitle(f"{html.escape(title)}<br><span style='font-size:9pt; color:#444444'>{subtitle}</span>",
                   size="11pt")
     height = item.titleLabel.item.boundingRect().height() + 4  # PlotItem fixes the title row at 30 px
@@ -84,6 +85,7 @@ def titled(target, context: Mapping[str, object] | None):
         item.titleLabel.setMaximumHeight(30)
         item.layout.setRowFixedHeight(0, 30)
         item.layout.activate()
+        restore_geometry(item, on_screen)
 
 
 # Every exported chart is laid out at this size (logical pixels) whatever its size in the window:
@@ -113,9 +115,21 @@ def export_layout(target, size: tuple[int, int] = EXPORT_LAYOUT_PX):
         _settle(item)
         yield item.sceneBoundingRect()
     finally:
-        item.setGeometry(old)
-        _settle(item)
+        restore_geometry(item, old)
         QApplication.processEvents()
+
+
+def restore_geometry(item, geometry) -> None:
+    """Give the plot item its on-screen geometry back. Twice when needed: Qt never sets a widget
+    narrower than its layout's minimum, which the export's full-length title raised; the chart
+    shortens its title again once resized, and only then does the geometry fit (Compare's charts
+    stayed export-wide, cut off in their cells, until the window was resized)."""
+    for _ in range(2):
+        item.setGeometry(geometry)
+        _settle(item)
+        if item.geometry() == geometry:
+            return
+    log.debug("plot item kept %s after an export instead of %s", item.geometry(), geometry)
 
 
 def _settle(item) -> None:

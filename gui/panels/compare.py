@@ -34,7 +34,9 @@ from gui import style
 from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
 
-MAX_DEFAULT_SELECTED = 3
+# Ticked at first besides the baseline: the most recently saved scenarios (a user's own what-if,
+# not the first names alphabetically, which were the seeded ones and left the user's out).
+MAX_DEFAULT_SELECTED = 6
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class ComparePanel(QWidget):
         # (Compare runs the scenarios as saved, which a user editing one may not expect)
         self.unsaved_scenario: Callable[[], str | None] | None = None
         self._ticks: set[str] | None = None   # the names ticked, remembered across a delete and its undo
+        # each listed scenario's last save time: one new or saved since is ticked when it appears
+        self._saved_at: dict[str, str | None] = {}
+        self._unticked_by_hand: set[str] = set()   # never ticked again by a save
         self._running_request = None
 
         self.runner = LatestRunner(self)
@@ -176,22 +181,39 @@ class ComparePanel(QWidget):
 
     # ---- scenario list -------------------------------------------------------------------------
     def refresh_scenarios(self, *_):
-        """Re-read the saved scenarios, keeping the ticks (the first few are ticked at first)."""
+        """Re-read the saved scenarios, keeping the ticks. At first the most recently saved few are
+        ticked; later a scenario created or saved since is ticked, unless the user unticked it."""
         first_time = self._ticks is None
         ticked = self._ticks or set()
-        names = [s["name"] for s in self.store.scenarios()]
+        rows = self.store.scenarios()
+        names = [s["name"] for s in rows]
+        saved_at = {s["name"]: s.get("updated_at") for s in rows}
         shown = {self.scenario_list.item(i).text() for i in range(self.scenario_list.count())}
         gone, new = shown - set(names), set(names) - shown
-        if len(gone) == len(new) == 1 and gone <= ticked:   # a rename (or its undo): the tick follows
-            ticked = (ticked - gone) | new
+        if len(gone) == len(new) == 1:   # a rename (or its undo): the tick, or its absence, follows
+            (old_name,), (new_name,) = gone, new
+            if old_name in ticked:
+                ticked = (ticked - gone) | new
+                self._ticks = ticked
+            if old_name in self._unticked_by_hand:
+                self._unticked_by_hand = (self._unticked_by_hand - gone) | new
+            self._saved_at[new_name] = saved_at[new_name]   # renamed, not saved: its tick stays as it was
+        if first_time:
+            # newest first; ISO times sort as text, and a name breaks ties (the seeded ones share a second)
+            newest = sorted(names, key=lambda n: (saved_at[n] or "", n), reverse=True)
+            ticked = set([n for n in newest if n != self.baseline()][:MAX_DEFAULT_SELECTED])
+        else:
+            saved_since = {n for n in names if saved_at[n] != self._saved_at.get(n, "never seen")}
+            ticked = ticked | (saved_since - self._unticked_by_hand)
             self._ticks = ticked
+        self._saved_at = saved_at
         base = self.baseline()
         self.scenario_list.blockSignals(True)
         self.scenario_list.clear()
-        for i, name in enumerate(names):
+        for name in names:
             item = QListWidgetItem(name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            on = (i < MAX_DEFAULT_SELECTED) if first_time else (name in ticked)
+            on = name in ticked
             if name == base:   # compared whatever its tick: an unticked box read as "left out"
                 on = True
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
@@ -237,7 +259,9 @@ class ComparePanel(QWidget):
 
     def _on_checks_changed(self, item=None, *_):
         if item is not None and self._ticks is not None:   # a tick by hand (a refresh passes none)
-            (self._ticks.add if item.checkState() == Qt.CheckState.Checked else self._ticks.discard)(item.text())
+            on = item.checkState() == Qt.CheckState.Checked
+            (self._ticks.add if on else self._ticks.discard)(item.text())
+            (self._unticked_by_hand.discard if on else self._unticked_by_hand.add)(item.text())
         n = len(self.compared_names())
         total = self.scenario_list.count()
         base = self.baseline()
