@@ -9,16 +9,8 @@ from PySide6.QtCore import QThreadPool
 from PySide6.QtGui import QImage, QUndoStack
 
 from engine.forecast import scenario_from_dict
-from engine.store import open_store
 from gui.export_all import export_all
 from gui.panels.forecast import ForecastPanel, key_figures
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "forecast.db")
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -6,15 +6,7 @@ import csv
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from engine.store import open_store
 from gui.app import MainWindow
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "window.db")
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -4,15 +4,7 @@ import pytest
 from PySide6.QtCore import QSettings, QThreadPool
 from PySide6.QtWidgets import QApplication
 
-from engine.store import open_store
 from gui.app import ANALYSIS_PANELS, MainWindow
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "window.db")
-    yield s
-    s.close()
 
 
 @pytest.fixture
