@@ -41,7 +41,7 @@ from engine.errors import UserError
 from engine.hardware import DTYPE_BYTES, KV_DTYPES, SERVE_DTYPES, Chip
 from engine.models import ModelConfig
 from engine.serving.families import engine_family  # noqa: F401  (re-exported: the family parser)
-from engine.topology import topology_of
+from engine.topology import default_scaleout_gbps, topology_of
 
 GIB = 1024.0**3
 SCENARIOS = ("static_batch", "concurrency", "offline", "server")
@@ -289,13 +289,12 @@ def _hw_arrays(chips: Sequence[Chip], weight_dtype: str, engine: str | None,
         "scaleup_bps": _arr([(c.scaleup_gbps or 25.0) * 1e9 for c in chips]),
         # a chip without a stated NIC gets one 400 Gb/s NIC (50 GB/s), the usual 8-GPU-server
         # design, never its scale-up rate: wide EP would otherwise cross nodes for free
-        "scaleout_bps": _arr([(c.scaleout_gbps or min(c.scaleup_gbps or 50.0, 50.0)) * 1e9 for c in chips]),
+        "scaleout_bps": _arr([(c.scaleout_gbps or default_scaleout_gbps(c)) * 1e9 for c in chips]),
         "domain": _arr([c.scaleup_domain or 8 for c in chips]),
         "f": {k: _arr([fa[k] for fa in facs]) for k in FACTOR_NAMES},
         # network tiers (engine/topology.py): what a group of chips gets on the scale-up fabric
         # (with the NIC default of `scaleout_bps` above, so both price the same NIC)
-        "topologies": [topology_of(c, domain=c.scaleup_domain or 8,
-                                   scaleout_default_gbps=min(c.scaleup_gbps or 50.0, 50.0)) for c in chips],
+        "topologies": [topology_of(c, domain=c.scaleup_domain or 8) for c in chips],
     }
 
 

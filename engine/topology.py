@@ -18,7 +18,7 @@ cross-domain bandwidth is min(m x NIC, the domain-internal bandwidth of those m 
 
 API (all vectorised: `group` and `stride` may be numpy arrays, one entry per layout):
 
-    topo = topology_of(chip, domain=None, scaleout_default_gbps=25.0)
+    topo = topology_of(chip, domain=None)
     bw, inside = topo.group_bandwidth(group, stride, up_eff=1.0, out_eff=1.0)   # bytes/s per chip
     topo.all_reduce_s(group, stride, nbytes, up_eff=, out_eff=, latency_s=)       # ring: 2(n-1)/n
     topo.all_gather_s(...) / topo.reduce_scatter_s(...)                           # ring: (n-1)/n
@@ -116,10 +116,29 @@ class Topology:
         return np.asarray(nbytes, dtype=float) / bw + latency_s
 
 
-def topology_of(chip, *, domain: int | None = None, scaleout_default_gbps: float = 25.0) -> Topology:
+def default_scaleout_gbps(chip) -> float:
+    """The NIC bandwidth per chip per direction assumed when the catalog leaves `scaleout_gbps`
+    blank: one 400 Gb/s NIC per chip (50 GB/s), the usual 8-accelerator server (HGX, UBB), and never
+    more than the chip's own scale-up rate, since a card on PCIe 4 x16 (32 GB/s) cannot feed a NIC
+    faster than its slot. Training and serving both take it from here: they had two defaults (25 GB/s
+    in training, 50 in serving), so an H20's data-parallel traffic and its KV transfer were priced on
+    different NICs."""
+    return min(float(chip.scaleup_gbps or 50.0), 50.0)
+
+
+def assumed_scaleout_note(chip) -> str | None:
+    """The line that says a chip's NIC figure was assumed (None when the catalog states it)."""
+    if getattr(chip, "scaleout_gbps", None):
+        return None
+    return (f"{chip.name}: the chip catalog has no scale-out NIC figure; assumed "
+            f"{default_scaleout_gbps(chip):g} GB/s per chip per direction (one 400 Gb/s NIC per chip, "
+            "at most the scale-up rate); set scaleout_gbps in the chip's entry to change it")
+
+
+def topology_of(chip, *, domain: int | None = None) -> Topology:
     """The chip's network from its catalog entry. `domain` overrides the scale-up domain (a case
     run on smaller servers); blank catalog fields take documented defaults: a switch, 25 GB/s of
-    scale-up (PCIe 4 x16) and `scaleout_default_gbps` of scale-out per chip."""
+    scale-up (PCIe 4 x16) and `default_scaleout_gbps` of scale-out per chip."""
     kind = (getattr(chip, "scaleup_topology", "") or "switch").strip().lower()
     if kind not in TOPOLOGY_KINDS:
         kind = "switch"
@@ -134,7 +153,7 @@ def topology_of(chip, *, domain: int | None = None, scaleout_default_gbps: float
         links = 1
     link = float(link) if link else up / links
     links = max(1, int(round(up / link))) if kind != "switch" else 1
-    out = float(chip.scaleout_gbps or scaleout_default_gbps)
+    out = float(chip.scaleout_gbps or default_scaleout_gbps(chip))
     over = float(getattr(chip, "scaleout_oversubscription", None) or 1.0)
     return Topology(kind=kind, domain=dom, scaleup_gbps=up, link_gbps=link, links=links,
                     scaleout_gbps=out, oversubscription=max(over, 1.0))

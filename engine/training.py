@@ -27,7 +27,7 @@ import numpy as np
 from engine.errors import Cancelled, UserError
 from engine.hardware import CHIP_LIFE_YEARS, GB_PER_GIB, Chip
 from engine.models import ModelConfig, forward_flops_per_token, training_flops_per_token
-from engine.topology import topology_of
+from engine.topology import assumed_scaleout_note, topology_of
 
 GIB = 2.0 ** 30
 RECOMPUTE_NAMES = ("none", "selective", "full")
@@ -59,7 +59,6 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     "train_fp8_gemm_rel": 0.85,      # fp8 GEMM efficiency relative to 16-bit (casts, scaling)
     "train_scaleout_eff": 0.8,       # the same across domains (RoCE/IB: nccl-tests 80-90% of line rate)
     "train_latency_us": 8.0,         # per collective step
-    "train_scaleout_gbps_default": 25.0,  # per chip per direction when the catalog is blank
     "train_step_overhead_s": 0.05,        # per optimizer step (data, logging, synchronisation)
     "train_tp_overlap": 0.0,         # fraction of TP collectives hidden behind GEMMs
     "train_tp_overlap_enabled": 0.6,  # the same with TP comm/GEMM overlap on (TransformerEngine userbuffers)
@@ -268,7 +267,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     eff = f("train_gemm_eff") * (f("train_fp8_gemm_rel") if fp8 and peak_fp8 else 1.0)
     half = f("train_gemm_half_dim")
     hbm = (chip.hbm_gbps or 1000.0) * 1e9 * f("train_hbm_eff")
-    topo = topology_of(chip, domain=inp.scaleup_domain, scaleout_default_gbps=f("train_scaleout_gbps_default"))
+    topo = topology_of(chip, domain=inp.scaleup_domain)
     up_eff, out_eff = f("train_scaleup_eff"), f("train_scaleout_eff")
     lat = f("train_latency_us") * 1e-6
     net = {"up_eff": up_eff, "out_eff": out_eff, "latency_s": lat}
@@ -781,8 +780,9 @@ def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
     uncalibrated = uncalibrated_note(inp.chip)
     if uncalibrated:
         notes.append(uncalibrated)
-    if inp.chip.scaleout_gbps is None:
-        notes.append(f"chip catalog has no scale-out NIC figure; assumed {inp.factor('train_scaleout_gbps_default'):g} GB/s per chip")
+    nic_note = assumed_scaleout_note(inp.chip)
+    if nic_note and inp.num_chips > topology_of(inp.chip, domain=inp.scaleup_domain).domain:   # the NIC carries traffic
+        notes.append(nic_note)
     if reason_code:
         notes.append(f"infeasible: {REASONS[reason_code]}")
     return LayoutResult(

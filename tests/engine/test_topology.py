@@ -58,3 +58,34 @@ def test_all_to_all_splits_local_and_remote_parts():
     # 64 ranks, 8 per server: 7/64 over NVLink, 56/64 over the 50 GB/s NIC (the slower part)
     t = float(h100.all_to_all_s(64, 1, nbytes))
     assert t == pytest.approx(max(nbytes * 7 / 64 / 450e9, nbytes * 56 / 64 / 50e9))
+
+
+def test_one_nic_default_for_training_and_serving():
+    """A chip whose catalog entry has no NIC figure gets one 400 Gb/s NIC (50 GB/s per direction),
+    at most its scale-up rate, in training and in serving alike. Training assumed 25 GB/s and
+    serving 50, so an H20's DP traffic and its KV transfer were priced on different NICs."""
+    from engine.inference import _hw_arrays
+
+    h20, l20, h100 = CHIPS["h20-96gb"], CHIPS["l20-48gb"], CHIPS["h100-sxm5-80gb"]
+    assert h20.scaleout_gbps is None and l20.scaleout_gbps is None
+    assert topology_of(h20).scaleout_gbps == 50.0
+    assert topology_of(l20).scaleout_gbps == 32.0        # a PCIe 4 x16 card cannot feed a faster NIC
+    assert topology_of(h100).scaleout_gbps == h100.scaleout_gbps == 50.0
+    hw = _hw_arrays([h20, l20], "bf16", None)
+    assert list(hw["scaleout_bps"]) == [50e9, 32e9]
+    assert [t.scaleout_gbps for t in hw["topologies"]] == [50.0, 32.0]
+
+
+def test_assumed_nic_is_said_where_it_carries_traffic():
+    from engine.catalog import reference_models
+    from engine.training import TrainingInputs, search_layouts
+
+    m = reference_models()["llama3-8b"]
+    across = search_layouts(TrainingInputs(model=m, chip=CHIPS["h20-96gb"], num_chips=64,
+                                           global_batch_seqs=64), top_k=1).best
+    inside = search_layouts(TrainingInputs(model=m, chip=CHIPS["h20-96gb"], num_chips=8,
+                                           global_batch_seqs=64), top_k=1).best
+    stated = search_layouts(TrainingInputs(model=m, chip=CHIPS["h100-sxm5-80gb"], num_chips=64,
+                                           global_batch_seqs=64), top_k=1).best
+    assert any("assumed 50 GB/s per chip" in n for n in across.explanations)
+    assert not any("scale-out NIC" in n for n in inside.explanations + stated.explanations)
