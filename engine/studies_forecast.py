@@ -607,8 +607,12 @@ def compute_plan(job: PlanJob, *, progress=None, should_stop=None):
         report(0.05, "Serving and training throughput of each candidate…")
         inputs = plan_inputs(list(job.orders), job.chips, job.models, job.scenario, job.request.candidates)
         rates = training_rates(job.models, job.chips, job.scenario, job.request.candidates)
+    if should_stop is not None and should_stop():
+        from engine.errors import Cancelled
+
+        raise Cancelled()
     report(0.6, "Solving over the Monte Carlo trials…")
-    result = solve_plan(inputs, job.request, training_tokens_per_s=rates)
+    result = solve_plan(inputs, job.request, training_tokens_per_s=rates, should_stop=should_stop)
     return result, (key, inputs, rates)
 
 

@@ -13,7 +13,7 @@ import time
 import sys
 
 import gui  # noqa: F401  (sets PYQTGRAPH_QT_LIB before pyqtgraph is imported)
-from PySide6.QtCore import QByteArray, QThreadPool, QTimer, Qt
+from PySide6.QtCore import QByteArray, QThreadPool, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QToolBar, QVBoxLayout, QWidget,
@@ -621,22 +621,29 @@ class MainWindow(QMainWindow):
         for key in ANALYSIS_PANELS:
             self.panel(key)
 
+        from engine.errors import Cancelled
+        from gui.widgets.progress_dialog import WorkDialog
+
         force = False
         while True:
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
-                # a view that could not be computed shows its error; its files are left out and said
-                written = export_all(self.panels, out_dir, scenario=self._scenario_name, force=force, partial=True,
-                                     unsaved=self.is_modified())   # files say what the report's title says
+                # every view is computed first, with progress and Cancel (the views draw the charts,
+                # so this runs on the GUI thread); a view that could not be computed shows its error,
+                # its files are left out and said
+                with WorkDialog(self, "Export all", "Computing the views…") as work:
+                    written = export_all(self.panels, out_dir, scenario=self._scenario_name, force=force, partial=True,
+                                         unsaved=self.is_modified(),   # files say what the report's title says
+                                         progress=work.progress, should_stop=work.should_stop)
             except WouldOverwrite as exc:  # nothing written yet: ask before replacing the user's files
                 existing = exc.existing
+            except Cancelled:
+                self.show_status("Export all cancelled: nothing was written")
+                return None
             except UserError as exc:
                 self.show_error(f"Export failed: {exc}")
                 return None
             else:
                 break
-            finally:
-                QApplication.restoreOverrideCursor()
             names = ", ".join(p.name for p in existing[:3]) + (" …" if len(existing) > 3 else "")
             answer = QMessageBox.question(
                 self, "Replace files?",
@@ -858,20 +865,25 @@ class MainWindow(QMainWindow):
             force = True  # the save dialog (or with_suffix_confirmed) has asked before replacing a file
         from gui.report import write_report
 
+        from engine.errors import Cancelled
+        from gui.widgets.progress_dialog import WorkDialog
+
         for key in ANALYSIS_PANELS:
             self.panel(key)
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             # the report shows the inputs on screen: titled with the saved name alone, it disagreed
             # with `fleetcast report` on the same scenario without a word
             title = (self._scenario_name or "") + (" (with unsaved changes)" if self.is_modified() else "")
-            result = write_report(self.store, self.panels, title, self.gather_scenario_params(),
-                                  path, force=force, partial=True)   # a part not computed is said first in it
+            with WorkDialog(self, "Export report", "Computing the views…") as work:
+                result = write_report(self.store, self.panels, title, self.gather_scenario_params(),
+                                      path, force=force, partial=True,   # a part not computed is said first in it
+                                      progress=work.progress, should_stop=work.should_stop)
+        except Cancelled:
+            self.show_status("Report cancelled: nothing was written")
+            return None
         except UserError as exc:
             self.show_error(f"Report not written: {exc}")
             return None
-        finally:
-            QApplication.restoreOverrideCursor()
         remember_dir("export", path)
         from gui.export_all import not_computed_text
 

@@ -663,14 +663,16 @@ def refuse_existing(path: Path, force: bool) -> None:
 
 def write_report(store, panels: Mapping[str, object], scenario: str, params: dict | None,
                  out_path: str | os.PathLike, *, force: bool = False, plan: dict | None = None,
-                 created: dt.datetime | None = None, partial: bool = False) -> ReportResult:
+                 created: dt.datetime | None = None, partial: bool = False, progress=None,
+                 should_stop=None) -> ReportResult:
     """Compute every panel, then write the PDF to `out_path` (atomically). Needs a QApplication.
 
     Raises UserError (naming the file) when it exists and `force` is false, or can't be written;
     and (naming the part) when a panel could not be computed, unless `partial`: then the report
-    says so first in its key answers.
+    says so first in its key answers. `progress` and `should_stop`: see `gui.export_all.compute_all`
+    (Cancelled: nothing was written).
     """
-    from gui.export_all import not_computed, refuse_not_computed
+    from gui.export_all import compute_all, not_computed, refuse_not_computed
 
     from PySide6.QtCore import QMarginsF, QUrl
     from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
@@ -688,9 +690,7 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
 
     rank = {spec.key: i for i, spec in enumerate(PANELS)}
     panels = dict(sorted(panels.items(), key=lambda kv: rank.get(kv[0], len(rank))))
-    for panel in panels.values():
-        if hasattr(panel, "compute_now"):
-            panel.compute_now()
+    compute_all(panels, progress=progress, should_stop=should_stop)
     failed = not_computed(panels)
     if not partial:
         refuse_not_computed(failed, "the report")

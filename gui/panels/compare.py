@@ -294,13 +294,13 @@ class ComparePanel(QWidget):
     def tables(self) -> dict[str, tuple[list[str], list[list]]]:
         return {"key_figures": self.figure_rows()} if self.outcomes else {}
 
-    def compute_now(self) -> None:
+    def compute_now(self, progress=None, should_stop=None) -> None:
         self.runner.cancel(emit=False)
         request = self._request()
         if request is None:
             return
         try:
-            self._show(compare_forecasts(request))
+            self._show(compare_forecasts(request, progress=progress, should_stop=should_stop))
             self.compute_error = None
         except UserError as exc:
             self._on_failed(str(exc))

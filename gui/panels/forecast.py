@@ -309,14 +309,14 @@ class ForecastPanel(QWidget):
         return {"monthly": (table.headers(), table.rows()), "jobs": forecast_job_table(self.result, self._chip_names, self._model_names),
                 "key_figures": self.key_figure_rows()}
 
-    def compute_now(self) -> None:
+    def compute_now(self, progress=None, should_stop=None) -> None:
         """Run the forecast synchronously with the current inputs and draw it (export, tests)."""
         self._debounce.stop()
         self.runner.cancel(emit=False)
         self._on_busy(False)
         request, self.compute_error = self._request(), None   # what export and report say (gui.export_all)
         try:
-            outcome = compute_forecast(request) if request is not None else None
+            outcome = compute_forecast(request, progress=progress, should_stop=should_stop) if request is not None else None
         except UserError as exc:
             self._on_failed(str(exc))
             outcome, self.compute_error = None, str(exc)

@@ -684,7 +684,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
     def figure_rows(self) -> list[list]:
         return serving_key_figures(self.request, self.capacity, self.chips_for_demand)
 
-    def compute_now(self) -> None:
+    def compute_now(self, progress=None, should_stop=None) -> None:
         self.timer.stop()
         self.runner.cancel(emit=False)
         self._running_key = None
@@ -698,7 +698,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         key = self._comparison_key(req)
         if self.comparison is None or self.comparison.key != key:
             chips = tuple(self._chips[i] for i in self._compare_ids(req))
-            self._on_comparison(run_chip_comparison(req, chips, key, labels=self._chip_labels()))
+            self._on_comparison(run_chip_comparison(req, chips, key, labels=self._chip_labels(), progress=progress,
+                                                    should_stop=should_stop))
 
     def shutdown(self) -> None:
         super().shutdown()

@@ -497,15 +497,16 @@ class PlanPanel(QWidget):
         self._started_s = time.perf_counter()   # the whole run's time: result.solve_s is the LP's alone
         return self.runner.start(compute_plan, job)
 
-    def compute_now(self) -> None:
+    def compute_now(self, progress=None, should_stop=None) -> None:
         job = self._job()
         if job is None:
             self.compute_error = self.banner.error_text() or "its inputs are not valid"
             return
-        self.scenario, self.planned_candidates = job.scenario, job.request.candidates
         try:
             self._started_s = time.perf_counter()
-            self._on_finished(compute_plan(job))
+            done = compute_plan(job, progress=progress, should_stop=should_stop)   # cancelled: the plan shown stays
+            self.scenario, self.planned_candidates = job.scenario, job.request.candidates
+            self._on_finished(done)
             self.compute_error = None
         except UserError as exc:
             self._on_failed(str(exc))
@@ -662,8 +663,7 @@ class PlanPanel(QWidget):
         table.clearSpans()
         table.setColumnCount(len(headers))
         table.setRowCount(len(rows))
-        # "Order month (date)" -> "Order month\n(date)": the unit on its own line, and long names
-        # wrapped at ~16 characters, keep columns narrow enough that no table scrolls sideways
+        # "Order month\n(date)" (unit on its own line), names wrapped at ~16 characters: no table scrolls sideways
         table.setHorizontalHeaderLabels(["\n".join(line for part in h.replace(" (", "\n(", 1).split("\n")
                                                    for line in textwrap.wrap(part, 16, break_long_words=False))
                                          for h in headers])

@@ -557,7 +557,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
     def figure_rows(self) -> list[list]:
         return training_key_figures(self.inputs, self.result, self.run_estimate)
 
-    def compute_now(self) -> None:
+    def compute_now(self, progress=None, should_stop=None) -> None:
         """Evaluate the current inputs and run the search + scaling curve synchronously."""
         self.timer.stop()
         self.analysis_timer.stop()
@@ -573,7 +573,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             return
         key = self._analysis_key(inp)
         if self.analysis is None or self.analysis.key != key:
-            analysis = run_training_analysis(inp, self._compare_chips(inp), scaling_counts(inp.num_chips), key)
+            analysis = run_training_analysis(inp, self._compare_chips(inp), scaling_counts(inp.num_chips), key,
+                                             progress=progress, should_stop=should_stop)
         else:   # already searched: shown again, so a search it cancelled does not stay "Searching layouts…"
             analysis = self.analysis
         self._on_analysis(analysis)

@@ -296,3 +296,25 @@ def test_costs_are_shown_to_three_significant_figures():
 
     assert [usd_text(v) for v in (125.66e9, 16.644e9, 0.47e9, 1.234e9, 45.67e6, 123.4e6, 7_800.0, 1_000.0)] == [
         "$126B", "$16.6B", "$470M", "$1.23B", "$45.7M", "$123M", "$7,800", "$1,000"]
+
+
+def test_should_stop_cancels_the_solve_and_leaves_no_stop_hook_behind():
+    """The window's Cancel (and Export all's) reaches the solve: it had gone on to its end, holding a
+    core, with its result thrown away. Asked before each LP and each check on the validation trials."""
+    from engine.errors import Cancelled
+    from engine.forecast_plan import _SHOULD_STOP
+
+    unc = OrderUncertainty("uniform", 0.5, 0.75, 1.0, "order", "fixed", 0, 0, 0)
+    asked = []
+
+    def stop_after_three():
+        asked.append(1)
+        return len(asked) > 3
+
+    with pytest.raises(Cancelled):
+        solve_plan(toy(candidate_unc=unc), req(), should_stop=stop_after_three)
+    assert len(asked) == 4 and _SHOULD_STOP.get() is None
+    # a hook that never says stop changes nothing
+    quiet = solve_plan(toy(candidate_unc=unc), req(), should_stop=lambda: False)
+    plain = solve_plan(toy(candidate_unc=unc), req())
+    assert [(o.quantity, o.order_month) for o in quiet.orders] == [(o.quantity, o.order_month) for o in plain.orders]
