@@ -41,7 +41,7 @@ from engine.errors import UserError
 from engine.hardware import DTYPE_BYTES, KV_DTYPES, SERVE_DTYPES, Chip
 from engine.models import ModelConfig
 from engine.serving.families import engine_family  # noqa: F401  (re-exported: the family parser)
-from engine.topology import default_scaleout_gbps, topology_of
+from engine.topology import DEFAULT_DOMAIN, DEFAULT_SCALEUP_GBPS, default_scaleout_gbps, topology_of
 
 GIB = 1024.0**3
 SCENARIOS = ("static_batch", "concurrency", "offline", "server")
@@ -286,15 +286,15 @@ def _hw_arrays(chips: Sequence[Chip], weight_dtype: str, engine: str | None,
         "dispatch_bytes": np.where(low_gemm, 1.0, 2.0),
         "hbm_bps": _arr([(c.hbm_gbps or 0.0) * 1e9 for c in chips]),
         "hbm_bytes": _arr([(c.hbm_gb or 0.0) * GIB for c in chips]),
-        "scaleup_bps": _arr([(c.scaleup_gbps or 25.0) * 1e9 for c in chips]),
+        "scaleup_bps": _arr([(c.scaleup_gbps or DEFAULT_SCALEUP_GBPS) * 1e9 for c in chips]),
         # a chip without a stated NIC gets one 400 Gb/s NIC (50 GB/s), the usual 8-GPU-server
         # design, never its scale-up rate: wide EP would otherwise cross nodes for free
         "scaleout_bps": _arr([(c.scaleout_gbps or default_scaleout_gbps(c)) * 1e9 for c in chips]),
-        "domain": _arr([c.scaleup_domain or 8 for c in chips]),
+        "domain": _arr([c.scaleup_domain or DEFAULT_DOMAIN for c in chips]),
         "f": {k: _arr([fa[k] for fa in facs]) for k in FACTOR_NAMES},
         # network tiers (engine/topology.py): what a group of chips gets on the scale-up fabric
         # (with the NIC default of `scaleout_bps` above, so both price the same NIC)
-        "topologies": [topology_of(c, domain=c.scaleup_domain or 8) for c in chips],
+        "topologies": [topology_of(c, domain=c.scaleup_domain or DEFAULT_DOMAIN) for c in chips],
     }
 
 

@@ -116,23 +116,38 @@ class Topology:
         return np.asarray(nbytes, dtype=float) / bw + latency_s
 
 
+DEFAULT_SCALEUP_GBPS = 25.0   # a chip with no scale-up figure: PCIe 4 x16, per direction
+DEFAULT_DOMAIN = 8            # ... in an 8-accelerator server
+
+
 def default_scaleout_gbps(chip) -> float:
     """The NIC bandwidth per chip per direction assumed when the catalog leaves `scaleout_gbps`
     blank: one 400 Gb/s NIC per chip (50 GB/s), the usual 8-accelerator server (HGX, UBB), and never
     more than the chip's own scale-up rate, since a card on PCIe 4 x16 (32 GB/s) cannot feed a NIC
     faster than its slot. Training and serving both take it from here: they had two defaults (25 GB/s
     in training, 50 in serving), so an H20's data-parallel traffic and its KV transfer were priced on
-    different NICs."""
-    return min(float(chip.scaleup_gbps or 50.0), 50.0)
+    different NICs. A chip with no scale-up figure either is assumed on PCIe 4 x16
+    (`DEFAULT_SCALEUP_GBPS`), so its NIC is no faster than that: 50 GB/s between servers beside 25
+    inside one priced a TP group across nodes faster than within one."""
+    return min(float(chip.scaleup_gbps or DEFAULT_SCALEUP_GBPS), 50.0)
 
 
-def assumed_scaleout_note(chip) -> str | None:
-    """The line that says a chip's NIC figure was assumed (None when the catalog states it)."""
-    if getattr(chip, "scaleout_gbps", None):
+def assumed_network_note(chip, *, scaleup: bool = True, scaleout: bool = True) -> str | None:
+    """The line that says which of a chip's network figures were assumed (None when the catalog
+    states those asked about): `scaleup` when chips of a group talk inside a server, `scaleout`
+    when traffic crosses servers."""
+    said = []
+    if scaleup and not getattr(chip, "scaleup_gbps", None):
+        dom = int(chip.scaleup_domain or chip.chips_per_node or DEFAULT_DOMAIN)
+        said.append(f"no scale-up figure, so {DEFAULT_SCALEUP_GBPS:g} GB/s per chip per direction (PCIe 4 x16) "
+                    f"through a switch among {dom} chips (set scaleup_gbps and scaleup_domain)")
+    if scaleout and not getattr(chip, "scaleout_gbps", None):
+        said.append(f"no scale-out NIC figure, so {default_scaleout_gbps(chip):g} GB/s per chip per direction "
+                    "(one 400 Gb/s NIC per chip, at most the scale-up rate; set scaleout_gbps)")
+    if not said:
         return None
-    return (f"{chip.name}: the chip catalog has no scale-out NIC figure; assumed "
-            f"{default_scaleout_gbps(chip):g} GB/s per chip per direction (one 400 Gb/s NIC per chip, "
-            "at most the scale-up rate); set scaleout_gbps in the chip's entry to change it")
+    return f"{chip.name}: the chip catalog has " + "; and ".join(said) + ", assumed"
+
 
 
 def topology_of(chip, *, domain: int | None = None) -> Topology:
@@ -142,8 +157,8 @@ def topology_of(chip, *, domain: int | None = None) -> Topology:
     kind = (getattr(chip, "scaleup_topology", "") or "switch").strip().lower()
     if kind not in TOPOLOGY_KINDS:
         kind = "switch"
-    dom = int(domain or chip.scaleup_domain or chip.chips_per_node or 8)
-    up = float(chip.scaleup_gbps or 25.0)
+    dom = int(domain or chip.scaleup_domain or chip.chips_per_node or DEFAULT_DOMAIN)
+    up = float(chip.scaleup_gbps or DEFAULT_SCALEUP_GBPS)
     link = getattr(chip, "scaleup_link_gbps", None)
     if kind == "mesh":
         links = max(dom - 1, 1)

@@ -27,7 +27,7 @@ import numpy as np
 from engine.errors import Cancelled, UserError
 from engine.hardware import CHIP_LIFE_YEARS, GB_PER_GIB, Chip
 from engine.models import ModelConfig, forward_flops_per_token, training_flops_per_token
-from engine.topology import assumed_scaleout_note, topology_of
+from engine.topology import assumed_network_note, topology_of
 
 GIB = 2.0 ** 30
 RECOMPUTE_NAMES = ("none", "selective", "full")
@@ -780,9 +780,11 @@ def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
     uncalibrated = uncalibrated_note(inp.chip)
     if uncalibrated:
         notes.append(uncalibrated)
-    nic_note = assumed_scaleout_note(inp.chip)
-    if nic_note and inp.num_chips > topology_of(inp.chip, domain=inp.scaleup_domain).domain:   # the NIC carries traffic
-        notes.append(nic_note)
+    # the assumed figures of the tiers that carry this run's traffic
+    net_note = assumed_network_note(inp.chip, scaleup=inp.num_chips > 1,
+                                    scaleout=inp.num_chips > topology_of(inp.chip, domain=inp.scaleup_domain).domain)
+    if net_note:
+        notes.append(net_note)
     if reason_code:
         notes.append(f"infeasible: {REASONS[reason_code]}")
     return LayoutResult(

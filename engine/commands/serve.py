@@ -9,7 +9,7 @@ from dataclasses import replace
 from engine.commands import Output, plain_number, whole_number
 from engine.errors import InfeasibleRequest, UserError
 from engine.models import context_problem
-from engine.topology import assumed_scaleout_note
+from engine.topology import DEFAULT_DOMAIN, assumed_network_note
 
 
 MAX_TOKENS_PER_REQUEST = 10_000_000   # prompt or output tokens of one request
@@ -463,10 +463,12 @@ def run(args, ctx) -> Output:
         run_name = "the offline run (at max throughput)" if has_slo and not loaded else "this run"
         notes.append(capped_note(res.capped_requests, res.simulated_requests, model, run=run_name,
                                  mean_output=mean_out))
-    nic_note = assumed_scaleout_note(chip)
-    if nic_note and (per_replica > (chip.scaleup_domain or 8) or getattr(args, "prefill_instances", None)):
-        # the replica spans servers, or KV moves between pools: the assumed NIC prices that traffic
-        notes.append(nic_note)
+    # the assumed figures of the tiers that carry traffic: a replica of several chips talks inside a
+    # server; one that spans servers, or KV moved between pools, crosses them
+    net_note = assumed_network_note(chip, scaleup=per_replica > 1, scaleout=per_replica > (
+        chip.scaleup_domain or DEFAULT_DOMAIN) or bool(getattr(args, "prefill_instances", None)))
+    if net_note:
+        notes.append(net_note)
     if prefix:
         # a prefix-cache hit skips that share of every prompt's prefill: a large lever on the figures
         notes.append(f"prefix cache: {args.prefix_cache_pct:g}% of prompt tokens assumed served from cache "

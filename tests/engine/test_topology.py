@@ -87,5 +87,24 @@ def test_assumed_nic_is_said_where_it_carries_traffic():
                                            global_batch_seqs=64), top_k=1).best
     stated = search_layouts(TrainingInputs(model=m, chip=CHIPS["h100-sxm5-80gb"], num_chips=64,
                                            global_batch_seqs=64), top_k=1).best
-    assert any("assumed 50 GB/s per chip" in n for n in across.explanations)
+    assert any("no scale-out NIC figure, so 50 GB/s per chip" in n for n in across.explanations)
     assert not any("scale-out NIC" in n for n in inside.explanations + stated.explanations)
+
+
+def test_a_chip_with_no_network_figures_is_never_faster_across_servers_than_inside_one():
+    """No scale-up figure: PCIe 4 x16 (25 GB/s) in an 8-chip server, and so a NIC of 25 GB/s, not 50
+    (one GB between servers took 0.02 s against 0.04 s inside one); both assumptions are said."""
+    from dataclasses import replace
+
+    from engine.topology import assumed_network_note
+
+    bare = replace(CHIPS["h100-sxm5-80gb"], scaleup_gbps=None, scaleout_gbps=None, scaleup_domain=None,
+                   chips_per_node=None, name="Bare")
+    t = topology_of(bare)
+    assert (t.domain, t.scaleup_gbps, t.scaleout_gbps) == (8, 25.0, 25.0)
+    assert t.p2p_s(8, 1e9) >= t.p2p_s(1, 1e9)
+    note = assumed_network_note(bare)
+    assert "no scale-up figure, so 25 GB/s" in note and "among 8 chips" in note
+    assert "no scale-out NIC figure, so 25 GB/s" in note
+    assert assumed_network_note(bare, scaleout=False).count("figure") == 1
+    assert assumed_network_note(CHIPS["h100-sxm5-80gb"]) is None
