@@ -113,6 +113,11 @@ class ChipEconomics:
     usd_per_million_served_tokens: float | None  # input + output tokens, at the average load
     training_tokens_per_s: float | None
     usd_per_million_training_tokens: float | None
+    # the basis of both costs, so a table of them says it (a training cost of 1.89 read against its
+    # own columns gave 1.70: the scenario's goodput was in it and said nowhere)
+    life_years: float = CHIP_LIFE_YEARS
+    peak_to_average: float = 1.5
+    training_goodput: float = 1.0
 
 
 @dataclass
@@ -411,7 +416,10 @@ def economics(inputs: ForecastInputs, candidates: Sequence[Candidate],
         train_total = train * sc.training_efficiency_scale * life_s if train else 0.0
         out.append(ChipEconomics(c.chip_id, c.unit_price_usd, tput,
                                  c.unit_price_usd / served * 1e6 if served > 0 else None,
-                                 train, c.unit_price_usd / train_total * 1e6 if train_total > 0 else None))
+                                 train, c.unit_price_usd / train_total * 1e6 if train_total > 0 else None,
+                                 life_years=float(sc.lifetime_years or CHIP_LIFE_YEARS),
+                                 peak_to_average=float(sc.demand.peak_to_average),
+                                 training_goodput=float(sc.training_efficiency_scale)))
     return tuple(out)
 
 

@@ -675,8 +675,14 @@ def plan_order_table(result, chip_names: Mapping[str, str] | None = None) -> tup
 
 def plan_economics_table(result, chip_names: Mapping[str, str] | None = None) -> tuple[list[str], list[list]]:
     names = chip_names or {}
-    headers = ["Chip", "Price (USD)", "Serving (output tokens/s per chip)", "USD per million served tokens",
-               "Training (tokens/s per chip)", "USD per million training tokens"]
+    econ = result.economics if result is not None else ()
+    # the costs' basis in their headers: capital over the chip's life, served at the average load,
+    # training at the scenario's goodput (the tokens/s column is before it)
+    life = f"capital, {econ[0].life_years:g}-year life, " if econ else ""
+    served = f" ({life}average load = peak / {econ[0].peak_to_average:g})" if econ else ""
+    trained = f" ({life}at {econ[0].training_goodput:.0%} goodput)" if econ else ""
+    headers = ["Chip", "Price (USD)", "Serving (output tokens/s per chip)", f"USD per million served tokens{served}",
+               "Training (tokens/s per chip, before goodput)", f"USD per million training tokens{trained}"]
     na = lambda v: v if v is not None else "n/a"  # noqa: E731
     return headers, [[names.get(e.chip_id, e.chip_id), e.unit_price_usd, e.serving_output_tokens_per_s,
                       na(e.usd_per_million_served_tokens), na(e.training_tokens_per_s),

@@ -583,13 +583,13 @@ class PlanPanel(QWidget):
         p.set_series("Target", to_timestamps([r.from_month, r.until_month]), [r.confidence * 100] * 2,
                      color="#C00000", symbol=None, dashed=True)
         percent_y_range(p)
-        econ = list(r.economics)
+        econ, heads = list(r.economics), self.econ_rows()[0]   # the series say the costs' basis, as the table
         labels = [names.get(e.chip_id, e.chip_id).replace(" ", "\n", 1) for e in econ]
         for chart, key, values, colour in (
-                (self.served_cost_chart, "served", [e.usd_per_million_served_tokens or 0.0 for e in econ], "#0072B2"),
-                (self.training_cost_chart, "training", [e.usd_per_million_training_tokens or 0.0 for e in econ],
+                (self.served_cost_chart, heads[3], [e.usd_per_million_served_tokens or 0.0 for e in econ], "#0072B2"),
+                (self.training_cost_chart, heads[5], [e.usd_per_million_training_tokens or 0.0 for e in econ],
                  "#E69F00")):
-            chart.set_grouped(labels, {f"USD per million {key} tokens": values}, {f"USD per million {key} tokens": colour})
+            chart.set_grouped(labels, {key: values}, {key: colour})
             if chart.legend is not None:
                 chart.legend.setVisible(False)
         self._fill(self.orders_table, *self.order_rows())
