@@ -65,7 +65,9 @@ def test_no_plan_names_the_longest_target_that_can_be_kept_and_that_one_plans(db
     (("plan", "--confidence", "1.5"), "--confidence: 1.5"),
     (("plan", "--chips", "no-such-chip"), "'no-such-chip' is not in the chip catalog"),
     (("plan", "--from", "May 2025"), "--from: 'May 2025'"),
-    (("backtest", "--as-of", "2024-13-01"), "--as-of: '2024-13-01'"),
+    (("backtest", "--as-of", "2024-13-01"), "--as-of: '2024-13-01' is not a date of the calendar"),
+    (("backtest", "--as-of", "2024-02-30"), "--as-of: '2024-02-30' is not a date of the calendar"),
+    (("backtest", "--as-of", "30/09/2024"), "--as-of: '30/09/2024' (must be YYYY-MM-DD)"),
     (("backtest", "--as-of", "2024-06-01"), "needs at least three points"),
 ])
 def test_bad_input_is_one_line_and_exit_1(db, capsys, argv, needle):

@@ -357,7 +357,12 @@ def run_backtest(args, ctx) -> Output:
     try:
         as_of = iso_day(args.as_of)
     except ValueError:
-        raise UserError(f"--as-of: {args.as_of!r} (must be YYYY-MM-DD)") from None
+        import re
+
+        # 2024-02-30 is in the format and still no day: say which (it read "must be YYYY-MM-DD")
+        shaped = re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", str(args.as_of))
+        raise UserError(f"--as-of: {args.as_of!r} " + ("is not a date of the calendar" if shaped
+                                                         else "(must be YYYY-MM-DD)")) from None
     _, _, _, scenario = _load(args, ctx)
     try:
         bt = backtest(scenario.demand, as_of, seed=scenario.seed)
