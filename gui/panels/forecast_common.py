@@ -100,8 +100,15 @@ def _compute_forecast(request: ForecastRequest, *, progress=None, should_stop=No
     if should_stop is not None and should_stop():
         raise Cancelled()
 
+    from gui import style
+    from gui.panels.base import with_names
+
+    # the engine's steps name chips by id ("supply: order 4 (ascend-910b2)"): shown as the views name them
+    names = {cid: style.chip_display_name(c) for cid, c in request.chips.items()}
+
     def scaled(fraction, message=""):
-        report(0.1 + 0.9 * fraction, message or "Monte Carlo…")
+        text = with_names(message, names) if message else "Monte Carlo…"
+        report(0.1 + 0.9 * fraction, text[:1].upper() + text[1:])
 
     result = run_forecast(inputs, progress=lambda f, m="": scaled(0.8 * f, m), should_stop=should_stop)
     if not request.with_shares:
