@@ -143,6 +143,11 @@ def precision_note(chip: Chip, weight_dtype: str, kv_dtype: str) -> str:
         width = 4 if weight_dtype == "fp4" else 8
         bits.append(f"{weight_dtype.upper()} weights run weight-only on {chip.name}, which has no "
                     f"{weight_dtype.upper()} matrix rate: {width}-bit weights, 16-bit GEMMs (W{width}A16)")
+    if weight_dtype == "int4":
+        # INT4 (AWQ/GPTQ) is weight-only on every chip: no catalog chip has an INT4 matrix rate,
+        # so prefill runs at the 16-bit rate and only the weight reads shrink (FP4 said it; INT4 not)
+        bits.append("INT4 weights run weight-only: 4-bit weights, 16-bit GEMMs (W4A16), so prefill runs at the "
+                    "16-bit rate and only weight reads shrink")
     if kv_dtype == "fp8" and not chip.fp8_tflops:
         bits.append(f"the FP8 KV cache is stored in 8 bits and read into 16-bit attention on {chip.name}")
     if weight_dtype == "bf16" and not chip.bf16_tflops and chip.fp16_tflops:

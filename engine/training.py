@@ -226,6 +226,14 @@ def _gemm_time(flops, m, k, n, peak_flops, eff_max, half, hbm_bps, weight_copies
     return np.maximum(t_compute, bytes_moved / hbm_bps)
 
 
+def fp8_pays(inp: "TrainingInputs") -> bool:
+    """True when FP8 GEMMs beat 16-bit ones on the chip: its FP8 rate at `train_fp8_gemm_rel`
+    above its BF16 rate (every factor set, when several are evaluated at once)."""
+    peak16 = inp.chip.peak_tflops("bf16") or 0.0
+    peak_fp8 = inp.chip.peak_tflops("fp8") or 0.0
+    return bool(peak_fp8) and bool(np.all(peak_fp8 * np.asarray(inp.factor("train_fp8_gemm_rel")) > peak16))
+
+
 def _stage_layers(n_layers: int, pp):
     """Layers of the fullest stage, and of the first and last stages. When `pp` does not divide
     the layers, the missing layers come off the first and the last stage (Llama 3: 126 layers on
@@ -261,8 +269,12 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     gb = L["gb"].astype(float)
 
     peak16 = (chip.peak_tflops("bf16") or 0.0) * 1e12
-    fp8 = inp.dtype == "fp8"
+    fp8_asked = inp.dtype == "fp8"
     peak_fp8 = (chip.peak_tflops("fp8") or 0.0) * 1e12
+    # FP8 on a chip whose FP8 rate is no higher than its 16-bit one (Gaudi 3, TPU v5p) is counted as
+    # BF16: its GEMMs at train_fp8_gemm_rel of the same peak, plus the casts, made it 11% slower,
+    # where serving bounds the same GEMMs at the 16-bit rate (inference._hw_arrays)
+    fp8 = fp8_asked and fp8_pays(inp)
     gemm_peak = peak_fp8 if fp8 and peak_fp8 else peak16
     eff = f("train_gemm_eff") * (f("train_fp8_gemm_rel") if fp8 and peak_fp8 else 1.0)
     half = f("train_gemm_half_dim")
@@ -681,7 +693,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
              "ep does not divide experts or dp x cp")
     else:
         mark(L["ep"] != 1, "ep does not divide experts or dp x cp")
-    if fp8 and not peak_fp8:
+    if fp8_asked and not peak_fp8:
         mark(np.ones(tp.shape, dtype=bool), "fp8 not supported by chip")
     if inp.schedule != "1f1b":
         mark((vpp > 1) | ((pp % 2 != 0) & dualpipe) | ((micro < 2 * pp) & dualpipe & (pp > 1)),
@@ -785,6 +797,11 @@ def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
                                     scaleout=inp.num_chips > topology_of(inp.chip, domain=inp.scaleup_domain).domain)
     if net_note:
         notes.append(net_note)
+    if inp.dtype == "fp8" and inp.chip.peak_tflops("fp8") and not fp8_pays(inp):
+        rel = np.asarray(inp.factor("train_fp8_gemm_rel")).reshape(-1)[0]
+        notes.append(f"FP8 brings no speed on {inp.chip.name}: its FP8 rate ({inp.chip.peak_tflops('fp8'):g} TFLOP/s) "
+                     f"at FP8's {rel:g} GEMM efficiency is below its BF16 rate ({inp.chip.peak_tflops('bf16'):g}), "
+                     "so the run is counted as BF16 (no FP8 activation or dispatch savings either)")
     if reason_code:
         notes.append(f"infeasible: {REASONS[reason_code]}")
     return LayoutResult(

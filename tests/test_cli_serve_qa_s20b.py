@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from engine.cli import main
 
 
@@ -30,3 +32,13 @@ def test_served_share_compares_at_the_capped_lengths(capsys):
                "--output-len", "300", "--input-len-spread", "3", "--output-len-spread", "3", "--request-rate", "2")
     assert d["context_capped_requests"] > 0
     assert d["served_share_of_offered"] > 0.99
+
+
+def test_a_pipelined_decode_breakdown_says_it_is_one_stage(tmp_path, capsys):
+    """PP2: the parts summed to one stage (14.3 ms) beside a 28.7 ms step, labelled the step."""
+    code = main(["--db", str(tmp_path / "pp.db"), "serve", "--model", "llama3-405b", "--chip", "h100-sxm5-80gb",
+                 "--tp", "8", "--pp", "2", "--weight-dtype", "fp8", "--input-len", "2000", "--output-len", "200",
+                 "--concurrency", "1", "--format", "json"])
+    d = json.loads(capsys.readouterr().out)
+    assert code == 0 and "one of the 2 pipeline stages" in d["decode_breakdown_at"]
+    assert d["decode_breakdown_ms"]["total_ms"] == pytest.approx(d["decode_step_ms"] / 2, rel=0.05)

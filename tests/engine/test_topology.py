@@ -108,3 +108,11 @@ def test_a_chip_with_no_network_figures_is_never_faster_across_servers_than_insi
     assert "no scale-out NIC figure, so 25 GB/s" in note
     assert assumed_network_note(bare, scaleout=False).count("figure") == 1
     assert assumed_network_note(CHIPS["h100-sxm5-80gb"]) is None
+
+
+def test_int4_weights_say_they_run_weight_only():
+    from engine.inference import precision_note
+
+    for chip_id in ("h100-sxm5-80gb", "b200"):
+        assert "W4A16" in precision_note(CHIPS[chip_id], "int4", "bf16")
+    assert precision_note(CHIPS["h100-sxm5-80gb"], "fp8", "fp8") == ""
