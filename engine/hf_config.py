@@ -1,7 +1,8 @@
 """Hugging Face `config.json` (read offline) -> ModelConfig, with a report of what was not used.
 
 Dense (Llama, Qwen, Mistral, GPT-2/NeoX style) and MoE (Mixtral, Qwen-MoE, DeepSeek with MLA)
-field names are mapped; fields that don't affect a performance model are listed as ignored, and
+field names are mapped (the FFN's form and multi-query attention by family: GATED_FFN_TYPES,
+MULTI_QUERY_TYPES); fields that don't affect a performance model are listed as ignored, and
 names we don't know are listed as unknown so the user can check nothing important was missed.
 """
 
@@ -20,7 +21,7 @@ FIELD_ALIASES = {
     "layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
     "hidden": ("hidden_size", "n_embd", "d_model", "dim"),
     "heads": ("num_attention_heads", "n_head", "n_heads", "num_heads"),
-    "kv_heads": ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "multi_query_group_num"),
+    "kv_heads": ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "multi_query_group_num", "n_head_kv"),
     "head_dim": ("head_dim",),
     "vocab": ("vocab_size", "padded_vocab_size"),
     "seq_len": ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length"),
@@ -43,6 +44,31 @@ DENSE_FFN_WIDTH = ("intermediate_size_mlp",)
 # field for it (Llama4TextMoe.shared_expert)
 LLAMA4_TYPES = ("llama4", "llama4_text")
 LLAMA4_ONLY = ("interleave_moe_layer_step", "intermediate_size_mlp")
+
+# The FFN's form (ModelConfig.gated_ffn), by the config's family first, as the width's name does
+# not tell (GPT-NeoX calls its two-matrix width intermediate_size): gated (gate, up and down
+# matrices: SwiGLU/GeGLU) in the families built on LLaMA's MLP, whatever the activation (a ReLU
+# LLaMA is still gated); two matrices (up, down) in the classic GPT/BERT families. An activation
+# that names a GLU ("swiglu", "geglu") is gated in any family. In a family on neither list the
+# activation decides: silu/swish, or none given (LLaMA's default), is SwiGLU; any other (relu,
+# gelu, gelu_new...) a two-matrix FFN. The import notes say which was taken and why.
+GATED_FFN_TYPES = {
+    "llama", "llama4", "llama4_text", "mistral", "mistral3", "mixtral", "qwen", "qwen2", "qwen2_moe", "qwen2_vl",
+    "qwen2_5_vl", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3", "gemma3_text", "deepseek", "deepseek_v2",
+    "deepseek_v3", "phi3", "phimoe", "olmo", "olmo2", "olmoe", "granite", "granitemoe", "dbrx", "jamba", "cohere",
+    "cohere2", "internlm", "internlm2", "baichuan", "chatglm", "glm", "glm4", "stablelm", "yi", "exaone",
+    "minicpm", "hunyuan", "ernie4_5", "ernie4_5_moe", "arctic",
+}
+PLAIN_FFN_TYPES = {
+    "gpt2", "gpt_neo", "gpt_neox", "gpt_neox_japanese", "gptj", "codegen", "opt", "bloom", "falcon", "refinedweb",
+    "refinedwebmodel", "mpt", "gpt_bigcode", "starcoder2", "phi", "persimmon", "nemotron", "xglm", "biogpt",
+    "bert", "roberta", "xlm-roberta", "distilbert", "electra",
+}
+# Multi-query attention (one K/V head shared by every query head) said by a flag, not a count:
+# Falcon-7B, StarCoder (gpt_bigcode). Their config classes default the flag to true; Falcon's
+# new decoder architecture (40B, 180B) gives its KV heads as a count instead.
+MULTI_QUERY_TYPES = {"falcon", "refinedweb", "refinedwebmodel", "gpt_bigcode"}
+FLAG_FIELDS = ("tie_word_embeddings", "multi_query", "new_decoder_architecture")
 
 # Fields only multi-head latent attention (DeepSeek-V2/V3) has: with any of them set, kv_lora_rank
 # must be there too.
@@ -84,6 +110,8 @@ IGNORED = {
     "image_token_id", "image_token_index", "video_token_id", "boi_token_index", "eoi_token_index",
     "no_rope_layers", "no_rope_layer_interval", "use_qk_norm", "attn_temperature_tuning", "floor_scale",
     "attn_scale", "for_llm_compressor",
+    # Falcon: the attention and MLP side by side, ALiBi positions, where the residual is taken
+    "parallel_attn", "alibi", "apply_residual_connection_post_layernorm",
 }
 
 
@@ -241,9 +269,10 @@ def checked_config(config: dict) -> dict:
     for key in TEXT_FIELDS:
         if config.get(key) is not None and not isinstance(config[key], str):
             problems.append(f"{key}: {_show(config[key])} (must be text)")
-    tie = config.get("tie_word_embeddings")
-    if tie is not None and tie not in (True, False, 0, 1):
-        problems.append(f"tie_word_embeddings: {_show(tie)} (must be true or false)")
+    for flag in FLAG_FIELDS:
+        value = config.get(flag)
+        if value is not None and value not in (True, False, 0, 1):
+            problems.append(f"{flag}: {_show(value)} (must be true or false)")
     if problems:
         raise ValidationError(problems)
     return clean
@@ -278,6 +307,32 @@ def _with_config_name(problem: str, names: dict) -> str:
     field, sep, rest = problem.partition(":")
     key = names.get(field)
     return f"{field} ({key}){sep}{rest}" if sep and key and key != field else problem
+
+
+def _ffn_form(config: dict, model_type: str, hidden: float | None = None, ffn: float | None = None) -> tuple[bool, str]:
+    """(gated, why in words) by the rule of GATED_FFN_TYPES; in a family not known here, a width
+    of 4 x hidden is the classic two-matrix MLP and another width (LLaMA's 8/3) a gated one,
+    whatever the activation (a GeGLU model with gelu and 11008 of 4096 read as two matrices)."""
+    key = next((k for k in ACTIVATION if config.get(k)), None)
+    act = str(config[key]).lower() if key else ""
+    if "glu" in act or "gated" in act:
+        return True, f"{key} {act!r} is a gated linear unit"
+    if model_type in GATED_FFN_TYPES:
+        return True, f"model_type {model_type!r} has a gated MLP"
+    if model_type in PLAIN_FFN_TYPES:
+        return False, f"model_type {model_type!r} has a two-matrix MLP"
+    family = f"model_type {model_type!r} not known here" if model_type else "no model_type"
+    if hidden and ffn:
+        if abs(ffn / hidden - 4.0) < 0.05:
+            return False, f"{family} and an FFN width of 4 x hidden: a plain two-matrix MLP assumed"
+        if act not in ("silu", "swish", ""):
+            return True, (f"{family} and an FFN width of {ffn / hidden:.2f} x hidden (not 4): a gated MLP "
+                          f"assumed, with {key} {act!r}")
+    if not act:
+        return True, f"no activation and {family}: SwiGLU assumed, as LLaMA's"
+    if act in ("silu", "swish"):
+        return True, f"{key} {act!r} and {family}: SwiGLU assumed, as LLaMA's"
+    return False, f"{key} {act!r} and {family}: a plain two-matrix MLP assumed"
 
 
 def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None,
@@ -327,9 +382,26 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         fields["context_len"] = context   # what a served request must fit in
         notes.append(f"seq_len set to {fields['seq_len']}; context_len {context} (the context window)")
 
-    act = str(next((config[k] for k in ACTIVATION if config.get(k)), "silu")).lower()
-    fields["gated_ffn"] = not (act.startswith("gelu") and "gated" not in act and
-                              config.get("model_type") in ("gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon"))
+    model_type = str(config.get("model_type") or "").lower()
+    def _num(v):
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return None
+    fields["gated_ffn"], ffn_why = _ffn_form(config, model_type, _num(fields.get("hidden")), _num(_first(config, FFN_WIDTH)[1]))
+    if "kv_heads" not in fields and not mla:
+        # with no count, a multi-query flag (see MULTI_QUERY_TYPES) or else one KV head per head
+        multi_query = config.get("multi_query", model_type in MULTI_QUERY_TYPES)
+        if multi_query and not config.get("new_decoder_architecture"):
+            fields["kv_heads"] = 1
+            flag = "multi_query" if "multi_query" in config else f"multi_query (the default for {model_type!r})"
+            notes.append(f"{flag}: one KV head shared by the {fields['heads']} heads (multi-query attention)")
+        else:
+            fields["kv_heads"] = fields["heads"]
+            notes.append(f"num_key_value_heads not given: assumed multi-head attention, kv heads = {fields['heads']}")
+    for flag in ("multi_query", "new_decoder_architecture"):
+        if flag in config:
+            used.add(flag)
     if "tie_word_embeddings" in config:
         fields["tied_embeddings"] = bool(config["tie_word_embeddings"])
     else:
@@ -412,6 +484,8 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     except ValidationError as exc:   # named as the config names them: "kv_heads (num_key_value_heads)"
         names = {f: _first(config, FIELD_ALIASES[f])[0] for f in FIELD_ALIASES}
         raise ValidationError([_with_config_name(p, names) for p in exc.problems]) from None
+    if model.dense_layers and model.ffn_hidden:   # (an all-MoE model's experts are gated either way)
+        notes.append(f"FFN taken as {'gated (3 matrices)' if model.gated_ffn else 'not gated (2 matrices)'}: {ffn_why}")
     for flag in ACTIVATION + ("tie_word_embeddings", "first_k_dense_replace", "shared_expert_intermediate_size",
                               "decoder_sparse_step", "mlp_only_layers", "moe_layer_freq", "interleave_moe_layer_step",
                               "moe_layers"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -52,6 +52,7 @@ def read_cases_csv(path) -> list[dict]:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = []
             reader = csv.DictReader(handle)
+            _refuse_other_separator(path, reader.fieldnames or [])
             columns = [case_column(name) for name in reader.fieldnames or []]
             seen: dict[str, int] = {}
             for number, name in enumerate(reader.fieldnames or [], start=1):
@@ -79,6 +80,19 @@ def read_cases_csv(path) -> list[dict]:
         raise UserError(f"{path}: cannot read cases file ({exc.strerror or exc})") from None
     except csv.Error as exc:
         raise UserError(f"{path}: cannot read cases file ({exc})") from None
+
+
+def _refuse_other_separator(path, header: Sequence[str]) -> None:
+    """UserError for a header of one column that splits on ';' (or a tab) into known ones: Excel
+    in many locales saves ';'-separated "CSV", which read as missing layers, hidden, heads, ...
+    (as `chips import` tells it)."""
+    if len(header) != 1:
+        return
+    for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+        cells = [case_column(cell) for cell in header[0].split(separator)]
+        if sum(cell in TRAINING_COLUMNS for cell in cells) >= 2:   # inference files share id, chip, metric, value
+            raise UserError(f"{path} header: the columns are separated by {name}; save the file as "
+                            "comma-separated CSV (UTF-8)")
 
 
 # ---- row parsing ----------------------------------------------------------------------------
@@ -438,7 +452,8 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
     """Leave-one-group-out validation: for every value of `key` (a source), refit the per-family
     factors on the other groups' rows only (starting from the code's documented defaults, not from
     factors fitted on everything), then predict the left-out rows. `summary.overall` is out of
-    sample; `summary.in_sample` is the ordinary run beside it."""
+    sample; `summary.in_sample` is the ordinary run beside it. A family whose fold is too thin to
+    fit keeps the chips' current factors, said in `summary.notes` (one line per such fold)."""
     from engine.calibration import FAMILY_FIT_FACTORS, chip_family, fit_families, prior_chips, resolve_cases
     from engine.errors import Cancelled
 
@@ -446,7 +461,11 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
     # fitted value), and held in every fold
     resolved = resolve_cases(rows, prior_chips(chips))
     groups = sorted({(row.get(key) or "").strip() for row in rows})
+    # `calibrate` refuses a fit to fewer runs than the factors it fits (one run "fitted" 4 factors
+    # and predicted BLOOM 95% high from a single DeepSeek-V2 H800 run)
+    min_runs = len(FAMILY_FIT_FACTORS)
     predicted: dict = {}
+    notes: list[str] = []
     for gi, group in enumerate(groups):
         if should_stop is not None and should_stop():
             raise Cancelled("validation cancelled")
@@ -454,20 +473,60 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
             progress(gi / max(len(groups), 1), f"leaving out {group[:40]}")
         train = [item for item in resolved if (item[0].get(key) or "").strip() != group]
         test = [r for r in rows if (r.get(key) or "").strip() == group]
-        train_families = {chip_family(item[0].get("chip", "")) for item in train}
+        runs_by_family: dict[str, int] = {}
+        for item in train:
+            family = chip_family(item[0].get("chip", ""))
+            runs_by_family[family] = runs_by_family.get(family, 0) + 1
         test_families = {chip_family(r.get("chip", "")) for r in test}
-        need_global = any(fam not in train_families for fam in test_families)
+        own_fit = {fam for fam in test_families if runs_by_family.get(fam, 0) >= min_runs}
+        # a family with no run left starts from one fit over every other family's runs (what a
+        # chip with no measured runs gets), when there are enough of them
+        all_run_fit = {fam for fam in test_families if fam not in runs_by_family and len(train) >= min_runs}
+        kept = test_families - own_fit - all_run_fit
         # only the families of the left-out rows are refitted: the others predict nothing here
-        fitted = fit_families([], chips, resolved=train, need_global=need_global, families=test_families)
+        fitted = fit_families([], chips, resolved=train, need_global=bool(all_run_fit), families=own_fit)
         for row in test:
-            values = fitted.get(chip_family(row.get("chip", "")), fitted[None])
-            predicted[id(row)] = validate_case(row, chips, factors=values)
+            family = chip_family(row.get("chip", ""))
+            if family in kept:
+                case = validate_case(row, chips)
+                if case["status"] == "ok":
+                    # first: a table cuts a long message at its end
+                    case["message"] = "current factors kept (too few runs left to refit); " + case["message"]
+            else:
+                case = validate_case(row, chips, factors=fitted.get(family, fitted[None]))
+            predicted[id(row)] = case
+        note = _fold_note(group, [(fam, runs_by_family.get(fam, 0), len(train)) for fam in sorted(test_families)
+                                  if any(predicted[id(r)]["status"] == "ok" and chip_family(r.get("chip", "")) == fam
+                                         for r in test)],
+                          kept, min_runs)
+        if note:
+            notes.append(note)
     cases = [predicted[id(row)] for row in rows]
     summary = summarize(cases)
     summary["holdout"] = key
     summary["groups"] = len(groups)
     summary["fitted_factors"] = list(FAMILY_FIT_FACTORS)
+    summary["notes"] = notes
     in_sample = summarize([validate_case(row, chips) for row in rows])
     summary["in_sample"] = in_sample["overall"]
     summary["in_sample_by_family"] = in_sample["by_family"]
     return {"cases": cases, "summary": summary}
+
+
+def _fold_note(group: str, families: list[tuple[str, int, int]], kept: set, min_runs: int) -> str | None:
+    """One line for a fold that did not fit every family of its predicted rows on their own runs
+    (families: (family, its runs left, runs left in all)), or None."""
+    parts = []
+    for family, runs, train_runs in families:
+        if family in kept and runs:
+            parts.append(f"{runs} {family} run{'' if runs == 1 else 's'} left for {min_runs} factors; "
+                         "the current factors were kept")
+        elif family in kept:
+            parts.append(f"{train_runs} run{'' if train_runs == 1 else 's'} left for {min_runs} factors, none "
+                         f"of them {family}; the current factors were kept")
+        elif not runs:
+            parts.append(f"no {family} run left; fitted to the other families' {train_runs} runs")
+    if not parts:
+        return None
+    shown = group if len(group) <= 40 else group[:39] + "…"
+    return f"fold '{shown}': " + "; ".join(parts)

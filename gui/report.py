@@ -14,6 +14,7 @@ and `fleetcast export` write, so the report says what the window shows.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import json
@@ -141,6 +142,15 @@ def _approx(value) -> str:
         if abs(x) >= scale:
             return f"{float(f'{x / scale:.3g}'):g} {word}"
     return f"{float(f'{x:.3g}'):,.0f}" if abs(x) >= 100 else _smart(x)
+
+
+def _energy_mwh(value) -> str:
+    """A run's energy as `fleetcast train` and the Training view write it: whole MWh from 10 on
+    (the report's 3 figures said 4,520 MWh beside their 4,519), 3 significant digits below."""
+    x, shown = _parsed(value)
+    if x is None:
+        return shown
+    return _number(x, 0) if abs(x) >= 10 else f"{x:.3g}"
 
 
 def _usd(value) -> str:
@@ -292,7 +302,7 @@ def training_sentences(ctx: ReportContext) -> list[str]:
         # "the catalog's list prices amortised over 5 years")
         basis = f.get("Cost basis", ("the catalog's list price amortised over 5 years of use; energy not included", ""))[0]
         power = f.get("Energy basis", (None, ""))[0]
-        out.append(f"That run uses about {_approx(f['Chip-hours'][0])} chip-hours and {_approx(f['Energy'][0])} MWh"
+        out.append(f"That run uses about {_approx(f['Chip-hours'][0])} chip-hours and {_energy_mwh(f['Energy'][0])} MWh"
                    + (f" ({_esc(power)})" if power else "") + f", about USD {_approx(f['Cost'][0])} of chip time "
                    f"({_esc(basis)}).")
     for job in (ctx.tables.get("forecast", {}).get("jobs") or ([], []))[1]:
@@ -405,18 +415,40 @@ def plan_sentences(ctx: ReportContext) -> list[str]:
     later = [(m, p) for m, p in zip(plan.get("months") or [], plan.get("prob_meet_demand") or [])
              if last and str(m)[:7] > last and p is not None]
     if later:   # past the target window the plan promises nothing: say how far it falls
-        month, low = min(later, key=lambda mp: mp[1])
-        if low < float(plan.get("confidence") or 0):
-            out.append(f"After {_esc(last)} it is not planned for: P(capacity ≥ demand) falls to "
-                       f"{100 * low:.0f}% by {_esc(str(month)[:7])}.")
+        out += _after_target_sentences(later, last, float(plan.get("confidence") or 0))
     return out
+
+
+def _after_target_sentences(later: list, last: str, confidence: float) -> list[str]:
+    """When P(capacity ≥ demand) first drops below the confidence after the target, and its
+    lowest: the lowest alone ("falls to 0% by 2026-07") read as if 2025-07's 64% were still kept."""
+    month, low = min(later, key=lambda mp: mp[1])
+    if low >= confidence:
+        return []
+    first_month, first_prob = next((m, p) for m, p in later if p < confidence)
+    lowest = f"{100 * low:.0f}% by {_esc(str(month)[:7])}"
+    if str(first_month)[:7] == str(month)[:7]:   # the first month below is the lowest: one figure
+        return [f"After {_esc(last)} it is not planned for: P(capacity ≥ demand) falls to {lowest}."]
+    return [f"After {_esc(last)} it is not planned for: P(capacity ≥ demand) falls below {100 * confidence:g}% "
+            f"in {_esc(str(first_month)[:7])} ({_prob_pct(first_prob)}) and to {lowest}."]
+
+
+def _prob_pct(probability: float) -> str:
+    """0.638 -> '63.8%': one decimal, as the plan's own "lowest month reaches 89.2%" caveat."""
+    return f"{100 * probability:.1f}%"
 
 
 def assumptions_section(ctx: ReportContext) -> str:
     out = [_h1("Assumptions")]
     p = ctx.params or {}
+    settings = forecast_setting_lines(ctx)
+    if settings:
+        out.append("<h3>Forecast settings</h3><ul>" + "".join(f"<li>{line}</li>" for line in settings) + "</ul>")
     if p.get("note"):
-        out.append(f"<p><b>Scenario notes.</b> {_esc(p['note'])}</p>")
+        # prose the author wrote, which need not match the inputs ("half the 910B fleet trains"
+        # beside a 20% share): said as theirs, after the settings the figures use
+        out.append('<p style="font-size:9pt; color:#444"><b>Scenario note</b> (as written; the settings above '
+                   f"are what the figures use): {_esc(p['note'])}</p>")
     # Orders and their provenance.
     status_words = {"sourced": "sourced", "partial": "partly sourced", "assumption": "assumed"}
     rows = []
@@ -451,12 +483,6 @@ def assumptions_section(ctx: ReportContext) -> str:
     out.append(_table(["Applies to", "Delay (days)", "Share delivered", "Why"], unc_rows, widths=[12, 22, 22, 44])
                if unc_rows
                else "<p>Deliveries arrive as promised (no uncertainty set).</p>")
-    trials = p.get("trials")
-    if trials:
-        out.append(f"<p>{_number(trials)} Monte Carlo trials over {_number(p.get('months'))} months from "
-                   f"{_esc(p.get('start') or '—')}; install lag {_number(p.get('install_lag_days'))} days; "
-                   f"{_smart(100 * float(p.get('annual_failure_rate') or 0))} %/year attrition; "
-                   f"{_smart(p.get('lifetime_years'))}-year chip life.</p>")
     # Demand.
     demand = p.get("demand") or {}
     out.append("<h3>Demand</h3>")
@@ -496,6 +522,73 @@ def assumptions_section(ctx: ReportContext) -> str:
         out.append("<p>No demand points are set.</p>")
     out.append(calibration_html(ctx))
     return "".join(out)
+
+
+def forecast_setting_lines(ctx: ReportContext) -> list[str]:
+    """The scenario's forecast inputs as the engine reads them, one line each (HTML): the horizon,
+    the export cut-offs, the training shares and the efficiency scales. The report quoted the
+    free-text note alone for these, which said "half the 910B fleet trains" beside a 20% share
+    and listed no cut-off (a cut-off scenario's assumptions read as the baseline's)."""
+    p = ctx.params or {}
+    lines = []
+    if p.get("trials"):
+        life = f"{_smart(p['lifetime_years'])}-year chip life" if p.get("lifetime_years") else "no chip retirement"
+        lines.append(f"{_number(p['trials'])} Monte Carlo trials over {_number(p.get('months'))} months from "
+                     f"{_esc(p.get('start') or '—')}; install lag {_number(p.get('install_lag_days'))} days; "
+                     f"{_smart(100 * float(p.get('annual_failure_rate') or 0))} %/year attrition; {life}.")
+    if p.get("unscheduled_spread_months") is not None:
+        lines.append("Undelivered chips with no promised date: spread over "
+                     f"{_number(p['unscheduled_spread_months'])} months after the last recorded delivery.")
+    if "policy_events" in p:
+        lines += _cutoff_lines(ctx, p.get("policy_events") or [])
+    if isinstance(p.get("allocation"), Mapping):
+        lines.append(_training_share_line(ctx, p["allocation"]))
+    scales = (("training_efficiency_scale", "Training efficiency", "each training job's throughput from the "
+               "engine (goodput after failures, checkpoints and restarts)"),
+              ("serving_efficiency_scale", "Serving efficiency", "each chip's serving throughput from the engines"),
+              ("throughput_sigma_scale", "Throughput uncertainty", "each chip family's validation error"))
+    for key, label, what in scales:
+        if p.get(key) is not None:
+            lines.append(f"{label} ×{_smart(p[key])}: multiplies {what}.")
+    return lines
+
+
+def _chip_label(ctx: ReportContext, chip_id) -> str:
+    """A chip id as the rest of the report names it ("H20"), or the id when the catalog lacks it."""
+    if chip_id in ctx.chips:
+        return chip_name(ctx.chips[chip_id])
+    return str((ctx.extra.get("chip_names") or {}).get(chip_id, chip_id))
+
+
+def _cutoff_lines(ctx: ReportContext, events: list) -> list[str]:
+    """One line per export cut-off, in the Compare view's words ("H20 cut off, 100% chance on
+    2025-04-09"), with how long it lasts and its note; "none" when the scenario has none."""
+    from engine.scenario_changes import _value_text
+
+    if not events:
+        return ["Export cut-offs: none."]
+    labels = {e.get("chip_id"): _chip_label(ctx, e.get("chip_id")) for e in events if isinstance(e, Mapping)}
+    out = []
+    for event in events:
+        if not isinstance(event, Mapping):
+            continue
+        text = _value_text("policy_events", event, labels)
+        if not event.get("duration_months"):   # None: the engine keeps the chip cut off to the horizon
+            text += ", for good"
+        why = f' <span style="color:#444">({_esc(event["note"])})</span>' if event.get("note") else ""
+        out.append(f"Export cut-off: {_esc(text)}.{why}")
+    return out
+
+
+def _training_share_line(ctx: ReportContext, allocation: Mapping) -> str:
+    """The share of each chip type that trains (the rest serves), and its dated changes."""
+    shares = [f"{_esc(_chip_label(ctx, chip_id))} {_pct(100 * float(share))}"
+              for chip_id, share in (allocation.get("training_share") or {}).items()]
+    shares.append(f"other chip types {_pct(100 * float(allocation.get('default_training_share') or 0))}")
+    steps = [f"from {_esc(step.get('start'))} {_esc(_chip_label(ctx, step.get('chip_id')))} "
+             f"{_pct(100 * float(step.get('training_share') or 0))}"
+             for step in allocation.get("steps") or [] if isinstance(step, Mapping)]
+    return "Training share (the rest serves): " + "; ".join(shares + steps) + "."
 
 
 def _uncertainty_delay(u: dict) -> str:
@@ -711,7 +804,8 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
                 continue
             for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
                 png = Path(tmp) / f"{panel_key}_{chart_key}.png"
-                export_mod.export_png(chart, png, width=CHART_WIDTH_PX)
+                with whole_title(chart):
+                    export_mod.export_png(chart, png, width=CHART_WIDTH_PX)
                 from PySide6.QtGui import QImage
 
                 image = QImage(str(png))
@@ -736,7 +830,8 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
                                               [o.get("chip_id") for o in (plan or {}).get("orders") or []]),
                         stored_calibration=stored,
                         accuracy=load_accuracy(), plan=plan, not_computed=failed,
-                        extra={"model_names": {m.id: m.name for m in store.models()}})
+                        extra={"model_names": {m.id: m.name for m in store.models()},
+                               "chip_names": {c.id: chip_name(c) for c in store.chips()}})
     parts, names = [], []
     for name, build in SECTIONS:
         text = build(ctx)
@@ -768,6 +863,51 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
             tmp_out.unlink()
     pages = pdf_page_count(out)
     return ReportResult(path=out, pages=pages, charts=len(charts), sections=names, not_computed=failed)
+
+
+# A title longer than this many characters goes on more lines: at the export's 1,000 px layout an
+# 11 pt line holds about 110, and a longer one would widen the plot past the image.
+TITLE_LINE_CHARS = 90
+
+
+@contextlib.contextmanager
+def whole_title(chart):
+    """While the chart is drawn for the report: its whole title (wrapped) and value-axis label.
+    The window shortens them to the room its chart has ("…share of the variance of log(capacity
+    /…" in the report's Figure 18); the window's shortened texts come back afterwards."""
+    import textwrap
+
+    item = getattr(chart, "plot_item", None)
+    title = getattr(chart, "title", "") or ""
+    if item is None or not hasattr(chart, "restore_full_texts") or not hasattr(chart, "_texts_frozen"):
+        yield
+        return
+    from PySide6.QtWidgets import QApplication
+
+    from gui.export import restore_geometry
+
+    on_screen = item.geometry()   # given back at the end (a longer title widens the item)
+    chart.restore_full_texts()
+    chart._texts_frozen = True   # the chart refits its texts when its axes move: not while drawn
+    lines = textwrap.wrap(title, TITLE_LINE_CHARS)
+    if len(lines) > 1:
+        item.setTitle("<br>".join(html.escape(line) for line in lines), size="11pt")
+        height = item.titleLabel.item.boundingRect().height() + 4   # PlotItem fixes the title row at 30 px
+        item.titleLabel.setMaximumHeight(height)
+        item.layout.setRowFixedHeight(0, height)
+    item.layout.activate()
+    QApplication.processEvents()
+    try:
+        yield
+    finally:
+        chart._texts_frozen = False
+        chart.restore_full_texts()
+        if len(lines) > 1:
+            item.titleLabel.setMaximumHeight(30)
+            item.layout.setRowFixedHeight(0, 30)
+            item.layout.activate()
+        chart._fit_texts()   # the window's own (shortened) texts again
+        restore_geometry(item, on_screen)
 
 
 def check_whole_pdf(path: Path, out: Path) -> None:

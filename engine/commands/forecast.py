@@ -112,7 +112,40 @@ def _series(a, digits: int | None = None):
             for v in a]
 
 
-def result_to_dict(result, inputs) -> dict:
+def _delivered_as_promised(unc) -> bool:
+    """Whether `unc` draws every order in full and on time: no spread in P10-P90 from it."""
+    return (unc.fraction_dist == "fixed" and unc.fraction_mode >= 1.0 and unc.delay_dist == "fixed"
+            and unc.delay_mode_days == 0 and unc.extra_delay_days == 0)
+
+
+def no_delivery_risk_notes(orders, scenario, maker_by_chip) -> list[str]:
+    """One note per vendor and chip whose outstanding orders carry no delivery risk because the
+    scenario has no profile for the vendor nor the chip's maker and its default is certain (as
+    `plan` says of its candidates): such orders drew P10 = P50 = P90 with nothing saying why."""
+    from engine.forecast import supply_vendor
+
+    if not _delivered_as_promised(scenario.default_uncertainty):
+        return []
+    profiles = {name.lower() for name in scenario.vendor_uncertainty}
+    outstanding: dict[tuple[str, str], int] = {}
+    for order in orders:
+        maker = maker_by_chip.get(order.chip_id) or ""
+        if (order.outstanding <= 0 or order.id in scenario.order_uncertainty
+                or supply_vendor(order.vendor, scenario.vendor_uncertainty, maker).lower() in profiles):
+            continue
+        key = (order.vendor or "", order.chip_id)
+        outstanding[key] = outstanding.get(key, 0) + order.outstanding
+    notes = []
+    for (vendor, chip_id), chips in outstanding.items():
+        maker = maker_by_chip.get(chip_id) or ""
+        maker_too = f" nor the chip's maker {maker}" if maker and maker.lower() != vendor.lower() else ""
+        notes.append(f"{chip_id} orders from {vendor or '(no vendor)'} ({chips:,} chips outstanding): the scenario "
+                     f"has no delivery-risk profile for that vendor{maker_too}, so they are forecast as delivered "
+                     "in full and on time; add one in the Forecast view")
+    return notes
+
+
+def result_to_dict(result, inputs, supply_notes: list[str] | None = None) -> dict:
     """The JSON document of a forecast (keys of CLI.md plus details)."""
     from engine.forecast import DEADLINE_AFTER_HORIZON, scenario_to_dict
     from engine.studies_forecast import forecast_key_figures
@@ -178,7 +211,9 @@ def result_to_dict(result, inputs) -> dict:
         "throughput_notes": list(result.notes),
         "units": UNITS,
         "assumptions": {"scenario": result.scenario.note, "demand": result.scenario.demand.note,
-                        "uncertainty": {k: v.note for k, v in result.scenario.vendor_uncertainty.items()}},
+                        "uncertainty": {k: v.note for k, v in result.scenario.vendor_uncertainty.items()},
+                        # orders forecast as certain for want of a profile (no_delivery_risk_notes)
+                        "no_delivery_risk": list(supply_notes or [])},
         "params": scenario_to_dict(result.scenario),
         # the figures the Forecast view's summary shows, labels with units (added in 0.3)
         "key_figures": [{"figure": label, "value": value} for label, value in forecast_key_figures(result)],
@@ -209,10 +244,10 @@ def _deadline_words(job) -> str:
     return f"; {job.prob_by_deadline:.0%} by its deadline {job.job.deadline}"
 
 
-def _summary(result) -> str:
+def _summary(result, supply_notes: list[str] | None = None) -> str:
     lines = [f"scenario {result.scenario.name!r}: {result.trials} trials, seed {result.seed}, "
              f"throughput from {result.throughput_source}; capacity and demand in chips of {result.unit_chip_id}"]
-    lines += [f"note: {n}" for n in result.notes]
+    lines += [f"note: {n}" for n in list(result.notes) + list(supply_notes or [])]
     for j in result.jobs:
         when = lambda d: d.isoformat() if d else "after the horizon"  # noqa: E731
         lines.append(f"job {j.job.name!r} ({j.job.model_id}, {j.job.tokens:.3g} tokens on {j.job.chip_id}): "
@@ -233,4 +268,6 @@ def run(args, ctx) -> Output:
     except MemoryError:   # under the limit, on a machine short of memory or with many chip types
         raise UserError(f"the forecast ran out of memory at --trials {scenario.trials:,} x --months "
                         f"{scenario.months}: lower --trials or --months") from None
-    return Output(data=result_to_dict(result, inputs), rows=result_rows(result), text=_summary(result))
+    supply_notes = no_delivery_risk_notes(inputs.orders, inputs.scenario, inputs.maker_by_chip)
+    return Output(data=result_to_dict(result, inputs, supply_notes), rows=result_rows(result),
+                  text=_summary(result, supply_notes))

@@ -497,6 +497,9 @@ def run(args, ctx) -> Output:
         text_lines.append(f"{cost} ({run['cost_basis']}); {run['chip_hours']:,.0f} chip-hours, "
                           f"{run['energy_mwh']:,.0f} MWh, about {run['expected_interruptions']:,.0f} interruption"
                           + ("" if round(run["expected_interruptions"]) == 1 else "s"))
+        # the power behind the MWh, beside the cost's basis: a chip without a TDP is counted at an
+        # assumed 700 W, which the figure alone hid
+        text_lines.append(f"energy basis: {run['energy_basis']}")
     for key in ("dtype_note", "context_note"):
         if key in data:
             text_lines.append(f"note: {data[key]}")

@@ -164,6 +164,8 @@ def run(args, ctx) -> Output:
             + f"{len(cases)} cases: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
             + (f"; median |error| {overall['median_abs_error_pct']:.1f}%, p90 {overall['p90_abs_error_pct']:.1f}%"
                if overall.get("median_abs_error_pct") is not None else ""))
+    # folds too thin to refit keep the current factors (engine.validation): said, not only in the JSON
+    text += "".join(f"\nnote: {n}" for n in s.get("notes") or [])
     extra = []
     for key in ("by_family", "by_chip", "by_source"):
         if key in s:

@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import sqlite3
+import unicodedata
 from pathlib import Path
 
 import typing
@@ -37,6 +38,15 @@ from engine.validate import (
 )
 
 NOT_GIVEN = object()   # `expect` not given: an edit, not an undo
+
+
+def scenario_key(name: str) -> str:
+    """What two scenario names are compared by: 'Huawei  delivers half' (two spaces), a no-break
+    space, 'Café' typed with a combining accent and 'qa A' beside 'QA a' read as one name on
+    screen, in Compare and with --scenario. NFKC both sides of casefold (which can undo it),
+    whitespace runs as one space, ends stripped."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return " ".join(folded.split())
 
 
 def _same_value(a, b) -> bool:
@@ -880,6 +890,9 @@ class Store:
     def scenario(self, name: str) -> dict:
         found = boundary.checked(self.path, SCENARIOS, [dict(r) for r in self.db.table(SCENARIOS).rows_where("name = ?", [name])])
         if not found:
+            twin = self._scenario_twin(name)
+            if twin is not None:   # typed with two spaces, or an accent composed otherwise
+                raise UserError(f"scenario '{name}': not found (did you mean '{twin}'?)")
             names = ", ".join(s["name"] for s in self.scenarios()) or "none saved"
             raise UserError(f"scenario '{name}': not found (saved: {names})")
         broken = self._broken_base(name)
@@ -916,6 +929,8 @@ class Store:
         """Insert or replace `name` (undo and redo write rows back with `put_scenario_row`)."""
         self._writable()
         name = parse_text("name", name, required=True, limit=200)
+        if self.scenario_row(name) is None:   # a new name: an existing one is overwritten as it is
+            self._refuse_twin(name)
         try:
             json.dumps(params, allow_nan=False)
             text = json.dumps(self._stored_form(name, params), allow_nan=False, sort_keys=True)
@@ -929,6 +944,26 @@ class Store:
         self.scenario(name)
         self.set_meta(self.BASELINE_KEY, name)
 
+    def _scenario_twin(self, name: str, *, renaming: str | None = None) -> str | None:
+        """A stored scenario other than `name` (and `renaming`) whose name reads as `name`
+        (scenario_key), or None."""
+        key = scenario_key(name)
+        return next((r["name"] for r in self.db.table(SCENARIOS).rows
+                     if r["name"] not in (name, renaming) and scenario_key(r["name"]) == key), None)
+
+    def _refuse_twin(self, name: str, *, renaming: str | None = None) -> None:
+        """ValidationError when `name` would sit beside a scenario it reads as ('QA a' and 'qa A'
+        were read as one in Compare and with --scenario). Twins stored before are left as they are."""
+        twin = self._scenario_twin(name, renaming=renaming)
+        if twin is not None:
+            def spaced(text: str) -> str:
+                return " ".join(text.casefold().split())
+
+            how = ("case" if twin.casefold() == name.casefold() else "spacing or case" if spaced(twin) == spaced(name)
+                   else "Unicode form (how a letter is encoded)")
+            raise ValidationError([f"name: '{name}' (differs from the scenario '{twin}' only in {how}; choose "
+                                   "another name)"])
+
     def rename_scenario(self, old: str, new: str, *, updated_at: str | None = None) -> None:
         self._writable()
         new = parse_text("name", new, required=True, limit=200)
@@ -936,11 +971,7 @@ class Store:
             return
         if list(self.db.table(SCENARIOS).rows_where("name = ?", [new])):
             raise ValidationError([f"name: '{new}' (a scenario with this name already exists)"])
-        twin = next((r["name"] for r in self.db.table(SCENARIOS).rows
-                     if r["name"].casefold() == new.casefold() and r["name"] != old), None)
-        if twin is not None:   # 'QA a' beside 'qa A' read as one in Compare and with --scenario
-            raise ValidationError([f"name: '{new}' (differs from the scenario '{twin}' only in case; choose another "
-                                   "name)"])
+        self._refuse_twin(new, renaming=old)
         raw = self._raw_scenario(old)
         if raw is None:
             raise UserError(f"scenario '{old}': not found")

@@ -209,13 +209,20 @@ def test_factor_sets_in_one_call_equal_one_at_a_time(tmp_path):
 def test_holdout_reports_each_chip_family_out_of_sample_beside_in_sample(tmp_path):
     from engine.validation import validate_training_holdout
 
-    rows = [{**GOOD, "id": "A1", "source": "src a"}, {**GOOD, "id": "A2", "source": "src b", "micro_batch": 1},
-            {**GOOD, "id": "H1", "source": "src a", "chip": "h100-sxm5-80gb", "value": 5000},
-            {**GOOD, "id": "H2", "source": "src b", "chip": "h100-sxm5-80gb", "value": 5200, "micro_batch": 1}]
+    # each fold keeps 4 runs of each family (as many as the factors it refits): a thinner fold keeps
+    # the current factors and says so (tests/test_validate_holdout_s21.py)
+    rows = []
+    for src, scale in (("src a", 1.0), ("src b", 1.08)):
+        for k, chips in enumerate((16, 32, 64, 128)):
+            run = {"num_chips": chips, "dp": chips, "global_batch_seqs": 512}
+            rows.append({**GOOD, **run, "id": f"A{src[-1]}{k}", "source": src, "value": round(2000 * scale * (1 - 0.03 * k))})
+            rows.append({**GOOD, **run, "id": f"H{src[-1]}{k}", "source": src, "chip": "h100-sxm5-80gb",
+                         "value": round(5000 * scale * (1 - 0.03 * k))})
     result = validate_training_holdout(read_cases_csv(_write(tmp_path, rows)), CHIPS)
     s = result["summary"]
     assert set(s["by_family"]) == set(s["in_sample_by_family"]) == {"a100", "hopper"}
-    assert s["by_family"]["hopper"]["n"] == s["in_sample_by_family"]["hopper"]["n"] == 2
+    assert s["by_family"]["hopper"]["n"] == s["in_sample_by_family"]["hopper"]["n"] == 8
+    assert not s.get("notes")          # no fold was too thin to refit
     # out of sample is a different prediction from in sample (each row's own source never fitted it)
     ins = {c["id"]: c for c in validate_training_cases(read_cases_csv(_write(tmp_path, rows)), CHIPS)["cases"]}
     assert any(c["predicted"] != ins[c["id"]]["predicted"] for c in result["cases"])
