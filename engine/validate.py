@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import math
 import re
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Iterable, Literal, overload
 
 from engine.catalog import CHIP_FIELDS, CHIP_FLOAT_FIELDS, CHIP_INT_FIELDS
 from engine.errors import ValidationError
@@ -57,8 +57,9 @@ def _show(value) -> str:
     return text if len(text) <= 60 else text[:57] + "...'"
 
 
-# Thousands grouped with commas, as a spreadsheet writes "8,192".
-_GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+# Thousands grouped with commas, as a spreadsheet writes "8,192". A leading group of 0 ("0,125",
+# "-0,500") is no grouping (no one writes 125 as "0,125"): it is a decimal comma, refused like "1,5".
+_GROUPED_NUMBER = re.compile(r"[+-]?(?!0+,)\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 
 
 # A whole number written with a point and three digits ("100.000", "2.500"): in much of Europe the
@@ -272,8 +273,12 @@ def check_chip(row: dict) -> dict:
     if unknown:
         raise ValidationError([f"{k}: unknown column" for k in unknown])
     cleaned = _collect(row, {name: chip_field_parser(name) for name in CHIP_FIELDS})
-    if not any(cleaned.get(f) for f in ("bf16_tflops", "fp16_tflops", "fp8_tflops", "int8_tops")):
-        raise ValidationError(["bf16_tflops: blank (a chip needs at least one of bf16/fp16/fp8/int8 peak)"])
+    peaks = ("bf16_tflops", "fp16_tflops", "fp8_tflops", "int8_tops")
+    if not any(cleaned.get(f) for f in peaks):
+        # name a peak given as 0 by its value: "blank" sent the user after a cell that was filled in
+        zero = next((f for f in peaks if not _blank(row.get(f))), None)
+        shown = f"{zero}: {_show(row.get(zero))}" if zero else "bf16_tflops: blank"
+        raise ValidationError([f"{shown} (a chip needs at least one of bf16/fp16/fp8/int8 peak above 0)"])
     return cleaned
 
 
@@ -312,14 +317,24 @@ def parse_schedule_in_order(field: str, value) -> list[tuple[dt.date, int]]:
     return lots
 
 
-def vendor_mismatch(vendor: str, chip_id: str, chip_vendor: str) -> str:
+def vendor_mismatch(vendor: str, chip_id: str, chip_vendor: str, profiles: Iterable[str] | None = None) -> str:
     """'' when an order's vendor is its chip's maker; else why that matters. A reseller is
     possible, so such an order is kept, but the forecast draws its delivery risk by vendor (a
-    Huawei-tagged H100 order lost 25% of its P50 chips without a word)."""
+    Huawei-tagged H100 order lost 25% of its P50 chips without a word). `profiles`: the vendors
+    with a delivery-risk profile in the scenario the forecast runs (None: the built-in story's)."""
     if not chip_vendor or (vendor or "").strip().casefold() == chip_vendor.strip().casefold():
         return ""
-    return (f"vendor '{vendor}' is not the vendor of chip {chip_id} ({chip_vendor}); the forecast gives this "
-            f"order {vendor}'s delivery risk")
+    from engine.forecast import OrderUncertainty, default_scenario, supply_vendor
+
+    names = list(default_scenario().vendor_uncertainty if profiles is None else profiles)
+    # the forecast's own rule (supply_vendor): the vendor's profile, else the chip maker's, else
+    # the default; "Huawei Technologies's delivery risk" was named where no such profile exists
+    who = supply_vendor(vendor, {n: OrderUncertainty() for n in names}, chip_vendor)
+    if who.casefold() in {n.casefold() for n in names}:
+        risk = f"{who}'s delivery risk" + ("" if who == vendor else f" (no profile is named '{vendor}')")
+    else:
+        risk = f"the default delivery risk (no profile for '{vendor}' or {chip_vendor})"
+    return f"vendor '{vendor}' is not the vendor of chip {chip_id} ({chip_vendor}); the forecast gives this order {risk}"
 
 
 def parse_delivery_notes(field: str, value, lots: int) -> list[str] | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from array import array
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -109,6 +110,30 @@ class _Problems:
             raise ValidationError(self.items, context=f"{self.name}: nothing imported")
 
 
+class _RowReader(CsvReader):
+    """CsvReader that keeps the number of cells of the row it last read: a row with fewer cells
+    than the header came out with blanks in the missing columns (a chip added without the HBM
+    bandwidth its line lacked), which an import refuses as it refuses more cells."""
+
+    cells_read = 0
+
+    def __enter__(self) -> _RowReader:
+        return self
+
+    def _next(self, start: int | None = None) -> list[str] | None:
+        cells = super()._next(start)
+        self.cells_read = len(cells) if cells is not None else 0
+        return cells
+
+    def width_problem(self, line: int, row: dict) -> str | None:
+        """'NAME row N: ...' when the row just read has more or fewer cells than the header."""
+        if "__extra__" in row:
+            return f"{self.name} row {line}: more cells than header columns"
+        if self.cells_read < len(self.header):
+            return f"{self.name} row {line}: {self.cells_read} cells, the header has {len(self.header)}"
+        return None
+
+
 def _blanks_over_stored(what: str, row: dict, header: set, stored: dict, fields) -> list[str]:
     """Problems ('field: why') for blank cells that would erase a value stored for an existing row:
     an import updates what it is given, and a blank is too easily a cell nobody filled in."""
@@ -137,14 +162,29 @@ def parse_order_id(text) -> int | None:
     return int(raw)
 
 
+# A column named with its unit in brackets ("Quantity (chips)", "BF16 (TFLOP/s)"): the window's and
+# `fleetcast export`'s display tables label their columns so; no import field is written that way.
+# Two such columns make a display export (one may be a user's own "notes (internal)")
+_DISPLAY_LABEL = re.compile(r"\S.*\s\(.+\)")
+
+
 def _header_problems(reader: CsvReader, allowed, required, kind: str) -> list[str]:
+    known = {a.lower() for a in allowed}
     for sep in (";", "\t"):
-        cells = [c.strip() for h in reader.header for c in h.split(sep)]
-        if len(cells) > len(reader.header) and sum(c in allowed for c in cells) >= 2:
-            # Excel in many locales saves ';'-separated "CSV": one line, not one per unknown column
+        # Excel in many locales saves ';'-separated "CSV": the whole header is then one cell (a
+        # display export's "Promised (date:chips; …)" holds a ';' too, among comma-separated columns)
+        cells = [c.strip().lower() for c in reader.header[0].split(sep)] if len(reader.header) == 1 else []
+        if sum(c in known for c in cells) >= 2:
+            # one line, not one per unknown column
             name = "semicolons" if sep == ";" else "tabs"
             return [f"{reader.name} header: the columns are separated by {name}; save the file as "
                     "comma-separated CSV (UTF-8) and import it again"]
+    labels = [h for h in reader.header if h not in allowed and _DISPLAY_LABEL.fullmatch(h)]
+    if len(labels) >= 2:
+        label = labels[0]
+        what = "chips" if kind == "a chip" else "orders"
+        return [f"{reader.name} header: a display export (column '{escape_controls(label)}'): its columns are the "
+                f"view's, not the import format; `fleetcast {what} export` writes a file that imports"]
     # `orders list --format csv` is a listing (its `delivered` is computed): `orders export` writes
     # the file an import reads back
     listing = " (a listing, from `orders list`? `orders export` writes the file an import reads)" \
@@ -189,7 +229,7 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
                  update_existing: bool | frozenset = True) -> ImportSummary:
     store._writable()
     summary = ImportSummary("chip", str(path))
-    with CsvReader(path, max_bytes=max_bytes, max_rows=max_rows, columns=CHIP_FIELDS) as reader:
+    with _RowReader(path, max_bytes=max_bytes, max_rows=max_rows, columns=CHIP_FIELDS) as reader:
         problems = _header_problems(reader, CHIP_FIELDS, ("id",), "a chip")
         if problems:
             raise ValidationError(problems)
@@ -199,8 +239,9 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
         with store.db.atomic():
             current = {r["id"]: r for r in store.chip_rows()}   # under the write lock, as in import_orders
             for line, row in reader.rows():
-                if "__extra__" in row:
-                    issues.add(f"{reader.name} row {line}: more cells than header columns")
+                width = reader.width_problem(line, row)
+                if width:
+                    issues.add(width)
                     continue
                 base = current.get((row.get("id") or "").strip(), {})
                 erased = _blanks_over_stored(f"chip '{(row.get('id') or '').strip()}'", row, header, base, CHIP_FIELDS)
@@ -269,7 +310,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
     store._writable()
     summary = ImportSummary("order", str(path))
     conn = store.db.conn
-    with CsvReader(path, max_bytes=max_bytes, max_rows=max_rows, columns=ORDER_CSV_FIELDS) as reader:
+    with _RowReader(path, max_bytes=max_bytes, max_rows=max_rows, columns=ORDER_CSV_FIELDS) as reader:
         name = reader.name
         problems = _header_problems(reader, ORDER_CSV_FIELDS, ORDER_REQUIRED, "an order")
         if problems:
@@ -280,6 +321,10 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
         reused: list[tuple[int, int, str]] = []   # (line, a deleted order's id given again, chip)
         stored_orders: dict[tuple, int] | None = None
         twins: list[tuple[int, int]] = []          # (line, the stored order it equals)
+        # each id-less row's hash of values and lots, and its line, 16 bytes a row: memory stays
+        # small for a million rows (a false match needs a 64-bit hash collision)
+        row_hashes, row_lines = array("q"), array("q")
+        profiles: list[str] | None = None          # vendors with a delivery-risk profile, read at the first mismatch
 
         def exists(order_id: int) -> bool:
             return conn.execute(f"select 1 from {ORDERS} where id = ?", [order_id]).fetchone() is not None
@@ -303,8 +348,9 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
             max_before = conn.execute(f"select coalesce(max(id), 0) from {ORDERS}").fetchone()[0]
             ever_before = max(int(max_before), last_id(conn, ORDERS))   # ids handed out before this import
             for line, row in reader.rows():
-                if "__extra__" in row:
-                    issues.add(f"{name} row {line}: more cells than header columns")
+                width = reader.width_problem(line, row)
+                if width:
+                    issues.add(width)
                     continue
                 try:
                     order_id = parse_order_id(row.get("id"))
@@ -363,8 +409,13 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     continue
                 if issues.items:
                     continue  # nothing will be kept: validate the rest without writing
-                mismatch = vendor_mismatch(order["vendor"], order["chip_id"], chip_vendors.get(order["chip_id"]) or "")
+                maker = chip_vendors.get(order["chip_id"]) or ""
+                # (without profiles first: the scenarios are read only once an order's vendor differs)
+                mismatch = vendor_mismatch(order["vendor"], order["chip_id"], maker, [])
                 if mismatch:
+                    if profiles is None:
+                        profiles = risk_profile_vendors(store)
+                    mismatch = vendor_mismatch(order["vendor"], order["chip_id"], maker, profiles)
                     summary.warnings.append(f"{name} row {line}: {mismatch}")
                 values = [order[c] for c in _ORDER_VALUE_FIELDS]
                 new_lots = [(d.isoformat(), q) for d, q in lots]
@@ -391,6 +442,9 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                         twin = _same_order(stored_orders, order, new_lots)
                         if twin is not None:   # an id-less file imported twice doubled the fleet unsaid
                             twins.append((line, twin))
+                        else:   # a row pasted twice into one file doubled that order unsaid too
+                            row_hashes.append(hash(_order_key(order, new_lots)))
+                            row_lines.append(line)
                         order_id = claim_id(conn, ORDERS)
                     else:
                         if order_id <= ever_before:
@@ -406,6 +460,11 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                                  "another order (imported twice?)" for line, twin in twins[:3]]
             if len(twins) > 3:
                 summary.warnings.append(f"{name}: {len(twins) - 3} more rows equal a stored order the same way")
+            file_twins, more = _repeated_rows(row_hashes, row_lines, shown=3)
+            summary.warnings += [f"{name} row {line}: the same as row {earlier} in every field and delivery; added as "
+                                 "another order (pasted twice?)" for line, earlier in file_twins]
+            if more:
+                summary.warnings.append(f"{name}: {more} more rows equal an earlier row the same way")
     return summary
 
 
@@ -424,11 +483,51 @@ def _orders_by_values(conn, max_id: int) -> dict[tuple, int]:
     return out
 
 
+def _repeated_rows(hashes: array, lines: array, shown: int) -> tuple[list[tuple[int, int]], int]:
+    """([(line, the first line with the same hash)] for the first `shown` rows that repeat an
+    earlier one, in file order; how many more repeat one)."""
+    import numpy as np
+
+    if len(hashes) < 2:
+        return [], 0
+    keys = np.frombuffer(hashes, dtype=np.int64)
+    at = np.frombuffer(lines, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")        # equal hashes together, in file order
+    ranked = keys[order]
+    starts = np.r_[True, ranked[1:] != ranked[:-1]]
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
+    repeats = np.flatnonzero(~starts)
+    by_line = repeats[np.argsort(at[order[repeats]], kind="stable")][:shown]
+    pairs = [(int(at[order[i]]), int(at[order[run_start[i]]])) for i in by_line]
+    return pairs, len(repeats) - len(pairs)
+
+
+def _order_key(order: dict, lots: list) -> tuple:
+    """An order's values and deliveries, as `_orders_by_values` keys the stored ones."""
+    return tuple(order[c] for c in _ORDER_VALUE_FIELDS), tuple(sorted((d, int(q)) for d, q in lots))
+
+
 def _same_order(stored: dict[tuple, int], order: dict, lots: list) -> int | None:
-    """The id of an order held before the import equal to `order` in every value and delivery
-    (rows of one file alike are the file's own business), or None."""
-    key = (tuple(order[c] for c in _ORDER_VALUE_FIELDS), tuple(sorted((d, int(q)) for d, q in lots)))
-    return stored.get(key)
+    """The id of an order held before the import equal to `order` in every value and delivery, or None."""
+    return stored.get(_order_key(order, lots))
+
+
+def risk_profile_vendors(store) -> list[str]:
+    """The vendors with a delivery-risk profile in the scenario a forecast runs when none is named
+    (the database's baseline; the built-in story's when it has none to read), for
+    `vendor_mismatch` to name the profile an order really gets."""
+    from engine.errors import UserError
+    from engine.forecast import default_scenario
+    from engine.studies_forecast import baseline_name
+
+    try:
+        name = baseline_name((s["name"] for s in store.scenarios()), store.baseline_name())
+        profiles = store.scenario(name)["params"].get("vendor_uncertainty") if name else None
+    except (UserError, ValueError, TypeError, KeyError, AttributeError):   # no baseline or a broken one
+        profiles = None
+    if isinstance(profiles, dict):
+        return [str(v) for v in profiles]
+    return list(default_scenario().vendor_uncertainty)
 
 
 def _risk_order_ids(params_json: str) -> set[str]:

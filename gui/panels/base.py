@@ -524,7 +524,8 @@ def notes_label() -> QLabel:
 
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-_GROUPED_TEXT = re.compile(r"[+]?\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
+# thousands grouped with commas ("1,300"); a leading group of 0 ("0,125") is a decimal comma, refused
+_GROUPED_TEXT = re.compile(r"[+]?(?!0+,)\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
 
 
 def parse_positive(text: str, what: str) -> tuple[float | None, str]:
