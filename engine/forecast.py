@@ -9,7 +9,8 @@ Model (monthly grid, values at each month's first day):
   undelivered follows the promised schedule (lots already delivered are taken first-in-first-out;
   a lot overdue at the as-of date ships at its due date plus the delay given that lateness, never
   before the as-of date (`delay_given_overdue`); quantity with no promised date is
-  spread evenly over `unscheduled_spread_months` months after the as-of date). Installed chips
+  spread evenly over `unscheduled_spread_months` months after the as-of date, and never before
+  `UNSCHEDULED_LEAD_MONTHS` after the order date). Installed chips
   decay at `annual_failure_rate` (exponential, net of repairs) and retire after `lifetime_years`.
   Both are applied as expected values: a fleet of thousands has negligible binomial noise.
 - Uncertainty, per order: a fulfilled fraction (of the order, or of what is outstanding) scales
@@ -592,6 +593,11 @@ def as_of_and_source(orders: Sequence[Order], scenario: ForecastScenario,
     if every:
         who = f": {order.vendor} has none" if order is not None else ""
         return max(every), f"the latest delivery recorded from any vendor{who}"
+    if order is not None:
+        # nothing recorded from anyone: what is known is the order itself. The forecast's first
+        # month stood here, so --start 2026-01 made a 2025 order's chips overdue and moved them
+        # (Jun 2026: 831 installed from --start 2025-01, 0 from --start 2026-01)
+        return order.order_date, "its order date: no delivery is recorded"
     return scenario.start, "the forecast's first month: no delivery is recorded"
 
 
@@ -603,6 +609,24 @@ def _efficiency_note(scenario: ForecastScenario, serving_tput: Mapping[str, floa
     rates = ", ".join(f"{chip} {v:.4g}" for chip, v in serving_tput.items())
     return (f"serving efficiency x{scenario.serving_efficiency_scale:g} applied: the forecast counts {rates} "
             "output tokens/s per chip",)
+
+
+def unscheduled_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tuple[str, ...]:
+    """One line per order with chips that have no promised date: when the forecast assumes they
+    come (an order added without a schedule read as delivered from a date nobody saw)."""
+    out = []
+    for order in sorted(orders, key=lambda o: o.id):
+        promised = sum(float(lot.quantity) for lot in order.promised)
+        unscheduled = float(order.outstanding) - max(promised - float(order.delivered), 0.0)
+        if unscheduled <= 1e-9:
+            continue
+        as_of, _known = as_of_and_source(orders, scenario, order)
+        first = unscheduled_start(order, as_of)
+        out.append(f"order {order.id} ({order.chip_id}): {unscheduled:,.0f} chips have no promised date; assumed "
+                   f"to arrive evenly over {scenario.unscheduled_spread_months} months from {first:%Y-%m} (at least "
+                   f"{UNSCHEDULED_LEAD_MONTHS} months after the order, and after the deliveries known to "
+                   f"{as_of:%Y-%m-%d}); add its schedule in the Fleet view")
+    return tuple(out)
 
 
 def overdue_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tuple[str, ...]:
@@ -621,6 +645,16 @@ def overdue_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tuple[
     return tuple(out)
 
 
+# The lead time of chips ordered with no promised dates (the plan's default lead for a candidate
+# chip with none of its own, resources/plan_candidates.csv).
+UNSCHEDULED_LEAD_MONTHS = 3
+
+
+def unscheduled_start(order: Order, as_of: dt.date) -> dt.date:
+    """The first month an order's chips with no promised date are assumed to come."""
+    return max(_add_months(as_of, 1), _add_months(order.order_date, UNSCHEDULED_LEAD_MONTHS))
+
+
 def outstanding_lots(order: Order, as_of: dt.date, spread_months: int,
                      floor: bool = True) -> list[tuple[dt.date, float]]:
     """The undelivered part of an order as (due date, chips), due dates not before `as_of` (with
@@ -635,7 +669,10 @@ def outstanding_lots(order: Order, as_of: dt.date, spread_months: int,
     remainder = float(order.outstanding) - sum(q for _, q in lots)
     if remainder > 1e-9:
         n = max(int(spread_months), 1)
-        first = _add_months(as_of, 1)
+        # never before a lead time after the order: an order placed Nov 2026 with no dates was
+        # spread from the vendor's last delivery, installed from Feb 2025, and cut the story's plan
+        # from $732M to $60M
+        first = unscheduled_start(order, as_of)
         lots += [(_add_months(first, k), remainder / n) for k in range(n)]
     elif remainder < -1e-9:  # promised more than ordered: trim the latest lots
         excess = -remainder
@@ -1193,7 +1230,8 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
             f"demand before its first point ({first:%Y-%m}) is held at that point's value"
             for first in [min((p.date for p in sc.demand.points), default=None)]
             if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise") + unit_note
-        + overdue_notes(inputs.orders, sc) + _efficiency_note(sc, s.serving_tput) + tuple(
+        + overdue_notes(inputs.orders, sc) + unscheduled_notes(inputs.orders, sc)
+        + _efficiency_note(sc, s.serving_tput) + tuple(
             _deadline_note(j.job, j.prob_within_horizon, s.months) for j in jobs if j.deadline_unknown),
         demand_unit_chips_bands=demand_bands.scaled(per_unit), shortfall_unit_chips=shortfall_bands,
         shortfall_mean_unit_chips=shortfall.mean(axis=0) * per_unit,

@@ -1,5 +1,6 @@
 """Forecast engine: closed forms derived by hand, Monte Carlo properties, scenarios, hooks."""
 
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -104,9 +105,11 @@ def test_install_lag_delays_installation():
 
 
 def test_unscheduled_quantity_is_spread_after_as_of_and_overdue_lots_move_to_as_of():
-    o = order(qty=12_000)
+    o = dataclasses.replace(order(qty=12_000), order_date=D(2023, 6, 1))
     lots = outstanding_lots(o, D(2024, 1, 10), 12)
     assert [d for d, _ in lots][:2] == [D(2024, 2, 1), D(2024, 3, 1)] and len(lots) == 12
+    # ordered Jan 2024, as of 10 Jan: not before a lead time (3 months) after the order
+    assert outstanding_lots(order(qty=12_000), D(2024, 1, 10), 12)[0][0] == D(2024, 4, 1)
     assert all(q == 1000 for _, q in lots)
     late = order(qty=5000, promised=[(D(2023, 6, 1), 5000)])
     assert outstanding_lots(late, D(2024, 1, 10), 12) == [(D(2024, 1, 10), 5000.0)]
@@ -739,14 +742,17 @@ def test_a_delivery_on_another_order_of_the_vendor_does_not_delay_this_one_by_a_
 def test_the_late_lots_note_names_where_its_date_comes_from():
     """QA: the note credited "Acme's latest recorded delivery" when Acme had recorded none (the date
     was another vendor's delivery, or the forecast's first month)."""
-    from engine.forecast import overdue_notes
+    from engine.forecast import as_of_and_source, overdue_notes
 
     acme = order(1, qty=1000, promised=[(D(2025, 1, 1), 1000)], vendor="Acme")
     other = order(2, qty=10, deliveries=[(D(2025, 5, 1), 10)], vendor="Other", chip="chip-b")
     [note] = overdue_notes([acme, other], scenario(start=D(2024, 1, 1)))
     assert "due before 2025-05-01 (the latest delivery recorded from any vendor: Acme has none)" in note
-    [note] = overdue_notes([acme], scenario(start=D(2025, 6, 1)))
-    assert "(the forecast's first month: no delivery is recorded)" in note
+    # nothing recorded from anyone: what is known is the order itself, whatever the forecast's start
+    # (it was the first month, so --start 2025-06 made the lot late and moved it)
+    assert overdue_notes([acme], scenario(start=D(2025, 6, 1))) == ()
+    assert as_of_and_source([acme], scenario(start=D(2025, 6, 1)), acme) == (
+        D(2024, 1, 1), "its order date: no delivery is recorded")
 
 
 def test_a_slow_unit_chip_is_said_to_inflate_the_units():
