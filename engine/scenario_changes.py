@@ -1,7 +1,8 @@
 """A named scenario is the baseline plus a list of changes (pure; the store keeps the changes).
 
 Changes are `{dotted.path: value}` over the scenario's JSON dict (`engine.forecast.scenario_to_dict`):
-nested objects are walked key by key, anything else (numbers, text, lists) is replaced whole. A key
+nested objects are walked key by key (the views' inputs under "ui" even where the base has none),
+anything else (numbers, text, lists) is replaced whole. A key
 that holds a dot or a backslash (a chip id `h20.v2`, a vendor `Acme Inc.`) is written with a
 backslash before each (`allocation.training_share.h20\\.v2`), so every key reads back as it was. A
 key the what-if removed from one of the maps keyed by the user's own ids (KEYED_MAPS: a vendor's
@@ -28,7 +29,16 @@ REMOVED: dict = {"$removed": True}
 # The maps keyed by the user's ids (vendors, orders, chips), where a key the what-if lacks was
 # removed. Everywhere else (fixed fields, view state) a missing key keeps the baseline's: a
 # scenario saved before a field existed, or a save that does not carry every view.
-KEYED_MAPS = ("vendor_uncertainty", "order_uncertainty", "allocation.training_share")
+# The Plan view's candidates ("ui.plan.candidates": chip -> its fields that differ from the catalog)
+# hold only what differs from their defaults, so a missing chip or field is one put back to its
+# default: a what-if pricing the H20 at the catalog's 12,000 under a 15,000 baseline, or ticking
+# "Use" again, lost that edit. A "*" stands for any one key.
+KEYED_MAPS = ("vendor_uncertainty", "order_uncertainty", "allocation.training_share",
+              "ui.plan.candidates", "ui.plan.candidates.*")
+# The views' saved inputs ("ui.<view>") are walked key by key even where the base has none: the
+# seeded baseline stores no "ui", and a what-if's first edit of a view then stored all of "ui" as
+# one change, so a later edit of the baseline's view never reached it.
+WALKED_WHEN_MISSING = "ui"
 
 
 # List paths whose items have an identity, and how to read it (JSON values, as the scenario dict
@@ -128,6 +138,18 @@ def split_path(path: str) -> list[str]:
     return keys
 
 
+def _is_keyed_map(prefix: str) -> bool:
+    """Whether the map at `prefix` ("a.b.") is one of KEYED_MAPS ("*" matching any one key)."""
+    keys = split_path(prefix[:-1])
+    return any(len(pattern) == len(keys) and all(p in ("*", k) for p, k in zip(pattern, keys))
+               for pattern in (split_path(m) for m in KEYED_MAPS))
+
+
+def _walked_when_missing(path: str) -> bool:
+    """Whether a map at `path` the base lacks is stored field by field (the views' inputs)."""
+    return split_path(path)[0] == WALKED_WHEN_MISSING
+
+
 def diff_params(base: Mapping, params: Mapping, prefix: str = "") -> dict[str, Any]:
     """The changes that turn `base` into `params`. A key missing from `params` keeps the base's,
     except in the maps of KEYED_MAPS, where it was removed and says so (REMOVED)."""
@@ -138,16 +160,38 @@ def diff_params(base: Mapping, params: Mapping, prefix: str = "") -> dict[str, A
         path = f"{prefix}{_escape(key)}"
         if key in base and isinstance(value, Mapping) and isinstance(base[key], Mapping):
             out.update(diff_params(base[key], value, path + "."))
+        elif key not in base and isinstance(value, Mapping) and _walked_when_missing(path):
+            out.update(diff_params({}, value, path + "."))   # one change per field (WALKED_WHEN_MISSING)
         elif key not in base or base[key] != value:
             plain = ".".join(split_path(path))
             if plain in KEYED_LISTS and key in base:
                 out[path] = _list_changes(plain, base[key], value)
             else:
                 out[path] = copy.deepcopy(value)
-    if prefix and ".".join(split_path(prefix[:-1])) in KEYED_MAPS:
+    if prefix and _is_keyed_map(prefix):
         for key in base:
             if key not in params:
                 out[f"{prefix}{_escape(key)}"] = dict(REMOVED)
+    return out
+
+
+def without_unstored_defaults(state: Mapping, stored: Any, defaults: Mapping) -> dict:
+    """A view's inputs `state` less each entry that the baseline's stored inputs for the view
+    (`stored`, None when it has none) lack and that equals the view's default there: what the
+    view shows for the baseline. A what-if's changes taken from the result are its edits only;
+    taken from the whole `state`, every default was stored as a change and the view stopped
+    following the baseline. Nested maps are walked; anything else is kept or dropped whole."""
+    stored = stored if isinstance(stored, Mapping) else {}
+    out: dict = {}
+    for key, value in state.items():
+        default = defaults.get(key, _MISSING)
+        if key not in stored and default == value:
+            continue
+        if isinstance(value, Mapping) and isinstance(default, Mapping) \
+                and isinstance(stored.get(key, {}), Mapping):
+            out[key] = without_unstored_defaults(value, stored.get(key), default)
+        else:
+            out[key] = copy.deepcopy(value)
     return out
 
 

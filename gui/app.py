@@ -365,8 +365,8 @@ class MainWindow(QMainWindow):
         user no longer saw (a probability typed as 150 saved as the old 50), with no word."""
         from gui.panels.forecast_editors import save_problem_under
 
-        return next((p for p in (save_problem_under(panel) for key, panel in self.panels.items()
-                                 if key != "fleet") if p), "")
+        return next((p for p in ((plan_cell_problem(panel) if key == "plan" else save_problem_under(panel))
+                                 for key, panel in self.panels.items() if key != "fleet") if p), "")
 
     def update_modified(self) -> None:
         self.setWindowModified(self.is_modified())
@@ -588,7 +588,9 @@ class MainWindow(QMainWindow):
             if kept is None or state != kept[1]:
                 params.update(state)
         # a what-if stores its differences from the baseline only (the baseline is stored whole)
-        what_if = self._scenario_name is not None and self.store.baseline_name() not in (None, self._scenario_name)
+        baseline = self.store.baseline_name()
+        what_if = self._scenario_name is not None and baseline not in (None, self._scenario_name)
+        base_ui = self._baseline_ui(baseline) if what_if else {}
         ui = dict(params.get("ui") or {})
         for key, panel in self.panels.items():
             if key not in ("fleet", "forecast"):
@@ -603,6 +605,14 @@ class MainWindow(QMainWindow):
                     # opened, not edited, nothing stored: its defaults are no change of the what-if
                     # (saved as one, a later edit of the baseline's view never reached it)
                     ui.pop(key, None)
+                elif what_if and key != "compare":
+                    # the baseline as the view shows it: its stored inputs, the view's defaults where
+                    # it stores none (the seeded baseline has no "ui"): only the user's edits are
+                    # changes, and the rest of the view follows the baseline. (Not Compare: its
+                    # default ticks follow the saved scenarios, so they are no fixed baseline.)
+                    from engine.scenario_changes import without_unstored_defaults
+
+                    ui[key] = without_unstored_defaults(state, base_ui.get(key), self._panel_defaults.get(key) or {})
                 else:
                     ui[key] = state
         if ui or not what_if:
@@ -610,6 +620,14 @@ class MainWindow(QMainWindow):
         else:   # an empty "ui" is no change either: stored as one it hid the baseline's
             params.pop("ui", None)
         return params
+
+    def _baseline_ui(self, baseline: str | None) -> dict:
+        """The views' inputs the baseline stores ({} when none, or when it cannot be read)."""
+        try:
+            ui = self.store.scenario(baseline)["params"].get("ui") if baseline else None
+        except UserError:
+            ui = None
+        return dict(ui) if isinstance(ui, dict) else {}
 
     def export_all(self, out_dir: str | None = None) -> list | None:
         if out_dir is None:
@@ -720,7 +738,8 @@ class MainWindow(QMainWindow):
             for key, (changes, shown) in edits.items():
                 watcher = self._watchers[key]
                 # applied as loaded (not a new step): the view's saved mark stays the reloaded state
-                watcher.apply(shown if changes is None else apply_changes(watcher.panel.scenario_state(), changes))
+                reloaded = _as_stored(key, watcher.panel.scenario_state())
+                watcher.apply(shown if changes is None else _as_shown(key, apply_changes(reloaded, changes)))
             self.update_modified()
             self.show_status(f"{said}: {'your unsaved edits are on top of it' if edits else 'its inputs were reloaded'}")
         finally:
@@ -736,7 +755,11 @@ class MainWindow(QMainWindow):
         for key, watcher in self._watchers.items():
             if watcher.is_modified():
                 shown = copy.deepcopy(watcher.last)
-                edits[key] = (None if STORED_CHANGED_MARK in watcher.saved else diff_params(watcher.saved, shown), shown)
+                # taken where the scenario stores them, so a Plan candidate put back to its
+                # default is an edit too (scenario_changes.KEYED_MAPS), not a missing key
+                changes = None if STORED_CHANGED_MARK in watcher.saved else \
+                    diff_params(_as_stored(key, watcher.saved), _as_stored(key, shown))
+                edits[key] = (changes, shown)
         return edits
 
     def _confirm_overwrite(self, name: str) -> bool:
@@ -1118,6 +1141,44 @@ class MainWindow(QMainWindow):
 RUN_SHORTCUTS = [QKeySequence("F5"), QKeySequence("Ctrl+R")]
 # a view's saved mark when what it shows is no longer what its scenario stores (unsaved whatever is shown)
 STORED_CHANGED_MARK = "__stored_changed_since_shown__"
+
+
+def _as_stored(key: str, state: dict) -> dict:
+    """A view's inputs where a scenario keeps them: the Forecast's at the top, another's under "ui"."""
+    return state if key == "forecast" else {"ui": {key: state}}
+
+
+def _as_shown(key: str, params: dict) -> dict:
+    return params if key == "forecast" else params["ui"][key]
+
+
+def plan_cell_problem(panel) -> str:
+    """The Plan view's first bad candidate cell in one line, as the Forecast's tables say theirs
+    ("Plan candidates row 2 (Most per quarter): '-5' (must be ...)"), or "". Its table keeps the
+    text as typed: saved, a price "abc" made every later `fleetcast plan` of the scenario fail."""
+    from engine.studies_forecast import CANDIDATE_FIELDS
+    from gui.panels.plan import CAND_HEADERS
+
+    candidates = getattr(panel, "_candidates", [])   # the table's rows, in order
+    rows = {c.chip_id: r for r, c in enumerate(candidates)}
+    columns = {key: col for col, (key, *_rest) in zip((2, 3, 4), CANDIDATE_FIELDS)}   # as the table's
+    bad = []
+    for problem in panel.study().problems(candidates):
+        keys = problem.field.split(".")   # "candidate.<chip id>.<field>"; a chip id may hold dots
+        chip, key = ".".join(keys[1:-1]), keys[-1]
+        if keys[0] != "candidate" or chip not in rows or key not in columns:
+            continue   # not a cell (no candidate ticked): the view says so, and it saves as shown
+        r, c = rows[chip], columns[key]
+        why = problem.message
+        if "(must" in why:   # "h20-96gb price: 'abc' (must be ...)." -> the text in the cell and the rule
+            why = f"'{panel.cand_table.item(r, c).text()}' {why[why.index('(must'):].rstrip('.')}"
+        bad.append((r, c, why))
+    if not bad:
+        return ""
+    r, c, why = min(bad)
+    more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+    column = CAND_HEADERS[c].replace("\n", " ").split(" (")[0]   # "Most per quarter", without its unit
+    return f"Plan candidates row {r + 1} ({column}): {why}{more}"
 
 
 def run_button_of(panel) -> "QWidget | None":
