@@ -535,10 +535,14 @@ def delay_given_overdue(unc: OrderUncertainty, scores: np.ndarray, overdue_days:
         return np.rint(np.broadcast_to(quantile_of_scores(kind, low, mode, high, np.zeros(1)), np.shape(scores)))
     table = quantile_of_scores(kind, low, mode, high, _SCORE_GRID)   # delay at each score, non-decreasing
     # P(delay <= overdue_days), read off the same table (interpolated between its scores)
+    if overdue_days >= table[-1]:
+        # later than the profile allows: it no longer describes this lot, whose timing is no surer
+        # for it. The lot is drawn the profile's delay again after the known date (each trial at its
+        # own quantile). It shipped at the known date in every trial: 70,000 910B 426-516 days
+        # overdue against a 365-day maximum all arrived within a month, P10 = P90.
+        return np.rint(float(overdue_days) + np.interp(scores, _SCORE_GRID, table))
     if overdue_days < table[0]:
         u_known = 0.0
-    elif overdue_days >= table[-1]:
-        u_known = 1.0   # later than the distribution allows: it ships as soon as it can (the known date)
     else:
         u_known = float(ndtr(np.interp(overdue_days, table, _SCORE_GRID)))
     u = u_known + ndtr(scores) * (1.0 - u_known)
@@ -629,19 +633,26 @@ def unscheduled_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tu
     return tuple(out)
 
 
-def overdue_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tuple[str, ...]:
+def overdue_notes(orders: Sequence[Order], scenario: ForecastScenario,
+                  maker_by_chip: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """One line per order with lots due before the date its deliveries are known to and not
     delivered: they are counted as late, which is why a delivery recorded on another order of the
     same vendor (it moves that date) can move this order's lots later."""
     out = []
     for order in sorted(orders, key=lambda o: o.id):
         as_of, known = as_of_and_source(orders, scenario, order)
-        late = sum(q for due, q in outstanding_lots(order, as_of, scenario.unscheduled_spread_months, floor=False)
-                   if due < as_of)
+        lots = [(due, q) for due, q in outstanding_lots(order, as_of, scenario.unscheduled_spread_months, floor=False)
+                if due < as_of]
+        late = sum(q for _, q in lots)
         if late > 0:
+            unc = scenario.uncertainty_for(order, maker_by_chip.get(order.chip_id) if maker_by_chip else None)
+            high = unc.delay_high_days if unc.delay_dist != "fixed" else unc.delay_mode_days
+            past = sum(q for due, q in lots if (as_of - due).days >= high) if unc.delay_dist != "fixed" else 0.0
+            beyond = (f"; {past:,.0f} of them are later than the profile's maximum delay ({high:g} days), so they "
+                      f"are drawn that delay again after {as_of:%Y-%m-%d}" if past > 0 else "")
             out.append(f"order {order.id} ({order.chip_id}): {late:,.0f} chips due before {as_of:%Y-%m-%d} ({known}) "
                        "are not recorded as delivered, so they are counted as late: their promised dates plus the "
-                       "vendor's delay given that lateness")
+                       f"vendor's delay given that lateness{beyond}")
     return tuple(out)
 
 
@@ -1230,7 +1241,7 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
             f"demand before its first point ({first:%Y-%m}) is held at that point's value"
             for first in [min((p.date for p in sc.demand.points), default=None)]
             if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise") + unit_note
-        + overdue_notes(inputs.orders, sc) + unscheduled_notes(inputs.orders, sc)
+        + overdue_notes(inputs.orders, sc, inputs.maker_by_chip) + unscheduled_notes(inputs.orders, sc)
         + _efficiency_note(sc, s.serving_tput) + tuple(
             _deadline_note(j.job, j.prob_within_horizon, s.months) for j in jobs if j.deadline_unknown),
         demand_unit_chips_bands=demand_bands.scaled(per_unit), shortfall_unit_chips=shortfall_bands,

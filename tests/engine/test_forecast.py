@@ -809,3 +809,20 @@ def test_a_demand_point_far_off_the_others_is_held_at_a_millionfold_and_said():
     assert np.isfinite(peak).all() and np.isfinite(r.serving_capacity_unit_chips.p90).all()
     assert peak.max() <= 50e12 * 1e6 / 86400 * 1.01   # a millionfold of the last point, at most
     assert "grew past a millionfold of the last point (50,000 billion tokens/day)" in r.growth_note, r.growth_note
+
+
+def test_a_lot_later_than_the_profiles_maximum_keeps_its_timing_uncertain():
+    """QA s21: 70,000 910B 426-516 days overdue against a 365-day maximum shipped on the known
+    date in every trial (P10 = P90 a month later). Past the maximum the profile's delay is drawn
+    again after the known date, each trial at its own quantile."""
+    from engine.forecast import OrderUncertainty, delay_given_overdue
+
+    unc = OrderUncertainty("fixed", 1, 1, 1, "order", "triangular", 0, 90, 365)
+    scores = np.linspace(-2.5, 2.5, 11)
+    past = delay_given_overdue(unc, scores, 450.0)
+    assert past.min() >= 450 and past.max() - past.min() > 200          # spread, not one date
+    assert np.all(np.diff(past) >= 0)                                   # comonotonic with the scores
+    fresh = delay_given_overdue(unc, scores, -1.0)                      # not overdue: the profile itself
+    assert np.allclose(past, 450.0 + fresh, atol=1.0)
+    within = delay_given_overdue(unc, scores, 200.0)                    # inside the support: conditioned
+    assert within.min() >= 200 and within.max() <= 365
