@@ -1240,6 +1240,8 @@ def open_store_or_recover(db_path, *, ask=None, choose_path=None):
     """
     from engine.store import open_store
 
+    # nobody can answer the window's own question on a platform with no screen (a caller's `ask` can)
+    headless = ask is None and _no_one_to_ask()
     ask = ask or _ask_recovery
     choose_path = choose_path or (lambda create: ask_database_path(None, create))
     path = db_path
@@ -1249,7 +1251,7 @@ def open_store_or_recover(db_path, *, ask=None, choose_path=None):
         except UserError as exc:
             if sys.stderr is not None:
                 print(f"fleetcast: error: {exc}", file=sys.stderr)
-            if os.environ.get(SMOKE_EXIT_ENV):  # a headless smoke run can't answer a dialog
+            if os.environ.get(SMOKE_EXIT_ENV) or headless:   # a headless run can't answer a dialog
                 return None
             choice = ask(str(exc))
             if choice == "quit":
@@ -1257,6 +1259,14 @@ def open_store_or_recover(db_path, *, ask=None, choose_path=None):
             chosen = choose_path(choice == "new")
             if chosen:
                 path = chosen
+
+
+def _no_one_to_ask() -> bool:
+    """True on a platform with no screen (offscreen, minimal): a modal question there waited
+    forever, so a script or CI job opening a damaged database hung after printing the error."""
+    from PySide6.QtGui import QGuiApplication
+
+    return QGuiApplication.instance() is not None and QGuiApplication.platformName() in ("offscreen", "minimal")
 
 
 def _ask_recovery(message: str) -> str:

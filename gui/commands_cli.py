@@ -113,11 +113,14 @@ def install_desktop_entry(exec_args: list[str] | None = None) -> tuple[Path, Pat
 
 
 def run_install_desktop_entry(args, ctx) -> Output | None:
+    # --db given: the launcher opens that database (it was accepted and left out, so the menu
+    # entry for a team's database opened the default one)
+    command = launch_command() + (["--db", str(Path(args.db).expanduser().absolute())] if getattr(args, "db", None) else [])
     if args.print_only:
-        print(desktop_entry_text(launch_command(), (icon_dir() / ICON_FILE_NAME).absolute()), end="")
+        print(desktop_entry_text(command, (icon_dir() / ICON_FILE_NAME).absolute()), end="")
         return None
-    desktop, icon = install_desktop_entry()
-    exec_line = " ".join(launch_command())
+    desktop, icon = install_desktop_entry(command)
+    exec_line = " ".join(command)
     data = {"desktop_file": str(desktop), "icon": str(icon), "exec": exec_line}
     if getattr(args, "format", "table") == "json":
         return Output(data=data)

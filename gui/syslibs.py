@@ -142,11 +142,21 @@ def check_xcb(plugin: Path | None = None, ldd_output: str | None = None) -> str 
     return install_message(missing) if missing else None
 
 
+NO_DISPLAY_MESSAGE = ("fleetcast: error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set, "
+                      "as in an SSH session); run a headless command instead (fleetcast --help lists them, e.g. "
+                      "fleetcast forecast), or set QT_QPA_PLATFORM=offscreen")
+
+
 def check_before_window(environ=None, stream=None) -> bool:
-    """The launcher's gate: False (after printing what to install) when a window can't open."""
+    """The launcher's gate: False (after printing what to do) when a window can't open: no display
+    at all (Qt aborted there, blaming xcb-cursor although it was installed), or system libraries
+    the xcb plugin needs are missing."""
+    environ = os.environ if environ is None else environ
     if not needs_xcb(environ):
         return True
     message = check_xcb()
+    if message is None and sys.platform.startswith("linux") and not environ.get("DISPLAY"):
+        message = NO_DISPLAY_MESSAGE
     if message is None:
         return True
     print(message, file=stream or sys.stderr)

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 def fleetcast(*argv, db, env_extra=None, cwd=None):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO), **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "gui", "--db", str(db), *argv], capture_output=True,
-                          text=True, env=env, cwd=cwd or REPO, timeout=120)
+                          text=True, env=env, cwd=cwd or REPO, timeout=300)
 
 
 @pytest.fixture(scope="module")

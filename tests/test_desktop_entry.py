@@ -69,3 +69,17 @@ def test_print_option_writes_nothing(tmp_path):
     assert result.returncode == 0
     assert result.stdout.startswith("[Desktop Entry]")
     assert not (Path(env["XDG_DATA_HOME"]) / "applications").exists()
+
+
+def test_a_db_given_is_the_database_the_launcher_opens(tmp_path):
+    """`--db team.db install-desktop-entry` wrote a launcher for the default database."""
+    env = dict(os.environ)
+    team = tmp_path / "team db.db"
+    result = subprocess.run([sys.executable, "-m", "gui", "--db", str(team), "install-desktop-entry", "--print"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    exec_line = next(line for line in result.stdout.splitlines() if line.startswith("Exec="))
+    assert exec_line.endswith(f'--db "{team}"')
+    plain = subprocess.run([sys.executable, "-m", "gui", "install-desktop-entry", "--print"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert "--db" not in next(line for line in plain.stdout.splitlines() if line.startswith("Exec="))

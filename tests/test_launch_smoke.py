@@ -45,3 +45,16 @@ def test_damaged_database_exits_1_with_message_naming_file(tmp_path):
     assert "Traceback" not in result.stderr
     assert str(bad) in result.stderr
     assert bad.read_text() == "this is not sqlite\n"  # left unchanged
+
+
+def test_damaged_database_offscreen_exits_1_without_waiting_for_an_answer(tmp_path):
+    """Without the smoke hook, offscreen: the recovery question had no one to answer it, and the
+    process hung after printing the error (a CI job or script stalled until killed)."""
+    bad = tmp_path / "text.db"
+    bad.write_text("hello world\n")
+    env = dict(os.environ)
+    env.pop("FLEETCAST_SMOKE_EXIT_MS", None)
+    env.update(QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, "-m", "gui", "--db", str(bad)], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and str(bad) in result.stderr and "Traceback" not in result.stderr

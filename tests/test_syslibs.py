@@ -78,3 +78,14 @@ def test_launcher_stops_with_exit_1_but_subcommands_run(monkeypatch, capsys, tmp
     assert "libxcb-icccm4" in err and "xcb-util-wm" in err
     assert not (tmp_path / "x.db").exists()  # stopped before anything was opened
     assert main(["--db", str(tmp_path / "x.db"), "chips", "list"]) == 0  # headless: never checked
+
+
+def test_no_display_is_said_in_one_line_instead_of_qts_abort(monkeypatch):
+    """An SSH session: Qt aborted blaming xcb-cursor, which was installed."""
+    monkeypatch.setattr(syslibs, "check_xcb", lambda: None)
+    monkeypatch.setattr(syslibs.sys, "platform", "linux")
+    out = io.StringIO()
+    assert syslibs.check_before_window({}, stream=out) is False
+    assert out.getvalue().startswith("fleetcast: error: no display") and "QT_QPA_PLATFORM=offscreen" in out.getvalue()
+    assert syslibs.check_before_window({"DISPLAY": ":0"}, stream=io.StringIO()) is True
+    assert syslibs.check_before_window({"QT_QPA_PLATFORM": "offscreen"}, stream=io.StringIO()) is True
