@@ -375,7 +375,7 @@ def test_orders_moved_to_a_new_database_can_leave_the_demo_orders_behind(capsys,
     db = str(tmp_path / "fresh.db")
     code, out, err = run(capsys, "--db", db, "orders", "import", str(mine))
     assert code == 0, err
-    assert "note: the database holds 3 other order(s) that every forecast counts too" in out
+    assert "note: the database holds 3 other order(s) that every forecast counts too: 1 (100,000 ascend-910b2)" in out
     code, out, err = run(capsys, "--db", db, "orders", "delete", "1", "2", "99")
     assert code == 1 and "order 99: no such order in fresh.db" in err and "nothing was deleted" in err
     code, out, _ = run(capsys, "--db", db, "--format", "json", "orders", "list")

@@ -186,3 +186,20 @@ def test_many_repeated_rows_are_counted_and_the_first_three_named(store, tmp_pat
         "o.csv row 6: the same as row 2 in every field and delivery; added as another order (pasted twice?)",
         "o.csv row 7: the same as row 3 in every field and delivery; added as another order (pasted twice?)",
         "o.csv: 2 more rows equal an earlier row the same way"]
+
+
+def test_the_other_kinds_file_is_named_in_one_line(tmp_path, capsys):
+    """A chips export given to `orders import` read "29 problems: column 'name' is not an order field; ..."."""
+    from engine.cli import main
+
+    db = str(tmp_path / "k.db")
+    chips, orders = tmp_path / "chips.csv", tmp_path / "orders.csv"
+    assert main(["--db", db, "chips", "export", str(chips)]) == 0
+    assert main(["--db", db, "orders", "export", str(orders)]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "orders", "import", str(chips)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "this is a chips file, not an orders file" in err and "`fleetcast chips import`" in err
+    assert main(["--db", db, "chips", "import", str(orders)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "this is an orders file, not a chips file" in err and "`fleetcast orders import`" in err

@@ -158,11 +158,17 @@ def orders_import(args, ctx) -> Output:
     data, text = summary.as_dict(), summary.text()
     # orders the file does not hold still count in every forecast: said (a file moved into a new
     # database came back with the story's 210,000 demo chips beside it, "1 added (4)" unsaid)
-    others = store.order_count() - summary.count
+    mine = {int(i) for i in summary.added + summary.updated + summary.unchanged if str(i).isdigit()}
+    rest = [o for o in store.orders() if o.id not in mine]
+    others = len(rest)
     data["other_orders_in_database"] = others
     if others > 0:
-        text += (f"\nnote: the database holds {others:,} other order(s) that every forecast counts too (a new "
-                 "database starts with the story's demo orders); `fleetcast orders delete ID ...` removes orders")
+        # named, not guessed at: "a new database starts with the story's demo orders" was said of
+        # a user's own orders 10-12 after the demo ones were deleted
+        named = ", ".join(f"{o.id} ({o.quantity:,} {o.chip_id})" for o in rest[:4]) + (
+            f" and {others - 4:,} more" if others > 4 else "")
+        text += (f"\nnote: the database holds {others:,} other order(s) that every forecast counts too: {named}; "
+                 "`fleetcast orders delete ID ...` removes orders")
     return Output(data=data, text=text, rows=_summary_row(summary, args))
 
 

@@ -185,6 +185,14 @@ def _header_problems(reader: CsvReader, allowed, required, kind: str) -> list[st
         what = "chips" if kind == "a chip" else "orders"
         return [f"{reader.name} header: a display export (column '{escape_controls(label)}'): its columns are the "
                 f"view's, not the import format; `fleetcast {what} export` writes a file that imports"]
+    # the other kind's file (a chips export given to `orders import`): one line naming it, not a
+    # problem per column ("29 problems: column 'name' is not an order field; ...")
+    unknown = [h.strip().lower() for h in reader.header if h not in allowed]
+    other, other_kind, this, that = ((ORDER_CSV_FIELDS, "orders", "an orders", "a chips") if kind == "a chip"
+                                     else (CHIP_FIELDS, "chips", "a chips", "an orders"))
+    if len(unknown) >= 3 and sum(h in other for h in unknown) >= 0.8 * len(unknown):
+        return [f"{reader.name} header: this is {this} file, not {that} file (columns {', '.join(unknown[:3])}, "
+                f"...): import it with `fleetcast {other_kind} import`"]
     # `orders list --format csv` is a listing (its `delivered` is computed): `orders export` writes
     # the file an import reads back
     listing = " (a listing, from `orders list`? `orders export` writes the file an import reads)" \
