@@ -159,7 +159,7 @@ def orders_import(args, ctx) -> Output:
     # orders the file does not hold still count in every forecast: said (a file moved into a new
     # database came back with the story's 210,000 demo chips beside it, "1 added (4)" unsaid)
     mine = {int(i) for i in summary.added + summary.updated + summary.unchanged if str(i).isdigit()}
-    rest = [o for o in store.orders() if o.id not in mine]
+    rest = sorted((o for o in store.orders() if o.id not in mine), key=lambda o: o.id)
     others = len(rest)
     data["other_orders_in_database"] = others
     if others > 0:
