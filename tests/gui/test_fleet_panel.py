@@ -365,3 +365,18 @@ def test_a_refusal_naming_several_fields_uses_every_columns_header():
                           "10); quantity: 10 (less than the 30000 already delivered)")
     assert said.startswith("2 problems: Promised (") and "; Quantity (chips): 10 (less than" in said
     assert "more than quantity 10" in said    # words inside a message are left alone
+
+
+def test_the_vendor_warning_names_the_profiles_of_the_databases_baseline(panel, store):
+    """The table's warning read the built-in story's profiles: a baseline that gives NVIDIA's
+    reseller a profile of its own must be named as the one the forecast applies."""
+    from engine.studies_forecast import baseline_name
+
+    name = baseline_name((s["name"] for s in store.scenarios()), store.baseline_name())
+    params = store.scenario(name)["params"]
+    vendors = dict(params.get("vendor_uncertainty") or {})
+    vendors["Reseller Co"] = vendors.get("NVIDIA") or next(iter(vendors.values()))
+    store.save_scenario(name, {**params, "vendor_uncertainty": vendors})
+    assert panel._edit_order(2, "vendor", "Reseller Co")
+    text = panel.banner.text()
+    assert "the forecast gives this order Reseller Co's delivery risk" in text, text
