@@ -528,6 +528,14 @@ _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _GROUPED_TEXT = re.compile(r"[+]?(?!0+,)\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
 
 
+def ungrouped(text: str) -> str:
+    """`text` stripped, with its thousands commas taken out ("1,300" -> "1300"); any other comma
+    stays ("1,5", "0,125": a decimal comma, which a caller then refuses). Dropping every comma
+    read a price of "0,125" as 125 and "1,5" as 15."""
+    t = (text or "").strip()
+    return t.replace(",", "") if _GROUPED_TEXT.fullmatch(t) else t
+
+
 def parse_positive(text: str, what: str) -> tuple[float | None, str]:
     """(value, "") for a positive finite number typed in plain ASCII digits, else (None, message)."""
     t = (text or "").strip()

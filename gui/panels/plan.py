@@ -34,7 +34,7 @@ from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-
     plan_order_table, plan_view_window, scenario_of,
 )
 from gui.commands import follow_stack, follow_store_writes
-from gui.panels.base import counted, mark_stale, run_controls, with_names
+from gui.panels.base import counted, mark_stale, run_controls, ungrouped, with_names
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
 from gui.panels.forecast_editors import _int_spin, _spin
@@ -312,7 +312,7 @@ class PlanPanel(QWidget):
             if self.cand_table.item(r, 0).checkState() != Qt.CheckState.Checked:
                 edit["use"] = False
             for col, (key, *_rest) in zip((2, 3, 4), CANDIDATE_FIELDS):
-                text = self.cand_table.item(r, col).text().replace(",", "").strip()
+                text = ungrouped(self.cand_table.item(r, col).text())   # "1,5" kept as typed, for the study to name
                 try:
                     value: object = float(text)
                 except ValueError:

@@ -82,6 +82,14 @@ def test_bad_candidate_cell_is_named_and_nothing_runs(panel):
     assert "price: 'cheap'" in panel.banner.text()
 
 
+@pytest.mark.parametrize("typed", ["0,125", "1,5"])
+def test_a_decimal_comma_in_a_candidate_cell_is_refused_not_read_as_another_number(panel, typed):
+    """Every comma was dropped: a price typed "0,125" read 125 and "1,5" read 15."""
+    panel.cand_table.item(0, 2).setText(typed)
+    assert panel._candidate_edits()[panel._candidates[0].chip_id]["unit_price_usd"] == typed
+    assert panel.run() is None and f"price: '{typed}'" in panel.banner.text()
+
+
 def test_state_round_trips_through_the_plan_study(panel):
     from engine.studies_forecast import PlanStudy
 
