@@ -15,7 +15,6 @@ import copy
 import datetime as dt
 from dataclasses import replace
 
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
@@ -41,7 +40,8 @@ __all__ = ["ForecastPanel", "ForecastOutcome", "ForecastRequest", "compute_forec
            "first_shortfall_month", "fit_left_axis", "key_figures", "throughput_key"]
 from gui.panels.forecast_editors import (DemandPointsEditor, build_run_box, PolicyEventsEditor, TrainingJobsEditor, _combo,
                                          _pydate, _qdate, _set_combo, _spin)
-from gui.panels.forecast_uncertainty import UncertaintyEditor, assumptions_html
+from gui.panels.forecast_supply import SupplyEditor, assumptions_html, supply_problems
+from gui.panels.forecast_uncertainty import UncertaintyEditor
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, format_number
 from gui.workers import LatestRunner
@@ -94,7 +94,6 @@ class ForecastPanel(QWidget):
         self.view = ForecastCharts(self.chip_name, model_names=lambda: self._model_names)
         self.view.status_message.connect(self.status_message)
         self.view.sensitivity_requested.connect(self.run_sensitivity)
-        charts = self.view
         # the charts and tables under the names the rest of the app (and tests) use
         for name in ("capacity_chart", "installed_chart", "shortfall_chart", "probability_chart", "jobs_chart",
                      "shares_chart", "jobs_table", "monthly_table", "summary_label", "result_tabs"):
@@ -106,7 +105,7 @@ class ForecastPanel(QWidget):
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(form)
-        split.addWidget(charts)
+        split.addWidget(self.view)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
@@ -135,6 +134,7 @@ class ForecastPanel(QWidget):
         self.assumptions_label.setToolTip("Every figure here is an input: edit the groups below to change it")
         self.unc_editor = UncertaintyEditor()
         self.unc_editor.edited.connect(self._on_unc_edited)
+        self.supply_editor = SupplyEditor(self._on_unc_edited)   # as-of date, install lag, failures, life
         self.policy_box = QGroupBox("Export-licence cut-offs")
         self.policy_editor = PolicyEventsEditor()
         self.policy_editor.edited.connect(self._editor_edited)
@@ -276,7 +276,7 @@ class ForecastPanel(QWidget):
         column = QWidget()
         v = QVBoxLayout(column)
         v.setContentsMargins(0, 0, 6, 0)
-        for w in (self.assumptions_label, run_box, self.validation_label, self.unc_editor, self.policy_box,
+        for w in (self.assumptions_label, run_box, self.validation_label, self.supply_editor, self.unc_editor, self.policy_box,
                   self.alloc_box, demand_box, self.jobs_box):
             v.addWidget(w)
         v.addStretch(1)
@@ -430,10 +430,11 @@ class ForecastPanel(QWidget):
             self.points_editor.table.setToolTip(d.note)
             self._describe_points()
             self.unc_editor.load(sc, self._orders, self.chip_name, self._makers)
+            self.supply_editor.load(sc, self._orders)
             self.policy_editor.set_values(sc.policy_events)
             self.assumptions_label.setText(assumptions_html(sc, self.chip_name))
             self._rebuild_allocation(sc)
-            self._rebuild_jobs(sc)
+            self.jobs_editor.set_values(sc.jobs)
         finally:
             self._loading = False
         self.inputs_rebuilt.emit()   # the per-chip share fields are new: the undo watcher listens to them
@@ -469,9 +470,6 @@ class ForecastPanel(QWidget):
             self.alloc_form.addRow(self.alloc_note)
         if not chips:
             self.alloc_form.addRow(QLabel("No chip types yet: add orders in the Fleet view."))
-
-    def _rebuild_jobs(self, sc: ForecastScenario) -> None:
-        self.jobs_editor.set_values(sc.jobs)
 
     def _describe_points(self) -> None:
         points = self.points_editor.points()
@@ -529,7 +527,7 @@ class ForecastPanel(QWidget):
             default_uncertainty=default, vendor_uncertainty=vendors, order_uncertainty=orders,
             policy_events=self.policy_editor.events(), throughput_sigma_scale=self.throughput_sigma_spin.value(),
             serving_efficiency_scale=self.serving_eff_spin.value(),
-            training_efficiency_scale=self.training_goodput_spin.value(),
+            training_efficiency_scale=self.training_goodput_spin.value(), **self.supply_editor.values(),
             demand=demand, allocation=replace(b.allocation, training_share=shares), jobs=jobs)
 
     def set_scenario_name(self, name: str) -> None:
@@ -568,7 +566,7 @@ class ForecastPanel(QWidget):
         problems = [f"Demand points: {e}" for e in self.points_editor.errors()]
         problems += [f"Training jobs: {e}" for e in self.jobs_editor.errors()]
         problems += [f"Cut-offs: {e}" for e in self.policy_editor.errors()]
-        study_problems = ForecastStudy(sc).problems()  # the checks and their words live in the engine
+        study_problems = supply_problems(ForecastStudy(sc).problems(), sc)  # the engine's checks and words
         problems += [p.message for p in study_problems]
         unc = self.unc_editor.fields()
         fields = {"uncertainty.fraction": unc["fraction"], "uncertainty.delay": unc["delay"],
@@ -583,7 +581,7 @@ class ForecastPanel(QWidget):
                   "prefix": (self.prefix_spin,), "slo_percentile": (self.pct_combo,),
                   "length_spread": (self.spread_spin,),
                   "months": (self.months_spin,), "trials": (self.trials_spin,), "seed": (self.seed_spin,),
-                  "start": (self.start_edit,),
+                  "start": (self.start_edit,), **self.supply_editor.fields(),
                   **{f"share.{chip}": (spin,) for chip, spin in self._share_spins.items()}}
         flagged = set()
         for problem in study_problems:

@@ -161,9 +161,9 @@ def test_the_plan_says_the_whole_runs_time_and_its_sentences_start_with_capitals
 
     real = plan_mod.compute_plan
 
-    def slow(job):   # what the run spends beside the solver (trials, fresh checks)
+    def slow(job, **kw):   # what the run spends beside the solver (trials, fresh checks)
         time.sleep(2.0)
-        return real(job)
+        return real(job, **kw)
 
     monkeypatch.setattr(plan_mod, "compute_plan", slow)
     plan_panel.compute_now()
