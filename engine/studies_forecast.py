@@ -296,6 +296,72 @@ def first_shortfall_month(result: ForecastResult) -> dt.date | None:
     return result.months[int(short[0])] if short.size else None
 
 
+# A probability within this many binomial standard errors of 50% may fall on either side of it
+# with another seed: the month the median shortfall starts is then the seed's choice (at 2,000
+# trials the story's Jul 2025 P(meet) drew 0.48 to 0.53, and the first short month flipped). Two
+# seeds' estimates differ by sqrt(2) standard errors, so 2 of those are 2.8: 3 (2 missed the
+# default seed's 0.5315, 2.8 away, which other seeds put below 50%).
+SEED_STANDARD_ERRORS = 3.0
+
+
+def prob_meet_standard_error(result: ForecastResult) -> np.ndarray:
+    """Binomial standard error of P(meet demand) per month, sqrt(p(1 - p) / trials): how far
+    another seed moves it (0 where every trial agrees)."""
+    p = np.clip(np.asarray(result.prob_meet_demand, dtype=float), 0.0, 1.0)
+    return np.sqrt(p * (1.0 - p) / max(int(result.trials), 1))
+
+
+def prob_error_points(trials: int) -> float:
+    """One standard error of a probability near 50% at `trials`, in percentage points."""
+    return 100.0 * 0.5 / math.sqrt(max(int(trials), 1))
+
+
+def _seed_sensitive(result: ForecastResult) -> np.ndarray:
+    """Per month: P(meet) within SEED_STANDARD_ERRORS of 50%, so another seed may put its median
+    shortfall on the other side of 0."""
+    p = np.asarray(result.prob_meet_demand, dtype=float)
+    return np.abs(p - 0.5) <= SEED_STANDARD_ERRORS * prob_meet_standard_error(result) + 1e-12
+
+
+def shortfall_seed_words(result: ForecastResult) -> tuple[str, str]:
+    """(first short month, months short) as other seeds may give them, in words, or "" each when
+    no month is within Monte Carlo error of P(meet) 50%: "2025-07 or 2025-08 by the seed (P(meet)
+    2025-07 50.6% +-1.1 points, within Monte Carlo error of 50% at 2,000 trials)", "45 to 46 ..."."""
+    short = np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0
+    near = _seed_sensitive(result)
+    if not near.any():
+        return "", ""
+    months = list(result.months)
+    se = prob_meet_standard_error(result)
+    maybe, surely = np.flatnonzero(short | near), np.flatnonzero(short & ~near)
+    earliest = months[int(maybe[0])]   # a month near 50% is one that may be short
+    latest = months[int(surely[0])] if surely.size else None
+    why = "; ".join(f"{months[i]:%Y-%m} {result.prob_meet_demand[i]:.1%} +-{100 * se[i]:.1f} points"
+                    for i in np.flatnonzero(near)[:3]) + ("; ..." if near.sum() > 3 else "")
+    why = f"P(meet) {why}, within Monte Carlo error of 50% at {result.trials:,} trials"
+    first = ""
+    if earliest != latest:
+        if latest is None:
+            span = f"{earliest:%Y-%m} or later, or never"
+        else:
+            gap = (latest.year - earliest.year) * 12 + latest.month - earliest.month
+            span = f"{earliest:%Y-%m} {'or' if gap == 1 else 'to'} {latest:%Y-%m}"
+        first = f"{span} by the seed ({why})"
+    few, many = int(surely.size), int(maybe.size)
+    count = f"{few} to {many} by the seed ({why})" if few != many else ""
+    return first, count
+
+
+def round_figure(value: object, digits: int = 3) -> object:
+    """A key figure to `digits` significant figures (numbers that are not whole only; dates, text
+    and counts as they are): a P50 over 2,000 trials moves by about 1% with the seed, so
+    2377840.80277982 chips claimed ten digits it has not."""
+    if isinstance(value, bool) or not isinstance(value, float) or not math.isfinite(value) or value == 0:
+        return value
+    shown = float(f"{value:.{digits}g}")
+    return round(shown) if abs(shown) >= 10 ** (digits - 1) else shown
+
+
 def forecast_key_figures(result: ForecastResult, chip_names: Mapping[str, str] | None = None
                          ) -> list[tuple[str, object]]:
     """(label with unit, value) pairs summarising a forecast; values are numbers, dates or text."""
@@ -307,8 +373,13 @@ def forecast_key_figures(result: ForecastResult, chip_names: Mapping[str, str] |
                      float(result.installed_by_chip[chip].p50[end])))
     rows.append(("Installed P50 at horizon end, all types (chips)", float(result.installed_total.p50[end])))
     rows.append(("Installed P50 at horizon end (H100-equivalents)", float(result.h100_equiv_total.p50[end])))
+    first_words, count_words = shortfall_seed_words(result)
     rows.append(("Months with a P50 shortfall (months)", int(np.count_nonzero(result.shortfall_p50_unit_chips > 0))))
+    if count_words:   # the count above is one seed's: said beside it (the labels above stay as they were)
+        rows.append(("Months with a P50 shortfall, Monte Carlo range (months)", count_words))
     rows.append(("First month demand exceeds capacity P50 (date)", first_shortfall_month(result) or "never"))
+    if first_words:
+        rows.append(("First month demand exceeds capacity P50, Monte Carlo range (date)", first_words))
     unit = names.get(result.unit_chip_id, result.unit_chip_id)
     rows.append((f"Largest P50 shortfall ({unit} chips)", float(np.max(result.shortfall_p50_unit_chips, initial=0.0))))
     for months_in in (12, 24):
@@ -705,6 +776,7 @@ __all__ = [
     "BASELINE_NAME", "baseline_name",
     "ForecastStudy", "PlanStudy", "MonthlyTable", "TableColumn", "FORECAST_STUDY_VERSION", "PLAN_STUDY_VERSION",
     "forecast_key_figures", "forecast_monthly_table", "forecast_job_table", "first_shortfall_month", "scenario_of",
+    "prob_meet_standard_error", "prob_error_points", "shortfall_seed_words", "round_figure",
     "plan_lowest_prob", "throughput_key", "PlanJob", "compute_plan", "plan_deliveries", "plan_order_table", "plan_economics_table", "plan_order_rows",
 ]
 

@@ -224,11 +224,11 @@ def test_no_scenario_named_runs_the_databases_baseline_even_renamed_and_never_a_
     store = open_store(db)
     store.rename_scenario("Story default", "Zeta base")
     store.close()
-    code, out, _ = run_cli(capsys, "--db", str(db), "forecast", "--trials", "50", "--months", "3", "--format", "json")
+    code, out, _ = run_cli(capsys, "--db", str(db), "forecast", "--trials", "100", "--months", "3", "--format", "json")
     assert code == 0 and json.loads(out)["scenario"] == "Zeta base"
     store = open_store(db)
     store.delete_scenario("Zeta base")
     store.close()
-    code, out, err = run_cli(capsys, "--db", str(db), "forecast", "--trials", "50", "--months", "3")
+    code, out, err = run_cli(capsys, "--db", str(db), "forecast", "--trials", "100", "--months", "3")
     assert code == 1 and "no baseline scenario (it was deleted); name one with --scenario" in err
     assert "'H20 cut off (Apr 2025)'" in err and out == ""

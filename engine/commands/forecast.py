@@ -12,13 +12,17 @@ from engine.errors import UserError
 UNITS = {
     "capacity_p10/p50/p90": "serving capacity in chips of `unit_chip_id` (output tokens/s of every serving "
                             "share over that chip's SLO-bounded output tokens/s)",
-    "demand": "chips of `unit_chip_id` needed at peak (the central curve; demand_p10/p90: its band over trials)",
+    "demand": "chips of `unit_chip_id` needed at peak: the median over trials of the drawn demand (growth after "
+              "the last point and the request mix, so it moves a little with the seed), not a curve through the "
+              "points; demand_p10/p90: its band over trials",
     "shortfall_p50": "median over trials of max(demand - capacity, 0), chips of `unit_chip_id` (not demand - capacity_p50)",
     "balance_p50": "capacity_p50 - demand (negative = shortfall), chips of `unit_chip_id`",
     "prob_meet_demand": "share of trials whose serving capacity covers the peak demand",
+    "prob_meet_demand_se": "binomial standard error of prob_meet_demand, sqrt(p(1-p)/trials): how far another "
+                           "seed moves it (0 where every trial agrees)",
     "installed_p10/p50/p90": "chips installed, every chip type",
     "pflops": "PFLOP/s dense BF16", "h100_equiv": "chips x BF16 peak / H100 SXM BF16 peak (989.4 TFLOP/s)",
-    "demand_tokens_per_day": "average tokens/day, input + output",
+    "demand_tokens_per_day": "average tokens/day, input + output (median over trials)",
     "demand_peak_output_tokens_per_s": "output tokens/s at peak",
     "prob_done_by_deadline": "share of trials a job is done by its deadline; null without one, or when the deadline "
                              "is after the horizon and some trials don't finish within it (see the _note)",
@@ -80,13 +84,24 @@ def _load(args, ctx):
     return store.orders(), chips, models, scenario
 
 
+# The window's least; the engine takes 1 (engine.forecast.validate_scenario), where P10 = P50 = P90
+# of one draw printed as a band
+MIN_TRIALS = 100
+
+
 def _overrides(args, scenario):
     from engine.forecast import validate_scenario
     from engine.errors import ValidationError
 
     changes = {}
     if args.trials is not None:
+        if not MIN_TRIALS <= args.trials:
+            raise UserError(f"--trials: {args.trials} (at least {MIN_TRIALS}: P10/P90 of fewer draws are not "
+                            "percentiles)")
         changes["trials"] = args.trials
+    elif isinstance(scenario.trials, int) and 1 <= scenario.trials < MIN_TRIALS:   # 0 and worse: validate_scenario
+        raise UserError(f"scenario {scenario.name!r}: trials {scenario.trials} (at least {MIN_TRIALS}: P10/P90 of "
+                        f"fewer draws are not percentiles); give --trials {MIN_TRIALS} or more")
     if args.months is not None:
         changes["months"] = args.months
     if args.seed is not None:
@@ -145,10 +160,16 @@ def no_delivery_risk_notes(orders, scenario, maker_by_chip) -> list[str]:
     return notes
 
 
+def growth_notes(result) -> list[str]:
+    """The demand growth fitted after the last point, and its cap when a runaway fit hit it
+    (engine.forecast keeps both in `growth_note`, which no output showed)."""
+    return [f"demand growth after the last point: {result.growth_note}"] if result.growth_note else []
+
+
 def result_to_dict(result, inputs, supply_notes: list[str] | None = None) -> dict:
     """The JSON document of a forecast (keys of CLI.md plus details)."""
     from engine.forecast import DEADLINE_AFTER_HORIZON, scenario_to_dict
-    from engine.studies_forecast import forecast_key_figures
+    from engine.studies_forecast import forecast_key_figures, prob_meet_standard_error, round_figure
 
     iso = lambda d: d.isoformat() if d is not None else None  # noqa: E731
     data = {
@@ -165,6 +186,8 @@ def result_to_dict(result, inputs, supply_notes: list[str] | None = None) -> dic
         "shortfall_p50": _series(result.shortfall_p50_unit_chips, 1),
         "balance_p50": _series(result.balance_p50_unit_chips, 1),
         "prob_meet_demand": _series(result.prob_meet_demand, 4),
+        # its Monte Carlo error per month (added in s21): the QA saw 0.48-0.53 across seeds
+        "prob_meet_demand_se": _series(prob_meet_standard_error(result), 4),
         "installed_p10": _series(result.installed_total.p10, 1),
         "installed_p50": _series(result.installed_total.p50, 1),
         "installed_p90": _series(result.installed_total.p90, 1),
@@ -208,7 +231,8 @@ def result_to_dict(result, inputs, supply_notes: list[str] | None = None) -> dic
         } for j in result.jobs],
         "trials": result.trials, "seed": result.seed,
         "throughput_source": result.throughput_source,
-        "throughput_notes": list(result.notes),
+        "throughput_notes": list(result.notes) + growth_notes(result),
+        "demand_growth": result.growth_note or None,   # the fit after the last point (and its cap), alone
         "units": UNITS,
         "assumptions": {"scenario": result.scenario.note, "demand": result.scenario.demand.note,
                         "uncertainty": {k: v.note for k, v in result.scenario.vendor_uncertainty.items()},
@@ -216,7 +240,9 @@ def result_to_dict(result, inputs, supply_notes: list[str] | None = None) -> dic
                         "no_delivery_risk": list(supply_notes or [])},
         "params": scenario_to_dict(result.scenario),
         # the figures the Forecast view's summary shows, labels with units (added in 0.3)
-        "key_figures": [{"figure": label, "value": value} for label, value in forecast_key_figures(result)],
+        # to three significant figures: what a P50 over the trials supports (the data series above
+        # keep theirs)
+        "key_figures": [{"figure": label, "value": round_figure(value)} for label, value in forecast_key_figures(result)],
     }
     return data
 
@@ -241,18 +267,41 @@ def _deadline_words(job) -> str:
         return ""
     if job.deadline_unknown:
         return f"; by its deadline {job.job.deadline}: n/a ({DEADLINE_AFTER_HORIZON})"
-    return f"; {job.prob_by_deadline:.0%} by its deadline {job.job.deadline}"
+    return f"; {prob_text(job.prob_by_deadline)} by its deadline {job.job.deadline}"
+
+
+def prob_text(share: float) -> str:
+    """A probability in whole percent, with a decimal where that reads 0% or 100% and it is not:
+    0.9999 of the trials is "> 99.9%", not a certainty."""
+    text = f"{share:.0%}"
+    if 0 < share < 1 and text in ("0%", "100%"):
+        text = f"{share:.1%}"
+        if text == "100.0%":
+            return "> 99.9%"
+        if text == "0.0%":
+            return "< 0.1%"
+    return text
 
 
 def _summary(result, supply_notes: list[str] | None = None) -> str:
+    from engine.studies_forecast import prob_error_points, shortfall_seed_words
+
     lines = [f"scenario {result.scenario.name!r}: {result.trials} trials, seed {result.seed}, "
              f"throughput from {result.throughput_source}; capacity and demand in chips of {result.unit_chip_id}"]
-    lines += [f"note: {n}" for n in list(result.notes) + list(supply_notes or [])]
+    # the run's own Monte Carlo error (no output stated it), and the figures another seed may change
+    lines.append(f"P(meet) figures carry +-{prob_error_points(result.trials):.1f} points of Monte Carlo error at "
+                 f"{result.trials:,} trials (1 standard error at 50%; per month: prob_meet_demand_se in the JSON)")
+    first, count = shortfall_seed_words(result)
+    if first:
+        lines.append(f"first month demand exceeds capacity P50: {first}")
+    if count:   # the months' why is the first month's, when that is said just above
+        lines.append(f"months with a P50 shortfall: {count.split(' (')[0] if first else count}")
+    lines += [f"note: {n}" for n in list(result.notes) + growth_notes(result) + list(supply_notes or [])]
     for j in result.jobs:
         when = lambda d: d.isoformat() if d else "after the horizon"  # noqa: E731
         lines.append(f"job {j.job.name!r} ({j.job.model_id}, {j.job.tokens:.3g} tokens on {j.job.chip_id}): "
                      f"done P10 {when(j.completion_p10)}, P50 {when(j.completion_p50)}, P90 {when(j.completion_p90)}; "
-                     f"{j.prob_within_horizon:.0%} of trials within the horizon" + _deadline_words(j))
+                     f"{prob_text(j.prob_within_horizon)} of trials within the horizon" + _deadline_words(j))
     return "\n".join(lines)
 
 

@@ -35,7 +35,16 @@ def register(subparsers) -> None:
     b = add_command(subparsers, "backtest", "forecast demand from the points known on DATE and score the later ones")
     b.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the database's baseline, 'Story default')")
     b.add_argument("--as-of", dest="as_of", required=True, metavar="YYYY-MM-DD", help="what was known on this date")
+    b.add_argument("--trials", type=whole_number, metavar="N",
+                   help=f"Monte Carlo draws of the growth (default {BACKTEST_TRIALS:,}; {BACKTEST_TRIALS_RANGE[0]:,} to "
+                        f"{BACKTEST_TRIALS_RANGE[1]:,})")
+    b.add_argument("--seed", type=whole_number, metavar="S", help="random seed (default: the scenario's)")
     b.set_defaults(handler=run_backtest)
+
+
+BACKTEST_TRIALS = 20_000
+# fewer than 100 draws have no P10/P90 worth the name; 1,000,000 x a few dozen points is ~0.5 GB
+BACKTEST_TRIALS_RANGE = (100, 1_000_000)
 
 
 def whole_month(flag: str, text: str, what: str = "the plan") -> dt.date:
@@ -333,11 +342,20 @@ def run_plan(args, ctx) -> Output:
                                             f"{scenario.training_efficiency_scale:.0%})", econ)])
 
 
+def _sig3(value):
+    """Three significant figures (None stays None): what a Monte Carlo quantile's error supports."""
+    if value is None:
+        return None
+    shown = float(f"{value:.3g}")
+    return round(shown) if abs(shown) >= 100 else shown   # 983, not 983.0
+
+
 def backtest_to_dict(bt) -> dict:
     # coverage alone reads a band 600x wide as a pass: the nominal level, how wide the bands are
     # (P90/P10) and how far the median was off (actual/P50) go with it
     spread = [p.p90 / p.p10 for p in bt.points if p.p10 > 0]
     miss = [p.actual / p.p50 for p in bt.points if p.p50 > 0]
+    rel = bt.relative_se
     return {"as_of": bt.as_of.isoformat(), "known_points": bt.known, "fit": bt.fit_note,
             "points": [{"date": p.date.isoformat(), "actual": round(p.actual), "p10": round(p.p10), "p50": round(p.p50),
                         "p90": round(p.p90), "inside": p.inside,
@@ -346,8 +364,23 @@ def backtest_to_dict(bt) -> dict:
             "coverage": bt.coverage, "nominal_coverage": 0.8,
             "median_p90_over_p10": round(statistics.median(spread), 3) if spread else None,
             "median_actual_over_p50": round(statistics.median(miss), 3) if miss else None,
+            # the run behind the figures, and how far another seed moves them (added in s21)
+            "trials": bt.trials, "seed": bt.seed,
+            "relative_se_p10_p50_p90": None if rel is None else [round(v, 4) for v in rel],
             "units": {"actual, p10, p50, p90": "tokens per day",
-                      "p90_over_p10, actual_over_p50": "ratios (1 = a band of zero width; 1 = the median was right)"}}
+                      "p90_over_p10, actual_over_p50": "ratios (1 = a band of zero width; 1 = the median was right)",
+                      "relative_se_p10_p50_p90": "the largest over the points of each quantile's Monte Carlo "
+                                                 "standard error over its value, from 20 batches of the trials"}}
+
+
+def _error_words(bt) -> str:
+    """The run and its Monte Carlo error in one clause (the QA saw P90 move 27% across seeds)."""
+    run = f"{bt.trials:,} trials, seed {bt.seed}"
+    if bt.relative_se is None:
+        return f"figures from {run}"
+    lo, mid, hi = (f"{100 * v:.2g}%" for v in bt.relative_se)
+    return (f"Monte Carlo error at {run}: P10 / P50 / P90 about +-{lo} / +-{mid} / +-{hi} "
+            "(1 standard error, the largest over the points)")
 
 
 def run_backtest(args, ctx) -> Output:
@@ -363,9 +396,16 @@ def run_backtest(args, ctx) -> Output:
         shaped = re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", str(args.as_of))
         raise UserError(f"--as-of: {args.as_of!r} " + ("is not a date of the calendar" if shaped
                                                          else "(must be YYYY-MM-DD)")) from None
+    trials = BACKTEST_TRIALS if args.trials is None else args.trials
+    low, high = BACKTEST_TRIALS_RANGE
+    if not low <= trials <= high:
+        raise UserError(f"--trials: {trials} (must be {low:,} to {high:,}: P10/P90 of fewer draws are not percentiles)")
+    if args.seed is not None and args.seed < 0:
+        raise UserError(f"--seed: {args.seed} (must be a whole number, 0 or more)")
     _, _, _, scenario = _load(args, ctx)
+    seed = scenario.seed if args.seed is None else args.seed
     try:
-        bt = backtest(scenario.demand, as_of, seed=scenario.seed)
+        bt = backtest(scenario.demand, as_of, trials=trials, seed=seed)
     except ValueError as exc:
         raise UserError(f"--as-of: {exc}") from None
     data = backtest_to_dict(bt)
@@ -375,7 +415,11 @@ def run_backtest(args, ctx) -> Output:
         f"{data['median_p90_over_p10']:,.3g}x (median P90/P10) and the actual was {data['median_actual_over_p50']:,.3g}x "
         "the median forecast (median of the points)"
         + ("; coverage says little about bands that wide" if (data["median_p90_over_p10"] or 0) > 10 else ""))
-    return Output(data=data, rows=data["points"],
+    # printed to three significant figures: P90 moves by several percent with the seed, so
+    # "7549028867745809" claimed 13 digits more than it has (the JSON keeps the numbers)
+    rows = [{**p, **{k: _sig3(p[k]) for k in ("p10", "p50", "p90", "p90_over_p10", "actual_over_p50")}}
+            for p in data["points"]]
+    return Output(data=data, rows=rows,
                   columns=["date", "actual", "p10", "p50", "p90", "inside", "p90_over_p10", "actual_over_p50"],
                   text=f"scenario {scenario.name!r}: fit on {bt.known} points known on {as_of}: {bt.fit_note}; {cov} "
-                       "(tokens per day)")
+                       f"(tokens per day)\n{_error_words(bt)}")
