@@ -230,9 +230,14 @@ class ForecastStudy:
         shown = ("months", "trials", "seed", "default_uncertainty", "vendor_uncertainty", "order_uncertainty",
                  "demand", "throughput_sigma_scale", "policy_events", "allocation", "jobs",
                  "serving_efficiency_scale", "training_efficiency_scale")
+        # the Supply group's fields (gui/panels/forecast_supply.py), named as its own
+        supply = ("as_of", "install_lag_days", "annual_failure_rate", "lifetime_years", "unscheduled_spread_months")
         raw = validate_scenario(sc)
         for text in raw:
-            if not text.split(":", 1)[0].startswith(shown):
+            key = text.split(":", 1)[0]
+            if key.startswith(supply):
+                add("supply", f"Supply setting {text}.")
+            elif not key.startswith(shown):
                 add("other", f"Saved value {text} (not on the form: restore a backup of the scenario).")
         if raw and not out:  # a check this list does not word yet: never let it through unexplained
             out += [StudyProblem("other", text) for text in raw]

@@ -426,7 +426,12 @@ class ForecastCharts(QWidget):
             parts.append("P50 capacity covers peak demand in every month.")
         else:
             short = int(np.count_nonzero(r.shortfall_p50_unit_chips > 0))
-            parts.append(f"Peak demand first exceeds P50 capacity in <b>{first:%b %Y}</b>; {short} of "
+            # a month at even odds is the seed's pick: said beside it (it flipped Jul/Aug with the seed)
+            from engine.studies_forecast import shortfall_seed_words
+
+            seed_first = shortfall_seed_words(r)[0]
+            parts.append(f"Peak demand first exceeds P50 capacity in <b>{first:%b %Y}</b>"
+                         + (f" ({html.escape(seed_first)})" if seed_first else "") + f"; {short} of "
                          f"{len(r.months)} months short (largest gap "
                          f"{format_number(float(r.shortfall_p50_unit_chips.max()))} {unit} chips).")
         for months_in in (12, 24):

@@ -54,10 +54,9 @@ def _text(value, per: float = 1) -> str:
 
 
 def supply_problems(problems: list[StudyProblem], sc: ForecastScenario) -> list[StudyProblem]:
-    """`problems` (ForecastStudy.problems) with the supply's in the form's words and fields: the
-    engine names them as values "not on the form", which they no longer are."""
-    out = [p for p in problems
-           if not (p.field == "other" and p.message.startswith(tuple(f"Saved value {k}:" for k in SUPPLY_KEYS)))]
+    """`problems` (ForecastStudy.problems) with the supply's in the form's words and fields (the
+    engine's "Supply setting ..." lines give way to the fields' own)."""
+    out = [p for p in problems if p.field != "supply"]
     lag, rate, life, spread = sc.install_lag_days, sc.annual_failure_rate, sc.lifetime_years, sc.unscheduled_spread_months
     if not (_finite(lag) and lag >= 0):
         out.append(StudyProblem("install_lag_days", f"Install lag {_text(lag)} days: use 0 days or more."))

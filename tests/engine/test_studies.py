@@ -628,3 +628,17 @@ def test_a_searched_tp_passed_back_is_not_called_given():
     assert f"TP{steady.tp} chosen by the steady-state search" in loaded.explanation
     fixed = serving_request(ServingStudy(tp=8), reference_chips(), reference_models())
     assert "TP8 (given" in fixed.capacity_under_load(tp=8).explanation
+
+
+def test_a_bad_supply_setting_is_named_as_one_not_as_a_value_off_the_form():
+    """The Forecast view shows the supply settings now (Supply group): the study called a bad one
+    a saved value 'not on the form: restore a backup'."""
+    from dataclasses import replace
+
+    from engine.forecast import default_scenario
+    from engine.studies_forecast import ForecastStudy
+
+    problems = ForecastStudy(replace(default_scenario(), lifetime_years=-1.0)).problems()
+    supply = [p for p in problems if p.field == "supply"]
+    assert supply and supply[0].message.startswith("Supply setting lifetime_years")
+    assert not any("not on the form" in p.message for p in problems)

@@ -1,0 +1,10 @@
+"""The Forecast's bold "first exceeds P50 capacity" month flipped between Jul and Aug 2025 with the
+seed at 2,000 trials (P(meet) 48-53% there): the headline says when the month is the seed's pick."""
+
+
+def test_the_headline_says_a_first_short_month_at_even_odds_is_the_seeds_pick(window):
+    panel = window.panel("forecast")
+    panel.compute_now()
+    text = panel.view._summary_html(panel.result)
+    assert "Peak demand first exceeds P50 capacity in <b>" in text
+    assert "by the seed (P(meet) 2025-0" in text and "within Monte Carlo error of 50%" in text
