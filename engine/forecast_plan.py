@@ -275,6 +275,19 @@ def _plan_notes(inputs: ForecastInputs, req: PlanRequest, quarters: Sequence[tup
     return notes
 
 
+def _hindsight_note(inputs: ForecastInputs, first_order: dt.date) -> tuple[str, ...]:
+    """Demand points dated after the first order month are taken as known: the plan's confidence
+    rests on them (QA: the story's 90% from Nov 2024 was 73-75% with the demand known then)."""
+    later = [p.date for p in inputs.scenario.demand.points if p.date >= first_order]
+    if not later:
+        return ()
+    before = first_order - dt.timedelta(days=1)
+    return (f"demand to {max(later):%Y-%m} is the scenario's {len(later)} point{'s' if len(later) > 1 else ''} "
+            f"dated from {first_order:%Y-%m} on, taken as known: orders placed in {first_order:%Y-%m} could not have "
+            f"seen them, so the confidence holds with that hindsight (`fleetcast backtest --as-of "
+            f"{before:%Y-%m-%d}` shows the demand's spread as known then)",)
+
+
 def _round_lots(x_lots: np.ndarray, quarter_of: np.ndarray, cap_lots: np.ndarray, a_kept: np.ndarray,
                 b_kept: np.ndarray, price: np.ndarray) -> np.ndarray:
     """Whole lots (candidates x order months) from the LP's fractional ones.
@@ -878,7 +891,8 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         capacity_unit_chips=(p[0], p[1], p[2]), demand_unit_chips=np.median(check.demand_tps, axis=0) / unit_tput,
         unit_chip_id=s.unit_chip, economics=economics(inputs, req.candidates, training_tokens_per_s),
         jobs_prob_by_deadline=jobs_prob, solve_s=solve_s, samples=n, status=status,
-        notes=tuple(inputs.notes) + tuple(_plan_notes(inputs, req, quarters)) + ((tuned_note,) if tuned_note else ()),
+        notes=tuple(inputs.notes) + tuple(_plan_notes(inputs, req, quarters)) + ((tuned_note,) if tuned_note else ())
+        + _hindsight_note(inputs, first_order),
         reachable_target=reachable, check_trials=req.check_trials)
 
 

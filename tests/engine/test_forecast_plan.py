@@ -318,3 +318,15 @@ def test_should_stop_cancels_the_solve_and_leaves_no_stop_hook_behind():
     quiet = solve_plan(toy(candidate_unc=unc), req(), should_stop=lambda: False)
     plain = solve_plan(toy(candidate_unc=unc), req())
     assert [(o.quantity, o.order_month) for o in quiet.orders] == [(o.quantity, o.order_month) for o in plain.orders]
+
+
+def test_demand_points_after_the_first_order_are_said_to_be_hindsight():
+    """QA s21: the story's 90% plan from Nov 2024 rests on 2025 demand points nobody had in Nov 2024
+    (73-75% with the demand known then); the plan says so and names the backtest that shows it."""
+    r = solve_plan(toy(), req())
+    [note] = [n for n in r.notes if "taken as known" in n]
+    assert "demand to 2026-12 is the scenario's 3 points dated from 2024-06 on" in note
+    assert "fleetcast backtest --as-of 2024-05-31" in note
+    from engine.forecast_plan import _hindsight_note
+
+    assert _hindsight_note(toy(), D(2027, 1, 1)) == ()   # every point known before the first order
