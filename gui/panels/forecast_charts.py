@@ -431,7 +431,8 @@ class ForecastCharts(QWidget):
 
             seed_first = shortfall_seed_words(r)[0]
             parts.append(f"Peak demand first exceeds P50 capacity in <b>{first:%b %Y}</b>"
-                         + (f" ({html.escape(seed_first)})" if seed_first else "") + f"; {short} of "
+                         + (f" ({html.escape(seed_first.replace(' (', ': ', 1).rstrip(')').replace('+-', '±'))})"
+                            if seed_first else "") + f"; {short} of "
                          f"{len(r.months)} months short (largest gap "
                          f"{format_number(float(r.shortfall_p50_unit_chips.max()))} {unit} chips).")
         for months_in in (12, 24):

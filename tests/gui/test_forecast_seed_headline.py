@@ -7,4 +7,4 @@ def test_the_headline_says_a_first_short_month_at_even_odds_is_the_seeds_pick(wi
     panel.compute_now()
     text = panel.view._summary_html(panel.result)
     assert "Peak demand first exceeds P50 capacity in <b>" in text
-    assert "by the seed (P(meet) 2025-0" in text and "within Monte Carlo error of 50%" in text
+    assert "by the seed: P(meet) 2025-0" in text and "±" in text and "of 50%" in text
