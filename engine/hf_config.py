@@ -64,6 +64,8 @@ PLAIN_FFN_TYPES = {
     "refinedwebmodel", "mpt", "gpt_bigcode", "starcoder2", "phi", "persimmon", "nemotron", "xglm", "biogpt",
     "bert", "roberta", "xlm-roberta", "distilbert", "electra",
 }
+# Families whose intermediate_size is the gate and up widths together (each is half of it).
+HALVED_FFN_TYPES = {"qwen"}
 # Multi-query attention (one K/V head shared by every query head) said by a flag, not a count:
 # Falcon-7B, StarCoder (gpt_bigcode). Their config classes default the flag to true; Falcon's
 # new decoder architecture (40B, 180B) gives its KV heads as a count instead.
@@ -471,6 +473,12 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         if ffn is None:
             ffn = 4 * int(fields["hidden"])
             notes.append("intermediate_size missing: assumed 4 x hidden")
+        elif model_type in HALVED_FFN_TYPES and ffn_key == "intermediate_size":
+            # Qwen (v1) gives the gate and up matrices' widths together: QWenMLP builds each at
+            # intermediate_size // 2 (Qwen-7B: 22016 -> 11008). Read whole it counted 12.0 B for 7.7 B.
+            ffn = int(ffn) // 2
+            notes.append(f"intermediate_size {int(ffn) * 2} halved to {ffn}: model_type {model_type!r} gives the "
+                         "gate and up widths together")
         fields["ffn_hidden"] = ffn
     if problems:
         raise ValidationError(problems)

@@ -119,3 +119,17 @@ def test_outside_the_known_families_a_width_of_four_hidden_is_two_matrices(activ
     assert result.model.gated_ffn is False
     assert ("FFN taken as not gated (2 matrices): no model_type and an FFN width of 4 x hidden: a plain "
             "two-matrix MLP assumed") in result.notes
+
+
+def test_qwen_v1_gives_the_gate_and_up_widths_together():
+    """Qwen-7B (v1): intermediate_size 22016 is both widths; each matrix is 11008 (12.0 B read for 7.7 B)."""
+    qwen7b = {"model_type": "qwen", "hidden_size": 4096, "intermediate_size": 22016, "num_attention_heads": 32,
+              "num_hidden_layers": 32, "vocab_size": 151936, "max_position_embeddings": 8192,
+              "tie_word_embeddings": False}
+    result = _import(qwen7b)
+    assert result.model.ffn_hidden == 11008 and result.model.gated_ffn
+    assert result.model.total_params() / 1e9 == pytest.approx(7.72, abs=0.01)
+    assert any("intermediate_size 22016 halved to 11008" in n for n in result.notes)
+    qwen72b = {**qwen7b, "hidden_size": 8192, "intermediate_size": 49152, "num_attention_heads": 64,
+               "num_hidden_layers": 80, "vocab_size": 152064}
+    assert _import(qwen72b).model.total_params() / 1e9 == pytest.approx(72.3, abs=0.3)
