@@ -511,6 +511,10 @@ def _draw_scale_and_delay(order: Order, unc: OrderUncertainty, trials: int, seed
     return scale, np.rint(delay).astype(np.int64), scores
 
 
+# A lot later than this share of the profile's lots starts to be redrawn (delay_given_overdue).
+REDRAW_FROM_QUANTILE = 0.9
+
+
 def delay_given_overdue(unc: OrderUncertainty, scores: np.ndarray, overdue_days: float) -> np.ndarray:
     """Delay days per trial of a lot known to be `overdue_days` late already (due before the date
     deliveries are known to, and not delivered): the delay distribution given delay > overdue_days,
@@ -535,19 +539,25 @@ def delay_given_overdue(unc: OrderUncertainty, scores: np.ndarray, overdue_days:
         return np.rint(np.broadcast_to(quantile_of_scores(kind, low, mode, high, np.zeros(1)), np.shape(scores)))
     table = quantile_of_scores(kind, low, mode, high, _SCORE_GRID)   # delay at each score, non-decreasing
     # P(delay <= overdue_days), read off the same table (interpolated between its scores)
+    # Later than the profile allows, it no longer describes this lot, whose timing is no surer for
+    # it: the lot is drawn the profile's delay again after the known date (each trial at its own
+    # quantile). It shipped at the known date in every trial: 70,000 910B 426-516 days overdue
+    # against a 365-day maximum all arrived within a month, P10 = P90. Conditioning alone squeezes
+    # the lots in the profile's last tenth into the days left before its maximum, so from its 90th
+    # percentile on the redraw takes over gradually (fully at the maximum): no jump in the arrival
+    # between 364 and 366 days overdue, and no near-certain date just under the maximum.
+    redraw = float(overdue_days) + np.interp(scores, _SCORE_GRID, table)
     if overdue_days >= table[-1]:
-        # later than the profile allows: it no longer describes this lot, whose timing is no surer
-        # for it. The lot is drawn the profile's delay again after the known date (each trial at its
-        # own quantile). It shipped at the known date in every trial: 70,000 910B 426-516 days
-        # overdue against a 365-day maximum all arrived within a month, P10 = P90.
-        return np.rint(float(overdue_days) + np.interp(scores, _SCORE_GRID, table))
+        return np.rint(redraw)
     if overdue_days < table[0]:
         u_known = 0.0
     else:
         u_known = float(ndtr(np.interp(overdue_days, table, _SCORE_GRID)))
     u = u_known + ndtr(scores) * (1.0 - u_known)
     z = ndtri(np.clip(u, 1e-15, 1.0 - 1e-15))
-    return np.rint(np.interp(z, _SCORE_GRID, table))
+    conditioned = np.interp(z, _SCORE_GRID, table)
+    weight = min(max((u_known - REDRAW_FROM_QUANTILE) / (1.0 - REDRAW_FROM_QUANTILE), 0.0), 1.0)
+    return np.rint((1.0 - weight) * conditioned + weight * redraw)
 
 
 def draw_policy(event: PolicyEvent, index: int, seed: int, trials: int, random: bool = True):

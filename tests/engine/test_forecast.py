@@ -826,3 +826,19 @@ def test_a_lot_later_than_the_profiles_maximum_keeps_its_timing_uncertain():
     assert np.allclose(past, 450.0 + fresh, atol=1.0)
     within = delay_given_overdue(unc, scores, 200.0)                    # inside the support: conditioned
     assert within.min() >= 200 and within.max() <= 365
+
+
+def test_the_redraw_takes_over_gradually_so_arrival_has_no_jump_at_the_maximum():
+    """QA s21: at 364 days overdue (maximum 365) every trial shipped within a day; at 366 months
+    later. From the profile's 90th percentile on, the redraw takes over gradually."""
+    from engine.forecast import OrderUncertainty, delay_given_overdue
+
+    unc = OrderUncertainty("fixed", 1, 1, 1, "order", "triangular", 0, 90, 365)
+    scores = np.linspace(-2.5, 2.5, 41)
+    below, above = delay_given_overdue(unc, scores, 364.0), delay_given_overdue(unc, scores, 366.0)
+    assert np.max(np.abs(below - above)) <= 3.0                 # continuous at the maximum
+    assert below.max() - below.min() > 200                        # and never a near-certain date
+    means = [delay_given_overdue(unc, scores, d).mean() - d for d in (0.0, 100.0, 200.0, 300.0, 364.0)]
+    assert means[0] == pytest.approx(delay_given_overdue(unc, scores, -1.0).mean(), abs=1.0)
+    # a typical lateness is the profile's conditional (unchanged below its 90th percentile)
+    assert delay_given_overdue(unc, scores, 100.0).max() <= 365
