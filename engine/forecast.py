@@ -625,6 +625,25 @@ def _efficiency_note(scenario: ForecastScenario, serving_tput: Mapping[str, floa
             "output tokens/s per chip",)
 
 
+def own_risk_notes(orders: Sequence[Order], scenario: ForecastScenario,
+                   maker_by_chip: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """One line per order with a delivery risk of its own while its vendor (or chip maker) has a
+    profile too: the order's wins, so an edit of the vendor's profile, or a what-if such as "Huawei
+    delivers half", does not reach it. A baseline that set order 1's risk made both Huawei what-ifs
+    identical to it, without a word."""
+    out = []
+    names = {n.lower(): n for n in scenario.vendor_uncertainty}
+    for order in sorted(orders, key=lambda o: o.id):
+        if order.id not in scenario.order_uncertainty or order.outstanding <= 0:
+            continue
+        who = supply_vendor(order.vendor, scenario.vendor_uncertainty,
+                            maker_by_chip.get(order.chip_id) if maker_by_chip else None)
+        if who.lower() in names:
+            out.append(f"order {order.id} ({order.chip_id}) has a delivery risk of its own: {names[who.lower()]}'s "
+                       "profile, and any what-if of it, does not apply to it")
+    return tuple(out)
+
+
 def unscheduled_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tuple[str, ...]:
     """One line per order with chips that have no promised date: when the forecast assumes they
     come (an order added without a schedule read as delivered from a date nobody saw)."""
@@ -1252,6 +1271,7 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
             for first in [min((p.date for p in sc.demand.points), default=None)]
             if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise") + unit_note
         + overdue_notes(inputs.orders, sc, inputs.maker_by_chip) + unscheduled_notes(inputs.orders, sc)
+        + own_risk_notes(inputs.orders, sc, inputs.maker_by_chip)
         + _efficiency_note(sc, s.serving_tput) + tuple(
             _deadline_note(j.job, j.prob_within_horizon, s.months) for j in jobs if j.deadline_unknown),
         demand_unit_chips_bands=demand_bands.scaled(per_unit), shortfall_unit_chips=shortfall_bands,

@@ -842,3 +842,15 @@ def test_the_redraw_takes_over_gradually_so_arrival_has_no_jump_at_the_maximum()
     assert means[0] == pytest.approx(delay_given_overdue(unc, scores, -1.0).mean(), abs=1.0)
     # a typical lateness is the profile's conditional (unchanged below its 90th percentile)
     assert delay_given_overdue(unc, scores, 100.0).max() <= 365
+
+
+def test_an_orders_own_risk_is_said_to_shadow_its_vendors_profile():
+    """QA s21: a baseline that set order 1's delivery risk made "Huawei delivers half" identical to
+    it (the order's own risk wins) with no word."""
+    from engine.forecast import own_risk_notes
+
+    o = order(1, qty=1000, promised=[(D(2025, 6, 1), 1000)], vendor="Huawei")
+    sc = scenario(vendor_uncertainty={"Huawei": fixed(0.5)}, order_uncertainty={1: fixed(1.0)})
+    [note] = own_risk_notes([o], sc)
+    assert note.startswith("order 1 (") and "Huawei's profile, and any what-if of it, does not apply" in note
+    assert own_risk_notes([o], scenario(vendor_uncertainty={"Huawei": fixed(0.5)})) == ()
