@@ -148,6 +148,11 @@ class CsvReader:
             # that does not exist
             self.close()
             shown = ", ".join(f"'{h}'" for h in self.header[:4]) + (", ..." if len(self.header) > 4 else "")
+            if self.header and self.header[0].startswith("# "):
+                # File > Export all's tables open with "# Table: orders" / "# Scenario: ..." lines
+                raise UserError(f"{self.path} row 1: {shown[:60]} is a display export (Export all's table, "
+                                "with its '# ...' context lines), not an import file; `fleetcast orders export` "
+                                "or `fleetcast chips export` writes one that imports")
             raise UserError(f"{self.path} row 1: not a header (no cell names a column: {shown}); the first row "
                             f"must name the columns, e.g. {','.join(list(columns)[:4])},...")
         seen: dict[str, int] = {}

@@ -203,3 +203,18 @@ def test_the_other_kinds_file_is_named_in_one_line(tmp_path, capsys):
     assert main(["--db", db, "chips", "import", str(orders)]) == 1
     err = capsys.readouterr().err.strip()
     assert "this is an orders file, not a chips file" in err and "`fleetcast orders import`" in err
+
+
+def test_an_export_all_table_and_a_long_row_are_named(tmp_path, capsys):
+    from engine.cli import main
+
+    db = str(tmp_path / "t.db")
+    table = tmp_path / "plan_orders.csv"
+    table.write_text("# Table: orders\n# Scenario: Story default\nChip,Quantity (chips)\nH20,5\n", encoding="utf-8")
+    assert main(["--db", db, "orders", "import", str(table)]) == 1
+    assert "is a display export (Export all's table" in capsys.readouterr().err
+    long = tmp_path / "long.csv"
+    long.write_text("buyer,vendor,chip_id,quantity,order_date\nA,NVIDIA,h20-96gb,10,2024-01-01,extra\n",
+                    encoding="utf-8")
+    assert main(["--db", db, "orders", "import", str(long)]) == 1
+    assert "row 2: 6 cells, the header has 5" in capsys.readouterr().err

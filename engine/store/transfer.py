@@ -128,7 +128,8 @@ class _RowReader(CsvReader):
     def width_problem(self, line: int, row: dict) -> str | None:
         """'NAME row N: ...' when the row just read has more or fewer cells than the header."""
         if "__extra__" in row:
-            return f"{self.name} row {line}: more cells than header columns"
+            return (f"{self.name} row {line}: {self.cells_read} cells, the header has {len(self.header)}"
+                    if self.cells_read > len(self.header) else f"{self.name} row {line}: more cells than header columns")
         if self.cells_read < len(self.header):
             return f"{self.name} row {line}: {self.cells_read} cells, the header has {len(self.header)}"
         return None
