@@ -14,7 +14,7 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "export", "render every chart of a scenario offscreen to PNG and SVG, and "
                                           "write the data behind each chart and every results table as CSV")
     p.add_argument("--scenario", metavar="NAME",
-                   help="a saved scenario (default: the baseline 'Story default'; the name used is printed)")
+                   help="a saved scenario (default: the database's baseline scenario; the name used is printed)")
     p.add_argument("--out", metavar="DIR", required=True, help="folder to write into (created if missing)")
     p.add_argument("--force", action="store_true", help="replace files of the same names already in DIR")
     p.add_argument("--partial", action="store_true",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from engine import __version__
+from engine.commands.forecast import what_if_line, what_if_of
 from engine.csv_io import temp_file_beside
 from engine.errors import UserError
 from engine.studies import chip_name
@@ -226,11 +227,21 @@ def _h1(text: str, first: bool = False) -> str:
 
 # ---- sections -----------------------------------------------------------------------------------
 
+def what_if_html(ctx: ReportContext) -> str:
+    """"What-if of 'Story default': export cut-offs: changed H20: probability 50% → 100%, …" under the
+    title: a what-if's report named neither its baseline nor what it changes ("" for a whole scenario)."""
+    base, changes = ctx.extra.get("what_if") or (None, [])
+    if not base:
+        return ""
+    line = what_if_line(base, changes)
+    return f"<p><b>{_esc(line[:1].upper() + line[1:])}</b></p>"
+
+
 def title_section(ctx: ReportContext) -> str:
     when = ctx.created.strftime("%Y-%m-%d %H:%M")
     return (f'<h1 style="font-size:22pt">Fleetcast report: {_esc(ctx.scenario)}</h1>'
             f'<p style="color:#555">Scenario <b>{_esc(ctx.scenario)}</b> · created {when} · Fleetcast {__version__}'
-            f"<br/>Database: {_esc(ctx.db_path)}</p>"
+            f"<br/>Database: {_esc(ctx.db_path)}</p>" + what_if_html(ctx) +
             '<p>What the fleet can train and serve, and whether the chips on order will meet demand. Every figure '
             "below is a model estimate from the scenario's inputs (listed under Assumptions), with the error bars "
             "stated under Accuracy.</p>")
@@ -831,7 +842,8 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
                         stored_calibration=stored,
                         accuracy=load_accuracy(), plan=plan, not_computed=failed,
                         extra={"model_names": {m.id: m.name for m in store.models()},
-                               "chip_names": {c.id: chip_name(c) for c in store.chips()}})
+                               "chip_names": {c.id: chip_name(c) for c in store.chips()},
+                               "what_if": what_if_of(store, scenario)})
     parts, names = [], []
     for name, build in SECTIONS:
         text = build(ctx)

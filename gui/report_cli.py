@@ -13,7 +13,7 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "report", "write a PDF report of a scenario: key answers, assumptions, every "
                                           "chart and the accuracy statement")
     p.add_argument("--scenario", metavar="NAME",
-                   help="a saved scenario (default: the database's baseline, 'Story default')")
+                   help="a saved scenario (default: the database's baseline scenario)")
     p.add_argument("--out", metavar="FILE.pdf", required=True, help="the PDF to write")
     p.add_argument("--force", action="store_true", help="overwrite FILE.pdf if it exists")
     p.add_argument("--partial", action="store_true",

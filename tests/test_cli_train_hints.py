@@ -87,7 +87,7 @@ def test_only_factor_count_reasons_get_the_chip_count_hint():
 
     flags = {k: None for k in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch", "zero", "recompute")}
     result = SimpleNamespace(infeasible_by_reason={"tp does not divide heads": 3, "out of memory": 5})
-    for chips, said in ((12, "; try a chip count with more factors (a multiple of 8) or another --global-batch"),
+    for chips, said in ((20, "; try a chip count with more factors (a multiple of 8) or another --global-batch"),
                         (64, "; try a chip count with more factors or another --global-batch")):
         inputs = TrainingInputs(model=reference_models()["llama3-70b"], chip=reference_chips()["h100-sxm5-80gb"],
                                 num_chips=chips)

@@ -32,7 +32,8 @@ UNITS = {
 def register(subparsers) -> None:
     p = add_command(subparsers, "forecast", "supply vs demand per month under delivery uncertainty "
                                             "(Monte Carlo P10/P50/P90), and training-job completion dates")
-    p.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the database's baseline, 'Story default')")
+    # (the baseline's name is not written here: it was wrong once the baseline was renamed)
+    p.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the database's baseline scenario)")
     p.add_argument("--trials", type=whole_number, metavar="N", help="Monte Carlo trials (default: the scenario's)")
     p.add_argument("--months", type=whole_number, metavar="M", help="months to forecast (default: the scenario's)")
     p.add_argument("--seed", type=whole_number, metavar="S", help="random seed (default: the scenario's)")
@@ -55,6 +56,36 @@ def name_default_scenario(args, ctx) -> None:
 
         args.scenario = baseline_name((s["name"] for s in store.scenarios()), store.baseline_name()
                                       if hasattr(store, "baseline_name") else "")
+
+
+def what_if_of(store, name: str | None) -> tuple[str | None, list[str]]:
+    """(its baseline's name, its changes from that baseline in words) of scenario `name` as
+    stored (read only): a what-if's output named neither, so "H20 cut off" read as a forecast
+    of its own. (None, []) for a whole scenario, or one that cannot be read. The changes are
+    the ones that still differ from the baseline as it is now, as Compare lists them."""
+    from engine.scenario_changes import describe_changes, effective_changes
+    from engine.studies import chip_labels
+
+    if store is None or not name:
+        return None, []
+    try:
+        row = store.scenario(name)
+        base = row.get("base")
+        if not base:
+            return None, []
+        base_params = store.scenario(base)["params"]
+    except UserError:
+        return None, []
+    changes = effective_changes(base_params, row.get("changes") or {})
+    return base, describe_changes(changes, limit=None, chip_labels=chip_labels(store.chips()), base=base_params)
+
+
+def what_if_line(base: str | None, changes: list[str]) -> str:
+    """"what-if of 'Story default': export cut-offs: changed H20: probability 50% → 100%, …" ("" for
+    a whole scenario)."""
+    if not base:
+        return ""
+    return f"what-if of {base!r}: " + ("; ".join(changes) or "no changes from it as it is now")
 
 
 def _load(args, ctx):
@@ -283,11 +314,13 @@ def prob_text(share: float) -> str:
     return text
 
 
-def _summary(result, supply_notes: list[str] | None = None) -> str:
+def _summary(result, supply_notes: list[str] | None = None, what_if: tuple[str | None, list[str]] = (None, [])) -> str:
     from engine.studies_forecast import prob_error_points, shortfall_seed_words
 
     lines = [f"scenario {result.scenario.name!r}: {result.trials} trials, seed {result.seed}, "
              f"throughput from {result.throughput_source}; capacity and demand in chips of {result.unit_chip_id}"]
+    if what_if[0]:
+        lines.append(what_if_line(*what_if))
     # the run's own Monte Carlo error (no output stated it), and the figures another seed may change
     lines.append(f"P(meet) figures carry +-{prob_error_points(result.trials):.1f} points of Monte Carlo error at "
                  f"{result.trials:,} trials (1 standard error at 50%; per month: prob_meet_demand_se in the JSON)")
@@ -318,5 +351,12 @@ def run(args, ctx) -> Output:
         raise UserError(f"the forecast ran out of memory at --trials {scenario.trials:,} x --months "
                         f"{scenario.months}: lower --trials or --months") from None
     supply_notes = no_delivery_risk_notes(inputs.orders, inputs.scenario, inputs.maker_by_chip)
-    return Output(data=result_to_dict(result, inputs, supply_notes), rows=result_rows(result),
-                  text=_summary(result, supply_notes))
+    try:
+        store = ctx.store()
+    except ImportError:
+        store = None
+    what_if = what_if_of(store, args.scenario)
+    data = result_to_dict(result, inputs, supply_notes)
+    # the scenario a what-if changes (null for a whole scenario) and its changes in words
+    data.update(baseline=what_if[0], changes=what_if[1])
+    return Output(data=data, rows=result_rows(result), text=_summary(result, supply_notes, what_if))

@@ -218,6 +218,37 @@ def plain_usd(usd: float) -> str:
     return f"${usd:,.0f}"
 
 
+# what mixed-precision Adam keeps per parameter however far it is sharded: fp32 master weights and
+# two moments (12 bytes) plus the gradients (`grad_reduce_bytes`); ZeRO-3 keeps no 16-bit copy
+ADAM_STATE_BYTES_PER_PARAM = 12.0
+
+
+def model_state_shortfall(inputs) -> dict | None:
+    """When the model's training state outgrows the HBM of all the chips, so that no layout fits
+    (even full ZeRO-3 or TP x PP over every chip): its bytes, the chips' HBM and the fewest
+    chips whose HBM holds it (activations need more); None when it fits or HBM is unknown.
+    A memory refusal was told "try a chip count with more factors" on 64 chips (QA)."""
+    hbm_per_chip = float(inputs.chip.hbm_bytes)
+    state_bytes = float(inputs.model.total_params()) * (ADAM_STATE_BYTES_PER_PARAM + float(inputs.grad_reduce_bytes))
+    if hbm_per_chip <= 0 or state_bytes <= hbm_per_chip * inputs.num_chips:
+        return None
+    return {"state_bytes": state_bytes, "hbm_bytes": hbm_per_chip * inputs.num_chips,
+            "min_chips": math.ceil(state_bytes / hbm_per_chip)}
+
+
+def binary_bytes(nbytes: float) -> str:
+    """5.9 TiB or 640 GiB (the chips' HBM is counted in binary units)."""
+    return f"{nbytes / 2 ** 40:,.1f} TiB" if nbytes >= 2 ** 40 else f"{nbytes / 2 ** 30:,.0f} GiB"
+
+
+def shortfall_text(short: dict, num_chips: int) -> str:
+    """"weights, gradients and Adam state (5.9 TiB) outgrow the 4.0 TiB of HBM on 64 chips: at least ~95
+    chips hold them (more with activations)"; the window and `train` say the same."""
+    return (f"weights, gradients and Adam state ({binary_bytes(short['state_bytes'])}) outgrow the "
+            f"{binary_bytes(short['hbm_bytes'])} of HBM on {num_chips:,} chips: at least ~{short['min_chips']:,} "
+            "chips hold them (more with activations)")
+
+
 def _flag_fixes(args, inputs, reasons: set) -> list[str]:
     """The flags given that rule out every layout, each with its fix, for the search's reasons
     that they cause ("--ep 16: Mixtral has 8 experts" was told to try a chip count)."""
@@ -277,6 +308,9 @@ def _no_layout_hint(args, inputs, result, fewer) -> str:
 
     reasons = set(result.infeasible_by_reason)
     fixes = _flag_fixes(args, inputs, reasons)
+    short = model_state_shortfall(inputs) if "out of memory" in reasons else None
+    if short:   # no count's factors or pinned memory setting can help: chips first, then the flags' own fixes
+        return "; " + "; ".join([f"more chips are needed: {shortfall_text(short, args.chips)}", *fixes])
     if fixes:
         return "; " + "; ".join(fixes)
     if fewer:
@@ -414,13 +448,16 @@ def run(args, ctx) -> Output:
             reasons = "; ".join(f"{v} layouts: {reason_words(k, inputs.schedule)}"
                                 for k, v in result.infeasible_by_reason.items())
             hint = _no_layout_hint(args, inputs, result, fewer)
+            short = model_state_shortfall(inputs) if "out of memory" in result.infeasible_by_reason else None
             # --format json still gets the counts by reason (it printed nothing)
             raise InfeasibleRequest(f"no feasible layout for {model.id} on {args.chips} x {chip.id} of "
                                     f"{result.layouts_evaluated} evaluated ({reasons}){hint}",
                                     data={**base, "feasible": False, "layouts_evaluated": result.layouts_evaluated,
                                           "layouts_feasible": 0,
                                           "infeasible_by_reason": dict(result.infeasible_by_reason),
-                                          "fewer_chips": _fewer_data(fewer, args.chips)})
+                                          "fewer_chips": _fewer_data(fewer, args.chips),
+                                          # the fewest chips whose HBM holds the training state (None: it fits)
+                                          "min_chips_for_model_state": (short or {}).get("min_chips")})
         best = result.best
         data = dict(base)
         data.update(_figures(best, inputs, mfu_basis))

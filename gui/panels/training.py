@@ -14,13 +14,14 @@ import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
+from engine.commands.train import model_state_shortfall, shortfall_text
 from engine.errors import UserError
 from engine.layout import data_parallel
 from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-exported for tests)
     TrainingAnalysis, TrainingStudy, heatmap_grid, run_training_analysis, scaling_counts,
 )
 from engine.studies import (
-    batch_note, fewer_chips_text, fleet_note, infeasible_detail, layout_label, scaling_days, software_text, train_command,
+    batch_note, fleet_note, infeasible_detail, layout_label, scaling_days, software_text, train_command,
     training_key_figures, training_top_layouts,
 )
 from engine.fleet import installed_on
@@ -56,16 +57,55 @@ FACTOR_REASONS = frozenset({"tp does not divide heads", "layout does not match t
                             "ep does not divide experts or dp x cp", "pp exceeds layers"})
 
 
-def no_fit_advice(infeasible_by_reason: dict, fewer: tuple | None, num_chips: int) -> str:
+def set_chips_words(chips: int, fleet: bool = False) -> str:
+    """How to run on `chips` chips in the form's terms: with Chips from "the fleet installed on a
+    date" the count field is disabled, and "set Chips to 29,952" named a field that could not be set."""
+    if fleet:
+        return f"choose \u201cA chip count\u201d in Chips from and set Chip count to {chips:,}"
+    return f"set Chips to {chips:,}"
+
+
+def days_words(days: float | None, days_now: float | None = None) -> str:
+    """", 107.2 days against 116.3" (the time to train at a suggested count, as `train` gives it)."""
+    if days is None:
+        return ""
+    shown = fmt(days) if days < 10 else f"{days:,.1f}"
+    if days_now is None:
+        return f", {shown} days to train"
+    return f", {shown} days to train against {fmt(days_now) if days_now < 10 else f'{days_now:,.1f}'}"
+
+
+def fewer_chips_note(fewer: tuple | None, num_chips: int, fleet: bool = False, days: float | None = None,
+                     days_now: float | None = None) -> str:
+    """The notes' sentence for `TrainingAnalysis.fewer_chips` (engine.studies.fewer_chips_text)
+    with the days to train there and the way to set the count ("" when there is none)."""
+    if not fewer:
+        return ""
+    m, tok, layout = fewer
+    return (f"{num_chips:,} chips leave few layouts: on {m:,} of them ({num_chips - m:,} idle) the best layout, "
+            f"{layout}, trains at {tok * m:,.0f} tokens/s in all{days_words(days, days_now)}; "
+            f"{set_chips_words(m, fleet)}")
+
+
+def no_fit_advice(infeasible_by_reason: dict, fewer: tuple | None, num_chips: int, inputs=None,
+                  fleet: bool = False, days: float | None = None) -> str:
     """What to change when no layout fits, following the reasons (the commonest first); the
     engine's suggested count when it has one, as `train` gives "(--chips 1016)". One fixed
-    sentence ("add chips … more memory") was shown for a count that merely factors badly."""
+    sentence ("add chips … more memory") was shown for a count that merely factors badly.
+    With `inputs`, a model whose training state outgrows the HBM of all the chips is told to add
+    chips, with how many (a multiple of 8 was told to "pick a chip count with more factors")."""
     if fewer:
         chips, tok, layout = fewer
-        return (f"Set Chips to {chips:,} ({num_chips - chips:,} idle), where {layout} trains at "
-                f"{tok * chips:,.0f} tokens/s in all")
+        text = (f"{set_chips_words(chips, fleet)} ({num_chips - chips:,} idle), where {layout} trains at "
+                f"{tok * chips:,.0f} tokens/s in all{days_words(days)}")
+        return text[0].upper() + text[1:]
     advice = []
+    short = model_state_shortfall(inputs) if inputs is not None and "out of memory" in infeasible_by_reason else None
+    if short:   # no count's factors can help, and more memory per chip is the other way
+        advice.append(f"add chips: {shortfall_text(short, num_chips)}; or pick a chip with more memory")
     for reason, _count in sorted(infeasible_by_reason.items(), key=lambda kv: -kv[1]):
+        if short and (reason in MEMORY_REASONS or reason in FACTOR_REASONS):
+            continue
         text = ("add chips, shorten the sequence or pick a chip with more memory" if reason in MEMORY_REASONS else
                 "pick a chip count with more factors (a multiple of 8) or another global batch"
                 if reason in FACTOR_REASONS else
@@ -77,11 +117,12 @@ def no_fit_advice(infeasible_by_reason: dict, fewer: tuple | None, num_chips: in
     return text[0].upper() + text[1:]
 
 
-def no_fit_text(search, fewer: tuple | None, num_chips: int, advice_first: bool = False) -> str:
+def no_fit_text(search, fewer: tuple | None, num_chips: int, advice_first: bool = False, inputs=None,
+                fleet: bool = False, days: float | None = None) -> str:
     """The sentence when no layout fits, with what to change. The run bar puts the advice first,
     so that where it ends in "…" (1280 px) what to do still shows; the notes wrap."""
     reasons = ", ".join(f"{k} ({v:,})" for k, v in search.infeasible_by_reason.items())
-    advice = no_fit_advice(search.infeasible_by_reason, fewer, num_chips)
+    advice = no_fit_advice(search.infeasible_by_reason, fewer, num_chips, inputs, fleet, days)
     if advice_first:
         return f"{advice}. No layout of {num_chips:,} chips fits among {search.layouts_evaluated:,}: {reasons}."
     return f"No layout fits among {search.layouts_evaluated:,}: {reasons}. {advice}."
@@ -291,7 +332,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.run_bar.set_progress(1.0)
         if s.best is None:
             chips = self.inputs.num_chips if self.inputs is not None else 0
-            self.run_bar.set_message(no_fit_text(s, analysis.fewer_chips, chips, advice_first=True), error=True)
+            self.run_bar.set_message(no_fit_text(s, analysis.fewer_chips, chips, advice_first=True,
+                                                 **self._no_fit_context(analysis)), error=True)
         else:
             self._draw_heatmap()
             self.run_bar.set_message(f"Searched {s.layouts_evaluated:,} layouts ({s.layouts_feasible:,} feasible) "
@@ -321,6 +363,23 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self._running_key = None
 
     # ---- drawing -----------------------------------------------------------------------------
+    def _fewer_days(self, fewer: tuple | None) -> float | None:
+        """Days to train on the suggested fewer chips (`train` gives them: 107.2 against 116.3)."""
+        if not fewer or self.inputs is None:
+            return None
+        chips, tok, _layout = fewer
+        try:
+            est = self.study.estimate(self.inputs, tok, chips)
+        except UserError:   # failures outpace progress there too: no days to give
+            return None
+        return est.time_to_train_days if est is not None else None
+
+    def _no_fit_context(self, analysis) -> dict:
+        """What no_fit_text needs beyond the search: the inputs (for the state's size), the way
+        the chips are set and the days on the suggested count."""
+        return {"inputs": self.inputs, "fleet": self.study.chips_source == "fleet",
+                "days": self._fewer_days(analysis.fewer_chips)}
+
     def _estimate(self, tokens_per_s_per_chip: float, n: int, chip):
         return self.study.estimate(self.inputs, tokens_per_s_per_chip, n, chip)
 
@@ -340,7 +399,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             if searched:   # the search finished and nothing fits: not "searching" for ever
                 s = a.search
                 t.set("time", "no layout fits", f"of {s.layouts_evaluated:,} searched")
-                self.notes.setText(no_fit_text(s, a.fewer_chips, inp.num_chips))
+                self.notes.setText(no_fit_text(s, a.fewer_chips, inp.num_chips, **self._no_fit_context(a)))
             else:
                 self.notes.setText("Searching for the best layout; the figures appear when it finishes."
                                    if waiting else "")
@@ -405,7 +464,10 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
               f"ckpt {est.checkpoint_interval_min:.0f} min, {counted(est.expected_interruptions, 'failure')}")
         notes = list(r.explanations)
         a = self.analysis   # a badly factored count: the wrapped notes carry it (the run bar cut it at 1280)
-        fewer = fewer_chips_text(a, inp.num_chips) if a is not None and a.key == self._analysis_key(inp) else ""
+        fewer = ""
+        if a is not None and a.key == self._analysis_key(inp) and a.fewer_chips:
+            fewer = fewer_chips_note(a.fewer_chips, n, fleet=self.study.chips_source == "fleet",
+                                     days=self._fewer_days(a.fewer_chips), days_now=est.time_to_train_days)
         self.notes.setText(("Why: " + "; ".join(notes) + "." if notes else "") + (f" {fewer}." if fewer else ""))
 
     def _bar_layouts(self) -> list[tuple[str, LayoutResult]]:
