@@ -94,10 +94,13 @@ def resolve_factors(chip: Chip, engine: str | None = None, overrides: Mapping[st
     Factors are keyed by the engine FAMILY only (`engine.serving.families.engine_family`): a
     version string or a publication never selects a factor.
     """
-    from engine.serving.families import FAMILY_PRIORS
+    from engine.serving.families import FAMILY_PRIORS, SCHEDULERS
 
     family = engine_family(engine)
-    prior = FAMILY_PRIORS.get(family, {})
+    # The running-sequence cap is the family's documented scheduler maximum, the one the simulator
+    # runs (MindIE 200, TRT-LLM 2048): one engine must not batch more in the closed form than it does
+    # when simulated. A chip's `inf_max_batch@family` or an override still wins.
+    prior = {"inf_max_batch": float(SCHEDULERS[family].max_num_seqs), **FAMILY_PRIORS.get(family, {})}
     out = {}
     for name, default in DEFAULT_FACTORS.items():
         value = chip.factor(name, default)
@@ -1313,8 +1316,11 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
         fits = [k for k in range(len(tps)) if float(np.broadcast_to(kv_cap, (1, len(tps), 1))[0, k, 0]) >= 1]
         met_alone = False
         if not fits:
+            # the fewest weights per chip over the TPs tried: alone over the HBM, the reserve is no part of why
+            least_gib = float(np.min(np.broadcast_to(dep.weight_bytes_chip, (1, len(tps), 1)))) / GIB
+            over = "weights alone exceed" if least_gib > (chip.hbm_gib or 0.0) else "weights plus reserve exceed"
             reason = (f"{model.name} does not fit on {chip.name} at {tp_list_text(tps)} with "
-                      f"{weight_dtype} weights (weights plus reserve exceed {chip.hbm_gib:g} GiB)")
+                      f"{weight_dtype} weights ({over} {chip.hbm_gib:g} GiB)")
             limiting = "memory capacity"
             k = len(tps) - 1
         else:

@@ -77,11 +77,13 @@ class ServingRequest:
                             demand_output_tokens_per_s=self.demand or None)
 
     def capacity_under_load(self, chip=None, *, tp: int | None = None, ep: int | None = None,
-                            percentile: str | None = None):
+                            percentile: str | None = None, layout_given: bool | None = None):
         """The capacity at the targets read as percentiles under Poisson arrivals, lengths spread
         by `length_spread` (engine.serving.capacity.slo_capacity_tokens_per_s_per_chip): the
         figure the Forecast converts demand with. `tp`/`ep` fix the layout (the steady-state
-        search's choice, so it is not searched twice); None takes the request's own."""
+        search's choice, so it is not searched twice); None takes the request's own.
+        `layout_given`: whether that layout is the user's (default: the form fixes TP); another
+        chip of a comparison is at its searched layout whatever the form fixes for its own."""
         from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip
 
         return slo_capacity_tokens_per_s_per_chip(
@@ -91,7 +93,8 @@ class ServingRequest:
             prefix_cache_hit=self.prefix_cache_hit, tp=tp if tp is not None else self.tp,
             ep=ep if ep is not None else self.ep, input_spread=self.length_spread, output_spread=self.length_spread,
             prefill_tp=self.prefill_tp or None, prefill_instances=self.prefill_instances,
-            layout_given=self.tp is not None)   # a `tp` passed back is the search's choice, not the user's
+            # a `tp` passed back is the search's choice, not the user's
+            layout_given=self.tp is not None if layout_given is None else layout_given)
 
     def chips_for_demand(self, cap) -> int | None:
         return chips_for_demand(cap, self.demand)
@@ -175,7 +178,10 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
             cap = request.capacity(chip, fixed_layout=own)
             # The table and the chips needed read the targets as p90s under load, as the Forecast
             # does; the steady-state search only picks the layout (and draws the curves below).
-            loaded = request.capacity_under_load(chip, tp=cap.tp, ep=cap.ep) if cap.feasible else cap
+            # another chip's layout is its own search's, whatever TP the form fixes for the chosen one
+            loaded = (request.capacity_under_load(chip, tp=cap.tp, ep=cap.ep,
+                                                  layout_given=own and request.tp is not None)
+                      if cap.feasible else cap)
             row.update(capacity=loaded, steady=cap, tp=cap.tp, ep=cap.ep, chips=request.chips_for_demand(loaded))
             if not loaded.feasible:
                 row["error"] = loaded.reason
@@ -262,7 +268,10 @@ def serve_command(req: ServingRequest) -> str:
     parts += [f"--slo-percentile {req.slo_percentile}"]
     if req.length_spread:
         parts += [f"--input-len-spread {req.length_spread:g}", f"--output-len-spread {req.length_spread:g}"]
-    parts += [f"--weight-dtype {req.weight_dtype}", f"--kv-dtype {req.kv_dtype}", f"--engine {req.engine or 'vllm'}"]
+    parts += [f"--weight-dtype {req.weight_dtype}", f"--kv-dtype {req.kv_dtype}"]
+    # a blank engine stays blank: `--engine vllm` is a named engine, which drops the CLI's note
+    # that the scheduler was assumed (families.blank_engine_note)
+    parts += [f"--engine {req.engine}"] if req.engine else []
     parts += [f"--tp {req.tp}"] if req.tp else []
     parts += [f"--ep {req.ep}"] if req.ep and req.ep > 1 else []
     parts += [f"--prefix-cache-pct {100 * req.prefix_cache_hit:g}"] if req.prefix_cache_hit else []
@@ -276,7 +285,55 @@ def serve_command(req: ServingRequest) -> str:
 
 COMPARISON_HEADERS = ["Chip", "TP (ways)", "EP (ways)", "Throughput at SLO (output tokens/s per chip)", "TTFT (ms)",
                       "TPOT (ms)", "Max running (sequences per replica)", "Chips needed (chips)", "Limiting",
-                      "Why", "Layout"]
+                      "Why", "Layout", "Latencies at"]
+STEADY_BASIS = "mean (steady state)"
+
+
+def latency_basis_text(cap) -> str:
+    """What a row's latencies are: a percentile simulated under load, or the steady state's means
+    (a batch beyond the simulator, or targets missed before any load was simulated)."""
+    if cap is None:
+        return ""
+    return STEADY_BASIS if cap.latency_basis == "mean" else f"{cap.latency_basis} under load"
+
+
+def comparison_basis_text(comparison: ChipComparison | None) -> str:
+    """How many rows of the comparison are on each basis, for the run bar: "2 at p90 under load,
+    1 at mean (steady state)"; rows with no capacity (an error) are not counted."""
+    if comparison is None:
+        return ""
+    counts: dict[str, int] = {}
+    for r in comparison.rows:
+        if r["capacity"] is not None:
+            basis = latency_basis_text(r["capacity"])
+            counts[basis] = counts.get(basis, 0) + 1
+    return ", ".join(f"{n} at {basis}" for basis, n in counts.items())
+
+
+def prefix_cache_note(prefix_cache_pct: float) -> str:
+    """The prefix-cache assumption ('' for none): a large lever on every figure."""
+    if not prefix_cache_pct:
+        return ""
+    return f"prefix cache: {prefix_cache_pct:g}% of prompt tokens assumed served from cache (not prefilled)"
+
+
+def serving_caveats(req: ServingRequest, cap) -> list[str]:
+    """The assumptions `fleetcast serve` prints as notes for this request (engine.commands.serve):
+    a blank engine's assumed scheduler, the network figures the chip catalog lacks for the tiers
+    the replica's traffic crosses, and the prefix-cache share."""
+    from engine.serving.families import blank_engine_note
+    from engine.topology import DEFAULT_DOMAIN, assumed_network_note
+
+    notes = [blank_engine_note(req.engine, req.chip)]
+    # the decode replica's chips, as serve counts them (a prefill pool is the scale-out below)
+    per_replica = max(int(cap.tp or 1), int(cap.ep or 1)) if cap is not None else 0
+    if per_replica:
+        # as serve: a replica of several chips talks inside a server; one that spans servers,
+        # or KV moved to and from a prefill pool, crosses them
+        notes.append(assumed_network_note(req.chip, scaleup=per_replica > 1, scaleout=per_replica > (
+            req.chip.scaleup_domain or DEFAULT_DOMAIN) or bool(req.prefill_tp)) or "")
+    notes.append(prefix_cache_note(100.0 * req.prefix_cache_hit))
+    return [n for n in notes if n]
 
 
 def comparison_layout_note(comparison: ChipComparison | None) -> str:
@@ -299,7 +356,7 @@ def comparison_table(comparison: ChipComparison | None) -> tuple[list[str], list
     for r in comparison.rows:
         cap = r["capacity"]
         if cap is None:
-            rows.append([r["name"], None, None, None, None, None, None, None, "error", r["error"], ""])
+            rows.append([r["name"], None, None, None, None, None, None, None, "error", r["error"], "", ""])
             continue
         ok = cap.feasible
         # the view's "Max running" tile's figure (the engine's cap applied), not the KV bound
@@ -307,7 +364,7 @@ def comparison_table(comparison: ChipComparison | None) -> tuple[list[str], list
                      cap.ttft_ms if ok else None, cap.tpot_ms if ok else None, concurrency_limit(cap)[0],
                      r["chips"] or None,   # none for no demand, as the view's tile ("–"), not 0 chips
                      cap.limiting, cap.explanation if ok else cap.reason,
-                     "the form's" if r.get("form_layout") else "best"])
+                     "the form's" if r.get("form_layout") else "best", latency_basis_text(cap)])
     return list(COMPARISON_HEADERS), rows
 
 
@@ -363,6 +420,6 @@ def ttft_histogram(ttft_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 __all__ = [
     "CURVE_BATCHES", "MAX_LOAD_BATCH", "ServingRequest", "ChipComparison", "run_chip_comparison", "load_analysis_of",
-    "comparison_layout_note",
+    "comparison_layout_note", "comparison_basis_text", "latency_basis_text", "serving_caveats", "prefix_cache_note",
     "comparison_table", "serving_key_figures", "chosen_under_load", "SLO_PERCENTILE", "serving_request", "ep_choices", "ttft_histogram", "COMPARISON_HEADERS",
 ]

@@ -471,8 +471,9 @@ def run(args, ctx) -> Output:
         notes.append(net_note)
     if prefix:
         # a prefix-cache hit skips that share of every prompt's prefill: a large lever on the figures
-        notes.append(f"prefix cache: {args.prefix_cache_pct:g}% of prompt tokens assumed served from cache "
-                     "(not prefilled)")
+        from engine.studies_serving import prefix_cache_note
+
+        notes.append(prefix_cache_note(args.prefix_cache_pct))   # the Inference view's note, one wording
 
     data = {
         "model": model.id, "chip": chip.id, "tp": tp, "pp": args.pp, "ep": args.ep, "replicas": replicas,

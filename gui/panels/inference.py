@@ -20,43 +20,19 @@ from PySide6.QtWidgets import (
 from engine.calibration import uncalibrated_note
 from engine.errors import UserError
 from engine.studies_serving import (  # noqa: F401  (ServingRequest, run_chip_comparison: re-exported for tests)
-    ChipComparison, ServingRequest, comparison_layout_note, comparison_table, concurrency_limit, ep_choices, run_chip_comparison,
-    serve_command, serving_key_figures, serving_request, ttft_histogram,
+    ChipComparison, ServingRequest, comparison_basis_text, comparison_layout_note, comparison_table, concurrency_limit,
+    ep_choices, run_chip_comparison, serve_command, serving_key_figures, serving_request, ttft_histogram,
 )
 from gui import export as export_mod
 from gui import style
 from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, mark_stale, notes_label, short_chip_label
 from gui.panels.chart_grid import ChartGrid
 from gui.panels.inference_form import DEFAULTS, ENGINES, TP_CHOICES, InferenceForm  # noqa: F401
+from gui.panels.inference_notes import (  # noqa: F401  (limiting_detail: re-exported)
+    BatchCurveChart, caveats_text, does_not_fit_text, limiting_detail, no_fit_fix, run_bar_text, window_terms,
+)
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
-
-
-def limiting_detail(cap) -> str:
-    """The limiting tile's detail: what fills the time per token, unless a TTFT target binds
-    (then the time to first token: the prompt's queue and prefill, on the prefill pool when
-    disaggregated); "TTFT p90 target" beside "time per token: compute" read as a contradiction."""
-    if "TTFT" in (cap.limiting or ""):
-        return "time to first token" + (": prefill pool" if getattr(cap, "prefill_chips", 0) else "")
-    return f"time per token: {cap.resource}" if cap.resource else ""
-
-
-def does_not_fit_text(req, cap) -> str:
-    """Why a chip cannot hold the model, with the numbers, and what to change ("" when it fits),
-    as `serve` says it: the run bar said "the p90 targets were not simulated" and the tile "no load
-    meets the targets" for Llama 3 70B's 131.4 GiB of weights on a 96 GiB H20 at TP 1."""
-    if cap is None or cap.feasible or cap.limiting != "memory capacity":
-        return ""
-    hbm = req.chip.hbm_gib
-    weights = (f"weights {cap.weights_gib_per_chip:.1f} GiB per chip > {hbm:g} GiB" if cap.weights_gib_per_chip > hbm
-               else f"weights {cap.weights_gib_per_chip:.1f} GiB per chip plus reserve exceed {hbm:g} GiB")
-    return f"{req.model.name} does not fit on {short_chip_label(req.chip)} at TP{cap.tp}: {weights}; {no_fit_fix(req, cap)}"
-
-
-def no_fit_fix(req, cap) -> str:
-    """What to change when the model does not fit: a larger TP where one was fixed."""
-    return ("use a larger TP" if req.tp is not None and cap.tp < max(TP_CHOICES) else
-            "pick a chip with more memory or lower-precision Weights")
 
 
 class InferencePanel(InferenceForm, AnalysisPanel):
@@ -103,7 +79,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.run_bar.run_clicked.connect(lambda: self.start_comparison(force=True))
         self.run_bar.cancel_clicked.connect(self.cancel_comparison)
 
-        self.curve_chart = PlotPanel("Throughput vs latency, steady state", x_label="Time per output token",
+        self.curve_chart = BatchCurveChart("Throughput vs latency, steady state", x_label="Time per output token",
                                      x_unit="ms", y_label="Output throughput", y_unit="tokens/s per chip")
         self.ttft_chart = PlotPanel("Time to first token vs running batch", x_label="Running batch",
                                     x_unit="sequences per replica", y_label="TTFT", y_unit="ms")
@@ -285,24 +261,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self._running_key = None
         self.comparison = comparison
         self.run_bar.set_progress(1.0)
-        feasible = sum(1 for r in comparison.rows if r["capacity"] is not None and r["capacity"].feasible)
-        unsimulated = ""
-        no_fit = does_not_fit_text(self.request, comparison.chosen) if self.request is not None else ""
-        if no_fit:   # not "the p90 targets were not simulated": there was nothing to simulate
-            unsimulated = f" {no_fit[0].upper()}{no_fit[1:]}."
-        elif comparison.chosen is not None and comparison.chosen.latency_basis == "mean" and self.request is not None:
-            # (DeepSeek-V3: a running batch beyond what the simulator runs) the targets were held
-            # on means, not the percentile asked: "4 meet the targets" said otherwise
-            unsimulated = (f" The {self.request.slo_percentile} targets were not simulated for "
-                           f"{short_chip_label(self.request.chip)}: its figures are steady-state means (see the notes).")
-        req = self.request
-        if req is not None and not req.ttft_ms and not req.tpot_ms:
-            # nothing to meet: each chip is at the load it saturates at, whatever the latency
-            self.run_bar.set_message(f"Compared {len(comparison.rows)} chip types with no latency targets: each at "
-                                     "its saturation load (see TTFT under load)." + unsimulated)
-        else:
-            self.run_bar.set_message(f"Compared {len(comparison.rows)} chip types; {feasible} meet the targets."
-                                     + unsimulated)
+        if self.request is not None:
+            self.run_bar.set_message(run_bar_text(self.request, comparison))
         if self._take_chosen_under_load() or comparison.chosen_error:
             self._draw_figures()
         self._draw_comparison()
@@ -373,7 +333,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
               f"the KV cache takes {cap.kv_gib_per_sequence:.3f} GiB per sequence on each chip")
         most, set_by = concurrency_limit(cap)
         why = "engine" if set_by == "engine cap" else "KV"   # short: the tile is ~38 characters wide
-        t.set("concurrency", f"{most:,}", f"per replica ({why}); {cap.batch_at_slo:,.0f} at targets"
+        at = "at targets" if req.ttft_ms or req.tpot_ms else "at saturation"   # no targets: nothing to be "at"
+        t.set("concurrency", f"{most:,}", f"per replica ({why}); {cap.batch_at_slo:,.0f} {at}"
               if cap.feasible else f"per replica ({set_by})")
         if not cap.feasible:
             for key in ("throughput", "ttft", "tpot", "chips"):
@@ -391,7 +352,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             t.set("limiting", cap.limiting, "")
             fix = no_fit_fix(req, cap) if no_fit else ""
             fix = f" {fix[:1].upper()}{fix[1:]}." if fix else ""
-            self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)}: {cap.explanation}.{fix}")
+            self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)}: {window_terms(cap.explanation)}."
+                               f"{fix}{caveats_text(req, cap)}")
             return
         steady = self.steady_capacity
         kind = cap.latency_basis
@@ -425,7 +387,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         # with a demand the layout is the one that needs the fewest chips for it (engine): say why
         choice = f" Layout: {cap.layout_choice}." if getattr(cap, "layout_choice", "") else ""
         self.notes.setText(f"{req.model.name} on {short_chip_label(req.chip)} ({', '.join(target) or 'no latency targets'}): "
-                           f"{cap.explanation}.{choice}{pending}" + (f" Note: {uncalibrated}." if uncalibrated else ""))
+                           f"{window_terms(cap.explanation)}.{choice}{pending}"
+                           + (f" Note: {uncalibrated}." if uncalibrated else "") + caveats_text(req, cap))
 
     def _basis_note(self, req: ServingRequest, cap) -> str:
         """What steady-state figures stand in for, beside the tiles: the targets hold for a
@@ -468,7 +431,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             name = f"{row['name']} (TP{row['tp']}" + (f" EP{row['ep']})" if (row["ep"] or 1) > 1 else ")")
             ok = np.isfinite(c.tpot_ms[i]) & np.isfinite(c.tokens_per_s_per_chip[i])
             if ok.any():
-                wanted_curve[name] = (c.tpot_ms[i][ok], c.tokens_per_s_per_chip[i][ok])
+                wanted_curve[name] = (c.tpot_ms[i][ok], c.tokens_per_s_per_chip[i][ok], c.batches[ok])
             ok = np.isfinite(c.ttft_ms[i])
             if ok.any():
                 wanted_ttft[name] = (c.batches[ok], c.ttft_ms[i][ok])
@@ -476,12 +439,14 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             for name in chart.series_names():
                 if name not in wanted:
                     chart.remove_series(name)
-            for name, (x, y) in wanted.items():
-                chart.set_series(name, x, y, symbol=None)
+        for name, (x, y, batches) in wanted_curve.items():   # the CSV carries each point's running batch
+            self.curve_chart.set_curve(name, x, y, batches)
+        for name, (x, y) in wanted_ttft.items():
+            self.ttft_chart.set_series(name, x, y, symbol=None)
         req = self.request
         # Ranges that keep the targets in view rather than the far tails of the curves.
-        xs = np.concatenate([x for x, _ in wanted_curve.values()]) if wanted_curve else np.zeros(0)
-        ys = np.concatenate([y for _, y in wanted_curve.values()]) if wanted_curve else np.zeros(0)
+        xs = np.concatenate([v[0] for v in wanted_curve.values()]) if wanted_curve else np.zeros(0)
+        ys = np.concatenate([v[1] for v in wanted_curve.values()]) if wanted_curve else np.zeros(0)
         if xs.size:
             x_hi = float(np.nanmax(xs))
             if req is not None and req.tpot_ms:
@@ -512,7 +477,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.table.setColumnCount(len(headers))
         self.table.setRowCount(len(rows))
         self.table.setHorizontalHeaderLabels(["Chip", "TP", "EP", "tok/s/chip", "TTFT ms", "TPOT ms",
-                                              "Max conc.", "Chips", "Limiting", "Why", "Layout"])
+                                              "Max conc.", "Chips", "Limiting", "Why", "Layout", "Latencies at"])
         for j, header in enumerate(headers):
             self.table.horizontalHeaderItem(j).setToolTip(header)
         for i, row in enumerate(rows):
@@ -613,6 +578,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             raise ValueError("the chip comparison has not run yet: press Compare chips first")
         provider = getattr(self.curve_chart, "context_provider", None)   # the window's: names the scenario
         context = provider() if provider else self.chart_export_context("throughput-latency")
+        # rows simulated at a percentile beside rows of steady-state means: the header line says which
+        context = {**context, "Latencies at": comparison_basis_text(self.comparison)}
         export_mod.export_csv(headers, rows, path, context=context)
 
     def _export_table_with_dialog(self) -> None:
@@ -634,7 +601,11 @@ class InferencePanel(InferenceForm, AnalysisPanel):
     def chart_export_context(self, chart_key: str) -> dict:
         """Every chart here draws the comparison: one left from earlier inputs is labelled with
         the inputs it ran from."""
-        return self._comparison_context() if self._comparison_lags() else self.export_context()
+        context = self._comparison_context() if self._comparison_lags() else self.export_context()
+        load = self.comparison.load if self.comparison is not None else None
+        if chart_key in ("ttft-distribution", "kv-use") and load is not None:   # one run, at one load
+            context["Load"] = f"{load.chosen_rate_per_s:.2f} requests/s per replica (Poisson arrivals)"
+        return context
 
     def _comparison_context(self) -> dict:
         c = self.comparison
@@ -661,7 +632,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
                 "Serving": ", ".join([f"targets at {req.slo_percentile} under Poisson arrivals",
                                       f"lengths spread CV {req.length_spread:g}",
                                       f"{req.weight_dtype.upper()} weights, {req.kv_dtype.upper()} KV",
-                                      f"engine {req.engine or 'vllm'}"]
+                                      f"engine {req.engine or 'not given (vLLM-style)'}"]
                                      + ([f"prefix cache {100 * req.prefix_cache_hit:g}%"] if req.prefix_cache_hit else [])),
                 "CLI": serve_command(req)}
 

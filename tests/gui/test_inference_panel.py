@@ -70,7 +70,8 @@ def test_defaults_show_figures_that_match_the_engine(panel, store):
         assert bar["Chips needed (chips)"] == (by_name[name]["chips"] or 0)
     assert len(panel.curve_chart.series_names()) == 4
     headers, rows = panel.curve_chart.data_table()
-    assert headers == ["Series", "Time per output token (ms)", "Output throughput (tokens/s per chip)"]
+    assert headers == ["Series", "Time per output token (ms)", "Output throughput (tokens/s per chip)",
+                       "Running batch (sequences per replica)"]
     assert all(np.isfinite(r[1]) and np.isfinite(r[2]) for r in rows)
 
 

@@ -1,0 +1,126 @@
+"""What the Inference view says in words: the no-fit advice, the run bar after a comparison,
+the caveats `serve` prints, advice put in the window's terms, and the throughput-latency chart
+whose CSV carries each point's running batch. Kept apart from gui/panels/inference.py (drawing).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from engine.studies_serving import comparison_basis_text, serving_caveats
+from gui.panels.base import short_chip_label
+from gui.panels.inference_form import ENGINES, TP_CHOICES
+from gui.widgets.plot_panel import PlotPanel
+
+# engine.inference._pipeline_hint's advice in the CLI's flags: the window has no PP field and no
+# fixed load, so there it says what the command line can run
+_CLI_PIPELINE_HINT = re.compile(r"try --tp (\d+) --pp (\d+) with a load \([^)]*\)")
+# families.blank_engine_note's `--engine mindie or vllm-ascend`: the window's field is "Serving engine"
+_CLI_ENGINE_HINT = re.compile(r"--engine ([\w-]+(?: or [\w-]+)*)")
+BATCH_HEADER = "Running batch (sequences per replica)"
+
+
+def window_terms(text: str) -> str:
+    """Engine advice said in the window's terms: `try --tp 8 --pp 2 with a load (--concurrency...)`
+    becomes what the command line can try, with the line that runs it."""
+    labels = {value: label for label, value in ENGINES if value}
+    text = _CLI_PIPELINE_HINT.sub(
+        lambda m: f"the command line can try TP{m[1]} x PP{m[2]}: fleetcast serve ... --tp {m[1]} "
+                  f"--pp {m[2]} --concurrency N", text or "")
+    return _CLI_ENGINE_HINT.sub(
+        lambda m: "Serving engine " + " or ".join(labels.get(e, e) for e in m[1].split(" or ")), text)
+
+
+def limiting_detail(cap) -> str:
+    """The limiting tile's detail: what fills the time per token, unless a TTFT target binds
+    (then the time to first token: the prompt's queue and prefill, on the prefill pool when
+    disaggregated); "TTFT p90 target" beside "time per token: compute" read as a contradiction."""
+    if "TTFT" in (cap.limiting or ""):
+        return "time to first token" + (": prefill pool" if getattr(cap, "prefill_chips", 0) else "")
+    return f"time per token: {cap.resource}" if cap.resource else ""
+
+
+def does_not_fit_text(req, cap) -> str:
+    """Why a chip cannot hold the model, with the numbers, and what to change ("" when it fits),
+    as `serve` says it: the run bar said "the p90 targets were not simulated" and the tile "no load
+    meets the targets" for Llama 3 70B's 131.4 GiB of weights on a 96 GiB H20 at TP 1."""
+    if cap is None or cap.feasible or cap.limiting != "memory capacity":
+        return ""
+    hbm = req.chip.hbm_gib
+    weights = (f"weights {cap.weights_gib_per_chip:.1f} GiB per chip > {hbm:g} GiB" if cap.weights_gib_per_chip > hbm
+               else f"weights {cap.weights_gib_per_chip:.1f} GiB per chip plus reserve exceed {hbm:g} GiB")
+    return f"{req.model.name} does not fit on {short_chip_label(req.chip)} at TP{cap.tp}: {weights}; {no_fit_fix(req, cap)}"
+
+
+def no_fit_fix(req, cap) -> str:
+    """What to change when the model does not fit: a larger TP where one was fixed."""
+    return ("use a larger TP" if req.tp is not None and cap.tp < max(TP_CHOICES) else
+            "pick a chip with more memory or lower-precision Weights")
+
+
+def caveats_text(req, cap) -> str:
+    """The assumptions `serve` prints as notes (engine.studies_serving.serving_caveats), as the
+    notes' closing sentences ('' for none)."""
+    return "".join(f" Note: {window_terms(n)}." for n in serving_caveats(req, cap))
+
+
+def run_bar_text(req, comparison) -> str:
+    """The run bar after a comparison: how many chips meet the targets, on which basis each row's
+    latencies are (a percentile under load or steady-state means), and why the chosen chip's
+    tiles are steady-state means when they are, in the same words as the Under load tab."""
+    rows = comparison.rows
+    feasible = sum(1 for r in rows if r["capacity"] is not None and r["capacity"].feasible)
+    basis = comparison_basis_text(comparison)
+    basis = f" Latencies: {basis}." if basis else ""
+    chosen, load = comparison.chosen, comparison.load
+    extra = ""
+    no_fit = does_not_fit_text(req, chosen)
+    if no_fit:   # not "the p90 targets were not simulated": there was nothing to simulate
+        extra = f" {no_fit[0].upper()}{no_fit[1:]}."
+    elif chosen is not None and chosen.latency_basis == "mean":
+        name, pct = short_chip_label(req.chip), req.slo_percentile
+        if not chosen.feasible and load is not None:
+            # the steady state misses the targets, yet Under load simulates the chip: say what it found
+            extra = (f" {name}: the {pct} targets are missed at every load simulated (Under load); the tiles are "
+                     "steady-state means." if load.note.startswith("targets missed at every load") else
+                     f" {name}: the tiles are steady-state means, which miss the targets; Under load simulates "
+                     f"{load.chosen_rate_per_s:.2f} requests/s.")
+        else:
+            # (DeepSeek-V3: a running batch beyond what the simulator runs) the targets were held
+            # on means, not the percentile asked: "4 meet the targets" said otherwise
+            extra = f" The {pct} targets were not simulated for {name}: its figures are steady-state means (see the notes)."
+    if not req.ttft_ms and not req.tpot_ms:
+        # nothing to meet: each chip is at the load it saturates at, whatever the latency
+        return (f"Compared {len(rows)} chip types with no latency targets: each at its saturation load "
+                "(see TTFT under load)." + basis + extra)
+    return f"Compared {len(rows)} chip types; {feasible} meet the targets." + basis + extra
+
+
+class BatchCurveChart(PlotPanel):
+    """The throughput-latency chart: its CSV carries each point's running batch beside the
+    TPOT and the throughput (the batch is what moves along each curve)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._batches: dict[str, np.ndarray] = {}
+
+    def set_curve(self, name: str, tpot_ms, tokens, batches) -> None:
+        self._batches[name] = np.asarray(batches, dtype=float)
+        self.set_series(name, tpot_ms, tokens, symbol=None)
+
+    def remove_series(self, name: str) -> None:
+        self._batches.pop(name, None)
+        super().remove_series(name)
+
+    def data_table(self) -> tuple[list[str], list[list]]:
+        headers, rows = super().data_table()
+        names = self.series_names()
+        if not names or any(n not in self._batches for n in names):
+            return headers, rows
+        rows = []
+        for name in names:
+            x, y = self.series_data(name)
+            rows += [[name, float(a), float(b), float(n)] for a, b, n in zip(x, y, self._batches[name])]
+        return ["Series", self._x_header(), self._y_header(self.y_label or "Value"), BATCH_HEADER], rows
