@@ -45,17 +45,26 @@ WALKED_WHEN_MISSING = "ui"
 # holds them); a list sorted by `sort` in the scenario comes back sorted after items change. Not
 # `demand.serve_on`: there an empty list means every chip, so removing items could turn "not the
 # H20" into "every chip, the H20 too"; it changes whole.
+#
+# A changed item whose key the base no longer has (the baseline removed the H20 cut-off, or moved
+# the demand point) is added: the what-if keeps what it says ("H20 cut off (Apr 2025)" silently
+# became the baseline when it was dropped). Not a job (`"orphan": "dropped"`): a job's key is the
+# name the user types, so a job gone by that name was most likely renamed, and adding the what-if's
+# copy back beside it trained the 405B twice; the descriptions say it is not applied.
 KEYED_LISTS: dict[str, dict] = {
     "policy_events": {"key": lambda item: item.get("chip_id")},
-    "jobs": {"key": lambda item: item.get("name")},
+    "jobs": {"key": lambda item: item.get("name"), "orphan": "dropped"},
     "demand.points": {"key": lambda item: item.get("date"), "sort": True},
     "allocation.steps": {"key": lambda item: f"{item.get('start')}|{item.get('chip_id')}", "sort": True},
 }
 ITEMS = "$items"
 # What a what-if did to an item: an item the base had is "changed" or "removed"; a new one "added".
-# A changed item whose key the base no longer has (the baseline renamed the job, moved the point)
-# is dropped rather than added back beside the renamed one (it trained the 405B job twice).
 KINDS = ("added", "changed", "removed")
+
+
+def _orphan_dropped(path: str) -> bool:
+    """Whether a changed item whose key the base no longer has is left out at `path` (else added)."""
+    return KEYED_LISTS.get(path, {}).get("orphan") == "dropped"
 
 
 def is_removed(value) -> bool:
@@ -95,8 +104,8 @@ def _merge_items(path: str, base_list, entries: list) -> list | None:
     for key, item, kind in entries:
         if kind == "removed":
             keyed.pop(key, None)
-        elif kind == "changed" and key not in keyed:
-            continue   # the base no longer has that item (renamed, moved or removed): not added back
+        elif kind == "changed" and key not in keyed and _orphan_dropped(path):
+            continue   # a job the baseline renamed: not trained twice (KEYED_LISTS)
         else:
             keyed[key] = copy.deepcopy(item)
     items = list(keyed.items())
@@ -371,7 +380,8 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
     `H20 cut off, 100% chance on 2025-04-09`); `chip_labels` names chips as the window does.
     A list (policy events, jobs) is written out item by item: "1 item(s)" hid a cut-off whose
     probability went from 50% to 100%. With the `base` it changes, a changed item names the fields
-    that differ (`training jobs: changed 405B: by 2025-12-31 → 2026-03-31`)."""
+    that differ (`training jobs: changed 405B: by 2025-12-31 → 2026-03-31`), and each item reads as
+    it is applied to that base: a changed cut-off the baseline no longer has as added."""
     labels = dict(chip_labels or {})
     lines: list[str] = []
     notes: list[str] = []   # prose about a change: after the changes it explains (files keep it)
@@ -387,10 +397,22 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
             lines.append(f"{name} removed")
             continue
         if is_item_changes(value):   # one line per item: what a what-if adds, changes or removes
-            before = _keyed(".".join(keys), _at(base or {}, keys)) or {}
+            plain = ".".join(keys)
+            listed = _at(base, keys) if base is not None else None
+            before = _keyed(plain, [] if listed is _MISSING else listed) if base is not None else None
             for key, item, kind in value[ITEMS]:
                 shown = labels.get(key, key) if keys[-1] == "policy_events" else key
-                old_item = before.get(key)
+                old_item = (before or {}).get(key)
+                if before is not None and kind != "removed":   # as applied to the base now (_merge_items)
+                    if key in before:
+                        kind = "changed"   # an added item the baseline has since: it replaces the baseline's
+                    elif kind == "changed" and _orphan_dropped(plain):
+                        lines.append(f"{name}: changed {shown}: not applied, the baseline has no {shown} now")
+                        continue
+                    else:
+                        kind = "added"     # a changed item the baseline no longer has is added
+                elif before is not None and key not in before:
+                    continue   # removing what the baseline no longer has: nothing is applied
                 if kind == "changed" and isinstance(old_item, Mapping) and isinstance(item, Mapping):
                     fields = [f"{FIELD_WORDS.get(f, f.replace('_', ' '))} {_value_text(f, old_item.get(f), labels)} → "
                               f"{_value_text(f, v, labels)}" for f, v in item.items()

@@ -9,8 +9,9 @@ changes that define it, and overlaid charts.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -26,6 +27,7 @@ from engine.forecast import scenario_from_dict
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale, run_controls
 from engine.scenario_changes import describe_changes, effective_changes
+from engine.studies_forecast import SEED_STANDARD_ERRORS, prob_meet_standard_error, round_figure
 from gui.panels.forecast_common import (
     ForecastRequest, compute_forecast, counts_from_zero, figure_text, fit_left_axis, key_figures, legend_top_right,
 )
@@ -40,14 +42,22 @@ MAX_DEFAULT_SELECTED = 6
 
 
 @dataclass(frozen=True)
+class NotComputed:
+    """A compared scenario that could not be computed, and why (one line): its column says so and
+    the others are compared (one scenario's prompts past the model's context window failed the
+    whole Compare, and with it every report and export)."""
+    why: str
+
+
+@dataclass(frozen=True)
 class CompareRequest:
-    items: tuple  # ((scenario name, ForecastRequest), ...)
+    items: tuple  # ((scenario name, ForecastRequest or NotComputed), ...)
 
 
 def compare_forecasts(request: CompareRequest, *, progress=None, should_stop=None) -> list:
-    """[(name, ForecastOutcome)] for every scenario, in order."""
+    """[(name, ForecastOutcome or NotComputed)] for every scenario, in order."""
     report = progress or (lambda fraction, message="": None)
-    out = []
+    out: list = []
     n = len(request.items)
     for i, (name, item) in enumerate(request.items):
         def scaled(fraction, message="", i=i, name=name):
@@ -55,9 +65,25 @@ def compare_forecasts(request: CompareRequest, *, progress=None, should_stop=Non
 
         if should_stop is not None and should_stop():
             raise Cancelled()
-        out.append((name, compute_forecast(item, progress=scaled, should_stop=should_stop)))
+        if isinstance(item, NotComputed):
+            out.append((name, item))
+            continue
+        try:
+            out.append((name, compute_forecast(item, progress=scaled, should_stop=should_stop)))
+        except UserError as exc:   # (Cancelled is not one: a stop still stops the whole comparison)
+            why = str(exc)
+            prefix = f"forecast scenario '{name}': "   # the column names it
+            out.append((name, NotComputed(why[len(prefix):] if why.startswith(prefix) else why)))
     report(1.0, "done")
     return out
+
+
+def _computed(results: list) -> list:
+    return [(name, o) for name, o in results if not isinstance(o, NotComputed)]
+
+
+def _not_computed_text(results: list) -> str:
+    return "; ".join(f"'{name}': {o.why}" for name, o in results if isinstance(o, NotComputed))
 
 
 class ComparePanel(QWidget):
@@ -72,7 +98,8 @@ class ComparePanel(QWidget):
         super().__init__(parent)
         self.store = store
         self.undo_stack = undo_stack
-        self.outcomes: list = []
+        self.outcomes: list = []       # [(name, ForecastOutcome)] of the scenarios computed
+        self.results: list = []        # every compared scenario in order: ForecastOutcome or NotComputed
         self._chip_names: dict[str, str] = {}
         self._shown_request = None     # the inputs of the comparison on screen
         # the window's: the name of the scenario on screen while it has unsaved edits, else None
@@ -172,12 +199,36 @@ class ComparePanel(QWidget):
         if not self.outcomes:
             return True
         request, _ = self._build_request()
-        current = request == self._shown_request
+        current = request == self._shown_request or self._follow_renames(request)
         mark_stale(list(self.charts().values()) + [self.figures_table], not current)
         if not self.is_running():
-            self.progress_bar.setFormat(f"Done: {len(self.outcomes)} scenarios" if current else
-                                        "Inputs changed: Compare again")
+            self.progress_bar.setFormat(self._done_text() if current else "Inputs changed: Compare again")
         return current
+
+    def _done_text(self) -> str:
+        done, total = len(self.outcomes), len(self.results)
+        return f"Done: {done} scenarios" if done == total else f"Done: {done} of {total} scenarios"
+
+    def _follow_renames(self, request) -> bool:
+        """Whether `request` differs from the comparison on screen by the scenarios' names alone
+        (the baseline renamed): then the columns take the new names and it stays current (a
+        rename greyed it, "Inputs changed: Compare again", though no input had changed)."""
+        shown = self._shown_request
+        if request is None or shown is None or len(request.items) != len(shown.items):
+            return False
+        unmatched = [(old, _unnamed(item)) for old, item in shown.items]
+        old_name: dict[str, str] = {}
+        for name, item in request.items:
+            key = _unnamed(item)
+            at = next((k for k, (_old, other) in enumerate(unmatched) if other == key), None)
+            if at is None:
+                return False
+            old_name[name] = unmatched.pop(at)[0]
+        by_name = dict(self.results)
+        self._set_results([(name, by_name[old_name[name]]) for name, _ in request.items])
+        self._shown_request = request
+        self._draw()
+        return True
 
     # ---- scenario list -------------------------------------------------------------------------
     def refresh_scenarios(self, *_):
@@ -292,7 +343,7 @@ class ComparePanel(QWidget):
                 "installed_p50": self.installed_chart}
 
     def tables(self) -> dict[str, tuple[list[str], list[list]]]:
-        return {"key_figures": self.figure_rows()} if self.outcomes else {}
+        return {"key_figures": self.figure_rows(for_file=True)} if self.outcomes else {}
 
     def compute_now(self, progress=None, should_stop=None) -> None:
         self.runner.cancel(emit=False)
@@ -300,11 +351,14 @@ class ComparePanel(QWidget):
         if request is None:
             return
         try:
-            self._show(compare_forecasts(request, progress=progress, should_stop=should_stop))
-            self.compute_error = None
+            results = compare_forecasts(request, progress=progress, should_stop=should_stop)
         except UserError as exc:
             self._on_failed(str(exc))
             self.compute_error = str(exc)   # export and report say so (gui.export_all.not_computed)
+            return
+        self._show(results)
+        # a scenario that could not be computed is marked in its column; only none computed fails
+        self.compute_error = None if _computed(results) else _not_computed_text(results)
 
     def scenario_state(self) -> dict:
         return {"selected": self.selected()}
@@ -329,10 +383,8 @@ class ComparePanel(QWidget):
         chips = self.store.chips()
         style.register_chips(chips)
         self._chip_names = {c.id: style.chip_display_name(c) for c in chips}
-        request, problems = self._build_request()
-        if problems:
-            self.banner.show_error("Skipped: " + "; ".join(problems))
-        elif not self._note_unsaved() and self.banner.kind:
+        request, _problems = self._build_request()   # (each is in the request, marked NotComputed)
+        if not self._note_unsaved() and self.banner.kind:
             self.banner.dismiss()
         self._running_request = request
         return request
@@ -352,8 +404,9 @@ class ComparePanel(QWidget):
                 params["name"] = name
                 items.append((name, ForecastRequest(orders, chips, models, scenario_from_dict(params),
                                                     with_shares=False)))
-            except (UserError, ValidationError) as exc:
+            except (UserError, ValidationError) as exc:   # its column says why (NotComputed)
                 problems.append(f"{name}: {exc}")
+                items.append((name, NotComputed(str(exc))))
         return (CompareRequest(tuple(items)) if items else None), problems
 
     def run(self) -> int | None:
@@ -397,62 +450,110 @@ class ComparePanel(QWidget):
     def chip_name(self, chip_id: str) -> str:
         return self._chip_names.get(chip_id, chip_id)
 
-    def figure_rows(self) -> tuple[list[str], list[list]]:
+    def figure_rows(self, for_file: bool = False) -> tuple[list[str], list[list]]:
         """Key figures per scenario; after each scenario but the baseline, its difference from it
         (numbers: value - baseline; dates: days later (+) or earlier (-)), and a first row with
-        the changes that define it."""
-        names = [name for name, _ in self.outcomes]
+        the changes that define it. A difference Monte Carlo noise may explain is marked (MARKS,
+        said in a last row). `for_file`: numbers to 3 significant figures (the CSV carried
+        "61652.59624" chips; the window shows whole numbers), probabilities as the window has them."""
+        names = [name for name, _ in self.results]
         base = self.baseline()
         base_i = names.index(base) if base in names else None
-        per = [dict(key_figures(o.result, self._chip_names)) for _, o in self.outcomes]
+        results = [o.result if not isinstance(o, NotComputed) else None for _, o in self.results]
+        per = [dict(key_figures(r, self._chip_names)) if r is not None else {} for r in results]
+        noise = [_noise_sources(r) if r is not None else {} for r in results]
         labels = list(dict.fromkeys(label for figures in per for label in figures))
         headers = ["Figure"]
         for i, name in enumerate(names):
             headers.append(f"{name} (baseline)" if i == base_i else name)
             if base_i is not None and i != base_i:
                 headers.append(f"{name} − baseline")
-        changes_row = ["Changes from the baseline"]
-        bases: dict = {}
-        for i, name in enumerate(names):
-            if i == base_i:
-                changes_row.append("—")
-                continue
-            base_params = None
-            try:
-                row = self.store.scenario(name)
-                changes = row.get("changes") or {}
-                if row.get("base") and row["base"] not in bases:   # read once per baseline
-                    bases[row["base"]] = self.store.scenario(row["base"])["params"]
-                base_params = bases.get(row.get("base"))
-                if base_params is not None:   # only what still differs from the baseline as it is now
-                    changes = effective_changes(base_params, changes)
-            except UserError:
-                changes = {}
-            # every change: the exported CSV kept "... and 1 more" and lost the last one (the
-            # cell's tooltip shows the whole text on screen)
-            text = "; ".join(describe_changes(changes, limit=None, chip_labels=self._chip_names, base=base_params)) \
-                or "none (or stored in full)"
-            changes_row.append(text)
-            if base_i is not None:
-                changes_row.append("")
-        rows = [changes_row]
-        for label in labels:
+
+        def row_of(label: str, cell, difference=lambda i: "") -> list:
             row = [label]
             for i in range(len(names)):
-                value = per[i].get(label, "")
-                row.append(value)
+                row.append(cell(i))
                 if base_i is not None and i != base_i:
-                    row.append(_difference(value, per[base_i].get(label, "")))
-            rows.append(row)
+                    row.append(difference(i))
+            return row
+
+        rows = [row_of("Changes from the baseline", self._changes_text)]
+        if any(r is None for r in results):
+            rows.append(row_of("Could not be computed", lambda i: self.results[i][1].why if results[i] is None else ""))
+        used: set[str] = set()
+        for label in labels:
+            def value(i, label=label):
+                return "not computed" if results[i] is None else _file_value(per[i].get(label, ""), for_file)
+
+            def difference(i, label=label):
+                if base_i is None or results[i] is None or results[base_i] is None:
+                    return ""
+                diff = _difference(per[i].get(label, ""), per[base_i].get(label, ""))
+                mark = _noise_mark(noise[i].get(label), noise[base_i].get(label), diff,
+                                   _runs_differ(results[i], results[base_i]))
+                if not mark:
+                    return _file_value(diff, for_file)
+                used.add(mark)
+                return f"{_file_value(diff, for_file) if for_file else figure_text(diff)} {mark}"
+            rows.append(row_of(label, value, difference))
+        if results:
+            def runs(i):
+                r = results[i]
+                return "" if r is None else f"{r.trials:,} trials, seed {r.scenario.seed}"
+
+            def runs_differ(i):
+                if base_i is None or results[i] is None or results[base_i] is None:
+                    return ""
+                return _runs_differ(results[i], results[base_i])
+            rows.append(row_of("Monte Carlo runs", runs, runs_differ))
+        for mark in MARKS:
+            if mark in used:
+                rows.append(row_of(f"{mark} {MARK_WORDS[mark][0]}", lambda i, m=mark: MARK_WORDS[m][1] if i == 0 else ""))
         return headers, rows
 
-    def _show(self, outcomes: list) -> None:
+    def _changes_text(self, i: int) -> str:
+        """Column i's changes from the baseline, in the forms' words (every one: the exported CSV
+        kept "... and 1 more" and lost the last; the cell's tooltip shows the whole text)."""
+        name = self.results[i][0]
+        if name == self.baseline():
+            return "—"
+        base_params = None
+        try:
+            row = self.store.scenario(name)
+            if not row.get("base"):   # the baseline was deleted, or it was never stored against one
+                return "stored in full (no baseline)" if self.baseline() is None else "stored in full"
+            changes = row.get("changes") or {}
+            base_params = self.store.scenario(row["base"])["params"]
+            changes = effective_changes(base_params, changes)   # what still differs from the baseline now
+        except UserError:
+            changes = {}
+        return "; ".join(describe_changes(changes, limit=None, chip_labels=self._chip_names,
+                                          base=base_params)) or "none"
+
+    def _set_results(self, results: list) -> None:
+        self.results = list(results)
+        self.outcomes = _computed(self.results)
+
+    def _show(self, results: list) -> None:
+        if not _computed(results):   # nothing to compare: the previous comparison stays
+            self._on_failed(_not_computed_text(results))
+            return
         for chart in self.charts().values():
             chart.set_notice("")
-        self.outcomes = outcomes
+        self._set_results(results)
         self._shown_request = self._running_request
         self.progress_bar.setValue(100)
-        self.progress_bar.setFormat(f"Done: {len(outcomes)} scenarios")
+        missing = _not_computed_text(results)
+        if missing:
+            self.banner.show_warning(f"Not computed, marked in its column: {missing}")
+        elif self.banner.kind == "warning" and self.banner.text().startswith("Not computed"):
+            self.banner.dismiss()
+        self._draw()
+        self.status_message.emit(f"Compared {len(self.outcomes)} scenarios")
+
+    def _draw(self) -> None:
+        outcomes = self.outcomes
+        self.progress_bar.setFormat(self._done_text())
         headers, rows = self.figure_rows()
         t = self.figures_table
         t.clear()
@@ -466,7 +567,7 @@ class ComparePanel(QWidget):
             for k, value in enumerate(row):
                 item = QTableWidgetItem(figure_text(value))
                 item.setToolTip(f"{headers[k]}: {figure_text(value)}")  # cells narrower than their text
-                if k and isinstance(value, (int, float)):
+                if k and (isinstance(value, (int, float)) or str(value).endswith(MARKS)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 t.setItem(i, k, item)
 
@@ -528,8 +629,85 @@ class ComparePanel(QWidget):
                 if highest <= 0:
                     chart.plot_item.setYRange(0, 1, padding=0)
                 chart.set_notice("No chips installed in any scenario: add orders in the Fleet view")
-        self.status_message.emit(f"Compared {len(outcomes)} scenarios")
         self.check_current()
+
+
+# The marks on a difference that Monte Carlo noise may explain ((the row's words, the rule)), said
+# in a last row: a what-if changing only the seed showed "Largest P50 shortfall +136,646 chips" and
+# "First month ... -1 month" as effects. No extra runs: the error is read off the two runs.
+NOISE_MARK, SEED_MARK = "~", "*"
+MARKS = (NOISE_MARK, SEED_MARK)
+MARK_WORDS = {
+    NOISE_MARK: ("within Monte Carlo error",
+                 f"the runs' probabilities differ by under {SEED_STANDARD_ERRORS:g} standard errors "
+                 "(sqrt(p(1-p)/trials) each, combined), or the months other seeds may give overlap "
+                 f"(P(meet) within {SEED_STANDARD_ERRORS:g} standard errors of 50%)"),
+    SEED_MARK: ("from runs with other seeds or trials",
+                "part of this difference is Monte Carlo noise, not estimated here"),
+}
+
+
+def _month_number(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _noise_sources(result) -> dict[str, tuple]:
+    """{key-figure label: what its Monte Carlo error is read from}: ("p", probability, trials) for
+    a probability; ("span", least, most) for a figure other seeds may move (the first short month
+    as a month number, inf for never; the count of short months), by the engine's rule: a month
+    whose P(meet) is within SEED_STANDARD_ERRORS of 50% may fall either side of it."""
+    p = np.asarray(result.prob_meet_demand, dtype=float)
+    near = np.abs(p - 0.5) <= SEED_STANDARD_ERRORS * prob_meet_standard_error(result) + 1e-12
+    short = np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0
+    maybe, surely = np.flatnonzero(short | near), np.flatnonzero(short & ~near)
+
+    def first(index) -> float:
+        return _month_number(result.months[int(index[0])]) if index.size else math.inf
+
+    out: dict[str, tuple] = {
+        "First month demand exceeds capacity P50 (date)": ("span", first(maybe), first(surely)),
+        "Months with a P50 shortfall (months)": ("span", int(surely.size), int(maybe.size)),
+    }
+    for months_in in (12, 24):   # the labels of engine.studies_forecast.forecast_key_figures
+        if 0 <= months_in < len(p):
+            out[f"P(meet demand) {months_in} months in (%)"] = ("p", float(p[months_in]), int(result.trials))
+    for job in result.jobs:
+        out[f"Job '{job.job.name}' done within horizon (%)"] = ("p", float(job.prob_within_horizon),
+                                                                 int(result.trials))
+    return out
+
+
+def _runs_differ(result, base) -> str:
+    """How two forecasts' Monte Carlo runs differ ("" when they share trials and seed)."""
+    other = [word for word, differs in (("trials", result.trials != base.trials),
+                                        ("seed", result.scenario.seed != base.scenario.seed)) if differs]
+    return f"other {' and '.join(other)}" if other else ""
+
+
+def _noise_mark(source, base_source, difference, runs_differ: str) -> str:
+    """The mark of a difference Monte Carlo noise may explain (MARKS), or ""."""
+    if difference in ("", 0) or (isinstance(difference, str) and difference.startswith("+0 ")):
+        return ""
+    if source and base_source and source[0] == base_source[0] == "p":
+        (_, p, trials), (_, p_base, trials_base) = source, base_source
+        se = math.sqrt(p * (1 - p) / max(trials, 1) + p_base * (1 - p_base) / max(trials_base, 1))
+        return NOISE_MARK if abs(p - p_base) <= SEED_STANDARD_ERRORS * se + 1e-12 else ""
+    if source and base_source and source[0] == base_source[0] == "span":
+        overlap = max(source[1], base_source[1]) <= min(source[2], base_source[2])
+        return NOISE_MARK if overlap else ""
+    return SEED_MARK if runs_differ else ""
+
+
+def _file_value(value, for_file: bool):
+    """A figure for a file: a number that is not whole to 3 significant figures."""
+    return round_figure(value) if for_file and isinstance(value, float) else value
+
+
+def _unnamed(item):
+    """A compared scenario's inputs without its name (a rename changes no input)."""
+    if isinstance(item, ForecastRequest):
+        return replace(item, scenario=replace(item.scenario, name=""))
+    return item
 
 
 def _header_lines(header: str, width: int = 12) -> str:

@@ -112,7 +112,7 @@ def test_baseline_is_always_compared_and_differences_are_shown(store, qtbot):
     by_label = {row[0]: row for row in rows}
     label = next(k for k in by_label if k.startswith("Installed P50 at horizon end, Ascend"))
     _, base, half, diff = by_label[label]
-    assert diff == pytest.approx(half - base) and diff < 0  # fewer 910B than the baseline
+    assert diff == pytest.approx(half - base, rel=0.01) and diff < 0  # fewer 910B (each figure to 3 significant figures)
     p.shutdown()
 
 
