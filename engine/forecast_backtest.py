@@ -72,6 +72,8 @@ def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int
 
 SE_BATCHES = 20       # batches the trials are split into to estimate the quantiles' Monte Carlo error
 SE_BATCH_TRIALS = 100  # the fewest trials a batch's P10/P90 is read from
+SE_MIN_BATCHES = 5     # fewer batches' spread is too rough to print as an error
+SE_MIN_TRIALS = SE_MIN_BATCHES * SE_BATCH_TRIALS   # below it the error is not estimated (None)
 
 
 def quantile_relative_se(values: np.ndarray, quantiles: np.ndarray) -> tuple[float, float, float] | None:
@@ -81,7 +83,7 @@ def quantile_relative_se(values: np.ndarray, quantiles: np.ndarray) -> tuple[flo
     nothing is drawn again and the printed quantiles do not change."""
     trials = values.shape[0]
     batches = min(SE_BATCHES, trials // SE_BATCH_TRIALS)
-    if batches < 5 or values.shape[1] == 0:
+    if batches < SE_MIN_BATCHES or values.shape[1] == 0:
         return None
     size = trials // batches
     per_batch = np.percentile(values[:batches * size].reshape(batches, size, -1), [10, 50, 90], axis=1)

@@ -85,6 +85,7 @@ class Tornado:
     bars: tuple[TornadoBar, ...]
     month: dt.date | None  # the month P(meet) and shortfall are read at (None: averaged)
     metrics: tuple[str, ...] = ("prob_meet_demand", "shortfall_mean_unit_chips", "job_completion_days")
+    trials: int = 0        # of each run, its base's too (labels say so: not the forecast's own run)
 
 
 def _metrics(inputs: ForecastInputs, month_index: int | None, trials: int, fixed: Sequence[str] = ()) -> dict:
@@ -205,7 +206,7 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
             settings.append(_metrics(replace(inputs, scenario=replace(sc, allocation=alloc)), month_index, trials))
         bars.append(TornadoBar(f"train share {chip}", f"{max(share - 0.2, 0):.0%}",
                                f"{min(share + 0.2, 1):.0%}", settings[0], settings[1]))
-    return Tornado(base=base, bars=tuple(bars), month=month)
+    return Tornado(base=base, bars=tuple(bars), month=month, trials=trials)
 
 
 def _months(sc):

@@ -330,8 +330,8 @@ def _seed_sensitive(result: ForecastResult) -> np.ndarray:
 
 def shortfall_seed_words(result: ForecastResult) -> tuple[str, str]:
     """(first short month, months short) as other seeds may give them, in words, or "" each when
-    no month is within Monte Carlo error of P(meet) 50%: "2025-07 or 2025-08 by the seed (P(meet)
-    2025-07 50.6% +-1.1 points, within Monte Carlo error of 50% at 2,000 trials)", "45 to 46 ..."."""
+    no month's P(meet) is within SEED_STANDARD_ERRORS of 50%: "2025-07 or 2025-08 by the seed (P(meet)
+    2025-07 50.6% +-1.1 points, within 3 standard errors of 50% at 2,000 trials)", "45 to 46 ..."."""
     short = np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0
     near = _seed_sensitive(result)
     if not near.any():
@@ -343,7 +343,8 @@ def shortfall_seed_words(result: ForecastResult) -> tuple[str, str]:
     latest = months[int(surely[0])] if surely.size else None
     why = "; ".join(f"{months[i]:%Y-%m} {result.prob_meet_demand[i]:.1%} +-{100 * se[i]:.1f} points"
                     for i in np.flatnonzero(near)[:3]) + ("; ..." if near.sum() > 3 else "")
-    why = f"P(meet) {why}, within Monte Carlo error of 50% at {result.trials:,} trials"
+    # "within Monte Carlo error" read as within one error: 53.1% +-1.1 is 2.8 of them from 50%
+    why = f"P(meet) {why}, within {SEED_STANDARD_ERRORS:g} standard errors of 50% at {result.trials:,} trials"
     first = ""
     if earliest != latest:
         if latest is None:
@@ -355,6 +356,29 @@ def shortfall_seed_words(result: ForecastResult) -> tuple[str, str]:
     few, many = int(surely.size), int(maybe.size)
     count = f"{few} to {many} by the seed ({why})" if few != many else ""
     return first, count
+
+
+def prob_percent(share: float) -> float | int:
+    """A probability in whole percent, with one decimal where that would read 0 or 100 and it is
+    not, kept within 0.1 to 99.9: 0.9995 of the trials is 99.9, not a certainty (prob_percent_text
+    says "> 99.9%")."""
+    whole = round(share * 100)
+    if not 0 < share < 1 or whole not in (0, 100):
+        return whole
+    return min(max(round(share * 100, 1), 0.1), 99.9)
+
+
+def prob_percent_text(share: float) -> str:
+    """A probability as text in whole percent, as `fleetcast forecast` prints it: "> 99.9%" or
+    "< 0.1%" where it is not certain but rounds to it, one decimal where that reads 0% or 100%."""
+    text = f"{share:.0%}"
+    if 0 < share < 1 and text in ("0%", "100%"):
+        text = f"{share:.1%}"
+        if text == "100.0%":
+            return "> 99.9%"
+        if text == "0.0%":
+            return "< 0.1%"
+    return text
 
 
 def round_figure(value: object, digits: int = 3) -> object:
@@ -392,11 +416,11 @@ def forecast_key_figures(result: ForecastResult, chip_names: Mapping[str, str] |
         inside = 0 <= months_in < len(result.months)
         # whole percent, as the Forecast summary and the report give it: 2,000 trials know a
         # probability near 95% to about half a point, so "95.55" claimed a precision it lacks
-        rows.append((label, round(float(result.prob_meet_demand[months_in]) * 100) if inside else "beyond horizon"))
+        rows.append((label, prob_percent(float(result.prob_meet_demand[months_in])) if inside else "beyond horizon"))
     for job in result.jobs:
         for q, value in (("P50", job.completion_p50), ("P90", job.completion_p90)):
             rows.append((f"Job '{job.job.name}' done {q} (date)", value or "after the horizon"))
-        rows.append((f"Job '{job.job.name}' done within horizon (%)", round(job.prob_within_horizon * 100)))
+        rows.append((f"Job '{job.job.name}' done within horizon (%)", prob_percent(job.prob_within_horizon)))
     return rows
 
 
@@ -766,6 +790,17 @@ def plan_economics_table(result, chip_names: Mapping[str, str] | None = None) ->
                      for e in (result.economics if result is not None else ())]
 
 
+def plan_cost_series(result) -> tuple[str, str]:
+    """The cost charts' series names, their basis short enough for a legend at 1280 px (the
+    table's full headers were cut off under the chart)."""
+    econ = result.economics if result is not None else ()
+    if not econ:
+        return "USD per million served tokens", "USD per million training tokens"
+    e = econ[0]
+    return (f"USD per million served tokens (capital, {e.life_years:g} y, load = peak / {e.peak_to_average:g})",
+            f"USD per million training tokens (capital, {e.life_years:g} y, {e.training_goodput:.0%} goodput)")
+
+
 def plan_order_rows(result, confidence: float, candidates: Sequence) -> list[dict]:
     """Each planned order as an assumption order row (the Fleet's fields), for "Add as orders"."""
     vendors = {c.chip_id: c.vendor for c in candidates}
@@ -781,8 +816,9 @@ __all__ = [
     "BASELINE_NAME", "baseline_name",
     "ForecastStudy", "PlanStudy", "MonthlyTable", "TableColumn", "FORECAST_STUDY_VERSION", "PLAN_STUDY_VERSION",
     "forecast_key_figures", "forecast_monthly_table", "forecast_job_table", "first_shortfall_month", "scenario_of",
-    "prob_meet_standard_error", "prob_error_points", "shortfall_seed_words", "round_figure",
-    "plan_lowest_prob", "throughput_key", "PlanJob", "compute_plan", "plan_deliveries", "plan_order_table", "plan_economics_table", "plan_order_rows",
+    "prob_meet_standard_error", "prob_error_points", "shortfall_seed_words", "round_figure", "prob_percent",
+    "prob_percent_text",
+    "plan_lowest_prob", "throughput_key", "PlanJob", "compute_plan", "plan_deliveries", "plan_order_table", "plan_economics_table", "plan_cost_series", "plan_order_rows",
 ]
 
 

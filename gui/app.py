@@ -360,13 +360,29 @@ class MainWindow(QMainWindow):
         return any(w.is_modified() for w in self._watchers.values()) or bool(self.save_problem())
 
     def save_problem(self) -> str:
-        """Why the inputs on screen cannot be saved as they are (a table's bad cell), or "".
+        """Why the inputs on screen cannot be saved as they are (a table's bad cell, an edited
+        Forecast field its form flags), or "".
         The tables keep their last good rows while a cell is bad: saving those stored a value the
         user no longer saw (a probability typed as 150 saved as the old 50), with no word."""
         from gui.panels.forecast_editors import save_problem_under
 
         return next((p for p in ((plan_cell_problem(panel) if key == "plan" else save_problem_under(panel))
-                                 for key, panel in self.panels.items() if key != "fleet") if p), "")
+                                 for key, panel in self.panels.items() if key != "fleet") if p), "") \
+            or self._forecast_field_problem()
+
+    def _forecast_field_problem(self) -> str:
+        """The Forecast form's first field problem ("Fix before running: ..."), or "", while its
+        inputs are edited: saved, a Failures of 100 %/year made every later run of the scenario
+        fail. A scenario loaded bad and left alone is not flagged (not unsaved, and saving it
+        writes what is already stored)."""
+        panel, watcher = self.panels.get("forecast"), self._watchers.get("forecast")
+        if panel is None or watcher is None or not watcher.is_modified():
+            return ""
+        from engine.studies_forecast import ForecastStudy
+        from gui.panels.forecast_supply import supply_problems
+
+        scenario = panel.scenario()
+        return next((p.message for p in supply_problems(ForecastStudy(scenario).problems(), scenario)), "")
 
     def update_modified(self) -> None:
         self.setWindowModified(self.is_modified())
@@ -889,6 +905,7 @@ class MainWindow(QMainWindow):
         from gui.report import write_report
 
         from engine.errors import Cancelled
+        from gui.export_all import WRITING_FILES
         from gui.widgets.progress_dialog import WorkDialog
 
         for key in ANALYSIS_PANELS:
@@ -898,9 +915,17 @@ class MainWindow(QMainWindow):
             # with `fleetcast report` on the same scenario without a word
             title = (self._scenario_name or "") + (" (with unsaved changes)" if self.is_modified() else "")
             with WorkDialog(self, "Export report", "Computing the views…") as work:
+                def progress(fraction, message="", work=work):
+                    # the PDF is written after the views in one go, asking nobody: its Cancel did
+                    # nothing for 10-13 s beside "Writing files…"
+                    if message == WRITING_FILES:
+                        work.uncancellable("Writing the report…")
+                    else:
+                        work.progress(fraction, message)
+
                 result = write_report(self.store, self.panels, title, self.gather_scenario_params(),
                                       path, force=force, partial=True,   # a part not computed is said first in it
-                                      progress=work.progress, should_stop=work.should_stop)
+                                      progress=progress, should_stop=work.should_stop)
         except Cancelled:
             self.show_status("Report cancelled: nothing was written")
             return None

@@ -372,7 +372,9 @@ def forecast_sentences(ctx: ReportContext) -> list[str]:
                 return f"{words} (on 1 {monthly[int(n)][0]:%b %Y})"   # each month is read on its first day
             return words
 
-        said = [f"<b>{_number(value)} %</b> {_esc(when(label))}" for label, value in probabilities]
+        # a figure short of certain keeps its decimal (engine prob_percent: 99.9, not "100 %")
+        said = [f"<b>{_number(value) if float(value).is_integer() else f'{float(value):g}'} %</b> {_esc(when(label))}"
+                for label, value in probabilities]
         out.append("The probability that installed capacity meets demand is " + " and ".join(said) + ".")
     first = _find(f, "First month demand exceeds capacity P50")
     months = _find(f, "Months with a P50 shortfall")

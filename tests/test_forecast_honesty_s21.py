@@ -32,7 +32,7 @@ def test_a_first_short_month_at_even_odds_is_named_as_the_seeds_choice(capsys):
     for f in figures.values():
         words = f["First month demand exceeds capacity P50, Monte Carlo range (date)"]
         assert words.startswith("2025-07 or 2025-08 by the seed (P(meet) 2025-07 ")
-        assert "within Monte Carlo error of 50% at 2,000 trials" in words
+        assert "within 3 standard errors of 50% at 2,000 trials" in words
         assert f["Months with a P50 shortfall, Monte Carlo range (months)"].startswith("15 to 16 by the seed")
         assert f["Months with a P50 shortfall (months)"] in (15, 16)
 

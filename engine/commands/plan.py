@@ -16,8 +16,8 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "plan", "the cheapest order plan that keeps P(capacity >= demand) >= P every "
                                         "month from MONTH (chance-constrained over the Monte Carlo trials)")
     p.add_argument("--scenario", metavar="NAME",
-                   help="a saved scenario (default: the database's baseline, 'Story default'); its saved Plan study, when it "
-                        "has one, gives every setting below that is not given as a flag")
+                   help="a saved scenario (default: the database's baseline scenario); its saved Plan study, when "
+                        "it has one, gives every setting below that is not given as a flag")
     p.add_argument("--confidence", type=plain_number, metavar="P", help="P(meet demand) to keep, 0.5 to below 1 (default 0.9)")
     p.add_argument("--from", dest="from_month", metavar="YYYY-MM",
                    help="first month that must meet (default: the first month from which new orders can keep "
@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run_plan)
 
     b = add_command(subparsers, "backtest", "forecast demand from the points known on DATE and score the later ones")
-    b.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the database's baseline, 'Story default')")
+    b.add_argument("--scenario", metavar="NAME", help="a saved scenario (default: the database's baseline scenario)")
     b.add_argument("--as-of", dest="as_of", required=True, metavar="YYYY-MM-DD", help="what was known on this date")
     b.add_argument("--trials", type=whole_number, metavar="N",
                    help=f"Monte Carlo draws of the growth (default {BACKTEST_TRIALS:,}; {BACKTEST_TRIALS_RANGE[0]:,} to "
@@ -351,6 +351,8 @@ def _sig3(value):
 
 
 def backtest_to_dict(bt) -> dict:
+    from engine.forecast_backtest import SE_MIN_TRIALS
+
     # coverage alone reads a band 600x wide as a pass: the nominal level, how wide the bands are
     # (P90/P10) and how far the median was off (actual/P50) go with it
     spread = [p.p90 / p.p10 for p in bt.points if p.p10 > 0]
@@ -370,12 +372,18 @@ def backtest_to_dict(bt) -> dict:
             "units": {"actual, p10, p50, p90": "tokens per day",
                       "p90_over_p10, actual_over_p50": "ratios (1 = a band of zero width; 1 = the median was right)",
                       "relative_se_p10_p50_p90": "the largest over the points of each quantile's Monte Carlo "
-                                                 "standard error over its value, from 20 batches of the trials"}}
+                                                 "standard error over its value, from up to 20 batches of the "
+                                                 f"trials (null below {SE_MIN_TRIALS:,} trials: not estimated)"}}
 
 
 def _error_words(bt) -> str:
     """The run and its Monte Carlo error in one clause (the QA saw P90 move 27% across seeds)."""
+    from engine.forecast_backtest import SE_MIN_TRIALS
+
     run = f"{bt.trials:,} trials, seed {bt.seed}"
+    if bt.relative_se is None and bt.points and bt.trials < SE_MIN_TRIALS:
+        # below it the error went unsaid, and the figures read as exact as at 20,000 trials
+        return f"figures from {run}; Monte Carlo error not estimated below {SE_MIN_TRIALS:,} trials"
     if bt.relative_se is None:
         return f"figures from {run}"
     lo, mid, hi = (f"{100 * v:.2g}%" for v in bt.relative_se)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from engine.forecast import SOURCE_LABELS, ForecastResult
 from engine.fleet import add_months
-from engine.studies_forecast import forecast_job_table, forecast_monthly_table
+from engine.studies_forecast import forecast_job_table, forecast_monthly_table, prob_percent_text
 from gui import style
 from gui.panels.base import with_names
 from gui.panels.forecast_common import (counts_from_zero, figure_text, first_shortfall_month, fit_left_axis,
@@ -177,8 +177,11 @@ class ForecastCharts(QWidget):
                               {first: style.series_color("good end (P10)"), second: style.series_color("bad end (P90)")})
             chart.set_title(f"{TORNADO_METRICS[metric][0]}{when}")   # the month read, in the exports too
             chart.set_notice("")
+        # its own runs: a base P(meet) of 55% beside the summary's 53.1% for the same month read as a clash
+        own_runs = f" on its own {tornado.trials:,} trials" if tornado.trials else " on its own trials"
+        base_text = html.escape(prob_percent_text(tornado.base["prob_meet_demand"]))
         self.sensitivity_label.setText(f"P(meet) and shortfall{when}; base P(meet) "
-                                       f"{tornado.base['prob_meet_demand'] * 100:.0f}%. Bars: the change when one "
+                                       f"{base_text}{own_runs}. Bars: the change when one "
                                        "input sits at the <span style='color:#009E73'>first</span> or "
                                        "<span style='color:#D55E00'>second</span> setting named under it "
                                        "(P10 / P90: the input's own 10th / 90th percentile).")
@@ -439,7 +442,7 @@ class ForecastCharts(QWidget):
             if months_in < len(r.months):
                 # the forecast reads each month on its first day (demand grew ~25% within a month in 2025)
                 parts.append(f"P(meet demand) on 1 {r.months[months_in]:%b %Y}: "
-                             f"{r.prob_meet_demand[months_in] * 100:.0f}%.")
+                             f"{html.escape(prob_percent_text(float(r.prob_meet_demand[months_in])))}.")
         for j in r.jobs:
             when = (lambda d: f"{d:%b %Y}" if d else "after the horizon")
             parts.append(f"Job <i>{j.job.name}</i>: done P50 <b>{when(j.completion_p50)}</b> "

@@ -88,7 +88,7 @@ class SupplyEditor(QGroupBox):
         self.lag_spin = _spin(0, 3650, 30, decimals=0, step=5, suffix=" days",
                               tip="Days from delivery until a chip counts as installed (racking, burn-in). "
                                   "Default 30 days")
-        self.failure_spin = _spin(0, 100, 3, decimals=2, step=0.5, suffix=" %/year",
+        self.failure_spin = _spin(0, 99.99, 3, decimals=2, step=0.5, suffix=" %/year",
                                   tip="Installed chips lost per year, net of repairs (exponential). Default "
                                       "3 %/year; a scenario saved without it: 0")
         self.life_spin = _spin(0, 100, 5, decimals=1, step=0.5, suffix=" years",

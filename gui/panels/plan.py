@@ -30,7 +30,7 @@ from engine.errors import UserError
 from engine.forecast_plan import FRESH_TOLERANCE, cost_spread_text, pct_text, usd_text
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
-    CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_curve_name, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
+    CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_cost_series, plan_curve_name, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
     plan_order_table, plan_view_window, scenario_of,
 )
 from gui.commands import follow_stack, follow_store_writes
@@ -583,11 +583,11 @@ class PlanPanel(QWidget):
         p.set_series("Target", to_timestamps([r.from_month, r.until_month]), [r.confidence * 100] * 2,
                      color="#C00000", symbol=None, dashed=True)
         percent_y_range(p)
-        econ, heads = list(r.economics), self.econ_rows()[0]   # the series say the costs' basis, as the table
+        econ, heads = list(r.economics), plan_cost_series(r)   # the series say the costs' basis, as the table
         labels = [names.get(e.chip_id, e.chip_id).replace(" ", "\n", 1) for e in econ]
         for chart, key, values, colour in (
-                (self.served_cost_chart, heads[3], [e.usd_per_million_served_tokens or 0.0 for e in econ], "#0072B2"),
-                (self.training_cost_chart, heads[5], [e.usd_per_million_training_tokens or 0.0 for e in econ],
+                (self.served_cost_chart, heads[0], [e.usd_per_million_served_tokens or 0.0 for e in econ], "#0072B2"),
+                (self.training_cost_chart, heads[1], [e.usd_per_million_training_tokens or 0.0 for e in econ],
                  "#E69F00")):
             chart.set_grouped(labels, {key: values}, {key: colour})
             if chart.legend is not None:

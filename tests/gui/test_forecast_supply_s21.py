@@ -138,7 +138,7 @@ def test_saved_values_are_kept_exactly_and_out_of_range_ones_are_named_not_clamp
 
 
 def test_a_failure_rate_of_100_percent_is_flagged_on_its_field(panel):
-    panel.supply_editor.failure_spin.setValue(100)
+    panel.apply_scenario_state({**panel.scenario_state(), "annual_failure_rate": 1.0})   # stored; the field stops at 99.99
     assert panel.run() is None
     assert panel.validation_label.text() == "Fix before running: Failures 100 %/year: use 0 to 99.99 %/year."
     assert "c0392b" in panel.supply_editor.failure_spin.styleSheet()
