@@ -779,6 +779,13 @@ class Store:
 
         return import_orders(self, path, update_existing=update_existing)
 
+    def risk_profile_vendors(self) -> list[str]:
+        """The vendors with a delivery-risk profile in the scenario a forecast runs when none is
+        named (engine.store.transfer.risk_profile_vendors), for the views' vendor warning."""
+        from engine.store.transfer import risk_profile_vendors
+
+        return risk_profile_vendors(self)
+
     def import_orders_csv(self, path) -> int:
         return self.import_orders(path).count
 

@@ -319,13 +319,11 @@ class FleetPanel(QWidget):
             order = self.store.order_snapshot(order_id)["order"]
         except UserError:   # deleted since
             order = None
-        from engine.store.transfer import risk_profile_vendors
-
         # the profiles of the scenario a forecast runs, as `orders import` names them (the built-in
         # story's were named after the database's baseline gave a vendor a profile of its own)
         mismatch = order and vendor_mismatch(order["vendor"], order["chip_id"],
                                              self._chip_vendors.get(order["chip_id"], ""),
-                                             risk_profile_vendors(self.store))
+                                             self.store.risk_profile_vendors())
         if mismatch:
             self.banner.show_warning(f"Order {order_id}: {mismatch}. Kept (a reseller is possible); "
                                      "edit its vendor if that is wrong.")
