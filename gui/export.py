@@ -38,6 +38,15 @@ def context_lines(context: Mapping[str, object] | None) -> list[str]:
     return [f"{key}: {value}" for key, value in (context or {}).items() if value not in (None, "")]
 
 
+def set_tall_title(item, title_html: str) -> None:
+    """Set a plot's title (rich text, maybe several lines) and make its row tall enough to show
+    it: PlotItem fixes the title row at 30 px."""
+    item.setTitle(title_html, size="11pt")
+    height = item.titleLabel.item.boundingRect().height() + 4
+    item.titleLabel.setMaximumHeight(height)
+    item.layout.setRowFixedHeight(0, height)
+
+
 @contextlib.contextmanager
 def titled(target, context: Mapping[str, object] | None):
     """While exporting: the chart's full title with a second line naming scenario, model and
@@ -65,11 +74,7 @@ def titled(target, context: Mapping[str, object] | None):
         if hasattr(target, "_set_axis_label"):
             target._set_axis_label("left", target.y_label, target.y_unit)
     on_screen = item.geometry()   # given back at the end (a longer title widens the item for good)
-    item.setTitle(f"{html.escape(title)}<br><span style='font-size:9pt; color:#444444'>{subtitle}</span>",
-                  size="11pt")
-    height = item.titleLabel.item.boundingRect().height() + 4  # PlotItem fixes the title row at 30 px
-    item.titleLabel.setMaximumHeight(height)
-    item.layout.setRowFixedHeight(0, height)
+    set_tall_title(item, f"{html.escape(title)}<br><span style='font-size:9pt; color:#444444'>{subtitle}</span>")
     item.layout.activate()
     QApplication.processEvents()
     try:

@@ -905,10 +905,9 @@ def whole_title(chart):
     chart._texts_frozen = True   # the chart refits its texts when its axes move: not while drawn
     lines = textwrap.wrap(title, TITLE_LINE_CHARS)
     if len(lines) > 1:
-        item.setTitle("<br>".join(html.escape(line) for line in lines), size="11pt")
-        height = item.titleLabel.item.boundingRect().height() + 4   # PlotItem fixes the title row at 30 px
-        item.titleLabel.setMaximumHeight(height)
-        item.layout.setRowFixedHeight(0, height)
+        from gui.export import set_tall_title
+
+        set_tall_title(item, "<br>".join(html.escape(line) for line in lines))
     item.layout.activate()
     QApplication.processEvents()
     try:

@@ -303,15 +303,10 @@ def _deadline_words(job) -> str:
 
 def prob_text(share: float) -> str:
     """A probability in whole percent, with a decimal where that reads 0% or 100% and it is not:
-    0.9999 of the trials is "> 99.9%", not a certainty."""
-    text = f"{share:.0%}"
-    if 0 < share < 1 and text in ("0%", "100%"):
-        text = f"{share:.1%}"
-        if text == "100.0%":
-            return "> 99.9%"
-        if text == "0.0%":
-            return "< 0.1%"
-    return text
+    0.9999 of the trials is "> 99.9%", not a certainty (one rule with the window's)."""
+    from engine.studies_forecast import prob_percent_text
+
+    return prob_percent_text(share)
 
 
 def _summary(result, supply_notes: list[str] | None = None, what_if: tuple[str | None, list[str]] = (None, [])) -> str:
