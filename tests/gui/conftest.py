@@ -64,3 +64,31 @@ def policy_editor(window, qtbot):
         assert window.scenario_bar.save_current()
     qtbot.waitUntil(lambda: not window.is_modified())
     return editor
+
+
+@pytest.fixture
+def forecast_panel(store, qtbot):
+    """The Forecast view alone, not updating as it is edited (a test runs it when it means to)."""
+    from PySide6.QtCore import QThreadPool
+    from PySide6.QtGui import QUndoStack
+
+    from gui.panels.forecast import ForecastPanel
+
+    p = ForecastPanel(store, QUndoStack())
+    qtbot.addWidget(p)
+    p.auto_check.setChecked(False)
+    p._debounce.stop()
+    yield p
+    p.shutdown()
+    QThreadPool.globalInstance().waitForDone(5000)
+
+
+@pytest.fixture
+def inference_panel(store, qtbot):
+    """The Inference view alone, on the shared store."""
+    from gui.panels.inference import InferencePanel
+
+    p = InferencePanel(store)
+    qtbot.addWidget(p)
+    yield p
+    p.shutdown()

@@ -7,8 +7,7 @@ names them, and a bad value is flagged on its field before anything runs."""
 import datetime as dt
 
 import pytest
-from PySide6.QtCore import QDate, QThreadPool
-from PySide6.QtGui import QUndoStack
+from PySide6.QtCore import QDate
 
 from engine.forecast import ForecastScenario
 from gui.panels.forecast import ForecastPanel
@@ -20,14 +19,8 @@ SUPPLY_KEYS = ("as_of", "install_lag_days", "annual_failure_rate", "lifetime_yea
 
 
 @pytest.fixture
-def panel(store, qtbot):
-    p = ForecastPanel(store, QUndoStack())
-    qtbot.addWidget(p)
-    p.auto_check.setChecked(False)
-    p._debounce.stop()
-    yield p
-    p.shutdown()
-    QThreadPool.globalInstance().waitForDone(5000)
+def panel(forecast_panel):   # tests/gui/conftest.py
+    return forecast_panel
 
 
 @pytest.fixture

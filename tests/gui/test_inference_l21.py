@@ -7,24 +7,12 @@ import pytest
 from engine.catalog import reference_chips, reference_models
 from engine.inference import _pipeline_hint
 from engine.serving.families import blank_engine_note
-from engine.store import open_store
-from gui.panels.inference import InferencePanel
 from gui.panels.inference_notes import BATCH_HEADER, window_terms
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "inference.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def panel(store, qtbot):
-    p = InferencePanel(store)
-    qtbot.addWidget(p)
-    yield p
-    p.shutdown()
+def panel(inference_panel):   # tests/gui/conftest.py
+    return inference_panel
 
 
 def test_cli_advice_is_said_in_the_windows_terms():
