@@ -36,7 +36,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from engine.errors import Cancelled, ValidationError
+from engine.errors import Cancelled, UserError, ValidationError
 from engine.fleet import Order, month_starts
 from engine.hardware import CHIP_LIFE_YEARS
 from engine.validate import iso_day
@@ -1093,6 +1093,9 @@ def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int |
 
     trials = sc.trials if trials is None else int(trials)
     seed = sc.seed if seed is None else int(seed)
+    too_big = memory_problem(trials, sc.months, len(chip_ids))
+    if too_big:   # before any array is made: 200 chip types at 20,000 x 240 took 8.2 GB, 35 s
+        raise UserError(f"forecast scenario {sc.name!r}: {too_big}")
     n_months = sc.months
     months = tuple(month_starts(sc.start, n_months))
     bounds = months + (_add_months(months[-1], 1),)
@@ -1373,6 +1376,27 @@ def _positive(problems: list[str], name: str, value, allow_zero: bool = False) -
 MAX_TRIAL_MONTHS = 20_000_000
 BYTES_PER_TRIAL_MONTH = 106.0   # the slope of those peaks
 BASE_BYTES = 0.1e9              # the process before the trials
+
+
+# Each chip type beyond the story's three keeps one float64 array of trials x months more (installed
+# chips by type): 200 chip types at 20,000 x 240 peaked at 8.2 GB (QA s21), 1.7 kB a trial-month.
+BYTES_PER_CHIP_TRIAL_MONTH = 8.0
+STORY_CHIP_TYPES = 3
+MAX_FORECAST_BYTES = BASE_BYTES + MAX_TRIAL_MONTHS * BYTES_PER_TRIAL_MONTH   # what the trial-month limit allows
+
+
+def memory_problem(trials: int, months: int, chip_types: int) -> str:
+    """Why a run of `trials` x `months` over `chip_types` chip types would need more memory than the
+    trial-month limit allows a story-sized fleet (about 2.2 GB), or "" (the limit counted trials x
+    months alone, so 200 chip types passed it at 8.2 GB)."""
+    per_tm = BYTES_PER_TRIAL_MONTH + BYTES_PER_CHIP_TRIAL_MONTH * max(chip_types - STORY_CHIP_TYPES, 0)
+    need = BASE_BYTES + trials * months * per_tm
+    if need <= MAX_FORECAST_BYTES:
+        return ""
+    fits = int((MAX_FORECAST_BYTES - BASE_BYTES) / (months * per_tm))
+    return (f"{trials:,} trials x {months} months over {chip_types} chip types need about {need / 1e9:,.1f} GB, "
+            f"more than the {MAX_FORECAST_BYTES / 1e9:.1f} GB a forecast may use; lower the trials (at most "
+            f"{max(fits, 0):,} over {months} months) or the months")
 
 
 def trial_months_problem(trials, months) -> str:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import Cancelled, ValidationError
+from engine.errors import Cancelled, UserError, ValidationError
 from engine.fleet import Delivery, Order, ScheduledLot, installed_timeline, month_starts
 from engine.forecast import (Allocation, AllocationStep, DemandCurve, DemandPoint, ForecastInputs,
                              ForecastScenario, OrderUncertainty, ThroughputTable, TrainingJob,
@@ -854,3 +854,22 @@ def test_an_orders_own_risk_is_said_to_shadow_its_vendors_profile():
     [note] = own_risk_notes([o], sc)
     assert note.startswith("order 1 (") and "Huawei's profile, and any what-if of it, does not apply" in note
     assert own_risk_notes([o], scenario(vendor_uncertainty={"Huawei": fixed(0.5)})) == ()
+
+
+def test_the_memory_limit_counts_the_chip_types():
+    """QA s21: 200 chip types at 20,000 x 240 (4.8 M trial-months, under the 20 M limit) peaked at
+    8.2 GB; each chip type keeps an array of trials x months more. Refused before any is made."""
+    from engine.forecast import MAX_TRIAL_MONTHS, memory_problem
+
+    assert memory_problem(20_000, 240, 3) == ""
+    assert memory_problem(MAX_TRIAL_MONTHS // 240, 240, 3) == ""          # the trial-month limit itself
+    said = memory_problem(20_000, 240, 200)
+    assert "20,000 trials x 240 months over 200 chip types need about 8.2 GB" in said and "at most" in said
+    fits = int(said.split("at most ")[1].split()[0].replace(",", ""))
+    assert memory_problem(fits, 240, 200) == "" and memory_problem(fits + 100, 240, 200) != ""
+    chips = {CHIP: 100.0, **{f"c{i}": 100.0 for i in range(60)}}
+    orders = tuple(order(i + 1, qty=10, deliveries=[(D(2024, 1, 10), 10)], chip=c) for i, c in enumerate(chips))
+    sc = scenario(months=240, trials=50_000)
+    inp = ForecastInputs(orders=orders, scenario=sc, chip_peak_tflops=chips, serving_tokens_per_s_per_chip=chips)
+    with pytest.raises(UserError, match="chip types need about"):
+        run_forecast(inp)
