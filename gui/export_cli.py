@@ -68,7 +68,11 @@ def run(args, ctx) -> Output:
         name = baseline_scenario(store)
     panels = build_offscreen_panels(store, name)
     try:
-        written = export_all(panels, out, scenario=name, force=args.force, partial=args.partial)
+        from engine.commands import terminal_progress
+
+        with terminal_progress(lambda fraction, message="": f"{fraction * 100:3.0f}% {message}") as progress:   # every view computed first: minutes on a big fleet
+            written = export_all(panels, out, scenario=name, force=args.force, partial=args.partial,
+                                 progress=progress)
         left_out = not_computed(panels)
     finally:
         dispose_offscreen_panels(panels, app)

@@ -49,7 +49,11 @@ def run(args, ctx) -> Output:
     params = store.scenario(name)["params"] if name else {}
     panels = build_offscreen_panels(store, name)
     try:
-        result = write_report(store, panels, name or "", params, out, force=args.force, partial=args.partial)
+        from engine.commands import terminal_progress
+
+        with terminal_progress(lambda fraction, message="": f"{fraction * 100:3.0f}% {message}") as progress:   # every view computed first: minutes on a big fleet
+            result = write_report(store, panels, name or "", params, out, force=args.force, partial=args.partial,
+                                  progress=progress)
     finally:
         dispose_offscreen_panels(panels, app)
     from gui.export_all import not_computed_text

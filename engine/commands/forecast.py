@@ -340,8 +340,12 @@ def run(args, ctx) -> Output:
     orders, chips, models, scenario = _load(args, ctx)
     scenario = _overrides(args, scenario)   # trials x months over the limit is refused here, up front
     inputs = build_inputs(orders, chips, models, scenario)
+    from engine.commands import terminal_progress
+
     try:
-        result = run_forecast(inputs)
+        # a long run (many orders, trials or months: minutes) shows where it is, on a terminal
+        with terminal_progress(lambda fraction, message="": f"{fraction * 100:3.0f}% {message}") as progress:
+            result = run_forecast(inputs, progress=progress)
     except MemoryError:   # under the limit, on a machine short of memory or with many chip types
         raise UserError(f"the forecast ran out of memory at --trials {scenario.trials:,} x --months "
                         f"{scenario.months}: lower --trials or --months") from None
