@@ -625,6 +625,16 @@ def _efficiency_note(scenario: ForecastScenario, serving_tput: Mapping[str, floa
             "output tokens/s per chip",)
 
 
+def idle_job_notes(scenario: ForecastScenario, months: Sequence[dt.date]) -> tuple[str, ...]:
+    """One line per training job on a chip whose training share is 0 in every month: it gets no
+    chips, so it never finishes (an 8B job on the H20, which the story keeps for serving, read
+    "0% within the horizon" with 80,000 H20 installed and no reason)."""
+    return tuple(f"job '{job.name}' trains on {job.chip_id}, whose training share is 0% in every month of the "
+                 "scenario: it gets no chips and never finishes; give that chip a training share (Allocation) "
+                 "or move the job to a training chip"
+                 for job in scenario.jobs if not np.any(scenario.allocation.share(job.chip_id, months) > 0))
+
+
 def own_risk_notes(orders: Sequence[Order], scenario: ForecastScenario,
                    maker_by_chip: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """One line per order with a delivery risk of its own while its vendor (or chip maker) has a
@@ -1276,7 +1286,8 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
         + overdue_notes(inputs.orders, sc, inputs.maker_by_chip) + unscheduled_notes(inputs.orders, sc)
         + own_risk_notes(inputs.orders, sc, inputs.maker_by_chip)
         + _efficiency_note(sc, s.serving_tput) + tuple(
-            _deadline_note(j.job, j.prob_within_horizon, s.months) for j in jobs if j.deadline_unknown),
+            _deadline_note(j.job, j.prob_within_horizon, s.months) for j in jobs if j.deadline_unknown)
+        + idle_job_notes(sc, s.months),
         demand_unit_chips_bands=demand_bands.scaled(per_unit), shortfall_unit_chips=shortfall_bands,
         shortfall_mean_unit_chips=shortfall.mean(axis=0) * per_unit,
         demand_tokens_per_day_bands=tokens_bands, growth_note=s.growth_note,

@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from engine.hardware import CHIP_LIFE_YEARS
-from engine.forecast import (DAYS_PER_YEAR, SECONDS_PER_DAY, ForecastInputs, OrderUncertainty, Samples,
+from engine.forecast import (DAYS_PER_YEAR, SECONDS_PER_DAY, ForecastInputs, OrderUncertainty, Samples, idle_job_notes,
                              _add_months, _stream, _survival, _text_key, _throughput_table, draw_fraction_delay,
                              meets, simulate, vendor_shocks)
 
@@ -892,7 +892,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         unit_chip_id=s.unit_chip, economics=economics(inputs, req.candidates, training_tokens_per_s),
         jobs_prob_by_deadline=jobs_prob, solve_s=solve_s, samples=n, status=status,
         notes=tuple(inputs.notes) + tuple(_plan_notes(inputs, req, quarters)) + ((tuned_note,) if tuned_note else ())
-        + _hindsight_note(inputs, first_order),
+        + _hindsight_note(inputs, first_order) + idle_job_notes(sc, months),
         reachable_target=reachable, check_trials=req.check_trials)
 
 

@@ -873,3 +873,16 @@ def test_the_memory_limit_counts_the_chip_types():
     inp = ForecastInputs(orders=orders, scenario=sc, chip_peak_tflops=chips, serving_tokens_per_s_per_chip=chips)
     with pytest.raises(UserError, match="chip types need about"):
         run_forecast(inp)
+
+
+def test_a_job_on_a_chip_with_no_training_share_is_said_to_get_no_chips():
+    """QA s21: an 8B job on the H20 (training share 0 in the story) read "0% within the horizon"
+    with 80,000 H20 installed, and the plan advised moving its deadline."""
+    from engine.fleet import month_starts
+    from engine.forecast import Allocation, TrainingJob, idle_job_notes
+
+    job = TrainingJob(name="8B", model_id="m", tokens=1e9, chip_id=CHIP, earliest_start=D(2024, 1, 1))
+    months = month_starts(D(2024, 1, 1), 12)
+    [note] = idle_job_notes(scenario(jobs=(job,), allocation=Allocation({CHIP: 0.0})), months)
+    assert "job '8B' trains on chip-a, whose training share is 0% in every month" in note
+    assert idle_job_notes(scenario(jobs=(job,), allocation=Allocation({CHIP: 0.5})), months) == ()
