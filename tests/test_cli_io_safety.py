@@ -292,7 +292,7 @@ def test_forecast_beyond_the_memory_budget_is_refused_with_the_limit(capsys, db)
 def test_forecast_memory_error_is_one_line(capsys, db, monkeypatch):
     import engine.forecast
 
-    def out_of_memory(inputs):
+    def out_of_memory(inputs, **_kw):
         raise MemoryError
 
     monkeypatch.setattr(engine.forecast, "run_forecast", out_of_memory)

@@ -154,7 +154,7 @@ def test_the_cli_names_the_flags_that_gave_them(capsys, tmp_path):
 def test_an_out_of_memory_forecast_says_what_to_lower(capsys, tmp_path, monkeypatch):
     import engine.forecast
 
-    def out_of_memory(inputs):
+    def out_of_memory(inputs, **_kw):
         raise MemoryError("Unable to allocate 916. MiB for an array with shape (500000, 240)")
 
     monkeypatch.setattr(engine.forecast, "run_forecast", out_of_memory)
