@@ -23,3 +23,12 @@ def write_cases(source: Path, path: Path, keep: Callable[[dict], bool], change: 
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def write_csv(path: Path, header: list, rows: list) -> Path:
+    """`header` and `rows` written to `path` as a UTF-8 CSV (a test's own import or cases file)."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

@@ -2,7 +2,6 @@
 semicolons, a delivery-risk profile named that does not exist, a 0 peak called blank, short rows
 imported with blanks, and the same id-less row twice in one file imported unsaid."""
 
-import csv
 import re
 
 import pytest
@@ -11,6 +10,7 @@ from engine.errors import ValidationError
 from engine.store import open_store
 from engine.store import transfer
 from engine.validate import cell_float, check_chip, parse_float, parse_int, vendor_mismatch
+from tests.case_files import write_csv
 
 ORDER_HEADER = ["id", "buyer", "vendor", "chip_id", "quantity", "order_date", "promised"]
 CHIP_HEADER = ["id", "vendor", "name", "bf16_tflops", "hbm_gb", "hbm_gbps"]
@@ -23,12 +23,6 @@ def store(tmp_path):
     s.close()
 
 
-def _write(path, header, rows):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def _problem(exc_info) -> str:
@@ -55,12 +49,12 @@ def test_thousands_grouping_still_reads(text, number):
 
 
 def test_an_imported_chip_and_order_price_with_a_decimal_comma_are_refused_naming_row_field_value(store, tmp_path):
-    chips = _write(tmp_path / "c.csv", CHIP_HEADER + ["fp32_tflops"], [["y10", "V", "Y", "500", "64", "1000", "0,125"]])
+    chips = write_csv(tmp_path / "c.csv", CHIP_HEADER + ["fp32_tflops"], [["y10", "V", "Y", "500", "64", "1000", "0,125"]])
     with pytest.raises(ValidationError) as info:
         transfer.import_chips(store, chips)
     assert _problem(info) == "c.csv row 2, column fp32_tflops: '0,125' (not a number)"
     assert "y10" not in {c["id"] for c in store.chip_rows()}
-    orders = _write(tmp_path / "o.csv", ORDER_HEADER + ["price_usd_per_chip"],
+    orders = write_csv(tmp_path / "o.csv", ORDER_HEADER + ["price_usd_per_chip"],
                     [["", "Me", "Huawei", "ascend-910b2", "50", "2025-01-01", "", "0,950"]])
     before = store.order_rows()
     with pytest.raises(ValidationError) as info:
@@ -74,7 +68,7 @@ def test_an_imported_chip_and_order_price_with_a_decimal_comma_are_refused_namin
 def test_a_display_export_is_named_not_blamed_on_semicolons(store, tmp_path):
     header = ["ID", "Buyer", "Vendor", "Chip", "Quantity (chips)", "Delivered (chips)", "Ordered (date)",
               "Promised (date:chips; …)", "Price (USD/chip)", "Status", "Source", "Note"]
-    path = _write(tmp_path / "fleet_orders.csv", header, [[3, "B", "NVIDIA", "h20-96gb", 10, 0, "2024-01-01",
+    path = write_csv(tmp_path / "fleet_orders.csv", header, [[3, "B", "NVIDIA", "h20-96gb", 10, 0, "2024-01-01",
                                                            "2024-06-01:5;2024-09-01:5", 1, "assumption", "", ""]])
     with pytest.raises(ValidationError) as info:
         transfer.import_orders(store, path)
@@ -82,13 +76,13 @@ def test_a_display_export_is_named_not_blamed_on_semicolons(store, tmp_path):
     assert "semicolon" not in problem
     assert problem == ("fleet_orders.csv header: a display export (column 'Quantity (chips)'): its columns are the "
                        "view's, not the import format; `fleetcast orders export` writes a file that imports")
-    chips = _write(tmp_path / "fleet_chips.csv", ["ID", "Vendor", "Name", "BF16 (TFLOP/s)", "HBM (GiB)"],
+    chips = write_csv(tmp_path / "fleet_chips.csv", ["ID", "Vendor", "Name", "BF16 (TFLOP/s)", "HBM (GiB)"],
                    [["y1", "V", "Y", "500", "64"]])
     with pytest.raises(ValidationError, match=r"display export \(column 'BF16 \(TFLOP/s\)'\).*`fleetcast chips "
                                               r"export`"):
         transfer.import_chips(store, chips)
     # one bracketed column of the user's own is just an unknown column
-    own = _write(tmp_path / "own.csv", CHIP_HEADER + ["notes (internal)"], [["y1", "V", "Y", "500", "64", "1", ""]])
+    own = write_csv(tmp_path / "own.csv", CHIP_HEADER + ["notes (internal)"], [["y1", "V", "Y", "500", "64", "1", ""]])
     with pytest.raises(ValidationError) as info:
         transfer.import_chips(store, own)
     assert _problem(info) == "own.csv header: column 'notes (internal)' is not a chip field"
@@ -106,7 +100,7 @@ def test_a_semicolon_header_in_capitals_is_still_named(store, tmp_path):
 # ---- 3. the vendor warning names the profile the forecast applies ------------------------------
 
 def test_the_vendor_warning_names_the_makers_profile_when_the_vendor_has_none(store, tmp_path):
-    path = _write(tmp_path / "hv.csv", ORDER_HEADER,
+    path = write_csv(tmp_path / "hv.csv", ORDER_HEADER,
                   [["", "Me", "Huawei Technologies", "ascend-910b2", "50000", "2025-01-01", "2025-06-01:50000"]])
     summary = transfer.import_orders(store, path)
     assert summary.warnings == ["hv.csv row 2: vendor 'Huawei Technologies' is not the vendor of chip ascend-910b2 "
@@ -168,7 +162,7 @@ def test_an_order_row_with_fewer_cells_than_the_header_is_refused(store, tmp_pat
 
 def test_the_same_id_less_order_twice_in_one_file_is_warned(store, tmp_path):
     row = ["", "Me", "Huawei", "ascend-910b2", "50", "2025-01-01", "2025-06-01:50"]
-    path = _write(tmp_path / "o.csv", ORDER_HEADER, [row, [*row[:4], "60", *row[5:]], row])
+    path = write_csv(tmp_path / "o.csv", ORDER_HEADER, [row, [*row[:4], "60", *row[5:]], row])
     summary = transfer.import_orders(store, path)
     assert len(summary.added) == 3
     assert summary.warnings == ["o.csv row 4: the same as row 2 in every field and delivery; added as another "
@@ -179,7 +173,7 @@ def test_many_repeated_rows_are_counted_and_the_first_three_named(store, tmp_pat
     a = ["", "Me", "Huawei", "ascend-910b2", "50", "2025-01-01", ""]
     b = [*a[:4], "70", *a[5:]]
     c = [*a[:4], "90", *a[5:]]
-    path = _write(tmp_path / "o.csv", ORDER_HEADER, [b, a, c, a, b, a, c, b])   # lines 2..9
+    path = write_csv(tmp_path / "o.csv", ORDER_HEADER, [b, a, c, a, b, a, c, b])   # lines 2..9
     summary = transfer.import_orders(store, path)
     assert summary.warnings == [
         "o.csv row 5: the same as row 3 in every field and delivery; added as another order (pasted twice?)",

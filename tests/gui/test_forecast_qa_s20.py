@@ -3,22 +3,13 @@ runs (500,000 x 240 ran out of memory after 20 s), an out-of-memory run is one l
 table says why P(done by the deadline) is not known on a horizon ending before the deadline."""
 
 import pytest
-from PySide6.QtCore import QThreadPool
-from PySide6.QtGui import QUndoStack
 
 from engine.errors import UserError
-from gui.panels.forecast import ForecastPanel
 
 
 @pytest.fixture
-def panel(store, qtbot):
-    p = ForecastPanel(store, QUndoStack())
-    qtbot.addWidget(p)
-    p.auto_check.setChecked(False)
-    p._debounce.stop()
-    yield p
-    p.shutdown()
-    QThreadPool.globalInstance().waitForDone(5000)
+def panel(forecast_panel):   # tests/gui/conftest.py
+    return forecast_panel
 
 
 def test_trials_x_months_over_the_limit_is_refused_at_the_form_before_running(panel):

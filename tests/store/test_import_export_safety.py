@@ -18,6 +18,7 @@ from engine.errors import UserError, ValidationError
 from engine.store import open_store
 from engine.store import transfer
 from engine.store.transfer import ORDER_ID_MAX, parse_order_id
+from tests.case_files import write_csv
 
 HEADER = ["id", "buyer", "vendor", "chip_id", "quantity", "order_date", "deliveries"]
 
@@ -29,12 +30,6 @@ def store(tmp_path):
     s.close()
 
 
-def _write(path, header, rows):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def _orders_and_deliveries(store):
@@ -47,7 +42,7 @@ def _orders_and_deliveries(store):
                                  "12345678901234567890123", str(ORDER_ID_MAX + 1), "\x1b[2J"])
 def test_an_id_that_is_not_a_whole_number_in_range_is_refused_naming_it(store, tmp_path, raw):
     before = _orders_and_deliveries(store)
-    path = _write(tmp_path / "orders.csv", HEADER, [[raw, "X", "Huawei", "ascend-910b2", "5", "2024-01-20", ""]])
+    path = write_csv(tmp_path / "orders.csv", HEADER, [[raw, "X", "Huawei", "ascend-910b2", "5", "2024-01-20", ""]])
     with pytest.raises(ValidationError) as info:
         store.import_orders(path)
     message = str(info.value)
@@ -67,7 +62,7 @@ def test_order_id_parser_bounds():
 def test_an_id_repeated_in_a_file_is_refused_naming_both_rows(store, tmp_path):
     before = _orders_and_deliveries(store)
     for order_id in ("1", "77"):  # an existing id, and a new one (a traceback before the fix)
-        path = _write(tmp_path / "dup.csv", HEADER, [
+        path = write_csv(tmp_path / "dup.csv", HEADER, [
             [order_id, "First", "Huawei", "ascend-910b2", "100000", "2024-01-15", ""],
             ["", "Other", "NVIDIA", "h20-96gb", "5", "2025-01-01", ""],
             [order_id, "Second", "Huawei", "ascend-910b2", "100000", "2024-01-15", ""],
@@ -82,7 +77,7 @@ def test_an_existing_id_updates_the_order_and_keeps_deliveries_the_file_does_not
     deliveries_before = store.delivery_rows(1)
     assert sum(d["quantity"] for d in deliveries_before) == 30_000 and len(deliveries_before) == 3
     other_before = [store.delivery_rows(2), store.delivery_rows(3)]
-    path = _write(tmp_path / "o.csv", HEADER, [["1", "ByteDance Ltd", "Huawei", "ascend-910b2", "120000", "2024-01-15", ""],
+    path = write_csv(tmp_path / "o.csv", HEADER, [["1", "ByteDance Ltd", "Huawei", "ascend-910b2", "120000", "2024-01-15", ""],
                                                ["", "Acme", "NVIDIA", "h20-96gb", "8", "2025-01-01", "2025-02-01:8"]])
     summary = store.import_orders(path)
     assert summary.updated == [1] and summary.deliveries_kept == [1] and summary.deliveries_replaced == []
@@ -99,7 +94,7 @@ def test_an_existing_id_updates_the_order_and_keeps_deliveries_the_file_does_not
 
 def test_deliveries_given_for_an_existing_order_replace_only_that_orders(store, tmp_path):
     other_before = store.delivery_rows(2)
-    path = _write(tmp_path / "o.csv", HEADER, [["1", "ByteDance", "Huawei", "ascend-910b2", "100000", "2024-01-15",
+    path = write_csv(tmp_path / "o.csv", HEADER, [["1", "ByteDance", "Huawei", "ascend-910b2", "100000", "2024-01-15",
                                                 "2024-07-01:10000;2024-08-01:5000"]])
     summary = store.import_orders(path)
     assert summary.deliveries_replaced == [1] and summary.updated == [1]
@@ -119,7 +114,7 @@ def test_reimporting_an_export_changes_nothing(store, tmp_path):
 
 def test_an_id_the_import_already_assigned_is_refused(store, tmp_path):
     before = _orders_and_deliveries(store)
-    path = _write(tmp_path / "o.csv", HEADER, [["", "A", "NVIDIA", "h20-96gb", "5", "2025-01-01", ""],
+    path = write_csv(tmp_path / "o.csv", HEADER, [["", "A", "NVIDIA", "h20-96gb", "5", "2025-01-01", ""],
                                                ["4", "B", "NVIDIA", "h20-96gb", "5", "2025-01-01", ""]])
     with pytest.raises(ValidationError, match=r"row 3, column id: 4 \(this import already gave that id"):
         store.import_orders(path)
@@ -127,7 +122,7 @@ def test_an_id_the_import_already_assigned_is_refused(store, tmp_path):
 
 
 def test_updating_an_order_below_its_kept_deliveries_is_refused(store, tmp_path):
-    path = _write(tmp_path / "o.csv", HEADER, [["1", "ByteDance", "Huawei", "ascend-910b2", "20000", "2024-01-15", ""]])
+    path = write_csv(tmp_path / "o.csv", HEADER, [["1", "ByteDance", "Huawei", "ascend-910b2", "20000", "2024-01-15", ""]])
     with pytest.raises(ValidationError, match="less than the 30000 already delivered"):
         store.import_orders(path)
 
@@ -137,7 +132,7 @@ def test_deliveries_given_beyond_the_quantity_are_said_of_the_deliveries_column(
     ("less than the 200000 already delivered"), though nothing had been delivered yet."""
     before = _orders_and_deliveries(store)
     for order_id in ("1", ""):   # updating an order, and a new one
-        path = _write(tmp_path / "o.csv", HEADER, [[order_id, "ByteDance", "Huawei", "ascend-910b2", "100000",
+        path = write_csv(tmp_path / "o.csv", HEADER, [[order_id, "ByteDance", "Huawei", "ascend-910b2", "100000",
                                                     "2024-01-15", "2024-07-15:200000"]])
         with pytest.raises(ValidationError, match=r"row 2, column deliveries: 200,000 chips delivered "
                                                   r"\(more than quantity 100,000\)"):
@@ -156,7 +151,7 @@ def test_control_characters_are_refused_on_import_naming_field_and_escaped_value
     row = {"id": "", "buyer": "Acme", "vendor": "NVIDIA", "chip_id": "h20-96gb", "quantity": "5",
            "order_date": "2025-01-01", "deliveries": ""}
     row[field] = value
-    path = _write(tmp_path / "o.csv", HEADER, [[row[h] for h in HEADER]])
+    path = write_csv(tmp_path / "o.csv", HEADER, [[row[h] for h in HEADER]])
     with pytest.raises(ValidationError) as info:
         store.import_orders(path)
     message = str(info.value)
@@ -305,7 +300,7 @@ def _catch(fn, *args):
 def test_size_and_row_limits_are_named(store, tmp_path):
     assert csv_io.MAX_CSV_BYTES == 200 * 1024 * 1024 and csv_io.MAX_CSV_ROWS == 1_000_000
     rows = [["", f"B{i}", "NVIDIA", "h20-96gb", "5", "2025-01-01", ""] for i in range(6)]
-    path = _write(tmp_path / "o.csv", HEADER, rows)
+    path = write_csv(tmp_path / "o.csv", HEADER, rows)
     before = _orders_and_deliveries(store)
     with pytest.raises(UserError, match=r"more than 5 rows \(the limit for one import\)"):
         transfer.import_orders(store, path, max_rows=5)
@@ -315,10 +310,10 @@ def test_size_and_row_limits_are_named(store, tmp_path):
 
 
 def test_a_header_naming_a_column_twice_is_refused(store, tmp_path):
-    path = _write(tmp_path / "o.csv", HEADER + ["buyer"], [["", "A", "NVIDIA", "h20-96gb", "5", "2025-01-01", "", "B"]])
+    path = write_csv(tmp_path / "o.csv", HEADER + ["buyer"], [["", "A", "NVIDIA", "h20-96gb", "5", "2025-01-01", "", "B"]])
     with pytest.raises(UserError, match=r"column 'buyer' appears twice \(columns 2 and 8\)"):
         store.import_orders(path)
-    path = _write(tmp_path / "c.csv", ["id", "vendor", "name", "bf16_tflops", "id"], [["x", "A", "B", "1", "y"]])
+    path = write_csv(tmp_path / "c.csv", ["id", "vendor", "name", "bf16_tflops", "id"], [["x", "A", "B", "1", "y"]])
     with pytest.raises(UserError, match="column 'id' appears twice"):
         store.import_chips(path)
 
@@ -327,7 +322,7 @@ def test_import_memory_does_not_grow_with_the_file(store, tmp_path):
     """Rows are streamed into the transaction: memory stays far below the file's parsed size."""
     n = 5_000
     rows = [["", f"Buyer {i}", "NVIDIA", "h20-96gb", "5", "2025-01-01", "2025-02-01:5"] for i in range(n)]
-    path = _write(tmp_path / "big.csv", HEADER, rows)
+    path = write_csv(tmp_path / "big.csv", HEADER, rows)
     tracemalloc.start()
     try:
         summary = store.import_orders(path)
@@ -399,7 +394,7 @@ def test_a_blank_cell_never_erases_a_stored_value(store, tmp_path):
     """`id,hbm_gb,bf16_tflops,price_usd` / `h100-sxm5-80gb,,989,` set the H100's memory and price to
     NULL ("1 updated"), after which `train` failed. Blank over a stored value is now refused."""
     before = next(r for r in store.chip_rows() if r["id"] == "h100-sxm5-80gb")
-    path = _write(tmp_path / "c.csv", ["id", "hbm_gb", "bf16_tflops", "price_usd"], [["h100-sxm5-80gb", "", "989", ""]])
+    path = write_csv(tmp_path / "c.csv", ["id", "hbm_gb", "bf16_tflops", "price_usd"], [["h100-sxm5-80gb", "", "989", ""]])
     with pytest.raises(ValidationError) as caught:
         store.import_chips(path)
     text = str(caught.value)
@@ -409,7 +404,7 @@ def test_a_blank_cell_never_erases_a_stored_value(store, tmp_path):
     order = store.order_rows()[0]
     store.update_order(order["id"], "note", "keep me")
     fields = ["id", "buyer", "vendor", "chip_id", "quantity", "order_date", "note"]
-    path = _write(tmp_path / "o.csv", fields, [[str(order[k]) if k != "note" else "" for k in fields]])
+    path = write_csv(tmp_path / "o.csv", fields, [[str(order[k]) if k != "note" else "" for k in fields]])
     with pytest.raises(ValidationError, match="column note: blank would erase the stored 'keep me'"):
         store.import_orders(path)
     assert store.stored_value("order", order["id"], "note") == "keep me"
@@ -435,11 +430,11 @@ def test_a_quote_never_closed_is_refused_not_a_cell_that_swallows_the_file(store
 @pytest.mark.parametrize("cell", ["1,5", "12,5", "80,5"])
 def test_a_decimal_comma_is_refused_not_read_as_a_bigger_number(store, tmp_path, cell):
     """"1,5" became 15 and "80,5" GiB 805; a thousands separator ("8,192") still reads as 8192."""
-    path = _write(tmp_path / "c.csv", ["id", "vendor", "name", "bf16_tflops", "hbm_gb", "hbm_gbps"],
+    path = write_csv(tmp_path / "c.csv", ["id", "vendor", "name", "bf16_tflops", "hbm_gb", "hbm_gbps"],
                   [["newchip", "Acme", "New", "100", cell, "2000"]])
     with pytest.raises(ValidationError, match=f"column hbm_gb: '{cell}' \\(not a number\\)"):
         store.import_chips(path)
-    path = _write(tmp_path / "c.csv", ["id", "vendor", "name", "bf16_tflops", "hbm_gb", "hbm_gbps"],
+    path = write_csv(tmp_path / "c.csv", ["id", "vendor", "name", "bf16_tflops", "hbm_gb", "hbm_gbps"],
                   [["newchip", "Acme", "New", "1,000", "80", "2,000"]])
     store.import_chips(path)
     row = next(r for r in store.chip_rows() if r["id"] == "newchip")
@@ -467,7 +462,7 @@ def test_delivery_notes_survive_an_export_and_reimport(store, tmp_path):
     # the same order with one more lot and no notes column: the kept lot keeps its note
     row = next(r for r in csv.DictReader(open(out, encoding="utf-8")) if r["id"] == "1")
     lots = row["deliveries"] + ";2024-12-01:1000"
-    path = _write(tmp_path / "more.csv", HEADER, [[row[h] if h != "deliveries" else lots for h in HEADER]])
+    path = write_csv(tmp_path / "more.csv", HEADER, [[row[h] if h != "deliveries" else lots for h in HEADER]])
     summary = store.import_orders(path)
     assert summary.deliveries_replaced == [1]
     notes = {(d["date"], d["quantity"]): d["note"] for d in store.delivery_rows(1)}
@@ -484,7 +479,7 @@ def test_delivery_notes_survive_an_export_and_reimport(store, tmp_path):
 def test_bad_delivery_notes_are_refused_naming_row_and_field(store, tmp_path, cell, lots, message):
     before = _orders_and_deliveries(store)
     header = HEADER + ["delivery_notes"]
-    path = _write(tmp_path / "o.csv", header, [["", "A", "NVIDIA", "h20-96gb", "50", "2024-06-01", lots, cell]])
+    path = write_csv(tmp_path / "o.csv", header, [["", "A", "NVIDIA", "h20-96gb", "50", "2024-06-01", lots, cell]])
     with pytest.raises(ValidationError, match=message):
         store.import_orders(path)
     assert _orders_and_deliveries(store) == before
@@ -492,7 +487,7 @@ def test_bad_delivery_notes_are_refused_naming_row_and_field(store, tmp_path, ce
 
 def test_delivery_notes_follow_their_lot_when_the_cell_is_out_of_date_order(store, tmp_path):
     header = HEADER + ["delivery_notes"]
-    path = _write(tmp_path / "o.csv", header, [["", "A", "NVIDIA", "h20-96gb", "50", "2024-06-01",
+    path = write_csv(tmp_path / "o.csv", header, [["", "A", "NVIDIA", "h20-96gb", "50", "2024-06-01",
                                                 "2024-09-01:20;2024-07-01:10", '["September", "July"]']])
     new_id = store.import_orders(path).added[0]
     assert [(d["date"], d["note"]) for d in store.delivery_rows(new_id)] == [("2024-07-01", "July"),
@@ -515,7 +510,7 @@ def test_a_semicolon_or_tab_separated_file_is_named_as_such(store, tmp_path, sep
 
 def test_a_thousands_separator_in_an_imported_lot_is_named(store, tmp_path):
     before = _orders_and_deliveries(store)
-    path = _write(tmp_path / "o.csv", HEADER, [["", "A", "NVIDIA", "h20-96gb", "5000", "2024-06-01", "2024-07-01:1,000"]])
+    path = write_csv(tmp_path / "o.csv", HEADER, [["", "A", "NVIDIA", "h20-96gb", "5000", "2024-06-01", "2024-07-01:1,000"]])
     with pytest.raises(ValidationError, match=r"row 2, column deliveries: '2024-07-01:1,000' \(',' and ';' separate "
                                               r"lots: write a quantity without thousands separators"):
         store.import_orders(path)
@@ -532,19 +527,19 @@ def test_a_deleted_orders_id_given_again_says_which_what_if_now_applies_to_it(st
     params["order_uncertainty"] = {"1": dict(scenario_to_dict(scenario_from_dict(params))["default_uncertainty"])}
     store.save_scenario("Order 1 certain", params)
     store.delete_order(1)
-    path = _write(tmp_path / "o.csv", HEADER, [[1, "ByteDance", "NVIDIA", "h20-96gb", 5000, "2024-02-01", ""]])
+    path = write_csv(tmp_path / "o.csv", HEADER, [[1, "ByteDance", "NVIDIA", "h20-96gb", 5000, "2024-02-01", ""]])
     summary = transfer.import_orders(store, path)
     assert summary.added == [1]
     assert any("id 1 belonged to a deleted order" in w and "'Order 1 certain'" in w and "h20-96gb" in w
                for w in summary.warnings), summary.warnings
     # a new id is not a deleted one's: no such warning
-    fresh = _write(tmp_path / "n.csv", HEADER, [[99, "ByteDance", "NVIDIA", "h20-96gb", 5000, "2024-02-01", ""]])
+    fresh = write_csv(tmp_path / "n.csv", HEADER, [[99, "ByteDance", "NVIDIA", "h20-96gb", 5000, "2024-02-01", ""]])
     assert not transfer.import_orders(store, fresh).warnings
 
 
 def test_an_id_less_file_imported_twice_is_said(store, tmp_path):
     """Each import of a file without ids adds its orders: twice doubled the fleet without a word."""
-    path = _write(tmp_path / "o.csv", HEADER, [["", "ByteDance", "NVIDIA", "h800-sxm5-80gb", 10000, "2024-02-01",
+    path = write_csv(tmp_path / "o.csv", HEADER, [["", "ByteDance", "NVIDIA", "h800-sxm5-80gb", 10000, "2024-02-01",
                                                  "2024-03-01:4000"]])
     first = transfer.import_orders(store, path)
     assert first.warnings == []
@@ -558,8 +553,8 @@ def test_headers_are_read_in_any_case_and_a_column_twice_in_two_cases_is_refused
     """Orders with headers in capitals were refused column by column ("'ID' is not an order field"),
     where the validation files read headers in any case."""
     upper = [h.upper() for h in HEADER]
-    path = _write(tmp_path / "u.csv", upper, [["", "ByteDance", "NVIDIA", "h20-96gb", 1000, "2024-02-01", ""]])
+    path = write_csv(tmp_path / "u.csv", upper, [["", "ByteDance", "NVIDIA", "h20-96gb", 1000, "2024-02-01", ""]])
     assert len(transfer.import_orders(store, path).added) == 1
-    twice = _write(tmp_path / "t.csv", HEADER + ["QUANTITY"], [[""] * 8])
+    twice = write_csv(tmp_path / "t.csv", HEADER + ["QUANTITY"], [[""] * 8])
     with pytest.raises(UserError, match="column 'quantity' appears twice"):
         transfer.import_orders(store, twice)

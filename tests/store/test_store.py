@@ -8,6 +8,7 @@ import pytest
 from engine.errors import UserError, ValidationError
 from engine.store import open_store, schema
 from engine.store.store import StoreError
+from tests.case_files import write_csv
 
 
 @pytest.fixture
@@ -160,18 +161,12 @@ def test_chip_used_by_an_order_cannot_be_deleted(store):
     assert store.chip("tpu-v4").bf16_tflops == 275
 
 
-def _write(path, header, rows):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def test_orders_import_with_one_bad_row_writes_nothing(store, tmp_path):
     before = _all_rows(store)
     header = ["buyer", "vendor", "chip_id", "quantity", "order_date", "deliveries"]
-    path = _write(tmp_path / "orders.csv", header, [
+    path = write_csv(tmp_path / "orders.csv", header, [
         ["A", "NVIDIA", "h100-sxm5-80gb", "100", "2025-01-01", "2025-02-01:50"],
         ["B", "Huawei", "ascend-910b2", "-3", "2025-01-01", ""],
         ["C", "NVIDIA", "h100-sxm5-80gb", "10", "2025-01-01", "2025-02-01:11"],
@@ -193,13 +188,13 @@ def test_an_imports_undo_snapshots_are_taken_inside_its_transaction(store, tmp_p
     real = type(store).snapshot_tables
     monkeypatch.setattr(type(store), "snapshot_tables",
                         lambda self: seen.append(self.db.conn.in_transaction) or real(self))
-    path = _write(tmp_path / "orders.csv", ["buyer", "vendor", "chip_id", "quantity", "order_date"],
+    path = write_csv(tmp_path / "orders.csv", ["buyer", "vendor", "chip_id", "quantity", "order_date"],
                   [["A", "NVIDIA", "h100-sxm5-80gb", "100", "2025-01-01"]])
     summary, before, after = store.import_with_snapshots("orders", path)
     assert seen == [True, True] and summary.added == [4]
     assert [o["id"] for o in after["orders"]] == [o["id"] for o in before["orders"]] + [4]
     # a refused file leaves nothing behind, the outer transaction included
-    bad = _write(tmp_path / "bad.csv", ["buyer", "vendor", "chip_id", "quantity", "order_date"],
+    bad = write_csv(tmp_path / "bad.csv", ["buyer", "vendor", "chip_id", "quantity", "order_date"],
                  [["B", "NVIDIA", "h100-sxm5-80gb", "-1", "2025-01-01"]])
     with pytest.raises(ValidationError):
         store.import_with_snapshots("orders", bad)
@@ -222,7 +217,7 @@ def test_orders_import_then_export_round_trips(store, tmp_path):
 
 def test_chips_import_validates_every_row_and_reports_each(store, tmp_path):
     before = _all_rows(store)
-    path = _write(tmp_path / "chips.csv", ["id", "vendor", "name", "bf16_tflops", "hbm_gb"], [
+    path = write_csv(tmp_path / "chips.csv", ["id", "vendor", "name", "bf16_tflops", "hbm_gb"], [
         ["new-chip", "Acme", "Acme 1", "500", "96"],
         ["Bad Id", "Acme", "Acme 2", "500", "96"],
         ["acme-3", "Acme", "Acme 3", "fast", "inf"],
@@ -234,13 +229,13 @@ def test_chips_import_validates_every_row_and_reports_each(store, tmp_path):
     assert any("row 4, column bf16_tflops" in p and "'fast'" in p for p in problems)
     assert any("row 4, column hbm_gb" in p for p in problems)
     assert _all_rows(store) == before
-    _write(path, ["id", "vendor", "name", "bf16_tflops", "hbm_gb"], [["new-chip", "Acme", "Acme 1", "500", "96"]])
+    write_csv(path, ["id", "vendor", "name", "bf16_tflops", "hbm_gb"], [["new-chip", "Acme", "Acme 1", "500", "96"]])
     assert store.import_chips_csv(path) == 1
     assert store.chip("new-chip").bf16_tflops == 500
 
 
 def test_chips_import_rejects_unknown_columns(store, tmp_path):
-    path = _write(tmp_path / "chips.csv", ["id", "vendor", "name", "bf16_tflopz"], [["x", "A", "B", "1"]])
+    path = write_csv(tmp_path / "chips.csv", ["id", "vendor", "name", "bf16_tflopz"], [["x", "A", "B", "1"]])
     with pytest.raises(ValidationError, match="bf16_tflopz"):
         store.import_chips_csv(path)
 
@@ -360,7 +355,7 @@ def test_an_id_is_never_handed_out_twice(store, tmp_path):
     store.restore_order(snapshot)                       # the undo of the delete still fits
     assert {top, new_id} <= {o.id for o in store.orders()}
     store.delete_order(new_id)
-    path = _write(tmp_path / "orders.csv", list(row), [list(map(str, row.values()))])
+    path = write_csv(tmp_path / "orders.csv", list(row), [list(map(str, row.values()))])
     summary = store.import_orders(path)                 # `orders import` and File > Import too
     assert summary.added == [top + 2]
     # deliveries alike
@@ -392,7 +387,7 @@ def test_undoing_an_import_changes_its_own_rows_only(store, tmp_path):
     row = {"buyer": "Imported", "vendor": "NVIDIA", "chip_id": "h100-sxm5-80gb", "quantity": 10,
            "order_date": "2025-01-01"}
     before = store.snapshot_tables()
-    store.import_orders(_write(tmp_path / "orders.csv", list(row), [list(map(str, row.values()))]))
+    store.import_orders(write_csv(tmp_path / "orders.csv", list(row), [list(map(str, row.values()))]))
     after = store.snapshot_tables()
     other = open_store(store.path)                     # another program, after the import
     other_id = other.add_order({**row, "buyer": "Other program"})
