@@ -281,14 +281,10 @@ def result_to_dict(result, inputs, supply_notes: list[str] | None = None) -> dic
 def result_rows(result) -> list[dict]:
     """One row per month with unit-bearing column names (for table and CSV): the monthly table
     the Forecast view shows (engine.studies_forecast), by key."""
+    from engine.forecast_text import table_cell
     from engine.studies_forecast import forecast_monthly_table
 
-    def cell(v):   # a whole number as one ("0", not "0.0" beside "9798"); small fractions to 4 places
-        if not isinstance(v, float) or not math.isfinite(v):
-            return v
-        return round(v) if v == round(v) or abs(v) >= 10 else round(v, 4)
-
-    return [{k: cell(v) for k, v in row.items()} for row in forecast_monthly_table(result).records()]
+    return [{k: table_cell(v) for k, v in row.items()} for row in forecast_monthly_table(result).records()]
 
 
 def _deadline_words(job) -> str:
@@ -309,7 +305,26 @@ def prob_text(share: float) -> str:
     return prob_percent_text(share)
 
 
-def _summary(result, supply_notes: list[str] | None = None, what_if: tuple[str | None, list[str]] = (None, [])) -> str:
+def note_kinds(result, inputs, supply_notes: list[str]) -> dict[str, str]:
+    """{note: its kind} for the notes engine.forecast writes one per order, and ours one per vendor
+    and chip: what the text folds beyond a few (engine.forecast_text.FOLD_LINES). Asked of the
+    functions that wrote them, not read from their wording. Empty where too few notes to fold."""
+    from engine.forecast import overdue_notes, own_risk_notes, unscheduled_notes
+    from engine.forecast_text import NOTES_SHOWN
+
+    if len(result.notes) + len(supply_notes) <= NOTES_SHOWN + 1:
+        return {}
+    orders, scenario, makers = inputs.orders, result.scenario, inputs.maker_by_chip
+    kinds = {note: "no_profile" for note in supply_notes}
+    kinds.update({note: "own_risk" for note in own_risk_notes(orders, scenario, makers)})
+    kinds.update({note: "unscheduled" for note in unscheduled_notes(orders, scenario)})
+    kinds.update({note: "overdue" for note in overdue_notes(orders, scenario, makers)})
+    return kinds
+
+
+def _summary(result, supply_notes: list[str] | None = None, what_if: tuple[str | None, list[str]] = (None, []),
+             kinds: dict[str, str] | None = None, chip_words: list[str] | None = None) -> str:
+    from engine.forecast_text import condense_notes
     from engine.studies_forecast import prob_error_points, shortfall_seed_words
 
     lines = [f"scenario {result.scenario.name!r}: {result.trials} trials, seed {result.seed}, "
@@ -324,7 +339,9 @@ def _summary(result, supply_notes: list[str] | None = None, what_if: tuple[str |
         lines.append(f"first month demand exceeds capacity P50: {first}")
     if count:   # the months' why is the first month's, when that is said just above
         lines.append(f"months with a P50 shortfall: {count.split(' (')[0] if first else count}")
-    lines += [f"note: {n}" for n in list(result.notes) + growth_notes(result) + list(supply_notes or [])]
+    # one note per order or chip type read as hundreds of lines in a large fleet: a few of each kind
+    notes = list(result.notes) + growth_notes(result) + list(supply_notes or [])
+    lines += [f"note: {n}" for n in condense_notes(notes, kinds or {}, chip_words or ())]
     for j in result.jobs:
         when = lambda d: d.isoformat() if d else "after the horizon"  # noqa: E731
         lines.append(f"job {j.job.name!r} ({j.job.model_id}, {j.job.tokens:.3g} tokens on {j.job.chip_id}): "
@@ -358,4 +375,18 @@ def run(args, ctx) -> Output:
     data = result_to_dict(result, inputs, supply_notes)
     # the scenario a what-if changes (null for a whole scenario) and its changes in words
     data.update(baseline=what_if[0], changes=what_if[1])
-    return Output(data=data, rows=result_rows(result), text=_summary(result, supply_notes, what_if))
+    rows = result_rows(result)
+    if args.format != "table":   # JSON and CSV: every chip, every note
+        return Output(data=data, rows=rows)
+    from engine.forecast_text import wide_table_text
+
+    forecast_chips = set(result.chip_ids)
+    chip_words = list(forecast_chips) + [c.name for c in chips.values() if c.id in forecast_chips]
+    text = _summary(result, supply_notes, what_if, note_kinds(result, inputs, supply_notes), chip_words)
+    ordered: dict[str, float] = {}
+    for order in inputs.orders:
+        ordered[order.chip_id] = ordered.get(order.chip_id, 0.0) + float(order.quantity)
+    table = wide_table_text(rows, result, ordered)
+    if table is None:   # a plain table that fits
+        return Output(data=data, rows=rows, text=text)
+    return Output(data=data, rows=[], text=text + "\n" + table)   # rows=[]: the text is the whole output
