@@ -7,7 +7,7 @@ and value; it never stops the others. Rows of one configuration share one simula
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -458,12 +458,71 @@ def _fold_chips(chips: Mapping[str, Chip], params: Sequence[dict], values: Mappi
     return _chips_with(chips, setv, drop)
 
 
+# Where an unidentified parameter's fold value comes from (`_fold_chips`): a documented value no
+# row of the fold set, or the fit of a wider scope to other rows.
+_PRIOR_KEPT = "prior kept"
+_OTHER_ENGINES = "fitted on other engines' rows"
+_OTHER_CHIPS = "fitted on other chips' rows"
+
+
+def _fold_fallback(param: dict, params: Sequence[dict], values: Mapping[str, float | None], chip_id: str) -> str:
+    """What a row on `chip_id` gets in a fold for `param`, which no training row identified
+    (mirrors `_fold_chips` and the engine's lookup: chip `name@family` > family prior > chip
+    `name`): _PRIOR_KEPT, _OTHER_ENGINES or _OTHER_CHIPS."""
+    from engine.serving.families import FAMILY_PRIORS
+
+    name = param["name"].split("@", 1)[0]
+    if param["family"]:
+        if name in FAMILY_PRIORS.get(param["family"], {}):
+            return _PRIOR_KEPT
+        # the family key is dropped: the chip's own (unkeyed) factor applies
+        unkeyed = next((p for p in params if p["name"] == name and chip_id in p["chips"]), None)
+        if unkeyed is None:           # not fitted at all (a unit or fixed default): its documented value
+            return _PRIOR_KEPT
+        if values.get(_param_key(unkeyed)) is not None:
+            return _OTHER_ENGINES
+        param = unkeyed
+    if param["scope"] != "default":
+        wider = next((p for p in params if p["scope"] == "default" and p["name"] == param["name"]), None)
+        if wider is not None and values.get(_param_key(wider)) is not None:
+            return _OTHER_CHIPS
+    return _PRIOR_KEPT
+
+
+def _factor_label(key: str) -> str:
+    """A parameter key as people read it: the factor alone at the default scope."""
+    return key.split(":", 1)[1] if key.startswith("default:") else key
+
+
+def _fallback_text(fallbacks: Iterable[tuple[str, str]]) -> str:
+    """(key, fallback) pairs as "prior kept (no rows left to refit): a, b; fitted on other chips'
+    rows: c": the outcome first (a table cuts a row's message after 48 characters)."""
+    by_kind: dict[str, list[str]] = {}
+    for key, kind in sorted(set(fallbacks)):
+        by_kind.setdefault(kind, []).append(_factor_label(key))
+    kinds = [kind for kind in (_PRIOR_KEPT, _OTHER_ENGINES, _OTHER_CHIPS) if kind in by_kind]
+    return "; ".join(f"{kind}{' (no rows left to refit)' if n == 0 else ''}: {', '.join(by_kind[kind])}"
+                     for n, kind in enumerate(kinds))
+
+
+def _fold_note(group: str, fallbacks: Iterable[tuple[str, str]]) -> str | None:
+    """One line for a fold whose predicted rows depend on factors no training row was left to
+    refit (as engine.validation's `_fold_note` says it for training), or None."""
+    if not fallbacks:
+        return None
+    shown = group if len(group) <= 40 else group[:39] + "…"
+    return f"fold '{shown}': " + _fallback_text(fallbacks)
+
+
 def holdout_refit(rows: list[dict], chips: Mapping[str, Chip], *, key: str = "source",
                   progress: Callable[[float, str], None] | None = None,
                   should_stop: Callable[[], bool] | None = None) -> dict:
     """Leave-one-`key`-out with every fitted factor (base factors and family keys) refitted per
     fold on the other groups' rows (`refit_linearised`), then the left-out rows predicted by the
-    full simulation at the fold's factors. Returns {"cases", "folds", "in_sample_cases", "params"}."""
+    full simulation at the fold's factors. A factor that a left-out row depends on but no other
+    group's row does is not refitted (its prior, or a wider scope's fit, applies): said in the
+    row's message and in one note per fold. Returns {"cases", "folds", "notes",
+    "in_sample_cases", "params"}."""
     from engine.errors import Cancelled
 
     params = fitted_parameters(chips)
@@ -472,6 +531,7 @@ def holdout_refit(rows: list[dict], chips: Mapping[str, Chip], *, key: str = "so
     groups = sorted({_text(r, key) for r in rows})
     out: list = [None] * len(rows)
     folds = {}
+    notes: list[str] = []
     for gi, g in enumerate(groups):
         if should_stop is not None and should_stop():
             raise Cancelled()
@@ -482,12 +542,28 @@ def holdout_refit(rows: list[dict], chips: Mapping[str, Chip], *, key: str = "so
         fit = refit_linearised(rows, base, J, params, chips, train)
         fchips = _fold_chips(chips, params, fit["values"])
         pred = validate_inference_cases([rows[i] for i in test], fchips)["cases"]
+        fold_fallbacks: set[tuple[str, str]] = set()
         for i, c in zip(test, pred):
+            # the unrefitted factors this row's prediction moves with (its sensitivities), and
+            # what it gets instead (a family key's fallback depends on the row's chip)
+            row_fallbacks = {(_param_key(params[j]), _fold_fallback(params[j], params, fit["values"], _text(rows[i], "chip")))
+                             for j in range(len(params))
+                             if fit["values"].get(_param_key(params[j])) is None and abs(J[i, j]) > 1e-9}
+            if c["status"] == "ok" and row_fallbacks:
+                fold_fallbacks |= row_fallbacks
+                # first: a table cuts a long message at its end
+                c["message"] = "; ".join(x for x in (_fallback_text(row_fallbacks), c["message"]) if x)
             out[i] = c
         folds[g] = {"values": {k: v for k, v in fit["values"].items() if v is not None},
                     "not_identified": sorted(k for k, v in fit["values"].items() if v is None),
-                    "on_bound": fit["on_bound"]}
-    return {"cases": out, "folds": folds, "in_sample_cases": base, "params": params}
+                    "on_bound": fit["on_bound"],
+                    # {factor: what the left-out rows got instead}
+                    "not_refitted": {k: " / ".join(sorted(kind for kk, kind in fold_fallbacks if kk == k))
+                                     for k in sorted({k for k, _ in fold_fallbacks})}}
+        note = _fold_note(g, fold_fallbacks)
+        if note:
+            notes.append(note)
+    return {"cases": out, "folds": folds, "notes": notes, "in_sample_cases": base, "params": params}
 
 
 def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
@@ -516,6 +592,7 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
         summary["in_sample_by_engine"] = ins["by_engine"]
         summary["fitted_factors"] = [_param_key(p) for p in res["params"]]
         summary["folds"] = res["folds"]
+        summary["notes"] = res["notes"]
         return {"cases": res["cases"], "summary": summary}
     cache: dict = {}
     cases = []
