@@ -92,7 +92,10 @@ class Worker(QRunnable):
 
     def __init__(self, fn: Callable[..., Any], *args, hooks: bool = True, **kwargs):
         super().__init__()
-        self.setAutoDelete(False)  # Python owns it; _RUNNING keeps it alive while it runs
+        # The pool deletes it after run(): QThreadPool.start takes it from Python whatever this
+        # says, so with False nothing ever freed it (each Forecast run kept its worker and request:
+        # QA s22). _RUNNING keeps the Python side alive until its last signal is delivered.
+        self.setAutoDelete(True)
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
