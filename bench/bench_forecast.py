@@ -1,11 +1,14 @@
-"""Forecast Monte Carlo speed and memory: 10,000 trials x 60 months x 10 orders (target < 0.3 s, < 500 MB).
+"""Forecast Monte Carlo speed and memory: 10,000 trials x 60 months x 10 orders (target < 0.3 s, < 500 MB),
+and a big fleet: 2,000 orders x 2,000 trials x 240 months, with overdue and unscheduled lots, deliveries
+recorded from several vendors and no scenario 'as of' (a 2,003-order fleet at 20,000 x 240 took 14.7 min).
 
 Every source of uncertainty is on: vendor common shocks plus contract noise, an H20 export-licence
 cut-off, demand growth fitted with its error (decaying model) and request-mix noise, and per-family
 throughput sigmas.
 
 Prints medians of several runs and the peak traced memory; exits 0 (figures, not a timed test).
-Pin to one core for the target: `taskset -c 0 python bench/bench_forecast.py`.
+Pin to one core for the target: `taskset -c 0 python bench/bench_forecast.py`; `--big` runs only the big
+fleet (`--big ORDERS TRIALS MONTHS RUNS` to size it).
 """
 
 from __future__ import annotations
@@ -42,6 +45,56 @@ def synthetic_orders(n: int = 10) -> list[Order]:
     return orders
 
 
+VENDORS = ("Huawei", "NVIDIA", "huawei ", "Reseller A", "Reseller B")
+
+
+def big_fleet_orders(n: int = 2000) -> list[Order]:
+    """`n` orders over three years from five vendor spellings: 1-6 promised lots each, every 4th
+    with chips that have no promised date, most with some lots delivered (so many lots are overdue
+    at their vendor's latest delivery)."""
+    orders, delivery_id = [], 0
+    for k in range(n):
+        ordered = dt.date(2023 + (k % 36) // 12, k % 12 + 1, 1 + k % 28)
+        lots = []
+        for i in range(1 + k % 6):
+            month = ordered.month - 1 + 2 + 2 * i
+            lots.append(ScheduledLot(dt.date(ordered.year + month // 12, month % 12 + 1, 1 + (k + i) % 27),
+                                     100 + 37 * ((k + i) % 11)))
+        deliveries = []
+        for lot in lots[:(k % 3 if k % 7 else 0)]:
+            delivery_id += 1
+            deliveries.append(Delivery(delivery_id, k + 1, lot.due_date + dt.timedelta(days=10 * (k % 5)),
+                                       lot.quantity))
+        quantity = sum(lot.quantity for lot in lots) + (0 if k % 4 else 500)
+        orders.append(Order(id=k + 1, buyer="B", vendor=VENDORS[k % len(VENDORS)], chip_id=CHIPS[k % len(CHIPS)],
+                            quantity=quantity, order_date=ordered, promised=tuple(lots),
+                            deliveries=tuple(deliveries)))
+    return orders
+
+
+def make_big_inputs(orders: int = 2000, trials: int = 2000, months: int = 240) -> ForecastInputs:
+    from dataclasses import replace
+
+    inputs = make_inputs(trials=trials, months=months)
+    sc = inputs.scenario
+    unc = sc.vendor_uncertainty["Huawei"]
+    sc = replace(sc, as_of=None, vendor_uncertainty={**sc.vendor_uncertainty,
+                                                     "Reseller A": replace(unc, extra_delay_days=45.0)})
+    return replace(inputs, orders=tuple(big_fleet_orders(orders)), scenario=sc,
+                   maker_by_chip={"ascend-910b2": "Huawei", "h20-96gb": "NVIDIA", "h800-sxm5-80gb": "NVIDIA"})
+
+
+def bench_big(orders: int = 2000, trials: int = 2000, months: int = 240, runs: int = 3) -> None:
+    inputs = make_big_inputs(orders, trials, months)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        result = run_forecast(inputs)
+        times.append(time.perf_counter() - t0)
+    print(f"big fleet: {orders} orders x {trials} trials x {months} months, {len(result.notes)} notes")
+    print(f"  median {statistics.median(times):.2f} s, min {min(times):.2f} s over {len(times)} runs")
+
+
 def make_inputs(trials: int = 10_000, months: int = 60) -> ForecastInputs:
     from dataclasses import replace
 
@@ -64,6 +117,9 @@ def make_inputs(trials: int = 10_000, months: int = 60) -> ForecastInputs:
 
 
 def main() -> int:
+    if "--big" in sys.argv:
+        bench_big(*(int(a) for a in sys.argv[sys.argv.index("--big") + 1:]))
+        return 0
     inputs = make_inputs()
     run_forecast(inputs)  # warm-up
     times = []
@@ -92,6 +148,7 @@ def main() -> int:
         t0 = time.perf_counter()
         run_forecast(small)
         print(f"  {trials} trials: {(time.perf_counter() - t0) * 1000:.1f} ms (one run)")
+    bench_big(runs=1)
     return 0
 
 
