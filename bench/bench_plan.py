@@ -1,7 +1,8 @@
 """Order planner speed: 4 candidate chips over 60 months (target < 3 s), story scenario inputs.
 
 Throughputs are fixed figures (the engines' values for the story, rounded) so the bench times the
-planner, not the inference and training engines. Prints medians; exits 0.
+planner, not the inference and training engines. Prints medians (wall and this process's CPU
+time); exits 0.
 """
 
 from __future__ import annotations
@@ -37,16 +38,19 @@ def main() -> int:
     cands = (Candidate("ascend-910b2", "Huawei", 16854.0, 6, 1e7), Candidate("h20-96gb", "NVIDIA", 12000.0, 3, 1e7),
              Candidate("h800-sxm5-80gb", "NVIDIA", 33800.0, 3, 1e7), Candidate("h100-sxm5-80gb", "NVIDIA", 33800.0, 3, 1e7))
     req = PlanRequest(candidates=cands, confidence=0.9, until_month=dt.date(2026, 12, 1), samples=200)
-    times, solves = [], []
+    times, cpu_times, solves = [], [], []
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         r = solve_plan(inputs, req)
         times.append(time.perf_counter() - t0)
+        cpu_times.append(time.process_time() - cpu0)
         solves.append(r.solve_s)
     print(f"order plan: 4 candidate chips x {len(r.months)} months, {req.samples} trials, "
           f"{sum(1 for c in cands for _ in r.months)} order-month variables; feasible {r.feasible} ({r.status})")
     print(f"  median {statistics.median(times):.2f} s including the out-of-sample check of "
           f"{req.check_trials} trials; model build + HiGHS {statistics.median(solves):.2f} s (target < 3 s)")
+    # on a shared machine the wall time follows the other jobs; the CPU time of this process does not
+    print(f"  CPU time median {statistics.median(cpu_times):.2f} s")
     return 0
 
 

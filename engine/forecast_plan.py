@@ -25,6 +25,7 @@ import datetime as dt
 import math
 import re
 import time
+import weakref
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
@@ -338,41 +339,58 @@ def _candidate_unc(inputs: ForecastInputs, cand: Candidate) -> OrderUncertainty:
     return sc.default_uncertainty
 
 
-def _arrivals(inputs: ForecastInputs, s: Samples, cand: Candidate, order_months: Sequence[dt.date],
-              seed: int, trials: slice) -> np.ndarray:
-    """trials x order months x months: chips installed per chip ordered (vendor risk applied)."""
-    sc = inputs.scenario
-    n = s.capacity_tps.shape[0]
-    unc = _candidate_unc(inputs, cand)
-    common = s.vendor_z.get(cand.vendor.lower())
-    if common is None:
-        common = vendor_shocks(seed, cand.vendor, n)
-    own = _stream(seed, 7, _text_key(f"plan|{cand.vendor}|{cand.chip_id}")).standard_normal((2, n))
-    fraction, delay = draw_fraction_delay(unc, common, own, n)
-    fraction, delay = fraction[trials], np.rint(delay[trials])
-    month_ord = np.array([m.toordinal() for m in s.months], dtype=float)
-    ship = np.array([_add_months(m, cand.lead_time_months).toordinal() for m in order_months], dtype=float)
-    ship = ship[None, :] + delay[:, None]  # trials x order months
-    age = month_ord[None, None, :] - (ship[:, :, None] + sc.install_lag_days)
-    out = fraction[:, None, None] * _survival(age, sc)
-    cut = s.cutoffs.get(cand.chip_id)
-    if cut is not None:
-        start, end = cut[0][trials], cut[1][trials]
-        lost = (ship >= start[:, None]) & (ship < end[:, None])
-        out = np.where(lost[:, :, None], 0.0, out)
-    return out
-
-
-def _delivered_share(inputs: ForecastInputs, s: Samples, cand: Candidate, order_month: dt.date, seed: int) -> float:
-    """The mean share of a lot ordered in `order_month` that arrives: the vendor's fulfilled fraction,
-    none of a lot shipped in the chip's export cut-off (the draws `_arrivals` makes)."""
+def _candidate_draws(inputs: ForecastInputs, s: Samples, cand: Candidate, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fulfilled fraction, delay in whole days) per trial of `s` for lots of `cand`: the same for
+    every order month, so drawn once per plan and candidate (the validation trials' lot capacities
+    and the fresh trials' delivered shares drew them again for every order month)."""
+    key = (id(s), id(inputs), seed, cand.vendor, cand.chip_id)
+    hit = _DRAWS_CACHE.get(key)
+    if hit is not None and hit[0]() is s and hit[1]() is inputs:
+        return hit[2], hit[3]
     n = s.capacity_tps.shape[0]
     common = s.vendor_z.get(cand.vendor.lower())
     if common is None:
         common = vendor_shocks(seed, cand.vendor, n)
     own = _stream(seed, 7, _text_key(f"plan|{cand.vendor}|{cand.chip_id}")).standard_normal((2, n))
     fraction, delay = draw_fraction_delay(_candidate_unc(inputs, cand), common, own, n)
-    ship = _add_months(order_month, cand.lead_time_months).toordinal() + np.rint(delay)
+    delay = np.rint(delay)
+    fraction.setflags(write=False)
+    delay.setflags(write=False)
+    if len(_DRAWS_CACHE) > 64:
+        _DRAWS_CACHE.clear()
+    # (weak references: a fit's own trials are not kept alive, and an id reused is seen as such)
+    _DRAWS_CACHE[key] = (weakref.ref(s), weakref.ref(inputs), fraction, delay)
+    return fraction, delay
+
+
+def _arrivals(inputs: ForecastInputs, s: Samples, cand: Candidate, order_months: Sequence[dt.date],
+              seed: int, trials: slice, months: slice = slice(None)) -> np.ndarray:
+    """trials x order months x months: chips installed per chip ordered (vendor risk applied);
+    `months`: of the samples' months, those wanted."""
+    sc = inputs.scenario
+    fraction, delay = _candidate_draws(inputs, s, cand, seed)
+    fraction, delay = fraction[trials], delay[trials]
+    month_ord = np.array([m.toordinal() for m in s.months[months]], dtype=float)
+    ship = np.array([_add_months(m, cand.lead_time_months).toordinal() for m in order_months], dtype=float)
+    ship = ship[None, :] + delay[:, None]  # trials x order months
+    # Ship days are whole days over a few years: the survival of each distinct one is computed once
+    # and looked up (elementwise, so the same values; the ageing was most of a plan's time).
+    ship_days, which = np.unique(ship, return_inverse=True)
+    age = month_ord[None, :] - (ship_days[:, None] + sc.install_lag_days)   # ship days x months
+    out = _survival(age, sc)[which.reshape(ship.shape)]
+    out *= fraction[:, None, None]   # (in place: one trials x order months x months array, not three)
+    cut = s.cutoffs.get(cand.chip_id)
+    if cut is not None:
+        start, end = cut[0][trials], cut[1][trials]
+        out[(ship >= start[:, None]) & (ship < end[:, None])] = 0.0
+    return out
+
+
+def _delivered_share(inputs: ForecastInputs, s: Samples, cand: Candidate, order_month: dt.date, seed: int) -> float:
+    """The mean share of a lot ordered in `order_month` that arrives: the vendor's fulfilled fraction,
+    none of a lot shipped in the chip's export cut-off (the draws `_arrivals` makes)."""
+    fraction, delay = _candidate_draws(inputs, s, cand, seed)
+    ship = _add_months(order_month, cand.lead_time_months).toordinal() + delay
     cut = s.cutoffs.get(cand.chip_id)
     if cut is not None:
         fraction = np.where((ship >= cut[0]) & (ship < cut[1]), 0.0, fraction)
@@ -437,23 +455,26 @@ def economics(inputs: ForecastInputs, candidates: Sequence[Candidate],
 
 
 def _plan_capacity(inputs: ForecastInputs, s: Samples, req: PlanRequest, order_months, x_chips: np.ndarray,
-                   seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Serving tokens/s added per trial and month by a plan, and training chips added per chip type."""
-    n, t = s.capacity_tps.shape
-    add = np.zeros((n, t))
+                   seed: int, months: slice = slice(None), training: bool = True
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Serving tokens/s added per trial and month by a plan, and training chips added per chip type
+    (none without `training`); `months`: of the samples' months, those wanted."""
+    n = s.capacity_tps.shape[0]
+    add = np.zeros((n, len(s.months[months])))
     train_add: dict[str, np.ndarray] = {}
     for ci, cand in enumerate(req.candidates):
         if not x_chips[ci].any():
             continue
         used = np.nonzero(x_chips[ci])[0]  # only the months the plan orders in
-        arr = _arrivals(inputs, s, cand, [order_months[i] for i in used], seed, slice(None))
+        arr = _arrivals(inputs, s, cand, [order_months[i] for i in used], seed, slice(None), months)
         chips = np.einsum("wmt,m->wt", arr, x_chips[ci][used])
-        share = s.share.get(cand.chip_id, inputs.scenario.allocation.share(cand.chip_id, s.months))
+        share = s.share.get(cand.chip_id, inputs.scenario.allocation.share(cand.chip_id, s.months))[months]
         tput = s.serving_tput.get(cand.chip_id, 0.0)
         mult = s.serve_mult.get(cand.chip_id, np.ones(n))
         if _serves(inputs, cand.chip_id):   # the forecast counts no other chip as serving
             add += chips * (1.0 - share)[None, :] * tput * mult[:, None]
-        train_add[cand.chip_id] = train_add.get(cand.chip_id, 0.0) + chips * share[None, :]
+        if training:
+            train_add[cand.chip_id] = train_add.get(cand.chip_id, 0.0) + chips * share[None, :]
     return add, train_add
 
 
@@ -620,6 +641,8 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     on the validation trials and checked on the fresh ones, which are the scenario's whatever the
     sample: fits on other samples are compared on the same trials."""
     from scipy.optimize import linprog
+    from scipy.sparse import csr_array
+    from scipy.sparse import vstack as sparse_vstack
 
     sc = inputs.scenario
     _check_stop()
@@ -727,6 +750,10 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
             cap_hi.append(cap_lots[ci, qi])
     price = np.repeat([c.unit_price_usd * lot for c in req.candidates], M)
     a_fixed, b_fixed = np.array(cap_rows), np.array(cap_hi, dtype=float)
+    # The rows as sparse matrices, once: most coefficients are zero (a lot adds nothing before it
+    # arrives), and each LP stacked and copied the dense rows before HiGHS took them sparse anyway
+    # (the same nonzeros in the same order reach it, so the same answers).
+    neg_need_sparse, fixed_sparse = -csr_array(a_need), csr_array(a_fixed)
     # Cost, with a 0.1% per month preference for ordering later (same price, less money tied up).
     later = np.tile(1.0 - 0.001 * np.arange(M) / max(M, 1), C)
     objective = price * later / 1e6
@@ -756,7 +783,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         res, x, x_rows = None, None, np.zeros(len(row_trial), dtype=bool)
         while True:
             keep_rows = ~dropped   # the kept rows, then the caps rows
-            res = linprog(objective, A_ub=np.vstack([-a_need[keep_rows], a_fixed]),
+            res = linprog(objective, A_ub=sparse_vstack([neg_need_sparse[keep_rows], fixed_sparse], format="csr"),
                           b_ub=np.concatenate([-b_need[keep_rows], b_fixed]), bounds=list(zip(np.zeros(cols_x), upper)),
                           method="highs", options={"time_limit": req.time_limit_s})
             if res.status != 0:
@@ -901,6 +928,7 @@ _UNITS_CACHE: dict = {}        # (candidate, lot size, order month) -> one lot's
 _UNITS_OWNER: list = [None]    # the validation samples those are for (held, so never another's id)
 _ONE_CHIP_CACHE: dict = {}     # (candidate, target, ...) -> `_one_chip_early`'s plan on _ONE_CHIP_OWNER
 _ONE_CHIP_OWNER: list = [None]
+_DRAWS_CACHE: dict = {}        # (samples, inputs, seed, candidate) -> `_candidate_draws`'s draws
 
 
 def _lot_units(inputs: ForecastInputs, val: Samples, req: PlanRequest, ci: int, month: dt.date, seed: int,
@@ -917,10 +945,16 @@ def _lot_units(inputs: ForecastInputs, val: Samples, req: PlanRequest, ci: int, 
     if key not in _UNITS_CACHE:
         one = np.zeros((len(req.candidates), 1))
         one[ci, 0] = req.lot_chips
-        add, train = _plan_capacity(inputs, val, req, [month], one, seed)
         deadlines = any(j.deadline is not None for j in inputs.scenario.jobs)
-        _UNITS_CACHE[key] = (add[:, months].astype(np.float32),
-                             {c: v.astype(np.float32) for c, v in train.items()} if deadlines else {})
+        # only a chip type some job trains on moves a job (`job_completions` reads no other), so a
+        # plan's other lots neither re-simulate the jobs nor are summed for them; their serving
+        # capacity is computed in the target months alone
+        if deadlines and cand.chip_id in {j.chip_id for j in inputs.scenario.jobs}:
+            add, train = _plan_capacity(inputs, val, req, [month], one, seed)
+            _UNITS_CACHE[key] = (add[:, months].astype(np.float32), {c: v.astype(np.float32) for c, v in train.items()})
+        else:
+            add, _ = _plan_capacity(inputs, val, req, [month], one, seed, months=months, training=False)
+            _UNITS_CACHE[key] = (add.astype(np.float32), {})
     return _UNITS_CACHE[key]
 
 
@@ -931,6 +965,7 @@ def _drop_plan_caches() -> None:
     _ONE_CHIP_CACHE.clear()
     _ONE_CHIP_OWNER[0] = None
     _VALIDATION_CACHE.clear()
+    _DRAWS_CACHE.clear()
 
 
 def _cached_samples(inputs: ForecastInputs, trials: int, seed: int) -> Samples:
@@ -1001,7 +1036,15 @@ class _OnValidation:
 
     def capacity(self, lots: np.ndarray) -> np.ndarray:
         """Serving tokens/s per trial and target month with the plan's lots."""
-        return self.base + sum((n * self.units(*c)[0] for c, n in self._columns(lots)), np.zeros_like(self.base))
+        # summed in place in the order a sum() of the products took (the same values), without a
+        # new trials x months array per order
+        added = np.zeros_like(self.base)
+        product = None
+        for c, n in self._columns(lots):
+            unit = self.units(*c)[0]
+            product = np.multiply(unit, n, out=product)   # float32, as n * unit
+            added += product
+        return self.base + added
 
     def holds_cap(self, cap: np.ndarray, lots: np.ndarray, floor: Sequence[float], target: float | None = None) -> bool:
         """`holds` for the plan's serving capacity `cap` already summed (the deadlines from `lots`);
