@@ -33,12 +33,15 @@ from gui.panels.forecast_common import (
 )
 from gui.widgets.banner import MessageBanner
 from gui import style
-from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
+from gui.widgets.plot_panel import PlotPanel, elide_name, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
 
 # Ticked at first besides the baseline: the most recently saved scenarios (a user's own what-if,
 # not the first names alphabetically, which were the seeded ones and left the user's out).
 MAX_DEFAULT_SELECTED = 6
+# A figure's label is elided past this many characters: the longest of the figures' own labels
+# ("First month demand exceeds capacity P50, Monte Carlo range (date)", 65) stays whole.
+ROW_LABEL_CHARS = 72
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ class ComparePanel(QWidget):
         chips here against 26,122 in the Forecast). True when the note is shown."""
         name = self.unsaved_scenario() if self.unsaved_scenario is not None else None
         if name is not None and name in self.compared_names() and self.banner.kind != "error":
-            self.banner.show_info(f"'{name}' has unsaved edits: Compare runs it as saved. Save it (Ctrl+S) to "
+            self.banner.show_info(f"'{elide_name(name)}' has unsaved edits: Compare runs it as saved. Save it (Ctrl+S) to "
                                   "compare the inputs on screen.")
             return True
         if self.banner.kind == "info" and "unsaved edits" in self.banner.text():
@@ -315,7 +318,7 @@ class ComparePanel(QWidget):
             (self._unticked_by_hand.discard if on else self._unticked_by_hand.add)(item.text())
         n = len(self.compared_names())
         total = self.scenario_list.count()
-        base = self.baseline()
+        base = elide_name(self.baseline() or "") or None   # a 200-character name widened the form
         if total < 2:
             self.hint.setText("Only one scenario is saved. Create another with New or Duplicate in the "
                               "scenario bar, change it, then compare.")
@@ -455,7 +458,8 @@ class ComparePanel(QWidget):
         (numbers: value - baseline; dates: days later (+) or earlier (-)), and a first row with
         the changes that define it. A difference Monte Carlo noise may explain is marked (MARKS,
         said in a last row). `for_file`: numbers to 3 significant figures (the CSV carried
-        "61652.59624" chips; the window shows whole numbers), probabilities as the window has them."""
+        "61652.59624" chips; the window shows whole numbers), probabilities as the window has them,
+        and differences of the values so rounded (value - baseline holds in the file)."""
         names = [name for name, _ in self.results]
         base = self.baseline()
         base_i = names.index(base) if base in names else None
@@ -488,13 +492,14 @@ class ComparePanel(QWidget):
             def difference(i, label=label):
                 if base_i is None or results[i] is None or results[base_i] is None:
                     return ""
-                diff = _difference(per[i].get(label, ""), per[base_i].get(label, ""))
+                # from the values as shown: the CSV's 62200 and 61700 differed by "543" (unrounded)
+                diff = _difference(value(i), value(base_i))
                 mark = _noise_mark(noise[i].get(label), noise[base_i].get(label), diff,
                                    _runs_differ(results[i], results[base_i]))
                 if not mark:
-                    return _file_value(diff, for_file)
+                    return diff
                 used.add(mark)
-                return f"{_file_value(diff, for_file) if for_file else figure_text(diff)} {mark}"
+                return f"{diff if for_file else figure_text(diff)} {mark}"
             rows.append(row_of(label, value, difference))
         if results:
             def runs(i):
@@ -565,7 +570,9 @@ class ComparePanel(QWidget):
         t.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
-                item = QTableWidgetItem(figure_text(value))
+                # a figure's label elided ("Installed P50 at horizon end, <a 200-character chip name>"
+                # held the other columns off the window); the tooltip has it in full
+                item = QTableWidgetItem(elide_name(figure_text(value), ROW_LABEL_CHARS) if k == 0 else figure_text(value))
                 item.setToolTip(f"{headers[k]}: {figure_text(value)}")  # cells narrower than their text
                 if k and (isinstance(value, (int, float)) or str(value).endswith(MARKS)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -712,11 +719,12 @@ def _unnamed(item):
 
 def _header_lines(header: str, width: int = 12) -> str:
     """A column title on short lines (the window's columns are narrow at 1280 px; CSV keeps one line):
-    "Huawei 6 months late − baseline" -> "Huawei 6 months\nlate\n− baseline"."""
+    "Huawei 6 months late − baseline" -> "Huawei 6 months\nlate\n− baseline". The name is elided to
+    three lines (a 200-character one made a header 17 lines tall); its tooltip has it in full."""
     for tail in (" − baseline", " (baseline)"):
         if header.endswith(tail):
-            return "\n".join(textwrap.wrap(header[:-len(tail)], width) + [tail.strip()])
-    return "\n".join(textwrap.wrap(header, width)) or header
+            return "\n".join(textwrap.wrap(elide_name(header[:-len(tail)], 3 * width), width) + [tail.strip()])
+    return "\n".join(textwrap.wrap(elide_name(header, 3 * width), width)) or header
 
 
 def _difference(value, base):
@@ -725,7 +733,9 @@ def _difference(value, base):
     if isinstance(value, bool) or isinstance(base, bool):
         return ""
     if isinstance(value, (int, float)) and isinstance(base, (int, float)):
-        return value - base
+        difference = value - base
+        # to 12 significant figures: 45.6 - 12.3 is 33.3, not the binary 33.300000000000004
+        return float(f"{difference:.12g}") if isinstance(difference, float) else difference
     if isinstance(value, dt.date) and isinstance(base, dt.date):
         if value.day == 1 and base.day == 1:   # month starts (a monthly model's dates): in months
             months = (value.year - base.year) * 12 + value.month - base.month

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError
+from engine.commands.plan import candidate_chip_ids, default_candidates, expected_delivered_cost
 from engine.forecast_plan import FRESH_TOLERANCE, cost_spread_text, pct_text, usd_text
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
@@ -272,8 +273,6 @@ class PlanPanel(QWidget):
         return page
 
     def _fill_candidates(self) -> None:
-        from engine.commands.plan import default_candidates
-
         chips = {c.id: c for c in self.store.chips()}
         try:
             cands = default_candidates(chips)
@@ -282,8 +281,6 @@ class PlanPanel(QWidget):
             cands = []
         self._candidates = cands
         if not cands:   # an empty table says why and what to do
-            from engine.commands.plan import candidate_chip_ids
-
             self.banner.show_warning(f"No chip to plan with: the catalog holds none of the chips the plan buys "
                                      f"({', '.join(candidate_chip_ids())}) with a price. Add them in the Fleet view "
                                      "(File > Import chips CSV, or the chip catalog).")
@@ -632,8 +629,11 @@ class PlanPanel(QWidget):
                       "trials' own noise allows." if lowest < r.confidence else "")
         asked = self.samples.value()
         refit = (f" (refitted: the {asked}-trial fit fell short on fresh trials)" if r.samples > asked else "")
+        paid = expected_delivered_cost(r)   # in `plan`'s words and by its rule (the headline left it out)
+        paid = (f" ({usd_text(paid)} of it expected to be delivered: the vendors' fulfilment and cut-offs, what a "
+                "contract that pays on delivery pays)" if paid is not None and paid < 0.99 * r.total_cost_usd else "")
         return (f"<b>{counted(len(r.orders), 'order')}, {format_number(chips)} chips, "
-                f"{usd_text(r.total_cost_usd)}</b>, fitted to keep P(meet demand) ≥ {pct_text(r.confidence)} in every "
+                f"{usd_text(r.total_cost_usd)}</b>{paid}, fitted to keep P(meet demand) ≥ {pct_text(r.confidence)} in every "
                 f"month over {window} on {r.samples} trials{refit}{html.escape(cost_spread_text(r))}. On "
                 f"{r.check_trials or 4000:,} fresh trials its lowest month is "
                 f"{lowest:.1%} (without the plan {plan_lowest_prob(r, with_plan=False):.1%}).{short} "

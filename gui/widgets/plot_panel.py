@@ -50,6 +50,43 @@ class _Series:
 
 MAX_LEGEND_ENTRIES = 12   # more series than this: no legend, the hover readout names them
 TWO_LINE_LABEL_MIN_PX = 400  # narrower charts keep the value axis one line wide
+# A name shown in a legend entry, readout or table label is cut to this many characters (a chip's
+# legal name may run to 200: one legend line of it hid every other entry).
+NAME_CHARS = 40
+
+
+def elide_name(text: str, limit: int = NAME_CHARS) -> str:
+    """`text` cut in the middle to `limit` characters with "…": the start names it and the end keeps
+    what follows a name (": capacity P50", " (chips)"), so two entries of one long name differ."""
+    if len(text) <= limit:
+        return text
+    tail = (limit - 1) // 3
+    return text[:limit - 1 - tail].rstrip() + "…" + text[len(text) - tail:].lstrip()
+
+
+class ElidingLegend(pg.LegendItem):
+    """A legend whose entries show names elided (elide_name), the full name in their tooltip; the
+    entries are still added and removed by their full names."""
+
+    def addItem(self, item, name) -> None:
+        name = str(name)
+        super().addItem(item, elide_name(name))
+        sample, label = self.items[-1]
+        label.full_name = name
+        for part in (sample, label):
+            part.setToolTip(name)
+
+    def removeItem(self, item) -> None:
+        for sample, label in self.items:
+            if sample.item is item or getattr(label, "full_name", label.text) == item:
+                self.items.remove((sample, label))
+                self._removeItemFromLayout(sample, label)
+                self.updateSize()
+                return
+
+    def full_names(self) -> list[str]:
+        return [getattr(label, "full_name", label.text) for _sample, label in self.items]
+
 
 class PlotPanel(QWidget):
     """A titled pyqtgraph chart with unit-bearing axes, legend, hover readout and export menu."""
@@ -88,8 +125,12 @@ class PlotPanel(QWidget):
             self.plot_item.setTitle(title, size="11pt")
         self._set_axis_label("bottom", x_label or ("Date" if time_axis else ""), x_unit)
         self._set_axis_label("left", y_label, y_unit)
-        # The legend must exist before items are added, or it stays empty.
-        self.legend = self.plot_item.addLegend(offset=(10, 10)) if legend else None
+        # The legend must exist before items are added, or it stays empty (PlotItem.addLegend
+        # makes a plain one when none is set).
+        if legend:
+            self.plot_item.legend = ElidingLegend(offset=(10, 10))
+            self.plot_item.legend.setParentItem(self.plot_item.vb)
+        self.legend = self.plot_item.legend if legend else None
         if self.legend is not None:
             # LegendItem ignores transformations (for zoomable views); an export scales the scene
             # to its width, and the legend must scale and move with the rest of the chart.
@@ -354,7 +395,7 @@ class PlotPanel(QWidget):
     def legend_names(self) -> list[str]:
         if self.legend is None:
             return []
-        return [label.text for _sample, label in self.legend.items]
+        return self.legend.full_names()
 
     # The legend's row height at 8 pt and the smallest plot area worth having beside it.
     LEGEND_ROW_PX = 21.0
@@ -706,7 +747,8 @@ class PlotPanel(QWidget):
             if self.x_label:
                 x_text = f"{self.x_label} {x_text}"
         y_text = format_number(y) + (f" {self.y_unit}" if self.y_unit else "")
-        return f"{name} · {x_text} · {y_text}"
+        # the name elided: a 200-character one held the chart wider than the window (full in its tooltip)
+        return f"{elide_name(name)} · {x_text} · {y_text}"
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         vb = self.plot_item.vb
@@ -715,6 +757,7 @@ class PlotPanel(QWidget):
         view = vb.mapSceneToView(scene_pos)
         point = self.nearest_point(view.x(), view.y())
         self.set_readout(self.readout_text(point))
+        self.readout.setToolTip(point[0] if point is not None else "")   # the name in full
         if point is None:
             self._marker.setData([], [])
         else:
