@@ -26,6 +26,16 @@ from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps, percent_y_range
 
 WAITING_NOTICE = "The forecast fills this chart when it has run (it runs as you edit, or press Run forecast)"
+# Up to this many months a line gets a marker at each month and the date axis a month either
+# side: one month drew nothing (a line of one point, a band of no width) on a 1970-2020 axis.
+SHORT_HORIZON_MONTHS = 3
+
+
+def _mark_months(line, name: str, months_count: int) -> None:
+    """A marker at each month on a short horizon (a line of one point draws nothing), none otherwise."""
+    short = months_count <= SHORT_HORIZON_MONTHS
+    line.setSymbol(style.series_symbol(name) if short else None)
+    line.setSymbolSize(9 if short else 6)
 
 
 def _wrapped(label: str) -> str:
@@ -148,6 +158,7 @@ class ForecastCharts(QWidget):
                            y0=base.copy())
             base = base + h
         percent_y_range(chart)
+        self._frame_months(chart, list(shares.months))
 
     def _input_label(self, text: str) -> str:
         """A tornado input as the planner reads it: a chip by its one display name, not its id."""
@@ -211,8 +222,12 @@ class ForecastCharts(QWidget):
                                TORNADO_METRICS.items()}
         for chart in self.tornado_charts.values():   # an empty chart says what fills it
             chart.set_notice("Press \u201cCompute sensitivity (tornado)\u201d to see which input moves this most")
+        self._whiskers: list = []   # P10-P90 of a one-month horizon, where a band has no width
+        self._framed: set = set()   # charts whose date axis a short horizon fixed (see _frame_months)
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
+            if chart.time_axis:   # monthly figures: no day or second ticks on a short horizon
+                chart.plot_item.getAxis("bottom").months_at_finest()
             if chart not in self.tornado_charts.values():   # bare axes ("00.250") said nothing while it ran
                 chart.set_notice(WAITING_NOTICE)
         legend_top_right(self.probability_chart)
@@ -256,22 +271,49 @@ class ForecastCharts(QWidget):
         """The summary of the result drawn last (the label may carry a note above it)."""
         return getattr(self, "_summary_text", None) or "Run the forecast to see capacity against demand."
 
+    def _frame_months(self, chart: PlotPanel, months) -> None:
+        """A short horizon's date axis from a month before its first month to a month after its last."""
+        if 0 < len(months) <= SHORT_HORIZON_MONTHS:
+            first, last = to_timestamps([add_months(months[0], -1), add_months(months[-1], 1)])
+            chart.plot_item.setXRange(float(first), float(last), padding=0.04)
+            self._framed.add(chart)
+        elif chart in self._framed:   # a longer run next must not stay inside the short one's months
+            self._framed.discard(chart)
+            chart.plot_item.enableAutoRange(axis="x")
+
+    def _whisker(self, chart: PlotPanel, x, low, high, color: str) -> None:
+        """P10-P90 as a capped bar at the one month of a one-month horizon, where the band has no width."""
+        if len(x) != 1:
+            return
+        item = pg.ErrorBarItem(x=np.asarray(x, dtype=float), y=np.asarray(low, dtype=float),
+                               top=np.asarray(high, dtype=float) - np.asarray(low, dtype=float),
+                               bottom=np.zeros(1), beam=8 * 86400.0, pen=pg.mkPen(color, width=1.5))
+        chart.plot_item.addItem(item, ignoreBounds=True)   # the band's own curves give the bounds
+        self._whiskers.append((chart, item))
+
     def draw(self, r: ForecastResult) -> None:
         self.result = r
+        for chart, item in self._whiskers:
+            chart.plot_item.removeItem(item)
+        self._whiskers = []
         for chart in (self.probability_chart, self.jobs_chart):   # the others set or clear their own below
             chart.set_notice("")
         x = to_timestamps(r.months)
+        count = len(r.months)
         unit_name = self.chip_name(r.unit_chip_id)
         unit = f"{unit_name} chips"
         cap = r.serving_capacity_unit_chips
         c = self.capacity_chart
         c.set_axis_labels(y_label="Capacity, demand", y_unit=unit)   # the title says serving; a shorter label fits 1280 px
         c.set_band("Capacity P10–P90", x, cap.p10, cap.p90, color="#0072B2")
-        c.set_series("Capacity P50", x, cap.p50, color="#0072B2", symbol=None)
-        c.set_series("Peak demand", x, r.demand_unit_chips, color="#D55E00", symbol=None, dashed=True)
+        self._whisker(c, x, cap.p10, cap.p90, "#0072B2")
+        _mark_months(c.set_series("Capacity P50", x, cap.p50, color="#0072B2", symbol=None), "Capacity P50", count)
+        _mark_months(c.set_series("Peak demand", x, r.demand_unit_chips, color="#D55E00", symbol=None, dashed=True),
+                     "Peak demand", count)
         if r.demand_unit_chips_bands is not None:
             dem = r.demand_unit_chips_bands
             c.set_band("Peak demand P10–P90", x, dem.p10, dem.p90, color="#D55E00", alpha=40)
+            self._whisker(c, x, dem.p10, dem.p90, "#D55E00")
         # Demand that grows far past capacity would flatten the band to a line at zero: show the
         # crossing and let the Shortfall chart carry the size of the gap (the A button zooms out).
         top = float(np.nanmax(cap.p90)) if cap.p90.size else 0.0
@@ -289,6 +331,7 @@ class ForecastCharts(QWidget):
             c.set_notice("No serving capacity and no demand in this horizon")
         else:
             c.set_notice("")
+        self._frame_months(c, r.months)
 
         inst = self.installed_chart
         wanted = {"All types P10–P90", "All types P50"} | {f"{self.chip_name(ch)} P50" for ch in r.chip_ids}
@@ -296,12 +339,16 @@ class ForecastCharts(QWidget):
             if name not in wanted:
                 inst.remove_series(name)
         inst.set_band("All types P10–P90", x, r.installed_total.p10, r.installed_total.p90, color="#7F7F7F")
-        inst.set_series("All types P50", x, r.installed_total.p50, color="#000000", symbol=None)
+        self._whisker(inst, x, r.installed_total.p10, r.installed_total.p90, "#7F7F7F")
+        _mark_months(inst.set_series("All types P50", x, r.installed_total.p50, color="#000000", symbol=None),
+                     "All types P50", count)
         for chip in r.chip_ids:  # each chip in its own colour everywhere (gui.style), not by its place
-            inst.set_series(f"{self.chip_name(chip)} P50", x, r.installed_by_chip[chip].p50,
-                            color=style.chip_color(chip), symbol=None)
+            name = f"{self.chip_name(chip)} P50"
+            _mark_months(inst.set_series(name, x, r.installed_by_chip[chip].p50, color=style.chip_color(chip),
+                                         symbol=None), name, count)
         fit_left_axis(inst, r.installed_total.p90)
         counts_from_zero(inst, r.installed_total.p90)
+        self._frame_months(inst, r.months)
         if float(np.nanmax(r.installed_total.p90, initial=0.0)) <= 0:
             # a flat line on a 0.2-0.8 chip axis said nothing: say why it is empty
             inst.plot_item.setYRange(0, 1, padding=0)
@@ -313,7 +360,7 @@ class ForecastCharts(QWidget):
         s.set_axis_labels(y_unit=unit)
         s.set_bars("Shortfall P50", x, r.shortfall_p50_unit_chips, width=26 * 86400.0, color="#D55E00")
         mean = r.shortfall_mean_unit_chips if r.shortfall_mean_unit_chips is not None else r.shortfall_p50_unit_chips
-        s.set_series("Shortfall mean", x, mean, color="#7F3C00", symbol=None)
+        _mark_months(s.set_series("Shortfall mean", x, mean, color="#7F3C00", symbol=None), "Shortfall mean", count)
         fit_left_axis(s, np.maximum(r.shortfall_p50_unit_chips, mean))
         worst = float(np.nanmax(np.maximum(r.shortfall_p50_unit_chips, mean), initial=0.0))
         if worst > 0:
@@ -323,10 +370,13 @@ class ForecastCharts(QWidget):
             s.plot_item.setXRange(float(x[0]), float(x[-1]), padding=0.02)
             s.plot_item.setYRange(0, 1, padding=0)
             s.set_notice("No shortfall in any month (capacity meets peak demand in P50 and on average)")
+        self._frame_months(s, r.months)
 
         p = self.probability_chart
-        p.set_series("P(capacity ≥ peak demand)", x, r.prob_meet_demand * 100, color="#009E73", symbol=None)
+        name = "P(capacity ≥ peak demand)"
+        _mark_months(p.set_series(name, x, r.prob_meet_demand * 100, color="#009E73", symbol=None), name, count)
         percent_y_range(p)
+        self._frame_months(p, r.months)
 
         self._draw_jobs(r)
         self._fill_tables(r)
@@ -369,8 +419,8 @@ class ForecastCharts(QWidget):
                                                   "fill": pg.mkBrush(255, 255, 255, 200)})
                 j.plot_item.addItem(line, ignoreBounds=True)
                 self._job_markers.append(line)
+        done = [jb for jb in r.jobs if np.isfinite(jb.completion_ordinals).any()]
         if r.jobs:
-            done = [jb for jb in r.jobs if np.isfinite(jb.completion_ordinals).any()]
             if done:
                 lo = min(float(np.nanmin(np.where(np.isfinite(jb.completion_ordinals), jb.completion_ordinals,
                                                    np.nan))) for jb in done)
@@ -379,8 +429,12 @@ class ForecastCharts(QWidget):
                 epoch = dt.date(1970, 1, 1).toordinal()
                 j.plot_item.setXRange((lo - epoch - 60) * 86400.0, (hi - epoch + 60) * 86400.0, padding=0)
                 j.plot_item.enableAutoRange(axis="y")
-            else:
+            else:   # bars of nothing sat on a -0.4..0.4 axis with no word of why
                 j.plot_item.enableAutoRange()
+                j.plot_item.setYRange(0, 1, padding=0)
+                j.set_notice("No trial finishes a job within this horizon: extend the horizon")
+        if not done:   # bars of nothing on one month went down to day ticks ("02 07 12")
+            self._frame_months(j, months)
         self.jobs_chart.set_title("Training-job completion date (share of trials finishing each month)"
                                   if r.jobs else "Training-job completion date: no jobs in this scenario")
 

@@ -4,11 +4,19 @@ and grid lines drawn opaque (see _opaque_on_white for why)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph.graphicsItems.DateAxisItem import (MONTH_SPACING, YEAR_MONTH_ZOOM_LEVEL, TickSpec, ZoomLevel,
+                                                  makeMStepper)
 from PySide6.QtGui import QColor
+
+# Month ticks that name their year ("May 2024"): on a few months no 1 January falls in range, so
+# pyqtgraph's year-over-month level would show "May Jun" with no year.
+MONTH_YEAR_ZOOM_LEVEL = ZoomLevel([TickSpec(MONTH_SPACING, makeMStepper(1), "%b %Y", autoSkip=[1, 2, 3, 6])],
+                                  "Sep 2024")
 
 
 def to_timestamps(dates: Sequence[dt.date]) -> np.ndarray:
@@ -65,7 +73,11 @@ class PlainAxisItem(OpaqueGridMixin, pg.AxisItem):
 
 
 class DateAxisItem(OpaqueGridMixin, pg.DateAxisItem):
-    pass
+    def months_at_finest(self) -> None:
+        """Ticks no finer than months, for monthly data: on a horizon of a month or two pyqtgraph
+        went down to days and seconds ("22 27 May 02", "59.750 00:00:00"), which a monthly
+        forecast cannot be read at."""
+        self.zoomLevels = OrderedDict([(np.inf, YEAR_MONTH_ZOOM_LEVEL), (MONTH_SPACING, MONTH_YEAR_ZOOM_LEVEL)])
 
 
 class GroupedAxisItem(OpaqueGridMixin, pg.AxisItem):
