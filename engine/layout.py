@@ -139,6 +139,18 @@ def layout_problems(values: dict, num_chips: int, model) -> list[LayoutProblem]:
         out.append(LayoutProblem("tp", f"TP {tp} does not divide the {model.heads} attention heads."))
     if pp > model.layers:
         out.append(LayoutProblem("pp", f"PP {pp} exceeds the {model.layers} layers."))
+    vpp = int(values.get("vpp") or 1)
+    if vpp > 1 and pp == 1:
+        out.append(LayoutProblem("vpp", f"VPP {vpp} interleaves pipeline stages: set PP 2 or more, or VPP 1."))
+    elif vpp > 1 and pp <= model.layers:
+        from engine.training import max_vpp   # (engine.training is the heavier module; it does not import this one)
+
+        most = max_vpp(model.layers, pp)
+        if vpp > most:
+            # the search's rule: every chunk of every stage holds a whole layer (end stages count
+            # their embedding or logits as one), so PP 33 over 126 layers leaves end chunks empty
+            out.append(LayoutProblem("vpp", f"VPP {vpp} leaves chunks with no layer: PP {pp} over "
+                                            f"{model.layers} layers allows VPP {most} at most."))
     if int(values.get("ep") or 1) > 1 and not model.is_moe:
         out.append(LayoutProblem("ep", "EP applies to MoE models only; set 1 for a dense model."))
     return out

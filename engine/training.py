@@ -245,6 +245,31 @@ def _stage_layers(n_layers: int, pp):
     return full, np.maximum(first, 1.0), np.maximum(last, 1.0)
 
 
+def _chunk_slots(n_layers: int, pp):
+    """Whole-layer slots of the emptiest stage of _stage_layers' split: the most virtual chunks
+    (vpp) every stage can fill. An end stage counts its embedding or logits as one slot, since it
+    gave up a layer for them: Llama 3 ran 126 layers as PP16 x VPP8, the first stage's first chunk
+    holding only the embedding (Megatron's account_for_{embedding,loss}_in_pipeline_split count
+    each as a layer). Where the ends cannot give up the whole deficit (105 layers on 28 stages),
+    the layers spread evenly and the lightest stage holds floor(layers / pp)."""
+    pp = np.asarray(pp, dtype=float)
+    full = np.ceil(n_layers / pp)
+    lightest_end = full - np.ceil((full * pp - n_layers) / 2.0)
+    return np.where(lightest_end >= 1.0, np.minimum(full, lightest_end + 1.0), np.floor(n_layers / pp))
+
+
+def interleaving_fits(n_layers: int, pp, vpp):
+    """True where `vpp` chunks per stage can interleave: pp > 1 and every stage fills each of its
+    chunks with at least one whole layer. Checking only the fullest stage passed 126 layers on
+    PP33 x VPP4, whose end stages hold one layer each and ran three of their four chunks empty."""
+    return (np.asarray(pp) > 1) & (_chunk_slots(n_layers, pp) >= np.asarray(vpp))
+
+
+def max_vpp(n_layers: int, pp: int) -> int:
+    """The most virtual chunks per stage `pp` stages of `n_layers` layers allow (1: no interleaving)."""
+    return int(_chunk_slots(n_layers, float(pp))) if 1 < pp <= n_layers else 1
+
+
 def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     """Every figure for the layouts in `L` (arrays tp, pp, vpp, dp, cp, ep, mb, zero, rc, gb)."""
     model, chip = inp.model, inp.chip
@@ -684,7 +709,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     mark((model.heads % L["tp"] != 0) | ((L["tp"] > model.kv_heads) & (L["tp"] % model.kv_heads != 0))
          | ((L["tp"] <= model.kv_heads) & (model.kv_heads % L["tp"] != 0)), "tp does not divide heads")
     mark(pp > n_layers, "pp exceeds layers")
-    mark((vpp > 1) & ((pp == 1) | (layers_stage < vpp)), "vpp needs pp > 1 and enough layers")
+    mark((vpp > 1) & ~interleaving_fits(n_layers, pp, vpp), "vpp needs pp > 1 and enough layers")
     mark((L["gb"] % (L["dp"] * L["mb"]) != 0) | ((vpp > 1) & (np.mod(micro, pp) != 0)),
          "global batch not divisible by dp x micro-batch")
     mark((inp.seq % (2 * L["cp"]) != 0) & (L["cp"] > 1), "cp does not divide sequence")
@@ -948,9 +973,9 @@ def candidate_arrays(inp: TrainingInputs) -> dict:
         keep &= denom * inp.dp == n
     if not inp.vpp:
         # Interleaving is searched only where it means something: pp > 1 and at least one layer
-        # per virtual stage. The combinations that cannot exist are not layouts, and counting them
-        # as rejected by "vpp" hid what really stops a tp x pp cell (memory, the batch).
-        keep &= (vpp == 1) | ((pp > 1) & (_stage_layers(model.layers, pp.astype(float))[0] >= vpp))
+        # per virtual stage on every stage. The combinations that cannot exist are not layouts, and
+        # counting them as rejected by "vpp" hid what really stops a tp x pp cell (memory, the batch).
+        keep &= (vpp == 1) | interleaving_fits(model.layers, pp, vpp)
         if inp.schedule != "1f1b":   # zero-bubble and DualPipe run whole stages (vpp 1)
             keep &= vpp == 1
     if inp.zero_stage is None:
@@ -1060,7 +1085,7 @@ def fewer_chips_alternative(inputs: TrainingInputs, tokens_per_s_per_chip: float
     if not found:
         return None
     # the fewest idle chips within 5% of the fastest count: the first that gained could be far
-    # slower (16,381 H100: 16,380 trained Llama 3 405B at half the speed of 16,368)
+    # slower (16,381 H100: 16,380 trained Llama 3 405B at half the speed of 16,128)
     fastest = max(f[0] for f in found)
     _, m, result = max((f for f in found if f[0] >= IDLE_NEAR_FASTEST * fastest), key=lambda f: f[1])
     return m, result

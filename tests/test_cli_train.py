@@ -471,10 +471,11 @@ def test_a_chip_count_that_factors_badly_is_offered_a_few_idle_chips(tmp_path, c
     # more tokens/s in all, so fewer days, than every chip of the badly factored count
     assert fewer["tokens_per_s"] > 1.05 * data["tokens_per_s_per_chip"] * 1023
     assert fewer["time_to_train_days"] < data["time_to_train_days"]
-    # 16,381 H100 for Llama 3 405B: 16,380 (1 idle) trains at half the speed of 16,368 (13 idle)
+    # 16,381 H100 for Llama 3 405B: 16,380 (1 idle) trains at half the speed of 16,128 (253 idle;
+    # PP33 x VPP4 on 16,368 ran its end stages' chunks empty)
     code = main(["--db", db, "--format", "json", "train", "--model", "llama3-405b", "--chip", "h100-sxm5-80gb",
                  "--chips", "16381", "--search", "--tokens", "1e12"])
-    assert json.loads(capsys.readouterr().out)["fewer_chips"]["chips"] == 16368
+    assert json.loads(capsys.readouterr().out)["fewer_chips"]["chips"] == 16128
     code = main(["--db", db, "train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--chips", "1021",
                  "--search"])
     err = capsys.readouterr().err

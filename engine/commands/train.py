@@ -253,6 +253,7 @@ def _flag_fixes(args, inputs, reasons: set) -> list[str]:
     """The flags given that rule out every layout, each with its fix, for the search's reasons
     that they cause ("--ep 16: Mixtral has 8 experts" was told to try a chip count)."""
     from engine.layout import Infeasible
+    from engine.training import max_vpp
 
     model, fixes = inputs.model, []
     tp, pp, vpp, cp, ep = args.tp, args.pp, args.vpp, args.cp, args.ep
@@ -273,9 +274,11 @@ def _flag_fixes(args, inputs, reasons: set) -> list[str]:
     if Infeasible.VPP.text in reasons and vpp is not None and vpp > 1:
         if pp == 1:
             fixes.append(f"--vpp {vpp} interleaves pipeline stages: give --pp 2 or more, or drop --vpp")
-        elif pp is not None and math.ceil(model.layers / pp) < vpp:
-            fixes.append(f"--vpp {vpp} needs {vpp} layers per stage; --pp {pp} leaves "
-                         f"{math.ceil(model.layers / pp)} of {model.layers}: use a smaller --vpp")
+        elif pp is not None and 1 < pp <= model.layers and max_vpp(model.layers, pp) < vpp:
+            # every chunk of every stage holds a whole layer: the fullest stage alone (ceil(layers /
+            # pp)) let PP 33 x VPP 4 over 126 layers through, its end stages one layer each
+            fixes.append(f"--vpp {vpp} needs a layer in every chunk of every stage; --pp {pp} over "
+                         f"{model.layers} layers allows --vpp {max_vpp(model.layers, pp)} at most")
         elif pp is None and math.ceil(model.layers / 2) < vpp:
             fixes.append(f"--vpp {vpp}: {model.layers} layers are too few for {vpp} chunks per stage")
     kv = model.kv_heads   # (the search's rule: tp divides the heads, and the KV heads or a multiple of them)
