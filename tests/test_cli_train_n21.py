@@ -42,3 +42,10 @@ def test_a_count_that_factors_badly_but_holds_the_state_keeps_the_factor_hint(tm
                  "--chips", "1021", "--search"]) == 1
     err = capsys.readouterr().err
     assert "more chips are needed" not in err and "(--chips 1020)" in err
+
+
+def test_the_shortfall_gives_the_digits_that_tell_state_from_hbm_apart():
+    """Llama 3 70B on 16 910B2: 1.027 TiB of state against 1.000 TiB of HBM read "1.0 TiB outgrow
+    the 1.0 TiB"."""
+    text = shortfall_text({"state_bytes": 1.027 * 2 ** 40, "hbm_bytes": 16 * 64 * 2 ** 30, "min_chips": 17}, 16)
+    assert text.startswith("weights, gradients and Adam state (1.03 TiB) outgrow the 1.00 TiB of HBM on 16 chips")

@@ -236,17 +236,23 @@ def model_state_shortfall(inputs) -> dict | None:
             "min_chips": math.ceil(state_bytes / hbm_per_chip)}
 
 
-def binary_bytes(nbytes: float) -> str:
-    """5.9 TiB or 640 GiB (the chips' HBM is counted in binary units)."""
-    return f"{nbytes / 2 ** 40:,.1f} TiB" if nbytes >= 2 ** 40 else f"{nbytes / 2 ** 30:,.0f} GiB"
+def binary_bytes(nbytes: float, decimals: int = 0) -> str:
+    """5.9 TiB or 640 GiB (the chips' HBM is counted in binary units), with `decimals` more."""
+    if nbytes >= 2 ** 40:
+        return f"{nbytes / 2 ** 40:,.{1 + decimals}f} TiB"
+    return f"{nbytes / 2 ** 30:,.{decimals}f} GiB"
 
 
 def shortfall_text(short: dict, num_chips: int) -> str:
     """"weights, gradients and Adam state (5.9 TiB) outgrow the 4.0 TiB of HBM on 64 chips: at least ~95
     chips hold them (more with activations)"; the window and `train` say the same."""
-    return (f"weights, gradients and Adam state ({binary_bytes(short['state_bytes'])}) outgrow the "
-            f"{binary_bytes(short['hbm_bytes'])} of HBM on {num_chips:,} chips: at least ~{short['min_chips']:,} "
-            "chips hold them (more with activations)")
+    # as many digits as tell the two apart: "1.0 TiB outgrow the 1.0 TiB" read as a contradiction
+    # (1.027 against 1.000 TiB)
+    extra = next((d for d in range(4) if binary_bytes(short["state_bytes"], d) != binary_bytes(short["hbm_bytes"], d)),
+                 3)
+    return (f"weights, gradients and Adam state ({binary_bytes(short['state_bytes'], extra)}) outgrow the "
+            f"{binary_bytes(short['hbm_bytes'], extra)} of HBM on {num_chips:,} chips: at least "
+            f"~{short['min_chips']:,} chips hold them (more with activations)")
 
 
 def _flag_fixes(args, inputs, reasons: set) -> list[str]:
