@@ -113,7 +113,9 @@ def open_regular_file(path: str | os.PathLike, *, max_bytes: int, what: str = "f
 
 
 class CsvReader:
-    """Stream the rows of a CSV file: `header` first, then `rows()` yields (line, {column: text}).
+    """Stream the rows of a CSV file: `header` first, then `rows()` yields (row, {column: text}),
+    `row` as a spreadsheet numbers it: the header is row 1, blank rows count, and a row whose
+    quoted cell spans several lines is one row.
 
     Blank rows are skipped; a row with more cells than the header carries them under
     `"__extra__"`. Limits: `max_bytes` for the file, `max_rows` for data rows, `max_cell_chars`
@@ -130,6 +132,10 @@ class CsvReader:
         self._text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         # strict: a quote never closed is an error, not a cell that swallows the rest of the file
         self._reader = csv.reader(self._text, strict=True)
+        # records read, blank ones too: row N as a spreadsheet numbers it (the header is row 1). The
+        # reader's line_num counts text lines, so a quoted cell over three lines put the next row's
+        # errors on "row 5" where the spreadsheet shows row 3.
+        self._records = 0
         try:
             first = self._next()
         except BaseException:
@@ -167,7 +173,9 @@ class CsvReader:
         # csv's limit is one for the process: set before every read, as another reader may have set its own
         csv.field_size_limit(self.max_cell_chars)
         try:
-            return next(self._reader)
+            cells = next(self._reader)
+            self._records += 1
+            return cells
         except StopIteration:
             return None
         except UnicodeDecodeError as exc:
@@ -182,7 +190,7 @@ class CsvReader:
                 where = f"row {start}" if start is not None else "header"
                 raise UserError(f"{self.path} {where}: a cell longer than {self.max_cell_chars:,} characters "
                                 "(the limit for one cell; nothing imported)") from None
-            raise UserError(f"{self.path}: line {self._reader.line_num}: malformed CSV ({exc})") from None
+            raise UserError(f"{self.path} row {self._records + 1}: malformed CSV ({exc})") from None
         except OSError as exc:
             raise UserError(f"{self.path}: can't be read ({exc.strerror or exc})") from None
 
@@ -190,7 +198,7 @@ class CsvReader:
         count = 0
         width = len(self.header)
         while True:
-            start = self._reader.line_num + 1  # a quoted cell may span lines: report where the row starts
+            start = self._records + 1  # the row about to be read, however many lines its quoted cells span
             cells = self._next(start)
             if cells is None:
                 return

@@ -5,7 +5,8 @@ point, `tau` years after it:
 - `fixed`: `growth_after_last_per_year` every year, no uncertainty (version 0.1's behaviour).
 - `loglinear`: least squares of log tokens/day on time over the last `fit_points` points; the
   slope is drawn from a normal with its standard error (residual sd floored at
-  `growth_sigma_floor`, because three points on a line say little about the next year).
+  `growth_sigma_floor`, because three points on a line say little about the next year). A
+  negative slope is followed: points that fall give falling demand.
 - `decaying`: the growth rate between consecutive points, log r_i, regressed on the interval's
   mid-time: log r(t) = a + b t. Doubao's rates fall from ~8.6 per year in log units (mid 2024) to ~2 (late
   2025), almost log-linearly. Demand then follows log N = log N_last + integral of r; with b < 0
@@ -77,8 +78,9 @@ def fit_growth(curve) -> GrowthFit:
         s = math.sqrt(float(resid @ resid) / dof) if dof > 0 else 0.0
         s = max(s, floor)
         se = s / math.sqrt(sxx)
+        falling = ", falling" if slope < 0 else ""   # followed as it is: said in words, not only as 0.0014x
         return GrowthFit(model, *last, (slope,), ((se * se,),), len(xs),
-                         f"log-linear on the last {len(xs)} points: {math.exp(slope):.3g}x/year "
+                         f"log-linear on the last {len(xs)} points: {math.exp(slope):.3g}x/year{falling} "
                          f"(slope {slope:.3g} +- {se:.2g} per year)")
     if model == "decaying":
         if len(pts) < 3:
@@ -142,8 +144,10 @@ def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
                               mid + np.where(zz < 0, (mid - lo), (hi - mid)) / Z90 * zz))
         out = g * tau
     elif fit.model == "loglinear":
+        # The drawn slope as it is, falling included: clipping it at 0 held a fit falling ~700x a
+        # year flat with no spread (P10 = P50 = P90) and cut the lower tail of slowly growing fits.
         g = fit.mean[0] + math.sqrt(fit.cov[0][0]) * z[:, :1]
-        out = np.maximum(g, 0.0) * tau
+        out = g * tau
     elif fit.model == "decaying":
         chol = np.linalg.cholesky(np.array(fit.cov) + 1e-15 * np.eye(2))
         ab = np.array(fit.mean)[None, :] + z[:, :2] @ chol.T

@@ -295,10 +295,18 @@ def _uncertainty_problems(u: OrderUncertainty, applies_to: str) -> list[StudyPro
 
 # ---- forecast results: key figures, the monthly table, the jobs table ------------------------
 
+def _demand_over_capacity_p50(result: ForecastResult) -> np.ndarray:
+    """Per month: peak demand (median over trials) above the P50 serving capacity (balance_p50 < 0)."""
+    return np.asarray(result.balance_p50_unit_chips, dtype=float) < 0
+
+
 def first_shortfall_month(result: ForecastResult) -> dt.date | None:
-    """First month whose peak demand exceeds the P50 serving capacity."""
-    short = np.flatnonzero(result.shortfall_p50_unit_chips > 0)
-    return result.months[int(short[0])] if short.size else None
+    """First month whose peak demand exceeds the P50 serving capacity, where the chart's demand
+    line crosses capacity P50. Not read from shortfall_p50 > 0 (the median trial short, P(meet)
+    < 50%), which may start a month later: on the story at 10,000 trials 2025-07 has demand 3.4
+    chips over capacity P50 and a median shortfall of 0, so the label said 2025-08."""
+    over = np.flatnonzero(_demand_over_capacity_p50(result))
+    return result.months[int(over[0])] if over.size else None
 
 
 # A probability within this many binomial standard errors of 50% may fall on either side of it
@@ -339,8 +347,11 @@ def shortfall_seed_words(result: ForecastResult) -> tuple[str, str]:
     months = list(result.months)
     se = prob_meet_standard_error(result)
     maybe, surely = np.flatnonzero(short | near), np.flatnonzero(short & ~near)
-    earliest = months[int(maybe[0])]   # a month near 50% is one that may be short
-    latest = months[int(surely[0])] if surely.size else None
+    # the first month is first_shortfall_month's (demand over capacity P50), so its range holds it
+    over = _demand_over_capacity_p50(result)
+    first_maybe, first_surely = np.flatnonzero(over | near), np.flatnonzero(over & ~near)
+    earliest = months[int(first_maybe[0])]   # a month near 50% is one that may be short
+    latest = months[int(first_surely[0])] if first_surely.size else None
     why = "; ".join(f"{months[i]:%Y-%m} {result.prob_meet_demand[i]:.1%} +-{100 * se[i]:.1f} points"
                     for i in np.flatnonzero(near)[:3]) + ("; ..." if near.sum() > 3 else "")
     # "within Monte Carlo error" read as within one error: 53.1% +-1.1 is 2.8 of them from 50%
@@ -429,7 +440,7 @@ class TableColumn:
     key: str              # machine name with its unit (CSV and JSON), e.g. "capacity_p50_chips_h20-96gb"
     header: str           # people's name with its unit (the GUI's table and exports)
     values: np.ndarray    # in the key's unit
-    scale: float = 1.0    # the header's unit per the key's (a probability shown in percent: 100)
+    scale: float = 1.0    # the header's unit per the key's (1: the same unit, as every column now)
 
 
 @dataclass(frozen=True)
@@ -483,7 +494,10 @@ def forecast_monthly_table(result: ForecastResult, chip_names: Mapping[str, str]
                  TableColumn(f"demand_p90_chips_{unit}", f"Peak demand P90 ({unit_name})", r.demand_unit_chips_bands.p90)]
     cols += [TableColumn(f"shortfall_p50_chips_{unit}", f"Shortfall P50 ({unit_name})",
                          np.asarray(r.shortfall_p50_unit_chips)),
-             TableColumn("prob_meet_demand", "P(meet demand) (%)", np.asarray(r.prob_meet_demand), 100.0)]
+             # in percent in files too, as its header, the summary and the export say: a bare
+             # fraction (0.01 for 1%) beside them read as a percent. The JSON's prob_meet_demand
+             # (a share, a contract) is another series (engine.commands.forecast).
+             TableColumn("prob_meet_demand_pct", "P(meet demand) (%)", 100.0 * np.asarray(r.prob_meet_demand))]
     return MonthlyTable(tuple(r.months), tuple(cols))
 
 

@@ -83,7 +83,7 @@ def test_same_seed_same_numbers_and_csv_has_unit_columns(capsys):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 18
     assert {"month", "installed_p50_chips", "capacity_p50_chips_ascend-910b2", "demand_chips_ascend-910b2",
-            "prob_meet_demand", "pflops_p50", "h100_equiv_p50"} <= set(rows[0])
+            "prob_meet_demand_pct", "pflops_p50", "h100_equiv_p50"} <= set(rows[0])
     code, out, _ = run_cli(capsys, *args)
     assert code == 0 and "405B" in out and "month" in out
 
@@ -202,7 +202,7 @@ def test_forecast_csv_writes_whole_numbers_as_whole(capsys, tmp_path):
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     cells = [v for row in rows for k, v in row.items() if k != "month"]
     assert "0.0" not in cells and all(not v.endswith(".0") for v in cells)
-    assert all(0 <= float(row["prob_meet_demand"]) <= 1 for row in rows)
+    assert all(0 <= float(row["prob_meet_demand_pct"]) <= 100 for row in rows)
 
 
 def test_key_figure_probabilities_are_whole_percent(capsys, tmp_path):

@@ -24,6 +24,8 @@ UNITS = {
     "pflops": "PFLOP/s dense BF16", "h100_equiv": "chips x BF16 peak / H100 SXM BF16 peak (989.4 TFLOP/s)",
     "demand_tokens_per_day": "average tokens/day, input + output (median over trials)",
     "demand_peak_output_tokens_per_s": "output tokens/s at peak",
+    # its name (a contract) does not say "output": the unit does
+    "serving_capacity_tokens_per_s_p50": "output tokens/s of every chip's serving share (median over trials)",
     "prob_done_by_deadline": "share of trials a job is done by its deadline; null without one, or when the deadline "
                              "is after the horizon and some trials don't finish within it (see the _note)",
 }
@@ -282,9 +284,14 @@ def result_rows(result) -> list[dict]:
     """One row per month with unit-bearing column names (for table and CSV): the monthly table
     the Forecast view shows (engine.studies_forecast), by key."""
     from engine.forecast_text import table_cell
-    from engine.studies_forecast import forecast_monthly_table
+    from engine.studies_forecast import forecast_monthly_table, prob_percent
 
-    return [{k: table_cell(v) for k, v in row.items()} for row in forecast_monthly_table(result).records()]
+    rows = [{k: table_cell(v) for k, v in row.items()} for row in forecast_monthly_table(result).records()]
+    for row, share in zip(rows, result.prob_meet_demand):
+        # whole percent as the summary gives it (2,000 trials know it to about a point), never 0 or
+        # 100 where it is not: table_cell rounded 99.95 to 100
+        row["prob_meet_demand_pct"] = prob_percent(float(share))
+    return rows
 
 
 def _deadline_words(job) -> str:

@@ -667,12 +667,15 @@ def _noise_sources(result) -> dict[str, tuple]:
     near = np.abs(p - 0.5) <= SEED_STANDARD_ERRORS * prob_meet_standard_error(result) + 1e-12
     short = np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0
     maybe, surely = np.flatnonzero(short | near), np.flatnonzero(short & ~near)
+    # the first month is where demand crosses capacity P50 (engine's first_shortfall_month)
+    over = np.asarray(result.balance_p50_unit_chips, dtype=float) < 0
+    first_maybe, first_surely = np.flatnonzero(over | near), np.flatnonzero(over & ~near)
 
     def first(index) -> float:
         return _month_number(result.months[int(index[0])]) if index.size else math.inf
 
     out: dict[str, tuple] = {
-        "First month demand exceeds capacity P50 (date)": ("span", first(maybe), first(surely)),
+        "First month demand exceeds capacity P50 (date)": ("span", first(first_maybe), first(first_surely)),
         "Months with a P50 shortfall (months)": ("span", int(surely.size), int(maybe.size)),
     }
     for months_in in (12, 24):   # the labels of engine.studies_forecast.forecast_key_figures

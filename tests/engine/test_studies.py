@@ -287,11 +287,11 @@ def test_monthly_table_is_one_definition_for_people_and_files():
     prob = headers.index("P(meet demand) (%)")
     unit = "ascend-910b2"
     for row, rec in zip(rows, records):
-        assert row[prob] == pytest.approx(100 * rec["prob_meet_demand"])  # percent for people, share in files
-        if rec["prob_meet_demand"] > 0.5:  # most trials meet demand: the median shortfall is none
+        assert row[prob] == pytest.approx(rec["prob_meet_demand_pct"])  # percent, named so, in both
+        if rec["prob_meet_demand_pct"] > 50:  # most trials meet demand: the median shortfall is none
             assert rec[f"shortfall_p50_chips_{unit}"] == 0.0
     assert "Capacity P50 (Ascend 910B2 chips)" in headers
-    assert any(r["prob_meet_demand"] > 0.5 for r in records) and any(r["prob_meet_demand"] < 0.5 for r in records)
+    assert any(r["prob_meet_demand_pct"] > 50 for r in records) and any(r["prob_meet_demand_pct"] < 50 for r in records)
     first = next((r["month"] for r in records if r[f"shortfall_p50_chips_{unit}"] > 0), None)
     figures = dict(forecast_key_figures(result))
     shown = figures["First month demand exceeds capacity P50 (date)"]
