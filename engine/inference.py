@@ -1389,7 +1389,9 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
             which.append(f"TPOT {tpot_ms:g} ms")
         if ttft_ms and ttft_n > ttft_ms:
             which.append(f"TTFT {ttft_ms:g} ms")
-        if which or np.isfinite(ttft_n):
+        # an infinite next TTFT is no target broken but prefill saturated: read as "over the TTFT
+        # target" it blamed a 600,000 ms target for a 947 ms TTFT
+        if np.isfinite(ttft_n):
             limiting = "latency target"
             why = f"a larger batch would break the {' and '.join(which) or 'latency'} target"
         else:   # no target broken: beyond this batch the prompts arrive faster than prefill runs them
@@ -1408,7 +1410,8 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
     words = {"bandwidth": "HBM bandwidth (decode reads)", "compute": "compute (decode GEMMs)",
              "overhead": "per-step overhead and collectives",
              "prefill": "compute (prompt prefills interleaved with decode)"}
-    why += (f"; of the {tpot_v:.1f} ms per token, {1e3 * shares[resource]:.1f} ms is {words[resource]}")
+    if output_len > 1:   # one output token: no decode step to break down (TPOT does not apply)
+        why += (f"; of the {tpot_v:.1f} ms per token, {1e3 * shares[resource]:.1f} ms is {words[resource]}")
     resource = "compute" if resource == "prefill" else resource
     if e > 1:
         why += f" (layout: {'data-parallel' if t == 1 else f'TP{t}'} attention, experts over EP{e})"
