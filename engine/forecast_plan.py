@@ -45,6 +45,7 @@ VALIDATION_SEED_OFFSET = 104729
 # The lots are held one standard error of the validation estimate above the confidence: a plan
 # scaled to exactly P on 2,000 trials read 78.4% for 80% on the fresh ones (the noise of both).
 SHORT_ON_VALIDATION = "short on the validation trials"   # the status of a plan no scale held on them
+NO_ORDERS_STATUS = "no orders needed"   # the status of a plan where the fleet as it is holds
 MAX_GROWTH = 2.0          # a plan short on the validation trials is scaled up at most this much
 # Fresh-trial check: a 90% plan measured on 4,000 trials reads 90 +/- 0.5 points per month
 # (binomial), and the target's worst month lower still; one point of slack is noise, not a miss.
@@ -160,7 +161,7 @@ COST_SPREAD_FITS = 2   # refits on fresh trial sets that show the cost's own sam
 
 def _fits_on_other_samples(inputs: ForecastInputs, req: PlanRequest, samples: int,
                            training_tokens_per_s: Mapping[str, float] | None,
-                           from_month: dt.date | None = None) -> list[PlanResult]:
+                           from_month: dt.date | None = None, allow_empty: bool = True) -> list[PlanResult]:
     """The plan fitted again on COST_SPREAD_FITS other samples of `samples` trials (other seeds),
     each scaled on the same validation trials and checked on the same fresh ones as the first. A
     cost that moves by a third between samples is not a figure to quote to the dollar (one target:
@@ -168,7 +169,8 @@ def _fits_on_other_samples(inputs: ForecastInputs, req: PlanRequest, samples: in
     # the same target: with From left to the run, another sample could start it elsewhere and
     # quote the cost of another target (QA: 2025-10 beside the main fit's 2025-09)
     return [_solve_once(inputs, replace(req, samples=samples, from_month=from_month),
-                        training_tokens_per_s=training_tokens_per_s, sample_seed=inputs.scenario.seed + 1009 * k)
+                        training_tokens_per_s=training_tokens_per_s, sample_seed=inputs.scenario.seed + 1009 * k,
+                        allow_empty=allow_empty)
             for k in range(1, COST_SPREAD_FITS + 1)]
 
 
@@ -499,6 +501,14 @@ def usd_text(usd: float) -> str:
     return f"${usd:,.0f}"
 
 
+def fresh_standard_error(prob: float, trials: int) -> float:
+    """The binomial standard error of a P(meet demand) estimated on `trials` fresh trials (a share:
+    0.0035 for 94.8% on 4,000), NaN without trials."""
+    if trials <= 0 or not math.isfinite(prob):
+        return float("nan")
+    return math.sqrt(max(prob * (1.0 - prob), 0.0) / trials)
+
+
 def lowest_fresh_prob(result: PlanResult) -> float:
     """The lowest P(meet demand) with the plan over the target months, on the fresh trials."""
     target = [i for i, m in enumerate(result.months) if result.from_month <= m <= result.until_month]
@@ -533,7 +543,10 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
 
     A budget does not change the plan, which is already the cheapest that holds: it says whether
     that plan can be bought. Fitted as a constraint, the answer followed the sample (a 400-trial
-    fit of one target costs $480M, the 800-trial refit $468M), so $470M refused the $468M plan."""
+    fit of one target costs $480M, the 800-trial refit $468M), so $470M refused the $468M plan.
+
+    Raises UserError when the horizon ends before any new order can arrive (`_check_horizon`)."""
+    _check_horizon(inputs, req)
     if req.budget_usd is not None:
         plan = solve_plan(inputs, replace(req, budget_usd=None), training_tokens_per_s=training_tokens_per_s,
                           verify_offer=verify_offer)
@@ -546,13 +559,29 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
             f"budget: the cheapest plan costs {cost}, above {budget}; "
             "raise the budget, lower the confidence or shorten the target"))
     result = _solve_once(inputs, req, training_tokens_per_s=training_tokens_per_s)
+    # The fleet as it is passes on the validation trials at the confidence itself; short on the fresh
+    # ones by more than their noise, it is no plan either, and orders are planned as for any fleet
+    # short of it (refitting cannot help: the validation trials decide it whatever the sample)
+    allow_empty = True
+    fleet_short: tuple[str, ...] = ()
+    if (result.feasible and result.status == NO_ORDERS_STATUS
+            and lowest_fresh_prob(result) < req.confidence - FRESH_TOLERANCE):
+        allow_empty = False
+        fleet_short = (f"the fleet as it is keeps P(meet demand) >= {pct_text(req.confidence)} on the validation "
+                       f"trials but only {lowest_fresh_prob(result):.1%} in its worst month on {req.check_trials:,} "
+                       "fresh ones, short by more than their noise: planned for as a fleet short of it",)
+        t_before = result.solve_s
+        result = _solve_once(inputs, req, training_tokens_per_s=training_tokens_per_s, allow_empty=False)
+        result = replace(result, solve_s=result.solve_s + t_before)
     samples = req.samples
     while (result.feasible and lowest_fresh_prob(result) < req.confidence - FRESH_TOLERANCE
            and samples < MAX_REFIT_SAMPLES):
         samples = min(2 * samples, MAX_REFIT_SAMPLES)
         t_before = result.solve_s
-        result = _solve_once(inputs, replace(req, samples=samples), training_tokens_per_s=training_tokens_per_s)
+        result = _solve_once(inputs, replace(req, samples=samples), training_tokens_per_s=training_tokens_per_s,
+                             allow_empty=allow_empty)
         result = replace(result, solve_s=result.solve_s + t_before)
+    result = replace(result, notes=result.notes + fleet_short)
     lowest = lowest_fresh_prob(result)
     if result.feasible and lowest < req.confidence - FRESH_TOLERANCE:
         result = replace(result, feasible=False, status=result.status + ", short on fresh trials", why=(
@@ -561,7 +590,7 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
             f"confidence, shorten the target, or raise the caps"))
     if verify_offer and result.feasible:   # a top-level answer says how much its cost moves with the sample
         others = _fits_on_other_samples(inputs, req, result.samples, training_tokens_per_s,
-                                        from_month=result.from_month)
+                                        from_month=result.from_month, allow_empty=allow_empty)
         # the cheapest of the samples' plans that holds on the fresh trials is the answer: the first
         # sample's $22.9B sat beside $12.8B on another that held the same 72.0% (QA)
         holding = [o for o in others if o.feasible and SHORT_ON_VALIDATION not in o.status
@@ -604,6 +633,33 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     return result
 
 
+def _first_order_month(inputs: ForecastInputs, req: PlanRequest) -> dt.date:
+    """The first month a plan orders in: the request's, else the month after the fleet's latest delivery."""
+    latest = max((d.date for o in inputs.orders for d in o.deliveries), default=inputs.scenario.start)
+    return (req.first_order_month or _add_months(latest, 1)).replace(day=1)
+
+
+def _check_horizon(inputs: ForecastInputs, req: PlanRequest) -> None:
+    """UserError when the horizon ends before any new order can arrive: no target in it can be
+    planned for. A horizon ending before the first order month left the plan no order month, and
+    its reason read the first of none (QA: IndexError at 1-6 months on the story)."""
+    from engine.errors import UserError
+
+    sc = inputs.scenario
+    last_month, first_order = sc.last_month(), _first_order_month(inputs, req)
+    buyable = [c for c in req.candidates if _whole_lots(c.max_per_quarter, req.lot_chips) > 0]
+    # (promised delivery, before the vendor's delay and the install lag: no chip arrives sooner)
+    first_arrival = min((_add_months(first_order, c.lead_time_months) for c in buyable), default=None)
+    if first_order <= last_month and (first_arrival is None or first_arrival <= last_month):
+        return   # (none buyable: the caps are the reason, said by the plan itself)
+    since = "the month after the fleet's latest delivery" if req.first_order_month is None else "as asked"
+    arrive = f", the first delivered in {first_arrival:%Y-%m}" if first_arrival is not None else ""
+    past = f" past {first_arrival:%Y-%m}" if first_arrival is not None else ""
+    raise UserError(f"scenario {sc.name!r}: the horizon ends in {last_month:%Y-%m}, before new orders can arrive "
+                    f"(ordered from {first_order:%Y-%m}, {since}{arrive}); lengthen it{past} (the scenario's "
+                    f"months, now {sc.months})")
+
+
 # "; from 2025-10 a plan may reach it (--from 2025-10)": a later start the fit's own trials allow
 FROM_HINT = re.compile(r"; from (\d{4})-(\d{2}) a plan may reach it \(--from \d{4}-\d{2}\)")
 
@@ -636,10 +692,11 @@ def _checked_from_hint(inputs: ForecastInputs, req: PlanRequest, result: PlanRes
 
 
 def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per_s: Mapping[str, float] | None = None,
-                sample_seed: int | None = None) -> PlanResult:
+                sample_seed: int | None = None, allow_empty: bool = True) -> PlanResult:
     """One fit on `req.samples` trials drawn with `sample_seed` (default: the scenario's), scaled
     on the validation trials and checked on the fresh ones, which are the scenario's whatever the
-    sample: fits on other samples are compared on the same trials."""
+    sample: fits on other samples are compared on the same trials. `allow_empty` False: the fleet
+    as it is is not a plan (`_cheaper_than_fitted`)."""
     from scipy.optimize import linprog
     from scipy.sparse import csr_array
     from scipy.sparse import vstack as sparse_vstack
@@ -651,8 +708,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     s = simulate(inputs, trials=req.samples, seed=sample_seed)
     months = s.months
     n, n_months = s.capacity_tps.shape
-    latest = max((d.date for o in inputs.orders for d in o.deliveries), default=sc.start)
-    first_order = (req.first_order_month or _add_months(latest, 1)).replace(day=1)
+    first_order = _first_order_month(inputs, req)
     first_i = _month_index(months, first_order)
     order_months = list(months[first_i:])
     # (the earliest month a serving chip bought now can serve)
@@ -870,7 +926,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
                 best = (cost, scaled, note)
         if best is not None or fallback is not None:
             best, alt_status = _cheaper_than_fitted(inputs, req, order_months, lo_t, hi_t, val, quarter_of, cap_lots,
-                                                    best)
+                                                    best, allow_empty=allow_empty)
             if alt_status:
                 status = alt_status
         if best is not None:
@@ -1121,10 +1177,11 @@ def _scale_to_validation(inputs: ForecastInputs, req: PlanRequest, order_months,
 
 
 def _cheaper_than_fitted(inputs: ForecastInputs, req: PlanRequest, order_months, lo_t: int, hi_t: int,
-                         val: Samples, quarter_of: np.ndarray, cap_lots: np.ndarray, best):
+                         val: Samples, quarter_of: np.ndarray, cap_lots: np.ndarray, best, allow_empty: bool = True):
     """The fitted plans' best (cost, lots, note), or a cheaper plan that holds on the same validation
     trials: each candidate alone ordered as early as the caps allow (`_one_chip_early`), then the
-    cheapest cut order by order (`_trimmed`). Returns it with a status when it is not the LP's."""
+    cheapest cut order by order (`_trimmed`). Returns it with a status when it is not the LP's.
+    `allow_empty` False: no orders is not offered, though the fleet as it is passes here."""
     check = _OnValidation(inputs, req, order_months, lo_t, hi_t, val)
     lot = float(req.lot_chips)
     price_per_lot = np.array([c.unit_price_usd * lot for c in req.candidates])
@@ -1139,9 +1196,10 @@ def _cheaper_than_fitted(inputs: ForecastInputs, req: PlanRequest, order_months,
     # the fleet too, a plan just added to it read 90.2% and bought 12,000 H20 more ($144M) where
     # 20,000 trials give it 90.9% (QA)
     empty = np.zeros((len(req.candidates), len(order_months)))
-    if check.holds_cap(check.base, empty, [min(f, req.confidence) for f in floor], target=req.confidence):
+    if allow_empty and check.holds_cap(check.base, empty, [min(f, req.confidence) for f in floor],
+                                       target=req.confidence):
         return (0.0, empty, f"the fleet as it is keeps P(meet demand) >= {pct_text(req.confidence)} in every "
-                            f"target month on {check.trials:,} validation trials: no orders"), "no orders needed"
+                            f"target month on {check.trials:,} validation trials: no orders"), NO_ORDERS_STATUS
     status = ""
     for ci, cand in enumerate(req.candidates):
         if not (_serves(inputs, cand.chip_id) or check.deadlines):

@@ -1,0 +1,110 @@
+"""QA s22 on `fleetcast plan`: a horizon that ends before new orders can arrive, and one verdict for
+a plan (the fleet as it is) a little short of the confidence on the fresh trials."""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("db") / "fleetcast.db")
+
+
+def short_horizon_db(tmp_path, capsys, months: int) -> str:
+    """The story database with the baseline's horizon cut to `months` (it starts 2024-05; the
+    fleet's latest delivery is in 2024-10, so orders start 2024-11 and the H20 arrives from 2025-02)."""
+    from engine.store import open_store
+
+    path = str(tmp_path / f"h{months}.db")
+    run_cli(capsys, "--db", path, "chips", "list")
+    store = open_store(path)
+    params = copy.deepcopy(store.scenario("Story default")["params"])
+    params["months"] = months
+    store.save_scenario("Story default", params)
+    return path
+
+
+@pytest.mark.parametrize("months", [3, 6, 7])
+def test_a_horizon_ending_before_new_orders_can_arrive_is_one_line_not_a_traceback(tmp_path, capsys, months):
+    """QA: 1-6 months raised IndexError (`_why` read the first of no order months); 7 months blamed
+    the 405B job's deadline, which is after the horizon."""
+    path = short_horizon_db(tmp_path, capsys, months)
+    code, out, err = run_cli(capsys, "--db", path, "plan")
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "before new orders can arrive (ordered from 2024-11" in err
+    assert "the first delivered in 2025-02); lengthen it past 2025-02" in err
+    assert f"(the scenario's months, now {months})" in err
+
+
+def test_export_partial_leaves_the_plan_out_and_says_why(tmp_path, capsys):
+    path = short_horizon_db(tmp_path, capsys, 3)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "gui", "--db", path, "export", "--out", str(tmp_path / "out"),
+                           "--partial", "--format", "json"], capture_output=True, text=True, env=env, cwd=REPO,
+                          timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    data = json.loads(proc.stdout)
+    assert "before new orders can arrive" in data["not_computed"]["plan"]
+    written = [Path(f).name for f in data["files"]]
+    assert written and not any(name.startswith("plan_") for name in written)
+
+
+def test_a_fleet_short_on_fresh_trials_within_their_error_is_said_in_the_headline(db, capsys):
+    """QA: at 95% the headline said "plan reaching 94.8% against the 95% asked ... total $0" beside
+    a note that the fleet keeps 95% on 8,000 validation trials: no orders. One verdict now: the
+    fresh figure with its standard error, within Monte Carlo error of the confidence."""
+    argv = ("--db", db, "plan", "--confidence", "0.95", "--from", "2025-03", "--until", "2025-05")
+    code, out, err = run_cli(capsys, *argv, "--format", "json")
+    d = json.loads(out)
+    assert code == 0 and d["feasible"] and d["orders"] == [] and d["status"] == "no orders needed"
+    assert 0.94 <= d["min_prob_meet_in_target"] < 0.95
+    assert d["min_prob_meet_in_target_se"] == pytest.approx(0.0035, abs=0.0002)
+    code, text, err = run_cli(capsys, *argv)
+    head = text.splitlines()[0]
+    assert "plan reaching P(meet demand) 94.8% ± 0.35 pt on 4,000 fresh trials against the 95% asked " \
+           "(within Monte Carlo error) from 2025-03 to 2025-05; total $0" in head
+    assert "the fleet as it is keeps P(meet demand) >= 95%" in text
+
+
+def test_a_fleet_short_on_fresh_trials_beyond_their_noise_is_planned_for(db, capsys, monkeypatch):
+    """The fleet as it is passes on the validation trials; where the fresh ones put it short by
+    more than the tolerance, it is planned for as any fleet short of the confidence: fitted and
+    refitted, its plan scaled on the validation trials (held to the confidence plus its standard
+    error) and refused when still short. The refits took the same "no orders needed" shortcut and
+    then refused that as "the cheapest plan ... fitted", buying nothing more."""
+    import engine.forecast_plan as fp
+
+    monkeypatch.setattr(fp, "FRESH_TOLERANCE", 0.001)   # 94.8% is then short by more than it
+    code, out, err = run_cli(capsys, "--db", db, "plan", "--confidence", "0.95", "--from", "2025-03",
+                             "--until", "2025-05", "--format", "json")
+    d = json.loads(out)
+    assert not d["status"].startswith("no orders needed"), d["status"]
+    assert any("the fleet as it is keeps P(meet demand) >= 95% on the validation trials but only 94.8%" in n
+               for n in d["throughput_notes"])
+    # (on the story the fleet holds 95% plus the validation trials' error too: the fits order nothing,
+    # and the fresh trials refuse that, as any plan short on them)
+    assert code == 1 and not d["feasible"] and d["status"].endswith("short on fresh trials")
+    assert "only 94.8% in its worst month on 4,000 fresh trials" in d["why"]
+
+
+def test_the_fresh_standard_error_is_the_binomial_one():
+    from engine.forecast_plan import fresh_standard_error
+
+    assert fresh_standard_error(0.948, 4000) == pytest.approx(0.00351, abs=1e-5)
+    assert fresh_standard_error(0.9, 0) != fresh_standard_error(0.9, 0)   # NaN without trials
