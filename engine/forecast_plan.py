@@ -509,6 +509,19 @@ def fresh_standard_error(prob: float, trials: int) -> float:
     return math.sqrt(max(prob * (1.0 - prob), 0.0) / trials)
 
 
+def fresh_shortfall_text(lowest: float, confidence: float, trials: int) -> str:
+    """A plan short of `confidence` on its fresh trials, in words with its standard error, for the
+    CLI's headline and the Plan view alike: within Monte Carlo error (2 standard errors), or below
+    it by more but inside FRESH_TOLERANCE (else the plan is refused). "" when not short."""
+    if not lowest < confidence:
+        return ""
+    se = fresh_standard_error(lowest, trials)
+    verdict = ("within Monte Carlo error" if confidence - lowest <= 2 * se else
+               f"below it by more than 2 standard errors, inside the {FRESH_TOLERANCE:.0%} tolerance for its "
+               "worst month")
+    return f"± {100 * se:.2f} pt on {trials:,} fresh trials against the {pct_text(confidence)} asked ({verdict})"
+
+
 def lowest_fresh_prob(result: PlanResult) -> float:
     """The lowest P(meet demand) with the plan over the target months, on the fresh trials."""
     target = [i for i, m in enumerate(result.months) if result.from_month <= m <= result.until_month]

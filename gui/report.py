@@ -359,7 +359,9 @@ def forecast_sentences(ctx: ReportContext) -> list[str]:
     if not f:
         return []
     out = []
-    probabilities = [(label, value) for label, (value, _u) in f.items() if label.startswith("P(meet demand)")]
+    # a month past a short horizon reads 'beyond horizon', not a probability: said as such below
+    probabilities = [(label, value) for label, (value, _u) in f.items()
+                     if label.startswith("P(meet demand)") and isinstance(value, (int, float))]
     if probabilities:
         # whole percent, as the Forecast summary writes it: 2,000 trials measure a probability to
         # about half a point (the report said 97.2 % beside the summary's 97%)

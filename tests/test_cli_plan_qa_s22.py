@@ -108,3 +108,24 @@ def test_the_fresh_standard_error_is_the_binomial_one():
 
     assert fresh_standard_error(0.948, 4000) == pytest.approx(0.00351, abs=1e-5)
     assert fresh_standard_error(0.9, 0) != fresh_standard_error(0.9, 0)   # NaN without trials
+
+
+def test_report_partial_on_a_short_horizon_writes_the_rest(tmp_path, capsys):
+    """QA: past the plan, `report --partial` on a 3-month horizon fell over in the forecast's
+    sentences: "P(meet demand) 12 months in" reads 'beyond horizon', not a probability."""
+    path = short_horizon_db(tmp_path, capsys, 3)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
+    pdf = tmp_path / "short.pdf"
+    proc = subprocess.run([sys.executable, "-m", "gui", "--db", path, "report", "--out", str(pdf), "--partial"],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_the_shortfall_words_are_one_rule_for_the_cli_and_the_window():
+    from engine.forecast_plan import fresh_shortfall_text
+
+    assert fresh_shortfall_text(0.95, 0.95, 4000) == ""
+    assert fresh_shortfall_text(0.948, 0.95, 4000) == ("± 0.35 pt on 4,000 fresh trials against the 95% asked "
+                                                       "(within Monte Carlo error)")
+    assert "more than 2 standard errors, inside the 1% tolerance" in fresh_shortfall_text(0.942, 0.95, 4000)

@@ -242,8 +242,8 @@ def _repeated(ids: list[str]) -> str | None:
 
 def run_plan(args, ctx) -> Output:
     from engine.commands.forecast import _load
-    from engine.forecast_plan import (FRESH_TOLERANCE, SHORT_ON_VALIDATION, PlanRequest, cost_spread_text,
-                                      fresh_standard_error, pct_text, solve_plan, usd_text)
+    from engine.forecast_plan import (SHORT_ON_VALIDATION, PlanRequest, cost_spread_text,
+                                      fresh_shortfall_text, pct_text, solve_plan, usd_text)
 
     study = apply_saved_plan(args, ctx)
     if not 0.5 <= args.confidence < 1.0:
@@ -306,13 +306,9 @@ def run_plan(args, ctx) -> Output:
     # one verdict: short on the fresh trials by no more than their own error is the confidence kept
     # within Monte Carlo error, said with that error (the headline read "94.8% against the 95%
     # asked" beside a note that the fleet keeps 95% on the validation trials: no orders)
-    fresh_se = fresh_standard_error(lowest, result.check_trials)
     if short:
-        verdict = ("within Monte Carlo error" if args.confidence - lowest <= 2 * fresh_se else
-                   f"below it by more than 2 standard errors, inside the {FRESH_TOLERANCE:.0%} tolerance for its "
-                   "worst month")
-        headline = (f"plan reaching P(meet demand) {lowest_text} ± {100 * fresh_se:.2f} pt on "
-                    f"{result.check_trials:,} fresh trials against the {pct_text(args.confidence)} asked ({verdict})")
+        headline = (f"plan reaching P(meet demand) {lowest_text} "
+                    f"{fresh_shortfall_text(lowest, args.confidence, result.check_trials)}")
     else:
         headline = f"{'plan' if result.feasible else 'NO PLAN'} for P(meet demand) >= {pct_text(args.confidence)}"
     text = f"scenario {scenario.name!r}: {headline} from {result.from_month:%Y-%m} to {result.until_month:%Y-%m}; "

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import UserError
 from engine.commands.plan import candidate_chip_ids, default_candidates, expected_delivered_cost
-from engine.forecast_plan import FRESH_TOLERANCE, cost_spread_text, pct_text, usd_text
+from engine.forecast_plan import FRESH_TOLERANCE, cost_spread_text, fresh_shortfall_text, pct_text, usd_text
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
     CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_cost_series, plan_curve_name, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
@@ -625,8 +625,8 @@ class PlanPanel(QWidget):
         # the fit holds the target on its own trials; fresh trials say how far to trust that
         short = (f" <span style='color:#a1260d'>That is below the target: the {r.samples}-trial fit is "
                  f"optimistic; fit on more trials for a safer plan.</span>" if lowest < r.confidence - FRESH_TOLERANCE
-                 else f" That is below {pct_text(r.confidence)} by less than the {FRESH_TOLERANCE:.0%} the fresh "
-                      "trials' own noise allows." if lowest < r.confidence else "")
+                 else f" That is {lowest:.1%} {fresh_shortfall_text(lowest, r.confidence, r.check_trials)}."
+                 if lowest < r.confidence else "")
         asked = self.samples.value()
         refit = (f" (refitted: the {asked}-trial fit fell short on fresh trials)" if r.samples > asked else "")
         paid = expected_delivered_cost(r)   # in `plan`'s words and by its rule (the headline left it out)
