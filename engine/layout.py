@@ -87,7 +87,7 @@ _TEXT = {
     Infeasible.PP_LAYERS: "pp exceeds layers",
     Infeasible.VPP: "vpp needs pp > 1 and enough layers",
     Infeasible.CP_SEQUENCE: "cp does not divide sequence",
-    Infeasible.EP: "ep does not divide experts or dp x cp",
+    Infeasible.EP: "ep does not divide experts or tp x dp x cp",
     Infeasible.FP8: "fp8 not supported by chip",
     Infeasible.SCHEDULE: "schedule needs vpp 1 (DualPipe also: even pp, 2 x pp micro-batches)",
     Infeasible.NO_LAYOUT: "TP × PP does not divide the chip count",

@@ -85,7 +85,7 @@ REASONS = (
     "pp exceeds layers",
     "vpp needs pp > 1 and enough layers",
     "cp does not divide sequence",
-    "ep does not divide experts or dp x cp",
+    "ep does not divide experts or tp x dp x cp",
     "fp8 not supported by chip",
     "schedule needs vpp 1 (DualPipe also: even pp, 2 x pp micro-batches)",
 )
@@ -270,6 +270,12 @@ def max_vpp(n_layers: int, pp: int) -> int:
     return int(_chunk_slots(n_layers, float(pp))) if 1 < pp <= n_layers else 1
 
 
+# The most parameters per chip ZeRO-3 gathers as one unit: DeepSpeed's stage3_max_live_parameters
+# default (1e9), which releases gathered parameters beyond it; FSDP units (one transformer block)
+# stay below it up to 70B-class layers (Llama 3 70B: 0.86e9 a layer at TP1)
+ZERO3_UNIT_MAX_PARAMS = 1e9
+
+
 def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     """Every figure for the layouts in `L` (arrays tp, pp, vpp, dp, cp, ep, mb, zero, rc, gb)."""
     model, chip = inp.model, inp.chip
@@ -332,15 +338,27 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         up_n = fw * (2 if model.gated_ffn else 1)
         dense_t = (_gemm_time(T * 2.0 * h * up_n / tp, T, h, up_n / tp, gemm_peak, eff, half, hbm)
                    + _gemm_time(T * 2.0 * fw * h / tp, T, fw / tp, h, gemm_peak, eff, half, hbm))
+    # -- expert layers: Megatron-Core's MoE parallel folding. The EP x ETP group of the experts is a
+    # sub-group of the TP x CP x DP chips of a stage; ETP (expert tensor parallelism) defaults to TP,
+    # which needs EP to divide DP x CP. An EP beyond that folds into the TP ranks, and ETP must come
+    # down so that EP x ETP still divides TP x CP x DP (Megatron-Bridge runs Qwen3-235B as TP2 EP32
+    # on 16 DP ranks with ETP 1). One rule for both: ETP = gcd(TP, TP x CP x DP / EP), the largest
+    # divisor of TP that fits. Each expert's weights are split over ETP chips, the experts over EP,
+    # and the rest, TP x CP x DP / (EP x ETP), is the expert-data-parallel group.
+    stage_chips = L["tp"] * L["dp"] * L["cp"]
+    etp = np.gcd(L["tp"], np.maximum(stage_chips // np.maximum(L["ep"], 1), 1)).astype(float)
+    edp = np.maximum(tp * dp * cp / (ep * etp), 1.0)
     moe_t = 0.0
     if model.is_moe:
         fe = float(model.moe_ffn_hidden)
-        # each chip's experts receive its share of T*topk tokens (x ep / E); routing is never
-        # perfectly even, and the busiest expert sets the pace (`train_moe_imbalance`)
-        tok_expert = np.maximum(T * model.moe_topk * ep / model.moe_experts, 1.0)
+        # the stage's dp x cp x T x topk token copies spread over its tp x dp x cp chips: each chip
+        # computes T x topk / tp of them, on E / ep experts whose width it holds 1 / etp of, so each
+        # of its experts sees T x topk x ep x etp / (tp x E) tokens (ETP = TP: T x topk x ep / E).
+        # Routing is never perfectly even; the busiest expert sets the pace (`train_moe_imbalance`)
+        tok_expert = np.maximum(T * model.moe_topk * ep * etp / (tp * model.moe_experts), 1.0)
         routed = T * model.moe_topk * 2.0 * 3 * h * fe / tp
-        moe_t = (_gemm_time(routed * 2 / 3, tok_expert, h, 2 * fe / tp, gemm_peak, eff, half, hbm)
-                 + _gemm_time(routed / 3, tok_expert, fe / tp, h, gemm_peak, eff, half, hbm)) * f("train_moe_imbalance")
+        moe_t = (_gemm_time(routed * 2 / 3, tok_expert, h, 2 * fe / etp, gemm_peak, eff, half, hbm)
+                 + _gemm_time(routed / 3, tok_expert, fe / etp, h, gemm_peak, eff, half, hbm)) * f("train_moe_imbalance")
         if model.moe_shared_experts:
             sh = fe * model.moe_shared_experts
             moe_t = moe_t + _gemm_time(T * 2.0 * 3 * h * sh / tp, T, h, 3 * sh / tp, gemm_peak, eff, half, hbm)
@@ -447,8 +465,9 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # experts on one node travel on inside it. FP8 dispatch sends 1 byte per element.
     ep_layer = 0.0
     if model.is_moe:
-        stride = tp * cp
-        members = np.clip(np.floor(topo.domain / stride), 1.0, ep)
+        # the EP ranks of a folded expert group are ETP chips apart (ETP innermost, then EP):
+        # CP and EP fold together and stay inside the scale-up domain where it holds them
+        members = np.clip(np.floor(topo.domain / etp), 1.0, ep)
         tok = T / tp
         k = float(model.moe_topk)
         local_copies = k * (members - 1.0) / ep
@@ -523,15 +542,14 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     emb_end = emb_p * np.where(pp > 1, 1.0, 1.0 if model.tied_embeddings else 2.0) / tp
     nonexpert_first = layers_first * layer_nonexpert_p / tp + emb_end
     nonexpert_chip = np.maximum(nonexpert_mid, nonexpert_first)          # for traffic: the fullest
-    expert_chip = layers_stage * moe_frac * expert_p / (tp * ep)
+    expert_chip = layers_stage * moe_frac * expert_p / (ep * etp)
 
     # -- data-parallel gradient sync / ZeRO traffic (DP group ranks tp*cp apart; expert weights
-    # are replicated only over the expert-data-parallel group dp*cp/ep). ZeRO-0/1: one
+    # are replicated only over the expert-data-parallel group `edp`, ep x etp apart). ZeRO-0/1: one
     # all-reduce (or reduce-scatter + all-gather) per step. ZeRO-2 reduce-scatters the gradients
     # every micro-batch; ZeRO-3 also all-gathers the parameters in forward and in backward.
     gbytes = inp.grad_reduce_bytes
     dp_group = dp * cp
-    edp = np.maximum(dp_group / ep, 1.0)
 
     def dp_time(n, stride, p):
         # ring passes of (n-1)/n of the buffer (an all-reduce is a reduce-scatter + all-gather);
@@ -557,7 +575,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         return grads, params
 
     g_ne, p_ne = dp_time(dp_group, tp, nonexpert_chip)
-    g_ex, p_ex = dp_time(edp, tp * ep, expert_chip)
+    g_ex, p_ex = dp_time(edp, ep * etp, expert_chip)
     grad_comm, param_comm = g_ne + g_ex, p_ne + p_ex
     dp_comm = grad_comm + param_comm
     bwd_mb = layers_stage * (2.0 * gemm_layer_fwd + attn_layer_bwd + 2.0 * elem_fwd + recompute_layer)
@@ -627,8 +645,11 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         mlp_moe = 2 * h + model.moe_topk * (2 * h + 6.0 * model.moe_ffn_hidden) + 6.0 * model.moe_shared_experts * model.moe_ffn_hidden
     per_tok_layer = attn_a + 4 * h + dense_frac * mlp_dense + moe_frac * mlp_moe
     if fp8:
-        # FP8 GEMMs save their inputs (QKV, output projection, FFN up and down) in one byte
-        fp8_saved = h + qd + h + dense_frac * ffn_w
+        # FP8 GEMMs save their inputs (QKV, output projection, FFN up and down) in one byte; the
+        # output projection's input is heads x v_head_dim under MLA (16,384 for DeepSeek-V3, where
+        # hidden / heads x heads is 7,168)
+        o_proj_in = model.heads * model.v_head_dim if model.is_mla else qd
+        fp8_saved = h + o_proj_in + h + dense_frac * ffn_w
         if model.is_moe:
             fp8_saved = fp8_saved + moe_frac * (model.moe_topk * (h + model.moe_ffn_hidden))
         per_tok_layer = per_tok_layer - fp8_saved
@@ -687,9 +708,19 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     o_mem = np.where(on_mid, o_mid, np.where(on_last, o_last, o_first))
     a_mem = np.where(on_mid, a_mid, np.where(on_last, a_last, a_first))
     l_mem = np.where((on_last & ~on_mid) | (pp == 1), l_mem, 0.0)
-    # ZeRO-3 gathers one layer's 16-bit weights at a time (the next one's prefetch overlaps it
-    # matrix by matrix, so about one layer is resident)
-    gather = np.where(zero == 3, 2.0 * (attn_p + dense_frac * dense_ffn_p + moe_frac * (shared_p + expert_p / ep)) / tp, 0.0)
+    # ZeRO-3/FSDP working set beyond the shards, at its peak in backward: the gathered 16-bit
+    # weights of the layer being computed and of the next one, prefetched under it, plus the
+    # layer's whole gradient at the reduce dtype (`gbytes`) until its reduce-scatter frees it.
+    # PyTorch FSDP's BackwardPrefetch.BACKWARD_PRE (its default): "at the peak, it holds
+    # the current set of parameters, next set of parameters, and current set of gradients"; the
+    # gradient is reduce-scattered at the reduce dtype (MixedPrecision.reduce_dtype). The unit is
+    # a layer up to ZERO3_UNIT_MAX_PARAMS per chip: a larger layer ran gathered a module at a time
+    # (GPT 529.6B at TP1 has 5.0B parameters a layer, 37.5 GiB of working set whole, and ran ZeRO-3
+    # on 640 A100 80GB; Narayanan et al. 2021, Table 2)
+    layer_p_chip = ((attn_p + dense_frac * dense_ffn_p + moe_frac * shared_p) / tp
+                    + moe_frac * expert_p / (ep * etp))
+    unit_p = np.minimum(layer_p_chip, ZERO3_UNIT_MAX_PARAMS)
+    gather = np.where(zero == 3, (2.0 * 2.0 + gbytes) * unit_p, 0.0)
     buffers = gather
     allocated = np.maximum(np.maximum(first_total, last_total), mid_total) + buffers
     # one documented term for what the framework and allocator hold beyond the tensors: a fixed
@@ -715,9 +746,9 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     mark((inp.seq % (2 * L["cp"]) != 0) & (L["cp"] > 1), "cp does not divide sequence")
     if model.is_moe:
         mark((model.moe_experts % L["ep"] != 0) | ((L["dp"] * L["cp"] * L["tp"]) % L["ep"] != 0),
-             "ep does not divide experts or dp x cp")
+             "ep does not divide experts or tp x dp x cp")
     else:
-        mark(L["ep"] != 1, "ep does not divide experts or dp x cp")
+        mark(L["ep"] != 1, "ep does not divide experts or tp x dp x cp")
     if fp8_asked and not peak_fp8:
         mark(np.ones(tp.shape, dtype=bool), "fp8 not supported by chip")
     if inp.schedule != "1f1b":

@@ -43,7 +43,7 @@ def train(capsys, *flags, fmt="table"):
                      "e.g. --global-batch 16"),
     # Llama 3 8B has 32 layers: 2 stages of 16 cannot hold 32 chunks each
     (["--model", "llama3-8b", "--chips", "64", "--pp", "2", "--vpp", "32", "--search"],
-     "--vpp 32 needs 32 layers per stage; --pp 2 leaves 16 of 32"),
+     "--vpp 32 needs a layer in every chunk of every stage; --pp 2 over 32 layers allows --vpp 16 at most"),
 ])
 def test_a_flag_that_rules_out_every_layout_is_named_as_the_fix(capsys, flags, fix):
     code, _, err = train(capsys, *flags)

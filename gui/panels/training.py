@@ -54,7 +54,7 @@ def _set_text_if_changed(label, text: str) -> None:
 MEMORY_REASONS = frozenset({"out of memory"})
 FACTOR_REASONS = frozenset({"tp does not divide heads", "layout does not match the chip count",
                             "global batch not divisible by dp x micro-batch", "cp does not divide sequence",
-                            "ep does not divide experts or dp x cp", "pp exceeds layers"})
+                            "ep does not divide experts or tp x dp x cp", "pp exceeds layers"})
 
 
 def set_chips_words(chips: int, fleet: bool = False) -> str:

@@ -85,7 +85,7 @@ def test_public_cases_all_predicted_and_910b_reported(public):
 
 
 def test_public_cases_accuracy_does_not_regress(public):
-    # columns only (no notes), physics-first factors: 7.1% / 28.4% in sample in this build
+    # columns only (no notes), physics-first factors: 7.05% / 28.1% in sample in this build
     # (A100 40 GB 7.1%, 80 GB 8.6%, H100 4.0% median)
     s = public["summary"]
     assert s["overall"]["median_abs_error_pct"] <= 7.5
@@ -94,7 +94,7 @@ def test_public_cases_accuracy_does_not_regress(public):
         assert s["by_chip"][chip]["median_abs_error_pct"] <= 9.5
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 in-sample targets not reached: 7.1% / 28.4% (vTrain's "
+@pytest.mark.xfail(strict=True, reason="issue 11 in-sample targets not reached: 7.05% / 28.1% (vTrain's "
                                        "Megatron-DeepSpeed rows with few micro-batches per stage, where the search "
                                        "interleaves (vpp blank) and TP != 8 runs measure ~20% slower than TP8, NeMo "
                                        "tables with cuDNN attention on Hopper, DeepSpeed ZeRO-3 at 1-2K GPUs, "
