@@ -436,9 +436,14 @@ def run_backtest(args, ctx) -> Output:
         + ("; coverage says little about bands that wide" if (data["median_p90_over_p10"] or 0) > 10 else ""))
     # printed to three significant figures: P90 moves by several percent with the seed, so
     # "7549028867745809" claimed 13 digits more than it has (the JSON keeps the numbers)
-    rows = [{**p, **{k: _sig3(p[k]) for k in ("p10", "p50", "p90", "p90_over_p10", "actual_over_p50")}}
+    # and in trillions of tokens a day, named in the column (raw 1390000000000000 beside a unit
+    # said only at the end of a long header line); the JSON keeps tokens per day
+    per_day = ("actual", "p10", "p50", "p90")
+    rows = [{"date": p["date"], **{f"{k}_T_tokens_per_day": _sig3(p[k] / 1e12) for k in per_day},
+             "inside": p["inside"], **{k: _sig3(p[k]) for k in ("p90_over_p10", "actual_over_p50")}}
             for p in data["points"]]
     return Output(data=data, rows=rows,
-                  columns=["date", "actual", "p10", "p50", "p90", "inside", "p90_over_p10", "actual_over_p50"],
+                  columns=["date", *(f"{k}_T_tokens_per_day" for k in per_day), "inside", "p90_over_p10",
+                           "actual_over_p50"],
                   text=f"scenario {scenario.name!r}: fit on {bt.known} points known on {as_of}: {bt.fit_note}; {cov} "
-                       f"(tokens per day)\n{_error_words(bt)}")
+                       f"(the table in trillions of tokens per day)\n{_error_words(bt)}")
