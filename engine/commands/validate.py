@@ -118,12 +118,18 @@ def _first_of_each_id(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     return keep, repeated
 
 
+# Rows not predicted whose reasons are printed whole under the summary line
+ERRORS_SHOWN = 10
+
+
 def run(args, ctx) -> Output:
     from engine.validation import read_cases_csv
 
     rows = read_cases_csv(args.cases)
     check_columns(args.cases, args.kind, rows)
+    numbers = {id(row): number for number, row in enumerate(rows, start=2)}   # row 1 is the header
     rows, repeated = _first_of_each_id(rows)
+    kept_numbers = [numbers[id(row)] for row in rows]
     if args.holdout:
         named = len({str(r.get(args.holdout) or "").strip() for r in rows} - {""})
         if named < 2:
@@ -166,6 +172,13 @@ def run(args, ctx) -> Output:
                if overall.get("median_abs_error_pct") is not None else ""))
     # folds too thin to refit keep the current factors (engine.validation): said, not only in the JSON
     text += "".join(f"\nnote: {n}" for n in s.get("notes") or [])
+    # a row not predicted, whole and with its file row: the table cuts a message at 48 characters
+    # ("layers: '' (layers, hidden and heads must be wh…") and names only the case id
+    failed = [(number, c) for number, c in zip(kept_numbers, cases) if c.get("status") == "error"]
+    for number, c in failed[:ERRORS_SHOWN]:
+        text += f"\nerror: {args.cases} row {number} ({c.get('id')}): {c.get('message')}"
+    if len(failed) > ERRORS_SHOWN:
+        text += f"\nerror: ... and {len(failed) - ERRORS_SHOWN} more rows not predicted (--format json lists them all)"
     extra = []
     for key in ("by_family", "by_chip", "by_source"):
         if key in s:
