@@ -24,3 +24,38 @@ def test_the_backtest_table_names_its_unit_and_reads_in_trillions(tmp_path, caps
     assert main(["--db", db, "backtest", "--as-of", "2024-09-30"]) == 0
     text = capsys.readouterr().out
     assert "(the table in trillions of tokens per day)" in text and "1390000000000000" not in text
+
+
+def _saved(db, name, change):
+    import copy
+
+    from engine.store import open_store
+
+    store = open_store(db)
+    params = copy.deepcopy(store.scenario("Story default")["params"])
+    change(params)
+    store.save_scenario(name, params)
+
+
+def test_a_band_that_misses_every_point_is_not_called_uninformative(tmp_path, capsys):
+    """QA: a log-linear fit from 2024-09-30 put 0 of 3 later points inside a 14.6x band (the actual
+    0.02x its median) and was told "coverage says little about bands that wide"."""
+    db = str(tmp_path / "b.db")
+    assert main(["--db", db, "chips", "list"]) == 0
+    _saved(db, "loglin", lambda p: p["demand"].update(growth_model="loglinear"))
+    capsys.readouterr()
+    assert main(["--db", db, "--format", "json", "backtest", "--scenario", "loglin", "--as-of", "2024-09-30"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["coverage"] < 0.8 and data["median_p90_over_p10"] > 10
+    assert main(["--db", db, "backtest", "--scenario", "loglin", "--as-of", "2024-09-30"]) == 0
+    assert "coverage says little" not in capsys.readouterr().out
+
+
+def test_a_fixed_growth_has_no_monte_carlo_error_to_state(tmp_path, capsys):
+    db = str(tmp_path / "b.db")
+    assert main(["--db", db, "chips", "list"]) == 0
+    _saved(db, "fixed", lambda p: p["demand"].update(growth_model="fixed"))
+    capsys.readouterr()
+    assert main(["--db", db, "backtest", "--scenario", "fixed", "--as-of", "2024-09-30"]) == 0
+    text = capsys.readouterr().out
+    assert "no Monte Carlo error (every trial draws the same demand)" in text and "e-1" not in text
