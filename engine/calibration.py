@@ -388,6 +388,60 @@ def training_calibration_rows(rows: list[dict], chips: Mapping) -> tuple[list[di
     return out, fits
 
 
+# ---- factors this database stores (a `calibrate --save`) -------------------------------------
+
+CALIBRATION_KINDS = {"training": "train_", "inference": "inf_"}
+
+
+def saved_at(note: str) -> str | None:
+    """The date a `calibrate --save` wrote into its note ("fitted to runs.csv (10 runs) on
+    2025-06-01"), or None for a value stored some other way."""
+    import re
+
+    found = re.search(r" on (\d{4}-\d{2}-\d{2})$", str(note or ""))
+    return found.group(1) if found else None
+
+
+def saved_calibrations(store, chips: Sequence, kinds: Sequence[str] = ("training", "inference"),
+                       family: str | None = None) -> list[dict]:
+    """[{"chip", "kind", "factors": {name: value}, "saved_at"}] for the factors this database
+    stores for `chips` over the packaged ones (a `calibrate --save`): figures on them rest on the
+    user's own runs, which train, serve and forecast said nowhere. With an engine `family`, only
+    the serving factors that family reads: `name@family`, and a chip-wide `name` that neither a
+    `name@family` key nor the family's documented prior shadows (engine.inference.resolve_factors)."""
+    if store is None or not hasattr(store, "calibration_rows"):
+        return []
+    from engine.serving.families import FAMILY_PRIORS
+
+    out = []
+    for chip in chips:
+        stored = store.calibration_rows(chip.id)
+        for kind in kinds:
+            prefix = CALIBRATION_KINDS[kind]
+            rows = [r for r in stored if str(r["factor"]).startswith(prefix)]
+            if kind == "inference" and family is not None:
+                def read_by_family(name: str) -> bool:
+                    base, _, scope = name.partition("@")
+                    if scope:
+                        return scope == family
+                    return base not in FAMILY_PRIORS.get(family, {}) and f"{base}@{family}" not in chip.calibration
+                rows = [r for r in rows if read_by_family(str(r["factor"]))]
+            if rows:
+                dates = sorted({d for d in (saved_at(r.get("note") or "") for r in rows) if d})
+                out.append({"chip": chip.id, "kind": kind, "factors": {r["factor"]: r["value"] for r in rows},
+                            "saved_at": dates[-1] if dates else None})
+    return out
+
+
+def saved_calibration_text(entry: Mapping) -> str:
+    """One note line for `saved_calibrations` entry (train, serve and forecast print it)."""
+    shown = ", ".join(f"{n} {v:.4g}" for n, v in list(entry["factors"].items())[:4])
+    more = f" and {len(entry['factors']) - 4} more" if len(entry["factors"]) > 4 else ""
+    when = f", saved {entry['saved_at']}" if entry.get("saved_at") else ""
+    return (f"{entry['chip']} uses {entry['kind']} factors fitted to your own runs ({shown}{more}{when}), not the "
+            f"packaged ones: `fleetcast calibrate {entry['kind']} --chip {entry['chip']} --show` lists them")
+
+
 def main(argv=None) -> int:
     """`python -m engine.calibration CASES.csv OUT.csv`: refit the packaged training calibration."""
     import csv

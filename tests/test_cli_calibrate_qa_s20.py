@@ -44,7 +44,7 @@ def test_calibrate_training_counts_a_repeated_run_once_and_saves_nothing(capsys,
                          "MODELLINK-NPU-01", 4)
     db = str(tmp_path / "d.db")
     assert main(["--db", db, "calibrate", "training", "--cases", cases, "--chip", "ascend-910b2",
-                 "--format", "json"]) == 0
+                 "--format", "json"]) == 1   # nothing fitted from one run: exit 1
     dry = json.loads(capsys.readouterr().out)
     assert dry["summary"]["cases"] == 1 and not any(f["constrained"] for f in dry["factors"])
     assert [r["message"][:6] for r in dry["rows_not_fitted"]] == ["row 3:", "row 4:", "row 5:"]
@@ -91,7 +91,7 @@ def test_calibrate_inference_counts_a_repeated_run_once_and_saves_nothing(capsys
     out, err = capsys.readouterr()
     refused = json.loads(out)
     assert refused["saved"] is False and refused["summary"]["cases"] == 1
-    assert len(refused["rows_not_fitted"]) == 4 and "1 runs cannot pin down 3 factors" in err
+    assert len(refused["rows_not_fitted"]) == 4 and "1 of 1 runs depend on it" in err
     assert f"can't be used (row 3: id '{run_id}' with metric" in err
     assert stored_fits(capsys, db, "ascend-910b2")[0] == []
 

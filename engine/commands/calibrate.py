@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
+
 from engine.commands import Output, terminal_progress
 from engine.errors import UserError
 
@@ -32,10 +34,46 @@ def register(subparsers) -> None:
                    help="factors to fit (default: training train_gemm_eff, train_attn_eff, train_hbm_eff, "
                         "train_scaleup_eff; inference inf_hbm_eff, inf_prefill_mfu, inf_step_overhead_ms)")
     p.add_argument("--save", action="store_true", help="store the fitted values in the database")
+    p.add_argument("--replace", action="store_true",
+                   help="with --save: overwrite the factors of this kind an earlier --save stored for --chip "
+                        "(without it such a --save is refused, naming them)")
+    p.add_argument("--show", action="store_true",
+                   help="list the factors of this kind that this database stores for --chip; removes nothing")
     p.add_argument("--reset", action="store_true",
                    help="remove the factors of this kind that this database stores for --chip (a --save, or an "
                         "edit), back to the packaged ones; prints what it removed")
     p.set_defaults(handler=run)
+
+
+def _stored(store, chip, kind: str) -> list[dict]:
+    """This database's own factors of `kind` for `chip` (a --save), as {factor, value, note, saved_at}."""
+    from engine.calibration import CALIBRATION_KINDS, saved_at
+
+    return [{"factor": r["factor"], "value": r["value"], "note": r.get("note") or "",
+             "saved_at": saved_at(r.get("note") or "")}
+            for r in store.calibration_rows(chip.id) if str(r["factor"]).startswith(CALIBRATION_KINDS[kind])]
+
+
+def _show(store, chip, kind: str) -> Output:
+    """What --reset would remove, without removing it (only --reset listed the saved factors)."""
+    rows = _stored(store, chip, kind)
+    text = (f"this database stores {len(rows)} {kind} factor(s) for {chip.id}, used over the packaged ones "
+            f"(`--reset` removes them)" if rows else
+            f"this database stores no {kind} factors for {chip.id}: the packaged values apply")
+    return Output(data={"chip": chip.id, "kind": kind, "stored": rows}, rows=rows,
+                  columns=["factor", "value", "saved_at", "note"], text=text)
+
+
+def _stored_words(rows: list[dict]) -> str:
+    """"inf_hbm_eff = 0.2815, ... (fitted to runs.csv (3 runs) on 2025-06-01)": what a --save would replace."""
+    values = ", ".join(f"{r['factor']} = {r['value']:.4g}" for r in rows[:4]) + (
+        f" and {len(rows) - 4} more" if len(rows) > 4 else "")
+    notes = sorted({r["note"] for r in rows if r["note"]})
+    return values + (f" ({notes[0]})" if len(notes) == 1 else "")
+
+
+def _runs(n: float) -> str:
+    return f"{int(n)} measured run{'' if n == 1 else 's'}"
 
 
 def _reset(store, chip, kind: str) -> Output:
@@ -59,29 +97,55 @@ def run(args, ctx) -> Output:
 
     store = ctx.store()
     chip = store.chip(args.chip)
-    if args.reset:
-        if args.cases or args.save or args.factors:
-            raise UserError("--reset: give only the kind and --chip (it removes saved factors; it fits nothing)")
-        return _reset(store, chip, args.kind)
+    if args.reset or args.show:
+        flag = "--reset" if args.reset else "--show"
+        if args.cases or args.save or args.factors or args.replace or (args.reset and args.show):
+            raise UserError(f"{flag}: give only the kind and --chip (it {'removes' if args.reset else 'lists'} "
+                            "saved factors; it fits nothing)")
+        return _reset(store, chip, args.kind) if args.reset else _show(store, chip, args.kind)
     if not args.cases:
-        raise UserError("--cases FILE.csv: the measured runs to fit (or --reset to remove saved factors)")
+        raise UserError("--cases FILE.csv: the measured runs to fit (or --show / --reset for saved factors)")
+    if args.replace and not args.save:
+        raise UserError("--replace: it overwrites saved factors with this fit; give --save with it")
+    earlier = _stored(store, chip, args.kind)
+    if args.save and earlier and not args.replace:
+        # a second --save replaced the first fit, saying only "saved to the database"
+        raise UserError(f"--save: {chip.id} already has {len(earlier)} saved {args.kind} factor(s) "
+                        f"({_stored_words(earlier)}); add --replace to overwrite them")
     chips = {c.id: c for c in store.chips()}
     all_rows = read_cases_csv(args.cases)
     check_columns(args.cases, args.kind, all_rows)   # a file of the other kind fits nothing: refuse it
+    numbers = {id(r): n for n, r in enumerate(all_rows, start=2)}   # row 1 is the header, as validate counts
     # a row repeating an earlier row's id and metric is not another run: dropped and named as
     # `validate` does (4 copies of one run were counted as 4, and 3 factors fitted to them saved)
     first_rows, repeat_cases = _first_of_each_id(all_rows)
     first_ids = {id(r) for r in first_rows}
     repeat_rows = [r for r in all_rows if id(r) not in first_ids]   # in file order, as repeat_cases
 
-    def mine(row: Mapping) -> bool:
-        return (row.get("chip") or "").strip() == chip.id
+    def chip_of(row: Mapping) -> str:
+        # as validate reads it: catalog ids are lower case, so 'Ascend-910B2' is the 910B2 (it was
+        # dropped unsaid, "fitted to 9 measured runs")
+        cid = (row.get("chip") or "").strip()
+        return cid.lower() if cid not in chips and cid.lower() in chips else cid
 
-    repeats = [(c["id"], c["status"], c["message"]) for r, c in zip(repeat_rows, repeat_cases) if mine(r)]
+    def label(row: Mapping) -> str:
+        return f"row {numbers[id(row)]} ({(row.get('id') or '').strip() or '?'})"
+
+    def mine(row: Mapping) -> bool:
+        return chip_of(row) == chip.id
+
+    repeats = [(label(r), c["status"], c["message"]) for r, c in zip(repeat_rows, repeat_cases) if mine(r)]
+    # a chip no catalog has ('ascend-910x') is a typo'd row, named and refused as validate flags it;
+    # another catalog chip's rows are simply not this fit's
+    unknown_chip = [(label(r), "error", f"chip: {chip_of(r)!r} not in the catalog")
+                    for r in first_rows if chip_of(r) not in chips]
+    other_chip = [(label(r), "other_chip", f"chip {chip_of(r)}, not {chip.id}")
+                  for r in first_rows if chip_of(r) in chips and not mine(r)]
     rows = [r for r in first_rows if mine(r)]
     if not rows:
         raise UserError(f"{args.cases}: no rows with chip '{chip.id}' to calibrate on"
-                        + (f" ({repeats[0][2]})" if repeats else ""))
+                        + (f" ({unknown_chip[0][0]}: {unknown_chip[0][2]})" if unknown_chip else
+                           f" ({repeats[0][2]})" if repeats else ""))
     names = tuple(dict.fromkeys(n.strip() for n in args.factors.split(",") if n.strip())) \
         if args.factors is not None else None
     if names is not None and not names:
@@ -112,7 +176,7 @@ def run(args, ctx) -> Output:
             if case["status"] == "ok":
                 usable.append((row, case["_inputs"], float(case["measured"])))
             else:
-                skipped.append((case["id"], case["status"], case["message"]))
+                skipped.append((label(row), case["status"], case["message"]))
         try:
             fit = calibrate_training(rows, chips, names, chip_ids=[chip.id], fixed=usable)
             start = dict(fit.start)
@@ -130,39 +194,39 @@ def run(args, ctx) -> Output:
         unconstrained = set(fit.unconstrained)
         summary = {"median_abs_error_pct_before": before, "median_abs_error_pct_after": after, "cases": fit.cases}
     else:
-        from engine.inference import DEFAULT_FACTORS as INF_DEFAULTS
-        from engine.validation_inference import fit_inference_factors
-
-        from engine.validation_inference import validate_inference_cases
-
         from engine.validation_inference import FIT_BOUNDS as _KNOWN
+        from engine.validation_inference import fit_inference_factors, validate_inference_cases
 
-        names = names or INFERENCE_FIT_FACTORS
-        ranged = [n for n in names if n.split("@", 1)[0] not in _KNOWN]
+        asked = names or INFERENCE_FIT_FACTORS
+        ranged = [n for n in asked if n.split("@", 1)[0] not in _KNOWN]
         if ranged:
             raise UserError(f"--factors: '{ranged[0]}' is not a serving factor with a documented range to fit "
                             f"within ({', '.join(_KNOWN)})")
-        start = {n: chip.factor(n, INF_DEFAULTS.get(n.split("@", 1)[0], 1.0)) for n in names}
         judged = validate_inference_cases(rows, chips)["cases"]   # a bad row is named, never fitted
-        skipped += [(c["id"], c["status"], c["message"]) for c in judged if c["status"] != "ok"]
-        bad = {c["id"] for c in judged if c["status"] == "error"}
-        rows = [r for r in rows if r.get("id") not in bad]
+        skipped += [(label(r), c["status"], c["message"]) for r, c in zip(rows, judged) if c["status"] != "ok"]
+        rows = [r for r, c in zip(rows, judged) if c["status"] != "error"]
         if not rows:
             raise UserError(f"{args.cases}: no usable rows with chip '{chip.id}' ({skipped[0][0]}: {skipped[0][2]})")
+        names, start = _inference_keys(asked, rows, chip)
+        moved, moved_any = _inference_runs_moved(rows, chips, start, _KNOWN)
+        unconstrained = {n for n in names if moved_any[n] == 0}
+        # fewer runs than MIN_RUNS_PER_FACTOR depending on a factor fit it to those few (one serving
+        # run moved every 910B serving figure 25%): held at its value, as the training fit holds it
+        held = {n: f"{moved[n]} of {len(rows)} runs depend on it" for n in names
+                if n not in unconstrained and moved[n] < MIN_RUNS_PER_FACTOR}
+        free = [n for n in names if n not in unconstrained and n not in held]
         # each try runs every row's simulation: a large file's fit takes a minute or more
         with terminal_progress(lambda name, value, loss: f"fitting {name} = {value:.4g} "
                                                          f"(mean |log error| {loss:.4f})") as progress:
             # held to the documented ranges, as the training fit is: a fit that wants to leave one
             # lands on it and is refused below (0.05 HBM efficiency was saved, unsaid)
-            from engine.validation_inference import FIT_BOUNDS as _RANGES
-
-            result = fit_inference_factors(rows, chips, names, start=start, progress=progress, bounds=_RANGES)
-        fitted = dict(result["factors"])
-        unconstrained = set(result["unconstrained"])
-        held = {}
+            result = fit_inference_factors(rows, chips, free, start={n: start[n] for n in free},
+                                           progress=progress, bounds=_KNOWN)
+        fitted = {**start, **result["factors"]}
+        unconstrained |= set(result["unconstrained"])
         summary = {"mean_abs_log_error_before": result["loss_before"],
                    "mean_abs_log_error_after": result["loss_after"], "cases": len(rows)}
-    skipped += repeats   # after the judged rows: a row's own fault is named before its copies
+    skipped = unknown_chip + skipped + repeats   # a row's own fault is named before its copies
     # A factor no run moves is not fitted: it keeps its value, is named, and is never saved as if
     # these runs had measured it.
     for n in unconstrained:
@@ -186,22 +250,34 @@ def run(args, ctx) -> Output:
                 and any(abs(fitted[n] - edge) <= 1e-3 * abs(edge) for edge in bounds[n.split("@", 1)[0]])]
     warnings = [f"{n} = {fitted[n]:.4g} is on its prior bound {bounds[n.split('@', 1)[0]]}: the model misses "
                 "something on these runs, not a value to trust" for n in on_bound]
-    warnings += [f"{n}: held at {start[n]:.4g}, not fitted ({why}"
-                 + (": the model misses something on these runs" if "bound" in why
-                    else f"; {MIN_RUNS_PER_FACTOR} are needed") + "); the others were fitted with it there"
-                 + (" and it is not saved" if args.save else "") for n, why in held.items()]
     fitted_names = [n for n in names if n not in unconstrained and n not in held]
-    if summary["cases"] < len(fitted_names):
-        warnings.append(f"{summary['cases']} runs cannot pin down {len(fitted_names)} factors: fit fewer (--factors) "
-                        "or add runs")
+    held_lines = [f"{n}: held at {start[n]:.4g}, not fitted ({why}"
+                  + (": the model misses something on these runs" if "bound" in why
+                     else f"; {MIN_RUNS_PER_FACTOR} are needed") + ")"
+                  + ("; the others were fitted with it there" + (" and it is not saved" if args.save else "")
+                     if fitted_names else "") for n, why in held.items()]
+    warnings += held_lines
+    # as many factors as runs leaves no run to check the fit against (3 runs "fitted" 3 factors exactly)
+    few = 0 < summary["cases"] <= len(fitted_names)
+    if few:
+        warnings.append(f"{_runs(summary['cases'])} cannot pin down {len(fitted_names)} factors (more runs than "
+                        "factors are needed): fit fewer (--factors) or add runs")
     warnings += [f"{n}: no run among these {summary['cases']} moves it (25% either way changes no prediction), so "
                  f"they cannot fit it; kept at {start[n]:.4g}" + (" and not saved" if args.save else "")
                  for n in names if n in unconstrained]
     errors = [(i, why) for i, status, why in skipped if status == "error"]
-    warnings += [f"not fitted: {why}" if _names_its_row(why) else f"row {i}: not fitted, {status} ({why})"
-                 for i, status, why in skipped[:10]]
+    def row_line(i: str, status: str, why: str) -> str:
+        return f"not fitted: {why}" if _names_its_row(why) else f"{i}: not fitted, {status} ({why})"
+
+    row_lines = [row_line(*s) for s in skipped[:10]]
+    warnings += row_lines
     if len(skipped) > 10:
         warnings.append(f"... and {len(skipped) - 10} more rows not fitted")
+    if other_chip:
+        others_ids = sorted({why.split(",")[0][5:] for _, _, why in other_chip})
+        warnings.append(f"{len(other_chip)} row(s) for other chips ({', '.join(others_ids[:3])}) not fitted: "
+                        f"this fit is {chip.id}'s")
+    skipped += other_chip
     if worse:
         warnings.append(f"the fit scores worse than the current factors ({measure})")
     # Saved only when the runs can stand behind it: no worse than the factors it replaces, no
@@ -215,40 +291,110 @@ def run(args, ctx) -> Output:
         warnings.append(f"the fit still misses these runs by {left:.0f}% ({measure}): the model misses something "
                         "on them; these factors are not what the runs measured")
     refusal = None
+    shown = set()   # warnings the refusal already says: not repeated after it
     if errors:   # a file with unusable rows (a typo'd value, a missing field) is fixed first
-        first = errors[0][1] if _names_its_row(errors[0][1]) else f"row {errors[0][0]}: {errors[0][1]}"
+        first = errors[0][1] if _names_its_row(errors[0][1]) else f"{errors[0][0]}: {errors[0][1]}"
         refusal = f"{len(errors)} row(s) of the file can't be used ({first}); fix or remove them"
+        shown.add(row_line(errors[0][0], "error", errors[0][1]))
     elif worse:
         refusal = f"the fit scores worse than the current factors on these {summary['cases']} runs ({measure})"
     elif on_bound:
         refusal = f"{', '.join(on_bound)} on {'its' if len(on_bound) == 1 else 'their'} prior bound"
-    elif summary["cases"] < len(fitted_names):
-        refusal = f"{summary['cases']} runs cannot pin down {len(fitted_names)} factors"
+    elif few:
+        refusal = f"{_runs(summary['cases'])} cannot pin down {len(fitted_names)} factors (more runs than factors are needed)"
+        shown.update(w for w in warnings if w.startswith(f"{_runs(summary['cases'])} cannot pin down"))
     elif far:
         refusal = f"the fit still misses these runs by {left:.0f}%"
     elif not fitted_names:
-        refusal = "no factor left to fit (" + "; ".join(f"{n}: {why}" for n, why in held.items()) + ")" \
-            if held else "no run among these moves any factor asked for"
+        refusal = ("nothing fitted: every factor asked for is held (" + "; ".join(f"{n}: {why}" for n, why in held.items())
+                   + f"; {MIN_RUNS_PER_FACTOR} runs per factor are needed)" if held else
+                   "nothing fitted: no run among these moves any factor asked for")
+        shown.update(held_lines)
     saved = bool(args.save) and refusal is None
     data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": saved,
-            "warnings": warnings, "measure": measure,
-            "rows_not_fitted": [{"id": i, "status": status, "message": why} for i, status, why in skipped]}
-    if args.save and refusal is not None:   # the fit and its warnings are still shown (JSON printed too), exit 1
+            "warnings": warnings, "measure": measure, "replaced": [],
+            "rows_not_fitted": [{"row": i.split(" (")[0], "id": i.split(" (", 1)[1][:-1] if " (" in i else i,
+                                 "status": status, "message": why} for i, status, why in skipped]}
+    if refusal is not None and (args.save or not fitted_names):
+        # the fit and its warnings are still shown (JSON printed too), exit 1; a fit of nothing
+        # exits 1 with or without --save (it exited 0, "fitted to 10 measured runs (11.11% -> 11.11%)")
         from engine.errors import InfeasibleRequest
 
-        others = "".join(f"; {w}" for w in warnings if not w.startswith(("the fit scores worse", refusal)))
-        raise InfeasibleRequest(f"{args.cases}: not saved: {refusal}; the current factors are kept{others}", data=data)
+        others = "".join(f"; {w}" for w in warnings
+                         if w not in shown and not w.startswith(("the fit scores worse", refusal)))
+        kept = "not saved: " if args.save else ""
+        raise InfeasibleRequest(f"{args.cases}: {kept}{refusal}; the current factors are kept{others}", data=data)
     if saved:
-        note = f"fitted to {Path(args.cases).name} ({summary['cases']} runs) on {dt.date.today().isoformat()}"
-        for name in fitted_names:
-            store.set_calibration(chip.id, name, fitted[name], note=note)
-    text = (f"{args.kind} factors of {chip.id} fitted to {summary['cases']} measured runs ({measure})"
-            + ("; saved to the database" if args.save else "; not saved (add --save to keep them)")
+        note = f"fitted to {Path(args.cases).name} ({_runs(summary['cases'])}) on {dt.date.today().isoformat()}"
+        with store.db.atomic():   # the earlier fit goes only with this one written (--replace)
+            if earlier:
+                from engine.calibration import CALIBRATION_KINDS
+
+                store.clear_calibration(chip.id, CALIBRATION_KINDS[args.kind])
+            for name in fitted_names:
+                store.set_calibration(chip.id, name, fitted[name], note=note)
+        data["replaced"] = earlier
+    text = (f"{args.kind} factors of {chip.id} fitted to {_runs(summary['cases'])} ({measure})"
+            + ("; saved to the database" + (f", replacing {_stored_words(earlier)}" if earlier else "")
+               if saved else f"; --save would be refused: {refusal}" if refusal
+               else "; not saved (add --save to keep them)")
             + "".join(f"\nwarning: {w}" for w in warnings))
     return Output(data=data, rows=factors, columns=["factor", "before", "fitted", "constrained", "held"], text=text)
 
 
 MIN_RUNS_PER_FACTOR = 3
+
+
+def _inference_keys(asked, rows: list[dict], chip) -> tuple[tuple[str, ...], dict[str, float]]:
+    """(the keys to fit, each one's value now) for the serving factors `asked`, under the scope the
+    rows' engines read (engine.inference.resolve_factors): a fit of vLLM-Ascend runs saved as the
+    chip-wide `inf_hbm_eff` never reached vLLM-Ascend (its `inf_hbm_eff@vllm-ascend` wins) and cut
+    every other engine's figures by 70-80%. Runs of one engine family fit `name@family`; runs of
+    several fit `name@family` for each family with a key of its own (in the chip's calibration or
+    its documented prior), and the chip-wide `name` only where two or more families read it (a
+    lone family fits its own key). Each starts from the value those rows run at now."""
+    from engine.inference import resolve_factors
+    from engine.serving.families import FAMILY_PRIORS, engine_family
+
+    families = sorted({engine_family(r.get("engine")) for r in rows})
+    keys: dict[str, float] = {}
+    for name in asked:
+        base, _, scope = name.partition("@")
+        if scope:   # a key given whole is fitted as given
+            keys[name] = resolve_factors(chip, scope)[base]
+            continue
+        own = [f for f in families if f"{base}@{f}" in chip.calibration or base in FAMILY_PRIORS.get(f, {})]
+        shared = [f for f in families if f not in own]
+        for f in own + (shared if len(shared) == 1 else []):
+            keys[f"{base}@{f}"] = resolve_factors(chip, f)[base]
+        if len(shared) > 1:
+            keys[base] = resolve_factors(chip, shared[0])[base]
+    return tuple(keys), keys
+
+
+def _inference_runs_moved(rows: list[dict], chips: Mapping, start: Mapping[str, float],
+                          bounds: Mapping[str, tuple]) -> tuple[dict[str, int], dict[str, int]]:
+    """Per key, (runs whose prediction moves by over 1%, runs it moves at all) when the key moves
+    25% either way within its range, as the training fit counts them (engine.calibration)."""
+    from engine.validation_inference import validate_inference_cases
+
+    def predictions(values) -> np.ndarray:
+        cases = validate_inference_cases(rows, dict(chips), factors=dict(values))["cases"]
+        return np.array([c["predicted"] if c["status"] == "ok" and c["predicted"] else np.nan for c in cases])
+
+    base = predictions(start)
+    moved, moved_any = {}, {}
+    for key, value in start.items():
+        lo, hi = bounds.get(key.split("@", 1)[0], (value / 10, value * 10))
+        change = np.zeros(len(rows))
+        for ratio in (1.25, 1 / 1.25):
+            trial = min(max(value * ratio, lo), hi)
+            if trial != value:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    step = np.abs(np.log(predictions({**start, key: trial}) / base))
+                change = np.fmax(change, np.nan_to_num(step, nan=0.0))
+        moved[key], moved_any[key] = int(np.sum(change > 0.01)), int(np.sum(change > 1e-9))
+    return moved, moved_any
 
 
 def _names_its_row(why: str) -> bool:

@@ -382,6 +382,15 @@ def run(args, ctx) -> Output:
     data = result_to_dict(result, inputs, supply_notes)
     # the scenario a what-if changes (null for a whole scenario) and its changes in words
     data.update(baseline=what_if[0], changes=what_if[1])
+    # factors a `calibrate --save` stored for the chips forecast (serving at the default engine's
+    # family, as engine.forecast_inputs runs it; training for the jobs): the figures rest on them
+    from engine.calibration import saved_calibration_text, saved_calibrations
+    from engine.serving.families import DEFAULT_FAMILY
+
+    used = [chips[c] for c in result.chip_ids if c in chips]
+    trained = [chips[c] for c in dict.fromkeys(j.job.chip_id for j in result.jobs) if c in chips]
+    data["calibrated"] = (saved_calibrations(store, used, ("inference",), family=DEFAULT_FAMILY)
+                          + saved_calibrations(store, trained, ("training",)))
     rows = result_rows(result)
     if args.format != "table":   # JSON and CSV: every chip, every note
         return Output(data=data, rows=rows)
@@ -390,6 +399,7 @@ def run(args, ctx) -> Output:
     forecast_chips = set(result.chip_ids)
     chip_words = list(forecast_chips) + [c.name for c in chips.values() if c.id in forecast_chips]
     text = _summary(result, supply_notes, what_if, note_kinds(result, inputs, supply_notes), chip_words)
+    text += "".join(f"\nnote: {saved_calibration_text(entry)}" for entry in data["calibrated"])
     ordered: dict[str, float] = {}
     for order in inputs.orders:
         ordered[order.chip_id] = ordered.get(order.chip_id, 0.0) + float(order.quantity)

@@ -224,6 +224,18 @@ OVERLOAD_SHARE = 0.9   # an open loop serving less of its offered load than this
 # capacity the steady window reads 95% served: the window, not a queue)
 
 
+def _saved_factors(ctx, chip, engine: str | None) -> list[dict]:
+    """engine.calibration.saved_calibrations for the serving factors `engine`'s family reads."""
+    from engine.calibration import saved_calibrations
+    from engine.serving.families import engine_family
+
+    try:
+        store = ctx.store()
+    except ImportError:
+        return []
+    return saved_calibrations(store, [chip], ("inference",), family=engine_family(engine))
+
+
 def run(args, ctx) -> Output:
     from engine.hardware import DTYPE_BYTES
     from engine.inference import (ServingInputs, _tp_choices, best_layouts, check_dtypes, default_kv_dtype,
@@ -640,11 +652,14 @@ def run(args, ctx) -> Output:
     # saved scenario the figures come from is named beside it, as other commands name it
     data["load"] = data["scenario"]
     data["scenario_name"] = args.scenario
-    from engine.calibration import uncalibrated_note
+    from engine.calibration import saved_calibration_text, uncalibrated_note
 
     note = uncalibrated_note(chip)
     if note:   # figures on generic factors say so (the forecast widens such a chip's spread as well)
         data["calibration_note"] = note
+    # factors a `calibrate --save` stored, that this engine reads: the figures rest on the user's runs
+    data["calibrated"] = _saved_factors(ctx, chip, args.engine)
+    notes += [saved_calibration_text(entry) for entry in data["calibrated"]]
     if one_token:
         # one output token per request: TPOT does not apply (null; "n/a" in the table), whatever
         # a steady-state search or a fallback step would put there
@@ -687,7 +702,8 @@ def run(args, ctx) -> Output:
                          f"throughput over {window:.3g} s of {float(sim.makespan_s):.3g} s with every client busy "
                          "(lower --ramp-s, or more requests)")
     data["notes"] = notes
-    skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated", "max_throughput", "calibration_note", "notes"}
+    skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated", "max_throughput", "calibration_note", "notes",
+            "calibrated"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
     rows += [{"key": f"slo_target_{k}", "value": v} for k, v in (data.get("slo") or {}).items()]
     # the offline run's figures, one row each (a JSON string in one cell could not be read)

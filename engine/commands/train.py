@@ -349,6 +349,17 @@ def _no_layout_hint(args, inputs, result, fewer) -> str:
     return f"; more chips are needed (or less memory per chip: {', '.join(levers + ['--dtype', '--seq-len'])})"
 
 
+def _saved_factors(ctx, chip) -> list[dict]:
+    """engine.calibration.saved_calibrations for the chip's training factors ([] without a store)."""
+    from engine.calibration import saved_calibrations
+
+    try:
+        store = ctx.store()
+    except ImportError:
+        return []
+    return saved_calibrations(store, [chip], ("training",))
+
+
 def run(args, ctx) -> Output:
     from engine.training import (NoProgressError, TrainingInputs, estimate_run, evaluate_layout,
                                  fewer_chips_alternative, search_layouts)
@@ -423,7 +434,9 @@ def run(args, ctx) -> Output:
             # the batch the answer's layout runs (below); the default before rounding beside it
             "global_batch_seqs": inputs.batch_seqs(), "default_global_batch_seqs": inputs.batch_seqs(),
             "dtype": ran16 if dtype == "bf16" else dtype,
-            "software": software_settings(args)}
+            "software": software_settings(args),
+            # training factors a `calibrate --save` stored for this chip: the figures rest on the user's runs
+            "calibrated": _saved_factors(ctx, chip)}
     if getattr(model, "context_len", None) and inputs.seq > model.context_len:
         # serve refuses a request beyond the window; training may extend it on purpose: said, not refused
         base["context_note"] = (f"sequences of {inputs.seq:,} tokens are beyond {model.name}'s context window of "
@@ -549,6 +562,9 @@ def run(args, ctx) -> Output:
     for key in ("dtype_note", "context_note"):
         if key in data:
             text_lines.append(f"note: {data[key]}")
+    from engine.calibration import saved_calibration_text
+
+    text_lines += [f"note: {saved_calibration_text(entry)}" for entry in data["calibrated"]]
     if data.get("fewer_chips"):
         more = ""
         if args.tokens and fewer and fewer[1].best is not None:
