@@ -180,3 +180,18 @@ def test_refusal_lines_name_the_file_row_once_and_a_fit_of_nothing_exits_1(capsy
     assert main(["--db", db, "calibrate", "training", "--cases", one, "--chip", CHIP]) == 1
     err = capsys.readouterr().err
     assert "the others were fitted" not in err and "1 measured runs" not in err
+
+
+def test_validate_says_when_the_current_factors_are_the_users_own_fit(capsys, tmp_path, shared_dir):
+    """QA: after a --save, `validate` on the runs just fitted said "with the current factors (in
+    sample for the public cases they were fitted on)" and 0.8% error, with no word that the
+    factors were fitted to these very runs."""
+    db = str(tmp_path / "v.db")
+    runs = _train_runs(shared_dir, tmp_path / "a.csv")
+    assert main(["--db", db, "validate", "training", "--cases", runs]) == 0
+    assert "fitted to your own runs" not in capsys.readouterr().out
+    _json(capsys, ["--db", db, "calibrate", "training", "--cases", runs, "--chip", CHIP, "--save", "--format", "json"])
+    assert main(["--db", db, "validate", "training", "--cases", runs]) == 0
+    assert f"note: {CHIP} uses training factors fitted to your own runs" in capsys.readouterr().out
+    data = _json(capsys, ["--db", db, "validate", "training", "--cases", runs, "--format", "json"])
+    assert [(e["chip"], e["kind"]) for e in data["calibrated"]] == [(CHIP, "training")]

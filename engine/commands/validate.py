@@ -57,6 +57,20 @@ def _chips(ctx) -> dict:
     return reference_chips()
 
 
+def _saved_factors(ctx, kind: str, chip_ids: set[str]) -> list[dict]:
+    """engine.calibration.saved_calibrations of `kind` for the chips the rows name ([] without a store)."""
+    from engine.calibration import saved_calibrations
+
+    try:
+        store = ctx.store()
+    except ImportError:
+        return []
+    if store is None:
+        return []
+    chips = [c for c in store.chips() if c.id.lower() in chip_ids]
+    return saved_calibrations(store, chips, (kind,))
+
+
 # Columns without which no row of a cases file can be predicted.
 REQUIRED_COLUMNS = {
     "training": ("id", "layers", "hidden", "heads", "chip", "metric", "value"),
@@ -172,6 +186,14 @@ def run(args, ctx) -> Output:
                if overall.get("median_abs_error_pct") is not None else ""))
     # folds too thin to refit keep the current factors (engine.validation): said, not only in the JSON
     text += "".join(f"\nnote: {n}" for n in s.get("notes") or [])
+    # "the current factors" of a chip this database calibrated are the user's own fit, perhaps to
+    # these very runs (0.8% "error" on the runs just fitted): said, with the chips and factors
+    calibrated = _saved_factors(ctx, args.kind, {str(r.get("chip") or "").strip().lower() for r in rows})
+    result["calibrated"] = calibrated
+    if calibrated:
+        from engine.calibration import saved_calibration_text
+
+        text += "".join(f"\nnote: {saved_calibration_text(entry)}" for entry in calibrated)
     # a row not predicted, whole and with its file row: the table cuts a message at 48 characters
     # ("layers: '' (layers, hidden and heads must be wh…") and names only the case id
     failed = [(number, c) for number, c in zip(kept_numbers, cases) if c.get("status") == "error"]
