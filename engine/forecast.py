@@ -66,8 +66,9 @@ class OrderUncertainty:
     Kinds: `fixed` (the mode), `uniform` (low..high), `triangular` (low, mode, high) and `beta`
     (PERT: a beta on [low, high] with that mode, shape 4; mean = (low + 4 mode + high) / 6).
     `fraction_of`: `order` = share of the ordered quantity eventually delivered, chips already
-    delivered included (30k of 100k delivered means anything below 0.3 adds nothing more);
-    `outstanding` = share of what is still undelivered.
+    delivered included (30k of 100k delivered means anything below 0.3 adds nothing more); the
+    quantity is the contract's (every row with one `contract_key`), so splitting an order into
+    rows changes nothing; `outstanding` = share of what is still undelivered.
     `extra_delay_days`: every undelivered lot ships this many days later, on top of the drawn delay
     (a what-if's "6 months later than the baseline assumes", which stays that when the baseline's
     delay distribution is edited; see `delay_given_overdue` for a lot already overdue).
@@ -491,11 +492,33 @@ def draw_fraction_delay(unc: OrderUncertainty, common: np.ndarray | None, own: n
     return fraction, delay + float(unc.extra_delay_days)
 
 
+@dataclass(frozen=True)
+class ContractTotals:
+    """Ordered, delivered and outstanding chips of every row of one contract (`contract_key`)."""
+
+    quantity: float
+    delivered: float
+    outstanding: float
+
+
+def contract_totals(orders: Sequence[Order]) -> dict[int, ContractTotals]:
+    """Totals per contract, keyed as the contract's shared noise is (`_text_key(contract_key(...))`)."""
+    sums: dict[int, list[float]] = {}
+    for order in orders:
+        total = sums.setdefault(_text_key(contract_key(order)), [0.0, 0.0, 0.0])
+        total[0] += float(order.quantity)
+        total[1] += float(order.delivered)
+        total[2] += float(order.outstanding)
+    return {key: ContractTotals(*total) for key, total in sums.items()}
+
+
 def _draw_scale_and_delay(order: Order, unc: OrderUncertainty, trials: int, seed: int, index: int,
-                          random: bool = True, vendor: str | None = None, common: np.ndarray | None = None):
+                          random: bool = True, vendor: str | None = None, common: np.ndarray | None = None,
+                          contract: ContractTotals | None = None):
     """(scale of the undelivered lots, delay days, the delay's normal scores) per trial.
 
-    `common`: the vendor's shocks when the caller has them already (`vendor_shocks` of `vendor`)."""
+    `common`: the vendor's shocks when the caller has them already (`vendor_shocks` of `vendor`).
+    `contract`: the totals of the order's contract (`contract_totals`); None: the order alone."""
     # shocks common to every order of the vendor whose risk it carries (supply_vendor)
     if not random:
         common = None
@@ -503,9 +526,14 @@ def _draw_scale_and_delay(order: Order, unc: OrderUncertainty, trials: int, seed
         common = vendor_shocks(seed, order.vendor if vendor is None else vendor, trials)
     own = _stream(seed, 2, _text_key(contract_key(order))).standard_normal((2, trials)) if random else None
     fraction, delay = draw_fraction_delay(unc, common, own, trials)
-    outstanding = float(order.outstanding)
-    if unc.fraction_of == "order" and outstanding > 0:
-        scale = np.clip((fraction * order.quantity - order.delivered) / outstanding, 0.0, 1.0)
+    # A fraction "of the order" is of the whole contract: a 100k order entered as a delivered 30k
+    # row and an outstanding 70k row read each row on its own basis, so the 70k row was scaled by
+    # the fraction alone (not (fraction x 100k - 30k) / 70k) and its spread narrowed and rose
+    # (910B Dec 2025 P10 51.7k -> 64.8k). Every row scales its outstanding lots alike: its share.
+    if contract is None:
+        contract = ContractTotals(float(order.quantity), float(order.delivered), float(order.outstanding))
+    if unc.fraction_of == "order" and contract.outstanding > 0:
+        scale = np.clip((fraction * contract.quantity - contract.delivered) / contract.outstanding, 0.0, 1.0)
     else:
         scale = fraction
     if common is None or own is None:
@@ -1204,6 +1232,7 @@ def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int |
     promised = {chip: np.zeros(n_months) for chip in chip_ids}
     no_delay = np.zeros(1, dtype=np.int64)
     as_of_for = AsOfLookup(orders, sc)
+    by_contract = contract_totals(orders)
     for i, order in enumerate(orders):
         if should_stop is not None and should_stop():
             raise Cancelled("forecast cancelled")
@@ -1213,7 +1242,8 @@ def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int |
             vendor_z[who.lower()] = vendor_shocks(seed, who, trials)
         unc = sc.uncertainty_for(order, maker)
         scale, delay, delay_scores = _draw_scale_and_delay(order, unc, trials, seed, i, random_supply, vendor=who,
-                                                           common=vendor_z[who.lower()])
+                                                           common=vendor_z[who.lower()],
+                                                           contract=by_contract[_text_key(contract_key(order))])
         as_of = as_of_for(order)[0]
         order_installed(order, sc, months, as_of, scale, delay, cutoffs.get(order.chip_id),
                         overdue_delay=partial(delay_given_overdue, unc, delay_scores), into=installed[order.chip_id])

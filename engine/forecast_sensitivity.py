@@ -37,6 +37,8 @@ class VarianceShares:
     sources: tuple[str, ...]
     shares: np.ndarray  # sources x months, each month sums to 1 (0 where nothing varies)
     total_variance: np.ndarray  # months, of log(capacity / demand)
+    trials: int = 0   # of each run (its own: the forecast's own run may have more)
+    seed: int | None = None
 
     def dominant(self) -> list[str | None]:
         """The source with the largest share each month (None where nothing varies)."""
@@ -65,7 +67,8 @@ def variance_shares(inputs: ForecastInputs, trials: int | None = None,
     alone_var = np.where(np.array(alone_rows) > 1e-12, np.array(alone_rows), 0.0)
     norm = alone_var.sum(axis=0)
     shares = np.divide(alone_var, norm[None, :], out=np.zeros_like(alone_var), where=norm[None, :] > 1e-12)
-    return VarianceShares(full.months, UNCERTAINTY_SOURCES, shares, total)
+    return VarianceShares(full.months, UNCERTAINTY_SOURCES, shares, total, trials=int(full.capacity_tps.shape[0]),
+                          seed=inputs.scenario.seed)
 
 
 # ---- tornado ----------------------------------------------------------------------------------
@@ -86,13 +89,27 @@ class Tornado:
     month: dt.date | None  # the month P(meet) and shortfall are read at (None: averaged)
     metrics: tuple[str, ...] = ("prob_meet_demand", "shortfall_mean_unit_chips", "job_completion_days")
     trials: int = 0        # of each run, its base's too (labels say so: not the forecast's own run)
+    seed: int | None = None
 
 
-def _metrics(inputs: ForecastInputs, month_index: int | None, trials: int, fixed: Sequence[str] = ()) -> dict:
+def _unit_tput(s) -> float:
+    """Output tokens/s per unit chip the run serves at: what a shortfall is divided by."""
+    return s.serving_tput.get(s.unit_chip, 0.0) or 1.0
+
+
+def nominal_unit_tput(inputs: ForecastInputs) -> float:
+    """The unit chip's rate with throughput as the scenario has it (`simulate`'s `serving_tput`):
+    one rate for every bar's shortfall in chips. The throughput bar's runs pin the rate, and read at
+    the pinned one the slow end divided by 99.8 tokens/s for 261: 3.3x the chips (QA s22)."""
+    return _unit_tput(simulate(inputs, trials=1, fixed=UNCERTAINTY_SOURCES))
+
+
+def _metrics(inputs: ForecastInputs, month_index: int | None, trials: int, fixed: Sequence[str] = (),
+             unit_tput: float | None = None) -> dict:
+    """`unit_tput`: output tokens/s per unit chip a shortfall is counted in; None: the run's own."""
     s = simulate(inputs, trials=trials, fixed=fixed)
     ok = meets(s.capacity_tps, s.demand_tps)
-    unit_tput = s.serving_tput.get(s.unit_chip, 0.0) or 1.0
-    shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0) / unit_tput
+    shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0) / (unit_tput or _unit_tput(s))
     sel = slice(None) if month_index is None else slice(month_index, month_index + 1)
     out = {"prob_meet_demand": float(ok[:, sel].mean()),
            "shortfall_mean_unit_chips": float(shortfall[:, sel].mean())}
@@ -143,7 +160,8 @@ def _throughput_pinned(inputs: ForecastInputs, z: float) -> ForecastInputs:
                    training_tokens_per_s_per_chip=_scaled_training(inputs.training_tokens_per_s_per_chip, train))
 
 
-def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 1000) -> Tornado:
+def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 1000,
+            chip_names: Mapping[str, str] | None = None) -> Tornado:
     """Each uncertain input set to its P10 and P90; the first setting is the better end where that
     is clear (P90 of a delivered share or throughput, P10 of a delay), and each label names the
     percentile its setting was computed at.
@@ -152,11 +170,15 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
     at P10/P90); per-chip throughput (every family's serving and training multipliers at
     exp(+-1.28 sigma)); the request mix (at exp(-+1.28 sigma)); each uncertain export cut-off
     (none / certain); the training share of each chip type that trains (-+ 0.2, clipped to [0, 1]).
+    `chip_names`: {chip id: the name the views show}; a bar names its chip by it ("cut-off h20-96gb"
+    stood beside "train share Ascend 910B2").
     """
     sc = inputs.scenario
+    names = chip_names or {}
     months = [m for m in _months(sc)]
     month_index = months.index(month) if month in months else None
     base = _metrics(inputs, month_index, trials)
+    nominal = nominal_unit_tput(inputs)
     bars = []
     for vendor, unc in sc.vendor_uncertainty.items():
         # good end first: more delivered (a delivered share's P90), sooner (a delay's P10). The
@@ -177,8 +199,8 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
     # and the scale was left out (at 0 the bar still moved P(meet)).
     if inputs.serving_sigma_by_chip or inputs.training_sigma_by_chip:
         bars.append(TornadoBar("throughput", f"{_percentile(0.9)} (fast)", f"{_percentile(0.1)} (slow)",
-                               _metrics(_throughput_pinned(inputs, Z90), month_index, trials),
-                               _metrics(_throughput_pinned(inputs, -Z90), month_index, trials)))
+                               _metrics(_throughput_pinned(inputs, Z90), month_index, trials, unit_tput=nominal),
+                               _metrics(_throughput_pinned(inputs, -Z90), month_index, trials, unit_tput=nominal)))
     # The request mix (peak output tokens per average token): its lognormal factor pinned at its
     # P10 / P90, as a demand scale (the mix acts on the peak alone, the scale on it too; the
     # metrics read the peak). Export cut-offs: none, or certain (their window and length as given).
@@ -195,7 +217,7 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
         cut = [_metrics(replace(inputs, scenario=replace(sc, policy_events=tuple(
             replace(e, probability=p) if j == i else e for j, e in enumerate(sc.policy_events)))),
             month_index, trials) for p in (0.0, 1.0)]
-        bars.append(TornadoBar(f"cut-off {event.chip_id}", "none", "certain", cut[0], cut[1]))
+        bars.append(TornadoBar(f"cut-off {names.get(event.chip_id, event.chip_id)}", "none", "certain", cut[0], cut[1]))
     for chip, share in sc.allocation.training_share.items():
         if share <= 0:
             continue
@@ -204,9 +226,9 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
             alloc = replace(sc.allocation, training_share={**sc.allocation.training_share,
                                                            chip: float(min(max(share + delta, 0.0), 1.0))})
             settings.append(_metrics(replace(inputs, scenario=replace(sc, allocation=alloc)), month_index, trials))
-        bars.append(TornadoBar(f"train share {chip}", f"{max(share - 0.2, 0):.0%}",
+        bars.append(TornadoBar(f"train share {names.get(chip, chip)}", f"{max(share - 0.2, 0):.0%}",
                                f"{min(share + 0.2, 1):.0%}", settings[0], settings[1]))
-    return Tornado(base=base, bars=tuple(bars), month=month, trials=trials)
+    return Tornado(base=base, bars=tuple(bars), month=month, trials=trials, seed=sc.seed)
 
 
 def _months(sc):

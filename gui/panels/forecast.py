@@ -26,6 +26,7 @@ from engine.forecast import (CURVE_KINDS, ForecastInputs, ForecastResult, Foreca
                              default_scenario, scenario_to_dict)
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast_demand import GROWTH_MODELS
+from engine.forecast_sensitivity import tornado
 from engine.studies_forecast import (ForecastStudy, forecast_job_table, forecast_key_figures, forecast_monthly_table,
                                      forecast_run_context)
 from gui import style
@@ -34,7 +35,7 @@ from gui.panels.base import mark_stale
 from gui.panels.forecast_charts import ForecastCharts
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
     FORECAST_STATE_LABELS, STALE_FORECAST_NOTE, ForecastOutcome, ForecastRequest, compute_forecast, figure_text, first_shortfall_month,
-    fit_left_axis, key_figures, mark_steady_fields, same_inputs, throughput_key,
+    fit_left_axis, key_figures, mark_steady_fields, own_run_context, same_inputs, throughput_key,
 )
 __all__ = ["ForecastPanel", "ForecastOutcome", "ForecastRequest", "compute_forecast", "figure_text",
            "first_shortfall_month", "fit_left_axis", "key_figures", "throughput_key"]
@@ -299,6 +300,9 @@ class ForecastPanel(QWidget):
                 context = {"Scenario": shown.scenario.name, **context}
         return context
 
+    def chart_export_context(self, chart_key: str) -> dict:   # the tornado and shares made their own runs
+        return own_run_context(chart_key, self.export_context(), self.view.tornado, self.view.shares)
+
     def charts(self) -> dict[str, PlotPanel]:
         return self.view.charts()
 
@@ -325,9 +329,7 @@ class ForecastPanel(QWidget):
             return
         self._show(outcome)
         if self.view.tornado is None:  # exports carry the tornado too (500 trials a run, ~1 s)
-            from engine.forecast_sensitivity import tornado
-
-            self.view.draw_tornado(tornado(outcome.inputs, self._sensitivity_month(), trials=500))
+            self.view.draw_tornado(tornado(outcome.inputs, self._sensitivity_month(), trials=500, chip_names=self._chip_names))
 
     def _sensitivity_month(self) -> dt.date:
         from engine.forecast_sensitivity import sensitivity_month
@@ -658,12 +660,10 @@ class ForecastPanel(QWidget):
         if self.inputs is None:
             self.banner.show_info("Run the forecast first; the sensitivity re-uses its throughputs.")
             return None
-        from engine.forecast_sensitivity import tornado
-
-        inputs = replace(self.inputs, scenario=self.scenario())
+        inputs, names = replace(self.inputs, scenario=self.scenario()), dict(self._chip_names)
         month = self._sensitivity_month()
         self.view.sensitivity_label.setText("Computing the sensitivity…")
-        return self.sensitivity_runner.start(lambda progress=None, should_stop=None: tornado(inputs, month))
+        return self.sensitivity_runner.start(lambda progress=None, should_stop=None: tornado(inputs, month, chip_names=names))
 
     def _on_sensitivity(self, result) -> None:
         self.view.draw_tornado(result)

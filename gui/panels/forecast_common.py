@@ -121,6 +121,26 @@ def _compute_forecast(request: ForecastRequest, *, progress=None, should_stop=No
     return ForecastOutcome(inputs, result, time.perf_counter() - t0, reused, request, shares)
 
 
+def own_run_context(chart_key: str, context: dict, tornado, shares) -> dict:
+    """`context` (the forecast's run) for one chart of the Forecast view, naming the runs the
+    tornado and the variance shares made themselves: their files said "Run: 2,000 trials" (the
+    forecast's) over a tornado of 500 trials a setting and shares of 1,000 a source."""
+    if not context or not (chart_key.startswith("tornado_") or chart_key == "uncertainty_shares"):
+        return context
+    own = shares if chart_key == "uncertainty_shares" else tornado
+    out = {k: v for k, v in context.items() if k != "Run"}   # (not yet computed: no run to name)
+    if own is None or not getattr(own, "trials", 0):
+        return out
+    seed = f", seed {own.seed}" if own.seed is not None else ""
+    if chart_key == "uncertainty_shares":
+        return {**out, "Run": f"its own {own.trials:,} trials a run{seed} (not the forecast's run)"}
+    from engine.studies_forecast import prob_percent_text
+
+    when = f"in {own.month:%b %Y}" if own.month else "averaged over the horizon"
+    return {**out, "Run": f"its own {own.trials:,} trials a setting{seed} (not the forecast's run)",
+            "Base P(meet)": f"{prob_percent_text(own.base['prob_meet_demand'])} {when}, on those trials"}
+
+
 # ---- figures shared with the Compare view --------------------------------------------------
 
 def figure_text(value) -> str:
