@@ -68,18 +68,19 @@ def test_export_partial_leaves_the_plan_out_and_says_why(tmp_path, capsys):
 def test_a_fleet_short_on_fresh_trials_within_their_error_is_said_in_the_headline(db, capsys):
     """QA: at 95% the headline said "plan reaching 94.8% against the 95% asked ... total $0" beside
     a note that the fleet keeps 95% on 8,000 validation trials: no orders. One verdict now: the
-    fresh figure with its standard error, within Monte Carlo error of the confidence."""
-    argv = ("--db", db, "plan", "--confidence", "0.95", "--from", "2025-03", "--until", "2025-05")
+    fresh figure with its standard error, within Monte Carlo error of the confidence. (94.7% since
+    Hopper's serving spread is 0.18: at 95% the fleet is short on the validation trials too.)"""
+    argv = ("--db", db, "plan", "--confidence", "0.947", "--from", "2025-03", "--until", "2025-05")
     code, out, err = run_cli(capsys, *argv, "--format", "json")
     d = json.loads(out)
     assert code == 0 and d["feasible"] and d["orders"] == [] and d["status"] == "no orders needed"
-    assert 0.94 <= d["min_prob_meet_in_target"] < 0.95
-    assert d["min_prob_meet_in_target_se"] == pytest.approx(0.0035, abs=0.0002)
+    assert 0.94 <= d["min_prob_meet_in_target"] < 0.947
+    assert d["min_prob_meet_in_target_se"] == pytest.approx(0.0036, abs=0.0002)
     code, text, err = run_cli(capsys, *argv)
     head = text.splitlines()[0]
-    assert "plan reaching P(meet demand) 94.8% ± 0.35 pt on 4,000 fresh trials against the 95% asked " \
+    assert "plan reaching P(meet demand) 94.4% ± 0.36 pt on 4,000 fresh trials against the 94.7% asked " \
            "(within Monte Carlo error) from 2025-03 to 2025-05; total $0" in head
-    assert "the fleet as it is keeps P(meet demand) >= 95%" in text
+    assert "the fleet as it is keeps P(meet demand) >= 94.7%" in text
 
 
 def test_a_fleet_short_on_fresh_trials_beyond_their_noise_is_planned_for(db, capsys, monkeypatch):
@@ -90,17 +91,17 @@ def test_a_fleet_short_on_fresh_trials_beyond_their_noise_is_planned_for(db, cap
     then refused that as "the cheapest plan ... fitted", buying nothing more."""
     import engine.forecast_plan as fp
 
-    monkeypatch.setattr(fp, "FRESH_TOLERANCE", 0.001)   # 94.8% is then short by more than it
-    code, out, err = run_cli(capsys, "--db", db, "plan", "--confidence", "0.95", "--from", "2025-03",
+    monkeypatch.setattr(fp, "FRESH_TOLERANCE", 0.001)   # 94.4% is then short of 94.7% by more than it
+    code, out, err = run_cli(capsys, "--db", db, "plan", "--confidence", "0.947", "--from", "2025-03",
                              "--until", "2025-05", "--format", "json")
     d = json.loads(out)
     assert not d["status"].startswith("no orders needed"), d["status"]
-    assert any("the fleet as it is keeps P(meet demand) >= 95% on the validation trials but only 94.8%" in n
+    assert any("the fleet as it is keeps P(meet demand) >= 94.7% on the validation trials but only 94.4%" in n
                for n in d["throughput_notes"])
     # (on the story the fleet holds 95% plus the validation trials' error too: the fits order nothing,
     # and the fresh trials refuse that, as any plan short on them)
     assert code == 1 and not d["feasible"] and d["status"].endswith("short on fresh trials")
-    assert "only 94.8% in its worst month on 4,000 fresh trials" in d["why"]
+    assert "only 94.5% in its worst month on 4,000 fresh trials" in d["why"]
 
 
 def test_the_fresh_standard_error_is_the_binomial_one():
