@@ -37,7 +37,8 @@ def test_table_figures_have_three_significant_figures_and_the_error_is_said(caps
     rows = [line.split(",") for line in out.strip().splitlines()]
     head = rows[0]
     for row in rows[1:]:
-        for key in ("p10", "p50", "p90", "p90_over_p10", "actual_over_p50"):
+        for key in ("p10_T_tokens_per_day", "p50_T_tokens_per_day", "p90_T_tokens_per_day", "p90_over_p10",
+                    "actual_over_p50"):
             value = float(row[head.index(key)])
             assert value == float(f"{value:.3g}"), (key, row)
     code, out, _ = _run(capsys)
