@@ -795,7 +795,10 @@ def plan_economics_table(result, chip_names: Mapping[str, str] | None = None) ->
     life = f"capital, {econ[0].life_years:g}-year life, " if econ else ""
     served = f" ({life}average load = peak / {econ[0].peak_to_average:g})" if econ else ""
     trained = f" ({life}at {econ[0].training_goodput:.0%} goodput)" if econ else ""
-    headers = ["Chip", "Price (USD)", "Serving (output tokens/s per chip)", f"USD per million served tokens{served}",
+    # served tokens are input + output (README): beside an output-only tokens/s column a reader
+    # took $0.049 for the price of an output token ($0.32, 6.5x more, on the H20)
+    headers = ["Chip", "Price (USD)", "Serving (output tokens/s per chip)",
+               f"USD per million served tokens, input + output{served}",
                "Training (tokens/s per chip, before goodput)", f"USD per million training tokens{trained}"]
     na = lambda v: v if v is not None else "n/a"  # noqa: E731
     return headers, [[names.get(e.chip_id, e.chip_id), e.unit_price_usd, e.serving_output_tokens_per_s,
@@ -809,9 +812,10 @@ def plan_cost_series(result) -> tuple[str, str]:
     table's full headers were cut off under the chart)."""
     econ = result.economics if result is not None else ()
     if not econ:
-        return "USD per million served tokens", "USD per million training tokens"
+        return "USD per million served tokens, input + output", "USD per million training tokens"
     e = econ[0]
-    return (f"USD per million served tokens (capital, {e.life_years:g} y, load = peak / {e.peak_to_average:g})",
+    return (f"USD per million served tokens, input + output (capital, {e.life_years:g} y, load = peak / "
+            f"{e.peak_to_average:g})",
             f"USD per million training tokens (capital, {e.life_years:g} y, {e.training_goodput:.0%} goodput)")
 
 

@@ -22,6 +22,7 @@ def test_costs_follow_from_the_columns_and_the_stated_basis():
     row = dict(zip(headers, rows[0]))
     train_head = next(h for h in headers if h.startswith("USD per million training tokens"))
     served_head = next(h for h in headers if h.startswith("USD per million served tokens"))
+    assert "input + output" in served_head   # (beside an output-only tokens/s column)
     life = float(re.search(r"([\d.]+)-year life", train_head).group(1))
     goodput = float(re.search(r"at (\d+)% goodput", train_head).group(1)) / 100
     ratio = float(re.search(r"peak / ([\d.]+)", served_head).group(1))
