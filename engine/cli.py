@@ -1,6 +1,7 @@
 """The `fleetcast` command line (contract: ../shared/design/CLI.md).
 
-Exit codes: 0 success, 1 a user error (one line on stderr naming the problem), 2 usage errors.
+Exit codes: 0 success, 1 a user error (one line on stderr naming the problem), 2 usage errors,
+130 interrupted (Ctrl+C; one line saying what was saved).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import math
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from engine import __version__
@@ -19,6 +21,7 @@ from engine.commands import Output
 from engine.errors import InfeasibleRequest, UserError
 
 FORMATS = ("table", "csv", "json")
+INTERRUPTED_EXIT = 130   # 128 + SIGINT, as a shell reports a command stopped by Ctrl+C
 
 # Modules under engine.commands that register subcommands, in help order.
 COMMAND_MODULES = (
@@ -42,18 +45,53 @@ class Context:
     def __init__(self, db_path: str | None):
         self.db_path = db_path
         self._store: Store | None = None
+        self._commits_at_open = 0
+        self._opened_path: Path | None = None   # the store's, for messages after it closed
+        # For Ctrl+C's one line (run_command): what this command has saved, in words, once it has
+        # ("the import was saved (20,000 orders added)"), and what to say while it has not.
+        self.saved = ""
+        self.unsaved = "nothing was changed"
+        self.committed = False
 
     def store(self) -> Store:
         if self._store is None:
             from engine.store import open_store
 
             self._store = open_store(self.db_path)
-            if self._store.upgrade_notice:   # a read-only command too: older versions can't open it now
-                print(f"fleetcast: note: {self._store.path}: {self._store.upgrade_notice}", file=sys.stderr)
+            self._commits_at_open = self._store.commit_count()
+            self._opened_path = self._store.path
+            # a read-only command too: an upgrade (older versions can't open it now), an empty file
+            # filled with the demo data (that was said nowhere)
+            changed = "; ".join(n for n in (self._store.filled_notice, self._store.upgrade_notice) if n)
+            if changed:
+                print(f"fleetcast: note: {self._store.path}: {changed}", file=sys.stderr)
         return self._store
+
+    def viewing_note(self) -> str:
+        """After a command that worked: the file was opened for viewing only (a command that
+        tried to write says so in its error instead)."""
+        if self._store is None or not self._store.viewing_notice:
+            return ""
+        return f"fleetcast: note: {self._store.path}: {self._store.viewing_notice}"
+
+    def interrupted_text(self) -> str:
+        """What Ctrl+C left: the command's own words, else whether the database changed."""
+        if self.saved:
+            return f"interrupted after {self.saved}"
+        if self._committed():
+            return (f"interrupted after a change was saved to {self._opened_path}; "
+                    "check it before running the command again")
+        return f"interrupted; {self.unsaved}"
+
+    def _committed(self) -> bool:
+        """Whether this command has committed a change to the database (before close, or since open)."""
+        if self._store is not None:
+            self.committed = self.committed or self._store.commit_count() > self._commits_at_open
+        return self.committed
 
     def close(self):
         if self._store is not None:
+            self._committed()   # kept for interrupted_text: Ctrl+C may come while or after closing
             self._store.close()
             self._store = None
 
@@ -307,14 +345,35 @@ def main(argv: Sequence[str] | None = None, extra_registrars: Iterable[Callable]
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Run a parsed subcommand: print its output, or one line on stderr for a user error (exit 1)."""
+    """Run a parsed subcommand: print its output, or one line on stderr for a user error (exit 1)
+    or for Ctrl+C (exit 130, saying what was saved)."""
     ctx = Context(args.db)
+    try:
+        try:
+            return _run_handler(args, ctx)
+        finally:
+            ctx.close()
+    except KeyboardInterrupt:
+        # one line saying what was or was not saved, not a traceback: an import interrupted
+        # after its commit was run again and every order was added twice
+        with contextlib.suppress(KeyboardInterrupt, OSError, ValueError):
+            sys.stdout.flush()
+        with contextlib.suppress(KeyboardInterrupt, OSError, ValueError):
+            print(f"fleetcast: {ctx.interrupted_text()}", file=sys.stderr)
+        return INTERRUPTED_EXIT
+
+
+def _run_handler(args: argparse.Namespace, ctx: Context) -> int:
     try:
         output = args.handler(args, ctx)
         if output is not None and output.stream is not None:
             output.stream(sys.stdout)
         elif output is not None:
             _print_safely(render(output, args.format))
+        note = ctx.viewing_note()
+        if note:
+            sys.stdout.flush()   # after the output, not in the middle of it
+            print(note, file=sys.stderr)
         return 0
     except UserError as exc:
         if isinstance(exc, InfeasibleRequest) and exc.data is not None and args.format == "json":  # its figures
@@ -328,8 +387,6 @@ def run_command(args: argparse.Namespace) -> int:
         return 1
     except BrokenPipeError:  # `fleetcast chips list | head`
         return 0
-    finally:
-        ctx.close()
 
 
 def _quiet_stdout() -> None:

@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import logging
 import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Mapping
@@ -229,19 +230,38 @@ def _write_all(plan: list[tuple[Path, object]], out: Path, *, force: bool, stagi
         if staging is not None:
             staging(len(staged))
         written: list[Path] = []
-        for tmp, path in staged:
-            try:
-                _move(tmp, path, force=force)
-            except OSError as exc:
-                done = f"{len(written)} of {len(staged)} files were replaced before it" if written else \
-                    "nothing was written"
-                raise UserError(f"{path}: could not be moved into place ({exc.strerror or exc}); {done}") from None
-            written.append(path)
+        with _interrupt_held():
+            for tmp, path in staged:
+                try:
+                    _move(tmp, path, force=force)
+                except OSError as exc:
+                    done = f"{len(written)} of {len(staged)} files were replaced before it" if written else \
+                        "nothing was written"
+                    raise UserError(f"{path}: could not be moved into place ({exc.strerror or exc}); {done}") from None
+                written.append(path)
         return written
     finally:
         for tmp, _ in staged:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+
+
+@contextlib.contextmanager
+def _interrupt_held():
+    """Ctrl+C during the block takes effect when it ends: stopped half-way, the moves would leave
+    the folder a mix of two exports. Only the main thread can catch SIGINT; elsewhere a no-op."""
+    caught: list = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+    except ValueError:   # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(*caught[0])   # Python's default handler: KeyboardInterrupt, now
 
 
 def _stage(path: Path, writer) -> Path:
@@ -254,9 +274,13 @@ def _stage(path: Path, writer) -> Path:
     tmp = Path(tmp_name)
     try:
         writer(tmp)   # PNG/SVG: checked whole and flushed by gui.export.staged_file; CSV by atomic_output
-    except (OSError, ValueError, UserError) as exc:
+    except BaseException as exc:
+        # whatever stopped it (Ctrl+C included): no temporary left behind (an empty hidden
+        # .name.XXXX.tmp.csv stayed in the folder for good)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if not isinstance(exc, (OSError, ValueError, UserError)):
+            raise
         reason = getattr(exc, "strerror", None) or exc
         raise UserError(f"{path}: could not write ({reason}); nothing was written") from None
     return tmp

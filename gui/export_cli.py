@@ -53,6 +53,8 @@ def run(args, ctx) -> Output:
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file, not a folder")
+    # Ctrl+C: every file is staged first and moved when all are whole (the moves hold it off)
+    ctx.unsaved = f"nothing was written to {out}"
     store = ctx.store()
     if args.scenario is not None:
         store.scenario(args.scenario)  # unknown name: UserError before Qt starts
@@ -73,6 +75,7 @@ def run(args, ctx) -> Output:
         with terminal_progress(lambda fraction, message="": f"{fraction * 100:3.0f}% {message}") as progress:   # every view computed first: minutes on a big fleet
             written = export_all(panels, out, scenario=name, force=args.force, partial=args.partial,
                                  progress=progress)
+        ctx.saved = f"{len(written)} files were written to {out}"
         left_out = not_computed(panels)
     finally:
         dispose_offscreen_panels(panels, app)

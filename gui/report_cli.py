@@ -31,6 +31,7 @@ def run(args, ctx) -> Output:
     if out.suffix.lower() != ".pdf":
         raise UserError(f"--out {out}: the report is a PDF; give a name ending in .pdf")
     refuse_existing(out, args.force)  # before any work, and before Qt starts
+    ctx.unsaved = f"no report was written to {out}"   # Ctrl+C: the PDF is moved into place only whole
     store = ctx.store()
     if args.scenario is not None:
         store.scenario(args.scenario)  # unknown name: UserError naming the saved ones
@@ -54,6 +55,7 @@ def run(args, ctx) -> Output:
         with terminal_progress(lambda fraction, message="": f"{fraction * 100:3.0f}% {message}") as progress:   # every view computed first: minutes on a big fleet
             result = write_report(store, panels, name or "", params, out, force=args.force, partial=args.partial,
                                   progress=progress)
+        ctx.saved = f"{result.path} was written"
     finally:
         dispose_offscreen_panels(panels, app)
     from gui.export_all import not_computed_text

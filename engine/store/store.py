@@ -12,9 +12,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import glob
 import json
 import os
+import re
 import sqlite3
+import stat
+import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -113,9 +117,7 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
     target = files.examine(path, create_folder=is_default)
     notice, reason = "", None
     if target.existed and target.size:
-        if target.header[:16] != files.SQLITE_HEADER:
-            raise StoreError(f"{path}: not a Fleetcast database (not an SQLite file); it was left unchanged. "
-                             "Open another file or create a new one with --db NEW.db")
+        _refuse_not_sqlite(target)
         reason = None if read_only else files.read_only_reason(target)
         if reason:
             read_only, notice = True, f"{reason}: opened for viewing, edits are disabled"
@@ -123,6 +125,11 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
         what = "is empty" if target.existed else "does not exist"
         raise StoreError(f"{path}: {what} (can't create a database read-only)")
     timeout_s = files.BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
+    was_empty = target.existed and not target.size
+    if not target.size and not read_only and _create_whole(target, timeout_s):
+        target = files.examine(path, create_folder=False)   # the new database, as any other file
+        if target.size:
+            _refuse_not_sqlite(target)   # (or what another program wrote there meanwhile)
     try:
         store = _open_target(target, read_only, timeout_s)
     except _ReadOnlyAfterAll:
@@ -131,10 +138,11 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
         store = _open_target(target, True, timeout_s)
         reason = "the file can't be written here"
         notice = f"{reason}: opened for viewing, edits are disabled"
-    if target.existed and not target.size and not read_only:
+    store.viewing_notice = "; ".join(n for n in (notice, store.notice) if n)
+    if was_empty and not read_only:
         # an empty file (made by `touch`, or a save dialog) quietly filled with the demo data
-        notice = "; ".join(n for n in (notice, "was an empty file; it now holds a new database with the demo "
-                                               "chips, orders and scenarios") if n)
+        store.filled_notice = "was an empty file; it now holds a new database with the demo chips, orders and scenarios"
+        notice = "; ".join(n for n in (notice, store.filled_notice) if n)
     upgraded = (f"upgraded to this version's schema (older Fleetcast versions can't open it now); "
                 f"the file as it was is at {store.backup_path}") if store.backup_path else ""
     store.upgrade_notice = upgraded
@@ -144,6 +152,89 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
     header = target.header or files.SQLITE_HEADER + b"\x10\x00\x02\x02"
     store._open_key = files.note_open(path, header)
     return store
+
+
+# A new database is built under this name beside its target, then renamed onto it: a kill while
+# it was migrated and seeded left an empty database (or a bare migrations table) under the
+# target's name, which later runs accepted as the user's. What a killed build leaves is swept by
+# the next creation in that folder once it is this old (a build takes about a second; another
+# Fleetcast may be building one right now).
+_CREATING_SUFFIX = ".creating"
+_STALE_CREATION_S = 3600.0
+
+
+def _create_whole(target: "files.Target", timeout_s: float) -> bool:
+    """Build a new, migrated and seeded database in a temporary file beside `target`, and move it
+    onto the target's name only when whole: onto a missing name without replacing a file that
+    appeared meanwhile (another Fleetcast's new database is then opened as it is), or onto a
+    file that is still empty. False (nothing done) for an empty file that is a link, has other
+    names or is read-only: that is set up in place, as before."""
+    from engine.csv_io import _move_no_clobber, _umask
+
+    path = target.path
+    if target.existed:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or not os.access(path, os.W_OK):
+            return False
+    _sweep_stale_creations(path)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_CREATING_SUFFIX, dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"{path}: can't write in {path.parent} ({exc.strerror or exc}); "
+                         "no database was created") from None
+    tmp = Path(name)
+    try:
+        building = files.Target(tmp, True, 0, frozenset(), b"")
+        conn, _ = files.connect(building, read_only=False, busy_timeout_s=timeout_s)
+        try:
+            Store._open(conn, path, read_only=False, timeout_s=timeout_s)   # migrations and seed
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # every page in the file itself
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc, timeout_s) from None
+        finally:
+            conn.close()
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        try:
+            if target.existed:
+                now = os.lstat(path)
+                if now.st_size or not stat.S_ISREG(now.st_mode):
+                    return True   # written meanwhile by another program: opened as it now is
+                os.chmod(tmp, stat.S_IMODE(now.st_mode))
+                os.replace(tmp, path)
+            else:
+                os.chmod(tmp, 0o666 & ~_umask())   # as SQLite makes a new file (mkstemp: 0600)
+                with contextlib.suppress(UserError):   # another Fleetcast made it meanwhile: open theirs
+                    _move_no_clobber(tmp, path)
+        except OSError as exc:
+            raise StoreError(f"{path}: the new database could not be moved into place "
+                             f"({exc.strerror or exc}); no database was created") from None
+        return True
+    finally:
+        for leftover in (tmp, *(files.side_file(tmp, side) for side in files.SIDE_SUFFIXES)):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+def _sweep_stale_creations(path: Path) -> None:
+    """Remove what a killed creation of `path` left beside it: only the names _create_whole
+    makes for this very name (mkstemp's 8 characters) and their side files, only old ones."""
+    import time
+
+    own = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}{re.escape(_CREATING_SUFFIX)}(-wal|-shm|-journal)?")
+    cutoff = time.time() - _STALE_CREATION_S
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*{_CREATING_SUFFIX}*"):
+        with contextlib.suppress(OSError):
+            info = os.lstat(leftover)
+            if own.fullmatch(leftover.name) and stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                leftover.unlink()
+
+
+def _refuse_not_sqlite(target: "files.Target") -> None:
+    if target.header[:16] != files.SQLITE_HEADER:
+        raise StoreError(f"{target.path}: not a Fleetcast database (not an SQLite file); it was left unchanged. "
+                         "Open another file or create a new one with --db NEW.db")
 
 
 class _ReadOnlyAfterAll(StoreError):
@@ -164,6 +255,8 @@ class _Database(Database):
     when another program committed in between; IMMEDIATE waits the busy timeout instead.
     """
 
+    commits = 0   # transactions this connection committed (Ctrl+C's message: was anything saved?)
+
     @contextlib.contextmanager
     def atomic(self):
         if self.conn.in_transaction:  # nested: sqlite-utils' savepoints
@@ -178,7 +271,14 @@ class _Database(Database):
                 self.conn.execute("ROLLBACK")
             raise
         else:
-            self.conn.execute("COMMIT")
+            # counted first: Ctrl+C during a slow COMMIT is raised only once it has returned
+            self.commits += 1
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:   # not committed after all
+                    self.commits -= 1
+                raise
 
 
 # Catalog fields every engine computes with: a stored value is never cleared to blank.
@@ -232,6 +332,8 @@ class Store:
         self.notice = ""
         self.backup_path: Path | None = None
         self.upgrade_notice = ""
+        self.filled_notice = ""    # an empty file was given the demo data (part of `notice`)
+        self.viewing_notice = ""   # opened for viewing only, and what that hides (part of `notice`)
         self.busy_timeout_s: float | None = None
         self.read_only_reason: str | None = None  # why a file we were asked to edit opened read-only
         self._default_rows: list[dict] | None = None
@@ -424,6 +526,10 @@ class Store:
             pass
         files.note_closed(getattr(self, "_open_key", None))
         self._open_key = None
+
+    def commit_count(self) -> int:
+        """Transactions committed through this store so far (its opening's included)."""
+        return getattr(self.db, "commits", 0)
 
     def _writable(self) -> None:
         if self.read_only:
@@ -803,6 +909,11 @@ class Store:
             yield from iter_orders_with_deliveries(self, limit=limit, offset=offset)
         except (sqlite3.Error, UnicodeDecodeError) as exc:  # _guard can't see inside a generator
             raise self._explain(exc, reading="reading orders") from None
+
+    def order_briefs(self) -> list[tuple]:
+        """(id, quantity, chip_id) of every order by id, as stored: a quick read (no deliveries,
+        no checks), for naming orders in a message."""
+        return [tuple(r) for r in self.db.execute(f"select id, quantity, chip_id from {ORDERS} order by id")]
 
     def order_count(self) -> int:
         return self.db.execute(f"select count(*) from {ORDERS}").fetchone()[0]
