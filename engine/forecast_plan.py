@@ -52,6 +52,11 @@ MAX_GROWTH = 2.0          # a plan short on the validation trials is scaled up a
 FRESH_TOLERANCE = 0.01
 OFFER_MARK = "; the longest target a plan"
 MAX_OFFER_CHECKS = 2     # shorter targets planned before one is offered
+# A plan refused as short on the fresh trials: what holds instead, each planned before it is offered
+# (a shorter target, then a lower confidence over the same months), at most this many plans in all
+# (a plan is 1-3 s; the refused one went out with no offer at all, QA)
+MAX_SHORT_OFFER_PLANS = 3
+CONFIDENCE_OFFER_STEP = 0.05   # a lower confidence is offered in steps of 5 points (85%, 80%)
 MAX_REFIT_SAMPLES = 800   # refits double the trials up to this (about 3 s per fit on the story)
 
 # The caller's `should_stop` for the solve running in this thread (a context variable: the window's
@@ -150,6 +155,14 @@ class PlanResult:
     # Ordering every candidate at its caps is the most capacity any plan has in every month, so
     # this is an upper bound: the budget and training deadlines can shorten it further.
     reachable_target: tuple[dt.date, dt.date] | None = None
+    # The plan that holds for `reachable_target`, where it was planned before being offered (a plan
+    # refused as short on fresh trials): its cost; None when not planned.
+    reachable_target_cost_usd: float | None = None
+    # Refused as short on fresh trials: the highest confidence (in CONFIDENCE_OFFER_STEP steps below
+    # the asked one) whose plan holds over the same target months, and that plan's cost; None when
+    # none of those tried holds.
+    reachable_confidence: float | None = None
+    reachable_confidence_cost_usd: float | None = None
     # The cost of the same plan fitted on other trial sets of the same size (COST_SPREAD_FITS of
     # them): how far the cost itself moves with the sample. Empty when not computed or no plan.
     cost_on_other_trials_usd: tuple[float, ...] = ()
@@ -596,11 +609,13 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         result = replace(result, solve_s=result.solve_s + t_before)
     result = replace(result, notes=result.notes + fleet_short)
     lowest = lowest_fresh_prob(result)
-    if result.feasible and lowest < req.confidence - FRESH_TOLERANCE:
+    short_on_fresh = result.feasible and lowest < req.confidence - FRESH_TOLERANCE
+    if short_on_fresh:
+        # its size and cost said, so that a table of its orders is not read as a plan to act on
         result = replace(result, feasible=False, status=result.status + ", short on fresh trials", why=(
-            f"the cheapest plan fitted on {result.samples} trials keeps P(meet demand) >= {pct_text(req.confidence)} on "
-            f"them, but only {pct_text(lowest)} in its worst month on {req.check_trials:,} fresh trials; lower the "
-            f"confidence, shorten the target, or raise the caps"))
+            f"{_refused_plan_text(result, req)} keeps P(meet demand) >= {pct_text(req.confidence)} on its "
+            f"{result.samples:,} trials, but only {pct_text(lowest)} in its worst month on {req.check_trials:,} fresh "
+            f"trials; lower the confidence, shorten the target, or raise the caps"))
     if verify_offer and result.feasible:   # a top-level answer says how much its cost moves with the sample
         others = _fits_on_other_samples(inputs, req, result.samples, training_tokens_per_s,
                                         from_month=result.from_month, allow_empty=allow_empty)
@@ -643,7 +658,107 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
                 f"through {offer[1]:%Y-%m}"))
         else:
             result = replace(result, reachable_target=None, why=head + tried)
+    if verify_offer and short_on_fresh:
+        result = _offers_when_short(inputs, req, result, training_tokens_per_s)
     return result
+
+
+def _plan_size_text(plan: PlanResult, req: PlanRequest) -> str:
+    """'38,000 h20-96gb for $456M' (chips by candidate, then the cost), or 'no orders'."""
+    chips: dict[str, int] = {}
+    for o in plan.orders:
+        chips[o.chip_id] = chips.get(o.chip_id, 0) + o.quantity
+    if not chips:
+        return "no orders"
+    size = " and ".join(f"{n:,} {req.chip_names.get(c, c)}" for c, n in chips.items())
+    return f"{size} for {usd_text(plan.total_cost_usd)}"
+
+
+def _refused_plan_text(result: PlanResult, req: PlanRequest) -> str:
+    """'the cheapest plan fitted, 38,000 h20-96gb for $456M,': a refused plan's size and cost."""
+    if not result.orders:
+        return "the fleet as it is, with no orders,"
+    return f"the cheapest plan fitted, {_plan_size_text(result, req)},"
+
+
+def _shorter_targets(result: PlanResult, confidence: float) -> list[tuple[dt.date, dt.date]]:
+    """Shorter targets within a refused plan's months to plan, best first: the longest run of
+    target months that the refused plan itself keeps at `confidence` on the fresh trials (the
+    earliest of equal ones), then that run less its last month."""
+    target = [i for i, m in enumerate(result.months) if result.from_month <= m <= result.until_month]
+    kept = [float(result.prob_meet_demand[i]) >= confidence for i in target]
+    best: tuple[int, int] | None = None   # (first, last) positions in `target`
+    start = None
+    for k, ok in enumerate(kept + [False]):
+        if ok and start is None:
+            start = k
+        elif not ok and start is not None:
+            if best is None or k - start > best[1] - best[0] + 1:
+                best = (start, k - 1)
+            start = None
+    if best is None or best[1] - best[0] + 1 >= len(target):
+        return []
+    first, last = result.months[target[best[0]]], result.months[target[best[1]]]
+    return [(first, last)] + ([(first, result.months[target[best[1] - 1]])] if best[1] > best[0] else [])
+
+
+def _lower_confidences(confidence: float) -> list[float]:
+    """The confidences below `confidence` on CONFIDENCE_OFFER_STEP's grid, highest first, to 50%
+    (0.9 -> 0.85, 0.8, ...; 0.92 -> 0.9, 0.85, ...)."""
+    steps = round(1 / CONFIDENCE_OFFER_STEP)
+    k = math.ceil(confidence * steps - 1e-9) - 1
+    return [k_i / steps for k_i in range(k, math.ceil(0.5 * steps) - 1, -1)]
+
+
+def _offers_when_short(inputs: ForecastInputs, req: PlanRequest, result: PlanResult,
+                       training_tokens_per_s: Mapping[str, float] | None) -> PlanResult:
+    """`result`, a plan refused as short on the fresh trials, with what holds instead, each
+    planned before it is offered and named with its cost: the highest lower confidence (in
+    CONFIDENCE_OFFER_STEP steps) whose plan holds over the same months, and a shorter target within
+    them that holds at the asked confidence. MAX_SHORT_OFFER_PLANS plans at most, shorter targets
+    first (at most 2 of them); each can be cancelled (`_check_stop` in its fit)."""
+    left = MAX_SHORT_OFFER_PLANS
+    solve_s = result.solve_s
+
+    def planned(changed: PlanRequest) -> PlanResult:
+        nonlocal left, solve_s
+        _check_stop()
+        left -= 1
+        plan = solve_plan(inputs, changed, training_tokens_per_s=training_tokens_per_s, verify_offer=False)
+        solve_s += plan.solve_s
+        return plan
+
+    target: tuple[tuple[dt.date, dt.date], PlanResult] | None = None
+    for first, last in _shorter_targets(result, req.confidence)[:2]:
+        plan = planned(replace(req, from_month=first, until_month=last))
+        if plan.feasible:
+            target = ((first, last), plan)
+            break
+    lower: PlanResult | None = None
+    for confidence in _lower_confidences(req.confidence):
+        if left <= 0:
+            break
+        plan = planned(replace(req, confidence=confidence, from_month=result.from_month,
+                               until_month=result.until_month))
+        if plan.feasible:
+            lower = plan
+            break
+    why = result.why
+    if lower is not None:
+        # the same months: a start left to the run could move with the confidence
+        start = f" --from {result.from_month:%Y-%m}" if req.from_month is None else ""
+        why += (f"; at {pct_text(lower.confidence)} the same months hold with {_plan_size_text(lower, req)} "
+                f"(--confidence {lower.confidence:g}{start})")
+    if target is not None:
+        (first, last), plan = target
+        # last: the CLI puts its flags (--from --until) after it
+        why += (f"; {first:%Y-%m} through {last:%Y-%m} holds at {pct_text(req.confidence)} with "
+                f"{_plan_size_text(plan, req)}")
+    return replace(result, why=why, solve_s=solve_s,
+                   reachable_target=None if target is None else target[0],
+                   reachable_target_cost_usd=None if target is None else target[1].total_cost_usd,
+                   reachable_confidence=None if lower is None else lower.confidence,
+                   reachable_confidence_cost_usd=None if lower is None else lower.total_cost_usd)
 
 
 def _first_order_month(inputs: ForecastInputs, req: PlanRequest) -> dt.date:

@@ -152,8 +152,18 @@ def plan_to_dict(result, scenario_name: str, samples_requested: int | None = Non
         "feasible": result.feasible,
         **({"why": result.why} if not result.feasible else {}),
         **({"reachable_target": {"from_month": iso(result.reachable_target[0]),
-                                 "until_month": iso(result.reachable_target[1])}}
+                                 "until_month": iso(result.reachable_target[1]),
+                                 # where it was planned before being offered: that plan's cost
+                                 **({"total_cost_usd": result.reachable_target_cost_usd}
+                                    if result.reachable_target_cost_usd is not None else {})}}
            if result.reachable_target is not None else {}),
+        # refused as short on fresh trials: the highest lower confidence whose plan holds over the same months
+        **({"reachable_confidence": {"confidence": result.reachable_confidence,
+                                     "from_month": iso(result.from_month), "until_month": iso(result.until_month),
+                                     "total_cost_usd": result.reachable_confidence_cost_usd}}
+           if result.reachable_confidence is not None else {}),
+        # true: `orders` are a refused plan's (over budget, short on fresh trials), shown, not to act on
+        "orders_refused": not result.feasible and bool(result.orders),
         "orders": [{"chip_id": o.chip_id, "quantity": o.quantity, "order_month": iso(o.order_month),
                     "delivery_month": iso(o.delivery_month), "cost_usd": o.cost_usd,
                     "expected_delivered_chips": None if o.expected_delivered is None else round(o.expected_delivered),
