@@ -30,6 +30,10 @@ def register(subparsers) -> None:
     p.add_argument("--samples", type=whole_number, metavar="N", help="Monte Carlo trials the plan is fitted on (default 200)")
     p.add_argument("--caps", metavar="ID=N,...", help="most chips per quarter for some candidates "
                                                       "(default: resources/plan_candidates.csv)")
+    p.add_argument("--orders-csv", dest="orders_csv", metavar="FILE.csv",
+                   help="also write the plan's orders as assumption orders that `orders import` reads "
+                        "(what the window's Add as orders stores); nothing is written for a refused plan")
+    p.add_argument("--force", action="store_true", help="replace the --orders-csv file if it exists")
     p.set_defaults(handler=run_plan)
 
     b = add_command(subparsers, "backtest", "forecast demand from the points known on DATE and score the later ones")
@@ -262,6 +266,10 @@ def run_plan(args, ctx) -> Output:
         raise UserError(f"--budget: {args.budget!r} (must be a finite number of USD > 0)")
     if not 20 <= args.samples <= 2000:
         raise UserError(f"--samples: {args.samples!r} (must be 20 to 2000)")
+    if args.orders_csv:   # refused before the plan is worked out, not after
+        from engine.csv_io import check_can_create
+
+        check_can_create(args.orders_csv, force=args.force)
     orders, chips, models, scenario = _load(args, ctx)
     ids = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips is not None else None
     if ids is not None and not ids:
@@ -358,6 +366,20 @@ def run_plan(args, ctx) -> Output:
              "usd_per_million_training_tokens": e["usd_per_million_training_tokens"]} for e in data["chip_economics"]]
     if not result.feasible:   # an infeasible request: exit 1, the reason on stderr (JSON still printed)
         raise InfeasibleRequest(text.split("\nnote:")[0], data=data)
+    if args.orders_csv:
+        # the plan as rows `orders import` reads: headless, a plan had to be rebuilt by hand (plan's
+        # CSV is its order table: order_month, no buyer), and hand-built rows merged into one
+        # contract what the plan drew apart
+        from engine.csv_io import write_csv_file
+        from engine.studies_forecast import plan_order_rows
+
+        planned = plan_order_rows(result, args.confidence, candidates)
+        header = ["buyer", "vendor", "chip_id", "quantity", "order_date", "promised", "price_usd_per_chip", "status",
+                  "source", "note"]
+        count = write_csv_file(args.orders_csv, header, ([r[k] for k in header] for r in planned), force=args.force)
+        data["orders_csv"] = str(args.orders_csv)
+        text += (f"\nwrote {count} order{'' if count == 1 else 's'} to {args.orders_csv} "
+                 f"(`fleetcast orders import {args.orders_csv}` adds them to the fleet as assumptions)")
     return Output(data=data, rows=rows, columns=["chip_id", "quantity", "order_month", "delivery_month", "cost_usd"],
                   text=text, extra_tables=[(f"cost per token (capital only; training at the scenario's goodput "
                                             f"{scenario.training_efficiency_scale:.0%})", econ)])
