@@ -7,10 +7,10 @@ import datetime as dt
 import math
 import re
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QPainter
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QMenu,
+    QApplication, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QMenu,
     QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -351,6 +351,7 @@ class FieldErrors:
 
     def __init__(self):
         self._labels: dict[str, QLabel] = {}
+        self._captions: dict[str, str] = {}   # key -> the field's caption in the form ("TP")
 
     def add_row(self, form: QFormLayout, key: str, label: str, widget: QWidget, tip: str) -> QLabel:
         widget.setToolTip(tip)
@@ -368,6 +369,7 @@ class FieldErrors:
         column.addWidget(error)
         form.addRow(caption, holder)
         self._labels[key] = error
+        self._captions[key] = label
         return error
 
     def label(self, key: str) -> QLabel:
@@ -384,6 +386,13 @@ class FieldErrors:
 
     def messages(self) -> dict[str, str]:
         return {k: l.text() for k, l in self._labels.items() if l.text()}
+
+    def first(self) -> tuple[str, str, QLabel] | None:
+        """(caption, message, its label) of the first field in the form with a message, or None."""
+        for key, label in self._labels.items():   # (in the order the form adds its rows)
+            if label.text():
+                return self._captions.get(key, key), label.text(), label
+        return None
 
 
 def _number_box(box, lo, hi, value, step, suffix: str, special: str | None):
@@ -514,6 +523,21 @@ def form_scroll_area(form: QWidget, width: int = 350) -> QScrollArea:
     return scroll
 
 
+def reveal_in_form(widget: QWidget) -> None:
+    """Scroll the form `widget` is in so that it shows, unless the user is typing in another of
+    its fields (the banner names the field; the form must not jump away from the caret)."""
+    scroll = widget.parentWidget()
+    while scroll is not None and not isinstance(scroll, QScrollArea):
+        scroll = scroll.parentWidget()
+    if scroll is None or not widget.isVisible():
+        return
+    focus = QApplication.focusWidget()
+    holder = widget.parentWidget()   # the field and its message
+    if focus is not None and scroll.isAncestorOf(focus) and not (holder is not None and holder.isAncestorOf(focus)):
+        return
+    scroll.ensureWidgetVisible(widget, 0, 8)
+
+
 def notes_label() -> QLabel:
     """A wrapped, muted line under the figures saying why (the limiting term, the explanation)."""
     label = QLabel("")
@@ -629,13 +653,24 @@ class AnalysisPanel(QWidget):
 
     def show_invalid(self) -> None:
         """Inputs invalid: say so and grey the results that no longer match them (or, before any
-        valid inputs, that there are none yet: an empty catalog spoke of 'the last valid inputs')."""
-        self.banner.show_error(STALE_MESSAGE if getattr(self, "_shown_valid", False)
-                               else "Fix the fields marked in red to see the figures.")
+        valid inputs, that there are none yet: an empty catalog spoke of 'the last valid inputs').
+        The banner names the first field in red and its problem, and the form scrolls to it: at
+        1280x688 the red message under TP sat below the form's viewport."""
+        first = self.errors.first()
+        named = f"{first[0]}: {first[1].rstrip('.')}. " if first is not None else ""
+        self.banner.show_error(named + (STALE_MESSAGE if getattr(self, "_shown_valid", False)
+                                        else "Fix the fields marked in red to see the figures."))
         mark_stale(self.result_widgets(), True)
+        if first is not None and first[2] is not self._revealed_error:
+            self._revealed_error = first[2]
+            # after the layout has placed the message (it was hidden until now)
+            QTimer.singleShot(0, self, lambda label=first[2]: reveal_in_form(label))
+
+    _revealed_error: QLabel | None = None   # the field message the form last scrolled to
 
     def show_valid(self) -> None:
         self._shown_valid = True
+        self._revealed_error = None
         self.banner.dismiss_error()
         mark_stale(self.result_widgets(), False)
 

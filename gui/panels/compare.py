@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QFontMetrics, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView, QGroupBox, QHeaderView, QLabel, QListWidget, QListWidgetItem,
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
@@ -33,7 +33,7 @@ from gui.panels.forecast_common import (
 )
 from gui.widgets.banner import MessageBanner
 from gui import style
-from gui.widgets.plot_panel import PlotPanel, elide_name, to_timestamps, percent_y_range
+from gui.widgets.plot_panel import SHORT_NAME_CHARS, PlotPanel, elide_name, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
 
 # Ticked at first besides the baseline: the most recently saved scenarios (a user's own what-if,
@@ -42,6 +42,10 @@ MAX_DEFAULT_SELECTED = 6
 # A figure's label is elided past this many characters: the longest of the figures' own labels
 # ("First month demand exceeds capacity P50, Monte Carlo range (date)", 65) stays whole.
 ROW_LABEL_CHARS = 72
+# The progress text: at most this many characters, and elided to the bar's width less its frame
+# and the gap around the text.
+PROGRESS_CHARS = 44
+PROGRESS_PADDING_PX = 16
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,7 @@ class ComparePanel(QWidget):
         chips here against 26,122 in the Forecast). True when the note is shown."""
         name = self.unsaved_scenario() if self.unsaved_scenario is not None else None
         if name is not None and name in self.compared_names() and self.banner.kind != "error":
-            self.banner.show_info(f"'{elide_name(name)}' has unsaved edits: Compare runs it as saved. Save it (Ctrl+S) to "
+            self.banner.show_info(f"'{elide_name(name, SHORT_NAME_CHARS)}' has unsaved edits: Compare runs it as saved. Save it (Ctrl+S) to "
                                   "compare the inputs on screen.")
             return True
         if self.banner.kind == "info" and "unsaved edits" in self.banner.text():
@@ -318,7 +322,7 @@ class ComparePanel(QWidget):
             (self._unticked_by_hand.discard if on else self._unticked_by_hand.add)(item.text())
         n = len(self.compared_names())
         total = self.scenario_list.count()
-        base = elide_name(self.baseline() or "") or None   # a 200-character name widened the form
+        base = elide_name(self.baseline() or "", SHORT_NAME_CHARS) or None   # a 200-character name widened the form
         if total < 2:
             self.hint.setText("Only one scenario is saved. Create another with New or Duplicate in the "
                               "scenario bar, change it, then compare.")
@@ -429,9 +433,14 @@ class ComparePanel(QWidget):
 
     def _on_progress(self, fraction, message):
         self.progress_bar.setValue(int(round(fraction * 100)))
-        # one line in the bar (a long step name wrapped and was cut); the whole text in its tooltip
-        short = message if len(message) <= 44 else message[:43].rstrip() + "…"
-        self.progress_bar.setFormat(f"{short} %p%")
+        # one line in the bar, elided to its width (44 characters wrapped onto a second line and was
+        # cut in a 195-px bar at 1280); the whole text in its tooltip
+        bar = self.progress_bar
+        metrics = QFontMetrics(bar.font())
+        room_px = bar.contentsRect().width() - metrics.horizontalAdvance(" 100%") - PROGRESS_PADDING_PX
+        short = message if len(message) <= PROGRESS_CHARS else message[:PROGRESS_CHARS - 1].rstrip() + "…"
+        short = metrics.elidedText(short, Qt.TextElideMode.ElideRight, max(room_px, 0))
+        self.progress_bar.setFormat(f"{short.rstrip()} %p%" if short else "%p%")
         self.progress_bar.setToolTip(message)
 
     def _on_cancelled(self):

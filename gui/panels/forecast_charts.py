@@ -358,6 +358,8 @@ class ForecastCharts(QWidget):
 
         s = self.shortfall_chart
         s.set_axis_labels(y_unit=unit)
+        # the tornado's shortfall is in the same unit chips (it said "chips", read as any chip)
+        self.tornado_charts["shortfall_mean_unit_chips"].set_axis_labels(y_unit=unit)
         s.set_bars("Shortfall P50", x, r.shortfall_p50_unit_chips, width=26 * 86400.0, color="#D55E00")
         mean = r.shortfall_mean_unit_chips if r.shortfall_mean_unit_chips is not None else r.shortfall_p50_unit_chips
         _mark_months(s.set_series("Shortfall mean", x, mean, color="#7F3C00", symbol=None), "Shortfall mean", count)

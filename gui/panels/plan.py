@@ -11,15 +11,13 @@ orders" writes the plan into the Fleet as assumption orders, one undoable step.
 from __future__ import annotations
 
 import datetime as dt
-import html
-import re
 import textwrap
 import time
 from dataclasses import replace
 from typing import Callable
 
 from PySide6.QtCore import QDate, QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QColor, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
     QPushButton, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
@@ -27,20 +25,21 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError
-from engine.commands.plan import candidate_chip_ids, default_candidates, expected_delivered_cost
-from engine.forecast_plan import FRESH_TOLERANCE, cost_spread_text, fresh_shortfall_text, pct_text, usd_text
+from engine.commands.plan import candidate_chip_ids, default_candidates
+from engine.forecast_plan import pct_text
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
     CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_cost_series, plan_curve_name, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
     plan_order_table, plan_view_window, scenario_of,
 )
 from gui.commands import follow_stack, follow_store_writes
-from gui.panels.base import counted, mark_stale, run_controls, ungrouped, with_names
+from gui.panels.base import counted, mark_stale, run_controls, ungrouped
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
 from gui.panels.forecast_editors import _int_spin, _spin
+from gui.panels.plan_text import plan_summary_html, refused_caption
 from gui.widgets.banner import MessageBanner
-from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps, percent_y_range
+from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
 
 CAND_HEADERS = ("Use", "Chip", "Price\n(USD)", "Lead time\n(months)", "Most per\nquarter (chips)")
@@ -248,7 +247,14 @@ class PlanPanel(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         # wide enough for "Ascend 910B2" beside four columns at 1280 px (it wrapped to "As… 91…")
         self.orders_table.setMinimumWidth(400)
-        grid.addWidget(self.orders_table, 2)
+        self.orders_caption = QLabel()   # a refused plan's orders say so (_label_refused)
+        self.orders_caption.setWordWrap(True)
+        self.orders_caption.setStyleSheet("color: #a1260d; font-weight: 600;")
+        self.orders_caption.hide()
+        orders = QVBoxLayout()
+        orders.addWidget(self.orders_caption)
+        orders.addWidget(self.orders_table, 1)
+        grid.addLayout(orders, 2)
         charts = QVBoxLayout()
         charts.addWidget(self.capacity_chart, 1)
         charts.addWidget(self.prob_chart, 1)
@@ -569,9 +575,10 @@ class PlanPanel(QWidget):
             c.set_bars("Planned deliveries (due)" if r.feasible else "Refused plan's deliveries (due)", x,
                        plan_deliveries(r), width=26 * 86400.0, color="#999999")
         i0, i1, top = plan_view_window(r)   # the target months, not the whole horizon's demand
-        c.plot_item.setXRange(x[i0] - 20 * 86400.0, x[i1] + 20 * 86400.0, padding=0)
         c.plot_item.setYRange(0.0, top, padding=0)
         p = self.prob_chart
+        for chart in (c, p):   # both framed alike: P(meet) over 2024-2029 left Mar-Jun 22 px wide at 1280
+            chart.plot_item.setXRange(x[i0] - 20 * 86400.0, x[i1] + 20 * 86400.0, padding=0)
         p.clear_series()
         if r.orders:
             p.set_series("With the plan" if r.feasible else "With the refused plan", x, r.prob_meet_demand * 100,
@@ -591,6 +598,7 @@ class PlanPanel(QWidget):
                 chart.legend.setVisible(False)
         self._fill(self.orders_table, *self.order_rows())
         self._fill(self.econ_table, *self.econ_rows())
+        self._label_refused(r)
         self.orders_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         if not r.orders:   # an empty table says why, not a blank box
             self.orders_table.setRowCount(1)
@@ -603,41 +611,8 @@ class PlanPanel(QWidget):
         self.summary_label.setText(self._summary_html)
 
     def _summary(self, r, unit: str) -> str:
-        window = f"{r.from_month:%b %Y} – {r.until_month:%b %Y}"
         names = {**{m.id: m.name for m in self.store.models()}, **self._chip_names()}
-        notes = "".join(f" {html.escape(with_names(n, names))}." for n in r.notes)   # how chips serve (e.g. weight-only)
-        if not r.feasible:
-            offer = ""
-            if r.reachable_target is not None:   # one click plans the longest target that can be kept
-                first, last = r.reachable_target
-                offer = f" <a href='reachable'>Plan {first:%b %Y} – {last:%b %Y} instead</a> (sets From and Until)."
-            # the engine's words name `plan`'s flags; here the form's field ("set From to 2025-10")
-            why = re.sub(r"\(--from (\d{4}-\d{2})(, [^)]*)?\)",
-                         r"(untick 'first month a plan can reach' and set From to \1\2)", r.why)
-            return (f"<b>No plan</b> keeps P(meet demand) ≥ {pct_text(r.confidence)} over {window}. "
-                    f"<span style='color:#a1260d'>{html.escape(why[:1].upper() + why[1:])}.</span>{offer}"
-                    f"<span style='color:#666'>{notes}</span>")
-        jobs = "; ".join(f"job {k}: " + (f"{v:.0%}" if v is not None else "n/a (after the horizon)") + " by its deadline"
-                         for k, v in r.jobs_prob_by_deadline.items())
-        jobs = jobs[:1].upper() + jobs[1:]   # a sentence of its own
-        chips = sum(o.quantity for o in r.orders)
-        lowest = plan_lowest_prob(r)
-        # the fit holds the target on its own trials; fresh trials say how far to trust that
-        short = (f" <span style='color:#a1260d'>That is below the target: the {r.samples}-trial fit is "
-                 f"optimistic; fit on more trials for a safer plan.</span>" if lowest < r.confidence - FRESH_TOLERANCE
-                 else f" That is {lowest:.1%} {fresh_shortfall_text(lowest, r.confidence, r.check_trials)}."
-                 if lowest < r.confidence else "")
-        asked = self.samples.value()
-        refit = (f" (refitted: the {asked}-trial fit fell short on fresh trials)" if r.samples > asked else "")
-        paid = expected_delivered_cost(r)   # in `plan`'s words and by its rule (the headline left it out)
-        paid = (f" ({usd_text(paid)} of it expected to be delivered: the vendors' fulfilment and cut-offs, what a "
-                "contract that pays on delivery pays)" if paid is not None and paid < 0.99 * r.total_cost_usd else "")
-        return (f"<b>{counted(len(r.orders), 'order')}, {format_number(chips)} chips, "
-                f"{usd_text(r.total_cost_usd)}</b>{paid}, fitted to keep P(meet demand) ≥ {pct_text(r.confidence)} in every "
-                f"month over {window} on {r.samples} trials{refit}{html.escape(cost_spread_text(r))}. On "
-                f"{r.check_trials or 4000:,} fresh trials its lowest month is "
-                f"{lowest:.1%} (without the plan {plan_lowest_prob(r, with_plan=False):.1%}).{short} "
-                f"{jobs + '. ' if jobs else ''}<span style='color:#666'>Capacity in {unit} chips.{notes}</span>")
+        return plan_summary_html(r, unit, names, self.samples.value())
 
     def _on_summary_link(self, link: str) -> None:
         """'Plan … instead': the target the last result says can be kept, then plan it."""
@@ -650,6 +625,17 @@ class PlanPanel(QWidget):
         self.from_edit.setDate(_qdate(first))
         self.until_edit.setDate(_qdate(last))
         self.run()
+
+    def _label_refused(self, r) -> None:
+        """A refused plan's orders captioned as such and greyed: only the chart's title said so."""
+        caption = refused_caption(r)
+        self.orders_caption.setText(caption)
+        self.orders_caption.setVisible(bool(caption))
+        for i in range(self.orders_table.rowCount() if caption else 0):
+            for k in range(self.orders_table.columnCount()):
+                if (item := self.orders_table.item(i, k)) is not None:
+                    item.setForeground(QColor("#8a8a8a"))
+                    item.setToolTip(caption)
 
     def order_rows(self) -> tuple[list[str], list[list]]:
         return plan_order_table(self.result, self._chip_names())

@@ -12,6 +12,7 @@ clear-and-replot, so zoom and legend stay). The legend exists before any item is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,9 +51,13 @@ class _Series:
 
 MAX_LEGEND_ENTRIES = 12   # more series than this: no legend, the hover readout names them
 TWO_LINE_LABEL_MIN_PX = 400  # narrower charts keep the value axis one line wide
-# A name shown in a legend entry, readout or table label is cut to this many characters (a chip's
-# legal name may run to 200: one legend line of it hid every other entry).
-NAME_CHARS = 40
+# A legend entry is cut to this many characters (a chip's legal name may run to 200: one legend
+# line of it hid every other entry), and further to the chart's width; descriptive entries ("USD
+# per million served tokens, input + output (capital, 5 y, load = peak / 1.5)") stay whole.
+NAME_CHARS = 90
+# A name in the hover readout, a banner or a form field: one line beside other text.
+SHORT_NAME_CHARS = 40
+LEGEND_SAMPLE_PX = 26.0   # a legend entry's sample and spacing beside its label
 
 
 def elide_name(text: str, limit: int = NAME_CHARS) -> str:
@@ -75,6 +80,20 @@ class ElidingLegend(pg.LegendItem):
         label.full_name = name
         for part in (sample, label):
             part.setToolTip(name)
+
+    def fit_labels(self, room_px: float) -> None:
+        """Entries wider than `room_px` elided further (a narrow chart): one entry wider than the
+        chart was cut off at its edge."""
+        for _sample, label in self.items:
+            full = getattr(label, "full_name", label.text)
+            limit = NAME_CHARS
+            if label.text != elide_name(full, limit):
+                label.setText(elide_name(full, limit))
+            while label.item.boundingRect().width() > room_px and limit > 12:
+                limit = max(12, min(limit - 1, int(limit * room_px / label.item.boundingRect().width())))
+                label.setText(elide_name(full, limit))
+            # to the text's own width: the legend measures its entries' (stale, wider) geometry
+            label.resize(label.minimumSize())
 
     def removeItem(self, item) -> None:
         for sample, label in self.items:
@@ -405,7 +424,7 @@ class PlotPanel(QWidget):
     def _legend_entry_px(self) -> float:
         """Width of one legend column: the sample, the widest label and the spacing."""
         label_px = max([label.item.boundingRect().width() for _sample, label in self.legend.items] or [0.0])
-        return 26.0 + label_px  # sample 20 px and the spacing (measured: 98 px for 72 px labels)
+        return LEGEND_SAMPLE_PX + label_px  # sample 20 px and the spacing (measured: 98 px for 72 px labels)
 
     def min_view_width(self) -> float:
         """The narrowest plot area this chart reads well in (category charts need their labels)."""
@@ -476,6 +495,7 @@ class PlotPanel(QWidget):
             self.legend.setLabelTextSize(size)
             for _sample, label in self.legend.items:
                 label.setText(label.text)
+        self.legend.fit_labels(width - LEGEND_SAMPLE_PX - 2 * RIGHT_MARGIN_PX)
         where, columns = self.legend_arrangement(names, width, height) if names else ("below", 1)
         beside = where == "beside"
         if self.legend.columnCount != columns:
@@ -644,6 +664,8 @@ class PlotPanel(QWidget):
             if len(words) > 1:   # a long unit over two lines rather than cut ("(Ascend 910B2 ch…")
                 half = max(1, len(words) // 2)
                 choices.append(" ".join(words[:half]) + "<br>" + " ".join(words[half:]))
+            if len(words) > 2:   # a word a line on a short axis ("(Ascend / 910B2 / chips)" beside a tornado)
+                choices.append("<br>".join(words))
             text, shown_pt = None, size_pt
             for candidate in choices:
                 for pt in (size_pt, max(size_pt - 2.0, 7.0)):
@@ -660,6 +682,22 @@ class PlotPanel(QWidget):
             if (text, shown_pt) != getattr(self, "_shown_y_label", None):
                 self._shown_y_label = (text, shown_pt)
                 self.plot_item.setLabel("left", text, **({"font-size": f"{shown_pt:g}pt"} if shown_pt != size_pt else {}))
+            font.setPointSizeF(shown_pt)
+            self._widen_fixed_axis(axis, text.count("<br>") * QFontMetrics(font).height())
+
+    @staticmethod
+    def _widen_fixed_axis(axis, extra_px: float) -> None:
+        """A value axis of fixed width (fit_left_axis, a bar chart's 64 px) has room for its ticks
+        and one line of label: a label on two lines gets the second line's width added, or it
+        overlapped the tick labels (the tornado's "Shortfall / (chips)" at 1280)."""
+        if axis.fixedWidth is None:
+            return   # pyqtgraph sizes the axis to its label
+        if axis.fixedWidth != getattr(axis, "fitted_width_px", None):
+            axis.owner_width_px = axis.fixedWidth   # set anew by the chart's owner: the base
+        wanted = int(axis.owner_width_px + math.ceil(extra_px))
+        if wanted != axis.fixedWidth:
+            axis.fitted_width_px = wanted
+            axis.setWidth(wanted)
 
     def restore_full_texts(self) -> None:
         """Full title and axis label (before an export, which is wider than the window)."""
@@ -748,7 +786,7 @@ class PlotPanel(QWidget):
                 x_text = f"{self.x_label} {x_text}"
         y_text = format_number(y) + (f" {self.y_unit}" if self.y_unit else "")
         # the name elided: a 200-character one held the chart wider than the window (full in its tooltip)
-        return f"{elide_name(name)} · {x_text} · {y_text}"
+        return f"{elide_name(name, SHORT_NAME_CHARS)} · {x_text} · {y_text}"
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         vb = self.plot_item.vb
