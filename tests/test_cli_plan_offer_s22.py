@@ -13,14 +13,9 @@ import pytest
 
 import engine.forecast_plan as fp
 from engine.cli import main
+from tests.cli_run import run_cli
 
 TARGET = ("plan", "--from", "2025-03", "--until", "2025-06")
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from tests.cli_run import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

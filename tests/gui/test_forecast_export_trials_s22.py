@@ -3,24 +3,8 @@ trials ... --trials 2000") while the tornado ran 500 trials a setting and the sh
 the tornado's own base P(meet) was not in its files. Its bars named chips two ways: "cut-off
 h20-96gb" beside "train share Ascend 910B2"."""
 
-import pytest
-from PySide6.QtCore import QThreadPool
-from PySide6.QtGui import QUndoStack
-
 from engine.studies_forecast import prob_percent_text
 from gui.export_all import export_all
-from gui.panels.forecast import ForecastPanel
-
-
-@pytest.fixture
-def panel(store, qtbot):
-    p = ForecastPanel(store, QUndoStack())
-    qtbot.addWidget(p)
-    p.auto_check.setChecked(False)
-    p._debounce.stop()
-    yield p
-    p.shutdown()
-    QThreadPool.globalInstance().waitForDone(5000)
 
 
 def _header(path) -> dict:
@@ -29,7 +13,8 @@ def _header(path) -> dict:
     return dict(line.split(": ", 1) for line in lines)
 
 
-def test_tornado_and_share_exports_name_their_own_runs_and_chips_by_name(panel, tmp_path):
+def test_tornado_and_share_exports_name_their_own_runs_and_chips_by_name(forecast_panel, tmp_path):
+    panel = forecast_panel
     assert panel.scenario().trials == 2000
     export_all({"forecast": panel}, tmp_path / "out")
     out = tmp_path / "out"
