@@ -67,6 +67,15 @@ class Output:
 VIEW_NAMES = {"training": "Training", "inference": "Serving", "plan": "Plan"}
 
 
+def optional_store(ctx):
+    """The command's store, or None where none can be opened (no sqlite-utils): for what a
+    command adds from the database when there is one (saved calibrations, what-if names)."""
+    try:
+        return ctx.store()
+    except ImportError:
+        return None
+
+
 def saved_view_state(ctx, name: str, view: str, *, required: bool = True):
     """(store, the `view` state saved in scenario `name`). With `required`, a UserError in one
     line when there is no store or the scenario has no such study; else (store or None, None)."""

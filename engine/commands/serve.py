@@ -224,19 +224,9 @@ OVERLOAD_SHARE = 0.9   # an open loop serving less of its offered load than this
 # capacity the steady window reads 95% served: the window, not a queue)
 
 
-def _saved_factors(ctx, chip, engine: str | None) -> list[dict]:
-    """engine.calibration.saved_calibrations for the serving factors `engine`'s family reads."""
-    from engine.calibration import saved_calibrations
-    from engine.serving.families import engine_family
-
-    try:
-        store = ctx.store()
-    except ImportError:
-        return []
-    return saved_calibrations(store, [chip], ("inference",), family=engine_family(engine))
-
-
 def run(args, ctx) -> Output:
+    from engine.calibration import saved_calibrations
+    from engine.commands import optional_store
     from engine.hardware import DTYPE_BYTES
     from engine.inference import (ServingInputs, _tp_choices, best_layouts, check_dtypes, default_kv_dtype,
                                   evaluate_serving, slo_capacity)
@@ -658,7 +648,8 @@ def run(args, ctx) -> Output:
     if note:   # figures on generic factors say so (the forecast widens such a chip's spread as well)
         data["calibration_note"] = note
     # factors a `calibrate --save` stored, that this engine reads: the figures rest on the user's runs
-    data["calibrated"] = _saved_factors(ctx, chip, args.engine)
+    data["calibrated"] = saved_calibrations(optional_store(ctx), [chip], ("inference",),
+                                            family=engine_family(args.engine))
     notes += [saved_calibration_text(entry) for entry in data["calibrated"]]
     if one_token:
         # one output token per request: TPOT does not apply (null; "n/a" in the table), whatever

@@ -349,18 +349,9 @@ def _no_layout_hint(args, inputs, result, fewer) -> str:
     return f"; more chips are needed (or less memory per chip: {', '.join(levers + ['--dtype', '--seq-len'])})"
 
 
-def _saved_factors(ctx, chip) -> list[dict]:
-    """engine.calibration.saved_calibrations for the chip's training factors ([] without a store)."""
-    from engine.calibration import saved_calibrations
-
-    try:
-        store = ctx.store()
-    except ImportError:
-        return []
-    return saved_calibrations(store, [chip], ("training",))
-
-
 def run(args, ctx) -> Output:
+    from engine.calibration import saved_calibrations
+    from engine.commands import optional_store
     from engine.training import (NoProgressError, TrainingInputs, estimate_run, evaluate_layout,
                                  fewer_chips_alternative, search_layouts)
 
@@ -436,7 +427,7 @@ def run(args, ctx) -> Output:
             "dtype": ran16 if dtype == "bf16" else dtype,
             "software": software_settings(args),
             # training factors a `calibrate --save` stored for this chip: the figures rest on the user's runs
-            "calibrated": _saved_factors(ctx, chip)}
+            "calibrated": saved_calibrations(optional_store(ctx), [chip], ("training",))}
     if getattr(model, "context_len", None) and inputs.seq > model.context_len:
         # serve refuses a request beyond the window; training may extend it on purpose: said, not refused
         base["context_note"] = (f"sequences of {inputs.seq:,} tokens are beyond {model.name}'s context window of "

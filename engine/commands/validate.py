@@ -57,20 +57,6 @@ def _chips(ctx) -> dict:
     return reference_chips()
 
 
-def _saved_factors(ctx, kind: str, chip_ids: set[str]) -> list[dict]:
-    """engine.calibration.saved_calibrations of `kind` for the chips the rows name ([] without a store)."""
-    from engine.calibration import saved_calibrations
-
-    try:
-        store = ctx.store()
-    except ImportError:
-        return []
-    if store is None:
-        return []
-    chips = [c for c in store.chips() if c.id.lower() in chip_ids]
-    return saved_calibrations(store, chips, (kind,))
-
-
 # Columns without which no row of a cases file can be predicted.
 REQUIRED_COLUMNS = {
     "training": ("id", "layers", "hidden", "heads", "chip", "metric", "value"),
@@ -137,6 +123,8 @@ ERRORS_SHOWN = 10
 
 
 def run(args, ctx) -> Output:
+    from engine.calibration import saved_calibrations
+    from engine.commands import optional_store
     from engine.validation import read_cases_csv
 
     rows = read_cases_csv(args.cases)
@@ -188,7 +176,10 @@ def run(args, ctx) -> Output:
     text += "".join(f"\nnote: {n}" for n in s.get("notes") or [])
     # "the current factors" of a chip this database calibrated are the user's own fit, perhaps to
     # these very runs (0.8% "error" on the runs just fitted): said, with the chips and factors
-    calibrated = _saved_factors(ctx, args.kind, {str(r.get("chip") or "").strip().lower() for r in rows})
+    store = optional_store(ctx)
+    chip_ids = {str(r.get("chip") or "").strip().lower() for r in rows}
+    calibrated = saved_calibrations(store, [c for c in store.chips() if c.id.lower() in chip_ids] if store else [],
+                                    (args.kind,))
     result["calibrated"] = calibrated
     if calibrated:
         from engine.calibration import saved_calibration_text
