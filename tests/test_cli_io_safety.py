@@ -514,3 +514,18 @@ def test_an_infeasible_json_answer_into_a_reader_that_leaves_is_no_traceback(tmp
                           cwd=REPO, timeout=180)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
     assert proc.stderr.startswith("fleetcast: error: llama3-405b on h100-sxm5-80gb: the latency targets cannot be met")
+
+
+def test_ctrl_c_while_arguments_are_read_is_one_line_and_exit_130(monkeypatch, capsys):
+    """Ctrl+C before any command ran (while the libraries load or argparse reads the line)
+    printed a KeyboardInterrupt traceback; it is one line and the shell's 130, nothing opened."""
+    from engine import cli
+    from gui.__main__ import main as gui_main
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert gui_main(["chips", "list"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "fleetcast: interrupted before it started; nothing was opened or saved"
