@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("areas")
         self.fleet_panel = FleetPanel(store, self.undo_stack)
-        self.fleet_panel.status_message.connect(self.show_status)
+        self.fleet_panel.status_message.connect(lambda message: self._said("fleet", message))
         from gui.commands import refusals
 
         refusals.refused.connect(self._show_refusal)   # an undo or redo that could not be done
@@ -557,6 +557,13 @@ class MainWindow(QMainWindow):
         for key, host in self._hosts.items():
             if self.tabs.widget(index) is host:
                 self.panel(key)
+        # a view's passing message belongs to that view: "Delete order 3 (Ctrl+Z to undo)" read
+        # as if it were about the Plan once the Plan was shown (errors stay: `show_error`)
+        said_by, said = getattr(self, "_status_said", (None, ""))
+        if said_by is not None and self.tabs.widget(index) is not self._area_widget(said_by):
+            if self.statusBar().currentMessage() == said:
+                self.statusBar().clearMessage()
+            self._status_said = (None, "")
 
     def _apply_to(self, key: str, panel) -> None:
         params = self._scenario_params
@@ -818,7 +825,15 @@ class MainWindow(QMainWindow):
         """A view's message, while its tab is the one shown: a forecast finishing in the background
         must not overwrite what the Fleet just said ("Delete order 3 (Ctrl+Z to undo)")."""
         if self.tabs.currentWidget() is self._hosts.get(key):
-            self.show_status(message)
+            self._said(key, message)
+
+    def _said(self, key: str, message: str) -> None:
+        """Show a view's message and remember whose it is (`_on_area_changed` clears it)."""
+        self.show_status(message)
+        self._status_said = (key, message)
+
+    def _area_widget(self, key: str):
+        return self.fleet_panel if key == "fleet" else self._hosts.get(key)
 
     def _store_summary(self) -> str:
         try:
