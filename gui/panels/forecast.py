@@ -18,7 +18,7 @@ from dataclasses import replace
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget,
+    QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget,
 )
 
 from engine.errors import UserError
@@ -32,6 +32,7 @@ from engine.studies_forecast import (ForecastStudy, forecast_job_table, forecast
 from gui import style
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale
+from gui.panels.forecast_allocation import allocation_chips, fill_allocation, serve_on_from
 from gui.panels.forecast_charts import ForecastCharts
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
     FORECAST_STATE_LABELS, STALE_FORECAST_NOTE, ForecastOutcome, ForecastRequest, compute_forecast, figure_text, first_shortfall_month,
@@ -71,6 +72,7 @@ class ForecastPanel(QWidget):
         self._cache: tuple | None = None  # (orders, chips, models, throughput key, inputs)
         self._base: ForecastScenario = default_scenario()
         self._share_spins: dict[str, QDoubleSpinBox] = {}
+        self._serve_checks: dict[str, QCheckBox] = {}
         self._loading = False
         self._chip_names: dict[str, str] = {}
         self._model_names: dict[str, str] = {}
@@ -142,11 +144,8 @@ class ForecastPanel(QWidget):
         QVBoxLayout(self.policy_box).addWidget(self.policy_editor)
 
         # Allocation
-        self.alloc_box = QGroupBox("Allocation: training share per chip type")
+        self.alloc_box = QGroupBox("Allocation: training share and serving per chip type")
         self.alloc_form = QFormLayout(self.alloc_box)
-        self.alloc_note = QLabel()
-        self.alloc_note.setWordWrap(True)
-        self.alloc_note.setStyleSheet("color: #555;")
 
         # Demand
         self.curve_kind = _combo([(k, CURVE_LABELS[k]) for k in CURVE_KINDS],
@@ -455,23 +454,9 @@ class ForecastPanel(QWidget):
         self.schedule()
 
     def _rebuild_allocation(self, sc: ForecastScenario) -> None:
-        while self.alloc_form.rowCount():
-            self.alloc_form.removeRow(0)
-        self._share_spins = {}
-        chips = list(dict.fromkeys([o.chip_id for o in self._orders] + list(sc.allocation.training_share)))
-        for chip in chips:
-            share = sc.allocation.training_share.get(chip, sc.allocation.default_training_share)
-            spin = _spin(0, 100, share * 100, decimals=0, step=5, suffix=" % trains",
-                         tip=f"Share of the installed {self.chip_name(chip)} chips that trains; the rest serves")
-            spin.valueChanged.connect(self.schedule)
-            self._share_spins[chip] = spin
-            self.alloc_form.addRow(self.chip_name(chip), spin)
-        if sc.allocation.steps:
-            self.alloc_note.setText(f"{len(sc.allocation.steps)} dated change(s) of the share are kept from the "
-                                    "saved scenario.")
-            self.alloc_form.addRow(self.alloc_note)
-        if not chips:
-            self.alloc_form.addRow(QLabel("No chip types yet: add orders in the Fleet view."))
+        chips = allocation_chips(sc, [o.chip_id for o in self._orders])
+        self._share_spins, self._serve_checks = fill_allocation(self.alloc_form, sc, chips, self.chip_name,
+                                                                self.schedule)
 
     def _describe_points(self) -> None:
         points = self.points_editor.points()
@@ -512,7 +497,8 @@ class ForecastPanel(QWidget):
             chip_id=self.unit_chip_combo.currentData() or b.demand.chip_id,
             ttft_ms=self.ttft_spin.value(), tpot_ms=self.tpot_spin.value(),
             slo_percentile=self.pct_combo.currentData() or "p90", length_spread=self.spread_spin.value(),
-            weight_dtype=self.weight_dtype.currentData(), kv_dtype=self.kv_dtype.currentData())
+            weight_dtype=self.weight_dtype.currentData(), kv_dtype=self.kv_dtype.currentData(),
+            serve_on=serve_on_from(self._serve_checks, tuple(b.demand.serve_on)))
         shares = dict(b.allocation.training_share)
         for chip, spin in self._share_spins.items():
             # a chip the scenario gives no share of its own shows the default; left at it, it stays

@@ -60,7 +60,9 @@ def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c) -> str:
                       f"{dm.growth_p90_per_year:g}×/year"}.get(dm.growth_model, dm.growth_model)
     if dm.kind != "piecewise":
         growth = f"{dm.kind} fit through the points (no uncertainty)"
-    lines.append(f"<b>demand</b>: {growth}; request mix ±{dm.request_mix_sigma:.0%}")
+    served = (f"; served on {', '.join(chip_name(c) for c in dm.serve_on)} only" if dm.serve_on
+              else "; every chip type's non-training chips serve")
+    lines.append(f"<b>demand</b>: {growth}; request mix ±{dm.request_mix_sigma:.0%}{served}")
     scale = sc.throughput_sigma_scale   # "× 1." read as a stray figure: 1 is the error as validated
     lines.append("<b>throughput</b> per chip: its family's validation error"
                  + (" (as validated)" if scale == 1 else f" × {scale:g}"))
