@@ -62,6 +62,7 @@ class Infeasible(IntEnum):
     EP = 8
     FP8 = 9
     SCHEDULE = 10
+    EXPERT_TP = 11
     NO_LAYOUT = 100  # a heatmap cell with no candidate at all: TP × PP does not divide the count
 
     @property
@@ -90,12 +91,13 @@ _TEXT = {
     Infeasible.EP: "ep does not divide experts or tp x dp x cp",
     Infeasible.FP8: "fp8 not supported by chip",
     Infeasible.SCHEDULE: "schedule needs vpp 1 (DualPipe also: even pp, 2 x pp micro-batches)",
+    Infeasible.EXPERT_TP: "expert tp must divide tp, and ep x expert tp divide tp x dp x cp",
     Infeasible.NO_LAYOUT: "TP × PP does not divide the chip count",
 }
 _CODE = {
     Infeasible.OK: "", Infeasible.OUT_OF_MEMORY: "OOM", Infeasible.TP_HEADS: "heads", Infeasible.CHIP_COUNT: "count",
     Infeasible.BATCH: "batch", Infeasible.PP_LAYERS: "layers", Infeasible.VPP: "vpp", Infeasible.CP_SEQUENCE: "seq",
-    Infeasible.EP: "EP", Infeasible.FP8: "fp8", Infeasible.SCHEDULE: "sched",
+    Infeasible.EP: "EP", Infeasible.FP8: "fp8", Infeasible.SCHEDULE: "sched", Infeasible.EXPERT_TP: "ETP",
     Infeasible.NO_LAYOUT: "n/a",
 }
 _BY_TEXT = {text: reason for reason, text in _TEXT.items()}

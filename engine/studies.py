@@ -24,7 +24,7 @@ from engine.errors import Cancelled, UserError
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.layout import data_parallel, dtype_problem, layout_problems
 from engine.models import context_problem
-from engine.training import (REASONS, NoProgressError, SearchResult, TrainingInputs, estimate_run,
+from engine.training import (EXPERT_TP_MAX, REASONS, NoProgressError, SearchResult, TrainingInputs, estimate_run,
                              fewer_chips_alternative, search_layouts)
 
 STUDY_VERSION = 1
@@ -86,7 +86,7 @@ DEFAULT_LAYOUT = {"tp": 8, "pp": 4, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "micr
 # The run's software settings a study (and `fleetcast train`) sets: TrainingInputs fields, whose
 # defaults (today's common practice) are the engine's own.
 SOFTWARE_KEYS = ("flash_attention", "sequence_parallel", "grad_overlap", "tp_comm_overlap", "dropout", "schedule",
-                 "cp_kind", "attention_kernel", "fp8_dispatch", "moe_route_nodes")
+                 "cp_kind", "attention_kernel", "fp8_dispatch", "moe_route_nodes", "expert_tp")
 SOFTWARE_DEFAULTS = {f.name: f.default for f in fields(TrainingInputs) if f.name in SOFTWARE_KEYS}
 ONE_CHUNK_SCHEDULES = ("zero-bubble", "dualpipe")  # run one model chunk per pipeline stage
 
@@ -239,6 +239,10 @@ class TrainingStudy:
         if route is not None and not (isinstance(route, int) and not isinstance(route, bool) and route >= 1):
             out.append(StudyProblem("moe_route_nodes", f"MoE routing nodes per token {route!r}: a whole number, 1 "
                                                        "or more, or blank for any node."))
+        etp = self.software_settings()["expert_tp"]
+        if etp is not None and not (isinstance(etp, int) and not isinstance(etp, bool) and 1 <= etp <= EXPERT_TP_MAX):
+            out.append(StudyProblem("expert_tp", f"Expert TP {etp!r}: a whole number from 1 to {EXPERT_TP_MAX}, or "
+                                                  "blank to derive it."))
         schedule = self.software_settings()["schedule"]
         if self.layout_mode == "fixed" and schedule in ONE_CHUNK_SCHEDULES and self.fixed_layout()["vpp"] > 1:
             out.append(StudyProblem("schedule", "Zero-bubble and DualPipe run one chunk per stage: set VPP to 1."))
@@ -274,7 +278,8 @@ class TrainingStudy:
 _SOFTWARE_FLAGS = {"flash_attention": "flash-attention", "sequence_parallel": "sequence-parallel",
                    "grad_overlap": "grad-overlap", "tp_comm_overlap": "tp-comm-overlap", "dropout": "dropout",
                    "fp8_dispatch": "fp8-dispatch", "schedule": "schedule", "cp_kind": "cp-kind",
-                   "attention_kernel": "attention-kernel", "moe_route_nodes": "moe-route-nodes"}
+                   "attention_kernel": "attention-kernel", "moe_route_nodes": "moe-route-nodes",
+                   "expert_tp": "expert-tp"}
 
 
 SOFTWARE_WORDS = {   # the Training view's Software group, in its own words
@@ -298,13 +303,15 @@ def software_text(settings: Mapping, *, moe: bool | None = None, fp8: bool | Non
     parallel form at CP 1): exports listed "fp8 dispatch on" for a BF16 run."""
     parts = []
     for key, value in settings.items():
-        if (key == "fp8_dispatch" and (moe is False or fp8 is False)) or (key == "moe_route_nodes" and moe is False) \
-                or (key == "cp_kind" and cp == 1):
+        if (key == "fp8_dispatch" and (moe is False or fp8 is False)) \
+                or (key in ("moe_route_nodes", "expert_tp") and moe is False) or (key == "cp_kind" and cp == 1):
             continue
         if key in SOFTWARE_CHOICES:
             parts.append(SOFTWARE_CHOICES[key].get(str(value), f"{key.replace('_', ' ')} {value}"))
         elif key == "moe_route_nodes":
             parts.append(f"MoE routing to at most {value} nodes" if value else "MoE routing to any node")
+        elif key == "expert_tp":
+            parts.append(f"expert TP {value}" if value else "expert TP derived")
         elif isinstance(value, bool):
             parts.append(f"{SOFTWARE_WORDS.get(key, key.replace('_', ' '))} {'on' if value else 'off'}")
         elif value is not None:
@@ -339,6 +346,8 @@ def train_command(study: "TrainingStudy", inputs: TrainingInputs) -> str:
     else:
         given += [("--search", "")]
     for key, value in study.software_settings().items():
+        if key == "expert_tp" and not inputs.model.is_moe:   # `train` refuses it for a dense model
+            continue
         if value != SOFTWARE_DEFAULTS.get(key):   # booleans are --flag / --no-flag
             flag = _SOFTWARE_FLAGS[key]
             given += [(f"--{flag}", "") if value is True else (f"--no-{flag}", "") if value is False

@@ -88,6 +88,7 @@ REASONS = (
     "ep does not divide experts or tp x dp x cp",
     "fp8 not supported by chip",
     "schedule needs vpp 1 (DualPipe also: even pp, 2 x pp micro-batches)",
+    "expert tp must divide tp, and ep x expert tp divide tp x dp x cp",
 )
 REASON_INDEX = {name: i for i, name in enumerate(REASONS)}
 
@@ -125,6 +126,10 @@ class TrainingInputs:
     attention_kernel: str = "portable"  # fused attention: portable (FA2-class) or native (FA3/cuDNN on Hopper)
     fp8_dispatch: bool = True       # with dtype fp8, MoE tokens are dispatched in fp8 (combine in bf16)
     moe_route_nodes: int | None = None  # node-limited routing: a token reaches at most this many nodes
+    # expert tensor parallelism (Megatron-Core's --expert-tensor-parallel-size): the chips each
+    # expert's weights are split over, in every layout. None: derived, gcd(TP, TP x CP x DP / EP)
+    # (MoE parallel folding, see _expert_tp). Ignored for dense models.
+    expert_tp: int | None = None
     grad_reduce_bytes: float = 4.0
     factors: Mapping[str, float] = field(default_factory=dict)  # overrides of chip factors
 
@@ -276,6 +281,16 @@ def max_vpp(n_layers: int, pp: int) -> int:
 ZERO3_UNIT_MAX_PARAMS = 1e9
 
 
+def _expert_tp(inp: TrainingInputs, L: dict) -> np.ndarray:
+    """ETP of each layout in `L` (int64): the one set (`inp.expert_tp`, MoE models), else
+    Megatron-Core's MoE parallel folding, gcd(TP, TP x CP x DP / EP): the largest divisor of TP
+    with EP x ETP dividing the TP x CP x DP chips of a stage."""
+    if inp.expert_tp and inp.model.is_moe:
+        return np.full(np.shape(L["tp"]), int(inp.expert_tp), dtype=np.int64)
+    stage_chips = L["tp"] * L["dp"] * L["cp"]
+    return np.gcd(L["tp"], np.maximum(stage_chips // np.maximum(L["ep"], 1), 1)).astype(np.int64)
+
+
 def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     """Every figure for the layouts in `L` (arrays tp, pp, vpp, dp, cp, ep, mb, zero, rc, gb)."""
     model, chip = inp.model, inp.chip
@@ -344,9 +359,10 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # down so that EP x ETP still divides TP x CP x DP (Megatron-Bridge runs Qwen3-235B as TP2 EP32
     # on 16 DP ranks with ETP 1). One rule for both: ETP = gcd(TP, TP x CP x DP / EP), the largest
     # divisor of TP that fits. Each expert's weights are split over ETP chips, the experts over EP,
-    # and the rest, TP x CP x DP / (EP x ETP), is the expert-data-parallel group.
-    stage_chips = L["tp"] * L["dp"] * L["cp"]
-    etp = np.gcd(L["tp"], np.maximum(stage_chips // np.maximum(L["ep"], 1), 1)).astype(float)
+    # and the rest, TP x CP x DP / (EP x ETP), is the expert-data-parallel group. A user may set
+    # ETP (`expert_tp`): then it is that in every layout, and infeasible where it does not fit.
+    etp_int = _expert_tp(inp, L)
+    etp = etp_int.astype(float)
     edp = np.maximum(tp * dp * cp / (ep * etp), 1.0)
     moe_t = 0.0
     if model.is_moe:
@@ -747,6 +763,9 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     if model.is_moe:
         mark((model.moe_experts % L["ep"] != 0) | ((L["dp"] * L["cp"] * L["tp"]) % L["ep"] != 0),
              "ep does not divide experts or tp x dp x cp")
+        if inp.expert_tp:   # the derived ETP always fits
+            mark((L["tp"] % etp_int != 0) | ((L["dp"] * L["cp"] * L["tp"]) % (L["ep"] * etp_int) != 0),
+                 "expert tp must divide tp, and ep x expert tp divide tp x dp x cp")
     else:
         mark(L["ep"] != 1, "ep does not divide experts or tp x dp x cp")
     if fp8_asked and not peak_fp8:
@@ -785,6 +804,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         "capacity": capacity,
         "reason": reason,
         "dp_comm_total": dp_comm,
+        "expert_tp": etp_int,
     }
 
 
@@ -809,13 +829,25 @@ def default_layout(inp: TrainingInputs) -> dict:
     }
 
 
-def _layout_public(lay: dict) -> dict:
-    return {
+def _layout_public(lay: dict, expert_tp: int | None = None) -> dict:
+    """The layout in the JSON's names; `expert_tp` (MoE models: the ETP used, set or derived) last."""
+    out = {
         "tp": int(lay["tp"]), "pp": int(lay["pp"]), "vpp": int(lay["vpp"]), "dp": int(lay["dp"]),
         "cp": int(lay["cp"]), "ep": int(lay["ep"]), "zero_stage": int(lay["zero"]),
         "micro_batch": int(lay["mb"]), "global_batch_seqs": int(lay["gb"]),
         "recompute": RECOMPUTE_NAMES[int(lay["rc"])],
     }
+    if expert_tp is not None:
+        out["expert_tp"] = int(expert_tp)
+    return out
+
+
+def expert_tp_note(inp: TrainingInputs, lay: dict, etp: int) -> str:
+    """The ETP a MoE layout runs, set or derived, and its expert-data-parallel group, in words."""
+    how = "set" if inp.expert_tp else "derived: gcd(TP, TP x CP x DP / EP)"
+    stage, group = int(lay["tp"]) * int(lay["dp"]) * int(lay["cp"]), int(lay["ep"]) * etp
+    edp = f", expert data parallel {stage // group}" if stage % group == 0 else ""   # (none where it does not fit)
+    return f"expert tensor parallel ETP {etp} ({how}){edp}"
 
 
 def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
@@ -858,10 +890,13 @@ def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
         notes.append(f"FP8 brings no speed on {inp.chip.name}: its FP8 rate ({inp.chip.peak_tflops('fp8'):g} TFLOP/s) "
                      f"at FP8's {rel:g} GEMM efficiency is below its BF16 rate ({inp.chip.peak_tflops('bf16'):g}), "
                      "so the run is counted as BF16 (no FP8 activation or dispatch savings either)")
+    etp = int(out["expert_tp"][i]) if inp.model.is_moe else None
+    if etp is not None:
+        notes.append(expert_tp_note(inp, lay, etp))
     if reason_code:
         notes.append(f"infeasible: {REASONS[reason_code]}")
     return LayoutResult(
-        layout=_layout_public(lay),
+        layout=_layout_public(lay, etp),
         feasible=reason_code == 0,
         reason=REASONS[reason_code],
         step_time_s=step,
@@ -880,6 +915,7 @@ def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
 
 # No fleet is larger; beyond it a chip count is a typo (and would only slow the search down).
 MAX_CHIPS = 10_000_000
+EXPERT_TP_MAX = 64   # ETP divides TP, whose range (engine.layout) ends at 64
 
 
 def _check_inputs(inp: TrainingInputs) -> None:
@@ -914,6 +950,10 @@ def _check_inputs(inp: TrainingInputs) -> None:
         raise UserError(f"cp_kind: {inp.cp_kind!r} ({', '.join(CP_KINDS)})")
     if inp.attention_kernel not in ATTENTION_KERNELS:
         raise UserError(f"attention_kernel: {inp.attention_kernel!r} ({', '.join(ATTENTION_KERNELS)})")
+    etp = inp.expert_tp
+    if etp is not None and (isinstance(etp, bool) or not isinstance(etp, int) or not 1 <= etp <= EXPERT_TP_MAX):
+        raise UserError(f"expert_tp: {etp!r} (must be a whole number from 1 to {EXPERT_TP_MAX} ways, or None: "
+                        "derived)")
 
 
 def evaluate_layout(inputs: TrainingInputs) -> LayoutResult:

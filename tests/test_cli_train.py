@@ -185,7 +185,7 @@ def test_software_flags_reach_the_model_and_the_json(capsys):
     assert base["software"] == {"flash_attention": True, "sequence_parallel": True, "grad_overlap": True,
                                 "tp_comm_overlap": False, "dropout": False, "schedule": "1f1b", "cp_kind": "ring",
                                 "attention_kernel": "portable", "fp8_dispatch": True,
-                                "moe_route_nodes": None}
+                                "moe_route_nodes": None, "expert_tp": None}
     for flag, slower in (("--no-flash-attention", True), ("--no-sequence-parallel", True), ("--dropout", True),
                          ("--tp-comm-overlap", False), ("--no-grad-overlap", True)):
         code, data, err = run_json(capsys, *LAYOUT_70B, flag)

@@ -57,6 +57,10 @@ def register(subparsers) -> None:
                         "chip (FlashAttention-3 / cuDNN on Hopper)")
     p.add_argument("--moe-route-nodes", type=whole_number, dest="moe_route_nodes",
                    help="node-limited MoE routing: a token reaches at most this many nodes")
+    p.add_argument("--expert-tp", type=whole_number, dest="expert_tp",
+                   help="expert tensor parallelism (Megatron-Core's --expert-tensor-parallel-size): the chips each "
+                        "expert's weights are split over, in every layout; it must divide --tp, and --ep x it "
+                        "must divide tp x dp x cp (default: derived, gcd(tp, tp x cp x dp / ep); MoE only)")
     p.add_argument("--fp8-dispatch", action=argparse.BooleanOptionalAction, default=None, dest="fp8_dispatch",
                    help="with --dtype fp8, MoE tokens are dispatched in FP8 (combined in BF16; default on)")
     p.add_argument("--search", action="store_true", help="search the best layouts")
@@ -305,6 +309,14 @@ def _flag_fixes(args, inputs, reasons: set) -> list[str]:
         elif per_stage % ep:
             fixes.append(f"--ep {ep} does not divide --chips / --pp = {per_stage:,}" if pp else
                          f"--ep {ep} does not divide --chips {args.chips:,}")
+    if Infeasible.EXPERT_TP.text in reasons and inputs.expert_tp and model.is_moe:
+        etp = inputs.expert_tp
+        if tp is not None and tp % etp:
+            fixes.append(f"--expert-tp {etp} does not divide --tp {tp}: use a divisor of {tp}, or drop --expert-tp "
+                         "to derive it")
+        else:
+            fixes.append(f"--expert-tp {etp}: it must divide tp, and ep x {etp} divide tp x dp x cp; use a smaller "
+                         "one, or drop --expert-tp to derive it")
     return fixes
 
 
@@ -356,6 +368,7 @@ def run(args, ctx) -> Output:
                                  fewer_chips_alternative, search_layouts)
 
     typed_moe = [f for f, v in (("--moe-route-nodes", args.moe_route_nodes),   # typed, not a study's
+                                ("--expert-tp", args.expert_tp),
                                 ("--fp8-dispatch/--no-fp8-dispatch", args.fp8_dispatch)) if v is not None]
     study_chip_model = apply_scenario(args, ctx) if args.scenario else None
     missing = [flag for flag, value in (("--model", args.model), ("--chip", args.chip), ("--chips", args.chips))
@@ -367,7 +380,7 @@ def run(args, ctx) -> Output:
     if args.chips is None or not 1 <= args.chips <= MAX_CHIPS:   # the flag named, not the engine's field
         raise UserError(f"--chips: {args.chips} (must be a whole number of chips, 1 to {MAX_CHIPS:,})")
     for name in ("tp", "pp", "vpp", "dp", "cp", "ep", "micro_batch", "global_batch", "seq_len", "top",
-                 "moe_route_nodes"):
+                 "moe_route_nodes", "expert_tp"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name.replace('_', '-')}: {value} (must be a positive integer)")
@@ -377,6 +390,11 @@ def run(args, ctx) -> Output:
         problem = d.check(getattr(args, d.key))
         if problem:
             raise UserError(problem)
+    from engine.training import EXPERT_TP_MAX
+
+    if args.expert_tp is not None and args.expert_tp > EXPERT_TP_MAX:
+        raise UserError(f"--expert-tp: {args.expert_tp} (must be a whole number from 1 to {EXPERT_TP_MAX} ways; it "
+                        "divides --tp)")
     if args.price is not None and not (0 < args.price < 1e6):  # also refuses nan and inf
         # 0 is the window's "list price" (its field's special value) and priced the run at $0 here
         raise UserError(f"--price-per-chip-hour: {args.price:g} (must be above 0 and below 1,000,000 USD; leave it "
@@ -402,7 +420,9 @@ def run(args, ctx) -> Output:
     if args.ep is not None and args.ep > 1 and not model.is_moe:
         raise UserError(f"--ep {args.ep}: {model.id} has no experts (a dense model runs at --ep 1)")
     if typed_moe and not model.is_moe:   # accepted and ignored, where --ep is refused
-        raise UserError(f"{', '.join(typed_moe)}: {model.id} has no experts, so there is no MoE dispatch to set")
+        what = ("there is no MoE dispatch to set" if set(typed_moe) - {"--expert-tp"} else
+                "there are no expert weights to split over chips")
+        raise UserError(f"{', '.join(typed_moe)}: {model.id} has no experts, so {what}")
     dtype = "bf16" if args.dtype in ("fp16", None) else args.dtype
     if args.dp is None and not args.search and None not in (args.tp, args.pp, args.cp) \
             and args.chips % (args.tp * args.pp * args.cp) == 0:
@@ -509,7 +529,8 @@ def run(args, ctx) -> Output:
     rows = []
     for r in ([best] if "top" not in data else result.top):
         # (new columns go after the old ones: scripts read these rows by name, some by position)
-        row = {**r.layout, "tokens_per_s_per_chip": r.tokens_per_s_per_chip, "step_time_s": r.step_time_s,
+        lay = {k: v for k, v in r.layout.items() if k != "expert_tp"}   # MoE's ETP: a new column, at the end
+        row = {**lay, "tokens_per_s_per_chip": r.tokens_per_s_per_chip, "step_time_s": r.step_time_s,
                "mfu_pct": r.mfu_pct, "memory_gib_per_chip": r.memory_gib_per_chip,
                "memory_gb_per_chip": r.memory_gib_per_chip * GB_PER_GIB, "limiting": r.limiting,
                "feasible": r.feasible, "hfu_pct": r.hfu_pct, "mfu_basis": mfu_basis, "dtype": data["dtype"],
@@ -521,6 +542,8 @@ def run(args, ctx) -> Output:
                 args.tokens, r.tokens_per_s_per_chip, args.chips, chip, params=float(model.total_params()),
                 price_per_chip_hour_usd=args.price, **reliability)
             row.update({key: getattr(est, key) for key in RUN_FIGURES})
+        if "expert_tp" in r.layout:
+            row["expert_tp"] = r.layout["expert_tp"]
         rows.append(row)
     if "top" in data and args.tokens:   # each listed layout's run figures, as the CSV rows carry them
         for entry, row in zip(data["top"], rows):

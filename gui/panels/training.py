@@ -110,6 +110,8 @@ def no_fit_advice(infeasible_by_reason: dict, fewer: tuple | None, num_chips: in
                 "pick a chip count with more factors (a multiple of 8) or another global batch"
                 if reason in FACTOR_REASONS else
                 "train in BF16 or pick a chip with FP8 units" if reason.startswith("fp8") else
+                "set Expert TP to derived, or to one that divides TP (EP × Expert TP must divide TP × DP × CP)"
+                if reason.startswith("expert tp") else
                 "change the layout fields you fixed (VPP, schedule)")
         if text not in advice:
             advice.append(text)

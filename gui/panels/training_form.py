@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QDateEdit, QFormLayout, QLabel, QWidget
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed
 from engine.layout import DIMENSION
 from engine.studies import SOFTWARE_DEFAULTS, TrainingStudy
-from engine.training import RECOMPUTE_NAMES
+from engine.training import EXPERT_TP_MAX, RECOMPUTE_NAMES
 from gui.panels.base import (
     DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, form_page, model_combo, missing_choice,
     saved_study, section, select_data, spin,
@@ -233,6 +233,13 @@ class TrainingForm:
                             "Node-limited routing: each token's experts sit on at most this many nodes, which "
                             "bounds the all-to-all over the network (DeepSeek-V3: 4); 'any node' = unlimited")
         self.route_nodes_spin.valueChanged.connect(self.schedule)
+        self.expert_tp_spin = spin(0, EXPERT_TP_MAX, 0, " ways", special="derived", step=1)
+        self.errors.add_row(form, "expert_tp", "Expert TP", self.expert_tp_spin,
+                            "Expert tensor parallelism (Megatron-Core's --expert-tensor-parallel-size): the chips "
+                            "each expert's weights are split over, in every layout. It must divide TP, and EP × "
+                            "Expert TP must divide TP × DP × CP. 'derived' = gcd(TP, TP × CP × DP / EP), the "
+                            "largest that fits (MoE parallel folding). MoE models only")
+        self.expert_tp_spin.valueChanged.connect(self.schedule)
         for w in (self.schedule_combo, self.cp_kind_combo, self.attention_kernel_combo):
             w.currentIndexChanged.connect(self.schedule)
         column.addLayout(form)
@@ -243,6 +250,7 @@ class TrainingForm:
         values["cp_kind"] = self.cp_kind_combo.currentData()
         values["attention_kernel"] = self.attention_kernel_combo.currentData()
         values["moe_route_nodes"] = self.route_nodes_spin.value() or None
+        values["expert_tp"] = self.expert_tp_spin.value() or None
         return values
 
     def _apply_software(self, state) -> None:
@@ -254,6 +262,9 @@ class TrainingForm:
         select_data(self.attention_kernel_combo, values["attention_kernel"])
         route = values["moe_route_nodes"]
         self.route_nodes_spin.setValue(int(route) if isinstance(route, int) and route > 0 else 0)
+        etp = values["expert_tp"]
+        self.expert_tp_spin.setValue(int(etp) if isinstance(etp, int) and not isinstance(etp, bool)
+                                    and 0 < etp <= EXPERT_TP_MAX else 0)
 
     def _on_model_changed(self, *_):
         if not self._loading:

@@ -288,7 +288,7 @@ def test_software_group_reaches_the_engine_and_round_trips_in_scenarios(panel, s
                                                   "grad_overlap": True, "tp_comm_overlap": False, "dropout": False,
                                                   "schedule": "1f1b", "cp_kind": "ring",
                                                   "attention_kernel": "portable", "fp8_dispatch": True,
-                                                  "moe_route_nodes": None}
+                                                  "moe_route_nodes": None, "expert_tp": None}
     panel.software_checks["flash_attention"].setChecked(False)
     panel.compute_now()
     assert panel.inputs.flash_attention is False and panel.result.step_time_s > base
