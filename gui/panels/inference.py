@@ -29,7 +29,8 @@ from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, m
 from gui.panels.chart_grid import ChartGrid
 from gui.panels.inference_form import DEFAULTS, ENGINES, TP_CHOICES, InferenceForm  # noqa: F401
 from gui.panels.inference_notes import (  # noqa: F401  (limiting_detail: re-exported)
-    BatchCurveChart, caveats_text, does_not_fit_text, limiting_detail, no_fit_fix, run_bar_text, window_terms,
+    BatchCurveChart, caveats_text, does_not_fit_text, limiting_detail, load_curve_context, load_point_text, no_fit_fix,
+    run_bar_text, window_terms,
 )
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
@@ -116,7 +117,9 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             chart.plot_item.addItem(line, ignoreBounds=True)
             line.hide()
             self._load_targets[key] = line
-        self._tpot_load_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#C00000", width=1.5, style=Qt.PenStyle.DashLine))
+        # labelled as on the TTFT chart: an unlabelled dashed line read as a second target
+        self._tpot_load_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#C00000", width=1.5, style=Qt.PenStyle.DashLine),
+                                               label="", labelOpts={"position": 0.95, "color": "#C00000"})
         self.tpot_load_chart.plot_item.addItem(self._tpot_load_line, ignoreBounds=True)
         self._tpot_load_line.hide()
         self.curve_chart.plot_item.addItem(self._tpot_line, ignoreBounds=True)
@@ -505,46 +508,50 @@ class InferencePanel(InferenceForm, AnalysisPanel):
     def _draw_load(self) -> None:
         c, req = self.comparison, self.request
         a = c.load if c is not None else None
-        for chart in (self.load_chart, self.tpot_load_chart, self.ttft_hist_chart, self.kv_chart):
+        load_charts = (self.load_chart, self.tpot_load_chart, self.ttft_hist_chart, self.kv_chart)
+        for chart in load_charts:
             chart.clear_series()
-        self._load_line.hide()
-        self._tpot_load_line.hide()
-        for line in self._load_targets.values():
+        for line in (self._load_line, self._tpot_load_line, *self._load_targets.values()):
             line.hide()
         if a is None:
-            self.load_note.setText(f"Under load: {c.load_error}." if c is not None and c.load_error else "")
+            why = (c.load_error if c is not None else "") or "not simulated"
+            self.load_note.setText(f"Under load: {why}." if c is not None else "")
+            for chart in load_charts:   # the reason in each chart, not a blank one on an old run's ranges
+                chart.set_notice(f"Under load: {why}" if c is not None else "")
+                chart.plot_item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
             return
+        for chart in load_charts:
+            chart.set_notice("")
+            chart.plot_item.enableAutoRange()
         cv = a.curve
         rate = cv.offered_rate_per_s
         self.load_chart.set_series("TTFT p50", rate, cv.ttft_ms_p50)
         self.load_chart.set_series("TTFT p90", rate, cv.ttft_ms_p90)
         self.load_chart.set_series("TTFT p99", rate, cv.ttft_ms_p99)
         pct = c.chosen.latency_basis if c.chosen is not None and c.chosen.latency_basis in ("p50", "p99") else "p90"
-        self.tpot_load_chart.set_series(f"TPOT {pct}", rate, {"p50": cv.tpot_ms_p50, "p90": cv.tpot_ms_p90,
-                                                              "p99": cv.tpot_ms_p99}[pct])
-        req = self.request
+        tpot_ms = {"p50": cv.tpot_ms_p50, "p90": cv.tpot_ms_p90, "p99": cv.tpot_ms_p99}[pct]
+        self.tpot_load_chart.set_series(f"TPOT {pct}", rate, tpot_ms)
+        # from 0 and up to the target: 11.75-12.03 ms magnified a flat line, and the target (drawn
+        # outside the bounds) was off the chart
+        finite = np.asarray(tpot_ms, dtype=float)[np.isfinite(tpot_ms)]
+        tpot_hi = max(float(finite.max()) if finite.size else 0.0, req.tpot_ms if req and req.tpot_ms else 0.0)
+        self.tpot_load_chart.plot_item.setYRange(0, tpot_hi * 1.08 or 1.0, padding=0)
         for key, target in (("TTFT", req.ttft_ms if req else None), ("TPOT", req.tpot_ms if req else None)):
             line = self._load_targets[key]
             line.setVisible(bool(target))
             if target:
                 line.setValue(target)
                 line.label.setFormat(f"{key} {pct} target {target:,.0f} ms")
-        slo_point = c.chosen is not None and c.chosen.feasible and c.chosen.request_rate_per_s == a.chosen_rate_per_s
-        self._load_line.show()   # first: a hidden line's label does not take its text
-        self._load_line.setValue(a.chosen_rate_per_s)
-        self._tpot_load_line.show()
-        self._tpot_load_line.setValue(a.chosen_rate_per_s)
-        no_targets = req is not None and not req.ttft_ms and not req.tpot_ms
-        self._load_line.label.setFormat(
-            f"saturation {a.chosen_rate_per_s:.2f}/s (no targets)" if slo_point and no_targets else
-            f"SLO capacity {a.chosen_rate_per_s:.2f}/s" if slo_point else f"shown load {a.chosen_rate_per_s:.2f}/s")
+        for line in (self._load_line, self._tpot_load_line):
+            line.show()   # first: a hidden line's label does not take its text
+            line.setValue(a.chosen_rate_per_s)
+            line.label.setFormat(load_point_text(c, req))
         centres, share, width = ttft_histogram(a.chosen.sim.ttft_s)
         if centres.size:
             self.ttft_hist_chart.set_bars("Requests", centres, share, width=0.9 * width)
         kv_t, kv_u = a.chosen.sim.kv_time_s, a.chosen.sim.kv_used_frac
         self.kv_chart.set_series("KV used", kv_t, 100.0 * kv_u, symbol=None)
         out = a.chosen.output_tokens_per_s_per_chip
-        req = self.request
         self.load_note.setText(
             f"Poisson arrivals, lengths spread with CV {c.length_spread:g}. "
             + (f"Prompts on {req.prefill_instances} × TP{req.prefill_tp} prefill instance(s) beside the replica, "
@@ -585,8 +592,14 @@ class InferencePanel(InferenceForm, AnalysisPanel):
     def _export_table_with_dialog(self) -> None:
         from gui.settings import last_dir, remember_dir
 
+        from gui.widgets.save_path import with_suffix_confirmed
+
+        if not self.comparison_table()[1]:   # refused before asking for a file name
+            self.status_message.emit("Not exported: the chip comparison has not run yet: press Compare chips first")
+            return
         path, _ = QFileDialog.getSaveFileName(self, "Export CSV", f"{last_dir('export')}/chip-comparison.csv",
                                               "CSV (*.csv)")
+        path = with_suffix_confirmed(self, path, "csv")   # ".csv" added, and asked before replacing
         if not path:
             return
         try:
@@ -601,18 +614,23 @@ class InferencePanel(InferenceForm, AnalysisPanel):
     def chart_export_context(self, chart_key: str) -> dict:
         """Every chart here draws the comparison: one left from earlier inputs is labelled with
         the inputs it ran from."""
-        context = self._comparison_context() if self._comparison_lags() else self.export_context()
-        load = self.comparison.load if self.comparison is not None else None
+        c = self.comparison
+        # invalid inputs keep the last comparison on screen: it is labelled with its own inputs too
+        context = self._comparison_context() if c is not None and (self.request is None or self._comparison_lags()) \
+            else self.export_context()
+        load = c.load if c is not None else None
         if chart_key in ("ttft-distribution", "kv-use") and load is not None:   # one run, at one load
             context["Load"] = f"{load.chosen_rate_per_s:.2f} requests/s per replica (Poisson arrivals)"
+        elif chart_key in ("latency-vs-load", "tpot-vs-load") and load is not None:   # what the note says
+            context.update(load_curve_context(c))
         return context
 
     def _comparison_context(self) -> dict:
         c = self.comparison
         assert c is not None
+        why = "are not valid" if self.request is None else "changed after this comparison ran"
         return {**self._request_context(c.key[0]),
-                "Note": "the form's inputs changed after this comparison ran: it is for the inputs above, "
-                        "not the ones on screen"}
+                "Note": f"the form's inputs {why}: it is for the inputs above, not the ones on screen"}
 
     def export_context(self) -> dict:
         """What this panel's exports show (model and workload, in the units the form uses)."""
@@ -638,7 +656,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
 
     def result_widgets(self) -> list:
         """What shows results (greyed while the inputs are invalid)."""
-        return [self.tiles, self.notes, *self.charts().values(), self.table]
+        return [self.tiles, self.notes, self.load_note, *self.charts().values(), self.table]
 
     def charts(self) -> dict:
         return {"throughput-latency": self.curve_chart, "ttft": self.ttft_chart,

@@ -124,3 +124,32 @@ class BatchCurveChart(PlotPanel):
             x, y = self.series_data(name)
             rows += [[name, float(a), float(b), float(n)] for a, b, n in zip(x, y, self._batches[name])]
         return ["Series", self._x_header(), self._y_header(self.y_label or "Value"), BATCH_HEADER], rows
+
+
+def load_point_text(comparison, req) -> str:
+    """The label of the load the Under load figures are read at (the dashed line on the latency-
+    and TPOT-vs-load charts): the SLO capacity, the saturation load without targets, else the load
+    shown."""
+    c, a = comparison, comparison.load
+    slo_point = c.chosen is not None and c.chosen.feasible and c.chosen.request_rate_per_s == a.chosen_rate_per_s
+    no_targets = req is not None and not req.ttft_ms and not req.tpot_ms
+    return (f"saturation {a.chosen_rate_per_s:.2f}/s (no targets)" if slo_point and no_targets else
+            f"SLO capacity {a.chosen_rate_per_s:.2f}/s" if slo_point else f"shown load {a.chosen_rate_per_s:.2f}/s")
+
+
+def load_curve_context(comparison) -> dict:
+    """The comment lines of the latency- and TPOT-vs-load files: what the Under load note says
+    beside those charts (the load read, the targets, knee, saturation estimate, limiting resource),
+    for the request the comparison ran from."""
+    c, a = comparison, comparison.load
+    req, cv = c.key[0], a.curve
+    pct = c.chosen.latency_basis if c.chosen is not None and c.chosen.latency_basis in ("p50", "p99") else "p90"
+    targets = ([f"TTFT {pct} ≤ {req.ttft_ms:,.0f} ms"] if req.ttft_ms else []) + \
+        ([f"TPOT {pct} ≤ {req.tpot_ms:g} ms"] if req.tpot_ms else [])
+    knee = f"{cv.knee_rate_per_s:.2f} requests/s" if np.isfinite(cv.knee_rate_per_s) else "none in the loads shown"
+    # not "Load": these charts span many loads; this is the one the dashed line marks
+    return {"Marked load": load_point_text(c, req).replace("/s", " requests/s per replica", 1) + " (dashed line)",
+            "Targets": ", ".join(targets) or "none",
+            "Knee": f"{knee} (TTFT p90 three times its light-load value)",
+            "Saturation": f"{cv.saturation_rate_per_s:.2f} requests/s (offline estimate)",
+            "Limiting": a.limiting}

@@ -37,7 +37,7 @@ from gui.panels.base import counted, mark_stale, run_controls, ungrouped
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
 from gui.panels.forecast_editors import _int_spin, _spin
-from gui.panels.plan_text import plan_summary_html, refused_caption
+from gui.panels.plan_text import COST_UNIT, cost_chart_context, plan_summary_html, refused_caption
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
@@ -222,9 +222,9 @@ class PlanPanel(QWidget):
         self.prob_chart = PlotPanel("P(meet demand), fresh trials", y_label="Probability",
                                     y_unit="%", time_axis=True)
         self.served_cost_chart = GroupedBarPanel("Capital cost per 1M served tokens",
-                                                 y_label="Cost", y_unit="USD")
+                                                 y_label="Cost", y_unit=COST_UNIT)
         self.training_cost_chart = GroupedBarPanel("Capital cost per 1M training tokens", y_label="Cost",
-                                                   y_unit="USD")
+                                                   y_unit=COST_UNIT)
         for chart in self.charts().values():
             chart.status_message.connect(self.status_message)
             chart.set_notice("No plan yet: Find the cheapest plan (left) draws it here")
@@ -364,6 +364,10 @@ class PlanPanel(QWidget):
         target = f"P(meet demand) >= {pct_text(r.confidence)} from {r.from_month:%Y-%m} to {r.until_month:%Y-%m}"
         return {"Plan": (f"{target}, fitted on {r.samples:,} trials; lowest month on fresh trials "
                          f"{plan_lowest_prob(r):.1%}" if r.feasible else f"no plan for {target}: {r.why}")}
+
+    def chart_export_context(self, chart_key: str) -> dict:
+        """The cost charts' files say what they show in one line, not why no plan was found."""
+        return cost_chart_context(self.result) if chart_key.startswith("cost_per_million") else self.export_context()
 
     def tables(self) -> dict:
         if self.result is None:

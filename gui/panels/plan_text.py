@@ -66,3 +66,16 @@ def plan_summary_html(r, unit: str, names: dict, asked_samples: int) -> str:
             f"{r.check_trials or 4000:,} fresh trials its lowest month is "
             f"{lowest:.1%} (without the plan {plan_lowest_prob(r, with_plan=False):.1%}).{short} "
             f"{jobs + '. ' if jobs else ''}<span style='color:#666'>Capacity in {unit} chips.{notes}</span>")
+
+
+# the cost charts' unit: "USD" on an axis of 0.05 read as the cost of something unnamed
+COST_UNIT = "USD per million tokens"
+
+
+def cost_chart_context(r) -> dict:
+    """The cost charts' subtitle: the plan's target in one line (their files carried the whole
+    nine-line reason no plan was found, which the capacity chart's files give)."""
+    if r is None:
+        return {}
+    target = f"P(meet demand) >= {pct_text(r.confidence)} from {r.from_month:%Y-%m} to {r.until_month:%Y-%m}"
+    return {"Plan": f"candidate chips for {target}" + ("" if r.feasible else " (no plan found)")}

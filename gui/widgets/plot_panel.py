@@ -816,15 +816,47 @@ class PlotPanel(QWidget):
             return {}
         return {"Chart": self.title, **(self.context_provider() or {})}
 
+    # What to run before this chart has numbers ("press Compare chips first"), for a panel whose
+    # empty charts show no notice; else the panel's run button is named, or nothing.
+    empty_hint = ""
+
+    def empty_reason(self) -> str:
+        """Why this chart has nothing to export ("" when it has numbers): its notice, else what to
+        run first. An empty chart's CSV was its header alone, reported as saved."""
+        if self.data_table()[1]:
+            return ""
+        reason = self.notice() or self.empty_hint or self._run_hint()
+        return reason[:1].lower() + reason[1:] if reason[1:2].islower() else reason
+
+    def _run_hint(self) -> str:
+        """"press <its panel's run button> first", found up the widget tree; else a plain word."""
+        widget = self.parentWidget()
+        while widget is not None:
+            button = getattr(getattr(widget, "run_bar", None), "run_button", None) or getattr(widget, "run_button", None)
+            if button is not None and hasattr(button, "text") and button.text():
+                return f"press {button.text().rstrip('.…')} first"
+            widget = widget.parentWidget()
+        return "nothing is drawn in it yet"
+
+    def _refuse_empty(self, kind: str) -> None:
+        """ValueError naming the chart and why when it has no numbers: a CSV of it is a header
+        alone, and a picture of it blank unless its notice says why (then the picture is kept)."""
+        reason = self.empty_reason()
+        if reason and (kind == "csv" or not self.notice()):
+            raise ValueError(f"{elide_name(self.title or 'this chart', SHORT_NAME_CHARS)} has no data: {reason}")
+
     def export_png(self, path, width: int = 1600, context: dict | None = None):
+        self._refuse_empty("png")
         with export_mod.titled(self, context if context is not None else self.export_context()):
             return export_mod.export_png(self, path, width=width)
 
     def export_svg(self, path, context: dict | None = None):
+        self._refuse_empty("svg")
         with export_mod.titled(self, context if context is not None else self.export_context()):
             return export_mod.export_svg(self, path)
 
     def export_csv(self, path, context: dict | None = None):
+        self._refuse_empty("csv")
         headers, rows = self.data_table()
         return export_mod.export_csv(headers, rows, path,
                                      context=context if context is not None else self.export_context())
@@ -832,6 +864,11 @@ class PlotPanel(QWidget):
     def _export_with_dialog(self, kind: str) -> None:
         from gui.settings import last_dir, remember_dir
 
+        try:   # refused before asking for a file name: there is nothing to write
+            self._refuse_empty(kind)
+        except ValueError as exc:
+            self.status_message.emit(f"Not exported: {exc}")
+            return
         filters = {"png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "csv": "CSV (*.csv)"}
         stem = "".join(ch if ch.isalnum() else "-" for ch in (self.title or "chart").lower()).strip("-")
         start = f"{last_dir('export')}/{stem or 'chart'}.{kind}"
