@@ -526,15 +526,19 @@ def _comm_s(dep: _Deployment, tokens_chip, busy=None) -> np.ndarray:
     return tp_t + np.where(dep.ep > 1, a2a, 0.0)
 
 
-def _prefill_compute(dep: _Deployment, batch, prompt, seqs_rank) -> tuple:
-    """GEMM + attention time of a prefill whose most loaded chip holds `seqs_rank` prompts."""
+def _prefill_compute(dep: _Deployment, batch, prompt, seqs_rank, cached=0.0) -> tuple:
+    """GEMM + attention time of a prefill whose most loaded chip holds `seqs_rank` prompts of
+    `prompt` new tokens, each after `cached` tokens already in KV (a prefix-cache hit)."""
     s = dep.shape
     f = dep.f
     tokens = batch * prompt
     tokens_chip = seqs_rank * prompt                # rows of that chip's GEMMs
     linear = 2.0 * tokens_chip * s.nonexpert_params / dep.tp
     head = 2.0 * seqs_rank * s.head_params / dep.tp  # logits of the last token only
-    attn = seqs_rank * s.attn_prefill_flops_coeff * prompt**2 / dep.tp
+    # causal attention of the new tokens over the cached prefix and each other (the simulator's
+    # cost_model.chunk_attn_flops): 3,000 new tokens after 27,000 cached cost ~19x the attention
+    # of a lone 3,000-token prompt
+    attn = seqs_rank * s.attn_prefill_flops_coeff * ((prompt + cached)**2 - cached**2) / dep.tp
     half = f["inf_gemm_half_tokens"]
     eff = f["inf_prefill_mfu"] * tokens_chip / (tokens_chip + half)
     t_compute = (linear + head) / (dep.peak_flops * eff) + attn / (dep.peak16_flops * eff)
@@ -546,20 +550,22 @@ def _prefill_compute(dep: _Deployment, batch, prompt, seqs_rank) -> tuple:
     return t_compute, dep.pp * _comm_s(dep, tokens_chip, t_compute)
 
 
-def _prefill(dep: _Deployment, batch, prompt) -> dict:
-    """Prefill of `batch` prompts of `prompt` tokens (whole instance, all pipeline stages)."""
+def _prefill(dep: _Deployment, batch, prompt, cached=0.0) -> dict:
+    """Prefill of `batch` prompts of `prompt` new tokens (whole instance, all pipeline stages),
+    each after `cached` prompt tokens served from a prefix cache (their KV is read, not computed)."""
     s = dep.shape
     f = dep.f
     batch = np.maximum(_arr(batch), 1e-9)
     prompt = np.maximum(_arr(prompt), 1.0)
+    cached = np.maximum(_arr(cached), 0.0)
     tokens = batch * prompt
     # Attention data parallel: a prompt runs its attention and dense layers on one rank, so on
     # its own the busiest rank holds at least a whole prompt and the others wait for it at the
     # expert all-to-all (latency). Prompts riding along a busy engine are spread evenly over
     # the ranks (throughput cost, `marginal_s`).
     even = batch / dep.attn_groups
-    t_compute, t_comm = _prefill_compute(dep, batch, prompt, np.maximum(even, np.minimum(batch, 1.0)))
-    m_compute, m_comm = _prefill_compute(dep, batch, prompt, even)
+    t_compute, t_comm = _prefill_compute(dep, batch, prompt, np.maximum(even, np.minimum(batch, 1.0)), cached)
+    m_compute, m_comm = _prefill_compute(dep, batch, prompt, even, cached)
     touched = 1.0 - np.power(1.0 - s.topk / s.experts, tokens) if s.experts else 0.0
     t_mem = dep.pp * (dep.nonexpert_read_chip + dep.expert_bytes_chip_all * touched / f["inf_moe_read_eff"]) / (
         dep.hbm_bps * f["inf_hbm_eff"])
@@ -727,13 +733,14 @@ def _validate_inputs(inp: ServingInputs) -> None:
 
 # ---- scenarios (vectorised) -----------------------------------------------------------------------
 
-def _prefill_marginal(dep: _Deployment, n, L_in, L_out) -> np.ndarray:
+def _prefill_marginal(dep: _Deployment, n, L_in, L_out, cached=0.0) -> np.ndarray:
     """Prefill compute per request when a saturated engine batches the prompts that arrive in one
-    iteration (n / L_out of them), up to its prefill token budget."""
+    iteration (n / L_out of them), up to its prefill token budget; `L_in` new tokens after
+    `cached` ones from a prefix cache."""
     per_iter = _arr(n) / np.maximum(L_out, 1.0)
     cap = np.maximum(dep.f["inf_prefill_chunk_tokens"] / np.maximum(L_in, 1.0), 1.0)
     b = np.clip(per_iter, 1.0, cap)
-    return _prefill(dep, b, L_in)["marginal_s"] / b
+    return _prefill(dep, b, L_in, cached)["marginal_s"] / b
 
 
 def _closed_loop(dep: _Deployment, conc_inst, L_in, L_out, cap) -> dict:
@@ -910,7 +917,8 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
                             output_spread=inp.output_len_spread, seed=inp.seed,
                             prefix_cache_hit=inp.prefix_cache_hit)
     sim = run.sim   # the busiest replica's run (all of them when the load divides evenly)
-    pf = _prefill(dep, 1.0, max(L_in * (1.0 - inp.prefix_cache_hit), 1.0))
+    L_pf = max(L_in * (1.0 - inp.prefix_cache_hit), 1.0)
+    pf = _prefill(dep, 1.0, L_pf, L_in - L_pf if inp.prefix_cache_hit > 0 else 0.0)
     running = float(run.mean_running)            # per replica, over every replica (idle ones run 0)
     busiest = float(sim.mean_running)
     dec = _decode_step(dep, max(running, 1.0) / dep.pp, L_in + 0.5 * L_out)
@@ -986,7 +994,7 @@ def _prefill_work_s(dep: _Deployment, running: float, L_in: float, L_out: float,
     """Prefill compute one request costs a busy engine (its prompt batched with the others that
     arrive in a step, up to the token budget), to weigh against its share of the decode steps."""
     L_pf = max(L_in * (1.0 - prefix_cache_hit), 1.0)
-    return _f(_prefill_marginal(dep, max(running, 1.0), L_pf, L_out))
+    return _f(_prefill_marginal(dep, max(running, 1.0), L_pf, L_out, L_in - L_pf if prefix_cache_hit > 0 else 0.0))
 
 
 def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool, inp: ServingInputs,
@@ -1166,7 +1174,7 @@ def _capacity_arrays(model, chips, tps, L_in, L_out, ttft_s, tpot_s, wdt, kdt, e
     # data-parallel attention (hundreds of chips per replica) is searched as finely as TP8
     per_group = np.unique(np.round(np.geomspace(1, 8192, n_grid)))[None, None, :]
     grid = per_group * np.broadcast_to(dep.attn_groups, (1, len(tps), 1))
-    r = _server_like(dep, grid, L_in, L_out, prefix_cache_hit)
+    r = _server_like(dep, grid, L_in, L_out, prefix_cache_hit, engine)
     # a running batch the prompts can never fill (infinite TTFT) is no operating point, targets or not
     ok = (grid <= cap) & (r["tpot"] <= tpot_s) & (r["ttft"] <= ttft_s) & np.isfinite(r["ttft"])
     tps_chip = np.where(ok, r["out_tps"] / dep.chips, 0.0)
@@ -1174,23 +1182,49 @@ def _capacity_arrays(model, chips, tps, L_in, L_out, ttft_s, tpot_s, wdt, kdt, e
     return dep, cap, kv_cap, grid, r, ok, tps_chip, best
 
 
-def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0) -> dict:
+def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str = "") -> dict:
     """Steady state of a server running `n` sequences with Poisson arrivals (for SLO search).
 
     A prefix-cache hit rate h means h of each prompt's tokens are already in KV (shared system
-    prompts, earlier turns): only the rest is prefilled, but the whole prompt occupies KV."""
+    prompts, earlier turns): only the rest is prefilled (attending to the cached prefix), but the
+    whole prompt occupies KV.
+
+    The token budget per step (`inf_prefill_chunk_tokens`, --max-num-batched-tokens) binds as the
+    simulator's scheduler does (`engine.serving.simulator`): an engine that mixes prompts with
+    decodes spends one token of it per running sequence, so a steady state needs the n / L_out
+    prompts that arrive per step to fit in the rest (else that many sequences never run at once),
+    and a chunking engine spreads a prompt longer than the rest over several steps (TTFT)."""
+    from engine.serving.families import scheduler_for
+
     f = dep.f
+    sched = scheduler_for(engine)
     ctx = L_in + f["inf_kv_occupancy"] * L_out * 0.5
     dec = _decode_step(dep, n, ctx)
     L_pf = max(L_in * (1.0 - prefix_cache_hit), 1.0)
-    pf1 = _prefill(dep, 1.0, L_pf)
+    cached = L_in - L_pf if prefix_cache_hit > 0 else 0.0
+    pf1 = _prefill(dep, 1.0, L_pf, cached)
     # Prompts batch per iteration (n / L_out arrive each step) up to the prefill token budget.
     # With data-parallel attention a prompt is never split over ranks: each rank prefills whole
     # prompts, so a batch holds at least one prompt per attention group.
     per_iter = np.maximum(_arr(n) / max(L_out, 1.0), dep.attn_groups)
     b = np.clip(per_iter, 1.0, np.maximum(f["inf_prefill_chunk_tokens"] / L_pf, 1.0) * dep.attn_groups)
-    marg = _prefill(dep, b, L_pf)["marginal_s"] / b
+    marg = _prefill(dep, b, L_pf, cached)["marginal_s"] / b
     pf1 = dict(pf1, marginal_s=marg)
+    # prompt tokens one step may take beside the decodes (the whole instance's budget, as the
+    # simulator's); an engine that runs prefill steps alone gives them the whole budget each
+    # (a request spends one of its L_out steps in prefill, the rest decoding: a 1-token output
+    # never decodes)
+    budget_tokens = f["inf_prefill_chunk_tokens"] * dep.attn_groups
+    decoding = _arr(n) * max(L_out - 1.0, 0.0) / max(L_out, 1.0)
+    prefill_share = budget_tokens - decoding if sched.mixed_batches else budget_tokens + 0.0 * decoding
+    # an unchunked prompt runs whole, at least one per step (the simulator's rule)
+    prompts_per_step = prefill_share / L_pf if sched.chunked_prefill else np.maximum(prefill_share / L_pf, 1.0)
+    fed = (_arr(n) / max(L_out, 1.0) <= prompts_per_step) if sched.mixed_batches else np.ones(np.shape(_arr(n)), bool)
+    # steps a prompt spans (FCFS: it takes the whole share while it prefills): its compute is in
+    # pf1, each further step adds the decode step it rides with
+    steps_per_prompt = (np.ceil(L_pf / np.maximum(prefill_share, 1.0) - 1e-9)
+                        if sched.chunked_prefill else 1.0 + 0.0 * _arr(n))
+    extra_steps_s = np.maximum(steps_per_prompt - 1.0, 0.0) * dec["total_s"]
     tpot = dec["total_s"] + n / max(L_out, 1.0) * pf1["marginal_s"]
     # The arrival rate that keeps n sequences in the server (Little's law: n = rate x latency),
     # where the latency holds the prompt's queueing wait, which grows with the rate (M/D/1 on the
@@ -1198,7 +1232,7 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0) -> dict:
     # short as the batch (a request's life is mostly its prompt) one step from n / prefill put rho
     # near 1 and TTFT at 12 s for two 1-token requests that a server runs in 50 ms.
     m = np.broadcast_to(pf1["marginal_s"], np.broadcast(_arr(n), pf1["marginal_s"], tpot).shape)
-    fixed = pf1["total_s"] + 0.5 * dec["total_s"] + max(L_out - 1.0, 0.0) * tpot   # latency without waiting
+    fixed = pf1["total_s"] + extra_steps_s + 0.5 * dec["total_s"] + max(L_out - 1.0, 0.0) * tpot   # latency without waiting
 
     def in_server(rate):
         rho = rate * m
@@ -1206,7 +1240,8 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0) -> dict:
 
     lo = np.zeros(m.shape)
     hi = np.broadcast_to(RHO_MAX / m, m.shape).copy()
-    reachable = in_server(hi) >= n   # else n never run at once: the prompts saturate first
+    # else n never run at once: the prompts saturate first (compute, or the token budget)
+    reachable = (in_server(hi) >= n) & fed
     for _ in range(48):              # bisection: in_server rises with the rate
         mid = 0.5 * (lo + hi)
         over = in_server(mid) > n
@@ -1216,11 +1251,11 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0) -> dict:
     wait = rho * m / (2.0 * (1.0 - rho))
     # a Poisson arrival lands inside a running step and waits out its rest (half a step on
     # average); the first token leaves with the step that finishes its prompt (overhead in pf1)
-    ttft = pf1["total_s"] + wait + 0.5 * dec["total_s"]
+    ttft = pf1["total_s"] + extra_steps_s + wait + 0.5 * dec["total_s"]
     lat = ttft + max(L_out - 1.0, 0.0) * tpot
     lam = n / lat
     return {"dec": dec, "pf1": pf1, "tpot": tpot, "ttft": np.where(reachable, ttft, np.inf),
-            "out_tps": lam * L_out, "rate": lam}
+            "out_tps": lam * L_out, "rate": lam, "budget_fed": fed}
 
 
 RHO_MAX = 0.95   # prefill utilisation beyond which a steady state is not counted (queues explode)
@@ -1396,8 +1431,13 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
             why = f"a larger batch would break the {' and '.join(which) or 'latency'} target"
         else:   # no target broken: beyond this batch the prompts arrive faster than prefill runs them
             limiting = "prefill saturation"
-            why = (f"beyond {_count(n, 'sequence')} per replica prompts arrive faster than prefill runs them "
-                   "(requests this short are mostly their prompt)")
+            if not bool(np.broadcast_to(r["budget_fed"], r["tpot"].shape)[0, i, nxt]):
+                budget = float(np.broadcast_to(dep.f["inf_prefill_chunk_tokens"], r["tpot"].shape)[0, i, nxt])
+                why = (f"beyond {_count(n, 'sequence')} per replica the token budget of {budget:,.0f} per step "
+                       "cannot take the decodes and the prompts that arrive")
+            else:
+                why = (f"beyond {_count(n, 'sequence')} per replica prompts arrive faster than prefill runs them "
+                       "(requests this short are mostly their prompt)")
     def at(v):
         return float(np.broadcast_to(v, r["tpot"].shape)[0, i, j])
 
@@ -1511,7 +1551,7 @@ def serving_curve(model: ModelConfig, chips: Sequence[Chip], tps: Sequence[int],
     b = _arr(batches)[None, None, :]
     dep = _deployment(shape, hw, tp, 1.0, 1.0, weight_dtype, kv_dtype)
     cap, kv_cap = _engine_cap(dep, float(input_len), float(output_len))
-    r = _server_like(dep, b, float(input_len), float(output_len))
+    r = _server_like(dep, b, float(input_len), float(output_len), engine=engine)
     # a running batch exists only up to the fewer of the KV fit and the engine's cap on running
     # sequences (the family's default or the deployment's own `max_num_seqs`)
     fits = (b <= cap) & np.isfinite(r["ttft"])

@@ -220,6 +220,12 @@ def _queue_grows(sim) -> bool:
     return last > 2.0 * first + 0.1   # and by more than 0.1 s: a few decode steps are no queue
 
 
+# how a decode step's parts make its total (inference._decode_step): weights and GEMM compute
+# overlap, so do KV reads and attention compute; compute_ms includes attn_compute_ms and comm_ms
+# includes comm_latency_ms
+DECODE_COMBINE = ("total = max(weights, compute - attn_compute) + max(kv, attn_compute) + comm + overhead "
+                  "(compute includes attn_compute, comm includes comm_latency)")
+STEADY_CLIENT_REQUESTS = 10   # measured requests per client below which the clients' joint start weighs (aiperf: 10 x C)
 OVERLOAD_SHARE = 0.9   # an open loop serving less of its offered load than this is overloaded (at 91% of
 # capacity the steady window reads 95% served: the window, not a queue)
 
@@ -228,7 +234,7 @@ def run(args, ctx) -> Output:
     from engine.calibration import saved_calibrations
     from engine.commands import optional_store
     from engine.hardware import DTYPE_BYTES
-    from engine.inference import (ServingInputs, _tp_choices, best_layouts, check_dtypes, default_kv_dtype,
+    from engine.inference import (ServingInputs, _tp_choices, batch_text, best_layouts, check_dtypes, default_kv_dtype,
                                   evaluate_serving, slo_capacity)
     from engine.studies import chips_for_demand
     from engine.serving.capacity import DEFAULT_REQUESTS
@@ -514,6 +520,9 @@ def run(args, ctx) -> Output:
                                # summed to 14.3 ms beside a 28.7 ms step at PP2, labelled the step)
                                + (f"; the parts are one of the {int(args.pp)} pipeline stages a token passes through"
                                   if (args.pp or 1) > 1 else ""),
+        # the parts overlap, so they do not add up to total_ms: GEMMs and attention each run on their
+        # own roofline (QA summed 55.4 ms of parts beside a 48.3 ms step)
+        "decode_breakdown_combine": DECODE_COMBINE,
         # under load, request by request (ttft_ms / tpot_ms above are the means)
         "ttft_ms_p50": _finite(res.ttft_ms_p50), "ttft_ms_p90": _finite(res.ttft_ms_p90),
         "ttft_ms_p99": _finite(res.ttft_ms_p99), "tpot_ms_p50": _finite(res.tpot_ms_p50),
@@ -564,7 +573,7 @@ def run(args, ctx) -> Output:
             for key in ("ttft_ms_p50", "ttft_ms_p90", "ttft_ms_p99", "tpot_ms_p50", "tpot_ms_p90", "tpot_ms_p99",
                         "e2e_latency_ms", "e2e_latency_ms_p90", "e2e_latency_ms_p99", "queue_ms",
                         "kv_used_pct_peak", "simulated_requests", "preemptions", "decode_breakdown_ms",
-                        "decode_breakdown_at"):
+                        "decode_breakdown_at", "decode_breakdown_combine"):
                 data["max_throughput"][key] = data.pop(key)
             if cap.feasible:
                 data.update(output_tokens_per_s_per_chip=cap.output_tokens_per_s_per_chip,
@@ -621,7 +630,8 @@ def run(args, ctx) -> Output:
         data["layouts_at"] = "steady state" + (
             f" (chips_needed is at {args.slo_percentile} under load)" if args.slo_percentile and simulated else
             f" (chips_needed too: {args.slo_percentile} is not simulated for this layout, whose running batch is "
-            "beyond the simulator's; an upper bound)" if args.slo_percentile else "")
+            "beyond the simulator's; a lower bound, as the steady state's load per chip is an upper one)"
+            if args.slo_percentile else "")
     if args.prefill_tp is not None:
         dis = data["disaggregated"] = _disaggregated(args, replace(inputs, replicas=disagg_replicas), prefix)
         # replicas, chips_per_replica and chips describe one deployment, the one the headline
@@ -661,6 +671,7 @@ def run(args, ctx) -> Output:
             if "decode_breakdown_at" in d:
                 d["decode_breakdown_ms"] = {}
                 d["decode_breakdown_at"] = "n/a: no decode step (one output token per request)"
+                d.pop("decode_breakdown_combine", None)
     if args.request_rate and data.get("output_tokens_per_s_per_chip") and data.get("chips"):
         # an open loop offered more than it serves: the queue grows all run, so its latencies are
         # "how many requests were simulated" (TTFT 1.8 / 16.8 / 91.9 s at 500 / 2,000 / 8,000)
@@ -678,9 +689,27 @@ def run(args, ctx) -> Output:
         if data["overloaded"]:
             what = ("lower --request-rate" if has_slo else
                     "lower --request-rate, or give --ttft-ms/--tpot-ms for the load that meets them")
+            # TPOT does not rise with the offered load past this point (QA: 94.4 -> 88.7 ms from 1.5 to 6
+            # requests/s at a batch of 42 both times): the served requests run at the full batch whatever
+            # waits behind them
             notes.append(f"overloaded: {args.request_rate:g} requests/s offered, about {share * args.request_rate:.3g} "
                          f"served ({share:.0%}); the queue grows through the run, so TTFT and end-to-end latency "
-                         f"grow with --requests ({data.get('simulated_requests', '?'):,} simulated): {what}")
+                         f"grow with --requests ({data.get('simulated_requests', '?'):,} simulated): {what}; TPOT is "
+                         f"the full batch's ({batch_text(res.running_batch)} running): it does not grow with the load")
+    # (the default request count only: a --requests the user chose is their protocol)
+    if args.concurrency and loaded and args.requests is None and args.requests_per_client is None and not args.ramp_s \
+            and args.warmup_requests < args.concurrency / max(replicas, 1) and res.simulated_requests:
+        # every client sends at t = 0: with few requests each, the first cohort's joint prefill and
+        # its queue weigh on the figures (C=128 at 4 per client: TTFT 8.0 s, 2.1 s at 50 per client)
+        measured = (res.simulated_requests - args.warmup_requests * max(replicas, 1)) / args.concurrency
+        if measured < STEADY_CLIENT_REQUESTS:
+            notes.append(f"{measured:.0f} requests per client: figures include the clients' simultaneous start "
+                         "(--requests-per-client 20 for the steady state)")
+    if has_slo and not loaded and not args.slo_percentile and (args.input_len_spread or args.output_len_spread):
+        # the closed-form steady state has one prompt and one output length: the spread reached
+        # only the max-throughput run (QA: spread 1 gave the same 62.22 tokens/s and 16,080 chips)
+        notes.append("the steady-state SLO answer assumes fixed --input-len/--output-len (the spread is not applied); "
+                     "--slo-percentile p90 simulates the spread")
     sim: Any = res.simulation if loaded else None
     if args.concurrency and sim is not None and getattr(sim, "window_s", None) is not None:
         # closed loop: the throughput is read while every client is busy; a ramp as long as the
