@@ -118,6 +118,35 @@ def on_steady_basis(notes) -> bool:
     return any(MERGED_BOUNDS.fullmatch(str(n)) or UPPER_BOUND_NOTE in str(n) for n in notes)
 
 
+def steady_basis_models(notes) -> list[str]:
+    """The served models whose chips a forecast's (merged) notes rate on the steady state."""
+    return list(dict.fromkeys(m["model"] for m in (MERGED_BOUNDS.fullmatch(str(n)) for n in notes) if m))
+
+
+def simulated_rates_note(model_id: str, slo_percentile: str, rates: Mapping[str, float]) -> str:
+    """The per-chip rates of chips the simulator rated (`serving_throughputs` found no steady-state
+    bound), with their basis: only steady-state rates were stated, so a dense model's 910B2 at
+    149 output tokens/s per chip beside an H800's 969 was in the JSON alone. "" without any."""
+    if not rates:
+        return ""
+    return (f"{model_id} serving capacity is simulated, the most load whose {slo_percentile} TTFT and TPOT "
+            "meet the targets (every chip is rated on this one basis): "
+            + ", ".join(f"{chip} {value:,.0f}" for chip, value in rates.items()) + " output tokens/s per chip")
+
+
+def unordered_serving_note(chip_ids: Sequence[str], every_serving_chip: bool, plan_candidates=()) -> str:
+    """A note for serve-on chips with no orders: the forecast installs none of them, so they add
+    no capacity (P(meet) 0% every month, with their rate listed as if they served). "" for none."""
+    if not chip_ids:
+        return ""
+    names = " and ".join(chip_ids)
+    verb = "serves but has" if len(chip_ids) == 1 else "serve but have"
+    why = "nothing serves the demand" if every_serving_chip else "no capacity from " + (
+        "it" if len(chip_ids) == 1 else "them")
+    bought = " (before any the plan buys)" if any(c in plan_candidates for c in chip_ids) else ""
+    return f"{names} {verb} no orders: {why}{bought}"
+
+
 def merge_notes(notes) -> tuple[str, ...]:
     """The notes once each; the steady-state upper bounds of one model as one sentence (three chips'
     worth filled the Forecast's summary)."""
@@ -276,7 +305,16 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
     serve_on = list(demand.serve_on) or fleet_chips
     needed = dict.fromkeys(fleet_chips + serve_on + ([demand.chip_id] if demand.chip_id else [])
                            + [j.chip_id for j in scenario.jobs] + list(extra_serving_chips))
-    problems = [f"chip_id: {c!r} is not in the chip catalog" for c in needed if c not in chips]
+    # each unknown chip named by the field that holds it (the first, where several do)
+    holders: dict[str, str] = {}
+    for field_name, chip_ids in ([("demand.chip_id", [demand.chip_id] if demand.chip_id else []),
+                                  ("demand.serve_on", list(demand.serve_on))]
+                                 + [(f"jobs[{i}].chip_id", [j.chip_id]) for i, j in enumerate(scenario.jobs)]
+                                 + [(f"order {o.id} chip_id", [o.chip_id]) for o in orders]
+                                 + [("chip_id", list(extra_serving_chips))]):
+        for chip_id in chip_ids:
+            holders.setdefault(chip_id, field_name)
+    problems = [f"{holders.get(c, 'chip_id')}: {c!r} is not in the chip catalog" for c in needed if c not in chips]
     if serve_on and demand.model_id not in models:
         problems.append(f"demand.model_id: {demand.model_id!r} is not a model preset")
     problems += [f"jobs[{i}].model_id: {j.model_id!r} is not a model preset"
@@ -310,6 +348,14 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
         sources["serving"].add(source)
         if note:
             notes.append(note)
+    percentile = getattr(demand, "slo_percentile", "p90")
+    if by_chip and percentile != "mean" and not any(UPPER_BOUND_NOTE in note for _, _, note in by_chip.values()):
+        # the simulator rated every chip: state the rates and their basis, as the steady state's note does
+        notes.append(simulated_rates_note(demand.model_id, percentile, {
+            c: value for c, (value, source, _) in by_chip.items() if source == "engine" and value > 0}))
+    # a serve-on chip with no orders is never installed: its rate adds nothing (engine.forecast.simulate)
+    unordered = [c for c in serve_on if c not in fleet_chips]
+    notes.insert(0, unordered_serving_note(unordered, len(unordered) == len(serve_on), extra_serving_chips))
 
     tables = {}
     for job in scenario.jobs:

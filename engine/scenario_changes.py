@@ -265,6 +265,10 @@ def _at(node: Any, keys: list[str]) -> Any:
 
 
 _PERCENT_WORDS = ("fraction", "probability", "share")   # stored as 0..1, shown in % by the forms
+# Fractions the forms show in % whose keys lack those words; in % at any value (the request-mix
+# uncertainty goes to 300%): "prefix-cache hit = 0.3" read as 0.3 of something.
+_PERCENT_FIELDS = ("prefix_cache_hit", "request_mix_sigma", "annual_failure_rate")
+TOKENS_PER_DAY_UNIT = 1e12   # the forms give demand in T tokens/day
 
 # The forms' words for a scenario's fields (a change reads as the field a user edits, not as its
 # JSON key). Fields not here read as their key with spaces.
@@ -288,7 +292,7 @@ FIELD_WORDS = {
     "growth_p10_per_year": "growth P10", "growth_p50_per_year": "growth P50", "growth_p90_per_year": "growth P90",
     "growth_sigma_floor": "growth spread floor", "request_mix_sigma": "request-mix uncertainty",
     "length_spread": "length spread", "fit_points": "points fitted", "growth_model": "growth model",
-    "points": "points", "serve_on": "serve on",
+    "points": "points", "serve_on": "serve on", "tokens_per_day": "demand",
 }
 # Sections whose next key is a name the user gave (a vendor, an order id, a chip id).
 _NAMED_SECTIONS = {"vendor_uncertainty": "{}", "order_uncertainty": "order {}",
@@ -299,7 +303,8 @@ _SECTION_WORDS = {"default_uncertainty": "default delivery", "demand": "demand",
 def _unit(key: str) -> str:
     if key in ("months", "unscheduled_spread_months"):
         return "months"
-    for suffix, unit in (("_days", "days"), ("_years", "years"), ("_ms", "ms"), ("_per_year", "×/year")):
+    for suffix, unit in (("_days", "days"), ("_years", "years"), ("_ms", "ms"), ("_per_year", "×/year"),
+                         ("tokens_per_day", "T tokens/day"), ("tokens_per_request", "tokens")):
         if key.endswith(suffix):
             return unit
     return ""
@@ -309,10 +314,13 @@ def _value_text(key: str, value: Any, chip_labels: Mapping[str, str] | None = No
     chip_labels = chip_labels or {}
     if isinstance(value, bool) or value is None:
         return "not set" if value is None else ("yes" if value else "no")
-    if isinstance(value, (int, float)) and any(w in key for w in _PERCENT_WORDS) and 0 <= value <= 1:
-        return f"{value * 100:.3g}%"
+    if isinstance(value, (int, float)) and (key in _PERCENT_FIELDS
+                                            or any(w in key for w in _PERCENT_WORDS) and 0 <= value <= 1):
+        return f"{value * 100:.3g}%" + ("/year" if key == "annual_failure_rate" else "")   # the form's "%/year"
     if isinstance(value, (int, float)):
         unit = _unit(key)
+        if unit == "T tokens/day":   # 100,000,000,000,000 read as a count; the form's unit
+            value = value / TOKENS_PER_DAY_UNIT
         number = f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1000 else f"{value:g}"
         return f"{number} {unit}" if unit else number
     if key in ("chip_id", "serve_on") and isinstance(value, str):   # a serve-on list holds chip ids
@@ -369,7 +377,10 @@ def path_words(keys: list[str], chip_labels: Mapping[str, str]) -> str:
             if _SECTION_WORDS[key]:
                 words.append(_SECTION_WORDS[key])
         else:
-            words.append(FIELD_WORDS.get(key, key.replace("_", " ")))
+            word = FIELD_WORDS.get(key, key.replace("_", " "))
+            if words and (word == words[-1] or word.startswith(words[-1] + " ")):
+                words.pop()   # the field's word names its section: "demand ceiling", not "demand demand ceiling"
+            words.append(word)
         i += 1
     return " ".join(w for w in words if w) or ".".join(keys)
 

@@ -199,6 +199,24 @@ def growth_notes(result) -> list[str]:
     return [f"demand growth after the last point: {result.growth_note}"] if result.growth_note else []
 
 
+def steady_field_notes(result) -> list[str]:
+    """Where every chip is rated on the steady state, the demand fields it leaves unused: the window
+    marks them "(unused now)", and a CLI user changing them saw the same figures without a word."""
+    from engine.forecast_inputs import steady_basis_models
+
+    models = steady_basis_models(result.notes)
+    if not models:
+        return []
+    return [f"'Targets hold for' (slo_percentile) and 'Length spread' (length_spread) are unused for "
+            f"{', '.join(models)}: its capacity is the steady state (see above), targets held as means at the mean "
+            "lengths; they move only simulated capacity"]
+
+
+def forecast_notes(result) -> list[str]:
+    """The notes of a forecast's run, as the JSON's throughput_notes and the text give them."""
+    return list(result.notes) + growth_notes(result) + steady_field_notes(result)
+
+
 def result_to_dict(result, inputs, supply_notes: list[str] | None = None) -> dict:
     """The JSON document of a forecast (keys of CLI.md plus details)."""
     from engine.forecast import DEADLINE_AFTER_HORIZON, scenario_to_dict
@@ -264,7 +282,7 @@ def result_to_dict(result, inputs, supply_notes: list[str] | None = None) -> dic
         } for j in result.jobs],
         "trials": result.trials, "seed": result.seed,
         "throughput_source": result.throughput_source,
-        "throughput_notes": list(result.notes) + growth_notes(result),
+        "throughput_notes": forecast_notes(result),
         "demand_growth": result.growth_note or None,   # the fit after the last point (and its cap), alone
         "units": UNITS,
         "assumptions": {"scenario": result.scenario.note, "demand": result.scenario.demand.note,
@@ -347,7 +365,7 @@ def _summary(result, supply_notes: list[str] | None = None, what_if: tuple[str |
     if count:   # the months' why is the first month's, when that is said just above
         lines.append(f"months with a P50 shortfall: {count.split(' (')[0] if first else count}")
     # one note per order or chip type read as hundreds of lines in a large fleet: a few of each kind
-    notes = list(result.notes) + growth_notes(result) + list(supply_notes or [])
+    notes = forecast_notes(result) + list(supply_notes or [])
     lines += [f"note: {n}" for n in condense_notes(notes, kinds or {}, chip_words or ())]
     for j in result.jobs:
         when = lambda d: d.isoformat() if d else "after the horizon"  # noqa: E731
