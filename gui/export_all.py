@@ -190,6 +190,11 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
             stem = out / f"{panel_key}_{chart_key}"
             chart_context = panel_context(panel, scenario, chart_key, unsaved=unsaved)
             chart_context = {"Chart": getattr(chart, "title", chart_key), **chart_context}   # (the Fleet: no scenario)
+            # a chart still empty after its panel ran (Under load not simulated, no plan) keeps its
+            # files, so a script finds every name, but they say why there are no numbers in them
+            empty = chart.empty_reason() if hasattr(chart, "empty_reason") else ""
+            if empty:
+                chart_context = {**chart_context, "No data": empty}
             plan.append((stem.with_suffix(".png"), lambda p, c=chart, x=chart_context: _titled_png(c, p, x)))
             plan.append((stem.with_suffix(".svg"), lambda p, c=chart, x=chart_context: _titled_svg(c, p, x)))
             plan.append((stem.with_suffix(".csv"),

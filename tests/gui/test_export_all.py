@@ -92,3 +92,29 @@ def test_a_folder_in_the_way_is_refused_before_writing(panels, tmp_path):
     with pytest.raises(UserError, match="forecast_monthly.csv: is not a file; nothing was written"):
         export_all(panels, out, force=True)
     assert [p.name for p in out.iterdir()] == ["forecast_monthly.csv"]
+
+
+def test_every_chart_csv_has_numbers_or_says_why_not(panels, tmp_path):
+    """An empty chart's CSV was its header alone, listed among the files written as if it held
+    results; it keeps its name (scripts find every file) and a comment line says why."""
+    out = tmp_path / "all"
+    export_all(panels, out)
+    empty_seen = 0
+    for key, panel in panels.items():
+        for chart_key, chart in panel.charts().items():
+            lines = open(out / f"{key}_{chart_key}.csv", encoding="utf-8").read().splitlines()
+            data = [line for line in lines if not line.startswith("#")]
+            said = [line for line in lines if line.startswith("# No data:")]
+            assert (len(data) > 1) != bool(said), (key, chart_key, lines[:3])
+            if said:
+                empty_seen += 1
+                assert chart.empty_reason() in said[0]
+
+
+def test_an_empty_chart_in_export_all_says_why(panels, tmp_path, monkeypatch):
+    chart = next(iter(panels["forecast"].charts().values()))
+    monkeypatch.setattr(type(chart), "data_table", lambda self: (["Date"], []))
+    export_all(panels, tmp_path / "all")
+    key = next(k for k, c in panels["forecast"].charts().items() if c is chart)
+    text = open(tmp_path / "all" / f"forecast_{key}.csv", encoding="utf-8").read()
+    assert "# No data: " in text
