@@ -109,9 +109,23 @@ class PolicyEvent:
 
 @dataclass(frozen=True)
 class DemandPoint:
+    """A reported tokens/day figure and how far it may be off.
+
+    `sd_pct`: one standard deviation of the figure, in percent, lognormal: a trial's true
+    tokens/day is the figure x exp(sd_pct/100 x z), z standard normal, each point drawn on its own.
+    A reported figure is rarely exact: a date known to about a month, at a local growth of g per
+    year, is off by about ln(g)/12 in log terms (~17% at 8x/year, ~8% at 2.6x/year), and a
+    secondary source adds its own error. Interpolating such points exactly made the forecast more
+    certain than its inputs (P10 = P90 of demand up to the last point). `at_least`: the figure is a
+    lower bound ("more than"): draws are the figure x exp(sd_pct/100 x |z|), never below it (with
+    sd_pct 0 it is the figure). Both are the user's inputs, never read from `note`.
+    """
+
     date: dt.date
     tokens_per_day: float
     note: str = ""
+    sd_pct: float = 0.0
+    at_least: bool = False
 
 
 @dataclass(frozen=True)
@@ -1143,15 +1157,65 @@ def _family_multipliers(inputs: ForecastInputs, chips: Sequence[str], trials: in
 
 
 LOG_DEMAND_GROWTH_CAP = math.log(1e6)
+DEMAND_POINT_STREAM = 7   # _stream key of the demand points' own draws (1-6 are taken above)
+
+
+def point_log_offsets(curve: DemandCurve, seed: int, trials: int) -> np.ndarray | None:
+    """Trials x points (in date order) log offsets of each demand point from its figure, or None
+    when every point is exact (sd_pct 0: the curve is interpolated as it was, bit for bit).
+
+    Each point draws from its own stream keyed by its date, so editing one point leaves the
+    others' draws as they were. `at_least`: |z|, the figure is a floor.
+    """
+    pts = sorted(curve.points, key=lambda p: p.date)
+    if not any(p.sd_pct > 0 for p in pts):
+        return None
+    out = np.zeros((trials, len(pts)))
+    for i, p in enumerate(pts):
+        if p.sd_pct > 0:
+            z = _stream(seed, DEMAND_POINT_STREAM, p.date.toordinal()).standard_normal(trials)
+            out[:, i] = p.sd_pct / 100.0 * (np.abs(z) if p.at_least else z)
+    return out
+
+
+def demand_points_note(curve: DemandCurve) -> str:
+    """One line on the points' stated uncertainty ("" when every point is exact), for the notes
+    beside a forecast and the assumptions: "2024-12 +-26%, 2025-09 >= figure, +21%"."""
+    uncertain = [p for p in sorted(curve.points, key=lambda p: p.date) if p.sd_pct > 0 or p.at_least]
+    if not uncertain or curve.kind != "piecewise":
+        return ""
+
+    def words(p: DemandPoint) -> str:
+        if not p.at_least:
+            return f"+-{p.sd_pct:g}%"
+        return f">= figure, +{p.sd_pct:g}%" if p.sd_pct > 0 else ">= figure (sd 0: drawn at it)"
+
+    parts = [f"{p.date:%Y-%m} {words(p)}" for p in uncertain]
+    return ("demand points carry their stated uncertainty (1 sd, lognormal; drawn per trial, "
+            "then interpolated): " + ", ".join(parts))
+
+
+def _point_weights(curve: DemandCurve, months: Sequence[dt.date]) -> np.ndarray:
+    """Points x months: how much of each point's log offset reaches each month. Interpolation is
+    linear in the log values, so a perturbed curve is the curve plus offsets @ these weights; the
+    months after the last point take its offset (growth is drawn from the perturbed last point)."""
+    x = np.array([p.date.toordinal() for p in sorted(curve.points, key=lambda p: p.date)], dtype=float)
+    t = np.array([m.toordinal() for m in months], dtype=float)
+    return np.array([np.interp(t, x, unit) for unit in np.eye(len(x))])
 
 
 def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int, random_growth: bool,
-                    random_mix: bool, growth_z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+                    random_mix: bool, growth_z: np.ndarray | None = None,
+                    point_offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """(tokens/day, peak output tokens/s) per trial and month, and a note on the growth fit."""
     from engine.forecast_demand import draw_log_growth, fit_growth
 
     d = sc.demand
     note = ""
+    # The points' own uncertainty is part of the "demand" source: held at the figures when it is fixed.
+    offsets = point_log_offsets(d, sc.seed, trials) if random_growth and d.kind == "piecewise" else None
+    if point_offsets is not None and d.kind == "piecewise":   # one pinned draw for every trial (sensitivity)
+        offsets = np.broadcast_to(np.asarray(point_offsets, dtype=float)[None, :], (trials, len(d.points)))
     if d.kind == "piecewise" and d.points:
         fit = fit_growth(d)
         note = fit.note
@@ -1160,7 +1224,8 @@ def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int
         z = _stream(sc.seed, 5).standard_normal((trials, 2)) if random_growth else None
         if growth_z is not None:  # one pinned draw for every trial (sensitivity)
             z = np.broadcast_to(np.asarray(growth_z, dtype=float)[None, :2], (trials, 2))
-        log_g = draw_log_growth(fit, tau, z, d.ceiling_tokens_per_day)
+        log_g = draw_log_growth(fit, tau, z, d.ceiling_tokens_per_day,
+                                last_log_offset=None if offsets is None else offsets[:, -1:])
         # A point far off the others (1,234.6 typed for 500 billion tokens a day) makes the fit's
         # growth rate so uncertain that its draws overflowed: a P90 of 3e24 chips and blank charts,
         # unsaid. Demand is held at a millionfold of the last point, and that is said.
@@ -1173,6 +1238,8 @@ def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int
                 f"({fit.last_tokens_per_day / 1e9:,.0f} billion tokens/day) within the horizon and is held there: "
                 "the demand points imply a growth rate that uncertain (check them for a typo)")
         tokens = flat[None, :] * np.exp(log_g)
+        if offsets is not None:
+            tokens = tokens * np.exp(offsets @ _point_weights(d, months))
         if tokens.shape[0] == 1:
             tokens = np.broadcast_to(tokens, (trials, len(months)))
     else:
@@ -1189,7 +1256,8 @@ def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int
 
 def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int | None = None,
              seed: int | None = None, progress: Callable[[float, str], None] | None = None,
-             should_stop: Callable[[], bool] | None = None, growth_z: np.ndarray | None = None) -> Samples:
+             should_stop: Callable[[], bool] | None = None, growth_z: np.ndarray | None = None,
+             point_offsets: np.ndarray | None = None) -> Samples:
     """The Monte Carlo trials of supply, throughput and demand (no summaries).
 
     `fixed`: UNCERTAINTY_SOURCES held at their medians (to see what each contributes).
@@ -1256,7 +1324,8 @@ def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int |
     mult_chips = tuple(dict.fromkeys(chip_ids + tuple(serving_tput) + tuple(j.chip_id for j in sc.jobs)))
     serve_mult, train_mult = _family_multipliers(inputs, mult_chips, trials, seed, "throughput" not in fixed)
     tokens_day, demand_tps, note = _demand_samples(replace(sc, seed=seed), months, trials,
-                                                   "demand" not in fixed, "mix" not in fixed, growth_z)
+                                                   "demand" not in fixed, "mix" not in fixed, growth_z,
+                                                   point_offsets)
     capacity_tps = np.zeros((trials, n_months))
     for chip in serve_on:
         if chip in installed:
@@ -1399,7 +1468,8 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
             for job in sc.jobs if job.earliest_start < sc.start) + tuple(
             f"demand before its first point ({first:%Y-%m}) is held at that point's value"
             for first in [min((p.date for p in sc.demand.points), default=None)]
-            if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise") + unit_note
+            if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise") + tuple(
+            note for note in [demand_points_note(sc.demand)] if note) + unit_note
         + overdue_notes(inputs.orders, sc, inputs.maker_by_chip) + unscheduled_notes(inputs.orders, sc)
         + own_risk_notes(inputs.orders, sc, inputs.maker_by_chip)
         + _efficiency_note(sc, s.serving_tput) + tuple(
@@ -1574,6 +1644,13 @@ def validate_scenario(sc: ForecastScenario) -> list[str]:
         p.append(f"demand.kind: {d.kind!r} (must be one of {', '.join(CURVE_KINDS)})")
     for i, point in enumerate(d.points):
         _positive(p, f"demand.points[{i}].tokens_per_day", point.tokens_per_day)
+        sd = point.sd_pct
+        if isinstance(sd, bool) or not isinstance(sd, (int, float)) or not 0 <= sd <= 100:
+            p.append(f"demand.points[{i}].sd_pct: {sd!r} (must be 0 to 100, % at 1 sd)")
+        elif sd > 0 and d.kind != "piecewise":   # exponential/logistic fits are not redrawn per trial
+            p.append(f"demand.points[{i}].sd_pct: {sd:g} (a point's uncertainty needs a piecewise curve)")
+        if not isinstance(point.at_least, bool):
+            p.append(f"demand.points[{i}].at_least: {point.at_least!r} (must be true or false)")
     if len({pt.date for pt in d.points}) != len(d.points):
         p.append("demand.points: two points share a date")
     _positive(p, "demand.growth_after_last_per_year", d.growth_after_last_per_year)
@@ -1668,6 +1745,17 @@ def _unc_to_dict(u: OrderUncertainty) -> dict:
     return {f: getattr(u, f) for f in OrderUncertainty.__dataclass_fields__}
 
 
+def _point_to_dict(pt: DemandPoint) -> dict:
+    """A demand point's JSON; its uncertainty only where set, so a scenario without any is stored
+    exactly as before the fields existed (no what-if reads a change it never made)."""
+    out: dict = {"date": pt.date.isoformat(), "tokens_per_day": pt.tokens_per_day, "note": pt.note}
+    if pt.sd_pct:
+        out["sd_pct"] = pt.sd_pct
+    if pt.at_least:
+        out["at_least"] = pt.at_least
+    return out
+
+
 def scenario_to_dict(sc: ForecastScenario) -> dict:
     """A JSON-able dict (the store keeps it as a scenario's `params`); inverse of scenario_from_dict."""
     iso = lambda d: d.isoformat() if d is not None else None  # noqa: E731
@@ -1681,8 +1769,7 @@ def scenario_to_dict(sc: ForecastScenario) -> dict:
         "vendor_uncertainty": {k: _unc_to_dict(v) for k, v in sc.vendor_uncertainty.items()},
         "order_uncertainty": {str(k): _unc_to_dict(v) for k, v in sc.order_uncertainty.items()},
         "demand": {
-            "points": [{"date": iso(pt.date), "tokens_per_day": pt.tokens_per_day, "note": pt.note}
-                       for pt in d.points],
+            "points": [_point_to_dict(pt) for pt in d.points],
             "kind": d.kind, "growth_after_last_per_year": d.growth_after_last_per_year,
             "ceiling_tokens_per_day": d.ceiling_tokens_per_day, "peak_to_average": d.peak_to_average,
             "input_tokens_per_request": d.input_tokens_per_request,
@@ -1762,9 +1849,13 @@ class _Reader:
                 return float(value)
             if base == "date":
                 return iso_day(value)
+            if base == "bool":
+                if not isinstance(value, bool):
+                    raise TypeError
+                return value
         except (TypeError, ValueError):
             expected = {"str": "text", "int": "a whole number", "float": "a number",
-                        "date": "an ISO date YYYY-MM-DD"}[base]
+                        "date": "an ISO date YYYY-MM-DD", "bool": "true or false"}[base]
             self.problems.append(f"{name}: {value!r} (must be {expected})")
             return default
         raise AssertionError(kind)
@@ -1836,14 +1927,16 @@ def scenario_from_dict(params: Mapping, *, check: bool = True) -> ForecastScenar
         raw_points = r.list_of(dd, "points", "demand")
         for i, pt in enumerate(raw_points):
             path = f"demand.points[{i}]"
-            po = r.obj(pt, path, ["date", "tokens_per_day", "note"])
+            po = r.obj(pt, path, ["date", "tokens_per_day", "note", "sd_pct", "at_least"])
             if "date" not in po or "tokens_per_day" not in po:
                 r.problems.append(f"{path}: needs date and tokens_per_day")
                 continue
             day = r.get(po, "date", path, "date", None)
             tokens = r.get(po, "tokens_per_day", path, "float", None)
             if day is not None and tokens is not None:
-                points.append(DemandPoint(day, tokens, r.get(po, "note", path, "str", "")))
+                points.append(DemandPoint(day, tokens, r.get(po, "note", path, "str", ""),
+                                          r.get(po, "sd_pct", path, "float", 0.0),
+                                          r.get(po, "at_least", path, "bool", False)))
         serve_on = dd.get("serve_on", [])
         if not isinstance(serve_on, list) or not all(isinstance(c, str) for c in serve_on):
             r.problems.append(f"demand.serve_on: {serve_on!r} (must be a list of chip ids)")
@@ -1916,6 +2009,20 @@ DOUBAO_TOKENS_PER_DAY: tuple[tuple[str, float, str], ...] = (
     ("2025-09-15", 30e12, "'more than'; date approximate"),
     ("2025-12-15", 50e12, "'more than'; date approximate"),
 )
+# Each point's uncertainty (DemandPoint.sd_pct, at_least), by date, from what its note states. A
+# date known to about a month is off by ln(g)/12 in log terms at the local growth g per year,
+# g from the neighbouring points (the slope between them; the last point's from its one
+# neighbour): 7.08, 4.96, 3.14, 2.53 and 2.05 per year in log units -> 59, 41, 26, 21 and 17%.
+# The secondary source adds 20% (in quadrature: 62%); "more than" makes the figure a floor. The
+# launch figure is exact.
+DOUBAO_POINT_UNCERTAINTY: dict[str, tuple[float, bool]] = {
+    "2024-05-15": (0.0, False),
+    "2024-07-15": (62.0, False),
+    "2024-09-15": (41.0, True),
+    "2024-12-15": (26.0, False),
+    "2025-09-15": (21.0, True),
+    "2025-12-15": (17.0, True),
+}
 
 STORY_910B_CHIP = "ascend-910b2"  # CHIPS.md: use 910B2 whenever a source only says "910B"
 STORY_H20_CHIP = "h20-96gb"
@@ -1945,7 +2052,8 @@ def default_scenario() -> ForecastScenario:
         note="assumption: as of the end of 2024 (the last H20 delivery was in Oct 2024) a US licence "
              "requirement for the H20 in 2025 was a coin flip; it came on 9 Apr 2025")
     demand = DemandCurve(
-        points=tuple(DemandPoint(dt.date.fromisoformat(d), v, n) for d, v, n in DOUBAO_TOKENS_PER_DAY),
+        points=tuple(DemandPoint(dt.date.fromisoformat(d), v, n, *DOUBAO_POINT_UNCERTAINTY[d])
+                     for d, v, n in DOUBAO_TOKENS_PER_DAY),
         kind="piecewise", growth_after_last_per_year=2.0, ceiling_tokens_per_day=None,
         peak_to_average=1.5, input_tokens_per_request=1155.0, output_tokens_per_request=211.0, scale=1.0,
         model_id="qwen3-235b-a22b", ttft_ms=2000.0, tpot_ms=50.0, chip_id=STORY_910B_CHIP, serve_on=(),
@@ -1955,8 +2063,12 @@ def default_scenario() -> ForecastScenario:
              "the inference engine picks the layout (TP, or EP with TP/data-parallel attention, up to 32 "
              "scale-up domains wide with the expert all-to-all over the NICs overlapped with compute, as "
              "production MoE serving runs; checked against DeepSeek's ~428M tokens per H800-day) and the "
-             "largest batch within the SLOs; Doubao tokens/day (STORY.md); growth after Dec 2025: the "
-             # (rates in log units per year; this wording is frozen in resources/scenario_seed_v2.json)
+             "largest batch within the SLOs; Doubao tokens/day (STORY.md), each point uncertain as its "
+             "note says: a date known to about a month is off by ln(growth per year)/12 (17-41% at the "
+             "local growth; 62% for the secondary Jul 2024 source), a 'more than' figure is a floor; "
+             "growth after Dec 2025: the "
+             # (rates in log units per year; resources/scenario_seed_v2.json froze the wording before the
+             # points carried their uncertainty)
              "growth rate between the published points falls about log-linearly (8.6/year mid 2024 to "
              "2/year late 2025), fitted with its uncertainty (residual sd floored at 0.25) and extrapolated "
              "(it saturates on its own); peak/average 1.5 (consumer chat 1.4-1.6 hourly); request mix 1155 "

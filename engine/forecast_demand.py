@@ -121,10 +121,14 @@ def fit_growth(curve) -> GrowthFit:
 
 
 def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
-                    ceiling_tokens_per_day: float | None = None) -> np.ndarray:
+                    ceiling_tokens_per_day: float | None = None,
+                    last_log_offset: np.ndarray | None = None) -> np.ndarray:
     """Trials x len(tau) log multipliers of demand over the last point (0 at tau <= 0).
 
     `z`: trials x 2 standard normal draws (None: the central estimate, one row).
+    `last_log_offset`: trials x 1 log offsets of the last point from its figure (its own
+    uncertainty, `DemandPoint.sd_pct`); the growth is then over that trial's last point, and only
+    the approach to a ceiling depends on it (a point drawn higher is nearer the ceiling).
     """
     tau = np.maximum(np.asarray(tau_years, dtype=float), 0.0)[None, :]
     if z is None:
@@ -161,6 +165,11 @@ def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
     if ceiling_tokens_per_day:
         k = float(ceiling_tokens_per_day)
         n0 = fit.last_tokens_per_day
-        if k > n0:  # logistic on the same clock: N = K / (1 + (K/N0 - 1) e^-L)
+        if last_log_offset is not None:
+            # per trial from its own last point: N = K / (1 + (K/N0 - 1) e^-L) for N0 on either
+            # side of K (a last point drawn above the ceiling falls back toward it)
+            ratio = k / (n0 * np.exp(np.asarray(last_log_offset, dtype=float)))
+            out = np.log(ratio) - np.log1p((ratio - 1.0) * np.exp(-out))
+        elif k > n0:  # logistic on the same clock: N = K / (1 + (K/N0 - 1) e^-L)
             out = np.log(k / n0) - np.log1p((k / n0 - 1.0) * np.exp(-out))
     return out

@@ -238,11 +238,15 @@ def _months(sc):
 
 
 def _demand_pinned(inputs: ForecastInputs, month_index: int | None, trials: int) -> tuple[dict, dict]:
-    """Metrics with demand growth pinned at its P10 and its P90 draw (other sources drawn).
+    """Metrics with demand pinned at its P10 and its P90 draw (other sources drawn).
 
-    The pinned draw is the one whose growth at the month read (the horizon's end without one)
-    is the P10 / P90 of 4,000 draws, so a two-parameter fit is pinned along its real spread.
+    Demand's own uncertainty is its points' (each reported figure's stated sd, interpolated) and
+    the growth fitted after the last point. The pinned draw, growth and point offsets together, is
+    the one whose demand at the month read (the horizon's end without one) is the P10 / P90 of
+    4,000 draws, so both are pinned along their real spread: a month before the last point moves
+    with the points alone, where pinning the growth alone left the bar at nothing.
     """
+    from engine.forecast import _point_weights, point_log_offsets
     from engine.forecast_demand import draw_log_growth, fit_growth
 
     sc = inputs.scenario
@@ -253,19 +257,25 @@ def _demand_pinned(inputs: ForecastInputs, month_index: int | None, trials: int)
     fit = fit_growth(d)
     months = _months(sc)
     when = months[month_index if month_index is not None else -1]
-    tau = np.array([max((when.toordinal() - fit.last_ordinal) / 365.25, 1.0)])
-    z = np.random.default_rng(sc.seed).standard_normal((4000, 2))
-    growth = draw_log_growth(fit, tau, z, d.ceiling_tokens_per_day)[:, 0]
+    tau = np.array([(when.toordinal() - fit.last_ordinal) / 365.25])
+    draws = 4000
+    z = np.random.default_rng(sc.seed).standard_normal((draws, 2))
+    offsets = point_log_offsets(d, sc.seed + 1, draws)
+    last = None if offsets is None else offsets[:, -1:]
+    # before the last point growth does not act (tau <= 0: no growth drawn there)
+    log_demand = (draw_log_growth(fit, np.maximum(tau, 0.0), z, d.ceiling_tokens_per_day, last_log_offset=last)[:, 0]
+                  if tau[0] > 0 else np.zeros(draws))
+    if offsets is not None:
+        log_demand = log_demand + (offsets @ _point_weights(d, [when]))[:, 0]
     out = []
     for q in (0.1, 0.9):
-        target = np.quantile(growth, q)
-        row = z[int(np.argmin(np.abs(growth - target)))]
-        out.append(_metrics_pinned(inputs, month_index, trials, row))
+        i = int(np.argmin(np.abs(log_demand - np.quantile(log_demand, q))))
+        out.append(_metrics_pinned(inputs, month_index, trials, z[i], None if offsets is None else offsets[i]))
     return out[0], out[1]
 
 
-def _metrics_pinned(inputs, month_index, trials, row):
-    s = simulate(inputs, trials=trials, growth_z=row)
+def _metrics_pinned(inputs, month_index, trials, row, point_row=None):
+    s = simulate(inputs, trials=trials, growth_z=row, point_offsets=point_row)
     ok = meets(s.capacity_tps, s.demand_tps)
     unit_tput = s.serving_tput.get(s.unit_chip, 0.0) or 1.0
     shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0) / unit_tput

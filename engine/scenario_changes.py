@@ -293,6 +293,7 @@ FIELD_WORDS = {
     "growth_sigma_floor": "growth spread floor", "request_mix_sigma": "request-mix uncertainty",
     "length_spread": "length spread", "fit_points": "points fitted", "growth_model": "growth model",
     "points": "points", "serve_on": "serve on", "tokens_per_day": "demand",
+    "sd_pct": "uncertain", "at_least": "a floor",
 }
 # Sections whose next key is a name the user gave (a vendor, an order id, a chip id).
 _NAMED_SECTIONS = {"vendor_uncertainty": "{}", "order_uncertainty": "order {}",
@@ -314,6 +315,8 @@ def _value_text(key: str, value: Any, chip_labels: Mapping[str, str] | None = No
     chip_labels = chip_labels or {}
     if isinstance(value, bool) or value is None:
         return "not set" if value is None else ("yes" if value else "no")
+    if key == "sd_pct" and isinstance(value, (int, float)):   # a demand point's 1-sd uncertainty, in %
+        return f"±{value:g}%"
     if isinstance(value, (int, float)) and (key in _PERCENT_FIELDS
                                             or any(w in key for w in _PERCENT_WORDS) and 0 <= value <= 1):
         return f"{value * 100:.3g}%" + ("/year" if key == "annual_failure_rate" else "")   # the form's "%/year"

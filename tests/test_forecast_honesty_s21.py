@@ -22,11 +22,29 @@ def _figures(capsys, *argv) -> dict:
     return {f["figure"]: f["value"] for f in _json(capsys, "forecast", "--months", "30", *argv)["key_figures"]}
 
 
+def _even_odds_scenario() -> str:
+    """The story with 12% less demand: P(meet) in Jul 2025 is 0.49-0.51 at 2,000 trials (the
+    story's own crossing moved to a settled Jul 2025 once its demand points carried their
+    uncertainty, QA s23)."""
+    import copy
+    import os
+
+    from engine.store import open_store
+
+    store = open_store(os.environ["FLEETCAST_DB"])
+    params = copy.deepcopy(store.scenario("Story default")["params"])
+    params["demand"]["scale"] = 0.88
+    store.save_scenario("Even odds", params)
+    store.close()
+    return "Even odds"
+
+
 def test_a_first_short_month_at_even_odds_is_named_as_the_seeds_choice(capsys):
     """The headline flipped with the seed at 2,000 trials (2025-07 for seed 1, 2025-08 for seed
-    4): P(meet) in Jul 2025 is 0.48-0.53. Each seed's figure stays, and beside it both say the
+    5): P(meet) in Jul 2025 is 0.49-0.51. Each seed's figure stays, and beside it both say the
     same: which months another seed may give, and why."""
-    figures = {seed: _figures(capsys, "--seed", str(seed)) for seed in (1, 4)}
+    name = _even_odds_scenario()
+    figures = {seed: _figures(capsys, "--scenario", name, "--seed", str(seed)) for seed in (1, 5)}
     first = "First month demand exceeds capacity P50 (date)"
     assert {f[first] for f in figures.values()} == {"2025-07-01", "2025-08-01"}   # the flip itself
     for f in figures.values():
@@ -61,7 +79,10 @@ def test_the_forecast_states_its_monte_carlo_error(capsys):
     assert main(["forecast", "--months", "30", "--seed", "1"]) == 0
     text = capsys.readouterr().out
     assert "P(meet) figures carry +-1.1 points of Monte Carlo error at 2,000 trials (1 standard error at 50%" in text
-    assert "first month demand exceeds capacity P50: 2025-07 or 2025-08 by the seed" in text
+    # Since the demand points carry their uncertainty (QA s23) no month is within 3 errors of 50% at
+    # 2,000 trials (Jun 2025 ~63%, Jul ~33%; it was Jul 2025 at 48-53%): at 100 trials June is
+    assert main(["forecast", "--months", "30", "--seed", "1", "--trials", "100"]) == 0
+    assert "first month demand exceeds capacity P50: 2025-06 or 2025-07 by the seed" in capsys.readouterr().out
 
 
 def test_demand_is_described_as_the_median_over_trials():

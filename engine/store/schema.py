@@ -310,3 +310,42 @@ def m0009_late_what_if_as_extra_delay(db: Database) -> None:
     rewritten = {**new, **{k: v for k, v in changes.items() if is_ui(k)}}
     db.table(SCENARIOS).update(name, {"params": json.dumps({"base": params["base"], "changes": rewritten},
                                                            sort_keys=True)})
+
+
+@migrations(name="0010_story_demand_point_uncertainty")
+def m0010_story_demand_point_uncertainty(db: Database) -> None:
+    # Demand points carry their own uncertainty (DemandPoint.sd_pct, at_least): the story's
+    # Doubao points are approximate ("date approximate", "'more than'", a secondary source), and
+    # interpolating them exactly gave a demand with no spread up to Dec 2025. An untouched seeded
+    # baseline (equal to the v2 seed but for its saved view inputs, "ui", as in 0005) takes the
+    # values a new database is seeded with; a baseline anyone edited is left exactly as it is.
+    # Both are frozen here (a shipped migration is never edited).
+    import json
+
+    import resources
+
+    name = "Story default"
+    row = next(iter(db.table(SCENARIOS).rows_where("name = ?", [name])), None)
+    if row is None:
+        return
+    try:
+        params = json.loads(row["params"])
+    except (TypeError, ValueError):
+        return   # not readable here: left for the store to name when it is opened
+    seeded = json.loads(resources.read_text("scenario_seed_v2.json"))["baseline"]
+    if not isinstance(params, dict) or {k: v for k, v in params.items() if k != "ui"} != seeded:
+        return
+    uncertainty = {"2024-07-15": (62.0, False), "2024-09-15": (41.0, True), "2024-12-15": (26.0, False),
+                   "2025-09-15": (21.0, True), "2025-12-15": (17.0, True)}
+    for point in params["demand"]["points"]:
+        sd_pct, at_least = uncertainty.get(point["date"], (0.0, False))
+        if sd_pct:
+            point["sd_pct"] = sd_pct
+        if at_least:
+            point["at_least"] = at_least
+    params["demand"]["note"] = params["demand"]["note"].replace(
+        "Doubao tokens/day (STORY.md); growth after Dec 2025",
+        "Doubao tokens/day (STORY.md), each point uncertain as its note says: a date known to about a month is "
+        "off by ln(growth per year)/12 (17-41% at the local growth; 62% for the secondary Jul 2024 source), a "
+        "'more than' figure is a floor; growth after Dec 2025")
+    db.table(SCENARIOS).update(name, {"params": json.dumps(params, sort_keys=True)})

@@ -1,4 +1,8 @@
-"""Editable tables and form helpers of the Forecast view: demand points, training jobs, cut-offs."""
+"""Editable tables and form helpers of the Forecast view: demand points, training jobs, cut-offs.
+
+The demand points table lives in gui.panels.forecast_points (it imports the base table from here);
+it is re-exported below under its old name.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from PySide6.QtWidgets import (
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engine.forecast import MAX_TRIAL_MONTHS, START_YEARS, DemandPoint, PolicyEvent, TrainingJob
+from engine.forecast import MAX_TRIAL_MONTHS, START_YEARS, PolicyEvent, TrainingJob
 from engine.fleet import add_months_same_day
 from gui.panels.analysis_common import dspin, parse_iso_date, parse_positive, spin
 from gui.panels.base import run_controls
@@ -361,66 +365,6 @@ class _RowsEditor(QWidget):
         return (None, why) if why else (number * unit / per, "")
 
 
-class DemandPointsEditor(_RowsEditor):
-    """Measured or reported tokens/day: (date, tokens/day, note), kept in date order."""
-
-    HEADERS = ("As of\n(date)", "Tokens per day\n(billions)", "Note")
-    TIPS = ("Date of the figure, YYYY-MM-DD; rows are kept in date order and no two share a date",
-            "Average tokens per day (input + output), in billions: 120 = 120 billion, 50000 = 50 trillion",
-            "Where the figure comes from (free text)")
-    WHAT = "demand point"
-    TITLE = "Demand points"
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.add_button.setToolTip("Add a demand point three months after the last one (then edit it)")
-        self.remove_button.setToolTip("Remove the selected demand point (the last one if none is selected)")
-
-    def points(self) -> tuple[DemandPoint, ...]:
-        return self.values()
-
-    def _write_row(self, r: int, p: DemandPoint) -> None:
-        self._set_text(r, 0, p.date.isoformat())
-        self._set_number(r, 1, p.tokens_per_day, unit=1e9)
-        self._set_text(r, 2, p.note, tip=p.note or None)
-
-    def _parse_row(self, r: int):
-        problems = []
-        day, why = parse_iso_date(self._text(r, 0), "date")
-        if why:
-            problems.append((0, why))
-        tokens_per_day, why = self._number(r, 1, "tokens per day", unit=1e9)
-        if why:
-            problems.append((1, why))
-        elif tokens_per_day > 1e21:
-            problems.append((1, f"tokens per day {self._text(r, 1)!r} billion is implausibly large"))
-        if problems:
-            return None, problems
-        return DemandPoint(day, tokens_per_day, self._text(r, 2).strip()), []
-
-    def _check_rows(self, values):
-        seen: dict[dt.date, int] = {}
-        out = []
-        for r, p in enumerate(values):
-            if p.date in seen:
-                out.append((r, 0, f"date {p.date.isoformat()} is already used by row {seen[p.date] + 1}"))
-            seen.setdefault(p.date, r)
-        return out
-
-    def _ordered(self, values):
-        return sorted(values, key=lambda p: p.date)
-
-    def _new_value(self, values):
-        if not values:
-            return DemandPoint(dt.date.today().replace(day=1), 1e9, "")
-        last = max(values, key=lambda p: p.date)
-        return DemandPoint(add_months_same_day(last.date, 3), last.tokens_per_day, "")
-
-
 class _ChoiceDelegate(QStyledItemDelegate):
     """Edits a cell with a combo of (id, label) choices; the id goes to UserRole, the label is shown."""
 
@@ -697,3 +641,13 @@ def build_run_box(owner) -> QGroupBox:
     run_form.addRow(owner.auto_check)
     run_form.addRow(owner.progress_bar)
     return run_box
+
+
+def __getattr__(name: str):
+    """DemandPointsEditor from gui.panels.forecast_points, on first use (that module imports the base
+    table from this one, so it cannot be imported at the top of this file)."""
+    if name == "DemandPointsEditor":
+        from gui.panels.forecast_points import DemandPointsEditor
+
+        return DemandPointsEditor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -62,7 +62,12 @@ def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c) -> str:
         growth = f"{dm.kind} fit through the points (no uncertainty)"
     served = (f"; served on {', '.join(chip_name(c) for c in dm.serve_on)} only" if dm.serve_on
               else "; every chip type's non-training chips serve")
-    lines.append(f"<b>demand</b>: {growth}; request mix ±{dm.request_mix_sigma:.0%}{served}")
+    from engine.forecast import demand_points_note
+
+    points = demand_points_note(dm)
+    points = ("; " + points.replace("+-", "±")) if points else (
+        "; demand points exact (no ± set)" if dm.kind == "piecewise" and dm.points else "")
+    lines.append(f"<b>demand</b>: {growth}{points}; request mix ±{dm.request_mix_sigma:.0%}{served}")
     scale = sc.throughput_sigma_scale   # "× 1." read as a stray figure: 1 is the error as validated
     lines.append("<b>throughput</b> per chip: its family's validation error"
                  + (" (as validated)" if scale == 1 else f" × {scale:g}"))

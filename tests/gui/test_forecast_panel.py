@@ -174,11 +174,20 @@ def _set_cell(editor, row, column, text):
 def test_editing_a_demand_point_moves_the_demand_curve(panel, qtbot):
     import datetime as dt
 
+    from PySide6.QtCore import Qt
+
+    from gui.panels.forecast_points import AT_LEAST_COLUMN, SD_COLUMN
+
+    # the seeded points carry their stated uncertainty (QA s23): taken as exact here, so the P50
+    # is the curve through the figures
+    editor = panel.points_editor
+    for r in range(editor.table.rowCount()):
+        _set_cell(editor, r, SD_COLUMN, "0")
+        editor.table.item(r, AT_LEAST_COLUMN).setCheckState(Qt.CheckState.Unchecked)
     first = _run(panel, qtbot)
     aug = _month_index(first, dt.date(2024, 8, 1))
     # Seed: 500 B on 2024-07-15 and 1,300 B on 2024-09-15, log-linear between: 500 * 2.6^(17/62)
     assert first.demand_tokens_per_day[aug] == pytest.approx(500e9 * 2.6 ** (17 / 62), rel=1e-9)
-    editor = panel.points_editor
     assert editor.table.item(1, 0).text() == "2024-07-15" and editor.table.item(1, 1).text() == "500"
     _set_cell(editor, 1, 0, "2024-08-01")
     _set_cell(editor, 1, 1, "800")

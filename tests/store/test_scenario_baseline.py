@@ -1,6 +1,7 @@
 """Scenarios as the baseline plus listed changes: storage, the 0003 migration, the seeded what-ifs."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -159,6 +160,16 @@ def test_frozen_v2_seed_matches_the_seed_code():
     # ... and so do delivery uncertainties (extra_delay_days: 0, no days on top)
     for unc in [code["default_uncertainty"], *code["vendor_uncertainty"].values(), *code["order_uncertainty"].values()]:
         assert unc.pop("extra_delay_days") == 0.0
+    # Each demand point's stated uncertainty came after v2 froze (QA s23), with a clause of the
+    # demand note that says so; a database seeded before keeps the exact points.
+    from engine.forecast import DOUBAO_POINT_UNCERTAINTY
+
+    for point in code["demand"]["points"]:
+        sd_pct, at_least = DOUBAO_POINT_UNCERTAINTY[point["date"]]
+        assert (point.pop("sd_pct", 0.0), point.pop("at_least", False)) == (sd_pct, at_least)
+    clause = re.search(r", each point uncertain as its note says: .*? is a floor", code["demand"]["note"])
+    assert clause is not None
+    code["demand"]["note"] = code["demand"]["note"].replace(clause.group(0), "")
     assert v2["baseline"] == code
     # "Huawei 6 months late" changed after v2 froze (migration 0009 rewrites an untouched one)
     what_ifs = json.loads(json.dumps(story_what_ifs()))
@@ -438,3 +449,46 @@ def test_a_changed_item_names_the_fields_that_differ():
     lines = describe_changes(diff_params(base, new), limit=None, base=base)
     assert lines[0] == "training jobs: changed 405B: deadline 2025-12-31 → 2026-03-31"
     assert lines[1].startswith("training jobs: added 70B")
+
+
+def _as_seeded_before_point_uncertainty(path, edit=None):
+    """A database whose baseline is the untouched v2 seed (exact demand points), 0010 not yet run."""
+    import resources
+
+    s = open_store(path)
+    params = json.loads(resources.read_text("scenario_seed_v2.json"))["baseline"]
+    params["ui"] = {"plan": {"confidence": 0.85}}
+    if edit:
+        edit(params)
+    with s.db.atomic():
+        s.db[SCENARIOS].update("Story default", {"params": json.dumps(params, sort_keys=True)})
+        s.db["_sqlite_migrations"].delete_where("name = ?", ["0010_story_demand_point_uncertainty"])
+    s.close()
+    return params
+
+
+def test_migration_0010_gives_an_untouched_baseline_the_points_uncertainty(tmp_path):
+    from engine.forecast import default_scenario, scenario_to_dict
+
+    path = tmp_path / "old.db"
+    _as_seeded_before_point_uncertainty(path)
+    s = open_store(path)
+    got = s.scenario("Story default")["params"]
+    seeded = scenario_to_dict(default_scenario())["demand"]                  # as a new database seeds it
+    assert (got["demand"]["points"], got["demand"]["note"]) == (seeded["points"], seeded["note"])
+    assert got["ui"] == {"plan": {"confidence": 0.85}}                        # view inputs kept
+    assert [p.get("sd_pct", 0) for p in got["demand"]["points"]] == [0, 62.0, 41.0, 26.0, 21.0, 17.0]
+    s.close()
+
+
+def test_migration_0010_leaves_an_edited_baseline_alone(tmp_path):
+    def edit(params):
+        params["demand"]["points"][-1]["tokens_per_day"] = 55e12
+
+    path = tmp_path / "old.db"
+    before = _as_seeded_before_point_uncertainty(path, edit)
+    s = open_store(path)
+    got = s.scenario("Story default")["params"]
+    assert got["demand"] == before["demand"]
+    assert not any("sd_pct" in p for p in got["demand"]["points"])
+    s.close()
