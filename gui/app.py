@@ -24,6 +24,7 @@ from engine.errors import UserError
 from gui import workers
 from gui.panels import registry as _registry
 from gui.settings import APP, ORG, last_dir, remember_dir, settings
+from gui.widgets.undo_keys import REDO_KEYS_TEXT
 
 SMOKE_EXIT_ENV = "FLEETCAST_SMOKE_EXIT_MS"  # quit this many ms after the window shows (tests, bench)
 
@@ -211,7 +212,12 @@ class MainWindow(QMainWindow):
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        # the platform's Redo and both common bindings (gui.widgets.undo_keys hands each to this
+        # action inside a number field too): Ctrl+Y was listed there but bound to nothing
+        # (Ctrl+Shift+Z first: the menu shows it, as before)
+        redo_keys = [QKeySequence(text) for text in REDO_KEYS_TEXT] + QKeySequence.keyBindings(
+            QKeySequence.StandardKey.Redo)
+        self.redo_action.setShortcuts([k for i, k in enumerate(redo_keys) if not k.isEmpty() and k not in redo_keys[:i]])
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
         # (connected after the stack's own slot: the step has been taken when these run)
@@ -1029,10 +1035,13 @@ class MainWindow(QMainWindow):
         if command is None:
             return
         target = None
-        if isinstance(command, FormEditCommand):
-            target = command.watcher.panel
-        elif getattr(command, "area", None) == "fleet":   # chips, orders, deliveries, imports
+        # a macro ("Add plan (3 orders)") has no area of its own: its first step says where it changes
+        step = command.child(0) if command.childCount() and not hasattr(command, "area") else command
+        if isinstance(step, FormEditCommand):
+            target = step.watcher.panel
+        elif getattr(step, "area", None) == "fleet":   # chips, orders, deliveries, imports
             target = self.fleet_panel
+            self.fleet_panel.show_page(getattr(step, "fleet_page", None))   # the sub-tab too
         if target is not None:
             at = self.tab_of(target)
             if at >= 0 and at != self.tabs.currentIndex():

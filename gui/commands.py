@@ -43,6 +43,8 @@ class StoreCommand(QUndoCommand):
         self.outcome: dict = {"error": None, "applied": 0}
 
     area: str | None = "fleet"   # the window brings this area forward when the step is undone or redone
+    # and this page of it (gui.panels.fleet.FleetPanel.PAGES): the value it changes in sight
+    fleet_page: str | None = "orders"
 
     def order_to_select(self, undone: bool) -> int | None:
         """The order the Fleet view selects after this step is undone (`undone`) or done: the one
@@ -143,6 +145,7 @@ def in_table_words(kind: str, field: str, message: str) -> str:
 
 class EditChipCommand(_EditFieldCommand):
     kind = "chip"
+    fleet_page = "chips"
 
     def __init__(self, store, chip_id: str, field: str, value):
         super().__init__(store, chip_id, field, value, f"Edit {chip_id} {field_label('chip', field)} → {_short(value)}")
@@ -309,6 +312,7 @@ class ImportCommand(StoreCommand):
     def __init__(self, store, kind: str, path: str):
         super().__init__(store, f"Import {kind} from {_short(str(path).rsplit('/', 1)[-1])}")
         self.kind, self.path = kind, path
+        self.fleet_page = "chips" if kind == "chips" else "orders"
         self.before: dict | None = None
         self.after: dict | None = None
         self.count = 0

@@ -212,12 +212,15 @@ class DeleteScenarioCommand(StoreCommand):
         super().__init__(store, f"Delete scenario '{name}'")
         self.name = name
         self.row: dict | None = None
+        self.on_restored: Callable[[str], None] | None = None   # lets the bar show it again
 
     def apply(self):
         self.row = self.store.delete_scenario(self.name)
 
     def revert(self):
         self.store.restore_scenario(self.row)
+        if self.on_restored is not None:
+            self.on_restored(self.name)
 
 
 # ---- the bar -------------------------------------------------------------------------------------
@@ -305,6 +308,7 @@ class ScenarioBar(QWidget):
         self._problem_said: str | None = None   # the "Not saved: <bad cell>" message on show, if any
         self._name_mode: str | None = None  # 'new' | 'rename' | 'duplicate' while typing a name
         self._name_refusal: str | None = None   # the message refusing the name typed, while naming
+        self._restored: str | None = None   # a deleted scenario put back by an undo: shown next
         editable = not getattr(store, "read_only", False)
         ensure_default_scenario(store)
 
@@ -530,6 +534,9 @@ class ScenarioBar(QWidget):
         command.on_renamed = self._follow_rename
         return self._push(command)
 
+    def _show_after_move(self, name: str) -> None:
+        self._restored = name   # shown once the stack has moved (the combo lists it then)
+
     def _follow_rename(self, old: str, new: str) -> None:
         if old in self._seen:
             self._seen[new] = self._seen.pop(old)
@@ -551,7 +558,9 @@ class ScenarioBar(QWidget):
             return False
         if not self._may_leave():   # unsaved edits: Save (the undo brings them back), Discard or Cancel
             return False
-        return self._push(DeleteScenarioCommand(self.store, self._current))
+        command = DeleteScenarioCommand(self.store, self._current)
+        command.on_restored = self._show_after_move
+        return self._push(command)
 
     def save_current(self, params: dict | None = None) -> bool:
         """Save `params` (default: gather_params()) into the current scenario."""
@@ -669,6 +678,11 @@ class ScenarioBar(QWidget):
         self._follow_versions()
         names = self.names()
         self._fill_combo()
+        restored, self._restored = self._restored, None
+        if restored in names and restored != self._current:
+            # the delete undone: back on the scenario it took away, as a rename's undo is
+            self.select(restored)
+            return
         if self._current in names or self._current is None:
             return
         gone = self._current

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import textwrap
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -26,8 +25,10 @@ from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale, run_controls
-from engine.scenario_changes import describe_changes, effective_changes
-from engine.studies_forecast import SEED_STANDARD_ERRORS, prob_meet_standard_error, round_figure
+from engine.studies_forecast import SEED_STANDARD_ERRORS, prob_meet_standard_error
+from gui.panels.compare_text import changes_text, difference as _difference, file_value as _file_value, \
+    header_lines as _header_lines
+from gui.panels.forecast import NO_MODELS_HINT
 from gui.panels.forecast_common import (
     ForecastRequest, compute_forecast, counts_from_zero, figure_text, fit_left_axis, key_figures, legend_top_right,
 )
@@ -109,6 +110,10 @@ class ComparePanel(QWidget):
         self.results: list = []        # every compared scenario in order: ForecastOutcome or NotComputed
         self._chip_names: dict[str, str] = {}
         self._shown_request = None     # the inputs of the comparison on screen
+        # {name: its changes from the baseline} as read when the comparison on screen ran: read
+        # at display time, a what-if deleted since read "none" though its run had changed things
+        self._shown_changes: dict[str, str] = {}
+        self._running_changes: dict[str, str] = {}
         # the window's: the name of the scenario on screen while it has unsaved edits, else None
         # (Compare runs the scenarios as saved, which a user editing one may not expect)
         self.unsaved_scenario: Callable[[], str | None] | None = None
@@ -233,6 +238,8 @@ class ComparePanel(QWidget):
             old_name[name] = unmatched.pop(at)[0]
         by_name = dict(self.results)
         self._set_results([(name, by_name[old_name[name]]) for name, _ in request.items])
+        shown_changes = self._shown_changes
+        self._shown_changes = {name: shown_changes[old] for name, old in old_name.items() if old in shown_changes}
         self._shown_request = request
         self._draw()
         return True
@@ -356,6 +363,7 @@ class ComparePanel(QWidget):
         self.runner.cancel(emit=False)
         request = self._request()
         if request is None:
+            self.compute_error = self.banner.error_text() or None   # (no model preset: export says so)
             return
         try:
             results = compare_forecasts(request, progress=progress, should_stop=should_stop)
@@ -387,6 +395,9 @@ class ComparePanel(QWidget):
         if len(self.compared_names()) < 2:
             self.banner.show_info("Tick the scenarios to compare, then press Compare.")
             return None
+        if not self.store.models():   # said once, not each scenario's stored ids "is not a model preset"
+            self._on_failed(NO_MODELS_HINT, whole=True)
+            return None
         chips = self.store.chips()
         style.register_chips(chips)
         self._chip_names = {c.id: style.chip_display_name(c) for c in chips}
@@ -394,6 +405,9 @@ class ComparePanel(QWidget):
         if not self._note_unsaved() and self.banner.kind:
             self.banner.dismiss()
         self._running_request = request
+        base = self.baseline()
+        self._running_changes = {name: changes_text(self.store, name, base, self._chip_names)
+                                 for name, _ in (request.items if request is not None else ())}
         return request
 
     def _build_request(self) -> tuple[CompareRequest | None, list[str]]:
@@ -450,12 +464,13 @@ class ComparePanel(QWidget):
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("Cancelled — showing the previous comparison")
 
-    def _on_failed(self, message):
+    def _on_failed(self, message, whole: bool = False):
+        """`whole`: the message is a sentence of its own (the banner shows it as it is)."""
         if not self.outcomes:
             for chart in self.charts().values():
                 chart.set_notice("Comparison failed: see the message above")
         self.progress_bar.setFormat("Failed")
-        self.banner.show_error(f"The comparison could not run: {message}")
+        self.banner.show_error(message if whole else f"The comparison could not run: {message}")
         self.status_message.emit(f"Compare failed: {message}")
 
     # ---- drawing -------------------------------------------------------------------------------
@@ -526,23 +541,11 @@ class ComparePanel(QWidget):
         return headers, rows
 
     def _changes_text(self, i: int) -> str:
-        """Column i's changes from the baseline, in the forms' words (every one: the exported CSV
-        kept "... and 1 more" and lost the last; the cell's tooltip shows the whole text)."""
+        """Column i's changes from the baseline as its run used them (read when it ran)."""
         name = self.results[i][0]
-        if name == self.baseline():
-            return "—"
-        base_params = None
-        try:
-            row = self.store.scenario(name)
-            if not row.get("base"):   # the baseline was deleted, or it was never stored against one
-                return "stored in full (no baseline)" if self.baseline() is None else "stored in full"
-            changes = row.get("changes") or {}
-            base_params = self.store.scenario(row["base"])["params"]
-            changes = effective_changes(base_params, changes)   # what still differs from the baseline now
-        except UserError:
-            changes = {}
-        return "; ".join(describe_changes(changes, limit=None, chip_labels=self._chip_names,
-                                          base=base_params)) or "none"
+        if name in self._shown_changes:
+            return self._shown_changes[name]
+        return changes_text(self.store, name, self.baseline(), self._chip_names)
 
     def _set_results(self, results: list) -> None:
         self.results = list(results)
@@ -556,6 +559,7 @@ class ComparePanel(QWidget):
             chart.set_notice("")
         self._set_results(results)
         self._shown_request = self._running_request
+        self._shown_changes = self._running_changes
         self.progress_bar.setValue(100)
         missing = _not_computed_text(results)
         if missing:
@@ -717,40 +721,8 @@ def _noise_mark(source, base_source, difference, runs_differ: str) -> str:
     return SEED_MARK if runs_differ else ""
 
 
-def _file_value(value, for_file: bool):
-    """A figure for a file: a number that is not whole to 3 significant figures."""
-    return round_figure(value) if for_file and isinstance(value, float) else value
-
-
 def _unnamed(item):
     """A compared scenario's inputs without its name (a rename changes no input)."""
     if isinstance(item, ForecastRequest):
         return replace(item, scenario=replace(item.scenario, name=""))
     return item
-
-
-def _header_lines(header: str, width: int = 12) -> str:
-    """A column title on short lines (the window's columns are narrow at 1280 px; CSV keeps one line):
-    "Huawei 6 months late − baseline" -> "Huawei 6 months\nlate\n− baseline". The name is elided to
-    three lines (a 200-character one made a header 17 lines tall); its tooltip has it in full."""
-    for tail in (" − baseline", " (baseline)"):
-        if header.endswith(tail):
-            return "\n".join(textwrap.wrap(elide_name(header[:-len(tail)], 3 * width), width) + [tail.strip()])
-    return "\n".join(textwrap.wrap(elide_name(header, 3 * width), width)) or header
-
-
-def _difference(value, base):
-    """value - base for numbers, months for month starts (days for other dates), "" when they can't
-    be compared."""
-    if isinstance(value, bool) or isinstance(base, bool):
-        return ""
-    if isinstance(value, (int, float)) and isinstance(base, (int, float)):
-        difference = value - base
-        # to 12 significant figures: 45.6 - 12.3 is 33.3, not the binary 33.300000000000004
-        return float(f"{difference:.12g}") if isinstance(difference, float) else difference
-    if isinstance(value, dt.date) and isinstance(base, dt.date):
-        if value.day == 1 and base.day == 1:   # month starts (a monthly model's dates): in months
-            months = (value.year - base.year) * 12 + value.month - base.month
-            return f"{months:+d} month{'s' if abs(months) != 1 else ''}"
-        return f"{(value - base).days:+d} days"
-    return ""

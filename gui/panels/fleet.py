@@ -57,6 +57,7 @@ def _qdate(day: dt.date) -> QDate:
 
 class FleetPanel(QWidget):
     status_message = Signal(str)
+    PAGES = {"orders": 0, "chips": 1}   # the sub-tabs, as store commands name them (fleet_page)
 
     def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
         super().__init__(parent)
@@ -404,6 +405,12 @@ class FleetPanel(QWidget):
         """Stop following the undo stack (before the store closes: a dying stack still signals)."""
         self._unfollow_stack()
         self._unfollow_selection()
+
+    def show_page(self, page: str | None) -> None:
+        """Bring a page forward ("orders" or "chips", as a store command's `fleet_page`); None
+        or another name leaves the page on screen."""
+        if page in self.PAGES:
+            self.tabs.setCurrentIndex(self.PAGES[page])
 
     def _select_after_step(self, index: int) -> None:
         undone = index < self._stack_index

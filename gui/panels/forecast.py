@@ -33,7 +33,7 @@ from gui import style
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale
 from gui.panels.forecast_allocation import allocation_chips, fill_allocation, serve_on_from
-from gui.panels.forecast_charts import ForecastCharts
+from gui.panels.forecast_charts import WAITING_NOTICE, ForecastCharts
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
     FORECAST_STATE_LABELS, STALE_FORECAST_NOTE, ForecastOutcome, ForecastRequest, compute_forecast, figure_text, first_shortfall_month,
     fit_left_axis, key_figures, mark_steady_fields, own_run_context, same_inputs, throughput_key,
@@ -49,6 +49,8 @@ from gui.widgets.plot_panel import PlotPanel, format_number
 from gui.workers import LatestRunner
 
 DEBOUNCE_MS = 80
+# Forecast, Plan and Compare need a model preset for the demand and the jobs: one hint, in the words Training uses
+NO_MODELS_HINT = "The forecast needs a model preset (the store has none: add one with `fleetcast models`)."
 CURVE_LABELS = {"piecewise": "piecewise (log-linear)", "exponential": "exponential fit",
                 "logistic": "logistic (ceiling)"}
 GROWTH_LABELS = {"fixed": "fixed rate", "loglinear": "log-linear fit (with its error)",
@@ -384,7 +386,7 @@ class ForecastPanel(QWidget):
         self.jobs_editor.set_choices([(m.id, (getattr(m, "name", "") or m.id).split(" (")[0]) for m in models],
                                      [(cid, self._chip_names.get(cid, cid)) for cid, _ in chip_items])
         if not self._orders:
-            self.banner.show_info("No orders yet: add orders in the Fleet view, then the forecast runs on them.")
+            self.banner.show_info("No orders yet: the forecast shows demand against no installed chips; add orders in the Fleet view.")
         elif self.banner.kind == "info":
             self.banner.dismiss()
 
@@ -584,7 +586,21 @@ class ForecastPanel(QWidget):
         self.validation_label.hide()
         return True
 
+    def _models_missing(self) -> bool:
+        """No model preset stored: one hint, on the banner and the empty charts (not each id "is not a preset")."""
+        missing = not self._model_names
+        if missing:
+            self.banner.show_error(NO_MODELS_HINT)
+        elif self.banner.error_text() == NO_MODELS_HINT:
+            self.banner.dismiss()
+        for chart in self.view.charts().values():
+            if chart.notice() in (WAITING_NOTICE, NO_MODELS_HINT):
+                chart.set_notice(NO_MODELS_HINT if missing else WAITING_NOTICE)
+        return missing
+
     def _request(self) -> ForecastRequest | None:
+        if self._models_missing():
+            return None
         sc = self.scenario()
         if not self._validate(sc):
             return None

@@ -36,6 +36,7 @@ from gui.commands import follow_stack, follow_store_writes
 from gui.panels.base import counted, mark_stale, run_controls, ungrouped
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast_common import figure_text
+from gui.panels.forecast import NO_MODELS_HINT
 from gui.panels.forecast_editors import _int_spin, _spin
 from gui.panels.plan_text import COST_UNIT, cost_chart_context, plan_summary_html, refused_caption
 from gui.widgets.banner import MessageBanner
@@ -43,6 +44,13 @@ from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
 
 CAND_HEADERS = ("Use", "Chip", "Price\n(USD)", "Lead time\n(months)", "Most per\nquarter (chips)")
+# what each column means, with its unit (the titles are short), on its title and its cells
+CAND_TIPS = ("Ticked: the plan may buy this chip", "The chip the plan may buy", "Price per chip, USD (double-click to edit)",
+             "Months from order to delivery (double-click to edit)", "Most chips the plan may order in a quarter "
+             "(double-click to edit); 0 keeps the chip out of the plan but in the cost comparison")
+# the result tables' titles, wrapped, in full in their tooltips with what they mean
+RESULT_TIPS = {"Chip": "the chip", "Quantity": "chips to order", "Order month": "the month to place the order",
+               "Due": "the month the chips are due", "Cost": "quantity × price", "Price": "the price of one chip"}
 
 
 def _canonical(scenario):
@@ -67,14 +75,8 @@ def _qdate(day: dt.date) -> QDate:
 class PlanPanel(QWidget):
     """What to order, when, at what cost, to meet demand with a given confidence."""
     # the form's labels for its inputs (the undo menu names an edit by them)
-    STATE_LABELS = {
-        "confidence": "Confidence",
-        "from_month": "From",
-        "until_month": "Until",
-        "budget_usd": "Budget",
-        "samples": "Fitted on",
-        "candidates": "Candidates",
-    }
+    STATE_LABELS = {"confidence": "Confidence", "from_month": "From", "until_month": "Until", "budget_usd": "Budget",
+                    "samples": "Fitted on", "candidates": "Candidates"}
 
     status_message = Signal(str)
     result_ready = Signal(object)
@@ -128,12 +130,12 @@ class PlanPanel(QWidget):
         # Titles on two lines: one-line titles made the table scroll sideways at 1280x720.
         self.cand_table.setHorizontalHeaderLabels([h.replace("Most per quarter", "Most per\nquarter")
                                                    .replace(" (", "\n(") for h in CAND_HEADERS])
+        for k, tip in enumerate(CAND_TIPS):
+            self.cand_table.horizontalHeaderItem(k).setToolTip(tip)
         self.cand_table.verticalHeader().setVisible(False)
         self.cand_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.cand_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.cand_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.cand_table.setToolTip("Chips the plan may buy. Double-click a number to edit; a most-per-quarter "
-                                   "of 0 keeps a chip out of the plan but in the cost comparison")
         self.cand_table.setMinimumHeight(150)
         self.confidence = _spin(50, 99.9, 90, decimals=1, step=1, suffix=" %",
                                 tip="P(serving capacity >= peak demand) to keep in every month of the target")
@@ -286,6 +288,8 @@ class PlanPanel(QWidget):
             self.banner.show_error(str(exc))
             cands = []
         self._candidates = cands
+        if not self.store.models():   # said before Find is pressed, as Training and Inference say it
+            self.banner.show_error(NO_MODELS_HINT)
         if not cands:   # an empty table says why and what to do
             self.banner.show_warning(f"No chip to plan with: the catalog holds none of the chips the plan buys "
                                      f"({', '.join(candidate_chip_ids())}) with a price. Add them in the Fleet view "
@@ -303,6 +307,7 @@ class PlanPanel(QWidget):
             self.cand_table.setItem(r, 1, name)
             for col, value in ((2, c.unit_price_usd), (3, c.lead_time_months), (4, c.max_per_quarter)):
                 item = QTableWidgetItem(_cell_text(value))
+                item.setToolTip(CAND_TIPS[col])
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.cand_table.setItem(r, col, item)
 
@@ -405,6 +410,9 @@ class PlanPanel(QWidget):
     def _job(self):
         study = self.study()
         problems = study.problems(self._candidates)
+        if not self.store.models():   # one hint, not each stored id "is not a model preset"
+            self.banner.show_error(NO_MODELS_HINT)
+            return None
         if problems:
             self.banner.show_error("Fix before planning: " + "; ".join(p.message for p in problems))
             return None
@@ -657,6 +665,8 @@ class PlanPanel(QWidget):
         table.setHorizontalHeaderLabels(["\n".join(line for part in h.replace(" (", "\n(", 1).split("\n")
                                                    for line in textwrap.wrap(part, 16, break_long_words=False))
                                          for h in headers])
+        for k, h in enumerate(headers):
+            table.horizontalHeaderItem(k).setToolTip(f"{h}: {tip}" if (tip := RESULT_TIPS.get(h.split(" (")[0])) else h)
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
                 # plan dates are months; money in whole dollars

@@ -30,7 +30,7 @@ _UNDO = (QKeySequence.StandardKey.Undo,)
 _REDO = (QKeySequence.StandardKey.Redo,)
 # the window's bindings (gui.app) whatever the platform's standard keys are
 _UNDO_TEXT = ("Ctrl+Z",)
-_REDO_TEXT = ("Ctrl+Shift+Z", "Ctrl+Y")
+REDO_KEYS_TEXT = ("Ctrl+Shift+Z", "Ctrl+Y")
 
 
 def undo_direction(event) -> str | None:
@@ -38,7 +38,7 @@ def undo_direction(event) -> str | None:
     pressed = QKeySequence(event.keyCombination())
     if any(event.matches(k) for k in _UNDO) or any(pressed == QKeySequence(t) for t in _UNDO_TEXT):
         return "undo"
-    if any(event.matches(k) for k in _REDO) or any(pressed == QKeySequence(t) for t in _REDO_TEXT):
+    if any(event.matches(k) for k in _REDO) or any(pressed == QKeySequence(t) for t in REDO_KEYS_TEXT):
         return "redo"
     return None
 
