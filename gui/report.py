@@ -191,12 +191,29 @@ def _figure_map(rows: list) -> dict[str, tuple[object, str]]:
     return out
 
 
-def _find(figures: Mapping[str, tuple[object, str]], prefix: str):
-    """The first figure whose label starts with `prefix`: (label, value, unit) or None."""
+def _find(figures: Mapping[str, tuple[object, str]], prefix: str, *, skip: str = ""):
+    """The first figure whose label starts with `prefix` (and holds no `skip`): (label, value,
+    unit) or None."""
     for label, (value, unit) in figures.items():
-        if label.startswith(prefix):
+        if label.startswith(prefix) and not (skip and skip in label):
             return label, value, unit
     return None
+
+
+# The forecast's key figures that another seed may change come with a row saying by how much
+# (engine.studies_forecast.shortfall_seed_words): "2025-07 or 2025-08 by the seed (P(meet) ...)".
+SEED_RANGE = "Monte Carlo range"
+
+
+def _seed_range(figures: Mapping[str, tuple[object, str]], prefix: str) -> tuple[str, str]:
+    """(the range, why) from the "<prefix>, Monte Carlo range" key figure: ("2025-07 or 2025-08",
+    "P(meet) 2025-07 47.3% ±1.1 points, within 3 standard errors of 50% at 2,000 trials"), or
+    ("", "") when the figure is settled (no such row)."""
+    found = _find(figures, f"{prefix}, {SEED_RANGE}")
+    if not found or not found[1]:
+        return "", ""
+    span, _, why = str(found[1]).partition(" by the seed")
+    return span.strip(), why.strip().removeprefix("(").removesuffix(")").replace("+-", "±")
 
 
 def _table(headers: list[str], rows: list[list], widths: list[int] | None = None, small: bool = True,
@@ -241,7 +258,7 @@ def title_section(ctx: ReportContext) -> str:
     when = ctx.created.strftime("%Y-%m-%d %H:%M")
     return (f'<h1 style="font-size:22pt">Fleetcast report: {_esc(ctx.scenario)}</h1>'
             f'<p style="color:#555">Scenario <b>{_esc(ctx.scenario)}</b> · created {when} · Fleetcast {__version__}'
-            f"<br/>Database: {_esc(ctx.db_path)}</p>" + what_if_html(ctx) +
+            f"<br/>Database: {_esc(os.path.abspath(ctx.db_path))}</p>" + what_if_html(ctx) +
             '<p>What the fleet can train and serve, and whether the chips on order will meet demand. Every figure '
             "below is a model estimate from the scenario's inputs (listed under Assumptions), with the error bars "
             "stated under Accuracy.</p>")
@@ -377,25 +394,48 @@ def forecast_sentences(ctx: ReportContext) -> list[str]:
         # a figure short of certain keeps its decimal (engine prob_percent: 99.9, not "100 %")
         said = [f"<b>{_number(value) if float(value).is_integer() else f'{float(value):g}'} %</b> {_esc(when(label))}"
                 for label, value in probabilities]
-        out.append("The probability that installed capacity meets demand is " + " and ".join(said) + ".")
-    first = _find(f, "First month demand exceeds capacity P50")
-    months = _find(f, "Months with a P50 shortfall")
+        out.append("The probability that installed capacity meets demand is " + " and ".join(said) + "."
+                   + _prob_error_sentence(ctx))
+    # the first short month and the count are one seed's: where another seed may move them the
+    # report gives their range and why, as `fleetcast forecast` and the key-figures CSV do (it
+    # said "2025-07; 46 months" where those said "2025-07 or 2025-08 ... 45 to 46 by the seed")
+    first = _find(f, "First month demand exceeds capacity P50", skip=SEED_RANGE)
+    months = _find(f, "Months with a P50 shortfall", skip=SEED_RANGE)
     largest = _find(f, "Largest P50 shortfall")
-    if first and first[1]:
-        text = f"Demand first exceeds the median capacity in <b>{_esc(str(first[1])[:7])}</b>"
+    first_span, first_why = _seed_range(f, "First month demand exceeds capacity P50")
+    count_span, count_why = _seed_range(f, "Months with a P50 shortfall")
+    why = first_why or count_why
+    if first and first[1] and str(first[1]) != "never":
+        shown = f"<b>{_esc(first_span)}</b> by the seed" if first_span else f"<b>{_esc(str(first[1])[:7])}</b>"
+        text = f"Demand first exceeds the median capacity in {shown}"
         if months:
-            text += f"; {_number(months[1])} months of the horizon show a median shortfall"
+            count = f"{_esc(count_span)} months (by the seed)" if count_span else f"{_number(months[1])} months"
+            text += f"; {count} of the horizon show a median shortfall"
         if largest:
             unit = largest[0].split("(", 1)[1].rstrip(")") if "(" in largest[0] else ""
             text += f", at most about {_approx(largest[1])} {_esc(unit)}"
-        out.append(text + ".")
+        out.append(text + (f" ({_esc(why)})" if why else "") + ".")
     elif months is not None:
-        out.append("Median capacity covers demand in every month of the horizon.")
+        out.append("Median capacity covers demand in every month of the horizon"
+                   + (f" at this seed; another seed may show a shortfall from {_esc(first_span)} ({_esc(why)})"
+                      if first_span else "") + ".")
     installed = _find(f, "Installed P50 at horizon end, all types")
     end = _find(f, "Horizon end")
     if installed and end:
         out.append(f"By {_month(end[1])} the median installed fleet is about {_approx(installed[1])} chips.")
     return out
+
+
+def _prob_error_sentence(ctx: ReportContext) -> str:
+    """" These carry ±1.1 points of Monte Carlo error at 2,000 trials (...)": the run's own error,
+    as `fleetcast forecast` states it ("" when the run's trials are not known)."""
+    from engine.studies_forecast import prob_error_points
+
+    trials = (ctx.extra.get("forecast_run") or {}).get("trials")
+    if not trials:
+        return ""
+    return (f" These carry ±{prob_error_points(trials):.1f} points of Monte Carlo error at {int(trials):,} trials "
+            "(1 standard error at 50%).")
 
 
 def plan_sentences(ctx: ReportContext) -> list[str]:
@@ -414,13 +454,14 @@ def plan_sentences(ctx: ReportContext) -> list[str]:
               f"from {_esc(first)} to {_esc(last)}, " if first and last else "")
     if orders:
         text = (f"{target}the cheapest order plan places {len(orders)} order{'s' if len(orders) != 1 else ''} for "
-                f"{_usd(plan.get('total_cost_usd'))} in total{_delivered_text(plan)} (see Order plan).")
+                f"{_usd(plan.get('total_cost_usd'))} in total{_cost_spread(plan)}{_delivered_text(plan)} "
+                "(see Order plan).")
         fresh = plan.get("min_prob_meet_in_target")
         if fresh is not None and fresh < float(plan.get("confidence") or 0):   # the window's caveat, here too
             text += (f" On fresh trials its lowest month reaches {100 * float(fresh):.1f}%, short of the target "
                      "by less than those trials' own noise.")
-        others = [c for c in plan.get("cost_on_other_trial_sets_usd") or [] if c is None]
-        if others:
+        others = plan.get("cost_on_other_trial_sets_usd") or []
+        if others and all(c is None for c in others):   # (some found one: said in the cost's spread above)
             text += (f" On {len(others)} other set{'s' if len(others) > 1 else ''} of trials no plan is found: "
                      "the target is at the edge of what supply can reach.")
     else:
@@ -640,20 +681,104 @@ def calibration_html(ctx: ReportContext) -> str:
             cells.append(f"<b>{text}*</b>" if factor in stored else text)
         rows.append(cells)
     legend = ", ".join(f"{FACTOR_LABELS.get(f, f)}: {f}" for f in factors)
-    return ("<h3>Calibration</h3><p>Efficiency factors of the chips in this scenario (fraction of the data-sheet "
-            "peak reached; the layer overhead in microseconds), fitted to published runs and shipped with Fleetcast; a starred value was fitted or set "
+    return (f"<h3>Calibration</h3><p>Efficiency factors of the chips in this scenario ({_factor_units(factors)}), "
+            "fitted to published runs and shipped with Fleetcast; a starred value was fitted or set "
             f"in this database.</p>{_table(headers, rows, widths=[20] + [80 // max(len(factors), 1)] * len(factors))}"
             f'<p style="font-size:8pt; color:#444">Factor names: {_esc(legend)}.</p>')
+
+
+# What a calibration factor measures where it is not a fraction of the data-sheet peak reached:
+# the paragraph said "the layer overhead in microseconds" over a table without that column, and
+# called the attention kernel path (a relative factor) a fraction of the peak.
+FACTOR_MEANINGS = {
+    "train_attn_path_rel": "the share of the dense 16-bit peak the attention kernel's instructions can issue, "
+                           "a relative factor (1 where the kernels use the chip's newest instruction path)",
+    "train_layer_overhead_us": "microseconds per layer",
+}
+
+
+def _factor_units(factors: list[str]) -> str:
+    """What the factors shown are: fractions of the data-sheet peak reached, but for those listed
+    in FACTOR_MEANINGS, each said once by its label."""
+    special = [f"{FACTOR_LABELS.get(f, f)}, instead: {FACTOR_MEANINGS[f]}" for f in factors if f in FACTOR_MEANINGS]
+    return "; ".join(["fraction of the data-sheet peak reached"] + special)
 
 
 def charts_section(ctx: ReportContext) -> str:
     if not ctx.charts:
         return ""
     out = [_h1("Charts")]
+    missing = compare_not_drawn_html(ctx)
     for i, (resource, caption) in enumerate(ctx.charts):
+        if missing and resource.startswith("chart-compare-"):   # said where the Compare charts start
+            out.append(missing)
+            missing = ""
         out.append(f'<p align="center"><img src="{resource}" width="{CHART_SHOWN_WIDTH}"/><br/>'
                    f'<span style="font-size:9pt; color:#444">Figure {i + 1}. {_esc(caption)}</span></p>')
     return "".join(out)
+
+
+def compare_not_drawn_html(ctx: ReportContext) -> str:
+    """"Long prompts (this report's scenario) is not drawn: <why>." for each compared scenario
+    that could not be computed: a --partial report's Compare charts left out its own scenario
+    without a word."""
+    lines = []
+    for name, why in ctx.extra.get("compare_not_drawn") or []:
+        own = " (this report's scenario)" if name == ctx.scenario else ""
+        lines.append(f"<b>{_esc(name)}</b>{own} is not drawn: {_esc(why)}")
+    if not lines:
+        return ""
+    return ('<p style="font-size:9pt"><b>Compare:</b> ' + "; ".join(lines)
+            + ". The charts below compare the other scenarios.</p>")
+
+
+# What an exported chart's subtitle says of the run behind it (gui.export_all.panel_context) that
+# its caption here says too: the report's P(meet) in Jul 2025 read 53.5%, 55% and 49.25% in three
+# figures with no word that they came from 2,000, 500 and 4,000 trials.
+RUN_BASIS_KEYS = ("Run", "Base P(meet)", "Load")
+
+
+def chart_caption(panel_key: str, title: str, context: Mapping[str, object], basis: str = "") -> str:
+    """A figure's caption: its view, its title (the chosen chip named) and its run basis, from the
+    context its exported files carry (`basis`: one the view's context lacks, e.g. the plan's)."""
+    workload = str(context.get("Workload") or "")
+    chip = workload.split(",")[0].strip() if panel_key == "inference" and "invalid" not in workload else ""
+    if chip:   # "(chosen chip)" named no chip; the CSV says "Workload: H20, ..."
+        title = title.replace("(chosen chip)", f"({chip})").replace("at the chosen load", f"on {chip} at the chosen load")
+    parts = []
+    for key in RUN_BASIS_KEYS:
+        value = str(context.get(key) or "")
+        if value:   # the CLI line that repeats the run is in the files; a caption keeps the figures
+            parts.append(f"{key}: {value.split(' (fleetcast ')[0]}")
+    if basis:
+        parts.append(basis)
+    text = f"{_AREA_NAMES.get(panel_key, panel_key.title())}: {title}"
+    return text + (". " + "; ".join(parts) + "." if parts else "")
+
+
+def plan_run_basis(result, seed) -> str:
+    """The plan charts' runs: fitted on `samples` trials at the scenario's seed, shown on its own
+    fresh trials (their P(meet) "without" the plan is not the forecast's: 49.25% beside 53.5%)."""
+    if result is None or not getattr(result, "samples", 0):
+        return ""
+    fitted = f"fitted on {result.samples:,} trials" + (f", seed {seed}" if seed is not None else "")
+    fresh = getattr(result, "check_trials", 0)
+    if not fresh:
+        return f"Run: the plan {fitted}"
+    return f"Run: {fresh:,} fresh trials of a seed of their own (not the forecast's run); the plan {fitted}"
+
+
+def compare_run_basis(results) -> str:
+    """The Compare charts' runs: each scenario's trials and seed (one clause when they agree)."""
+    runs = [(name, getattr(o.result, "trials", None), getattr(o.result, "seed", None))
+            for name, o in results or [] if getattr(o, "result", None) is not None]
+    if not runs:
+        return ""
+    from collections import Counter
+
+    (trials, seed), _n = Counter((t, s) for _, t, s in runs).most_common(1)[0]
+    others = [f"{name}: {t:,} trials, seed {s}" for name, t, s in runs if (t, s) != (trials, seed)]
+    return f"Runs: {trials:,} trials, seed {seed}, each scenario" + (f" but {'; '.join(others)}" if others else "")
 
 
 def accuracy_section(ctx: ReportContext) -> str:
@@ -680,7 +805,89 @@ def accuracy_section(ctx: ReportContext) -> str:
                               widths=[64, 18, 18]))
         if part.get("expect"):
             out.append(f"<p>Expect {_esc(part['expect'])}.</p>")
+    out.append(demand_accuracy_html(ctx))
     return "".join(out)
+
+
+def demand_accuracy_html(ctx: ReportContext) -> str:
+    """The demand's error bars: how the forecast draws demand and how to check it (`fleetcast
+    backtest`), with a backtest from the scenario's own points. The section covered the engines
+    alone, though demand growth is most of the forecast's uncertainty ("" without demand points)."""
+    from engine.forecast import scenario_from_dict
+
+    demand = (ctx.params or {}).get("demand") or {}
+    if not demand.get("points"):
+        return ""
+    try:
+        scenario = scenario_from_dict(ctx.params)
+    except (UserError, ValueError, TypeError, KeyError):   # invalid inputs: said under Assumptions
+        return ""
+    curve = scenario.demand
+    text = ["<p><b>Demand</b>"]
+    share = _demand_share_words(ctx)
+    text.append(f" ({share}): " if share else ": ")
+    text.append("the forecast joins the scenario's reported tokens per day (see Demand under Assumptions)"
+                if curve.kind == "piecewise" else
+                f"the forecast fits a {_esc(curve.kind)} curve to the scenario's reported tokens per day")
+    import engine.forecast as forecast_mod
+
+    points_note = getattr(forecast_mod, "demand_points_note", lambda _curve: "")(curve)
+    text.append(f"; {_esc(points_note.replace('+-', '±'))}" if points_note else ", each taken as exact")
+    model = curve.growth_model
+    text.append({"fixed": "; after the last point it grows at the fixed rate set, with no error drawn",
+                 "user": "; after the last point each trial draws its growth from the P10/P50/P90 set"}.get(
+        model, "; after the last point each trial draws its growth from the fit's own error"))
+    text.append(". To check it, <code>fleetcast backtest --as-of DATE</code> fits the growth on the points known "
+                "on DATE and scores the later ones")
+    text.append(_backtest_words(curve, scenario.seed) + ".</p>")
+    return "".join(text)
+
+
+def _demand_share_words(ctx: ReportContext) -> str:
+    """"the largest source of the forecast's uncertainty: 71% of the variance ..., Figure 18"."""
+    shares = ctx.extra.get("uncertainty_shares") or {}
+    if "demand growth" not in shares:
+        return ""
+    figure = next((f", Figure {i + 1}" for i, (name, _c) in enumerate(ctx.charts)
+                   if name == "chart-forecast-uncertainty_shares"), "")
+    largest = max(shares.values()) <= shares["demand growth"]
+    return (f"{'the largest' if largest else 'a'} source of the forecast's uncertainty: "
+            f"{100 * shares['demand growth']:.0f}% of the variance of log(capacity / demand), averaged over the "
+            f"months{figure}")
+
+
+def _backtest_words(curve, seed: int) -> str:
+    """"; from 2024-09-15 (3 points known), 3 of 3 later points fell inside P10–P90 ...": a
+    backtest as of the point that leaves half of them to score (at least the fit's fewest points
+    known), or "" when there are too few points."""
+    from engine.commands.plan import BACKTEST_TRIALS   # `fleetcast backtest`'s default: ~0.1 s
+    from engine.forecast_backtest import backtest
+
+    dates = sorted(p.date for p in curve.points)
+    known = max({"loglinear": 2, "decaying": 3}.get(curve.growth_model, 1), math.ceil(len(dates) / 2))
+    if known >= len(dates):
+        return ""
+    try:
+        bt = backtest(curve, dates[known - 1], trials=BACKTEST_TRIALS, seed=seed)
+    except ValueError:
+        return ""
+    spread = sorted(p.p90 / p.p10 for p in bt.points if p.p10 > 0)
+    miss = sorted(p.actual / p.p50 for p in bt.points if p.p50 > 0)
+    if bt.coverage is None or not spread or not miss:
+        return ""
+    inside = sum(p.inside for p in bt.points)
+    wide = _median(spread)
+    # (as `fleetcast backtest` says: a band that wide holds most points by its width alone)
+    little = "; coverage says little about bands that wide" if wide > 10 and bt.coverage >= 0.8 else ""
+    return (f"; as of {bt.as_of:%Y-%m-%d} ({bt.known} points known), {inside} of {len(bt.points)} later points fell "
+            f"inside P10–P90 (80% expected), bands {_approx(wide)}× wide (median P90/P10), the actual "
+            f"{_approx(_median(miss))}× the median forecast ({bt.trials:,} trials, seed {bt.seed}){little}")
+
+
+def _median(values: list[float]) -> float:
+    import statistics
+
+    return float(statistics.median(values))
 
 
 def plan_section(ctx: ReportContext) -> str:
@@ -698,7 +905,41 @@ def plan_section(ctx: ReportContext) -> str:
         # a plan the answer refused (over the budget) read as the plan to act on under "Order plan"
         return (_h1("Refused plan (not to act on)") + f"<p>{_esc(plan.get('why') or 'It does not meet the target.')}"
                 "</p>" + table + f"<p>It would cost {_usd(plan.get('total_cost_usd'))}.</p>")
-    return _h1("Order plan") + table + f"<p>Total {_usd(plan.get('total_cost_usd'))}{_delivered_text(plan)}.</p>"
+    return (_h1("Order plan") + table + f"<p>Total {_usd(plan.get('total_cost_usd'))}{_cost_spread(plan)}"
+            f"{_delivered_text(plan)}.</p>" + _plan_notes_html(plan))
+
+
+def _cost_spread(plan: dict) -> str:
+    """' (fitted on 2 other sets of 200 trials: $53.0B and $46.4B)': the cost's own sampling
+    spread, in `fleetcast plan`'s words (engine.forecast_plan.cost_spread_text); the report gave
+    the one cost alone. "" when not computed, or when no other set found a plan (said apart)."""
+    from types import SimpleNamespace
+
+    from engine.forecast_plan import cost_spread_text
+
+    others = plan.get("cost_on_other_trial_sets_usd") or []
+    if not others or not plan.get("samples") or all(c is None for c in others):
+        return ""
+    fits = SimpleNamespace(cost_on_other_trials_usd=tuple(math.nan if c is None else float(c) for c in others),
+                           samples=int(plan["samples"]), total_cost_usd=float(plan.get("total_cost_usd") or 0.0))
+    return _esc(cost_spread_text(fits))
+
+
+def _plan_notes_html(plan: dict) -> str:
+    """The plan's own notes, as `fleetcast plan` prints them: among them the hindsight one (demand
+    points after the first order month taken as known), without which the report's plan read
+    surer than the CLI's."""
+    notes = [str(n) for n in list(plan.get("throughput_notes") or []) + list(plan.get("candidate_notes") or []) if n]
+    if not notes:
+        return ""
+    import re
+
+    def shown(note: str) -> str:   # a command quoted `like this` in the CLI's text set as code here
+        text = re.sub(r"`([^`]+)`", r"<code>\1</code>", _esc(note[:1].upper() + note[1:]))
+        return text if text.endswith((".", ")")) else text + "."
+
+    items = "".join(f"<li>{shown(n)}</li>" for n in notes)
+    return f'<h3>Notes on the plan</h3><ul style="font-size:9pt">{items}</ul>'
 
 
 def _delivered_text(plan: dict) -> str:
@@ -750,6 +991,49 @@ def _scenario_chips(store, panels_figures: dict, orders: list[dict], params: dic
     return chips
 
 
+def _panel_run_basis(panel_key: str, panel, chart_key: str, params: dict) -> str:
+    """A run basis the panel's export context lacks: the plan's trials and the Compare's runs."""
+    if panel_key == "plan" and chart_key in ("plan_capacity", "plan_prob_meet"):
+        return plan_run_basis(getattr(panel, "result", None), (params or {}).get("seed"))
+    if panel_key == "compare":
+        return compare_run_basis(getattr(panel, "results", None))
+    return ""
+
+
+def _forecast_run(panels: Mapping[str, object], failed: Mapping[str, str]) -> dict:
+    """The Forecast view's run: its trials and seed ({} when it has none)."""
+    result = getattr(panels.get("forecast"), "result", None) if "forecast" not in failed else None
+    if result is None:
+        return {}
+    return {"trials": getattr(result, "trials", None), "seed": getattr(result, "seed", None)}
+
+
+def _uncertainty_shares(panels: Mapping[str, object], failed: Mapping[str, str]) -> dict[str, float]:
+    """{source label: its share of the variance of log(capacity / demand), averaged over the
+    months where anything varies} from the Forecast view's run ({} without one)."""
+    from engine.forecast import SOURCE_LABELS
+
+    shares = getattr(getattr(panels.get("forecast"), "view", None), "shares", None) if "forecast" not in failed \
+        else None
+    if shares is None:
+        return {}
+    import numpy as np
+
+    table = np.asarray(shares.shares, dtype=float)
+    varied = table.sum(axis=0) > 0
+    if not varied.any():
+        return {}
+    return {SOURCE_LABELS.get(src, src): float(table[i, varied].mean()) for i, src in enumerate(shares.sources)}
+
+
+def _compare_not_drawn(panels: Mapping[str, object], failed: Mapping[str, str]) -> list[tuple[str, str]]:
+    """[(scenario, why)] for each scenario the Compare view could not compute (not drawn)."""
+    if "compare" in failed:   # said first in the key answers
+        return []
+    return [(name, str(outcome.why)) for name, outcome in getattr(panels.get("compare"), "results", None) or []
+            if hasattr(outcome, "why") and getattr(outcome, "result", None) is None]
+
+
 def refuse_existing(path: Path, force: bool) -> None:
     from engine.csv_io import refuse_protected
 
@@ -780,7 +1064,7 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
     says so first in its key answers. `progress` and `should_stop`: see `gui.export_all.compute_all`
     (Cancelled: nothing was written).
     """
-    from gui.export_all import compute_all, not_computed, refuse_not_computed
+    from gui.export_all import compute_all, not_computed, panel_context, refuse_not_computed
 
     from PySide6.QtCore import QMarginsF, QUrl
     from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
@@ -829,7 +1113,8 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
                 name = f"chart-{panel_key}-{chart_key}"
                 document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
                 title = getattr(chart, "title", "") or chart_key.replace("_", " ").replace("-", " ")
-                charts.append((name, f"{_AREA_NAMES.get(panel_key, panel_key.title())}: {title}"))
+                charts.append((name, chart_caption(panel_key, title, panel_context(panel, scenario, chart_key),
+                                                   _panel_run_basis(panel_key, panel, chart_key, params))))
 
     if plan is None and "plan" not in failed:  # the Plan view computed one: report it, feasible or not
         plan_result = getattr(panels.get("plan"), "result", None)
@@ -847,7 +1132,10 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
                         accuracy=load_accuracy(), plan=plan, not_computed=failed,
                         extra={"model_names": {m.id: m.name for m in store.models()},
                                "chip_names": {c.id: chip_name(c) for c in store.chips()},
-                               "what_if": what_if_of(store, scenario)})
+                               "what_if": what_if_of(store, scenario),
+                               "forecast_run": _forecast_run(panels, failed),
+                               "uncertainty_shares": _uncertainty_shares(panels, failed),
+                               "compare_not_drawn": _compare_not_drawn(panels, failed)})
     parts, names = [], []
     for name, build in SECTIONS:
         text = build(ctx)

@@ -76,9 +76,25 @@ def scenario_color(name: str, all_names, baseline: str | None = None) -> str:
     if baseline is not None and name == baseline:
         return OKABE_ITO[0]
     others = sorted(n for n in set(all_names) | {name} if n != baseline)
-    # Not vermillion: that is the peak demand's colour on the same chart.
-    choices = tuple(c for c in OKABE_ITO[1:6] if c != CATEGORY_COLORS["Peak demand"]) + TOL_MUTED
-    return choices[others.index(name) % len(choices)]
+    return SCENARIO_COLORS[others.index(name) % len(SCENARIO_COLORS)]
+
+
+# The compared scenarios' colours after the baseline's blue: one qualitative palette, every pair
+# far apart (CIELAB distance >= 25; tests/gui/test_report_s23.py). The Okabe-Ito + Tol list gave a
+# 7-scenario Compare chart two light blues (#56B4E9, #88CCEE) and two teals (#009E73, #44AA99).
+# Not vermillion: that is the peak demand's colour on the same chart. The first four are as before.
+SCENARIO_COLORS = ("#E69F00",   # orange
+                   "#009E73",   # bluish green
+                   "#CC79A7",   # reddish purple
+                   "#56B4E9",   # sky blue
+                   "#332288",   # indigo
+                   "#999933",   # olive
+                   "#882255",   # wine
+                   "#8C564B",   # brown
+                   "#7F7F7F",   # grey
+                   "#000000",   # black
+                   "#9467BD")   # purple
+
 TARGET_COLOR = "#C00000"  # latency targets, capacity lines
 
 _chip_names: dict[str, str] = {}  # display names (short and full) -> chip id, longest first
