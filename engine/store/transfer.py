@@ -98,7 +98,7 @@ class _Problems:
         self.items.append(text)
         if len(self.items) >= MAX_REPORTED_PROBLEMS:
             raise ValidationError(self.items + [f"{self.name}: stopped reading after {MAX_REPORTED_PROBLEMS} problems"],
-                                  context=f"{self.name}: nothing imported")
+                                  context=self._context())
 
     def add_row(self, line: int, exc: ValidationError) -> None:
         for problem in exc.problems:
@@ -107,7 +107,13 @@ class _Problems:
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise ValidationError(self.items, context=f"{self.name}: nothing imported")
+            raise ValidationError(self.items, context=self._context())
+
+    def _context(self) -> str:
+        """"nothing imported", naming the file unless every problem does ("orders.csv: nothing
+        imported: orders.csv row 5, ..." named it twice)."""
+        named = all(item.startswith(f"{self.name} ") or item.startswith(f"{self.name}:") for item in self.items)
+        return "nothing imported" if named else f"{self.name}: nothing imported"
 
 
 class _RowReader(CsvReader):
