@@ -61,20 +61,20 @@ def test_export_partial_leaves_the_plan_out_and_says_why(tmp_path, capsys):
 
 def test_a_fleet_short_on_fresh_trials_within_their_error_is_said_in_the_headline(db, capsys):
     """QA: at 95% the headline said "plan reaching 94.8% against the 95% asked ... total $0" beside
-    a note that the fleet keeps 95% on 8,000 validation trials: no orders. One verdict now: the
-    fresh figure with its standard error, within Monte Carlo error of the confidence. (94.7% since
-    Hopper's serving spread is 0.18: at 95% the fleet is short on the validation trials too.)"""
+    a note that the fleet keeps 95% on 8,000 validation trials: no orders. One rule now (MEETS_RULE,
+    s23): a fleet, like any plan, short of the confidence on the fresh trials, even within their
+    Monte Carlo error, is not sold as keeping it; whatever the story's demand gives at 94.7%, a
+    plan the CLI keeps reads at least 94.7% on the fresh trials, and its headline says the rule."""
     argv = ("--db", db, "plan", "--confidence", "0.947", "--from", "2025-03", "--until", "2025-05")
     code, out, err = run_cli(capsys, *argv, "--format", "json")
     d = json.loads(out)
-    assert code == 0 and d["feasible"] and d["orders"] == [] and d["status"] == "no orders needed"
-    assert 0.94 <= d["min_prob_meet_in_target"] < 0.947
-    assert d["min_prob_meet_in_target_se"] == pytest.approx(0.0036, abs=0.0002)
-    code, text, err = run_cli(capsys, *argv)
-    head = text.splitlines()[0]
-    assert "plan reaching P(meet demand) 94.4% ± 0.36 pt on 4,000 fresh trials against the 94.7% asked " \
-           "(within Monte Carlo error) from 2025-03 to 2025-05; total $0" in head
-    assert "the fleet as it is keeps P(meet demand) >= 94.7%" in text
+    assert (code == 0) == d["feasible"]
+    if d["feasible"]:
+        assert d["min_prob_meet_in_target"] >= 0.947
+        code, text, err = run_cli(capsys, *argv)
+        assert "plan reaching P(meet demand)" not in text and "a plan meets the target when" in text.splitlines()[0]
+    else:
+        assert d["status"] != "no orders needed"
 
 
 def test_a_fleet_short_on_fresh_trials_beyond_their_noise_is_planned_for(db, capsys, monkeypatch):
@@ -123,4 +123,5 @@ def test_the_shortfall_words_are_one_rule_for_the_cli_and_the_window():
     assert fresh_shortfall_text(0.95, 0.95, 4000) == ""
     assert fresh_shortfall_text(0.948, 0.95, 4000) == ("± 0.35 pt on 4,000 fresh trials against the 95% asked "
                                                        "(within Monte Carlo error)")
-    assert "more than 2 standard errors, inside the 1% tolerance" in fresh_shortfall_text(0.942, 0.95, 4000)
+    # no tolerance below the confidence (MEETS_RULE, s23): short by more than the noise is only that
+    assert fresh_shortfall_text(0.942, 0.95, 4000).endswith("(below it by more than 2 standard errors)")

@@ -147,7 +147,7 @@ def _lowest_in_target(result) -> float:
 
 
 def plan_to_dict(result, scenario_name: str, samples_requested: int | None = None) -> dict:
-    from engine.forecast_plan import FRESH_TOLERANCE, fresh_standard_error
+    from engine.forecast_plan import FRESH_TOLERANCE, MEETS_RULE, fresh_standard_error
 
     iso = lambda d: d.isoformat()  # noqa: E731
     r4 = lambda x: None if x is None else round(float(x), 4)  # noqa: E731
@@ -181,8 +181,9 @@ def plan_to_dict(result, scenario_name: str, samples_requested: int | None = Non
         "prob_meet_demand": [r4(v) for v in result.prob_meet_demand],
         "prob_meet_demand_without_plan": [r4(v) for v in result.prob_meet_without],
         "confidence": result.confidence,
-        # a plan counts as keeping the confidence down to this far below it on the fresh trials
-        # (their own sampling noise at 4,000 trials); a plan short by more is no plan
+        # the one rule for "meets the target", on the validation trials and the fresh ones alike (0:
+        # no slack below the confidence on the fresh trials)
+        "meets_target_rule": MEETS_RULE,
         "fresh_tolerance": FRESH_TOLERANCE,
         "from_month": iso(result.from_month), "until_month": iso(result.until_month),
         "min_prob_meet_in_target": r4(_lowest_in_target(result)),
@@ -256,7 +257,7 @@ def _repeated(ids: list[str]) -> str | None:
 
 def run_plan(args, ctx) -> Output:
     from engine.commands.forecast import _load
-    from engine.forecast_plan import (SHORT_ON_VALIDATION, PlanRequest, cost_spread_text,
+    from engine.forecast_plan import (MEETS_RULE, SHORT_ON_VALIDATION, PlanRequest, cost_spread_text,
                                       fresh_shortfall_text, pct_text, solve_plan, usd_text)
 
     study = apply_saved_plan(args, ctx)
@@ -340,8 +341,10 @@ def run_plan(args, ctx) -> Output:
     if result.feasible and SHORT_ON_VALIDATION in result.status:   # said in the table, not only the JSON status
         within += ("; no scale of it held on the validation trials, so it is the fitted plan as the fresh trials "
                    "accept it")
+    se = data["min_prob_meet_in_target_se"]
+    error = f" ± {100 * se:.2f} pt on {result.check_trials:,} fresh trials" if se is not None and se == se else ""
     text += (f"total {usd_text(result.total_cost_usd)}{spread}, lowest P(meet) in the target months "
-             f"{lowest_text} (out of sample{within})" if result.feasible else result.why)
+             f"{lowest_text}{error} (out of sample{within}; {MEETS_RULE})" if result.feasible else result.why)
     if result.reachable_target is not None:
         first, last = result.reachable_target
         text += f" (--from {first:%Y-%m} --until {last:%Y-%m})"

@@ -7,7 +7,8 @@ import html
 import re
 
 from engine.commands.plan import expected_delivered_cost
-from engine.forecast_plan import FRESH_TOLERANCE, cost_spread_text, fresh_shortfall_text, pct_text, usd_text
+from engine.forecast_plan import (FRESH_TOLERANCE, cost_spread_text, fresh_shortfall_text, fresh_standard_error,
+                                  pct_text, usd_text)
 from engine.studies_forecast import plan_lowest_prob
 from gui.panels.base import counted, with_names
 from gui.widgets.plot_panel import format_number
@@ -51,11 +52,17 @@ def plan_summary_html(r, unit: str, names: dict, asked_samples: int) -> str:
     jobs = jobs[:1].upper() + jobs[1:]   # a sentence of its own
     chips = sum(o.quantity for o in r.orders)
     lowest = plan_lowest_prob(r)
-    # the fit holds the target on its own trials; fresh trials say how far to trust that
-    short = (f" <span style='color:#a1260d'>That is below the target: the {r.samples}-trial fit is "
-             f"optimistic; fit on more trials for a safer plan.</span>" if lowest < r.confidence - FRESH_TOLERANCE
-             else f" That is {lowest:.1%} {fresh_shortfall_text(lowest, r.confidence, r.check_trials)}."
-             if lowest < r.confidence else "")
+    # The rule (MEETS_RULE): a plan meets the target when its lowest month on the fresh trials, the
+    # point estimate, is at least the confidence (FRESH_TOLERANCE 0). A plan kept short of it (one
+    # saved under the one point of slack there was) is said to be short, never "inside a tolerance".
+    se = fresh_standard_error(lowest, r.check_trials or 4000)
+    error = f" ± {100 * se:.2f} pt" if se == se else ""
+    short = (f" <span style='color:#a1260d'>That is short of the target, {lowest:.1%} "
+             f"{fresh_shortfall_text(lowest, r.confidence, r.check_trials or 4000)}: a plan meets it when its lowest "
+             f"month on the fresh trials is at least the confidence; fit on more trials for a safer plan.</span>"
+             if lowest < r.confidence - FRESH_TOLERANCE else
+             " It meets the target: its lowest month on the fresh trials is at least the confidence." if lowest == lowest
+             else "")
     refit = (f" (refitted: the {asked_samples}-trial fit fell short on fresh trials)" if r.samples > asked_samples else "")
     paid = expected_delivered_cost(r)   # in `plan`'s words and by its rule (the headline left it out)
     paid = (f" ({usd_text(paid)} of it expected to be delivered: the vendors' fulfilment and cut-offs, what a "
@@ -64,7 +71,7 @@ def plan_summary_html(r, unit: str, names: dict, asked_samples: int) -> str:
             f"{usd_text(r.total_cost_usd)}</b>{paid}, fitted to keep P(meet demand) ≥ {pct_text(r.confidence)} in every "
             f"month over {window} on {r.samples} trials{refit}{html.escape(cost_spread_text(r))}. On "
             f"{r.check_trials or 4000:,} fresh trials its lowest month is "
-            f"{lowest:.1%} (without the plan {plan_lowest_prob(r, with_plan=False):.1%}).{short} "
+            f"{lowest:.1%}{error} (without the plan {plan_lowest_prob(r, with_plan=False):.1%}).{short} "
             f"{jobs + '. ' if jobs else ''}<span style='color:#666'>Capacity in {unit} chips.{notes}</span>")
 
 

@@ -33,17 +33,22 @@ def story():
 
 
 def direct_arrivals(inputs, s, cand, order_months, seed):
-    """`_arrivals` as it was: the vendor draws and the ageing of every trial, order month and month."""
+    """`_arrivals` as it was: the vendor draws and the ageing of every trial, order month and month.
+    Each order month is a contract of its own, with its own noise, as the forecast draws it once
+    the order is added to the fleet (s23: one draw per candidate had served all its months)."""
     sc, n = inputs.scenario, s.capacity_tps.shape[0]
     common = s.vendor_z.get(cand.vendor.lower())
     if common is None:
         common = vendor_shocks(seed, cand.vendor, n)
-    own = _stream(seed, 7, _text_key(f"plan|{cand.vendor}|{cand.chip_id}")).standard_normal((2, n))
-    fraction, delay = draw_fraction_delay(_candidate_unc(inputs, cand), common, own, n)
+    draws = [draw_fraction_delay(_candidate_unc(inputs, cand), common, _stream(
+        seed, 2, _text_key(f"{cand.vendor}|{cand.chip_id}|{m.isoformat()}")).standard_normal((2, n)), n)
+        for m in order_months]
+    fraction = np.stack([f for f, _ in draws], axis=1)            # trials x order months
+    delay = np.stack([d for _, d in draws], axis=1)
     month_ord = np.array([m.toordinal() for m in s.months], dtype=float)
     ship = np.array([_add_months(m, cand.lead_time_months).toordinal() for m in order_months], dtype=float)
-    ship = ship[None, :] + np.rint(delay)[:, None]
-    out = fraction[:, None, None] * _survival(month_ord[None, None, :] - (ship[:, :, None] + sc.install_lag_days), sc)
+    ship = ship[None, :] + np.rint(delay)
+    out = fraction[:, :, None] * _survival(month_ord[None, None, :] - (ship[:, :, None] + sc.install_lag_days), sc)
     start, end = s.cutoffs.get(cand.chip_id, (np.full(n, np.inf), np.full(n, np.inf)))
     lost = (ship >= start[:, None]) & (ship < end[:, None])
     return np.where(lost[:, :, None], 0.0, out), lost
