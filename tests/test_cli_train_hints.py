@@ -87,11 +87,13 @@ def test_only_factor_count_reasons_get_the_chip_count_hint():
 
     flags = {k: None for k in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch", "zero", "recompute")}
     result = SimpleNamespace(infeasible_by_reason={"tp does not divide heads": 3, "out of memory": 5})
+    # 20 chips: not a multiple of 8, the count is the problem; 64: a multiple of 8 whose layouts that
+    # pass the other rules run out of memory: memory is (QA s23: "more factors" was said for 128 H800)
     for chips, said in ((20, "; try a chip count with more factors (a multiple of 8) or another --global-batch"),
-                        (64, "; try a chip count with more factors or another --global-batch")):
+                        (64, "; more chips are needed: the 5 layouts that pass the other rules run out of memory")):
         inputs = TrainingInputs(model=reference_models()["llama3-70b"], chip=reference_chips()["h100-sxm5-80gb"],
                                 num_chips=chips)
-        assert _no_layout_hint(Namespace(chips=chips, **flags), inputs, result, None) == said
+        assert _no_layout_hint(Namespace(chips=chips, **flags), inputs, result, None).startswith(said)
 
 
 def test_the_search_summary_counts_layouts_after_the_reason(capsys):

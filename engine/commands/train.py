@@ -197,6 +197,25 @@ def _figures(res, inputs, mfu_basis: str) -> dict:
 RUN_FIGURES = ("time_to_train_days", "cost_usd", "chip_hours", "energy_mwh", "goodput")
 
 
+# the figures of a run's speed: None in the JSON of a layout the rules rule out (its memory stays)
+SPEED_FIGURES = ("step_time_s", "tokens_per_s_per_chip", "tokens_per_s", "mfu_pct", "hfu_pct",
+                 "model_tflops_per_chip", "breakdown_s", "limiting")
+
+
+def _unmatched_rule(args) -> str:
+    """Which rule leaves no layout, with the numbers ("8 x 4 x 4 = 128, not 64")."""
+    given = {k: getattr(args, k) for k in ("tp", "pp", "dp", "cp") if getattr(args, k) is not None}
+    product = math.prod(given.values())
+    names = " x ".join(given)
+    if len(given) == 4 or (args.dp is not None and product != args.chips):
+        return f"{names} = {' x '.join(map(str, given.values()))} = {product:,}, not {args.chips:,}"
+    if args.chips % product:
+        return f"{names} = {product:,} does not divide {args.chips:,}"
+    if args.cp is None and args.dp is not None:   # what is left for cp is none of the searched ones
+        return f"{names} = {product:,} leaves cp {args.chips // product:,} (the search tries 1, 2, 4, 8, 16)"
+    return "tp x pp x dp x cp must equal --chips, and tp must divide the heads"
+
+
 def _fewer_data(fewer, chips: int) -> dict | None:
     """JSON of `fewer_chips_alternative`: the count, the idle chips and its best layout's figures."""
     if not fewer:
@@ -259,105 +278,233 @@ def shortfall_text(short: dict, num_chips: int) -> str:
             f"~{short['min_chips']:,} chips hold them (more with activations)")
 
 
-def _flag_fixes(args, inputs, reasons: set) -> list[str]:
-    """The flags given that rule out every layout, each with its fix, for the search's reasons
-    that they cause ("--ep 16: Mixtral has 8 experts" was told to try a chip count)."""
+def _stage_chips(args, tp, pp, cp) -> int | None:
+    """tp x dp x cp of the layouts the flags allow, where they fix it (--chips / --pp)."""
+    if pp and args.chips % pp == 0:
+        return args.chips // pp
+    return None
+
+
+def _fitting_expert_tps(inputs) -> list[int]:
+    """The Expert TP values that pass the ETP rules in some layout the other flags allow (the
+    layouts' ep rule included): "use a smaller one" pointed at values that also failed (QA)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from engine.training import EXPERT_TP_MAX, candidate_arrays
+
+    L = candidate_arrays(replace(inputs, expert_tp=None))
+    stage = L["tp"] * L["dp"] * L["cp"]
+    ep_ok = (inputs.model.moe_experts % L["ep"] == 0) & (stage % L["ep"] == 0)
+    out = []
+    for etp in (v for v in range(1, EXPERT_TP_MAX + 1) if v & (v - 1) == 0 or v == inputs.expert_tp):
+        if np.any(ep_ok & (L["tp"] % etp == 0) & (stage % (L["ep"] * etp) == 0)):
+            out.append(etp)
+    return out
+
+
+def _batch_words(args, inputs) -> str:
+    """Why dp x micro-batch fails the default batch, with the numbers: the default rounds to a
+    multiple of it at most 1.5x up, beyond which the default stays (not divisible); said as
+    "global batch not divisible" where no --global-batch was given (QA)."""
+    from engine.training import MAX_BATCH_GROWTH
+
+    tp, pp, cp = args.tp, args.pp, args.cp or 1
+    if args.global_batch or not args.micro_batch or not tp or not pp:
+        return ""
+    dp = args.dp or args.chips // (tp * pp * cp)
+    unit = dp * args.micro_batch * (pp if (args.vpp or 1) > 1 else 1)
+    default = inputs.batch_seqs()
+    if unit <= MAX_BATCH_GROWTH * default:
+        return ""
+    return (f"dp x micro-batch {dp:,} x {args.micro_batch:,} = {unit:,} exceeds {MAX_BATCH_GROWTH:g}x the default "
+            f"batch {default:,}: use a smaller --micro-batch, or --global-batch {unit}")
+
+
+def _flag_fixes(args, inputs, reasons: set) -> list[tuple[str, dict]]:
+    """The flags given that rule out every layout, each with its fix and the inputs that release
+    it, for the search's reasons that they cause ("--ep 16: Mixtral has 8 experts" was told to
+    try a chip count)."""
     from engine.layout import Infeasible
     from engine.training import max_vpp
 
     model, fixes = inputs.model, []
     tp, pp, vpp, cp, ep = args.tp, args.pp, args.vpp, args.cp, args.ep
+    free_dp = {"dp": None} if args.dp is not None else {}   # a pinned dp moves with the field released
     if Infeasible.SCHEDULE.text in reasons and inputs.schedule != "1f1b":
         if vpp is not None and vpp > 1:
-            fixes.append(f"--schedule {inputs.schedule} runs one chunk per stage: drop --vpp {vpp} "
-                         "(or use --schedule 1f1b)")
+            fixes.append((f"--schedule {inputs.schedule} runs one chunk per stage: drop --vpp {vpp} "
+                          "(or use --schedule 1f1b)", {"vpp": None}))
         elif inputs.schedule == "dualpipe" and pp is not None and pp % 2:
-            fixes.append(f"--schedule dualpipe needs an even --pp (not {pp})")
+            fixes.append((f"--schedule dualpipe needs an even --pp (not {pp})", {"pp": None, **free_dp}))
     if Infeasible.BATCH.text in reasons and vpp is not None and vpp > 1 and pp and args.global_batch:
         # the batch reason also holds the interleaving rule (12 micro-batches on pp 8): a chip count
         # was no fix for it
         dp_mb = (args.dp or 1) * (args.micro_batch or 1)
         if args.global_batch % dp_mb == 0 and (args.global_batch // dp_mb) % pp:
-            fixes.append(f"--vpp {vpp} interleaves: its micro-batches (--global-batch {args.global_batch} / "
-                         f"{dp_mb}) must be a multiple of --pp {pp}; e.g. --global-batch "
-                         f"{math.ceil(args.global_batch / (dp_mb * pp)) * dp_mb * pp}, or drop --vpp")
+            fixes.append((f"--vpp {vpp} interleaves: its micro-batches (--global-batch {args.global_batch} / "
+                          f"{dp_mb}) must be a multiple of --pp {pp}; e.g. --global-batch "
+                          f"{math.ceil(args.global_batch / (dp_mb * pp)) * dp_mb * pp}, or drop --vpp", {"vpp": None}))
+    if Infeasible.BATCH.text in reasons:
+        words = _batch_words(args, inputs)
+        if words:
+            fixes.append((words, {"micro_batch": None}))
     if Infeasible.VPP.text in reasons and vpp is not None and vpp > 1:
         if pp == 1:
-            fixes.append(f"--vpp {vpp} interleaves pipeline stages: give --pp 2 or more, or drop --vpp")
+            fixes.append((f"--vpp {vpp} interleaves pipeline stages: give --pp 2 or more, or drop --vpp",
+                          {"vpp": None}))
         elif pp is not None and 1 < pp <= model.layers and max_vpp(model.layers, pp) < vpp:
             # every chunk of every stage holds a whole layer: the fullest stage alone (ceil(layers /
             # pp)) let PP 33 x VPP 4 over 126 layers through, its end stages one layer each
-            fixes.append(f"--vpp {vpp} needs a layer in every chunk of every stage; --pp {pp} over "
-                         f"{model.layers} layers allows --vpp {max_vpp(model.layers, pp)} at most")
+            fixes.append((f"--vpp {vpp} needs a layer in every chunk of every stage; --pp {pp} over "
+                          f"{model.layers} layers allows --vpp {max_vpp(model.layers, pp)} at most", {"vpp": None}))
         elif pp is None and math.ceil(model.layers / 2) < vpp:
-            fixes.append(f"--vpp {vpp}: {model.layers} layers are too few for {vpp} chunks per stage")
+            fixes.append((f"--vpp {vpp}: {model.layers} layers are too few for {vpp} chunks per stage",
+                          {"vpp": None}))
     kv = model.kv_heads   # (the search's rule: tp divides the heads, and the KV heads or a multiple of them)
     if Infeasible.TP_HEADS.text in reasons and tp is not None and (
             model.heads % tp or (tp > kv and tp % kv) or (tp <= kv and kv % tp)):
-        fixes.append(f"--tp {tp} does not divide {model.name}'s {model.heads} heads and {model.kv_heads} KV heads")
+        fixes.append((f"--tp {tp} does not divide {model.name}'s {model.heads} heads and {model.kv_heads} KV heads",
+                      {"tp": None, **free_dp}))
     if Infeasible.PP_LAYERS.text in reasons and pp is not None and pp > model.layers:
-        fixes.append(f"--pp {pp} exceeds {model.name}'s {model.layers} layers")
+        fixes.append((f"--pp {pp} exceeds {model.name}'s {model.layers} layers", {"pp": None, **free_dp}))
     if Infeasible.CP_SEQUENCE.text in reasons and cp is not None and cp > 1 and inputs.seq % (2 * cp):
-        fixes.append(f"--cp {cp}: sequences of {inputs.seq:,} tokens are not a multiple of 2 x cp")
+        fixes.append((f"--cp {cp}: sequences of {inputs.seq:,} tokens are not a multiple of 2 x cp",
+                      {"cp": None, **free_dp}))
     if Infeasible.EP.text in reasons and ep is not None and model.is_moe:
         experts = model.moe_experts
-        per_stage = args.chips // pp if pp and args.chips % pp == 0 else args.chips   # tp x dp x cp
+        per_stage = _stage_chips(args, tp, pp, cp) or args.chips   # tp x dp x cp
         if ep > experts:
-            fixes.append(f"--ep {ep}: {model.name} has {experts} experts; use --ep {experts} or fewer")
+            fixes.append((f"--ep {ep}: {model.name} has {experts} experts; use --ep {experts} or fewer", {"ep": None}))
         elif experts % ep:
-            fixes.append(f"--ep {ep} does not divide {model.name}'s {experts} experts: use a divisor of {experts}")
+            fixes.append((f"--ep {ep} does not divide {model.name}'s {experts} experts: use a divisor of {experts}",
+                          {"ep": None}))
         elif per_stage % ep:
-            fixes.append(f"--ep {ep} does not divide --chips / --pp = {per_stage:,}" if pp else
-                         f"--ep {ep} does not divide --chips {args.chips:,}")
+            fixes.append((f"--ep {ep} does not divide --chips / --pp = {per_stage:,}" if pp else
+                          f"--ep {ep} does not divide --chips {args.chips:,}", {"ep": None}))
     if Infeasible.EXPERT_TP.text in reasons and inputs.expert_tp and model.is_moe:
         etp = inputs.expert_tp
+        per_stage = _stage_chips(args, tp, pp, cp)
         if tp is not None and tp % etp:
-            fixes.append(f"--expert-tp {etp} does not divide --tp {tp}: use a divisor of {tp}, or drop --expert-tp "
-                         "to derive it")
+            words = f"--expert-tp {etp} does not divide --tp {tp}"
+        elif ep is not None and per_stage and per_stage % (ep * etp):
+            words = f"ep {ep} x etp {etp} = {ep * etp:,} does not divide tp x dp x cp = {per_stage:,}"
         else:
-            fixes.append(f"--expert-tp {etp}: it must divide tp, and ep x {etp} divide tp x dp x cp; use a smaller "
-                         "one, or drop --expert-tp to derive it")
+            words = f"--expert-tp {etp}: it must divide tp, and ep x {etp} divide tp x dp x cp"
+        if tp is not None and ep is not None and per_stage:   # one layout: the ETP it would derive
+            words += f"; derived ETP would be {math.gcd(tp, max(per_stage // ep, 1))} (drop --expert-tp)"
+        else:
+            fitting = [v for v in _fitting_expert_tps(inputs) if v != etp]
+            listed = f"{', '.join(map(str, fitting[:-1]))} or {fitting[-1]}" if len(fitting) > 1 else "".join(map(str, fitting))
+            words += (f"; use --expert-tp {listed}, or drop it to derive it" if fitting else
+                      "; drop --expert-tp to derive it")
+        fixes.append((words, {"expert_tp": None}))
     return fixes
 
 
-def _no_layout_hint(args, inputs, result, fewer) -> str:
-    """What to change when no layout runs, from the search's reasons: the flags that rule out
-    every layout first, then fewer chips, memory, and last the chip count's factors."""
+def _fits(inputs, changes: dict):
+    """The best layout of a search with `changes` to the inputs (None: nothing fits)."""
     from dataclasses import replace
 
     from engine.training import search_layouts
 
+    return search_layouts(replace(inputs, **changes), top_k=1).best
+
+
+# the memory settings a user may pin, as (flag, TrainingInputs field, layout key, pinned-and-costly test)
+MEMORY_LEVERS = (("--zero", "zero_stage", "zero_stage", lambda a: a.zero is not None and a.zero < 3),
+                 ("--recompute", "recompute", "recompute", lambda a: a.recompute not in (None, "full")),
+                 ("--micro-batch", "micro_batch", "micro_batch", lambda a: (a.micro_batch or 1) > 1))
+
+
+def _fewest_lever_changes(args, inputs):
+    """(the pinned memory flags' new values, the layout) of the fewest of them that, released,
+    let a layout fit; the others stay as given (QA: "--zero 3 --micro-batch 2" was told where
+    --zero 3 alone fits at --micro-batch 1). None when releasing them all does not help."""
+    from itertools import combinations
+
+    pinned = [lever for lever in MEMORY_LEVERS if lever[3](args)]
+    for size in range(1, len(pinned) + 1):
+        for levers in combinations(pinned, size):
+            best = _fits(inputs, {field: None for _, field, _, _ in levers})
+            if best is not None:
+                given = {"zero_stage": args.zero, "recompute": args.recompute, "micro_batch": args.micro_batch}
+                changed = [f"{flag} {best.layout[key]}" for flag, field, key, _ in levers
+                           if best.layout[key] != given[field]]
+                return changed, best
+    return None
+
+
+# at most this many larger counts are searched for one that fits, each a whole search
+MORE_CHIPS_TRIES = 8
+
+
+def _more_chips_that_fit(args, inputs):
+    """(count, its best layout) for the fewest chips above --chips, in steps of about an eighth of
+    it (a multiple of 8), up to twice it, whose layouts fit; None when none does. A pinned dp is
+    released (it fixes the count)."""
+    n = args.chips
+    step = 8 * max(1, round(n / 64))
+    short = model_state_shortfall(inputs)
+    low = max(n + 1, short["min_chips"] if short else 0)
+    for k in range(1, MORE_CHIPS_TRIES + 1):
+        m = (n // step + k) * step
+        if m < low:
+            continue
+        if m > 2 * n:
+            break
+        best = _fits(inputs, {"num_chips": m, "dp": None})
+        if best is not None:
+            return m, best
+    return None
+
+
+def _no_layout_hint(args, inputs, result, fewer) -> str:
+    """What to change when no layout runs, from the search's reasons. Each layout counts under the
+    first rule it fails, memory last: where some are out of memory, those are the layouts that pass
+    every other rule, so memory is what stops the run, whatever else the count rules out (128
+    chips were told "try a chip count with more factors"). A flag's fix is given where it rules out
+    every layout, or where releasing it lets one fit; then fewer chips, memory, and last the chip
+    count's factors."""
     reasons = set(result.infeasible_by_reason)
+    out_of_memory = "out of memory" in reasons
     fixes = _flag_fixes(args, inputs, reasons)
-    short = model_state_shortfall(inputs) if "out of memory" in reasons else None
+    if out_of_memory:   # some layouts pass the flags' rules: a flag is to blame only if releasing it helps
+        fixes = [(text, release) for text, release in fixes if _fits(inputs, release) is not None]
+    texts = [text for text, _ in fixes]
+    short = model_state_shortfall(inputs) if out_of_memory else None
     if short:   # no count's factors or pinned memory setting can help: chips first, then the flags' own fixes
-        return "; " + "; ".join([f"more chips are needed: {shortfall_text(short, args.chips)}", *fixes])
-    if fixes:
-        return "; " + "; ".join(fixes)
+        return "; " + "; ".join([f"more chips are needed: {shortfall_text(short, args.chips)}", *texts])
+    if texts:
+        return "; " + "; ".join(texts)
     if fewer:
         return f"; {_fewer_text(fewer, args.chips)}"
-    if not reasons <= {"out of memory"}:   # the chip count factors badly for this model
+    if not out_of_memory or args.chips % 8:   # the chip count factors badly for this model
         multiple = " (a multiple of 8)" if args.chips % 8 else ""
         return f"; try a chip count with more factors{multiple} or another --global-batch"
     # memory settings the user pinned (the search tries the others itself)
-    levers = [flag for flag, pinned in (("--zero 3", args.zero is not None and args.zero < 3),
-                                        ("--recompute full", args.recompute not in (None, "full")),
-                                        ("--micro-batch 1", (args.micro_batch or 1) > 1)) if pinned]
+    levers = [f"{flag} {'3' if flag == '--zero' else 'full' if flag == '--recompute' else '1'}"
+              for flag, _, _, pinned in MEMORY_LEVERS if pinned(args)]
+    kept = _fewest_lever_changes(args, inputs) if levers else None
     fixed = [f"--{k} {getattr(args, k)}" for k in ("tp", "pp", "cp", "dp") if getattr(args, k) is not None]
     if any(getattr(args, k) is not None for k in ("tp", "pp", "cp")):   # not "more chips": the layout given
-        kept = search_layouts(replace(inputs, zero_stage=None, recompute=None, micro_batch=None), top_k=1).best \
-            if levers else None
-        free = search_layouts(replace(inputs, tp=None, pp=None, cp=None, dp=None), top_k=1).best
+        free = _fits(inputs, {"tp": None, "pp": None, "cp": None, "dp": None})
         ways = []
-        if kept is not None:   # the pinned memory settings that change
-            changed = [f"{flag} {kept.layout[key]}" for flag, key, given in (
-                ("--zero", "zero_stage", args.zero), ("--recompute", "recompute", args.recompute),
-                ("--micro-batch", "micro_batch", args.micro_batch)) if given is not None and kept.layout[key] != given]
-            ways += [f"keep it with {' '.join(changed)}"] if changed else []
+        if kept is not None and kept[0]:   # the pinned memory settings that change
+            ways.append(f"keep it with {' '.join(kept[0])}")
         if free is not None:
             ways.append(f"drop {' '.join(f.split()[0] for f in fixed)} to search ({layout_label(free.layout)} fits)")
         if ways:
             return f"; the fixed {' '.join(fixed)} does not fit in memory: {', or '.join(ways)}"
+    elif kept is not None and kept[0]:
+        return (f"; every layout runs out of memory with the settings given: {' '.join(kept[0])} fits "
+                f"({layout_label(kept[1].layout)})")
+    more = _more_chips_that_fit(args, inputs)
+    if more is not None:
+        m, best = more
+        return (f"; more chips are needed: the {result.infeasible_by_reason['out of memory']:,} layouts that pass "
+                f"the other rules run out of memory; {m:,} chips fit ({layout_label(best.layout)}, --chips {m})")
     return f"; more chips are needed (or less memory per chip: {', '.join(levers + ['--dtype', '--seq-len'])})"
 
 
@@ -441,11 +588,14 @@ def run(args, ctx) -> Output:
     asked16 = args.dtype or "bf16"
     own, other = (chip.bf16_tflops, chip.fp16_tflops) if asked16 == "bf16" else (chip.fp16_tflops, chip.bf16_tflops)
     ran16 = asked16 if own or not other else ("fp16" if asked16 == "bf16" else "bf16")
+    software = software_settings(args)
+    if not model.is_moe:   # a scenario's saved Expert TP does not apply to a dense model (--expert-tp refuses it)
+        software["expert_tp"] = None
     base = {"model": model.id, "chip": chip.id, "num_chips": args.chips, "seq_len": inputs.seq,
             # the batch the answer's layout runs (below); the default before rounding beside it
             "global_batch_seqs": inputs.batch_seqs(), "default_global_batch_seqs": inputs.batch_seqs(),
             "dtype": ran16 if dtype == "bf16" else dtype,
-            "software": software_settings(args),
+            "software": software,
             # training factors a `calibrate --save` stored for this chip: the figures rest on the user's runs
             "calibrated": saved_calibrations(optional_store(ctx), [chip], ("training",))}
     if getattr(model, "context_len", None) and inputs.seq > model.context_len:
@@ -476,8 +626,8 @@ def run(args, ctx) -> Output:
             if not result.layouts_evaluated:
                 given = ", ".join(f"--{k} {v}" for k, v in (("tp", args.tp), ("pp", args.pp), ("dp", args.dp),
                                                           ("cp", args.cp), ("ep", args.ep)) if v is not None)
-                raise UserError(f"no layout of {args.chips} chips matches {given or 'the flags given'} "
-                                f"(tp x pp x dp x cp must equal --chips, and tp must divide the heads)")
+                raise UserError(f"no layout of {args.chips} chips matches {given or 'the flags given'}: "
+                                f"{_unmatched_rule(args)}")
             reasons = "; ".join(f"{v} layouts: {reason_words(k, inputs.schedule)}"
                                 for k, v in result.infeasible_by_reason.items())
             hint = _no_layout_hint(args, inputs, result, fewer)
@@ -506,9 +656,23 @@ def run(args, ctx) -> Output:
         data = dict(base)
         data.update(_figures(best, inputs, mfu_basis))
         if not best.feasible:  # the contract: an infeasible request exits 1 with the reason (JSON still printed)
-            data["infeasible_reason"] = reason_words(infeasible_detail(best), inputs.schedule)
-            layout = " x ".join(f"{k.upper()}{best.layout[k]}" for k in ("tp", "pp", "vpp", "dp", "cp")
-                                if best.layout.get(k) is not None)
+            detail = reason_words(infeasible_detail(best), inputs.schedule)
+            # the flag at fault with its numbers, as a search gives it ("ep does not divide experts or
+            # tp x dp x cp" named neither EP nor the values)
+            fixes = [text for text, _ in _flag_fixes(args, inputs, {best.reason})]
+            data["infeasible_reason"] = "; ".join([detail, *fixes])
+            # the batch this layout ran with; no speed for a layout the rules rule out (the window
+            # blanks it; the JSON gave 820 tokens/s and MFU 37.2% for a TP that splits no heads).
+            # Out of memory, the figures stay, flagged: the speed it would run at with the memory
+            # (scripts compare them, tests/test_cli_train.py)
+            data["global_batch_seqs"] = int(best.layout.get("global_batch_seqs") or data["global_batch_seqs"])
+            if best.reason == "out of memory":
+                data["figures_note"] = "out of memory: the speed figures are what it would run at if it fit"
+            else:
+                data.update({key: None for key in SPEED_FIGURES})
+            layout = " x ".join(f"{('etp' if k == 'expert_tp' else k).upper()}{best.layout[k]}" for k in
+                                ("tp", "pp", "vpp", "dp", "cp", "ep", "expert_tp") if best.layout.get(k) is not None
+                                and (model.is_moe or k != "ep"))
             raise InfeasibleRequest(f"layout {layout} for {model.id} on {args.chips} x {chip.id} is infeasible: "
                                     f"{data['infeasible_reason']}", data=data)
     if best is not None and best.layout.get("global_batch_seqs"):

@@ -9,6 +9,7 @@ one, a progress bar and Cancel sit above the charts, and the window never waits 
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
@@ -103,8 +104,14 @@ def no_fit_advice(infeasible_by_reason: dict, fewer: tuple | None, num_chips: in
     short = model_state_shortfall(inputs) if inputs is not None and "out of memory" in infeasible_by_reason else None
     if short:   # no count's factors can help, and more memory per chip is the other way
         advice.append(f"add chips: {shortfall_text(short, num_chips)}; or pick a chip with more memory")
+    # each layout counts under the first rule it fails, memory last: out-of-memory layouts pass every
+    # other rule, so on a count that is already a multiple of 8 memory is what stops the run (128
+    # chips were told to "pick a chip count with more factors (a multiple of 8)")
+    memory_limits = "out of memory" in infeasible_by_reason and num_chips % 8 == 0
     for reason, _count in sorted(infeasible_by_reason.items(), key=lambda kv: -kv[1]):
         if short and (reason in MEMORY_REASONS or reason in FACTOR_REASONS):
+            continue
+        if memory_limits and reason in FACTOR_REASONS:
             continue
         text = ("add chips, shorten the sequence or pick a chip with more memory" if reason in MEMORY_REASONS else
                 "pick a chip count with more factors (a multiple of 8) or another global batch"
@@ -117,6 +124,28 @@ def no_fit_advice(infeasible_by_reason: dict, fewer: tuple | None, num_chips: in
             advice.append(text)
     text = "; or ".join(advice) or "add chips or pick another chip"
     return text[0].upper() + text[1:]
+
+
+def infeasible_fix(result) -> str:
+    """What to change when the fixed layout `result` cannot run. Search is offered only for a
+    reason of this layout: FP8 and a set Expert TP rule out every layout, and "Layout: Search keeps
+    only the layouts that can run" sent the user to a search that fails too (QA)."""
+    lay = result.layout
+    if result.reason == "out of memory":
+        levers = ([f"ZeRO-{lay['zero_stage'] + 1} or above"] if lay["zero_stage"] < 3 else []) + \
+            ([f"recompute {'selective or full' if lay['recompute'] == 'none' else 'full'}"]
+             if lay["recompute"] != "full" else []) + (["micro-batch 1"] if lay["micro_batch"] > 1 else [])
+        return (f"Try {', '.join(levers)}, more TP or PP, or " if levers else "Try more TP or PP, or ") + \
+            "Layout: Search, which keeps the layouts that fit."
+    if result.reason.startswith("fp8"):
+        return "Train in BF16 or pick a chip with FP8 units: this holds for every layout, Search included."
+    if result.reason.startswith("expert tp"):
+        stage = int(lay["tp"]) * int(lay["dp"]) * int(lay["cp"])
+        derived = math.gcd(int(lay["tp"]), max(stage // max(int(lay["ep"]), 1), 1))
+        return (f"Set Expert TP to derived ({derived} here), or to a divisor of TP {lay['tp']} with EP "
+                f"{lay['ep']} × Expert TP dividing TP × DP × CP ({stage:,}): a set Expert TP applies to every "
+                "layout, Search included.")
+    return "Layout: Search keeps only the layouts that can run."
 
 
 def no_fit_text(search, fewer: tuple | None, num_chips: int, advice_first: bool = False, inputs=None,
@@ -427,16 +456,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             t.set("time", "does not fit", r.reason)
             # the reason with its numbers (the CLI's words) and what to change; the model's notes on
             # speed ("pipeline bubble costs 22% of the step") describe a run that cannot happen
-            lay = r.layout
-            if r.reason == "out of memory":
-                levers = ([f"ZeRO-{lay['zero_stage'] + 1} or above"] if lay["zero_stage"] < 3 else []) + \
-                    ([f"recompute {'selective or full' if lay['recompute'] == 'none' else 'full'}"]
-                     if lay["recompute"] != "full" else []) + (["micro-batch 1"] if lay["micro_batch"] > 1 else [])
-                fix = (f"Try {', '.join(levers)}, more TP or PP, or " if levers else "Try more TP or PP, or ") + \
-                    "Layout: Search, which keeps the layouts that fit."
-            else:
-                fix = "Layout: Search keeps only the layouts that can run."
-            self.notes.setText(f"This layout is infeasible: {infeasible_detail(r)}. {fix}")
+            self.notes.setText(f"This layout is infeasible: {infeasible_detail(r)}. {infeasible_fix(r)}")
             return
         t.set("throughput", fmt_big(r.tokens_per_s_per_chip * n), f"{r.tokens_per_s_per_chip:,.0f} per chip")
         try:
