@@ -743,8 +743,9 @@ def _prefill_marginal(dep: _Deployment, n, L_in, L_out, cached=0.0) -> np.ndarra
     return _prefill(dep, b, L_in, cached)["marginal_s"] / b
 
 
-def _closed_loop(dep: _Deployment, conc_inst, L_in, L_out, cap) -> dict:
-    """Steady state of a closed loop with `conc_inst` requests in flight per instance."""
+def _closed_loop(dep: _Deployment, conc_inst, L_in, L_out, cap, prefix_cache_hit: float = 0.0) -> dict:
+    """Steady state of a closed loop with `conc_inst` requests in flight per instance; a prefix-cache
+    hit rate h prefills only the rest of each prompt (attending to the cached part)."""
     f = dep.f
     conc_inst = _arr(conc_inst)
     n = np.maximum(np.minimum(conc_inst, cap), 1.0)
@@ -752,8 +753,10 @@ def _closed_loop(dep: _Deployment, conc_inst, L_in, L_out, cap) -> dict:
     # pipeline stages: the batch splits into pp micro-batches, one per stage
     dec = _decode_step(dep, n / dep.pp, ctx)
     step = dec["total_s"] * dep.pp
-    pf1 = _prefill(dep, 1.0, L_in)
-    marg = _prefill_marginal(dep, n, L_in, L_out)
+    L_pf = max(L_in * (1.0 - prefix_cache_hit), 1.0)
+    cached = L_in - L_pf if prefix_cache_hit > 0 else 0.0
+    pf1 = _prefill(dep, 1.0, L_pf, cached)
+    marg = _prefill_marginal(dep, n, L_pf, L_out, cached)
     # Each iteration admits n / L_out new prompts on average; their compute stalls the decode.
     tpot = step + n / np.maximum(L_out, 1.0) * marg
     # Steady state without queueing structure: a prompt waits for about one step, then prefills.
@@ -873,7 +876,7 @@ def _evaluate_serving(inputs: ServingInputs) -> ServingResult:
     elif sc in ("concurrency", "offline"):
         # steady-state closed form: no queueing structure, for quick curves (GUI sweeps)
         conc = float(cast(int, inp.concurrency)) / reps if sc == "concurrency" else cap_f
-        r = _closed_loop(dep, conc, L_in, L_out, cap)
+        r = _closed_loop(dep, conc, L_in, L_out, cap, inp.prefix_cache_hit)
         dec, pf = r["dec"], r["pf1"]
         step = _f(dec["total_s"]) * _f(dep.pp)
         prefill_s = _f(pf["total_s"])
@@ -1055,7 +1058,8 @@ class CapacityResult:
     ttft_ms: float
     tpot_ms: float
     max_concurrency: int              # per replica, from KV capacity
-    limiting: str                     # compute | bandwidth | memory capacity | latency target | overhead
+    limiting: str                     # compute | bandwidth | memory capacity | latency target | overhead |
+                                      # prefill saturation | token budget
     explanation: str
     chips_per_replica: int
     weights_gib_per_chip: float
@@ -1430,14 +1434,29 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
             limiting = "latency target"
             why = f"a larger batch would break the {' and '.join(which) or 'latency'} target"
         else:   # no target broken: beyond this batch the prompts arrive faster than prefill runs them
-            limiting = "prefill saturation"
-            if not bool(np.broadcast_to(r["budget_fed"], r["tpot"].shape)[0, i, nxt]):
+            budget_full = not bool(np.broadcast_to(r["budget_fed"], r["tpot"].shape)[0, i, nxt])
+            # share of a step that is prompt work: steps mostly prefill are prefill saturated,
+            # whatever budget feeds them (4,000-token prompts, 4 output tokens)
+            tpot_j = float(np.broadcast_to(r["tpot"], r["tpot"].shape)[0, i, j])
+            dec_j = float(np.broadcast_to(r["dec"]["total_s"], r["tpot"].shape)[0, i, j])
+            prompt_share = (tpot_j - dec_j) / tpot_j if tpot_j > 0 else 1.0
+            if budget_full and prompt_share < 2.0 / 3.0:
+                # the deployment's own token budget binds, not the hardware: a larger budget serves
+                # more (it read "prefill saturation" and "bandwidth" while 512 -> 1,024 raised it 8%)
+                limiting = "token budget"
                 budget = float(np.broadcast_to(dep.f["inf_prefill_chunk_tokens"], r["tpot"].shape)[0, i, nxt])
-                why = (f"beyond {_count(n, 'sequence')} per replica the token budget of {budget:,.0f} per step "
-                       "cannot take the decodes and the prompts that arrive")
+                groups = float(np.broadcast_to(dep.attn_groups, r["tpot"].shape)[0, i, nxt])
+                per = (f" per attention rank ({groups:.0f} ranks: {budget * groups:,.0f} per replica)"
+                       if groups > 1 else "")
+                why = (f"token budget of {budget:,.0f} per step{per} is full at {n:,.1f} sequences per replica "
+                       "(their decodes plus the prompts that arrive); a larger --max-num-batched-tokens serves more")
             else:
+                limiting = "prefill saturation"
                 why = (f"beyond {_count(n, 'sequence')} per replica prompts arrive faster than prefill runs them "
                        "(requests this short are mostly their prompt)")
+                if budget_full:
+                    budget = float(np.broadcast_to(dep.f["inf_prefill_chunk_tokens"], r["tpot"].shape)[0, i, nxt])
+                    why += f"; they fill the token budget of {budget:,.0f} per step"
     def at(v):
         return float(np.broadcast_to(v, r["tpot"].shape)[0, i, j])
 
@@ -1453,6 +1472,8 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
     if output_len > 1:   # one output token: no decode step to break down (TPOT does not apply)
         why += (f"; of the {tpot_v:.1f} ms per token, {1e3 * shares[resource]:.1f} ms is {words[resource]}")
     resource = "compute" if resource == "prefill" else resource
+    if limiting == "token budget":   # the engine setting, not a hardware bottleneck, holds it here
+        resource = "token budget"
     if e > 1:
         why += f" (layout: {'data-parallel' if t == 1 else f'TP{t}'} attention, experts over EP{e})"
     if across_nodes:
@@ -1537,9 +1558,10 @@ class ServingCurve:
 
 def serving_curve(model: ModelConfig, chips: Sequence[Chip], tps: Sequence[int], batches,
                   *, input_len: float = 1024, output_len: float = 256, weight_dtype: str = "bf16",
-                  kv_dtype: str = "bf16", engine: str = "", factors: Mapping[str, float] | None = None
-                  ) -> ServingCurve:
-    """Throughput-latency curve as the running batch grows, for every chip and TP at once."""
+                  kv_dtype: str = "bf16", engine: str = "", factors: Mapping[str, float] | None = None,
+                  prefix_cache_hit: float = 0.0) -> ServingCurve:
+    """Throughput-latency curve as the running batch grows, for every chip and TP at once
+    (`prefix_cache_hit`: the share of each prompt served from a prefix cache)."""
     for c in chips:
         check_dtypes(c, weight_dtype, kv_dtype)
     shape = model_shape(model)
@@ -1551,7 +1573,7 @@ def serving_curve(model: ModelConfig, chips: Sequence[Chip], tps: Sequence[int],
     b = _arr(batches)[None, None, :]
     dep = _deployment(shape, hw, tp, 1.0, 1.0, weight_dtype, kv_dtype)
     cap, kv_cap = _engine_cap(dep, float(input_len), float(output_len))
-    r = _server_like(dep, b, float(input_len), float(output_len), engine=engine)
+    r = _server_like(dep, b, float(input_len), float(output_len), prefix_cache_hit, engine)
     # a running batch exists only up to the fewer of the KV fit and the engine's cap on running
     # sequences (the family's default or the deployment's own `max_num_seqs`)
     fits = (b <= cap) & np.isfinite(r["ttft"])

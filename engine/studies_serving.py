@@ -146,7 +146,8 @@ def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarr
         res = evaluate_serving(ServingInputs(
             model=request.model, chip=chip, input_len=request.input_len, output_len=request.output_len,
             tp=int(tp), ep=int(ep), scenario="concurrency", concurrency=int(b), weight_dtype=request.weight_dtype,
-            kv_dtype=request.kv_dtype, engine=request.engine, simulate=False, factors=request.limit_factors))
+            kv_dtype=request.kv_dtype, engine=request.engine, simulate=False, factors=request.limit_factors,
+            prefix_cache_hit=request.prefix_cache_hit))
         if not res.feasible or b > res.max_concurrency:
             break
         tpot[k], ttft[k], tokens[k] = res.tpot_ms, res.ttft_ms, res.output_tokens_per_s_per_chip
@@ -191,7 +192,8 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
                 curve = serving_curve(request.model, [chip], [cap.tp], batches, input_len=request.input_len,
                                       output_len=request.output_len, weight_dtype=request.weight_dtype,
                                       kv_dtype=request.kv_dtype, engine=request.engine,
-                                      factors=request.limit_factors or None)
+                                      factors=request.limit_factors or None,
+                                      prefix_cache_hit=request.prefix_cache_hit)
                 tpot[i] = curve.tpot_ms[0, 0]
                 ttft[i] = curve.ttft_ms[0, 0]
                 tokens[i] = curve.output_tokens_per_s_per_chip[0, 0]

@@ -54,7 +54,8 @@ def register(subparsers) -> None:
     p.add_argument("--ramp-s", type=plain_number, default=0.0,
                    help="closed loop: the clients start evenly over this many seconds (default 0: all at once)")
     p.add_argument("--max-num-batched-tokens", type=whole_number, default=None,
-                   help="the engine's token budget per step, per replica (vLLM --max-num-batched-tokens, "
+                   help="the engine's token budget per step, per attention rank: per replica, times its "
+                        "data-parallel attention ranks with TP1 EP (vLLM --max-num-batched-tokens, "
                         "TensorRT-LLM max_num_tokens; default: the engine family's)")
     p.add_argument("--max-num-seqs", type=whole_number, default=None,
                    help="the engine's cap on running sequences per replica (vLLM --max-num-seqs, TensorRT-LLM "
@@ -325,7 +326,7 @@ def run(args, ctx) -> Output:
         raise UserError(f"--input-len {args.input_len:g}, --output-len {args.output_len:g}: {too_long}")
     if args.pp > model.layers:
         raise UserError(f"--pp {args.pp}: more pipeline stages than {model.id}'s {model.layers} layers")
-    if too_small := budget_problem(args.engine, args.max_num_batched_tokens, args.input_len):
+    if too_small := budget_problem(args.engine, args.max_num_batched_tokens, args.input_len, prefix):
         raise UserError(f"--max-num-batched-tokens {args.max_num_batched_tokens}: {too_small}")
     if args.max_num_batched_tokens is not None:
         # chunked prefill at a tiny token budget is one step per few tokens: refuse what would run for minutes
