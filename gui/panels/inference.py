@@ -69,7 +69,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             ("tpot", "TPOT (ms)", "Time per output token at that load (the form's percentile under load; the mean "
              "in steady state)"),
             ("limiting", "Limiting resource", "What stops a larger load: memory capacity, the engine's batch cap, a "
-             "latency target, prefill saturation or saturation; and what fills the time per token"),
+             "latency target, prefill saturation, the engine's token budget or saturation; and what fills the time per token"),
             ("chips", "Chips for the demand", "Chips of this type to serve the demand under the targets (whole replicas)"),
             ("layout", "Layout per replica", "Tensor/expert parallel degrees of one serving replica"),
             ("memory", "Weights per chip (GiB)", "Model weights held by each chip of a replica, against its HBM "
