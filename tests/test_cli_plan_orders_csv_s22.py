@@ -6,7 +6,12 @@ import json
 
 from engine.cli import main
 
-PLAN = ["plan", "--from", "2025-03", "--until", "2025-06", "--confidence", "0.85"]
+# s23: the story's demand points carry their own uncertainty and a planned order the forecast's own
+# draws, so at 85% Mar-Jun 2025 is no plan within the caps any more (83.5% at most in June on the
+# fitted trials): with the caps lifted, this PLAN with --format json on a fresh database at commit
+# 4664896 plans 133,000 H20 ($1.60B), 85.4% in its worst month on the plan's 4,000 fresh trials.
+PLAN = ["plan", "--from", "2025-03", "--until", "2025-06", "--confidence", "0.85",
+        "--caps", "ascend-910b2=2000000,h20-96gb=2000000"]
 
 
 def test_a_plan_written_as_orders_imports_and_forecasts_at_its_confidence(tmp_path, capsys):
@@ -24,7 +29,9 @@ def test_a_plan_written_as_orders_imports_and_forecasts_at_its_confidence(tmp_pa
     assert main(["--db", db, "--format", "json", "forecast", "--trials", "4000", "--seed", "11"]) == 0
     f = json.loads(capsys.readouterr().out)
     kept = [p for m, p in zip(f["months"], f["prob_meet_demand"]) if "2025-03" <= m[:7] <= "2025-06"]
-    assert min(kept) >= 0.85 - 0.01   # the plan's fresh-trial tolerance
+    # other trials than the plan's fresh ones (seed 11): within about two standard errors of 4,000
+    # trials (0.55 pt at 85%) of the confidence the plan keeps on its own
+    assert min(kept) >= 0.85 - 0.01
 
 
 def test_an_existing_file_is_refused_before_the_plan_is_worked_out(tmp_path, capsys):

@@ -77,25 +77,30 @@ def test_a_fleet_short_on_fresh_trials_within_their_error_is_said_in_the_headlin
         assert d["status"] != "no orders needed"
 
 
-def test_a_fleet_short_on_fresh_trials_beyond_their_noise_is_planned_for(db, capsys, monkeypatch):
-    """The fleet as it is passes on the validation trials; where the fresh ones put it short by
-    more than the tolerance, it is planned for as any fleet short of the confidence: fitted and
-    refitted, its plan scaled on the validation trials (held to the confidence plus its standard
-    error) and refused when still short. The refits took the same "no orders needed" shortcut and
-    then refused that as "the cheapest plan ... fitted", buying nothing more."""
-    import engine.forecast_plan as fp
+def test_a_fleet_short_on_fresh_trials_beyond_their_noise_is_planned_for(db, capsys):
+    """The fleet as it is passes on the validation trials; where the fresh ones put it short (by
+    more than the tolerance, none since s23: MEETS_RULE), it is planned for as any fleet short of
+    the confidence: fitted and refitted, its plan scaled on the validation trials and refused when
+    still short. The refits took the same "no orders needed" shortcut and then refused that as "the
+    cheapest plan ... fitted", buying nothing more.
 
-    monkeypatch.setattr(fp, "FRESH_TOLERANCE", 0.001)   # 94.4% is then short of 94.7% by more than it
-    code, out, err = run_cli(capsys, "--db", db, "plan", "--confidence", "0.947", "--from", "2025-03",
-                             "--until", "2025-05", "--format", "json")
+    s23: the story's demand points carry their own uncertainty; the 94.7% Mar-May target this had
+    is short on the validation trials too (the fleet reads 85.2% in May on them). The story's fleet
+    as it is reads 99.39% in March 2025 on the 8,000 validation trials and 99.12% on the 4,000 fresh
+    ones: at 99.3% over March alone it passes the first and not the second, and every fit (200, 400
+    and 800 trials) holds it with no orders. Figures from `fleetcast plan --confidence 0.993 --from
+    2025-03 --until 2025-03 --format json` on a fresh database at commit 4664896."""
+    code, out, err = run_cli(capsys, "--db", db, "plan", "--confidence", "0.993", "--from", "2025-03",
+                             "--until", "2025-03", "--format", "json")
     d = json.loads(out)
     assert not d["status"].startswith("no orders needed"), d["status"]
-    assert any("the fleet as it is keeps P(meet demand) >= 94.7% on the validation trials but only 94.4%" in n
+    assert any("the fleet as it is keeps P(meet demand) >= 99.3% on the validation trials but only 99.1%" in n
                for n in d["throughput_notes"])
-    # (on the story the fleet holds 95% plus the validation trials' error too: the fits order nothing,
-    # and the fresh trials refuse that, as any plan short on them)
+    # (on the story the fleet holds 99.3% on the trials fitted too: the fits order nothing, and the
+    # fresh trials refuse that, as any plan short on them)
     assert code == 1 and not d["feasible"] and d["status"].endswith("short on fresh trials")
-    assert "only 94.5% in its worst month on 4,000 fresh trials" in d["why"]
+    assert d["why"].startswith("the fleet as it is, with no orders, keeps P(meet demand) >= 99.3% on its 800 "
+                               "trials, but only 99.1% in its worst month on 4,000 fresh trials"), d["why"]
 
 
 def test_the_fresh_standard_error_is_the_binomial_one():
