@@ -1185,14 +1185,13 @@ def demand_points_note(curve: DemandCurve) -> str:
     if not uncertain or curve.kind != "piecewise":
         return ""
 
-    def words(p: DemandPoint) -> str:
+    def words(p: DemandPoint) -> str:   # short: the line sits in the Forecast view's summary
         if not p.at_least:
             return f"+-{p.sd_pct:g}%"
-        return f">= figure, +{p.sd_pct:g}%" if p.sd_pct > 0 else ">= figure (sd 0: drawn at it)"
+        return f"+{p.sd_pct:g}% floor" if p.sd_pct > 0 else "floor"
 
     parts = [f"{p.date:%Y-%m} {words(p)}" for p in uncertain]
-    return ("demand points carry their stated uncertainty (1 sd, lognormal; drawn per trial, "
-            "then interpolated): " + ", ".join(parts))
+    return "demand points, 1 sd (lognormal, per trial): " + ", ".join(parts)
 
 
 def _point_weights(curve: DemandCurve, months: Sequence[dt.date]) -> np.ndarray:

@@ -180,5 +180,4 @@ def test_the_forecast_notes_say_the_points_are_uncertain():
     from engine.forecast import run_forecast
 
     notes = run_forecast(inp(split_orders(1), scenario)).notes
-    assert ("demand points carry their stated uncertainty (1 sd, lognormal; drawn per trial, then "
-            "interpolated): 2024-01 >= figure, +20%, 2025-01 +-12.5%") in notes
+    assert "demand points, 1 sd (lognormal, per trial): 2024-01 +20% floor, 2025-01 +-12.5%" in notes
