@@ -272,6 +272,20 @@ def m0008_what_if_list_items(db: Database) -> None:
                                                                sort_keys=True)})
 
 
+def _stored_params(db: Database, name: str):
+    """A scenario's stored params, or None when it is missing or not readable here (left for the
+    store to name when it is opened)."""
+    import json
+
+    row = next(iter(db.table(SCENARIOS).rows_where("name = ?", [name])), None)
+    if row is None:
+        return None
+    try:
+        return json.loads(row["params"])
+    except (TypeError, ValueError):
+        return None
+
+
 @migrations(name="0009_late_what_if_as_extra_delay")
 def m0009_late_what_if_as_extra_delay(db: Database) -> None:
     # "Huawei 6 months late" was seeded as absolute delays (182/272/547 days: the baseline's
@@ -291,13 +305,9 @@ def m0009_late_what_if_as_extra_delay(db: Database) -> None:
     new = {hu + "extra_delay_days": 182.0,
            hu + "note": "what-if: every 910B lot ships 6 months (182 days) later than the baseline assumes, "
                         "on top of the baseline's delay; fulfilment as in the baseline"}
-    row = next(iter(db.table(SCENARIOS).rows_where("name = ?", [name])), None)
-    if row is None:
+    params = _stored_params(db, name)
+    if params is None:
         return
-    try:
-        params = json.loads(row["params"])
-    except (TypeError, ValueError):
-        return   # not readable here: left for the store to name when it is opened
     if not (isinstance(params, dict) and set(params) == {"base", "changes"} and isinstance(params["changes"], dict)):
         return
 
@@ -325,13 +335,9 @@ def m0010_story_demand_point_uncertainty(db: Database) -> None:
     import resources
 
     name = "Story default"
-    row = next(iter(db.table(SCENARIOS).rows_where("name = ?", [name])), None)
-    if row is None:
+    params = _stored_params(db, name)
+    if params is None:
         return
-    try:
-        params = json.loads(row["params"])
-    except (TypeError, ValueError):
-        return   # not readable here: left for the store to name when it is opened
     seeded = json.loads(resources.read_text("scenario_seed_v2.json"))["baseline"]
     if not isinstance(params, dict) or {k: v for k, v in params.items() if k != "ui"} != seeded:
         return

@@ -67,6 +67,17 @@ def policy_editor(window, qtbot):
 
 
 @pytest.fixture
+def training_panel(store, qtbot):
+    """The Training view alone, on the test's store."""
+    from gui.panels.training import TrainingPanel
+
+    p = TrainingPanel(store)
+    qtbot.addWidget(p)
+    yield p
+    p.shutdown()
+
+
+@pytest.fixture
 def forecast_panel(store, qtbot):
     """The Forecast view alone, not updating as it is edited (a test runs it when it means to)."""
     from PySide6.QtCore import QThreadPool

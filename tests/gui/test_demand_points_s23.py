@@ -7,23 +7,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine.forecast import DemandPoint
-from gui.app import MainWindow
 from gui.panels.forecast_editors import DemandPointsEditor
 from gui.panels.forecast_points import AT_LEAST_COLUMN, SD_COLUMN
 
 D = dt.date
-
-
-@pytest.fixture
-def window(store, qtbot, qsettings_isolated):
-    w = MainWindow(store)
-    qtbot.addWidget(w)
-    yield w
-    w.fleet_panel.detach()
-    from gui.settings import settings
-
-    for group in ("window", "scenarios", "fleet"):   # the window saves them on close
-        settings().remove(group)
 
 
 def _editor(qtbot, points):

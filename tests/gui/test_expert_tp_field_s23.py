@@ -6,9 +6,7 @@ import json
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from engine.store import open_store
 from engine.training import TrainingInputs, evaluate_layout
-from gui.panels.training import TrainingPanel
 
 MIXTRAL = {"model_id": "mixtral-8x7b", "chip_id": "h100-sxm5-80gb", "num_chips": 16, "layout_mode": "fixed",
            "layout": {"tp": 4, "pp": 1, "cp": 1, "ep": 4, "vpp": 1, "zero": 1, "micro_batch": 1,
@@ -17,18 +15,8 @@ MIXTRAL = {"model_id": "mixtral-8x7b", "chip_id": "h100-sxm5-80gb", "num_chips":
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "etp.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def panel(store, qtbot):
-    p = TrainingPanel(store)
-    qtbot.addWidget(p)
-    yield p
-    p.shutdown()
+def panel(training_panel):
+    return training_panel
 
 
 def test_the_field_says_what_it_is_and_starts_derived(panel):
@@ -70,16 +58,6 @@ def test_an_expert_tp_the_layout_cannot_take_is_said_with_its_reason(panel, qtbo
     assert not panel.result.feasible
     assert "expert tp must divide tp, and ep x expert tp divide tp x dp x cp" in panel.notes.text()
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
-
-
-@pytest.fixture
-def window(store, qtbot, qsettings_isolated):
-    from gui.app import MainWindow
-
-    w = MainWindow(store)
-    qtbot.addWidget(w)
-    yield w
-    w.fleet_panel.detach()
 
 
 def test_an_expert_tp_edit_is_undoable(window, qtbot):

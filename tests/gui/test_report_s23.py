@@ -20,12 +20,7 @@ from engine.forecast import default_scenario, scenario_to_dict
 from gui import report, style
 
 
-def _context(**overrides) -> report.ReportContext:
-    base = dict(scenario="Test", params={}, created=dt.datetime(2026, 1, 2), db_path=Path("/tmp/x.db"),
-                figures={}, tables={}, charts=[], orders=[], chips={}, stored_calibration={}, accuracy={},
-                extra={"chip_names": {"h20-96gb": "H20", "ascend-910b2": "Ascend 910B2"}})
-    base.update(overrides)
-    return report.ReportContext(**base)
+from tests.gui.test_report_s21 import _context  # noqa: E402  (a report context with the fields overridden)
 
 
 PLAN = {"feasible": True, "total_cost_usd": 3.79e10, "samples": 200, "confidence": 0.9,

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from engine.fleet import installed_timeline
-from engine.store import open_store
 from engine.training import TrainingInputs, estimate_run, evaluate_layout, search_layouts
 from gui.panels.training import TrainingPanel, heatmap_grid, scaling_counts
 
@@ -19,18 +18,8 @@ FIXED = {"model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb", "num_chips": 64, 
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "training.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def panel(store, qtbot):
-    p = TrainingPanel(store)
-    qtbot.addWidget(p)
-    yield p
-    p.shutdown()
+def panel(training_panel):   # (tests/gui/conftest.py: the Training view on the test's store)
+    return training_panel
 
 
 def _rows(table):
