@@ -483,8 +483,14 @@ def run_backtest(args, ctx) -> Output:
     rows = [{"date": p["date"], **{f"{k}_T_tokens_per_day": _sig3(p[k] / 1e12) for k in per_day},
              "inside": p["inside"], **{k: _sig3(p[k]) for k in ("p90_over_p10", "actual_over_p50")}}
             for p in data["points"]]
+    columns = ["date", *(f"{k}_T_tokens_per_day" for k in per_day), "inside", "p90_over_p10", "actual_over_p50"]
+    if getattr(args, "format", None) == "csv":
+        # a CSV travels without the text above the table: each row carries the run it came from
+        basis = {"scenario": scenario.name, "as_of": as_of.isoformat(), "trials": bt.trials, "seed": bt.seed,
+                 "coverage": bt.coverage, "nominal_coverage": 0.8}
+        rows = [{**row, **basis} for row in rows]
+        columns += list(basis)
     return Output(data=data, rows=rows,
-                  columns=["date", *(f"{k}_T_tokens_per_day" for k in per_day), "inside", "p90_over_p10",
-                           "actual_over_p50"],
+                  columns=columns,
                   text=f"scenario {scenario.name!r}: fit on {bt.known} points known on {as_of}: {bt.fit_note}; {cov} "
                        f"(the table in trillions of tokens per day)\n{_error_words(bt)}")
