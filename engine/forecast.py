@@ -49,7 +49,7 @@ DISTRIBUTIONS = ("fixed", "uniform", "triangular", "beta")
 # What a trial draws; each can be switched off (held at its median) to see what it contributes.
 UNCERTAINTY_SOURCES = ("supply", "policy", "demand", "mix", "throughput")
 SOURCE_LABELS = {"supply": "vendor fraction and delay", "policy": "export-licence cut-offs",
-                 "demand": "demand growth", "mix": "request mix", "throughput": "per-chip throughput"}
+                 "demand": "demand (points and growth)", "mix": "request mix", "throughput": "per-chip throughput"}
 FRACTION_BASES = ("order", "outstanding")
 CURVE_KINDS = ("piecewise", "exponential", "logistic")
 # The first months a forecast may start in: a start outside is a typo (1990 for 2025), never a

@@ -193,7 +193,7 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
                                    _metrics(good_inp, month_index, trials), _metrics(bad_inp, month_index, trials)))
     # Demand growth: the growth draw's normal score pinned at +-1.28 (one run each, growth held).
     lo, hi = _demand_pinned(inputs, month_index, trials)
-    bars.append(TornadoBar("demand growth", "P10", "P90", lo, hi))
+    bars.append(TornadoBar("demand (points and growth)", "P10", "P90", lo, hi))
     # Throughput: serving and training pinned together, with the scenario's sigma scale. Training
     # was held at its median at both ends (the completion bars read "P90 | P10" and were equal),
     # and the scale was left out (at 0 the bar still moved P(meet)).

@@ -846,13 +846,13 @@ def demand_accuracy_html(ctx: ReportContext) -> str:
 def _demand_share_words(ctx: ReportContext) -> str:
     """"the largest source of the forecast's uncertainty: 71% of the variance ..., Figure 18"."""
     shares = ctx.extra.get("uncertainty_shares") or {}
-    if "demand growth" not in shares:
+    if "demand (points and growth)" not in shares:
         return ""
     figure = next((f", Figure {i + 1}" for i, (name, _c) in enumerate(ctx.charts)
                    if name == "chart-forecast-uncertainty_shares"), "")
-    largest = max(shares.values()) <= shares["demand growth"]
+    largest = max(shares.values()) <= shares["demand (points and growth)"]
     return (f"{'the largest' if largest else 'a'} source of the forecast's uncertainty: "
-            f"{100 * shares['demand growth']:.0f}% of the variance of log(capacity / demand), averaged over the "
+            f"{100 * shares['demand (points and growth)']:.0f}% of the variance of log(capacity / demand), averaged over the "
             f"months{figure}")
 
 

@@ -59,7 +59,7 @@ CATEGORY_COLORS = {
     "HBM capacity": "#C00000", "Chips needed": "#0072B2", "All chips": "#000000", "All types P50": "#000000",
     "Peak demand": "#D55E00", "Demand": "#D55E00",
     # Forecast: which uncertainty dominates (engine.forecast.SOURCE_LABELS), tornado ends
-    "vendor fraction and delay": "#0072B2", "export-licence cut-offs": "#CC79A7", "demand growth": "#D55E00",
+    "vendor fraction and delay": "#0072B2", "export-licence cut-offs": "#CC79A7", "demand (points and growth)": "#D55E00",
     "request mix": "#E69F00", "per-chip throughput": "#009E73",
     "good end (P10)": "#009E73", "bad end (P90)": "#D55E00",
 }

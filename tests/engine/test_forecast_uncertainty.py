@@ -258,7 +258,7 @@ def test_tornado_bad_end_of_each_input_is_never_better():
                     serving_sigma_by_chip={CHIP: 0.3}), trials=400)
     names = [b.input for b in t.bars]
     assert any(n.endswith(" fraction") for n in names) and any(n.endswith(" delay") for n in names)
-    assert "demand growth" in names and "throughput" in names
+    assert "demand (points and growth)" in names and "throughput" in names
     checked = 0
     for bar in t.bars:
         if bar.input.endswith((" fraction", " delay")) or bar.input == "throughput":

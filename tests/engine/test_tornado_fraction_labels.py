@@ -110,7 +110,7 @@ def test_a_delivered_shares_low_percentile_has_the_lower_p_meet(bars):
 
 @pytest.mark.parametrize("name, more_is_better", [("Huawei fraction", True), ("Huawei delay", False),
                                                   ("throughput", True), ("request mix", False),
-                                                  ("demand growth", False)])
+                                                  ("demand (points and growth)", False)])
 def test_each_percentile_label_points_the_way_its_input_moves_p_meet(bars, name, more_is_better):
     """For every percentile-labelled input: its P90 setting is the better one where more of it
     helps (delivered share, throughput) and the worse one where more of it hurts (delay, mix,

@@ -144,7 +144,7 @@ def test_accuracy_states_how_demand_is_drawn_and_backtested_quickly():
     params = scenario_to_dict(default_scenario())
     charts = [("chart-forecast-prob_meet_demand", "x"), ("chart-forecast-uncertainty_shares", "y")]
     ctx = _context(params=params, charts=charts,
-                   extra={"uncertainty_shares": {"demand growth": 0.62, "vendor fraction and delay": 0.3}})
+                   extra={"uncertainty_shares": {"demand (points and growth)": 0.62, "vendor fraction and delay": 0.3}})
     start = time.perf_counter()
     html = report.accuracy_section(ctx)
     assert time.perf_counter() - start < 2.0
