@@ -492,3 +492,20 @@ def test_migration_0010_leaves_an_edited_baseline_alone(tmp_path):
     assert got["demand"] == before["demand"]
     assert not any("sd_pct" in p for p in got["demand"]["points"])
     s.close()
+
+
+def test_migration_0010_reaches_a_baseline_a_recent_build_seeded(tmp_path):
+    """QA s23: a database seeded by the build before (its baseline has fields the v2 seed lacks:
+    extra_delay_days, slo_percentile, length_spread) read as 'edited' and kept exact points."""
+    def later_fields(params):
+        params["demand"]["slo_percentile"] = "p90"
+        params["demand"]["length_spread"] = 0.0
+        params["default_uncertainty"]["extra_delay_days"] = 0.0
+
+    path = tmp_path / "recent.db"
+    before = _as_seeded_before_point_uncertainty(path, later_fields)
+    s = open_store(path)
+    got = s.scenario("Story default")["params"]
+    assert [p.get("sd_pct", 0) for p in got["demand"]["points"]] == [0, 62.0, 41.0, 26.0, 21.0, 17.0]
+    assert got["demand"]["slo_percentile"] == "p90" and got["default_uncertainty"] == before["default_uncertainty"]
+    s.close()
