@@ -63,7 +63,17 @@ def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int
         raise ValueError(f"{exc}; {len(known)} known on or before {as_of.isoformat()}{when}") from None
     tau = np.array([(p.date.toordinal() - fit.last_ordinal) / DAYS_PER_YEAR for p in later])
     z = _stream(seed, 5).standard_normal((trials, 2))
-    values = fit.last_tokens_per_day * np.exp(draw_log_growth(fit, tau, z, curve.ceiling_tokens_per_day))
+    # the last known point's own uncertainty (DemandPoint.sd_pct, a floor where at_least), as the
+    # forecast draws it: growth runs from each trial's drawn last point (it had run from the figure,
+    # a narrower and lower forecast than the one Fleetcast makes)
+    from engine.forecast import point_log_offsets
+
+    offsets = point_log_offsets(replace(curve, points=known), seed, trials)
+    last = None if offsets is None else offsets[:, -1:]
+    log_values = draw_log_growth(fit, tau, z, curve.ceiling_tokens_per_day, last_log_offset=last)
+    if last is not None:
+        log_values = log_values + last
+    values = fit.last_tokens_per_day * np.exp(log_values)
     q = np.percentile(values, [10, 50, 90], axis=0) if len(later) else np.zeros((3, 0))
     return Backtest(as_of, len(known), fit.note,
                     tuple(BacktestPoint(p.date, p.tokens_per_day, float(q[0, i]), float(q[1, i]), float(q[2, i]))

@@ -54,7 +54,13 @@ def test_a_band_that_misses_every_point_is_not_called_uninformative(tmp_path, ca
 def test_a_fixed_growth_has_no_monte_carlo_error_to_state(tmp_path, capsys):
     db = str(tmp_path / "b.db")
     assert main(["--db", db, "chips", "list"]) == 0
-    _saved(db, "fixed", lambda p: p["demand"].update(growth_model="fixed"))
+    def fixed_and_exact(p):   # nothing drawn: a fixed growth from exact points (the points carry sd, s23)
+        p["demand"].update(growth_model="fixed")
+        for point in p["demand"]["points"]:
+            point.pop("sd_pct", None)
+            point.pop("at_least", None)
+
+    _saved(db, "fixed", fixed_and_exact)
     capsys.readouterr()
     assert main(["--db", db, "backtest", "--scenario", "fixed", "--as-of", "2024-09-30"]) == 0
     text = capsys.readouterr().out
@@ -73,3 +79,21 @@ def test_the_csv_carries_the_run_behind_each_row(capsys):
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert rows and all(r["as_of"] == "2024-09-30" and r["trials"] == "500" and r["seed"] == "3"
                         and r["scenario"] == "Story default" and r["nominal_coverage"] == "0.8" for r in rows)
+
+
+def test_the_backtest_draws_the_last_known_points_uncertainty():
+    """QA s23: the backtest grew its forecast from the last known figure, while the forecast grows
+    from each trial's drawn point: with Sep 2024 a +41% floor, Dec 2024 read 1.92 / 3.02 / 8.04 T
+    where the forecast's own method gives about 2.4 / 4.3 / 11.6 T."""
+    import datetime as dt
+    from dataclasses import replace
+
+    from engine.forecast import default_scenario
+    from engine.forecast_backtest import backtest
+
+    curve = default_scenario().demand
+    exact = replace(curve, points=tuple(replace(p, sd_pct=0.0, at_least=False) for p in curve.points))
+    with_sd = backtest(curve, dt.date(2024, 9, 30), trials=4000, seed=1)
+    without = backtest(exact, dt.date(2024, 9, 30), trials=4000, seed=1)
+    dec = [(a, b) for a, b in zip(with_sd.points, without.points) if a.date == dt.date(2024, 12, 15)][0]
+    assert dec[0].p10 > dec[1].p10 and dec[0].p50 > 1.2 * dec[1].p50   # the floor point lifts every quantile
