@@ -452,7 +452,6 @@ class ForecastPanel(QWidget):
         self.sigma_floor_spin.setEnabled(piecewise and model in ("loglinear", "decaying"))
 
     def _on_unc_edited(self) -> None:
-        self.assumptions_label.setText(assumptions_html(self.scenario(), self.chip_name))
         self.schedule()
 
     def _rebuild_allocation(self, sc: ForecastScenario) -> None:
@@ -529,6 +528,7 @@ class ForecastPanel(QWidget):
         the result on screen if it no longer matches the inputs."""
         if self._loading:
             return
+        self.assumptions_label.setText(assumptions_html(self.scenario(), self.chip_name))   # a point's ± too
         if self.auto_check.isChecked():
             self._debounce.start()
         else:

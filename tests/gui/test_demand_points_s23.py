@@ -77,3 +77,16 @@ def test_editing_the_uncertainty_changes_the_params_and_undo_restores_them(windo
     window.undo_stack.undo()
     assert points.table.item(row, AT_LEAST_COLUMN).checkState() == Qt.CheckState.Checked
     assert saved_point()["at_least"] is True and not window.isWindowModified()
+
+
+def test_the_assumptions_line_follows_a_points_uncertainty_edit(forecast_panel, qtbot):
+    """QA s23: ticking At least or typing a ± left the assumptions line on the old values until
+    an undo redrew it."""
+    p = forecast_panel
+    table = p.points_editor.table
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "2024-12-15")
+    assert "2024-12 ±26%" in p.assumptions_label.text()
+    table.item(row, SD_COLUMN).setText("33")
+    qtbot.waitUntil(lambda: "2024-12 ±33%" in p.assumptions_label.text())
+    table.item(row, AT_LEAST_COLUMN).setCheckState(Qt.CheckState.Checked)
+    qtbot.waitUntil(lambda: "2024-12 +33% floor" in p.assumptions_label.text())
