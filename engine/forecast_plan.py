@@ -72,6 +72,9 @@ SIZINGS = (Sizing(1.0, "confidence"), Sizing(2.0, "halfway"))
 # A refit on more trials: a plateau plan short on the fresh trials even re-sized stays short however
 # the LP is fitted (it is the validation trials' own), so the refits size plans to the margin alone
 REFIT_SIZINGS = (Sizing(1.0, "none"), Sizing(2.0, "none"))
+# the fresh trials' seed is the scenario's plus this: `forecast --seed` of it, at the same trials,
+# reads a plan's P(meet) once its orders are imported (the plan draws them as the forecast will)
+FRESH_SEED_OFFSET = 7919
 SHORT_ON_VALIDATION = "short on the validation trials"   # the status of a plan no scale held on them
 NO_ORDERS_STATUS = "no orders needed"   # the status of a plan where the fleet as it is holds
 MAX_GROWTH = 2.0          # a plan short on the validation trials is scaled up at most this much
@@ -195,6 +198,7 @@ class PlanResult:
     # them): how far the cost itself moves with the sample. Empty when not computed or no plan.
     cost_on_other_trials_usd: tuple[float, ...] = ()
     check_trials: int = 0   # the fresh trials prob_meet_demand is measured on
+    check_seed: int = 0     # and their seed (the scenario's + FRESH_SEED_OFFSET)
 
 
 COST_SPREAD_FITS = 2   # refits on fresh trial sets that show the cost's own sampling spread
@@ -1170,7 +1174,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
                     f"through {reachable_offer[1]:%Y-%m}")
     else:
         reachable_offer = None   # a plan: nothing shorter to offer
-    fresh_seed = inputs.scenario.seed + 7919
+    fresh_seed = inputs.scenario.seed + FRESH_SEED_OFFSET
 
     def checked(x_lots: np.ndarray, notes: tuple[str, ...], status: str) -> PlanResult:
         """The plan of `x_lots` measured on the fresh trials (out of sample)."""
@@ -1207,7 +1211,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
             jobs_prob_by_deadline=jobs_on_time, solve_s=time.perf_counter() - t0, samples=n, status=status,
             notes=tuple(inputs.notes) + tuple(_plan_notes(inputs, req, quarters)) + notes
             + _hindsight_note(inputs, first_order) + idle_job_notes(sc, months),
-            reachable_target=reachable_offer, check_trials=req.check_trials)
+            reachable_target=reachable_offer, check_trials=req.check_trials, check_seed=fresh_seed)
 
     # Sized with a margin, then, short on the fresh trials (MEETS_RULE), re-sized on the validation
     # trials (the LP's plans kept: a re-size is a few validation checks, a refit on more trials a

@@ -191,6 +191,10 @@ def plan_to_dict(result, scenario_name: str, samples_requested: int | None = Non
         "min_prob_meet_in_target_se": r4(fresh_standard_error(_lowest_in_target(result), result.check_trials))
         if result.check_trials else None,
         # whose probability that is: with no plan it is the refused plan's, or the fleet's as it is
+        # the fresh trials' count and seed: `forecast --trials N --seed S` with the plan's orders
+        # imported reads the same P(meet) (QA s23: nothing said which seed)
+        "fresh_trials": result.check_trials or None,
+        "fresh_seed": result.check_seed if result.check_trials else None,
         "min_prob_meet_in_target_with": ("the plan" if result.feasible else
                                          "the refused plan" if result.orders else "the current fleet, no orders"),
         "unit_chip_id": result.unit_chip_id,
@@ -342,7 +346,8 @@ def run_plan(args, ctx) -> Output:
         within += ("; no scale of it held on the validation trials, so it is the fitted plan as the fresh trials "
                    "accept it")
     se = data["min_prob_meet_in_target_se"]
-    error = f" ± {100 * se:.2f} pt on {result.check_trials:,} fresh trials" if se is not None and se == se else ""
+    error = (f" ± {100 * se:.2f} pt on {result.check_trials:,} fresh trials (seed {data['fresh_seed']})"
+             if se is not None and se == se else "")
     text += (f"total {usd_text(result.total_cost_usd)}{spread}, lowest P(meet) in the target months "
              f"{lowest_text}{error} (out of sample{within}; {MEETS_RULE})" if result.feasible else result.why)
     if result.reachable_target is not None:
