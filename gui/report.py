@@ -457,9 +457,15 @@ def plan_sentences(ctx: ReportContext) -> list[str]:
                 f"{_usd(plan.get('total_cost_usd'))} in total{_cost_spread(plan)}{_delivered_text(plan)} "
                 "(see Order plan).")
         fresh = plan.get("min_prob_meet_in_target")
-        if fresh is not None and fresh < float(plan.get("confidence") or 0):   # the window's caveat, here too
-            text += (f" On fresh trials its lowest month reaches {100 * float(fresh):.1f}%, short of the target "
-                     "by less than those trials' own noise.")
+        se = plan.get("min_prob_meet_in_target_se")
+        if fresh is not None:   # what it reached, and the rule it is held to (QA s23: the report said neither)
+            trials = plan.get("fresh_trials")
+            on = f" on {int(trials):,} fresh trials" + (f" (seed {plan.get('fresh_seed')})" if trials else "") \
+                if trials else " on fresh trials"
+            rule = str(plan.get("meets_target_rule") or "")
+            text += (f" Its lowest month reaches {100 * float(fresh):.1f}%"
+                     + (f" ± {100 * float(se):.1f} points" if se is not None else "") + on
+                     + (f"; {_esc(rule)}" if rule else "") + ".")
         others = plan.get("cost_on_other_trial_sets_usd") or []
         if others and all(c is None for c in others):   # (some found one: said in the cost's spread above)
             text += (f" On {len(others)} other set{'s' if len(others) > 1 else ''} of trials no plan is found: "

@@ -176,7 +176,7 @@ def test_plan_section_is_a_few_lines_when_a_plan_exists():
     edge = _context(plan={**plan, "confidence": 0.9, "from_month": "2025-03-01", "until_month": "2025-06-01",
                           "min_prob_meet_in_target": 0.892, "cost_on_other_trial_sets_usd": [None, None]})
     text = report.key_answers_section(edge)
-    assert "On fresh trials its lowest month reaches 89.2%" in text
+    assert "Its lowest month reaches 89.2% on fresh trials." in text
     assert "On 2 other sets of trials no plan is found" in text
     refused = _context(plan={"feasible": False, "why": "caps", "orders": [], "confidence": 0.9,
                              "from_month": "2025-03-01", "until_month": "2029-04-01"})

@@ -243,3 +243,15 @@ def test_the_story_report_carries_run_bases_and_demand_error_bars(tmp_path, monk
     assert "Runs: 2,000 trials, seed 2024, each scenario" in text
     assert "fleetcast backtest --as-of DATE fits the growth" in text
     assert "3 of 3 later points fell inside P10" in text   # ("P10– P90": the line breaks at the dash)
+
+
+def test_the_plan_sentence_states_what_it_reached_and_the_rule():
+    """QA s23: the report gave the plan's cost but not the P(meet) it reached, its error, the
+    fresh trials it was read on, or the rule it is held to."""
+    plan = {"feasible": True, "confidence": 0.9, "from_month": "2025-03-01", "until_month": "2025-05-01",
+            "orders": [{"chip_id": "h20-96gb", "quantity": 41000}], "total_cost_usd": 4.92e8,
+            "min_prob_meet_in_target": 0.9015, "min_prob_meet_in_target_se": 0.0047, "fresh_trials": 4000,
+            "fresh_seed": 9943, "meets_target_rule": "a plan meets the target when its lowest P(meet demand) over "
+            "the target months, the point estimate on the trials it is checked on, is at least the confidence"}
+    text = report.plan_sentences(_context(plan=plan))[0]
+    assert "Its lowest month reaches 90.1% ± 0.5 points on 4,000 fresh trials (seed 9943); a plan meets" in text
