@@ -550,9 +550,13 @@ def assumptions_section(ctx: ReportContext) -> str:
     out.append("<h3>Demand</h3>")
     points = demand.get("points") or []
     if points:
-        out.append(_table(["Date", "Tokens per day", "Note"], widths=[15, 20, 65], rows=
-                          [[_esc(pt.get("date")), _number(pt.get("tokens_per_day")), _esc(pt.get("note") or "")]
-                           for pt in points]))
+        def spread(pt) -> str:   # each point's own uncertainty, as the points table gives it
+            sd, floor = float(pt.get("sd_pct") or 0), bool(pt.get("at_least"))
+            return (f"+{sd:g}% (floor)" if floor else f"±{sd:g}%") if sd else ("floor" if floor else "exact")
+
+        out.append(_table(["Date", "Tokens per day", "± (1 sd)", "Note"], widths=[13, 21, 14, 52], rows=
+                          [[_esc(pt.get("date")), _number(pt.get("tokens_per_day")), spread(pt),
+                            _esc(pt.get("note") or "")] for pt in points]))
         growth = demand.get("growth_after_last_per_year")
         served = []
         if demand.get("model_id"):

@@ -255,3 +255,13 @@ def test_the_plan_sentence_states_what_it_reached_and_the_rule():
             "the target months, the point estimate on the trials it is checked on, is at least the confidence"}
     text = report.plan_sentences(_context(plan=plan))[0]
     assert "Its lowest month reaches 90.1% ± 0.5 points on 4,000 fresh trials (seed 9943); a plan meets" in text
+
+
+def test_the_demand_assumptions_table_gives_each_points_uncertainty():
+    """QA s23: the Demand table listed date, tokens/day and note only; the ± was in Accuracy alone."""
+    params = {"demand": {"points": [{"date": "2024-05-15", "tokens_per_day": 1.2e11, "note": "launch"},
+                                    {"date": "2024-12-15", "tokens_per_day": 4e12, "note": "approx", "sd_pct": 26.0},
+                                    {"date": "2025-09-15", "tokens_per_day": 3e13, "note": "more than",
+                                     "sd_pct": 21.0, "at_least": True}]}}
+    html = report.assumptions_section(_context(params=params))
+    assert "± (1 sd)" in html and "exact" in html and "±26%" in html and "+21% (floor)" in html
