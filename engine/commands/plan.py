@@ -261,7 +261,7 @@ def _repeated(ids: list[str]) -> str | None:
 
 def run_plan(args, ctx) -> Output:
     from engine.commands.forecast import _load
-    from engine.forecast_plan import (MEETS_RULE, SHORT_ON_VALIDATION, PlanRequest, cost_spread_text,
+    from engine.forecast_plan import (MEETS_RULE, PlanRequest, cost_spread_text,
                                       fresh_shortfall_text, pct_text, solve_plan, usd_text)
 
     study = apply_saved_plan(args, ctx)
@@ -342,9 +342,6 @@ def run_plan(args, ctx) -> Output:
         # ordered chips a vendor short-ships or an export cut-off stops are not delivered: said
         spread += (f"; {usd_text(paid)} of it expected to be delivered (the vendors' fulfilment and cut-offs, "
                    "what a contract that pays on delivery pays)")
-    if result.feasible and SHORT_ON_VALIDATION in result.status:   # said in the table, not only the JSON status
-        within += ("; no scale of it held on the validation trials, so it is the fitted plan as the fresh trials "
-                   "accept it")
     se = data["min_prob_meet_in_target_se"]
     error = (f" ± {100 * se:.2f} pt on {result.check_trials:,} fresh trials (seed {data['fresh_seed']})"
              if se is not None and se == se else "")

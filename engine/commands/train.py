@@ -278,8 +278,8 @@ def shortfall_text(short: dict, num_chips: int) -> str:
             f"~{short['min_chips']:,} chips hold them (more with activations)")
 
 
-def _stage_chips(args, tp, pp, cp) -> int | None:
-    """tp x dp x cp of the layouts the flags allow, where they fix it (--chips / --pp)."""
+def _stage_chips(args, pp) -> int | None:
+    """tp x dp x cp of the layouts the flags allow, where --pp fixes it (--chips / --pp)."""
     if pp and args.chips % pp == 0:
         return args.chips // pp
     return None
@@ -374,7 +374,7 @@ def _flag_fixes(args, inputs, reasons: set) -> list[tuple[str, dict]]:
                       {"cp": None, **free_dp}))
     if Infeasible.EP.text in reasons and ep is not None and model.is_moe:
         experts = model.moe_experts
-        per_stage = _stage_chips(args, tp, pp, cp) or args.chips   # tp x dp x cp
+        per_stage = _stage_chips(args, pp) or args.chips   # tp x dp x cp
         if ep > experts:
             fixes.append((f"--ep {ep}: {model.name} has {experts} experts; use --ep {experts} or fewer", {"ep": None}))
         elif experts % ep:
@@ -385,7 +385,7 @@ def _flag_fixes(args, inputs, reasons: set) -> list[tuple[str, dict]]:
                           f"--ep {ep} does not divide --chips {args.chips:,}", {"ep": None}))
     if Infeasible.EXPERT_TP.text in reasons and inputs.expert_tp and model.is_moe:
         etp = inputs.expert_tp
-        per_stage = _stage_chips(args, tp, pp, cp)
+        per_stage = _stage_chips(args, pp)
         if tp is not None and tp % etp:
             words = f"--expert-tp {etp} does not divide --tp {tp}"
         elif ep is not None and per_stage and per_stage % (ep * etp):
