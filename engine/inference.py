@@ -733,6 +733,13 @@ def _validate_inputs(inp: ServingInputs) -> None:
 
 # ---- scenarios (vectorised) -----------------------------------------------------------------------
 
+def _prompt_split(L_in: float, prefix_cache_hit: float) -> tuple[float, float]:
+    """(tokens prefilled, tokens served from the prefix cache) of an `L_in`-token prompt: at least
+    one token is prefilled; the cached ones are attended to, not computed."""
+    L_pf = max(L_in * (1.0 - prefix_cache_hit), 1.0)
+    return L_pf, (L_in - L_pf if prefix_cache_hit > 0 else 0.0)
+
+
 def _prefill_marginal(dep: _Deployment, n, L_in, L_out, cached=0.0) -> np.ndarray:
     """Prefill compute per request when a saturated engine batches the prompts that arrive in one
     iteration (n / L_out of them), up to its prefill token budget; `L_in` new tokens after
@@ -753,8 +760,7 @@ def _closed_loop(dep: _Deployment, conc_inst, L_in, L_out, cap, prefix_cache_hit
     # pipeline stages: the batch splits into pp micro-batches, one per stage
     dec = _decode_step(dep, n / dep.pp, ctx)
     step = dec["total_s"] * dep.pp
-    L_pf = max(L_in * (1.0 - prefix_cache_hit), 1.0)
-    cached = L_in - L_pf if prefix_cache_hit > 0 else 0.0
+    L_pf, cached = _prompt_split(L_in, prefix_cache_hit)
     pf1 = _prefill(dep, 1.0, L_pf, cached)
     marg = _prefill_marginal(dep, n, L_pf, L_out, cached)
     # Each iteration admits n / L_out new prompts on average; their compute stalls the decode.
@@ -920,8 +926,7 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
                             output_spread=inp.output_len_spread, seed=inp.seed,
                             prefix_cache_hit=inp.prefix_cache_hit)
     sim = run.sim   # the busiest replica's run (all of them when the load divides evenly)
-    L_pf = max(L_in * (1.0 - inp.prefix_cache_hit), 1.0)
-    pf = _prefill(dep, 1.0, L_pf, L_in - L_pf if inp.prefix_cache_hit > 0 else 0.0)
+    pf = _prefill(dep, 1.0, *_prompt_split(L_in, inp.prefix_cache_hit))
     running = float(run.mean_running)            # per replica, over every replica (idle ones run 0)
     busiest = float(sim.mean_running)
     dec = _decode_step(dep, max(running, 1.0) / dep.pp, L_in + 0.5 * L_out)
@@ -996,8 +1001,8 @@ def batch_text(n: float) -> str:
 def _prefill_work_s(dep: _Deployment, running: float, L_in: float, L_out: float, prefix_cache_hit: float) -> float:
     """Prefill compute one request costs a busy engine (its prompt batched with the others that
     arrive in a step, up to the token budget), to weigh against its share of the decode steps."""
-    L_pf = max(L_in * (1.0 - prefix_cache_hit), 1.0)
-    return _f(_prefill_marginal(dep, max(running, 1.0), L_pf, L_out, L_in - L_pf if prefix_cache_hit > 0 else 0.0))
+    L_pf, cached = _prompt_split(L_in, prefix_cache_hit)
+    return _f(_prefill_marginal(dep, max(running, 1.0), L_pf, L_out, cached))
 
 
 def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool, inp: ServingInputs,
@@ -1204,8 +1209,7 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str
     sched = scheduler_for(engine)
     ctx = L_in + f["inf_kv_occupancy"] * L_out * 0.5
     dec = _decode_step(dep, n, ctx)
-    L_pf = max(L_in * (1.0 - prefix_cache_hit), 1.0)
-    cached = L_in - L_pf if prefix_cache_hit > 0 else 0.0
+    L_pf, cached = _prompt_split(L_in, prefix_cache_hit)
     pf1 = _prefill(dep, 1.0, L_pf, cached)
     # Prompts batch per iteration (n / L_out arrive each step) up to the prefill token budget.
     # With data-parallel attention a prompt is never split over ranks: each rank prefills whole
