@@ -839,9 +839,9 @@ def demand_accuracy_html(ctx: ReportContext) -> str:
     text.append("the forecast joins the scenario's reported tokens per day (see Demand under Assumptions)"
                 if curve.kind == "piecewise" else
                 f"the forecast fits a {_esc(curve.kind)} curve to the scenario's reported tokens per day")
-    import engine.forecast as forecast_mod
+    from engine.forecast import demand_points_note
 
-    points_note = getattr(forecast_mod, "demand_points_note", lambda _curve: "")(curve)
+    points_note = demand_points_note(curve)
     text.append(f"; {_esc(points_note.replace('+-', '±'))}" if points_note else ", each taken as exact")
     model = curve.growth_model
     text.append({"fixed": "; after the last point it grows at the fixed rate set, with no error drawn",
