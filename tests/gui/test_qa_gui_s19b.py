@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from engine.forecast import DemandPoint, PolicyEvent
 from gui.panels.forecast_editors import DemandPointsEditor, PolicyEventsEditor
+from tests.gui.shared_setups import type_training_chip_count
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 
@@ -52,15 +53,7 @@ def test_ctrl_z_in_the_add_order_fields_does_not_undo_a_saved_edit(window, store
 
 def test_ctrl_z_in_the_chip_count_still_undoes_the_typed_count(window, qtbot):
     _show(window, qtbot)
-    window.tabs.setCurrentIndex(1)
-    count = window.panels["training"].count_spin
-    start = count.value()
-    count.setFocus()
-    qtbot.waitUntil(count.hasFocus)
-    count.lineEdit().selectAll()
-    QTest.keyClicks(count.lineEdit(), "4096")
-    QTest.keyClick(count.lineEdit(), Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.undo_stack.canUndo() and count.value() == 4096)
+    count, start = type_training_chip_count(window, qtbot, "4096")
     _ctrl_z(count.lineEdit())
     assert count.value() == start
 

@@ -10,9 +10,9 @@ import pytest
 from PySide6.QtCore import QThreadPool, Qt
 from PySide6.QtWidgets import QApplication
 
-from engine.forecast import default_scenario, scenario_to_dict
 from engine.store import open_store
 from gui import report
+from tests.gui.shared_setups import story_store_with_all_serve
 
 ANALYSIS_RUNS = {   # view -> (its tab, the method its run button calls, the button's text)
     "training": (1, "start_analysis", "Run search"),
@@ -26,14 +26,7 @@ ANALYSIS_RUNS = {   # view -> (its tab, the method its run button calls, the but
 @pytest.fixture
 def compare_store(tmp_path):
     """The story's default and one variant on 500 trials (Compare's own test's pair)."""
-    s = open_store(tmp_path / "compare.db")
-    for row in s.scenarios():
-        if row["name"] != "Story default":
-            s.delete_scenario(row["name"])
-    params = scenario_to_dict(default_scenario())
-    params["allocation"]["training_share"]["ascend-910b2"] = 0.0
-    params["trials"] = 500
-    s.save_scenario("All serve", {**params, "name": "All serve"})
+    s = story_store_with_all_serve(tmp_path / "compare.db", trials=500)
     yield s
     s.close()
 

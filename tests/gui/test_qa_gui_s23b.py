@@ -9,12 +9,12 @@ from PySide6.QtGui import QKeySequence, QUndoStack
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from engine.forecast import default_scenario, scenario_to_dict
 from engine.store import open_store
 from gui.commands import AddOrderCommand, push_command
 from gui.panels.compare import ComparePanel
 from gui.panels.forecast import NO_MODELS_HINT, ForecastPanel
 from gui.panels.plan import PlanPanel
+from tests.gui.shared_setups import story_store_with_all_serve, type_training_chip_count
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 
@@ -26,14 +26,7 @@ def _changes_row(panel) -> dict:
 
 def test_compare_keeps_the_changes_its_run_used_after_the_what_if_is_deleted(tmp_path, qtbot):
     """A what-if deleted after the comparison ran read "none" (re-read from the store at display)."""
-    store = open_store(tmp_path / "c.db")
-    for row in store.scenarios():
-        if row["name"] != "Story default":
-            store.delete_scenario(row["name"])
-    params = scenario_to_dict(default_scenario())
-    params["allocation"]["training_share"]["ascend-910b2"] = 0.0
-    params["trials"] = 200
-    store.save_scenario("All serve", {**params, "name": "All serve"})
+    store = story_store_with_all_serve(tmp_path / "c.db", trials=200)
     panel = ComparePanel(store)
     qtbot.addWidget(panel)
     try:
@@ -56,18 +49,10 @@ def test_ctrl_y_redoes_in_the_window_and_inside_a_number_field(window, qtbot):
     for key in ["Ctrl+Shift+Z", "Ctrl+Y"] + [k.toString() for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)]:
         assert QKeySequence(key) in redo_keys
     assert redo_keys[0] == QKeySequence("Ctrl+Shift+Z")   # what the menu shows, as before
-    window.tabs.setCurrentIndex(1)
-    count = window.panels["training"].count_spin
-    start = count.value()
     window.show()
     qtbot.waitExposed(window)
     window.activateWindow()
-    count.setFocus()
-    qtbot.waitUntil(count.hasFocus)
-    count.lineEdit().selectAll()
-    QTest.keyClicks(count.lineEdit(), "4096")
-    QTest.keyClick(count.lineEdit(), Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.undo_stack.canUndo() and count.value() == 4096)
+    count, start = type_training_chip_count(window, qtbot, "4096")
     QTest.keyClick(count.lineEdit(), Qt.Key.Key_Z, CTRL)
     QApplication.processEvents()
     assert count.value() == start

@@ -1,0 +1,39 @@
+"""Setups that several GUI tests share: a story store with an "All serve" what-if, and typing a
+chip count into the Training view's count field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from engine.forecast import default_scenario, scenario_to_dict
+from engine.store import open_store
+
+
+def story_store_with_all_serve(path: Path, trials: int):
+    """The story's default and one variant (the 910B trains nothing), both on `trials` trials."""
+    s = open_store(path)
+    for row in s.scenarios():
+        if row["name"] != "Story default":
+            s.delete_scenario(row["name"])
+    params = scenario_to_dict(default_scenario())
+    params["allocation"]["training_share"]["ascend-910b2"] = 0.0
+    params["trials"] = trials
+    s.save_scenario("All serve", {**params, "name": "All serve"})
+    return s
+
+
+def type_training_chip_count(window, qtbot, text: str):
+    """Type `text` into the Training view's chip count and press Enter; returns (field, old value)."""
+    window.tabs.setCurrentIndex(1)
+    count = window.panels["training"].count_spin
+    start = count.value()
+    count.setFocus()
+    qtbot.waitUntil(count.hasFocus)
+    count.lineEdit().selectAll()
+    QTest.keyClicks(count.lineEdit(), text)
+    QTest.keyClick(count.lineEdit(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.undo_stack.canUndo() and count.value() == int(text))
+    return count, start
