@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import csv_io
+from engine.errors import UserError
 from engine.store.errors import StoreError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -48,10 +49,29 @@ def default_db_path() -> Path:
         if not env.strip():
             raise StoreError(f"{ENV_DB} is set but empty; unset it to use the default database, "
                              "or set it to a database file path")
-        return Path(env).expanduser()
+        return db_file_path(env, ENV_DB)
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "fleetcast.db"
+
+
+def expand_user(text: str) -> Path:
+    """`text` as a path with a leading ~ or ~name expanded; a UserError naming the path when that
+    user does not exist (Path.expanduser raised RuntimeError: a traceback)."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        head = text.split("/", 1)[0]
+        who = head[1:]
+        raise UserError(f"{text}: no user {who!r}" if who else f"{text}: no home folder is known") from None
+
+
+def db_file_path(text: str, what: str = "--db") -> Path:
+    """A database path as typed: ~ expanded; a name ending in a slash names a folder, and SQLite
+    would create a file under the folder's name (`--db new/` made a file 'new')."""
+    if text.endswith(("/", os.sep)):
+        raise StoreError(f"{text}: not a file name (it ends with {text[-1]}; {what} names a database file)")
+    return expand_user(text)
 
 
 def resolve_db_path(path) -> tuple[Path, bool]:
@@ -62,7 +82,7 @@ def resolve_db_path(path) -> tuple[Path, bool]:
     if not text.strip():
         raise StoreError("--db: the path is empty; give a database file (leave --db out to use "
                          f"${ENV_DB} or the default database)")
-    return Path(text).expanduser(), False
+    return db_file_path(text), False
 
 
 _KINDS = (

@@ -358,3 +358,34 @@ def m0010_story_demand_point_uncertainty(db: Database) -> None:
         "off by ln(growth per year)/12 (17-41% at the local growth; 62% for the secondary Jul 2024 source), a "
         "'more than' figure is a floor; growth after Dec 2025")
     db.table(SCENARIOS).update(name, {"params": json.dumps(params, sort_keys=True)})
+
+
+@migrations(name="0011_story_h20_cut_off_note")
+def m0011_story_h20_cut_off_note(db: Database) -> None:
+    # The story's H20 cut-off note said the last H20 delivery was in Dec 2024; it was in Oct 2024
+    # (new databases are seeded with the corrected note). A stored value that is exactly the old
+    # seeded note (the baseline's, or a copy of it in any scenario) takes the new one; a note
+    # anyone edited is left exactly as it is. Both are frozen here (a shipped migration is never
+    # edited).
+    import json
+
+    old = ("assumption: as of the last H20 delivery (Dec 2024) a US licence requirement for the H20 in "
+           "2025 was a coin flip; it came on 9 Apr 2025")
+    new = ("assumption: as of the end of 2024 (the last H20 delivery was in Oct 2024) a US licence "
+           "requirement for the H20 in 2025 was a coin flip; it came on 9 Apr 2025")
+
+    def corrected(value):
+        if isinstance(value, dict):
+            return {key: corrected(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [corrected(item) for item in value]
+        return new if value == old else value
+
+    for row in list(db.table(SCENARIOS).rows):
+        try:
+            params = json.loads(row["params"])
+        except (TypeError, ValueError):
+            continue   # not readable here: left for the store to name when it is opened
+        fixed = corrected(params)
+        if fixed != params:
+            db.table(SCENARIOS).update(row["name"], {"params": json.dumps(fixed, sort_keys=True)})

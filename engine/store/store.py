@@ -124,6 +124,9 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
     elif read_only:
         what = "is empty" if target.existed else "does not exist"
         raise StoreError(f"{path}: {what} (can't create a database read-only)")
+    elif target.existed and files.read_only_reason(target):
+        # (it said "needs an upgrade of its schema but it is read-only": there is no schema)
+        raise _empty_read_only(path, files.read_only_reason(target))
     timeout_s = files.BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
     was_empty = target.existed and not target.size
     if not target.size and not read_only and _create_whole(target, timeout_s):
@@ -133,6 +136,8 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
     try:
         store = _open_target(target, read_only, timeout_s)
     except _ReadOnlyAfterAll:
+        if not target.size:
+            raise _empty_read_only(path, "the file can't be written here") from None
         # The permission bits said writable but SQLite could not write (a read-only mount, side
         # files left read-only): open for viewing rather than calling the file damaged.
         store = _open_target(target, True, timeout_s)
@@ -231,6 +236,10 @@ def _sweep_stale_creations(path: Path) -> None:
                 leftover.unlink()
 
 
+def _empty_read_only(path: Path, reason: str | None) -> StoreError:
+    return StoreError(f"{path}: is empty and {reason}; a database can't be created in it read-only")
+
+
 def _refuse_not_sqlite(target: "files.Target") -> None:
     if target.header[:16] != files.SQLITE_HEADER:
         raise StoreError(f"{target.path}: not a Fleetcast database (not an SQLite file); it was left unchanged. "
@@ -246,6 +255,80 @@ def _open_error(path: Path, exc: BaseException, timeout_s: float) -> StoreError:
         return StoreError(f"{path}: the database is damaged (text that is not UTF-8 in its tables); "
                           f"{files.DAMAGED_HINT}")
     return files.explain(path, exc, opening=True, timeout_s=timeout_s)
+
+
+def _applied(conn: sqlite3.Connection, path: Path, timeout_s: float) -> list[str]:
+    """The Fleetcast migrations the file has, in order ([] when it has none)."""
+    try:
+        db = Database(conn)
+        if schema.migrations.migrations_table not in db.table_names():
+            return []
+        return [m.name for m in schema.migrations.applied(db)]
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
+        raise _open_error(path, exc, timeout_s) from None
+
+
+def _checked_schema(conn: sqlite3.Connection, path: Path, timeout_s: float, *, snapshot: bool) -> list[str]:
+    """The migrations applied to the file, after refusing a file that is newer, not ours, or
+    whose structure or values are damaged. `snapshot`: read in a transaction of its own (else
+    the caller's)."""
+    try:
+        if snapshot:
+            conn.execute("BEGIN")
+        try:
+            applied = _applied(conn, path, timeout_s)
+            known = schema.known_migration_names()
+            newer = [name for name in applied if name not in known]
+            if newer:
+                raise StoreError(f"{path}: written by a newer Fleetcast (schema {newer[-1]}); it was left "
+                                 "unchanged. Upgrade Fleetcast to open it")
+            if not applied:
+                # Any table, view, index or trigger, or another program's mark in the header (an
+                # application_id or user_version: Fleetcast sets neither), is somebody's file:
+                # Fleetcast's tables and demo orders were written into a file holding only a view.
+                objects = conn.execute("select count(*) from sqlite_master").fetchone()[0]
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if objects or app_id or version:
+                    raise StoreError(f"{path}: an SQLite file but not a Fleetcast database; it was left "
+                                     "unchanged. Open another file or create a new one with --db NEW.db")
+                return applied
+            wrong = schema_check.problems(conn, applied)
+            if wrong:
+                more = f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else ""
+                raise StoreError(f"{path}: the database structure is damaged ({'; '.join(wrong[:3])}{more}); "
+                                 f"{files.DAMAGED_HINT}")
+            boundary.check_file(conn, path, tuple(applied))
+            return applied
+        finally:
+            if snapshot and conn.in_transaction:
+                conn.execute("ROLLBACK")
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
+        raise _open_error(path, exc, timeout_s) from None
+
+
+def _upgraded_in_memory(store: "Store", conn: sqlite3.Connection, applied: list[str]) -> "Store":
+    """An older file that can't be written, for viewing: its pages copied into memory and
+    upgraded there; the file itself is untouched, and `backup` copies it as it is."""
+    path = store.path
+    memory = sqlite3.connect(":memory:")
+    try:
+        conn.backup(memory)
+        memory.execute("PRAGMA foreign_keys = ON")
+        db = _Database(memory)
+        with db.atomic():
+            schema.migrations.apply(db)
+    except Exception as exc:
+        memory.close()
+        raise StoreError(f"{path}: has an older schema and can't be written, and upgrading a copy in memory "
+                         f"failed ({exc}); make it writable or copy it somewhere writable") from None
+    viewed = Store(db, path, read_only=True)
+    viewed.busy_timeout_s = store.busy_timeout_s
+    viewed._file_conn = conn
+    viewed.older_schema = applied[-1]
+    viewed.notice = (f"its schema is older ({applied[-1]}): shown upgraded in memory, the file unchanged; "
+                     "a backup copies it as it is, at that schema")
+    return viewed
 
 
 class _Database(Database):
@@ -295,7 +378,7 @@ def _open_target(target: "files.Target", read_only: bool, timeout_s: float) -> "
         if creating and not read_only:
             files.remove_created(target)  # a half-created new file is never left behind
         raise
-    store.notice = note
+    store.notice = "; ".join(n for n in (note, store.notice) if n)   # (_open's own: an older file in memory)
     return store
 
 
@@ -338,6 +421,10 @@ class Store:
         self.read_only_reason: str | None = None  # why a file we were asked to edit opened read-only
         self._default_rows: list[dict] | None = None
         self._open_key: tuple[int, int] | None = None   # files.note_open's, while open
+        # An older file that can't be written is viewed upgraded in memory: the file's own
+        # (read-only) connection, which `backup` copies, and the last migration it has.
+        self._file_conn: sqlite3.Connection | None = None
+        self.older_schema: str | None = None
 
     # ---- opening -----------------------------------------------------------------------------
     @classmethod
@@ -352,74 +439,71 @@ class Store:
             db = _Database(conn)
             store = cls(db, path, read_only)
             store.busy_timeout_s = timeout_s
-            tables = set(db.table_names())
-            applied = ([m.name for m in schema.migrations.applied(db)]
-                       if schema.migrations.migrations_table in tables else [])
         except (sqlite3.Error, UnicodeDecodeError) as exc:
             raise _open_error(path, exc, timeout_s) from None
+        # Judged in one read transaction: another Fleetcast may be upgrading the file right now,
+        # and the migrations listed before its commit checked against the columns after it read
+        # as damage.
+        applied = _checked_schema(conn, path, timeout_s, snapshot=True)
         known = schema.known_migration_names()
-        newer = [name for name in applied if name not in known]
-        if newer:
-            raise StoreError(f"{path}: written by a newer Fleetcast (schema {newer[-1]}); it was left "
-                             "unchanged. Upgrade Fleetcast to open it")
-        if tables and not applied:
-            raise StoreError(f"{path}: an SQLite file but not a Fleetcast database; it was left unchanged. "
-                             "Open another file or create a new one with --db NEW.db")
-        if applied:
-            try:
-                wrong = schema_check.problems(conn, applied)
-            except (sqlite3.Error, UnicodeDecodeError) as exc:
-                raise _open_error(path, exc, timeout_s) from None
-            if wrong:
-                more = f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else ""
-                raise StoreError(f"{path}: the database structure is damaged ({'; '.join(wrong[:3])}{more}); "
-                                 f"{files.DAMAGED_HINT}")
         pending = [name for name in known if name not in applied]
-        if applied:
-            try:
-                boundary.check_file(conn, path, tuple(applied))
-            except (sqlite3.Error, UnicodeDecodeError) as exc:
-                raise _open_error(path, exc, timeout_s) from None
         if read_only:
+            if pending and applied:
+                return _upgraded_in_memory(store, conn, applied)
             if pending:
-                # which one: the file, or its folder (the upgrade writes a backup beside it)
-                folder_only = os.access(path, os.W_OK) and not os.access(os.path.dirname(os.path.abspath(path)) or ".",
-                                                                          os.W_OK)
-                what = ("its folder is read-only (the upgrade writes a backup beside it)" if folder_only
-                        else "it is read-only")
-                raise StoreError(f"{path}: needs an upgrade of its schema but {what}; "
-                                 "make it writable or copy it somewhere writable")
+                raise StoreError(f"{path}: an SQLite file with nothing in it; a database can't be created "
+                                 "in it read-only")
             return store
         try:
             # With nothing to change here (WAL already, schema current) no lock is taken: a reader
             # (`orders list`) is not held up by another program's write (WAL lets both run; it
             # waited 5 s and said "in use"), and every later write takes the lock itself. Else
-            # take the write lock once (waiting up to the busy timeout): a file another program
-            # is writing is reported as in use before anything here changes it.
+            # the write lock (waiting up to the busy timeout) is held from the check again through
+            # the backup to the last migration: a second Fleetcast opening the same older file
+            # waits, then finds it upgraded (it backed it up again, or migrated it twice).
             wal = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
-            if pending or not wal:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("ROLLBACK")
-                conn.execute("PRAGMA journal_mode = WAL")
+            if not pending and wal:
+                return store
+            if not wal:
+                conn.execute("PRAGMA journal_mode = WAL")   # (can't change inside a transaction)
+            conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             if files.error_kind(exc) == "read-only":
                 raise _ReadOnlyAfterAll(str(files.explain(path, exc, opening=True))) from None
             raise _open_error(path, exc, timeout_s) from None
-        if pending and applied:
-            store.backup_path = store._backup("pre-migration")
-            try:
-                schema.migrations.apply(db)
-            except Exception as exc:
-                raise StoreError(f"{path}: upgrading the schema failed ({exc}); the file was left as it was "
-                                 f"and a backup is at {store.backup_path}") from None
-        elif pending:
-            try:
-                schema.migrations.apply(db)
-                from engine.store.seed import seed
+        try:
+            locked = _applied(conn, path, timeout_s)
+            if locked != applied:   # changed since the first look: judged again as it now is
+                applied = _checked_schema(conn, path, timeout_s, snapshot=False)
+            pending = [name for name in known if name not in applied]
+            if not pending:
+                conn.execute("ROLLBACK")
+                return store
+            if applied:
+                store.backup_path = store._backup("pre-migration")
+                try:
+                    # one transaction for them all: a failure part way leaves the file as it was
+                    schema.migrations.apply(db)
+                except Exception as exc:
+                    raise StoreError(f"{path}: upgrading the schema failed ({exc}); the file was left as it "
+                                     f"was and a backup is at {store.backup_path}") from None
+            else:
+                try:
+                    schema.migrations.apply(db)
+                    from engine.store.seed import seed
 
-                seed(store)
+                    seed(store)
+                except sqlite3.Error as exc:
+                    raise _open_error(path, exc, timeout_s) from None
+            try:
+                conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise _open_error(path, exc, timeout_s) from None
+            db.commits += 1
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         return store
 
     def _explain(self, exc: BaseException, *, reading: str = "") -> StoreError:
@@ -466,7 +550,20 @@ class Store:
         try:
             dest = sqlite3.connect(tmp)   # a Path: no URI parsing, any bytes in the name
             try:
-                self.db.conn.backup(dest)   # pages copied under a read lock: one consistent state
+                # pages copied under a read lock: one consistent state (of the file as it is, for
+                # an older one viewed upgraded in memory)
+                source = self._file_conn or self.db.conn
+                if source.in_transaction:
+                    # the upgrade's write lock, taken before this backup: SQLite's backup can't read
+                    # through a connection that holds it (Python retried for ever), so a second one
+                    # reads what this one sees (nothing is written yet)
+                    reader = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True)
+                    try:
+                        reader.backup(dest)
+                    finally:
+                        reader.close()
+                else:
+                    source.backup(dest)
                 ok = dest.execute("pragma quick_check").fetchone()[0]
             finally:
                 dest.close()
@@ -474,7 +571,12 @@ class Store:
                 raise UserError(f"{target}: the copy did not check out ({ok}); nothing was written")
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a backup is shared like the database
+            # as shared as the database, no more: a 0600 database's backup was 0644 (mkstemp makes 0600)
+            try:
+                mode = stat.S_IMODE(os.stat(self.path).st_mode)
+            except OSError:
+                mode = 0o666 & ~_umask()
+            os.chmod(tmp, mode)
             if replace:
                 os.replace(tmp, target)
             else:
@@ -491,7 +593,10 @@ class Store:
         `force`; the database's own file never."""
         from engine.csv_io import check_can_create
 
-        target = check_can_create(path, force=force)
+        text = os.fsdecode(path) if isinstance(path, bytes) else os.fspath(path)
+        if not text.strip():   # Path("") is ".": "is a folder" said nothing of the empty name
+            raise UserError("backup: the file name is empty; give the file to write (FILE.db)")
+        target = check_can_create(files.expand_user(text), force=force)
         if target.exists() and self.path.exists() and os.path.samefile(target, self.path):
             raise UserError(f"{target}: is the database itself; give another file name")
         # SQLite's side files of a database at `target` (another program has it open, or one crashed
@@ -507,6 +612,14 @@ class Store:
             raise UserError(f"{target}: could not be written ({exc}); nothing was changed") from None
         return target
 
+    def backup_note(self) -> str:
+        """What a backup holds beyond the obvious ("" when nothing): an older file viewed upgraded
+        in memory is copied as it is, at its own schema."""
+        if self.older_schema is None:
+            return ""
+        return (f"the copy is the file as it is, at its older schema ({self.older_schema}); "
+                "opening it writable upgrades it")
+
     def change_count(self) -> int:
         """A count that moves whenever anything stored changed: the rows this connection wrote
         (SQLite's total_changes) plus the file's data_version, which moves when another
@@ -520,10 +633,12 @@ class Store:
         return int(self.db.conn.execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
-        try:
-            self.db.conn.close()
-        except sqlite3.Error:
-            pass
+        for conn in (self.db.conn, self._file_conn):
+            try:
+                if conn is not None:
+                    conn.close()
+            except sqlite3.Error:
+                pass
         files.note_closed(getattr(self, "_open_key", None))
         self._open_key = None
 
@@ -784,7 +899,9 @@ class Store:
         self._writable()
         ids = list(dict.fromkeys(int(i) for i in order_ids))
         with self.db.atomic():
-            missing = [i for i in ids if not self.db.execute(f"select 1 from {ORDERS} where id = ?", [i]).fetchone()]
+            # an id beyond SQLite's 64 bits can't be a stored one (and binding it raised OverflowError)
+            missing = [i for i in ids if not -schema.SQLITE_MAX_INT - 1 <= i <= schema.SQLITE_MAX_INT
+                       or not self.db.execute(f"select 1 from {ORDERS} where id = ?", [i]).fetchone()]
             if missing:
                 raise UserError(f"order {missing[0]}: no such order in {self.path.name} (see `fleetcast orders "
                                 "list`); nothing was deleted")
