@@ -13,7 +13,7 @@ import time
 import sys
 
 import gui  # noqa: F401  (sets PYQTGRAPH_QT_LIB before pyqtgraph is imported)
-from PySide6.QtCore import QByteArray, QThreadPool, QTimer
+from PySide6.QtCore import QByteArray, Qt, QThreadPool, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QToolBar, QVBoxLayout, QWidget,
@@ -68,16 +68,68 @@ ANALYSIS_PANELS = {spec.key: (spec.title, spec.module, spec.class_name, spec.too
                    for spec in _registry.ANALYSIS_PANELS}
 
 
-def window_words(message: str) -> str:
+def window_words(message: str, at_start: bool = False) -> str:
     """A store's message in the window's words: it points to the command line's --db, where the
-    window has File > Open database… and File > New database…."""
+    window has File > Open database… and File > New database…; `at_start` (no window yet), the
+    buttons of the dialog that asks what to open instead."""
+    open_db, new_db = ("Open another…", "Create new…") if at_start else ("File > Open database…",
+                                                                         "File > New database…")
     for cli, window in (("Open another file or create a new one with --db NEW.db",
-                         "Open another file (File > Open database…) or create a new one (File > New database…)"),
-                        ("Give a database file path with --db", "Open a database file (File > Open database…)"),
-                        ("give the database file itself with --db", "open the database file itself (File > Open "
-                                                                    "database…)")):
+                         f"Open another file ({open_db}) or create a new one ({new_db})"),
+                        ("Give a database file path with --db", f"Open a database file ({open_db})"),
+                        ("give the database file itself with --db", f"open the database file itself ({open_db})")):
         message = message.replace(cli, window)
     return message
+
+
+def open_failure_text(path, exc: Exception) -> str:
+    """One line for a database that can't be opened: a store's own message, or the path and the
+    system's words (a path such as '~nouser/x.db' raised RuntimeError, which showed a crash dialog)."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    why = getattr(exc, "strerror", None) or str(exc)   # "Permission denied", not "[Errno 13] … '<path>'"
+    return f"{path}: can't open it ({why.rstrip('.')})"
+
+
+def with_access_key(text: str, taken: set, prefer: str = "") -> str:
+    """`text` with an access key (&) that no other item of its menu has, added to `taken`: the
+    letter `prefer` if free, else a word's first letter, else any letter; `text` unchanged when
+    every letter is taken. A literal & is doubled."""
+    text = text.replace("&", "&&")
+    starts = [i for i, ch in enumerate(text) if ch.isalnum() and (i == 0 or not text[i - 1].isalnum())]
+    letters = [i for i, ch in enumerate(text) if ch.isalnum()]
+    preferred = [i for i in letters if text[i].lower() == prefer.lower()]
+    for i in preferred + starts + letters:
+        if text[i].lower() not in taken:
+            taken.add(text[i].lower())
+            return text[:i] + "&" + text[i:]
+    return text
+
+
+def first_input(page: QWidget) -> QWidget | None:
+    """The first field, list or table of `page` in Tab order, else its first button (what Ctrl+1…6
+    puts the focus on: it stayed on a container of the area, where no key did anything)."""
+    from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QLineEdit
+
+    chain, widget = [], page.nextInFocusChain()
+    while widget is not None and widget is not page and widget not in chain:
+        chain.append(widget)
+        widget = widget.nextInFocusChain()
+    usable = [w for w in chain if page.isAncestorOf(w) and w.focusProxy() is None and w.isVisible()
+              and w.isEnabled() and w.focusPolicy() & Qt.FocusPolicy.TabFocus]
+    for kinds in ((QLineEdit, QAbstractSpinBox, QComboBox, QAbstractItemView), (QAbstractButton,)):
+        if found := next((w for w in usable if isinstance(w, kinds)), None):
+            return found
+    return None
+
+
+def tab_leaves_tables(widget: QWidget) -> None:
+    """Tab moves on from every table in `widget` (Qt's tables walk their cells with it, wrapping
+    round: 400 presses never left one); arrows move among the cells, F2 or typing edits."""
+    from PySide6.QtWidgets import QTableView
+
+    for view in widget.findChildren(QTableView):
+        view.setTabKeyNavigation(False)
 
 
 class MainWindow(QMainWindow):
@@ -108,6 +160,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("areas")
         self.fleet_panel = FleetPanel(store, self.undo_stack)
+        tab_leaves_tables(self.fleet_panel)
         self.fleet_panel.status_message.connect(lambda message: self._said("fleet", message))
         from gui.commands import refusals
 
@@ -142,6 +195,7 @@ class MainWindow(QMainWindow):
         self.scenario_bar.capture_marks = self._saved_marks
         self.scenario_bar.restore_marks = self._restore_saved_marks
         self.scenario_bar.renamed.connect(self._follow_rename)
+        self._follow_naming()
         from gui.commands import follow_store_writes
 
         # connected before any view's own follower: a view's re-read of the store is not an edit
@@ -183,15 +237,16 @@ class MainWindow(QMainWindow):
         self.save_scenario_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Save))
         self.save_scenario_action.setToolTip("Save every view's inputs into the current scenario (Ctrl+Z undoes)")
         file_menu.addSeparator()
-        self.import_chips_action = file_menu.addAction("Import chips CSV…", lambda: self.import_csv("chips"))
-        self.import_orders_action = file_menu.addAction("Import orders CSV…", lambda: self.import_csv("orders"))
+        # (each item its own access key: Export report shared R with Open Recent, the CSVs had none)
+        self.import_chips_action = file_menu.addAction("&Import chips CSV…", lambda: self.import_csv("chips"))
+        self.import_orders_action = file_menu.addAction("Import or&ders CSV…", lambda: self.import_csv("orders"))
         file_menu.addSeparator()
-        self.export_chips_action = file_menu.addAction("Export chips CSV…", lambda: self.export_csv("chips"))
-        self.export_orders_action = file_menu.addAction("Export orders CSV…", lambda: self.export_csv("orders"))
+        self.export_chips_action = file_menu.addAction("&Export chips CSV…", lambda: self.export_csv("chips"))
+        self.export_orders_action = file_menu.addAction("Expor&t orders CSV…", lambda: self.export_csv("orders"))
         self.export_all_action = file_menu.addAction("Export &all charts and tables…", lambda: self.export_all())
         self.export_all_action.setShortcut(QKeySequence("Ctrl+E"))
         self.export_all_action.setToolTip("Every chart as PNG and SVG and the data behind it as CSV, for this scenario")
-        self.export_report_action = file_menu.addAction("Export &report (PDF)…", lambda: self.export_report())
+        self.export_report_action = file_menu.addAction("Export re&port (PDF)…", lambda: self.export_report())
         self.export_report_action.setToolTip("Key answers, assumptions, every chart and the accuracy statement, "
                                              "as a PDF to share")
         self.backup_action = file_menu.addAction("&Back up database…", lambda: self.backup_database())
@@ -225,8 +280,10 @@ class MainWindow(QMainWindow):
         self.redo_action.triggered.connect(lambda: self._show_undone(undone=False))
 
         view_menu = self.view_menu = bar.addMenu("&View")
+        self._view_keys: set = set()   # the View menu's access keys (the Run item takes one left free)
         for i in range(self.tabs.count()):
-            action = view_menu.addAction(self.tabs.tabText(i), lambda i=i: self.tabs.setCurrentIndex(i))
+            action = view_menu.addAction(with_access_key(self.tabs.tabText(i), self._view_keys),
+                                         lambda i=i: self.show_area(i))
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
         view_menu.addSeparator()
         # one key for the main computation of the view on screen: with "Update as I edit" off, F5
@@ -244,6 +301,33 @@ class MainWindow(QMainWindow):
         help_menu.addSeparator()
         self.about_action = help_menu.addAction("&About Fleetcast", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def show_area(self, index: int) -> None:
+        """Ctrl+1…6 and the View menu: the area, the focus on its first input once its view is
+        shown (a view built now shows its widgets after this returns)."""
+        self.tabs.setCurrentIndex(index)
+        QTimer.singleShot(0, lambda: self._focus_first_input(index))
+
+    def _focus_first_input(self, index: int) -> None:
+        if self.tabs.currentIndex() == index and (target := first_input(self.tabs.widget(index))) is not None:
+            target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _follow_naming(self) -> None:
+        """When the scenario bar's name field closes (Esc, Cancel, or a name accepted), the focus
+        goes back to the button that opened it: Qt moved it on to the next widget, the Plan's form."""
+        bar = self.scenario_bar
+        self._naming_opener = bar.new_button
+        for button in (bar.new_button, bar.rename_button, bar.duplicate_button):
+            button.clicked.connect(lambda _checked=False, b=button: setattr(self, "_naming_opener", b))
+        for signal in (bar.name_edit.cancelled, bar.name_cancel.clicked, bar.name_edit.returnPressed,
+                       bar.name_ok.clicked):
+            signal.connect(self._focus_after_naming)   # (after the bar's own slot: the field is hidden)
+
+    def _focus_after_naming(self, *_args) -> None:
+        bar = self.scenario_bar
+        if bar.name_edit.isHidden():
+            opener = self._naming_opener
+            (opener if opener.isEnabled() and opener.isVisible() else bar.combo).setFocus(Qt.FocusReason.OtherFocusReason)
 
     # ---- the Run action -----------------------------------------------------------------------
     def current_panel(self) -> QWidget | None:
@@ -264,18 +348,19 @@ class MainWindow(QMainWindow):
         button = run_button_of(panel)
         area = self.tabs.tabText(self.tabs.currentIndex())
         keys = " or ".join(k.toString() for k in RUN_SHORTCUTS)
+        key = lambda text: with_access_key(text, set(self._view_keys), prefer="r")  # noqa: E731
         if button is None:
-            action.setText("Run")
+            action.setText(key("Run"))
             action.setToolTip(f"Nothing to run in the {area} view")
             action.setEnabled(False)
             return
         label = button.text().replace("&", "")
         if view_is_busy(panel):
-            action.setText(f"{label} (running…)")
+            action.setText(key(f"{label} (running…)"))
             action.setToolTip(f"{label} is running in the {area} view: its Cancel button stops it")
             action.setEnabled(False)
             return
-        action.setText(label)
+        action.setText(key(label))
         action.setToolTip(f"{label} in the {area} view ({keys})")
         action.setEnabled(True)
 
@@ -316,6 +401,7 @@ class MainWindow(QMainWindow):
         spec = _registry.PANEL[key]
         _title = spec.title
         panel = spec.load()(self.store, self.undo_stack)
+        tab_leaves_tables(panel)
         panel.status_message.connect(lambda message, k=key: self._panel_status(k, message))
         self._hosts[key].layout().addWidget(panel)
         self.panels[key] = panel
@@ -1070,11 +1156,14 @@ class MainWindow(QMainWindow):
     def _restore_settings(self) -> None:
         s = settings()
         geometry = s.value("window/geometry", QByteArray(), type=QByteArray)
-        if geometry is not None and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
+        first = first_window_size(self._available_size())
+        # Qt refuses a geometry saved on a much larger monitor (1920 -> 1366) and leaves 640x480:
+        # then, or when what it restored is far smaller than a first window, the first window's size
+        restored = geometry is not None and not geometry.isEmpty() and self.restoreGeometry(geometry)
+        if restored and (self.width() >= FAR_BELOW * first.width() and self.height() >= FAR_BELOW * first.height()):
             self.fit_to_screen()  # saved on a larger monitor: never larger than this screen
         else:
-            self.resize(first_window_size(self._available_size()))
+            self.resize(first)
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():
             self.restoreState(state)
@@ -1127,8 +1216,8 @@ class MainWindow(QMainWindow):
             return None
         try:
             store = open_store(path)
-        except UserError as exc:
-            self.fleet_panel.banner.show_error(window_words(str(exc)))
+        except (UserError, RuntimeError, OSError) as exc:
+            self.fleet_panel.banner.show_error(window_words(open_failure_text(path, exc)))
             return None
         remember_dir("database", path)
         from gui.recent import remember_database
@@ -1254,6 +1343,7 @@ def _inside_item_view(widget) -> bool:
 
 PREFERRED_WINDOW_SIZE = (1360, 880)
 WINDOW_FRAME_PX = 32  # title bar and frame the window manager adds around the window
+FAR_BELOW = 0.6  # a restored window smaller than this share of the first window's size is not kept
 
 
 def first_window_size(available: tuple[int, int]):
@@ -1297,12 +1387,13 @@ def open_store_or_recover(db_path, *, ask=None, choose_path=None):
     while True:
         try:
             return open_store(path)
-        except UserError as exc:
+        except (UserError, RuntimeError, OSError) as exc:
+            message = open_failure_text(path, exc)
             if sys.stderr is not None:
-                print(f"fleetcast: error: {exc}", file=sys.stderr)
+                print(f"fleetcast: error: {message}", file=sys.stderr)
             if os.environ.get(SMOKE_EXIT_ENV) or headless:   # a headless run can't answer a dialog
                 return None
-            choice = ask(str(exc))
+            choice = ask(window_words(message, at_start=True))   # the dialog's buttons, not --db
             if choice == "quit":
                 return None
             chosen = choose_path(choice == "new")

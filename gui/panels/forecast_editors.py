@@ -130,6 +130,7 @@ class _RowsEditor(QWidget):
                                    | QAbstractItemView.EditTrigger.EditKeyPressed
                                    | QAbstractItemView.EditTrigger.AnyKeyPressed)
         self.table.setWordWrap(False)
+        self.table.setTabKeyNavigation(False)   # Tab goes on to the Add/Remove buttons (it cycled the cells)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.table.itemChanged.connect(self._on_item_changed)
@@ -393,7 +394,7 @@ class TrainingJobsEditor(_RowsEditor):
 
     HEADERS = ("Name", "Model", "Chip type", "Tokens\n(trillions)", "Earliest start\n(date)", "Deadline\n(date)")
     TIPS = ("A name for the job (unique)",
-            "The model preset to train (Library view)",
+            "The model preset to train: a stored preset (the Training view's Preset list; `fleetcast models import` adds one)",
             "The chip type it trains on: it gets that type's training share; jobs on one type run in list order",
             "Training tokens, in trillions: 15 = 15 trillion tokens",
             "The first day the job may start, YYYY-MM-DD",

@@ -467,7 +467,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             self.ttft_chart.plot_item.setYRange(0, y_hi * 1.05, padding=0)
             self.ttft_chart.plot_item.setXRange(0, float(np.nanmax(tx[keep])) * 1.03 if keep.any() else 1, padding=0)
 
-        names = [r["name"] + ("" if r["chips"] is not None else "\n(targets not met)") for r in c.rows]
+        # "Ascend\n910B2", as the Plan's cost chart: on one line the names ran together at 1280 px
+        names = [r["name"].replace(" ", "\n", 1) + ("" if r["chips"] is not None else "\n(targets not met)") for r in c.rows]
         self.chips_chart.set_categories(names)
         # no answer (targets not met, or no demand) is no bar and a blank cell in the export
         self.chips_chart.set_stacked({"Chips needed": [r["chips"] if r["chips"] else np.nan for r in c.rows]})

@@ -11,7 +11,6 @@ orders" writes the plan into the Fleet as assumption orders, one undoable step.
 from __future__ import annotations
 
 import datetime as dt
-import textwrap
 import time
 from dataclasses import replace
 from typing import Callable
@@ -35,10 +34,10 @@ from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-
 from gui.commands import follow_stack, follow_store_writes
 from gui.panels.base import counted, mark_stale, run_controls, ungrouped
 from gui.panels.forecast_charts import GroupedBarPanel
-from gui.panels.forecast_common import figure_text
 from gui.panels.forecast import NO_MODELS_HINT
 from gui.panels.forecast_editors import _int_spin, _spin
-from gui.panels.plan_text import COST_UNIT, cost_chart_context, plan_summary_html, refused_caption
+from gui.panels.plan_text import (COST_UNIT, ReturnRuns, cost_chart_context, econ_caption, fill_result_table,
+                                  fit_table_height, plan_summary_html, refused_caption)
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
@@ -48,9 +47,6 @@ CAND_HEADERS = ("Use", "Chip", "Price\n(USD)", "Lead time\n(months)", "Most per\
 CAND_TIPS = ("Ticked: the plan may buy this chip", "The chip the plan may buy", "Price per chip, USD (double-click to edit)",
              "Months from order to delivery (double-click to edit)", "Most chips the plan may order in a quarter "
              "(double-click to edit); 0 keeps the chip out of the plan but in the cost comparison")
-# the result tables' titles, wrapped, in full in their tooltips with what they mean
-RESULT_TIPS = {"Chip": "the chip", "Quantity": "chips to order", "Order month": "the month to place the order",
-               "Due": "the month the chips are due", "Cost": "quantity × price", "Price": "the price of one chip"}
 
 
 def _canonical(scenario):
@@ -133,6 +129,7 @@ class PlanPanel(QWidget):
         for k, tip in enumerate(CAND_TIPS):
             self.cand_table.horizontalHeaderItem(k).setToolTip(tip)
         self.cand_table.verticalHeader().setVisible(False)
+        self.cand_table.setTabKeyNavigation(False)   # Tab goes on to the next control (it cycled the cells)
         self.cand_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.cand_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.cand_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -174,6 +171,9 @@ class PlanPanel(QWidget):
         self.add_button.setToolTip("Write each planned order into the Fleet (status 'assumption'); Ctrl+Z undoes it")
         self.add_button.setEnabled(False)
         self.add_button.clicked.connect(self.add_as_orders)
+        self._return_runs = ReturnRuns(self.run_button, (self.confidence, self.from_edit, self.auto_from, self.until_edit,
+                                                         self.auto_until, self.budget, self.samples),
+                                       busy=lambda: self.runner.is_running())
         box = QGroupBox("Target")
         form = QFormLayout(box)
         form.addRow("Confidence", self.confidence)
@@ -237,11 +237,17 @@ class PlanPanel(QWidget):
             t.verticalHeader().setVisible(False)
             t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
             t.setWordWrap(True)
+            t.setTabKeyNavigation(False)
         # never scrolled sideways: short chip names, months as YYYY-MM, two-line headers
         self.orders_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.econ_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)   # (columns stretch)
+        self.econ_table.verticalHeader().setDefaultSectionSize(24)   # its rows in view, the charts kept tall
         # before a plan: the columns it will fill, not a blank box
         self._fill(self.orders_table, *plan_order_table(None))
         self._fill(self.econ_table, *plan_economics_table(None))
+        self.econ_caption = QLabel(econ_caption(None))   # the costs' basis, left out of the titles
+        self.econ_caption.setWordWrap(True)
+        self.econ_caption.setStyleSheet("color: #555;")
         self.orders_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.econ_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         plan_page = QWidget()
@@ -267,8 +273,9 @@ class PlanPanel(QWidget):
         cost_charts = QHBoxLayout()
         cost_charts.addWidget(self.served_cost_chart)
         cost_charts.addWidget(self.training_cost_chart)
-        cv.addLayout(cost_charts, 2)
-        cv.addWidget(self.econ_table, 1)
+        cv.addLayout(cost_charts, 1)
+        cv.addWidget(self.econ_caption)
+        cv.addWidget(self.econ_table)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(plan_page, "Plan")
@@ -610,6 +617,7 @@ class PlanPanel(QWidget):
                 chart.legend.setVisible(False)
         self._fill(self.orders_table, *self.order_rows())
         self._fill(self.econ_table, *self.econ_rows())
+        self.econ_caption.setText(econ_caption(r))
         self._label_refused(r)
         self.orders_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         if not r.orders:   # an empty table says why, not a blank box
@@ -649,32 +657,16 @@ class PlanPanel(QWidget):
                     item.setForeground(QColor("#8a8a8a"))
                     item.setToolTip(caption)
 
+    def _fill(self, table: QTableWidget, headers, rows) -> None:
+        fill_result_table(table, headers, rows)
+        if table is self.econ_table:   # all its rows in view, under titles without the basis
+            fit_table_height(table)
+
     def order_rows(self) -> tuple[list[str], list[list]]:
         return plan_order_table(self.result, self._chip_names())
 
     def econ_rows(self) -> tuple[list[str], list[list]]:
         return plan_economics_table(self.result, self._chip_names())
-
-    @staticmethod
-    def _fill(table: QTableWidget, headers, rows) -> None:
-        table.clear()
-        table.clearSpans()
-        table.setColumnCount(len(headers))
-        table.setRowCount(len(rows))
-        # "Order month\n(date)" (unit on its own line), names wrapped at ~16 characters: no table scrolls sideways
-        table.setHorizontalHeaderLabels(["\n".join(line for part in h.replace(" (", "\n(", 1).split("\n")
-                                                   for line in textwrap.wrap(part, 16, break_long_words=False))
-                                         for h in headers])
-        for k, h in enumerate(headers):
-            table.horizontalHeaderItem(k).setToolTip(f"{h}: {tip}" if (tip := RESULT_TIPS.get(h.split(" (")[0])) else h)
-        for i, row in enumerate(rows):
-            for k, value in enumerate(row):
-                # plan dates are months; money in whole dollars
-                text = value.strftime("%Y-%m") if isinstance(value, dt.date) else figure_text(value)
-                item = QTableWidgetItem(text)
-                if isinstance(value, (int, float)):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                table.setItem(i, k, item)
 
     # ---- into the fleet ----------------------------------------------------------------------------
     def add_as_orders(self) -> int:

@@ -1,16 +1,23 @@
-"""The Plan view's words: the summary above its charts and the caption of a refused plan's table
-(kept apart from gui/panels/plan.py, which holds the form, the run and the drawing)."""
+"""The Plan view's words and small parts: the summary above its charts, the result tables' titles
+and captions, and Enter in the form (kept apart from gui/panels/plan.py, which holds the form, the
+run and the drawing)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
+import textwrap
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 
 from engine.commands.plan import expected_delivered_cost
 from engine.forecast_plan import (FRESH_TOLERANCE, cost_spread_text, fresh_shortfall_text, fresh_standard_error,
                                   pct_text, usd_text)
 from engine.studies_forecast import plan_lowest_prob
 from gui.panels.base import counted, with_names
+from gui.panels.forecast_common import figure_text
 from gui.widgets.plot_panel import format_number
 
 # why `plan` refused orders it found, by the word its status ends with
@@ -86,3 +93,87 @@ def cost_chart_context(r) -> dict:
         return {}
     target = f"P(meet demand) >= {pct_text(r.confidence)} from {r.from_month:%Y-%m} to {r.until_month:%Y-%m}"
     return {"Plan": f"candidate chips for {target}" + ("" if r.feasible else " (no plan found)")}
+
+
+# the result tables' titles, wrapped, in full in their tooltips with what they mean
+RESULT_TIPS = {"Chip": "the chip", "Quantity": "chips to order", "Order month": "the month to place the order",
+               "Due": "the month the chips are due", "Cost": "quantity × price", "Price": "the price of one chip"}
+# the cost table's titles without their basis (the caption above the table says it once): with it
+# the served-cost title took six lines and the table showed 1 of its 4 chips at 1280x720
+SHORT_TITLES = {"Serving": "Serving, output\ntokens/s per chip", "Training": "Training\ntokens/s per chip",
+                "USD per million served tokens, input + output": "USD per 1M served\ntokens, in + out",
+                "USD per million training tokens": "USD per 1M\ntraining tokens"}
+ECON_MOST_PX = 240   # the cost table's most height: more chips than fit scroll
+
+
+def result_title(header: str) -> str:
+    """A result table's column title as shown: short, the unit on its own line, wrapped at ~16
+    characters ("Order month\n(date)"), so that no table scrolls sideways."""
+    base = header.split(" (")[0]
+    if base in SHORT_TITLES:
+        return SHORT_TITLES[base]
+    return "\n".join(line for part in header.replace(" (", "\n(", 1).split("\n")
+                     for line in textwrap.wrap(part, 16, break_long_words=False))
+
+
+def fill_result_table(table: QTableWidget, headers, rows) -> None:
+    """Fill a Plan result table; each title's tooltip is the whole header (with its basis) and
+    what it means."""
+    table.clear()
+    table.clearSpans()
+    table.setColumnCount(len(headers))
+    table.setRowCount(len(rows))
+    table.setHorizontalHeaderLabels([result_title(h) for h in headers])
+    for k, h in enumerate(headers):
+        table.horizontalHeaderItem(k).setToolTip(f"{h}: {tip}" if (tip := RESULT_TIPS.get(h.split(" (")[0])) else h)
+    for i, row in enumerate(rows):
+        for k, value in enumerate(row):
+            # plan dates are months; money in whole dollars
+            text = value.strftime("%Y-%m") if isinstance(value, dt.date) else figure_text(value)
+            item = QTableWidgetItem(text)
+            if isinstance(value, (int, float)):
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(i, k, item)
+
+
+def econ_caption(r) -> str:
+    """The cost table's basis in one line (its titles leave it out; their tooltips have it)."""
+    econ = r.economics if r is not None else ()
+    if not econ:
+        return "Capital cost per token of each candidate chip, once a plan is found"
+    e = econ[0]
+    return (f"Capital over a {e.life_years:g}-year life; served tokens (input + output) at average load = "
+            f"peak / {e.peak_to_average:g}; training at {e.training_goodput:.0%} goodput")
+
+
+def fit_table_height(table: QTableWidget, most_px: int = ECON_MOST_PX) -> None:
+    """The table as tall as its titles and rows (up to `most_px`): given a share of the page, it
+    showed one row under its titles while the charts above had room to spare."""
+    rows_px = sum(table.rowHeight(i) for i in range(table.rowCount())) or table.verticalHeader().defaultSectionSize()
+    frame_px = 2 * table.frameWidth() + table.horizontalScrollBar().sizeHint().height() * (
+        table.horizontalScrollBarPolicy() != Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setFixedHeight(min(table.horizontalHeader().sizeHint().height() + rows_px + frame_px, most_px))
+
+
+class ReturnRuns(QObject):
+    """Enter in one of the form's fields runs the view's search, as Enter does in the other views
+    (it did nothing here: only F5 and the button ran the plan). The field takes the key first, so a
+    value typed is committed (and its undo step made) before the run reads the form. Not while a
+    search runs (`busy`), as F5: Enter held down must not restart it."""
+
+    def __init__(self, run_button, fields, busy=lambda: False):
+        super().__init__(run_button)
+        self.run_button = run_button
+        self.busy = busy
+        for field in fields:
+            field.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if (event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier):
+            QTimer.singleShot(0, self._run)
+        return False
+
+    def _run(self) -> None:
+        if self.run_button.isEnabled() and not self.busy():
+            self.run_button.click()

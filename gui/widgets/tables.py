@@ -30,6 +30,9 @@ class FilterableTable(QWidget):
                                   | QAbstractItemView.EditTrigger.EditKeyPressed
                                   | QAbstractItemView.EditTrigger.AnyKeyPressed)
         self.view.setWordWrap(False)
+        # Tab leaves the table for the next control (Qt's default walked the cells, wrapping at the
+        # end: 400 presses never reached the Add-order form); arrows move among cells, F2 edits
+        self.view.setTabKeyNavigation(False)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(24)
         header = self.view.horizontalHeader()

@@ -25,9 +25,9 @@ def test_opens_offscreen_with_areas_and_menus(window, qtbot):
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus == ["&File", "&Edit", "&View", "&Help"]
     file_items = [a.text() for a in window.file_menu.actions() if a.text()]
-    assert file_items == ["&Open database…", "&New database…", "Open &Recent", "&Save scenario", "Import chips CSV…", "Import orders CSV…",
-                          "Export chips CSV…", "Export orders CSV…", "Export &all charts and tables…",
-                          "Export &report (PDF)…", "&Back up database…", "&Quit"]
+    assert file_items == ["&Open database…", "&New database…", "Open &Recent", "&Save scenario", "&Import chips CSV…",
+                          "Import or&ders CSV…", "&Export chips CSV…", "Expor&t orders CSV…",
+                          "Export &all charts and tables…", "Export re&port (PDF)…", "&Back up database…", "&Quit"]
     assert window.quit_action.shortcut().toString() == "Ctrl+Q"
     assert window.undo_action.shortcut().toString() == "Ctrl+Z"
     assert window.redo_action.shortcut().toString() == "Ctrl+Shift+Z"
