@@ -388,19 +388,260 @@ def path_words(keys: list[str], chip_labels: Mapping[str, str]) -> str:
     return " ".join(w for w in words if w) or ".".join(keys)
 
 
+# ---- the views' inputs ("ui.<view>.<field>") -------------------------------------------------------
+# The views whose inputs feed a result (a training time, a serving answer, a plan), with each
+# field's words as the form labels it, its unit and what its "not set" value (0, None, "") means
+# there. A what-if changing only the Training view's MTBF read "no changes" while train went from
+# 184 to 238 days. Compare's saved ticks are the window's state, no input: not described.
+_UI_VIEWS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
+    "training": ("Training", {
+        "model_id": ("preset", "", ""), "custom": ("architecture", "", "the preset's"), "chip_id": ("chip", "", ""),
+        "chips_source": ("chips from", "", ""), "num_chips": ("chip count", "chips", ""),
+        "fleet_date": ("fleet on date", "", "the first month every delivery is installed"),
+        "tokens_t": ("token budget", "T tokens", ""), "seq_len": ("sequence length", "tokens", "the model's default"),
+        "global_batch": ("global batch", "sequences", "auto"), "dtype": ("precision", "", ""),
+        "layout_mode": ("layout", "", ""), "layout": ("layout", "", ""),
+        "price_per_chip_hour": ("price", "USD/chip-h", "the amortised list price"),
+        "mtbf_chip_hours": ("MTBF per chip", "chip-h", "the Llama 3 rate ({mtbf:,.0f} chip-h)"),
+        "restart_min": ("restart time", "min", ""), "checkpoint_write_gbps": ("checkpoint write", "GB/s", ""),
+        "compare_chips": ("chips to compare", "", "none"), "software": ("software", "", "the defaults")}),
+    "inference": ("Inference", {
+        "model_id": ("model", "", ""), "chip_id": ("chip", "", ""), "tp": ("TP", "", "the best under the targets"),
+        "ep": ("EP", "", "the best under the targets"), "weight_dtype": ("weights", "", ""),
+        "kv_dtype": ("KV cache", "", ""), "engine": ("serving engine", "", "the chip family's current"),
+        "input_len": ("input length", "tokens", ""), "output_len": ("output length", "tokens", ""),
+        "ttft_ms": ("TTFT target", "ms", "none"), "tpot_ms": ("TPOT target", "ms", "none"),
+        "prefix_cache_pct": ("prefix-cache hits", "%", ""),
+        "demand_tokens_per_s": ("peak demand", "output tokens/s", ""), "compare_chips": ("chips to compare", "", "none"),
+        "max_num_seqs": ("max running sequences", "", "the engine's default"),
+        "max_num_batched_tokens": ("token budget per step", "tokens", "the engine's default"),
+        "length_spread": ("length spread (CV)", "", ""), "prefill_tp": ("prefill TP", "", "on the replica"),
+        "prefill_instances": ("prefill instances", "", ""), "slo_percentile": ("targets hold for", "", "")}),
+    "plan": ("Plan", {
+        "confidence": ("confidence", "share", ""), "from_month": ("from", "", "set by the run"),
+        "until_month": ("until", "", "the horizon's end"), "budget_usd": ("budget", "USD", "no limit"),
+        "samples": ("fitted on", "trials", ""),
+        # a candidate's fields (ui.plan.candidates.<chip>.<field>), the candidate table's columns
+        "use": ("use", "", ""), "unit_price_usd": ("price", "USD", ""), "lead_time_months": ("lead time", "months", ""),
+        "max_per_quarter": ("most per quarter", "chips", "")}),
+}
+_UI_NOT_DESCRIBED = ("compare", "version")   # window state (Compare's ticks), a study's format version
+# Values of the views' choices in the form's words.
+_UI_CHOICES = {"chips_source": {"count": "a chip count", "fleet": "the fleet on a date"},
+               "layout_mode": {"search": "searched", "fixed": "fixed"}}
+_LAYOUT_WORDS = {"zero": "ZeRO stage", "micro_batch": "micro-batch", "recompute": "recompute"}
+
+
+def _number_text(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1000 else f"{value:g}"
+
+
+def _ui_value_text(view: str, field: str, value: Any, labels: Mapping[str, str]) -> str:
+    """A view input's value in its form's words and units (`special`: what 0 / None means there)."""
+    _words, unit, special = _UI_VIEWS[view][1].get(field, (field, "", ""))
+    if special and value in (0, None, "", []) and not isinstance(value, bool):
+        if "{mtbf" in special:
+            from engine.reliability import DEFAULT_MTBF_CHIP_HOURS
+
+            special = special.format(mtbf=DEFAULT_MTBF_CHIP_HOURS)
+        return special
+    if isinstance(value, bool) or value is None:
+        return "not set" if value is None else ("yes" if value else "no")
+    if field in _UI_CHOICES and isinstance(value, str):
+        return _UI_CHOICES[field].get(value, value)
+    if field == "chip_id" and isinstance(value, str):
+        return labels.get(value, value)
+    if field == "compare_chips" and isinstance(value, list):
+        return ", ".join(labels.get(str(c), str(c)) for c in value)
+    if isinstance(value, (int, float)):
+        if unit == "share":   # stored as 0..1, the form shows %
+            return f"{value * 100:.3g}%"
+        if unit == "%":
+            return f"{value:g}%"
+        return f"{_number_text(value)} {unit}" if unit else _number_text(value)
+    if isinstance(value, Mapping):
+        return "(" + ", ".join(f"{k.replace('_', ' ')} {_value_text(k, v, labels)}" for k, v in value.items()) + ")"
+    return str(value)
+
+
+def _ui_default(keys: list[str]) -> Any:
+    """What a view shows for an input the baseline stores none of: the study's default, a
+    candidate's from resources/plan_candidates.csv (its price: the catalog's, not known here)."""
+    from engine.studies import SOFTWARE_DEFAULTS, ServingStudy, TrainingStudy
+    from engine.studies_forecast import PlanStudy
+
+    view, rest = keys[1], keys[2:]
+    if view == "plan" and rest[:1] == ["candidates"]:
+        if len(rest) != 3:
+            return _MISSING
+        chip, field = rest[1], rest[2]
+        if field == "use":
+            return True
+        import resources
+        from engine.catalog import read_csv_rows
+
+        row = {r["chip_id"]: r for r in read_csv_rows(resources.read_text("plan_candidates.csv"))}.get(chip)
+        return float(row[field]) if row and field in row else _MISSING
+    if view == "training" and rest[:1] == ["software"] and len(rest) == 2:
+        return SOFTWARE_DEFAULTS.get(rest[1], _MISSING)
+    studies = {"training": TrainingStudy, "inference": ServingStudy, "plan": PlanStudy}
+    if view not in studies:
+        return _MISSING
+    return _at(studies[view]().to_dict(), rest)
+
+
+def _ui_line(keys: list[str], value: Any, base: Mapping | None, labels: Mapping[str, str]) -> str | None:
+    """A change of a view's input in the form's words (`Training MTBF per chip the Llama 3 rate
+    (50,677 chip-h) → 20,000 chip-h`); None for the window's own state or no change at all."""
+    if len(keys) < 3 or keys[1] not in _UI_VIEWS or keys[-1] in _UI_NOT_DESCRIBED:
+        return None
+    view = keys[1]
+    title, words = _UI_VIEWS[view]
+    rest = keys[2:]
+    if view == "plan" and rest[0] == "candidates" and len(rest) >= 2:
+        name = f"{title} candidate {labels.get(rest[1], rest[1])}"
+        if len(rest) == 2:   # the whole candidate's edits
+            return f"{name} as in the defaults" if is_removed(value) else None
+        field = rest[2]
+        name += f" {words.get(field, (field.replace('_', ' '),))[0]}"
+    elif rest[0] == "layout" and len(rest) == 2:
+        name, field = f"{title} layout {_LAYOUT_WORDS.get(rest[1], rest[1].upper())}", rest[1]
+    elif rest[0] in ("software", "custom") and len(rest) == 2:
+        name, field = f"{title} {words[rest[0]][0]} {rest[1].replace('_', ' ')}", rest[1]
+    else:
+        name, field = f"{title} {' '.join(words.get(k, (k.replace('_', ' '),))[0] for k in rest)}", rest[-1]
+    old = _at(base, keys) if base is not None else _MISSING
+    if base is not None and old is _MISSING:
+        old = _ui_default(keys)
+    if is_removed(value):   # back to the view's default
+        value = _ui_default(keys)
+    if old == value and value is not _MISSING:
+        return None   # the baseline's (or the view's default) value, stored again
+    # (a candidate's catalog price is not known here)
+    unknown = "the catalog's" if field == "unit_price_usd" else "the preset's" if rest[0] == "custom" else "the default"
+    new_text = unknown if value is _MISSING else _ui_value_text(view, field, value, labels)
+    if base is None:
+        return f"{name} = {new_text}"
+    old_text = unknown if old is _MISSING else _ui_value_text(view, field, old, labels)
+    return f"{name} {old_text} → {new_text}"
+
+
+def _ui_leaves(path: str, value: Any, base: Mapping | None) -> list[tuple[str, Any]]:
+    """A change under "ui" as one change per input: a view's inputs stored whole (as before
+    scenarios stored changes field by field) hid which of them differ."""
+    stored = _at(base, split_path(path)) if base is not None else _MISSING
+    if is_removed(value) and isinstance(stored, Mapping) and stored:   # (a candidate's edits): each one undone
+        return [(f"{path}.{_escape(key)}", dict(REMOVED)) for key in stored]
+    if not isinstance(value, Mapping) or is_removed(value) or is_item_changes(value):
+        return [(path, value)]
+    return list(diff_params(stored if isinstance(stored, Mapping) else {}, value, path + ".").items())
+
+
+# ---- the changes in words ------------------------------------------------------------------------
+# A field that picks a mode, and the fields each mode reads: "growth model = user" hid the
+# P10/P50/P90 it uses, which equal the baseline's unused ones and so are no change of their own.
+_MODE_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "growth_model": {"fixed": ("growth_after_last_per_year",), "loglinear": ("fit_points", "growth_sigma_floor"),
+                     "decaying": ("growth_sigma_floor",),
+                     "user": ("growth_p10_per_year", "growth_p50_per_year", "growth_p90_per_year")},
+    "fraction_dist": {"fixed": ("fraction_mode",), "*": ("fraction_low", "fraction_mode", "fraction_high")},
+    "delay_dist": {"fixed": ("delay_mode_days",), "*": ("delay_low_days", "delay_mode_days", "delay_high_days")},
+    "kind": {"logistic": ("ceiling_tokens_per_day",)},
+}
+_FRACTION_FIELDS = ("fraction_low", "fraction_mode", "fraction_high")
+_OF_WORDS = {"order": "the order", "outstanding": "what is outstanding"}
+
+
+def _of_words(section: Any) -> str:
+    """" of the order" / " of what is outstanding" for a delivery profile's fulfilled share."""
+    of = section.get("fraction_of") if isinstance(section, Mapping) else None
+    return f" of {_OF_WORDS[of]}" if of in _OF_WORDS else ""
+
+
+def _scalar_value_text(key: str, value: Any, labels: Mapping[str, str]) -> str:
+    if key == "fraction_of" and value in _OF_WORDS:
+        return _OF_WORDS[value]
+    if (key == "scale" or key.endswith("_scale")) and isinstance(value, (int, float)) \
+            and not isinstance(value, bool):
+        return f"×{value:g}"   # a multiplier ("demand scale = 2" read as 2 of something)
+    return _value_text(key, value, labels)
+
+
+def _scalar_line(keys: list[str], name: str, value: Any, base: Mapping | None, resolved: Mapping | None,
+                 labels: Mapping[str, str]) -> str:
+    """`name old → new` (`name = new` where the base has no value there), the mode's values added."""
+    # a chip's training share is keyed by the chip: the share's units (%) come from its section
+    field = "training_share" if len(keys) > 1 and keys[-2] == "training_share" else keys[-1]
+    old = _at(base, keys) if base is not None else _MISSING
+    new_text = _scalar_value_text(field, value, labels)
+    if field in _FRACTION_FIELDS:   # 50% of what: the order, or what is still outstanding
+        old_of = _of_words(_at(base, keys[:-1])) if base is not None else ""
+        new_of = _of_words(_at(resolved, keys[:-1])) if resolved is not None else ""
+        if old is not _MISSING and old_of == new_of:
+            line = f"{name} {_scalar_value_text(field, old, labels)} → {new_text}{new_of}"
+        elif old is not _MISSING:
+            line = f"{name} {_scalar_value_text(field, old, labels)}{old_of} → {new_text}{new_of}"
+        else:
+            line = f"{name} = {new_text}{new_of}"
+    elif old is _MISSING:
+        line = f"{name} = {new_text}"
+    else:
+        line = f"{name} {_scalar_value_text(field, old, labels)} → {new_text}"
+    modes = _MODE_FIELDS.get(field, {})
+    used = modes.get(value, modes.get("*", ())) if isinstance(value, str) else ()
+    section = _at(resolved, keys[:-1]) if resolved is not None else _MISSING
+    if used and isinstance(section, Mapping):
+        values = [f"{FIELD_WORDS.get(f, f.replace('_', ' '))} {_scalar_value_text(f, section[f], labels)}"
+                  f"{_of_words(section) if f in _FRACTION_FIELDS else ''}" for f in used if f in section]
+        if values:
+            line += f" (uses {', '.join(values)})"
+    return line
+
+
+def _month_span(start: str, end: str) -> str:
+    """2025-01-01..2025-12-31 as "2025-01..2025-12" (whole months), else the days as given."""
+    import datetime as dt
+
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except (TypeError, ValueError):
+        return f"{start}..{end}"
+    if first.day == 1 and (last + dt.timedelta(days=1)).day == 1:
+        return f"{first:%Y-%m}" if (first.year, first.month) == (last.year, last.month) else f"{first:%Y-%m}..{last:%Y-%m}"
+    return f"{start}..{end}"
+
+
+def _cut_off_brief(event: Mapping) -> str:
+    """A cut-off's chance and when, briefly: "50% in 2025-01..2025-12", "100% from 2025-09-01"."""
+    prob = event.get("probability")
+    text = f"{prob * 100:.3g}%" if isinstance(prob, (int, float)) else "?"
+    start, end = event.get("window_start"), event.get("window_end")
+    if start and end and start != end:
+        text += f" in {_month_span(str(start), str(end))}"
+    elif start or end:
+        text += f" from {start or end}"
+    if event.get("duration_months"):
+        text += f" for {event['duration_months']:g} months"
+    return text
+
+
 def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
                      chip_labels: Mapping[str, str] | None = None, base: Mapping | None = None) -> list[str]:
-    """One short line per change, in the forms' words and units (`Huawei fulfilled mode = 50%`,
-    `H20 cut off, 100% chance on 2025-04-09`); `chip_labels` names chips as the window does.
+    """One short line per change, in the forms' words and units (`Huawei fulfilled mode 70% → 50%
+    of the order`, `H20 cut off, 100% chance on 2025-04-09`); `chip_labels` names chips as the window does.
     A list (policy events, jobs) is written out item by item: "1 item(s)" hid a cut-off whose
-    probability went from 50% to 100%. With the `base` it changes, a changed item names the fields
-    that differ (`training jobs: changed 405B: by 2025-12-31 → 2026-03-31`), and each item reads as
-    it is applied to that base: a changed cut-off the baseline no longer has as added."""
+    probability went from 50% to 100%. With the `base` it changes, a value reads old → new, a changed
+    item names the fields that differ (`training jobs: changed 405B: by 2025-12-31 → 2026-03-31`), and
+    each item reads as it is applied to that base: a changed cut-off the baseline no longer has as
+    added. The views' inputs ("ui") that feed a result are described too (_UI_VIEWS)."""
     labels = dict(chip_labels or {})
+    resolved = apply_changes(base, changes) if base is not None else None
     lines: list[str] = []
     notes: list[str] = []   # prose about a change: after the changes it explains (files keep it)
     for path, value in changes.items():
         if path.startswith("ui.") or path == "ui":
+            lines += [line for leaf, leaf_value in _ui_leaves(path, value, base)
+                      if (line := _ui_line(split_path(leaf), leaf_value, base, labels)) is not None]
             continue
         keys = split_path(path)
         name = path_words(keys, labels)
@@ -427,6 +668,13 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
                         kind = "added"     # a changed item the baseline no longer has is added
                 elif before is not None and key not in before:
                     continue   # removing what the baseline no longer has: nothing is applied
+                if kind == "changed" and keys[-1] == "policy_events" and isinstance(old_item, Mapping) \
+                        and isinstance(item, Mapping) and _cut_off_brief(old_item) != _cut_off_brief(item):
+                    # one cut-off per chip: the what-if's takes the baseline's place, whatever either says
+                    # (a ban from Sep 2025 dropped the baseline's 50% anywhere in 2025, and read better)
+                    lines.append(f"{name}: {shown} cut-off replaces the baseline's ({_cut_off_brief(old_item)}) "
+                                 f"with {_cut_off_brief(item)}")
+                    continue
                 if kind == "changed" and isinstance(old_item, Mapping) and isinstance(item, Mapping):
                     fields = [f"{FIELD_WORDS.get(f, f.replace('_', ' '))} {_value_text(f, old_item.get(f), labels)} → "
                               f"{_value_text(f, v, labels)}" for f, v in item.items()
@@ -438,9 +686,7 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
                     text = f"{kind} {_value_text(keys[-1], item, labels)}"
                 lines.append(f"{name}: {text}")
             continue
-        # a chip's training share is keyed by the chip: the share's units (%) come from its section
-        field = "training_share" if len(keys) > 1 and keys[-2] == "training_share" else keys[-1]
-        lines.append(f"{name} = {_value_text(field, value, labels)}")
+        lines.append(_scalar_line(keys, name, value, base, resolved, labels))
     lines = lines + notes
     if limit is not None and len(lines) > limit:   # None: every change (files keep them all)
         lines = lines[:limit] + [f"... and {len(lines) - limit} more"]

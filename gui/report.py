@@ -586,8 +586,32 @@ def assumptions_section(ctx: ReportContext) -> str:
             out.append(f'<p style="font-size:8pt; color:#444">{_esc(demand["note"])}</p>')
     else:
         out.append("<p>No demand points are set.</p>")
+    out.append(training_reliability_html(ctx))
     out.append(calibration_html(ctx))
     return "".join(out)
+
+
+def training_reliability_html(ctx: ReportContext) -> str:
+    """The failure and restart inputs behind the training time, goodput and cost (the Training
+    view's, "ui.training"; its defaults where the scenario stores none): the report gave the
+    goodput and never what it rests on. "" without training figures."""
+    from engine.reliability import DEFAULT_MTBF_CHIP_HOURS, LLAMA3_CHIPS, LLAMA3_DAYS, LLAMA3_INTERRUPTIONS
+    from engine.studies import TrainingStudy
+
+    if not ctx.figures.get("training"):
+        return ""
+    try:
+        study = TrainingStudy.from_dict((ctx.params.get("ui") or {}).get("training"))
+    except UserError as exc:   # saved by a newer Fleetcast, or a field that is no number
+        return f"<h3>Training reliability</h3><p>Not read: {_esc(exc)}.</p>"
+    mtbf = (f"{_smart(study.mtbf_chip_hours)} chip-hours" if study.mtbf_chip_hours else
+            f"{_number(DEFAULT_MTBF_CHIP_HOURS)} chip-hours (the Llama 3 report's rate: {LLAMA3_INTERRUPTIONS} "
+            f"interruptions in {LLAMA3_DAYS:g} days on {LLAMA3_CHIPS:,} H100)")
+    return ("<h3>Training reliability</h3>"
+            f"<p>The training time, goodput and cost assume a mean time between job-stopping failures of {mtbf} "
+            f"per chip (a job on N chips stops every MTBF / N hours), {_smart(study.restart_min)} min to restart "
+            f"after each, and checkpoints (14 bytes per parameter) written at {_smart(study.checkpoint_write_gbps)} "
+            "GB/s, at the interval that loses the least time.</p>")
 
 
 def forecast_setting_lines(ctx: ReportContext) -> list[str]:

@@ -13,8 +13,8 @@ from engine.store import open_store
 
 CUT = "H20 cut off (Apr 2025)"
 ARGV = ["forecast", "--trials", "100", "--months", "6"]
-CHANGED = ("export cut-offs: changed H20: probability 50% → 100%, window end 2025-12-31 → 2025-04-09, "
-           "window start 2025-01-01 → 2025-04-09")
+CHANGED = ("export cut-offs: H20 cut-off replaces the baseline's (50% in 2025-01..2025-12) with 100% "
+           "from 2025-04-09")
 
 
 def test_forecast_of_a_what_if_names_its_baseline_and_changes(tmp_path, capsys):

@@ -249,6 +249,28 @@ def apply_saved_plan(args, ctx):
     return study
 
 
+def _store_or_none(ctx):
+    try:
+        return ctx.store()
+    except ImportError:
+        return None
+
+
+def candidates_text(candidates, catalog_prices: dict[str, float]) -> str:
+    """The terms each candidate was planned on, a price that is not the catalog's said so: the
+    plan named neither, so a what-if's H20 at $18,750 read as the catalog's $12,000."""
+    from engine.forecast_plan import usd_text
+
+    def terms(c) -> str:
+        catalog = catalog_prices.get(c.chip_id)
+        price = usd_text(c.unit_price_usd) + (f" (catalog {usd_text(catalog)})" if catalog is not None
+                                              and catalog != c.unit_price_usd else "")
+        return f"{c.chip_id} {price}, {c.lead_time_months} months, {c.max_per_quarter:,.0f}"
+
+    return ("candidates (price per chip, lead time, most per quarter): "
+            + "; ".join(terms(c) for c in candidates))
+
+
 def _repeated(ids: list[str]) -> str | None:
     """The first id given a second time, or None."""
     seen: set[str] = set()
@@ -282,6 +304,7 @@ def run_plan(args, ctx) -> Output:
     if ids is not None and (twice := _repeated(ids)):   # a repeated chip was planned twice, at twice its cap
         raise UserError(f"--chips: {twice!r} given twice")
     candidates = default_candidates(chips, ids)
+    catalog_prices = {c.chip_id: c.unit_price_usd for c in candidates}
     if study is not None and not ids:  # the Plan view's candidate table: ticks, prices, lead times, caps
         problems = [p.message for p in study.problems(candidates) if p.field.startswith("candidate")]
         if problems:
@@ -319,6 +342,16 @@ def run_plan(args, ctx) -> Output:
                       from_month=from_month, until_month=until_month, budget_usd=args.budget, samples=args.samples)
     result = solve_plan(inputs, req, training_tokens_per_s=training_rates(models, chips, scenario, candidates))
     data = plan_to_dict(result, scenario.name, args.samples)
+    # the scenario a what-if changes (null for a whole scenario) and its changes in words, as
+    # `forecast` gives them: a what-if pricing the H20 higher read as a plan of its own
+    from engine.commands.forecast import what_if_line, what_if_of
+
+    what_if = what_if_of(_store_or_none(ctx), args.scenario)
+    data.update(baseline=what_if[0], changes=what_if[1])
+    data["candidates"] = [{"chip_id": c.chip_id, "unit_price_usd": c.unit_price_usd,
+                           "catalog_price_usd": catalog_prices.get(c.chip_id),
+                           "lead_time_months": c.lead_time_months, "max_per_quarter": c.max_per_quarter}
+                          for c in candidates]
     rows = [{"chip_id": o.chip_id, "quantity": o.quantity, "order_month": o.order_month.isoformat()[:7],
              "delivery_month": o.delivery_month.isoformat()[:7], "cost_usd": round(o.cost_usd)} for o in result.orders]
     short = result.feasible and data["min_prob_meet_in_target"] < args.confidence
@@ -350,6 +383,10 @@ def run_plan(args, ctx) -> Output:
     if result.reachable_target is not None:
         first, last = result.reachable_target
         text += f" (--from {first:%Y-%m} --until {last:%Y-%m})"
+    if what_if[0]:
+        text += "\n" + what_if_line(*what_if)
+    refusal = text   # a refused plan's one-line reason names the what-if too (the terms are in the JSON)
+    text += "\n" + candidates_text(candidates, catalog_prices)
     # a chip the candidates file does not list is planned on assumed terms: said, not silent
     assumed = [f"{c.chip_id} is not in resources/plan_candidates.csv: its lead time ({c.lead_time_months} months) "
                f"and cap ({c.max_per_quarter:,.0f} a quarter) are assumptions, and nothing says it can be bought "
@@ -370,7 +407,7 @@ def run_plan(args, ctx) -> Output:
     econ = [{"chip_id": e["chip_id"], "usd_per_million_served_tokens": e["usd_per_million_served_tokens"],
              "usd_per_million_training_tokens": e["usd_per_million_training_tokens"]} for e in data["chip_economics"]]
     if not result.feasible:   # an infeasible request: exit 1, the reason on stderr (JSON still printed)
-        raise InfeasibleRequest(text.split("\nnote:")[0], data=data)
+        raise InfeasibleRequest(refusal, data=data)
     if args.orders_csv:
         # the plan as rows `orders import` reads: headless, a plan had to be rebuilt by hand (plan's
         # CSV is its order table: order_month, no buyer), and hand-built rows merged into one

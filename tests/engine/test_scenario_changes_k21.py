@@ -57,7 +57,7 @@ def test_items_read_as_applied_to_the_baseline_now():
     changes = {"policy_events": {"$items": [["a", _event("a", 1.0), "added"],
                                             ["b", {"$removed": True}, "removed"]]}}
     base = {"policy_events": [_event("a", 0.5)]}
-    assert describe_changes(changes, base=base) == ["export cut-offs: changed a: probability 50% → 100%"]
+    assert describe_changes(changes, base=base) == ["export cut-offs: a cut-off replaces the baseline's (50% from 2025-04-09) with 100% from 2025-04-09"]
     assert describe_changes(changes) == ["export cut-offs: added a cut off, 100% chance on 2025-04-09",
                                          "export cut-offs: b removed"]   # without the base: as stored
 

@@ -479,7 +479,7 @@ def test_changes_are_described_item_by_item_and_in_the_forms_units():
         "jobs": []})
     assert lines[0] == "export cut-offs = [h20-96gb cut off, 100% chance on 2025-04-09]"
     assert lines[1] == "Huawei fulfilled high = 50%"
-    assert lines[2:] == ["horizon = 36 months", "demand scale = 3", "training jobs = none"]
+    assert lines[2:] == ["horizon = 36 months", "demand scale = ×3", "training jobs = none"]
 
 
 def test_changes_read_in_the_forms_words_with_the_windows_chip_names():

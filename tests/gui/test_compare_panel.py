@@ -104,7 +104,7 @@ def test_baseline_is_always_compared_and_differences_are_shown(store, qtbot):
     headers, rows = p.tables()["key_figures"]
     assert headers == ["Figure", "Story default (baseline)", "Huawei delivers half",
                        "Huawei delivers half − baseline"]
-    assert rows[0][0] == "Changes from the baseline" and "Huawei fulfilled low = 50%" in rows[0][2]
+    assert rows[0][0] == "Changes from the baseline" and "Huawei fulfilled low 40% → 50% of the order" in rows[0][2]
     # every change is written out (the CSV said "... and 1 more" and lost the what-if's note)
     changes = store.scenario("Huawei delivers half")["changes"]
     assert "... and" not in rows[0][2] and changes["vendor_uncertainty.Huawei.note"] in rows[0][2]
