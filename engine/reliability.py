@@ -21,7 +21,10 @@ Default MTBF is fitted to the Llama 3 report: 419 unexpected interruptions in 54
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+import numpy as np
 
 LLAMA3_INTERRUPTIONS = 419
 LLAMA3_DAYS = 54.0
@@ -31,6 +34,8 @@ DEFAULT_MTBF_CHIP_HOURS = LLAMA3_DAYS * 24.0 / LLAMA3_INTERRUPTIONS * LLAMA3_CHI
 # counted as making no progress (goodput 0, refused by estimate_run): over 100x its steady time,
 # restarts and rework take 99% of it, and a 66-day checkpoint read as 1e220 days to train.
 MIN_GOODPUT = 0.01
+# what a checkpoint holds per parameter: bf16 weights, fp32 master copy and two fp32 Adam moments
+CHECKPOINT_BYTES_PER_PARAM = 14.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,23 @@ def daly_interval_s(checkpoint_time_s: float, mtbf_s: float) -> float:
     return math.sqrt(2.0 * delta * mtbf_s) * (1.0 + math.sqrt(ratio) / 3.0 + ratio / 9.0) - delta
 
 
+def checkpoint_interval_s(checkpoint_time_s: float, mtbf_s: float) -> float:
+    """The interval the model uses: Daly's estimate, or M where that is worth more. Daly's estimate
+    jumps from 0.889 M to M where the checkpoint reaches 2 M, so goodput rose with more chips there
+    (QA); of the two the better one is taken, which keeps goodput non-increasing in the fleet (each
+    candidate's goodput falls as failures come faster, and so does their maximum). While the
+    checkpoint is short against M, Daly's is by far the better and the figures are his."""
+    daly = daly_interval_s(checkpoint_time_s, mtbf_s)
+    if _segment_goodput(mtbf_s, checkpoint_time_s, mtbf_s) > _segment_goodput(mtbf_s, checkpoint_time_s, daly):
+        return mtbf_s
+    return daly
+
+
+def _segment_goodput(mtbf_job_s: float, checkpoint_time_s: float, interval_s: float) -> float:
+    """The part of the goodput that the interval changes (the restart's exp(-R/M) aside)."""
+    return _x_over_expm1((interval_s + checkpoint_time_s) / mtbf_job_s) * interval_s / (interval_s + checkpoint_time_s)
+
+
 def _x_over_expm1(x: float) -> float:
     """x / (exp(x) - 1) for x > 0, without overflow (a 66-day checkpoint is x ~ 500)."""
     return x * math.exp(-x) / -math.expm1(-x) if x > 0 else 1.0
@@ -85,7 +107,8 @@ def goodput(num_chips: int, checkpoint_bytes: float, *, checkpoint_write_gbps: f
     """Useful fraction of wall-clock time for a job on `num_chips` chips (Daly's complete model).
 
     `checkpoint_write_gbps`: aggregate storage write bandwidth in GB/s (the checkpoint blocks
-    training while it is written). `interval_s`: checkpoint interval (default Daly's optimum).
+    training while it is written). `interval_s`: checkpoint interval (default Daly's optimum, or
+    M where that is better: `checkpoint_interval_s`).
 
     T_solve / T_wall = exp(-R/M) * x / (exp(x) - 1) * tau / (tau + delta), x = (tau + delta) / M,
     split into time lost (fractions of wall-clock, summing to 1 - goodput):
@@ -98,7 +121,7 @@ def goodput(num_chips: int, checkpoint_bytes: float, *, checkpoint_write_gbps: f
     """
     m = job_mtbf_s(num_chips, mtbf_chip_hours)
     c = checkpoint_bytes / (checkpoint_write_gbps * 1e9) if checkpoint_bytes > 0 else 0.0
-    tau = interval_s if interval_s else daly_interval_s(c, m)
+    tau = interval_s if interval_s else checkpoint_interval_s(c, m)
     survive_restart = math.exp(-restart_s / m)
     segment = _x_over_expm1((tau + c) / m)
     useful = modelled_goodput(m, c, tau, restart_s)
@@ -108,6 +131,62 @@ def goodput(num_chips: int, checkpoint_bytes: float, *, checkpoint_write_gbps: f
     return Goodput(goodput=useful if useful >= MIN_GOODPUT else 0.0, mtbf_job_s=m, checkpoint_time_s=c,
                    checkpoint_interval_s=tau,
                    lost_to_checkpoints=ckpt, lost_to_rework=rework, lost_to_restarts=restart)
+
+
+def goodput_by_fleet(num_chips: np.ndarray, checkpoint_bytes: float, *, checkpoint_write_gbps: float = 1000.0,
+                     restart_s: float = 600.0, mtbf_chip_hours: float | None = None) -> np.ndarray:
+    """`goodput(n, ...).goodput` for every chip count in an array (fractional counts allowed, as a
+    forecast's training fleet is: installed chips x training share), without a Python loop: the
+    forecast's training jobs take it per trial and month. A count under one chip counts as one."""
+    n = np.maximum(np.asarray(num_chips, dtype=float), 1.0)
+    mtbf = DEFAULT_MTBF_CHIP_HOURS if mtbf_chip_hours is None else float(mtbf_chip_hours)
+    m = mtbf * 3600.0 / n
+    c = checkpoint_bytes / (checkpoint_write_gbps * 1e9) if checkpoint_bytes > 0 else 0.0
+    delta = max(c, 1e-9)
+    ratio = np.minimum(delta / (2.0 * m), 1.0)
+    daly = np.where(delta >= 2.0 * m, m,
+                    np.sqrt(2.0 * delta * m) * (1.0 + np.sqrt(ratio) / 3.0 + ratio / 9.0) - delta)
+
+    def segment(tau: np.ndarray) -> np.ndarray:   # _segment_goodput, element by element
+        x = (tau + c) / m
+        return x * np.exp(-x) / -np.expm1(-x) * tau / (tau + c)
+
+    useful = np.exp(-restart_s / m) * np.maximum(segment(daly), segment(m))
+    return np.where(useful >= MIN_GOODPUT, useful, 0.0)
+
+
+@dataclass(frozen=True)
+class ReliabilityInputs:
+    """A run's failure and checkpoint inputs, as the Training study holds them (its fields
+    mtbf_chip_hours, 0 = the Llama 3 rate; restart_min; checkpoint_write_gbps), for the goodput of
+    a fleet of any size: the forecast's training jobs take it at each month's training fleet."""
+
+    mtbf_chip_hours: float | None = None   # None: DEFAULT_MTBF_CHIP_HOURS
+    restart_min: float = 10.0
+    checkpoint_write_gbps: float = 1000.0
+    checkpoint_bytes_per_param: float = CHECKPOINT_BYTES_PER_PARAM
+
+    @classmethod
+    def from_training_state(cls, state: Mapping | None) -> ReliabilityInputs:
+        """From a scenario's saved Training study (params["ui"]["training"]); defaults for what it
+        lacks (the window's defaults: a scenario that saved no study reads as the view shows it)."""
+        state = state or {}
+        base = cls()
+
+        def number(key: str, default):
+            value = state.get(key)
+            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+        return cls(mtbf_chip_hours=number("mtbf_chip_hours", None) or None,   # 0: the Llama 3 rate
+                   restart_min=number("restart_min", base.restart_min),
+                   checkpoint_write_gbps=number("checkpoint_write_gbps", base.checkpoint_write_gbps),
+                   checkpoint_bytes_per_param=number("checkpoint_bytes_per_param", base.checkpoint_bytes_per_param))
+
+    def goodput_by_fleet(self, num_chips: np.ndarray, params: float) -> np.ndarray:
+        """Goodput of a job of `params` parameters on each chip count in `num_chips`."""
+        return goodput_by_fleet(num_chips, float(params) * self.checkpoint_bytes_per_param,
+                                checkpoint_write_gbps=self.checkpoint_write_gbps,
+                                restart_s=self.restart_min * 60.0, mtbf_chip_hours=self.mtbf_chip_hours)
 
 
 def expected_interruptions(num_chips: int, days: float, mtbf_chip_hours: float | None = None) -> float:
@@ -123,6 +202,11 @@ def duration_text(seconds: float) -> str:
             value = seconds / unit_s
             return f"{value:.2g} {unit}" if value < 100 else f"{value:,.0f} {unit}"
     return f"{seconds / 3600.0:,.0f} h"   # not reached for a finite duration (inf, nan)
+
+
+def significant(value: float) -> str:
+    """A figure with its significant digits: 50,677 or 0.01 (",.0f" printed an MTBF of 0.01 as 0)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def no_progress_reason(num_chips: int, g: Goodput, restart_s: float,
@@ -142,7 +226,7 @@ def no_progress_reason(num_chips: int, g: Goodput, restart_s: float,
     shown = f"{100 * modelled:.1f}%" if modelled >= 0.001 else "less than 0.1%"
     return (f"no progress on {num_chips:,} chips: {cause} (goodput 0: the model gives {shown}, under the "
             f"{100 * MIN_GOODPUT:g}% counted as progress). Expected interval between failures {duration_text(m)} "
-            f"({mtbf:,.0f} chip-hours MTBF per chip / {num_chips:,} chips); each failure costs "
+            f"({significant(mtbf)} chip-hours MTBF per chip / {num_chips:,} chips); each failure costs "
             f"{duration_text(restart_s)} of restart plus {duration_text(lost_work_s)} of lost work, and a checkpoint "
             f"takes {duration_text(c)}. "
             "Use fewer chips, faster restarts or faster checkpoint storage")

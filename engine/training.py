@@ -1180,7 +1180,7 @@ def whole_run_goodput(inp: TrainingInputs) -> float:
     evaluation/idle pauses. Grows worse with the fleet size."""
     from engine import reliability
 
-    g = reliability.goodput(inp.num_chips, float(inp.model.total_params()) * 14.0,
+    g = reliability.goodput(inp.num_chips, float(inp.model.total_params()) * reliability.CHECKPOINT_BYTES_PER_PARAM,
                             checkpoint_write_gbps=inp.factor("train_ckpt_write_gbps"),
                             restart_s=inp.factor("train_restart_min") * 60.0)
     return g.goodput * (1.0 - inp.factor("train_run_idle_frac"))
@@ -1205,6 +1205,19 @@ class RunEstimate:
     expected_interruptions: float
     cost_basis: str = ""              # what the cost counts, in words
     energy_basis: str = ""            # the power behind the energy, in words
+    # the reliability inputs used (defaults filled in) and what they come to: the time lost to
+    # failures was one goodput figure, its causes and inputs in no output (QA)
+    mtbf_chip_hours: float = 0.0
+    restart_min: float = 0.0
+    checkpoint_write_gbps: float = 0.0
+    checkpoint_bytes_per_param: float = 0.0
+    job_mtbf_h: float = 0.0           # between failures of the whole job: MTBF per chip / chips
+    checkpoint_write_s: float = 0.0
+    lost_to_restarts_pct: float = 0.0     # of wall-clock time; with goodput they sum to 100
+    lost_to_rework_pct: float = 0.0
+    lost_to_checkpoints_pct: float = 0.0
+    utilisation: float = 0.0          # of TDP, on average, for the energy
+    pue: float = 0.0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -1219,14 +1232,19 @@ def estimate_run(tokens: float, tokens_per_s_per_chip: float, num_chips: int, ch
                  params: float | None = None, utilisation: float = 0.8, pue: float = 1.2,
                  price_per_chip_hour_usd: float | None = None, amortisation_years: float = CHIP_LIFE_YEARS,
                  mtbf_chip_hours: float | None = None, checkpoint_write_gbps: float = 1000.0,
-                 restart_min: float = 10.0) -> RunEstimate:
-    """Time to train `tokens`, chip-hours, energy and cost, with goodput under failures."""
+                 restart_min: float = 10.0, checkpoint_bytes_per_param: float | None = None) -> RunEstimate:
+    """Time to train `tokens`, chip-hours, energy and cost, with goodput under failures.
+    `checkpoint_bytes_per_param`: default reliability.CHECKPOINT_BYTES_PER_PARAM (weights, master
+    copy and Adam moments)."""
     from engine import reliability
+
+    per_param = reliability.CHECKPOINT_BYTES_PER_PARAM if checkpoint_bytes_per_param is None \
+        else float(checkpoint_bytes_per_param)
 
     if tokens_per_s_per_chip <= 0 or num_chips <= 0:
         raise UserError("estimate_run: throughput and chip count must be positive")
     steady_s = tokens / (tokens_per_s_per_chip * num_chips)
-    ckpt_bytes = (params or 0.0) * 14.0  # bf16 weights + fp32 master + Adam moments
+    ckpt_bytes = (params or 0.0) * per_param
     g = reliability.goodput(num_chips, ckpt_bytes, checkpoint_write_gbps=checkpoint_write_gbps,
                             restart_s=restart_min * 60.0, mtbf_chip_hours=mtbf_chip_hours)
     if g.goodput <= 0.0:  # failures outpace progress: no finite time to train
@@ -1254,4 +1272,10 @@ def estimate_run(tokens: float, tokens_per_s_per_chip: float, num_chips: int, ch
         cost_basis=cost_basis, energy_basis=energy_basis,
         checkpoint_interval_min=g.checkpoint_interval_s / 60.0,
         expected_interruptions=wall_s / g.mtbf_job_s,
+        mtbf_chip_hours=reliability.DEFAULT_MTBF_CHIP_HOURS if mtbf_chip_hours is None else float(mtbf_chip_hours),
+        restart_min=float(restart_min), checkpoint_write_gbps=float(checkpoint_write_gbps),
+        checkpoint_bytes_per_param=per_param, job_mtbf_h=g.mtbf_job_s / 3600.0,
+        checkpoint_write_s=g.checkpoint_time_s, lost_to_restarts_pct=100.0 * g.lost_to_restarts,
+        lost_to_rework_pct=100.0 * g.lost_to_rework, lost_to_checkpoints_pct=100.0 * g.lost_to_checkpoints,
+        utilisation=float(utilisation), pue=float(pue),
     )

@@ -72,7 +72,10 @@ def register(subparsers) -> None:
                         "the Llama 3 report's rate: 419 interruptions in 54 days on 16,384 H100, ~50,677)")
     p.add_argument("--restart-min", type=plain_number, default=None, help="with --tokens: minutes a restart takes (default 10)")
     p.add_argument("--checkpoint-write-gbps", type=plain_number, default=None,
-                   help="with --tokens: GB/s a checkpoint (14 bytes per parameter) is written at (default 1,000)")
+                   help="with --tokens: GB/s a checkpoint is written at (default 1,000)")
+    p.add_argument("--checkpoint-bytes-per-param", type=plain_number, default=None, dest="checkpoint_bytes_per_param",
+                   help="with --tokens: bytes a checkpoint holds per parameter (default 14: bf16 weights, fp32 "
+                        "master copy and two Adam moments)")
     p.set_defaults(handler=run, usage_error=p.error)
 
 
@@ -163,7 +166,9 @@ def apply_scenario(args, ctx):
         raise study_problem_error(args.scenario, "Training study", problems, {
             "num_chips": ("--chips", args.chips), "tokens": ("--tokens", args.tokens),
             "global_batch": ("--global-batch", args.global_batch), "dtype": ("--dtype", args.dtype),
-            "model": ("--model", args.model), "chip": ("--chip", args.chip)})
+            "model": ("--model", args.model), "chip": ("--chip", args.chip),
+            "mtbf": ("--mtbf-chip-hours", args.mtbf_chip_hours), "restart": ("--restart-min", args.restart_min),
+            "checkpoint": ("--checkpoint-write-gbps", args.checkpoint_write_gbps)})
     args.chip, args.chips = study.chip_id, study.chips_used(orders)
     args.tokens = float(study.tokens_t) * 1e12
     args.seq_len, args.global_batch = study.seq_len or None, study.global_batch or None
@@ -184,6 +189,19 @@ def apply_scenario(args, ctx):
     model = study.model(models)
     args.model = model.id
     return chips[study.chip_id], model
+
+
+def reliability_text(run: dict) -> str:
+    """One line of the failure model's inputs and where the time lost goes (they were in no output)."""
+    from engine.reliability import DEFAULT_MTBF_CHIP_HOURS, duration_text, significant
+
+    default = " (Llama 3 rate)" if run["mtbf_chip_hours"] == DEFAULT_MTBF_CHIP_HOURS else ""
+    return (f"failures: MTBF {significant(run['mtbf_chip_hours'])} chip-hours per chip{default}, one every "
+            f"{duration_text(run['job_mtbf_h'] * 3600.0)} on the job; restart {run['restart_min']:g} min; checkpoint "
+            f"{run['checkpoint_bytes_per_param']:g} bytes/param at {run['checkpoint_write_gbps']:,g} GB/s = "
+            f"{duration_text(run['checkpoint_write_s'])}, every {duration_text(run['checkpoint_interval_min'] * 60.0)}; "
+            f"time lost: restarts {run['lost_to_restarts_pct']:.2g}%, rework {run['lost_to_rework_pct']:.2g}%, "
+            f"checkpoints {run['lost_to_checkpoints_pct']:.2g}%")
 
 
 def _figures(res, inputs, mfu_basis: str) -> dict:
@@ -508,6 +526,26 @@ def _no_layout_hint(args, inputs, result, fewer) -> str:
     return f"; more chips are needed (or less memory per chip: {', '.join(levers + ['--dtype', '--seq-len'])})"
 
 
+# the run's flags with the values they allow: (dest, low, high, low allowed); checked as typed,
+# before a scenario's study takes them (there 0 MTBF means the Llama 3 rate, and a bad value was
+# told as the scenario's)
+RUN_FLAG_RANGES = (("mtbf_chip_hours", 0.0, 1e9, False), ("restart_min", 0.0, 10_000.0, True),
+                   ("checkpoint_write_gbps", 0.001, 1e7, True), ("checkpoint_bytes_per_param", 0.0, 1000.0, False))
+
+
+def check_run_flags(args) -> None:
+    """Refuse a bad price or reliability flag, naming the flag and its value (nan and inf too)."""
+    if args.price is not None and not (0 < args.price < 1e6):
+        # 0 is the window's "list price" (its field's special value) and priced the run at $0 here
+        raise UserError(f"--price-per-chip-hour: {args.price:g} (must be above 0 and below 1,000,000 USD; leave it "
+                        "out for the list price over 5 years)")
+    for dest, low, high, low_allowed in RUN_FLAG_RANGES:
+        v = getattr(args, dest, None)
+        if v is not None and not ((low <= v if low_allowed else low < v) and v <= high):
+            raise UserError(f"--{dest.replace('_', '-')}: {v:g} (must be {'' if low_allowed else 'more than '}"
+                            f"{low:g} to {high:,.0f})")
+
+
 def run(args, ctx) -> Output:
     from engine.calibration import saved_calibrations
     from engine.commands import optional_store
@@ -517,6 +555,7 @@ def run(args, ctx) -> Output:
     typed_moe = [f for f, v in (("--moe-route-nodes", args.moe_route_nodes),   # typed, not a study's
                                 ("--expert-tp", args.expert_tp),
                                 ("--fp8-dispatch/--no-fp8-dispatch", args.fp8_dispatch)) if v is not None]
+    check_run_flags(args)
     study_chip_model = apply_scenario(args, ctx) if args.scenario else None
     missing = [flag for flag, value in (("--model", args.model), ("--chip", args.chip), ("--chips", args.chips))
                if value is None]
@@ -542,16 +581,6 @@ def run(args, ctx) -> Output:
     if args.expert_tp is not None and args.expert_tp > EXPERT_TP_MAX:
         raise UserError(f"--expert-tp: {args.expert_tp} (must be a whole number from 1 to {EXPERT_TP_MAX} ways; it "
                         "divides --tp)")
-    if args.price is not None and not (0 < args.price < 1e6):  # also refuses nan and inf
-        # 0 is the window's "list price" (its field's special value) and priced the run at $0 here
-        raise UserError(f"--price-per-chip-hour: {args.price:g} (must be above 0 and below 1,000,000 USD; leave it "
-                        "out for the list price over 5 years)")
-    for flag, low, high in (("mtbf_chip_hours", 0.0, 1e9), ("restart_min", 0.0, 10_000.0),
-                            ("checkpoint_write_gbps", 0.001, 1e7)):
-        v = getattr(args, flag)
-        if v is not None and not (low < v <= high if flag == "mtbf_chip_hours" else low <= v <= high):
-            raise UserError(f"--{flag.replace('_', '-')}: {v:g} (must be {'more than ' if flag == 'mtbf_chip_hours' else ''}"
-                            f"{low:g} to {high:,.0f})")
     if args.tokens is not None and not (0 < args.tokens <= 1e18):  # also refuses nan and inf
         raise UserError(f"--tokens: {args.tokens:g} (must be a positive number of tokens, at most 1e18)")
     if args.tokens is not None and args.tokens < 2 ** 53 and args.tokens != math.floor(args.tokens):
@@ -559,6 +588,7 @@ def run(args, ctx) -> Output:
     if not args.tokens:   # they shape the time to train only: given alone they changed nothing, silently
         alone = [flag for f, flag in (("mtbf_chip_hours", "--mtbf-chip-hours"), ("restart_min", "--restart-min"),
                                       ("checkpoint_write_gbps", "--checkpoint-write-gbps"),
+                                      ("checkpoint_bytes_per_param", "--checkpoint-bytes-per-param"),
                                       ("price", "--price-per-chip-hour")) if getattr(args, f) is not None]
         if alone:
             raise UserError(f"{', '.join(alone)}: used for the time and cost to train, which need --tokens "
@@ -679,7 +709,9 @@ def run(args, ctx) -> Output:
         data["global_batch_seqs"] = int(best.layout["global_batch_seqs"])   # the view's, and the top list's
     if args.tokens:
         reliability = {k: v for k, v in (("mtbf_chip_hours", args.mtbf_chip_hours), ("restart_min", args.restart_min),
-                                         ("checkpoint_write_gbps", args.checkpoint_write_gbps)) if v is not None}
+                                         ("checkpoint_write_gbps", args.checkpoint_write_gbps),
+                                         ("checkpoint_bytes_per_param", getattr(args, "checkpoint_bytes_per_param", None)))
+                       if v is not None}
         try:
             run_est = estimate_run(args.tokens, best.tokens_per_s_per_chip, args.chips, chip,
                                    params=float(model.total_params()), price_per_chip_hour_usd=args.price,
@@ -737,6 +769,7 @@ def run(args, ctx) -> Output:
         # the power behind the MWh, beside the cost's basis: a chip without a TDP is counted at an
         # assumed 700 W, which the figure alone hid
         text_lines.append(f"energy basis: {run['energy_basis']}")
+        text_lines.append(reliability_text(run))
     for key in ("dtype_note", "context_note"):
         if key in data:
             text_lines.append(f"note: {data[key]}")

@@ -26,6 +26,7 @@ from engine.studies import (
     training_key_figures, training_top_layouts,
 )
 from engine.fleet import installed_on
+from engine.reliability import duration_text
 from engine.training import BREAKDOWN_KEYS, MEMORY_KEYS, LayoutResult, TrainingInputs, evaluate_layout
 from gui import style
 from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, mark_stale, notes_label, short_chip_label
@@ -483,7 +484,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         else:
             t.set("cost", "–", "no list price: enter a price")
         t.set("goodput", f"{100 * est.goodput:.2f}" if est.goodput >= 0.999 else f"{100 * est.goodput:.1f}",  # not "100.0"
-              f"ckpt {est.checkpoint_interval_min:.0f} min, {counted(est.expected_interruptions, 'failure')}")
+              # in the unit its size reads in: a 25 s interval read "ckpt 0 min"
+              f"ckpt {duration_text(est.checkpoint_interval_min * 60.0)}, "
+              f"{counted(est.expected_interruptions, 'failure')}")
         notes = list(r.explanations)
         a = self.analysis   # a badly factored count: the wrapped notes carry it (the run bar cut it at 1280)
         fewer = ""

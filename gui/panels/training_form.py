@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QDate
-from PySide6.QtWidgets import QCheckBox, QDateEdit, QFormLayout, QLabel, QWidget
+from PySide6.QtWidgets import QCheckBox, QDateEdit, QDoubleSpinBox, QFormLayout, QLabel, QWidget
 
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed
 from engine.layout import DIMENSION
@@ -37,6 +37,32 @@ CUSTOM_FIELDS = (  # (field, caption, max)
     ("moe_experts", "Routed experts", 1024), ("moe_topk", "Experts per token", 64),
     ("moe_ffn_hidden", "Expert FFN width", 65536),
 )
+
+EXACT_DIGITS = 10   # significant digits an exact spin box keeps and shows
+
+
+class ExactSpin(QDoubleSpinBox):
+    """A number box that keeps a value as saved and shows its significant digits: with fixed
+    decimals a study saved with 2.4 GB/s opened as 2, and an MTBF of 0.4 as 0 (the Llama 3 rate)."""
+
+    def textFromValue(self, value: float) -> str:   # (the locale's, as the box reads it back)
+        return self.locale().toString(float(value), "g", EXACT_DIGITS)
+
+
+def exact_spin(lo: float, hi: float, value: float, suffix: str = "", special: str | None = None,
+               step: float = 1.0) -> ExactSpin:
+    box = ExactSpin()
+    box.setDecimals(EXACT_DIGITS)   # before the value: it rounds to the decimals
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setSingleStep(step)
+    box.setGroupSeparatorShown(True)
+    if suffix:
+        box.setSuffix(suffix)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
 
 def _qdate(day: dt.date) -> QDate:
     return QDate(day.year, day.month, day.day)
@@ -137,13 +163,14 @@ class TrainingForm:
         form = QFormLayout()
         # (key, label, box, tip): the run's failures, restarts and checkpoints (engine.reliability)
         reliability = (
-            ("mtbf", "MTBF per chip", dspin(0.0, 1e9, 0.0, 0, " chip-h", special="Llama 3 rate (50,677 chip-h)", step=5000.0),
+            ("mtbf", "MTBF per chip", exact_spin(0.0, 1e9, 0.0, " chip-h", special="Llama 3 rate (50,677 chip-h)",
+                                                 step=5000.0),
              "Mean time between job-stopping failures (GPU, HBM, host, network, software) per chip, in hours: "
              "a job on N chips stops every MTBF / N hours. 0 = the Llama 3 report's rate (419 interruptions "
              "in 54 days on 16,384 H100)"),
-            ("restart", "Restart time", dspin(0.0, 10_000.0, 10.0, 1, " min", step=5.0),
+            ("restart", "Restart time", exact_spin(0.0, 10_000.0, 10.0, " min", step=5.0),
              "Minutes from a failure to training again (detect, replace, reload the checkpoint)"),
-            ("checkpoint", "Checkpoint write", dspin(0.001, 1e7, 1000.0, 0, " GB/s", step=100.0),
+            ("checkpoint", "Checkpoint write", exact_spin(0.001, 1e7, 1000.0, " GB/s", step=100.0),
              "Storage bandwidth a checkpoint (weights, master copy and optimizer: 14 bytes per parameter) is "
              "written at; the interval is Young/Daly's optimum"))
         for key, label, box, tip in reliability:
