@@ -6,6 +6,7 @@ training engine and a user's own measured runs in the validation-case schema.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Collection, Mapping, Sequence
 
@@ -273,13 +274,51 @@ CHIP_FAMILIES = (
 )
 
 
-def chip_family(chip_id: str) -> str:
-    """The calibration family of a chip id ('hopper' for h800-sxm5-80gb), else the id itself."""
-    cid = (chip_id or "").strip().lower()
+# A family's die named inside an id or a display name (see calibration_id): a whole token, never
+# the start of a longer number (h20 is not h2000; 910B2 is a 910B)
+FAMILY_TOKEN = re.compile(r"(?:gh200|h200|h100|h800|h20|a100|a800)(?![0-9])|910[bc](?![a-z])")
+# leading words made of letters only ("nv", "nvidia", "hgx", "huawei", "ascend") may stand before it
+VENDOR_WORDS_AT_MOST = 2
+
+
+def _family_by_prefix(chip_id: str) -> str | None:
     for family, prefixes in CHIP_FAMILIES:
-        if cid.startswith(prefixes):
+        if chip_id.startswith(prefixes):
             return family
+    return None
+
+
+def calibration_id(chip_id: str, name: str = "") -> str:
+    """The id a chip's packaged calibration scopes (h100*, ascend-910c, ...) are matched against.
+
+    The rule, in order:
+    1. an id that starts with a family's prefix (CHIP_FAMILIES) is its own: every catalog chip;
+    2. else the id, then the display name, as lower-case words (split at anything not a letter or
+       digit): past at most two leading words of letters only (a vendor or product line: "nv",
+       "nvidia hgx", "huawei"), a word that is a family's die (FAMILY_TOKEN) starts the id used:
+       nv-h100-sxm5-80gb -> h100-sxm5-80gb, "H100 SXM5 80GB" -> h100-sxm5-80gb, huawei-910c ->
+       ascend-910c (the catalog's 910 ids all start "ascend-");
+    3. else the id itself (lower-case), which no family's scope names.
+    A word with digits before the die ("mi300x-h100") stops the search: that id names another chip.
+    """
+    cid = (chip_id or "").strip().lower()
+    if _family_by_prefix(cid):
+        return cid
+    for text in (cid, str(name or "")):
+        words = [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
+        for skip in range(min(VENDOR_WORDS_AT_MOST, len(words) - 1) + 1):
+            if skip and not words[skip - 1].isalpha():
+                break
+            rest = "-".join(words[skip:])
+            if FAMILY_TOKEN.match(rest):
+                return "ascend-" + rest if rest.startswith("910") else rest
     return cid
+
+
+def chip_family(chip_id: str, name: str = "") -> str:
+    """The calibration family of a chip ('hopper' for h800-sxm5-80gb, for nv-h100-sxm5-80gb, and
+    for any id named "H100 SXM5 80GB"; the rule is calibration_id's), else the id itself."""
+    return _family_by_prefix(calibration_id(chip_id, name)) or (chip_id or "").strip().lower()
 
 
 _GENERIC: dict[str, float] = {}
@@ -290,7 +329,9 @@ def uncalibrated_note(chip) -> str | None:
     GEMM factor still the packaged generic one): an MI300X, a Gaudi 3 or a B200 was shown at the
     fleet-average efficiency, with nothing to say so. None for a calibrated family, or a chip the
     user fitted or edited (its factor then differs from the generic one)."""
-    if chip_family(chip.id) in FAMILY_SCOPES:
+    family = chip_family(chip.id, chip.name)
+    scoped_id = calibration_id(chip.id, chip.name)
+    if family in FAMILY_SCOPES and scoped_id == chip.id.strip().lower():
         return None
     if not _GENERIC:
         from engine.catalog import calibration_rows, resolve_calibration
@@ -299,6 +340,12 @@ def uncalibrated_note(chip) -> str | None:
     generic = _GENERIC.get("train_gemm_eff")
     if generic is None or abs(chip.factor("train_gemm_eff", generic) - generic) > 1e-9:
         return None
+    if family in FAMILY_SCOPES:
+        # a copy of a calibrated chip under another id ("H100 SXM5 80GB: no published run of this
+        # chip family" was said of nv-h100-sxm5-80gb, a byte-identical H100)
+        return (f"{chip.name}: a {family} chip by its id or name, but the packaged {family} factors go to ids "
+                f"matching {', '.join(FAMILY_SCOPES[family])}, not '{chip.id}': its efficiency factors are the generic "
+                "ones (fit your own runs with `fleetcast calibrate`)")
     return (f"{chip.name}: no published run of this chip family is in the packaged calibration, so its "
             "efficiency factors are the generic ones fitted on A100, Hopper and 910B runs; treat the figures as a "
             "first estimate (fit your own runs with `fleetcast calibrate`)")

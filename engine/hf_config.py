@@ -1,9 +1,10 @@
 """Hugging Face `config.json` (read offline) -> ModelConfig, with a report of what was not used.
 
-Dense (Llama, Qwen, Mistral, GPT-2/NeoX style) and MoE (Mixtral, Qwen-MoE, DeepSeek with MLA)
-field names are mapped (the FFN's form and multi-query attention by family: GATED_FFN_TYPES,
-MULTI_QUERY_TYPES); fields that don't affect a performance model are listed as ignored, and
-names we don't know are listed as unknown so the user can check nothing important was missed.
+Dense (Llama, Qwen, Mistral, GPT-2/NeoX style) and MoE (Mixtral, Qwen-MoE, DeepSeek with MLA,
+DBRX's nested attn_config/ffn_config: NESTED_SECTIONS) field names are mapped (the FFN's form
+and multi-query attention by family: GATED_FFN_TYPES, MULTI_QUERY_TYPES); fields that don't
+affect a performance model are listed as ignored, and names we don't know are listed as unknown
+so the user can check nothing important was missed.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ FIELD_ALIASES = {
     "layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
     "hidden": ("hidden_size", "n_embd", "d_model", "dim"),
     "heads": ("num_attention_heads", "n_head", "n_heads", "num_heads"),
-    "kv_heads": ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "multi_query_group_num", "n_head_kv"),
+    "kv_heads": ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "multi_query_group_num", "n_head_kv",
+                 "attn_config.kv_n_heads"),
     "head_dim": ("head_dim",),
     "vocab": ("vocab_size", "padded_vocab_size"),
-    "seq_len": ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length"),
+    "seq_len": ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length", "max_seq_len"),
     "q_lora_rank": ("q_lora_rank",),
     "kv_lora_rank": ("kv_lora_rank",),
     "qk_nope_head_dim": ("qk_nope_head_dim",),
@@ -33,11 +35,18 @@ FIELD_ALIASES = {
 }
 # The sizes every model has (ModelConfig.validate refuses 0 for them as well).
 POSITIVE_FIELDS = ("layers", "hidden", "heads", "kv_heads", "vocab", "seq_len")
-EXPERT_COUNT = ("n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts")
-EXPERT_TOPK = ("num_experts_per_tok", "moe_topk", "num_experts_per_token", "top_k")
+EXPERT_COUNT = ("n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts", "ffn_config.moe_num_experts")
+EXPERT_TOPK = ("num_experts_per_tok", "moe_topk", "num_experts_per_token", "top_k", "ffn_config.moe_top_k")
 SHARED_EXPERTS = ("n_shared_experts", "num_shared_experts")
-EXPERT_WIDTH = ("moe_intermediate_size", "expert_intermediate_size")
-FFN_WIDTH = ("intermediate_size", "n_inner", "ffn_hidden_size", "ffn_dim")
+EXPERT_WIDTH = ("moe_intermediate_size", "expert_intermediate_size", "ffn_config.ffn_hidden_size")
+FFN_WIDTH = ("intermediate_size", "n_inner", "ffn_hidden_size", "ffn_dim", "ffn_config.ffn_hidden_size")
+# DBRX (and MPT) keep attention and FFN sizes one level down: {"attn_config": {"kv_n_heads": 8},
+# "ffn_config": {"ffn_hidden_size": 10752, "moe_num_experts": 16, "moe_top_k": 4}}. Their fields
+# are read as "section.field" (named so in every message and field list); unread, DBRX imported
+# as a dense 25 B model with 48 KV heads instead of 132 B total / 36 B active with 8.
+NESTED_SECTIONS = ("attn_config", "ffn_config")
+# MPT's attention kind, where its attn_config says it (kv_n_heads counts only for grouped-query)
+MPT_ATTN_TYPE = "attn_config.attn_type"
 # Llama 4: `intermediate_size` is the experts' width, this one the dense (non-MoE) layers'
 DENSE_FFN_WIDTH = ("intermediate_size_mlp",)
 # Only Llama 4 has these: its MoE layers have one shared expert of the experts' width, with no
@@ -89,7 +98,9 @@ WINDOW_SIZE = ("sliding_window", "attention_chunk_size")
 WINDOW_FIELDS = WINDOW_SIZE + ("use_sliding_window", "max_window_layers", "layer_types", "sliding_window_pattern")
 NOT_MODELLED_WHY = "KV cache and attention are counted over the full context"
 
-# Fields with no effect on throughput or memory in this model.
+# Fields with no effect on throughput or memory in this model. rope_scaling and
+# quantization_config are read where they say something (_rope_context, _quantization_note) and
+# listed here otherwise.
 IGNORED = {
     "architectures", "model_type", "torch_dtype", "dtype", "transformers_version", "bos_token_id",
     "eos_token_id", "pad_token_id", "rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon",
@@ -114,7 +125,20 @@ IGNORED = {
     "attn_scale", "for_llm_compressor",
     # Falcon: the attention and MLP side by side, ALiBi positions, where the residual is taken
     "parallel_attn", "alibi", "apply_residual_connection_post_layernorm",
+    # DBRX / MPT: dropout, the router's training knobs, the activation, QKV clipping, kernels
+    "emb_pdrop", "attn_config.model_type", "attn_config.clip_qkv", "attn_config.rope_theta",
+    "attn_config.attn_pdrop", "attn_config.attn_impl", "attn_config.qk_ln", "attn_config.softmax_scale",
+    "attn_config.prefix_lm", "attn_config.attn_uses_sequence_id", "attn_config.alibi",
+    "attn_config.alibi_bias_max", "ffn_config.model_type", "ffn_config.ffn_act_fn", "ffn_config.moe_jitter_eps",
+    "ffn_config.moe_loss_weight", "ffn_config.moe_normalize_expert_weights", "ffn_config.uniform_expert_assignment",
 }
+# rope_scaling types whose `factor` stretches the pre-training window (vLLM's max_model_len:
+# yarn -> factor x original_max_position_embeddings, linear/dynamic -> factor x the window). In
+# "llama3", "longrope" and "su" configs max_position_embeddings is already the extended length.
+ROPE_STRETCHING = ("yarn", "linear", "dynamic")
+# quantization_config -> the weight dtype `serve --weight-dtype` takes for the checkpoint as stored
+QUANT_METHOD_DTYPES = {"fp8": "fp8", "fbgemm_fp8": "fp8", "mxfp4": "fp4"}
+BITS_QUANT_METHODS = ("awq", "gptq", "marlin", "gptq_marlin", "awq_marlin", "exl2", "hqq", "aqlm", "eetq")
 
 
 # Every field whose value enters arithmetic: checked to be a whole number before any is used.
@@ -126,7 +150,7 @@ WHOLE_NUMBER_FIELDS = tuple(dict.fromkeys(
        "interleave_moe_layer_step"]))
 # hidden_activation: Gemma's name for the activation (its hidden_act is a legacy copy)
 ACTIVATION = ("hidden_act", "hidden_activation", "activation_function")
-TEXT_FIELDS = ACTIVATION + ("model_type", "_name_or_path")
+TEXT_FIELDS = ACTIVATION + ("model_type", "_name_or_path", MPT_ATTN_TYPE)
 # Far above any real architecture (context windows reach ~10M); a larger value is a broken file.
 MAX_CONFIG_INTEGER = 10**9
 
@@ -216,6 +240,87 @@ def _windowed_attention(config: dict, layers: int, context: int | None, notes: l
         return []
     notes.extend(said)
     return [k for k in WINDOW_FIELDS if k in config]
+
+
+def _flattened(config: dict) -> dict:
+    """`config` with each NESTED_SECTIONS object's fields moved up as "section.field"."""
+    flat = dict(config)
+    for section in NESTED_SECTIONS:
+        inner = flat.get(section)
+        if isinstance(inner, dict):
+            del flat[section]
+            flat.update({f"{section}.{key}": value for key, value in inner.items()})
+    return flat
+
+
+def _number(value) -> float | None:
+    """A finite JSON number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _rope_context(config: dict, context: int, context_key: str, notes: list, problems: list) -> int | None:
+    """The context window `rope_scaling` stretches `context` (from `context_key`) to, as vLLM
+    derives max_model_len: factor x original_max_position_embeddings (yarn; linear and dynamic
+    when given), else factor x the window (ROPE_STRETCHING); None when rope_scaling changes nothing.
+    Gemma 3's max_position_embeddings is already scaled (vLLM skips it too)."""
+    scaling = config.get("rope_scaling")
+    if not isinstance(scaling, dict) or str(config.get("model_type") or "").startswith("gemma3"):
+        return None
+    kind = str(scaling.get("rope_type") or scaling.get("type") or "").lower()
+    if kind not in ROPE_STRETCHING:
+        return None
+    factor = _number(scaling.get("factor"))
+    if factor is None or factor < 1:
+        problems.append(f"rope_scaling.factor: {_show(scaling.get('factor'))} (must be a number of 1 or more)")
+        return None
+    original = scaling.get("original_max_position_embeddings")
+    if original is not None:
+        whole, problem = _whole_number("rope_scaling.original_max_position_embeddings", original)
+        if problem or not whole:
+            problems.append(problem or "rope_scaling.original_max_position_embeddings: 0 (must be a positive integer)")
+            return None
+        base, base_key = whole, "original_max_position_embeddings"
+    else:
+        base, base_key = context, context_key
+    derived = int(base * factor)
+    if derived > MAX_CONFIG_INTEGER:
+        problems.append(f"rope_scaling.factor: {_show(scaling['factor'])} (x {base:,} = {derived:,} tokens; "
+                        "not a real context window)")
+        return None
+    notes.append(f"context_len {derived:,} = rope_scaling {kind} factor {factor:g} x {base_key} {base:,} "
+                 f"(as vLLM derives; {context_key} {context:,})")
+    return derived
+
+
+def _quantization_note(config: dict) -> str | None:
+    """What `quantization_config` says of the stored weights, for serving them: the
+    `serve --weight-dtype` that matches (fp8 DeepSeek-V3, 4-bit AWQ/GPTQ), else what it is."""
+    quant = config.get("quantization_config")
+    if not isinstance(quant, dict):
+        return None
+    method = str(quant.get("quant_method") or "").lower()
+    dtype = QUANT_METHOD_DTYPES.get(method)
+    bits = quant.get("bits", quant.get("w_bit"))
+    if dtype is None and method in BITS_QUANT_METHODS and bits in (4, 8):
+        dtype = "int4" if bits == 4 else "int8"
+    if dtype is None and method == "bitsandbytes":
+        dtype = "int4" if quant.get("load_in_4bit") else "int8" if quant.get("load_in_8bit") else None
+    if dtype is None and method == "compressed-tensors":
+        groups = quant.get("config_groups")
+        weights: list[dict] = [g["weights"] for g in (groups.values() if isinstance(groups, dict) else [])
+                               if isinstance(g, dict) and isinstance(g.get("weights"), dict)]
+        kinds = {(w.get("num_bits"), w.get("type")) for w in weights}
+        if len(kinds) == 1:
+            by_bits: dict[tuple, str] = {(8, "float"): "fp8", (4, "float"): "fp4", (8, "int"): "int8", (4, "int"): "int4"}
+            dtype = by_bits.get(kinds.pop())
+    what = (f"quant_method {method!r}" if method else "no quant_method") + (
+        f", {bits} bits" if isinstance(bits, int) and method in BITS_QUANT_METHODS else "")
+    if dtype:
+        return f"checkpoint is {dtype} (quantization_config {what}): serve with --weight-dtype {dtype}"
+    return (f"checkpoint is quantized (quantization_config {what}): its weights' dtype "
+            "was not read; serve with the --weight-dtype it stores")
 
 
 class OversizedNumber(str):
@@ -358,14 +463,24 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         # in vision_config; read as the text_config case above
         config = {k: v for k, v in config.items() if "vision" not in k}
         notes.append("a multimodal model (vision_config): its vision encoder is not counted")
-    config = checked_config(config)
+    config = checked_config(_flattened(config))
     used, problems = set(), []
     fields: dict[str, Any] = {}  # ModelConfig field -> value, for check_model
+    # MPT: kv_n_heads counts only for grouped-query attention (llm-foundry's default of 1 sits in
+    # every multi-head config)
+    attn_type = str(config.get(MPT_ATTN_TYPE) or "")
+    skip = {"attn_config.kv_n_heads"} if attn_type in ("multihead_attention", "multiquery_attention") else set()
     for field, aliases in FIELD_ALIASES.items():
-        key, value = _first(config, aliases)
+        key, value = _first(config, [a for a in aliases if a not in skip])
         if key is not None:
             used.add(key)
             fields[field] = value
+    if attn_type:
+        used.add(MPT_ATTN_TYPE)
+        used.update(k for k in skip if k in config)
+        if attn_type == "multiquery_attention" and "kv_heads" not in fields:
+            fields["kv_heads"] = 1
+            notes.append(f"{MPT_ATTN_TYPE} {attn_type!r}: one KV head shared by every head")
     for required in ("layers", "hidden", "heads", "vocab"):
         if required not in fields:
             problems.append(f"{required}: missing (looked for {', '.join(FIELD_ALIASES[required])})")
@@ -377,12 +492,34 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     if problems:
         raise ValidationError(problems)
 
-    if "seq_len" in fields:
-        # The context window is usually far longer than the pre-training sequence.
-        context = int(fields["seq_len"])
-        fields["seq_len"] = min(context, training_seq_len)
-        fields["context_len"] = context   # what a served request must fit in
-        notes.append(f"seq_len set to {fields['seq_len']}; context_len {context} (the context window)")
+    # The training sequence is the caller's (--seq-len) whatever the file has; the context window,
+    # what a served request must fit in, is the file's, stretched by rope_scaling where it says so.
+    context_key = _first(config, FIELD_ALIASES["seq_len"])[0]
+    context = fields.pop("seq_len", None)
+    if context is not None and context <= 0:
+        # 0 was stored as "no context window known" (and seq_len as 4096, the note said 0)
+        raise ValidationError([f"{context_key}: {context} (the context window must be a positive number of tokens)"])
+    if context is not None:
+        derived = _rope_context(config, int(context), str(context_key), notes, problems)
+        if problems:
+            raise ValidationError(problems)
+        if derived is not None:
+            used.add("rope_scaling")
+            context = derived
+        fields["context_len"] = int(context)
+        fields["seq_len"] = min(int(context), training_seq_len)
+        if training_seq_len > context:
+            notes.append(f"training seq_len {training_seq_len:,} lowered to {context:,}, the context window")
+        else:
+            notes.append(f"seq_len {training_seq_len:,}; context_len {context:,} (the context window)")
+    else:
+        fields["seq_len"] = training_seq_len
+        notes.append(f"seq_len {training_seq_len:,}; context_len not known (no {', '.join(FIELD_ALIASES['seq_len'][:2])}): "
+                     "requests are not checked against a context window")
+    quantized = _quantization_note(config)
+    if quantized:
+        used.add("quantization_config")
+        notes.append(quantized)
 
     model_type = str(config.get("model_type") or "").lower()
     def _num(v):
@@ -398,6 +535,9 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
             fields["kv_heads"] = 1
             flag = "multi_query" if "multi_query" in config else f"multi_query (the default for {model_type!r})"
             notes.append(f"{flag}: one KV head shared by the {fields['heads']} heads (multi-query attention)")
+        elif attn_type == "multihead_attention":
+            fields["kv_heads"] = fields["heads"]
+            notes.append(f"{MPT_ATTN_TYPE} {attn_type!r}: kv heads = {fields['heads']}")
         else:
             fields["kv_heads"] = fields["heads"]
             notes.append(f"num_key_value_heads not given: assumed multi-head attention, kv heads = {fields['heads']}")
@@ -418,6 +558,12 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     ffn_key, ffn = _first(config, FFN_WIDTH)
     if ffn_key:
         used.add(ffn_key)
+    # ModelConfig field -> the config's own name for it, for messages: "moe_topk: 9" was said of a
+    # file whose field is num_experts_per_tok
+    config_names = {f: key for f in FIELD_ALIASES if f != "seq_len" and (key := _first(config, FIELD_ALIASES[f])[0])}
+    if context_key:
+        config_names["context_len"] = str(context_key)
+    config_names["ffn_hidden"] = ffn_key or ""
     n_key, experts = _first(config, EXPERT_COUNT)
     if n_key and not experts:   # read, and found to say "no experts": not an unknown field
         used.add(n_key)
@@ -428,10 +574,12 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     if n_key and experts:
         used.add(n_key)
         fields["moe_experts"] = experts
+        config_names["moe_experts"] = n_key
         k_key, topk = _first(config, EXPERT_TOPK)
         if k_key:
             used.add(k_key)
             fields["moe_topk"] = topk
+            config_names["moe_topk"] = k_key
         else:
             problems.append(f"num_experts_per_tok: missing (an MoE config with {experts} experts; looked for "
                             f"{', '.join(EXPERT_TOPK)})")
@@ -439,18 +587,28 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         if s_key:
             used.add(s_key)
             fields["moe_shared_experts"] = shared or 0
+            config_names["moe_shared_experts"] = s_key
         w_key, width = _first(config, EXPERT_WIDTH)
         if w_key:
             used.add(w_key)
             fields["moe_ffn_hidden"] = width
             fields["ffn_hidden"] = ffn or 0
+            config_names["moe_ffn_hidden"] = w_key
         else:  # Mixtral, Llama 4: intermediate_size is the expert width (Mixtral: every layer is MoE)
             fields["moe_ffn_hidden"] = ffn or 0
+            config_names["moe_ffn_hidden"] = ffn_key or ""
             d_key, dense_width = _first(config, DENSE_FFN_WIDTH)   # Llama 4: the dense layers' own width
             if d_key:
                 used.add(d_key)
             fields["ffn_hidden"] = dense_width or 0
+            config_names["ffn_hidden"] = d_key or ""
         dense = _dense_layers(config, int(fields["layers"]), problems, notes)
+        if not dense and fields["ffn_hidden"] and not problems:
+            # every layer has experts: no dense FFN to size (the built-in Qwen3-235B has 0; the
+            # width entered no parameter, FLOP or memory figure, which count dense layers only)
+            if w_key and ffn_key != w_key:
+                notes.append(f"{ffn_key} {fields['ffn_hidden']} not used: every layer has experts")
+            fields["ffn_hidden"] = 0
         if dense:
             fields["moe_dense_layers"] = dense
             if _first(config, DENSE_FFN_WIDTH)[0] and not w_key:
@@ -490,8 +648,7 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
     try:
         model = check_model(fields)
     except ValidationError as exc:   # named as the config names them: "kv_heads (num_key_value_heads)"
-        names = {f: _first(config, FIELD_ALIASES[f])[0] for f in FIELD_ALIASES}
-        raise ValidationError([_with_config_name(p, names) for p in exc.problems]) from None
+        raise ValidationError([_with_config_name(p, config_names) for p in exc.problems]) from None
     if model.dense_layers and model.ffn_hidden:   # (an all-MoE model's experts are gated either way)
         notes.append(f"FFN taken as {'gated (3 matrices)' if model.gated_ffn else 'not gated (2 matrices)'}: {ffn_why}")
     for flag in ACTIVATION + ("tie_word_embeddings", "first_k_dense_replace", "shared_expert_intermediate_size",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -10,9 +11,11 @@ from engine.cli import add_command, add_group
 from engine.commands import Output, whole_number
 from engine.errors import UserError, ValidationError
 
-CHIP_TABLE_COLUMNS = ["id", "vendor", "name", "bf16_tflops", "fp8_tflops", "hbm_gb", "hbm_gbps",
-                      "scaleup_gbps", "scaleup_domain", "scaleout_gbps", "tdp_w", "price_usd",
-                      "china_market", "confidence"]
+# fp4 and the network's shape change results a lot (serving at fp4; collectives on a mesh or an
+# oversubscribed fabric): shown beside the peaks and link speeds they qualify
+CHIP_TABLE_COLUMNS = ["id", "vendor", "name", "bf16_tflops", "fp8_tflops", "fp4_tflops", "hbm_gb", "hbm_gbps",
+                      "scaleup_gbps", "scaleup_domain", "scaleup_topology", "scaleup_link_gbps", "scaleout_gbps",
+                      "scaleout_oversubscription", "tdp_w", "price_usd", "china_market", "confidence"]
 ORDER_COLUMNS = ["id", "buyer", "vendor", "chip_id", "quantity", "delivered", "order_date", "promised",
                  "price_usd_per_chip", "status", "source", "note"]
 ORDERS_TABLE_LIMIT = 100  # a table is for reading; csv/json stream every order
@@ -35,6 +38,10 @@ def register(subparsers) -> None:
     p.add_argument("file", metavar="FILE.csv")
     p.add_argument("--force", action="store_true", help="replace FILE.csv if it exists")
     p.set_defaults(handler=chips_export)
+    p = add_command(chips, "delete", "delete chips with their calibration, all or none (not one that orders or a "
+                                     "scenario's forecast use; `backup` first to keep a copy)")
+    p.add_argument("ids", metavar="ID", nargs="+", help="chip ids (see `chips list`)")
+    p.set_defaults(handler=chips_delete)
 
     orders = add_group(subparsers, "orders", "chip orders and their deliveries")
     p = add_command(orders, "list", "list orders with delivered quantities")
@@ -66,6 +73,10 @@ def register(subparsers) -> None:
     p.add_argument("--seq-len", type=whole_number, default=4096, help="training sequence length (default 4096)")
     p.add_argument("--replace", action="store_true", help="overwrite an existing preset with this id")
     p.set_defaults(handler=models_import)
+    p = add_command(models, "delete", "delete model presets, all or none (not one a scenario's forecast uses; "
+                                      "`backup` first to keep a copy)")
+    p.add_argument("ids", metavar="ID", nargs="+", help="preset ids (see `models list`)")
+    p.set_defaults(handler=models_delete)
 
     p = add_command(subparsers, "backup", "copy the whole database (chips with their calibration, orders and "
                     "deliveries, model presets, scenarios) to FILE.db, consistent even while the window writes; "
@@ -246,6 +257,48 @@ def models_list(args, ctx) -> Output:
     return Output(data=data, columns=MODEL_COLUMNS if args.format == "table" else None)
 
 
+def _hf_cache_repo(parts) -> str | None:
+    """NAME of a Hugging Face cache path (.../models--ORG--NAME/snapshots/COMMIT/...), else None:
+    its snapshot folder is named by a commit hash."""
+    parts = list(parts)
+    for i, part in enumerate(parts[:-1]):
+        if part.startswith("models--") and parts[i + 1] == "snapshots":
+            return part.split("--")[-1] or None
+    return None
+
+
+def import_name(path: Path, config) -> str:
+    """What a config.json is named after when --id/--name don't say: the repository of a Hugging
+    Face cache snapshot, else the config's _name_or_path (its last part), else its folder; a file
+    with a name of its own, by that ("./config.json" made a preset 'config', a cache snapshot one
+    named by its commit hash)."""
+    # not resolve(): a cache snapshot's config.json is a link into the cache's blobs/ folder
+    full = Path(os.path.abspath(path))
+    repo = _hf_cache_repo(full.parts)
+    if repo:
+        return repo
+    if path.name != "config.json":
+        return path.stem
+    given = config.get("_name_or_path") if isinstance(config, dict) else None
+    if isinstance(given, str) and given.strip():
+        parts = [p for p in given.strip().replace("\\", "/").split("/") if p not in ("", ".", "..")]
+        repo = _hf_cache_repo(parts)
+        if repo or parts:
+            return repo or parts[-1]
+    return full.parent.name or path.stem
+
+
+def _preset_id(text: str, field: str = "--id") -> str:
+    """--id as the store keeps it (parse_id: trimmed), checked before anything is compared with it:
+    "llama3-70b " overwrote the built-in preset without --replace."""
+    from engine.validate import parse_id
+
+    try:
+        return parse_id(field, text)
+    except ValidationError as exc:
+        raise UserError("; ".join(exc.problems)) from None
+
+
 def models_import(args, ctx) -> Output:
     from engine.hf_config import model_from_hf_config, slug
 
@@ -255,16 +308,18 @@ def models_import(args, ctx) -> Output:
     if args.seq_len is not None and not 1 <= args.seq_len <= 10_000_000:
         # 0 was reported as "seq_len set to 0" and stored as 4096
         raise UserError(f"--seq-len {args.seq_len}: a whole number of tokens, 1 to 10,000,000")
+    model_id = _preset_id(args.id) if args.id is not None else None
     path = Path(args.file)
     if path.is_dir():  # a downloaded model folder: its config.json
         path = path / "config.json"
     config = read_json_file(path, what="config.json", parse_int=parse_json_int)
-    default_id = path.parent.name if path.name == "config.json" and path.parent.name else path.stem
-    model_id = args.id or slug(default_id)
+    derived_name = import_name(path, config)
+    model_id = model_id or slug(derived_name)
     store = ctx.store()
-    old = next((m for m in store.models() if m.id == model_id), None)
+    presets = store.models()
+    old = next((m for m in presets if m.id == model_id), None)
     # --replace without --name keeps the preset's name ("Qwen3 235B-A22B (MoE)" became its id)
-    name = args.name or (old.name if old is not None and args.replace else model_id)
+    name = args.name or (old.name if old is not None and args.replace else model_id if args.id else derived_name)
     try:
         result = model_from_hf_config(config, model_id=model_id, name=name, training_seq_len=args.seq_len)
     except ValidationError as exc:
@@ -273,6 +328,11 @@ def models_import(args, ctx) -> Output:
 
     if old is not None and not args.replace:
         raise UserError(f"{path}: a preset with id '{model_id}' exists; pass --replace or --id NEW_ID")
+    # the window's model menus list presets by name: two of one name read as one preset twice
+    same_name = [m.id for m in presets if m.id != model_id
+                 and m.name.strip().casefold() == result.model.name.strip().casefold()]
+    warnings = [f"preset(s) {', '.join(same_name)} have the name '{result.model.name}' too; --name tells them apart"
+                ] if same_name else []
     # what --replace overwrote, said: "imported 'llama3-70b': 0.124 B" read as if Llama 3 70B were still there
     replaced = None
     if old is not None:
@@ -282,7 +342,7 @@ def models_import(args, ctx) -> Output:
     summary = model_summary(result.model)
     data = {"model": summary, "replaced": replaced, "used_fields": list(result.used),
             "ignored_fields": list(result.ignored), "not_modelled_fields": list(result.not_modelled),
-            "unknown_fields": list(result.unknown), "notes": list(result.notes)}
+            "unknown_fields": list(result.unknown), "notes": list(result.notes), "warnings": warnings}
     if old is not None and replaced is not None:
         was_size = f"{replaced['params_b']:.2f} B" if old.total_params() >= 1e8 else params_text(old.total_params())
         head = f"replaced '{model_id}' (was {replaced['name']}, {was_size} parameters) with"
@@ -294,8 +354,108 @@ def models_import(args, ctx) -> Output:
             f"unknown fields (not used; check them): {', '.join(result.unknown) or 'none'}\n"
             + (f"not modelled ({NOT_MODELLED_WHY}): {', '.join(result.not_modelled)}\n" if result.not_modelled else "")
             + f"ignored fields (no effect on the model): {', '.join(result.ignored) or 'none'}"
-            + (f"\nnotes: {'; '.join(result.notes)}" if result.notes else ""))
+            + (f"\nnotes: {'; '.join(result.notes)}" if result.notes else "")
+            + "".join(f"\nwarning: {w}" for w in warnings))
     return Output(data=data, rows=[{k: summary[k] for k in MODEL_COLUMNS}], columns=MODEL_COLUMNS, text=text)
+
+
+# Where a scenario's forecast names a chip or a model preset: a key holding the id, or a table keyed
+# by chip id. The views' saved inputs ("ui") are not counted: the window shows another choice
+# (gui.panels.base.missing_choice) where the forecast would stop.
+SCENARIO_KEYED_BY_CHIP = ("training_share",)
+
+
+def _scenario_uses(store, key: str, ids) -> dict[str, list[str]]:
+    """{id: ["scenario 'NAME' (path)", ...]} for the saved scenarios whose forecast inputs name it;
+    whole scenarios before the what-ifs that inherit from them."""
+    wanted: set[str] = set(ids)
+    found: dict[str, list[str]] = {}
+
+    def walk(value, where: str, scenario: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                k = str(k)
+                here = f"{where}.{k}" if where else k
+                keyed = key == "chip_id" and where.rsplit(".", 1)[-1] in SCENARIO_KEYED_BY_CHIP and k in wanted
+                if keyed or (k == key and isinstance(v, str) and v in wanted):
+                    uses = found.setdefault(k if keyed else v, [])
+                    if not any(u.startswith(f"scenario '{scenario}' ") for u in uses):
+                        uses.append(f"scenario '{scenario}' ({here})")
+                walk(v, here, scenario)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{where}[{i}]", scenario)
+
+    for scenario in sorted(store.scenarios(), key=lambda sc: (sc.get("base") is not None, sc["name"])):
+        params = {k: v for k, v in (scenario.get("params") or {}).items() if k != "ui"}
+        walk(params, "", scenario["name"])
+    return found
+
+
+def _refuse_if_used(what: str, used: dict[str, list[str]]) -> None:
+    if used:
+        item, uses = next(iter(used.items()))
+        more = f" and {len(uses) - 1} other scenario(s)" if len(uses) > 1 else ""
+        raise UserError(f"{what} '{item}': {uses[0]}{more} use it; change or delete those first; nothing deleted")
+
+
+def _ids_to_delete(ids) -> list[str]:
+    """The ids as given, trimmed, once each, in order."""
+    return list(dict.fromkeys(_preset_id(i, "ID") for i in ids))
+
+
+def models_delete(args, ctx) -> Output:
+    from engine.catalog import reference_models
+
+    ctx.unsaved = "nothing deleted"
+    ids = _ids_to_delete(args.ids)
+    store = ctx.store()
+    presets = {m.id: m for m in store.models()}
+    missing = [i for i in ids if i not in presets]
+    if missing:
+        raise UserError(f"model '{missing[0]}': no such preset (see `fleetcast models list`); nothing deleted")
+    _refuse_if_used("model", _scenario_uses(store, "model_id", ids))
+    with store.db.atomic():   # all or none
+        for model_id in ids:
+            store.delete_model(model_id)
+    ctx.saved = f"{len(ids)} preset(s) were deleted"
+    built_in = reference_models()
+    rows = [{"id": i, "name": presets[i].name, "built_in": i in built_in} for i in ids]
+    text = (f"deleted {len(rows)} model preset(s): "
+            + ", ".join(f"{r['id']} ({r['name']}{', built in' if r['built_in'] else ''})" for r in rows))
+    return Output(data={"deleted": rows}, rows=rows, text=text)
+
+
+def chips_delete(args, ctx) -> Output:
+    import resources
+    from engine.catalog import read_csv_rows
+
+    ctx.unsaved = "nothing deleted"
+    ids = _ids_to_delete(args.ids)
+    store = ctx.store()
+    chips = {c["id"]: c for c in store.chip_rows()}
+    missing = [i for i in ids if i not in chips]
+    if missing:
+        raise UserError(f"chip '{missing[0]}': not in the catalog (see `fleetcast chips list`); nothing deleted")
+    ordered: dict[str, int] = {}
+    for _, quantity, chip_id in store.order_briefs():
+        if chip_id in ids:
+            ordered[chip_id] = ordered.get(chip_id, 0) + 1
+    if ordered:
+        cid, count = next(iter(ordered.items()))
+        raise UserError(f"chip '{cid}': {count:,} order(s) use it; delete those orders first "
+                        "(`fleetcast orders delete ID ...`); nothing deleted")
+    _refuse_if_used("chip", _scenario_uses(store, "chip_id", ids))
+    with store.db.atomic():   # all or none
+        snapshots = [store.delete_chip(chip_id) for chip_id in ids]
+    ctx.saved = f"{len(ids)} chip(s) were deleted"
+    built_in = {row["id"] for row in read_csv_rows(resources.read_text("chips.csv"))}
+    rows = [{"id": i, "name": chips[i].get("name"), "calibration_values": len(s.get("calibration") or []),
+             "built_in": i in built_in} for i, s in zip(ids, snapshots)]
+    text = (f"deleted {len(rows)} chip(s): "
+            + ", ".join(f"{r['id']} ({r['name']}{', built in' if r['built_in'] else ''}"
+                        f"{f', {n} fitted value(s)' if (n := r['calibration_values']) else ''})" for r in rows))
+    return Output(data={"deleted": rows}, rows=rows, text=text)
 
 
 def backup(args, ctx) -> Output:

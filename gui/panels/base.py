@@ -484,8 +484,14 @@ def form_page() -> tuple[QWidget, QVBoxLayout]:
 
 
 def model_items(models) -> list[tuple[str, str]]:
-    """The store's model presets by name, as combo items."""
-    return [(m.name, m.id) for m in sorted(models.values(), key=lambda m: m.name)]
+    """The store's model presets by name, as combo items; a name two presets share is followed by
+    each one's id in brackets (an import named "Llama 3 8B" beside the built-in read as one preset
+    listed twice)."""
+    ordered = sorted(models.values(), key=lambda m: (m.name, m.id))
+    seen: dict[str, int] = {}
+    for m in ordered:
+        seen[m.name.strip().casefold()] = seen.get(m.name.strip().casefold(), 0) + 1
+    return [(f"{m.name} [{m.id}]" if seen[m.name.strip().casefold()] > 1 else m.name, m.id) for m in ordered]
 
 
 def model_combo(models) -> QComboBox:
