@@ -50,7 +50,9 @@ def _application():
 def run(args, ctx) -> Output:
     if not args.out.strip():   # "" is the current folder to Path: 94 files written where the shell stood
         raise UserError("--out '': give the folder to write into")
-    out = Path(args.out).expanduser()
+    from engine.store.files import expand_user
+
+    out = expand_user(args.out)   # '~nouser/d': one line, not a traceback
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file, not a folder")
     # Ctrl+C: every file is staged first and moved when all are whole (the moves hold it off)

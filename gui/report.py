@@ -1105,7 +1105,9 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
 
     from gui import export as export_mod
 
-    out = Path(out_path).expanduser()
+    from engine.store.files import expand_user
+
+    out = expand_user(str(out_path))   # '~nouser/r.pdf': one line, not a traceback
     refuse_existing(out, force)
     if not out.parent.is_dir():
         raise UserError(f"{out.parent}: no such folder")
