@@ -251,12 +251,20 @@ class ChipTableModel(RowTableModel):
         Column("fp16_tflops", "FP16 (TFLOP/s)", "float", tooltip=_PEAK),
         Column("fp8_tflops", "FP8 (TFLOP/s)", "float", tooltip=_PEAK),
         Column("int8_tops", "INT8 (TOP/s)", "float", tooltip=_PEAK),
+        Column("fp4_tflops", "FP4 (TFLOP/s)", "float", tooltip=_PEAK + " Blank: the chip has no FP4 rate, and "
+               "FP4 weights run weight-only (dequantised to 16-bit GEMMs)"),
         Column("tf32_tflops", "TF32 (TFLOP/s)", "float", tooltip=_PEAK),
         Column("fp32_tflops", "FP32 (TFLOP/s)", "float", tooltip="Dense FP32 peak (non-tensor)"),
         Column("hbm_gb", "HBM (GiB)", "float", tooltip="High-bandwidth memory per chip as the vendor labels it "
                "(\"80 GB\" on an H100), counted as GiB (2^30 bytes) by every engine: the HBM actually fitted"),
         Column("hbm_gbps", "HBM BW (GB/s)", "float", tooltip="Memory bandwidth per chip, decimal GB/s"),
-        Column("scaleup_name", "Scale-up link", tooltip="NVLink / HCCS / ICI … and its topology"),
+        Column("scaleup_name", "Scale-up link", tooltip="NVLink / HCCS / ICI …: the link's name (its shape is "
+               "the next column)"),
+        Column("scaleup_topology", "Scale-up topology", tooltip="switch (NVSwitch: every chip at its full "
+               "bandwidth), mesh (per-pair links: a TP2 group gets one link, as HCCS in an 8-chip 910B server), or "
+               "torus (TPU ICI); blank: switch"),
+        Column("scaleup_link_gbps", "Per-pair link (GB/s/dir)", "float", tooltip="On a mesh or torus, one link's "
+               "bandwidth between two chips in each direction; blank: the scale-up bandwidth over the links"),
         Column("scaleup_gbps", "Scale-up (GB/s/dir)", "float",
                tooltip="Scale-up bandwidth per chip, GB/s in each direction (not the bidirectional sum)"),
         Column("scaleup_domain", "Scale-up domain (chips)", "int",
@@ -264,6 +272,9 @@ class ChipTableModel(RowTableModel):
         Column("chips_per_node", "Chips per node", "int"),
         Column("scaleout_gbps", "Scale-out (GB/s/dir)", "float",
                tooltip="Scale-out NIC bandwidth per chip, GB/s in each direction"),
+        Column("scaleout_oversubscription", "Scale-out oversubscription", "float", tooltip="The fabric's "
+               "oversubscription above the node, at least 1 (1: non-blocking; 2: half the NIC rate across it); "
+               "blank: 1"),
         Column("tdp_w", "TDP (W)", "float", tooltip="Board power per chip"),
         Column("price_usd", "Price (USD)", "float", tooltip="Indicative unit price; often a press estimate"),
         Column("china_market", "China market", tooltip="yes / restricted / no"),
