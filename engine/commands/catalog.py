@@ -466,5 +466,9 @@ def backup(args, ctx) -> Output:
     counts = {"chips": len(store.chip_rows()), "orders": store.order_count(), "models": len(store.model_rows()),
               "scenarios": len(store.scenarios())}
     data = {"file": str(target), **counts}
+    note = store.backup_note()   # an older read-only file is copied at its own schema: said on the line
+    if note:
+        data["note"] = note
     return Output(data=data, rows=[data] if args.format == "csv" else [],
-                  text=f"backed up {store.path} to {target}: " + ", ".join(f"{n:,} {k}" for k, n in counts.items()))
+                  text=f"backed up {store.path} to {target}: " + ", ".join(f"{n:,} {k}" for k, n in counts.items())
+                  + (f" ({note})" if note else ""))

@@ -304,3 +304,18 @@ def test_an_upgrade_corrects_the_seeded_h20_note_and_leaves_an_edited_one(tmp_pa
         assert rows["Story default"] == base    # nothing else changed
     finally:
         s.close()
+
+
+def test_the_backup_command_says_an_older_read_only_copy_keeps_its_schema(tmp_path, monkeypatch, capsys):
+    """`fleetcast backup` of an older file viewed read-only names the copy's schema on its own line."""
+    import json
+
+    from tests.cli_run import run_cli
+
+    path = tmp_path / "fleet.db"
+    _old_database(path)
+    monkeypatch.setattr(files, "read_only_reason", lambda target: "the file is read-only")
+    code, out, _ = run_cli(capsys, "--db", str(path), "--format", "json", "backup", str(tmp_path / "copy.db"))
+    assert code == 0
+    assert "older schema (0006_ids_never_reused)" in json.loads(out)["note"]
+    assert _applied(tmp_path / "copy.db") == KNOWN[:6]
