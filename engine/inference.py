@@ -130,10 +130,12 @@ def compute_dtype(weight_dtype: str, chip: Chip | None = None) -> str:
 def default_kv_dtype(weight_dtype: str, chip: Chip | None = None) -> str:
     """The KV-cache dtype when none is given: the engines' "auto" keeps KV in the activation
     dtype (16-bit; fp16 with fp16 weights), except that an FP8 deployment usually runs an FP8 KV
-    cache as well (TensorRT-LLM's FP8 recipes, vLLM/SGLang `--kv-cache-dtype fp8`). W8A8 INT8
-    and 4-bit weights keep a 16-bit cache (MindIE, AWQ/GPTQ), and so do FP8 weights run
-    weight-only on a `chip` without FP8 (activations stay 16-bit there)."""
-    if weight_dtype == "fp8" and compute_dtype(weight_dtype, chip) == "fp8":
+    cache as well (TensorRT-LLM's FP8 recipes, vLLM/SGLang `--kv-cache-dtype fp8`), and so does
+    an FP4 one on a chip with an FP8 rate (NVIDIA's NVFP4 checkpoints ship an FP8 KV cache; a
+    16-bit one held 1,978 sequences on B200 where FP8 weights held 3,851). W8A8 INT8 and INT4
+    weights keep a 16-bit cache (MindIE, AWQ/GPTQ), and so do FP8 weights run weight-only on a
+    `chip` without FP8 (activations stay 16-bit there)."""
+    if weight_dtype in ("fp8", "fp4") and compute_dtype("fp8", chip) == "fp8":
         return "fp8"
     return "fp16" if weight_dtype == "fp16" else "bf16"
 
@@ -1023,8 +1025,12 @@ def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool
                 f"the KV cache that fits beside the weights on {inp.chip.name} holds about {_count(cap, 'sequence')} "
                 f"per replica at their average length{paged}; more requests queue")
         # the scheduler's cap (max_num_seqs), not memory: KV would hold more
-        return "engine batch cap", (f"the engine's cap of {_count(cap, 'running sequence')} per replica is reached "
-                                    f"(the KV cache would hold {kv_cap:.0f})")
+        # --max-num-seqs is per attention rank: with data-parallel attention (EP beyond TP) each rank has it
+        groups = max(int(inp.ep or 1), int(inp.tp)) / int(inp.tp)
+        per = (f" per attention rank ({cap:.0f} per replica over {groups:.0f} ranks)" if groups > 1 else
+               " per replica")
+        return "engine batch cap", (f"the engine's cap of {_count(cap / groups, 'running sequence')}{per} is "
+                                    f"reached (the KV cache would hold {kv_cap:.0f})")
     if phases is not None and phases[0] > phases[1]:
         pf_s, dec_s, pf = phases
         pf_parts = {"compute": _f(pf["compute_s"]), "bandwidth": _f(pf["weights_s"]),

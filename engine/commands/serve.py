@@ -58,7 +58,8 @@ def register(subparsers) -> None:
                         "data-parallel attention ranks with TP1 EP (vLLM --max-num-batched-tokens, "
                         "TensorRT-LLM max_num_tokens; default: the engine family's)")
     p.add_argument("--max-num-seqs", type=whole_number, default=None,
-                   help="the engine's cap on running sequences per replica (vLLM --max-num-seqs, TensorRT-LLM "
+                   help="the engine's cap on running sequences per attention rank: per replica, times its "
+                        "data-parallel attention ranks with TP1 EP (vLLM --max-num-seqs, TensorRT-LLM "
                         "max_batch_size; default: the engine family's)")
     p.add_argument("--prefill-tp", type=whole_number, default=None, metavar="N",
                    help="disaggregated serving: prompts run on separate prefill instances of N chips each "
@@ -78,7 +79,8 @@ def register(subparsers) -> None:
     p.add_argument("--weight-dtype", help="bf16 (default), fp16, fp8, int8, int4 or fp4 (a chip without that "
                                           "matrix rate runs the weights weight-only)")
     p.add_argument("--kv-dtype", default=None, help="KV-cache dtype: bf16, fp16, fp8, int8 or int4 (default: fp8 "
-                                                    "with fp8 weights on a chip with an FP8 rate, else 16-bit)")
+                                                    "with fp8 or fp4 weights on a chip with an FP8 rate, else "
+                                                    "16-bit)")
     p.add_argument("--engine",
                    help="serving engine family: vllm (default), sglang, trtllm, vllm-ascend, mindie, tgi, generic")
     p.add_argument("--demand-tokens-per-s", type=plain_number, default=None,
@@ -170,19 +172,21 @@ def _kv_peak_pct(sim) -> float | None:
     return 100.0 * max(float(used.max()), float(getattr(sim, "kv_peak_frac", 0.0)))
 
 
-def _disaggregated(args, inputs, prefix: float) -> dict:
-    """The same load with prompts on separate prefill instances (engine.serving.capacity)."""
-    from engine.serving.capacity import kv_transfer_s_per_token, simulate_disaggregated
+def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
+    """The same load with prompts on separate prefill instances (engine.serving.capacity); its
+    notes (overload, NICs too busy for the KV transfers) go to `notes`."""
+    from engine.serving.capacity import kv_transfer_sides_s_per_token, simulate_disaggregated
 
     instances = args.prefill_instances or 1
     run = simulate_disaggregated(inputs, prefill_tp=args.prefill_tp, prefill_instances=instances,
                                  requests=args.requests, input_spread=args.input_len_spread,
                                  output_spread=args.output_len_spread, seed=args.seed, prefix_cache_hit=prefix)
-    move_s = kv_transfer_s_per_token(inputs.model, inputs.chip, tp=inputs.tp, ep=inputs.ep,
-                                     kv_dtype=inputs.kv_dtype, weight_dtype=inputs.weight_dtype,
-                                     engine=inputs.engine, factors=inputs.factors or None)
+    send_s, recv_s = kv_transfer_sides_s_per_token(
+        inputs.model, inputs.chip, tp=inputs.tp, ep=inputs.ep, pp=inputs.pp, prefill_tp=int(args.prefill_tp),
+        kv_dtype=inputs.kv_dtype, weight_dtype=inputs.weight_dtype, engine=inputs.engine,
+        factors=inputs.factors or None)
     decode_chips = int(inputs.pp * max(inputs.tp, inputs.ep))
-    return {
+    out = {
         "load": inputs.scenario,   # offline: every request at once, targets not applied
         "prefill_tp": int(args.prefill_tp), "prefill_instances": int(instances),
         "prefill_chips": int(args.prefill_tp) * int(instances), "decode_chips": decode_chips,
@@ -194,11 +198,36 @@ def _disaggregated(args, inputs, prefix: float) -> dict:
         "ttft_ms": _finite(run.ttft_ms["mean"]), "tpot_ms": _finite(run.tpot_ms["mean"]),
         **{f"ttft_ms_{q}": _finite(run.ttft_ms[q]) for q in ("p50", "p90", "p99")},
         **{f"tpot_ms_{q}": _finite(run.tpot_ms[q]) for q in ("p50", "p90", "p99")},
+        # TTFT: prefill, the KV transfer and the decode instance's admission, with their queues;
+        # queue_ms: the waits for a prefill instance, the NICs and a decode seat
         "e2e_latency_ms": _finite(run.e2e_ms["mean"]), "queue_ms": _finite(run.queue_ms["mean"]),
-        "kv_transfer_ms_per_request": move_s * float(inputs.input_len) * 1e3,
+        # one --input-len transfer alone (the slower of the sending and receiving NICs)
+        "kv_transfer_ms_per_request": max(send_s, recv_s) * float(inputs.input_len) * 1e3,
         "simulated_requests": run.requests,   # every replica's, as the main run
         "context_capped_requests": run.capped_requests,
     }
+    if args.request_rate:
+        lens = getattr(run.sim, "output_lens", None)
+        mean_out = float(lens.mean()) if lens is not None and len(lens) else float(args.output_len)
+        lens_in = getattr(run.sim, "input_lens", None)
+        mean_in = float(lens_in.mean()) if lens_in is not None and len(lens_in) else float(args.input_len)
+        rate = float(args.request_rate) / max(int(inputs.replicas), 1)   # per replica
+        # the NICs' time the transfers need: the decode replica's receives all of them, each
+        # prefill instance's sends its share
+        busy = rate * mean_in * max(recv_s, send_s / int(instances))
+        out["kv_transfer_nic_busy_share"] = busy
+        if busy > 1.0:
+            notes.append(f"disaggregated: the KV transfers need {busy:.0%} of the NICs' time ({rate:g} requests/s per "
+                         f"replica x {out['kv_transfer_ms_per_request']:,.1f} ms): they queue, in TTFT and queue_ms")
+        share = out["output_tokens_per_s_per_chip"] / (float(args.request_rate) * mean_out / float(out["chips"]))
+        out["served_share_of_offered"] = share
+        # the aggregated run's test (OVERLOAD_SHARE, a queue that grows through the run)
+        out["overloaded"] = share < OVERLOAD_SHARE and _queue_grows(run.sim)
+        if out["overloaded"]:
+            notes.append(f"disaggregated: overloaded: {args.request_rate:g} requests/s offered, about "
+                         f"{share * args.request_rate:.3g} served ({share:.0%}); the queue grows through the run, so "
+                         f"TTFT grows with --requests: lower --request-rate or add prefill instances or decode chips")
+    return out
 
 
 def _finite(x):
@@ -245,6 +274,7 @@ def run(args, ctx) -> Output:
     # what the user typed, before a scenario fills the rest
     given_tpot, given_pct = args.tpot_ms, args.slo_percentile
     notes: list[str] = []
+    dis_notes: list[str] = []   # the disaggregated deployment's, said after the aggregated run's
     if args.scenario:
         apply_scenario(args, ctx)
     args.input_len_spread = 0.0 if args.input_len_spread is None else args.input_len_spread
@@ -322,6 +352,9 @@ def run(args, ctx) -> Output:
         # a dense model has no experts to dispatch: EP would model an all-to-all that can't exist
         raise UserError(f"--ep {args.ep}: {model.id} has no experts (a dense model runs at --ep 1; "
                         "use --chips for more replicas)")
+    if args.ep is not None and model.is_moe and model.moe_experts % args.ep:
+        # named by its flag here (the engine's check reads "ep: 3 (must divide moe_experts = 256)")
+        raise UserError(f"--ep {args.ep}: must divide {model.id}'s {model.moe_experts} experts")
     if too_long := context_problem(model, args.input_len, args.output_len):
         raise UserError(f"--input-len {args.input_len:g}, --output-len {args.output_len:g}: {too_long}")
     if args.pp > model.layers:
@@ -475,7 +508,7 @@ def run(args, ctx) -> Output:
     # the assumed figures of the tiers that carry traffic: a replica of several chips talks inside a
     # server; one that spans servers, or KV moved between pools, crosses them
     net_note = assumed_network_note(chip, scaleup=per_replica > 1, scaleout=per_replica > (
-        chip.scaleup_domain or DEFAULT_DOMAIN) or bool(getattr(args, "prefill_instances", None)))
+        chip.scaleup_domain or DEFAULT_DOMAIN) or args.prefill_tp is not None)
     if net_note:
         notes.append(net_note)
     if prefix:
@@ -634,7 +667,8 @@ def run(args, ctx) -> Output:
             "beyond the simulator's; a lower bound, as the steady state's load per chip is an upper one)"
             if args.slo_percentile else "")
     if args.prefill_tp is not None:
-        dis = data["disaggregated"] = _disaggregated(args, replace(inputs, replicas=disagg_replicas), prefix)
+        dis = data["disaggregated"] = _disaggregated(args, replace(inputs, replicas=disagg_replicas), prefix,
+                                                     dis_notes)
         # replicas, chips_per_replica and chips describe one deployment, the one the headline
         # figures are of (chips 4 sat beside chips_per_replica 8, and 2 replicas x 8 beside --chips 8)
         if has_slo and not loaded:
@@ -722,6 +756,7 @@ def run(args, ctx) -> Output:
                          "at once (lower --ramp-s)" if window == 0.0 else
                          f"throughput over {window:.3g} s of {float(sim.makespan_s):.3g} s with every client busy "
                          "(lower --ramp-s, or more requests)")
+    notes += dis_notes   # after the aggregated run's own
     data["notes"] = notes
     skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated", "max_throughput", "calibration_note", "notes",
             "calibrated"}
@@ -744,7 +779,8 @@ def run(args, ctx) -> Output:
         for row in rows:
             if ("tpot_ms" in row["key"] or "decode_step_ms" in row["key"]) and row["value"] is None:
                 row["value"] = "n/a"
-    where = f"tp={tp}" + (f", pp={args.pp}" if args.pp > 1 else "")
+    # the EP degree too: "(tp=1)" headed a TP1 EP16 replica of 16 chips
+    where = f"tp={tp}" + (f", ep={args.ep}" if args.ep > 1 else "") + (f", pp={args.pp}" if args.pp > 1 else "")
     text = f"{model.name} on {chip.name} ({where}): limited by {data['limiting']}: {data['explanation']}"
     if "calibration_note" in data:
         text += f"\nnote: {data['calibration_note']}"
@@ -766,7 +802,8 @@ def run(args, ctx) -> Output:
     if "disaggregated" in data:
         d = data["disaggregated"]
         ran = {"offline": "offline, every request at once; the targets are not applied",
-               "server": f"at {args.request_rate:g} requests/s" if args.request_rate else "under Poisson load"}.get(
+               "server": f"at {args.request_rate:g} request{'' if args.request_rate == 1 else 's'}/s"
+               if args.request_rate else "under Poisson load"}.get(
             inputs.scenario, inputs.scenario)
         reps = f"{d['replicas']} replica{'s' if d['replicas'] != 1 else ''}, {d['chips']} chips"
         text += (f"\ndisaggregated ({d['prefill_instances']} x TP{d['prefill_tp']} prefill + {d['decode_chips']} decode "

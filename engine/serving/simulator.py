@@ -175,40 +175,103 @@ def _check(w: Workload, sched: SchedulerConfig, cm: StepCostModel) -> None:
 class PrefillPool:
     """Disaggregated prefill: prompts run on separate prefill instances (FCFS, each batching the
     waiting prompts up to its token budget per step), then their KV moves to the decode
-    instance over the scale-out network at `transfer_s_per_token` (per prompt token)."""
+    instance over the scale-out network: `transfer_s_per_token` per prompt token for one
+    transfer alone (the slower of the two sides). Transfers share the NICs: a prefill
+    instance's sends take `send_s_per_token` of its NICs' time, the decode instance's receives
+    `recv_s_per_token` of its own (None: the transfer's time), one transfer after another."""
 
     cost: StepCostModel
     instances: int = 1
     max_num_batched_tokens: int = 8192
     transfer_s_per_token: float = 0.0
+    send_s_per_token: float | None = None
+    recv_s_per_token: float | None = None
 
 
-def prefill_pool_done(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray, hit: float) -> np.ndarray:
-    """When each prompt's prefill (and so its first token) finishes in the prefill pool."""
+def _prefill_pool_run(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray,
+                      hit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(when each prompt's prefill starts, when it finishes, which prefill instance ran it)."""
     n = len(arr_t)
-    done = np.empty(n)
-    free = np.zeros(max(int(pool.instances), 1))
     order = np.argsort(arr_t, kind="stable")
+    # Python lists in the loop (numpy scalar access is several times slower), arrays at the end
+    arr_s = arr_t[order].tolist()
+    lin_s = lin[order].tolist()
+    start_s = [0.0] * n
+    done_s = [0.0] * n
+    where_s = [0] * n
+    free = [0.0] * max(int(pool.instances), 1)
     budget = max(int(pool.max_num_batched_tokens * pool.cost.attn_groups), 1)
+    step_s, attn_flops = pool.cost.step_s, pool.cost.chunk_attn_flops
     i = 0
     while i < n:
-        k = int(np.argmin(free))
-        t = max(float(free[k]), float(arr_t[order[i]]))
+        k = free.index(min(free))
+        t = max(free[k], arr_s[i])
         tokens, attn, largest, j = 0, 0.0, 0, i
-        while j < n and arr_t[order[j]] <= t:
-            cached = int(lin[order[j]] * hit)
-            c = max(int(lin[order[j]]) - cached, 1)
+        while j < n and arr_s[j] <= t:
+            cached = int(lin_s[j] * hit)
+            c = max(int(lin_s[j]) - cached, 1)
             if tokens and tokens + c > budget:
                 break
             tokens += c
-            attn += pool.cost.chunk_attn_flops(cached, c)
+            attn += attn_flops(cached, c)
             largest = max(largest, c)
             j += 1
-        dt = pool.cost.step_s(0, 0.0, tokens, j - i, attn, largest)
-        done[order[i:j]] = t + dt
-        free[k] = t + dt
+        end = t + step_s(0, 0.0, tokens, j - i, attn, largest)
+        start_s[i:j] = [t] * (j - i)
+        done_s[i:j] = [end] * (j - i)
+        where_s[i:j] = [k] * (j - i)
+        free[k] = end
         i = j
-    return done
+    start, done, where = np.empty(n), np.empty(n), np.empty(n, dtype=np.int64)
+    start[order], done[order], where[order] = start_s, done_s, where_s
+    return start, done, where
+
+
+def prefill_pool_done(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray, hit: float) -> np.ndarray:
+    """When each prompt's prefill finishes in the prefill pool."""
+    return _prefill_pool_run(pool, arr_t, lin, hit)[1]
+
+
+def prefill_pool_ready(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray,
+                       hit: float) -> tuple[np.ndarray, np.ndarray]:
+    """(when each prompt's KV has reached the decode instance, seconds it waited on the way:
+    for a prefill instance, then for the NICs). Transfers go in the order their prefills
+    finish; each starts when its prefill instance's NICs and the decode instance's are free, so
+    transfers that need more than the NICs' time queue (timed alone, a 1 GB/s NIC kept 220%
+    busy added nothing to TTFT)."""
+    start, done, where = _prefill_pool_run(pool, arr_t, lin, hit)
+    whole = float(pool.transfer_s_per_token)
+    send = whole if pool.send_s_per_token is None else float(pool.send_s_per_token)
+    recv = whole if pool.recv_s_per_token is None else float(pool.recv_s_per_token)
+    ready = np.empty(len(arr_t))
+    waited = start - arr_t
+    if whole <= 0.0:
+        ready[:] = done
+        return ready, waited
+    order = np.argsort(done, kind="stable")
+    if int(pool.instances) <= 1 or send <= recv:
+        # The decode instance's NICs bind (or one sender, so one queue): transfer i starts at
+        # max(its prefill's end, the previous start + the previous transfer's busy time), in
+        # closed form: with S the busy times summed before i, S_i + max over j <= i of
+        # (done_j - S_j). One sender is busy for the slower side's time, the receiver for its own.
+        busy = lin[order] * (whole if int(pool.instances) <= 1 else recv)
+        before = np.concatenate(([0.0], np.cumsum(busy)[:-1]))
+        start = before + np.maximum.accumulate(done[order] - before)
+        ready[order] = start + lin[order] * whole
+        waited[order] += start - done[order]
+        return ready, waited
+    send_free = [0.0] * int(pool.instances)
+    recv_free = 0.0
+    done_l, where_l, lin_l = done.tolist(), where.tolist(), lin.tolist()
+    for i in order.tolist():
+        k = where_l[i]
+        t = max(done_l[i], send_free[k], recv_free)
+        ready[i] = t + lin_l[i] * whole
+        # each side is busy for its own share; the transfer lasts as long as the slower side
+        send_free[k] = t + lin_l[i] * send
+        recv_free = t + lin_l[i] * recv
+        waited[i] += t - done_l[i]
+    return ready, waited
 
 
 # Per cost model (weakly held, so they go with it): its lines' check, and one envelope per batch
@@ -398,19 +461,23 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     first_a = np.full(N, np.nan)
     gen_a = np.zeros(N, dtype=np.int64)
     pre_finished_a = np.zeros(N, dtype=bool)
+    pool_wait_a = np.zeros(N)                # disaggregated: waits before the decode instance
     if prefill_pool is not None:
-        done = prefill_pool_done(prefill_pool, arr_a, lin_a, hit)
-        ready = done + prefill_pool.transfer_s_per_token * lin_a
+        ready, waited = prefill_pool_ready(prefill_pool, arr_a, lin_a, hit)
         order = np.argsort(ready, kind="stable")
-        lin_a, lout_a, user_a, done, arr_a = lin_a[order], lout_a[order], user_a[order], done[order], ready[order]
-        capped_a = capped_a[order]
-        first_a[:] = done
-        gen_a[:] = 1                          # the prefill instance emitted the first token
+        lin_a, lout_a, user_a, arr_a = lin_a[order], lout_a[order], user_a[order], ready[order]
+        capped_a, pool_wait_a = capped_a[order], waited[order]
+        # The prefill instance computes the first token, but the user gets it from the decode
+        # instance (vLLM's and SGLang's P/D streams come from there) once the KV has arrived and
+        # the decode instance has admitted the request: `first` is set at that admission, so an
+        # overloaded decode instance's queue is in TTFT (it sat in TPOT, TTFT p90 106 ms beside
+        # a 40 s queue). A one-token request ends when its KV arrives.
+        gen_a[:] = 1
         mode = "poisson"                      # the decode instance sees arrivals in time order
         pre_finished_a = lout_a <= 1
     poisson = mode == "poisson"
     closed = mode == "closed"
-    pool_first = prefill_pool is not None       # first tokens come from the prefill pool
+    pool_first = prefill_pool is not None       # first tokens computed by the prefill pool
     # Per-request state as Python lists: the loop touches one request at a time, where list
     # indexing is several times faster than numpy scalar access.
     lin: list[int] = lin_a.tolist()
@@ -558,10 +625,10 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         if poisson:
             while ptr < N and arr[ptr] <= t:
                 if pool_first:
-                    out_tokens += 1                # its first token, emitted by the prefill pool
+                    out_tokens += 1                # its first token, computed by the prefill pool
                 out_at_arrival[ptr] = out_tokens
                 if pre_finished[ptr]:
-                    finish_t[ptr] = first[ptr]
+                    first[ptr] = finish_t[ptr] = arr[ptr]
                     finished += 1
                     if first_done is None:
                         first_done = (t, out_tokens)
@@ -635,6 +702,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 ctx[i] = lin[i] + g_i
                 if sched_t[i] != sched_t[i]:           # NaN: first time scheduled
                     sched_t[i] = t
+                    first[i] = t                        # the decode instance streams the first token
                 pending.append(i)
                 continue
             c = min(need[i], budget) if chunked else need[i]
@@ -792,7 +860,9 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     e2e = (finish_a - user_a)[kept]
     multi = (lout_a > 1) & kept
     tpot = (finish_a[multi] - first_a[multi]) / (lout_a[multi] - 1)
-    queue = (np.asarray(sched_t) - np.asarray(arr))[kept]
+    # disaggregated: the waits for a prefill instance and the NICs too, so a queue that forms
+    # anywhere on the way reads as one (`_queue_grows`)
+    queue = (np.asarray(sched_t) - np.asarray(arr) + pool_wait_a)[kept]
     # Output tokens/s. Every mode's first request arrives at t = 0. Closed loop: while every
     # client is busy (from the last client's start, or the end of the warm-up if later), up to
     # the last request's arrival (the tail has fewer clients). Offline: over the makespan.
@@ -823,7 +893,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         # whole-run figure.
         #
         # Disaggregated (a prefill pool): the decode instance's arrivals are the prompts the pool
-        # has finished, their first tokens counted as they arrive (the pool emitted them), so the
+        # has finished, their first tokens counted as they arrive (the pool computed them), so the
         # window reads every output token, as the offered figure counts them. One that falls
         # behind (usually its prefill pool) keeps its window figure: the whole run would add a
         # full request lifetime of decode drain, an emptying batch after the last prompt (12%

@@ -561,6 +561,7 @@ class _Req:
         self.state = "new"          # new | waiting | prefill | decode | done
         self.gen = self.ctx = self.need = self.done_pf = self.cached = self.alloc = 0
         self.first = self.finish = self.scheduled = float("nan")
+        self.pool_wait = 0.0        # disaggregated: waits for a prefill instance and the NICs
 
 
 def reference_simulate(cm, sched, w, prefill_pool=None):
@@ -569,7 +570,7 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
     same figures as `SimResult` (a dict) for comparison."""
     from collections import deque
 
-    from engine.serving.simulator import prefill_pool_done
+    from engine.serving.simulator import prefill_pool_ready
 
     rng = np.random.default_rng(w.seed)
     n = int(w.requests)
@@ -593,10 +594,9 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
     ramped = w.mode == "closed" and w.ramp_s > 0
     mode = w.mode
     if prefill_pool is not None:
-        done = prefill_pool_done(prefill_pool, arrivals, lin, float(w.prefix_cache_hit))
-        ready = done + prefill_pool.transfer_s_per_token * lin
-        for r, d, a in zip(reqs, done, ready):
-            r.first, r.gen, r.arrival = float(d), 1, float(a)
+        ready, waited = prefill_pool_ready(prefill_pool, arrivals, lin, float(w.prefix_cache_hit))
+        for r, a, q in zip(reqs, ready, waited):
+            r.gen, r.arrival, r.pool_wait = 1, float(a), float(q)
         reqs = [reqs[i] for i in np.argsort(ready, kind="stable")]
         mode = "poisson"
     issued = min(int(w.concurrency), n) if mode == "closed" else n
@@ -636,8 +636,8 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
             if prefill_pool is not None:   # its first token (the pool's) counts as it arrives
                 tokens[-1] = (tokens[-1][0], tokens[-1][1] + 1)
             r.out_at_arrival = tokens[-1][1]   # output tokens so far when it arrived (late window)
-            if prefill_pool is not None and r.lout <= 1:
-                r.finish = r.first
+            if prefill_pool is not None and r.lout <= 1:   # ends when its KV arrives
+                r.finish = r.first = r.arrival
                 r.state = "done"
                 finished += 1
                 marks.setdefault("first_done", (t, tokens[-1][1]))
@@ -690,7 +690,7 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
                 r.alloc, r.ctx, r.state = nb, r.lin + r.gen, "decode"
                 used += nb
                 if math.isnan(r.scheduled):
-                    r.scheduled = t
+                    r.scheduled = r.first = t      # the decode instance streams the first token
                 direct = True
                 continue
             c = min(r.need, budget) if sched.chunked_prefill else r.need
@@ -767,6 +767,7 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
     user = np.array([reqs[i].user_arrival for i in order])
     arr = np.array([reqs[i].arrival for i in order])
     sch = np.array([reqs[i].scheduled for i in order])
+    wait = np.array([reqs[i].pool_wait for i in order])   # before the decode instance (disaggregated)
     lo = np.array([reqs[i].lout for i in order])
     tt, tn = np.array([a for a, _ in tokens]), np.array([b for _, b in tokens], dtype=float)
     if mode == "closed":
@@ -801,9 +802,9 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
                     elif late >= 0.9 * offered and not grows:
                         rate = max(late, rate)
     kept = np.arange(n) >= warm       # warm-up requests are left out of the figures
-    first, fin, user, arr, sch, lo = first[kept], fin[kept], user[kept], arr[kept], sch[kept], lo[kept]
+    first, fin, user, arr, sch, lo, wait = first[kept], fin[kept], user[kept], arr[kept], sch[kept], lo[kept], wait[kept]
     multi = lo > 1
-    return dict(ttft_s=first - user, e2e_s=fin - user, queue_s=sch - arr,
+    return dict(ttft_s=first - user, e2e_s=fin - user, queue_s=sch - arr + wait,
                 tpot_s=(fin[multi] - first[multi]) / (lo[multi] - 1), output_tokens_per_s=rate, steps=steps,
                 preemptions=preemptions, makespan_s=t, mean_running=busy / t,
                 mean_decode_step_s=dec_time / dec_steps if dec_steps else float("nan"),
