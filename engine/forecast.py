@@ -8,7 +8,8 @@ Model (monthly grid, values at each month's first day):
 - Supply. Delivered chips count from `install_lag_days` after their delivery date. What is still
   undelivered follows the promised schedule (lots already delivered are taken first-in-first-out;
   a lot overdue at the as-of date ships at its due date plus the delay given that lateness, never
-  before the as-of date (`delay_given_overdue`); quantity with no promised date is
+  before the as-of date (`delay_given_overdue`), nor does any other undelivered lot (a negative
+  delay brings it forward to the as-of date at the earliest); quantity with no promised date is
   spread evenly over `unscheduled_spread_months` months after the as-of date, and never before
   `UNSCHEDULED_LEAD_MONTHS` after the order date). Installed chips
   decay at `annual_failure_rate` (exponential, net of repairs) and retire after `lifetime_years`.
@@ -66,9 +67,10 @@ class OrderUncertainty:
     Kinds: `fixed` (the mode), `uniform` (low..high), `triangular` (low, mode, high) and `beta`
     (PERT: a beta on [low, high] with that mode, shape 4; mean = (low + 4 mode + high) / 6).
     `fraction_of`: `order` = share of the ordered quantity eventually delivered, chips already
-    delivered included (30k of 100k delivered means anything below 0.3 adds nothing more); the
-    quantity is the contract's (every row with one `contract_key`), so splitting an order into
-    rows changes nothing; `outstanding` = share of what is still undelivered.
+    delivered included, drawn given what has arrived (90k of 100k delivered: the share is drawn
+    from 0.9 up, `fraction_given_floor`; a share above the distribution's lowest value only); the
+    quantity is the contract's (every row with one `contract_key`: buyer, vendor, chip, order
+    date), so splitting an order into rows changes nothing; `outstanding` = share of what is still undelivered.
     `extra_delay_days`: every undelivered lot ships this many days later, on top of the drawn delay
     (a what-if's "6 months later than the baseline assumes", which stays that when the baseline's
     delay distribution is edited; see `delay_given_overdue` for a lot already overdue).
@@ -464,10 +466,32 @@ def vendor_shocks(seed: int, vendor: str, trials: int) -> np.ndarray:
     return _stream(seed, 1, _text_key(vendor or "")).standard_normal((2, trials))
 
 
-def contract_key(order: Order) -> str:
-    """Rows of one contract (vendor, chip, order date) share their own noise: entering an order as
-    many rows must not make it more certain."""
+def supply_key(order: Order) -> str:
+    """Vendor, chip and order date: a contract's key before its buyer counted (`contract_stream_keys`)."""
     return f"{order.vendor}|{order.chip_id}|{order.order_date.isoformat() if order.order_date else ''}"
+
+
+def contract_key(order: Order) -> str:
+    """Rows of one contract (buyer, vendor, chip, order date) share their own noise and are read as
+    one quantity: entering an order as many rows must not make it more certain. Without the buyer,
+    another buyer's fully delivered order of the same day was pooled with this one (an undelivered
+    50k 910B order drew 40% for 70%)."""
+    return f"{(order.buyer or '').strip()}|{supply_key(order)}"
+
+
+def contract_stream_keys(orders: Sequence[Order]) -> list[str]:
+    """The key of each order's own-noise stream, in the order of `orders`: `supply_key` for the
+    buyer of the lowest-id order of that vendor, chip and date, that key and the buyer for any
+    other buyer. A fleet with one buyer per vendor, chip and date draws exactly what it drew before
+    the buyer was part of the contract, and a new buyer's order leaves earlier orders' draws alone."""
+    first_buyer: dict[int, str] = {}
+    for order in sorted(orders, key=lambda o: o.id):
+        first_buyer.setdefault(_text_key(supply_key(order)), (order.buyer or "").strip().lower())
+    out = []
+    for order in orders:
+        key, buyer = supply_key(order), (order.buyer or "").strip().lower()
+        out.append(key if buyer == first_buyer[_text_key(key)] else f"{key}|{buyer}")
+    return out
 
 
 _SCORE_GRID = np.linspace(-7.0, 7.0, 4001)
@@ -491,17 +515,36 @@ def quantile_of_scores(kind: str, low: float, mode: float, high: float, z: np.nd
     return np.interp(z, _SCORE_GRID, table)
 
 
+def fraction_given_floor(unc: OrderUncertainty, scores: np.ndarray, floor: float) -> np.ndarray:
+    """The fulfilled fraction at normal `scores` given that it is at least `floor`: the inverse
+    CDF on the range above it, each trial at its own quantile there (so trials keep their streams
+    and their order). A floor at or below the distribution's lowest value changes nothing."""
+    from scipy.special import ndtr, ndtri
+
+    kind, low, mode, high = unc.fraction_dist, unc.fraction_low, unc.fraction_mode, unc.fraction_high
+    if kind == "fixed" or high <= low or floor >= high:   # nothing to draw above the floor
+        return np.maximum(quantile_of_scores(kind, low, mode, high, scores), floor)
+    table = quantile_of_scores(kind, low, mode, high, _SCORE_GRID)   # fraction at each score, non-decreasing
+    u_floor = float(ndtr(np.interp(floor, table, _SCORE_GRID)))
+    u = u_floor + ndtr(scores) * (1.0 - u_floor)
+    return np.interp(ndtri(np.clip(u, 1e-15, 1.0 - 1e-15)), _SCORE_GRID, table)
+
+
 def draw_fraction_delay(unc: OrderUncertainty, common: np.ndarray | None, own: np.ndarray | None,
-                        trials: int) -> tuple[np.ndarray, np.ndarray]:
+                        trials: int, fraction_floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(fulfilled fraction, delay days) per trial; `common`/`own`: 2 x trials normal scores, or
-    None for the median of each distribution (the source switched off)."""
+    None for the median of each distribution (the source switched off). `fraction_floor`: the
+    share known to have arrived already (`delivered_share_floor`); the fraction is drawn given it."""
     if common is None or own is None:
         z = np.zeros((2, trials))
     else:
         rho = min(max(float(unc.vendor_common_share), 0.0), 1.0)
         z = math.sqrt(rho) * common + math.sqrt(1.0 - rho) * own
-    fraction = np.clip(quantile_of_scores(unc.fraction_dist, unc.fraction_low, unc.fraction_mode,
-                                          unc.fraction_high, z[0]), 0.0, 1.0)
+    if fraction_floor > unc.fraction_low:
+        drawn = fraction_given_floor(unc, z[0], float(fraction_floor))
+    else:   # the unconditioned draw, bit for bit (the story's 30% of 100k is below Huawei's 40%)
+        drawn = quantile_of_scores(unc.fraction_dist, unc.fraction_low, unc.fraction_mode, unc.fraction_high, z[0])
+    fraction = np.clip(drawn, 0.0, 1.0)
     delay = quantile_of_scores(unc.delay_dist, unc.delay_low_days, unc.delay_mode_days, unc.delay_high_days, z[1])
     return fraction, delay + float(unc.extra_delay_days)
 
@@ -513,6 +556,16 @@ class ContractTotals:
     quantity: float
     delivered: float
     outstanding: float
+
+
+def delivered_share_floor(unc: OrderUncertainty, contract: ContractTotals) -> float:
+    """The share of the contract already delivered when the fraction is "of the order" (0 else, or
+    with nothing outstanding): no trial may deliver less than what has arrived. Drawn blind and
+    clipped, 90k of a 100k 910B order delivered against Huawei's 40-100% left every trial short of
+    the last 10k, and 70k left half the trials adding nothing."""
+    if unc.fraction_of != "order" or contract.outstanding <= 0 or contract.quantity <= 0:
+        return 0.0
+    return min(contract.delivered / contract.quantity, 1.0)
 
 
 def contract_totals(orders: Sequence[Order]) -> dict[int, ContractTotals]:
@@ -528,24 +581,28 @@ def contract_totals(orders: Sequence[Order]) -> dict[int, ContractTotals]:
 
 def _draw_scale_and_delay(order: Order, unc: OrderUncertainty, trials: int, seed: int, index: int,
                           random: bool = True, vendor: str | None = None, common: np.ndarray | None = None,
-                          contract: ContractTotals | None = None):
+                          contract: ContractTotals | None = None, stream_key: str | None = None):
     """(scale of the undelivered lots, delay days, the delay's normal scores) per trial.
 
     `common`: the vendor's shocks when the caller has them already (`vendor_shocks` of `vendor`).
-    `contract`: the totals of the order's contract (`contract_totals`); None: the order alone."""
+    `contract`: the totals of the order's contract (`contract_totals`); None: the order alone.
+    `stream_key`: the key of the contract's own noise (`contract_stream_keys`); None: `supply_key`."""
     # shocks common to every order of the vendor whose risk it carries (supply_vendor)
     if not random:
         common = None
     elif common is None:
         common = vendor_shocks(seed, order.vendor if vendor is None else vendor, trials)
-    own = _stream(seed, 2, _text_key(contract_key(order))).standard_normal((2, trials)) if random else None
-    fraction, delay = draw_fraction_delay(unc, common, own, trials)
+    key = supply_key(order) if stream_key is None else stream_key
+    own = _stream(seed, 2, _text_key(key)).standard_normal((2, trials)) if random else None
+    if contract is None:
+        contract = ContractTotals(float(order.quantity), float(order.delivered), float(order.outstanding))
+    # what has arrived bounds the share "of the order" from below (`delivered_share_floor`)
+    floor = delivered_share_floor(unc, contract)
+    fraction, delay = draw_fraction_delay(unc, common, own, trials, fraction_floor=floor)
     # A fraction "of the order" is of the whole contract: a 100k order entered as a delivered 30k
     # row and an outstanding 70k row read each row on its own basis, so the 70k row was scaled by
     # the fraction alone (not (fraction x 100k - 30k) / 70k) and its spread narrowed and rose
     # (910B Dec 2025 P10 51.7k -> 64.8k). Every row scales its outstanding lots alike: its share.
-    if contract is None:
-        contract = ContractTotals(float(order.quantity), float(order.delivered), float(order.outstanding))
     if unc.fraction_of == "order" and contract.outstanding > 0:
         scale = np.clip((fraction * contract.quantity - contract.delivered) / contract.outstanding, 0.0, 1.0)
     else:
@@ -765,6 +822,107 @@ def overdue_notes(orders: Sequence[Order], scenario: ForecastScenario,
     return tuple(out)
 
 
+def delivered_as_promised(unc: OrderUncertainty) -> bool:
+    """Whether `unc` delivers every order in full and on time (P10 = P50 = P90 of its orders)."""
+    return (unc.fraction_dist == "fixed" and unc.fraction_mode >= 1.0 and unc.delay_dist == "fixed"
+            and unc.delay_mode_days == 0 and unc.extra_delay_days == 0)
+
+
+def no_profile_notes(orders: Sequence[Order], scenario: ForecastScenario,
+                     maker_by_chip: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """One line per vendor whose outstanding orders carry no delivery risk: no profile for the
+    vendor nor its chips' maker, no risk of their own, and a default that delivers in full and on
+    time. A Cambricon order read P10 = P50 = P90 with a note that named neither it nor the fix.
+    (A scenario whose default has a risk gives these orders the default's: no line then.)"""
+    if not delivered_as_promised(scenario.default_uncertainty):
+        return ()
+    profiles = {name.lower() for name in scenario.vendor_uncertainty}
+    by_vendor: dict[str, list[Order]] = {}
+    for order in sorted(orders, key=lambda o: o.id):
+        maker = maker_by_chip.get(order.chip_id) if maker_by_chip else None
+        if order.outstanding <= 0 or order.id in scenario.order_uncertainty or \
+                supply_vendor(order.vendor, scenario.vendor_uncertainty, maker).lower() in profiles:
+            continue
+        by_vendor.setdefault((order.vendor or "").strip(), []).append(order)
+    out = []
+    for vendor, held in by_vendor.items():
+        ids = ", ".join(str(o.id) for o in held)
+        chips = ", ".join(dict.fromkeys(o.chip_id for o in held))
+        many = len(held) > 1
+        out.append(f"NO DELIVERY RISK: {vendor or '(no vendor)'} order{'s' if many else ''} {ids} ({chips}, "
+                   f"{sum(o.outstanding for o in held):,} chips outstanding) {'are' if many else 'is'} forecast in "
+                   "full and on time "
+                   f"(P10 = P50 = P90): no profile for {vendor or 'a blank vendor'}; add one under Delivery "
+                   f"uncertainty (vendor_uncertainty.{vendor or '<vendor>'}) or set a default")
+    return tuple(out)
+
+
+def contract_notes(orders: Sequence[Order], scenario: ForecastScenario,
+                   maker_by_chip: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Per contract (`contract_key`) with chips outstanding: a line when several rows are read as
+    one contract (one draw, one quantity), and a line when more has arrived than the profile's
+    lowest share of the order (the share is then drawn given what has arrived)."""
+    rows: dict[int, list[Order]] = {}
+    for order in sorted(orders, key=lambda o: o.id):
+        rows.setdefault(_text_key(contract_key(order)), []).append(order)
+    totals = contract_totals(orders)
+    out = []
+    for key, members in rows.items():
+        total = totals[key]
+        if total.outstanding <= 0:
+            continue
+        first = members[0]
+        ids = ", ".join(str(o.id) for o in members)
+        if len(members) > 1:
+            out.append(f"orders {ids} ({first.buyer or 'no buyer'}, {first.vendor} {first.chip_id}, ordered "
+                       f"{first.order_date:%Y-%m-%d}) are read as one contract of {total.quantity:,.0f} chips "
+                       f"({total.delivered:,.0f} delivered): one delivery draw for them all")
+        unc = scenario.uncertainty_for(next(o for o in members if o.outstanding > 0),
+                                       maker_by_chip.get(first.chip_id) if maker_by_chip else None)
+        floor = delivered_share_floor(unc, total)
+        lowest = unc.fraction_mode if unc.fraction_dist == "fixed" else unc.fraction_low
+        if floor > lowest:
+            what = (f"the profile's fixed share ({lowest:.0%}) is less, so no more arrive"
+                    if unc.fraction_dist == "fixed" or floor >= unc.fraction_high else
+                    f"the share delivered is drawn from {floor:.0%} up (the profile's {lowest:.0%} to "
+                    f"{unc.fraction_high:.0%}, given what arrived)")
+            out.append(f"order{'s' if len(members) > 1 else ''} {ids} ({first.chip_id}): {total.delivered:,.0f} of "
+                       f"{total.quantity:,.0f} delivered, more than the lowest share of the order its delivery "
+                       f"risk allows; {what}")
+    return tuple(out)
+
+
+def _lowest_delay_days(unc: OrderUncertainty) -> float:
+    """The earliest a profile may ship a lot, in days after its due date (extra days included)."""
+    low = unc.delay_mode_days if unc.delay_dist == "fixed" else min(unc.delay_low_days, unc.delay_mode_days)
+    return float(low) + float(unc.extra_delay_days)
+
+
+def early_delay_notes(orders: Sequence[Order], scenario: ForecastScenario,
+                      maker_by_chip: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """One line per order whose profile's negative delay would ship undelivered lots before the
+    date its deliveries are known to: they are counted from that date at the earliest
+    (`_floored_lot_rows`), so a what-if of "60 days early" moves less than it says."""
+    out = []
+    as_of_for = AsOfLookup(orders, scenario)
+    for order in sorted(orders, key=lambda o: o.id):
+        if order.outstanding <= 0:
+            continue
+        unc = scenario.uncertainty_for(order, maker_by_chip.get(order.chip_id) if maker_by_chip else None)
+        earliest = _lowest_delay_days(unc)
+        if earliest >= 0:
+            continue
+        as_of, _known = as_of_for(order)
+        # (lots overdue already ship on the as-of date at the earliest anyway: overdue_notes)
+        lots = outstanding_lots(order, as_of, scenario.unscheduled_spread_months, floor=False)
+        early = sum(q for due, q in lots if due >= as_of and due.toordinal() + earliest < as_of.toordinal())
+        if early > 0:
+            out.append(f"order {order.id} ({order.chip_id}): a delay down to {earliest:g} days would ship "
+                       f"{early:,.0f} undelivered chips before {as_of:%Y-%m-%d}, the date its deliveries are "
+                       "known to; they are counted from that date at the earliest")
+    return tuple(out)
+
+
 # The lead time of chips ordered with no promised dates (the plan's default lead for a candidate
 # chip with none of its own, resources/plan_candidates.csv).
 UNSCHEDULED_LEAD_MONTHS = 3
@@ -885,15 +1043,20 @@ def order_installed(order: Order, scenario: ForecastScenario, months: Sequence[d
     # Tabulate the undelivered lots' curve on every day a delayed month start can map to; trials
     # sharing a delay (and cut-off lots) share a row, so the per-trial work is one row gather.
     if lots:
-        rows, inv = _lot_rows(lots, scenario, month_ord, lag, delay_days, cutoff)
+        rows, inv = _lot_rows(lots, scenario, month_ord, lag, delay_days, cutoff, as_of.toordinal())
     _add_rows(into, rows, inv if rows is not None else None, np.broadcast_to(scale, (trials,)), delivered, late_part)
     return into
 
 
 def _lot_rows(lots: list[tuple[dt.date, float]], scenario: ForecastScenario, month_ord: np.ndarray, lag: float,
-              delay_days: np.ndarray, cutoff: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+              delay_days: np.ndarray, cutoff: tuple[np.ndarray, np.ndarray] | None,
+              as_of_ordinal: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The installed curve of lots due on or after the as-of date, one row per distinct (delay,
-    cut-off) outcome, and each trial's row (`order_installed`)."""
+    cut-off) outcome, and each trial's row (`order_installed`). `as_of_ordinal`: no lot ships
+    before it (a negative delay brings a lot forward to the as-of date at the earliest)."""
+    if as_of_ordinal is not None and lots and delay_days.size and \
+            lots[0][0].toordinal() + int(delay_days.min()) < as_of_ordinal:   # lots come sorted by due date
+        return _floored_lot_rows(lots, scenario, month_ord, lag, delay_days, cutoff, as_of_ordinal)
     lo = int(month_ord[0] - delay_days.max())
     hi = int(month_ord[-1] - delay_days.min())
     days = np.arange(lo, hi + 1)
@@ -917,6 +1080,43 @@ def _lot_rows(lots: list[tuple[dt.date, float]], scenario: ForecastScenario, mon
         idx = month_ord[None, :] - delay_days[first][:, None] - lo
         rows = prefix[len(lots)][idx] - prefix[k2[first][:, None], idx] + prefix[k1[first][:, None], idx]
     return rows, inv.ravel()
+
+
+def _floored_lot_rows(lots: list[tuple[dt.date, float]], scenario: ForecastScenario, month_ord: np.ndarray,
+                      lag: float, delay_days: np.ndarray, cutoff: tuple[np.ndarray, np.ndarray] | None,
+                      as_of_ordinal: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_lot_rows` where some trial's delay would ship a lot before the as-of date: those lots (the
+    first k by due date) ship on the as-of date instead, the rest at due date + delay. A delay of
+    -60 days put chips not yet delivered into months already past (910B P50 29,974 installed on 1
+    Sep 2024 against 9,985 recorded), and -200 days installed them before the first delivery."""
+    n = len(lots)
+    if cutoff is not None:   # one delay for every trial (a promised curve) meets per-trial cut-offs
+        delay_days = np.broadcast_to(delay_days, np.broadcast(delay_days, cutoff[0]).shape)
+    due = np.array([d.toordinal() for d, _ in lots], dtype=float)
+    qty_before = np.concatenate([[0.0], np.cumsum([q for _, q in lots])])   # chips of the first k lots
+    k = np.searchsorted(due, as_of_ordinal - delay_days, side="left")   # lots due + delay < as-of
+    lo = int(month_ord[0] - delay_days.max())
+    hi = int(month_ord[-1] - delay_days.min())
+    days = np.arange(lo, hi + 1)
+    prefix = np.zeros((n + 1, len(days)))   # row j: the first j lots at their due dates
+    for j, (d, q) in enumerate(lots):
+        prefix[j + 1] = prefix[j] + q * _survival(days - (d.toordinal() + lag), scenario)
+    if cutoff is None:
+        k1 = k2 = k
+        floor_lost = np.zeros(len(delay_days), dtype=bool)
+    else:   # lots lost to the cut-off: a run [k1, k2) of those shipping late; the floored ones together
+        start, end = cutoff
+        k1 = np.maximum(np.searchsorted(due, start - delay_days, side="left"), k)
+        k2 = np.maximum(np.searchsorted(due, end - delay_days, side="left"), k1)
+        floor_lost = (as_of_ordinal >= start) & (as_of_ordinal < end)
+    key = np.column_stack([delay_days, k, k1, k2, floor_lost]).astype(np.int64)
+    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    idx = month_ord[None, :] - delay_days[first][:, None] - lo
+    shifted = prefix[n][idx] - prefix[k[first][:, None], idx] - prefix[k2[first][:, None], idx] \
+        + prefix[k1[first][:, None], idx]
+    at_as_of = _survival(month_ord - (as_of_ordinal + lag), scenario)
+    floored = qty_before[k[first]] * ~floor_lost[first]
+    return shifted + floored[:, None] * at_as_of[None, :], inv.reshape(-1)
 
 
 # Trials per block when per-trial rows are summed (`_add_rows`): a block of each array (this many
@@ -1300,6 +1500,7 @@ def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int |
     no_delay = np.zeros(1, dtype=np.int64)
     as_of_for = AsOfLookup(orders, sc)
     by_contract = contract_totals(orders)
+    stream_keys = contract_stream_keys(orders)
     for i, order in enumerate(orders):
         if should_stop is not None and should_stop():
             raise Cancelled("forecast cancelled")
@@ -1310,7 +1511,8 @@ def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int |
         unc = sc.uncertainty_for(order, maker)
         scale, delay, delay_scores = _draw_scale_and_delay(order, unc, trials, seed, i, random_supply, vendor=who,
                                                            common=vendor_z[who.lower()],
-                                                           contract=by_contract[_text_key(contract_key(order))])
+                                                           contract=by_contract[_text_key(contract_key(order))],
+                                                           stream_key=stream_keys[i])
         as_of = as_of_for(order)[0]
         order_installed(order, sc, months, as_of, scale, delay, cutoffs.get(order.chip_id),
                         overdue_delay=partial(delay_given_overdue, unc, delay_scores), into=installed[order.chip_id])
@@ -1343,12 +1545,18 @@ def meets(capacity_tps: np.ndarray, demand_tps: np.ndarray) -> np.ndarray:
     return capacity_tps >= demand_tps * (1 - 1e-12)
 
 
-def job_completions(inputs: ForecastInputs, s: Samples, extra_training_chips: Mapping[str, np.ndarray] | None = None
+def job_completions(inputs: ForecastInputs, s: Samples, extra_training_chips: Mapping[str, np.ndarray] | None = None,
+                    *, job_goodput: Callable[[TrainingJob, np.ndarray], np.ndarray] | None = None
                     ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per job (start, completion) ordinals per trial; jobs on one chip type queue in list order.
 
     `extra_training_chips`: chip -> trials x months chips added to that type's training share
-    (the planner's purchases).
+    (the planner's purchases). `job_goodput(job, fleet)`: the useful fraction of wall-clock time
+    of the job on each trial's and month's training fleet (trials x months chips), e.g.
+    reliability.ReliabilityInputs.goodput_by_fleet with the model's parameters: failures come
+    faster on a larger fleet, so a fixed fraction put a 65,536-chip job at 18.1 days where
+    `train` gives 21.6 (goodput 75.6%). Without it the scenario's training efficiency is the only
+    loss (what it was set to stand for). Either way the efficiency scale multiplies the rate.
     """
     sc = inputs.scenario
     trials, n_months = s.capacity_tps.shape
@@ -1363,6 +1571,8 @@ def job_completions(inputs: ForecastInputs, s: Samples, extra_training_chips: Ma
                                   float(fleet.max(initial=0.0)))
         mult = s.train_mult.get(job.chip_id, np.ones(trials))[:, None]
         rate = fleet * table.per_chip(fleet) * sc.training_efficiency_scale * mult
+        if job_goodput is not None:
+            rate = rate * job_goodput(job, fleet)
         start = np.full(trials, float(job.earliest_start.toordinal()))
         if job.chip_id in queue_free:
             start = np.maximum(start, queue_free[job.chip_id])
@@ -1470,6 +1680,8 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
             if first is not None and sc.start < first.replace(day=1) and sc.demand.kind == "piecewise") + tuple(
             note for note in [demand_points_note(sc.demand)] if note) + unit_note
         + overdue_notes(inputs.orders, sc, inputs.maker_by_chip) + unscheduled_notes(inputs.orders, sc)
+        + contract_notes(inputs.orders, sc, inputs.maker_by_chip) + early_delay_notes(inputs.orders, sc,
+                                                                                      inputs.maker_by_chip)
         + own_risk_notes(inputs.orders, sc, inputs.maker_by_chip)
         + _efficiency_note(sc, s.serving_tput) + tuple(
             _deadline_note(j.job, j.prob_within_horizon, s.months) for j in jobs if j.deadline_unknown)

@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 from engine.errors import UserError, ValidationError
 from engine.fleet import Delivery, Order, ScheduledLot
 from engine.forecast import (STORY_910B_CHIP, STORY_H20_CHIP, ForecastInputs, ForecastScenario,
-                             ThroughputTable)
+                             ThroughputTable, no_profile_notes)
 from engine.hardware import Chip
 from engine.models import ModelConfig, context_problem
 
@@ -296,6 +296,34 @@ def throughput_sigmas(chip_ids) -> tuple[dict[str, str], dict[str, float], dict[
     return family, serving, training
 
 
+def unmatched_notes(scenario: ForecastScenario, orders: Sequence[Order], chips: Mapping[str, Chip],
+                    plan_chips: Sequence[str] = ()) -> list[str]:
+    """A line per cut-off whose chip no order (nor a plan candidate) has, and per vendor profile no
+    order's vendor or chip maker matches: each changes nothing (ids and names are matched as the
+    forecast matches them), and "H20 cut off" read like a real ban with chip_id 'H20'."""
+    fleet_chips = {o.chip_id for o in orders} | set(plan_chips)
+    out = []
+    for i, event in enumerate(scenario.policy_events):
+        if event.chip_id in fleet_chips:
+            continue
+        where = "no order of it in the fleet" if event.chip_id in chips else "no such chip in the catalog"
+        out.append(f"policy_events[{i}].chip_id {event.chip_id!r}: {where}, so this cut-off changes nothing")
+    names = {(o.vendor or "").strip().lower() for o in orders}
+    names |= {(chips[c].vendor or "").strip().lower() for c in fleet_chips if c in chips}
+    out += [f"vendor_uncertainty {vendor!r}: no order has this vendor (nor a chip of this maker), so this "
+            "profile changes nothing" for vendor in scenario.vendor_uncertainty if vendor.strip().lower() not in names]
+    return out
+
+
+def uncalibrated_notes(chip_ids: Sequence[str], chips: Mapping[str, Chip]) -> list[str]:
+    """`engine.calibration.uncalibrated_note` of each chip a run uses: its serving and training
+    rates rest on the generic factors (the train, serve and inference views said so; the forecast
+    and the plan did not)."""
+    from engine.calibration import uncalibrated_note
+
+    return [note for c in chip_ids if c in chips for note in [uncalibrated_note(chips[c])] if note]
+
+
 def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Mapping[str, ModelConfig],
                  scenario: ForecastScenario, extra_serving_chips: Sequence[str] = ()) -> ForecastInputs:
     """ForecastInputs for `scenario`, with throughputs from the engines (or the roofline fallback).
@@ -379,12 +407,15 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
     else:
         label = "mixed (" + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sources.items() if v) + ")"
     family, serving_sigma, training_sigma = throughput_sigmas(list(needed))
+    maker_by_chip = {c: chips[c].vendor for c in needed if getattr(chips[c], "vendor", "")}
+    # first: orders forecast as certain for want of a profile read like any others (P10 = P50 = P90)
+    notes = (list(no_profile_notes(orders, scenario, maker_by_chip)) + notes
+             + unmatched_notes(scenario, orders, chips, extra_serving_chips) + uncalibrated_notes(list(needed), chips))
     return ForecastInputs(orders=tuple(orders), scenario=scenario, chip_peak_tflops=peaks,
                           serving_tokens_per_s_per_chip=serving, training_tokens_per_s_per_chip=tables,
                           throughput_source=label, notes=merge_notes(notes),
                           family_by_chip=family, serving_sigma_by_chip=serving_sigma,
-                          training_sigma_by_chip=training_sigma,
-                          maker_by_chip={c: chips[c].vendor for c in needed if getattr(chips[c], "vendor", "")})
+                          training_sigma_by_chip=training_sigma, maker_by_chip=maker_by_chip)
 
 
 # ---- the story's orders (used until the store is there, and by tests) ----------------------

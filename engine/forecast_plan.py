@@ -35,7 +35,8 @@ import numpy as np
 from engine.hardware import CHIP_LIFE_YEARS
 from engine.forecast import (DAYS_PER_YEAR, SECONDS_PER_DAY, ForecastInputs, OrderUncertainty, Samples, idle_job_notes,
                              _add_months, _stream, _survival, _text_key, _throughput_table, draw_fraction_delay,
-                             effective_uncertainty, meets, simulate, supply_vendor, vendor_shocks)
+                             contract_stream_keys, effective_uncertainty, meets, simulate, supply_key,
+                             supply_vendor, vendor_shocks)
 
 
 SAA_DISCARD_SHARE = 0.6
@@ -387,10 +388,26 @@ def _candidate_unc(inputs: ForecastInputs, cand: Candidate) -> OrderUncertainty:
                                  inputs.maker_by_chip.get(cand.chip_id))
 
 
-def plan_contract_key(cand: Candidate, order_month: dt.date) -> str:
-    """The forecast's `contract_key` of a planned order as `plan --orders-csv` / Add as orders write
-    it (the candidate's vendor and chip, ordered on the month's first day)."""
-    return f"{cand.vendor}|{cand.chip_id}|{order_month.isoformat()}"
+# The buyer of a planned order as `plan --orders-csv` and Add as orders write it
+# (engine.studies_forecast.plan_order_rows): part of its contract once in the fleet.
+PLAN_ORDER_BUYER = "plan"
+
+
+def plan_contract_key(cand: Candidate, order_month: dt.date, other_buyers: frozenset[int] = frozenset()) -> str:
+    """The forecast's own-noise key (`contract_stream_keys`) of a planned order as `plan --orders-csv`
+    / Add as orders write it (the candidate's vendor and chip, ordered on the month's first day, by
+    PLAN_ORDER_BUYER). `other_buyers`: the `_text_key`s of vendor, chip and date that the fleet's
+    orders of another buyer hold first (`_other_buyers`); the planned order then draws its own."""
+    key = f"{cand.vendor}|{cand.chip_id}|{order_month.isoformat()}"
+    return f"{key}|{PLAN_ORDER_BUYER}" if _text_key(key) in other_buyers else key
+
+
+def _other_buyers(inputs: ForecastInputs) -> frozenset[int]:
+    """The vendor, chip and date keys the fleet's orders of a buyer other than the plan's hold (see
+    `plan_contract_key`): their stream keeps that key, so a planned order added later does not."""
+    orders = list(inputs.orders)
+    return frozenset(_text_key(supply_key(o)) for o, key in zip(orders, contract_stream_keys(orders))
+                     if key == supply_key(o) and (o.buyer or "").strip().lower() != PLAN_ORDER_BUYER)
 
 
 def _candidate_draws(inputs: ForecastInputs, s: Samples, cand: Candidate, seed: int,
@@ -423,7 +440,8 @@ def _candidate_draws_by_month(inputs: ForecastInputs, s: Samples, cand: Candidat
         common = s.vendor_z.get(who.lower())
         if common is None:
             common = vendor_shocks(seed, who, n)
-        own = np.concatenate([_stream(seed, 2, _text_key(plan_contract_key(cand, m))).standard_normal((2, n))
+        taken = _other_buyers(inputs)
+        own = np.concatenate([_stream(seed, 2, _text_key(plan_contract_key(cand, m, taken))).standard_normal((2, n))
                               for m in missing], axis=1)
         fraction, delay = draw_fraction_delay(_candidate_unc(inputs, cand), np.tile(common, (1, len(missing))),
                                               own, n * len(missing))
@@ -452,7 +470,10 @@ def _arrivals(inputs: ForecastInputs, s: Samples, cand: Candidate, order_months:
     delay = np.stack([d[trials] for _, d in draws], axis=1)
     month_ord = np.array([m.toordinal() for m in s.months[months]], dtype=float)
     ship = np.array([_add_months(m, cand.lead_time_months).toordinal() for m in order_months], dtype=float)
-    ship = ship[None, :] + delay  # trials x order months
+    ordered = np.array([m.toordinal() for m in order_months], dtype=float)
+    # never before the order (a what-if's negative delay beyond the lead time; the forecast
+    # holds undelivered lots to the as-of date alike)
+    ship = np.maximum(ship[None, :] + delay, ordered[None, :])  # trials x order months
     # Ship days are whole days over a few years: the survival of each distinct one is computed once
     # and looked up (elementwise, so the same values; the ageing was most of a plan's time).
     ship_days, which = np.unique(ship, return_inverse=True)
@@ -470,7 +491,7 @@ def _delivered_share(inputs: ForecastInputs, s: Samples, cand: Candidate, order_
     """The mean share of a lot ordered in `order_month` that arrives: the vendor's fulfilled fraction,
     none of a lot shipped in the chip's export cut-off (the draws `_arrivals` makes)."""
     fraction, delay = _candidate_draws(inputs, s, cand, seed, order_month)
-    ship = _add_months(order_month, cand.lead_time_months).toordinal() + delay
+    ship = np.maximum(_add_months(order_month, cand.lead_time_months).toordinal() + delay, order_month.toordinal())
     cut = s.cutoffs.get(cand.chip_id)
     if cut is not None:
         fraction = np.where((ship >= cut[0]) & (ship < cut[1]), 0.0, fraction)
