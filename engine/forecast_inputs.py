@@ -398,6 +398,10 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
         sources["training"].add(source)
         if note:
             notes.append(note)
+    if scenario.jobs:   # a what-if on the Training view's MTBF moved `train` 184 -> 238 days and no job date
+        notes.append(f"training jobs run at the training efficiency ({scenario.training_efficiency_scale:.0%}): "
+                     "failures, restarts and checkpoints as one fraction, whatever the fleet's size; the Training "
+                     "view's reliability inputs (MTBF, restart, checkpoint) feed `train` only")
 
     used = sources["serving"] | sources["training"]
     if used == {"engine"}:

@@ -21,10 +21,8 @@ Default MTBF is fitted to the Llama 3 report: 419 unexpected interruptions in 54
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 
 LLAMA3_INTERRUPTIONS = 419
 LLAMA3_DAYS = 54.0
@@ -131,62 +129,6 @@ def goodput(num_chips: int, checkpoint_bytes: float, *, checkpoint_write_gbps: f
     return Goodput(goodput=useful if useful >= MIN_GOODPUT else 0.0, mtbf_job_s=m, checkpoint_time_s=c,
                    checkpoint_interval_s=tau,
                    lost_to_checkpoints=ckpt, lost_to_rework=rework, lost_to_restarts=restart)
-
-
-def goodput_by_fleet(num_chips: np.ndarray, checkpoint_bytes: float, *, checkpoint_write_gbps: float = 1000.0,
-                     restart_s: float = 600.0, mtbf_chip_hours: float | None = None) -> np.ndarray:
-    """`goodput(n, ...).goodput` for every chip count in an array (fractional counts allowed, as a
-    forecast's training fleet is: installed chips x training share), without a Python loop: the
-    forecast's training jobs take it per trial and month. A count under one chip counts as one."""
-    n = np.maximum(np.asarray(num_chips, dtype=float), 1.0)
-    mtbf = DEFAULT_MTBF_CHIP_HOURS if mtbf_chip_hours is None else float(mtbf_chip_hours)
-    m = mtbf * 3600.0 / n
-    c = checkpoint_bytes / (checkpoint_write_gbps * 1e9) if checkpoint_bytes > 0 else 0.0
-    delta = max(c, 1e-9)
-    ratio = np.minimum(delta / (2.0 * m), 1.0)
-    daly = np.where(delta >= 2.0 * m, m,
-                    np.sqrt(2.0 * delta * m) * (1.0 + np.sqrt(ratio) / 3.0 + ratio / 9.0) - delta)
-
-    def segment(tau: np.ndarray) -> np.ndarray:   # _segment_goodput, element by element
-        x = (tau + c) / m
-        return x * np.exp(-x) / -np.expm1(-x) * tau / (tau + c)
-
-    useful = np.exp(-restart_s / m) * np.maximum(segment(daly), segment(m))
-    return np.where(useful >= MIN_GOODPUT, useful, 0.0)
-
-
-@dataclass(frozen=True)
-class ReliabilityInputs:
-    """A run's failure and checkpoint inputs, as the Training study holds them (its fields
-    mtbf_chip_hours, 0 = the Llama 3 rate; restart_min; checkpoint_write_gbps), for the goodput of
-    a fleet of any size: the forecast's training jobs take it at each month's training fleet."""
-
-    mtbf_chip_hours: float | None = None   # None: DEFAULT_MTBF_CHIP_HOURS
-    restart_min: float = 10.0
-    checkpoint_write_gbps: float = 1000.0
-    checkpoint_bytes_per_param: float = CHECKPOINT_BYTES_PER_PARAM
-
-    @classmethod
-    def from_training_state(cls, state: Mapping | None) -> ReliabilityInputs:
-        """From a scenario's saved Training study (params["ui"]["training"]); defaults for what it
-        lacks (the window's defaults: a scenario that saved no study reads as the view shows it)."""
-        state = state or {}
-        base = cls()
-
-        def number(key: str, default):
-            value = state.get(key)
-            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
-
-        return cls(mtbf_chip_hours=number("mtbf_chip_hours", None) or None,   # 0: the Llama 3 rate
-                   restart_min=number("restart_min", base.restart_min),
-                   checkpoint_write_gbps=number("checkpoint_write_gbps", base.checkpoint_write_gbps),
-                   checkpoint_bytes_per_param=number("checkpoint_bytes_per_param", base.checkpoint_bytes_per_param))
-
-    def goodput_by_fleet(self, num_chips: np.ndarray, params: float) -> np.ndarray:
-        """Goodput of a job of `params` parameters on each chip count in `num_chips`."""
-        return goodput_by_fleet(num_chips, float(params) * self.checkpoint_bytes_per_param,
-                                checkpoint_write_gbps=self.checkpoint_write_gbps,
-                                restart_s=self.restart_min * 60.0, mtbf_chip_hours=self.mtbf_chip_hours)
 
 
 def expected_interruptions(num_chips: int, days: float, mtbf_chip_hours: float | None = None) -> float:

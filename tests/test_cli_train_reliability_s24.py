@@ -73,3 +73,13 @@ def test_checkpoint_bytes_per_param_needs_tokens(capsys):
     code = cli.main(["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "64",
                      "--checkpoint-bytes-per-param", "20"])
     assert code != 0 and "--checkpoint-bytes-per-param: used for the time and cost" in capsys.readouterr().err
+
+
+def test_the_forecast_says_its_jobs_do_not_take_the_reliability_model(tmp_path, capsys):
+    """QA: a what-if on the Training view's MTBF moved `train` from 184 to 238 days and no forecast
+    job date, with nothing saying the forecast's jobs run at one fixed efficiency."""
+    db = str(tmp_path / "f.db")
+    assert cli.main(["--db", db, "--format", "json", "forecast", "--trials", "100", "--months", "12"]) == 0
+    notes = json.loads(capsys.readouterr().out)["throughput_notes"]
+    said = [n for n in notes if n.startswith("training jobs run at the training efficiency (90%)")]
+    assert len(said) == 1 and "feed `train` only" in said[0]
