@@ -12,16 +12,21 @@ import io
 import json
 import math
 import os
+import re
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from engine import __version__
 from engine.commands import Output
-from engine.errors import InfeasibleRequest, UserError
+from engine.errors import InfeasibleRequest, UserError, ValidationError
 
 FORMATS = ("table", "csv", "json")
 INTERRUPTED_EXIT = 130   # 128 + SIGINT, as a shell reports a command stopped by Ctrl+C
+TERMINATED_EXIT = 143    # 128 + SIGTERM
+# Random seeds every command takes (serve's simulated arrivals, forecast, backtest): one range
+SEED_MAX = 2 ** 32 - 1
 
 # Modules under engine.commands that register subcommands, in help order.
 COMMAND_MODULES = (
@@ -64,7 +69,7 @@ class Context:
             # filled with the demo data (that was said nowhere)
             changed = "; ".join(n for n in (self._store.filled_notice, self._store.upgrade_notice) if n)
             if changed:
-                print(f"fleetcast: note: {self._store.path}: {changed}", file=sys.stderr)
+                _say(f"fleetcast: note: {self._store.path}: {changed}")
         return self._store
 
     def viewing_note(self) -> str:
@@ -97,16 +102,53 @@ class Context:
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        # `--tok 1e12 --pri 3` ran as --tokens and --price-per-chip-hour: a script's typo, or a
+        # flag a later version adds, must not silently become another flag
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # usage errors: exit 2 with one line
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
     def parse_args(self, args=None, namespace=None):
         parsed = super().parse_args(args, namespace)
-        problem = global_option_problem(parsed)
+        problem = repeated_global_problem(parsed) or global_option_problem(parsed)
         if problem:
             self.error(problem)
         return parsed
+
+
+_GIVEN = "_given_"   # namespace attributes `_given_<dest>_<parser>`: each value a global option got
+
+
+class _GlobalOption(argparse.Action):
+    """--db / --format at any level: stored as usual, and each value also recorded per parser, so
+    `--db a.db models list --db b.db` (the inner one silently won) can be refused."""
+
+    def __init__(self, *args, level: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.level = level
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        key = f"{_GIVEN}{self.dest}_{self.level}"
+        setattr(namespace, key, [*getattr(namespace, key, []), values])
+
+
+def repeated_global_problem(args: argparse.Namespace) -> str | None:
+    """A usage error when --db or --format was given twice with different values (before and
+    after the subcommand, or twice in one place), else None; the records are removed from `args`."""
+    given: dict[str, list] = {}
+    for key in [k for k in vars(args) if k.startswith(_GIVEN)]:
+        given.setdefault(key[len(_GIVEN):].rsplit("_", 1)[0], []).extend(getattr(args, key))
+        delattr(args, key)
+    for dest, values in given.items():
+        if len(set(values)) > 1:
+            shown = " and ".join(f"'{_escaped(elide(str(v), 80))}'" for v in dict.fromkeys(values))
+            return f"argument --{dest}: given twice ({shown}); give it once"
+    return None
 
 
 # Arguments that name files: any bytes the OS allows are fine there (Path keeps them).
@@ -153,14 +195,18 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
+_parser_levels = iter(range(1, 1 << 62))   # a record key per parser that takes the global options
+
+
 def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
     # Global options work before or after the subcommand; SUPPRESS lets the inner one not
     # overwrite a value given to the outer one.
     default = None if top else argparse.SUPPRESS
-    parser.add_argument("--db", metavar="PATH", default=default,
+    level = 0 if top else next(_parser_levels)
+    parser.add_argument("--db", metavar="PATH", default=default, action=_GlobalOption, level=level,
                         help="database file (default: $FLEETCAST_DB or the user data dir; an empty value is an error)")
     parser.add_argument("--format", choices=FORMATS, default="table" if top else argparse.SUPPRESS,
-                        help="output format (default: table)")
+                        action=_GlobalOption, level=level, help="output format (default: table)")
     # CLI.md: --version is a global option too (`chips list --version` was a usage error)
     parser.add_argument("--version", action="version", version=f"fleetcast {__version__}")
 
@@ -196,6 +242,13 @@ def add_group(subparsers, name: str, help: str):
     return inner
 
 
+def check_seed(seed: int | None, flag: str = "--seed") -> None:
+    """UserError unless `seed` (None: not given) is in the one range every command takes, 0 to
+    SEED_MAX (`serve` refused 4294967296 where `forecast` took 99999999999999999999)."""
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise UserError(f"{flag}: {elide(str(seed), 40)} (must be a whole number from 0 to {SEED_MAX:,})")
+
+
 # ---- rendering -------------------------------------------------------------------------------
 
 def _json_default(value):
@@ -216,11 +269,13 @@ def _json_default(value):
 
 
 def _clean(value):
-    """JSON has no NaN/inf: emit null rather than invalid JSON."""
+    """JSON has no NaN/inf: emit null rather than invalid JSON; nor lone surrogates (`_escaped`)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, str):
+        return _escaped(value)
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {_escaped(k) if isinstance(k, str) else k: _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     return value
@@ -344,65 +399,229 @@ def main(argv: Sequence[str] | None = None, extra_registrars: Iterable[Callable]
     return run_command(args)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM while a command runs: unwound as Ctrl+C is (temporary files and folders removed,
+    the transaction rolled back), then exit 143."""
+
+
+def _qt_in_use() -> bool:
+    """Whether a Qt application exists in this process (a command drawing charts offscreen)."""
+    core = sys.modules.get("PySide6.QtCore")
+    return core is not None and core.QCoreApplication.instance() is not None
+
+
+def _raise_terminated(signum, frame):
+    if _qt_in_use():
+        # an exception raised inside Qt's C++ (a chart being drawn) crashed the process (exit 139):
+        # a Qt command ends as SIGTERM always ended it, unless it set a handler of its own (report)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """SIGTERM raises Terminated while the block runs: by default it ended the process at once,
+    leaving `report`'s /tmp/fleetcast-report-XXXX of PNGs and an export's hidden temporary."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except (ValueError, OSError):   # not the main thread, or no SIGTERM here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Run a parsed subcommand: print its output, or one line on stderr for a user error (exit 1)
-    or for Ctrl+C (exit 130, saying what was saved)."""
+    or for Ctrl+C (exit 130, saying what was saved) or SIGTERM (exit 143)."""
+    if sys.stderr is None:
+        # 2>&-: print(..., file=None) writes to stdout, so error lines landed after the JSON
+        sys.stderr = open(os.devnull, "w")
+    if sys.stdout is None:   # >&-: the command ran and exited 0 with its output lost
+        _say(f"fleetcast: error: {_cannot_write('stdout is closed')}")
+        return 1
     ctx = Context(args.db)
     try:
-        try:
-            return _run_handler(args, ctx)
-        finally:
-            ctx.close()
-    except KeyboardInterrupt:
+        with _sigterm_unwinds():
+            try:
+                return _run_handler(args, ctx)
+            finally:
+                ctx.close()
+    except KeyboardInterrupt as exc:
         # one line saying what was or was not saved, not a traceback: an import interrupted
         # after its commit was run again and every order was added twice
         with contextlib.suppress(KeyboardInterrupt, OSError, ValueError):
             sys.stdout.flush()
+        text = ctx.interrupted_text()
+        if isinstance(exc, Terminated):
+            text = "terminated" + text[len("interrupted"):]
         with contextlib.suppress(KeyboardInterrupt, OSError, ValueError):
-            print(f"fleetcast: {ctx.interrupted_text()}", file=sys.stderr)
-        return INTERRUPTED_EXIT
+            _say(f"fleetcast: {text}")
+        return TERMINATED_EXIT if isinstance(exc, Terminated) else INTERRUPTED_EXIT
+
+
+class OutputError(Exception):
+    """stdout could not be written: a full disk (`> /dev/full`), a device error."""
+
+    def __init__(self, error: OSError):
+        super().__init__(error.strerror or str(error))
+
+
+class _Stdout:
+    """sys.stdout (looked up at each call: tests swap it) whose write errors are OutputError,
+    apart from an OSError the command itself raised. BrokenPipeError passes: the reader left."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(_escaped(text))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc) from None
 
 
 def _run_handler(args: argparse.Namespace, ctx: Context) -> int:
+    out = _Stdout()
     try:
         output = args.handler(args, ctx)
         if output is not None and output.stream is not None:
-            output.stream(sys.stdout)
+            output.stream(out)
         elif output is not None:
-            _print_safely(render(output, args.format))
+            _print_safely(render(output, args.format), out)
+        out.flush()   # here, where a failure can be said, not at exit (a traceback, or lost unsaid)
         note = ctx.viewing_note()
         if note:
-            sys.stdout.flush()   # after the output, not in the middle of it
-            print(note, file=sys.stderr)
+            _say(note)
         return 0
     except UserError as exc:
-        if isinstance(exc, InfeasibleRequest) and exc.data is not None and args.format == "json":  # its figures
+        lines = error_lines(exc)
+        document = None
+        if args.format == "json":
+            if isinstance(exc, InfeasibleRequest) and exc.data is not None:   # its figures
+                document = exc.data
+            elif isinstance(exc, ValidationError) and len(exc.problems) > 1:   # every problem, for a script
+                document = {"error": error_text(_problems_head(exc)), "problems": list(exc.problems)}
+        if document is not None:
             try:
-                _print_safely(render(Output(data=exc.data), "json"))
-                sys.stdout.flush()
+                _print_safely(render(Output(data=document), "json"), out)
+                out.flush()
             except BrokenPipeError:   # `... --format json | true`: the reader left; the error still goes to stderr
                 _quiet_stdout()
-        message = str(exc).replace("\n", " ")
-        print(f"fleetcast: error: {message}", file=sys.stderr)
+            except OutputError as write_error:
+                return _output_failed(write_error)
+        for line in lines:
+            _say(line)
         return 1
     except BrokenPipeError:  # `fleetcast chips list | head`
+        _quiet_stdout()
         return 0
+    except OutputError as exc:
+        return _output_failed(exc)
+
+
+def _cannot_write(reason: str) -> str:
+    return f"cannot write output ({reason})"
+
+
+def _output_failed(exc: OutputError) -> int:
+    _quiet_stdout()   # the unwritten rest would fail again, with a traceback, at exit
+    _say(f"fleetcast: error: {_cannot_write(str(exc))}")
+    return 1
+
+
+def _say(line: str) -> None:
+    """A line on stderr, after what stdout holds; never on stdout (print's fallback where stderr is None)."""
+    if sys.stderr is None:
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stdout.flush()   # after the output, not in the middle of it
+    with contextlib.suppress(BrokenPipeError):
+        print(_escaped(line), file=sys.stderr)
+
+
+# ---- error lines -----------------------------------------------------------------------------
+
+# An error line keeps a value's start and end, and says how much it left out: a 100 KB --scenario
+# was echoed whole. File names are rarely longer than a run of this many characters.
+LONG_VALUE_CHARS = 300
+MAX_ERROR_CHARS = 2000
+_LONG_RUN = re.compile(r"\S{%d,}" % (LONG_VALUE_CHARS + 1))
+
+
+def elide(text: str, limit: int = LONG_VALUE_CHARS) -> str:
+    """`text` cut in the middle to about `limit` characters, saying how many it left out."""
+    if len(text) <= limit:
+        return text
+    tail = limit // 3
+    head = limit - tail
+    return f"{text[:head]}…({len(text) - head - tail:,} characters)…{text[-tail:]}"
+
+
+def error_lines(exc: UserError) -> list[str]:
+    """The lines a user error prints on stderr: one; a ValidationError with several problems, a
+    head line and then every problem on a line of its own (the message names five)."""
+    if isinstance(exc, ValidationError) and len(exc.problems) > 1:
+        return [f"fleetcast: error: {_problems_head(exc)}:"] + [f"  {error_text(p)}" for p in exc.problems]
+    return [f"fleetcast: error: {error_text(str(exc))}"]
+
+
+def _problems_head(exc: ValidationError) -> str:
+    """'nothing imported: 8 problems'."""
+    return (f"{exc.context}: " if exc.context else "") + f"{len(exc.problems):,} problems"
+
+
+def error_text(message: str) -> str:
+    """One line: no line breaks, long values elided, undecodable bytes escaped (`_escaped`)."""
+    text = _LONG_RUN.sub(lambda m: elide(m.group()), _escaped(message.replace("\n", " ")))
+    return elide(text, MAX_ERROR_CHARS)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped(text: str) -> str:
+    """`text` with each byte that is not UTF-8 (a file name's, kept by Python as a lone surrogate,
+    '\\udce9') written as the 4 characters '\\xe9', in every format: JSON has no such character
+    and strict readers refuse the '\\udce9' escape. os.fsencode of the name with '\\xe9' replaced
+    by that byte gives the file's name back. (Another lone surrogate is written '\\udXXX'.)"""
+    if not _SURROGATE.search(text):
+        return text
+
+    def one(match: re.Match) -> str:
+        code = ord(match.group())
+        return f"\\x{code - 0xdc00:02x}" if 0xdc80 <= code <= 0xdcff else f"\\u{code:04x}"
+
+    return _SURROGATE.sub(one, text)
 
 
 def _quiet_stdout() -> None:
     """Point stdout at the null device after the reader closed the pipe, so the interpreter's
     flush at exit does not print a BrokenPipeError traceback."""
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _print_safely(text: str) -> None:
+def _print_safely(text: str, out=None) -> None:
     """Print, escaping what the terminal's encoding can't show (a file name with odd bytes)."""
+    out = out or _Stdout()
+    text += "\n"
     try:
-        print(text)
+        out.write(text)
     except UnicodeEncodeError:
         encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-        print(text.encode(encoding, "backslashreplace").decode(encoding))
+        out.write(text.encode(encoding, "backslashreplace").decode(encoding))
 
 
 if __name__ == "__main__":

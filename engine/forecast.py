@@ -828,6 +828,13 @@ def delivered_as_promised(unc: OrderUncertainty) -> bool:
             and unc.delay_mode_days == 0 and unc.extra_delay_days == 0)
 
 
+def _few(items, shown: int = 5) -> str:
+    """'a, b, c' or, past `shown`, 'a, b, c, d, e and 95 more'."""
+    items = list(items)
+    head = ", ".join(items[:shown])
+    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
+
+
 def no_profile_notes(orders: Sequence[Order], scenario: ForecastScenario,
                      maker_by_chip: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """One line per vendor whose outstanding orders carry no delivery risk: no profile for the
@@ -846,8 +853,9 @@ def no_profile_notes(orders: Sequence[Order], scenario: ForecastScenario,
         by_vendor.setdefault((order.vendor or "").strip(), []).append(order)
     out = []
     for vendor, held in by_vendor.items():
-        ids = ", ".join(str(o.id) for o in held)
-        chips = ", ".join(dict.fromkeys(o.chip_id for o in held))
+        # a few ids and chips, then a count: 100 orders of one vendor made a line of 100 ids
+        ids = _few(str(o.id) for o in held)
+        chips = _few(dict.fromkeys(o.chip_id for o in held))
         many = len(held) > 1
         out.append(f"NO DELIVERY RISK: {vendor or '(no vendor)'} order{'s' if many else ''} {ids} ({chips}, "
                    f"{sum(o.outstanding for o in held):,} chips outstanding) {'are' if many else 'is'} forecast in "
@@ -1545,18 +1553,15 @@ def meets(capacity_tps: np.ndarray, demand_tps: np.ndarray) -> np.ndarray:
     return capacity_tps >= demand_tps * (1 - 1e-12)
 
 
-def job_completions(inputs: ForecastInputs, s: Samples, extra_training_chips: Mapping[str, np.ndarray] | None = None,
-                    *, job_goodput: Callable[[TrainingJob, np.ndarray], np.ndarray] | None = None
+def job_completions(inputs: ForecastInputs, s: Samples, extra_training_chips: Mapping[str, np.ndarray] | None = None
                     ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per job (start, completion) ordinals per trial; jobs on one chip type queue in list order.
 
     `extra_training_chips`: chip -> trials x months chips added to that type's training share
-    (the planner's purchases). `job_goodput(job, fleet)`: the useful fraction of wall-clock time
-    of the job on each trial's and month's training fleet (trials x months chips), e.g.
-    reliability.ReliabilityInputs.goodput_by_fleet with the model's parameters: failures come
-    faster on a larger fleet, so a fixed fraction put a 65,536-chip job at 18.1 days where
-    `train` gives 21.6 (goodput 75.6%). Without it the scenario's training efficiency is the only
-    loss (what it was set to stand for). Either way the efficiency scale multiplies the rate.
+    (the planner's purchases). Every job runs at the scenario's training efficiency
+    (training_efficiency_scale: failures, restarts and checkpoints as one fraction, the Forecast
+    view's "Training efficiency"), whatever its fleet's size; `train`'s reliability model (the
+    Training view's MTBF, restart and checkpoint inputs) does not feed it, and the notes say so.
     """
     sc = inputs.scenario
     trials, n_months = s.capacity_tps.shape
@@ -1571,8 +1576,6 @@ def job_completions(inputs: ForecastInputs, s: Samples, extra_training_chips: Ma
                                   float(fleet.max(initial=0.0)))
         mult = s.train_mult.get(job.chip_id, np.ones(trials))[:, None]
         rate = fleet * table.per_chip(fleet) * sc.training_efficiency_scale * mult
-        if job_goodput is not None:
-            rate = rate * job_goodput(job, fleet)
         start = np.full(trials, float(job.earliest_start.toordinal()))
         if job.chip_id in queue_free:
             start = np.maximum(start, queue_free[job.chip_id])

@@ -112,19 +112,27 @@ def install_desktop_entry(exec_args: list[str] | None = None) -> tuple[Path, Pat
     return desktop_target, icon_target
 
 
-def run_install_desktop_entry(args, ctx) -> Output | None:
+def run_install_desktop_entry(args, ctx) -> Output:
     # --db given: the launcher opens that database (it was accepted and left out, so the menu
     # entry for a team's database opened the default one)
     command = launch_command() + (["--db", str(Path(args.db).expanduser().absolute())] if getattr(args, "db", None) else [])
-    if args.print_only:
-        print(desktop_entry_text(command, (icon_dir() / ICON_FILE_NAME).absolute()), end="")
-        return None
-    desktop, icon = install_desktop_entry(command)
+    fmt = getattr(args, "format", "table")
     exec_line = " ".join(command)
-    data = {"desktop_file": str(desktop), "icon": str(icon), "exec": exec_line}
-    if getattr(args, "format", "table") == "json":
-        return Output(data=data)
-    # Plain lines, not a table: the table renderer would clip long paths.
-    print(f"Wrote {desktop}\nWrote {icon}\nLaunches: {exec_line}\n"
-          "Fleetcast is now in your application menu; if it does not show, log out and back in.")
-    return None
+    if args.print_only:
+        icon = (icon_dir() / ICON_FILE_NAME).absolute()
+        text = desktop_entry_text(command, icon)
+        # --format is the contract for scripts: the entry as JSON or a CSV row (it printed the
+        # .desktop text whatever the format)
+        data = {"file": str(applications_dir() / DESKTOP_FILE_NAME), "written": False, "icon": str(icon),
+                "exec": exec_line, "text": text}
+        if fmt == "table":
+            return Output(data=data, rows=[], text=text.rstrip("\n"))
+        return Output(data=data, rows=[data], columns=list(data))
+    desktop, icon = install_desktop_entry(command)
+    # "desktop_file": the key its JSON has always had
+    data = {"file": str(desktop), "written": True, "icon": str(icon), "exec": exec_line, "desktop_file": str(desktop)}
+    if fmt == "table":
+        # Plain lines, not a table: the table renderer would clip long paths.
+        return Output(data=data, rows=[], text=f"Wrote {desktop}\nWrote {icon}\nLaunches: {exec_line}\n"
+                      "Fleetcast is now in your application menu; if it does not show, log out and back in.")
+    return Output(data=data, rows=[data], columns=["file", "written", "icon", "exec"])

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
 from pathlib import Path
 
 from engine.cli import add_command
@@ -35,6 +41,48 @@ def run(args, ctx) -> Output:
     store = ctx.store()
     if args.scenario is not None:
         store.scenario(args.scenario)  # unknown name: UserError naming the saved ones
+    with _cleaned_up_on_sigterm(ctx, out):
+        return _write(args, ctx, store, out)
+
+
+@contextlib.contextmanager
+def _cleaned_up_on_sigterm(ctx, out: Path):
+    """SIGTERM while the report is made: its temporary files removed, one line, exit 143. It left
+    /tmp/fleetcast-report-XXXX with the chart PNGs. An exception raised while Qt draws a chart
+    (how Ctrl+C stops other commands) crashed the process, so the handler cleans up and exits:
+    the report's temporary folders are made in a folder of this run's own, and the half-written
+    PDF is the `.NAME.XXXX.partial` beside `out` that was not there before."""
+    from engine.cli import TERMINATED_EXIT
+
+    own_tmp = Path(tempfile.mkdtemp(prefix="fleetcast-report-run-"))
+    partials = f".{out.name}.*.partial"
+    before = set(out.parent.glob(partials))
+
+    def clean_up_and_exit(signum, frame):
+        shutil.rmtree(own_tmp, ignore_errors=True)
+        for partial in set(out.parent.glob(partials)) - before:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+        with contextlib.suppress(Exception):
+            print("fleetcast: terminated" + ctx.interrupted_text()[len("interrupted"):], file=sys.stderr, flush=True)
+        os._exit(TERMINATED_EXIT)
+
+    previous_tmp = tempfile.tempdir
+    tempfile.tempdir = str(own_tmp)
+    try:
+        previous = signal.signal(signal.SIGTERM, clean_up_and_exit)
+    except ValueError:   # not the main thread
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        tempfile.tempdir = previous_tmp
+        shutil.rmtree(own_tmp, ignore_errors=True)
+
+
+def _write(args, ctx, store, out: Path) -> Output:
     from gui.export_cli import _application
 
     app = _application()

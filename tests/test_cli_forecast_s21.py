@@ -36,15 +36,13 @@ def test_orders_without_a_delivery_risk_profile_are_said_to_be_certain(capsys, t
     zeta = data["by_chip"]["zeta-1"]
     assert zeta["installed_p10"] == zeta["installed_p90"]   # what the note explains
     notes = data["assumptions"]["no_delivery_risk"]
-    assert notes == [
-        f"zeta-1 orders from {VENDOR} (20,000 chips outstanding): the scenario has no delivery-risk profile for "
-        "that vendor, so they are forecast as delivered in full and on time; add one in the Forecast view",
-        f"zeta-1 orders from Reseller Co (3,000 chips outstanding): the scenario has no delivery-risk profile for "
-        f"that vendor nor the chip's maker {VENDOR}, so they are forecast as delivered in full and on time; add "
-        "one in the Forecast view"]
+    assert len(notes) == 2 and all(n.startswith("NO DELIVERY RISK: ") for n in notes)
+    assert f"{VENDOR} order" in notes[0] and "20,000 chips outstanding" in notes[0]
+    assert "Reseller Co order" in notes[1] and "3,000 chips outstanding" in notes[1]
+    assert all("(P10 = P50 = P90)" in n and "add one under Delivery uncertainty" in n for n in notes)
     assert main(["--db", db, *ARGV]) == 0
     text = capsys.readouterr().out
-    assert all(f"note: {n}" in text for n in notes)
+    assert all(text.count(f"note: {n}") == 1 for n in notes)   # said once, not twice
 
 
 def test_the_story_orders_all_carry_a_profile_and_get_no_such_note(capsys, tmp_path):
@@ -57,7 +55,7 @@ def test_no_note_when_the_default_profile_has_risk_or_the_order_its_own():
     import datetime as dt
     from dataclasses import replace
 
-    from engine.commands.forecast import no_delivery_risk_notes
+    from engine.forecast import no_profile_notes as no_delivery_risk_notes
     from engine.fleet import Order
     from engine.forecast import OrderUncertainty, default_scenario
 
@@ -65,8 +63,8 @@ def test_no_note_when_the_default_profile_has_risk_or_the_order_its_own():
     risky = OrderUncertainty(fraction_dist="uniform", fraction_low=0.5, fraction_mode=0.8, fraction_high=1.0)
     scenario = default_scenario()
     assert len(no_delivery_risk_notes([order], scenario, {"x-1": "Acme"})) == 1
-    assert no_delivery_risk_notes([order], replace(scenario, default_uncertainty=risky), {"x-1": "Acme"}) == []
-    assert no_delivery_risk_notes([order], replace(scenario, order_uncertainty={7: risky}), {"x-1": "Acme"}) == []
+    assert no_delivery_risk_notes([order], replace(scenario, default_uncertainty=risky), {"x-1": "Acme"}) == ()
+    assert no_delivery_risk_notes([order], replace(scenario, order_uncertainty={7: risky}), {"x-1": "Acme"}) == ()
 
 
 def test_a_forecast_on_a_terminal_shows_where_it_is(tmp_path, monkeypatch):

@@ -223,7 +223,7 @@ def test_csv_output_neutralises_text_formulas_and_keeps_negative_numbers(capsys,
     assert row == {"n": "-5.0", "i": "-3", "t": "'-5", "f": "'=HYPERLINK(\"http://x\")", "a": "'@A1", "p": "'+1",
                    "ok": "fine"}
     path = tmp_path / "chips.csv"
-    path.write_text("id,vendor,name,bf16_tflops,notes\nevil-1,Acme,=cmd|' /C calc'!A0,100,@SUM(1+1)\n")
+    path.write_text("id,vendor,name,bf16_tflops,hbm_gb,hbm_gbps,notes\nevil-1,Acme,=cmd|' /C calc'!A0,100,16,900,@SUM(1+1)\n")
     assert run(capsys, "--db", db, "chips", "import", str(path))[0] == 0
     code, out, _ = run(capsys, "--db", db, "chips", "list", "--format", "csv")
     evil = next(r for r in csv.DictReader(out.splitlines()) if r["id"] == "evil-1")

@@ -20,7 +20,7 @@ def _out(capsys, *argv) -> str:
 def test_p_meet_in_the_table_and_csv_is_in_percent_and_the_json_keeps_its_share(capsys, tmp_path):
     """QA: the CSV column prob_meet_demand read 0.5315 (and 0.01 for 1%) beside a summary in
     percent and the export's "P(meet demand) (%)"."""
-    from engine.studies_forecast import prob_percent
+    from engine.commands.forecast import file_percent
 
     db = str(tmp_path / "f.db")
     argv = ["--db", db, "forecast", "--months", "30", "--trials", "200"]
@@ -30,7 +30,7 @@ def test_p_meet_in_the_table_and_csv_is_in_percent_and_the_json_keeps_its_share(
     shares = data["prob_meet_demand"]   # the JSON contract: a share of trials, 0 to 1
     assert all(0 <= p <= 1 for p in shares) and any(0 < p < 1 for p in shares)
     for row, share in zip(rows, shares):
-        assert float(row["prob_meet_demand_pct"]) == pytest.approx(prob_percent(share), abs=1e-9)
+        assert row["prob_meet_demand_pct"] == file_percent(share)
     assert any(float(row["prob_meet_demand_pct"]) > 1 for row in rows)
     assert "prob_meet_demand_pct" in _out(capsys, *argv)
 

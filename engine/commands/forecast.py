@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from engine.cli import add_command
+from engine.cli import add_command, check_seed
 from engine.commands import Output, whole_number
 from engine.errors import UserError
 
@@ -138,6 +138,7 @@ def _overrides(args, scenario):
     if args.months is not None:
         changes["months"] = args.months
     if args.seed is not None:
+        check_seed(args.seed)   # the range `serve` and `backtest` take
         changes["seed"] = args.seed
     if args.start is not None:
         from engine.commands.plan import whole_month
@@ -158,39 +159,6 @@ def _overrides(args, scenario):
 def _series(a, digits: int | None = None):
     return [None if not math.isfinite(float(v)) else (round(float(v), digits) if digits is not None else float(v))
             for v in a]
-
-
-def _delivered_as_promised(unc) -> bool:
-    """Whether `unc` draws every order in full and on time: no spread in P10-P90 from it."""
-    return (unc.fraction_dist == "fixed" and unc.fraction_mode >= 1.0 and unc.delay_dist == "fixed"
-            and unc.delay_mode_days == 0 and unc.extra_delay_days == 0)
-
-
-def no_delivery_risk_notes(orders, scenario, maker_by_chip) -> list[str]:
-    """One note per vendor and chip whose outstanding orders carry no delivery risk because the
-    scenario has no profile for the vendor nor the chip's maker and its default is certain (as
-    `plan` says of its candidates): such orders drew P10 = P50 = P90 with nothing saying why."""
-    from engine.forecast import supply_vendor
-
-    if not _delivered_as_promised(scenario.default_uncertainty):
-        return []
-    profiles = {name.lower() for name in scenario.vendor_uncertainty}
-    outstanding: dict[tuple[str, str], int] = {}
-    for order in orders:
-        maker = maker_by_chip.get(order.chip_id) or ""
-        if (order.outstanding <= 0 or order.id in scenario.order_uncertainty
-                or supply_vendor(order.vendor, scenario.vendor_uncertainty, maker).lower() in profiles):
-            continue
-        key = (order.vendor or "", order.chip_id)
-        outstanding[key] = outstanding.get(key, 0) + order.outstanding
-    notes = []
-    for (vendor, chip_id), chips in outstanding.items():
-        maker = maker_by_chip.get(chip_id) or ""
-        maker_too = f" nor the chip's maker {maker}" if maker and maker.lower() != vendor.lower() else ""
-        notes.append(f"{chip_id} orders from {vendor or '(no vendor)'} ({chips:,} chips outstanding): the scenario "
-                     f"has no delivery-risk profile for that vendor{maker_too}, so they are forecast as delivered "
-                     "in full and on time; add one in the Forecast view")
-    return notes
 
 
 def growth_notes(result) -> list[str]:
@@ -287,7 +255,7 @@ def result_to_dict(result, inputs, supply_notes: list[str] | None = None) -> dic
         "units": UNITS,
         "assumptions": {"scenario": result.scenario.note, "demand": result.scenario.demand.note,
                         "uncertainty": {k: v.note for k, v in result.scenario.vendor_uncertainty.items()},
-                        # orders forecast as certain for want of a profile (no_delivery_risk_notes)
+                        # orders forecast as certain for want of a profile (engine.forecast.no_profile_notes)
                         "no_delivery_risk": list(supply_notes or [])},
         "params": scenario_to_dict(result.scenario),
         # the figures the Forecast view's summary shows, labels with units (added in 0.3)
@@ -298,9 +266,10 @@ def result_to_dict(result, inputs, supply_notes: list[str] | None = None) -> dic
     return data
 
 
-def result_rows(result) -> list[dict]:
+def result_rows(result, for_file: bool = False) -> list[dict]:
     """One row per month with unit-bearing column names (for table and CSV): the monthly table
-    the Forecast view shows (engine.studies_forecast), by key."""
+    the Forecast view shows (engine.studies_forecast), by key. `for_file` (CSV): P(meet) to 2
+    decimals (`file_percent`) rather than the table's whole percent."""
     from engine.forecast_text import table_cell
     from engine.studies_forecast import forecast_monthly_table, prob_percent
 
@@ -308,8 +277,22 @@ def result_rows(result) -> list[dict]:
     for row, share in zip(rows, result.prob_meet_demand):
         # whole percent as the summary gives it (2,000 trials know it to about a point), never 0 or
         # 100 where it is not: table_cell rounded 99.95 to 100
-        row["prob_meet_demand_pct"] = prob_percent(float(share))
+        row["prob_meet_demand_pct"] = file_percent(float(share)) if for_file else prob_percent(float(share))
     return rows
+
+
+FILE_PERCENT_DECIMALS = 2   # one trial is 0.05 points at the default 2,000 trials, 0.01 at 10,000
+
+
+def file_percent(share: float) -> str:
+    """A share of trials in percent for a file, always with 2 decimals ("96.65", "100.00"): the
+    CSV read 97 and 86 beside the JSON's 0.9665, whole numbers mixed with 99.9. Never "0.00" or
+    "100.00" where it is not (0.99996 is "99.99"), as the table's whole percent."""
+    step = 10.0 ** -FILE_PERCENT_DECIMALS
+    percent = 100.0 * share
+    if 0 < share < 1:
+        percent = min(max(percent, step), 100.0 - step)
+    return f"{percent:.{FILE_PERCENT_DECIMALS}f}"
 
 
 def _deadline_words(job) -> str:
@@ -391,7 +374,11 @@ def run(args, ctx) -> Output:
     except MemoryError:   # under the limit, on a machine short of memory or with many chip types
         raise UserError(f"the forecast ran out of memory at --trials {scenario.trials:,} x --months "
                         f"{scenario.months}: lower --trials or --months") from None
-    supply_notes = no_delivery_risk_notes(inputs.orders, inputs.scenario, inputs.maker_by_chip)
+    from engine.forecast import no_profile_notes
+
+    # orders forecast as certain for want of a profile: in the JSON's assumptions; the text has
+    # them first among the notes (build_inputs puts them there), once
+    supply_notes = list(no_profile_notes(inputs.orders, inputs.scenario, inputs.maker_by_chip))
     try:
         store = ctx.store()
     except ImportError:
@@ -409,14 +396,14 @@ def run(args, ctx) -> Output:
     trained = [chips[c] for c in dict.fromkeys(j.job.chip_id for j in result.jobs) if c in chips]
     data["calibrated"] = (saved_calibrations(store, used, ("inference",), family=DEFAULT_FAMILY)
                           + saved_calibrations(store, trained, ("training",)))
-    rows = result_rows(result)
+    rows = result_rows(result, for_file=args.format == "csv")
     if args.format != "table":   # JSON and CSV: every chip, every note
         return Output(data=data, rows=rows)
     from engine.forecast_text import wide_table_text
 
     forecast_chips = set(result.chip_ids)
     chip_words = list(forecast_chips) + [c.name for c in chips.values() if c.id in forecast_chips]
-    text = _summary(result, supply_notes, what_if, note_kinds(result, inputs, supply_notes), chip_words)
+    text = _summary(result, [], what_if, note_kinds(result, inputs, []), chip_words)
     text += "".join(f"\nnote: {saved_calibration_text(entry)}" for entry in data["calibrated"])
     ordered: dict[str, float] = {}
     for order in inputs.orders:

@@ -6,7 +6,7 @@ import datetime as dt
 import statistics
 from dataclasses import replace
 
-from engine.cli import add_command
+from engine.cli import add_command, check_seed
 from engine.commands import Output, plain_number, whole_number
 from engine.errors import InfeasibleRequest, UserError, ValidationError
 from engine.validate import cell_float, iso_day
@@ -496,8 +496,7 @@ def run_backtest(args, ctx) -> Output:
     low, high = BACKTEST_TRIALS_RANGE
     if not low <= trials <= high:
         raise UserError(f"--trials: {trials} (must be {low:,} to {high:,}: P10/P90 of fewer draws are not percentiles)")
-    if args.seed is not None and args.seed < 0:
-        raise UserError(f"--seed: {args.seed} (must be a whole number, 0 or more)")
+    check_seed(args.seed)   # the range `forecast` and `serve` take
     _, _, _, scenario = _load(args, ctx)
     seed = scenario.seed if args.seed is None else args.seed
     try:

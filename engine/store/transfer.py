@@ -240,6 +240,10 @@ def _refuse_unasked_updates(summary: ImportSummary, name: str, what: str, allowe
                           "pass --replace to update them"], f"{name}: nothing imported", what, unasked)
 
 
+# Chip fields an import requires beyond check_chip's (which takes them blank, as "unknown")
+REQUIRED_CHIP_MEMORY = {"hbm_gb": "the HBM size in GiB", "hbm_gbps": "the HBM bandwidth in GB/s"}
+
+
 def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS,
                  update_existing: bool | frozenset = True) -> ImportSummary:
     store._writable()
@@ -268,6 +272,11 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
                     chip = check_chip({k: (row.get(k) if k in header else base.get(k)) for k in CHIP_FIELDS})
                 except ValidationError as exc:
                     issues.add_row(line, exc)
+                    continue
+                missing = [f"{f}: blank ({what}; serve, train and the forecast need it)"
+                           for f, what in REQUIRED_CHIP_MEMORY.items() if chip.get(f) is None]
+                if missing:   # accepted, the chip was then refused by serve and train and counted as no capacity
+                    issues.add_row(line, ValidationError(missing))
                     continue
                 if chip["id"] in seen:
                     issues.add(f"{reader.name} row {line}, column id: '{chip['id']}' repeats row {seen[chip['id']]}")
@@ -336,6 +345,8 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
         reused: list[tuple[int, int, str]] = []   # (line, a deleted order's id given again, chip)
         stored_orders: dict[tuple, int] | None = None
         twins: list[tuple[int, int]] = []          # (line, the stored order it equals)
+        stored_cores: dict[tuple, int] = {}
+        updates: list[tuple[int, int]] = []        # (line, the stored order it equals but for its deliveries)
         # each id-less row's hash of values and lots, and its line, 16 bytes a row: memory stays
         # small for a million rows (a false match needs a 64-bit hash collision)
         row_hashes, row_lines = array("q"), array("q")
@@ -454,10 +465,16 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     if order_id is None:
                         if stored_orders is None:   # the orders held before this import, read once
                             stored_orders = _orders_by_values(conn, max_before)
+                            stored_cores = _orders_by_core(stored_orders)
                         twin = _same_order(stored_orders, order, new_lots)
                         if twin is not None:   # an id-less file imported twice doubled the fleet unsaid
                             twins.append((line, twin))
-                        else:   # a row pasted twice into one file doubled that order unsaid too
+                        elif (updated := stored_cores.get(_order_core(order))) is not None:
+                            # an updated tracking sheet (one more delivery) imported again: the
+                            # order was added a second time, where "imported twice?" was said
+                            # only for its unchanged rows
+                            updates.append((line, updated))
+                        if twin is None:   # a row pasted twice into one file doubled that order unsaid too
                             row_hashes.append(hash(_order_key(order, new_lots)))
                             row_lines.append(line)
                         order_id = claim_id(conn, ORDERS)
@@ -475,6 +492,13 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                                  "another order (imported twice?)" for line, twin in twins[:3]]
             if len(twins) > 3:
                 summary.warnings.append(f"{name}: {len(twins) - 3} more rows equal a stored order the same way")
+            summary.warnings += [f"{name} row {line}: looks like an update of order {stored}: the same buyer, vendor, "
+                                 f"chip, quantity and order date, other deliveries; added as another order (to "
+                                 f"update it instead: `orders delete {stored}` first, or give the row id {stored})"
+                                 for line, stored in updates[:3]]
+            if len(updates) > 3:
+                summary.warnings.append(f"{name}: {len(updates) - 3} more rows look like updates of stored orders "
+                                        "the same way")
             file_twins, more = _repeated_rows(row_hashes, row_lines, shown=3)
             summary.warnings += [f"{name} row {line}: the same as row {earlier} in every field and delivery; added as "
                                  "another order (pasted twice?)" for line, earlier in file_twins]
@@ -520,6 +544,24 @@ def _repeated_rows(hashes: array, lines: array, shown: int) -> tuple[list[tuple[
 def _order_key(order: dict, lots: list) -> tuple:
     """An order's values and deliveries, as `_orders_by_values` keys the stored ones."""
     return tuple(order[c] for c in _ORDER_VALUE_FIELDS), tuple(sorted((d, int(q)) for d, q in lots))
+
+
+# What names one order in a tracking sheet, whatever its deliveries so far: a row equal in these
+# and not in its deliveries is most likely the same order updated
+_ORDER_CORE_FIELDS = ("buyer", "vendor", "chip_id", "quantity", "order_date")
+_CORE_AT = tuple(_ORDER_VALUE_FIELDS.index(f) for f in _ORDER_CORE_FIELDS)
+
+
+def _order_core(order: dict) -> tuple:
+    return tuple(order[f] for f in _ORDER_CORE_FIELDS)
+
+
+def _orders_by_core(stored: dict[tuple, int]) -> dict[tuple, int]:
+    """The first id of each order in `stored` (`_orders_by_values`) by its `_ORDER_CORE_FIELDS`."""
+    out: dict[tuple, int] = {}
+    for (values, _), order_id in sorted(stored.items(), key=lambda item: item[1]):
+        out.setdefault(tuple(values[i] for i in _CORE_AT), order_id)
+    return out
 
 
 def _same_order(stored: dict[tuple, int], order: dict, lots: list) -> int | None:

@@ -49,7 +49,7 @@ def test_table_figures_have_three_significant_figures_and_the_error_is_said(caps
 @pytest.mark.parametrize("argv, needle", [
     (("--trials", "5"), "--trials: 5 (must be 100 to 1,000,000"),
     (("--trials", "2000000"), "--trials: 2000000 (must be 100 to 1,000,000"),
-    (("--seed", "-1"), "--seed: -1 (must be a whole number, 0 or more)"),
+    (("--seed", "-1"), "--seed: -1 (must be a whole number from 0 to 4,294,967,295)"),
 ])
 def test_bad_seed_or_trials_is_one_line(capsys, argv, needle):
     code, _, err = _run(capsys, *argv)

@@ -217,10 +217,10 @@ def test_orders_import_then_export_round_trips(store, tmp_path):
 
 def test_chips_import_validates_every_row_and_reports_each(store, tmp_path):
     before = _all_rows(store)
-    path = write_csv(tmp_path / "chips.csv", ["id", "vendor", "name", "bf16_tflops", "hbm_gb"], [
-        ["new-chip", "Acme", "Acme 1", "500", "96"],
-        ["Bad Id", "Acme", "Acme 2", "500", "96"],
-        ["acme-3", "Acme", "Acme 3", "fast", "inf"],
+    path = write_csv(tmp_path / "chips.csv", ["id", "vendor", "name", "bf16_tflops", "hbm_gb", "hbm_gbps"], [
+        ["new-chip", "Acme", "Acme 1", "500", "96", "3000"],
+        ["Bad Id", "Acme", "Acme 2", "500", "96", "3000"],
+        ["acme-3", "Acme", "Acme 3", "fast", "inf", "3000"],
     ])
     with pytest.raises(ValidationError) as info:
         store.import_chips_csv(path)
@@ -229,7 +229,8 @@ def test_chips_import_validates_every_row_and_reports_each(store, tmp_path):
     assert any("row 4, column bf16_tflops" in p and "'fast'" in p for p in problems)
     assert any("row 4, column hbm_gb" in p for p in problems)
     assert _all_rows(store) == before
-    write_csv(path, ["id", "vendor", "name", "bf16_tflops", "hbm_gb"], [["new-chip", "Acme", "Acme 1", "500", "96"]])
+    write_csv(path, ["id", "vendor", "name", "bf16_tflops", "hbm_gb", "hbm_gbps"],
+              [["new-chip", "Acme", "Acme 1", "500", "96", "3000"]])
     assert store.import_chips_csv(path) == 1
     assert store.chip("new-chip").bf16_tflops == 500
 
@@ -325,7 +326,8 @@ def test_seeded_scenarios_are_valid_and_ask_the_story_questions(store):
 def test_swapping_rows_back_puts_every_row_back(store, tmp_path):
     before = store.snapshot_tables()
     path = tmp_path / "chips.csv"
-    path.write_text("id,vendor,name,bf16_tflops,hbm_gb\nh20-96gb,NVIDIA,H20 renamed,148,141\nnew-one,Acme,New,10,8\n")
+    path.write_text("id,vendor,name,bf16_tflops,hbm_gb,hbm_gbps\nh20-96gb,NVIDIA,H20 renamed,148,141,4000\n"
+                    "new-one,Acme,New,10,8,900\n")
     store.import_chips_csv(path)
     store.set_calibration("h20-96gb", "my_factor", 0.5)
     assert store.snapshot_tables() != before
