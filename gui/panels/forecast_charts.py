@@ -9,10 +9,10 @@ from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
-    QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
+    QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
+    QScrollArea, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from engine.forecast import SOURCE_LABELS, ForecastResult
@@ -29,6 +29,8 @@ WAITING_NOTICE = "The forecast fills this chart when it has run (it runs as you 
 # Up to this many months a line gets a marker at each month and the date axis a month either
 # side: one month drew nothing (a line of one point, a band of no width) on a 1970-2020 axis.
 SHORT_HORIZON_MONTHS = 3
+SUMMARY_LINES_SHOWN = 7   # the summary's lines in view; the rest scrolls
+SUMMARY_PADDING_PX = 18   # its box's padding and border, which heightForWidth leaves out
 
 
 def _mark_months(line, name: str, months_count: int) -> None:
@@ -82,6 +84,40 @@ class GroupedBarPanel(CategoryBarPanel):
         headers = [self.x_label or "Category"] + [f"{name}{unit}" for name in self._segments]
         return headers, [[cat.replace("\n", " ")] + [float(h[i]) for h in self._segments.values()]
                          for i, cat in enumerate(self.categories)]
+
+
+class _SummaryLabel(QLabel):
+    """The summary: new text asks its scroll area for the height the text needs."""
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, _FitScroll):
+            parent = parent.parentWidget()
+        if parent is not None:
+            parent.updateGeometry()
+
+
+class _FitScroll(QScrollArea):
+    """A scroll area as tall as its label's text up to its maximum height (a plain one asked for a
+    fixed, smaller height: three lines and a scroll bar on a 1920x1080 screen)."""
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        label = self.widget()
+        if label is not None:
+            # the width the text wraps at with the scroll bar shown (without it, a line short)
+            width = max(self.viewport().width() - self.verticalScrollBar().sizeHint().width(), 200)
+            # QLabel.heightForWidth reads rich text short (a 6-line summary as 5 lines), so a text
+            # near the cap takes the whole cap, and a short one (before a run) its own height
+            natural = label.heightForWidth(width - SUMMARY_PADDING_PX) + SUMMARY_PADDING_PX
+            hint.setHeight(self.maximumHeight() if natural > self.maximumHeight() * 0.6 else natural)
+        return hint
+
+    def resizeEvent(self, event) -> None:   # a new width changes the text's height
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.updateGeometry()
 
 
 class ForecastCharts(QWidget):
@@ -198,7 +234,7 @@ class ForecastCharts(QWidget):
                                        "(P10 / P90: the input's own 10th / 90th percentile).")
 
     def _build_charts(self) -> QWidget:
-        self.summary_label = QLabel("Run the forecast to see capacity against demand.")
+        self.summary_label = _SummaryLabel("Run the forecast to see capacity against demand.")
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -263,7 +299,16 @@ class ForecastCharts(QWidget):
         page = QWidget()
         v = QVBoxLayout(page)
         v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(self.summary_label)
+        # the summary grows a note per chip, job and assumption: past a few lines it scrolls, so
+        # the charts keep their room (the tornado's plot was squeezed to 32 px at 1280x720)
+        self.summary_scroll = _FitScroll()
+        self.summary_scroll.setWidget(self.summary_label)
+        self.summary_scroll.setWidgetResizable(True)
+        self.summary_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.summary_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.summary_scroll.setMaximumHeight(SUMMARY_LINES_SHOWN * self.summary_label.fontMetrics().lineSpacing()
+                                             + SUMMARY_PADDING_PX)
+        v.addWidget(self.summary_scroll)
         v.addWidget(self.result_tabs, 1)
         return page
 

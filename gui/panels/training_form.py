@@ -17,7 +17,7 @@ from engine.studies import SOFTWARE_DEFAULTS, TrainingStudy
 from engine.training import EXPERT_TP_MAX, RECOMPUTE_NAMES
 from gui.panels.base import (
     DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, form_page, model_combo, missing_choice,
-    saved_study, section, select_data, spin,
+    _number_box, saved_study, section, select_data, spin,
 )
 
 DEFAULTS = TrainingStudy().to_dict()  # the saved state is a TrainingStudy (engine.studies)
@@ -53,15 +53,7 @@ def exact_spin(lo: float, hi: float, value: float, suffix: str = "", special: st
                step: float = 1.0) -> ExactSpin:
     box = ExactSpin()
     box.setDecimals(EXACT_DIGITS)   # before the value: it rounds to the decimals
-    box.setRange(lo, hi)
-    box.setValue(value)
-    box.setSingleStep(step)
-    box.setGroupSeparatorShown(True)
-    if suffix:
-        box.setSuffix(suffix)
-    if special:
-        box.setSpecialValueText(special)
-    return box
+    return _number_box(box, lo, hi, value, step, suffix, special)
 
 
 def _qdate(day: dt.date) -> QDate:

@@ -12,30 +12,14 @@ import pytest
 from engine.errors import UserError
 from engine.store import files, open_store, schema
 from engine.store.store import StoreError
+from tests.old_db import old_database
 
 KNOWN = schema.known_migration_names()
 
 
 def _old_database(path, applied: int = 6):
-    """A database as a release with only the first `applied` migrations wrote it (a rollback
-    journal, as sqlite-utils makes it), holding the seeded rows in the columns it had."""
-    import sqlite_utils
-
-    full = path.with_name("full-" + path.name)
-    open_store(full).close()
-    db = sqlite_utils.Database(path)
-    schema.migrations.apply(db, stop_before=KNOWN[applied])
-    db.conn.execute("attach database ? as full", (str(full),))
-    for table in db.table_names():
-        if table.startswith("_"):
-            continue
-        columns = ", ".join(f'"{c}"' for c in db[table].columns_dict)
-        db.conn.execute(f'insert into "{table}" ({columns}) select {columns} from full."{table}"')
-    db.conn.commit()
-    db.conn.execute("detach database full")
-    db.close()
-    for leftover in full.parent.glob(full.name + "*"):
-        leftover.unlink()
+    """A database as a release with only the first `applied` migrations wrote it."""
+    old_database(path, applied)
 
 
 def _applied(path) -> list[str]:

@@ -37,3 +37,18 @@ def type_training_chip_count(window, qtbot, text: str):
     QTest.keyClick(count.lineEdit(), Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.undo_stack.canUndo() and count.value() == int(text))
     return count, start
+
+
+def reveal(widget) -> None:
+    """Bring forward every tab page that holds `widget` (a widget on a hidden page has no geometry
+    and takes no focus)."""
+    from PySide6.QtWidgets import QApplication, QTabWidget
+
+    page = widget
+    while page is not None:
+        parent = page.parentWidget()
+        tabs = parent.parentWidget() if parent is not None else None  # a page sits in the tabs' stack
+        if isinstance(tabs, QTabWidget) and tabs.indexOf(page) >= 0:
+            tabs.setCurrentWidget(page)
+        page = parent
+    QApplication.processEvents()

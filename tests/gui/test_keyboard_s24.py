@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QTableView
 
 from engine.errors import UserError
 from gui.app import open_store_or_recover
+from tests.gui.shared_setups import reveal
 
 
 def _active(window, qtbot):
@@ -20,18 +21,7 @@ def _active(window, qtbot):
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
 
 
-def _reveal(widget) -> None:
-    """Bring forward every tab page that holds `widget`."""
-    from PySide6.QtWidgets import QTabWidget
-
-    page = widget
-    while page is not None:
-        parent = page.parentWidget()
-        tabs = parent.parentWidget() if parent is not None else None  # a page sits in the tabs' stack
-        if isinstance(tabs, QTabWidget) and tabs.indexOf(page) >= 0:
-            tabs.setCurrentWidget(page)
-        page = parent
-    QApplication.processEvents()
+_reveal = reveal
 
 
 def _tab_from(widget, qtbot, presses: int, backwards: bool = False) -> list:

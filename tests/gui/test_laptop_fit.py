@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from engine.store import open_store
 from gui.app import ANALYSIS_PANELS, WINDOW_FRAME_PX, MainWindow, first_window_size
+from tests.gui.shared_setups import reveal
 
 
 @pytest.fixture
@@ -23,18 +24,7 @@ def _inside(widget, window) -> bool:
     return window.rect().contains(rect)
 
 
-def _reveal(widget) -> None:
-    """Bring forward every tab page that holds `widget` (a chart on a hidden page has no geometry)."""
-    from PySide6.QtWidgets import QTabWidget
-
-    page = widget
-    while page is not None:
-        parent = page.parentWidget()
-        tabs = parent.parentWidget() if parent is not None else None  # a page sits in the tabs' stack
-        if isinstance(tabs, QTabWidget) and tabs.indexOf(page) >= 0:
-            tabs.setCurrentWidget(page)
-        page = parent
-    QApplication.processEvents()
+_reveal = reveal
 
 
 def test_first_window_size_follows_the_screen():

@@ -12,6 +12,7 @@ import pytest
 
 from engine.store import open_store, schema
 from engine.store.store import StoreError
+from tests.old_db import old_database
 
 
 def _snapshot(path):
@@ -58,23 +59,7 @@ def test_killed_bulk_import_leaves_last_committed_state(tmp_path):
 def _make_old_database(path):
     """A database as the first release wrote it: migration 0001 only (later migrations never ran),
     holding the seeded rows (the columns 0001 had) and one scenario of the user's."""
-    import sqlite_utils
-
-    full = path.with_name("full-" + path.name)
-    open_store(full).close()
-    db = sqlite_utils.Database(path)
-    schema.migrations.apply(db, stop_before=schema.known_migration_names()[1])
-    db.conn.execute("attach database ? as full", (str(full),))
-    for table in db.table_names():
-        if table.startswith("_"):
-            continue
-        columns = ", ".join(f'"{c}"' for c in db[table].columns_dict)
-        db.conn.execute(f'insert into "{table}" ({columns}) select {columns} from full."{table}"')
-    db.conn.execute("""insert into scenarios values ('mine', '{"x": 1}', '2025-01-01')""")
-    db.conn.commit()
-    db.conn.execute("detach database full")
-    db.close()
-    full.unlink()
+    old_database(path, 1, ("""insert into scenarios values ('mine', '{"x": 1}', '2025-01-01')""",))
 
 
 def test_older_database_is_backed_up_then_migrated(tmp_path):
