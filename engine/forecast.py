@@ -850,9 +850,11 @@ def no_profile_notes(orders: Sequence[Order], scenario: ForecastScenario,
         if order.outstanding <= 0 or order.id in scenario.order_uncertainty or \
                 supply_vendor(order.vendor, scenario.vendor_uncertainty, maker).lower() in profiles:
             continue
-        by_vendor.setdefault((order.vendor or "").strip(), []).append(order)
+        # one line per vendor however its name is cased ("Cambricon" and "cambricon" made two)
+        by_vendor.setdefault((order.vendor or "").strip().lower(), []).append(order)
     out = []
-    for vendor, held in by_vendor.items():
+    for held in by_vendor.values():
+        vendor = (held[0].vendor or "").strip()   # as the first order spells it
         # a few ids and chips, then a count: 100 orders of one vendor made a line of 100 ids
         ids = _few(str(o.id) for o in held)
         chips = _few(dict.fromkeys(o.chip_id for o in held))
@@ -890,7 +892,9 @@ def contract_notes(orders: Sequence[Order], scenario: ForecastScenario,
         floor = delivered_share_floor(unc, total)
         lowest = unc.fraction_mode if unc.fraction_dist == "fixed" else unc.fraction_low
         if floor > lowest:
-            what = (f"the profile's fixed share ({lowest:.0%}) is less, so no more arrive"
+            highest = unc.fraction_mode if unc.fraction_dist == "fixed" else unc.fraction_high
+            what = ((f"the profile's fixed share ({highest:.0%})" if unc.fraction_dist == "fixed" else
+                     f"the profile's highest share ({highest:.0%})") + " is no more, so no more arrive"
                     if unc.fraction_dist == "fixed" or floor >= unc.fraction_high else
                     f"the share delivered is drawn from {floor:.0%} up (the profile's {lowest:.0%} to "
                     f"{unc.fraction_high:.0%}, given what arrived)")

@@ -228,3 +228,17 @@ def test_build_inputs_puts_the_no_risk_note_first_and_names_uncalibrated_chips()
     assert not any("Ascend" in n and "no published run" in n for n in inputs.notes)
     result = run_forecast(inputs)
     assert result.notes[0].startswith("NO DELIVERY RISK: Cambricon")
+
+
+def test_one_no_risk_line_per_vendor_however_it_is_cased_and_a_capped_profile_says_its_highest():
+    """QA: "Cambricon" and "cambricon" made two lines; a uniform 40-80% profile with 90% delivered
+    was said to have a "fixed share (40%)"."""
+    sc = default_scenario()
+    makers = {"mlu370-x8": "Cambricon"}
+    lower = replace(cambricon(6, 10_000), vendor="cambricon")
+    (note,) = no_profile_notes([cambricon(5), lower], sc, makers)
+    assert note.startswith("NO DELIVERY RISK: Cambricon orders 5, 6 (")
+    capped = replace(sc, vendor_uncertainty={**sc.vendor_uncertainty, "Huawei": OrderUncertainty(
+        fraction_dist="uniform", fraction_low=0.4, fraction_mode=0.6, fraction_high=0.8)})
+    (note,) = contract_notes([order_910b(90_000, oid=4)], capped, {STORY_910B_CHIP: "Huawei"})
+    assert "the profile's highest share (80%) is no more, so no more arrive" in note and "fixed" not in note
