@@ -6,7 +6,6 @@ training engine and a user's own measured runs in the validation-case schema.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Callable, Collection, Mapping, Sequence
 
@@ -274,13 +273,6 @@ CHIP_FAMILIES = (
 )
 
 
-# A family's die named inside an id or a display name (see calibration_id): a whole token, never
-# the start of a longer number (h20 is not h2000; 910B2 is a 910B)
-FAMILY_TOKEN = re.compile(r"(?:gh200|h200|h100|h800|h20|a100|a800)(?![0-9])|910[bc](?![a-z])")
-# leading words made of letters only ("nv", "nvidia", "hgx", "huawei", "ascend") may stand before it
-VENDOR_WORDS_AT_MOST = 2
-
-
 def _family_by_prefix(chip_id: str) -> str | None:
     for family, prefixes in CHIP_FAMILIES:
         if chip_id.startswith(prefixes):
@@ -288,67 +280,59 @@ def _family_by_prefix(chip_id: str) -> str | None:
     return None
 
 
-def calibration_id(chip_id: str, name: str = "") -> str:
-    """The id a chip's packaged calibration scopes (h100*, ascend-910c, ...) are matched against.
+def chip_family(chip) -> str:
+    """The calibration family of a chip ('hopper' for h800-sxm5-80gb), else its id. A Chip (or a
+    catalog row) is taken by its calibration_target, its calibrate_as or else its id: a copy with
+    calibrate_as h100-sxm5-80gb is 'hopper' whatever its id; a bare id by itself. Never by a
+    display name or a word inside an id ("H100 killer (Cambricon MLU)" was given Hopper factors)."""
+    from engine.catalog import calibration_target
 
-    The rule, in order:
-    1. an id that starts with a family's prefix (CHIP_FAMILIES) is its own: every catalog chip;
-    2. else the id, then the display name, as lower-case words (split at anything not a letter or
-       digit): past at most two leading words of letters only (a vendor or product line: "nv",
-       "nvidia hgx", "huawei"), a word that is a family's die (FAMILY_TOKEN) starts the id used:
-       nv-h100-sxm5-80gb -> h100-sxm5-80gb, "H100 SXM5 80GB" -> h100-sxm5-80gb, huawei-910c ->
-       ascend-910c (the catalog's 910 ids all start "ascend-");
-    3. else the id itself (lower-case), which no family's scope names.
-    A word with digits before the die ("mi300x-h100") stops the search: that id names another chip.
-    """
-    cid = (chip_id or "").strip().lower()
-    if _family_by_prefix(cid):
-        return cid
-    for text in (cid, str(name or "")):
-        words = [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
-        for skip in range(min(VENDOR_WORDS_AT_MOST, len(words) - 1) + 1):
-            if skip and not words[skip - 1].isalpha():
-                break
-            rest = "-".join(words[skip:])
-            if FAMILY_TOKEN.match(rest):
-                return "ascend-" + rest if rest.startswith("910") else rest
-    return cid
+    target = chip if isinstance(chip, str) else calibration_target(chip)
+    cid = (target or "").strip().lower()
+    return _family_by_prefix(cid) or cid
 
 
-def chip_family(chip_id: str, name: str = "") -> str:
-    """The calibration family of a chip ('hopper' for h800-sxm5-80gb, for nv-h100-sxm5-80gb, and
-    for any id named "H100 SXM5 80GB"; the rule is calibration_id's), else the id itself."""
-    return _family_by_prefix(calibration_id(chip_id, name)) or (chip_id or "").strip().lower()
+_PACKAGED: dict = {}   # "rows", "generic" and "catalog" (ids), read once: see _packaged()
 
 
-_GENERIC: dict[str, float] = {}
+def _packaged() -> dict:
+    """The packaged calibration rows, the generic (default-scope) factors and the catalog's ids."""
+    if not _PACKAGED:
+        import resources
+        from engine.catalog import calibration_rows, read_csv_rows, resolve_calibration
+
+        rows = calibration_rows()
+        _PACKAGED.update(rows=rows, generic=resolve_calibration({"id": "", "vendor": ""}, rows),
+                         catalog=frozenset(r["id"] for r in read_csv_rows(resources.read_text("chips.csv"))))
+    return _PACKAGED
 
 
 def uncalibrated_note(chip) -> str | None:
-    """A line for figures of a chip that no published run calibrated (no family of its own, and its
-    GEMM factor still the packaged generic one): an MI300X, a Gaudi 3 or a B200 was shown at the
-    fleet-average efficiency, with nothing to say so. None for a calibrated family, or a chip the
-    user fitted or edited (its factor then differs from the generic one)."""
-    family = chip_family(chip.id, chip.name)
-    scoped_id = calibration_id(chip.id, chip.name)
-    if family in FAMILY_SCOPES and scoped_id == chip.id.strip().lower():
-        return None
-    if not _GENERIC:
-        from engine.catalog import calibration_rows, resolve_calibration
+    """A line for figures of a chip whose training GEMM factor no chip-specific packaged scope
+    (an exact id or an id prefix, matched on its calibrate_as or id) set, and that the user did
+    not fit or edit: an MI300X, a Gaudi 3 or a B200 was shown at the fleet-average efficiency with
+    nothing to say so, and a copy of the 910C under another id (ascend-910c-copy) served 31%
+    faster than the 910C without a word. None when such a scope set it, or for a chip whose
+    factor differs from the packaged one (the user's own fit or edit)."""
+    from engine.catalog import SCOPE_PREFIX, calibration_target, resolved_scopes
 
-        _GENERIC.update(resolve_calibration({"id": "", "vendor": ""}, calibration_rows()))
-    generic = _GENERIC.get("train_gemm_eff")
-    if generic is None or abs(chip.factor("train_gemm_eff", generic) - generic) > 1e-9:
+    packaged = _packaged()
+    gemm = resolved_scopes(chip, packaged["rows"]).get("train_gemm_eff")
+    if gemm is None or gemm[0] >= SCOPE_PREFIX:
         return None
-    if family in FAMILY_SCOPES:
-        # a copy of a calibrated chip under another id ("H100 SXM5 80GB: no published run of this
-        # chip family" was said of nv-h100-sxm5-80gb, a byte-identical H100)
-        return (f"{chip.name}: a {family} chip by its id or name, but the packaged {family} factors go to ids "
-                f"matching {', '.join(FAMILY_SCOPES[family])}, not '{chip.id}': its efficiency factors are the generic "
-                "ones (fit your own runs with `fleetcast calibrate`)")
-    return (f"{chip.name}: no published run of this chip family is in the packaged calibration, so its "
-            "efficiency factors are the generic ones fitted on A100, Hopper and 910B runs; treat the figures as a "
-            "first estimate (fit your own runs with `fleetcast calibrate`)")
+    if abs(chip.factor("train_gemm_eff", gemm[2]) - gemm[2]) > 1e-9:
+        return None
+    target = calibration_target(chip)
+    if target in packaged["catalog"]:
+        # a catalog chip (or a copy of one) that no published run calibrated
+        return (f"{chip.name}: no published run of this chip family is in the packaged calibration, so its "
+                "efficiency factors are the generic ones fitted on A100, Hopper and 910B runs; treat the figures as "
+                "a first estimate (fit your own runs with `fleetcast calibrate`)")
+    if (chip.calibrate_as or "").strip():
+        return (f"{chip.name}: calibrate_as '{target}' is no catalog chip, so its efficiency factors are the generic "
+                "ones; set calibrate_as to the catalog chip it copies (see `fleetcast chips list`)")
+    return (f"{chip.name}: no packaged calibration matches id '{chip.id}', so its efficiency factors are the generic "
+            "ones; set calibrate_as to the catalog chip it copies, or fit your own runs with `fleetcast calibrate`")
 
 
 # Factors fitted per family on measured runs; every other training factor is a documented
@@ -367,7 +351,7 @@ def prior_chips(chips: Mapping, factor_names: Sequence[str] = FAMILY_FIT_FACTORS
     from engine.training import DEFAULT_FACTORS
 
     base = {n: float((prior or {}).get(n, DEFAULT_FACTORS[n])) for n in factor_names}
-    return {cid: chip.with_calibration(**{**FAMILY_DEFAULTS.get(chip_family(cid), {}), **base})
+    return {cid: chip.with_calibration(**{**FAMILY_DEFAULTS.get(chip_family(chip), {}), **base})
             for cid, chip in chips.items()}
 
 

@@ -20,7 +20,7 @@ CHIP_FLOAT_FIELDS = (
 )
 CHIP_INT_FIELDS = ("year", "scaleup_domain", "chips_per_node")
 CHIP_TEXT_FIELDS = ("id", "vendor", "name", "scaleup_name", "china_market", "confidence", "sources", "notes",
-                    "scaleup_topology")
+                    "scaleup_topology", "calibrate_as")
 CHIP_FIELDS = (
     "id", "vendor", "name", "year", "fp32_tflops", "tf32_tflops", "bf16_tflops", "fp16_tflops",
     "fp8_tflops", "int8_tops", "hbm_gb", "hbm_gbps", "scaleup_name", "scaleup_gbps",
@@ -29,6 +29,8 @@ CHIP_FIELDS = (
     # network topology (engine/topology.py), appended: switch | mesh | torus, one link's GB/s per
     # direction, fabric oversubscription of the scale-out tier
     "scaleup_topology", "scaleup_link_gbps", "scaleout_oversubscription", "fp4_tflops",
+    # the catalog chip whose packaged calibration this one takes (engine.catalog.calibration_target)
+    "calibrate_as",
 )
 
 
@@ -55,37 +57,55 @@ def read_csv_rows(text: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def calibration_target(chip: Chip | Mapping) -> str:
+    """The id a chip's packaged calibration scopes (h100*, ascend-910c, ...) are matched against:
+    its `calibrate_as` (the catalog chip it copies, set by the user), else its own id. Never
+    guessed from the id's words or the display name: a rename must not change a result."""
+    if isinstance(chip, Chip):
+        return chip.calibrate_as.strip() or chip.id.strip()
+    return str(chip.get("calibrate_as") or "").strip() or str(chip.get("id") or "").strip()
+
+
+SCOPE_EXACT, SCOPE_PREFIX, SCOPE_VENDOR, SCOPE_DEFAULT = 3, 2, 1, 0
+
+
+def scope_rank(scope: str, target: str, vendor: str) -> int | None:
+    """How specifically `scope` names a chip matched as `target` (calibration_target) of `vendor`:
+    SCOPE_EXACT .. SCOPE_DEFAULT, or None when it does not name it."""
+    scope = (scope or "").strip()
+    if scope == target:
+        return SCOPE_EXACT
+    if scope.endswith("*") and target.startswith(scope[:-1]):
+        return SCOPE_PREFIX
+    if scope and scope.lower() == (vendor or "").lower():
+        return SCOPE_VENDOR
+    return SCOPE_DEFAULT if scope == "default" else None
+
+
+def resolved_scopes(chip: Chip | Mapping, rows: Iterable[Mapping]) -> dict[str, tuple[int, str, float]]:
+    """factor -> (rank, scope, value) of the scope that sets it for `chip` (resolve_calibration)."""
+    target = calibration_target(chip)
+    vendor = chip.vendor if isinstance(chip, Chip) else chip.get("vendor", "")
+    ranked: dict[str, tuple[int, str, float]] = {}
+    for row in rows:
+        rank = scope_rank(row.get("scope") or "", target, vendor or "")
+        if rank is None:
+            continue
+        factor = row["factor"].strip()
+        if factor not in ranked or rank >= ranked[factor][0]:
+            ranked[factor] = (rank, (row.get("scope") or "").strip(), float(row["value"]))
+    return ranked
+
+
 def resolve_calibration(chip: Chip | Mapping, rows: Iterable[Mapping]) -> dict[str, float]:
     """Calibration factors for one chip from rows with `scope`, `factor`, `value`.
 
     `scope` is `default`, a vendor name, a chip-id prefix ending in `*` (e.g. `ascend-910b*`),
-    or an exact chip id; the most specific scope wins (exact > prefix > vendor > default).
+    or an exact chip id; the most specific scope wins (exact > prefix > vendor > default). Ids
+    are matched on the chip's calibration_target: a copy whose calibrate_as is h100-sxm5-80gb
+    gets exactly the H100's factors (under its own id it had the generic ones, 19% faster).
     """
-    from engine.calibration import calibration_id
-
-    chip_id = chip.id if isinstance(chip, Chip) else chip["id"]
-    vendor = chip.vendor if isinstance(chip, Chip) else chip.get("vendor", "")
-    name = chip.name if isinstance(chip, Chip) else chip.get("name", "")
-    # a copy of a catalog chip under another id (nv-h100-sxm5-80gb, huawei-910c) is matched by the
-    # id its family rule gives: it had the generic factors, 19% faster than the H100 it copies
-    scoped = calibration_id(chip_id, name or "")
-    ranked: dict[str, tuple[int, float]] = {}
-    for row in rows:
-        scope = (row.get("scope") or "").strip()
-        if scope in (chip_id, scoped):
-            rank = 3
-        elif scope.endswith("*") and scoped.startswith(scope[:-1]):
-            rank = 2
-        elif scope and scope.lower() == (vendor or "").lower():
-            rank = 1
-        elif scope == "default":
-            rank = 0
-        else:
-            continue
-        name = row["factor"].strip()
-        if name not in ranked or rank >= ranked[name][0]:
-            ranked[name] = (rank, float(row["value"]))
-    return {name: value for name, (_, value) in ranked.items()}
+    return {factor: value for factor, (_, _, value) in resolved_scopes(chip, rows).items()}
 
 
 def calibration_rows() -> list[dict]:

@@ -58,6 +58,10 @@ class Chip:
     scaleup_link_gbps: float | None = None
     scaleout_oversubscription: float | None = None
     fp4_tflops: float | None = None  # dense FP4 (NVFP4/MXFP4) matrix rate; None where the part has none
+    # The id of the catalog chip whose packaged calibration scopes this chip takes (a copy of the
+    # H100 under another id: h100-sxm5-80gb); blank: matched by its own id. Set by the user, never
+    # guessed from an id or a name, so a rename never changes a result.
+    calibrate_as: str = ""
     # Efficiency factors and overheads (name -> value), resolved from the calibration table.
     calibration: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 

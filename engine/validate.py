@@ -241,6 +241,29 @@ def _above_floor(name: str, raw, number):
     return number
 
 
+def _calibrate_as(value) -> str:
+    """A chip's calibrate_as: blank, or a chip id (the catalog chip whose calibration it takes;
+    its own id is fine). Which chips have a packaged calibration is said where figures are shown
+    (engine.calibration.uncalibrated_note), not here: an import has no catalog at hand."""
+    if _blank(value):
+        return ""
+    try:
+        return parse_id("calibrate_as", value)
+    except ValidationError:
+        raise ValidationError([f"calibrate_as: {_show(value)} (a catalog chip's id, e.g. h100-sxm5-80gb, "
+                               "or blank)"]) from None
+
+
+def _link_within_chip(cleaned: dict) -> list[str]:
+    """One per-pair link can't be faster than the chip's whole scale-up bandwidth: 500 GB/s per
+    link on a 196 GB/s chip made its mesh faster than a switch."""
+    link, total = cleaned.get("scaleup_link_gbps"), cleaned.get("scaleup_gbps")
+    if link is not None and total is not None and link > total:
+        return [f"scaleup_link_gbps: {link:g} (more than scaleup_gbps {total:g}: one link is a share of "
+                "the chip's scale-up bandwidth)"]
+    return []
+
+
 def chip_field_parser(name: str):
     if name == "id":
         return lambda v: parse_id("id", v)
@@ -263,6 +286,8 @@ def chip_field_parser(name: str):
         return lambda v, n=name: parse_int(n, v, minimum=1, maximum=CHIP_LIMITS[n])
     if name in ("sources", "notes"):
         return lambda v, n=name: parse_text(n, v, multiline=True)
+    if name == "calibrate_as":
+        return _calibrate_as
     if name in CHIP_FIELDS:
         return lambda v, n=name: parse_text(n, v)
     raise ValidationError([f"{name}: unknown chip field"])
@@ -279,6 +304,9 @@ def check_chip(row: dict) -> dict:
         zero = next((f for f in peaks if not _blank(row.get(f))), None)
         shown = f"{zero}: {_show(row.get(zero))}" if zero else "bf16_tflops: blank"
         raise ValidationError([f"{shown} (a chip needs at least one of bf16/fp16/fp8/int8 peak above 0)"])
+    problems = _link_within_chip(cleaned)
+    if problems:
+        raise ValidationError(problems)
     return cleaned
 
 

@@ -246,6 +246,9 @@ class ChipTableModel(RowTableModel):
         Column("id", "ID", editable=False, tooltip="Catalog id; orders refer to it, so it can't change"),
         Column("vendor", "Vendor"),
         Column("name", "Name"),
+        # beside the name: a copy of a catalog chip under another id takes its calibration only by this
+        Column("calibrate_as", "Calibrate as", tooltip="the catalog chip whose calibration this chip takes, "
+               "e.g. h100-sxm5-80gb for a copy of it; blank: by its id"),
         Column("year", "Year", "int", tooltip="Year of first availability", grouping=False),
         Column("bf16_tflops", "BF16 (TFLOP/s)", "float", tooltip=_PEAK),
         Column("fp16_tflops", "FP16 (TFLOP/s)", "float", tooltip=_PEAK),

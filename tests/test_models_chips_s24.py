@@ -1,5 +1,6 @@
 """QA s24 on model presets and the chip catalog: `models import` ids and names, duplicate display
-names, `models delete` / `chips delete`, the `chips list` columns, and a chip's calibration family."""
+names, `models delete` / `chips delete`, the `chips list` columns, and a chip's calibration family
+(by its id, or the catalog chip its calibrate_as names: never guessed from a name or an id's words)."""
 
 import csv
 import io
@@ -8,8 +9,8 @@ import json
 import pytest
 
 import resources
-from engine.calibration import calibration_id, chip_family, uncalibrated_note
-from engine.catalog import calibration_rows, chip_from_row, read_csv_rows, resolve_calibration
+from engine.calibration import chip_family, uncalibrated_note
+from engine.catalog import calibration_rows, calibration_target, chip_from_row, read_csv_rows, resolve_calibration
 from tests.cli_run import run_cli
 
 LLAMA31_8B = {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
@@ -182,37 +183,44 @@ def test_no_catalog_chip_changes_family():
     assert {r["id"] for r in rows} == set(CATALOG_FAMILIES)
     for row in rows:
         assert chip_family(row["id"]) == CATALOG_FAMILIES[row["id"]], row["id"]
-        assert chip_family(row["id"], row["name"]) == CATALOG_FAMILIES[row["id"]], row["id"]
-        assert calibration_id(row["id"], row["name"]) == row["id"]   # its packaged factors: as before
+        assert chip_family(row) == chip_family(chip_from_row(row)) == CATALOG_FAMILIES[row["id"]], row["id"]
+        assert calibration_target(row) == row["id"]   # its packaged factors: as before
 
 
-@pytest.mark.parametrize("chip_id, name, family, scoped", [
-    ("nv-h100-sxm5-80gb", "H100 SXM5 80GB", "hopper", "h100-sxm5-80gb"),    # a vendor word before the die
-    ("my-chip", "H100 SXM5 80GB", "hopper", "h100-sxm5-80gb"),              # by its display name
-    ("huawei-910c", "", "ascend-910b", "ascend-910c"),
-    ("hw-910b2", "Ascend 910B2", "ascend-910b", "ascend-910b2"),
-    ("nvidia-hgx-h200", "", "hopper", "h200"),
-    ("mi300x-h100", "", "mi300x-h100", "mi300x-h100"),     # another chip's name comes first
-    ("a-b-c-h100", "", "a-b-c-h100", "a-b-c-h100"),        # at most two vendor words
-    ("x", "Ascend 910 (910A)", "x", "x"),                  # the 910A is no 910B
-    ("mtt-h2000", "", "mtt-h2000", "mtt-h2000"),           # a token, not the start of a longer number
+@pytest.mark.parametrize("chip_id, name, calibrate_as, family, target", [
+    ("nv-h100-sxm5-80gb", "H100 SXM5 80GB", "h100-sxm5-80gb", "hopper", "h100-sxm5-80gb"),
+    ("huawei-910c", "", "ascend-910c", "ascend-910b", "ascend-910c"),
+    ("hw-910b2", "Ascend 910B2", "ascend-910b2", "ascend-910b", "ascend-910b2"),
+    ("h100-sxm5-80gb", "", "h100-sxm5-80gb", "hopper", "h100-sxm5-80gb"),   # its own id: fine
+    # blank: by the id alone; a family's die inside an id or a name no longer counts (a rename
+    # changed training 170 -> 175 tokens/s; "H100 killer (Cambricon MLU)" got Hopper factors)
+    ("nv-h100-sxm5-80gb", "H100 SXM5 80GB", "", "nv-h100-sxm5-80gb", "nv-h100-sxm5-80gb"),
+    ("my-chip", "H100 SXM5 80GB", "", "my-chip", "my-chip"),
+    ("mlu-x", "H100 killer (Cambricon MLU)", "", "mlu-x", "mlu-x"),
+    ("h800-custom", "", "", "hopper", "h800-custom"),                         # a family's id prefix
 ])
-def test_a_family_inside_an_id_or_a_name(chip_id, name, family, scoped):
-    assert chip_family(chip_id, name) == family
-    assert calibration_id(chip_id, name) == scoped
+def test_a_chip_is_calibrated_as_its_calibrate_as_else_its_id(chip_id, name, calibrate_as, family, target):
+    row = {"id": chip_id, "vendor": "NVIDIA", "name": name, "calibrate_as": calibrate_as}
+    assert chip_family(row) == chip_family(chip_from_row(row)) == family
+    assert calibration_target(row) == target
 
 
-def test_a_copy_of_a_calibrated_chip_is_not_called_an_unknown_family():
+def test_a_copy_with_calibrate_as_takes_its_original_calibration():
     """QA: a byte-identical H100 imported as nv-h100-sxm5-80gb was said to be of a family with no
-    published run; with the packaged scopes matched on its id it had the generic factors."""
-    row = {**next(r for r in _catalog_rows() if r["id"] == "h100-sxm5-80gb"), "id": "nv-h100-sxm5-80gb"}
+    published run, with the generic factors; calibrate_as names the chip it copies."""
+    reference = next(r for r in _catalog_rows() if r["id"] == "h100-sxm5-80gb")
+    row = {**reference, "id": "nv-h100-sxm5-80gb", "calibrate_as": "h100-sxm5-80gb"}
     as_stored = chip_from_row(row, resolve_calibration(row, calibration_rows()))   # what the store resolves
     assert uncalibrated_note(as_stored) is None
-    reference = next(r for r in _catalog_rows() if r["id"] == "h100-sxm5-80gb")
     assert dict(as_stored.calibration) == dict(resolve_calibration(reference, calibration_rows()))
-    renamed = {**row, "id": "fleet-a-gpu", "name": "Huawei 910C"}   # found by its display name
+    # without it the copy is its own chip, and said to be uncalibrated, with the fix
+    bare = chip_from_row({**row, "calibrate_as": ""}, resolve_calibration({**row, "calibrate_as": ""},
+                                                                          calibration_rows()))
+    assert "set calibrate_as to the catalog chip it copies" in uncalibrated_note(bare)
+    # a display name names nothing
+    renamed = {**row, "id": "fleet-a-gpu", "name": "Huawei 910C", "calibrate_as": ""}
     assert resolve_calibration(renamed, calibration_rows()) == resolve_calibration(
-        {"id": "ascend-910c", "vendor": "Huawei"}, calibration_rows())
+        {"id": "fleet-a-gpu", "vendor": "NVIDIA"}, calibration_rows())
 
 
 def test_a_copied_h100_trains_as_the_h100(tmp_path, capsys):
@@ -220,9 +228,9 @@ def test_a_copied_h100_trains_as_the_h100(tmp_path, capsys):
     db = str(tmp_path / "c.db")
     rows = [r for r in _catalog_rows() if r["id"] == "h100-sxm5-80gb"]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer = csv.DictWriter(out, fieldnames=list(dict.fromkeys([*rows[0], "calibrate_as"])))
     writer.writeheader()
-    writer.writerow({**rows[0], "id": "nv-h100-sxm5-80gb"})
+    writer.writerow({**rows[0], "id": "nv-h100-sxm5-80gb", "calibrate_as": "h100-sxm5-80gb"})
     (tmp_path / "copy.csv").write_text(out.getvalue())
     assert run_cli(capsys, "--db", db, "chips", "import", str(tmp_path / "copy.csv"))[0] == 0
     rates = []

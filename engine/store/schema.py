@@ -389,3 +389,12 @@ def m0011_story_h20_cut_off_note(db: Database) -> None:
         fixed = corrected(params)
         if fixed != params:
             db.table(SCENARIOS).update(row["name"], {"params": json.dumps(fixed, sort_keys=True)})
+
+
+@migrations(name="0012_chip_calibrate_as")
+def m0012_chip_calibrate_as(db: Database) -> None:
+    # The catalog chip whose packaged calibration a chip takes (a copy of the H100 under another
+    # id; engine.catalog.calibration_target). Blank for every stored chip: each keeps the factors
+    # its own id gave it. Not null, default '' (what check_chip writes for a blank): a NULL beside
+    # it would count every stored chip as changed by a re-import of the same file.
+    db.table(CHIPS).add_column("calibrate_as", str, not_null_default="")
