@@ -175,7 +175,7 @@ def _kv_peak_pct(sim) -> float | None:
 def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
     """The same load with prompts on separate prefill instances (engine.serving.capacity); its
     notes (overload, NICs too busy for the KV transfers) go to `notes`."""
-    from engine.serving.capacity import kv_transfer_sides_s_per_token, simulate_disaggregated
+    from engine.serving.capacity import attention_ranks, kv_transfer_sides_s_per_token, simulate_disaggregated
 
     instances = args.prefill_instances or 1
     run = simulate_disaggregated(inputs, prefill_tp=args.prefill_tp, prefill_instances=instances,
@@ -198,8 +198,8 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
         "ttft_ms": _finite(run.ttft_ms["mean"]), "tpot_ms": _finite(run.tpot_ms["mean"]),
         **{f"ttft_ms_{q}": _finite(run.ttft_ms[q]) for q in ("p50", "p90", "p99")},
         **{f"tpot_ms_{q}": _finite(run.tpot_ms[q]) for q in ("p50", "p90", "p99")},
-        # TTFT: prefill, the KV transfer and the decode instance's admission, with their queues;
-        # queue_ms: the waits for a prefill instance, the NICs and a decode seat
+        # TTFT: prefill, the KV transfer and the decode instance's first step on the request, with
+        # their queues; queue_ms: the waits for a prefill instance, the NICs and a decode seat
         "e2e_latency_ms": _finite(run.e2e_ms["mean"]), "queue_ms": _finite(run.queue_ms["mean"]),
         # one --input-len transfer alone (the slower of the sending and receiving NICs)
         "kv_transfer_ms_per_request": max(send_s, recv_s) * float(inputs.input_len) * 1e3,
@@ -212,22 +212,70 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
         lens_in = getattr(run.sim, "input_lens", None)
         mean_in = float(lens_in.mean()) if lens_in is not None and len(lens_in) else float(args.input_len)
         rate = float(args.request_rate) / max(int(inputs.replicas), 1)   # per replica
-        # the NICs' time the transfers need: the decode replica's receives all of them, each
-        # prefill instance's sends its share
-        busy = rate * mean_in * max(recv_s, send_s / int(instances))
+        # the NICs' time the transfers need: each decode attention rank's receive its requests'
+        # (data-parallel attention spreads them over the ranks' own NICs; 158% through one NIC
+        # read for 8 ranks), each prefill instance's send its share
+        ranks = attention_ranks(inputs.tp, inputs.ep)
+        recv_busy = rate * mean_in * recv_s / ranks
+        send_busy = rate * mean_in * send_s / int(instances)
+        busy = max(recv_busy, send_busy)
         out["kv_transfer_nic_busy_share"] = busy
         if busy > 1.0:
+            over = f" over {ranks} attention ranks' NICs" if ranks > 1 and recv_busy >= send_busy else ""
             notes.append(f"disaggregated: the KV transfers need {busy:.0%} of the NICs' time ({rate:g} requests/s per "
-                         f"replica x {out['kv_transfer_ms_per_request']:,.1f} ms): they queue, in TTFT and queue_ms")
+                         f"replica x {out['kv_transfer_ms_per_request']:,.1f} ms{over}): they queue, in TTFT and "
+                         "queue_ms")
         share = out["output_tokens_per_s_per_chip"] / (float(args.request_rate) * mean_out / float(out["chips"]))
         out["served_share_of_offered"] = share
-        # the aggregated run's test (OVERLOAD_SHARE, a queue that grows through the run)
-        out["overloaded"] = share < OVERLOAD_SHARE and _queue_grows(run.sim)
+        # the aggregated run's test (OVERLOAD_SHARE, a queue that grows through the run), or NICs
+        # that need more than their time: their queue grows without end, however long the run
+        # (104% busy read "overloaded: false" while TTFT p50 went 9.4 s -> 47 s from 2,000 to 8,000)
+        grows = share < OVERLOAD_SHARE and _queue_grows(run.sim)
+        out["overloaded"] = grows or busy > 1.0
         if out["overloaded"]:
-            notes.append(f"disaggregated: overloaded: {args.request_rate:g} requests/s offered, about "
-                         f"{share * args.request_rate:.3g} served ({share:.0%}); the queue grows through the run, so "
-                         f"TTFT grows with --requests: lower --request-rate or add prefill instances or decode chips")
+            binds = _disaggregated_binds(run.sim, busy, send_busy > recv_busy)
+            out["bound_by"] = binds[0]
+            said = (f"{args.request_rate:g} requests/s offered, about {share * args.request_rate:.3g} served "
+                    f"({share:.0%}); the queue grows through the run" if grows else
+                    "the KV transfers' queue grows without end (the NICs' time is short)")
+            notes.append(f"disaggregated: overloaded: {said}, so TTFT grows with --requests: {binds[1]}")
     return out
+
+
+def _disaggregated_binds(sim, nic_busy: float, sending: bool) -> tuple[str, str]:
+    """(the side that binds an overloaded disaggregated run, the advice for it): NICs that need
+    more than their time, else the wait that grows most through the run: for a prefill
+    instance, for the NICs, or for a decode seat (the decode batch full). The advice said "add
+    prefill instances" also where decode bound (16/24/40 chips served the same 4.87 requests/s)."""
+    import numpy as np
+
+    if nic_busy > 1.0:
+        side = "kv transfer (sending NICs)" if sending else "kv transfer (receiving NICs)"
+    else:
+        q = np.asarray(getattr(sim, "queue_s", []), dtype=float)
+        pf = getattr(sim, "prefill_wait_s", None)
+        nic = getattr(sim, "transfer_wait_s", None)
+        pf = np.zeros_like(q) if pf is None else np.asarray(pf, dtype=float)
+        nic = np.zeros_like(q) if nic is None else np.asarray(nic, dtype=float)
+        k = max(q.size // 4, 1)
+
+        def growth(x) -> float:
+            return float(np.nanmean(x[-k:]) - np.nanmean(x[:k])) if x.size else 0.0
+
+        parts = {"prefill pool": growth(pf), "kv transfer (sending NICs)" if sending else
+                 "kv transfer (receiving NICs)": growth(nic), "decode batch": growth(q - pf - nic)}
+        side = max(parts, key=lambda s: parts[s])
+    advice = {
+        "prefill pool": "the prefill instances bind (their queue grows): add prefill instances or lower "
+                        "--request-rate",
+        "kv transfer (sending NICs)": f"the prefill instances' NICs bind ({nic_busy:.0%} busy): add prefill "
+                                      "instances, a smaller --kv-dtype, or lower --request-rate",
+        "kv transfer (receiving NICs)": f"the decode side's NICs bind ({nic_busy:.0%} busy): more decode replicas "
+                                        "(--chips), a smaller --kv-dtype, or lower --request-rate",
+        "decode batch": "the decode instance binds (requests wait for a decode seat): add decode chips or replicas "
+                        "(--chips) or lower --request-rate; more prefill instances change nothing",
+    }[side]
+    return side, advice
 
 
 def _finite(x):
@@ -370,6 +418,10 @@ def run(args, ctx) -> Output:
     wdt = args.weight_dtype.lower()
     kdt = (args.kv_dtype or default_kv_dtype(wdt, chip)).lower()
     check_dtypes(chip, wdt, kdt)
+    if args.kv_dtype is None and wdt == "fp4" and kdt == "fp8":
+        # a default chose it (NVFP4 checkpoints ship an FP8 KV cache): said, as it sets the sequences
+        # that fit and the KV a disaggregated transfer moves
+        notes.append(f"KV cache in FP8 by default with FP4 weights on {chip.id}; --kv-dtype bf16 for a 16-bit cache")
     has_slo = args.ttft_ms is not None or args.tpot_ms is not None
     asked_load = args.concurrency is not None or args.request_rate is not None or bool(getattr(args, "offline", False))
     if given_pct is not None and asked_load and not has_slo:
@@ -806,8 +858,10 @@ def run(args, ctx) -> Output:
                if args.request_rate else "under Poisson load"}.get(
             inputs.scenario, inputs.scenario)
         reps = f"{d['replicas']} replica{'s' if d['replicas'] != 1 else ''}, {d['chips']} chips"
+        # the KV dtype too: the transfer moves that cache
         text += (f"\ndisaggregated ({d['prefill_instances']} x TP{d['prefill_tp']} prefill + {d['decode_chips']} decode "
-                 f"chips per replica, {reps}; {ran}): {d['output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip (both pools), "
+                 f"chips per replica, {reps}; {kdt} KV, {d['kv_transfer_ms_per_request']:,.1f} ms of transfer per "
+                 f"request; {ran}): {d['output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip (both pools), "
                  f"TTFT p90 {d['ttft_ms_p90']:,.0f} ms, "
                  + (f"TPOT p90 {d['tpot_ms_p90']:.1f} ms; " if d["tpot_ms_p90"] is not None else "TPOT n/a; ")
                  + ("the figures above are this deployment at the targets" if has_slo else
@@ -819,5 +873,8 @@ def run(args, ctx) -> Output:
         # running; when a lone request meets the targets, only that is refused, not the targets
         what = "the latency targets cannot be met" + (
             " at a steady load (a lighter one may: try --concurrency 1)" if cap.met_by_lone_request else "")
-        raise InfeasibleRequest(f"{model.id} on {chip.id}: {what}: {cap.explanation}", data=data)
+        # disaggregated: that deployment is what missed (the aggregated one may meet them)
+        where = (f", disaggregated ({args.prefill_instances or 1} x TP{args.prefill_tp} prefill + {per_replica} "
+                 f"decode chips)" if args.prefill_tp is not None else "")
+        raise InfeasibleRequest(f"{model.id} on {chip.id}{where}: {what}: {cap.explanation}", data=data)
     return Output(data=data, rows=rows, columns=["key", "value"], text=text)

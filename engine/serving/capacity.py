@@ -530,7 +530,9 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
     if not _meets(lo, ttft_ms, tpot_ms, percentile):
         which = []
         if ttft_ms and lo.ttft_ms[percentile] > ttft_ms:
-            which.append(f"TTFT {percentile} {lo.ttft_ms[percentile]:.0f} ms > {ttft_ms:g} ms")
+            which.append(f"TTFT {percentile} {lo.ttft_ms[percentile]:.0f} ms > {ttft_ms:g} ms"
+                         + (_disaggregated_ttft_parts(pool, input_len, prefix_cache_hit, lo.ttft_ms[percentile],
+                                                      fixed=not input_spread) if pool is not None else ""))
         if tpot_ms and lo.tpot_ms[percentile] > tpot_ms:
             which.append(f"TPOT {percentile} {lo.tpot_ms[percentile]:.1f} ms > {tpot_ms:g} ms")
         return SloCapacity(False, 0.0, 0.0, lo.ttft_ms, lo.tpot_ms, int(tp), int(ep or 1), "latency target",
@@ -587,6 +589,21 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
                         mean_running=best.sim.mean_running, requests=int(requests), seed=int(seed),
                         capped_requests=best.capped_requests)
     return held(found) if pool is None else _verified(found, run_at, requests, seed, ttft_ms, tpot_ms, percentile)
+
+
+def _disaggregated_ttft_parts(pool: PrefillPool, input_len, hit: float, ttft_ms: float, fixed: bool) -> str:
+    """" (prefill X ms + KV transfer Y ms + Z ms of ...)": what a disaggregated TTFT is made of,
+    one --input-len prompt alone on a prefill instance and the NICs (a light load's missed TTFT
+    read as the deployment's, where the transfer was most of it)."""
+    cached = int(input_len * hit)
+    chunk = max(int(input_len) - cached, 1)
+    prefill_ms = pool.cost.step_s(0, 0.0, chunk, 1, pool.cost.chunk_attn_flops(cached, chunk), chunk) * 1e3
+    transfer_ms = float(pool.transfer_s_per_token) * float(input_len) * 1e3
+    if not fixed:   # spread prompts: the percentile is not this prompt's
+        return f" (a {input_len:g}-token prompt: prefill {prefill_ms:.0f} ms + KV transfer {transfer_ms:.0f} ms)"
+    rest = max(ttft_ms - prefill_ms - transfer_ms, 0.0)
+    return (f" (prefill {prefill_ms:.0f} ms + KV transfer {transfer_ms:.0f} ms + {rest:.0f} ms of waits and the "
+            "first decode step)")
 
 
 def _held_to_offline(found: SloCapacity, offline_per_chip: float) -> SloCapacity:
@@ -847,6 +864,14 @@ def load_analysis(model, chip, *, input_len, output_len, tp=1, ep=1, ttft_ms=Non
     return LoadAnalysis(curve=curve, chosen_rate_per_s=rate, chosen=chosen, limiting=limiting, note=note)
 
 
+def attention_ranks(tp, ep) -> int:
+    """Data-parallel attention ranks of one decode replica: max(TP, EP) / TP (a TP1 EP8
+    replica runs each request on one of 8 ranks; `inference._deployment`'s attn_groups). Each
+    rank takes its own requests' KV over its own chips' NICs."""
+    tp = max(int(tp or 1), 1)
+    return max(max(tp, int(ep or 1)) // tp, 1)
+
+
 def kv_transfer_sides_s_per_token(model, chip, *, tp=1, ep=1, pp=1, prefill_tp: int | None = None,
                                   kv_dtype="bf16", weight_dtype="bf16", engine="",
                                   factors=None) -> tuple[float, float]:
@@ -854,7 +879,8 @@ def kv_transfer_sides_s_per_token(model, chip, *, tp=1, ep=1, pp=1, prefill_tp: 
     instance's spend moving one request's KV, each NIC at the achieved RDMA efficiency
     (`inf_scaleout_eff`). Receive: every chip of the decode attention group that takes the
     request (TP x PP chips; data-parallel attention puts a request on one group) takes its own
-    shard over its own NIC, in parallel. Send: those shards, all of them, leave over the
+    shard over its own NIC, in parallel; the other ranks' NICs receive other requests meanwhile
+    (`attention_ranks`: the transfers' busy share is over all of them). Send: those shards, all of them, leave over the
     `prefill_tp` chips' NICs, shared evenly (a head replicated on the prefill side is sent by
     either holder). `prefill_tp` None: the receiving side alone, for both."""
     from engine import inference as inf
@@ -908,14 +934,16 @@ def prefill_pool_of(inputs, prefill_tp: int | None, prefill_instances: int = 1) 
         raise UserError(f"prefill instance (tp={prefill_tp}): {exc}") from None
     if not pf_check.feasible:
         raise UserError(f"prefill instance (tp={prefill_tp}): {pf_check.reason}")
-    sched = scheduler_of(inputs, cost_model_for(inputs))
+    decode_cm = cost_model_for(inputs)
+    sched = scheduler_of(inputs, decode_cm)
     send_s, recv_s = kv_transfer_sides_s_per_token(
         inputs.model, inputs.chip, tp=inputs.tp, ep=inputs.ep, pp=inputs.pp, prefill_tp=int(prefill_tp),
         kv_dtype=inputs.kv_dtype, weight_dtype=inputs.weight_dtype, engine=inputs.engine,
         factors=inputs.factors or None)
     pool = PrefillPool(cost=cost_model_for(pf_inputs), instances=int(prefill_instances),
                        max_num_batched_tokens=sched.max_num_batched_tokens,
-                       transfer_s_per_token=max(send_s, recv_s), send_s_per_token=send_s, recv_s_per_token=recv_s)
+                       transfer_s_per_token=max(send_s, recv_s), send_s_per_token=send_s, recv_s_per_token=recv_s,
+                       recv_queues=attention_ranks(inputs.tp, inputs.ep))
     return pool, int(prefill_tp) * int(prefill_instances)
 
 

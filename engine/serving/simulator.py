@@ -113,6 +113,10 @@ class SimResult:
     # peak KV use: the fullest the cache got, read before finished sequences free their blocks
     # (kv_used_frac samples after each step or run, when they have: it misses the peak)
     kv_peak_frac: float = 0.0
+    # disaggregated (a prefill pool), per request as queue_s: the parts of queue_s spent waiting
+    # for a prefill instance and for the NICs (the rest waited for a decode seat); None otherwise
+    prefill_wait_s: np.ndarray | None = None
+    transfer_wait_s: np.ndarray | None = None
 
 
 def draw_lengths(mean: float, spread: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -178,7 +182,9 @@ class PrefillPool:
     instance over the scale-out network: `transfer_s_per_token` per prompt token for one
     transfer alone (the slower of the two sides). Transfers share the NICs: a prefill
     instance's sends take `send_s_per_token` of its NICs' time, the decode instance's receives
-    `recv_s_per_token` of its own (None: the transfer's time), one transfer after another."""
+    `recv_s_per_token` of its own (None: the transfer's time), one transfer after another.
+    `recv_queues`: the decode instance's data-parallel attention ranks; each takes its own
+    requests' KV over its own NICs, so their receives run side by side."""
 
     cost: StepCostModel
     instances: int = 1
@@ -186,6 +192,7 @@ class PrefillPool:
     transfer_s_per_token: float = 0.0
     send_s_per_token: float | None = None
     recv_s_per_token: float | None = None
+    recv_queues: int = 1
 
 
 def _prefill_pool_run(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray,
@@ -239,17 +246,27 @@ def prefill_pool_ready(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray,
     finish; each starts when its prefill instance's NICs and the decode instance's are free, so
     transfers that need more than the NICs' time queue (timed alone, a 1 GB/s NIC kept 220%
     busy added nothing to TTFT)."""
+    ready, prefill_wait, nic_wait = _prefill_pool_transfers(pool, arr_t, lin, hit)
+    return ready, prefill_wait + nic_wait
+
+
+def _prefill_pool_transfers(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray,
+                            hit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`prefill_pool_ready` with its waits apart: (ready, seconds waited for a prefill instance,
+    seconds waited for the NICs)."""
     start, done, where = _prefill_pool_run(pool, arr_t, lin, hit)
     whole = float(pool.transfer_s_per_token)
     send = whole if pool.send_s_per_token is None else float(pool.send_s_per_token)
     recv = whole if pool.recv_s_per_token is None else float(pool.recv_s_per_token)
+    ranks = max(int(pool.recv_queues), 1)
     ready = np.empty(len(arr_t))
-    waited = start - arr_t
+    prefill_wait = start - arr_t
+    nic_wait = np.zeros(len(arr_t))
     if whole <= 0.0:
         ready[:] = done
-        return ready, waited
+        return ready, prefill_wait, nic_wait
     order = np.argsort(done, kind="stable")
-    if int(pool.instances) <= 1 or send <= recv:
+    if ranks == 1 and (int(pool.instances) <= 1 or send <= recv):
         # The decode instance's NICs bind (or one sender, so one queue): transfer i starts at
         # max(its prefill's end, the previous start + the previous transfer's busy time), in
         # closed form: with S the busy times summed before i, S_i + max over j <= i of
@@ -258,20 +275,23 @@ def prefill_pool_ready(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray,
         before = np.concatenate(([0.0], np.cumsum(busy)[:-1]))
         start = before + np.maximum.accumulate(done[order] - before)
         ready[order] = start + lin[order] * whole
-        waited[order] += start - done[order]
-        return ready, waited
-    send_free = [0.0] * int(pool.instances)
-    recv_free = 0.0
+        nic_wait[order] = start - done[order]
+        return ready, prefill_wait, nic_wait
+    send_free = [0.0] * max(int(pool.instances), 1)
+    # one receive queue per attention rank: a request's KV goes to its rank's chips alone, and
+    # the rank whose NICs free first takes it (the decode side's DP balancing)
+    recv_free = [0.0] * ranks
     done_l, where_l, lin_l = done.tolist(), where.tolist(), lin.tolist()
     for i in order.tolist():
         k = where_l[i]
-        t = max(done_l[i], send_free[k], recv_free)
+        r = recv_free.index(min(recv_free))
+        t = max(done_l[i], send_free[k], recv_free[r])
         ready[i] = t + lin_l[i] * whole
         # each side is busy for its own share; the transfer lasts as long as the slower side
         send_free[k] = t + lin_l[i] * send
-        recv_free = t + lin_l[i] * recv
-        waited[i] += t - done_l[i]
-    return ready, waited
+        recv_free[r] = t + lin_l[i] * recv
+        nic_wait[i] = t - done_l[i]
+    return ready, prefill_wait, nic_wait
 
 
 # Per cost model (weakly held, so they go with it): its lines' check, and one envelope per batch
@@ -462,16 +482,19 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     gen_a = np.zeros(N, dtype=np.int64)
     pre_finished_a = np.zeros(N, dtype=bool)
     pool_wait_a = np.zeros(N)                # disaggregated: waits before the decode instance
+    prefill_wait_a = nic_wait_a = None
     if prefill_pool is not None:
-        ready, waited = prefill_pool_ready(prefill_pool, arr_a, lin_a, hit)
+        ready, prefill_wait_a, nic_wait_a = _prefill_pool_transfers(prefill_pool, arr_a, lin_a, hit)
         order = np.argsort(ready, kind="stable")
         lin_a, lout_a, user_a, arr_a = lin_a[order], lout_a[order], user_a[order], ready[order]
-        capped_a, pool_wait_a = capped_a[order], waited[order]
+        prefill_wait_a, nic_wait_a = prefill_wait_a[order], nic_wait_a[order]
+        capped_a, pool_wait_a = capped_a[order], prefill_wait_a + nic_wait_a
         # The prefill instance computes the first token, but the user gets it from the decode
         # instance (vLLM's and SGLang's P/D streams come from there) once the KV has arrived and
-        # the decode instance has admitted the request: `first` is set at that admission, so an
-        # overloaded decode instance's queue is in TTFT (it sat in TPOT, TTFT p90 106 ms beside
-        # a 40 s queue). A one-token request ends when its KV arrives.
+        # the decode instance has run its first step on the request: `first` is set at the end
+        # of the step that admits it, so an overloaded decode instance's queue is in TTFT (it sat
+        # in TPOT, TTFT p90 106 ms beside a 40 s queue) and so is that step (a light load read
+        # TTFT = prefill + transfer exactly). A one-token request ends when its KV arrives.
         gen_a[:] = 1
         mode = "poisson"                      # the decode instance sees arrivals in time order
         pre_finished_a = lout_a <= 1
@@ -518,6 +541,13 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     running: dict[int, None] = {}             # ids in admission order (a dict: O(1) removal)
     prefilling: list[int] = []                # running ids whose prompt is not yet computed
     pending: list[int] = []                   # admitted already prefilled: join the decode set next step
+    first_due: list[int] = []                 # admitted already prefilled: first token at the end of the next step
+    # Pipelined (pp > 1): a prompt finished in a step with decodes has its first token only once
+    # its micro-batch has crossed every stage (`StepCostModel.prefill_latency_s`), after the
+    # step's round ends; it joins the decode set then. {id: when}, and a heap of (when, id).
+    piped = cm.pp > 1
+    crossing: dict[int, float] = {}
+    crossing_heap: list[tuple[float, int]] = []
     used = 0
     t = 0.0
     finished = 0
@@ -641,6 +671,15 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 if ptr < N:
                     t = arr[ptr]
                 continue
+        while crossing_heap and crossing_heap[0][0] <= t:
+            when, i = heapq.heappop(crossing_heap)
+            if crossing.get(i) != when:
+                continue                                # preempted while crossing
+            del crossing[i]
+            if gen[i] >= lout[i]:
+                finish(i, when)
+            else:
+                join(i)
         # ---- decode part: every running sequence past its prefill gets one token ----
         if pending:
             for i in pending:
@@ -653,6 +692,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 victim, _ = running.popitem()          # latest admitted: recompute later
                 if fin_g[victim] >= 0:
                     leave(victim)
+                elif victim in crossing:
+                    del crossing[victim]                # its prompt recomputes, its first token stands
                 else:
                     prefilling.remove(victim)
                 used -= alloc[victim]
@@ -702,7 +743,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 ctx[i] = lin[i] + g_i
                 if sched_t[i] != sched_t[i]:           # NaN: first time scheduled
                     sched_t[i] = t
-                    first[i] = t                        # the decode instance streams the first token
+                    first_due.append(i)                 # the decode instance streams the first token
                 pending.append(i)
                 continue
             c = min(need[i], budget) if chunked else need[i]
@@ -727,8 +768,11 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             continue                                    # they decode from the next step on
         step_d = D if (mixed or not chunks) else 0      # a prefill step of an unmixed engine runs alone
         if not chunks and step_d == 0:
-            if (poisson or ramp_end) and ptr < N:
-                t = max(t, arr[ptr])
+            nxt = arr[ptr] if (poisson or ramp_end) and ptr < N else math.inf
+            if crossing_heap:
+                nxt = min(nxt, crossing_heap[0][0])
+            if nxt < math.inf:
+                t = max(t, nxt)
                 continue
             raise UserError("the scheduler cannot make progress (a request does not fit the KV cache)")
 
@@ -736,8 +780,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             # ---- a run of pure-decode steps up to the next event, priced in one go ----
             # (admission just failed for lack of requests, seats, budget or KV: nothing changes
             # before a completion, an arrival or a KV block shortfall)
-            if pending or (preempted_now and waiting):
-                k = 1                                   # admission reopens next step
+            if pending or first_due or (preempted_now and waiting):
+                k = 1                                   # admission reopens next step (or a first token is due)
             else:
                 f, i = divmod(heap[0], N)
                 while fin_g[i] != f:                    # left by a preempted sequence
@@ -761,6 +805,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                         hi = mid - 1
                 k = lo
             na = arr[ptr] if (poisson or ramp_end) and ptr < N else math.inf     # the next arrival ends the run
+            if crossing_heap and crossing_heap[0][0] < na:
+                na = crossing_heap[0][0]                # so does a prompt's first token (pipelined)
             env = envelopes.get(D) or pricer.envelope(D)
             if env is not None:
                 n = len(env) - 1
@@ -782,6 +828,10 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             dec_steps += k
             t += dt
             steps += k
+            if first_due:                               # k is 1: the step that admitted them
+                for i in first_due:
+                    first[i] = t
+                first_due = []
             out_tokens += D * k
             if not reserve:
                 used += growth(k)
@@ -808,8 +858,17 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 largest = c
         dt = cm.step_s(step_d, float(S) if step_d else 0.0, pf_tokens, len(chunks), attn, largest)
         busy_run_sum += len(running) * dt
+        t_step = t
         t += dt
         steps += 1
+        if first_due:
+            for i in first_due:
+                first[i] = t
+            first_due = []
+        crossed_at = t                                  # when this step's prompts have their first token
+        if piped and step_d and any(need[i] <= c for i, _, c in chunks):
+            crossed_at = max(t, t_step + cm.prefill_latency_s(step_d, float(S), pf_tokens, len(chunks), attn,
+                                                              largest))
         produced = step_d
         ended = []
         if step_d:
@@ -828,7 +887,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 need[i] = 0
                 prefilling.remove(i)
                 if gen[i] == 0:
-                    first[i] = t
+                    first[i] = crossed_at
                 gen[i] += 1
                 ctx[i] += 1
                 produced += 1
@@ -836,7 +895,10 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                     nb = -(-ctx[i] // bs)
                     used += nb - alloc[i]
                     alloc[i] = nb
-                if gen[i] >= lout[i]:
+                if crossed_at > t:                      # still crossing the pipeline: joins (or ends) then
+                    crossing[i] = crossed_at
+                    heapq.heappush(crossing_heap, (crossed_at, i))
+                elif gen[i] >= lout[i]:
                     ended.append(i)
                 else:
                     newly.append(i)
@@ -935,7 +997,9 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         preemptions=preemptions, mean_running=busy_run_sum / t if t > 0 else 0.0,
         mean_decode_step_s=dec_time / dec_steps if dec_steps else float("nan"), makespan_s=t,
         input_lens=lin_a, output_lens=lout_a, keeps_up=keeps_up, capped_requests=int(capped_a[kept].sum()),
-        window_s=float(window_s), kv_peak_frac=kv_peak * kv_scale)
+        window_s=float(window_s), kv_peak_frac=kv_peak * kv_scale,
+        prefill_wait_s=None if prefill_wait_a is None else prefill_wait_a[kept],
+        transfer_wait_s=None if nic_wait_a is None else nic_wait_a[kept])
 
 
 def _queue_grows(queue_s: np.ndarray) -> bool:

@@ -611,6 +611,7 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
     kv = [(0.0, 0.0)]
     marks = {}                         # 'first_done' / 'last_arrival': (time, output tokens)
     since_admit = 0                    # decode steps since requests were last admitted (TGI throttle)
+    first_due = []                     # prefilled elsewhere, admitted: first token at the end of the next step
 
     def blocks(x):
         return -(-x // bs)
@@ -690,7 +691,8 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
                 r.alloc, r.ctx, r.state = nb, r.lin + r.gen, "decode"
                 used += nb
                 if math.isnan(r.scheduled):
-                    r.scheduled = r.first = t      # the decode instance streams the first token
+                    r.scheduled = t
+                    first_due.append(r)            # the decode instance streams the first token
                 direct = True
                 continue
             c = min(r.need, budget) if sched.chunked_prefill else r.need
@@ -725,6 +727,9 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
         busy += len(running) * dt
         t += dt
         steps += 1
+        for r in first_due:            # the step that admitted them has run
+            r.first = t
+        first_due = []
         if not chunks:
             dec_time += dt
             dec_steps += 1
