@@ -47,6 +47,11 @@ FFN_WIDTH = ("intermediate_size", "n_inner", "ffn_hidden_size", "ffn_dim", "ffn_
 NESTED_SECTIONS = ("attn_config", "ffn_config")
 # MPT's attention kind, where its attn_config says it (kv_n_heads counts only for grouped-query)
 MPT_ATTN_TYPE = "attn_config.attn_type"
+# llm-foundry's GroupedQueryAttention without kv_n_heads: one KV head (its default)
+MPT_DEFAULT_KV_HEADS = 1
+# MPT's FFN width as a multiple of d_model (llm-foundry's resolve_ffn_hidden_size: used when no
+# ffn_hidden_size is given, and d_model x ratio must be whole); absent, MPTConfig's default of 4
+EXPANSION_RATIO = "expansion_ratio"
 # Llama 4: `intermediate_size` is the experts' width, this one the dense (non-MoE) layers'
 DENSE_FFN_WIDTH = ("intermediate_size_mlp",)
 # Only Llama 4 has these: its MoE layers have one shared expert of the experts' width, with no
@@ -294,6 +299,27 @@ def _rope_context(config: dict, context: int, context_key: str, notes: list, pro
     return derived
 
 
+def _expanded_width(config: dict, hidden: int, hidden_key: str, problems: list, notes: list) -> int | None:
+    """MPT's FFN width, expansion_ratio x d_model, as llm-foundry resolves it (a note says so);
+    None with a problem when the ratio is no positive number or the width is not whole. Unread,
+    MPT-7B with a ratio of 8 imported with 4 x hidden: 6.7 B parameters for 10.9 B."""
+    ratio = _number(config[EXPANSION_RATIO])
+    if ratio is None or ratio <= 0:
+        problems.append(f"{EXPANSION_RATIO}: {_show(config[EXPANSION_RATIO])} (must be a positive number)")
+        return None
+    width = hidden * ratio
+    if not math.isfinite(width) or width > MAX_CONFIG_INTEGER:
+        problems.append(f"{EXPANSION_RATIO}: {_show(config[EXPANSION_RATIO])} (x {hidden_key} {hidden:,}: "
+                        "not a real model)")
+        return None
+    if width != int(width):
+        problems.append(f"{EXPANSION_RATIO}: {_show(config[EXPANSION_RATIO])} (x {hidden_key} {hidden:,} = "
+                        f"{width:,g}: not a whole FFN width)")
+        return None
+    notes.append(f"FFN width {int(width):,} = {EXPANSION_RATIO} {ratio:g} x {hidden_key} {hidden:,}")
+    return int(width)
+
+
 def _quantization_note(config: dict) -> str | None:
     """What `quantization_config` says of the stored weights, for serving them: the
     `serve --weight-dtype` that matches (fp8 DeepSeek-V3, 4-bit AWQ/GPTQ), else what it is."""
@@ -481,6 +507,11 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         if attn_type == "multiquery_attention" and "kv_heads" not in fields:
             fields["kv_heads"] = 1
             notes.append(f"{MPT_ATTN_TYPE} {attn_type!r}: one KV head shared by every head")
+        elif attn_type == "grouped_query_attention" and "kv_heads" not in fields:
+            # taken as multi-head it had a KV cache n_heads times llm-foundry's
+            fields["kv_heads"] = MPT_DEFAULT_KV_HEADS
+            notes.append(f"{MPT_ATTN_TYPE} {attn_type!r} without attn_config.kv_n_heads: "
+                         f"{MPT_DEFAULT_KV_HEADS} KV head, llm-foundry's default")
     for required in ("layers", "hidden", "heads", "vocab"):
         if required not in fields:
             problems.append(f"{required}: missing (looked for {', '.join(FIELD_ALIASES[required])})")
@@ -510,6 +541,8 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         fields["seq_len"] = min(int(context), training_seq_len)
         if training_seq_len > context:
             notes.append(f"training seq_len {training_seq_len:,} lowered to {context:,}, the context window")
+        elif derived is not None:   # the rope_scaling note said the context window already
+            notes.append(f"seq_len {training_seq_len:,}")
         else:
             notes.append(f"seq_len {training_seq_len:,}; context_len {context:,} (the context window)")
     else:
@@ -527,7 +560,17 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
             return float(v)
         except (TypeError, ValueError):
             return None
-    fields["gated_ffn"], ffn_why = _ffn_form(config, model_type, _num(fields.get("hidden")), _num(_first(config, FFN_WIDTH)[1]))
+    ffn_key, ffn = _first(config, FFN_WIDTH)
+    if ffn_key is None and EXPANSION_RATIO in config:
+        ffn = _expanded_width(config, int(fields["hidden"]), str(_first(config, FIELD_ALIASES["hidden"])[0]),
+                              problems, notes)
+        if problems:
+            raise ValidationError(problems)
+        ffn_key = EXPANSION_RATIO
+    elif ffn_key is not None and EXPANSION_RATIO in config:   # llm-foundry reads the width given
+        used.add(EXPANSION_RATIO)
+        notes.append(f"{EXPANSION_RATIO} not used: {ffn_key} gives the FFN width")
+    fields["gated_ffn"], ffn_why = _ffn_form(config, model_type, _num(fields.get("hidden")), _num(ffn))
     if "kv_heads" not in fields and not mla:
         # with no count, a multi-query flag (see MULTI_QUERY_TYPES) or else one KV head per head
         multi_query = config.get("multi_query", model_type in MULTI_QUERY_TYPES)
@@ -555,7 +598,6 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
         notes.append(f"tie_word_embeddings missing: taken as {str(fields['tied_embeddings']).lower()}, the "
                      f"default for model_type {model_type or '(none)'!r}")
 
-    ffn_key, ffn = _first(config, FFN_WIDTH)
     if ffn_key:
         used.add(ffn_key)
     # ModelConfig field -> the config's own name for it, for messages: "moe_topk: 9" was said of a

@@ -47,6 +47,55 @@ def _application():
     return app
 
 
+# The views that show one saved model and chip: {params["ui"] key: its tab's name}
+CHOICE_VIEWS = {"training": "Training", "inference": "Inference"}
+CHOICES = (("model_id", "model_combo", "model", "not among the model presets"),
+           ("chip_id", "chip_combo", "chip", "not in the catalog"))
+
+
+def missing_choice_warnings(store, scenario: str | None, panels) -> list[str]:
+    """One line per model or chip a scenario's Training or Inference view names (saved, or its
+    default) that the store no longer has, with what the view shows instead: the files and the
+    report hold that one's figures (they were written for another model without a word)."""
+    from engine.errors import UserError
+    from engine.studies import ServingStudy, TrainingStudy
+
+    studies = {"training": TrainingStudy, "inference": ServingStudy}
+    params = store.scenario(scenario)["params"] if scenario else {}
+    ui = params.get("ui") if isinstance(params.get("ui"), dict) else {}
+    held = {"model_id": {m.id for m in store.models()}, "chip_id": {c["id"] for c in store.chip_rows()}}
+    found: dict[tuple, list[str]] = {}   # (what, saved id, where it is not, shown) -> the views
+    for view, title in CHOICE_VIEWS.items():
+        panel = panels.get(view)
+        study_cls = studies[view]
+        state = ui.get(view) if isinstance(ui.get(view), dict) else {}
+        try:
+            study = study_cls.from_dict(state)
+        except UserError:   # a newer version's inputs: the view shows its defaults (and says so)
+            study = study_cls()
+        for key, combo_name, what, where in CHOICES:
+            saved = getattr(study, key)
+            combo = getattr(panel, combo_name, None)
+            if saved in held[key] or combo is None or not combo.currentText():
+                continue
+            found.setdefault((what, saved, where, combo.currentText()), []).append(title)
+    out = []
+    for (what, saved, where, shown), views in found.items():
+        one = len(views) == 1
+        out.append(f"scenario '{scenario}': its {' and '.join(views)} view{'' if one else 's'} "
+                   f"name{'s' if one else ''} {what} '{saved}', which is {where} (deleted?): "
+                   f"{'its' if one else 'their'} figures are for {shown} instead")
+    return out
+
+
+def say_warnings(warnings: list[str]) -> None:
+    """Each warning on its own stderr line, before the work starts (stdout keeps the answer)."""
+    import sys
+
+    for line in warnings:
+        print(f"fleetcast: warning: {line}", file=sys.stderr, flush=True)
+
+
 def run(args, ctx) -> Output:
     if not args.out.strip():   # "" is the current folder to Path: 94 files written where the shell stood
         raise UserError("--out '': give the folder to write into")
@@ -72,6 +121,8 @@ def run(args, ctx) -> Output:
         name = baseline_scenario(store)
     panels = build_offscreen_panels(store, name)
     try:
+        warnings = missing_choice_warnings(store, name, panels)
+        say_warnings(warnings)
         from engine.commands import terminal_progress
 
         with terminal_progress(lambda fraction, message="": f"{fraction * 100:3.0f}% {message}") as progress:   # every view computed first: minutes on a big fleet
@@ -84,6 +135,7 @@ def run(args, ctx) -> Output:
     files = [str(p) for p in written]
     rows = [{"file": f, "kind": Path(f).suffix.lstrip(".")} for f in files]
     missing = "".join(f"; {t} (its files are left out)" for t in not_computed_text(left_out))
-    return Output(data={"scenario": name, "out": str(out), "files": files, "not_computed": left_out}, rows=rows,
+    return Output(data={"scenario": name, "out": str(out), "files": files, "not_computed": left_out,
+                        "warnings": warnings}, rows=rows,
                   text=f"scenario '{name}'" + ("" if args.scenario else " (the baseline; choose another with --scenario)")
                   + f": wrote {len(files)} files to {out}{missing}")

@@ -83,7 +83,7 @@ def _cleaned_up_on_sigterm(ctx, out: Path):
 
 
 def _write(args, ctx, store, out: Path) -> Output:
-    from gui.export_cli import _application
+    from gui.export_cli import _application, missing_choice_warnings, say_warnings
 
     app = _application()
     from gui.export_all import build_offscreen_panels, dispose_offscreen_panels
@@ -98,6 +98,9 @@ def _write(args, ctx, store, out: Path) -> Output:
     params = store.scenario(name)["params"] if name else {}
     panels = build_offscreen_panels(store, name)
     try:
+        # (the PDF does not say it yet: gui.report's assumptions take no such lines)
+        warnings = missing_choice_warnings(store, name, panels)
+        say_warnings(warnings)
         from engine.commands import terminal_progress
 
         with terminal_progress(lambda fraction, message="": f"{fraction * 100:3.0f}% {message}") as progress:   # every view computed first: minutes on a big fleet
@@ -109,7 +112,7 @@ def _write(args, ctx, store, out: Path) -> Output:
     from gui.export_all import not_computed_text
 
     data = {"scenario": name, "out": str(result.path), "pages": result.pages, "charts": result.charts,
-            "sections": result.sections, "not_computed": result.not_computed}
+            "sections": result.sections, "not_computed": result.not_computed, "warnings": warnings}
     row = {"scenario": name, "out": str(result.path), "pages": result.pages, "charts": result.charts}
     missing = "".join(f"; {t} (said first in its key answers)" for t in not_computed_text(result.not_computed))
     return Output(data=data, rows=[row], text=f"wrote {result.path} ({result.pages} pages, {result.charts} charts)"

@@ -117,7 +117,7 @@ def test_models_delete_all_or_none(capsys, tmp_path):
     code, _, err = run_cli(capsys, "--db", db, "models", "delete", "mine", "llama3-405b")
     assert code == 1 and "model 'llama3-405b': scenario 'Story default' (jobs[0].model_id)" in err
     assert "mine" in _models(capsys, db)
-    code, out, err = run_cli(capsys, "--db", db, "models", "delete", "mine", "llama3-8b")
+    code, out, err = run_cli(capsys, "--db", db, "models", "delete", "mine", "llama3-8b", "--force")
     assert code == 0, err
     assert out.splitlines()[0] == "deleted 2 model preset(s): mine (mine), llama3-8b (Llama 3 8B, built in)"
     assert not {"mine", "llama3-8b"} & set(_models(capsys, db))
@@ -135,7 +135,7 @@ def test_chips_delete_all_or_none(capsys, tmp_path):
     assert "mi300x" in chip_ids()
     code, _, err = run_cli(capsys, "--db", db, "chips", "delete", "mi300x", "no-such-chip")
     assert code == 1 and "chip 'no-such-chip': not in the catalog" in err
-    code, out, err = run_cli(capsys, "--db", db, "chips", "delete", "mi300x", "b200", "--format", "json")
+    code, out, err = run_cli(capsys, "--db", db, "chips", "delete", "mi300x", "b200", "--format", "json", "--force")
     assert code == 0, err
     assert [r["id"] for r in json.loads(out)["deleted"]] == ["mi300x", "b200"]
     assert not {"mi300x", "b200"} & chip_ids()

@@ -15,7 +15,7 @@ from engine.errors import UserError, ValidationError
 # oversubscribed fabric): shown beside the peaks and link speeds they qualify
 CHIP_TABLE_COLUMNS = ["id", "vendor", "name", "bf16_tflops", "fp8_tflops", "fp4_tflops", "hbm_gb", "hbm_gbps",
                       "scaleup_gbps", "scaleup_domain", "scaleup_topology", "scaleup_link_gbps", "scaleout_gbps",
-                      "scaleout_oversubscription", "tdp_w", "price_usd", "china_market", "confidence"]
+                      "scaleout_oversubscription", "tdp_w", "price_usd", "china_market", "confidence", "calibrate_as"]
 ORDER_COLUMNS = ["id", "buyer", "vendor", "chip_id", "quantity", "delivered", "order_date", "promised",
                  "price_usd_per_chip", "status", "source", "note"]
 ORDERS_TABLE_LIMIT = 100  # a table is for reading; csv/json stream every order
@@ -39,8 +39,11 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="replace FILE.csv if it exists")
     p.set_defaults(handler=chips_export)
     p = add_command(chips, "delete", "delete chips with their calibration, all or none (not one that orders or a "
-                                     "scenario's forecast use; `backup` first to keep a copy)")
+                                     "scenario's forecast use; a built-in one only with --force; `backup` first "
+                                     "to keep a copy)")
     p.add_argument("ids", metavar="ID", nargs="+", help="chip ids (see `chips list`)")
+    p.add_argument("--force", action="store_true",
+                   help="let a built-in catalog chip be deleted (it comes back only from a backup)")
     p.set_defaults(handler=chips_delete)
 
     orders = add_group(subparsers, "orders", "chip orders and their deliveries")
@@ -73,9 +76,11 @@ def register(subparsers) -> None:
     p.add_argument("--seq-len", type=whole_number, default=4096, help="training sequence length (default 4096)")
     p.add_argument("--replace", action="store_true", help="overwrite an existing preset with this id")
     p.set_defaults(handler=models_import)
-    p = add_command(models, "delete", "delete model presets, all or none (not one a scenario's forecast uses; "
-                                      "`backup` first to keep a copy)")
+    p = add_command(models, "delete", "delete model presets, all or none (not one a scenario's forecast uses; a "
+                                      "built-in one only with --force; `backup` first to keep a copy)")
     p.add_argument("ids", metavar="ID", nargs="+", help="preset ids (see `models list`)")
+    p.add_argument("--force", action="store_true",
+                   help="let a built-in preset be deleted (it comes back only from a backup)")
     p.set_defaults(handler=models_delete)
 
     p = add_command(subparsers, "backup", "copy the whole database (chips with their calibration, orders and "
@@ -299,6 +304,17 @@ def _preset_id(text: str, field: str = "--id") -> str:
         raise UserError("; ".join(exc.problems)) from None
 
 
+def _same_name_warning(presets, name: str) -> str:
+    """The presets an import's display name matches, each name as it is stored: the menus take
+    names alike but for case as one, and "llama3-8b have the name 'llama 3 8b'" misquoted
+    "Llama 3 8B"."""
+    names = list(dict.fromkeys(m.name for m in presets))
+    said = ", ".join(f"'{n}'" for n in names)
+    alike = " too" if names == [name] else " (alike but for case or spaces)"
+    return (f"preset(s) {', '.join(m.id for m in presets)} have the name{'s' if len(names) > 1 else ''} {said}"
+            f"{alike}; --name tells them apart")
+
+
 def models_import(args, ctx) -> Output:
     from engine.hf_config import model_from_hf_config, slug
 
@@ -329,10 +345,9 @@ def models_import(args, ctx) -> Output:
     if old is not None and not args.replace:
         raise UserError(f"{path}: a preset with id '{model_id}' exists; pass --replace or --id NEW_ID")
     # the window's model menus list presets by name: two of one name read as one preset twice
-    same_name = [m.id for m in presets if m.id != model_id
+    same_name = [m for m in presets if m.id != model_id
                  and m.name.strip().casefold() == result.model.name.strip().casefold()]
-    warnings = [f"preset(s) {', '.join(same_name)} have the name '{result.model.name}' too; --name tells them apart"
-                ] if same_name else []
+    warnings = [_same_name_warning(same_name, result.model.name)] if same_name else []
     # what --replace overwrote, said: "imported 'llama3-70b': 0.124 B" read as if Llama 3 70B were still there
     replaced = None
     if old is not None:
@@ -360,9 +375,12 @@ def models_import(args, ctx) -> Output:
 
 
 # Where a scenario's forecast names a chip or a model preset: a key holding the id, or a table keyed
-# by chip id. The views' saved inputs ("ui") are not counted: the window shows another choice
-# (gui.panels.base.missing_choice) where the forecast would stop.
+# by chip id. The views' saved inputs ("ui") do not stop a delete: the window shows another choice
+# (gui.panels.training_form.missing_choices) where the forecast would stop; they are warned of after it
+# (_views_naming).
 SCENARIO_KEYED_BY_CHIP = ("training_share",)
+# The views whose saved inputs name one model and one chip: {params["ui"] key: the view's tab name}
+NAMING_VIEWS = {"training": "Training", "inference": "Inference"}
 
 
 def _scenario_uses(store, key: str, ids) -> dict[str, list[str]]:
@@ -386,10 +404,42 @@ def _scenario_uses(store, key: str, ids) -> dict[str, list[str]]:
             for i, item in enumerate(value):
                 walk(item, f"{where}[{i}]", scenario)
 
-    for scenario in sorted(store.scenarios(), key=lambda sc: (sc.get("base") is not None, sc["name"])):
+    for scenario in _scenarios_in_order(store):
         params = {k: v for k, v in (scenario.get("params") or {}).items() if k != "ui"}
         walk(params, "", scenario["name"])
     return found
+
+
+def _scenarios_in_order(store) -> list[dict]:
+    """Whole scenarios before the what-ifs that inherit from them, each by name."""
+    return sorted(store.scenarios(), key=lambda sc: (sc.get("base") is not None, sc["name"]))
+
+
+def _views_naming(store, key: str, ids, what: str) -> list[str]:
+    """One warning per scenario whose Training or Inference view shows one of `ids` (`key` is
+    "model_id" or "chip_id"): saved so, or the view's default where it saved no inputs. After the
+    delete the window shows another `what` there, and `export`/`report` figures for it: a study
+    saved with the deleted preset read as kept."""
+    from engine.studies import ServingStudy, TrainingStudy
+
+    defaults = {"training": getattr(TrainingStudy(), key), "inference": getattr(ServingStudy(), key)}
+    wanted = set(ids)
+    warnings = []
+    for scenario in _scenarios_in_order(store):
+        ui = (scenario.get("params") or {}).get("ui")
+        ui = ui if isinstance(ui, dict) else {}
+        named: dict[str, list[str]] = {}   # id -> the views naming it
+        for view, title in NAMING_VIEWS.items():
+            state = ui.get(view)
+            chosen = state.get(key, defaults[view]) if isinstance(state, dict) else defaults[view]
+            if isinstance(chosen, str) and chosen in wanted:
+                named.setdefault(chosen, []).append(title)
+        for item, views in named.items():
+            one = len(views) == 1
+            warnings.append(f"scenario '{scenario['name']}': its {' and '.join(views)} view{'' if one else 's'} "
+                            f"name{'s' if one else ''} {item}; {'it' if one else 'they'} will show another {what} "
+                            "until you pick one")
+    return warnings
 
 
 def _refuse_if_used(what: str, used: dict[str, list[str]]) -> None:
@@ -399,9 +449,23 @@ def _refuse_if_used(what: str, used: dict[str, list[str]]) -> None:
         raise UserError(f"{what} '{item}': {uses[0]}{more} use it; change or delete those first; nothing deleted")
 
 
+def _refuse_built_in(what: str, ids, built_in, force: bool) -> None:
+    """A packaged preset or catalog chip is deleted only with --force: nothing in the program
+    puts it back (a new database starts from the packaged ones; this one only from a backup)."""
+    packaged = [i for i in ids if i in built_in]
+    if packaged and not force:
+        more = f" (and {len(packaged) - 1} more)" if len(packaged) > 1 else ""
+        raise UserError(f"{what} '{packaged[0]}'{more}: built in, it can come back only from a backup; "
+                        "pass --force to delete it; nothing deleted")
+
+
 def _ids_to_delete(ids) -> list[str]:
     """The ids as given, trimmed, once each, in order."""
     return list(dict.fromkeys(_preset_id(i, "ID") for i in ids))
+
+
+def _with_warnings(text: str, warnings: list[str]) -> str:
+    return text + "".join(f"\nwarning: {w}" for w in warnings)
 
 
 def models_delete(args, ctx) -> Output:
@@ -415,15 +479,17 @@ def models_delete(args, ctx) -> Output:
     if missing:
         raise UserError(f"model '{missing[0]}': no such preset (see `fleetcast models list`); nothing deleted")
     _refuse_if_used("model", _scenario_uses(store, "model_id", ids))
+    built_in = reference_models()
+    _refuse_built_in("model", ids, built_in, args.force)
     with store.db.atomic():   # all or none
         for model_id in ids:
             store.delete_model(model_id)
     ctx.saved = f"{len(ids)} preset(s) were deleted"
-    built_in = reference_models()
+    warnings = _views_naming(store, "model_id", ids, "model")
     rows = [{"id": i, "name": presets[i].name, "built_in": i in built_in} for i in ids]
     text = (f"deleted {len(rows)} model preset(s): "
             + ", ".join(f"{r['id']} ({r['name']}{', built in' if r['built_in'] else ''})" for r in rows))
-    return Output(data={"deleted": rows}, rows=rows, text=text)
+    return Output(data={"deleted": rows, "warnings": warnings}, rows=rows, text=_with_warnings(text, warnings))
 
 
 def chips_delete(args, ctx) -> Output:
@@ -446,16 +512,18 @@ def chips_delete(args, ctx) -> Output:
         raise UserError(f"chip '{cid}': {count:,} order(s) use it; delete those orders first "
                         "(`fleetcast orders delete ID ...`); nothing deleted")
     _refuse_if_used("chip", _scenario_uses(store, "chip_id", ids))
+    built_in = {row["id"] for row in read_csv_rows(resources.read_text("chips.csv"))}
+    _refuse_built_in("chip", ids, built_in, args.force)
     with store.db.atomic():   # all or none
         snapshots = [store.delete_chip(chip_id) for chip_id in ids]
     ctx.saved = f"{len(ids)} chip(s) were deleted"
-    built_in = {row["id"] for row in read_csv_rows(resources.read_text("chips.csv"))}
+    warnings = _views_naming(store, "chip_id", ids, "chip")
     rows = [{"id": i, "name": chips[i].get("name"), "calibration_values": len(s.get("calibration") or []),
              "built_in": i in built_in} for i, s in zip(ids, snapshots)]
     text = (f"deleted {len(rows)} chip(s): "
             + ", ".join(f"{r['id']} ({r['name']}{', built in' if r['built_in'] else ''}"
                         f"{f', {n} fitted value(s)' if (n := r['calibration_values']) else ''})" for r in rows))
-    return Output(data={"deleted": rows}, rows=rows, text=text)
+    return Output(data={"deleted": rows, "warnings": warnings}, rows=rows, text=_with_warnings(text, warnings))
 
 
 def backup(args, ctx) -> Output:

@@ -508,11 +508,18 @@ def saved_study(study_cls, state, defaults: dict, banner) -> dict:
         return dict(defaults)
 
 
-def missing_choice(banner, what: str, saved, shown: str) -> None:
-    """A saved study names a model or chip the catalog no longer has: say what is shown instead
-    (Save keeps the saved one until the view is edited: gui.app's `_note_loaded`)."""
-    banner.show_warning(f"The saved inputs name {what} '{saved}', which is not in the catalog: showing {shown}. "
-                        "The saved inputs are kept unless you edit this view.")
+MISSING_FROM = {"model": "not among the model presets", "chip": "not in the catalog"}
+
+
+def missing_choices(banner, missing) -> None:
+    """The saved model and chip the store no longer has, each with what is shown instead, in one
+    banner (a call per item left only the chip's). Save keeps the saved ones until the view is
+    edited (gui.app's `_note_loaded`). The Training and Inference forms share it."""
+    if not missing:
+        return
+    said = "; ".join(f"{what} '{saved}', which is {MISSING_FROM[what]}: showing {shown}"
+                     for what, saved, shown in missing)
+    banner.show_warning(f"The saved inputs name {said}. The saved inputs are kept unless you edit this view.")
 
 
 def form_scroll_area(form: QWidget, width: int = 350) -> QScrollArea:

@@ -13,7 +13,7 @@ from engine.studies import ServingStudy, forecast_tokens_per_day
 from engine.studies_serving import ep_choices
 from gui.panels.base import (
     DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, fmt_big, form_page, model_combo,
-    missing_choice, saved_study, section, select_data, spin,
+    missing_choices, saved_study, section, select_data, spin,
 )
 
 ENGINES = (("vLLM (default)", ""), ("SGLang", "sglang"), ("TensorRT-LLM", "trtllm"),
@@ -224,13 +224,15 @@ class InferenceForm:
         s = saved_study(ServingStudy, state, DEFAULTS, self.banner)
         self._loading = True
         try:
+            missing = []   # (what, saved id, shown instead): one banner names them all
             if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
                 self.model_combo.setCurrentIndex(0)
-                missing_choice(self.banner, "model", s["model_id"], self.model_combo.currentText())
+                missing.append(("model", s["model_id"], self.model_combo.currentText()))
             self._fill_ep_choices(s["ep"])
             if not select_data(self.chip_combo, s["chip_id"]) and self.chip_combo.count():
                 self.chip_combo.setCurrentIndex(0)
-                missing_choice(self.banner, "chip", s["chip_id"], self.chip_combo.currentText())
+                missing.append(("chip", s["chip_id"], self.chip_combo.currentText()))
+            missing_choices(self.banner, missing)
             select_data(self.tp_combo, s["tp"])
             select_data(self.weight_combo, s["weight_dtype"])
             select_data(self.kv_combo, s["kv_dtype"])

@@ -16,11 +16,12 @@ from engine.layout import DIMENSION
 from engine.studies import SOFTWARE_DEFAULTS, TrainingStudy
 from engine.training import EXPERT_TP_MAX, RECOMPUTE_NAMES
 from gui.panels.base import (
-    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, form_page, model_combo, missing_choice,
-    _number_box, saved_study, section, select_data, spin,
+    DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, form_page, model_combo,
+    _number_box, missing_choices, saved_study, section, select_data, spin,
 )
 
 DEFAULTS = TrainingStudy().to_dict()  # the saved state is a TrainingStudy (engine.studies)
+# Where a saved choice is looked for, in the banner's words: models are presets, not catalog entries
 SOFTWARE_CHECKS = (  # (field, caption, tooltip)
     ("flash_attention", "Fused attention (FlashAttention)", "Attention kernels that never store the score matrix"),
     ("sequence_parallel", "Sequence parallelism", "Norms and dropout split over the TP group (all-gather + "
@@ -346,9 +347,10 @@ class TrainingForm:
         layout = dict(s["layout"])
         self._loading = True
         try:
+            missing = []   # (what, saved id, shown instead): one banner names them all
             if not select_data(self.model_combo, s["model_id"]) and self.model_combo.count():
                 self.model_combo.setCurrentIndex(0)
-                missing_choice(self.banner, "model", s["model_id"], self.model_combo.currentText())
+                missing.append(("model", s["model_id"], self.model_combo.currentText()))
             self._fill_custom_from_preset()
             custom = s.get("custom") if isinstance(s.get("custom"), dict) else None
             self.custom_check.setChecked(custom is not None)
@@ -358,7 +360,8 @@ class TrainingForm:
                     self.custom_spins[name].setValue(int(value))
             if not select_data(self.chip_combo, s["chip_id"]) and self.chip_combo.count():
                 self.chip_combo.setCurrentIndex(0)
-                missing_choice(self.banner, "chip", s["chip_id"], self.chip_combo.currentText())
+                missing.append(("chip", s["chip_id"], self.chip_combo.currentText()))
+            missing_choices(self.banner, missing)
             select_data(self.source_combo, s["chips_source"])
             self.count_spin.setValue(int(s["num_chips"]))
             day = None
