@@ -115,21 +115,30 @@ def first_input(page: QWidget) -> QWidget | None:
     while widget is not None and widget is not page and widget not in chain:
         chain.append(widget)
         widget = widget.nextInFocusChain()
-    usable = [w for w in chain if page.isAncestorOf(w) and w.focusProxy() is None and w.isVisible()
+    # (no focusProxy() here: asking every widget for it let the GUI thread's garbage collection
+    # delete the menus and the form, then crash; a spin box's or combo box's own line edit is
+    # mapped to the box instead)
+    usable = [w for w in chain if page.isAncestorOf(w) and w.isVisible()
               and w.isEnabled() and w.focusPolicy() & Qt.FocusPolicy.TabFocus]
     for kinds in ((QLineEdit, QAbstractSpinBox, QComboBox, QAbstractItemView), (QAbstractButton,)):
         if found := next((w for w in usable if isinstance(w, kinds)), None):
-            return found
+            owner = found.parentWidget()
+            return owner if isinstance(found, QLineEdit) and isinstance(owner, (QAbstractSpinBox, QComboBox)) \
+                else found
     return None
 
 
 def tab_leaves_tables(widget: QWidget) -> None:
     """Tab moves on from every table in `widget` (Qt's tables walk their cells with it, wrapping
-    round: 400 presses never left one); arrows move among the cells, F2 or typing edits."""
-    from PySide6.QtWidgets import QTableView
+    round: 400 presses never left one); arrows move among the cells, F2 or typing edits. And Tab
+    never stops on a scroll area itself (a form's: it shows no focus, and took a press before
+    each view's first field); its fields and the wheel still scroll it."""
+    from PySide6.QtWidgets import QScrollArea, QTableView
 
     for view in widget.findChildren(QTableView):
         view.setTabKeyNavigation(False)
+    for scroll in widget.findChildren(QScrollArea):   # (item views are not QScrollAreas)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
 
 class MainWindow(QMainWindow):

@@ -192,3 +192,40 @@ def test_a_path_the_system_refuses_is_one_line_not_a_crash(tmp_path, monkeypatch
     # File > Open says the same in its banner, and the window stays
     assert window.switch_database(create=False, path="~nouser-s24/x.db") is None
     assert "~nouser-s24/x.db: can't open it" in window.fleet_panel.banner.text()
+
+
+def test_finding_an_areas_first_input_leaves_the_window_whole_after_garbage_collection(window, qtbot):
+    """QA: asking every widget of the focus chain for its focus proxy let the GUI thread's
+    collection delete the menus and the form (a crash dialog, then a segfault, on Ctrl+2)."""
+    import gc
+
+    import shiboken6
+
+    from gui.app import first_input
+
+    _active(window, qtbot)
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        QApplication.processEvents()
+        first_input(window.tabs.widget(index))
+        gc.collect()
+        assert shiboken6.isValid(window.file_menu) and shiboken6.isValid(window.run_action), index
+    window.tabs.setCurrentIndex(2)
+    QApplication.processEvents()
+    target = first_input(window.tabs.widget(2))   # Inference: its model box, not the box's line edit
+    assert type(target).__name__ == "QComboBox"
+
+
+def test_tab_never_stops_on_a_views_bare_form_scroll_area(window, qtbot):
+    """QA: between the scenario bar's Delete and each view's first field, Tab stopped on the
+    form's scroll area, which shows no focus."""
+    from PySide6.QtWidgets import QScrollArea
+
+    _active(window, qtbot)
+    for index in (1, 2, 4):
+        window.tabs.setCurrentIndex(index)
+        QApplication.processEvents()
+        page = window.tabs.widget(index)
+        scrolls = [s for s in page.findChildren(QScrollArea) if s.widget() is not None and s.isVisible()]
+        assert scrolls and not any(s.focusPolicy() & Qt.FocusPolicy.TabFocus for s in scrolls
+                                   if s.objectName() != "qt_scrollarea_viewport"), index
