@@ -152,7 +152,7 @@ def test_renaming_the_baseline_keeps_the_comparison_and_deleting_it_says_stored_
         stack.push(RenameScenarioCommand(store, "Story default", "Base v2"))
         assert p.check_current() and p.progress_bar.format() == "Done: 3 scenarios"
         headers, rows = p.figure_rows()   # the columns took the new name, without comparing again
-        assert headers[1] == "Base v2 (baseline)" and "Huawei extra delay = 182 days" in rows[0][4]
+        assert headers[1] == "Base v2 (baseline)" and "Huawei extra delay 0 days → 182 days" in rows[0][4]
         stack.push(DeleteScenarioCommand(store, "Base v2"))
         p.compute_now()
         headers, rows = p.figure_rows()
