@@ -79,14 +79,19 @@ class Context:
             return ""
         return f"fleetcast: note: {self._store.path}: {self._store.viewing_notice}"
 
-    def interrupted_text(self) -> str:
-        """What Ctrl+C left: the command's own words, else whether the database changed."""
+    def saved_text(self) -> str:
+        """What this command has saved, in words ("" while nothing): the command's own words, else
+        that the database changed. Said when it ends early (Ctrl+C, SIGTERM, a write error)."""
         if self.saved:
-            return f"interrupted after {self.saved}"
+            return self.saved
         if self._committed():
-            return (f"interrupted after a change was saved to {self._opened_path}; "
-                    "check it before running the command again")
-        return f"interrupted; {self.unsaved}"
+            return f"a change was saved to {self._opened_path}; check it before running the command again"
+        return ""
+
+    def interrupted_text(self) -> str:
+        """What Ctrl+C left: what was saved, else what was not."""
+        saved = self.saved_text()
+        return f"interrupted after {saved}" if saved else f"interrupted; {self.unsaved}"
 
     def _committed(self) -> bool:
         """Whether this command has committed a change to the database (before close, or since open)."""
@@ -102,22 +107,97 @@ class Context:
 
 
 class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, top: bool = False, **kwargs):
         # `--tok 1e12 --pri 3` ran as --tokens and --price-per-chip-hour: a script's typo, or a
         # flag a later version adds, must not silently become another flag
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self.top = top   # fleetcast's own parser: only the global options come before the command
+
+    def add_argument(self, *args, **kwargs):
+        if "--seed" in args:   # every command's --seed: one check, one wording (check_seed)
+            kwargs["type"] = _seed_type(kwargs.get("type") or int)
+        return super().add_argument(*args, **kwargs)
 
     def error(self, message):  # usage errors: exit 2 with one line
-        self.print_usage(sys.stderr)
+        if sys.stderr is not None:   # (print_usage(None) writes to stdout: `2>&-` put it there)
+            self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
+    def _print_message(self, message, file=None):
+        """argparse's output (--help, --version, usage errors): what goes to stdout checked as a
+        command's output is, one line and exit 1 when it can't be written (a full disk read as
+        success, the text lost); nothing on stdout that was meant for a closed stderr."""
+        if not message:
+            return
+        if file is None:
+            if sys.stdout is None and sys.stderr is not None:   # meant for a closed stdout (>&-)
+                _say(f"fleetcast: error: {_cannot_write('stdout is closed')}")
+                raise SystemExit(1)
+            return   # meant for a closed stderr (2>&-)
+        if file is not sys.stdout:
+            with contextlib.suppress(OSError, ValueError):
+                file.write(message)
+            return
+        try:
+            file.write(_escaped(message))
+            file.flush()
+        except BrokenPipeError:   # `fleetcast --help | head -1`: the reader left
+            _quiet_stdout()
+        except (OSError, ValueError) as exc:
+            _quiet_stdout()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            _say(f"fleetcast: error: {_cannot_write(reason)}")
+            raise SystemExit(1) from None
+
     def parse_args(self, args=None, namespace=None):
+        if self.top:
+            stray = stray_global_option(sys.argv[1:] if args is None else list(args))
+            if stray:
+                # `--form json chips list` said "argument COMMAND: invalid choice: 'json'"
+                self.error(f"unrecognized option {_escaped(elide(stray, 80))} (before the command: "
+                           f"{', '.join(GLOBAL_OPTIONS)})")
         parsed = super().parse_args(args, namespace)
         problem = repeated_global_problem(parsed) or global_option_problem(parsed)
         if problem:
             self.error(problem)
         return parsed
+
+
+# The options that may come before the command, and which of them take a value.
+GLOBAL_OPTIONS = ("--db", "--format", "--version")
+_GLOBAL_VALUE_OPTIONS = frozenset({"--db", "--format"})
+_HELP_OPTIONS = frozenset({"-h", "--help"})
+
+
+def stray_global_option(argv: Sequence[str]) -> str | None:
+    """The first option before the command that is not a global one (its name, without an
+    `=value`), or None: argparse took its value for the command."""
+    at = 0
+    while at < len(argv):
+        token = argv[at]
+        if token == "--" or token == "-" or not token.startswith("-"):
+            return None
+        name = token.split("=", 1)[0]
+        if name not in GLOBAL_OPTIONS and name not in _HELP_OPTIONS:
+            return name
+        at += 2 if token in _GLOBAL_VALUE_OPTIONS else 1
+    return None
+
+
+class _NotASeed(str):
+    """--seed text that is no whole number (1.5): kept for check_seed to refuse as it refuses -1
+    (argparse's own "invalid whole number" was another wording and exit 2)."""
+
+
+def _seed_type(parse: Callable):
+    def seed(text: str):
+        try:
+            return parse(text)
+        except (argparse.ArgumentTypeError, ValueError, TypeError):
+            return _NotASeed(text)
+
+    return seed
 
 
 _GIVEN = "_given_"   # namespace attributes `_given_<dest>_<parser>`: each value a global option got
@@ -214,7 +294,7 @@ def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
 def build_parser(extra_registrars: Iterable[Callable] = ()) -> argparse.ArgumentParser:
     import importlib
 
-    parser = _Parser(prog="fleetcast", description="Fleetcast: what-if planner for AI compute fleets.")
+    parser = _Parser(prog="fleetcast", description="Fleetcast: what-if planner for AI compute fleets.", top=True)
     _add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     registrars = []
@@ -242,10 +322,11 @@ def add_group(subparsers, name: str, help: str):
     return inner
 
 
-def check_seed(seed: int | None, flag: str = "--seed") -> None:
-    """UserError unless `seed` (None: not given) is in the one range every command takes, 0 to
-    SEED_MAX (`serve` refused 4294967296 where `forecast` took 99999999999999999999)."""
-    if seed is not None and not 0 <= seed <= SEED_MAX:
+def check_seed(seed: int | str | None, flag: str = "--seed") -> None:
+    """UserError unless `seed` (None: not given) is a whole number in the one range every command
+    takes, 0 to SEED_MAX (`serve` refused 4294967296 where `forecast` took 99999999999999999999);
+    text that is no whole number (`_NotASeed`) is refused the same way."""
+    if seed is not None and (isinstance(seed, str) or not 0 <= seed <= SEED_MAX):
         raise UserError(f"{flag}: {elide(str(seed), 40)} (must be a whole number from 0 to {SEED_MAX:,})")
 
 
@@ -394,7 +475,8 @@ def main(argv: Sequence[str] | None = None, extra_registrars: Iterable[Callable]
     parser = build_parser(extra_registrars)
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
-        parser.print_help(sys.stderr)
+        if sys.stderr is not None:   # (print_help(None) writes to stdout)
+            parser.print_help(sys.stderr)
         return 2
     return run_command(args)
 
@@ -495,6 +577,7 @@ class _Stdout:
 def _run_handler(args: argparse.Namespace, ctx: Context) -> int:
     out = _Stdout()
     try:
+        check_seed(getattr(args, "seed", None))   # before any work, for every command that takes one
         output = args.handler(args, ctx)
         if output is not None and output.stream is not None:
             output.stream(out)
@@ -520,7 +603,7 @@ def _run_handler(args: argparse.Namespace, ctx: Context) -> int:
             except BrokenPipeError:   # `... --format json | true`: the reader left; the error still goes to stderr
                 _quiet_stdout()
             except OutputError as write_error:
-                return _output_failed(write_error)
+                return _output_failed(write_error, ctx)
         for line in lines:
             _say(line)
         return 1
@@ -528,16 +611,19 @@ def _run_handler(args: argparse.Namespace, ctx: Context) -> int:
         _quiet_stdout()
         return 0
     except OutputError as exc:
-        return _output_failed(exc)
+        return _output_failed(exc, ctx)
 
 
 def _cannot_write(reason: str) -> str:
     return f"cannot write output ({reason})"
 
 
-def _output_failed(exc: OutputError) -> int:
+def _output_failed(exc: OutputError, ctx: Context | None = None) -> int:
+    """The one line for output that could not be written, with what the command saved first: an
+    import's orders were saved unsaid, and the obvious retry added them twice."""
     _quiet_stdout()   # the unwritten rest would fail again, with a traceback, at exit
-    _say(f"fleetcast: error: {_cannot_write(str(exc))}")
+    saved = ctx.saved_text() if ctx is not None else ""
+    _say(f"fleetcast: error: {_cannot_write(str(exc))}" + (f"; {saved}" if saved else ""))
     return 1
 
 

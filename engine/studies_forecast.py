@@ -24,7 +24,7 @@ import datetime as dt
 import math
 import shlex
 from dataclasses import dataclass, field, fields, replace
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -441,6 +441,8 @@ class TableColumn:
     header: str           # people's name with its unit (the GUI's table and exports)
     values: np.ndarray    # in the key's unit
     scale: float = 1.0    # the header's unit per the key's (1: the same unit, as every column now)
+    # a value in the header's unit as a file writes it (None: the number as it is)
+    file_text: Callable[[float], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -454,6 +456,13 @@ class MonthlyTable:
     def rows(self) -> list[list]:
         """For people: values in the headers' units."""
         return [[month] + [float(c.values[i]) * c.scale for c in self.columns] for i, month in enumerate(self.months)]
+
+    def file_rows(self) -> list[list]:
+        """For an exported CSV: `rows` with each column's `file_text` applied (P(meet) to 2
+        decimals, as `fleetcast forecast --format csv` writes it: the export wrote 99.9, 100 and
+        96.65 beside its "99.90" and "100.00")."""
+        return [[row[0]] + [value if c.file_text is None else c.file_text(value)
+                            for c, value in zip(self.columns, row[1:])] for row in self.rows()]
 
     def keys(self) -> list[str]:
         return ["month"] + [c.key for c in self.columns]
@@ -497,8 +506,17 @@ def forecast_monthly_table(result: ForecastResult, chip_names: Mapping[str, str]
              # in percent in files too, as its header, the summary and the export say: a bare
              # fraction (0.01 for 1%) beside them read as a percent. The JSON's prob_meet_demand
              # (a share, a contract) is another series (engine.commands.forecast).
-             TableColumn("prob_meet_demand_pct", "P(meet demand) (%)", 100.0 * np.asarray(r.prob_meet_demand))]
+             TableColumn("prob_meet_demand_pct", "P(meet demand) (%)", 100.0 * np.asarray(r.prob_meet_demand),
+                         file_text=_file_percent_text)]
     return MonthlyTable(tuple(r.months), tuple(cols))
+
+
+def _file_percent_text(percent: float) -> str:
+    """A percent of trials as files write it: engine.commands.forecast.file_percent (2 decimals,
+    never "100.00" or "0.00" where it is not); blank where there is no value."""
+    from engine.commands.forecast import file_percent
+
+    return file_percent(percent / 100.0) if math.isfinite(percent) else ""
 
 
 JOB_HEADERS = ["Job", "Model", "Chip type", "Tokens (T tokens)", "Earliest start (date)", "Start P50 (date)",

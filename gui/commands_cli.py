@@ -81,11 +81,16 @@ def launch_command() -> list[str]:
     return [str(python), "-m", "gui"]
 
 
+def exec_line_text(exec_args: list[str]) -> str:
+    """The value of the entry's Exec= line: each argument quoted as the spec asks."""
+    return " ".join(_quote_exec_arg(a) for a in exec_args)
+
+
 def desktop_entry_text(exec_args: list[str], icon_path: Path) -> str:
     from resources import read_text
 
     template = read_text(DESKTOP_FILE_NAME)
-    exec_line = " ".join(_quote_exec_arg(a) for a in exec_args)
+    exec_line = exec_line_text(exec_args)
     # Icon= is a plain string (no quoting rules); only newlines would break the file.
     icon = str(icon_path).replace("\n", " ")
     return template.replace("@EXEC@", exec_line).replace("@ICON@", icon)
@@ -112,27 +117,31 @@ def install_desktop_entry(exec_args: list[str] | None = None) -> tuple[Path, Pat
     return desktop_target, icon_target
 
 
+# install-desktop-entry's fields, the same with --print or without and in JSON and CSV: `exec` as
+# the Exec= line has it (quoted), `text` the entry itself. The JSON alone also has "desktop_file",
+# the name its key had before `file` (an alias kept for scripts that read it).
+DESKTOP_ENTRY_FIELDS = ("file", "written", "icon", "exec", "text")
+
+
 def run_install_desktop_entry(args, ctx) -> Output:
     # --db given: the launcher opens that database (it was accepted and left out, so the menu
     # entry for a team's database opened the default one)
     command = launch_command() + (["--db", str(Path(args.db).expanduser().absolute())] if getattr(args, "db", None) else [])
     fmt = getattr(args, "format", "table")
-    exec_line = " ".join(command)
     if args.print_only:
-        icon = (icon_dir() / ICON_FILE_NAME).absolute()
-        text = desktop_entry_text(command, icon)
-        # --format is the contract for scripts: the entry as JSON or a CSV row (it printed the
-        # .desktop text whatever the format)
-        data = {"file": str(applications_dir() / DESKTOP_FILE_NAME), "written": False, "icon": str(icon),
-                "exec": exec_line, "text": text}
-        if fmt == "table":
-            return Output(data=data, rows=[], text=text.rstrip("\n"))
-        return Output(data=data, rows=[data], columns=list(data))
-    desktop, icon = install_desktop_entry(command)
-    # "desktop_file": the key its JSON has always had
-    data = {"file": str(desktop), "written": True, "icon": str(icon), "exec": exec_line, "desktop_file": str(desktop)}
-    if fmt == "table":
-        # Plain lines, not a table: the table renderer would clip long paths.
-        return Output(data=data, rows=[], text=f"Wrote {desktop}\nWrote {icon}\nLaunches: {exec_line}\n"
-                      "Fleetcast is now in your application menu; if it does not show, log out and back in.")
-    return Output(data=data, rows=[data], columns=["file", "written", "icon", "exec"])
+        desktop, icon = applications_dir() / DESKTOP_FILE_NAME, (icon_dir() / ICON_FILE_NAME).absolute()
+    else:
+        desktop, icon = install_desktop_entry(command)
+        icon = icon.absolute()   # (as the entry's Icon= line has it)
+    text = desktop_entry_text(command, icon)
+    # (each mode had its own keys: no desktop_file with --print, no text without it, and an
+    # unquoted exec beside the entry's quoted Exec= line)
+    row = dict(zip(DESKTOP_ENTRY_FIELDS, (str(desktop), not args.print_only, str(icon), exec_line_text(command), text)))
+    data = {**row, "desktop_file": row["file"]}
+    if fmt != "table":
+        return Output(data=data, rows=[row], columns=list(DESKTOP_ENTRY_FIELDS))
+    if args.print_only:   # the .desktop text, as it was
+        return Output(data=data, rows=[], text=text.rstrip("\n"))
+    # Plain lines, not a table: the table renderer would clip long paths.
+    return Output(data=data, rows=[], text=f"Wrote {desktop}\nWrote {icon}\nLaunches: {row['exec']}\n"
+                  "Fleetcast is now in your application menu; if it does not show, log out and back in.")

@@ -83,7 +83,7 @@ def test_serve_concurrency_table_output(capsys):
     (["--ttft-ms", "nan", "--tpot-ms", "50"], "positive, finite"),
     (["--concurrency", "1000000000"], "at most 100,000 clients are simulated"),
     (["--concurrency", "100001"], "at most 100,000 clients"),      # 1,000,000 took 28 s and 1.8 GB
-    (["--seed", "-1"], "--seed -1: a whole number from 0"),          # was a numpy traceback
+    (["--seed", "-1"], "--seed: -1 (must be a whole number from 0 to 4,294,967,295)"),          # was a numpy traceback
     (["--input-len", "1.5"], "a whole number of tokens"),
     (["--engine", "bogus"], "--engine 'bogus': not an engine Fleetcast knows"),
     (["--pp", "1000"], "--pp 1000: more pipeline stages than llama3-70b's 80 layers"),

@@ -30,12 +30,13 @@ def test_an_updated_tracking_sheet_imported_again_says_which_order_it_updates(st
     ascend_id, h20_id = transfer.import_orders(store, jan).added
     second = transfer.import_orders(store, feb)
     assert len(second.added) == 2   # the same rows as before: nothing refused or merged
+    new_ascend = second.added[0]
     assert second.warnings == [
         f"feb.csv row 3: the same as order {h20_id} in every field and delivery; added as another order "
         "(imported twice?)",
         f"feb.csv row 2: looks like an update of order {ascend_id}: the same buyer, vendor, chip, quantity and "
-        f"order date, other deliveries; added as another order (to update it instead: `orders delete {ascend_id}` "
-        f"first, or give the row id {ascend_id})"]
+        f"order date, other deliveries; added as order {new_ascend}; to update order {ascend_id} instead: "
+        f"`orders delete {new_ascend}`, then import the row with id {ascend_id} and --replace"]
     # another quantity is another order: nothing said
     other = write_csv(tmp_path / "mar.csv", ORDER_HEADER, [["Acme", "Huawei", "ascend-910b2", 50000, "2024-01-15",
                                                             "2024-03-01:20000"]])

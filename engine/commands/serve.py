@@ -357,8 +357,9 @@ def run(args, ctx) -> Output:
     if args.concurrency is not None and args.concurrency > MAX_CONCURRENCY:
         # each client is a simulated request stream: a million of them is minutes and gigabytes
         raise UserError(f"--concurrency {args.concurrency:,}: at most {MAX_CONCURRENCY:,} clients are simulated")
-    if not 0 <= args.seed < 2 ** 32:
-        raise UserError(f"--seed {args.seed}: a whole number from 0 to {2 ** 32 - 1:,}")
+    from engine.cli import check_seed
+
+    check_seed(args.seed)   # the range and wording of every command's --seed
     if args.engine and not known_engine(args.engine):
         raise UserError(f"--engine {args.engine!r}: not an engine Fleetcast knows; give a family (vllm, sglang, "
                         "trtllm, vllm-ascend, mindie, tgi, generic) or a server that schedules like one (lmdeploy, "

@@ -128,7 +128,8 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
         # (it said "needs an upgrade of its schema but it is read-only": there is no schema)
         raise _empty_read_only(path, files.read_only_reason(target))
     timeout_s = files.BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
-    was_empty = target.existed and not target.size
+    existed = target.existed   # (a missing file built by _create_whole exists once re-examined)
+    was_empty = existed and not target.size
     if not target.size and not read_only and _create_whole(target, timeout_s):
         target = files.examine(path, create_folder=False)   # the new database, as any other file
         if target.size:
@@ -144,6 +145,9 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
         reason = "the file can't be written here"
         notice = f"{reason}: opened for viewing, edits are disabled"
     store.viewing_notice = "; ".join(n for n in (notice, store.notice) if n)
+    # an SQLite file with no tables (a header only: `sqlite3 f.db vacuum`, another tool's new
+    # file) is empty too: it got the demo orders unsaid (a foreign one was refused in _open)
+    was_empty = was_empty or (existed and store.seeded)
     if was_empty and not read_only:
         # an empty file (made by `touch`, or a save dialog) quietly filled with the demo data
         store.filled_notice = "was an empty file; it now holds a new database with the demo chips, orders and scenarios"
@@ -234,6 +238,11 @@ def _sweep_stale_creations(path: Path) -> None:
             info = os.lstat(leftover)
             if own.fullmatch(leftover.name) and stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
                 leftover.unlink()
+
+
+# The mode bits a copy of the database (`backup`, the copy before an upgrade) takes from it: who
+# else may read it; the owner always reads and writes it.
+_GROUP_OTHER_READ_EXEC = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
 
 
 def _empty_read_only(path: Path, reason: str | None) -> StoreError:
@@ -416,6 +425,7 @@ class Store:
         self.backup_path: Path | None = None
         self.upgrade_notice = ""
         self.filled_notice = ""    # an empty file was given the demo data (part of `notice`)
+        self.seeded = False        # this opening created the schema and wrote the demo data
         self.viewing_notice = ""   # opened for viewing only, and what that hides (part of `notice`)
         self.busy_timeout_s: float | None = None
         self.read_only_reason: str | None = None  # why a file we were asked to edit opened read-only
@@ -493,6 +503,7 @@ class Store:
                     from engine.store.seed import seed
 
                     seed(store)
+                    store.seeded = True
                 except sqlite3.Error as exc:
                     raise _open_error(path, exc, timeout_s) from None
             try:
@@ -571,9 +582,12 @@ class Store:
                 raise UserError(f"{target}: the copy did not check out ({ok}); nothing was written")
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
-            # as shared as the database, no more: a 0600 database's backup was 0644 (mkstemp makes 0600)
+            # as shared as the database, no more: a 0600 database's backup was 0644 (mkstemp makes
+            # 0600); but always the owner's to write: a read-only (0444) database's copy was 0444,
+            # though its note says opening it writable upgrades it
             try:
-                mode = stat.S_IMODE(os.stat(self.path).st_mode)
+                shared = stat.S_IMODE(os.stat(self.path).st_mode) & _GROUP_OTHER_READ_EXEC
+                mode = stat.S_IRUSR | stat.S_IWUSR | shared
             except OSError:
                 mode = 0o666 & ~_umask()
             os.chmod(tmp, mode)

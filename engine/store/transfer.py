@@ -346,7 +346,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
         stored_orders: dict[tuple, int] | None = None
         twins: list[tuple[int, int]] = []          # (line, the stored order it equals)
         stored_cores: dict[tuple, int] = {}
-        updates: list[tuple[int, int]] = []        # (line, the stored order it equals but for its deliveries)
+        updates: list[tuple[int, int, int]] = []   # (line, the stored order it equals but for its deliveries, its new id)
         # each id-less row's hash of values and lots, and its line, 16 bytes a row: memory stays
         # small for a million rows (a false match needs a 64-bit hash collision)
         row_hashes, row_lines = array("q"), array("q")
@@ -462,6 +462,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                         summary.deliveries_kept.append(order_id)
                     (summary.updated if order_changed or replace else summary.unchanged).append(order_id)
                 else:
+                    update_of = None   # the stored order this row seems to update
                     if order_id is None:
                         if stored_orders is None:   # the orders held before this import, read once
                             stored_orders = _orders_by_values(conn, max_before)
@@ -473,7 +474,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                             # an updated tracking sheet (one more delivery) imported again: the
                             # order was added a second time, where "imported twice?" was said
                             # only for its unchanged rows
-                            updates.append((line, updated))
+                            update_of = updated
                         if twin is None:   # a row pasted twice into one file doubled that order unsaid too
                             row_hashes.append(hash(_order_key(order, new_lots)))
                             row_lines.append(line)
@@ -485,6 +486,8 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     new_id = conn.execute(insert_sql, [order_id] + values).lastrowid
                     add_deliveries(new_id, new_lots, _lot_notes(new_lots, given_notes, []))
                     summary.added.append(new_id)
+                    if update_of is not None:
+                        updates.append((line, update_of, new_id))
             issues.raise_if_any()  # rolls the transaction back
             _refuse_unasked_updates(summary, name, "orders", update_existing)
             summary.warnings += _reused_id_warnings(conn, name, reused)
@@ -492,10 +495,13 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                                  "another order (imported twice?)" for line, twin in twins[:3]]
             if len(twins) > 3:
                 summary.warnings.append(f"{name}: {len(twins) - 3} more rows equal a stored order the same way")
+            # the undo names the order just added: the stored one is the one to keep, and a row
+            # given its id is refused without --replace
             summary.warnings += [f"{name} row {line}: looks like an update of order {stored}: the same buyer, vendor, "
-                                 f"chip, quantity and order date, other deliveries; added as another order (to "
-                                 f"update it instead: `orders delete {stored}` first, or give the row id {stored})"
-                                 for line, stored in updates[:3]]
+                                 f"chip, quantity and order date, other deliveries; added as order {added}; to update "
+                                 f"order {stored} instead: `orders delete {added}`, then import the row with id "
+                                 f"{stored} and --replace"
+                                 for line, stored, added in updates[:3]]
             if len(updates) > 3:
                 summary.warnings.append(f"{name}: {len(updates) - 3} more rows look like updates of stored orders "
                                         "the same way")

@@ -311,7 +311,7 @@ class ForecastPanel(QWidget):
         if self.result is None:
             return {}
         table = forecast_monthly_table(self.result, self._chip_names)  # the table `fleetcast forecast` prints
-        return {"monthly": (table.headers(), table.rows()), "jobs": forecast_job_table(self.result, self._chip_names, self._model_names),
+        return {"monthly": (table.headers(), table.file_rows()), "jobs": forecast_job_table(self.result, self._chip_names, self._model_names),
                 "key_figures": self.key_figure_rows()}
 
     def compute_now(self, progress=None, should_stop=None) -> None:

@@ -38,13 +38,12 @@ def _names(folder) -> set[str]:
 
 
 def _make_older(path) -> None:
-    """A current database with its last migration marked not applied: opening it upgrades it,
+    """A database as the release before the last migration wrote it: opening it upgrades it,
     backing it up first."""
-    s = open_store(path)
-    last = s.db.execute("select name from _sqlite_migrations order by rowid desc limit 1").fetchone()[0]
-    with s.db.atomic():
-        s.db["_sqlite_migrations"].delete_where("name = ?", [last])
-    s.close()
+    from engine.store import schema
+    from tests.old_db import old_database
+
+    old_database(path, len(schema.known_migration_names()) - 1)
 
 
 def test_a_failed_pre_migration_backup_leaves_no_file_under_the_backups_name(tmp_path):
@@ -136,7 +135,7 @@ def test_a_chips_import_sees_a_chip_committed_before_its_lock(tmp_path, monkeypa
     path = _write_csv(tmp_path / "one.csv", header, [[twin[k] for k in header]])
     columns = ", ".join(f'"{k}"' for k in header)
     marks = ", ".join("?" for _ in header)
-    cells = [twin[k] if twin[k] != "" else None for k in header]
+    cells = [twin[k] if twin[k] != "" or k == "calibrate_as" else None for k in header]   # ('' is its blank)
     _commit_before_the_lock(monkeypatch, store, f"insert into chips ({columns}) values ({marks})", cells)
     try:
         # the chip is there, equal to the file's row: unchanged, not a clash on insert
