@@ -113,13 +113,7 @@ class StepCostModel:
             mem = pp * (self.weights_s + self.expert_all_s * self._touched(prefill_tokens))
             busy = max(pf_c, mem)
             return busy + pp * self._comm(pf_tok_chip, pf_c) + pp * self.overhead_s * self.prefill_overhead_scale
-        d = decode_seqs / pp
-        seq_chip = d / self.attn_groups
-        ctx_chip = decode_ctx_sum / pp / self.attn_groups
-        # GEMM kernels (weights vs FLOPs, prefill chunks included) then attention (KV vs FLOPs)
-        mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult
-        comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq
-        attn = max(ctx_chip * self.kv_s_per_token, ctx_chip * self.dec_attn_s_per_ctx)
+        d, seq_chip, mem, comp, attn = self._decode_stage(decode_seqs, decode_ctx_sum)
         busy = max(mem, comp) + attn
         stage = busy + self._comm(seq_chip, busy) + self.overhead_s
         if prefill_tokens <= 0:
@@ -131,6 +125,18 @@ class StepCostModel:
         mem_pf = mem + self.expert_all_s * max(self._touched(prefill_tokens) - self._touched(d), 0.0)
         busy_pf = max(mem_pf, comp + pf_c / pp) + attn
         return (pp - 1.0) * stage + busy_pf + self._comm(seq_chip + pf_tok_chip, busy_pf) + self.overhead_s
+
+    def _decode_stage(self, decode_seqs: float, decode_ctx_sum: float) -> tuple[float, float, float, float, float]:
+        """One pipeline stage's share of a decode batch: (sequences per stage, per attention rank,
+        the GEMMs' weight-read time, their compute time, attention's time): GEMM kernels (weights
+        vs FLOPs) then attention (KV vs FLOPs)."""
+        d = decode_seqs / self.pp
+        seq_chip = d / self.attn_groups
+        ctx_chip = decode_ctx_sum / self.pp / self.attn_groups
+        mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult
+        comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq
+        attn = max(ctx_chip * self.kv_s_per_token, ctx_chip * self.dec_attn_s_per_ctx)
+        return d, seq_chip, mem, comp, attn
 
     def prefill_latency_s(self, decode_seqs: float, decode_ctx_sum: float, prefill_tokens: float,
                           prefill_seqs: float, prefill_attn_flops: float, largest_chunk: float) -> float:
@@ -147,12 +153,7 @@ class StepCostModel:
         pp = self.pp
         pf_c, pf_tok_chip = self.prefill_compute_s(prefill_tokens, prefill_seqs, prefill_attn_flops, largest_chunk)
         # the stage holding the prompt micro-batch, as in `step_s`
-        d = decode_seqs / pp
-        seq_chip = d / self.attn_groups
-        ctx_chip = decode_ctx_sum / pp / self.attn_groups
-        mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult
-        comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq
-        attn = max(ctx_chip * self.kv_s_per_token, ctx_chip * self.dec_attn_s_per_ctx)
+        d, seq_chip, mem, comp, attn = self._decode_stage(decode_seqs, decode_ctx_sum)
         mem_pf = mem + self.expert_all_s * max(self._touched(prefill_tokens) - self._touched(d), 0.0)
         busy_pf = max(mem_pf, comp + pf_c / pp) + attn
         stage_pf = busy_pf + self._comm(seq_chip + pf_tok_chip, busy_pf) + self.overhead_s
