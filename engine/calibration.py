@@ -6,6 +6,7 @@ training engine and a user's own measured runs in the validation-case schema.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Collection, Mapping, Sequence
 
@@ -292,7 +293,17 @@ def chip_family(chip) -> str:
     return _family_by_prefix(cid) or cid
 
 
-_PACKAGED: dict = {}   # "rows", "generic" and "catalog" (ids), read once: see _packaged()
+def case_family(chip_id, chips: Mapping) -> str:
+    """chip_family of a measured run's chip id (a validation row's `chip`): the chip's own, by its
+    calibrate_as, where `chips` has it (the id as given, else lower case, as the case reader looks
+    it up), else the bare id's. A copy of the H100 with calibrate_as h100-sxm5-80gb was a family of
+    its own in leave-one-source-out validation and in the per-family fits."""
+    cid = str(chip_id or "").strip()
+    chip = chips.get(cid, chips.get(cid.lower())) if chips else None
+    return chip_family(chip if chip is not None else cid)
+
+
+_PACKAGED: dict = {}   # "rows", "generic", "catalog" (ids) and "makers" (id -> vendor, name): _packaged()
 
 
 def _packaged() -> dict:
@@ -302,9 +313,34 @@ def _packaged() -> dict:
         from engine.catalog import calibration_rows, read_csv_rows, resolve_calibration
 
         rows = calibration_rows()
+        catalog = read_csv_rows(resources.read_text("chips.csv"))
         _PACKAGED.update(rows=rows, generic=resolve_calibration({"id": "", "vendor": ""}, rows),
-                         catalog=frozenset(r["id"] for r in read_csv_rows(resources.read_text("chips.csv"))))
+                         catalog=frozenset(r["id"] for r in catalog),
+                         makers={r["id"]: ((r.get("vendor") or "").strip(), (r.get("name") or "").strip())
+                                 for r in catalog})
     return _PACKAGED
+
+
+def catalog_chip_ids() -> frozenset:
+    """The ids of the packaged catalog's chips (what a calibrate_as names)."""
+    return _packaged()["catalog"]
+
+
+def calibrate_as_problem(value, known_ids: Collection[str] = ()) -> str | None:
+    """A problem line for a calibrate_as that names neither a packaged catalog chip nor one of
+    `known_ids` (the database's chips, the row's own id), else None. 'h100' or 'h100-typo' was
+    taken and half applied: training matched the h100* scope, serving the generic factors."""
+    target = str(value or "").strip()
+    catalog = _packaged()["catalog"]
+    if not target or target in catalog or target in known_ids:
+        return None
+    # the catalog id sharing the longest start with it: 'h100' -> h100-sxm5-80gb
+    def shared(cid: str) -> int:
+        return len(os.path.commonprefix([cid, target.lower()]))
+
+    best = max(_packaged()["makers"], key=shared, default="")   # the first in catalog order
+    example = best if best and shared(best) >= 2 else "h100-sxm5-80gb"
+    return f"calibrate_as: '{target}' (no catalog chip has this id; e.g. {example})"
 
 
 def uncalibrated_note(chip) -> str | None:
@@ -313,7 +349,25 @@ def uncalibrated_note(chip) -> str | None:
     not fit or edit: an MI300X, a Gaudi 3 or a B200 was shown at the fleet-average efficiency with
     nothing to say so, and a copy of the 910C under another id (ascend-910c-copy) served 31%
     faster than the 910C without a word. None when such a scope set it, or for a chip whose
-    factor differs from the packaged one (the user's own fit or edit)."""
+    factor differs from the packaged one (the user's own fit or edit). Else, for a chip whose
+    calibrate_as names another vendor's catalog chip, a line that says so (vendor_mismatch_note)."""
+    return _generic_factors_note(chip) or vendor_mismatch_note(chip)
+
+
+def vendor_mismatch_note(chip) -> str | None:
+    """A line for a chip whose calibrate_as names a catalog chip of another vendor: an NVIDIA H20
+    copy calibrated as ascend-910b2 served 31-60% off the H20 with nothing said. None for a blank
+    calibrate_as, one naming no catalog chip, or either vendor blank."""
+    target = (getattr(chip, "calibrate_as", "") or "").strip()
+    maker = _packaged()["makers"].get(target)
+    vendor = (chip.vendor or "").strip()
+    if maker is None or not maker[0] or not vendor or maker[0].lower() == vendor.lower():
+        return None
+    return (f"{chip.name or chip.id} takes {maker[0]} {maker[1] or target}'s calibration (calibrate_as) "
+            f"though its vendor is {vendor}")
+
+
+def _generic_factors_note(chip) -> str | None:
     from engine.catalog import SCOPE_PREFIX, calibration_target, resolved_scopes
 
     packaged = _packaged()
@@ -371,7 +425,7 @@ def fit_families(rows: list[dict], chips: Mapping, factor_names: Sequence[str] =
         resolved = resolve_cases(rows, stripped)
     by_family: dict = {}
     for item in resolved:
-        by_family.setdefault(chip_family(item[0].get("chip", "")), []).append(item)
+        by_family.setdefault(case_family(item[0].get("chip", ""), chips), []).append(item)
     fitted: dict = {}
     for family, items in sorted(by_family.items()):
         if families is not None and family not in families:

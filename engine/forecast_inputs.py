@@ -273,20 +273,24 @@ def training_table(model: ModelConfig, chip: Chip, max_chips: float, seq_len: in
                    f"{FALLBACK_TRAINING_MFU:.0%} MFU, no communication losses")
 
 
-def throughput_sigmas(chip_ids) -> tuple[dict[str, str], dict[str, float], dict[str, float]]:
+def throughput_sigmas(chip_ids, chips: Mapping[str, Chip] | None = None
+                      ) -> tuple[dict[str, str], dict[str, float], dict[str, float]]:
     """(family, serving sigma, training sigma) per chip from resources/throughput_sigma.csv.
 
     Lognormal sigmas of throughput derived from the validation error of each chip family (the
     file's `basis` column says how); the first family whose id prefix matches wins, a family with
-    no prefixes is the fallback.
+    no prefixes is the fallback. A chip in `chips` is matched on its calibration_target (its
+    calibrate_as, else its id), as its factors are: an exact H800 copy under another id got the
+    fallback's band, twice the H800's, and an H20 calibrated as a 910B2 Hopper's.
     """
     import resources
-    from engine.catalog import read_csv_rows
+    from engine.catalog import calibration_target, read_csv_rows
 
     rows = read_csv_rows(resources.read_text("throughput_sigma.csv"))
     family, serving, training = {}, {}, {}
     for chip in chip_ids:
-        match = next((r for r in rows if any(chip.startswith(p) for p in r["chip_id_prefixes"].split(";") if p)),
+        target = calibration_target(chips[chip]) if chips and chip in chips else chip
+        match = next((r for r in rows if any(target.startswith(p) for p in r["chip_id_prefixes"].split(";") if p)),
                      next((r for r in rows if not r["chip_id_prefixes"].strip()), None))
         if match is None:
             continue
@@ -410,7 +414,7 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
         label = "roofline fallback"
     else:
         label = "mixed (" + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sources.items() if v) + ")"
-    family, serving_sigma, training_sigma = throughput_sigmas(list(needed))
+    family, serving_sigma, training_sigma = throughput_sigmas(list(needed), chips)
     maker_by_chip = {c: chips[c].vendor for c in needed if getattr(chips[c], "vendor", "")}
     # first: orders forecast as certain for want of a profile read like any others (P10 = P50 = P90)
     notes = (list(no_profile_notes(orders, scenario, maker_by_chip)) + notes

@@ -339,7 +339,7 @@ def validate_training_cases(rows: list[dict], chips: Mapping[str, Chip], models_
         if progress is not None:
             progress(i / max(len(rows), 1), f"case {row.get('id')}")
         cases.append(validate_case(row, chips, factors=factors))
-    return {"cases": cases, "summary": summarize(cases)}
+    return {"cases": cases, "summary": summarize(cases, chips)}
 
 
 def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixed_inputs=None) -> dict:
@@ -418,7 +418,9 @@ def _stats(errors: list[float]) -> dict:
             "mean_signed_error_pct": float(np.mean(errors))}
 
 
-def summarize(cases: list[dict]) -> dict:
+def summarize(cases: list[dict], chips: Mapping[str, Chip] | None = None) -> dict:
+    """Error statistics of `cases`, overall and by group; a case's family is its chip's (by its
+    calibrate_as) where `chips` has the chip, else its bare id's."""
     ok = [c for c in cases if c["status"] == "ok"]
     by_status: dict[str, int] = {}
     for c in cases:
@@ -431,11 +433,11 @@ def summarize(cases: list[dict]) -> dict:
             # the whole name: two sources alike in their first 60 characters are two groups
             groups.setdefault(str(c.get(key) or ""), []).append(c["error_pct"])
         summary[name] = {k: _stats(v) for k, v in sorted(groups.items())}
-    from engine.calibration import chip_family
+    from engine.calibration import case_family
 
     families: dict[str, list[float]] = {}
     for c in ok:
-        families.setdefault(chip_family(str(c.get("chip") or "")), []).append(c["error_pct"])
+        families.setdefault(case_family(c.get("chip"), chips or {}), []).append(c["error_pct"])
     summary["by_family"] = {k: _stats(v) for k, v in sorted(families.items())}
     worst = sorted(ok, key=lambda c: -abs(c["error_pct"]))[:10]
     summary["worst"] = [{"id": c["id"], "error_pct": c["error_pct"]} for c in worst]
@@ -454,7 +456,7 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
     factors fitted on everything), then predict the left-out rows. `summary.overall` is out of
     sample; `summary.in_sample` is the ordinary run beside it. A family whose fold is too thin to
     fit keeps the chips' current factors, said in `summary.notes` (one line per such fold)."""
-    from engine.calibration import FAMILY_FIT_FACTORS, chip_family, fit_families, prior_chips, resolve_cases
+    from engine.calibration import FAMILY_FIT_FACTORS, case_family, fit_families, prior_chips, resolve_cases
     from engine.errors import Cancelled
 
     # layouts the sources leave blank are searched once, at the documented default factors (no
@@ -475,9 +477,9 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
         test = [r for r in rows if (r.get(key) or "").strip() == group]
         runs_by_family: dict[str, int] = {}
         for item in train:
-            family = chip_family(item[0].get("chip", ""))
+            family = case_family(item[0].get("chip", ""), chips)
             runs_by_family[family] = runs_by_family.get(family, 0) + 1
-        test_families = {chip_family(r.get("chip", "")) for r in test}
+        test_families = {case_family(r.get("chip", ""), chips) for r in test}
         own_fit = {fam for fam in test_families if runs_by_family.get(fam, 0) >= min_runs}
         # a family with no run left starts from one fit over every other family's runs (what a
         # chip with no measured runs gets), when there are enough of them
@@ -486,7 +488,7 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
         # only the families of the left-out rows are refitted: the others predict nothing here
         fitted = fit_families([], chips, resolved=train, need_global=bool(all_run_fit), families=own_fit)
         for row in test:
-            family = chip_family(row.get("chip", ""))
+            family = case_family(row.get("chip", ""), chips)
             if family in kept:
                 case = validate_case(row, chips)
                 if case["status"] == "ok":
@@ -496,18 +498,18 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
                 case = validate_case(row, chips, factors=fitted.get(family, fitted[None]))
             predicted[id(row)] = case
         note = _fold_note(group, [(fam, runs_by_family.get(fam, 0), len(train)) for fam in sorted(test_families)
-                                  if any(predicted[id(r)]["status"] == "ok" and chip_family(r.get("chip", "")) == fam
+                                  if any(predicted[id(r)]["status"] == "ok" and case_family(r.get("chip", ""), chips) == fam
                                          for r in test)],
                           kept, min_runs)
         if note:
             notes.append(note)
     cases = [predicted[id(row)] for row in rows]
-    summary = summarize(cases)
+    summary = summarize(cases, chips)
     summary["holdout"] = key
     summary["groups"] = len(groups)
     summary["fitted_factors"] = list(FAMILY_FIT_FACTORS)
     summary["notes"] = notes
-    in_sample = summarize([validate_case(row, chips) for row in rows])
+    in_sample = summarize([validate_case(row, chips) for row in rows], chips)
     summary["in_sample"] = in_sample["overall"]
     summary["in_sample_by_family"] = in_sample["by_family"]
     return {"cases": cases, "summary": summary}

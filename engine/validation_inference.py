@@ -271,14 +271,13 @@ FOLD_TRUST_REGION = 1.5    # a refit moves a factor at most 1.5x from where the 
 
 
 def _scope_rank(scope: str, chip: Chip) -> int:
-    scope = (scope or "").strip()
-    if scope == chip.id:
-        return 3
-    if scope.endswith("*") and chip.id.startswith(scope[:-1]):
-        return 2
-    if scope and scope.lower() == (chip.vendor or "").lower():
-        return 1
-    return 0 if scope == "default" else -1
+    """engine.catalog.scope_rank on the chip's calibration_target (its calibrate_as, else its id),
+    -1 where the scope does not name it: a copy of the H100 takes the rows the H100 takes, as
+    resolve_calibration gives it (matched on its own id, it was refitted as a chip of its own)."""
+    from engine.catalog import calibration_target, scope_rank
+
+    rank = scope_rank(scope, calibration_target(chip), chip.vendor or "")
+    return -1 if rank is None else rank
 
 
 def fitted_parameters(chips: Mapping[str, Chip], cal_rows: Sequence[Mapping] | None = None) -> list[dict]:

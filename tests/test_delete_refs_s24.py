@@ -87,7 +87,7 @@ def test_a_built_in_is_deleted_only_with_force(capsys, tmp_path, group, item):
     db = str(tmp_path / "b.db")
     code, _, err = run_cli(capsys, "--db", db, group, "delete", item)
     assert code == 1 and err.count("\n") == 1
-    assert "built in, it can come back only from a backup; pass --force" in err and "nothing deleted" in err
+    assert "built in, it can come back only from a backup" in err and "pass --force" in err and "nothing deleted" in err
     code, out, _ = run_cli(capsys, "--db", db, group, "list", "--format", "json")
     assert item in {row["id"] for row in json.loads(out)}
     code, out, err = run_cli(capsys, "--db", db, group, "delete", item, "--force")

@@ -43,7 +43,8 @@ def register(subparsers) -> None:
                                      "to keep a copy)")
     p.add_argument("ids", metavar="ID", nargs="+", help="chip ids (see `chips list`)")
     p.add_argument("--force", action="store_true",
-                   help="let a built-in catalog chip be deleted (it comes back only from a backup)")
+                   help="let a built-in catalog chip be deleted (it comes back only from a backup or a chips CSV: "
+                        "`chips export` first)")
     p.set_defaults(handler=chips_delete)
 
     orders = add_group(subparsers, "orders", "chip orders and their deliveries")
@@ -80,7 +81,7 @@ def register(subparsers) -> None:
                                       "built-in one only with --force; `backup` first to keep a copy)")
     p.add_argument("ids", metavar="ID", nargs="+", help="preset ids (see `models list`)")
     p.add_argument("--force", action="store_true",
-                   help="let a built-in preset be deleted (it comes back only from a backup)")
+                   help="let a built-in preset be deleted (it comes back only from a backup or its config.json)")
     p.set_defaults(handler=models_delete)
 
     p = add_command(subparsers, "backup", "copy the whole database (chips with their calibration, orders and "
@@ -449,14 +450,20 @@ def _refuse_if_used(what: str, used: dict[str, list[str]]) -> None:
         raise UserError(f"{what} '{item}': {uses[0]}{more} use it; change or delete those first; nothing deleted")
 
 
+# Where a deleted built-in comes back from: a chip is one CSV row (`chips import` puts it back
+# with its packaged calibration), a preset needs its Hugging Face config.json (`models import`)
+COMES_BACK_FROM = {"chip": "a backup or a chips CSV (chips export first)",
+                   "model": "a backup or its config.json"}
+
+
 def _refuse_built_in(what: str, ids, built_in, force: bool) -> None:
-    """A packaged preset or catalog chip is deleted only with --force: nothing in the program
-    puts it back (a new database starts from the packaged ones; this one only from a backup)."""
+    """A packaged preset or catalog chip is deleted only with --force: a new database starts from
+    the packaged ones, this one gets it back only as COMES_BACK_FROM says."""
     packaged = [i for i in ids if i in built_in]
     if packaged and not force:
         more = f" (and {len(packaged) - 1} more)" if len(packaged) > 1 else ""
-        raise UserError(f"{what} '{packaged[0]}'{more}: built in, it can come back only from a backup; "
-                        "pass --force to delete it; nothing deleted")
+        raise UserError(f"{what} '{packaged[0]}'{more}: built in, it can come back only from "
+                        f"{COMES_BACK_FROM[what]}; pass --force to delete it; nothing deleted")
 
 
 def _ids_to_delete(ids) -> list[str]:

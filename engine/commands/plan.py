@@ -111,7 +111,8 @@ def plan_inputs(orders, chips, models, scenario, candidates):
     inputs = build_inputs(orders, chips, models, scenario, extra_serving_chips=[c.chip_id for c in candidates])
     serving = dict(inputs.serving_tokens_per_s_per_chip)
     notes = list(inputs.notes)
-    family, s_sig, t_sig = throughput_sigmas(list(dict.fromkeys(list(serving) + list(inputs.family_by_chip))))
+    # (by each chip's calibrate_as, as the forecast's: a copy of the H800 took a band of its own)
+    family, s_sig, t_sig = throughput_sigmas(list(dict.fromkeys(list(serving) + list(inputs.family_by_chip))), chips)
     peaks = {**inputs.chip_peak_tflops, **{c.chip_id: float(chips[c.chip_id].peak_tflops("bf16") or 0.0)
                                            for c in candidates}}
     return replace(inputs, serving_tokens_per_s_per_chip=serving, family_by_chip=family, notes=merge_notes(notes),

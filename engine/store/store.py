@@ -746,6 +746,13 @@ class Store:
             raise ValidationError([f"{field}: can't be blank: training, serving and the forecast use it "
                                    f"(it holds {old_row.get(field)}; enter the chip's figure)"])
         check_chip({**{k: old_row.get(k) for k in CHIP_FIELDS}, field: new_value})
+        if field == "calibrate_as":
+            from engine.calibration import calibrate_as_problem
+
+            # 'h100' was taken and half applied (training's h100* scope, serving's generic factors)
+            problem = calibrate_as_problem(new_value, self._chip_ids())
+            if problem:
+                raise ValidationError([problem])
         with self.db.atomic():
             self.db.table(CHIPS).update(chip_id, {field: new_value})
         return old_row.get(field)

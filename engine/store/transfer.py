@@ -255,6 +255,7 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
         header = set(reader.header)
         issues = _Problems(reader.name)
         seen: dict[str, int] = {}
+        calibrate_as: dict[int, str] = {}   # line -> a row's calibrate_as, checked once every id is known
         with store.db.atomic():
             current = {r["id"]: r for r in store.chip_rows()}   # under the write lock, as in import_orders
             for line, row in reader.rows():
@@ -282,6 +283,8 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
                     issues.add(f"{reader.name} row {line}, column id: '{chip['id']}' repeats row {seen[chip['id']]}")
                     continue
                 seen[chip["id"]] = line
+                if chip.get("calibrate_as"):
+                    calibrate_as[line] = chip["calibrate_as"]
                 if chip["id"] in current:
                     old = {k: current[chip["id"]].get(k) for k in CHIP_FIELDS}
                     if old == chip:
@@ -292,6 +295,13 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
                 else:
                     store.db[CHIPS].insert(chip)
                     summary.added.append(chip["id"])
+            # after every row: a copy may name a chip added further down the file
+            from engine.calibration import calibrate_as_problem
+
+            for line, target in calibrate_as.items():
+                problem = calibrate_as_problem(target, current.keys() | seen.keys())
+                if problem:
+                    issues.add_row(line, ValidationError([problem]))
             issues.raise_if_any()  # rolls the transaction back
             _refuse_unasked_updates(summary, reader.name, "chips", update_existing)
     return summary
