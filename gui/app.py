@@ -106,26 +106,21 @@ def with_access_key(text: str, taken: set, prefer: str = "") -> str:
     return text
 
 
-def first_input(page: QWidget) -> QWidget | None:
-    """The first field, list or table of `page` in Tab order, else its first button (what Ctrl+1…6
-    puts the focus on: it stayed on a container of the area, where no key did anything)."""
-    from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QLineEdit
+# Each area's first input, by attribute path on its panel: what Ctrl+1…6 puts the focus on (it
+# stayed on a container of the area, where no key did anything). Named, not found by walking the
+# focus chain: a walk wrapped every widget it passed (the menus included) in a Python object, and
+# once those were collected a store write invalidated the menus and the Run action (a crash dialog
+# on every tab switch, then a segfault).
+FIRST_INPUTS = {"fleet": "orders_table.filter_edit", "training": "model_combo", "inference": "model_combo",
+                "forecast": "start_edit", "plan": "confidence", "compare": "scenario_list"}
 
-    chain, widget = [], page.nextInFocusChain()
-    while widget is not None and widget is not page and widget not in chain:
-        chain.append(widget)
-        widget = widget.nextInFocusChain()
-    # (no focusProxy() here: asking every widget for it let the GUI thread's garbage collection
-    # delete the menus and the form, then crash; a spin box's or combo box's own line edit is
-    # mapped to the box instead)
-    usable = [w for w in chain if page.isAncestorOf(w) and w.isVisible()
-              and w.isEnabled() and w.focusPolicy() & Qt.FocusPolicy.TabFocus]
-    for kinds in ((QLineEdit, QAbstractSpinBox, QComboBox, QAbstractItemView), (QAbstractButton,)):
-        if found := next((w for w in usable if isinstance(w, kinds)), None):
-            owner = found.parentWidget()
-            return owner if isinstance(found, QLineEdit) and isinstance(owner, (QAbstractSpinBox, QComboBox)) \
-                else found
-    return None
+
+def first_input(panel: QWidget | None, key: str) -> QWidget | None:
+    """The first input of area `key`'s panel (FIRST_INPUTS), when it is shown and enabled."""
+    target = panel
+    for name in FIRST_INPUTS.get(key, "").split("."):
+        target = getattr(target, name, None) if target is not None and name else None
+    return target if isinstance(target, QWidget) and target.isVisible() and target.isEnabled() else None
 
 
 def tab_leaves_tables(widget: QWidget) -> None:
@@ -317,8 +312,13 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(index)
         QTimer.singleShot(0, lambda: self._focus_first_input(index))
 
+    def area_first_input(self, index: int) -> QWidget | None:
+        """The first input of the area at tab `index` (None for a view not built yet)."""
+        key = ("fleet", *ANALYSIS_PANELS)[index] if 0 <= index < 1 + len(ANALYSIS_PANELS) else ""
+        return first_input(self.fleet_panel if key == "fleet" else self.panels.get(key), key)
+
     def _focus_first_input(self, index: int) -> None:
-        if self.tabs.currentIndex() == index and (target := first_input(self.tabs.widget(index))) is not None:
+        if self.tabs.currentIndex() == index and (target := self.area_first_input(index)) is not None:
             target.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _follow_naming(self) -> None:
