@@ -68,21 +68,22 @@ def chip_labels(chips) -> dict[str, str]:
     return labels
 
 
-def missing_choice_problems(model_id: str | None, chip_id: str | None, chips: Mapping,
-                            models: Mapping) -> list[StudyProblem]:
-    """A study's model or chip (those given) that the store lacks. An empty store asks for one; a
-    saved id the catalog no longer holds is named, both at once (a saved study's deleted chip
-    read "the catalog is empty" beside 56 chips). The window never shows these for a catalog
-    that has some (the view picks another and its banner says so: gui.panels.training_form's
-    missing_choices): the flags are the CLI's."""
+def missing_choice_problems(model_missing: bool, model_id: str | None, chip_missing: bool, chip_id: str | None,
+                            chips: Mapping, models: Mapping) -> list[StudyProblem]:
+    """A study's model or chip (those missing) that the store lacks. Nothing chosen, or an empty
+    store, asks for one; a saved id the catalog no longer holds is named, both at once (a saved
+    study's deleted chip read "the catalog is empty" beside 56 chips). The window never shows
+    these for a catalog that has some (the view picks another and its banner says so:
+    gui.panels.base's missing_choices): the flags are the CLI's."""
     out = []
-    if model_id is not None:
+    if model_missing:
         out.append(StudyProblem("model", f"Model '{model_id}' is not among the model presets (deleted?): pass --model."
-                                if models else
-                                "Pick a model preset (the store has none: add one with `fleetcast models`)."))
-    if chip_id is not None:
+                                if models and model_id else "Pick a model preset" + (
+                                    "." if models else " (the store has none: add one with `fleetcast models`).")))
+    if chip_missing:
         out.append(StudyProblem("chip", f"Chip '{chip_id}' is not in the catalog (deleted?): pass --chip."
-                                if chips else "Pick a chip (the catalog is empty: add chips in the Fleet view)."))
+                                if chips and chip_id else "Pick a chip" + (
+                                    "." if chips else " (the catalog is empty: add chips in the Fleet view).")))
     return out
 
 
@@ -218,8 +219,7 @@ class TrainingStudy:
         out: list[StudyProblem] = []
         model, chip = self.model(models), chips.get(self.chip_id)
         if model is None or chip is None:
-            return missing_choice_problems(self.model_id if model is None else None,
-                                           self.chip_id if chip is None else None, chips, models)
+            return missing_choice_problems(model is None, self.model_id, chip is None, self.chip_id, chips, models)
         if self.custom:
             for problem in model.validate():
                 name = problem.split(":", 1)[0].strip()
@@ -679,8 +679,7 @@ class ServingStudy:
         out: list[StudyProblem] = []
         model, chip = models.get(self.model_id), chips.get(self.chip_id)
         if model is None or chip is None:
-            return missing_choice_problems(self.model_id if model is None else None,
-                                           self.chip_id if chip is None else None, chips, models)
+            return missing_choice_problems(model is None, self.model_id, chip is None, self.chip_id, chips, models)
         name = chip_name(chip)
         if self.tp is not None and model.heads % int(self.tp):
             out.append(StudyProblem("tp", f"TP {self.tp} does not divide the {model.heads} attention heads."))

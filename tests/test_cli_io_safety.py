@@ -474,7 +474,7 @@ def test_a_database_opened_through_a_link_keeps_its_real_wal_safe(capsys, tmp_pa
 
 
 @pytest.mark.parametrize("argv", [
-    ("forecast", "--trials", "1_000"), ("forecast", "--trials", "١٠٠"), ("forecast", "--seed", "０"),
+    ("forecast", "--trials", "1_000"), ("forecast", "--trials", "١٠٠"),
     ("serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--input-len", "100", "--output-len", "10",
      "--ttft-ms", "1_000"),
 ])
@@ -483,6 +483,12 @@ def test_number_flags_are_plain_numbers_as_in_files(capsys, db, argv):
     with pytest.raises(SystemExit) as info:
         main(["--db", db, *argv])
     assert info.value.code == 2 and "invalid" in capsys.readouterr().err
+
+
+def test_a_seed_in_other_digits_is_refused_as_every_bad_seed_is(capsys, db):
+    """A full-width 0 is no seed: refused in --seed's one wording (exit 1, as -1 and 1.5 are)."""
+    code, _out, err = run(capsys, "--db", db, "forecast", "--seed", "０")
+    assert code == 1 and "--seed: ０ (must be a whole number from 0 to 4,294,967,295)" in one_line_error(err)
 
 
 def test_caps_are_plain_numbers(capsys, db):
