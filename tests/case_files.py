@@ -32,3 +32,19 @@ def write_csv(path: Path, header: list, rows: list) -> Path:
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def write_chips_csv(path, rows: list[dict]) -> str:
+    """A chips CSV with every catalog column (blank where a row has none), as `chips export` writes it."""
+    import csv
+    import io
+
+    from engine.catalog import CHIP_FIELDS
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(CHIP_FIELDS))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in CHIP_FIELDS})
+    path.write_text(out.getvalue())
+    return str(path)

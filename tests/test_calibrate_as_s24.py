@@ -2,8 +2,6 @@
 chip whose packaged calibration it takes), never guessed from a display name or a word inside an id;
 the uncalibrated note says so; one scale-up link is no faster than the chip's scale-up bandwidth."""
 
-import csv
-import io
 import json
 import re
 
@@ -15,6 +13,7 @@ from engine.catalog import CHIP_FIELDS, calibration_rows, chip_from_row, read_cs
 from engine.errors import ValidationError
 from engine.store import open_store
 from engine.validate import check_chip
+from tests.case_files import write_chips_csv
 from tests.cli_run import run_cli
 from tests.old_db import old_database
 
@@ -29,14 +28,7 @@ def _catalog_row(chip_id: str) -> dict:
     return next(r for r in _catalog_rows() if r["id"] == chip_id)
 
 
-def _write_chips(path, rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(CHIP_FIELDS))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k, "") for k in CHIP_FIELDS})
-    path.write_text(out.getvalue())
-    return str(path)
+_write_chips = write_chips_csv
 
 
 def _import(capsys, db, path, *extra):

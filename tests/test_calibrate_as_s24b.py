@@ -3,8 +3,6 @@ band, validation's families and the serving refit follow a copy's calibrate_as; 
 that names no chip is refused; a copy calibrated as another vendor's chip is said; a deleted
 built-in chip comes back from a chips CSV."""
 
-import csv
-import io
 from dataclasses import replace
 
 import pytest
@@ -15,6 +13,7 @@ from engine.catalog import (CHIP_FIELDS, calibration_rows, chip_from_row, read_c
                             resolve_calibration)
 from engine.errors import ValidationError
 from engine.store import open_store
+from tests.case_files import write_chips_csv
 from tests.cli_run import run_cli
 
 def _catalog_row(chip_id: str) -> dict:
@@ -30,14 +29,7 @@ def _chips_with(*copies) -> dict:
     return {**reference_chips(), **{c.id: c for c in copies}}
 
 
-def _write_chips(path, rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(CHIP_FIELDS))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k, "") for k in CHIP_FIELDS})
-    path.write_text(out.getvalue())
-    return str(path)
+_write_chips = write_chips_csv
 
 
 # ---- 1: the forecast's throughput band follows calibrate_as ---------------------------------------
