@@ -321,11 +321,6 @@ def _packaged() -> dict:
     return _PACKAGED
 
 
-def catalog_chip_ids() -> frozenset:
-    """The ids of the packaged catalog's chips (what a calibrate_as names)."""
-    return _packaged()["catalog"]
-
-
 def calibrate_as_problem(value, known_ids: Collection[str] = ()) -> str | None:
     """A problem line for a calibrate_as that names neither a packaged catalog chip nor one of
     `known_ids` (the database's chips, the row's own id), else None. 'h100' or 'h100-typo' was
