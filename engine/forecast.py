@@ -141,6 +141,14 @@ class DemandCurve:
     `output_tokens_per_request` out under TTFT/TPOT targets; chips needed are reported in units of
     `chip_id`; `serve_on` lists the chip types that serve (empty = every chip type in the fleet);
     `weight_dtype`/`kv_dtype` are handed to the inference engine.
+
+    `growth_rate_multiplier` (m, a what-if; 1 = as fitted) multiplies the growth after the last
+    point in log terms: log(demand / last point) is m times what the curve gives, so 3x/year reads
+    3^m x/year (m = 2: 9x a year later, not 6x). It acts after the fit, on every growth model
+    (fixed, log-linear, decaying, the user's P10/P50/P90) and curve kind (the exponential fit's
+    slope, the logistic rate), and on each trial's whole draw: the median and the spread of the
+    log-growth both scale by m (P10/P50/P90 of 1.5/2/3x a year read 2.25/4/9x at m = 2). A ceiling
+    still holds (the approach to it runs m times as fast); the points themselves do not move.
     """
 
     points: tuple[DemandPoint, ...] = ()
@@ -178,6 +186,8 @@ class DemandCurve:
     # Lognormal sigma of the serving work per token from the request mix (tokens in/out per
     # request, prompt cache): the chips a token needs are only as certain as the mix behind them.
     request_mix_sigma: float = 0.0
+    # What-if: x on the log-growth after the last point (1 = as fitted; see the docstring).
+    growth_rate_multiplier: float = 1.0
 
     @property
     def output_fraction(self) -> float:
@@ -664,10 +674,38 @@ def delay_given_overdue(unc: OrderUncertainty, scores: np.ndarray, overdue_days:
     return np.rint((1.0 - weight) * conditioned + weight * redraw)
 
 
-def draw_policy(event: PolicyEvent, index: int, seed: int, trials: int, random: bool = True):
-    """(start, end) ordinals per trial of a cut-off; +inf start where it does not happen."""
+def _cutoff_order(event: PolicyEvent) -> tuple:
+    """Where a cut-off sorts among its chip's: by window, then chance, then duration (for good last)."""
+    duration = math.inf if event.duration_months is None else float(event.duration_months)
+    return (event.window_start, event.window_end, float(event.probability), duration)
+
+
+def cutoff_ranks(events: Sequence[PolicyEvent]) -> list[int]:
+    """Per cut-off, its rank among the cut-offs of the same chip (chip ids compared as the stream
+    key reads them), in `_cutoff_order`: with the chip it keys the cut-off's random stream.
+
+    Keyed on its place in the list, a cut-off's draws moved when one for another chip was put
+    before it (its P(meet) changed though nothing about it did). Now adding, removing or reordering
+    another chip's cut-off leaves them as they are, and a chip's only cut-off (the one a scenario
+    may hold) is rank 0, the stream the first cut-off of a list always had."""
+    by_chip: dict[int, list[int]] = {}
+    for k, event in enumerate(events):
+        by_chip.setdefault(_text_key(event.chip_id), []).append(k)
+    ranks = [0] * len(events)
+    for members in by_chip.values():
+        for rank, k in enumerate(sorted(members, key=lambda k: _cutoff_order(events[k]))):
+            ranks[k] = rank
+    return ranks
+
+
+def draw_policy(event: PolicyEvent, rank: int, seed: int, trials: int, random: bool = True):
+    """(start, end) ordinals per trial of a cut-off; +inf start where it does not happen.
+
+    `rank`: its place among its own chip's cut-offs (`cutoff_ranks`). Whether it happens is a
+    uniform below `probability`, so a higher chance keeps each trial's uniforms and adds trials
+    (common random numbers: P(occurs) never falls as the probability rises)."""
     lo, hi = event.window_start.toordinal(), event.window_end.toordinal()
-    rng = _stream(seed, 3, _text_key(event.chip_id), index)
+    rng = _stream(seed, 3, _text_key(event.chip_id), rank)
     if random:
         occurs = rng.random(trials) < event.probability
         start = lo + np.floor(rng.random(trials) * (hi - lo + 1))
@@ -1203,16 +1241,23 @@ def demand_tokens_per_day(curve: DemandCurve, days: Sequence[dt.date]) -> np.nda
         return np.zeros(len(t))
     x = np.array([p.date.toordinal() for p in pts], dtype=float)
     y = np.log(np.array([p.tokens_per_day for p in pts], dtype=float))
+    m = float(curve.growth_rate_multiplier)   # the what-if's pace after the last point (DemandCurve)
+    after = t > x[-1]
     if curve.kind == "piecewise":
         log_n = np.interp(t, x, y)
-        after = t > x[-1]
-        log_n[after] = y[-1] + np.log(curve.growth_after_last_per_year) * (t[after] - x[-1]) / DAYS_PER_YEAR
+        log_n[after] = y[-1] + np.log(curve.growth_after_last_per_year) * m * (t[after] - x[-1]) / DAYS_PER_YEAR
         return np.exp(log_n)
+
+    def faster(arg: np.ndarray, rate: float) -> np.ndarray:
+        # the fit's own line up to the last point, m times its slope after it (untouched at m = 1,
+        # so a scenario without the what-if reads bit for bit as before)
+        return arg if m == 1.0 else np.where(after, arg + (m - 1.0) * rate * (t - x[-1]), arg)
+
     if curve.kind == "exponential":
         if len(pts) < 2:
             return np.full(len(t), math.exp(y[0]))
         slope, intercept = np.polyfit(x - x[0], y, 1)
-        return np.exp(intercept + slope * (t - x[0]))
+        return np.exp(faster(intercept + slope * (t - x[0]), slope))
     if curve.kind == "logistic":
         assert curve.ceiling_tokens_per_day is not None  # validate_scenario requires one for logistic
         k = float(curve.ceiling_tokens_per_day)
@@ -1221,7 +1266,7 @@ def demand_tokens_per_day(curve: DemandCurve, days: Sequence[dt.date]) -> np.nda
         if len(pts) < 2:
             return np.full(len(t), n[0])
         rate, intercept = np.polyfit(x - x[0], logit, 1)
-        return k / (1.0 + np.exp(-(intercept + rate * (t - x[0]))))
+        return k / (1.0 + np.exp(-faster(intercept + rate * (t - x[0]), rate)))
     raise ValueError(f"unknown demand curve {curve.kind!r}")
 
 
@@ -1504,8 +1549,8 @@ def simulate(inputs: ForecastInputs, *, fixed: Sequence[str] = (), trials: int |
     bounds_ord = np.array([b.toordinal() for b in bounds], dtype=float)
     random_supply = "supply" not in fixed
     cutoffs = {}
-    for k, event in enumerate(sc.policy_events):
-        cutoffs[event.chip_id] = draw_policy(event, k, seed, trials, random="policy" not in fixed)
+    for event, rank in zip(sc.policy_events, cutoff_ranks(sc.policy_events)):
+        cutoffs[event.chip_id] = draw_policy(event, rank, seed, trials, random="policy" not in fixed)
     vendor_z: dict[str, np.ndarray] = {}  # as in Samples.vendor_z
     installed = {chip: np.zeros((trials, n_months)) for chip in chip_ids}
     promised = {chip: np.zeros(n_months) for chip in chip_ids}
@@ -1790,6 +1835,9 @@ def _positive(problems: list[str], name: str, value, allow_zero: bool = False) -
 # (20 M), 2.61 GB at 100,000 x 240 (24 M); the Forecast view 2.28 GB at 100,000 x 200 (500,000 x
 # 240 ran out of memory there after 20 s). The limit keeps a forecast under about 2.5 GB.
 MAX_TRIAL_MONTHS = 20_000_000
+# The demand growth what-if's largest multiplier: 100x the log-growth turns the slowest growth
+# worth asking about (1.1x a year) into 1.4e4x a year; beyond it draws overflow, not a question.
+MAX_GROWTH_RATE_MULTIPLIER = 100.0
 BYTES_PER_TRIAL_MONTH = 106.0   # the slope of those peaks
 BASE_BYTES = 0.1e9              # the process before the trials
 
@@ -1872,6 +1920,9 @@ def validate_scenario(sc: ForecastScenario) -> list[str]:
     if len({pt.date for pt in d.points}) != len(d.points):
         p.append("demand.points: two points share a date")
     _positive(p, "demand.growth_after_last_per_year", d.growth_after_last_per_year)
+    m = d.growth_rate_multiplier
+    if not (isinstance(m, (int, float)) and not isinstance(m, bool) and 0 < m <= MAX_GROWTH_RATE_MULTIPLIER):
+        p.append(f"demand.growth_rate_multiplier: {m!r} (must be > 0 and at most {MAX_GROWTH_RATE_MULTIPLIER:g})")
     if d.kind == "logistic":
         top = max((pt.tokens_per_day for pt in d.points), default=0.0)
         if d.ceiling_tokens_per_day is None or not d.ceiling_tokens_per_day > top:
@@ -1999,7 +2050,7 @@ def scenario_to_dict(sc: ForecastScenario) -> dict:
             "growth_model": d.growth_model, "fit_points": d.fit_points,
             "growth_sigma_floor": d.growth_sigma_floor, "growth_p10_per_year": d.growth_p10_per_year,
             "growth_p50_per_year": d.growth_p50_per_year, "growth_p90_per_year": d.growth_p90_per_year,
-            "request_mix_sigma": d.request_mix_sigma,
+            "request_mix_sigma": d.request_mix_sigma, "growth_rate_multiplier": d.growth_rate_multiplier,
         },
         "allocation": {
             "training_share": dict(sc.allocation.training_share),
@@ -2137,7 +2188,7 @@ def scenario_from_dict(params: Mapping, *, check: bool = True) -> ForecastScenar
                "growth_model": "str",
                "fit_points": "int",
                "growth_sigma_floor": "float", "growth_p10_per_year": "float", "growth_p50_per_year": "float",
-               "growth_p90_per_year": "float", "request_mix_sigma": "float"}
+               "growth_p90_per_year": "float", "request_mix_sigma": "float", "growth_rate_multiplier": "float"}
     if "demand" in top:
         dd = r.obj(top["demand"], "demand", list(dfields) + ["points", "serve_on"])
         dkw = {k: r.get(dd, k, "demand", kind, getattr(dbase, k)) for k, kind in dfields.items()}

@@ -15,12 +15,15 @@ point, `tau` years after it:
   extrapolated).
 - `user`: the user's P10/P50/P90 growth per year (x per year), a two-piece lognormal.
 An optional `ceiling_tokens_per_day` turns any of them into a logistic approach to that ceiling.
+After the fit, `growth_rate_multiplier` (m, a what-if) scales each trial's drawn log-growth by m
+before the ceiling bends it: median and spread alike, so every quantile of the growth per year g
+reads g^m (DemandCurve says it in full).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,6 +43,9 @@ class GrowthFit:
     cov: tuple[tuple[float, ...], ...]
     points_used: int
     note: str
+    # The what-if's multiplier on the log-growth (DemandCurve.growth_rate_multiplier), kept with the
+    # fit so that every reader of it (forecast, sensitivity, backtest) draws the same growth.
+    rate_multiplier: float = 1.0
 
 
 def _years(ordinals) -> np.ndarray:
@@ -47,7 +53,17 @@ def _years(ordinals) -> np.ndarray:
 
 
 def fit_growth(curve) -> GrowthFit:
-    """Fit `curve.growth_model` to `curve.points` (sorted by date); raises ValueError when it cannot."""
+    """Fit `curve.growth_model` to `curve.points` (sorted by date), the what-if's growth multiplier
+    kept beside the fit (and said in its note); raises ValueError when it cannot be fitted."""
+    fit = _fit(curve)
+    m = float(getattr(curve, "growth_rate_multiplier", 1.0))
+    if m == 1.0:
+        return fit
+    return replace(fit, rate_multiplier=m,
+                   note=f"{fit.note}; what-if: growth x{m:g} in log terms (g x/year reads g^{m:g} x/year)")
+
+
+def _fit(curve) -> GrowthFit:
     pts = sorted(curve.points, key=lambda p: p.date)
     if not pts:
         raise ValueError("demand.points: none (growth needs at least one point)")
@@ -162,6 +178,11 @@ def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
         out = integral
     else:
         raise ValueError(fit.model)
+    # the what-if, on the whole draw (median and spread) before any ceiling; a fit-like object
+    # without the field (made by hand) draws as fitted
+    multiplier = getattr(fit, "rate_multiplier", 1.0)
+    if multiplier != 1.0:
+        out = out * multiplier
     if ceiling_tokens_per_day:
         k = float(ceiling_tokens_per_day)
         n0 = fit.last_tokens_per_day

@@ -249,6 +249,8 @@ def effective_changes(base: Mapping, changes: Mapping[str, Any]) -> dict[str, An
         elif is_removed(value):
             if node is not _MISSING:
                 out[path] = value
+        elif node is _MISSING and LATER_FIELD_DEFAULTS.get(".".join(keys), _MISSING) == value:
+            continue   # the value a baseline stored before the field existed means
         elif node is _MISSING or node != value:
             out[path] = value
     return out
@@ -293,8 +295,14 @@ FIELD_WORDS = {
     "growth_sigma_floor": "growth spread floor", "request_mix_sigma": "request-mix uncertainty",
     "length_spread": "length spread", "fit_points": "points fitted", "growth_model": "growth model",
     "points": "points", "serve_on": "serve on", "tokens_per_day": "demand",
-    "sd_pct": "uncertain", "at_least": "a floor",
+    "sd_pct": "uncertain", "at_least": "a floor", "growth_rate_multiplier": "growth",
 }
+# Fields added after scenarios were first stored, at the value that reads as "as before": a
+# baseline saved earlier lacks them and means this. A what-if saved since on such a baseline holds
+# the field at this value, which is no change ("demand growth = ×1" listed beside every what-if).
+LATER_FIELD_DEFAULTS: dict[str, Any] = {"demand.growth_rate_multiplier": 1.0}
+# Multipliers the forms show as "×2" (a bare "2" read as 2 of something).
+_TIMES_FIELDS = ("growth_rate_multiplier",)
 # Sections whose next key is a name the user gave (a vendor, an order id, a chip id).
 _NAMED_SECTIONS = {"vendor_uncertainty": "{}", "order_uncertainty": "order {}",
                    "training_share": "training share of {}"}
@@ -561,7 +569,7 @@ def _of_words(section: Any) -> str:
 def _scalar_value_text(key: str, value: Any, labels: Mapping[str, str]) -> str:
     if key == "fraction_of" and value in _OF_WORDS:
         return _OF_WORDS[value]
-    if (key == "scale" or key.endswith("_scale")) and isinstance(value, (int, float)) \
+    if (key == "scale" or key.endswith("_scale") or key in _TIMES_FIELDS) and isinstance(value, (int, float)) \
             and not isinstance(value, bool):
         return f"×{value:g}"   # a multiplier ("demand scale = 2" read as 2 of something)
     return _value_text(key, value, labels)
@@ -573,6 +581,8 @@ def _scalar_line(keys: list[str], name: str, value: Any, base: Mapping | None, r
     # a chip's training share is keyed by the chip: the share's units (%) come from its section
     field = "training_share" if len(keys) > 1 and keys[-2] == "training_share" else keys[-1]
     old = _at(base, keys) if base is not None else _MISSING
+    if base is not None and old is _MISSING:   # a baseline stored before the field existed
+        old = LATER_FIELD_DEFAULTS.get(".".join(keys), _MISSING)
     new_text = _scalar_value_text(field, value, labels)
     if field in _FRACTION_FIELDS:   # 50% of what: the order, or what is still outstanding
         old_of = _of_words(_at(base, keys[:-1])) if base is not None else ""
@@ -686,6 +696,9 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
                     text = f"{kind} {_value_text(keys[-1], item, labels)}"
                 lines.append(f"{name}: {text}")
             continue
+        if base is not None and _at(base, keys) is _MISSING \
+                and LATER_FIELD_DEFAULTS.get(".".join(keys), _MISSING) == value:
+            continue   # what the baseline, stored before the field existed, means too
         lines.append(_scalar_line(keys, name, value, base, resolved, labels))
     lines = lines + notes
     if limit is not None and len(lines) > limit:   # None: every change (files keep them all)

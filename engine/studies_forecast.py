@@ -32,8 +32,8 @@ from engine.errors import UserError, ValidationError
 from engine.validate import iso_day
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast import (
-    CURVE_KINDS, DEADLINE_AFTER_HORIZON, FRACTION_BASES, START_YEARS, ForecastResult, ForecastScenario,
-    OrderUncertainty, default_scenario, scenario_from_dict, scenario_to_dict, trial_months_problem,
+    CURVE_KINDS, DEADLINE_AFTER_HORIZON, FRACTION_BASES, MAX_GROWTH_RATE_MULTIPLIER, START_YEARS, ForecastResult,
+    ForecastScenario, OrderUncertainty, default_scenario, scenario_from_dict, scenario_to_dict, trial_months_problem,
     uncertainty_problems, validate_scenario,
 )
 from engine.forecast_plan import PlanRequest, pct_text
@@ -143,6 +143,9 @@ class ForecastStudy:
             bad_points = True
         if not (_number(d.growth_after_last_per_year) and d.growth_after_last_per_year > 0):
             add("growth", f"Fixed growth {_num(d.growth_after_last_per_year, ' ×/year')}: must be more than 0.")
+        if not (_number(d.growth_rate_multiplier) and 0 < d.growth_rate_multiplier <= MAX_GROWTH_RATE_MULTIPLIER):
+            add("growth_multiplier", f"Growth multiplier {_num(d.growth_rate_multiplier, ' ×')}: use more than 0 up "
+                                     f"to {MAX_GROWTH_RATE_MULTIPLIER:g} × (1 = as fitted).")
         top = max((p.tokens_per_day for p in d.points if _number(p.tokens_per_day)), default=0.0)
         ceiling = d.ceiling_tokens_per_day
         if d.kind == "logistic" and not (ceiling is not None and _number(ceiling) and ceiling > top):
@@ -507,16 +510,18 @@ def forecast_monthly_table(result: ForecastResult, chip_names: Mapping[str, str]
              # fraction (0.01 for 1%) beside them read as a percent. The JSON's prob_meet_demand
              # (a share, a contract) is another series (engine.commands.forecast).
              TableColumn("prob_meet_demand_pct", "P(meet demand) (%)", 100.0 * np.asarray(r.prob_meet_demand),
-                         file_text=_file_percent_text)]
+                         file_text=file_percent_text)]
     return MonthlyTable(tuple(r.months), tuple(cols))
 
 
-def _file_percent_text(percent: float) -> str:
+def file_percent_text(percent: float) -> str:
     """A percent of trials as files write it: engine.commands.forecast.file_percent (2 decimals,
-    never "100.00" or "0.00" where it is not); blank where there is no value."""
+    never "100.00" or "0.00" where it is not); blank where there is no value. The monthly table
+    and the Forecast's P(meet) chart write their files with it."""
     from engine.commands.forecast import file_percent
 
     return file_percent(percent / 100.0) if math.isfinite(percent) else ""
+
 
 
 JOB_HEADERS = ["Job", "Model", "Chip type", "Tokens (T tokens)", "Earliest start (date)", "Start P50 (date)",

@@ -295,7 +295,7 @@ def test_the_monthly_tables_file_rows_give_p_meet_as_the_forecast_csv_does():
     from engine.commands.forecast import file_percent
     from engine.forecast import default_scenario, run_forecast
     from engine.forecast_inputs import build_inputs, story_orders
-    from engine.studies_forecast import _file_percent_text, forecast_monthly_table
+    from engine.studies_forecast import file_percent_text, forecast_monthly_table
 
     sc = replace(default_scenario(), months=24, trials=200, jobs=())
     result = run_forecast(build_inputs(story_orders(), reference_chips(), reference_models(), sc))
@@ -305,5 +305,5 @@ def test_the_monthly_tables_file_rows_give_p_meet_as_the_forecast_csv_does():
         assert people[col] == pytest.approx(100 * share)   # the window's table keeps its numbers
         assert filed[col] == file_percent(float(share))
         assert filed[:col] == people[:col] and filed[col + 1:] == people[col + 1:]
-    assert [_file_percent_text(p) for p in (100.0, 99.9, 96.65, 99.996, 0.0)] == \
+    assert [file_percent_text(p) for p in (100.0, 99.9, 96.65, 99.996, 0.0)] == \
         ["100.00", "99.90", "96.65", "99.99", "0.00"]

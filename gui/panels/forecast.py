@@ -40,8 +40,8 @@ from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare an
 )
 __all__ = ["ForecastPanel", "ForecastOutcome", "ForecastRequest", "compute_forecast", "figure_text",
            "first_shortfall_month", "fit_left_axis", "key_figures", "throughput_key"]
-from gui.panels.forecast_editors import (DemandPointsEditor, build_run_box, PolicyEventsEditor, TrainingJobsEditor, _combo,
-                                         _pydate, _qdate, _set_combo, _spin)
+from gui.panels.forecast_editors import (DemandPointsEditor, attach_growth_multiplier, build_run_box, PolicyEventsEditor,
+                                         TrainingJobsEditor, _combo, _pydate, _qdate, _set_combo, _spin)
 from gui.panels.forecast_supply import SupplyEditor, assumptions_html, supply_problems
 from gui.panels.forecast_uncertainty import UncertaintyEditor
 from gui.widgets.banner import MessageBanner
@@ -246,7 +246,7 @@ class ForecastPanel(QWidget):
         dtype_row.addWidget(QLabel("KV"))
         dtype_row.addWidget(self.kv_dtype, 1)
         demand_form.addRow("Precision", dtype_row)
-
+        attach_growth_multiplier(self)   # the demand growth what-if, under "Fit error floor" (forecast_editors)
         # Training jobs
         self.jobs_box = QGroupBox("Training jobs (run one after another per chip type)")
         self.jobs_editor = TrainingJobsEditor()
@@ -569,7 +569,7 @@ class ForecastPanel(QWidget):
                   "training_efficiency": (self.training_goodput_spin,),
                   "tpot": (self.tpot_spin,), "input": (self.input_tokens_spin,), "output": (self.output_tokens_spin,),
                   "prefix": (self.prefix_spin,), "slo_percentile": (self.pct_combo,),
-                  "length_spread": (self.spread_spin,),
+                  "length_spread": (self.spread_spin,), "growth_multiplier": (self.growth_multiplier_spin,),
                   "months": (self.months_spin,), "trials": (self.trials_spin,), "seed": (self.seed_spin,),
                   "start": (self.start_edit,), **self.supply_editor.fields(),
                   **{f"share.{chip}": (spin,) for chip, spin in self._share_spins.items()}}

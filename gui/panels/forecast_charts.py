@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from engine.forecast import SOURCE_LABELS, ForecastResult
 from engine.fleet import add_months
-from engine.studies_forecast import forecast_job_table, forecast_monthly_table, prob_percent_text
+from engine.studies_forecast import file_percent_text, forecast_job_table, forecast_monthly_table, prob_percent_text
 from gui import style
 from gui.panels.base import with_names
 from gui.panels.forecast_common import (counts_from_zero, figure_text, first_shortfall_month, fit_left_axis,
@@ -31,6 +31,16 @@ WAITING_NOTICE = "The forecast fills this chart when it has run (it runs as you 
 SHORT_HORIZON_MONTHS = 3
 SUMMARY_LINES_SHOWN = 7   # the summary's lines in view; the rest scrolls
 SUMMARY_PADDING_PX = 18   # its box's padding and border, which heightForWidth leaves out
+
+
+class _ProbabilityChart(PlotPanel):
+    """P(meet) by month. Its data (the chart's CSV, Export's forecast_prob_meet_demand.csv) is in
+    percent to 2 decimals as the monthly table and `fleetcast forecast --format csv` write it: the
+    raw floats read 99.9 and 33.333333333333336 beside their 99.90 and 33.33."""
+
+    def data_table(self) -> tuple[list[str], list[list]]:
+        headers, rows = super().data_table()
+        return headers, [[file_percent_text(cell) if isinstance(cell, float) else cell for cell in row] for row in rows]
 
 
 def _mark_months(line, name: str, months_count: int) -> None:
@@ -246,8 +256,8 @@ class ForecastCharts(QWidget):
                                          time_axis=True)
         self.shortfall_chart = PlotPanel("Shortfall at peak", y_label="Shortfall",
                                          y_unit="chips", time_axis=True)
-        self.probability_chart = PlotPanel("Probability of meeting peak demand", y_label="Probability",
-                                           y_unit="%", time_axis=True)
+        self.probability_chart = _ProbabilityChart("Probability of meeting peak demand", y_label="Probability",
+                                                   y_unit="%", time_axis=True)
         percent_y_range(self.probability_chart)
         self.probability_chart.plot_item.getViewBox().setLimits(yMin=-8, yMax=108)
         self.jobs_chart = PlotPanel("Training-job completion date", y_label="Trials finishing",

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+from dataclasses import replace
 
-from PySide6.QtCore import QDate, QEvent, Qt, Signal
+from PySide6.QtCore import QDate, QEvent, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
@@ -642,6 +643,46 @@ def build_run_box(owner) -> QGroupBox:
     run_form.addRow(owner.auto_check)
     run_form.addRow(owner.progress_bar)
     return run_box
+
+
+GROWTH_MULTIPLIER_LABEL = "Growth multiplier"
+GROWTH_MULTIPLIER_TIP = (
+    "What-if on the demand growth after the last point, in log terms: 1 = as fitted; 2 = twice the "
+    "log-growth per year, so 3×/year reads 9×/year (not 6×) and the spread widens alike (P10/P50/P90 of "
+    "1.5/2/3×/year read 2.25/4/9×). Every growth model and curve; the points do not move")
+
+
+def attach_growth_multiplier(panel) -> QDoubleSpinBox:
+    """The demand growth what-if (DemandCurve.growth_rate_multiplier) as a row of the Forecast's
+    "Demand and serving" form, under "Fit error floor"; returns its spin box (also
+    `panel.growth_multiplier_spin`). Called again it returns the same box.
+
+    The view keeps fields it does not show in its loaded scenario (`panel._base`), which
+    `panel.scenario()` carries over: an edit writes the multiplier there and schedules a run, and
+    each load (`inputs_rebuilt`, after a scenario switch, an undo) shows the loaded value again
+    with the box's signals held, so loading is no edit on the undo stack."""
+    box = getattr(panel, "growth_multiplier_spin", None)
+    if box is not None:
+        return box
+    box = _spin(0.01, 100, 1.0, decimals=2, step=0.1, suffix=" ×", tip=GROWTH_MULTIPLIER_TIP)
+    form = panel._demand_form
+    row, _role = form.getWidgetPosition(panel.sigma_floor_spin)
+    form.insertRow(row + 1, GROWTH_MULTIPLIER_LABEL, box)
+
+    def show_loaded() -> None:
+        with QSignalBlocker(box):
+            box.setValue(panel._base.demand.growth_rate_multiplier)
+
+    def edited(value: float) -> None:
+        base = panel._base
+        panel._base = replace(base, demand=replace(base.demand, growth_rate_multiplier=float(value)))
+        panel.schedule()
+
+    box.valueChanged.connect(edited)
+    panel.inputs_rebuilt.connect(show_loaded)
+    show_loaded()
+    panel.growth_multiplier_spin = box
+    return box
 
 
 def __getattr__(name: str):

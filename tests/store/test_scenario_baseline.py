@@ -154,7 +154,7 @@ def test_frozen_v2_seed_matches_the_seed_code():
     code = json.loads(json.dumps(_story_scenarios()[0][1]))
     # Demand fields added after the v2 seed froze: the seed code holds them at the value a scenario
     # saved without them reads (so a migrated database and a new one mean the same scenario).
-    added_since = {"slo_percentile": "p90", "length_spread": 0.0}
+    added_since = {"slo_percentile": "p90", "length_spread": 0.0, "growth_rate_multiplier": 1.0}
     for key, default in added_since.items():
         assert code["demand"].pop(key) == default and key not in v2["baseline"]["demand"]
     # ... and so do delivery uncertainties (extra_delay_days: 0, no days on top)
