@@ -8,8 +8,6 @@ changes that define it, and overlaid charts.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -25,9 +23,11 @@ from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale, run_controls
-from engine.studies_forecast import SEED_STANDARD_ERRORS, prob_meet_standard_error
-from gui.panels.compare_text import changes_text, difference as _difference, file_value as _file_value, \
-    header_lines as _header_lines
+from engine.compare_units import OWN_RATING_LABEL, OWN_UNIT_CHIP_LABEL, common_unit, key_figures_in_unit, unit_rating
+from gui.panels.compare_text import (  # noqa: F401 (the marks are imported from here too)
+    MARK_WORDS, MARKS, NOISE_MARK, SEED_MARK, changes_text, difference as _difference, file_value as _file_value,
+    header_lines as _header_lines, noise_mark as _noise_mark, noise_sources as _noise_sources, runs_differ as _runs_differ,
+)
 from gui.panels.forecast import NO_MODELS_HINT
 from gui.panels.forecast_common import (
     ForecastRequest, compute_forecast, counts_from_zero, figure_text, fit_left_axis, key_figures, legend_top_right,
@@ -312,7 +312,15 @@ class ComparePanel(QWidget):
         edited = self.unsaved_scenario() if self.unsaved_scenario is not None else None
         # it runs each as saved: a file must not pass for the edits on screen (the banner says so too)
         note = f"'{edited}' is compared as saved, without the unsaved changes on screen" if edited in names else None
-        return {"Scenario": None, "Scenarios": shown or None, "Note": note}
+        common = self.compared_unit() if self.outcomes else None
+        results = [None if isinstance(o, NotComputed) else o.result for _, o in self.results]
+        unit = common.note(results, [n for n, _ in self.results], self._chip_names) if common is not None else None
+        return {"Scenario": None, "Scenarios": shown or None, "Note": note, "Unit": unit}
+
+    def chart_export_context(self, chart_key: str) -> dict:
+        """export_context, with the unit's line only on the chart drawn in it (capacity, demand)."""
+        context = self.export_context()
+        return context if chart_key == "capacity_p50" else {**context, "Unit": None}
 
     def compared_names(self) -> list[str]:
         """What Compare runs: the ticked scenarios, the baseline first (always compared too)."""
@@ -488,7 +496,9 @@ class ComparePanel(QWidget):
         base = self.baseline()
         base_i = names.index(base) if base in names else None
         results = [o.result if not isinstance(o, NotComputed) else None for _, o in self.results]
-        per = [dict(key_figures(r, self._chip_names)) if r is not None else {} for r in results]
+        unit = self.compared_unit()   # figures in unit chips in one unit (a 25 ms TPOT's 910B2 is a smaller chip)
+        per = [dict(key_figures_in_unit(key_figures(r, self._chip_names), r, i, unit, self._chip_names))
+               if r is not None else {} for i, r in enumerate(results)]
         noise = [_noise_sources(r) if r is not None else {} for r in results]
         labels = list(dict.fromkeys(label for figures in per for label in figures))
         headers = ["Figure"]
@@ -525,6 +535,16 @@ class ComparePanel(QWidget):
                 used.add(mark)
                 return f"{diff if for_file else figure_text(diff)} {mark}"
             rows.append(row_of(label, value, difference))
+        if unit is not None and unit.converted:   # each one's own unit, which its Forecast view counts in
+            def own(i, unit_chip=False):
+                r = results[i]
+                if r is None or unit_chip:
+                    return "" if r is None else self.chip_name(r.unit_chip_id)
+                rate = unit_rating(r)   # NaN: its unit chip serves nothing under its targets
+                return _file_value(rate, for_file) if np.isfinite(rate) else "cannot serve"
+            if len({r.unit_chip_id for r in results if r is not None}) > 1:
+                rows.append(row_of(OWN_UNIT_CHIP_LABEL, lambda i: own(i, True)))
+            rows.append(row_of(OWN_RATING_LABEL, own, lambda i: "" if base_i is None else _difference(own(i), own(base_i))))
         if results:
             def runs(i):
                 r = results[i]
@@ -539,6 +559,13 @@ class ComparePanel(QWidget):
             if mark in used:
                 rows.append(row_of(f"{mark} {MARK_WORDS[mark][0]}", lambda i, m=mark: MARK_WORDS[m][1] if i == 0 else ""))
         return headers, rows
+
+    def compared_unit(self):
+        """The unit capacity, demand and shortfall are compared in (engine.compare_units): the
+        baseline's unit chip at its rating; None when nothing was computed."""
+        names = [name for name, _ in self.results]
+        results = [None if isinstance(o, NotComputed) else o.result for _, o in self.results]
+        return common_unit(results, names.index(self.baseline()) if self.baseline() in names else None)
 
     def _changes_text(self, i: int) -> str:
         """Column i's changes from the baseline as its run used them (read when it ran)."""
@@ -591,33 +618,40 @@ class ComparePanel(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 t.setItem(i, k, item)
 
-        units = {o.result.unit_chip_id for _, o in outcomes}
-        unit = f"{self.chip_name(next(iter(units)))} chips" if len(units) == 1 else "chips of each scenario's unit"
+        # one unit for every scenario: the baseline's unit chip at its rating (a what-if whose TPOT
+        # target slowed that chip counted its capacity in smaller chips and showed it as more)
+        common = self.compared_unit()
+        at = {name: k for k, (name, _) in enumerate(self.results)}
+        unit = common.text(self._chip_names) if common is not None else "chips"
         wanted = set()
-        cap_values, inst_values = [], []
+        cap_values, inst_values, demands = [], [], []
         caps = []
         all_names = [s["name"] for s in self.store.scenarios()]
         base = self.baseline()
+        scaled = common.scaled if common is not None else (lambda _k, values: values)
         for i, (name, o) in enumerate(outcomes):
             r = o.result
+            capacity, demand = scaled(at[name], r.serving_capacity_unit_chips.p50), scaled(at[name], r.demand_unit_chips)
             colour = style.scenario_color(name, all_names, base)  # the same whichever others are ticked
             x = to_timestamps(r.months)
+            # a line equal to one drawn is not drawn again (converted, a TPOT what-if's demand is the baseline's)
             demand_same = i > 0 and any(
-                r.months == p.result.months and r.scenario.demand == p.result.scenario.demand
-                for _, p in outcomes[:i])
-            self.capacity_chart.set_series(f"{name}: capacity P50", x, r.serving_capacity_unit_chips.p50,
-                                           color=colour, symbol=None)
+                r.months == p.result.months and (r.scenario.demand == p.result.scenario.demand or (
+                    common is not None and common.converted and np.allclose(demand, demands[k], rtol=1e-9, atol=0)))
+                for k, (_, p) in enumerate(outcomes[:i]))
+            demands.append(demand)
+            self.capacity_chart.set_series(f"{name}: capacity P50", x, capacity, color=colour, symbol=None)
             wanted.add(f"{name}: capacity P50")
             if not demand_same:
                 label = "Peak demand" if i == 0 else f"{name}: peak demand"
-                self.capacity_chart.set_series(label, x, r.demand_unit_chips, color="#D55E00" if i == 0 else colour,
+                self.capacity_chart.set_series(label, x, demand, color="#D55E00" if i == 0 else colour,
                                                symbol=None, dashed=True, width=1.5)
                 wanted.add(label)
             self.probability_chart.set_series(name, x, r.prob_meet_demand * 100, color=colour, symbol=None)
             self.installed_chart.set_series(name, x, r.installed_total.p50, color=colour, symbol=None)
-            cap_values.append(r.serving_capacity_unit_chips.p90)
+            cap_values.append(scaled(at[name], r.serving_capacity_unit_chips.p90))
             inst_values.append(r.installed_total.p50)
-            caps.append(float(np.max(r.serving_capacity_unit_chips.p90, initial=0.0)))
+            caps.append(float(np.max(cap_values[-1], initial=0.0)))
         names = {name for name, _ in outcomes}
         for chart, keep in ((self.capacity_chart, wanted), (self.probability_chart, names),
                             (self.installed_chart, names)):
@@ -626,7 +660,7 @@ class ComparePanel(QWidget):
                     chart.remove_series(series)
         self.capacity_chart.set_axis_labels(y_label="Capacity, demand", y_unit=unit)   # it carries both
         top = max(caps, default=0.0)
-        demand_top = max((float(np.max(o.result.demand_unit_chips, initial=0.0)) for _, o in outcomes), default=0.0)
+        demand_top = max((float(np.max(d, initial=0.0)) for d in demands), default=0.0)
         if top > 0 and demand_top > 4 * top:
             self.capacity_chart.plot_item.setYRange(0, 3 * top, padding=0.02)
             # zoomed in on capacity: the demand runs off the top, and the title says so (short: the
@@ -636,8 +670,7 @@ class ComparePanel(QWidget):
         else:
             self.capacity_chart.plot_item.enableAutoRange()
             self.capacity_chart.set_title("Capacity vs demand")
-            fit_left_axis(self.capacity_chart, np.concatenate(cap_values + [o.result.demand_unit_chips
-                                                                            for _, o in outcomes]))
+            fit_left_axis(self.capacity_chart, np.concatenate(cap_values + demands))
         fit_left_axis(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
         counts_from_zero(self.installed_chart, np.concatenate(inst_values) if inst_values else [0])
         percent_y_range(self.probability_chart)
@@ -650,75 +683,6 @@ class ComparePanel(QWidget):
                     chart.plot_item.setYRange(0, 1, padding=0)
                 chart.set_notice("No chips installed in any scenario: add orders in the Fleet view")
         self.check_current()
-
-
-# The marks on a difference that Monte Carlo noise may explain ((the row's words, the rule)), said
-# in a last row: a what-if changing only the seed showed "Largest P50 shortfall +136,646 chips" and
-# "First month ... -1 month" as effects. No extra runs: the error is read off the two runs.
-NOISE_MARK, SEED_MARK = "~", "*"
-MARKS = (NOISE_MARK, SEED_MARK)
-MARK_WORDS = {
-    NOISE_MARK: ("within Monte Carlo error",
-                 f"the runs' probabilities differ by under {SEED_STANDARD_ERRORS:g} standard errors "
-                 "(sqrt(p(1-p)/trials) each, combined), or the months other seeds may give overlap "
-                 f"(P(meet) within {SEED_STANDARD_ERRORS:g} standard errors of 50%)"),
-    SEED_MARK: ("from runs with other seeds or trials",
-                "part of this difference is Monte Carlo noise, not estimated here"),
-}
-
-
-def _month_number(day: dt.date) -> int:
-    return day.year * 12 + day.month - 1
-
-
-def _noise_sources(result) -> dict[str, tuple]:
-    """{key-figure label: what its Monte Carlo error is read from}: ("p", probability, trials) for
-    a probability; ("span", least, most) for a figure other seeds may move (the first short month
-    as a month number, inf for never; the count of short months), by the engine's rule: a month
-    whose P(meet) is within SEED_STANDARD_ERRORS of 50% may fall either side of it."""
-    p = np.asarray(result.prob_meet_demand, dtype=float)
-    near = np.abs(p - 0.5) <= SEED_STANDARD_ERRORS * prob_meet_standard_error(result) + 1e-12
-    short = np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0
-    maybe, surely = np.flatnonzero(short | near), np.flatnonzero(short & ~near)
-    # the first month is where demand crosses capacity P50 (engine's first_shortfall_month)
-    over = np.asarray(result.balance_p50_unit_chips, dtype=float) < 0
-    first_maybe, first_surely = np.flatnonzero(over | near), np.flatnonzero(over & ~near)
-
-    def first(index) -> float:
-        return _month_number(result.months[int(index[0])]) if index.size else math.inf
-
-    out: dict[str, tuple] = {
-        "First month demand exceeds capacity P50 (date)": ("span", first(first_maybe), first(first_surely)),
-        "Months with a P50 shortfall (months)": ("span", int(surely.size), int(maybe.size)),
-    }
-    for months_in in (12, 24):   # the labels of engine.studies_forecast.forecast_key_figures
-        if 0 <= months_in < len(p):
-            out[f"P(meet demand) {months_in} months in (%)"] = ("p", float(p[months_in]), int(result.trials))
-    for job in result.jobs:
-        out[f"Job '{job.job.name}' done within horizon (%)"] = ("p", float(job.prob_within_horizon),
-                                                                 int(result.trials))
-    return out
-
-
-def _runs_differ(result, base) -> str:
-    """How two forecasts' Monte Carlo runs differ ("" when they share trials and seed)."""
-    other = [word for word, differs in (("trials", result.trials != base.trials),
-                                        ("seed", result.scenario.seed != base.scenario.seed)) if differs]
-    return f"other {' and '.join(other)}" if other else ""
-
-
-def _noise_mark(source, base_source, difference, runs_differ: str) -> str:
-    """The mark of a difference Monte Carlo noise may explain (MARKS), or ""."""
-    if difference in ("", 0) or (isinstance(difference, str) and difference.startswith("+0 ")):
-        return ""
-    if source and base_source and source[0] == base_source[0] == "p":
-        (_, p, trials), (_, p_base, trials_base) = source, base_source
-        se = math.sqrt(p * (1 - p) / max(trials, 1) + p_base * (1 - p_base) / max(trials_base, 1))
-        return NOISE_MARK if abs(p - p_base) <= SEED_STANDARD_ERRORS * se + 1e-12 else ""
-    if source and base_source and source[0] == base_source[0] == "span":
-        overlap = max(source[1], base_source[1]) <= min(source[2], base_source[2])
-        return NOISE_MARK if overlap else ""
-    return SEED_MARK if runs_differ else ""
 
 
 def _unnamed(item):

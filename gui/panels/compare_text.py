@@ -1,14 +1,18 @@
 """The Compare view's words: a scenario's changes from the baseline, column titles and the
-differences it shows (kept apart from gui.panels.compare, which runs and draws)."""
+differences it shows, with the marks on those Monte Carlo noise may explain (kept apart from
+gui.panels.compare, which runs and draws)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import textwrap
+
+import numpy as np
 
 from engine.errors import UserError
 from engine.scenario_changes import describe_changes, effective_changes
-from engine.studies_forecast import round_figure
+from engine.studies_forecast import SEED_STANDARD_ERRORS, prob_meet_standard_error, round_figure
 from gui.widgets.plot_panel import elide_name
 
 # a compared what-if's changes when its stored row could not be read when the comparison ran
@@ -64,3 +68,72 @@ def difference(value, base):
             return f"{months:+d} month{'s' if abs(months) != 1 else ''}"
         return f"{(value - base).days:+d} days"
     return ""
+
+
+# The marks on a difference that Monte Carlo noise may explain ((the row's words, the rule)), said
+# in a last row: a what-if changing only the seed showed "Largest P50 shortfall +136,646 chips" and
+# "First month ... -1 month" as effects. No extra runs: the error is read off the two runs.
+NOISE_MARK, SEED_MARK = "~", "*"
+MARKS = (NOISE_MARK, SEED_MARK)
+MARK_WORDS = {
+    NOISE_MARK: ("within Monte Carlo error",
+                 f"the runs' probabilities differ by under {SEED_STANDARD_ERRORS:g} standard errors "
+                 "(sqrt(p(1-p)/trials) each, combined), or the months other seeds may give overlap "
+                 f"(P(meet) within {SEED_STANDARD_ERRORS:g} standard errors of 50%)"),
+    SEED_MARK: ("from runs with other seeds or trials",
+                "part of this difference is Monte Carlo noise, not estimated here"),
+}
+
+
+def _month_number(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def noise_sources(result) -> dict[str, tuple]:
+    """{key-figure label: what its Monte Carlo error is read from}: ("p", probability, trials) for
+    a probability; ("span", least, most) for a figure other seeds may move (the first short month
+    as a month number, inf for never; the count of short months), by the engine's rule: a month
+    whose P(meet) is within SEED_STANDARD_ERRORS of 50% may fall either side of it."""
+    p = np.asarray(result.prob_meet_demand, dtype=float)
+    near = np.abs(p - 0.5) <= SEED_STANDARD_ERRORS * prob_meet_standard_error(result) + 1e-12
+    short = np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0
+    maybe, surely = np.flatnonzero(short | near), np.flatnonzero(short & ~near)
+    # the first month is where demand crosses capacity P50 (engine's first_shortfall_month)
+    over = np.asarray(result.balance_p50_unit_chips, dtype=float) < 0
+    first_maybe, first_surely = np.flatnonzero(over | near), np.flatnonzero(over & ~near)
+
+    def first(index) -> float:
+        return _month_number(result.months[int(index[0])]) if index.size else math.inf
+
+    out: dict[str, tuple] = {
+        "First month demand exceeds capacity P50 (date)": ("span", first(first_maybe), first(first_surely)),
+        "Months with a P50 shortfall (months)": ("span", int(surely.size), int(maybe.size)),
+    }
+    for months_in in (12, 24):   # the labels of engine.studies_forecast.forecast_key_figures
+        if 0 <= months_in < len(p):
+            out[f"P(meet demand) {months_in} months in (%)"] = ("p", float(p[months_in]), int(result.trials))
+    for job in result.jobs:
+        out[f"Job '{job.job.name}' done within horizon (%)"] = ("p", float(job.prob_within_horizon),
+                                                                 int(result.trials))
+    return out
+
+
+def runs_differ(result, base) -> str:
+    """How two forecasts' Monte Carlo runs differ ("" when they share trials and seed)."""
+    other = [word for word, differs in (("trials", result.trials != base.trials),
+                                        ("seed", result.scenario.seed != base.scenario.seed)) if differs]
+    return f"other {' and '.join(other)}" if other else ""
+
+
+def noise_mark(source, base_source, difference, runs_differ: str) -> str:
+    """The mark of a difference Monte Carlo noise may explain (MARKS), or ""."""
+    if difference in ("", 0) or (isinstance(difference, str) and difference.startswith("+0 ")):
+        return ""
+    if source and base_source and source[0] == base_source[0] == "p":
+        (_, p, trials), (_, p_base, trials_base) = source, base_source
+        se = math.sqrt(p * (1 - p) / max(trials, 1) + p_base * (1 - p_base) / max(trials_base, 1))
+        return NOISE_MARK if abs(p - p_base) <= SEED_STANDARD_ERRORS * se + 1e-12 else ""
+    if source and base_source and source[0] == base_source[0] == "span":
+        overlap = max(source[1], base_source[1]) <= min(source[2], base_source[2])
+        return NOISE_MARK if overlap else ""
+    return SEED_MARK if runs_differ else ""
