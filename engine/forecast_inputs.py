@@ -63,8 +63,8 @@ def roofline_serving_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, input
         return 0.0
     bw = tp * chip.hbm_gbps * 1e9 * FALLBACK_DECODE_HBM_EFFICIENCY
     flops = tp * peak * 1e12
-    kv_avg = kv_token * (input_len + output_len / 2)
-    kv_max = kv_token * (input_len + output_len)
+    kv_avg = kv_token * model.kv_context_tokens(input_len + output_len / 2)
+    kv_max = kv_token * model.kv_context_tokens(input_len + output_len)
 
     def weight_bytes_read(batch: float) -> float:
         if not model.is_moe:

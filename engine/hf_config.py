@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.errors import ValidationError
@@ -96,12 +96,21 @@ UNTIED_BY_DEFAULT = {
     "phi", "phi3", "gpt_neox", "olmo", "olmo2", "granite", "dbrx", "jamba", "llama4", "llama4_text",
 }
 # Windowed attention (a sliding window; Llama 4's chunked attention): a windowed layer caches and
-# attends over at most the window's tokens, which ModelConfig has no field for. With a window that
-# applies these are reported as not modelled; otherwise (no window, `use_sliding_window: false`, a
-# window as long as the context, no layer using it) they have no effect and are ignored.
+# attends over at most the window's tokens (ModelConfig.attention_window_tokens, windowed_layers).
+# Which layers use it, by what the config says (`_windowed_attention`): `layer_types` (gpt-oss,
+# newer Gemma/Qwen/Llama 4 configs); Gemma 3's and Cohere 2's `sliding_window_pattern` p (every
+# p-th layer full); Qwen2's `use_sliding_window` with `max_window_layers` (the first that many
+# full); Llama 4's `no_rope_layers` (its RoPE layers are chunked) or `no_rope_layer_interval`;
+# Gemma 2 every other layer; any other family (Mistral 7B v0.1, Phi-3, Starcoder2) every layer.
+# Without a window that applies (none, `use_sliding_window: false`, a window as long as the
+# context, no layer using it) the fields have no effect and are ignored. A second window kind
+# beside the first (a sliding window and chunks in one config) is reported as not modelled.
 WINDOW_SIZE = ("sliding_window", "attention_chunk_size")
 WINDOW_FIELDS = WINDOW_SIZE + ("use_sliding_window", "max_window_layers", "layer_types", "sliding_window_pattern")
-NOT_MODELLED_WHY = "KV cache and attention are counted over the full context"
+NOT_MODELLED_WHY = "one attention window per model; this one's layers are counted over the full context"
+ALTERNATING_WINDOW_TYPES = ("gemma2",)            # even layers windowed, odd ones full (transformers)
+DEFAULT_WINDOW_PATTERN = {"gemma3": 6, "gemma3_text": 6, "cohere2": 4}
+LLAMA4_NOPE_INTERVAL = 4                          # Llama4TextConfig's no_rope_layer_interval default
 
 # Fields with no effect on throughput or memory in this model. rope_scaling and
 # quantization_config are read where they say something (_rope_context, _quantization_note) and
@@ -216,35 +225,79 @@ def _dense_layers(config: dict, layers: int, problems: list, notes: list) -> int
     return len(dense)
 
 
-def _windowed_attention(config: dict, layers: int, context: int | None, notes: list) -> list[str]:
-    """The windowed-attention fields of `config` when a window applies (see WINDOW_FIELDS), with a
-    note of how many layers it bounds; [] when none does."""
-    pattern = config.get("layer_types")
-    windowed = None   # how many layers use the window, where the config says
-    if isinstance(pattern, list):
-        windowed = sum(1 for t in pattern if isinstance(t, str) and ("sliding" in t or "chunked" in t))
-    said = []
+def _windowed_attention(config: dict, layers: int, context: int | None, notes: list,
+                        problems: list) -> tuple[int, int, list[str], list[str]]:
+    """(window tokens, windowed layers, fields read, fields not modelled) of `config`'s windowed
+    attention (see WINDOW_FIELDS); (0, 0, [], []) when no window applies."""
+    found = []   # (key, size, layers using it, where the count comes from)
     for key in WINDOW_SIZE:
         size = config.get(key)
         if size is None or size is False or size == 0:
             continue
         if key == "sliding_window" and config.get("use_sliding_window") is False:
             continue   # Qwen2/2.5: a window given but switched off
-        if isinstance(size, (int, float)) and not isinstance(size, bool) and context and size >= context:
-            continue   # as long as the context: no token ever leaves it
-        count = windowed
-        if count is None and key == "attention_chunk_size" and isinstance(config.get("no_rope_layers"), list):
-            count = sum(1 for flag in config["no_rope_layers"] if flag)   # Llama 4: RoPE layers are chunked
-        if count == 0:
+        if isinstance(size, OversizedNumber) or (isinstance(size, float) and not math.isfinite(size)):
+            problems.append(f"{key}: {_show(size)} (larger than {MAX_CONFIG_INTEGER:,}; not a real model)")
             continue
-        where = f"on {count} of {layers} layers" if count is not None else "on some or all layers"
-        bound = (f"; a long context's KV cache is overstated up to {layers / (layers - count):.3g}x"
-                 if count and count < layers else "")
-        said.append(f"{key} {_show(size)} {where}: windowed attention not modelled ({NOT_MODELLED_WHY}{bound})")
-    if not said:
-        return []
-    notes.extend(said)
-    return [k for k in WINDOW_FIELDS if k in config]
+        if isinstance(size, bool) or not isinstance(size, (int, float)) or size != int(size) or size < 0:
+            problems.append(f"{key}: {_show(size)} (must be a whole number of tokens)")
+            continue
+        if size > MAX_CONFIG_INTEGER:
+            problems.append(f"{key}: {_show(size)} (larger than {MAX_CONFIG_INTEGER:,}; not a real model)")
+            continue
+        if context and size >= context:
+            continue   # as long as the context: no token ever leaves it
+        count, source = _windowed_layer_count(config, key, layers, problems)
+        if count:
+            found.append((key, int(size), count, source))
+    if not found:
+        return 0, 0, [], []
+    key, size, count, source = found[0]
+    others = [other for other, *_ in found[1:]]
+    read = [k for k in WINDOW_FIELDS + ("no_rope_layers", "no_rope_layer_interval")
+            if k in config and k not in others and (k in WINDOW_FIELDS or source.startswith(k + ":")
+                                                     or source.startswith(k + " "))]
+    kind = "chunks" if key == "attention_chunk_size" else "a sliding window"
+    notes.append(f"{key} {size:,} on {count} of {layers} layers ({source}): those layers cache and attend to "
+                 f"at most {size:,} tokens ({kind})" + ("; chunked attention counted as a window of the chunk, "
+                                                         "its attention overstated up to 2x" if kind == "chunks" else ""))
+    not_modelled = []
+    for other, other_size, other_count, _ in found[1:]:
+        notes.append(f"{other} {other_size:,} on {other_count} of {layers} layers not modelled ({NOT_MODELLED_WHY})")
+        not_modelled.append(other)
+    return size, count, read, not_modelled
+
+
+def _windowed_layer_count(config: dict, key: str, layers: int, problems: list) -> tuple[int, str]:
+    """(how many of the layers use the `key` window, where that count comes from)."""
+    pattern = config.get("layer_types")
+    if isinstance(pattern, list):
+        word = "chunked" if key == "attention_chunk_size" else "sliding"
+        return min(sum(1 for t in pattern if isinstance(t, str) and word in t), layers), "layer_types"
+    model_type = str(config.get("model_type") or "").lower()
+    every = config.get("sliding_window_pattern", DEFAULT_WINDOW_PATTERN.get(model_type))
+    if key == "sliding_window" and every is not None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            problems.append(f"sliding_window_pattern: {_show(every)} (must be a whole number, 1 or more)")
+            return 0, ""
+        given = "sliding_window_pattern" if "sliding_window_pattern" in config else f"{model_type}'s default"
+        return layers - layers // every, f"{given} {every}: 1 in {every} layers full"
+    if key == "sliding_window" and config.get("use_sliding_window") is True and "max_window_layers" in config:
+        first = config["max_window_layers"]
+        if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+            problems.append(f"max_window_layers: {_show(first)} (must be a whole number, 0 or more)")
+            return 0, ""
+        return max(layers - first, 0), f"max_window_layers {first}: the first {min(first, layers)} full"
+    if key == "sliding_window" and model_type in ALTERNATING_WINDOW_TYPES:
+        return (layers + 1) // 2, f"{model_type}: every other layer"
+    if key == "attention_chunk_size":
+        flags = config.get("no_rope_layers")
+        if isinstance(flags, list) and flags:
+            return min(sum(1 for flag in flags if flag), layers), "no_rope_layers: its RoPE layers"
+        every = config.get("no_rope_layer_interval", LLAMA4_NOPE_INTERVAL)
+        if isinstance(every, int) and not isinstance(every, bool) and every >= 1:
+            return layers - layers // every, f"no_rope_layer_interval {every}: 1 in {every} layers full"
+    return layers, "every layer"
 
 
 def _flattened(config: dict) -> dict:
@@ -698,8 +751,17 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
                               "moe_layers"):
         if flag in config and (flag != "moe_layers" or model.is_moe):
             used.add(flag)
-    not_modelled = [k for k in _windowed_attention(config, model.layers, model.context_len or None, notes)
-                    if k not in used]
+    window, windowed, read, not_modelled = _windowed_attention(config, model.layers, model.context_len or None,
+                                                               notes, problems)
+    if problems:
+        raise ValidationError(problems)
+    if windowed:
+        # (set after check_model, which reads the fields a preset stores)
+        model = replace(model, attention_window_tokens=window, windowed_layers=windowed)
+        window_problems = model.validate()
+        if window_problems:
+            raise ValidationError(window_problems)
+        used.update(read)
     # a known field set to null ("q_lora_rank": null in DeepSeek-V2-Lite: no query compression)
     # was read, as "not set"; it is not an unknown name
     used.update(k for k in WHOLE_NUMBER_FIELDS if k in config and config[k] is None)

@@ -15,6 +15,11 @@ The model is a calibrated roofline (see ../shared/design/MODELING.md, "Inference
   overlapped with the other micro-batch's compute (two-batch overlap); the per-layer inter-node
   all-reduce overhead applies only to a TP group that spans nodes;
 - the running batch is capped by the KV cache that fits in HBM after weights and a reserve;
+- windowed layers (ModelConfig.windowed_layers, a sliding window or Llama 4's chunks) cache and
+  read at most the window's tokens and attend to at most those: a context c counts as
+  c - share x max(c - window, 0) tokens of the whole model (engine.models.windowed_context). The
+  closed forms price a batch at its mean context, which for contexts on both sides of the window
+  overstates it a little (the windowed part is concave in the context);
 - scenarios: a static batch is a closed form (one prefill, then decode steps); concurrency
   (closed loop), server (Poisson arrivals) and offline are simulated request by request by
   `engine.serving.simulator` (continuous batching, token budget, chunked prefill, paged KV
@@ -39,7 +44,7 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.hardware import DTYPE_BYTES, KV_DTYPES, SERVE_DTYPES, Chip
-from engine.models import ModelConfig
+from engine.models import ModelConfig, windowed_context, windowed_span_sq
 from engine.serving.families import engine_family  # noqa: F401  (re-exported: the family parser)
 from engine.topology import DEFAULT_DOMAIN, DEFAULT_SCALEUP_GBPS, default_scaleout_gbps, topology_of
 
@@ -199,6 +204,9 @@ class ModelShape:
     is_mla: bool
     attn_decode_flops_per_ctx: float   # FLOPs per generated token per context token
     attn_prefill_flops_coeff: float    # causal prefill attention FLOPs = coeff * L^2 per seq
+    # windowed attention: the window (0: none) and the share of the layers that use it
+    window_tokens: float = 0.0
+    window_share: float = 0.0
 
 
 def model_shape(model: ModelConfig) -> ModelShape:
@@ -227,7 +235,15 @@ def model_shape(model: ModelConfig) -> ModelShape:
         embed_params=embed, head_params=head,
         kv_elems_per_token=float(model.kv_elements_per_token()), kv_heads=model.kv_heads,
         is_mla=model.is_mla, attn_decode_flops_per_ctx=dec, attn_prefill_flops_coeff=pre,
+        window_tokens=float(model.attention_window_tokens) if model.windowed else 0.0,
+        window_share=model.windowed_share,
     )
+
+
+def kv_context(shape: ModelShape, ctx):
+    """`ctx` context tokens as tokens of the whole model's KV (what one sequence holds and a decode
+    step reads): windowed layers hold at most the window. `ctx` itself when there is no window."""
+    return windowed_context(ctx, shape.window_tokens, shape.window_share)
 
 
 # ---- deployment (arrays broadcast over chips x TP x batch) -------------------------------------
@@ -376,7 +392,8 @@ def _tp_group_bps(hw: dict, tp) -> np.ndarray:
 
 def _max_sequences(dep: _Deployment, ctx_tokens) -> np.ndarray:
     """Sequences one instance can hold in KV at `ctx_tokens` each (0 when weights do not fit)."""
-    per_chip = np.floor(dep.kv_capacity_bytes_chip / np.maximum(dep.kv_bytes_token_chip * _arr(ctx_tokens), 1.0))
+    per_chip = np.floor(dep.kv_capacity_bytes_chip / np.maximum(dep.kv_bytes_token_chip
+                                                                * _arr(kv_context(dep.shape, ctx_tokens)), 1.0))
     return per_chip * dep.attn_groups
 
 
@@ -412,7 +429,7 @@ def _decode_step(dep: _Deployment, batch, ctx) -> dict:
     s = dep.shape
     f = dep.f
     batch = np.maximum(_arr(batch), 1e-9)
-    ctx = _arr(ctx)
+    ctx = _arr(kv_context(s, ctx))   # KV read and attended per sequence (windowed layers: the window)
     seq_chip = batch / dep.attn_groups  # sequences whose attention runs on one chip
     # Routed experts actually read: each token picks top-k of E experts.
     if s.experts:
@@ -540,7 +557,13 @@ def _prefill_compute(dep: _Deployment, batch, prompt, seqs_rank, cached=0.0) -> 
     # causal attention of the new tokens over the cached prefix and each other (the simulator's
     # cost_model.chunk_attn_flops): 3,000 new tokens after 27,000 cached cost ~19x the attention
     # of a lone 3,000-token prompt
-    attn = seqs_rank * s.attn_prefill_flops_coeff * ((prompt + cached)**2 - cached**2) / dep.tp
+    if s.window_tokens:   # windowed layers attend to the window only (engine.models.windowed_span_sq)
+        span = s.window_share
+        attn = seqs_rank * s.attn_prefill_flops_coeff * (
+            windowed_span_sq(prompt + cached, s.window_tokens, span) - windowed_span_sq(cached, s.window_tokens, span)
+        ) / dep.tp
+    else:
+        attn = seqs_rank * s.attn_prefill_flops_coeff * ((prompt + cached)**2 - cached**2) / dep.tp
     half = f["inf_gemm_half_tokens"]
     eff = f["inf_prefill_mfu"] * tokens_chip / (tokens_chip + half)
     t_compute = (linear + head) / (dep.peak_flops * eff) + attn / (dep.peak16_flops * eff)
@@ -845,7 +868,7 @@ def _evaluate_serving(inputs: ServingInputs) -> ServingResult:
     cap_f, kv_cap_f = _f(cap), _f(kv_cap)
     # GiB throughout: the catalog's HBM capacity is in GiB (Chip.hbm_gib), so is what fills it
     weights_gib = _f(dep.weight_bytes_chip) / GIB
-    kv_seq_gib = _f(dep.kv_bytes_token_chip) * (L_in + L_out) / GIB
+    kv_seq_gib = _f(dep.kv_bytes_token_chip) * kv_context(shape, L_in + L_out) / GIB
     kv_chip_gib = _f(dep.kv_capacity_bytes_chip) / GIB
     base: dict[str, Any] = dict(scenario=inp.scenario, max_concurrency=int(kv_cap_f * inp.replicas),
                 max_running=int(cap_f * inp.replicas),
@@ -1357,7 +1380,8 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
     j = int(best[0, i])
     g = grid[0, i]
     weights_gib = float(np.broadcast_to(dep.weight_bytes_chip, (1, len(tps), 1))[0, i, 0]) / GIB
-    kv_seq_gib = float(np.broadcast_to(dep.kv_bytes_token_chip, (1, len(tps), 1))[0, i, 0]) * (input_len + output_len) / GIB
+    kv_seq_gib = float(np.broadcast_to(dep.kv_bytes_token_chip, (1, len(tps), 1))[0, i, 0]) \
+        * kv_context(dep.shape, input_len + output_len) / GIB
     cap_i = float(np.broadcast_to(cap, (1, len(tps), 1))[0, i, 0])
     kvcap_i = float(np.broadcast_to(kv_cap, (1, len(tps), 1))[0, i, 0])
     if per_tp[i] <= 0:
@@ -1408,7 +1432,7 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
         # the whole 70B (131 GiB "of 96") and 0 sequences beside "TP8"
         weights_k = float(np.broadcast_to(dep.weight_bytes_chip, (1, len(tps), 1))[0, k, 0]) / GIB
         kv_seq_k = float(np.broadcast_to(dep.kv_bytes_token_chip, (1, len(tps), 1))[0, k, 0]) \
-            * (input_len + output_len) / GIB
+            * kv_context(dep.shape, input_len + output_len) / GIB
         return CapacityResult(False, reason, tps[k], 0.0, 0.0, 0.0, float("nan"), float("nan"),
                               int(max(kvcap_k, 0)), limiting, reason, int(max(tps[k], eps[k])), weights_k,
                               kv_seq_k, "memory capacity" if limiting == "memory capacity" else "latency target",

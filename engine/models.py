@@ -2,11 +2,21 @@
 
 Dense (MHA/GQA/MQA, gated or plain FFN) and MoE (routed + shared experts, leading dense
 layers), with DeepSeek's multi-head latent attention (MLA) as an attention variant.
+
+Windowed attention: `windowed_layers` of the layers attend to (and cache) only the last
+`attention_window_tokens` tokens (a sliding window: Mistral 7B v0.1, Gemma 2/3, gpt-oss), the
+rest to the whole context. Llama 4's chunked attention (a token attends to the tokens of its own
+8,192-token chunk) is entered as a window of the chunk's size: its cache holds at most one chunk,
+as counted; its attention is counted as a sliding window's, up to twice what the chunks attend to
+on average at contexts well past a chunk (a token attends to half a chunk on average), so its
+attention time is overstated there and never understated.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 
 # Upper bounds far above any published model (Llama 3 405B: 126 layers, hidden 16,384, 128 heads,
@@ -44,6 +54,10 @@ class ModelConfig:
     qk_nope_head_dim: int = 0
     qk_rope_head_dim: int = 0
     v_head_dim: int = 0
+    # Windowed attention (see the module doc): the window in tokens and how many of the layers use
+    # it; 0 and 0 = every layer attends to the whole context
+    attention_window_tokens: int = 0
+    windowed_layers: int = 0
     params_b_reported: float | None = None
     source: str = ""
 
@@ -77,6 +91,15 @@ class ModelConfig:
     @property
     def ffn_matrices(self) -> int:
         return 3 if self.gated_ffn else 2
+
+    @property
+    def windowed(self) -> bool:
+        return self.attention_window_tokens > 0 and self.windowed_layers > 0
+
+    @property
+    def windowed_share(self) -> float:
+        """Share of the layers (and so of the KV cache per token, and of attention) that is windowed."""
+        return self.windowed_layers / self.layers if self.windowed else 0.0
 
     # ---- parameters ------------------------------------------------------------------
     def attention_params_per_layer(self) -> int:
@@ -140,6 +163,31 @@ class ModelConfig:
     def kv_bytes_per_token(self, bytes_per_element: float) -> float:
         return self.kv_elements_per_token() * bytes_per_element
 
+    def kv_elements_per_sequence(self, context_tokens: int) -> int:
+        """Cached elements of one sequence of `context_tokens`: the full-attention layers hold
+        every token, the windowed ones at most the window's."""
+        per_layer = self.kv_elements_per_token() // self.layers   # every layer caches alike
+        ctx = int(context_tokens)
+        if not self.windowed:
+            return per_layer * self.layers * ctx
+        full = self.layers - self.windowed_layers
+        return per_layer * (full * ctx + self.windowed_layers * min(ctx, self.attention_window_tokens))
+
+    def kv_bytes_per_sequence(self, context_tokens: int, bytes_per_element: float) -> float:
+        return self.kv_elements_per_sequence(context_tokens) * bytes_per_element
+
+    def kv_context_tokens(self, context_tokens):
+        """`context_tokens` (a number or an array) as tokens of the whole model's KV cache: what one
+        sequence caches, and what a new token's attention reads, over every layer = this x the
+        per-token figures (`kv_elements_per_token`, decode attention FLOPs per context token)."""
+        return windowed_context(context_tokens, self.attention_window_tokens, self.windowed_share)
+
+    def prefill_attention_span_sq(self, tokens):
+        """Causal attention of a `tokens`-long prefix in units where full attention is tokens^2
+        (2 x the pairs attended): the prefill attention FLOPs of tokens o..o+n are a per-layer
+        coefficient x (this at o + n - this at o)."""
+        return windowed_span_sq(tokens, self.attention_window_tokens, self.windowed_share)
+
     def training_flops_per_token(self, seq_len: int | None = None, *, causal_half: bool = True) -> float:
         """Model FLOPs per trained token: the module function `training_flops_per_token` below."""
         return training_flops_per_token(self, seq_len, causal_half=causal_half)
@@ -175,7 +223,24 @@ class ModelConfig:
             problems.append(f"ffn_hidden: {self.ffn_hidden} (must be positive)")
         if self.is_mla and (self.qk_rope_head_dim <= 0 or self.v_head_dim <= 0 or self.qk_nope_head_dim <= 0):
             problems.append("MLA needs qk_nope_head_dim, qk_rope_head_dim and v_head_dim > 0")
+        problems.extend(self._window_problems())
         return problems
+
+    def _window_problems(self) -> list[str]:
+        window, windowed = self.attention_window_tokens, self.windowed_layers
+        for name, value in (("attention_window_tokens", window), ("windowed_layers", windowed)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                return [f"{name}: {value!r} (must be a whole number, 0 or more)"]
+        if window > MAX_MODEL_SIZE["seq_len"]:
+            return [f"attention_window_tokens: {window:,} (at most {MAX_MODEL_SIZE['seq_len']:,}; not a real model)"]
+        if windowed > self.layers:
+            return [f"windowed_layers: {windowed} (at most layers = {self.layers})"]
+        if window and not windowed:
+            return [f"windowed_layers: 0 (an attention window of {window:,} tokens needs the number of layers "
+                    "that use it, 1 or more)"]
+        if windowed and not window:
+            return [f"attention_window_tokens: 0 ({windowed} windowed layers need a window of 1 token or more)"]
+        return []
 
 
 def context_problem(model: ModelConfig, input_tokens: float, output_tokens: float) -> str:
@@ -191,6 +256,42 @@ def context_problem(model: ModelConfig, input_tokens: float, output_tokens: floa
             "shorten the request or pick a model with a longer context")
 
 
+def windowed_context(context_tokens, window: float, share: float):
+    """Tokens a sequence of `context_tokens` caches and attends to, averaged over the layers, when
+    `share` of them see only the last `window` (0: no window; `context_tokens` returned as is):
+    context - share x max(context - window, 0). Numbers or numpy arrays."""
+    if not window or not share:
+        return context_tokens
+    if isinstance(context_tokens, (int, float)):   # a plain number stays one (reports, JSON)
+        return context_tokens - share * max(context_tokens - window, 0.0)
+    return context_tokens - share * np.maximum(np.asarray(context_tokens, dtype=float) - window, 0.0)
+
+
+def windowed_span_sq(tokens, window: float, share: float):
+    """Twice the causal attention pairs of a `tokens`-long prefix, averaged over the layers (full
+    attention: tokens^2): a windowed layer's token i attends to min(i, window) tokens, so its
+    prefix has tokens^2 - max(tokens - window, 0)^2. Numbers or numpy arrays."""
+    if not window or not share:
+        return tokens * tokens
+    if isinstance(tokens, (int, float)):
+        return tokens * tokens - share * max(tokens - window, 0.0) ** 2
+    over = np.maximum(np.asarray(tokens, dtype=float) - window, 0.0)
+    return tokens * tokens - share * over * over
+
+
+def windowed_mean_span(seq_len: float, window: float, share: float, causal_half: bool) -> float:
+    """Training's attended tokens per query, averaged over the layers, in units of the full
+    layers' (so a model without a window gives `seq_len`): a full layer attends to s/2 tokens per
+    query causally (s counting the whole matrix, as older Megatron did), a windowed one to
+    m - m^2/(2s) causally, m = min(s, window) (the band's area over s; m counted whole)."""
+    s = float(seq_len)
+    if not window or not share or window >= s:
+        return seq_len
+    m = float(window)
+    band = (2.0 * m - m * m / s) if causal_half else m   # (its span) / (the full layer's scale)
+    return (1.0 - share) * s + share * band
+
+
 # ---- FLOPs (Megatron-LM `num_floating_point_operations` semantics) -------------------------
 # Added for the training engine. Every GEMM costs 2 FLOPs per multiply-add; a training step runs
 # each GEMM three times (forward, weight gradient, data gradient), so model FLOPs per trained
@@ -200,7 +301,8 @@ def context_problem(model: ModelConfig, input_tokens: float, output_tokens: floa
 def _forward_flop_terms(model: ModelConfig, seq_len: int, causal_half: bool = True) -> dict:
     h = model.hidden
     a = model.heads
-    s = seq_len
+    # windowed layers attend to fewer tokens: the mean over the layers, in the full layers' terms
+    s = windowed_mean_span(seq_len, model.attention_window_tokens, model.windowed_share, causal_half)
     core_scale = 0.5 if causal_half else 1.0
     if model.is_mla:
         qk = model.qk_nope_head_dim + model.qk_rope_head_dim
@@ -241,7 +343,8 @@ def forward_flops_per_token(model: ModelConfig, seq_len: int | None = None, *,
     """Forward FLOPs per token by term (per layer where named so), plus layer counts.
 
     `causal_half`: count half of the s x s attention matrix, as current Megatron-LM does
-    (older releases, and Narayanan et al. 2021, counted all of it).
+    (older releases, and Narayanan et al. 2021, counted all of it). With windowed layers
+    `attn_core_per_layer` is the mean over all the layers (`windowed_mean_span`).
     """
     return _forward_flop_terms(model, seq_len or model.seq_len, causal_half)
 

@@ -8,7 +8,11 @@ engine/topology.py (TP: 8 ring passes of b*s*h per layer; ZeRO-2/3 traffic every
 CP ring or all-gather; MoE all-to-all with node-limited routing and FP8 dispatch), the pipeline
 bubble of the schedule (1F1B/interleaved, zero-bubble, DualPipe), data-parallel traffic partly
 hidden behind backward, and memory per chip after Korthikanti et al. 2022 on the fuller of the
-first and last pipeline stages, plus one runtime-reserve/fragmentation term.
+first and last pipeline stages, plus one runtime-reserve/fragmentation term. Windowed attention
+layers (ModelConfig.windowed_layers) attend to at most the window: their attention FLOPs
+(engine.models.windowed_mean_span) and, without flash attention, the scores they store and pass
+over cover the band, not the whole sequence; context-parallel K/V traffic is counted as for
+full-attention layers (an overstatement for them).
 
 Every input is a field a user can set (TrainingInputs: layout, software settings); nothing is
 read from free text. Efficiency factors come from the chip's calibration (`train_*` names; see
@@ -300,8 +304,11 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     d = float(model.head_dim_eff)
     qd = model.heads * d
     kvd = model.kv_heads * d
-    fwd = forward_flops_per_token(model, inp.seq)
+    fwd = forward_flops_per_token(model, inp.seq)   # (windowed layers' attention: engine.models)
     fwd_nc = forward_flops_per_token(model, inp.seq, causal_half=False)
+    # keys per query of the score matrix a layer keeps, averaged over the layers: s, or the window
+    # in a windowed layer (a banded kernel stores and passes over only the band)
+    s_keys = s if not model.windowed else s - model.windowed_share * max(s - model.attention_window_tokens, 0.0)
 
     tp = L["tp"].astype(float)
     pp = L["pp"].astype(float)
@@ -400,7 +407,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         attn_bwd = 2.0 * attn_fwd
         drop_passes = 2.5 if inp.dropout else 0.0
         score_fwd_passes, score_bwd_passes = 2.0 + drop_passes, 3.0 + drop_passes
-    score_bytes = mb * (model.heads / tp) * s * (s / cp) * act_bytes      # one pass over the matrix
+    score_bytes = mb * (model.heads / tp) * s_keys * (s / cp) * act_bytes      # one pass over the matrix
     attn_layer_fwd = attn_fwd + score_fwd_passes * score_bytes / hbm
     attn_layer_bwd = attn_bwd + score_bwd_passes * score_bytes / hbm
     if inp.flash_attention:
@@ -679,7 +686,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # inputs (~4h) and the activation-function outputs are not kept
     sel_saving = ((4.0 * h + 2.0 * (dense_frac * ffn_w + moe_frac * model.moe_topk * model.moe_ffn_hidden)
                    + mla_sel_saving) if inp.flash_attention else 0.0)
-    scores = 0.0 if inp.flash_attention else (5.0 if inp.dropout else 2.0) * model.heads * s / cp
+    scores = 0.0 if inp.flash_attention else (5.0 if inp.dropout else 2.0) * model.heads * s_keys / cp
     full_layer = T * (per_tok_layer + scores) / tp                 # bytes per token-element are in coefficients
     sel_layer = T * np.maximum(per_tok_layer - sel_saving, 2.0 * h) / tp
     # full recompute keeps each layer's input (2 bytes x h per token); without sequence parallelism

@@ -463,10 +463,11 @@ def check_delivery(row: dict, *, order_date: dt.date, outstanding: int) -> dict:
 
 MODEL_INT_FIELDS = ("layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len", "context_len",
                     "head_dim", "moe_experts", "moe_shared_experts", "moe_topk", "moe_ffn_hidden", "moe_dense_layers",
-                    "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+                    "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
+                    "attention_window_tokens", "windowed_layers")
 MODEL_LIMITS = {"layers": 1000, "hidden": 1_000_000, "heads": 10_000, "kv_heads": 10_000,
                 "ffn_hidden": 10_000_000, "vocab": 10_000_000, "seq_len": 100_000_000,
-                "context_len": 100_000_000}
+                "context_len": 100_000_000, "attention_window_tokens": 100_000_000, "windowed_layers": 1000}
 
 
 def check_model(row: dict) -> ModelConfig:

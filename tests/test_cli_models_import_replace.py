@@ -1,4 +1,4 @@
-"""`models import`: what --replace replaced, and windowed attention reported as not modelled."""
+"""`models import`: what --replace replaced, and windowed attention read into the preset."""
 
 import json
 
@@ -36,7 +36,7 @@ def test_replace_says_which_preset_it_replaced(capsys, tmp_path):
     assert out.startswith("imported 'gpt2y': 0.124 B parameters")
 
 
-def test_a_sliding_window_is_listed_as_not_modelled(capsys, tmp_path):
+def test_a_sliding_window_is_read_into_the_preset(capsys, tmp_path):
     config = {"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
               "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000,
               "max_position_embeddings": 32768, "sliding_window": 4096}
@@ -44,12 +44,12 @@ def test_a_sliding_window_is_listed_as_not_modelled(capsys, tmp_path):
     path.write_text(json.dumps(config))
     code, out, err = run(capsys, "--db", str(tmp_path / "w.db"), "models", "import", str(path), "--id", "m7")
     assert code == 0, err
-    assert "not modelled (KV cache and attention are counted over the full context): sliding_window" in out
+    assert "sliding_window 4,096 on 32 of 32 layers" in out and "not modelled" not in out
     ignored = next(line for line in out.splitlines() if line.startswith("ignored fields"))
     assert "sliding_window" not in ignored
     code, out, _ = run(capsys, "--db", str(tmp_path / "w.db"), "models", "import", str(path), "--id", "m8",
                        "--format", "json")
-    assert json.loads(out)["not_modelled_fields"] == ["sliding_window"]
+    assert json.loads(out)["not_modelled_fields"] == []
 
 
 def test_replace_without_a_name_keeps_the_presets_name(capsys, tmp_path):

@@ -21,8 +21,10 @@ ORDER_COLUMNS = ["id", "buyer", "vendor", "chip_id", "quantity", "delivered", "o
 ORDERS_TABLE_LIMIT = 100  # a table is for reading; csv/json stream every order
 # A line break in a table cell, shown: printed raw it started a new table line
 TABLE_LINE_BREAK = " \u23ce "   # ⏎
+# (the attention window and its layers change the KV cache per sequence: shown beside the context)
 MODEL_COLUMNS = ["id", "name", "params_b", "active_params_b", "attention", "layers", "hidden", "heads",
-                 "kv_heads", "ffn_hidden", "moe_experts", "moe_topk", "vocab", "seq_len", "context_len"]
+                 "kv_heads", "ffn_hidden", "moe_experts", "moe_topk", "vocab", "seq_len", "context_len",
+                 "attention_window_tokens", "windowed_layers"]
 
 
 def register(subparsers) -> None:

@@ -598,7 +598,8 @@ def _disaggregated_ttft_parts(pool: PrefillPool, input_len, hit: float, ttft_ms:
     cached = int(input_len * hit)
     chunk = max(int(input_len) - cached, 1)
     prefill_ms = pool.cost.step_s(0, 0.0, chunk, 1, pool.cost.chunk_attn_flops(cached, chunk), chunk) * 1e3
-    transfer_ms = float(pool.transfer_s_per_token) * float(input_len) * 1e3
+    # the prompt's KV as whole-model tokens (a windowed layer sends only its window)
+    transfer_ms = float(pool.transfer_s_per_token) * float(pool.cost.kv_tokens(float(input_len))) * 1e3
     if not fixed:   # spread prompts: the percentile is not this prompt's
         return f" (a {input_len:g}-token prompt: prefill {prefill_ms:.0f} ms + KV transfer {transfer_ms:.0f} ms)"
     rest = max(ttft_ms - prefill_ms - transfer_ms, 0.0)

@@ -10,6 +10,19 @@ A mixed step reads the weights once: its GEMM kernels take max(weight and expert
 prefill GEMM compute), its decode attention max(KV reads, attention FLOPs), and the step adds the
 two, plus collectives for all its tokens plus one step overhead. A pure decode step equals
 `inference._decode_step`, a pure prefill step `inference._prefill` (tested).
+
+Windowed attention (a model's `windowed_layers`, engine.models): the full-attention layers keep
+per-token quantities, the windowed ones a per-sequence term capped at the window.
+- Pricing: a decode step's KV reads and attention are those of `decode_ctx_sum` as whole-model
+  tokens, d x windowed_context(ctx_sum / d) for d sequences: the batch's mean context, exact when
+  every sequence is on one side of the window and a little over the exact sum when they straddle
+  it (the windowed part is concave in the context). Prefill chunks attend to the window only
+  (`chunk_attn_flops`).
+- Capacity: `kv_capacity_tokens` counts tokens of the whole model's KV, as without a window. Where
+  the window binds, the simulator's KV blocks count tokens of the full-attention layers' KV
+  (`kv_block_capacity_tokens`; of the windowed layers' when every layer is windowed) and a
+  sequence also holds `window_kv_ratio` x min(its length, window) of those for its windowed
+  layers (`window_blocks`, engine.serving.simulator).
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.hardware import Chip
-from engine.models import ModelConfig
+from engine.models import ModelConfig, windowed_context, windowed_span_sq
 
 
 def _s(x) -> float:
@@ -62,6 +75,57 @@ class StepCostModel:
     overhead_s: float             # per step (one stage)
     prefill_overhead_scale: float
     kv_capacity_tokens: float     # KV tokens one instance holds (all attention groups)
+    # windowed attention (see the module doc): the window (0: none), the share of the layers that
+    # use it, and their KV per token over the full-attention layers' (every layer windowed: 1)
+    window_tokens: float = 0.0
+    window_share: float = 0.0
+    window_kv_ratio: float = 0.0
+
+    def kv_context_sum(self, decode_seqs, ctx_sum):
+        """The context sum of `decode_seqs` sequences as whole-model KV tokens (read and attended
+        to); `ctx_sum` itself without a window."""
+        if not self.window_tokens:
+            return ctx_sum
+        return ctx_sum - self.window_share * np.maximum(np.asarray(ctx_sum, dtype=float)
+                                                        - decode_seqs * self.window_tokens, 0.0)
+
+    def kv_block_capacity_tokens(self) -> float:
+        """`kv_capacity_tokens` in tokens of the full-attention layers' KV (every layer windowed: of
+        the windowed layers'), the unit of `window_blocks`."""
+        if not self.window_tokens or self.window_share >= 1.0:
+            return self.kv_capacity_tokens
+        return self.kv_capacity_tokens / (1.0 - self.window_share)
+
+    def window_blocks(self, lengths, block_size: int) -> np.ndarray:
+        """KV blocks of `block_size` units each request of `lengths` tokens holds for its windowed
+        layers, min(length, window) of their tokens, in `kv_block_capacity_tokens`' unit; zeros
+        without a window."""
+        if not self.window_tokens:
+            return np.zeros(len(lengths), dtype=np.int64)
+        held = self.window_kv_ratio * np.minimum(np.asarray(lengths, dtype=float), self.window_tokens)
+        return np.ceil(held / block_size - 1e-9).astype(np.int64)
+
+    def in_context_sum(self, env: list, decode_seqs: int) -> list:
+        """[(from, intercept, slope), ...] pieces in the windowed context sum x (`kv_context_sum`, as
+        `decode_lines` are) as pieces in the context sum S: x = S up to S = d x window, past it
+        x = S - share x (S - d x window), so a line a + b x is (a + b x share x d x window) + b (1 -
+        share) S there (every layer windowed: flat, the later pieces never reached). As is without
+        a window."""
+        if not self.window_tokens:
+            return env
+        brk = decode_seqs * self.window_tokens
+        keep = 1.0 - self.window_share
+        shift = brk * self.window_share
+        at_break = next(p for p in reversed(env) if p[0] <= brk)
+        out = [p for p in env if p[0] < brk] + [(brk, at_break[1] + at_break[2] * shift, at_break[2] * keep)]
+        if keep > 0.0:
+            out += [(brk + (x0 - brk) / keep, a + b * shift, b * keep) for x0, a, b in env if x0 > brk]
+        return out
+
+    def kv_tokens(self, tokens):
+        """Whole-model KV tokens of sequences of `tokens` (an array: a prompt's KV sent after its
+        prefill); `tokens` itself without a window."""
+        return windowed_context(tokens, self.window_tokens, self.window_share)
 
     # ---- pieces ----
     def _comm(self, tokens_chip: float, busy: float) -> float:
@@ -99,6 +163,10 @@ class StepCostModel:
 
     def chunk_attn_flops(self, offset: float, chunk: float) -> float:
         """Causal attention FLOPs of `chunk` prompt tokens after `offset` cached ones."""
+        if self.window_tokens:
+            w, share = self.window_tokens, self.window_share
+            return self.pf_attn_coeff * (windowed_span_sq(float(offset + chunk), w, share)
+                                         - windowed_span_sq(float(offset), w, share))
         return self.pf_attn_coeff * ((offset + chunk) ** 2 - offset * offset)
 
     # ---- one step ----
@@ -132,7 +200,7 @@ class StepCostModel:
         vs FLOPs) then attention (KV vs FLOPs)."""
         d = decode_seqs / self.pp
         seq_chip = d / self.attn_groups
-        ctx_chip = decode_ctx_sum / self.pp / self.attn_groups
+        ctx_chip = self.kv_context_sum(decode_seqs, decode_ctx_sum) / self.pp / self.attn_groups
         mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult
         comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq
         attn = max(ctx_chip * self.kv_s_per_token, ctx_chip * self.dec_attn_s_per_ctx)
@@ -164,7 +232,8 @@ class StepCostModel:
         pp = self.pp
         d = decode_seqs / pp
         seq_chip = d / self.attn_groups
-        ctx_chip = np.asarray(ctx_sums, dtype=float) / pp / self.attn_groups
+        ctx_chip = np.asarray(self.kv_context_sum(decode_seqs, np.asarray(ctx_sums, dtype=float)),
+                              dtype=float) / pp / self.attn_groups
         base_mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult
         gemm = max(base_mem, seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq)
         busy = gemm + np.maximum(ctx_chip * self.kv_s_per_token, ctx_chip * self.dec_attn_s_per_ctx)
@@ -188,7 +257,8 @@ class StepCostModel:
         linear in the context and the step takes the larger; a wide-EP all-to-all hides under
         the step up to its own length, which is again the larger of two lines. The simulator
         sums runs of decode steps in closed form with these (and checks them against
-        `decode_run_s`, falling back to it if the two ever disagree)."""
+        `decode_run_s`, falling back to it if the two ever disagree). With a window the lines are
+        in the windowed context sum (`kv_context_sum`), which the simulator maps back."""
         pp = self.pp
         d = decode_seqs / pp
         seq_chip = d / self.attn_groups
@@ -249,6 +319,8 @@ def build_cost_model(model: ModelConfig, chip: Chip, *, tp: int = 1, ep: int = 1
     if not s.experts:
         a2a_tok = 2.0 * (s.moe_layers / pp_f) * 1 * act_per_tok * (ep_f - 1) / ep_f / (_s(dep.link_bps) * f["inf_link_eff"])
     kv_tokens = _s(dep.kv_capacity_bytes_chip) / max(_s(dep.kv_bytes_token_chip), 1e-30) * _s(dep.attn_groups)
+    full = model.layers - model.windowed_layers
+    window_kv_ratio = (model.windowed_layers / full if full else 1.0) if model.windowed else 0.0
     return StepCostModel(
         pp=pp_f, attn_groups=_s(dep.attn_groups), tp=tp_f,
         weights_s=_s(dep.nonexpert_read_chip) / bw,
@@ -270,4 +342,5 @@ def build_cost_model(model: ModelConfig, chip: Chip, *, tp: int = 1, ep: int = 1
         ep_overlap=overlap, ep=ep_f, overhead_s=_s(inf._overhead_s(dep)),
         prefill_overhead_scale=f["inf_prefill_overhead_scale"],
         kv_capacity_tokens=float(max(math.floor(kv_tokens), 0.0)),
+        window_tokens=s.window_tokens, window_share=s.window_share, window_kv_ratio=window_kv_ratio,
     )

@@ -42,6 +42,11 @@ Steps with prompt chunks (arrivals, chunked prefill) are priced one by one with 
 The figures equal a plain step-by-step loop's to float noise (tested). 2,000 requests take
 5-25 ms of CPU whatever the arrivals and length spreads (bench/bench_serving.py).
 
+Windowed attention (cost_model's module doc): the KV blocks count the full-attention layers'
+tokens, growing as above; each request also holds its windowed layers' KV at min(prompt +
+output, window) from admission to its end (the most they hold, as vLLM's hybrid allocator frees
+blocks that leave the window: a request shorter than the window is held whole a little early).
+
 Everything here is per model instance; replicas share nothing (the caller divides the load).
 """
 
@@ -255,6 +260,7 @@ def _prefill_pool_transfers(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarra
     """`prefill_pool_ready` with its waits apart: (ready, seconds waited for a prefill instance,
     seconds waited for the NICs)."""
     start, done, where = _prefill_pool_run(pool, arr_t, lin, hit)
+    lin = pool.cost.kv_tokens(lin)        # each prompt's KV, as whole-model tokens (windowed layers: the window)
     whole = float(pool.transfer_s_per_token)
     send = whole if pool.send_s_per_token is None else float(pool.send_s_per_token)
     recv = whole if pool.recv_s_per_token is None else float(pool.recv_s_per_token)
@@ -336,7 +342,11 @@ class _RunPricer:
         self.lines_ok: bool = _LINES_OK[cm]
 
     def _build(self, decode_seqs: int) -> list[tuple[float, float, float]]:
-        """[(x from, intercept, slope), ...]: the upper envelope of the lines for ctx_sum >= 0."""
+        """[(x from, intercept, slope), ...]: the upper envelope of the lines for ctx_sum >= 0
+        (with a window: in the context sum, `StepCostModel.in_context_sum`)."""
+        return self.cm.in_context_sum(self._upper(decode_seqs), decode_seqs)
+
+    def _upper(self, decode_seqs: int) -> list[tuple[float, float, float]]:
         lines = self.cm.decode_lines(decode_seqs)
         a, b = max(lines)                     # highest at ctx_sum = 0 (a tie: the steeper)
         x = 0.0
@@ -451,8 +461,21 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     total_blocks = int(cm.kv_capacity_tokens // bs)
     # One request that can never fit is a user error, not an endless loop. On demand a request
     # holds its prompt and all but its last output token by its last step.
-    worst = int((lin_a + (lout_a if sched.reserve_output else np.maximum(lout_a - 1, 1))).max())
-    if -(-worst // bs) > total_blocks:
+    longest = lin_a + (lout_a if sched.reserve_output else np.maximum(lout_a - 1, 1))
+    worst = int(longest.max())
+    # a window no request outgrows changes nothing; else the blocks count the full layers' tokens
+    # and each request holds its windowed layers' too (see the module doc)
+    win = bool(cm.window_tokens) and int((lin_a + lout_a).max()) > cm.window_tokens
+    grows = not win or cm.window_share < 1.0   # the full-attention layers' KV grows with the context
+    if win:
+        total_blocks = int(cm.kv_block_capacity_tokens() // bs)
+        held = (-(-longest // bs) if grows else 0) + cm.window_blocks(lin_a + lout_a, bs)
+        if int(held.max()) > total_blocks:
+            worst = int(longest[int(held.argmax())])
+            raise UserError(f"a {worst}-token request needs more KV than fits beside the weights "
+                            f"({int(held.max()):,} of {total_blocks:,} KV blocks); use more chips per replica "
+                            "or a smaller KV dtype")
+    elif -(-worst // bs) > total_blocks:
         raise UserError(f"a {worst}-token request needs more KV than the {total_blocks * bs:,} tokens that fit "
                         "beside the weights; use more chips per replica or a smaller KV dtype")
     watermark = 0 if sched.reserve_output else int(0.01 * total_blocks)
@@ -460,6 +483,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     budget_all = max(int(sched.max_num_batched_tokens * cm.attn_groups), 1)
     hit = float(w.prefix_cache_hit)
     reserve = bool(sched.reserve_output)
+    on_demand = not reserve and grows         # blocks added as contexts grow
     chunked = bool(sched.chunked_prefill)
     mixed = bool(sched.mixed_batches)
 
@@ -509,6 +533,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     user: list[float] = user_a.tolist()
     first: list[float] = first_a.tolist()
     pre_finished: list[bool] = pre_finished_a.tolist()
+    wblk: list[int] = (cm.window_blocks(lin_a + lout_a, bs) if win else np.zeros(N, dtype=np.int64)).tolist()
     nan = math.nan
     finish_t = [nan] * N
     sched_t = [nan] * N
@@ -599,7 +624,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         S -= c
         hist[base_ctx[i] % bs] -= 1
         if not reserve:
-            alloc[i] = -(-c // bs)
+            alloc[i] = (-(-c // bs) if grows else 0) + wblk[i]
 
     def growth(k: int) -> int:
         """KV blocks the decode set adds over its next k steps (on-demand allocation)."""
@@ -686,7 +711,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 join(i)
             pending = []
         preempted_now = False
-        if D and not reserve:
+        if D and on_demand:
             grow = hist[(-G) % bs]            # sequences at a block boundary need a block now
             while grow > total_blocks - used and running:
                 victim, _ = running.popitem()          # latest admitted: recompute later
@@ -732,7 +757,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             if g_i == 0:
                 cached[i] = int(lin[i] * hit)
                 need[i] = lin[i] - cached[i]
-            nb = -(-(lin[i] + (lout[i] if reserve else g_i)) // bs)
+            nb = (-(-(lin[i] + (lout[i] if reserve else g_i)) // bs) if grows else 0) + wblk[i]
             if nb > total_blocks - used - watermark:
                 break
             if need[i] == 0 and g_i > 0:               # prefilled elsewhere (disaggregated): decode next step
@@ -791,7 +816,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 if throttle and waiting and since_admit < max_wait:
                     k = min(k, max_wait - since_admit)      # the wait limit opens admission
             # (each sequence adds at most k // block + 1 blocks in k steps: test exactly only near full)
-            if not reserve and k > 1 and D * (k // bs + 1) > total_blocks - used and growth(k) > total_blocks - used:
+            if on_demand and k > 1 and D * (k // bs + 1) > total_blocks - used and growth(k) > total_blocks - used:
                 # the last step before the KV cache runs short: q whole block cycles add D x q
                 # blocks, so it lies in the cycle after the last affordable one (1: the check
                 # above already made the next step fit)
@@ -833,7 +858,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                     first[i] = t
                 first_due = []
             out_tokens += D * k
-            if not reserve:
+            if on_demand:
                 used += growth(k)
             G += k
             since_admit += k
@@ -873,7 +898,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         ended = []
         if step_d:
             since_admit += 1
-            if not reserve:
+            if on_demand:
                 used += hist[(-G) % bs]               # growth(1): the sequences at a block boundary
             G += 1
             S += step_d
@@ -892,7 +917,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 ctx[i] += 1
                 produced += 1
                 if not reserve:
-                    nb = -(-ctx[i] // bs)
+                    nb = (-(-ctx[i] // bs) if grows else 0) + wblk[i]
                     used += nb - alloc[i]
                     alloc[i] = nb
                 if crossed_at > t:                      # still crossing the pipeline: joins (or ends) then

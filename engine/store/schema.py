@@ -398,3 +398,12 @@ def m0012_chip_calibrate_as(db: Database) -> None:
     # its own id gave it. Not null, default '' (what check_chip writes for a blank): a NULL beside
     # it would count every stored chip as changed by a re-import of the same file.
     db.table(CHIPS).add_column("calibrate_as", str, not_null_default="")
+
+
+@migrations(name="0013_model_attention_window")
+def m0013_model_attention_window(db: Database) -> None:
+    # Windowed attention (engine.models): the window in tokens and how many of the layers use it.
+    # 0 and 0 for every stored model: each attends over the whole context, as it was counted
+    # before (the packaged presets have no window). Not null, default 0, as check_model writes.
+    db.table(MODELS).add_column("attention_window_tokens", int, not_null_default=0)
+    db.table(MODELS).add_column("windowed_layers", int, not_null_default=0)

@@ -37,7 +37,21 @@ CUSTOM_FIELDS = (  # (field, caption, max)
     ("kv_heads", "KV heads", 1024), ("ffn_hidden", "FFN width", 262144), ("vocab", "Vocabulary", 1_000_000),
     ("moe_experts", "Routed experts", 1024), ("moe_topk", "Experts per token", 64),
     ("moe_ffn_hidden", "Expert FFN width", 65536),
+    ("attention_window_tokens", "Attention window (tokens)", 10_000_000), ("windowed_layers", "Windowed layers", 1000),
 )
+# The windowed-attention fields (engine.models): 0 is "none", so they start at 0 with a unit and a
+# tip of their own: {field: (unit suffix, text shown at 0, tooltip)}
+WINDOW_SPINS = {
+    "attention_window_tokens": (
+        " tokens", "no window",
+        "Tokens each windowed layer attends to and keeps in its KV cache: a sliding window (Mistral 7B v0.1 "
+        "4,096 on every layer, Gemma 3 1,024 on 5 of 6, gpt-oss 128 on half), or Llama 4's chunk (8,192 on "
+        "3 of 4; counted as a window of the chunk). 'no window' = every layer attends to the whole sequence"),
+    "windowed_layers": (
+        " layers", None,
+        "How many of the layers attend within the attention window; the others attend to the whole "
+        "sequence. 0 with no window"),
+}
 
 EXACT_DIGITS = 10   # significant digits an exact spin box keeps and shows
 
@@ -105,10 +119,14 @@ class TrainingForm:
         custom_form.setContentsMargins(12, 0, 0, 0)
         self.custom_spins = {}
         for name, caption, hi in CUSTOM_FIELDS:
-            box = spin(0 if name.startswith("moe") else 1, hi, 1)
+            if name in WINDOW_SPINS:
+                unit, special, tip = WINDOW_SPINS[name]
+                box = spin(0, hi, 0, unit, special=special, step=128 if name == "attention_window_tokens" else 1)
+            else:
+                box = spin(0 if name.startswith("moe") else 1, hi, 1)
+                tip = f"{caption} of the custom model ({name}); 0 experts = dense"
             self.custom_spins[name] = box
-            e.add_row(custom_form, f"custom_{name}", caption, box,
-                      f"{caption} of the custom model ({name}); 0 experts = dense")
+            e.add_row(custom_form, f"custom_{name}", caption, box, tip)
         self.custom_box.hide()
         column.addWidget(self.custom_box)
 

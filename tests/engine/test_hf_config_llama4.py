@@ -92,21 +92,23 @@ GPT_OSS = {"model_type": "gpt_oss", "hidden_size": 2880, "intermediate_size": 28
            "tie_word_embeddings": False}
 
 
-def test_a_sliding_window_is_not_modelled_rather_than_of_no_effect():
+def test_a_sliding_window_is_modelled_rather_than_of_no_effect():
     """QA: sliding_window was listed as "no effect", but gpt-oss's 128-token window on half its
-    layers bounds their KV cache: the full-context cache overstates it up to 2x."""
+    layers bounds their KV cache; it is now a model input (12 of 24 layers at 128 tokens)."""
     result = _import(GPT_OSS)
     assert "sliding_window" not in result.ignored and "layer_types" not in result.ignored
-    assert {"sliding_window", "layer_types"} <= set(result.not_modelled)
+    assert result.not_modelled == ()
+    assert (result.model.attention_window_tokens, result.model.windowed_layers) == (128, 12)
     note = next(n for n in result.notes if "sliding_window" in n)
-    assert "12 of 24 layers" in note and "full context" in note and "2x" in note
+    assert "12 of 24 layers" in note and "at most 128 tokens" in note
 
 
-def test_llama4_chunked_attention_is_not_modelled():
+def test_llama4_chunked_attention_is_counted_as_a_window_of_the_chunk():
     result = _import(MAVERICK)
-    assert "attention_chunk_size" in result.not_modelled and "attention_chunk_size" not in result.unknown
+    assert "attention_chunk_size" not in result.not_modelled and "attention_chunk_size" not in result.unknown
+    assert (result.model.attention_window_tokens, result.model.windowed_layers) == (8192, 36)
     note = next(n for n in result.notes if "attention_chunk_size" in n)
-    assert "36 of 48 layers" in note and "full context" in note and "4x" in note
+    assert "36 of 48 layers" in note and "overstated up to 2x" in note
 
 
 @pytest.mark.parametrize("change", [

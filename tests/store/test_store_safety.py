@@ -198,7 +198,8 @@ SCHEMA_DAMAGE = {
                             "moe_shared_experts INTEGER, moe_topk INTEGER, moe_ffn_hidden INTEGER, "
                             "moe_dense_layers INTEGER, q_lora_rank INTEGER, kv_lora_rank INTEGER, "
                             "qk_nope_head_dim INTEGER, qk_rope_head_dim INTEGER, v_head_dim INTEGER, "
-                            "params_b_reported FLOAT, source TEXT, context_len INTEGER NOT NULL DEFAULT 0)"),
+                            "params_b_reported FLOAT, source TEXT, context_len INTEGER NOT NULL DEFAULT 0, "
+                            "attention_window_tokens INTEGER NOT NULL DEFAULT 0, windowed_layers INTEGER NOT NULL DEFAULT 0)"),
         "column 'models.id' has a different type or constraint"),
     "index dropped": (["DROP INDEX idx_deliveries_order_id"], "index on deliveries(order_id) is missing"),
     "column added": (["ALTER TABLE chips ADD COLUMN colour TEXT"], "column 'chips.colour' is not part"),
