@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 from dataclasses import replace
 
@@ -176,6 +177,7 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
     """The same load with prompts on separate prefill instances (engine.serving.capacity); its
     notes (overload, NICs too busy for the KV transfers) go to `notes`."""
     from engine.serving.capacity import attention_ranks, kv_transfer_sides_s_per_token, simulate_disaggregated
+    from engine.studies_serving import overload_verdict
 
     instances = args.prefill_instances or 1
     run = simulate_disaggregated(inputs, prefill_tp=args.prefill_tp, prefill_instances=instances,
@@ -202,7 +204,7 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
         # their queues; queue_ms: the waits for a prefill instance, the NICs and a decode seat
         "e2e_latency_ms": _finite(run.e2e_ms["mean"]), "queue_ms": _finite(run.queue_ms["mean"]),
         # one --input-len transfer alone (the slower of the sending and receiving NICs)
-        "kv_transfer_ms_per_request": max(send_s, recv_s) * float(inputs.input_len) * 1e3,
+        "kv_transfer_ms_per_request": max(send_s, recv_s) * inputs.model.kv_context_tokens(float(inputs.input_len)) * 1e3,
         "simulated_requests": run.requests,   # every replica's, as the main run
         "context_capped_requests": run.capped_requests,
     }
@@ -216,8 +218,8 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
         # (data-parallel attention spreads them over the ranks' own NICs; 158% through one NIC
         # read for 8 ranks), each prefill instance's send its share
         ranks = attention_ranks(inputs.tp, inputs.ep)
-        recv_busy = rate * mean_in * recv_s / ranks
-        send_busy = rate * mean_in * send_s / int(instances)
+        recv_busy = rate * inputs.model.kv_context_tokens(mean_in) * recv_s / ranks
+        send_busy = rate * inputs.model.kv_context_tokens(mean_in) * send_s / int(instances)
         busy = max(recv_busy, send_busy)
         out["kv_transfer_nic_busy_share"] = busy
         if busy > 1.0:
@@ -227,16 +229,17 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
                          "queue_ms")
         share = out["output_tokens_per_s_per_chip"] / (float(args.request_rate) * mean_out / float(out["chips"]))
         out["served_share_of_offered"] = share
-        # the aggregated run's test (OVERLOAD_SHARE, a queue that grows through the run), or NICs
-        # that need more than their time: their queue grows without end, however long the run
-        # (104% busy read "overloaded: false" while TTFT p50 went 9.4 s -> 47 s from 2,000 to 8,000)
-        grows = share < OVERLOAD_SHARE and _queue_grows(run.sim)
+        # the aggregated run's test (`overload_verdict`: a queue that grows through the run), or NICs that
+        # need more than their time: their queue grows without end, however long the run (104% busy
+        # read "overloaded: false" while TTFT p50 went 9.4 s -> 47 s from 2,000 to 8,000)
+        grows, served, out["served_share_from_queue_growth"] = overload_verdict(run.sim, rate, share)
         out["overloaded"] = grows or busy > 1.0
         if out["overloaded"]:
             binds = _disaggregated_binds(run.sim, busy, send_busy > recv_busy)
             out["bound_by"] = binds[0]
-            said = (f"{args.request_rate:g} requests/s offered, about {share * args.request_rate:.3g} served "
-                    f"({share:.0%}); the queue grows through the run" if grows else
+            said = (f"{args.request_rate:g} requests/s offered, about {served * args.request_rate:.3g} served "
+                    f"({served:.0%}" + ("" if served == share else ", read off the queue's growth") +
+                    "); the queue grows through the run" if grows else
                     "the KV transfers' queue grows without end (the NICs' time is short)")
             notes.append(f"disaggregated: overloaded: {said}, so TTFT grows with --requests: {binds[1]}")
     return out
@@ -278,24 +281,65 @@ def _disaggregated_binds(sim, nic_busy: float, sending: bool) -> tuple[str, str]
     return side, advice
 
 
+def _untargeted_demand(args, data: dict, cap, per_replica: int, loaded: bool) -> str:
+    """chips_needed with no latency target, and the note that says what bounds it. With a load,
+    at that load's simulated rate per chip (--request-rate 6: 225 output tokens/s per chip where
+    the count read 357.5, the offline run's); without one, at saturation, the largest batch the
+    steady state runs, where the latencies are those the note gives (Llama 3 70B on 8 x H100:
+    280 chips at TPOT 198 ms, the offline run's TTFT 154 s, labelled "steady state")."""
+    from engine.inference import batch_text
+
+    demand = float(args.demand_tokens_per_s)
+    at_saturation = data["chips_needed"]
+    rate = data.get("output_tokens_per_s_per_chip") or 0.0
+    if loaded and rate > 0:
+        # whole replicas of this run's layout at the rate this load got
+        data["chips_needed"] = int(math.ceil(demand / (rate * per_replica) - 1e-9)) * per_replica
+        data["chips_needed_at"] = "this load"
+        lat = ", ".join(f"{name} mean {_ms_text(data.get(key))}" for name, key in (("TTFT", "ttft_ms"),
+                                                                                  ("TPOT", "tpot_ms"))
+                        if data.get(key) is not None)
+        over = ("; the load is overloaded, so those latencies grow with --requests" if data.get("overloaded") else "")
+        return (f"no latency target bounds chips_needed: {data['chips_needed']:,} chips at this load's {rate:,.1f} "
+                f"output tokens/s per chip ({lat}{over}); at saturation ({cap.output_tokens_per_s_per_chip:,.1f} per "
+                f"chip) {at_saturation:,}; give --ttft-ms/--tpot-ms for a count that meets them")
+    data["chips_needed_at"] = "saturation"
+    if cap.latency_basis != "mean":   # --slo-percentile with no target: the largest Poisson load served
+        where = (f"the largest Poisson load served ({cap.output_tokens_per_s_per_chip:,.1f} output tokens/s per "
+                 f"chip), where TPOT {cap.latency_basis} is {_ms_text(cap.tpot_ms)} and TTFT {cap.latency_basis} "
+                 f"{_ms_text(cap.ttft_ms)}")
+    else:
+        where = (f"saturation, its largest batch ({batch_text(cap.batch)} sequences, "
+                 f"{cap.output_tokens_per_s_per_chip:,.1f} output tokens/s per chip), where the steady state's TPOT "
+                 f"is {_ms_text(cap.tpot_ms)} and TTFT {_ms_text(cap.ttft_ms)}"
+                 # the run above is the offline one: its TTFT is every request's wait for a batch seat
+                 + (f" (the offline run above waits {_ms_text(data['ttft_ms'])} for a first token, its queue "
+                    "included)" if data.get("scenario") == "offline" else ""))
+    return (f"no latency target bounds chips_needed: {at_saturation:,} chips run every replica at {where}; give "
+            "--ttft-ms/--tpot-ms for a count that meets them, or --request-rate for one at a load")
+
+
+def _ms_text(ms) -> str:
+    """A latency in words: milliseconds below 10 s, seconds above."""
+    if ms is None or not math.isfinite(ms):
+        return "n/a"
+    return f"{ms:,.1f} ms" if ms < 100 else f"{ms:,.0f} ms" if ms < 10_000 else f"{ms / 1e3:,.1f} s"
+
+
+def _pct_text(pct: float) -> str:
+    """A percentage in words: one decimal under 1% (0.54 read "0%"), whole above."""
+    if pct <= 0.0:
+        return "0%"
+    if pct < 0.05:
+        return "under 0.1%"
+    return f"{pct:.1f}%" if pct < 1.0 else f"{pct:.0f}%"
+
+
 def _finite(x):
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
 from engine.hardware import GB_PER_GIB  # noqa: E402  (GiB -> decimal GB)
-
-
-def _queue_grows(sim) -> bool:
-    """The last quarter of a run's requests (by arrival) waited well over the first quarter: a
-    queue that grows through the run. False without a simulation or with too few requests."""
-    import numpy as np
-
-    q = np.asarray(getattr(sim, "queue_s", []), dtype=float)
-    if q.size < 20:
-        return False
-    k = q.size // 4
-    first, last = float(np.nanmean(q[:k])), float(np.nanmean(q[-k:]))
-    return last > 2.0 * first + 0.1   # and by more than 0.1 s: a few decode steps are no queue
 
 
 # how a decode step's parts make its total (inference._decode_step): weights and GEMM compute
@@ -304,8 +348,6 @@ def _queue_grows(sim) -> bool:
 DECODE_COMBINE = ("total = max(weights, compute - attn_compute) + max(kv, attn_compute) + comm + overhead "
                   "(compute includes attn_compute, comm includes comm_latency)")
 STEADY_CLIENT_REQUESTS = 10   # measured requests per client below which the clients' joint start weighs (aiperf: 10 x C)
-OVERLOAD_SHARE = 0.9   # an open loop serving less of its offered load than this is overloaded (at 91% of
-# capacity the steady window reads 95% served: the window, not a queue)
 
 
 def run(args, ctx) -> Output:
@@ -315,6 +357,7 @@ def run(args, ctx) -> Output:
     from engine.inference import (ServingInputs, _tp_choices, batch_text, best_layouts, check_dtypes, default_kv_dtype,
                                   evaluate_serving, slo_capacity)
     from engine.studies import chips_for_demand
+    from engine.studies_serving import OVERLOAD_SHARE, overload_verdict
     from engine.serving.capacity import DEFAULT_REQUESTS
     from engine.serving.families import (blank_engine_note, budget_problem, engine_chip_problem, engine_family,
                                          known_engine, limit_factors)
@@ -424,6 +467,7 @@ def run(args, ctx) -> Output:
         # that fit and the KV a disaggregated transfer moves
         notes.append(f"KV cache in FP8 by default with FP4 weights on {chip.id}; --kv-dtype bf16 for a 16-bit cache")
     has_slo = args.ttft_ms is not None or args.tpot_ms is not None
+    targets = has_slo   # a latency target given (has_slo, below, also turns on for a percentile with none)
     asked_load = args.concurrency is not None or args.request_rate is not None or bool(getattr(args, "offline", False))
     if given_pct is not None and asked_load and not has_slo:
         # the percentile is where targets are held; a load with no target has none to hold, and
@@ -504,7 +548,17 @@ def run(args, ctx) -> Output:
                             f"chips per replica (tp={cap.tp}); with {args.chips} chip{'s' if args.chips > 1 else ''}: "
                             + ("; ".join(why_not) or f"no TP divides {args.chips} and the model's heads")
                             + "; give more chips or --tp")
-        cap = max(fits, key=lambda c: c.output_tokens_per_s_per_chip)
+        best, cap = cap, max(fits, key=lambda c: c.output_tokens_per_s_per_chip)
+        # said: --chips, not the search, chose this layout (TP2 at 67.2 tokens/s per chip where TP8
+        # gives 94.3 under the same targets read as the best layout)
+        best_chips = max(best.tp, getattr(best, "ep", 1) or 1)
+        layout = lambda c: f"TP{c.tp}" + (f" EP{c.ep}" if (getattr(c, "ep", 1) or 1) > 1 else "")  # noqa: E731
+        rate = lambda c: (f"{c.output_tokens_per_s_per_chip:,.1f} output tokens/s per chip"  # noqa: E731
+                          + (" under the targets" if has_slo and c.feasible else ""))
+        notes.append(f"--chips {args.chips} sets the layout: the best layout, {layout(best)} ({rate(best)}), needs "
+                     f"{best_chips} chips per replica, which do not divide {args.chips}; {layout(cap)} ({rate(cap)}) "
+                     f"is the best that does: --chips {math.ceil(args.chips / best_chips) * best_chips} for "
+                     f"{layout(best)}, or --tp to choose")
     if cap is not None and args.ep is None:
         args.ep = getattr(cap, "ep", 1) or 1
     args.ep = args.ep or 1
@@ -591,7 +645,7 @@ def run(args, ctx) -> Output:
         # kv_gib_per_sequence is one sequence's share on each chip (TP splits the KV heads);
         # the whole sequence's cache, over the model's KV heads, is beside it
         "kv_gib_per_sequence": res.kv_gib_per_sequence, "kv_gib_per_chip": res.kv_gib_per_chip,
-        "kv_gib_per_sequence_whole": model.kv_bytes_per_token(DTYPE_BYTES[kdt]) * (args.input_len + args.output_len)
+        "kv_gib_per_sequence_whole": model.kv_bytes_per_token(DTYPE_BYTES[kdt]) * model.kv_context_tokens(args.input_len + args.output_len)
         / 2**30,
         "weights_gib_per_chip": res.weights_gib_per_chip, "hbm_gib_per_chip": chip.hbm_gib,
         "kv_gb_per_sequence": res.kv_gib_per_sequence * GB_PER_GIB, "kv_gb_per_chip": res.kv_gib_per_chip * GB_PER_GIB,
@@ -621,6 +675,28 @@ def run(args, ctx) -> Output:
         "context_capped_requests": res.capped_requests,
         "kv_used_pct_peak": _kv_peak_pct(res.simulation),
     }
+    if data["kv_used_pct_peak"] is not None:
+        # the explanation's peak is the figure beside it, in words that keep a small one ("peaks at
+        # 0%" sat beside kv_used_pct_peak 0.54)
+        data["explanation"] = re.sub(r"KV use peaks at [\d.]+%", f"KV use peaks at {_pct_text(data['kv_used_pct_peak'])}",
+                                     data["explanation"])
+    # the engine's cap on running sequences holds the batch (the mean within a sequence or 2% of it;
+    # the offline run's full batch already says so): it is what limits, not the step's bandwidth
+    # ("limited by bandwidth ... at batch 31" at --max-num-seqs 32, overloaded at 89% served)
+    cap_per_replica = res.max_running / max(replicas, 1)
+    capped_by_engine = (loaded and res.simulation is not None and res.max_running < res.max_concurrency
+                        and res.running_batch >= cap_per_replica - max(1.0, 0.02 * cap_per_replica)
+                        # a closed loop of fewer clients than seats is held by its clients
+                        and not (args.concurrency and args.concurrency / max(replicas, 1) <= cap_per_replica))
+    if capped_by_engine and data["limiting"] not in ("engine batch cap", "memory capacity"):
+        groups = max(args.ep, tp) // tp   # --max-num-seqs is per attention rank (data-parallel attention)
+        per = (f" per attention rank ({cap_per_replica:,.0f} per replica over {groups} ranks)" if groups > 1 else
+               " per replica")
+        data["explanation"] = (f"the engine's cap of {cap_per_replica / groups:,.0f} running sequences{per} is "
+                               f"reached ({batch_text(res.running_batch)} running on average; the KV cache would hold "
+                               f"{res.max_concurrency / max(replicas, 1):,.0f}): more requests queue for a seat; "
+                               f"{data['explanation']}")
+        data["limiting"] = "engine batch cap"
     if has_slo and loaded:
         # the slo_* keys are the best load that meets the targets; whether the load simulated
         # here meets them is its own answer (at the targets' percentile; the means for steady).
@@ -691,6 +767,7 @@ def run(args, ctx) -> Output:
             data["limiting"] = cap.limiting
             data["bound_by"] = cap.resource
             data["explanation"] = cap.explanation  # the reason when infeasible, and how the dtypes run
+    untargeted = False   # chips_needed with no latency target (`_untargeted_demand`)
     if args.demand_tokens_per_s is not None:
         if cap is None:
             raise UserError(f"--demand-tokens-per-s with --pp {args.pp}: chips needed is searched over TP/EP layouts "
@@ -704,6 +781,7 @@ def run(args, ctx) -> Output:
             data["chips_needed"] = chips_for_demand(cap, args.demand_tokens_per_s)
             if cap.layout_choice:   # searched: the fewest chips for the demand, not the highest rate per chip
                 data["layout_choice"] = cap.layout_choice
+            untargeted = not targets   # counted once the load's overload test has run (below)
         data["layouts"] = best_layouts(model, [chip], demand_output_tokens_per_s=args.demand_tokens_per_s,
                                        input_len=args.input_len, output_len=args.output_len, ttft_ms=args.ttft_ms,
                                        tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
@@ -719,6 +797,9 @@ def run(args, ctx) -> Output:
             f" (chips_needed too: {args.slo_percentile} is not simulated for this layout, whose running batch is "
             "beyond the simulator's; a lower bound, as the steady state's load per chip is an upper one)"
             if args.slo_percentile else "")
+        if not targets:   # each TP at its saturation, as chips_needed without a load
+            data["layouts_at"] = "steady state, each at saturation (no latency target" + (
+                "; chips_needed is at this run's load)" if loaded and untargeted else ")")
     if args.prefill_tp is not None:
         dis = data["disaggregated"] = _disaggregated(args, replace(inputs, replicas=disagg_replicas), prefix,
                                                      dis_notes)
@@ -770,20 +851,30 @@ def run(args, ctx) -> Output:
         offered = float(args.request_rate) * mean_out / float(data["chips"])
         share = float(data["output_tokens_per_s_per_chip"]) / offered
         data["served_share_of_offered"] = share
-        # overloaded: the throughput falls short AND the queue grows through the run (a short run's
-        # throughput read low on its drain alone: 16 requests/s over 64 chips, 31 requests a
-        # replica, "87% served" with 4 ms of queueing)
-        data["overloaded"] = share < OVERLOAD_SHARE and _queue_grows(res.simulation)
+        # overloaded (`overload_verdict`): the throughput falls short and the queue grows through the run
+        # (a short run's throughput read low on its drain alone: 16 requests/s over 64 chips, 31
+        # requests a replica, "87% served" with 4 ms of queueing), or the queue's own growth says
+        # the deployment serves under OVERLOAD_SHARE of the load
+        over, said, from_queue = overload_verdict(res.simulation, float(args.request_rate) / max(replicas, 1), share)
+        data["overloaded"] = over
+        data["served_share_from_queue_growth"] = from_queue
         if data["overloaded"]:
             what = ("lower --request-rate" if has_slo else
                     "lower --request-rate, or give --ttft-ms/--tpot-ms for the load that meets them")
+            if capped_by_engine:   # more seats would serve more: the KV cache holds more sequences
+                what += f", or raise --max-num-seqs (the KV cache holds {res.max_concurrency // max(replicas, 1):,})"
+            read = ("" if said == share else
+                    f", read off the queue's growth: the steady window's throughput, within its {1 - OVERLOAD_SHARE:.0%} "
+                    "noise, reads the whole load")
             # TPOT does not rise with the offered load past this point (QA: 94.4 -> 88.7 ms from 1.5 to 6
             # requests/s at a batch of 42 both times): the served requests run at the full batch whatever
             # waits behind them
-            notes.append(f"overloaded: {args.request_rate:g} requests/s offered, about {share * args.request_rate:.3g} "
-                         f"served ({share:.0%}); the queue grows through the run, so TTFT and end-to-end latency "
+            notes.append(f"overloaded: {args.request_rate:g} requests/s offered, about {said * args.request_rate:.3g} "
+                         f"served ({said:.0%}{read}); the queue grows through the run, so TTFT and end-to-end latency "
                          f"grow with --requests ({data.get('simulated_requests', '?'):,} simulated): {what}; TPOT is "
                          f"the full batch's ({batch_text(res.running_batch)} running): it does not grow with the load")
+    if untargeted:
+        notes.append(_untargeted_demand(args, data, cap, per_replica, loaded))
     # (the default request count only: a --requests the user chose is their protocol)
     if args.concurrency and loaded and args.requests is None and args.requests_per_client is None and not args.ramp_s \
             and args.warmup_requests < args.concurrency / max(replicas, 1) and res.simulated_requests:
@@ -845,7 +936,9 @@ def run(args, ctx) -> Output:
         text += (f"\nchips needed for {args.demand_tokens_per_s:,.0f} output tokens/s: "
                  + (f"{need:,}" if need is not None else f"none ({data.get('chips_needed_reason', '')})")
                  + (f" ({data['layout_choice']})" if data.get("layout_choice") else "")
-                 + (f"; by TP ({data['layouts_at']}): {by_tp}" if by_tp else ""))
+                 # "by TP at the steady state (...)": one level of parentheses ("by TP (steady
+                 # state (chips_needed is at p90 under load))" read as nested)
+                 + (f"; by TP at the {data['layouts_at']}: {by_tp}" if by_tp else ""))
     if "targets_met_under_load" in data:
         searched = ("" if "slo_limiting" not in data else
                     f"; the best load that meets them: limited by {data['slo_limiting']}: {data['slo_explanation']}"
