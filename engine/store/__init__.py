@@ -2,6 +2,8 @@
 
 `open_store(path)` returns a `Store` whose methods take and return plain dicts and engine
 dataclasses; see `engine/store/store.py`. Which paths are opened and how: `engine/store/files.py`.
+`transfer.restore_backup(backup, db, force=...)` puts a backup in place of a database that is
+not open (imported when used: the CSV code it sits beside is not needed to open a database).
 """
 
 from engine.store.errors import StoreError

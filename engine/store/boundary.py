@@ -14,7 +14,7 @@ import json
 import math
 
 from engine.errors import ValidationError
-from engine.store import schema, schema_check
+from engine.store import files, schema, schema_check
 from engine.store.errors import StoreError
 from engine.validate import parse_schedule
 
@@ -104,7 +104,7 @@ def checked(path, table: str, rows: list[dict], applied: tuple[str, ...] | None 
             column, value, why = found
             raise StoreError(f"{path}: table {table}, row {key} {_show(row.get(key))}, column {column}: "
                              f"{_show(value)} ({why}); the file was changed outside Fleetcast. Correct "
-                             "that value or restore a backup")
+                             f"that value or restore a backup with {files.RESTORE_COMMAND}")
     return rows
 
 
@@ -243,10 +243,10 @@ def _check_deliveries_agree(conn, path, applied: tuple[str, ...]) -> None:
     if orphan is not None:
         raise StoreError(f"{path}: table {schema.DELIVERIES}, row id {orphan[0]}, column order_id: {orphan[1]} "
                          "(no such order); the file was changed outside Fleetcast. Delete that delivery or "
-                         "restore a backup")
+                         f"restore a backup with {files.RESTORE_COMMAND}")
     over = conn.execute(f"select o.id, o.quantity, sum(d.quantity) from {schema.ORDERS} o join {schema.DELIVERIES} d "
                         "on d.order_id = o.id group by o.id having sum(d.quantity) > o.quantity limit 1").fetchone()
     if over is not None:
         raise StoreError(f"{path}: table {schema.ORDERS}, row id {over[0]}, column quantity: {over[1]} (its "
                          f"deliveries add up to {over[2]}); the file was changed outside Fleetcast. Correct "
-                         "that value or restore a backup")
+                         f"that value or restore a backup with {files.RESTORE_COMMAND}")

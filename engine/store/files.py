@@ -10,11 +10,15 @@ every later writer fail.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sqlite3
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from engine import csv_io
 from engine.errors import UserError
@@ -34,7 +38,10 @@ _SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
 _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
 _SQLITE_CONSTRAINT = 19
 
-DAMAGED_HINT = "it was left unchanged. Restore a backup or open another file"
+# `fleetcast restore` moves the file and its -wal/-shm aside before putting the backup in place:
+# a backup copied over the file by hand took the old -wal, which SQLite replayed into it.
+RESTORE_COMMAND = "`fleetcast restore BACKUP.db --force`"
+DAMAGED_HINT = f"it was left unchanged. Restore a backup with {RESTORE_COMMAND} or open another file"
 
 
 def side_file(path: Path, suffix: str) -> Path:
@@ -328,7 +335,7 @@ def explain(path: Path, exc: BaseException, *, opening: bool = False, timeout_s:
                           f"program ({_short(exc)}); {done}. Reload and try again")
     if kind == "io":
         return StoreError(f"{path}: reading or writing it failed ({exc}); {done}. Check the disk, "
-                          "or restore a backup")
+                          f"or restore a backup with {RESTORE_COMMAND}")
     return StoreError(f"{path}: the database is damaged ({_short(exc)}); {DAMAGED_HINT}")
 
 
@@ -357,3 +364,160 @@ def remove_created(target: Target) -> None:
                 os.truncate(path, 0)
         except OSError:
             pass
+
+
+# ---- a -wal left beside the file -------------------------------------------------------------
+# SQLite replays the -wal into the file at the next writable open, and the last connection to
+# close copies it in (a checkpoint) and deletes it. A -wal does not say which file it was written
+# against: after a backup was copied over a file a killed session had left one beside, the open
+# replayed the other database's pages into the copy and the close wrote them in for good (200,704
+# bytes became 110,592, malformed), or quietly redid the killed session's last changes. So a file
+# with such a -wal is judged through a connection that can change none of the three files, and a
+# connection that found damage is closed without its checkpoint.
+
+def pending_wal(target: Target) -> Path | None:
+    """The -wal beside the file when it holds frames SQLite would replay (a session killed
+    before it closed, another program's session, or another database's), else None."""
+    if "-wal" not in target.side_files:
+        return None
+    wal = side_file(target.path, "-wal")
+    try:
+        return wal if wal.stat().st_size > 0 else None
+    except OSError:
+        return None
+
+
+def _ro_uri(path: Path, *, shm_read_only: bool) -> str:
+    # readonly_shm: SQLite reads the -shm (or, when it can't trust it, the -wal itself into
+    # memory) and writes nothing; a plain read-only connection still rewrites the -shm's index
+    return path.absolute().as_uri() + ("?mode=ro&readonly_shm=1" if shm_read_only else "?mode=ro")
+
+
+@contextlib.contextmanager
+def probe_connection(target: Target, busy_timeout_s: float | None = None) -> Iterator[sqlite3.Connection]:
+    """A connection that sees the file as a writable open would, its -wal replayed, and that
+    changes none of the file, its -wal or its -shm: read-only with the -shm read-only; without a
+    -shm (a -wal copied on its own), on copies of the two in a temporary folder, since a read-only
+    connection would make one. Read-only connections never checkpoint."""
+    timeout = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
+    folder = None
+    try:
+        if "-shm" in target.side_files:
+            uri = _ro_uri(target.path, shm_read_only=True)
+        else:
+            try:
+                folder = Path(tempfile.mkdtemp(prefix="fleetcast-probe-"))
+                copy = folder / "probe.db"
+                shutil.copyfile(target.path, copy)
+                shutil.copyfile(side_file(target.path, "-wal"), side_file(copy, "-wal"))
+                uri = copy.absolute().as_uri() + "?mode=rw"
+            except OSError:   # no room for copies: the -shm a read-only look makes is all it adds
+                uri = _ro_uri(target.path, shm_read_only=False)
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=timeout)
+        except sqlite3.Error as exc:
+            raise explain(target.path, exc, opening=True) from None
+        try:
+            yield conn
+        finally:
+            conn.close()
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def with_wal_note(error: StoreError, wal: Path) -> StoreError:
+    """A damage message that also says what the -wal beside the file may be."""
+    text = str(error)
+    if DAMAGED_HINT not in text:
+        return error
+    note = (f"it was left unchanged, and so was {wal.name} beside it (changes SQLite would replay into it: "
+            "if a backup was copied over the file by hand, they are the replaced database's). Restore the "
+            f"backup with {RESTORE_COMMAND}, which moves both aside, or open another file")
+    return StoreError(text.replace(DAMAGED_HINT, note))
+
+
+def close_keeping_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """Close a writable connection without its checkpoint: the last connection to close copies
+    the -wal into the file and deletes it, and only when nobody else holds the file (SQLite's
+    EXCLUSIVE lock). A read-only connection opened first and closed last holds it meanwhile, and
+    a read-only connection never checkpoints. (Python 3.11 has no sqlite3 setconfig for
+    SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE.) With an empty -wal there is nothing to write in: closed as
+    usual, which deletes the -wal and -shm this connection made."""
+    try:
+        empty = side_file(path, "-wal").stat().st_size == 0
+    except OSError:
+        empty = True
+    if empty:
+        conn.close()
+        return
+    guard = None
+    try:
+        guard = sqlite3.connect(_ro_uri(path, shm_read_only=True), uri=True, timeout=0)
+        # SQLite takes its SHARED lock before reading a page, and keeps it in WAL mode
+        guard.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.Error:
+        pass   # (a damaged page 1 fails the read, with the lock taken)
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass
+    if guard is not None:
+        with contextlib.suppress(sqlite3.Error):
+            guard.close()
+
+
+# ---- holding a database against other programs (`restore`) ----------------------------------
+# SQLite's locks (os_unix.c): in the database file, the pending byte, the reserved byte and 510
+# shared bytes from 1 GiB; a connection in WAL mode keeps a read lock in the shared range from its
+# first read until it closes, and a read lock on byte 128 of the -shm (its "dead man switch").
+_PENDING_BYTE = 0x40000000
+_LOCK_BYTES = 512
+_SHM_DMS_BYTE = 128
+
+
+@contextlib.contextmanager
+def held_against_others(path: Path, shown: Path | None = None) -> Iterator[None]:
+    """Hold SQLite's lock bytes of the database at `path` (and its -shm) as a writer that locked
+    everyone out, for a swap of the files; StoreError "in use" when another program has it open.
+    Never for a file this process has open through SQLite: closing these descriptors would drop
+    that connection's locks (see _OPEN_HERE). `shown`: the path as the user gave it."""
+    try:
+        import fcntl
+    except ImportError:   # (no POSIX locks: Windows refuses to replace an open file itself)
+        yield
+        return
+    handles: list[int] = []
+
+    def lock(name: Path, length: int, start: int) -> None:
+        try:
+            fd = os.open(name, os.O_RDWR)
+            exclusive = True
+        except PermissionError:   # a read-only file: another program's writes are still seen
+            fd = os.open(name, os.O_RDONLY)
+            exclusive = False
+        except FileNotFoundError:
+            return
+        handles.append(fd)
+        try:
+            fcntl.lockf(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB, length, start)
+        except OSError:
+            raise StoreError(f"{shown or path}: in use by another program (another Fleetcast?); close it and try "
+                             "again; nothing was changed") from None
+
+    try:
+        lock(path, _LOCK_BYTES, _PENDING_BYTE)
+        lock(side_file(path, "-shm"), 1, _SHM_DMS_BYTE)
+        yield
+    finally:
+        for fd in handles:
+            os.close(fd)   # (releases the locks)
+
+
+def is_open_here(path: Path) -> bool:
+    """Whether this process has the database at `path` open (a window on it)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return (info.st_dev, info.st_ino) in _OPEN_HERE

@@ -277,10 +277,11 @@ def _applied(conn: sqlite3.Connection, path: Path, timeout_s: float) -> list[str
         raise _open_error(path, exc, timeout_s) from None
 
 
-def _checked_schema(conn: sqlite3.Connection, path: Path, timeout_s: float, *, snapshot: bool) -> list[str]:
+def _checked_schema(conn: sqlite3.Connection, path: Path, timeout_s: float, *, snapshot: bool,
+                    values: bool = True) -> list[str]:
     """The migrations applied to the file, after refusing a file that is newer, not ours, or
-    whose structure or values are damaged. `snapshot`: read in a transaction of its own (else
-    the caller's)."""
+    whose structure or values (`values`: the slow part, a full read) are damaged. `snapshot`:
+    read in a transaction of its own (else the caller's)."""
     try:
         if snapshot:
             conn.execute("BEGIN")
@@ -307,7 +308,8 @@ def _checked_schema(conn: sqlite3.Connection, path: Path, timeout_s: float, *, s
                 more = f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else ""
                 raise StoreError(f"{path}: the database structure is damaged ({'; '.join(wrong[:3])}{more}); "
                                  f"{files.DAMAGED_HINT}")
-            boundary.check_file(conn, path, tuple(applied))
+            if values:
+                boundary.check_file(conn, path, tuple(applied))
             return applied
         finally:
             if snapshot and conn.in_transaction:
@@ -378,17 +380,49 @@ ENGINE_CHIP_FIELDS = ("bf16_tflops", "hbm_gb", "hbm_gbps")
 
 
 def _open_target(target: "files.Target", read_only: bool, timeout_s: float) -> "Store":
+    if not read_only and target.size:
+        _probe_pending_wal(target, timeout_s)
     conn, note = files.connect(target, read_only=read_only, busy_timeout_s=timeout_s)
     creating = not target.size
     try:
         store = Store._open(conn, target.path, read_only=read_only, timeout_s=timeout_s)
     except BaseException:
-        conn.close()
         if creating and not read_only:
+            conn.close()
             files.remove_created(target)  # a half-created new file is never left behind
+        else:
+            files.close_keeping_wal(conn, target.path)   # refused: the file and its -wal as they were
         raise
     store.notice = "; ".join(n for n in (note, store.notice) if n)   # (_open's own: an older file in memory)
     return store
+
+
+def _probe_pending_wal(target: "files.Target", timeout_s: float) -> None:
+    """Before a writable open of a file with a -wal that holds frames: the checks a writable open
+    makes, on the file as SQLite will replay it, through a connection that writes nothing. A
+    writable connection that found damage had already rewritten the -shm, and its close wrote the
+    -wal into the file (see files.pending_wal). The stored values are left to the writable open
+    (a full read, 0.5 s for 50,000 orders), whose refusal closes without writing the -wal in."""
+    wal = files.pending_wal(target)
+    if wal is None:
+        return
+    try:
+        with files.probe_connection(target, timeout_s) as conn:
+            _quick_check(conn, target.path, timeout_s)
+            _checked_schema(conn, target.path, timeout_s, snapshot=True, values=False)
+    except StoreError as exc:
+        raise files.with_wal_note(exc, wal) from None
+
+
+def _quick_check(conn: sqlite3.Connection, path: Path, timeout_s: float) -> None:
+    """StoreError unless SQLite's quick_check finds every page and record well formed."""
+    try:
+        status = conn.execute("PRAGMA quick_check").fetchone()[0]
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
+        raise _open_error(path, exc, timeout_s) from None
+    if status != "ok":
+        raise StoreError(f"{path}: the database is damaged (integrity check: {' '.join(str(status).split())[:120]}); "
+                         f"{files.DAMAGED_HINT}")
 
 
 # Read-only methods, by what they do in words: an I/O error there is not the database's damage
@@ -435,17 +469,13 @@ class Store:
         # (read-only) connection, which `backup` copies, and the last migration it has.
         self._file_conn: sqlite3.Connection | None = None
         self.older_schema: str | None = None
+        self._damage_seen = False   # a read found damage: closing must not write the -wal in
 
     # ---- opening -----------------------------------------------------------------------------
     @classmethod
     def _open(cls, conn: sqlite3.Connection, path: Path, *, read_only: bool, timeout_s: float) -> "Store":
-        def damaged(why: str) -> StoreError:
-            return StoreError(f"{path}: the database is damaged ({why}); {files.DAMAGED_HINT}")
-
+        _quick_check(conn, path, timeout_s)
         try:
-            status = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if status != "ok":
-                raise damaged(f"integrity check: {' '.join(str(status).split())[:120]}")
             db = _Database(conn)
             store = cls(db, path, read_only)
             store.busy_timeout_s = timeout_s
@@ -518,6 +548,7 @@ class Store:
         return store
 
     def _explain(self, exc: BaseException, *, reading: str = "") -> StoreError:
+        self._damage_seen = self._damage_seen or files.error_kind(exc) in ("damaged", "encoding")
         if files.error_kind(exc) == "encoding":
             return StoreError(f"{self.path}: {self._undecodable(exc)} (the file is damaged or was written "
                               f"by another program); {files.DAMAGED_HINT}")
@@ -649,7 +680,9 @@ class Store:
     def close(self) -> None:
         for conn in (self.db.conn, self._file_conn):
             try:
-                if conn is not None:
+                if conn is not None and self._damage_seen and not self.read_only:
+                    files.close_keeping_wal(conn, self.path)   # "it was left unchanged" stays true
+                elif conn is not None:
                     conn.close()
             except sqlite3.Error:
                 pass

@@ -1,4 +1,5 @@
-"""CSV import and export of chips and orders (the store's side; `engine.csv_io` does the files).
+"""CSV import and export of chips and orders (the store's side; `engine.csv_io` does the files),
+and restoring a whole database from a backup (`restore_backup`, at the end).
 
 Imports stream the file and validate every row before anything is kept: rows are written inside
 one transaction as they are read, and the transaction is rolled back if any row has a problem, so
@@ -14,16 +15,24 @@ memory stays bounded and the database sees all rows or none. What an import chan
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import re
+import shutil
+import sqlite3
+import stat
 from array import array
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 from engine.catalog import CHIP_FIELDS
 from engine.csv_io import MAX_CSV_BYTES, MAX_CSV_ROWS, CsvReader, atomic_output, write_csv_rows
-from engine.errors import ValidationError
+from engine.errors import UserError, ValidationError
+from engine.store import files
+from engine.store.errors import StoreError
 from engine.store.schema import (
     CHIPS, DELIVERIES, ORDER_ID_MAX, ORDERS, SCENARIOS, claim_id, last_id, note_id,
 )
@@ -674,3 +683,219 @@ def export_orders(store, path, *, force: bool = False) -> int:
 
     with atomic_output(path, force=force) as handle:
         return write_csv_rows(handle, ORDER_CSV_FIELDS, rows(), cell=_plain)
+
+
+# ---- restoring a backup ----------------------------------------------------------------------
+# Copying a backup over the database by hand kept the -wal a killed session had left beside it,
+# and the next open replayed that -wal into the copy: another database's pages (the copy then
+# malformed) or the killed session's last changes (an order deleted after the backup, deleted
+# again). `restore` checks the backup, moves the file and its -wal/-shm/-journal aside under one
+# timestamped name, and renames a checked copy of the backup onto the file's name.
+
+RESTORED_ASIDE = "before-restore"
+
+
+@dataclass
+class RestoreSummary:
+    """What `restore_backup` did, for the CLI's line and JSON (and a window's status bar)."""
+
+    backup: Path
+    target: Path
+    counts: dict[str, int]
+    saved: Path | None = None          # the file it replaced, under its new name (None: there was none)
+    shown_saved: Path | None = None    # `saved` as the user named the folder (beside a link's target: that)
+    side_files: tuple[str, ...] = ()   # suffixes of the side files moved beside `saved` ("-wal", ...)
+    replaced_file: bool = False        # a database file was there (else only side files, or nothing)
+    note: str = ""                     # an older backup: the next open upgrades it
+
+    def as_dict(self) -> dict:
+        data: dict = {"file": str(self.target), "backup": str(self.backup), **self.counts,
+                      "saved": str(self.saved) if self.saved and self.replaced_file else None,
+                      "moved_aside": [f"{self.saved}{s}" for s in self.side_files]}
+        if self.note:
+            data["note"] = self.note
+        return data
+
+    def text(self) -> str:
+        counts = ", ".join(f"{n:,} {k}" for k, n in self.counts.items())
+        text = f"restored {self.backup} to {self.target} ({counts})"
+        sides = " and ".join(self.side_files)
+        saved = self.shown_saved or self.saved
+        if self.replaced_file:
+            text += f"; the file it replaced is now {saved}" + (f", with its {sides}" if sides else "")
+        elif sides:
+            text += f"; the {sides} left beside it (no database file was there) moved to {saved}{self.side_files[0]}"
+            text += "".join(f" and {saved}{s}" for s in self.side_files[1:])
+        return text + (f" ({self.note})" if self.note else "")
+
+
+def _aside_name(path: Path) -> Path:
+    """NAME.before-restore-YYYYmmdd-HHMMSS.db beside `path`, numbered when that (or one of its
+    side files) exists: the file, its -wal and -shm move there together."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    suffix = path.suffix or ".db"
+    name = path.with_name(f"{path.stem}.{RESTORED_ASIDE}-{stamp}{suffix}")
+    for n in range(2, 1000):
+        if not any(os.path.lexists(f"{name}{s}") for s in ("", *files.SIDE_SUFFIXES)):
+            return name
+        name = path.with_name(f"{path.stem}.{RESTORED_ASIDE}-{stamp}-{n}{suffix}")
+    raise StoreError(f"{path}: too many earlier restores this second; nothing was changed")
+
+
+def _backup_problem(source: Path, exc: StoreError) -> UserError:
+    """The one line for a backup that can't be restored, from the store's message about it."""
+    text = str(exc)
+    prefix = f"{source}: "
+    reason = text[len(prefix):] if text.startswith(prefix) else text
+    reason = reason.split("; it was left unchanged")[0]
+    return UserError(f"{source}: can't be restored: {reason}; nothing was changed")
+
+
+def _checked_backup(source: Path):
+    """The backup opened read-only, after every check a database gets when it opens, SQLite's
+    full integrity check and its foreign key check: a UserError in one line otherwise."""
+    from engine.store.store import open_store
+
+    try:
+        info = os.stat(source)
+    except FileNotFoundError:
+        raise UserError(f"{source}: no such file; nothing was changed") from None
+    except OSError as exc:
+        raise UserError(f"{source}: can't be read ({exc.strerror or exc}); nothing was changed") from None
+    if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+        raise UserError(f"{source}: is empty, not a backup; nothing was changed")
+    try:
+        store = open_store(source, read_only=True)
+    except StoreError as exc:
+        raise _backup_problem(source, exc) from None
+    try:
+        conn = store._file_conn or store.db.conn   # the file's own pages (an older one is viewed in memory)
+        try:
+            status = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
+            orphans = conn.execute("PRAGMA foreign_key_check").fetchmany(1)
+        except sqlite3.Error as exc:
+            raise UserError(f"{source}: can't be restored: the database is damaged ({exc}); nothing was changed") from None
+        if status != ["ok"]:
+            shown = " ".join(" ".join(status).split())[:160]
+            raise UserError(f"{source}: can't be restored: the database is damaged (integrity check: {shown}); "
+                            "nothing was changed")
+        if orphans:
+            table, rowid, parent = orphans[0][:3]
+            raise UserError(f"{source}: can't be restored: the database is damaged (table {table}, row {rowid}: "
+                            f"refers to a missing {parent} row); nothing was changed")
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def restore_backup(backup, db=None, *, force: bool = False) -> RestoreSummary:
+    """Put the database in `backup` in place of the one at `db` (None: $FLEETCAST_DB or the
+    default). The backup must pass every check an open makes plus SQLite's integrity and foreign
+    key checks. An existing file (or a -wal/-shm/-journal left beside its name) is replaced only
+    with `force`, and is first moved aside, side files and all, to NAME.before-restore-STAMP.db;
+    a file another program has open is refused. The copy is made beside the file and renamed
+    onto its name: the name holds the old database or the whole backup, never a part."""
+    from engine.csv_io import temp_file_beside
+
+    text = os.fsdecode(backup) if isinstance(backup, bytes) else os.fspath(backup)
+    if not text.strip():
+        raise UserError("restore: the backup file name is empty; give the backup to restore (BACKUP.db)")
+    source = files.expand_user(text)
+    path, is_default = files.resolve_db_path(db)
+    real = Path(os.path.realpath(path))   # SQLite keeps the -wal and -shm beside the file a link names
+    target = files.examine(real, create_folder=is_default)
+    if files.is_open_here(real):
+        raise StoreError(f"{path}: is open in this program; close it before restoring a backup over it; "
+                         "nothing was changed")
+    if os.path.exists(source) and target.existed and os.path.samefile(source, real):
+        raise UserError(f"{source}: is the database itself; give the backup to restore; nothing was changed")
+    if not os.access(real.parent, os.W_OK | os.X_OK):
+        raise StoreError(f"{path}: its folder {real.parent} is not writable; nothing was changed")
+    with files.held_against_others(real, path):   # (asked early: said before the backup's long check)
+        pass
+    present = target.existed or bool(target.side_files)
+    if present and not force:
+        aside = f"{real.stem}.{RESTORED_ASIDE}-DATE-TIME{real.suffix or '.db'}"
+        if target.existed:
+            raise UserError(f"{path}: exists; not replaced (pass --force to replace it: the file as it is, and its "
+                            f"-wal and -shm if any, is kept beside it as {aside}); nothing was changed")
+        sides = " and ".join(s for s in files.SIDE_SUFFIXES if s in target.side_files)
+        raise UserError(f"{path}: has {sides} left beside its name (no database file); not restored (pass --force "
+                        f"to move {'them' if ' and ' in sides else 'it'} aside, beside {aside}); nothing was changed")
+    store = _checked_backup(source)
+    tmp = temp_file_beside(real, ".restoring")
+    try:
+        try:
+            counts = {"chips": len(store.chip_rows()), "orders": store.order_count(),
+                      "models": len(store.model_rows()), "scenarios": len(store.scenarios())}
+            older = store.older_schema
+            store._copy_into(tmp, replace=True)   # online backup, checked, synced
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"{path}: the backup could not be copied beside it ({exc}); nothing was changed") from None
+        finally:
+            store.close()
+        if target.existed:   # the database's permissions, not the backup's
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, stat.S_IMODE(os.stat(real).st_mode) | stat.S_IRUSR | stat.S_IWUSR)
+        summary = RestoreSummary(source, path, counts,
+                                 note=(f"its schema is older ({older}): the next open upgrades it and keeps a copy "
+                                       "as it was") if older else "")
+        with files.held_against_others(real, path):
+            _swap_in(real, tmp, summary)
+        if summary.saved is not None and os.path.realpath(path.parent) == os.fspath(real.parent):
+            summary.shown_saved = path.parent / summary.saved.name
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return summary
+
+
+def _swap_in(real: Path, tmp: Path, summary: RestoreSummary) -> None:
+    """Move the file and its side files aside, then rename `tmp` onto the file's name; undone when
+    interrupted before that rename. The side files go first: the backup beside the old -wal is
+    what this command exists to prevent."""
+    sides = [s for s in files.SIDE_SUFFIXES if os.path.lexists(f"{real}{s}")]
+    existed = os.path.lexists(real)
+    if not existed and not sides:
+        os.replace(tmp, real)
+        _fsync_folder(real.parent)
+        return
+    saved = _aside_name(real)
+    moved: list[str] = []
+    kept_file = False
+    try:
+        if existed:
+            try:
+                os.link(real, saved)   # the same bytes under a second name, nothing copied
+            except OSError:   # a filesystem without hard links
+                shutil.copy2(real, saved)
+                with open(saved, "rb+") as handle:
+                    os.fsync(handle.fileno())
+            kept_file = True
+        for suffix in sides:
+            os.rename(f"{real}{suffix}", f"{saved}{suffix}")
+            moved.append(suffix)
+        os.replace(tmp, real)
+    except BaseException as exc:
+        for suffix in reversed(moved):   # as it was: the file with its side files
+            with contextlib.suppress(OSError):
+                os.rename(f"{saved}{suffix}", f"{real}{suffix}")
+        if kept_file:
+            with contextlib.suppress(OSError):
+                saved.unlink()
+        if isinstance(exc, OSError):
+            raise StoreError(f"{real}: the backup could not be put in place ({exc.strerror or exc}); "
+                             "nothing was changed") from None
+        raise
+    _fsync_folder(real.parent)
+    summary.saved, summary.side_files, summary.replaced_file = saved, tuple(moved), existed
