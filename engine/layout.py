@@ -117,6 +117,20 @@ def reason_words(text: str, schedule: str) -> str:
 class LayoutProblem:
     key: str      # the field it belongs to (a Dimension key, or "dtype")
     message: str  # a planner's words, the form's units
+    also: tuple[str, ...] = ()   # further fields at fault (the factors of a product that does not divide)
+
+
+PRODUCT_NAME = "TP × PP × CP"   # the group of chips one replica takes: its problem names it, not one field
+
+
+def product_fields(values: dict, num_chips: int) -> tuple[str, ...]:
+    """The fields of TP × PP × CP to show a "does not divide" problem at: those whose value alone does
+    not divide `num_chips` (TP 8 × PP 3 on 1,024 chips: PP), else every factor other than 1 (TP 8 ×
+    PP 16 on 96 chips: both). The problem sat under TP whichever field the user had changed (QA)."""
+    given = [(k, int(values.get(k) or 1)) for k in ("tp", "pp", "cp")]
+    factors = [k for k, v in given if v > 1]
+    alone = [k for k, v in given if v > 1 and num_chips % v]
+    return tuple(alone or factors)
 
 
 def layout_problems(values: dict, num_chips: int, model) -> list[LayoutProblem]:
@@ -135,8 +149,9 @@ def layout_problems(values: dict, num_chips: int, model) -> list[LayoutProblem]:
     if num_chips > 0 and num_chips % group:
         lower = num_chips // group * group
         counts = f"{lower:,} or {lower + group:,}" if lower else f"{group:,}"
-        out.append(LayoutProblem("tp", f"TP × PP × CP = {group:,} does not divide {num_chips:,} chips: use {counts} "
-                                       "chips, or another layout."))
+        at = product_fields(values, num_chips)
+        out.append(LayoutProblem(at[0], f"{PRODUCT_NAME} = {group:,} does not divide {num_chips:,} chips: use {counts} "
+                                        "chips, or another layout.", also=at[1:]))
     if model.heads % tp:
         out.append(LayoutProblem("tp", f"TP {tp} does not divide the {model.heads} attention heads."))
     if pp > model.layers:

@@ -31,13 +31,14 @@ STUDY_VERSION = 1
 SECONDS_PER_DAY = 86_400
 DEFAULT_COMPARE_CHIPS = ("ascend-910b2", "h20-96gb", "h800-sxm5-80gb", "h100-sxm5-80gb")
 CUSTOM_FIELDS = ("layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "moe_experts", "moe_topk",
-                 "moe_ffn_hidden")
+                 "moe_ffn_hidden", "attention_window_tokens", "windowed_layers")
 
 
 @dataclass(frozen=True)
 class StudyProblem:
     field: str    # the form field it belongs to
     message: str  # a planner's words and the form's units
+    also: tuple[str, ...] = ()   # further fields it is shown at (each factor of TP × PP × CP at fault)
 
 
 def chip_name(chip) -> str:
@@ -233,7 +234,7 @@ class TrainingStudy:
             out.append(StudyProblem("num_chips", "Enter at least one chip."))
         if self.layout_mode == "fixed" and n > 0:
             layout_issues = layout_problems(self.fixed_layout(), n, model)
-            out += [StudyProblem(p.key, p.message) for p in layout_issues]
+            out += [StudyProblem(p.key, p.message, p.also) for p in layout_issues]
             lay = self.fixed_layout()
             step = data_parallel(n, lay) * lay["micro_batch"]
             gb = self.global_batch

@@ -204,6 +204,28 @@ def reliability_text(run: dict) -> str:
             f"checkpoints {run['lost_to_checkpoints_pct']:.2g}%")
 
 
+def chips_words(n: int) -> str:
+    """"1 chip", "1,024 chips": the text's count of chips ("on 1 chips" read wrong)."""
+    return f"{n:,} chip" + ("" if n == 1 else "s")
+
+
+def interruptions_text(expected: float, word: str = "interruption") -> str:
+    """The run's expected interruptions in words: "about 96 interruptions", or, below one,
+    "under 1 interruption (0.27 expected)" (a short run read "about 0 interruptions", as if none
+    could happen)."""
+    if not expected > 0:
+        return f"no {word}s expected"
+    if expected < 0.995:   # would round to 1 at two figures: "about 1" then
+        return f"under 1 {word} ({expected:.2g} expected)"
+    count = round(expected)
+    return f"about {count:,} {word}" + ("" if count == 1 else "s")
+
+
+def energy_text(mwh: float) -> str:
+    """"3,261 MWh", or two figures below 10 ("0.012 MWh": a short run read "0 MWh")."""
+    return f"{mwh:,.0f} MWh" if mwh >= 10 or mwh <= 0 else f"{mwh:.2g} MWh"
+
+
 def _figures(res, inputs, mfu_basis: str) -> dict:
     d = res.as_dict()
     d["tokens_per_s"] = res.tokens_per_s_per_chip * inputs.num_chips
@@ -292,7 +314,7 @@ def shortfall_text(short: dict, num_chips: int) -> str:
     extra = next((d for d in range(4) if binary_bytes(short["state_bytes"], d) != binary_bytes(short["hbm_bytes"], d)),
                  3)
     return (f"weights, gradients and Adam state ({binary_bytes(short['state_bytes'], extra)}) outgrow the "
-            f"{binary_bytes(short['hbm_bytes'], extra)} of HBM on {num_chips:,} chips: at least "
+            f"{binary_bytes(short['hbm_bytes'], extra)} of HBM on {chips_words(num_chips)}: at least "
             f"~{short['min_chips']:,} chips hold them (more with activations)")
 
 
@@ -656,15 +678,15 @@ def run(args, ctx) -> Output:
             if not result.layouts_evaluated:
                 given = ", ".join(f"--{k} {v}" for k, v in (("tp", args.tp), ("pp", args.pp), ("dp", args.dp),
                                                           ("cp", args.cp), ("ep", args.ep)) if v is not None)
-                raise UserError(f"no layout of {args.chips} chips matches {given or 'the flags given'}: "
+                raise UserError(f"no layout of {chips_words(args.chips)} matches {given or 'the flags given'}: "
                                 f"{_unmatched_rule(args)}")
-            reasons = "; ".join(f"{v} layouts: {reason_words(k, inputs.schedule)}"
+            reasons = "; ".join(f"{v:,} layout{'' if v == 1 else 's'}: {reason_words(k, inputs.schedule)}"
                                 for k, v in result.infeasible_by_reason.items())
             hint = _no_layout_hint(args, inputs, result, fewer)
             short = model_state_shortfall(inputs) if "out of memory" in result.infeasible_by_reason else None
             # --format json still gets the counts by reason (it printed nothing)
-            raise InfeasibleRequest(f"no feasible layout for {model.id} on {args.chips} x {chip.id} of "
-                                    f"{result.layouts_evaluated} evaluated ({reasons}){hint}",
+            raise InfeasibleRequest(f"no feasible layout for {model.id} on {args.chips:,} x {chip.id} of "
+                                    f"{result.layouts_evaluated:,} evaluated ({reasons}){hint}",
                                     data={**base, "feasible": False, "layouts_evaluated": result.layouts_evaluated,
                                           "layouts_feasible": 0,
                                           "infeasible_by_reason": dict(result.infeasible_by_reason),
@@ -703,7 +725,7 @@ def run(args, ctx) -> Output:
             layout = " x ".join(f"{('etp' if k == 'expert_tp' else k).upper()}{best.layout[k]}" for k in
                                 ("tp", "pp", "vpp", "dp", "cp", "ep", "expert_tp") if best.layout.get(k) is not None
                                 and (model.is_moe or k != "ep"))
-            raise InfeasibleRequest(f"layout {layout} for {model.id} on {args.chips} x {chip.id} is infeasible: "
+            raise InfeasibleRequest(f"layout {layout} for {model.id} on {args.chips:,} x {chip.id} is infeasible: "
                                     f"{data['infeasible_reason']}", data=data)
     if best is not None and best.layout.get("global_batch_seqs"):
         data["global_batch_seqs"] = int(best.layout["global_batch_seqs"])   # the view's, and the top list's
@@ -745,10 +767,10 @@ def run(args, ctx) -> Output:
         for entry, row in zip(data["top"], rows):
             entry.update({key: row[key] for key in RUN_FIGURES if key in row})
     peak_named = dtype == "fp8" or "dtype_note" in data   # a peak not of the format asked for: named
-    text_lines = [f"{model.name} on {args.chips} x {chip.name}: {best.tokens_per_s_per_chip:,.0f} tokens/s per chip, "
+    text_lines = [f"{model.name} on {args.chips:,} x {chip.name}: {best.tokens_per_s_per_chip:,.0f} tokens/s per chip, "
                   f"MFU {best.mfu_pct:.1f}%{f' of the {peak_format.upper()} peak' if peak_named else ''}, step {best.step_time_s:.2f} s, {best.memory_gib_per_chip:.1f} GiB per chip"]
     if "top" in data:
-        text_lines.append(f"searched {data['layouts_evaluated']} layouts ({data['layouts_feasible']} feasible) "
+        text_lines.append(f"searched {data['layouts_evaluated']:,} layouts ({data['layouts_feasible']:,} feasible) "
                           f"in {data['search_seconds']:.2f} s")
     if "time_to_train_days" in data:
         days = data["time_to_train_days"]   # (1e3 tokens read "0.0 days"; 99.86% goodput "100%")
@@ -764,8 +786,7 @@ def run(args, ctx) -> Output:
         run = data["run"]
         cost = ("no cost" if run["cost_usd"] is None else f"cost {plain_usd(run['cost_usd'])}")
         text_lines.append(f"{cost} ({run['cost_basis']}); {run['chip_hours']:,.0f} chip-hours, "
-                          f"{run['energy_mwh']:,.0f} MWh, about {run['expected_interruptions']:,.0f} interruption"
-                          + ("" if round(run["expected_interruptions"]) == 1 else "s"))
+                          f"{energy_text(run['energy_mwh'])}, {interruptions_text(run['expected_interruptions'])}")
         # the power behind the MWh, beside the cost's basis: a chip without a TDP is counted at an
         # assumed 700 W, which the figure alone hid
         text_lines.append(f"energy basis: {run['energy_basis']}")

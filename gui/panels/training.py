@@ -14,10 +14,11 @@ import math
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QLabel
 
-from engine.commands.train import model_state_shortfall, shortfall_text
+from engine.commands.train import interruptions_text, model_state_shortfall, shortfall_text
 from engine.errors import UserError
-from engine.layout import data_parallel
+from engine.layout import PRODUCT_NAME, data_parallel
 from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-exported for tests)
     TrainingAnalysis, TrainingStudy, heatmap_grid, run_training_analysis, scaling_counts,
 )
@@ -160,6 +161,22 @@ def no_fit_text(search, fewer: tuple | None, num_chips: int, advice_first: bool 
     return f"No layout fits among {search.layouts_evaluated:,}: {reasons}. {advice}."
 
 
+def two_line_detail(tiles: FigureTiles, key: str) -> QLabel:
+    """Tile `key`'s detail on the lines its text has (wrapped where one is still too wide), in
+    place of FigureTiles' one elided line, with the same look, tooltip and accessors."""
+    single = tiles.detail_label(key)
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet(single.styleSheet())
+    policy = single.sizePolicy()
+    policy.setHeightForWidth(True)   # a wrapped line takes its height from the tile's width
+    label.setSizePolicy(policy)
+    single.parentWidget().layout().replaceWidget(single, label)
+    single.deleteLater()
+    tiles._details[key] = label   # FigureTiles' set, detail and clear find it by key
+    return label
+
+
 # ---- the panel ------------------------------------------------------------------------------
 
 class TrainingPanel(TrainingForm, AnalysisPanel):
@@ -178,6 +195,11 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.study = TrainingStudy()
         self.analysis: TrainingAnalysis | None = None
         self._running_key = None
+        # what the tiles and bars were last drawn for: the key and layout mode of the last valid inputs,
+        # and (inputs, study, result) to draw them again, greyed, while the form is invalid
+        self._shown_key: tuple | None = None
+        self._shown_mode = "search"
+        self._last_valid: tuple | None = None
         self._reload_catalog()
 
         # The search starts once edits settle, after the quick evaluation has been drawn.
@@ -203,6 +225,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             ("goodput", "Goodput (%)", "Useful fraction of wall-clock time after failures, restarts and checkpoints"),
             ("layout", "Layout", "Parallel layout evaluated (searched or as entered)"),
         ], columns=5)
+        two_line_detail(self.tiles, "layout")
         self.notes = notes_label()
         self.run_bar.run_button.setToolTip("Search layouts and compute the scaling curve again")
         self.run_bar.run_clicked.connect(lambda: self.start_analysis(force=True))
@@ -217,6 +240,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                                     value_label="Best throughput", value_unit="tokens/s per chip")
         self.scaling_chart = PlotPanel("Time to train vs chips (best layout per count)",
                                        x_label="Chips", x_unit="chips", y_label="Time to train", y_unit="days")
+        # the axis reads "Chips", not "Chips (chips)"; the exported column keeps its unit (scripts read it)
+        self.scaling_chart.plot_item.setLabel("bottom", "Chips")
         if self.scaling_chart.legend is not None:
             self.scaling_chart.legend.setOffset((-10, 10))  # top right: the curves fall to the right
         for chart in self.charts().values():
@@ -253,7 +278,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         _set_text_if_changed(self.fleet_hint, fleet_note(study, self._chips, self._orders))
         problems = study.problems(self._chips, self._models, self._orders)
         for problem in problems:
-            e.set(problem.field if problem.field in e._labels else "model", problem.message)
+            for key in (problem.field, *problem.also):   # a product's problem: at each factor at fault
+                e.set(key if key in e._labels else "model", problem.message)
         if study.layout_mode == "fixed":
             n = study.chips_used(self._orders)
             values = study.fixed_layout()
@@ -282,25 +308,73 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.inputs = inp
         if inp is None:
             self.show_invalid()
+            self._draw_last_valid()
             self.evaluated.emit()
             return
         self.show_valid()
-        if self.mode_combo.currentData() == "fixed":
+        self._shown_key, self._shown_mode = self._analysis_key(inp), self.mode_combo.currentData()
+        if self._shown_mode == "fixed":
             try:
                 self.result = evaluate_layout(inp)
             except UserError as exc:
                 self.result = None
                 self.banner.show_error(str(exc))
         else:
-            a = self.analysis
-            fresh = a is not None and a.key == self._analysis_key(inp)
-            self.result = a.search.best if fresh else None
+            a = self._fresh_analysis()
+            self.result = a.search.best if a is not None else None
+        self._last_valid = (inp, self.study, self.result)
         self._draw_figures()
         self._draw_bars()
         self._draw_scaling()
         self._show_analysis_state()
         self.evaluated.emit()
         self.analysis_timer.start()
+
+    def _fresh_analysis(self) -> TrainingAnalysis | None:
+        """The finished search of the inputs the tiles show (the last valid ones), or None."""
+        a = self.analysis
+        return a if a is not None and self._shown_key is not None and a.key == self._shown_key else None
+
+    def _draw_last_valid(self) -> None:
+        """Inputs invalid: the tiles, bars and scaling curve show the last valid inputs, greyed, as
+        the banner says, a search of them that finishes now included (an edit made while it ran
+        left "…" and "Searching for the best layout" for ever, over empty charts). Where no search
+        of them finished and none runs, what to do is said instead."""
+        if self._last_valid is None:
+            return
+        inputs, study, result = self._last_valid
+        a = self._fresh_analysis()
+        if self._shown_mode == "search":
+            result = a.search.best if a is not None else None
+            if a is None and self._running_key != self._shown_key:
+                self.tiles.clear("–")
+                self.notes.setText("No figures yet: fix the fields marked in red, and the layout search runs.")
+                for chart in (self.step_chart, self.memory_chart):
+                    chart.clear_bars()
+                # the search's charts too where they are empty (one of earlier inputs draws its heatmap
+                # alone: its curve's days need inputs the form no longer has)
+                idle = self.analysis is None and not self.runner.is_running()
+                empty = self.analysis_widgets() if idle else [self.scaling_chart] if (
+                    self.analysis is not None and not self.scaling_chart.series_names()) else []
+                for chart in [self.step_chart, self.memory_chart, *empty]:
+                    chart.set_notice("Fix the fields marked in red to search layouts")
+                return
+        now = self.inputs, self.study, self.result, self.run_estimate
+        self.inputs, self.study, self.result = inputs, study, result
+        try:
+            self._draw_figures()
+            self._draw_bars()
+            self._draw_scaling()
+        finally:
+            self.inputs, self.study, self.result, self.run_estimate = now
+
+    def show_invalid(self) -> None:
+        super().show_invalid()
+        first = self.errors.first()
+        if first is not None and first[1].startswith(PRODUCT_NAME):
+            # the product's message names its own fields: "Tensor parallel TP: TP × PP × CP = 24 …"
+            # pinned it on TP after the user set PP 3
+            self.banner.show_error(self.banner.error_text().removeprefix(f"{first[0]}: "))
 
     def _analysis_lags(self) -> bool:
         """Whether the search on screen (heatmap, scaling curve) ran from other inputs than the
@@ -372,12 +446,15 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                                      f"in {s.search_seconds:.2f} s" + (self.heatmap_note or
                                      f"; scaling curve for {len(analysis.scaling_chips)} chip types") + ".")
         self._draw_heatmap()
-        if self.inputs is not None and self.mode_combo.currentData() == "search" \
-                and analysis.key == self._analysis_key(self.inputs):
-            self.result = s.best
-            self._draw_figures()
-        self._draw_bars()
-        self._draw_scaling()
+        if self.inputs is None:   # the form went invalid while it ran: drawn greyed if it is the last valid's
+            self._draw_last_valid()
+        else:
+            if self._shown_mode == "search" and analysis.key == self._shown_key:
+                self.result = s.best
+                self._last_valid = (self.inputs, self.study, self.result)
+                self._draw_figures()
+            self._draw_bars()
+            self._draw_scaling()
         self._show_analysis_state()
         self.analysis_finished.emit()
 
@@ -424,11 +501,11 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             self.notes.setText("")
             return
         if r is None:
-            a = self.analysis
-            searched = a is not None and a.key == self._analysis_key(inp) and a.search.best is None
-            waiting = self.mode_combo.currentData() == "search" and not searched
+            a = self._fresh_analysis()
+            searched = a is not None and a.search.best is None
+            waiting = self._shown_mode == "search" and not searched
             t.clear("…" if waiting else "–")
-            if searched:   # the search finished and nothing fits: not "searching" for ever
+            if a is not None and searched:   # the search finished and nothing fits: not "searching" for ever
                 s = a.search
                 t.set("time", "no layout fits", f"of {s.layouts_evaluated:,} searched")
                 self.notes.setText(no_fit_text(s, a.fewer_chips, inp.num_chips, **self._no_fit_context(a)))
@@ -447,9 +524,12 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         t.set("memory", f"{r.memory_gib_per_chip:.1f}", f"of {r.memory_capacity_gib:.0f} GiB HBM")
         lay = r.layout
         batch = int(lay.get("global_batch_seqs") or inp.batch_seqs())
+        # two lines: on one, recompute and the batch were cut off at 1280x720 ("… · rc …")
         t.set("layout", layout_label(lay),
-              f"DP{lay['dp']} · ZeRO-{lay['zero_stage']} · mb{lay['micro_batch']} · rc {lay['recompute']}"
-              f" · batch {batch:,} seq")
+              f"DP{lay['dp']:,} · ZeRO-{lay['zero_stage']} · mb{lay['micro_batch']:,}\n"
+              f"rc {lay['recompute']} · batch {batch:,} seq",
+              tip=f"DP {lay['dp']:,} · ZeRO-{lay['zero_stage']} · micro-batch {lay['micro_batch']:,} sequences · "
+                  f"recompute {lay['recompute']} · global batch {batch:,} sequences")
         if not r.feasible:
             # a layout that cannot run has no speed: its step time and MFU would read as a result
             for key in ("time", "throughput", "chip_hours", "energy", "cost", "goodput", "step", "mfu"):
@@ -483,14 +563,17 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             t.set("cost", fmt_big(est.cost_usd), f"{per:.2f} USD per chip-hour")
         else:
             t.set("cost", "–", "no list price: enter a price")
+        failures = est.expected_interruptions
         t.set("goodput", f"{100 * est.goodput:.2f}" if est.goodput >= 0.999 else f"{100 * est.goodput:.1f}",  # not "100.0"
-              # in the unit its size reads in: a 25 s interval read "ckpt 0 min"
+              # in the unit its size reads in: a 25 s interval read "ckpt 0 min"; 0.27 failures read "0 failures"
               f"ckpt {duration_text(est.checkpoint_interval_min * 60.0)}, "
-              f"{counted(est.expected_interruptions, 'failure')}")
+              + (counted(failures, "failure") if failures >= 0.995 else "under 1 failure"),
+              tip=f"checkpoint every {duration_text(est.checkpoint_interval_min * 60.0)}; "
+                  f"{interruptions_text(failures, 'failure')}")
         notes = list(r.explanations)
-        a = self.analysis   # a badly factored count: the wrapped notes carry it (the run bar cut it at 1280)
+        a = self._fresh_analysis()   # a badly factored count: the wrapped notes carry it (the run bar cut it at 1280)
         fewer = ""
-        if a is not None and a.key == self._analysis_key(inp) and a.fewer_chips:
+        if a is not None and a.fewer_chips:
             fewer = fewer_chips_note(a.fewer_chips, n, fleet=self.study.chips_source == "fleet",
                                      days=self._fewer_days(a.fewer_chips), days_now=est.time_to_train_days)
         self.notes.setText(("Why: " + "; ".join(notes) + "." if notes else "") + (f" {fewer}." if fewer else ""))
@@ -501,11 +584,11 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             return " ".join(parts[:2]) + ("\n" + " ".join(parts[2:]) if parts[2:] else "")
 
         out = []
-        fixed = self.mode_combo.currentData() == "fixed"
+        fixed = self._shown_mode == "fixed"
         if fixed and self.result is not None:
             out.append(("Yours\n" + label(self.result.layout), self.result))
-        a = self.analysis
-        if a is not None and self.inputs is not None and a.key == self._analysis_key(self.inputs):
+        a = self._fresh_analysis()
+        if a is not None and self.inputs is not None:
             for i, r in enumerate(a.search.top[: (3 if fixed else 4)]):
                 out.append((f"Best #{i + 1}\n{label(r.layout)}", r))
         elif not fixed and self.result is not None:
@@ -515,10 +598,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
     def _draw_bars(self) -> None:
         bars = self._bar_layouts()
         if not bars:
-            a, inp = self.analysis, self.inputs
-            nothing_fits = a is not None and inp is not None and a.key == self._analysis_key(inp) \
-                and a.search.best is None
-            search = self.mode_combo.currentData() == "search" and inp is not None
+            a, inp = self._fresh_analysis(), self.inputs
+            nothing_fits = a is not None and inp is not None and a.search.best is None
+            search = self._shown_mode == "search" and inp is not None
             for chart in (self.step_chart, self.memory_chart):
                 chart.clear_bars()
                 # say why it is empty, not bare 0-1 axes
@@ -589,6 +671,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         for name in chart.series_names():
             if name not in wanted:
                 chart.remove_series(name)
+        chart.set_notice("")   # (one said to fix the form while it was invalid)
         for name, days in wanted.items():
             shown = np.isfinite(days)   # infeasible counts are gaps, not NaN points
             chart.set_series(name, counts[shown], days[shown], color=colors[name][0], dashed=colors[name][1])

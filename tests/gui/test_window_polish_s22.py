@@ -64,10 +64,9 @@ def test_an_invalid_field_is_named_in_the_banner_and_scrolled_into_view(window, 
     panel.tp_spin.setValue(8)
     panel.pp_spin.setValue(3)
     qtbot.waitUntil(lambda: "TP × PP × CP = 24" in panel.banner.text())
-    assert panel.banner.text().startswith(
-        f"{panel.errors.first()[0]}: TP × PP × CP = 24 does not divide 1,024 chips")
-    assert "TP" in panel.errors.first()[0]
-    label = panel.errors.label("tp")
+    assert panel.banner.text().startswith("TP × PP × CP = 24 does not divide 1,024 chips")
+    assert "PP" in panel.errors.first()[0]
+    label = panel.errors.label("pp")
     scroll = next(s for s in panel.findChildren(QScrollArea) if s.isAncestorOf(label))
     viewport = scroll.viewport()
 
