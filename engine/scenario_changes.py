@@ -22,6 +22,10 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
+# The mark on a note kept from a baseline whose values were since edited (notes are provenance:
+# kept, but flagged; engine.studies_forecast.note_for_values sets it)
+EDITED_NOTE = "edited by hand; this note was written for the earlier values: "
+
 # Keys that are the row's identity or bookkeeping, not part of what a scenario assumes.
 NOT_COMPARED = ("name",)
 # The change that removes a key (JSON, so the store keeps it as it keeps any other change).
@@ -656,6 +660,9 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
         keys = split_path(path)
         name = path_words(keys, labels)
         if keys[-1] == "note" and isinstance(value, str):
+            if value.startswith(EDITED_NOTE):   # only the mark: the whole note again says nothing new
+                notes.append(f"{name}: written for the earlier values")
+                continue
             notes.append(f"{name} = {value}")
             continue
         if is_removed(value):

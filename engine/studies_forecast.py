@@ -37,6 +37,7 @@ from engine.forecast import (
     uncertainty_problems, validate_scenario,
 )
 from engine.forecast_plan import PlanRequest, pct_text
+from engine.scenario_changes import EDITED_NOTE  # the mark on such notes, defined where change lines read it
 from engine.studies import STUDY_VERSION, StudyProblem
 
 FORECAST_STUDY_VERSION = 1
@@ -395,6 +396,15 @@ def prob_percent_text(share: float) -> str:
     return text
 
 
+def prob_percent_cell(share: float) -> float | int | str:
+    """A probability for a table people read (`fleetcast forecast`'s monthly P(meet)): prob_percent,
+    but "< 0.1" / "> 99.9" where it is short of 0 or 100 by less than a tenth of a point, as
+    prob_percent_text writes it. The number 0.1 stood for 3 trials of 10,000 (0.03%, the CSV's
+    figure) as for 0.12%. A number for the files and the JSON (prob_percent) stays one."""
+    text = prob_percent_text(share)
+    return text.rstrip("%") if text[:1] in "<>" else prob_percent(share)
+
+
 def round_figure(value: object, digits: int = 3) -> object:
     """A key figure to `digits` significant figures (numbers that are not whole only; dates, text
     and counts as they are): a P50 over 2,000 trials moves by about 1% with the seed, so
@@ -693,6 +703,67 @@ def baseline_name(names, stored: str | None = "") -> str | None:
                     + " (a scenario renamed to the deleted baseline's name becomes the baseline)")
 
 
+# ---- notes written for other values ------------------------------------------------------------
+# A note is provenance ("served model ..., TTFT 2 s, TPOT 50 ms (assumptions)"): once the values it
+# argues for are edited it is kept, said to be about the earlier values. Kept as it was, a what-if
+# at TPOT 25 ms read "TPOT 25 ms" and then a note giving 50 ms as the assumption. The Forecast's
+# vendor notes (gui.panels.forecast_uncertainty) carry the same words.
+# What a demand note does not describe: the points carry notes of their own, and the unit chip is
+# what chips are counted in, no claim about demand.
+DEMAND_NOT_IN_NOTE = ("points", "chip_id")
+
+
+def _note_of(item) -> str:
+    note = item.get("note") if isinstance(item, Mapping) else getattr(item, "note", "")
+    return note if isinstance(note, str) else ""
+
+
+def _described(item, ignore: Sequence[str]) -> dict:
+    """The values a note speaks for: every field but the note and `ignore`."""
+    if isinstance(item, Mapping):
+        return {k: v for k, v in item.items() if k != "note" and k not in ignore}
+    return {f.name: getattr(item, f.name) for f in fields(item) if f.name != "note" and f.name not in ignore}
+
+
+def note_for_values(before, after, ignore: Sequence[str] = ()):
+    """`after` with its note marked as written for earlier values (EDITED_NOTE + the note) where it
+    kept `before`'s note but not the values that note describes (a field other than the note and
+    `ignore` differs); `after` unchanged otherwise: a note of its own, no note, values unchanged, or
+    marked already. `before` and `after`: one dataclass (DemandCurve, PolicyEvent, OrderUncertainty)
+    or the mappings a scenario's params hold for one."""
+    note = _note_of(after)
+    if before is None or not note or note.startswith(EDITED_NOTE) or note != _note_of(before) \
+            or _described(before, ignore) == _described(after, ignore):
+        return after
+    if isinstance(after, Mapping):
+        return {**after, "note": EDITED_NOTE + note}
+    return replace(after, note=EDITED_NOTE + note)
+
+
+def flag_edited_notes(base: Mapping | None, params: Mapping) -> dict:
+    """A scenario's params (a what-if as resolved over its baseline's params `base`) with every note
+    it took from `base` marked (note_for_values) where it changed what that note describes: the
+    demand's, each cut-off's (by its chip), the delivery uncertainty's (default, vendor, order). A
+    what-if stored as its changes alone (TPOT 50 -> 25 ms) kept the baseline's note unmarked."""
+    out = dict(params)
+    if not isinstance(base, Mapping):
+        return out
+    if isinstance(out.get("demand"), Mapping):
+        out["demand"] = note_for_values(base.get("demand"), out["demand"], DEMAND_NOT_IN_NOTE)
+    if isinstance(out.get("default_uncertainty"), Mapping):
+        out["default_uncertainty"] = note_for_values(base.get("default_uncertainty"), out["default_uncertainty"])
+    for key in ("vendor_uncertainty", "order_uncertainty"):
+        mine, theirs = out.get(key), base.get(key)
+        if isinstance(mine, Mapping) and isinstance(theirs, Mapping):
+            out[key] = {k: note_for_values(theirs.get(k), v) if isinstance(v, Mapping) else v for k, v in mine.items()}
+    events, base_events = out.get("policy_events"), base.get("policy_events")
+    if isinstance(events, list) and isinstance(base_events, list):   # one cut-off per chip: matched by it
+        by_chip = {e.get("chip_id"): e for e in base_events if isinstance(e, Mapping)}
+        out["policy_events"] = [note_for_values(by_chip.get(e.get("chip_id")), e) if isinstance(e, Mapping) else e
+                                for e in events]
+    return out
+
+
 def scenario_of(params: Mapping | None, name: str = BASELINE_NAME) -> ForecastScenario:
     """The forecast scenario a Plan (or any view) works on: a saved scenario's params, or the
     story's default under the name the GUI shows for it. ValidationError for bad values."""
@@ -772,17 +843,35 @@ def plan_curve_name(result) -> str:
 
 
 def plan_deliveries(result) -> np.ndarray:
-    """Planned deliveries due per month of the result, in the unit chips of its capacity chart
-    (the bars share that axis: 291,000 H20 were drawn as 291,000 910B2, where each serves 1.37 of
-    them). A chip whose serving rate is unknown counts as one unit chip."""
-    rate = {e.chip_id: e.serving_output_tokens_per_s for e in result.economics}
-    unit = rate.get(result.unit_chip_id) or 0.0
+    """Planned deliveries due per month of the result, the whole ordered quantity, in the unit chips
+    of its capacity chart (the bars share that axis: 291,000 H20 were drawn as 291,000 910B2, where
+    each serves 1.37 of them; unit_chip_worth)."""
+    return _due_per_month(result, lambda o: o.quantity)
+
+
+def plan_expected_deliveries(result) -> np.ndarray | None:
+    """As plan_deliveries, the chips expected to arrive from each order instead (its vendor's
+    fulfilment and export cut-offs, the mean over the fresh trials; late lots too), at its due
+    month: 41,000 H20 ordered, about 33,000 expected. None where an order lacks that figure."""
+    if any(o.expected_delivered is None for o in result.orders):
+        return None
+    return _due_per_month(result, lambda o: o.expected_delivered)
+
+
+def _due_per_month(result, chips_of) -> np.ndarray:
     out = np.zeros(len(result.months))
     for o in result.orders:
         if o.delivery_month in result.months:
-            worth = rate.get(o.chip_id, 0.0) / unit if unit > 0 and rate.get(o.chip_id) else 1.0
-            out[result.months.index(o.delivery_month)] += o.quantity * worth
+            out[result.months.index(o.delivery_month)] += chips_of(o) * unit_chip_worth(result, o.chip_id)
     return out
+
+
+def unit_chip_worth(result, chip_id: str) -> float:
+    """How many of the result's unit chips one `chip_id` serves as (its serving rate over the unit
+    chip's: an H20 at 349 output tokens/s is 349 / 261 = 1.34 Ascend 910B2); 1 where a rate is unknown."""
+    rate = {e.chip_id: e.serving_output_tokens_per_s for e in result.economics}
+    unit = rate.get(result.unit_chip_id) or 0.0
+    return rate[chip_id] / unit if unit > 0 and rate.get(chip_id) else 1.0
 
 
 def plan_view_window(result, months_before: int = 4, months_after: int = 4) -> tuple[int, int, float]:
@@ -854,12 +943,12 @@ def plan_order_rows(result, confidence: float, candidates: Sequence) -> list[dic
 
 
 __all__ = [
-    "BASELINE_NAME", "baseline_name",
+    "BASELINE_NAME", "baseline_name", "EDITED_NOTE", "DEMAND_NOT_IN_NOTE", "note_for_values", "flag_edited_notes",
     "ForecastStudy", "PlanStudy", "MonthlyTable", "TableColumn", "FORECAST_STUDY_VERSION", "PLAN_STUDY_VERSION",
     "forecast_key_figures", "forecast_monthly_table", "forecast_job_table", "first_shortfall_month", "scenario_of",
     "prob_meet_standard_error", "prob_error_points", "shortfall_seed_words", "round_figure", "prob_percent",
-    "prob_percent_text",
-    "plan_lowest_prob", "throughput_key", "PlanJob", "compute_plan", "plan_deliveries", "plan_order_table", "plan_economics_table", "plan_cost_series", "plan_order_rows",
+    "prob_percent_text", "prob_percent_cell",
+    "plan_lowest_prob", "throughput_key", "PlanJob", "compute_plan", "plan_deliveries", "plan_expected_deliveries", "unit_chip_worth", "plan_order_table", "plan_economics_table", "plan_cost_series", "plan_order_rows",
 ]
 
 

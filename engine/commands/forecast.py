@@ -107,9 +107,13 @@ def _load(args, ctx):
             raise UserError(f"--scenario {args.scenario!r}: no database to read saved scenarios from")
         return story_orders(), reference_chips(), reference_models(), default_scenario()
     if args.scenario:
-        from engine.studies_forecast import ForecastStudy
+        from engine.studies_forecast import ForecastStudy, flag_edited_notes
 
-        scenario = ForecastStudy.from_dict({**store.scenario(args.scenario)["params"], "name": args.scenario}).scenario
+        row = store.scenario(args.scenario)
+        params = row["params"]
+        if row.get("base"):   # a what-if: a note it kept from its baseline says when it changed what it describes
+            params = flag_edited_notes(store.scenario(row["base"])["params"], params)
+        scenario = ForecastStudy.from_dict({**params, "name": args.scenario}).scenario
     else:  # the built-in story scenario, under the name the GUI shows for it
         scenario = replace(default_scenario(), name="Story default")
     chips = {c.id: c for c in store.chips()}
@@ -271,13 +275,13 @@ def result_rows(result, for_file: bool = False) -> list[dict]:
     the Forecast view shows (engine.studies_forecast), by key. `for_file` (CSV): P(meet) to 2
     decimals (`file_percent`) rather than the table's whole percent."""
     from engine.forecast_text import table_cell
-    from engine.studies_forecast import forecast_monthly_table, prob_percent
+    from engine.studies_forecast import forecast_monthly_table, prob_percent_cell
 
     rows = [{k: table_cell(v) for k, v in row.items()} for row in forecast_monthly_table(result).records()]
     for row, share in zip(rows, result.prob_meet_demand):
         # whole percent as the summary gives it (2,000 trials know it to about a point), never 0 or
-        # 100 where it is not: table_cell rounded 99.95 to 100
-        row["prob_meet_demand_pct"] = file_percent(float(share)) if for_file else prob_percent(float(share))
+        # 100 where it is not: table_cell rounded 99.95 to 100, and "< 0.1" where 0.1 would round up
+        row["prob_meet_demand_pct"] = file_percent(float(share)) if for_file else prob_percent_cell(float(share))
     return rows
 
 

@@ -1156,12 +1156,15 @@ class Store:
 
     def _resolve(self, name: str, raw: dict, depth: int = 0) -> tuple[dict, str | None, dict]:
         from engine.scenario_changes import apply_changes
+        from engine.studies_forecast import flag_edited_notes
 
         if not self._is_derived(raw):
             return raw, None, {}
         base_raw = self._raw_scenario(raw["base"]) if depth < 8 else None
         base_params = self._resolve(raw["base"], base_raw, depth + 1)[0] if base_raw is not None else {}
-        params = apply_changes(base_params, raw["changes"])
+        # a note the what-if kept from its baseline but whose values it changed says so (notes are
+        # provenance: a TPOT 25 ms what-if read "TPOT 50 ms" in the baseline's demand note)
+        params = flag_edited_notes(base_params, apply_changes(base_params, raw["changes"]))
         if "name" in params:
             params["name"] = name
         return params, raw["base"], dict(raw["changes"])

@@ -28,7 +28,7 @@ from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast_demand import GROWTH_MODELS
 from engine.forecast_sensitivity import tornado
 from engine.studies_forecast import (ForecastStudy, forecast_job_table, forecast_key_figures, forecast_monthly_table,
-                                     forecast_run_context)
+                                     forecast_run_context, note_for_values, DEMAND_NOT_IN_NOTE)
 from gui import style
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale
@@ -507,7 +507,7 @@ class ForecastPanel(QWidget):
             value = spin.value() / 100
             if chip in b.allocation.training_share or value != b.allocation.default_training_share:
                 shares[chip] = value
-        demand = replace(demand, points=self.points_editor.points())
+        demand = note_for_values(b.demand, replace(demand, points=self.points_editor.points()), DEMAND_NOT_IN_NOTE)
         jobs = self.jobs_editor.jobs()
         default, vendors, orders = self.unc_editor.values()
         return replace(

@@ -20,8 +20,8 @@ from engine.fleet import add_months
 from engine.studies_forecast import file_percent_text, forecast_job_table, forecast_monthly_table, prob_percent_text
 from gui import style
 from gui.panels.base import with_names
-from gui.panels.forecast_common import (counts_from_zero, figure_text, first_shortfall_month, fit_left_axis,
-                                        legend_top_right)
+from gui.panels.forecast_common import (NamedAxisChart, counts_from_zero, figure_text, first_shortfall_month,
+                                        fit_left_axis, legend_top_right)
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps, percent_y_range
 
@@ -250,12 +250,12 @@ class ForecastCharts(QWidget):
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
                                          "border-radius: 4px; padding: 6px; }")
-        self.capacity_chart = PlotPanel("Serving capacity vs peak demand", y_label="Capacity",
-                                        y_unit="chips", time_axis=True)
+        self.capacity_chart = NamedAxisChart("Serving capacity vs peak demand", y_label="Capacity",
+                                             y_unit="chips", time_axis=True)
         self.installed_chart = PlotPanel("Installed chips by type", y_label="Installed", y_unit="chips",
                                          time_axis=True)
-        self.shortfall_chart = PlotPanel("Shortfall at peak", y_label="Shortfall",
-                                         y_unit="chips", time_axis=True)
+        self.shortfall_chart = NamedAxisChart("Shortfall at peak", y_label="Shortfall",
+                                              y_unit="chips", time_axis=True)
         self.probability_chart = _ProbabilityChart("Probability of meeting peak demand", y_label="Probability",
                                                    y_unit="%", time_axis=True)
         percent_y_range(self.probability_chart)

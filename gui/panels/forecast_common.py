@@ -162,6 +162,109 @@ def fit_left_axis(chart: PlotPanel, values) -> None:
     axis.setWidth(int(width) + 38)  # + tick length and the rotated axis title
 
 
+SMALLEST_AXIS_PT = 7.0   # PlotPanel's smallest axis-title size
+MOST_AXIS_LINES = 3      # the name over its unit on more lines took a third of a 390 px chart's width
+
+
+class NamedAxisChart(PlotPanel):
+    """A chart whose value-axis title keeps its quantity's name at any size. Short of room,
+    PlotPanel keeps the unit alone ("(Ascend 910B2 chips)"): at 1280x720 the Forecast's capacity
+    and shortfall charts and the Plan's capacity chart never said what they count. Here the name
+    stays, over its unit on as few lines as fit (up to MOST_AXIS_LINES), else alone, the unit then
+    said after the chart's title ("Plan capacity vs peak… (Ascend 910B2 chips)"). Exports
+    and the CSV's headers keep the whole title and unit (PlotPanel.restore_full_texts, y_unit)."""
+
+    unit_in_title = ""   # the title as shown with the unit after it, "" while the axis says the unit
+
+    def _fit_texts(self) -> None:
+        signature = getattr(self, "_texts_signature", None)
+        super()._fit_texts()
+        if self._texts_frozen or signature == getattr(self, "_texts_signature", None):
+            return   # nothing refitted: what is shown stands
+        self.unit_in_title = ""   # PlotPanel wrote the title anew
+        shown = getattr(self, "_shown_y_label", None)
+        if shown is None or not self.y_label or not self.y_unit or shown[0].startswith(self.y_label):
+            return   # the name is shown: PlotPanel's fit stands
+        axis = self.plot_item.getAxis("left")
+        from PySide6.QtGui import QFont, QFontMetrics
+
+        font = QFont(axis.label.font())
+        size_pt = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
+        room = axis.height() - 4
+        if self.compact:   # as PlotPanel: the label, centred on the axis, keeps clear of Export
+            room -= 2 * max(self.export_button.y() + self.export_button.sizeHint().height() + 2
+                            - axis.mapToScene(0, 0).y(), 0.0)
+        for lines, in_title in axis_title_choices(self.y_label, self.y_unit):
+            for pt in (size_pt, min(size_pt, SMALLEST_AXIS_PT)):
+                font.setPointSizeF(pt)
+                if max(QFontMetrics(font).horizontalAdvance(line) for line in lines) <= room:
+                    text = "<br>".join(lines)
+                    self._shown_y_label = (text, pt)
+                    self.plot_item.setLabel("left", text, **({"font-size": f"{pt:g}pt"} if pt != size_pt else {}))
+                    self._widen_fixed_axis(axis, (len(lines) - 1) * QFontMetrics(font).height())
+                    if in_title:
+                        self._title_with_unit()
+                    else:
+                        self._title_beside(axis)
+                    return
+
+    def _title_beside(self, axis) -> None:
+        """The title shortened again for the axis as widened here (PlotPanel fitted it beside the
+        narrower axis: the plot item then held 2 px wider than its view at 1280x720)."""
+        if not self.title:
+            return
+        label = self.plot_item.titleLabel
+        right_margin = self.plot_item.layout.getContentsMargins()[2]
+        width = min(self.plot_item.width(), self.plot_widget.width() - right_margin)
+        room = max(width - 16 - axis.width(), 0.0)
+        text = getattr(self, "_shown_title", None) or self.title
+        while label.item.boundingRect().width() > room and len(text) > 8:
+            shorter = text[:max(8, len(text) - 3)].rstrip(" ,(…") + "…"
+            if shorter == text:
+                break
+            text = shorter
+            label.setText(text, size="11pt")
+        self._shown_title = text
+        self.plot_widget.setToolTip(self.title if text != self.title else "")
+
+    def _title_with_unit(self) -> None:
+        """The title as shown, shortened where it must be, and the unit after it (never cut)."""
+        label = self.plot_item.titleLabel
+        suffix = f" ({self.y_unit})"
+        room = self.plot_item.vb.width() if self.plot_item.vb.width() > 0 else self.plot_item.width()
+        # never more than the view leaves beside the (widened) axis: the view box can still be as
+        # wide as before the widening, and the title then held the chart 2 px past its view
+        right_margin = self.plot_item.layout.getContentsMargins()[2]
+        room = min(room, self.plot_widget.width() - right_margin - 16 - self.plot_item.getAxis("left").width())
+        if self.compact:   # as PlotPanel: centred over the plot, clear of Export at its left
+            left_px = self.plot_item.getAxis("left").width()
+            room = min(room, 2 * (left_px + room / 2 - self.export_button.sizeHint().width() - 8))
+        title = self.title
+        label.setText(title + suffix, size="11pt")
+        words = self.title.split(" ")
+        while label.item.boundingRect().width() > room and len(words) > 1:   # whole words kept
+            words = words[:-1]
+            title = " ".join(words).rstrip(",(") + "…"
+            label.setText(title + suffix, size="11pt")
+        self.unit_in_title = title + suffix
+        self.plot_widget.setToolTip(f"{self.title} ({self.y_unit})")
+
+
+def axis_title_choices(name: str, unit: str) -> list[tuple[list[str], bool]]:
+    """The ways to write a value axis's title that keep its quantity's `name`, shortest first:
+    (its lines, whether the unit goes into the chart's title instead). The name over the unit,
+    then over the unit split in two or a word a line, up to MOST_AXIS_LINES lines; then the name
+    alone, on one line or split at its comma ("Capacity,<br>demand"), the unit said in the title."""
+    words = f"({unit})".split(" ")
+    units = [[f"({unit})"]]
+    if len(words) > 1:
+        half = max(1, len(words) // 2)
+        units += [[" ".join(words[:half]), " ".join(words[half:])], words]
+    names = [[name]] + ([name.replace(", ", ",\n").split("\n")] if ", " in name else [])
+    with_unit = [(n + u, False) for n in names for u in units if len(n + u) <= MOST_AXIS_LINES]
+    return sorted(with_unit, key=lambda choice: len(choice[0])) + [(n, True) for n in names]
+
+
 def counts_from_zero(chart: PlotPanel, values) -> None:
     """A chart of chip counts starts at 0: the autorange put Compare's installed chips on a
     10,000-based axis, and a fleet with no orders on -0.4..0.4 (negative chips)."""

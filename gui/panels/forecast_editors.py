@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from engine.forecast import MAX_TRIAL_MONTHS, START_YEARS, PolicyEvent, TrainingJob
 from engine.fleet import add_months_same_day
+from engine.studies_forecast import note_for_values
 from gui.panels.analysis_common import dspin, parse_iso_date, parse_positive, spin
 from gui.panels.base import run_controls
 from gui.widgets.undo_keys import undo_direction
@@ -548,7 +549,7 @@ class PolicyEventsEditor(_RowsEditor):
     def _write_row(self, r: int, ev: PolicyEvent) -> None:
         label = dict(self._chips).get(ev.chip_id, ev.chip_id)
         self._set_text(r, 0, label, tip=ev.note or f"{ev.chip_id}; double-click to choose another")
-        self.table.item(r, 0).setData(Qt.ItemDataRole.UserRole, (ev.chip_id, ev.note))
+        self.table.item(r, 0).setData(Qt.ItemDataRole.UserRole, (ev.chip_id, ev.note, ev))   # ev: what the note was for
         self._set_number(r, 1, ev.probability, per=100)
         self._set_text(r, 2, ev.window_start.isoformat())
         self._set_text(r, 3, ev.window_end.isoformat())
@@ -561,7 +562,7 @@ class PolicyEventsEditor(_RowsEditor):
         problems = []
         item = self.table.item(r, 0)
         picked = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
-        chip_id, note = (picked if isinstance(picked, tuple) else (picked, ""))
+        chip_id, note, written = (picked if isinstance(picked, tuple) else (picked, "", None))
         text = item.text().strip() if item is not None else ""
         labels = dict(self._chips)
         if not (chip_id in labels and text in (labels[chip_id], chip_id)):
@@ -591,7 +592,11 @@ class PolicyEventsEditor(_RowsEditor):
                 problems.append((4, why))
         if problems:
             return None, problems
-        return PolicyEvent(chip_id, probability, lo, hi, duration, note or ""), []
+        # a note argued for the row as written ("a coin flip in 2025"): edited, it says so (a vendor's does)
+        event = note_for_values(written, PolicyEvent(chip_id, probability, lo, hi, duration, note or ""))
+        with QSignalBlocker(self.table):   # its tip (_show_errors shows it), not an edit
+            item.setData(_TIP_ROLE, event.note or item.data(_TIP_ROLE))
+        return event, []
 
     def _check_rows(self, values):
         return repeated_key_problems(values, lambda ev: ev.chip_id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel
@@ -74,8 +73,9 @@ def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c) -> str:
     return "This scenario assumes: " + "; ".join(lines) + "."
 
 
-# marks a note written for values since edited by hand (the note is provenance: kept, but flagged)
-EDITED_NOTE = "edited by hand; this note was written for the earlier values: "
+# marks a note written for values since edited by hand (the note is provenance: kept, but flagged);
+# one rule for the demand, cut-off and uncertainty notes, in the engine
+from engine.studies_forecast import EDITED_NOTE, note_for_values  # noqa: E402,F401
 
 
 class UncertaintyEditor(QGroupBox):
@@ -252,10 +252,10 @@ class UncertaintyEditor(QGroupBox):
                 delay_low_days=self.delay_low.value(), delay_mode_days=self.delay_mode.value(),
                 delay_high_days=self.delay_high.value(), extra_delay_days=self.extra_delay.value(),
                 vendor_common_share=self.common.value() / 100, note=note)
-            if note and not note.startswith(EDITED_NOTE) and replace(new, note="") != replace(previous, note=""):
-                # the note argued for the values before the edit ("Huawei delivers 40-100%") and sat
-                # under a fixed 30%: it says now that it describes earlier values
-                new = replace(new, note=EDITED_NOTE + note)
+            # the note argued for the values before the edit ("Huawei delivers 40-100%") and sat
+            # under a fixed 30%: it says now that it describes earlier values
+            new = note_for_values(previous, new)
+            if new.note != note:
                 self.note.setText(new.note)
             self.uncertainty[key] = new
             self._enable()

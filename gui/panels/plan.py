@@ -28,16 +28,17 @@ from engine.commands.plan import candidate_chip_ids, default_candidates
 from engine.forecast_plan import pct_text
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
-    CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_cost_series, plan_curve_name, plan_deliveries, plan_economics_table, plan_lowest_prob, plan_order_rows,
+    CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_cost_series, plan_curve_name, plan_economics_table, plan_lowest_prob, plan_order_rows,
     plan_order_table, plan_view_window, scenario_of,
 )
 from gui.commands import follow_stack, follow_store_writes
 from gui.panels.base import counted, mark_stale, run_controls, ungrouped
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast import NO_MODELS_HINT
+from gui.panels.forecast_common import NamedAxisChart
 from gui.panels.forecast_editors import _int_spin, _spin
-from gui.panels.plan_text import (COST_UNIT, ReturnRuns, cost_chart_context, econ_caption, fill_result_table,
-                                  fit_table_height, plan_summary_html, refused_caption)
+from gui.panels.plan_text import (COST_UNIT, ReturnRuns, cost_chart_context, draw_deliveries, econ_caption,
+                                  fill_result_table, fit_table_height, plan_summary_html, refused_caption)
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
@@ -219,10 +220,10 @@ class PlanPanel(QWidget):
         self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
                                          "border-radius: 4px; padding: 6px; }")
         self.summary_label.linkActivated.connect(self._on_summary_link)
-        self.capacity_chart = PlotPanel("Plan capacity vs peak demand", y_label="Capacity",
-                                        y_unit="chips", time_axis=True)
-        self.prob_chart = PlotPanel("P(meet demand), fresh trials", y_label="Probability",
-                                    y_unit="%", time_axis=True)
+        self.capacity_chart = NamedAxisChart("Plan capacity vs peak demand", y_label="Capacity",
+                                             y_unit="chips", time_axis=True)
+        self.prob_chart = NamedAxisChart("P(meet demand), fresh trials", y_label="Probability",
+                                         y_unit="%", time_axis=True)
         self.served_cost_chart = GroupedBarPanel("Capital cost per 1M served tokens",
                                                  y_label="Cost", y_unit=COST_UNIT)
         self.training_cost_chart = GroupedBarPanel("Capital cost per 1M training tokens", y_label="Cost",
@@ -590,9 +591,8 @@ class PlanPanel(QWidget):
         c.set_band(f"{which} P10–P90", x, lo, hi, color="#0072B2")
         c.set_series(f"{which} P50", x, mid, color="#0072B2", symbol=None)
         c.set_series("Peak demand P50", x, r.demand_unit_chips, color="#D55E00", symbol=None, dashed=True)
-        if r.orders:
-            c.set_bars("Planned deliveries (due)" if r.feasible else "Refused plan's deliveries (due)", x,
-                       plan_deliveries(r), width=26 * 86400.0, color="#999999")
+        if r.orders:   # ordered and expected, in unit-chip equivalents (their names and tips say so)
+            draw_deliveries(c, r, x, unit, names)
         i0, i1, top = plan_view_window(r)   # the target months, not the whole horizon's demand
         c.plot_item.setYRange(0.0, top, padding=0)
         p = self.prob_chart

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 from engine.commands.plan import expected_delivered_cost
 from engine.forecast_plan import (FRESH_TOLERANCE, cost_spread_text, fresh_shortfall_text, fresh_standard_error,
                                   pct_text, usd_text)
-from engine.studies_forecast import plan_lowest_prob
+from engine.studies_forecast import plan_deliveries, plan_expected_deliveries, plan_lowest_prob, unit_chip_worth
 from gui.panels.base import counted, with_names
 from gui.panels.forecast_common import figure_text
 from gui.widgets.plot_panel import format_number
@@ -153,6 +153,64 @@ def fit_table_height(table: QTableWidget, most_px: int = ECON_MOST_PX) -> None:
     frame_px = 2 * table.frameWidth() + table.horizontalScrollBar().sizeHint().height() * (
         table.horizontalScrollBarPolicy() != Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     table.setFixedHeight(min(table.horizontalHeader().sizeHint().height() + rows_px + frame_px, most_px))
+
+
+# the capacity chart's delivery bars: days wide (a month is ~30), the expected inside the ordered
+DUE_BAR_DAYS, EXPECTED_BAR_DAYS = 26, 12
+DAY_S = 86400.0
+
+
+def short_chip_name(name: str) -> str:
+    """A chip's name by its model number where it has one ("Ascend 910B2" -> "910B2", "H800 SXM5
+    80GB" -> "H800"), else whole ("Gaudi 3"): for a legend entry that must fit a third of a chart."""
+    word = next((w for w in name.split() if any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w)), "")
+    return word if len(word) >= 3 else name
+
+
+def delivery_names(r, unit: str) -> tuple[str, str]:
+    """(the ordered bars' name, the expected bars') on the Plan's capacity chart, the unit in each
+    (legend; the CSV's header adds the axis's "(Ascend 910B2 chips)"): the bars counted an order of
+    41,000 H20 as 54,884 chips on that axis, named "Planned deliveries (due)", read as the chips to
+    arrive. Short, so that the legend keeps three columns at 1280 px (a name a row squeezed the plot)."""
+    eq = f"{short_chip_name(unit)}-eq."
+    ordered, expected = ("Ordered", "Expected") if r.feasible else ("Refused: ordered", "Refused: expected")
+    return f"{ordered} ({eq})", f"{expected} ({eq})"
+
+
+def _as_unit_chips(r, unit: str, names: dict, chips_of) -> str:
+    """Each planned order as unit chips in words ("41,000 H20 × 1.34 = 54,884"), up to three."""
+    parts = [f"{format_number(chips_of(o))} {names.get(o.chip_id, o.chip_id)}"
+             + ("" if o.chip_id == r.unit_chip_id else f" × {unit_chip_worth(r, o.chip_id):.3g}")
+             + f" = {format_number(chips_of(o) * unit_chip_worth(r, o.chip_id))}" for o in r.orders[:3]]
+    return "; ".join(parts) + (f"; and {len(r.orders) - 3} more orders" if len(r.orders) > 3 else "")
+
+
+def delivery_tips(r, unit: str, names: dict) -> tuple[str, str]:
+    """The tooltips of delivery_names' legend entries: what each bar counts and how, with figures."""
+    worth = f"each chip counted as the {unit} chips it serves as (its serving rate over the {unit}'s)"
+    ordered = (f"Planned orders due in that month, the whole ordered quantity in {unit}-equivalents: {worth}. "
+               f"{_as_unit_chips(r, unit, names, lambda o: o.quantity)}.")
+    expected = (f"Chips expected to arrive from those orders (the vendors' fulfilment and export cut-offs, "
+                f"the mean over the fresh trials; late lots too), in {unit}-equivalents, drawn at the month "
+                f"they are due: {_as_unit_chips(r, unit, names, lambda o: o.expected_delivered or 0.0)}.")
+    return ordered, expected
+
+
+def draw_deliveries(chart, r, x, unit: str, names: dict) -> None:
+    """The planned orders as bars on the capacity chart (`x`: its months as timestamps): the
+    ordered quantity, the expected arrivals inside it, each named with its unit, its legend
+    entry's tooltip saying how it is counted."""
+    ordered_name, expected_name = delivery_names(r, unit)
+    tips = dict(zip((ordered_name, expected_name), delivery_tips(r, unit, names)))
+    chart.set_bars(ordered_name, x, plan_deliveries(r), width=DUE_BAR_DAYS * DAY_S, color="#BBBBBB")
+    expected = plan_expected_deliveries(r)
+    if expected is not None:
+        chart.set_bars(expected_name, x, expected, width=EXPECTED_BAR_DAYS * DAY_S, color="#555555")
+    for sample, label in (chart.legend.items if chart.legend is not None else ()):
+        tip = tips.get(getattr(label, "full_name", label.text))
+        if tip:
+            sample.setToolTip(tip)
+            label.setToolTip(tip)
 
 
 class ReturnRuns(QObject):

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QDateEdit, QLineEdit, QWidget,
 )
 
-from engine.scenario_changes import diff_params, path_words, split_path
+from engine.scenario_changes import EDITED_NOTE, diff_params, path_words, split_path
 
 MERGE_WINDOW_S = 1.5
 STALE_SUFFIX = " (another scenario's: skipped)"
@@ -56,10 +56,25 @@ def edited_names(old: dict, new: dict, labels: dict[str, str]) -> list[str]:
         a, b = old.get(key), new.get(key)
         if key not in labels and isinstance(a, dict) and isinstance(b, dict):
             paths = sorted(set(diff_params(a, b)) | set(diff_params(b, a)))   # changed, added, removed
+            # a note marked as written for earlier values follows the edit of those values: the
+            # step is named by what the user edited (not "demand note, demand peak/average")
+            paths = [p for p in paths if not _only_marked(_nested(a, p), _nested(b, p))] or paths
             names += [path_words([key, *split_path(p)], {}) for p in paths] or [path_words([key], {})]
         else:
             names.append(labels.get(key) or path_words([key], {}))
     return list(dict.fromkeys(names))
+
+
+def _nested(params, path: str):
+    for key in split_path(path):
+        params = params.get(key) if isinstance(params, dict) else None
+    return params
+
+
+def _only_marked(old, new) -> bool:
+    """Two notes that differ only by the mark of a note written for earlier values."""
+    return isinstance(old, str) and isinstance(new, str) and old != new and \
+        (new == EDITED_NOTE + old or old == EDITED_NOTE + new)
 
 
 class FormEditCommand(QUndoCommand):
