@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_area_changed)
         self.setCentralWidget(self.tabs)
 
-        from gui.scenarios import ScenarioBar
+        from gui.scenarios import ScenarioBar, ask_overwrite
 
         self._scenario_name: str | None = None
         self._scenario_params: dict = {}
@@ -192,10 +192,12 @@ class MainWindow(QMainWindow):
         self.scenario_bar.status_message.connect(self.show_status)
         self.scenario_bar.current_changed.connect(self.apply_scenario)
         self.scenario_bar.confirm_switch = lambda: self.maybe_save("switching scenario")
-        self.scenario_bar.confirm_overwrite = self._confirm_overwrite
+        self.scenario_bar.confirm_overwrite = lambda name: ask_overwrite(self, self.scenario_bar, name)
         self.scenario_bar.save_problem = self.save_problem
         self.scenario_bar.sync_before_save = self.check_external_changes
         self.scenario_bar.keep_vanished = self._keep_vanished
+        self.scenario_bar.gather_params_as = lambda name: self.gather_scenario_params(as_name=name)
+        self.scenario_bar.unsaved = self.is_modified
         self.scenario_bar.capture_marks = self._saved_marks
         self.scenario_bar.restore_marks = self._restore_saved_marks
         self.scenario_bar.renamed.connect(self._follow_rename)
@@ -240,6 +242,13 @@ class MainWindow(QMainWindow):
         self.save_scenario_action = file_menu.addAction("&Save scenario", self._save_scenario)
         self.save_scenario_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Save))
         self.save_scenario_action.setToolTip("Save every view's inputs into the current scenario (Ctrl+Z undoes)")
+        # a read-only database's way to keep the edits (Save is off there): the close and switch
+        # questions offered it, no menu did
+        self.save_copy_action = None if not getattr(self.store, "read_only", False) else file_menu.addAction(
+            "Save a &copy with the edits…", lambda: self.save_copy_with_edits())
+        if self.save_copy_action is not None:
+            self.save_copy_action.setToolTip("A copy of the whole database with the scenario on screen saved in "
+                                             "it as shown (this database is read-only)")
         file_menu.addSeparator()
         # (each item its own access key: Export report shared R with Open Recent, the CSVs had none)
         self.import_chips_action = file_menu.addAction("&Import chips CSV…", lambda: self.import_csv("chips"))
@@ -427,6 +436,8 @@ class MainWindow(QMainWindow):
             self._apply_to(key, panel)
         self._watch(key, panel, _title)
         self._follow_busy(panel)
+        if hasattr(panel, "choices_missing"):
+            panel.choices_missing.connect(lambda k=key: self._keep_stored_choices(k))
         if key not in ("fleet", "forecast"):
             self._loaded[key] = self._loaded_entry(panel, (self._scenario_params.get("ui") or {}).get(key))
         return panel
@@ -572,6 +583,17 @@ class MainWindow(QMainWindow):
     def _loaded_entry(panel, stored) -> tuple:
         return copy.deepcopy(stored), panel.scenario_state()
 
+    def _keep_stored_choices(self, key: str) -> None:
+        """The model or chip a view showed left the store (another program, or the Fleet view),
+        and the view shows another: no edit. Unless the view was edited, a Save keeps its stored
+        inputs, as for a scenario opened naming a missing one (`_note_loaded`): Save stored the
+        substitute unasked."""
+        watcher, panel = self._watchers.get(key), self.panels.get(key)
+        if watcher is None or panel is None or key not in self._loaded or watcher.is_modified():
+            return
+        stored, _shown = self._loaded[key]
+        self._loaded[key] = (stored, panel.scenario_state())
+
     def maybe_save(self, doing: str = "closing") -> bool:
         """True when it is fine to drop the panels' inputs: nothing unsaved, or the user chose
         Save (and it worked) or Discard. Cancel (or a failed save) keeps everything."""
@@ -698,8 +720,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {name}[*]")
         self.update_modified()
 
-    def gather_scenario_params(self) -> dict:
+    def gather_scenario_params(self, as_name: str | None = None) -> dict:
         """What Save writes: built panels' inputs; unbuilt panels keep what the scenario had.
+        `as_name`: stored under that name instead of the current one (a Duplicate, or the inputs
+        kept beside a save made elsewhere): a new what-if keeps only its changes.
         (It does not commit a field being typed in: the Plan view calls it while the user types.)"""
         for watcher in self._watchers.values():   # a value typed a moment ago is an edit of its
             watcher.check_now()                   # own, on the stack before the Save that stores it
@@ -713,7 +737,8 @@ class MainWindow(QMainWindow):
                 params.update(state)
         # a what-if stores its differences from the baseline only (the baseline is stored whole)
         baseline = self.store.baseline_name()
-        what_if = self._scenario_name is not None and baseline not in (None, self._scenario_name)
+        target = as_name or self._scenario_name
+        what_if = target is not None and baseline not in (None, target)
         base_ui = self._baseline_ui(baseline) if what_if else {}
         ui = dict(params.get("ui") or {})
         for key, panel in self.panels.items():
@@ -885,15 +910,6 @@ class MainWindow(QMainWindow):
                     diff_params(_as_stored(key, watcher.saved), _as_stored(key, shown))
                 edits[key] = (changes, shown)
         return edits
-
-    def _confirm_overwrite(self, name: str) -> bool:
-        answer = QMessageBox.question(
-            self, "Scenario changed elsewhere",
-            f"'{name}' was saved by another window or program after it was opened here.\n\n"
-            "Overwrite it with the inputs shown here? (No keeps the other save; switch to another "
-            "scenario and back to see it.)",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
 
     def _keep_vanished(self, name: str) -> bool:
         """Another program deleted the scenario on screen: unsaved inputs are not dropped unasked."""
@@ -1157,7 +1173,10 @@ class MainWindow(QMainWindow):
             self.show_error(f"Could not back up to {path}: {exc}")
             return None
         remember_dir("export", path)
-        unsaved = " (the views' unsaved edits are not in it: Save the scenario first)" if self.isWindowModified() else ""
+        # (Save is off in a read-only database: its edits go into a copy of their own)
+        first = "File > Save a copy with the edits… keeps them" if getattr(self.store, "read_only", False) \
+            else "Save the scenario first"
+        unsaved = f" (the views' unsaved edits are not in it: {first})" if self.isWindowModified() else ""
         self.show_status(f"Backed up the database to {target}{unsaved}")
         return str(target)
 

@@ -25,6 +25,9 @@ from gui.commands import StoreCommand, follow_stack, push_command, store_reading
 from gui.settings import settings
 
 DEFAULT_NAME = "Story default"
+# confirm_overwrite's answer that keeps both saves: the other program's in the scenario, the
+# inputs on screen as a new scenario beside it
+KEEP_BOTH = "keep_both"
 SETTINGS_KEY = "scenarios/last_by_database"   # {database path: the scenario last used on it}
 MAX_REMEMBERED_DATABASES = 50
 
@@ -99,6 +102,45 @@ def apply_scenario_params(params: dict, forecast_panel=None, panels: Mapping[str
             panel.apply_scenario_state(ui[key])
 
 
+def ask_labelled(parent, title: str, text: str, labels: dict, default) -> object:
+    """QMessageBox.question with its standard buttons (`labels`' keys) showing `labels`' words,
+    set once the box is up: a button's own words say what it does, and a test still answers it
+    as any question."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def relabel() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox) and box.windowTitle() == title:
+            for which, words in labels.items():
+                button = box.button(which)
+                if button is not None:
+                    button.setText(words)
+
+    QTimer.singleShot(0, relabel)
+    buttons = QMessageBox.StandardButton.NoButton
+    for which in labels:
+        buttons |= which
+    return QMessageBox.question(parent, title, text, buttons, default)
+
+
+def ask_overwrite(parent, bar: "ScenarioBar", name: str) -> object:
+    """The window's `confirm_overwrite`: True overwrites the other save; KEEP_BOTH saves the
+    inputs shown as a new scenario beside it; False saves nothing. (With Overwrite or nothing
+    alone, the edits could only be dropped, or the other save: Duplicate and New asked to save
+    first and led back here.)"""
+    from PySide6.QtWidgets import QMessageBox
+
+    buttons = QMessageBox.StandardButton
+    answer = ask_labelled(
+        parent, "Scenario changed elsewhere",
+        f"'{name}' was saved by another window or program after it was opened here.\n\n"
+        f"Overwrite it with the inputs shown here, or save them as a new scenario, '{bar.kept_name(name)}', "
+        f"and leave '{name}' as the other save left it?",
+        {buttons.Yes: "Overwrite", buttons.Save: "Save as a New Scenario", buttons.Cancel: "Cancel"}, buttons.Save)
+    return True if answer == buttons.Yes else KEEP_BOTH if answer == buttons.Save else False
+
+
 # ---- undo commands -----------------------------------------------------------------------------
 
 def _params_text(store, name: str) -> str | None:
@@ -136,6 +178,7 @@ class SaveScenarioCommand(StoreCommand):
         self._known_names: set[str] = set()   # the scenarios the combo listed
         self._names_version: int | None = None   # the store's data_version when it listed them
         self.on_written: Callable[[str], None] | None = None   # the bar: its own write, not another's
+        self.on_reverted: Callable[[], None] | None = None   # after an undo (a Duplicate's: back to its source)
         self.written_text: str | None = None
 
     def apply(self):
@@ -179,6 +222,8 @@ class SaveScenarioCommand(StoreCommand):
             self.on_written(self.name)
         if self.marks and self.restore_marks is not None:
             self.restore_marks(self.marks[0])
+        if self.on_reverted is not None:
+            self.on_reverted()
 
 
 class RenameScenarioCommand(StoreCommand):
@@ -284,8 +329,15 @@ class ScenarioBar(QWidget):
         # (the window asks Save / Discard / Cancel when there are unsaved edits).
         self.confirm_switch: Callable[[], bool] | None = None
         # Asked before Save overwrites a scenario another window or program changed since this
-        # one loaded or saved it (name -> True to overwrite); None: overwrite.
-        self.confirm_overwrite: Callable[[str], bool] | None = None
+        # one loaded or saved it (name -> True to overwrite, KEEP_BOTH to save the inputs on
+        # screen as a new scenario, `kept_name(name)`, anything else saves nothing); None: overwrite.
+        self.confirm_overwrite: Callable[[str], object] | None = None
+        # The inputs on screen as they would be stored under another name (name -> params: a new
+        # what-if keeps only its changes from the baseline); None: gather_params
+        self.gather_params_as: Callable[[str], dict] | None = None
+        # Whether the inputs on screen differ from what the current scenario stores (a Duplicate
+        # says so); None: never
+        self.unsaved: Callable[[], bool] | None = None
         # What the views count as saved, taken before and after a Save and put back by its undo
         # and redo (the window's; None: nothing to follow)
         self.capture_marks: Callable[[], object] | None = None
@@ -329,9 +381,9 @@ class ScenarioBar(QWidget):
         self.rename_button = QPushButton("Rename…")
         self.rename_button.setToolTip("Rename this scenario")
         self.duplicate_button = QPushButton("Duplicate…")
-        self.duplicate_button.setToolTip("Copy this scenario (as saved) under a new name. Like every what-if, "
-                                         "the copy keeps its changes from the baseline: a later edit of the "
-                                         "baseline moves it too")
+        self.duplicate_button.setToolTip("Copy the inputs shown here, unsaved edits included, under a new name "
+                                         "(this scenario stays as saved). Like every what-if, the copy keeps its "
+                                         "changes from the baseline: a later edit of the baseline moves it too")
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete this scenario (Ctrl+Z undoes)")
         self.new_button.clicked.connect(lambda: self._ask_name("new"))
@@ -516,11 +568,45 @@ class ScenarioBar(QWidget):
         return True
 
     def duplicate_current(self, name: str) -> bool:
-        if self._current is None or not self._may_leave():
+        """A copy of the inputs on screen, unsaved edits included, under `name`, shown next; the
+        scenario left stays as it is stored. (It copied the stored inputs after asking to save
+        the edits first: with the scenario saved elsewhere meanwhile, Save was refused and the
+        only ways on dropped one of the two.) Its undo shows the scenario copied again."""
+        source = self._current
+        if source is None:
             return False
-        ok = self._push(SaveScenarioCommand(self.store, name.strip(), self.current_params(), must_be_new=True,
-                                            text=f"Duplicate '{self._current}' as '{name.strip()}'"))
-        return ok and self.select(name.strip())
+        name = name.strip()
+        params = self._inputs_on_screen(name, "Not duplicated")
+        if params is None:
+            return False
+        edited = self.unsaved is not None and self.unsaved()
+        command = SaveScenarioCommand(self.store, name, params, must_be_new=True,
+                                      text=f"Duplicate '{source}' as '{name}'")
+        command.on_reverted = lambda: self._back_from_copy(name, source)
+        if not self._push(command, say=False):
+            return False
+        # no "Save before switching?": nothing on screen is dropped, the copy holds it
+        self._current = name
+        self._select_in_combo(name)
+        self._remember()
+        self.emit_current()
+        edits = f" with the unsaved edits shown ('{source}' stays as saved)" if edited else ""
+        self.status_message.emit(f"Duplicated '{source}' as '{name}'{edits} (Ctrl+Z to undo)")
+        return True
+
+    def _inputs_on_screen(self, name: str, refused: str) -> dict | None:
+        """The inputs on screen as stored under `name` (not the current scenario), or None after
+        saying why they cannot be ("<refused>: <bad cell>")."""
+        if self.gather_params is None:   # a bar without views: the stored inputs are all there is
+            return self.current_params()
+        problem = self.save_problem() if self.save_problem is not None else ""
+        if problem:
+            self._show_problem(f"{refused}: {problem}")
+            self._problem_said = self.message.text()
+            return None
+        if self.sync_before_save is not None:
+            self.sync_before_save()
+        return self.gather_params_as(name) if self.gather_params_as is not None else self.gather_params()
 
     def rename_current(self, name: str) -> bool:
         if self._current is None:
@@ -533,6 +619,12 @@ class ScenarioBar(QWidget):
         command = RenameScenarioCommand(self.store, self._current, name.strip())
         command.on_renamed = self._follow_rename
         return self._push(command)
+
+    def _back_from_copy(self, copy_name: str, source: str) -> None:
+        """A Duplicate (or a Save as a new scenario) undone while its copy is shown: the scenario
+        copied is shown next, not the first one listed."""
+        if self._current == copy_name:
+            self._show_after_move(source)
 
     def _show_after_move(self, name: str) -> None:
         self._restored = name   # shown once the stack has moved (the combo lists it then)
@@ -575,11 +667,23 @@ class ScenarioBar(QWidget):
             if self.sync_before_save is not None:
                 self.sync_before_save()
             params = self.gather_params() if self.gather_params is not None else self.current_params()
-        if self.changed_elsewhere() and self.confirm_overwrite is not None \
-                and not self.confirm_overwrite(self._current):
-            self._show_problem(f"Not saved: '{self._current}' was changed by another window or program; "
-                               "switch to another scenario and back to see that change")
-            return False
+            given = False
+        else:
+            given = True
+        if self.changed_elsewhere() and self.confirm_overwrite is not None:
+            answer = self.confirm_overwrite(self._current)
+            if answer == KEEP_BOTH:   # the other save stays; the inputs shown go beside it
+                name = self._current
+                target = self.kept_name(name)
+                if not given and self.gather_params_as is not None:
+                    params = self.gather_params_as(target)
+                return self._save_as_new(name, target, params, "saved elsewhere meanwhile",
+                                         f"'{name}' was saved by another window or program and is left as "
+                                         "it saved it")
+            if answer is not True:
+                self._show_problem(f"Not saved: '{self._current}' was changed by another window or program; "
+                                   "Save again to overwrite it or to keep both")
+                return False
         before = self.capture_marks() if self.capture_marks is not None else None
         command = SaveScenarioCommand(self.store, self._current, params)
         command.on_written = self._note_own_write
@@ -709,18 +813,31 @@ class ScenarioBar(QWidget):
         self.status_message.emit(f"'{old}' was renamed '{matches[0]}' by another window or program")
         return True
 
+    def kept_name(self, name: str) -> str:
+        """A free name for the inputs of `name` kept beside it: `name (kept)`, `name (kept 2)`…"""
+        taken = {n.casefold() for n in self.names()}   # (a twin in case is refused as taken)
+        target = name
+        for k in range(1, 100):
+            if target.casefold() not in taken:
+                break
+            target = f"{name} (kept)" if k == 1 else f"{name} (kept {k})"
+        return target
+
     def _save_again(self, name: str) -> bool:
         """The inputs on screen saved as a new scenario named `name` (or `name (kept)`, `name
         (kept 2)`… if another program took the name meanwhile), which stays current."""
-        taken = set(self.names())
-        target = name
-        for k in range(1, 100):
-            if target not in taken:
-                break
-            target = f"{name} (kept)" if k == 1 else f"{name} (kept {k})"
-        params = self.gather_params() if self.gather_params is not None else default_params()
+        target = self.kept_name(name)
+        params = (self.gather_params_as(target) if self.gather_params_as is not None
+                  else self.gather_params() if self.gather_params is not None else default_params())
+        return self._save_as_new(name, target, params, "deleted elsewhere",
+                                 f"'{name}' was deleted by another window or program")
+
+    def _save_as_new(self, name: str, target: str, params: dict, why: str, said: str) -> bool:
+        """`params` (the inputs on screen for `name`) saved as the new scenario `target`, which is
+        current next; `why` goes in the undo step's name, `said` begins the status line."""
         command = SaveScenarioCommand(self.store, target, params, must_be_new=True,
-                                      text=f"Keep '{name}' (deleted elsewhere) as '{target}'")
+                                      text=f"Keep '{name}' ({why}) as '{target}'")
+        command.on_reverted = lambda: self._back_from_copy(target, name)   # (when `name` is still there)
         self._current = target   # before the push: the stack's move must find it current
         if not self._push(command, say=False):
             self._current = name
@@ -730,8 +847,7 @@ class ScenarioBar(QWidget):
         self._note_seen(target)
         if target != name:
             self.renamed.emit(name, target)
-        self.status_message.emit(f"'{name}' was deleted by another window or program; the inputs shown "
-                                 f"here are saved as '{target}' (Ctrl+Z to undo)")
+        self.status_message.emit(f"{said}; the inputs shown here are saved as '{target}' (Ctrl+Z to undo)")
         self.saved.emit(target)
         return True
 

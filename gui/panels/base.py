@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError  # noqa: E402
+from gui.panels.base_missing import MISSING_FROM, missing_choices, vanished_choices  # noqa: F401 (the forms')
 from gui.style import chip_display_name  # noqa: E402
 
 # 910B vs H20 vs H800 vs H100, as the issue asks; missing ids are skipped.
@@ -508,20 +509,6 @@ def saved_study(study_cls, state, defaults: dict, banner) -> dict:
         return dict(defaults)
 
 
-MISSING_FROM = {"model": "not among the model presets", "chip": "not in the catalog"}
-
-
-def missing_choices(banner, missing) -> None:
-    """The saved model and chip the store no longer has, each with what is shown instead, in one
-    banner (a call per item left only the chip's). Save keeps the saved ones until the view is
-    edited (gui.app's `_note_loaded`). The Training and Inference forms share it."""
-    if not missing:
-        return
-    said = "; ".join(f"{what} '{saved}', which is {MISSING_FROM[what]}: showing {shown}"
-                     for what, saved, shown in missing)
-    banner.show_warning(f"The saved inputs name {said}. The saved inputs are kept unless you edit this view.")
-
-
 def form_scroll_area(form: QWidget, width: int = 350) -> QScrollArea:
     """The inputs column of an analysis panel: fixed width, scrolls vertically when short of room."""
     scroll = QScrollArea()
@@ -617,6 +604,9 @@ class AnalysisPanel(QWidget):
 
     status_message = Signal(str)
     evaluated = Signal()  # after every redraw from a single evaluation (tests, bench)
+    # the model or chip on screen left the store and another is shown: no edit (the window keeps
+    # the stored inputs for a Save until the view is edited)
+    choices_missing = Signal()
     # An evaluation costs about a millisecond: coalesce one burst of events, no more (the
     # edit-to-redrawn-chart target is 50 ms; bench/bench_gui_edit.py).
     DEBOUNCE_MS = 8
@@ -719,6 +709,7 @@ class AnalysisPanel(QWidget):
     def _on_store_changed(self, *_) -> None:
         chips_before = list(self._chips)
         models_before = list(self._models)
+        shown = {"model": self.model_combo.currentData(), "chip": self.chip_combo.currentData()}
         self._reload_store()
         if list(self._chips) != chips_before:
             current = self.chip_combo.currentData()
@@ -727,6 +718,13 @@ class AnalysisPanel(QWidget):
                                           [i for i in self.compare_button.selected() if i in self._chips])
         if list(self._models) != models_before:
             refill_combo(self.model_combo, model_items(self._models), self.model_combo.currentData())
+        # one deleted while shown: said as when a scenario naming it is opened (the view switched
+        # to another in silence, and a Save stored that one)
+        gone = vanished_choices(shown, {"model": (self._models, self.model_combo),
+                                        "chip": (self._chips, self.chip_combo)})
+        if gone:
+            missing_choices(self.banner, gone, gone=True)
+            self.choices_missing.emit()
         self.schedule()
 
     def _reload_store(self) -> None:

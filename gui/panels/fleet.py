@@ -51,6 +51,12 @@ def grouped_limits(message: str) -> str:
     return _LIMIT_WORDS.sub(grouped, message)
 
 
+def names_row(message: str, kind: str, key) -> bool:
+    """The store's refusal begins with the row it is about ("order 3: no such order", "chip
+    'h20-96gb': not in the catalog"): the banner need not name it again."""
+    return re.match(rf"{re.escape(kind)} '?{re.escape(str(key))}'?[: ]", message) is not None
+
+
 def _qdate(day: dt.date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
@@ -258,8 +264,11 @@ class FleetPanel(QWidget):
         if error is not None:
             message = grouped_limits(str(error))
             if field:   # the column's header, not the stored name ("Ordered (date)", not order_date)
-                # and the row: a refusal read the same for every order ("Not saved: Quantity (chips): …")
-                message = f"{command.kind} {command.key}, {in_table_words(command.kind, field, message)}"
+                # and the row: a refusal read the same for every order ("Not saved: Quantity (chips): …"),
+                # once ("order 3, order 3: no such order" when the store's words name it already)
+                message = in_table_words(command.kind, field, message)
+                if not names_row(message, command.kind, command.key):
+                    message = f"{command.kind} {command.key}, {message}"
             message = f"Not saved: {message}"
             self.banner.show_error(message)
             # the refused cell: typing its stored value back (unchanged, so no edit) clears this
