@@ -108,6 +108,16 @@ UNTIED_BY_DEFAULT = {
 WINDOW_SIZE = ("sliding_window", "attention_chunk_size")
 WINDOW_FIELDS = WINDOW_SIZE + ("use_sliding_window", "max_window_layers", "layer_types", "sliding_window_pattern")
 NOT_MODELLED_WHY = "one attention window per model; this one's layers are counted over the full context"
+# Sizes a family's config.json may leave to its transformers config class, and that class's
+# defaults. Gemma 3's published configs (gemma-3-4b/12b/27b) give no vocab_size or
+# max_position_embeddings in text_config: Gemma3TextConfig.__init__ (transformers
+# models/gemma3/configuration_gemma3.py) defaults them to 262_208 and 131_072. Only defaults a
+# class documents, for families whose files are known to omit them: a guessed vocabulary would
+# be a wrong parameter count and a guessed window a wrong context check.
+FAMILY_SIZE_DEFAULTS: dict[str, tuple[str, dict[str, int]]] = {
+    "gemma3": ("Gemma3TextConfig", {"vocab": 262_208, "seq_len": 131_072}),
+    "gemma3_text": ("Gemma3TextConfig", {"vocab": 262_208, "seq_len": 131_072}),
+}
 ALTERNATING_WINDOW_TYPES = ("gemma2",)            # even layers windowed, odd ones full (transformers)
 DEFAULT_WINDOW_PATTERN = {"gemma3": 6, "gemma3_text": 6, "cohere2": 4}
 LLAMA4_NOPE_INTERVAL = 4                          # Llama4TextConfig's no_rope_layer_interval default
@@ -565,6 +575,14 @@ def model_from_hf_config(config: dict, *, model_id: str, name: str | None = None
             fields["kv_heads"] = MPT_DEFAULT_KV_HEADS
             notes.append(f"{MPT_ATTN_TYPE} {attn_type!r} without attn_config.kv_n_heads: "
                          f"{MPT_DEFAULT_KV_HEADS} KV head, llm-foundry's default")
+    family = str(config.get("model_type") or "").lower()
+    if family in FAMILY_SIZE_DEFAULTS:
+        source, defaults = FAMILY_SIZE_DEFAULTS[family]
+        for field, value in defaults.items():
+            if field not in fields:
+                fields[field] = value
+                notes.append(f"{FIELD_ALIASES[field][0]} missing: taken as {value:,}, {source}'s default "
+                             f"(model_type {family!r})")
     for required in ("layers", "hidden", "heads", "vocab"):
         if required not in fields:
             problems.append(f"{required}: missing (looked for {', '.join(FIELD_ALIASES[required])})")

@@ -271,9 +271,10 @@ def connect(target: Target, *, read_only: bool, busy_timeout_s: float | None = N
     else:
         wal = side_file(target.path, "-wal")
         if "-wal" in target.side_files and wal.stat().st_size > 0:
+            # (there are two files here: a -shm beside them takes the mode=ro branch above)
             raise StoreError(f"{target.path}: has changes not yet written into it (in {wal.name}) and can't "
                              "apply them read-only; open it once where it and its folder are writable, "
-                             "or copy all three files somewhere writable")
+                             f"or copy it and {wal.name} together somewhere writable")
         uri += "?immutable=1"
         note = "changes made by other programs while it is open are not shown"
     try:

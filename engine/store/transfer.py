@@ -751,6 +751,42 @@ def _backup_problem(source: Path, exc: StoreError) -> UserError:
     return UserError(f"{source}: can't be restored: {reason}; nothing was changed")
 
 
+def _refuse_wal_beside_backup(source: Path) -> None:
+    """Refuse a backup with a non-empty -wal beside it. `fleetcast backup` writes a backup whole
+    (no -wal), and a -wal does not say which file it was written against: one copied there with
+    another database's changes (or left by a session killed on a same-named file) was replayed
+    into the backup by the read, and restored as if it were the backup. Only the user can tell
+    whether it is the backup's own, so the refusal says how to go on rather than guessing."""
+    wal = files.side_file(source, "-wal")
+    try:
+        if wal.stat().st_size == 0:   # no changes to replay: SQLite reads the file alone
+            return
+    except OSError:   # none there (or it can't be seen: the open that follows says why)
+        return
+    shm = files.side_file(source, "-shm")
+    if files.is_open_here(source):   # (never lock it: closing our descriptors would drop a window's locks)
+        raise UserError(f"{source}: can't be restored: it is open in this program; close it, then restore "
+                        "again; nothing was changed")
+    if shm.exists():
+        try:
+            with files.held_against_others(source):
+                pass
+        except StoreError:
+            # a program has the backup open now: that -wal is its live changes, which it writes in
+            # (and deletes) when it closes; moving it aside would lose them
+            raise UserError(f"{source}: can't be restored: another program has it open ({wal.name} beside it holds "
+                            "that program's changes); close that program, then restore again; nothing was "
+                            "changed") from None
+        except OSError:   # (the backup can't be opened to ask: said by the refusal below all the same)
+            pass
+    sides = f"{wal.name} (and {shm.name})" if shm.exists() else wal.name
+    raise UserError(f"{source}: can't be restored: {wal.name} sits beside it, changes SQLite would replay into the "
+                    "backup that may be another database's (a backup made by `fleetcast backup` never has one: it "
+                    f"is written whole); move {sides} to another folder and restore again (if it is the backup's "
+                    "own, left by a session that had the backup itself open, that session's changes not yet "
+                    "written into the file are left out); nothing was changed")
+
+
 def _checked_backup(source: Path):
     """The backup opened read-only, after every check a database gets when it opens, SQLite's
     full integrity check and its foreign key check: a UserError in one line otherwise."""
@@ -764,6 +800,7 @@ def _checked_backup(source: Path):
         raise UserError(f"{source}: can't be read ({exc.strerror or exc}); nothing was changed") from None
     if stat.S_ISREG(info.st_mode) and info.st_size == 0:
         raise UserError(f"{source}: is empty, not a backup; nothing was changed")
+    _refuse_wal_beside_backup(source)
     try:
         store = open_store(source, read_only=True)
     except StoreError as exc:

@@ -256,7 +256,13 @@ def test_scenarios_save_rename_delete_restore(store):
     store.save_scenario("Peaky", params)
     peaky = store.scenario("Peaky")
     assert (peaky["base"], peaky["changes"]) == ("Story default", {"demand.peak_to_average": 2.0})
-    assert peaky["params"] == {**params, "name": "Peaky"}
+    # the baseline's demand note argued for its peak/average: read back, it says it was written for
+    # the earlier values (notes are provenance: kept, flagged), the rest exactly as saved
+    from engine.scenario_changes import EDITED_NOTE
+
+    note = params["demand"]["note"]
+    assert note and peaky["params"]["demand"]["note"] == EDITED_NOTE + note
+    assert peaky["params"] == {**params, "name": "Peaky", "demand": {**params["demand"], "note": EDITED_NOTE + note}}
     with pytest.raises(ValidationError):
         store.save_scenario("bad", {"x": float("nan")})
 
