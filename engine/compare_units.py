@@ -46,6 +46,45 @@ def rate_text(tokens_per_s: float) -> str:
     return f"{tokens_per_s:,.0f}" if abs(tokens_per_s) >= 1000 else f"{tokens_per_s:.4g}"
 
 
+def rate_figure(tokens_per_s: float) -> float:
+    """A rating as a number with rate_text's digits (260.7, 96.18, 349): the Compare row and its CSV
+    read as the unit text above them does (they said 261 and 96.2 under "at 260.7 output tokens/s")."""
+    if not math.isfinite(tokens_per_s):
+        return math.nan
+    value = float(rate_text(tokens_per_s).replace(",", ""))
+    return int(value) if value.is_integer() else value
+
+
+def rating_difference(tokens_per_s: float, base_tokens_per_s: float) -> float:
+    """`tokens_per_s` - `base_tokens_per_s` from the unrounded ratings, to the last digit both show
+    (rate_text's 4 figures): 96.184 - 260.74 reads -164.6 and 349.04 - 260.74 reads 88.3; 0 where
+    the two read the same. Differencing the ratings as shown to 3 figures gave -164.8 and 88."""
+    if not (math.isfinite(tokens_per_s) and math.isfinite(base_tokens_per_s)):
+        return math.nan
+    if rate_text(tokens_per_s) == rate_text(base_tokens_per_s):
+        return 0
+    return round_to_shown_place(tokens_per_s - base_tokens_per_s,
+                                (rate_figure(tokens_per_s), rate_figure(base_tokens_per_s)), RATE_DIGITS)
+
+
+RATE_DIGITS = 4   # rate_text's significant figures
+
+
+def round_to_shown_place(difference: float, shown: Sequence[object], digits: int) -> float:
+    """`difference` (of unrounded values) rounded at the place of the last digit the coarser of the
+    `shown` values keeps at `digits` significant figures: 13,242,544 - 2,660,833 between cells
+    reading 13,200,000 and 2,660,000 is 10,600,000 (the cells' own difference, 10,540,000, is not
+    the figures'; 10,581,711 claims digits neither cell has). Whole where that place is >= 1."""
+    exponents = [math.floor(math.log10(abs(v))) - digits + 1 for v in shown
+                 if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v != 0]
+    if not exponents or not math.isfinite(difference):
+        return difference
+    place = max(exponents)
+    if place >= 0:
+        return int(round(difference / 10 ** place) * 10 ** place)
+    return round(difference, -place)
+
+
 def _same_rating(a: float, b: float) -> bool:
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)

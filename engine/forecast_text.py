@@ -207,3 +207,26 @@ def wide_table_text(rows: list[dict], result, ordered_by_chip: Mapping[str, floa
     elif max(len(text) for text in render_table(rows).splitlines()) <= width:
         return None
     return line + "\n\n".join(_column_blocks(rows, width))
+
+
+# ---- the demand what-ifs in words ----------------------------------------------------------------
+
+def _per_year(value: float) -> str:
+    """A growth per year for a sentence: "9", "5.2", "59,049", "5.2e+47"."""
+    if value < 10:
+        return f"{value:.3g}"
+    return f"{value:,.0f}" if value < 1e9 else f"{value:.2g}"
+
+
+def demand_what_if_words(growth_rate_multiplier: float = 1.0, scale: float = 1.0) -> list[str]:
+    """The demand's what-ifs that differ from 1 (DemandCurve.growth_rate_multiplier and scale), one
+    phrase each, for every place that lists a scenario's assumptions (the Forecast's "This
+    scenario assumes:" box, the report's settings): without them a scenario at twice the growth
+    read as the fitted one. Empty when both are 1."""
+    out = []
+    m = float(growth_rate_multiplier)
+    if m != 1.0:   # log terms: g x/year reads g^m x/year, so say one worked case
+        out.append(f"demand growth ×{m:g} in log terms (3×/year reads {_per_year(3.0 ** m)}×/year)")
+    if float(scale) != 1.0:
+        out.append(f"demand ×{float(scale):g} (tokens per day at every point and month)")
+    return out

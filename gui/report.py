@@ -29,6 +29,7 @@ from engine import __version__
 from engine.commands.forecast import what_if_line, what_if_of
 from engine.csv_io import temp_file_beside
 from engine.errors import UserError
+from engine.forecast_text import demand_what_if_words
 from engine.studies import chip_name
 
 # QTextDocument.print_ lays a document without a page size out with its own 2 cm margins inside
@@ -640,6 +641,13 @@ def forecast_setting_lines(ctx: ReportContext) -> list[str]:
     for key, label, what in scales:
         if p.get(key) is not None:
             lines.append(f"{label} ×{_smart(p[key])}: multiplies {what}.")
+    demand = p.get("demand") if isinstance(p.get("demand"), Mapping) else {}
+    try:   # the demand what-ifs, in the words the Forecast's assumptions box uses
+        what_ifs = demand_what_if_words(float(demand.get("growth_rate_multiplier", 1.0)),
+                                        float(demand.get("scale", 1.0)))
+    except (TypeError, ValueError):   # not a number: the scenario's check says so under Assumptions
+        what_ifs = []
+    lines += [f"What-if: {_esc(words)}." for words in what_ifs]
     return lines
 
 

@@ -442,6 +442,39 @@ def _views_naming(store, key: str, ids, what: str) -> list[str]:
             warnings.append(f"scenario '{scenario['name']}': its {' and '.join(views)} view{'' if one else 's'} "
                             f"name{'s' if one else ''} {item}; {'it' if one else 'they'} will show another {what} "
                             "until you pick one")
+        if key == "chip_id":
+            warnings += _chip_lists_naming(scenario["name"], ui, wanted)
+    return warnings
+
+
+def _chip_lists_naming(scenario: str, ui: dict, wanted: set[str]) -> list[str]:
+    """The warnings for a scenario whose views list a deleted chip among several: the Training
+    view's scaling curve and the Inference view's chip comparison (saved, else the views' default
+    DEFAULT_COMPARE_CHIPS), and the Plan's candidates it names. Deleting the H100 took it from
+    the Training curve (4 chip types to 3) with no word."""
+    from engine.studies import ServingStudy, TrainingStudy
+
+    defaults = {"training": TrainingStudy().compare_chips, "inference": ServingStudy().compare_chips}
+    comparing: dict[str, list[str]] = {}   # id -> the views comparing it
+    for view, title in NAMING_VIEWS.items():
+        state = ui.get(view)
+        chips = state.get("compare_chips", defaults[view]) if isinstance(state, dict) else defaults[view]
+        for chip_id in dict.fromkeys(chips if isinstance(chips, (list, tuple)) else ()):
+            if isinstance(chip_id, str) and chip_id in wanted:
+                comparing.setdefault(chip_id, []).append(title)
+    warnings = []
+    for chip_id, views in comparing.items():
+        one = len(views) == 1
+        warnings.append(f"scenario '{scenario}': its {' and '.join(views)} view{'' if one else 's'} "
+                        f"compare{'s' if one else ''} {chip_id} among {'its' if one else 'their'} chips; "
+                        f"{'it' if one else 'they'} will compare one chip type fewer")
+    plan = ui.get("plan")
+    candidates = plan.get("candidates") if isinstance(plan, dict) else None
+    for chip_id, edits in (candidates.items() if isinstance(candidates, dict) else ()):
+        # {"use": False} takes a packaged candidate off the list: the plan never bought it anyway
+        if chip_id in wanted and not (isinstance(edits, dict) and edits.get("use", True) is False):
+            warnings.append(f"scenario '{scenario}': its Plan view lists {chip_id} among the chips to buy; "
+                            "the plan will no longer consider it")
     return warnings
 
 

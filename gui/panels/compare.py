@@ -23,14 +23,19 @@ from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale, run_controls
-from engine.compare_units import OWN_RATING_LABEL, OWN_UNIT_CHIP_LABEL, common_unit, key_figures_in_unit, unit_rating
+from engine.compare_units import (
+    OWN_RATING_LABEL, OWN_UNIT_CHIP_LABEL, common_unit, key_figures_in_unit, rate_figure, rate_text, rating_difference,
+    unit_rating,
+)
 from gui.panels.compare_text import (  # noqa: F401 (the marks are imported from here too)
     MARK_WORDS, MARKS, NOISE_MARK, SEED_MARK, changes_text, difference as _difference, file_value as _file_value,
     header_lines as _header_lines, noise_mark as _noise_mark, noise_sources as _noise_sources, runs_differ as _runs_differ,
+    shown_difference as _shown_difference,
 )
 from gui.panels.forecast import NO_MODELS_HINT
 from gui.panels.forecast_common import (
-    ForecastRequest, compute_forecast, counts_from_zero, figure_text, fit_left_axis, key_figures, legend_top_right,
+    ForecastRequest, NamedAxisChart, compute_forecast, counts_from_zero, figure_text, fit_left_axis, key_figures,
+    legend_top_right,
 )
 from gui.widgets.banner import MessageBanner
 from gui import style
@@ -47,6 +52,11 @@ ROW_LABEL_CHARS = 72
 # and the gap around the text.
 PROGRESS_CHARS = 44
 PROGRESS_PADDING_PX = 16
+# The charts' starting widths (px; a splitter keeps their proportions): the capacity chart's axis
+# title takes up to 3 lines when its unit is converted ("Capacity, demand / (Ascend 910B2 chips /
+# at 260.7 output tokens/s)"), and at equal widths its plot at 1280x720 had under 40 px a year, so
+# the time axis labelled every 5th year only; the probability chart's axis is the narrowest
+CHART_SHARES = (380, 325, 345)
 
 
 @dataclass(frozen=True)
@@ -152,8 +162,10 @@ class ComparePanel(QWidget):
         self.figures_table.verticalHeader().setVisible(False)
         self.figures_table.verticalHeader().setDefaultSectionSize(22)
         self.figures_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.capacity_chart = PlotPanel("Capacity P50 vs peak demand", y_label="Capacity",
-                                        y_unit="chips", time_axis=True)
+        # the Forecast's chart kind: at 1280x720 a converted unit ("Ascend 910B2 chips at 260.7
+        # output tokens/s") left the axis its unit alone, never saying it counts capacity and demand
+        self.capacity_chart = NamedAxisChart("Capacity P50 vs peak demand", y_label="Capacity",
+                                             y_unit="chips", time_axis=True)
         self.probability_chart = PlotPanel("P(meet peak demand)", y_label="Probability",
                                            y_unit="%", time_axis=True)
         self.installed_chart = PlotPanel("Installed P50 by scenario", y_label="Installed", y_unit="chips",
@@ -166,6 +178,7 @@ class ComparePanel(QWidget):
         charts.addWidget(self.capacity_chart)
         charts.addWidget(self.probability_chart)
         charts.addWidget(self.installed_chart)
+        charts.setSizes(list(CHART_SHARES))
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.figures_table)
         right.addWidget(charts)
@@ -526,8 +539,10 @@ class ComparePanel(QWidget):
             def difference(i, label=label):
                 if base_i is None or results[i] is None or results[base_i] is None:
                     return ""
-                # from the values as shown: the CSV's 62200 and 61700 differed by "543" (unrounded)
-                diff = _difference(value(i), value(base_i))
+                # from the unrounded values at the file's 3 figures, 0 where the cells read the same
+                # (2280000 and 2280000 differed by "-496"; 13200000 - 2660000 read 10540000, not 10600000)
+                diff = _shown_difference(per[i].get(label, ""), per[base_i].get(label, ""), value(i), value(base_i),
+                                         3 if for_file else None)
                 mark = _noise_mark(noise[i].get(label), noise[base_i].get(label), diff,
                                    _runs_differ(results[i], results[base_i]))
                 if not mark:
@@ -541,10 +556,18 @@ class ComparePanel(QWidget):
                 if r is None or unit_chip:
                     return "" if r is None else self.chip_name(r.unit_chip_id)
                 rate = unit_rating(r)   # NaN: its unit chip serves nothing under its targets
-                return _file_value(rate, for_file) if np.isfinite(rate) else "cannot serve"
+                if not np.isfinite(rate):
+                    return "cannot serve"
+                return rate_figure(rate) if for_file else rate   # the window writes it as rate_text does
+
+            def own_difference(i):
+                if base_i is None or results[i] is None or results[base_i] is None:
+                    return ""
+                diff = rating_difference(unit_rating(results[i]), unit_rating(results[base_i]))
+                return diff if np.isfinite(diff) else ""
             if len({r.unit_chip_id for r in results if r is not None}) > 1:
                 rows.append(row_of(OWN_UNIT_CHIP_LABEL, lambda i: own(i, True)))
-            rows.append(row_of(OWN_RATING_LABEL, own, lambda i: "" if base_i is None else _difference(own(i), own(base_i))))
+            rows.append(row_of(OWN_RATING_LABEL, own, own_difference))
         if results:
             def runs(i):
                 r = results[i]
@@ -612,8 +635,11 @@ class ComparePanel(QWidget):
             for k, value in enumerate(row):
                 # a figure's label elided ("Installed P50 at horizon end, <a 200-character chip name>"
                 # held the other columns off the window); the tooltip has it in full
-                item = QTableWidgetItem(elide_name(figure_text(value), ROW_LABEL_CHARS) if k == 0 else figure_text(value))
-                item.setToolTip(f"{headers[k]}: {figure_text(value)}")  # cells narrower than their text
+                text = figure_text(value)
+                if k and row[0] == OWN_RATING_LABEL and isinstance(value, (int, float)):
+                    text = rate_text(value)   # the unit's digits ("at 260.7 output tokens/s" over "261")
+                item = QTableWidgetItem(elide_name(text, ROW_LABEL_CHARS) if k == 0 else text)
+                item.setToolTip(f"{headers[k]}: {text}")  # cells narrower than their text
                 if k and (isinstance(value, (int, float)) or str(value).endswith(MARKS)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 t.setItem(i, k, item)

@@ -10,6 +10,7 @@ import textwrap
 
 import numpy as np
 
+from engine.compare_units import round_to_shown_place
 from engine.errors import UserError
 from engine.scenario_changes import describe_changes, effective_changes
 from engine.studies_forecast import SEED_STANDARD_ERRORS, prob_meet_standard_error, round_figure
@@ -68,6 +69,22 @@ def difference(value, base):
             return f"{months:+d} month{'s' if abs(months) != 1 else ''}"
         return f"{(value - base).days:+d} days"
     return ""
+
+
+def shown_difference(value, base, shown_value, shown_base, digits: int | None = None):
+    """The difference of two figures whose cells show `shown_value` and `shown_base` (rounded to
+    `digits` significant figures, for a file; None: as computed, the window): from the unrounded
+    `value` and `base`, rounded at the last place both cells keep, and 0 where they read the same.
+    Differencing the cells said 10,540,000 for 13,200,000 - 2,660,000 where the figures differ by
+    10,581,711 (10,600,000 at the cells' place); differencing the unrounded values alone said -496
+    between two cells reading 2,280,000, and 543 between 62,200 and 61,700 (500 here)."""
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (value, base, shown_value, shown_base))
+    if numbers and shown_value == shown_base:
+        return difference(shown_value, shown_base)   # 0 (or 0.0) as the row reads
+    diff = difference(value, base)
+    if digits is None or not numbers or not isinstance(diff, float):   # whole counts are exact
+        return diff
+    return round_to_shown_place(diff, (shown_value, shown_base), digits)
 
 
 # The marks on a difference that Monte Carlo noise may explain ((the row's words, the rule)), said

@@ -67,6 +67,9 @@ def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c) -> str:
     points = ("; " + points.replace("+-", "±")) if points else (
         "; demand points exact (no ± set)" if dm.kind == "piecewise" and dm.points else "")
     lines.append(f"<b>demand</b>: {growth}{points}; request mix ±{dm.request_mix_sigma:.0%}{served}")
+    from engine.forecast_text import demand_what_if_words
+
+    lines += [f"<b>what-if</b>: {words}" for words in demand_what_if_words(dm.growth_rate_multiplier, dm.scale)]
     scale = sc.throughput_sigma_scale   # "× 1." read as a stray figure: 1 is the error as validated
     lines.append("<b>throughput</b> per chip: its family's validation error"
                  + (" (as validated)" if scale == 1 else f" × {scale:g}"))
