@@ -1,7 +1,7 @@
 """The `fleetcast` command line (contract: ../shared/design/CLI.md).
 
 Exit codes: 0 success, 1 a user error (one line on stderr naming the problem), 2 usage errors,
-130 interrupted (Ctrl+C; one line saying what was saved).
+130 interrupted (Ctrl+C) and 143 terminated (SIGTERM), each with one line saying what was saved.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from engine import __version__
 from engine.commands import Output
-from engine.errors import InfeasibleRequest, UserError, ValidationError
+from engine.errors import Cancelled, InfeasibleRequest, UserError, ValidationError
 
 FORMATS = ("table", "csv", "json")
 INTERRUPTED_EXIT = 130   # 128 + SIGINT, as a shell reports a command stopped by Ctrl+C
@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "engine.commands.plan",        # plan, backtest
     "engine.commands.validate",    # validate training|inference
     "engine.commands.calibrate",   # calibrate training|inference
+    "engine.commands.restore",     # restore
 )
 
 
@@ -515,6 +516,56 @@ def _sigterm_unwinds():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class SignalsDeferred:
+    """While the block runs, Ctrl+C (SIGINT) and SIGTERM are only noted, for work where an
+    exception raised by a signal handler may land inside C++ calling Python: Qt drawing a chart
+    for `fleetcast export` or `report` (a KeyboardInterrupt there crashed the process, exit 139,
+    or printed pyqtgraph's paint traceback and exited 1; SIGTERM ended it without a word). The
+    work asks `requested()` between steps, or `check()` (Cancelled), and stops there; when the
+    block ends, after the work has put its Qt objects away, the handlers are restored and the
+    first signal is raised as KeyboardInterrupt or Terminated, which `run_command` reports in
+    one line with exit 130 or 143. A signal ignored when the block starts (`nohup`, a shell's
+    background job) stays ignored; outside the main thread the block changes nothing."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Callable | int | None] = {}
+
+    def _note(self, signum: int, frame) -> None:
+        if self.signum is None:   # the first decides the exit code; a second Ctrl+C changes nothing
+            self.signum = signum
+
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def check(self) -> None:
+        """Cancelled once a signal was noted: for a step that may stop (before a chart is drawn)."""
+        if self.signum is not None:
+            raise Cancelled()
+
+    def __enter__(self) -> SignalsDeferred:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                if signal.getsignal(signum) == signal.SIG_IGN:
+                    continue
+                self._previous[signum] = signal.signal(signum, self._note)
+            except (ValueError, OSError):   # not the main thread: signals are not delivered to it
+                break
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for signum, previous in self._previous.items():
+            # (None: a handler set outside Python; the default is the nearest we can give back)
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        self._previous.clear()
+        if self.signum is None:
+            return
+        # the work stopped for the signal (Cancelled), or ended anyway: say it was interrupted.
+        # Another error that came first is reported instead: it says more than the interruption.
+        if exc_type is None or issubclass(exc_type, (Cancelled, KeyboardInterrupt)):
+            raise (Terminated() if self.signum == signal.SIGTERM else KeyboardInterrupt()) from None
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 log = logging.getLogger("fleetcast.export")
 
@@ -168,10 +168,32 @@ def _render_scene(item, width: int):
     return image
 
 
+# Asked before each chart is drawn into a file; each may raise to stop there. A headless export or
+# report puts its signal check here (engine.cli.SignalsDeferred.check): Ctrl+C then stops the
+# report between two charts, in Python, never inside Qt's drawing.
+_BEFORE_EACH_CHART: list[Callable[[], None]] = []
+
+
+@contextlib.contextmanager
+def checked_before_each_chart(check: Callable[[], None]):
+    """`check()` is called before each chart is drawn while the block runs (it raises to stop)."""
+    _BEFORE_EACH_CHART.append(check)
+    try:
+        yield
+    finally:
+        _BEFORE_EACH_CHART.remove(check)
+
+
+def _before_drawing() -> None:
+    for check in tuple(_BEFORE_EACH_CHART):
+        check()
+
+
 def export_png(target, path: str | os.PathLike, width: int = 1600) -> Path:
     """Render the chart to a PNG `width` pixels wide, laid out at EXPORT_LAYOUT_PX and drawn at
     width / 1000 times that (fonts, axes and legend keep their proportions and come out sharp).
     """
+    _before_drawing()
     path = Path(path)
     with export_layout(target):
         image = _render_scene(plot_item_of(target), int(width))
@@ -184,6 +206,7 @@ def export_png(target, path: str | os.PathLike, width: int = 1600) -> Path:
 def export_svg(target, path: str | os.PathLike, backend: str = "auto") -> Path:
     """Write the plot as SVG, laid out at EXPORT_LAYOUT_PX. backend: 'auto' (pyqtgraph, then
     Qt), 'pyqtgraph' or 'qt'."""
+    _before_drawing()
     item = plot_item_of(target)
     path = Path(path)
     with export_layout(target), staged_file(path) as tmp:

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from engine.errors import UserError
+from engine.errors import Cancelled, UserError
 from gui import export as export_mod
 from gui.panels import registry
 
@@ -40,6 +40,15 @@ class WouldOverwrite(UserError):
                 else "")
         super().__init__(f"{existing[0]}: exists{more}; not overwritten (pass --force to replace them, "
                          "or choose an empty folder)")
+
+
+class ExportStopped(Cancelled):
+    """`should_stop` (or a chart's check, gui.export.checked_before_each_chart) stopped Export all
+    while its files were staged: none of the `planned` files was written, the staged ones removed."""
+
+    def __init__(self, planned: int):
+        super().__init__(f"stopped before any of the {planned} files was written")
+        self.planned = planned
 
 
 WRITING_FILES = "Writing files…"   # compute_all's last message: the computing is done
@@ -121,8 +130,6 @@ def compute_all(panels: Mapping[str, object], *, progress=None, should_stop=None
     between panels: Cancelled is raised as soon as it says True, and nothing is written after it.
     Export all and the report computed every view on the GUI thread with only a wait cursor
     (11-12 s on the story, a plan of 3 s included), with no progress and no way to stop."""
-    from engine.errors import Cancelled
-
     report = progress or (lambda fraction, message="": None)
     stop = should_stop or (lambda: False)
     work = [(key, panel) for key, panel in panels.items() if hasattr(panel, "compute_now")]
@@ -158,10 +165,9 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
     Raises UserError naming the folder when it can't be created or written, and naming the part
     when a panel could not be computed (`partial`: its files are left out, the rest written).
     `progress` and `should_stop`: see `compute_all`; `should_stop` is also asked before each file
-    is staged (Cancelled: nothing was written, the staged files removed).
+    is staged (ExportStopped, a Cancelled naming how many files were planned: nothing was written,
+    the staged files removed).
     """
-    from engine.errors import Cancelled
-
     report = progress or (lambda fraction, message="": None)
     stop = should_stop or (lambda: False)
     out = Path(out_dir)
@@ -228,12 +234,15 @@ def _write_all(plan: list[tuple[Path, object]], out: Path, *, force: bool, stagi
     take milliseconds, and stopped half-way they would leave two exports mixed."""
     staged: list[tuple[Path, Path]] = []   # (temporary, target)
     try:
-        for path, writer in plan:
+        try:
+            for path, writer in plan:
+                if staging is not None:
+                    staging(len(staged))
+                staged.append((_stage(path, writer), path))
             if staging is not None:
                 staging(len(staged))
-            staged.append((_stage(path, writer), path))
-        if staging is not None:
-            staging(len(staged))
+        except Cancelled:   # the caller says how many files were not written (`fleetcast export`)
+            raise ExportStopped(len(plan)) from None
         written: list[Path] = []
         with _interrupt_held():
             for tmp, path in staged:
@@ -253,20 +262,26 @@ def _write_all(plan: list[tuple[Path, object]], out: Path, *, force: bool, stagi
 
 @contextlib.contextmanager
 def _interrupt_held():
-    """Ctrl+C during the block takes effect when it ends: stopped half-way, the moves would leave
-    the folder a mix of two exports. Only the main thread can catch SIGINT; elsewhere a no-op."""
-    caught: list = []
+    """Ctrl+C or SIGTERM during the block takes effect when it ends: stopped half-way, the moves
+    would leave the folder a mix of two exports (SIGTERM, whose default ends the process at once,
+    did). Only the main thread can catch signals; elsewhere a no-op. A signal ignored stays so."""
+    caught: list[int] = []
+    held: dict[int, object] = {}
     try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(signum) != signal.SIG_IGN:
+                held[signum] = signal.signal(signum, lambda signum, frame: caught.append(signum))
     except ValueError:   # not the main thread
-        yield
-        return
+        pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught and callable(previous):
-            previous(*caught[0])   # Python's default handler: KeyboardInterrupt, now
+        for signum, previous in held.items():
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        if caught:
+            # delivered again, now, to the handler that was there: KeyboardInterrupt (Python's
+            # default), `fleetcast export`'s note (engine.cli.SignalsDeferred), or the default's end
+            signal.raise_signal(caught[0])
 
 
 def _stage(path: Path, writer) -> Path:
@@ -327,11 +342,13 @@ def _names_known_now(panels: Mapping[str, object], out: Path) -> list[Path]:
     return names
 
 
-def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str, object]:
+def build_offscreen_panels(store, scenario_name: str | None = None, *, should_stop=None) -> dict[str, object]:
     """Every analysis panel, with the scenario's inputs applied (default: the baseline,
     "Story default", never quietly the one used last in the app). Needs a QApplication. Raises
-    UserError for an unknown scenario name."""
+    UserError for an unknown scenario name. `should_stop()` is asked before each panel (building
+    them took 2.5 s, and Ctrl+C waited for it): Cancelled, with the panels built so far put away."""
     from PySide6.QtGui import QUndoStack
+    from PySide6.QtWidgets import QApplication
 
     from gui.app import configure_pyqtgraph
     from gui.scenarios import baseline_scenario, ensure_default_scenario
@@ -348,6 +365,9 @@ def build_offscreen_panels(store, scenario_name: str | None = None) -> dict[str,
     panels: dict[str, object] = {}
     ui = (params or {}).get("ui") or {}
     for spec in registry.PANELS:
+        if should_stop is not None and should_stop():
+            dispose_offscreen_panels(panels, QApplication.instance())
+            raise Cancelled()
         key, cls = spec.key, spec.load()
         panel = cls(store, stack)
         panel._export_stack = stack  # the stack must outlive the panel

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -96,6 +97,21 @@ def say_warnings(warnings: list[str]) -> None:
         print(f"fleetcast: warning: {line}", file=sys.stderr, flush=True)
 
 
+@contextlib.contextmanager
+def interrupts_between_charts():
+    """Ctrl+C and SIGTERM while a headless command draws charts: noted, the work stopped at the
+    next chart or step that asks (`requested()`), and raised (KeyboardInterrupt, Terminated: one
+    line, exit 130 or 143) only when the block ends, after the command has put its panels away
+    (engine.cli.SignalsDeferred). Raised where Qt was drawing, Ctrl+C crashed the export (exit
+    139) or printed a traceback from pyqtgraph; SIGTERM ended it without a word, leaving staged
+    files behind. Enter it before Qt starts: a signal while Qt builds the panels is held too."""
+    from engine.cli import SignalsDeferred
+    from gui import export as export_mod
+
+    with SignalsDeferred() as signals, export_mod.checked_before_each_chart(signals.check):
+        yield signals
+
+
 def run(args, ctx) -> Output:
     if not args.out.strip():   # "" is the current folder to Path: 94 files written where the shell stood
         raise UserError("--out '': give the folder to write into")
@@ -109,29 +125,10 @@ def run(args, ctx) -> Output:
     store = ctx.store()
     if args.scenario is not None:
         store.scenario(args.scenario)  # unknown name: UserError before Qt starts
-    app = _application()
-    from gui.export_all import (build_offscreen_panels, dispose_offscreen_panels, export_all, not_computed,
-                                 not_computed_text)
-    from gui.scenarios import baseline_scenario, ensure_default_scenario
+    with interrupts_between_charts() as signals:
+        written, warnings, left_out, name = _export(args, ctx, store, out, signals)
+    from gui.export_all import not_computed_text
 
-    name = args.scenario
-    if name is None:  # the baseline, never quietly the scenario last opened in the app
-        if not getattr(store, "read_only", False):
-            ensure_default_scenario(store)
-        name = baseline_scenario(store)
-    panels = build_offscreen_panels(store, name)
-    try:
-        warnings = missing_choice_warnings(store, name, panels)
-        say_warnings(warnings)
-        from engine.commands import terminal_progress
-
-        with terminal_progress(lambda fraction, message="": f"{fraction * 100:3.0f}% {message}") as progress:   # every view computed first: minutes on a big fleet
-            written = export_all(panels, out, scenario=name, force=args.force, partial=args.partial,
-                                 progress=progress)
-        ctx.saved = f"{len(written)} files were written to {out}"
-        left_out = not_computed(panels)
-    finally:
-        dispose_offscreen_panels(panels, app)
     files = [str(p) for p in written]
     rows = [{"file": f, "kind": Path(f).suffix.lstrip(".")} for f in files]
     missing = "".join(f"; {t} (its files are left out)" for t in not_computed_text(left_out))
@@ -139,3 +136,36 @@ def run(args, ctx) -> Output:
                         "warnings": warnings}, rows=rows,
                   text=f"scenario '{name}'" + ("" if args.scenario else " (the baseline; choose another with --scenario)")
                   + f": wrote {len(files)} files to {out}{missing}")
+
+
+def _export(args, ctx, store, out: Path, signals):
+    """Build the panels, export them, put them away; (written, warnings, left out, scenario)."""
+    app = _application()
+    from gui.export_all import (ExportStopped, build_offscreen_panels, dispose_offscreen_panels, export_all,
+                                 not_computed)
+    from gui.scenarios import baseline_scenario, ensure_default_scenario
+
+    name = args.scenario
+    if name is None:  # the baseline, never quietly the scenario last opened in the app
+        if not getattr(store, "read_only", False):
+            ensure_default_scenario(store)
+        name = baseline_scenario(store)
+    panels = build_offscreen_panels(store, name, should_stop=signals.requested)
+    try:
+        warnings = missing_choice_warnings(store, name, panels)
+        say_warnings(warnings)
+        from engine.commands import terminal_progress
+
+        with terminal_progress(lambda fraction, message="": f"{fraction * 100:3.0f}% {message}") as progress:   # every view computed first: minutes on a big fleet
+            try:
+                written = export_all(panels, out, scenario=name, force=args.force, partial=args.partial,
+                                     progress=progress, should_stop=signals.requested)
+            except ExportStopped as exc:   # Ctrl+C or SIGTERM while the files were staged
+                ctx.unsaved = (f"0 of {exc.planned} files written to {out}; the export stopped before moving any "
+                               "into place")
+                raise
+        ctx.saved = f"{len(written)} files were written to {out}"
+        left_out = not_computed(panels)
+    finally:
+        dispose_offscreen_panels(panels, app)
+    return written, warnings, left_out, name

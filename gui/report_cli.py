@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
-import sys
 import tempfile
 from pathlib import Path
 
@@ -41,48 +38,29 @@ def run(args, ctx) -> Output:
     store = ctx.store()
     if args.scenario is not None:
         store.scenario(args.scenario)  # unknown name: UserError naming the saved ones
-    with _cleaned_up_on_sigterm(ctx, out):
-        return _write(args, ctx, store, out)
+    from gui.export_cli import interrupts_between_charts
+
+    # Ctrl+C and SIGTERM stop it at the next chart (or view computed) with its temporary files
+    # removed, one line and exit 130 or 143; once the PDF is being printed, it is finished first
+    with _own_temporary_folder(), interrupts_between_charts() as signals:
+        return _write(args, ctx, store, out, signals)
 
 
 @contextlib.contextmanager
-def _cleaned_up_on_sigterm(ctx, out: Path):
-    """SIGTERM while the report is made: its temporary files removed, one line, exit 143. It left
-    /tmp/fleetcast-report-XXXX with the chart PNGs. An exception raised while Qt draws a chart
-    (how Ctrl+C stops other commands) crashed the process, so the handler cleans up and exits:
-    the report's temporary folders are made in a folder of this run's own, and the half-written
-    PDF is the `.NAME.XXXX.partial` beside `out` that was not there before."""
-    from engine.cli import TERMINATED_EXIT
-
+def _own_temporary_folder():
+    """The report's temporary folders (its chart PNGs) made in a folder of this run's own, removed
+    at the end whatever happened: SIGTERM left /tmp/fleetcast-report-XXXX with the PNGs."""
     own_tmp = Path(tempfile.mkdtemp(prefix="fleetcast-report-run-"))
-    partials = f".{out.name}.*.partial"
-    before = set(out.parent.glob(partials))
-
-    def clean_up_and_exit(signum, frame):
-        shutil.rmtree(own_tmp, ignore_errors=True)
-        for partial in set(out.parent.glob(partials)) - before:
-            with contextlib.suppress(OSError):
-                partial.unlink()
-        with contextlib.suppress(Exception):
-            print("fleetcast: terminated" + ctx.interrupted_text()[len("interrupted"):], file=sys.stderr, flush=True)
-        os._exit(TERMINATED_EXIT)
-
     previous_tmp = tempfile.tempdir
     tempfile.tempdir = str(own_tmp)
     try:
-        previous = signal.signal(signal.SIGTERM, clean_up_and_exit)
-    except ValueError:   # not the main thread
-        previous = None
-    try:
         yield
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
         tempfile.tempdir = previous_tmp
         shutil.rmtree(own_tmp, ignore_errors=True)
 
 
-def _write(args, ctx, store, out: Path) -> Output:
+def _write(args, ctx, store, out: Path, signals) -> Output:
     from gui.export_cli import _application, missing_choice_warnings, say_warnings
 
     app = _application()
@@ -96,7 +74,7 @@ def _write(args, ctx, store, out: Path) -> Output:
             ensure_default_scenario(store)
         name = baseline_scenario(store)
     params = store.scenario(name)["params"] if name else {}
-    panels = build_offscreen_panels(store, name)
+    panels = build_offscreen_panels(store, name, should_stop=signals.requested)
     try:
         # (the PDF does not say it yet: gui.report's assumptions take no such lines)
         warnings = missing_choice_warnings(store, name, panels)
@@ -105,7 +83,7 @@ def _write(args, ctx, store, out: Path) -> Output:
 
         with terminal_progress(lambda fraction, message="": f"{fraction * 100:3.0f}% {message}") as progress:   # every view computed first: minutes on a big fleet
             result = write_report(store, panels, name or "", params, out, force=args.force, partial=args.partial,
-                                  progress=progress)
+                                  progress=progress, should_stop=signals.requested)
         ctx.saved = f"{result.path} was written"
     finally:
         dispose_offscreen_panels(panels, app)
