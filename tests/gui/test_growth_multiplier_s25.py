@@ -6,25 +6,15 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QThreadPool
 from PySide6.QtGui import QUndoStack
 
 from engine.studies_forecast import ForecastStudy, file_percent_text, forecast_monthly_table
-from gui.panels.forecast import ForecastPanel
 from gui.panels.forecast_editors import GROWTH_MULTIPLIER_LABEL, attach_growth_multiplier
 
 
 @pytest.fixture
-def panel(store, qtbot):
-    stack = QUndoStack()
-    p = ForecastPanel(store, stack)
-    p._test_stack = stack
-    qtbot.addWidget(p)
-    p.auto_check.setChecked(False)  # the tests start runs themselves
-    p._debounce.stop()
-    yield p
-    p.shutdown()
-    QThreadPool.globalInstance().waitForDone(5000)
+def panel(forecast_panel):
+    return forecast_panel   # conftest's Forecast view, not updating as it is edited
 
 
 def _run(panel, qtbot):
@@ -64,7 +54,7 @@ def test_a_loaded_scenario_shows_its_multiplier_and_undo_puts_the_last_one_back(
     panel.apply_scenario_state(state)
     assert box.value() == 3.0 and panel.scenario().demand.growth_rate_multiplier == 3.0
     assert ForecastStudy.from_dict(panel.scenario_state()).scenario.demand.growth_rate_multiplier == 3.0
-    stack = panel._test_stack
+    stack = QUndoStack()   # the watcher's own: the edit lands on it
     watcher = FormUndoWatcher(panel, stack, "Forecast")
     box.setValue(1.5)
     qtbot.waitUntil(lambda: stack.count() == 1)   # the edit is one step, named in the form's words
