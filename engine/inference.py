@@ -976,8 +976,10 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
         tpot = {k: step_s * 1e3 for k in tpot}
     if run.preemptions:
         why += f"; {_count(run.preemptions, 'preemption')} (KV full: sequences recomputed)"
-    kv_peak = float(np.max(sim.kv_used_frac)) if sim.kv_used_frac.size else 0.0
-    why += f"; KV use peaks at {100 * kv_peak:.0f}%"
+    # the fullest the cache got, read before finished sequences free their blocks (the series
+    # samples after each step and misses it): `fleetcast serve`'s kv_used_pct_peak, in its words
+    kv_peak = max(float(np.max(sim.kv_used_frac)), float(sim.kv_peak_frac)) if sim.kv_used_frac.size else 0.0
+    why += f"; KV use peaks at {pct_text(100 * kv_peak)}"
     if run.split:
         why += f"; {run.split}"
     return ServingResult(
@@ -997,7 +999,7 @@ def _limiting_prefill_only(pf: dict, running: float, cap: float, kv_cap: float, 
                            inp: ServingInputs):
     """What limits a run whose requests each generate one token: their prompts' prefill (no
     decode step runs), or the KV cache / engine cap when requests queue for a slot."""
-    if capped and running >= cap - 0.5:
+    if capped and _at_cap(running, cap):
         return _limiting({"weights_s": 0.0, "kv_s": 0.0, "compute_s": 0.0, "overhead_s": 0.0, "comm_s": 0.0},
                          running, cap, kv_cap, capped, inp)
     parts = {"compute": _f(pf["compute_s"]), "bandwidth": _f(pf["weights_s"]),
@@ -1009,6 +1011,22 @@ def _limiting_prefill_only(pf: dict, running: float, cap: float, kv_cap: float, 
             "overhead": "dominated by fixed overhead and collectives"}[kind]
     return kind, (f"no decode steps (each request's one output token comes from its prefill): a prompt's "
                   f"prefill is {text}, {share:.0f}% of it")
+
+
+def pct_text(pct: float) -> str:
+    """A percentage in words: one decimal under 1% (a peak of 0.54% read "0%"), whole above."""
+    if pct <= 0.0:
+        return "0%"
+    if pct < 0.05:
+        return "under 0.1%"
+    return f"{pct:.1f}%" if pct < 1.0 else f"{pct:.0f}%"
+
+
+def _at_cap(running: float, cap: float) -> bool:
+    """A mean running batch that reads as the cap reached: within one sequence or 2% of it. A
+    mean under Poisson arrivals sits below the cap while requests queue for a seat (the batch
+    empties a little between arrivals), so "within half a sequence" missed a full engine."""
+    return running >= cap - max(1.0, 0.02 * cap)
 
 
 def _count(n: float, noun: str) -> str:
@@ -1038,7 +1056,7 @@ def _limiting(dec: dict, running: float, cap: float, kv_cap: float, capped: bool
     step's (a 7,000-token prompt with 20 output tokens is ~97% prefill)."""
     parts = {"bandwidth": _f(dec["weights_s"]) + _f(dec["kv_s"]), "compute": _f(dec["compute_s"]),
              "overhead": _f(dec["overhead_s"]) + _f(dec["comm_s"])}
-    if capped and running >= cap - 0.5:
+    if capped and _at_cap(running, cap):
         if cap >= kv_cap - 0.5:
             # the cap counts sequences at their average length; paged KV admits by the tokens each
             # holds now, so a simulated batch of young sequences runs a few more (337.9 beside 335)
@@ -1120,6 +1138,16 @@ class CapacityResult:
     # infeasible only: a lone request (the simulator's concurrency 1) meets every target, so only
     # the steady loads searched (one sequence always running, or more) miss them
     met_by_lone_request: bool = False
+    # searched layouts only: those that meet the targets at the steady state, best first (the
+    # search's own order: fewest chips for the demand, else the highest rate per chip), as (tp,
+    # ep, output tokens/s per chip, chips for the demand or None); the percentile search under
+    # load (engine.serving.capacity) simulates the leading ones
+    layout_ranking: tuple = ()
+    # simulated under load: the layouts held to the percentile targets, as (tp, ep, output tokens/s
+    # per chip, chips for the demand, chips on which it missed them): searched in full (the first
+    # two, None where no load meets the targets), or, with a demand, dropped from the layout
+    # search where another held them (the last: it needs more chips than that at the percentile)
+    layouts_under_load: tuple = ()
 
     @property
     def batch_at_slo(self) -> float:
@@ -1359,10 +1387,15 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
     i = int(np.argmax(per_tp))
     choice = ""
     searched = len(tps) > 1
-    if searched and demand_output_tokens_per_s and demand_output_tokens_per_s > 0 and per_tp[i] > 0:
-        widths = [int(max(lt, le)) for lt, le in zip(tps, eps)]
-        need = [int(math.ceil(demand_output_tokens_per_s / (float(per_tp[k]) * widths[k]) - 1e-9) * widths[k])
-                if per_tp[k] > 0 else None for k in range(len(tps))]
+    widths = [int(max(lt, le)) for lt, le in zip(tps, eps)]
+    demanded = bool(demand_output_tokens_per_s and demand_output_tokens_per_s > 0)
+    need = [int(math.ceil(float(demand_output_tokens_per_s or 0.0) / (float(per_tp[k]) * widths[k]) - 1e-9) * widths[k])
+            if demanded and per_tp[k] > 0 else None for k in range(len(tps))]
+    # the search's order of the layouts that meet the targets (the first is its choice)
+    order = sorted((k for k in range(len(tps)) if per_tp[k] > 0),
+                   key=lambda k: (need[k], -float(per_tp[k])) if demanded else -float(per_tp[k]))
+    ranking = tuple((int(tps[k]), int(eps[k]), float(per_tp[k]), need[k]) for k in order) if searched else ()
+    if searched and demanded and per_tp[i] > 0:
         fastest = i
         i = min((k for k in range(len(tps)) if need[k] is not None), key=lambda k: (need[k], -float(per_tp[k])))
         # (chosen at these steady-state rates: a percentile target under load can need more of the
@@ -1519,7 +1552,8 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
                 f"within one {dom}-chip scale-up domain; {_pipeline_hint(fit_tp, in_node_tp, model)}")
     return CapacityResult(True, "", t, n, out_chip, out_chip * (input_len + output_len) / output_len,
                           ttft_v, tpot_v, int(kvcap_i), limiting, why, int(max(t, e)), weights_gib, kv_seq_gib,
-                          resource, int(e), float(prefix_cache_hit), int(max(cap_i, 0)), layout_choice=choice)
+                          resource, int(e), float(prefix_cache_hit), int(max(cap_i, 0)), layout_choice=choice,
+                          layout_ranking=ranking)
 
 
 def _lone_request_ms(model: ModelConfig, chip: Chip, *, input_len: float, output_len: float, tp: int, ep: int,

@@ -23,6 +23,8 @@ from engine.inference import ServingInputs, evaluate_serving, serving_curve, slo
 from engine.models import ModelConfig
 from engine.studies import ServingStudy, chip_labels, chip_name, chips_for_demand, cli_head
 from engine.serving.families import limit_factors
+# the overload rule is the simulator's (the SLO search applies it too); said here as serve reads it
+from engine.serving.simulator import OVERLOAD_SHARE, served_share_from_queue
 
 # Running batches of the throughput-latency curves (sequences per replica), log-spaced 1 to 4,096.
 CURVE_BATCHES = tuple(float(b) for b in np.unique(np.round(np.geomspace(1, 4096, 56))))
@@ -77,24 +79,30 @@ class ServingRequest:
                             demand_output_tokens_per_s=self.demand or None)
 
     def capacity_under_load(self, chip=None, *, tp: int | None = None, ep: int | None = None,
-                            percentile: str | None = None, layout_given: bool | None = None):
+                            percentile: str | None = None, layout_given: bool | None = None,
+                            fixed_layout: bool = True):
         """The capacity at the targets read as percentiles under Poisson arrivals, lengths spread
         by `length_spread` (engine.serving.capacity.slo_capacity_tokens_per_s_per_chip): the
-        figure the Forecast converts demand with. `tp`/`ep` fix the layout (the steady-state
-        search's choice, so it is not searched twice); None takes the request's own.
-        `layout_given`: whether that layout is the user's (default: the form fixes TP); another
-        chip of a comparison is at its searched layout whatever the form fixes for its own."""
+        figure the Forecast converts demand with. `tp`/`ep` fix the layout; None takes the
+        request's own, and where that is None too the layout is searched at the percentile (the
+        best under load, which the steady state can rank wrong). `fixed_layout` False searches it
+        whatever the request fixes (another chip of a comparison). `layout_given`: whether a
+        fixed layout is the user's (default: the form fixes TP)."""
         from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip
 
+        own = fixed_layout
         return slo_capacity_tokens_per_s_per_chip(
             self.model, chip or self.chip, input_len=self.input_len, output_len=self.output_len,
             ttft_ms=self.ttft_ms, tpot_ms=self.tpot_ms, weight_dtype=self.weight_dtype, kv_dtype=self.kv_dtype,
             engine=self.engine, factors=self.limit_factors or None, percentile=percentile or self.slo_percentile,
-            prefix_cache_hit=self.prefix_cache_hit, tp=tp if tp is not None else self.tp,
-            ep=ep if ep is not None else self.ep, input_spread=self.length_spread, output_spread=self.length_spread,
-            prefill_tp=self.prefill_tp or None, prefill_instances=self.prefill_instances,
+            prefix_cache_hit=self.prefix_cache_hit, tp=tp if tp is not None else self.tp if own else None,
+            ep=ep if ep is not None else self.ep if own else None, input_spread=self.length_spread,
+            output_spread=self.length_spread, prefill_tp=self.prefill_tp or None,
+            prefill_instances=self.prefill_instances,
             # a `tp` passed back is the search's choice, not the user's
-            layout_given=self.tp is not None if layout_given is None else layout_given)
+            layout_given=(own and self.tp is not None) if layout_given is None else layout_given,
+            # a searched layout serves the demand on the fewest chips (the CLI's answer)
+            demand_output_tokens_per_s=self.demand or None)
 
     def chips_for_demand(self, cap) -> int | None:
         return chips_for_demand(cap, self.demand)
@@ -178,18 +186,19 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
         try:
             cap = request.capacity(chip, fixed_layout=own)
             # The table and the chips needed read the targets as p90s under load, as the Forecast
-            # does; the steady-state search only picks the layout (and draws the curves below).
-            # another chip's layout is its own search's, whatever TP the form fixes for the chosen one
-            loaded = (request.capacity_under_load(chip, tp=cap.tp, ep=cap.ep,
-                                                  layout_given=own and request.tp is not None)
-                      if cap.feasible else cap)
-            row.update(capacity=loaded, steady=cap, tp=cap.tp, ep=cap.ep, chips=request.chips_for_demand(loaded))
+            # does, at the layout best under load (another chip's is its own search's, whatever TP
+            # the form fixes for the chosen one); the steady state draws the curves below
+            # (a steady state that misses a latency target is simulated too: a lighter load may hold
+            # it, as `serve` finds; one that does not fit is the steady answer again)
+            loaded = request.capacity_under_load(chip, fixed_layout=own)
+            tp, ep = loaded.tp, loaded.ep
+            row.update(capacity=loaded, steady=cap, tp=tp, ep=ep, chips=request.chips_for_demand(loaded))
             if not loaded.feasible:
                 row["error"] = loaded.reason
-            if cap.ep > 1:
-                tpot[i], ttft[i], tokens[i] = _ep_curve(request, chip, cap.tp, cap.ep, batches)
+            if ep > 1:
+                tpot[i], ttft[i], tokens[i] = _ep_curve(request, chip, tp, ep, batches)
             else:
-                curve = serving_curve(request.model, [chip], [cap.tp], batches, input_len=request.input_len,
+                curve = serving_curve(request.model, [chip], [tp], batches, input_len=request.input_len,
                                       output_len=request.output_len, weight_dtype=request.weight_dtype,
                                       kv_dtype=request.kv_dtype, engine=request.engine,
                                       factors=request.limit_factors or None,
@@ -218,23 +227,27 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
 def chosen_under_load(request: ServingRequest):
     """(CapacityResult under load, "") of the chosen chip and layout, or (None, why not)."""
     try:
-        cap = request.capacity()
-        if not cap.feasible:
-            return cap, ""
-        return request.capacity_under_load(tp=cap.tp, ep=cap.ep), ""
+        # the request's layout, or the best under load; a steady state that misses a latency
+        # target is simulated all the same (`serve` finds the lighter load that may hold them)
+        return request.capacity_under_load(), ""
     except UserError as exc:
         return None, str(exc)
 
 
 def load_analysis_of(request: ServingRequest, should_stop=None, chosen=None):
     """The chosen chip under Poisson load (engine.serving.capacity.load_analysis), or why not.
-    `chosen`: the capacity under load (chosen_under_load); its load is the one the run shows."""
+    `chosen`: the capacity under load (chosen_under_load, searched here when not given); its
+    layout and load are the ones the run shows."""
     from engine.serving.capacity import load_analysis, slo_run_of
 
+    if chosen is None:
+        chosen, _ = chosen_under_load(request)
     try:
         cap = request.capacity()
         if not cap.feasible and cap.max_concurrency < 1:
             return None, cap.reason
+        if chosen is not None and chosen.feasible and chosen.tp:
+            cap = chosen   # the layout under load (the best there, where searched), its steady batch
         if cap.batch > MAX_LOAD_BATCH:
             return None, (f"not simulated: a running batch of {cap.batch:,.0f} sequences per replica is beyond "
                           f"the {MAX_LOAD_BATCH} simulated interactively")
@@ -413,11 +426,6 @@ def serving_key_figures(request: ServingRequest | None, cap, chips_needed: int |
 
 # ---- an open loop's overload (`fleetcast serve --request-rate`) -------------------------------------
 
-# an open loop serving less of its offered load than this is overloaded: the simulator's own band
-# (SimResult.keeps_up: a steady window within 3% of the load, its Poisson noise, serves it)
-OVERLOAD_SHARE = 0.97
-
-
 def queue_grows(sim) -> bool:
     """The last quarter of a run's requests (by arrival) waited well over the first quarter: a
     queue that grows through the run. False without a simulation or with too few requests."""
@@ -427,29 +435,6 @@ def queue_grows(sim) -> bool:
     k = q.size // 4
     first, last = float(np.nanmean(q[:k])), float(np.nanmean(q[-k:]))
     return last > 2.0 * first + 0.1   # and by more than 0.1 s: a few decode steps are no queue
-
-
-def served_share_from_queue(sim, rate_per_replica: float) -> float | None:
-    """The share of the offered load served, read off how fast the queue grows: None unless the
-    wait rises through the last three quarters of the requests (by arrival), quarter by quarter
-    and by more than 0.1 s. A deployment that serves mu of lambda requests/s starts the request
-    that arrives at t at about t x lambda / mu, so its wait grows by lambda / mu - 1 seconds per
-    second of arrivals: the share is 1 / (1 + growth). The first quarter is left out (the batch
-    fills from empty there), and so is a wait that rose and fell again, a stable queue's excursion
-    (Llama 3 70B on 8 H20 at 95% of saturation, CV 1 lengths: 0.8, 3.0, then 1.3 s)."""
-    q = np.asarray(getattr(sim, "queue_s", []), dtype=float)
-    if q.size < 20 or not rate_per_replica > 0:
-        return None
-    k = q.size // 4
-    parts = [q[i * k:(i + 1) * k] for i in (1, 2, 3)]
-    parts = [p[np.isfinite(p)] for p in parts]   # a request never scheduled has no wait
-    if any(p.size == 0 for p in parts):
-        return None
-    second, third, fourth = (float(p.mean()) for p in parts)
-    if not (second <= third <= fourth and fourth - second > 0.1):
-        return None
-    growth = (fourth - second) / (2 * k / rate_per_replica)   # the quarters' centres, 2k arrivals apart
-    return 1.0 / (1.0 + growth)
 
 
 def overload_verdict(sim, rate_per_replica: float, share: float) -> tuple[bool, float, float | None]:

@@ -171,12 +171,12 @@ def test_the_per_tp_line_has_one_level_of_parentheses(capsys):
                 "--demand-tokens-per-s", "100000")
     line = next(x for x in out.splitlines() if x.startswith("chips needed for"))
     by_tp = line[line.index("; by TP"):]
-    assert by_tp.startswith("; by TP at the steady state (chips_needed is at p90 under load): TP1 ")
+    assert by_tp.startswith("; by TP at the steady state, except TP1 at p90 under load: TP1 ")
     depth = deepest = 0
     for ch in by_tp:
         depth += {"(": 1, ")": -1}.get(ch, 0)
         deepest = max(deepest, depth)
-    assert deepest == 1 and depth == 0
+    assert deepest <= 1 and depth == 0
 
 
 def test_a_layout_that_chips_forced_is_said(capsys):

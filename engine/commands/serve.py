@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 from dataclasses import replace
 
@@ -327,12 +326,10 @@ def _ms_text(ms) -> str:
 
 
 def _pct_text(pct: float) -> str:
-    """A percentage in words: one decimal under 1% (0.54 read "0%"), whole above."""
-    if pct <= 0.0:
-        return "0%"
-    if pct < 0.05:
-        return "under 0.1%"
-    return f"{pct:.1f}%" if pct < 1.0 else f"{pct:.0f}%"
+    """A percentage in words (`engine.inference.pct_text`, the words the explanation's KV peak is in)."""
+    from engine.inference import pct_text
+
+    return pct_text(pct)
 
 
 def _finite(x):
@@ -675,11 +672,6 @@ def run(args, ctx) -> Output:
         "context_capped_requests": res.capped_requests,
         "kv_used_pct_peak": _kv_peak_pct(res.simulation),
     }
-    if data["kv_used_pct_peak"] is not None:
-        # the explanation's peak is the figure beside it, in words that keep a small one ("peaks at
-        # 0%" sat beside kv_used_pct_peak 0.54)
-        data["explanation"] = re.sub(r"KV use peaks at [\d.]+%", f"KV use peaks at {_pct_text(data['kv_used_pct_peak'])}",
-                                     data["explanation"])
     # the engine's cap on running sequences holds the batch (the mean within a sequence or 2% of it;
     # the offline run's full batch already says so): it is what limits, not the step's bandwidth
     # ("limited by bandwidth ... at batch 31" at --max-num-seqs 32, overloaded at 89% served)
@@ -800,6 +792,26 @@ def run(args, ctx) -> Output:
         if not targets:   # each TP at its saturation, as chips_needed without a load
             data["layouts_at"] = "steady state, each at saturation (no latency target" + (
                 "; chips_needed is at this run's load)" if loaded and untargeted else ")")
+        elif simulated and args.prefill_tp is None and cap.layouts_under_load:
+            # the layouts the percentile search simulated (the answer's among them) are at that
+            # percentile, as chips_needed: the steady state put TP2 at 162 chips beside its own p90
+            # answer of 450, where TP8 needs 200 under load
+            at_load: dict = {}
+            full_search = [x for x in cap.layouts_under_load if x[4] is None]
+            for t, e, _rate, n, _missed in full_search:
+                known = at_load.get(str(t))
+                at_load[str(t)] = n if known is None or (n is not None and n < known) else known
+            data["layouts"].update(at_load)
+            # layouts the search dropped where another held the targets: they need more chips than
+            # that at the percentile (TP2 162 at the steady state, over 322 at p90); said where
+            # that is more than the steady state's count beside it
+            data["layouts_more_than"] = {str(t): m for t, _e, _r, _n, m in cap.layouts_under_load
+                                         if m is not None and str(t) not in at_load
+                                         and m >= (data["layouts"].get(str(t)) or 0)}
+            shown = [f"TP{t}" + (f" EP{e}" if e > 1 else "") for t, e, _r, _n, _m in full_search]
+            names = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+            data["layouts_at"] = (f"{args.slo_percentile} under load" if set(at_load) >= set(data["layouts"]) else
+                                  f"steady state, except {names} at {args.slo_percentile} under load")
     if args.prefill_tp is not None:
         dis = data["disaggregated"] = _disaggregated(args, replace(inputs, replicas=disagg_replicas), prefix,
                                                      dis_notes)
@@ -902,7 +914,7 @@ def run(args, ctx) -> Output:
                          "(lower --ramp-s, or more requests)")
     notes += dis_notes   # after the aggregated run's own
     data["notes"] = notes
-    skip = {"decode_breakdown_ms", "layouts", "slo", "disaggregated", "max_throughput", "calibration_note", "notes",
+    skip = {"decode_breakdown_ms", "layouts", "layouts_more_than", "slo", "disaggregated", "max_throughput", "calibration_note", "notes",
             "calibrated"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
     rows += [{"key": f"slo_target_{k}", "value": v} for k, v in (data.get("slo") or {}).items()]
@@ -916,6 +928,8 @@ def run(args, ctx) -> Output:
         rows += [{"key": f"disaggregated {k}", "value": v} for k, v in data["disaggregated"].items()]
     # chips needed at each TP for the demand (the per-TP comparison chips_needed was chosen from)
     rows += [{"key": f"chips_needed at TP{t}", "value": n} for t, n in (data.get("layouts") or {}).items()]
+    rows += [{"key": f"chips_needed at TP{t} at {args.slo_percentile}: more than", "value": n}
+             for t, n in (data.get("layouts_more_than") or {}).items()]
     if "calibration_note" in data:   # the table's and JSON's warning travels in the CSV too, one row
         rows.append({"key": "calibration_note", "value": data["calibration_note"]})
     rows += [{"key": "note", "value": n} for n in notes]
@@ -931,7 +945,10 @@ def run(args, ctx) -> Output:
     for n in notes:
         text += f"\nnote: {n}"
     if "chips_needed" in data:
-        by_tp = ", ".join(f"TP{t} {'-' if n is None else f'{n:,}'}" for t, n in (data.get("layouts") or {}).items())
+        more = data.get("layouts_more_than") or {}
+        by_tp = ", ".join(f"TP{t} {'-' if n is None else f'{n:,}'}"
+                          + (f" ({args.slo_percentile}: over {more[t]:,})" if t in more else "")
+                          for t, n in (data.get("layouts") or {}).items())
         need = data["chips_needed"]
         text += (f"\nchips needed for {args.demand_tokens_per_s:,.0f} output tokens/s: "
                  + (f"{need:,}" if need is not None else f"none ({data.get('chips_needed_reason', '')})")
@@ -942,7 +959,10 @@ def run(args, ctx) -> Output:
     if "targets_met_under_load" in data:
         searched = ("" if "slo_limiting" not in data else
                     f"; the best load that meets them: limited by {data['slo_limiting']}: {data['slo_explanation']}"
-                    if data.get("slo_feasible") else f"; no steady load meets them: {data['slo_explanation']}")
+                    if data.get("slo_feasible") else
+                    # at a percentile the search ran Poisson loads, none of them steady
+                    f"; no {'steady load' if not args.slo_percentile else 'load the search tried'} meets them: "
+                    f"{data['slo_explanation']}")
         text += (f"\ntargets {'met' if data['targets_met_under_load'] else 'not met'} at this load "
                  f"({data['targets_checked_at']})" + searched)
     if "disaggregated" in data:

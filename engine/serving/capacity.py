@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from engine.errors import UserError
 from engine.serving.cost_model import StepCostModel, build_cost_model
 from engine.serving.families import LIMIT_FACTORS, SchedulerConfig, engine_family, scheduler_for
-from engine.serving.simulator import PrefillPool, SimResult, Workload, percentiles, simulate
+from engine.serving.simulator import (OVERLOAD_SHARE, PrefillPool, SimResult, Workload, percentiles,
+                                      served_share_from_queue, simulate)
 
 DEFAULT_REQUESTS = 2000
 PAST_SATURATION_STEP = 1.2      # SLO search: offered-load steps beyond the offline saturation estimate
 MAX_PAST_SATURATION_PROBES = 6  # up to 3x the estimate (lengths spread with CV 1 read ~35% low)
+LIGHT_LOAD_SHARE = 0.02     # SLO search: its lightest load, this share of the offline saturation estimate,
+LIGHTER_STEP = 4.0          # and when that misses the targets, loads this many times lighter each,
+MAX_LIGHTER_LOADS = 4       # down to 1/256 of it (a request then mostly runs alone)
 MAX_SIMULATED_BATCH = 512   # SLO capacity: replicas running more sequences keep the steady-state figure
 # Disaggregated SLO search: the point found is run again with this many times the requests and the
 # next seed, and stepped down until that run holds the targets and serves the offered load
@@ -457,12 +462,18 @@ class SloCapacity:
     note: str = ""                    # the figure was held to the offline run's (`_held_to_offline`)
 
 
-def _overloaded(run: LoadRun) -> bool:
-    """The run fell behind its offered load: its steady window served under 97% of it
-    (`SimResult.keeps_up` False) and its queue grows through the run (the last quarter of the
-    requests, by arrival, waited over twice the first quarter and 0.1 s more). The window alone
-    also reads low on a light or short run (its Poisson noise, the batch filling from empty),
-    where no queue forms; `fleetcast serve` calls the same run overloaded."""
+def _overloaded(run: LoadRun, rate_per_replica: float = 0.0) -> bool:
+    """The run fell behind its offered load (`rate_per_replica` requests/s), by the rule `fleetcast
+    serve` applies to the same run (`studies_serving.overload_verdict`): its steady window served
+    under 97% of it (`SimResult.keeps_up` False) while its queue grows through the run (the last
+    quarter of the requests, by arrival, waited over twice the first quarter and 0.1 s more), or
+    the queue's own growth says it serves under `OVERLOAD_SHARE` of the load. The window alone
+    reads low on a light or short run (its Poisson noise, the batch filling from empty), where no
+    queue forms, and within its 3% noise it reads a small excess as served: without the queue's
+    growth the search could take a load that serve then calls overloaded."""
+    share = served_share_from_queue(run.sim, rate_per_replica)
+    if share is not None and share < OVERLOAD_SHARE:
+        return True
     if run.sim.keeps_up:
         return False
     q = np.asarray(run.sim.queue_s, dtype=float)
@@ -472,11 +483,11 @@ def _overloaded(run: LoadRun) -> bool:
     return float(np.nanmean(q[-k:])) > 2.0 * float(np.nanmean(q[:k])) + 0.1
 
 
-def _meets(run: LoadRun, ttft_ms, tpot_ms, pct: str) -> bool:
+def _meets(run: LoadRun, ttft_ms, tpot_ms, pct: str, rate_per_replica: float = 0.0) -> bool:
     """The run's percentiles hold the targets and it is not overloaded (`_overloaded`): a queue
     that grows through the run meets no target, whatever a finite run's percentiles read (a
     TPOT-only target held at 15.6 requests/s with TTFT p90 81 s and 56% of the load served)."""
-    if _overloaded(run):
+    if _overloaded(run, rate_per_replica):
         return False
     ok = True
     if ttft_ms:
@@ -484,6 +495,31 @@ def _meets(run: LoadRun, ttft_ms, tpot_ms, pct: str) -> bool:
     if tpot_ms:
         ok &= run.tpot_ms[pct] <= tpot_ms
     return bool(ok)
+
+
+def _poisson_runner(model, chip, *, input_len, output_len, tp, ep, weight_dtype, kv_dtype, engine, factors,
+                    input_spread, output_spread, prefix_cache_hit, prefill_tp=None, prefill_instances=1):
+    """(run_at(rate per replica, requests, seed) -> LoadRun, chips per replica, prefill pool, cost
+    model, scheduler) of one layout under Poisson loads. Runs are kept by their load, requests and
+    seed: a search that asks for one again (its next load up, a probe) reads it back."""
+    inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors)
+    cm = cost_model_for(inp)
+    sched = scheduler_of(inp, cm)
+    pool, pool_chips = prefill_pool_of(inp, prefill_tp, prefill_instances)
+    chips = int(max(tp, ep or 1)) + pool_chips
+    runs: dict = {}
+
+    def run_at(rate, n, s) -> LoadRun:
+        key = (float(rate), int(n), int(s))
+        if key not in runs:
+            w = Workload("poisson", input_len, output_len, requests=int(n), request_rate=float(rate),
+                         input_spread=input_spread, output_spread=output_spread,
+                         prefix_cache_hit=prefix_cache_hit, seed=int(s), context_len=context_of(model))
+            runs[key] = run_load(cm, sched, w, chips, pool)
+        return runs[key]
+
+    return run_at, chips, pool, cm, sched
 
 
 def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_ms=None, percentile: str = "p90",
@@ -494,18 +530,18 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
     """Highest Poisson rate whose `percentile` TTFT and TPOT meet the targets: bisection on the rate
     below the offline saturation estimate, or, when the targets still hold there, steps of 1.2x
     past it while they hold and the served throughput grows, then bisection in the last step
-    (latency grows with load, so the set is an interval). `requests` per load point: at least
-    2,000 by default (`_slo_requests`)."""
+    (latency grows with load, so the set is an interval). When its lightest load (2% of that
+    estimate) misses them, loads 4x lighter each are tried, down to 1/256 of it, and the bisection
+    runs between the first that holds them and the one above it. `requests` per load point: at
+    least 2,000 by default (`_slo_requests`)."""
     if percentile not in ("mean", "p50", "p90", "p99"):
         raise UserError(f"percentile: {percentile!r} (one of mean, p50, p90, p99)")
     if requests is None:
         requests = _slo_requests(0)
-    inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
-                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors)
-    cm = cost_model_for(inp)
-    sched = scheduler_of(inp, cm)
-    pool, pool_chips = prefill_pool_of(inp, prefill_tp, prefill_instances)
-    chips = int(max(tp, ep or 1)) + pool_chips
+    run_at, chips, pool, cm, sched = _poisson_runner(
+        model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep, weight_dtype=weight_dtype,
+        kv_dtype=kv_dtype, engine=engine, factors=factors, input_spread=input_spread, output_spread=output_spread,
+        prefix_cache_hit=prefix_cache_hit, prefill_tp=prefill_tp, prefill_instances=prefill_instances)
     offline = simulate(cm, sched, Workload("offline", input_len, output_len, requests=requests,
                                            input_spread=input_spread, output_spread=output_spread,
                                            prefix_cache_hit=prefix_cache_hit, seed=seed,
@@ -516,18 +552,23 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
     def held(found: SloCapacity) -> SloCapacity:
         return _held_to_offline(found, offline.output_tokens_per_s / chips) if fixed_lengths else found
 
-    def run_at(rate, n, s):
-        w = Workload("poisson", input_len, output_len, requests=int(n), request_rate=float(rate),
-                     input_spread=input_spread, output_spread=output_spread,
-                     prefix_cache_hit=prefix_cache_hit, seed=int(s), context_len=context_of(model))
-        return run_load(cm, sched, w, chips, pool)
-
     def at(rate):
         return run_at(rate, requests, seed)
 
-    lo_rate = sat * 0.02
-    lo = at(lo_rate)
-    if not _meets(lo, ttft_ms, tpot_ms, percentile):
+    def meets(rate) -> bool:
+        return _meets(at(rate), ttft_ms, tpot_ms, percentile, rate)
+
+    lo_rate = sat * LIGHT_LOAD_SHARE
+    above = None   # a load that misses the targets where a lighter one holds them
+    for _ in range(MAX_LIGHTER_LOADS):
+        if meets(lo_rate):
+            break
+        # the queueing of 2% of saturation (a prompt arriving behind another's prefill) can be what
+        # misses a tight TTFT: 70B on 8 x H100, 2,000-token prompts, p90 95 ms there, 84.5 ms at
+        # 0.02 requests/s against a 90 ms target
+        above, lo_rate = lo_rate, lo_rate / LIGHTER_STEP
+    if not meets(lo_rate):
+        lo = at(lo_rate)
         which = []
         if ttft_ms and lo.ttft_ms[percentile] > ttft_ms:
             which.append(f"TTFT {percentile} {lo.ttft_ms[percentile]:.0f} ms > {ttft_ms:g} ms"
@@ -536,21 +577,20 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
         if tpot_ms and lo.tpot_ms[percentile] > tpot_ms:
             which.append(f"TPOT {percentile} {lo.tpot_ms[percentile]:.1f} ms > {tpot_ms:g} ms")
         return SloCapacity(False, 0.0, 0.0, lo.ttft_ms, lo.tpot_ms, int(tp), int(ep or 1), "latency target",
-                           "even at light load: " + "; ".join(which))
-    hi_rate = sat * 0.98
-    best, best_rate = lo, lo_rate
-    top = at(hi_rate)
-    a, b = lo_rate, hi_rate
-    if _meets(top, ttft_ms, tpot_ms, percentile):
+                           f"even at light load ({lo_rate:.3g} requests/s per replica): "
+                           + "; ".join(which or ["the load is not served"]))
+    best, best_rate = at(lo_rate), lo_rate
+    a, b = lo_rate, (above if above is not None else sat * 0.98)
+    if above is None and meets(b):
         # The offline estimate of saturation reads low when lengths spread: its makespan ends in a
         # drain where the longest requests run in an emptying batch. So look past it, while the
         # targets hold and the served throughput still grows.
-        best, best_rate = top, hi_rate
-        rate, crossed = hi_rate, False
+        best, best_rate = at(b), b
+        rate, crossed = b, False
         for _ in range(MAX_PAST_SATURATION_PROBES):
             rate *= PAST_SATURATION_STEP
             run = at(rate)
-            if not _meets(run, ttft_ms, tpot_ms, percentile):
+            if not meets(rate):
                 crossed = True
                 break
             if run.output_tokens_per_s_per_chip <= best.output_tokens_per_s_per_chip * 1.02:
@@ -567,7 +607,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
     for _ in range(iterations):
         mid = math.sqrt(a * b)
         run = at(mid)
-        if _meets(run, ttft_ms, tpot_ms, percentile):
+        if meets(mid):
             a = mid
             # near saturation a short run's served rate is noisy: keep the most served while the
             # targets hold, not the last load that held them
@@ -583,7 +623,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
         binds.append("TPOT")
     # nothing over its target at the next load: it was not served (the queue grows)
     limiting = (f"{' and '.join(binds)} {percentile} target" if binds else
-                "saturation" if _overloaded(nxt) else f"latency {percentile} target")
+                "saturation" if _overloaded(nxt, b) else f"latency {percentile} target")
     found = SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
                         int(tp), int(ep or 1), limiting,
                         mean_running=best.sim.mean_running, requests=int(requests), seed=int(seed),
@@ -635,7 +675,7 @@ def _verified(found: SloCapacity, run_at, requests: int, seed: int, ttft_ms, tpo
     rate, limiting = found.request_rate_per_s, found.limiting
     for _ in range(MAX_VERIFY_STEPS):
         run = run_at(rate, n, s)
-        if run.sim.keeps_up and _meets(run, ttft_ms, tpot_ms, pct):
+        if run.sim.keeps_up and _meets(run, ttft_ms, tpot_ms, pct, rate):
             return SloCapacity(True, run.output_tokens_per_s_per_chip, rate, run.ttft_ms, run.tpot_ms, found.tp,
                                found.ep, limiting, mean_running=run.sim.mean_running, requests=n, seed=s,
                                capped_requests=run.capped_requests)
@@ -676,24 +716,68 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
     `layout_given`: the user fixed TP (said so); default: `tp` was passed. A caller that passes
     the steady search's own TP back (not to search twice) says False.
 
-    The layout (TP, EP) is the one the steady-state SLO search picks (`inference.slo_capacity`);
-    the simulator then finds the load that holds the percentile targets under Poisson arrivals,
-    with the prompt and output lengths spread as given (coefficients of variation; 0 = fixed).
-    Returns the `CapacityResult` of that search with the simulated throughput, TTFT and TPOT.
-    `prefill_tp`: prompts run disaggregated, on `prefill_instances` instances of that TP beside
-    each replica, which `chips_per_replica` (and `prefill_chips`) then count.
-    `demand_output_tokens_per_s`: the steady search picks the layout with the fewest chips for it.
+    The simulator finds the load that holds the percentile targets under Poisson arrivals, with
+    the prompt and output lengths spread as given (coefficients of variation; 0 = fixed), at the
+    layout (TP, EP) given, or else searched: the steady-state SLO search (`inference.slo_capacity`)
+    ranks the layouts, and those near its best are held against each other under load
+    (`_best_layout_under_load`; aggregated serving). Returns the `CapacityResult` with the
+    simulated throughput, TTFT and TPOT. `prefill_tp`: prompts run disaggregated, on
+    `prefill_instances` instances of that TP beside each replica, which `chips_per_replica` (and
+    `prefill_chips`) then count; the decode layout is then the steady search's.
+    `demand_output_tokens_per_s`: the layout with the fewest chips for it is the best.
     """
-    from dataclasses import replace
-
     from engine.inference import slo_capacity
 
-    cap = slo_capacity(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
-                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, tp=tp, engine=engine, factors=factors, ep=ep,
-                       prefix_cache_hit=prefix_cache_hit, demand_output_tokens_per_s=demand_output_tokens_per_s)
+    kw = dict(input_len=input_len, output_len=output_len, ttft_ms=ttft_ms, tpot_ms=tpot_ms, weight_dtype=weight_dtype,
+              kv_dtype=kv_dtype, engine=engine, factors=factors, prefix_cache_hit=prefix_cache_hit)
+    cap = slo_capacity(model, chip, tp=tp, ep=ep, demand_output_tokens_per_s=demand_output_tokens_per_s, **kw)
+    load = dict(kw, percentile=percentile, input_spread=input_spread, output_spread=output_spread, prefill_tp=prefill_tp,
+                prefill_instances=prefill_instances, seed=seed, demand=demand_output_tokens_per_s)
+    given = (tp is not None) if layout_given is None else layout_given
+    if len(cap.layout_ranking) > 1 and not given and not prefill_tp and cap.batch <= MAX_SIMULATED_BATCH:
+        return _best_layout_under_load(model, chip, cap, load)
+    return _layout_said(*_under_load(model, chip, cap, load), cap, given)
+
+
+def _layout_said(result, simulated: bool, cap, given: bool):
+    """A simulated `result` at the layout of `cap` (the steady search's), with that layout's
+    reasons, named as such: given by the user, or the steady search's choice."""
+    if not simulated:
+        return result
+    layout = _layout_words(cap)
+    if not cap.feasible:   # simulated all the same: the steady state missed a target
+        return replace(result, explanation=f"{result.explanation}; {layout}: its steady state (every attention "
+                       f"group always busy) misses a target ({cap.reason.split(': ', 1)[-1]}), a lighter load "
+                       "holds them")
+    if given:   # the user fixed the layout
+        return replace(result, explanation=f"{result.explanation}; {layout} (given; its steady state: "
+                       f"{cap.explanation})")
+    return replace(result, explanation=f"{result.explanation}; {layout} chosen by the steady-state search "
+                   f"({cap.explanation})")
+
+
+def _layout_words(cap) -> str:
+    return f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
+
+
+def _chips_for(cap, demand) -> int | None:
+    """Chips for `demand` output tokens/s in whole replicas at `cap`'s rate (studies.chips_for_demand)."""
+    per_replica = cap.output_tokens_per_s_per_chip * cap.chips_per_replica
+    if not cap.feasible or not demand or per_replica <= 0:
+        return None
+    return int(math.ceil(demand / per_replica - 1e-9) * cap.chips_per_replica)
+
+
+def _under_load(model, chip, cap, load: dict) -> tuple[Any, bool]:
+    """(the capacity at the percentile under load of `cap`'s layout, whether it was simulated);
+    not simulated: `cap` itself (its targets missed for want of memory), or its steady state
+    (a running batch beyond the simulator's), or the simulated search's reason (no load meets
+    the targets)."""
+    input_len, output_len, ttft_ms, tpot_ms = (load[k] for k in ("input_len", "output_len", "ttft_ms", "tpot_ms"))
+    percentile, prefill_tp, prefill_instances = load["percentile"], load["prefill_tp"], load["prefill_instances"]
     steady_missed = not cap.feasible and cap.limiting == "latency target" and cap.tp
     if not cap.feasible and not steady_missed:
-        return cap
+        return cap, False
     if steady_missed:
         # The steady state holds one sequence per attention group running all the time; a light
         # Poisson load runs fewer (Qwen3 on 8 x 910B with attention data parallel: "TPOT 50.9 ms
@@ -718,22 +802,20 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                             f"{MAX_SIMULATED_BATCH} simulated here; give a tighter --tpot-ms, cap the running "
                             f"sequences with --max-num-seqs ({MAX_SIMULATED_BATCH} or fewer), or serve it aggregated")
         return replace(cap, explanation=cap.explanation + f"; steady-state estimate (a running batch of "
-                       f"{cap.batch:.0f} per replica is beyond the {MAX_SIMULATED_BATCH} the simulator is run at here)")
-    sim = slo_capacity_sim(model, chip, input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
-                           tpot_ms=tpot_ms, percentile=percentile, tp=cap.tp, ep=cap.ep, weight_dtype=weight_dtype,
-                           kv_dtype=kv_dtype, engine=engine, factors=factors, prefix_cache_hit=prefix_cache_hit,
-                           requests=_slo_requests(cap.batch), input_spread=input_spread,
-                           output_spread=output_spread, prefill_tp=prefill_tp, prefill_instances=prefill_instances,
-                           seed=seed)
+                       f"{cap.batch:.0f} per replica is beyond the {MAX_SIMULATED_BATCH} the simulator is run at here)"), False
+    sim = slo_capacity_sim(model, chip, tp=cap.tp, ep=cap.ep, requests=_slo_requests(cap.batch),
+                           **{k: v for k, v in load.items() if k != "demand"})
     pool_chips = int(prefill_tp or 0) * int(prefill_instances) if prefill_tp else 0
     cap = replace(cap, chips_per_replica=cap.chips_per_replica + pool_chips, prefill_chips=pool_chips)
     if not sim.feasible and steady_missed:
-        return replace(cap, batch=0.0)   # the steady state's own reason
+        return replace(cap, batch=0.0), False   # the steady state's own reason
     if not sim.feasible:
         return replace(cap, feasible=False, reason=sim.reason, output_tokens_per_s_per_chip=0.0,
                        total_tokens_per_s_per_chip=0.0, limiting="latency target", explanation=sim.reason,
-                       latency_basis=percentile)
+                       latency_basis=percentile, layouts_under_load=((cap.tp, cap.ep, None, None, None),)), False
     out = sim.output_tokens_per_s_per_chip
+    rate = sim.request_rate_per_s
+    rate_text = f"{rate:.2f}" if rate >= 0.1 else f"{rate:.2g}"   # a light load's two figures, not "0.05"
     # one output token: no decode step, no TPOT ("TPOT nan ms")
     tpot_text = f"TPOT {sim.tpot_ms[percentile]:.1f} ms " if math.isfinite(sim.tpot_ms[percentile]) else ""
     running = running_text(sim.mean_running)
@@ -750,27 +832,143 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
                    limiting=sim.limiting,
                    explanation=f"simulated under Poisson arrivals, {where}{percentile} "
                    f"TTFT {sim.ttft_ms[percentile]:.0f} ms, {tpot_text}"
-                   f"at {sim.request_rate_per_s:.2f} requests/s per replica, {running}: "
+                   f"at {rate_text} requests/s per replica, {running}: "
                    f"a larger load breaks the {sim.limiting}" if sim.limiting != "saturation" else
                    f"simulated under Poisson arrivals, {where}{percentile} TTFT {sim.ttft_ms[percentile]:.0f} ms, "
-                   f"{tpot_text}at {sim.request_rate_per_s:.2f} requests/s per replica, "
+                   f"{tpot_text}at {rate_text} requests/s per replica, "
                    f"{running}: more offered load is not served (saturation)")
     if sim.note:
         result = replace(result, explanation=f"{result.explanation}; {sim.note}")
     if sim.capped_requests:
         note = capped_note(sim.capped_requests, sim.requests, model, run="the run at the SLO load")
         result = replace(result, explanation=f"{result.explanation}; {note}")
-    # the layout is the steady-state search's: its reasons stay, named as such
-    layout = f"TP{cap.tp}" + (f" EP{cap.ep}" if cap.ep > 1 else "")
-    if steady_missed:
-        return replace(result, explanation=f"{result.explanation}; {layout}: its steady state (every attention "
-                       f"group always busy) misses a target ({cap.reason.split(': ', 1)[-1]}), a lighter load "
-                       "holds them")
-    if (tp is not None) if layout_given is None else layout_given:   # the user fixed the layout
-        return replace(result, explanation=f"{result.explanation}; {layout} (given; its steady state: "
-                       f"{cap.explanation})")
-    return replace(result, explanation=f"{result.explanation}; {layout} chosen by the steady-state search "
-                   f"({cap.explanation})")
+    return replace(result, layouts_under_load=((cap.tp, cap.ep, out, _chips_for(result, load["demand"]), None),)), True
+
+
+LAYOUT_FACTOR = 2.0   # searched layouts within this factor of the steady search's best are held against it under
+MAX_LAYOUTS = 4       # load, at most this many, best first
+RACE_STEPS = 5        # loads at which the layouts still in the running are held against each other (5: 3% apart)
+RACE_HEADROOM = 1.25  # the race's top load: this much above the best steady-state rate among them
+RACE_START = 0.5      # its first load: this share of the steady choice's rate, then 4x lighter ones
+
+
+def _best_layout_under_load(model, chip, cap, load: dict):
+    """The searched layout that is best at the percentile under load. With spread lengths the
+    steady state ranks layouts wrong: Llama 3 8B at 2,000/300 on H20, p90 TTFT 500 ms, TPOT 25 ms,
+    CV 1: the steady search picks TP2 (162 chips for 100,000 tokens/s), where p90 under load
+    needs 450 chips, TP4 224 and TP8 200.
+
+    The steady search's choice and the layouts within `LAYOUT_FACTOR` of it (chips for the demand,
+    else output tokens/s per chip) race: each runs at the load that carries the same output
+    tokens/s per chip (with a demand: that serves it on the same chips, in whole replicas), from
+    `RACE_START` of the steady choice's rate (4x lighter while none holds the targets) towards
+    `RACE_HEADROOM` above the steady rates of those that hold them, bisecting; a layout that
+    misses the targets where another holds them drops out (latency grows with load). Those left
+    after `RACE_STEPS` loads are searched in full, as `--tp` searches them, so the figures are
+    that layout's own (each after the first only if it holds the targets at the best one's load);
+    the best of them is the answer. A race run is one simulated load (a full
+    search runs ~10) at the requests and seed of that layout's own search."""
+    from engine.inference import slo_capacity
+
+    pct, demand, out_len, seed = load["percentile"], load["demand"], float(load["output_len"]), int(load["seed"])
+    lead = cap.layout_ranking[0]
+    near = [x for x in cap.layout_ranking[1:]
+            if (x[3] <= LAYOUT_FACTOR * lead[3] if demand else x[2] * LAYOUT_FACTOR >= lead[2])][:MAX_LAYOUTS - 1]
+    steady_kw = {k: load[k] for k in ("input_len", "output_len", "ttft_ms", "tpot_ms", "weight_dtype", "kv_dtype",
+                                      "engine", "factors", "prefix_cache_hit")}
+    runner_kw = dict({k: v for k, v in steady_kw.items() if k not in ("ttft_ms", "tpot_ms")},
+                     input_spread=load["input_spread"], output_spread=load["output_spread"])
+    rivals = [slo_capacity(model, chip, tp=t, ep=e, demand_output_tokens_per_s=demand, **steady_kw)
+              for t, e, _, _ in near]
+    caps = [cap] + [c for c in rivals if c.feasible and c.batch <= MAX_SIMULATED_BATCH]
+    # a running batch beyond the simulator's: its steady state would stand beside percentiles, so not compared
+    unsimulated = [_layout_words(c) for c in rivals if c.feasible and c.batch > MAX_SIMULATED_BATCH]
+    if len(caps) == 1:   # none near it to hold against it
+        return _layout_said(*_under_load(model, chip, cap, load), cap, False)
+    runs = [_poisson_runner(model, chip, tp=c.tp, ep=c.ep, **runner_kw)[0] for c in caps]
+
+    def chips_at(x: float) -> int:
+        return math.floor(demand / x + 1e-9)
+
+    def holds(k: int, x: float) -> bool:
+        """Layout k meets the targets carrying x output tokens/s per chip (with a demand: serving it
+        on the chips x stands for, in whole replicas)."""
+        w = caps[k].chips_per_replica
+        reps = chips_at(x) // w if demand else 0
+        if demand and reps < 1:
+            return False
+        rate = demand / (reps * out_len) if demand else x * w / out_len
+        return _meets(runs[k](rate, _slo_requests(caps[k].batch), seed), load["ttft_ms"], load["tpot_ms"], pct, rate)
+
+    dropped: dict[int, float] = {}   # layout -> the load it missed the targets at (where another held them)
+    x = RACE_START * cap.output_tokens_per_s_per_chip
+    alive: list[int] = []
+    for _ in range(3):
+        alive = [k for k in range(len(caps)) if holds(k, x)]
+        if alive:
+            break
+        x /= 4.0
+    dropped.update({k: x for k in range(len(caps)) if alive and k not in alive})
+    lo, hi = x, RACE_HEADROOM * max([x] + [caps[k].output_tokens_per_s_per_chip for k in alive])
+    for _ in range(RACE_STEPS):
+        if len(alive) <= 1:
+            break
+        x = math.sqrt(lo * hi)
+        passed = [k for k in alive if holds(k, x)]
+        if passed:
+            dropped.update({k: x for k in alive if k not in passed})
+            alive, lo = passed, x
+        else:
+            hi = x
+    if not alive:   # none holds the targets at a 32nd of the steady rate: the steady search's choice, alone
+        return _layout_said(*_under_load(model, chip, cap, load), cap, False)
+    full: dict = {}
+
+    def rank(k: int) -> tuple:
+        return (_chips_for(full[k][0], demand) or 0, -full[k][0].output_tokens_per_s_per_chip)
+
+    for k in alive:   # in the steady search's order; one that misses where the best so far holds them drops
+        held = [j for j in full if full[j][0].feasible and full[j][1]]
+        if held:
+            top = full[min(held, key=rank)][0]
+            level = demand / (_chips_for(top, demand) or 1) if demand else top.output_tokens_per_s_per_chip
+            if not holds(k, level):
+                dropped[k] = level
+                continue
+        full[k] = _under_load(model, chip, caps[k], load)
+
+    done = sorted((k for k in full if full[k][0].feasible and full[k][1]), key=rank)
+    if not done:   # no load holds them after all: the steady search's choice says why
+        first = full[0] if 0 in full else _under_load(model, chip, cap, load)
+        return _layout_said(first[0], first[1], cap, False)
+    name = [_layout_words(c) for c in caps]
+    said = [f"{name[k]} {_chips_for(full[k][0], demand):,} chips" if demand else
+            f"{name[k]} {full[k][0].output_tokens_per_s_per_chip:,.1f} output tokens/s per chip" for k in done]
+    said += [f"{name[k]} meets them at no load" for k in full if k not in done]
+    for level in sorted(set(dropped.values()), reverse=True):
+        who = [name[k] for k in sorted(dropped) if dropped[k] == level]
+        said.append(f"{' and '.join(who)} miss{'es' if len(who) == 1 else ''} them "
+                    + (f"on {chips_at(level):,} chips" if demand else f"at {level:,.1f} output tokens/s per chip"))
+    if unsimulated:
+        said.append(f"{' and '.join(unsimulated)} not simulated (running batches beyond {MAX_SIMULATED_BATCH})")
+    summary = ", ".join(said)
+    w = done[0]
+    best = full[w][0]
+    under = tuple(entry for k in full for entry in full[k][0].layouts_under_load) + (
+        tuple((caps[k].tp, caps[k].ep, None, None, chips_at(x)) for k, x in dropped.items()) if demand else ())
+    lead_said = ("" if not demand else f", needs {_chips_for(full[0][0], demand) or 0:,}" if 0 in done else
+                 f", misses them on {chips_at(dropped[0]):,} chips" if 0 in dropped else "")
+    choice = (f"{name[w]}: the fewest chips for {demand:,.0f} output tokens/s at {pct} under load"
+              + (f"; the steady state's choice, {name[0]}{lead_said}" if w != 0 and lead_said else "")
+              if demand else "")
+    if w == 0:
+        explanation = (f"{best.explanation}; {name[0]} chosen by the steady-state search ({cap.explanation}) "
+                       f"and the best at {pct} under load ({summary})")
+    else:
+        explanation = (f"{best.explanation}; {name[w]} chosen at {pct} under load ({summary}) over {name[0]}, the "
+                       f"steady-state search's choice ({cap.explanation}); {name[w]} at the steady state: "
+                       f"{caps[w].explanation}")
+    return replace(best, explanation=explanation, layouts_under_load=under, layout_choice=choice)
 
 
 __all__ = ["simulate_scenario", "load_curve", "slo_capacity_sim", "slo_capacity_tokens_per_s_per_chip",

@@ -360,8 +360,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             return
         steady = self.steady_capacity
         kind = cap.latency_basis
-        # the steady state has no prefill pool: beside a disaggregated figure it is the aggregated one
-        agg = ", aggregated" if req.prefill_tp else ""
+        # the steady state: aggregated beside a disaggregated figure, its own layout beside one best under load
+        agg = ", aggregated" if req.prefill_tp else "" if steady is None or steady.tp == cap.tp else f" at TP{steady.tp}"
         if self.under_load():
             t.set("throughput", fmt(cap.output_tokens_per_s_per_chip),
                   f"{kind} under load; steady state {fmt(steady.output_tokens_per_s_per_chip)}{agg}"

@@ -526,7 +526,7 @@ def test_chip_comparison_keeps_the_forms_tp_for_the_chosen_chip_and_searches_the
     table = [dict(zip(headers, r)) for r in rows]
     assert [(r["TP (ways)"], r["Layout"]) for r in table][0] == (4, "the form's")
     assert table[1]["Layout"] == "best"
-    assert table[1]["TP (ways)"] == req.capacity(chips["h20-96gb"], fixed_layout=False).tp
+    assert table[1]["TP (ways)"] == req.capacity_under_load(chips["h20-96gb"], fixed_layout=False).tp
     assert comparison_layout_note(c) == f"{c.rows[0]['name']} at the form's TP4, every other chip at its best layout"
     # the chosen chip's row is the figure the tiles show under load, computed once
     again, _ = chosen_under_load(req)

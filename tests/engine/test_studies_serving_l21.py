@@ -64,7 +64,7 @@ def test_other_chips_rows_say_their_layout_was_searched(tp1_comparison):
     assert mine["form_layout"] and "TP1 (given" in mine["capacity"].explanation
     assert not other["form_layout"] and other["capacity"].feasible and other["tp"] != 1
     assert "(given" not in other["capacity"].explanation
-    assert f"TP{other['tp']} chosen by the steady-state search" in other["capacity"].explanation
+    assert f"TP{other['tp']} chosen at p90 under load" in other["capacity"].explanation
 
 
 def test_comparison_rows_say_which_latencies_they_hold(tp1_comparison):
