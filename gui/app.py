@@ -23,6 +23,7 @@ from engine import __version__
 from engine.errors import UserError
 from gui import workers
 from gui.panels import registry as _registry
+from gui.panels.base_missing import drop_load_warning, missing_choices, save_words
 from gui.settings import APP, ORG, last_dir, remember_dir, settings
 from gui.widgets.undo_keys import REDO_KEYS_TEXT
 
@@ -206,6 +207,7 @@ class MainWindow(QMainWindow):
 
         # connected before any view's own follower: a view's re-read of the store is not an edit
         self._unfollow_writes = follow_store_writes(self.undo_stack, store, self._on_store_written)
+        self._follow_writes_last()
         # Another window or the CLI may write the same file: look every 2 s (one PRAGMA) and let
         # every view re-read what changed, as after this window's own writes.
         self._data_version = self._read_data_version()
@@ -419,6 +421,8 @@ class MainWindow(QMainWindow):
         spec = _registry.PANEL[key]
         _title = spec.title
         panel = spec.load()(self.store, self.undo_stack)
+        self._follow_writes_last()   # after the new view's own follower
+        drop_load_warning(panel)   # built on its defaults: no saved inputs name what it could not show
         tab_leaves_tables(panel)
         panel.status_message.connect(lambda message, k=key: self._panel_status(k, message))
         self._hosts[key].layout().addWidget(panel)
@@ -437,7 +441,7 @@ class MainWindow(QMainWindow):
         self._watch(key, panel, _title)
         self._follow_busy(panel)
         if hasattr(panel, "choices_missing"):
-            panel.choices_missing.connect(lambda k=key: self._keep_stored_choices(k))
+            panel.choices_missing.connect(lambda gone, k=key: self._keep_stored_choices(k, gone))
         if key not in ("fleet", "forecast"):
             self._loaded[key] = self._loaded_entry(panel, (self._scenario_params.get("ui") or {}).get(key))
         return panel
@@ -509,6 +513,19 @@ class MainWindow(QMainWindow):
     def _on_store_written(self, *_) -> None:
         for watcher in self._watchers.values():
             watcher.store_changed()
+
+    def _follow_writes_last(self) -> None:
+        """Connect `_store_write_taken` after every follower of the stack (again after each view
+        built): the views' changes in between are the store's."""
+        from gui.commands import follow_stack
+
+        if getattr(self, "_unfollow_taken", None) is not None:
+            self._unfollow_taken()
+        self._unfollow_taken = follow_stack(self.undo_stack, self._store_write_taken)
+
+    def _store_write_taken(self, *_) -> None:
+        for watcher in self._watchers.values():
+            watcher.store_change_over()
 
     def _saved_marks(self) -> dict:
         """What each view counts as saved now (for a Save's undo to put back: undoing a Save
@@ -583,16 +600,19 @@ class MainWindow(QMainWindow):
     def _loaded_entry(panel, stored) -> tuple:
         return copy.deepcopy(stored), panel.scenario_state()
 
-    def _keep_stored_choices(self, key: str) -> None:
+    def _keep_stored_choices(self, key: str, gone: list) -> None:
         """The model or chip a view showed left the store (another program, or the Fleet view),
         and the view shows another: no edit. Unless the view was edited, a Save keeps its stored
-        inputs, as for a scenario opened naming a missing one (`_note_loaded`): Save stored the
-        substitute unasked."""
+        inputs (none, where it stores none), as for a scenario opened naming a missing one
+        (`_note_loaded`): Save stored the substitute unasked. The banner says which."""
         watcher, panel = self._watchers.get(key), self.panels.get(key)
-        if watcher is None or panel is None or key not in self._loaded or watcher.is_modified():
+        if watcher is None or panel is None or key not in self._loaded:
             return
         stored, _shown = self._loaded[key]
-        self._loaded[key] = (stored, panel.scenario_state())
+        edited = watcher.is_modified()
+        missing_choices(panel.banner, gone, gone=True, kept=save_words(stored is not None, edited))
+        if not edited:
+            self._loaded[key] = (stored, panel.scenario_state())
 
     def maybe_save(self, doing: str = "closing") -> bool:
         """True when it is fine to drop the panels' inputs: nothing unsaved, or the user chose
@@ -694,6 +714,7 @@ class MainWindow(QMainWindow):
             panel.apply_scenario_state({**params, "name": self._scenario_name or params.get("name", "")})
         else:
             state = (params.get("ui") or {}).get(key)
+            drop_load_warning(panel)   # the load below says what it cannot show, if anything
             if state is None:
                 state = self._panel_defaults.get(key)
             if state is not None:
@@ -750,9 +771,10 @@ class MainWindow(QMainWindow):
                 untouched = state == shown or (stored is None and watcher is not None and not watcher.is_modified())
                 if untouched and stored is not None:   # a view nobody edited keeps its inputs as stored, byte for byte
                     ui[key] = stored
-                elif untouched and what_if:
-                    # opened, not edited, nothing stored: its defaults are no change of the what-if
-                    # (saved as one, a later edit of the baseline's view never reached it)
+                elif untouched:
+                    # opened, not edited, nothing stored: its defaults stay defaults. (Saved, a
+                    # what-if's never followed a later edit of the baseline's view, and a model
+                    # shown for a deleted default became the scenario's choice unasked.)
                     ui.pop(key, None)
                 elif what_if and key != "compare":
                     # the baseline as the view shows it: its stored inputs, the view's defaults where
@@ -1294,6 +1316,7 @@ class MainWindow(QMainWindow):
             panel.shutdown()
         self.scenario_bar.detach()
         self._unfollow_writes()
+        self._unfollow_taken()
         workers.cancel_all()
         QThreadPool.globalInstance().waitForDone(3000)
         self.save_settings()

@@ -605,8 +605,9 @@ class AnalysisPanel(QWidget):
     status_message = Signal(str)
     evaluated = Signal()  # after every redraw from a single evaluation (tests, bench)
     # the model or chip on screen left the store and another is shown: no edit (the window keeps
-    # the stored inputs for a Save until the view is edited)
-    choices_missing = Signal()
+    # the stored inputs for a Save until the view is edited, and words the banner's last sentence
+    # by what it stores). Carries (what, id, shown instead) for each.
+    choices_missing = Signal(list)
     # An evaluation costs about a millisecond: coalesce one burst of events, no more (the
     # edit-to-redrawn-chart target is 50 ms; bench/bench_gui_edit.py).
     DEBOUNCE_MS = 8
@@ -724,7 +725,7 @@ class AnalysisPanel(QWidget):
                                         "chip": (self._chips, self.chip_combo)})
         if gone:
             missing_choices(self.banner, gone, gone=True)
-            self.choices_missing.emit()
+            self.choices_missing.emit(gone)
         self.schedule()
 
     def _reload_store(self) -> None:

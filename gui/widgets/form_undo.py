@@ -141,7 +141,9 @@ class FormUndoWatcher(QObject):
         self._suspended = 0
         self._pending = False
         self.generation = 0    # bumped when a scenario is loaded: older edits belong to another
-        self._absorb = False   # the next change comes from the store, not from the user
+        # the store was written and the views are re-reading it: until `store_change_over`,
+        # every change is the store's, not the user's
+        self._absorb = False
         self.last = self._snapshot()
         self.saved = copy.deepcopy(self.last)
         self.connect_widgets()
@@ -218,8 +220,9 @@ class FormUndoWatcher(QObject):
             return
         if self._absorb:
             # a view re-read the store after a write (a new chip's training share, a renamed
-            # scenario's tick): not an edit; what is saved moves with it unless edits are pending
-            self._absorb = False
+            # scenario's tick): not an edit; what is saved moves with it unless edits are pending.
+            # The flag stays until `store_change_over`: another view's follower may ask this one
+            # (is_modified) before its own view has re-read the store.
             clean = self.last == self.saved
             self.last = new
             if clean:
@@ -250,11 +253,19 @@ class FormUndoWatcher(QObject):
 
     def store_changed(self) -> None:
         """The store was written (by this window or another program): the views re-read it, and
-        the inputs that change with it are taken as they come, not pushed as edits."""
+        the inputs that change with it are taken as they come, not pushed as edits, until
+        `store_change_over`. (Ended by the first check, one view's substitution of a deleted
+        model asked every view whether it was edited before the next view had re-read the store,
+        and that view's substitute became the user's edit.)"""
         self._absorb = True
-        if not self._suspended and not self._pending:
+
+    def store_change_over(self) -> None:
+        """Every view has re-read the store (the window calls this after the last follower of
+        the write): what changed with it is saved where nothing was edited; later changes are edits."""
+        if self._absorb:
             self._pending = True
-            QTimer.singleShot(0, self.check)
+            self.check()
+            self._absorb = False
 
     def scenario_loaded(self) -> None:
         """Another scenario's inputs (or the same one's again) are on screen: the edits on the

@@ -47,6 +47,9 @@ def test_analysis_panels_are_built_when_first_shown(window, qtbot):
 def test_scenario_bar_applies_and_saves_panel_inputs(window, store, qtbot):
     assert window.scenario_bar.current_name() == "Story default"
     window.tabs.setCurrentIndex(1)  # Training
+    assert "training" not in (window.gather_scenario_params().get("ui") or {})   # opened, unedited: defaults stay
+    panel = window.panels["training"]
+    panel.count_spin.setValue(panel.count_spin.value() + 8)
     params = window.gather_scenario_params()
     assert "training" in params["ui"] and params["name"]
     assert window.scenario_bar.save_current()
