@@ -3,7 +3,8 @@
 A panel's inputs are its `scenario_state()` (a plain dict); `apply_scenario_state(state)` puts
 them back. The watcher listens to every input widget of a panel, takes a snapshot after each
 edit and pushes a `FormEditCommand(old, new)`: undo applies the old snapshot, redo the new one.
-Quick edits of the same fields (typing "1024" into a spin box) merge into one command.
+Quick edits of the same fields (typing "1024" into a spin box) merge into one command; edits of
+two fields, however quick, stay two steps.
 
     watcher = FormUndoWatcher(panel, undo_stack, "Training")
     watcher.edited.connect(window.update_modified)
@@ -47,6 +48,22 @@ def changed_keys(old: dict, new: dict) -> list[str]:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
+def changed_fields(old: dict, new: dict, prefix: tuple = ()) -> list[tuple]:
+    """The paths of the fields an edit changed, walking nested inputs down to their fields: two
+    quick edits merge only when they touch the same fields (typing "1024" into one spin box),
+    not when they share a group (TP then PP, both under "layout", had merged into one step; QA)."""
+    out: list[tuple] = []
+    for key in sorted(set(old) | set(new), key=str):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += changed_fields(a, b, (*prefix, key))
+        else:
+            out.append((*prefix, key))
+    return out
+
+
 def edited_names(old: dict, new: dict, labels: dict[str, str]) -> list[str]:
     """What an edit changed, in the form's words: the panel's `STATE_LABELS` for its inputs
     ("Chip count", not "num chips"); inside a nested input without a label of its own (the
@@ -60,6 +77,11 @@ def edited_names(old: dict, new: dict, labels: dict[str, str]) -> list[str]:
             # step is named by what the user edited (not "demand note, demand peak/average")
             paths = [p for p in paths if not _only_marked(_nested(a, p), _nested(b, p))] or paths
             names += [path_words([key, *split_path(p)], {}) for p in paths] or [path_words([key], {})]
+        elif key in labels and isinstance(a, dict) and isinstance(b, dict):
+            # a labelled group: the group and its fields ("Software: dropout"), so two edits in
+            # one group read as two steps in the Edit menu
+            fields = [path_words(list(path), {}) for path in changed_fields(a, b)]
+            names.append(f"{labels[key]}: {', '.join(fields)}" if fields else labels[key])
         else:
             names.append(labels.get(key) or path_words([key], {}))
     return list(dict.fromkeys(names))
@@ -79,7 +101,7 @@ def _only_marked(old, new) -> bool:
 
 class FormEditCommand(QUndoCommand):
     def __init__(self, watcher: "FormUndoWatcher", old: dict, new: dict):
-        self.keys = changed_keys(old, new)
+        self.keys = changed_fields(old, new)
         super().__init__(self._text(watcher, old, new))
         self.watcher, self.old, self.new = watcher, old, new
         self.generation = watcher.generation   # the scenario load the edit was made in
@@ -99,9 +121,15 @@ class FormEditCommand(QUndoCommand):
         if not isinstance(other, FormEditCommand) or other.watcher is not self.watcher \
                 or other.generation != self.generation:
             return False
-        if other.keys != self.keys or other.created_s - self.created_s > MERGE_WINDOW_S:
+        mine, theirs = set(self.keys), set(other.keys)
+        # (one field's edit may also touch a field it drives, say a note marked as written for
+        # the earlier value on the first keystroke only: still the same edit)
+        if not (mine <= theirs or theirs <= mine) or other.created_s - self.created_s > MERGE_WINDOW_S:
             return False
         self.new = other.new
+        if not theirs <= mine:
+            self.keys = sorted(mine | theirs)
+            self.setText(self._text(self.watcher, self.old, self.new))
         self.created_s = other.created_s
         if self.new == self.old:
             # typed back to where it started (90 -> 80 -> 90): a step that would undo nothing

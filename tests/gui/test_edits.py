@@ -873,3 +873,22 @@ def test_a_count_of_one_reads_in_the_singular_and_typing_still_works(qtbot):
     qtbot.addWidget(other)
     other.setValue(1)
     assert other.suffix() == " GB/s"
+
+
+def test_quick_edits_of_two_fields_in_one_group_stay_two_steps(window, qtbot):
+    """Dropout then the attention kernel (both "software"), 1 s apart, were one step named after
+    one of them, and one Ctrl+Z reverted both (QA)."""
+    window.tabs.setCurrentIndex(1)
+    panel = window.panels["training"]
+    dropout, overlap = panel.software_checks["dropout"], panel.software_checks["tp_comm_overlap"]
+    was_dropout, was_overlap = dropout.isChecked(), overlap.isChecked()
+    depth = window.undo_stack.count()
+    dropout.setChecked(not was_dropout)
+    QApplication.processEvents()
+    overlap.setChecked(not was_overlap)      # well inside the merge window
+    qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 2)
+    assert window.undo_stack.text(depth) != window.undo_stack.text(depth + 1)
+    window.undo_stack.undo()
+    assert (dropout.isChecked(), overlap.isChecked()) == (not was_dropout, was_overlap)
+    window.undo_stack.undo()
+    assert (dropout.isChecked(), overlap.isChecked()) == (was_dropout, was_overlap)

@@ -80,7 +80,7 @@ def test_a_window_edit_is_undoable(window, qtbot, monkeypatch):
     depth = window.undo_stack.count()
     box.setValue(4096)
     qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 1)
-    assert window.undo_stack.text(depth) == "Edit Training: Architecture"
+    assert window.undo_stack.text(depth) == "Edit Training: Architecture: attention window tokens"
     assert panel.scenario_state()["custom"]["attention_window_tokens"] == 4096
     window.undo_stack.undo()
     QApplication.processEvents()
