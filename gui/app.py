@@ -395,10 +395,9 @@ class MainWindow(QMainWindow):
             area = self.tabs.tabText(self.tabs.currentIndex())
             self.show_status(f"Nothing run: {button.text()} is off in the {area} view now")
             return False
-        # a table cell still being typed in is committed first, as a click on the button does
-        focus = QApplication.focusWidget()
-        if focus is not None and panel.isAncestorOf(focus) and _inside_item_view(focus):
-            focus.clearFocus()
+        # a table cell or a field still being typed in is committed first, as a click on the
+        # button does (typed 400 "Fitted on" trials read 400 while F5 planned on 200; QA)
+        self.commit_pending_edits()
         button.click()
         self.update_run_action()
         return True
@@ -1292,8 +1291,16 @@ class MainWindow(QMainWindow):
         the window decides whether anything is unsaved: moving the focus away is what commits an
         item view's editor, as switching area does."""
         focus = QApplication.focusWidget()
-        if focus is not None and self.isAncestorOf(focus):
-            focus.clearFocus()
+        if focus is None or not self.isAncestorOf(focus):
+            return
+        view = _item_view_of(focus)   # a cell's editor closes when committed: its table keeps the focus
+        focus.clearFocus()
+        # ... and the focus comes back where it was: after Ctrl+S no widget had it, and the next
+        # Tab went to the tab bar (QA)
+        back = view if view is not None and view is not focus else focus
+        with contextlib.suppress(RuntimeError):   # (an editor deleted on commit)
+            if back.isVisible():
+                back.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _may_drop_inputs(self, doing: str) -> bool:
         """True when this window's inputs may go: nothing unsaved, or Save (done) or Discard.
@@ -1382,14 +1389,15 @@ def view_is_busy(panel) -> bool:
     return bool(runner is not None and runner.is_running())
 
 
-def _inside_item_view(widget) -> bool:
+def _item_view_of(widget):
+    """The table or list `widget` is in (a cell's editor), or None."""
     from PySide6.QtWidgets import QAbstractItemView
 
     while widget is not None:
         if isinstance(widget, QAbstractItemView):
-            return True
+            return widget
         widget = widget.parentWidget()
-    return False
+    return None
 
 
 PREFERRED_WINDOW_SIZE = (1360, 880)
