@@ -16,7 +16,7 @@ import gui  # noqa: F401  (sets PYQTGRAPH_QT_LIB before pyqtgraph is imported)
 from PySide6.QtCore import QByteArray, Qt, QThreadPool, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QToolBar, QVBoxLayout, QWidget,
+    QApplication, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from engine import __version__
@@ -426,6 +426,7 @@ class MainWindow(QMainWindow):
         panel.status_message.connect(lambda message, k=key: self._panel_status(k, message))
         self._hosts[key].layout().addWidget(panel)
         self.panels[key] = panel
+        restore_splitters(panel, key)
         if hasattr(panel, "scenario_provider"):  # the Plan view plans for the scenario as edited now
             panel.scenario_provider = self.gather_scenario_params
         if hasattr(panel, "unsaved_scenario"):   # Compare runs saved scenarios: it says when one has edits
@@ -1242,6 +1243,9 @@ class MainWindow(QMainWindow):
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
         s.setValue("fleet/splitter", self.fleet_panel.splitter.saveState())
+        for key, panel in self.panels.items():   # (a view never opened keeps what it saved before)
+            for i, splitter in enumerate(panel.findChildren(QSplitter)):
+                s.setValue(f"{key}/splitter{i}", splitter.saveState())
         s.setValue("window/area", self.tabs.currentIndex())
         s.sync()
 
@@ -1387,6 +1391,17 @@ def run_button_of(panel) -> "QWidget | None":
 def view_is_busy(panel) -> bool:
     runner = getattr(panel, "runner", None)
     return bool(runner is not None and runner.is_running())
+
+
+def restore_splitters(panel: QWidget, key: str) -> None:
+    """A view's splitters as the user left them (only the Fleet view's were kept: the Forecast's
+    form | charts split came back at 470 px every time; QA). Built lazily, a view reads them when
+    it is first shown; Qt refuses a state that no longer fits its splitter (returns False)."""
+    s = settings()
+    for i, splitter in enumerate(panel.findChildren(QSplitter)):
+        state = s.value(f"{key}/splitter{i}", QByteArray(), type=QByteArray)
+        if state is not None and not state.isEmpty():
+            splitter.restoreState(state)
 
 
 def _item_view_of(widget):

@@ -12,8 +12,9 @@ to the window's Undo / Redo action instead:
 - a cell editor inside a table keeps its own keys (its text reaches the table only when it
   closes), and so does a field in a window without an Undo action (a dialog);
 - a field no FormUndoWatcher listens to (the Fleet view's Add order / Add delivery forms) keeps
-  its own keys: its edits are not on the window's stack, so the window's Undo would take back an
-  unrelated, already-saved edit (an order's price) instead of the typing.
+  its own keys while it has text to undo: its edits are not on the window's stack, so the
+  window's Undo would take back an unrelated, already-saved edit (an order's price) instead of
+  the typing; with nothing of its own to undo (an empty filter box) the keys go to the window.
 
     install_undo_keys(QApplication.instance())   # once; the window does it
 """
@@ -65,6 +66,21 @@ def _field(obj) -> QWidget | None:
     return field
 
 
+def _idle_text_field(obj, direction: str) -> QLineEdit | None:
+    """A plain text field outside the form's undo (the Fleet view's filter box, where Ctrl+1 puts
+    the focus) with no text undo of its own in that direction: it swallowed Ctrl+Z, so the window's
+    Undo did nothing (QA). None for anything else, a spin box's or a cell's editor included."""
+    if not isinstance(obj, QLineEdit) or isinstance(obj.parentWidget(), QAbstractSpinBox):
+        return None
+    ancestor = obj.parentWidget()
+    while ancestor is not None and not ancestor.isWindow():
+        if isinstance(ancestor, QAbstractItemView):
+            return None
+        ancestor = ancestor.parentWidget()
+    own = obj.isUndoAvailable() if direction == "undo" else obj.isRedoAvailable()
+    return None if own else obj
+
+
 def _window_has_action_for(field: QWidget, event) -> bool:
     pressed = QKeySequence(event.keyCombination())
     return any(pressed in action.shortcuts() for action in field.window().findChildren(QAction))
@@ -78,7 +94,13 @@ class UndoKeys(QObject):
         if direction is None:
             return False
         field = _field(obj)
-        if field is None or not _window_has_action_for(field, event):
+        if field is None:
+            idle = _idle_text_field(obj, direction)
+            if idle is not None and _window_has_action_for(idle, event):
+                event.ignore()   # nothing of its own to undo: the window's Undo / Redo
+                return True
+            return False
+        if not _window_has_action_for(field, event):
             return False
         if isinstance(field, QAbstractSpinBox):
             # a value typed but not yet confirmed is what the user sees: it becomes an edit of

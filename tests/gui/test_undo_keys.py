@@ -193,3 +193,22 @@ def test_a_field_no_watcher_listens_to_keeps_its_own_keys(form_window, qtbot):
     _focus(form_window, qtbot, form.count)
     _undo(form.count)                                          # a watched field still undoes it
     assert stack.index() == 0 and form.count.value() == start
+
+
+def test_an_idle_filter_box_hands_ctrl_z_to_the_window(form_window, qtbot):
+    """Ctrl+1 puts the focus in the Fleet view's filter box, which swallowed Ctrl+Z: the Training
+    edit stayed on the Edit menu and nothing said why (QA). With text of its own to undo, the box
+    keeps the keys."""
+    form, stack = form_window.form, form_window.stack
+    start = form.count.value()
+    form.count.setValue(7)
+    qtbot.waitUntil(lambda: stack.count() == 1)
+    bar = form_window.addToolBar("Filter")
+    box = QLineEdit()
+    bar.addWidget(box)
+    _focus(form_window, qtbot, box)
+    QTest.keyClicks(box, "h20")
+    _undo(box)                                   # its own typing first
+    assert box.text() == "" and stack.index() == 1
+    _undo(box)                                   # nothing of its own left: the window's edit
+    assert stack.index() == 0 and form.count.value() == start
