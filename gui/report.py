@@ -1126,6 +1126,10 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
 
     rank = {spec.key: i for i, spec in enumerate(PANELS)}
     panels = dict(sorted(panels.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+    # the report reads the store over a minute or more (each view, then the orders, chips and
+    # calibration): a change meanwhile made a PDF whose forecast had orders and whose plan and
+    # orders table had none (QA). One that moved is refused, not written.
+    version = _store_version(store)
     compute_all(panels, progress=progress, should_stop=should_stop)
     failed = not_computed(panels)
     if not partial:
@@ -1180,6 +1184,10 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
                                "forecast_run": _forecast_run(panels, failed),
                                "uncertainty_shares": _uncertainty_shares(panels, failed),
                                "compare_not_drawn": _compare_not_drawn(panels, failed)})
+    if _store_version(store) != version:
+        raise UserError(f"{store.path}: the database changed while the report was being made (another "
+                        "window or program saved to it), so its parts would disagree; nothing was written: "
+                        "make the report again")
     parts, names = [], []
     for name, build in SECTIONS:
         text = build(ctx)
@@ -1211,6 +1219,12 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
             tmp_out.unlink()
     pages = pdf_page_count(out)
     return ReportResult(path=out, pages=pages, charts=len(charts), sections=names, not_computed=failed)
+
+
+def _store_version(store) -> int | None:
+    """What moves when anything stored changes (None for a store that cannot say)."""
+    count = getattr(store, "change_count", None)
+    return count() if callable(count) else None
 
 
 # A title longer than this many characters goes on more lines: at the export's 1,000 px layout an
