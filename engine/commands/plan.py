@@ -384,9 +384,11 @@ def run_plan(args, ctx) -> Output:
     if result.reachable_target is not None:
         first, last = result.reachable_target
         text += f" (--from {first:%Y-%m} --until {last:%Y-%m})"
+    # a refused plan's one-line reason names the what-if too (the terms are in the JSON), set off
+    # from the reason (it ran on: "... --until 2025-04) what-if of 'Story default': ..."; QA)
+    refusal = text + (f"; {what_if_line(*what_if)}" if what_if[0] else "")
     if what_if[0]:
         text += "\n" + what_if_line(*what_if)
-    refusal = text   # a refused plan's one-line reason names the what-if too (the terms are in the JSON)
     text += "\n" + candidates_text(candidates, catalog_prices)
     # a chip the candidates file does not list is planned on assumed terms: said, not silent
     assumed = [f"{c.chip_id} is not in resources/plan_candidates.csv: its lead time ({c.lead_time_months} months) "
