@@ -4,7 +4,7 @@ One vectorised model serves both a single layout and a search: `_evaluate_arrays
 layout field as a numpy array (one entry per layout) and returns arrays of figures, so a search
 over 10^5 layouts costs a few dozen array operations. Terms follow MODELING.md: GEMM time with a
 shape-dependent efficiency, memory-bound ops at HBM speed, collectives on the network tiers of
-engine/topology.py (TP: 8 ring passes of b*s*h per layer; ZeRO-2/3 traffic every micro-batch;
+engine/topology.py (TP: engine/training_comm.py; ZeRO-2/3 traffic every micro-batch;
 CP ring or all-gather; MoE all-to-all with node-limited routing and FP8 dispatch), the pipeline
 bubble of the schedule (1F1B/interleaved, zero-bubble, DualPipe), data-parallel traffic partly
 hidden behind backward, and memory per chip after Korthikanti et al. 2022 on the fuller of the
@@ -32,6 +32,7 @@ from engine.errors import Cancelled, UserError
 from engine.hardware import CHIP_LIFE_YEARS, GB_PER_GIB, Chip
 from engine.models import ModelConfig, forward_flops_per_token, training_flops_per_token
 from engine.topology import assumed_network_note, topology_of
+from engine.training_comm import tp_comm_per_layer_s
 
 GIB = 2.0 ** 30
 RECOMPUTE_NAMES = ("none", "selective", "full")
@@ -449,19 +450,20 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     overhead_layer = f("train_layer_overhead_us") * 1e-6
     layer_compute = 3.0 * gemm_layer_fwd + attn_layer_fwd + attn_layer_bwd + 3.0 * elem_fwd + recompute_layer
 
-    # -- TP, per layer and micro-batch: with sequence parallelism 2 all-gathers + 2 reduce-scatters
-    # of the b*s*h activations in forward and the same in backward; without it 2 + 2 all-reduces
-    # (each the cost of an all-gather plus a reduce-scatter): 8 ring passes of (t-1)/t * b*s*h
-    # either way; full recompute repeats the forward's 4.
-    tp_vol = T * h * act_bytes
-    n_tp = 8.0 + np.where(rc == 2, 4.0, 0.0)
-    tp_layer = np.where(tp > 1, n_tp * topo.all_gather_s(tp, 1.0, tp_vol, **net), 0.0)
-    tp_hidden = f("train_tp_overlap_enabled") if inp.tp_comm_overlap else f("train_tp_overlap")
-    tp_layer = tp_layer * (1.0 - tp_hidden)
+    # -- TP, per layer and micro-batch (engine/training_comm.py): 4 ring passes of (t-1)/t * b*s*h
+    # for attention and 4 for a dense MLP or a MoE layer's shared experts (+2 each under full
+    # recompute); a MoE layer's routed-expert tokens are gathered over ETP only where ETP > 1
+    tp_layer = tp_comm_per_layer_s(
+        topo, net, tp=tp, etp=etp, tokens=T, hidden=h, act_bytes=act_bytes, rc=rc, dense_frac=dense_frac,
+        moe_frac=moe_frac, moe_topk=model.moe_topk, moe_shared_experts=model.moe_shared_experts,
+        linear_hidden=f("train_tp_overlap_enabled") if inp.tp_comm_overlap else f("train_tp_overlap"),
+        dispatch_hidden=f("train_tp_overlap"))
 
     # -- CP (ranks tp apart). Ring: K/V chunks go round the ring under the attention kernels
-    # (forward K,V; backward K,V and their gradients). All-gather (Llama 3): K/V of the whole
-    # sequence gathered before attention and their gradients reduce-scattered after, exposed.
+    # (forward K,V; backward K,V and their gradients). All-gather (Llama 3; TransformerEngine's
+    # AttnFuncWithCPAndKVAllGather): K/V of the whole sequence gathered before attention, exposed;
+    # only the local chunk is saved, so backward gathers them again and reduce-scatters dK/dV
+    # (3 collectives, 4 with full recompute; the memory model keeps no gathered K/V either).
     # Both assume the causal load balance of 2*cp chunks (every rank gets an early and a late one).
     # K and V of the chunk; MLA passes its up-projected K (nope+rope) and V per head (its heads are
     # not hidden/heads wide)
@@ -469,7 +471,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
                 if model.is_mla else 2.0 * kvd)
     kv_chunk = T * kv_width / np.minimum(tp, model.kv_heads) * act_bytes
     if inp.cp_kind == "allgather":
-        cp_layer = np.where(cp > 1, (2.0 + np.where(rc == 2, 1.0, 0.0))
+        cp_layer = np.where(cp > 1, (3.0 + np.where(rc == 2, 1.0, 0.0))
                             * topo.all_gather_s(cp, tp, kv_chunk * cp, **net), 0.0)
     else:
         # cp-1 hops per ring pass: forward K,V; backward K,V and dK,dV (2 chunks); full recompute

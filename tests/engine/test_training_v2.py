@@ -135,21 +135,22 @@ def _meta_128k(**kw):
 
 def test_allgather_cp_moves_the_gqa_keys_and_values_once_each_way_per_layer():
     """Llama 3 CP (all-gather form): K and V of the whole 128K sequence are gathered before each
-    layer's attention and their gradients reduce-scattered after it. By hand for 405B: with 8 KV
+    layer's attention; backward gathers them again (only the local chunk is kept) and
+    reduce-scatters their gradients (TransformerEngine's AttnFuncWithCPAndKVAllGather). By hand for 405B: with 8 KV
     heads over TP8 each rank holds 1 KV head, so K+V are 2 x 128 x 2 B = 512 B per token and the
     gathered buffer is 131,072 x 512 B = 64 MiB. The 16 CP ranks are 8 apart (one per 8-GPU node),
-    so the ring runs on one 50 GB/s NIC per rank: 15/16 x 64 MiB / 50 GB/s = 1.258 ms; 2 collectives
-    per layer (3 with full recompute), 8 layers on the fullest stage, 128 / 8 = 16 micro-batches."""
+    so the ring runs on one 50 GB/s NIC per rank: 15/16 x 64 MiB / 50 GB/s = 1.258 ms; 3 collectives
+    per layer (4 with full recompute), 8 layers on the fullest stage, 128 / 8 = 16 micro-batches."""
     f = {"train_scaleout_eff": 1.0, "train_latency_us": 0.0}
     gathered_bytes = 131072 * 2 * 1 * 128 * 2
     assert gathered_bytes == 64 * 2 ** 20
     one_s = 15 / 16 * gathered_bytes / 50e9
-    for rc, n in (("none", 2), ("full", 3)):
+    for rc, n in (("none", 3), ("full", 4)):
         res = evaluate_layout(_meta_128k(recompute=rc, factors=f))
         assert res.breakdown_s["cp_comm"] == pytest.approx(16 * 8 * n * one_s, rel=1e-9), rc
     # Meta's reason for exposing it: with GQA the gather is small next to the O(s^2) attention
     res = evaluate_layout(_meta_128k())
-    assert res.breakdown_s["cp_comm"] < 0.05 * res.breakdown_s["attention"]
+    assert res.breakdown_s["cp_comm"] < 0.06 * res.breakdown_s["attention"]   # 0.62 s of 11.0 s
 
 
 def test_allgather_cp_rank_computes_one_cp_th_of_the_causal_attention():
@@ -237,10 +238,10 @@ def _meta_tflops(result, inp):
     (8192, 1, 430.0),
     (16384, 1, 400.0),
     pytest.param(16384, 16, 380.0, marks=pytest.mark.xfail(
-        strict=True, reason="128K context: 300 vs 380 TFLOP/s (-21%) with the FA2-class attention kernels every "
-                            "public H100 row ran (train_attn_path_rel 0.6); 402 (+6%) with Hopper-native "
+        strict=True, reason="128K context: 297 vs 380 TFLOP/s (-22%) with the FA2-class attention kernels every "
+                            "public H100 row ran (train_attn_path_rel 0.6); 396 (+4%) with Hopper-native "
                             "(FA3/cuDNN) kernels (attention_kernel='native', tested below), which the paper "
-                            "does not say Meta used. CP traffic (2.1% of the step) and the load-balanced "
+                            "does not say Meta used. CP traffic (3.1% of the step) and the load-balanced "
                             "causal FLOPs are checked by hand above; see resources/calibration_README.md")),
 ])
 def test_llama3_405b_meta_layouts(num_chips, cp, tflops):
