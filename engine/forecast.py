@@ -1093,7 +1093,10 @@ def order_installed(order: Order, scenario: ForecastScenario, months: Sequence[d
     # Tabulate the undelivered lots' curve on every day a delayed month start can map to; trials
     # sharing a delay (and cut-off lots) share a row, so the per-trial work is one row gather.
     if lots:
-        rows, inv = _lot_rows(lots, scenario, month_ord, lag, delay_days, cutoff, as_of.toordinal())
+        # no lot ships before the as-of date, nor before its order (one dated after the as-of
+        # date: a plan's orders, imported, drew as the plan did only with this; s26 QA)
+        floor = max(as_of, order.order_date or as_of)
+        rows, inv = _lot_rows(lots, scenario, month_ord, lag, delay_days, cutoff, floor.toordinal())
     _add_rows(into, rows, inv if rows is not None else None, np.broadcast_to(scale, (trials,)), delivered, late_part)
     return into
 
@@ -1226,7 +1229,8 @@ def deterministic_installed(orders: Sequence[Order], scenario: ForecastScenario,
                     np.array(t - (delivery.date.toordinal() + scenario.install_lag_days)), scenario))
             for due, qty in outstanding_lots(order, as_of, scenario.unscheduled_spread_months, floor=False):
                 # an overdue lot: its own delay, and not before the date deliveries are known to
-                ready = max(due.toordinal() + d, as_of.toordinal()) + scenario.install_lag_days
+                ready = max(due.toordinal() + d, as_of.toordinal(),
+                            (order.order_date or as_of).toordinal()) + scenario.install_lag_days
                 series[i] += s * qty * float(_survival(np.array(t - ready), scenario))
     return out
 

@@ -37,6 +37,11 @@ from engine.forecast import (DAYS_PER_YEAR, SECONDS_PER_DAY, ForecastInputs, Ord
                              _add_months, _stream, _survival, _text_key, _throughput_table, draw_fraction_delay,
                              contract_stream_keys, effective_uncertainty, meets, simulate, supply_key,
                              supply_vendor, vendor_shocks)
+from engine.forecast_plan_start import check_horizon as _check_horizon
+from engine.forecast_plan_start import first_order_month as _first_order_month
+from engine.forecast_plan_start import hindsight_note as _hindsight_note
+from engine.forecast_plan_start import ordering_from_text, start_notes
+from engine.forecast_plan_start import whole_lots as _whole_lots
 
 
 SAA_DISCARD_SHARE = 0.6
@@ -123,7 +128,8 @@ class PlanRequest:
     from_month: dt.date | None = None  # first month that must meet (default: first reachable)
     until_month: dt.date | None = None  # last month that must meet (default: the horizon's end)
     budget_usd: float | None = None
-    first_order_month: dt.date | None = None  # default: the month after the latest delivery
+    # default: the month after the latest delivery; never before the scenario's as-of date (`first_order_start`)
+    first_order_month: dt.date | None = None
     samples: int = 200
     lot_chips: int = 1000
     check_trials: int = 4000
@@ -245,11 +251,6 @@ def _month_index(months: Sequence[dt.date], day: dt.date) -> int:
     return len(months)
 
 
-def _whole_lots(chips: float, lot_chips: float) -> int:
-    """Whole lots within `chips` (a cap of 2,900 with lots of 1,000 is 2 lots)."""
-    return max(math.floor(chips / lot_chips + 1e-9), 0)
-
-
 def _serves(inputs: ForecastInputs, chip_id: str) -> bool:
     """Does the forecast count this chip as serving capacity: a scenario whose demand.serve_on
     lists chips counts only those (an empty list: every chip type in the fleet, a bought one too)."""
@@ -323,19 +324,6 @@ def _plan_notes(inputs: ForecastInputs, req: PlanRequest, quarters: Sequence[tup
                          "as serving capacity; the plan buys it only for a training job with a deadline on it. Add "
                          "it to the scenario's serve-on chips to plan it for serving")
     return notes
-
-
-def _hindsight_note(inputs: ForecastInputs, first_order: dt.date) -> tuple[str, ...]:
-    """Demand points dated after the first order month are taken as known: the plan's confidence
-    rests on them (QA: the story's 90% from Nov 2024 was 73-75% with the demand known then)."""
-    later = [p.date for p in inputs.scenario.demand.points if p.date >= first_order]
-    if not later:
-        return ()
-    before = first_order - dt.timedelta(days=1)
-    return (f"demand to {max(later):%Y-%m} is the scenario's {len(later)} point{'s' if len(later) > 1 else ''} "
-            f"dated from {first_order:%Y-%m} on, taken as known: orders placed in {first_order:%Y-%m} could not have "
-            f"seen them, so the confidence holds with that hindsight (`fleetcast backtest --as-of "
-            f"{before:%Y-%m-%d}` shows the demand's spread as known then)",)
 
 
 def _round_lots(x_lots: np.ndarray, quarter_of: np.ndarray, cap_lots: np.ndarray, a_kept: np.ndarray,
@@ -471,8 +459,8 @@ def _arrivals(inputs: ForecastInputs, s: Samples, cand: Candidate, order_months:
     month_ord = np.array([m.toordinal() for m in s.months[months]], dtype=float)
     ship = np.array([_add_months(m, cand.lead_time_months).toordinal() for m in order_months], dtype=float)
     ordered = np.array([m.toordinal() for m in order_months], dtype=float)
-    # never before the order (a what-if's negative delay beyond the lead time; the forecast
-    # holds undelivered lots to the as-of date alike)
+    # never before the order (a what-if's negative delay beyond the lead time; the forecast holds
+    # undelivered lots to the as-of date, which a plan never orders before: `first_order_start`)
     ship = np.maximum(ship[None, :] + delay, ordered[None, :])  # trials x order months
     # Ship days are whole days over a few years: the survival of each distinct one is computed once
     # and looked up (elementwise, so the same values; the ageing was most of a plan's time).
@@ -870,33 +858,6 @@ def _offers_when_short(inputs: ForecastInputs, req: PlanRequest, result: PlanRes
                    reachable_confidence_cost_usd=None if lower is None else lower.total_cost_usd)
 
 
-def _first_order_month(inputs: ForecastInputs, req: PlanRequest) -> dt.date:
-    """The first month a plan orders in: the request's, else the month after the fleet's latest delivery."""
-    latest = max((d.date for o in inputs.orders for d in o.deliveries), default=inputs.scenario.start)
-    return (req.first_order_month or _add_months(latest, 1)).replace(day=1)
-
-
-def _check_horizon(inputs: ForecastInputs, req: PlanRequest) -> None:
-    """UserError when the horizon ends before any new order can arrive: no target in it can be
-    planned for. A horizon ending before the first order month left the plan no order month, and
-    its reason read the first of none (QA: IndexError at 1-6 months on the story)."""
-    from engine.errors import UserError
-
-    sc = inputs.scenario
-    last_month, first_order = sc.last_month(), _first_order_month(inputs, req)
-    buyable = [c for c in req.candidates if _whole_lots(c.max_per_quarter, req.lot_chips) > 0]
-    # (promised delivery, before the vendor's delay and the install lag: no chip arrives sooner)
-    first_arrival = min((_add_months(first_order, c.lead_time_months) for c in buyable), default=None)
-    if first_order <= last_month and (first_arrival is None or first_arrival <= last_month):
-        return   # (none buyable: the caps are the reason, said by the plan itself)
-    since = "the month after the fleet's latest delivery" if req.first_order_month is None else "as asked"
-    arrive = f", the first delivered in {first_arrival:%Y-%m}" if first_arrival is not None else ""
-    past = f" past {first_arrival:%Y-%m}" if first_arrival is not None else ""
-    raise UserError(f"scenario {sc.name!r}: the horizon ends in {last_month:%Y-%m}, before new orders can arrive "
-                    f"(ordered from {first_order:%Y-%m}, {since}{arrive}); lengthen it{past} (the scenario's "
-                    f"months, now {sc.months})")
-
-
 # "; from 2025-10 a plan may reach it (--from 2025-10)": a later start the fit's own trials allow
 FROM_HINT = re.compile(r"; from (\d{4})-(\d{2}) a plan may reach it \(--from \d{4}-\d{2}\)")
 
@@ -1231,7 +1192,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
             unit_chip_id=s.unit_chip, economics=economics(inputs, req.candidates, training_tokens_per_s),
             jobs_prob_by_deadline=jobs_on_time, solve_s=time.perf_counter() - t0, samples=n, status=status,
             notes=tuple(inputs.notes) + tuple(_plan_notes(inputs, req, quarters)) + notes
-            + _hindsight_note(inputs, first_order) + idle_job_notes(sc, months),
+            + start_notes(inputs, req) + _hindsight_note(inputs, first_order) + idle_job_notes(sc, months),
             reachable_target=reachable_offer, check_trials=req.check_trials, check_seed=fresh_seed)
 
     # Sized with a margin, then, short on the fresh trials (MEETS_RULE), re-sized on the validation
@@ -1723,7 +1684,7 @@ def _why(inputs, s, req, order_months, active, earliest, months, res, reach, job
     if slow:
         i = slow[0]
         reasons.append(
-            f"lead times and vendor risk: ordering from {order_months[0]:%Y-%m}, chips installed by "
+            f"lead times and vendor risk: {ordering_from_text(inputs, req)}, chips installed by "
             f"{months[i]:%Y-%m} cover demand in at most {pct_text(p_any[i])} of the {trials} fitted, whatever the quantity "
             f"(shortest lead time, the vendors' delays and fulfilment, export cut-offs; the target is "
             f"{pct_text(fit_conf)}){hint}")
