@@ -491,11 +491,14 @@ def saved_calibrations(store, chips: Sequence, kinds: Sequence[str] = ("training
     `name@family` key nor the family's documented prior shadows (engine.inference.resolve_factors)."""
     if store is None or not hasattr(store, "calibration_rows"):
         return []
+    from engine.catalog import saved_along_chain
     from engine.serving.families import FAMILY_PRIORS
 
+    by_id = {r["id"]: r for r in store.chip_rows()} if hasattr(store, "chip_rows") else {}
     out = []
     for chip in chips:
-        stored = store.calibration_rows(chip.id)
+        # a copy takes what was saved for the chips its calibrate_as chain passes through
+        stored = saved_along_chain(chip.id, by_id, store.calibration_rows)
         for kind in kinds:
             prefix = CALIBRATION_KINDS[kind]
             rows = [r for r in stored if str(r["factor"]).startswith(prefix)]
@@ -509,7 +512,8 @@ def saved_calibrations(store, chips: Sequence, kinds: Sequence[str] = ("training
             if rows:
                 dates = sorted({d for d in (saved_at(r.get("note") or "") for r in rows) if d})
                 out.append({"chip": chip.id, "kind": kind, "factors": {r["factor"]: r["value"] for r in rows},
-                            "saved_at": dates[-1] if dates else None})
+                            "saved_at": dates[-1] if dates else None,
+                            "saved_for": list(dict.fromkeys(r["chip_id"] for r in rows if r["chip_id"] != chip.id))})
     return out
 
 
@@ -518,8 +522,11 @@ def saved_calibration_text(entry: Mapping) -> str:
     shown = ", ".join(f"{n} {v:.4g}" for n, v in list(entry["factors"].items())[:4])
     more = f" and {len(entry['factors']) - 4} more" if len(entry["factors"]) > 4 else ""
     when = f", saved {entry['saved_at']}" if entry.get("saved_at") else ""
-    return (f"{entry['chip']} uses {entry['kind']} factors fitted to your own runs ({shown}{more}{when}), not the "
-            f"packaged ones: `fleetcast calibrate {entry['kind']} --chip {entry['chip']} --show` lists them")
+    lenders = entry.get("saved_for") or []
+    lent = f"; saved for {', '.join(lenders)}, which its calibrate_as names" if lenders else ""
+    return (f"{entry['chip']} uses {entry['kind']} factors fitted to your own runs ({shown}{more}{when}{lent}), not "
+            f"the packaged ones: `fleetcast calibrate {entry['kind']} --chip {(lenders or [entry['chip']])[0]} --show` "
+            "lists them")
 
 
 def main(argv=None) -> int:

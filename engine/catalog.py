@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from engine.hardware import Chip
 
@@ -64,6 +64,109 @@ def calibration_target(chip: Chip | Mapping) -> str:
     if isinstance(chip, Chip):
         return chip.calibrate_as.strip() or chip.id.strip()
     return str(chip.get("calibrate_as") or "").strip() or str(chip.get("id") or "").strip()
+
+
+class CalibrateAsLoop(ValueError):
+    """A chain of calibrate_as that comes back to a chip it passed (my-a -> my-b -> my-a)."""
+
+    def __init__(self, chain: list[str]):
+        self.chain = list(chain)
+        super().__init__(f"calibrate_as: '{chain[1]}' makes a loop ({' -> '.join(chain)}); a chain of calibrate_as "
+                         "must end at a catalog chip")
+
+
+def _calibrate_as_of(row: Mapping | None) -> str:
+    return str((row or {}).get("calibrate_as") or "").strip()
+
+
+def calibrate_as_chain(chip_id: str, rows_by_id: Mapping[str, Mapping]) -> list[str]:
+    """The chips a chip's calibration comes through: itself, the chip its calibrate_as names, that
+    chip's calibrate_as, and so on (`rows_by_id`: the database's chip rows by id), up to a chip
+    whose calibrate_as is blank or its own id, or an id `rows_by_id` lacks (a catalog chip deleted
+    from the database: its packaged scopes still match it). A copy of a copy (my2-910b ->
+    my-910b -> ascend-910b2) took the generic factors, its calibrate_as being no catalog chip.
+    Raises CalibrateAsLoop when the chain comes back to a chip it passed."""
+    chain = [str(chip_id).strip()]
+    while True:
+        target = _calibrate_as_of(rows_by_id.get(chain[-1]))
+        if not target or target == chain[-1]:
+            return chain
+        if target in chain:
+            raise CalibrateAsLoop(chain + [target])
+        chain.append(target)
+
+
+def calibrate_as_loop(chip_id: str, rows_by_id: Mapping[str, Mapping]) -> str | None:
+    """The problem line for a calibrate_as chain from `chip_id` that loops (an import or an edit
+    refuses it), else None."""
+    try:
+        calibrate_as_chain(chip_id, rows_by_id)
+    except CalibrateAsLoop as exc:
+        return str(exc)
+    return None
+
+
+def calibrate_as_loops(ids: Iterable[str], rows_by_id: Mapping[str, Mapping]) -> dict[str, str]:
+    """{id: problem line} for the chips of `ids` whose calibrate_as chain loops, each loop named
+    once, at the first of `ids` that reaches it (an import of my-a -> my-b and my-b -> my-a has
+    one line to fix, not one per row)."""
+    out: dict[str, str] = {}
+    named: set[frozenset] = set()
+    for cid in ids:
+        try:
+            calibrate_as_chain(cid, rows_by_id)
+        except CalibrateAsLoop as exc:
+            members = frozenset(exc.chain[exc.chain.index(exc.chain[-1]):])
+            if members not in named:
+                named.add(members)
+                out[cid] = str(exc)
+    return out
+
+
+def chip_with_calibration(chip_id: str, rows_by_id: Mapping[str, Mapping],
+                          stored_by_chip: Mapping[str, Mapping[str, float]],
+                          packaged_rows: Iterable[Mapping]) -> Chip:
+    """The Chip of `rows_by_id[chip_id]` with its effective calibration: the packaged scopes matched
+    on the catalog chip its calibrate_as chain ends at, overlaid by this database's own factors
+    (`stored_by_chip`: a --save, an edit) of every chip along the chain, the chip's own last, so
+    a copy of a database chip takes the factors fitted to that chip's runs. The Chip's
+    calibrate_as is that end (what calibration_target, the families and the notes read); the
+    stored row keeps the id the user gave. A loop (stored before loops were refused) is taken as
+    no chain: the chip's own calibrate_as and factors."""
+    row = rows_by_id[chip_id]
+    try:
+        chain = calibrate_as_chain(chip_id, rows_by_id)
+    except CalibrateAsLoop:
+        chain = [chip_id]
+    matched = {**row, "calibrate_as": chain[-1]} if len(chain) > 1 else row
+    calibration = resolve_calibration(matched, packaged_rows)
+    for cid in reversed(chain):   # the nearer chip's own factors win
+        calibration.update(stored_by_chip.get(cid, {}))
+    return chip_from_row(matched, calibration)
+
+
+def saved_along_chain(chip_id: str, rows_by_id: Mapping[str, Mapping],
+                      stored_rows: Callable[[str], Iterable[Mapping]]) -> list[dict]:
+    """This database's own calibration rows that a chip takes (chip_with_calibration): its own and
+    those of the chips its calibrate_as chain passes through, the nearer chip's row winning for a
+    factor, each row with the `chip_id` it is stored under. `stored_rows(id)` gives one chip's."""
+    try:
+        chain = calibrate_as_chain(chip_id, rows_by_id)
+    except CalibrateAsLoop:
+        chain = [chip_id]
+    taken: dict[str, dict] = {}
+    for cid in reversed(chain):
+        taken.update({str(r["factor"]): {**r, "chip_id": cid} for r in stored_rows(cid)})
+    return sorted(taken.values(), key=lambda r: (chain.index(r["chip_id"]), str(r["factor"])))
+
+
+def chips_with_calibration(rows: Iterable[Mapping], stored_by_chip: Mapping[str, Mapping[str, float]],
+                           packaged_rows: Iterable[Mapping]) -> list[Chip]:
+    """chip_with_calibration for every row of the database's catalog, in the rows' order."""
+    rows = list(rows)
+    by_id = {str(r["id"]): r for r in rows}
+    packaged = list(packaged_rows)
+    return [chip_with_calibration(str(r["id"]), by_id, stored_by_chip, packaged) for r in rows]
 
 
 SCOPE_EXACT, SCOPE_PREFIX, SCOPE_VENDOR, SCOPE_DEFAULT = 3, 2, 1, 0

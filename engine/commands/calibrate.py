@@ -54,13 +54,40 @@ def _stored(store, chip, kind: str) -> list[dict]:
             for r in store.calibration_rows(chip.id) if str(r["factor"]).startswith(CALIBRATION_KINDS[kind])]
 
 
+def _taken(store, chip, kind: str) -> list[dict]:
+    """The factors of `kind` that `chip` takes from the chips its calibrate_as chain passes
+    through (a copy of my-910b takes what `calibrate --save` stored for my-910b), as
+    {factor, value, chip, saved_at}; its own stored factors are not among them."""
+    from engine.calibration import CALIBRATION_KINDS, saved_at
+    from engine.catalog import saved_along_chain
+
+    rows = saved_along_chain(chip.id, {r["id"]: r for r in store.chip_rows()}, store.calibration_rows)
+    # only what the chip's figures use (its resolved calibration holds that value)
+    return [{"factor": r["factor"], "value": r["value"], "chip": r["chip_id"], "saved_at": saved_at(r.get("note") or "")}
+            for r in rows if r["chip_id"] != chip.id and str(r["factor"]).startswith(CALIBRATION_KINDS[kind])
+            and chip.calibration.get(r["factor"]) == r["value"]]
+
+
+def _taken_words(taken: list[dict], kind: str) -> str:
+    """"; it takes the 3 training factor(s) saved for my-910b (its calibrate_as chain): ...": said
+    by --show and --reset, whose "the packaged values apply" was not so for a copy of a fitted chip."""
+    if not taken:
+        return ""
+    owners = list(dict.fromkeys(r["chip"] for r in taken))
+    return (f"; it takes {len(taken)} {kind} factor(s) saved for {', '.join(owners)} (its calibrate_as chain): "
+            f"{_stored_words([{**r, 'note': ''} for r in taken])} (`--show --chip {owners[0]}` lists "
+            f"{'them' if len(owners) == 1 else 'the first'}, `--reset` there removes them)")
+
+
 def _show(store, chip, kind: str) -> Output:
     """What --reset would remove, without removing it (only --reset listed the saved factors)."""
     rows = _stored(store, chip, kind)
+    taken = _taken(store, chip, kind)
     text = (f"this database stores {len(rows)} {kind} factor(s) for {chip.id}, used over the packaged ones "
             f"(`--reset` removes them)" if rows else
-            f"this database stores no {kind} factors for {chip.id}: the packaged values apply")
-    return Output(data={"chip": chip.id, "kind": kind, "stored": rows}, rows=rows,
+            f"this database stores no {kind} factors for {chip.id}"
+            + ("" if taken else ": the packaged values apply")) + _taken_words(taken, kind)
+    return Output(data={"chip": chip.id, "kind": kind, "stored": rows, "taken": taken}, rows=rows,
                   columns=["factor", "value", "saved_at", "note"], text=text)
 
 
@@ -82,10 +109,13 @@ def _reset(store, chip, kind: str) -> Output:
     prefix = "train_" if kind == "training" else "inf_"
     removed = store.clear_calibration(chip.id, prefix)
     rows = [{"factor": r["factor"], "removed_value": r["value"], "note": r.get("note") or ""} for r in removed]
-    text = (f"removed {len(rows)} {kind} factor(s) this database stored for {chip.id}; the packaged values apply "
-            "again (the values removed are listed: `fleetcast calibrate ... --save` fits them again)"
-            if rows else f"this database stores no {kind} factors for {chip.id}: nothing to remove")
-    return Output(data={"chip": chip.id, "kind": kind, "removed": rows}, rows=rows, text=text)
+    taken = _taken(store, chip, kind)
+    text = (f"removed {len(rows)} {kind} factor(s) this database stored for {chip.id}; "
+            + ("the packaged values apply again" if not taken else "the rest of its factors apply again")
+            + " (the values removed are listed: `fleetcast calibrate ... --save` fits them again)"
+            if rows else f"this database stores no {kind} factors for {chip.id}: nothing to remove") \
+        + _taken_words(taken, kind)
+    return Output(data={"chip": chip.id, "kind": kind, "removed": rows, "taken": taken}, rows=rows, text=text)
 
 
 FIT_LEFT_MAX_PCT = 50.0   # a fit leaving more error than this on its own runs is not saved
@@ -251,10 +281,12 @@ def run(args, ctx) -> Output:
     warnings = [f"{n} = {fitted[n]:.4g} is on its prior bound {bounds[n.split('@', 1)[0]]}: the model misses "
                 "something on these runs, not a value to trust" for n in on_bound]
     fitted_names = [n for n in names if n not in unconstrained and n not in held]
+    kept_saved = _kept_saved(names, fitted_names, start, earlier) if args.save else {}
     held_lines = [f"{n}: held at {start[n]:.4g}, not fitted ({why}"
                   + (": the model misses something on these runs" if "bound" in why
                      else f"; {MIN_RUNS_PER_FACTOR} are needed") + ")"
-                  + ("; the others were fitted with it there" + (" and it is not saved" if args.save else "")
+                  + ("; the others were fitted with it there"
+                     + ((", so its saved value stays saved" if n in kept_saved else " and it is not saved") if args.save else "")
                      if fitted_names else "") for n, why in held.items()]
     warnings += held_lines
     # as many factors as runs leaves no run to check the fit against (3 runs "fitted" 3 factors exactly)
@@ -263,7 +295,8 @@ def run(args, ctx) -> Output:
         warnings.append(f"{_runs(summary['cases'])} cannot pin down {len(fitted_names)} factors (more runs than "
                         "factors are needed): fit fewer (--factors) or add runs")
     warnings += [f"{n}: no run among these {summary['cases']} moves it (25% either way changes no prediction), so "
-                 f"they cannot fit it; kept at {start[n]:.4g}" + (" and not saved" if args.save else "")
+                 f"they cannot fit it; kept at {start[n]:.4g}"
+                 + ((", its saved value, which stays saved" if n in kept_saved else " and not saved") if args.save else "")
                  for n in names if n in unconstrained]
     errors = [(i, why) for i, status, why in skipped if status == "error"]
     def row_line(i: str, status: str, why: str) -> str:
@@ -275,7 +308,8 @@ def run(args, ctx) -> Output:
         warnings.append(f"... and {len(skipped) - 10} more rows not fitted")
     if other_chip:
         others_ids = sorted({why.split(",")[0][5:] for _, _, why in other_chip})
-        warnings.append(f"{len(other_chip)} row(s) for other chips ({', '.join(others_ids[:3])}) not fitted: "
+        more = f" and {len(others_ids) - 3} more" if len(others_ids) > 3 else ""   # (the H800's went unsaid)
+        warnings.append(f"{len(other_chip)} row(s) for other chips ({', '.join(others_ids[:3])}{more}) not fitted: "
                         f"this fit is {chip.id}'s")
     skipped += other_chip
     if worse:
@@ -312,7 +346,7 @@ def run(args, ctx) -> Output:
         shown.update(held_lines)
     saved = bool(args.save) and refusal is None
     data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": saved,
-            "warnings": warnings, "measure": measure, "replaced": [],
+            "warnings": warnings, "measure": measure, "replaced": [], "kept": [],
             "rows_not_fitted": [{"row": i.split(" (")[0], "id": i.split(" (", 1)[1][:-1] if " (" in i else i,
                                  "status": status, "message": why} for i, status, why in skipped]}
     if refusal is not None and (args.save or not fitted_names):
@@ -333,9 +367,12 @@ def run(args, ctx) -> Output:
                 store.clear_calibration(chip.id, CALIBRATION_KINDS[args.kind])
             for name in fitted_names:
                 store.set_calibration(chip.id, name, fitted[name], note=note)
-        data["replaced"] = earlier
+            for row in kept_saved.values():   # as it was saved, with the note of the runs that measured it
+                store.set_calibration(chip.id, row["factor"], row["value"], note=row["note"])
+        data["replaced"] = [r for r in earlier if r["factor"] not in kept_saved]
+        data["kept"] = list(kept_saved.values())
     text = (f"{args.kind} factors of {chip.id} fitted to {_runs(summary['cases'])} ({measure})"
-            + ("; saved to the database" + (f", replacing {_stored_words(earlier)}" if earlier else "")
+            + ("; saved to the database" + _replaced_words(data["replaced"], data["kept"])
                if saved else f"; --save would be refused: {refusal}" if refusal
                else "; not saved (add --save to keep them)")
             + "".join(f"\nwarning: {w}" for w in warnings))
@@ -343,6 +380,29 @@ def run(args, ctx) -> Output:
 
 
 MIN_RUNS_PER_FACTOR = 3
+
+
+def _kept_saved(names, fitted_names, start: Mapping[str, float], earlier: list[dict]) -> dict[str, dict]:
+    """The saved rows (of `earlier`) that a --save --replace keeps: a factor asked for but not
+    fitted (held, or moved by no run) whose value in the fit was its saved one, so the factors
+    fitted now were fitted with it there. Clearing it dropped it to the packaged value: a held
+    H100 scale-up efficiency of 0.9244 fell to 0.8388 and the saved set was not the set fitted.
+    Empty when nothing is fitted (nothing is saved then)."""
+    if not fitted_names:
+        return {}
+    saved = {r["factor"]: r for r in earlier}
+    return {n: saved[n] for n in names if n not in fitted_names and n in saved
+            and math.isclose(float(start[n]), float(saved[n]["value"]), rel_tol=1e-9)}
+
+
+def _replaced_words(replaced: list[dict], kept: list[dict]) -> str:
+    """", replacing ...; keeping ... (held at their saved values)": what a --save --replace did to the earlier fit."""
+    words = f", replacing {_stored_words(replaced)}" if replaced else ""
+    if kept:
+        values = ", ".join(f"{r['factor']} = {r['value']:.4g}" for r in kept)
+        it = "it at its saved value" if len(kept) == 1 else "them at their saved values"
+        words += f"{';' if replaced else ','} keeping {values} as saved (not fitted now: the others were fitted with {it})"
+    return words
 
 
 def _inference_keys(asked, rows: list[dict], chip) -> tuple[tuple[str, ...], dict[str, float]]:

@@ -27,7 +27,7 @@ import typing
 from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError, Table
 
-from engine.catalog import CHIP_FIELDS, chip_from_row, model_from_dict
+from engine.catalog import CHIP_FIELDS, model_from_dict
 from engine.errors import UserError, ValidationError
 from engine.fleet import Delivery, Order, ScheduledLot
 from engine.store import boundary, files, schema, schema_check
@@ -708,29 +708,31 @@ class Store:
             out.setdefault(row["chip_id"], {})[row["factor"]] = row["value"]
         return out
 
-    def _effective_calibration(self, chip_row: dict, stored: dict[str, float]) -> dict[str, float]:
-        # Packaged defaults (which improve with releases) overlaid by this database's own values
-        # (user edits or fits), so an old database still benefits from better defaults.
-        from engine.catalog import calibration_rows, resolve_calibration
+    def _packaged_calibration(self) -> list[dict]:
+        from engine.catalog import calibration_rows
 
         if self._default_rows is None:
             self._default_rows = calibration_rows()
-        merged = resolve_calibration(chip_row, self._default_rows)
-        merged.update(stored)
-        return merged
+        return self._default_rows
 
     def chips(self) -> list:
-        cal = self._calibration_by_chip()
-        return [chip_from_row(row, self._effective_calibration(row, cal.get(row["id"], {})))
-                for row in self.chip_rows()]
+        # Packaged defaults (which improve with releases) overlaid by this database's own values
+        # (user edits or fits), so an old database still benefits from better defaults; a
+        # calibrate_as naming a database chip is followed to the catalog chip its chain ends at,
+        # taking the factors saved for the chips on the way (engine.catalog.chip_with_calibration)
+        from engine.catalog import chips_with_calibration
+
+        return chips_with_calibration(self.chip_rows(), self._calibration_by_chip(), self._packaged_calibration())
 
     def chip(self, chip_id: str):
+        from engine.catalog import chip_with_calibration
+
         found = boundary.checked(self.path, CHIPS, list(self.db.table(CHIPS).rows_where("id = ?", [chip_id])))
         if not found:
             raise UserError(f"chip '{chip_id}': not in the catalog (see `fleetcast chips list`)")
-        stored = boundary.checked(self.path, CALIBRATION, list(self.db.table(CALIBRATION).rows_where("chip_id = ?", [chip_id])))
-        cal = {r["factor"]: r["value"] for r in stored}
-        return chip_from_row(found[0], self._effective_calibration(found[0], cal))
+        rows = {r["id"]: r for r in self.chip_rows()}   # the chips its calibrate_as chain passes through
+        rows[chip_id] = found[0]
+        return chip_with_calibration(chip_id, rows, self._calibration_by_chip(), self._packaged_calibration())
 
     def _chip_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute(f"select id from {CHIPS}").fetchall()}
@@ -781,11 +783,17 @@ class Store:
         check_chip({**{k: old_row.get(k) for k in CHIP_FIELDS}, field: new_value})
         if field == "calibrate_as":
             from engine.calibration import calibrate_as_problem
+            from engine.catalog import calibrate_as_loop
 
             # 'h100' was taken and half applied (training's h100* scope, serving's generic factors)
             problem = calibrate_as_problem(new_value, self._chip_ids())
             if problem:
                 raise ValidationError([problem])
+            # my-a -> my-b -> my-a calibrates neither: refused, naming the chips
+            rows = {r["id"]: r for r in self.chip_rows()}
+            loop = calibrate_as_loop(chip_id, {**rows, chip_id: {**old_row, "calibrate_as": new_value}})
+            if loop:
+                raise ValidationError([loop])
         with self.db.atomic():
             self.db.table(CHIPS).update(chip_id, {field: new_value})
         return old_row.get(field)

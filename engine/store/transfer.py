@@ -306,11 +306,17 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
                     summary.added.append(chip["id"])
             # after every row: a copy may name a chip added further down the file
             from engine.calibration import calibrate_as_problem
+            from engine.catalog import calibrate_as_loops
 
             for line, target in calibrate_as.items():
                 problem = calibrate_as_problem(target, current.keys() | seen.keys())
                 if problem:
                     issues.add_row(line, ValidationError([problem]))
+            # my-a -> my-b -> my-a calibrates neither: one line per loop, naming its chips
+            lines = {cid: line for cid, line in seen.items() if line in calibrate_as}
+            written = {r["id"]: r for r in store.chip_rows()}   # this file's rows over the database's
+            for cid, problem in calibrate_as_loops(lines, written).items():
+                issues.add_row(lines[cid], ValidationError([problem]))
             issues.raise_if_any()  # rolls the transaction back
             _refuse_unasked_updates(summary, reader.name, "chips", update_existing)
     return summary
