@@ -8,7 +8,9 @@ fields that are given.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import math
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
@@ -27,6 +29,9 @@ from engine.validate import case_column, cell_float
 METRICS = ("tokens_per_s_per_chip", "step_time_s", "mfu_pct_model_flops")
 LAYOUT_FIELDS = ("tp", "pp", "vpp", "dp", "cp", "ep", "zero_stage", "micro_batch", "recompute")
 DEFAULT_NUM_CHIPS = 1024  # for whole-run rows that do not report the cluster size
+# The longest training sequence the engine takes (engine.training._check_inputs, whose message
+# names the `train` flag --seq-len): checked here first, so a case's error names its column.
+MAX_SEQ_LEN_TOKENS = 10_000_000
 
 # The columns a training cases file may have: those the reader reads, and the provenance ones it
 # keeps for people (../shared/validation/README.md). A header outside these is named in a notice
@@ -46,40 +51,82 @@ SHORT_ROW = "_short_row"
 PROVENANCE_COLUMNS = frozenset(("source", "locator", "trust", "notes"))
 
 
-def read_cases_csv(path) -> list[dict]:
-    """Rows of a cases file as dicts (strings). An unreadable file gives one error row."""
+class CaseRows(list):
+    """The rows of a cases file (a list of dicts), with `numbers`: each row's number as a
+    spreadsheet shows it (the header is row 1, a blank line is a row, a quoted cell over several
+    lines keeps its row one row), the numbering of the imports (engine.csv_io.CsvReader)."""
+
+    numbers: list[int]
+
+
+def case_row_numbers(rows: Sequence[Mapping]) -> list[int]:
+    """The file row of each of `rows` (`CaseRows.numbers`); rows built elsewhere count from 2."""
+    numbers = getattr(rows, "numbers", None)
+    return list(numbers) if numbers is not None and len(numbers) == len(rows) else list(range(2, len(rows) + 2))
+
+
+def read_cases_csv(path) -> CaseRows:
+    """Rows of a cases file as dicts (strings), with their row numbers (CaseRows). A file that
+    cannot be read at all is one UserError."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = []
-            reader = csv.DictReader(handle)
-            _refuse_other_separator(path, reader.fieldnames or [])
-            columns = [case_column(name) for name in reader.fieldnames or []]
-            seen: dict[str, int] = {}
-            for number, name in enumerate(reader.fieldnames or [], start=1):
-                key = case_column(name)
-                if key in seen:   # csv's DictReader kept the last silently: tp 1 over the run's tp 8
-                    raise UserError(f"{path} header: column '{key}' appears twice (columns {seen[key]} and "
-                                    f"{number}); keep one")
-                seen[key] = number
-            for i, cells in enumerate(reader, start=2):
-                row = {case_column(k): (v.strip() if isinstance(v, str) else v) for k, v in cells.items()}
-                given = sum(1 for k, v in cells.items() if k is not None and v is not None)
-                # DictReader filled the rest with None, silently; a tail of provenance only (notes,
-                # trust) is read as blank, as a writer that drops empty trailing cells means it
-                if given < len(columns) and not set(columns[given:]) <= PROVENANCE_COLUMNS:
-                    row[SHORT_ROW] = (f"row {i} has {given} of {len(columns)} cells (short: from column "
-                                      f"'{columns[given]}' on missing)")
-                row.setdefault("id", f"row{i}")
-                if not row.get("id"):
-                    row["id"] = f"row{i}"
-                rows.append(row)
+        with open(path, "rb") as handle:
+            data = handle.read()
+        text = _decoded(path, data)
+        records = csv.reader(io.StringIO(text, newline=""))
+        header = next(records, None)
+        rows = CaseRows()
+        rows.numbers = []
+        if header is None:
             return rows
-    except UnicodeDecodeError as exc:   # as the imports say it
-        raise UserError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as CSV UTF-8") from None
+        _refuse_other_separator(path, header)
+        columns = [case_column(name) for name in header]
+        seen: dict[str, int] = {}
+        for number, key in enumerate(columns, start=1):
+            if key in seen:   # a dict keeps the last silently: tp 1 over the run's tp 8
+                raise UserError(f"{path} header: column '{key}' appears twice (columns {seen[key]} and "
+                                f"{number}); keep one")
+            seen[key] = number
+        i = 1   # the header's row
+        for cells in records:
+            i += 1
+            if not cells:   # a blank line: no case, but a row of the file all the same
+                continue
+            given = min(len(cells), len(columns))
+            row: dict[str, Any] = {key: cell.strip() for key, cell in zip(columns, cells)}
+            if len(cells) > len(columns):   # cells past the header: under the blank column name
+                row[""] = cells[len(columns):]
+            for key in columns[given:]:
+                row[key] = None
+            # a tail of provenance only (notes, trust) is read as blank, as a writer that drops
+            # empty trailing cells means it; any other missing cell would read as "not reported"
+            if given < len(columns) and not set(columns[given:]) <= PROVENANCE_COLUMNS:
+                row[SHORT_ROW] = (f"row {i} has {given} of {len(columns)} cells (short: from column "
+                                  f"'{columns[given]}' on missing)")
+            if not row.get("id"):
+                row["id"] = f"row{i}"
+            rows.append(row)
+            rows.numbers.append(i)
+        return rows
     except OSError as exc:
         raise UserError(f"{path}: cannot read cases file ({exc.strerror or exc})") from None
     except csv.Error as exc:
         raise UserError(f"{path}: cannot read cases file ({exc})") from None
+
+
+def _decoded(path, data: bytes) -> str:
+    """The text of a cases file; a byte that is not UTF-8 is a UserError naming it and its row
+    (as the imports say it, with the row as the other messages number it)."""
+    body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = body[:exc.start].decode("utf-8")
+        # the records up to and including the bad byte's (a stand-in for it ends the text): a
+        # blank line counts, a quoted cell over several lines does not
+        row = sum(1 for _ in csv.reader(io.StringIO(before + "?", newline="")))
+        line = body.count(b"\n", 0, exc.start) + 1
+        where = f"row {row}" + (f", line {line} of the text" if line != row else "")
+        raise UserError(f"{path} {where}: not UTF-8 text (byte 0x{body[exc.start]:02x}); save it as CSV UTF-8") from None
 
 
 def _refuse_other_separator(path, header: Sequence[str]) -> None:
@@ -178,7 +225,9 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
     model = model_from_case(row)
     problems = model.validate()
     if problems:
-        raise ValueError("; ".join(problems))
+        raise ValueError("; ".join(_case_words(problem, model) for problem in problems))
+    if model.seq_len > MAX_SEQ_LEN_TOKENS:
+        raise ValueError(f"seq_len: {model.seq_len} (must be 1 to {MAX_SEQ_LEN_TOKENS:,} tokens for training)")
     chip_id = (row.get("chip") or "").strip()
     if chip_id not in chips and chip_id.lower() in chips:     # catalog ids are lower case
         chip_id = chip_id.lower()
@@ -233,6 +282,16 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
         tp_comm_overlap=_flag(row, "tp_comm_overlap", False),
         attention_kernel=kernel, schedule=schedule, cp_kind=cp_kind,
     )
+
+
+def _case_words(problem: str, model: ModelConfig) -> str:
+    """A model problem as a cases row needs it said: the model's kv_heads check names kv_heads
+    alone ("kv_heads: 56 (must divide heads = 7)"), where in a row either column may be the typo
+    (a heads of 7 beside the model's 56 kv heads)."""
+    if problem == f"kv_heads: {model.kv_heads} (must divide heads = {model.heads})":
+        return (f"heads {model.heads} / kv_heads {model.kv_heads}: kv_heads must divide heads (each key/value "
+                "head serves a whole group of query heads)")
+    return problem
 
 
 def _choice(row: Mapping, name: str, allowed: tuple[str, ...]) -> str:
@@ -385,10 +444,18 @@ def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixe
     return case
 
 
+# The least share of a chip's dense BF16 peak a measured run is taken to reach in model FLOPs.
+# The public cases' lowest is 8.7% (VTRAIN-GT-026: a 1,024-GPU GPT at small batch), most run at
+# 20-60%; a value implying under 0.1% is some 90x below the slowest published run: a typo or a
+# unit slip (1e-300 tokens/s was "predicted" with an error of 6.8e304%), not a measurement.
+MIN_PEAK_FRACTION = 0.001
+
+
 def _check_possible(row: Mapping, inp: TrainingInputs, measured: float) -> None:
     """ValueError for a measurement no chip could make: more model FLOPs per second per chip (the
-    causal-half count, the smallest) than the chip's highest dense peak. A typo (1e300 tokens/s, a
-    step time in ms under step_time_s) must not be fitted as a run (QA: `calibrate` fitted one)."""
+    causal-half count, the smallest) than the chip's highest dense peak, or fewer than
+    MIN_PEAK_FRACTION of its BF16 peak. A typo (1e300 or 1e-300 tokens/s, a step time in ms under
+    step_time_s) must not be fitted as a run (QA: `calibrate` fitted one)."""
     metric = _metric_name(row)
     peak = max(inp.chip.peak_tflops("fp8") or 0.0, inp.chip.peak_tflops("bf16") or 0.0)
     if not peak:
@@ -407,6 +474,11 @@ def _check_possible(row: Mapping, inp: TrainingInputs, measured: float) -> None:
         raise ValueError(f"value: {row.get('value')!r} {metric} implies {shown} TFLOP/s of model FLOPs "
                          f"per chip, above the {peak:,.0f} TFLOP/s peak of {inp.chip.id}: not a possible "
                          "measurement (check the value and its unit)")
+    floor_peak = inp.chip.peak_tflops("bf16") or peak
+    if tflops < MIN_PEAK_FRACTION * floor_peak:
+        raise ValueError(f"value: {row.get('value')!r} {metric} implies {tflops:.3g} TFLOP/s of model FLOPs "
+                         f"per chip, below {MIN_PEAK_FRACTION:.1%} of the {floor_peak:,.0f} TFLOP/s BF16 peak of "
+                         f"{inp.chip.id}: not a plausible measurement (check the value and its unit)")
 
 
 def _stats(errors: list[float]) -> dict:
@@ -455,13 +527,16 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
     factors on the other groups' rows only (starting from the code's documented defaults, not from
     factors fitted on everything), then predict the left-out rows. `summary.overall` is out of
     sample; `summary.in_sample` is the ordinary run beside it. A family whose fold is too thin to
-    fit keeps the chips' current factors, said in `summary.notes` (one line per such fold)."""
+    fit predicts at the documented defaults, said in `summary.notes` (one line per such fold):
+    never at the chips' current factors, which may be a fit to the very rows held out (the
+    packaged fit to the public cases, or a `calibrate --save` to the user's own)."""
     from engine.calibration import FAMILY_FIT_FACTORS, case_family, fit_families, prior_chips, resolve_cases
     from engine.errors import Cancelled
 
     # layouts the sources leave blank are searched once, at the documented default factors (no
     # fitted value), and held in every fold
-    resolved = resolve_cases(rows, prior_chips(chips))
+    unfitted = prior_chips(chips)
+    resolved = resolve_cases(rows, unfitted)
     groups = sorted({(row.get(key) or "").strip() for row in rows})
     # `calibrate` refuses a fit to fewer runs than the factors it fits (one run "fitted" 4 factors
     # and predicted BLOOM 95% high from a single DeepSeek-V2 H800 run)
@@ -490,12 +565,13 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
         for row in test:
             family = case_family(row.get("chip", ""), chips)
             if family in kept:
-                case = validate_case(row, chips)
+                case = validate_case(row, unfitted)
                 if case["status"] == "ok":
                     # first: a table cuts a long message at its end
-                    case["message"] = "current factors kept (too few runs left to refit); " + case["message"]
+                    case["message"] = KEPT_MESSAGE + case["message"]
             else:
-                case = validate_case(row, chips, factors=fitted.get(family, fitted[None]))
+                # the chips the fit started from (its values replace the fitted factors)
+                case = validate_case(row, unfitted, factors=fitted.get(family, fitted[None]))
             predicted[id(row)] = case
         note = _fold_note(group, [(fam, runs_by_family.get(fam, 0), len(train)) for fam in sorted(test_families)
                                   if any(predicted[id(r)]["status"] == "ok" and case_family(r.get("chip", ""), chips) == fam
@@ -515,6 +591,10 @@ def validate_training_holdout(rows: list[dict], chips: Mapping[str, Chip], *, ke
     return {"cases": cases, "summary": summary}
 
 
+# What a fold too thin to refit predicts with, said first in each such row's message.
+KEPT_MESSAGE = "default factors, none fitted (too few runs left to refit); "
+
+
 def _fold_note(group: str, families: list[tuple[str, int, int]], kept: set, min_runs: int) -> str | None:
     """One line for a fold that did not fit every family of its predicted rows on their own runs
     (families: (family, its runs left, runs left in all)), or None."""
@@ -522,10 +602,10 @@ def _fold_note(group: str, families: list[tuple[str, int, int]], kept: set, min_
     for family, runs, train_runs in families:
         if family in kept and runs:
             parts.append(f"{runs} {family} run{'' if runs == 1 else 's'} left for {min_runs} factors; "
-                         "the current factors were kept")
+                         "predicted at the documented default factors")
         elif family in kept:
             parts.append(f"{train_runs} run{'' if train_runs == 1 else 's'} left for {min_runs} factors, none "
-                         f"of them {family}; the current factors were kept")
+                         f"of them {family}; predicted at the documented default factors")
         elif not runs:
             parts.append(f"no {family} run left; fitted to the other families' {train_runs} runs")
     if not parts:

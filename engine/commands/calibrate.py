@@ -123,7 +123,7 @@ FIT_LEFT_MAX_PCT = 50.0   # a fit leaving more error than this on its own runs i
 
 def run(args, ctx) -> Output:
     from engine.commands.validate import _first_of_each_id, check_columns
-    from engine.validation import read_cases_csv
+    from engine.validation import case_row_numbers, read_cases_csv
 
     store = ctx.store()
     chip = store.chip(args.chip)
@@ -145,7 +145,8 @@ def run(args, ctx) -> Output:
     chips = {c.id: c for c in store.chips()}
     all_rows = read_cases_csv(args.cases)
     check_columns(args.cases, args.kind, all_rows)   # a file of the other kind fits nothing: refuse it
-    numbers = {id(r): n for n, r in enumerate(all_rows, start=2)}   # row 1 is the header, as validate counts
+    # each row's number as validate and the imports count it (a blank line is a row)
+    numbers = {id(r): n for r, n in zip(all_rows, case_row_numbers(all_rows))}
     # a row repeating an earlier row's id and metric is not another run: dropped and named as
     # `validate` does (4 copies of one run were counted as 4, and 3 factors fitted to them saved)
     first_rows, repeat_cases = _first_of_each_id(all_rows)

@@ -99,9 +99,11 @@ def unread_columns(kind: str, row: dict) -> list[str]:
 def _first_of_each_id(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     """(rows to predict, error cases for rows that repeat an earlier row's id and metric): two
     measurements under one name can't both be scored, and neither is silently dropped."""
+    from engine.validation import case_row_numbers
+
     seen: dict[tuple, int] = {}
     keep, repeated = [], []
-    for number, row in enumerate(rows, start=2):      # row 1 is the header
+    for number, row in zip(case_row_numbers(rows), rows):      # the file's rows (the header is 1)
         key = ((row.get("id") or "").strip(), (row.get("metric") or "").strip())
         if key[0] and key in seen:
             try:
@@ -122,16 +124,64 @@ def _first_of_each_id(rows: list[dict]) -> tuple[list[dict], list[dict]]:
 ERRORS_SHOWN = 10
 
 
+def _pct(value: float) -> str:
+    """An error percentage for the summary line: one decimal, or 3 significant figures where that
+    would run to dozens of digits (a p90 of 6.8e304% was printed whole)."""
+    return f"{value:.1f}" if abs(value) < 1e6 else f"{value:.3g}"
+
+
+def _set_aside(chips: dict, calibrated: list[dict], kind: str) -> dict:
+    """`chips` with the factors of `kind` that this database stores (`saved_calibrations`: a
+    `calibrate --save`, an edit) back at their packaged values, as `calibrate --reset` leaves
+    them: a holdout fold must not predict a row with a fit to that very row."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from engine.catalog import calibration_rows, resolve_calibration
+
+    saved = {entry["chip"]: entry["factors"] for entry in calibrated if entry["kind"] == kind}
+    if not saved:
+        return chips
+    packaged_rows = calibration_rows()
+    out = dict(chips)
+    for chip_id, chip in chips.items():
+        if chip_id not in saved:
+            continue
+        packaged = resolve_calibration(chip, packaged_rows)
+        calibration = {k: v for k, v in chip.calibration.items() if k not in saved[chip_id]}
+        calibration.update({k: packaged[k] for k in saved[chip_id] if k in packaged})
+        out[chip_id] = replace(chip, calibration=MappingProxyType(calibration))
+    return out
+
+
+def _shown(value):
+    """A text cell as the terminal may show it (engine.validate.escape_controls); others as they are."""
+    from engine.validate import escape_controls
+
+    return escape_controls(value) if isinstance(value, str) else value
+
+
 def run(args, ctx) -> Output:
     from engine.calibration import saved_calibrations
     from engine.commands import optional_store
-    from engine.validation import read_cases_csv
+    from engine.validate import escape_controls
+    from engine.validation import case_row_numbers, read_cases_csv
 
-    rows = read_cases_csv(args.cases)
-    check_columns(args.cases, args.kind, rows)
-    numbers = {id(row): number for number, row in enumerate(rows, start=2)}   # row 1 is the header
-    rows, repeated = _first_of_each_id(rows)
-    kept_numbers = [numbers[id(row)] for row in rows]
+    all_rows = read_cases_csv(args.cases)
+    check_columns(args.cases, args.kind, all_rows)
+    rows, repeated = _first_of_each_id(all_rows)
+    # the file row of each case, in the order of the cases below: the predicted rows, then the
+    # repeats (a repeat's error line was never printed: the numbers ran out before it)
+    predicted_ids = {id(row) for row in rows}
+    all_numbers = list(zip(all_rows, case_row_numbers(all_rows)))
+    case_numbers = ([n for row, n in all_numbers if id(row) in predicted_ids]
+                    + [n for row, n in all_numbers if id(row) not in predicted_ids])
+    # "the current factors" of a chip this database calibrated are the user's own fit, perhaps to
+    # these very runs (0.8% "error" on the runs just fitted): said, with the chips and factors
+    store = optional_store(ctx)
+    chip_ids = {str(r.get("chip") or "").strip().lower() for r in rows}
+    calibrated = saved_calibrations(store, [c for c in store.chips() if c.id.lower() in chip_ids] if store else [],
+                                    (args.kind,))
     if args.holdout:
         named = len({str(r.get(args.holdout) or "").strip() for r in rows} - {""})
         if named < 2:
@@ -141,9 +191,12 @@ def run(args, ctx) -> Output:
                             f"{args.holdout}s in the '{args.holdout}' column (this file names "
                             f"{named or 'no'} {args.holdout}{'' if named == 1 else 's'}); without it, "
                             "run the in-sample validation")
+        # out of sample means no fitted value from the held-out rows: a saved fit to them is set
+        # aside, every fold (and the in-sample line beside it) at the packaged factors
+        chips = _set_aside(_chips(ctx), calibrated, args.kind)
         # a holdout run refits every fold (most of a minute): the fold it is on, on a terminal
         with terminal_progress(lambda fraction, message: f"{fraction * 100:3.0f}% {message}") as progress:
-            result = holdout_runner(args.kind)(rows, _chips(ctx), key=args.holdout, progress=progress)
+            result = holdout_runner(args.kind)(rows, chips, key=args.holdout, progress=progress)
     elif args.kind == "training":
         from engine.validation import validate_training_cases
 
@@ -162,7 +215,9 @@ def run(args, ctx) -> Output:
     if repeated:
         counts["error"] = counts.get("error", 0) + len(repeated)
     s["by_status"] = s["counts"] = counts     # one key in both kinds (training said by_status, inference counts)
-    table = [{k: c.get(k) for k in ("id", "metric", "measured", "predicted", "error_pct", "status", "message")}
+    # ids, metrics and messages quote the file's cells: a control character in one ("MPT\x1b[2J")
+    # is written as its escape, never sent to the terminal (as the imports show a cell)
+    table = [{k: _shown(c.get(k)) for k in ("id", "metric", "measured", "predicted", "error_pct", "status", "message")}
              for c in cases]
     s = result.get("summary", {})
     overall = s.get("overall", {})
@@ -170,33 +225,34 @@ def run(args, ctx) -> Output:
     text = (("out of sample (leave one " + s["holdout"] + " out): " if s.get("holdout") else
              "with the current factors (in sample for the public cases they were fitted on): ")
             + f"{len(cases)} cases: " + ", ".join(f"{k} {v}" for k, v in statuses.items())
-            + (f"; median |error| {overall['median_abs_error_pct']:.1f}%, p90 {overall['p90_abs_error_pct']:.1f}%"
+            + (f"; median |error| {_pct(overall['median_abs_error_pct'])}%, p90 {_pct(overall['p90_abs_error_pct'])}%"
                if overall.get("median_abs_error_pct") is not None else ""))
-    # folds too thin to refit keep the current factors (engine.validation): said, not only in the JSON
-    text += "".join(f"\nnote: {n}" for n in s.get("notes") or [])
-    # "the current factors" of a chip this database calibrated are the user's own fit, perhaps to
-    # these very runs (0.8% "error" on the runs just fitted): said, with the chips and factors
-    store = optional_store(ctx)
-    chip_ids = {str(r.get("chip") or "").strip().lower() for r in rows}
-    calibrated = saved_calibrations(store, [c for c in store.chips() if c.id.lower() in chip_ids] if store else [],
-                                    (args.kind,))
+    # folds too thin to refit predict at the documented defaults (engine.validation): said, not only in the JSON
+    text += "".join(f"\nnote: {escape_controls(str(n))}" for n in s.get("notes") or [])
     result["calibrated"] = calibrated
-    if calibrated:
+    if calibrated and args.holdout:
+        set_aside = s["saved_factors_set_aside"] = sorted({entry["chip"] for entry in calibrated})
+        text += (f"\nnote: the {args.kind} factors this database saved for {', '.join(set_aside)} (`fleetcast calibrate "
+                 f"{args.kind} --chip ID --show` lists them) were set aside: every fold, and the in-sample "
+                 "figures beside them, use the packaged ones (a fit to these runs is no out-of-sample test)")
+    elif calibrated:
         from engine.calibration import saved_calibration_text
 
         text += "".join(f"\nnote: {saved_calibration_text(entry)}" for entry in calibrated)
     # a row not predicted, whole and with its file row: the table cuts a message at 48 characters
     # ("layers: '' (layers, hidden and heads must be wh…") and names only the case id
-    failed = [(number, c) for number, c in zip(kept_numbers, cases) if c.get("status") == "error"]
+    failed = [(number, c) for number, c in zip(case_numbers, cases) if c.get("status") == "error"]
     for number, c in failed[:ERRORS_SHOWN]:
-        text += f"\nerror: {args.cases} row {number} ({c.get('id')}): {c.get('message')}"
+        # (a repeat's message opens with its row for the table, which names none: not said twice)
+        message = str(c.get("message") or "").removeprefix(f"row {number}: ")
+        text += f"\nerror: {escape_controls(str(args.cases))} row {number} ({_shown(c.get('id'))}): {_shown(message)}"
     if len(failed) > ERRORS_SHOWN:
         text += f"\nerror: ... and {len(failed) - ERRORS_SHOWN} more rows not predicted (--format json lists them all)"
     extra = []
     for key in ("by_family", "by_chip", "by_source"):
         if key in s:
             title = key.replace("_", " ") + (" (out of sample)" if s.get("holdout") else "")
-            rows_out = [{"group": g, **v} for g, v in s[key].items()]
+            rows_out = [{"group": _shown(g), **v} for g, v in s[key].items()]
             if key == "by_family" and s.get("in_sample_by_family"):
                 # out-of-sample beside in-sample, per chip family (the README headline)
                 for r in rows_out:
