@@ -416,6 +416,7 @@ _UI_VIEWS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "price_per_chip_hour": ("price", "USD/chip-h", "the amortised list price"),
         "mtbf_chip_hours": ("MTBF per chip", "chip-h", "the Llama 3 rate ({mtbf:,.0f} chip-h)"),
         "restart_min": ("restart time", "min", ""), "checkpoint_write_gbps": ("checkpoint write", "GB/s", ""),
+        "checkpoint_bytes_per_param": ("checkpoint size", "bytes/param", ""),
         "compare_chips": ("chips to compare", "", "none"), "software": ("software", "", "the defaults")}),
     "inference": ("Inference", {
         "model_id": ("model", "", ""), "chip_id": ("chip", "", ""), "tp": ("TP", "", "the best under the targets"),

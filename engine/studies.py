@@ -24,6 +24,7 @@ from engine.errors import Cancelled, UserError
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.layout import data_parallel, dtype_problem, layout_problems
 from engine.models import context_problem
+from engine.reliability import CHECKPOINT_BYTES_PER_PARAM
 from engine.training import (EXPERT_TP_MAX, REASONS, NoProgressError, SearchResult, TrainingInputs, estimate_run,
                              fewer_chips_alternative, search_layouts)
 
@@ -127,10 +128,12 @@ class TrainingStudy:
     price_per_chip_hour: float = 0.0     # USD; 0: list price amortised over hardware.CHIP_LIFE_YEARS
     # Reliability of the run (engine.reliability): mean time between job-stopping failures per
     # chip (0: the Llama 3 report's rate, 419 interruptions in 54 days on 16,384 H100), the time a
-    # restart takes, and the storage bandwidth a checkpoint (14 bytes per parameter) is written at.
+    # restart takes, the storage bandwidth a checkpoint is written at and what it holds per
+    # parameter (14 bytes: bf16 weights, fp32 master copy and two fp32 Adam moments).
     mtbf_chip_hours: float = 0.0
     restart_min: float = 10.0
     checkpoint_write_gbps: float = 1000.0
+    checkpoint_bytes_per_param: float = CHECKPOINT_BYTES_PER_PARAM
     custom: Mapping | None = None        # architecture overrides of the preset
     compare_chips: tuple = DEFAULT_COMPARE_CHIPS
     software: Mapping | None = None      # run software settings (TrainingInputs fields); None: defaults
@@ -159,7 +162,8 @@ class TrainingStudy:
         for key in ("seq_len", "global_batch"):
             if key in known:
                 known[key] = int(known[key] or 0)
-        for key in ("price_per_chip_hour", "mtbf_chip_hours", "restart_min", "checkpoint_write_gbps"):
+        for key in ("price_per_chip_hour", "mtbf_chip_hours", "restart_min", "checkpoint_write_gbps",
+                    "checkpoint_bytes_per_param"):
             if key in known:
                 try:
                     known[key] = float(known[key] or 0.0)
@@ -214,7 +218,8 @@ class TrainingStudy:
     def reliability(self) -> dict:
         """estimate_run's reliability inputs (a 0 MTBF: the Llama 3 report's rate)."""
         return {"mtbf_chip_hours": float(self.mtbf_chip_hours) or None, "restart_min": float(self.restart_min),
-                "checkpoint_write_gbps": float(self.checkpoint_write_gbps)}
+                "checkpoint_write_gbps": float(self.checkpoint_write_gbps),
+                "checkpoint_bytes_per_param": float(self.checkpoint_bytes_per_param)}
 
     def problems(self, chips: Mapping, models: Mapping, orders=()) -> list[StudyProblem]:
         out: list[StudyProblem] = []
@@ -267,9 +272,13 @@ class TrainingStudy:
         for key, name, value, low, high, unit in (
                 ("mtbf", "MTBF per chip", self.mtbf_chip_hours, 0.0, 1e9, " chip-hours (0 = the Llama 3 rate)"),
                 ("restart", "Restart time", self.restart_min, 0.0, 10_000.0, " min"),
-                ("checkpoint", "Checkpoint write", self.checkpoint_write_gbps, 0.001, 1e7, " GB/s")):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
-                out.append(StudyProblem(key, f"{name} {value!r}: use {low:g} to {high:,.0f}{unit}."))
+                ("checkpoint", "Checkpoint write", self.checkpoint_write_gbps, 0.001, 1e7, " GB/s"),
+                # (above 0, as `train --checkpoint-bytes-per-param` takes it: a checkpoint holds something)
+                ("checkpoint_bytes", "Checkpoint size", self.checkpoint_bytes_per_param, 0.0, 1000.0, " bytes/param")):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high) \
+                    or (key == "checkpoint_bytes" and value == 0):
+                above = "more than " if key == "checkpoint_bytes" else ""
+                out.append(StudyProblem(key, f"{name} {value!r}: use {above}{low:g} to {high:,.0f}{unit}."))
         return out
 
     def training_inputs(self, chips: Mapping, models: Mapping, orders=(), software: Mapping | None = None):
@@ -374,7 +383,9 @@ def train_command(study: "TrainingStudy", inputs: TrainingInputs) -> str:
               ("--mtbf-chip-hours", f"{study.mtbf_chip_hours:g}" if study.mtbf_chip_hours else None),
               ("--restart-min", f"{study.restart_min:g}" if study.restart_min != TrainingStudy.restart_min else None),
               ("--checkpoint-write-gbps", f"{study.checkpoint_write_gbps:g}"
-               if study.checkpoint_write_gbps != TrainingStudy.checkpoint_write_gbps else None)]
+               if study.checkpoint_write_gbps != TrainingStudy.checkpoint_write_gbps else None),
+              ("--checkpoint-bytes-per-param", f"{study.checkpoint_bytes_per_param:g}"
+               if study.checkpoint_bytes_per_param != TrainingStudy.checkpoint_bytes_per_param else None)]
     parts = head + [f"{flag} {value}".strip() for flag, value in given if value is not None]
     return " ".join(parts)
 

@@ -611,7 +611,8 @@ def training_reliability_html(ctx: ReportContext) -> str:
     return ("<h3>Training reliability</h3>"
             f"<p>The training time, goodput and cost assume a mean time between job-stopping failures of {mtbf} "
             f"per chip (a job on N chips stops every MTBF / N hours), {_smart(study.restart_min)} min to restart "
-            f"after each, and checkpoints (14 bytes per parameter) written at {_smart(study.checkpoint_write_gbps)} "
+            f"after each, and checkpoints ({_smart(study.checkpoint_bytes_per_param)} bytes per parameter) written at "
+            f"{_smart(study.checkpoint_write_gbps)} "
             "GB/s, at the interval that loses the least time.</p>")
 
 

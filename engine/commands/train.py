@@ -142,11 +142,11 @@ def apply_scenario(args, ctx):
     for flag, key in (("seq_len", "seq_len"), ("global_batch", "global_batch")):
         if getattr(args, flag) is not None:
             changes[key] = getattr(args, flag)
-    if args.dtype is not None:
-        changes["dtype"] = "bf16" if args.dtype == "fp16" else args.dtype
+    if args.dtype is not None:   # (fp16 too: a study holds it, as the Training view's Precision does)
+        changes["dtype"] = args.dtype
     if args.price is not None:
         changes["price_per_chip_hour"] = args.price
-    for key in ("mtbf_chip_hours", "restart_min", "checkpoint_write_gbps"):
+    for key in ("mtbf_chip_hours", "restart_min", "checkpoint_write_gbps", "checkpoint_bytes_per_param"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
     if args.search or any(getattr(args, k) is not None for k in LAYOUT_FLAGS):
@@ -168,7 +168,8 @@ def apply_scenario(args, ctx):
             "global_batch": ("--global-batch", args.global_batch), "dtype": ("--dtype", args.dtype),
             "model": ("--model", args.model), "chip": ("--chip", args.chip),
             "mtbf": ("--mtbf-chip-hours", args.mtbf_chip_hours), "restart": ("--restart-min", args.restart_min),
-            "checkpoint": ("--checkpoint-write-gbps", args.checkpoint_write_gbps)})
+            "checkpoint": ("--checkpoint-write-gbps", args.checkpoint_write_gbps),
+            "checkpoint_bytes": ("--checkpoint-bytes-per-param", args.checkpoint_bytes_per_param)})
     args.chip, args.chips = study.chip_id, study.chips_used(orders)
     args.tokens = float(study.tokens_t) * 1e12
     args.seq_len, args.global_batch = study.seq_len or None, study.global_batch or None
@@ -176,7 +177,8 @@ def apply_scenario(args, ctx):
     args.price = study.price()
     rel = study.reliability()
     args.mtbf_chip_hours, args.restart_min = rel["mtbf_chip_hours"], rel["restart_min"]
-    args.checkpoint_write_gbps = rel["checkpoint_write_gbps"]
+    args.checkpoint_write_gbps, args.checkpoint_bytes_per_param = (rel["checkpoint_write_gbps"],
+                                                                   rel["checkpoint_bytes_per_param"])
     for key, value in study.software_settings().items():
         if getattr(args, key) is None:
             setattr(args, key, value)

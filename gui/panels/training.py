@@ -654,8 +654,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         study = self.study
         # every input of the days drawn: the reliability ones too (an MTBF or restart edit moved
         # the tile and left the curve at the old days)
-        drawn = (id(a), inp.model, study.tokens_t, study.price(), study.mtbf_chip_hours, study.restart_min,
-                 study.checkpoint_write_gbps)
+        drawn = (id(a), inp.model, study.tokens_t, study.price(), *study.reliability().values())
         if drawn == self._scaling_drawn:
             return  # nothing it shows has changed (most edits)
         self._scaling_drawn = drawn

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QDateEdit, QDoubleSpinBox, QFormLayout,
 
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed
 from engine.layout import DIMENSION
+from engine.reliability import CHECKPOINT_BYTES_PER_PARAM
 from engine.studies import SOFTWARE_DEFAULTS, TrainingStudy
 from engine.training import EXPERT_TP_MAX, RECOMPUTE_NAMES
 from gui.panels.base import (
@@ -97,6 +98,7 @@ class TrainingForm:
         "mtbf_chip_hours": "MTBF per chip",
         "restart_min": "Restart time",
         "checkpoint_write_gbps": "Checkpoint write",
+        "checkpoint_bytes_per_param": "Checkpoint size",
         "compare_chips": "Chips to compare",
         "software": "Software",
     }
@@ -163,8 +165,13 @@ class TrainingForm:
         self.batch_hint.setWordWrap(True)
         self.batch_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
         form.addRow(self.batch_hint)
-        self.dtype_combo = combo([("BF16", "bf16"), ("FP8 (GEMMs)", "fp8")])
-        e.add_row(form, "dtype", "Precision", self.dtype_combo, "Matrix-multiply precision")
+        # FP16 runs at the chips' one 16-bit peak, as BF16 does (engine.hardware); it trains with a
+        # dynamic loss scale, whose few skipped steps are not counted
+        self.dtype_combo = combo([("BF16", "bf16"), ("FP16 (loss scaling)", "fp16"), ("FP8 (GEMMs)", "fp8")])
+        e.add_row(form, "dtype", "Precision", self.dtype_combo,
+                  "Matrix-multiply precision. FP16: the same 16-bit peak and memory as BF16, trained with a loss "
+                  "scale against gradient underflow (its occasional skipped steps are not counted); FP8: the "
+                  "GEMMs in FP8")
         self.price_spin = dspin(0.0, 1000.0, 0.0, 2, " USD/chip-h", special="amortised list price", step=0.25)
         e.add_row(form, "price", "Price", self.price_spin,
                   "USD per chip-hour for the cost (0 = list price amortised over 5 years)")
@@ -182,11 +189,18 @@ class TrainingForm:
             ("restart", "Restart time", exact_spin(0.0, 10_000.0, 10.0, " min", step=5.0),
              "Minutes from a failure to training again (detect, replace, reload the checkpoint)"),
             ("checkpoint", "Checkpoint write", exact_spin(0.001, 1e7, 1000.0, " GB/s", step=100.0),
-             "Storage bandwidth a checkpoint (weights, master copy and optimizer: 14 bytes per parameter) is "
-             "written at; the interval is Young/Daly's optimum"))
+             "Storage bandwidth a checkpoint (Checkpoint size × parameters) is written at; the interval is "
+             "Young/Daly's optimum"),
+            # the flag's range (above 0, to 1,000); the box stops at 0.001, a checkpoint of next to nothing
+            ("checkpoint_bytes", "Checkpoint size", exact_spin(0.001, 1000.0, CHECKPOINT_BYTES_PER_PARAM,
+                                                               " bytes/param", step=1.0),
+             f"Bytes a checkpoint holds per model parameter (train --checkpoint-bytes-per-param); default "
+             f"{CHECKPOINT_BYTES_PER_PARAM:g}: bf16 weights (2), an fp32 master copy (4) and two fp32 Adam moments "
+             "(8). 2 for the weights alone; more with fp32 gradients or extra optimizer state"))
         for key, label, box, tip in reliability:
             e.add_row(form, key, label, box, tip)
-        self.mtbf_spin, self.restart_spin, self.ckpt_spin = (box for _key, _label, box, _tip in reliability)
+        self.mtbf_spin, self.restart_spin, self.ckpt_spin, self.ckpt_bytes_spin = (
+            box for _key, _label, box, _tip in reliability)
         column.addLayout(form)
 
         column.addWidget(section("Layout"))
@@ -228,7 +242,7 @@ class TrainingForm:
         column.addStretch(1)
 
         for w in [self.count_spin, self.tokens_spin, self.seq_spin, self.batch_spin, self.price_spin,
-                  self.mtbf_spin, self.restart_spin, self.ckpt_spin,
+                  self.mtbf_spin, self.restart_spin, self.ckpt_spin, self.ckpt_bytes_spin,
                   self.tp_spin, self.pp_spin, self.cp_spin, self.ep_spin, self.vpp_spin, self.mb_spin,
                   *self.custom_spins.values()]:
             w.valueChanged.connect(self.schedule)
@@ -355,6 +369,7 @@ class TrainingForm:
             "price_per_chip_hour": self.price_spin.value(),
             "mtbf_chip_hours": self.mtbf_spin.value(), "restart_min": self.restart_spin.value(),
             "checkpoint_write_gbps": self.ckpt_spin.value(),
+            "checkpoint_bytes_per_param": self.ckpt_bytes_spin.value(),
             "compare_chips": self.compare_button.selected(),
             "software": self.software_settings(),
             "version": DEFAULTS["version"],
@@ -405,6 +420,9 @@ class TrainingForm:
             self.mtbf_spin.setValue(float(s.get("mtbf_chip_hours") or 0.0))
             self.restart_spin.setValue(float(s.get("restart_min", DEFAULTS["restart_min"])))
             self.ckpt_spin.setValue(float(s.get("checkpoint_write_gbps") or DEFAULTS["checkpoint_write_gbps"]))
+            # (saved before the field existed: the study reads the default, 14)
+            self.ckpt_bytes_spin.setValue(float(s.get("checkpoint_bytes_per_param")
+                                                or DEFAULTS["checkpoint_bytes_per_param"]))
             self._apply_software(s.get("software"))
             compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
             self.compare_button.set_chips(self._chips.values(), compare or
