@@ -1220,6 +1220,7 @@ class MainWindow(QMainWindow):
         splitter = s.value("fleet/splitter", QByteArray(), type=QByteArray)
         if splitter is not None and not splitter.isEmpty():
             self.fleet_panel.splitter.restoreState(splitter)
+        restore_splitters(self.fleet_panel, "fleet")   # its Orders | Deliveries split too (QA)
         tab = s.value("window/area", 0, type=int)
         if 0 <= tab < self.tabs.count():
             self.tabs.setCurrentIndex(tab)

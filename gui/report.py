@@ -1099,7 +1099,7 @@ def refuse_existing(path: Path, force: bool) -> None:
 def write_report(store, panels: Mapping[str, object], scenario: str, params: dict | None,
                  out_path: str | os.PathLike, *, force: bool = False, plan: dict | None = None,
                  created: dt.datetime | None = None, partial: bool = False, progress=None,
-                 should_stop=None) -> ReportResult:
+                 should_stop=None, store_version: int | None = None) -> ReportResult:
     """Compute every panel, then write the PDF to `out_path` (atomically). Needs a QApplication.
 
     Raises UserError (naming the file) when it exists and `force` is false, or can't be written;
@@ -1130,7 +1130,8 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
     # the report reads the store over a minute or more (each view, then the orders, chips and
     # calibration): a change meanwhile made a PDF whose forecast had orders and whose plan and
     # orders table had none (QA). One that moved is refused, not written.
-    version = _store_version(store)
+    # (`store_version`: taken by the caller before it read the scenario and built the views)
+    version = store_version if store_version is not None else store_version_of(store)
     compute_all(panels, progress=progress, should_stop=should_stop)
     failed = not_computed(panels)
     if not partial:
@@ -1185,7 +1186,7 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
                                "forecast_run": _forecast_run(panels, failed),
                                "uncertainty_shares": _uncertainty_shares(panels, failed),
                                "compare_not_drawn": _compare_not_drawn(panels, failed)})
-    if _store_version(store) != version:
+    if store_version_of(store) != version:
         raise UserError(f"{store.path}: the database changed while the report was being made (another "
                         "window or program saved to it), so its parts would disagree; nothing was written: "
                         "make the report again")
@@ -1222,7 +1223,7 @@ def write_report(store, panels: Mapping[str, object], scenario: str, params: dic
     return ReportResult(path=out, pages=pages, charts=len(charts), sections=names, not_computed=failed)
 
 
-def _store_version(store) -> int | None:
+def store_version_of(store) -> int | None:
     """What moves when anything stored changes (None for a store that cannot say)."""
     count = getattr(store, "change_count", None)
     return count() if callable(count) else None

@@ -73,6 +73,11 @@ def _write(args, ctx, store, out: Path, signals) -> Output:
         if not getattr(store, "read_only", False):
             ensure_default_scenario(store)
         name = baseline_scenario(store)
+    # what the store holds from here on is what the whole report must read (an order imported
+    # while the views were built reached the orders table but not the forecast; QA)
+    from gui.report import store_version_of
+
+    version = store_version_of(store)
     params = store.scenario(name)["params"] if name else {}
     panels = build_offscreen_panels(store, name, should_stop=signals.requested)
     try:
@@ -83,7 +88,7 @@ def _write(args, ctx, store, out: Path, signals) -> Output:
 
         with terminal_progress(lambda fraction, message="": f"{fraction * 100:3.0f}% {message}") as progress:   # every view computed first: minutes on a big fleet
             result = write_report(store, panels, name or "", params, out, force=args.force, partial=args.partial,
-                                  progress=progress, should_stop=signals.requested)
+                                  progress=progress, should_stop=signals.requested, store_version=version)
         ctx.saved = f"{result.path} was written"
     finally:
         dispose_offscreen_panels(panels, app)

@@ -274,3 +274,32 @@ def test_a_views_splitters_are_restored(store, qtbot, qsettings_isolated):
     assert split.sizes() != moved
     restore_splitters(again, "standin")      # as a view is built
     assert split.sizes() == moved
+
+
+def test_the_fleet_views_orders_and_deliveries_split_is_restored(store, qtbot, qsettings_isolated):
+    """Only the Fleet view's vertical splitter came back; its Orders | Deliveries split did not (QA)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QSplitter
+
+    def horizontal(window):
+        return next(s for s in window.fleet_panel.findChildren(QSplitter) if s.orientation() == Qt.Orientation.Horizontal)
+
+    first = MainWindow(store)
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.waitExposed(first)
+    split = horizontal(first)
+    before = split.sizes()
+    split.setSizes([before[0] - 80, before[1] + 80])
+    moved = split.sizes()
+    assert moved != before
+    first.save_settings()
+    first.hide()
+    first.fleet_panel.detach()
+    second = MainWindow(store)
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.waitExposed(second)
+    assert horizontal(second).sizes()[0] == moved[0]   # (the other side takes what the window gives)
+    second.hide()
+    second.fleet_panel.detach()
