@@ -275,3 +275,25 @@ def test_every_other_chip_is_counted_in_the_skipped_rows_line(capsys, tmp_path, 
     warnings = _json.loads(capsys.readouterr().out)["warnings"]
     line = next(w for w in warnings if "row(s) for other chips" in w)
     assert line.startswith("263 row(s) for other chips (a100-sxm4-40gb, a100-sxm4-80gb, h100-sxm5-80gb and 1 more)")
+
+
+def test_a_chip_other_copies_calibrate_as_cannot_be_deleted_under_them(tmp_path):
+    """copy-c -> copy-b -> h100: `chips delete copy-b` left copy-c on generic factors with a note,
+    and the database's own chips export no longer imported (QA)."""
+    from engine.errors import UserError as _UserError
+    from engine.store import open_store as _open_store
+
+    store = _open_store(tmp_path / "chain.db")
+    try:
+        h100 = next(r for r in store.chip_rows() if r["id"] == "h100-sxm5-80gb")
+        for cid, target in (("copy-b", "h100-sxm5-80gb"), ("copy-c", "copy-b")):
+            store.db.table("chips").insert({**h100, "id": cid, "name": cid, "calibrate_as": target})
+        before = store.chip("copy-c").calibration
+        with pytest.raises(_UserError, match=r"chip 'copy-b': 'copy-c' take their calibration from it"):
+            store.delete_chip("copy-b")
+        assert store.chip("copy-c").calibration == before
+        store.delete_chip("copy-c")          # nothing takes from it: deleted
+        store.delete_chip("copy-b")          # and now copy-b may go
+        assert {"copy-b", "copy-c"}.isdisjoint(r["id"] for r in store.chip_rows())
+    finally:
+        store.close()

@@ -804,6 +804,17 @@ class Store:
         if count:
             raise UserError(f"chip '{chip_id}': {count} order(s) use it; delete those orders first")
         row = self._chip_row(chip_id)
+        # a copy whose calibrate_as names this chip takes its calibration through it: deleting it
+        # left that copy silently on generic factors (and its chips export no longer imported; QA).
+        # A catalog chip's packaged calibration still reaches its copies by its id.
+        from engine.catalog import reference_chips
+
+        if chip_id not in reference_chips():
+            takers = sorted(r["id"] for r in self.chip_rows()
+                            if r["id"] != chip_id and str(r.get("calibrate_as") or "").strip() == chip_id)
+            if takers:
+                raise UserError(f"chip '{chip_id}': {', '.join(repr(t) for t in takers)} take their calibration from "
+                                "it (calibrate_as); point their calibrate_as at another chip first")
         calibration = list(self.db.table(CALIBRATION).rows_where("chip_id = ?", [chip_id]))
         with self.db.atomic():
             self.db.table(CALIBRATION).delete_where("chip_id = ?", [chip_id])
