@@ -376,6 +376,15 @@ class FieldErrors:
     def label(self, key: str) -> QLabel:
         return self._labels[key]
 
+    def name(self, key: str, caption: str) -> None:
+        """The caption of a field shown without an error row (a check box's own text)."""
+        self._captions[key] = caption
+
+    def caption_of(self, key: str) -> str | None:
+        """The field's caption in the form ("TP", "Expert TP"); None when it has none here. The
+        Edit menu names an edit by it ("Software: Expert TP", not "software: expert tp")."""
+        return self._captions.get(key)
+
     def set(self, key: str, message: str) -> None:
         label = self._labels[key]
         label.setText(message)

@@ -267,6 +267,7 @@ class TrainingForm:
             box.setChecked(SOFTWARE_DEFAULTS[name])
             box.toggled.connect(self.schedule)
             self.software_checks[name] = box
+            self.errors.name(name, caption.replace("&", ""))
             form.addRow(box)
         self.schedule_combo = combo([("1F1B (interleaved if VPP > 1)", "1f1b"), ("Zero bubble (ZB-H1)", "zero-bubble"),
                                      ("DualPipe", "dualpipe")])

@@ -64,7 +64,7 @@ def changed_fields(old: dict, new: dict, prefix: tuple = ()) -> list[tuple]:
     return out
 
 
-def edited_names(old: dict, new: dict, labels: dict[str, str]) -> list[str]:
+def edited_names(old: dict, new: dict, labels: dict[str, str], caption_of=None) -> list[str]:
     """What an edit changed, in the form's words: the panel's `STATE_LABELS` for its inputs
     ("Chip count", not "num chips"); inside a nested input without a label of its own (the
     Forecast's demand, a vendor's uncertainty), each changed field as Compare names it."""
@@ -80,7 +80,8 @@ def edited_names(old: dict, new: dict, labels: dict[str, str]) -> list[str]:
         elif key in labels and isinstance(a, dict) and isinstance(b, dict):
             # a labelled group: the group and its fields ("Software: dropout"), so two edits in
             # one group read as two steps in the Edit menu
-            fields = [path_words(list(path), {}) for path in changed_fields(a, b)]
+            fields = [(caption_of(path[-1]) if caption_of else None) or path_words(list(path), {})
+                      for path in changed_fields(a, b)]
             names.append(f"{labels[key]}: {', '.join(fields)}" if fields else labels[key])
         else:
             names.append(labels.get(key) or path_words([key], {}))
@@ -110,7 +111,9 @@ class FormEditCommand(QUndoCommand):
 
     @staticmethod
     def _text(watcher: "FormUndoWatcher", old: dict, new: dict) -> str:
-        names = edited_names(old, new, dict(getattr(watcher.panel, "STATE_LABELS", {})))
+        errors = getattr(watcher.panel, "errors", None)   # the form's captions of its fields, where it has them
+        names = edited_names(old, new, dict(getattr(watcher.panel, "STATE_LABELS", {})),
+                             getattr(errors, "caption_of", None))
         shown = ", ".join(names[:3]) + ("…" if len(names) > 3 else "")
         return f"Edit {watcher.title}: {shown}"
 

@@ -887,7 +887,9 @@ def test_quick_edits_of_two_fields_in_one_group_stay_two_steps(window, qtbot):
     QApplication.processEvents()
     overlap.setChecked(not was_overlap)      # well inside the merge window
     qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 2)
-    assert window.undo_stack.text(depth) != window.undo_stack.text(depth + 1)
+    # each step named by the field's caption in the form, not its key ("grad overlap"; QA)
+    assert window.undo_stack.text(depth) == f"Edit Training: Software: {dropout.text().replace('&', '')}"
+    assert window.undo_stack.text(depth + 1) == f"Edit Training: Software: {overlap.text().replace('&', '')}"
     window.undo_stack.undo()
     assert (dropout.isChecked(), overlap.isChecked()) == (not was_dropout, was_overlap)
     window.undo_stack.undo()

@@ -67,7 +67,7 @@ def test_an_expert_tp_edit_is_undoable(window, qtbot):
     depth = window.undo_stack.count()
     panel.expert_tp_spin.setValue(2)
     qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 1)
-    assert window.undo_stack.text(depth) == "Edit Training: Software: expert tp"
+    assert window.undo_stack.text(depth) == "Edit Training: Software: Expert TP"
     assert panel.scenario_state()["software"]["expert_tp"] == 2
     window.undo_stack.undo()
     QApplication.processEvents()
