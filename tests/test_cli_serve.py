@@ -181,12 +181,14 @@ def test_requests_are_the_whole_deployments_split_over_its_replicas(capsys):
 
 def test_an_overloaded_server_reads_its_capacity_whatever_the_rate(capsys):
     """QA: past saturation, output tokens/s went 3,428 / 2,867 / 3,294 at 16 / 32 / 64 requests/s
-    (read over a queue still forming); throughput saturates: flat, at the offline rate."""
+    (read over a queue still forming); throughput saturates: flat, at the offline rate (what the
+    queue says was served over 2,000 requests: within 4% of 16,000 requests' 4,790; over 1,000
+    the batch fills for a quarter of the run and reads 5,072 / 4,486 / 4,498)."""
     rates = {}
     for rate in ("30", "60", "120"):
-        assert main(LOAD + ["--request-rate", rate, "--requests", "1000"]) == 0
+        assert main(LOAD + ["--request-rate", rate, "--requests", "2000"]) == 0
         rates[rate] = json.loads(capsys.readouterr().out)["output_tokens_per_s_per_chip"]
-    assert main(LOAD + ["--offline", "--requests", "1000"]) == 0
+    assert main(LOAD + ["--offline", "--requests", "2000"]) == 0
     offline = json.loads(capsys.readouterr().out)["output_tokens_per_s_per_chip"]
     assert max(rates.values()) / min(rates.values()) < 1.04
     for value in rates.values():

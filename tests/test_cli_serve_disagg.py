@@ -56,7 +56,8 @@ def test_a_load_beyond_the_prefill_pool_reads_its_steady_window_not_the_drain():
         run = run_load(cm, sched, Workload("poisson", 1024, 256, requests=requests, request_rate=60.0), CHIPS, pool)
         whole = requests * 256 / run.sim.makespan_s / CHIPS
         assert not run.sim.keeps_up
-        assert whole < run.output_tokens_per_s_per_chip <= pool_rate * 1.001
+        # (the queue's reading, up to 1% over what the pool prefills over 2,000 requests)
+        assert whole < run.output_tokens_per_s_per_chip <= pool_rate * 1.01
     assert run.output_tokens_per_s_per_chip == pytest.approx(pool_rate, rel=0.02)
 
 

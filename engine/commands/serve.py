@@ -176,7 +176,7 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
     """The same load with prompts on separate prefill instances (engine.serving.capacity); its
     notes (overload, NICs too busy for the KV transfers) go to `notes`."""
     from engine.serving.capacity import attention_ranks, kv_transfer_sides_s_per_token, simulate_disaggregated
-    from engine.studies_serving import overload_verdict
+    from engine.serving.run_reading import open_loop_verdict
 
     instances = args.prefill_instances or 1
     run = simulate_disaggregated(inputs, prefill_tp=args.prefill_tp, prefill_instances=instances,
@@ -227,18 +227,24 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
                          f"replica x {out['kv_transfer_ms_per_request']:,.1f} ms{over}): they queue, in TTFT and "
                          "queue_ms")
         share = out["output_tokens_per_s_per_chip"] / (float(args.request_rate) * mean_out / float(out["chips"]))
+        if busy > 1.0 and share > 1.0 / busy:
+            # NICs that need more than their time move 1 / busy of the prompts' KV per second, however
+            # little of their queue a finite run shows: no more than that share is served
+            for key in ("output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip"):
+                out[key] *= (1.0 / busy) / share
+            share = 1.0 / busy
         out["served_share_of_offered"] = share
-        # the aggregated run's test (`overload_verdict`: a queue that grows through the run), or NICs that
-        # need more than their time: their queue grows without end, however long the run (104% busy
-        # read "overloaded: false" while TTFT p50 went 9.4 s -> 47 s from 2,000 to 8,000)
-        grows, served, out["served_share_from_queue_growth"] = overload_verdict(run.sim, rate, share)
+        # the aggregated run's rule (`open_loop_verdict`: under OVERLOAD_SHARE of the load served), or NICs
+        # that need more than their time: their queue grows without end, however long the run, which no
+        # noise band covers (104% busy read "overloaded: false" while TTFT p50 went 9.4 s -> 47 s from
+        # 2,000 to 8,000)
+        grows, out["served_share_from_queue_growth"] = open_loop_verdict(run.sim, rate, share)
         out["overloaded"] = grows or busy > 1.0
         if out["overloaded"]:
             binds = _disaggregated_binds(run.sim, busy, send_busy > recv_busy)
             out["bound_by"] = binds[0]
-            said = (f"{args.request_rate:g} requests/s offered, about {served * args.request_rate:.3g} served "
-                    f"({served:.0%}" + ("" if served == share else ", read off the queue's growth") +
-                    "); the queue grows through the run" if grows else
+            said = (f"{args.request_rate:g} requests/s offered, about {share * args.request_rate:.3g} served "
+                    f"({share:.0%}); the queue grows through the run" if grows else
                     "the KV transfers' queue grows without end (the NICs' time is short)")
             notes.append(f"disaggregated: overloaded: {said}, so TTFT grows with --requests: {binds[1]}")
     return out
@@ -354,8 +360,8 @@ def run(args, ctx) -> Output:
     from engine.inference import (ServingInputs, _tp_choices, batch_text, best_layouts, check_dtypes, default_kv_dtype,
                                   evaluate_serving, slo_capacity)
     from engine.studies import chips_for_demand
-    from engine.studies_serving import OVERLOAD_SHARE, overload_verdict
     from engine.serving.capacity import DEFAULT_REQUESTS
+    from engine.serving.run_reading import open_loop_verdict
     from engine.serving.families import (blank_engine_note, budget_problem, engine_chip_problem, engine_family,
                                          known_engine, limit_factors)
 
@@ -863,11 +869,9 @@ def run(args, ctx) -> Output:
         offered = float(args.request_rate) * mean_out / float(data["chips"])
         share = float(data["output_tokens_per_s_per_chip"]) / offered
         data["served_share_of_offered"] = share
-        # overloaded (`overload_verdict`): the throughput falls short and the queue grows through the run
-        # (a short run's throughput read low on its drain alone: 16 requests/s over 64 chips, 31
-        # requests a replica, "87% served" with 4 ms of queueing), or the queue's own growth says
-        # the deployment serves under OVERLOAD_SHARE of the load
-        over, said, from_queue = overload_verdict(res.simulation, float(args.request_rate) / max(replicas, 1), share)
+        # overloaded (`open_loop_verdict`): under OVERLOAD_SHARE of the load served, the share the
+        # throughput was read at (off the queue's growth)
+        over, from_queue = open_loop_verdict(res.simulation, float(args.request_rate) / max(replicas, 1), share)
         data["overloaded"] = over
         data["served_share_from_queue_growth"] = from_queue
         if data["overloaded"]:
@@ -875,14 +879,11 @@ def run(args, ctx) -> Output:
                     "lower --request-rate, or give --ttft-ms/--tpot-ms for the load that meets them")
             if capped_by_engine:   # more seats would serve more: the KV cache holds more sequences
                 what += f", or raise --max-num-seqs (the KV cache holds {res.max_concurrency // max(replicas, 1):,})"
-            read = ("" if said == share else
-                    f", read off the queue's growth: the steady window's throughput, within its {1 - OVERLOAD_SHARE:.0%} "
-                    "noise, reads the whole load")
             # TPOT does not rise with the offered load past this point (QA: 94.4 -> 88.7 ms from 1.5 to 6
             # requests/s at a batch of 42 both times): the served requests run at the full batch whatever
             # waits behind them
-            notes.append(f"overloaded: {args.request_rate:g} requests/s offered, about {said * args.request_rate:.3g} "
-                         f"served ({said:.0%}{read}); the queue grows through the run, so TTFT and end-to-end latency "
+            notes.append(f"overloaded: {args.request_rate:g} requests/s offered, about {share * args.request_rate:.3g} "
+                         f"served ({share:.0%}); the queue grows through the run, so TTFT and end-to-end latency "
                          f"grow with --requests ({data.get('simulated_requests', '?'):,} simulated): {what}; TPOT is "
                          f"the full batch's ({batch_text(res.running_batch)} running): it does not grow with the load")
     if untargeted:

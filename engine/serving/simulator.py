@@ -15,9 +15,9 @@ configuration (`families.SchedulerConfig`), not the code. Each step the schedule
 3. prices the step with `StepCostModel.step_s` for that exact mix and advances the clock.
 
 Arrivals: offline (all at t=0), closed loop (C clients; each sends its next request when the
-previous one finishes) or open loop (Poisson at a rate; throughput is read between the first
-completion and the last arrival, the steady window an MLPerf Server run measures). Lengths are
-fixed or log-normal with a given mean and coefficient of variation (seeded).
+previous one finishes) or open loop (Poisson at a rate: the offered load, or the share of it the
+run's queue says it served when it falls behind; `run_reading` reads every mode's throughput).
+Lengths are fixed or log-normal with a given mean and coefficient of variation (seeded).
 
 Closed-loop benchmark protocol (`Workload.warmup`, `Workload.ramp_s`): the first `warmup`
 requests run but are left out of every figure (the per-request arrays, and the throughput window,
@@ -63,13 +63,12 @@ import numpy as np
 from engine.errors import UserError
 from engine.serving.cost_model import StepCostModel
 from engine.serving.families import SchedulerConfig
+# the run's throughput reading lives in run_reading; its names stay importable from here
+from engine.serving.run_reading import (OVERLOAD_SHARE, RunTrace, read_throughput,  # noqa: F401
+                                        served_share_from_queue)
 
 ARRIVAL_MODES = ("offline", "closed", "poisson")
 MAX_RUN_STEPS = 8192
-STEADY_SKIP = 0.25    # Poisson: share of the window left out as the ramp when the whole window reads short
-# an open loop serving less of its offered load than this is overloaded: the steady window's own
-# Poisson noise band (`SimResult.keeps_up`); `served_share_from_queue` is held to it too
-OVERLOAD_SHARE = 0.97
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ class SimResult:
     tpot_s: np.ndarray                # per request with >= 2 output tokens
     e2e_s: np.ndarray
     queue_s: np.ndarray               # arrival -> first scheduled
-    output_tokens_per_s: float        # whole instance, steady window
+    output_tokens_per_s: float        # whole instance (`run_reading.read_throughput`)
     total_tokens_per_s: float
     kv_time_s: np.ndarray             # KV utilisation over time (end of each step or run)
     kv_used_frac: np.ndarray
@@ -109,14 +108,15 @@ class SimResult:
     makespan_s: float
     input_lens: np.ndarray
     output_lens: np.ndarray
-    # Poisson: the steady window served the offered load (within 3%); False: the server fell
-    # behind, its queue grows with the run and so do its latency percentiles
+    # Poisson: the run served at least OVERLOAD_SHARE of the offered load, read off its queue
+    # (`run_reading`); False: the server fell behind, its queue grows with the run and so do its
+    # latency percentiles
     keeps_up: bool = True
     # requests in the figures whose drawn lengths were capped to the context window (`cap_to_context`)
     capped_requests: int = 0
     # seconds of the window the throughput was read over (the makespan when the whole run);
     # closed loop: 0 when no request was sent while every client was busy (a ramp as long as
-    # the run), the figure then the whole run's, ramp and drain included
+    # the run), the figure then read from t = 0, the ramp included
     window_s: float = math.nan
     # peak KV use: the fullest the cache got, read before finished sequences free their blocks
     # (kv_used_frac samples after each step or run, when they have: it misses the peak)
@@ -592,7 +592,6 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     ramp_done = (0.0, 0)                      # closed loop: the same when the last client started
     first_done: tuple[float, int] | None = None     # (time, output tokens) at the first completion
     last_arrival = (0.0, 0)                   # Poisson: the same when the last request arrived
-    out_at_arrival = [0] * N                  # Poisson: output tokens produced when request i arrived
     busy_run_sum = 0.0                        # integral of running-set size over time
     dec_time = 0.0
     dec_steps = 0
@@ -684,7 +683,6 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             while ptr < N and arr[ptr] <= t:
                 if pool_first:
                     out_tokens += 1                # its first token, computed by the prefill pool
-                out_at_arrival[ptr] = out_tokens
                 if pre_finished[ptr]:
                     first[ptr] = finish_t[ptr] = arr[ptr]
                     finished += 1
@@ -951,71 +949,13 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     multi = (lout_a > 1) & kept
     tpot = (finish_a[multi] - first_a[multi]) / (lout_a[multi] - 1)
     # disaggregated: the waits for a prefill instance and the NICs too, so a queue that forms
-    # anywhere on the way reads as one (`_queue_grows`)
+    # anywhere on the way reads as one (`run_reading.served_share`)
     queue = (np.asarray(sched_t) - np.asarray(arr) + pool_wait_a)[kept]
-    # Output tokens/s. Every mode's first request arrives at t = 0. Closed loop: while every
-    # client is busy (from the last client's start, or the end of the warm-up if later), up to
-    # the last request's arrival (the tail has fewer clients). Offline: over the makespan.
-    # Poisson: see below (the whole run when it is too short for a window).
-    t0, n0 = 0.0, 0
-    t1, n1 = t, out_tokens
-    window_s = math.nan
-    if closed and issued > min(int(w.concurrency or 1), N):
-        t0, n0 = max(after_warmup, ramp_done)
-        t1, n1 = last_issue
-        if t1 <= t0:                          # no request sent after the warm-up and the ramp
-            t0, n0 = 0.0, 0
-            window_s = 0.0                    # said by the caller (serve's note)
-    if window_s != 0.0:
-        window_s = t1 - t0
-    out_rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
-    keeps_up = True
-    if w.mode == "poisson" and first_done is not None and last_arrival[0] - first_done[0] >= 0.5 * last_arrival[0]:
-        # Poisson: the steady window between the first completion (the ramp from an empty server
-        # is over) and the last arrival (the drain begins). Over the whole run the empty start
-        # and the drained end count against a server that keeps up; MLPerf Server reports the
-        # steady rate. A server whose window keeps within 3% of the offered load (the window's
-        # own Poisson noise) serves the offered load, reported exactly so that a faster server
-        # never reads slower. One that falls behind serves its backlog at full batch to the end:
-        # the whole run is its capacity (its window, a queue still forming, read 3,428 / 2,867 /
-        # 3,294 tokens/s at 16 / 32 / 64 requests/s where the run gives 3,328 / 3,293 / 3,294).
-        # Runs too short for a window (arrivals end within two request lifetimes) keep the
-        # whole-run figure.
-        #
-        # Disaggregated (a prefill pool): the decode instance's arrivals are the prompts the pool
-        # has finished, their first tokens counted as they arrive (the pool computed them), so the
-        # window reads every output token, as the offered figure counts them. One that falls
-        # behind (usually its prefill pool) keeps its window figure: the whole run would add a
-        # full request lifetime of decode drain, an emptying batch after the last prompt (12%
-        # of a 2,000-request run at 1,024/256 on 8 x H100: 443 tokens/s per chip where the
-        # window served 480).
-        t0, t1 = first_done[0], last_arrival[0]
-        window_s = t1 - t0
-        window = (last_arrival[1] - first_done[1]) / (t1 - t0)
-        offered = float(w.request_rate or 0.0) * float(lout_a.mean())
-        keeps_up = window >= OVERLOAD_SHARE * offered
-        out_rate = offered if keeps_up else (window if pool_first else out_tokens / t)
-        if not keeps_up and not pool_first:
-            # The window still holds the ramp: tokens in flight build up from an empty server over
-            # the longest requests' lifetimes, which spread lengths make long (CV 1 at 1,024/256
-            # on 8 x H100: the window read 91% of a load the server kept up with, over 8,000
-            # requests 100%). So read it again from a quarter in; that still short of 97% is a
-            # server falling behind. One that served 90% of the load there with no queue growing
-            # (`_queue_grows`, serve's and the SLO search's test) reads that late window, not the
-            # whole run, whose drain, a few long requests in an emptying batch, read 79% of that
-            # load beside "not overloaded". Further behind, the whole run (see above): a running
-            # set that absorbs the backlog (up to max_num_seqs) grows its batch through the
-            # window, which then read 13,378 tokens/s at twice MLPerf-like saturation (CV 0.9)
-            # where the run and the offline rate read 8,900.
-            k = int(np.searchsorted(arr_a, t0 + STEADY_SKIP * (t1 - t0)))
-            tk = float(arr_a[k]) if k < N else t1
-            if t1 > tk:
-                late = (last_arrival[1] - out_at_arrival[k]) / (t1 - tk)
-                keeps_up = late >= OVERLOAD_SHARE * offered
-                if keeps_up:
-                    out_rate = offered
-                elif late >= 0.9 * offered and not _queue_grows(queue):
-                    out_rate = max(late, out_rate)
+    out_rate, keeps_up, window_s = read_throughput(RunTrace(
+        mode=w.mode, makespan_s=t, out_tokens=out_tokens, output_lens=lout_a, queue_s=queue,
+        request_rate=float(w.request_rate or 0.0), concurrency=int(w.concurrency or 1), issued=issued,
+        after_warmup=after_warmup, ramp_done=ramp_done, last_issue=last_issue, first_done=first_done,
+        last_arrival=last_arrival))
     mean_in = float(lin_a.mean())
     mean_out = float(lout_a.mean())
     return SimResult(
@@ -1028,41 +968,6 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         window_s=float(window_s), kv_peak_frac=kv_peak * kv_scale,
         prefill_wait_s=None if prefill_wait_a is None else prefill_wait_a[kept],
         transfer_wait_s=None if nic_wait_a is None else nic_wait_a[kept])
-
-
-def _queue_grows(queue_s: np.ndarray) -> bool:
-    """The last quarter of the requests (by arrival) waited over twice the first quarter and 0.1 s
-    more: a queue that grows through the run (engine.commands.serve and capacity._overloaded use
-    the same test)."""
-    q = np.asarray(queue_s, dtype=float)
-    if q.size < 20:
-        return False
-    k = q.size // 4
-    return float(np.nanmean(q[-k:])) > 2.0 * float(np.nanmean(q[:k])) + 0.1
-
-
-def served_share_from_queue(sim, rate_per_replica: float) -> float | None:
-    """The share of the offered load served, read off how fast the queue grows: None unless the
-    wait rises through the last three quarters of the requests (by arrival), quarter by quarter
-    and by more than 0.1 s. A deployment that serves mu of lambda requests/s starts the request
-    that arrives at t at about t x lambda / mu, so its wait grows by lambda / mu - 1 seconds per
-    second of arrivals: the share is 1 / (1 + growth). The first quarter is left out (the batch
-    fills from empty there), and so is a wait that rose and fell again, a stable queue's excursion
-    (Llama 3 70B on 8 H20 at 95% of saturation, CV 1 lengths: 0.8, 3.0, then 1.3 s). Here, below
-    `fleetcast serve` and the SLO search, so both call the same run overloaded."""
-    q = np.asarray(getattr(sim, "queue_s", []), dtype=float)
-    if q.size < 20 or not rate_per_replica > 0:
-        return None
-    k = q.size // 4
-    parts = [q[i * k:(i + 1) * k] for i in (1, 2, 3)]
-    parts = [p[np.isfinite(p)] for p in parts]   # a request never scheduled has no wait
-    if any(p.size == 0 for p in parts):
-        return None
-    second, third, fourth = (float(p.mean()) for p in parts)
-    if not (second <= third <= fourth and fourth - second > 0.1):
-        return None
-    growth = (fourth - second) / (2 * k / rate_per_replica)   # the quarters' centres, 2k arrivals apart
-    return 1.0 / (1.0 + growth)
 
 
 def percentiles(x: np.ndarray) -> dict:

@@ -16,11 +16,11 @@ CHIPS = reference_chips()
 MODELS = reference_models()
 
 
-def _sim_70b(rate: float, seed: int):
+def _sim_70b(rate: float, seed: int, requests: int = 2000):
     inp = _base_inputs(MODELS["llama3-70b"], CHIPS["h100-sxm5-80gb"], input_len=1024, output_len=256, tp=8, ep=1,
                        weight_dtype="bf16", kv_dtype="bf16", engine="", factors=None)
     cm = cost_model_for(inp)
-    w = Workload("poisson", 1024, 256, requests=2000, request_rate=rate, input_spread=1.0, output_spread=1.0,
+    w = Workload("poisson", 1024, 256, requests=requests, request_rate=rate, input_spread=1.0, output_spread=1.0,
                  seed=seed, context_len=8192)
     sim = simulate(cm, scheduler_of(inp, cm), w)
     return sim, rate * float(sim.output_lens.mean())
@@ -37,8 +37,11 @@ def test_a_sustained_load_with_spread_lengths_is_not_read_off_its_drain():
 
 
 def test_a_server_falling_behind_still_reads_short_of_the_offered_load():
-    sim, offered = _sim_70b(20.0, 1)
-    assert not sim.keeps_up and sim.output_tokens_per_s < 0.8 * offered
+    """20 requests/s where about 18 are served (16,000 requests read 89.6%): over 8,000 requests
+    the queue rises all run and reads 88%. (Over 2,000 it has barely formed: the running set takes
+    the excess in, and the run reads 98.6%, within the noise band.)"""
+    sim, offered = _sim_70b(20.0, 1, requests=8000)
+    assert not sim.keeps_up and sim.output_tokens_per_s < 0.95 * offered
 
 
 @pytest.mark.parametrize("ttft_ms", [2000.0, 600000.0])
