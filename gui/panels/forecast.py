@@ -35,8 +35,9 @@ from gui.panels.base import mark_stale
 from gui.panels.forecast_allocation import allocation_chips, fill_allocation, serve_on_from
 from gui.panels.forecast_charts import WAITING_NOTICE, ForecastCharts
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
-    FORECAST_STATE_LABELS, STALE_FORECAST_NOTE, ForecastOutcome, ForecastRequest, compute_forecast, figure_text, first_shortfall_month,
-    fit_left_axis, key_figures, mark_steady_fields, own_run_context, same_inputs, throughput_key,
+    FORECAST_STATE_LABELS, NOT_RUN_PREFIX, STALE_FORECAST_NOTE, ForecastOutcome, ForecastRequest, compute_forecast, figure_text,
+    first_shortfall_month, fit_left_axis, key_figures, last_job_start, mark_steady_fields, not_run_text, own_run_context,
+    same_inputs, throughput_key, validation_fields,
 )
 __all__ = ["ForecastPanel", "ForecastOutcome", "ForecastRequest", "compute_forecast", "figure_text",
            "first_shortfall_month", "fit_left_axis", "key_figures", "throughput_key"]
@@ -224,22 +225,15 @@ class ForecastPanel(QWidget):
             w.setMinimumWidth(50)
             user_row.addWidget(w)
         demand_form.addRow("P10/P50/P90", user_row)
-        demand_form.addRow("Fit error floor", self.sigma_floor_spin)
-        demand_form.addRow("Ceiling", self.ceiling_spin)
-        demand_form.addRow("Mix uncertainty", self.mix_sigma_spin)
-        demand_form.addRow("Throughput error", self.throughput_sigma_spin)
-        demand_form.addRow("Serving efficiency", self.serving_eff_spin)
-        demand_form.addRow("Peak / average", self.peak_spin)
-        demand_form.addRow("Demand scale", self.scale_spin)
-        demand_form.addRow("Input per request", self.input_tokens_spin)
-        demand_form.addRow("Output per request", self.output_tokens_spin)
-        demand_form.addRow("Prefix-cache hits", self.prefix_spin)
-        demand_form.addRow("Serving model", self.model_combo)
-        demand_form.addRow("Report in chips of", self.unit_chip_combo)
-        demand_form.addRow("TTFT target", self.ttft_spin)
-        demand_form.addRow("TPOT target", self.tpot_spin)
-        demand_form.addRow("Targets hold for", self.pct_combo)
-        demand_form.addRow("Length spread (CV)", self.spread_spin)
+        for label, field in (("Fit error floor", self.sigma_floor_spin), ("Ceiling", self.ceiling_spin),
+                             ("Mix uncertainty", self.mix_sigma_spin), ("Throughput error", self.throughput_sigma_spin),
+                             ("Serving efficiency", self.serving_eff_spin), ("Peak / average", self.peak_spin),
+                             ("Demand scale", self.scale_spin), ("Input per request", self.input_tokens_spin),
+                             ("Output per request", self.output_tokens_spin), ("Prefix-cache hits", self.prefix_spin),
+                             ("Serving model", self.model_combo), ("Report in chips of", self.unit_chip_combo),
+                             ("TTFT target", self.ttft_spin), ("TPOT target", self.tpot_spin),
+                             ("Targets hold for", self.pct_combo), ("Length spread (CV)", self.spread_spin)):
+            demand_form.addRow(label, field)
         dtype_row = QHBoxLayout()
         dtype_row.addWidget(QLabel("weights"))
         dtype_row.addWidget(self.weight_dtype, 1)
@@ -302,7 +296,8 @@ class ForecastPanel(QWidget):
         return context
 
     def chart_export_context(self, chart_key: str) -> dict:   # the tornado and shares made their own runs
-        return own_run_context(chart_key, self.export_context(), self.view.tornado, self.view.shares)
+        return own_run_context(chart_key, self.export_context(), self.view.tornado, self.view.shares,
+                               self.view.completion_base)
 
     def charts(self) -> dict[str, PlotPanel]:
         return self.view.charts()
@@ -330,7 +325,8 @@ class ForecastPanel(QWidget):
             return
         self._show(outcome)
         if self.view.tornado is None:  # exports carry the tornado too (500 trials a run, ~1 s)
-            self.view.draw_tornado(tornado(outcome.inputs, self._sensitivity_month(), trials=500, chip_names=self._chip_names))
+            self.view.draw_tornado(tornado(outcome.inputs, self._sensitivity_month(), trials=500, chip_names=self._chip_names),
+                                   last_job_start(outcome.inputs))
 
     def _sensitivity_month(self) -> dt.date:
         from engine.forecast_sensitivity import sensitivity_month
@@ -533,6 +529,8 @@ class ForecastPanel(QWidget):
             self._debounce.start()
         else:
             self.check_current()
+            if self.progress_bar.format().startswith(NOT_RUN_PREFIX) and self._validate(self.scenario()):
+                self._say_not_run()   # fixed: the bar no longer asks for it
 
     def _shown_for(self) -> ForecastRequest | None:
         return getattr(self, "_shown_request", None)
@@ -558,33 +556,30 @@ class ForecastPanel(QWidget):
         problems += [f"Cut-offs: {e}" for e in self.policy_editor.errors()]
         study_problems = supply_problems(ForecastStudy(sc).problems(), sc)  # the engine's checks and words
         problems += [p.message for p in study_problems]
-        unc = self.unc_editor.fields()
-        fields = {"uncertainty.fraction": unc["fraction"], "uncertainty.delay": unc["delay"],
-                  "growth": (self.growth_spin, self.growth_p10, self.growth_p50, self.growth_p90),
-                  "growth_model": (self.growth_model,), "sigma_floor": (self.sigma_floor_spin,),
-                  "ceiling": (self.ceiling_spin,), "curve": (self.curve_kind,), "peak": (self.peak_spin,),
-                  "scale": (self.scale_spin,), "mix_sigma": (self.mix_sigma_spin,),
-                  "throughput_sigma": (self.throughput_sigma_spin,), "ttft": (self.ttft_spin,),
-                  "serving_efficiency": (self.serving_eff_spin,),
-                  "training_efficiency": (self.training_goodput_spin,),
-                  "tpot": (self.tpot_spin,), "input": (self.input_tokens_spin,), "output": (self.output_tokens_spin,),
-                  "prefix": (self.prefix_spin,), "slo_percentile": (self.pct_combo,),
-                  "length_spread": (self.spread_spin,), "growth_multiplier": (self.growth_multiplier_spin,),
-                  "months": (self.months_spin,), "trials": (self.trials_spin,), "seed": (self.seed_spin,),
-                  "start": (self.start_edit,), **self.supply_editor.fields(),
-                  **{f"share.{chip}": (spin,) for chip, spin in self._share_spins.items()}}
+        fields = validation_fields(self)
         flagged = set()
         for problem in study_problems:
             flagged.update(fields.get(problem.field, ()))
         for widgets in fields.values():
             for w in widgets:
                 w.setStyleSheet("border: 1px solid #c0392b;" if w in flagged else "")
+        self._problems = problems
+        self.view.show_not_run(not_run_text(problems)[0][len(NOT_RUN_PREFIX):])   # the waiting charts say it too
         if problems:
             self.validation_label.setText("Fix before running: " + "; ".join(problems))
             self.validation_label.show()
             return False
         self.validation_label.hide()
         return True
+
+    def _say_not_run(self) -> None:
+        """The bar says why nothing runs (it stayed at a cancelled run's "Estimating … 2%"); once
+        fixed, that the form may run again (or that the result shown is out of date)."""
+        text, tip = not_run_text(getattr(self, "_problems", []), not self._model_names)
+        stale = self.result is not None and not self.check_current()
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat(text or ("Out of date: Run forecast to update" if stale else "Ready: press Run forecast"))
+        self.progress_bar.setToolTip(tip)
 
     def _models_missing(self) -> bool:
         """No model preset stored: one hint, on the banner and the empty charts (not each id "is not a preset")."""
@@ -622,7 +617,7 @@ class ForecastPanel(QWidget):
         if request is None:
             self.runner.cancel(emit=False)  # a run of older inputs would only show what no longer holds
             self._on_busy(False)
-            self.check_current()            # and the result on screen is for other inputs
+            self._say_not_run()             # and the result on screen, if any, is for other inputs
             return None
         return self.runner.start(compute_forecast, request)
 
@@ -638,6 +633,7 @@ class ForecastPanel(QWidget):
         if busy:
             self.progress_bar.setValue(0)
             self.progress_bar.setFormat("Starting…")
+            self.progress_bar.setToolTip("")   # (a "Not run" bar's problems)
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress_bar.setValue(int(round(fraction * 100)))
@@ -665,10 +661,11 @@ class ForecastPanel(QWidget):
         inputs, names = replace(self.inputs, scenario=self.scenario()), dict(self._chip_names)
         month = self._sensitivity_month()
         self.view.sensitivity_label.setText("Computing the sensitivity…")
+        self._tornado_job_start = last_job_start(inputs)   # its completion's base counts from this job's start
         return self.sensitivity_runner.start(lambda progress=None, should_stop=None: tornado(inputs, month, chip_names=names))
 
     def _on_sensitivity(self, result) -> None:
-        self.view.draw_tornado(result)
+        self.view.draw_tornado(result, getattr(self, "_tornado_job_start", None))
 
     def _on_store_changed(self, *_):
         self._read_store()

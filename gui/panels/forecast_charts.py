@@ -20,12 +20,14 @@ from engine.fleet import add_months
 from engine.studies_forecast import file_percent_text, forecast_job_table, forecast_monthly_table, prob_percent_text
 from gui import style
 from gui.panels.base import with_names
-from gui.panels.forecast_common import (NamedAxisChart, counts_from_zero, figure_text, first_shortfall_month,
-                                        fit_left_axis, legend_top_right)
+from gui.panels.forecast_common import (NamedAxisChart, NamedAxisMixin, counts_from_zero, figure_text,
+                                        first_shortfall_month, fit_left_axis, legend_top_right)
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel, format_number, to_timestamps, percent_y_range
 
 WAITING_NOTICE = "The forecast fills this chart when it has run (it runs as you edit, or press Run forecast)"
+# the same chart while the form holds a value the forecast refuses: neither way runs it until it is fixed
+NOT_RUN_NOTICE = "The forecast fills this chart once it can run: fix {what} (left)"
 # Up to this many months a line gets a marker at each month and the date axis a month either
 # side: one month drew nothing (a line of one point, a band of no width) on a 1970-2020 axis.
 SHORT_HORIZON_MONTHS = 3
@@ -33,7 +35,7 @@ SUMMARY_LINES_SHOWN = 7   # the summary's lines in view; the rest scrolls
 SUMMARY_PADDING_PX = 18   # its box's padding and border, which heightForWidth leaves out
 
 
-class _ProbabilityChart(PlotPanel):
+class _ProbabilityChart(NamedAxisChart):
     """P(meet) by month. Its data (the chart's CSV, Export's forecast_prob_meet_demand.csv) is in
     percent to 2 decimals as the monthly table and `fleetcast forecast --format csv` write it: the
     raw floats read 99.9 and 33.333333333333336 beside their 99.90 and 33.33."""
@@ -51,10 +53,9 @@ def _mark_months(line, name: str, months_count: int) -> None:
 
 
 def _wrapped(label: str) -> str:
-    """A long input name on two lines ("train share\nAscend 910B2"): under a bar it ran into the next."""
-    if len(label) <= 14:
-        return label
-    return "train share\n" + label[12:] if label.startswith("train share ") else label.replace(" ", "\n", 1)
+    """A training share's chip on a line of its own ("train share\nAscend 910B2"); other names are
+    wrapped by the chart to the width a bar has (CategoryBarPanel.tick_labels)."""
+    return "train share\n" + label[12:] if label.startswith("train share ") else label
 
 
 def _setting(label: str) -> str:
@@ -63,15 +64,33 @@ def _setting(label: str) -> str:
     return label.split(" (")[0]
 
 
+# metric -> (title, tab, value axis, unit, the quantity in the CSV's headers). A completion is a
+# date: its change is in days, + later, from the base run's P50 date (not "in <month>").
 TORNADO_METRICS = {
-    "prob_meet_demand": ("P(meet demand): change from the scenario", "P(meet)", "points"),
-    "shortfall_mean_unit_chips": ("Mean shortfall: change", "Shortfall", "chips"),
-    "job_completion_days": ("Last job's P50 completion: change", "Completion", "days"),
+    "prob_meet_demand": ("P(meet demand): change from the scenario", "P(meet)", "P(meet)", "points",
+                         "Change in P(meet)"),
+    "shortfall_mean_unit_chips": ("Mean shortfall: change", "Shortfall", "Shortfall", "chips",
+                                  "Change in mean shortfall"),
+    "job_completion_days": ("Last job's P50 completion: change", "Completion", "Change in P50 completion",
+                            "days later", "Change in the last job's P50 completion"),
 }
 
 
-class GroupedBarPanel(CategoryBarPanel):
-    """Bars side by side per category (not stacked), e.g. a tornado's low and high ends."""
+def completion_base(tornado, job_start: dt.date | None) -> dt.date | None:
+    """The last job's P50 completion date in the tornado's base run: its start plus the base's days
+    (engine.forecast_sensitivity: median days from the job's earliest start); None without a job."""
+    days = tornado.base.get("job_completion_days", float("nan")) if tornado is not None else float("nan")
+    if job_start is None or not np.isfinite(days):
+        return None
+    return job_start + dt.timedelta(days=int(round(days)))
+
+
+class GroupedBarPanel(NamedAxisMixin, CategoryBarPanel):
+    """Bars side by side per category (not stacked), e.g. a tornado's low and high ends. Its value
+    axis keeps its quantity's name (NamedAxisMixin): the tornado's shortfall axis said only
+    "(Ascend 910B2 chips)" and the cost charts "(USD per million tokens)" at 1280x688."""
+
+    value_header = ""   # the quantity each series' column holds ("first setting: Change in P(meet) (points)")
 
     def set_grouped(self, names, series: dict, colors: dict) -> None:
         self.set_categories(names)
@@ -91,7 +110,8 @@ class GroupedBarPanel(CategoryBarPanel):
 
     def data_table(self) -> tuple[list[str], list[list]]:
         unit = f" ({self.y_unit})" if self.y_unit else ""
-        headers = [self.x_label or "Category"] + [f"{name}{unit}" for name in self._segments]
+        quantity = f": {self.value_header}" if self.value_header else ""
+        headers = [self.x_label or "Category"] + [f"{name}{quantity}{unit}" for name in self._segments]
         return headers, [[cat.replace("\n", " ")] + [float(h[i]) for h in self._segments.values()]
                          for i, cat in enumerate(self.categories)]
 
@@ -164,6 +184,7 @@ class ForecastCharts(QWidget):
         tornado_tabs = QTabWidget()
         tornado_tabs.setDocumentMode(True)
         tornado_tabs.setTabPosition(QTabWidget.TabPosition.North)   # side tabs were clipped at 1280x720
+        self.tornado_tabs = tornado_tabs
         for metric, chart in self.tornado_charts.items():
             tornado_tabs.addTab(chart, TORNADO_METRICS[metric][1])
         page = QWidget()
@@ -211,11 +232,16 @@ class ForecastCharts(QWidget):
         prefix = "train share "
         return prefix + self.chip_name(text[len(prefix):]) if text.startswith(prefix) else text
 
-    def draw_tornado(self, tornado) -> None:
-        """One bar pair per input: the metric at its low and high setting minus the scenario's."""
+    def draw_tornado(self, tornado, job_start: dt.date | None = None) -> None:
+        """One bar pair per input: the metric at its low and high setting minus the scenario's.
+        `job_start`: the earliest start of the last job the tornado ran (its completion's base is
+        days from it); None: the last job of the forecast drawn."""
         self.tornado = tornado
         if tornado is None:
             return
+        if job_start is None and self.result is not None and self.result.jobs:
+            job_start = self.result.jobs[-1].job.earliest_start
+        self.completion_base = completion_base(tornado, job_start)
         # Each input's two settings are named under its bar ("P90 | P10", "30% | 70%"), as the
         # engine labels them: one "good end (P10)" / "bad end (P90)" pair for every bar was wrong
         # for throughput and a delivered share (their first bar is P90) and for a training share
@@ -232,16 +258,35 @@ class ForecastCharts(QWidget):
                      f"{_setting(tornado.bars[i].high_label)}" for i in order]
             chart.set_grouped(names, {first: lows[order], second: highs[order]},
                               {first: style.series_color("good end (P10)"), second: style.series_color("bad end (P90)")})
-            chart.set_title(f"{TORNADO_METRICS[metric][0]}{when}")   # the month read, in the exports too
-            chart.set_notice("")
+            title = TORNADO_METRICS[metric][0]
+            if metric != "job_completion_days":
+                chart.set_title(f"{title}{when}")   # the month read, in the exports too
+                chart.set_notice("")
+            elif self.completion_base is not None:   # a date moves in days from the base run's P50
+                chart.set_title(f"{title} from base P50 {self.completion_base:%Y-%m-%d}")
+                chart.set_notice("")
+            else:
+                chart.set_title(f"{title} (no training job)")
+                chart.set_notice("No training job in this scenario: add one under Training jobs to see what delays it")
         # its own runs: a base P(meet) of 55% beside the summary's 53.1% for the same month read as a clash
         own_runs = f" on its own {tornado.trials:,} trials" if tornado.trials else " on its own trials"
         base_text = html.escape(prob_percent_text(tornado.base["prob_meet_demand"]))
+        done = (f" The last job's base P50 completion: {self.completion_base:%Y-%m-%d}."
+                if self.completion_base is not None else "")
         self.sensitivity_label.setText(f"P(meet) and shortfall{when}; base P(meet) "
-                                       f"{base_text}{own_runs}. Bars: the change when one "
+                                       f"{base_text}{own_runs}.{done} Bars: the change when one "
                                        "input sits at the <span style='color:#009E73'>first</span> or "
                                        "<span style='color:#D55E00'>second</span> setting named under it "
                                        "(P10 / P90: the input's own 10th / 90th percentile).")
+
+    def show_not_run(self, what: str) -> None:
+        """The charts still waiting for a first run say what to fix (`what`, e.g. "Trials x
+        horizon"), or again how they fill ("" when the form is fine)."""
+        waiting = NOT_RUN_NOTICE.format(what=what) if what else WAITING_NOTICE
+        for key, chart in self.charts().items():
+            if not key.startswith("tornado_") and (chart.notice() == WAITING_NOTICE or chart.notice().startswith(
+                    NOT_RUN_NOTICE.split("{")[0])):
+                chart.set_notice(waiting)
 
     def _build_charts(self) -> QWidget:
         self.summary_label = _SummaryLabel("Run the forecast to see capacity against demand.")
@@ -252,22 +297,24 @@ class ForecastCharts(QWidget):
                                          "border-radius: 4px; padding: 6px; }")
         self.capacity_chart = NamedAxisChart("Serving capacity vs peak demand", y_label="Capacity",
                                              y_unit="chips", time_axis=True)
-        self.installed_chart = PlotPanel("Installed chips by type", y_label="Installed", y_unit="chips",
-                                         time_axis=True)
+        self.installed_chart = NamedAxisChart("Installed chips by type", y_label="Installed", y_unit="chips",
+                                              time_axis=True)
         self.shortfall_chart = NamedAxisChart("Shortfall at peak", y_label="Shortfall",
                                               y_unit="chips", time_axis=True)
         self.probability_chart = _ProbabilityChart("Probability of meeting peak demand", y_label="Probability",
                                                    y_unit="%", time_axis=True)
         percent_y_range(self.probability_chart)
         self.probability_chart.plot_item.getViewBox().setLimits(yMin=-8, yMax=108)
-        self.jobs_chart = PlotPanel("Training-job completion date", y_label="Trials finishing",
-                                    y_unit="% per month", time_axis=True)
-        self.shares_chart = PlotPanel("Which uncertainty dominates: share of the variance of "
-                                      "log(capacity / demand)", y_label="Share", y_unit="%", time_axis=True)
-        self.tornado_charts = {m: GroupedBarPanel(title, y_label=label, y_unit=unit) for m, (title, label, unit) in
-                               TORNADO_METRICS.items()}
-        for chart in self.tornado_charts.values():   # an empty chart says what fills it
+        self.jobs_chart = NamedAxisChart("Training-job completion date", y_label="Trials finishing",
+                                         y_unit="% per month", time_axis=True)
+        self.shares_chart = NamedAxisChart("Which uncertainty dominates: share of the variance of "
+                                           "log(capacity / demand)", y_label="Share", y_unit="%", time_axis=True)
+        self.tornado_charts = {m: GroupedBarPanel(title, y_label=label, y_unit=unit)
+                               for m, (title, _tab, label, unit, _header) in TORNADO_METRICS.items()}
+        self.completion_base: dt.date | None = None   # the completion tornado's base P50 date
+        for metric, chart in self.tornado_charts.items():   # an empty chart says what fills it
             chart.set_notice("Press \u201cCompute sensitivity (tornado)\u201d to see which input moves this most")
+            chart.value_header = TORNADO_METRICS[metric][4]
         self._whiskers: list = []   # P10-P90 of a one-month horizon, where a band has no width
         self._framed: set = set()   # charts whose date axis a short horizon fixed (see _frame_months)
         for chart in self.charts().values():

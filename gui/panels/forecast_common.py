@@ -121,10 +121,11 @@ def _compute_forecast(request: ForecastRequest, *, progress=None, should_stop=No
     return ForecastOutcome(inputs, result, time.perf_counter() - t0, reused, request, shares)
 
 
-def own_run_context(chart_key: str, context: dict, tornado, shares) -> dict:
+def own_run_context(chart_key: str, context: dict, tornado, shares, completion_base: dt.date | None = None) -> dict:
     """`context` (the forecast's run) for one chart of the Forecast view, naming the runs the
     tornado and the variance shares made themselves: their files said "Run: 2,000 trials" (the
-    forecast's) over a tornado of 500 trials a setting and shares of 1,000 a source."""
+    forecast's) over a tornado of 500 trials a setting and shares of 1,000 a source. The completion
+    tornado's base is the last job's P50 completion date (`completion_base`), not a P(meet)."""
     if not context or not (chart_key.startswith("tornado_") or chart_key == "uncertainty_shares"):
         return context
     own = shares if chart_key == "uncertainty_shares" else tornado
@@ -136,9 +137,56 @@ def own_run_context(chart_key: str, context: dict, tornado, shares) -> dict:
         return {**out, "Run": f"its own {own.trials:,} trials a run{seed} (not the forecast's run)"}
     from engine.studies_forecast import prob_percent_text
 
+    run = {**out, "Run": f"its own {own.trials:,} trials a setting{seed} (not the forecast's run)"}
+    if chart_key == "tornado_job_completion_days":
+        return {**run, "Base P50 completion": (f"{completion_base:%Y-%m-%d} (the last job), on those trials"
+                                               if completion_base is not None else "no training job")}
     when = f"in {own.month:%b %Y}" if own.month else "averaged over the horizon"
-    return {**out, "Run": f"its own {own.trials:,} trials a setting{seed} (not the forecast's run)",
-            "Base P(meet)": f"{prob_percent_text(own.base['prob_meet_demand'])} {when}, on those trials"}
+    return {**run, "Base P(meet)": f"{prob_percent_text(own.base['prob_meet_demand'])} {when}, on those trials"}
+
+
+NOT_RUN_PREFIX = "Not run: fix "
+
+
+def not_run_text(problems: list[str], models_missing: bool = False) -> tuple[str, str]:
+    """(the run bar's text, its tooltip) while the form holds a value the forecast refuses: the
+    field in a few words ("Not run: fix Trials x horizon"), the whole problems in the tooltip. A
+    forecast cancelled by such an edit left its bar at "Estimating ... 2%" with nothing running."""
+    if models_missing:
+        return "Not run: add a model preset (`fleetcast models`)", ""
+    if not problems:
+        return "", ""
+    what = problems[0].split(":")[0].strip()
+    what = what if len(what) <= 32 else what[:31].rstrip() + "…"
+    more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+    return f"{NOT_RUN_PREFIX}{what}{more}", "Fix before running: " + "; ".join(problems)
+
+
+def validation_fields(panel) -> dict:
+    """The Forecast form's fields by the study's problem field names (engine.studies_forecast):
+    the widgets a problem marks in red."""
+    unc = panel.unc_editor.fields()
+    return {"uncertainty.fraction": unc["fraction"], "uncertainty.delay": unc["delay"],
+            "growth": (panel.growth_spin, panel.growth_p10, panel.growth_p50, panel.growth_p90),
+            "growth_model": (panel.growth_model,), "sigma_floor": (panel.sigma_floor_spin,),
+            "ceiling": (panel.ceiling_spin,), "curve": (panel.curve_kind,), "peak": (panel.peak_spin,),
+            "scale": (panel.scale_spin,), "mix_sigma": (panel.mix_sigma_spin,),
+            "throughput_sigma": (panel.throughput_sigma_spin,), "ttft": (panel.ttft_spin,),
+            "serving_efficiency": (panel.serving_eff_spin,),
+            "training_efficiency": (panel.training_goodput_spin,),
+            "tpot": (panel.tpot_spin,), "input": (panel.input_tokens_spin,), "output": (panel.output_tokens_spin,),
+            "prefix": (panel.prefix_spin,), "slo_percentile": (panel.pct_combo,),
+            "length_spread": (panel.spread_spin,), "growth_multiplier": (panel.growth_multiplier_spin,),
+            "months": (panel.months_spin,), "trials": (panel.trials_spin,), "seed": (panel.seed_spin,),
+            "start": (panel.start_edit,), **panel.supply_editor.fields(),
+            **{f"share.{chip}": (spin,) for chip, spin in panel._share_spins.items()}}
+
+
+def last_job_start(inputs) -> dt.date | None:
+    """The earliest start of the scenario's last training job (the tornado's completion counts its
+    days from it), or None without a job."""
+    jobs = inputs.scenario.jobs if inputs is not None else ()
+    return jobs[-1].earliest_start if jobs else None
 
 
 # ---- figures shared with the Compare view --------------------------------------------------
@@ -166,13 +214,14 @@ SMALLEST_AXIS_PT = 7.0   # PlotPanel's smallest axis-title size
 MOST_AXIS_LINES = 3      # the name over its unit on more lines took a third of a 390 px chart's width
 
 
-class NamedAxisChart(PlotPanel):
-    """A chart whose value-axis title keeps its quantity's name at any size. Short of room,
-    PlotPanel keeps the unit alone ("(Ascend 910B2 chips)"): at 1280x720 the Forecast's capacity
-    and shortfall charts and the Plan's capacity chart never said what they count. Here the name
-    stays, over its unit on as few lines as fit (up to MOST_AXIS_LINES), else alone, the unit then
-    said after the chart's title ("Plan capacity vs peak… (Ascend 910B2 chips)"). Exports
-    and the CSV's headers keep the whole title and unit (PlotPanel.restore_full_texts, y_unit)."""
+class NamedAxisMixin:
+    """For a chart (PlotPanel or a bar chart) whose value-axis title keeps its quantity's name at
+    any size. Short of room, PlotPanel keeps the unit alone ("(Ascend 910B2 chips)"): at 1280x720
+    the Forecast's capacity and shortfall charts and the Plan's capacity chart never said what they
+    count. Here the name stays, over its unit on as few lines as fit (up to MOST_AXIS_LINES), at 9,
+    8 or 7 pt; only when none fits is the name shown alone and the unit said after the chart's title
+    ("Plan capacity vs peak demand (Ascend 910B2 chips)", smaller rather than cut). Exports and the
+    CSV's headers keep the whole title and unit (PlotPanel.restore_full_texts, y_unit)."""
 
     unit_in_title = ""   # the title as shown with the unit after it, "" while the axis says the unit
 
@@ -194,8 +243,9 @@ class NamedAxisChart(PlotPanel):
         if self.compact:   # as PlotPanel: the label, centred on the axis, keeps clear of Export
             room -= 2 * max(self.export_button.y() + self.export_button.sizeHint().height() + 2
                             - axis.mapToScene(0, 0).y(), 0.0)
+        sizes = sorted({size_pt, min(size_pt, 8.0), min(size_pt, SMALLEST_AXIS_PT)}, reverse=True)
         for lines, in_title in axis_title_choices(self.y_label, self.y_unit):
-            for pt in (size_pt, min(size_pt, SMALLEST_AXIS_PT)):
+            for pt in sizes:
                 font.setPointSizeF(pt)
                 if max(QFontMetrics(font).horizontalAdvance(line) for line in lines) <= room:
                     text = "<br>".join(lines)
@@ -205,62 +255,48 @@ class NamedAxisChart(PlotPanel):
                     if in_title:
                         self._title_with_unit()
                     else:
-                        self._title_beside(axis)
+                        self._title_beside()
                     return
 
-    def _title_beside(self, axis) -> None:
-        """The title shortened again for the axis as widened here (PlotPanel fitted it beside the
+    def _title_beside(self) -> None:
+        """The title fitted again beside the axis as widened here (PlotPanel fitted it beside the
         narrower axis: the plot item then held 2 px wider than its view at 1280x720)."""
-        if not self.title:
-            return
-        label = self.plot_item.titleLabel
-        right_margin = self.plot_item.layout.getContentsMargins()[2]
-        width = min(self.plot_item.width(), self.plot_widget.width() - right_margin)
-        room = max(width - 16 - axis.width(), 0.0)
-        text = getattr(self, "_shown_title", None) or self.title
-        while label.item.boundingRect().width() > room and len(text) > 8:
-            shorter = text[:max(8, len(text) - 3)].rstrip(" ,(…") + "…"
-            if shorter == text:
-                break
-            text = shorter
-            label.setText(text, size="11pt")
-        self._shown_title = text
-        self.plot_widget.setToolTip(self.title if text != self.title else "")
+        if self.title:
+            self._fit_title(self.title_room())
 
     def _title_with_unit(self) -> None:
-        """The title as shown, shortened where it must be, and the unit after it (never cut)."""
-        label = self.plot_item.titleLabel
+        """The title, smaller or shortened where it must be, and the unit after it (never cut)."""
         suffix = f" ({self.y_unit})"
-        room = self.plot_item.vb.width() if self.plot_item.vb.width() > 0 else self.plot_item.width()
-        # never more than the view leaves beside the (widened) axis: the view box can still be as
-        # wide as before the widening, and the title then held the chart 2 px past its view
-        right_margin = self.plot_item.layout.getContentsMargins()[2]
-        room = min(room, self.plot_widget.width() - right_margin - 16 - self.plot_item.getAxis("left").width())
-        if self.compact:   # as PlotPanel: centred over the plot, clear of Export at its left
-            left_px = self.plot_item.getAxis("left").width()
-            room = min(room, 2 * (left_px + room / 2 - self.export_button.sizeHint().width() - 8))
-        title = self.title
-        label.setText(title + suffix, size="11pt")
-        words = self.title.split(" ")
-        while label.item.boundingRect().width() > room and len(words) > 1:   # whole words kept
-            words = words[:-1]
-            title = " ".join(words).rstrip(",(") + "…"
-            label.setText(title + suffix, size="11pt")
-        self.unit_in_title = title + suffix
+        self._fit_title(self.title_room(), suffix)
+        self.unit_in_title = self.plot_item.titleLabel.text
         self.plot_widget.setToolTip(f"{self.title} ({self.y_unit})")
+
+
+class NamedAxisChart(NamedAxisMixin, PlotPanel):
+    """A PlotPanel whose value axis keeps its quantity's name (NamedAxisMixin)."""
+
+
+def _two_lines(name: str) -> list[str]:
+    """`name` on two lines: at its comma ("Capacity,<br>demand"), else at the space nearest its
+    middle ("Change in P50<br>completion")."""
+    if ", " in name:
+        return name.replace(", ", ",\n", 1).split("\n")
+    spaces = [i for i, ch in enumerate(name) if ch == " "]
+    cut = min(spaces, key=lambda i: abs(i - len(name) / 2))
+    return [name[:cut], name[cut + 1:]]
 
 
 def axis_title_choices(name: str, unit: str) -> list[tuple[list[str], bool]]:
     """The ways to write a value axis's title that keep its quantity's `name`, shortest first:
     (its lines, whether the unit goes into the chart's title instead). The name over the unit,
     then over the unit split in two or a word a line, up to MOST_AXIS_LINES lines; then the name
-    alone, on one line or split at its comma ("Capacity,<br>demand"), the unit said in the title."""
+    alone, on one line or split in two ("Capacity,<br>demand"), the unit said in the title."""
     words = f"({unit})".split(" ")
     units = [[f"({unit})"]]
     if len(words) > 1:
         half = max(1, len(words) // 2)
         units += [[" ".join(words[:half]), " ".join(words[half:])], words]
-    names = [[name]] + ([name.replace(", ", ",\n").split("\n")] if ", " in name else [])
+    names = [[name]] + ([_two_lines(name)] if " " in name else [])
     with_unit = [(n + u, False) for n in names for u in units if len(n + u) <= MOST_AXIS_LINES]
     return sorted(with_unit, key=lambda choice: len(choice[0])) + [(n, True) for n in names]
 

@@ -28,7 +28,7 @@ from engine.commands.plan import candidate_chip_ids, default_candidates
 from engine.forecast_plan import pct_text
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
-    CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_cost_series, plan_curve_name, plan_economics_table, plan_lowest_prob, plan_order_rows,
+    CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_curve_name, plan_economics_table, plan_lowest_prob, plan_order_rows,
     plan_order_table, plan_view_window, scenario_of,
 )
 from gui.commands import follow_stack, follow_store_writes
@@ -37,8 +37,9 @@ from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast import NO_MODELS_HINT
 from gui.panels.forecast_common import NamedAxisChart
 from gui.panels.forecast_editors import _int_spin, _spin
-from gui.panels.plan_text import (COST_UNIT, ReturnRuns, cost_chart_context, draw_deliveries, econ_caption,
-                                  fill_result_table, fit_table_height, plan_summary_html, refused_caption)
+from gui.panels.plan_text import (COST_UNIT, ReturnRuns, add_orders_state, cell_text as _cell_text, cost_chart_context,
+                                  cost_series_names, draw_deliveries, econ_caption, fill_result_table, fit_table_height,
+                                  plan_summary_html, refused_caption, regroup_cell)
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
@@ -56,13 +57,6 @@ def _canonical(scenario):
     a = scenario.allocation
     shares = {k: v for k, v in a.training_share.items() if v != a.default_training_share}
     return replace(scenario, allocation=replace(a, training_share=shares))
-
-
-def _cell_text(value: float) -> str:
-    """A candidate's number as the table shows it: thousands separated like every other table,
-    every digit kept (`:g` wrote 1,234,567 as 1.23457e+06, which read back as an edit)."""
-    value = float(value)
-    return f"{int(value):,}" if value.is_integer() and abs(value) < 1e15 else f"{value:,}"
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -135,6 +129,7 @@ class PlanPanel(QWidget):
         self.cand_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.cand_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.cand_table.setMinimumHeight(150)
+        self.cand_table.itemChanged.connect(lambda item: regroup_cell(self.cand_table, item))   # "15000" -> "15,000"
         self.confidence = _spin(50, 99.9, 90, decimals=1, step=1, suffix=" %",
                                 tip="P(serving capacity >= peak demand) to keep in every month of the target")
         self.auto_from = QCheckBox("first month a plan can reach")
@@ -169,8 +164,7 @@ class PlanPanel(QWidget):
             "'Until' (a few seconds; checked on 4,000 fresh trials)", "Stop the search; the plan shown before stays",
             cancel=lambda: self.runner.cancel())
         self.add_button = QPushButton("Add plan as assumption orders")
-        self.add_button.setToolTip("Write each planned order into the Fleet (status 'assumption'); Ctrl+Z undoes it")
-        self.add_button.setEnabled(False)
+        self._show_add_state()   # greyed, its tooltip says why
         self.add_button.clicked.connect(self.add_as_orders)
         self._return_runs = ReturnRuns(self.run_button, (self.confidence, self.from_edit, self.auto_from, self.until_edit,
                                                          self.auto_until, self.budget, self.samples),
@@ -500,13 +494,18 @@ class PlanPanel(QWidget):
             return True
         current = self._inputs_key_now() == self._shown_key
         mark_stale([self.tabs], not current)
-        self.add_button.setEnabled(current and self.result.feasible and bool(self.result.orders)
-                                   and self.undo_stack is not None)
+        self._show_add_state(current)
         note = ("" if current else "<b style='color:#a1260d'>The inputs changed since this plan was found</b> "
                 "(this form, the scenario, the fleet or the catalog): find it again; the greyed plan below is "
                 "for the previous inputs.<br>")
         self.summary_label.setText(note + self._summary_html)
         return current
+
+    def _show_add_state(self, current: bool = True) -> None:
+        """"Add plan as assumption orders" on for a current plan with orders; greyed, its tooltip says why."""
+        enabled, tip = add_orders_state(self.result, current, self.undo_stack is not None)
+        self.add_button.setEnabled(enabled)
+        self.add_button.setToolTip(tip)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -557,7 +556,7 @@ class PlanPanel(QWidget):
         self.progress_bar.setToolTip(f"{result.status}; the solver took {result.solve_s:.1f} s of the {took_s:.1f} s run")
         # the status bar follows the run it reports (it still said "Plan search cancelled")
         self.status_message.emit(f"Plan found in {took_s:.1f} s" if result.feasible else f"No plan for these inputs ({took_s:.1f} s)")
-        self.add_button.setEnabled(result.feasible and bool(result.orders) and self.undo_stack is not None)
+        self._show_add_state()
         if self.auto_from.isChecked():  # the greyed From shows the month the plan chose (not an edit)
             with QSignalBlocker(self.from_edit):
                 self.from_edit.setDate(_qdate(result.from_month))
@@ -606,7 +605,7 @@ class PlanPanel(QWidget):
         p.set_series("Target", to_timestamps([r.from_month, r.until_month]), [r.confidence * 100] * 2,
                      color="#C00000", symbol=None, dashed=True)
         percent_y_range(p)
-        econ, heads = list(r.economics), plan_cost_series(r)   # the series say the costs' basis, as the table
+        econ, heads = list(r.economics), cost_series_names(r)   # the series say the costs' basis, as the table
         labels = [names.get(e.chip_id, e.chip_id).replace(" ", "\n", 1) for e in econ]
         for chart, key, values, colour in (
                 (self.served_cost_chart, heads[0], [e.usd_per_million_served_tokens or 0.0 for e in econ], "#0072B2"),

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 import re
 import textwrap
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 
 from engine.commands.plan import expected_delivered_cost
 from engine.forecast_plan import (FRESH_TOLERANCE, cost_spread_text, fresh_shortfall_text, fresh_standard_error,
                                   pct_text, usd_text)
 from engine.studies_forecast import plan_deliveries, plan_expected_deliveries, plan_lowest_prob, unit_chip_worth
-from gui.panels.base import counted, with_names
+from gui.panels.base import counted, ungrouped, with_names
 from gui.panels.forecast_common import figure_text
 from gui.widgets.plot_panel import format_number
 
@@ -84,6 +85,63 @@ def plan_summary_html(r, unit: str, names: dict, asked_samples: int) -> str:
 
 # the cost charts' unit: "USD" on an axis of 0.05 read as the cost of something unnamed
 COST_UNIT = "USD per million tokens"
+
+
+def cost_series_names(r) -> tuple[str, str]:
+    """The cost charts' series names: which tokens and the costs' basis, no unit of their own (the
+    CSV's header adds COST_UNIT once; "USD per million served tokens, ... (capital, 5 y, load = peak
+    / 1.5) (USD per million tokens)" said it twice)."""
+    econ = r.economics if r is not None else ()
+    if not econ:
+        return "Served tokens, input + output", "Training tokens"
+    e = econ[0]
+    return (f"Served tokens, input + output: capital over {e.life_years:g} y, load = peak / {e.peak_to_average:g}",
+            f"Training tokens: capital over {e.life_years:g} y, {e.training_goodput:.0%} goodput")
+
+
+ADD_ORDERS_TIP = "Write each planned order into the Fleet (status 'assumption'); Ctrl+Z undoes it"
+
+
+def add_orders_state(r, current: bool, undoable: bool) -> tuple[bool, str]:
+    """(whether "Add plan as assumption orders" may be pressed, its tooltip): what it does, or why
+    it is greyed (before a plan and after "no plan" its tooltip said only what it would do)."""
+    if r is None:
+        return False, "No plan yet: Find the cheapest plan first; this button then writes its orders into the Fleet"
+    if not r.feasible:
+        why = refused_caption(r) or "No plan meets the target (the summary says why)"
+        return False, f"{why}: there are no orders to add"
+    if not r.orders:
+        return False, "This target needs no new orders: there is nothing to add"
+    if not current:
+        return False, "The inputs changed since this plan was found: find it again before adding its orders"
+    if not undoable:
+        return False, "Adding orders needs the window's undo history"
+    return True, ADD_ORDERS_TIP
+
+
+def cell_text(value: float) -> str:
+    """A candidate's number as the table shows it: thousands separated like every other table,
+    every digit kept (`:g` wrote 1,234,567 as 1.23457e+06, which read back as an edit)."""
+    value = float(value)
+    return f"{int(value):,}" if value.is_integer() and abs(value) < 1e15 else f"{value:,}"
+
+
+NUMBER_COLUMNS = (2, 3, 4)   # the candidate table's price, lead time and most per quarter
+
+
+def regroup_cell(table: QTableWidget, item: QTableWidgetItem) -> None:
+    """A number typed into a candidate cell shown as its neighbours are ("15000" -> "15,000": an
+    edited price read "15000" beside "16,854"); a cell that is not a number stays as typed, for
+    the study to name."""
+    if item.column() not in NUMBER_COLUMNS:
+        return
+    try:
+        value = float(ungrouped(item.text()))
+    except ValueError:
+        return
+    if math.isfinite(value) and cell_text(value) != item.text():
+        with QSignalBlocker(table):   # the same value: not a second edit
+            item.setText(cell_text(value))
 
 
 def cost_chart_context(r) -> dict:
@@ -167,14 +225,15 @@ def short_chip_name(name: str) -> str:
     return word if len(word) >= 3 else name
 
 
-def delivery_names(r, unit: str) -> tuple[str, str]:
+def delivery_names(r, unit: str, with_unit: bool = True) -> tuple[str, str]:
     """(the ordered bars' name, the expected bars') on the Plan's capacity chart, the unit in each
-    (legend; the CSV's header adds the axis's "(Ascend 910B2 chips)"): the bars counted an order of
-    41,000 H20 as 54,884 chips on that axis, named "Planned deliveries (due)", read as the chips to
-    arrive. Short, so that the legend keeps three columns at 1280 px (a name a row squeezed the plot)."""
-    eq = f"{short_chip_name(unit)}-eq."
+    (legend): the bars counted an order of 41,000 H20 as 54,884 chips on that axis, named "Planned
+    deliveries (due)", read as the chips to arrive. Short, so that the legend keeps three columns at
+    1280 px (a name a row squeezed the plot). `with_unit=False`: the names in the CSV's header, which
+    adds the axis's "(Ascend 910B2 chips)" (both read "Ordered (910B2-eq.) (Ascend 910B2 chips)")."""
+    eq = f" ({short_chip_name(unit)}-eq.)" if with_unit else ""
     ordered, expected = ("Ordered", "Expected") if r.feasible else ("Refused: ordered", "Refused: expected")
-    return f"{ordered} ({eq})", f"{expected} ({eq})"
+    return f"{ordered}{eq}", f"{expected}{eq}"
 
 
 def _as_unit_chips(r, unit: str, names: dict, chips_of) -> str:
@@ -201,6 +260,7 @@ def draw_deliveries(chart, r, x, unit: str, names: dict) -> None:
     ordered quantity, the expected arrivals inside it, each named with its unit, its legend
     entry's tooltip saying how it is counted."""
     ordered_name, expected_name = delivery_names(r, unit)
+    chart.header_names.update(zip((ordered_name, expected_name), delivery_names(r, unit, with_unit=False)))
     tips = dict(zip((ordered_name, expected_name), delivery_tips(r, unit, names)))
     chart.set_bars(ordered_name, x, plan_deliveries(r), width=DUE_BAR_DAYS * DAY_S, color="#BBBBBB")
     expected = plan_expected_deliveries(r)

@@ -19,6 +19,12 @@ from PySide6.QtCore import Qt
 from gui.widgets.plot_panel import PlotPanel, format_number
 
 
+TICK_PT = 8.0           # the category names' size
+CROWDED_TICK_PT = 7.0   # ... where at 8 pt they would take more lines to fit side by side
+TICK_LINE_PX = {TICK_PT: 12, CROWDED_TICK_PT: 11}   # a line of names, in the axis' height
+VALUE_TITLE_LINES_PX = 28   # a value-axis title's two further lines at most (gui.panels.forecast_common)
+
+
 class CategoryBarPanel(PlotPanel):
     # Category names already take the bottom: on a short chart a dozen segments go beside.
     def __init__(self, title: str = "", *, x_label: str = "", y_label: str = "", y_unit: str = "",
@@ -40,9 +46,10 @@ class CategoryBarPanel(PlotPanel):
         from PySide6.QtGui import QFont
 
         tick_font = QFont()
-        tick_font.setPointSizeF(8.0)
+        tick_font.setPointSizeF(TICK_PT)
         self.plot_item.getAxis("bottom").setStyle(tickFont=tick_font)
         self.plot_item.getAxis("left").setWidth(64)  # room for "100,000" beside the axis label
+        self._ticks_shown: list[str] = []
 
     def min_view_width(self) -> float:
         """Room for every category's label side by side (else they overlap)."""
@@ -61,23 +68,88 @@ class CategoryBarPanel(PlotPanel):
             self._short = short
             self.set_categories(self.categories)
         super().resizeEvent(event)
+        self._show_ticks()   # the names rewrapped to the width each category has now
         if self._refs:
             self._autorange_y()  # the reference label's room is in pixels
 
     # ---- data --------------------------------------------------------------------------------
     def set_categories(self, names) -> None:
         self.categories = [str(n) for n in names]
+        self.plot_item.getAxis("bottom").enableAutoSIPrefix(False)   # one bar's -0.6..0.6 range read "Layout (x0.001)"
+        self._ticks_shown = []
+        self._show_ticks()
+        n = max(len(self.categories), 1)
+        self.plot_item.setXRange(-0.6, n - 0.4, padding=0)
+
+    def tick_labels(self, point_size: float | None = None) -> list[str]:
+        """The category names as drawn: each line wrapped at its spaces to the width one category
+        has in the plot area, at `point_size` (the axis' size when None). The tornado's "demand
+        (points and growth)" ran into its neighbours' names at 1280x688 ("P10 | P90(points and
+        growth)P10 | P90")."""
+        from PySide6.QtGui import QFont, QFontMetrics
+
+        width = self.category_area_px()
+        if not self.categories or width <= 0:
+            return list(self.categories)
+        room_px = width / len(self.categories) - 4.0   # a category's share, a gap between neighbours
+        font = QFont(self.plot_item.getAxis("bottom").style["tickFont"] or self.font())
+        if point_size is not None:
+            font.setPointSizeF(point_size)
+        metrics = QFontMetrics(font)
+        shown = []
+        for name in self.categories:
+            lines = []
+            for line in name.split("\n"):
+                words = line.split(" ")
+                current = words[0]
+                for word in words[1:]:
+                    if metrics.horizontalAdvance(f"{current} {word}") <= room_px:
+                        current = f"{current} {word}"
+                    else:
+                        lines.append(current)
+                        current = word
+                lines.append(current)
+            shown.append("\n".join(lines))
+        return shown
+
+    def category_area_px(self) -> float:
+        """The plot area's width as the names are wrapped for: the widget's, less the value axis at
+        its widest (its title may take two more lines: NamedAxisMixin) and the right margin. Not
+        the view's own width, which the wrapping moves (more lines of names, a lower plot, a
+        shorter value axis, a label on fewer lines, a wider view): the names flipped between two
+        wrappings on every layout pass."""
+        if self.plot_widget.width() <= 0:
+            return 0.0
+        axis = self.plot_item.getAxis("left")
+        base_px = getattr(axis, "owner_width_px", None) or axis.fixedWidth or axis.width()
+        right_px = self.plot_item.layout.getContentsMargins()[2]
+        return self.plot_widget.width() - max(axis.width(), base_px + VALUE_TITLE_LINES_PX) - right_px
+
+    def _show_ticks(self) -> None:
+        """The axis' ticks as tick_labels wraps them, and its height for their lines: at 8 pt, or
+        at 7 pt where that takes fewer lines (each line is height the bars lose)."""
+        from PySide6.QtGui import QFont
+
+        count = lambda names: max([name.count("\n") + 1 for name in names] or [1])  # noqa: E731
+        point_size, shown = TICK_PT, self.tick_labels(TICK_PT)
+        if count(shown) > count(self.categories):
+            smaller = self.tick_labels(CROWDED_TICK_PT)
+            if count(smaller) < count(shown):
+                point_size, shown = CROWDED_TICK_PT, smaller
         axis = self.plot_item.getAxis("bottom")
-        axis.enableAutoSIPrefix(False)   # one bar's -0.6..0.6 range read "Layout (x0.001)"
-        axis.setTicks([[(i, name) for i, name in enumerate(self.categories)]])
-        lines = max([name.count("\n") + 1 for name in self.categories] or [1])
+        font = QFont(axis.style["tickFont"] or self.font())
+        if shown == self._ticks_shown and shown and font.pointSizeF() == point_size:
+            return
+        self._ticks_shown = shown
+        if font.pointSizeF() != point_size:
+            font.setPointSizeF(point_size)
+            axis.setStyle(tickFont=font)
+        axis.setTicks([[(i, name) for i, name in enumerate(shown)]])
         # On a short chart the category names say what the axis is: its title gives its height
         # to the bars.
         titled = bool(self.x_label) and not self._short
         axis.showLabel(titled)
-        axis.setHeight(10 + 12 * lines + (20 if titled else 0))
-        n = max(len(self.categories), 1)
-        self.plot_item.setXRange(-0.6, n - 0.4, padding=0)
+        axis.setHeight(10 + TICK_LINE_PX[point_size] * count(shown) + (20 if titled else 0))
 
     def set_stacked(self, segments: dict, colors: dict | None = None) -> None:
         """Replace the bar segments: name -> one height per category, stacked in order."""

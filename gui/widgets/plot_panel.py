@@ -58,6 +58,9 @@ NAME_CHARS = 90
 # A name in the hover readout, a banner or a form field: one line beside other text.
 SHORT_NAME_CHARS = 40
 LEGEND_SAMPLE_PX = 26.0   # a legend entry's sample and spacing beside its label
+# A title too long for its chart is drawn smaller before it is cut: "Probability of meeting peak
+# de…" and "KV cache use over time at the chosen…" at 1280x688 fit whole at 10 or 9 pt.
+TITLE_PTS = (11.0, 10.0, 9.0)
 
 
 def elide_name(text: str, limit: int = NAME_CHARS) -> str:
@@ -122,6 +125,10 @@ class PlotPanel(QWidget):
         self.time_axis = time_axis
         self._series: dict[str, _Series] = {}
         self._colors: dict[str, str] = {}
+        # series name -> its name in the CSV's header, where the legend's name carries a unit of its
+        # own ("Ordered (910B2-eq.)" read "Ordered (910B2-eq.) (Ascend 910B2 chips)" in the file)
+        self.header_names: dict[str, str] = {}
+        self._title_pt = TITLE_PTS[0]
 
         axis_items = {"left": GroupedAxisItem(orientation="left"),
                       "bottom": DateAxisItem(orientation="bottom", utcOffset=0) if time_axis
@@ -213,6 +220,8 @@ class PlotPanel(QWidget):
             axis = self.plot_item.getAxis(side)   # the normal size again (a fit may have shrunk it)
             axis.labelStyle = {k: v for k, v in axis.labelStyle.items() if k != "font-size"}
             self.plot_item.setLabel(side, text)
+        if side == "bottom":
+            self._show_x_title()   # (setLabel shows it again)
         if side == "left":
             self._shown_y_label = None
             self._texts_signature = None
@@ -232,6 +241,17 @@ class PlotPanel(QWidget):
         self._texts_signature = None
         self.plot_item.setTitle(title, size="11pt")
         self._fit_texts()
+
+    def _show_x_title(self) -> None:
+        """A short chart's date axis goes without its "Date" title, as a short category chart goes
+        without its axis title: the years say what the axis is, and its ~20 px go to the value
+        axis, whose title then keeps its quantity and its unit at 1280x688 (it kept the unit alone,
+        or the quantity alone with the unit pushed into a cut title). Files always show it."""
+        if self.time_axis and self.x_label in ("", "Date"):
+            axis = self.plot_item.getAxis("bottom")
+            show = not self.compact or self._texts_frozen
+            if axis.label.isVisible() != show:
+                axis.showLabel(show)
 
     # ---- series ------------------------------------------------------------------------------
     def color_for(self, name: str) -> str:
@@ -543,6 +563,7 @@ class PlotPanel(QWidget):
         if compact == self.compact:
             return
         self.compact = compact
+        self._show_x_title()
         if compact:
             for widget in (self.readout, self.export_button):
                 self._bar.removeWidget(widget)
@@ -595,7 +616,16 @@ class PlotPanel(QWidget):
         self._fit_texts()
         self._wrap_notice()
 
-    _texts_frozen = False  # set by gui.export.titled while a file is written
+    @property
+    def _texts_frozen(self) -> bool:
+        """True while a file is written (gui.export.titled, gui.report.whole_title): the texts are
+        the file's, not refitted to the window's chart."""
+        return getattr(self, "_frozen_for_file", False)
+
+    @_texts_frozen.setter
+    def _texts_frozen(self, frozen: bool) -> None:
+        self._frozen_for_file = bool(frozen)
+        self._show_x_title()   # a file names its date axis, whatever the window's chart left out
 
     def _fit_texts(self) -> None:
         """Titles and the value-axis label shortened to the room they have (full text in the
@@ -617,28 +647,7 @@ class PlotPanel(QWidget):
             return
         self._texts_signature = signature
         if self.title:
-            label = self.plot_item.titleLabel
-            text = self.title
-            label.setText(text, size="11pt")
-            # The title sits above the plot area only: the value axis beside it takes its share
-            # of the width (else a long title holds the whole chart wider than its widget).
-            room = width - 16 - sum(self.plot_item.getAxis(side).width() for side in ("left", "right")
-                                    if self.plot_item.getAxis(side).isVisible())
-            if self.compact:  # the title, centred over the plot area, keeps clear of Export at its left
-                left_px = self.plot_item.getAxis("left").width() if self.plot_item.getAxis("left").isVisible() else 0
-                centre = left_px + (width - left_px) / 2
-                button_px = self.export_button.sizeHint().width()  # (width() is 640 before it is shown)
-                room = min(room, 2 * (centre - button_px - 8))
-            room = max(room, 0.0)
-            while label.item.boundingRect().width() > room and len(text) > 8:
-                keep = max(8, int(len(text) * room / label.item.boundingRect().width()) - 2)
-                shorter = self.title[:keep].rstrip(" ,(") + "…"
-                if shorter == text:
-                    break  # as short as it gets
-                text = shorter
-                label.setText(text, size="11pt")
-            self._shown_title = text
-            self.plot_widget.setToolTip(self.title if text != self.title else "")
+            self._fit_title(self.title_room(width))
         axis = self.plot_item.getAxis("left")
         full = self._axis_text(self.y_label, self.y_unit)
         room = axis.height() - 4
@@ -685,6 +694,45 @@ class PlotPanel(QWidget):
             font.setPointSizeF(shown_pt)
             self._widen_fixed_axis(axis, text.count("<br>") * QFontMetrics(font).height())
 
+    def _fit_title(self, room: float, suffix: str = "") -> None:
+        """The title (and `suffix`, never cut) in `room` px: whole at 11, 10 or 9 pt, else cut with
+        "…" at 9 pt (the whole title in the chart's tooltip)."""
+        label = self.plot_item.titleLabel
+        text = self.title
+        for pt in TITLE_PTS:   # whole at a smaller size before it is cut
+            self._title_pt = pt
+            label.setText(text + suffix, size=f"{pt:g}pt")
+            if label.item.boundingRect().width() <= room:
+                break
+        while label.item.boundingRect().width() > room and len(text) > 8:
+            keep = max(8, int(len(text) * room / label.item.boundingRect().width()) - 2)
+            shorter = self.title[:keep].rstrip(" ,(") + "…"
+            if shorter == text:
+                break  # as short as it gets
+            text = shorter
+            label.setText(text + suffix, size=f"{self._title_pt:g}pt")
+        self._shown_title = text
+        self.plot_widget.setToolTip(self.title if text != self.title else "")
+
+    def title_room(self, width: float | None = None) -> float:
+        """The width the title may take: over the plot area only (the value axis beside it takes its
+        share, else a long title holds the whole chart wider than its widget), and on a short chart
+        clear of Export at its left, the title being centred over the plot area."""
+        if width is None:
+            right_margin = self.plot_item.layout.getContentsMargins()[2]
+            width = min(self.plot_item.width(), self.plot_widget.width() - right_margin) \
+                if self.plot_widget.width() > 0 else self.plot_item.width()
+        # an axis just widened for a second line of its title is as wide as its minimum already
+        axes_px = {side: max(axis.width(), axis.minimumWidth()) if axis.isVisible() else 0.0
+                   for side in ("left", "right") for axis in (self.plot_item.getAxis(side),)}
+        room = width - 16 - sum(axes_px.values())
+        if self.compact:
+            left_px = axes_px["left"]
+            centre = left_px + (width - left_px) / 2
+            button_px = self.export_button.sizeHint().width()  # (width() is 640 before it is shown)
+            room = min(room, 2 * (centre - button_px - 8))
+        return max(room, 0.0)
+
     @staticmethod
     def _widen_fixed_axis(axis, extra_px: float) -> None:
         """A value axis of fixed width (fit_left_axis, a bar chart's 64 px) has room for its ticks
@@ -727,7 +775,8 @@ class PlotPanel(QWidget):
         return f"{label} ({self.x_unit})" if self.x_unit else label
 
     def _y_header(self, series_name: str, suffix: str = "") -> str:
-        return f"{series_name}{suffix} ({self.y_unit})" if self.y_unit else f"{series_name}{suffix}"
+        name = self.header_names.get(series_name, series_name)
+        return f"{name}{suffix} ({self.y_unit})" if self.y_unit else f"{name}{suffix}"
 
     def _x_value(self, x: float):
         return from_timestamp(x) if self.time_axis else float(x)

@@ -21,11 +21,14 @@ def test_tornado_and_share_exports_name_their_own_runs_and_chips_by_name(forecas
     tornado, shares = panel.view.tornado, panel.view.shares
     assert (tornado.trials, shares.trials) == (500, 1000)
     assert "--trials 2000" in _header(out / "forecast_capacity_vs_demand.csv")["Run"]   # the forecast's own
-    for metric in ("prob_meet_demand", "shortfall_mean_unit_chips", "job_completion_days"):
+    for metric in ("prob_meet_demand", "shortfall_mean_unit_chips"):
         header = _header(out / f"forecast_tornado_{metric}.csv")
         assert "500 trials" in header["Run"] and "2,000" not in header["Run"], header
         assert header["Base P(meet)"].startswith(prob_percent_text(tornado.base["prob_meet_demand"]))
         assert f"{tornado.month:%b %Y}" in header["Base P(meet)"]
+    # the completion tornado's base is a completion date, not a P(meet) (QA s26)
+    header = _header(out / "forecast_tornado_job_completion_days.csv")
+    assert "500 trials" in header["Run"] and header["Base P50 completion"][:4].isdigit()
     assert "Base P(meet)" in (out / "forecast_tornado_prob_meet_demand.svg").read_text()
     header = _header(out / "forecast_uncertainty_shares.csv")
     assert "1,000 trials" in header["Run"] and "2,000" not in header["Run"], header
