@@ -4,6 +4,7 @@ define its own `store` or `window`, which then wins)."""
 import pytest
 
 from engine.store import open_store
+from tests.gui.shared_setups import shut_unshown_window
 
 
 @pytest.fixture
@@ -25,6 +26,28 @@ def window(store, qtbot, qsettings_isolated):
         panel.shutdown()
     w.fleet_panel.detach()
     for group in ("window", "scenarios", "fleet"):   # the next test must not inherit them
+        settings().remove(group)
+
+
+@pytest.fixture
+def window_factory(store, qtbot, qsettings_isolated):
+    """make() -> a new main window on `store`, not shown (closing a shown one would ask about the
+    edits a test left); every one made is taken down after the test."""
+    from gui.app import MainWindow
+    from gui.settings import settings
+
+    made = []
+
+    def make():
+        w = MainWindow(store)
+        qtbot.addWidget(w)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        shut_unshown_window(w)
+    for group in ("window", "scenarios", "fleet"):
         settings().remove(group)
 
 

@@ -52,3 +52,13 @@ def reveal(widget) -> None:
             tabs.setCurrentWidget(page)
         page = parent
     QApplication.processEvents()
+
+
+def shut_unshown_window(w) -> None:
+    """Take down a window a test never showed, without its closing questions (a test leaves edits)."""
+    w._shut_down = True
+    w._external_timer.stop()
+    for panel in w.panels.values():
+        panel.shutdown()
+    w.scenario_bar.detach()
+    w.fleet_panel.detach()

@@ -27,15 +27,12 @@ def window(store, qtbot, qsettings_isolated):
     from gui.app import MainWindow
     from gui.settings import settings
 
+    from tests.gui.shared_setups import shut_unshown_window
+
     w = MainWindow(store)   # (not shown: closing a shown one would ask about the edits a test left)
     qtbot.addWidget(w)
     yield w
-    w._shut_down = True
-    w._external_timer.stop()
-    for panel in w.panels.values():
-        panel.shutdown()
-    w.scenario_bar.detach()
-    w.fleet_panel.detach()
+    shut_unshown_window(w)
     for group in ("window", "scenarios", "fleet"):
         settings().remove(group)
 

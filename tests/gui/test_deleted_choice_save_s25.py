@@ -27,36 +27,6 @@ def store(tmp_path):
     s.close()
 
 
-def _window(store, qtbot):
-    from gui.app import MainWindow
-
-    w = MainWindow(store)   # not shown: closing a shown one would ask about edits a test left
-    qtbot.addWidget(w)
-    return w
-
-
-@pytest.fixture
-def window_factory(store, qtbot, qsettings_isolated):
-    from gui.settings import settings
-
-    made = []
-
-    def make():
-        made.append(_window(store, qtbot))
-        return made[-1]
-
-    yield make
-    for w in made:
-        w._shut_down = True
-        w._external_timer.stop()
-        for panel in w.panels.values():
-            panel.shutdown()
-        w.scenario_bar.detach()
-        w.fleet_panel.detach()
-    for group in ("window", "scenarios", "fleet"):
-        settings().remove(group)
-
-
 def _ui(store) -> dict:
     return store.scenario(BASE)["params"].get("ui") or {}
 

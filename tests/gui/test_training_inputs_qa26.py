@@ -20,31 +20,6 @@ STATE = {"model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb", "num_chips": 64, 
          "compare_chips": ["h100-sxm5-80gb"]}
 
 
-@pytest.fixture
-def window_factory(store, qtbot, qsettings_isolated):
-    from gui.app import MainWindow
-    from gui.settings import settings
-
-    made = []
-
-    def make():
-        w = MainWindow(store)   # not shown: closing a shown one would ask about edits a test left
-        qtbot.addWidget(w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w._shut_down = True
-        w._external_timer.stop()
-        for panel in w.panels.values():
-            panel.shutdown()
-        w.scenario_bar.detach()
-        w.fleet_panel.detach()
-    for group in ("window", "scenarios", "fleet"):
-        settings().remove(group)
-
-
 def _training(window):
     panel = window.panel("training")
     window.tabs.setCurrentIndex(window.tab_of(panel))
