@@ -716,6 +716,8 @@ def run(args, ctx) -> Output:
         data["slo_batch"] = cap.batch_at_slo
         data["slo_ttft_ms"] = _finite(cap.ttft_ms)
         data["slo_tpot_ms"] = _finite(cap.tpot_ms)
+        # the rate the margin was checked at (with spread lengths, one worked out from tokens/s is not)
+        data["slo_request_rate_per_s"] = cap.request_rate_per_s or None
         if not loaded:
             # With targets, the answer is the operating point that meets them (none when no load
             # does: the figures are null, not the offline run's); the unconstrained (offline,

@@ -6,7 +6,8 @@
 - `load_curve(...)`: latency percentiles and throughput as the offered load rises (the knee).
 - `slo_capacity_tokens_per_s_per_chip(...)`: the highest Poisson load whose TTFT/TPOT
   percentiles meet the targets, as output tokens/s per chip (what the forecast needs); one
-  layout's search is `slo_capacity_sim`, the layout chosen under load `engine.serving.slo_layout`.
+  layout's search is `slo_capacity_sim`, the load it finds held on several samples
+  `engine.serving.slo_margin`, the layout chosen under load `engine.serving.slo_layout`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from engine.errors import UserError
 from engine.serving.cost_model import StepCostModel, build_cost_model
 from engine.serving.families import LIMIT_FACTORS, SchedulerConfig, engine_family, scheduler_for
+from engine.serving.slo_margin import BACK_OFF, MAX_BACK_OFFS, SAMPLES, hold_on_samples, margin_words, stated_rate
 from engine.serving.simulator import (OVERLOAD_SHARE, PrefillPool, SimResult, Workload, percentiles,
                                       served_share_from_queue, simulate)
 
@@ -29,11 +31,8 @@ LIGHT_LOAD_SHARE = 0.02     # SLO search: its lightest load, this share of the o
 LIGHTER_STEP = 4.0          # and when that misses the targets, loads this many times lighter each,
 MAX_LIGHTER_LOADS = 4       # down to 1/256 of it (a request then mostly runs alone)
 MAX_SIMULATED_BATCH = 512   # SLO capacity: replicas running more sequences keep the steady-state figure
-# Disaggregated SLO search: the point found is run again with this many times the requests and the
-# next seed, and stepped down until that run holds the targets and serves the offered load
+# Disaggregated SLO search: the samples the point found is held on run this many times the requests
 VERIFY_REQUESTS_FACTOR = 4
-VERIFY_STEP = 0.96
-MAX_VERIFY_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -460,6 +459,7 @@ class SloCapacity:
     seed: int = 0
     capped_requests: int = 0          # of those, drawn longer than the context window and capped to it
     note: str = ""                    # the figure was held to the offline run's (`_held_to_offline`)
+    margin: str = ""                  # the samples the load holds the targets on, in words (`slo_margin`)
 
 
 def _overloaded(run: LoadRun, rate_per_replica: float = 0.0) -> bool:
@@ -533,7 +533,9 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
     (latency grows with load, so the set is an interval). When its lightest load (2% of that
     estimate) misses them, loads 4x lighter each are tried, down to 1/256 of it, and the bisection
     runs between the first that holds them and the one above it. `requests` per load point: at
-    least 2,000 by default (`_slo_requests`)."""
+    least 2,000 by default (`_slo_requests`). The load found on the `seed`'s sample is then held on
+    more samples and lowered until each meets the targets (`_on_samples`); `SloCapacity.margin`
+    says which, and its figures are the first sample's at that load."""
     if percentile not in ("mean", "p50", "p90", "p99"):
         raise UserError(f"percentile: {percentile!r} (one of mean, p50, p90, p99)")
     if requests is None:
@@ -558,7 +560,9 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
     def meets(rate) -> bool:
         return _meets(at(rate), ttft_ms, tpot_ms, percentile, rate)
 
-    lo_rate = sat * LIGHT_LOAD_SHARE
+    # every load tried is stated to four figures (`slo_margin.stated_rate`): the load found is then
+    # a number a user can type back, and (aggregated) its run is the first sample held
+    lo_rate = stated_rate(sat * LIGHT_LOAD_SHARE)
     above = None   # a load that misses the targets where a lighter one holds them
     for _ in range(MAX_LIGHTER_LOADS):
         if meets(lo_rate):
@@ -566,7 +570,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
         # the queueing of 2% of saturation (a prompt arriving behind another's prefill) can be what
         # misses a tight TTFT: 70B on 8 x H100, 2,000-token prompts, p90 95 ms there, 84.5 ms at
         # 0.02 requests/s against a 90 ms target
-        above, lo_rate = lo_rate, lo_rate / LIGHTER_STEP
+        above, lo_rate = lo_rate, stated_rate(lo_rate / LIGHTER_STEP)
     if not meets(lo_rate):
         lo = at(lo_rate)
         which = []
@@ -580,7 +584,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
                            f"even at light load ({lo_rate:.3g} requests/s per replica): "
                            + "; ".join(which or ["the load is not served"]))
     best, best_rate = at(lo_rate), lo_rate
-    a, b = lo_rate, (above if above is not None else sat * 0.98)
+    a, b = lo_rate, (above if above is not None else stated_rate(sat * 0.98))
     if above is None and meets(b):
         # The offline estimate of saturation reads low when lengths spread: its makespan ends in a
         # drain where the longest requests run in an emptying batch. So look past it, while the
@@ -588,7 +592,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
         best, best_rate = at(b), b
         rate, crossed = b, False
         for _ in range(MAX_PAST_SATURATION_PROBES):
-            rate *= PAST_SATURATION_STEP
+            rate = stated_rate(rate * PAST_SATURATION_STEP)
             run = at(rate)
             if not meets(rate):
                 crossed = True
@@ -600,12 +604,11 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
             found = SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
                                 int(tp), int(ep or 1), "saturation", mean_running=best.sim.mean_running,
                                 requests=int(requests), seed=int(seed), capped_requests=best.capped_requests)
-            return held(found) if pool is None else _verified(found, run_at, requests, seed, ttft_ms, tpot_ms,
-                                                              percentile)
+            return held(_on_samples(found, run_at, requests, seed, ttft_ms, tpot_ms, percentile, pool is not None))
         a, b = best_rate, rate
         iterations = min(iterations, 4)   # a 1.2x bracket: 4 halvings of its log reach 1.1%
     for _ in range(iterations):
-        mid = math.sqrt(a * b)
+        mid = stated_rate(math.sqrt(a * b))
         run = at(mid)
         if meets(mid):
             a = mid
@@ -628,7 +631,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
                         int(tp), int(ep or 1), limiting,
                         mean_running=best.sim.mean_running, requests=int(requests), seed=int(seed),
                         capped_requests=best.capped_requests)
-    return held(found) if pool is None else _verified(found, run_at, requests, seed, ttft_ms, tpot_ms, percentile)
+    return held(_on_samples(found, run_at, requests, seed, ttft_ms, tpot_ms, percentile, pool is not None))
 
 
 def _disaggregated_ttft_parts(pool: PrefillPool, input_len, hit: float, ttft_ms: float, fixed: bool) -> str:
@@ -662,30 +665,44 @@ def _held_to_offline(found: SloCapacity, offline_per_chip: float) -> SloCapacity
     return replace(found, output_tokens_per_s_per_chip=offline_per_chip, note=note)
 
 
-def _verified(found: SloCapacity, run_at, requests: int, seed: int, ttft_ms, tpot_ms, pct: str) -> SloCapacity:
-    """A disaggregated search's point, held over a longer run: `VERIFY_REQUESTS_FACTOR` x the
-    requests at the next seed, stepped down by `VERIFY_STEP` until that run meets the targets and
-    serves the offered load (`SimResult.keeps_up`); its figures are the ones reported.
+def _on_samples(found: SloCapacity, run_at, requests: int, seed: int, ttft_ms, tpot_ms, pct: str,
+                disaggregated: bool = False) -> SloCapacity:
+    """The search's load held on several samples, backed off until every one meets the targets
+    (`slo_margin.hold_on_samples`): `slo_margin.SAMPLES` of `requests` each, the search's own seed
+    and the next ones (`serve --request-rate` at the load as printed, `--seed` 0 to 3, reruns one).
+    The figures are the search's own seed's run there, or disaggregated a run of
+    `VERIFY_REQUESTS_FACTOR` x the requests at the next seed, a sample too (`slo_run_of` names it),
+    which must also serve the offered load (`SimResult.keeps_up`): near the prefill pool's
+    capacity its queue takes far longer than 2,000 requests to settle (Llama 3 70B 1,024/256 with
+    2 x TP8 prefill on H100 met a 500 ms p90 TTFT at 47.3 requests/s over 2,000 requests, prompts
+    arriving at 94% of what the pool prefills, where 8,000 read 628 ms and fell behind the load)."""
+    n = int(requests)
+    samples = tuple((n, int(seed) + i) for i in range(SAMPLES))
+    # the run the figures are read from (`slo_run_of`), a sample with the others
+    own = (n * VERIFY_REQUESTS_FACTOR, int(seed) + 1) if disaggregated else (n, int(seed))
+    samples += (own,) if disaggregated else ()
 
-    Near the prefill pool's capacity its queue takes far longer than a 2,000-request run to
-    settle: Llama 3 70B 1,024/256 with 2 x TP8 prefill on H100 met a 500 ms p90 TTFT at 47.3
-    requests/s over 2,000 requests (prompts arriving at 94% of what the pool prefills), where
-    8,000 read 628 ms and the decode instance fell behind the offered load."""
-    n, s = int(requests) * VERIFY_REQUESTS_FACTOR, int(seed) + 1
-    rate, limiting = found.request_rate_per_s, found.limiting
-    for _ in range(MAX_VERIFY_STEPS):
-        run = run_at(rate, n, s)
-        if run.sim.keeps_up and _meets(run, ttft_ms, tpot_ms, pct, rate):
-            return SloCapacity(True, run.output_tokens_per_s_per_chip, rate, run.ttft_ms, run.tpot_ms, found.tp,
-                               found.ep, limiting, mean_running=run.sim.mean_running, requests=n, seed=s,
-                               capped_requests=run.capped_requests)
-        binds = [k for k, target, got in (("TTFT", ttft_ms, run.ttft_ms[pct]), ("TPOT", tpot_ms, run.tpot_ms[pct]))
+    def meets(run, rate) -> bool:   # (a short run's window reads a few % low: `keeps_up` on the long one only)
+        long_run = disaggregated and run.requests == own[0]
+        return (run.sim.keeps_up or not long_run) and _meets(run, ttft_ms, tpot_ms, pct, rate)
+
+    held = hold_on_samples(found.request_rate_per_s, run_at, samples, meets)
+    if held is None:
+        return SloCapacity(False, 0.0, 0.0, found.ttft_ms, found.tpot_ms, found.tp, found.ep, "latency target",
+                           f"the targets met at {found.request_rate_per_s:.3g} requests/s per replica over seed "
+                           f"{seed}'s {requests:,} requests are missed by another sample down to "
+                           f"{found.request_rate_per_s * BACK_OFF ** (2 ** MAX_BACK_OFFS - 1):.3g}")
+    run = held.run_of(own)
+    limiting = found.limiting
+    if held.missed_run is not None:   # what broke where a sample missed: the lighter load's limit
+        miss = held.missed_run
+        binds = [k for k, target, got in (("TTFT", ttft_ms, miss.ttft_ms[pct]), ("TPOT", tpot_ms, miss.tpot_ms[pct]))
                  if target and got > target]
         limiting = f"{' and '.join(binds)} {pct} target" if binds else "saturation"
-        rate *= VERIFY_STEP
-    return SloCapacity(False, 0.0, 0.0, run.ttft_ms, run.tpot_ms, found.tp, found.ep, "latency target",
-                       f"the targets found over {requests:,} requests at {found.request_rate_per_s:.2f} requests/s "
-                       f"do not hold over {n:,} down to {rate / VERIFY_STEP:.2f} requests/s")
+    return replace(found, output_tokens_per_s_per_chip=run.output_tokens_per_s_per_chip, request_rate_per_s=held.rate,
+                   ttft_ms=run.ttft_ms, tpot_ms=run.tpot_ms, limiting=limiting, mean_running=run.sim.mean_running,
+                   requests=own[0], seed=own[1], capped_requests=run.capped_requests,
+                   margin=margin_words(held, ttft_ms, tpot_ms, pct))
 
 
 def _slo_requests(batch: float) -> int:
@@ -699,7 +716,7 @@ def _slo_requests(batch: float) -> int:
 
 def slo_run_of(batch: float, disaggregated: bool, seed: int = 0) -> tuple[int, int]:
     """(requests, seed) of the run the SLO figures are read from: the search's own, or for a
-    disaggregated deployment its longer verification run (`_verified`)."""
+    disaggregated deployment its first sample's longer run (`_on_samples`)."""
     n = _slo_requests(batch)
     return (n * VERIFY_REQUESTS_FACTOR, seed + 1) if disaggregated else (n, seed)
 

@@ -19,6 +19,7 @@ from typing import Any
 from engine.errors import UserError
 from engine.serving.capacity import (MAX_SIMULATED_BATCH, _meets, _poisson_runner, _slo_requests, capped_note,
                                      running_text, slo_capacity_sim)
+from engine.serving.slo_margin import rate_text as stated_rate_text
 
 LAYOUT_FACTOR = 2.0   # searched layouts within this factor of the steady search's best are held against it under
 MAX_LAYOUTS = 4       # load, at most this many, best first
@@ -103,7 +104,8 @@ def under_load(model, chip, cap, load: dict) -> tuple[Any, bool]:
                        latency_basis=percentile, layouts_under_load=((cap.tp, cap.ep, None, None, None),)), False
     out = sim.output_tokens_per_s_per_chip
     rate = sim.request_rate_per_s
-    rate_text = f"{rate:.2f}" if rate >= 0.1 else f"{rate:.2g}"   # a light load's two figures, not "0.05"
+    # the load as held (four figures, `slo_margin.stated_rate`): rerun as printed, it is a run checked
+    rate_text = stated_rate_text(rate) if sim.margin else f"{rate:.2f}" if rate >= 0.1 else f"{rate:.2g}"
     # one output token: no decode step, no TPOT ("TPOT nan ms")
     tpot_text = f"TPOT {sim.tpot_ms[percentile]:.1f} ms " if math.isfinite(sim.tpot_ms[percentile]) else ""
     running = running_text(sim.mean_running)
@@ -125,6 +127,8 @@ def under_load(model, chip, cap, load: dict) -> tuple[Any, bool]:
                    f"simulated under Poisson arrivals, {where}{percentile} TTFT {sim.ttft_ms[percentile]:.0f} ms, "
                    f"{tpot_text}at {rate_text} requests/s per replica, "
                    f"{running}: more offered load is not served (saturation)")
+    if sim.margin:
+        result = replace(result, explanation=f"{result.explanation}; {sim.margin}")
     if sim.note:
         result = replace(result, explanation=f"{result.explanation}; {sim.note}")
     if sim.capped_requests:
