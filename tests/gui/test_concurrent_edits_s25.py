@@ -8,6 +8,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from engine.store import open_store
+from tests.gui.shared_setups import shut_unshown_window
 
 # the real question box (the suite's autouse fixture fails every dialog; one test clicks this one)
 _REAL_QUESTION = QMessageBox.__dict__["question"]
@@ -26,8 +27,6 @@ def store(tmp_path):
 def window(store, qtbot, qsettings_isolated):
     from gui.app import MainWindow
     from gui.settings import settings
-
-    from tests.gui.shared_setups import shut_unshown_window
 
     w = MainWindow(store)   # (not shown: closing a shown one would ask about the edits a test left)
     qtbot.addWidget(w)
@@ -264,12 +263,7 @@ def read_only_window(tmp_path, qtbot, qsettings_isolated):
     w = MainWindow(ro)
     qtbot.addWidget(w)
     yield w
-    w._shut_down = True
-    w._external_timer.stop()
-    for panel in w.panels.values():
-        panel.shutdown()
-    w.scenario_bar.detach()
-    w.fleet_panel.detach()
+    shut_unshown_window(w)
     ro.close()
 
 
