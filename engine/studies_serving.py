@@ -426,38 +426,17 @@ def serving_key_figures(request: ServingRequest | None, cap, chips_needed: int |
 
 # ---- an open loop's overload (`fleetcast serve --request-rate`) -------------------------------------
 
-def queue_grows(sim) -> bool:
-    """The last quarter of a run's requests (by arrival) waited well over the first quarter: a
-    queue that grows through the run. False without a simulation or with too few requests."""
-    q = np.asarray(getattr(sim, "queue_s", []), dtype=float)
-    if q.size < 20:
-        return False
-    k = q.size // 4
-    first, last = float(np.nanmean(q[:k])), float(np.nanmean(q[-k:]))
-    return last > 2.0 * first + 0.1   # and by more than 0.1 s: a few decode steps are no queue
-
-
 def overload_verdict(sim, rate_per_replica: float, share: float) -> tuple[bool, float, float | None]:
     """(overloaded, the share of the offered load served as the words give it, the share read off
-    the queue's growth or None). Overloaded: the queue rises through the run (quarter by quarter,
-    `served_share_from_queue`) and either grows at a rate that serves under OVERLOAD_SHARE of the
-    load, or the steady window served under it while the last quarter waited well over the first
-    (`SimResult.keeps_up`, `queue_grows`). The window alone missed a small excess: within its 3%
-    noise it reads the offered load exactly (8,000 requests at 103% of saturation read 100% served
-    while the wait rose from 0.5 to 12.6 s), and serve's old 90% bar passed 108% of saturation (12
-    requests/s on one H100 for Llama 3 8B, 11.05 served: TTFT 3.3 s at 2,000 requests, 22 s at
-    8,000). The window with no steady rise read stable loads as overloaded: lengths spread (CV 1)
-    read 90-94% served at 95% of saturation with a wait that rose and fell, from 0.4 to 3 s and back;
-    of 570 runs of eight deployments (one disaggregated; CV 0 to 1; 2,000 and 8,000 requests; five
-    seeds) at 50-95% of the offline saturation this test flags none; it flags every one of the 47
-    aggregated runs with fixed lengths at 109% (spread lengths read that estimate low)."""
-    from_queue = served_share_from_queue(sim, rate_per_replica)
-    rising = from_queue is not None
-    behind = rising and share < OVERLOAD_SHARE and not getattr(sim, "keeps_up", True) and queue_grows(sim)
-    falls_behind = rising and from_queue is not None and from_queue < OVERLOAD_SHARE
-    # the window's share, unless it reads the load as served (within its noise) and the queue says not
-    said = from_queue if falls_behind and from_queue is not None and share >= OVERLOAD_SHARE else share
-    return behind or falls_behind, said, from_queue
+    the queue's growth or None): `engine.serving.run_reading.open_loop_verdict`, the one rule
+    `fleetcast serve` and the SLO search apply, with a queue rising at under OVERLOAD_SHARE of the
+    load overloaded whatever `share` says (a throughput read elsewhere than off that queue)."""
+    from engine.serving.run_reading import open_loop_verdict
+
+    overloaded, from_queue = open_loop_verdict(sim, rate_per_replica, share)
+    if from_queue is not None and from_queue < OVERLOAD_SHARE:
+        return True, (from_queue if share >= OVERLOAD_SHARE else share), from_queue
+    return overloaded, share, from_queue
 
 
 def ttft_histogram(ttft_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -476,5 +455,5 @@ __all__ = [
     "CURVE_BATCHES", "MAX_LOAD_BATCH", "ServingRequest", "ChipComparison", "run_chip_comparison", "load_analysis_of",
     "comparison_layout_note", "comparison_basis_text", "latency_basis_text", "serving_caveats", "prefix_cache_note",
     "comparison_table", "serving_key_figures", "chosen_under_load", "SLO_PERCENTILE", "OVERLOAD_SHARE",
-    "queue_grows", "served_share_from_queue", "overload_verdict", "serving_request", "ep_choices", "ttft_histogram", "COMPARISON_HEADERS",
+    "served_share_from_queue", "overload_verdict", "serving_request", "ep_choices", "ttft_histogram", "COMPARISON_HEADERS",
 ]
