@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import math
+import re
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
@@ -79,6 +80,9 @@ def read_cases_csv(path) -> CaseRows:
         if header is None:
             return rows
         _refuse_other_separator(path, header)
+        if any(_NOT_UTF8.search(name) for name in header):
+            raise UserError(f"{path} header: not UTF-8 text (byte 0x{_first_bad_byte(''.join(header)):02x}); "
+                            "save it as CSV UTF-8")
         columns = [case_column(name) for name in header]
         seen: dict[str, int] = {}
         for number, key in enumerate(columns, start=1):
@@ -102,6 +106,7 @@ def read_cases_csv(path) -> CaseRows:
             if given < len(columns) and not set(columns[given:]) <= PROVENANCE_COLUMNS:
                 row[SHORT_ROW] = (f"row {i} has {given} of {len(columns)} cells (short: from column "
                                   f"'{columns[given]}' on missing)")
+            _mark_bytes_not_utf8(row)
             if not row.get("id"):
                 row["id"] = f"row{i}"
             rows.append(row)
@@ -113,20 +118,40 @@ def read_cases_csv(path) -> CaseRows:
         raise UserError(f"{path}: cannot read cases file ({exc})") from None
 
 
+# A byte that is not UTF-8 decodes (surrogateescape) to one of these: each stands for its byte
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+def _first_bad_byte(text: str) -> int:
+    found = _NOT_UTF8.search(text)
+    return ord(found.group()) - 0xDC00 if found else 0
+
+
 def _decoded(path, data: bytes) -> str:
-    """The text of a cases file; a byte that is not UTF-8 is a UserError naming it and its row
-    (as the imports say it, with the row as the other messages number it)."""
+    """The text of a cases file. A byte that is not UTF-8 is kept as a stand-in (surrogateescape)
+    for its row to name: one row saved from another program is that row's error, never fatal to
+    the others (CLI.md: a bad row is reported, never fatal to the others)."""
     body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        before = body[:exc.start].decode("utf-8")
-        # the records up to and including the bad byte's (a stand-in for it ends the text): a
-        # blank line counts, a quoted cell over several lines does not
-        row = sum(1 for _ in csv.reader(io.StringIO(before + "?", newline="")))
-        line = body.count(b"\n", 0, exc.start) + 1
-        where = f"row {row}" + (f", line {line} of the text" if line != row else "")
-        raise UserError(f"{path} {where}: not UTF-8 text (byte 0x{body[exc.start]:02x}); save it as CSV UTF-8") from None
+    return body.decode("utf-8", errors="surrogateescape")
+
+
+def _mark_bytes_not_utf8(row: dict) -> None:
+    """A row with bytes that are not UTF-8: an error naming the first such column and byte, unless
+    they are all in provenance columns (notes, source, locator, trust), which no prediction reads:
+    those are predicted as if the byte were blank. Every stand-in becomes U+FFFD, so nothing
+    printed or written later carries an undecodable character."""
+    bad = [key for key, value in row.items() if isinstance(value, str) and _NOT_UTF8.search(value)]
+    if not bad:
+        return
+    data_columns = [key for key in bad if key not in PROVENANCE_COLUMNS]
+    if data_columns and not row.get(SHORT_ROW):
+        key = data_columns[0]
+        row[SHORT_ROW] = (f"{key}: not UTF-8 text (byte 0x{_first_bad_byte(row[key]):02x}); "
+                          "save the file as CSV UTF-8")
+    for key in bad:
+        row[key] = _NOT_UTF8.sub("\ufffd", row[key])
+    if isinstance(row.get(""), list):   # cells past the header
+        row[""] = [_NOT_UTF8.sub("\ufffd", cell) for cell in row[""]]
 
 
 def _refuse_other_separator(path, header: Sequence[str]) -> None:

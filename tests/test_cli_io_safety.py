@@ -433,7 +433,7 @@ def test_fourth_qa_round_cli_messages(capsys, tmp_path, db):
     code, _, err = run(capsys, "--db", db, "chips", "import", str(tmp_path / "nohdr.csv"))
     assert code == 1 and "nohdr.csv row 1: not a header" in one_line_error(err)
     # a cases file that is not UTF-8: the imports' words, not Python's codec message
-    (tmp_path / "cases.csv").write_bytes(b"id,metric,value\nr1,ttft_ms,caf\xe9\n")
+    (tmp_path / "cases.csv").write_bytes(b"id,metric,caf\xe9\nr1,ttft_ms,1\n")
     code, _, err = run(capsys, "--db", db, "validate", "inference", "--cases", str(tmp_path / "cases.csv"))
     assert code == 1 and "not UTF-8 text (byte 0xe9); save it as CSV UTF-8" in one_line_error(err)
     # --limit 0 read "orders 1-0 of 3"

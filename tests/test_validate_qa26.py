@@ -251,19 +251,36 @@ def test_a_cell_over_three_lines_keeps_its_row_one_row(tmp_path, capsys):
     assert f"error: {cases} row 3 (MPT-080): value: 'fast' is not a number" in out.splitlines()
 
 
-def test_a_byte_that_is_not_utf8_is_named_with_its_row(tmp_path, capsys):
+def test_a_byte_that_is_not_utf8_is_its_rows_error_never_fatal_to_the_others(tmp_path, capsys):
+    # CLI.md: a bad row is reported, never fatal to the others; a Latin-1 byte in one row refused
+    # the whole file, so one row pasted from another program lost every prediction
     header, rows = _public_lines(MPT)
     latin = rows["MPT-080"](model="MPT-M\u00fcnchen").replace("M\u00fcnchen".encode("utf-8"), "M\u00fcnchen".encode("latin-1"))
     cases = _file(tmp_path / "latin1.csv", [header, rows["MPT-010"](), latin])
-    code, _, err = _run(capsys, "--db", tmp_path / "v.db", "validate", "training", "--cases", cases)
-    assert code == 1
-    assert err.strip() == f"fleetcast: error: {cases} row 3: not UTF-8 text (byte 0xfc); save it as CSV UTF-8"
-    # after a cell over three lines the spreadsheet's row 3 is the text's line 5: both said
+    code, out, _ = _run(capsys, "--db", tmp_path / "v.db", "validate", "training", "--cases", cases)
+    assert code == 0
+    assert f"error: {cases} row 3 (MPT-080): model: not UTF-8 text (byte 0xfc); save the file as CSV UTF-8" in out.splitlines()
+    assert "MPT-010" in out and "\ufffd" not in out
+    # after a cell over three lines the bad row is still the spreadsheet's row 3
     cases = _file(tmp_path / "latin1_multi.csv", [header, rows["MPT-010"](notes="one\ntwo\nthree"), latin])
-    code, _, err = _run(capsys, "--db", tmp_path / "v.db", "validate", "training", "--cases", cases)
+    code, out, _ = _run(capsys, "--db", tmp_path / "v.db", "validate", "training", "--cases", cases)
+    assert code == 0 and f"error: {cases} row 3 (MPT-080): model: not UTF-8" in out
+    # in notes (provenance, which no prediction reads) the byte changes nothing: predicted as blank notes
+    plain = tmp_path / "plain.csv"
+    _file(plain, [header, rows["MPT-010"](notes="")])
+    noted = _file(tmp_path / "noted.csv", [header, rows["MPT-010"](notes="caf\u00e9").replace(b"caf\xc3\xa9", b"caf\xe9")])
+    outs = []
+    for path in (plain, noted):
+        code, out, _ = _run(capsys, "--db", tmp_path / "v.db", "--format", "csv", "validate", "training", "--cases", path)
+        assert code == 0
+        outs.append(out)
+    assert outs[0] == outs[1] and ",ok," in outs[0]
+    # a header that is not UTF-8 is the file's error: no column can be read
+    bad_header = tmp_path / "header.csv"
+    bad_header.write_bytes(header.replace(b"notes", b"not\xe9s") + b"\n" + rows["MPT-010"]() + b"\n")
+    code, _, err = _run(capsys, "--db", tmp_path / "v.db", "validate", "training", "--cases", bad_header)
     assert code == 1
-    assert err.strip() == (f"fleetcast: error: {cases} row 3, line 5 of the text: not UTF-8 text (byte 0xfc); "
-                           "save it as CSV UTF-8")
+    assert err.strip() == f"fleetcast: error: {bad_header} header: not UTF-8 text (byte 0xe9); save it as CSV UTF-8"
 
 
 def test_the_reader_keeps_each_rows_file_row(tmp_path):
