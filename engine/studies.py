@@ -466,6 +466,15 @@ def infeasible_detail(result) -> str:
         if gb % (dp * mb) == 0:
             return (f"interleaved pipeline (vpp {lay['vpp']}): its {gb // (dp * mb)} micro-batches are not a "
                     f"multiple of pp {pp}")
+    if result.reason == "global batch not divisible by dp x micro-batch" and lay.get("global_batch_seqs"):
+        # the numbers and the nearest batches that divide, as the vpp and cp lines say theirs
+        dp, mb, gb = (int(lay.get(k) or 1) for k in ("dp", "micro_batch", "global_batch_seqs"))
+        step = dp * mb
+        if gb % step:
+            below, above = gb // step * step, (gb // step + 1) * step
+            near = f"e.g. {above:,}" if below == 0 else f"e.g. {below:,} or {above:,}"
+            return (f"global batch {gb:,} is not a multiple of dp {dp} x micro-batch {mb} = {step:,} "
+                    f"sequences ({near})")
     return result.reason
 
 

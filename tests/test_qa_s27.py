@@ -1,0 +1,20 @@
+"""Session 27 QA findings, each checked through the command line."""
+
+from __future__ import annotations
+
+from tests.cli_run import run_cli
+
+
+def test_a_batch_that_dp_times_micro_batch_does_not_divide_names_the_numbers(tmp_path, capsys):
+    # it said only "global batch not divisible by dp x micro-batch": which batch would run?
+    layout = ["--model", "llama3-70b", "--chip", "ascend-910b2", "--chips", "1024", "--tp", "8", "--pp", "2",
+              "--dp", "64", "--cp", "1", "--zero", "1", "--recompute", "selective"]
+    code, _, err = run_cli(capsys, "--db", str(tmp_path / "x.db"), "train", *layout,
+                           "--micro-batch", "2", "--global-batch", "500")
+    assert code == 1
+    assert err.strip().endswith("is infeasible: global batch 500 is not a multiple of dp 64 x micro-batch 2 = 128 "
+                                "sequences (e.g. 384 or 512)")
+    code, _, err = run_cli(capsys, "--db", str(tmp_path / "x.db"), "train", *layout,
+                           "--micro-batch", "16", "--global-batch", "512")
+    assert code == 1 and err.strip().endswith("dp 64 x micro-batch 16 = 1,024 sequences (e.g. 1,024)")
+    assert len(err.strip().splitlines()) == 1
