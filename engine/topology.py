@@ -23,11 +23,16 @@ API (all vectorised: `group` and `stride` may be numpy arrays, one entry per lay
     topo.all_reduce_s(group, stride, nbytes, up_eff=, out_eff=, latency_s=)       # ring: 2(n-1)/n
     topo.all_gather_s(...) / topo.reduce_scatter_s(...)                           # ring: (n-1)/n
     topo.all_to_all_s(group, stride, nbytes, ...)   # nbytes = what one chip sends in total
-    topo.p2p_s(stride, nbytes, ...)                 # one send between neighbours `stride` apart
+    topo.p2p_s(stride, nbytes, size=n, ...)         # one hop of a ring/pipeline of n ranks `stride` apart
+    topo.pipeline_p2p_s(stride, stages, nbytes, ...)  # (pace, overcharge) of a pipeline's sends
 
 `nbytes` is always the full buffer one chip holds before the collective (all-reduce / reduce-scatter
 input, all-gather output). Ranks `stride` apart: a TP group has stride 1, a DP group stride tp
 (x cp x pp as the layout orders them); a group is inside one domain when group x stride <= domain.
+A point-to-point hop is priced by the group it belongs to, not by its own two ends: a CP ring of
+cp ranks tp apart, or a pipeline of pp stages tp x cp x dp apart, that spans more than one domain
+has at least one hop over the NICs, and since its ranks step together that hop sets the pace
+(`size=2`, a lone pair, is the hop between two neighbours alone).
 """
 
 from __future__ import annotations
@@ -108,12 +113,48 @@ class Topology:
         t_out = nb * remote_frac / (self.scaleout_gbps / self.oversubscription * 1e9 * out_eff)
         return np.where(g > 1, np.maximum(t_up, t_out) + (g - 1.0) * latency_s / 4.0, 0.0)
 
-    def p2p_s(self, stride, nbytes, *, up_eff=1.0, out_eff=1.0, latency_s=0.0):
-        st = np.asarray(stride, dtype=float)
-        inside = 2.0 * st <= self.domain
-        bw = np.where(inside, self.scaleup_group_gbps(2.0) * 1e9 * up_eff,
-                      self.scaleout_gbps / self.oversubscription * 1e9 * out_eff)
+    def p2p_s(self, stride, nbytes, *, size=2, up_eff=1.0, out_eff=1.0, latency_s=0.0):
+        """Seconds of the slowest hop of a ring or pipeline of `size` ranks `stride` apart, each
+        hop one send of `nbytes` to the next rank.
+
+        The hop is on the scale-up fabric only when the whole group fits one domain (stride x size
+        <= domain, aligned as groups are). A group spread over several domains has hops over the
+        NICs; where neighbours also share a domain (2 x stride <= domain) its other hops run inside
+        it, and the slower of the two kinds is the one that paces a ring whose ranks move
+        together. Pricing by the stride alone put a 32-rank CP ring of neighbours on NVLink across
+        4 servers: the same 0.389 s on a 1 GB/s NIC as on the real 50 GB/s one."""
+        st = np.maximum(np.asarray(stride, dtype=float), 1.0)
+        n = np.maximum(np.asarray(size, dtype=float), 2.0)
+        up = self.scaleup_group_gbps(2.0) * 1e9 * up_eff
+        out = self.scaleout_gbps / self.oversubscription * 1e9 * out_eff
+        whole_inside = st * n <= self.domain
+        pairs_inside = 2.0 * st <= self.domain
+        bw = np.where(whole_inside, up, np.where(pairs_inside, np.minimum(up, out), out))
         return np.asarray(nbytes, dtype=float) / bw + latency_s
+
+    def pipeline_p2p_s(self, stride, stages, nbytes, *, up_eff=1.0, out_eff=1.0, latency_s=0.0):
+        """(pace, overcharge) in seconds for a pipeline of `stages` stages `stride` apart that
+        sends `nbytes` across a stage boundary, forward and backward, per micro-batch and chunk.
+
+        pace: the two sends of the slowest stage. In 1F1B's steady state every stage waits on its
+        neighbours, so the slowest stage paces them all -- but not at twice the pipeline's slowest
+        hop: a stage at a server's edge has one neighbour across the NIC (the far hop, `p2p_s` of
+        the whole pipeline) and, where two stages share a server, the other inside it (the near
+        hop, a lone pair). Both are the NIC's when every stage has servers of its own, both the
+        fabric's when the pipeline fits one server.
+
+        overcharge: what (stages - 1) x pace overstates the warm-up and cool-down by: they cross
+        each boundary once each way at its own rate, and of the boundaries one per server the
+        pipeline spans beyond the first is far (never more than half when stages share a server),
+        so (stages - 1 - 2 x far boundaries) x (far - near); exactly 0 when all hops are alike."""
+        st = np.maximum(np.asarray(stride, dtype=float), 1.0)
+        n = np.maximum(np.asarray(stages, dtype=float), 1.0)
+        net = {"up_eff": up_eff, "out_eff": out_eff, "latency_s": latency_s}
+        far = self.p2p_s(st, nbytes, size=n, **net)
+        near = self.p2p_s(st, nbytes, size=2, **net)
+        stages_per_domain = np.clip(np.floor(self.domain / st), 1.0, n)
+        far_boundaries = np.ceil(n / stages_per_domain) - 1.0
+        return far + near, (n - 1.0 - 2.0 * far_boundaries) * (far - near)
 
 
 DEFAULT_SCALEUP_GBPS = 25.0   # a chip with no scale-up figure: PCIe 4 x16, per direction

@@ -476,8 +476,10 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     else:
         # cp-1 hops per ring pass: forward K,V; backward K,V and dK,dV (2 chunks); full recompute
         # runs the forward ring again under the recomputed attention. What the attention kernels
-        # of those passes cannot hide shows, plus one synchronisation per hop.
-        hop = topo.p2p_s(tp, kv_chunk, up_eff=up_eff, out_eff=out_eff, latency_s=lat)
+        # of those passes cannot hide shows, plus one synchronisation per hop. Every rank waits for
+        # its next chunk before the next attention block, so the ring steps at its slowest hop:
+        # the NIC's once its cp ranks, tp apart, span more than one server.
+        hop = topo.p2p_s(tp, kv_chunk, size=cp, up_eff=up_eff, out_eff=out_eff, latency_s=lat)
         rc_full = np.where(rc == 2, 1.0, 0.0)
         cp_comm = np.where(cp > 1, (3.0 + rc_full) * (cp - 1) * hop, 0.0)
         cp_hide = attn_fwd * (1.0 + rc_full) + attn_bwd
@@ -535,8 +537,11 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     comm_tp = layers_stage * tp_layer
     comm_cp = layers_stage * cp_layer
     comm_ep = layers_stage * ep_layer
+    # -- PP sends (stages tp*cp*dp apart), forward and backward every micro-batch and model chunk,
+    # at the slowest stage's pace; `pp_overcharge`: what that pace overstates the bubble's fill by
     p2p = T * h * act_bytes / tp
-    comm_pp = np.where(pp > 1, 2.0 * vpp * topo.p2p_s(tp * cp * dp, p2p, **net), 0.0)
+    pp_pace, pp_overcharge = topo.pipeline_p2p_s(tp * cp * dp, pp, p2p, **net)
+    comm_pp = np.where(pp > 1, vpp * pp_pace, 0.0)
     per_mb = (comp_gemm + comp_attn + comp_mem + comp_logits_extra + comp_rc + comp_over + comm_tp + comm_cp
               + comm_ep + comm_pp)
     del pace_layers
@@ -552,9 +557,9 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         # interleaved 1F1B: the warm-up and cool-down run (pp - 1) model chunks, and a chunk is
         # whole layers: with layers per stage not a multiple of vpp the largest chunk,
         # ceil(layers/vpp) layers, sets the pace ((pp-1)/vpp x per_mb when vpp divides them).
-        # Every chunk boundary still costs its forward and backward p2p.
+        # Every stage boundary still costs its forward and backward p2p, each at its own rate.
         chunk_frac = np.ceil(layers_stage / vpp) / layers_stage
-        bubble = (pp - 1.0) * (chunk_frac * (per_mb - comm_pp) + comm_pp / vpp)
+        bubble = (pp - 1.0) * (chunk_frac * (per_mb - comm_pp) + comm_pp / vpp) - pp_overcharge
 
     # -- parameters held per chip (the stage with the most layers; embedding/logits on ends)
     attn_p = float(model.attention_params_per_layer()) + 2.0 * h

@@ -16,7 +16,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.errors import UserError
-from engine.store.store import NOT_GIVEN
+from engine.store.schema import ORDERS
+from engine.store.store import NOT_GIVEN, same_rows
 
 log = logging.getLogger("fleetcast.commands")
 
@@ -172,6 +173,50 @@ class AddOrderCommand(StoreCommand):
 
     def order_to_select(self, undone: bool) -> int | None:
         return None if undone else self.order_id
+
+
+class AddOrdersCommand(StoreCommand):
+    """Several new orders as one step, all or none (the Plan view's "Add plan as assumption
+    orders"): one transaction adds them all (a step of separate adds left the first of a plan
+    stored when the second failed, and its undo removed the others when one had been edited
+    elsewhere). Undo and redo change exactly those rows (Store.swap_rows), refused whole, with
+    nothing changed, when another window or program changed or deleted any of them since."""
+
+    def __init__(self, store, rows: list[dict], text: str):
+        super().__init__(store, text)
+        self.rows = [dict(r) for r in rows]
+        self.order_ids: list[int] = []
+        self.before: dict | None = None   # the rows before and after the add: swap_rows snapshots
+        self.after: dict | None = None
+
+    def apply(self):
+        if self.after is not None:   # redo: the same orders, same ids, where nothing took them since
+            self.store.swap_rows(self.before, self.after)
+            return
+        self.order_ids, self.before, self.after = self.store.add_orders_with_snapshots(self.rows)
+
+    def _changed_since(self) -> str | None:
+        """The first added order another window or program changed, deleted or gave a delivery
+        since this step, in words; None when every one is as added. (swap_rows checks the order
+        rows again inside its transaction; it does not look at their deliveries.)"""
+        for row in (self.after or {}).get(ORDERS, []):
+            try:
+                now = self.store.order_snapshot(row["id"])
+            except UserError:
+                return f"order {row['id']} was deleted"
+            if not same_rows(now, {"order": row, "deliveries": []}):
+                return f"order {self.store.records_in_words('orders', [row['id']])} was changed"
+        return None
+
+    def revert(self):
+        changed = self._changed_since()
+        if changed is not None:
+            raise UserError(f"{changed} by another window or program since; none of the "
+                            f"{len(self.order_ids):,} orders was removed")
+        self.store.swap_rows(self.after, self.before)
+
+    def order_to_select(self, undone: bool) -> int | None:
+        return None if undone or not self.order_ids else self.order_ids[0]
 
 
 class EditOrderCommand(_EditFieldCommand):

@@ -155,6 +155,28 @@ def _exists(store, name: str) -> bool:
     return any(s["name"] == name for s in store.scenarios())
 
 
+def _same_stored(row: dict | None, expected: dict | None) -> bool:
+    """Two stored scenario rows (Store.scenario_row; None: no such scenario) hold the same inputs.
+    The time stamp is left out: a save of the same inputs elsewhere loses nothing."""
+    if row is None or expected is None:
+        return row is None and expected is None
+    return json.loads(row["params"]) == json.loads(expected["params"])
+
+
+def refuse_if_moved(store, name: str, expected: dict | None, *, undoing: bool) -> None:
+    """UserError, with nothing written, when scenario `name` no longer holds what this window's
+    previous step left there (`expected`, its row as stored then; None: no such scenario). An undo
+    or redo writing over it anyway dropped another window's later save of the same scenario (a
+    redo of New put an empty 'Plan B' over the other window's, and the next undo deleted it)."""
+    now = store.scenario_row(name)
+    if _same_stored(now, expected):
+        return
+    happened = ("deleted or renamed" if now is None else "created" if expected is None else "saved")
+    after = "after this step" if undoing else "after this step was undone"
+    raise UserError(f"scenario '{name}' was {happened} by another window or program {after}; "
+                    f"nothing was {'undone' if undoing else 'redone'}")
+
+
 class SaveScenarioCommand(StoreCommand):
     """Create or overwrite a scenario; undo restores what was there (or removes the new one)."""
     area = None   # the scenario bar, in every area
@@ -179,7 +201,6 @@ class SaveScenarioCommand(StoreCommand):
         self._names_version: int | None = None   # the store's data_version when it listed them
         self.on_written: Callable[[str], None] | None = None   # the bar: its own write, not another's
         self.on_reverted: Callable[[], None] | None = None   # after an undo (a Duplicate's: back to its source)
-        self.written_text: str | None = None
 
     def apply(self):
         if self.outcome["applied"] == 0:
@@ -198,22 +219,23 @@ class SaveScenarioCommand(StoreCommand):
                     raise ValidationError([f"name: '{name}' (a scenario with this name already exists)"])
                 self.previous = self.store.scenario(name)
                 self.previous_row = self.store.scenario_row(name)
-        if self.saved_row is not None:   # a redo writes the row the first apply wrote, byte for byte
+        if self.saved_row is not None:   # a redo writes the row the first apply wrote, byte for byte,
+            # over what the undo left only (another window's save or New of the name since stays)
+            refuse_if_moved(self.store, self.name, self.previous_row, undoing=False)
             self.store.put_scenario_row(self.saved_row)
         else:
             self.store.save_scenario(self.name, self.params)
             self.saved_row = self.store.scenario_row(self.name)
-        self.written_text = _params_text(self.store, self.name)
         if self.on_written is not None:
             self.on_written(self.name)
         if self.outcome["applied"] and self.marks and self.restore_marks is not None:   # a redo
             self.restore_marks(self.marks[1])
 
     def revert(self):
-        if self.written_text is not None and _params_text(self.store, self.name) != self.written_text:
-            # saved by another window or program after this step: undo would silently drop that
-            raise UserError(f"scenario '{self.name}' was saved by another window or program after this step; "
-                            "nothing was undone")
+        # saved (or deleted, renamed) by another window or program after this step: undo would
+        # silently drop that. The row, not the resolved inputs: a what-if whose baseline alone was
+        # saved elsewhere still holds this step's changes, which undo may take back.
+        refuse_if_moved(self.store, self.name, self.saved_row, undoing=True)
         if self.previous_row is None:
             self.store.delete_scenario(self.name)
         else:   # the row as it was stored (its changes, not its inputs diffed again), time stamp too
@@ -260,9 +282,11 @@ class DeleteScenarioCommand(StoreCommand):
         self.on_restored: Callable[[str], None] | None = None   # lets the bar show it again
 
     def apply(self):
+        if self.row is not None:   # a redo deletes the scenario as the undo put it back, not a later save
+            refuse_if_moved(self.store, self.name, self.row, undoing=False)
         self.row = self.store.delete_scenario(self.name)
 
-    def revert(self):
+    def revert(self):   # (restore_scenario refuses when the name was taken again meanwhile)
         self.store.restore_scenario(self.row)
         if self.on_restored is not None:
             self.on_restored(self.name)

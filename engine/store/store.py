@@ -1376,6 +1376,28 @@ class Store:
             after = self.snapshot_tables()
         return summary, before, after
 
+    def add_orders_with_snapshots(self, rows: list[dict]) -> tuple[list[int], dict, dict]:
+        """Add `rows` as new orders (each given a new id) in one transaction, all or none: a row
+        that is not valid, or a write that fails, adds none (one step added the first orders of a
+        plan and then stopped). Every row is checked before anything is written. Returns the new
+        ids and (before, after) snapshots of just those rows, for swap_rows to undo and redo them."""
+        self._writable()
+        known = self._chip_ids()
+        cleaned = []
+        for number, row in enumerate(rows, 1):
+            try:
+                cleaned.append(check_order(row, known_chip_ids=known))
+            except ValidationError as exc:
+                raise ValidationError(exc.problems, context=f"order {number} of {len(rows)} "
+                                      f"({row.get('buyer') or '?'}, {row.get('chip_id') or '?'}); none was added") from None
+        with self.db.atomic():
+            ids = []
+            for order in cleaned:
+                order["id"] = schema.claim_id(self.db.conn, ORDERS)
+                ids.append(_inserted_id(self.db.table(ORDERS).insert(order)))
+            added = [self._order(i) for i in ids]   # as stored, read inside the same transaction
+        return ids, {ORDERS: []}, {ORDERS: added}
+
     def records_in_words(self, kind: str, ids: list, limit: int = 5) -> str:
         """Stored chips or orders by id as a person knows them, for a question before replacing
         them: '4 (ByteDance 200,000 Ascend 910B2), 7 (...) and 3 more'; an id no longer stored
