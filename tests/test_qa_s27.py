@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli_run import run_cli
 
 
@@ -18,3 +20,19 @@ def test_a_batch_that_dp_times_micro_batch_does_not_divide_names_the_numbers(tmp
                            "--micro-batch", "16", "--global-batch", "512")
     assert code == 1 and err.strip().endswith("dp 64 x micro-batch 16 = 1,024 sequences (e.g. 1,024)")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_orders_delete_takes_ids_written_as_digits_only(tmp_path, capsys):
+    # 20e-1, 2.0, +2 named order 2 and deleted it; an import refuses the same id
+    db = str(tmp_path / "x.db")
+    code, out, _ = run_cli(capsys, "--db", db, "--format", "json", "orders", "list")
+    assert code == 0 and '"id": 2' in out
+    for text in ("20e-1", "2.0", "+2", "1e0", "0"):
+        with pytest.raises(SystemExit) as usage:
+            run_cli(capsys, "--db", db, "orders", "delete", text)
+        assert usage.value.code == 2
+        assert f"invalid id: '{text}' (a whole number written with digits only" in capsys.readouterr().err
+    code, out, _ = run_cli(capsys, "--db", db, "--format", "json", "orders", "list")
+    assert '"id": 2' in out and '"id": 1' in out
+    code, out, _ = run_cli(capsys, "--db", db, "orders", "delete", " 2")
+    assert code == 0 and "deleted 1 order" in out

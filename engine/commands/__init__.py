@@ -43,6 +43,17 @@ def whole_number(text: str) -> int:
     return int(value)
 
 
+def record_id(text: str) -> int:
+    """argparse type for a stored record's id (`orders delete 2`): digits only, as an import's id
+    column takes them. A count's forms (20e-1, 2.0, +2) named order 2 and deleted it, where the same
+    id in an import is refused."""
+    raw = str(text).strip()
+    if not re.fullmatch(r"\d{1,19}", raw, re.ASCII) or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"invalid id: {text!r} (a whole number written with digits only, "
+                                         "as `orders list` shows it)")
+    return int(raw)
+
+
 @dataclass
 class Output:
     """What a command produced.

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from engine.cli import add_command, add_group
-from engine.commands import Output, whole_number
+from engine.commands import Output, record_id, whole_number
 from engine.errors import UserError, ValidationError
 
 # fp4 and the network's shape change results a lot (serving at fp4; collectives on a mesh or an
@@ -63,7 +63,7 @@ def register(subparsers) -> None:
     p.set_defaults(handler=orders_import)
     p = add_command(orders, "delete", "delete orders with their deliveries, all or none (a new database starts "
                                       "with the story's demo orders; `backup` first to keep a copy)")
-    p.add_argument("ids", metavar="ID", nargs="+", type=whole_number, help="order ids (see `orders list`)")
+    p.add_argument("ids", metavar="ID", nargs="+", type=record_id, help="order ids (see `orders list`)")
     p.set_defaults(handler=orders_delete)
     p = add_command(orders, "export", "write orders (with their deliveries) to a CSV file")
     p.add_argument("file", metavar="FILE.csv")
