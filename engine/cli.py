@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import sys
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
@@ -411,6 +412,27 @@ def _columns_of(rows: list[dict], columns: Sequence[str] | None) -> list[str]:
 PATH_COLUMNS = frozenset({"file", "out", "path", "backup"})   # table columns holding file names
 
 
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes: a wide (CJK) character two, a combining mark none (a buyer
+    字节跳动 padded by its 4 characters shifted the rest of its row 4 columns left)."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - display_width(text), 0)
+
+
+def _clip_to_width(text: str, width: int) -> str:
+    out, used = [], 0
+    for ch in text:
+        used += display_width(ch)
+        if used > width:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
 def render_table(rows: list[dict], columns: Sequence[str] | None = None, max_width: int = 48) -> str:
     cols = _columns_of(rows, columns)
     if not cols:
@@ -418,12 +440,12 @@ def render_table(rows: list[dict], columns: Sequence[str] | None = None, max_wid
     cells = [[_cell(r.get(c)) for c in cols] for r in rows]
     # a file name is never clipped ("…/inference_throughput-latency…" could not be opened from the table)
     whole = [c in PATH_COLUMNS for c in cols]
-    clipped = [[v if len(v) <= max_width or whole[i] else v[: max_width - 1] + "…" for i, v in enumerate(row)]
-               for row in cells]
-    widths = [max([len(c)] + [len(row[i]) for row in clipped]) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)),
+    clipped = [[v if display_width(v) <= max_width or whole[i] else _clip_to_width(v, max_width - 1) + "…"
+                for i, v in enumerate(row)] for row in cells]
+    widths = [max([display_width(c)] + [display_width(row[i]) for row in clipped]) for i, c in enumerate(cols)]
+    lines = ["  ".join(_pad(c, w) for c, w in zip(cols, widths)),
              "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in clipped]
+    lines += ["  ".join(_pad(v, w) for v, w in zip(row, widths)) for row in clipped]
     if not rows:
         lines.append("(no rows)")
     return "\n".join(lines)

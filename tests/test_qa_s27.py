@@ -36,3 +36,16 @@ def test_orders_delete_takes_ids_written_as_digits_only(tmp_path, capsys):
     assert '"id": 2' in out and '"id": 1' in out
     code, out, _ = run_cli(capsys, "--db", db, "orders", "delete", " 2")
     assert code == 0 and "deleted 1 order" in out
+
+
+def test_a_table_pads_wide_characters_by_their_display_width():
+    from engine.cli import display_width, render_table
+
+    table = render_table([{"buyer": "字节跳动", "quantity": 5}, {"buyer": "ByteDance", "quantity": 10}])
+    header, rule, *rows = table.splitlines()
+    # every row's second column starts where the header's does, counted in terminal columns
+    start = header.index("quantity")
+    assert all(display_width(row[: row.index(q)]) == start for row, q in zip(rows, ("5", "10")))
+    assert display_width("字节跳动") == 8 and display_width("e\u0301") == 1
+    clipped = render_table([{"buyer": "字" * 40}], max_width=10).splitlines()[2]
+    assert clipped.rstrip() == "字" * 4 + "…"
