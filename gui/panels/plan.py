@@ -5,7 +5,7 @@ and the catalog's prices; the vendor's risk (fulfilled fraction, delay, export c
 the current scenario. A worker builds the inputs (the engines' throughputs, cached while the
 scenario's serving inputs stay the same) and solves; the result shows as a table, on the capacity
 chart, with P(meet demand) re-simulated on fresh trials, and each chip's cost per token. "Add as
-orders" writes the plan into the Fleet as assumption orders, one undoable step.
+orders" writes the plan into the Fleet as assumption orders: one transaction, one undoable step.
 """
 
 from __future__ import annotations
@@ -669,23 +669,18 @@ class PlanPanel(QWidget):
 
     # ---- into the fleet ----------------------------------------------------------------------------
     def add_as_orders(self) -> int:
-        """Every planned order as an assumption order, one undo step. Returns how many were added."""
-        from gui.commands import AddOrderCommand, push_command
+        """Every planned order as an assumption order: one transaction and one undo step, all or
+        none. Returns how many were added (0 when refused: the banner says why, no step is left)."""
+        from gui.commands import AddOrdersCommand, push_command
 
         if self.result is None or not self.result.orders or self.undo_stack is None or not self.check_current():
             return 0   # a greyed plan was found for other inputs: find it again first
         # the candidates as planned (prices edited in the table included), not the defaults
         rows = plan_order_rows(self.result, self.result.confidence, self.planned_candidates)
-        self.undo_stack.beginMacro(f"Add plan ({counted(len(rows), 'order')})")
-        added = 0
-        try:
-            for row in rows:
-                error = push_command(self.undo_stack, AddOrderCommand(self.store, row))
-                if error is not None:
-                    self.banner.show_error(f"Adding the plan stopped: {error}")
-                    break
-                added += 1
-        finally:
-            self.undo_stack.endMacro()
-        self.status_message.emit(f"Added {counted(added, 'planned order')} to the Fleet (Ctrl+Z to undo).")
-        return added
+        error = push_command(self.undo_stack, AddOrdersCommand(self.store, rows, f"Add plan ({counted(len(rows), 'order')})"))
+        if error is not None:
+            self.banner.show_error(f"The plan was not added to the Fleet: {error}")
+            return 0
+        self.banner.dismiss_error()   # (an earlier refusal of the same plan no longer holds)
+        self.status_message.emit(f"Added {counted(len(rows), 'planned order')} to the Fleet (Ctrl+Z to undo).")
+        return len(rows)
