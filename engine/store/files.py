@@ -11,14 +11,17 @@ every later writer fail.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import shlex
 import shutil
 import sqlite3
 import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NoReturn
 
 from engine import csv_io
 from engine.errors import UserError
@@ -37,6 +40,7 @@ BUSY_TIMEOUT_S = 5.0
 _SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
 _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
 _SQLITE_CONSTRAINT = 19
+_SQLITE_READONLY_ROLLBACK = _SQLITE_READONLY | (3 << 8)   # a hot -journal a read-only open can't roll back
 
 # `fleetcast restore` moves the file and its -wal/-shm aside before putting the backup in place:
 # a backup copied over the file by hand took the old -wal, which SQLite replayed into it.
@@ -324,6 +328,12 @@ def explain(path: Path, exc: BaseException, *, opening: bool = False, timeout_s:
         wait = BUSY_TIMEOUT_S if timeout_s is None else timeout_s
         return StoreError(f"{path}: in use: locked by another program (another Fleetcast?) for more than "
                           f"{wait:g} s; {done}. Close the other program and try again, or open a copy")
+    if kind == "read-only" and getattr(exc, "sqlite_errorcode", None) == _SQLITE_READONLY_ROLLBACK:
+        journal = side_file(Path(path), "-journal").name
+        return StoreError(f"{path}: {journal} beside it holds a transaction that was interrupted while writing "
+                          "the file, which must be rolled back before it can be read, and a read-only open "
+                          f"can't; {done}. Open it once where it, {journal} and its folder are writable "
+                          f"(that rolls it back), or copy it and {journal} together somewhere writable")
     if kind == "read-only":
         return StoreError(f"{path}: can't be written (the file, its folder or its -wal/-shm files are "
                           f"read-only); {done}. Check the permissions, or copy it somewhere writable")
@@ -522,3 +532,196 @@ def is_open_here(path: Path) -> bool:
     except OSError:
         return False
     return (info.st_dev, info.st_ino) in _OPEN_HERE
+
+
+# ---- side files `restore` moved aside with their file ----------------------------------------
+# Neither a -wal nor a -journal says which file it was written against: a -wal's header holds the
+# page size, a checkpoint sequence and two salts, and a -journal's a nonce; none of them is in the
+# database file (its header's change counter is the same for a copy of it, and in WAL mode it
+# need not move at all), and another database's -wal, from a copy of the same file, checks out
+# against it. What does tie them is the moment `restore` moves a database aside: the file and
+# the side files SQLite would apply to it lay together under one name. So it writes down their
+# sizes and SHA-256 beside them (NAME.before-restore-STAMP.db.sides.json), and a backup's side
+# file is applied only when it and the file are those bytes; anything else beside a backup is
+# the user's to judge, and is refused.
+
+SIDES_RECORD = ".sides.json"
+RESTORED_ASIDE = "before-restore"   # NAME.before-restore-STAMP.db: a database `restore` moved aside
+_RECORDED_BY = "fleetcast restore"
+_JOURNAL_SIDES = ("-wal", "-journal")   # what SQLite applies to the file at the next open
+
+
+def sides_record(path: Path) -> Path:
+    return Path(os.fspath(path) + SIDES_RECORD)
+
+
+def pending_sides(path: Path) -> list[str]:
+    """The side files beside `path` that SQLite would apply to it at the next open: a -wal with
+    frames, a -journal that is "hot" (SQLite's test: not empty and its first byte not zero; a
+    persisted journal whose header was zeroed holds nothing to roll back)."""
+    found = []
+    for suffix in _JOURNAL_SIDES:
+        try:
+            with open(side_file(path, suffix), "rb") as handle:
+                first = handle.read(1)
+        except OSError:
+            continue
+        if first and (suffix == "-wal" or first != b"\x00"):
+            found.append(suffix)
+    return found
+
+
+def _digest(path: Path) -> dict:
+    sha = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+            size += len(block)
+    return {"bytes": size, "sha256": sha.hexdigest()}
+
+
+def record_moved_sides(saved: Path, suffixes) -> Path | None:
+    """Write down the bytes of `saved` (a database `restore` moved aside) and of the side files
+    moved with it that SQLite would apply to it; None when there are none (nothing to record)."""
+    pending = [s for s in pending_sides(saved) if s in suffixes]
+    if not pending:
+        return None
+    record = {"written_by": _RECORDED_BY, "file": saved.name, **_digest(saved),
+              "side_files": {s: _digest(side_file(saved, s)) for s in pending}}
+    target = sides_record(saved)
+    with open(target, "x", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return target
+
+
+def read_sides_record(path: Path) -> dict | None:
+    """The record `restore` wrote beside `path`, or None (none, unreadable, or not one of ours)."""
+    try:
+        with open(sides_record(path), encoding="utf-8") as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("written_by") != _RECORDED_BY \
+            or not isinstance(record.get("side_files"), dict):
+        return None
+    return record
+
+
+def sides_unrecorded(path: Path, pending: list[str]) -> str | None:
+    """Why the side files `pending` beside `path` are not known to be its own ('no record', or
+    what differs from the record), None when the record names each of them at its size. (The
+    bytes are compared on the copies that are applied: see applied_copy.)"""
+    record = read_sides_record(path)
+    if record is None:
+        return "no record"
+    for suffix in pending:
+        entry = record["side_files"].get(suffix)
+        try:
+            size = os.stat(side_file(path, suffix)).st_size
+        except OSError:
+            size = -1
+        if not isinstance(entry, dict) or entry.get("bytes") != size:
+            return _not_as_recorded(side_file(path, suffix), sides_record(path))
+    return None
+
+
+def _not_as_recorded(name: Path, record: Path) -> str:
+    return f"{name.name} is not as `restore` recorded it in {record.name} when it moved it aside (its bytes changed)"
+
+
+class NotRecorded(StoreError):
+    """The copies of a backup and its side files are not the bytes `restore` recorded."""
+
+
+def applied_copy(source: Path, pending: list[str], folder: Path) -> Path:
+    """A copy of `source` in `folder` with its side files `pending` applied (the -wal replayed,
+    the interrupted transaction of a -journal rolled back) by SQLite itself, on copies: the
+    backup and its side files keep their bytes. The copies must be the bytes recorded when
+    `restore` moved them aside (NotRecorded otherwise). OSError, sqlite3.Error on failure."""
+    record = read_sides_record(source) or {}
+    copy = folder / "backup.db"
+    shutil.copyfile(source, copy)
+    for suffix in pending:
+        shutil.copyfile(side_file(source, suffix), side_file(copy, suffix))
+    wanted = {"": {k: record.get(k) for k in ("bytes", "sha256")}, **record.get("side_files", {})}
+    for suffix in ("", *pending):
+        if _digest(side_file(copy, suffix)) != wanted.get(suffix):
+            raise NotRecorded(_not_as_recorded(side_file(source, suffix), sides_record(source)))
+    conn = sqlite3.connect(copy)
+    try:
+        conn.execute("PRAGMA schema_version").fetchall()   # the first read applies them
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()   # (a no-op with a rollback journal)
+    finally:
+        conn.close()
+    return copy
+
+
+def backup_sides_to_apply(source: Path) -> list[str]:
+    """The backup's -wal/-journal that SQLite would apply to it, when `restore` recorded them as
+    its own on moving them aside together ([] when there are none). Otherwise refused: a backup
+    `fleetcast backup` wrote is whole (no -wal, no -journal), and a side file does not say which
+    file it was written against: one copied there with another database's changes (or left by a
+    session on a same-named file) was replayed into the backup by the read, and restored as if it
+    were the backup. Only the user can tell then, so the refusal says how to go on."""
+    pending = pending_sides(source)
+    if not pending:   # (an empty -wal holds nothing: SQLite reads the file alone)
+        return []
+    first = side_file(source, pending[0])
+    if is_open_here(source):   # (never lock it: closing our descriptors would drop a window's locks)
+        raise UserError(f"{source}: can't be restored: it is open in this program; close it, then restore "
+                        "again; nothing was changed")
+    if side_file(source, "-shm").exists() or "-journal" in pending:
+        try:
+            with held_against_others(source):
+                pass
+        except StoreError:
+            # a program has the backup open now: that side file is its live changes, which it writes
+            # in (and deletes) when it closes; moving it aside would lose them
+            raise UserError(f"{source}: can't be restored: another program has it open ({first.name} beside it holds "
+                            "that program's changes); close that program, then restore again; nothing was "
+                            "changed") from None
+        except OSError:   # (the backup can't be opened to ask: said by the refusal below all the same)
+            pass
+    why = sides_unrecorded(source, pending)
+    if why is None:
+        return pending
+    refuse_sides(source, pending, why)
+
+
+def refuse_sides(source: Path, pending: list[str], why: str) -> NoReturn:
+    """The refusal of side files beside a backup that `restore` did not record as its own (`why`:
+    'no record', or what differs from the record), with the ways to go on."""
+    shm = side_file(source, "-shm")
+    if "-journal" in pending:
+        journal = side_file(source, "-journal").name
+        known = "" if why == "no record" else f" ({why})"
+        raise UserError(f"{source}: can't be restored: {journal} sits beside it{known}, the saved pages of a "
+                        "transaction interrupted while writing the file, which SQLite would roll back into it and "
+                        "which may be another database's (a backup made by `fleetcast backup` never has one: it is "
+                        "written whole); if a program was killed while writing this file, open it once with "
+                        f"{_open_once(source)} (that rolls the transaction back) and restore again; if {journal} was "
+                        "copied there, move it to another folder and restore again; nothing was changed")
+    wal = side_file(source, "-wal").name
+    sides = f"{wal} (and {shm.name})" if shm.exists() else wal
+    both = f"{wal} and {shm.name}" if shm.exists() else wal
+    if why == "no record" and f".{RESTORED_ASIDE}-" not in source.name:
+        raise UserError(f"{source}: can't be restored: {wal} sits beside it, changes SQLite would replay into "
+                        "the backup that may be another database's (a backup made by `fleetcast backup` never has "
+                        f"one: it is written whole); move {sides} to another folder and restore again (if it is the "
+                        "backup's own, left by a session that had the backup itself open, that session's changes not "
+                        "yet written into the file are left out); nothing was changed")
+    # a file `restore` moved aside (by its name), or one it recorded other bytes for: likely its
+    # own -wal, so the way to keep its changes comes first
+    known = ("nothing records that `restore` moved the two aside together (an older Fleetcast wrote no "
+             f"record, or {sides_record(source).name} was moved)") if why == "no record" else why
+    raise UserError(f"{source}: can't be restored: {wal} beside it holds changes not yet written into the file, "
+                    f"and {known}, so they may be another database's; if they are this file's own, open it once "
+                    f"with {_open_once(source)}, which writes them in, then restore it again (moving {both} to "
+                    "another folder instead restores it without those changes); nothing was changed")
+
+
+def _open_once(source: Path) -> str:
+    return f"`fleetcast --db {shlex.quote(str(source))} orders list`"

@@ -504,8 +504,12 @@ class Store:
             wal = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
             if not pending and wal:
                 return store
-            if not wal:
-                conn.execute("PRAGMA journal_mode = WAL")   # (can't change inside a transaction)
+            # (can't change inside a transaction) An older file is switched after its backup and
+            # upgrade: the switch rewrites the header (journal-mode bytes, change counter), and a
+            # backup that could not be written must leave the file as it was, byte for byte.
+            later = not wal and bool(pending and applied)
+            if not wal and not later:
+                conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             if files.error_kind(exc) == "read-only":
@@ -545,6 +549,9 @@ class Store:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        if later:
+            with contextlib.suppress(sqlite3.Error):   # (it stays a whole file with a rollback
+                conn.execute("PRAGMA journal_mode = WAL").fetchall()   # journal; the next open retries)
         return store
 
     def _explain(self, exc: BaseException, *, reading: str = "") -> StoreError:

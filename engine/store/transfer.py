@@ -26,7 +26,7 @@ import stat
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from engine.catalog import CHIP_FIELDS
 from engine.csv_io import MAX_CSV_BYTES, MAX_CSV_ROWS, CsvReader, atomic_output, write_csv_rows
@@ -40,6 +40,9 @@ from engine.validate import (
     ORDER_FIELDS, check_chip, check_order, escape_controls, future_delivery, parse_delivery_notes,
     parse_schedule_in_order, vendor_mismatch,
 )
+
+if TYPE_CHECKING:
+    from engine.store.store import Store
 
 # delivery_notes: a JSON list, one text per lot of `deliveries` (optional on import)
 ORDER_CSV_FIELDS = ORDER_FIELDS + ("deliveries", "delivery_notes")
@@ -696,9 +699,10 @@ def export_orders(store, path, *, force: bool = False) -> int:
 # and the next open replayed that -wal into the copy: another database's pages (the copy then
 # malformed) or the killed session's last changes (an order deleted after the backup, deleted
 # again). `restore` checks the backup, moves the file and its -wal/-shm/-journal aside under one
-# timestamped name, and renames a checked copy of the backup onto the file's name.
+# timestamped name (recording which side files were the file's: files.record_moved_sides), and
+# renames a checked copy of the backup onto the file's name.
 
-RESTORED_ASIDE = "before-restore"
+RESTORED_ASIDE = files.RESTORED_ASIDE
 
 
 @dataclass
@@ -713,11 +717,17 @@ class RestoreSummary:
     side_files: tuple[str, ...] = ()   # suffixes of the side files moved beside `saved` ("-wal", ...)
     replaced_file: bool = False        # a database file was there (else only side files, or nothing)
     note: str = ""                     # an older backup: the next open upgrades it
+    applied: tuple[str, ...] = ()      # the backup's own side files applied to the copy restored
+    record: Path | None = None         # files.record_moved_sides's record beside `saved`
 
     def as_dict(self) -> dict:
         data: dict = {"file": str(self.target), "backup": str(self.backup), **self.counts,
                       "saved": str(self.saved) if self.saved and self.replaced_file else None,
                       "moved_aside": [f"{self.saved}{s}" for s in self.side_files]}
+        if self.record:
+            data["sides_record"] = str(self.record)
+        if self.applied:
+            data["applied"] = [f"{self.backup}{s}" for s in self.applied]
         if self.note:
             data["note"] = self.note
         return data
@@ -725,6 +735,10 @@ class RestoreSummary:
     def text(self) -> str:
         counts = ", ".join(f"{n:,} {k}" for k, n in self.counts.items())
         text = f"restored {self.backup} to {self.target} ({counts})"
+        for suffix in self.applied:
+            what = ("with the changes in its -wal" if suffix == "-wal"
+                    else "with the interrupted transaction in its -journal rolled back")
+            text += f", {what} (applied to a copy; {self.backup.name}{suffix} is kept as it was)"
         sides = " and ".join(self.side_files)
         saved = self.shown_saved or self.saved
         if self.replaced_file:
@@ -737,65 +751,32 @@ class RestoreSummary:
 
 def _aside_name(path: Path) -> Path:
     """NAME.before-restore-YYYYmmdd-HHMMSS.db beside `path`, numbered when that (or one of its
-    side files) exists: the file, its -wal and -shm move there together."""
+    side files, or its record) exists: the file, its -wal and -shm move there together."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = path.suffix or ".db"
     name = path.with_name(f"{path.stem}.{RESTORED_ASIDE}-{stamp}{suffix}")
     for n in range(2, 1000):
-        if not any(os.path.lexists(f"{name}{s}") for s in ("", *files.SIDE_SUFFIXES)):
+        if not any(os.path.lexists(f"{name}{s}") for s in ("", *files.SIDE_SUFFIXES, files.SIDES_RECORD)):
             return name
         name = path.with_name(f"{path.stem}.{RESTORED_ASIDE}-{stamp}-{n}{suffix}")
     raise StoreError(f"{path}: too many earlier restores this second; nothing was changed")
 
 
-def _backup_problem(source: Path, exc: StoreError) -> UserError:
-    """The one line for a backup that can't be restored, from the store's message about it."""
-    text = str(exc)
+def _backup_problem(source: Path, exc: StoreError, opened: Path) -> UserError:
+    """The one line for a backup that can't be restored, from the store's message about it (about
+    `opened`: the backup, or the copy its side files were applied to)."""
+    text = str(exc).replace(str(opened), str(source))
     prefix = f"{source}: "
     reason = text[len(prefix):] if text.startswith(prefix) else text
     reason = reason.split("; it was left unchanged")[0]
     return UserError(f"{source}: can't be restored: {reason}; nothing was changed")
 
 
-def _refuse_wal_beside_backup(source: Path) -> None:
-    """Refuse a backup with a non-empty -wal beside it. `fleetcast backup` writes a backup whole
-    (no -wal), and a -wal does not say which file it was written against: one copied there with
-    another database's changes (or left by a session killed on a same-named file) was replayed
-    into the backup by the read, and restored as if it were the backup. Only the user can tell
-    whether it is the backup's own, so the refusal says how to go on rather than guessing."""
-    wal = files.side_file(source, "-wal")
-    try:
-        if wal.stat().st_size == 0:   # no changes to replay: SQLite reads the file alone
-            return
-    except OSError:   # none there (or it can't be seen: the open that follows says why)
-        return
-    shm = files.side_file(source, "-shm")
-    if files.is_open_here(source):   # (never lock it: closing our descriptors would drop a window's locks)
-        raise UserError(f"{source}: can't be restored: it is open in this program; close it, then restore "
-                        "again; nothing was changed")
-    if shm.exists():
-        try:
-            with files.held_against_others(source):
-                pass
-        except StoreError:
-            # a program has the backup open now: that -wal is its live changes, which it writes in
-            # (and deletes) when it closes; moving it aside would lose them
-            raise UserError(f"{source}: can't be restored: another program has it open ({wal.name} beside it holds "
-                            "that program's changes); close that program, then restore again; nothing was "
-                            "changed") from None
-        except OSError:   # (the backup can't be opened to ask: said by the refusal below all the same)
-            pass
-    sides = f"{wal.name} (and {shm.name})" if shm.exists() else wal.name
-    raise UserError(f"{source}: can't be restored: {wal.name} sits beside it, changes SQLite would replay into the "
-                    "backup that may be another database's (a backup made by `fleetcast backup` never has one: it "
-                    f"is written whole); move {sides} to another folder and restore again (if it is the backup's "
-                    "own, left by a session that had the backup itself open, that session's changes not yet "
-                    "written into the file are left out); nothing was changed")
-
-
-def _checked_backup(source: Path):
-    """The backup opened read-only, after every check a database gets when it opens, SQLite's
-    full integrity check and its foreign key check: a UserError in one line otherwise."""
+def _checked_backup(source: Path, scratch: Path) -> tuple[tuple[str, ...], Store]:
+    """(the backup's side files applied to a copy of it, the backup (or that copy) opened read-only)
+    after every check a database gets when it opens, SQLite's full integrity check and its
+    foreign key check: a UserError in one line otherwise. A backup with side files `restore`
+    recorded as its own is applied, on copies, in the folder `scratch` (made here)."""
     from engine.store.store import open_store
 
     try:
@@ -806,11 +787,24 @@ def _checked_backup(source: Path):
         raise UserError(f"{source}: can't be read ({exc.strerror or exc}); nothing was changed") from None
     if stat.S_ISREG(info.st_mode) and info.st_size == 0:
         raise UserError(f"{source}: is empty, not a backup; nothing was changed")
-    _refuse_wal_beside_backup(source)
+    applied = tuple(files.backup_sides_to_apply(source))
+    opened = source
+    if applied:
+        try:
+            scratch.mkdir()
+            opened = files.applied_copy(source, list(applied), scratch)
+        except files.NotRecorded as exc:
+            files.refuse_sides(source, list(applied), str(exc))
+        except OSError as exc:
+            raise UserError(f"{source}: can't be restored: its copy could not be made in {scratch.parent} "
+                            f"({exc.strerror or exc}); nothing was changed") from None
+        except sqlite3.Error as exc:
+            raise UserError(f"{source}: can't be restored: applying {' and '.join(applied)} to a copy failed: the "
+                            f"database is damaged ({exc}); nothing was changed") from None
     try:
-        store = open_store(source, read_only=True)
+        store = open_store(opened, read_only=True)
     except StoreError as exc:
-        raise _backup_problem(source, exc) from None
+        raise _backup_problem(source, exc, opened) from None
     try:
         conn = store._file_conn or store.db.conn   # the file's own pages (an older one is viewed in memory)
         try:
@@ -829,7 +823,7 @@ def _checked_backup(source: Path):
     except BaseException:
         store.close()
         raise
-    return store
+    return applied, store
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -847,7 +841,9 @@ def restore_backup(backup, db=None, *, force: bool = False) -> RestoreSummary:
     key checks. An existing file (or a -wal/-shm/-journal left beside its name) is replaced only
     with `force`, and is first moved aside, side files and all, to NAME.before-restore-STAMP.db;
     a file another program has open is refused. The copy is made beside the file and renamed
-    onto its name: the name holds the old database or the whole backup, never a part."""
+    onto its name: the name holds the old database or the whole backup, never a part. A backup
+    that `restore` itself moved aside with its -wal (going back) is restored with the -wal's
+    changes, replayed into a copy of the two."""
     from engine.csv_io import temp_file_beside
 
     text = os.fsdecode(backup) if isinstance(backup, bytes) else os.fspath(backup)
@@ -875,9 +871,10 @@ def restore_backup(backup, db=None, *, force: bool = False) -> RestoreSummary:
         sides = " and ".join(s for s in files.SIDE_SUFFIXES if s in target.side_files)
         raise UserError(f"{path}: has {sides} left beside its name (no database file); not restored (pass --force "
                         f"to move {'them' if ' and ' in sides else 'it'} aside, beside {aside}); nothing was changed")
-    store = _checked_backup(source)
     tmp = temp_file_beside(real, ".restoring")
+    scratch = Path(f"{tmp}.d")   # (made only for a backup whose side files are applied)
     try:
+        applied, store = _checked_backup(source, scratch)
         try:
             counts = {"chips": len(store.chip_rows()), "orders": store.order_count(),
                       "models": len(store.model_rows()), "scenarios": len(store.scenarios())}
@@ -890,7 +887,7 @@ def restore_backup(backup, db=None, *, force: bool = False) -> RestoreSummary:
         if target.existed:   # the database's permissions, not the backup's
             with contextlib.suppress(OSError):
                 os.chmod(tmp, stat.S_IMODE(os.stat(real).st_mode) | stat.S_IRUSR | stat.S_IWUSR)
-        summary = RestoreSummary(source, path, counts,
+        summary = RestoreSummary(source, path, counts, applied=applied,
                                  note=(f"its schema is older ({older}): the next open upgrades it and keeps a copy "
                                        "as it was") if older else "")
         with files.held_against_others(real, path):
@@ -900,11 +897,13 @@ def restore_backup(backup, db=None, *, force: bool = False) -> RestoreSummary:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        shutil.rmtree(scratch, ignore_errors=True)
     return summary
 
 
 def _swap_in(real: Path, tmp: Path, summary: RestoreSummary) -> None:
-    """Move the file and its side files aside, then rename `tmp` onto the file's name; undone when
+    """Move the file and its side files aside (recording the -wal or -journal that was the file's,
+    so that restoring it applies them), then rename `tmp` onto the file's name; undone when
     interrupted before that rename. The side files go first: the backup beside the old -wal is
     what this command exists to prevent."""
     sides = [s for s in files.SIDE_SUFFIXES if os.path.lexists(f"{real}{s}")]
@@ -916,6 +915,7 @@ def _swap_in(real: Path, tmp: Path, summary: RestoreSummary) -> None:
     saved = _aside_name(real)
     moved: list[str] = []
     kept_file = False
+    record = None
     try:
         if existed:
             try:
@@ -928,17 +928,20 @@ def _swap_in(real: Path, tmp: Path, summary: RestoreSummary) -> None:
         for suffix in sides:
             os.rename(f"{real}{suffix}", f"{saved}{suffix}")
             moved.append(suffix)
+        if existed:
+            record = files.record_moved_sides(saved, moved)
         os.replace(tmp, real)
     except BaseException as exc:
         for suffix in reversed(moved):   # as it was: the file with its side files
             with contextlib.suppress(OSError):
                 os.rename(f"{saved}{suffix}", f"{real}{suffix}")
-        if kept_file:
+        for made in (files.sides_record(saved), saved) if kept_file else ():
             with contextlib.suppress(OSError):
-                saved.unlink()
+                made.unlink()
         if isinstance(exc, OSError):
             raise StoreError(f"{real}: the backup could not be put in place ({exc.strerror or exc}); "
                              "nothing was changed") from None
         raise
     _fsync_folder(real.parent)
     summary.saved, summary.side_files, summary.replaced_file = saved, tuple(moved), existed
+    summary.record = record
