@@ -897,8 +897,9 @@ def run(args, ctx) -> Output:
         # its queue weigh on the figures (C=128 at 4 per client: TTFT 8.0 s, 2.1 s at 50 per client)
         measured = (res.simulated_requests - args.warmup_requests * max(replicas, 1)) / args.concurrency
         if measured < STEADY_CLIENT_REQUESTS:
-            notes.append(f"{measured:.0f} requests per client: figures include the clients' simultaneous start "
-                         "(--requests-per-client 20 for the steady state)")
+            notes.append(f"{measured:.0f} requests per client: the latency figures include the clients' simultaneous start "
+                         "(--requests-per-client 20 for the steady state); the throughput is the steady rate "
+                         "while every client is busy")
     if has_slo and not loaded and not args.slo_percentile and (args.input_len_spread or args.output_len_spread):
         # the closed-form steady state has one prompt and one output length: the spread reached
         # only the max-throughput run (QA: spread 1 gave the same 62.22 tokens/s and 16,080 chips)
@@ -911,7 +912,7 @@ def run(args, ctx) -> Output:
         window = float(sim.window_s)
         if window == 0.0 or window < 0.1 * float(sim.makespan_s):
             data["throughput_window_s"] = window
-            notes.append("throughput over the whole run, ramp and drain included: the clients were never all busy "
+            notes.append("throughput from t = 0, the ramp included: the clients were never all busy "
                          "at once (lower --ramp-s)" if window == 0.0 else
                          f"throughput over {window:.3g} s of {float(sim.makespan_s):.3g} s with every client busy "
                          "(lower --ramp-s, or more requests)")

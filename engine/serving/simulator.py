@@ -23,7 +23,8 @@ Closed-loop benchmark protocol (`Workload.warmup`, `Workload.ramp_s`): the first
 requests run but are left out of every figure (the per-request arrays, and the throughput window,
 which then opens when request `warmup` is sent). With `ramp_s` > 0 client k sends its first
 request at k x ramp_s / C and the window opens once the last client has started; without a ramp
-every client sends at t = 0. With fixed lengths a cohort that shares a step then stays together
+every client sends at t = 0. The throughput is the rate through the window's sends
+(`run_reading`). With fixed lengths a cohort that shares a step then stays together
 round after round (the scheduler is deterministic); how far a real benchmark's clients drift apart
 is not in any input (resources/calibration_README.md, closed-loop TTFT).
 
@@ -115,8 +116,8 @@ class SimResult:
     # requests in the figures whose drawn lengths were capped to the context window (`cap_to_context`)
     capped_requests: int = 0
     # seconds of the window the throughput was read over (the makespan when the whole run);
-    # closed loop: 0 when no request was sent while every client was busy (a ramp as long as
-    # the run), the figure then read from t = 0, the ramp included
+    # closed loop: from the warm-up's or the ramp's end to the last send, 0 when no client sent
+    # again after that (a ramp as long as the run), the figure then read from t = 0, the ramp included
     window_s: float = math.nan
     # peak KV use: the fullest the cache got, read before finished sequences free their blocks
     # (kv_used_frac samples after each step or run, when they have: it misses the peak)
@@ -587,6 +588,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     kv_peak = 0                               # blocks held at the fullest, before any step's completions free theirs
     out_tokens = 0
     last_issue = (0.0, 0)                     # closed loop: (time, output tokens) when a client last sent again
+    send_t: list[float] = []                  # closed loop: the same at every send after a response
+    send_n: list[int] = []
     warm = int(w.warmup)
     after_warmup = (0.0, 0)                   # closed loop: (time, output tokens) when request `warm` was sent
     ramp_done = (0.0, 0)                      # closed loop: the same when the last client started
@@ -655,6 +658,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 after_warmup = (now, out_tokens)
             issued += 1
             last_issue = (now, out_tokens)
+            send_t.append(now)
+            send_n.append(out_tokens)
 
     def completions() -> list[int]:
         ended = []
@@ -955,7 +960,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         mode=w.mode, makespan_s=t, out_tokens=out_tokens, output_lens=lout_a, queue_s=queue,
         request_rate=float(w.request_rate or 0.0), concurrency=int(w.concurrency or 1), issued=issued,
         after_warmup=after_warmup, ramp_done=ramp_done, last_issue=last_issue, first_done=first_done,
-        last_arrival=last_arrival))
+        last_arrival=last_arrival, sends=(send_t, send_n)))
     mean_in = float(lin_a.mean())
     mean_out = float(lout_a.mean())
     return SimResult(

@@ -623,6 +623,7 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
     tokens = [(0.0, 0)]                # (time, output tokens so far) after every step
     kv = [(0.0, 0.0)]
     marks = {}                         # 'first_done' / 'last_arrival': (time, output tokens)
+    sends = []                         # closed loop: (time, output tokens) at each send after a response
     since_admit = 0                    # decode steps since requests were last admitted (TGI throttle)
     first_due = []                     # prefilled elsewhere, admitted: first token at the end of the next step
 
@@ -643,6 +644,7 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
             if issued == warm:
                 marks["warm"] = (t, tokens[-1][1])
             issued += 1
+            sends.append((t, tokens[-1][1]))
 
     while finished < n:
         while future and future[0].arrival <= t:
@@ -797,6 +799,10 @@ def reference_simulate(cm, sched, w, prefill_pool=None):
     else:
         t0, t1 = float(user.min()), t
     rate = (np.interp(t1, tt, tn) - np.interp(t0, tt, tn)) / (t1 - t0)
+    after = np.array([p for p in sends if p[0] > t0]).reshape(-1, 2)
+    if mode == "closed" and t1 < t and len(after) and after[:, 0].max() > after[:, 0].min():
+        # the least-squares line through the sends after the window's start (run_reading)
+        rate = float(np.polyfit(after[:, 0], after[:, 1], 1)[0])
     if w.mode == "poisson":
         # the offered load, or the share of it the queue's rise says was served: request i waits
         # about (lambda / mu - 1) x its arrival time, read from the second quarter's mean wait to
