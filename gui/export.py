@@ -197,10 +197,47 @@ def export_png(target, path: str | os.PathLike, width: int = 1600) -> Path:
     path = Path(path)
     with export_layout(target):
         image = _render_scene(plot_item_of(target), int(width))
-    with staged_file(path) as tmp:
-        if not image.save(str(tmp), "PNG"):
-            raise OSError(f"{path}: the PNG could not be written")
+    data = png_bytes(image)
+    with staged_file(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
     return path
+
+
+def png_bytes(image) -> bytes:
+    """`image` encoded as PNG in memory, for Python to write. Qt saving to a file on a full disk
+    said only that it failed, and libpng printed "libpng error: Write Error" on stderr itself
+    (its own error handler: no Qt message a handler could catch); Python's write says why (No
+    space left on device). OSError (naming no file: the caller names the one it meant) with what
+    Qt said if the image cannot be encoded."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    try:
+        with qt_messages_captured() as said:
+            encoded = image.save(buffer, "PNG")
+    finally:
+        buffer.close()
+    if not encoded:
+        raise OSError("the PNG could not be encoded" + (f": {'; '.join(said)}" if said else ""))
+    return bytes(data.data())
+
+
+@contextlib.contextmanager
+def qt_messages_captured():
+    """Qt's warnings during the block are kept in the yielded list, not printed (the caller says
+    what went wrong in its own one line); the handler installed before comes back afterwards."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    said: list[str] = []
+    previous = qInstallMessageHandler(lambda mode, context, message: said.append(str(message).strip()))
+    try:
+        yield said
+    finally:
+        qInstallMessageHandler(previous)   # (None: Qt's own handler, as before)
+        if said:
+            log.debug("Qt said while a file was written: %s", "; ".join(said))
 
 
 def export_svg(target, path: str | os.PathLike, backend: str = "auto") -> Path:
@@ -217,11 +254,16 @@ def export_svg(target, path: str | os.PathLike, backend: str = "auto") -> Path:
                 SVGExporter(item).export(fileName=str(tmp))
                 _check_whole(tmp)
                 return path
+            except OSError as exc:
+                if exc.errno is not None or backend == "pyqtgraph":   # the disk said no: Qt's would too
+                    raise
+                log.info("pyqtgraph's SVG came out incomplete (%s); using QSvgGenerator", exc)
             except Exception as exc:
                 if backend == "pyqtgraph":
                     raise
                 log.info("pyqtgraph SVG export failed (%s); using QSvgGenerator", exc)
-        _export_svg_qt(item, tmp)
+        with qt_messages_captured():   # a failed write shows as a short file (_check_whole)
+            _export_svg_qt(item, tmp)
     return path
 
 
@@ -261,7 +303,10 @@ def staged_file(path: Path):
     from engine.csv_io import refuse_protected
 
     refuse_protected(path)   # never onto the open database
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    except OSError as exc:
+        raise _without_file(exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -269,9 +314,19 @@ def staged_file(path: Path):
         _check_whole(tmp)
         settle_file(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise _without_file(exc) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _without_file(exc: OSError) -> OSError:
+    """`exc` without the file it names: that is a hidden temporary (.name.x1y2.tmp.png), and the
+    caller names the file meant (a disk-full export said the temporary's name)."""
+    if exc.errno is not None and exc.strerror:
+        return OSError(exc.errno, exc.strerror)
+    return exc
 
 
 def settle_file(path: Path) -> None:
@@ -305,7 +360,7 @@ def _export_svg_qt(item, path: Path) -> Path:
     generator.setTitle(item.titleLabel.text if hasattr(item, "titleLabel") else "Fleetcast chart")
     painter = QPainter()
     if not painter.begin(generator):
-        raise OSError(f"{path}: can't write the SVG file")
+        raise OSError("can't write the SVG file")   # (`path` is a temporary: the caller names the file)
     try:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         item.scene().render(painter, QRectF(0, 0, width, height), source)
@@ -368,5 +423,10 @@ def export_csv(headers: Sequence[str], rows: Iterable[Sequence], path: str | os.
                 handle.write("# " + " ".join(line.splitlines()) + "\n")
             write_csv_rows(handle, headers, checked(rows), cell=_csv_cell)
     except UserError as exc:  # callers handle OSError for a file that can't be written
+        cause = exc.__context__   # (kept by `from None`): the system's reason, without the file
+        if isinstance(cause, OSError) and cause.errno is not None and cause.strerror:
+            # atomic_output's text names its own temporary; `path` may be one (Export all's
+            # staging), and every caller names the file it meant
+            raise OSError(cause.errno, cause.strerror) from None
         raise OSError(str(exc)) from None
     return path

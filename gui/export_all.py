@@ -30,14 +30,40 @@ OFFSCREEN_SIZE = (2200, 1400)  # each chart gets ~900 px: a 1600 px export keeps
 PANEL_CLASSES = tuple((spec.key, spec.module, spec.class_name) for spec in registry.PANELS)
 
 
+# Every chart and table Export all writes, by panel key, in the window's order: `<key>_<name>`.
+# Known before any panel is built or computed, so an occupied folder is refused at once: the
+# tables a view lists only once it has computed (the plan's orders, the forecast's monthly
+# table) were found after 14-26 s of computing. A table here may be left out (a view that could
+# not be computed, an inference comparison with no chip to compare); the test
+# tests/gui/test_export_s27.py holds this list to the files an export of the story writes.
+EXPORT_CHARTS: dict[str, tuple[str, ...]] = {
+    "fleet": ("installed_chips",),
+    "training": ("step-time", "memory", "layout-search", "scaling"),
+    "inference": ("throughput-latency", "ttft", "chips-needed", "latency-vs-load", "tpot-vs-load",
+                  "ttft-distribution", "kv-use"),
+    "forecast": ("capacity_vs_demand", "installed_by_type", "shortfall_p50", "prob_meet_demand", "job_completion",
+                 "uncertainty_shares", "tornado_prob_meet_demand", "tornado_shortfall_mean_unit_chips",
+                 "tornado_job_completion_days"),
+    "plan": ("plan_capacity", "plan_prob_meet", "cost_per_million_served_tokens", "cost_per_million_training_tokens"),
+    "compare": ("capacity_p50", "prob_meet_demand", "installed_p50"),
+}
+EXPORT_TABLES: dict[str, tuple[str, ...]] = {
+    "fleet": ("orders", "deliveries", "chips"),
+    "training": ("figures", "top-layouts"),
+    "inference": ("figures", "chip-comparison"),
+    "forecast": ("monthly", "jobs", "key_figures"),
+    "plan": ("orders", "chip_economics"),
+    "compare": ("key_figures",),
+}
+CHART_FORMATS = ("png", "svg", "csv")
+
+
 class WouldOverwrite(UserError):
     """Export all found files of the names it would write; nothing was written. `existing` lists them."""
 
-    def __init__(self, existing: list[Path], *, at_least: bool = False):
+    def __init__(self, existing: list[Path]):
         self.existing = list(existing)
-        # refused before computing, only the names known then were counted (88 of 97): "at least"
-        more = (f" and {'at least ' if at_least else ''}{len(existing) - 1} other file(s)" if len(existing) > 1
-                else "")
+        more = f" and {len(existing) - 1} other file(s)" if len(existing) > 1 else ""
         super().__init__(f"{existing[0]}: exists{more}; not overwritten (pass --force to replace them, "
                          "or choose an empty folder)")
 
@@ -171,6 +197,7 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
     report = progress or (lambda fraction, message="": None)
     stop = should_stop or (lambda: False)
     out = Path(out_dir)
+    check_targets(out, force=force, panels=panels)   # at once, before the long compute
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".fleetcast-write-test"
@@ -178,10 +205,6 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
         probe.unlink()
     except OSError as exc:
         raise UserError(f"{out}: can't write there ({exc.strerror or exc})") from None
-    if not force:  # the names known before computing: refuse at once, without the long compute
-        early = [path for path in _names_known_now(panels, out) if os.path.lexists(path)]
-        if early:
-            raise WouldOverwrite(early, at_least=True)
     compute_all(panels, progress=lambda fraction, message="": report(fraction * COMPUTE_SHARE, message),
                 should_stop=stop)
     failed = not_computed(panels)
@@ -209,12 +232,8 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
             plan.append((out / f"{panel_key}_{table_key}.csv",
                          lambda p, h=headers, r=rows, k=table_key, x=context:
                          export_mod.export_csv(h, r, p, context={"Table": k, **x} if x else {})))
-    existing = [path for path, _ in plan if os.path.lexists(path)]
-    if existing and not force:
-        raise WouldOverwrite(existing)
-    not_files = [path for path in existing if path.is_symlink() or not path.is_file()]
-    if not_files:   # a folder of that name can never be replaced by a file: say so before writing
-        raise UserError(f"{not_files[0]}: is not a file; nothing was written to {out}")
+    # again, now every name is known: a file that appeared while the views computed stays too
+    _refuse_existing([path for path, _ in plan], out, force=force)
 
     def staging(done: int) -> None:
         """Report the files staged so far, and stop there on Cancel (it was ignored while writing)."""
@@ -330,16 +349,42 @@ def _titled_svg(chart, path: Path, context) -> Path:
         return export_mod.export_svg(chart, path)
 
 
-def _names_known_now(panels: Mapping[str, object], out: Path) -> list[Path]:
-    """File names Export all will write that are known before computing (charts, current tables);
-    tables that appear only after computing are checked again once everything is computed."""
-    names = []
-    for panel_key, panel in panels.items():
-        for chart_key in (panel.charts() if hasattr(panel, "charts") else {}):
-            names += [out / f"{panel_key}_{chart_key}.{ext}" for ext in ("png", "svg", "csv")]
-        tables = panel.tables() if hasattr(panel, "tables") else {}
-        names += [out / f"{panel_key}_{table_key}.csv" for table_key in tables]
+def planned_names(out: str | os.PathLike, panels: Mapping[str, object] | None = None) -> list[Path]:
+    """The files Export all may write into `out`, in the order it writes them, without building
+    or computing anything (EXPORT_CHARTS, EXPORT_TABLES); with `panels`, also any chart or table
+    they list now that those lack."""
+    out = Path(out)
+    keys = [spec.key for spec in registry.PANELS] if panels is None else list(panels)
+    names: list[Path] = []
+    for key in keys:
+        panel = (panels or {}).get(key)
+        charts = list(EXPORT_CHARTS.get(key, ()))
+        charts += [c for c in (panel.charts() if hasattr(panel, "charts") else {}) if c not in charts]
+        tables = list(EXPORT_TABLES.get(key, ()))
+        tables += [t for t in (panel.tables() if hasattr(panel, "tables") else {}) if t not in tables]
+        names += [out / f"{key}_{chart}.{ext}" for chart in charts for ext in CHART_FORMATS]
+        names += [out / f"{key}_{table}.csv" for table in tables]
     return names
+
+
+def check_targets(out: str | os.PathLike, *, force: bool = False,
+                  panels: Mapping[str, object] | None = None) -> None:
+    """Refuse, before anything is built, computed or written, a folder that holds files of the
+    names Export all writes (WouldOverwrite naming the first and how many; `force` lets them be
+    replaced) or, even with `force`, something that is not a file under one of those names."""
+    out = Path(out)
+    if not out.is_dir():   # a new folder (a file there is refused by the caller, or at its mkdir)
+        return
+    _refuse_existing(planned_names(out, panels), out, force=force)
+
+
+def _refuse_existing(names: list[Path], out: Path, *, force: bool) -> None:
+    existing = [path for path in names if os.path.lexists(path)]
+    if existing and not force:
+        raise WouldOverwrite(existing)
+    not_files = [path for path in existing if path.is_symlink() or not path.is_file()]
+    if not_files:   # a folder of that name can never be replaced by a file: say so before writing
+        raise UserError(f"{not_files[0]}: is not a file; nothing was written to {out}")
 
 
 def build_offscreen_panels(store, scenario_name: str | None = None, *, should_stop=None) -> dict[str, object]:

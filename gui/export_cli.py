@@ -120,6 +120,11 @@ def run(args, ctx) -> Output:
     out = expand_user(args.out)   # '~nouser/d': one line, not a traceback
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file, not a folder")
+    from gui.export_all import check_targets
+
+    # files of the names it writes: refused now, as `report --out` does, not after the panels were
+    # built and every view computed (14-26 s on the story), and before the database is opened
+    check_targets(out, force=args.force)
     # Ctrl+C: every file is staged first and moved when all are whole (the moves hold it off)
     ctx.unsaved = f"nothing was written to {out}"
     store = ctx.store()

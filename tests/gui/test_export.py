@@ -240,16 +240,14 @@ def test_past_a_dozen_series_the_legend_gives_way_to_the_hover_readout(qtbot):
 # ---- a failed or short write never replaces a good file (QA: a full disk left truncated files) ----
 
 def _short_save(monkeypatch):
-    """QImage.save as on a full disk: Qt writes part of the file and still reports success."""
-    real_save = QImage.save
+    """A PNG cut short on its way to the disk (no end chunk), as a full disk left one."""
+    real_bytes = export.png_bytes
 
-    def short(self, name, fmt=None, *args):
-        ok = real_save(self, name, fmt, *args)
-        data = open(name, "rb").read()
-        open(name, "wb").write(data[: len(data) // 2])
-        return ok
+    def short(image):
+        data = real_bytes(image)
+        return data[: len(data) // 2]
 
-    monkeypatch.setattr(QImage, "save", short)
+    monkeypatch.setattr(export, "png_bytes", short)
 
 
 def test_a_short_png_write_keeps_the_old_file_and_leaves_no_temporary(timeline, tmp_path, monkeypatch):
