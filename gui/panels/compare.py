@@ -15,8 +15,8 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontMetrics, QUndoStack
 from PySide6.QtWidgets import (
-    QAbstractItemView, QGroupBox, QHeaderView, QLabel, QListWidget, QListWidgetItem,
-    QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QGroupBox, QLabel, QListWidget, QListWidgetItem,
+    QSplitter, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from engine.errors import Cancelled, UserError, ValidationError
@@ -28,7 +28,7 @@ from engine.compare_units import (
     unit_rating,
 )
 from gui.panels.compare_text import (  # noqa: F401 (the marks are imported from here too)
-    MARK_WORDS, MARKS, NOISE_MARK, SEED_MARK, changes_text, difference as _difference, file_value as _file_value,
+    MARK_WORDS, MARKS, NOISE_MARK, SEED_MARK, FiguresTable, changes_text, difference as _difference, file_value as _file_value,
     header_lines as _header_lines, noise_mark as _noise_mark, noise_sources as _noise_sources, runs_differ as _runs_differ,
     shown_difference as _shown_difference,
 )
@@ -156,12 +156,11 @@ class ComparePanel(QWidget):
         pick_layout.addWidget(self.progress_bar)
         pick_layout.addWidget(self.hint)
 
-        self.figures_table = QTableWidget()
+        self.figures_table = FiguresTable()   # value columns fitted to their words, scrolled when short of room
         self.figures_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.figures_table.setAlternatingRowColors(True)
         self.figures_table.verticalHeader().setVisible(False)
         self.figures_table.verticalHeader().setDefaultSectionSize(22)
-        self.figures_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         # the Forecast's chart kind: at 1280x720 a converted unit ("Ascend 910B2 chips at 260.7
         # output tokens/s") left the axis its unit alone, never saying it counts capacity and demand
         self.capacity_chart = NamedAxisChart("Capacity P50 vs peak demand", y_label="Capacity",
@@ -630,7 +629,6 @@ class ComparePanel(QWidget):
         t.setHorizontalHeaderLabels([_header_lines(h) for h in headers])
         for k, header in enumerate(headers):
             t.horizontalHeaderItem(k).setToolTip(header)
-        t.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
                 # a figure's label elided ("Installed P50 at horizon end, <a 200-character chip name>"
@@ -643,6 +641,7 @@ class ComparePanel(QWidget):
                 if k and (isinstance(value, (int, float)) or str(value).endswith(MARKS)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 t.setItem(i, k, item)
+        t.fit_columns()
 
         # one unit for every scenario: the baseline's unit chip at its rating (a what-if whose TPOT
         # target slowed that chip counted its capacity in smaller chips and showed it as more)

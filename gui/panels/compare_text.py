@@ -1,6 +1,7 @@
 """The Compare view's words: a scenario's changes from the baseline, column titles and the
-differences it shows, with the marks on those Monte Carlo noise may explain (kept apart from
-gui.panels.compare, which runs and draws)."""
+differences it shows, with the marks on those Monte Carlo noise may explain, and the table that
+shows them with its columns as wide as their words need (kept apart from gui.panels.compare,
+which runs and draws)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import math
 import textwrap
 
 import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegate, QTableWidget
 
 from engine.compare_units import round_to_shown_place
 from engine.errors import UserError
@@ -154,3 +157,65 @@ def noise_mark(source, base_source, difference, runs_differ: str) -> str:
         overlap = max(source[1], base_source[1]) <= min(source[2], base_source[2])
         return NOISE_MARK if overlap else ""
     return SEED_MARK if runs_differ else ""
+
+
+# The key-figures table's columns. A value cell of at most WHOLE_CHARS characters is always shown
+# whole (numbers, dates, "+3 months", "not computed"); longer words (a scenario's changes, a seed
+# range's reasons, the runs) elide, and their tooltip has them. No value column is narrower than
+# NARROWEST_VALUE, and the Figure column gives way to the values down to LABEL_MIN_PX.
+WHOLE_CHARS = 16
+NARROWEST_VALUE = "-1,234,567"
+LABEL_MIN_PX = 260
+CELL_PADDING_PX = 14   # the cell's text margins and focus frame, with room to spare
+
+
+def column_widths(label_px: int, value_px: list[int], room_px: int, label_min_px: int = LABEL_MIN_PX) -> list[int]:
+    """Widths of the Figure column (needing `label_px`) and the value columns (each needing its
+    `value_px`) in a viewport `room_px` wide: the values whole first; the Figure column takes what
+    is left, between the smaller of its need and `label_min_px` and its need; room to spare is
+    shared by the value columns. Past that the table scrolls sideways."""
+    label = max(min(label_px, label_min_px), min(label_px, room_px - sum(value_px)))
+    spare, n = max(room_px - label - sum(value_px), 0), len(value_px)
+    return [label] + [px + spare // n + (1 if k < spare % n else 0) for k, px in enumerate(value_px)]
+
+
+class _MiddleElided(QStyledItemDelegate):
+    """A figure's label cut in its middle, keeping its end, which names the chip type and the unit
+    ("Installed P50 at…H20 (chips)"): cut at the end, five rows read "Installed P50 at horizon…"."""
+
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
+
+
+class FiguresTable(QTableWidget):
+    """The key figures side by side, fitted to the viewport as it resizes (fit_columns). Every
+    column stretched alike held the Figure column at 421 px and cut 121 cells ("61,6…", "202…") to
+    46 px with seven scenarios at 1280 px, with no scroll bar to reach them."""
+
+    def __init__(self):
+        super().__init__()
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setWordWrap(False)   # one line a row: wrapped, a label was cut at a word, then elided again
+        self._label_delegate = _MiddleElided(self)
+        self.setItemDelegateForColumn(0, self._label_delegate)
+
+    def fit_columns(self) -> None:
+        header = self.horizontalHeader()
+        if self.columnCount() == 0:
+            return
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        metrics = self.fontMetrics()
+
+        def needs_px(k: int, whole_only: bool) -> list[int]:
+            texts = [item.text() for item in map(lambda r: self.item(r, k), range(self.rowCount())) if item is not None]
+            return [header.sectionSizeHint(k)] + [metrics.horizontalAdvance(t) + CELL_PADDING_PX
+                                                  for t in texts if not whole_only or len(t) <= WHOLE_CHARS]
+        narrowest_px = metrics.horizontalAdvance(NARROWEST_VALUE) + CELL_PADDING_PX
+        values_px = [max(needs_px(k, True) + [narrowest_px]) for k in range(1, self.columnCount())]
+        for k, px in enumerate(column_widths(max(needs_px(0, False)), values_px, self.viewport().width())):
+            header.resizeSection(k, px)
+
+    def resizeEvent(self, event) -> None:   # the viewport's (a scroll bar shown or hidden too)
+        super().resizeEvent(event)
+        self.fit_columns()

@@ -18,7 +18,7 @@ from dataclasses import replace
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget,
+    QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget,
 )
 
 from engine.errors import UserError
@@ -35,9 +35,9 @@ from gui.panels.base import mark_stale
 from gui.panels.forecast_allocation import allocation_chips, fill_allocation, serve_on_from
 from gui.panels.forecast_charts import WAITING_NOTICE, ForecastCharts
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
-    FORECAST_STATE_LABELS, NOT_RUN_PREFIX, STALE_FORECAST_NOTE, ForecastOutcome, ForecastRequest, compute_forecast, figure_text,
-    first_shortfall_month, fit_left_axis, key_figures, last_job_start, mark_steady_fields, not_run_text, own_run_context,
-    same_inputs, throughput_key, validation_fields,
+    FORECAST_STATE_LABELS, NOT_RUN_PREFIX, STALE_FORECAST_NOTE, FormScrollArea, ForecastOutcome, ForecastRequest,
+    compute_forecast, figure_text, first_shortfall_month, fit_left_axis, key_figures, last_job_start, mark_steady_fields,
+    not_run_text, own_run_context, same_inputs, throughput_key, validation_fields,
 )
 __all__ = ["ForecastPanel", "ForecastOutcome", "ForecastRequest", "compute_forecast", "figure_text",
            "first_shortfall_month", "fit_left_axis", "key_figures", "throughput_key"]
@@ -276,12 +276,7 @@ class ForecastPanel(QWidget):
                   self.alloc_box, demand_box, self.jobs_box):
             v.addWidget(w)
         v.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(column)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(400)
-        return scroll
+        return FormScrollArea(column)   # the divider stops at the form's own minimum width
 
     def export_context(self) -> dict:
         """The Monte Carlo run behind the exports (trials, seed: how to get the numbers again)."""

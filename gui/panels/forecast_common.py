@@ -14,6 +14,9 @@ from engine.forecast import ForecastInputs, ForecastResult, ForecastScenario, ru
 # One definition, in the engine (the CLI prints the same figures); re-exported for the views.
 from engine.studies_forecast import first_shortfall_month, throughput_key  # noqa: F401
 from engine.studies_forecast import forecast_key_figures as key_figures  # noqa: F401
+from PySide6.QtCore import QEvent, QSize
+from PySide6.QtWidgets import QScrollArea, QStyle, QWidget
+
 from gui.widgets.plot_panel import PlotPanel, format_number
 
 
@@ -40,6 +43,33 @@ class ForecastOutcome:
 STALE_FORECAST_NOTE = ("<b style='color:#a1260d'>The inputs changed since this forecast ran</b> (this form, the "
                        "scenario, the fleet or the catalog): run it again; the greyed charts are for the previous "
                        "inputs.<br>")
+
+
+class FormScrollArea(QScrollArea):
+    """The Forecast's form column, never narrower than the form's own minimum width and the
+    vertical scroll bar beside it: the splitter's divider stops there and a restored divider is
+    clamped to it. At a fixed 400 px minimum the form, which needs ~451 px (the supply editor's
+    rows), had its right edge cut with no scroll bar, and the saved divider brought that back."""
+
+    def __init__(self, form: QWidget):
+        super().__init__()
+        self.setWidget(form)
+        self.setWidgetResizable(True)
+        form.installEventFilter(self)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        form = self.widget()
+        if form is None:
+            return hint
+        # the form is taller than any window, so its vertical bar is always there
+        bar_px = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        return QSize(max(hint.width(), form.minimumSizeHint().width() + bar_px + 2 * self.frameWidth()), hint.height())
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()   # a form grown wider moves the divider's stop with it
+        return super().eventFilter(watched, event)
 
 
 STEADY_FIELDS = {"Targets hold for": "the percentile", "Length spread (CV)": "the length spread"}
