@@ -32,6 +32,34 @@ class FitResult:
     # a factor that only 2 of 38 runs depend on is fitted to those 2 (an expert imbalance taken
     # from two MoE rows among 36 dense ones was saved and slowed every MoE forecast 15%)
     moved_runs: dict = field(default_factory=dict)
+    # the objective the fit minimises (OBJECTIVE_TEXT) at the start and at the result: the median
+    # |error| it also reports is not it, and can rise while this falls
+    objective_before: float = 0.0
+    objective_after: float = 0.0
+    # why it stopped (STOP_*); converged: a rerun from `values` moves no factor by more than
+    # `tolerance` (relative)
+    stop: str = ""
+    converged: bool = False
+    tolerance: float = 0.0
+    prior_center: dict = field(default_factory=dict)
+
+
+# Log errors beyond this (28%) count linearly in the fit, not squared: a few far-off runs (whole-run
+# rows, odd benchmarks) cannot drag it.
+HUBER_SCALE = 0.25
+# What fit_factors minimises, in words (the command names it beside the figures).
+OBJECTIVE_TEXT = (f"trust-weighted Huber loss of the log error (squared within {HUBER_SCALE:g}, linear beyond), "
+                  "plus a weak pull to the packaged values")
+# A fit has converged when its next Gauss-Newton step moves no factor by more than this (relative:
+# the steps are in log space); a rerun from the result then stops where it starts.
+CONVERGENCE_TOL = 1e-4
+STOP_CONVERGED = "converged"            # the next step is under the tolerance
+STOP_NO_DESCENT = "no step lowers the objective"   # a local minimum of a model with kinks
+STOP_ITERATIONS = "iteration limit"
+STOP_START_KEPT = "start kept: no fitted point scores better on the objective"
+# Levenberg-Marquardt damping: LAM_START * LAM_STEP ** n for a whole n in LAM_POWERS, so a rerun
+# from a stalled result tries only damping values the fit gave up at (see fit_factors)
+LAM_START, LAM_STEP, LAM_POWERS = 1e-2, 5.0, (-6, 14)
 
 
 def _robust_weights(r: np.ndarray, scale: float) -> np.ndarray:
@@ -41,95 +69,164 @@ def _robust_weights(r: np.ndarray, scale: float) -> np.ndarray:
     return np.where(a <= scale, 1.0, scale / np.maximum(a, 1e-12))
 
 
+def _huber_loss(r: np.ndarray, scale: float) -> np.ndarray:
+    """Twice the Huber loss: r^2 within `scale`, 2*scale*|r| - scale^2 beyond. Its gradient is
+    what the reweighted step uses (2 * weight * r); scoring steps on weight * r^2 instead (slope
+    scale beyond it, half the step's) refused descent steps and ended fits early."""
+    a = np.abs(r)
+    return np.where(a <= scale, a * a, 2.0 * scale * a - scale * scale)
+
+
 def fit_factors(predict: Callable[[dict], np.ndarray], measured: Sequence[float],
                 start: Mapping[str, float], bounds: Mapping[str, tuple[float, float]] | None = None,
-                *, weights: Sequence[float] | None = None, max_iter: int = 25,
-                huber_scale: float = 0.25, prior_weight: float = 0.05,
-                predict_many: Callable[[list], np.ndarray] | None = None) -> FitResult:
+                *, weights: Sequence[float] | None = None, max_iter: int = 100,
+                huber_scale: float = HUBER_SCALE, prior_weight: float = 0.05,
+                predict_many: Callable[[list], np.ndarray] | None = None,
+                prior_center: Mapping[str, float] | None = None, tol: float = CONVERGENCE_TOL) -> FitResult:
     """Fit positive factors so that log(predict(factors)) matches log(measured).
 
     `predict(values) -> array` of predictions in the same order as `measured`. Works in
     log-parameter space (factors are positive, often ratios) with a damped Gauss-Newton
-    (Levenberg-Marquardt) step, a finite-difference Jacobian, box bounds, Huber reweighting, and
-    a weak prior pulling each factor to its start (keeps badly determined factors physical).
-    `predict_many(list of values) -> array (k, cases)`, when given, evaluates the Jacobian's
-    points in one call (same numbers, several times faster).
+    (Levenberg-Marquardt) step on Huber-reweighted residuals, a finite-difference Jacobian, box
+    bounds, and a weak prior pulling each factor to `prior_center` (default: the start; keeps badly
+    determined factors physical). The objective (OBJECTIVE_TEXT) is
+    (sum w * huber(r) + prior_weight * cases * sum (log x - log center)^2) / sum w.
+
+    It runs until the next Gauss-Newton step moves no factor by more than `tol` (relative), or
+    no step lowers the objective, or `max_iter`: a rerun from the result stops where it starts
+    provided the prior is centred on something other than the start (a prior on the start pulled
+    each rerun back to its own start: four --save runs in a row moved the A100 GEMM factor each
+    time). A result that does not score below the start on the objective is not taken: the start
+    is returned. `predict_many(list of values) -> array (k, cases)`, when given, evaluates
+    several points in one call (same numbers, several times faster).
     """
     names = list(start)
-    x0 = np.log(np.array([float(start[n]) for n in names]))
+    k = len(names)
+
+    def box(n: str) -> tuple[float, float]:
+        return (bounds or {}).get(n, (start[n] / 10, start[n] * 10))
+
     # a range from 0 (a step overhead) is log(0) = -inf: no lower bound in log space, and no
     # numpy warning printed to the user's terminal
     with np.errstate(divide="ignore"):
-        lo = np.log(np.array([(bounds or {}).get(n, (start[n] / 10, start[n] * 10))[0] for n in names]))
-    hi = np.log(np.array([(bounds or {}).get(n, (start[n] / 10, start[n] * 10))[1] for n in names]))
+        x_start = np.log(np.array([float(start[n]) for n in names]))
+        lo = np.log(np.array([box(n)[0] for n in names]))
+        hi = np.log(np.array([box(n)[1] for n in names]))
+        centre = np.log(np.array([float((prior_center or start).get(n, start[n])) for n in names]))
+    centre = np.clip(centre, lo, hi)
     y = np.log(np.asarray(measured, dtype=float))
     w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
+    w_sum = float(np.sum(w)) if len(y) and np.sum(w) > 0 else 1.0
+    prior_k = prior_weight * len(y)
 
     def to_residual(pred):
         r = np.log(np.maximum(np.asarray(pred, dtype=float), 1e-30)) - y
         return np.where(np.isfinite(r), r, 0.0)
 
-    def residual(x):
-        return to_residual(predict(dict(zip(names, np.exp(x)))))
+    def values_at(x):
+        return dict(zip(names, np.exp(x)))
 
-    def jacobian(x, r, step=1e-3):
+    def residual(x):
+        return to_residual(predict(values_at(x)))
+
+    def residuals_many(xs: list) -> list:
+        if predict_many is not None:
+            preds = np.asarray(predict_many([values_at(p) for p in xs]), dtype=float)
+            return [to_residual(preds[i]) for i in range(len(xs))]
+        return [residual(p) for p in xs]
+
+    def jacobian(x, r, movable, step=1e-3):
+        cols = np.zeros((len(y), k))
+        js = [j for j in range(k) if movable[j]]
         points = []
-        for j in range(len(names)):
+        for j in js:
             xp = x.copy()
             xp[j] += step
             points.append(xp)
-        if predict_many is not None:
-            preds = np.asarray(predict_many([dict(zip(names, np.exp(p))) for p in points]), dtype=float)
-            cols = [to_residual(preds[j]) for j in range(len(names))]
-        else:
-            cols = [residual(p) for p in points]
-        return np.stack([(c - r) / step for c in cols], axis=1).reshape(len(y), len(names))
+        for j, c in zip(js, residuals_many(points) if points else []):
+            cols[:, j] = (c - r) / step
+        return cols
 
-    def cost(r, x):
-        rw = _robust_weights(r, huber_scale) * w
-        return float(np.sum(rw * r * r) + prior_weight * len(y) * np.sum((x - x0) ** 2))
+    def prior_term(x):
+        return np.where(np.isfinite(x) & np.isfinite(centre), x - centre, 0.0)
 
-    x = np.clip(x0.copy(), lo, hi)
-    r = residual(x)
-    r_before = r.copy()
+    def objective(r, x) -> float:
+        return float((np.sum(w * _huber_loss(r, huber_scale)) + prior_k * np.sum(prior_term(x) ** 2)) / w_sum)
+
+    # a factor at -inf (a start of 0 on a range from 0) cannot move in log space: held
+    movable = np.isfinite(np.clip(x_start, lo, hi))
+    r_start = residual(x_start)
+    obj_start = objective(r_start, x_start)
+    x = np.clip(x_start, lo, hi)
+    r = r_start if np.array_equal(x, x_start) else residual(x)
+    obj = objective(r, x)
     moved = {n: _runs_moved(residual, predict_many, to_residual, names, x, j, lo, hi, r)
              for j, n in enumerate(names)}
     unconstrained = tuple(n for n in names if moved[n][0] == 0)
-    lam = 1e-2
+
+    def step(A, g, free, lam):
+        """The damped step on the free factors (the others: zero), kept inside the box."""
+        dx = np.zeros(k)
+        if free.any():
+            Af = A[np.ix_(free, free)]
+            dx[free] = -np.linalg.solve(Af + lam * np.diag(np.diag(Af)) + 1e-12 * np.eye(int(free.sum())), g[free])
+        return np.where(movable, np.clip(x + dx, lo, hi), x)
+
+    power = 0   # the damping's power of LAM_STEP
     it = 0
+    stop = STOP_ITERATIONS
     for it in range(1, max_iter + 1):
+        if len(y) == 0:
+            stop = STOP_CONVERGED
+            break
         rw = _robust_weights(r, huber_scale) * w
-        J = jacobian(x, r)
-        A = J.T @ (J * rw[:, None]) + prior_weight * len(y) * np.eye(len(names))
-        g = J.T @ (rw * r) + prior_weight * len(y) * (x - x0)
+        J = jacobian(x, r, movable)
+        A = J.T @ (J * rw[:, None]) + prior_k * np.eye(k)
+        g = J.T @ (rw * r) + prior_k * prior_term(x)
+        # a factor on a bound that the objective would push past it stays there (active set)
+        pinned = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
+        free = movable & ~pinned
+        if np.max(np.abs(np.where(movable, step(A, g, free, 0.0) - x, 0.0)), initial=0.0) <= tol:
+            stop = STOP_CONVERGED
+            break
+        # damping from the current power up to the largest; on a stall, the powers from 0 up to
+        # the current one as well: a rerun from here starts at 0 and so finds no step this missed
         improved = False
-        gain = 0.0
-        for _ in range(12):
-            dx = -np.linalg.solve(A + lam * np.diag(np.diag(A) + 1e-9), g)
-            xn = np.clip(x + dx, lo, hi)
+        for p in [*range(power, LAM_POWERS[1] + 1), *range(0, power)]:
+            xn = step(A, g, free, LAM_START * LAM_STEP ** p)
             rn = residual(xn)
-            if cost(rn, xn) < cost(r, x):
-                gain = cost(r, x) - cost(rn, xn)
-                x, r = xn, rn
-                lam = max(lam / 3, 1e-6)
+            obj_n = objective(rn, xn)
+            if obj_n < obj:
+                x, r, obj = xn, rn, obj_n
+                power = max(p - 1, LAM_POWERS[0])
                 improved = True
                 break
-            lam *= 5
-        # converged: no better point, a negligible step, or a negligible gain in cost
-        if not improved or np.max(np.abs(dx)) < 1e-5 or gain < 1e-7 * max(cost(r, x), 1e-12):
+        if not improved:
+            stop = STOP_NO_DESCENT
             break
+    if not obj < obj_start and not np.array_equal(x, x_start):
+        # no point found scores better than the start (a start outside the prior range, clipped,
+        # and no way back): the start is the answer
+        x, r, obj, stop = x_start, r_start, obj_start, STOP_START_KEPT
     pct = lambda rr: float(np.median(np.abs(np.exp(rr) - 1.0)) * 100.0) if len(rr) else 0.0  # noqa: E731
     return FitResult(
-        values={n: float(v) for n, v in zip(names, np.exp(x))},
+        values={n: float(start[n]) for n in names} if np.array_equal(x, x_start)
+        else {n: float(v) for n, v in zip(names, np.exp(x))},
         start={n: float(start[n]) for n in names},
-        rms_log_error_before=float(np.sqrt(np.mean(r_before ** 2))) if len(y) else 0.0,
+        rms_log_error_before=float(np.sqrt(np.mean(r_start ** 2))) if len(y) else 0.0,
         rms_log_error_after=float(np.sqrt(np.mean(r ** 2))) if len(y) else 0.0,
-        median_abs_error_pct_before=pct(r_before),
+        median_abs_error_pct_before=pct(r_start),
         median_abs_error_pct_after=pct(r),
         iterations=it,
         cases=len(y),
         unconstrained=unconstrained,
         moved_runs={n: moved[n][1] for n in names},
+        objective_before=obj_start,
+        objective_after=obj,
+        stop=stop,
+        converged=stop in (STOP_CONVERGED, STOP_NO_DESCENT, STOP_START_KEPT),
+        tolerance=tol,
+        prior_center={n: float(v) for n, v in zip(names, np.exp(centre))},
     )
 
 
@@ -217,12 +314,26 @@ def _why_unusable(rows: list[dict], chips: Mapping, chip_ids: Sequence[str] | No
     return ": " + "; ".join(reasons) + more
 
 
+def packaged_factors(chip, factor_names: Sequence[str]) -> dict[str, float]:
+    """The chip's packaged value of each factor (resources/calibration_*.csv by its calibrate_as or
+    id, else the code's documented default): where a fit of the user's runs is pulled to, whatever
+    this database has saved over it."""
+    from engine.catalog import resolve_calibration
+    from engine.training import DEFAULT_FACTORS
+
+    packaged = resolve_calibration(chip, _packaged()["rows"])
+    return {n: float(packaged.get(n, DEFAULT_FACTORS.get(n, 1.0))) for n in factor_names}
+
+
 def calibrate_training(rows: list[dict], chips: Mapping, factor_names: Sequence[str] = TRAINING_FIT_FACTORS,
-                       *, chip_ids: Sequence[str] | None = None, max_iter: int = 40,
-                       prior_weight: float = 0.005, fixed: list | None = None) -> FitResult:
+                       *, chip_ids: Sequence[str] | None = None, max_iter: int = 100,
+                       prior_weight: float = 0.005, fixed: list | None = None,
+                       prior_center: Mapping[str, float] | None = None) -> FitResult:
     """Fit training factors (shared by the chips `chip_ids`, default: every chip in the rows) to
     measured runs in the validation-case schema. Layouts the source leaves blank are searched once
-    with the current factors and then held fixed while fitting."""
+    with the current factors and then held fixed while fitting. The fit starts from the chip's
+    current factors (a saved fit included) and is pulled to `prior_center`, default its packaged
+    ones (packaged_factors): a pull to the start moved every rerun from a saved fit again."""
     from engine.training import DEFAULT_FACTORS
     from engine.validation import predict_metric_sets
 
@@ -230,8 +341,10 @@ def calibrate_training(rows: list[dict], chips: Mapping, factor_names: Sequence[
         fixed = resolve_cases(rows, chips, chip_ids)
     if not fixed:
         raise ValueError("no usable measured runs to calibrate on" + _why_unusable(rows, chips, chip_ids))
-    start = {n: fixed[0][1].chip.factor(n, DEFAULT_FACTORS[n]) if n in DEFAULT_FACTORS else 1.0
+    chip = fixed[0][1].chip
+    start = {n: chip.factor(n, DEFAULT_FACTORS[n]) if n in DEFAULT_FACTORS else 1.0
              for n in factor_names}
+    centre = dict(prior_center) if prior_center is not None else packaged_factors(chip, factor_names)
 
     def predict(values):
         sets = {n: np.array([values[n]], dtype=float) for n in values}
@@ -256,7 +369,7 @@ def calibrate_training(rows: list[dict], chips: Mapping, factor_names: Sequence[
     return fit_factors(predict_signed, np.power(np.array(measured), sign), start,
                        {n: TRAINING_BOUNDS.get(n, (start[n] / 10, start[n] * 10)) for n in factor_names},
                        weights=weights, max_iter=max_iter, prior_weight=prior_weight,
-                       predict_many=predict_many_signed)
+                       predict_many=predict_many_signed, prior_center=centre)
 
 
 # ---- chip families and leave-one-group-out validation ----------------------------------------
@@ -405,7 +518,7 @@ def prior_chips(chips: Mapping, factor_names: Sequence[str] = FAMILY_FIT_FACTORS
 
 
 def fit_families(rows: list[dict], chips: Mapping, factor_names: Sequence[str] = FAMILY_FIT_FACTORS,
-                 *, prior: Mapping[str, float] | None = None, max_iter: int = 20,
+                 *, prior: Mapping[str, float] | None = None, max_iter: int = 100,
                  resolved: list | None = None, need_global: bool = True,
                  families: Collection[str] | None = None) -> dict:
     """Fit `factor_names` separately for every chip family in `rows`, starting from `prior`
@@ -425,11 +538,12 @@ def fit_families(rows: list[dict], chips: Mapping, factor_names: Sequence[str] =
     for family, items in sorted(by_family.items()):
         if families is not None and family not in families:
             continue  # not asked for (a holdout fold refits only the left-out rows' families)
-        fit = calibrate_training([], stripped, factor_names, max_iter=max_iter, fixed=items)
+        fit = calibrate_training([], stripped, factor_names, max_iter=max_iter, fixed=items, prior_center=base)
         fitted[family] = dict(fit.values)
         fitted[("fit", family)] = fit
     if need_global and resolved:
-        fitted[None] = dict(calibrate_training([], stripped, factor_names, max_iter=max_iter, fixed=resolved).values)
+        fitted[None] = dict(calibrate_training([], stripped, factor_names, max_iter=max_iter, fixed=resolved,
+                                               prior_center=base).values)
     else:
         fitted[None] = dict(base)
     return fitted
@@ -550,7 +664,8 @@ def main(argv=None) -> int:
         lo_hi = {n: TRAINING_BOUNDS[n] for n in fit.values}
         on_bound = [n for n, v in fit.values.items() if min(abs(v / lo_hi[n][0] - 1), abs(v / lo_hi[n][1] - 1)) < 0.01]
         print(family, fit.cases, {n: round(v, 3) for n, v in fit.values.items()},
-              f"median {fit.median_abs_error_pct_before:.1f}% -> {fit.median_abs_error_pct_after:.1f}%",
+              f"median {fit.median_abs_error_pct_before:.1f}% -> {fit.median_abs_error_pct_after:.1f}%,",
+              f"objective {fit.objective_before:.5f} -> {fit.objective_after:.5f} ({fit.stop}, {fit.iterations} it.)",
               "ON BOUND: " + ", ".join(on_bound) if on_bound else "")
     return 0
 

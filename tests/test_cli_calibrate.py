@@ -87,10 +87,11 @@ def test_a_factor_the_fit_puts_on_its_bound_is_held_and_the_rest_refitted(capsys
     dry = json.loads(capsys.readouterr().out)
     s = dry["summary"]
     assert s["median_abs_error_pct_before"] == pytest.approx(11.53, abs=0.01)
-    # (since the MoE layers' expert-TP traffic, s26, the three fitted with it there score worse
-    # on the median, 11.74%: said, and --save of this fit would be refused)
+    # the fit lowers what it minimises (the trust-weighted Huber loss with the prior); the median
+    # it also reports may rise (11.53% -> 12.11% here, s27): said, both figures
+    assert s["objective_after"] < s["objective_before"]
     assert s["median_abs_error_pct_after"] <= s["median_abs_error_pct_before"] or \
-        "the fit scores worse than the current factors (median error 11.53% -> 11.74%)" in dry["warnings"]
+        any(w.startswith("the median error rises (11.53% -> ") for w in dry["warnings"])
     hbm = next(f for f in dry["factors"] if f["factor"] == "train_hbm_eff")
     assert hbm["fitted"] == hbm["before"] and hbm["held"] == "fit on its bound (0.5, 0.95)"
     assert any(w.startswith("train_hbm_eff: held at 0.5748, not fitted") for w in dry["warnings"])
@@ -116,7 +117,7 @@ def test_a_fit_worse_than_the_current_factors_is_not_saved(capsys, tmp_path, asc
 
     real = calibration.calibrate_training
     monkeypatch.setattr(calibration, "calibrate_training", lambda *a, **k: replace(
-        real(*a, **k), median_abs_error_pct_after=99.0))
+        real(*a, **k), objective_after=99.0))
     db = str(tmp_path / "w.db")
     assert main(["--db", db, "calibrate", "training", "--cases", str(ascend_runs), "--chip", "ascend-910b2",
                  "--save"]) == 1

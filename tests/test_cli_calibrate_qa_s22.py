@@ -116,7 +116,7 @@ def test_saved_factors_are_named_where_used_and_not_overwritten_unasked(capsys, 
     (removing them), and a second --save replaced the first silently."""
     db = str(tmp_path / "t.db")
     first = _train_runs(shared_dir, tmp_path / "a.csv")
-    second = _train_runs(shared_dir, tmp_path / "b.csv", slower=0.85)
+    second = _train_runs(shared_dir, tmp_path / "b.csv", slower=0.88)
     train = ["--db", db, "train", "--model", "llama3-70b", "--chip", CHIP, "--chips", "64"]
     assert _json(capsys, [*train, "--format", "json"])["calibrated"] == []
     saved = _json(capsys, ["--db", db, "calibrate", "training", "--cases", first, "--chip", CHIP, "--save",
