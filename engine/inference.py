@@ -275,6 +275,7 @@ class _Deployment:
     kv_capacity_bytes_chip: np.ndarray
     crosses_nodes: np.ndarray
     domain: np.ndarray | float = 8.0           # chips per scale-up domain
+    host: np.ndarray | float = 8.0             # chips per server (> domain: a PCIe host tier between domains)
     scaleup_bps: np.ndarray | float = 0.0
     scaleout_bps: np.ndarray | float = 0.0
     dispatch_bytes: np.ndarray | float = 2.0  # bytes per activation element sent to the experts
@@ -294,6 +295,7 @@ def _hw_arrays(chips: Sequence[Chip], weight_dtype: str, engine: str | None,
     peak16 = []
     low_gemm = []
     facs = [resolve_factors(c, engine, overrides) for c in chips]
+    topos = [topology_of(c, domain=c.scaleup_domain or DEFAULT_DOMAIN) for c in chips]
     for c, fa in zip(chips, facs):
         cdt = compute_dtype(weight_dtype, c)
         p16 = c.peak_tflops("bf16") or c.peak_tflops("fp16") or 0.0
@@ -320,7 +322,10 @@ def _hw_arrays(chips: Sequence[Chip], weight_dtype: str, engine: str | None,
         "f": {k: _arr([fa[k] for fa in facs]) for k in FACTOR_NAMES},
         # network tiers (engine/topology.py): what a group of chips gets on the scale-up fabric
         # (with the NIC default of `scaleout_bps` above, so both price the same NIC)
-        "topologies": [topology_of(c, domain=c.scaleup_domain or DEFAULT_DOMAIN) for c in chips],
+        "topologies": topos,
+        # a domain smaller than its server (H100 PCIe NVLink pairs in an 8-GPU host) reaches the
+        # rest of the server over the host's PCIe, not the NICs (engine.topology.host_path_gbps)
+        "host": _arr([t.server for t in topos]), "host_bps": _arr([t.host_gbps * 1e9 for t in topos]),
     }
 
 
@@ -346,7 +351,9 @@ def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_d
     up_group, up_tp = _scaleup_group_bps(hw, group), _scaleup_group_bps(hw, tp)
     # a TP group inside one domain keeps its scale-up figure as it was (the same number either way)
     tp_bps = np.where(tp <= hw["domain"], up_tp, _tp_group_bps(hw, tp))
-    link = np.where(group <= hw["domain"], up_group, hw["scaleout_bps"])
+    host = hw.get("host", hw["domain"])
+    beyond = np.where(group <= host, hw.get("host_bps", hw["scaleout_bps"]), hw["scaleout_bps"])
+    link = np.where(group <= hw["domain"], up_group, beyond)
     f = hw["f"]
     free = hw["hbm_bytes"] * (1.0 - f["inf_mem_reserve_frac"]) - f["inf_mem_reserve_gb"] * GIB - weight_chip
     return _Deployment(
@@ -355,8 +362,8 @@ def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_d
         hbm_bps=hw["hbm_bps"], hbm_bytes=hw["hbm_bytes"], link_bps=link, f=f,
         weight_bytes_chip=weight_chip, nonexpert_read_chip=nonexpert_chip + head_chip,
         expert_bytes_chip_all=expert_chip, kv_bytes_token_chip=kv_tok,
-        kv_capacity_bytes_chip=np.maximum(free, 0.0), crosses_nodes=group > hw["domain"],
-        domain=hw["domain"], scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"], scaleup_tp_bps=up_tp,
+        kv_capacity_bytes_chip=np.maximum(free, 0.0), crosses_nodes=group > host,
+        domain=hw["domain"], host=host, scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"], scaleup_tp_bps=up_tp,
         tp_group_bps=tp_bps, dispatch_bytes=hw["dispatch_bytes"],
     )
 
@@ -377,9 +384,10 @@ def _scaleup_group_bps(hw: dict, group) -> np.ndarray:
 def _tp_group_bps(hw: dict, tp) -> np.ndarray:
     """Bytes/s per chip that a TP all-reduce over `tp` neighbouring ranks gets, priced as training
     prices its groups (`Topology.group_bandwidth`): inside a domain its scale-up fabric; across
-    domains hierarchically, each node's members on their own NICs in parallel, never faster than
-    their own fabric (one NIC for the whole group made TP16 3.5x slower than TP8 to prefill, where
-    the 8 NICs of a node carry it). Chips stack on axis 0."""
+    domains hierarchically, each domain's members on their own NICs (or, inside one server, their
+    own PCIe slots) in parallel, never faster than their own fabric (one NIC for the whole group
+    made TP16 3.5x slower than TP8 to prefill, where the 8 NICs of a node carry it). Chips stack
+    on axis 0."""
     topos = hw.get("topologies")
     if not topos:   # no tiers: the domain's members' NICs in parallel, capped by the scale-up rate
         members = np.minimum(_arr(tp), hw["domain"])
@@ -399,7 +407,7 @@ def _max_sequences(dep: _Deployment, ctx_tokens) -> np.ndarray:
 
 def _overhead_s(dep: _Deployment) -> np.ndarray:
     """Fixed per-step cost. The collective-latency part grows with the log of the group inside a
-    scale-up domain; a TP group that spans nodes pays an inter-node all-reduce latency per layer
+    server; a TP group that spans servers pays an inter-node all-reduce latency per layer
     (fitted on TP16 rows). Expert all-to-all across nodes is not an all-reduce: its cost is in
     `_ep_a2a_s` (bytes over the NICs plus a latency per message), not here."""
     return _collective_latency_s(dep) + _launch_overhead_s(dep)
@@ -407,12 +415,14 @@ def _overhead_s(dep: _Deployment) -> np.ndarray:
 
 def _collective_latency_s(dep: _Deployment) -> np.ndarray:
     """The part of `_overhead_s` that is the collectives' latency (per layer, growing with the log
-    of the group; an inter-node all-reduce latency when TP spans nodes): communication in the
-    breakdowns, not launch overhead."""
+    of the group; an inter-node all-reduce latency when TP spans servers): communication in the
+    breakdowns, not launch overhead. A TP group past its scale-up domain but inside its server
+    (H100 PCIe TP8 over NVLink pairs) all-reduces in-server, as the PCIe-only L40S's TP8 does: it
+    paid the inter-node latency, 22.8 ms of a 35.6 ms 70B token, slower than the L40S."""
     f = dep.f
     layers = dep.shape.layers / dep.pp
-    tp_crosses = dep.tp > dep.domain
-    log_group = np.where(tp_crosses, np.log2(dep.group), np.log2(np.minimum(dep.group, dep.domain)))
+    tp_crosses = dep.tp > dep.host
+    log_group = np.where(tp_crosses, np.log2(dep.group), np.log2(np.minimum(dep.group, dep.host)))
     per_layer = f["inf_comm_layer_overhead_us"] * log_group + np.where(tp_crosses, f["inf_scaleout_layer_overhead_us"], 0.0)
     return f["inf_overhead_scale"] * layers * per_layer * 1e-6
 

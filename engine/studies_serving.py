@@ -337,7 +337,7 @@ def serving_caveats(req: ServingRequest, cap) -> list[str]:
     a blank engine's assumed scheduler, the network figures the chip catalog lacks for the tiers
     the replica's traffic crosses, and the prefix-cache share."""
     from engine.serving.families import blank_engine_note
-    from engine.topology import DEFAULT_DOMAIN, assumed_network_note
+    from engine.topology import DEFAULT_DOMAIN, assumed_network_note, topology_of
 
     notes = [blank_engine_note(req.engine, req.chip)]
     # the decode replica's chips, as serve counts them (a prefill pool is the scale-out below)
@@ -345,8 +345,9 @@ def serving_caveats(req: ServingRequest, cap) -> list[str]:
     if per_replica:
         # as serve: a replica of several chips talks inside a server; one that spans servers,
         # or KV moved to and from a prefill pool, crosses them
-        notes.append(assumed_network_note(req.chip, scaleup=per_replica > 1, scaleout=per_replica > (
-            req.chip.scaleup_domain or DEFAULT_DOMAIN) or bool(req.prefill_tp)) or "")
+        notes.append(assumed_network_note(req.chip, scaleup=per_replica > 1,
+                                          scaleout=per_replica > topology_of(req.chip).server or bool(req.prefill_tp),
+                                          host=per_replica > (req.chip.scaleup_domain or DEFAULT_DOMAIN)) or "")
     notes.append(prefix_cache_note(100.0 * req.prefix_cache_hit))
     return [n for n in notes if n]
 

@@ -11,6 +11,13 @@ and reaches other domains through **scale-out** NICs:
 - `torus` (TPU ICI): `scaleup_link_gbps` per link; a bidirectional ring along one dimension uses two
   links, a group spread over d dimensions 2*d links, at most all of them.
 
+Host tier: a domain smaller than its server (`chips_per_node`, default 8) -- the NVLink-bridge pairs
+of an 8-GPU H100 PCIe host, the two 4-chip HCCS groups of an 8-chip Ascend 910A server -- reaches
+the other domains of that server over the host's PCIe, not over the NICs: a group beyond its domain
+but within the server is priced as one across domains (members in parallel, never faster than their
+fabric) at `host_gbps` per chip, with no fabric oversubscription (see `host_path_gbps`), at the
+NIC path's efficiency (`out_eff`: PCIe peer-to-peer DMA, the path the NIC's RDMA takes too).
+
 Scale-out: `scaleout_gbps` per chip per direction (one NIC per chip, rail-optimised), divided by
 `scaleout_oversubscription` (1 = non-blocking fat tree). A group spread over several domains with m
 members in each runs hierarchically (reduce inside the domain, then m NICs in parallel across), so its
@@ -54,6 +61,20 @@ class Topology:
     links: int                # links per chip
     scaleout_gbps: float      # NIC bandwidth per chip per direction
     oversubscription: float = 1.0
+    host: int = 0             # chips in one server (0 or <= domain: the server is the domain)
+    host_gbps: float = 0.0    # per chip per direction between domains of one server (its PCIe)
+
+    @property
+    def server(self) -> int:
+        """Chips in one server: never fewer than the scale-up domain."""
+        return max(self.host, self.domain)
+
+    def beyond_domain_gbps(self, span):
+        """GB/s per chip per direction for traffic that leaves the scale-up domain, for a group
+        that spans `span` chips (group x stride): the host's PCIe path while it stays in one
+        server, the NIC (over the fabric's oversubscription) once it leaves it."""
+        nic = self.scaleout_gbps / self.oversubscription
+        return np.where(np.asarray(span, dtype=float) <= self.server, self.host_gbps or nic, nic)
 
     # ---- bandwidth -----------------------------------------------------------------------
     def scaleup_group_gbps(self, members):
@@ -79,8 +100,9 @@ class Topology:
         inside = g * st <= self.domain
         members = np.minimum(np.maximum(np.floor(self.domain / st), 1.0), g)   # == g when inside
         up = self.scaleup_group_gbps(members) * (1e9 * up_eff)
-        out = members * (self.scaleout_gbps / self.oversubscription * 1e9 * out_eff)
-        # crossing domains: m NICs in parallel, never faster than the m members' own fabric
+        out = members * (self.beyond_domain_gbps(g * st) * 1e9 * out_eff)
+        # crossing domains: m NICs (or, inside one server, m PCIe slots) in parallel, never faster
+        # than the m members' own fabric
         return np.where(inside | (out > up), up, out), inside
 
     # ---- collectives (seconds) -----------------------------------------------------------
@@ -110,7 +132,7 @@ class Topology:
         local_frac = (members - 1.0) / g
         remote_frac = (g - members) / g
         t_up = nb * local_frac / (self.scaleup_group_gbps(members) * 1e9 * up_eff)
-        t_out = nb * remote_frac / (self.scaleout_gbps / self.oversubscription * 1e9 * out_eff)
+        t_out = nb * remote_frac / (self.beyond_domain_gbps(g * st) * 1e9 * out_eff)
         return np.where(g > 1, np.maximum(t_up, t_out) + (g - 1.0) * latency_s / 4.0, 0.0)
 
     def p2p_s(self, stride, nbytes, *, size=2, up_eff=1.0, out_eff=1.0, latency_s=0.0):
@@ -126,7 +148,7 @@ class Topology:
         st = np.maximum(np.asarray(stride, dtype=float), 1.0)
         n = np.maximum(np.asarray(size, dtype=float), 2.0)
         up = self.scaleup_group_gbps(2.0) * 1e9 * up_eff
-        out = self.scaleout_gbps / self.oversubscription * 1e9 * out_eff
+        out = self.beyond_domain_gbps(st * n) * 1e9 * out_eff
         whole_inside = st * n <= self.domain
         pairs_inside = 2.0 * st <= self.domain
         bw = np.where(whole_inside, up, np.where(pairs_inside, np.minimum(up, out), out))
@@ -159,6 +181,7 @@ class Topology:
 
 DEFAULT_SCALEUP_GBPS = 25.0   # a chip with no scale-up figure: PCIe 4 x16, per direction
 DEFAULT_DOMAIN = 8            # ... in an 8-accelerator server
+PCIE_GEN5_X16_GBPS = 50.0     # per direction, effective (~64 GB/s raw less encoding and protocol)
 
 
 def default_scaleout_gbps(chip) -> float:
@@ -173,17 +196,41 @@ def default_scaleout_gbps(chip) -> float:
     return min(float(chip.scaleup_gbps or DEFAULT_SCALEUP_GBPS), 50.0)
 
 
-def assumed_network_note(chip, *, scaleup: bool = True, scaleout: bool = True) -> str | None:
+def host_path_gbps(chip) -> float:
+    """GB/s per chip per direction between the scale-up domains of one server (the host tier).
+
+    The catalog has no PCIe figure, so this is `default_scaleout_gbps`'s rule: the PCIe Gen5 x16
+    slot of an H100 PCIe card carries ~64 GB/s raw per direction, ~50 effective
+    (`PCIE_GEN5_X16_GBPS`), never more than the chip's own scale-up rate; and never less than its
+    stated NIC, since the NIC sits on the same PCIe switch and reaches the card through it. For the
+    910A (PCIe Gen4 x16, ~25 effective) this overstates one slot, but its 4-chip HCCS groups' four
+    slots in parallel exceed the 90 GB/s their own mesh gives a TP8 group either way, where its
+    12.5 GB/s NIC figure priced TP8 at 50."""
+    return max(float(chip.scaleout_gbps or 0.0), default_scaleout_gbps(chip))
+
+
+def assumed_network_note(chip, *, scaleup: bool = True, scaleout: bool = True,
+                         host: bool | None = None) -> str | None:
     """The line that says which of a chip's network figures were assumed (None when the catalog
     states those asked about): `scaleup` when chips of a group talk inside a server, `scaleout`
-    when traffic crosses servers."""
+    when traffic crosses servers, `host` when it crosses scale-up domains inside one server (a
+    chip whose domain is smaller than its server; the host's PCIe figure is always assumed).
+    `host` None takes `scaleout`, for callers that ask whether traffic leaves the domain."""
     said = []
+    topo = topology_of(chip)
+    tier = topo.server > topo.domain and (scaleout if host is None else host)
     if scaleup and not getattr(chip, "scaleup_gbps", None):
         dom = int(chip.scaleup_domain or chip.chips_per_node or DEFAULT_DOMAIN)
         said.append(f"no scale-up figure, so {DEFAULT_SCALEUP_GBPS:g} GB/s per chip per direction (PCIe 4 x16) "
                     f"through a switch among {dom} chips (set scaleup_gbps and scaleup_domain)")
+    if tier:
+        said.append(f"no PCIe figure between its {topo.domain}-chip scale-up domains in one {topo.server}-chip "
+                    f"server, so {topo.host_gbps:g} GB/s per chip per direction over the host's PCIe, not a NIC "
+                    f"(Gen5 x16: ~64 GB/s raw, ~{PCIE_GEN5_X16_GBPS:g} effective; at most the scale-up rate, at "
+                    "least the NIC's)")
     if scaleout and not getattr(chip, "scaleout_gbps", None):
-        said.append(f"no scale-out NIC figure, so {default_scaleout_gbps(chip):g} GB/s per chip per direction "
+        between = " between servers" if tier else ""
+        said.append(f"no scale-out NIC figure, so {default_scaleout_gbps(chip):g} GB/s per chip per direction{between} "
                     "(one 400 Gb/s NIC per chip, at most the scale-up rate; set scaleout_gbps)")
     if not said:
         return None
@@ -194,11 +241,14 @@ def assumed_network_note(chip, *, scaleup: bool = True, scaleout: bool = True) -
 def topology_of(chip, *, domain: int | None = None) -> Topology:
     """The chip's network from its catalog entry. `domain` overrides the scale-up domain (a case
     run on smaller servers); blank catalog fields take documented defaults: a switch, 25 GB/s of
-    scale-up (PCIe 4 x16) and `default_scaleout_gbps` of scale-out per chip."""
+    scale-up (PCIe 4 x16) and `default_scaleout_gbps` of scale-out per chip. The server is
+    `chips_per_node` (default 8) around a domain no smaller than the chip's own; a case whose
+    domain is cut below the chip's (its servers are smaller) has no host tier."""
     kind = (getattr(chip, "scaleup_topology", "") or "switch").strip().lower()
     if kind not in TOPOLOGY_KINDS:
         kind = "switch"
-    dom = int(domain or chip.scaleup_domain or chip.chips_per_node or DEFAULT_DOMAIN)
+    own = int(chip.scaleup_domain or chip.chips_per_node or DEFAULT_DOMAIN)
+    dom = int(domain or own)
     up = float(chip.scaleup_gbps or DEFAULT_SCALEUP_GBPS)
     link = getattr(chip, "scaleup_link_gbps", None)
     if kind == "mesh":
@@ -211,5 +261,7 @@ def topology_of(chip, *, domain: int | None = None) -> Topology:
     links = max(1, int(round(up / link))) if kind != "switch" else 1
     out = float(chip.scaleout_gbps or default_scaleout_gbps(chip))
     over = float(getattr(chip, "scaleout_oversubscription", None) or 1.0)
+    host = max(int(chip.chips_per_node or DEFAULT_DOMAIN), dom) if dom >= own else dom
     return Topology(kind=kind, domain=dom, scaleup_gbps=up, link_gbps=link, links=links,
-                    scaleout_gbps=out, oversubscription=max(over, 1.0))
+                    scaleout_gbps=out, oversubscription=max(over, 1.0), host=host,
+                    host_gbps=host_path_gbps(chip))

@@ -895,8 +895,9 @@ def _result_at(inp: TrainingInputs, out: dict, L: dict, i: int) -> LayoutResult:
     if uncalibrated:
         notes.append(uncalibrated)
     # the assumed figures of the tiers that carry this run's traffic
-    net_note = assumed_network_note(inp.chip, scaleup=inp.num_chips > 1,
-                                    scaleout=inp.num_chips > topology_of(inp.chip, domain=inp.scaleup_domain).domain)
+    topo = topology_of(inp.chip, domain=inp.scaleup_domain)
+    net_note = assumed_network_note(inp.chip, scaleup=inp.num_chips > 1, scaleout=inp.num_chips > topo.server,
+                                    host=inp.num_chips > topo.domain)
     if net_note:
         notes.append(net_note)
     if inp.dtype == "fp8" and inp.chip.peak_tflops("fp8") and not fp8_pays(inp):

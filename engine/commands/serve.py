@@ -9,7 +9,7 @@ from dataclasses import replace
 from engine.commands import Output, plain_number, whole_number
 from engine.errors import InfeasibleRequest, UserError
 from engine.models import context_problem
-from engine.topology import DEFAULT_DOMAIN, assumed_network_note
+from engine.topology import DEFAULT_DOMAIN, assumed_network_note, topology_of
 
 
 MAX_TOKENS_PER_REQUEST = 10_000_000   # prompt or output tokens of one request
@@ -617,8 +617,9 @@ def run(args, ctx) -> Output:
                                  mean_output=mean_out))
     # the assumed figures of the tiers that carry traffic: a replica of several chips talks inside a
     # server; one that spans servers, or KV moved between pools, crosses them
-    net_note = assumed_network_note(chip, scaleup=per_replica > 1, scaleout=per_replica > (
-        chip.scaleup_domain or DEFAULT_DOMAIN) or args.prefill_tp is not None)
+    net_note = assumed_network_note(chip, scaleup=per_replica > 1, scaleout=per_replica > topology_of(chip).server
+                                    or args.prefill_tp is not None,
+                                    host=per_replica > (chip.scaleup_domain or DEFAULT_DOMAIN))
     if net_note:
         notes.append(net_note)
     if prefix:
