@@ -104,3 +104,14 @@ def hindsight_note(inputs: ForecastInputs, first_order: dt.date) -> tuple[str, .
             f"dated from {first_order:%Y-%m} on, taken as known: orders placed in {first_order:%Y-%m} could not have "
             f"seen them, so the confidence holds with that hindsight (`fleetcast backtest --as-of "
             f"{before:%Y-%m-%d}` shows the demand's spread as known then)",)
+
+
+def target_start_index(month_ok, earliest_i: int) -> int:
+    """Where a target left to the run starts (its From): the first month, not before the first new
+    chips can arrive (`earliest_i`), from which every month through the target's end is kept
+    (`month_ok`, per month through that end: the most a plan can order keeps the confidence, read on
+    the validation trials); none kept, `earliest_i`, where the verdict then says why it fails."""
+    start = len(month_ok)
+    while start > 0 and month_ok[start - 1]:
+        start -= 1
+    return max(start if start < len(month_ok) else 0, earliest_i)

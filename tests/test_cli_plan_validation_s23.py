@@ -9,7 +9,7 @@ from tests.cli_run import run_cli
 
 
 def test_a_plan_short_on_the_validation_trials_is_no_plan(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "--db", str(tmp_path / "a.db"), "--format", "json", "plan", "--until", "2025-12",
+    code, out, err = run_cli(capsys, "--db", str(tmp_path / "a.db"), "--format", "json", "plan", "--from", "2025-09", "--until", "2025-12",
                              "--caps", "ascend-910b2=1e7,h20-96gb=1e7")
     d = json.loads(out)
     assert code == 1 and not d["feasible"] and d["status"].endswith("short on the validation trials")

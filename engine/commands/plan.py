@@ -20,11 +20,12 @@ def register(subparsers) -> None:
                         "it has one, gives every setting below that is not given as a flag")
     p.add_argument("--confidence", type=plain_number, metavar="P", help="P(meet demand) to keep, 0.5 to below 1 (default 0.9)")
     p.add_argument("--from", dest="from_month", metavar="YYYY-MM",
-                   help="first month that must meet (default: the first month from which new orders can keep "
-                        "--confidence through --until; it depends on the confidence, so give --from to compare "
-                        "costs across confidence levels)")
+                   help="first month that must meet, read on its 1st day as every month (default: the first month "
+                        "from which ordering every candidate at its cap keeps --confidence through --until on the "
+                        "validation trials, then planned as if given; it depends on the confidence, so give --from "
+                        "to compare costs across confidence levels)")
     p.add_argument("--until", dest="until_month", metavar="YYYY-MM",
-                   help="last month that must meet (default: the scenario's last)")
+                   help="last month that must meet, read on its 1st day (default: the scenario's last)")
     p.add_argument("--budget", type=plain_number, metavar="USD", help="most the plan may cost")
     p.add_argument("--chips", metavar="ID,ID,...", help="candidate chips (default: resources/plan_candidates.csv)")
     p.add_argument("--samples", type=whole_number, metavar="N", help="Monte Carlo trials the plan is fitted on (default 200)")
@@ -286,6 +287,7 @@ def run_plan(args, ctx) -> Output:
     from engine.commands.forecast import _load
     from engine.forecast_plan import (MEETS_RULE, PlanRequest, cost_spread_text,
                                       fresh_shortfall_text, pct_text, solve_plan, usd_text)
+    from engine.forecast_plan_verdict import first_of_month_text
 
     study = apply_saved_plan(args, ctx)
     if not 0.5 <= args.confidence < 1.0:
@@ -368,7 +370,8 @@ def run_plan(args, ctx) -> Output:
                     f"{fresh_shortfall_text(lowest, args.confidence, result.check_trials)}")
     else:
         headline = f"{'plan' if result.feasible else 'NO PLAN'} for P(meet demand) >= {pct_text(args.confidence)}"
-    text = f"scenario {scenario.name!r}: {headline} from {result.from_month:%Y-%m} to {result.until_month:%Y-%m}; "
+    # the days it is read on: "from 2025-03 to 2025-05" read as the whole of May, checked on 1 May (QA s27)
+    text = f"scenario {scenario.name!r}: {headline} {first_of_month_text(result.from_month, result.until_month)}; "
     within = ""
     spread = cost_spread_text(result)
     paid = data["expected_delivered_cost_usd"]

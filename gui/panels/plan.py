@@ -131,7 +131,7 @@ class PlanPanel(QWidget):
         self.cand_table.setMinimumHeight(150)
         self.cand_table.itemChanged.connect(lambda item: regroup_cell(self.cand_table, item))   # "15000" -> "15,000"
         self.confidence = _spin(50, 99.9, 90, decimals=1, step=1, suffix=" %",
-                                tip="P(serving capacity >= peak demand) to keep in every month of the target")
+                                tip="P(serving capacity >= peak demand) to keep on the 1st of every month of the target")
         self.auto_from = QCheckBox("first month a plan can reach")
         self.auto_from.setChecked(True)
         self.auto_from.setToolTip("Start the target at the first month orders placed now can reach (lead times, "
@@ -187,7 +187,7 @@ class PlanPanel(QWidget):
         form.addRow(self.add_button)
         cand_box = QGroupBox("Candidate purchases (vendor risk from the scenario)")
         QVBoxLayout(cand_box).addWidget(self.cand_table)
-        note = QLabel("The plan keeps the confidence in each month from 'From' to 'Until' (in all but (1 − P) of "
+        note = QLabel("The plan keeps the confidence on the 1st of each month from 'From' to 'Until' (in all but (1 − P) of "
                       "the trials); vendors' fulfilment and delays and export cut-offs apply to new orders as to "
                       "existing ones.")
         note.setWordWrap(True)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 from engine.commands.plan import expected_delivered_cost
 from engine.forecast_plan import (FRESH_TOLERANCE, cost_spread_text, fresh_shortfall_text, fresh_standard_error,
                                   pct_text, usd_text)
+from engine.forecast_plan_verdict import first_of_month_text
 from engine.studies_forecast import plan_deliveries, plan_expected_deliveries, plan_lowest_prob, unit_chip_worth
 from gui.panels.base import counted, ungrouped, with_names
 from gui.panels.forecast_common import figure_text
@@ -38,7 +39,8 @@ def plan_summary_html(r, unit: str, names: dict, asked_samples: int) -> str:
     """The summary of plan result `r` as rich text: what to order and what it keeps, or why no
     plan does. `names`: model and chip ids -> the names the views show; `asked_samples`: the
     trials the form asked the fit for (a refit on more says so)."""
-    window = f"{r.from_month:%b %Y} – {r.until_month:%b %Y}"
+    # the days the target is read on: "over Mar 2025 – May 2025" read as the whole of May (QA s27)
+    window = first_of_month_text(r.from_month, r.until_month, "–")
     notes = "".join(f" {html.escape(with_names(n, names))}." for n in r.notes)   # how chips serve (e.g. weight-only)
     if not r.feasible:
         offer = ""
@@ -52,7 +54,7 @@ def plan_summary_html(r, unit: str, names: dict, asked_samples: int) -> str:
                      lambda m: f"(set Confidence to {float(m[1]):.0%}"
                                + (f" and From to {m[3]}" if m[3] else "") + ")", why)
         why = re.sub(r"\(--from (\d{4}-\d{2}) --until (\d{4}-\d{2})\)", r"(set From to \1 and Until to \2)", why)
-        return (f"<b>No plan</b> keeps P(meet demand) ≥ {pct_text(r.confidence)} over {window}. "
+        return (f"<b>No plan</b> keeps P(meet demand) ≥ {pct_text(r.confidence)} {window}. "
                 f"<span style='color:#a1260d'>{html.escape(why[:1].upper() + why[1:])}.</span>{offer}"
                 f"<span style='color:#666'>{notes}</span>")
     jobs = "; ".join(f"job {k}: " + (f"{v:.0%}" if v is not None else "n/a (after the horizon)") + " by its deadline"
@@ -76,8 +78,8 @@ def plan_summary_html(r, unit: str, names: dict, asked_samples: int) -> str:
     paid = (f" ({usd_text(paid)} of it expected to be delivered: the vendors' fulfilment and cut-offs, what a "
             "contract that pays on delivery pays)" if paid is not None and paid < 0.99 * r.total_cost_usd else "")
     return (f"<b>{counted(len(r.orders), 'order')}, {format_number(chips)} chips, "
-            f"{usd_text(r.total_cost_usd)}</b>{paid}, fitted to keep P(meet demand) ≥ {pct_text(r.confidence)} in every "
-            f"month over {window} on {r.samples} trials{refit}{html.escape(cost_spread_text(r))}. On "
+            f"{usd_text(r.total_cost_usd)}</b>{paid}, fitted to keep P(meet demand) ≥ {pct_text(r.confidence)} "
+            f"{window}, on {r.samples} trials{refit}{html.escape(cost_spread_text(r))}. On "
             f"{r.check_trials or 4000:,} fresh trials its lowest month is "
             f"{lowest:.1%}{error} (without the plan {plan_lowest_prob(r, with_plan=False):.1%}).{short} "
             f"{jobs + '. ' if jobs else ''}<span style='color:#666'>Capacity in {unit} chips.{notes}</span>")
@@ -149,7 +151,7 @@ def cost_chart_context(r) -> dict:
     nine-line reason no plan was found, which the capacity chart's files give)."""
     if r is None:
         return {}
-    target = f"P(meet demand) >= {pct_text(r.confidence)} from {r.from_month:%Y-%m} to {r.until_month:%Y-%m}"
+    target = f"P(meet demand) >= {pct_text(r.confidence)} {first_of_month_text(r.from_month, r.until_month)}"
     return {"Plan": f"candidate chips for {target}" + ("" if r.feasible else " (no plan found)")}
 
 
