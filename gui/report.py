@@ -447,12 +447,12 @@ def plan_sentences(ctx: ReportContext) -> list[str]:
     if not plan.get("feasible", True):   # the target it failed, as the window names it
         if not (first and last):
             return [f"No order plan meets the target: {_esc(plan.get('why', ''))}."]
-        return [f"No order plan keeps P(capacity ≥ demand) ≥ {100 * float(plan.get('confidence') or 0):g}% every "
-                f"month from {_esc(first)} to {_esc(last)}: {_esc(plan.get('why', ''))}."]
+        return [f"No order plan keeps P(capacity ≥ demand) ≥ {100 * float(plan.get('confidence') or 0):g}% on the "
+                f"1st of each month from {_esc(first)} to {_esc(last)}: {_esc(plan.get('why', ''))}."]
     orders = plan.get("orders") or []
     # the target it answers: "0 orders" is an answer about this window only
-    target = (f"To keep P(capacity ≥ demand) ≥ {100 * float(plan.get('confidence') or 0):g}% every month "
-              f"from {_esc(first)} to {_esc(last)}, " if first and last else "")
+    target = (f"To keep P(capacity ≥ demand) ≥ {100 * float(plan.get('confidence') or 0):g}% on the 1st of "
+              f"each month from {_esc(first)} to {_esc(last)}, " if first and last else "")
     if orders:
         text = (f"{target}the cheapest order plan places {len(orders)} order{'s' if len(orders) != 1 else ''} for "
                 f"{_usd(plan.get('total_cost_usd'))} in total{_cost_spread(plan)}{_delivered_text(plan)} "

@@ -89,7 +89,7 @@ def test_story_report_opens_with_expected_pages_and_figures(story_report):
     # The Plan view's answer: at the seeded supply caps no plan reaches 90%; the report says why
     # (lead times, then the caps, from the first month new chips can reach) and how far one could go.
     if "the cheapest order plan places" not in first and "no new orders are needed" not in first:
-        assert "No order plan keeps P(capacity ≥ demand) ≥ 90% every month from 2025-03 to " in first
+        assert "No order plan keeps P(capacity ≥ demand) ≥ 90% on the 1st of each month from 2025-03 to " in first
         assert "lead times and vendor risk:" in first
         assert "caps: ordering every candidate at its maximum per quarter" in first
         assert "the longest target a plan could keep at 90% runs from" in first
@@ -180,7 +180,7 @@ def test_plan_section_is_a_few_lines_when_a_plan_exists():
     assert "On 2 other sets of trials no plan is found" in text
     refused = _context(plan={"feasible": False, "why": "caps", "orders": [], "confidence": 0.9,
                              "from_month": "2025-03-01", "until_month": "2029-04-01"})
-    assert "No order plan keeps P(capacity ≥ demand) ≥ 90% every month from 2025-03 to 2029-04: caps." in \
+    assert "No order plan keeps P(capacity ≥ demand) ≥ 90% on the 1st of each month from 2025-03 to 2029-04: caps." in \
         report.key_answers_section(refused)
 
 
@@ -275,7 +275,7 @@ def test_the_plan_sentence_names_its_target_and_what_happens_after_it():
             "months": ["2026-11-01", "2026-12-01", "2027-01-01", "2029-01-01"],
             "prob_meet_demand": [0.97, 0.96, 0.958, 0.598]}
     sentences = report.plan_sentences(_context(plan=plan))
-    assert sentences == ["To keep P(capacity ≥ demand) ≥ 90% every month from 2025-01 to 2026-12, no new orders "
+    assert sentences == ["To keep P(capacity ≥ demand) ≥ 90% on the 1st of each month from 2025-01 to 2026-12, no new orders "
                          "are needed.",
                          "After 2026-12 it is not planned for: P(capacity ≥ demand) falls to 60% by 2029-01."]
     assert "see Order plan" not in " ".join(sentences) and report.plan_section(_context(plan=plan)) == ""
