@@ -62,3 +62,28 @@ def shut_unshown_window(w) -> None:
         panel.shutdown()
     w.scenario_bar.detach()
     w.fleet_panel.detach()
+
+
+def short_scenario_store(path):
+    """A database at `path` with a short scenario, "Short" (24 months, 300 trials): the Export-all
+    tests' store (the caller closes it)."""
+    s = open_store(path)
+    params = scenario_to_dict(default_scenario())
+    params.update(name="Short", months=24, trials=300)
+    s.save_scenario("Short", params)
+    return s
+
+
+def offscreen_export_panels(store, qtbot):
+    """The offscreen panels Export all builds for "Short", as a fixture's generator body: yields
+    them, then shuts them down and waits for their workers."""
+    from PySide6.QtCore import QThreadPool
+
+    from gui.export_all import build_offscreen_panels, shutdown_panels
+
+    built = build_offscreen_panels(store, "Short")
+    for panel in built.values():
+        qtbot.addWidget(panel)
+    yield built
+    shutdown_panels(built)
+    QThreadPool.globalInstance().waitForDone(5000)

@@ -4,33 +4,23 @@ import csv
 import xml.etree.ElementTree as ET
 
 import pytest
-from PySide6.QtCore import QThreadPool
 from PySide6.QtGui import QImage
 
 from engine.errors import UserError
-from engine.forecast import default_scenario, scenario_to_dict
-from engine.store import open_store
-from gui.export_all import build_offscreen_panels, export_all, shutdown_panels
+from tests.gui.shared_setups import offscreen_export_panels, short_scenario_store
+from gui.export_all import build_offscreen_panels, export_all
 
 
 @pytest.fixture
 def store(tmp_path):
-    s = open_store(tmp_path / "export.db")
-    params = scenario_to_dict(default_scenario())
-    params.update(name="Short", months=24, trials=300)
-    s.save_scenario("Short", params)
+    s = short_scenario_store(tmp_path / "export.db")
     yield s
     s.close()
 
 
 @pytest.fixture
 def panels(store, qtbot, qsettings_isolated):
-    built = build_offscreen_panels(store, "Short")
-    for panel in built.values():
-        qtbot.addWidget(panel)
-    yield built
-    shutdown_panels(built)
-    QThreadPool.globalInstance().waitForDone(5000)
+    yield from offscreen_export_panels(store, qtbot)
 
 
 def test_scenario_is_applied_and_everything_is_written(panels, tmp_path):

@@ -10,16 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QThreadPool, qInstallMessageHandler, qWarning
+from PySide6.QtCore import qInstallMessageHandler, qWarning
 from PySide6.QtGui import QImage
 
 from engine.errors import UserError
-from engine.forecast import default_scenario, scenario_to_dict
-from engine.store import open_store
+from tests.gui.shared_setups import offscreen_export_panels, short_scenario_store
 from gui import export as export_mod
 from gui import export_all as export_all_mod
-from gui.export_all import (WouldOverwrite, build_offscreen_panels, compute_all, export_all, planned_names,
-                            shutdown_panels)
+from gui.export_all import (WouldOverwrite, compute_all, export_all, planned_names)
 from gui.widgets.plot_panel import PlotPanel
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,22 +26,14 @@ NO_SPACE = f"could not write ({os.strerror(errno.ENOSPC)}); nothing was written"
 
 @pytest.fixture
 def store(tmp_path):
-    s = open_store(tmp_path / "export.db")
-    params = scenario_to_dict(default_scenario())
-    params.update(name="Short", months=24, trials=300)
-    s.save_scenario("Short", params)
+    s = short_scenario_store(tmp_path / "export.db")
     yield s
     s.close()
 
 
 @pytest.fixture
 def panels(store, qtbot, qsettings_isolated):
-    built = build_offscreen_panels(store, "Short")
-    for panel in built.values():
-        qtbot.addWidget(panel)
-    yield built
-    shutdown_panels(built)
-    QThreadPool.globalInstance().waitForDone(5000)
+    yield from offscreen_export_panels(store, qtbot)
 
 
 def _names_from(panels, out: Path) -> list[Path]:
