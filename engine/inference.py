@@ -276,6 +276,7 @@ class _Deployment:
     crosses_nodes: np.ndarray
     domain: np.ndarray | float = 8.0           # chips per scale-up domain
     host: np.ndarray | float = 8.0             # chips per server (> domain: a PCIe host tier between domains)
+    host_bps: np.ndarray | float = 0.0         # per chip between domains of one server (0: none, the NICs)
     scaleup_bps: np.ndarray | float = 0.0
     scaleout_bps: np.ndarray | float = 0.0
     dispatch_bytes: np.ndarray | float = 2.0  # bytes per activation element sent to the experts
@@ -363,7 +364,8 @@ def _deployment(shape: ModelShape, hw: dict, tp, ep, pp, weight_dtype: str, kv_d
         weight_bytes_chip=weight_chip, nonexpert_read_chip=nonexpert_chip + head_chip,
         expert_bytes_chip_all=expert_chip, kv_bytes_token_chip=kv_tok,
         kv_capacity_bytes_chip=np.maximum(free, 0.0), crosses_nodes=group > host,
-        domain=hw["domain"], host=host, scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"], scaleup_tp_bps=up_tp,
+        domain=hw["domain"], host=host, host_bps=hw.get("host_bps", hw["scaleout_bps"]),
+        scaleup_bps=hw["scaleup_bps"], scaleout_bps=hw["scaleout_bps"], scaleup_tp_bps=up_tp,
         tp_group_bps=tp_bps, dispatch_bytes=hw["dispatch_bytes"],
     )
 
@@ -481,6 +483,21 @@ def _wide_ep(dep: _Deployment) -> np.ndarray:
     return (dep.ep > dep.domain) & (dep.tp <= dep.domain)
 
 
+def ep_dispatch_s_per_byte(ep, domain, host, host_bps, scaleup_bps, scaleout_bps, link_eff, scaleout_eff):
+    """Seconds per byte a chip's expert dispatch (or combine) takes when its bytes spread evenly over
+    `ep` expert ranks: the share on its own scale-up domain at the link rate, the share on other
+    domains of the same server over the host's PCIe (a PCIe server of NVLink pairs: `host` chips per
+    server, `host_bps` each; 0 means no such tier), the rest over the NICs at `scaleout_eff`.
+    Without the host tier, an H100 PCIe server's EP8 sent 6 of every 8 bytes over the NIC."""
+    ep = np.asarray(ep, dtype=float)
+    in_host = np.minimum(ep, np.maximum(host, domain))
+    on = (np.minimum(ep, domain) - 1.0) / ep
+    via_host = np.where(np.asarray(host_bps) > 0, np.maximum(in_host - domain, 0.0), 0.0) / ep
+    via_nic = np.maximum(ep - domain, 0.0) / ep - via_host
+    host_rate = np.where(np.asarray(host_bps) > 0, host_bps, 1.0) * link_eff
+    return on / (scaleup_bps * link_eff) + via_host / host_rate + via_nic / (scaleout_bps * scaleout_eff)
+
+
 def _ep_a2a_s(dep: _Deployment, tokens_chip) -> np.ndarray:
     """Un-overlapped time of the cross-node expert dispatch + combine of one step (wide EP).
 
@@ -494,9 +511,8 @@ def _ep_a2a_s(dep: _Deployment, tokens_chip) -> np.ndarray:
     tok = tokens_chip / dep.tp
     elems = tok * max(s.topk, 1) * s.hidden
     bytes_ = elems * (dep.dispatch_bytes + 2.0)
-    off = np.maximum(dep.ep - dep.domain, 0.0) / dep.ep
-    on = (np.minimum(dep.ep, dep.domain) - 1.0) / dep.ep
-    per_layer = bytes_ * (off / (dep.scaleout_bps * f["inf_scaleout_eff"]) + on / (dep.scaleup_bps * f["inf_link_eff"]))
+    per_layer = bytes_ * ep_dispatch_s_per_byte(dep.ep, dep.domain, dep.host, dep.host_bps, dep.scaleup_bps,
+                                                dep.scaleout_bps, f["inf_link_eff"], f["inf_scaleout_eff"])
     per_layer = per_layer + 2.0 * f["inf_a2a_latency_us"] * 1e-6
     return (s.moe_layers / dep.pp) * per_layer
 

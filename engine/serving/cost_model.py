@@ -306,10 +306,9 @@ def build_cost_model(model: ModelConfig, chip: Chip, *, tp: int = 1, ep: int = 1
     tp_comm = 2.0 * (s.layers / pp_f) * _s(inf._allreduce_traffic(dep)) * act_per_tok / tp_link if tp_f > 1 else 0.0
     if wide:
         tok_bytes = max(s.topk, 1) * s.hidden * (_s(dep.dispatch_bytes) + 2.0) / tp_f
-        off = max(ep_f - domain, 0.0) / ep_f
-        on = (min(ep_f, domain) - 1.0) / ep_f
-        a2a_tok = (s.moe_layers / pp_f) * tok_bytes * (
-            off / (_s(dep.scaleout_bps) * f["inf_scaleout_eff"]) + on / (_s(dep.scaleup_bps) * f["inf_link_eff"]))
+        a2a_tok = (s.moe_layers / pp_f) * tok_bytes * _s(inf.ep_dispatch_s_per_byte(
+            ep_f, domain, _s(dep.host), _s(dep.host_bps), _s(dep.scaleup_bps), _s(dep.scaleout_bps),
+            f["inf_link_eff"], f["inf_scaleout_eff"]))
         a2a_lat = (s.moe_layers / pp_f) * 2.0 * f["inf_a2a_latency_us"] * 1e-6
     else:
         link = _s(dep.link_bps) * f["inf_link_eff"]
