@@ -11,6 +11,18 @@ from engine.forecast import DAYS_PER_YEAR, DemandCurve, _stream
 from engine.forecast_demand import draw_log_growth, fit_growth
 
 
+# How a later point is scored against its P10-P90 band. A "more than" figure (DemandPoint.at_least,
+# the story's 2025-09 "30T" and 2025-12 "over 50T") bounds the outcome from below only: above P90
+# it is a miss, wherever the true figure is; at or below P90 the true figure may lie inside the
+# band or above it, so it is "consistent", not "inside". A floor below P10 is no miss either: the
+# true figure is only known to be at least the floor, not to be below P10.
+FLOOR_SCORING_NOTE = ("a floor point (a \"more than\" figure, the demand point's at_least flag) is scored as a "
+                      "floor: above P90 it is outside the band ('above'); at or below P90 it is 'consistent' "
+                      "(the true figure, at least the floor, may lie inside the band or above it; a floor below "
+                      "P10 is no miss-low, as the figure is not known to be below P10); coverage counts the "
+                      "exact points only, and a floor's actual/P50 is a lower bound (>=)")
+
+
 @dataclass(frozen=True)
 class BacktestPoint:
     date: dt.date
@@ -18,10 +30,23 @@ class BacktestPoint:
     p10: float
     p50: float
     p90: float
+    # the actual is a lower bound ("more than"), from the demand point's at_least flag, never its note
+    actual_is_floor: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """'inside', 'below' or 'above' the P10-P90 band; for a floor, 'above' or 'consistent'."""
+        if self.actual > self.p90:
+            return "above"
+        if self.actual_is_floor:
+            return "consistent"
+        return "below" if self.actual < self.p10 else "inside"
 
     @property
     def inside(self) -> bool:
-        return self.p10 <= self.actual <= self.p90
+        """In the band as far as is known: an exact point between P10 and P90; a floor point that
+        the band does not contradict (at or below P90, `outcome` 'consistent')."""
+        return self.outcome in ("inside", "consistent")
 
 
 @dataclass(frozen=True)
@@ -38,8 +63,19 @@ class Backtest:
     relative_se: tuple[float, float, float] | None = None
 
     @property
+    def exact_points(self) -> tuple[BacktestPoint, ...]:
+        return tuple(p for p in self.points if not p.actual_is_floor)
+
+    @property
+    def floor_points(self) -> tuple[BacktestPoint, ...]:
+        return tuple(p for p in self.points if p.actual_is_floor)
+
+    @property
     def coverage(self) -> float | None:
-        return sum(p.inside for p in self.points) / len(self.points) if self.points else None
+        """Share of the exact later points inside P10-P90 (None without one): a floor point cannot
+        be scored as inside (it counted as inside at its floor's value, the outcome it is not)."""
+        exact = self.exact_points
+        return sum(p.inside for p in exact) / len(exact) if exact else None
 
 
 def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int = 0) -> Backtest:
@@ -76,7 +112,8 @@ def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int
     values = fit.last_tokens_per_day * np.exp(log_values)
     q = np.percentile(values, [10, 50, 90], axis=0) if len(later) else np.zeros((3, 0))
     return Backtest(as_of, len(known), fit.note,
-                    tuple(BacktestPoint(p.date, p.tokens_per_day, float(q[0, i]), float(q[1, i]), float(q[2, i]))
+                    tuple(BacktestPoint(p.date, p.tokens_per_day, float(q[0, i]), float(q[1, i]), float(q[2, i]),
+                                       actual_is_floor=bool(p.at_least))
                           for i, p in enumerate(later)), trials, seed, quantile_relative_se(values, q))
 
 

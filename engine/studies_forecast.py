@@ -933,13 +933,17 @@ def plan_cost_series(result) -> tuple[str, str]:
 
 def plan_order_rows(result, confidence: float, candidates: Sequence) -> list[dict]:
     """Each planned order as an assumption order row (the Fleet's fields), for "Add as orders"."""
+    from engine.forecast_plan_verdict import first_of_month_text
+
     vendors = {c.chip_id: c.vendor for c in candidates}
     prices = {c.chip_id: c.unit_price_usd for c in candidates}
     return [{"buyer": "plan", "vendor": vendors.get(o.chip_id, ""), "chip_id": o.chip_id, "quantity": o.quantity,
              "order_date": o.order_month.isoformat(), "promised": f"{o.delivery_month.isoformat()}:{o.quantity}",
              "price_usd_per_chip": prices.get(o.chip_id), "status": "assumption", "source": "fleetcast plan",
+             # the days the target is read on, as the plan says them ("2025-03..2025-05" read as the
+             # whole of May, where the plan is checked on 1 May; QA s28)
              "note": f"planned for P(meet demand) >= {pct_text(confidence)} "
-                     f"{result.from_month:%Y-%m}..{result.until_month:%Y-%m}"} for o in result.orders]
+                     f"{first_of_month_text(result.from_month, result.until_month)}"} for o in result.orders]
 
 
 __all__ = [

@@ -148,7 +148,8 @@ def test_the_story_text_is_as_before(capsys, tmp_path):
     assert max(len(line) for line in table) <= PIPE_COLUMNS
     heads = [line.split() for line in table if line.startswith("month ")]
     assert len(heads) > 1 and all(h[0] == "month" for h in heads)
-    assert ["month"] + [c for h in heads for c in h[1:]] == header
+    assert ["month"] + [c for h in heads for c in h[1:]] == header[:-3]
+    assert header[-3:] == ["scenario", "trials", "seed"]     # the run's context on every CSV row
     assert len(table) == len(heads) * (2 + len(data["months"])) + (len(heads) - 1)   # a blank line between
     assert "table:" not in text and "..." not in text
     notes = [line[len("note: "):] for line in text.splitlines() if line.startswith("note: ")]

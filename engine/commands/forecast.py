@@ -334,10 +334,36 @@ def note_kinds(result, inputs, supply_notes: list[str]) -> dict[str, str]:
     return kinds
 
 
+def shortfall_lines(result) -> list[str]:
+    """The first month demand (P50) exceeds capacity P50 and the months with a P50 shortfall, always
+    (the text had them only where another seed might move them, while the JSON's key figures and
+    the report stated Jul 2025 and 46 months), with the seed's range beside them where it may."""
+    import numpy as np
+
+    from engine.studies_forecast import first_shortfall_month, shortfall_seed_words
+
+    first_words, count_words = shortfall_seed_words(result)
+    first = first_shortfall_month(result)
+    months = result.months
+    if first_words:   # another seed may move it: the range first, this seed's reading after it
+        found = f"{first:%Y-%m}" if first is not None else "none within the horizon"
+        first_text = f"{first_words}; {found} at seed {result.seed}"
+    elif first is not None:
+        first_text = f"{first:%Y-%m} (read on {first:%Y-%m-%d})"
+    else:
+        first_text = f"none within the horizon ({months[0]:%Y-%m} to {months[-1]:%Y-%m})"
+    short = int(np.count_nonzero(np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0))
+    count_text = f"{short} of {len(months)}"
+    if count_words:   # the months' why is the first month's, when that is said just above
+        count_text += f"; {count_words.split(' (')[0] if first_words else count_words}"
+    return [f"first month demand exceeds capacity P50: {first_text}",
+            f"months with a P50 shortfall: {count_text}"]
+
+
 def _summary(result, supply_notes: list[str] | None = None, what_if: tuple[str | None, list[str]] = (None, []),
              kinds: dict[str, str] | None = None, chip_words: list[str] | None = None) -> str:
     from engine.forecast_text import condense_notes
-    from engine.studies_forecast import prob_error_points, shortfall_seed_words
+    from engine.studies_forecast import prob_error_points
 
     lines = [f"scenario {result.scenario.name!r}: {result.trials} trials, seed {result.seed}, "
              f"throughput from {result.throughput_source}; capacity and demand in chips of {result.unit_chip_id}"]
@@ -346,11 +372,7 @@ def _summary(result, supply_notes: list[str] | None = None, what_if: tuple[str |
     # the run's own Monte Carlo error (no output stated it), and the figures another seed may change
     lines.append(f"P(meet) figures carry +-{prob_error_points(result.trials):.1f} points of Monte Carlo error at "
                  f"{result.trials:,} trials (1 standard error at 50%; per month: prob_meet_demand_se in the JSON)")
-    first, count = shortfall_seed_words(result)
-    if first:
-        lines.append(f"first month demand exceeds capacity P50: {first}")
-    if count:   # the months' why is the first month's, when that is said just above
-        lines.append(f"months with a P50 shortfall: {count.split(' (')[0] if first else count}")
+    lines += shortfall_lines(result)
     # one note per order or chip type read as hundreds of lines in a large fleet: a few of each kind
     notes = forecast_notes(result) + list(supply_notes or [])
     lines += [f"note: {n}" for n in condense_notes(notes, kinds or {}, chip_words or ())]
@@ -401,6 +423,11 @@ def run(args, ctx) -> Output:
     data["calibrated"] = (saved_calibrations(store, used, ("inference",), family=DEFAULT_FAMILY)
                           + saved_calibrations(store, trained, ("training",)))
     rows = result_rows(result, for_file=args.format == "csv")
+    if args.format == "csv":
+        # a CSV travels without the summary: each row carries the run it came from (as `backtest`'s
+        # does), so another seed's file is not read as this one's
+        basis = {"scenario": result.scenario.name, "trials": result.trials, "seed": result.seed}
+        rows = [{**row, **basis} for row in rows]
     if args.format != "table":   # JSON and CSV: every chip, every note
         return Output(data=data, rows=rows)
     from engine.forecast_text import wide_table_text

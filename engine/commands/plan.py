@@ -428,9 +428,30 @@ def run_plan(args, ctx) -> Output:
         data["orders_csv"] = str(args.orders_csv)
         text += (f"\nwrote {count} order{'' if count == 1 else 's'} to {args.orders_csv} "
                  f"(`fleetcast orders import {args.orders_csv}` adds them to the fleet as assumptions)")
-    return Output(data=data, rows=rows, columns=["chip_id", "quantity", "order_month", "delivery_month", "cost_usd"],
+    columns = ["chip_id", "quantity", "order_month", "delivery_month", "cost_usd"]
+    if getattr(args, "format", None) == "csv":
+        # a CSV travels without the text above the table: each order row carries the plan it belongs
+        # to (its target, confidence, P(meet) on the fresh trials and totals), as `backtest`'s rows do
+        basis = plan_csv_basis(data)
+        rows = [{**row, **basis} for row in rows]
+        columns += list(basis)
+    return Output(data=data, rows=rows, columns=columns,
                   text=text, extra_tables=[(f"cost per token (capital only; training at the scenario's goodput "
                                             f"{scenario.training_efficiency_scale:.0%})", econ)])
+
+
+def plan_csv_basis(data: dict) -> dict:
+    """The plan's context, repeated on each row of `plan --format csv` (from the JSON document, so
+    the two say the same): the target is read on the 1st of each month from target_from_month to
+    target_until_month; confidence and min_prob_meet_in_target are shares of trials, as in the JSON."""
+    return {"scenario": data["scenario"], "target_from_month": data["from_month"][:7],
+            "target_until_month": data["until_month"][:7], "confidence": data["confidence"],
+            "min_prob_meet_in_target": data["min_prob_meet_in_target"],
+            "min_prob_meet_in_target_se": data["min_prob_meet_in_target_se"],
+            "fresh_trials": data["fresh_trials"], "fresh_seed": data["fresh_seed"],
+            "total_cost_usd": round(data["total_cost_usd"]),
+            "expected_delivered_cost_usd": None if data["expected_delivered_cost_usd"] is None
+            else round(data["expected_delivered_cost_usd"])}
 
 
 def _sig3(value):
@@ -442,25 +463,39 @@ def _sig3(value):
 
 
 def backtest_to_dict(bt) -> dict:
-    from engine.forecast_backtest import SE_MIN_TRIALS
+    from engine.forecast_backtest import FLOOR_SCORING_NOTE, SE_MIN_TRIALS
 
     # coverage alone reads a band 600x wide as a pass: the nominal level, how wide the bands are
     # (P90/P10) and how far the median was off (actual/P50) go with it
     spread = [p.p90 / p.p10 for p in bt.points if p.p10 > 0]
     miss = [p.actual / p.p50 for p in bt.points if p.p50 > 0]
+    # a median is monotone in each value, so one floor among them makes the median a floor too
+    miss_is_floor = any(p.actual_is_floor for p in bt.points if p.p50 > 0)
+    floors = bt.floor_points
     rel = bt.relative_se
     return {"as_of": bt.as_of.isoformat(), "known_points": bt.known, "fit": bt.fit_note,
             "points": [{"date": p.date.isoformat(), "actual": round(p.actual), "p10": round(p.p10), "p50": round(p.p50),
                         "p90": round(p.p90), "inside": p.inside,
                         "p90_over_p10": round(p.p90 / p.p10, 3) if p.p10 > 0 else None,
-                        "actual_over_p50": round(p.actual / p.p50, 3) if p.p50 > 0 else None} for p in bt.points],
+                        "actual_over_p50": round(p.actual / p.p50, 3) if p.p50 > 0 else None,
+                        # (added in s28) a "more than" figure: actual and actual_over_p50 are lower bounds
+                        "actual_is_floor": p.actual_is_floor, "outcome": p.outcome} for p in bt.points],
             "coverage": bt.coverage, "nominal_coverage": 0.8,
+            "exact_points": len(bt.exact_points), "floor_points": len(floors),
+            "floor_points_consistent": sum(p.outcome == "consistent" for p in floors),
+            "floor_points_above": sum(p.outcome == "above" for p in floors),
             "median_p90_over_p10": round(statistics.median(spread), 3) if spread else None,
             "median_actual_over_p50": round(statistics.median(miss), 3) if miss else None,
+            "median_actual_over_p50_is_floor": miss_is_floor,
+            "notes": [FLOOR_SCORING_NOTE] if floors else [],
             # the run behind the figures, and how far another seed moves them (added in s21)
             "trials": bt.trials, "seed": bt.seed,
             "relative_se_p10_p50_p90": None if rel is None else [round(v, 4) for v in rel],
             "units": {"actual, p10, p50, p90": "tokens per day",
+                      "inside": "exact point: P10 <= actual <= P90; floor point (actual_is_floor): the floor at or "
+                                "below P90, outcome 'consistent' (not known to be inside)",
+                      "outcome": "inside, below or above P10-P90; a floor point: consistent or above",
+                      "coverage": "share of the exact points inside P10-P90 (null without one); floors apart",
                       "p90_over_p10, actual_over_p50": "ratios (1 = a band of zero width; 1 = the median was right)",
                       "relative_se_p10_p50_p90": "the largest over the points of each quantile's Monte Carlo "
                                                  "standard error over its value, from up to 20 batches of the "
@@ -511,30 +546,69 @@ def run_backtest(args, ctx) -> Output:
         raise UserError(f"--as-of: {exc}") from None
     data = backtest_to_dict(bt)
     data["scenario"] = scenario.name
-    cov = "no later points" if bt.coverage is None else (
-        f"{bt.coverage:.0%} of {len(bt.points)} later points inside P10-P90 (80% expected); the bands span "
-        f"{data['median_p90_over_p10']:,.3g}x (median P90/P10) and the actual was {data['median_actual_over_p50']:,.3g}x "
-        "the median forecast (median of the points)"
-        # a band that wide holds most points by its width alone, so full coverage says little; a
-        # point outside it all the same says much (0 of 3 inside, the actual 0.02x the median)
-        + ("; coverage says little about bands that wide" if (data["median_p90_over_p10"] or 0) > 10
-           and bt.coverage >= 0.8 else ""))
-    # printed to three significant figures: P90 moves by several percent with the seed, so
-    # "7549028867745809" claimed 13 digits more than it has (the JSON keeps the numbers)
-    # and in trillions of tokens a day, named in the column (raw 1390000000000000 beside a unit
-    # said only at the end of a long header line); the JSON keeps tokens per day
-    per_day = ("actual", "p10", "p50", "p90")
-    rows = [{"date": p["date"], **{f"{k}_T_tokens_per_day": _sig3(p[k] / 1e12) for k in per_day},
-             "inside": p["inside"], **{k: _sig3(p[k]) for k in ("p90_over_p10", "actual_over_p50")}}
-            for p in data["points"]]
-    columns = ["date", *(f"{k}_T_tokens_per_day" for k in per_day), "inside", "p90_over_p10", "actual_over_p50"]
+    rows, columns = _backtest_rows(data, as_table=getattr(args, "format", None) != "csv")
     if getattr(args, "format", None) == "csv":
         # a CSV travels without the text above the table: each row carries the run it came from
         basis = {"scenario": scenario.name, "as_of": as_of.isoformat(), "trials": bt.trials, "seed": bt.seed,
                  "coverage": bt.coverage, "nominal_coverage": 0.8}
         rows = [{**row, **basis} for row in rows]
         columns += list(basis)
+    notes = "".join(f"\nnote: {n}" for n in data["notes"])
     return Output(data=data, rows=rows,
                   columns=columns,
-                  text=f"scenario {scenario.name!r}: fit on {bt.known} points known on {as_of}: {bt.fit_note}; {cov} "
-                       f"(the table in trillions of tokens per day)\n{_error_words(bt)}")
+                  text=f"scenario {scenario.name!r}: fit on {bt.known} points known on {as_of}: {bt.fit_note}; "
+                       f"{_coverage_words(bt, data)} (the table in trillions of tokens per day)\n{_error_words(bt)}"
+                       + notes)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _coverage_words(bt, data: dict) -> str:
+    """Coverage of the exact later points, the floors' verdicts apart, the bands' width and the
+    median's miss ("the actual was >= 0.996x" where a floor is among the points: its actual is
+    only a lower bound, QA s28 read the Dec 2025 floor of 50T as the outcome)."""
+    if not bt.points:
+        return "no later points"
+    exact, floors = len(bt.exact_points), len(bt.floor_points)
+    words = (f"{bt.coverage:.0%} of {_plural(exact, 'exact later point')} inside P10-P90 (80% expected)" if exact
+             else "no exact later point to score coverage on")
+    if floors:
+        consistent, above = data["floor_points_consistent"], data["floor_points_above"]
+        words += (f"; {_plural(floors, 'floor point')} (\"more than\" figure{'' if floors == 1 else 's'}): {consistent} consistent with the band "
+                  f"(the floor at or below P90: inside or above it), {above} above P90")
+    spread, miss = data["median_p90_over_p10"], data["median_actual_over_p50"]
+    if spread is not None and miss is not None:
+        at_least = "\u2265 " if data["median_actual_over_p50_is_floor"] else ""
+        words += (f"; the bands span {spread:,.3g}x (median P90/P10) and the actual was {at_least}{miss:,.3g}x "
+                  "the median forecast (median of the points)")
+    # a band that wide holds most points by its width alone, so full coverage says little; a
+    # point outside it all the same says much (0 of 3 inside, the actual 0.02x the median)
+    if (spread or 0) > 10 and bt.coverage is not None and bt.coverage >= 0.8:
+        words += "; coverage says little about bands that wide"
+    return words
+
+
+def _backtest_rows(data: dict, as_table: bool) -> tuple[list[dict], list[str]]:
+    """The points in trillions of tokens a day, to three significant figures: P90 moves by several
+    percent with the seed, so "7549028867745809" claimed 13 digits more than it has (the JSON
+    keeps the numbers in tokens per day). A floor's actual and actual/P50 read ">=50" in the table;
+    the CSV keeps them numbers, with actual_is_floor beside them."""
+    per_day = ("actual", "p10", "p50", "p90")
+    rows = []
+    for p in data["points"]:
+        row = {"date": p["date"], **{f"{k}_T_tokens_per_day": _sig3(p[k] / 1e12) for k in per_day},
+               "inside": p["inside"], **{k: _sig3(p[k]) for k in ("p90_over_p10", "actual_over_p50")},
+               "actual_is_floor": p["actual_is_floor"], "outcome": p["outcome"]}
+        if as_table and p["actual_is_floor"]:
+            # a floor is not known to be inside (the JSON's and CSV's `inside` keep their type:
+            # true where the band is consistent with it); the outcome column says which
+            row["inside"] = "-" if p["outcome"] == "consistent" else False
+            for k in ("actual_T_tokens_per_day", "actual_over_p50"):
+                if row[k] is not None:
+                    row[k] = f"\u2265{row[k]:g}"
+        rows.append(row)
+    columns = ["date", *(f"{k}_T_tokens_per_day" for k in per_day), "inside", "p90_over_p10", "actual_over_p50",
+               "actual_is_floor", "outcome"]
+    return rows, columns

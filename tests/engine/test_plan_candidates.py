@@ -115,4 +115,4 @@ def test_the_order_rows_name_the_confidence_as_the_planner_does():
     plan = SimpleNamespace(orders=(PlannedOrder(CHIP, 2000, D(2024, 10, 1), D(2025, 1, 1), 2e7),),
                            from_month=D(2025, 1, 1), until_month=D(2025, 12, 1))
     rows = plan_order_rows(plan, 0.995, [Candidate(CHIP, "V", 10_000.0, 3, 10_000)])
-    assert rows[0]["note"] == "planned for P(meet demand) >= 99.5% 2025-01..2025-12"
+    assert rows[0]["note"] == "planned for P(meet demand) >= 99.5% on the 1st of each month, Jan 1 - Dec 1 2025"

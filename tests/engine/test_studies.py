@@ -375,7 +375,7 @@ def test_plan_orders_become_assumption_rows():
     assert rows == [{"buyer": "plan", "vendor": "NVIDIA", "chip_id": "h20-96gb", "quantity": 3000,
                      "order_date": "2025-01-01", "promised": "2025-04-01:3000", "price_usd_per_chip": 12_000.0,
                      "status": "assumption", "source": "fleetcast plan",
-                     "note": "planned for P(meet demand) >= 90% 2025-06..2025-12"}]
+                     "note": "planned for P(meet demand) >= 90% on the 1st of each month, Jun 1 - Dec 1 2025"}]
 
 
 def test_plan_reuses_throughputs_while_the_serving_inputs_hold(monkeypatch):
