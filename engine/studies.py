@@ -452,8 +452,119 @@ def layout_label(layout: Mapping) -> str:
     return " ".join(parts)
 
 
-def infeasible_detail(result) -> str:
-    """Why a layout cannot run, in one line with its numbers (the CLI's and the view's words)."""
+# how a reason names a layout field: the CLI's flags, or the Training view's field names
+FLAG_NAMES = {"tp": "--tp", "pp": "--pp", "cp": "--cp", "ep": "--ep", "vpp": "--vpp", "expert_tp": "--expert-tp",
+              "dtype": "--dtype", "schedule": "--schedule"}
+FORM_NAMES = {"tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "vpp": "VPP", "expert_tp": "Expert TP",
+              "dtype": "Precision", "schedule": "Schedule"}
+SCHEDULE_NAMES = {"1f1b": "1F1B", "zero-bubble": "Zero-bubble", "dualpipe": "DualPipe"}
+
+
+def tp_heads_rule(model, tp: int, names: Mapping = FORM_NAMES) -> str:
+    """Why TP `tp` splits `model`'s attention unevenly, with the numbers ("" when it does not):
+    TP divides the heads, and the KV heads or a multiple of them."""
+    kv = model.kv_heads
+    if model.heads % tp or (tp > kv and tp % kv) or (tp <= kv and kv % tp):
+        return f"{names['tp']} {tp} does not divide {model.name}'s {model.heads} heads and {kv} KV heads"
+    return ""
+
+
+def pp_layers_rule(model, pp: int, names: Mapping = FORM_NAMES) -> str:
+    return f"{names['pp']} {pp} exceeds {model.name}'s {model.layers} layers" if pp > model.layers else ""
+
+
+def cp_sequence_rule(seq: int, cp: int, names: Mapping = FORM_NAMES) -> str:
+    """Ring attention splits each sequence into 2 x cp chunks (load balance of causal attention)."""
+    if cp > 1 and seq % (2 * cp):
+        return (f"{names['cp']} {cp}: sequences of {seq:,} tokens are not a multiple of 2 x cp = "
+                f"{2 * cp:,}")
+    return ""
+
+
+def ep_experts_rule(model, ep: int, names: Mapping = FORM_NAMES) -> str:
+    """Why EP `ep` cannot split `model`'s experts ("" when it can; the chips' rule is apart)."""
+    experts = model.moe_experts if model.is_moe else 0
+    if not experts:
+        return f"{names['ep']} {ep}: {model.name} has no experts (a dense model runs at ep 1)" if ep != 1 else ""
+    if ep > experts:
+        return f"{names['ep']} {ep}: {model.name} has {experts} experts; use {names['ep']} {experts} or fewer"
+    if experts % ep:
+        return f"{names['ep']} {ep} does not divide {model.name}'s {experts} experts: use a divisor of {experts}"
+    return ""
+
+
+def dualpipe_micro_batches_rule(gb: int, dp: int, mb: int, pp: int) -> str:
+    """DualPipe feeds its two directions 2 x pp micro-batches per data-parallel rank at least."""
+    micro = gb // max(dp * mb, 1)
+    if pp > 1 and micro < 2 * pp:
+        return (f"{micro:,} micro-batch{'' if micro == 1 else 'es'} (global batch {gb:,} / (dp {dp:,} x "
+                f"micro-batch {mb:,})); DualPipe needs 2 x pp = {2 * pp:,}")
+    return ""
+
+
+def schedule_rule(schedule: str, lay: Mapping, names: Mapping = FORM_NAMES) -> str:
+    """Which of a zero-bubble or DualPipe schedule's rules a whole layout breaks, with its numbers:
+    the reason read "schedule needs vpp 1 (DualPipe also: ...)" where VPP was 1 and PP odd."""
+    vpp, pp = int(lay.get("vpp") or 1), int(lay.get("pp") or 1)
+    sched = f"{names['schedule']} {schedule}" if names is FLAG_NAMES else SCHEDULE_NAMES.get(schedule, schedule)
+    if schedule == "1f1b":
+        return ""
+    if vpp > 1:
+        return f"{sched} runs one chunk per stage: {names['vpp']} must be 1 (not {vpp})"
+    if schedule == "dualpipe" and pp % 2:
+        return f"{sched} needs an even {names['pp']} (not {pp})"
+    if schedule == "dualpipe":
+        gb, dp, mb = (int(lay.get(k) or 1) for k in ("global_batch_seqs", "dp", "micro_batch"))
+        return dualpipe_micro_batches_rule(gb, dp, mb, pp)
+    return ""
+
+
+def reason_numbers(result, inputs, names: Mapping = FORM_NAMES) -> str:
+    """The rule a whole layout breaks as one line naming the field, its value and the rule with its
+    numbers ("EP 3 does not divide Mixtral 8x7B's 8 experts"); "" where there is none to add. The
+    view and `train` both say these (the view said "ep does not divide experts or tp x dp x cp")."""
+    from engine.layout import Infeasible
+
+    reason = Infeasible.from_text(result.reason)
+    lay, model = result.layout, inputs.model
+    tp, pp, dp, cp, ep = (int(lay.get(k) or 1) for k in ("tp", "pp", "dp", "cp", "ep"))
+    if reason == Infeasible.TP_HEADS:
+        return tp_heads_rule(model, tp, names)
+    if reason == Infeasible.PP_LAYERS:
+        return pp_layers_rule(model, pp, names)
+    if reason == Infeasible.CP_SEQUENCE:
+        return cp_sequence_rule(inputs.seq, cp, names)
+    if reason == Infeasible.CHIP_COUNT:
+        return f"tp x pp x dp x cp = {tp} x {pp} x {dp:,} x {cp} = {tp * pp * dp * cp:,}, not {inputs.num_chips:,} chips"
+    if reason == Infeasible.EP:
+        stage = tp * dp * cp
+        return ep_experts_rule(model, ep, names) or (
+            f"{names['ep']} {ep} does not divide tp x dp x cp = {tp} x {dp:,} x {cp} = {stage:,}" if stage % ep else "")
+    if reason == Infeasible.EXPERT_TP:
+        etp, stage = int(inputs.expert_tp or 1), tp * dp * cp
+        if tp % etp:
+            return f"{names['expert_tp']} {etp} does not divide tp {tp}"
+        return (f"ep {ep} x expert tp {etp} = {ep * etp:,} does not divide tp x dp x cp = {tp} x {dp:,} x {cp} = "
+                f"{stage:,}")
+    if reason == Infeasible.FP8:
+        return f"{names['dtype']} fp8: {dtype_problem('fp8', inputs.chip).rstrip('.')}"
+    if reason == Infeasible.SCHEDULE:
+        return schedule_rule(inputs.schedule, lay, names)
+    if reason == Infeasible.VPP:
+        from engine.training import max_vpp
+
+        vpp = int(lay.get("vpp") or 1)
+        if pp == 1:
+            return f"{names['vpp']} {vpp} interleaves pipeline stages: it needs pp 2 or more"
+        return (f"{names['vpp']} {vpp} needs a layer in every chunk of every stage; pp {pp} over {model.layers} "
+                f"layers allows vpp {max_vpp(model.layers, pp)} at most")
+    return ""
+
+
+def infeasible_detail(result, inputs=None, names: Mapping = FORM_NAMES) -> str:
+    """Why a layout cannot run, in one line with its numbers (the CLI's and the view's words).
+    Memory and the batch carry theirs; the other rules need `inputs` (the model, sequence,
+    schedule and chip) for theirs, and are the bare rule without them."""
     if result.reason == "out of memory":
         parts = ", ".join(f"{k} {v:.1f}" for k, v in result.memory_breakdown_gib.items() if v >= 0.05)
         return (f"out of memory: {result.memory_gib_per_chip:.1f} GiB needed per chip, "
@@ -475,7 +586,43 @@ def infeasible_detail(result) -> str:
             near = f"e.g. {above:,}" if below == 0 else f"e.g. {below:,} or {above:,}"
             return (f"global batch {gb:,} is not a multiple of dp {dp} x micro-batch {mb} = {step:,} "
                     f"sequences ({near})")
+    if inputs is not None:
+        return reason_numbers(result, inputs, names) or result.reason
     return result.reason
+
+
+def zero_note(layout: Mapping) -> str:
+    """ZeRO-2 or 3 over a data-parallel group of one: nothing to shard over, so it runs and holds
+    as ZeRO-0 (engine.training), which a planner setting ZeRO-3 for memory should be told."""
+    zero, group = int(layout.get("zero_stage") or 0), int(layout.get("dp") or 1) * int(layout.get("cp") or 1)
+    if zero >= 2 and group == 1:
+        return (f"ZeRO-{zero} shards over the data-parallel group (dp x cp = 1 here): with one rank it shards "
+                "nothing, so memory and step time are ZeRO-0's")
+    return ""
+
+
+def no_fit_blocker(inputs) -> str:
+    """When a global batch the user set rules out every layout whatever the chip count, why, in one
+    line with its numbers ("" otherwise): "try a chip count with more factors" was said where dp x
+    micro-batch 2 can never divide a batch of 3, and DualPipe on a batch of 2 has too few
+    micro-batches on any layout."""
+    gb = int(inputs.global_batch_seqs or 0)
+    if not gb:
+        return ""
+    mb = int(inputs.micro_batch or 1)   # (a searched micro-batch tries 1, which divides any batch)
+    if gb % mb:
+        return (f"global batch {gb:,} is not a multiple of micro-batch {mb} (dp x micro-batch must divide it on any "
+                f"chip count): use a multiple of {mb}, or micro-batch 1")
+    if inputs.schedule == "dualpipe":
+        # DualPipe needs an even pp >= 2, so 2 x pp >= 4 micro-batches per data-parallel rank
+        pp = int(inputs.pp or 2)
+        need = 2 * max(pp, 2) * mb
+        if gb < need:
+            return (f"global batch {gb:,} allows at most {gb // mb:,} micro-batch{'' if gb // mb == 1 else 'es'} "
+                    f"(micro-batch {mb}); DualPipe needs an even pp and 2 x pp micro-batches per data-parallel rank "
+                    f"({2 * max(pp, 2)} at pp {max(pp, 2)}): use a global batch of {need:,} or more, or the 1F1B "
+                    "schedule")
+    return ""
 
 
 def training_key_figures(inputs, result, estimate=None) -> list[list]:
@@ -779,6 +926,7 @@ def chips_for_demand(capacity, demand_tokens_per_s: float) -> int | None:
 __all__ = [
     "TrainingAnalysis", "heatmap_grid", "scaling_counts", "run_training_analysis", "SCALING_FACTORS",
     "STUDY_VERSION", "StudyProblem", "TrainingStudy", "ServingStudy", "training_key_figures", "training_top_layouts",
-    "chips_for_demand", "demand_per_day", "forecast_tokens_per_day", "layout_label", "infeasible_detail", "chip_name", "INSTALL_LAG_DAYS", "SOFTWARE_DEFAULTS",
+    "chips_for_demand", "demand_per_day", "forecast_tokens_per_day", "layout_label", "infeasible_detail", "chip_name",
+    "reason_numbers", "zero_note", "no_fit_blocker", "FLAG_NAMES", "FORM_NAMES", "INSTALL_LAG_DAYS", "SOFTWARE_DEFAULTS",
     "SOFTWARE_KEYS", "batch_note", "fleet_note", "scaling_days",
 ]

@@ -645,11 +645,17 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     copies = 2.0 if dualpipe else 1.0          # DualPipe keeps both directions' stage weights
     nonexpert_last = layers_last * layer_nonexpert_p / tp + emb_end
 
+    # ZeRO shards over the data-parallel group (dp x cp). With a group of one there is nothing to
+    # shard over: PyTorch FSDP switches FULL_SHARD to NO_SHARD at world size 1, and DeepSpeed's
+    # ZeRO-3 16-bit partition is then the whole copy. Such a ZeRO-3 layout holds and runs as ZeRO-0
+    # (it once dropped the 16-bit copy, ~1.8 GiB of Llama 3 8B at TP8, as if sharded over itself).
+    sharding = (zero >= 3) & (dp_group > 1)
+
     def static(nonexpert):
         # mixed-precision Adam: 16-bit weights (2 bytes), gradients (`gbytes`), fp32 master weights
         # and two moments (12). Fully sharded (ZeRO-3/FSDP) keeps no persistent 16-bit copy: the
         # fp32 shard is the weight and 16-bit layers are gathered on use (the `buffers` term).
-        w = np.where(zero >= 3, 0.0, copies * sharded(3, 2.0, nonexpert))
+        w = np.where(sharding, 0.0, copies * sharded(3, 2.0, nonexpert))
         return (w, copies * sharded(2, gbytes, nonexpert), copies * sharded(1, 12.0, nonexpert))
 
     w_first, g_first, o_first = static(nonexpert_first)
@@ -750,7 +756,7 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     layer_p_chip = ((attn_p + dense_frac * dense_ffn_p + moe_frac * shared_p) / tp
                     + moe_frac * expert_p / (ep * etp))
     unit_p = np.minimum(layer_p_chip, ZERO3_UNIT_MAX_PARAMS)
-    gather = np.where(zero == 3, (2.0 * 2.0 + gbytes) * unit_p, 0.0)
+    gather = np.where(sharding, (2.0 * 2.0 + gbytes) * unit_p, 0.0)
     buffers = gather
     allocated = np.maximum(np.maximum(first_total, last_total), mid_total) + buffers
     # one documented term for what the framework and allocator hold beyond the tensors: a fixed
@@ -1067,7 +1073,7 @@ def candidate_arrays(inp: TrainingInputs) -> dict:
     if inp.zero_stage is None:
         # ZeRO shards over the dp x cp group: with a group of one, stages 1 and 2 run exactly as 0
         # (the same time and memory), and were listed as four layouts with one set of figures.
-        # Stage 3 stays: it still holds no 16-bit weight copy, so it can fit where 0 does not.
+        # Stage 3 stays in the count (it too runs as 0 there: _top_indices lists one of the twins).
         keep &= ~((tp * pp == n) & (cp == 1) & ((zero == 1) | (zero == 2)))
     tp, pp, cp, vpp, mb, rc, zero, ep = (a[keep] for a in (tp, pp, cp, vpp, mb, rc, zero, ep))
     dp = n // (tp * pp * cp)

@@ -8,7 +8,8 @@ import math
 from engine.commands import Output, plain_number, whole_number
 from engine.errors import InfeasibleRequest, UserError
 from engine.hardware import GB_PER_GIB
-from engine.studies import infeasible_detail, layout_label
+from engine.studies import (FLAG_NAMES, cp_sequence_rule, ep_experts_rule, infeasible_detail, layout_label,
+                            no_fit_blocker, pp_layers_rule, schedule_rule, tp_heads_rule, zero_note)
 
 
 def register(subparsers) -> None:
@@ -245,15 +246,17 @@ SPEED_FIGURES = ("step_time_s", "tokens_per_s_per_chip", "tokens_per_s", "mfu_pc
 
 
 def _unmatched_rule(args) -> str:
-    """Which rule leaves no layout, with the numbers ("8 x 4 x 4 = 128, not 64")."""
+    """Which rule leaves no layout, with the numbers ("8 x 4 x 4 = 128, not 64"). The fields not
+    given are free: "dp = 3 = 3, not 64" was said where pp and cp could take the rest, were 3 a
+    divisor of 64."""
     given = {k: getattr(args, k) for k in ("tp", "pp", "dp", "cp") if getattr(args, k) is not None}
     product = math.prod(given.values())
     names = " x ".join(given)
-    if len(given) == 4 or (args.dp is not None and product != args.chips):
+    if len(given) == 4 or product > args.chips:
         return f"{names} = {' x '.join(map(str, given.values()))} = {product:,}, not {args.chips:,}"
     if args.chips % product:
-        return f"{names} = {product:,} does not divide {args.chips:,}"
-    if args.cp is None and args.dp is not None:   # what is left for cp is none of the searched ones
+        return f"{names} = {product:,} does not divide {chips_words(args.chips)}"
+    if len(given) == 3 and args.cp is None:   # what is left for cp is none of the searched ones
         return f"{names} = {product:,} leaves cp {args.chips // product:,} (the search tries 1, 2, 4, 8, 16)"
     return "tp x pp x dp x cp must equal --chips, and tp must divide the heads"
 
@@ -379,7 +382,7 @@ def _flag_fixes(args, inputs, reasons: set) -> list[tuple[str, dict]]:
             fixes.append((f"--schedule {inputs.schedule} runs one chunk per stage: drop --vpp {vpp} "
                           "(or use --schedule 1f1b)", {"vpp": None}))
         elif inputs.schedule == "dualpipe" and pp is not None and pp % 2:
-            fixes.append((f"--schedule dualpipe needs an even --pp (not {pp})", {"pp": None, **free_dp}))
+            fixes.append((schedule_rule("dualpipe", {"pp": pp}, FLAG_NAMES), {"pp": None, **free_dp}))
     if Infeasible.BATCH.text in reasons and vpp is not None and vpp > 1 and pp and args.global_batch:
         # the batch reason also holds the interleaving rule (12 micro-batches on pp 8): a chip count
         # was no fix for it
@@ -404,24 +407,17 @@ def _flag_fixes(args, inputs, reasons: set) -> list[tuple[str, dict]]:
         elif pp is None and math.ceil(model.layers / 2) < vpp:
             fixes.append((f"--vpp {vpp}: {model.layers} layers are too few for {vpp} chunks per stage",
                           {"vpp": None}))
-    kv = model.kv_heads   # (the search's rule: tp divides the heads, and the KV heads or a multiple of them)
-    if Infeasible.TP_HEADS.text in reasons and tp is not None and (
-            model.heads % tp or (tp > kv and tp % kv) or (tp <= kv and kv % tp)):
-        fixes.append((f"--tp {tp} does not divide {model.name}'s {model.heads} heads and {model.kv_heads} KV heads",
-                      {"tp": None, **free_dp}))
-    if Infeasible.PP_LAYERS.text in reasons and pp is not None and pp > model.layers:
-        fixes.append((f"--pp {pp} exceeds {model.name}'s {model.layers} layers", {"pp": None, **free_dp}))
-    if Infeasible.CP_SEQUENCE.text in reasons and cp is not None and cp > 1 and inputs.seq % (2 * cp):
-        fixes.append((f"--cp {cp}: sequences of {inputs.seq:,} tokens are not a multiple of 2 x cp",
-                      {"cp": None, **free_dp}))
+    # (the rules and their words are the engine's, engine.studies: the Training view says the same)
+    if Infeasible.TP_HEADS.text in reasons and tp is not None and tp_heads_rule(model, tp, FLAG_NAMES):
+        fixes.append((tp_heads_rule(model, tp, FLAG_NAMES), {"tp": None, **free_dp}))
+    if Infeasible.PP_LAYERS.text in reasons and pp is not None and pp_layers_rule(model, pp, FLAG_NAMES):
+        fixes.append((pp_layers_rule(model, pp, FLAG_NAMES), {"pp": None, **free_dp}))
+    if Infeasible.CP_SEQUENCE.text in reasons and cp is not None and cp_sequence_rule(inputs.seq, cp, FLAG_NAMES):
+        fixes.append((cp_sequence_rule(inputs.seq, cp, FLAG_NAMES), {"cp": None, **free_dp}))
     if Infeasible.EP.text in reasons and ep is not None and model.is_moe:
-        experts = model.moe_experts
         per_stage = _stage_chips(args, pp) or args.chips   # tp x dp x cp
-        if ep > experts:
-            fixes.append((f"--ep {ep}: {model.name} has {experts} experts; use --ep {experts} or fewer", {"ep": None}))
-        elif experts % ep:
-            fixes.append((f"--ep {ep} does not divide {model.name}'s {experts} experts: use a divisor of {experts}",
-                          {"ep": None}))
+        if ep_experts_rule(model, ep, FLAG_NAMES):
+            fixes.append((ep_experts_rule(model, ep, FLAG_NAMES), {"ep": None}))
         elif per_stage % ep:
             fixes.append((f"--ep {ep} does not divide --chips / --pp = {per_stage:,}" if pp else
                           f"--ep {ep} does not divide --chips {args.chips:,}", {"ep": None}))
@@ -515,6 +511,9 @@ def _no_layout_hint(args, inputs, result, fewer) -> str:
     if out_of_memory:   # some layouts pass the flags' rules: a flag is to blame only if releasing it helps
         fixes = [(text, release) for text, release in fixes if _fits(inputs, release) is not None]
     texts = [text for text, _ in fixes]
+    blocker = no_fit_blocker(inputs)
+    if blocker:   # the batch given rules out every layout on any chip count (engine.studies)
+        return "; " + "; ".join([blocker, *texts])
     short = model_state_shortfall(inputs) if out_of_memory else None
     if short:   # no count's factors or pinned memory setting can help: chips first, then the flags' own fixes
         return "; " + "; ".join([f"more chips are needed: {shortfall_text(short, args.chips)}", *texts])
@@ -594,7 +593,7 @@ def run(args, ctx) -> Output:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name.replace('_', '-')}: {value} (must be a positive integer)")
-    from engine.layout import DIMENSIONS, reason_words
+    from engine.layout import DIMENSIONS, Infeasible, reason_words
 
     for d in DIMENSIONS:
         problem = d.check(getattr(args, d.key))
@@ -667,12 +666,12 @@ def run(args, ctx) -> Output:
                               f"{ran16.upper()} at its {chip.peak_tflops(ran16):g} TFLOP/s")
     fewer = None   # (chips, search) when leaving a few idle trains faster (search only)
     reliability: dict = {}
-    if args.search or not layout_given:
-        from engine.layout import dtype_problem
+    from engine.layout import dtype_problem
 
-        problem = dtype_problem(dtype, chip)
-        if problem:  # it rules out every layout: say so, not as one count among the search's reasons
-            raise UserError(f"--dtype {dtype}: {problem}")
+    problem = dtype_problem(dtype, chip)
+    if problem:  # it rules out every layout, a fixed one too: said so ("fp8 not supported by chip" was)
+        raise UserError(f"--dtype {dtype}: {problem}")
+    if args.search or not layout_given:
         result = search_layouts(inputs, top_k=args.top)
         # a count that factors badly: the same chips with a few left idle may train much faster
         fewer = fewer_chips_alternative(inputs, result.best.tokens_per_s_per_chip if result.best else 0.0)
@@ -710,11 +709,17 @@ def run(args, ctx) -> Output:
         data = dict(base)
         data.update(_figures(best, inputs, mfu_basis))
         if not best.feasible:  # the contract: an infeasible request exits 1 with the reason (JSON still printed)
-            detail = reason_words(infeasible_detail(best), inputs.schedule)
-            # the flag at fault with its numbers, as a search gives it ("ep does not divide experts or
-            # tp x dp x cp" named neither EP nor the values)
-            fixes = [text for text, _ in _flag_fixes(args, inputs, {best.reason})]
-            data["infeasible_reason"] = "; ".join([detail, *fixes])
+            # the rule (the search's key, kept for scripts) and the flag at fault with its numbers,
+            # in the engine's words (engine.studies.reason_numbers; the view says the same): "ep does
+            # not divide experts or tp x dp x cp" named neither EP nor the values. The schedule's key
+            # lists every rule of it, VPP 1 too where VPP was 1: the broken one alone is said.
+            numbers = infeasible_detail(best, inputs, FLAG_NAMES)
+            parts = [] if best.reason in ("out of memory", Infeasible.SCHEDULE.text, Infeasible.BATCH.text) \
+                else [reason_words(best.reason, inputs.schedule)]
+            for text in [numbers, *(text for text, _ in _flag_fixes(args, inputs, {best.reason}))]:
+                if text not in parts:
+                    parts.append(text)
+            data["infeasible_reason"] = "; ".join(parts)
             # the batch this layout ran with; no speed for a layout the rules rule out (the window
             # blanks it; the JSON gave 820 tokens/s and MFU 37.2% for a TP that splits no heads).
             # Out of memory, the figures stay, flagged: the speed it would run at with the memory
@@ -724,6 +729,9 @@ def run(args, ctx) -> Output:
                 data["figures_note"] = "out of memory: the speed figures are what it would run at if it fit"
             else:
                 data.update({key: None for key in SPEED_FIGURES})
+                # the notes on speed ("exposed TP communication takes 7% of the step") describe a
+                # run that cannot happen: dropped, as the window drops them
+                data["explanations"] = [e for e in data.get("explanations", ()) if "of the step" not in e]
             layout = " x ".join(f"{('etp' if k == 'expert_tp' else k).upper()}{best.layout[k]}" for k in
                                 ("tp", "pp", "vpp", "dp", "cp", "ep", "expert_tp") if best.layout.get(k) is not None
                                 and (model.is_moe or k != "ep"))
@@ -793,7 +801,9 @@ def run(args, ctx) -> Output:
         # assumed 700 W, which the figure alone hid
         text_lines.append(f"energy basis: {run['energy_basis']}")
         text_lines.append(reliability_text(run))
-    for key in ("dtype_note", "context_note"):
+    if zero_note(best.layout):   # ZeRO-2/3 with nothing to shard over (it looked like a memory saving)
+        data["zero_note"] = zero_note(best.layout)
+    for key in ("dtype_note", "context_note", "zero_note"):
         if key in data:
             text_lines.append(f"note: {data[key]}")
     from engine.calibration import saved_calibration_text

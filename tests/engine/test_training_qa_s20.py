@@ -55,14 +55,13 @@ def test_the_top_list_holds_no_zero_3_twin_of_a_layout_that_fits_at_zero_0():
     assert [r.layout["zero_stage"] for r in res.top] == [0, 0, 0, 0]
     figures = [(r.step_time_s, r.memory_gib_per_chip) for r in res.top]
     assert len(set(figures)) == len(figures)
-    # where only ZeRO-3 fits (8B on 2 H100 at TP2) it is still found and listed
+    # a group of one shards nothing (s28: ZeRO-3 there had dropped the 16-bit weight copy as if
+    # sharded): ZeRO-3 holds what ZeRO-0 holds, so its twin is never listed
     res = search_layouts(_llama8b(2, tp=2, pp=1, cp=1), top_k=10)
-    listed = {(r.layout["micro_batch"], r.layout["recompute"], r.layout["zero_stage"]) for r in res.top}
-    assert any(z == 3 for _, _, z in listed)
-    for mb, rc, zero in listed:
-        assert zero == 0 or (mb, rc, 0) not in listed
-    twins = evaluate_layout(_llama8b(2, tp=2, pp=1, cp=1, dp=1, micro_batch=2, recompute="full", zero_stage=3))
-    assert twins.feasible and (2, "full", 3) not in listed and (2, "full", 0) in listed
+    assert res.top and all(r.layout["zero_stage"] == 0 for r in res.top)
+    z0 = evaluate_layout(_llama8b(2, tp=2, pp=1, cp=1, dp=1, micro_batch=1, recompute="full", zero_stage=0))
+    z3 = evaluate_layout(_llama8b(2, tp=2, pp=1, cp=1, dp=1, micro_batch=1, recompute="full", zero_stage=3))
+    assert z3.memory_gib_per_chip == pytest.approx(z0.memory_gib_per_chip)
 
 
 @pytest.mark.parametrize("zero", [1, 2, 3])
