@@ -501,6 +501,10 @@ def _prob_pct(probability: float) -> str:
     return f"{100 * probability:.1f}%"
 
 
+VENDOR_RISK_LINE = ("A vendor's row applies to every order from that vendor, placed or planned: the order plan's "
+                    "orders are drawn from it too.")
+
+
 def assumptions_section(ctx: ReportContext) -> str:
     out = [_h1("Assumptions")]
     p = ctx.params or {}
@@ -546,6 +550,10 @@ def assumptions_section(ctx: ReportContext) -> str:
     out.append(_table(["Applies to", "Delay (days)", "Share delivered", "Why"], unc_rows, widths=[12, 22, 22, 44])
                if unc_rows
                else "<p>Deliveries arrive as promised (no uncertainty set).</p>")
+    if p.get("vendor_uncertainty"):
+        # the forecast draws a planned order from its maker's row as a placed one: "Huawei delivers
+        # half" halves the plan's 910B orders too, which a note on "the 910B order" hid (QA s28)
+        out.append(f"<p>{VENDOR_RISK_LINE}</p>")
     # Demand.
     demand = p.get("demand") or {}
     out.append("<h3>Demand</h3>")
@@ -811,6 +819,16 @@ def plan_run_basis(result, seed) -> str:
     return f"Run: {fresh:,} fresh trials of a seed of their own (not the forecast's run); the plan {fitted}"
 
 
+def plan_cost_basis(result) -> str:
+    """The cost-per-token charts' basis (life, load, which tokens, goodput): the caption the Plan
+    view shows above them (gui.panels.plan_text.econ_caption, built there alone), which the CLI's
+    JSON `units` state too. The report's figures gave the dollars without it (QA s28). "" before
+    the plan has priced any chip."""
+    from gui.panels.plan_text import econ_caption
+
+    return econ_caption(result) if result is not None and getattr(result, "economics", None) else ""
+
+
 def compare_run_basis(results) -> str:
     """The Compare charts' runs: each scenario's trials and seed (one clause when they agree)."""
     runs = [(name, getattr(o.result, "trials", None), getattr(o.result, "seed", None))
@@ -1035,9 +1053,12 @@ def _scenario_chips(store, panels_figures: dict, orders: list[dict], params: dic
 
 
 def _panel_run_basis(panel_key: str, panel, chart_key: str, params: dict) -> str:
-    """A run basis the panel's export context lacks: the plan's trials and the Compare's runs."""
+    """A run basis the panel's export context lacks: the plan's trials, the cost charts' basis
+    and the Compare's runs."""
     if panel_key == "plan" and chart_key in ("plan_capacity", "plan_prob_meet"):
         return plan_run_basis(getattr(panel, "result", None), (params or {}).get("seed"))
+    if panel_key == "plan" and chart_key.startswith("cost_per_million"):
+        return plan_cost_basis(getattr(panel, "result", None))
     if panel_key == "compare":
         return compare_run_basis(getattr(panel, "results", None))
     return ""

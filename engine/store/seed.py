@@ -61,8 +61,10 @@ def story_what_ifs() -> dict[str, dict]:
         "Huawei delivers half": {
             hu + "fraction_dist": "fixed", hu + "fraction_low": 0.5, hu + "fraction_mode": 0.5,
             hu + "fraction_high": 0.5, hu + "fraction_of": "order",
-            hu + "note": "what-if: exactly half of the 910B order is ever delivered (baseline: 40-100%); "
-                         "delays as in the baseline"},
+            # every order from the vendor, a plan's proposed ones too (engine.forecast draws a planned
+            # order from its maker's profile): "the 910B order" read as the one placed in 2024 (QA s28)
+            hu + "note": "what-if: exactly half of every 910B order, placed or planned, is ever delivered "
+                         "(baseline: 40-100%); delays as in the baseline"},
         # The shift is an input of its own (extra_delay_days), not the baseline's delays plus 182
         # written out: those stayed put when the baseline's delay was edited, and the what-if
         # read earlier than the baseline (migration 0009 rewrites the old seeded form).

@@ -27,13 +27,14 @@ from engine.forecast import (CURVE_KINDS, ForecastInputs, ForecastResult, Foreca
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast_demand import GROWTH_MODELS
 from engine.forecast_sensitivity import tornado
-from engine.studies_forecast import (ForecastStudy, forecast_job_table, forecast_key_figures, forecast_monthly_table,
+from engine.studies_forecast import (ForecastStudy, forecast_job_table, forecast_monthly_table,
                                      forecast_run_context, note_for_values, DEMAND_NOT_IN_NOTE)
 from gui import style
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale
 from gui.panels.forecast_allocation import allocation_chips, fill_allocation, serve_on_from
 from gui.panels.forecast_charts import WAITING_NOTICE, ForecastCharts
+from gui.panels.forecast_figures import key_figure_rows, monthly_file_rows
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
     FORECAST_STATE_LABELS, NOT_RUN_PREFIX, STALE_FORECAST_NOTE, FormScrollArea, ForecastOutcome, ForecastRequest,
     compute_forecast, figure_text, first_shortfall_month, fit_left_axis, key_figures, last_job_start, mark_steady_fields,
@@ -300,8 +301,8 @@ class ForecastPanel(QWidget):
     def tables(self) -> dict[str, tuple[list[str], list[list]]]:
         if self.result is None:
             return {}
-        table = forecast_monthly_table(self.result, self._chip_names)  # the table `fleetcast forecast` prints
-        return {"monthly": (table.headers(), table.file_rows()), "jobs": forecast_job_table(self.result, self._chip_names, self._model_names),
+        table = forecast_monthly_table(self.result, self._chip_names)  # the table `fleetcast forecast` prints, as its CSV
+        return {"monthly": (table.headers(), monthly_file_rows(table)), "jobs": forecast_job_table(self.result, self._chip_names, self._model_names),
                 "key_figures": self.key_figure_rows()}
 
     def compute_now(self, progress=None, should_stop=None) -> None:
@@ -686,7 +687,6 @@ class ForecastPanel(QWidget):
         self.result_ready.emit(r)
         self.check_current()   # inputs edited while it ran: greyed at once
 
-    def key_figure_rows(self) -> tuple[list[str], list[list]]:
-        return ["Figure", "Value"], [[label, value] for label, value in
-                                     forecast_key_figures(self.result, self._chip_names)]
+    def key_figure_rows(self) -> tuple[list[str], list[list]]:   # rounded as `forecast --format json` (QA s28)
+        return key_figure_rows(self.result, self._chip_names)
 

@@ -49,6 +49,9 @@ CAND_HEADERS = ("Use", "Chip", "Price\n(USD)", "Lead time\n(months)", "Most per\
 CAND_TIPS = ("Ticked: the plan may buy this chip", "The chip the plan may buy", "Price per chip, USD (double-click to edit)",
              "Months from order to delivery (double-click to edit)", "Most chips the plan may order in a quarter "
              "(double-click to edit); 0 keeps the chip out of the plan but in the cost comparison")
+# The capacity chart's titles, short enough to stay whole beside its legend at 1280x720 (about 180
+# px of room: "Plan capacity vs peak demand" was cut to "Plan capacity vs peak de…" even at 9 pt)
+PLAN_TITLE, REFUSED_TITLE = "Plan vs peak demand", "Refused plan vs demand"
 
 
 def _canonical(scenario):
@@ -214,7 +217,7 @@ class PlanPanel(QWidget):
         self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
                                          "border-radius: 4px; padding: 6px; }")
         self.summary_label.linkActivated.connect(self._on_summary_link)
-        self.capacity_chart = NamedAxisChart("Plan capacity vs peak demand", y_label="Capacity",
+        self.capacity_chart = NamedAxisChart(PLAN_TITLE, y_label="Capacity",
                                              y_unit="chips", time_axis=True)
         self.prob_chart = NamedAxisChart("P(meet demand), fresh trials", y_label="Probability",
                                          y_unit="%", time_axis=True)
@@ -583,8 +586,7 @@ class PlanPanel(QWidget):
         # A plan that was not kept is not drawn as "the plan": with no orders the capacity is the
         # fleet's own, and orders refused (over budget, short on fresh trials) are named as such.
         which = plan_curve_name(r)
-        c.set_title("Plan capacity vs peak demand" if r.feasible else   # (fits the chart at 1280)
-                    "Refused plan vs peak demand" if r.orders else "Capacity vs peak demand (no plan)")
+        c.set_title(PLAN_TITLE if r.feasible else REFUSED_TITLE if r.orders else "Capacity vs peak demand (no plan)")
         c.clear_series()
         lo, mid, hi = r.capacity_unit_chips
         c.set_band(f"{which} P10–P90", x, lo, hi, color="#0072B2")
