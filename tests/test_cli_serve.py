@@ -368,7 +368,8 @@ def test_with_targets_the_top_level_figures_describe_one_run(capsys):
     assert main(load + ["--tpot-ms", "25"]) == 0
     tight = json.loads(capsys.readouterr().out)
     assert tight["slo_feasible"] and tight["tpot_ms"] > 25 and tight["targets_met_under_load"] is False
-    assert main(load + ["--tpot-ms", "500", "--slo-percentile", "p90"]) == 0
+    # (below the deployment's stated best load, 1.84 req/s: above it a run is never "met", s28)
+    assert main([a if a != "2" else "1.5" for a in load] + ["--tpot-ms", "500", "--slo-percentile", "p90"]) == 0
     loose = json.loads(capsys.readouterr().out)
     assert loose["targets_met_under_load"] is True and loose["targets_checked_at"] == "p90"
     assert loose["tpot_ms_p90"] <= 500

@@ -62,10 +62,9 @@ def register(subparsers) -> None:
                         "data-parallel attention ranks with TP1 EP (vLLM --max-num-seqs, TensorRT-LLM "
                         "max_batch_size; default: the engine family's)")
     p.add_argument("--prefill-tp", type=whole_number, default=None, metavar="N",
-                   help="disaggregated serving: prompts run on separate prefill instances of N chips each "
-                        "(tensor parallel) and their KV crosses the scale-out network to the decode replica "
-                        "(--tp/--ep); with --request-rate or --offline. Reported under 'disaggregated' beside "
-                        "the aggregated figures")
+                   help="disaggregated serving: prompts run on separate prefill instances of N chips each (tensor parallel) "
+                        "and their KV crosses the scale-out network to the decode replica (--tp/--ep); with --request-rate or "
+                        "--offline. Reported under 'disaggregated' beside the aggregated figures")
     p.add_argument("--prefill-instances", type=whole_number, default=None, metavar="K",
                    help="prefill instances per decode replica (default 1; needs --prefill-tp)")
     p.add_argument("--seed", type=whole_number, default=0, help="seed of the simulated arrivals and lengths")
@@ -81,8 +80,7 @@ def register(subparsers) -> None:
     p.add_argument("--kv-dtype", default=None, help="KV-cache dtype: bf16, fp16, fp8, int8 or int4 (default: fp8 "
                                                     "with fp8 or fp4 weights on a chip with an FP8 rate, else "
                                                     "16-bit)")
-    p.add_argument("--engine",
-                   help="serving engine family: vllm (default), sglang, trtllm, vllm-ascend, mindie, tgi, generic")
+    p.add_argument("--engine", help="serving engine family: vllm (default), sglang, trtllm, vllm-ascend, mindie, tgi, generic")
     p.add_argument("--demand-tokens-per-s", type=plain_number, default=None,
                    help="peak output tokens/s to serve: reports chips_needed under the SLOs")
     p.add_argument("--prefix-cache-pct", type=plain_number, default=None, dest="prefix_cache_pct",
@@ -101,8 +99,7 @@ def apply_scenario(args, ctx) -> None:
 
     from engine.commands import saved_view_state
 
-    # a scenario that saved no Serving study shows the Inference view's defaults in the window and
-    # the report, so those are its answer here too
+    # a scenario that saved no Serving study shows the view's defaults (window, report): its answer here too
     store, state = saved_view_state(ctx, args.scenario, "inference", required=False)
     if store is None:
         raise UserError(f"--scenario {args.scenario!r}: no database to read saved scenarios from")
@@ -213,9 +210,8 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
         lens_in = getattr(run.sim, "input_lens", None)
         mean_in = float(lens_in.mean()) if lens_in is not None and len(lens_in) else float(args.input_len)
         rate = float(args.request_rate) / max(int(inputs.replicas), 1)   # per replica
-        # the NICs' time the transfers need: each decode attention rank's receive its requests'
-        # (data-parallel attention spreads them over the ranks' own NICs; 158% through one NIC
-        # read for 8 ranks), each prefill instance's send its share
+        # the NICs' time the transfers need: each decode attention rank receives its requests' (over the
+        # ranks' own NICs: 158% through one NIC read for 8 ranks), each prefill instance sends its share
         ranks = attention_ranks(inputs.tp, inputs.ep)
         recv_busy = rate * inputs.model.kv_context_tokens(mean_in) * recv_s / ranks
         send_busy = rate * inputs.model.kv_context_tokens(mean_in) * send_s / int(instances)
@@ -228,16 +224,13 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
                          "queue_ms")
         share = out["output_tokens_per_s_per_chip"] / (float(args.request_rate) * mean_out / float(out["chips"]))
         if busy > 1.0 and share > 1.0 / busy:
-            # NICs that need more than their time move 1 / busy of the prompts' KV per second, however
-            # little of their queue a finite run shows: no more than that share is served
+            # NICs that need more than their time move 1 / busy of the prompts' KV: no more than that is served
             for key in ("output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip"):
                 out[key] *= (1.0 / busy) / share
             share = 1.0 / busy
         out["served_share_of_offered"] = share
-        # the aggregated run's rule (`open_loop_verdict`: under OVERLOAD_SHARE of the load served), or NICs
-        # that need more than their time: their queue grows without end, however long the run, which no
-        # noise band covers (104% busy read "overloaded: false" while TTFT p50 went 9.4 s -> 47 s from
-        # 2,000 to 8,000)
+        # the aggregated run's rule (`open_loop_verdict`), or NICs that need more than their time: their queue
+        # grows without end (104% busy read "overloaded: false" while TTFT p50 went 9.4 s -> 47 s, 2,000 -> 8,000)
         grows, out["served_share_from_queue_growth"] = open_loop_verdict(run.sim, rate, share)
         out["overloaded"] = grows or busy > 1.0
         if out["overloaded"]:
@@ -274,8 +267,7 @@ def _disaggregated_binds(sim, nic_busy: float, sending: bool) -> tuple[str, str]
                  "kv transfer (receiving NICs)": growth(nic), "decode batch": growth(q - pf - nic)}
         side = max(parts, key=lambda s: parts[s])
     advice = {
-        "prefill pool": "the prefill instances bind (their queue grows): add prefill instances or lower "
-                        "--request-rate",
+        "prefill pool": "the prefill instances bind (their queue grows): add prefill instances or lower --request-rate",
         "kv transfer (sending NICs)": f"the prefill instances' NICs bind ({nic_busy:.0%} busy): add prefill "
                                       "instances, a smaller --kv-dtype, or lower --request-rate",
         "kv transfer (receiving NICs)": f"the decode side's NICs bind ({nic_busy:.0%} busy): more decode replicas "
@@ -331,6 +323,42 @@ def _ms_text(ms) -> str:
     return f"{ms:,.1f} ms" if ms < 100 else f"{ms:,.0f} ms" if ms < 10_000 else f"{ms / 1e3:,.1f} s"
 
 
+def _missed_targets(run: dict, at: str, args) -> list[str]:
+    """The targets `run` (serve's keys) misses at `at` (a percentile or "mean"), each as "TTFT p90
+    2,659 ms > 1,500 ms"; a figure the run has not (None) meets none."""
+    pairs = [(n, lim, run.get(f"{n.lower()}_ms" + ("" if at == "mean" else f"_{at}")))
+             for n, lim in (("TTFT", args.ttft_ms), ("TPOT", args.tpot_ms)) if lim is not None and lim > 0]
+    return [f"{n} {at} {_ms_text(got)} > {_ms_text(lim)}" for n, lim, got in pairs if got is None or got > lim]
+
+
+def _judge_load(args, data: dict, cap, tp: int) -> None:
+    """targets_met_under_load on the deployment asked about: with --prefill-tp the disaggregated one,
+    whose best load slo_* is (the aggregated run's "met" sat beside a disaggregated TTFT p90 of 2,659
+    ms against 1,500). A load above the same deployment's stated best load is not "met" whatever its
+    own sample reads: that best load is the highest the search's samples all hold the targets at."""
+    at, aggregated_met = data["targets_checked_at"], data["targets_met_under_load"]
+    judged, run = ("disaggregated", data["disaggregated"]) if "disaggregated" in data else ("aggregated", data)
+    missed, best = _missed_targets(run, at, args), data.get("slo_request_rate_per_s")
+    rate = float(args.request_rate or 0) / max(int(run.get("replicas") or 1), 1)   # per replica, as `best`
+    if not missed and best and rate > best * (1 + 1e-9) and data.get("slo_feasible") and cap.latency_basis == at \
+            and (cap.tp, getattr(cap, "ep", 1) or 1) == (tp, args.ep or 1):
+        data["targets_met_by_this_run"] = True
+        missed = [f"{rate:.4g} requests/s per replica is above the best load that holds them on every sample the "
+                  f"search ran, {best:.4g}; this run's own sample meets them"]
+    data.update(targets_met_under_load=not missed, targets_judged_on=judged, targets_missed="; ".join(missed))
+    if judged == "disaggregated":   # one verdict per deployment, named
+        data["targets_met_by_deployment"] = {"disaggregated": not missed, "aggregated": aggregated_met}
+
+
+def _verdict_text(data: dict) -> str:
+    """The text's line for targets_met_under_load: on which deployment, and what missed."""
+    by = data.get("targets_met_by_deployment")   # with --prefill-tp: judged on the disaggregated deployment
+    why = [data["targets_missed"]] if data["targets_missed"] and (by or "targets_met_by_this_run" in data) else []
+    why += [f"the aggregated run (prompts on the decode chips) {'meets' if by['aggregated'] else 'misses'} them"] if by else []
+    return (f"targets {'met' if data['targets_met_under_load'] else 'not met'} at this load ({data['targets_checked_at']}"
+            + (", disaggregated deployment" if by else "") + ")" + (f": {'; '.join(why)}" if why else ""))
+
+
 def _pct_text(pct: float) -> str:
     """A percentage in words (`engine.inference.pct_text`, the words the explanation's KV peak is in)."""
     from engine.inference import pct_text
@@ -345,9 +373,8 @@ def _finite(x):
 from engine.hardware import GB_PER_GIB  # noqa: E402  (GiB -> decimal GB)
 
 
-# how a decode step's parts make its total (inference._decode_step): weights and GEMM compute
-# overlap, so do KV reads and attention compute; compute_ms includes attn_compute_ms and comm_ms
-# includes comm_latency_ms
+# how a decode step's parts make its total (inference._decode_step): weights and GEMM compute overlap,
+# so do KV reads and attention compute
 DECODE_COMBINE = ("total = max(weights, compute - attn_compute) + max(kv, attn_compute) + comm + overhead "
                   "(compute includes attn_compute, comm includes comm_latency)")
 STEADY_CLIENT_REQUESTS = 10   # measured requests per client below which the clients' joint start weighs (aiperf: 10 x C)
@@ -389,9 +416,8 @@ def run(args, ctx) -> Output:
             raise UserError(f"--{name.replace('_', '-')} {v:g}: a whole number of tokens, 1 to {MAX_TOKENS_PER_REQUEST:,}")
     one_token = args.output_len == 1   # no token follows the first: no decode step, TPOT does not apply
     if one_token and args.tpot_ms is not None:
-        # a target for nothing (the steady search read prefill as a "TPOT 31.9 ms > 10 ms even at
-        # batch 1"): not applied, and said so; not refused, as the Inference view's exported line
-        # carries its TPOT target whatever the output length
+        # a target for nothing ("TPOT 31.9 ms > 10 ms even at batch 1"): not applied, and said so; not
+        # refused, as the Inference view's exported line carries its TPOT target whatever the output length
         what = f"--tpot-ms {args.tpot_ms:g}" if given_tpot is not None else \
             f"the scenario's TPOT target ({args.tpot_ms:g} ms)"
         notes.append(f"{what} is not applied: with an output length of 1 no token follows the first")
@@ -410,18 +436,13 @@ def run(args, ctx) -> Output:
         raise UserError(f"--engine {args.engine!r}: not an engine Fleetcast knows; give a family (vllm, sglang, "
                         "trtllm, vllm-ascend, mindie, tgi, generic) or a server that schedules like one (lmdeploy, "
                         "triton, nim, ...)")
-    if args.requests is not None and not (1 <= args.requests <= 1_000_000):
-        raise UserError(f"--requests {args.requests}: must be 1 to 1,000,000")
-    if args.requests_per_client is not None and not (1 <= args.requests_per_client <= 10_000):
-        raise UserError(f"--requests-per-client {args.requests_per_client}: must be 1 to 10,000")
-    if not (0 <= args.warmup_requests <= 1_000_000):
-        raise UserError(f"--warmup-requests {args.warmup_requests}: must be 0 to 1,000,000")
+    for name, lo, hi in (("requests", 1, 1_000_000), ("requests_per_client", 1, 10_000), ("warmup_requests", 0, 1_000_000),
+                         ("max_num_batched_tokens", 1, 10_000_000), ("max_num_seqs", 1, 10_000_000)):
+        v = getattr(args, name)
+        if v is not None and not (lo <= v <= hi):
+            raise UserError(f"--{name.replace('_', '-')} {v}: must be {lo} to {hi:,}")
     if not (0.0 <= args.ramp_s <= 86_400.0):
         raise UserError(f"--ramp-s {args.ramp_s:g}: a ramp-up in seconds, 0 to 86,400 (a day)")
-    for name in ("max_num_batched_tokens", "max_num_seqs"):
-        v = getattr(args, name)
-        if v is not None and not (1 <= v <= 10_000_000):
-            raise UserError(f"--{name.replace('_', '-')} {v}: must be 1 to 10,000,000")
     if (args.requests_per_client is not None or args.ramp_s > 0) and args.concurrency is None:
         raise UserError("--requests-per-client and --ramp-s describe a closed loop: give --concurrency")
     for name in ("input_len_spread", "output_len_spread"):
@@ -466,15 +487,13 @@ def run(args, ctx) -> Output:
     kdt = (args.kv_dtype or default_kv_dtype(wdt, chip)).lower()
     check_dtypes(chip, wdt, kdt)
     if args.kv_dtype is None and wdt == "fp4" and kdt == "fp8":
-        # a default chose it (NVFP4 checkpoints ship an FP8 KV cache): said, as it sets the sequences
-        # that fit and the KV a disaggregated transfer moves
+        # a default chose it (NVFP4 checkpoints ship an FP8 KV cache): said, as it sets the sequences that fit
         notes.append(f"KV cache in FP8 by default with FP4 weights on {chip.id}; --kv-dtype bf16 for a 16-bit cache")
     has_slo = args.ttft_ms is not None or args.tpot_ms is not None
     targets = has_slo   # a latency target given (has_slo, below, also turns on for a percentile with none)
     asked_load = args.concurrency is not None or args.request_rate is not None or bool(getattr(args, "offline", False))
     if given_pct is not None and asked_load and not has_slo:
-        # the percentile is where targets are held; a load with no target has none to hold, and
-        # its p50/p90/p99 are reported whatever the flag says
+        # the percentile is where targets are held; a load with no target has none (its p50/p90/p99 are reported)
         load_flag = (f"--concurrency {args.concurrency}" if args.concurrency is not None else
                      f"--request-rate {args.request_rate:g}" if args.request_rate is not None else "--offline")
         raise UserError(f"--slo-percentile {given_pct}: the percentile the --ttft-ms/--tpot-ms targets are held at, "
@@ -486,14 +505,12 @@ def run(args, ctx) -> Output:
         has_slo = True
 
     if has_slo and args.prefill_tp is not None and args.slo_percentile in (None, "steady"):
-        # the closed-form steady state has no prefill pool: targets for a disaggregated deployment
-        # are held by the simulator, at p90 as the Inference view holds them (the steady answer sat
-        # beside a disaggregated run that never saw the targets: p90 TTFT 215 s against 2 s)
+        # the closed-form steady state has no prefill pool: the simulator holds a disaggregated deployment's
+        # targets, at p90 as the Inference view does (the steady answer sat beside p90 TTFT 215 s against 2 s)
         args.slo_percentile = "p90"
     if has_slo and args.pp != 1 and not asked_load:
         in_node = args.tp or max(_tp_choices(model, chip))
-        # the search for the load that meets the targets covers TP/EP layouts in one pipeline
-        # stage; a pipelined layout is checked against them at a load the user gives
+        # the search covers TP/EP layouts in one pipeline stage; a pipelined one is checked at a load given
         raise UserError(f"--pp {args.pp}: the load that meets --ttft-ms/--tpot-ms is searched over TP/EP layouts "
                         f"(pp=1); to check TP{in_node} x PP{args.pp} against them give --tp {in_node} --pp {args.pp} with "
                         "--concurrency, --request-rate or --offline")
@@ -515,8 +532,7 @@ def run(args, ctx) -> Output:
 
         from engine.serving.capacity import slo_capacity_tokens_per_s_per_chip
 
-        # percentiles are read off the simulated requests, so their lengths spread as asked
-        # with --prefill-tp, the SLO load is the disaggregated deployment's (prefill chips counted)
+        # percentiles of simulated requests, lengths spread as asked; with --prefill-tp, the disaggregated deployment's
         capacity_fn = partial(slo_capacity_tokens_per_s_per_chip, percentile=args.slo_percentile,
                               input_spread=args.input_len_spread, output_spread=args.output_len_spread,
                               prefill_tp=args.prefill_tp, prefill_instances=args.prefill_instances or 1,
@@ -533,8 +549,7 @@ def run(args, ctx) -> Output:
     cap = capacity_at(args.tp) if args.pp == 1 else None
     if cap is not None and args.tp is None and args.chips is not None \
             and args.chips % (args.pp * max(cap.tp, getattr(cap, "ep", 1) or 1, args.ep or 1)):
-        # the best layout's replica does not divide --chips: the best one that does (the user gave
-        # the chips, not the TP; "not a multiple of 8 chips (tp=8)" blamed them for our choice)
+        # the best layout's replica does not divide --chips: the best one that does (the user gave the chips, not the TP)
         fits, why_not = [], []
         for tp_try in (t for t in (1, 2, 4, 8, 16, 32, 64) if args.chips % t == 0 and model.heads % t == 0):
             try:
@@ -552,8 +567,7 @@ def run(args, ctx) -> Output:
                             + ("; ".join(why_not) or f"no TP divides {args.chips} and the model's heads")
                             + "; give more chips or --tp")
         best, cap = cap, max(fits, key=lambda c: c.output_tokens_per_s_per_chip)
-        # said: --chips, not the search, chose this layout (TP2 at 67.2 tokens/s per chip where TP8
-        # gives 94.3 under the same targets read as the best layout)
+        # said: --chips, not the search, chose this layout (TP2's 67.2 tokens/s per chip read as the best, not TP8's 94.3)
         best_chips = max(best.tp, getattr(best, "ep", 1) or 1)
         layout = lambda c: f"TP{c.tp}" + (f" EP{c.ep}" if (getattr(c, "ep", 1) or 1) > 1 else "")  # noqa: E731
         rate = lambda c: (f"{c.output_tokens_per_s_per_chip:,.1f} output tokens/s per chip"  # noqa: E731
@@ -567,8 +581,7 @@ def run(args, ctx) -> Output:
     args.ep = args.ep or 1
     tp = args.tp or (cap.tp if cap else 1)
     if model.is_moe and 1 < args.ep <= tp:
-        # deliberate physics (inference._deployment): experts sharded inside the attention TP group
-        # need no dispatch, so the figures are EP1's; the echoed "ep" alone read like a modelled EP
+        # deliberate physics (inference._deployment): experts inside the attention TP group need no dispatch
         notes.append(f"EP{args.ep} lies within the TP{tp} attention group: it is modelled like TP-sharded experts "
                      "(no all-to-all dispatch), so the figures equal EP1's")
     per_replica = args.pp * max(tp, args.ep)
@@ -579,7 +592,6 @@ def run(args, ctx) -> Output:
     disagg_replicas = 1
     if args.prefill_tp is not None:
         # a disaggregated replica is its decode instance and its prefill pool: --chips counts both
-        # (the run used 2 x --chips unsaid, and took 12 for replicas of 8)
         disagg_per = per_replica + args.prefill_tp * (args.prefill_instances or 1)
         if args.chips is not None and args.chips % disagg_per:
             raise UserError(f"--chips {args.chips}: not a multiple of the {disagg_per} chips of one disaggregated replica "
@@ -599,8 +611,7 @@ def run(args, ctx) -> Output:
     inputs = ServingInputs(model=model, chip=chip, input_len=args.input_len, output_len=args.output_len,
                            tp=tp, pp=args.pp, ep=args.ep, replicas=replicas, weight_dtype=wdt, kv_dtype=kdt,
                            engine=args.engine, prefix_cache_hit=prefix, **scenario, **load)
-    # a load the user asked for (--offline included) is the answer; without one, targets make
-    # the answer the operating point that meets them
+    # a load asked for (--offline included) is the answer; without one, the operating point that meets the targets
     loaded = args.concurrency is not None or args.request_rate is not None or bool(getattr(args, "offline", False))
     res = evaluate_serving(inputs)
     if not res.feasible:
@@ -644,10 +655,8 @@ def run(args, ctx) -> Output:
         # bounded by the engine's cap on running sequences, as the Inference view's tile shows
         "max_running_sequences": res.max_running,
         "concurrency_limited_by": "engine cap" if res.max_running < res.max_concurrency else "KV cache",
-        # GiB, the unit of the chips' HBM capacity; the _gb keys of earlier versions stay, in
-        # decimal GB as their names say
-        # kv_gib_per_sequence is one sequence's share on each chip (TP splits the KV heads);
-        # the whole sequence's cache, over the model's KV heads, is beside it
+        # GiB, the unit of the chips' HBM capacity (the earlier _gb keys stay, in decimal GB as named);
+        # kv_gib_per_sequence is one sequence's share on each chip (TP splits the KV heads), _whole all of it
         "kv_gib_per_sequence": res.kv_gib_per_sequence, "kv_gib_per_chip": res.kv_gib_per_chip,
         "kv_gib_per_sequence_whole": model.kv_bytes_per_token(DTYPE_BYTES[kdt]) * model.kv_context_tokens(args.input_len + args.output_len)
         / 2**30,
@@ -656,17 +665,15 @@ def run(args, ctx) -> Output:
         "weights_gb_per_chip": res.weights_gib_per_chip * GB_PER_GIB,
         "limiting": res.limiting, "explanation": res.explanation,
         "decode_breakdown_ms": dict(res.decode_breakdown_ms),
-        # the parts of one decode step as the cost model has them at the run's mean running batch
-        # and mean context, without prompts; decode_step_ms is the simulated steps' mean
-        # (at least one sequence: idle replicas of an uneven split average the batch below 1)
+        # the cost model's parts of one decode step at the run's mean batch (at least one sequence: idle
+        # replicas average it below 1) and context, no prompts; decode_step_ms is the simulated steps' mean
         "decode_breakdown_at": f"closed-form decode step at the mean running batch "
                                f"({max(res.running_batch, 1.0):,.1f}), no prompts in the step"
                                # with PP the parts are one stage's: a token passes every stage (they
                                # summed to 14.3 ms beside a 28.7 ms step at PP2, labelled the step)
                                + (f"; the parts are one of the {int(args.pp)} pipeline stages a token passes through"
                                   if (args.pp or 1) > 1 else ""),
-        # the parts overlap, so they do not add up to total_ms: GEMMs and attention each run on their
-        # own roofline (QA summed 55.4 ms of parts beside a 48.3 ms step)
+        # the parts overlap (GEMMs and attention each on their own roofline): they do not add up to total_ms
         "decode_breakdown_combine": DECODE_COMBINE,
         # under load, request by request (ttft_ms / tpot_ms above are the means)
         "ttft_ms_p50": _finite(res.ttft_ms_p50), "ttft_ms_p90": _finite(res.ttft_ms_p90),
@@ -679,9 +686,8 @@ def run(args, ctx) -> Output:
         "context_capped_requests": res.capped_requests,
         "kv_used_pct_peak": _kv_peak_pct(res.simulation),
     }
-    # the engine's cap on running sequences holds the batch (the mean within a sequence or 2% of it;
-    # the offline run's full batch already says so): it is what limits, not the step's bandwidth
-    # ("limited by bandwidth ... at batch 31" at --max-num-seqs 32, overloaded at 89% served)
+    # the engine's cap on running sequences holds the batch (the mean within a sequence or 2% of it): it is what
+    # limits, not the step's bandwidth ("limited by bandwidth ... at batch 31" at --max-num-seqs 32, 89% served)
     cap_per_replica = res.max_running / max(replicas, 1)
     capped_by_engine = (loaded and res.simulation is not None and res.max_running < res.max_concurrency
                         and res.running_batch >= cap_per_replica - max(1.0, 0.02 * cap_per_replica)
@@ -697,16 +703,11 @@ def run(args, ctx) -> Output:
                                f"{data['explanation']}")
         data["limiting"] = "engine batch cap"
     if has_slo and loaded:
-        # the slo_* keys are the best load that meets the targets; whether the load simulated
-        # here meets them is its own answer (at the targets' percentile; the means for steady).
-        # A pipelined layout (--pp) has no searched best load, only this answer
+        # slo_* is the best load that meets the targets; whether this load meets them is its own answer (at the
+        # targets' percentile; the means for steady). A pipelined layout (--pp) has only this answer
         at = args.slo_percentile or "mean"
-        got = {"ttft": data["ttft_ms"] if at == "mean" else data[f"ttft_ms_{at}"],
-               "tpot": data["tpot_ms"] if at == "mean" else data[f"tpot_ms_{at}"]}
         data["slo"] = {"ttft_ms": args.ttft_ms, "tpot_ms": args.tpot_ms}
-        data["targets_met_under_load"] = all(
-            limit is None or limit <= 0 or (got[k] is not None and got[k] <= limit)
-            for k, limit in (("ttft", args.ttft_ms), ("tpot", args.tpot_ms)))
+        data["targets_met_under_load"] = not _missed_targets(data, at, args)   # aggregated; see _judge_load
         data["targets_checked_at"] = at
     if has_slo and cap is not None:
         data["slo"] = {"ttft_ms": args.ttft_ms, "tpot_ms": args.tpot_ms}
@@ -719,10 +720,13 @@ def run(args, ctx) -> Output:
         data["slo_tpot_ms"] = _finite(cap.tpot_ms)
         # the rate the margin was checked at (with spread lengths, one worked out from tokens/s is not)
         data["slo_request_rate_per_s"] = cap.request_rate_per_s or None
+        # what the slo_* latencies are: a running batch beyond the simulator's keeps the steady state's
+        # means, whatever slo_percentile asked (its "p90" sat beside them with nothing to say so)
+        data["slo_latency_basis"] = ("steady-state estimate" if cap.latency_basis == "mean" else
+                                     f"{cap.latency_basis} of a simulated run")
         if not loaded:
-            # With targets, the answer is the operating point that meets them (none when no load
-            # does: the figures are null, not the offline run's); the unconstrained (offline,
-            # largest batch) figures move under "max_throughput".
+            # With targets, the answer is the operating point that meets them (null when none does); the
+            # unconstrained (offline, largest batch) figures move under "max_throughput".
             data["max_throughput"] = {k: data[k] for k in (
                 "output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip", "ttft_ms", "tpot_ms", "running_batch",
                 "prefill_ms", "decode_step_ms")}
@@ -745,9 +749,8 @@ def run(args, ctx) -> Output:
                             ttft_ms=_finite(cap.ttft_ms), tpot_ms=_finite(cap.tpot_ms), running_batch=cap.batch_at_slo,
                             scenario="slo")
                 if cap.latencies_ms:
-                    # held at a percentile under simulated load: ttft_ms / tpot_ms stay the means (as
-                    # under --request-rate), the percentiles of that point beside them; slo_ttft_ms /
-                    # slo_tpot_ms are the figures at slo_percentile the targets were held on
+                    # at a percentile under load: ttft_ms / tpot_ms stay the means (as under --request-rate), that
+                    # point's percentiles beside them; slo_ttft_ms / slo_tpot_ms are at slo_percentile
                     lat = cap.latencies_ms
                     data.update(ttft_ms=_finite(lat["ttft_ms"]["mean"]), tpot_ms=_finite(lat["tpot_ms"]["mean"]),
                                 **{f"{m}_{q}": _finite(lat[m][q]) for m in ("ttft_ms", "tpot_ms")
@@ -756,10 +759,8 @@ def run(args, ctx) -> Output:
                 data.update(output_tokens_per_s_per_chip=None, total_tokens_per_s_per_chip=None, ttft_ms=None,
                             tpot_ms=None, running_batch=None, scenario="slo")
         if loaded:
-            # the figures above are the load the user asked for: its limit and explanation stay
-            # with them; the best load under the targets explains itself beside its slo_* figures
-            # (the explanation said "a larger batch would break the TPOT target" over an offline
-            # run's 60 s TTFT)
+            # the figures above are the load asked for, its limit and explanation with them; the best load
+            # explains itself beside its slo_* figures ("a larger batch would break..." sat over a 60 s TTFT)
             data["slo_limiting"] = cap.limiting
             data["slo_bound_by"] = cap.resource
             data["slo_explanation"] = cap.explanation
@@ -788,10 +789,8 @@ def run(args, ctx) -> Output:
                                        tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
                                        engine=args.engine, factors=limits, prefix_cache_hit=prefix)[0]["by_tp"]
         data["layouts"] = {str(k): v for k, v in data["layouts"].items()}
-        # the per-TP comparison is the quick steady-state search; chips_needed above is at the
-        # targets' percentile under load when one is set (13,016 against 10,616 for the Story)
-        # a layout whose running batch is beyond the simulator keeps its steady state at the
-        # percentile too: said here, where "chips_needed is at p90" read as simulated (QA: EP32)
+        # the per-TP comparison is the quick steady-state search; chips_needed is at the percentile under load
+        # when one is set, unless its batch is beyond the simulator (said: "at p90" read as simulated, EP32)
         simulated = cap is not None and cap.latency_basis != "mean"
         data["layouts_at"] = "steady state" + (
             f" (chips_needed is at {args.slo_percentile} under load)" if args.slo_percentile and simulated else
@@ -802,18 +801,16 @@ def run(args, ctx) -> Output:
             data["layouts_at"] = "steady state, each at saturation (no latency target" + (
                 "; chips_needed is at this run's load)" if loaded and untargeted else ")")
         elif simulated and args.prefill_tp is None and cap.layouts_under_load:
-            # the layouts the percentile search simulated (the answer's among them) are at that
-            # percentile, as chips_needed: the steady state put TP2 at 162 chips beside its own p90
-            # answer of 450, where TP8 needs 200 under load
+            # the layouts the percentile search simulated are at that percentile, as chips_needed (the steady
+            # state put TP2 at 162 chips beside a p90 answer of 450, where TP8 needs 200 under load)
             at_load: dict = {}
             full_search = [x for x in cap.layouts_under_load if x[4] is None]
             for t, e, _rate, n, _missed in full_search:
                 known = at_load.get(str(t))
                 at_load[str(t)] = n if known is None or (n is not None and n < known) else known
             data["layouts"].update(at_load)
-            # layouts the search dropped where another held the targets: they need more chips than
-            # that at the percentile (TP2 162 at the steady state, over 322 at p90); said where
-            # that is more than the steady state's count beside it
+            # layouts dropped where another held the targets need more than that at the percentile (TP2 162
+            # at the steady state, over 322 at p90): said where that exceeds the steady state's count
             data["layouts_more_than"] = {str(t): m for t, _e, _r, _n, m in cap.layouts_under_load
                                          if m is not None and str(t) not in at_load
                                          and m >= (data["layouts"].get(str(t)) or 0)}
@@ -827,9 +824,8 @@ def run(args, ctx) -> Output:
         # replicas, chips_per_replica and chips describe one deployment, the one the headline
         # figures are of (chips 4 sat beside chips_per_replica 8, and 2 replicas x 8 beside --chips 8)
         if has_slo and not loaded:
-            # at the targets the headline is the disaggregated deployment (the SLO search ran it), and
-            # chips_needed counts whole replicas of both pools (a CLI user could not get from "chips 4"
-            # to 612); the aggregated offline run keeps its own count under max_throughput
+            # at the targets the headline is the disaggregated deployment (the SLO search ran it), chips_needed
+            # whole replicas of both pools; the aggregated offline run keeps its own count under max_throughput
             data["max_throughput"].update(replicas=replicas, chips=res.chips, chips_per_replica=per_replica)
             data.update(replicas=dis["replicas"], chips=dis["chips"], chips_per_replica=dis["chips_per_replica"],
                         prefill_chips_per_replica=dis["prefill_chips"])
@@ -838,6 +834,8 @@ def run(args, ctx) -> Output:
         else:
             data["figures_from"] = ("aggregated run (prompts prefilled on the decode chips); the disaggregated "
                                     "deployment's own replicas and chips are under 'disaggregated'")
+    if "targets_met_under_load" in data:
+        _judge_load(args, data, cap, tp)
     # `scenario` here is the load (slo, offline, concurrency, server), as it always was; the
     # saved scenario the figures come from is named beside it, as other commands name it
     data["load"] = data["scenario"]
@@ -863,10 +861,8 @@ def run(args, ctx) -> Output:
                 d["decode_breakdown_at"] = "n/a: no decode step (one output token per request)"
                 d.pop("decode_breakdown_combine", None)
     if args.request_rate and data.get("output_tokens_per_s_per_chip") and data.get("chips"):
-        # an open loop offered more than it serves: the queue grows all run, so its latencies are
-        # "how many requests were simulated" (TTFT 1.8 / 16.8 / 91.9 s at 500 / 2,000 / 8,000)
-        # offered at the simulated lengths: a spread's draws, capped to the context window, are
-        # what was offered (300 requested, 282 after capping, read "94% served" at no queue)
+        # an open loop offered more than it serves: its latencies grow with --requests (TTFT 1.8 / 16.8 / 91.9 s at
+        # 500 / 2,000 / 8,000); offered at the simulated lengths (capped draws: 282 of 300 read "94% served")
         lens = getattr(res.simulation, "output_lens", None)
         mean_out = float(lens.mean()) if lens is not None and len(lens) else float(args.output_len)
         offered = float(args.request_rate) * mean_out / float(data["chips"])
@@ -882,9 +878,8 @@ def run(args, ctx) -> Output:
                     "lower --request-rate, or give --ttft-ms/--tpot-ms for the load that meets them")
             if capped_by_engine:   # more seats would serve more: the KV cache holds more sequences
                 what += f", or raise --max-num-seqs (the KV cache holds {res.max_concurrency // max(replicas, 1):,})"
-            # TPOT does not rise with the offered load past this point (QA: 94.4 -> 88.7 ms from 1.5 to 6
-            # requests/s at a batch of 42 both times): the served requests run at the full batch whatever
-            # waits behind them
+            # TPOT does not rise with the load past this point (94.4 -> 88.7 ms from 1.5 to 6 requests/s at a
+            # batch of 42 both times): the served requests run at the full batch whatever waits behind them
             notes.append(f"overloaded: {args.request_rate:g} requests/s offered, about {share * args.request_rate:.3g} "
                          f"served ({share:.0%}); the queue grows through the run, so TTFT and end-to-end latency "
                          f"grow with --requests ({data.get('simulated_requests', '?'):,} simulated): {what}; TPOT is "
@@ -920,8 +915,10 @@ def run(args, ctx) -> Output:
     notes += dis_notes   # after the aggregated run's own
     data["notes"] = notes
     skip = {"decode_breakdown_ms", "layouts", "layouts_more_than", "slo", "disaggregated", "max_throughput", "calibration_note", "notes",
-            "calibrated"}
+            "calibrated", "targets_met_by_deployment"}
     rows = [{"key": k, "value": v} for k, v in data.items() if k not in skip]
+    rows += [{"key": f"targets_met_under_load ({k})", "value": v}
+             for k, v in (data.get("targets_met_by_deployment") or {}).items()]
     rows += [{"key": f"slo_target_{k}", "value": v} for k, v in (data.get("slo") or {}).items()]
     # the offline run's figures, one row each (a JSON string in one cell could not be read)
     rows += [{"key": f"{k} (at max throughput)", "value": v}
@@ -968,11 +965,13 @@ def run(args, ctx) -> Output:
                     # at a percentile the search ran Poisson loads, none of them steady
                     f"; no {'steady load' if not args.slo_percentile else 'load the search tried'} meets them: "
                     f"{data['slo_explanation']}")
-        text += (f"\ntargets {'met' if data['targets_met_under_load'] else 'not met'} at this load "
-                 f"({data['targets_checked_at']})" + searched)
+        text += "\n" + _verdict_text(data) + searched
+    if args.slo_percentile and (basis := data.get("slo_latency_basis")):   # in the JSON's words
+        text += f"\nSLO latencies: {basis}" + (f", not the {args.slo_percentile} asked" if basis[0] == "s" else "")
     if "disaggregated" in data:
         d = data["disaggregated"]
-        ran = {"offline": "offline, every request at once; the targets are not applied",
+        ran = {"offline": "offline, every request at once" + ("" if has_slo and loaded else
+                                                        "; the targets are not applied"),
                "server": f"at {args.request_rate:g} request{'' if args.request_rate == 1 else 's'}/s"
                if args.request_rate else "under Poisson load"}.get(
             inputs.scenario, inputs.scenario)
@@ -983,13 +982,13 @@ def run(args, ctx) -> Output:
                  f"request; {ran}): {d['output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip (both pools), "
                  f"TTFT p90 {d['ttft_ms_p90']:,.0f} ms, "
                  + (f"TPOT p90 {d['tpot_ms_p90']:.1f} ms; " if d["tpot_ms_p90"] is not None else "TPOT n/a; ")
-                 + ("the figures above are this deployment at the targets" if has_slo else
-                    f"aggregated {data['output_tokens_per_s_per_chip']:,.1f}"))
+                 # under a load the figures above are the aggregated run's, the best load this deployment's
+                 + ("the figures above are this deployment at the targets" if has_slo and not loaded else
+                    f"aggregated {data['output_tokens_per_s_per_chip']:,.1f}"
+                    + ("; the best load above is this deployment's" if has_slo and data.get("slo_feasible") else "")))
     if has_slo and not loaded and cap is not None and not cap.feasible:
-        # no load asked and none found that meets the targets: an infeasible request. With a load
-        # the run is the answer, met or not (said above): a run at concurrency 1 that met TTFT 88 ms
-        # exited 1 on the steady search's "cannot be met". The search starts at one sequence always
-        # running; when a lone request meets the targets, only that is refused, not the targets
+        # no load asked and none meets the targets: infeasible (with a load the run is the answer, met or not).
+        # The search starts at one sequence always running: when a lone request meets them, only that is refused
         what = "the latency targets cannot be met" + (
             " at a steady load (a lighter one may: try --concurrency 1)" if cap.met_by_lone_request else "")
         # disaggregated: that deployment is what missed (the aggregated one may meet them)

@@ -29,8 +29,8 @@ from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, m
 from gui.panels.chart_grid import ChartGrid
 from gui.panels.inference_form import DEFAULTS, ENGINES, TP_CHOICES, InferenceForm  # noqa: F401
 from gui.panels.inference_notes import (  # noqa: F401  (limiting_detail: re-exported)
-    BatchCurveChart, caveats_text, does_not_fit_text, limiting_detail, load_curve_context, load_point_text, no_fit_fix,
-    run_bar_text, window_terms,
+    BatchCurveChart, caveats_text, does_not_fit_text, draw_load_targets, limiting_detail, load_curve_context,
+    load_point_text, no_fit_fix, run_bar_text, window_terms,
 )
 from gui.widgets.category_chart import CategoryBarPanel
 from gui.widgets.plot_panel import PlotPanel
@@ -532,21 +532,12 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         pct = c.chosen.latency_basis if c.chosen is not None and c.chosen.latency_basis in ("p50", "p99") else "p90"
         tpot_ms = {"p50": cv.tpot_ms_p50, "p90": cv.tpot_ms_p90, "p99": cv.tpot_ms_p99}[pct]
         self.tpot_load_chart.set_series(f"TPOT {pct}", rate, tpot_ms)
-        # from 0 and up to the target: 11.75-12.03 ms magnified a flat line, and the target (drawn
-        # outside the bounds) was off the chart
-        finite = np.asarray(tpot_ms, dtype=float)[np.isfinite(tpot_ms)]
-        tpot_hi = max(float(finite.max()) if finite.size else 0.0, req.tpot_ms if req and req.tpot_ms else 0.0)
-        self.tpot_load_chart.plot_item.setYRange(0, tpot_hi * 1.08 or 1.0, padding=0)
-        for key, target in (("TTFT", req.ttft_ms if req else None), ("TPOT", req.tpot_ms if req else None)):
-            line = self._load_targets[key]
-            line.setVisible(bool(target))
-            if target:
-                line.setValue(target)
-                line.label.setFormat(f"{key} {pct} target {target:,.0f} ms")
         for line in (self._load_line, self._tpot_load_line):
             line.show()   # first: a hidden line's label does not take its text
             line.setValue(a.chosen_rate_per_s)
             line.label.setFormat(load_point_text(c, req))
+        # the targets' lines, framed with room above for their labels, clear of the load line's
+        draw_load_targets(self, pct, tpot_ms)
         centres, share, width = ttft_histogram(a.chosen.sim.ttft_s)
         if centres.size:
             self.ttft_hist_chart.set_bars("Requests", centres, share, width=0.9 * width)

@@ -1,6 +1,7 @@
 """What the Inference view says in words: the no-fit advice, the run bar after a comparison,
-the caveats `serve` prints, advice put in the window's terms, and the throughput-latency chart
-whose CSV carries each point's running batch. Kept apart from gui/panels/inference.py (drawing).
+the caveats `serve` prints, advice put in the window's terms, the throughput-latency chart
+whose CSV carries each point's running batch, and where the Under load charts' target lines and
+their labels go. Kept apart from gui/panels/inference.py (drawing).
 """
 
 from __future__ import annotations
@@ -153,3 +154,42 @@ def load_curve_context(comparison) -> dict:
             "Knee": f"{knee} (TTFT p90 three times its light-load value)",
             "Saturation": f"{cv.saturation_rate_per_s:.2f} requests/s (offline estimate)",
             "Limiting": a.limiting}
+
+
+# the y range's top over a target line: its label sits above the line (at 8% over the TPOT target,
+# "TPOT p90 target 50 ms" was clipped at the top of the plot at 1280 x 720)
+TARGET_HEADROOM = 1.3
+DATA_HEADROOM = 1.08   # over the highest point (the TPOT chart's frame before; near autorange's padding)
+
+
+def draw_load_targets(panel, pct: str, tpot_ms) -> None:
+    """The TTFT and TPOT target lines of the Under load charts (panel: the Inference view, its
+    comparison drawn). The TPOT chart runs from 0 (11.75-12.03 ms magnified a flat line) to above
+    its points and its target; the TTFT chart keeps its autorange unless the target needs more room.
+    A label sits above its line at the left end, or at the right end when the line is in the top
+    half of the plot and the load line (labelled at the top) is in the left half: at 1920 x 1080,
+    "TPOT p90 target 50 ms" was drawn over "SLO capacity 0.39/s"."""
+    c, req = panel.comparison, panel.request
+    cv = c.load.curve
+    rate = np.asarray(cv.offered_rate_per_s, dtype=float)
+    lo, hi = (float(np.nanmin(rate)), float(np.nanmax(rate))) if rate.size else (0.0, 0.0)
+    load_left = hi <= lo or (c.load.chosen_rate_per_s - lo) / (hi - lo) < 0.5
+    for key, chart, series, target in (
+            ("TTFT", panel.load_chart, (cv.ttft_ms_p50, cv.ttft_ms_p90, cv.ttft_ms_p99), req.ttft_ms if req else None),
+            ("TPOT", panel.tpot_load_chart, (tpot_ms,), req.tpot_ms if req else None)):
+        values = np.concatenate([np.asarray(v, dtype=float).ravel() for v in series])
+        values = values[np.isfinite(values)]
+        data_top = (float(values.max()) if values.size else 0.0) * DATA_HEADROOM
+        top = max(data_top, (target or 0.0) * TARGET_HEADROOM)
+        if key == "TPOT" or top > data_top:
+            chart.plot_item.setYRange(0, top or 1.0, padding=0)
+        line = panel._load_targets[key]
+        line.setVisible(bool(target))
+        if not target:
+            continue
+        line.setValue(target)
+        line.label.setFormat(f"{key} {pct} target {target:,.0f} ms")
+        right = load_left and target >= 0.5 * top
+        pos, anchor = (0.97, (1, 1)) if right else (0.03, (0, 1))
+        line.label.anchors = [anchor, anchor]   # the label's corner on the line: above it, inward
+        line.label.setPosition(pos)
