@@ -934,15 +934,28 @@ def _backtest_words(curve, seed: int) -> str:
         return ""
     spread = sorted(p.p90 / p.p10 for p in bt.points if p.p10 > 0)
     miss = sorted(p.actual / p.p50 for p in bt.points if p.p50 > 0)
-    if bt.coverage is None or not spread or not miss:
+    if not spread or not miss:
         return ""
-    inside = sum(p.inside for p in bt.points)
     wide = _median(spread)
+    # Exact points are scored inside or outside the band; a "more than" point (the demand point's
+    # at_least flag) only as consistent with it or above it, and the ratio over it is a lower bound
+    # (engine.forecast_backtest.FLOOR_SCORING_NOTE: the report said "3 of 3 inside" with two floors).
+    exact, floors = bt.exact_points, bt.floor_points
+    if exact:
+        inside = sum(p.outcome == "inside" for p in exact)
+        scored = f"{inside} of {len(exact)} exact later points fell inside P10–P90 (80% expected)"
+    else:
+        scored = "no exact later point to score the bands on"
+    if floors:
+        consistent = sum(p.outcome == "consistent" for p in floors)
+        scored += f"; {consistent} of {len(floors)} “more than” points consistent with their bands"
     # (as `fleetcast backtest` says: a band that wide holds most points by its width alone)
-    little = "; coverage says little about bands that wide" if wide > 10 and bt.coverage >= 0.8 else ""
-    return (f"; as of {bt.as_of:%Y-%m-%d} ({bt.known} points known), {inside} of {len(bt.points)} later points fell "
-            f"inside P10–P90 (80% expected), bands {_approx(wide)}× wide (median P90/P10), the actual "
-            f"{_approx(_median(miss))}× the median forecast ({bt.trials:,} trials, seed {bt.seed}){little}")
+    little = ("; coverage says little about bands that wide"
+              if wide > 10 and bt.coverage is not None and bt.coverage >= 0.8 else "")
+    at_least = "≥ " if floors else ""
+    return (f"; as of {bt.as_of:%Y-%m-%d} ({bt.known} points known), {scored}, bands {_approx(wide)}× wide "
+            f"(median P90/P10), the actual {at_least}{_approx(_median(miss))}× the median forecast "
+            f"({bt.trials:,} trials, seed {bt.seed}){little}")
 
 
 def _median(values: list[float]) -> float:

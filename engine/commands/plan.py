@@ -393,6 +393,8 @@ def run_plan(args, ctx) -> Output:
     if what_if[0]:
         text += "\n" + what_if_line(*what_if)
     text += "\n" + candidates_text(candidates, catalog_prices)
+    text += ("\nvendor risk: the scenario's delivery uncertainty (each vendor's fulfilment and delays, export "
+             "cut-offs) applies to the orders planned here as to those already placed")
     # a chip the candidates file does not list is planned on assumed terms: said, not silent
     assumed = [f"{c.chip_id} is not in resources/plan_candidates.csv: its lead time ({c.lead_time_months} months) "
                f"and cap ({c.max_per_quarter:,.0f} a quarter) are assumptions, and nothing says it can be bought "

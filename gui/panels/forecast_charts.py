@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
 
 from engine.forecast import SOURCE_LABELS, ForecastResult
 from engine.fleet import add_months
-from engine.studies_forecast import file_percent_text, forecast_job_table, forecast_monthly_table, prob_percent_text
+from engine.studies_forecast import (file_percent_text, forecast_job_table, forecast_monthly_table, prob_percent_text,
+                                     round_figure)
 from gui import style
 from gui.panels.base import with_names
 from gui.panels.forecast_common import (NamedAxisChart, NamedAxisMixin, counts_from_zero, figure_text,
@@ -580,9 +581,15 @@ class ForecastCharts(QWidget):
         end = len(r.months) - 1
         unit = self.chip_name(r.unit_chip_id)
         first = first_shortfall_month(r)
-        parts = [f"<b>{r.months[end]:%b %Y}</b>: {format_number(r.installed_total.p50[end])} chips installed "
-                 f"(P50; P10 {format_number(r.installed_total.p10[end])}, P90 "
-                 f"{format_number(r.installed_total.p90[end])})."]
+
+        # Monte Carlo percentiles to 3 significant figures, as the key figures, the CLI and the report
+        # give them ("largest gap 2,660,833" beside the report's 2.66 million; QA s28)
+        def fig(value) -> str:
+            return format_number(float(round_figure(float(value))))
+
+        parts = [f"<b>{r.months[end]:%b %Y}</b>: {fig(r.installed_total.p50[end])} chips installed "
+                 f"(P50; P10 {fig(r.installed_total.p10[end])}, P90 "
+                 f"{fig(r.installed_total.p90[end])})."]
         if first is None:
             parts.append("P50 capacity covers peak demand in every month.")
         else:
@@ -595,7 +602,7 @@ class ForecastCharts(QWidget):
                          + (f" ({html.escape(seed_first.replace(' (', ': ', 1).rstrip(')').replace('+-', '±'))})"
                             if seed_first else "") + f"; {short} of "
                          f"{len(r.months)} months short (largest gap "
-                         f"{format_number(float(r.shortfall_p50_unit_chips.max()))} {unit} chips).")
+                         f"{fig(r.shortfall_p50_unit_chips.max())} {unit} chips).")
         for months_in in (12, 24):
             if months_in < len(r.months):
                 # the forecast reads each month on its first day (demand grew ~25% within a month in 2025)

@@ -152,7 +152,10 @@ def test_accuracy_states_how_demand_is_drawn_and_backtested_quickly():
             "log(capacity / demand), averaged over the months, Figure 2)") in html
     assert "<code>fleetcast backtest --as-of DATE</code> fits the growth on the points known on DATE" in html
     # the story's six points: fitted on the first three (the decaying growth's fewest), scored on the rest
-    assert "as of 2024-09-15 (3 points known), 3 of 3 later points fell inside P10–P90 (80% expected)" in html
+    # Dec 2024 is an exact point; Sep and Dec 2025 are "more than" figures, scored as floors (s28)
+    assert ("as of 2024-09-15 (3 points known), 1 of 1 exact later points fell inside P10–P90 (80% expected); "
+            "2 of 2 “more than” points consistent with their bands") in html
+    assert "the actual ≥ " in html
     assert "seed 2024" in html
     assert "Demand" not in report.demand_accuracy_html(_context(params={}))
 
@@ -242,7 +245,7 @@ def test_the_story_report_carries_run_bases_and_demand_error_bars(tmp_path, monk
     assert "(chosen chip)" not in text and "Inference: TTFT vs offered load (H20)" in text
     assert "Runs: 2,000 trials, seed 2024, each scenario" in text
     assert "fleetcast backtest --as-of DATE fits the growth" in text
-    assert "3 of 3 later points fell inside P10" in text   # ("P10– P90": the line breaks at the dash)
+    assert "1 of 1 exact later points fell inside P10" in text   # ("P10– P90": the line breaks at the dash)
 
 
 def test_the_plan_sentence_states_what_it_reached_and_the_rule():
