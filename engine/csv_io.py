@@ -8,6 +8,9 @@ Every import and export goes through here, so the same rules hold everywhere:
 - An export never replaces an existing file unless asked (`force`), and is written to a temporary
   file in the same folder and moved into place with `os.replace`, so a reader never sees half a
   file; the temporary file is removed on every failure.
+- A CSV file written to disk opens with a UTF-8 byte order mark: Excel reads a CSV without one in
+  the ANSI code page, and a buyer "字节跳动" saved back from it came in as mojibake without a word. CSV on stdout (`--format csv`, `export -`) has none: a pipe's reader is a program.
+  Every reader here decodes utf-8-sig, so files with and without it read the same.
 - Text cells that a spreadsheet would run as a formula (starting with = + - @ tab CR) are written
   with a leading apostrophe (OWASP "CSV injection"); numbers are written as numbers. Reading a
   Fleetcast CSV back removes exactly that apostrophe, so a round trip is exact.
@@ -17,8 +20,10 @@ Errors are `UserError`s with one line naming the file (and row, column, value wh
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import csv
+import difflib
 import io
 import json
 import os
@@ -42,7 +47,66 @@ MAX_CELL_CHARS = MAX_CSV_BYTES
 
 # A spreadsheet treats a cell starting with one of these as a formula (or DDE command).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# What a CSV file on disk starts with (see the module's notes); never written to stdout.
+UTF8_BOM = "\ufeff"
+# The file name that means stdout for an export, as for most command-line tools.
+STDOUT_NAME = "-"
+
+# The units of the import files' columns that have one (a chip's figures as the catalog holds
+# them): said in `chips import --help` and beside a misspelt column's nearest field
+CHIP_COLUMN_UNITS = {
+    "year": "year of first availability",
+    **{f"{p}_tflops": "dense TFLOP/s" for p in ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")},
+    "int8_tops": "dense TOP/s",
+    "hbm_gb": "GiB", "hbm_gbps": "GB/s",
+    "scaleup_gbps": "GB/s per direction", "scaleup_link_gbps": "GB/s per direction, one link",
+    "scaleup_domain": "chips", "chips_per_node": "chips",
+    "scaleout_gbps": "GB/s per direction", "scaleout_oversubscription": "ratio, at least 1",
+    "tdp_w": "W", "price_usd": "USD",
+}
+ORDER_COLUMN_UNITS = {
+    "quantity": "chips", "order_date": "YYYY-MM-DD", "promised": "DATE:CHIPS;...",
+    "price_usd_per_chip": "USD per chip", "deliveries": "DATE:CHIPS;...",
+    "delivery_notes": "a JSON list, one text per lot",
+}
 _ESCAPED = re.compile(r"^'+[=+\-@\t\r]")
+
+
+# ---- what an import says of a cell or a column --------------------------------------------
+
+# A date cell of the right shape that is no day of the calendar: engine.validate.parse_date says
+# "not a date; use YYYY-MM-DD", which sent the user after the format of a 2024-02-30 written as asked
+_NOT_A_DATE = re.compile(r"(?P<shown>'\s*(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\s*') \(not a date; use YYYY-MM-DD\)")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")   # (calendar.month_name follows the locale)
+
+
+def impossible_day_text(text: str) -> str:
+    """`text` ("'2024-02-30' (not a date; use YYYY-MM-DD)") saying why the date is none: the
+    day that month lacks, or the month that does not exist; other text as it is."""
+    found = _NOT_A_DATE.fullmatch(text)
+    if found is None:
+        return text
+    year, month, day = int(found["y"]), int(found["m"]), int(found["d"])
+    if not 1 <= month <= 12:
+        why = f"there is no month {month}; use YYYY-MM-DD"
+    elif year < 1:
+        return text
+    else:
+        days = calendar.monthrange(year, month)[1]
+        if 1 <= day <= days:
+            return text
+        why = f"{_MONTHS[month - 1]} {year} has {days} days: there is no day {day}"
+    return f"{found['shown']} ({why})"
+
+
+def nearest_column_hint(column: str, allowed, units: dict) -> str:
+    """'; did you mean hbm_gb (GiB)?' for a column spelt near a field ('hbm_gib'), else ''."""
+    match = difflib.get_close_matches(column.strip().lower(), [a for a in allowed if a != "id"], n=1, cutoff=0.6)
+    if not match:
+        return ""
+    unit = units.get(match[0])
+    return f"; did you mean {match[0]}" + (f" ({unit})" if unit else "") + "?"
 
 
 # ---- formula injection ---------------------------------------------------------------------
@@ -314,11 +378,13 @@ def _is_sqlite(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, *, force: bool = False, mode: str = "w") -> Iterator[typing.IO]:
+def atomic_output(path: str | os.PathLike, *, force: bool = False, mode: str = "w",
+                  bom: bool = False) -> Iterator[typing.IO]:
     """Write `path` all at once: a temporary file in the same folder, moved into place at the end.
 
     Without `force` an existing file is never replaced (checked first, and again at the move, which
-    uses a hard link so a file created meanwhile is not clobbered either).
+    uses a hard link so a file created meanwhile is not clobbered either). `bom`: the text starts
+    with a UTF-8 byte order mark (a CSV file, for Excel).
     """
     path = check_can_create(path, force=force)
     if "b" not in mode and _is_sqlite(path):
@@ -333,6 +399,8 @@ def atomic_output(path: str | os.PathLike, *, force: bool = False, mode: str = "
     try:
         kwargs: dict = {"newline": "", "encoding": "utf-8"} if "b" not in mode else {}
         with os.fdopen(fd, mode, **kwargs) as handle:
+            if bom and "b" not in mode:
+                handle.write(UTF8_BOM)
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -397,6 +465,7 @@ def write_csv_rows(handle, header: Sequence[str], rows: Iterable[Sequence], cell
 
 def write_csv_file(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence], *,
                    force: bool = False, cell=None) -> int:
-    """A CSV file written atomically, refusing to overwrite unless `force`. Returns the row count."""
-    with atomic_output(path, force=force) as handle:
+    """A CSV file written atomically (with a UTF-8 byte order mark), refusing to overwrite unless
+    `force`. Returns the row count."""
+    with atomic_output(path, force=force, bom=True) as handle:
         return write_csv_rows(handle, header, rows, cell=cell)

@@ -1112,15 +1112,18 @@ class MainWindow(QMainWindow):
         remember_dir("import", path)
         self.fleet_panel.refresh()
         found = command.outcome.get("summary")
-        summary = found.text() if found is not None else f"imported {command.outcome.get('count', 0)} {kind} rows"
         count = found.count if found is not None else 0
+        # "2 orders", "1 chip": the records imported ("Imported 2 orders rows" read as a typo)
+        shown = count if found is not None else command.outcome.get("count", 0)
+        what = f"{shown:,} {kind if shown != 1 else kind.rstrip('s')}"
+        summary = found.text() if found is not None else f"imported {what}"
         changed = found is None or bool(found.added or found.updated)
         banner = self.fleet_panel.banner
         text = f"{summary[:1].upper()}{summary[1:]}" + (" (Ctrl+Z undoes the import)." if changed else
                                                           " (nothing changed: no step to undo).")
         banner.show_info(text)
         if not changed:
-            self.show_status(f"Imported {count} {kind} rows: nothing changed")
+            self.show_status(f"Imported {what}: nothing changed")
             return count
         done_at = self.undo_stack.index()
 
@@ -1131,7 +1134,7 @@ class MainWindow(QMainWindow):
                 self.undo_stack.indexChanged.disconnect(undone)
 
         self.undo_stack.indexChanged.connect(undone)
-        self.show_status(f"Imported {count} {kind} rows")
+        self.show_status(f"Imported {what}")
         return count
 
     def export_csv(self, kind: str, path: str | None = None) -> int | None:

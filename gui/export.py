@@ -403,7 +403,8 @@ def export_csv(headers: Sequence[str], rows: Iterable[Sequence], path: str | os.
     comment lines, so the file says what it shows (pandas: read_csv(path, comment="#")).
     Written atomically (a temporary file moved into place); replaces an existing file, since the
     callers have asked (a save dialog confirms, Export all checks first). Text cells that a
-    spreadsheet would run as formulas are neutralised (engine.csv_io)."""
+    spreadsheet would run as formulas are neutralised, and the file opens with a UTF-8 byte order
+    mark so Excel reads its text as UTF-8 (engine.csv_io)."""
     from engine.csv_io import atomic_output, write_csv_rows
     from engine.errors import UserError
 
@@ -418,7 +419,7 @@ def export_csv(headers: Sequence[str], rows: Iterable[Sequence], path: str | os.
             yield row
 
     try:
-        with atomic_output(path, force=True) as handle:
+        with atomic_output(path, force=True, bom=True) as handle:
             for line in context_lines(context):  # comment lines: '#' is no formula trigger
                 handle.write("# " + " ".join(line.splitlines()) + "\n")
             write_csv_rows(handle, headers, checked(rows), cell=_csv_cell)

@@ -193,7 +193,7 @@ def test_export_and_import_keep_calibrate_as(tmp_path, capsys):
     row = {**_catalog_row("ascend-910c"), "id": "huawei-910c", "calibrate_as": "ascend-910c"}
     _import(capsys, db, _write_chips(tmp_path / "in.csv", [row]))
     assert run_cli(capsys, "--db", db, "chips", "export", str(tmp_path / "out.csv"))[0] == 0
-    exported = {r["id"]: r for r in read_csv_rows((tmp_path / "out.csv").read_text())}
+    exported = {r["id"]: r for r in read_csv_rows((tmp_path / "out.csv").read_text(encoding="utf-8-sig"))}
     assert exported["huawei-910c"]["calibrate_as"] == "ascend-910c" and exported["ascend-910c"]["calibrate_as"] == ""
     _import(capsys, other, str(tmp_path / "out.csv"))
     store = open_store(other)

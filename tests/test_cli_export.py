@@ -47,7 +47,7 @@ def test_every_chart_has_a_valid_png_svg_and_csv(exported):
         assert not image.isNull() and image.width() == 1600, stem
         root = ET.parse(out / f"{stem}.svg").getroot()
         assert root.tag.endswith("svg"), stem
-        text = (out / f"{stem}.csv").read_text(encoding="utf-8")
+        text = (out / f"{stem}.csv").read_text(encoding="utf-8-sig")
         assert text.startswith("# Chart: "), stem
         # the scenario a file shows: Compare's several, the Fleet's none (it is the database's)
         if stem.startswith("compare_"):
@@ -59,7 +59,7 @@ def test_every_chart_has_a_valid_png_svg_and_csv(exported):
         rows = list(csv.reader(line for line in text.splitlines() if not line.startswith("#")))
         assert len(rows) >= 2 and len(rows[0]) >= 2, stem
         assert any("(" in h for h in rows[0]), f"{stem}: no unit in the headers {rows[0]}"
-    monthly = list(csv.DictReader(line for line in open(out / "forecast_monthly.csv", encoding="utf-8")
+    monthly = list(csv.DictReader(line for line in open(out / "forecast_monthly.csv", encoding="utf-8-sig")
                                   if not line.startswith("#")))
     assert len(monthly) == 60 and "Installed P50 (chips)" in monthly[0]
 
@@ -80,7 +80,7 @@ def test_the_baselines_compare_holds_every_seeded_what_if(exported):
     """The headless Compare took the first two other scenarios: "Huawei delivers half" was left out
     of the baseline's export and report without a word."""
     out, _, _ = exported
-    header = next(line for line in open(out / "compare_prob_meet_demand.csv", encoding="utf-8")
+    header = next(line for line in open(out / "compare_prob_meet_demand.csv", encoding="utf-8-sig")
                   if not line.startswith("#"))
     for name in ("Story default", "H20 cut off (Apr 2025)", "Huawei 6 months late", "Huawei delivers half"):
         assert name in header, name

@@ -99,7 +99,7 @@ def test_export_refuses_an_existing_file_unless_forced(capsys, tmp_path, db, kin
     assert target.read_bytes() == b"a user's own file\n"
     code, _, err = run(capsys, "--db", db, kind, "export", str(target), "--force")
     assert code == 0, err
-    assert target.read_text(encoding="utf-8").startswith("id,")
+    assert target.read_text(encoding="utf-8-sig").startswith("id,")
 
 
 @pytest.mark.parametrize("where", ["folder", "missing"])

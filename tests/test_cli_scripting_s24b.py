@@ -191,7 +191,7 @@ def test_the_update_hint_names_the_order_just_added_and_works_as_said(tmp_path, 
         [added] = second.added
         assert second.warnings == [
             f"feb.csv row 2: looks like an update of order {stored}: the same buyer, vendor, chip, quantity and "
-            f"order date, other deliveries; added as order {added}; to update order {stored} instead: "
+            f"order date, differing in deliveries; added as order {added}; to update order {stored} instead: "
             f"`orders delete {added}`, then import the row with id {stored} and --replace"]
     finally:
         store.close()

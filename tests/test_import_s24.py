@@ -35,7 +35,7 @@ def test_an_updated_tracking_sheet_imported_again_says_which_order_it_updates(st
         f"feb.csv row 3: the same as order {h20_id} in every field and delivery; added as another order "
         "(imported twice?)",
         f"feb.csv row 2: looks like an update of order {ascend_id}: the same buyer, vendor, chip, quantity and "
-        f"order date, other deliveries; added as order {new_ascend}; to update order {ascend_id} instead: "
+        f"order date, differing in deliveries; added as order {new_ascend}; to update order {ascend_id} instead: "
         f"`orders delete {new_ascend}`, then import the row with id {ascend_id} and --replace"]
     # another quantity is another order: nothing said
     other = write_csv(tmp_path / "mar.csv", ORDER_HEADER, [["Acme", "Huawei", "ascend-910b2", 50000, "2024-01-15",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
 from engine.cli import add_command, add_group
 from engine.commands import Output, record_id, whole_number
+from engine.csv_io import CHIP_COLUMN_UNITS, STDOUT_NAME
 from engine.errors import UserError, ValidationError
 
 # fp4 and the network's shape change results a lot (serving at fp4; collectives on a mesh or an
@@ -27,17 +29,35 @@ MODEL_COLUMNS = ["id", "name", "params_b", "active_params_b", "attention", "laye
                  "attention_window_tokens", "windowed_layers"]
 
 
+def _chip_columns_help() -> str:
+    """`chips import --help`'s list of the columns a file may have, each with its unit."""
+    from engine.catalog import CHIP_FIELDS
+
+    required = {"id": "required", "hbm_gb": "required", "hbm_gbps": "required"}
+    cells = []
+    for name in CHIP_FIELDS:
+        said = "; ".join(x for x in (CHIP_COLUMN_UNITS.get(name), required.get(name)) if x)
+        cells.append(f"{name} ({said})" if said else name)
+    return ("columns (a header row names them, in any order; a chip already in the catalog keeps the columns "
+            "the file leaves out): " + ", ".join(cells) + ". Peaks are dense (no sparsity), HBM in GiB (2^30 "
+            "bytes, as the vendor's 'GB' label), link bandwidths in GB/s per direction.")
+
+
+_EXPORT_FILE_HELP = f"the CSV file to write ('{STDOUT_NAME}': stdout, without the byte order mark a file gets for Excel)"
+
+
 def register(subparsers) -> None:
     chips = add_group(subparsers, "chips", "the chip catalog (dense TFLOP/s, HBM in GiB, GB/s per direction)")
     add_command(chips, "list", "list every chip with its specs and sources").set_defaults(handler=chips_list)
-    p = add_command(chips, "import", "validate every row of a CSV, then write all rows or none")
+    p = add_command(chips, "import", "validate every row of a CSV, then write all rows or none",
+                    epilog=_chip_columns_help())
     p.add_argument("file", metavar="FILE.csv")
     p.add_argument("--replace", action="store_true",
                    help="let rows with the id of an existing chip change it (without it such a file imports nothing)")
     p.set_defaults(handler=chips_import)
     p = add_command(chips, "export", "write the catalog to a CSV file (its fields; factors fitted in this "
                                      "database with `calibrate --save` are not in it: `backup` keeps them)")
-    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("file", metavar="FILE.csv", help=_EXPORT_FILE_HELP)
     p.add_argument("--force", action="store_true", help="replace FILE.csv if it exists")
     p.set_defaults(handler=chips_export)
     p = add_command(chips, "delete", "delete chips with their calibration, all or none (not one that orders or a "
@@ -66,7 +86,7 @@ def register(subparsers) -> None:
     p.add_argument("ids", metavar="ID", nargs="+", type=record_id, help="order ids (see `orders list`)")
     p.set_defaults(handler=orders_delete)
     p = add_command(orders, "export", "write orders (with their deliveries) to a CSV file")
-    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("file", metavar="FILE.csv", help=_EXPORT_FILE_HELP)
     p.add_argument("--force", action="store_true", help="replace FILE.csv if it exists")
     p.set_defaults(handler=orders_export)
 
@@ -114,22 +134,46 @@ def _saved_import(summary) -> str:
             f"{len(summary.updated):,} updated{again}")
 
 
+def _warn_on_stderr(summary, args) -> None:
+    """An import's warnings for `--format csv`, whose stdout holds one row of counts: table and
+    json show them, csv dropped them ("the same as order 4 ... (imported twice?)" went unsaid)."""
+    if args.format != "csv":
+        return
+    for warning in summary.warnings:
+        print(f"fleetcast: warning: {' '.join(str(warning).splitlines())}", file=sys.stderr)
+
+
+def _to_stdout(args) -> bool:
+    """`export -`: the CSV on stdout, as command-line tools read '-' (it wrote a file named '-')."""
+    return args.file == STDOUT_NAME
+
+
 def chips_import(args, ctx) -> Output:
     ctx.unsaved = "nothing imported"
     summary = ctx.store().import_chips(args.file, update_existing=args.replace)
     ctx.saved = _saved_import(summary)
+    _warn_on_stderr(summary, args)
     return Output(data=summary.as_dict(), text=summary.text(), rows=_summary_row(summary, args))
 
 
 def chips_export(args, ctx) -> Output:
-    ctx.unsaved = f"nothing was written to {args.file}"
     store = ctx.store()
-    count = store.export_chips_csv(args.file, force=args.force)
-    ctx.saved = f"{args.file} was written"
     # a chip fitted here and moved by export -> import lost its fit without a word
     fitted = sorted(store._calibration_by_chip()) if hasattr(store, "_calibration_by_chip") else []
     text = (f"note: the factors fitted in this database for {', '.join(fitted[:4])}{' ...' if len(fitted) > 4 else ''} "
             "are not in the CSV (`fleetcast backup` keeps them)") if fitted else ""
+    if _to_stdout(args):
+        from engine.store.transfer import write_chips_csv
+
+        def stream(out) -> None:   # the CSV alone on stdout; the note, if any, on stderr
+            write_chips_csv(store, out, lineterminator="\n")
+            if text:
+                print(f"fleetcast: {text}", file=sys.stderr)
+
+        return Output(data=None, stream=stream)
+    ctx.unsaved = f"nothing was written to {args.file}"
+    count = store.export_chips_csv(args.file, force=args.force)
+    ctx.saved = f"{args.file} was written"
     return Output(data={"exported": count, "file": str(args.file), "calibration_not_exported": fitted},
                   rows=[{"exported": count, "file": str(args.file)}], text=text)
 
@@ -187,6 +231,7 @@ def orders_import(args, ctx) -> Output:
     store = ctx.store()
     summary = store.import_orders(args.file, update_existing=args.replace)
     ctx.saved = _saved_import(summary)
+    _warn_on_stderr(summary, args)
     data, text = summary.as_dict(), summary.text()
     # orders the file does not hold still count in every forecast: said (a file moved into a new
     # database came back with the story's 210,000 demo chips beside it, "1 added (4)" unsaid).
@@ -220,6 +265,15 @@ def orders_delete(args, ctx) -> Output:
 
 
 def orders_export(args, ctx) -> Output:
+    if _to_stdout(args):
+        from engine.store.transfer import write_orders_csv
+
+        store = ctx.store()
+
+        def stream(out) -> None:
+            write_orders_csv(store, out, lineterminator="\n")
+
+        return Output(data=None, stream=stream)
     ctx.unsaved = f"nothing was written to {args.file}"
     count = ctx.store().export_orders_csv(args.file, force=args.force)
     ctx.saved = f"{args.file} was written"

@@ -29,7 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from engine.catalog import CHIP_FIELDS
-from engine.csv_io import MAX_CSV_BYTES, MAX_CSV_ROWS, CsvReader, atomic_output, write_csv_rows
+from engine.csv_io import (
+    CHIP_COLUMN_UNITS, MAX_CSV_BYTES, MAX_CSV_ROWS, ORDER_COLUMN_UNITS, CsvReader, atomic_output,
+    impossible_day_text, nearest_column_hint, write_csv_rows,
+)
 from engine.errors import UserError, ValidationError
 from engine.store import files
 from engine.store.errors import StoreError
@@ -109,23 +112,28 @@ class _Problems:
     def add(self, text: str) -> None:
         self.items.append(text)
         if len(self.items) >= MAX_REPORTED_PROBLEMS:
-            raise ValidationError(self.items + [f"{self.name}: stopped reading after {MAX_REPORTED_PROBLEMS} problems"],
-                                  context=self._context())
+            # the problems listed are all the problems counted: the note that reading stopped was
+            # a 201st "problem", and 5,000 bad rows read "nothing imported: 201 problems"
+            raise ValidationError(self.items, context=self._context(stopped=True))
 
     def add_row(self, line: int, exc: ValidationError) -> None:
         for problem in exc.problems:
             column, _, rest = problem.partition(":")
-            self.add(f"{self.name} row {line}, column {column}: {rest.strip()}")
+            self.add(f"{self.name} row {line}, column {column}: {impossible_day_text(rest.strip())}")
 
     def raise_if_any(self) -> None:
         if self.items:
             raise ValidationError(self.items, context=self._context())
 
-    def _context(self) -> str:
+    def _context(self, stopped: bool = False) -> str:
         """"nothing imported", naming the file unless every problem does ("orders.csv: nothing
-        imported: orders.csv row 5, ..." named it twice)."""
+        imported: orders.csv row 5, ..." named it twice), and saying when reading stopped early."""
         named = all(item.startswith(f"{self.name} ") or item.startswith(f"{self.name}:") for item in self.items)
-        return "nothing imported" if named else f"{self.name}: nothing imported"
+        text = "nothing imported" if named else f"{self.name}: nothing imported"
+        if stopped:
+            text += (f" (reading stopped at the {MAX_REPORTED_PROBLEMS}th problem; the rows after it were not "
+                     "checked and may hold more)")
+        return text
 
 
 class _RowReader(CsvReader):
@@ -216,8 +224,10 @@ def _header_problems(reader: CsvReader, allowed, required, kind: str) -> list[st
     # the file an import reads back
     listing = " (a listing, from `orders list`? `orders export` writes the file an import reads)" \
         if kind == "an order" and "delivered" in reader.header else ""
+    units = CHIP_COLUMN_UNITS if kind == "a chip" else ORDER_COLUMN_UNITS
     problems = [f"{reader.name} header: column '{escape_controls(h)}' is not {kind} field"
-                + (listing if h == "delivered" else "") for h in reader.header if h not in allowed]
+                + (listing if h == "delivered" and listing else nearest_column_hint(h, allowed, units))
+                for h in reader.header if h not in allowed]
     problems += [f"{reader.name} header: missing the '{f}' column" for f in required if f not in reader.header]
     return problems
 
@@ -326,9 +336,15 @@ def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int =
 
 
 def export_chips(store, path, *, force: bool = False) -> int:
-    with atomic_output(path, force=force) as handle:
-        return write_csv_rows(handle, CHIP_FIELDS, ([row.get(k) for k in CHIP_FIELDS] for row in store.chip_rows()),
-                              cell=_plain)
+    """The catalog to the CSV file `path` (with a UTF-8 byte order mark, for Excel)."""
+    with atomic_output(path, force=force, bom=True) as handle:
+        return write_chips_csv(store, handle)
+
+
+def write_chips_csv(store, handle, lineterminator: str = "\r\n") -> int:
+    """The catalog as an import file's CSV on an open text handle (a file, or stdout)."""
+    return write_csv_rows(handle, CHIP_FIELDS, ([row.get(k) for k in CHIP_FIELDS] for row in store.chip_rows()),
+                          cell=_plain, lineterminator=lineterminator)
 
 
 def _plain(value):
@@ -374,7 +390,8 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
         stored_orders: dict[tuple, int] | None = None
         twins: list[tuple[int, int]] = []          # (line, the stored order it equals)
         stored_cores: dict[tuple, int] = {}
-        updates: list[tuple[int, int, int]] = []   # (line, the stored order it equals but for its deliveries, its new id)
+        updates: list[tuple[int, int, int, str]] = []   # (line, the stored order it seems to update, its new id, what differs)
+        stored_by_id: dict[int, tuple] = {}        # the orders in stored_cores: id -> (values, lots)
         # each id-less row's hash of values and lots, and its line, 16 bytes a row: memory stays
         # small for a million rows (a false match needs a 64-bit hash collision)
         row_hashes, row_lines = array("q"), array("q")
@@ -495,6 +512,7 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                         if stored_orders is None:   # the orders held before this import, read once
                             stored_orders = _orders_by_values(conn, max_before)
                             stored_cores = _orders_by_core(stored_orders)
+                            stored_by_id = {oid: key for key, oid in stored_orders.items()}
                         twin = _same_order(stored_orders, order, new_lots)
                         if twin is not None:   # an id-less file imported twice doubled the fleet unsaid
                             twins.append((line, twin))
@@ -515,7 +533,8 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                     add_deliveries(new_id, new_lots, _lot_notes(new_lots, given_notes, []))
                     summary.added.append(new_id)
                     if update_of is not None:
-                        updates.append((line, update_of, new_id))
+                        updates.append((line, update_of, new_id,
+                                        _differing_fields(stored_by_id[update_of], order, new_lots)))
             issues.raise_if_any()  # rolls the transaction back
             _refuse_unasked_updates(summary, name, "orders", update_existing)
             summary.warnings += _reused_id_warnings(conn, name, reused)
@@ -526,10 +545,10 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
             # the undo names the order just added: the stored one is the one to keep, and a row
             # given its id is refused without --replace
             summary.warnings += [f"{name} row {line}: looks like an update of order {stored}: the same buyer, vendor, "
-                                 f"chip, quantity and order date, other deliveries; added as order {added}; to update "
+                                 f"chip, quantity and order date, differing in {differs}; added as order {added}; to update "
                                  f"order {stored} instead: `orders delete {added}`, then import the row with id "
                                  f"{stored} and --replace"
-                                 for line, stored, added in updates[:3]]
+                                 for line, stored, added, differs in updates[:3]]
             if len(updates) > 3:
                 summary.warnings.append(f"{name}: {len(updates) - 3} more rows look like updates of stored orders "
                                         "the same way")
@@ -554,6 +573,19 @@ def _orders_by_values(conn, max_id: int) -> dict[tuple, int]:
     for row in conn.execute(f"select id, {columns} from {ORDERS} where id <= ? order by id", [max_id]):
         out.setdefault((tuple(row[1:]), tuple(sorted(lots.get(int(row[0]), [])))), int(row[0]))
     return out
+
+
+def _differing_fields(stored: tuple, order: dict, lots: list) -> str:
+    """What a row that `looks like an update` changes of the stored order (`_orders_by_values`'s
+    key): 'note', 'price_usd_per_chip and note', 'deliveries' ("other deliveries" was said of
+    a row whose deliveries were the stored ones and whose price was not)."""
+    values, stored_lots = stored
+    names = [f for f, old in zip(_ORDER_VALUE_FIELDS, values) if f not in _ORDER_CORE_FIELDS and order[f] != old]
+    if tuple(sorted((d, int(q)) for d, q in lots)) != tuple(stored_lots):
+        names.append("deliveries")
+    if not names:   # (equal in all is a twin, caught before this)
+        return "a stored value"
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
 
 
 def _repeated_rows(hashes: array, lines: array, shown: int) -> tuple[list[tuple[int, int]], int]:
@@ -680,6 +712,13 @@ def iter_orders_with_deliveries(store, *, limit: int | None = None, offset: int 
 
 
 def export_orders(store, path, *, force: bool = False) -> int:
+    """Every order with its deliveries to the CSV file `path` (with a UTF-8 byte order mark)."""
+    with atomic_output(path, force=force, bom=True) as handle:
+        return write_orders_csv(store, handle)
+
+
+def write_orders_csv(store, handle, lineterminator: str = "\r\n") -> int:
+    """Every order with its deliveries as an import file's CSV on an open text handle."""
     def rows():
         for order, deliveries in iter_orders_with_deliveries(store):
             cells = [order.get(k) for k in ORDER_FIELDS]
@@ -690,8 +729,7 @@ def export_orders(store, path, *, force: bool = False) -> int:
             yield cells + [";".join(f"{d['date']}:{d['quantity']}" for d in deliveries),
                            json.dumps(notes, ensure_ascii=False) if exact else ""]
 
-    with atomic_output(path, force=force) as handle:
-        return write_csv_rows(handle, ORDER_CSV_FIELDS, rows(), cell=_plain)
+    return write_csv_rows(handle, ORDER_CSV_FIELDS, rows(), cell=_plain, lineterminator=lineterminator)
 
 
 # ---- restoring a backup ----------------------------------------------------------------------

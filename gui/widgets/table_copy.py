@@ -9,8 +9,12 @@ application handles Copy for every table view:
   shown; a selection with holes is copied as the rectangle around it, the holes blank;
 - each cell's edit text where the model gives one (the stored value: 1234.5678, a chip id, an
   ISO date), else its display text; tabs and line breaks inside a cell become spaces;
-- when every selected row is selected whole, the column headers come first (a row copied from
-  the Fleet pastes with its field names);
+- text a spreadsheet would run as a formula (`=x`, `-5% discount`, `@home`) gets the leading
+  apostrophe the CSV export gives it (engine.csv_io.neutralise_cell, the one rule for both); a
+  number stays a number (-5 pastes as -5);
+- when every selected row is selected whole, the column headers as the table shows them come
+  first, units and all ("Quantity (chips)"): a row copied from the Fleet pastes with its column
+  names;
 - a cell being edited keeps the editor's own Copy.
 
     install_table_copy(QApplication.instance())   # once; the window does it
@@ -18,15 +22,32 @@ application handles Copy for every table view:
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QAbstractProxyModel, QEvent, QObject, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QTableView
+
+from engine.csv_io import neutralise_cell
+
+
+def _numeric_column(index) -> bool:
+    """Whether the cell's column holds numbers in a RowTableModel (whose edit text is always
+    text: "-5" is the number -5 there), seen through any filter or sort proxies."""
+    model = index.model()
+    while isinstance(model, QAbstractProxyModel) and index.isValid():
+        index = model.mapToSource(index)
+        model = model.sourceModel()
+    columns = getattr(model, "columns", None)
+    if not index.isValid() or not isinstance(columns, (list, tuple)) or not 0 <= index.column() < len(columns):
+        return False
+    return bool(getattr(columns[index.column()], "numeric", False))
 
 
 def _cell_text(index) -> str:
     value = index.data(Qt.ItemDataRole.EditRole)
     if value is None or value == "":
         value = index.data(Qt.ItemDataRole.DisplayRole)
+    if isinstance(value, str) and not _numeric_column(index):
+        value = neutralise_cell(value)   # as the CSV export writes it: pasted, `=x` ran as a formula
     text = "" if value is None else str(value)
     return " ".join(text.replace("\t", " ").splitlines())
 
@@ -49,8 +70,8 @@ def selection_text(view: QTableView) -> str:
     lines = []
     whole_rows = all(selection.isRowSelected(r, view.rootIndex()) for r in rows) and len(columns) > 1
     if whole_rows:
-        lines.append("\t".join(" ".join(str(model.headerData(c, Qt.Orientation.Horizontal,
-                                                             Qt.ItemDataRole.DisplayRole) or "").split())
+        lines.append("\t".join(neutralise_cell(" ".join(str(model.headerData(c, Qt.Orientation.Horizontal,
+                                                                             Qt.ItemDataRole.DisplayRole) or "").split()))
                                for c in columns))
     for r in rows:
         lines.append("\t".join(_cell_text(cells[(r, c)]) if (r, c) in cells else "" for c in columns))

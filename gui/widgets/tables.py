@@ -1,8 +1,14 @@
-"""A sortable, filterable table view over a RowTableModel."""
+"""A sortable, filterable table view over a RowTableModel.
+
+Rows are selected whole, several at once (Shift/Ctrl+click, Shift+arrows), so Ctrl+C copies them
+all (gui.widgets.table_copy). An action on one row (edit form, delete, add a delivery) reads
+`selected_key`, which names a row only while exactly one is selected: with several selected it
+acts on none, never on one of them picked unasked; `selected_keys` gives them all.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
 
 from gui.table_models import RowTableModel, TableFilterProxy
@@ -25,7 +31,8 @@ class FilterableTable(QWidget):
         self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # keep the store's order until asked
         self.view.setAlternatingRowColors(True)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # several rows for copying; one-row actions see None then (selected_key)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                   | QAbstractItemView.EditTrigger.EditKeyPressed
                                   | QAbstractItemView.EditTrigger.AnyKeyPressed)
@@ -70,10 +77,15 @@ class FilterableTable(QWidget):
                 header.resizeSection(i, limit)
 
     def selected_key(self):
-        rows = self.view.selectionModel().selectedRows()
-        if not rows:
-            return None
-        return self.model.key_at(self.proxy.mapToSource(rows[0]).row())
+        """The key of the one selected row; None when none is, or several are (Delete with three
+        rows selected deleted the first of them alone)."""
+        keys = self.selected_keys()
+        return keys[0] if len(keys) == 1 else None
+
+    def selected_keys(self) -> list:
+        """The keys of the selected rows, in the order shown."""
+        rows = sorted(self.view.selectionModel().selectedRows(), key=lambda index: index.row())
+        return [self.model.key_at(self.proxy.mapToSource(index).row()) for index in rows]
 
     def select_key(self, key) -> bool:
         row = self.model.row_of_key(key)
@@ -83,7 +95,10 @@ class FilterableTable(QWidget):
         index = self.proxy.mapFromSource(self.model.index(row, 0))
         if not index.isValid():
             return False
-        self.view.selectRow(index.row())
+        # that row alone, whatever keys are held (selectRow in extended mode reads the keyboard's
+        # modifiers, and could add the row to the selection)
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.view.selectionModel().setCurrentIndex(index, flags)
         self.view.scrollTo(index)
         return True
 

@@ -125,7 +125,7 @@ def test_the_files_say_which_unit_and_carry_its_numbers(store, panel, tmp_path):
     unit = f"Ascend 910B2 chips at {rate_text(rating_base)} output tokens/s"
     chart_csv = export_mod.export_csv(*panel.capacity_chart.data_table(), tmp_path / "capacity.csv",
                                       context=panel_context(panel, BASE, "capacity_p50"))
-    lines = chart_csv.read_text(encoding="utf-8").splitlines()
+    lines = chart_csv.read_text(encoding="utf-8-sig").splitlines()
     comments = [line for line in lines if line.startswith("#")]
     assert any(line.startswith(f"# Unit: capacity, demand and shortfall in {unit} each ({BASE}'s unit chip")
                and f"TPOT 25ms: {rate_text(_rating(what_if))} output tokens/s per Ascend 910B2 chip" in line

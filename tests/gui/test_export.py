@@ -84,7 +84,7 @@ def test_svg_parses_and_contains_drawing(timeline, tmp_path, backend):
 
 def test_csv_from_panel_has_unit_headers_and_dates(timeline, tmp_path):
     path = timeline.export_csv(tmp_path / "chart.csv")
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["Date", "H100 (chips)", "H20 (chips)"]
     assert rows[1] == ["2024-01-01", "0", "500"]
@@ -96,10 +96,10 @@ def test_export_csv_writes_floats_without_noise(tmp_path):
     path = export.export_csv(["Step time (s)", "MFU (%)"], [[0.1 + 0.2, 41.0], [float("nan"), None]],
                              tmp_path / "x.csv")
     # ten significant figures: the binary noise of 0.1 + 0.2 is not a figure (nor 99.85000000000001)
-    assert path.read_text().splitlines() == ["Step time (s),MFU (%)", "0.3,41", ","]
+    assert path.read_text(encoding="utf-8-sig").splitlines() == ["Step time (s),MFU (%)", "0.3,41", ","]
     more = export.export_csv(["a"], [[99.85000000000001], [0.09999999999999432], [42086.8993607626], [1.5e-12]],
                              tmp_path / "y.csv")
-    assert more.read_text().splitlines() == ["a", "99.85", "0.1", "42086.89936", "1.5e-12"]
+    assert more.read_text(encoding="utf-8-sig").splitlines() == ["a", "99.85", "0.1", "42086.89936", "1.5e-12"]
 
 
 def test_export_csv_rejects_ragged_rows(tmp_path):
@@ -183,7 +183,7 @@ def test_export_menu_actions_use_tested_functions(timeline, tmp_path, monkeypatc
     messages = []
     timeline.status_message.connect(messages.append)
     timeline.export_csv_action.trigger()
-    assert (tmp_path / "via-menu.csv").read_text().startswith("Date,H100 (chips),H20 (chips)")
+    assert (tmp_path / "via-menu.csv").read_text(encoding="utf-8-sig").startswith("Date,H100 (chips),H20 (chips)")
     assert messages == [f"Saved CSV to {target}.csv"]
 
 

@@ -18,7 +18,7 @@ from gui.widgets.plot_panel import PlotPanel
 def test_csv_starts_with_context_comment_lines(tmp_path):
     path = export.export_csv(["Chips (chips)"], [[8]], tmp_path / "x.csv",
                              context={"Scenario": "Huawei delivers half", "Model": "Llama 3 70B", "Workload": ""})
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
     assert lines[:3] == ["# Scenario: Huawei delivers half", "# Model: Llama 3 70B", "Chips (chips)"]
     rows = list(csv.reader(line for line in lines if not line.startswith("#")))
     assert rows == [["Chips (chips)"], ["8"]]
@@ -35,7 +35,7 @@ def test_chart_exports_carry_the_context_and_restore_the_title(qtbot, tmp_path):
     chart.export_csv(tmp_path / "c.csv")
     svg = (tmp_path / "c.svg").read_text(encoding="utf-8")
     assert "Scenario: Story default" in svg and "Model: Llama 3 70B" in svg
-    assert (tmp_path / "c.csv").read_text(encoding="utf-8").startswith(
+    assert (tmp_path / "c.csv").read_text(encoding="utf-8-sig").startswith(
         "# Chart: Installed chips\n# Scenario: Story default\n# Model: Llama 3 70B\n")
     assert "Scenario" not in chart.plot_item.titleLabel.text  # the window's title is back
 
@@ -70,7 +70,7 @@ def test_export_all_names_scenario_model_and_workload(tmp_path, qtbot):
         for panel in built.values():
             panel.close()
             panel.deleteLater()
-    csv_text = (tmp_path / "out" / "training_scaling.csv").read_text(encoding="utf-8")
+    csv_text = (tmp_path / "out" / "training_scaling.csv").read_text(encoding="utf-8-sig")
     assert csv_text.startswith("# Chart: Time to train vs chips")
     assert "# Scenario: Huawei delivers half\n# Model: Llama 3 70B\n# Workload: 1,024 × Ascend 910B2" in csv_text
     svg = (tmp_path / "out" / "training_scaling.svg").read_text(encoding="utf-8")

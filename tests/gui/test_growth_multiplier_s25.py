@@ -73,7 +73,7 @@ def test_the_p_meet_chart_csv_writes_percent_to_2_decimals_as_the_forecast_csv(p
     panel.months_spin.setValue(24)
     written = export_all({"forecast": panel}, tmp_path / "out")
     path = next(p for p in written if p.name == "forecast_prob_meet_demand.csv")
-    rows = list(csv.reader(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")))
+    rows = list(csv.reader(line for line in path.read_text(encoding="utf-8-sig").splitlines() if not line.startswith("#")))
     header, body = rows[0], rows[1:]
     assert header == ["Date", "P(capacity ≥ peak demand) (%)"]   # the unit in the header
     r = panel.result

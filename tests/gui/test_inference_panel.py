@@ -179,7 +179,7 @@ def test_chips_needed_without_an_answer_exports_a_blank_not_zero(panel, tmp_path
     panel.compute_now()
     _headers, rows = panel.chips_chart.data_table()
     assert rows and all(row[1] is None for row in rows)
-    text = panel.chips_chart.export_csv(tmp_path / "chips.csv").read_text(encoding="utf-8")
+    text = panel.chips_chart.export_csv(tmp_path / "chips.csv").read_text(encoding="utf-8-sig")
     assert not any(line.endswith(",0") or line.endswith(",0.0") for line in text.splitlines())
 
 
@@ -206,15 +206,15 @@ def test_every_chart_and_table_exports(panel, tmp_path):
             chart.export_csv(tmp_path / f"{name}.csv")
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert "<svg" in svg.read_text(encoding="utf-8")[:2000]
-        lines = [ln for ln in csv_path.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+        lines = [ln for ln in csv_path.read_text(encoding="utf-8-sig").splitlines() if not ln.startswith("#")]
         assert len(lines) > 1 and "(" in lines[0], name   # unit-bearing header after the comment lines
     tables = panel.tables()
     assert set(tables) == {"figures", "chip-comparison"}
     for name, (headers, rows) in tables.items():
         path = export.export_csv(headers, rows, tmp_path / f"{name}.csv")
-        assert len(path.read_text(encoding="utf-8").splitlines()) == len(rows) + 1 > 1
+        assert len(path.read_text(encoding="utf-8-sig").splitlines()) == len(rows) + 1 > 1
     panel.export_table_csv(tmp_path / "table.csv")
-    text = (tmp_path / "table.csv").read_text(encoding="utf-8").splitlines()
+    text = (tmp_path / "table.csv").read_text(encoding="utf-8-sig").splitlines()
     # the file says what it shows, as the charts' exports do (it had no context lines)
     assert any(line.startswith("# Model: ") for line in text)
     assert "Chips needed (chips)" in next(line for line in text if not line.startswith("#"))
@@ -489,7 +489,7 @@ def test_a_comparison_left_from_earlier_inputs_is_greyed_and_its_exports_name_th
     assert "greyed" in panel.run_bar.message.text()
     assert all(is_stale(w) for w in panel.comparison_widgets())
     path = panel.load_chart.export_csv(tmp_path / "load.csv")
-    head = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")]
+    head = [ln for ln in path.read_text(encoding="utf-8-sig").splitlines() if ln.startswith("#")]
     assert any("1,024 in / 256 out tokens" in ln for ln in head), head
     assert any(ln.startswith("# Note:") and "changed after this comparison ran" in ln for ln in head), head
     assert panel.export_context()["Workload"].count("512 out") == 1 and "Note" not in panel.export_context()
@@ -498,7 +498,7 @@ def test_a_comparison_left_from_earlier_inputs_is_greyed_and_its_exports_name_th
     with qtbot.waitSignal(panel.analysis_finished, timeout=20000):
         qtbot.mouseClick(panel.run_bar.run_button, Qt.MouseButton.LeftButton)
     assert not any(is_stale(w) for w in panel.comparison_widgets())
-    head = [ln for ln in panel.load_chart.export_csv(tmp_path / "load2.csv").read_text(encoding="utf-8").splitlines()
+    head = [ln for ln in panel.load_chart.export_csv(tmp_path / "load2.csv").read_text(encoding="utf-8-sig").splitlines()
             if ln.startswith("#")]
     assert any("512 out" in ln for ln in head) and not any(ln.startswith("# Note:") for ln in head), head
 

@@ -18,7 +18,7 @@ NOT_SIMULATED = {"model_id": "llama3-70b", "chip_id": "h800-sxm5-80gb", "tp": 8,
 
 
 def _comments(path) -> list[str]:
-    return [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")]
+    return [ln for ln in path.read_text(encoding="utf-8-sig").splitlines() if ln.startswith("#")]
 
 
 def _load_charts(panel) -> list:

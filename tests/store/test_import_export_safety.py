@@ -186,12 +186,12 @@ def test_exports_neutralise_formulas_and_a_reimport_restores_the_exact_text(stor
     store.update_chip("h20-96gb", "notes", "=1+1")
     out = tmp_path / "orders.csv"
     store.export_orders_csv(out)
-    cells = [row["note"] for row in csv.DictReader(open(out, encoding="utf-8")) if row["buyer"].startswith("Hostile")]
+    cells = [row["note"] for row in csv.DictReader(open(out, encoding="utf-8-sig")) if row["buyer"].startswith("Hostile")]
     assert cells == ["'" + t for t in HOSTILE]
     assert all(not c.startswith(("=", "+", "-", "@")) for c in cells)
     chips_out = tmp_path / "chips.csv"
     store.export_chips_csv(chips_out)
-    chip = next(r for r in csv.DictReader(open(chips_out, encoding="utf-8")) if r["id"] == "h20-96gb")
+    chip = next(r for r in csv.DictReader(open(chips_out, encoding="utf-8-sig")) if r["id"] == "h20-96gb")
     assert chip["notes"] == "'=1+1" and float(chip["bf16_tflops"]) > 0
     assert [o["note"] for o in store.order_rows() if o["buyer"].startswith("Hostile")] == HOSTILE  # stored intact
     other = open_store(tmp_path / "other.db")
@@ -226,7 +226,7 @@ def test_export_refuses_to_overwrite_unless_forced(store, tmp_path):
             method(target)
         assert target.read_bytes() == b"my own work\n"
         assert method(target, force=True) > 0
-        assert target.read_text(encoding="utf-8").startswith("id,")
+        assert target.read_text(encoding="utf-8-sig").startswith("id,")
         assert _no_temp_files(tmp_path) == []
 
 
@@ -460,7 +460,7 @@ def test_delivery_notes_survive_an_export_and_reimport(store, tmp_path):
     finally:
         other.close()
     # the same order with one more lot and no notes column: the kept lot keeps its note
-    row = next(r for r in csv.DictReader(open(out, encoding="utf-8")) if r["id"] == "1")
+    row = next(r for r in csv.DictReader(open(out, encoding="utf-8-sig")) if r["id"] == "1")
     lots = row["deliveries"] + ";2024-12-01:1000"
     path = write_csv(tmp_path / "more.csv", HEADER, [[row[h] if h != "deliveries" else lots for h in HEADER]])
     summary = store.import_orders(path)

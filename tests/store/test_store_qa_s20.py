@@ -129,7 +129,7 @@ def test_a_chips_import_sees_a_chip_committed_before_its_lock(tmp_path, monkeypa
     store = open_store(tmp_path / "fleet.db")
     out = tmp_path / "chips.csv"
     store.export_chips_csv(out)
-    rows = list(csv.reader(open(out, encoding="utf-8")))
+    rows = list(csv.reader(open(out, encoding="utf-8-sig")))
     header, h100 = rows[0], next(r for r in rows[1:] if r[0] == "h100-sxm5-80gb")
     twin = dict(zip(header, h100), id="h100-copy", name="H100 copy")
     path = _write_csv(tmp_path / "one.csv", header, [[twin[k] for k in header]])
