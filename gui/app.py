@@ -28,6 +28,7 @@ from gui.settings import APP, ORG, last_dir, remember_dir, settings
 from gui.widgets.undo_keys import REDO_KEYS_TEXT
 
 SMOKE_EXIT_ENV = "FLEETCAST_SMOKE_EXIT_MS"  # quit this many ms after the window shows (tests, bench)
+SCENARIO_MESSAGE_S = 8.0   # what the scenario bar says stays this long; a view's run does not overwrite it
 
 _pyqtgraph_configured = False
 
@@ -190,7 +191,7 @@ class MainWindow(QMainWindow):
         self._scenario_name: str | None = None
         self._scenario_params: dict = {}
         self.scenario_bar = ScenarioBar(store, self.undo_stack, gather_params=self.gather_scenario_params)
-        self.scenario_bar.status_message.connect(self.show_status)
+        self.scenario_bar.status_message.connect(self._scenario_said)
         self.scenario_bar.current_changed.connect(self.apply_scenario)
         self.scenario_bar.confirm_switch = lambda: self.maybe_save("switching scenario")
         self.scenario_bar.confirm_overwrite = lambda name: ask_overwrite(self, self.scenario_bar, name)
@@ -962,9 +963,19 @@ class MainWindow(QMainWindow):
 
     def _panel_status(self, key: str, message: str) -> None:
         """A view's message, while its tab is the one shown: a forecast finishing in the background
-        must not overwrite what the Fleet just said ("Delete order 3 (Ctrl+Z to undo)")."""
+        must not overwrite what the Fleet just said ("Delete order 3 (Ctrl+Z to undo)"), nor, for as
+        long as the status bar shows it, what the scenario bar just said (QA s28: "New scenario 'Q3':
+        the Forecast's inputs at the story's defaults..." was replaced by the run's timing in 2 s)."""
+        if time.monotonic() - self._scenario_said_at < SCENARIO_MESSAGE_S:
+            return
         if self.tabs.currentWidget() is self._hosts.get(key):
             self._said(key, message)
+
+    _scenario_said_at = -1e9
+
+    def _scenario_said(self, message: str) -> None:
+        self.statusBar().showMessage(message, int(SCENARIO_MESSAGE_S * 1000))
+        self._scenario_said_at = time.monotonic()
 
     def _said(self, key: str, message: str) -> None:
         """Show a view's message and remember whose it is (`_on_area_changed` clears it)."""
@@ -1106,8 +1117,9 @@ class MainWindow(QMainWindow):
         error = push_command(self.undo_stack, command)
         if error is not None:
             said = str(error)   # ("...: nothing imported: 2 problems ..." says it already)
-            self.fleet_panel.banner.show_error(said if "nothing imported" in said else f"Nothing was imported. {said}")
-            self.show_status(f"Import of {path} failed")
+            # on the view on screen too (an import from the Forecast said only "Import of ... failed",
+            # the reason sat in the hidden Fleet banner; QA s28)
+            self.show_error(said if "nothing imported" in said else f"Nothing was imported. {said}")
             return None
         remember_dir("import", path)
         self.fleet_panel.refresh()

@@ -365,6 +365,10 @@ class FleetPanel(QWidget):
         return self.add_order(row)
 
     def delete_selected_order(self) -> bool:
+        keys = self.orders_table.selected_keys()
+        if len(keys) > 1:   # rows select several at once for copying; a delete takes one, named
+            self.status_message.emit(f"{len(keys)} orders selected: select one to delete (Ctrl+C copies them all).")
+            return False
         order_id = self.selected_order_id()
         if order_id is None:
             self.status_message.emit("Select an order to delete.")
@@ -390,6 +394,10 @@ class FleetPanel(QWidget):
         })
 
     def delete_selected_delivery(self) -> bool:
+        keys = self.deliveries_table.selected_keys()
+        if len(keys) > 1:
+            self.status_message.emit(f"{len(keys)} deliveries selected: select one to delete (Ctrl+C copies them all).")
+            return False
         delivery_id = self.deliveries_table.selected_key()
         if delivery_id is None:
             self.status_message.emit("Select a delivery to delete.")

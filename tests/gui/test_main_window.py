@@ -146,7 +146,7 @@ def test_export_and_reimport_orders_csv(window, store, tmp_path, monkeypatch):
     monkeypatch.setattr(gui.commands, "ask_to_replace", lambda question: True)   # the user says Yes
     path = tmp_path / "orders.csv"
     count = window.export_csv("orders", str(path))
-    assert count == len(store.order_rows()) and path.read_text().startswith("id,")
+    assert count == len(store.order_rows()) and path.read_text(encoding="utf-8-sig").startswith("id,")
     bad = tmp_path / "bad.csv"
     bad.write_text("id,buyer\n1,\n")
     before = store.order_rows()
