@@ -38,9 +38,9 @@ def layout_search():
     ran = []
     real = capacity.simulate
 
-    def counted(cm, sched, w, prefill_pool=None):
+    def counted(cm, sched, w, prefill_pool=None, **kw):
         ran.append((int(cm.tp), repr((cm, sched, w, prefill_pool))))
-        return real(cm, sched, w, prefill_pool=prefill_pool)
+        return real(cm, sched, w, prefill_pool=prefill_pool, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(capacity, "simulate", counted)

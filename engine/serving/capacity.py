@@ -21,7 +21,7 @@ from engine.errors import UserError
 from engine.serving.cost_model import StepCostModel, build_cost_model
 from engine.serving.families import LIMIT_FACTORS, SchedulerConfig, engine_family, scheduler_for
 from engine.serving.slo_margin import BACK_OFF, MAX_BACK_OFFS, SAMPLES, hold_on_samples, margin_words, stated_rate
-from engine.serving.simulator import (OVERLOAD_SHARE, PrefillPool, SimResult, Workload, percentiles,
+from engine.serving.simulator import (OVERLOAD_SHARE, PrefillPool, SimResult, TargetsMissed, Workload, percentiles,
                                       served_share_from_queue, simulate)
 
 DEFAULT_REQUESTS = 2000
@@ -118,10 +118,11 @@ def pooled_percentiles(groups) -> dict:
 
 
 def run_load(cm: StepCostModel, sched: SchedulerConfig, workload: Workload, chips_per_replica: int,
-             prefill_pool: PrefillPool | None = None) -> LoadRun:
+             prefill_pool: PrefillPool | None = None, miss_targets: tuple | None = None) -> LoadRun:
     """One load point; with a `prefill_pool`, prompts run there (disaggregated) and
-    `chips_per_replica` counts both pools."""
-    sim = simulate(cm, sched, workload, prefill_pool=prefill_pool)
+    `chips_per_replica` counts both pools. `miss_targets`: `simulate`'s (it may raise
+    `simulator.TargetsMissed`)."""
+    sim = simulate(cm, sched, workload, prefill_pool=prefill_pool, miss_targets=miss_targets)
     return LoadRun(sim=sim, chips_per_replica=chips_per_replica, ttft_ms=_ms(percentiles(sim.ttft_s)),
                    tpot_ms=_ms(percentiles(sim.tpot_s)), e2e_ms=_ms(percentiles(sim.e2e_s)),
                    queue_ms=_ms(percentiles(sim.queue_s)),
@@ -508,7 +509,9 @@ def _poisson_runner(model, chip, *, input_len, output_len, tp, ep, weight_dtype,
                     input_spread, output_spread, prefix_cache_hit, prefill_tp=None, prefill_instances=1):
     """(run_at(rate per replica, requests, seed) -> LoadRun, chips per replica, prefill pool, cost
     model, scheduler) of one layout under Poisson loads. Runs are kept by their load, requests and
-    seed: a search that asks for one again (its next load up, a probe) reads it back."""
+    seed: a search that asks for one again (its next load up, a probe) reads it back.
+    `run_at(..., miss_targets=(ttft_ms, tpot_ms, percentile))` (a caller that only asks whether
+    the run meets them): None where the run was stopped once sure to miss them (`simulate`)."""
     inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors)
     cm = cost_model_for(inp)
@@ -516,14 +519,21 @@ def _poisson_runner(model, chip, *, input_len, output_len, tp, ep, weight_dtype,
     pool, pool_chips = prefill_pool_of(inp, prefill_tp, prefill_instances)
     chips = int(max(tp, ep or 1)) + pool_chips
     runs: dict = {}
+    missed: set = set()   # loads stopped once sure to miss the targets asked about (`miss_targets`)
 
-    def run_at(rate, n, s) -> LoadRun:
+    def run_at(rate, n, s, miss_targets: tuple | None = None) -> LoadRun | None:
         key = (float(rate), int(n), int(s))
         if key not in runs:
             w = Workload("poisson", input_len, output_len, requests=int(n), request_rate=float(rate),
                          input_spread=input_spread, output_spread=output_spread,
                          prefix_cache_hit=prefix_cache_hit, seed=int(s), context_len=context_of(model))
-            runs[key] = run_load(cm, sched, w, chips, pool)
+            if miss_targets is not None and key in missed:
+                return None
+            try:
+                runs[key] = run_load(cm, sched, w, chips, pool, miss_targets=miss_targets)
+            except TargetsMissed:
+                missed.add(key)   # a caller that wants the run itself then runs it in full
+                return None
         return runs[key]
 
     return run_at, chips, pool, cm, sched

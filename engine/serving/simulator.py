@@ -65,8 +65,8 @@ from engine.errors import UserError
 from engine.serving.cost_model import StepCostModel
 from engine.serving.families import SchedulerConfig
 # the run's throughput reading lives in run_reading; its names stay importable from here
-from engine.serving.run_reading import (OVERLOAD_SHARE, RunTrace, read_throughput,  # noqa: F401
-                                        served_share_from_queue)
+from engine.serving.run_reading import (OVERLOAD_SHARE, PERCENTILE_Q, RunTrace, TargetsMissed,  # noqa: F401
+                                        _floats, over_needed, percentiles, read_throughput, served_share_from_queue)
 
 ARRIVAL_MODES = ("offline", "closed", "poisson")
 MAX_RUN_STEPS = 8192
@@ -447,9 +447,13 @@ class _RunPricer:
 
 
 def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
-             prefill_pool: PrefillPool | None = None) -> SimResult:
+             prefill_pool: PrefillPool | None = None, miss_targets: tuple | None = None) -> SimResult:
     """Run the workload to completion on one (decode) instance; see the module doc. With a
-    `prefill_pool`, prompts are prefilled there and arrive here ready to decode."""
+    `prefill_pool`, prompts are prefilled there and arrive here ready to decode.
+
+    `miss_targets` ((TTFT ms or None, TPOT ms or None, "p50" | "p90" | "p99"); aggregated, no
+    warm-up): raise `TargetsMissed` once enough finished requests are over a target that its
+    percentile is over it whatever the rest read (`over_needed`); the run is unchanged otherwise."""
     _check(w, sched, cm)
     if prefill_pool is not None and w.mode == "closed":
         raise UserError("disaggregated prefill: arrivals must be offline or Poisson (closed loop not simulated)")
@@ -599,6 +603,16 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     dec_time = 0.0
     dec_steps = 0
     pricer = _RunPricer(cm)
+    # missed targets: (limit over which a request counts (s; a hair above, as `capacity._meets` compares
+    # the percentile in ms), count that decides) for TTFT and TPOT
+    ttft_ms, tpot_ms, pct = miss_targets if miss_targets and prefill_pool is None and not warm else (0, 0, "")
+    q = PERCENTILE_Q.get(pct, 0.0)
+    watch = bool(q and (ttft_ms or tpot_ms))
+    ttft_over = tpot_over = 0
+    ttft_lim, tpot_lim = ((x * (1.0 + 1e-9) / 1e3 if watch and x else math.inf) for x in (ttft_ms, tpot_ms))
+    ttft_need, tpot_need = (over_needed(N, q), over_needed(int((lout_a > 1).sum()), q)) if watch else (0, 0)
+    step_s = cm.step_s
+    attn_coeff = 0.0 if cm.window_tokens else cm.pf_attn_coeff
     envelopes = pricer.envelopes
     heappush, heappop = heapq.heappush, heapq.heappop
     wsr = float(sched.waiting_served_ratio)
@@ -642,7 +656,16 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         return g
 
     def finish(i: int, now: float) -> None:
-        nonlocal used, finished, issued, last_issue, first_done, after_warmup
+        nonlocal used, finished, issued, last_issue, first_done, after_warmup, ttft_over, tpot_over
+        if watch:
+            if first[i] - user[i] > ttft_lim:
+                ttft_over += 1
+                if ttft_over >= ttft_need:
+                    raise TargetsMissed()
+            if lout[i] > 1 and (now - first[i]) / (lout[i] - 1) > tpot_lim:
+                tpot_over += 1
+                if tpot_over >= tpot_need:
+                    raise TargetsMissed()
         if first_done is None:
             first_done = (now, out_tokens)
         finish_t[i] = now
@@ -884,10 +907,11 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         attn = 0.0
         largest = 0
         for _, off, c in chunks:
-            attn += cm.chunk_attn_flops(off, c)
+            # (StepCostModel.chunk_attn_flops inlined without a window: one call fewer a chunk)
+            attn += attn_coeff * ((off + c) ** 2 - off * off) if attn_coeff else cm.chunk_attn_flops(off, c)
             if c > largest:
                 largest = c
-        dt = cm.step_s(step_d, float(S) if step_d else 0.0, pf_tokens, len(chunks), attn, largest)
+        dt = step_s(step_d, float(S) if step_d else 0.0, pf_tokens, len(chunks), attn, largest)
         busy_run_sum += len(running) * dt
         t_step = t
         t += dt
@@ -944,9 +968,9 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         kv_u.append(used * kv_scale)
 
     # ---- figures ----
-    first_a = np.asarray(first)
-    finish_a = np.asarray(finish_t)
-    user_a = np.asarray(user)
+    first_a = _floats(first)
+    finish_a = _floats(finish_t)
+    user_a = _floats(user)
     # Warm-up requests (the first `warm` sent) ran but are not in the figures.
     kept = np.arange(N) >= warm
     ttft = (first_a - user_a)[kept]
@@ -955,7 +979,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     tpot = (finish_a[multi] - first_a[multi]) / (lout_a[multi] - 1)
     # disaggregated: the waits for a prefill instance and the NICs too, so a queue that forms
     # anywhere on the way reads as one (`run_reading.served_share`)
-    queue = (np.asarray(sched_t) - np.asarray(arr) + pool_wait_a)[kept]
+    queue = (_floats(sched_t) - _floats(arr) + pool_wait_a)[kept]
     out_rate, keeps_up, window_s = read_throughput(RunTrace(
         mode=w.mode, makespan_s=t, out_tokens=out_tokens, output_lens=lout_a, queue_s=queue,
         request_rate=float(w.request_rate or 0.0), concurrency=int(w.concurrency or 1), issued=issued,
@@ -966,21 +990,10 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     return SimResult(
         ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, queue_s=queue, output_tokens_per_s=out_rate,
         total_tokens_per_s=out_rate * (mean_in + mean_out) / mean_out,
-        kv_time_s=np.asarray(kv_t), kv_used_frac=np.asarray(kv_u), steps=steps,
+        kv_time_s=_floats(kv_t), kv_used_frac=_floats(kv_u), steps=steps,
         preemptions=preemptions, mean_running=busy_run_sum / t if t > 0 else 0.0,
         mean_decode_step_s=dec_time / dec_steps if dec_steps else float("nan"), makespan_s=t,
         input_lens=lin_a, output_lens=lout_a, keeps_up=keeps_up, capped_requests=int(capped_a[kept].sum()),
         window_s=float(window_s), kv_peak_frac=kv_peak * kv_scale,
         prefill_wait_s=None if prefill_wait_a is None else prefill_wait_a[kept],
         transfer_wait_s=None if nic_wait_a is None else nic_wait_a[kept])
-
-
-def percentiles(x: np.ndarray) -> dict:
-    """mean, p50, p90, p99 of finite values (NaN when none)."""
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        nan = float("nan")
-        return {"mean": nan, "p50": nan, "p90": nan, "p99": nan}
-    p50, p90, p99 = np.percentile(x, [50, 90, 99])
-    return {"mean": float(x.mean()), "p50": float(p50), "p90": float(p90), "p99": float(p99)}

@@ -172,6 +172,8 @@ def best_layout_under_load(model, chip, cap, load: dict):
         return layout_said(*under_load(model, chip, cap, load), cap, False)
     runs = [_poisson_runner(model, chip, tp=c.tp, ep=c.ep, **runner_kw)[0] for c in caps]
 
+    targets = (load["ttft_ms"], load["tpot_ms"], pct)
+
     def chips_at(x: float) -> int:
         return math.floor(demand / x + 1e-9)
 
@@ -183,7 +185,9 @@ def best_layout_under_load(model, chip, cap, load: dict):
         if demand and reps < 1:
             return False
         rate = demand / (reps * out_len) if demand else x * w / out_len
-        return _meets(runs[k](rate, _slo_requests(caps[k].batch), seed), load["ttft_ms"], load["tpot_ms"], pct, rate)
+        # (stopped once sure to miss them: only whether it holds them is read here)
+        run = runs[k](rate, _slo_requests(caps[k].batch), seed, miss_targets=targets)
+        return run is not None and _meets(run, load["ttft_ms"], load["tpot_ms"], pct, rate)
 
     dropped: dict[int, float] = {}   # layout -> the load it missed the targets at (where another held them)
     x = RACE_START * cap.output_tokens_per_s_per_chip
