@@ -201,6 +201,8 @@ class SaveScenarioCommand(StoreCommand):
         self._names_version: int | None = None   # the store's data_version when it listed them
         self.on_written: Callable[[str], None] | None = None   # the bar: its own write, not another's
         self.on_reverted: Callable[[], None] | None = None   # after an undo (a Duplicate's: back to its source)
+        # after a redo (a New's or Duplicate's: its scenario current again, as the undo left it)
+        self.on_redone: Callable[[], None] | None = None
 
     def apply(self):
         if self.outcome["applied"] == 0:
@@ -230,6 +232,8 @@ class SaveScenarioCommand(StoreCommand):
             self.on_written(self.name)
         if self.outcome["applied"] and self.marks and self.restore_marks is not None:   # a redo
             self.restore_marks(self.marks[1])
+        if self.outcome["applied"] and self.on_redone is not None:
+            self.on_redone()
 
     def revert(self):
         # saved (or deleted, renamed) by another window or program after this step: undo would
@@ -579,8 +583,10 @@ class ScenarioBar(QWidget):
         if not self._may_leave():
             return False
         name = name.strip()
-        ok = self._push(SaveScenarioCommand(self.store, name, params or default_params(),
-                                            must_be_new=True, text=f"New scenario '{name}'"), say=params is not None)
+        command = SaveScenarioCommand(self.store, name, params or default_params(),
+                                      must_be_new=True, text=f"New scenario '{name}'")
+        self._follow_undo_redo(command, name, self._current)
+        ok = self._push(command, say=params is not None)
         if not ok or not self.select(name):
             return False
         if params is None:   # says what it starts from: only the Forecast's inputs are the story's
@@ -606,7 +612,7 @@ class ScenarioBar(QWidget):
         edited = self.unsaved is not None and self.unsaved()
         command = SaveScenarioCommand(self.store, name, params, must_be_new=True,
                                       text=f"Duplicate '{source}' as '{name}'")
-        command.on_reverted = lambda: self._back_from_copy(name, source)
+        self._follow_undo_redo(command, name, source)
         if not self._push(command, say=False):
             return False
         # no "Save before switching?": nothing on screen is dropped, the copy holds it
@@ -643,6 +649,14 @@ class ScenarioBar(QWidget):
         command = RenameScenarioCommand(self.store, self._current, name.strip())
         command.on_renamed = self._follow_rename
         return self._push(command)
+
+    def _follow_undo_redo(self, command: SaveScenarioCommand, name: str, before: str | None) -> None:
+        """A New or Duplicate of `name`, made while `before` was current: its undo shows `before`
+        again, its redo `name` (the redo had left the previous one current, so the next Rename or
+        Delete acted on it instead of the scenario just brought back)."""
+        if before is not None:
+            command.on_reverted = lambda: self._back_from_copy(name, before)
+        command.on_redone = lambda: self._show_after_move(name)
 
     def _back_from_copy(self, copy_name: str, source: str) -> None:
         """A Duplicate (or a Save as a new scenario) undone while its copy is shown: the scenario

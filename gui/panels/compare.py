@@ -28,7 +28,8 @@ from engine.compare_units import (
     unit_rating,
 )
 from gui.panels.compare_text import (  # noqa: F401 (the marks are imported from here too)
-    MARK_WORDS, MARKS, NOISE_MARK, SEED_MARK, FiguresTable, changes_text, difference as _difference, file_value as _file_value,
+    MARK_WORDS, MARKS, NOISE_MARK, ONE_SCENARIO_TEXT, PRESS_TEXT, SEED_MARK, TICK_TEXT, FiguresTable, changes_text,
+    difference as _difference, file_value as _file_value,
     header_lines as _header_lines, noise_mark as _noise_mark, noise_sources as _noise_sources, runs_differ as _runs_differ,
     shown_difference as _shown_difference,
 )
@@ -362,6 +363,11 @@ class ComparePanel(QWidget):
                 self.hint.setText(self.hint.text() + f" The baseline ({base}) is always compared too; each "
                                                      "scenario's difference from it has its own column.")
         self.run_button.setEnabled(n >= 2)
+        # nothing compared yet: the empty table and charts say why, as Forecast's and Plan's do
+        # (bare 0-1 axes read "00.250" and "0.8 chips"); one saved scenario has nothing to tick
+        if not self.outcomes and not self.is_running() and (
+                n < 2 or self.figures_table.placeholder in (ONE_SCENARIO_TEXT, TICK_TEXT)):
+            self._say_empty(ONE_SCENARIO_TEXT if total < 2 else TICK_TEXT if n < 2 else PRESS_TEXT)
         self.check_current()
 
     def showEvent(self, event) -> None:
@@ -412,8 +418,8 @@ class ComparePanel(QWidget):
         return self.store.baseline_name() if hasattr(self.store, "baseline_name") else None
 
     def _request(self) -> CompareRequest | None:
-        if len(self.compared_names()) < 2:
-            self.banner.show_info("Tick the scenarios to compare, then press Compare.")
+        if len(self.compared_names()) < 2:   # (no "Tick…" with one scenario: nothing to tick)
+            self.banner.show_info((ONE_SCENARIO_TEXT if self.scenario_list.count() < 2 else TICK_TEXT) + ".")
             return None
         if not self.store.models():   # said once, not each scenario's stored ids "is not a model preset"
             self._on_failed(NO_MODELS_HINT, whole=True)
@@ -455,8 +461,7 @@ class ComparePanel(QWidget):
         if request is None:
             return None
         if not self.outcomes:   # the first run: say so on the empty charts, not bare 0-1 axes
-            for chart in self.charts().values():
-                chart.set_notice("Comparing scenarios…")
+            self._say_empty("Comparing scenarios…")
         return self.runner.start(compare_forecasts, request)
 
     def cancel(self) -> None:
@@ -479,21 +484,25 @@ class ComparePanel(QWidget):
 
     def _on_cancelled(self):
         if not self.outcomes:
-            for chart in self.charts().values():
-                chart.set_notice("Comparison cancelled: press Compare")
+            self._say_empty("Comparison cancelled: press Compare")
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("Cancelled — showing the previous comparison")
 
     def _on_failed(self, message, whole: bool = False):
         """`whole`: the message is a sentence of its own (the banner shows it as it is)."""
         if not self.outcomes:
-            for chart in self.charts().values():
-                chart.set_notice("Comparison failed: see the message above")
+            self._say_empty("Comparison failed: see the message above")
         self.progress_bar.setFormat("Failed")
         self.banner.show_error(message if whole else f"The comparison could not run: {message}")
         self.status_message.emit(f"Compare failed: {message}")
 
     # ---- drawing -------------------------------------------------------------------------------
+    def _say_empty(self, text: str) -> None:
+        """`text` over the empty figures table and charts ("" takes it away)."""
+        self.figures_table.set_placeholder(text)
+        for chart in self.charts().values():
+            chart.set_notice(text)
+
     def chip_name(self, chip_id: str) -> str:
         return self._chip_names.get(chip_id, chip_id)
 
@@ -604,8 +613,7 @@ class ComparePanel(QWidget):
         if not _computed(results):   # nothing to compare: the previous comparison stays
             self._on_failed(_not_computed_text(results))
             return
-        for chart in self.charts().values():
-            chart.set_notice("")
+        self._say_empty("")
         self._set_results(results)
         self._shown_request = self._running_request
         self._shown_changes = self._running_changes

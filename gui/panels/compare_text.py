@@ -11,6 +11,7 @@ import textwrap
 
 import numpy as np
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegate, QTableWidget
 
 from engine.compare_units import round_to_shown_place
@@ -22,6 +23,10 @@ from gui.widgets.plot_panel import elide_name
 # a compared what-if's changes when its stored row could not be read when the comparison ran
 # (deleted meanwhile, or unreadable): never "none", which says it changed nothing
 CHANGES_UNREADABLE = "deleted or unreadable"
+# The empty Compare view's words, on its table and charts (and its banner when Compare is pressed)
+ONE_SCENARIO_TEXT = "Only one scenario: create another with New or Duplicate to compare"
+TICK_TEXT = "Tick a scenario besides the baseline, then press Compare"
+PRESS_TEXT = "Press Compare to run the ticked scenarios"
 
 
 def changes_text(store, name: str, baseline: str | None, chip_names: dict[str, str]) -> str:
@@ -199,6 +204,22 @@ class FiguresTable(QTableWidget):
         self.setWordWrap(False)   # one line a row: wrapped, a label was cut at a word, then elided again
         self._label_delegate = _MiddleElided(self)
         self.setItemDelegateForColumn(0, self._label_delegate)
+        self.placeholder = ""   # said in the middle while the table has no rows (an empty white box said nothing)
+
+    def set_placeholder(self, text: str) -> None:
+        if text != self.placeholder:
+            self.placeholder = text
+            self.viewport().update()
+
+    def paintEvent(self, event) -> None:   # noqa: N802 (Qt's name)
+        super().paintEvent(event)
+        if self.rowCount() or not self.placeholder:
+            return
+        painter = QPainter(self.viewport())
+        painter.setPen(QColor("#5f6368"))   # the charts' notice colour (PlotPanel.set_notice)
+        area = self.viewport().rect().adjusted(12, 8, -12, -8)
+        painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.placeholder)
+        painter.end()
 
     def fit_columns(self) -> None:
         header = self.horizontalHeader()

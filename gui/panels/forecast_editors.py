@@ -24,6 +24,7 @@ from engine.fleet import add_months_same_day
 from engine.studies_forecast import note_for_values
 from gui.panels.analysis_common import dspin, parse_iso_date, parse_positive, spin
 from gui.panels.base import run_controls
+from gui.panels.forecast_rows import number_text as _number_text, repeated_key_problems, row_texts, step_words
 from gui.widgets.undo_keys import undo_direction
 
 
@@ -82,24 +83,6 @@ _LAST_GOOD_ROLE = Qt.ItemDataRole.UserRole + 3   # the cell's text at its last g
 _ZERO_TEXT = re.compile(r"[+-]?(0+\.?0*|\.0+)([eE][+-]?\d+)?")   # 0, 0.0, 0.00, .0, 0e0
 
 
-def _number_text(value: float) -> str:
-    """10 significant digits: 1234.5678 shows as typed, float noise (28.999999999999996) not."""
-    return f"{value:.10g}"
-
-
-def repeated_key_problems(values, key, message) -> list[tuple[int, int, str]]:
-    """(row, column 0, message) for each row whose key an earlier row already has; `message`
-    gets the key and the earlier row's number (1-based)."""
-    first: dict = {}
-    out = []
-    for r, value in enumerate(values):
-        k = key(value)
-        if k in first:
-            out.append((r, 0, message(k, first[k] + 1)))
-        first.setdefault(k, r)
-    return out
-
-
 class _RowsEditor(QWidget):
     """A small table of typed rows with Add/Remove, checked on every edit.
 
@@ -113,10 +96,13 @@ class _RowsEditor(QWidget):
     TIPS: tuple[str, ...] = ()
     WHAT = "row"
     TITLE = "Rows"   # the table's name in a refusal ("Cut-offs row 2 (Probability): ...")
+    STATE_PATH: tuple[str, ...] = ()   # where its rows sit in the view's state: form_undo asks it to name their edit
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._good: tuple = ()
+        self._step = ("", ())   # the undo step's words for the last commit that changed the rows, and those rows
+        self._good_texts: list[tuple[str, ...]] = []   # the kept rows as the table showed them
         self._errors: list[str] = []
         self._bad_cells: dict[tuple[int, int], str] = {}   # (row, column) -> why, while typed text is bad
         self._filling = False
@@ -231,6 +217,7 @@ class _RowsEditor(QWidget):
     def set_values(self, values) -> None:
         self._good = tuple(values)
         self._fill(self._good)
+        self._good_texts = row_texts(self.table)
         self._errors = []
         self._bad_cells = {}
         self._show_errors({})
@@ -278,9 +265,16 @@ class _RowsEditor(QWidget):
             ordered = self._ordered(values)
             if ordered != values or self._untidy():  # show the rows the way the engine reads them
                 self._fill(ordered)
-            self._good = tuple(ordered)
+            if tuple(ordered) != self._good:
+                self._step = (step_words(self.WHAT, self.HEADERS, self._good, ordered, self._good_texts,
+                                         row_texts(self.table)), tuple(ordered))
+            self._good, self._good_texts = tuple(ordered), row_texts(self.table)
         self._show_errors(cells)
         self.edited.emit()
+
+    def step_text(self, _old=None, _new=None) -> str:
+        """The last commit's step in words ("Add demand point"), while its rows are the ones kept."""
+        return self._step[0] if self._step[1] == self._good else ""
 
     # ---- internals ----
     def _parsed(self) -> list:
@@ -402,8 +396,9 @@ class TrainingJobsEditor(_RowsEditor):
             "The first day the job may start, YYYY-MM-DD",
             "Optional: the day it must be done by, YYYY-MM-DD (the forecast reports the probability; the "
             "planner buys chips to meet it); empty = none")
-    WHAT = "job"
+    WHAT = "training job"
     TITLE = "Training jobs"
+    STATE_PATH = ("jobs",)
 
     def __init__(self, parent=None):
         self._models: list[tuple[str, str]] = []
@@ -523,8 +518,9 @@ class PolicyEventsEditor(_RowsEditor):
             "The earliest day it may start, YYYY-MM-DD",
             "The latest day it may start, YYYY-MM-DD (the start is drawn uniformly in between)",
             "How long it lasts, in months; empty = for good. Lots due to ship during it are lost")
-    WHAT = "cut-off"
+    WHAT = "export cut-off"
     TITLE = "Cut-offs"
+    STATE_PATH = ("policy_events",)
 
     def __init__(self, parent=None):
         self._chips: list[tuple[str, str]] = []

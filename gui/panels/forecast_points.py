@@ -34,6 +34,7 @@ class DemandPointsEditor(_RowsEditor):
             "Where the figure comes from (free text)", SD_TIP, AT_LEAST_TIP)
     WHAT = "demand point"
     TITLE = "Demand points"
+    STATE_PATH = ("demand", "points")
 
     def __init__(self, parent=None):
         super().__init__(parent)

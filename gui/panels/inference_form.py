@@ -23,6 +23,10 @@ TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 DEFAULTS = ServingStudy().to_dict()  # the saved state is a ServingStudy (engine.studies)
 
 
+def _ways(n: int) -> str:
+    """A TP or EP choice as read aloud: "1 way", "8 ways" (the combo said "1 ways")."""
+    return f"{n} way" if n == 1 else f"{n} ways"
+
 
 class InferenceForm:
     """Mixed into InferencePanel (an AnalysisPanel): builds the form into `self` and converts it to
@@ -69,7 +73,7 @@ class InferenceForm:
 
         column.addWidget(section("Layout and precision"))
         form = QFormLayout()
-        self.tp_combo = combo([("Best under the targets", None)] + [(f"{t} ways", t) for t in TP_CHOICES])
+        self.tp_combo = combo([("Best under the targets", None)] + [(_ways(t), t) for t in TP_CHOICES])
         e.add_row(form, "tp", "Tensor parallel TP", self.tp_combo,
                   "Chips per replica splitting each layer; 'best' searches TP (and EP for MoE)")
         self.ep_combo = combo([("Best / none", None)])
@@ -173,7 +177,7 @@ class InferenceForm:
         if model is not None and model.is_moe:
             self.ep_combo.addItem("Best under the targets", None)
             for e in ep_choices(model):
-                self.ep_combo.addItem(f"{e} ways", e)
+                self.ep_combo.addItem(_ways(e), e)
             self.ep_combo.setEnabled(True)
         else:
             self.ep_combo.addItem("– (dense model)", None)

@@ -20,7 +20,7 @@ import copy
 import time
 import weakref
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QDateEdit, QLineEdit, QWidget,
@@ -100,10 +100,71 @@ def _only_marked(old, new) -> bool:
         (new == EDITED_NOTE + old or old == EDITED_NOTE + new)
 
 
+def _at(params, path: tuple):
+    for key in path:
+        params = params.get(key) if isinstance(params, dict) else None
+    return params
+
+
+def table_step(panel: QWidget, old: dict, new: dict) -> str:
+    """An editable table's own words for an edit of its rows alone, as the Fleet names its steps
+    ("Add demand point", "Edit H20 Most per quarter → 99,000"; every such edit read "Edit Forecast:
+    demand points" or "Edit Plan: Candidates: h20-96gb"), or "". A table says where its rows sit in
+    the panel's state (`STATE_PATH`) and names the edit (`step_text(old rows, new rows)`)."""
+    fields = [f for f in changed_fields(old, new) if not _only_marked(_at(old, f), _at(new, f))]
+    if not fields:
+        return ""
+    for table in panel.findChildren(QWidget):
+        path = tuple(getattr(table, "STATE_PATH", ()) or ())
+        if path and all(f[:len(path)] == path for f in fields) and callable(getattr(table, "step_text", None)):
+            return table.step_text(_at(old, path), _at(new, path)) or ""
+    return ""
+
+
+def cell_words(item) -> str:
+    """A table cell's text as a step names it ("on" or "off" for a check box cell)."""
+    if item is None:
+        return ""
+    if item.flags() & Qt.ItemFlag.ItemIsUserCheckable and not item.text():
+        return "on" if item.checkState() == Qt.CheckState.Checked else "off"
+    return item.text()
+
+
+def column_caption(header: str) -> str:
+    """A column's name without its unit ("Most per\nquarter (chips)" -> "Most per quarter")."""
+    words = " ".join(header.split())
+    return words.split(" (")[0] if " (" in words else words
+
+
+def keyed_rows_step(table, row_keys: list[str], field_columns: dict[str, int], old, new) -> str:
+    """The step of an edit of a table whose state is {row key: {field: value}}, each row's changes
+    from its defaults (the Plan's candidates, `row_keys` their chip ids in table order): "Edit H20
+    Most per quarter → 99,000", the row named by its first cell with text and the value as the
+    cell shows it now; "" unless exactly one cell changed."""
+    old, new = old if isinstance(old, dict) else {}, new if isinstance(new, dict) else {}
+    changed = [(r, field) for r, key in enumerate(row_keys) for field in field_columns
+               if (old.get(key) or {}).get(field) != (new.get(key) or {}).get(field)]
+    if len(changed) != 1 or changed[0][0] >= table.rowCount():
+        return ""
+    r, field = changed[0]
+    column = field_columns[field]
+    texts = [cell_words(table.item(r, c)) for c in range(table.columnCount())]
+    name = next((table.item(r, c).text() for c in range(table.columnCount())
+                 if table.item(r, c) is not None and table.item(r, c).text().strip()), row_keys[r])
+    header = table.horizontalHeaderItem(column)
+    caption = column_caption(header.text()) if header is not None else field.replace("_", " ")
+    return f"Edit {name} {caption} → {texts[column]}"
+
+
 class FormEditCommand(QUndoCommand):
     def __init__(self, watcher: "FormUndoWatcher", old: dict, new: dict):
         self.keys = changed_fields(old, new)
-        super().__init__(self._text(watcher, old, new))
+        # a table's step stands alone: a table commits once a cell, not a keystroke, and two quick
+        # steps merged kept the first one's words ("Add demand point" for an add and an edit)
+        self.table_step = table_step(watcher.panel, old, new)
+        # (the view named after it, as "Edit Forecast: …" names it: the Edit menu lists every view's steps)
+        step = f"{self.table_step} ({watcher.title})" if self.table_step and watcher.title else self.table_step
+        super().__init__(step or self._text(watcher, old, new))
         self.watcher, self.old, self.new = watcher, old, new
         self.generation = watcher.generation   # the scenario load the edit was made in
         self.created_s = time.monotonic()
@@ -122,7 +183,7 @@ class FormEditCommand(QUndoCommand):
 
     def mergeWith(self, other) -> bool:  # noqa: N802 (Qt override)
         if not isinstance(other, FormEditCommand) or other.watcher is not self.watcher \
-                or other.generation != self.generation:
+                or other.generation != self.generation or self.table_step or other.table_step:
             return False
         mine, theirs = set(self.keys), set(other.keys)
         # (one field's edit may also touch a field it drives, say a note marked as written for

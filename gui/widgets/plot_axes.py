@@ -9,14 +9,25 @@ from typing import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.graphicsItems.DateAxisItem import (MONTH_SPACING, YEAR_MONTH_ZOOM_LEVEL, TickSpec, ZoomLevel,
-                                                  makeMStepper)
+from pyqtgraph.graphicsItems.DateAxisItem import (MONTH_SPACING, YEAR_SPACING, TickSpec, ZoomLevel, makeMStepper,
+                                                  makeYStepper)
 from PySide6.QtGui import QColor
 
 # Month ticks that name their year ("May 2024"): on a few months no 1 January falls in range, so
 # pyqtgraph's year-over-month level would show "May Jun" with no year.
 MONTH_YEAR_ZOOM_LEVEL = ZoomLevel([TickSpec(MONTH_SPACING, makeMStepper(1), "%b %Y", autoSkip=[1, 2, 3, 6])],
                                   "Sep 2024")
+
+# Years over months, as pyqtgraph's coarsest level but for two things: it went from every year
+# straight to every 5th, so a 5-year horizon on a plot 224 px wide (40 px a year) showed "2025"
+# alone and no yearly grid; and it sized a label by "YYYY", wider than any year's digits, so a
+# year needed about 50 px. Every year or every 2nd now comes first, sized by digits and a gap of
+# YEAR_GAP_PX (pyqtgraph's 10 px asked 40 px for "2026", 30 px wide, and dropped to every 2nd year
+# at 39 px a year).
+YEAR_MONTH_ZOOM_LEVEL = ZoomLevel([TickSpec(YEAR_SPACING, makeYStepper(1), "%Y", autoSkip=[1, 2, 5, 10, 25]),
+                                   TickSpec(MONTH_SPACING, makeMStepper(1), "%b")],
+                                  "2026")
+YEAR_GAP_PX = 6
 
 
 def to_timestamps(dates: Sequence[dt.date]) -> np.ndarray:
@@ -73,6 +84,16 @@ class PlainAxisItem(OpaqueGridMixin, pg.AxisItem):
 
 
 class DateAxisItem(OpaqueGridMixin, pg.DateAxisItem):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zoomLevels[np.inf] = YEAR_MONTH_ZOOM_LEVEL   # (keeps its place: the coarsest, first)
+
+    def setZoomLevelForDensity(self, density):   # noqa: N802 (pyqtgraph's name)
+        super().setZoomLevelForDensity(density)
+        if self.zoomLevel is YEAR_MONTH_ZOOM_LEVEL and self.orientation in ("bottom", "top"):
+            label_px = self.fontMetrics.boundingRect(YEAR_MONTH_ZOOM_LEVEL.exampleText).width() + YEAR_GAP_PX
+            self.minSpacing = density * label_px
+
     def months_at_finest(self) -> None:
         """Ticks no finer than months, for monthly data: on a horizon of a month or two pyqtgraph
         went down to days and seconds ("22 27 May 02", "59.750 00:00:00"), which a monthly

@@ -58,9 +58,19 @@ NAME_CHARS = 90
 # A name in the hover readout, a banner or a form field: one line beside other text.
 SHORT_NAME_CHARS = 40
 LEGEND_SAMPLE_PX = 26.0   # a legend entry's sample and spacing beside its label
-# A title too long for its chart is drawn smaller before it is cut: "Probability of meeting peak
-# de…" and "KV cache use over time at the chosen…" at 1280x688 fit whole at 10 or 9 pt.
+# A title too long for its chart is drawn smaller, then on two lines, before it is cut: "Probability
+# of meeting peak de…" and "KV cache use over time at the chosen…" at 1280x688 fit whole at 10 or 9 pt.
 TITLE_PTS = (11.0, 10.0, 9.0)
+TITLE_MARGIN_PX, TWO_LINE_TITLE_MARGIN_PX = 4.0, 0.0   # around a title's text (Qt's default, and on two lines)
+
+
+def _split_in_two(text: str) -> list[str]:
+    """`text` split at the space that makes its longer half shortest ([text] with no space)."""
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    if not spaces:
+        return [text]
+    cut = min(spaces, key=lambda i: max(i, len(text) - i - 1))
+    return [text[:cut], text[cut + 1:]]
 
 
 def elide_name(text: str, limit: int = NAME_CHARS) -> str:
@@ -695,24 +705,50 @@ class PlotPanel(QWidget):
             self._widen_fixed_axis(axis, text.count("<br>") * QFontMetrics(font).height())
 
     def _fit_title(self, room: float, suffix: str = "") -> None:
-        """The title (and `suffix`, never cut) in `room` px: whole at 11, 10 or 9 pt, else cut with
-        "…" at 9 pt (the whole title in the chart's tooltip)."""
+        """The title (and `suffix`, never cut) in `room` px: whole on one line at 11, 10 or 9 pt;
+        else on two lines at 9 pt (the title over its unit suffix, or split between words), which
+        fill PlotItem's 30 px title row; else cut with "…" at 9 pt, over the unit where there is
+        one (the whole title in the chart's tooltip). One line cut kept the unit and lost the
+        subject: "Serving capaci… (Ascend 910B2 chips)", "Probability of meeting peak de…" at 1280x720."""
         label = self.plot_item.titleLabel
-        text = self.title
-        for pt in TITLE_PTS:   # whole at a smaller size before it is cut
-            self._title_pt = pt
-            label.setText(text + suffix, size=f"{pt:g}pt")
-            if label.item.boundingRect().width() <= room:
+        self._title_centred(label)
+        fits = False
+        for pt in TITLE_PTS:   # whole at a smaller size before anything else
+            fits = self._title_try(label, [self.title + suffix], pt, room)
+            if fits:
                 break
-        while label.item.boundingRect().width() > room and len(text) > 8:
-            keep = max(8, int(len(text) * room / label.item.boundingRect().width()) - 2)
-            shorter = self.title[:keep].rstrip(" ,(") + "…"
-            if shorter == text:
-                break  # as short as it gets
-            text = shorter
-            label.setText(text + suffix, size=f"{self._title_pt:g}pt")
+        lines = [self.title, suffix.strip()] if suffix else _split_in_two(self.title)
+        if not fits and len(lines) == 2:
+            fits = self._title_try(label, lines, TITLE_PTS[-1], room)
+        text = self.title
+        if not fits:   # cut at the smallest size, on the first line when the unit has a second
+            tail = [suffix.strip()] if suffix else []
+            while not self._title_try(label, [text] + tail, self._title_pt, room) and len(text) > 8:
+                keep = max(8, int(len(text) * room / label.item.boundingRect().width()) - 2)
+                shorter = self.title[:keep].rstrip(" ,(") + "…"
+                if shorter == text:
+                    break  # as short as it gets
+                text = shorter
         self._shown_title = text
         self.plot_widget.setToolTip(self.title if text != self.title else "")
+
+    def _title_try(self, label, lines: list[str], pt: float, room: float) -> bool:
+        """`lines` shown as the title at `pt`; whether its widest line fits in `room` px. Two
+        lines go without the text's 4 px margin: at 9 pt they take 28 px, inside the 30 px row
+        PlotItem (and every export, gui.export) fixes for the title, so neither line is cut."""
+        self._title_pt = pt
+        label.item.document().setDocumentMargin(TWO_LINE_TITLE_MARGIN_PX if len(lines) > 1 else TITLE_MARGIN_PX)
+        label.setText("<br>".join(lines), size=f"{pt:g}pt")
+        return label.item.boundingRect().width() <= room
+
+    @staticmethod
+    def _title_centred(label) -> None:
+        """A title on two lines centred line by line (the label centres the block only)."""
+        document = label.item.document()
+        option = document.defaultTextOption()
+        if option.alignment() != Qt.AlignmentFlag.AlignHCenter:
+            option.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+            document.setDefaultTextOption(option)
 
     def title_room(self, width: float | None = None) -> float:
         """The width the title may take: over the plot area only (the value axis beside it takes its
@@ -750,6 +786,7 @@ class PlotPanel(QWidget):
     def restore_full_texts(self) -> None:
         """Full title and axis label (before an export, which is wider than the window)."""
         if self.title:
+            self.plot_item.titleLabel.item.document().setDocumentMargin(TITLE_MARGIN_PX)
             self.plot_item.titleLabel.setText(self.title, size="11pt")
         self._set_axis_label("left", self.y_label, self.y_unit)
         self._shown_title = None
