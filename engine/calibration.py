@@ -382,8 +382,11 @@ CHIP_FAMILIES = (
     ("hopper", ("h100", "h800", "h20", "h200", "gh200")),
     # the 910C packages two 910B-class dies (the same Da Vinci cores and CANN stack): the family's
     # factors, not the generic default it got before (GEMM 0.67 against the family's 0.59, decode
-    # 0.48 against 0.17: 2.7x a 910B2 per chip where the catalog's peaks say 2.0x)
-    ("ascend-910b", ("ascend-910b", "ascend-910c")),
+    # 0.48 against 0.17: 2.7x a 910B2 per chip where the catalog's peaks say 2.0x). The 910A is
+    # the first-generation Da Vinci part on the same CANN stack, with no published run of its own:
+    # on the NVIDIA-fitted generic factors it decoded faster than the 910B2 (Llama 3 70B TP8, 23.4
+    # against 27.0 ms per token) though its HBM is 1.23 TB/s against 1.6
+    ("ascend-910b", ("ascend-910b", "ascend-910c", "ascend-910a")),
 )
 
 
@@ -488,7 +491,8 @@ def _generic_factors_note(chip) -> str | None:
     if target in packaged["catalog"]:
         # a catalog chip (or a copy of one) that no published run calibrated
         return (f"{chip.name}: no published run of this chip family is in the packaged calibration, so its "
-                "efficiency factors are the generic ones fitted on A100, Hopper and 910B runs; treat the figures as "
+                "efficiency factors are the generic ones (training's fitted on A100, Hopper and 910B runs, serving's on "
+                "NVIDIA A100 and Hopper runs); treat the figures as "
                 "a first estimate (fit your own runs with `fleetcast calibrate`)")
     if (chip.calibrate_as or "").strip():
         return (f"{chip.name}: calibrate_as '{target}' is no catalog chip, so its efficiency factors are the generic "
@@ -551,7 +555,7 @@ def fit_families(rows: list[dict], chips: Mapping, factor_names: Sequence[str] =
 
 # Scopes of resources/calibration_training.csv that each family's fit is written to.
 FAMILY_SCOPES = {"a100": ("a100-sxm4*", "a800*"), "hopper": ("h100*", "h800*", "h20*", "h200*"),
-                 "ascend-910b": ("ascend-910b*", "ascend-910c")}
+                 "ascend-910b": ("ascend-910b*", "ascend-910c", "ascend-910a")}
 
 
 def training_calibration_rows(rows: list[dict], chips: Mapping) -> tuple[list[dict], dict]:

@@ -134,7 +134,7 @@ def _head_resolve(row: dict, rows: list[dict]) -> dict:
 
 # the catalog chips no packaged run calibrates (their notes as before)
 UNCALIBRATED_CATALOG = {
-    "ascend-910a", "v100-sxm2-32gb", "b200", "gb200", "l20-48gb", "l40s-48gb", "mi250x", "mi300x", "mi325x",
+    "v100-sxm2-32gb", "b200", "gb200", "l20-48gb", "l40s-48gb", "mi250x", "mi300x", "mi325x",
     "gaudi2", "gaudi3", "tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "mlu370-x8", "mlu290-m5", "dcu-k100-ai", "br100",
     "kunlun2", "mtt-s4000"}
 

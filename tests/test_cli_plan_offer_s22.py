@@ -54,17 +54,17 @@ def refused(tmp_path_factory):
 def test_the_refused_plan_says_its_size_and_cost_and_its_orders_are_marked_refused(refused):
     d = refused.data
     assert refused.code == 1 and not d["feasible"] and d["status"].endswith("short on fresh trials")
-    assert d["why"].startswith("the cheapest plan fitted, 46,000 h20-96gb for $552M, keeps P(meet demand) >= 82% on "
-                               "its 800 trials, but only 79.2% in its worst month on 4,000 fresh trials"), d["why"]
-    assert d["orders_refused"] is True and sum(o["quantity"] for o in d["orders"]) == 46_000
+    assert d["why"].startswith("the cheapest plan fitted, 45,000 h20-96gb for $540M, keeps P(meet demand) >= 82% on "
+                               "its 800 trials, but only 79.8% in its worst month on 4,000 fresh trials"), d["why"]
+    assert d["orders_refused"] is True and sum(o["quantity"] for o in d["orders"]) == 45_000
 
 
 def test_a_shorter_target_and_a_lower_confidence_that_hold_are_offered_with_their_costs(refused):
     d = refused.data
     assert d["reachable_target"] == {"from_month": "2025-03-01", "until_month": "2025-05-01", "total_cost_usd": 0.0}
     assert d["reachable_confidence"] == {"confidence": 0.8, "from_month": "2025-03-01", "until_month": "2025-06-01",
-                                         "total_cost_usd": 744_000_000.0}
-    assert "; at 80% the same months hold with 62,000 h20-96gb for $744M (--confidence 0.8)" in d["why"]
+                                         "total_cost_usd": 648_000_000.0}
+    assert "; at 80% the same months hold with 54,000 h20-96gb for $648M (--confidence 0.8)" in d["why"]
     assert d["why"].endswith("; 2025-03 through 2025-05 holds at 82% with no orders")
 
 

@@ -162,7 +162,7 @@ def test_chips_list_shows_fp4_and_the_network_shape(capsys, tmp_path):
 
 # every catalog chip's family as chip_family gave it before s24 (by its id alone)
 CATALOG_FAMILIES = {
-    "ascend-910a": "ascend-910a", "ascend-910b1": "ascend-910b", "ascend-910b2": "ascend-910b",
+    "ascend-910a": "ascend-910b", "ascend-910b1": "ascend-910b", "ascend-910b2": "ascend-910b",
     "ascend-910b3": "ascend-910b", "ascend-910b4": "ascend-910b", "ascend-910c": "ascend-910b",
     "v100-sxm2-32gb": "v100-sxm2-32gb", "a100-sxm4-40gb": "a100", "a100-sxm4-80gb": "a100", "a800-sxm4-80gb": "a100",
     "h100-sxm5-80gb": "hopper", "h100-pcie-80gb": "hopper", "h800-sxm5-80gb": "hopper", "h20-96gb": "hopper",

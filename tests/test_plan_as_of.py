@@ -94,15 +94,15 @@ def test_a_mid_month_as_of_orders_from_the_next_month_and_imports_at_its_p_meet(
 
 
 def test_without_as_of_the_story_plan_is_unchanged(tmp_path, capsys):
-    """README: `plan --from 2025-03 --until 2025-05` is 41,000 H20 ordered Nov 2024 (the month after
-    the fleet's latest delivery, Oct 2024), $492M, 90.15% on the fresh trials."""
+    """README: `plan --from 2025-03 --until 2025-05` is 28,000 H20 ordered Nov 2024 (the month after
+    the fleet's latest delivery, Oct 2024), $336M, 90.12% on the fresh trials."""
     code, out, err = run_cli(capsys, "--db", str(tmp_path / "s.db"), "--format", "json", "plan", "--from", "2025-03",
                              "--until", "2025-05")
     plan = json.loads(out)
     assert code == 0 and plan["feasible"], err
     assert [(o["chip_id"], o["quantity"], o["order_month"]) for o in plan["orders"]] == \
-        [("h20-96gb", 41000, "2024-11-01")]
-    assert plan["total_cost_usd"] == 492_000_000 and plan["min_prob_meet_in_target"] == 0.9015
+        [("h20-96gb", 28000, "2024-11-01")]
+    assert plan["total_cost_usd"] == 336_000_000 and plan["min_prob_meet_in_target"] == 0.9012
     assert not any("orders are placed from" in n for n in plan["throughput_notes"])
 
 

@@ -121,7 +121,8 @@ def test_the_refused_plan_is_the_cheapest_fitted_and_no_short_fit_is_quoted_as_a
 
 
 def test_a_refusal_names_the_cheapest_of_the_plans_fitted(tmp_path, capsys, monkeypatch):
-    """Caps lifted, 90% from Sep 2025 to Dec 2026: no sample's plan holds on the validation trials.
+    """Caps lifted, 90% from Sep 2025 to Dec 2025 (to Dec 2026 before the 910B2's vLLM expert reads
+    took the prior 1.0; that target now has a plan): no sample's plan holds on the validation trials.
     The refusal quoted the first sample's $152B as "the cheapest plan fitted" while JSON listed the
     others at $145.9B and $135.0B, though README reads null there as "that set found no plan"."""
     fits = []
@@ -137,7 +138,7 @@ def test_a_refusal_names_the_cheapest_of_the_plans_fitted(tmp_path, capsys, monk
     firsts = []
     monkeypatch.setattr(fp, "_solve_once", lambda *a, **k: firsts.append(real_once(*a, **k)) or firsts[-1])
     db = story(tmp_path, capsys)
-    code, d = plan_json(capsys, db, "--from", "2025-09", "--until", "2026-12", *LIFTED)
+    code, d = plan_json(capsys, db, "--from", "2025-09", "--until", "2025-12", *LIFTED)
     assert code == 1 and not d["feasible"] and d["status"].endswith(fp.SHORT_ON_VALIDATION)
     costs = [r.total_cost_usd for r in fits + firsts[:1] if r.orders]
     assert len(costs) == 3 and d["total_cost_usd"] == min(costs) < max(costs)
@@ -148,16 +149,16 @@ def test_a_refusal_names_the_cheapest_of_the_plans_fitted(tmp_path, capsys, monk
 def test_the_target_is_said_as_the_days_it_is_read_on(tmp_path, capsys):
     """`plan --from 2025-03 --until 2025-05` said "from 2025-03 to 2025-05" (the Plan view "in every
     month over Mar 2025 – May 2025") where each month is read on its 1st: 1 Jun read 78.2% beside a
-    90% plan, demand growing 28% in May. What is checked is unchanged (90.15% on the fresh trials)."""
+    90% plan, demand growing 28% in May. What is checked is unchanged (90.12% on the fresh trials)."""
     assert first_of_month_text(D(2025, 3, 1), D(2025, 5, 1)) == "on the 1st of each month, Mar 1 - May 1 2025"
     assert first_of_month_text(D(2025, 11, 1), D(2026, 2, 1), "–") == "on the 1st of each month, Nov 1 2025 – Feb 1 2026"
     assert first_of_month_text(D(2025, 3, 1), D(2025, 3, 1)) == "on Mar 1 2025"
     db = story(tmp_path, capsys)
     code, out, _ = run_cli(capsys, "--db", db, "plan", "--from", "2025-03", "--until", "2025-05")
     assert code == 0 and out.startswith("scenario 'Story default': plan for P(meet demand) >= 90% on the 1st of "
-                                        "each month, Mar 1 - May 1 2025; total $492M"), out[:200]
+                                        "each month, Mar 1 - May 1 2025; total $336M"), out[:200]
     code, d = plan_json(capsys, db, "--from", "2025-03", "--until", "2025-05")
-    assert d["min_prob_meet_in_target"] == 0.9015 and d["until_month"] == "2025-05-01"
+    assert d["min_prob_meet_in_target"] == 0.9012 and d["until_month"] == "2025-05-01"
 
 
 def test_the_plan_view_says_the_days_too(tmp_path, capsys):

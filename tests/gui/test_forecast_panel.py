@@ -147,7 +147,7 @@ def test_export_writes_valid_png_svg_csv(panel, tmp_path):
         image = QImage(str(tmp_path / "out" / f"forecast_{chart}.png"))
         assert not image.isNull() and image.width() == 1600
         ET.parse(tmp_path / "out" / f"forecast_{chart}.svg")
-        lines = [line for line in (tmp_path / "out" / f"forecast_{chart}.csv").read_text().splitlines()
+        lines = [line for line in (tmp_path / "out" / f"forecast_{chart}.csv").read_text(encoding="utf-8-sig").splitlines()
                  if not line.startswith("#")]  # the export names the chart in a comment line
         assert len(lines) > 1 and lines[0].startswith(("Date", "Series", "Category"))
     assert "forecast_monthly.csv" in names and "forecast_key_figures.csv" in names
