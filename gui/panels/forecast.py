@@ -38,7 +38,7 @@ from gui.panels.forecast_figures import key_figure_rows, monthly_file_rows
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
     FORECAST_STATE_LABELS, NOT_RUN_PREFIX, STALE_FORECAST_NOTE, FormScrollArea, ForecastOutcome, ForecastRequest,
     compute_forecast, figure_text, first_shortfall_month, fit_left_axis, key_figures, last_job_start, mark_steady_fields,
-    not_run_text, own_run_context, same_inputs, throughput_key, validation_fields,
+    not_run_text, own_run_context, same_inputs, set_visual_tab_order, throughput_key, validation_fields,
 )
 __all__ = ["ForecastPanel", "ForecastOutcome", "ForecastRequest", "compute_forecast", "figure_text",
            "first_shortfall_month", "fit_left_axis", "key_figures", "throughput_key"]
@@ -270,7 +270,7 @@ class ForecastPanel(QWidget):
             w.currentIndexChanged.connect(self.schedule)
         self.start_edit.dateChanged.connect(self.schedule)
 
-        column = QWidget()
+        column = self.form_column = QWidget()   # its Tab order is set after each rebuild
         v = QVBoxLayout(column)
         v.setContentsMargins(0, 0, 6, 0)
         for w in (self.assumptions_label, run_box, self.validation_label, self.supply_editor, self.unc_editor, self.policy_box,
@@ -450,6 +450,7 @@ class ForecastPanel(QWidget):
         chips = allocation_chips(sc, [o.chip_id for o in self._orders])
         self._share_spins, self._serve_checks = fill_allocation(self.alloc_form, sc, chips, self.chip_name,
                                                                 self.schedule)
+        set_visual_tab_order(self.form_column)   # the new rows: in their place on screen, not after the charts
 
     def _describe_points(self) -> None:
         points = self.points_editor.points()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Mapping, cast
 
 import numpy as np
 import pyqtgraph as pg
@@ -14,8 +14,10 @@ from engine.forecast import ForecastInputs, ForecastResult, ForecastScenario, ru
 # One definition, in the engine (the CLI prints the same figures); re-exported for the views.
 from engine.studies_forecast import first_shortfall_month, throughput_key  # noqa: F401
 from engine.studies_forecast import forecast_key_figures as key_figures  # noqa: F401
-from PySide6.QtCore import QEvent, QSize
-from PySide6.QtWidgets import QScrollArea, QStyle, QWidget
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QFocusEvent
+from PySide6.QtWidgets import (QBoxLayout, QFormLayout, QGridLayout, QLabel, QLayout, QScrollArea, QStyle,
+                               QWidget)
 
 from gui.widgets.plot_panel import PlotPanel, format_number
 
@@ -70,6 +72,73 @@ class FormScrollArea(QScrollArea):
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
             self.updateGeometry()   # a form grown wider moves the divider's stop with it
         return super().eventFilter(watched, event)
+
+
+def _layout_widgets(layout: QLayout | None) -> list[QWidget]:
+    """The widgets under `layout` in the order they sit on screen: a form row by row (label, then
+    field), a grid row by row, a box along its direction; nested layouts and widgets' own layouts
+    in place."""
+    if layout is None:
+        return []
+    if isinstance(layout, QFormLayout):
+        roles = (QFormLayout.ItemRole.LabelRole, QFormLayout.ItemRole.FieldRole, QFormLayout.ItemRole.SpanningRole)
+        items = [layout.itemAt(row, role) for row in range(layout.rowCount()) for role in roles]
+    elif isinstance(layout, QGridLayout):
+        grid = layout
+        cells = sorted(range(grid.count()), key=lambda i: cast("tuple[int, int, int, int]", grid.getItemPosition(i))[:2])
+        items = [grid.itemAt(i) for i in cells]
+    else:
+        items = [layout.itemAt(i) for i in range(layout.count())]
+        if isinstance(layout, QBoxLayout) and layout.direction() in (QBoxLayout.Direction.RightToLeft,
+                                                                    QBoxLayout.Direction.BottomToTop):
+            items.reverse()
+    found: list[QWidget] = []
+    for item in items:
+        widget = item.widget() if item is not None else None
+        if widget is not None:
+            found.append(widget)
+            found += _layout_widgets(widget.layout())
+        elif item is not None:
+            found += _layout_widgets(item.layout())
+    return found
+
+
+def set_visual_tab_order(root: QWidget) -> list[QWidget]:
+    """Chain Tab through `root`'s fields top to bottom as they sit on screen; returns the chain.
+
+    Qt tabs in creation order: rows made after the form (the per-chip Allocation rows, rebuilt on
+    each load; the growth multiplier, inserted into its group late) were reached after the charts or
+    last in their group. Call again after any rebuild; the rest of the window (the charts) follows
+    the form's last field. Hidden and disabled fields stay in the chain: Qt skips them as it tabs."""
+    chain = [w for w in dict.fromkeys(_layout_widgets(root.layout()))
+             if w.focusPolicy() & Qt.FocusPolicy.TabFocus]
+    for first, second in zip(chain, chain[1:]):
+        QWidget.setTabOrder(first, second)
+    return chain
+
+
+class LinkLabel(QLabel):
+    """A rich-text label whose links the keyboard reaches: Tab lands on its first link, Enter follows
+    it (`linkActivated`), Tab again leaves. A QLabel's links answer the mouse only, so the Plan's
+    "Plan … instead" offer could not be used without one. The label takes focus only while its text
+    has a link: a summary without one is no Tab stop."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                     | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # type: ignore[override]
+        super().setText(text)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus if "<a " in text else Qt.FocusPolicy.NoFocus)
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        # reached by Tab the label alone had focus and Enter did nothing: a second Tab picked the link
+        if event.reason() in (Qt.FocusReason.TabFocusReason, Qt.FocusReason.BacktabFocusReason):
+            self.focusNextPrevChild(True)
 
 
 STEADY_FIELDS = {"Targets hold for": "the percentile", "Length spread (CV)": "the length spread"}

@@ -35,12 +35,13 @@ from gui.commands import follow_stack, follow_store_writes
 from gui.panels.base import counted, mark_stale, run_controls, ungrouped
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast import NO_MODELS_HINT
-from gui.panels.forecast_common import NamedAxisChart
+from gui.panels.forecast_common import LinkLabel, NamedAxisChart
 from gui.panels.forecast_editors import _int_spin, _spin
 from gui.panels.plan_text import (COST_UNIT, ReturnRuns, add_orders_state, cell_text as _cell_text, cost_chart_context,
                                   cost_series_names, draw_deliveries, econ_caption, fill_result_table, fit_table_height,
                                   plan_summary_html, refused_caption, regroup_cell)
 from gui.widgets.banner import MessageBanner
+from gui.widgets.form_undo import keyed_rows_step
 from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
 
@@ -133,6 +134,11 @@ class PlanPanel(QWidget):
         self.cand_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.cand_table.setMinimumHeight(150)
         self.cand_table.itemChanged.connect(lambda item: regroup_cell(self.cand_table, item))   # "15000" -> "15,000"
+        # the undo step names the chip and the column as shown ("Edit H20 Most per quarter → 99,000")
+        self.cand_table.STATE_PATH = ("candidates",)
+        self.cand_table.step_text = lambda old, new: keyed_rows_step(
+            self.cand_table, [c.chip_id for c in self._candidates],
+            {"use": 0, "unit_price_usd": 2, "lead_time_months": 3, "max_per_quarter": 4}, old, new)
         self.confidence = _spin(50, 99.9, 90, decimals=1, step=1, suffix=" %",
                                 tip="P(serving capacity >= peak demand) to keep on the 1st of every month of the target")
         self.auto_from = QCheckBox("first month a plan can reach")
@@ -211,11 +217,11 @@ class PlanPanel(QWidget):
         return scroll
 
     def _build_results(self) -> QWidget:
-        self.summary_label = QLabel("Find the cheapest plan to see what to order, when, and at what cost.")
+        # its "Plan … instead" link: Tab reaches it, Enter follows it (a plain QLabel's link took the mouse only)
+        self.summary_label = LinkLabel("Find the cheapest plan to see what to order, when, and at what cost.")
         self.summary_label.setWordWrap(True)
-        self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
-                                         "border-radius: 4px; padding: 6px; }")
+                                         "border-radius: 4px; padding: 6px; } QLabel:focus { border-color: #3b7dd8; }")
         self.summary_label.linkActivated.connect(self._on_summary_link)
         self.capacity_chart = NamedAxisChart(PLAN_TITLE, y_label="Capacity",
                                              y_unit="chips", time_axis=True)

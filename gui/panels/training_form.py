@@ -7,13 +7,14 @@ the study and draws; every check and default lives in the study.
 from __future__ import annotations
 
 import datetime as dt
+import math
 
-from PySide6.QtCore import QDate
-from PySide6.QtWidgets import QCheckBox, QDateEdit, QDoubleSpinBox, QFormLayout, QLabel, QWidget
+from PySide6.QtCore import QDate, QLocale
+from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QDateEdit, QDoubleSpinBox, QFormLayout, QLabel, QWidget
 
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed
 from engine.layout import DIMENSION
-from engine.reliability import CHECKPOINT_BYTES_PER_PARAM
+from engine.reliability import CHECKPOINT_BYTES_PER_PARAM, DEFAULT_MTBF_CHIP_HOURS
 from engine.studies import SOFTWARE_DEFAULTS, TrainingStudy
 from engine.training import EXPERT_TP_MAX, RECOMPUTE_NAMES
 from gui.panels.base import (
@@ -59,15 +60,46 @@ EXACT_DIGITS = 10   # significant digits an exact spin box keeps and shows
 
 class ExactSpin(QDoubleSpinBox):
     """A number box that keeps a value as saved and shows its significant digits: with fixed
-    decimals a study saved with 2.4 GB/s opened as 2, and an MTBF of 0.4 as 0 (the Llama 3 rate)."""
+    decimals a study saved with 2.4 GB/s opened as 2, and an MTBF of 0.4 as 0 (the Llama 3 rate).
+
+    `special_stands_for`: the value the special text at the minimum means (the MTBF's "Llama 3 rate"
+    is 50,677 chip-h, stored as 0). The arrows then step from it: Up from the special text went to
+    0 + 5,000 chip-h, a chip ten times less reliable; now it reads 55,000 and Down 50,000."""
+
+    special_stands_for: float | None = None
 
     def textFromValue(self, value: float) -> str:   # (the locale's, as the box reads it back)
-        return self.locale().toString(float(value), "g", EXACT_DIGITS)
+        locale = self.locale()   # with the separators the box is set to show ("5000" beside "50,677")
+        omit = QLocale.NumberOption.OmitGroupSeparator
+        locale.setNumberOptions(locale.numberOptions() & ~omit if self.isGroupSeparatorShown()
+                                else locale.numberOptions() | omit)
+        return locale.toString(float(value), "g", EXACT_DIGITS)
+
+    def _on_special(self) -> bool:
+        return (self.special_stands_for is not None and bool(self.specialValueText())
+                and self.value() == self.minimum() and not self.isReadOnly())
+
+    def stepBy(self, steps: int) -> None:
+        if not self._on_special() or steps == 0:
+            super().stepBy(steps)
+            return
+        step, stands_for = self.singleStep(), float(self.special_stands_for or 0.0)
+        # to the step grid beside the value meant: 50,677 -> 55,000 up, 50,000 down
+        grid = math.floor(stands_for / step) if steps > 0 else math.ceil(stands_for / step)
+        self.setValue((grid + steps) * step)   # (bounded by the range; far enough down, the special text)
+        self.selectAll()
+
+    def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:
+        flags = super().stepEnabled()
+        if self._on_special():   # at the minimum, yet there are values below the one it means
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        return flags
 
 
 def exact_spin(lo: float, hi: float, value: float, suffix: str = "", special: str | None = None,
-               step: float = 1.0) -> ExactSpin:
+               step: float = 1.0, special_stands_for: float | None = None) -> ExactSpin:
     box = ExactSpin()
+    box.special_stands_for = special_stands_for
     box.setDecimals(EXACT_DIGITS)   # before the value: it rounds to the decimals
     return _number_box(box, lo, hi, value, step, suffix, special)
 
@@ -181,8 +213,9 @@ class TrainingForm:
         form = QFormLayout()
         # (key, label, box, tip): the run's failures, restarts and checkpoints (engine.reliability)
         reliability = (
-            ("mtbf", "MTBF per chip", exact_spin(0.0, 1e9, 0.0, " chip-h", special="Llama 3 rate (50,677 chip-h)",
-                                                 step=5000.0),
+            ("mtbf", "MTBF per chip", exact_spin(0.0, 1e9, 0.0, " chip-h", step=5000.0,
+                                                 special=f"Llama 3 rate ({DEFAULT_MTBF_CHIP_HOURS:,.0f} chip-h)",
+                                                 special_stands_for=DEFAULT_MTBF_CHIP_HOURS),
              "Mean time between job-stopping failures (GPU, HBM, host, network, software) per chip, in hours: "
              "a job on N chips stops every MTBF / N hours. 0 = the Llama 3 report's rate (419 interruptions "
              "in 54 days on 16,384 H100)"),
