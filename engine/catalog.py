@@ -185,10 +185,30 @@ def scope_rank(scope: str, target: str, vendor: str) -> int | None:
     return SCOPE_DEFAULT if scope == "default" else None
 
 
+_CATALOG_VENDORS: dict[str, str] = {}
+
+
+def catalog_vendor(chip_id: str) -> str:
+    """The packaged catalog's vendor of `chip_id` ("" for an id the catalog lacks), read from the
+    catalog file itself (not `reference_chips`, which resolves calibration through this module)."""
+    if not _CATALOG_VENDORS:
+        import resources
+
+        _CATALOG_VENDORS.update({row["id"]: row.get("vendor") or "" for row in
+                                 read_csv_rows(resources.read_text("chips.csv"))})
+    return _CATALOG_VENDORS.get(chip_id, "")
+
+
 def resolved_scopes(chip: Chip | Mapping, rows: Iterable[Mapping]) -> dict[str, tuple[int, str, float]]:
-    """factor -> (rank, scope, value) of the scope that sets it for `chip` (resolve_calibration)."""
+    """factor -> (rank, scope, value) of the scope that sets it for `chip` (resolve_calibration).
+    A vendor scope is matched on the vendor of the chip its calibrate_as names, as every other scope
+    is: a copy of the 910B2 under another vendor's name took NVIDIA's fused-MoE read factors and
+    served MoE models at half the 910B2's rate while its note said it took the 910B2's calibration."""
     target = calibration_target(chip)
     vendor = chip.vendor if isinstance(chip, Chip) else chip.get("vendor", "")
+    own_id = chip.id if isinstance(chip, Chip) else str(chip.get("id") or "")
+    if target and target != own_id.strip():
+        vendor = catalog_vendor(target) or vendor
     ranked: dict[str, tuple[int, str, float]] = {}
     for row in rows:
         rank = scope_rank(row.get("scope") or "", target, vendor or "")

@@ -966,10 +966,20 @@ class MainWindow(QMainWindow):
         must not overwrite what the Fleet just said ("Delete order 3 (Ctrl+Z to undo)"), nor, for as
         long as the status bar shows it, what the scenario bar just said (QA s28: "New scenario 'Q3':
         the Forecast's inputs at the story's defaults..." was replaced by the run's timing in 2 s)."""
-        if time.monotonic() - self._scenario_said_at < SCENARIO_MESSAGE_S:
+        left_s = SCENARIO_MESSAGE_S - (time.monotonic() - self._scenario_said_at)
+        if left_s > 0:   # said once the scenario's message has had its time, if still the view's
+            self._held_status = (key, message)
+            QTimer.singleShot(int(left_s * 1000) + 50, self._say_held_status)
             return
         if self.tabs.currentWidget() is self._hosts.get(key):
             self._said(key, message)
+
+    _held_status: tuple | None = None
+
+    def _say_held_status(self) -> None:
+        held, self._held_status = self._held_status, None
+        if held is not None and time.monotonic() - self._scenario_said_at >= SCENARIO_MESSAGE_S:
+            self._panel_status(*held)
 
     _scenario_said_at = -1e9
 

@@ -175,3 +175,35 @@ def test_planned_orders_say_the_target_is_read_on_the_1st_of_each_month():
     assert rows[0]["note"] == "planned for P(meet demand) >= 90% on the 1st of each month, Mar 1 - May 1 2025"
     one = SimpleNamespace(orders=(order,), from_month=D(2025, 3, 1), until_month=D(2025, 3, 1))
     assert plan_order_rows(one, 0.9, [])[0]["note"] == "planned for P(meet demand) >= 90% on Mar 1 2025"
+
+
+def test_a_plan_that_needs_no_order_still_says_so_in_csv(tmp_path, capsys):
+    """QA s28: `plan --format csv --from 2025-01 --until 2025-02` printed a header only."""
+    import csv as _csv
+    import io as _io
+
+    from engine.cli import main as _main
+
+    db = str(tmp_path / "p.db")
+    assert _main(["--db", db, "--format", "csv", "plan", "--from", "2025-01", "--until", "2025-02"]) == 0
+    rows = list(_csv.DictReader(_io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 1 and rows[0]["chip_id"] == "" and rows[0]["quantity"] == ""
+    assert rows[0]["target_from_month"] == "2025-01" and rows[0]["target_until_month"] == "2025-02"
+    assert float(rows[0]["min_prob_meet_in_target"]) >= 0.9 and float(rows[0]["total_cost_usd"]) == 0
+
+
+def test_dash_is_refused_where_it_is_not_standard_output(tmp_path, capsys, monkeypatch):
+    """QA s28: `plan --orders-csv -` wrote a file named '-', and `orders import -` imported such a
+    file silently; '-' is standard output for export only."""
+    from engine.cli import main as _main
+
+    monkeypatch.chdir(tmp_path)
+    db = str(tmp_path / "p.db")
+    (tmp_path / "-").write_text("buyer,vendor,chip_id,quantity,order_date\nX,NVIDIA,h20-96gb,5,2025-01-01\n")
+    for argv in (["orders", "import", "-"], ["chips", "import", "-"],
+                 ["plan", "--from", "2025-03", "--until", "2025-05", "--orders-csv", "-"]):
+        assert _main(["--db", db, *argv]) != 0
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "-" in err and "Traceback" not in err, err
+    assert _main(["--db", db, "--format", "json", "orders", "list"]) == 0
+    assert "\"X\"" not in capsys.readouterr().out     # the stray '-' file was not imported

@@ -148,7 +148,16 @@ def _to_stdout(args) -> bool:
     return args.file == STDOUT_NAME
 
 
+def _refuse_stdin(args) -> None:
+    """'-' is standard output for an export; an import does not read standard input, and a file
+    that happened to be named '-' was imported silently in its place (QA s28)."""
+    if args.file == STDOUT_NAME:
+        raise UserError(f"{STDOUT_NAME}: an import reads a file, not standard input; save the CSV to a file "
+                        "and give its name ('-' is standard output for export only)")
+
+
 def chips_import(args, ctx) -> Output:
+    _refuse_stdin(args)
     ctx.unsaved = "nothing imported"
     summary = ctx.store().import_chips(args.file, update_existing=args.replace)
     ctx.saved = _saved_import(summary)
@@ -227,6 +236,7 @@ def _one_line(value):
 
 
 def orders_import(args, ctx) -> Output:
+    _refuse_stdin(args)
     ctx.unsaved = "nothing imported"
     store = ctx.store()
     summary = store.import_orders(args.file, update_existing=args.replace)

@@ -297,8 +297,11 @@ def run_plan(args, ctx) -> Output:
     if not 20 <= args.samples <= 2000:
         raise UserError(f"--samples: {args.samples!r} (must be 20 to 2000)")
     if args.orders_csv:   # refused before the plan is worked out, not after
-        from engine.csv_io import check_can_create
+        from engine.csv_io import STDOUT_NAME, check_can_create
 
+        if args.orders_csv == STDOUT_NAME:   # (it wrote a file named '-'; export's '-' is stdout)
+            raise UserError("--orders-csv -: give a file name (the orders file is for `fleetcast orders import "
+                            "FILE.csv`; --format csv prints the plan on standard output)")
         check_can_create(args.orders_csv, force=args.force)
     orders, chips, models, scenario = _load(args, ctx)
     ids = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips is not None else None
@@ -435,7 +438,9 @@ def run_plan(args, ctx) -> Output:
         # a CSV travels without the text above the table: each order row carries the plan it belongs
         # to (its target, confidence, P(meet) on the fresh trials and totals), as `backtest`'s rows do
         basis = plan_csv_basis(data)
-        rows = [{**row, **basis} for row in rows]
+        # a plan that needs no order is one row with blank order fields, so the file still says
+        # what was planned and that it holds (a header alone read like an empty or failed file)
+        rows = [{**row, **basis} for row in rows] or [{**{c: None for c in columns}, **basis}]
         columns += list(basis)
     return Output(data=data, rows=rows, columns=columns,
                   text=text, extra_tables=[(f"cost per token (capital only; training at the scenario's goodput "

@@ -125,7 +125,9 @@ def cell_words(item) -> str:
     """A table cell's text as a step names it ("on" or "off" for a check box cell)."""
     if item is None:
         return ""
-    if item.flags() & Qt.ItemFlag.ItemIsUserCheckable and not item.text():
+    # a check box cell is one with a check state: every QTableWidgetItem is user-checkable by
+    # default, and a cleared text cell read "→ off" (QA s28)
+    if item.data(Qt.ItemDataRole.CheckStateRole) is not None and not item.text():
         return "on" if item.checkState() == Qt.CheckState.Checked else "off"
     return item.text()
 

@@ -103,3 +103,22 @@ def test_every_chip_but_huaweis_resolves_as_without_the_added_rows():
         if (row.get("vendor") or "").strip() == "Huawei":
             continue
         assert resolve_calibration(row, rows) == resolve_calibration(row, before), row["id"]
+
+
+def test_a_calibrate_as_copy_under_another_vendor_serves_as_its_target():
+    """QA s28: a copy of the 910B2 (vendor 'HiSilicon', calibrate_as ascend-910b2) matched the vendor
+    scope on its own vendor and took NVIDIA's fused-MoE read factor: Qwen3-235B TP4 EP16 read 23.3
+    output tokens/s per chip against the 910B2's 44.5, while its note said it took the 910B2's
+    calibration. Every factor, vendor-scoped ones included, is the target's."""
+    from dataclasses import replace as _replace
+
+    from engine.catalog import calibration_rows, resolve_calibration
+
+    rows = calibration_rows()
+    target = dict(resolve_calibration(B2, rows))
+    copy = _replace(B2, id="my-910b2", vendor="HiSilicon", calibrate_as="ascend-910b2")
+    assert resolve_calibration(copy, rows) == target
+    assert target["inf_moe_read_eff@vllm"] == 1.0
+    # a chip of its own (no calibrate_as) still matches on its own vendor
+    own = _replace(B2, id="my-npu", vendor="HiSilicon", calibrate_as="")
+    assert resolve_calibration(own, rows)["inf_moe_read_eff@vllm"] == pytest.approx(0.445)

@@ -35,9 +35,11 @@ def test_a_views_run_does_not_overwrite_what_the_scenario_bar_just_said(window, 
     window.scenario_bar.status_message.emit("New scenario 'Q3 test': the Forecast's inputs at the story's defaults")
     window._panel_status("plan", "Plan: 200 trials in 900 ms")
     assert window.statusBar().currentMessage().startswith("New scenario 'Q3 test'")
-    now[0] += SCENARIO_MESSAGE_S + 0.1            # once its time is up, the view speaks again
-    window._panel_status("plan", "Plan: 200 trials in 900 ms")
+    now[0] += SCENARIO_MESSAGE_S + 0.1            # once its time is up, the held message is said
+    window._say_held_status()
     assert window.statusBar().currentMessage() == "Plan: 200 trials in 900 ms"
+    window._panel_status("plan", "Plan: 300 trials in 1200 ms")   # and the view speaks again at once
+    assert window.statusBar().currentMessage() == "Plan: 300 trials in 1200 ms"
 
 
 def test_a_delete_with_several_orders_selected_deletes_nothing_and_says_so(window, store, qtbot):

@@ -221,3 +221,19 @@ def test_a_long_title_without_a_unit_splits_between_words_before_it_is_cut(qtbot
 def test_layout_combos_say_one_way_not_one_ways(inference_panel):
     texts = [inference_panel.tp_combo.itemText(i) for i in range(inference_panel.tp_combo.count())]
     assert "1 way" in texts and "8 ways" in texts and "1 ways" not in texts
+
+
+def test_a_cleared_text_cell_is_not_named_off(qtbot):
+    """QA s28: clearing a Note or Most-per-quarter cell gave the undo step "→ off"."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QTableWidgetItem
+
+    from gui.widgets.form_undo import cell_words
+
+    text = QTableWidgetItem("")
+    assert cell_words(text) == ""
+    box = QTableWidgetItem()
+    box.setCheckState(Qt.CheckState.Unchecked)
+    assert cell_words(box) == "off"
+    box.setCheckState(Qt.CheckState.Checked)
+    assert cell_words(box) == "on"
