@@ -37,7 +37,7 @@ def _slow_nic_chip(tmp_path, capsys, base: str, new_id: str, scaleout_gbps: floa
     """`base` with a 1 GB/s NIC, imported into the test's database as `new_id`."""
     path = tmp_path / "chips.csv"
     assert main(["chips", "export", str(path)]) == 0
-    with path.open(newline="") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     row = dict(next(r for r in rows if r["id"] == base), id=new_id, name=f"{new_id} (slow NIC)",
                scaleout_gbps=str(scaleout_gbps))

@@ -200,7 +200,7 @@ def test_nics_short_of_time_serve_what_they_carry(tmp_path, capsys):
     the ramp of a window of tokens produced)."""
     path = tmp_path / "chips.csv"
     assert main(["chips", "export", str(path)]) == 0
-    with path.open(newline="") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     row = dict(next(r for r in rows if r["id"] == "b200"), id="b200-slow", name="B200 (1 GB/s NIC)", scaleout_gbps="1")
     with path.open("w", newline="") as fh:
