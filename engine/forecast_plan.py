@@ -649,7 +649,8 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     MAX_REFIT_SAMPLES. A plan that still falls short is no plan (`feasible` False, `why` says so,
     its orders kept for reading): a plan sold as 90% must hold 90% on trials it never saw.
     With `verify_offer`, a shorter target offered instead (`reachable_target`) is planned the same
-    way first, and offered only when that plan holds.
+    way first, and offered only when that plan holds; an offer is planned as its flags would plan
+    it (the cheapest of the samples' plans), without offers of its own.
 
     A budget does not change the plan, which is already the cheapest that holds: it says whether
     that plan can be bought. Fitted as a constraint, the answer followed the sample (a 400-trial
@@ -697,7 +698,10 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     if short_on_fresh:
         result = replace(result, feasible=False, status=result.status + ", short on fresh trials",
                          why=refused_why(result, req, on_fresh=True))
-    if verify_offer and result.feasible:   # a top-level answer says how much its cost moves with the sample
+    if result.feasible:
+        # every answer, an offer's too, is the cheapest of the samples' plans and says how much its
+        # cost moves with the sample: an offer planned on the first sample alone quoted "at 80% ...
+        # $648M (--confidence 0.8)" where those flags plan $576M (the second sample's), story s28
         others = _fits_on_other_samples(inputs, req, result.samples, training_tokens_per_s,
                                         from_month=result.from_month, allow_empty=allow_empty, sizings=sizings)
         # the cheapest of the samples' plans that holds on the validation and fresh trials is the

@@ -89,18 +89,24 @@ def test_a_fleet_short_on_fresh_trials_beyond_their_noise_is_planned_for(db, cap
     as it is reads 99.39% in March 2025 on the 8,000 validation trials and 99.12% on the 4,000 fresh
     ones: at 99.3% over March alone it passes the first and not the second, and every fit (200, 400
     and 800 trials) holds it with no orders. Figures from `fleetcast plan --confidence 0.993 --from
-    2025-03 --until 2025-03 --format json` on a fresh database at commit 4664896."""
+    2025-03 --until 2025-03 --format json` on a fresh database at commit 4664896.
+
+    s28: since the Ascend MoE factor fix (1482034) the same command reads 99.22% in March on the
+    fresh trials (min_prob_meet_in_target 0.9922), and the fleet still keeps 99.4% on the validation
+    ones (at --confidence 0.994 the same note says so; at 0.995 March is infeasible, "at most 99.4%
+    of the 8,000 validation trials"): the case stands at 99.3%, its fresh figure now 99.2%."""
     code, out, err = run_cli(capsys, "--db", db, "plan", "--confidence", "0.993", "--from", "2025-03",
                              "--until", "2025-03", "--format", "json")
     d = json.loads(out)
     assert not d["status"].startswith("no orders needed"), d["status"]
-    assert any("the fleet as it is keeps P(meet demand) >= 99.3% on the validation trials but only 99.1%" in n
+    assert any("the fleet as it is keeps P(meet demand) >= 99.3% on the validation trials but only 99.2%" in n
                for n in d["throughput_notes"])
     # (on the story the fleet holds 99.3% on the trials fitted too: the fits order nothing, and the
     # fresh trials refuse that, as any plan short on them)
     assert code == 1 and not d["feasible"] and d["status"].endswith("short on fresh trials")
     assert d["why"].startswith("the fleet as it is, with no orders, keeps P(meet demand) >= 99.3% on its 800 "
-                               "trials, but only 99.1% in its worst month on 4,000 fresh trials"), d["why"]
+                               "trials, but only 99.2% in its worst month on 4,000 fresh trials"), d["why"]
+    assert 0.992 <= d["min_prob_meet_in_target"] < 0.993
 
 
 def test_the_fresh_standard_error_is_the_binomial_one():

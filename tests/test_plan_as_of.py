@@ -81,15 +81,21 @@ def test_the_qa_plan_with_as_of_orders_nothing_before_it_and_forecasts_as_it_say
 
 def test_a_mid_month_as_of_orders_from_the_next_month_and_imports_at_its_p_meet(tmp_path, capsys):
     """As of 15 Dec 2024 (the fleet's latest delivery is in Oct 2024): orders are placed on the 1st,
-    so from 1 Jan 2025; its lots, due from April, are drawn by the forecast as by the plan."""
+    so from 1 Jan 2025; its lots, due from April, are drawn by the forecast as by the plan.
+
+    s28: since the Ascend MoE factor fix (1482034) the fleet as it is keeps 60.4% (June) on the
+    fresh trials, so 60% needs no orders; at 65% the plan is 47,000 H20 ordered Jan 2025 for $564M
+    (65.1%), and from 70% up June is out of reach from a January order (at most 67.0% of the
+    validation trials): `fleetcast plan --scenario asof --from 2025-04 --until 2025-06 --confidence
+    0.65` on this database."""
     db = story_with_as_of(tmp_path, capsys, "2024-12-15")
     plan, forecast = plan_then_forecast(tmp_path, capsys, db, "--from", "2025-04", "--until", "2025-06",
-                                        "--confidence", "0.6")
+                                        "--confidence", "0.65")
     assert plan["feasible"] and plan["orders"], plan.get("why")
     assert min(o["order_month"] for o in plan["orders"]) == "2025-01-01"
     assert ("orders are placed from 2025-01, the first month start after the scenario's 'deliveries known to' "
             "date, 2024-12-15, not before") in " ".join(plan["throughput_notes"])
-    assert plan["min_prob_meet_in_target"] >= 0.6
+    assert plan["min_prob_meet_in_target"] >= 0.65
     assert_forecast_reads_the_plan(plan, forecast)
 
 
