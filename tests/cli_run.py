@@ -9,3 +9,13 @@ def run_cli(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def use_packaged_catalog(monkeypatch) -> None:
+    """The CLI on the packaged catalog alone: it falls back to it when the store cannot be imported."""
+    import engine.cli as cli
+
+    def no_store(self):
+        raise ImportError("store not used in these tests")
+
+    monkeypatch.setattr(cli.Context, "store", no_store)

@@ -7,15 +7,12 @@ import json
 import pytest
 
 import engine.cli as cli
+from tests.cli_run import use_packaged_catalog
 
 
 @pytest.fixture(autouse=True)
 def catalog_only(monkeypatch):
-    """Use the packaged catalog: the CLI falls back to it when the store cannot be imported."""
-    def no_store(self):
-        raise ImportError("store not used in these tests")
-
-    monkeypatch.setattr(cli.Context, "store", no_store)
+    use_packaged_catalog(monkeypatch)
 
 
 def train(capsys, *flags, fmt="table"):

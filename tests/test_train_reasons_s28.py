@@ -9,17 +9,14 @@ import pytest
 import engine.cli as cli
 from engine.catalog import reference_chips, reference_models
 from engine.training import TrainingInputs, evaluate_layout
+from tests.cli_run import use_packaged_catalog
 
 H100 = "h100-sxm5-80gb"
 
 
 @pytest.fixture(autouse=True)
 def catalog_only(monkeypatch):
-    """The packaged catalog: the CLI falls back to it when the store cannot be imported."""
-    def no_store(self):
-        raise ImportError("store not used in these tests")
-
-    monkeypatch.setattr(cli.Context, "store", no_store)
+    use_packaged_catalog(monkeypatch)
 
 
 def train(capsys, *flags, fmt="table"):

@@ -11,13 +11,8 @@ BASE = {"model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb", "num_chips": 64, "
 
 
 @pytest.fixture
-def panel(store, qtbot):
-    from gui.panels.training import TrainingPanel
-
-    p = TrainingPanel(store)
-    qtbot.addWidget(p)
-    yield p
-    p.shutdown()
+def panel(training_panel):
+    return training_panel     # (conftest's: the Training view alone, on the test's store)
 
 
 def show(panel, **changes):
