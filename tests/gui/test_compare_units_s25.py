@@ -75,8 +75,10 @@ def test_a_tpot_what_if_is_drawn_in_the_baselines_unit_chips(store, panel, tpot_
     base, what_if = _compare(store, panel, name, _tpot(tpot_ms))
     rating_base, rating_what_if = _rating(base), _rating(what_if)
     assert base.unit_chip_id == what_if.unit_chip_id == UNIT
-    # the unit rating differs by a large known factor (a tighter TPOT slows the chip, a looser one speeds it)
-    assert (rating_what_if < 0.5 * rating_base) if tpot_ms < 50 else (rating_what_if > 1.2 * rating_base)
+    # the unit rating differs by a known factor (a tighter TPOT slows the chip, a looser one speeds it):
+    # since s28 (the 910B2's MoE reads at the Ascend prior) 283 output tokens/s per chip at 50 ms,
+    # 175 at 25 ms (0.62x) and 331 at 100 ms (1.17x)
+    assert (rating_what_if < 0.7 * rating_base) if tpot_ms < 50 else (rating_what_if > 1.1 * rating_base)
     m = base.months.index(DEC_2025)
     chart = panel.capacity_chart
     assert chart.y_unit == f"Ascend 910B2 chips at {rate_text(rating_base)} output tokens/s"

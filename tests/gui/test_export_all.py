@@ -36,7 +36,7 @@ def test_scenario_is_applied_and_everything_is_written(panels, tmp_path):
                 assert f"{key}_{chart}.{ext}" in names
         for table in panel.tables():
             assert f"{key}_{table}.csv" in names
-    monthly = list(csv.reader(line for line in open(out / "forecast_monthly.csv", encoding="utf-8")
+    monthly = list(csv.reader(line for line in open(out / "forecast_monthly.csv", encoding="utf-8-sig")
                               if not line.startswith("#")))
     assert len(monthly) == 1 + 24  # compute_now ran with the scenario's horizon
     assert not QImage(str(out / "forecast_installed_by_type.png")).isNull()
