@@ -20,7 +20,6 @@ Errors are `UserError`s with one line naming the file (and row, column, value wh
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import csv
 import difflib
@@ -73,32 +72,6 @@ _ESCAPED = re.compile(r"^'+[=+\-@\t\r]")
 
 
 # ---- what an import says of a cell or a column --------------------------------------------
-
-# A date cell of the right shape that is no day of the calendar: engine.validate.parse_date says
-# "not a date; use YYYY-MM-DD", which sent the user after the format of a 2024-02-30 written as asked
-_NOT_A_DATE = re.compile(r"(?P<shown>'\s*(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\s*') \(not a date; use YYYY-MM-DD\)")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December")   # (calendar.month_name follows the locale)
-
-
-def impossible_day_text(text: str) -> str:
-    """`text` ("'2024-02-30' (not a date; use YYYY-MM-DD)") saying why the date is none: the
-    day that month lacks, or the month that does not exist; other text as it is."""
-    found = _NOT_A_DATE.fullmatch(text)
-    if found is None:
-        return text
-    year, month, day = int(found["y"]), int(found["m"]), int(found["d"])
-    if not 1 <= month <= 12:
-        why = f"there is no month {month}; use YYYY-MM-DD"
-    elif year < 1:
-        return text
-    else:
-        days = calendar.monthrange(year, month)[1]
-        if 1 <= day <= days:
-            return text
-        why = f"{_MONTHS[month - 1]} {year} has {days} days: there is no day {day}"
-    return f"{found['shown']} ({why})"
-
 
 def nearest_column_hint(column: str, allowed, units: dict) -> str:
     """'; did you mean hbm_gb (GiB)?' for a column spelt near a field ('hbm_gib'), else ''."""

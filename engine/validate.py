@@ -154,6 +154,27 @@ def parse_int(field: str, value, *, minimum: int | None = 0, maximum: float | No
     return number
 
 
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+                "October", "November", "December")   # (calendar.month_name follows the locale)
+
+
+def _not_a_date_why(text: str) -> str:
+    """Why `text` is no date: a day its month lacks or a month that does not exist, where it is
+    written as asked ("2024-02-30": "use YYYY-MM-DD" sent the user after the format); else the format."""
+    import calendar
+    import re
+
+    found = re.fullmatch(r"\s*(\d{4})-(\d{2})-(\d{2})\s*", text)
+    if found:
+        year, month, day = (int(g) for g in found.groups())
+        if not 1 <= month <= 12:
+            return f"not a date: there is no month {month}; use YYYY-MM-DD"
+        days = calendar.monthrange(year, month)[1] if year >= 1 else 31
+        if not 1 <= day <= days:
+            return f"{_MONTH_NAMES[month - 1]} {year} has {days} days: there is no day {day}"
+    return "not a date; use YYYY-MM-DD"
+
+
 @overload
 def parse_date(field: str, value, *, allow_blank: Literal[False] = False) -> dt.date: ...
 @overload
@@ -170,7 +191,7 @@ def parse_date(field: str, value, *, allow_blank: bool = False) -> dt.date | Non
     try:
         day = iso_day(str(value))
     except ValueError:
-        raise ValidationError([f"{field}: {_show(value)} (not a date; use YYYY-MM-DD)"]) from None
+        raise ValidationError([f"{field}: {_show(value)} ({_not_a_date_why(str(value))})"]) from None
     if not (1990 <= day.year <= 2100):
         raise ValidationError([f"{field}: {_show(value)} (year must be 1990-2100)"])
     return day

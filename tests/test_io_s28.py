@@ -189,7 +189,7 @@ def test_fewer_problems_than_the_cap_say_nothing_of_stopping(db, tmp_path):
     ("2024-02-30", "order_date", "'2024-02-30' (February 2024 has 29 days: there is no day 30)"),
     ("2025-02-29", "order_date", "'2025-02-29' (February 2025 has 28 days: there is no day 29)"),
     ("2025-04-31", "order_date", "'2025-04-31' (April 2025 has 30 days: there is no day 31)"),
-    ("2025-13-01", "order_date", "'2025-13-01' (there is no month 13; use YYYY-MM-DD)"),
+    ("2025-13-01", "order_date", "'2025-13-01' (not a date: there is no month 13; use YYYY-MM-DD)"),
     ("2025/04/01", "order_date", "'2025/04/01' (not a date; use YYYY-MM-DD)"),   # the shape: as before
 ])
 def test_an_impossible_date_says_which_day_the_month_lacks(capsys, db, tmp_path, cell, field, said):

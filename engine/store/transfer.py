@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Iterator
 from engine.catalog import CHIP_FIELDS
 from engine.csv_io import (
     CHIP_COLUMN_UNITS, MAX_CSV_BYTES, MAX_CSV_ROWS, ORDER_COLUMN_UNITS, CsvReader, atomic_output,
-    impossible_day_text, nearest_column_hint, write_csv_rows,
+    nearest_column_hint, write_csv_rows,
 )
 from engine.errors import UserError, ValidationError
 from engine.store import files
@@ -119,7 +119,7 @@ class _Problems:
     def add_row(self, line: int, exc: ValidationError) -> None:
         for problem in exc.problems:
             column, _, rest = problem.partition(":")
-            self.add(f"{self.name} row {line}, column {column}: {impossible_day_text(rest.strip())}")
+            self.add(f"{self.name} row {line}, column {column}: {rest.strip()}")
 
     def raise_if_any(self) -> None:
         if self.items:
