@@ -969,7 +969,7 @@ class MainWindow(QMainWindow):
         left_s = SCENARIO_MESSAGE_S - (time.monotonic() - self._scenario_said_at)
         if left_s > 0:   # said once the scenario's message has had its time, if still the view's
             self._held_status = (key, message)
-            QTimer.singleShot(int(left_s * 1000) + 50, self._say_held_status)
+            QTimer.singleShot(int(left_s * 1000) + 50, self, self._say_held_status)   # (gone with the window)
             return
         if self.tabs.currentWidget() is self._hosts.get(key):
             self._said(key, message)
