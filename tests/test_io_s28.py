@@ -149,17 +149,22 @@ def test_an_update_with_other_deliveries_says_deliveries(capsys, db, tmp_path):
 
 # ---- 4. the count of problems past the cap ------------------------------------------------------
 
-def test_five_thousand_bad_rows_count_the_problems_listed(capsys, db, tmp_path):
-    path = tmp_path / "many.csv"
-    path.write_text(ORDER_HEADER + "\n" + "".join(f"B{i},NVIDIA,h20-96gb,abc,2025-04-01,,\n" for i in range(5000)),
-                    encoding="utf-8")
+def _orders_import_refusal(db, path) -> ValidationError:
+    """The error a store's orders import of `path` raises (the test fails if it imports)."""
     store = open_store(db)
     try:
         with pytest.raises(ValidationError) as caught:
             store.import_orders(path)
     finally:
         store.close()
-    exc = caught.value
+    return caught.value
+
+
+def test_five_thousand_bad_rows_count_the_problems_listed(capsys, db, tmp_path):
+    path = tmp_path / "many.csv"
+    path.write_text(ORDER_HEADER + "\n" + "".join(f"B{i},NVIDIA,h20-96gb,abc,2025-04-01,,\n" for i in range(5000)),
+                    encoding="utf-8")
+    exc = _orders_import_refusal(db, path)
     assert len(exc.problems) == MAX_REPORTED_PROBLEMS == 200
     assert all(p.startswith("many.csv row ") and "'abc'" in p for p in exc.problems)   # no note among them
     assert "reading stopped at the 200th problem" in exc.context
@@ -174,13 +179,8 @@ def test_five_thousand_bad_rows_count_the_problems_listed(capsys, db, tmp_path):
 def test_fewer_problems_than_the_cap_say_nothing_of_stopping(db, tmp_path):
     path = tmp_path / "few.csv"
     path.write_text(ORDER_HEADER + "\n" + "B,NVIDIA,h20-96gb,abc,2025-04-01,,\n" * 3, encoding="utf-8")
-    store = open_store(db)
-    try:
-        with pytest.raises(ValidationError) as caught:
-            store.import_orders(path)
-    finally:
-        store.close()
-    assert len(caught.value.problems) == 3 and caught.value.context == "nothing imported"
+    exc = _orders_import_refusal(db, path)
+    assert len(exc.problems) == 3 and exc.context == "nothing imported"
 
 
 # ---- 6. a day the month lacks --------------------------------------------------------------------

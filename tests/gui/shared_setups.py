@@ -10,14 +10,21 @@ from PySide6.QtTest import QTest
 
 from engine.forecast import default_scenario, scenario_to_dict
 from engine.store import open_store
+from gui.scenarios import DEFAULT_NAME
+
+
+def story_default_alone(path: Path):
+    """A new store at `path` holding the story's default scenario and no other."""
+    s = open_store(path)
+    for row in s.scenarios():
+        if row["name"] != DEFAULT_NAME:
+            s.delete_scenario(row["name"])
+    return s
 
 
 def story_store_with_all_serve(path: Path, trials: int):
     """The story's default and one variant (the 910B trains nothing), both on `trials` trials."""
-    s = open_store(path)
-    for row in s.scenarios():
-        if row["name"] != "Story default":
-            s.delete_scenario(row["name"])
+    s = story_default_alone(path)
     params = scenario_to_dict(default_scenario())
     params["allocation"]["training_share"]["ascend-910b2"] = 0.0
     params["trials"] = trials

@@ -6,6 +6,7 @@ from PySide6.QtGui import QUndoStack
 from engine.forecast import scenario_from_dict
 from engine.store import open_store
 from gui.scenarios import DEFAULT_NAME, ScenarioBar, apply_scenario_params, gather_scenario_params
+from tests.gui.shared_setups import story_default_alone
 
 
 _BARS = []
@@ -13,10 +14,7 @@ _BARS = []
 
 @pytest.fixture
 def store(tmp_path):
-    s = open_store(tmp_path / "scenarios.db")
-    for row in s.scenarios():  # these tests start from the story's default alone
-        if row["name"] != DEFAULT_NAME:
-            s.delete_scenario(row["name"])
+    s = story_default_alone(tmp_path / "scenarios.db")   # these tests start from the story's default alone
     yield s
     while _BARS:
         _BARS.pop().detach()

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from engine.store import open_store
 from gui.scenarios import DEFAULT_NAME, ScenarioBar
+from tests.gui.shared_setups import story_default_alone
 
 _BARS = []
 
@@ -17,10 +18,7 @@ _BARS = []
 @pytest.fixture
 def one_store(tmp_path):
     """The story's default scenario alone."""
-    s = open_store(tmp_path / "one.db")
-    for row in s.scenarios():
-        if row["name"] != DEFAULT_NAME:
-            s.delete_scenario(row["name"])
+    s = story_default_alone(tmp_path / "one.db")
     yield s
     while _BARS:
         _BARS.pop().detach()
