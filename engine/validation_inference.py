@@ -12,10 +12,11 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from engine.errors import UserError
-from engine.hardware import Chip
-from engine.inference import SCENARIOS, SERVE_DTYPES, ServingInputs, default_kv_dtype, evaluate_serving
+from engine.hardware import DTYPE_BYTES, Chip
+from engine.inference import (SCENARIOS, SERVE_DTYPES, ServingInputs, compute_dtype, default_kv_dtype,
+                              evaluate_serving)
 from engine.models import ModelConfig
-from engine.serving.families import known_engine
+from engine.serving.families import budget_problem, engine_chip_problem, known_engine
 from engine.validate import cell_float
 from engine.validation import SHORT_ROW
 
@@ -164,6 +165,7 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     for label, dt in (("weight_dtype", wdt), ("kv_dtype", kdt)):
         if dt not in SERVE_DTYPES:
             raise RowError(f"{label}: {dt!r} (one of {', '.join(SERVE_DTYPES)})")
+    _deployment_rules(row, model, chips[chip_id], pp, ep)
     kwargs = dict(model=model, chip=chips[chip_id], tp=tp, pp=pp, ep=ep, replicas=replicas,
                   input_len=_num(row, "input_len"), output_len=_num(row, "output_len"),
                   scenario=scenario, weight_dtype=wdt, kv_dtype=kdt, engine=_text(row, "engine"))
@@ -182,7 +184,118 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
             kwargs[name] = v
     if "requests_per_client" in kwargs and scenario != "concurrency":
         raise RowError(f"requests_per_client: {kwargs['requests_per_client']} (only a concurrency row has clients)")
+    budget = kwargs.get("max_num_batched_tokens")
+    if too_small := budget_problem(kwargs["engine"], budget, kwargs["input_len"]):
+        raise RowError(f"max_num_batched_tokens: {budget} ({too_small})")
     return ServingInputs(**kwargs)
+
+
+# The names the shared layout rules (engine.studies) give the row's columns.
+_COLUMN_NAMES = {"pp": "pp", "ep": "ep"}
+
+
+def _deployment_rules(row: Mapping, model: ModelConfig, chip: Chip, pp: int, ep: int) -> None:
+    """RowError for a deployment `fleetcast serve` refuses (engine.commands.serve.run): an engine
+    on a chip it has no build for, EP on a dense model (or not splitting the experts), more
+    pipeline stages than layers. Each rule is the engine's own function, worded once; a row that
+    breaks one describes a run nobody made, and calibrating on it saved factors under a family
+    the chip cannot run (`inf_hbm_eff@trtllm` on a 910B)."""
+    from engine.studies import ep_experts_rule, pp_layers_rule
+
+    engine = _text(row, "engine")
+    if wrong_engine := engine_chip_problem(engine, chip):
+        raise RowError(f"engine: {engine!r} on chip {chip.id}: {wrong_engine}")
+    if wrong_ep := ep_experts_rule(model, ep, _COLUMN_NAMES):
+        raise RowError(wrong_ep)
+    if wrong_pp := pp_layers_rule(model, pp, _COLUMN_NAMES):
+        raise RowError(wrong_pp)
+
+
+# How far past the physical limit (`physical_limit`) a measurement may lie before it is refused.
+# The limit leaves out every overhead and efficiency, so no engine reaches it: the public cases come
+# to at most 0.66 of it (inf-R0185, a prefill at batch 1 on an A100; 0.49 for a throughput row).
+# A value 3x past it is a typo or a unit slip (546,550 tokens/s on one 910B at batch 10 for 546.55),
+# not a run. Speculative decoding (several tokens per weight read, which this model does not
+# describe) is the one real way past it: a run accepting over ~3 tokens a step is refused with it.
+PHYSICAL_MARGIN = 3.0
+
+
+def _weights_read(model: ModelConfig) -> float:
+    """Parameters one forward step reads at least: the active ones (top-k and shared experts), the
+    output head included, less the input embedding (a step reads only its tokens' rows of it)."""
+    return float(model.active_params() - (0 if model.tied_embeddings else model.vocab * model.hidden))
+
+
+def _figure(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def physical_limit(inp: ServingInputs, metric: str) -> tuple[float, str]:
+    """(the best `metric` physics allows this deployment, what sets it), or (nan, "") where the
+    chip lacks a rate. Throughput: an output token costs 2 FLOPs per active parameter at the
+    chip's peak for the weights' GEMM dtype, and a decode step reads the active weights once for
+    at most the row's batch or clients per instance (offline and server rows state none). Latency:
+    one request reads the active weights once per step over every chip of its instance, and its
+    prompt takes 2 FLOPs per active parameter per token at peak. Every term favours the run: no
+    attention, KV reads, communication or overhead; the pipeline's stages counted as parallel."""
+    chip, model = inp.chip, inp.model
+    bw_gbps = chip.hbm_gbps or 0.0
+    peak_tflops = chip.peak_tflops(compute_dtype(inp.weight_dtype, chip)) or 0.0
+    if bw_gbps <= 0 or peak_tflops <= 0:
+        return math.nan, ""
+    params = _weights_read(model)
+    weight_gb = params * DTYPE_BYTES[inp.weight_dtype] / 1e9
+    L_in, L_out = float(inp.input_len), float(inp.output_len)
+    if metric in THROUGHPUT_METRICS:
+        limit = peak_tflops * 1e12 / (2.0 * params)
+        how = (f"{chip.id}'s {peak_tflops:,.0f} TFLOP/s peak allows at 2 FLOPs per active parameter "
+               f"({params / 1e9:.3g} billion) per output token")
+        batch = {"static_batch": inp.batch, "concurrency": inp.concurrency}.get(inp.scenario)
+        if batch:
+            per_instance = max(batch / inp.replicas, 1.0)
+            streamed = per_instance * bw_gbps / weight_gb
+            if streamed < limit:
+                limit = streamed
+                how = (f"{chip.id}'s {bw_gbps:,.0f} GB/s of HBM allows reading {model.name}'s {weight_gb:.3g} GB "
+                       f"of active weights once per decode step for {per_instance:,.4g} sequences per instance")
+        if metric == "total_tokens_per_s_per_chip":   # each request's prompt tokens count with its output
+            limit *= (L_in + L_out) / L_out
+            how += f", counting {L_in:,.0f} prompt tokens with every {L_out:,.0f} output tokens"
+        return limit, how
+    chips = inp.pp * max(inp.tp, inp.ep)
+    over = f"{chips} chip{'s' if chips > 1 else ''}"
+    read_ms = weight_gb / (chips * bw_gbps) * 1e3
+    read = f"{model.name}'s {weight_gb:.3g} GB of active weights read once over {over} at {bw_gbps:,.0f} GB/s each"
+    prompt_ms = 2.0 * params * L_in / (chips * peak_tflops * 1e12) * 1e3
+    prompt = (f"2 FLOPs per active parameter ({params / 1e9:.3g} billion) for each of {L_in:,.0f} prompt tokens "
+              f"at {peak_tflops:,.0f} TFLOP/s over {over}")
+    first_ms, first = (read_ms, read) if read_ms >= prompt_ms else (prompt_ms, prompt)
+    if metric in ("ttft_ms", "prefill_ms"):
+        return first_ms, first
+    if metric in ("tpot_ms", "decode_step_ms"):
+        return read_ms, read
+    if metric == "e2e_latency_ms":
+        return first_ms + (L_out - 1.0) * read_ms, f"{first}, then {read} for each of {L_out - 1.0:,.0f} more tokens"
+    return math.nan, ""
+
+
+def plausibility_problem(inp: ServingInputs, metric: str, measured: float, raw: str) -> str:
+    """Why `measured` cannot be a measurement of this deployment ('' when it can): faster than
+    PHYSICAL_MARGIN times what `physical_limit` allows, with the numbers. Training refuses a run
+    past its chip's peak the same way (engine.validation)."""
+    limit, how = physical_limit(inp, metric)
+    if not (limit > 0 and math.isfinite(limit)):
+        return ""
+    m = PHYSICAL_MARGIN
+    if metric in THROUGHPUT_METRICS:
+        if measured <= limit * m:
+            return ""
+        where = f"above {m:g}x the {_figure(limit)} tokens/s per chip that {how} ({_figure(limit * m)} at most)"
+    else:
+        if measured >= limit / m:
+            return ""
+        where = f"below 1/{m:g} of the {limit:.3g} ms that {how} takes ({limit / m:.3g} ms at least)"
+    return f"value: {raw!r} {metric} is {where}: not a possible measurement (check the value and its unit)"
 
 
 def predict_metric(result, metric: str) -> float:
@@ -623,12 +736,15 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
                         from dataclasses import replace
 
                         inp = replace(inp, factors=dict(factors))
-                    cache[key] = evaluate_serving(inp)
+                    cache[key] = (inp, evaluate_serving(inp))
                 except (RowError, UserError) as exc:
-                    cache[key] = exc
-            res = cache[key]
+                    cache[key] = (None, exc)
+            inp, res = cache[key]
             if isinstance(res, Exception):
                 raise res
+            # a value no deployment could measure is named, never scored or fitted
+            if impossible := plausibility_problem(inp, metric, measured, _text(row, "value")):
+                raise RowError(impossible)
             if not res.feasible:
                 case["status"] = "infeasible"
                 case["message"] = res.reason
