@@ -519,6 +519,29 @@ def schedule_rule(schedule: str, lay: Mapping, names: Mapping = FORM_NAMES) -> s
     return ""
 
 
+def chip_count_rule(lay: Mapping, num_chips: int) -> str:
+    """Why a whole layout does not take the run's chips, with the numbers ("" when tp x pp x dp x cp
+    is `num_chips`): `train`, the view and a validation case's stated layout say the same."""
+    tp, pp, dp, cp = (int(lay.get(k) or 1) for k in ("tp", "pp", "dp", "cp"))
+    if tp * pp * dp * cp == num_chips:
+        return ""
+    return f"tp x pp x dp x cp = {tp} x {pp} x {dp:,} x {cp} = {tp * pp * dp * cp:,}, not {num_chips:,} chips"
+
+
+def vpp_rule(model, pp: int, vpp: int, names: Mapping = FORM_NAMES) -> str:
+    """Why `vpp` chunks per stage cannot interleave `pp` stages of `model` ("" when they can, or vpp
+    is 1): interleaving needs pp 2 or more and a whole layer in every chunk of every stage (the
+    search's rule, engine.training.interleaving_fits)."""
+    from engine.training import interleaving_fits, max_vpp
+
+    if vpp <= 1 or bool(interleaving_fits(model.layers, pp, vpp)):
+        return ""
+    if pp == 1:
+        return f"{names['vpp']} {vpp} interleaves pipeline stages: it needs pp 2 or more"
+    return (f"{names['vpp']} {vpp} needs a layer in every chunk of every stage; pp {pp} over {model.layers} "
+            f"layers allows vpp {max_vpp(model.layers, pp)} at most")
+
+
 def reason_numbers(result, inputs, names: Mapping = FORM_NAMES) -> str:
     """The rule a whole layout breaks as one line naming the field, its value and the rule with its
     numbers ("EP 3 does not divide Mixtral 8x7B's 8 experts"); "" where there is none to add. The
@@ -535,7 +558,7 @@ def reason_numbers(result, inputs, names: Mapping = FORM_NAMES) -> str:
     if reason == Infeasible.CP_SEQUENCE:
         return cp_sequence_rule(inputs.seq, cp, names)
     if reason == Infeasible.CHIP_COUNT:
-        return f"tp x pp x dp x cp = {tp} x {pp} x {dp:,} x {cp} = {tp * pp * dp * cp:,}, not {inputs.num_chips:,} chips"
+        return chip_count_rule(lay, inputs.num_chips)
     if reason == Infeasible.EP:
         stage = tp * dp * cp
         return ep_experts_rule(model, ep, names) or (
@@ -551,13 +574,7 @@ def reason_numbers(result, inputs, names: Mapping = FORM_NAMES) -> str:
     if reason == Infeasible.SCHEDULE:
         return schedule_rule(inputs.schedule, lay, names)
     if reason == Infeasible.VPP:
-        from engine.training import max_vpp
-
-        vpp = int(lay.get("vpp") or 1)
-        if pp == 1:
-            return f"{names['vpp']} {vpp} interleaves pipeline stages: it needs pp 2 or more"
-        return (f"{names['vpp']} {vpp} needs a layer in every chunk of every stage; pp {pp} over {model.layers} "
-                f"layers allows vpp {max_vpp(model.layers, pp)} at most")
+        return vpp_rule(model, pp, int(lay.get("vpp") or 1), names)
     return ""
 
 

@@ -20,11 +20,13 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.hardware import Chip
-from engine.layout import dtype_problem
+from engine.layout import Infeasible, dtype_problem
 from engine.models import ModelConfig, training_flops_per_token
 from engine.training import (
     ATTENTION_KERNELS, CP_KINDS, RECOMPUTE_NAMES, SCHEDULES, LayoutResult, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput,
 )
+from engine.studies import (FLAG_NAMES, chip_count_rule, cp_sequence_rule, ep_experts_rule, infeasible_detail,
+                            pp_layers_rule, tp_heads_rule, vpp_rule)
 from engine.validate import case_column, cell_float
 
 METRICS = ("tokens_per_s_per_chip", "step_time_s", "mfu_pct_model_flops")
@@ -279,10 +281,10 @@ def inputs_from_case(row: Mapping, chips: Mapping[str, Chip]) -> TrainingInputs:
         n = DEFAULT_NUM_CHIPS
         if gb:
             n = min(n, 2 ** int(math.log2(gb)))
-    if tp and pp and cp and n % (tp * pp * cp) == 0:
+    if layout["dp"] is None and tp and pp and cp and n % (tp * pp * cp) == 0:
         layout["dp"] = n // (tp * pp * cp)
-    elif layout["dp"] and tp and pp and cp and tp * pp * cp * layout["dp"] != n:
-        layout["dp"] = None
+    # a stated dp stays what the row says: one that does not fit the chips is the row's error
+    # (stated_layout_problem), never replaced by the quotient (8 x 1 x 3 ran as "8 x 1 x 1")
     dtype = (row.get("dtype") or "").strip().lower() or "bf16"
     if dtype == "fp16":
         dtype = "bf16"
@@ -335,6 +337,32 @@ def _whole_run(row: Mapping) -> bool:
     return scope == "whole_run"
 
 
+# A layout rule in a cases file's own column names ("pp 64 exceeds Llama 3 8B's 32 layers"); the
+# rules and their words are the engine's (engine.studies), the ones `train` refuses its flags with.
+CASE_NAMES = {key: key.replace("_", " ") for key in FLAG_NAMES}
+
+
+def stated_layout_problem(inp: TrainingInputs) -> str:
+    """Why the layout fields a case states cannot have run together ("" when they can), each rule
+    with its numbers, in the engine's words: tp x pp x dp x cp against the chips (all four given),
+    tp against the heads, pp against the layers, vpp against pp, cp against the sequence, ep
+    against the experts. These hold whatever the blank fields become; a whole stated layout also
+    meets the batch and schedule rules when it is evaluated (`validate_case`). Such a row is a
+    typo, not a run: predicting it anyway (pp 64 over 32 layers: -97%) put it into a fit."""
+    model = inp.model
+    given = {k: getattr(inp, k) for k in ("tp", "pp", "dp", "cp")}
+    problems = [
+        chip_count_rule(given, inp.num_chips) if None not in given.values() else "",
+        tp_heads_rule(model, inp.tp, CASE_NAMES) if inp.tp else "",
+        pp_layers_rule(model, inp.pp, CASE_NAMES) if inp.pp else "",
+        # (over the layers, pp's own rule says it; vpp's would read "allows vpp 1")
+        vpp_rule(model, inp.pp, inp.vpp, CASE_NAMES) if inp.vpp and inp.pp and inp.pp <= model.layers else "",
+        cp_sequence_rule(inp.seq, inp.cp, CASE_NAMES) if inp.cp else "",
+        ep_experts_rule(model, inp.ep, CASE_NAMES) if inp.ep else "",
+    ]
+    return "; ".join(p for p in problems if p)
+
+
 def _fully_given(inp: TrainingInputs) -> bool:
     keys = ("tp", "pp", "vpp", "dp", "cp", "micro_batch", "zero_stage", "recompute") + (("ep",) if inp.model.is_moe else ())
     return all(getattr(inp, k) is not None for k in keys) and inp.global_batch_seqs is not None
@@ -344,11 +372,11 @@ def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
     """A complete layout for a case: the given one, or the best the search finds that agrees
     with the given fields (a blank field, vpp included, is "not reported"). A run that really
     ran but fits no layout in the memory model is reported infeasible, never forced."""
+    problem = dtype_problem(inp.dtype, inp.chip)
+    if problem:  # it rules out every layout, a published one too: the reason, not one count among the search's
+        raise LookupError(f"dtype {inp.dtype}: {problem}")
     if _fully_given(inp):
         return replace(inp, ep=inp.ep or 1), "layout as published"
-    problem = dtype_problem(inp.dtype, inp.chip)
-    if problem:  # it rules out every layout: the reason, not one count among the search's
-        raise LookupError(f"dtype {inp.dtype}: {problem}")
     result = search_layouts(inp, top_k=1)
     if result.best is None:
         # "tp does not divide heads (3 layouts)": a bare "heads 3" read as a head count of 3
@@ -444,6 +472,9 @@ def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixe
             inp, note = fixed_inputs, "layout fixed"
         else:
             inp = inputs_from_case(row, chips)
+            problem = stated_layout_problem(inp)
+            if problem:
+                raise ValueError(problem)
             if factors:
                 inp = replace(inp, factors={**dict(factors), **dict(inp.factors)})
             try:
@@ -454,6 +485,11 @@ def validate_case(row: Mapping, chips: Mapping[str, Chip], *, factors=None, fixe
                 return case
         _check_possible(row, inp, measured)
         predicted, res = predict_metric(row, inp)
+        if not res.feasible and res.reason != Infeasible.OUT_OF_MEMORY.text:
+            # a published layout that breaks another of `train`'s rules (a batch its micro-batches
+            # do not divide, a schedule it cannot run) did not run as written: an error, not fitted.
+            # Out of memory alone is the memory model's miss on a run that ran: predicted below.
+            raise ValueError(infeasible_detail(res, inp, CASE_NAMES))
         case.update(predicted=predicted, error_pct=(predicted - measured) / measured * 100.0, status="ok",
                     layout=res.layout, mfu_pct=res.mfu_pct, step_time_s=res.step_time_s,
                     memory_gib_per_chip=res.memory_gib_per_chip)
