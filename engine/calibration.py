@@ -482,23 +482,49 @@ def _generic_factors_note(chip) -> str | None:
     from engine.catalog import SCOPE_PREFIX, calibration_target, resolved_scopes
 
     packaged = _packaged()
-    gemm = resolved_scopes(chip, packaged["rows"]).get("train_gemm_eff")
+    scopes = resolved_scopes(chip, packaged["rows"])
+    gemm = scopes.get("train_gemm_eff")
     if gemm is None or gemm[0] >= SCOPE_PREFIX:
         return None
-    if abs(chip.factor("train_gemm_eff", gemm[2]) - gemm[2]) > 1e-9:
+    generic = _still_generic(chip, scopes)
+    if generic is None:
         return None
     target = calibration_target(chip)
     if target in packaged["catalog"]:
         # a catalog chip (or a copy of one) that no published run calibrated
-        return (f"{chip.name}: no published run of this chip family is in the packaged calibration, so its "
-                "efficiency factors are the generic ones (training's fitted on A100, Hopper and 910B runs, serving's on "
+        return (f"{chip.name}: no published run of this chip family is in the packaged calibration, so {generic} "
+                "(training's fitted on A100, Hopper and 910B runs, serving's on "
                 "NVIDIA A100 and Hopper runs); treat the figures as "
                 "a first estimate (fit your own runs with `fleetcast calibrate`)")
     if (chip.calibrate_as or "").strip():
-        return (f"{chip.name}: calibrate_as '{target}' is no catalog chip, so its efficiency factors are the generic "
-                "ones; set calibrate_as to the catalog chip it copies (see `fleetcast chips list`)")
-    return (f"{chip.name}: no packaged calibration matches id '{chip.id}', so its efficiency factors are the generic "
-            "ones; set calibrate_as to the catalog chip it copies, or fit your own runs with `fleetcast calibrate`")
+        return (f"{chip.name}: calibrate_as '{target}' is no catalog chip, so {generic}; "
+                "set calibrate_as to the catalog chip it copies (see `fleetcast chips list`)")
+    return (f"{chip.name}: no packaged calibration matches id '{chip.id}', so {generic}; "
+            "set calibrate_as to the catalog chip it copies, or fit your own runs with `fleetcast calibrate`")
+
+
+def _still_generic(chip, scopes: Mapping[str, tuple]) -> str | None:
+    """What of a chip on the generic factors is still generic, in words ("its efficiency factors
+    are the generic ones"), or None when the user has fitted or set all of it. The factors of
+    one's own (a `calibrate --save`, an edit: a value no packaged scope gave it) are not: after a
+    save that held train_hbm_eff at the generic value, `train` said only that the chip used
+    factors fitted to the user's runs, and the generic notice went, for that factor and for
+    every serving factor as well. The saved ones are named by saved_calibration_text."""
+    def own(name: str) -> bool:
+        value = chip.calibration.get(name)
+        return value is not None and (name not in scopes or abs(float(value) - scopes[name][2]) > 1e-9)
+
+    training = [n for n in TRAINING_FIT_FACTORS if not own(n)]
+    serving = not any(own(n) for n in chip.calibration if str(n).startswith(CALIBRATION_KINDS["inference"]))
+    if serving and len(training) == len(TRAINING_FIT_FACTORS):
+        return "its efficiency factors are the generic ones"
+    parts = ([f"its training factor{'s' if len(training) > 1 else ''} {', '.join(training)}"] if training else []) \
+        + (["its serving factors"] if serving else [])
+    if not parts:
+        return None
+    one = not serving and len(training) == 1
+    return f"{' and '.join(parts)} {'is' if one else 'are'} still the generic {'one' if one else 'ones'} " \
+           "(the rest are your own)"
 
 
 # Factors fitted per family on measured runs; every other training factor is a documented

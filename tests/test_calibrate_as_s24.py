@@ -173,7 +173,12 @@ def test_a_copy_no_scope_matches_is_said_with_the_fix(chip_id, original):
 def test_a_chip_the_user_fitted_is_not_called_uncalibrated():
     row = {**_catalog_row("ascend-910c"), "id": "ascend-910c-copy"}
     chip = chip_from_row(row, resolve_calibration(row, calibration_rows()))
-    assert uncalibrated_note(chip.with_calibration(train_gemm_eff=0.42)) is None
+    fitted = chip.with_calibration(train_gemm_eff=0.42)
+    note = uncalibrated_note(fitted)   # what it fitted is its own; what it did not stays named generic
+    assert "train_gemm_eff" not in note
+    assert "train_attn_eff, train_hbm_eff, train_scaleup_eff and its serving factors are still the generic ones" in note
+    assert uncalibrated_note(fitted.with_calibration(train_attn_eff=0.4, train_hbm_eff=0.6, train_scaleup_eff=0.7,
+                                                     **{"inf_hbm_eff@vllm": 0.5})) is None
 
 
 # ---- calibrate_as as a field: validation, the store, export/import, the window ------------------

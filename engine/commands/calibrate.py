@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 import math
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -182,6 +183,7 @@ def run(args, ctx) -> Output:
     if names is not None and not names:
         raise UserError(f"--factors {args.factors!r}: no factor names (give NAME,NAME,...)")
     skipped: list[tuple] = []   # (id, status, why) of rows not fitted
+    odd_engines: list[str] = []   # a line per engine name no family has (fitted as `generic`)
     if args.kind == "training":
         from engine.calibration import (HUBER_SCALE, OBJECTIVE_TEXT, STOP_START_KEPT, TRAINING_BOUNDS,
                                         TRAINING_FIT_FACTORS, calibrate_training)
@@ -246,6 +248,7 @@ def run(args, ctx) -> Output:
         rows = [r for r, c in zip(rows, judged) if c["status"] != "error"]
         if not rows:
             raise UserError(f"{args.cases}: no usable rows with chip '{chip.id}' ({skipped[0][0]}: {skipped[0][2]})")
+        odd_engines = _unknown_engine_lines(rows, label)
         names, start = _inference_keys(asked, rows, chip)
         moved, moved_any = _inference_runs_moved(rows, chips, start, _KNOWN)
         unconstrained = {n for n in names if moved_any[n] == 0}
@@ -300,13 +303,12 @@ def run(args, ctx) -> Output:
                 "something on these runs, not a value to trust" for n in on_bound]
     fitted_names = [n for n in names if n not in unconstrained and n not in held]
     kept_saved = _kept_saved(names, fitted_names, start, earlier) if args.save else {}
-    held_lines = [f"{n}: held at {start[n]:.4g}, not fitted ({why}"
-                  + (": the model misses something on these runs" if "bound" in why
-                     else f"; {MIN_RUNS_PER_FACTOR} are needed") + ")"
+    held_lines = [f"{n}: held at {start[n]:.4g}, not fitted ({_held_words(why)})"
                   + ("; the others were fitted with it there"
                      + ((", so its saved value stays saved" if n in kept_saved else " and it is not saved") if args.save else "")
                      if fitted_names else "") for n, why in held.items()]
     warnings += held_lines
+    warnings += [f"{args.cases}, {line}" for line in odd_engines]
     # as many factors as runs leaves no run to check the fit against (3 runs "fitted" 3 factors exactly)
     few = 0 < summary["cases"] <= len(fitted_names)
     if few:
@@ -356,6 +358,13 @@ def run(args, ctx) -> Output:
         first = errors[0][1] if _names_its_row(errors[0][1]) else f"{errors[0][0]}: {errors[0][1]}"
         refusal = f"{len(errors)} row(s) of the file can't be used ({first}); fix or remove them"
         shown.add(row_line(errors[0][0], "error", errors[0][1]))
+    elif odd_engines:
+        # a typo'd engine ('mindei') fits the generic family, which the engine meant never reads:
+        # "saved" with nothing said, and `serve --engine mindie` unchanged. The user says what the
+        # runs are by writing a known name (or generic, or a blank for the default) in the file.
+        refusal = odd_engines[0] + (f" (and {len(odd_engines) - 1} other unrecognised engine name(s))"
+                                    if len(odd_engines) > 1 else "")
+        shown.add(f"{args.cases}, {odd_engines[0]}")
     elif worse:
         refusal = f"the fit scores worse than the current factors on these {summary['cases']} runs ({measure})"
     elif summary.get("start_kept"):
@@ -372,8 +381,10 @@ def run(args, ctx) -> Output:
     elif far:
         refusal = f"the fit still misses these runs by {left:.0f}%"
     elif not fitted_names:
-        refusal = ("nothing fitted: every factor asked for is held (" + "; ".join(f"{n}: {why}" for n, why in held.items())
-                   + f"; {MIN_RUNS_PER_FACTOR} runs per factor are needed)" if held else
+        # each held factor with its own reason: "3 runs per factor are needed" was appended to a
+        # factor held on its bound with 34 runs given
+        refusal = ("nothing fitted: every factor asked for is held ("
+                   + "; ".join(f"{n}: {_held_words(why)}" for n, why in held.items()) + ")" if held else
                    "nothing fitted: no run among these moves any factor asked for")
         shown.update(held_lines)
     saved = bool(args.save) and refusal is None
@@ -409,10 +420,26 @@ def run(args, ctx) -> Output:
                else "; not saved (add --save to keep them)")
             + "".join(f"\n{line}" for line in objective_lines)
             + "".join(f"\nwarning: {w}" for w in warnings))
+    if args.format != "table":
+        # csv and json print the factors alone on stdout: the refusal, the held factors and the
+        # rows not fitted went unsaid there (the table shows them above the factors); a line each,
+        # as the error line of a refused --save says them (what the refusal names is not repeated)
+        notices = [f"note: {args.cases}: --save would be refused: {refusal}"] if refusal and not saved else []
+        notices += [f"warning: {w}" for w in warnings if not (refusal and not saved and w in shown)]
+        for notice in notices:
+            print(f"fleetcast: {' '.join(notice.splitlines())}", file=sys.stderr)
     return Output(data=data, rows=factors, columns=["factor", "before", "fitted", "constrained", "held"], text=text)
 
 
 MIN_RUNS_PER_FACTOR = 3
+
+
+def _held_words(why: str) -> str:
+    """A held factor's reason with what it means: a factor fit on its bound says the model misses
+    something on these runs; one too few runs depend on says how many are needed."""
+    if why.startswith("fit on its bound"):
+        return f"{why}: the model misses something on these runs"
+    return f"{why}; {MIN_RUNS_PER_FACTOR} runs per factor are needed"
 
 
 def _kept_saved(names, fitted_names, start: Mapping[str, float], earlier: list[dict]) -> dict[str, dict]:
@@ -488,6 +515,37 @@ def _inference_runs_moved(rows: list[dict], chips: Mapping, start: Mapping[str, 
                 change = np.fmax(change, np.nan_to_num(step, nan=0.0))
         moved[key], moved_any[key] = int(np.sum(change > 0.01)), int(np.sum(change > 1e-9))
     return moved, moved_any
+
+
+def _unknown_engine_lines(rows: list[dict], label) -> list[str]:
+    """A line per engine name of `rows` that no serving family has ('mindei@2.1rc1'), naming its
+    first row, the value and the nearest known name's family: such runs are modelled and fitted
+    as the `generic` family, whose factors the engine the user meant never reads."""
+    import difflib
+
+    from engine.serving.families import _ALIASES, FAMILIES, engine_family, known_engine
+
+    by_name: dict[str, list[tuple[str, str]]] = {}   # name (versions aside) -> (row label, value)
+    for row in rows:
+        if not known_engine(row.get("engine")):
+            value = str(row.get("engine") or "").strip()
+            base = "-".join(value.lower().split("@", 1)[0].replace("_", " ").split())
+            by_name.setdefault(base, []).append((label(row), value))
+    lines = []
+    for base, found in by_name.items():
+        # a hint only for a near miss ('mindei', 'vlm', 'tensort-llm'): at 0.6 'inhouse-server' was
+        # offered mindie-server and 'ollama' vllm
+        close = difflib.get_close_matches(base, list(_ALIASES), n=1, cutoff=0.75)
+        family = engine_family(close[0]) if close else ""
+        where = found[0][0] + (f" and {len(found) - 1} more" if len(found) > 1 else "")
+        hint = (f" (nearest known: {close[0]}, of the {family} family)" if close and close[0] != family
+                else f" (nearest known: {family})" if family else "")
+        reads = f", which `serve --engine {family}` never reads" if family and family != "generic" else ""
+        fix = "" if family else f" (one of {', '.join(FAMILIES)})"
+        lines.append(f"{where}: engine {found[0][1]!r} not recognised{hint}: "
+                     f"{'its run is' if len(found) == 1 else 'these runs are'} fitted as the generic family"
+                     f"{reads}; correct the engine column{fix}, or write generic for a stack no family covers")
+    return lines
 
 
 def _names_its_row(why: str) -> bool:
