@@ -20,7 +20,7 @@ from engine.fleet import Delivery, Order, ScheduledLot
 from engine.forecast import (STORY_910B_CHIP, STORY_H20_CHIP, ForecastInputs, ForecastScenario,
                              ThroughputTable, no_profile_notes)
 from engine.hardware import Chip
-from engine.models import ModelConfig, context_problem
+from engine.models import ModelConfig, context_fields
 
 # Roofline fallback constants (stated, not calibrated): measured serving stacks reach 17-75% of
 # HBM bandwidth in decode and 18-69% of peak in prefill (MODELING.md).
@@ -355,9 +355,11 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
         # the engines serve prompts of one token or more (0 left every month's capacity blank)
         problems.append(f"demand.input_tokens_per_request: {demand.input_tokens_per_request:g} (must be >= 1 token "
                         "for the engines to serve it)")
-    if serve_on and demand.model_id in models and (too_long := context_problem(
-            models[demand.model_id], demand.input_tokens_per_request, demand.output_tokens_per_request)):
-        problems.append(f"demand.input_tokens_per_request: {too_long}")
+    if serve_on and demand.model_id in models:
+        field, too_long = context_fields(models[demand.model_id], demand.input_tokens_per_request,
+                                         demand.output_tokens_per_request)
+        if too_long:
+            problems.append(f"demand.{field}: {too_long}")
     if problems:
         raise ValidationError(problems, f"forecast scenario {scenario.name!r}")
 

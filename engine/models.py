@@ -256,6 +256,18 @@ def context_problem(model: ModelConfig, input_tokens: float, output_tokens: floa
             "shorten the request or pick a model with a longer context")
 
 
+def context_fields(model: ModelConfig, input_tokens: float, output_tokens: float) -> tuple[str, str]:
+    """(the request field to change, context_problem's words), or ("", "") when the request fits
+    `model`'s context: the output's where it alone fills the context, whatever the prompt (an
+    output raised to 50,000 tokens against 40,960 read "input tokens" in the error), else the
+    input's (the words name both lengths)."""
+    too_long = context_problem(model, input_tokens, output_tokens)
+    if not too_long:
+        return "", ""
+    output_alone = bool(model.context_len) and float(output_tokens) >= model.context_len
+    return ("output_tokens_per_request" if output_alone else "input_tokens_per_request"), too_long
+
+
 def windowed_context(context_tokens, window: float, share: float):
     """Tokens a sequence of `context_tokens` caches and attends to, averaged over the layers, when
     `share` of them see only the last `window` (0: no window; `context_tokens` returned as is):

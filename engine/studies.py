@@ -23,7 +23,7 @@ import numpy as np
 from engine.errors import Cancelled, UserError
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
 from engine.layout import data_parallel, dtype_problem, layout_problems
-from engine.models import context_problem
+from engine.models import context_fields
 from engine.reliability import CHECKPOINT_BYTES_PER_PARAM
 from engine.training import (EXPERT_TP_MAX, REASONS, NoProgressError, SearchResult, TrainingInputs, estimate_run,
                              fewer_chips_alternative, search_layouts)
@@ -874,8 +874,12 @@ class ServingStudy:
                                             "fill them in the Fleet view."))
         if not self.input_len >= 1 or not self.output_len >= 1:
             out.append(StudyProblem("input_len", "Input and output lengths must be at least 1 token."))
-        elif too_long := context_problem(model, self.input_len, self.output_len):
-            out.append(StudyProblem("input_len", too_long[0].upper() + too_long[1:] + "."))
+        else:
+            # marked on the length past the context: an output of 20,000 marked "Input length" (QA s29)
+            field, too_long = context_fields(model, self.input_len, self.output_len)
+            if too_long:
+                out.append(StudyProblem("output_len" if field == "output_tokens_per_request" else "input_len",
+                                        too_long[0].upper() + too_long[1:] + "."))
         if not 0 <= self.prefix_cache_pct < 100:
             out.append(StudyProblem("prefix", f"Prefix-cache hits {self.prefix_cache_pct:g}%: use 0 to 99%."))
         if not (math.isfinite(self.demand_tokens_per_s) and self.demand_tokens_per_s >= 0):

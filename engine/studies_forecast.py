@@ -31,6 +31,7 @@ import numpy as np
 from engine.errors import UserError, ValidationError
 from engine.validate import iso_day
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
+from engine.models import context_fields
 from engine.forecast import (
     CURVE_KINDS, DEADLINE_AFTER_HORIZON, FRACTION_BASES, MAX_GROWTH_RATE_MULTIPLIER, START_YEARS, ForecastResult,
     ForecastScenario, OrderUncertainty, default_scenario, scenario_from_dict, scenario_to_dict, trial_months_problem,
@@ -108,8 +109,9 @@ class ForecastStudy:
         except UserError:
             return None, why
 
-    def problems(self) -> list[StudyProblem]:
-        """Every check of the forecast (all of validate_scenario's), in the form's words and units."""
+    def problems(self, models: Mapping | None = None) -> list[StudyProblem]:
+        """Every check of the forecast (all of validate_scenario's), in the form's words and units;
+        with the model presets (`models`), also the request against the served model's context."""
         sc = self.scenario
         out: list[StudyProblem] = []
         add = lambda key, text: out.append(StudyProblem(key, text))  # noqa: E731
@@ -173,6 +175,14 @@ class ForecastStudy:
             add("input", f"Input per request {_num(d.input_tokens_per_request, ' tokens')}: must be 1 token or more.")
         if not (_number(d.output_tokens_per_request) and d.output_tokens_per_request > 0):
             add("output", f"Output per request {_num(d.output_tokens_per_request, ' tokens')}: must be more than 0.")
+        if models and d.model_id in models and not any(p.field in ("input", "output") for p in out):
+            # saved, a request longer than the model's context failed every run of the scenario and
+            # of each what-if on it; the field named is the one past the context (QA s29)
+            field, too_long = context_fields(models[d.model_id], d.input_tokens_per_request,
+                                             d.output_tokens_per_request)
+            if too_long:
+                add("output" if field == "output_tokens_per_request" else "input",
+                    f"{'Output' if field == 'output_tokens_per_request' else 'Input'} per request: {too_long}.")
         if not (_number(d.scale) and d.scale >= 0):
             add("scale", f"Demand scale {_num(d.scale, ' ×')}: must be 0 or more.")
         for key, name, value in (("ttft", "TTFT target", d.ttft_ms), ("tpot", "TPOT target", d.tpot_ms)):

@@ -365,8 +365,16 @@ def _summary(result, supply_notes: list[str] | None = None, what_if: tuple[str |
     from engine.forecast_text import condense_notes
     from engine.studies_forecast import prob_error_points
 
+    from engine.compare_units import rate_text, unit_rating
+
+    # the unit chip's size is its rating under this scenario's targets: tighter targets shrink it,
+    # so capacity "in chips" can rise while tokens/s fall (QA s29); the rating says which chips
+    rating = unit_rating(result)
+    unit = f"chips of {result.unit_chip_id}"
+    if math.isfinite(rating):
+        unit += f" at {rate_text(rating)} output tokens/s each (its rating under this scenario's targets)"
     lines = [f"scenario {result.scenario.name!r}: {result.trials} trials, seed {result.seed}, "
-             f"throughput from {result.throughput_source}; capacity and demand in chips of {result.unit_chip_id}"]
+             f"throughput from {result.throughput_source}; capacity and demand in {unit}"]
     if what_if[0]:
         lines.append(what_if_line(*what_if))
     # the run's own Monte Carlo error (no output stated it), and the figures another seed may change
