@@ -94,7 +94,8 @@ def register(subparsers) -> None:
     add_command(models, "list", "list model presets").set_defaults(handler=models_list)
     p = add_command(models, "import", "turn a Hugging Face config.json (read offline) into a preset")
     p.add_argument("file", metavar="FILE.json")
-    p.add_argument("--id", help="preset id (default: the Hugging Face cache folder's repo, else the config's _name_or_path, else the folder or file name)")
+    p.add_argument("--id", help="preset id (default: the Hugging Face cache folder's repo; else a file not named config.json by its "
+                        "own name (m50.json: m50); else config.json by the config's _name_or_path, else its folder)")
     p.add_argument("--name", help="display name")
     p.add_argument("--seq-len", type=whole_number, default=4096, help="training sequence length (default 4096)")
     p.add_argument("--replace", action="store_true", help="overwrite an existing preset with this id")
