@@ -63,6 +63,7 @@ class Infeasible(IntEnum):
     FP8 = 9
     SCHEDULE = 10
     EXPERT_TP = 11
+    INTERLEAVE = 12   # interleaved 1F1B: micro-batches per rank not a multiple of pp
     NO_LAYOUT = 100  # a heatmap cell with no candidate at all: TP × PP does not divide the count
 
     @property
@@ -92,13 +93,14 @@ _TEXT = {
     Infeasible.FP8: "fp8 not supported by chip",
     Infeasible.SCHEDULE: "schedule needs vpp 1 (DualPipe also: even pp, 2 x pp micro-batches)",
     Infeasible.EXPERT_TP: "expert tp must divide tp, and ep x expert tp divide tp x dp x cp",
+    Infeasible.INTERLEAVE: "interleaved: micro-batches not a multiple of pp",
     Infeasible.NO_LAYOUT: "TP × PP does not divide the chip count",
 }
 _CODE = {
     Infeasible.OK: "", Infeasible.OUT_OF_MEMORY: "OOM", Infeasible.TP_HEADS: "heads", Infeasible.CHIP_COUNT: "count",
     Infeasible.BATCH: "batch", Infeasible.PP_LAYERS: "layers", Infeasible.VPP: "vpp", Infeasible.CP_SEQUENCE: "seq",
     Infeasible.EP: "EP", Infeasible.FP8: "fp8", Infeasible.SCHEDULE: "sched", Infeasible.EXPERT_TP: "ETP",
-    Infeasible.NO_LAYOUT: "n/a",
+    Infeasible.INTERLEAVE: "mb/pp", Infeasible.NO_LAYOUT: "n/a",
 }
 _BY_TEXT = {text: reason for reason, text in _TEXT.items()}
 
@@ -111,6 +113,16 @@ def reason_words(text: str, schedule: str) -> str:
     if schedule == "dualpipe":
         return "dualpipe needs vpp 1, an even pp and 2 x pp micro-batches"
     return f"{schedule} needs vpp 1 (it does not interleave)"
+
+
+def interleave_rule(layout) -> str:
+    """Why an interleaved layout (its JSON keys) breaks the micro-batch rule, with its numbers ("" when
+    it does not): Megatron's interleaved 1F1B runs the micro-batches of each data-parallel rank in
+    groups of pp, so global batch / (dp x micro-batch) must be a multiple of pp."""
+    vpp, pp, dp, mb, gb = (int(layout.get(k) or 1) for k in ("vpp", "pp", "dp", "micro_batch", "global_batch_seqs"))
+    if vpp <= 1 or gb % (dp * mb) or (gb // (dp * mb)) % pp == 0:
+        return ""
+    return f"interleaved pipeline (vpp {vpp}): its {gb // (dp * mb):,} micro-batches are not a multiple of pp {pp}"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.errors import Cancelled, UserError
 from engine.fleet import INSTALL_LAG_DAYS, first_month_all_installed, installed_on
-from engine.layout import data_parallel, dtype_problem, layout_problems
+from engine.layout import Infeasible, data_parallel, dtype_problem, interleave_rule, layout_problems
 from engine.models import context_fields
 from engine.reliability import CHECKPOINT_BYTES_PER_PARAM
 from engine.training import (EXPERT_TP_MAX, REASONS, NoProgressError, SearchResult, TrainingInputs, estimate_run,
@@ -546,8 +546,6 @@ def reason_numbers(result, inputs, names: Mapping = FORM_NAMES) -> str:
     """The rule a whole layout breaks as one line naming the field, its value and the rule with its
     numbers ("EP 3 does not divide Mixtral 8x7B's 8 experts"); "" where there is none to add. The
     view and `train` both say these (the view said "ep does not divide experts or tp x dp x cp")."""
-    from engine.layout import Infeasible
-
     reason = Infeasible.from_text(result.reason)
     lay, model = result.layout, inputs.model
     tp, pp, dp, cp, ep = (int(lay.get(k) or 1) for k in ("tp", "pp", "dp", "cp", "ep"))
@@ -575,6 +573,8 @@ def reason_numbers(result, inputs, names: Mapping = FORM_NAMES) -> str:
         return schedule_rule(inputs.schedule, lay, names)
     if reason == Infeasible.VPP:
         return vpp_rule(model, pp, int(lay.get("vpp") or 1), names)
+    if reason == Infeasible.INTERLEAVE:
+        return interleave_rule(lay)
     return ""
 
 
@@ -587,13 +587,10 @@ def infeasible_detail(result, inputs=None, names: Mapping = FORM_NAMES) -> str:
         return (f"out of memory: {result.memory_gib_per_chip:.1f} GiB needed per chip, "
                 f"{result.memory_capacity_gib:g} GiB available ({parts})")
     lay = result.layout
-    if result.reason == "global batch not divisible by dp x micro-batch" and (lay.get("vpp") or 1) > 1:
-        # the same reason holds the interleaving rule: dp x micro-batch may divide the batch (12 by
-        # 1) while its micro-batches (12) are not a multiple of pp (8)
-        dp, mb, pp, gb = (int(lay.get(k) or 1) for k in ("dp", "micro_batch", "pp", "global_batch_seqs"))
-        if gb % (dp * mb) == 0:
-            return (f"interleaved pipeline (vpp {lay['vpp']}): its {gb // (dp * mb)} micro-batches are not a "
-                    f"multiple of pp {pp}")
+    if result.reason == Infeasible.INTERLEAVE.text and (rule := interleave_rule(lay)):
+        # dp x micro-batch may divide the batch (12 by 1) while its micro-batches (12) are not a
+        # multiple of pp (8): a reason of its own, with its numbers
+        return rule
     if result.reason == "global batch not divisible by dp x micro-batch" and lay.get("global_batch_seqs"):
         # the numbers and the nearest batches that divide, as the vpp and cp lines say theirs
         dp, mb, gb = (int(lay.get(k) or 1) for k in ("dp", "micro_batch", "global_batch_seqs"))

@@ -39,9 +39,10 @@ RECOMPUTE_NAMES = ("none", "selective", "full")
 SCHEDULES = ("1f1b", "zero-bubble", "dualpipe")
 CP_KINDS = ("ring", "allgather")
 # Attention kernels: "portable" = FlashAttention-2-class kernels written for Ampere instructions
-# (on Hopper they reach the family's documented train_attn_path_rel share of the dense peak);
-# "native" = kernels using the chip's newest instruction path (FlashAttention-3, cuDNN fused
-# attention on Hopper), path share 1. Identical on chips whose path share is already 1.
+# (on Hopper and Blackwell they reach the family's documented train_attn_path_rel share of the dense
+# peak); "native" = kernels using the chip's newest instruction path (FlashAttention-3 or cuDNN on
+# Hopper, cuDNN or FlashAttention-4 on Blackwell), path share 1. Identical on chips whose path share
+# is already 1. `train` says which class it assumes (engine/commands/train.py attention_kernel_note).
 ATTENTION_KERNELS = ("portable", "native")
 
 # Factor defaults when a chip has no calibration row (documented in calibration_training.csv).
@@ -94,7 +95,9 @@ REASONS = (
     "fp8 not supported by chip",
     "schedule needs vpp 1 (DualPipe also: even pp, 2 x pp micro-batches)",
     "expert tp must divide tp, and ep x expert tp divide tp x dp x cp",
+    "interleaved: micro-batches not a multiple of pp",   # (new reasons last: engine.layout.Infeasible's values)
 )
+INTERLEAVE_REASON = REASONS[12]
 REASON_INDEX = {name: i for i, name in enumerate(REASONS)}
 
 
@@ -546,11 +549,21 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
               + comm_ep + comm_pp)
     del pace_layers
 
-    # -- pipeline bubble of the schedule (in units of one micro-batch through a stage, F+B = 3
-    # forward-equivalents, W = 1 of them): 1F1B (pp-1)(F+B)/vpp; zero-bubble ZB-H1 (pp-1)(F+B-2W);
-    # DualPipe (pp/2-1)(F&B+B-3W) (DeepSeek-V3 report, Table 2)
+    # -- pipeline bubble of the schedule. A micro-batch's pass through a stage is F (forward), B
+    # (backward for the inputs) and W (backward for the weights), one forward-equivalent each:
+    # per_mb = F + B + W. 1F1B (pp-1)(F+B+W)/vpp; DualPipe (pp/2-1)(F&B+B-3W) (DeepSeek-V3
+    # report, Table 2). Zero-bubble ZB-H1 (Qi et al. 2023, "Zero Bubble Pipeline Parallelism",
+    # Sec. 2.1): W leaves the critical path and fills the cool-down, bubble (pp-1)(F+B-W) = 1/3 of
+    # 1F1B's, when m >= pp micro-batches. With m < pp there are too few W passes to fill it. The
+    # step then ends no earlier than the chain: micro-batch 1's F reaches the last stage ((pp-1)F),
+    # that stage runs all m F and m B passes (m(F+B)), the last B walks back through pp-1 stages
+    # ((pp-1)B) and the first stage runs the last W: (pp-1)(F+B) + m(F+B) + W, which ZB-H1's
+    # order (B first, W deferred into the gaps of F between B arrivals) reaches. Less the m(F+B+W)
+    # of work, the bubble is (pp-1)(F+B) - (min(m, pp)-1)W: (2pp-1-m)/3 x per_mb, and at m = pp
+    # the paper's (pp-1)/3. One micro-batch on 8 stages: 17 F-sized steps, not the 10 of 1/3 of
+    # 1F1B's bubble.
     if inp.schedule == "zero-bubble":
-        bubble = (pp - 1.0) / 3.0 * per_mb
+        bubble = (2.0 * (pp - 1.0) - (np.minimum(micro, pp) - 1.0)) / 3.0 * per_mb
     elif dualpipe:
         bubble = np.maximum(pp / 2.0 - 1.0, 0.0) * (2.0 / 3.0) * per_mb
     else:
@@ -614,7 +627,12 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # reduced during backward (`grad_overlap`); ZeRO-3's parameter gathers are prefetched
     # either way (they do not wait for gradients)
     window = np.where(zero >= 2, micro * per_mb, bwd_mb)
-    hideable = np.where(zero >= 2, param_comm, 0.0) + (grad_comm + np.where(zero >= 2, 0.0, param_comm)
+    # ZeRO-1 and ZeRO-2 gather the updated parameters once per step, after the optimizer: that
+    # gather overlaps the next step's forward only where the framework overlaps the data-parallel
+    # traffic at all (Megatron's --overlap-param-gather rides on --overlap-grad-reduce), so without
+    # grad overlap it is exposed in both (with one micro-batch ZeRO-2 moves exactly ZeRO-1's bytes,
+    # and hid its gather as if prefetched). ZeRO-3's per-layer gathers are prefetched either way.
+    hideable = np.where(zero >= 3, param_comm, 0.0) + (grad_comm + np.where(zero >= 3, 0.0, param_comm)
                                                        if inp.grad_overlap else 0.0)
     dp_exposed = dp_comm - f("train_dp_overlap") * np.minimum(hideable, window)
 
@@ -777,8 +795,10 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
          | ((L["tp"] <= model.kv_heads) & (model.kv_heads % L["tp"] != 0)), "tp does not divide heads")
     mark(pp > n_layers, "pp exceeds layers")
     mark((vpp > 1) & ~interleaving_fits(n_layers, pp, vpp), "vpp needs pp > 1 and enough layers")
-    mark((L["gb"] % (L["dp"] * L["mb"]) != 0) | ((vpp > 1) & (np.mod(micro, pp) != 0)),
-         "global batch not divisible by dp x micro-batch")
+    mark(L["gb"] % (L["dp"] * L["mb"]) != 0, "global batch not divisible by dp x micro-batch")
+    # Megatron's interleaved schedule runs its micro-batches in groups of pp (a rule of its own:
+    # 64 sequences on dp 8 divide, and their 8 micro-batches still do not fill pp 16)
+    mark((vpp > 1) & (np.mod(micro, pp) != 0), INTERLEAVE_REASON)
     mark((inp.seq % (2 * L["cp"]) != 0) & (L["cp"] > 1), "cp does not divide sequence")
     if model.is_moe:
         mark((model.moe_experts % L["ep"] != 0) | ((L["dp"] * L["cp"] * L["tp"]) % L["ep"] != 0),

@@ -367,6 +367,23 @@ def _batch_words(args, inputs) -> str:
             f"batch {default:,}: use a smaller --micro-batch, or --global-batch {unit}")
 
 
+def _pinned_batch_fix(args) -> tuple[str, dict] | None:
+    """(words, the inputs that release it) where --global-batch is no multiple of a dp the flags pin
+    (--dp, or --tp, --pp and --cp together) times the smallest micro-batch they allow: every layout
+    fails the batch rule, and a chip count with more factors was the advice (QA). None otherwise, or
+    where the micro-batch alone fails it (engine.studies.no_fit_blocker says that)."""
+    gb, mb = args.global_batch, args.micro_batch or 1
+    group = (args.tp or 0) * (args.pp or 0) * (args.cp or 0)
+    dp = args.dp or (args.chips // group if group and args.chips % group == 0 else None)
+    if not gb or not dp or gb % mb or gb % (dp * mb) == 0:
+        return None
+    step = dp * mb
+    below, above = gb // step * step, (gb // step + 1) * step
+    near = f"{above:,}" if below == 0 else f"{below:,} or {above:,}"
+    return (f"--global-batch {gb:,} is not a multiple of dp {dp:,} x micro-batch {mb:,} = {step:,}; e.g. {near}",
+            {"global_batch_seqs": below or above})
+
+
 def _flag_fixes(args, inputs, reasons: set) -> list[tuple[str, dict]]:
     """The flags given that rule out every layout, each with its fix and the inputs that release
     it, for the search's reasons that they cause ("--ep 16: Mixtral has 8 experts" was told to
@@ -383,9 +400,8 @@ def _flag_fixes(args, inputs, reasons: set) -> list[tuple[str, dict]]:
                           "(or use --schedule 1f1b)", {"vpp": None}))
         elif inputs.schedule == "dualpipe" and pp is not None and pp % 2:
             fixes.append((schedule_rule("dualpipe", {"pp": pp}, FLAG_NAMES), {"pp": None, **free_dp}))
-    if Infeasible.BATCH.text in reasons and vpp is not None and vpp > 1 and pp and args.global_batch:
-        # the batch reason also holds the interleaving rule (12 micro-batches on pp 8): a chip count
-        # was no fix for it
+    if Infeasible.INTERLEAVE.text in reasons and vpp is not None and vpp > 1 and pp and args.global_batch:
+        # the interleaving rule (12 micro-batches on pp 8): a chip count is no fix for it
         dp_mb = (args.dp or 1) * (args.micro_batch or 1)
         if args.global_batch % dp_mb == 0 and (args.global_batch // dp_mb) % pp:
             fixes.append((f"--vpp {vpp} interleaves: its micro-batches (--global-batch {args.global_batch} / "
@@ -505,9 +521,15 @@ def _no_layout_hint(args, inputs, result, fewer) -> str:
     chips were told "try a chip count with more factors"). A flag's fix is given where it rules out
     every layout, or where releasing it lets one fit; then fewer chips, memory, and last the chip
     count's factors."""
+    from engine.layout import Infeasible
+
     reasons = set(result.infeasible_by_reason)
     out_of_memory = "out of memory" in reasons
     fixes = _flag_fixes(args, inputs, reasons)
+    # (not among _flag_fixes: a fixed layout's own line already says it, engine.studies.infeasible_detail)
+    pinned = _pinned_batch_fix(args) if Infeasible.BATCH.text in reasons else None
+    if pinned:
+        fixes.append(pinned)
     if out_of_memory:   # some layouts pass the flags' rules: a flag is to blame only if releasing it helps
         fixes = [(text, release) for text, release in fixes if _fits(inputs, release) is not None]
     texts = [text for text, _ in fixes]
@@ -554,6 +576,61 @@ def _no_layout_hint(args, inputs, result, fewer) -> str:
 # told as the scenario's)
 RUN_FLAG_RANGES = (("mtbf_chip_hours", 0.0, 1e9, False), ("restart_min", 0.0, 10_000.0, True),
                    ("checkpoint_write_gbps", 0.001, 1e7, True), ("checkpoint_bytes_per_param", 0.0, 1000.0, False))
+
+
+# What `--attention-kernel` stands for on a chip, by its calibration target (the packaged factors' scopes):
+# (id prefixes, the portable kernel class, the native one). The portable class's share of the dense
+# peak is the chip's train_attn_path_rel; the native one issues the whole peak. Where both run the
+# chip's own matrix instructions (A100 and Ada: FA2's mma.sync is theirs) native is None.
+ATTENTION_CLASSES = (
+    (("h100", "h800", "h20", "h200", "gh200"), "FlashAttention-2 class (Ampere-style mma.sync, no wgmma or TMA)",
+     "FlashAttention-3 / cuDNN (wgmma + TMA)"),
+    (("b200", "gb200"), "FlashAttention-2 class (Ampere-style mma.sync, no tcgen05 or tensor memory)",
+     "cuDNN / FlashAttention-4 (tcgen05 + tensor memory)"),
+    (("a100", "a800", "l20", "l40s"), "FlashAttention-2 (mma.sync, the chip's own tensor-core path)", None),
+    (("v100",), "memory-efficient fused attention (xformers / CUTLASS on Volta's mma; FlashAttention-2 needs Ampere)",
+     None),
+)
+# other vendors' fused attention, taken to run on their own matrix units (path share 1)
+VENDOR_ATTENTION = {"AMD": "CK / Triton FlashAttention on the MFMA units",
+                    "Huawei": "CANN's fused FlashAttention operator on the cube units",
+                    "Intel": "Gaudi's fused scaled-dot-product attention on the MME",
+                    "Google": "Pallas / XLA flash attention on the MXUs"}
+
+
+def attention_kernel_note(inp) -> str:
+    """The attention kernel class the run is priced with on its chip, in one line: which kernels
+    `attention_kernel` stands for there and the share of the dense 16-bit peak they issue."""
+    import numpy as np
+
+    chip = inp.chip
+    name = str(chip.name).split(" (")[0]
+    if not inp.flash_attention:
+        return ("attention kernels: unfused (flash attention off): the score matrix as batched GEMMs at the GEMM "
+                "efficiency, plus the softmax passes over HBM")
+    from engine.catalog import calibration_target
+
+    target = calibration_target(chip).lower()
+    portable, native = next(((p, n) for prefixes, p, n in ATTENTION_CLASSES if target.startswith(prefixes)),
+                            (VENDOR_ATTENTION.get(chip.vendor, "the vendor's fused (flash) attention on its matrix "
+                                                               "units"), None))
+    share = float(np.asarray(inp.factor("train_attn_path_rel"), dtype=float).reshape(-1)[0])
+    peak = f"{chip.peak_tflops('bf16') or 0.0:,.0f} TFLOP/s dense 16-bit peak"
+    if share >= 1.0:
+        return (f"attention kernels: {native or portable}, whose instructions issue {name}'s whole {peak} "
+                "(--attention-kernel portable and native are the same on this chip)")
+    portable = portable if native else f"portable kernels (train_attn_path_rel {share:g})"
+    native = native or "the chip's native kernels"
+    if inp.attention_kernel == "native":
+        return (f"attention kernels: native, {native}, whose instructions issue {name}'s whole {peak}; "
+                f"--attention-kernel portable: {portable}, {share:g} of it")
+    return (f"attention kernels: portable, {portable}, whose instructions issue {share:g} of {name}'s {peak}; "
+            f"--attention-kernel native: {native}, the whole peak")
+
+
+def _infeasible_words(best, inputs=None) -> str:
+    """Why `best` cannot run, with its numbers (engine.studies.infeasible_detail)."""
+    return infeasible_detail(best) if inputs is None else infeasible_detail(best, inputs, FLAG_NAMES)
 
 
 def check_run_flags(args) -> None:
@@ -649,6 +726,9 @@ def run(args, ctx) -> Output:
             "global_batch_seqs": inputs.batch_seqs(), "default_global_batch_seqs": inputs.batch_seqs(),
             "dtype": ran16 if dtype == "bf16" else dtype,
             "software": software,
+            # the attention kernel class the figures assume on this chip, and the share of its peak
+            # (--attention-kernel portable and native were the same on B200 with nothing said)
+            "attention_note": attention_kernel_note(inputs),
             # training factors a `calibrate --save` stored for this chip: the figures rest on the user's runs
             "calibrated": saved_calibrations(optional_store(ctx), [chip], ("training",))}
     if getattr(model, "context_len", None) and inputs.seq > model.context_len:
@@ -713,8 +793,9 @@ def run(args, ctx) -> Output:
             # in the engine's words (engine.studies.reason_numbers; the view says the same): "ep does
             # not divide experts or tp x dp x cp" named neither EP nor the values. The schedule's key
             # lists every rule of it, VPP 1 too where VPP was 1: the broken one alone is said.
-            numbers = infeasible_detail(best, inputs, FLAG_NAMES)
-            parts = [] if best.reason in ("out of memory", Infeasible.SCHEDULE.text, Infeasible.BATCH.text) \
+            numbers = _infeasible_words(best, inputs)
+            parts = [] if best.reason in ("out of memory", Infeasible.SCHEDULE.text, Infeasible.BATCH.text,
+                                          Infeasible.INTERLEAVE.text) \
                 else [reason_words(best.reason, inputs.schedule)]
             for text in [numbers, *(text for text, _ in _flag_fixes(args, inputs, {best.reason}))]:
                 if text not in parts:
@@ -803,7 +884,7 @@ def run(args, ctx) -> Output:
         text_lines.append(reliability_text(run))
     if zero_note(best.layout):   # ZeRO-2/3 with nothing to shard over (it looked like a memory saving)
         data["zero_note"] = zero_note(best.layout)
-    for key in ("dtype_note", "context_note", "zero_note"):
+    for key in ("dtype_note", "context_note", "zero_note", "attention_note"):
         if key in data:
             text_lines.append(f"note: {data[key]}")
     from engine.calibration import saved_calibration_text
@@ -826,7 +907,7 @@ def run(args, ctx) -> Output:
         text_lines.append(f"global batch {ran:,} sequences: the default {data['default_global_batch_seqs']:,} "
                           f"rounded to a multiple of dp x micro-batch for this layout")
     if not best.feasible:
-        text_lines.insert(0, f"INFEASIBLE layout: {reason_words(infeasible_detail(best), inputs.schedule)}")
+        text_lines.insert(0, f"INFEASIBLE layout: {reason_words(_infeasible_words(best), inputs.schedule)}")
     if "top" in data and result.infeasible_by_reason:
         text_lines.append("infeasible layouts by reason: " + "; ".join(   # "heads 3" read as 3 heads
             f"{reason_words(k, inputs.schedule)} ({v:,} layout{'s' if v != 1 else ''})"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from engine.commands.train import model_state_shortfall, shortfall_text
-from engine.layout import reason_words
+from engine.layout import Infeasible, reason_words
 from engine.studies import no_fit_blocker
 from gui.panels.base import fmt
 
@@ -84,6 +84,9 @@ def no_fit_advice(infeasible_by_reason: dict, fewer: tuple | None, num_chips: in
                 "train in BF16 or pick a chip with FP8 units" if reason.startswith("fp8") else
                 "set Expert TP to derived, or to one that divides TP (EP × Expert TP must divide TP × DP × CP)"
                 if reason.startswith("expert tp") else
+                # interleaving runs each rank's micro-batches in groups of PP (engine.layout.interleave_rule)
+                "set VPP 1, or a global batch that is a multiple of DP × micro-batch × PP"
+                if reason == Infeasible.INTERLEAVE.text else
                 schedule_advice(inputs))
         if text not in advice:
             advice.append(text)

@@ -383,14 +383,16 @@ def test_inference_predictions_ignore_provenance(tmp_path):
 
 def test_zero2_gradients_are_exposed_without_grad_overlap():
     """grad_overlap = no: gradients are reduced after backward, not in buckets during it. ZeRO-2's
-    per-micro-batch reduce-scatters then show in full (they were hidden regardless before); its
-    parameter all-gather still hides. ZeRO-0's exposed all-reduce is 2 reduce-scatter passes, so
-    with 8 micro-batches ZeRO-2 shows 8 x half of it."""
+    per-micro-batch reduce-scatters then show in full (they were hidden regardless before), and so
+    does its once-per-step parameter all-gather (half a reduce-scatter's bytes): only ZeRO-3's
+    per-layer gathers prefetch under compute whatever the setting (QA s29: ZeRO-2 showed less than
+    ZeRO-1 for the same traffic). ZeRO-0's exposed all-reduce is 2 reduce-scatter passes, so with 8
+    micro-batches ZeRO-2 shows 8.5 x half of it."""
     f = {"train_dp_overlap": 1.0, "train_latency_us": 0.0}
     kw = dict(tp=1, dp=16, global_batch_seqs=128, micro_batch=1, grad_overlap=False, factors=f)
     z0 = evaluate_layout(_layout(zero_stage=0, **kw)).breakdown_s["dp_comm"]
     z2 = evaluate_layout(_layout(zero_stage=2, **kw)).breakdown_s["dp_comm"]
-    assert z2 == pytest.approx(8 * z0 / 2, rel=1e-9)
+    assert z2 == pytest.approx(8.5 * z0 / 2, rel=1e-9)
     hidden = evaluate_layout(_layout(zero_stage=2, **{**kw, "grad_overlap": True})).breakdown_s["dp_comm"]
     assert hidden < 0.05 * z2
 
