@@ -546,3 +546,19 @@ def test_the_runs_cost_is_in_the_table_and_csv_and_a_price_of_0_is_refused(capsy
     assert float(rows[0]["cost_usd"]) == pytest.approx(chip_hours * 33_800 / (5 * 8760), rel=1e-3)
     assert main(argv + ["--price-per-chip-hour", "0"]) == 1
     assert "leave it out for the list price over 5 years" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, changed", [
+    (["--recompute", "full"], {"recompute": "full"}),
+    (["--zero", "2"], {"zero_stage": 2}),
+    (["--tp", "4", "--pp", "4"], {"tp": 4, "pp": 4}),   # dp follows: 64 / (4 x 4 x 1) = 4
+    (["--micro-batch", "2"], {"micro_batch": 2}),
+])
+def test_one_layout_flag_changes_that_field_of_the_saved_fixed_layout(capsys, saved_store, flags, changed):
+    """QA s29: `--scenario` with `--recompute full` searched every other field (TP8 PP4 VPP2 came back
+    TP2 PP8 VPP5 CP2); the help says flags override the study, so the rest of its layout stays."""
+    code, data, _ = run_json(capsys, "train", "--db", saved_store, "--scenario", "with training", *flags)
+    assert code == 0 and "top" not in data   # one layout evaluated, not a search
+    saved = {"tp": 8, "pp": 2, "cp": 1, "vpp": 1, "dp": 4, "micro_batch": 1, "zero_stage": 1, "recompute": "selective"}
+    expected = {**saved, **changed}
+    assert {k: data["layout"][k] for k in expected} == expected

@@ -18,7 +18,8 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "train", "training throughput, memory and time for a model on a fleet")
     p.add_argument("--scenario", metavar="NAME",
                    help="take the Training study saved in scenario NAME (the Training view's inputs); "
-                        "flags given as well override it")
+                        "flags given as well override it (a saved fixed layout keeps its other fields; "
+                        "--search searches instead)")
     p.add_argument("--model", help="model preset id (required without --scenario)")
     p.add_argument("--chip", help="chip id (required without --scenario)")
     p.add_argument("--chips", type=whole_number, help="number of chips (required without --scenario)")
@@ -150,6 +151,10 @@ def apply_scenario(args, ctx):
     for key in ("mtbf_chip_hours", "restart_min", "checkpoint_write_gbps", "checkpoint_bytes_per_param"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
+    # a saved fixed layout with some layout flags given runs that layout with those fields changed
+    # (`--recompute full` searched every other field: TP8 PP4 VPP2 came back TP2 PP8 VPP5 CP2, QA
+    # s29); --search searches. The study's checks see the fields the flags leave to fill.
+    saved_fixed = study.layout_mode == "fixed" and not args.search
     if args.search or any(getattr(args, k) is not None for k in LAYOUT_FLAGS):
         changes["layout_mode"] = "search"  # the flags say which layout (or search) to run
     study = replace(study, **changes)
@@ -183,12 +188,18 @@ def apply_scenario(args, ctx):
     for key, value in study.software_settings().items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if study.layout_mode == "fixed":
-        fixed, full = study.fixed_layout(), study.full_layout()
+    if study.layout_mode == "fixed" or saved_fixed:
+        saved = replace(study, layout_mode="fixed")
+        fixed, full = saved.fixed_layout(), saved.full_layout()
         for key, value in fixed.items():
-            setattr(args, key, value)
-        args.dp = data_parallel(args.chips, fixed)
-        args.zero, args.recompute = int(full["zero"]), str(full["recompute"])
+            if getattr(args, key) is None:
+                setattr(args, key, value)
+        if args.dp is None:   # chips / (tp x pp x cp) of the layout run, the flags' fields included
+            args.dp = data_parallel(args.chips, {k: getattr(args, k) for k in ("tp", "pp", "cp")})
+        if args.zero is None:
+            args.zero = int(full["zero"])
+        if args.recompute is None:
+            args.recompute = str(full["recompute"])
     model = study.model(models)
     args.model = model.id
     return chips[study.chip_id], model
