@@ -287,7 +287,7 @@ FIELD_WORDS = {
     "policy_events": "export cut-offs", "jobs": "training jobs", "months": "horizon",
     "start": "first month", "install_lag_days": "install lag", "annual_failure_rate": "annual failure rate",
     "lifetime_years": "chip life", "unscheduled_spread_months": "undated remainder spread over",
-    "serving_efficiency_scale": "serving efficiency", "training_efficiency_scale": "training goodput",
+    "serving_efficiency_scale": "serving efficiency", "training_efficiency_scale": "training efficiency",
     "throughput_sigma_scale": "throughput uncertainty scale", "as_of": "as of",
     "default_training_share": "training share of other chips", "training_share": "training share",
     "growth_after_last_per_year": "growth after the last point", "ceiling_tokens_per_day": "demand ceiling",
@@ -296,10 +296,11 @@ FIELD_WORDS = {
     "model_id": "served model", "chip_id": "chip", "ttft_ms": "TTFT target", "tpot_ms": "TPOT target",
     "prefix_cache_hit": "prefix-cache hit", "slo_percentile": "SLO percentile",
     "growth_p10_per_year": "growth P10", "growth_p50_per_year": "growth P50", "growth_p90_per_year": "growth P90",
-    "growth_sigma_floor": "growth spread floor", "request_mix_sigma": "request-mix uncertainty",
-    "length_spread": "length spread", "fit_points": "points fitted", "growth_model": "growth model",
+    "growth_sigma_floor": "fit error floor", "request_mix_sigma": "request-mix uncertainty",
+    "length_spread": "length spread", "fit_points": "points fitted", "growth_model": "growth after data",
     "points": "points", "serve_on": "serve on", "tokens_per_day": "demand",
-    "sd_pct": "uncertain", "at_least": "a floor", "growth_rate_multiplier": "growth",
+    "sd_pct": "uncertain", "at_least": "a floor", "growth_rate_multiplier": "growth multiplier",
+    "kind": "curve",
 }
 # Fields added after scenarios were first stored, at the value that reads as "as before": a
 # baseline saved earlier lacks them and means this. A what-if saved since on such a baseline holds

@@ -82,7 +82,7 @@ def test_a_mode_lists_the_values_it_uses_and_values_read_old_to_new(tmp_path):
     store = open_store(tmp_path / "m.db")
     try:
         assert _what_if(store, "user growth", {"demand.growth_model": "user"}) == [
-            "demand growth model decaying → user (uses growth P10 1.5 ×/year, growth P50 2 ×/year, "
+            "demand growth after data decaying → user (uses growth P10 1.5 ×/year, growth P50 2 ×/year, "
             "growth P90 3 ×/year)"]
         words = _what_if(store, "half", {"demand.scale": 2.0, HU + "fraction_mode": 0.5,
                                          "vendor_uncertainty.NVIDIA.fraction_high": 0.9})

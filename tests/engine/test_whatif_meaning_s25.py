@@ -189,7 +189,7 @@ def test_the_multiplier_round_trips_through_the_scenario_dict_and_the_store(tmp_
         row = store.scenario(faster.name)
         assert ForecastStudy.from_dict(row["params"]).scenario.demand.growth_rate_multiplier == 2.0
         changes = effective_changes(baseline, row["changes"])
-        assert describe_changes(changes, limit=None, base=baseline) == ["demand growth ×1 → ×2"]
+        assert describe_changes(changes, limit=None, base=baseline) == ["demand growth multiplier ×1 → ×2"]
     finally:
         store.close()
 
@@ -204,7 +204,7 @@ def test_a_baseline_saved_before_the_field_reads_as_1_and_lists_no_change():
     assert scenario_from_dict(old).demand.growth_rate_multiplier == 1.0
     assert effective_changes(old, {"demand.growth_rate_multiplier": 1.0}) == {}
     assert describe_changes({"demand.growth_rate_multiplier": 1.0}, base=old) == []
-    assert describe_changes({"demand.growth_rate_multiplier": 2.0}, base=old) == ["demand growth ×1 → ×2"]
+    assert describe_changes({"demand.growth_rate_multiplier": 2.0}, base=old) == ["demand growth multiplier ×1 → ×2"]
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), 1000.0])
