@@ -209,3 +209,17 @@ def test_a_defaulted_fp8_kv_cache_is_said_and_the_disaggregated_line_names_the_k
     assert main([*common, "--kv-dtype", "bf16"]) == 0
     out = capsys.readouterr().out
     assert "by default with FP4 weights" not in out and "bf16 KV, 2.0 ms of transfer per request" in out
+
+
+def test_nics_over_their_time_for_the_offered_load_do_not_bind_where_the_decode_side_serves_less(capsys):
+    """QA s29: 35 requests/s offered need 184% of the decode NICs' time, but the decode batch serves
+    about 12 of the 19 requests/s the NICs carry (12 at 14 offered, with the NICs 73% busy): the
+    decode side binds, and 'the decode side's NICs bind' sent the user to faster NICs."""
+    args = ("--model", "llama3-8b", "--chip", "ascend-910b2", "--tp", "1", "--input-len", "8000",
+            "--output-len", "50", "--prefill-tp", "1", "--prefill-instances", "16")
+    light, heavy = (_serve(capsys, *args, "--request-rate", rate)["disaggregated"] for rate in ("14", "35"))
+    assert heavy["kv_transfer_nic_busy_share"] == pytest.approx(1.835, abs=1e-3)
+    served = [d["served_share_of_offered"] * rate for d, rate in ((light, 14), (heavy, 35))]
+    assert served[1] == pytest.approx(served[0], rel=0.05)            # the same ~12 requests/s
+    assert served[1] < 0.95 * 1e3 / heavy["kv_transfer_ms_per_request"]   # under the NICs' 19.1 requests/s
+    assert light["bound_by"] == heavy["bound_by"] == "decode batch"
