@@ -21,6 +21,7 @@ from PySide6.QtGui import QPainter, QUndoStack
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QWidget
 
 from engine.errors import UserError, ValidationError
+from gui import style
 from gui.commands import StoreCommand, follow_stack, push_command, store_reading
 from gui.settings import settings
 
@@ -311,6 +312,12 @@ class _NameEdit(QLineEdit):
         super().keyPressEvent(event)
 
 
+# What the naming row's button does, by what is named (the button is Create, Rename or Duplicate).
+NAMING_TIPS = {"new": "Create a new what-if on the baseline under this name (Enter)",
+               "rename": "Give this scenario the name typed here (Enter)",
+               "duplicate": "Save a copy of the inputs shown here, unsaved edits included, under this name (Enter)"}
+
+
 class _MessageLabel(QLabel):
     """The bar's refusal on one line, ending in "…" when the bar has no room for it (the tooltip
     has it whole). A plain label asked for the whole text's width: "'Story default' (a scenario
@@ -429,9 +436,10 @@ class ScenarioBar(QWidget):
         self.name_ok = QPushButton("OK")
         self.name_ok.clicked.connect(self._commit_name)
         self.name_cancel = QPushButton("Cancel")
+        self.name_cancel.setToolTip("Leave the name as it was: nothing is created or renamed (Esc)")
         self.name_cancel.clicked.connect(self._cancel_name)
         self.message = _MessageLabel()
-        self.message.setStyleSheet("color: #a1260d;")
+        self.message.setStyleSheet(style.error_style())   # a red that reads on a light or dark window
         # the room left, not the text's width: a long message is elided, never widens the window
         self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
@@ -895,6 +903,7 @@ class ScenarioBar(QWidget):
                       "duplicate": f"{self._current} copy" if self._current else ""}[mode]
         self.name_edit.setText(suggestion)
         self.name_ok.setText({"new": "Create", "rename": "Rename", "duplicate": "Duplicate"}[mode])
+        self.name_ok.setToolTip(NAMING_TIPS[mode])
         for w in (self.name_edit, self.name_ok, self.name_cancel):
             w.show()
         self.name_edit.selectAll()

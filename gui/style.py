@@ -9,11 +9,20 @@ or series name gets a colour from a stable hash of its id, never from the order 
     colour = chip_color("h20-96gb")                    # '#009E73' everywhere
     colour = series_color("Ascend 910B2 (TP8)")        # a series named after a chip: its colour
     colour = series_color("GEMMs")                     # a breakdown category: its own colour
+
+The window's own texts (hints, headings, boxes) take their colours from the desktop palette and
+their sizes from the application font, so they read on a dark desktop and with a large font:
+
+    label.setStyleSheet(hint_style(small=True))        # muted, >= 4.5:1 on the window, 0.89x font
+    label.setStyleSheet(box_style(SUMMARY_BOX))        # background, border and text together
 """
 
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
+
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
 from engine.studies import chip_labels
 from engine.studies import chip_name as _chip_name
@@ -171,3 +180,166 @@ def series_color(name: str) -> str:
 def series_symbol(name: str) -> str:
     chip_id = chip_of_series(name)
     return chip_symbol(chip_id) if chip_id else "o"
+
+
+def series_color_among(name: str, taken) -> str:
+    """`name`'s colour (series_color) in a chart whose other series have the colours `taken`."""
+    color = series_color(name)
+    # a hashed colour may be another series' here (Instinct MI250X drew in H800's
+    # vermillion): take the first palette colour this chart does not use yet
+    taken = {c.lower() for c in taken}
+    if color.lower() in taken or not has_own_color(name):
+        # a hashed colour: one no series here has, and not the Story chips' own (they may
+        # come next and should keep theirs)
+        free = [c for c in EXTENDED if c.lower() not in taken]
+        keep = [c for c in free if c.lower() not in RESERVED_COLORS]
+        if color.lower() in taken or color.lower() in RESERVED_COLORS:
+            color = (keep or free or [color])[0]
+    return color
+
+
+# ---- window texts: colours from the desktop palette, sizes from the application font ----------
+# The charts have a fixed white background and take pyqtgraph's foreground (black) for every text;
+# the rest of the window sits on the desktop's palette, which may be dark (#353535 with #e6e6e6
+# text). A grey written into a style sheet (#5f6368 hints, #202124 headings) vanished on a dark
+# window, and a light box's text took the palette's light text. Every text colour below is worked
+# out from the palette when a widget is built (the palette is set before the window is).
+
+MIN_CONTRAST = 4.5   # WCAG AA for body text
+# WindowText's share when mixed toward Window: a hint at 0.6 is #606060 on Fusion's light #efefef
+# (the old fixed #5f6368) and #9f9f9f on a #353535 dark window (4.6:1); a note, once #444, at 0.72.
+HINT_WEIGHT = 0.6
+NOTE_WEIGHT = 0.72
+HEADING_WEIGHT = 0.88   # #1d1d1d on light (the old #202124), #d1d1d1 on dark
+# Small print (hints, tile details, legends) as a share of the application font: 8 pt at the
+# usual 9 pt, and larger for a reader who set a larger font (it stayed 8 pt at 12 pt).
+SMALL_SCALE = 8.0 / 9.0
+SMALLER_SCALE = 7.0 / 9.0   # a short chart's legend (7 pt at 9 pt)
+SMALL_MIN_PT = 7.0
+# Errors: the usual dark red where it reads on the window, else a light red (a dark window).
+ERROR_DARK, ERROR_LIGHT = "#b3261e", "#f28b82"
+
+
+def _qcolor(colour) -> QColor:
+    return colour if isinstance(colour, QColor) else QColor(colour)
+
+
+def _luminance(colour) -> float:
+    """WCAG relative luminance of a colour (0 black .. 1 white)."""
+    c = _qcolor(colour)
+
+    def linear(v: float) -> float:
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(c.redF()) + 0.7152 * linear(c.greenF()) + 0.0722 * linear(c.blueF())
+
+
+def contrast_ratio(a, b) -> float:
+    """WCAG contrast ratio of two colours (1 .. 21)."""
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def mixed(foreground, background, weight: float) -> QColor:
+    """`weight` of `foreground` and the rest of `background`, channel by channel."""
+    f, b = _qcolor(foreground), _qcolor(background)
+    return QColor.fromRgbF(*(weight * x + (1.0 - weight) * y for x, y in
+                             zip((f.redF(), f.greenF(), f.blueF()), (b.redF(), b.greenF(), b.blueF()))))
+
+
+def _palette(palette: QPalette | None) -> QPalette:
+    return palette if palette is not None else QGuiApplication.palette()
+
+
+def muted_color(weight: float, palette: QPalette | None = None,
+                background: QPalette.ColorRole = QPalette.ColorRole.Window) -> QColor:
+    """The palette's text mixed toward `background` by `weight`, made stronger where that reads
+    below MIN_CONTRAST on it (a low-contrast palette gets its full text colour at worst)."""
+    pal = _palette(palette)
+    text_role = QPalette.ColorRole.WindowText if background == QPalette.ColorRole.Window else QPalette.ColorRole.Text
+    text, back = pal.color(text_role), pal.color(background)
+    colour = mixed(text, back, weight)
+    while contrast_ratio(colour, back) < MIN_CONTRAST and weight < 1.0:
+        weight = min(weight + 0.04, 1.0)
+        colour = mixed(text, back, weight)
+    return colour
+
+
+def hint_color(palette: QPalette | None = None,
+               background: QPalette.ColorRole = QPalette.ColorRole.Window) -> QColor:
+    """A hint's grey: muted, and at least MIN_CONTRAST on light and dark palettes alike."""
+    return muted_color(HINT_WEIGHT, palette, background)
+
+
+def heading_color(palette: QPalette | None = None) -> QColor:
+    return muted_color(HEADING_WEIGHT, palette)
+
+
+def error_color(palette: QPalette | None = None) -> str:
+    back = _palette(palette).color(QPalette.ColorRole.Window)
+    return ERROR_DARK if contrast_ratio(ERROR_DARK, back) >= MIN_CONTRAST else ERROR_LIGHT
+
+
+def small_pt(scale: float = SMALL_SCALE) -> float:
+    """A small text's size in points: `scale` of the application font, never below SMALL_MIN_PT."""
+    app_pt = QGuiApplication.font().pointSizeF()
+    return max(round((app_pt if app_pt > 0 else 9.0) * scale, 1), SMALL_MIN_PT)
+
+
+def hint_style(*, small: bool = False, weight: float = HINT_WEIGHT) -> str:
+    """A style sheet for a hint label: the palette's muted text (`weight`), smaller when `small`."""
+    colour = muted_color(weight).name()
+    return f"color: {colour};" + (f" font-size: {small_pt():g}pt;" if small else "")
+
+
+def note_style() -> str:
+    """A wrapped note under figures: a little stronger than a hint (once #444)."""
+    return hint_style(weight=NOTE_WEIGHT)
+
+
+def heading_style() -> str:
+    """A form section's heading: bold, in the palette's text colour (once #202124 on any window)."""
+    return f"font-weight: 600; color: {heading_color().name()};"
+
+
+def error_style(*, small: bool = False) -> str:
+    return f"color: {error_color()};" + (f" font-size: {small_pt():g}pt;" if small else "")
+
+
+@dataclass(frozen=True)
+class Box:
+    """A framed text box with a background of its own: its text and links are set with it, from
+    the palette where those read on the background, else its own dark ones (a dark desktop's light
+    text on the light box was unreadable)."""
+    background: str
+    border: str
+    text: str = "#202124"
+    link: str = "#0b57d0"
+
+    def text_color(self, palette: QPalette | None = None) -> str:
+        own = _palette(palette).color(QPalette.ColorRole.WindowText)
+        return own.name() if contrast_ratio(own, self.background) >= MIN_CONTRAST else self.text
+
+    def link_color(self, palette: QPalette | None = None) -> str:
+        own = _palette(palette).color(QPalette.ColorRole.Link)
+        return own.name() if contrast_ratio(own, self.background) >= MIN_CONTRAST else self.link
+
+
+SUMMARY_BOX = Box("#f4f6f8", "#d8dde3")       # the Forecast's and the Plan's result summaries
+ASSUMPTIONS_BOX = Box("#fff8e6", "#e6d3a3")   # what the Forecast's scenario assumes
+
+
+def box_style(box: Box, *, padding_px: int = 6, selector: str = "QLabel", extra: str = "") -> str:
+    """The style sheet of a `selector` drawn as `box`: background, border and text colour together;
+    `extra`: more rules after it ("QLabel:focus { border-color: #3b7dd8; }")."""
+    rule = (f"{selector} {{ background: {box.background}; color: {box.text_color()}; "
+            f"border: 1px solid {box.border}; border-radius: 4px; padding: {padding_px}px; }}")
+    return f"{rule} {extra}".strip()
+
+
+def box_html(box: Box, html: str) -> str:
+    """Rich text for a `box` label with its links in the box's link colour: a QLabel draws links in
+    the application palette's link colour whatever its own palette or style sheet says (a dark
+    desktop's pale blue on the light box), so the colour goes into the text."""
+    return f"<style>a {{ color: {box.link_color()}; }}</style>{html}" if "<a " in html else html
+

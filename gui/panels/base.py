@@ -16,14 +16,11 @@ from PySide6.QtWidgets import (
 
 from engine.errors import UserError  # noqa: E402
 from gui.panels.base_missing import MISSING_FROM, missing_choices, vanished_choices  # noqa: F401 (the forms')
+from gui import style  # noqa: E402
 from gui.style import chip_display_name  # noqa: E402
 
 # 910B vs H20 vs H800 vs H100, as the issue asks; missing ids are skipped.
 DEFAULT_COMPARE_CHIPS = ("ascend-910b2", "h20-96gb", "h800-sxm5-80gb", "h100-sxm5-80gb")
-
-ERROR_STYLE = "color: #b3261e;"
-HINT_STYLE = "color: #5f6368;"
-
 
 STALE_OPACITY = 0.35
 STALE_MESSAGE = ("Fix the fields marked in red to update the figures. The greyed figures and charts "
@@ -163,7 +160,7 @@ class _FittedValueLabel(QLabel):
     layout such as "TP4 PP32 VPP4 CP8" is read whole at 1280x720 instead of stopping at "TP4 PP32
     VPP4 (" (the tooltip has the text at any size)."""
 
-    STYLE = "font-weight: 600; color: #202124; font-size: {pt}pt;"
+    STYLE = "font-weight: 600; color: #202124; font-size: {pt}pt;"   # on its tile's own light background
     SIZES_PT = (13, 12, 11, 10, 9)
 
     def __init__(self, text: str = ""):
@@ -222,11 +219,13 @@ class FigureTiles(QWidget):
             box.setContentsMargins(8, 4, 8, 4)
             box.setSpacing(0)
             cap = QLabel(caption)
-            cap.setStyleSheet("color: #5f6368; font-size: 9pt;")
+            # (the tile's background is its own and light: its texts keep their dark greys, in
+            # sizes that follow the application font)
+            cap.setStyleSheet(f"color: #5f6368; font-size: {style.small_pt(1.0):g}pt;")
             value = _FittedValueLabel("–")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             detail = _ElidedLabel("")
-            detail.setStyleSheet("color: #5f6368; font-size: 8pt;")
+            detail.setStyleSheet(f"color: #5f6368; font-size: {style.small_pt():g}pt;")
             for w in (cap, value, detail):
                 w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
                 box.addWidget(w)
@@ -270,7 +269,7 @@ class RunBar(QWidget):
         self.progress.setFixedWidth(160)
         self.progress.setFormat("%p%")
         self.message = _ElidedLabel("")   # the fix was cut mid-word under Run search: "…; set Chi"
-        self.message.setStyleSheet(HINT_STYLE)
+        self.message.setStyleSheet(style.hint_style())
         self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.run_button = QPushButton(run_text)
         self.run_button.clicked.connect(self.run_clicked)
@@ -299,7 +298,7 @@ class RunBar(QWidget):
     def set_message(self, text: str, error: bool = False) -> None:
         self.message.setText(text)
         self.message.setToolTip(text)
-        self.message.setStyleSheet(ERROR_STYLE if error else HINT_STYLE)
+        self.message.setStyleSheet(style.error_style() if error else style.hint_style())
 
 
 class ChipSetButton(QToolButton):
@@ -365,7 +364,7 @@ class FieldErrors:
         column.addWidget(widget)
         error = QLabel("")
         error.setWordWrap(True)
-        error.setStyleSheet(ERROR_STYLE + " font-size: 8pt;")
+        error.setStyleSheet(style.error_style(small=True))
         error.hide()
         column.addWidget(error)
         form.addRow(caption, holder)
@@ -481,7 +480,7 @@ def select_data(box: QComboBox, data) -> bool:
 
 def section(title: str) -> QLabel:
     label = QLabel(title)
-    label.setStyleSheet("font-weight: 600; color: #202124; padding-top: 6px;")
+    label.setStyleSheet(style.heading_style() + " padding-top: 6px;")
     return label
 
 
@@ -551,7 +550,7 @@ def notes_label() -> QLabel:
     """A wrapped, muted line under the figures saying why (the limiting term, the explanation)."""
     label = QLabel("")
     label.setWordWrap(True)
-    label.setStyleSheet("color: #444;")
+    label.setStyleSheet(style.note_style())
     return label
 
 

@@ -149,7 +149,7 @@ class ComparePanel(QWidget):
                                      "Stop; the previous comparison stays on screen")
         self.hint = QLabel()
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: #555;")
+        self.hint.setStyleSheet(style.hint_style())
         pick = QGroupBox("Scenarios")
         pick_layout = QVBoxLayout(pick)
         pick_layout.addWidget(self.scenario_list, 1)

@@ -11,13 +11,14 @@ import textwrap
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegate, QTableWidget
 
 from engine.compare_units import round_to_shown_place
 from engine.errors import UserError
 from engine.scenario_changes import describe_changes, effective_changes
 from engine.studies_forecast import SEED_STANDARD_ERRORS, prob_meet_standard_error, round_figure
+from gui import style
 from gui.widgets.plot_panel import elide_name
 
 # a compared what-if's changes when its stored row could not be read when the comparison ran
@@ -216,7 +217,8 @@ class FiguresTable(QTableWidget):
         if self.rowCount() or not self.placeholder:
             return
         painter = QPainter(self.viewport())
-        painter.setPen(QColor("#5f6368"))   # the charts' notice colour (PlotPanel.set_notice)
+        # a hint's grey on the table's own background (Base), light or dark
+        painter.setPen(style.hint_color(self.palette(), QPalette.ColorRole.Base))
         area = self.viewport().rect().adjusted(12, 8, -12, -8)
         painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.placeholder)
         painter.end()

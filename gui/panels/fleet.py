@@ -129,7 +129,7 @@ class FleetPanel(QWidget):
                             "for the full text. Peaks are dense (no sparsity); link bandwidths are per "
                             "direction.")
         chips_hint.setWordWrap(True)
-        chips_hint.setStyleSheet("color: #555;")
+        chips_hint.setStyleSheet(style.hint_style())
         chips_page = QWidget()
         chips_layout = QVBoxLayout(chips_page)
         chips_layout.addWidget(chips_hint)

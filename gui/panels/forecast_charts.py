@@ -294,8 +294,7 @@ class ForecastCharts(QWidget):
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
-                                         "border-radius: 4px; padding: 6px; }")
+        self.summary_label.setStyleSheet(style.box_style(style.SUMMARY_BOX))   # its text and background together
         self.capacity_chart = NamedAxisChart("Serving capacity vs peak demand", y_label="Capacity",
                                              y_unit="chips", time_axis=True)
         self.installed_chart = NamedAxisChart("Installed chips by type", y_label="Installed", y_unit="chips",

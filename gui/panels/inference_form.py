@@ -11,6 +11,7 @@ from engine.inference import KV_DTYPES, SERVE_DTYPES
 from engine.serving.families import scheduler_for
 from engine.studies import ServingStudy, forecast_tokens_per_day
 from engine.studies_serving import ep_choices
+from gui import style
 from gui.panels.base import (
     DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, fmt_big, form_page, model_combo,
     missing_choices, saved_study, section, select_data, spin,
@@ -107,7 +108,7 @@ class InferenceForm:
                   "max_num_tokens, SGLang --chunked-prefill-size); 0 = the engine family's default")
         self.limits_hint = QLabel("")
         self.limits_hint.setWordWrap(True)
-        self.limits_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        self.limits_hint.setStyleSheet(style.hint_style(small=True))
         form.addRow(self.limits_hint)
         column.addLayout(form)
 
@@ -139,7 +140,7 @@ class InferenceForm:
                   "Output tokens per second to serve at peak (the Forecast counts tokens per day)")
         self.demand_hint = QLabel("")
         self.demand_hint.setWordWrap(True)
-        self.demand_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        self.demand_hint.setStyleSheet(style.hint_style(small=True))
         form.addRow(self.demand_hint)
         for box in (self.demand_spin, self.input_spin, self.output_spin):   # the hint reads the request mix
             box.valueChanged.connect(self._show_demand_per_day)

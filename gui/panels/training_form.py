@@ -17,6 +17,7 @@ from engine.layout import DIMENSION
 from engine.reliability import CHECKPOINT_BYTES_PER_PARAM, DEFAULT_MTBF_CHIP_HOURS
 from engine.studies import SOFTWARE_DEFAULTS, TrainingStudy
 from engine.training import EXPERT_TP_MAX, RECOMPUTE_NAMES
+from gui import style
 from gui.panels.base import (
     DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, form_page, model_combo,
     _number_box, missing_choices, saved_study, section, select_data, spin,
@@ -180,7 +181,7 @@ class TrainingForm:
                   f"Chips of this type delivered by this date minus {INSTALL_LAG_DAYS:.0f} days to install")
         self.fleet_hint = QLabel("")
         self.fleet_hint.setWordWrap(True)
-        self.fleet_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        self.fleet_hint.setStyleSheet(style.hint_style(small=True))
         form.addRow(self.fleet_hint)
         column.addLayout(form)
 
@@ -195,7 +196,7 @@ class TrainingForm:
                   "Sequences per optimizer step (auto: about 4M tokens, at least 1K tokens per chip)")
         self.batch_hint = QLabel("")
         self.batch_hint.setWordWrap(True)
-        self.batch_hint.setStyleSheet("color: #5f6368; font-size: 8pt;")
+        self.batch_hint.setStyleSheet(style.hint_style(small=True))
         form.addRow(self.batch_hint)
         # FP16 runs at the chips' one 16-bit peak, as BF16 does (engine.hardware); it trains with a
         # dynamic loss scale, whose few skipped steps are not counted
@@ -261,7 +262,7 @@ class TrainingForm:
         self.recompute_combo = combo([(n, n) for n in RECOMPUTE_NAMES])
         e.add_row(lf, "recompute", "Recompute", self.recompute_combo, "Activation recomputation")
         self.dp_label = QLabel("")
-        self.dp_label.setStyleSheet("color: #5f6368;")
+        self.dp_label.setStyleSheet(style.hint_style())
         lf.addRow("Data parallel DP", self.dp_label)
         self.layout_box.hide()
         column.addWidget(self.layout_box)

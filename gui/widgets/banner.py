@@ -5,14 +5,18 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton
 
-_STYLES = {
-    "error": "QFrame#messageBanner { background: #fdecea; border: 1px solid #e0a09a; border-radius: 4px; }"
-             " QLabel { color: #7a1c12; }",
-    "info": "QFrame#messageBanner { background: #e8f1fb; border: 1px solid #9fc0e6; border-radius: 4px; }"
-            " QLabel { color: #163d66; }",
+# (background, border, text) of each kind. The banner sets its own light background, so it sets the
+# colour of all its text too: its close button took the palette's (light on a dark desktop).
+_COLOURS = {
+    "error": ("#fdecea", "#e0a09a", "#7a1c12"),
+    "info": ("#e8f1fb", "#9fc0e6", "#163d66"),
     # what was saved and cannot be shown (stays until dismissed: a valid form does not clear it)
-    "warning": "QFrame#messageBanner { background: #fff4e0; border: 1px solid #e0b86a; border-radius: 4px; }"
-               " QLabel { color: #6b4400; }",
+    "warning": ("#fff4e0", "#e0b86a", "#6b4400"),
+}
+_STYLES = {
+    kind: (f"QFrame#messageBanner {{ background: {back}; border: 1px solid {edge}; border-radius: 4px; }}"
+           f" QLabel {{ color: {text}; }} QToolButton {{ color: {text}; }}")
+    for kind, (back, edge, text) in _COLOURS.items()
 }
 
 
@@ -23,7 +27,7 @@ class MessageBanner(QFrame):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
+        close = self.close_button = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
         close.setToolTip("Dismiss")

@@ -64,6 +64,11 @@ TITLE_PTS = (11.0, 10.0, 9.0)
 TITLE_MARGIN_PX, TWO_LINE_TITLE_MARGIN_PX = 4.0, 0.0   # around a title's text (Qt's default, and on two lines)
 
 
+def chart_file_stem(panel_key: str, chart_key: str) -> str:
+    """A chart's file name without suffix, as File > Export all writes it ("fleet_installed_chips")."""
+    return f"{panel_key}_{chart_key}"
+
+
 def _split_in_two(text: str) -> list[str]:
     """`text` split at the space that makes its longer half shortest ([text] with no space)."""
     spaces = [i for i, c in enumerate(text) if c == " "]
@@ -156,6 +161,10 @@ class PlotPanel(QWidget):
             # Behind the data (pyqtgraph puts axes, and so the grid, at z 0.5 over its view box
             # at z -100): the grid is opaque now and must not cross the curves and bars.
             self.plot_item.getAxis(side).setZValue(self.plot_item.vb.zValue() - 1)
+            # an axis title styled without a colour in the chart's own, not the palette's text
+            # (#e6e6e6 on the white chart and in its files, on a dark desktop)
+            axis = self.plot_item.getAxis(side)
+            axis.label.setDefaultTextColor(axis.textPen().color())
         self.plot_item.setMenuEnabled(True)
         if title:
             self.plot_item.setTitle(title, size="11pt")
@@ -174,7 +183,7 @@ class PlotPanel(QWidget):
             # Below the axes, never over the curves (in the window and in every export): the
             # plot keeps a bottom margin as tall as the legend.
             self.legend.setParentItem(self.plot_item)
-            self.legend.setLabelTextSize("8pt")
+            self.legend.setLabelTextSize(f"{style.small_pt():g}pt")
             self.legend.setBrush(pg.mkBrush(None))
             self.legend.setPen(pg.mkPen(None))
             self.legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
@@ -187,7 +196,7 @@ class PlotPanel(QWidget):
         self.readout.setObjectName("plotReadout")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.readout.setStyleSheet("color: #444;")
+        self.readout.setStyleSheet(style.note_style())   # under the chart, on the window's background
 
         self.export_png_action = QAction("Export PNG…", self)
         self.export_svg_action = QAction("Export SVG…", self)
@@ -227,14 +236,19 @@ class PlotPanel(QWidget):
         # Units go into the text ourselves: pyqtgraph's `units=` adds SI prefixes ("kchips").
         text = self._axis_text(label, unit)
         if text:
-            axis = self.plot_item.getAxis(side)   # the normal size again (a fit may have shrunk it)
-            axis.labelStyle = {k: v for k, v in axis.labelStyle.items() if k != "font-size"}
-            self.plot_item.setLabel(side, text)
+            self.set_axis_title(side, text)   # at the normal size again (a fit may have shrunk it)
         if side == "bottom":
             self._show_x_title()   # (setLabel shows it again)
         if side == "left":
             self._shown_y_label = None
             self._texts_signature = None
+
+    def set_axis_title(self, side: str, text: str, size_pt: float | None = None) -> None:
+        """An axis title (at `size_pt`, else the axis' font) in the chart's text colour: pyqtgraph's
+        setLabel replaces the title's style with its keywords, and a font size alone dropped the
+        colour (the palette's light text on a dark desktop)."""
+        sized = {"font-size": f"{size_pt:g}pt"} if size_pt is not None else {}
+        self.plot_item.setLabel(side, text, color=self.plot_item.getAxis(side).textPen().color().name(), **sized)
 
     def set_axis_labels(self, *, x_label=None, x_unit=None, y_label=None, y_unit=None) -> None:
         self.x_label = self.x_label if x_label is None else x_label
@@ -265,20 +279,10 @@ class PlotPanel(QWidget):
 
     # ---- series ------------------------------------------------------------------------------
     def color_for(self, name: str) -> str:
-        """The series' colour from the shared palette (by chip or category, never by order)."""
+        """The series' colour from the shared palette (by chip or category, never by order), one no
+        other series of this chart has (gui.style.series_color_among)."""
         if name not in self._colors:
-            color = style.series_color(name)
-            # a hashed colour may be another series' here (Instinct MI250X drew in H800's
-            # vermillion): take the first palette colour this chart does not use yet
-            taken = {c.lower() for n, c in self._colors.items() if n != name}
-            if color.lower() in taken or not style.has_own_color(name):
-                # a hashed colour: one no series here has, and not the Story chips' own (they may
-                # come next and should keep theirs)
-                free = [c for c in style.EXTENDED if c.lower() not in taken]
-                keep = [c for c in free if c.lower() not in style.RESERVED_COLORS]
-                if color.lower() in taken or color.lower() in style.RESERVED_COLORS:
-                    color = (keep or free or [color])[0]
-            self._colors[name] = color
+            self._colors[name] = style.series_color_among(name, {c for n, c in self._colors.items() if n != name})
         return self._colors[name]
 
     def set_series(self, name: str, x, y, *, color: str | None = None, width: float = 2.0,
@@ -451,6 +455,9 @@ class PlotPanel(QWidget):
     SHORT_CHART_PX = 240  # below this plot height, compact legend labels (and axis texts)
     MIN_VIEW_WIDTH_PX = 120.0
 
+    def legend_row_px(self) -> float:   # LEGEND_ROW_PX scaled as the legend's text, by the application font
+        return self.LEGEND_ROW_PX * style.small_pt() / 8.0
+
     def _legend_entry_px(self) -> float:
         """Width of one legend column: the sample, the widest label and the spacing."""
         label_px = max([label.item.boundingRect().width() for _sample, label in self.legend.items] or [0.0])
@@ -476,14 +483,14 @@ class PlotPanel(QWidget):
             if columns * entry_px > width and columns > 1:
                 break
             rows = -(-n // columns)
-            area = (width - over_w) * (height - over_h - rows * self.LEGEND_ROW_PX - 2)
+            area = (width - over_w) * (height - over_h - rows * self.legend_row_px() - 2)
             if area > best_area:
                 best, best_area = ("below", columns), area
         if self.legend_beside_ok:
             for columns in range(1, min(n, 3) + 1):
                 rows = -(-n // columns)
                 view_w = width - over_w - columns * entry_px - 4
-                if rows * self.LEGEND_ROW_PX > height - 4 or view_w < self.min_view_width():
+                if rows * self.legend_row_px() > height - 4 or view_w < self.min_view_width():
                     continue
                 area = view_w * (height - over_h)
                 if area > best_area * 1.1:  # beside only when clearly better: below reads more easily
@@ -519,8 +526,8 @@ class PlotPanel(QWidget):
             self._legend_hidden_note = ""
             self.readout.setText(self._idle_readout())
         # A short chart (a laptop screen) gets smaller legend labels: more columns fit, so the
-        # legend takes fewer rows of the height the curves need.
-        size = "7pt" if height < self.SHORT_CHART_PX else "8pt"
+        # legend takes fewer rows of the height the curves need. Both follow the application font.
+        size = f"{style.small_pt(style.SMALLER_SCALE if height < self.SHORT_CHART_PX else style.SMALL_SCALE):g}pt"
         if self.legend.opts.get("labelTextSize") != size:
             self.legend.setLabelTextSize(size)
             for _sample, label in self.legend.items:
@@ -584,7 +591,7 @@ class PlotPanel(QWidget):
         else:
             for widget in (self.readout, self.export_button):
                 widget.setParent(self)
-            self.readout.setStyleSheet("color: #444;")
+            self.readout.setStyleSheet(style.note_style())
             self.readout.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
             self._bar.addWidget(self.readout, 1)
             self._bar.addWidget(self.export_button)
@@ -700,7 +707,7 @@ class PlotPanel(QWidget):
                 shown_pt = font.pointSizeF()
             if (text, shown_pt) != getattr(self, "_shown_y_label", None):
                 self._shown_y_label = (text, shown_pt)
-                self.plot_item.setLabel("left", text, **({"font-size": f"{shown_pt:g}pt"} if shown_pt != size_pt else {}))
+                self.set_axis_title("left", text, shown_pt if shown_pt != size_pt else None)
             font.setPointSizeF(shown_pt)
             self._widen_fixed_axis(axis, text.count("<br>") * QFontMetrics(font).height())
 
@@ -947,6 +954,21 @@ class PlotPanel(QWidget):
         return export_mod.export_csv(headers, rows, path,
                                      context=context if context is not None else self.export_context())
 
+    def export_file_stem(self) -> str:
+        """The name Export… suggests: Export all's, from the keys of the area holding the chart and of the
+        chart in its charts() ("fleet_installed_chips", not a 116-character title); else the title's start."""
+        from gui.panels.registry import PANELS
+
+        widget = self.parentWidget()
+        while widget is not None:
+            spec = next((s for s in PANELS for c in type(widget).__mro__ if (c.__module__, c.__name__) == (s.module, s.class_name)), None)
+            key = next((k for k, c in widget.charts().items() if c is self), None) if spec else None
+            if key is not None:
+                return chart_file_stem(spec.key, key)
+            widget = None if spec else widget.parentWidget()
+        stem = "-".join("".join(ch if ch.isalnum() else " " for ch in self.title.lower()).split()) or "chart"
+        return stem if len(stem) <= 40 else stem[:41].rsplit("-", 1)[0][:40]
+
     def _export_with_dialog(self, kind: str) -> None:
         from gui.settings import last_dir, remember_dir
 
@@ -956,8 +978,7 @@ class PlotPanel(QWidget):
             self.status_message.emit(f"Not exported: {exc}")
             return
         filters = {"png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "csv": "CSV (*.csv)"}
-        stem = "".join(ch if ch.isalnum() else "-" for ch in (self.title or "chart").lower()).strip("-")
-        start = f"{last_dir('export')}/{stem or 'chart'}.{kind}"
+        start = f"{last_dir('export')}/{self.export_file_stem()}.{kind}"
         path, _ = QFileDialog.getSaveFileName(self, f"Export {kind.upper()}", start, filters[kind])
         from gui.widgets.save_path import with_suffix_confirmed
 
