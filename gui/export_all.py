@@ -20,6 +20,7 @@ from typing import Mapping
 from engine.errors import Cancelled, UserError
 from gui import export as export_mod
 from gui.panels import registry
+from gui.widgets.plot_panel import chart_file_stem
 
 log = logging.getLogger("fleetcast.export_all")
 
@@ -216,7 +217,7 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
             continue
         context = panel_context(panel, scenario, unsaved=unsaved)
         for chart_key, chart in (panel.charts() if hasattr(panel, "charts") else {}).items():
-            stem = out / f"{panel_key}_{chart_key}"
+            stem = out / chart_file_stem(panel_key, chart_key)
             chart_context = panel_context(panel, scenario, chart_key, unsaved=unsaved)
             chart_context = {"Chart": getattr(chart, "title", chart_key), **chart_context}   # (the Fleet: no scenario)
             # a chart still empty after its panel ran (Under load not simulated, no plan) keeps its
@@ -362,7 +363,7 @@ def planned_names(out: str | os.PathLike, panels: Mapping[str, object] | None = 
         charts += [c for c in (panel.charts() if hasattr(panel, "charts") else {}) if c not in charts]
         tables = list(EXPORT_TABLES.get(key, ()))
         tables += [t for t in (panel.tables() if hasattr(panel, "tables") else {}) if t not in tables]
-        names += [out / f"{key}_{chart}.{ext}" for chart in charts for ext in CHART_FORMATS]
+        names += [out / f"{chart_file_stem(key, chart)}.{ext}" for chart in charts for ext in CHART_FORMATS]
         names += [out / f"{key}_{table}.csv" for table in tables]
     return names
 

@@ -12,6 +12,7 @@ from typing import Callable
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QWidget
 
 from engine.forecast import ForecastScenario
+from gui import style
 from gui.panels.forecast_editors import _spin
 
 
@@ -50,7 +51,7 @@ def fill_allocation(form: QFormLayout, sc: ForecastScenario, chips: list[str], c
     if sc.allocation.steps:
         note = QLabel(f"{len(sc.allocation.steps)} dated change(s) of the share are kept from the saved scenario.")
         note.setWordWrap(True)
-        note.setStyleSheet("color: #555;")
+        note.setStyleSheet(style.hint_style())
         form.addRow(note)
     if not chips:
         form.addRow(QLabel("No chip types yet: add orders in the Fleet view."))

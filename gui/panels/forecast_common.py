@@ -349,7 +349,7 @@ class NamedAxisMixin:
                 if max(QFontMetrics(font).horizontalAdvance(line) for line in lines) <= room:
                     text = "<br>".join(lines)
                     self._shown_y_label = (text, pt)
-                    self.plot_item.setLabel("left", text, **({"font-size": f"{pt:g}pt"} if pt != size_pt else {}))
+                    self.set_axis_title("left", text, pt if pt != size_pt else None)
                     self._widen_fixed_axis(axis, (len(lines) - 1) * QFontMetrics(font).height())
                     if in_title:
                         self._title_with_unit()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from engine.forecast import MAX_TRIAL_MONTHS, START_YEARS, PolicyEvent, TrainingJob
 from engine.fleet import add_months_same_day
 from engine.studies_forecast import note_for_values
+from gui import style
 from gui.panels.analysis_common import dspin, parse_iso_date, parse_positive, spin
 from gui.panels.base import run_controls
 from gui.panels.forecast_rows import number_text as _number_text, repeated_key_problems, row_texts, step_words
@@ -129,14 +130,14 @@ class _RowsEditor(QWidget):
         self.remove_button.clicked.connect(self.remove_row)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #a1260d;")
+        self.error_label.setStyleSheet(style.error_style())
         self.error_label.hide()
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
         self.summary_label = QLabel()  # one short line beside the buttons
-        self.summary_label.setStyleSheet("color: #555;")
+        self.summary_label.setStyleSheet(style.hint_style())
         buttons.addWidget(self.summary_label, 1)
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)

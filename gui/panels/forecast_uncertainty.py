@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QL
 
 from engine.forecast import (DISTRIBUTIONS, MAX_EXTRA_DELAY_DAYS, ForecastScenario, OrderUncertainty,
                              effective_uncertainty)
+from gui import style
 from gui.panels.forecast_common import unc_key_of, unc_key_text
 from gui.panels.forecast_editors import _combo, _set_combo, _spin
 
@@ -123,7 +124,7 @@ class UncertaintyEditor(QGroupBox):
                                 "order into rows of one contract never narrows the band")
         self.note = QLabel()
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #555;")
+        self.note.setStyleSheet(style.hint_style())
         form = QFormLayout(self)
         form.addRow("Applies to", self.target)
         form.addRow(self.specific)
