@@ -100,9 +100,10 @@ CONFIDENCE_OFFER_STEP = 0.05   # a lower confidence is offered in steps of 5 poi
 MAX_REFIT_SAMPLES = 800   # refits double the trials up to this (about 3 s per fit on the story)
 
 # The caller's `should_stop` for the solve running in this thread (a context variable: the window's
-# worker and an export on the GUI thread each see their own). Asked before every LP and every check
-# of a plan on the validation trials, so a Cancel stops a 3 s plan within a few tens of ms; the
-# solve had gone on to its end after Cancel, holding a core, with its result thrown away.
+# worker and an export on the GUI thread each see their own). Asked before every LP, every check of a
+# plan on the validation trials, every lot's capacity and every order of a simulation (`_simulate`),
+# so a Cancel stops within a few tens of ms of CPU; with 2,003 orders a simulation of the validation
+# trials alone was 10 s that no Cancel reached (the worker ran on 15-80 s after it, QA s29).
 _SHOULD_STOP: ContextVar = ContextVar("plan_should_stop", default=None)
 
 
@@ -112,6 +113,11 @@ def _check_stop() -> None:
         from engine.errors import Cancelled
 
         raise Cancelled()
+
+
+def _simulate(inputs: ForecastInputs, trials: int, seed: int) -> Samples:
+    """`simulate`, asking the caller's `should_stop` before each order (the same trials)."""
+    return simulate(inputs, trials=trials, seed=seed, should_stop=_SHOULD_STOP.get())
 
 
 @dataclass(frozen=True)
@@ -356,6 +362,7 @@ def _round_lots(x_lots: np.ndarray, quarter_of: np.ndarray, cap_lots: np.ndarray
                 over -= cut
     tol = 1e-6 * np.maximum(np.abs(b_kept), 1.0)
     for _ in range(C * M * 4 + 100):   # each step adds a lot; attrition needs a few at most
+        _check_stop()
         short = b_kept - a_kept @ lots.ravel()
         bad = short > tol
         if not bad.any():
@@ -557,6 +564,7 @@ def _plan_capacity(inputs: ForecastInputs, s: Samples, req: PlanRequest, order_m
     for ci, cand in enumerate(req.candidates):
         if not x_chips[ci].any():
             continue
+        _check_stop()
         used = np.nonzero(x_chips[ci])[0]  # only the months the plan orders in
         arr = _arrivals(inputs, s, cand, [order_months[i] for i in used], seed, slice(None), months)
         chips = np.einsum("wmt,m->wt", arr, x_chips[ci][used])
@@ -887,15 +895,15 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     as it is is not a plan (`_cheaper_than_fitted`). `sizings`: how the plan is sized on the
     validation trials (`Sizing`), each next one tried where the plan sized by the one before is
     short on the fresh trials (MEETS_RULE)."""
+    _check_stop()   # (before SciPy's first import, a quarter of a second)
     from scipy.optimize import linprog
     from scipy.sparse import csr_array
     from scipy.sparse import vstack as sparse_vstack
 
     sc = inputs.scenario
-    _check_stop()
     t0 = time.perf_counter()
     sample_seed = sc.seed if sample_seed is None else int(sample_seed)
-    s = simulate(inputs, trials=req.samples, seed=sample_seed)
+    s = _simulate(inputs, req.samples, sample_seed)
     months = s.months
     n, n_months = s.capacity_tps.shape
     first_order = _first_order_month(inputs, req)
@@ -919,6 +927,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     for ci, cand in enumerate(req.candidates):
         if cand.max_per_quarter <= 0 or not _serves(inputs, cand.chip_id):   # as the forecast counts it
             continue
+        _check_stop()
         arr = _arrivals(inputs, s, cand, order_months, sample_seed, slice(None))[:, :, active]
         share = s.share.get(cand.chip_id, sc.allocation.share(cand.chip_id, months))[active]
         tput = s.serving_tput.get(cand.chip_id, 0.0)
@@ -1021,6 +1030,9 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         until it names none: (x, the rows it met, the last LP's result)."""
         res, x, x_rows = None, None, np.zeros(len(row_trial), dtype=bool)
         while True:
+            # (HiGHS has no callback through linprog, and its time limit would change the answer:
+            # asked between the LPs, each tens of ms)
+            _check_stop()
             keep_rows = ~dropped   # the kept rows, then the caps rows
             res = linprog(objective, A_ub=sparse_vstack([neg_need_sparse[keep_rows], fixed_sparse], format="csr"),
                           b_ub=np.concatenate([-b_need[keep_rows], b_fixed]), bounds=list(zip(np.zeros(cols_x), upper)),
@@ -1228,6 +1240,7 @@ def _lot_units(inputs: ForecastInputs, val: Samples, req: PlanRequest, ci: int, 
         # its months sliced: each month's figure is computed on its own (elementwise), so the same values
         _UNITS_CACHE[key] = (wide[2][0][:, months.start - wide[0]:months.stop - wide[0]], wide[2][1])
     if key not in _UNITS_CACHE:
+        _check_stop()   # (an ageing simulation on every validation trial: a reach check sums hundreds)
         one = np.zeros((len(req.candidates), 1))
         one[ci, 0] = req.lot_chips
         deadlines = any(j.deadline is not None for j in inputs.scenario.jobs)
@@ -1262,7 +1275,7 @@ def _cached_samples(inputs: ForecastInputs, trials: int, seed: int) -> Samples:
     for cached_inputs, cached_trials, cached_seed, samples in _VALIDATION_CACHE:
         if cached_inputs is inputs and cached_trials == trials and cached_seed == seed:
             return samples
-    samples = simulate(inputs, trials=trials, seed=seed)
+    samples = _simulate(inputs, trials, seed)
     _VALIDATION_CACHE[:] = ([e for e in _VALIDATION_CACHE if e[0] is inputs] + [(inputs, trials, seed, samples)])[-2:]
     return samples
 
@@ -1574,6 +1587,7 @@ def _trimmed(check: _OnValidation, lots: np.ndarray, price_per_lot: np.ndarray, 
         while lo < hi:
             mid = (lo + hi) // 2
             out[ci, mi] = mid
+            _check_stop()
             lo, hi = (lo, mid) if check.holds_cap(others + mid * unit, out, floor, level) else (mid + 1, hi)
         out[ci, mi] = lo
         cap = others + lo * unit
@@ -1594,6 +1608,7 @@ def _job_rows(inputs, s, req, order_months, months, lot):
     for job, (start, finish) in zip(sc.jobs, done):
         if job.deadline is None or job.chip_id not in cand_index:
             continue
+        _check_stop()
         dl = float(job.deadline.toordinal())
         # window of each month the job can use: from its start to the deadline
         lo = np.maximum(bounds[:-1][None, :], start[:, None])

@@ -111,6 +111,7 @@ def _any_quantity(inputs, req, val, order_months, hi_t: int, seed: int) -> np.nd
             continue
         by_end = [m for m in order_months if m <= last]
         for k in range(0, len(by_end), 12):   # a year of order months at a time (trials x 12 x months)
+            fp._check_stop()
             arrived = fp._arrivals(inputs, val, cand, by_end[k:k + 12], seed, slice(None), window)
             reached |= (arrived > 0).any(axis=1) & (share < 1.0)[None, :]
     return reached.mean(axis=0)

@@ -20,6 +20,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from engine.errors import Cancelled
 from engine.forecast import (SOURCE_LABELS, UNCERTAINTY_SOURCES, ForecastInputs, OrderUncertainty,
                              ThroughputTable, TrainingThroughput, job_completions, meets, quantile, simulate)
 
@@ -97,17 +98,36 @@ def _unit_tput(s) -> float:
     return s.serving_tput.get(s.unit_chip, 0.0) or 1.0
 
 
-def nominal_unit_tput(inputs: ForecastInputs) -> float:
+def nominal_unit_tput(inputs: ForecastInputs, should_stop: Callable[[], bool] | None = None) -> float:
     """The unit chip's rate with throughput as the scenario has it (`simulate`'s `serving_tput`):
     one rate for every bar's shortfall in chips. The throughput bar's runs pin the rate, and read at
     the pinned one the slow end divided by 99.8 tokens/s for 261: 3.3x the chips (QA s22)."""
-    return _unit_tput(simulate(inputs, trials=1, fixed=UNCERTAINTY_SOURCES))
+    return _unit_tput(simulate(inputs, trials=1, fixed=UNCERTAINTY_SOURCES, should_stop=should_stop))
+
+
+class _Runs:
+    """The tornado's runs counted off: before each, the caller's `should_stop` is asked (raising
+    engine.errors.Cancelled; `simulate` asks it again before each order) and `progress(fraction,
+    message)` told which input is varied. One tornado is 15-20 runs, 2.5 s each with 2,003 orders
+    (45 s of CPU), that had neither: no bar moved and Cancel did not stop it (QA s29)."""
+
+    def __init__(self, total: int, progress: Callable[[float, str], None] | None,
+                 should_stop: Callable[[], bool] | None):
+        self.total, self.done = max(total, 1), 0
+        self.report = progress or (lambda fraction, message: None)
+        self.should_stop = should_stop
+
+    def next(self, what: str) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise Cancelled("sensitivity cancelled")
+        self.report(min(self.done / self.total, 1.0), f"Sensitivity: {what}")
+        self.done += 1
 
 
 def _metrics(inputs: ForecastInputs, month_index: int | None, trials: int, fixed: Sequence[str] = (),
-             unit_tput: float | None = None) -> dict:
+             unit_tput: float | None = None, should_stop: Callable[[], bool] | None = None) -> dict:
     """`unit_tput`: output tokens/s per unit chip a shortfall is counted in; None: the run's own."""
-    s = simulate(inputs, trials=trials, fixed=fixed)
+    s = simulate(inputs, trials=trials, fixed=fixed, should_stop=should_stop)
     ok = meets(s.capacity_tps, s.demand_tps)
     shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0) / (unit_tput or _unit_tput(s))
     sel = slice(None) if month_index is None else slice(month_index, month_index + 1)
@@ -161,7 +181,8 @@ def _throughput_pinned(inputs: ForecastInputs, z: float) -> ForecastInputs:
 
 
 def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 1000,
-            chip_names: Mapping[str, str] | None = None) -> Tornado:
+            chip_names: Mapping[str, str] | None = None, *, progress: Callable[[float, str], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> Tornado:
     """Each uncertain input set to its P10 and P90; the first setting is the better end where that
     is clear (P90 of a delivered share or throughput, P10 of a delay), and each label names the
     percentile its setting was computed at.
@@ -172,13 +193,29 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
     (none / certain); the training share of each chip type that trains (-+ 0.2, clipped to [0, 1]).
     `chip_names`: {chip id: the name the views show}; a bar names its chip by it ("cut-off h20-96gb"
     stood beside "train share Ascend 910B2").
+    `progress(fraction, message)`: told before each run which input it varies (fraction: the runs
+    done, non-decreasing in [0, 1]); `should_stop()` True: engine.errors.Cancelled before the next
+    run or the next order of a run.
     """
     sc = inputs.scenario
     names = chip_names or {}
     months = [m for m in _months(sc)]
     month_index = months.index(month) if month in months else None
-    base = _metrics(inputs, month_index, trials)
-    nominal = nominal_unit_tput(inputs)
+    throughput = bool(inputs.serving_sigma_by_chip or inputs.training_sigma_by_chip)
+    sigma = sc.demand.request_mix_sigma
+    uncertain_cuts = [i for i, e in enumerate(sc.policy_events) if 0 < e.probability < 1]
+    shares = [chip for chip, share in sc.allocation.training_share.items() if share > 0]
+    runs = _Runs(2 + 4 * len(sc.vendor_uncertainty) + 2 + 2 * throughput + 2 * (sigma > 0) + 2 * len(uncertain_cuts)
+                 + 2 * len(shares), progress, should_stop)
+    stop = should_stop
+
+    def metrics(what: str, inp: ForecastInputs, **kw) -> dict:
+        runs.next(what)
+        return _metrics(inp, month_index, trials, should_stop=stop, **kw)
+
+    base = metrics("the scenario as it is", inputs)
+    runs.next("the unit chip's rate")
+    nominal = nominal_unit_tput(inputs, should_stop=stop)
     bars = []
     for vendor, unc in sc.vendor_uncertainty.items():
         # good end first: more delivered (a delivered share's P90), sooner (a delay's P10). The
@@ -190,44 +227,45 @@ def tornado(inputs: ForecastInputs, month: dt.date | None = None, trials: int = 
                 **sc.vendor_uncertainty, vendor: _vendor_setting(unc, which, bad_q)}))
             bars.append(TornadoBar(f"{vendor} {which}", f"{_percentile(good_q)} (good end)",
                                    f"{_percentile(bad_q)} (bad end)",
-                                   _metrics(good_inp, month_index, trials), _metrics(bad_inp, month_index, trials)))
+                                   metrics(f"{vendor} {which}", good_inp), metrics(f"{vendor} {which}", bad_inp)))
     # Demand growth: the growth draw's normal score pinned at +-1.28 (one run each, growth held).
-    lo, hi = _demand_pinned(inputs, month_index, trials)
+    lo, hi = _demand_pinned(inputs, month_index, trials, base=base, runs=runs)
     bars.append(TornadoBar("demand (points and growth)", "P10", "P90", lo, hi))
     # Throughput: serving and training pinned together, with the scenario's sigma scale. Training
     # was held at its median at both ends (the completion bars read "P90 | P10" and were equal),
     # and the scale was left out (at 0 the bar still moved P(meet)).
-    if inputs.serving_sigma_by_chip or inputs.training_sigma_by_chip:
+    if throughput:
         bars.append(TornadoBar("throughput", f"{_percentile(0.9)} (fast)", f"{_percentile(0.1)} (slow)",
-                               _metrics(_throughput_pinned(inputs, Z90), month_index, trials, unit_tput=nominal),
-                               _metrics(_throughput_pinned(inputs, -Z90), month_index, trials, unit_tput=nominal)))
+                               metrics("throughput", _throughput_pinned(inputs, Z90), unit_tput=nominal),
+                               metrics("throughput", _throughput_pinned(inputs, -Z90), unit_tput=nominal)))
     # The request mix (peak output tokens per average token): its lognormal factor pinned at its
     # P10 / P90, as a demand scale (the mix acts on the peak alone, the scale on it too; the
     # metrics read the peak). Export cut-offs: none, or certain (their window and length as given).
     # Both were in "which uncertainty dominates" and not here (QA).
-    sigma = sc.demand.request_mix_sigma
     if sigma > 0:
-        mix = [_metrics(replace(inputs, scenario=replace(sc, demand=replace(
-            sc.demand, request_mix_sigma=0.0, scale=sc.demand.scale * float(np.exp(z * Z90 * sigma))))),
-            month_index, trials) for z in (-1.0, 1.0)]
+        mix = [metrics("request mix", replace(inputs, scenario=replace(sc, demand=replace(
+            sc.demand, request_mix_sigma=0.0, scale=sc.demand.scale * float(np.exp(z * Z90 * sigma))))))
+            for z in (-1.0, 1.0)]
         bars.append(TornadoBar("request mix", "P10", "P90", mix[0], mix[1]))
-    for i, event in enumerate(sc.policy_events):
-        if not 0 < event.probability < 1:
-            continue
-        cut = [_metrics(replace(inputs, scenario=replace(sc, policy_events=tuple(
-            replace(e, probability=p) if j == i else e for j, e in enumerate(sc.policy_events)))),
-            month_index, trials) for p in (0.0, 1.0)]
-        bars.append(TornadoBar(f"cut-off {names.get(event.chip_id, event.chip_id)}", "none", "certain", cut[0], cut[1]))
-    for chip, share in sc.allocation.training_share.items():
-        if share <= 0:
-            continue
+    for i in uncertain_cuts:
+        event = sc.policy_events[i]
+        label = f"cut-off {names.get(event.chip_id, event.chip_id)}"
+        cut = [metrics(label, replace(inputs, scenario=replace(sc, policy_events=tuple(
+            replace(e, probability=p) if j == i else e for j, e in enumerate(sc.policy_events)))))
+            for p in (0.0, 1.0)]
+        bars.append(TornadoBar(label, "none", "certain", cut[0], cut[1]))
+    for chip in shares:
+        share = sc.allocation.training_share[chip]
         settings = []
         for delta in (-0.2, 0.2):
             alloc = replace(sc.allocation, training_share={**sc.allocation.training_share,
                                                            chip: float(min(max(share + delta, 0.0), 1.0))})
-            settings.append(_metrics(replace(inputs, scenario=replace(sc, allocation=alloc)), month_index, trials))
+            settings.append(metrics(f"train share {names.get(chip, chip)}",
+                                    replace(inputs, scenario=replace(sc, allocation=alloc))))
         bars.append(TornadoBar(f"train share {names.get(chip, chip)}", f"{max(share - 0.2, 0):.0%}",
                                f"{min(share + 0.2, 1):.0%}", settings[0], settings[1]))
+    if progress is not None:
+        progress(1.0, "Sensitivity: done")
     return Tornado(base=base, bars=tuple(bars), month=month, trials=trials, seed=sc.seed)
 
 
@@ -237,7 +275,8 @@ def _months(sc):
     return month_starts(sc.start, sc.months)
 
 
-def _demand_pinned(inputs: ForecastInputs, month_index: int | None, trials: int) -> tuple[dict, dict]:
+def _demand_pinned(inputs: ForecastInputs, month_index: int | None, trials: int, *, base: dict | None = None,
+                   runs: _Runs | None = None) -> tuple[dict, dict]:
     """Metrics with demand pinned at its P10 and its P90 draw (other sources drawn).
 
     Demand's own uncertainty is its points' (each reported figure's stated sd, interpolated) and
@@ -245,15 +284,24 @@ def _demand_pinned(inputs: ForecastInputs, month_index: int | None, trials: int)
     the one whose demand at the month read (the horizon's end without one) is the P10 / P90 of
     4,000 draws, so both are pinned along their real spread: a month before the last point moves
     with the points alone, where pinning the growth alone left the bar at nothing.
+    `base`: `_metrics` of `inputs` as they are, where the caller has it (the same seeded run: run
+    again, it was 2 of a tornado's runs); `runs`: the tornado's count, asked before each run.
     """
+    stop = None if runs is None else runs.should_stop
+
+    def as_is() -> dict:
+        return dict(base) if base is not None else _metrics(inputs, month_index, trials, should_stop=stop)
+
     from engine.forecast import _point_weights, point_log_offsets
     from engine.forecast_demand import draw_log_growth, fit_growth
 
     sc = inputs.scenario
     d = sc.demand
     if d.kind != "piecewise" or not d.points:
-        base = _metrics(inputs, month_index, trials)
-        return base, base
+        for _ in range(2):   # (no run: the bar is the scenario as it is at both ends)
+            if runs is not None:
+                runs.next("demand (points and growth)")
+        return as_is(), as_is()
     fit = fit_growth(d)
     months = _months(sc)
     when = months[month_index if month_index is not None else -1]
@@ -270,17 +318,21 @@ def _demand_pinned(inputs: ForecastInputs, month_index: int | None, trials: int)
     out = []
     for q in (0.1, 0.9):
         i = int(np.argmin(np.abs(log_demand - np.quantile(log_demand, q))))
-        out.append(_metrics_pinned(inputs, month_index, trials, z[i], None if offsets is None else offsets[i]))
+        if runs is not None:
+            runs.next("demand (points and growth)")
+        out.append(_metrics_pinned(inputs, month_index, trials, z[i], None if offsets is None else offsets[i],
+                                   as_is=as_is, should_stop=stop))
     return out[0], out[1]
 
 
-def _metrics_pinned(inputs, month_index, trials, row, point_row=None):
-    s = simulate(inputs, trials=trials, growth_z=row, point_offsets=point_row)
+def _metrics_pinned(inputs, month_index, trials, row, point_row=None, as_is: Callable[[], dict] | None = None,
+                    should_stop: Callable[[], bool] | None = None):
+    s = simulate(inputs, trials=trials, growth_z=row, point_offsets=point_row, should_stop=should_stop)
     ok = meets(s.capacity_tps, s.demand_tps)
     unit_tput = s.serving_tput.get(s.unit_chip, 0.0) or 1.0
     shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0) / unit_tput
     sel = slice(None) if month_index is None else slice(month_index, month_index + 1)
-    base = _metrics(inputs, month_index, trials)
+    base = as_is() if as_is is not None else _metrics(inputs, month_index, trials, should_stop=should_stop)
     return {"prob_meet_demand": float(ok[:, sel].mean()),
             "shortfall_mean_unit_chips": float(shortfall[:, sel].mean()),
             "job_completion_days": base["job_completion_days"]}  # demand does not touch training
