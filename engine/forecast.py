@@ -650,7 +650,14 @@ def delay_given_overdue(unc: OrderUncertainty, scores: np.ndarray, overdue_days:
         return np.rint(np.maximum(known, float(overdue_days)) + extra)
     kind, low, mode, high = unc.delay_dist, unc.delay_low_days, unc.delay_mode_days, unc.delay_high_days
     if kind == "fixed" or high <= low:
-        return np.rint(np.broadcast_to(quantile_of_scores(kind, low, mode, high, np.zeros(1)), np.shape(scores)))
+        # One certain delay is the limit of a narrowing range around it, and is read as that limit:
+        # a lot no later than the delay still ships at its due date plus the delay; a lot later than
+        # it is past the profile's maximum, so it is drawn the delay again after the known date. It
+        # had shipped on the known date, so a fixed 90 days put a lot 151 days overdue 90 days
+        # before a 89/90/91 triangle did (910B Apr 2025 P50 49.5k against 29.5k).
+        certain = float(quantile_of_scores(kind, low, mode, high, np.zeros(1))[0])
+        late_by = certain + float(overdue_days) if overdue_days > certain else certain
+        return np.rint(np.full(np.shape(scores), late_by))
     table = quantile_of_scores(kind, low, mode, high, _SCORE_GRID)   # delay at each score, non-decreasing
     # P(delay <= overdue_days), read off the same table (interpolated between its scores)
     # Later than the profile allows, it no longer describes this lot, whose timing is no surer for
@@ -850,9 +857,14 @@ def overdue_notes(orders: Sequence[Order], scenario: ForecastScenario,
         late = sum(q for _, q in lots)
         if late > 0:
             unc = scenario.uncertainty_for(order, maker_by_chip.get(order.chip_id) if maker_by_chip else None)
-            high = unc.delay_high_days if unc.delay_dist != "fixed" else unc.delay_mode_days
-            past = sum(q for due, q in lots if (as_of - due).days >= high) if unc.delay_dist != "fixed" else 0.0
-            beyond = (f"; {past:,.0f} of them are later than the profile's maximum delay ({high:g} days), so they "
+            # the rule of delay_given_overdue: past a range's maximum (from it on), past a certain
+            # delay (a fixed one, or a range of no width) once later than it
+            certain = unc.delay_dist == "fixed" or unc.delay_high_days <= unc.delay_low_days
+            high = (unc.delay_mode_days if unc.delay_dist == "fixed" else unc.delay_low_days) if certain \
+                else unc.delay_high_days
+            past = sum(q for due, q in lots if ((as_of - due).days > high if certain else (as_of - due).days >= high))
+            what = f"the profile's {'fixed' if certain else 'maximum'} delay ({high:g} days)"
+            beyond = (f"; {past:,.0f} of them are later than {what}, so they "
                       f"are drawn that delay again after {as_of:%Y-%m-%d}" if past > 0 else "")
             out.append(f"order {order.id} ({order.chip_id}): {late:,.0f} chips due before {as_of:%Y-%m-%d} ({known}) "
                        "are not recorded as delivered, so they are counted as late: their promised dates plus the "

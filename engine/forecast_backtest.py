@@ -102,11 +102,14 @@ def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int
     # the last known point's own uncertainty (DemandPoint.sd_pct, a floor where at_least), as the
     # forecast draws it: growth runs from each trial's drawn last point (it had run from the figure,
     # a narrower and lower forecast than the one Fleetcast makes)
-    from engine.forecast import point_log_offsets
+    from engine.forecast import LOG_DEMAND_GROWTH_CAP, point_log_offsets
 
     offsets = point_log_offsets(replace(curve, points=known), seed, trials)
     last = None if offsets is None else offsets[:, -1:]
-    log_values = draw_log_growth(fit, tau, z, curve.ceiling_tokens_per_day, last_log_offset=last)
+    # held at the forecast's millionfold of the last point, as the forecast holds it: two points
+    # months apart, each uncertain by half, leave the growth rate so uncertain that draws overflowed
+    log_values = np.minimum(draw_log_growth(fit, tau, z, curve.ceiling_tokens_per_day, last_log_offset=last),
+                            LOG_DEMAND_GROWTH_CAP)
     if last is not None:
         log_values = log_values + last
     values = fit.last_tokens_per_day * np.exp(log_values)

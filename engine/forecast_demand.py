@@ -15,6 +15,24 @@ point, `tau` years after it:
   extrapolated).
 - `user`: the user's P10/P50/P90 growth per year (x per year), a two-piece lognormal.
 An optional `ceiling_tokens_per_day` turns any of them into a logistic approach to that ceiling.
+
+The fitted models (`loglinear`, `decaying`) take the points' own uncertainty (`DemandPoint.sd_pct`,
+`at_least`) into the fit: weighted least squares in log space, each point's (each interval's log
+rate's) variance its stated one carried into the regressand plus the residual scatter those do not
+explain (the residual sum of squares less its expected stated share), that scatter floored at
+`growth_sigma_floor` as before. The parameters' covariance is the weighted fit's, so two points
++-100% make the growth after them far less certain (they had given the same band a year on as exact
+ones), and a point known to +-100% pulls the fit less than an exact one. (Unweighted, as if each
+trial refitted its own drawn points, the story with every point but the last +-100% read a P90 of
+18,000x in the year after its last point, the loose short intervals' log rates dominating; weighted,
+25x.) The log rate of an interval moves by (e_{i+1} - e_i) / (its log growth) with the two points'
+offsets e, to first order. A floor point (`at_least`) is drawn at or above its figure (|z| x sd),
+so the fit takes it where the draws put it on average (sd x sqrt(2/pi) above the figure in log
+terms) with the half-normal's variance: a "more than" figure raises what is fitted through it.
+With every sd_pct 0 the fit is the unweighted one, bit for bit. The last point's own draw reaches
+`draw_log_growth` (the forecast has it per trial), and the growth is drawn given it: a last point
+drawn high also steepens the fit through it.
+
 After the fit, `growth_rate_multiplier` (m, a what-if) scales each trial's drawn log-growth by m
 before the ceiling bends it: median and spread alike, so every quantile of the growth per year g
 reads g^m (DemandCurve says it in full).
@@ -46,10 +64,48 @@ class GrowthFit:
     # The what-if's multiplier on the log-growth (DemandCurve.growth_rate_multiplier), kept with the
     # fit so that every reader of it (forecast, sensitivity, backtest) draws the same growth.
     rate_multiplier: float = 1.0
+    # How the fitted parameters move with the last point's own log offset (per unit of it, one per
+    # entry of `mean`), and that offset's mean and variance as the trials draw it: `draw_log_growth`
+    # draws the growth given each trial's last point. Empty / 0: the last point is exact.
+    last_point_coef: tuple[float, ...] = ()
+    last_point_mean: float = 0.0
+    last_point_var: float = 0.0
 
 
 def _years(ordinals) -> np.ndarray:
     return np.asarray(ordinals, dtype=float) / DAYS_PER_YEAR
+
+
+def _stated_log_offsets(points) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, variance) of each point's log offset from its figure, as the trials draw it
+    (`engine.forecast.point_log_offsets`): sd x z, or sd x |z| for a floor (half-normal)."""
+    sd = np.array([float(getattr(p, "sd_pct", 0.0) or 0.0) / 100.0 for p in points])
+    floor = np.array([bool(getattr(p, "at_least", False)) for p in points])
+    mean = np.where(floor, sd * math.sqrt(2.0 / math.pi), 0.0)
+    var = sd * sd * np.where(floor, 1.0 - 2.0 / math.pi, 1.0)
+    return mean, var
+
+
+def _weighted_fit(design: np.ndarray, regressand: np.ndarray, along: np.ndarray, var: np.ndarray,
+                  floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(parameters, their covariance, parameters per unit of each point's log offset) of a least
+    squares fit of `regressand` on `design`, the regressand moving by `along` @ (point offsets),
+    the offsets' variances `var` (`_stated_log_offsets`).
+
+    The residual scatter s is what the stated variances S do not explain: E[RSS] = s^2 dof +
+    tr((I - H) S) for the unweighted fit, so s^2 = (RSS - tr) / dof, at least 0, then floored.
+    Weights: the inverse of S + s^2 I (generalised least squares)."""
+    pinv = np.linalg.inv(design.T @ design) @ design.T
+    stated = along @ (var[:, None] * along.T)   # the regressand's stated covariance
+    resid = regressand - design @ (pinv @ regressand)
+    unexplained = float(np.trace(stated - design @ (pinv @ stated)))
+    dof = len(regressand) - design.shape[1]
+    s = math.sqrt(max(float(resid @ resid) - unexplained, 0.0) / dof) if dof > 0 else 0.0
+    # a floor of 0 with exact intervals among the weighted ones: near-exact, not a singular matrix
+    weight = np.linalg.inv(stated + max(s, floor, 1e-6) ** 2 * np.eye(len(regressand)))
+    cov = np.linalg.inv(design.T @ weight @ design)
+    gain = cov @ design.T @ weight              # parameters per unit of the regressand
+    return gain @ regressand, cov, gain @ along
 
 
 def fit_growth(curve) -> GrowthFit:
@@ -70,6 +126,8 @@ def _fit(curve) -> GrowthFit:
     x = np.array([p.date.toordinal() for p in pts], dtype=float)
     y = np.log(np.array([p.tokens_per_day for p in pts], dtype=float))
     last = (float(x[-1]), float(math.exp(y[-1])))
+    off_mean, off_var = _stated_log_offsets(pts)
+    last_point = dict(last_point_mean=float(off_mean[-1]), last_point_var=float(off_var[-1]))
     floor = float(curve.growth_sigma_floor)
     model = curve.growth_model
     if model == "fixed":
@@ -88,16 +146,25 @@ def _fit(curve) -> GrowthFit:
             raise ValueError("demand.growth_model 'loglinear' needs at least two points")
         t = xs - xs.mean()
         sxx = float(t @ t)
-        slope = float(t @ (ys - ys.mean()) / sxx)
-        resid = ys - ys.mean() - slope * t
-        dof = len(xs) - 2
-        s = math.sqrt(float(resid @ resid) / dof) if dof > 0 else 0.0
-        s = max(s, floor)
-        se = s / math.sqrt(sxx)
+        weighted = bool(np.any(off_var[-n:] > 0))
+        if weighted:   # the points where the trials put them on average (a floor point above its figure)
+            beta, cov, coef = _weighted_fit(np.column_stack([np.ones_like(t), t]), ys + off_mean[-n:],
+                                            np.eye(len(t)), off_var[-n:], floor)
+            slope, var = float(beta[1]), float(cov[1, 1])
+            coef_last: tuple[float, ...] = (float(coef[1, -1]),)
+        else:
+            slope = float(t @ (ys - ys.mean()) / sxx)
+            resid = ys - ys.mean() - slope * t
+            dof = len(xs) - 2
+            s = math.sqrt(float(resid @ resid) / dof) if dof > 0 else 0.0
+            s = max(s, floor)
+            se = s / math.sqrt(sxx)
+            var, coef_last = se * se, ()
         falling = ", falling" if slope < 0 else ""   # followed as it is: said in words, not only as 0.0014x
-        return GrowthFit(model, *last, (slope,), ((se * se,),), len(xs),
+        return GrowthFit(model, *last, (slope,), ((var,),), len(xs),
                          f"log-linear on the last {len(xs)} points: {math.exp(slope):.3g}x/year{falling} "
-                         f"(slope {slope:.3g} +- {se:.2g} per year)")
+                         f"(slope {slope:.3g} +- {math.sqrt(var):.2g} per year{_WEIGHTED_NOTE if weighted else ''})",
+                         last_point_coef=coef_last, **last_point)
     if model == "decaying":
         if len(pts) < 3:
             raise ValueError("demand.growth_model 'decaying' needs at least three points")
@@ -109,17 +176,26 @@ def _fit(curve) -> GrowthFit:
         origin = float(mid.mean())
         X = np.column_stack([np.ones_like(mid), mid - origin])
         ly = np.log(rate)
-        beta, *_ = np.linalg.lstsq(X, ly, rcond=None)
-        resid = ly - X @ beta
-        dof = len(ly) - 2
-        s = math.sqrt(float(resid @ resid) / dof) if dof > 0 else 0.0
-        s = max(s, floor)
-        cov = s * s * np.linalg.inv(X.T @ X)
+        weighted = bool(np.any(off_var > 0))
+        if weighted:
+            # each interval's log rate moves with its two points' offsets, to first order:
+            # d log r_i = (e_{i+1} - e_i) / (the interval's log growth)
+            along = (np.eye(len(y))[1:] - np.eye(len(y))[:-1]) / np.diff(y)[:, None]
+            beta, cov, coef = _weighted_fit(X, ly + along @ off_mean, along, off_var, floor)
+        else:
+            beta, *_ = np.linalg.lstsq(X, ly, rcond=None)
+            resid = ly - X @ beta
+            dof = len(ly) - 2
+            s = math.sqrt(float(resid @ resid) / dof) if dof > 0 else 0.0
+            s = max(s, floor)
+            cov = s * s * np.linalg.inv(X.T @ X)
+            coef = np.zeros((2, len(y)))
         # Re-express the intercept at the last point's time so that draws are about "the rate now".
         shift = float(_years([x[-1]])[0] - origin)
         J = np.array([[1.0, shift], [0.0, 1.0]])
         mean = J @ beta
         cov = J @ cov @ J.T
+        coef_last = J @ coef[:, -1]
         pace = (f"growth rate {math.exp(mean[0]):.3g} per year in log units at the last point "
                 f"(x{math.exp(math.exp(mean[0])):,.3g} a year at that pace)")
         if mean[1] < 0:
@@ -132,8 +208,27 @@ def _fit(curve) -> GrowthFit:
                      "extrapolated at the last pace with no decline, so check the latest points or pick "
                      "another growth model")
         return GrowthFit(model, *last, (float(mean[0]), float(mean[1])), tuple(map(tuple, cov.tolist())),
-                         len(pts), f"{pace}, {trend}")
+                         len(pts), f"{pace}, {trend}{_WEIGHTED_NOTE if weighted else ''}",
+                         last_point_coef=tuple(float(c) for c in coef_last) if weighted else (), **last_point)
     raise ValueError(f"demand.growth_model: {model!r} (must be one of {', '.join(GROWTH_MODELS)})")
+
+
+# said after a fit that weighed the points by their stated uncertainty
+_WEIGHTED_NOTE = "; fitted with each point weighted by its stated uncertainty, which its spread includes"
+
+
+def _given_last_point(fit: GrowthFit, z: np.ndarray | None, last_log_offset: np.ndarray | None):
+    """(trials x parameters shift of the fitted mean, covariance left to draw) given each trial's
+    last point: the fit moves with that point's draw by `last_point_coef`; what stays random is the
+    rest (the residual part and the other points). Without a draw of the point: (0, cov)."""
+    cov = np.array(fit.cov, dtype=float)
+    # a fit-like object without the fields (made by hand) draws as fitted
+    coef = np.array(getattr(fit, "last_point_coef", ()), dtype=float)
+    var = float(getattr(fit, "last_point_var", 0.0))
+    if z is None or last_log_offset is None or var <= 0.0 or not coef.size:
+        return 0.0, cov
+    offset = np.asarray(last_log_offset, dtype=float).reshape(-1, 1) - float(getattr(fit, "last_point_mean", 0.0))
+    return offset * coef[None, :], cov - np.outer(coef, coef) * var
 
 
 def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
@@ -143,8 +238,9 @@ def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
 
     `z`: trials x 2 standard normal draws (None: the central estimate, one row).
     `last_log_offset`: trials x 1 log offsets of the last point from its figure (its own
-    uncertainty, `DemandPoint.sd_pct`); the growth is then over that trial's last point, and only
-    the approach to a ceiling depends on it (a point drawn higher is nearer the ceiling).
+    uncertainty, `DemandPoint.sd_pct`); the growth is then over that trial's last point, a fitted
+    growth is drawn given it (`GrowthFit.last_point_coef`: same spread over the trials, now with
+    the point), and the approach to a ceiling depends on it (a point drawn higher is nearer it).
     """
     tau = np.maximum(np.asarray(tau_years, dtype=float), 0.0)[None, :]
     if z is None:
@@ -166,11 +262,16 @@ def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
     elif fit.model == "loglinear":
         # The drawn slope as it is, falling included: clipping it at 0 held a fit falling ~700x a
         # year flat with no spread (P10 = P50 = P90) and cut the lower tail of slowly growing fits.
-        g = fit.mean[0] + math.sqrt(fit.cov[0][0]) * z[:, :1]
+        moved, cov = _given_last_point(fit, z, last_log_offset)
+        if isinstance(moved, float):   # as before, bit for bit
+            g = fit.mean[0] + math.sqrt(fit.cov[0][0]) * z[:, :1]
+        else:
+            g = fit.mean[0] + moved + math.sqrt(max(float(cov[0, 0]), 0.0)) * z[:, :1]
         out = g * tau
     elif fit.model == "decaying":
-        chol = np.linalg.cholesky(np.array(fit.cov) + 1e-15 * np.eye(2))
-        ab = np.array(fit.mean)[None, :] + z[:, :2] @ chol.T
+        moved, cov = _given_last_point(fit, z, last_log_offset)
+        chol = np.linalg.cholesky(cov + 1e-15 * np.eye(2))
+        ab = np.array(fit.mean)[None, :] + moved + z[:, :2] @ chol.T
         a, b = ab[:, :1], np.minimum(ab[:, 1:2], 0.0)
         rate0 = np.exp(a)  # growth rate (log per year) at the last point
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

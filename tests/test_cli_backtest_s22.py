@@ -96,4 +96,6 @@ def test_the_backtest_draws_the_last_known_points_uncertainty():
     with_sd = backtest(curve, dt.date(2024, 9, 30), trials=4000, seed=1)
     without = backtest(exact, dt.date(2024, 9, 30), trials=4000, seed=1)
     dec = [(a, b) for a, b in zip(with_sd.points, without.points) if a.date == dt.date(2024, 12, 15)][0]
-    assert dec[0].p10 > dec[1].p10 and dec[0].p50 > 1.2 * dec[1].p50   # the floor point lifts every quantile
+    # the floor point lifts the median and the top; the points' stated uncertainty (weighted into the
+    # growth fit since s29) widens the band downward too, so the P10 need not rise
+    assert dec[0].p50 > 1.2 * dec[1].p50 and dec[0].p90 > dec[1].p90

@@ -483,16 +483,17 @@ def backtest_to_dict(bt) -> dict:
     return {"as_of": bt.as_of.isoformat(), "known_points": bt.known, "fit": bt.fit_note,
             "points": [{"date": p.date.isoformat(), "actual": round(p.actual), "p10": round(p.p10), "p50": round(p.p50),
                         "p90": round(p.p90), "inside": p.inside,
-                        "p90_over_p10": round(p.p90 / p.p10, 3) if p.p10 > 0 else None,
-                        "actual_over_p50": round(p.actual / p.p50, 3) if p.p50 > 0 else None,
+                        # 6 significant figures: round(x, 3) read 0.0609 as 0.061 (the table shows 3)
+                        "p90_over_p10": float(f"{p.p90 / p.p10:.6g}") if p.p10 > 0 else None,
+                        "actual_over_p50": float(f"{p.actual / p.p50:.6g}") if p.p50 > 0 else None,
                         # (added in s28) a "more than" figure: actual and actual_over_p50 are lower bounds
                         "actual_is_floor": p.actual_is_floor, "outcome": p.outcome} for p in bt.points],
             "coverage": bt.coverage, "nominal_coverage": 0.8,
             "exact_points": len(bt.exact_points), "floor_points": len(floors),
             "floor_points_consistent": sum(p.outcome == "consistent" for p in floors),
             "floor_points_above": sum(p.outcome == "above" for p in floors),
-            "median_p90_over_p10": round(statistics.median(spread), 3) if spread else None,
-            "median_actual_over_p50": round(statistics.median(miss), 3) if miss else None,
+            "median_p90_over_p10": float(f"{statistics.median(spread):.6g}") if spread else None,
+            "median_actual_over_p50": float(f"{statistics.median(miss):.6g}") if miss else None,
             "median_actual_over_p50_is_floor": miss_is_floor,
             "notes": [FLOOR_SCORING_NOTE] if floors else [],
             # the run behind the figures, and how far another seed moves them (added in s21)

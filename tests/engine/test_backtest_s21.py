@@ -9,7 +9,7 @@ import pytest
 
 from engine.cli import main
 
-AS_OF = "2024-09-30"
+AS_OF = "2024-12-31"   # (from 2024-09-30 the bands span a millionfold since s29: three points weighted by their stated uncertainty)
 
 
 def _run(capsys, *argv):

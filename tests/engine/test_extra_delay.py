@@ -76,9 +76,10 @@ def test_the_median_lot_ships_182_days_later():
 
 def test_a_lot_already_overdue_still_ships_the_extra_days_later():
     """1,000 chips due 2024-06-01, not delivered by the known date 2025-01-01 (214 days late), a
-    fixed 90-day delay: the baseline ships them on the known date (its delay has passed), so they
-    count from 2025-01-01. 182 days on top: 2025-07-02, so none on 2025-07-01 and all on
-    2025-08-01. (The old seeded form, a fixed 272 days, gave 2025-02-27: only 57 days later.)"""
+    fixed 90-day delay: the delay has passed, so it is drawn again from the known date, as a
+    narrowing range's is (s29: a fixed delay shipped them on the known date, three months before an
+    89/90/91-day one): 2025-04-01. 182 days on top: 2025-09-30, so none on 2025-09-01 and all on
+    2025-10-01. (The old seeded form, a fixed 272 days, gave 2025-02-27: only 57 days later.)"""
     fixed90 = OrderUncertainty("fixed", 1.0, 1.0, 1.0, "order", "fixed", 90.0, 90.0, 90.0)
     kw = dict(as_of=D(2025, 1, 1), start=D(2024, 1, 1), months=24)
 
@@ -89,8 +90,8 @@ def test_a_lot_already_overdue_still_ships_the_extra_days_later():
         return dict(zip(r.months, r.installed_total.p50))
 
     base, late = installed(fixed90), installed(replace(fixed90, extra_delay_days=182.0))
-    assert (base[D(2024, 12, 1)], base[D(2025, 1, 1)]) == (0, 1000)
-    assert (late[D(2025, 7, 1)], late[D(2025, 8, 1)]) == (0, 1000)
+    assert (base[D(2025, 3, 1)], base[D(2025, 4, 1)]) == (0, 1000)
+    assert (late[D(2025, 9, 1)], late[D(2025, 10, 1)]) == (0, 1000)
     # with a distribution: the delay given the lateness, then the extra days, per trial
     scores = np.linspace(-3, 3, 61)
     for overdue in (0.0, 200.0, 400.0, 800.0):
