@@ -367,7 +367,7 @@ def test_expert_read_efficiency_is_a_family_key_over_a_fixed_prior():
     assert reads["tgi"] == reads["trtllm"] == 1.0
     assert 0.3 < reads["vllm"] < reads["sglang"] < 1.0
     keys = {f"{p['scope']}:{p['name']}" for p in fitted_parameters(CHIPS)}
-    assert "NVIDIA:inf_moe_read_eff@vllm" in keys and not any(k.startswith("default:inf_moe_read_eff") for k in keys)
+    assert "default:inf_moe_read_eff@vllm" in keys and "default:inf_moe_read_eff" not in keys
 
 
 def test_factors_are_keyed_by_family_never_by_version():
