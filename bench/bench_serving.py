@@ -3,12 +3,14 @@
 Targets (issue 12): 2,000 requests simulated in <= 50 ms, whatever the arrivals (offline,
 closed loop, Poisson) and length spreads; the SLO search (best Poisson load under percentile
 targets) <= 0.5 s per chip, the layout left to it included (the slowest case: three layouts within
-2% of each other, each raced under load and the best searched in full, ~29 simulations).
+2% of each other, each raced under load and the best searched in full: 34 simulations).
 
 Each simulation is timed cold: what the simulator caches per cost model (its lines, checked
 against the step time, and one envelope per batch size) is dropped first, as for a single
 `fleetcast serve`. Wall-clock medians are the figures; the CPU-time median follows in
 brackets, since on a shared machine wall time includes waiting for a core.
+
+`python bench/bench_serving.py slo` times the SLO searches alone.
 """
 
 import statistics
@@ -44,6 +46,7 @@ def cold():
     """Forget what the simulator caches per cost model (its checked lines and envelopes)."""
     simulator._ENVELOPES.clear()
     simulator._LINES_OK.clear()
+    simulator._LINES.clear()
 
 
 def main():
@@ -72,8 +75,9 @@ def main():
         ("trtllm", "Poisson 8 req/s, MLPerf-like lengths, TensorRT-LLM (reserved KV)", Workload(
             "poisson", 222, 291, requests=2000, request_rate=8.0, **mlperf)),
     ]
+    slo_only = sys.argv[1:] == ["slo"]
     print("continuous-batching simulator, Llama 3 70B fp8 on 8 x H100 (TP8); wall median [CPU median]")
-    for family, name, w in cases:
+    for family, name, w in ([] if slo_only else cases):
         sched = scheduler_for(family)
         wall, cpu = medians(lambda: simulate(cm, sched, w), 7, before=cold)
         res = simulate(cm, sched, w)
@@ -118,6 +122,8 @@ def main():
         cap = layout_search()
         print(f"  SLO search, layout left to it ({name}) on h20-96gb: {wall:.3f} s [{cpu:.3f} s] -> TP{cap.tp}, "
               f"{cap.output_tokens_per_s_per_chip:.0f} output tokens/s per chip (target <= 0.5 s)")
+    if slo_only:
+        return
     # The Inference view's background comparison: per chip the steady-state search, its SLO
     # capacity under load (p90, CV 0.5), then the chosen chip's load curve and run.
     from engine.studies import ServingStudy

@@ -174,25 +174,32 @@ class StepCostModel:
                prefill_seqs: float = 0.0, prefill_attn_flops: float = 0.0, largest_chunk: float = 0.0) -> float:
         """Seconds of one step of the whole instance (all pipeline stages)."""
         pp = self.pp
-        pf_c, pf_tok_chip = self.prefill_compute_s(prefill_tokens, prefill_seqs, prefill_attn_flops, largest_chunk)
         if decode_seqs <= 0:
             if prefill_tokens <= 0:
                 return 0.0
+            pf_c, pf_tok_chip = self.prefill_compute_s(prefill_tokens, prefill_seqs, prefill_attn_flops, largest_chunk)
             mem = pp * (self.weights_s + self.expert_all_s * self._touched(prefill_tokens))
             busy = max(pf_c, mem)
             return busy + pp * self._comm(pf_tok_chip, pf_c) + pp * self.overhead_s * self.prefill_overhead_scale
         d, seq_chip, mem, comp, attn = self._decode_stage(decode_seqs, decode_ctx_sum)
-        busy = max(mem, comp) + attn
-        stage = busy + self._comm(seq_chip, busy) + self.overhead_s
         if prefill_tokens <= 0:
-            return pp * stage
+            busy = max(mem, comp) + attn
+            return pp * (busy + self._comm(seq_chip, busy) + self.overhead_s)
         # The step is a round of pp micro-batches through every stage; the prompts ride in one of
         # them, so each stage does its 1/pp of their layers once per round (pf_c is the whole
         # model's prefill on one TP group): a round of pp stages charged the whole pf_c each
         # (PP8 served a 70B model at a fifth of TP8's rate with 1K prompts)
-        mem_pf = mem + self.expert_all_s * max(self._touched(prefill_tokens) - self._touched(d), 0.0)
+        pf_c, pf_tok_chip = self.prefill_compute_s(prefill_tokens, prefill_seqs, prefill_attn_flops, largest_chunk)
+        # (the experts the prompts touch beyond the batch's; none to read without experts)
+        mem_pf = (mem + self.expert_all_s * max(self._touched(prefill_tokens) - self._touched(d), 0.0)
+                  if self.expert_all_s else mem)
         busy_pf = max(mem_pf, comp + pf_c / pp) + attn
-        return (pp - 1.0) * stage + busy_pf + self._comm(seq_chip + pf_tok_chip, busy_pf) + self.overhead_s
+        comm_pf = self._comm(seq_chip + pf_tok_chip, busy_pf)
+        if pp == 1.0:   # one stage: no other micro-batches' round ((pp - 1) x stage is 0)
+            return busy_pf + comm_pf + self.overhead_s
+        busy = max(mem, comp) + attn
+        stage = busy + self._comm(seq_chip, busy) + self.overhead_s
+        return (pp - 1.0) * stage + busy_pf + comm_pf + self.overhead_s
 
     def _decode_stage(self, decode_seqs: float, decode_ctx_sum: float) -> tuple[float, float, float, float, float]:
         """One pipeline stage's share of a decode batch: (sequences per stage, per attention rank,
@@ -200,7 +207,8 @@ class StepCostModel:
         vs FLOPs) then attention (KV vs FLOPs)."""
         d = decode_seqs / self.pp
         seq_chip = d / self.attn_groups
-        ctx_chip = self.kv_context_sum(decode_seqs, decode_ctx_sum) / self.pp / self.attn_groups
+        ctx_chip = (self.kv_context_sum(decode_seqs, decode_ctx_sum) if self.window_tokens else
+                    decode_ctx_sum) / self.pp / self.attn_groups
         mem = self.weights_s + self.expert_all_s * self._touched(d) * self.expert_decode_mult
         comp = seq_chip * self.dec_lin_s_per_seq + d * self.dec_exp_s_per_seq
         attn = max(ctx_chip * self.kv_s_per_token, ctx_chip * self.dec_attn_s_per_ctx)

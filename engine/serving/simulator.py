@@ -64,6 +64,9 @@ import numpy as np
 from engine.errors import UserError
 from engine.serving.cost_model import StepCostModel
 from engine.serving.families import SchedulerConfig
+# the prefill pool (disaggregated serving) lives in sim_steps; its names stay importable from here
+from engine.serving.sim_steps import (PrefillPool, _prefill_pool_run, _prefill_pool_transfers,  # noqa: F401
+                                      prefill_pool_done, prefill_pool_ready)
 # the run's throughput reading lives in run_reading; its names stay importable from here
 from engine.serving.run_reading import (OVERLOAD_SHARE, PERCENTILE_Q, RunTrace, TargetsMissed,  # noqa: F401
                                         _floats, over_needed, percentiles, read_throughput, served_share_from_queue)
@@ -184,131 +187,12 @@ def _check(w: Workload, sched: SchedulerConfig, cm: StepCostModel) -> None:
         raise UserError("the model's weights leave no HBM for the KV cache on this deployment")
 
 
-@dataclass(frozen=True)
-class PrefillPool:
-    """Disaggregated prefill: prompts run on separate prefill instances (FCFS, each batching the
-    waiting prompts up to its token budget per step), then their KV moves to the decode
-    instance over the scale-out network: `transfer_s_per_token` per prompt token for one
-    transfer alone (the slower of the two sides). Transfers share the NICs: a prefill
-    instance's sends take `send_s_per_token` of its NICs' time, the decode instance's receives
-    `recv_s_per_token` of its own (None: the transfer's time), one transfer after another.
-    `recv_queues`: the decode instance's data-parallel attention ranks; each takes its own
-    requests' KV over its own NICs, so their receives run side by side."""
-
-    cost: StepCostModel
-    instances: int = 1
-    max_num_batched_tokens: int = 8192
-    transfer_s_per_token: float = 0.0
-    send_s_per_token: float | None = None
-    recv_s_per_token: float | None = None
-    recv_queues: int = 1
-
-
-def _prefill_pool_run(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray,
-                      hit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(when each prompt's prefill starts, when it finishes, which prefill instance ran it)."""
-    n = len(arr_t)
-    order = np.argsort(arr_t, kind="stable")
-    # Python lists in the loop (numpy scalar access is several times slower), arrays at the end
-    arr_s = arr_t[order].tolist()
-    lin_s = lin[order].tolist()
-    start_s = [0.0] * n
-    done_s = [0.0] * n
-    where_s = [0] * n
-    free = [0.0] * max(int(pool.instances), 1)
-    budget = max(int(pool.max_num_batched_tokens * pool.cost.attn_groups), 1)
-    step_s, attn_flops = pool.cost.step_s, pool.cost.chunk_attn_flops
-    i = 0
-    while i < n:
-        k = free.index(min(free))
-        t = max(free[k], arr_s[i])
-        tokens, attn, largest, j = 0, 0.0, 0, i
-        while j < n and arr_s[j] <= t:
-            cached = int(lin_s[j] * hit)
-            c = max(int(lin_s[j]) - cached, 1)
-            if tokens and tokens + c > budget:
-                break
-            tokens += c
-            attn += attn_flops(cached, c)
-            largest = max(largest, c)
-            j += 1
-        end = t + step_s(0, 0.0, tokens, j - i, attn, largest)
-        start_s[i:j] = [t] * (j - i)
-        done_s[i:j] = [end] * (j - i)
-        where_s[i:j] = [k] * (j - i)
-        free[k] = end
-        i = j
-    start, done, where = np.empty(n), np.empty(n), np.empty(n, dtype=np.int64)
-    start[order], done[order], where[order] = start_s, done_s, where_s
-    return start, done, where
-
-
-def prefill_pool_done(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray, hit: float) -> np.ndarray:
-    """When each prompt's prefill finishes in the prefill pool."""
-    return _prefill_pool_run(pool, arr_t, lin, hit)[1]
-
-
-def prefill_pool_ready(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray,
-                       hit: float) -> tuple[np.ndarray, np.ndarray]:
-    """(when each prompt's KV has reached the decode instance, seconds it waited on the way:
-    for a prefill instance, then for the NICs). Transfers go in the order their prefills
-    finish; each starts when its prefill instance's NICs and the decode instance's are free, so
-    transfers that need more than the NICs' time queue (timed alone, a 1 GB/s NIC kept 220%
-    busy added nothing to TTFT)."""
-    ready, prefill_wait, nic_wait = _prefill_pool_transfers(pool, arr_t, lin, hit)
-    return ready, prefill_wait + nic_wait
-
-
-def _prefill_pool_transfers(pool: PrefillPool, arr_t: np.ndarray, lin: np.ndarray,
-                            hit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`prefill_pool_ready` with its waits apart: (ready, seconds waited for a prefill instance,
-    seconds waited for the NICs)."""
-    start, done, where = _prefill_pool_run(pool, arr_t, lin, hit)
-    lin = pool.cost.kv_tokens(lin)        # each prompt's KV, as whole-model tokens (windowed layers: the window)
-    whole = float(pool.transfer_s_per_token)
-    send = whole if pool.send_s_per_token is None else float(pool.send_s_per_token)
-    recv = whole if pool.recv_s_per_token is None else float(pool.recv_s_per_token)
-    ranks = max(int(pool.recv_queues), 1)
-    ready = np.empty(len(arr_t))
-    prefill_wait = start - arr_t
-    nic_wait = np.zeros(len(arr_t))
-    if whole <= 0.0:
-        ready[:] = done
-        return ready, prefill_wait, nic_wait
-    order = np.argsort(done, kind="stable")
-    if ranks == 1 and (int(pool.instances) <= 1 or send <= recv):
-        # The decode instance's NICs bind (or one sender, so one queue): transfer i starts at
-        # max(its prefill's end, the previous start + the previous transfer's busy time), in
-        # closed form: with S the busy times summed before i, S_i + max over j <= i of
-        # (done_j - S_j). One sender is busy for the slower side's time, the receiver for its own.
-        busy = lin[order] * (whole if int(pool.instances) <= 1 else recv)
-        before = np.concatenate(([0.0], np.cumsum(busy)[:-1]))
-        start = before + np.maximum.accumulate(done[order] - before)
-        ready[order] = start + lin[order] * whole
-        nic_wait[order] = start - done[order]
-        return ready, prefill_wait, nic_wait
-    send_free = [0.0] * max(int(pool.instances), 1)
-    # one receive queue per attention rank: a request's KV goes to its rank's chips alone, and
-    # the rank whose NICs free first takes it (the decode side's DP balancing)
-    recv_free = [0.0] * ranks
-    done_l, where_l, lin_l = done.tolist(), where.tolist(), lin.tolist()
-    for i in order.tolist():
-        k = where_l[i]
-        r = recv_free.index(min(recv_free))
-        t = max(done_l[i], send_free[k], recv_free[r])
-        ready[i] = t + lin_l[i] * whole
-        # each side is busy for its own share; the transfer lasts as long as the slower side
-        send_free[k] = t + lin_l[i] * send
-        recv_free[r] = t + lin_l[i] * recv
-        nic_wait[i] = t - done_l[i]
-    return ready, prefill_wait, nic_wait
-
-
 # Per cost model (weakly held, so they go with it): its lines' check, and one envelope per batch
 # size. Single dict operations only, so GUI worker threads may share them (a race at worst
 # builds an envelope twice).
 _ENVELOPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LINES_OK: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()     # the envelopes of one line (`_RunPricer.line`)
 
 
 def _steps_to_arrival(al: float, be: float, kmax: int, t: float, arrival: float) -> tuple[int, float]:
@@ -344,6 +228,8 @@ class _RunPricer:
         if cm not in _LINES_OK:
             _LINES_OK[cm] = all(self._matches(d) for d in self.CHECK_BATCHES)
         self.lines_ok: bool = _LINES_OK[cm]
+        # the batch sizes whose envelope is one line, as (intercept, slope): what most runs take (`line`)
+        self.lines: dict[int, tuple[float, float]] = _LINES.setdefault(cm, {}) if self.lines_ok else {}
 
     def _build(self, decode_seqs: int) -> list[tuple[float, float, float]]:
         """[(x from, intercept, slope), ...]: the upper envelope of the lines for ctx_sum >= 0
@@ -385,6 +271,23 @@ class _RunPricer:
         if env is None and self.lines_ok:
             env = self.envelopes[decode_seqs] = self._build(decode_seqs)
         return env
+
+    def line(self, decode_seqs: int, ctx_sum: int, kmax: int) -> tuple[float, float] | None:
+        """(intercept, slope) of the envelope's piece that holds a run of `kmax` steps from
+        `ctx_sum`, step j then taking intercept + slope x (ctx_sum + j x decode_seqs) seconds;
+        None where the run crosses a break or runs are priced step by step (`run` prices them)."""
+        env = self.envelope(decode_seqs)
+        if env is None:
+            return None
+        if len(env) == 1:
+            line = self.lines[decode_seqs] = env[0][1:]
+            return line
+        n = len(env) - 1
+        while env[n][0] > ctx_sum:
+            n -= 1
+        if n + 1 < len(env) and env[n + 1][0] <= ctx_sum + decode_seqs * (kmax - 1):
+            return None
+        return env[n][1:]
 
     def run(self, decode_seqs: int, ctx_sum: int, kmax: int, t: float, arrival: float) -> tuple[int, float]:
         """(steps, seconds) of the run: `kmax` steps, or fewer to stop at the first step that
@@ -510,9 +413,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         issued = N
     mode = w.mode
     user_a = arr_a.copy()                     # when each user sent its request
-    first_a = np.full(N, np.nan)
-    gen_a = np.zeros(N, dtype=np.int64)
-    pre_finished_a = np.zeros(N, dtype=bool)
+    pre_finished_a: np.ndarray | None = None  # disaggregated: one-token requests, done once their KV arrives
     pool_wait_a = np.zeros(N)                # disaggregated: waits before the decode instance
     prefill_wait_a = nic_wait_a = None
     if prefill_pool is not None:
@@ -527,7 +428,6 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         # of the step that admits it, so an overloaded decode instance's queue is in TTFT (it sat
         # in TPOT, TTFT p90 106 ms beside a 40 s queue) and so is that step (a light load read
         # TTFT = prefill + transfer exactly). A one-token request ends when its KV arrives.
-        gen_a[:] = 1
         mode = "poisson"                      # the decode instance sees arrivals in time order
         pre_finished_a = lout_a <= 1
     poisson = mode == "poisson"
@@ -538,18 +438,25 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     lin: list[int] = lin_a.tolist()
     lout: list[int] = lout_a.tolist()
     arr: list[float] = arr_a.tolist()
-    user: list[float] = user_a.tolist()
-    first: list[float] = first_a.tolist()
-    pre_finished: list[bool] = pre_finished_a.tolist()
-    wblk: list[int] = (cm.window_blocks(lin_a + lout_a, bs) if win else np.zeros(N, dtype=np.int64)).tolist()
+    user: list[float] = arr if prefill_pool is None else user_a.tolist()   # (the same times, as sent)
     nan = math.nan
+    first: list[float] = [nan] * N
+    pre_finished: list[bool] = [False] * N if pre_finished_a is None else pre_finished_a.tolist()
+    wblk: list[int] = cm.window_blocks(lin_a + lout_a, bs).tolist() if win else [0] * N
     finish_t = [nan] * N
     sched_t = [nan] * N
-    gen: list[int] = gen_a.tolist()            # output tokens produced (outside the decode set)
-    ctx = [0] * N                             # tokens held in KV (outside the decode set)
-    need = [0] * N                            # prompt tokens still to compute
-    done_pf = [0] * N                         # prompt tokens computed in the current prefill
-    cached = [0] * N                          # prompt tokens served from the prefix cache
+    # output tokens produced (in the decode set: at its join); disaggregated, the first one by the pool
+    gen: list[int] = [1 if pool_first else 0] * N
+    ctx = [0] * N                             # tokens held in KV (in the decode set: at its join)
+    # prompt tokens served from the prefix cache, and still to compute: set for every request up
+    # front (a preempted prompt's are set again); disaggregated, none here (prefilled elsewhere)
+    if pool_first or not hit:
+        cached: list[int] = [0] * N
+        need: list[int] = [0] * N if pool_first else lin.copy()
+    else:
+        cached_a = (lin_a * hit).astype(np.int64)
+        cached, need = cached_a.tolist(), (lin_a - cached_a).tolist()
+    done_pf = [0] * N                         # prompt tokens computed in the current prefill (0 at admission)
     alloc = [0] * N                           # KV blocks held (decode set, on demand: see below)
 
     # The decode set. Every member gains one token per decode step, so with G the number of
@@ -560,13 +467,13 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     D = 0
     S = 0                                     # context sum of the decode set
     base_ctx = [0] * N
-    base_gen = [0] * N
     fin_g = [-1] * N                          # -1: not in the decode set
     heap: list[int] = []                      # fin_g * N + id: plain ints (no tuples for the GC to track)
     hist = [0] * bs
 
     waiting: deque[int] = deque()
     ptr = 0                                   # next arrival (Poisson: sorted times)
+    arr_next = arr[0] if poisson else math.inf    # Poisson: its time (inf: none left)
     ramp_end = issued if closed and w.ramp_s > 0 else 0   # closed loop with a ramp: first requests still to come
     if not poisson:
         waiting.extend(range(issued) if not ramp_end else [0])
@@ -587,7 +494,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     steps = 0
     preemptions = 0
     kv_t = [0.0]
-    kv_u = [0.0]
+    kv_u = [0]                                # KV blocks held then (scaled to the cache at the end)
     kv_scale = 1.0 / max(total_blocks, 1)
     kv_peak = 0                               # blocks held at the fullest, before any step's completions free theirs
     out_tokens = 0
@@ -613,7 +520,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     ttft_need, tpot_need = (over_needed(N, q), over_needed(int((lout_a > 1).sum()), q)) if watch else (0, 0)
     step_s = cm.step_s
     attn_coeff = 0.0 if cm.window_tokens else cm.pf_attn_coeff
-    envelopes = pricer.envelopes
+    lines = pricer.lines
     heappush, heappop = heapq.heappush, heapq.heappop
     wsr = float(sched.waiting_served_ratio)
     max_wait = int(sched.max_waiting_steps)
@@ -623,25 +530,27 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     def join(i: int) -> None:
         nonlocal D, S
         c = ctx[i]
-        base_ctx[i] = c - G
-        base_gen[i] = gen[i] - G
+        b = c - G
+        base_ctx[i] = b
         f = G + lout[i] - gen[i]
         fin_g[i] = f
         heappush(heap, f * N + i)
         D += 1
         S += c
-        hist[(c - G) % bs] += 1
+        hist[b % bs] += 1
 
     def leave(i: int) -> None:
-        """Out of the decode set, its state written back to the per-request lists."""
+        """Out of the decode set, its state written back to the per-request lists (which kept
+        its context and output tokens at its join: both grew by one a step since)."""
         nonlocal D, S
-        c = base_ctx[i] + G
+        b = base_ctx[i]
+        c = b + G
+        gen[i] += c - ctx[i]
         ctx[i] = c
-        gen[i] = base_gen[i] + G
         fin_g[i] = -1
         D -= 1
         S -= c
-        hist[base_ctx[i] % bs] -= 1
+        hist[b % bs] -= 1
         if not reserve:
             alloc[i] = (-(-c // bs) if grows else 0) + wblk[i]
 
@@ -708,7 +617,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 t = arr[ptr]
                 continue
         if poisson:
-            while ptr < N and arr[ptr] <= t:
+            while arr_next <= t:
                 if pool_first:
                     out_tokens += 1                # its first token, computed by the prefill pool
                 if pre_finished[ptr]:
@@ -721,6 +630,9 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 ptr += 1
                 if ptr == N:
                     last_arrival = (t, out_tokens)
+                    arr_next = math.inf
+                else:
+                    arr_next = arr[ptr]
             if not running and not waiting:
                 if ptr < N:
                     t = arr[ptr]
@@ -740,7 +652,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 join(i)
             pending = []
         preempted_now = False
-        if D and on_demand:
+        if D and on_demand and D > total_blocks - used:     # (else each sequence finds a block)
             grow = hist[(-G) % bs]            # sequences at a block boundary need a block now
             while grow > total_blocks - used and running:
                 victim, _ = running.popitem()          # latest admitted: recompute later
@@ -760,69 +672,67 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 preempted_now = True
                 grow = hist[(-G) % bs] if D else 0
         # ---- prefill part: continue chunks, then admit in arrival order ----
-        budget = budget_all - (D if mixed else 0)
         chunks: list[tuple[int, int, int]] = []         # (id, offset, tokens)
         pf_tokens = 0
-        for i in prefilling:
-            if budget > 0:
-                c = min(need[i], budget) if chunked else need[i]
-                if not chunked and c > budget and chunks:
+        if waiting or prefilling:                       # (else a decode run, or idle)
+            budget = budget_all - (D if mixed else 0)
+            for i in prefilling:
+                if budget > 0:
+                    c = min(need[i], budget) if chunked else need[i]
+                    if not chunked and c > budget and chunks:
+                        break
+                    chunks.append((i, cached[i] + done_pf[i], c))
+                    budget -= c
+                    pf_tokens += c
+            # TGI-style throttle: with a batch running, waiting requests are prefilled only once there
+            # are ratio x running of them or the batch has made max_wait decode steps since the last
+            # admission (families.SchedulerConfig.waiting_served_ratio / max_waiting_steps)
+            gate = not throttle or not running or since_admit >= max_wait or len(waiting) >= int(len(running) * wsr)
+            # A step that preempted admits nobody (vLLM V1's scheduler: `if not preempted_reqs`;
+            # SGLang raises its output reserve after a retraction, to the same effect): re-admitting
+            # the victims into the memory they just freed is what made runs thrash.
+            gate = gate and not preempted_now
+            admitted = False
+            while gate and waiting and len(running) < max_seqs and (budget > 0 or (not chunked and not chunks)):
+                i = waiting[0]
+                g_i = gen[i]
+                nb = (-(-(lin[i] + (lout[i] if reserve else g_i)) // bs) if grows else 0) + wblk[i]
+                if nb > total_blocks - used - watermark:
                     break
-                chunks.append((i, cached[i] + done_pf[i], c))
-                budget -= c
-                pf_tokens += c
-        # TGI-style throttle: with a batch running, waiting requests are prefilled only once there
-        # are ratio x running of them or the batch has made max_wait decode steps since the last
-        # admission (families.SchedulerConfig.waiting_served_ratio / max_waiting_steps)
-        gate = not throttle or not running or since_admit >= max_wait or len(waiting) >= int(len(running) * wsr)
-        # A step that preempted admits nobody (vLLM V1's scheduler: `if not preempted_reqs`;
-        # SGLang raises its output reserve after a retraction, to the same effect): re-admitting
-        # the victims into the memory they just freed is what made runs thrash.
-        gate = gate and not preempted_now
-        admitted = False
-        while gate and waiting and len(running) < max_seqs and (budget > 0 or (not chunked and not chunks)):
-            i = waiting[0]
-            g_i = gen[i]
-            if g_i == 0:
-                cached[i] = int(lin[i] * hit)
-                need[i] = lin[i] - cached[i]
-            nb = (-(-(lin[i] + (lout[i] if reserve else g_i)) // bs) if grows else 0) + wblk[i]
-            if nb > total_blocks - used - watermark:
-                break
-            if need[i] == 0 and g_i > 0:               # prefilled elsewhere (disaggregated): decode next step
+                if need[i] == 0 and g_i > 0:               # prefilled elsewhere (disaggregated): decode next step
+                    waiting.popleft()
+                    running[i] = None
+                    alloc[i] = nb
+                    used += nb
+                    ctx[i] = lin[i] + g_i
+                    if sched_t[i] != sched_t[i]:           # NaN: first time scheduled
+                        sched_t[i] = t
+                        first_due.append(i)                 # the decode instance streams the first token
+                    pending.append(i)
+                    continue
+                c = need[i]
+                if c > budget and chunked:
+                    c = budget
+                elif c > budget and chunks:
+                    break                                   # an unchunked prompt runs whole, one per step at least
                 waiting.popleft()
                 running[i] = None
+                prefilling.append(i)
                 alloc[i] = nb
                 used += nb
                 ctx[i] = lin[i] + g_i
-                if sched_t[i] != sched_t[i]:           # NaN: first time scheduled
+                if sched_t[i] != sched_t[i]:
                     sched_t[i] = t
-                    first_due.append(i)                 # the decode instance streams the first token
-                pending.append(i)
-                continue
-            c = min(need[i], budget) if chunked else need[i]
-            if not chunked and c > budget and chunks:
-                break                                   # an unchunked prompt runs whole, one per step at least
-            waiting.popleft()
-            running[i] = None
-            prefilling.append(i)
-            alloc[i] = nb
-            used += nb
-            ctx[i] = lin[i] + g_i
-            done_pf[i] = 0
-            if sched_t[i] != sched_t[i]:
-                sched_t[i] = t
-            chunks.append((i, cached[i], c))
-            budget -= c
-            pf_tokens += c
-            admitted = True
-        if admitted:
-            since_admit = 0
-        if pending and not chunks and D == 0:
-            continue                                    # they decode from the next step on
-        step_d = D if (mixed or not chunks) else 0      # a prefill step of an unmixed engine runs alone
-        if not chunks and step_d == 0:
-            nxt = arr[ptr] if (poisson or ramp_end) and ptr < N else math.inf
+                chunks.append((i, cached[i], c))
+                budget -= c
+                pf_tokens += c
+                admitted = True
+            if admitted:
+                since_admit = 0
+        if not chunks and not D:
+            if pending:
+                continue                                # they decode from the next step on
+            nxt = arr[ptr] if ramp_end else arr_next
             if crossing_heap:
                 nxt = min(nxt, crossing_heap[0][0])
             if nxt < math.inf:
@@ -841,7 +751,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 while fin_g[i] != f:                    # left by a preempted sequence
                     heappop(heap)
                     f, i = divmod(heap[0], N)
-                k = min(f - G, MAX_RUN_STEPS)
+                k = f - G if f - G < MAX_RUN_STEPS else MAX_RUN_STEPS
                 if throttle and waiting and since_admit < max_wait:
                     k = min(k, max_wait - since_admit)      # the wait limit opens admission
             # (each sequence adds at most k // block + 1 blocks in k steps: test exactly only near full)
@@ -858,18 +768,14 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                     else:
                         hi = mid - 1
                 k = lo
-            na = arr[ptr] if (poisson or ramp_end) and ptr < N else math.inf     # the next arrival ends the run
+            na = arr[ptr] if ramp_end else arr_next     # the next arrival ends the run
             if crossing_heap and crossing_heap[0][0] < na:
                 na = crossing_heap[0][0]                # so does a prompt's first token (pipelined)
-            env = envelopes.get(D) or pricer.envelope(D)
-            if env is not None:
-                n = len(env) - 1
-                while env[n][0] > S:
-                    n -= 1                              # the envelope's piece at this context sum
-            if env is not None and (n == len(env) - 1 or env[n + 1][0] > S + D * (k - 1)):
-                # the usual case, inlined: the whole run on one line of the envelope, so step j
-                # takes al + be * j seconds (see _RunPricer.run, which does the same in general)
-                _, a, b = env[n]
+            ab = lines.get(D) or pricer.line(D, S, k)   # the run on one line of the envelope
+            if ab is not None:
+                # the usual case, inlined: step j takes al + be * j seconds (see _RunPricer.run,
+                # which does the same in general)
+                a, b = ab
                 al = a + b * S
                 be = b * D
                 dt = k * al + be * (k * (k - 1) // 2)
@@ -900,18 +806,19 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 for i in completions():
                     finish(i, t)
             kv_t.append(t)
-            kv_u.append(used * kv_scale)
+            kv_u.append(used)
             continue
 
         # ---- one general step ----
+        step_d = D if mixed else 0                      # a prefill step of an unmixed engine runs alone
         attn = 0.0
         largest = 0
         for _, off, c in chunks:
             # (StepCostModel.chunk_attn_flops inlined without a window: one call fewer a chunk)
-            attn += attn_coeff * ((off + c) ** 2 - off * off) if attn_coeff else cm.chunk_attn_flops(off, c)
+            attn += attn_coeff * ((off + c) * (off + c) - off * off) if attn_coeff else cm.chunk_attn_flops(off, c)
             if c > largest:
                 largest = c
-        dt = step_s(step_d, float(S) if step_d else 0.0, pf_tokens, len(chunks), attn, largest)
+        dt = step_s(step_d, S, pf_tokens, len(chunks), attn, largest)
         busy_run_sum += len(running) * dt
         t_step = t
         t += dt
@@ -934,43 +841,44 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             S += step_d
             if heap[0] < (G + 1) * N:
                 ended = completions()
-        newly = []
         for i, _, c in chunks:
-            done_pf[i] += c
-            need[i] -= c
-            if need[i] <= 0:
-                need[i] = 0
-                prefilling.remove(i)
-                if gen[i] == 0:
-                    first[i] = crossed_at
-                gen[i] += 1
-                ctx[i] += 1
-                produced += 1
-                if not reserve:
-                    nb = (-(-ctx[i] // bs) if grows else 0) + wblk[i]
-                    used += nb - alloc[i]
-                    alloc[i] = nb
-                if crossed_at > t:                      # still crossing the pipeline: joins (or ends) then
-                    crossing[i] = crossed_at
-                    heapq.heappush(crossing_heap, (crossed_at, i))
-                elif gen[i] >= lout[i]:
-                    ended.append(i)
-                else:
-                    newly.append(i)
-        for i in newly:
-            join(i)
+            left = need[i] - c
+            if left > 0:                                # its prompt goes on next step
+                need[i] = left
+                done_pf[i] += c
+                continue
+            need[i] = 0
+            prefilling.remove(i)
+            g_i = gen[i] + 1
+            if g_i == 1:
+                first[i] = crossed_at
+            gen[i] = g_i
+            c_i = ctx[i] + 1
+            ctx[i] = c_i
+            produced += 1
+            if not reserve:
+                nb = (-(-c_i // bs) if grows else 0) + wblk[i]
+                used += nb - alloc[i]
+                alloc[i] = nb
+            if crossed_at > t:                          # still crossing the pipeline: joins (or ends) then
+                crossing[i] = crossed_at
+                heapq.heappush(crossing_heap, (crossed_at, i))
+            elif g_i >= lout[i]:
+                ended.append(i)
+            else:
+                join(i)
         out_tokens += produced
         if used > kv_peak:                    # the step's peak, before the finished free their blocks
             kv_peak = used
         for i in ended:
             finish(i, t)
         kv_t.append(t)
-        kv_u.append(used * kv_scale)
+        kv_u.append(used)
 
     # ---- figures ----
     first_a = _floats(first)
     finish_a = _floats(finish_t)
-    user_a = _floats(user)
+    user_a = _floats(user) if closed else user_a     # (a closed loop's clients send when they choose)
     # Warm-up requests (the first `warm` sent) ran but are not in the figures.
     kept = np.arange(N) >= warm
     ttft = (first_a - user_a)[kept]
@@ -979,7 +887,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     tpot = (finish_a[multi] - first_a[multi]) / (lout_a[multi] - 1)
     # disaggregated: the waits for a prefill instance and the NICs too, so a queue that forms
     # anywhere on the way reads as one (`run_reading.served_share`)
-    queue = (_floats(sched_t) - _floats(arr) + pool_wait_a)[kept]
+    queue = (_floats(sched_t) - (_floats(arr) if closed else arr_a) + pool_wait_a)[kept]
     out_rate, keeps_up, window_s = read_throughput(RunTrace(
         mode=w.mode, makespan_s=t, out_tokens=out_tokens, output_lens=lout_a, queue_s=queue,
         request_rate=float(w.request_rate or 0.0), concurrency=int(w.concurrency or 1), issued=issued,
@@ -990,7 +898,7 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     return SimResult(
         ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, queue_s=queue, output_tokens_per_s=out_rate,
         total_tokens_per_s=out_rate * (mean_in + mean_out) / mean_out,
-        kv_time_s=_floats(kv_t), kv_used_frac=_floats(kv_u), steps=steps,
+        kv_time_s=_floats(kv_t), kv_used_frac=np.fromiter(kv_u, dtype=np.int64, count=len(kv_u)) * kv_scale, steps=steps,
         preemptions=preemptions, mean_running=busy_run_sum / t if t > 0 else 0.0,
         mean_decode_step_s=dec_time / dec_steps if dec_steps else float("nan"), makespan_s=t,
         input_lens=lin_a, output_lens=lout_a, keeps_up=keeps_up, capped_requests=int(capped_a[kept].sum()),
