@@ -79,13 +79,26 @@ def job_color(name: str) -> str:
     return _hashed(name, ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#332288", "#117733", "#882255"))
 
 
-def scenario_color(name: str, all_names, baseline: str | None = None) -> str:
+def scenario_color(name: str, all_names, baseline: str | None = None, shown=()) -> str:
     """A scenario's colour: the baseline's is the first; the others by their place among all saved
-    scenarios (not among the ones ticked now), so a scenario keeps its colour when others are ticked."""
+    scenarios (not among the ones ticked now), so a scenario keeps its colour when others are ticked.
+    `shown`: the scenarios drawn beside it. With more saved scenarios than colours, two of them can
+    have the same place modulo the palette (the 1st and the 12th); drawn together, the later one
+    takes the first colour none of the others drawn has (until more are drawn than there are colours)."""
     if baseline is not None and name == baseline:
         return OKABE_ITO[0]
-    others = sorted(n for n in set(all_names) | {name} if n != baseline)
-    return SCENARIO_COLORS[others.index(name) % len(SCENARIO_COLORS)]
+    others = sorted(n for n in set(all_names) | {name} | set(shown) if n != baseline)
+    own = lambda n: others.index(n) % len(SCENARIO_COLORS)  # noqa: E731
+    drawn = sorted((n for n in set(shown) | {name} if n != baseline), key=others.index)
+    taken: set[int] = set()
+    for n in drawn:   # in saved order: the earlier keeps its own colour
+        k = own(n)
+        if k in taken and len(taken) < len(SCENARIO_COLORS):
+            k = next(j for j in range(len(SCENARIO_COLORS)) if j not in taken)
+        taken.add(k)
+        if n == name:
+            return SCENARIO_COLORS[k]
+    return SCENARIO_COLORS[own(name)]   # (not reached: name is drawn)
 
 
 # The compared scenarios' colours after the baseline's blue: one qualitative palette, every pair

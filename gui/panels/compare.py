@@ -665,7 +665,8 @@ class ComparePanel(QWidget):
         for i, (name, o) in enumerate(outcomes):
             r = o.result
             capacity, demand = scaled(at[name], r.serving_capacity_unit_chips.p50), scaled(at[name], r.demand_unit_chips)
-            colour = style.scenario_color(name, all_names, base)  # the same whichever others are ticked
+            # the same whichever others are ticked, and never one a ticked scenario has
+            colour = style.scenario_color(name, all_names, base, shown=[n for n, _ in outcomes])
             x = to_timestamps(r.months)
             # a line equal to one drawn is not drawn again (converted, a TPOT what-if's demand is the baseline's)
             demand_same = i > 0 and any(

@@ -138,3 +138,23 @@ def test_two_series_of_one_chart_never_share_a_colour(qtbot):
         chart.set_series(name, np.arange(3.0), np.arange(3.0) + i)
     colours = [chart.color_for(n).lower() for n in names]
     assert len(set(colours)) == len(names)
+
+
+def test_scenarios_drawn_together_never_share_a_colour_however_many_are_saved():
+    # 14 saved scenarios besides the baseline and 11 colours: the 1st and the 12th had one colour
+    saved = ["Story default"] + [f"What-if {k:02d}" for k in range(14)]
+    first, twelfth = "What-if 00", "What-if 11"
+    assert style.scenario_color(first, saved, "Story default") == style.scenario_color(twelfth, saved, "Story default")
+    shown = ["Story default", first, twelfth]
+    colours = [style.scenario_color(n, saved, "Story default", shown=shown) for n in shown]
+    assert len(set(colours)) == 3
+    # the earlier keeps its own colour; the drawn set, not the saved list, moves the later one
+    assert colours[1] == style.scenario_color(first, saved, "Story default")
+    assert colours[2] == style.SCENARIO_COLORS[1]
+    # every colour distinct up to as many scenarios as there are colours
+    shown = saved[:1 + len(style.SCENARIO_COLORS)]
+    colours = [style.scenario_color(n, saved, "Story default", shown=shown) for n in shown]
+    assert len(set(colours)) == len(shown)
+    # a scenario with no clash keeps its colour whichever others are drawn
+    alone = style.scenario_color("What-if 05", saved, "Story default")
+    assert style.scenario_color("What-if 05", saved, "Story default", shown=["What-if 05", first, twelfth]) == alone
