@@ -368,6 +368,15 @@ class TableFilterProxy(QSortFilterProxyModel):
         self.setFilterKeyColumn(-1)
         self.setFilterRole(Qt.ItemDataRole.DisplayRole)
 
+    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
+        if super().filterAcceptsRow(source_row, source_parent):
+            return True
+        # also the stored text behind a cell shown by another name: an order's chip shows as
+        # "Ascend 910B2", and filtering by its id "ascend-910b2" (as the CLI prints it) found nothing
+        wanted, model = self.filterRegularExpression(), self.sourceModel()
+        return any(wanted.match(str(model.data(model.index(source_row, c, source_parent), Qt.ItemDataRole.EditRole) or ""))
+                   .hasMatch() for c in range(model.columnCount(source_parent)))
+
     def source_row(self, proxy_row: int) -> int:
         return self.mapToSource(self.index(proxy_row, 0)).row()
 

@@ -380,3 +380,23 @@ def test_the_vendor_warning_names_the_profiles_of_the_databases_baseline(panel, 
     assert panel._edit_order(2, "vendor", "Reseller Co")
     text = panel.banner.text()
     assert "the forecast gives this order Reseller Co's delivery risk" in text, text
+
+
+def test_orders_filter_by_the_chip_id_as_well_as_its_name(panel, store):
+    """The Chip column shows names ("Ascend 910B2"): typing the id the CLI prints ("ascend-910b2")
+    hid every order."""
+    table = panel.orders_table
+    by_chip = {}
+    for o in store.orders():
+        by_chip.setdefault(o.chip_id, set()).add(o.id)
+    chip_id, ids = next((c, i) for c, i in by_chip.items() if "-" in c)   # an id unlike its name
+    shown_name = panel.order_model.chip_names.get(chip_id, chip_id)
+    assert chip_id.lower() not in shown_name.lower()   # the premise: the id is not in the cell's text
+    for text in (chip_id, chip_id.upper()):
+        table.filter_edit.setText(text)
+        assert table.proxy.rowCount() == len(ids), text
+        assert table.no_match.isHidden()
+    table.filter_edit.setText(shown_name)   # its name still finds them
+    assert table.proxy.rowCount() == len(ids)
+    table.filter_edit.setText("zzz")
+    assert table.proxy.rowCount() == 0
