@@ -586,6 +586,11 @@ def _month(text) -> dt.date | None:
         return None
 
 
+
+# the trials a plan may be fitted on: the CLI's --samples and the Plan view's "Fitted on"
+PLAN_SAMPLES = (20, 2000)
+
+
 @dataclass(frozen=True)
 class PlanStudy:
     """The Plan view's inputs; the vendor risk and demand come from the scenario's forecast."""
@@ -657,8 +662,9 @@ class PlanStudy:
                 out.append(StudyProblem("from", f"From {start:%Y-%m} is after Until {until:%Y-%m}."))
         if self.budget_usd is not None and not (_number(self.budget_usd) and self.budget_usd > 0):
             out.append(StudyProblem("budget", f"Budget {_num(self.budget_usd)} USD: more than 0 (empty = no limit)."))
-        if not (isinstance(self.samples, int) and not isinstance(self.samples, bool) and 20 <= self.samples <= 2000):
-            out.append(StudyProblem("samples", f"Fitted on {self.samples!r} trials: use 20 to 2,000."))
+        if not (isinstance(self.samples, int) and not isinstance(self.samples, bool)
+                and PLAN_SAMPLES[0] <= self.samples <= PLAN_SAMPLES[1]):
+            out.append(StudyProblem("samples", f"Fitted on {self.samples!r} trials: use {PLAN_SAMPLES[0]} to {PLAN_SAMPLES[1]:,}."))
         used = 0
         for c in defaults:
             edit = self.candidates.get(c.chip_id, {})

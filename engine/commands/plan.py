@@ -288,14 +288,15 @@ def run_plan(args, ctx) -> Output:
     from engine.forecast_plan import (MEETS_RULE, PlanRequest, cost_spread_text,
                                       fresh_shortfall_text, pct_text, solve_plan, usd_text)
     from engine.forecast_plan_verdict import first_of_month_text
+    from engine.studies_forecast import PLAN_SAMPLES
 
     study = apply_saved_plan(args, ctx)
     if not 0.5 <= args.confidence < 1.0:
         raise UserError(f"--confidence: {args.confidence!r} (must be in [0.5, 1))")
     if args.budget is not None and not 0 < args.budget < float("inf"):
         raise UserError(f"--budget: {args.budget!r} (must be a finite number of USD > 0)")
-    if not 20 <= args.samples <= 2000:
-        raise UserError(f"--samples: {args.samples!r} (must be 20 to 2000)")
+    if not PLAN_SAMPLES[0] <= args.samples <= PLAN_SAMPLES[1]:
+        raise UserError(f"--samples: {args.samples!r} (must be {PLAN_SAMPLES[0]} to {PLAN_SAMPLES[1]})")
     if args.orders_csv:   # refused before the plan is worked out, not after
         from engine.csv_io import STDOUT_NAME, check_can_create
 

@@ -28,7 +28,7 @@ from engine.commands.plan import candidate_chip_ids, default_candidates
 from engine.forecast_plan import pct_text
 from engine.studies import chip_name
 from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-exported)
-    CANDIDATE_FIELDS, PlanJob, PlanStudy, compute_plan, plan_curve_name, plan_economics_table, plan_lowest_prob, plan_order_rows,
+    CANDIDATE_FIELDS, PLAN_SAMPLES, PlanJob, PlanStudy, compute_plan, plan_curve_name, plan_economics_table, plan_lowest_prob, plan_order_rows,
     plan_order_table, plan_view_window, scenario_of,
 )
 from gui.commands import follow_stack, follow_store_writes
@@ -166,7 +166,7 @@ class PlanPanel(QWidget):
         self.auto_until.toggled.connect(lambda on: self.until_edit.setEnabled(not on))
         self.budget = _spin(0, 1e6, 0, decimals=2, step=1, suffix=" B USD", tip="Most the plan may cost; 0 = no limit")
         self.budget.setSpecialValueText("no limit")
-        self.samples = _int_spin(40, 1000, 200, step=20, suffix=" trials",
+        self.samples = _int_spin(*PLAN_SAMPLES, 200, step=20, suffix=" trials",
                                  tip="Monte Carlo trials the plan is fitted on (it is then checked on 4,000 fresh)")
         self._run_row = run_controls(
             self, "Find the cheapest plan", "Solve for the cheapest orders that keep the confidence from 'From' to "
