@@ -125,7 +125,9 @@ def examine(path: Path, *, create_folder: bool) -> Target:
     try:
         info = os.stat(path)  # follows a link: the target is what SQLite would open
     except FileNotFoundError:
-        if os.path.lexists(path):
+        # a link whose target is missing; not a file another process made since the stat (that
+        # is a file: readlink would fail on it, and it is no mistake of the user's)
+        if os.path.islink(path) and not os.path.exists(path):
             raise StoreError(f"{path}: a link to {os.readlink(path)}, which does not exist; give the "
                              "database file itself with --db") from None
         info = None
@@ -143,7 +145,9 @@ def examine(path: Path, *, create_folder: bool) -> Target:
         try:
             side_info = os.stat(side)
         except FileNotFoundError:
-            if os.path.lexists(side):
+            # (islink, not lexists: another process opening the same database may create its -wal
+            # between the stat and this check; three processes at once read that as a broken link)
+            if os.path.islink(side) and not os.path.exists(side):
                 raise StoreError(f"{side}: a broken link next to the database; remove it and try again") from None
             continue
         except OSError as exc:
