@@ -978,8 +978,10 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
                             prefix_cache_hit=inp.prefix_cache_hit)
     sim = run.sim   # the busiest replica's run (all of them when the load divides evenly)
     pf = _prefill(dep, 1.0, *_prompt_split(L_in, inp.prefix_cache_hit))
-    running = float(run.mean_running)            # per replica, over every replica (idle ones run 0)
-    busiest = float(sim.mean_running)
+    # per replica, over every replica (idle ones run 0); both over the runs' steady windows, as the
+    # throughput is read (`SimResult.steady_running`: the whole run took in the ramp and the drain)
+    running = float(run.mean_running)
+    busiest = float(sim.steady_running)
     dec = _decode_step(dep, max(running, 1.0) / dep.pp, L_in + 0.5 * L_out)
     dec_busiest = dec if busiest == running else _decode_step(dep, max(busiest, 1.0) / dep.pp, L_in + 0.5 * L_out)
     tpot = dict(run.tpot_ms)

@@ -435,7 +435,9 @@ def test_the_batch_at_the_slo_point_is_the_simulated_ones(capsys):
     for d in got.values():   # in flight = rate x time in the system: below rate x (TTFT + 299 TPOT) at the
         rate = d["slo_output_tokens_per_s_per_chip"] / 300                  # percentile, above a third of it
         bound = rate * (d["slo_ttft_ms"] + 299 * d["slo_tpot_ms"]) / 1e3
-        assert bound / 3 <= d["slo_batch"] <= bound
+        # (5% over: at p50 the bound takes the median latencies for the means, and the batch is the
+        # steady window's, whose own arrivals ran ~3% above the offered rate: 32.8 against 31.6)
+        assert bound / 3 <= d["slo_batch"] <= 1.05 * bound
 
 
 def test_the_csv_carries_the_targets_beside_the_figures(capsys):

@@ -393,7 +393,7 @@ def run(args, ctx) -> Output:
     from engine.inference import (ServingInputs, _tp_choices, batch_text, best_layouts, check_dtypes, default_kv_dtype,
                                   evaluate_serving, slo_capacity)
     from engine.studies import chips_for_demand
-    from engine.serving.capacity import DEFAULT_REQUESTS
+    from engine.serving.capacity import DEFAULT_REQUESTS, whole_run_note
     from engine.serving.run_reading import open_loop_verdict
     from engine.serving.families import (blank_engine_note, budget_problem, engine_chip_problem, engine_family,
                                          known_engine, limit_factors)
@@ -671,8 +671,8 @@ def run(args, ctx) -> Output:
         "weights_gb_per_chip": res.weights_gib_per_chip * GB_PER_GIB,
         "limiting": res.limiting, "explanation": res.explanation,
         "decode_breakdown_ms": dict(res.decode_breakdown_ms),
-        # the cost model's parts of one decode step at the run's mean batch (at least one sequence: idle
-        # replicas average it below 1) and context, no prompts; decode_step_ms is the simulated steps' mean
+        # the cost model's parts of one decode step at the run's mean batch (at least one sequence: idle replicas
+        # average it below 1) and context, no prompts; both means over the run's steady window (capacity.whole_run_note)
         "decode_breakdown_at": f"closed-form decode step at the mean running batch "
                                f"({max(res.running_batch, 1.0):,.1f}), no prompts in the step"
                                # with PP the parts are one stage's: a token passes every stage (they
@@ -918,7 +918,7 @@ def run(args, ctx) -> Output:
                          "at once (lower --ramp-s)" if window == 0.0 else
                          f"throughput over {window:.3g} s of {float(sim.makespan_s):.3g} s with every client busy "
                          "(lower --ramp-s, or more requests)")
-    notes += dis_notes   # after the aggregated run's own
+    notes += [n for n in (whole_run_note(sim, bool(getattr(args, "offline", False))),) if n] + dis_notes
     data["notes"] = notes
     skip = {"decode_breakdown_ms", "layouts", "layouts_more_than", "slo", "disaggregated", "max_throughput", "calibration_note", "notes",
             "calibrated", "targets_met_by_deployment"}

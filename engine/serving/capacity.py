@@ -60,9 +60,10 @@ class LoadRun:
 
     @property
     def mean_running(self) -> float:
-        """Sequences running per replica (time-weighted), averaged over every replica (idle: 0)."""
+        """Sequences running per replica (time-weighted over each run's steady window,
+        `SimResult.steady_running`), averaged over every replica (idle: 0)."""
         n = sum(c for c, _ in self._runs)
-        return sum(c * s.mean_running for c, s in self._runs if s is not None) / n
+        return sum(c * s.steady_running for c, s in self._runs if s is not None) / n
 
     @property
     def preemptions(self) -> int:
@@ -76,9 +77,9 @@ class LoadRun:
 
     @property
     def mean_decode_step_s(self) -> float:
-        """Mean decode step over the replicas that ran decode steps (NaN: none did)."""
-        steps = [(c, s.mean_decode_step_s) for c, s in self._runs
-                 if s is not None and math.isfinite(s.mean_decode_step_s)]
+        """Mean decode step (each run's steady window's) over the replicas that ran decode steps (NaN: none did)."""
+        steps = [(c, s.steady_decode_step_s) for c, s in self._runs
+                 if s is not None and math.isfinite(s.steady_decode_step_s)]
         n = sum(c for c, _ in steps)
         return sum(c * v for c, v in steps) / n if n else float("nan")
 
@@ -207,6 +208,16 @@ def capped_note(capped: int, requests: int, model, run: str = "", mean_output: f
     return (f"{capped:,} of {requests:,} simulated requests{where} were drawn longer than {model.name}'s "
             f"{context_of(model):,}-token context window and capped to it (prompt cut, output stopped at its "
             f"end){after}")
+
+
+def whole_run_note(sim: SimResult | None, offline: bool) -> str:
+    """The note for a loaded run (`sim`: the busiest replica's) too short for a steady window ('' when it
+    has one, or offline, whose figures are the whole run's by design): its running batch and decode
+    step are then the whole run's, ramp-up and drain included (`simulator._steady_window`)."""
+    if offline or sim is None or sim.steady_window_s != 0.0:
+        return ""
+    return ("running_batch and decode_step_ms are the whole run's, its ramp-up from an empty server and its drain "
+            "included: too few requests for a steady window (more --requests)")
 
 
 def context_of(model) -> int:
@@ -462,7 +473,7 @@ class SloCapacity:
     ep: int
     limiting: str                     # which target binds, or 'saturation'
     reason: str = ""
-    mean_running: float = 0.0         # per replica: sequences running (time-weighted) at that point
+    mean_running: float = 0.0         # per replica: sequences running (over the run's steady window) at that point
     requests: int = 0                 # the run the figures come from: its requests and seed
     seed: int = 0
     capped_requests: int = 0          # of those, drawn longer than the context window and capped to it
@@ -619,7 +630,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
             best, best_rate = run, rate
         if not crossed:
             found = SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
-                                int(tp), int(ep or 1), "saturation", mean_running=best.sim.mean_running,
+                                int(tp), int(ep or 1), "saturation", mean_running=best.sim.steady_running,
                                 requests=int(requests), seed=int(seed), capped_requests=best.capped_requests)
             return held(_on_samples(found, run_at, requests, seed, ttft_ms, tpot_ms, percentile, pool is not None))
         a, b = best_rate, rate
@@ -646,7 +657,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
                 "saturation" if _overloaded(nxt, b) else f"latency {percentile} target")
     found = SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
                         int(tp), int(ep or 1), limiting,
-                        mean_running=best.sim.mean_running, requests=int(requests), seed=int(seed),
+                        mean_running=best.sim.steady_running, requests=int(requests), seed=int(seed),
                         capped_requests=best.capped_requests)
     return held(_on_samples(found, run_at, requests, seed, ttft_ms, tpot_ms, percentile, pool is not None))
 
@@ -717,7 +728,7 @@ def _on_samples(found: SloCapacity, run_at, requests: int, seed: int, ttft_ms, t
                  if target and got > target]
         limiting = f"{' and '.join(binds)} {pct} target" if binds else "saturation"
     return replace(found, output_tokens_per_s_per_chip=run.output_tokens_per_s_per_chip, request_rate_per_s=held.rate,
-                   ttft_ms=run.ttft_ms, tpot_ms=run.tpot_ms, limiting=limiting, mean_running=run.sim.mean_running,
+                   ttft_ms=run.ttft_ms, tpot_ms=run.tpot_ms, limiting=limiting, mean_running=run.sim.steady_running,
                    requests=own[0], seed=own[1], capped_requests=run.capped_requests,
                    margin=margin_words(held, ttft_ms, tpot_ms, pct))
 

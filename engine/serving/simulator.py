@@ -68,8 +68,8 @@ from engine.serving.families import SchedulerConfig
 from engine.serving.sim_steps import (PrefillPool, _prefill_pool_run, _prefill_pool_transfers,  # noqa: F401
                                       prefill_pool_done, prefill_pool_ready)
 # the run's throughput reading lives in run_reading; its names stay importable from here
-from engine.serving.run_reading import (OVERLOAD_SHARE, PERCENTILE_Q, RunTrace, TargetsMissed,  # noqa: F401
-                                        _floats, over_needed, percentiles, read_throughput, served_share_from_queue)
+from engine.serving.run_reading import (MIN_QUEUE_REQUESTS, OVERLOAD_SHARE, PERCENTILE_Q, RunTrace,  # noqa: F401
+                                        TargetsMissed, _floats, over_needed, percentiles, read_throughput, served_share_from_queue)
 
 ARRIVAL_MODES = ("offline", "closed", "poisson")
 MAX_RUN_STEPS = 8192
@@ -107,8 +107,8 @@ class SimResult:
     kv_used_frac: np.ndarray
     steps: int
     preemptions: int
-    mean_running: float               # time-weighted sequences in the running set
-    mean_decode_step_s: float
+    mean_running: float               # time-weighted sequences in the running set, over the whole run
+    mean_decode_step_s: float         # (pure-decode steps; NaN: none ran)
     makespan_s: float
     input_lens: np.ndarray
     output_lens: np.ndarray
@@ -129,6 +129,11 @@ class SimResult:
     # for a prefill instance and for the NICs (the rest waited for a decode seat); None otherwise
     prefill_wait_s: np.ndarray | None = None
     transfer_wait_s: np.ndarray | None = None
+    # The same two over the steady window (`_steady_window`): what a planner reads as "sequences
+    # running at this load"; the whole run's where the run has none (steady_window_s 0)
+    steady_running: float = math.nan
+    steady_decode_step_s: float = math.nan
+    steady_window_s: float = 0.0
 
 
 def draw_lengths(mean: float, spread: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -507,6 +512,10 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     first_done: tuple[float, int] | None = None     # (time, output tokens) at the first completion
     last_arrival = (0.0, 0)                   # Poisson: the same when the last request arrived
     busy_run_sum = 0.0                        # integral of running-set size over time
+    # (time, busy_run_sum, dec_time, dec_steps) at the steady window's candidate ends (`_steady_window`)
+    marks: dict[str, tuple[float, float, float, int]] = {}
+    # Poisson: the request whose arrival opens the steady window (the queue reading's second quarter)
+    open_at = warm + (N - warm) // 4 if w.mode == "poisson" and N - warm >= MIN_QUEUE_REQUESTS else -1
     dec_time = 0.0
     dec_steps = 0
     pricer = _RunPricer(cm)
@@ -588,8 +597,10 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
             waiting.append(issued)
             if issued == warm:
                 after_warmup = (now, out_tokens)
+                marks["warm"] = (now, busy_run_sum, dec_time, dec_steps)
             issued += 1
             last_issue = (now, out_tokens)
+            marks["issue"] = (now, busy_run_sum, dec_time, dec_steps)
             send_t.append(now)
             send_n.append(out_tokens)
 
@@ -609,10 +620,12 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                 waiting.append(ptr)
                 if ptr == warm:
                     after_warmup = (t, out_tokens)
+                    marks["warm"] = (t, busy_run_sum, dec_time, dec_steps)
                 ptr += 1
             if ptr == ramp_end:
                 ramp_end = 0
                 ramp_done = (t, out_tokens)
+                marks["ramp"] = (t, busy_run_sum, dec_time, dec_steps)
             elif not running and not waiting:
                 t = arr[ptr]
                 continue
@@ -627,9 +640,12 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                         first_done = (t, out_tokens)
                 else:
                     waiting.append(ptr)
+                if ptr == open_at:
+                    marks["open"] = (t, busy_run_sum, dec_time, dec_steps)
                 ptr += 1
                 if ptr == N:
                     last_arrival = (t, out_tokens)
+                    marks["close"] = (t, busy_run_sum, dec_time, dec_steps)
                     arr_next = math.inf
                 else:
                     arr_next = arr[ptr]
@@ -895,13 +911,51 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         last_arrival=last_arrival, sends=(send_t, send_n)))
     mean_in = float(lin_a.mean())
     mean_out = float(lout_a.mean())
+    whole = (busy_run_sum / t if t > 0 else 0.0, dec_time / dec_steps if dec_steps else math.nan)
+    held_s = (e2e - queue)[np.isfinite(e2e - queue)]      # (a one-token request disaggregated has no queue)
+    residence_s = float(held_s.mean()) if held_s.size else 0.0
+    steady_running, steady_step_s, steady_s = _steady_window(w.mode, marks,
+                                                             issued > min(int(w.concurrency or 1), N), residence_s,
+                                                             whole)
     return SimResult(
         ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, queue_s=queue, output_tokens_per_s=out_rate,
         total_tokens_per_s=out_rate * (mean_in + mean_out) / mean_out,
         kv_time_s=_floats(kv_t), kv_used_frac=np.fromiter(kv_u, dtype=np.int64, count=len(kv_u)) * kv_scale, steps=steps,
-        preemptions=preemptions, mean_running=busy_run_sum / t if t > 0 else 0.0,
-        mean_decode_step_s=dec_time / dec_steps if dec_steps else float("nan"), makespan_s=t,
+        preemptions=preemptions, mean_running=whole[0], mean_decode_step_s=whole[1], makespan_s=t,
         input_lens=lin_a, output_lens=lout_a, keeps_up=keeps_up, capped_requests=int(capped_a[kept].sum()),
         window_s=float(window_s), kv_peak_frac=kv_peak * kv_scale,
         prefill_wait_s=None if prefill_wait_a is None else prefill_wait_a[kept],
-        transfer_wait_s=None if nic_wait_a is None else nic_wait_a[kept])
+        transfer_wait_s=None if nic_wait_a is None else nic_wait_a[kept],
+        steady_running=steady_running, steady_decode_step_s=steady_step_s, steady_window_s=steady_s)
+
+
+def _steady_window(mode: str, marks: dict, sent_again: bool, residence_s: float,
+                   whole: tuple[float, float]) -> tuple[float, float, float]:
+    """(running sequences, decode step s, window s): the time averages over the run's steady
+    window, the one its throughput is read over (`run_reading`), or the whole run's (window 0).
+    Over the whole run a Poisson or closed-loop run's running batch took in the ramp from an
+    empty server and the drain after the last arrival, so it moved with --requests where the
+    steady state did not (Qwen3-235B FP8 on 8 H100, 12.6 requests/s, CV 0.5 lengths: 152 / 290 /
+    367 running over 500 / 2,000 / 8,000 requests, the window's 379 / 394 over 2,000 / 8,000 and
+    about 390 over 32,000; 300 clients: 253 / 289 whole, 290 / 298 over the window).
+
+    Closed loop: from the later of the warm-up's end and the last client's start to the last send
+    (every client busy); none when no client sent again or none sent after the window's start.
+    Poisson: from the arrival that opens the queue reading's second quarter (the first is left out
+    as the batch fills from empty there) to the last arrival (the drain after it left out); none
+    when the queue is not read (too few requests) or the window opens before a request's mean time
+    in the running set has passed (the batch still filling: a run too short for a steady state).
+    Offline: the whole run, as its throughput (every request at t = 0 has no steady state to
+    reach). A window without a pure-decode step keeps the whole run's decode step."""
+    if mode == "closed" and sent_again and "issue" in marks:
+        start = max(marks.get("warm", (0.0, 0.0, 0.0, 0)), marks.get("ramp", (0.0, 0.0, 0.0, 0)))
+        end = marks["issue"]
+    elif mode == "poisson" and "open" in marks and "close" in marks and marks["open"][0] >= residence_s:
+        start, end = marks["open"], marks["close"]
+    else:
+        return whole[0], whole[1], 0.0
+    span = end[0] - start[0]
+    if not span > 0:
+        return whole[0], whole[1], 0.0
+    steps = end[3] - start[3]
+    return (end[1] - start[1]) / span, ((end[2] - start[2]) / steps if steps else whole[1]), span
