@@ -498,8 +498,8 @@ class MainWindow(QMainWindow):
         from engine.studies_forecast import ForecastStudy
         from gui.panels.forecast_supply import supply_problems
 
-        scenario = panel.scenario()
-        return next((p.message for p in supply_problems(ForecastStudy(scenario).problems(), scenario)), "")
+        scenario = panel.scenario()   # with the form's model presets: a request past the context was saved
+        return next((p.message for p in supply_problems(ForecastStudy(scenario).problems(panel.model_presets), scenario)), "")
 
     def update_modified(self) -> None:
         self.setWindowModified(self.is_modified())

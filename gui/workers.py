@@ -201,6 +201,14 @@ class LatestRunner(QObject):
     def is_running(self) -> bool:
         return self._current is not None
 
+    def wired(self, *, finished, failed, progress, busy, cancelled) -> "LatestRunner":
+        """This runner with a receiver's slots on each of its signals (one call where five
+        connects were repeated view by view)."""
+        for signal, slot in ((self.finished, finished), (self.failed, failed), (self.progress, progress),
+                             (self.busy_changed, busy), (self.cancelled, cancelled)):
+            signal.connect(slot)
+        return self
+
     def start(self, fn: Callable[..., Any], *args, hooks: bool = True, **kwargs) -> int:
         self.cancel(emit=False)
         self._generation += 1

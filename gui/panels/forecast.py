@@ -26,7 +26,6 @@ from engine.forecast import (CURVE_KINDS, ForecastInputs, ForecastResult, Foreca
                              default_scenario, scenario_to_dict)
 from engine.hardware import KV_DTYPES, SERVE_DTYPES
 from engine.forecast_demand import GROWTH_MODELS
-from engine.forecast_sensitivity import tornado
 from engine.studies_forecast import (ForecastStudy, forecast_job_table, forecast_monthly_table,
                                      forecast_run_context, note_for_values, DEMAND_NOT_IN_NOTE)
 from gui import style
@@ -37,14 +36,15 @@ from gui.panels.forecast_charts import WAITING_NOTICE, ForecastCharts
 from gui.panels.forecast_figures import key_figure_rows, monthly_file_rows
 from gui.panels.forecast_common import (  # noqa: F401  (re-exported: Compare and tests import them here)
     FORECAST_STATE_LABELS, NOT_RUN_PREFIX, STALE_FORECAST_NOTE, FormScrollArea, ForecastOutcome, ForecastRequest,
-    compute_forecast, figure_text, first_shortfall_month, fit_left_axis, key_figures, last_job_start, mark_steady_fields,
-    not_run_text, own_run_context, same_inputs, set_visual_tab_order, throughput_key, validation_fields,
+    compute_forecast, condensed_notes, figure_text, first_shortfall_month, fit_left_axis, key_figures, last_job_start,
+    mark_steady_fields, not_run_text, own_run_context, same_inputs, set_visual_tab_order, throughput_key, validation_fields,
 )
 __all__ = ["ForecastPanel", "ForecastOutcome", "ForecastRequest", "compute_forecast", "figure_text",
            "first_shortfall_month", "fit_left_axis", "key_figures", "throughput_key"]
 from gui.panels.forecast_editors import (DemandPointsEditor, attach_growth_multiplier, build_run_box, PolicyEventsEditor,
                                          TrainingJobsEditor, _combo, _pydate, _qdate, _set_combo, _spin)
 from gui.panels.forecast_supply import SupplyEditor, assumptions_html, supply_problems
+from gui.panels.forecast_tornado import EXPORT_TORNADO_TRIALS, SensitivityRun, compute_tornado
 from gui.panels.forecast_uncertainty import UncertaintyEditor
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, format_number
@@ -80,27 +80,24 @@ class ForecastPanel(QWidget):
         self._loading = False
         self._chip_names: dict[str, str] = {}
         self._model_names: dict[str, str] = {}
+        self.model_presets: dict = {}   # {model id: preset}: the request is checked against its context
         self._orders = []
 
-        self.runner = LatestRunner(self)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.busy_changed.connect(self._on_busy)
-        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner = LatestRunner(self).wired(finished=self._on_finished, failed=self._on_failed, progress=self._on_progress,
+                                               busy=self._on_busy, cancelled=self._on_cancelled)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
         self._debounce.timeout.connect(self.run)
-        self.sensitivity_runner = LatestRunner(self)
-        self.sensitivity_runner.finished.connect(self._on_sensitivity)
-        self.sensitivity_runner.failed.connect(lambda m: self.banner.show_error(f"Sensitivity failed: {m}"))
 
         self.banner = MessageBanner()
         form = self._build_form()
         self.view = ForecastCharts(self.chip_name, model_names=lambda: self._model_names)
         self.view.status_message.connect(self.status_message)
         self.view.sensitivity_requested.connect(self.run_sensitivity)
+        # progress, Cancel and a busy button under the view's "Compute sensitivity" (forecast_tornado)
+        self.sensitivity = SensitivityRun(self.view, self.banner.show_error, self.status_message.emit, self)
+        self.sensitivity_runner = self.sensitivity.runner
         # the charts and tables under the names the rest of the app (and tests) use
         for name in ("capacity_chart", "installed_chart", "shortfall_chart", "probability_chart", "jobs_chart",
                      "shares_chart", "jobs_table", "monthly_table", "summary_label", "result_tabs"):
@@ -136,8 +133,7 @@ class ForecastPanel(QWidget):
         self.assumptions_label = QLabel()
         self.assumptions_label.setWordWrap(True)
         self.assumptions_label.setTextFormat(Qt.TextFormat.RichText)
-        self.assumptions_label.setStyleSheet("QLabel { background: #fff8e6; border: 1px solid #e6d3a3; "
-                                             "border-radius: 4px; padding: 5px; }")
+        self.assumptions_label.setStyleSheet(style.box_style(style.ASSUMPTIONS_BOX, padding_px=5))   # text too (dark)
         self.assumptions_label.setToolTip("Every figure here is an input: edit the groups below to change it")
         self.unc_editor = UncertaintyEditor()
         self.unc_editor.edited.connect(self._on_unc_edited)
@@ -254,7 +250,7 @@ class ForecastPanel(QWidget):
 
         self.validation_label = QLabel()
         self.validation_label.setWordWrap(True)
-        self.validation_label.setStyleSheet("color: #a1260d;")
+        self.validation_label.setStyleSheet(style.error_style())   # reads on a dark window too
         self.validation_label.hide()
 
         for w in (self.growth_p10, self.growth_p50, self.growth_p90, self.sigma_floor_spin, self.mix_sigma_spin,
@@ -316,12 +312,14 @@ class ForecastPanel(QWidget):
         except UserError as exc:
             self._on_failed(str(exc))
             outcome, self.compute_error = None, str(exc)
-        if outcome is None:
-            self.compute_error = self.compute_error or self.banner.error_text() or "its inputs are not valid"
+        if outcome is None:   # refused by the form: its problems say why (a request past the model's context)
+            why = "; ".join(getattr(self, "_problems", [])) if self._model_names else ""
+            self.compute_error = self.compute_error or why or self.banner.error_text() or "its inputs are not valid"
             return
         self._show(outcome)
         if self.view.tornado is None:  # exports carry the tornado too (500 trials a run, ~1 s)
-            self.view.draw_tornado(tornado(outcome.inputs, self._sensitivity_month(), trials=500, chip_names=self._chip_names),
+            self.view.draw_tornado(compute_tornado(outcome.inputs, self._sensitivity_month(), self._chip_names,
+                                                   trials=EXPORT_TORNADO_TRIALS, should_stop=should_stop),
                                    last_job_start(outcome.inputs))
 
     def _sensitivity_month(self) -> dt.date:
@@ -346,6 +344,7 @@ class ForecastPanel(QWidget):
     def shutdown(self) -> None:
         self._debounce.stop()
         self.runner.cancel(emit=False)
+        self.sensitivity.cancel(emit=False)
         if self.undo_stack is not None:
             self._unfollow_stack()
 
@@ -359,6 +358,7 @@ class ForecastPanel(QWidget):
         self._orders = self.store.orders()
         models = self.store.models()
         self._model_names = {m.id: (getattr(m, "name", "") or m.id).split(" (")[0] for m in models}
+        self.model_presets = {m.id: m for m in models}
         self._loading = True
         try:
             for box, items in ((self.model_combo, [(m.id, m.name if getattr(m, "name", "") else m.id) for m in models]),
@@ -427,7 +427,7 @@ class ForecastPanel(QWidget):
             self.unc_editor.load(sc, self._orders, self.chip_name, self._makers)
             self.supply_editor.load(sc, self._orders)
             self.policy_editor.set_values(sc.policy_events)
-            self.assumptions_label.setText(assumptions_html(sc, self.chip_name))
+            self.assumptions_label.setText(style.box_html(style.ASSUMPTIONS_BOX, assumptions_html(sc, self.chip_name)))
             self._rebuild_allocation(sc)
             self.jobs_editor.set_values(sc.jobs)
         finally:
@@ -521,7 +521,7 @@ class ForecastPanel(QWidget):
         the result on screen if it no longer matches the inputs."""
         if self._loading:
             return
-        self.assumptions_label.setText(assumptions_html(self.scenario(), self.chip_name))   # a point's ± too
+        self.assumptions_label.setText(style.box_html(style.ASSUMPTIONS_BOX, assumptions_html(self.scenario(), self.chip_name)))
         if self.auto_check.isChecked():
             self._debounce.start()
         else:
@@ -551,7 +551,8 @@ class ForecastPanel(QWidget):
         problems = [f"Demand points: {e}" for e in self.points_editor.errors()]
         problems += [f"Training jobs: {e}" for e in self.jobs_editor.errors()]
         problems += [f"Cut-offs: {e}" for e in self.policy_editor.errors()]
-        study_problems = supply_problems(ForecastStudy(sc).problems(), sc)  # the engine's checks and words
+        # the engine's checks and words; with the presets, a request longer than the model's context too
+        study_problems = supply_problems(ForecastStudy(sc).problems(self.model_presets), sc)
         problems += [p.message for p in study_problems]
         fields = validation_fields(self)
         flagged = set()
@@ -655,14 +656,9 @@ class ForecastPanel(QWidget):
         if self.inputs is None:
             self.banner.show_info("Run the forecast first; the sensitivity re-uses its throughputs.")
             return None
-        inputs, names = replace(self.inputs, scenario=self.scenario()), dict(self._chip_names)
-        month = self._sensitivity_month()
-        self.view.sensitivity_label.setText("Computing the sensitivity…")
-        self._tornado_job_start = last_job_start(inputs)   # its completion's base counts from this job's start
-        return self.sensitivity_runner.start(lambda progress=None, should_stop=None: tornado(inputs, month, chip_names=names))
-
-    def _on_sensitivity(self, result) -> None:
-        self.view.draw_tornado(result, getattr(self, "_tornado_job_start", None))
+        inputs = replace(self.inputs, scenario=self.scenario())
+        # its completion's base counts from the last job's start; progress, Cancel: forecast_tornado
+        return self.sensitivity.start(inputs, self._sensitivity_month(), self._chip_names, last_job_start(inputs))
 
     def _on_store_changed(self, *_):
         self._read_store()
@@ -679,7 +675,7 @@ class ForecastPanel(QWidget):
         self.banner.dismiss_error()
         r = outcome.result
         mark_steady_fields(self._demand_form, outcome.inputs.notes)   # fields the steady basis leaves unused
-        self.view.draw(r)
+        self.view.draw(replace(r, notes=condensed_notes(r, outcome.inputs, req.chips)))   # folded as the CLI's
         self.view.draw_shares(outcome.shares)
         self.progress_bar.setValue(100)
         self.progress_bar.setFormat(f"Done: {r.trials:,} trials in {outcome.seconds:.2f} s")

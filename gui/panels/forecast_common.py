@@ -220,6 +220,24 @@ def _compute_forecast(request: ForecastRequest, *, progress=None, should_stop=No
     return ForecastOutcome(inputs, result, time.perf_counter() - t0, reused, request, shares)
 
 
+# `fleetcast forecast`'s pointer to every note, in words that name the command in the window
+WINDOW_MORE = "`fleetcast forecast --format json` lists them all"
+
+
+def condensed_notes(result: ForecastResult, inputs: ForecastInputs, chips: Mapping) -> tuple[str, ...]:
+    """The run's notes as `fleetcast forecast` prints them: notes of one kind beyond a few (one per
+    order in a large fleet) folded into one "... and N more" line, the most chips first
+    (engine.forecast_text.condense_notes, with the CLI's kinds and chip words). The summary
+    listed every one: a wall of text with many orders. `chips`: {chip id: chip}."""
+    from engine.commands.forecast import note_kinds
+    from engine.forecast_text import MORE, condense_notes
+
+    forecast_chips = set(result.chip_ids)
+    words = list(forecast_chips) + [c.name for c in chips.values() if c.id in forecast_chips]
+    notes = condense_notes(list(result.notes), note_kinds(result, inputs, []), words)
+    return tuple(note.replace(MORE, WINDOW_MORE) for note in notes)
+
+
 def own_run_context(chart_key: str, context: dict, tornado, shares, completion_base: dt.date | None = None) -> dict:
     """`context` (the forecast's run) for one chart of the Forecast view, naming the runs the
     tornado and the variance shares made themselves: their files said "Run: 2,000 trials" (the

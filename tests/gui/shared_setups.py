@@ -94,3 +94,10 @@ def offscreen_export_panels(store, qtbot):
     yield built
     shutdown_panels(built)
     QThreadPool.globalInstance().waitForDone(5000)
+
+
+def run_forecast(panel, qtbot):
+    """A Forecast view's run to its result (the view's `result_ready`)."""
+    with qtbot.waitSignal(panel.result_ready, timeout=20000) as blocker:
+        assert panel.run() is not None
+    return blocker.args[0]
