@@ -918,7 +918,7 @@ def run(args, ctx) -> Output:
                          "at once (lower --ramp-s)" if window == 0.0 else
                          f"throughput over {window:.3g} s of {float(sim.makespan_s):.3g} s with every client busy "
                          "(lower --ramp-s, or more requests)")
-    notes += [n for n in (whole_run_note(sim, bool(getattr(args, "offline", False))),) if n] + dis_notes
+    notes += [n for n in (whole_run_note(sim, bool(getattr(args, "offline", False)), getattr(args, "request_rate", None)),) if n] + dis_notes
     data["notes"] = notes
     skip = {"decode_breakdown_ms", "layouts", "layouts_more_than", "slo", "disaggregated", "max_throughput", "calibration_note", "notes",
             "calibrated", "targets_met_by_deployment"}

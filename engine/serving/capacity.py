@@ -21,7 +21,7 @@ from engine.errors import UserError
 from engine.serving.cost_model import StepCostModel, build_cost_model
 from engine.serving.families import LIMIT_FACTORS, SchedulerConfig, engine_family, scheduler_for
 from engine.serving.slo_margin import BACK_OFF, MAX_BACK_OFFS, SAMPLES, hold_on_samples, margin_words, stated_rate
-from engine.serving.simulator import (OVERLOAD_SHARE, PrefillPool, SimResult, TargetsMissed, Workload, percentiles,
+from engine.serving.simulator import (MIN_QUEUE_REQUESTS, OVERLOAD_SHARE, PrefillPool, SimResult, TargetsMissed, Workload, percentiles,
                                       served_share_from_queue, simulate)
 
 DEFAULT_REQUESTS = 2000
@@ -210,14 +210,23 @@ def capped_note(capped: int, requests: int, model, run: str = "", mean_output: f
             f"end){after}")
 
 
-def whole_run_note(sim: SimResult | None, offline: bool) -> str:
+def whole_run_note(sim: SimResult | None, offline: bool, request_rate_per_s: float | None = None) -> str:
     """The note for a loaded run (`sim`: the busiest replica's) too short for a steady window ('' when it
     has one, or offline, whose figures are the whole run's by design): its running batch and decode
-    step are then the whole run's, ramp-up and drain included (`simulator._steady_window`)."""
+    step are then the whole run's, ramp-up and drain included (`simulator._steady_window`).
+    `request_rate_per_s` (Poisson, the deployment's): the note says about how many requests give a
+    window, since it opens a quarter of the way through the arrivals and only once a request's mean
+    time in the running set has passed: 4 x rate x that time (the replicas' split cancels out), a
+    lower bound, as a short run's requests spend less time running than a steady run's."""
     if offline or sim is None or sim.steady_window_s != 0.0:
         return ""
+    more = "more --requests"
+    held_s = (sim.e2e_s - sim.queue_s)[np.isfinite(sim.e2e_s - sim.queue_s)]
+    if request_rate_per_s and held_s.size:
+        needed = max(4.0 * request_rate_per_s * float(held_s.mean()), 4.0 * MIN_QUEUE_REQUESTS)
+        more = f"at least about {math.ceil(needed / 100.0) * 100:,} --requests at this load"
     return ("running_batch and decode_step_ms are the whole run's, its ramp-up from an empty server and its drain "
-            "included: too few requests for a steady window (more --requests)")
+            f"included: too few requests for a steady window ({more})")
 
 
 def context_of(model) -> int:

@@ -321,6 +321,8 @@ class ForecastPanel(QWidget):
             self.view.draw_tornado(compute_tornado(outcome.inputs, self._sensitivity_month(), self._chip_names,
                                                    trials=EXPORT_TORNADO_TRIALS, should_stop=should_stop),
                                    last_job_start(outcome.inputs))
+            req = outcome.request
+            self.sensitivity.drawn_for = (req.scenario, req.orders, req.chips.values(), req.models.values())
 
     def _sensitivity_month(self) -> dt.date:
         from engine.forecast_sensitivity import sensitivity_month
@@ -658,7 +660,8 @@ class ForecastPanel(QWidget):
             return None
         inputs = replace(self.inputs, scenario=self.scenario())
         # its completion's base counts from the last job's start; progress, Cancel: forecast_tornado
-        return self.sensitivity.start(inputs, self._sensitivity_month(), self._chip_names, last_job_start(inputs))
+        key = (inputs.scenario, tuple(self._orders), self.store.chips(), self.store.models())   # as same_inputs takes them
+        return self.sensitivity.start(inputs, self._sensitivity_month(), self._chip_names, last_job_start(inputs), key)
 
     def _on_store_changed(self, *_):
         self._read_store()
@@ -677,6 +680,9 @@ class ForecastPanel(QWidget):
         mark_steady_fields(self._demand_form, outcome.inputs.notes)   # fields the steady basis leaves unused
         self.view.draw(replace(r, notes=condensed_notes(r, outcome.inputs, req.chips)))   # folded as the CLI's
         self.view.draw_shares(outcome.shares)
+        if any(key is not None and not same_inputs(req, *key) for key in (self.sensitivity.drawn_for,
+                                                                          self.sensitivity.running_for)):
+            self.sensitivity.forget()   # a tornado of other inputs: stayed, and was exported as this one's
         self.progress_bar.setValue(100)
         self.progress_bar.setFormat(f"Done: {r.trials:,} trials in {outcome.seconds:.2f} s")
         self.status_message.emit(f"Forecast: {r.trials:,} trials × {len(r.months)} months in "

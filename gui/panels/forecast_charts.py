@@ -86,6 +86,11 @@ def completion_base(tornado, job_start: dt.date | None) -> dt.date | None:
     return job_start + dt.timedelta(days=int(round(days)))
 
 
+SENSITIVITY_HINT = ("Each bar: the change when one input sits at one of the two settings named under it, "
+                    "everything else as in the scenario.")
+TORNADO_WAITING = "Press \u201cCompute sensitivity (tornado)\u201d to see which input moves this most"
+
+
 class GroupedBarPanel(NamedAxisMixin, CategoryBarPanel):
     """Bars side by side per category (not stacked), e.g. a tornado's low and high ends. Its value
     axis keeps its quantity's name (NamedAxisMixin): the tornado's shortfall axis said only
@@ -165,6 +170,7 @@ class ForecastCharts(QWidget):
         self.result: ForecastResult | None = None
         self.shares = None
         self.tornado = None
+        self.tornado_text = ""   # what the label said of the tornado drawn ("" with none)
         self._job_markers: list = []
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
@@ -176,8 +182,7 @@ class ForecastCharts(QWidget):
                                            "(about 15 runs of 1,000 trials) and show what each moves")
         self.sensitivity_button.clicked.connect(self.sensitivity_requested)
         # not "good (P10) or bad (P90) end": a delivered share's and throughput's good end is their P90
-        self.sensitivity_label = QLabel("Each bar: the change when one input sits at one of the two settings "
-                                        "named under it, everything else as in the scenario.")
+        self.sensitivity_label = QLabel(SENSITIVITY_HINT)
         self.sensitivity_label.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(self.sensitivity_button)
@@ -274,11 +279,21 @@ class ForecastCharts(QWidget):
         base_text = html.escape(prob_percent_text(tornado.base["prob_meet_demand"]))
         done = (f" The last job's base P50 completion: {self.completion_base:%Y-%m-%d}."
                 if self.completion_base is not None else "")
-        self.sensitivity_label.setText(f"P(meet) and shortfall{when}; base P(meet) "
-                                       f"{base_text}{own_runs}.{done} Bars: the change when one "
-                                       "input sits at the <span style='color:#009E73'>first</span> or "
-                                       "<span style='color:#D55E00'>second</span> setting named under it "
-                                       "(P10 / P90: the input's own 10th / 90th percentile).")
+        self.tornado_text = (f"P(meet) and shortfall{when}; base P(meet) "
+                             f"{base_text}{own_runs}.{done} Bars: the change when one "
+                             "input sits at the <span style='color:#009E73'>first</span> or "
+                             "<span style='color:#D55E00'>second</span> setting named under it "
+                             "(P10 / P90: the input's own 10th / 90th percentile).")
+        self.sensitivity_label.setText(self.tornado_text)
+
+    def clear_tornado(self) -> None:
+        """No tornado on screen: the one drawn was for other inputs (another scenario, an edit), and
+        it stayed under the new forecast and went into its exports under the new scenario's name."""
+        self.tornado, self.tornado_text, self.completion_base = None, "", None
+        for chart in self.tornado_charts.values():
+            chart.set_grouped([], {}, {})
+            chart.set_notice(TORNADO_WAITING)
+        self.sensitivity_label.setText(SENSITIVITY_HINT)
 
     def show_not_run(self, what: str) -> None:
         """The charts still waiting for a first run say what to fix (`what`, e.g. "Trials x
@@ -313,7 +328,7 @@ class ForecastCharts(QWidget):
                                for m, (title, _tab, label, unit, _header) in TORNADO_METRICS.items()}
         self.completion_base: dt.date | None = None   # the completion tornado's base P50 date
         for metric, chart in self.tornado_charts.items():   # an empty chart says what fills it
-            chart.set_notice("Press \u201cCompute sensitivity (tornado)\u201d to see which input moves this most")
+            chart.set_notice(TORNADO_WAITING)
             chart.value_header = TORNADO_METRICS[metric][4]
         self._whiskers: list = []   # P10-P90 of a one-month horizon, where a band has no width
         self._framed: set = set()   # charts whose date axis a short horizon fixed (see _frame_months)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 import time
 from dataclasses import dataclass, replace
 from typing import Mapping, cast
@@ -221,7 +222,9 @@ def _compute_forecast(request: ForecastRequest, *, progress=None, should_stop=No
 
 
 # `fleetcast forecast`'s pointer to every note, in words that name the command in the window
-WINDOW_MORE = "`fleetcast forecast --format json` lists them all"
+# the window's pointer to every note: the CLI run of the saved scenario (a bare `fleetcast forecast`
+# ran the default scenario on the default database, not the one on screen)
+WINDOW_MORE = "`fleetcast forecast --scenario {name} --format json` lists them all (as saved)"
 
 
 def condensed_notes(result: ForecastResult, inputs: ForecastInputs, chips: Mapping) -> tuple[str, ...]:
@@ -235,7 +238,8 @@ def condensed_notes(result: ForecastResult, inputs: ForecastInputs, chips: Mappi
     forecast_chips = set(result.chip_ids)
     words = list(forecast_chips) + [c.name for c in chips.values() if c.id in forecast_chips]
     notes = condense_notes(list(result.notes), note_kinds(result, inputs, []), words)
-    return tuple(note.replace(MORE, WINDOW_MORE) for note in notes)
+    name = shlex.quote(result.scenario.name or "NAME")
+    return tuple(note.replace(MORE, WINDOW_MORE.format(name=name)) for note in notes)
 
 
 def own_run_context(chart_key: str, context: dict, tornado, shares, completion_base: dt.date | None = None) -> dict:

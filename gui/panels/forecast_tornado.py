@@ -57,7 +57,10 @@ class SensitivityRun(QObject):
         self.view, self._on_failed_text, self._status = view, on_failed, status
         self._job_start: dt.date | None = None
         self._names: dict[str, str] = {}
-        self._label_before = ""   # what the label said of the tornado on screen before a run
+        # the inputs of the run going and of the tornado drawn (the view's `inputs_key`, compared by
+        # the view: a tornado of other inputs is cleared, not shown under a new forecast)
+        self.running_for: object = None
+        self.drawn_for: object = None
         self.runner = LatestRunner(self).wired(finished=self._on_finished, failed=self._on_failed, progress=self._on_progress,
                                                busy=self._on_busy, cancelled=self._on_cancelled)
         self.progress_bar = QProgressBar()
@@ -85,12 +88,20 @@ class SensitivityRun(QObject):
         return self.runner.is_running()
 
     def start(self, inputs: ForecastInputs, month: dt.date | None, chip_names: Mapping[str, str],
-              job_start: dt.date | None) -> int:
-        self._job_start, self._names = job_start, dict(chip_names)
-        if not self.runner.is_running():   # (a restart keeps what the label said before the first)
-            self._label_before = self.view.sensitivity_label.text()
+              job_start: dt.date | None, inputs_key: object = None) -> int:
+        self._job_start, self._names, self.running_for = job_start, dict(chip_names), inputs_key
         self.view.sensitivity_label.setText("Computing the sensitivity…")
+        self._status("Computing the sensitivity…")   # (not a cancel's message left from before)
         return self.runner.start(compute_tornado, inputs, month, self._names)
+
+    def forget(self) -> None:
+        """The forecast's inputs changed: stop a run for the old ones and clear their tornado."""
+        if self.runner.is_running():
+            self.runner.cancel(emit=False)
+            self._on_busy(False)
+        self._show_row(False)
+        self.drawn_for = self.running_for = None
+        self.view.clear_tornado()
 
     def cancel(self, emit: bool = True) -> None:
         self.runner.cancel(emit=emit)
@@ -111,14 +122,17 @@ class SensitivityRun(QObject):
     def _on_finished(self, result: Tornado) -> None:
         self.progress_bar.setValue(100)
         self._show_row(False)
+        self.drawn_for = self.running_for
         self.view.draw_tornado(result, self._job_start)
+        self._status("Sensitivity computed.")
 
     def _on_cancelled(self) -> None:
         kept = self.view.tornado is not None
         self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("Sensitivity cancelled" + (": the tornado shown before stays" if kept else ""))
+        self._show_row(False)   # the label says it: the tornado keeps its room (1280x720)
+        # (the drawn tornado's own words after it, never a previous cancel's: they piled up)
         self.view.sensitivity_label.setText(
-            f"<b>Sensitivity cancelled</b>: the tornado below is the one computed before. {self._label_before}"
+            f"<b>Sensitivity cancelled</b>; the tornado below is the one computed before. {self.view.tornado_text}"
             if kept else "<b>Sensitivity cancelled</b>: press Compute sensitivity to run it again.")
         self._status("Sensitivity cancelled" + ("; the tornado shown before stays." if kept else "."))
 

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+import shlex
 import time
 
 import pytest
@@ -148,7 +150,7 @@ def test_cancel_stops_the_tornado_within_half_a_second(panel, qtbot, monkeypatch
     assert QThreadPool.globalInstance().waitForDone(500)
     # the cancelled state, said: nothing drawn, the button back, Cancel off
     assert panel.view.tornado is None and not run.is_running()
-    assert run.progress_bar.format() == "Sensitivity cancelled" and not run.progress_bar.isHidden()
+    assert run.progress_bar.isHidden() and run.cancel_button.isHidden()   # the label says it; the chart keeps its room
     assert panel.view.sensitivity_label.text().startswith("<b>Sensitivity cancelled</b>: press Compute sensitivity")
     assert panel.view.sensitivity_button.isEnabled() and not run.cancel_button.isEnabled()
 
@@ -163,9 +165,48 @@ def test_a_cancelled_rerun_keeps_the_tornado_shown_and_says_so(panel, qtbot):
     run.cancel()
     assert QThreadPool.globalInstance().waitForDone(5000)
     assert panel.view.tornado is first
-    assert run.progress_bar.format() == "Sensitivity cancelled: the tornado shown before stays"
-    assert panel.view.sensitivity_label.text() == ("<b>Sensitivity cancelled</b>: the tornado below is the one "
-                                                  f"computed before. {said}")
+    assert run.progress_bar.isHidden()   # (QA: the row stayed and squeezed the tornado to ~55 px at 1280x720)
+    cancelled = f"<b>Sensitivity cancelled</b>; the tornado below is the one computed before. {said}"
+    assert panel.view.sensitivity_label.text() == cancelled
+    said_in_status = []
+    panel.status_message.connect(said_in_status.append)
+    panel.run_sensitivity()   # a second cancel: one prefix, not two (QA: they piled up)
+    run.cancel()
+    assert QThreadPool.globalInstance().waitForDone(5000)
+    assert panel.view.sensitivity_label.text() == cancelled
+    # the next run that finishes replaces the cancel's status message (it stayed through the run)
+    with qtbot.waitSignal(run.runner.finished, timeout=20000):
+        panel.run_sensitivity()
+    assert said_in_status[-1] == "Sensitivity computed." and panel.view.sensitivity_label.text() == said
+
+
+def test_a_tornado_of_other_inputs_is_cleared_not_shown_or_exported_under_a_new_forecast(panel, qtbot):
+    """QA: Story default's tornado stayed under "Huawei delivers half"'s forecast, and Export all
+    wrote it with "# Scenario: Huawei delivers half" (base P(meet) 35% in Jul 2025 against that
+    scenario's own 61% in Jun 2025)."""
+    _run(panel, qtbot)
+    run = panel.sensitivity
+    with qtbot.waitSignal(run.runner.finished, timeout=20000):
+        panel.run_sensitivity()
+    first = panel.view.tornado
+    _run(panel, qtbot)   # the same inputs again: the tornado still stands for them
+    assert panel.view.tornado is first
+    panel.trials_spin.setValue(panel.trials_spin.value() // 2)   # other inputs
+    _run(panel, qtbot)
+    assert panel.view.tornado is None and run.drawn_for is None
+    assert panel.view.sensitivity_label.text().startswith("Each bar: the change")
+    assert all(c.categories == [] for c in panel.view.tornado_charts.values())
+    assert all(c.notice().startswith("Press") for c in panel.view.tornado_charts.values())
+    panel.compute_now()   # an export computes the tornado of what is on screen
+    assert panel.view.tornado is not None and panel.view.tornado is not first
+    assert panel.view.tornado.trials == 500
+    # a run going for the old inputs is stopped when the forecast moves on
+    panel.run_sensitivity()
+    assert run.is_running()
+    panel.trials_spin.setValue(panel.trials_spin.value() * 2)
+    _run(panel, qtbot)
+    assert not run.is_running() and panel.view.tornado is None
+    assert panel.view.sensitivity_button.isEnabled() and run.progress_bar.isHidden()
 
 
 def test_the_exports_tornado_stops_with_the_export(panel):
@@ -247,8 +288,10 @@ def test_the_summary_folds_many_orders_notes_as_the_cli_does(store, qtbot, capsy
         shown = [int(m[1]) for m in UNSCHEDULED.finditer(text)]
         # the five with the most chips, largest first; the other seven (100 + ... + 700 = 2,800 chips) in one line
         assert shown == ids[::-1][:5]
-        assert ("... and 7 more orders with 2,800 chips that have no promised date; `fleetcast forecast --format "
-                "json` lists them all.") in text
+        # the pointer names the scenario on screen (a bare `fleetcast forecast` ran the default one)
+        name = shlex.quote(panel.scenario().name)   # the window sets it to the scenario on screen
+        assert ("... and 7 more orders with 2,800 chips that have no promised date; `fleetcast forecast --scenario "
+                f"{name} --format json` lists them all (as saved).") in html.unescape(text)
         assert main(["--db", str(store.path), "forecast"]) == 0
         cli = capsys.readouterr().out
         assert [int(m[1]) for m in UNSCHEDULED.finditer(cli)] == shown   # the same notes as the CLI's
