@@ -24,6 +24,7 @@ from engine.errors import UserError
 from gui import workers
 from gui.panels import registry as _registry
 from gui.panels.base_missing import drop_load_warning, missing_choices, save_words
+from gui.panels.small_screen import AreaScroll, fit_view
 from gui.settings import APP, ORG, last_dir, remember_dir, settings
 from gui.widgets.undo_keys import REDO_KEYS_TEXT
 
@@ -172,7 +173,11 @@ class MainWindow(QMainWindow):
 
         refusals.refused.connect(self._show_refusal)   # an undo or redo that could not be done
         self._label_exports("fleet", self.fleet_panel)
-        self.tabs.addTab(self.fleet_panel, "Fleet")
+        # every area scrolls where the window is smaller than its view (a 125-150 % display scale, a
+        # 12 pt font): no view's minimum holds the window past the screen, or after leaving the view
+        self._fleet_page = AreaScroll(self.fleet_panel)
+        fit_view(self.fleet_panel)
+        self.tabs.addTab(self._fleet_page, "Fleet")
         # Analysis panels are built the first time their tab is shown: a quicker start.
         self.panels: dict[str, QWidget] = {"fleet": self.fleet_panel}
         self._hosts: dict[str, QWidget] = {}
@@ -354,7 +359,7 @@ class MainWindow(QMainWindow):
     def current_panel(self) -> QWidget | None:
         """The view on screen (an analysis view once built)."""
         page = self.tabs.currentWidget()
-        if page is self.fleet_panel:
+        if page is self._fleet_page:
             return self.fleet_panel
         key = next((k for k, host in self._hosts.items() if host is page), None)
         return self.panels.get(key) if key is not None else None
@@ -425,7 +430,8 @@ class MainWindow(QMainWindow):
         drop_load_warning(panel)   # built on its defaults: no saved inputs name what it could not show
         tab_leaves_tables(panel)
         panel.status_message.connect(lambda message, k=key: self._panel_status(k, message))
-        self._hosts[key].layout().addWidget(panel)
+        self._hosts[key].layout().addWidget(AreaScroll(panel))
+        fit_view(panel)
         self.panels[key] = panel
         restore_splitters(panel, key)
         if hasattr(panel, "scenario_provider"):  # the Plan view plans for the scenario as edited now
@@ -993,7 +999,7 @@ class MainWindow(QMainWindow):
         self._status_said = (key, message)
 
     def _area_widget(self, key: str):
-        return self.fleet_panel if key == "fleet" else self._hosts.get(key)
+        return self._fleet_page if key == "fleet" else self._hosts.get(key)
 
     def _store_summary(self) -> str:
         try:

@@ -27,6 +27,7 @@ from gui import export as export_mod
 from gui import style
 from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, mark_stale, notes_label, short_chip_label
 from gui.panels.chart_grid import ChartGrid
+from gui.panels.small_screen import layout_form_and_results, names_first
 from gui.panels.inference_form import DEFAULTS, ENGINES, TP_CHOICES, InferenceForm  # noqa: F401
 from gui.panels.inference_notes import (  # noqa: F401  (limiting_detail: re-exported)
     BatchCurveChart, caveats_text, does_not_fit_text, draw_load_targets, limiting_detail, load_curve_context,
@@ -131,9 +132,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
-        # Never scrolled sideways: the chip name takes the spare width, the numbers their own;
-        # the long columns (limiting resource, why) are in each row's tooltip and in the CSV.
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # The chip name takes the spare width, the numbers their own (names_first); the long columns
+        # (limiting resource, why) are in each row's tooltip and in the CSV.
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(False)
         self.table.setWordWrap(False)
@@ -168,7 +168,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         self.chart_tabs.addTab(compare_tab, "Chip comparison")
         self.chart_tabs.addTab(load_tab, "Under load")
         self.chart_tabs.setTabToolTip(1, "The chosen chip simulated request by request under Poisson arrivals")
-        self._layout_panel(form, [self.tiles, self.notes, self.run_bar], self.chart_tabs)
+        # (the inputs column gives way to the results on a narrow screen: gui.panels.small_screen)
+        layout_form_and_results(self, form, [self.tiles, self.notes, self.run_bar], self.chart_tabs)
         self.apply_scenario_state({})
         self._follow_store(undo_stack)
 
@@ -500,8 +501,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         header = self.table.horizontalHeader()
         for j in self.TABLE_HIDDEN_COLUMNS:
             self.table.setColumnHidden(j, j < len(headers))
-        if headers:
-            header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        if headers:   # the chips whole: "Latencies at" is elided first, then the table scrolls sideways
+            names_first(self.table, 0, len(headers) - 1)
 
     # EP, max concurrency, limiting, why, layout: in the row tooltip, the caption and the CSV.
     TABLE_HIDDEN_COLUMNS = (2, 6, 8, 9, 10)

@@ -18,9 +18,8 @@ from typing import Callable
 from PySide6.QtCore import QDate, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QUndoStack
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-    QPushButton, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
-    QWidget,
+    QAbstractItemView, QCheckBox, QDateEdit, QHeaderView, QLabel, QPushButton, QSplitter, QTableWidget,
+    QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from engine.errors import UserError
@@ -35,11 +34,13 @@ from gui.commands import follow_stack, follow_store_writes
 from gui.panels.base import counted, mark_stale, run_controls, ungrouped
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast import NO_MODELS_HINT
-from gui.panels.forecast_common import LinkLabel, NamedAxisChart
+from gui.panels.forecast_common import NamedAxisChart
 from gui.panels.forecast_editors import _int_spin, _spin
 from gui.panels.plan_text import (COST_UNIT, ReturnRuns, add_orders_state, cell_text as _cell_text, cost_chart_context,
                                   cost_series_names, draw_deliveries, econ_caption, fill_result_table, fit_table_height,
                                   plan_summary_html, refused_caption, regroup_cell)
+from gui.panels.plan_layout import (SummaryLabel, fit_cost_columns, fit_orders_width, fit_table_width, form_column,
+                                    form_first, results_page)
 from gui.widgets.banner import MessageBanner
 from gui.widgets.form_undo import keyed_rows_step
 from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
@@ -97,11 +98,11 @@ class PlanPanel(QWidget):
         self.runner.cancelled.connect(self._on_cancelled)
         self.banner = MessageBanner()
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self._build_form())
+        split.addWidget(self._build_form())   # first at its fields' width (plan_layout.FormColumn)
         split.addWidget(self._build_results())
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
-        split.setSizes([380, 1120])  # the form's table fits; the results get the rest
+        form_first(split)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.banner)
@@ -178,47 +179,11 @@ class PlanPanel(QWidget):
         self._return_runs = ReturnRuns(self.run_button, (self.confidence, self.from_edit, self.auto_from, self.until_edit,
                                                          self.auto_until, self.budget, self.samples),
                                        busy=lambda: self.runner.is_running())
-        box = QGroupBox("Target")
-        form = QFormLayout(box)
-        form.addRow("Confidence", self.confidence)
-        from_row = QHBoxLayout()
-        from_row.addWidget(self.from_edit)
-        from_row.addWidget(self.auto_from)
-        form.addRow("From", from_row)
-        until_row = QHBoxLayout()
-        until_row.addWidget(self.until_edit)
-        until_row.addWidget(self.auto_until)
-        form.addRow("Until", until_row)
-        form.addRow("Budget", self.budget)
-        form.addRow("Fitted on", self.samples)
-        form.addRow(self._run_row)
-        form.addRow(self.progress_bar)
-        form.addRow(self.add_button)
-        cand_box = QGroupBox("Candidate purchases (vendor risk from the scenario)")
-        QVBoxLayout(cand_box).addWidget(self.cand_table)
-        note = QLabel("The plan keeps the confidence on the 1st of each month from 'From' to 'Until' (in all but (1 − P) of "
-                      "the trials); vendors' fulfilment and delays and export cut-offs apply to new orders as to "
-                      "existing ones.")
-        note.setWordWrap(True)
-        note.setStyleSheet("color: #555;")
-        column = QWidget()
-        v = QVBoxLayout(column)
-        v.setContentsMargins(0, 0, 6, 0)
-        v.addWidget(box)
-        v.addWidget(cand_box)
-        v.addWidget(note)
-        v.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(column)
-        scroll.setWidgetResizable(True)
-        bar = scroll.style().pixelMetric(scroll.style().PixelMetric.PM_ScrollBarExtent)
-        scroll.setMinimumWidth(max(360, column.minimumSizeHint().width() + bar))   # no field cut off
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        return scroll
+        return form_column(self)
 
     def _build_results(self) -> QWidget:
         # its "Plan … instead" link: Tab reaches it, Enter follows it (a plain QLabel's link took the mouse only)
-        self.summary_label = LinkLabel("Find the cheapest plan to see what to order, when, and at what cost.")
+        self.summary_label = SummaryLabel("Find the cheapest plan to see what to order, when, and at what cost.")
         self.summary_label.setWordWrap(True)
         self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
                                          "border-radius: 4px; padding: 6px; } QLabel:focus { border-color: #3b7dd8; }")
@@ -244,7 +209,6 @@ class PlanPanel(QWidget):
             t.setTabKeyNavigation(False)
         # never scrolled sideways: short chip names, months as YYYY-MM, two-line headers
         self.orders_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.econ_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)   # (columns stretch)
         self.econ_table.verticalHeader().setDefaultSectionSize(24)   # its rows in view, the charts kept tall
         # before a plan: the columns it will fill, not a blank box
         self._fill(self.orders_table, *plan_order_table(None))
@@ -253,43 +217,12 @@ class PlanPanel(QWidget):
         self.econ_caption.setWordWrap(True)
         self.econ_caption.setStyleSheet("color: #555;")
         self.orders_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.econ_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        plan_page = QWidget()
-        grid = QHBoxLayout(plan_page)
-        grid.setContentsMargins(0, 0, 0, 0)
-        # wide enough for "Ascend 910B2" beside four columns at 1280 px (it wrapped to "As… 91…")
-        self.orders_table.setMinimumWidth(400)
+        fit_cost_columns(self.econ_table)
         self.orders_caption = QLabel()   # a refused plan's orders say so (_label_refused)
         self.orders_caption.setWordWrap(True)
         self.orders_caption.setStyleSheet("color: #a1260d; font-weight: 600;")
         self.orders_caption.hide()
-        orders = QVBoxLayout()
-        orders.addWidget(self.orders_caption)
-        orders.addWidget(self.orders_table, 1)
-        grid.addLayout(orders, 2)
-        charts = QVBoxLayout()
-        charts.addWidget(self.capacity_chart, 1)
-        charts.addWidget(self.prob_chart, 1)
-        grid.addLayout(charts, 3)
-        cost_page = QWidget()
-        cv = QVBoxLayout(cost_page)
-        cv.setContentsMargins(0, 0, 0, 0)
-        cost_charts = QHBoxLayout()
-        cost_charts.addWidget(self.served_cost_chart)
-        cost_charts.addWidget(self.training_cost_chart)
-        cv.addLayout(cost_charts, 1)
-        cv.addWidget(self.econ_caption)
-        cv.addWidget(self.econ_table)
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(plan_page, "Plan")
-        self.tabs.addTab(cost_page, "Cost per token by chip")
-        page = QWidget()
-        v = QVBoxLayout(page)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(self.summary_label)
-        v.addWidget(self.tabs, 1)
-        return page
+        return results_page(self)
 
     def _fill_candidates(self) -> None:
         chips = {c.id: c for c in self.store.chips()}
@@ -321,6 +254,7 @@ class PlanPanel(QWidget):
                 item.setToolTip(CAND_TIPS[col])
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.cand_table.setItem(r, col, item)
+        fit_table_width(self.cand_table, 1)   # its chips whole in the font in use ("Asce…" at 12 pt)
 
     def _candidate_edits(self) -> dict:
         """What the table changes from the default candidates: {chip_id: {"use": False, field: value}}
@@ -668,6 +602,8 @@ class PlanPanel(QWidget):
         fill_result_table(table, headers, rows)
         if table is self.econ_table:   # all its rows in view, under titles without the basis
             fit_table_height(table)
+        else:   # as wide as its columns need in the font in use ("Ascend 910B2" whole), never sideways
+            fit_orders_width(table)
 
     def order_rows(self) -> tuple[list[str], list[list]]:
         return plan_order_table(self.result, self._chip_names())

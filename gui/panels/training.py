@@ -31,6 +31,7 @@ from engine.training import BREAKDOWN_KEYS, MEMORY_KEYS, LayoutResult, TrainingI
 from gui import style
 from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, mark_stale, notes_label, short_chip_label
 from gui.panels.chart_grid import ChartGrid
+from gui.panels.small_screen import layout_form_and_results
 from gui.panels.training_form import CUSTOM_FIELDS, DEFAULTS, SOFTWARE_CHECKS, TrainingForm  # noqa: F401
 from gui.panels.training_notes import (  # noqa: F401  (the view's sentences; tests import them from here)
     FACTOR_REASONS, MEMORY_REASONS, days_words, fewer_chips_note, infeasible_fix, no_fit_advice, no_fit_text,
@@ -146,7 +147,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                           ("Layout search and scaling", [self.heatmap, self.scaling_chart])])
         self.chart_grid = grid
 
-        self._layout_panel(form, [self.tiles, self.notes, self.run_bar], grid)
+        # (the inputs column gives way to the results on a narrow screen: gui.panels.small_screen)
+        layout_form_and_results(self, form, [self.tiles, self.notes, self.run_bar], grid)
         self.apply_scenario_state({})
         self._follow_store(undo_stack)
 

@@ -140,3 +140,27 @@ def test_a_tile_value_wider_than_its_tile_is_set_smaller_not_cut(qtbot):
     assert QFontMetrics(font).horizontalAdvance("TP4 PP32 VPP4 CP8") <= label.contentsRect().width()
     assert tiles._values["mfu"].shown_pt() == 13          # a short value keeps the large size
     assert label.toolTip() == "TP4 PP32 VPP4 CP8"
+
+
+def test_a_wide_view_never_holds_the_window_past_a_scaled_screen(store, qtbot, qsettings_isolated):
+    """QA s29: at 1280x720 with a 125 % display scale (1024x576 logical) showing the Plan grew the
+    window to 1140 px and its minimum to 1,096; back on the Fleet it stayed there. Every area now
+    scrolls where it is short of room, so the window's minimum stays inside the screen."""
+    room = (1024, 576 - WINDOW_FRAME_PX)
+    window = MainWindow(store)
+    qtbot.addWidget(window)
+    window.resize(*room)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        for index in (*range(window.tabs.count()), 0):   # every view built, then back to the Fleet
+            window.tabs.setCurrentIndex(index)
+            QApplication.processEvents()
+            hint = window.minimumSizeHint()
+            assert hint.width() <= room[0] and hint.height() <= room[1], (window.tabs.tabText(index), hint.toTuple())
+            assert window.size().toTuple() == room, (window.tabs.tabText(index), window.size().toTuple())
+    finally:
+        for panel in window.panels.values():
+            panel.shutdown()
+        window.fleet_panel.detach()
+        _forget_window_settings()
