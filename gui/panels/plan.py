@@ -30,6 +30,7 @@ from engine.studies_forecast import (  # noqa: F401  (PlanJob, compute_plan: re-
     CANDIDATE_FIELDS, PLAN_SAMPLES, PlanJob, PlanStudy, compute_plan, plan_curve_name, plan_economics_table, plan_lowest_prob, plan_order_rows,
     plan_order_table, plan_view_window, scenario_of,
 )
+from gui import style
 from gui.commands import follow_stack, follow_store_writes
 from gui.panels.base import counted, mark_stale, run_controls, ungrouped
 from gui.panels.forecast_charts import GroupedBarPanel
@@ -185,8 +186,8 @@ class PlanPanel(QWidget):
         # its "Plan … instead" link: Tab reaches it, Enter follows it (a plain QLabel's link took the mouse only)
         self.summary_label = SummaryLabel("Find the cheapest plan to see what to order, when, and at what cost.")
         self.summary_label.setWordWrap(True)
-        self.summary_label.setStyleSheet("QLabel { background: #f4f6f8; border: 1px solid #d8dde3; "
-                                         "border-radius: 4px; padding: 6px; } QLabel:focus { border-color: #3b7dd8; }")
+        # its text and links in colours that read on the light box on a dark desktop too (gui.style.Box)
+        self.summary_label.setStyleSheet(style.box_style(style.SUMMARY_BOX, extra="QLabel:focus { border-color: #3b7dd8; }"))
         self.summary_label.linkActivated.connect(self._on_summary_link)
         self.capacity_chart = NamedAxisChart(PLAN_TITLE, y_label="Capacity",
                                              y_unit="chips", time_axis=True)
@@ -215,12 +216,12 @@ class PlanPanel(QWidget):
         self._fill(self.econ_table, *plan_economics_table(None))
         self.econ_caption = QLabel(econ_caption(None))   # the costs' basis, left out of the titles
         self.econ_caption.setWordWrap(True)
-        self.econ_caption.setStyleSheet("color: #555;")
+        self.econ_caption.setStyleSheet(style.hint_style())   # (a fixed #555 vanished on a dark window)
         self.orders_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         fit_cost_columns(self.econ_table)
         self.orders_caption = QLabel()   # a refused plan's orders say so (_label_refused)
         self.orders_caption.setWordWrap(True)
-        self.orders_caption.setStyleSheet("color: #a1260d; font-weight: 600;")
+        self.orders_caption.setStyleSheet(style.error_style() + " font-weight: 600;")   # a dark window's light red
         self.orders_caption.hide()
         return results_page(self)
 
@@ -441,7 +442,7 @@ class PlanPanel(QWidget):
         note = ("" if current else "<b style='color:#a1260d'>The inputs changed since this plan was found</b> "
                 "(this form, the scenario, the fleet or the catalog): find it again; the greyed plan below is "
                 "for the previous inputs.<br>")
-        self.summary_label.setText(note + self._summary_html)
+        self.summary_label.setText(style.box_html(style.SUMMARY_BOX, note + self._summary_html))
         return current
 
     def _show_add_state(self, current: bool = True) -> None:
@@ -569,7 +570,7 @@ class PlanPanel(QWidget):
             self.orders_table.setItem(0, 0, empty)
             self.orders_table.setSpan(0, 0, 1, max(self.orders_table.columnCount(), 1))
         self._summary_html = self._summary(r, unit)
-        self.summary_label.setText(self._summary_html)
+        self.summary_label.setText(style.box_html(style.SUMMARY_BOX, self._summary_html))
 
     def _summary(self, r, unit: str) -> str:
         names = {**{m.id: m.name for m in self.store.models()}, **self._chip_names()}

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from gui import style
 from gui.panels.forecast_charts import SUMMARY_LINES_SHOWN, SUMMARY_PADDING_PX, _FitScroll
 from gui.panels.forecast_common import LinkLabel
 from gui.panels.small_screen import FormColumn
@@ -81,7 +82,7 @@ def form_column(panel) -> FormColumn:
                   "the trials); vendor risk comes from the scenario: vendors' fulfilment and delays and export "
                   "cut-offs apply to new orders as to existing ones.")
     note.setWordWrap(True)
-    note.setStyleSheet("color: #555;")
+    note.setStyleSheet(style.hint_style())   # the palette's muted text: a fixed #555 vanished on a dark window
     column = QWidget()
     v = QVBoxLayout(column)
     v.setContentsMargins(0, 0, 6, 0)
