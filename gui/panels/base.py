@@ -192,6 +192,11 @@ class _FittedValueLabel(QLabel):
             if room <= 0 or QFontMetrics(font).horizontalAdvance(self.text()) <= room:
                 chosen = pt
                 break
+        # narrower still (a 150 % display scale: "12.8 million" read "12.8 millior"): the smallest
+        # size on two lines rather than cut at the tile's edge
+        wrap = chosen == self.SIZES_PT[-1] and room > 0 and QFontMetrics(font).horizontalAdvance(self.text()) > room
+        if wrap != self.wordWrap():
+            self.setWordWrap(wrap)
         if chosen != self._pt:
             self._pt = chosen
             self.setStyleSheet(self.STYLE.format(pt=chosen))
@@ -218,7 +223,9 @@ class FigureTiles(QWidget):
             box = QVBoxLayout(tile)
             box.setContentsMargins(8, 4, 8, 4)
             box.setSpacing(0)
-            cap = QLabel(caption)
+            # elided with "…" on a narrow tile (it stopped mid-word at 125 %: "Energy (MWl"), whole in its tooltip
+            cap = _ElidedLabel(caption)
+            cap.setToolTip(f"{caption}: {tip}" if tip else caption)
             # (the tile's background is its own and light: its texts keep their dark greys, in
             # sizes that follow the application font)
             cap.setStyleSheet(f"color: #5f6368; font-size: {style.small_pt(1.0):g}pt;")
@@ -607,7 +614,7 @@ class AnalysisPanel(QWidget):
     `scenario_state()`/`apply_scenario_state()`, `compute_now()`, `shutdown()`.
 
     A subclass calls `_init_analysis(...)` first in its constructor, builds its form and charts,
-    then `_layout_panel(form, [rows above the charts], charts_layout)`.
+    then `gui.panels.small_screen.layout_form_and_results(self, form, [rows above the charts], charts)`.
     """
 
     status_message = Signal(str)
@@ -640,22 +647,6 @@ class AnalysisPanel(QWidget):
         self.runner.busy_changed.connect(lambda busy: self.run_bar.set_busy(busy))
         self.errors = FieldErrors()
         self.banner = MessageBanner()
-
-    def _layout_panel(self, form: QWidget, above_charts: list, charts_layout) -> None:
-        """The inputs column (scrolls vertically) beside the results column."""
-        right = QVBoxLayout()
-        right.setSpacing(6)
-        right.addWidget(self.banner)
-        for widget in above_charts:
-            right.addWidget(widget)
-        if isinstance(charts_layout, QWidget):  # e.g. a tab widget of chart pages
-            right.addWidget(charts_layout, 1)
-        else:
-            right.addLayout(charts_layout, 1)
-        root = QHBoxLayout(self)
-        root.setContentsMargins(6, 6, 6, 6)
-        root.addWidget(form_scroll_area(form))
-        root.addLayout(right, 1)
 
     # ---- edits and validity --------------------------------------------------------------------
     def schedule(self, *_) -> None:

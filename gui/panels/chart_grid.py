@@ -20,6 +20,7 @@ class ChartGrid(QWidget):
         super().__init__(parent)
         self.rows = rows
         self.min_row_height = min_row_height
+        self.base_row_px = min_row_height   # its own row height, before any chart asked for more
         self._grid_page = QWidget()
         self._grid = QGridLayout(self._grid_page)
         self._grid.setContentsMargins(0, 0, 0, 0)
@@ -58,6 +59,14 @@ class ChartGrid(QWidget):
         if self.mode == "tabs" and height < need + HYSTERESIS_PX:
             return "tabs"
         return "tabs" if height < need else "grid"
+
+    def fit_rows_to_charts(self) -> None:
+        """Show the rows together only where each row gets the height its charts need: its own
+        `base_row_px`, or more where a chart's minimum asks for more (two rows of 300 px left the
+        Step-time breakdown's plot a strip under its legend; see gui.panels.small_screen)."""
+        row_px = max([w.minimumSizeHint().height() for _title, widgets in self.rows for w in widgets], default=0)
+        self.min_row_height = max(self.base_row_px, row_px + self._grid.spacing())
+        self._arrange(self.wanted_mode(self.height()))
 
     def show_row_of(self, widget: QWidget) -> None:
         """Bring `widget`'s row forward (in tabs mode)."""

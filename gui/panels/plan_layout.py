@@ -23,7 +23,7 @@ from gui.panels.forecast_charts import SUMMARY_LINES_SHOWN, SUMMARY_PADDING_PX, 
 from gui.panels.forecast_common import LinkLabel
 from gui.panels.small_screen import FormColumn
 
-FORM_MIN_PX = 220          # the form column's narrowest: past this it scrolls sideways inside
+PLAN_FORM_MIN_PX = 220     # the form column's narrowest: past this it scrolls sideways inside
 CHIP_NAME_SAMPLE = "Ascend 910B2"   # the orders table keeps room for a chip name this long
 CELL_PADDING_PX = 14       # a cell's text margins and grid line
 
@@ -95,7 +95,7 @@ def form_column(panel) -> FormColumn:
     scroll.setWidgetResizable(True)
     # as wide as its fields where there is room; narrower on a small screen, where the splitter
     # gives the results their room and the form scrolls sideways
-    scroll.setMinimumWidth(FORM_MIN_PX)
+    scroll.setMinimumWidth(PLAN_FORM_MIN_PX)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
     scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     # first shown at its fields' width (the splitter's first sizes are its widgets' hints)

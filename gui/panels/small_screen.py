@@ -134,7 +134,6 @@ class AreaScroll(QScrollArea):
 
     RESET_WIDTH_PX = 40   # (a scroll bar appearing changes the width by less: no back-and-forth)
     MOST_FITS = 12        # growths in a row for one change (a layout that never settles stops there)
-    _fits_left = MOST_FITS
 
     def __init__(self, view: QWidget, parent: QWidget | None = None):
         super().__init__(parent)
@@ -149,7 +148,8 @@ class AreaScroll(QScrollArea):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(view)
         self.setWidget(holder)
-        self._measured_width = -1
+        self._measured_width = -1   # the viewport width the extra height was measured at
+        self._fits_left = self.MOST_FITS
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)   # once the view has been laid out
@@ -255,22 +255,9 @@ def _minimum_changed(chart) -> None:
     parent = chart.parentWidget()
     while parent is not None and not isinstance(parent, AreaScroll):
         if isinstance(parent, ChartGrid):
-            _fit_chart_grid(parent)
+            parent.fit_rows_to_charts()
         parent.updateGeometry()
         parent = parent.parentWidget()
-
-
-def _fit_chart_grid(grid: ChartGrid) -> None:
-    """A chart grid shows its rows together only where each row gets the height its charts need
-    (its 300 px a row, or more where a chart asks for more: two rows of 300 px left the Step-time
-    breakdown's plot area a strip under its legend)."""
-    base = getattr(grid, "_base_row_px", None)
-    if base is None:
-        base = grid.min_row_height
-        setattr(grid, "_base_row_px", base)   # (its own 300 px, before any chart asked for more)
-    row_px = max([w.minimumSizeHint().height() for _title, widgets in grid.rows for w in widgets], default=0)
-    grid.min_row_height = max(base, row_px + grid._grid.spacing())
-    grid._arrange(grid.wanted_mode(grid.height()))
 
 
 def keep_plot_room(chart) -> None:
@@ -326,10 +313,11 @@ class FormColumn(QWidget):
 
 
 def layout_form_and_results(panel, form: QWidget, above_charts: list, charts) -> QScrollArea:
-    """As AnalysisPanel._layout_panel (the inputs column beside the results column), with an inputs
-    column that gives way on a narrow screen: at its fields' width (or the width it was given,
-    if more) while there is room, narrower where the results need it, down to FORM_MIN_PX, then
-    scrolled sideways. At 150 % the Training run bar's Cancel sat past the screen's edge."""
+    """Lay `panel` out as the inputs column (`form`, scrolled) beside the results column (its banner,
+    `above_charts`, then `charts`, a widget or a layout, taking the spare height). The inputs column
+    gives way on a narrow screen: at its fields' width (at least form_scroll_area's 350 px) while
+    there is room, narrower where the results need it, down to FORM_MIN_PX, then scrolled sideways.
+    At 150 % the Training run bar's Cancel sat past the screen's edge. Returns the form's scroll area."""
     results = _ResultsColumn()
     right = QVBoxLayout(results)
     right.setContentsMargins(0, 0, 0, 0)
@@ -342,15 +330,14 @@ def layout_form_and_results(panel, form: QWidget, above_charts: list, charts) ->
     else:
         right.addLayout(charts, 1)
     scroll = form_scroll_area(form)
-    widest = scroll.maximumWidth()   # (form_scroll_area fixes the width)
-    bar = scroll.style().pixelMetric(scroll.style().PixelMetric.PM_ScrollBarExtent)
-    fields = form.minimumSizeHint().width() + bar + 2 * scroll.frameWidth()
-    scroll.setMinimumWidth(min(widest, fields, FORM_MIN_PX))
-    scroll.setMaximumWidth(widest)
+    widest_px = scroll.maximumWidth()   # form_scroll_area fixed its width: the fields' and scroll bar's, or more
+    bar_px = scroll.style().pixelMetric(scroll.style().PixelMetric.PM_ScrollBarExtent)
+    fields_px = form.minimumSizeHint().width() + bar_px + 2 * scroll.frameWidth()
+    scroll.setMinimumWidth(min(widest_px, fields_px, FORM_MIN_PX))   # (its maximum stays widest_px)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
     root = QHBoxLayout(panel)
     root.setContentsMargins(6, 6, 6, 6)
-    root.addWidget(FormColumn(scroll, max(widest, fields)))
+    root.addWidget(FormColumn(scroll, max(widest_px, fields_px)))
     root.addWidget(results, 1)
     return scroll
 
