@@ -33,16 +33,22 @@ def test_first_window_size_follows_the_screen():
     assert first_window_size((1366, 768)).toTuple() == (1360, 768 - WINDOW_FRAME_PX)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("screen", [(1280, 720), (1366, 768)])
-def test_every_area_fits_a_laptop_screen(store, qtbot, qsettings_isolated, screen):
-    width, height = screen
-    room = (width, height - WINDOW_FRAME_PX)
+def _shown_window(store, qtbot, room):
+    """The main window shown at `room` (logical pixels, the frame taken off)."""
     window = MainWindow(store)
     qtbot.addWidget(window)
     window.resize(*room)
     window.show()
     qtbot.waitExposed(window)
+    return window
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("screen", [(1280, 720), (1366, 768)])
+def test_every_area_fits_a_laptop_screen(store, qtbot, qsettings_isolated, screen):
+    width, height = screen
+    room = (width, height - WINDOW_FRAME_PX)
+    window = _shown_window(store, qtbot, room)
     try:
         for index in range(window.tabs.count()):
             window.tabs.setCurrentIndex(index)
@@ -147,11 +153,7 @@ def test_a_wide_view_never_holds_the_window_past_a_scaled_screen(store, qtbot, q
     window to 1140 px and its minimum to 1,096; back on the Fleet it stayed there. Every area now
     scrolls where it is short of room, so the window's minimum stays inside the screen."""
     room = (1024, 576 - WINDOW_FRAME_PX)
-    window = MainWindow(store)
-    qtbot.addWidget(window)
-    window.resize(*room)
-    window.show()
-    qtbot.waitExposed(window)
+    window = _shown_window(store, qtbot, room)
     try:
         for index in (*range(window.tabs.count()), 0):   # every view built, then back to the Fleet
             window.tabs.setCurrentIndex(index)
