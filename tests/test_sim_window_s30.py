@@ -140,3 +140,23 @@ def test_offline_keeps_the_whole_run():
     sim = simulate(cm, scheduler_for("vllm"), Workload("offline", 100, 200, requests=50))
     assert sim.steady_window_s == 0.0
     assert (sim.steady_running, sim.steady_decode_step_s) == (sim.mean_running, sim.mean_decode_step_s)
+
+
+def test_a_closed_loop_of_few_requests_a_client_says_its_throughput_is_the_first_cohorts(capsys):
+    """QA s30: 300 clients and 450 requests read 241 output tokens/s per chip (the throughput
+    window held the first requests finishing together) against ~680 at 1,000 to 4,000, with no note.
+    The figure is the run's; the note says what it is and how many requests give a steady one."""
+    fixed = QWEN[:QWEN.index("--input-len-spread")] + ["--format", "json"]   # one output length
+    assert main(fixed + ["--concurrency", "300", "--requests", "450"]) == 0
+    few = json.loads(capsys.readouterr().out)
+    assert main(fixed + ["--concurrency", "300", "--requests", "1000"]) == 0
+    enough = json.loads(capsys.readouterr().out)
+    assert few["output_tokens_per_s_per_chip"] < 0.5 * enough["output_tokens_per_s_per_chip"]   # the premise
+    cohort = [n for n in few["notes"] if "requests per client" in n]
+    assert cohort == ["1.50 requests per client: the throughput is read while the clients' first requests finish "
+                      "together, not at a steady rate; give at least 750 --requests"]
+    assert not any("first requests finish together" in n for n in enough["notes"])
+    # with a spread of lengths the first requests finish apart: a steady reading, and no note
+    spread = _serve(capsys, "--concurrency", 300, "--requests", 450)
+    assert spread["output_tokens_per_s_per_chip"] > 0.9 * enough["output_tokens_per_s_per_chip"]
+    assert not any("first requests finish together" in n for n in spread["notes"])

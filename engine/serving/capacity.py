@@ -229,6 +229,25 @@ def whole_run_note(sim: SimResult | None, offline: bool, request_rate_per_s: flo
             f"included: too few requests for a steady window ({more})")
 
 
+# requests per client below which a closed loop's throughput window (the first completion to the
+# last send) holds the clients' first requests (of one output length) finishing together, not a steady rate (Qwen3-235B
+# FP8 on 8 H100, C=300: 241 output tokens/s per chip at 310-600 requests, 697 at 750, 676 at 4,000)
+FIRST_COHORT_REQUESTS = 2.5
+
+
+def first_cohort_note(requests: int, concurrency: int, output_spread: float) -> str:
+    """The note for a closed loop of `requests` over `concurrency` clients too few for a steady
+    throughput reading ('' otherwise; one request a client or fewer is read over the whole run).
+    Fixed output lengths only: with a spread (0.5: 725 tokens/s at 450 requests, 712 at 1,000)
+    the first requests finish apart and the window reads a steady rate."""
+    per_client = requests / concurrency if concurrency else 0.0
+    if output_spread or not 1.0 < per_client < FIRST_COHORT_REQUESTS:
+        return ""
+    return (f"{per_client:.2f} requests per client: the throughput is read while the clients' first requests "
+            f"finish together, not at a steady rate; give at least {math.ceil(FIRST_COHORT_REQUESTS * concurrency):,} "
+            "--requests")
+
+
 def context_of(model) -> int:
     """The model's context window for the simulator's length cap (0: not known)."""
     return int(getattr(model, "context_len", 0) or 0)
