@@ -706,6 +706,7 @@ class ServingResult:
     e2e_latency_ms_p99: float = float("nan")
     queue_ms: float = float("nan")     # mean wait from arrival to first scheduled
     simulated_requests: int = 0
+    distinct_requests: int = 0        # of those, drawn and run once (alike replicas reuse one share's run)
     preemptions: int = 0
     simulation: object = None          # engine.serving.simulator.SimResult (arrays; not in as_dict)
     # sequences that can run at once, all replicas: the fewer of max_concurrency (the KV fit)
@@ -1019,7 +1020,8 @@ def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_
         ttft_ms_p50=run.ttft_ms["p50"], ttft_ms_p90=run.ttft_ms["p90"], ttft_ms_p99=run.ttft_ms["p99"],
         tpot_ms_p50=tpot["p50"], tpot_ms_p90=tpot["p90"], tpot_ms_p99=tpot["p99"],
         e2e_latency_ms_p90=run.e2e_ms["p90"], e2e_latency_ms_p99=run.e2e_ms["p99"], queue_ms=run.queue_ms["mean"],
-        simulated_requests=int(run.requests), preemptions=run.preemptions, simulation=sim,
+        simulated_requests=int(run.requests), distinct_requests=int(run.distinct_requests),
+        preemptions=run.preemptions, simulation=sim,
         capped_requests=run.capped_requests, **base)
 
 

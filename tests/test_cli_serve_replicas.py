@@ -196,4 +196,20 @@ def test_a_short_light_run_is_not_called_overloaded(tmp_path, capsys):
                  "--request-rate", "16", "--requests", "2000"]) == 0
     light = json.loads(capsys.readouterr().out)
     assert light["served_share_of_offered"] <= 1.0 and light["queue_ms"] < 50
-    assert not light["overloaded"] and light["notes"] == []
+    # nothing said of overload; only that 64 alike replicas reuse one share's 63 requests (s30)
+    assert not light["overloaded"] and [n for n in light["notes"] if "alike shares" not in n] == []
+
+
+def test_alike_replicas_say_their_percentiles_know_one_shares_requests(capsys):
+    """QA s29: 4 replicas at an even load simulate one replica's share and copy it, while
+    simulated_requests counted all 4: the percentiles' sampling error is the share's, unstated."""
+    alike = _serve(capsys, "--chips", "4", "--request-rate", "40", "--requests", "2000")
+    assert alike["replicas"] == 4 and alike["simulated_requests"] == 2000
+    assert [n for n in alike["notes"] if "alike shares" in n] == [
+        "the 4 replicas take alike shares: 500 simulated requests stand for the 2,000 counted, and the "
+        "percentiles carry the sampling error of 500"]
+    # uneven shares: the distinct ones are each run (2 of 1,001 and 1,000 over 3 replicas: 2,001)
+    uneven = _serve(capsys, "--chips", "3", "--request-rate", "30", "--requests", "3001")
+    assert any("2,001 simulated requests stand for the 3,001 counted" in n for n in uneven["notes"])
+    one = _serve(capsys, "--request-rate", "10", "--requests", "500")   # one replica: nothing to say
+    assert not any("alike shares" in n for n in one["notes"])

@@ -393,7 +393,7 @@ def run(args, ctx) -> Output:
     from engine.inference import (ServingInputs, _tp_choices, batch_text, best_layouts, check_dtypes, default_kv_dtype,
                                   evaluate_serving, slo_capacity)
     from engine.studies import chips_for_demand
-    from engine.serving.capacity import DEFAULT_REQUESTS, first_cohort_note, whole_run_note
+    from engine.serving.capacity import DEFAULT_REQUESTS, first_cohort_note, shared_sample_note, whole_run_note
     from engine.serving.run_reading import open_loop_verdict
     from engine.serving.families import (blank_engine_note, budget_problem, engine_chip_problem, engine_family,
                                          known_engine, limit_factors)
@@ -919,7 +919,9 @@ def run(args, ctx) -> Output:
                          f"throughput over {window:.3g} s of {float(sim.makespan_s):.3g} s with every client busy "
                          "(lower --ramp-s, or more requests)")
         notes += [n for n in (first_cohort_note(res.simulated_requests, args.concurrency, args.output_len_spread),) if n]
-    notes += [n for n in (whole_run_note(sim, bool(getattr(args, "offline", False)), getattr(args, "request_rate", None)),) if n] + dis_notes
+    notes += [n for n in (whole_run_note(sim, bool(getattr(args, "offline", False)), getattr(args, "request_rate", None)),
+                          shared_sample_note(res.distinct_requests, res.simulated_requests, replicas) if loaded else "")
+              if n] + dis_notes
     data["notes"] = notes
     skip = {"decode_breakdown_ms", "layouts", "layouts_more_than", "slo", "disaggregated", "max_throughput", "calibration_note", "notes",
             "calibrated", "targets_met_by_deployment"}

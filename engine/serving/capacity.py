@@ -53,6 +53,9 @@ class LoadRun:
     # busiest first; `sim` is the busiest. Empty: every replica ran `sim`.
     replica_runs: tuple = ()
     split: str = ""               # the uneven share in words ("" when every replica ran the same)
+    # requests drawn and simulated once: replicas with the same share reuse one run, so the
+    # percentiles carry the sampling error of these, not of `requests` (0: not counted)
+    distinct_requests: int = 0
 
     @property
     def _runs(self) -> tuple:
@@ -229,6 +232,15 @@ def whole_run_note(sim: SimResult | None, offline: bool, request_rate_per_s: flo
             f"included: too few requests for a steady window ({more})")
 
 
+def shared_sample_note(distinct_requests: int, requests: int, replicas: int) -> str:
+    """The note for a deployment whose alike replicas reuse one simulated share ('' otherwise):
+    `requests` counts every replica's, the percentiles know only the `distinct_requests` drawn."""
+    if not 0 < distinct_requests < requests:
+        return ""
+    return (f"the {replicas:,} replicas take alike shares: {distinct_requests:,} simulated requests stand for the "
+            f"{requests:,} counted, and the percentiles carry the sampling error of {distinct_requests:,}")
+
+
 # requests per client below which a closed loop's throughput window (the first completion to the
 # last send) holds the clients' first requests (of one output length) finishing together, not a steady rate (Qwen3-235B
 # FP8 on 8 H100, C=300: 241 output tokens/s per chip at 310-600 requests, 697 at 750, 676 at 4,000)
@@ -392,7 +404,7 @@ def _replica_runs(inputs, groups: list, run_one, chips_per_replica: int) -> Load
                    tpot_ms=_ms(lat["tpot_s"]), e2e_ms=_ms(lat["e2e_s"]), queue_ms=_ms(lat["queue_s"]),
                    output_tokens_per_s_per_chip=out, total_tokens_per_s_per_chip=tot,
                    requests=int(requests), replica_runs=tuple(runs) if len(runs) > 1 else (),
-                   split=_split_words(inputs, groups))
+                   split=_split_words(inputs, groups), distinct_requests=sum(int(w.requests) for w in sims))
 
 
 def simulate_scenario(inputs, *, requests: int | None = None, input_spread: float = 0.0,
