@@ -393,7 +393,8 @@ def run(args, ctx) -> Output:
     from engine.inference import (ServingInputs, _tp_choices, batch_text, best_layouts, check_dtypes, default_kv_dtype,
                                   evaluate_serving, slo_capacity)
     from engine.studies import chips_for_demand
-    from engine.serving.capacity import DEFAULT_REQUESTS, first_cohort_note, shared_sample_note, whole_run_note
+    from engine.serving.capacity import DEFAULT_REQUESTS
+    from engine.serving.run_notes import first_cohort_note, shared_sample_note, whole_run_note
     from engine.serving.run_reading import open_loop_verdict
     from engine.serving.families import (blank_engine_note, budget_problem, engine_chip_problem, engine_family,
                                          known_engine, limit_factors)
@@ -672,7 +673,7 @@ def run(args, ctx) -> Output:
         "limiting": res.limiting, "explanation": res.explanation,
         "decode_breakdown_ms": dict(res.decode_breakdown_ms),
         # the cost model's parts of one decode step at the run's mean batch (at least one sequence: idle replicas
-        # average it below 1) and context, no prompts; both means over the run's steady window (capacity.whole_run_note)
+        # average it below 1) and context, no prompts; both means over the run's steady window (run_notes.whole_run_note)
         "decode_breakdown_at": f"closed-form decode step at the mean running batch "
                                f"({max(res.running_batch, 1.0):,.1f}), no prompts in the step"
                                # with PP the parts are one stage's: a token passes every stage (they

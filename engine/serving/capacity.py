@@ -21,7 +21,7 @@ from engine.errors import UserError
 from engine.serving.cost_model import StepCostModel, build_cost_model
 from engine.serving.families import LIMIT_FACTORS, SchedulerConfig, engine_family, scheduler_for
 from engine.serving.slo_margin import BACK_OFF, MAX_BACK_OFFS, SAMPLES, hold_on_samples, margin_words, stated_rate
-from engine.serving.simulator import (MIN_QUEUE_REQUESTS, OVERLOAD_SHARE, PrefillPool, SimResult, TargetsMissed, Workload, percentiles,
+from engine.serving.simulator import (OVERLOAD_SHARE, PrefillPool, SimResult, TargetsMissed, Workload, percentiles,
                                       served_share_from_queue, simulate)
 
 DEFAULT_REQUESTS = 2000
@@ -211,53 +211,6 @@ def capped_note(capped: int, requests: int, model, run: str = "", mean_output: f
     return (f"{capped:,} of {requests:,} simulated requests{where} were drawn longer than {model.name}'s "
             f"{context_of(model):,}-token context window and capped to it (prompt cut, output stopped at its "
             f"end){after}")
-
-
-def whole_run_note(sim: SimResult | None, offline: bool, request_rate_per_s: float | None = None) -> str:
-    """The note for a loaded run (`sim`: the busiest replica's) too short for a steady window ('' when it
-    has one, or offline, whose figures are the whole run's by design): its running batch and decode
-    step are then the whole run's, ramp-up and drain included (`simulator._steady_window`).
-    `request_rate_per_s` (Poisson, the deployment's): the note says about how many requests give a
-    window, since it opens a quarter of the way through the arrivals and only once a request's mean
-    time in the running set has passed: 4 x rate x that time (the replicas' split cancels out), a
-    lower bound, as a short run's requests spend less time running than a steady run's."""
-    if offline or sim is None or sim.steady_window_s != 0.0:
-        return ""
-    more = "more --requests"
-    held_s = (sim.e2e_s - sim.queue_s)[np.isfinite(sim.e2e_s - sim.queue_s)]
-    if request_rate_per_s and held_s.size:
-        needed = max(4.0 * request_rate_per_s * float(held_s.mean()), 4.0 * MIN_QUEUE_REQUESTS)
-        more = f"at least about {math.ceil(needed / 100.0) * 100:,} --requests at this load"
-    return ("running_batch and decode_step_ms are the whole run's, its ramp-up from an empty server and its drain "
-            f"included: too few requests for a steady window ({more})")
-
-
-def shared_sample_note(distinct_requests: int, requests: int, replicas: int) -> str:
-    """The note for a deployment whose alike replicas reuse one simulated share ('' otherwise):
-    `requests` counts every replica's, the percentiles know only the `distinct_requests` drawn."""
-    if not 0 < distinct_requests < requests:
-        return ""
-    return (f"the {replicas:,} replicas take alike shares: {distinct_requests:,} simulated requests stand for the "
-            f"{requests:,} counted, and the percentiles carry the sampling error of {distinct_requests:,}")
-
-
-# requests per client below which a closed loop's throughput window (the first completion to the
-# last send) holds the clients' first requests (of one output length) finishing together, not a steady rate (Qwen3-235B
-# FP8 on 8 H100, C=300: 241 output tokens/s per chip at 310-600 requests, 697 at 750, 676 at 4,000)
-FIRST_COHORT_REQUESTS = 2.5
-
-
-def first_cohort_note(requests: int, concurrency: int, output_spread: float) -> str:
-    """The note for a closed loop of `requests` over `concurrency` clients too few for a steady
-    throughput reading ('' otherwise; one request a client or fewer is read over the whole run).
-    Fixed output lengths only: with a spread (0.5: 725 tokens/s at 450 requests, 712 at 1,000)
-    the first requests finish apart and the window reads a steady rate."""
-    per_client = requests / concurrency if concurrency else 0.0
-    if output_spread or not 1.0 < per_client < FIRST_COHORT_REQUESTS:
-        return ""
-    return (f"{per_client:.2f} requests per client: the throughput is read while the clients' first requests "
-            f"finish together, not at a steady rate; give at least {math.ceil(FIRST_COHORT_REQUESTS * concurrency):,} "
-            "--requests")
 
 
 def context_of(model) -> int:
