@@ -43,10 +43,14 @@ class BacktestPoint:
         return "below" if self.actual < self.p10 else "inside"
 
     @property
-    def inside(self) -> bool:
-        """In the band as far as is known: an exact point between P10 and P90; a floor point that
-        the band does not contradict (at or below P90, `outcome` 'consistent')."""
-        return self.outcome in ("inside", "consistent")
+    def inside(self) -> bool | None:
+        """Whether the point lies in the P10-P90 band: an exact point, True or False; a floor
+        above P90, False; a floor at or below P90 (`outcome` 'consistent'), None: the true figure
+        may lie inside the band or above it, so "inside" is not known (it read True, and a script
+        counting `inside` over the points counted floors nobody knows the answer for)."""
+        if self.outcome == "consistent":
+            return None
+        return self.outcome == "inside"
 
 
 @dataclass(frozen=True)

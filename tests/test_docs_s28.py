@@ -29,9 +29,11 @@ def _run(capsys, *argv) -> tuple[int, str, str]:
     (50.0, False, "inside", True),
     (30.0, False, "below", False),
     (70.0, False, "above", False),
-    (50.0, True, "consistent", True),     # at least 50, band 40-60: inside or above, not refuted
-    (30.0, True, "consistent", True),     # at least 30, below P10: no miss-low, the value may be 45
-    (60.0, True, "consistent", True),     # the floor at P90 itself
+    # a floor the band does not refute is not known to be inside: None (QA s31: it read True, and
+    # JSON/CSV counted it inside where the table printed "-")
+    (50.0, True, "consistent", None),     # at least 50, band 40-60: inside or above, not refuted
+    (30.0, True, "consistent", None),     # at least 30, below P10: no miss-low, the value may be 45
+    (60.0, True, "consistent", None),     # the floor at P90 itself
     (70.0, True, "above", False),         # at least 70 > P90: outside wherever the true value is
 ])
 def test_a_floor_point_is_scored_as_a_floor(actual, is_floor, outcome, inside):
@@ -60,6 +62,7 @@ def test_the_story_backtest_marks_its_floors_in_every_format(tmp_path, capsys):
     assert point["date"] == "2025-12-15" and point["actual"] == 50e12 and point["actual_is_floor"] is True
     # the floor sits inside the band (P10 ~41T, P90 ~67T): consistent, not "inside"
     assert point["p10"] < point["actual"] <= point["p90"] and point["outcome"] == "consistent"
+    assert point["inside"] is None   # not known to be inside (it read true)
     assert data["coverage"] is None and data["exact_points"] == 0 and data["floor_points_consistent"] == 1
     assert data["median_actual_over_p50_is_floor"] is True and "floor" in data["notes"][0]
 
@@ -78,6 +81,7 @@ def test_the_story_backtest_marks_its_floors_in_every_format(tmp_path, capsys):
     assert [r["actual_is_floor"] == "True" for r in rows] == [floors[r["date"]] for r in rows]
     assert [float(r["actual_T_tokens_per_day"]) for r in rows] == [4.0, 30.0, 50.0]
     assert [r["outcome"] for r in rows][1:] == ["consistent", "consistent"]
+    assert [r["inside"] for r in rows][1:] == ["", ""]   # not known: empty, as the table's "-"
     assert {r["coverage"] for r in rows} == {"1.0"}   # the one exact point, 2024-12, inside
 
 

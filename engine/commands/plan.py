@@ -501,8 +501,8 @@ def backtest_to_dict(bt) -> dict:
             "trials": bt.trials, "seed": bt.seed,
             "relative_se_p10_p50_p90": None if rel is None else [round(v, 4) for v in rel],
             "units": {"actual, p10, p50, p90": "tokens per day",
-                      "inside": "exact point: P10 <= actual <= P90; floor point (actual_is_floor): the floor at or "
-                                "below P90, outcome 'consistent' (not known to be inside)",
+                      "inside": "exact point: P10 <= actual <= P90; floor point (actual_is_floor): null at or "
+                                "below P90, outcome 'consistent' (not known to be inside), false above P90",
                       "outcome": "inside, below or above P10-P90; a floor point: consistent or above",
                       "coverage": "share of the exact points inside P10-P90 (null without one); floors apart",
                       "p90_over_p10, actual_over_p50": "ratios (1 = a band of zero width; 1 = the median was right)",
@@ -610,10 +610,9 @@ def _backtest_rows(data: dict, as_table: bool) -> tuple[list[dict], list[str]]:
         row = {"date": p["date"], **{f"{k}_T_tokens_per_day": _sig3(p[k] / 1e12) for k in per_day},
                "inside": p["inside"], **{k: _sig3(p[k]) for k in ("p90_over_p10", "actual_over_p50")},
                "actual_is_floor": p["actual_is_floor"], "outcome": p["outcome"]}
+        if p["inside"] is None:   # a floor the band is consistent with: not known (JSON null, CSV empty)
+            row["inside"] = "-" if as_table else ""
         if as_table and p["actual_is_floor"]:
-            # a floor is not known to be inside (the JSON's and CSV's `inside` keep their type:
-            # true where the band is consistent with it); the outcome column says which
-            row["inside"] = "-" if p["outcome"] == "consistent" else False
             for k in ("actual_T_tokens_per_day", "actual_over_p50"):
                 if row[k] is not None:
                     row[k] = f"\u2265{row[k]:g}"

@@ -190,7 +190,9 @@ def test_backtest_of_the_story_from_september_2024():
     assert [p.date.isoformat()[:7] for p in bt.points] == ["2024-12", "2025-09", "2025-12"]
     assert [p.actual for p in bt.points] == [4e12, 30e12, 50e12]
     assert all(p.p10 < p.p50 < p.p90 for p in bt.points)
-    assert bt.coverage == sum(p.inside for p in bt.points) / 3
+    # coverage counts the one exact point (Dec 2024); the two "more than" floors are not known inside
+    assert [p.actual_is_floor for p in bt.points] == [False, True, True]
+    assert bt.coverage == float(bt.points[0].inside) and [p.inside for p in bt.points[1:]] == [None, None]
     with pytest.raises(ValueError, match="at least three points"):
         backtest(default_scenario().demand, D(2024, 8, 1))
     # a date before the curve names the curve's first point, not a CLI flag (the CLI adds that)
