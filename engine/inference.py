@@ -972,11 +972,9 @@ def _evaluate_serving(inputs: ServingInputs) -> ServingResult:
 def _simulated(inp: ServingInputs, dep: _Deployment, base: dict, L_in: float, L_out: float,
                chips_inst: float, cap_f: float, kv_cap_f: float) -> ServingResult:
     """A loaded scenario (concurrency, server, offline) run request by request."""
-    from engine.serving.capacity import simulate_scenario
+    from engine.serving.capacity import simulate_inputs
 
-    run = simulate_scenario(inp, requests=inp.requests, input_spread=inp.input_len_spread,
-                            output_spread=inp.output_len_spread, seed=inp.seed,
-                            prefix_cache_hit=inp.prefix_cache_hit)
+    run = simulate_inputs(inp)
     sim = run.sim   # the busiest replica's run (all of them when the load divides evenly)
     pf = _prefill(dep, 1.0, *_prompt_split(L_in, inp.prefix_cache_hit))
     # per replica, over every replica (idle ones run 0); both over the runs' steady windows, as the

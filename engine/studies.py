@@ -815,6 +815,13 @@ class ServingStudy:
     # The share of requests that must meet the TTFT and TPOT targets under load: "p90" (the
     # default), "p99" or "p50" (the median).
     slo_percentile: str = "p90"
+    # The load the Under load tab's TTFT spread, KV use and note read at, and `serve --scenario`
+    # runs without a load flag: "targets" (the SLO capacity the search finds; a study saved
+    # before this field loads so), "rate" (Poisson arrivals of `load_value` requests/s per
+    # replica), "concurrency" (a closed loop of `load_value` clients per replica) or "offline"
+    # (every request at once; no value). A what-if: the chips for the demand stay the SLO capacity's.
+    load_point: str = "targets"
+    load_value: float = 1.0
     version: int = STUDY_VERSION
 
     def to_dict(self) -> dict:
@@ -828,7 +835,7 @@ class ServingStudy:
         known = _known(cls, data)
         if "compare_chips" in known:
             known["compare_chips"] = tuple(known["compare_chips"] or ())
-        for key in ("ttft_ms", "tpot_ms", "prefix_cache_pct", "demand_tokens_per_s", "length_spread"):
+        for key in ("ttft_ms", "tpot_ms", "prefix_cache_pct", "demand_tokens_per_s", "length_spread", "load_value"):
             if key in known:
                 try:
                     known[key] = float(known[key] or 0.0)
@@ -836,6 +843,8 @@ class ServingStudy:
                     raise UserError(f"serving study {key}: {known[key]!r} (a number)") from None
         if "slo_percentile" in known:
             known["slo_percentile"] = str(known["slo_percentile"] or "p90").strip().lower()
+        if "load_point" in known:
+            known["load_point"] = str(known["load_point"] or "targets").strip().lower()
         for key in ("prefill_tp", "prefill_instances"):
             if key in known:
                 try:
@@ -908,10 +917,31 @@ class ServingStudy:
             if not 1 <= self.prefill_instances <= 64:
                 out.append(StudyProblem("prefill_instances", f"Prefill instances {self.prefill_instances!r}: use 1 "
                                                              "to 64 per replica."))
-        return out
+        return out + self.load_point_problems()
+
+    def load_point_problems(self) -> list[StudyProblem]:
+        """The load point's problems, one message naming the field (serve's own limits)."""
+        kind, value = self.load_point, self.load_value
+        if kind not in LOAD_POINTS:
+            return [StudyProblem("load_point", f"Load point {kind!r}: use one of {', '.join(LOAD_POINTS)}.")]
+        if kind == "rate" and not (math.isfinite(value) and value >= MIN_LOAD_RATE_PER_S):
+            return [StudyProblem("load_value", f"Load point {value:g} requests/s per replica: use a rate above 0 "
+                                               f"(at least {MIN_LOAD_RATE_PER_S:g}).")]
+        if kind == "concurrency" and not (math.isfinite(value) and value == int(value)
+                                          and 1 <= value <= MAX_LOAD_CLIENTS):
+            return [StudyProblem("load_value", f"Load point {value:g} clients per replica: use a whole number of "
+                                               f"clients, 1 to {MAX_LOAD_CLIENTS:,}.")]
+        if kind == "concurrency" and self.prefill_tp:   # as serve: --prefill-tp with --concurrency is refused
+            return [StudyProblem("load_point", "Load point concurrent clients: disaggregated prefill is simulated "
+                                               "with Poisson arrivals or offline; pick one of those, or Prefill on "
+                                               "the replica.")]
+        return []
 
 
 SLO_PERCENTILES = ("p50", "p90", "p99")   # what a Serving study's targets may hold for
+LOAD_POINTS = ("targets", "rate", "concurrency", "offline")   # a Serving study's load point kinds
+MIN_LOAD_RATE_PER_S = 1e-4    # serve's --request-rate floor (engine.commands.serve.MIN_REQUEST_RATE)
+MAX_LOAD_CLIENTS = 100_000    # serve's --concurrency ceiling (MAX_CONCURRENCY)
 
 
 def demand_per_day(tokens_per_s: float) -> float:
@@ -943,7 +973,7 @@ def chips_for_demand(capacity, demand_tokens_per_s: float) -> int | None:
 
 __all__ = [
     "TrainingAnalysis", "heatmap_grid", "scaling_counts", "run_training_analysis", "SCALING_FACTORS",
-    "STUDY_VERSION", "StudyProblem", "TrainingStudy", "ServingStudy", "training_key_figures", "training_top_layouts",
+    "STUDY_VERSION", "StudyProblem", "LOAD_POINTS", "TrainingStudy", "ServingStudy", "training_key_figures", "training_top_layouts",
     "chips_for_demand", "demand_per_day", "forecast_tokens_per_day", "layout_label", "infeasible_detail", "chip_name",
     "reason_numbers", "zero_note", "no_fit_blocker", "FLAG_NAMES", "FORM_NAMES", "INSTALL_LAG_DAYS", "SOFTWARE_DEFAULTS",
     "SOFTWARE_KEYS", "batch_note", "fleet_note", "scaling_days",

@@ -112,6 +112,8 @@ def apply_scenario(args, ctx) -> None:
              "max_num_batched_tokens": args.max_num_batched_tokens, "prefill_tp": args.prefill_tp,
              "prefill_instances": args.prefill_instances}
     study = replace(study, **{k: v for k, v in given.items() if v is not None})
+    if args.concurrency is not None or args.request_rate is not None or getattr(args, "offline", False):
+        study = replace(study, load_point="targets")   # a load flag given overrides the saved load point
     chips = {c.id: c for c in store.chips()}
     models = {m.id: m for m in store.models()}
     problems = study.problems(chips, models)
@@ -143,6 +145,17 @@ def apply_scenario(args, ctx) -> None:
     for flag in ("input_len_spread", "output_len_spread"):   # the workload's spread, unless given
         if getattr(args, flag) is None:
             setattr(args, flag, float(study.length_spread))
+    from engine.studies_load import load_point_of
+
+    # the Inference view's load point, per replica here; `run` scales it to the replicas once
+    # --chips and the layout set them (scenario_load)
+    args.scenario_load = point = load_point_of(study)
+    if point.kind == "rate":
+        args.request_rate = point.value
+    elif point.kind == "concurrency":
+        args.concurrency = int(point.value)
+    elif point.kind == "offline":
+        args.offline = True
 
 
 def _lookup(ctx, model_id: str, chip_id: str):
@@ -596,6 +609,22 @@ def run(args, ctx) -> Output:
         raise UserError(f"--chips {args.chips}: not a multiple of the {per_replica} chips of one replica "
                         f"(tp={tp}, pp={args.pp}, ep={args.ep})")
     replicas = (args.chips // per_replica) if args.chips else 1
+    point = getattr(args, "scenario_load", None)
+    if point is not None and point.kind in ("rate", "concurrency"):
+        # the study's load is per replica (the view simulates one): the deployment's is replicas times it
+        scaled = point.serve_flag(replicas)
+        if point.kind == "rate":
+            args.request_rate = point.value * replicas
+        else:
+            args.concurrency = int(point.value) * replicas
+            if args.concurrency > MAX_CONCURRENCY:
+                raise UserError(f"scenario {args.scenario!r}: its load point, {point.text()} x {replicas} replicas, "
+                                f"is over the {MAX_CONCURRENCY:,} clients simulated")
+        notes.append(f"load: the scenario's load point, {point.text()}"
+                     + (f" x {replicas} replicas ({scaled})" if replicas > 1 else f" ({scaled})")
+                     + "; a load flag overrides it")
+    elif point is not None and point.kind == "offline":
+        notes.append("load: the scenario's load point, offline (every request at once); a load flag overrides it")
     disagg_replicas = 1
     if args.prefill_tp is not None:
         # a disaggregated replica is its decode instance and its prefill pool: --chips counts both

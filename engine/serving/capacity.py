@@ -372,6 +372,14 @@ def simulate_scenario(inputs, *, requests: int | None = None, input_spread: floa
     return _replica_runs(inputs, groups, lambda w: simulate(cm, sched, w), chips_per_replica)
 
 
+def simulate_inputs(inputs) -> LoadRun:
+    """A `ServingInputs`' own load (its requests, length spreads, seed and prefix-cache share) over
+    all its replicas: the run `evaluate_serving` (`fleetcast serve`) and a study's load point read."""
+    return simulate_scenario(inputs, requests=inputs.requests, input_spread=inputs.input_len_spread,
+                             output_spread=inputs.output_len_spread, seed=inputs.seed,
+                             prefix_cache_hit=inputs.prefix_cache_hit)
+
+
 # ---- curves and SLO capacity ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -779,7 +787,7 @@ def slo_capacity_tokens_per_s_per_chip(model, chip, *, input_len, output_len, tt
     return layout_said(*under_load(model, chip, cap, load), cap, given)
 
 
-__all__ = ["simulate_scenario", "load_curve", "slo_capacity_sim", "slo_capacity_tokens_per_s_per_chip",
+__all__ = ["simulate_scenario", "simulate_inputs", "load_curve", "slo_capacity_sim", "slo_capacity_tokens_per_s_per_chip",
            "engine_family", "LoadRun", "LoadCurve", "SloCapacity"]
 
 
