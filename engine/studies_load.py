@@ -90,6 +90,7 @@ class LoadPointRun:
     missed: tuple = ()             # each target that breaks: "TPOT p90 62.1 ms > 50 ms"
     served_share: float | None = None   # open loop: the offered load's share served
     overloaded: bool = False       # open loop: the queue grows through the run
+    has_targets: bool = False      # whether the request has a latency target to hold
 
     @property
     def targets_hold(self) -> bool:
@@ -144,7 +145,8 @@ def run_load_point(request, point: LoadPoint, tp: int, ep: int = 1, progress=Non
     pct = request.slo_percentile
     return LoadPointRun(point=point, run=run, tp=int(tp), ep=int(ep or 1), percentile=pct,
                         missed=missed_targets(run, request.ttft_ms, request.tpot_ms, pct),
-                        served_share=share, overloaded=bool(over))
+                        served_share=share, overloaded=bool(over),
+                        has_targets=bool(request.ttft_ms or request.tpot_ms))
 
 
 __all__ = ["LOAD_UNITS", "LoadPoint", "LoadPointRun", "load_point_of", "load_point_inputs", "missed_targets",

@@ -12,7 +12,7 @@ exports and tests print.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 import numpy as np
@@ -142,6 +142,11 @@ class ChipComparison:
     length_spread: float = 0.5     # the CV of lengths that load was simulated with
     chosen: object = None          # the chosen chip and layout's CapacityResult under load (or None)
     chosen_error: str = ""
+    # the user's load point (engine.studies_load.LoadPoint; None: at the targets) and the chosen
+    # layout's run there (LoadPointRun, or None with why not): a what-if beside the SLO capacity
+    load_point: object = None
+    point: object = None
+    point_error: str = ""
 
 
 def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarray):
@@ -163,7 +168,8 @@ def _ep_curve(request: ServingRequest, chip, tp: int, ep: int, batches: np.ndarr
 
 
 def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), *, progress=None,
-                        should_stop=None, labels: Mapping[str, str] | None = None) -> ChipComparison:
+                        should_stop=None, labels: Mapping[str, str] | None = None,
+                        load_point=None) -> ChipComparison:
     """Best layout, SLO capacity, chips needed and the throughput-latency curve per chip type.
     `labels`: chip id -> name (the catalog's, chip_labels over all chips, so a chip is called here
     what it is called elsewhere); default: told apart among `chips`."""
@@ -219,9 +225,35 @@ def run_chip_comparison(request: ServingRequest, chips: tuple, key: tuple = (), 
     else:
         chosen, chosen_error = chosen_under_load(request)
     load, load_error = load_analysis_of(request, should_stop, chosen=chosen)
-    return ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
+    done = ChipComparison(key=key, rows=tuple(rows), batches=batches, tpot_ms=tpot, ttft_ms=ttft,
                           tokens_per_s_per_chip=tokens, load=load, load_error=load_error,
                           length_spread=request.length_spread, chosen=chosen, chosen_error=chosen_error)
+    return with_load_point(done, request, load_point, should_stop=should_stop)
+
+
+def with_load_point(comparison: ChipComparison, request: ServingRequest, point, progress=None,
+                    should_stop=None) -> ChipComparison:
+    """The comparison with the chosen layout run at the user's load point (`point`: a LoadPoint,
+    None or "targets" for none): only that run, the chips' rows and the SLO capacity as they were."""
+    from engine.studies_load import run_load_point
+
+    if point is None or not point.is_set:
+        return replace(comparison, load_point=point, point=None, point_error="")
+    try:
+        tp, ep = point_layout(request, comparison.chosen)
+        run, error = run_load_point(request, point, tp, ep, progress=progress, should_stop=should_stop), ""
+    except UserError as exc:
+        run, error = None, str(exc)
+    return replace(comparison, load_point=point, point=run, point_error=error)
+
+
+def point_layout(request: ServingRequest, chosen) -> tuple[int, int]:
+    """(TP, EP) the load point runs at: the chosen layout under load (the Under load tab's), else
+    the steady-state search's (UserError when neither has one)."""
+    for cap in (chosen, request.capacity()):
+        if cap is not None and cap.tp and cap.max_concurrency >= 1:   # one sequence's KV fits
+            return int(cap.tp), int(cap.ep or 1)
+    raise UserError(f"not simulated: {cap.reason or 'no layout of this chip holds the model'}")
 
 
 def chosen_under_load(request: ServingRequest):
@@ -454,6 +486,7 @@ def ttft_histogram(ttft_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 __all__ = [
     "CURVE_BATCHES", "MAX_LOAD_BATCH", "ServingRequest", "ChipComparison", "run_chip_comparison", "load_analysis_of",
+    "with_load_point", "point_layout",
     "comparison_layout_note", "comparison_basis_text", "latency_basis_text", "serving_caveats", "prefix_cache_note",
     "comparison_table", "serving_key_figures", "chosen_under_load", "SLO_PERCENTILE", "OVERLOAD_SHARE",
     "served_share_from_queue", "overload_verdict", "serving_request", "ep_choices", "ttft_histogram", "COMPARISON_HEADERS",

@@ -29,6 +29,8 @@ from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, m
 from gui.panels.chart_grid import ChartGrid
 from gui.panels.small_screen import layout_form_and_results, names_first
 from gui.panels.inference_form import DEFAULTS, ENGINES, TP_CHOICES, InferenceForm  # noqa: F401
+from gui.panels.inference_load import (draw_load_point, load_point_of, make_point_lines, point_context, point_lags,
+                                       with_load_point)
 from gui.panels.inference_notes import (  # noqa: F401  (limiting_detail: re-exported)
     BatchCurveChart, caveats_text, does_not_fit_text, draw_load_targets, limiting_detail, load_curve_context,
     load_point_text, no_fit_fix, run_bar_text, window_terms,
@@ -123,6 +125,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
                                                label="", labelOpts={"position": 0.95, "color": "#C00000"})
         self.tpot_load_chart.plot_item.addItem(self._tpot_load_line, ignoreBounds=True)
         self._tpot_load_line.hide()
+        make_point_lines(self)   # the user's load point beside it (rate only); self.load_point: the form's
         self.curve_chart.plot_item.addItem(self._tpot_line, ignoreBounds=True)
         self.ttft_chart.plot_item.addItem(self._ttft_line, ignoreBounds=True)
         for chart in self.charts().values():
@@ -188,6 +191,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         problems = study.problems(self._chips, self._models)
         for problem in problems:
             e.set(problem.field if problem.field in e._labels else "chip", problem.message)
+        self.load_point = None if problems else load_point_of(study)
         return None if problems else serving_request(study, self._chips, self._models)
 
     def _comparison_key(self, req: ServingRequest) -> tuple:
@@ -241,13 +245,17 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             "; ".join(self.errors.messages().values()) or "its inputs are not valid")
         if req is None:
             return
-        key = self._comparison_key(req)
-        if not force and ((self.comparison is not None and self.comparison.key == key) or self._running_key == key):
+        key, point, c = self._comparison_key(req), self.load_point, self.comparison
+        if not force and ((c is not None and c.key == key and c.load_point == point) or self._running_key == (key, point)):
             return
-        self._running_key = key
+        self._running_key = (key, point)
+        if not force and c is not None and c.key == key:   # only the load point moved: its run alone
+            self.run_bar.set_message(f"Simulating the load point for {req.model.name}…")
+            self.runner.start(with_load_point, c, req, point)
+            return
         chips = tuple(self._chips[i] for i in self._compare_ids(req))
         self.run_bar.set_message(f"Comparing {len(chips)} chip types for {req.model.name}…")
-        self.runner.start(run_chip_comparison, req, chips, key, labels=self._chip_labels())
+        self.runner.start(run_chip_comparison, req, chips, key, labels=self._chip_labels(), load_point=point)
 
     def cancel_comparison(self) -> None:
         was = self.runner.is_running()
@@ -298,6 +306,8 @@ class InferencePanel(InferenceForm, AnalysisPanel):
     def _show_comparison_state(self) -> None:
         if self.request is not None:   # invalid inputs: show_invalid has greyed every result
             mark_stale(self.comparison_widgets(), self._comparison_lags())
+            if not self._comparison_lags():   # the Under load tab's (note and charts) alone, while its load point runs
+                mark_stale(self.comparison_widgets()[4:], point_lags(self))
 
     def _take_chosen_under_load(self) -> bool:
         """Show the chosen chip's figures under load when the comparison of this request has them."""
@@ -513,7 +523,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         load_charts = (self.load_chart, self.tpot_load_chart, self.ttft_hist_chart, self.kv_chart)
         for chart in load_charts:
             chart.clear_series()
-        for line in (self._load_line, self._tpot_load_line, *self._load_targets.values()):
+        for line in (self._load_line, self._tpot_load_line, *self._load_targets.values(), *self._point_lines):
             line.hide()
         if a is None:
             why = (c.load_error if c is not None else "") or "not simulated"
@@ -539,17 +549,13 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             line.label.setFormat(load_point_text(c, req))
         # the targets' lines, framed with room above for their labels, clear of the load line's
         draw_load_targets(self, pct, tpot_ms)
-        centres, share, width = ttft_histogram(a.chosen.sim.ttft_s)
-        if centres.size:
-            self.ttft_hist_chart.set_bars("Requests", centres, share, width=0.9 * width)
-        kv_t, kv_u = a.chosen.sim.kv_time_s, a.chosen.sim.kv_used_frac
-        self.kv_chart.set_series("KV used", kv_t, 100.0 * kv_u, symbol=None)
-        out = a.chosen.output_tokens_per_s_per_chip
+        # the TTFT spread and KV use: at the user's load point when one is set, else at this load
+        out, mine = a.chosen.output_tokens_per_s_per_chip, draw_load_point(self, pct)
         self.load_note.setText(
-            f"Poisson arrivals, lengths spread with CV {c.length_spread:g}. "
+            mine + f"Poisson arrivals, lengths spread with CV {c.length_spread:g}. "
             + (f"Prompts on {req.prefill_instances} × TP{req.prefill_tp} prefill instance(s) beside the replica, "
                f"KV moved over the network (disaggregated). " if req is not None and req.prefill_tp else "")
-            + f"At {a.chosen_rate_per_s:.2f} requests/s per replica: {fmt(out)} output tokens/s per chip, "
+            + f"At {'the red line, ' if mine else ''}{a.chosen_rate_per_s:.2f} requests/s per replica: {fmt(out)} output tokens/s per chip, "
             f"TTFT p50/p90/p99 {a.chosen.ttft_ms['p50']:,.0f} / {a.chosen.ttft_ms['p90']:,.0f} / "
             f"{a.chosen.ttft_ms['p99']:,.0f} ms, TPOT {pct} {a.chosen.tpot_ms[pct]:.1f} ms. "
             + (f"Knee near {cv.knee_rate_per_s:.2f} requests/s (TTFT p90 three times its light-load value)"
@@ -616,7 +622,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             context["Load"] = f"{load.chosen_rate_per_s:.2f} requests/s per replica (Poisson arrivals)"
         elif chart_key in ("latency-vs-load", "tpot-vs-load") and load is not None:   # what the note says
             context.update(load_curve_context(c))
-        return context
+        return point_context(context, c, chart_key)   # which load point the Under load charts read
 
     def _comparison_context(self) -> dict:
         c = self.comparison
@@ -681,7 +687,9 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         if self.comparison is None or self.comparison.key != key:
             chips = tuple(self._chips[i] for i in self._compare_ids(req))
             self._on_comparison(run_chip_comparison(req, chips, key, labels=self._chip_labels(), progress=progress,
-                                                    should_stop=should_stop))
+                                                    should_stop=should_stop, load_point=self.load_point))
+        elif self.comparison.load_point != self.load_point:
+            self._on_comparison(with_load_point(self.comparison, req, self.load_point, should_stop=should_stop))
 
     def shutdown(self) -> None:
         super().shutdown()

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 from engine.inference import KV_DTYPES, SERVE_DTYPES
 from engine.serving.families import scheduler_for
 from engine.studies import ServingStudy, forecast_tokens_per_day
+from engine.studies_load import LOAD_UNITS
 from engine.studies_serving import ep_choices
 from gui import style
 from gui.panels.base import (
@@ -21,6 +22,7 @@ ENGINES = (("vLLM (default)", ""), ("SGLang", "sglang"), ("TensorRT-LLM", "trtll
            ("vLLM-Ascend", "vllm-ascend"), ("MindIE", "mindie"), ("TGI", "tgi"),
            ("Generic / unstated (eager)", "generic"))
 TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+LOAD_SUFFIX = {kind: f" {unit}" for kind, unit in LOAD_UNITS.items()}   # the load point value's unit
 DEFAULTS = ServingStudy().to_dict()  # the saved state is a ServingStudy (engine.studies)
 
 
@@ -51,6 +53,8 @@ class InferenceForm:
         "ttft_ms": "TTFT target",
         "tpot_ms": "TPOT target",
         "slo_percentile": "Targets hold for",
+        "load_point": "Load point",
+        "load_value": "Load",
         "prefix_cache_pct": "Prefix-cache hits",
         "length_spread": "Length spread",
         "demand_tokens_per_s": "Peak demand",
@@ -127,6 +131,18 @@ class InferenceForm:
         e.add_row(form, "slo_percentile", "Targets hold for", self.pct_combo,
                   "The share of requests whose TTFT and TPOT must meet the targets under Poisson load (the "
                   "figures under load, the Forecast's basis); the steady-state figure holds mean latencies")
+        self.load_combo = combo([("At the targets' capacity", "targets"), ("Poisson arrivals", "rate"),
+                                 ("Concurrent clients", "concurrency"), ("Offline, all at once", "offline")])
+        e.add_row(form, "load_point", "Load point", self.load_combo,
+                  "The load the Under load tab's TTFT spread, KV use and note are read at: the SLO capacity "
+                  "the targets allow (default), Poisson arrivals at a rate, a closed loop of clients, or every "
+                  "request at once (as serve --request-rate / --concurrency / --offline, for one replica). "
+                  "A what-if: Chips for the demand stays at the targets' capacity")
+        self.load_spin = dspin(0.0, 100_000.0, 1.0, 2, LOAD_SUFFIX["rate"], step=0.5)
+        e.add_row(form, "load_value", "Load", self.load_spin,
+                  "Poisson arrivals: requests per second offered to one replica; concurrent clients: "
+                  "requests kept in flight on one replica (serve --scenario multiplies by the replicas)")
+        self.load_combo.currentIndexChanged.connect(self._on_load_kind)
         self.prefix_spin = dspin(0.0, 99.0, 0.0, 0, " %", step=5.0)   # as serve --prefix-cache-pct: 0 to 99
         e.add_row(form, "prefix", "Prefix-cache hits", self.prefix_spin,
                   "Share of prompt tokens already cached (shared system prompts): they skip prefill")
@@ -153,15 +169,27 @@ class InferenceForm:
         column.addStretch(1)
 
         for w in (self.input_spin, self.output_spin, self.ttft_spin, self.tpot_spin, self.prefix_spin,
-                  self.demand_spin, self.max_seqs_spin, self.max_tokens_spin, self.spread_spin, self.prefill_spin):
+                  self.demand_spin, self.max_seqs_spin, self.max_tokens_spin, self.spread_spin, self.prefill_spin,
+                  self.load_spin):
             w.valueChanged.connect(self.schedule)
         self.engine_combo.currentIndexChanged.connect(self._show_engine_limits)
         for w in (self.chip_combo, self.engine_combo, self.tp_combo, self.ep_combo, self.weight_combo,
-                  self.kv_combo, self.prefill_combo, self.pct_combo):
+                  self.kv_combo, self.prefill_combo, self.pct_combo, self.load_combo):
             w.currentIndexChanged.connect(self.schedule)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.compare_button.changed.connect(self.schedule)
         return page
+
+    def _on_load_kind(self, *_) -> None:
+        """The value's unit follows the kind (clients are whole); none for the targets or offline."""
+        kind = self.load_combo.currentData()
+        box = self.load_spin
+        box.setEnabled(kind in LOAD_SUFFIX)
+        box.blockSignals(True)   # the kind's edit is one undo step, not two
+        box.setDecimals(0 if kind == "concurrency" else 2)
+        box.setSingleStep(1.0 if kind == "concurrency" else 0.5)
+        box.setSuffix(LOAD_SUFFIX.get(kind, LOAD_SUFFIX["rate"]))
+        box.blockSignals(False)
 
     def _enable_prefill_instances(self, *_) -> None:
         self.prefill_spin.setEnabled(bool(self.prefill_combo.currentData()))
@@ -222,6 +250,7 @@ class InferenceForm:
             "prefill_tp": int(self.prefill_combo.currentData() or 0),
             "prefill_instances": self.prefill_spin.value(),
             "slo_percentile": self.pct_combo.currentData(),
+            "load_point": self.load_combo.currentData(), "load_value": self.load_spin.value(),
             "version": DEFAULTS["version"],
         }
 
@@ -257,6 +286,10 @@ class InferenceForm:
             if not select_data(self.pct_combo, s.get("slo_percentile") or "p90"):
                 self.pct_combo.setCurrentIndex(0)
             self._enable_prefill_instances()
+            if not select_data(self.load_combo, s.get("load_point") or "targets"):
+                self.load_combo.setCurrentIndex(0)
+            self._on_load_kind()
+            self.load_spin.setValue(float(s.get("load_value", DEFAULTS["load_value"]) or 0.0))
             compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
             self.compare_button.set_chips(self._chips.values(), compare or
                                           [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])

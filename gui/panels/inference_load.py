@@ -1,0 +1,116 @@
+"""The Inference view's load point on the Under load tab: the TTFT spread and KV use read at the
+load the user set (engine.studies_load), its line beside the SLO capacity's on the latency-vs-load
+charts, the note's sentence on it and its export lines. Kept apart from gui/panels/inference.py.
+The SLO capacity's tiles and "Chips for the demand" never read it: it is a what-if.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+from engine.studies_load import load_point_of  # noqa: F401  (the panel reads the form's through here)
+from engine.studies_serving import ttft_histogram, with_load_point  # noqa: F401  (and runs it)
+from gui.panels.base import fmt
+
+POINT_COLOR = "#2E7D32"   # not the targets' and SLO capacity's red: a second, the user's, load
+HIST_TITLE = "TTFT distribution at the chosen load"
+KV_TITLE = "KV cache use over time at the chosen load"
+
+
+def make_point_lines(panel) -> None:
+    """The user's rate as a vertical line on the TTFT- and TPOT-vs-load charts (hidden until set)."""
+    panel._point_lines = []
+    panel.load_point = None   # the form's LoadPoint, once its inputs are valid (read_request)
+    for chart in (panel.load_chart, panel.tpot_load_chart):
+        line = pg.InfiniteLine(angle=90, pen=pg.mkPen(POINT_COLOR, width=1.5, style=Qt.PenStyle.DashDotLine),
+                               label="", labelOpts={"position": 0.8, "color": POINT_COLOR})
+        chart.plot_item.addItem(line, ignoreBounds=True)
+        line.hide()
+        panel._point_lines.append(line)
+
+
+def point_lags(panel) -> bool:
+    """Whether the comparison on screen was run at another load point than the form's."""
+    c, point = panel.comparison, getattr(panel, "load_point", None)
+    return c is not None and point is not None and (c.load_point or point) != point
+
+
+def point_title(point) -> str:
+    """ "at 3.00 requests/s per replica (your load point)" """
+    return f"at {point.text()} (your load point)" if point.kind != "offline" else f"{point.text()} (your load point)"
+
+
+def draw_load_point(panel, pct: str) -> str:
+    """Draw the TTFT spread and KV use at the comparison's load point (the SLO load's stay when
+    none is set), the user's rate beside the SLO capacity's line; the note's sentence on it."""
+    c = panel.comparison
+    point, run = (c.load_point, c.point) if c is not None else (None, None)
+    for line in panel._point_lines:
+        line.hide()
+    mine = point is not None and point.is_set and run is not None
+    sim = run.run.sim if mine else c.load.chosen.sim
+    panel.ttft_hist_chart.set_title(f"TTFT distribution {point_title(point)}" if mine else HIST_TITLE)
+    panel.kv_chart.set_title(f"KV cache use over time {point_title(point)}" if mine else KV_TITLE)
+    centres, share, width = ttft_histogram(sim.ttft_s)
+    if centres.size:
+        panel.ttft_hist_chart.set_bars("Requests", centres, share, width=0.9 * width)
+    panel.kv_chart.set_series("KV used", sim.kv_time_s, 100.0 * sim.kv_used_frac, symbol=None)
+    if point is None or not point.is_set:
+        return ""
+    if run is None:
+        return f"Your load point, {point.text()}, not simulated: {c.point_error or 'no layout to run'}. "
+    if point.kind == "rate":
+        for line, chart in zip(panel._point_lines, (panel.load_chart, panel.tpot_load_chart)):
+            line.show()   # first: a hidden line's label does not take its text
+            line.setValue(point.value)
+            line.label.setFormat(f"your load {point.value:.2f}/s")
+            rates = np.asarray(c.load.curve.offered_rate_per_s if c.load is not None else [], dtype=float)
+            if not rates.size or point.value > float(np.nanmax(rates)):   # beyond the curve: still in view
+                chart.plot_item.setXRange(0, point.value * 1.05, padding=0)
+    return point_sentence(run) + " "
+
+
+def point_sentence(run) -> str:
+    """What the user's load point gives and whether the targets hold there."""
+    r, pct, point = run.run, run.percentile, run.point
+    layout = f"TP{run.tp}" + (f" EP{run.ep}" if run.ep > 1 else "")
+    text = (f"Your load point, {point.text()} ({layout}): {fmt(r.output_tokens_per_s_per_chip)} output tokens/s "
+            f"per chip, TTFT p50/p90/p99 {_ms(r.ttft_ms['p50'])} / {_ms(r.ttft_ms['p90'])} / {_ms(r.ttft_ms['p99'])} "
+            f"ms, TPOT {pct} {r.tpot_ms[pct]:,.1f} ms")
+    if run.overloaded:
+        share = f"about {run.served_share:.0%} of it served" if run.served_share is not None else "not all served"
+        text += f"; overloaded ({share}): the queue grows through the run, so TTFT grows with its length"
+    if run.missed:
+        text += f"; the targets break there: {'; '.join(run.missed)}."
+    elif run.overloaded:
+        text += "; the targets do not hold there."
+    else:
+        text += f"; the {pct} targets hold there." if run.has_targets else " (no latency targets)."
+    return text
+
+
+def _ms(ms: float) -> str:
+    return f"{ms:,.0f}" if np.isfinite(ms) else "n/a"
+
+
+def point_context(context: dict, comparison, chart_key: str) -> dict:
+    """`context` with the lines saying which load point an Under load chart was read at: the
+    TTFT spread and KV use are at the user's point when one is set ("Load"), the latency-vs-load
+    charts mark it beside the SLO capacity."""
+    if chart_key not in ("ttft-distribution", "kv-use", "latency-vs-load", "tpot-vs-load") or comparison is None:
+        return context
+    point = comparison.load_point
+    if point is None or not point.is_set:
+        return {**context, "Load point": "at the targets' capacity (the SLO search's load)"}
+    if comparison.point is None:
+        return {**context, "Load point": f"{point.text()}: not simulated ({comparison.point_error})"}
+    said = f"{point.text()} (the user's" + ("; Poisson arrivals)" if point.kind == "rate" else ")")
+    out = {**context, "Load point": said, "At the load point": point_sentence(comparison.point)}
+    if "CLI" in context:   # the line that gives these figures (one replica, the layout they ran at)
+        tp = "" if " --tp " in context["CLI"] else f" --tp {comparison.point.tp}"
+        out["CLI at the load point"] = f"{context['CLI']}{tp} {point.serve_flag()}"
+    if chart_key in ("ttft-distribution", "kv-use"):   # one run, at the user's load
+        out["Load"] = said
+    return out

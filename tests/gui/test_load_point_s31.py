@@ -1,0 +1,110 @@
+"""The Inference view's load point (s31): a field the user sets, the Under load tab's TTFT spread,
+KV use and note read there (the SLO capacity's tiles unchanged), undoable and saved like every
+other field."""
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.studies import ServingStudy
+from engine.studies_load import LoadPoint, run_load_point
+from engine.studies_serving import serving_request, ttft_histogram
+from engine.store import open_store
+from gui.panels.base import select_data
+from gui.panels.inference import InferencePanel
+
+STATE = {"model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb", "tp": 1, "input_len": 1024, "output_len": 256,
+         "ttft_ms": 1000.0, "tpot_ms": 30.0, "demand_tokens_per_s": 250_000.0, "compare_chips": ["h100-sxm5-80gb"]}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "load.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def panel(store, qtbot):
+    p = InferencePanel(store)
+    qtbot.addWidget(p)
+    yield p
+    p.shutdown()
+
+
+def _set_rate(panel, rate: float) -> None:
+    select_data(panel.load_combo, "rate")
+    panel.load_spin.setValue(rate)
+
+
+def test_a_rate_moves_the_ttft_spread_kv_use_and_note_to_it_not_the_chips(panel, store, qtbot):
+    panel.apply_scenario_state(STATE)
+    panel.compute_now()
+    c = panel.comparison
+    slo_rate, chips = c.load.chosen_rate_per_s, panel.tiles.value("chips")
+    assert "TTFT distribution at the chosen load" == panel.ttft_hist_chart.title
+    assert not panel.load_spin.isEnabled()   # at the targets: no value
+    with qtbot.waitSignal(panel.analysis_finished, timeout=20000):
+        _set_rate(panel, 3.0)
+    assert panel.load_spin.isEnabled() and panel.load_spin.suffix() == " requests/s per replica"
+    # only the load point ran in the worker: the chips' rows and the SLO load are the same objects
+    assert panel.comparison.rows is c.rows and panel.comparison.load is c.load
+    chips_, models = {x.id: x for x in store.chips()}, {m.id: m for m in store.models()}
+    want = run_load_point(serving_request(ServingStudy.from_dict(STATE), chips_, models), LoadPoint("rate", 3.0), 1, 1)
+    centres, share, _ = ttft_histogram(want.run.sim.ttft_s)
+    x, y = panel.ttft_hist_chart.series_data("Requests")
+    assert np.allclose(x, centres) and np.allclose(y, share)
+    assert np.allclose(panel.kv_chart.series_data("KV used")[1], 100.0 * want.run.sim.kv_used_frac)
+    assert panel.ttft_hist_chart.title == "TTFT distribution at 3.00 requests/s per replica (your load point)"
+    assert panel.kv_chart.title.endswith("at 3.00 requests/s per replica (your load point)")
+    note = panel.load_note.text()
+    p90 = want.run.ttft_ms["p90"]
+    assert note.startswith(f"Your load point, 3.00 requests/s per replica (TP1): {want.run.output_tokens_per_s_per_chip:,.0f}")
+    assert f"/ {p90:,.0f} /" in note and "the p90 targets hold there" in note
+    # the SLO capacity line stays; the user's rate is a second line beside it
+    assert panel._load_line.value() == pytest.approx(slo_rate) and panel._point_lines[0].isVisible()
+    assert panel._point_lines[0].value() == pytest.approx(3.0)
+    assert panel.tiles.value("chips") == chips   # a what-if: Chips for the demand stays
+    context = panel.chart_export_context("ttft-distribution")
+    assert context["Load"].startswith("3.00 requests/s per replica") and "--request-rate 3" in context["CLI at the load point"]
+
+
+def test_a_load_past_the_capacity_names_the_target_that_breaks(panel):
+    panel.apply_scenario_state({**STATE, "load_point": "rate", "load_value": 40.0})
+    panel.compute_now()
+    note = panel.load_note.text()
+    assert "overloaded" in note and "the targets break there: TTFT p90" in note and "TPOT p90" in note
+
+
+def test_a_bad_value_is_marked_at_its_field(panel):
+    panel.apply_scenario_state({**STATE, "load_point": "rate", "load_value": 0.0})
+    panel.compute_now()
+    assert panel.request is None
+    assert panel.errors.messages()["load_value"].startswith("Load point 0 requests/s per replica: use a rate above 0")
+
+
+def test_the_load_point_saves_and_an_old_scenario_reads_at_the_targets(panel, store, qtbot):
+    panel.apply_scenario_state({**STATE, "load_point": "concurrency", "load_value": 64})
+    saved = json.loads(json.dumps(panel.scenario_state()))
+    assert (saved["load_point"], saved["load_value"]) == ("concurrency", 64.0)
+    assert panel.load_spin.suffix() == " clients per replica" and panel.load_spin.decimals() == 0
+    other = InferencePanel(store)
+    qtbot.addWidget(other)
+    other.apply_scenario_state(saved)
+    assert other.scenario_state() == saved
+    other.apply_scenario_state(STATE)   # saved before the field: at the targets
+    assert other.load_combo.currentData() == "targets" and not other.load_spin.isEnabled()
+    other.shutdown()
+
+
+def test_the_load_point_edit_is_undoable_by_name(window, qtbot):
+    panel = window.panel("inference")
+    depth = window.undo_stack.count()
+    select_data(panel.load_combo, "rate")
+    qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 1)
+    assert window.undo_stack.text(depth) == "Edit Inference: Load point"
+    window.undo_stack.undo()
+    assert panel.load_combo.currentData() == "targets" and panel.load_combo.currentText() == "At the targets' capacity"
+    window.undo_stack.redo()
+    assert panel.load_combo.currentData() == "rate"
