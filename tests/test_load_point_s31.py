@@ -109,3 +109,19 @@ def test_serve_scenario_uses_the_saved_load_point_and_a_flag_overrides_it(capsys
     assert off["scenario"] == "offline" and off["request_rate"] is None
     closed = _serve(capsys, db, "--scenario", "clients", "--chips", "2")
     assert closed["scenario"] == "concurrency" and closed["concurrency"] == 32
+
+
+def test_serve_scenario_scales_a_disaggregated_load_point_by_whole_replicas(tmp_path, capsys):
+    """QA s31: 16 chips of one disaggregated replica (TP1 decode + 1 x TP1 prefill = 2 chips a
+    replica, so 8 replicas) scaled the saved 2 requests/s by the 16 decode-only "replicas": 32/s
+    for a deployment of 8 replicas, twice the load the view ran, and its verdict flipped."""
+    path = str(tmp_path / "dis.db")
+    store = open_store(path)
+    params = dict(store.scenario("Story default")["params"])
+    study = ServingStudy(**{**STUDY.__dict__, "load_point": "rate", "load_value": 2.0, "prefill_tp": 1,
+                            "prefill_instances": 1})
+    store.save_scenario("dis", {**params, "ui": {"inference": study.to_dict()}})
+    store.close()
+    d = _serve(capsys, path, "--scenario", "dis", "--chips", "16", "--requests", "400")
+    assert d["request_rate"] == 16.0   # 8 disaggregated replicas x 2 requests/s (32 before)
+    assert any("2.00 requests/s per replica x 8 replicas (--request-rate 16)" in n for n in d["notes"])
