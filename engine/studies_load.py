@@ -124,6 +124,9 @@ def run_load_point(request, point: LoadPoint, tp: int, ep: int = 1, progress=Non
 
     if should_stop is not None and should_stop():
         raise Cancelled("load point cancelled")
+    if point.kind == "concurrency" and request.prefill_tp:   # as serve: --prefill-tp with --concurrency is refused
+        raise UserError("disaggregated prefill is simulated with Poisson arrivals or offline, not concurrent "
+                        "clients; pick one of those, or Prefill on the replica")
     inputs = load_point_inputs(request, point, tp, ep)
     if request.prefill_tp:
         run = simulate_disaggregated(inputs, prefill_tp=int(request.prefill_tp),

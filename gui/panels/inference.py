@@ -29,8 +29,8 @@ from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, m
 from gui.panels.chart_grid import ChartGrid
 from gui.panels.small_screen import layout_form_and_results, names_first
 from gui.panels.inference_form import DEFAULTS, ENGINES, TP_CHOICES, InferenceForm  # noqa: F401
-from gui.panels.inference_load import (draw_load_point, load_point_of, make_point_lines, point_context, point_lags,
-                                       with_load_point)
+from gui.panels.inference_load import (draw_load_point, draw_point_alone, load_point_of, make_point_lines,
+                                       point_context, point_lags, with_load_point)
 from gui.panels.inference_notes import (  # noqa: F401  (limiting_detail: re-exported)
     BatchCurveChart, caveats_text, does_not_fit_text, draw_load_targets, limiting_detail, load_curve_context,
     load_point_text, no_fit_fix, run_bar_text, window_terms,
@@ -527,10 +527,11 @@ class InferencePanel(InferenceForm, AnalysisPanel):
             line.hide()
         if a is None:
             why = (c.load_error if c is not None else "") or "not simulated"
-            self.load_note.setText(f"Under load: {why}." if c is not None else "")
             for chart in load_charts:   # the reason in each chart, not a blank one on an old run's ranges
                 chart.set_notice(f"Under load: {why}" if c is not None else "")
                 chart.plot_item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            # the user's load point still shows where it ran (draw_point_alone)
+            self.load_note.setText(draw_point_alone(self, why) + f"Under load: {why}." if c is not None else "")
             return
         for chart in load_charts:
             chart.set_notice("")

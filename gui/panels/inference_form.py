@@ -184,11 +184,20 @@ class InferenceForm:
         """The value's unit follows the kind (clients are whole); none for the targets or offline."""
         kind = self.load_combo.currentData()
         box = self.load_spin
+        # each kind keeps its own value: whole clients rounded a rate of 2.5/s to 3 (0.4/s to 0, an
+        # error), and that was what came back and was saved (QA s31)
+        kept = self.__dict__.setdefault("_load_kept", {"rate": 1.0, "concurrency": 16.0})
+        before = self.__dict__.get("_load_kind_shown", "rate")
+        if before in kept:
+            kept[before] = box.value()
+        self._load_kind_shown = kind
         box.setEnabled(kind in LOAD_SUFFIX)
         box.blockSignals(True)   # the kind's edit is one undo step, not two
         box.setDecimals(0 if kind == "concurrency" else 2)
         box.setSingleStep(1.0 if kind == "concurrency" else 0.5)
         box.setSuffix(LOAD_SUFFIX.get(kind, LOAD_SUFFIX["rate"]))
+        if kind in kept:
+            box.setValue(kept[kind])
         box.blockSignals(False)
 
     def _enable_prefill_instances(self, *_) -> None:

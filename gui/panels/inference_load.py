@@ -17,15 +17,18 @@ from gui.panels.base import fmt
 POINT_COLOR = "#2E7D32"   # not the targets' and SLO capacity's red: a second, the user's, load
 HIST_TITLE = "TTFT distribution at the chosen load"
 KV_TITLE = "KV cache use over time at the chosen load"
+POINT_LABEL_AT = 0.55     # the user's rate label's height along its line (0 bottom, 1 top)
 
 
 def make_point_lines(panel) -> None:
-    """The user's rate as a vertical line on the TTFT- and TPOT-vs-load charts (hidden until set)."""
+    """The user's rate as a vertical line on the TTFT- and TPOT-vs-load charts (hidden until set); its
+    label mid-height, below the targets' labels the frame leaves room for near the top (at 0.8 it
+    sat on "TTFT p90 target 1,000 ms", QA s31)."""
     panel._point_lines = []
     panel.load_point = None   # the form's LoadPoint, once its inputs are valid (read_request)
     for chart in (panel.load_chart, panel.tpot_load_chart):
         line = pg.InfiniteLine(angle=90, pen=pg.mkPen(POINT_COLOR, width=1.5, style=Qt.PenStyle.DashDotLine),
-                               label="", labelOpts={"position": 0.8, "color": POINT_COLOR})
+                               label="", labelOpts={"position": POINT_LABEL_AT, "color": POINT_COLOR})
         chart.plot_item.addItem(line, ignoreBounds=True)
         line.hide()
         panel._point_lines.append(line)
@@ -50,26 +53,58 @@ def draw_load_point(panel, pct: str) -> str:
     for line in panel._point_lines:
         line.hide()
     mine = point is not None and point.is_set and run is not None
-    sim = run.run.sim if mine else c.load.chosen.sim
+    # the SLO load's run, or none where the curve was not simulated (the point's run still shows)
+    sim = run.run.sim if mine else c.load.chosen.sim if c is not None and c.load is not None else None
     panel.ttft_hist_chart.set_title(f"TTFT distribution {point_title(point)}" if mine else HIST_TITLE)
     panel.kv_chart.set_title(f"KV cache use over time {point_title(point)}" if mine else KV_TITLE)
-    centres, share, width = ttft_histogram(sim.ttft_s)
-    if centres.size:
-        panel.ttft_hist_chart.set_bars("Requests", centres, share, width=0.9 * width)
-    panel.kv_chart.set_series("KV used", sim.kv_time_s, 100.0 * sim.kv_used_frac, symbol=None)
+    if sim is not None:
+        centres, share, width = ttft_histogram(sim.ttft_s)
+        if centres.size:
+            panel.ttft_hist_chart.set_bars("Requests", centres, share, width=0.9 * width)
+        panel.kv_chart.set_series("KV used", sim.kv_time_s, 100.0 * sim.kv_used_frac, symbol=None)
     if point is None or not point.is_set:
         return ""
     if run is None:
         return f"Your load point, {point.text()}, not simulated: {c.point_error or 'no layout to run'}. "
-    if point.kind == "rate":
-        for line, chart in zip(panel._point_lines, (panel.load_chart, panel.tpot_load_chart)):
+    if point.kind == "rate" and c.load is not None:
+        req = panel.request
+        targets = (req.ttft_ms, req.tpot_ms) if req is not None else (None, None)
+        for line, chart, target in zip(panel._point_lines, (panel.load_chart, panel.tpot_load_chart), targets):
             line.show()   # first: a hidden line's label does not take its text
             line.setValue(point.value)
             line.label.setFormat(f"your load {point.value:.2f}/s")
+            line.label.setPosition(label_height(chart, target))
             rates = np.asarray(c.load.curve.offered_rate_per_s if c.load is not None else [], dtype=float)
-            if not rates.size or point.value > float(np.nanmax(rates)):   # beyond the curve: still in view
-                chart.plot_item.setXRange(0, point.value * 1.05, padding=0)
+            low = float(np.nanmin(rates)) if rates.size else 0.0
+            high = float(np.nanmax(rates)) if rates.size else 0.0
+            if not rates.size or not low <= point.value <= high:   # off the curve: still in view, label and all
+                chart.plot_item.setXRange(0, max(point.value, high) * 1.05, padding=0)
     return point_sentence(run) + " "
+
+
+def draw_point_alone(panel, why: str) -> str:
+    """The Under load tab when its latency-vs-load curve was not simulated (`why`): the TTFT
+    spread and KV use still at the user's load point where it ran (QA s31: a MoE model's run at
+    32 clients was made, exported and never shown); the note's sentence on it ("" without one)."""
+    c = panel.comparison
+    if c is None:
+        return ""
+    if c.point is not None:
+        for chart in (panel.ttft_hist_chart, panel.kv_chart):
+            chart.set_notice("")
+            chart.plot_item.enableAutoRange()
+    return draw_load_point(panel, c.point.percentile if c.point is not None else "p90")
+
+
+def label_height(chart, target) -> float:
+    """Where along the user's rate line its label sits: mid-height, or clear of the target's label
+    where that one (just above its line, drawn by draw_load_targets) is there (QA s31: "your load
+    5.00/s" over "TPOT p90 target 30 ms")."""
+    y0, y1 = chart.plot_item.viewRange()[1]
+    if not target or y1 <= y0:
+        return POINT_LABEL_AT
+    at = (float(target) - y0) / (y1 - y0)   # the target line's height in the plot, 0 to 1
+    return 0.25 if at - 0.06 <= POINT_LABEL_AT <= at + 0.14 else POINT_LABEL_AT
 
 
 def point_sentence(run) -> str:
@@ -109,8 +144,11 @@ def point_context(context: dict, comparison, chart_key: str) -> dict:
     said = f"{point.text()} (the user's" + ("; Poisson arrivals)" if point.kind == "rate" else ")")
     out = {**context, "Load point": said, "At the load point": point_sentence(comparison.point)}
     if "CLI" in context:   # the line that gives these figures (one replica, the layout they ran at)
-        tp = "" if " --tp " in context["CLI"] else f" --tp {comparison.point.tp}"
-        out["CLI at the load point"] = f"{context['CLI']}{tp} {point.serve_flag()}"
+        run = comparison.point
+        tp = "" if " --tp " in context["CLI"] else f" --tp {run.tp}"
+        # the EP it ran at too (QA s31: a searched TP4 EP8 exported "--tp 4", which serve runs at EP1)
+        ep = "" if " --ep " in context["CLI"] or run.ep <= 1 else f" --ep {run.ep}"
+        out["CLI at the load point"] = f"{context['CLI']}{tp}{ep} {point.serve_flag()}"
     if chart_key in ("ttft-distribution", "kv-use"):   # one run, at the user's load
         out["Load"] = said
     return out

@@ -108,3 +108,53 @@ def test_the_load_point_edit_is_undoable_by_name(window, qtbot):
     assert panel.load_combo.currentData() == "targets" and panel.load_combo.currentText() == "At the targets' capacity"
     window.undo_stack.redo()
     assert panel.load_combo.currentData() == "rate"
+
+
+def test_each_kind_keeps_its_own_value(panel):
+    """QA s31: whole clients rounded a rate of 2.5/s to 3 clients and back to 3.00/s, and 0.4/s to 0
+    (an error that greyed the view): the value the user set for a kind comes back with it."""
+    panel.apply_scenario_state(STATE)
+    _set_rate(panel, 2.5)
+    select_data(panel.load_combo, "concurrency")
+    assert panel.load_spin.value() == 16.0 and panel.load_spin.decimals() == 0   # the clients' own default
+    panel.load_spin.setValue(8)
+    select_data(panel.load_combo, "rate")
+    assert panel.load_spin.value() == 2.5 and panel.scenario_state()["load_value"] == 2.5
+    panel.load_spin.setValue(0.4)
+    select_data(panel.load_combo, "concurrency")
+    assert panel.load_spin.value() == 8.0
+    select_data(panel.load_combo, "rate")
+    assert panel.load_spin.value() == pytest.approx(0.4) and not panel.errors.messages()
+
+
+MOE = {**STATE, "model_id": "qwen3-235b-a22b", "tp": None, "ttft_ms": 1000.0, "tpot_ms": 50.0,
+       "load_point": "concurrency", "load_value": 32}
+
+
+def test_a_load_point_shows_where_the_load_curve_was_not_simulated(panel):
+    """QA s31: a MoE model whose SLO batch is past the 512 simulated interactively has no load
+    curve; its load point ran (and was exported) but the tab returned before drawing it. The
+    exported command line carries the EP it ran at (a searched EP128 read as EP1 in serve)."""
+    panel.apply_scenario_state(MOE)
+    panel.compute_now()
+    c = panel.comparison
+    assert c.load is None and c.point is not None and c.point.ep > 1
+    note = panel.load_note.text()
+    assert note.startswith("Your load point, 32 clients per replica (TP") and "Under load: not simulated" in note
+    x, y = panel.ttft_hist_chart.series_data("Requests")
+    assert len(x) and y.sum() == pytest.approx(100.0)
+    assert panel.ttft_hist_chart.title.endswith("(your load point)") and not panel.ttft_hist_chart._notice.isVisible()
+    assert f"--tp {c.point.tp} --ep {c.point.ep} --concurrency 32" in \
+        panel.chart_export_context("ttft-distribution")["CLI at the load point"]
+
+
+def test_clients_with_disaggregated_prefill_leave_the_slo_answer_standing(panel):
+    """QA s31: the pair serve refuses greyed the whole view, the chips for the demand with it; the
+    load point is a what-if, so only its run says why it did not run."""
+    panel.apply_scenario_state({**STATE, "prefill_tp": 1, "load_point": "concurrency", "load_value": 8})
+    panel.compute_now()
+    assert panel.request is not None and not panel.errors.messages()
+    c = panel.comparison
+    assert c.point is None and "Poisson arrivals or offline" in c.point_error
+    assert panel.load_note.text().startswith("Your load point, 8 clients per replica, not simulated: disaggregated")
+    assert panel.tiles.value("chips") not in ("", "—")
