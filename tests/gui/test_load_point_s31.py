@@ -158,3 +158,20 @@ def test_clients_with_disaggregated_prefill_leave_the_slo_answer_standing(panel)
     assert c.point is None and "Poisson arrivals or offline" in c.point_error
     assert panel.load_note.text().startswith("Your load point, 8 clients per replica, not simulated: disaggregated")
     assert panel.tiles.value("chips") not in ("", "—")
+
+
+def test_a_quick_kind_change_after_typing_a_rate_is_its_own_undo_step(window, qtbot):
+    """QA s31: typing 2.5 requests/s and within the merge window switching to clients (which
+    rewrites the value field too) merged into one step, and one undo went back to (rate, 1.0): the
+    typed 2.5 was undone with the kind. A later edit that touches more fields is another step."""
+    panel = window.panel("inference")
+    select_data(panel.load_combo, "rate")
+    qtbot.waitUntil(lambda: window.undo_stack.undoText() == "Edit Inference: Load point")
+    depth = window.undo_stack.count()
+    panel.load_spin.setValue(2.5)
+    qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 1)
+    select_data(panel.load_combo, "concurrency")   # at once: well inside the merge window
+    qtbot.waitUntil(lambda: panel.load_combo.currentData() == "concurrency")
+    qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 2)
+    window.undo_stack.undo()
+    assert (panel.load_combo.currentData(), panel.load_spin.value()) == ("rate", 2.5)
