@@ -248,7 +248,12 @@ class PlotPanel(QWidget):
         setLabel replaces the title's style with its keywords, and a font size alone dropped the
         colour (the palette's light text on a dark desktop)."""
         sized = {"font-size": f"{size_pt:g}pt"} if size_pt is not None else {}
-        self.plot_item.setLabel(side, text, color=self.plot_item.getAxis(side).textPen().color().name(), **sized)
+        axis = self.plot_item.getAxis(side)
+        self.plot_item.setLabel(side, text, color=axis.textPen().color().name(), **sized)
+        # pyqtgraph centres the title on its axis only when the axis is resized: an axis of fixed width
+        # kept a longer title where the shorter one began (the Shortfall chart's title ran 23 px
+        # past the axis' top, under Export, at 1360x880)
+        axis.resizeEvent()
 
     def set_axis_labels(self, *, x_label=None, x_unit=None, y_label=None, y_unit=None) -> None:
         self.x_label = self.x_label if x_label is None else x_label
