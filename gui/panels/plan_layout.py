@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style
+from gui.panels.chart_grid import ChartGrid
 from gui.panels.forecast_charts import SUMMARY_LINES_SHOWN, SUMMARY_PADDING_PX, _FitScroll
 from gui.panels.forecast_common import LinkLabel
 from gui.panels.small_screen import FormColumn
@@ -26,6 +27,8 @@ from gui.panels.small_screen import FormColumn
 PLAN_FORM_MIN_PX = 220     # the form column's narrowest: past this it scrolls sideways inside
 CHIP_NAME_SAMPLE = "Ascend 910B2"   # the orders table keeps room for a chip name this long
 CELL_PADDING_PX = 14       # a cell's text margins and grid line
+PLAN_ROW_PX = 200          # a chart's row at least (more where its legend asks): both at 1280x720
+PLAN_CHART_MIN_PX = 360    # charts narrower beside the orders: the orders become a tab
 
 
 class SummaryLabel(LinkLabel):
@@ -133,17 +136,19 @@ def form_first(splitter: QSplitter) -> None:
 def results_page(panel) -> QWidget:
     """The summary over two tabs: the plan (orders beside the capacity and P(meet) charts) and the
     cost per token by chip (two charts over the table)."""
-    plan_page = QWidget()
-    grid = QHBoxLayout(plan_page)
-    grid.setContentsMargins(0, 0, 0, 0)
-    orders = QVBoxLayout()
+    orders_box = QWidget()
+    orders = QVBoxLayout(orders_box)
+    orders.setContentsMargins(0, 0, 0, 0)
     orders.addWidget(panel.orders_caption)
     orders.addWidget(panel.orders_table, 1)
-    grid.addLayout(orders)   # as wide as its columns (fit_orders_width); the charts take the rest
-    charts = QVBoxLayout()
-    charts.addWidget(panel.capacity_chart, 1)
-    charts.addWidget(panel.prob_chart, 1)
-    grid.addLayout(charts, 1)
+    # The orders (as wide as their columns: fit_orders_width) beside the charts, one chart over the
+    # other; where they are short of room a tab each (ChartGrid), the orders the first tab where the
+    # charts beside them would be narrower than PLAN_CHART_MIN_PX. At 125 % (1024x576) the charts
+    # were 244 px wide beside the orders and shared ~300 px of height: the capacity chart's plot
+    # was 64 px tall under "Plan vs…".
+    plan_page = panel.chart_grid = ChartGrid([("Capacity vs demand", [panel.capacity_chart]),
+                                              ("P(meet demand)", [panel.prob_chart])], min_row_height=PLAN_ROW_PX,
+                                             side=("Orders", orders_box), min_chart_px=PLAN_CHART_MIN_PX)
     cost_page = QWidget()
     cv = QVBoxLayout(cost_page)
     cv.setContentsMargins(0, 0, 0, 0)

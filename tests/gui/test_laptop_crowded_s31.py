@@ -7,8 +7,10 @@ took ~450 of 853 px at 150 %; the Shortfall chart's value-axis title ran past it
 Export, in a 1360x880 window (a 1920x1080 screen) and at 125 %."""
 
 import numpy as np
+import pytest
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
+from engine.store import open_store
 from gui.widgets.plot_panel import PlotPanel
 
 
@@ -50,3 +52,60 @@ def test_a_value_axis_title_stays_centred_on_its_axis_when_its_size_changes(qtbo
         assert title_top + margin >= top - 1 and title_bottom - margin <= bottom + 1, \
             (size_pt, top, bottom, title_top, title_bottom)
         assert abs((title_top + title_bottom) / 2 - (top + bottom) / 2) <= 2, size_pt   # centred on its axis
+
+
+@pytest.fixture
+def store(tmp_path):
+    """The seeded story on 200 trials a forecast (layouts, not figures, are tested)."""
+    s = open_store(tmp_path / "crowded.db")
+    for row in s.scenarios():
+        params = s.scenario(row["name"])["params"]
+        params["trials"] = 200
+        s.save_scenario(row["name"], params)
+    yield s
+    s.close()
+
+
+def _shown(panel, qtbot, room):
+    qtbot.addWidget(panel)
+    panel.resize(*room)
+    panel.show()
+    qtbot.waitExposed(panel)
+    _settle(qtbot)
+    return panel
+
+
+PLAN_ROOM = {"125%": (1020, 443), "1280x720": (1276, 587)}   # the Plan's room in the window (measured)
+
+
+def test_the_plan_charts_take_the_width_where_the_orders_beside_them_leave_too_little(qtbot, store):
+    """At 125 % the orders table (420 px) left the charts 244 px of the results' width and the two
+    charts shared ~300 px of height: the capacity chart's plot was 147x64 px under "Plan vs…". Now
+    the orders are a tab beside a tab for each chart there; at 1280x720 all three stay side by side."""
+    from PySide6.QtGui import QUndoStack
+
+    from gui.panels.plan import PLAN_TITLE, PlanPanel
+    from tests.gui.shared_setups import reveal
+    from tests.gui.test_laptop_scaling_s29 import _plan_with_orders
+
+    panel = _shown(PlanPanel(store, QUndoStack()), qtbot, PLAN_ROOM["125%"])
+    try:
+        _plan_with_orders(panel)
+        panel.compute_now()
+        qtbot.waitUntil(lambda: panel.orders_table.rowCount() >= 1 and not panel.runner.is_running(), timeout=20000)
+        _settle(qtbot)
+        for chart, title in ((panel.capacity_chart, PLAN_TITLE), (panel.prob_chart, panel.prob_chart.title)):
+            reveal(chart)
+            _settle(qtbot)
+            assert chart.plot_item.vb.height() >= 120 and chart.plot_item.vb.width() >= 400, \
+                (title, chart.plot_item.vb.width(), chart.plot_item.vb.height())
+            assert chart._shown_title == title, chart._shown_title   # not "Plan vs…"
+        reveal(panel.orders_table)   # the orders a tab away, whole
+        _settle(qtbot)
+        assert panel.orders_table.isVisible() and panel.orders_table.horizontalScrollBar().maximum() == 0
+        # at 1280x720 the orders, the capacity chart and P(meet) show at once, as before
+        panel.resize(*PLAN_ROOM["1280x720"])
+        _settle(qtbot)
+        assert panel.orders_table.isVisible() and panel.capacity_chart.isVisible() and panel.prob_chart.isVisible()
+    finally:
+        panel.shutdown()
