@@ -10,7 +10,7 @@ import math
 import textwrap
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegate, QTableWidget
 
@@ -28,6 +28,7 @@ CHANGES_UNREADABLE = "deleted or unreadable"
 ONE_SCENARIO_TEXT = "Only one scenario: create another with New or Duplicate to compare"
 TICK_TEXT = "Tick a scenario besides the baseline, then press Compare"
 PRESS_TEXT = "Press Compare to run the ticked scenarios"
+ROWS_KEPT = 3   # the key-figures table never shows fewer rows than this (the view scrolls instead)
 
 
 def changes_text(store, name: str, baseline: str | None, chip_names: dict[str, str]) -> str:
@@ -206,6 +207,14 @@ class FiguresTable(QTableWidget):
         self._label_delegate = _MiddleElided(self)
         self.setItemDelegateForColumn(0, self._label_delegate)
         self.placeholder = ""   # said in the middle while the table has no rows (an empty white box said nothing)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        """Tall enough for its titles, ROWS_KEPT rows and the sideways scroll bar: the splitter
+        gave the charts' minimum first, and at 150 % (853x480) the table kept a 2 px viewport."""
+        bar = self.horizontalScrollBar().sizeHint().height()
+        rows_px = ROWS_KEPT * self.verticalHeader().defaultSectionSize()
+        header_px = self.horizontalHeader().sizeHint().height()
+        return QSize(super().minimumSizeHint().width(), header_px + rows_px + bar + 2 * self.frameWidth())
 
     def set_placeholder(self, text: str) -> None:
         if text != self.placeholder:

@@ -109,3 +109,40 @@ def test_the_plan_charts_take_the_width_where_the_orders_beside_them_leave_too_l
         assert panel.orders_table.isVisible() and panel.capacity_chart.isVisible() and panel.prob_chart.isVisible()
     finally:
         panel.shutdown()
+
+
+def _laptop_window(window_factory, qtbot, screen):
+    from gui.app import WINDOW_FRAME_PX
+
+    window = window_factory()
+    window.resize(screen[0], screen[1] - WINDOW_FRAME_PX)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def _show_view(window, qtbot, key: str):
+    from gui.app import ANALYSIS_PANELS
+
+    window.tabs.setCurrentIndex(list(ANALYSIS_PANELS).index(key) + 1)
+    _settle(qtbot)
+    return window.panels[key]
+
+
+def _whole_rows(table) -> int:
+    height = table.viewport().height()
+    return sum(1 for r in range(table.rowCount())
+               if 0 <= table.rowViewportPosition(r) and table.rowViewportPosition(r) + table.rowHeight(r) <= height)
+
+
+def test_the_compare_figures_keep_three_rows_at_150_percent(window_factory, qtbot, qsettings_isolated):
+    """At 853x480 the charts' minimum took the splitter's height and the key-figures table kept a
+    2 px viewport: not one row showed. It now keeps its titles and three rows; the view scrolls."""
+    window = _laptop_window(window_factory, qtbot, (853, 480))
+    compare = _show_view(window, qtbot, "compare")
+    compare.compute_now()
+    qtbot.waitUntil(lambda: compare.figures_table.rowCount() >= 3, timeout=20000)
+    _settle(qtbot)
+    assert _whole_rows(compare.figures_table) >= 3, compare.figures_table.viewport().height()
+    for name, chart in compare.charts().items():   # the charts keep a readable plot under it
+        assert chart.plot_item.vb.height() >= 60, (name, chart.plot_item.vb.height())
