@@ -20,6 +20,7 @@ from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import (QBoxLayout, QFormLayout, QGridLayout, QLabel, QLayout, QScrollArea, QStyle,
                                QWidget)
 
+from gui.panels.small_screen import FORM_MIN_PX
 from gui.widgets.plot_panel import PlotPanel, format_number
 
 
@@ -49,25 +50,32 @@ STALE_FORECAST_NOTE = ("<b style='color:#a1260d'>The inputs changed since this f
 
 
 class FormScrollArea(QScrollArea):
-    """The Forecast's form column, never narrower than the form's own minimum width and the
-    vertical scroll bar beside it: the splitter's divider stops there and a restored divider is
-    clamped to it. At a fixed 400 px minimum the form, which needs ~451 px (the supply editor's
-    rows), had its right edge cut with no scroll bar, and the saved divider brought that back."""
+    """The Forecast's form column: the splitter's divider stops at the form's own minimum width and
+    the vertical scroll bar beside it (at a fixed 400 px minimum the form, which needs ~451 px,
+    had its right edge cut with no scroll bar), or, where the screen is narrower, at FORM_MIN_PX,
+    the form scrolled sideways: at 150 % (853 px) the form's 460 px left the charts too little and
+    the whole view scrolled sideways."""
 
     def __init__(self, form: QWidget):
         super().__init__()
         self.setWidget(form)
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         form.installEventFilter(self)
+
+    def fields_px(self) -> int:
+        """The width that shows the form's fields whole beside the vertical scroll bar."""
+        form = self.widget()
+        bar_px = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        return (form.minimumSizeHint().width() if form is not None else 0) + bar_px + 2 * self.frameWidth()
 
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
         form = self.widget()
         if form is None:
             return hint
-        # the form is taller than any window, so its vertical bar is always there
-        bar_px = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
-        return QSize(max(hint.width(), form.minimumSizeHint().width() + bar_px + 2 * self.frameWidth()), hint.height())
+        # (the form is taller than any window, so its vertical bar is always there)
+        return QSize(max(hint.width(), min(self.fields_px(), FORM_MIN_PX)), hint.height())
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:

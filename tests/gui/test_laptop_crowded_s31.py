@@ -146,3 +146,30 @@ def test_the_compare_figures_keep_three_rows_at_150_percent(window_factory, qtbo
     assert _whole_rows(compare.figures_table) >= 3, compare.figures_table.viewport().height()
     for name, chart in compare.charts().items():   # the charts keep a readable plot under it
         assert chart.plot_item.vb.height() >= 60, (name, chart.plot_item.vb.height())
+
+
+def _area_of(window, key: str):
+    from gui.panels.small_screen import AreaScroll
+
+    page = window._area_widget(key)
+    return page if isinstance(page, AreaScroll) else page.findChild(AreaScroll)
+
+
+@pytest.mark.parametrize("screen", [(853, 480), (1280, 720)])
+def test_the_forecast_inputs_give_way_to_the_charts_at_150_percent(window_factory, qtbot, qsettings_isolated, screen):
+    """At 853x480 the Forecast's inputs kept their fields' 460 px (54 % of the screen) and the
+    view scrolled sideways to its charts. They now give way down to FORM_MIN_PX, scrolled sideways
+    inside; at 1280x720 they keep their fields whole as before."""
+    from gui.panels.forecast_common import FormScrollArea
+
+    window = _laptop_window(window_factory, qtbot, screen)
+    forecast = _show_view(window, qtbot, "forecast")
+    forecast.compute_now()
+    _settle(qtbot)
+    form = forecast.findChild(FormScrollArea)
+    if screen[0] < 1000:
+        assert form.width() <= 0.40 * screen[0], (form.width(), screen)
+        assert _area_of(window, "forecast").horizontalScrollBar().maximum() == 0   # the charts in view
+        assert form.horizontalScrollBar().maximum() > 0    # the fields a sideways scroll away
+    else:
+        assert form.width() >= form.fields_px() and form.horizontalScrollBar().maximum() == 0
