@@ -66,6 +66,7 @@ class ChartGrid(QWidget):
             for c, w in enumerate(widgets):
                 if mode == "grid":
                     self._grid.addWidget(w, r, c)
+                    self._grid.setRowStretch(r, 1)   # rows alike (the Plan's capacity row kept 20 px less)
                 else:
                     self._row_pages[r].layout().addWidget(w, 1)
         self._stack.setCurrentWidget(self._grid_page if mode == "grid" else self.tabs)
