@@ -300,7 +300,7 @@ FIELD_WORDS = {
     "length_spread": "length spread", "fit_points": "points fitted", "growth_model": "growth after data",
     "points": "points", "serve_on": "serve on", "tokens_per_day": "demand",
     "sd_pct": "uncertain", "at_least": "a floor", "growth_rate_multiplier": "growth multiplier",
-    "kind": "curve",
+    "kind": "curve", "weight_dtype": "weights precision", "kv_dtype": "KV cache precision",
 }
 # Fields added after scenarios were first stored, at the value that reads as "as before": a
 # baseline saved earlier lacks them and means this. A what-if saved since on such a baseline holds

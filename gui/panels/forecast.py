@@ -63,6 +63,10 @@ class ForecastPanel(QWidget):
     """Monte Carlo forecast of installed chips, serving capacity vs demand, and training jobs."""
     STATE_LABELS = FORECAST_STATE_LABELS   # the undo menu names an edit by these
 
+    @property
+    def chip_labels(self) -> dict[str, str]:   # chip id -> the name the form shows (the undo menu's too)
+        return self._chip_names
+
     status_message = Signal(str)
     result_ready = Signal(object)  # ForecastResult, after the charts are drawn
     inputs_rebuilt = Signal()      # input fields were made anew (the per-chip training shares)

@@ -64,7 +64,8 @@ def changed_fields(old: dict, new: dict, prefix: tuple = ()) -> list[tuple]:
     return out
 
 
-def edited_names(old: dict, new: dict, labels: dict[str, str], caption_of=None) -> list[str]:
+def edited_names(old: dict, new: dict, labels: dict[str, str], caption_of=None,
+                 chip_labels: dict[str, str] | None = None) -> list[str]:
     """What an edit changed, in the form's words: the panel's `STATE_LABELS` for its inputs
     ("Chip count", not "num chips"); inside a nested input without a label of its own (the
     Forecast's demand, a vendor's uncertainty), each changed field as Compare names it."""
@@ -76,7 +77,8 @@ def edited_names(old: dict, new: dict, labels: dict[str, str], caption_of=None) 
             # a note marked as written for earlier values follows the edit of those values: the
             # step is named by what the user edited (not "demand note, demand peak/average")
             paths = [p for p in paths if not _only_marked(_nested(a, p), _nested(b, p))] or paths
-            names += [path_words([key, *split_path(p)], {}) for p in paths] or [path_words([key], {})]
+            # (chips by the names the form shows: "training share of H20", not of "h20-96gb"; QA s31)
+            names += [path_words([key, *split_path(p)], chip_labels or {}) for p in paths] or [path_words([key], {})]
         elif key in labels and isinstance(a, dict) and isinstance(b, dict):
             # a labelled group: the group and its fields ("Software: dropout"), so two edits in
             # one group read as two steps in the Edit menu
@@ -176,7 +178,7 @@ class FormEditCommand(QUndoCommand):
     def _text(watcher: "FormUndoWatcher", old: dict, new: dict) -> str:
         errors = getattr(watcher.panel, "errors", None)   # the form's captions of its fields, where it has them
         names = edited_names(old, new, dict(getattr(watcher.panel, "STATE_LABELS", {})),
-                             getattr(errors, "caption_of", None))
+                             getattr(errors, "caption_of", None), getattr(watcher.panel, "chip_labels", None))
         shown = ", ".join(names[:3]) + ("…" if len(names) > 3 else "")
         return f"Edit {watcher.title}: {shown}"
 
