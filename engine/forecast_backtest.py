@@ -79,7 +79,7 @@ class Backtest:
         """Share of the exact later points inside P10-P90 (None without one): a floor point cannot
         be scored as inside (it counted as inside at its floor's value, the outcome it is not)."""
         exact = self.exact_points
-        return sum(p.inside for p in exact) / len(exact) if exact else None
+        return sum(p.outcome == "inside" for p in exact) / len(exact) if exact else None
 
 
 def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int = 0) -> Backtest:
