@@ -32,6 +32,27 @@ def story_store_with_all_serve(path: Path, trials: int):
     return s
 
 
+def story_store_on_trials(path: Path, trials: int = 200):
+    """The seeded story with every scenario on `trials` trials a forecast: the laptop-layout tests'
+    store (layouts, not figures, are tested; the caller closes it)."""
+    s = open_store(path)
+    for row in s.scenarios():
+        params = s.scenario(row["name"])["params"]
+        params["trials"] = trials
+        s.save_scenario(row["name"], params)
+    return s
+
+
+def inference_panel(store, qtbot):
+    """An Inference view on `store`, as a fixture's generator body: yields it, then shuts it down."""
+    from gui.panels.inference import InferencePanel
+
+    p = InferencePanel(store)
+    qtbot.addWidget(p)
+    yield p
+    p.shutdown()
+
+
 def type_training_chip_count(window, qtbot, text: str):
     """Type `text` into the Training view's chip count and press Enter; returns (field, old value)."""
     window.tabs.setCurrentIndex(1)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
-from engine.store import open_store
 from gui.widgets.plot_panel import PlotPanel
+from tests.gui.shared_setups import story_store_on_trials
 
 
 def _settle(qtbot, rounds: int = 4) -> None:
@@ -57,11 +57,7 @@ def test_a_value_axis_title_stays_centred_on_its_axis_when_its_size_changes(qtbo
 @pytest.fixture
 def store(tmp_path):
     """The seeded story on 200 trials a forecast (layouts, not figures, are tested)."""
-    s = open_store(tmp_path / "crowded.db")
-    for row in s.scenarios():
-        params = s.scenario(row["name"])["params"]
-        params["trials"] = 200
-        s.save_scenario(row["name"], params)
+    s = story_store_on_trials(tmp_path / "crowded.db", 200)
     yield s
     s.close()
 

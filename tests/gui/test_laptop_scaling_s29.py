@@ -13,10 +13,9 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QLabel, QTableWidget, QTableWidgetItem, QWidget
 
-from engine.store import open_store
 from gui.app import ANALYSIS_PANELS, WINDOW_FRAME_PX
 from gui.panels.small_screen import MIN_PLOT_AREA_PX, AreaScroll, names_first, overflow_px
-from tests.gui.shared_setups import reveal
+from tests.gui.shared_setups import reveal, story_store_on_trials
 
 SCALED = {"125%": (1024, 576), "150%": (853, 480)}   # 1280x720 at each scale, in logical pixels
 BIG_FONT_PT = 12
@@ -26,11 +25,7 @@ READABLE_PLOT_PX = 60
 @pytest.fixture
 def store(tmp_path):
     """The seeded story on 200 trials a forecast (the views' layouts, not their figures, are tested)."""
-    s = open_store(tmp_path / "scaling.db")
-    for row in s.scenarios():
-        params = s.scenario(row["name"])["params"]
-        params["trials"] = 200
-        s.save_scenario(row["name"], params)
+    s = story_store_on_trials(tmp_path / "scaling.db", 200)
     yield s
     s.close()
 

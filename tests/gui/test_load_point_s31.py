@@ -13,6 +13,7 @@ from engine.studies_serving import serving_request, ttft_histogram
 from engine.store import open_store
 from gui.panels.base import select_data
 from gui.panels.inference import InferencePanel
+from tests.gui.shared_setups import inference_panel
 
 STATE = {"model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb", "tp": 1, "input_len": 1024, "output_len": 256,
          "ttft_ms": 1000.0, "tpot_ms": 30.0, "demand_tokens_per_s": 250_000.0, "compare_chips": ["h100-sxm5-80gb"]}
@@ -27,10 +28,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def panel(store, qtbot):
-    p = InferencePanel(store)
-    qtbot.addWidget(p)
-    yield p
-    p.shutdown()
+    yield from inference_panel(store, qtbot)
 
 
 def _set_rate(panel, rate: float) -> None:
