@@ -183,19 +183,17 @@ def _kv_peak_pct(sim) -> float | None:
 
 
 def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
-    """The same load with prompts on separate prefill instances (engine.serving.capacity); its
-    notes (overload, NICs too busy for the KV transfers) go to `notes`."""
-    from engine.serving.capacity import attention_ranks, kv_transfer_sides_s_per_token, simulate_disaggregated
-    from engine.serving.run_reading import open_loop_verdict
+    """The same load with prompts on separate prefill instances (engine.serving.capacity), read
+    as the engine reads it (engine.serving.disagg_load: NICs' time, cap, verdict, the side that
+    binds); its notes (overload, NICs too busy for the KV transfers) go to `notes`."""
+    from engine.serving.capacity import simulate_disaggregated
+    from engine.serving.disagg_load import read_disaggregated_load, transfer_sides_s_per_token
 
     instances = args.prefill_instances or 1
     run = simulate_disaggregated(inputs, prefill_tp=args.prefill_tp, prefill_instances=instances,
                                  requests=args.requests, input_spread=args.input_len_spread,
                                  output_spread=args.output_len_spread, seed=args.seed, prefix_cache_hit=prefix)
-    send_s, recv_s = kv_transfer_sides_s_per_token(
-        inputs.model, inputs.chip, tp=inputs.tp, ep=inputs.ep, pp=inputs.pp, prefill_tp=int(args.prefill_tp),
-        kv_dtype=inputs.kv_dtype, weight_dtype=inputs.weight_dtype, engine=inputs.engine,
-        factors=inputs.factors or None)
+    send_s, recv_s = transfer_sides_s_per_token(inputs, int(args.prefill_tp))
     decode_chips = int(inputs.pp * max(inputs.tp, inputs.ep))
     out = {
         "load": inputs.scenario,   # offline: every request at once, targets not applied
@@ -218,74 +216,35 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
         "context_capped_requests": run.capped_requests,
     }
     if args.request_rate:
-        lens = getattr(run.sim, "output_lens", None)
-        mean_out = float(lens.mean()) if lens is not None and len(lens) else float(args.output_len)
-        lens_in = getattr(run.sim, "input_lens", None)
-        mean_in = float(lens_in.mean()) if lens_in is not None and len(lens_in) else float(args.input_len)
-        rate = float(args.request_rate) / max(int(inputs.replicas), 1)   # per replica
-        # the NICs' time the transfers need: each decode attention rank receives its requests' (over the
-        # ranks' own NICs: 158% through one NIC read for 8 ranks), each prefill instance sends its share
-        ranks = attention_ranks(inputs.tp, inputs.ep)
-        recv_busy = rate * inputs.model.kv_context_tokens(mean_in) * recv_s / ranks
-        send_busy = rate * inputs.model.kv_context_tokens(mean_in) * send_s / int(instances)
-        busy = max(recv_busy, send_busy)
+        read = read_disaggregated_load(run, inputs, prefill_tp=int(args.prefill_tp), prefill_instances=int(instances),
+                                       request_rate=float(args.request_rate), input_len=args.input_len,
+                                       output_len=args.output_len, sides=(send_s, recv_s))
+        busy, rate, ranks, share = read.nic_busy_share, read.rate_per_replica, read.attention_ranks, read.served_share
         out["kv_transfer_nic_busy_share"] = busy
         if busy > 1.0:
-            over = f" over {ranks} attention ranks' NICs" if ranks > 1 and recv_busy >= send_busy else ""
+            over = f" over {ranks} attention ranks' NICs" if ranks > 1 and not read.sending else ""
             notes.append(f"disaggregated: the KV transfers need {busy:.0%} of the NICs' time ({rate:g} requests/s per "
                          f"replica x {out['kv_transfer_ms_per_request']:,.1f} ms{over}): they queue, in TTFT and "
                          "queue_ms")
-        share = out["output_tokens_per_s_per_chip"] / (float(args.request_rate) * mean_out / float(out["chips"]))
-        if busy > 1.0 and share > 1.0 / busy:
-            # NICs that need more than their time move 1 / busy of the prompts' KV: no more than that is served
-            for key in ("output_tokens_per_s_per_chip", "total_tokens_per_s_per_chip"):
-                out[key] *= (1.0 / busy) / share
-            share = 1.0 / busy
+        # the throughput the NICs can carry (the run's, or 1 / busy of the offered load)
+        out["output_tokens_per_s_per_chip"] = read.output_tokens_per_s_per_chip
+        out["total_tokens_per_s_per_chip"] = read.total_tokens_per_s_per_chip
         out["served_share_of_offered"] = share
-        # the aggregated run's rule (`open_loop_verdict`), or NICs that need more than their time: their queue
-        # grows without end (104% busy read "overloaded: false" while TTFT p50 went 9.4 s -> 47 s, 2,000 -> 8,000)
-        grows, out["served_share_from_queue_growth"] = open_loop_verdict(run.sim, rate, share)
-        out["overloaded"] = grows or busy > 1.0
+        out["served_share_from_queue_growth"] = read.served_share_from_queue_growth
+        out["overloaded"] = read.overloaded
         if out["overloaded"]:
-            binds = _disaggregated_binds(run.sim, busy, send_busy > recv_busy, share)
-            out["bound_by"] = binds[0]
+            out["bound_by"] = read.bound_by
             said = (f"{args.request_rate:g} requests/s offered, about {share * args.request_rate:.3g} served "
-                    f"({share:.0%}); the queue grows through the run" if grows else
+                    f"({share:.0%}); the queue grows through the run" if read.queue_grows else
                     "the KV transfers' queue grows without end (the NICs' time is short)")
-            notes.append(f"disaggregated: overloaded: {said}, so TTFT grows with --requests: {binds[1]}")
+            notes.append(f"disaggregated: overloaded: {said}, so TTFT grows with --requests: "
+                         f"{_bind_advice(read.bound_by, busy)}")
     return out
 
 
-# Share of the NICs' capacity the served requests must fill for the NICs to be what binds.
-NIC_BINDS_SHARE = 0.95
-
-
-def _disaggregated_binds(sim, nic_busy: float, sending: bool, served_share: float) -> tuple[str, str]:
-    """(the side that binds an overloaded disaggregated run, the advice for it): NICs that need
-    more than their time and carry about all they can for the requests served, else the wait that
-    grows most through the run: for a prefill instance, for the NICs, or for a decode seat (the
-    decode batch full). The advice said "add prefill instances" also where decode bound (16/24/40
-    chips served the same 4.87 requests/s), and the offered load's NIC time named the NICs where
-    the decode side served 12 of the 19 requests/s they could carry (QA s29)."""
-    import numpy as np
-
-    if nic_busy > 1.0 and served_share * nic_busy >= NIC_BINDS_SHARE:
-        side = "kv transfer (sending NICs)" if sending else "kv transfer (receiving NICs)"
-    else:
-        q = np.asarray(getattr(sim, "queue_s", []), dtype=float)
-        pf = getattr(sim, "prefill_wait_s", None)
-        nic = getattr(sim, "transfer_wait_s", None)
-        pf = np.zeros_like(q) if pf is None else np.asarray(pf, dtype=float)
-        nic = np.zeros_like(q) if nic is None else np.asarray(nic, dtype=float)
-        k = max(q.size // 4, 1)
-
-        def growth(x) -> float:
-            return float(np.nanmean(x[-k:]) - np.nanmean(x[:k])) if x.size else 0.0
-
-        parts = {"prefill pool": growth(pf), "kv transfer (sending NICs)" if sending else
-                 "kv transfer (receiving NICs)": growth(nic), "decode batch": growth(q - pf - nic)}
-        side = max(parts, key=lambda s: parts[s])
-    advice = {
+def _bind_advice(side: str, nic_busy: float) -> str:
+    """What to change where `side` (engine.serving.disagg_load.binding_side) binds, in serve's flags."""
+    return {
         "prefill pool": "the prefill instances bind (their queue grows): add prefill instances or lower --request-rate",
         "kv transfer (sending NICs)": f"the prefill instances' NICs bind ({nic_busy:.0%} busy): add prefill "
                                       "instances, a smaller --kv-dtype, or lower --request-rate",
@@ -294,7 +253,6 @@ def _disaggregated_binds(sim, nic_busy: float, sending: bool, served_share: floa
         "decode batch": "the decode instance binds (requests wait for a decode seat): add decode chips or replicas "
                         "(--chips) or lower --request-rate; more prefill instances change nothing",
     }[side]
-    return side, advice
 
 
 def _untargeted_demand(args, data: dict, cap, per_replica: int, loaded: bool) -> str:
