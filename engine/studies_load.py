@@ -12,7 +12,7 @@ The SLO capacity (the chips for the demand) never reads it: it is a what-if besi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.errors import UserError
 
@@ -80,7 +80,9 @@ def load_point_inputs(request, point: LoadPoint, tp: int, ep: int = 1, replicas:
 
 @dataclass(frozen=True)
 class LoadPointRun:
-    """One replica at the user's load point: the run and what it says about the targets."""
+    """One replica at the user's load point: the run and what it says about the targets. `run`'s
+    throughput is the one serve reports: with disaggregated prefill at a rate, no more than NICs
+    short of time carry (engine.serving.disagg_load)."""
 
     point: LoadPoint
     run: object                    # engine.serving.capacity.LoadRun
@@ -91,6 +93,10 @@ class LoadPointRun:
     served_share: float | None = None   # open loop: the offered load's share served
     overloaded: bool = False       # open loop: the queue grows through the run
     has_targets: bool = False      # whether the request has a latency target to hold
+    # disaggregated at a rate (engine.serving.disagg_load): the busier side's share of its NICs' time
+    # the KV transfers need, and the side that binds an overloaded run ("" when none)
+    nic_busy_share: float | None = None
+    bound_by: str = ""
 
     @property
     def targets_hold(self) -> bool:
@@ -117,9 +123,10 @@ def run_load_point(request, point: LoadPoint, tp: int, ep: int = 1, progress=Non
     """One replica of the request's layout (`tp`, `ep`: the chosen one) at `point`, simulated as
     `serve --request-rate R` (or --concurrency C, --offline) simulates it for one replica; with
     disaggregated prefill, the prompts on the request's prefill instances (serve's
-    "disaggregated" run)."""
+    "disaggregated" run), read at a rate as serve reads it (engine.serving.disagg_load)."""
     from engine.errors import Cancelled
     from engine.serving.capacity import simulate_disaggregated, simulate_inputs
+    from engine.serving.disagg_load import read_disaggregated_load
     from engine.studies_serving import overload_verdict
 
     if should_stop is not None and should_stop():
@@ -138,8 +145,17 @@ def run_load_point(request, point: LoadPoint, tp: int, ep: int = 1, progress=Non
         run = simulate_inputs(inputs)
     if progress is not None:
         progress(1.0, f"Simulated {point.text()}")
-    share, over = None, False
-    if point.kind == "rate" and run.output_tokens_per_s_per_chip > 0:
+    share, over, nic_busy, side = None, False, None, ""
+    if point.kind == "rate" and request.prefill_tp:
+        # serve's disaggregated reading: the KV transfers' NIC time, the throughput capped where the NICs
+        # are short of it and overloaded there (before: "the targets hold" where serve said overloaded)
+        read = read_disaggregated_load(run, inputs, prefill_tp=int(request.prefill_tp),
+                                       prefill_instances=int(request.prefill_instances or 1),
+                                       request_rate=float(point.value))
+        run = replace(run, output_tokens_per_s_per_chip=read.output_tokens_per_s_per_chip,
+                      total_tokens_per_s_per_chip=read.total_tokens_per_s_per_chip)
+        share, over, nic_busy, side = read.served_share, read.overloaded, read.nic_busy_share, read.bound_by
+    elif point.kind == "rate" and run.output_tokens_per_s_per_chip > 0:
         # serve's overload rule: offered at the simulated lengths, the queue's growth read
         lens = getattr(run.sim, "output_lens", None)
         mean_out = float(lens.mean()) if lens is not None and len(lens) else float(request.output_len)
@@ -149,7 +165,8 @@ def run_load_point(request, point: LoadPoint, tp: int, ep: int = 1, progress=Non
     return LoadPointRun(point=point, run=run, tp=int(tp), ep=int(ep or 1), percentile=pct,
                         missed=missed_targets(run, request.ttft_ms, request.tpot_ms, pct),
                         served_share=share, overloaded=bool(over),
-                        has_targets=bool(request.ttft_ms or request.tpot_ms))
+                        has_targets=bool(request.ttft_ms or request.tpot_ms), nic_busy_share=nic_busy,
+                        bound_by=side)
 
 
 __all__ = ["LOAD_UNITS", "LoadPoint", "LoadPointRun", "load_point_of", "load_point_inputs", "missed_targets",

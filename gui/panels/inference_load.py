@@ -10,6 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
+from engine.serving.disagg_load import RECEIVING_NICS, SENDING_NICS
 from engine.studies_load import load_point_of  # noqa: F401  (the panel reads the form's through here)
 from engine.studies_serving import ttft_histogram, with_load_point  # noqa: F401  (and runs it)
 from gui.panels.base import fmt
@@ -17,6 +18,8 @@ from gui.panels.base import fmt
 POINT_COLOR = "#2E7D32"   # not the targets' and SLO capacity's red: a second, the user's, load
 HIST_TITLE = "TTFT distribution at the chosen load"
 KV_TITLE = "KV cache use over time at the chosen load"
+# the NICs that bind a disaggregated load point (engine.serving.disagg_load's sides), in words
+NIC_SIDES = {SENDING_NICS: "the prefill instances' NICs", RECEIVING_NICS: "the decode side's NICs"}
 POINT_LABEL_AT = 0.55     # the user's rate label's height along its line (0 bottom, 1 top)
 
 
@@ -116,7 +119,12 @@ def point_sentence(run) -> str:
             f"ms, TPOT {pct} {r.tpot_ms[pct]:,.1f} ms")
     if run.overloaded:
         share = f"about {run.served_share:.0%} of it served" if run.served_share is not None else "not all served"
-        text += f"; overloaded ({share}): the queue grows through the run, so TTFT grows with its length"
+        if run.bound_by in NIC_SIDES:   # serve's bound_by: the KV transfers need more than the NICs' time
+            text += (f"; overloaded ({share}): the KV transfers need {run.nic_busy_share:.0%} of "
+                     f"{NIC_SIDES[run.bound_by]}' time, so they queue without end and TTFT grows with the run's "
+                     "length")
+        else:
+            text += f"; overloaded ({share}): the queue grows through the run, so TTFT grows with its length"
     if run.missed:
         text += f"; the targets break there: {'; '.join(run.missed)}."
     elif run.overloaded:
