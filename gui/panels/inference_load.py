@@ -15,7 +15,7 @@ from engine.studies_load import load_point_of  # noqa: F401  (the panel reads th
 from engine.studies_serving import ttft_histogram, with_load_point  # noqa: F401  (and runs it)
 from gui.panels.base import fmt
 
-POINT_COLOR = "#2E7D32"   # not the targets' and SLO capacity's red: a second, the user's, load
+POINT_COLOR = "#8E24AA"   # the user's load: not the targets' and SLO capacity's red, nor a series' colour (its green read as the TTFT p99 curve; QA s31)
 HIST_TITLE = "TTFT distribution at the chosen load"
 KV_TITLE = "KV cache use over time at the chosen load"
 # the NICs that bind a disaggregated load point (engine.serving.disagg_load's sides), in words

@@ -173,3 +173,18 @@ def test_a_quick_kind_change_after_typing_a_rate_is_its_own_undo_step(window, qt
     qtbot.waitUntil(lambda: window.undo_stack.count() == depth + 2)
     window.undo_stack.undo()
     assert (panel.load_combo.currentData(), panel.load_spin.value()) == ("rate", 2.5)
+
+
+def test_the_load_point_line_has_a_colour_no_series_of_its_chart_has(panel):
+    """QA s31: the user's rate was drawn in the TTFT p99 curve's green, and read as part of it."""
+    panel.apply_scenario_state({**STATE, "load_point": "rate", "load_value": 3.0})
+    panel.compute_now()
+    def hue_deg(colour) -> float:
+        return colour.hsvHueF() * 360.0
+
+    for line, chart in zip(panel._point_lines, (panel.load_chart, panel.tpot_load_chart)):
+        assert line.isVisible()
+        mine = hue_deg(line.pen.color())
+        hues = [hue_deg(s.item.opts["pen"].color()) for s in chart._series.values() if s.kind == "line"]
+        # a hue at least 30 degrees from every curve's (the green #2E7D32 sat 17 degrees from p99's #117733)
+        assert hues and all(min(abs(mine - h), 360.0 - abs(mine - h)) >= 30.0 for h in hues), (mine, hues)
