@@ -56,6 +56,9 @@ class LoadRun:
     # requests drawn and simulated once: replicas with the same share reuse one run, so the
     # percentiles carry the sampling error of these, not of `requests` (0: not counted)
     distinct_requests: int = 0
+    # disaggregated, in the SLO search: the busier side's share of its NICs' time the KV transfers
+    # need at the run's rate (`disagg_load.pool_nics_busy_share`; over 1, serve's "overloaded")
+    nic_busy_share: float = 0.0
 
     @property
     def _runs(self) -> tuple:
@@ -490,7 +493,10 @@ def _overloaded(run: LoadRun, rate_per_replica: float = 0.0) -> bool:
     the queue's own growth says it serves under `OVERLOAD_SHARE` of the load. The window alone
     reads low on a light or short run (its Poisson noise, the batch filling from empty), where no
     queue forms, and within its 3% noise it reads a small excess as served: without the queue's
-    growth the search could take a load that serve then calls overloaded."""
+    growth the search could take a load that serve then calls overloaded. Disaggregated, KV
+    transfers that need more than the NICs' time queue without end, as serve reads them."""
+    if getattr(run, "nic_busy_share", 0.0) > 1.0:   # (a run read elsewhere has none)
+        return True
     share = served_share_from_queue(run.sim, rate_per_replica)
     if share is not None and share < OVERLOAD_SHARE:
         return True
@@ -523,7 +529,10 @@ def _poisson_runner(model, chip, *, input_len, output_len, tp, ep, weight_dtype,
     model, scheduler) of one layout under Poisson loads. Runs are kept by their load, requests and
     seed: a search that asks for one again (its next load up, a probe) reads it back.
     `run_at(..., miss_targets=(ttft_ms, tpot_ms, percentile))` (a caller that only asks whether
-    the run meets them): None where the run was stopped once sure to miss them (`simulate`)."""
+    the run meets them): None where the run was stopped once sure to miss them (`simulate`).
+    Disaggregated, each run carries its KV transfers' NIC busy share (`LoadRun.nic_busy_share`)."""
+    from engine.serving.disagg_load import pool_nics_busy_share
+
     inp = _base_inputs(model, chip, input_len=input_len, output_len=output_len, tp=tp, ep=ep,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, factors=factors)
     cm = cost_model_for(inp)
@@ -542,7 +551,9 @@ def _poisson_runner(model, chip, *, input_len, output_len, tp, ep, weight_dtype,
             if miss_targets is not None and key in missed:
                 return None
             try:
-                runs[key] = run_load(cm, sched, w, chips, pool, miss_targets=miss_targets)
+                run = run_load(cm, sched, w, chips, pool, miss_targets=miss_targets)
+                runs[key] = run if pool is None else replace(
+                    run, nic_busy_share=pool_nics_busy_share(run.sim, model, pool, float(rate)))
             except TargetsMissed:
                 missed.add(key)   # a caller that wants the run itself then runs it in full
                 return None

@@ -2,7 +2,8 @@
 the throughput NICs short of time can carry, whether the run is overloaded and which side binds.
 
 One rule for `fleetcast serve --prefill-tp N --request-rate R` (engine/commands/serve.py, which
-words it as notes) and the Inference view's load point (engine/studies_load.py): the load point
+words it as notes), the Inference view's load point (engine/studies_load.py) and the SLO search,
+which takes no rate whose transfers need more than the NICs' time (`pool_nics_busy_share`): the load point
 ran `simulate_disaggregated` without it, and at 19.5 requests/s of Llama 3 8B 8,000 / 20 on an
 Ascend 910B2 (the KV transfers 102% of the decode NICs' time) said "the targets hold there"
 beside serve's "overloaded", at a throughput serve caps (QA s31).
@@ -79,17 +80,15 @@ def read_disaggregated_load(run, inputs, *, prefill_tp: int, prefill_instances: 
     from engine.serving.capacity import attention_ranks
     from engine.serving.run_reading import open_loop_verdict
 
-    send_s, recv_s = sides if sides is not None else transfer_sides_s_per_token(inputs, prefill_tp)
+    sides = sides if sides is not None else transfer_sides_s_per_token(inputs, prefill_tp)
     lens = getattr(run.sim, "output_lens", None)
     mean_out = float(lens.mean()) if lens is not None and len(lens) else float(
         inputs.output_len if output_len is None else output_len)
-    lens_in = getattr(run.sim, "input_lens", None)
-    mean_in = float(lens_in.mean()) if lens_in is not None and len(lens_in) else float(
-        inputs.input_len if input_len is None else input_len)
     rate = float(request_rate) / max(int(inputs.replicas), 1)   # per replica
     ranks = attention_ranks(inputs.tp, inputs.ep)
-    recv_busy = rate * inputs.model.kv_context_tokens(mean_in) * recv_s / ranks
-    send_busy = rate * inputs.model.kv_context_tokens(mean_in) * send_s / int(prefill_instances)
+    recv_busy, send_busy = nic_busy_shares(run.sim, inputs.model, rate, sides=sides, attention_ranks=ranks,
+                                           prefill_instances=prefill_instances,
+                                           input_len=inputs.input_len if input_len is None else input_len)
     busy = max(recv_busy, send_busy)
     chips = int(inputs.replicas) * run.chips_per_replica
     out_tps, total_tps = run.output_tokens_per_s_per_chip, run.total_tokens_per_s_per_chip
@@ -105,6 +104,32 @@ def read_disaggregated_load(run, inputs, *, prefill_tp: int, prefill_instances: 
                              attention_ranks=ranks, served_share=share, output_tokens_per_s_per_chip=out_tps,
                              total_tokens_per_s_per_chip=total_tps, queue_grows=bool(grows),
                              served_share_from_queue_growth=from_queue, overloaded=bool(overloaded), bound_by=side)
+
+
+def nic_busy_shares(sim, model, rate_per_replica: float, *, sides: tuple[float, float], attention_ranks: int,
+                    prefill_instances: int, input_len: float = 0.0) -> tuple[float, float]:
+    """(receive, send): the share of a decode attention rank's and of a prefill instance's NICs'
+    time the KV transfers of `sim`'s prompts (their mean length; `input_len` where the run has
+    none) need at `rate_per_replica` requests/s, `sides` being (send, receive) seconds per
+    prompt token (`transfer_sides_s_per_token`). Over 1: the transfers queue without end."""
+    lens_in = getattr(sim, "input_lens", None)
+    mean_in = float(lens_in.mean()) if lens_in is not None and len(lens_in) else float(input_len)
+    kv_tokens = float(rate_per_replica) * model.kv_context_tokens(mean_in)
+    send_s, recv_s = sides
+    return kv_tokens * recv_s / max(int(attention_ranks), 1), kv_tokens * send_s / max(int(prefill_instances), 1)
+
+
+def pool_nics_busy_share(sim, model, pool, rate_per_replica: float) -> float:
+    """The busier side's `nic_busy_shares` for a run on `pool` (a `PrefillPool`, which holds the
+    sides, the instances and the decode attention ranks) at `rate_per_replica`: what the SLO
+    search reads a rate's run by (`capacity._poisson_runner`), as serve reads it (QA s31: the
+    search held 19.33 requests/s of Llama 3 8B 8,000 / 20 on an Ascend 910B2, 16 x TP1 prefill,
+    where the KV transfers need 101.3% of the decode NIC's time and serve says overloaded)."""
+    whole = float(pool.transfer_s_per_token)
+    sides = (whole if pool.send_s_per_token is None else float(pool.send_s_per_token),
+             whole if pool.recv_s_per_token is None else float(pool.recv_s_per_token))
+    return max(nic_busy_shares(sim, model, rate_per_replica, sides=sides, attention_ranks=pool.recv_queues,
+                               prefill_instances=pool.instances))
 
 
 def binding_side(sim, nic_busy: float, sending: bool, served_share: float) -> str:
@@ -132,4 +157,4 @@ def binding_side(sim, nic_busy: float, sending: bool, served_share: float) -> st
 
 
 __all__ = ["NIC_BINDS_SHARE", "SENDING_NICS", "RECEIVING_NICS", "DisaggregatedLoad", "binding_side",
-           "read_disaggregated_load", "transfer_sides_s_per_token"]
+           "nic_busy_shares", "pool_nics_busy_share", "read_disaggregated_load", "transfer_sides_s_per_token"]
