@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (QBoxLayout, QFormLayout, QGridLayout, QLabel, QLa
 from gui.panels.small_screen import FORM_MIN_PX
 from gui.widgets.plot_panel import PlotPanel, format_number
 
+NARROW_WINDOW_PX = 1000   # a window narrower than this (1280 px at 150 %) lets the inputs give way
+
 
 @dataclass(frozen=True)
 class ForecastRequest:
@@ -74,8 +76,12 @@ class FormScrollArea(QScrollArea):
         form = self.widget()
         if form is None:
             return hint
-        # (the form is taller than any window, so its vertical bar is always there)
-        return QSize(max(hint.width(), min(self.fields_px(), FORM_MIN_PX)), hint.height())
+        # (the form is taller than any window, so its vertical bar is always there.) Only in a
+        # narrow window (150 %: 853 px) does the column give way below its fields: in a wider one a
+        # divider dragged or restored narrower cut the form's right edge behind a sideways bar
+        narrow = self.window() is not self and self.window().width() < NARROW_WINDOW_PX
+        own = min(self.fields_px(), FORM_MIN_PX) if narrow else self.fields_px()
+        return QSize(max(hint.width(), own), hint.height())
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
