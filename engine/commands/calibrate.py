@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from engine.commands import Output, terminal_progress
+from engine.commands.calibrate_runs import run_lines
 from engine.errors import UserError
 
 INFERENCE_FIT_FACTORS = ("inf_hbm_eff", "inf_prefill_mfu", "inf_step_overhead_ms")
@@ -202,13 +203,15 @@ def run(args, ctx) -> Output:
                             f"{', '.join(fittable)}")
         from engine.validation import validate_case
 
-        usable = []
+        usable, judged = [], []
         for row in rows:   # every row judged once: a bad one is named below, never fitted
             case = validate_case(row, chips)
             if case["status"] == "ok":
                 usable.append((row, case["_inputs"], float(case["measured"])))
+                judged.append(case)
             else:
                 skipped.append((label(row), case["status"], case["message"]))
+        run_rows = [r for r, _, _ in usable]
         try:
             fit = calibrate_training(rows, chips, names, chip_ids=[chip.id], fixed=usable)
             start = dict(fit.start)
@@ -244,6 +247,7 @@ def run(args, ctx) -> Output:
             raise UserError(f"--factors: '{ranged[0]}' is not a serving factor with a documented range to fit "
                             f"within ({', '.join(_KNOWN)})")
         judged = validate_inference_cases(rows, chips)["cases"]   # a bad row is named, never fitted
+        run_rows = list(rows)
         skipped += [(label(r), c["status"], c["message"]) for r, c in zip(rows, judged) if c["status"] != "ok"]
         rows = [r for r, c in zip(rows, judged) if c["status"] != "error"]
         if not rows:
@@ -275,6 +279,7 @@ def run(args, ctx) -> Output:
         fitted[n] = start[n]
     factors = [{"factor": n, "before": start.get(n), "fitted": fitted[n],
                 "constrained": n not in unconstrained and n not in held, "held": held.get(n, "")} for n in names]
+    runs, left_lines = _each_run(args, chip, chips, fitted, names, run_rows, judged)
     from engine.calibration import TRAINING_BOUNDS
     from engine.validation_inference import FIT_BOUNDS
 
@@ -318,6 +323,8 @@ def run(args, ctx) -> Output:
                  f"they cannot fit it; kept at {start[n]:.4g}"
                  + ((", its saved value, which stays saved" if n in kept_saved else " and not saved") if args.save else "")
                  for n in names if n in unconstrained]
+    if fitted_names:   # a fit of nothing leaves every run where it was: the refusal says so
+        warnings += left_lines
     errors = [(i, why) for i, status, why in skipped if status == "error"]
     def row_line(i: str, status: str, why: str) -> str:
         return f"not fitted: {why}" if _names_its_row(why) else f"{i}: not fitted, {status} ({why})"
@@ -389,7 +396,7 @@ def run(args, ctx) -> Output:
         shown.update(held_lines)
     saved = bool(args.save) and refusal is None
     data = {"chip": chip.id, "kind": args.kind, "factors": factors, "summary": summary, "saved": saved,
-            "warnings": warnings, "measure": measure, "replaced": [], "kept": [],
+            "warnings": warnings, "measure": measure, "replaced": [], "kept": [], "runs": runs,
             "rows_not_fitted": [{"row": i.split(" (")[0], "id": i.split(" (", 1)[1][:-1] if " (" in i else i,
                                  "status": status, "message": why} for i, status, why in skipped]}
     if refusal is not None and (args.save or not fitted_names):
@@ -419,6 +426,7 @@ def run(args, ctx) -> Output:
                if saved else f"; --save would be refused: {refusal}" if refusal
                else "; not saved (add --save to keep them)")
             + "".join(f"\n{line}" for line in objective_lines)
+            + "".join(f"\n{line}" for line in run_lines(runs))
             + "".join(f"\nwarning: {w}" for w in warnings))
     if args.format != "table":
         # csv and json print the factors alone on stdout: the refusal, the held factors and the
@@ -432,6 +440,39 @@ def run(args, ctx) -> Output:
 
 
 MIN_RUNS_PER_FACTOR = 3
+
+
+def _each_run(args, chip, chips: Mapping, fitted: Mapping[str, float], names, rows: list[dict],
+              before: list[dict]) -> tuple[list[dict], list[str]]:
+    """(each run's error before and after the fit, worst after first; a warning per metric still
+    more than 10% off one way, median). After is `validate` with the fitted values in the chip's
+    calibration, as a database holding them gives it; the fit's own figures hold the layouts."""
+    from engine.commands.calibrate_runs import (inference_advice, left_warning, metrics_left,
+                                                run_errors)
+
+    after_chips = {**chips, chip.id: chip.with_calibration(**{n: float(v) for n, v in fitted.items()})}
+    if args.kind == "training":
+        from engine.validation import validate_case
+
+        after = [validate_case(row, after_chips) for row in rows]
+    else:
+        from engine.validation_inference import validate_inference_cases
+
+        after = validate_inference_cases(rows, after_chips)["cases"]
+    runs = run_errors(before, after)
+    # the --factors a rerun would give: these, or the default names (unscoped) and the advice
+    asked = list(dict.fromkeys(n.strip() if args.factors else n.split("@", 1)[0]
+                               for n in (args.factors.split(",") if args.factors else names) if n.strip()))
+    lines = []
+    for metric, rs, signed in metrics_left(runs):
+        advice: list[str] = []
+        if args.kind == "inference":   # a training factor's reach is not counted per metric: no advice
+            ids = {r["id"] for r in rs}
+            mine = [row for row, case in zip(rows, after) if case.get("id") in ids and case.get("metric") == metric]
+            advice = inference_advice(mine, after_chips, after_chips[chip.id], asked, _inference_keys,
+                                      _inference_runs_moved)
+        lines.append(left_warning(metric, rs, signed, advice, asked))
+    return runs, lines
 
 
 def _held_words(why: str) -> str:
