@@ -142,6 +142,9 @@ class InferenceForm:
         e.add_row(form, "load_value", "Load", self.load_spin,
                   "Poisson arrivals: requests per second offered to one replica; concurrent clients: "
                   "requests kept in flight on one replica (serve --scenario multiplies by the replicas)")
+        # each kind keeps its own value (see _on_load_kind); the kind shown last
+        self._load_kept = {"rate": 1.0, "concurrency": 16.0}
+        self._load_kind_shown = "rate"
         self.load_combo.currentIndexChanged.connect(self._on_load_kind)
         self.prefix_spin = dspin(0.0, 99.0, 0.0, 0, " %", step=5.0)   # as serve --prefix-cache-pct: 0 to 99
         e.add_row(form, "prefix", "Prefix-cache hits", self.prefix_spin,
@@ -186,8 +189,8 @@ class InferenceForm:
         box = self.load_spin
         # each kind keeps its own value: whole clients rounded a rate of 2.5/s to 3 (0.4/s to 0, an
         # error), and that was what came back and was saved (QA s31)
-        kept = self.__dict__.setdefault("_load_kept", {"rate": 1.0, "concurrency": 16.0})
-        before = self.__dict__.get("_load_kind_shown", "rate")
+        kept = self._load_kept
+        before = self._load_kind_shown
         if before in kept:
             kept[before] = box.value()
         self._load_kind_shown = kind
