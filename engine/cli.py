@@ -108,6 +108,13 @@ class Context:
             self._store = None
 
 
+# argparse's words for an option's value it could not convert or that is not among its choices
+# ("argument --tp: invalid whole number: '1.5'", "argument --recompute: invalid choice: 'some'"),
+# and for a positional value it could not convert ("argument ID: invalid id: '2.0'"); a positional
+# choice is a command word (`chips foo`), a usage error
+_BAD_VALUE = re.compile(r"argument (-[^:]*: invalid |[^:]*: invalid (?!choice))")
+
+
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, top: bool = False, **kwargs):
         # `--tok 1e12 --pri 3` ran as --tokens and --price-per-chip-hour: a script's typo, or a
@@ -121,7 +128,13 @@ class _Parser(argparse.ArgumentParser):
             kwargs["type"] = _seed_type(kwargs.get("type") or int)
         return super().add_argument(*args, **kwargs)
 
-    def error(self, message):  # usage errors: exit 2 with one line
+    def error(self, message):
+        if _BAD_VALUE.match(message):
+            # a flag's value the user can fix (`--concurrency 2.5`, `--budget abc`) is bad input, as
+            # `--input-len 2000.5` (checked after parsing) always was: exit 1 and one line, not 2
+            # with the usage above it (QA s32: the same mistake gave either code by flag)
+            self.exit(1, f"{self.prog}: error: {message}\n")
+        # usage errors (an unknown command or flag, a missing or conflicting one): exit 2
         if sys.stderr is not None:   # (print_usage(None) writes to stdout: `2>&-` put it there)
             self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")

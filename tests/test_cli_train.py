@@ -415,7 +415,7 @@ def test_the_global_batch_reported_is_the_one_the_layout_runs(capsys):
 
 def test_counts_take_e_notation_as_the_token_budget_does(capsys):
     """`--tokens 15e12` worked where `--chips 1e3` and `forecast --trials 1e4` were usage errors;
-    a count that is not whole stays one."""
+    a count that is not whole is bad input: exit 1, one line (QA s32)."""
     from engine.cli import main
     from engine.commands import whole_number
 
@@ -424,7 +424,8 @@ def test_counts_take_e_notation_as_the_token_budget_does(capsys):
     assert json.loads(capsys.readouterr().out)["num_chips"] == 8
     with pytest.raises(SystemExit) as exc:
         main(["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "1.5"])
-    assert exc.value.code == 2 and "--chips: invalid whole number: '1.5'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and "--chips: invalid whole number: '1.5'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_run_with_no_progress_still_prints_its_layout_and_names_the_slow_checkpoint(capsys, tmp_path):
