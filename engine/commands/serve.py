@@ -708,7 +708,9 @@ def run(args, ctx) -> Output:
         data["targets_checked_at"] = at
     if has_slo and cap is not None:
         data["slo"] = {"ttft_ms": args.ttft_ms, "tpot_ms": args.tpot_ms}
-        data["slo_percentile"] = args.slo_percentile or "steady state"
+        # the flag's own value, so a script can pass it back (`--slo-percentile steady`; QA s32:
+        # "steady state" was refused as an invalid choice)
+        data["slo_percentile"] = args.slo_percentile or "steady"
         data["slo_feasible"] = cap.feasible
         data["slo_output_tokens_per_s_per_chip"] = cap.output_tokens_per_s_per_chip
         data["slo_total_tokens_per_s_per_chip"] = cap.total_tokens_per_s_per_chip
