@@ -223,9 +223,13 @@ class SaveScenarioCommand(StoreCommand):
                 self.previous = self.store.scenario(name)
                 self.previous_row = self.store.scenario_row(name)
         if self.saved_row is not None:   # a redo writes the row the first apply wrote, byte for byte,
-            # over what the undo left only (another window's save or New of the name since stays)
-            refuse_if_moved(self.store, self.name, self.previous_row, undoing=False)
-            self.store.put_scenario_row(self.saved_row)
+            # over what the undo left only (another window's save or New of the name since stays);
+            # checked and written in one transaction, so no other program's save lands in between
+            def redo_save():
+                refuse_if_moved(self.store, self.name, self.previous_row, undoing=False)
+                self.store.put_scenario_row(self.saved_row)
+
+            self.store.atomically(redo_save)
         else:
             self.store.save_scenario(self.name, self.params)
             self.saved_row = self.store.scenario_row(self.name)
@@ -240,11 +244,14 @@ class SaveScenarioCommand(StoreCommand):
         # saved (or deleted, renamed) by another window or program after this step: undo would
         # silently drop that. The row, not the resolved inputs: a what-if whose baseline alone was
         # saved elsewhere still holds this step's changes, which undo may take back.
-        refuse_if_moved(self.store, self.name, self.saved_row, undoing=True)
-        if self.previous_row is None:
-            self.store.delete_scenario(self.name)
-        else:   # the row as it was stored (its changes, not its inputs diffed again), time stamp too
-            self.store.put_scenario_row(self.previous_row)
+        def undo_save():
+            refuse_if_moved(self.store, self.name, self.saved_row, undoing=True)
+            if self.previous_row is None:
+                self.store.delete_scenario(self.name)
+            else:   # the row as it was stored (its changes, not its inputs diffed again), time stamp too
+                self.store.put_scenario_row(self.previous_row)
+
+        self.store.atomically(undo_save)
         if self.on_written is not None:
             self.on_written(self.name)
         if self.marks and self.restore_marks is not None:
@@ -287,9 +294,12 @@ class DeleteScenarioCommand(StoreCommand):
         self.on_restored: Callable[[str], None] | None = None   # lets the bar show it again
 
     def apply(self):
-        if self.row is not None:   # a redo deletes the scenario as the undo put it back, not a later save
-            refuse_if_moved(self.store, self.name, self.row, undoing=False)
-        self.row = self.store.delete_scenario(self.name)
+        def delete():
+            if self.row is not None:   # a redo deletes the scenario as the undo put it back, not a later save
+                refuse_if_moved(self.store, self.name, self.row, undoing=False)
+            return self.store.delete_scenario(self.name)
+
+        self.row = self.store.atomically(delete)
 
     def revert(self):   # (restore_scenario refuses when the name was taken again meanwhile)
         self.store.restore_scenario(self.row)

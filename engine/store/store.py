@@ -448,6 +448,22 @@ def _guard(method):
     return guarded
 
 
+def _checked_as_written(method):
+    """Run a write method whole in one write transaction (BEGIN IMMEDIATE): the rows it reads and
+    checks (an undo's `expect`, a delivery's outstanding chips, a restore's free id) are the rows it
+    writes over. Read before the lock, another program's commit could land between the check and
+    the write: an undo waiting on a CLI import's lock then wrote the old note over the import's
+    (QA s32, 3 of 3 tries)."""
+
+    @functools.wraps(method)
+    def in_one_transaction(self, *args, **kwargs):
+        self._writable()   # first: a read-only database says so, not "attempt to write"
+        with self.db.atomic():
+            return method(self, *args, **kwargs)
+
+    return in_one_transaction
+
+
 class Store:
     """One open database. Use on the thread that opened it (SQLite's rule)."""
 
@@ -744,6 +760,7 @@ class Store:
     def _chip_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute(f"select id from {CHIPS}").fetchall()}
 
+    @_checked_as_written
     def add_chip(self, row: dict, calibration: dict | None = None) -> None:
         self._writable()
         cleaned = check_chip(row)
@@ -773,6 +790,7 @@ class Store:
             raise ValueError(f"kind: {kind!r} (chip, order or delivery)")
         return row.get(field)
 
+    @_checked_as_written
     def update_chip(self, chip_id: str, field: str, value, *, expect=NOT_GIVEN):
         """Set one field; returns the old value. With `expect`, only if the field still holds it
         (an undo never overwrites what another window or program wrote since)."""
@@ -805,6 +823,7 @@ class Store:
             self.db.table(CHIPS).update(chip_id, {field: new_value})
         return old_row.get(field)
 
+    @_checked_as_written
     def delete_chip(self, chip_id: str) -> dict:
         self._writable()
         count = self.db.execute(f"select count(*) from {ORDERS} where chip_id = ?", [chip_id]).fetchone()[0]
@@ -828,6 +847,7 @@ class Store:
             self.db.table(CHIPS).delete(chip_id)
         return {"chip": row, "calibration": calibration}
 
+    @_checked_as_written
     def restore_chip(self, snapshot: dict) -> None:
         self._writable()
         row = snapshot.get("chip", snapshot)
@@ -843,6 +863,7 @@ class Store:
         where, args = ("chip_id = ?", [chip_id]) if chip_id else (None, None)
         return list(self.db.table(CALIBRATION).rows_where(where, args, order_by="chip_id, factor"))
 
+    @_checked_as_written
     def set_calibration(self, chip_id: str, factor: str, value, note: str = "") -> float | None:
         self._writable()
         self.chip(chip_id)
@@ -855,6 +876,7 @@ class Store:
                                         pk=("chip_id", "factor"))
         return rows[0]["value"] if rows else None
 
+    @_checked_as_written
     def clear_calibration(self, chip_id: str, prefix: str = "") -> list[dict]:
         """Remove this database's calibration values of `chip_id` whose factor starts with
         `prefix`; returns the rows removed (the packaged defaults apply again)."""
@@ -932,6 +954,7 @@ class Store:
         first = min((dt.date.fromisoformat(r["date"]) for r in rows), default=None)
         return sum(r["quantity"] for r in rows), first
 
+    @_checked_as_written
     def add_order(self, row: dict) -> int:
         self._writable()
         cleaned = check_order(row, known_chip_ids=self._chip_ids())
@@ -943,6 +966,7 @@ class Store:
                 cleaned["id"] = schema.claim_id(self.db.conn, ORDERS)
             return _inserted_id(self.db.table(ORDERS).insert(cleaned))
 
+    @_checked_as_written
     def update_order(self, order_id: int, field: str, value, *, expect=NOT_GIVEN):
         """As update_chip: returns the old value; `expect` guards an undo."""
         self._writable()
@@ -961,6 +985,7 @@ class Store:
         """The order and its deliveries as stored (what delete_order returns and restore_order takes)."""
         return {"order": self._order(order_id), "deliveries": self.delivery_rows(order_id)}
 
+    @_checked_as_written
     def delete_order(self, order_id: int, *, expect: dict | None = None) -> dict:
         """Delete an order and its deliveries; the snapshot. With `expect` (a snapshot), only if
         nothing of it changed since: undoing an add never deletes another program's edits."""
@@ -991,6 +1016,7 @@ class Store:
                 self.db.table(ORDERS).delete(i)
         return snapshots
 
+    @_checked_as_written
     def restore_order(self, snapshot: dict) -> None:
         self._writable()
         order_id = snapshot["order"]["id"]
@@ -1002,6 +1028,7 @@ class Store:
             if snapshot.get("deliveries"):
                 self.db.table(DELIVERIES).insert_all(snapshot["deliveries"])
 
+    @_checked_as_written
     def add_delivery(self, row: dict) -> int:
         self._writable()
         given: typing.Any = row.get("order_id")  # whatever the caller typed; int() judges it
@@ -1022,6 +1049,7 @@ class Store:
                 cleaned["id"] = schema.claim_id(self.db.conn, DELIVERIES)
             return _inserted_id(self.db.table(DELIVERIES).insert(cleaned))
 
+    @_checked_as_written
     def update_delivery(self, delivery_id: int, field: str, value, *, expect=NOT_GIVEN):
         """As update_chip: returns the old value; `expect` guards an undo."""
         self._writable()
@@ -1041,6 +1069,7 @@ class Store:
         """One delivery as stored."""
         return self._delivery(delivery_id)
 
+    @_checked_as_written
     def delete_delivery(self, delivery_id: int, *, expect: dict | None = None) -> dict:
         """Delete a delivery; its row. With `expect`, only if the row is still as given."""
         self._writable()
@@ -1051,6 +1080,7 @@ class Store:
             self.db.table(DELIVERIES).delete(delivery_id)
         return row
 
+    @_checked_as_written
     def restore_delivery(self, row: dict) -> None:
         """Put a deleted delivery back with its id, checked as a new one would be: its order must
         still exist and have that many chips outstanding (deliveries written since count)."""
@@ -1138,6 +1168,7 @@ class Store:
             raise UserError(f"model '{model_id}': no such preset (see `fleetcast models list`)")
         return self._model_of(found[0])
 
+    @_checked_as_written
     def save_model(self, model) -> None:
         """Insert or replace a preset (validated)."""
         self._writable()
@@ -1150,6 +1181,7 @@ class Store:
         with self.db.atomic():
             self.db.table(MODELS).insert(row, replace=True)
 
+    @_checked_as_written
     def delete_model(self, model_id: str) -> dict:
         self._writable()
         self.model(model_id)
@@ -1158,6 +1190,7 @@ class Store:
             self.db.table(MODELS).delete(model_id)
         return row
 
+    @_checked_as_written
     def restore_model(self, row: dict) -> None:
         self._writable()
         with self.db.atomic():
@@ -1243,6 +1276,7 @@ class Store:
             return params
         return {"base": base, "changes": diff_params(self.scenario(base)["params"], params)}
 
+    @_checked_as_written
     def save_scenario(self, name: str, params: dict) -> None:
         """Insert or replace `name` (undo and redo write rows back with `put_scenario_row`)."""
         self._writable()
@@ -1282,6 +1316,7 @@ class Store:
             raise ValidationError([f"name: '{name}' (differs from the scenario '{twin}' only in {how}; choose "
                                    "another name)"])
 
+    @_checked_as_written
     def rename_scenario(self, old: str, new: str, *, updated_at: str | None = None) -> None:
         self._writable()
         new = parse_text("name", new, required=True, limit=200)
@@ -1315,12 +1350,14 @@ class Store:
         rows = list(self.db.table(SCENARIOS).rows_where("name = ?", [name]))
         return dict(rows[0]) if rows else None
 
+    @_checked_as_written
     def put_scenario_row(self, row: dict) -> None:
         """Write a row from `scenario_row` back exactly as it was."""
         self._writable()
         with self.db.atomic():
             self.db.table(SCENARIOS).insert(dict(row), replace=True)
 
+    @_checked_as_written
     def delete_scenario(self, name: str) -> dict:
         """Delete `name`; what-ifs built on it are first written out in full, so none changes."""
         self._writable()
@@ -1340,6 +1377,7 @@ class Store:
             row["was_baseline"] = True
         return row
 
+    @_checked_as_written
     def restore_scenario(self, row: dict) -> None:
         self._writable()
         row = dict(row)
@@ -1365,6 +1403,15 @@ class Store:
             if was_baseline:
                 self.db.table(META).insert({"key": self.BASELINE_KEY, "value": row["name"]}, replace=True)
 
+    def atomically(self, work):
+        """`work()` in one write transaction, its result returned: for a caller whose check and
+        write are separate calls (the scenario bar's undo: is the row still as this step left it,
+        then write), so no other program's commit lands between them. A UserError from `work`
+        writes nothing."""
+        self._writable()
+        with self.db.atomic():
+            return work()
+
     # ---- whole-table snapshots (undo of bulk changes) ---------------------------------------
     SNAPSHOT_TABLES = (CHIPS, CALIBRATION, ORDERS, DELIVERIES)
 
@@ -1383,6 +1430,7 @@ class Store:
             after = self.snapshot_tables()
         return summary, before, after
 
+    @_checked_as_written
     def add_orders_with_snapshots(self, rows: list[dict]) -> tuple[list[int], dict, dict]:
         """Add `rows` as new orders (each given a new id) in one transaction, all or none: a row
         that is not valid, or a write that fails, adds none (one step added the first orders of a
@@ -1431,6 +1479,7 @@ class Store:
 
     _SNAPSHOT_KEYS = {CHIPS: ("id",), CALIBRATION: ("chip_id", "factor"), ORDERS: ("id",), DELIVERIES: ("id",)}
 
+    @_checked_as_written
     def swap_rows(self, old: dict[str, list[dict]], new: dict[str, list[dict]]) -> int:
         """Undo or redo a bulk change by its rows alone: the rows that differ between snapshots
         `old` and `new` take their `new` version (added, updated or removed); every other row,
