@@ -517,9 +517,22 @@ def main(argv: Sequence[str] | None = None, extra_registrars: Iterable[Callable]
     return run_command(args)
 
 
+# Signals that end a command as SIGTERM does: SIGHUP is a closed terminal (QA s32: an export
+# killed by it left its multi-MB hidden temporary beside the target, and said nothing).
+ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 class Terminated(KeyboardInterrupt):
-    """SIGTERM while a command runs: unwound as Ctrl+C is (temporary files and folders removed,
-    the transaction rolled back), then exit 143."""
+    """SIGTERM (or SIGHUP) while a command runs: unwound as Ctrl+C is (temporary files and folders
+    removed, the transaction rolled back), then exit 128 + the signal (143, 129)."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__()
+        self.signum = int(signum)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 def _qt_in_use() -> bool:
@@ -532,25 +545,30 @@ def _raise_terminated(signum, frame):
     if _qt_in_use():
         # an exception raised inside Qt's C++ (a chart being drawn) crashed the process (exit 139):
         # a Qt command ends as SIGTERM always ended it, unless it set a handler of its own (report)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
         return
-    raise Terminated()
+    raise Terminated(signum)
 
 
 @contextlib.contextmanager
 def _sigterm_unwinds():
-    """SIGTERM raises Terminated while the block runs: by default it ended the process at once,
-    leaving `report`'s /tmp/fleetcast-report-XXXX of PNGs and an export's hidden temporary."""
+    """SIGTERM and SIGHUP raise Terminated while the block runs: by default they ended the process
+    at once, leaving `report`'s /tmp/fleetcast-report-XXXX of PNGs and an export's hidden
+    temporary. A SIGHUP ignored when the block starts (`nohup`) stays ignored."""
+    previous: dict = {}
     try:
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    except (ValueError, OSError):   # not the main thread, or no SIGTERM here
-        yield
-        return
+        for signum in ENDING_SIGNALS:
+            if signum != signal.SIGTERM and signal.getsignal(signum) == signal.SIG_IGN:
+                continue
+            previous[signum] = signal.signal(signum, _raise_terminated)
+    except (ValueError, OSError):   # not the main thread, or no such signal here
+        pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 class SignalsDeferred:
@@ -581,7 +599,7 @@ class SignalsDeferred:
             raise Cancelled()
 
     def __enter__(self) -> SignalsDeferred:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, *ENDING_SIGNALS):
             try:
                 if signal.getsignal(signum) == signal.SIG_IGN:
                     continue
@@ -600,7 +618,7 @@ class SignalsDeferred:
         # the work stopped for the signal (Cancelled), or ended anyway: say it was interrupted.
         # Another error that came first is reported instead: it says more than the interruption.
         if exc_type is None or issubclass(exc_type, (Cancelled, KeyboardInterrupt)):
-            raise (Terminated() if self.signum == signal.SIGTERM else KeyboardInterrupt()) from None
+            raise (KeyboardInterrupt() if self.signum == signal.SIGINT else Terminated(self.signum)) from None
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -629,7 +647,7 @@ def run_command(args: argparse.Namespace) -> int:
             text = "terminated" + text[len("interrupted"):]
         with contextlib.suppress(KeyboardInterrupt, OSError, ValueError):
             _say(f"fleetcast: {text}")
-        return TERMINATED_EXIT if isinstance(exc, Terminated) else INTERRUPTED_EXIT
+        return exc.exit_code if isinstance(exc, Terminated) else INTERRUPTED_EXIT
 
 
 class OutputError(Exception):

@@ -288,7 +288,9 @@ def _interrupt_held():
     caught: list[int] = []
     held: dict[int, object] = {}
     try:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        from engine.cli import ENDING_SIGNALS   # SIGTERM and SIGHUP (a closed terminal)
+
+        for signum in (signal.SIGINT, *ENDING_SIGNALS):
             if signal.getsignal(signum) != signal.SIG_IGN:
                 held[signum] = signal.signal(signum, lambda signum, frame: caught.append(signum))
     except ValueError:   # not the main thread
