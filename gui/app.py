@@ -870,6 +870,7 @@ class MainWindow(QMainWindow):
         the views re-read the store (they follow the undo stack's moves), and the status bar
         says so. A scenario saved elsewhere is kept until this window's Save asks; a what-if
         whose baseline alone was saved elsewhere is shown on the new baseline (_follow_external_base)."""
+        self._say_if_file_replaced()
         now = self._read_data_version()
         if now is None or now == self._data_version:
             return False
@@ -879,6 +880,15 @@ class MainWindow(QMainWindow):
             self.show_status("The database was changed by another window or program: the views show it now")
         self._follow_external_base()
         return True
+
+    def _say_if_file_replaced(self) -> None:
+        """Once: the database file was replaced or moved under this window (edits are refused by
+        the store from then on, each with this reason)."""
+        why = None if getattr(self, "_replaced_said", False) else getattr(self.store, "file_replaced", lambda: None)()
+        if why:
+            self._replaced_said = True
+            self.show_error(f"{self.store.path} {why} since this window opened it: edits are refused, they "
+                            "would go to the old file. File > Open it again to see and edit what is there now")
 
     def _follow_external_base(self) -> None:
         """Another window or program saved the baseline of the what-if on screen (not the what-if):

@@ -719,6 +719,27 @@ class Store:
     def _writable(self) -> None:
         if self.read_only:
             raise UserError(f"{self.path}: {self.read_only_reason or 'opened read-only'}; edits are disabled")
+        why = self.file_replaced()
+        if why:
+            raise UserError(f"{self.path} {why} since it was opened; an edit would go to the old file, which "
+                            "nothing reaches once closed: nothing was changed. Open the database again "
+                            "(File > Open) to see and edit what is there now")
+
+    def file_replaced(self) -> str | None:
+        """How the path no longer names the file this store has open, or None: replaced (a backup
+        copied over it by hand, `mv new.db fleet.db`), or moved or deleted. The window kept taking
+        edits into the orphaned file, and they were gone once it closed (QA s32)."""
+        if self._open_key is None:
+            return None
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return "was moved or deleted by another program"
+        except OSError:
+            return None
+        if (info.st_dev, info.st_ino) != self._open_key:
+            return "was replaced by another file (by another program)"
+        return None
 
     # ---- chips -------------------------------------------------------------------------------
     def chip_rows(self) -> list[dict]:

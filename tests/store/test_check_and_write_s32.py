@@ -108,3 +108,37 @@ def test_a_scenario_undo_checks_and_writes_in_one_transaction(db):
     store = open_store(path)
     assert store.scenario(name)["params"].get("note_by_b") == "kept"
     store.close()
+
+
+# ---- the file replaced under an open store (QA s32) -------------------------------------------
+
+def test_an_edit_into_a_file_replaced_underneath_is_refused(tmp_path):
+    """`cp backup.db new.db; mv new.db fleet.db` while the window had fleet.db open: its edits went
+    to the orphaned file (and its -wal), unreachable once it closed."""
+    import shutil
+
+    path = tmp_path / "fleet.db"
+    store = open_store(path)
+    order = store.order_rows()[0]
+    other = tmp_path / "other.db"
+    open_store(other).close()
+    assert store.file_replaced() is None
+    shutil.copy(other, tmp_path / "new.db")
+    (tmp_path / "new.db").replace(path)
+    assert "replaced" in store.file_replaced()
+    with pytest.raises(UserError) as refused:
+        store.update_order(order["id"], "note", "LATER")
+    assert "replaced by another file" in str(refused.value) and "nothing was changed" in str(refused.value)
+    store.close()
+    fresh = open_store(path)
+    assert fresh.stored_value("order", order["id"], "note") != "LATER"
+    fresh.close()
+
+
+def test_an_edit_into_a_file_moved_away_is_refused(tmp_path):
+    path = tmp_path / "fleet.db"
+    store = open_store(path)
+    path.rename(tmp_path / "elsewhere.db")
+    with pytest.raises(UserError, match="moved or deleted"):
+        store.save_scenario("x", {"a": 1})
+    store.close()
