@@ -51,6 +51,13 @@ def _text(row: Mapping, name: str) -> str:
     return "" if v is None else str(v).strip()
 
 
+def _engine(row: Mapping) -> str:
+    """The row's serving stack; a blank cell is "not reported", as `unknown` ("the serving stack is
+    not stated", INFERENCE.md): the same prediction (QA s32: blank read as vLLM, `unknown` as an
+    eager stack, up to 14x apart on one row)."""
+    return _text(row, "engine") or "unknown"
+
+
 def _num(row: Mapping, name: str, *, required: bool = True, integer: bool = False, positive: bool = True):
     raw = _text(row, name)
     if raw == "":
@@ -168,7 +175,7 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     _deployment_rules(row, model, chips[chip_id], pp, ep)
     kwargs = dict(model=model, chip=chips[chip_id], tp=tp, pp=pp, ep=ep, replicas=replicas,
                   input_len=_num(row, "input_len"), output_len=_num(row, "output_len"),
-                  scenario=scenario, weight_dtype=wdt, kv_dtype=kdt, engine=_text(row, "engine"))
+                  scenario=scenario, weight_dtype=wdt, kv_dtype=kdt, engine=_engine(row))
     if scenario == "static_batch":
         kwargs["batch"] = _num(row, "batch", integer=True)
     elif scenario == "concurrency":
@@ -202,7 +209,7 @@ def _deployment_rules(row: Mapping, model: ModelConfig, chip: Chip, pp: int, ep:
     the chip cannot run (`inf_hbm_eff@trtllm` on a 910B)."""
     from engine.studies import ep_experts_rule, pp_layers_rule
 
-    engine = _text(row, "engine")
+    engine = _engine(row)
     if wrong_engine := engine_chip_problem(engine, chip):
         raise RowError(f"engine: {engine!r} on chip {chip.id}: {wrong_engine}")
     if wrong_ep := ep_experts_rule(model, ep, _COLUMN_NAMES):
@@ -465,7 +472,7 @@ def _row_uses(param: dict, row: Mapping) -> bool:
 
     if _text(row, "chip") not in param["chips"]:
         return False
-    return param["family"] is None or engine_family(_text(row, "engine")) == param["family"]
+    return param["family"] is None or engine_family(_engine(row)) == param["family"]
 
 
 def sensitivities(rows: list[dict], chips: Mapping[str, Chip], params: Sequence[dict], *,
@@ -716,7 +723,7 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
         row = row or {}
         case: dict[str, Any] = {"id": _text(row, "id") or f"row-{i + 1}", "metric": _text(row, "metric").lower(),
                 "source": _text(row, "source"), "chip": _text(row, "chip"), "model": _text(row, "model"),
-                "engine": _text(row, "engine"), "scenario": _text(row, "scenario"),
+                "engine": _engine(row), "scenario": _text(row, "scenario"),
                 "trust": _text(row, "trust").lower() or "medium",   # any case ("Low" weighed as unknown)
                 "measured": None, "predicted": None, "error_pct": None, "status": "error", "message": ""}
         try:

@@ -32,6 +32,7 @@ once (text-generation-launcher arguments). The other families schedule new promp
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DEFAULT_FAMILY = "vllm"
@@ -57,24 +58,38 @@ _ALIASES = {
     "lmdeploy": "vllm", "turbomind": "vllm", "lmdeploy-turbomind": "vllm", "lmdeploy-pytorch": "vllm",
     "deepspeed-fastgen": "vllm", "fastgen": "vllm", "deepspeed-mii": "vllm", "mii": "vllm",
     "lightllm": "sglang",
+    # Hugging Face's server as papers name it
+    "hf-tgi": "tgi", "huggingface-tgi": "tgi", "hf-text-generation-inference": "tgi",
 }
+
+
+# A version written after the name, as papers and tables write it ("vLLM 0.6.3", "TensorRT-LLM
+# v1.0", "MindIE 2.1RC1", "sglang-v0.4.6"): never part of the name (QA s32: "vLLM v0.12.0" read as
+# an unknown stack, eager, and its TTFT came out 15x the `vllm@0.12.0` row's).
+_VERSION_WORD = re.compile(r"v?\d[\w.+-]*")
+_JOINED_VERSION = re.compile(r"-v?\d[\w.+-]*$")
+
+
+def _base_name(engine: str | None) -> str:
+    """The engine's name without its version, separators made one: "TensorRT LLM", "tensorrt_llm",
+    "TensorRT-LLM 1.0" and "tensorrt-llm@1.0" all read "tensorrt-llm"."""
+    name = (engine or "").strip().lower()
+    words = name.split("@", 1)[0].replace("_", " ").split()
+    while len(words) > 1 and _VERSION_WORD.fullmatch(words[-1]):
+        words.pop()
+    return _JOINED_VERSION.sub("", "-".join(words))
 
 
 def known_engine(engine: str | None) -> bool:
     """True when `engine` names a family or a server placed in one (a blank is the default)."""
-    name = (engine or "").strip().lower()
-    base = "-".join(name.split("@", 1)[0].replace("_", " ").split())
+    base = _base_name(engine)
     return not base or base in _ALIASES
 
 
 def engine_family(engine: str | None) -> str:
-    """`trtllm@1.0.0rc3` -> `trtllm`; `tgi-gaudi@x` -> `tgi`; blank -> DEFAULT_FAMILY; anything
-    unrecognised (including `unknown`) -> `generic`."""
-    name = (engine or "").strip().lower()
-    if not name:
-        return DEFAULT_FAMILY
-    # spellings differ in separators only: "TensorRT LLM", "tensorrt_llm", "vLLM Ascend"
-    base = "-".join(name.split("@", 1)[0].replace("_", " ").split())
+    """`trtllm@1.0.0rc3` -> `trtllm`; `vLLM 0.6.3` -> `vllm`; `tgi-gaudi@x` -> `tgi`; blank ->
+    DEFAULT_FAMILY; anything unrecognised (including `unknown`) -> `generic`."""
+    base = _base_name(engine)
     if not base:
         return DEFAULT_FAMILY
     return _ALIASES.get(base, "generic")
