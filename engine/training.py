@@ -1164,6 +1164,22 @@ def search_layouts(inputs: TrainingInputs, *, progress: Callable[[float, str], N
     )
 
 
+def least_memory_layout(inputs: TrainingInputs, result: SearchResult) -> LayoutResult | None:
+    """Of the layouts `result` (a search of `inputs`) rejected for memory alone, the one needing the
+    least (the fastest among equals); None when no layout failed on memory alone. For a run that
+    really ran where the memory model fits no layout consistent with its given fields: the layout
+    it most plausibly ran, to predict as a fully given one that does not fit is (validate)."""
+    oom = np.asarray(result.reason) == REASON_INDEX["out of memory"]
+    if not np.any(oom):
+        return None
+    L = candidate_arrays(inputs)
+    sub = {k: v[oom] for k, v in L.items()}
+    out = _evaluate_arrays(inputs, sub)
+    j = int(np.lexsort((-np.nan_to_num(out["tokens_per_s_per_chip"]), out["memory_total"]))[0])
+    one = {k: v[j:j + 1] for k, v in sub.items()}
+    return _result_at(inputs, _evaluate_arrays(inputs, one), one, 0)
+
+
 IDLE_SHARE_MAX = 0.1   # most of the chips a suggestion leaves idle
 # and the least it must gain in total throughput: any gain, as fewer chips that train faster cost
 # less too (at 5%, 832 H100 were left at 704,464 tokens/s where 768 of them train at 709,441; QA)

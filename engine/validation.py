@@ -23,7 +23,8 @@ from engine.hardware import Chip
 from engine.layout import Infeasible, dtype_problem
 from engine.models import ModelConfig, training_flops_per_token
 from engine.training import (
-    ATTENTION_KERNELS, CP_KINDS, RECOMPUTE_NAMES, SCHEDULES, LayoutResult, TrainingInputs, evaluate_layout, search_layouts, whole_run_goodput,
+    ATTENTION_KERNELS, CP_KINDS, RECOMPUTE_NAMES, SCHEDULES, LayoutResult, TrainingInputs, evaluate_layout, least_memory_layout, search_layouts,
+    whole_run_goodput,
 )
 from engine.studies import (FLAG_NAMES, chip_count_rule, cp_sequence_rule, ep_experts_rule, infeasible_detail,
                             pp_layers_rule, tp_heads_rule, vpp_rule)
@@ -378,6 +379,18 @@ def resolve_layout(inp: TrainingInputs) -> tuple[TrainingInputs, str]:
     if _fully_given(inp):
         return replace(inp, ep=inp.ep or 1), "layout as published"
     result = search_layouts(inp, top_k=1)
+    least = least_memory_layout(inp, result) if result.best is None else None
+    if least is not None:
+        # every layout the given fields allow fails on memory alone, and the run ran: predicted on
+        # the one needing least memory, flagged, as a fully given layout that does not fit is (QA
+        # s32: blanking a tp the chip count fixed anyway turned MODELLINK-NPU-39 from predicted,
+        # 66.5 of 64 GiB, into a lost row)
+        lay = least.layout
+        filled = replace(inp, tp=lay["tp"], pp=lay["pp"], vpp=lay["vpp"], dp=lay["dp"], cp=lay["cp"],
+                         ep=lay["ep"], zero_stage=lay["zero_stage"], micro_batch=lay["micro_batch"],
+                         recompute=lay["recompute"], global_batch_seqs=lay["global_batch_seqs"])
+        return filled, ("layout searched, none fits the memory model: the one needing least memory ("
+                        + ", ".join(f"{k}={v}" for k, v in lay.items() if k != "global_batch_seqs") + ")")
     if result.best is None:
         # "tp does not divide heads (3 layouts)": a bare "heads 3" read as a head count of 3
         reasons = ", ".join(f"{k} ({v} layout{'' if v == 1 else 's'})" for k, v in result.infeasible_by_reason.items())

@@ -350,3 +350,24 @@ def test_readme_and_the_report_quote_the_holdout_as_it_runs(holdout_summary):
     assert quoted_json["Hopper"] == fig(fam["hopper"]) and quoted_json["A100,"] == fig(fam["a100"])
     assert quoted_json["Ascend"] == fig(fam["ascend-910b"])
     assert quoted_json["NeMo"] == fig(source("NVIDIA NeMo Megatron-Bridge"))
+
+
+def test_a_run_the_memory_model_rejects_is_predicted_whether_or_not_its_layout_is_given():
+    """QA s32: MODELLINK-NPU-39 with every field given is predicted ("model says out of memory (66.5
+    of 64 GiB) but the run ran"); with tp blank (the chip count fixes it anyway) the search found no
+    layout that fits and the row was lost as infeasible. Now the layout needing least memory is
+    predicted, flagged the same way, with the same figure."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "shared" / "validation" / "training_public.csv"
+    if not path.exists():
+        pytest.skip("shared validation cases not present")
+    row = next(r for r in read_cases_csv(path) if r["id"] == "MODELLINK-NPU-39")
+    given = validate_training_cases([row], CHIPS)["cases"][0]
+    assert given["status"] == "ok" and "model says out of memory" in given["message"]
+    for blank in ("tp", "vpp", "micro_batch"):
+        case = validate_training_cases([{**row, blank: ""}], CHIPS)["cases"][0]
+        assert case["status"] == "ok", (blank, case["message"])
+        assert case["predicted"] == pytest.approx(given["predicted"])
+        assert "none fits the memory model: the one needing least memory" in case["message"]
+        assert "model says out of memory" in case["message"]
