@@ -147,7 +147,8 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
         raise RowError(f"chip: {chip_id!r} (not in the catalog)")
     model = model_from_row(row)
     pp = _num(row, "pp", integer=True, required=False) or 1
-    ep = _num(row, "ep", integer=True, required=False) or 1
+    given_ep = _num(row, "ep", integer=True, required=False)
+    ep = given_ep or 1
     num_chips = _num(row, "num_chips", integer=True, required=False)
     given_replicas = _num(row, "replicas", integer=True, required=False)
     given_tp = _num(row, "tp", integer=True, required=False)
@@ -159,6 +160,11 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     tp = given_tp or 1
     if given_tp is None and num_chips and num_chips % (replicas * pp) == 0:
         tp = num_chips // (replicas * pp)
+    elif (given_ep is None and given_replicas is not None and model.is_moe and num_chips
+          and num_chips % (replicas * pp) == 0 and num_chips // (replicas * pp) > tp):
+        # a blank ep with tp and the replicas given: the experts spread over what the instance
+        # holds (attention data-parallel, DeepSeek's TP1 EP8; QA s32: an error, "expected 1")
+        ep = num_chips // (replicas * pp)
     elif given_replicas is None and num_chips and num_chips % (pp * max(tp, ep)) == 0:
         replicas = num_chips // (pp * max(tp, ep))
     if num_chips and num_chips != replicas * pp * max(tp, ep):

@@ -54,3 +54,11 @@ def test_an_engine_written_with_its_version_predicts_as_name_at_version(rows):
 def test_a_blank_engine_is_not_stated_as_unknown_is(rows):
     row = rows["inf-R1029"]
     assert _predicted({**row, "engine": ""}) == _predicted({**row, "engine": "unknown"})
+
+
+def test_a_blank_ep_with_tp_and_replicas_given_spreads_the_experts_over_the_instance(rows):
+    """QA s32: DeepSeek-R1 on 8 chips at TP1 with ep blank was an error ("num_chips: 8 (expected
+    replicas x pp x max(tp, ep) = 1)"); the instance's 8 chips hold the experts, as ep=8 says."""
+    row = rows["inf-R0115"]
+    assert (row["tp"], row["ep"], row["replicas"], row["num_chips"]) == ("1", "8", "1", "8")
+    assert _predicted({**row, "ep": ""}) == _predicted(row)
