@@ -364,6 +364,30 @@ class MainWindow(QMainWindow):
         key = next((k for k, host in self._hosts.items() if host is page), None)
         return self.panels.get(key) if key is not None else None
 
+    def keyPressEvent(self, event) -> None:   # noqa: N802 (Qt's name)
+        """Esc that no field took (a cell editor, the scenario name, a popup take their own) stops
+        what runs in the view on screen, as its Cancel buttons do (QA s32: only the buttons did)."""
+        if event.key() == Qt.Key.Key_Escape and self.cancel_current_view():
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def cancel_current_view(self) -> bool:
+        """Click every enabled, visible Cancel of the view on screen (its run, a sensitivity run);
+        whether one was."""
+        from PySide6.QtWidgets import QPushButton
+
+        panel = self.current_panel()
+        if panel is None:
+            return False
+        buttons = [b for b in panel.findChildren(QPushButton)
+                   if b.text().replace("&", "") == "Cancel" and b.isEnabled() and b.isVisibleTo(panel)]
+        for button in buttons:
+            button.click()
+        if buttons:
+            self.show_status("Cancelled (Esc)")
+        return bool(buttons)
+
     def update_run_action(self) -> None:
         """The Run action names the current view's run button, and is off while that view is busy
         (F5 held down must not restart a long run) or has nothing to run (Fleet)."""

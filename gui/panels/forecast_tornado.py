@@ -69,7 +69,7 @@ class SensitivityRun(QObject):
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setFormat("Idle")
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the sensitivity run; the tornado shown before stays")
+        self.cancel_button.setToolTip("Stop the sensitivity run; the tornado shown before stays (Esc)")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(lambda: self.cancel())   # clicked(bool) is no `emit`
         self.row = QHBoxLayout()
