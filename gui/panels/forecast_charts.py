@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from typing import Callable
 
 import numpy as np
@@ -35,6 +36,19 @@ SHORT_HORIZON_MONTHS = 3
 SUMMARY_LINES_SHOWN = 7   # the summary's lines in view; the rest scrolls
 SUMMARY_PADDING_PX = 18   # its box's padding and border, which heightForWidth leaves out
 
+
+
+# Engine notes name the scenario file's fields for the command line; the window says what they are
+# (an empty database's summary read "policy_events[0].chip_id 'H20': no order of it in the fleet,
+# so this cut-off changes nothing": QA s32).
+_CUT_OFF_NOTE = re.compile(r"policy_events\[\d+\]\.chip_id '([^']*)': (.*), so this cut-off changes nothing")
+_VENDOR_NOTE = re.compile(r"vendor_uncertainty '([^']*)': (.*), so this profile changes nothing")
+
+
+def window_words(note: str, chip_name: Callable[[str], str] = str) -> str:
+    note = _CUT_OFF_NOTE.sub(lambda m: f"The export cut-off of {chip_name(m.group(1))}: {m.group(2)}, "
+                             "so it changes nothing", note)
+    return _VENDOR_NOTE.sub(lambda m: f"{m.group(1)}'s delivery uncertainty: {m.group(2)}, so it changes nothing", note)
 
 class _ProbabilityChart(NamedAxisChart):
     """P(meet) by month. Its data (the chart's CSV, Export's forecast_prob_meet_demand.csv) is in
@@ -569,7 +583,8 @@ class ForecastCharts(QWidget):
     def job_rows(self) -> tuple[list[str], list[list]]:
         return forecast_job_table(self.result, self._names(), self.model_names())
 
-    def _fill_table(self, table: QTableWidget, headers, rows) -> None:
+    def _fill_table(self, table: QTableWidget, headers, rows, texts=None) -> None:
+        """`texts`: per column, a function writing its value (None: figure_text)."""
         table.setUpdatesEnabled(False)
         table.clear()
         table.setColumnCount(len(headers))
@@ -581,14 +596,19 @@ class ForecastCharts(QWidget):
             table.horizontalHeaderItem(k).setToolTip(header)
         for i, row in enumerate(rows):
             for k, value in enumerate(row):
-                item = QTableWidgetItem(figure_text(value))
+                write = texts[k] if texts and k < len(texts) and texts[k] is not None else figure_text
+                item = QTableWidgetItem(write(value))
                 if isinstance(value, (int, float)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(i, k, item)
         table.setUpdatesEnabled(True)
 
     def _fill_tables(self, r: ForecastResult) -> None:
-        self._fill_table(self.monthly_table, *self.monthly_rows())
+        # P(meet) to 2 decimals as the CLI's CSV and the export write it ("53.60", "23.00"; it read
+        # "53.60" beside "23": QA s32)
+        monthly = forecast_monthly_table(self.result, self._names())
+        self._fill_table(self.monthly_table, monthly.headers(), monthly.rows(),
+                         [None] + [c.file_text for c in monthly.columns])
         self._fill_table(self.jobs_table, *self.job_rows())
 
     def _summary_html(self, r: ForecastResult) -> str:
@@ -627,7 +647,9 @@ class ForecastCharts(QWidget):
             parts.append(f"Job <i>{j.job.name}</i>: done P50 <b>{when(j.completion_p50)}</b> "
                          f"(P10 {when(j.completion_p10)}, P90 {when(j.completion_p90)}).")
         names = {**{c: self.chip_name(c) for c in (*r.chip_ids, r.unit_chip_id) if c}, **self.model_names()}
-        notes = "".join(f" {html.escape(with_names(n, names))}." for n in r.notes)   # how each chip serves or trains
+        # how each chip serves or trains; the engine's ASCII "+-" as the window writes it (the
+        # assumptions box beside it says "±62%": QA s32)
+        notes = "".join(f" {html.escape(window_words(with_names(n, names), self.chip_name).replace('+-', '±'))}." for n in r.notes)
         parts.append(f"<span style='color:#666'>{r.trials:,} trials, seed {r.seed}; throughput from "
                      f"{html.escape(r.throughput_source)}.{notes}</span>")
         return " ".join(parts)
