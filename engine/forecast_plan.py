@@ -747,9 +747,15 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         tried = "".join(f"; a shorter target from {a:%Y-%m} through {b:%Y-%m} looked keepable, but its plan "
                         f"does not hold on fresh trials" for a, b in failed)
         if offered is not None and offered.feasible and offer is not None:
-            result = replace(result, reachable_target=offer, why=(
-                f"{head}{tried}{OFFER_MARK} could keep at {pct_text(req.confidence)} runs from {offer[0]:%Y-%m} "
-                f"through {offer[1]:%Y-%m}"))
+            # an offer the fleet as it is already keeps is no plan to keep: said so, and its cost (0)
+            # given, where "the longest target a plan could keep" read as one to order for (QA s32)
+            keeps = (f"{OFFER_MARK} could keep at {pct_text(req.confidence)} runs from {offer[0]:%Y-%m} "
+                     f"through {offer[1]:%Y-%m}")
+            if not offered.orders:
+                keeps += (f", with no orders: the fleet as it is keeps {pct_text(req.confidence)} there, and the "
+                          "months after need chips no order delivers in time")
+            result = replace(result, reachable_target=offer, reachable_target_cost_usd=offered.total_cost_usd,
+                             why=f"{head}{tried}{keeps}")
         else:
             result = replace(result, reachable_target=None, why=head + tried)
     if verify_offer and short_on_fresh:

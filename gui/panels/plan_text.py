@@ -46,7 +46,10 @@ def plan_summary_html(r, unit: str, names: dict, asked_samples: int) -> str:
         offer = ""
         if r.reachable_target is not None:   # one click plans the longest target that can be kept
             first, last = r.reachable_target
-            offer = f" <a href='reachable'>Plan {first:%b %Y} – {last:%b %Y} instead</a> (sets From and Until)."
+            # an offer the fleet already keeps is shown, not planned for (QA s32: "Plan Mar – Apr instead"
+            # gave a plan of 0 orders)
+            verb = "Show" if r.reachable_target_cost_usd == 0 else "Plan"
+            offer = f" <a href='reachable'>{verb} {first:%b %Y} – {last:%b %Y} instead</a> (sets From and Until)."
         # the engine's words name `plan`'s flags; here the form's field ("set From to 2025-10")
         why = re.sub(r"\(--from (\d{4}-\d{2})(, [^)]*)?\)",
                      r"(untick 'first month a plan can reach' and set From to \1\2)", r.why)
