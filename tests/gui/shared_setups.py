@@ -122,3 +122,23 @@ def run_forecast(panel, qtbot):
     with qtbot.waitSignal(panel.result_ready, timeout=20000) as blocker:
         assert panel.run() is not None
     return blocker.args[0]
+
+
+def forecast_without_orders(store, qtbot):
+    """A Forecast view on `store` with every order deleted, not updating as it is edited, as a
+    generator body: yields it, then shuts it down and waits for its workers."""
+    from PySide6.QtCore import QThreadPool
+    from PySide6.QtGui import QUndoStack
+
+    from gui.panels.forecast import ForecastPanel
+
+    for order in store.orders():
+        store.delete_order(order.id)
+    panel = ForecastPanel(store, QUndoStack())
+    qtbot.addWidget(panel)
+    panel.auto_check.setChecked(False)
+    try:
+        yield panel
+    finally:
+        panel.shutdown()
+        QThreadPool.globalInstance().waitForDone(5000)

@@ -28,26 +28,16 @@ def test_the_monthly_table_gives_p_meet_to_two_decimals_as_the_cli(forecast_pane
 def test_notes_about_unused_settings_name_what_they_are_not_the_fields(tmp_path, qtbot):
     """With no orders, the summary read "policy_events[0].chip_id 'H20': no order of it in the
     fleet, so this cut-off changes nothing" and "vendor_uncertainty 'Huawei': ..."."""
-    from PySide6.QtCore import QThreadPool
-    from PySide6.QtGui import QUndoStack
-
     from engine.store import open_store
-    from gui.panels.forecast import ForecastPanel
+    from tests.gui.shared_setups import forecast_without_orders, run_forecast
 
     store = open_store(tmp_path / "empty.db")
-    for order in store.orders():
-        store.delete_order(order.id)
-    panel = ForecastPanel(store, QUndoStack())
-    qtbot.addWidget(panel)
-    panel.auto_check.setChecked(False)
     try:
-        with qtbot.waitSignal(panel.result_ready, timeout=20000):
-            assert panel.run() is not None
-        html = panel.view.summary_html()
-        assert "policy_events[" not in html and "vendor_uncertainty" not in html
-        assert "The export cut-off of H20: no order of it in the fleet, so it changes nothing" in html
-        assert "Huawei&#x27;s delivery uncertainty" in html or "Huawei's delivery uncertainty" in html
+        for panel in forecast_without_orders(store, qtbot):
+            run_forecast(panel, qtbot)
+            html = panel.view.summary_html()
+            assert "policy_events[" not in html and "vendor_uncertainty" not in html
+            assert "The export cut-off of H20: no order of it in the fleet, so it changes nothing" in html
+            assert "Huawei&#x27;s delivery uncertainty" in html or "Huawei's delivery uncertainty" in html
     finally:
-        panel.shutdown()
-        QThreadPool.globalInstance().waitForDone(5000)
         store.close()

@@ -14,7 +14,7 @@ from gui.commands import AddOrderCommand, push_command
 from gui.panels.compare import ComparePanel
 from gui.panels.forecast import NO_MODELS_HINT, ForecastPanel
 from gui.panels.plan import PlanPanel
-from tests.gui.shared_setups import story_store_with_all_serve, type_training_chip_count
+from tests.gui.shared_setups import forecast_without_orders, story_store_with_all_serve, type_training_chip_count
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 
@@ -159,17 +159,9 @@ def test_without_model_presets_forecast_plan_and_compare_give_one_hint(no_models
 
 
 def test_no_orders_note_agrees_with_the_forecast_that_ran(store, qtbot):
-    for order in store.orders():
-        store.delete_order(order.id)
-    panel = ForecastPanel(store, QUndoStack())
-    qtbot.addWidget(panel)
-    panel.auto_check.setChecked(False)
-    try:
+    for panel in forecast_without_orders(store, qtbot):
         panel.compute_now()
         assert panel.result is not None
         text = panel.banner.text()
         assert text.startswith("No orders yet: the forecast shows demand against no installed chips")
         assert "then the forecast runs" not in text
-    finally:
-        panel.shutdown()
-        QThreadPool.globalInstance().waitForDone(5000)
