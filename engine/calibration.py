@@ -272,7 +272,8 @@ TRAINING_BOUNDS = {
     "train_step_overhead_s": (0.0, 5.0), "train_whole_run_eff": (0.4, 1.0), "train_latency_us": (1.0, 100.0),
     "train_ep_overlap": (0.01, 0.9),
     # - never fitted (FAMILY_DEFAULTS): the attention kernel path's share of the dense peak
-    #   (FA2-class kernels: ~0.6 of the fraction on Hopper, ~0.27 on Blackwell; 1 where native)
+    #   (FA2-class kernels: ~0.6 of the fraction on Hopper, ~0.27 on Blackwell; other vendors 0.5;
+    #   1 where FA2 is native: A100, Ada)
     "train_attn_path_rel": (0.2, 1.0),
 }
 
@@ -286,7 +287,47 @@ TRAINING_BOUNDS = {
 #   at 15-16% of B200's dense peak (tritonbench PR 171, flash-attention issue 1589) against the
 #   ~60% they reach where mma.sync is native: 0.16 / 0.6 = 0.27 (resources/calibration_README.md).
 #   No public Blackwell run: a documented default for both the portable/native what-if and a fit.
+# - Every other vendor's chips (AMD, Intel Gaudi, Google TPU, Biren, Cambricon, Hygon, Kunlunxin,
+#   Moore Threads; none has a public training row): 0.5. Nothing published shows their fused
+#   attention reaching the share of the dense peak FA2 reaches on A100 (the 1.0 this factor is
+#   relative to). Where it was measured it does not: on CDNA the fastest forward kernels reach about
+#   34% of the peak (HipKittens on MI355X, ~860 of 2,500 TFLOP/s; Hu et al. 2025, arXiv:2511.08083),
+#   FA2's share on H100 (0.35 / 0.6 = 0.58), and the backward, 2.5x the forward's FLOPs, runs below
+#   that (AITER's and PyTorch SDPA's GQA backward at 30% / 24% of HipKittens'; SDPA's flash backward
+#   on MI300X 9.6-19.9 TFLOP/s against H100's 183 at Llama 3 8B shapes, pytorch issue 135431):
+#   0.5. The rest: a prior, not a measurement -- a chip newer than its kernels does not reach its
+#   full dense rate in attention (Hopper 0.6 and Blackwell 0.27 with the kernels of the generation
+#   before), so no chip is priced as FA2 on A100 without a source. The Ascend 910B family (fitted on
+#   public rows) keeps 1.0. resources/calibration_README.md.
 FAMILY_DEFAULTS = {"hopper": {"train_attn_path_rel": 0.6}, "blackwell": {"train_attn_path_rel": 0.27}}
+# the chips of OTHER_VENDOR_ATTENTION_PATH: each its own calibration family (chip_family is its id)
+OTHER_VENDOR_ATTENTION_PATH = 0.5
+OTHER_VENDOR_FAMILIES = {
+    "AMD": ("mi250x", "mi300x", "mi325x"), "Intel": ("gaudi2", "gaudi3"),
+    "Google": ("tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e"), "Biren": ("br100",),
+    "Cambricon": ("mlu370-x8", "mlu290-m5"), "Hygon": ("dcu-k100-ai",), "Kunlunxin": ("kunlun2",),
+    "Moore Threads": ("mtt-s4000",),
+}
+FAMILY_DEFAULTS.update({family: {"train_attn_path_rel": OTHER_VENDOR_ATTENTION_PATH}
+                        for families in OTHER_VENDOR_FAMILIES.values() for family in families})
+# the note written beside a documented default in calibration_training.csv, by family (else a generic one)
+_AMD_ATTENTION_NOTE = (
+    "AMD CDNA: no public source shows CK / AITER / Triton fused attention reaching the share of the dense "
+    "peak FlashAttention-2 reaches on A100 (50-73%, the 1.0 of this factor). Forward: the fastest CDNA "
+    "kernels reach about 34% of the peak (HipKittens on MI355X ~860 of 2,500 TFLOP/s, Mojo's 430 being half of "
+    "it; Hu et al. 2025, arXiv:2511.08083), the share FA2 reaches on H100: 0.35 / 0.6 = 0.58. Backward (2.5x the "
+    "forward's FLOPs) runs lower: AITER and PyTorch SDPA GQA backward at 30% / 24% of HipKittens' on MI355X "
+    "(same paper); PyTorch SDPA flash backward on MI300X 9.6-19.9 TFLOP/s against H100's 183 at Llama 3 8B "
+    "shapes (pytorch/pytorch issue 135431, 2024): 0.5. Documented default, not fitted (no public AMD training "
+    "run; resources/calibration_README.md)")
+_PRIOR_ATTENTION_NOTE = (
+    "{vendor}: no public fused-attention forward + backward measurement as a share of this chip's dense peak was "
+    "found: a stated prior, the measured AMD value (0.5). A chip newer than its kernels does not reach its full "
+    "dense rate in attention (Hopper 0.6, Blackwell 0.27 with the previous generation's kernels), so it is not "
+    "priced as FlashAttention-2 on A100 (1.0) without a source. Documented default, not fitted (no public "
+    "training run; resources/calibration_README.md)")
+FAMILY_DEFAULT_NOTES = {family: (_AMD_ATTENTION_NOTE if vendor == "AMD" else _PRIOR_ATTENTION_NOTE.format(vendor=vendor))
+                        for vendor, families in OTHER_VENDOR_FAMILIES.items() for family in families}
 
 
 def resolve_cases(rows: list[dict], chips: Mapping, chip_ids: Sequence[str] | None = None) -> list:
@@ -588,7 +629,8 @@ def fit_families(rows: list[dict], chips: Mapping, factor_names: Sequence[str] =
 
 # Scopes of resources/calibration_training.csv that each family's fit is written to.
 FAMILY_SCOPES = {"a100": ("a100-sxm4*", "a800*"), "hopper": ("h100*", "h800*", "h20*", "h200*"),
-                 "ascend-910b": ("ascend-910b*", "ascend-910c", "ascend-910a"), "blackwell": ("b200*", "gb200*")}
+                 "ascend-910b": ("ascend-910b*", "ascend-910c", "ascend-910a"), "blackwell": ("b200*", "gb200*"),
+                 **{family: (f"{family}*",) for families in OTHER_VENDOR_FAMILIES.values() for family in families}}
 
 
 def training_calibration_rows(rows: list[dict], chips: Mapping) -> tuple[list[dict], dict]:
@@ -602,8 +644,9 @@ def training_calibration_rows(rows: list[dict], chips: Mapping) -> tuple[list[di
         if family not in fitted:
             # a family with no public run keeps its documented defaults (Blackwell's attention path)
             out += [{"scope": scope, "factor": name, "value": value,
-                     "note": "documented default, not fitted: no public run of this family (engine/calibration.py "
-                             "FAMILY_DEFAULTS, resources/calibration_README.md)"}
+                     "note": FAMILY_DEFAULT_NOTES.get(family, "documented default, not fitted: no public run of "
+                                                              "this family (engine/calibration.py FAMILY_DEFAULTS, "
+                                                              "resources/calibration_README.md)")}
                     for scope in scopes for name, value in FAMILY_DEFAULTS.get(family, {}).items()]
             continue
         fit = fitted[("fit", family)]

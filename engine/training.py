@@ -57,6 +57,8 @@ DEFAULT_FACTORS: Mapping[str, float] = {
     # Hopper with FA3/cuDNN wgmma+TMA kernels); Hopper family 0.6 in calibration_training.csv for
     # FA2-class kernels (Ampere-style mma.sync, no TMA or warp specialisation): FA2 reaches ~35%
     # of H100 peak against 50-73% of A100's (Dao 2023; Shah et al. 2024). A documented default.
+    # Every other vendor's chips 0.5 (AMD measured below FA2's A100 share, the rest a prior:
+    # engine/calibration.py OTHER_VENDOR_FAMILIES); the 1.0 here is for A100/Ada/V100 and the 910B.
     "train_attn_path_rel": 1.0,
     "train_scaleup_eff": 0.75,       # bus-bandwidth fraction collectives reach inside a domain
     "train_layer_overhead_us": 100.0,  # launches/framework per layer per micro-batch (fwd+bwd)

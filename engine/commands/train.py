@@ -602,7 +602,9 @@ ATTENTION_CLASSES = (
     (("v100",), "memory-efficient fused attention (xformers / CUTLASS on Volta's mma; FlashAttention-2 needs Ampere)",
      None),
 )
-# other vendors' fused attention, taken to run on their own matrix units (path share 1)
+# other vendors' fused attention on their own matrix units; their path share is the family's documented
+# train_attn_path_rel (0.5: no public source puts them at FlashAttention-2's A100 share of the peak;
+# engine/calibration.py OTHER_VENDOR_FAMILIES)
 VENDOR_ATTENTION = {"AMD": "CK / Triton FlashAttention on the MFMA units",
                     "Huawei": "CANN's fused FlashAttention operator on the cube units",
                     "Intel": "Gaudi's fused scaled-dot-product attention on the MME",
@@ -630,8 +632,10 @@ def attention_kernel_note(inp) -> str:
     if share >= 1.0:
         return (f"attention kernels: {native or portable}, whose instructions issue {name}'s whole {peak} "
                 "(--attention-kernel portable and native are the same on this chip)")
-    portable = portable if native else f"portable kernels (train_attn_path_rel {share:g})"
-    native = native or "the chip's native kernels"
+    # a vendor's own kernels below the whole peak: named, with the documented share (MI300X's read "portable
+    # kernels" as if an NVIDIA port ran there)
+    portable = portable if native else f"{portable} (train_attn_path_rel {share:g})"
+    native = native or "kernels reaching FlashAttention-2's A100 share of the peak (none published for this chip)"
     if inp.attention_kernel == "native":
         return (f"attention kernels: native, {native}, whose instructions issue {name}'s whole {peak}; "
                 f"--attention-kernel portable: {portable}, {share:g} of it")
