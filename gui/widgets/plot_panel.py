@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QAction, QColor
+from PySide6.QtGui import QAction, QColor, QPainter, QPicture
 from PySide6.QtWidgets import (
     QFileDialog, QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
 )
@@ -223,6 +223,8 @@ class PlotPanel(QWidget):
         layout.addLayout(bar)
 
         self.plot_item.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        # after the axis' own slot (connected when the plot was made): it reads the new range
+        self.plot_item.vb.sigYRangeChanged.connect(self._fit_value_axis_to_ticks)
         # A value axis that widens for its tick labels (fit_left_axis, a new range) leaves the
         # title less room: shorten it again, or it holds the chart wider than its widget.
         self.plot_item.getAxis("left").geometryChanged.connect(self._fit_texts)
@@ -440,6 +442,55 @@ class PlotPanel(QWidget):
         self._axis_values_shown = show
         for side in ("left", "bottom"):
             self.plot_item.getAxis(side).setStyle(showValues=show)
+        if show:   # the axis last measured labels before its notice hid them, or never
+            self._fit_value_axis_to_ticks()
+
+    def _fit_value_axis_to_ticks(self, *_) -> None:
+        """The value axis widened (or narrowed) to its tick labels before it is drawn, not after.
+        pyqtgraph measures the labels only while painting the axis: it drops those wider than the
+        axis as it stands, then resizes the axis for the next paint. So the first picture after the
+        labels grew showed one of six: "50,000" over the axis title of the Plan's capacity chart,
+        its values shown again after the notice at 0 to 300,000 (a flash on screen; what a grab or
+        screenshot taken as the run ended kept, until a resize). Here the same measurement runs as
+        soon as the range or the values change, the layout takes the new width at once, and the
+        picture made is the one the next paint plays (no second cost)."""
+        if getattr(self, "_fitting_axis", False):
+            return
+        if not self.plot_widget.isVisible():   # a hidden tab's chart: measured when shown
+            self._axis_unmeasured = True
+            return
+        self._axis_unmeasured = False
+        self._fitting_axis = True
+        try:
+            resized = False
+            for side in ("left", "right"):
+                axis = self.plot_item.getAxis(side)
+                if not axis.isVisible() or not axis.style["showValues"] or axis.fixedWidth is not None:
+                    continue
+                width_px = axis.minimumWidth()
+                picture = QPicture()
+                painter = QPainter(picture)
+                try:   # as AxisItem.paint makes its picture
+                    if axis.style["tickFont"]:
+                        painter.setFont(axis.style["tickFont"])
+                    specs = axis.generateDrawSpecs(painter)   # sets the width its labels need
+                    if specs is not None:
+                        axis.drawPicture(painter, *specs)
+                finally:
+                    painter.end()
+                if axis.minimumWidth() == width_px:
+                    axis.picture = picture
+                else:
+                    resized = True
+            if resized:   # now, not at the next event loop pass: a grab or an export may come first
+                self.plot_item.layout.activate()
+        finally:
+            self._fitting_axis = False
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if getattr(self, "_axis_unmeasured", False):
+            self._fit_value_axis_to_ticks()
 
     def axis_values_shown(self) -> bool:
         return getattr(self, "_axis_values_shown", True)
