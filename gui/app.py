@@ -911,8 +911,10 @@ class MainWindow(QMainWindow):
         why = None if getattr(self, "_replaced_said", False) else getattr(self.store, "file_replaced", lambda: None)()
         if why:
             self._replaced_said = True
-            self.show_error(f"{self.store.path} {why} since this window opened it: edits are refused, they "
-                            "would go to the old file. File > Open it again to see and edit what is there now")
+            edits = ("" if self.store.read_only else
+                     " edits are refused, they would go to the old file.")
+            self.show_error(f"{self.store.path} {why} since this window opened it:{edits} File > Open it again "
+                            "to see what is there now")
 
     def _follow_external_base(self) -> None:
         """Another window or program saved the baseline of the what-if on screen (not the what-if):

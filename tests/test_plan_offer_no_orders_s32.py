@@ -43,3 +43,16 @@ def test_the_window_shows_such_an_offer_rather_than_planning_it():
     assert "Show Mar 2025 – Apr 2025 instead" in plan_summary_html(result(0.0), "chips", {}, 200)
     assert "Plan Mar 2025 – Apr 2025 instead" in plan_summary_html(result(5e8), "chips", {}, 200)
     assert "Plan Mar 2025 – Apr 2025 instead" in plan_summary_html(result(None), "chips", {}, 200)
+
+
+def test_the_plan_notes_write_the_signs_the_head_line_writes():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from gui.panels.plan_text import plan_summary_html
+
+    r = SimpleNamespace(from_month=dt.date(2025, 3, 1), until_month=dt.date(2025, 5, 1), feasible=False,
+                        notes=("the fleet as it is keeps P(meet demand) >= 90%, +-1.1 points",),
+                        reachable_target=None, reachable_target_cost_usd=None, why="no plan", confidence=0.9)
+    text = plan_summary_html(r, "chips", {}, 200)
+    assert "keeps P(meet demand) ≥ 90%, ±1.1 points" in text and "&gt;=" not in text and "+-" not in text

@@ -160,6 +160,7 @@ def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False
     # a new file is not read back (that too would drop our locks): SQLite's header, in WAL mode
     header = target.header or files.SQLITE_HEADER + b"\x10\x00\x02\x02"
     store._open_key = files.note_open(path, header)
+    store._opened_at = Path(os.path.abspath(path))   # as opened: a later chdir must not read as a move
     return store
 
 
@@ -481,6 +482,7 @@ class Store:
         self.read_only_reason: str | None = None  # why a file we were asked to edit opened read-only
         self._default_rows: list[dict] | None = None
         self._open_key: tuple[int, int] | None = None   # files.note_open's, while open
+        self._opened_at: Path | None = None   # the path made absolute when opened (file_replaced)
         # An older file that can't be written is viewed upgraded in memory: the file's own
         # (read-only) connection, which `backup` copies, and the last migration it has.
         self._file_conn: sqlite3.Connection | None = None
@@ -726,19 +728,22 @@ class Store:
                             "(File > Open) to see and edit what is there now")
 
     def file_replaced(self) -> str | None:
-        """How the path no longer names the file this store has open, or None: replaced (a backup
-        copied over it by hand, `mv new.db fleet.db`), or moved or deleted. The window kept taking
-        edits into the orphaned file, and they were gone once it closed (QA s32)."""
+        """How the path no longer names the file this store has open, or None: another file put
+        in its place (`mv new.db fleet.db`), or the file moved or deleted. The window kept taking
+        edits into the orphaned file, and they were gone once it closed (QA s32). A file copied
+        over the open one in place (`cp backup.db fleet.db`: same file, new bytes, under the open
+        -wal) is not seen here: `fleetcast restore` refuses while the database is open, and is
+        the way to put a backup back."""
         if self._open_key is None:
             return None
         try:
-            info = os.stat(self.path)
+            info = os.stat(self._opened_at or self.path)
         except FileNotFoundError:
             return "was moved or deleted by another program"
         except OSError:
             return None
         if (info.st_dev, info.st_ino) != self._open_key:
-            return "was replaced by another file (by another program)"
+            return "was replaced by another file"
         return None
 
     # ---- chips -------------------------------------------------------------------------------

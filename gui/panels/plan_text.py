@@ -41,7 +41,8 @@ def plan_summary_html(r, unit: str, names: dict, asked_samples: int) -> str:
     trials the form asked the fit for (a refit on more says so)."""
     # the days the target is read on: "over Mar 2025 – May 2025" read as the whole of May (QA s27)
     window = first_of_month_text(r.from_month, r.until_month, "–")
-    notes = "".join(f" {html.escape(with_names(n, names))}." for n in r.notes)   # how chips serve (e.g. weight-only)
+    # how chips serve (e.g. weight-only); the engine's ASCII ">=" and "+-" as the head line writes them
+    notes = "".join(f" {html.escape(with_names(n, names).replace('>=', '≥').replace('+-', '±'))}." for n in r.notes)
     if not r.feasible:
         offer = ""
         if r.reachable_target is not None:   # one click plans the longest target that can be kept

@@ -142,3 +142,16 @@ def test_an_edit_into_a_file_moved_away_is_refused(tmp_path):
     with pytest.raises(UserError, match="moved or deleted"):
         store.save_scenario("x", {"a": 1})
     store.close()
+
+
+def test_a_relative_path_stays_the_file_opened_after_a_change_of_folder(tmp_path, monkeypatch):
+    """QA s32: opened as 'fleet.db' and then a chdir, the check read the path in the new folder and
+    refused every edit as "moved or deleted"."""
+    monkeypatch.chdir(tmp_path)
+    store = open_store("fleet.db")
+    order = store.order_rows()[0]
+    monkeypatch.chdir("/")
+    assert store.file_replaced() is None
+    store.update_order(order["id"], "note", "kept")
+    assert store.stored_value("order", order["id"], "note") == "kept"
+    store.close()
