@@ -139,6 +139,16 @@ def model_from_row(row: Mapping) -> ModelConfig:
     return model
 
 
+def _weights_fit(model: ModelConfig, weight_dtype: str, chip: Chip, chips_per_instance: int) -> bool:
+    """Whether the model's weights alone, split over `chips_per_instance`, fit in a chip's HBM
+    (True when the dtype or the capacity is unknown: nothing to decide on)."""
+    per_param = DTYPE_BYTES.get(weight_dtype.strip().lower())
+    hbm_gib = chip.hbm_gib
+    if not per_param or not hbm_gib:
+        return True
+    return model.total_params() * per_param / chips_per_instance / 2**30 <= hbm_gib
+
+
 def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     chip_id = _text(row, "chip")
     if chip_id not in chips and chip_id.lower() in chips:     # catalog ids are lower case
@@ -164,6 +174,13 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
           and num_chips % (replicas * pp) == 0 and num_chips // (replicas * pp) > tp):
         # a blank ep with tp and the replicas given: the experts spread over what the instance
         # holds (attention data-parallel, DeepSeek's TP1 EP8; QA s32: an error, "expected 1")
+        ep = num_chips // (replicas * pp)
+    elif (given_ep is None and given_replicas is None and model.is_moe and num_chips
+          and num_chips % (pp * tp) == 0 and num_chips // (pp * tp) > 1
+          and not _weights_fit(model, _text(row, "weight_dtype"), chips[chip_id], tp * pp)):
+        # ep and the replicas both blank, and one instance per tp x pp chips cannot hold the
+        # weights: the experts spread over the chips (DeepSeek-R1 TP1 on 8 chips read as 8
+        # replicas of 627 GiB each, QA s32); where they fit, replicas, as before
         ep = num_chips // (replicas * pp)
     elif given_replicas is None and num_chips and num_chips % (pp * max(tp, ep)) == 0:
         replicas = num_chips // (pp * max(tp, ep))

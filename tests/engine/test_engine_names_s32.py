@@ -62,3 +62,20 @@ def test_a_blank_ep_with_tp_and_replicas_given_spreads_the_experts_over_the_inst
     row = rows["inf-R0115"]
     assert (row["tp"], row["ep"], row["replicas"], row["num_chips"]) == ("1", "8", "1", "8")
     assert _predicted({**row, "ep": ""}) == _predicted(row)
+
+
+def test_blank_ep_and_replicas_spread_experts_that_no_single_chip_holds(rows):
+    """QA s32: with both blank, DeepSeek-R1 on 8 H200 at TP1 read as 8 replicas of one chip, each
+    holding 627 GiB of weights: infeasible. Its experts spread over the 8 chips, as ep=8 says; a
+    small MoE whose weights fit one chip stays 8 replicas."""
+    row = rows["inf-R0115"]
+    assert _predicted({**row, "ep": "", "replicas": ""}) == _predicted(row)
+    from engine.validation_inference import inputs_from_row
+
+    small = {**row, "model": "tiny-moe", "layers": "4", "hidden": "1024", "heads": "8", "kv_heads": "8",
+             "head_dim": "128", "moe_experts": "8", "moe_topk": "2", "moe_ffn_hidden": "1024",
+             "moe_shared_experts": "", "moe_dense_layers": "", "ffn_hidden": "", "attention": "gqa",
+             "kv_lora_rank": "", "q_lora_rank": "", "qk_rope_head_dim": "", "qk_nope_head_dim": "",
+             "v_head_dim": "", "params_b": "", "ep": "", "replicas": ""}
+    inp = inputs_from_row(small, reference_chips())
+    assert (inp.ep, inp.replicas) == (1, 8)
