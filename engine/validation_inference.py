@@ -14,7 +14,7 @@ import numpy as np
 from engine.errors import UserError
 from engine.hardware import DTYPE_BYTES, Chip
 from engine.inference import (SCENARIOS, SERVE_DTYPES, ServingInputs, compute_dtype, default_kv_dtype,
-                              evaluate_serving)
+                              evaluate_serving, precision_note)
 from engine.models import ModelConfig
 from engine.serving.families import budget_problem, engine_chip_problem, known_engine
 from engine.validate import cell_float
@@ -789,6 +789,10 @@ def validate_inference_cases(rows: list[dict], chips: dict[str, Chip], *,
                 if not known_engine(case["engine"]):   # a typo ("vlm@0.6") must not move a figure unseen
                     case["message"] = (f"engine {case['engine']!r} not recognised: modelled as the generic family "
                                        "(no engine's scheduler defaults); give a family such as vllm, sglang or trtllm")
+                # how a precision the chip has no matrix rate for was read (FP8 weights on an A100: W8A16),
+                # as serve says it (QA s32: the row said nothing)
+                if precision := precision_note(inp.chip, inp.weight_dtype, inp.kv_dtype):
+                    case["message"] = "; ".join(x for x in (case["message"], precision) if x)
         except (RowError, UserError) as exc:
             case["status"] = "error"
             case["message"] = str(exc)

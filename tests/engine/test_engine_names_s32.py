@@ -79,3 +79,12 @@ def test_blank_ep_and_replicas_spread_experts_that_no_single_chip_holds(rows):
              "v_head_dim": "", "params_b": "", "ep": "", "replicas": ""}
     inp = inputs_from_row(small, reference_chips())
     assert (inp.ep, inp.replicas) == (1, 8)
+
+
+def test_a_precision_the_chip_lacks_is_said_in_the_row(rows):
+    """QA s32: FP8 weights on an A100 (no FP8 matrix rate) were predicted with an empty message;
+    serve says they run weight-only (W8A16), and so does the row now."""
+    row = rows["inf-R0165"]
+    assert row["chip"] == "a100-sxm4-80gb"
+    case = validate_inference_cases([{**row, "weight_dtype": "fp8", "kv_dtype": ""}], reference_chips())["cases"][0]
+    assert case["status"] == "ok" and "W8A16" in case["message"], case["message"]
