@@ -170,17 +170,14 @@ def inputs_from_row(row: Mapping, chips: Mapping[str, Chip]) -> ServingInputs:
     tp = given_tp or 1
     if given_tp is None and num_chips and num_chips % (replicas * pp) == 0:
         tp = num_chips // (replicas * pp)
-    elif (given_ep is None and given_replicas is not None and model.is_moe and num_chips
-          and num_chips % (replicas * pp) == 0 and num_chips // (replicas * pp) > tp):
-        # a blank ep with tp and the replicas given: the experts spread over what the instance
-        # holds (attention data-parallel, DeepSeek's TP1 EP8; QA s32: an error, "expected 1")
-        ep = num_chips // (replicas * pp)
-    elif (given_ep is None and given_replicas is None and model.is_moe and num_chips
-          and num_chips % (pp * tp) == 0 and num_chips // (pp * tp) > 1
-          and not _weights_fit(model, _text(row, "weight_dtype"), chips[chip_id], tp * pp)):
-        # ep and the replicas both blank, and one instance per tp x pp chips cannot hold the
-        # weights: the experts spread over the chips (DeepSeek-R1 TP1 on 8 chips read as 8
-        # replicas of 627 GiB each, QA s32); where they fit, replicas, as before
+    elif (given_ep is None and model.is_moe and num_chips and num_chips % (replicas * pp) == 0
+          and num_chips // (replicas * pp) > tp
+          and (given_replicas is not None
+               or not _weights_fit(model, _text(row, "weight_dtype"), chips[chip_id], tp * pp))):
+        # a blank ep on an MoE row whose tp is known: the experts spread over what one instance
+        # holds (attention data-parallel, DeepSeek's TP1 EP8; QA s32: an error, "expected 1"). With
+        # the replicas blank too, only where one instance of tp x pp chips cannot hold the weights
+        # (DeepSeek-R1 TP1 on 8 chips read as 8 replicas of 627 GiB each); where they fit, replicas
         ep = num_chips // (replicas * pp)
     elif given_replicas is None and num_chips and num_chips % (pp * max(tp, ep)) == 0:
         replicas = num_chips // (pp * max(tp, ep))

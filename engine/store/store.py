@@ -788,7 +788,6 @@ class Store:
 
     @_checked_as_written
     def add_chip(self, row: dict, calibration: dict | None = None) -> None:
-        self._writable()
         cleaned = check_chip(row)
         if cleaned["id"] in self._chip_ids():
             raise ValidationError([f"id: '{cleaned['id']}' (a chip with this id already exists)"])
@@ -820,7 +819,6 @@ class Store:
     def update_chip(self, chip_id: str, field: str, value, *, expect=NOT_GIVEN):
         """Set one field; returns the old value. With `expect`, only if the field still holds it
         (an undo never overwrites what another window or program wrote since)."""
-        self._writable()
         if field == "id":
             raise ValidationError(["id: can't be changed (orders refer to it); add a new chip instead"])
         old_row = self._chip_row(chip_id)
@@ -851,7 +849,6 @@ class Store:
 
     @_checked_as_written
     def delete_chip(self, chip_id: str) -> dict:
-        self._writable()
         count = self.db.execute(f"select count(*) from {ORDERS} where chip_id = ?", [chip_id]).fetchone()[0]
         if count:
             raise UserError(f"chip '{chip_id}': {count} order(s) use it; delete those orders first")
@@ -875,7 +872,6 @@ class Store:
 
     @_checked_as_written
     def restore_chip(self, snapshot: dict) -> None:
-        self._writable()
         row = snapshot.get("chip", snapshot)
         if row.get("id") in self._chip_ids():
             raise UserError(f"chip '{row.get('id')}' exists again (written by another window or program?); "
@@ -891,7 +887,6 @@ class Store:
 
     @_checked_as_written
     def set_calibration(self, chip_id: str, factor: str, value, note: str = "") -> float | None:
-        self._writable()
         self.chip(chip_id)
         factor = parse_text("factor", factor, required=True, limit=100)
         number = parse_float(factor, value, minimum=None, allow_blank=False)
@@ -906,7 +901,6 @@ class Store:
     def clear_calibration(self, chip_id: str, prefix: str = "") -> list[dict]:
         """Remove this database's calibration values of `chip_id` whose factor starts with
         `prefix`; returns the rows removed (the packaged defaults apply again)."""
-        self._writable()
         self.chip(chip_id)
         rows = [r for r in self.db.table(CALIBRATION).rows_where("chip_id = ?", [chip_id])
                 if str(r["factor"]).startswith(prefix)]
@@ -982,7 +976,6 @@ class Store:
 
     @_checked_as_written
     def add_order(self, row: dict) -> int:
-        self._writable()
         cleaned = check_order(row, known_chip_ids=self._chip_ids())
         with self.db.atomic():
             if row.get("id") not in (None, ""):
@@ -995,7 +988,6 @@ class Store:
     @_checked_as_written
     def update_order(self, order_id: int, field: str, value, *, expect=NOT_GIVEN):
         """As update_chip: returns the old value; `expect` guards an undo."""
-        self._writable()
         if field not in ORDER_FIELDS or field == "id":
             raise ValidationError([f"{field}: not an editable order field"])
         current = self._order(order_id)
@@ -1015,7 +1007,6 @@ class Store:
     def delete_order(self, order_id: int, *, expect: dict | None = None) -> dict:
         """Delete an order and its deliveries; the snapshot. With `expect` (a snapshot), only if
         nothing of it changed since: undoing an add never deletes another program's edits."""
-        self._writable()
         snapshot = self.order_snapshot(order_id)
         if expect is not None and not same_rows(snapshot, expect):
             raise UserError(f"order {order_id}: changed by another window or program since; left as it is")
@@ -1044,7 +1035,6 @@ class Store:
 
     @_checked_as_written
     def restore_order(self, snapshot: dict) -> None:
-        self._writable()
         order_id = snapshot["order"]["id"]
         if self.db.execute(f"select 1 from {ORDERS} where id = ?", [order_id]).fetchone():
             raise UserError(f"order {order_id} exists again (written by another window or program?); "
@@ -1056,7 +1046,6 @@ class Store:
 
     @_checked_as_written
     def add_delivery(self, row: dict) -> int:
-        self._writable()
         given: typing.Any = row.get("order_id")  # whatever the caller typed; int() judges it
         try:
             order_id = int(given)
@@ -1078,7 +1067,6 @@ class Store:
     @_checked_as_written
     def update_delivery(self, delivery_id: int, field: str, value, *, expect=NOT_GIVEN):
         """As update_chip: returns the old value; `expect` guards an undo."""
-        self._writable()
         if field not in ("date", "quantity", "note"):
             raise ValidationError([f"{field}: not an editable delivery field"])
         current = self._delivery(delivery_id)
@@ -1098,7 +1086,6 @@ class Store:
     @_checked_as_written
     def delete_delivery(self, delivery_id: int, *, expect: dict | None = None) -> dict:
         """Delete a delivery; its row. With `expect`, only if the row is still as given."""
-        self._writable()
         row = self._delivery(delivery_id)
         if expect is not None and not same_rows(row, expect):
             raise UserError(f"delivery {delivery_id}: changed by another window or program since; left as it is")
@@ -1110,7 +1097,6 @@ class Store:
     def restore_delivery(self, row: dict) -> None:
         """Put a deleted delivery back with its id, checked as a new one would be: its order must
         still exist and have that many chips outstanding (deliveries written since count)."""
-        self._writable()
         if self.db.execute(f"select 1 from {DELIVERIES} where id = ?", [row["id"]]).fetchone():
             raise UserError(f"delivery {row['id']} exists again (written by another window or program?); "
                             "nothing was restored")
@@ -1197,7 +1183,6 @@ class Store:
     @_checked_as_written
     def save_model(self, model) -> None:
         """Insert or replace a preset (validated)."""
-        self._writable()
         from dataclasses import asdict
 
         model = check_model(asdict(model))
@@ -1209,7 +1194,6 @@ class Store:
 
     @_checked_as_written
     def delete_model(self, model_id: str) -> dict:
-        self._writable()
         self.model(model_id)
         row = dict(self.db.table(MODELS).get(model_id))
         with self.db.atomic():
@@ -1218,7 +1202,6 @@ class Store:
 
     @_checked_as_written
     def restore_model(self, row: dict) -> None:
-        self._writable()
         with self.db.atomic():
             self.db.table(MODELS).insert(row, replace=True)
 
@@ -1305,7 +1288,6 @@ class Store:
     @_checked_as_written
     def save_scenario(self, name: str, params: dict) -> None:
         """Insert or replace `name` (undo and redo write rows back with `put_scenario_row`)."""
-        self._writable()
         name = parse_text("name", name, required=True, limit=200)
         if self.scenario_row(name) is None:   # a new name: an existing one is overwritten as it is
             self._refuse_twin(name)
@@ -1344,7 +1326,6 @@ class Store:
 
     @_checked_as_written
     def rename_scenario(self, old: str, new: str, *, updated_at: str | None = None) -> None:
-        self._writable()
         new = parse_text("name", new, required=True, limit=200)
         if new == old:
             return
@@ -1379,14 +1360,12 @@ class Store:
     @_checked_as_written
     def put_scenario_row(self, row: dict) -> None:
         """Write a row from `scenario_row` back exactly as it was."""
-        self._writable()
         with self.db.atomic():
             self.db.table(SCENARIOS).insert(dict(row), replace=True)
 
     @_checked_as_written
     def delete_scenario(self, name: str) -> dict:
         """Delete `name`; what-ifs built on it are first written out in full, so none changes."""
-        self._writable()
         row = dict(self.db.table(SCENARIOS).get(name)) if list(self.db.table(SCENARIOS).rows_where("name = ?", [name])) else None
         if row is None:
             raise UserError(f"scenario '{name}': not found")
@@ -1405,7 +1384,6 @@ class Store:
 
     @_checked_as_written
     def restore_scenario(self, row: dict) -> None:
-        self._writable()
         row = dict(row)
         was_baseline = row.pop("was_baseline", False)
         dependents = row.pop("dependents", [])
@@ -1462,7 +1440,6 @@ class Store:
         that is not valid, or a write that fails, adds none (one step added the first orders of a
         plan and then stopped). Every row is checked before anything is written. Returns the new
         ids and (before, after) snapshots of just those rows, for swap_rows to undo and redo them."""
-        self._writable()
         known = self._chip_ids()
         cleaned = []
         for number, row in enumerate(rows, 1):
@@ -1511,7 +1488,6 @@ class Store:
         `old` and `new` take their `new` version (added, updated or removed); every other row,
         another program's included, is left as it is. Refused with nothing changed when one of
         those rows no longer reads as in `old` (changed since, elsewhere). Returns rows changed."""
-        self._writable()
         plan = []
         for table in self.SNAPSHOT_TABLES:
             keys = self._SNAPSHOT_KEYS[table]
