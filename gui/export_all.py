@@ -199,13 +199,45 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
     stop = should_stop or (lambda: False)
     out = Path(out_dir)
     check_targets(out, force=force, panels=panels)   # at once, before the long compute
+    created = _missing_folders(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".fleetcast-write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
+        _remove_empty(created)
         raise UserError(f"{out}: can't write there ({exc.strerror or exc})") from None
+    try:
+        return _compute_and_write(panels, out, scenario, force=force, partial=partial, unsaved=unsaved,
+                                  report=report, stop=stop)
+    except BaseException:
+        # stopped, interrupted or failed before a file was moved into place: a folder this export
+        # made stays behind only if something is in it (an empty `--out` folder read as an export)
+        _remove_empty(created)
+        raise
+
+
+def _missing_folders(out: Path) -> list[Path]:
+    """The folders `out.mkdir(parents=True)` would create, deepest first."""
+    missing = []
+    path = out.absolute()
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """rmdir each folder, deepest first, while it is empty (a non-empty one and its parents stay)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _compute_and_write(panels, out: Path, scenario, *, force, partial, unsaved, report, stop) -> list[Path]:
     compute_all(panels, progress=lambda fraction, message="": report(fraction * COMPUTE_SHARE, message),
                 should_stop=stop)
     failed = not_computed(panels)

@@ -30,7 +30,7 @@ def test_export_all_stops_while_staging_its_files_and_writes_nothing(tmp_path):
     with pytest.raises(Cancelled):
         export_all({"training": _TablesPanel()}, out, progress=lambda f, m="": seen.append((f, m)),
                    should_stop=should_stop)
-    assert sorted(p.name for p in out.iterdir()) == []   # no file, and no staged temporary left
+    assert not out.exists()   # no file, no staged temporary, and not the folder it made (s33)
 
 
 def test_export_all_is_stopped_before_its_moves_not_during_them(tmp_path):
@@ -40,7 +40,28 @@ def test_export_all_is_stopped_before_its_moves_not_during_them(tmp_path):
     with pytest.raises(Cancelled):
         export_all({"training": _TablesPanel()}, out, progress=lambda f, m="": seen.append((f, m)),
                    should_stop=lambda: sum(m == WRITING_FILES for _, m in seen) >= 4)
-    assert list(out.iterdir()) == []
+    assert not out.exists()
+
+
+def test_a_stopped_export_removes_the_folders_it_made_and_keeps_those_it_found(tmp_path):
+    """QA s32: an export stopped into a new folder left it there, empty, where a script or a user
+    read it as an export. The folders it made go (parents too); one that was there stays, with what
+    was in it."""
+    stop = dict(should_stop=lambda: True)
+    base = tmp_path / "work"
+    base.mkdir()
+    with pytest.raises(Cancelled):
+        export_all({"training": _TablesPanel()}, base / "new" / "deeper" / "out", **stop)
+    assert list(base.iterdir()) == []
+    found = base / "found"
+    found.mkdir()
+    with pytest.raises(Cancelled):
+        export_all({"training": _TablesPanel()}, found / "out", **stop)
+    assert found.is_dir() and list(found.iterdir()) == []
+    (found / "keep.txt").write_text("mine")
+    with pytest.raises(Cancelled):
+        export_all({"training": _TablesPanel()}, found, **stop)
+    assert [p.name for p in found.iterdir()] == ["keep.txt"]
 
 
 def test_export_all_bar_moves_while_it_writes(tmp_path):
