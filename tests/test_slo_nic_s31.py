@@ -13,7 +13,7 @@ import pytest
 
 from engine.cli import main
 from engine.serving.capacity import slo_capacity_sim
-from engine.serving.disagg_load import nic_busy_shares
+from engine.serving.disagg_load import RECEIVING_NICS, nic_busy_shares
 
 from .test_load_point_s31 import _catalog, db  # noqa: F401  (the fixture)
 from .test_load_point_nic_s31 import CLI, TRANSFER_S
@@ -36,6 +36,9 @@ def test_the_slo_capacity_is_a_rate_the_nics_carry_and_serve_holds(capsys, db, c
     # hand-derived NIC time: the transfers fit in it, and the NIC is what binds (within the search's 1.1% step)
     assert rate * TRANSFER_S <= 1.0
     assert rate >= 0.97 * NIC_RATE
+    assert d["limiting"] == d["bound_by"] == "kv transfer (receiving NICs)"   # not "saturation" / "compute"
+    assert "more offered load is not served (its KV transfers need more than the decode side's NICs' time)" \
+        in d["explanation"]
     # serve at the found load, over every replica: not overloaded, the targets hold, the same throughput
     r = _serve(capsys, db, *CLI, *more, "--request-rate", f"{rate * replicas:g}")
     dis = r["disaggregated"]
@@ -52,7 +55,8 @@ def test_the_search_treats_a_rate_past_the_nics_time_as_overloaded(db):  # noqa:
     cap = slo_capacity_sim(model, chip, input_len=8000, output_len=20, ttft_ms=20000.0, tpot_ms=100.0,
                            prefill_tp=1, prefill_instances=16)
     assert cap.feasible and 0.97 * NIC_RATE <= cap.request_rate_per_s <= NIC_RATE
-    assert cap.limiting == "saturation"
+    # what binds by name, as serve names a rate's (it read "saturation" until s33)
+    assert cap.limiting == RECEIVING_NICS == "kv transfer (receiving NICs)"
 
     sim = SimpleNamespace(input_lens=np.full(4, 8000.0))   # a run's 8,000-token prompts
     # per prompt token: the decode NIC receives it all, 16 prefill instances' NICs send a 16th each

@@ -17,6 +17,16 @@ MAX_CONCURRENCY = 100_000             # closed-loop clients simulated (1,000,000
 MAX_PREFILL_STEPS = 2_000_000         # simulated prefill steps at the given token budget
 MIN_REQUEST_RATE = 1e-4               # requests/s: 2,000 arrivals in 2e7 s keep microsecond resolution
 
+
+def _slo_bound_by(cap) -> str:
+    """What binds the SLO load: the KV transfers' NIC side where the search ran into it (the name a
+    disaggregated --request-rate run gives `bound_by`), else what fills the time per token there
+    (compute, bandwidth, overhead). It said "compute" beside limiting "kv transfer (receiving NICs)"."""
+    from engine.serving.disagg_load import RECEIVING_NICS, SENDING_NICS
+
+    return cap.limiting if cap.limiting in (SENDING_NICS, RECEIVING_NICS) else cap.resource
+
+
 def register(subparsers) -> None:
     from engine.cli import add_command
 
@@ -761,12 +771,12 @@ def run(args, ctx) -> Output:
             # the figures above are the load asked for, its limit and explanation with them; the best load
             # explains itself beside its slo_* figures ("a larger batch would break..." sat over a 60 s TTFT)
             data["slo_limiting"] = cap.limiting
-            data["slo_bound_by"] = cap.resource
+            data["slo_bound_by"] = _slo_bound_by(cap)
             data["slo_explanation"] = cap.explanation
         else:
             # Under SLOs the binding constraint is what the user asked about.
             data["limiting"] = cap.limiting
-            data["bound_by"] = cap.resource
+            data["bound_by"] = _slo_bound_by(cap)
             data["explanation"] = cap.explanation  # the reason when infeasible, and how the dtypes run
     untargeted = False   # chips_needed with no latency target (`_untargeted_demand`)
     if args.demand_tokens_per_s is not None:

@@ -57,8 +57,10 @@ class LoadRun:
     # percentiles carry the sampling error of these, not of `requests` (0: not counted)
     distinct_requests: int = 0
     # disaggregated, in the SLO search: the busier side's share of its NICs' time the KV transfers
-    # need at the run's rate (`disagg_load.pool_nics_busy_share`; over 1, serve's "overloaded")
+    # need at the run's rate (`disagg_load.pool_nics_busy_share`; over 1, serve's "overloaded"),
+    # and that side's name (`disagg_load.SENDING_NICS` or `RECEIVING_NICS`)
     nic_busy_share: float = 0.0
+    nic_side: str = ""
 
     @property
     def _runs(self) -> tuple:
@@ -509,6 +511,15 @@ def _overloaded(run: LoadRun, rate_per_replica: float = 0.0) -> bool:
     return float(np.nanmean(q[-k:])) > 2.0 * float(np.nanmean(q[:k])) + 0.1
 
 
+def _unserved_limit(run: LoadRun) -> str:
+    """What a load that is not served ran into: the KV transfers' NICs where they need more than
+    their time (`_overloaded`'s first rule; the side by name, as serve says it), else saturation.
+    QA s32: a disaggregated search bound by the decode NICs said "saturation"."""
+    if getattr(run, "nic_busy_share", 0.0) > 1.0 and getattr(run, "nic_side", ""):
+        return run.nic_side
+    return "saturation"
+
+
 def _meets(run: LoadRun, ttft_ms, tpot_ms, pct: str, rate_per_replica: float = 0.0) -> bool:
     """The run's percentiles hold the targets and it is not overloaded (`_overloaded`): a queue
     that grows through the run meets no target, whatever a finite run's percentiles read (a
@@ -552,8 +563,10 @@ def _poisson_runner(model, chip, *, input_len, output_len, tp, ep, weight_dtype,
                 return None
             try:
                 run = run_load(cm, sched, w, chips, pool, miss_targets=miss_targets)
-                runs[key] = run if pool is None else replace(
-                    run, nic_busy_share=pool_nics_busy_share(run.sim, model, pool, float(rate)))
+                if pool is not None:
+                    share, side = pool_nics_busy_share(run.sim, model, pool, float(rate))
+                    run = replace(run, nic_busy_share=share, nic_side=side)
+                runs[key] = run
             except TargetsMissed:
                 missed.add(key)   # a caller that wants the run itself then runs it in full
                 return None
@@ -666,7 +679,7 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
         binds.append("TPOT")
     # nothing over its target at the next load: it was not served (the queue grows)
     limiting = (f"{' and '.join(binds)} {percentile} target" if binds else
-                "saturation" if _overloaded(nxt, b) else f"latency {percentile} target")
+                _unserved_limit(nxt) if _overloaded(nxt, b) else f"latency {percentile} target")
     found = SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
                         int(tp), int(ep or 1), limiting,
                         mean_running=best.sim.steady_running, requests=int(requests), seed=int(seed),
@@ -738,7 +751,7 @@ def _on_samples(found: SloCapacity, run_at, requests: int, seed: int, ttft_ms, t
         miss = held.missed_run
         binds = [k for k, target, got in (("TTFT", ttft_ms, miss.ttft_ms[pct]), ("TPOT", tpot_ms, miss.tpot_ms[pct]))
                  if target and got > target]
-        limiting = f"{' and '.join(binds)} {pct} target" if binds else "saturation"
+        limiting = f"{' and '.join(binds)} {pct} target" if binds else _unserved_limit(miss)
     return replace(found, output_tokens_per_s_per_chip=run.output_tokens_per_s_per_chip, request_rate_per_s=held.rate,
                    ttft_ms=run.ttft_ms, tpot_ms=run.tpot_ms, limiting=limiting, mean_running=run.sim.steady_running,
                    requests=own[0], seed=own[1], capped_requests=run.capped_requests,

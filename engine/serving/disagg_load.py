@@ -119,17 +119,19 @@ def nic_busy_shares(sim, model, rate_per_replica: float, *, sides: tuple[float, 
     return kv_tokens * recv_s / max(int(attention_ranks), 1), kv_tokens * send_s / max(int(prefill_instances), 1)
 
 
-def pool_nics_busy_share(sim, model, pool, rate_per_replica: float) -> float:
-    """The busier side's `nic_busy_shares` for a run on `pool` (a `PrefillPool`, which holds the
-    sides, the instances and the decode attention ranks) at `rate_per_replica`: what the SLO
+def pool_nics_busy_share(sim, model, pool, rate_per_replica: float) -> tuple[float, str]:
+    """(share, side): the busier side's `nic_busy_shares` for a run on `pool` (a `PrefillPool`, which
+    holds the sides, the instances and the decode attention ranks) at `rate_per_replica`, and that
+    side (`SENDING_NICS` or `RECEIVING_NICS`, as `DisaggregatedLoad.sending` picks it): what the SLO
     search reads a rate's run by (`capacity._poisson_runner`), as serve reads it (QA s31: the
     search held 19.33 requests/s of Llama 3 8B 8,000 / 20 on an Ascend 910B2, 16 x TP1 prefill,
     where the KV transfers need 101.3% of the decode NIC's time and serve says overloaded)."""
     whole = float(pool.transfer_s_per_token)
     sides = (whole if pool.send_s_per_token is None else float(pool.send_s_per_token),
              whole if pool.recv_s_per_token is None else float(pool.recv_s_per_token))
-    return max(nic_busy_shares(sim, model, rate_per_replica, sides=sides, attention_ranks=pool.recv_queues,
-                               prefill_instances=pool.instances))
+    receive, send = nic_busy_shares(sim, model, rate_per_replica, sides=sides, attention_ranks=pool.recv_queues,
+                                    prefill_instances=pool.instances)
+    return (send, SENDING_NICS) if send > receive else (receive, RECEIVING_NICS)
 
 
 def binding_side(sim, nic_busy: float, sending: bool, served_share: float) -> str:
