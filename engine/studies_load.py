@@ -127,7 +127,7 @@ def run_load_point(request, point: LoadPoint, tp: int, ep: int = 1, progress=Non
     from engine.errors import Cancelled
     from engine.serving.capacity import simulate_disaggregated, simulate_inputs
     from engine.serving.disagg_load import read_disaggregated_load
-    from engine.studies_serving import overload_verdict
+    from engine.studies_serving import open_loop_reading
 
     if should_stop is not None and should_stop():
         raise Cancelled("load point cancelled")
@@ -156,11 +156,9 @@ def run_load_point(request, point: LoadPoint, tp: int, ep: int = 1, progress=Non
                       total_tokens_per_s_per_chip=read.total_tokens_per_s_per_chip)
         share, over, nic_busy, side = read.served_share, read.overloaded, read.nic_busy_share, read.bound_by
     elif point.kind == "rate" and run.output_tokens_per_s_per_chip > 0:
-        # serve's overload rule: offered at the simulated lengths, the queue's growth read
-        lens = getattr(run.sim, "output_lens", None)
-        mean_out = float(lens.mean()) if lens is not None and len(lens) else float(request.output_len)
-        offered = float(point.value) * mean_out / float(run.chips_per_replica)
-        over, share, _ = overload_verdict(run.sim, float(point.value), run.output_tokens_per_s_per_chip / offered)
+        # serve's reading of the same run: offered at the simulated lengths, the queue's growth read
+        over, share, _, _ = open_loop_reading(run.sim, float(point.value), run.output_tokens_per_s_per_chip,
+                                              run.chips_per_replica, request.output_len)
     pct = request.slo_percentile
     return LoadPointRun(point=point, run=run, tp=int(tp), ep=int(ep or 1), percentile=pct,
                         missed=missed_targets(run, request.ttft_ms, request.tpot_ms, pct),

@@ -472,6 +472,22 @@ def overload_verdict(sim, rate_per_replica: float, share: float) -> tuple[bool, 
     return overloaded, share, from_queue
 
 
+def open_loop_reading(sim, rate_per_replica: float, output_tokens_per_s_per_chip: float, chips_per_replica: float,
+                      output_len: float) -> tuple[bool, float, float, float | None]:
+    """(overloaded, the share served as the words give it, the share the throughput reads, the share
+    read off the queue's growth or None) of an aggregated Poisson run at `rate_per_replica`
+    requests/s: the load offered at the simulated output lengths (`output_len` where the run has
+    none; capped draws: 282 of 300 read "94% served" against --output-len), judged by
+    `overload_verdict`. The one reading `fleetcast serve --request-rate` and the Inference view's
+    load point give; they had two copies, serve's without the verdict's queue-growth rule."""
+    lens = getattr(sim, "output_lens", None)
+    mean_out = float(lens.mean()) if lens is not None and len(lens) else float(output_len)
+    offered = float(rate_per_replica) * mean_out / float(chips_per_replica)
+    measured = float(output_tokens_per_s_per_chip) / offered
+    over, said, from_queue = overload_verdict(sim, float(rate_per_replica), measured)
+    return over, said, measured, from_queue
+
+
 def ttft_histogram(ttft_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """(bin centres ms, share of requests %, bin width ms) of simulated TTFTs (finite ones)."""
     ttft = np.asarray(ttft_s, dtype=float)
@@ -489,5 +505,5 @@ __all__ = [
     "with_load_point", "point_layout",
     "comparison_layout_note", "comparison_basis_text", "latency_basis_text", "serving_caveats", "prefix_cache_note",
     "comparison_table", "serving_key_figures", "chosen_under_load", "SLO_PERCENTILE", "OVERLOAD_SHARE",
-    "served_share_from_queue", "overload_verdict", "serving_request", "ep_choices", "ttft_histogram", "COMPARISON_HEADERS",
+    "served_share_from_queue", "overload_verdict", "open_loop_reading", "serving_request", "ep_choices", "ttft_histogram", "COMPARISON_HEADERS",
 ]

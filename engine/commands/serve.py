@@ -376,7 +376,7 @@ def run(args, ctx) -> Output:
     from engine.studies import chips_for_demand
     from engine.serving.capacity import DEFAULT_REQUESTS
     from engine.serving.run_notes import first_cohort_note, shared_sample_note, whole_run_note
-    from engine.serving.run_reading import open_loop_verdict
+    from engine.studies_serving import open_loop_reading
     from engine.serving.families import (blank_engine_note, budget_problem, engine_chip_problem, engine_family,
                                          known_engine, limit_factors)
 
@@ -872,14 +872,12 @@ def run(args, ctx) -> Output:
     if args.request_rate and data.get("output_tokens_per_s_per_chip") and data.get("chips"):
         # an open loop offered more than it serves: its latencies grow with --requests (TTFT 1.8 / 16.8 / 91.9 s at
         # 500 / 2,000 / 8,000); offered at the simulated lengths (capped draws: 282 of 300 read "94% served")
-        lens = getattr(res.simulation, "output_lens", None)
-        mean_out = float(lens.mean()) if lens is not None and len(lens) else float(args.output_len)
-        offered = float(args.request_rate) * mean_out / float(data["chips"])
-        share = float(data["output_tokens_per_s_per_chip"]) / offered
-        data["served_share_of_offered"] = share
-        # overloaded (`open_loop_verdict`): under OVERLOAD_SHARE of the load served, the share the
-        # throughput was read at (off the queue's growth)
-        over, from_queue = open_loop_verdict(res.simulation, float(args.request_rate) / max(replicas, 1), share)
+        # overloaded (`studies_serving.open_loop_reading`, the view's reading too): under OVERLOAD_SHARE
+        # of the load served, the share the throughput was read at (off the queue's growth)
+        over, share, measured, from_queue = open_loop_reading(
+            res.simulation, float(args.request_rate) / max(replicas, 1), float(data["output_tokens_per_s_per_chip"]),
+            float(data["chips"]) / max(replicas, 1), float(args.output_len))
+        data["served_share_of_offered"] = measured
         data["overloaded"] = over
         data["served_share_from_queue_growth"] = from_queue
         if data["overloaded"]:
