@@ -6,8 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench venv clean bundle
 
+# A .venv that has no pip or a Python older than 3.11 (a `python3.11 -m venv` that failed half-way,
+# as Debian's does without python3.11-venv) is made again, not reused on every later run.
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	@if ! $(PY) -c 'import sys, pip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then \
+	  rm -rf $(VENV); \
+	  py=$$(command -v $(PYTHON) || { python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	    && command -v python3; }); \
+	  if [ -z "$$py" ]; then echo "make: Fleetcast needs Python 3.11 or newer as $(PYTHON) or python3 (README)"; exit 1; fi; \
+	  $$py -m venv $(VENV) || { rm -rf $(VENV); \
+	    echo "make: '$$py -m venv' failed; on Debian/Ubuntu install python3.11-venv (README)"; exit 1; }; \
+	fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,bundle]'
 	@touch $(STAMP)

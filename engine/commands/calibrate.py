@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     p.add_argument("kind", choices=("training", "inference"))
     p.add_argument("--cases", metavar="FILE.csv",
                    help="measured runs in the validation-case schema (the columns of the public training cases "
-                        "file); required unless --reset")
+                        "file); required unless --show or --reset")
     p.add_argument("--chip", required=True, metavar="ID", help="the chip whose factors are fitted")
     p.add_argument("--factors", metavar="NAME[,NAME...]",
                    help="factors to fit (default: training train_gemm_eff, train_attn_eff, train_hbm_eff, "
