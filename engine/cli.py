@@ -115,6 +115,9 @@ class Context:
 _BAD_VALUE = re.compile(r"argument (-[^:]*: invalid |[^:]*: invalid (?!choice))")
 
 
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, top: bool = False, **kwargs):
         # `--tok 1e12 --pri 3` ran as --tokens and --price-per-chip-hour: a script's typo, or a
@@ -122,6 +125,10 @@ class _Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self.top = top   # fleetcast's own parser: only the global options come before the command
+        # a negative number as a flag's value is a value, exponent or not: argparse's own pattern
+        # (-3, -.5) read `--tokens -1e12` as a flag and said "expected one argument" with exit 2,
+        # where `--tokens -1` gets the range check's one line (QA s33). No flag of ours is a digit.
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def add_argument(self, *args, **kwargs):
         if "--seed" in args:   # every command's --seed: one check, one wording (check_seed)
@@ -759,11 +766,25 @@ def elide(text: str, limit: int = LONG_VALUE_CHARS) -> str:
     return f"{text[:head]}…({len(text) - head - tail:,} characters)…{text[-tail:]}"
 
 
+HEAD_PROBLEMS = 5   # problems a ValidationError names on its one line (as its message does)
+
+
 def error_lines(exc: UserError) -> list[str]:
-    """The lines a user error prints on stderr: one; a ValidationError with several problems, a
-    head line and then every problem on a line of its own (the message names five)."""
+    """The lines a user error prints on stderr: one, which names the problem (CLI.md). A
+    ValidationError with several problems names the first five on that line, as many of them
+    whole as fit, and each problem past those on a line of its own below it: every problem is
+    shown, and up to five are one line. (Its first line read "nothing imported: 2 problems:",
+    naming none, QA s33; JSON keeps every problem in `problems`.)"""
     if isinstance(exc, ValidationError) and len(exc.problems) > 1:
-        return [f"fleetcast: error: {_problems_head(exc)}:"] + [f"  {error_text(p)}" for p in exc.problems]
+        head = f"fleetcast: error: {_problems_head(exc)}: "
+        texts = [error_text(p) for p in exc.problems]
+        shown = 1   # the first, whatever its length (error_text caps one problem's)
+        while shown < min(HEAD_PROBLEMS, len(texts)) and \
+                len(head) + len("; ".join(texts[:shown + 1])) + 40 <= MAX_ERROR_CHARS:
+            shown += 1
+        rest = len(texts) - shown
+        line = head + "; ".join(texts[:shown]) + (f"; and {rest:,} more below" if rest else "")
+        return [line] + [f"  {t}" for t in texts[shown:]]
     return [f"fleetcast: error: {error_text(str(exc))}"]
 
 

@@ -172,8 +172,9 @@ def test_five_thousand_bad_rows_count_the_problems_listed(capsys, db, tmp_path):
     assert "200 problems: " in str(exc) and str(exc).endswith("; ... and 195 more")
     code, _, err = run(capsys, "--db", db, "orders", "import", path)
     head = err.splitlines()[0]
-    assert code == 1 and head.endswith(": 200 problems:") and "reading stopped" in head
-    assert len(err.splitlines()) == 201   # the head and one line per problem counted
+    assert code == 1 and ": 200 problems: many.csv row 2," in head and "reading stopped" in head
+    assert head.count("many.csv row ") == 5 and head.endswith("; and 195 more below")
+    assert len(err.splitlines()) == 196   # the head naming five, then one line per problem past them
 
 
 def test_fewer_problems_than_the_cap_say_nothing_of_stopping(db, tmp_path):
