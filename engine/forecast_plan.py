@@ -696,7 +696,8 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         t_before = result.solve_s
         result = _solve_once(inputs, req, training_tokens_per_s=training_tokens_per_s, allow_empty=False)
         result = replace(result, solve_s=result.solve_s + t_before)
-    samples, sizings = req.samples, SIZINGS
+    samples = req.samples
+    sizings: Sequence[Sizing] = SIZINGS
     # short on the fresh trials even re-sized (`_solve_once`): fitted again on twice the trials
     while (result.feasible and lowest_fresh_prob(result) < req.confidence - FRESH_TOLERANCE
            and samples < MAX_REFIT_SAMPLES):
