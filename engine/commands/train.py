@@ -58,7 +58,9 @@ def register(subparsers) -> None:
                    help="fused attention kernels: portable FlashAttention-2 class (default) or native to the "
                         "chip (FlashAttention-3 / cuDNN on Hopper)")
     p.add_argument("--moe-route-nodes", type=whole_number, dest="moe_route_nodes",
-                   help="node-limited MoE routing: a token reaches at most this many nodes")
+                   help="node-limited MoE routing (DeepSeek-V3: 4): a token reaches at most this many nodes and "
+                        "crosses the network once per node it reaches, its copies for several experts there "
+                        "forwarded inside the node; left out, one copy per remote expert (a plain all-to-all)")
     p.add_argument("--expert-tp", type=whole_number, dest="expert_tp",
                    help="expert tensor parallelism (Megatron-Core's --expert-tensor-parallel-size): the chips each "
                         "expert's weights are split over, in every layout; it must divide --tp, and --ep x it "

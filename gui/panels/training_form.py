@@ -317,8 +317,9 @@ class TrainingForm:
                             "(on Hopper: FlashAttention-3 or cuDNN, about 1.7x faster attention)")
         self.route_nodes_spin = spin(0, 4096, 0, " nodes", special="any node", step=1)
         self.errors.add_row(form, "moe_route_nodes", "MoE routing", self.route_nodes_spin,
-                            "Node-limited routing: each token's experts sit on at most this many nodes, which "
-                            "bounds the all-to-all over the network (DeepSeek-V3: 4); 'any node' = unlimited")
+                            "Node-limited routing: each token's experts sit on at most this many nodes, and it "
+                            "crosses the network once per node it reaches (DeepSeek-V3: 4); 'any node' = a plain "
+                            "all-to-all, one copy per remote expert")
         self.route_nodes_spin.valueChanged.connect(self.schedule)
         self.expert_tp_spin = spin(0, EXPERT_TP_MAX, 0, " ways", special="derived", step=1)
         self.errors.add_row(form, "expert_tp", "Expert TP", self.expert_tp_spin,

@@ -482,3 +482,17 @@ def test_fp8_is_never_slower_than_bf16_where_its_rate_is_no_higher():
             assert fp8.tokens_per_s_per_chip > 1.2 * bf16.tokens_per_s_per_chip and not said
         else:
             assert fp8.tokens_per_s_per_chip == pytest.approx(bf16.tokens_per_s_per_chip, rel=1e-12) and said
+
+
+def test_a_route_limit_at_or_past_the_nodes_the_expert_group_spans_binds_nothing_more():
+    """Qwen3-235B (top-8 of 128), EP8 x ETP4 on H100: the expert group spans 32 chips, 4 nodes of 8
+    (2 EP ranks a node). Dispatched per node, a token crosses the network once per remote node it
+    reaches, 3 of the 4 at most: R = 4, 5 and 8 are one answer (they were three, R = 8 counting
+    6 remote nodes of 3, QA s33), R = 2 half of R = 4's crossings; left out, one copy per remote
+    expert (8 x 6/8 = 6)."""
+    kw = dict(model=MODELS["qwen3-235b-a22b"], num_chips=256, tp=4, pp=8, dp=8, ep=8, global_batch_seqs=256,
+              recompute="selective", factors={"train_latency_us": 0.0})
+    ep = {r: evaluate_layout(_layout(moe_route_nodes=r, **kw)).breakdown_s["ep_comm"] for r in (None, 2, 4, 5, 8)}
+    assert ep[4] == ep[5] == ep[8]
+    # the network term is 3 copies at R >= 4, 1.5 at R = 2 and 6 per expert: R = 2 < R = 4 < unset
+    assert ep[2] < ep[4] < ep[None]
