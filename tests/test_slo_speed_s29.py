@@ -216,12 +216,14 @@ def test_simulations_read_as_before_to_the_bit(name):
 # ---- the bench's searches answer as before ----------------------------------------------------------
 
 # recorded from the code at commit 61ec32b (the answer's repr: every figure and word of it; the repr
-# re-recorded in s30, where only the batch at the point moved, to its steady window's: 45 -> 48 running)
+# re-recorded in s30, where only the batch at the point moved, to its steady window's: 45 -> 48 running;
+# and in s33, where only the words gained the search's resolution and SloCapacity its bracket_pct,
+# the two reprs diffed against 8ef25b9's)
 RACE = {"answer": (2, 935.3857724999999), "latency": (459.4023771867942, 38.72212942785393),
         "race": "TP2 1,070 chips, TP4 and TP8 miss them on 1,040 chips, TP1 misses them on 1,102 chips",
-        "repr": "664e0f74ab7221463add028d3aabd58537a2db8358113bfc7b8e0db3c65efa53"}
+        "repr": "2ba7d9775eaebd379653dff47295834f54b77906dd2239474665b2372293d915"}
 DISAGG = {"figures": (214.3125, 11.43, 901.3588097192071, 14.823686882467745),
-          "repr": "e3a8edfa3cc9b1e23e428ed068ac5c920e37f3db8e550c9b47dfac81e85ed909"}
+          "repr": "14c384bd6e5e467e5d07c69d4544f8b533fabc68a0a9b9d2478a501e80c85a4a"}
 
 def test_the_layout_race_search_answers_as_before():
     """bench/bench_serving.py's 'layout left to it' case (Llama 3 8B on H20, 1,024/256 at CV 0.5,

@@ -20,6 +20,7 @@ import numpy as np
 from engine.errors import UserError
 from engine.serving.cost_model import StepCostModel, build_cost_model
 from engine.serving.families import LIMIT_FACTORS, SchedulerConfig, engine_family, scheduler_for
+from engine.serving.disagg_load import unserved_limit
 from engine.serving.slo_margin import BACK_OFF, MAX_BACK_OFFS, SAMPLES, hold_on_samples, margin_words, stated_rate
 from engine.serving.simulator import (OVERLOAD_SHARE, PrefillPool, SimResult, TargetsMissed, Workload, percentiles,
                                       served_share_from_queue, simulate)
@@ -485,6 +486,9 @@ class SloCapacity:
     capped_requests: int = 0          # of those, drawn longer than the context window and capped to it
     note: str = ""                    # the figure was held to the offline run's (`_held_to_offline`)
     margin: str = ""                  # the samples the load holds the targets on, in words (`slo_margin`)
+    # the search's last bracket on its own sample: the highest load that holds the targets there is
+    # at most this much (%) above the last one found to (0: not bisected, the load saturates first)
+    bracket_pct: float = 0.0
 
 
 def _overloaded(run: LoadRun, rate_per_replica: float = 0.0) -> bool:
@@ -509,15 +513,6 @@ def _overloaded(run: LoadRun, rate_per_replica: float = 0.0) -> bool:
         return False
     k = q.size // 4
     return float(np.nanmean(q[-k:])) > 2.0 * float(np.nanmean(q[:k])) + 0.1
-
-
-def _unserved_limit(run: LoadRun) -> str:
-    """What a load that is not served ran into: the KV transfers' NICs where they need more than
-    their time (`_overloaded`'s first rule; the side by name, as serve says it), else saturation.
-    QA s32: a disaggregated search bound by the decode NICs said "saturation"."""
-    if getattr(run, "nic_busy_share", 0.0) > 1.0 and getattr(run, "nic_side", ""):
-        return run.nic_side
-    return "saturation"
 
 
 def _meets(run: LoadRun, ttft_ms, tpot_ms, pct: str, rate_per_replica: float = 0.0) -> bool:
@@ -679,11 +674,11 @@ def slo_capacity_sim(model, chip, *, input_len, output_len, ttft_ms=None, tpot_m
         binds.append("TPOT")
     # nothing over its target at the next load: it was not served (the queue grows)
     limiting = (f"{' and '.join(binds)} {percentile} target" if binds else
-                _unserved_limit(nxt) if _overloaded(nxt, b) else f"latency {percentile} target")
+                unserved_limit(nxt) if _overloaded(nxt, b) else f"latency {percentile} target")
     found = SloCapacity(True, best.output_tokens_per_s_per_chip, best_rate, best.ttft_ms, best.tpot_ms,
                         int(tp), int(ep or 1), limiting,
                         mean_running=best.sim.steady_running, requests=int(requests), seed=int(seed),
-                        capped_requests=best.capped_requests)
+                        capped_requests=best.capped_requests, bracket_pct=100.0 * (b / a - 1.0))
     return held(_on_samples(found, run_at, requests, seed, ttft_ms, tpot_ms, percentile, pool is not None))
 
 
@@ -751,7 +746,7 @@ def _on_samples(found: SloCapacity, run_at, requests: int, seed: int, ttft_ms, t
         miss = held.missed_run
         binds = [k for k, target, got in (("TTFT", ttft_ms, miss.ttft_ms[pct]), ("TPOT", tpot_ms, miss.tpot_ms[pct]))
                  if target and got > target]
-        limiting = f"{' and '.join(binds)} {pct} target" if binds else _unserved_limit(miss)
+        limiting = f"{' and '.join(binds)} {pct} target" if binds else unserved_limit(miss)
     return replace(found, output_tokens_per_s_per_chip=run.output_tokens_per_s_per_chip, request_rate_per_s=held.rate,
                    ttft_ms=run.ttft_ms, tpot_ms=run.tpot_ms, limiting=limiting, mean_running=run.sim.steady_running,
                    requests=own[0], seed=own[1], capped_requests=run.capped_requests,

@@ -134,6 +134,16 @@ def pool_nics_busy_share(sim, model, pool, rate_per_replica: float) -> tuple[flo
     return (send, SENDING_NICS) if send > receive else (receive, RECEIVING_NICS)
 
 
+def unserved_limit(run) -> str:
+    """What a load that is not served ran into, in the SLO search (`capacity.LoadRun`): the KV
+    transfers' NICs where they need more than their time (`capacity._overloaded`'s first rule; the
+    side by name, as serve says it), else saturation. QA s32: a disaggregated search bound by the
+    decode NICs said "saturation"."""
+    if getattr(run, "nic_busy_share", 0.0) > 1.0 and getattr(run, "nic_side", ""):
+        return run.nic_side
+    return "saturation"
+
+
 def binding_side(sim, nic_busy: float, sending: bool, served_share: float) -> str:
     """The side that binds an overloaded disaggregated run: NICs that need more than their time and
     carry about all they can for the requests served, else the wait that grows most through the
@@ -159,4 +169,5 @@ def binding_side(sim, nic_busy: float, sending: bool, served_share: float) -> st
 
 
 __all__ = ["NIC_BINDS_SHARE", "SENDING_NICS", "RECEIVING_NICS", "DisaggregatedLoad", "binding_side",
-           "nic_busy_shares", "pool_nics_busy_share", "read_disaggregated_load", "transfer_sides_s_per_token"]
+           "nic_busy_shares", "pool_nics_busy_share", "read_disaggregated_load", "transfer_sides_s_per_token",
+           "unserved_limit"]
