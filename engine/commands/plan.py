@@ -27,7 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--until", dest="until_month", metavar="YYYY-MM",
                    help="last month that must meet, read on its 1st day (default: the scenario's last)")
     p.add_argument("--budget", type=plain_number, metavar="USD", help="most the plan may cost")
-    p.add_argument("--chips", metavar="ID,ID,...", help="candidate chips (default: resources/plan_candidates.csv)")
+    p.add_argument("--chips", metavar="ID,ID,...",
+                   help="candidate chips (default: resources/plan_candidates.csv, or the saved Plan study's "
+                        "ticked ones); with --scenario the study's prices, lead times and caps hold for them")
     p.add_argument("--samples", type=whole_number, metavar="N", help="Monte Carlo trials the plan is fitted on (default 200)")
     p.add_argument("--caps", metavar="ID=N,...", help="most chips per quarter for some candidates "
                                                       "(default: resources/plan_candidates.csv)")
@@ -312,11 +314,18 @@ def run_plan(args, ctx) -> Output:
         raise UserError(f"--chips: {twice!r} given twice")
     candidates = default_candidates(chips, ids)
     catalog_prices = {c.chip_id: c.unit_price_usd for c in candidates}
-    if study is not None and not ids:  # the Plan view's candidate table: ticks, prices, lead times, caps
-        problems = [p.message for p in study.problems(candidates) if p.field.startswith("candidate")]
+    if study is not None:  # the Plan view's candidate table: ticks, prices, lead times, caps
+        table = study
+        if ids:
+            # --chips names the candidates: the table's ticks give way, its prices, lead times and
+            # caps stay (QA s33: naming the two chips ticked in the window planned them at the
+            # packaged 50,000 / 25,000 a quarter, where the view had 1,000,000, and found no plan)
+            table = replace(study, candidates={chip: {k: v for k, v in edit.items() if k != "use"}
+                                               for chip, edit in study.candidates.items()})
+        problems = [p.message for p in table.problems(candidates) if p.field.startswith("candidate")]
         if problems:
             raise UserError(f"scenario {args.scenario!r}, Plan study: " + " ".join(problems))
-        candidates = study.candidate_list(candidates)
+        candidates = table.candidate_list(candidates)
     if args.caps:
         caps = {}
         for part in args.caps.split(","):
