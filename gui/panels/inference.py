@@ -390,7 +390,7 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         t.set("limiting", cap.limiting, limiting_detail(cap))
         if self.chips_for_demand:   # none asked (demand 0) reads "–", as the chart's notice says
             replicas = self.chips_for_demand // max(cap.chips_per_replica, 1)
-            t.set("chips", f"{self.chips_for_demand:,}", f"{replicas:,} replicas × {cap.chips_per_replica}"
+            t.set("chips", f"{self.chips_for_demand:,}", f"{counted(replicas, 'replica')} × {cap.chips_per_replica}"
                   + self._basis_note(req, cap))
         else:
             t.set("chips", "–", "")
