@@ -4,7 +4,7 @@ replicas × 32" (QA s33, Qwen3-235B FP8 on H100 at 10,000 output tokens/s)."""
 import pytest
 
 from engine.store import open_store
-from gui.panels.inference import InferencePanel
+from tests.gui.shared_setups import inference_panel
 
 STATE = {"model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb", "input_len": 1024, "output_len": 256,
          "ttft_ms": 1000.0, "tpot_ms": 30.0, "demand_tokens_per_s": 500.0, "compare_chips": ["h100-sxm5-80gb"]}
@@ -13,10 +13,7 @@ STATE = {"model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb", "input_len": 1024
 @pytest.fixture
 def panel(tmp_path, qtbot):
     store = open_store(tmp_path / "inference.db")
-    p = InferencePanel(store)
-    qtbot.addWidget(p)
-    yield p
-    p.shutdown()
+    yield from inference_panel(store, qtbot)
     store.close()
 
 
