@@ -219,11 +219,14 @@ def export_all(panels: Mapping[str, object], out_dir: str | os.PathLike, scenari
 
 
 def _missing_folders(out: Path) -> list[Path]:
-    """The folders `out.mkdir(parents=True)` would create, deepest first."""
+    """The folders `out.mkdir(parents=True)` would create, deepest first; a `..` or `.` step is
+    none (`--out a/../b` makes `a` and `b`: the step `a/..` is not a folder to remove, and stopped
+    there the clean-up left `a` behind, QA s33)."""
     missing = []
     path = out.absolute()
     while not path.exists() and path != path.parent:
-        missing.append(path)
+        if path.name not in ("..", "."):
+            missing.append(path)
         path = path.parent
     return missing
 
@@ -267,6 +270,12 @@ def _compute_and_write(panels, out: Path, scenario, *, force, partial, unsaved, 
                          export_mod.export_csv(h, r, p, context={"Table": k, **x} if x else {})))
     # again, now every name is known: a file that appeared while the views computed stays too
     _refuse_existing([path for path, _ in plan], out, force=force)
+    # and the folder itself, which another export into it that was stopped meanwhile removes when
+    # it made it and left it empty (QA s33: this one then failed "No such file or directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{out}: can't write there ({exc.strerror or exc})") from None
 
     def staging(done: int) -> None:
         """Report the files staged so far, and stop there on Cancel (it was ignored while writing)."""

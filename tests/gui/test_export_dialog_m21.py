@@ -64,6 +64,32 @@ def test_a_stopped_export_removes_the_folders_it_made_and_keeps_those_it_found(t
     assert [p.name for p in found.iterdir()] == ["keep.txt"]
 
 
+def test_a_stopped_export_through_dot_dot_removes_every_folder_it_made(tmp_path, monkeypatch):
+    """`--out a/../b/c` makes a, b and b/c; the clean-up stopped at the step a/.. and left a (QA s33)."""
+    base = tmp_path / "work"
+    base.mkdir()
+    monkeypatch.chdir(base)
+    with pytest.raises(Cancelled):
+        export_all({"training": _TablesPanel()}, "a/../b/c", should_stop=lambda: True)
+    assert list(base.iterdir()) == []
+
+
+def test_an_export_into_a_folder_another_stopped_export_removed_writes_its_files(tmp_path):
+    """Two exports into one new folder: the first, stopped, removes the folder it made while the
+    second computes; the second made it again and wrote its files, where it failed "No such file
+    or directory" (QA s33)."""
+    out = tmp_path / "shared"
+
+    class _RemovedWhileComputing(_TablesPanel):
+        def compute_now(self, progress=None, should_stop=None):
+            out.rmdir()   # what the stopped export's clean-up did meanwhile
+            super().compute_now(progress, should_stop)
+
+    out.mkdir()   # the first export's folder, there when the second starts
+    written = export_all({"training": _RemovedWhileComputing()}, out)
+    assert sorted(p.name for p in written) == ["training_t0.csv", "training_t1.csv", "training_t2.csv"]
+
+
 def test_export_all_bar_moves_while_it_writes(tmp_path):
     seen = []
     written = export_all({"training": _TablesPanel()}, tmp_path / "out",
