@@ -9,6 +9,7 @@ from dataclasses import replace
 from engine.commands import Output, plain_number, whole_number
 from engine.errors import InfeasibleRequest, UserError
 from engine.models import context_problem
+from engine.serving.disagg_load import slo_bound_by
 from engine.topology import DEFAULT_DOMAIN, assumed_network_note, topology_of
 
 
@@ -16,15 +17,6 @@ MAX_TOKENS_PER_REQUEST = 10_000_000   # prompt or output tokens of one request
 MAX_CONCURRENCY = 100_000             # closed-loop clients simulated (1,000,000 took 28 s and 1.8 GB)
 MAX_PREFILL_STEPS = 2_000_000         # simulated prefill steps at the given token budget
 MIN_REQUEST_RATE = 1e-4               # requests/s: 2,000 arrivals in 2e7 s keep microsecond resolution
-
-
-def _slo_bound_by(cap) -> str:
-    """What binds the SLO load: the KV transfers' NIC side where the search ran into it (the name a
-    disaggregated --request-rate run gives `bound_by`), else what fills the time per token there
-    (compute, bandwidth, overhead). It said "compute" beside limiting "kv transfer (receiving NICs)"."""
-    from engine.serving.disagg_load import RECEIVING_NICS, SENDING_NICS
-
-    return cap.limiting if cap.limiting in (SENDING_NICS, RECEIVING_NICS) else cap.resource
 
 
 def register(subparsers) -> None:
@@ -771,12 +763,12 @@ def run(args, ctx) -> Output:
             # the figures above are the load asked for, its limit and explanation with them; the best load
             # explains itself beside its slo_* figures ("a larger batch would break..." sat over a 60 s TTFT)
             data["slo_limiting"] = cap.limiting
-            data["slo_bound_by"] = _slo_bound_by(cap)
+            data["slo_bound_by"] = slo_bound_by(cap)
             data["slo_explanation"] = cap.explanation
         else:
             # Under SLOs the binding constraint is what the user asked about.
             data["limiting"] = cap.limiting
-            data["bound_by"] = _slo_bound_by(cap)
+            data["bound_by"] = slo_bound_by(cap)
             data["explanation"] = cap.explanation  # the reason when infeasible, and how the dtypes run
     untargeted = False   # chips_needed with no latency target (`_untargeted_demand`)
     if args.demand_tokens_per_s is not None:

@@ -134,6 +134,18 @@ def pool_nics_busy_share(sim, model, pool, rate_per_replica: float) -> tuple[flo
     return (send, SENDING_NICS) if send > receive else (receive, RECEIVING_NICS)
 
 
+# the sides in words (the Inference view's notes, the SLO search's explanation)
+NIC_SIDE_WORDS = {SENDING_NICS: "the prefill instances' NICs", RECEIVING_NICS: "the decode side's NICs"}
+
+
+def slo_bound_by(cap) -> str:
+    """What binds an SLO load (`inference.CapacityResult`): the KV transfers' NIC side where the
+    search ran into it (the name a disaggregated --request-rate run gives `bound_by`), else what
+    fills the time per token there (compute, bandwidth, overhead): serve's `bound_by` and the
+    Inference view's Limiting tile. They said "compute" beside limiting "kv transfer (receiving NICs)"."""
+    return cap.limiting if cap.limiting in NIC_SIDE_WORDS else cap.resource
+
+
 def unserved_limit(run) -> str:
     """What a load that is not served ran into, in the SLO search (`capacity.LoadRun`): the KV
     transfers' NICs where they need more than their time (`capacity._overloaded`'s first rule; the
@@ -170,4 +182,4 @@ def binding_side(sim, nic_busy: float, sending: bool, served_share: float) -> st
 
 __all__ = ["NIC_BINDS_SHARE", "SENDING_NICS", "RECEIVING_NICS", "DisaggregatedLoad", "binding_side",
            "nic_busy_shares", "pool_nics_busy_share", "read_disaggregated_load", "transfer_sides_s_per_token",
-           "unserved_limit"]
+           "unserved_limit", "slo_bound_by", "NIC_SIDE_WORDS"]

@@ -19,15 +19,14 @@ from typing import Any
 from engine.errors import UserError
 from engine.serving.capacity import (MAX_SIMULATED_BATCH, _meets, _poisson_runner, _slo_requests, capped_note,
                                      running_text, slo_capacity_sim)
-from engine.serving.disagg_load import RECEIVING_NICS, SENDING_NICS
+from engine.serving.disagg_load import NIC_SIDE_WORDS
 from engine.serving.slo_margin import rate_text as stated_rate_text
 
 LAYOUT_FACTOR = 2.0   # searched layouts within this factor of the steady search's best are held against it under
 MAX_LAYOUTS = 4       # load, at most this many, best first
 # what a load that is not served ran into (`capacity._unserved_limit`), in the explanation's words
 UNSERVED_WORDS = {"saturation": "saturation",
-                  SENDING_NICS: "its KV transfers need more than the prefill instances' NICs' time",
-                  RECEIVING_NICS: "its KV transfers need more than the decode side's NICs' time"}
+                  **{side: f"its KV transfers need more than {words}' time" for side, words in NIC_SIDE_WORDS.items()}}
 RACE_STEPS = 5        # loads at which the layouts still in the running are held against each other (5: 3% apart)
 RACE_HEADROOM = 1.25  # the race's top load: this much above the best steady-state rate among them
 RACE_START = 0.5      # its first load: this share of the steady choice's rate, then 4x lighter ones

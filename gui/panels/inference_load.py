@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from engine.serving.disagg_load import RECEIVING_NICS, SENDING_NICS
+from engine.serving.disagg_load import NIC_SIDE_WORDS
 from engine.studies_load import load_point_of  # noqa: F401  (the panel reads the form's through here)
 from engine.studies_serving import ttft_histogram, with_load_point  # noqa: F401  (and runs it)
 from gui.panels.base import fmt
@@ -19,7 +19,7 @@ POINT_COLOR = "#8E24AA"   # the user's load: not the targets' and SLO capacity's
 HIST_TITLE = "TTFT distribution at the chosen load"
 KV_TITLE = "KV cache use over time at the chosen load"
 # the NICs that bind a disaggregated load point (engine.serving.disagg_load's sides), in words
-NIC_SIDES = {SENDING_NICS: "the prefill instances' NICs", RECEIVING_NICS: "the decode side's NICs"}
+NIC_SIDES = NIC_SIDE_WORDS
 POINT_LABEL_AT = 0.55     # the user's rate label's height along its line (0 bottom, 1 top)
 
 

@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 
+from engine.serving.disagg_load import NIC_SIDE_WORDS
 from engine.studies_serving import comparison_basis_text, serving_caveats
 from gui.panels.base import short_chip_label
 from gui.panels.inference_form import ENGINES, TP_CHOICES
@@ -40,6 +41,8 @@ def limiting_detail(cap) -> str:
     disaggregated); "TTFT p90 target" beside "time per token: compute" read as a contradiction."""
     if "TTFT" in (cap.limiting or ""):
         return "time to first token" + (": prefill pool" if getattr(cap, "prefill_chips", 0) else "")
+    if cap.limiting in NIC_SIDE_WORDS:   # serve's bound_by (`slo_bound_by`); it read "time per token: compute"
+        return f"KV transfers: more than {NIC_SIDE_WORDS[cap.limiting]}' time"
     return f"time per token: {cap.resource}" if cap.resource else ""
 
 
