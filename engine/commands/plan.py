@@ -423,6 +423,10 @@ def run_plan(args, ctx) -> Output:
         if maker and maker.lower() not in known and scenario.default_uncertainty == OrderUncertainty():
             assumed.append(f"{c.chip_id}: the scenario gives its maker ({maker}) no delivery risk, so its orders are "
                            "planned as delivered in full and on time; add a profile for it in the Forecast view")
+    if ids and study is not None and study.candidates:
+        # the what-if's changes describe the saved study, ticks included, which --chips sets aside
+        assumed.append("--chips names the candidates: the saved Plan study's ticks do not apply here (nor its "
+                       "edits to chips not named); its prices, lead times and caps do, for the chips named")
     data["candidate_notes"] = assumed
     text += "".join(f"\nnote: {n}" for n in list(result.notes) + assumed)
     econ = [{"chip_id": e["chip_id"], "usd_per_million_served_tokens": e["usd_per_million_served_tokens"],
