@@ -42,7 +42,7 @@ def limiting_detail(cap) -> str:
     if "TTFT" in (cap.limiting or ""):
         return "time to first token" + (": prefill pool" if getattr(cap, "prefill_chips", 0) else "")
     if cap.limiting in NIC_SIDE_WORDS:   # serve's bound_by (`slo_bound_by`); it read "time per token: compute"
-        return f"KV transfers: more than {NIC_SIDE_WORDS[cap.limiting]}' time"
+        return "NICs full: KV transfers"   # (which NICs: the tile's value; short, to fit it at 1280 x 720)
     return f"time per token: {cap.resource}" if cap.resource else ""
 
 

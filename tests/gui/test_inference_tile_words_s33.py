@@ -35,4 +35,4 @@ def test_a_load_the_nics_bind_says_so_beside_the_limit(panel):
                                 "compare_chips": ["ascend-910b2"]})
     panel.compute_now()
     assert panel.tiles.value("limiting") == "kv transfer (receiving NICs)"
-    assert panel.tiles.detail("limiting") == "KV transfers: more than the decode side's NICs' time"
+    assert panel.tiles.detail("limiting") == "NICs full: KV transfers"
