@@ -15,6 +15,16 @@ from engine.commands import Output
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this system")
 
 
+@pytest.fixture(autouse=True)
+def sighup_not_ignored():
+    """Each test starts with SIGHUP at its default: a suite run under `nohup` inherits it ignored,
+    which the CLI rightly keeps (test_nohup_keeps_sighup_ignored), and these tests then read that
+    as the signal not stopping the command (s33, a CI run started with nohup)."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGHUP, previous)
+
+
 def _command(tmp_path, body):
     args = cli.build_parser().parse_args(["--db", str(tmp_path / "a.db"), "models", "list"])
     args.handler = body
