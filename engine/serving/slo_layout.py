@@ -24,7 +24,7 @@ from engine.serving.slo_margin import rate_text as stated_rate_text
 
 LAYOUT_FACTOR = 2.0   # searched layouts within this factor of the steady search's best are held against it under
 MAX_LAYOUTS = 4       # load, at most this many, best first
-# what a load that is not served ran into (`capacity._unserved_limit`), in the explanation's words
+# what a load that is not served ran into (`disagg_load.unserved_limit`), in the explanation's words
 UNSERVED_WORDS = {"saturation": "saturation",
                   **{side: f"its KV transfers need more than {words}' time" for side, words in NIC_SIDE_WORDS.items()}}
 RACE_STEPS = 5        # loads at which the layouts still in the running are held against each other (5: 3% apart)

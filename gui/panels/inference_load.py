@@ -18,8 +18,6 @@ from gui.panels.base import fmt
 POINT_COLOR = "#8E24AA"   # the user's load: not the targets' and SLO capacity's red, nor a series' colour (its green read as the TTFT p99 curve; QA s31)
 HIST_TITLE = "TTFT distribution at the chosen load"
 KV_TITLE = "KV cache use over time at the chosen load"
-# the NICs that bind a disaggregated load point (engine.serving.disagg_load's sides), in words
-NIC_SIDES = NIC_SIDE_WORDS
 POINT_LABEL_AT = 0.55     # the user's rate label's height along its line (0 bottom, 1 top)
 
 
@@ -119,9 +117,9 @@ def point_sentence(run) -> str:
             f"ms, TPOT {pct} {r.tpot_ms[pct]:,.1f} ms")
     if run.overloaded:
         share = f"about {run.served_share:.0%} of it served" if run.served_share is not None else "not all served"
-        if run.bound_by in NIC_SIDES:   # serve's bound_by: the KV transfers need more than the NICs' time
+        if run.bound_by in NIC_SIDE_WORDS:   # serve's bound_by: the KV transfers need more than the NICs' time
             text += (f"; overloaded ({share}): the KV transfers need {run.nic_busy_share:.0%} of "
-                     f"{NIC_SIDES[run.bound_by]}' time, so they queue without end and TTFT grows with the run's "
+                     f"{NIC_SIDE_WORDS[run.bound_by]}' time, so they queue without end and TTFT grows with the run's "
                      "length")
         else:
             text += f"; overloaded ({share}): the queue grows through the run, so TTFT grows with its length"
