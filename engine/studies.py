@@ -701,6 +701,9 @@ class TrainingAnalysis:
     # (chips, tokens/s per chip, layout) when leaving a few chips idle trains faster
     # (engine.training.fewer_chips_alternative); None otherwise
     fewer_chips: tuple | None = None
+    # False while only the layout search has run: the window shows the search's figures at once
+    # and draws the scaling curve (a search per compared chip and count, 10x the time) after it
+    scaling_done: bool = True
 
 
 def fewer_chips_text(analysis: "TrainingAnalysis", num_chips: int) -> str:
@@ -745,20 +748,50 @@ def scaling_counts(num_chips: int) -> tuple:
 def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: tuple, key: tuple = (), *,
                           progress=None, should_stop=None) -> TrainingAnalysis:
     """The layout search of `inputs` (free layout) and best throughput per chip type and count."""
-    free = replace(inputs, tp=None, pp=None, vpp=None, dp=None, cp=None, ep=None, zero_stage=None,
+    search = run_layout_analysis(inputs, compare_chips, counts, key, progress=progress, should_stop=should_stop)
+    return run_scaling_curve(search, inputs, compare_chips, progress=progress, should_stop=should_stop)
+
+
+def _free_layout(inputs: TrainingInputs) -> TrainingInputs:
+    return replace(inputs, tp=None, pp=None, vpp=None, dp=None, cp=None, ep=None, zero_stage=None,
                    micro_batch=None, recompute=None)
-    steps = 1 + len(compare_chips) * len(counts)
 
-    def report(done, message):
-        if progress is not None:
-            progress(done / steps, message)
 
+def _analysis_steps(compare_chips: tuple, counts: tuple) -> int:
+    """Progress steps of the whole analysis: the layout search, then one per curve point."""
+    return 1 + len(compare_chips) * len(counts)
+
+
+def run_layout_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: tuple, key: tuple = (), *,
+                        progress=None, should_stop=None) -> TrainingAnalysis:
+    """The first part of `run_training_analysis`: the layout search, its heatmap and the
+    fewer-chips alternative, with the scaling curve still to run (`scaling_done` False, its
+    points NaN; `run_scaling_curve` fills them in)."""
+    free = _free_layout(inputs)
+    steps = _analysis_steps(compare_chips, counts)
     search = search_layouts(free, should_stop=should_stop, top_k=5,
-                            progress=lambda f, m: report(f, f"Layout search: {m}"))
+                            progress=None if progress is None else
+                            lambda f, m: progress(f / steps, f"Layout search: {m}"))
     alt = fewer_chips_alternative(free, search.best.tokens_per_s_per_chip if search.best else 0.0, should_stop)
     fewer = (alt[0], alt[1].best.tokens_per_s_per_chip, layout_label(alt[1].best.layout)) \
         if alt and alt[1].best is not None else None
     grid = heatmap_grid(search)
+    return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
+                            grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
+                            scaling_chips=tuple(c.id for c in compare_chips),
+                            scaling_tokens_per_s_per_chip=np.full((len(compare_chips), len(counts)), np.nan),
+                            fewer_chips=fewer, scaling_done=not (compare_chips and counts))
+
+
+def run_scaling_curve(analysis: TrainingAnalysis, inputs: TrainingInputs, compare_chips: tuple, *,
+                      progress=None, should_stop=None) -> TrainingAnalysis:
+    """`analysis` (from run_layout_analysis of the same inputs) with its scaling curve: the best
+    tokens/s per chip of each compared chip at each count. Returned as is when already done."""
+    if analysis.scaling_done:
+        return analysis
+    free = _free_layout(inputs)
+    counts = analysis.scaling_counts
+    steps = _analysis_steps(compare_chips, counts)
     tokens = np.full((len(compare_chips), len(counts)), np.nan)
     done = 1
     for a, chip in enumerate(compare_chips):
@@ -772,11 +805,10 @@ def run_training_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: 
             except UserError:
                 pass  # e.g. no 16-bit peak in the catalog: a gap in the curve
             done += 1
-            report(done, f"Scaling curve: {chip_name(chip)} on {n:,} chips")
-    return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
-                            grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
-                            scaling_chips=tuple(c.id for c in compare_chips),
-                            scaling_tokens_per_s_per_chip=tokens, fewer_chips=fewer)
+            if progress is not None:
+                progress(done / steps, f"Scaling curve: {chip_name(chip)} on {n:,} chips")
+    return replace(analysis, scaling_chips=tuple(c.id for c in compare_chips),
+                   scaling_tokens_per_s_per_chip=tokens, scaling_done=True)
 
 
 # ---- serving -------------------------------------------------------------------------------
@@ -971,7 +1003,8 @@ def chips_for_demand(capacity, demand_tokens_per_s: float) -> int | None:
 
 
 __all__ = [
-    "TrainingAnalysis", "heatmap_grid", "scaling_counts", "run_training_analysis", "SCALING_FACTORS",
+    "TrainingAnalysis", "heatmap_grid", "scaling_counts", "run_training_analysis", "run_layout_analysis",
+    "run_scaling_curve", "SCALING_FACTORS",
     "STUDY_VERSION", "StudyProblem", "LOAD_POINTS", "TrainingStudy", "ServingStudy", "training_key_figures", "training_top_layouts",
     "chips_for_demand", "demand_per_day", "forecast_tokens_per_day", "layout_label", "infeasible_detail", "chip_name",
     "reason_numbers", "zero_note", "no_fit_blocker", "FLAG_NAMES", "FORM_NAMES", "INSTALL_LAG_DAYS", "SOFTWARE_DEFAULTS",

@@ -1150,7 +1150,7 @@ def search_layouts(inputs: TrainingInputs, *, progress: Callable[[float, str], N
         tok[lo:lo + chunk] = out["tokens_per_s_per_chip"]
         reason[lo:lo + chunk] = out["reason"]
         if progress is not None:
-            progress(min(1.0, (lo + chunk) / total), f"evaluated {min(total, lo + chunk)} of {total} layouts")
+            progress(min(1.0, (lo + chunk) / total), f"evaluated {min(total, lo + chunk):,} of {total:,} layouts")
     tok = np.where(np.isfinite(tok), tok, 0.0)
     feasible = reason == 0
     counts = {REASONS[i]: int(np.sum(reason == i)) for i in range(1, len(REASONS)) if np.any(reason == i)}

@@ -19,7 +19,8 @@ from engine.commands.train import interruptions_text
 from engine.errors import UserError
 from engine.layout import PRODUCT_NAME, data_parallel
 from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-exported for tests)
-    TrainingAnalysis, TrainingStudy, heatmap_grid, run_training_analysis, scaling_counts,
+    TrainingAnalysis, TrainingStudy, heatmap_grid, run_layout_analysis, run_scaling_curve, run_training_analysis,
+    scaling_counts,
 )
 from engine.studies import (
     batch_note, fleet_note, infeasible_detail, layout_label, scaling_days, software_text, train_command,
@@ -76,7 +77,7 @@ def two_line_detail(tiles: FigureTiles, key: str) -> QLabel:
 # ---- the panel ------------------------------------------------------------------------------
 
 class TrainingPanel(TrainingForm, AnalysisPanel):
-    analysis_finished = Signal()  # after the background search + scaling result is drawn
+    analysis_finished = Signal()  # after the background search + scaling result is drawn (both parts)
     ANALYSIS_DELAY_MS = 250
 
     def __init__(self, store, undo_stack: QUndoStack | None = None, parent=None):
@@ -296,7 +297,12 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         if inp is None:
             return
         key = self._analysis_key(inp)
-        if not force and ((self.analysis is not None and self.analysis.key == key) or self._running_key == key):
+        a = self.analysis
+        searched = a is not None and a.key == key
+        if (not force and searched and a.scaling_done) or self._running_key == key:
+            return
+        if searched and not a.scaling_done:   # the search's figures are up: only the curve is left
+            self._start_scaling(a, inp)
             return
         self._running_key = key
         if self.analysis is None:
@@ -304,16 +310,27 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                 chart.set_notice("Searching layouts…")
         counts = scaling_counts(inp.num_chips)
         self.run_bar.set_message(f"Searching layouts for {inp.model.name} on {inp.num_chips:,} × {short_chip_label(inp.chip)}…")
-        self.runner.start(run_training_analysis, inp, self._compare_chips(inp), counts, key)
+        # the search first, drawn as soon as it finishes; the scaling curve (a search per compared
+        # chip and count, most of the time) follows it, and a cancel keeps the search
+        self.runner.start(run_layout_analysis, inp, self._compare_chips(inp), counts, key)
+
+    def _start_scaling(self, analysis: TrainingAnalysis, inp: TrainingInputs) -> None:
+        self._running_key = analysis.key
+        self.scaling_chart.set_notice("Drawing the scaling curve…")
+        self.runner.start(run_scaling_curve, analysis, inp, self._compare_chips(inp))
 
     def cancel_analysis(self) -> None:
         was = self.runner.is_running()
         self.runner.cancel()
         self._running_key = None
         if was:
-            self.run_bar.set_message("Cancelled: the greyed charts are for earlier inputs. Run search updates them."
-                                     if self._analysis_lags() else
-                                     "Cancelled. Charts show the last finished search; press Run search to start again.")
+            a = self.analysis
+            self.run_bar.set_message(
+                "Cancelled before the search finished: press Run search to start again." if a is None else
+                "Cancelled: the greyed charts are for earlier inputs. Run search updates them." if self._analysis_lags()
+                else "Cancelled: the search's figures are shown; press Run search to draw the scaling curve."
+                if not a.scaling_done else
+                "Cancelled. Charts show the last finished search; press Run search to start again.")
             self.status_message.emit("Layout search cancelled")
             if self.result is None and self.mode_combo.currentData() == "search":
                 # nothing was found: the tiles must not keep saying a search is under way
@@ -322,6 +339,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             if self.analysis is None:   # empty charts said nothing over bare 0-1 axes
                 for chart in self.analysis_widgets():
                     chart.set_notice("Search cancelled: press Run search to draw this chart")
+            elif not self.analysis.scaling_done and not self._analysis_lags():
+                self.scaling_chart.set_notice("Scaling curve cancelled: press Run search to draw it")
             if not self._bar_layouts():
                 for chart in (self.step_chart, self.memory_chart):
                     chart.set_notice("Search cancelled: press Run search")
@@ -332,16 +351,19 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         for chart in self.analysis_widgets():
             chart.set_notice("")
         s = analysis.search
-        self.run_bar.set_progress(1.0)
+        if analysis.scaling_done:   # (the curve's progress goes on from the search's share)
+            self.run_bar.set_progress(1.0)
         if s.best is None:
             chips = self.inputs.num_chips if self.inputs is not None else 0
             self.run_bar.set_message(no_fit_text(s, analysis.fewer_chips, chips, advice_first=True,
                                                  **self._no_fit_context(analysis)), error=True)
         else:
             self._draw_heatmap()
+            curve = (f"; scaling curve for {len(analysis.scaling_chips)} chip types" if analysis.scaling_done else
+                     f"; drawing the scaling curve for {len(analysis.scaling_chips)} chip types…")
             self.run_bar.set_message(f"Searched {s.layouts_evaluated:,} layouts ({s.layouts_feasible:,} feasible) "
-                                     f"in {s.search_seconds:.2f} s" + (self.heatmap_note or
-                                     f"; scaling curve for {len(analysis.scaling_chips)} chip types") + ".")
+                                     f"in {s.search_seconds:.2f} s" + (self.heatmap_note or curve)
+                                     + ("." if analysis.scaling_done else ""))
         self._draw_heatmap()
         if self.inputs is None:   # the form went invalid while it ran: drawn greyed if it is the last valid's
             self._draw_last_valid()
@@ -353,13 +375,20 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             self._draw_bars()
             self._draw_scaling()
         self._show_analysis_state()
+        if not analysis.scaling_done:
+            # the curve of the inputs searched: the form's, or the last valid ones it is drawn greyed for
+            inp = self.inputs if self.inputs is not None else self._last_valid[0] if self._last_valid else None
+            if inp is not None and self._analysis_key(inp) == analysis.key:
+                self._start_scaling(analysis, inp)
+                return   # finished when its curve is
         self.analysis_finished.emit()
 
     def _on_analysis_failed(self, message: str) -> None:
         self._running_key = None
         self.run_bar.set_message(f"Search failed: {message}", error=True)
         # the empty charts said "Searching layouts…" for ever
-        empty = ([*self.analysis_widgets()] if self.analysis is None else []) + \
+        a = self.analysis
+        empty = ([*self.analysis_widgets()] if a is None else [self.scaling_chart] if not a.scaling_done else []) + \
             ([self.step_chart, self.memory_chart] if not self._bar_layouts() else [])
         for chart in empty:
             chart.set_notice("Search failed: press Run search to try again")
@@ -415,7 +444,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         # FP8 runs are measured against the BF16 peak, as MFU is usually quoted: said at the tile
         basis = " · of the BF16 peak" if getattr(inp, "dtype", "bf16") not in ("bf16", "fp16") else ""
         # the rate is MFU x peak (model FLOPs), not HFU's: named so, short enough for a 1280 px tile
-        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%, model {r.model_tflops_per_chip:.0f} TF/s{basis}",
+        # (for FP8 the basis takes the TF/s' place, which the tooltip keeps: both cut the detail at 1280 px)
+        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%{basis}" if basis else
+              f"HFU {r.hfu_pct:.1f}%, model {r.model_tflops_per_chip:.0f} TF/s",
               tip=f"HFU {r.hfu_pct:.1f}% (hardware FLOPs, recompute included); {r.model_tflops_per_chip:.0f} "
                   f"TFLOP/s of model FLOPs per chip (MFU × peak){basis}")
         t.set("memory", f"{r.memory_gib_per_chip:.1f}", f"of {r.memory_capacity_gib:.0f} GiB HBM")
@@ -490,6 +521,12 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                 out.append((f"Best #{i + 1}\n{label(r.layout)}", r))
         elif not fixed and self.result is not None:
             out.append((f"Best #1\n{label(self.result.layout)}", self.result))
+        # each layout rounds the batch to its DP x micro-batch: bars of steps over different batches
+        # are not alike (Yours, 384 sequences in 12.58 s, beside the best's 512 in 12.51 s), so each
+        # then names its batch
+        batches = {int(r.layout.get("global_batch_seqs") or 0) for _, r in out}
+        if len(batches) > 1:
+            out = [(f"{name}\nbatch {int(r.layout.get('global_batch_seqs') or 0):,}", r) for name, r in out]
         return out
 
     def _draw_bars(self) -> None:
@@ -547,6 +584,11 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         a, inp = self.analysis, self.inputs
         chart = self.scaling_chart
         if a is None or inp is None:
+            return
+        if not a.scaling_done:   # the search alone so far: its curve is drawn next (or was cancelled)
+            for name in chart.series_names():
+                chart.remove_series(name)
+            self._scaling_drawn = None
             return
         study = self.study
         # every input of the days drawn: the reliability ones too (an MTBF or restart edit moved
@@ -642,7 +684,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             analysis = run_training_analysis(inp, self._compare_chips(inp), scaling_counts(inp.num_chips), key,
                                              progress=progress, should_stop=should_stop)
         else:   # already searched: shown again, so a search it cancelled does not stay "Searching layouts…"
-            analysis = self.analysis
+            analysis = run_scaling_curve(self.analysis, inp, self._compare_chips(inp), progress=progress,
+                                         should_stop=should_stop)
         self._on_analysis(analysis)
 
     def shutdown(self) -> None:

@@ -519,7 +519,7 @@ def test_a_failed_search_says_so_on_its_empty_charts(panel, qtbot, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("gui.panels.training.run_training_analysis", broken)
+    monkeypatch.setattr("gui.panels.training.run_layout_analysis", broken)
     panel.apply_scenario_state({**FIXED, "layout_mode": "search"})
     panel.timer.stop()
     panel.inputs = panel.read_inputs()
