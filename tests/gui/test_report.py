@@ -197,6 +197,23 @@ def test_accuracy_figures_live_in_one_data_file():
     assert "16–20 %" in ranged and "40–60 %" in ranged
 
 
+def test_accuracy_leads_with_out_of_sample_and_labels_in_sample():
+    """QA s34: the section opened with the in-sample 7 % / 28.1 %, unlabelled; the out-of-sample
+    12.1 % / 33.3 % came after, in a table."""
+    accuracy = json.loads((REPO / "resources" / "accuracy.json").read_text(encoding="utf-8"))
+    html = report.accuracy_section(_context(accuracy=accuracy))
+    for key, title in (("training", "Training"), ("inference", "Serving")):
+        part = accuracy[key]
+        first = part["out_of_sample"][0]
+        block = html[html.index(f"<b>{title}</b>"):]
+        headline = (f"out of sample: median error {report._smart(first['median_pct'])} %, 90th percentile "
+                    f"{report._smart(first['p90_pct'])} %")
+        inside = "In sample (the factors fitted on every one of these cases"
+        assert headline in block and inside in block
+        assert block.index(headline) < block.index(inside)
+        assert f"median error {report._smart(part['in_sample']['median_pct'])} %" in block[block.index(inside):]
+
+
 def _cli(args, tmp_path, timeout=300):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     return subprocess.run([sys.executable, "-m", "gui", *args], cwd=REPO, env=env, capture_output=True, text=True,
