@@ -348,6 +348,34 @@ def test_backup_copies_everything_the_csv_exports_leave_out(capsys, tmp_path, db
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
+def test_backup_counts_what_the_copy_holds(capsys, tmp_path, db, monkeypatch):
+    """QA s34: the counts were read from the live database after the copy: an order another
+    program committed in between was counted ("53 orders") and not in the file (3)."""
+    from engine.store import open_store
+    from engine.store.store import Store
+
+    real = Store.backup_to
+
+    def copy_then_another_commits(self, path, *, force=False):
+        target = real(self, path, force=force)
+        other = open_store(db)
+        try:
+            other.delete_order(other.order_rows()[0]["id"])
+        finally:
+            other.close()
+        return target
+
+    monkeypatch.setattr(Store, "backup_to", copy_then_another_commits)
+    copy = tmp_path / "copy.db"
+    code, out, err = run(capsys, "--db", db, "--format", "json", "backup", str(copy))
+    assert code == 0, err
+    held = open_store(copy, read_only=True)
+    try:
+        assert json.loads(out)["orders"] == held.order_count() == 3
+    finally:
+        held.close()
+
+
 def test_backup_refuses_a_target_with_another_databases_side_files(capsys, tmp_path, db):
     """A -wal or -journal beside the target (another program has that file open, or crashed with it
     open) is merged into the file on its first open: the backup then held the other database's

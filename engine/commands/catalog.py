@@ -638,8 +638,16 @@ def backup(args, ctx) -> Output:
     store = ctx.store()
     target = store.backup_to(args.file, force=args.force)
     ctx.saved = f"the backup was written to {target}"
-    counts = {"chips": len(store.chip_rows()), "orders": store.order_count(), "models": len(store.model_rows()),
-              "scenarios": len(store.scenarios())}
+    # counted in the copy: the live database, read after it, also counted what another program
+    # committed meanwhile (53 orders said, 3 in the file)
+    from engine.store import open_store
+
+    copy = open_store(target, read_only=True)
+    try:
+        counts = {"chips": len(copy.chip_rows()), "orders": copy.order_count(), "models": len(copy.model_rows()),
+                  "scenarios": len(copy.scenarios())}
+    finally:
+        copy.close()
     data = {"file": str(target), **counts}
     note = store.backup_note()   # an older read-only file is copied at its own schema: said on the line
     if note:
