@@ -467,6 +467,17 @@ def _stream(seed: int, *key: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, *key])))
 
 
+def growth_normals(fit, seed: int, trials: int) -> np.ndarray:
+    """The standard normals a fitted demand growth is drawn from (engine.forecast_demand.
+    draw_log_growth): two for its parameters, and a third, from its own stream, for the points'
+    unexplained scatter where the fit has one (so a fit without it draws as before, bit for bit).
+    The forecast, the backtest and the sensitivity draw them alike."""
+    z = _stream(seed, 5).standard_normal((trials, 2))
+    if float(getattr(fit, "level_sd", 0.0)) > 0.0:
+        z = np.hstack([z, _stream(seed, 5, 1).standard_normal((trials, 1))])
+    return z
+
+
 def _text_key(text: str) -> int:
     return zlib.crc32(text.strip().lower().encode("utf-8"))
 
@@ -1493,9 +1504,10 @@ def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int
         note = fit.note
         flat = demand_tokens_per_day(replace(d, growth_after_last_per_year=1.0), months)
         tau = (np.array([m.toordinal() for m in months], dtype=float) - fit.last_ordinal) / DAYS_PER_YEAR
-        z = _stream(sc.seed, 5).standard_normal((trials, 2)) if random_growth else None
+        z = growth_normals(fit, sc.seed, trials) if random_growth else None
         if growth_z is not None:  # one pinned draw for every trial (sensitivity)
-            z = np.broadcast_to(np.asarray(growth_z, dtype=float)[None, :2], (trials, 2))
+            pinned = np.asarray(growth_z, dtype=float)
+            z = np.broadcast_to(pinned[None, :], (trials, len(pinned)))
         log_g = draw_log_growth(fit, tau, z, d.ceiling_tokens_per_day,
                                 last_log_offset=None if offsets is None else offsets[:, -1:])
         # A point far off the others (1,234.6 typed for 500 billion tokens a day) makes the fit's

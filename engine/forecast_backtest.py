@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.forecast import DAYS_PER_YEAR, DemandCurve, _stream
+from engine.forecast import DAYS_PER_YEAR, DemandCurve, growth_normals
 from engine.forecast_demand import draw_log_growth, fit_growth
 
 
@@ -102,7 +102,7 @@ def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int
                 else "")
         raise ValueError(f"{exc}; {len(known)} known on or before {as_of.isoformat()}{when}") from None
     tau = np.array([(p.date.toordinal() - fit.last_ordinal) / DAYS_PER_YEAR for p in later])
-    z = _stream(seed, 5).standard_normal((trials, 2))
+    z = growth_normals(fit, seed, trials)
     # the last known point's own uncertainty (DemandPoint.sd_pct, a floor where at_least), as the
     # forecast draws it: growth runs from each trial's drawn last point (it had run from the figure,
     # a narrower and lower forecast than the one Fleetcast makes)

@@ -308,6 +308,8 @@ def _demand_pinned(inputs: ForecastInputs, month_index: int | None, trials: int,
     tau = np.array([(when.toordinal() - fit.last_ordinal) / 365.25])
     draws = 4000
     z = np.random.default_rng(sc.seed).standard_normal((draws, 2))
+    if fit.level_sd > 0.0:   # the points' unexplained scatter (engine.forecast.growth_normals)
+        z = np.hstack([z, np.random.default_rng([sc.seed, 1]).standard_normal((draws, 1))])
     offsets = point_log_offsets(d, sc.seed + 1, draws)
     last = None if offsets is None else offsets[:, -1:]
     # before the last point growth does not act (tau <= 0: no growth drawn there)
