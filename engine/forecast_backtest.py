@@ -82,11 +82,27 @@ class Backtest:
         return sum(p.outcome == "inside" for p in exact) / len(exact) if exact else None
 
 
+def backtest_refusal(curve: DemandCurve) -> str:
+    """Why `curve` has no backtest ("" when it has one): only a piecewise curve draws its fitted
+    growth after the last point; an exponential or logistic curve is one least-squares line through
+    every point with nothing drawn, and scoring the growth fit for it scored a model the forecast
+    does not use (QA: "log-linear ... bands span 1.2x" where its forecast had P10 = P90)."""
+    if curve.kind == "piecewise":
+        return ""
+    return (f"the demand curve is {curve.kind!r}: one least-squares curve through every point, drawn with no "
+            "uncertainty, so there is no band to score; backtest scores the growth a 'piecewise' curve draws "
+            "after its last point (set the curve to piecewise to backtest it)")
+
+
 def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int = 0) -> Backtest:
     """P10/P50/P90 of tokens/day at each point after `as_of`, from the points on or before it.
 
-    Raises ValueError when the growth model cannot be fitted on what was known (too few points).
+    Raises ValueError when the growth model cannot be fitted on what was known (too few points),
+    or the curve is not piecewise (`backtest_refusal`).
     """
+    refusal = backtest_refusal(curve)
+    if refusal:
+        raise ValueError(refusal)
     known = tuple(p for p in sorted(curve.points, key=lambda p: p.date) if p.date <= as_of)
     later = tuple(p for p in sorted(curve.points, key=lambda p: p.date) if p.date > as_of)
     if not known:

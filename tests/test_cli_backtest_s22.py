@@ -2,6 +2,7 @@
 the end of a long header line; its columns now name the unit and read in trillions."""
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -99,3 +100,35 @@ def test_the_backtest_draws_the_last_known_points_uncertainty():
     # the floor point lifts the median and the top; the points' stated uncertainty (weighted into the
     # growth fit since s29) widens the band downward too, so the P10 need not rise
     assert dec[0].p50 > 1.2 * dec[1].p50 and dec[0].p90 > dec[1].p90
+
+
+@pytest.mark.parametrize("kind", ["exponential", "logistic"])
+def test_a_curve_with_nothing_drawn_has_no_backtest_to_score(tmp_path, capsys, kind):
+    """QA s34: for an exponential curve backtest printed a log-linear growth fit and its 1.2x bands,
+    where the forecast of that scenario draws one least-squares line (P10 = P50 = P90): it scored a
+    model the forecast does not use. It now says so in one line, exit 1."""
+    from engine.forecast import scenario_from_dict
+    from engine.forecast_backtest import backtest
+    from engine.store import open_store
+
+    db = str(tmp_path / "b.db")
+    assert main(["--db", db, "chips", "list"]) == 0
+    def as_curve(p):   # (a point's stated uncertainty needs a piecewise curve)
+        p["demand"].update(kind=kind, ceiling_tokens_per_day=2e14)
+        for point in p["demand"]["points"]:
+            point.pop("sd_pct", None)
+            point.pop("at_least", None)
+
+    _saved(db, "curve", as_curve)
+    capsys.readouterr()
+    assert main(["--db", db, "--format", "json", "forecast", "--scenario", "curve", "--trials", "200"]) == 0
+    demand = json.loads(capsys.readouterr().out)
+    assert main(["--db", db, "backtest", "--scenario", "curve", "--as-of", "2024-12-31"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"the demand curve is '{kind}'" in err[0] and "set the curve to piecewise" in err[0]
+    assert demand   # (the forecast itself runs)
+    store = open_store(db)
+    curve = scenario_from_dict(store.scenario("curve")["params"]).demand
+    store.close()
+    with pytest.raises(ValueError, match="no band to score"):
+        backtest(curve, dt.date(2024, 12, 31), trials=1000)

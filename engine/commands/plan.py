@@ -544,7 +544,7 @@ def _error_words(bt) -> str:
 
 def run_backtest(args, ctx) -> Output:
     from engine.commands.forecast import _load
-    from engine.forecast_backtest import backtest
+    from engine.forecast_backtest import backtest, backtest_refusal
 
     try:
         as_of = iso_day(args.as_of)
@@ -562,6 +562,9 @@ def run_backtest(args, ctx) -> Output:
     check_seed(args.seed)   # the range `forecast` and `serve` take
     _, _, _, scenario = _load(args, ctx)
     seed = scenario.seed if args.seed is None else args.seed
+    refusal = backtest_refusal(scenario.demand)
+    if refusal:
+        raise UserError(f"scenario {scenario.name!r}: {refusal}")
     try:
         bt = backtest(scenario.demand, as_of, trials=trials, seed=seed)
     except ValueError as exc:
