@@ -1905,8 +1905,9 @@ def trial_months_problem(trials, months) -> str:
             f"at most {MAX_TRIAL_MONTHS:,} (e.g. {MAX_TRIAL_MONTHS // months:,} trials over {months} months)")
 
 
-def validate_scenario(sc: ForecastScenario) -> list[str]:
-    """Every problem of a scenario as a one-line string naming field and value."""
+def validate_scenario(sc: ForecastScenario, *, fit: bool = True) -> list[str]:
+    """Every problem of a scenario as a one-line string naming field and value (`fit=False`: the
+    demand growth is not fitted on every point; a backtest fits it on the points known then)."""
     p: list[str] = []
     if not START_YEARS[0] <= sc.start.year <= START_YEARS[1]:
         p.append(f"start: {sc.start.isoformat()[:7]} (must be from {START_YEARS[0]}-01 to {START_YEARS[1]}-12)")
@@ -1993,7 +1994,7 @@ def validate_scenario(sc: ForecastScenario) -> list[str]:
             p.append(f"demand.fit_points: {d.fit_points!r} (must be a whole number >= 2)")
         if not (isinstance(d.growth_sigma_floor, (int, float)) and 0 <= d.growth_sigma_floor <= 5):
             p.append(f"demand.growth_sigma_floor: {d.growth_sigma_floor!r} (must be in [0, 5])")
-        if not p:
+        if not p and fit:
             try:
                 fit_growth(d)
             except ValueError as exc:
@@ -2170,7 +2171,7 @@ def _read_unc(r: _Reader, data, path: str) -> OrderUncertainty:
     return OrderUncertainty(**{k: r.get(obj, k, path, kind, getattr(base, k)) for k, kind in _UNC_FIELDS.items()})
 
 
-def scenario_from_dict(params: Mapping, *, check: bool = True) -> ForecastScenario:
+def scenario_from_dict(params: Mapping, *, check: bool = True, fit: bool = True) -> ForecastScenario:
     """A validated ForecastScenario from `scenario_to_dict` output (missing fields take defaults).
 
     Raises ValidationError listing every bad field with its value. `check=False` still refuses
@@ -2288,7 +2289,7 @@ def scenario_from_dict(params: Mapping, *, check: bool = True) -> ForecastScenar
     if r.problems:
         raise ValidationError(r.problems, f"scenario {name!r}")
     sc = ForecastScenario(**kw)
-    problems = validate_scenario(sc) if check else []
+    problems = validate_scenario(sc, fit=fit) if check else []
     if problems:
         raise ValidationError(problems, f"scenario {name!r}")
     return sc

@@ -114,8 +114,9 @@ def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int
     except ValueError as exc:   # too few points known then: say how many, and from when enough are
         need = {"loglinear": 2, "decaying": 3}.get(curve.growth_model, 1)
         ordered = sorted(p.date for p in curve.points)
-        when = (f"; the earliest --as-of with {need} is {ordered[need - 1].isoformat()}" if len(ordered) >= need
-                else "")
+        # (only where too few were known: a dip among them is not cured by a later date)
+        when = (f"; the earliest --as-of with {need} is {ordered[need - 1].isoformat()}"
+                if len(known) < need <= len(ordered) else "")
         raise ValueError(f"{exc}; {len(known)} known on or before {as_of.isoformat()}{when}") from None
     tau = np.array([(p.date.toordinal() - fit.last_ordinal) / DAYS_PER_YEAR for p in later])
     z = growth_normals(fit, seed, trials)

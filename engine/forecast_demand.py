@@ -196,8 +196,11 @@ def _fit(curve) -> GrowthFit:
             raise ValueError("demand.growth_model 'decaying' needs at least three points")
         rate = np.diff(y) / np.diff(_years(x))
         if np.any(rate <= 0):
-            raise ValueError("demand.growth_model 'decaying': demand falls between two points "
-                             "(the model needs growth in every interval)")
+            i = int(np.argmax(rate <= 0))
+            a, b = pts[i], pts[i + 1]
+            raise ValueError(f"demand.growth_model 'decaying': demand falls between two points, "
+                             f"{a.date.isoformat()} ({a.tokens_per_day:,.4g} tokens/day) and {b.date.isoformat()} "
+                             f"({b.tokens_per_day:,.4g}) (the model needs growth in every interval)")
         mid = (_years(x[1:]) + _years(x[:-1])) / 2
         origin = float(mid.mean())
         X = np.column_stack([np.ones_like(mid), mid - origin])

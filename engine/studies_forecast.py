@@ -83,7 +83,7 @@ class ForecastStudy:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping | None, *, check: bool = True) -> "ForecastStudy":
+    def from_dict(cls, data: Mapping | None, *, check: bool = True, fit: bool = True) -> "ForecastStudy":
         """A saved scenario's params: "ui" (the other views' studies) and keys this version does
         not know are dropped, missing ones take the defaults of the model; a newer version is
         refused; bad values raise ValidationError naming each field (`check=False`: only values
@@ -91,7 +91,7 @@ class ForecastStudy:
         _check_version("forecast", data, FORECAST_STUDY_VERSION)
         known = set(scenario_to_dict(ForecastScenario()))
         params = {k: v for k, v in (data or {}).items() if k in known}
-        return cls(scenario_from_dict(params, check=check))
+        return cls(scenario_from_dict(params, check=check, fit=fit))
 
     @classmethod
     def to_show(cls, data: Mapping | None) -> tuple["ForecastStudy | None", str]:

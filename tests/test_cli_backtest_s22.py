@@ -132,3 +132,29 @@ def test_a_curve_with_nothing_drawn_has_no_backtest_to_score(tmp_path, capsys, k
     store.close()
     with pytest.raises(ValueError, match="no band to score"):
         backtest(curve, dt.date(2024, 12, 31), trials=1000)
+
+
+def test_a_later_point_that_falls_does_not_refuse_the_backtest_of_earlier_ones(tmp_path, capsys):
+    """QA s34: with only the Dec 2025 point lowered (below Sep 2025), `backtest --as-of 2024-12-31`
+    was refused ("demand falls between two points"), though the four points known then rise: the
+    scenario was checked by fitting every point. A dip among the known points is refused naming
+    the two points, without the "earliest --as-of" hint (a later date does not cure it)."""
+    db = str(tmp_path / "b.db")
+    assert main(["--db", db, "chips", "list"]) == 0
+    _saved(db, "dip", lambda p: p["demand"]["points"][5].update(tokens_per_day=2e13))
+    capsys.readouterr()
+    assert main(["--db", db, "--format", "json", "backtest", "--scenario", "dip", "--as-of", "2024-12-31"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["known_points"] == 4 and len(data["points"]) == 2
+    # the same as before the edit for what it scores: the Sep 2025 point's band is unchanged
+    assert main(["--db", db, "--format", "json", "backtest", "--as-of", "2024-12-31"]) == 0
+    story = json.loads(capsys.readouterr().out)
+    assert data["points"][0] == story["points"][0]
+    assert main(["--db", db, "backtest", "--scenario", "dip", "--as-of", "2025-12-31"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "demand falls between two points, 2025-09-15 (3e+13 tokens/day) and 2025-12-15 (2e+13)" in err
+    assert "earliest --as-of" not in err
+    # the forecast of that scenario still refuses it, naming the points
+    assert main(["--db", db, "forecast", "--scenario", "dip"]) == 1
+    assert "2025-09-15" in capsys.readouterr().err

@@ -90,8 +90,10 @@ def what_if_line(base: str | None, changes: list[str]) -> str:
     return f"what-if of {base!r}: " + ("; ".join(changes) or "no changes from it as it is now")
 
 
-def _load(args, ctx):
-    """(orders, chips, models, scenario) from the store, or the built-in story data without one."""
+def _load(args, ctx, *, fit: bool = True):
+    """(orders, chips, models, scenario) from the store, or the built-in story data without one
+    (`fit=False`: a saved demand whose growth fails on every point loads; backtest fits it on the
+    points known on its date, which later points must not refuse)."""
     from engine.forecast import default_scenario
 
     name_default_scenario(args, ctx)
@@ -113,7 +115,7 @@ def _load(args, ctx):
         params = row["params"]
         if row.get("base"):   # a what-if: a note it kept from its baseline says when it changed what it describes
             params = flag_edited_notes(store.scenario(row["base"])["params"], params)
-        scenario = ForecastStudy.from_dict({**params, "name": args.scenario}).scenario
+        scenario = ForecastStudy.from_dict({**params, "name": args.scenario}, fit=fit).scenario
     else:  # the built-in story scenario, under the name the GUI shows for it
         scenario = replace(default_scenario(), name="Story default")
     chips = {c.id: c for c in store.chips()}

@@ -560,7 +560,7 @@ def run_backtest(args, ctx) -> Output:
     if not low <= trials <= high:
         raise UserError(f"--trials: {trials} (must be {low:,} to {high:,}: P10/P90 of fewer draws are not percentiles)")
     check_seed(args.seed)   # the range `forecast` and `serve` take
-    _, _, _, scenario = _load(args, ctx)
+    _, _, _, scenario = _load(args, ctx, fit=False)
     seed = scenario.seed if args.seed is None else args.seed
     refusal = backtest_refusal(scenario.demand)
     if refusal:
