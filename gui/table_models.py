@@ -120,11 +120,14 @@ class RowTableModel(QAbstractTableModel):
         rows = [dict(r) for r in rows]
         same_keys = [r.get(self.key_field) for r in rows] == [r.get(self.key_field) for r in self._rows]
         if same_keys:
-            changed = [i for i, (old, new) in enumerate(zip(self._rows, rows)) if old != new]
+            # the cells that changed, each on its own: one signal over whole rows set every open
+            # editor in them back to the stored value, so another program's edit to an order's
+            # quantity wiped the note the user was typing in that row (QA s34)
+            cells = [(i, j) for i, (old, new) in enumerate(zip(self._rows, rows)) if old != new
+                     for j, c in enumerate(self.columns) if old.get(c.key) != new.get(c.key)]
             self._rows = rows
-            if changed:
-                self.dataChanged.emit(self.index(min(changed), 0),
-                                      self.index(max(changed), len(self.columns) - 1))
+            for i, j in cells:
+                self.dataChanged.emit(self.index(i, j), self.index(i, j))
             return
         self.beginResetModel()
         self._rows = rows

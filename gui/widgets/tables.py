@@ -9,13 +9,26 @@ acts on none, never on one of them picked unasked; `selected_keys` gives them al
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QLineEdit, QStyledItemDelegate, QTableView,
+                               QVBoxLayout, QWidget)
 
 from gui.table_models import RowTableModel, TableFilterProxy
 
 
 # Rows read to fit a column's width (Qt reads the visible ones and this many in all).
 FIT_ROWS = 200
+
+
+class KeepTypingDelegate(QStyledItemDelegate):
+    """An open cell editor the user has typed in keeps the typing when the stored value changes
+    under it (another program's edit of the same cell): Qt set it back to the stored value, and
+    Enter then saved nothing. Enter saves the typing as any edit, undoable back to the value stored
+    meanwhile; an editor not typed in shows the new value."""
+
+    def setEditorData(self, editor, index):
+        if isinstance(editor, QLineEdit) and editor.isModified():
+            return
+        super().setEditorData(editor, index)
 
 
 class FilterableTable(QWidget):
@@ -31,6 +44,7 @@ class FilterableTable(QWidget):
         self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
         self.view = QTableView()
         self.view.setModel(self.proxy)
+        self.view.setItemDelegate(KeepTypingDelegate(self.view))
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # keep the store's order until asked
         self.view.setAlternatingRowColors(True)

@@ -131,3 +131,50 @@ def test_long_text_column_headers_sit_at_the_left(store):
     align = model.headerData(col, Qt.Orientation.Horizontal, Qt.ItemDataRole.TextAlignmentRole)
     assert align == int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     assert model.headerData(0, Qt.Orientation.Horizontal, Qt.ItemDataRole.TextAlignmentRole) is None
+
+
+def test_another_programs_edit_leaves_the_cell_being_typed_in(qtbot, store):
+    """QA s34: the CLI changing order 1's quantity set the note the user was typing in that row
+    back to the stored one (one signal over the whole row), and Enter saved nothing."""
+    from PySide6.QtWidgets import QLineEdit
+
+    from gui.widgets.tables import FilterableTable
+
+    model = OrderTableModel(store.order_rows())
+    saved = []
+    model.edit_handler = lambda key, field, value: saved.append((key, field, value)) or True
+    table = FilterableTable(model)
+    qtbot.addWidget(table)
+    table.show()
+    signals = []
+    model.dataChanged.connect(lambda a, b: signals.append(((a.row(), a.column()), (b.row(), b.column()))))
+    note, quantity = model.column_of("note"), model.column_of("quantity")
+    index = table.proxy.mapFromSource(model.index(0, note))
+    table.view.setCurrentIndex(index)
+    table.view.edit(index)
+    editor = table.view.indexWidget(index) or table.view.focusWidget()
+    assert isinstance(editor, QLineEdit)
+    editor.clear()
+    qtbot.keyClicks(editor, "typed by me")
+    rows = store.order_rows()
+    rows[0]["quantity"] = int(rows[0]["quantity"]) + 5   # another program's edit, same row
+    model.set_rows(rows)
+    assert signals == [((0, quantity), (0, quantity))]   # that cell alone
+    assert editor.text() == "typed by me"
+    rows = [dict(r) for r in rows]
+    rows[0]["note"] = "their note"   # and the very cell: the typing is kept too
+    model.set_rows(rows)
+    assert editor.text() == "typed by me"
+    table.view.commitData(editor)
+    assert saved == [(rows[0]["id"], "note", "typed by me")]
+    # an editor not typed in shows what is stored now
+    from PySide6.QtWidgets import QAbstractItemDelegate
+
+    table.view.closeEditor(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+    index = table.proxy.mapFromSource(model.index(1, note))
+    table.view.edit(index)
+    editor = table.view.indexWidget(index) or table.view.focusWidget()
+    rows = [dict(r) for r in rows]
+    rows[1]["note"] = "changed elsewhere"
+    model.set_rows(rows)
+    assert editor.text() == "changed elsewhere"
