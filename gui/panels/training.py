@@ -360,7 +360,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         else:
             self._draw_heatmap()
             curve = (f"; scaling curve for {len(analysis.scaling_chips)} chip types" if analysis.scaling_done else
-                     f"; drawing the scaling curve for {len(analysis.scaling_chips)} chip types…")
+                     "; drawing the scaling curve…")   # (short: its chip count elided the line at 1280 px)
             self.run_bar.set_message(f"Searched {s.layouts_evaluated:,} layouts ({s.layouts_feasible:,} feasible) "
                                      f"in {s.search_seconds:.2f} s" + (self.heatmap_note or curve)
                                      + ("." if analysis.scaling_done else ""))
