@@ -93,3 +93,21 @@ def test_the_table_says_which_folds_were_not_refitted(shared_dir, tmp_path, caps
     out = capsys.readouterr().out
     assert code == 0
     assert out.count("note: fold '") >= 2 and "predicted at the documented default factors" in out
+
+
+def test_the_holdout_line_gives_the_in_sample_figure_beside_the_out_of_sample_one(shared_dir, tmp_path, capsys):
+    """QA s34: README states out of sample with in sample beside it; the table printed only the
+    out-of-sample figures (in sample was in the JSON alone)."""
+    import json
+
+    cases = _cases(shared_dir, tmp_path, THIN)
+    db = str(tmp_path / "t.db")
+    assert main(["--db", db, "--format", "json", "validate", "training", "--cases", cases, "--holdout", "source"]) == 0
+    s = json.loads(capsys.readouterr().out)["summary"]
+    assert main(["--db", db, "validate", "training", "--cases", cases, "--holdout", "source"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    out_of, ins = s["overall"], s["in_sample"]
+    assert first.startswith("out of sample (leave one source out): ")
+    assert f"median |error| {out_of['median_abs_error_pct']:.1f}%" in first.split("; in sample")[0]
+    assert first.endswith(f"; in sample (the factors fitted on every case): median |error| "
+                          f"{ins['median_abs_error_pct']:.1f}%, p90 {ins['p90_abs_error_pct']:.1f}%")
