@@ -19,7 +19,7 @@ from tests.case_files import write_cases, write_chips_csv
 from tests.cli_run import run_cli
 
 CHIP = "ascend-910b2"
-COLUMNS = ["factor", "before", "fitted", "constrained", "held"]
+COLUMNS = ["factor", "before", "fitted", "prior_low", "prior_high", "on_bound", "constrained", "held"]
 
 
 def _public(shared_dir, kind: str):
@@ -148,6 +148,15 @@ def test_csv_and_json_print_the_tables_notices_on_stderr(capsys, tmp_path, share
     data = json.loads(out)
     assert data["saved"] is False and [r["factor"] for r in data["factors"]] == [r["factor"] for r in rows]
     assert len(data["rows_not_fitted"]) == 3
+    # (s34) each factor with its documented prior range, and whether it sits on it: the range was
+    # only in the on-bound warning
+    from engine.calibration import TRAINING_BOUNDS
+
+    for r in data["factors"]:
+        assert (r["prior_low"], r["prior_high"]) == tuple(TRAINING_BOUNDS[r["factor"]])
+        edges = (r["prior_low"], r["prior_high"])
+        assert r["on_bound"] == (r["constrained"] and any(abs(r["fitted"] - e) <= 1e-3 * e for e in edges))
+    assert {r["factor"]: r["on_bound"] for r in rows} == {r["factor"]: str(r["on_bound"]) for r in data["factors"]}
 
 
 def test_csv_of_a_fit_that_would_save_says_its_warnings_alone(capsys, tmp_path, shared_dir):

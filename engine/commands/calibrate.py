@@ -277,13 +277,18 @@ def run(args, ctx) -> Output:
     # these runs had measured it.
     for n in unconstrained:
         fitted[n] = start[n]
-    factors = [{"factor": n, "before": start.get(n), "fitted": fitted[n],
-                "constrained": n not in unconstrained and n not in held, "held": held.get(n, "")} for n in names]
-    runs, left_lines = _each_run(args, chip, chips, fitted, names, run_rows, judged)
     from engine.calibration import TRAINING_BOUNDS
     from engine.validation_inference import FIT_BOUNDS
 
     bounds: Mapping[str, tuple] = TRAINING_BOUNDS if args.kind == "training" else FIT_BOUNDS
+    # each factor with its documented prior range and whether the fit landed on it (the range was
+    # only in the on-bound warning); "constrained" (a name scripts read): these runs pin it down, so
+    # it was fitted, where False is unconstrained or held (the "held" column says why)
+    factors = [{"factor": n, "before": start.get(n), "fitted": fitted[n],
+                "constrained": n not in unconstrained and n not in held, "held": held.get(n, ""),
+                **_prior_fields(n, fitted[n], bounds, fitted_here=n not in unconstrained)}
+               for n in names]
+    runs, left_lines = _each_run(args, chip, chips, fitted, names, run_rows, judged)
     objective_lines = []
     if args.kind == "training":
         # judged on what the fit minimises: the median |error| is not it, and can rise while the
@@ -436,7 +441,19 @@ def run(args, ctx) -> Output:
         notices += [f"warning: {w}" for w in warnings if not (refusal and not saved and w in shown)]
         for notice in notices:
             print(f"fleetcast: {' '.join(notice.splitlines())}", file=sys.stderr)
-    return Output(data=data, rows=factors, columns=["factor", "before", "fitted", "constrained", "held"], text=text)
+    return Output(data=data, rows=factors, columns=["factor", "before", "fitted", "prior_low", "prior_high",
+                                                    "on_bound", "constrained", "held"], text=text)
+
+
+def _prior_fields(name: str, value: float, bounds: Mapping[str, tuple], *, fitted_here: bool) -> dict:
+    """A factor's documented prior range (None where it has none) and whether its fitted value
+    sits on it (within 0.1%, as the on-bound warning reads it)."""
+    edges = bounds.get(name.split("@", 1)[0])
+    if not edges:
+        return {"prior_low": None, "prior_high": None, "on_bound": False}
+    low, high = (float(e) for e in edges)
+    on = fitted_here and any(abs(value - e) <= 1e-3 * abs(e) for e in (low, high))
+    return {"prior_low": low, "prior_high": high, "on_bound": bool(on)}
 
 
 MIN_RUNS_PER_FACTOR = 3
