@@ -165,6 +165,14 @@ def _usd(value) -> str:
         return "—"
 
 
+def _is_date(value) -> bool:
+    try:
+        dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return False
+    return True
+
+
 def _month(value) -> str:
     """'2029-04-01' -> 'Apr 2029': a monthly model's dates are months, not days."""
     try:
@@ -336,8 +344,13 @@ def training_sentences(ctx: ReportContext) -> list[str]:
                    f"({_esc(basis)}).")
     for job in (ctx.tables.get("forecast", {}).get("jobs") or ([], []))[1]:
         name, done_p50, done_p90, within = job[0], job[7], job[8], job[9]
+        if not _is_date(done_p50):   # "finishes by after horizon" (QA s34): it does not, at the median
+            out.append(f"In the fleet forecast, the job <b>{_esc(name)}</b> does not finish within the horizon at the "
+                       f"median; it finishes within it in {_smart(within)} % of trials.")
+            continue
+        p90 = _month(done_p90) if _is_date(done_p90) else "after the horizon"
         out.append(f"In the fleet forecast, the job <b>{_esc(name)}</b> finishes by <b>{_month(done_p50)}</b> at the "
-                   f"median (P90: {_month(done_p90)}); it finishes within the horizon in {_smart(within)} % of trials.")
+                   f"median (P90: {p90}); it finishes within the horizon in {_smart(within)} % of trials.")
     return out
 
 

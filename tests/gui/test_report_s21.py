@@ -159,3 +159,20 @@ def test_a_title_longer_than_a_line_is_wrapped_while_drawn(narrow_chart):
         assert "<br>" in drawn and "…" not in drawn and drawn.replace("<br>", " ") == chart.title
         assert chart.plot_item.layout.rowMinimumHeight(0) > 30   # both lines are inside the image
     assert chart.plot_item.titleLabel.text == shown and chart.plot_item.layout.rowMinimumHeight(0) == 30
+
+
+def test_a_job_past_the_horizon_is_not_said_to_finish_by_it():
+    """QA s34: with no orders the report read "finishes by after horizon at the median (P90: after
+    horizon)"."""
+    figures = {"training": {"Model": ("Llama 3 70B", ""), "Chip": ("Ascend 910B2", ""), "Chips": (1024, "chips"),
+                            "Time to train": (47.2, "days")}}
+    job = ["405B", "", "", "", "", "", "", "after horizon", "after horizon", 0.0]
+    ctx = _context(figures=figures, tables={"forecast": {"jobs": (["Job"], [job])}})
+    said = [s for s in report.training_sentences(ctx) if "405B" in s]
+    assert said == ["In the fleet forecast, the job <b>405B</b> does not finish within the horizon at the median; it "
+                    "finishes within it in 0 % of trials."]
+    late = ["405B", "", "", "", "", "", "", "2026-03-01", "after horizon", 62.5]
+    said = [s for s in report.training_sentences(_context(figures=figures, tables={"forecast": {"jobs": (["Job"], [late])}}))
+            if "405B" in s]
+    assert said == ["In the fleet forecast, the job <b>405B</b> finishes by <b>Mar 2026</b> at the median (P90: after the "
+                    "horizon); it finishes within the horizon in 62.5 % of trials."]
