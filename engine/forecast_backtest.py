@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.forecast import DAYS_PER_YEAR, DemandCurve, growth_normals
+from engine.forecast import DAYS_PER_YEAR, DemandCurve, _stream, growth_normals
 from engine.forecast_demand import draw_log_growth, fit_growth
 
 
@@ -133,6 +133,13 @@ def backtest(curve: DemandCurve, as_of: dt.date, trials: int = 20_000, seed: int
                             LOG_DEMAND_GROWTH_CAP)
     if last is not None:
         log_values = log_values + last
+    # a later point is scored as reported: its figure is the true demand off by its own stated
+    # uncertainty (DemandPoint.sd_pct), so its band is the forecast's widened by that (it was
+    # scored against the band for true demand, narrower than what the figure can be). A "more than"
+    # figure is scored as a floor instead (at or below the truth whatever its sd).
+    sd = np.array([0.0 if p.at_least else float(p.sd_pct or 0.0) / 100.0 for p in later])
+    if np.any(sd > 0):
+        log_values = log_values + sd[None, :] * _stream(seed, 9, 1).standard_normal((trials, len(later)))
     values = fit.last_tokens_per_day * np.exp(log_values)
     q = np.percentile(values, [10, 50, 90], axis=0) if len(later) else np.zeros((3, 0))
     return Backtest(as_of, len(known), fit.note,

@@ -80,3 +80,24 @@ def test_backtest_bands_hold_about_80_percent_of_later_points_on_scattered_histo
             inside += p.p10 <= p.actual <= p.p90
             total += 1
     assert total == 72 and 0.7 <= inside / total <= 0.9, inside / total
+
+
+def test_a_later_point_is_scored_with_its_own_stated_uncertainty():
+    """The backtest scored a later figure against the band for true demand; a figure stated
+    +-26% (the story's Dec 2024) can be further off: its band is widened by that, and only its."""
+    from dataclasses import replace
+
+    story = default_scenario().demand
+    as_of = dt.date(2024, 9, 30)
+    wide = backtest(story, as_of, trials=20_000, seed=2024)
+    exact_later = replace(story, points=tuple(replace(p, sd_pct=0.0) if p.date > as_of and not p.at_least else p
+                                              for p in story.points))
+    narrow = backtest(exact_later, as_of, trials=20_000, seed=2024)
+    dec = [p for p in story.points if p.date == dt.date(2024, 12, 15)][0]
+    assert dec.sd_pct == 26.0 and not dec.at_least
+    w, n = wide.points[0], narrow.points[0]
+    assert w.p10 < n.p10 and w.p90 / w.p10 > n.p90 / n.p10
+    assert (round(w.p10 / 1e12, 2), round(w.p50 / 1e12, 1)) == (1.80, 10.0)   # README's table
+    assert (round(n.p10 / 1e12, 2), round(n.p50 / 1e12, 2)) == (1.85, 9.83)
+    # the floors are scored as floors, their bands as before
+    assert [(p.p10, p.p90) for p in wide.points[1:]] == [(p.p10, p.p90) for p in narrow.points[1:]]
