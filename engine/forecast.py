@@ -148,7 +148,9 @@ class DemandCurve:
     (fixed, log-linear, decaying, the user's P10/P50/P90) and curve kind (the exponential fit's
     slope, the logistic rate), and on each trial's whole draw: the median and the spread of the
     log-growth both scale by m (P10/P50/P90 of 1.5/2/3x a year read 2.25/4/9x at m = 2). A ceiling
-    still holds (the approach to it runs m times as fast); the points themselves do not move.
+    still holds (the approach to it runs m times as fast); the points themselves do not move, nor
+    does their scatter about the fitted curve, drawn after the last point as a level (engine.
+    forecast_demand.level_scatter_sd), which the multiplier leaves as it is.
     """
 
     points: tuple[DemandPoint, ...] = ()
@@ -472,8 +474,10 @@ def growth_normals(fit, seed: int, trials: int) -> np.ndarray:
     draw_log_growth): two for its parameters, and a third, from its own stream, for the points'
     unexplained scatter where the fit has one (so a fit without it draws as before, bit for bit).
     The forecast, the backtest and the sensitivity draw them alike."""
+    from engine.forecast_demand import level_scatter_var
+
     z = _stream(seed, 5).standard_normal((trials, 2))
-    if float(getattr(fit, "level_sd", 0.0)) > 0.0:
+    if level_scatter_var(fit) > 0.0:
         z = np.hstack([z, _stream(seed, 5, 1).standard_normal((trials, 1))])
     return z
 

@@ -293,7 +293,7 @@ def _demand_pinned(inputs: ForecastInputs, month_index: int | None, trials: int,
         return dict(base) if base is not None else _metrics(inputs, month_index, trials, should_stop=stop)
 
     from engine.forecast import _point_weights, point_log_offsets
-    from engine.forecast_demand import draw_log_growth, fit_growth
+    from engine.forecast_demand import draw_log_growth, fit_growth, level_scatter_var
 
     sc = inputs.scenario
     d = sc.demand
@@ -308,7 +308,7 @@ def _demand_pinned(inputs: ForecastInputs, month_index: int | None, trials: int,
     tau = np.array([(when.toordinal() - fit.last_ordinal) / 365.25])
     draws = 4000
     z = np.random.default_rng(sc.seed).standard_normal((draws, 2))
-    if fit.level_sd > 0.0:   # the points' unexplained scatter (engine.forecast.growth_normals)
+    if level_scatter_var(fit) > 0.0:   # the points' scatter (engine.forecast.growth_normals)
         z = np.hstack([z, np.random.default_rng([sc.seed, 1]).standard_normal((draws, 1))])
     offsets = point_log_offsets(d, sc.seed + 1, draws)
     last = None if offsets is None else offsets[:, -1:]

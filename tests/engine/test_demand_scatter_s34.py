@@ -43,9 +43,34 @@ def test_points_on_the_curve_or_within_what_they_state_add_no_scatter():
     logs = [v + e for v, e in zip(on_line, (0.1, -0.1, 0.1, -0.1, 0.1, -0.1))]
     assert fit_growth(_monthly(logs)).level_sd > 0.09
     assert fit_growth(_monthly(logs, sd_pct=20.0)).level_sd == 0.0
-    # the story's six points scatter no more than they state: its forecast draws as it did
+    # the story's six points scatter 0.26 about their curve, within what they state: nothing of it
+    # is unexplained, and a later date is still drawn as scattered (which part is reporting error
+    # the points cannot tell)
     story = fit_growth(default_scenario().demand)
-    assert story.level_sd == 0.0 and growth_normals(story, 7, 10).shape == (10, 2)
+    assert story.level_sd == 0.0 and story.level_observed_sd == pytest.approx(0.262, abs=0.001)
+    assert growth_normals(story, 7, 10).shape == (10, 3) and "within what they state" in story.note
+    gap = story.level_spacing_years
+    assert level_scatter_sd(story, np.array([gap]))[0] == pytest.approx(story.level_observed_sd)
+
+
+def test_marking_the_points_less_certain_never_narrows_the_band():
+    """QA s34: points scattered 17%, stated exact, then +-25%: the unexplained scatter, drawn for
+    the last point and the later date, became stated error drawn once, and the band narrowed
+    (P(meet) 62% -> 64%). The later date's deviation is the points' whole scatter, whatever
+    explains it."""
+    rng = np.random.default_rng(5)
+    logs = [math.log(1e12) + math.log(3.0) * m / 12 + 0.17 * rng.standard_normal() for m in range(12)]
+    tau = np.array([1 / 12, 3 / 12, 1.0])
+    widths = []
+    for sd in (0.0, 5.0, 10.0, 17.0, 25.0, 50.0):
+        curve = _monthly(logs, sd_pct=sd)
+        fit = fit_growth(curve)
+        z = growth_normals(fit, 3, 40_000)
+        last = None if sd == 0 else sd / 100.0 * np.random.default_rng(4).standard_normal((40_000, 1))
+        g = draw_log_growth(fit, tau, z, last_log_offset=last) + (0.0 if last is None else last)
+        widths.append(np.percentile(g, 90, axis=0) - np.percentile(g, 10, axis=0))
+    for earlier, later in zip(widths, widths[1:]):
+        assert np.all(later >= earlier * 0.98), widths   # (Monte Carlo noise: 2%)
 
 
 def test_the_band_leaves_the_last_point_and_widens_with_the_scatter():

@@ -463,7 +463,7 @@ def test_a_growth_fit_that_fails_on_enough_points_gives_its_reason():
     pts[1] = replace(pts[1], tokens_per_day=pts[2].tokens_per_day * 2)   # a dip after point 2
     study = ForecastStudy(replace(sc, demand=replace(sc.demand, points=tuple(pts), growth_model="decaying")))
     message = {p.field: p.message for p in study.problems()}["growth_model"]
-    assert "demand falls between two points" in message and "needs at least" not in message
+    assert "demand does not grow (flat or falling) between two points" in message and "needs at least" not in message
     few = ForecastStudy(replace(sc, demand=replace(sc.demand, points=tuple(pts[:2]), growth_model="decaying")))
     assert "needs at least 3 demand points; there are 2" in {p.field: p.message for p in few.problems()}["growth_model"]
 

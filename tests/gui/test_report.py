@@ -85,7 +85,11 @@ def test_story_report_opens_with_expected_pages_and_figures(story_report):
     p24 = _figure(tables, "forecast", "P(meet demand) 24 months in (%)")
     # P(meet) in whole percent, as the Forecast summary writes it (2,000 trials: about half a point)
     # with the month it is, as the window says "on 1 May 2025" (the story starts May 2024)
-    assert f"meets demand is {p12:.0f} % 12 months in (on 1 May 2025) and {p24:.0f} % 24 months in (on 1 May 2026)" in first
+    def pct(v):   # a figure short of certain keeps its decimal (0.1 %, not "0 %")
+        return f"{v:.0f}" if float(v).is_integer() else f"{float(v):g}"
+
+    assert f"meets demand is {pct(p12)} % 12 months in (on 1 May 2025) and {pct(p24)} % 24 months in (on 1 May 2026)" \
+        in first
     # The Plan view's answer: at the seeded supply caps no plan reaches 90%; the report says why
     # (lead times, then the caps, from the first month new chips can reach) and how far one could go.
     if "the cheapest order plan places" not in first and "no new orders are needed" not in first:
