@@ -411,10 +411,15 @@ def fleet_note(study: "TrainingStudy", chips: Mapping, orders) -> str:
     # what it counts, said: the deliveries on record (QA s34: "30,000 installed on 2027-01-01"
     # where the Forecast has 66,022 at P50, the rest of the order still arriving, and the same
     # 30,000 in 2031, past the chips' five-year life)
-    pending = sum(o.outstanding for o in orders if o.chip_id == study.chip_id)
-    later = (f"; {pending:,} more ordered and not recorded as delivered are not counted" if pending else "")
+    cutoff = day - dt.timedelta(days=INSTALL_LAG_DAYS)
+    mine = [o for o in orders if o.chip_id == study.chip_id]
+    pending = sum(o.outstanding for o in mine)
+    after = sum(d.quantity for o in mine for d in o.deliveries if d.date > cutoff)
+    left = [f"{after:,} delivered after it" if after else "",
+            f"{pending:,} ordered and not recorded as delivered" if pending else ""]
+    later = f"; {' and '.join(x for x in left if x)} are not counted" if any(left) else ""
     return (f"{n:,} {chip_name(chip)} installed on {day.isoformat()} "
-            f"(delivered by {(day - dt.timedelta(days=INSTALL_LAG_DAYS)).isoformat()}, as recorded{later}; "
+            f"(delivered by {cutoff.isoformat()}, as recorded{later}; "
             "failures and retirement are left to the Forecast).")
 
 

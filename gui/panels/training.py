@@ -303,6 +303,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             return
         if searched and not a.scaling_done:   # the search's figures are up: only the curve is left
             self._start_scaling(a, inp)
+            # (the cancel's words stayed until the curve's first point, a whole search, reported)
+            self.run_bar.set_message("Drawing the scaling curve…")
             return
         self._running_key = key
         if self.analysis is None:
@@ -328,18 +330,19 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             self.run_bar.set_message(
                 "Cancelled before the search finished: press Run search to start again." if a is None else
                 "Cancelled: the greyed charts are for earlier inputs. Run search updates them." if self._analysis_lags()
-                else "Cancelled: the search's figures are shown; press Run search to draw the scaling curve."
+                else "Cancelled: the search's answer is shown; press Run search to draw the scaling curve."
                 if not a.scaling_done else
                 "Cancelled. Charts show the last finished search; press Run search to start again.")
             self.status_message.emit("Layout search cancelled")
-            if self.result is None and self.mode_combo.currentData() == "search":
-                # nothing was found: the tiles must not keep saying a search is under way
+            if self.result is None and self.mode_combo.currentData() == "search" and self._fresh_analysis() is None:
+                # nothing was found: the tiles must not keep saying a search is under way (a finished
+                # search that found no layout keeps its answer: only its curve was cancelled)
                 self.tiles.clear("–")
                 self.notes.setText("Search cancelled: no figures yet. Press Run search to search again.")
             if self.analysis is None:   # empty charts said nothing over bare 0-1 axes
                 for chart in self.analysis_widgets():
                     chart.set_notice("Search cancelled: press Run search to draw this chart")
-            elif not self.analysis.scaling_done and not self._analysis_lags():
+            elif not self.analysis.scaling_done:   # (lagging too: it said "Drawing…" with nothing running)
                 self.scaling_chart.set_notice("Scaling curve cancelled: press Run search to draw it")
             if not self._bar_layouts():
                 for chart in (self.step_chart, self.memory_chart):

@@ -18,7 +18,14 @@ def test_the_fleet_note_says_it_counts_recorded_deliveries_and_what_it_leaves_ou
     study = TrainingStudy(chip_id="ascend-910b2", chips_source="fleet", fleet_date="2031-01-01")
     note = fleet_note(study, chips, orders)
     assert note.startswith(f"{study.chips_used(orders):,} Ascend 910B2 installed on 2031-01-01 (delivered by ")
-    assert f"as recorded; {ordered - delivered:,} more ordered and not recorded as delivered are not counted" in note
+    assert f"as recorded; {ordered - delivered:,} ordered and not recorded as delivered are not counted" in note
+    # (QA) on a day before some deliveries, those are named too: the note added up to the order
+    early = TrainingStudy(chip_id="ascend-910b2", chips_source="fleet", fleet_date="2024-08-15")
+    counted = early.chips_used(orders)
+    after = delivered - counted
+    assert 0 < counted < delivered
+    assert (f"as recorded; {after:,} delivered after it and {ordered - delivered:,} ordered and not recorded as "
+            "delivered are not counted") in fleet_note(early, chips, orders)
     assert note.endswith("failures and retirement are left to the Forecast).")
     # a chip whose orders are all delivered names nothing pending
     done = [o for o in orders if o.chip_id == "ascend-910b2" and o.outstanding == 0]

@@ -69,7 +69,7 @@ def test_the_search_is_shown_before_its_curve_and_a_cancel_keeps_it(panel, qtbot
     # kept: the figures, the heatmap and the bars; the curve says how to draw it
     assert panel.tiles.value("layout") == layout_label(best.layout)
     assert "no figures yet" not in panel.notes.text()
-    assert panel.run_bar.message.text().startswith("Cancelled: the search's figures are shown")
+    assert panel.run_bar.message.text().startswith("Cancelled: the search's answer is shown")
     assert panel.scaling_chart._notice.toPlainText() == "Scaling curve cancelled: press Run search to draw it"
     assert panel.heatmap.data_table()[1] and len(panel.step_chart.data_table()[1]) == 4
     # Run search draws only the curve now
@@ -107,3 +107,55 @@ def test_step_bars_name_their_batch_where_layouts_round_it_differently(panel):
     panel.apply_scenario_state({**SEARCH, "compare_chips": []})
     panel.compute_now()
     assert not any("batch" in row[0] for row in panel.step_chart.data_table()[1])
+
+
+def _slow_curve(started):
+    def slow(analysis, inputs, chips, *, progress=None, should_stop=None):
+        started.append(analysis.key)
+        while not should_stop():
+            pass
+        raise Cancelled("scaling curve cancelled")
+    return slow
+
+
+def test_a_cancelled_curve_keeps_a_no_fit_answer_and_run_search_says_what_it_draws(panel, qtbot, monkeypatch):
+    """QA: Llama 3 405B on 8 H100 found no layout ('at least ~76 chips'); cancelling its curve
+    then read 'Search cancelled: no figures yet', and Run search kept the cancel's words."""
+    started = []
+    monkeypatch.setattr("gui.panels.training.run_scaling_curve", _slow_curve(started))
+    panel.apply_scenario_state({**SEARCH, "model_id": "llama3-405b", "num_chips": 8})
+    panel._evaluate()
+    panel.analysis_timer.stop()
+    panel.start_analysis()
+    qtbot.waitUntil(lambda: bool(started), timeout=60000)
+    answer = panel.notes.text()
+    assert panel.analysis.search.best is None and panel.tiles.value("time") == "no layout fits" and answer
+    panel.cancel_analysis()
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=10000)
+    assert panel.notes.text() == answer and panel.tiles.value("time") == "no layout fits"
+    assert panel.run_bar.message.text().startswith("Cancelled: the search's answer is shown")
+    panel.start_analysis(force=True)
+    assert panel.run_bar.message.text() == "Drawing the scaling curve…"
+    qtbot.waitUntil(lambda: len(started) == 2, timeout=10000)
+    panel.cancel_analysis()
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=10000)
+
+
+def test_a_curve_left_behind_by_an_edit_says_it_was_not_drawn(panel, qtbot, monkeypatch):
+    """QA: the 64-chip search's curve running, the count set to 128 and that search cancelled: the
+    empty curve kept 'Drawing the scaling curve…' with nothing running."""
+    started = []
+    monkeypatch.setattr("gui.panels.training.run_scaling_curve", _slow_curve(started))
+    panel.apply_scenario_state(SEARCH)
+    panel._evaluate()
+    panel.analysis_timer.stop()
+    panel.start_analysis()
+    qtbot.waitUntil(lambda: bool(started), timeout=60000)
+    panel.count_spin.setValue(128)
+    panel._evaluate()
+    panel.analysis_timer.stop()
+    panel.start_analysis()
+    panel.cancel_analysis()
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=10000)
+    assert "greyed" in panel.run_bar.message.text()
+    assert panel.scaling_chart._notice.toPlainText() == "Scaling curve cancelled: press Run search to draw it"
