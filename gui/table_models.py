@@ -129,9 +129,38 @@ class RowTableModel(QAbstractTableModel):
             for i, j in cells:
                 self.dataChanged.emit(self.index(i, j), self.index(i, j))
             return
+        if self._insert_or_remove(rows):
+            self.set_rows(rows)   # the same keys now: the changed cells
+            return
         self.beginResetModel()
         self._rows = rows
         self.endResetModel()
+
+    def _insert_or_remove(self, rows: list[dict]) -> bool:
+        """Rows only added or only removed, the others in the same order: done row by row, so an
+        open editor on a row that stays keeps its typing (a reset closed it: another program
+        adding an order lost the note being typed, QA s34). False when the keys moved otherwise."""
+        old = [r.get(self.key_field) for r in self._rows]
+        new = [r.get(self.key_field) for r in rows]
+        if len(set(old)) != len(old) or len(set(new)) != len(new):
+            return False
+        if len(new) > len(old) and [k for k in new if k in set(old)] == old:
+            kept = set(old)
+            for i, (key, row) in enumerate(zip(new, rows)):
+                if key not in kept:
+                    self.beginInsertRows(QModelIndex(), i, i)
+                    self._rows.insert(i, dict(row))
+                    self.endInsertRows()
+            return True
+        if len(new) < len(old) and [k for k in old if k in set(new)] == new:
+            gone = set(old) - set(new)
+            for i in range(len(old) - 1, -1, -1):
+                if old[i] in gone:
+                    self.beginRemoveRows(QModelIndex(), i, i)
+                    del self._rows[i]
+                    self.endRemoveRows()
+            return True
+        return False
 
     def rows(self) -> list[dict]:
         return [dict(r) for r in self._rows]

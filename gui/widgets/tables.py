@@ -114,7 +114,14 @@ class FilterableTable(QWidget):
             self.view.clearSelection()
             return False
         index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid() and self.filter_edit.text():
+            # hidden by the filter: the filter goes, so the row asked for is the one selected (an
+            # order just added under the filter 'Huawei' stayed hidden with order 1 selected, and
+            # Delete order then deleted order 1: QA s34)
+            self.filter_edit.clear()
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
         if not index.isValid():
+            self.view.clearSelection()   # never the previous row, acted on unasked
             return False
         # that row alone, whatever keys are held (selectRow in extended mode reads the keyboard's
         # modifiers, and could add the row to the selection)

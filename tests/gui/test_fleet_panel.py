@@ -165,6 +165,24 @@ def test_add_order_from_form_then_delivery_and_undo_all(panel, store, qtbot):
     assert _order(store, new["id"])["buyer"] == "Example Labs"  # same id back
 
 
+def test_an_order_added_under_a_filter_that_hides_it_is_the_one_selected(panel, store, qtbot):
+    """QA s34: with 'Huawei' in the orders filter and order 1 selected, Add order left the new
+    H100 order hidden and order 1 selected: Delete order then deleted order 1 (100,000 910B2)."""
+    table = panel.orders_table
+    assert panel.select_order(1)
+    table.filter_edit.setText("Huawei")
+    panel.buyer_edit.setText("Acme")
+    panel.chip_combo.setCurrentIndex(panel.chip_combo.findData("h100-sxm5-80gb"))
+    panel.order_qty_spin.setValue(100)
+    qtbot.mouseClick(panel.add_order_button, Qt.MouseButton.LeftButton)
+    new = next(r for r in store.order_rows() if r["buyer"] == "Acme")
+    assert panel.selected_order_id() == new["id"] and table.filter_edit.text() == ""
+    assert panel.delete_selected_order()
+    assert _order(store, 1) is not None and not any(r["buyer"] == "Acme" for r in store.order_rows())
+    # a key no row has: nothing selected, never the previous row
+    assert panel.select_order(1) and not panel.select_order(999) and panel.selected_order_id() is None
+
+
 def test_add_order_with_blank_buyer_is_refused(panel, store):
     count = len(store.order_rows())
     panel.buyer_edit.setText("")

@@ -97,7 +97,7 @@ def test_refresh_with_same_keys_keeps_rows_and_emits_data_changed(qtbot, store):
     with qtbot.waitSignal(model.dataChanged, timeout=1000):
         model.set_rows(rows)
     assert model.data(model.index(0, model.column_of("buyer")), DISPLAY) == "Someone else"
-    with qtbot.waitSignal(model.modelReset, timeout=1000):
+    with qtbot.waitSignal(model.rowsRemoved, timeout=1000):   # (s34: removed, not a reset)
         model.set_rows(rows[1:])
     assert model.rowCount() == len(rows) - 1
 
@@ -178,3 +178,38 @@ def test_another_programs_edit_leaves_the_cell_being_typed_in(qtbot, store):
     rows[1]["note"] = "changed elsewhere"
     model.set_rows(rows)
     assert editor.text() == "changed elsewhere"
+
+
+def test_rows_added_or_removed_elsewhere_keep_the_cell_being_typed_in(qtbot, store, qtmodeltester):
+    """QA s34: another program adding an order reset the model, which closed the editor open on
+    order 1's note and lost the typing. Rows are now inserted and removed one by one."""
+    from PySide6.QtWidgets import QLineEdit
+
+    from gui.widgets.tables import FilterableTable
+
+    rows = store.order_rows()
+    model = OrderTableModel(rows[:2])
+    saved = []
+    model.edit_handler = lambda key, field, value: saved.append((key, field, value)) or True
+    table = FilterableTable(model)
+    qtbot.addWidget(table)
+    table.show()
+    index = table.proxy.mapFromSource(model.index(0, model.column_of("note")))
+    table.view.setCurrentIndex(index)
+    table.view.edit(index)
+    editor = table.view.indexWidget(index) or table.view.focusWidget()
+    assert isinstance(editor, QLineEdit)
+    qtbot.keyClicks(editor, " and more")
+    typed = editor.text()
+    resets = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.set_rows(rows)   # a third order added (at the end)
+    assert model.rowCount() == 3 and [model.key_at(i) for i in range(3)] == [r["id"] for r in rows]
+    model.set_rows([rows[0], rows[2]])   # the second removed
+    assert [model.key_at(i) for i in range(2)] == [rows[0]["id"], rows[2]["id"]]
+    assert not resets and editor.text() == typed
+    table.view.commitData(editor)   # still the view's editor: Enter saves the typing
+    assert saved == [(rows[0]["id"], "note", typed.strip())]
+    model.set_rows([rows[2], rows[0]])   # reordered: a reset, as before
+    assert resets == [1] and [model.key_at(i) for i in range(2)] == [rows[2]["id"], rows[0]["id"]]
+    qtmodeltester.check(model)
