@@ -419,7 +419,7 @@ def fleet_note(study: "TrainingStudy", chips: Mapping, orders) -> str:
             f"{pending:,} ordered and not recorded as delivered" if pending else ""]
     later = f"; {' and '.join(x for x in left if x)} are not counted" if any(left) else ""
     return (f"{n:,} {chip_name(chip)} installed on {day.isoformat()} "
-            f"(delivered by {cutoff.isoformat()}, as recorded{later}; "
+            f"(delivered by {cutoff.isoformat()}, a {INSTALL_LAG_DAYS:g}-day install lag, as recorded{later}; "
             "failures and retirement are left to the Forecast).")
 
 

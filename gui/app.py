@@ -1214,7 +1214,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"Could not export to {path}: {exc}")
             return None
         remember_dir("export", path)
-        self.show_status(f"Exported {count} {kind} rows to {path}")
+        self.show_status(f"Exported {count:,} {kind[:-1] if count == 1 else kind} to {path}")
         return count
 
     def tab_of(self, widget) -> int:

@@ -30,7 +30,8 @@ refusals = _Refusals()
 
 
 def _short(value) -> str:
-    text = "blank" if value in (None, "") else str(value)
+    # one line: Qt's menu text stops at a line break ("Undo line two + three" for a two-line note)
+    text = "blank" if value in (None, "") else " ".join(str(value).split())
     return text if len(text) <= 30 else text[:29] + "…"
 
 

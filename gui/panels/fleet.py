@@ -294,6 +294,7 @@ class FleetPanel(QWidget):
             return
         stored = command.new_value
         shown = "blank" if stored in (None, "") else edit_text(stored)   # as the cell's editor shows it
+        shown = " ".join(shown.split())   # one line, as _short writes it (a menu stops at a line break)
         shown = shown if len(shown) <= 30 else shown[:29] + "…"
         if shown != typed:
             command.setText(f"{head} → {shown}")

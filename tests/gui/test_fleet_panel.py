@@ -418,3 +418,12 @@ def test_orders_filter_by_the_chip_id_as_well_as_its_name(panel, store):
     assert table.proxy.rowCount() == len(ids)
     table.filter_edit.setText("zzz")
     assert table.proxy.rowCount() == 0
+
+
+def test_the_edit_menu_names_a_two_line_note_on_one_line(panel, store):
+    """QA s34: the Edit menu read "Undo line two + three" after a two-line note was typed (Qt's
+    menu text stops at a line break) and the status bar "… → line one"."""
+    assert panel.order_model.setData(_cell(panel.orders_table, 1, "note"), "line one\nline two + three")
+    assert "\n" not in panel.undo_stack.undoText()
+    assert panel.undo_stack.undoText().endswith("→ line one line two + three")
+    assert _order(store, 1)["note"] == "line one\nline two + three"   # stored as typed
