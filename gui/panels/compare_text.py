@@ -46,7 +46,15 @@ def changes_text(store, name: str, baseline: str | None, chip_names: dict[str, s
         changes = effective_changes(base_params, row.get("changes") or {})   # what still differs now
     except UserError:
         return CHANGES_UNREADABLE
-    return "; ".join(describe_changes(changes, limit=None, chip_labels=chip_names, base=base_params)) or "none"
+    text = "; ".join(describe_changes(changes, limit=None, chip_labels=chip_names, base=base_params)) or "none"
+    views = sorted({str(path).split(".")[1] for path in changes if str(path).startswith("ui.") and "." in str(path)[3:]}
+                   - {"forecast"})
+    if views:
+        # Compare runs the forecasts: a change to the Training or Inference view's inputs, listed
+        # above, moves none of its figures (QA: every row read 0 beside "Training: chip H800")
+        names = " and ".join(v.capitalize() for v in views)
+        text += f" ({names}: not compared here, only the forecast's figures; their views show them)"
+    return text
 
 
 def file_value(value, for_file: bool):
