@@ -31,6 +31,7 @@ from gui.panels.compare_text import (  # noqa: F401 (the marks are imported from
     MARK_WORDS, MARKS, NOISE_MARK, ONE_SCENARIO_TEXT, PRESS_TEXT, SEED_MARK, TICK_TEXT, FiguresTable, changes_text,
     difference as _difference, file_value as _file_value,
     header_lines as _header_lines, noise_mark as _noise_mark, noise_sources as _noise_sources, runs_differ as _runs_differ,
+    OTHER_MONTHS, other_months,
     shown_difference as _shown_difference,
 )
 from gui.panels.forecast import NO_MODELS_HINT
@@ -547,6 +548,8 @@ class ComparePanel(QWidget):
             def difference(i, label=label):
                 if base_i is None or results[i] is None or results[base_i] is None:
                     return ""
+                if other_months(results[i], results[base_i]):   # of other months: no difference
+                    return OTHER_MONTHS
                 # from the unrounded values at the file's 3 figures, 0 where the cells read the same
                 # (2280000 and 2280000 differed by "-496"; 13200000 - 2660000 read 10540000, not 10600000)
                 diff = _shown_difference(per[i].get(label, ""), per[base_i].get(label, ""), value(i), value(base_i),

@@ -153,6 +153,16 @@ def noise_sources(result) -> dict[str, tuple]:
     return out
 
 
+OTHER_MONTHS = "other months"   # a difference not taken: the two forecasts' months differ
+
+
+def other_months(a, b) -> bool:
+    """Whether two forecasts run over other months (first month or horizon): a figure read "12
+    months in" or at the horizon is then of another month in each (QA s34: 2026-01 against
+    2025-05 read -86.9 points of P(meet), 2029-12 against 2029-04 -97,352 chips)."""
+    return tuple(a.months) != tuple(b.months)
+
+
 def runs_differ(result, base) -> str:
     """How two forecasts' Monte Carlo runs differ ("" when they share trials and seed)."""
     other = [word for word, differs in (("trials", result.trials != base.trials),

@@ -25,3 +25,31 @@ def test_changes_to_other_views_are_said_not_to_be_compared(tmp_path):
         assert changes_text(store, "short", "Story default", {}) == "horizon 60 months → 30 months"
     finally:
         store.close()
+
+
+def test_forecasts_over_other_months_take_no_difference(tmp_path, qtbot):
+    """QA s34: a what-if starting later read -86.9 points of P(meet) "12 months in" (2026-01
+    against 2025-05) and -97,352 installed chips at the horizon (2029-12 against 2029-04): date
+    effects, not the scenario's."""
+    from gui.panels.compare import OTHER_MONTHS, ComparePanel
+
+    store = open_store(tmp_path / "c.db")
+    try:
+        for name in ("Story default", "later"):
+            params = copy.deepcopy(store.scenario("Story default")["params"])
+            params["trials"] = 200
+            if name == "later":
+                params["start"] = "2025-01-01"
+            store.save_scenario(name, params)
+        p = ComparePanel(store)
+        qtbot.addWidget(p)
+        p.set_selected(["later"])
+        p.compute_now()
+        headers, rows = p.tables()["key_figures"]
+        assert headers[-1] == "later − baseline"
+        figures = [row for row in rows[1:] if row[0] != "Monte Carlo runs" and row[1] not in ("", None)]
+        numeric = [row for row in figures if isinstance(row[1], (int, float))]
+        assert len(numeric) > 3 and all(row[-1] == OTHER_MONTHS for row in numeric)
+        p.shutdown()
+    finally:
+        store.close()
