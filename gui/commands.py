@@ -140,7 +140,7 @@ def in_table_words(kind: str, field: str, message: str) -> str:
     quantity: ..." named the stored fields where one problem used the header)."""
     import re
 
-    keys = sorted({c.key for c in _table_columns(kind)} | {field}, key=len, reverse=True)
+    keys = sorted({c.key for c in _table_columns(kind)} | ({field} if field else set()), key=len, reverse=True)
     pattern = re.compile(r"(^|; |problems?: )(" + "|".join(re.escape(k) for k in keys) + r"):")
     return pattern.sub(lambda m: f"{m.group(1)}{field_label(kind, m.group(2))}:", message)
 
@@ -156,6 +156,8 @@ class EditChipCommand(_EditFieldCommand):
 # ---- orders -----------------------------------------------------------------------------------
 
 class AddOrderCommand(StoreCommand):
+    adds = "order"   # the table a refusal's fields are named from (the form's words, gui.panels.fleet)
+
     def __init__(self, store, row: dict):
         super().__init__(store, f"Add order ({row.get('buyer') or '?'}, {row.get('chip_id') or '?'})")
         self.row = dict(row)
@@ -250,6 +252,8 @@ class DeleteOrderCommand(StoreCommand):
 # ---- deliveries -------------------------------------------------------------------------------
 
 class AddDeliveryCommand(StoreCommand):
+    adds = "delivery"
+
     def __init__(self, store, row: dict):
         super().__init__(store, f"Add delivery to order {row.get('order_id')} ({_short(row.get('quantity'))} chips)")
         self.row = dict(row)

@@ -269,6 +269,13 @@ class FleetPanel(QWidget):
                 message = in_table_words(command.kind, field, message)
                 if not names_row(message, command.kind, command.key):
                     message = f"{command.kind} {command.key}, {message}"
+            elif getattr(command, "adds", None):
+                # an Add form's refusal in the table's words too ("quantity: 70001" read the stored
+                # name and an ungrouped count beside the cell's "Quantity (chips): 70,001")
+                message = in_table_words(command.adds, "", message)
+                order = getattr(command, "row", {}).get("order_id") if command.adds == "delivery" else None
+                if order is not None and not names_row(message, "order", order):
+                    message = f"order {order}, {message}"
             message = f"Not saved: {message}"
             self.banner.show_error(message)
             # the refused cell: typing its stored value back (unchanged, so no edit) clears this

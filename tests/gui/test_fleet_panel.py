@@ -188,7 +188,7 @@ def test_add_order_with_blank_buyer_is_refused(panel, store):
     panel.buyer_edit.setText("")
     assert panel.add_order_from_form() is None
     assert len(store.order_rows()) == count
-    assert "buyer" in panel.banner.text()
+    assert "Buyer:" in panel.banner.text()   # (the column's word, s34)
 
 
 def test_chart_matches_engine_timeline(panel, store):
@@ -427,3 +427,16 @@ def test_the_edit_menu_names_a_two_line_note_on_one_line(panel, store):
     assert "\n" not in panel.undo_stack.undoText()
     assert panel.undo_stack.undoText().endswith("→ line one line two + three")
     assert _order(store, 1)["note"] == "line one\nline two + three"   # stored as typed
+
+
+def test_an_add_form_refusal_speaks_the_tables_words(panel, store, qtbot):
+    """QA s34: the Add delivery form over what is outstanding said "Not saved: quantity: 70001
+    (...)", where the cell's refusal names the column and the row."""
+    assert panel.select_order(1)
+    left = _order(store, 1)["quantity"] - sum(r["quantity"] for r in store.delivery_rows(1))
+    panel.delivery_qty_spin.setValue(left + 1)
+    qtbot.mouseClick(panel.add_delivery_button, Qt.MouseButton.LeftButton)
+    assert panel.banner.text().startswith(f"Not saved: order 1, Quantity (chips): {left + 1}")
+    panel.buyer_edit.setText("")
+    qtbot.mouseClick(panel.add_order_button, Qt.MouseButton.LeftButton)
+    assert "buyer:" not in panel.banner.text()
