@@ -72,12 +72,12 @@ class GrowthFit:
     last_point_mean: float = 0.0
     last_point_var: float = 0.0
     # The points' scatter about the fitted curve that their stated uncertainty does not explain
-    # (log units, `_level_scatter`), and their mean spacing in years: a later date scatters as
-    # they do. 0: the points sit on the curve within what they state.
+    # (log units, `_level_scatter`; said in the note), and their mean spacing in years
     level_sd: float = 0.0
     level_spacing_years: float = 0.0
     # The points' whole scatter about the fitted curve (log sd), whatever explains it (their
-    # stated uncertainty or not): a later date's own deviation from the curve (`level_scatter_sd`)
+    # stated uncertainty or not): the last point's and a later date's deviation from the curve
+    # (`level_scatter_sd`)
     level_observed_sd: float = 0.0
 
 
@@ -272,25 +272,26 @@ def _scatter_note(level_sd: float, observed_sd: float) -> str:
 
 
 def level_scatter_var(fit: GrowthFit) -> float:
-    """The variance (log units) `level_scatter_sd` reaches: s^2 + r^2 (see there)."""
-    s = float(getattr(fit, "level_sd", 0.0))
-    r = float(getattr(fit, "level_observed_sd", 0.0))
-    return s * s + r * r
+    """The variance (log units) `level_scatter_sd` reaches: r^2 + max(r^2 - v, 0) (see there)."""
+    r2 = float(getattr(fit, "level_observed_sd", 0.0)) ** 2
+    v_last = float(getattr(fit, "last_point_var", 0.0))
+    return r2 + max(r2 - v_last, 0.0)
 
 
 def level_scatter_sd(fit: GrowthFit, tau_years: np.ndarray) -> np.ndarray:
     """The sd (log units) of demand about the fitted growth `tau` years after the last point from
-    the points' scatter about the curve. The forecast runs from the last point, off the curve by
-    what it states (its own draw) and by the scatter the points do not state (s, `GrowthFit.
-    level_sd`), to a date off the curve as the points are (r, their whole scatter, `level_observed_
-    sd`, whatever explains it). Variance s^2 + r^2 (2 s^2 for exact points), reached within one
-    spacing of the points (the next point's distance) and rising from 0 at the last point: demand
-    moves continuously, and the points say nothing of times shorter than their spacing.
+    the points' scatter about the curve (r, their whole scatter, `GrowthFit.level_observed_sd`,
+    whatever explains it). The forecast runs from the last point, off the curve as the points are
+    (by r; its stated uncertainty v is drawn on its own, so what it leaves, r^2 - v, is drawn
+    here), to a date off the curve as they are (r). Variance r^2 + max(r^2 - v, 0) (2 r^2 for exact
+    points), reached within one spacing of the points (the next point's distance) and rising from 0
+    at the last point: demand moves continuously, and the points say nothing of times shorter than
+    their spacing.
 
-    The later date's r is not reduced by the stated uncertainty: which of the scatter is reporting
-    error and which demand's own swings the points cannot tell, and counting it reporting error
-    narrowed the band when figures were marked less certain (QA: a stated +-25% on points scattered
-    17% raised P(meet) from 62% to 64%). Conservative where the scatter is reporting error alone.
+    No stated uncertainty lowers it: which of the scatter is reporting error and which demand's own
+    swings the points cannot tell, and counting it reporting error narrowed the band when figures
+    were marked less certain (QA: +-25% on points scattered 17% raised P(meet) from 62% to 64%, on
+    every point or on all but the last). Conservative where the scatter is reporting error alone.
     Left out before, twelve monthly points scattered by 17% about a 3x/year trend gave a P90/P10 of
     1.03 two weeks after the last point, and the backtest's P10-P90 bands held 0-50% of the later
     points (80% expected)."""
@@ -323,7 +324,7 @@ def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
     """Trials x len(tau) log multipliers of demand over the last point (0 at tau <= 0).
 
     `z`: trials x 2 standard normal draws (None: the central estimate, one row); a third column,
-    where given, draws the points' unexplained scatter (`level_scatter_sd`, GrowthFit.level_sd).
+    where given, draws the points' scatter about the curve (`level_scatter_sd`).
     `last_log_offset`: trials x 1 log offsets of the last point from its figure (its own
     uncertainty, `DemandPoint.sd_pct`); the growth is then over that trial's last point, a fitted
     growth is drawn given it (`GrowthFit.last_point_coef`: same spread over the trials, now with
@@ -371,10 +372,6 @@ def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
     multiplier = getattr(fit, "rate_multiplier", 1.0)
     if multiplier != 1.0:
         out = out * multiplier
-    # the points' unexplained scatter, a later date's and the last point's (not growth: after the
-    # what-if's multiplier, before a ceiling bends the level); its normal is z's third column
-    if z.shape[1] > 2 and level_scatter_var(fit) > 0.0:
-        out = out + level_scatter_sd(fit, tau[0])[None, :] * z[:, 2:3]
     if ceiling_tokens_per_day:
         k = float(ceiling_tokens_per_day)
         n0 = fit.last_tokens_per_day
@@ -385,4 +382,10 @@ def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
             out = np.log(ratio) - np.log1p((ratio - 1.0) * np.exp(-out))
         elif k > n0:  # logistic on the same clock: N = K / (1 + (K/N0 - 1) e^-L)
             out = np.log(k / n0) - np.log1p((k / n0 - 1.0) * np.exp(-out))
+    # the points' scatter about the curve, the last point's and a later date's: a level, not
+    # growth (after the what-if's multiplier, which leaves it, and after a ceiling bends the
+    # growth: added before the bend it turned the wrong way for a last point drawn above the
+    # ceiling, and past it made log1p of less than -1); its normal is z's third column
+    if z.shape[1] > 2 and level_scatter_var(fit) > 0.0:
+        out = out + level_scatter_sd(fit, tau[0])[None, :] * z[:, 2:3]
     return out
