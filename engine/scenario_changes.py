@@ -440,6 +440,14 @@ _UI_VIEWS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "max_per_quarter": ("most per quarter", "chips", "")}),
 }
 _UI_NOT_DESCRIBED = ("compare", "version")   # window state (Compare's ticks), a study's format version
+
+
+def described_views(changes: Mapping[str, Any]) -> list[str]:
+    """The views ("Training", "Inference", "Plan") whose inputs `changes` changes, as
+    describe_changes lists them (not Compare's ticks, nor a study's format version)."""
+    keys = (split_path(str(path)) for path in changes)
+    found = {k[1] for k in keys if len(k) >= 3 and k[0] == "ui" and k[1] in _UI_VIEWS and k[-1] not in _UI_NOT_DESCRIBED}
+    return [_UI_VIEWS[v][0] for v in sorted(found)]
 # Values of the views' choices in the form's words.
 _UI_CHOICES = {"chips_source": {"count": "a chip count", "fleet": "the fleet on a date"},
                "layout_mode": {"search": "searched", "fixed": "fixed"}}

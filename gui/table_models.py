@@ -142,8 +142,8 @@ class RowTableModel(QAbstractTableModel):
         adding an order lost the note being typed, QA s34). False when the keys moved otherwise."""
         old = [r.get(self.key_field) for r in self._rows]
         new = [r.get(self.key_field) for r in rows]
-        if len(set(old)) != len(old) or len(set(new)) != len(new):
-            return False
+        if not old or not new or len(set(old)) != len(old) or len(set(new)) != len(new):
+            return False   # (from or to empty: a reset, on which the table fits its columns)
         if len(new) > len(old) and [k for k in new if k in set(old)] == old:
             kept = set(old)
             for i, (key, row) in enumerate(zip(new, rows)):

@@ -108,6 +108,7 @@ def test_the_holdout_line_gives_the_in_sample_figure_beside_the_out_of_sample_on
     first = capsys.readouterr().out.splitlines()[0]
     out_of, ins = s["overall"], s["in_sample"]
     assert first.startswith("out of sample (leave one source out): ")
-    assert f"median |error| {out_of['median_abs_error_pct']:.1f}%" in first.split("; in sample")[0]
-    assert first.endswith(f"; in sample (the factors fitted on every case): median |error| "
+    assert f"median |error| {out_of['median_abs_error_pct']:.1f}%" in first.split("; with the current")[0]
+    assert first.endswith(f"; with the current factors (in sample for the public cases they were fitted on): "
+                          "median |error| "
                           f"{ins['median_abs_error_pct']:.1f}%, p90 {ins['p90_abs_error_pct']:.1f}%")

@@ -231,7 +231,7 @@ def run(args, ctx) -> Output:
     if s.get("holdout") and ins.get("median_abs_error_pct") is not None:
         # the headline out of sample, the in-sample figure beside it (README states both): it was
         # only in the JSON
-        text += (f"; in sample (the factors fitted on every case): median |error| "
+        text += (f"; with the current factors (in sample for the public cases they were fitted on): median |error| "
                  f"{_pct(ins['median_abs_error_pct'])}%, p90 {_pct(ins['p90_abs_error_pct'])}%")
     # folds too thin to refit predict at the documented defaults (engine.validation): said, not only in the JSON
     text += "".join(f"\nnote: {escape_controls(str(n))}" for n in s.get("notes") or [])

@@ -548,7 +548,7 @@ class ComparePanel(QWidget):
             def difference(i, label=label):
                 if base_i is None or results[i] is None or results[base_i] is None:
                     return ""
-                if other_months(results[i], results[base_i]):   # of other months: no difference
+                if other_months(results[i], results[base_i], label):   # of other months: no difference
                     return OTHER_MONTHS
                 # from the unrounded values at the file's 3 figures, 0 where the cells read the same
                 # (2280000 and 2280000 differed by "-496"; 13200000 - 2660000 read 10540000, not 10600000)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegat
 
 from engine.compare_units import round_to_shown_place
 from engine.errors import UserError
-from engine.scenario_changes import describe_changes, effective_changes
+from engine.scenario_changes import describe_changes, described_views, effective_changes
 from engine.studies_forecast import SEED_STANDARD_ERRORS, prob_meet_standard_error, round_figure
 from gui import style
 from gui.widgets.plot_panel import elide_name
@@ -47,12 +47,11 @@ def changes_text(store, name: str, baseline: str | None, chip_names: dict[str, s
     except UserError:
         return CHANGES_UNREADABLE
     text = "; ".join(describe_changes(changes, limit=None, chip_labels=chip_names, base=base_params)) or "none"
-    views = sorted({str(path).split(".")[1] for path in changes if str(path).startswith("ui.") and "." in str(path)[3:]}
-                   - {"forecast"})
+    views = described_views(changes)
     if views:
         # Compare runs the forecasts: a change to the Training or Inference view's inputs, listed
         # above, moves none of its figures (QA: every row read 0 beside "Training: chip H800")
-        names = " and ".join(v.capitalize() for v in views)
+        names = " and ".join(views)
         text += f" ({names}: not compared here, only the forecast's figures; their views show them)"
     return text
 
@@ -156,11 +155,22 @@ def noise_sources(result) -> dict[str, tuple]:
 OTHER_MONTHS = "other months"   # a difference not taken: the two forecasts' months differ
 
 
-def other_months(a, b) -> bool:
-    """Whether two forecasts run over other months (first month or horizon): a figure read "12
-    months in" or at the horizon is then of another month in each (QA s34: 2026-01 against
-    2025-05 read -86.9 points of P(meet), 2029-12 against 2029-04 -97,352 chips)."""
-    return tuple(a.months) != tuple(b.months)
+# figures read at a month of the run: "N months in" from its first month; over or at the end of
+# its horizon (the horizon end's own date is a date, compared as one)
+_MONTHS_IN = ("months in",)
+_OVER_HORIZON = ("at horizon end", "Months with a P50 shortfall", "Largest P50 shortfall", "within horizon")
+
+
+def other_months(a, b, label: str = "") -> bool:
+    """Whether figure `label` of two forecasts is read at other months in each: a figure "12 months
+    in" where their first months differ, one over or at the end of the horizon where their months
+    differ (QA s34: 2026-01 against 2025-05 read -86.9 points of P(meet), 2029-12 against 2029-04
+    -97,352 chips). Dates (a job's finish, the first short month) are the calendar's: compared."""
+    if any(word in label for word in _MONTHS_IN):
+        return a.months[:1] != b.months[:1]
+    if any(word in label for word in _OVER_HORIZON):
+        return tuple(a.months) != tuple(b.months)
+    return False
 
 
 def runs_differ(result, base) -> str:

@@ -416,8 +416,8 @@ class FleetPanel(QWidget):
     def selected_order_id(self):
         return self.orders_table.selected_key()
 
-    def select_order(self, order_id) -> bool:
-        return self.orders_table.select_key(order_id)
+    def select_order(self, order_id, *, reveal: bool = True) -> bool:
+        return self.orders_table.select_key(order_id, reveal=reveal)
 
     def _on_order_selection(self, *_):
         self._refresh_deliveries()
@@ -493,7 +493,7 @@ class FleetPanel(QWidget):
         self._refresh_chip_combo(chip_rows)
         self.order_model.set_rows(self.store.order_rows())
         if selected is not None and self.selected_order_id() != selected:
-            self.select_order(selected)
+            self.select_order(selected, reveal=False)   # the user's filter stays
         self._refresh_deliveries()
         self._sync_delete_button()
         self._refresh_chart()

@@ -651,7 +651,8 @@ GROWTH_MULTIPLIER_LABEL = "Growth multiplier"
 GROWTH_MULTIPLIER_TIP = (
     "What-if on the demand growth after the last point, in log terms: 1 = as fitted; 2 = twice the "
     "log-growth per year, so 3×/year reads 9×/year (not 6×) and the spread widens alike (P10/P50/P90 of "
-    "1.5/2/3×/year read 2.25/4/9×). Every growth model and curve; the points do not move")
+    "1.5/2/3×/year read 2.25/4/9×). Every growth model and curve; the points do not move, nor their "
+    "scatter about the curve (a level, not growth)")
 
 
 def attach_growth_multiplier(panel) -> QDoubleSpinBox:

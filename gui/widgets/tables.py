@@ -108,13 +108,17 @@ class FilterableTable(QWidget):
         rows = sorted(self.view.selectionModel().selectedRows(), key=lambda index: index.row())
         return [self.model.key_at(self.proxy.mapToSource(index).row()) for index in rows]
 
-    def select_key(self, key) -> bool:
+    def select_key(self, key, *, reveal: bool = True) -> bool:
+        """Select the row of `key` alone. `reveal`: a row the filter hides is shown by clearing the
+        filter (a row the user asked for: just added, or put back by an undo); without it the row
+        stays hidden and nothing is selected (a refresh keeping the selection: another program's
+        edit cleared the user's filter, QA s34)."""
         row = self.model.row_of_key(key)
         if row < 0:
             self.view.clearSelection()
             return False
         index = self.proxy.mapFromSource(self.model.index(row, 0))
-        if not index.isValid() and self.filter_edit.text():
+        if not index.isValid() and reveal and self.filter_edit.text():
             # hidden by the filter: the filter goes, so the row asked for is the one selected (an
             # order just added under the filter 'Huawei' stayed hidden with order 1 selected, and
             # Delete order then deleted order 1: QA s34)

@@ -23,6 +23,12 @@ def test_changes_to_other_views_are_said_not_to_be_compared(tmp_path):
         horizon["months"] = 30
         store.save_scenario("short", horizon)
         assert changes_text(store, "short", "Story default", {}) == "horizon 60 months → 30 months"
+        # Compare's own ticks and a study's version are no view's inputs: nothing said of them
+        ticks = copy.deepcopy(base)
+        ticks.setdefault("ui", {})["compare"] = {"selected": ["Story default", "views"]}
+        ticks["ui"]["training"] = {"version": 99}
+        store.save_scenario("ticks", ticks)
+        assert "not compared" not in changes_text(store, "ticks", "Story default", {})
     finally:
         store.close()
 
@@ -49,7 +55,37 @@ def test_forecasts_over_other_months_take_no_difference(tmp_path, qtbot):
         assert headers[-1] == "later − baseline"
         figures = [row for row in rows[1:] if row[0] != "Monte Carlo runs" and row[1] not in ("", None)]
         numeric = [row for row in figures if isinstance(row[1], (int, float))]
-        assert len(numeric) > 3 and all(row[-1] == OTHER_MONTHS for row in numeric)
+        read_at_months = [row for row in numeric if "months in" in row[0] or "horizon end" in row[0]]
+        assert len(read_at_months) > 3 and all(row[-1] == OTHER_MONTHS for row in read_at_months)
+        # a job's finish is a calendar date: compared whatever the months
+        assert all(row[-1] != OTHER_MONTHS for row in rows if "(date)" in row[0])
+        p.shutdown()
+    finally:
+        store.close()
+
+
+def test_a_longer_horizon_takes_differences_of_figures_read_at_the_same_months(tmp_path, qtbot):
+    """QA s34: 72 months beside 60 from the same start read 'other months' everywhere, 'P(meet)
+    12 months in' (the same month in both) included."""
+    from gui.panels.compare import OTHER_MONTHS, ComparePanel
+
+    store = open_store(tmp_path / "c.db")
+    try:
+        for name in ("Story default", "longer"):
+            params = copy.deepcopy(store.scenario("Story default")["params"])
+            params["trials"] = 200
+            if name == "longer":
+                params["months"] = 72
+            store.save_scenario(name, params)
+        p = ComparePanel(store)
+        qtbot.addWidget(p)
+        p.set_selected(["longer"])
+        p.compute_now()
+        _, rows = p.tables()["key_figures"]
+        by = {row[0]: row for row in rows}
+        twelve = next(k for k in by if "12 months in" in k)
+        assert by[twelve][-1] != OTHER_MONTHS
+        assert by["Installed P50 at horizon end, all types (chips)"][-1] == OTHER_MONTHS
         p.shutdown()
     finally:
         store.close()

@@ -440,3 +440,20 @@ def test_an_add_form_refusal_speaks_the_tables_words(panel, store, qtbot):
     panel.buyer_edit.setText("")
     qtbot.mouseClick(panel.add_order_button, Qt.MouseButton.LeftButton)
     assert "buyer:" not in panel.banner.text()
+
+
+def test_a_refresh_keeps_the_users_filter(panel, store):
+    """QA s34: another program's edit made order 1 fall out of the filter 'huawei'; the refresh
+    that re-selected it cleared the filter."""
+    table = panel.orders_table
+    assert panel.select_order(1)
+    table.filter_edit.setText("huawei")
+    order = dict(_order(store, 1))
+    other = open_store(store.path)
+    try:
+        other.update_order(1, "vendor", "NVIDIA")
+    finally:
+        other.close()
+    panel.refresh()
+    assert table.filter_edit.text() == "huawei" and panel.selected_order_id() is None
+    assert order["vendor"] == "Huawei"

@@ -213,3 +213,20 @@ def test_rows_added_or_removed_elsewhere_keep_the_cell_being_typed_in(qtbot, sto
     model.set_rows([rows[2], rows[0]])   # reordered: a reset, as before
     assert resets == [1] and [model.key_at(i) for i in range(2)] == [rows[2]["id"], rows[0]["id"]]
     qtmodeltester.check(model)
+
+
+def test_a_first_load_resets_so_the_table_fits_its_columns(qtbot, store):
+    """QA s34: rows inserted one by one from an empty model never reset it, and the table fits
+    its columns on a reset: every launch showed the chip ids and names cut ("mi…")."""
+    from gui.widgets.tables import FilterableTable
+
+    model = ChipTableModel([])
+    table = FilterableTable(model)
+    qtbot.addWidget(table)
+    table.show()
+    with qtbot.waitSignal(model.modelReset, timeout=1000):
+        model.set_rows(store.chip_rows())
+    name = model.column_of("name")
+    widest = max(table.view.fontMetrics().horizontalAdvance(str(model.data(model.index(r, name))))
+                 for r in range(min(model.rowCount(), 50)))
+    assert table.view.columnWidth(name) >= min(widest, 200)
