@@ -144,16 +144,16 @@ class RowTableModel(QAbstractTableModel):
         new = [r.get(self.key_field) for r in rows]
         if not old or not new or len(set(old)) != len(old) or len(set(new)) != len(new):
             return False   # (from or to empty: a reset, on which the table fits its columns)
-        if len(new) > len(old) and [k for k in new if k in set(old)] == old:
-            kept = set(old)
+        kept, staying = set(old), set(new)   # (once: a set per row made it quadratic in the rows)
+        if len(new) > len(old) and [k for k in new if k in kept] == old:
             for i, (key, row) in enumerate(zip(new, rows)):
                 if key not in kept:
                     self.beginInsertRows(QModelIndex(), i, i)
                     self._rows.insert(i, dict(row))
                     self.endInsertRows()
             return True
-        if len(new) < len(old) and [k for k in old if k in set(new)] == new:
-            gone = set(old) - set(new)
+        if len(new) < len(old) and [k for k in old if k in staying] == new:
+            gone = kept - staying
             for i in range(len(old) - 1, -1, -1):
                 if old[i] in gone:
                     self.beginRemoveRows(QModelIndex(), i, i)

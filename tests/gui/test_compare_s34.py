@@ -4,6 +4,7 @@ forecasts' figures, every row reading 0 beside "Training chip ... → H800"."""
 import copy
 
 from engine.store import open_store
+from gui.panels.compare import OTHER_MONTHS
 from gui.panels.compare_text import changes_text
 
 
@@ -33,24 +34,28 @@ def test_changes_to_other_views_are_said_not_to_be_compared(tmp_path):
         store.close()
 
 
+def _compared(store, qtbot, name: str, **change):
+    """The Compare view run on the story (200 trials) beside `name`, the story with `change`."""
+    from gui.panels.compare import ComparePanel
+
+    for scenario, edit in (("Story default", {}), (name, change)):
+        params = copy.deepcopy(store.scenario("Story default")["params"])
+        params.update(trials=200, **edit)
+        store.save_scenario(scenario, params)
+    p = ComparePanel(store)
+    qtbot.addWidget(p)
+    p.set_selected([name])
+    p.compute_now()
+    return p
+
+
 def test_forecasts_over_other_months_take_no_difference(tmp_path, qtbot):
     """QA s34: a what-if starting later read -86.9 points of P(meet) "12 months in" (2026-01
     against 2025-05) and -97,352 installed chips at the horizon (2029-12 against 2029-04): date
     effects, not the scenario's."""
-    from gui.panels.compare import OTHER_MONTHS, ComparePanel
-
     store = open_store(tmp_path / "c.db")
     try:
-        for name in ("Story default", "later"):
-            params = copy.deepcopy(store.scenario("Story default")["params"])
-            params["trials"] = 200
-            if name == "later":
-                params["start"] = "2025-01-01"
-            store.save_scenario(name, params)
-        p = ComparePanel(store)
-        qtbot.addWidget(p)
-        p.set_selected(["later"])
-        p.compute_now()
+        p = _compared(store, qtbot, "later", start="2025-01-01")
         headers, rows = p.tables()["key_figures"]
         assert headers[-1] == "later − baseline"
         figures = [row for row in rows[1:] if row[0] != "Monte Carlo runs" and row[1] not in ("", None)]
@@ -67,20 +72,9 @@ def test_forecasts_over_other_months_take_no_difference(tmp_path, qtbot):
 def test_a_longer_horizon_takes_differences_of_figures_read_at_the_same_months(tmp_path, qtbot):
     """QA s34: 72 months beside 60 from the same start read 'other months' everywhere, 'P(meet)
     12 months in' (the same month in both) included."""
-    from gui.panels.compare import OTHER_MONTHS, ComparePanel
-
     store = open_store(tmp_path / "c.db")
     try:
-        for name in ("Story default", "longer"):
-            params = copy.deepcopy(store.scenario("Story default")["params"])
-            params["trials"] = 200
-            if name == "longer":
-                params["months"] = 72
-            store.save_scenario(name, params)
-        p = ComparePanel(store)
-        qtbot.addWidget(p)
-        p.set_selected(["longer"])
-        p.compute_now()
+        p = _compared(store, qtbot, "longer", months=72)
         _, rows = p.tables()["key_figures"]
         by = {row[0]: row for row in rows}
         twelve = next(k for k in by if "12 months in" in k)
