@@ -18,6 +18,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from engine.errors import UserError
 from engine.store.schema import ORDERS
 from engine.store.store import NOT_GIVEN, same_rows
+from gui.widgets.form_undo import MenuText, menu_safe
 
 log = logging.getLogger("fleetcast.commands")
 
@@ -35,11 +36,11 @@ def _short(value) -> str:
     return text if len(text) <= 30 else text[:29] + "…"
 
 
-class StoreCommand(QUndoCommand):
+class StoreCommand(MenuText, QUndoCommand):
     """Base: `apply()` does the change the first time and on redo; `revert()` undoes it."""
 
     def __init__(self, store, text: str):
-        super().__init__(text)
+        super().__init__(menu_safe(text))
         self.store = store
         # Read through a plain dict: after a refused push Qt deletes the C++ command.
         self.outcome: dict = {"error": None, "applied": 0}

@@ -160,7 +160,21 @@ def keyed_rows_step(table, row_keys: list[str], field_columns: dict[str, int], o
     return f"Edit {name} {caption} → {texts[column]}"
 
 
-class FormEditCommand(QUndoCommand):
+class MenuText:
+    """For a QUndoCommand: its words shown in the Edit menu as written. Qt reads '&' in an action's
+    text as the next letter's shortcut, so a note "R&D" read "Undo Edit note → RD" with the D
+    underlined. The part after a line break is the menu's words (`actionText`); `text()` (the
+    status bar's "Undid: ...") keeps the plain part."""
+
+    def setText(self, text: str) -> None:   # noqa: N802 (Qt's name)
+        super().setText(menu_safe(text))   # type: ignore[misc]
+
+
+def menu_safe(text: str) -> str:
+    return f"{text}\n{text.replace('&', '&&')}" if "&" in text else text
+
+
+class FormEditCommand(MenuText, QUndoCommand):
     def __init__(self, watcher: "FormUndoWatcher", old: dict, new: dict):
         self.keys = changed_fields(old, new)
         # a table's step stands alone: a table commits once a cell, not a keystroke, and two quick
@@ -168,7 +182,7 @@ class FormEditCommand(QUndoCommand):
         self.table_step = table_step(watcher.panel, old, new)
         # (the view named after it, as "Edit Forecast: …" names it: the Edit menu lists every view's steps)
         step = f"{self.table_step} ({watcher.title})" if self.table_step and watcher.title else self.table_step
-        super().__init__(step or self._text(watcher, old, new))
+        super().__init__(menu_safe(step or self._text(watcher, old, new)))
         self.watcher, self.old, self.new = watcher, old, new
         self.generation = watcher.generation   # the scenario load the edit was made in
         self.created_s = time.monotonic()

@@ -429,6 +429,20 @@ def test_the_edit_menu_names_a_two_line_note_on_one_line(panel, store):
     assert _order(store, 1)["note"] == "line one\nline two + three"   # stored as typed
 
 
+def test_the_edit_menu_shows_an_ampersand_as_typed(panel, store):
+    """A note "R&D pool" read "Undo Edit … → RD pool" in the Edit menu, the D underlined (Qt reads
+    '&' in an action's text as a shortcut); the status bar's words keep the one '&'."""
+    action = panel.undo_stack.createUndoAction(panel, "&Undo")
+    assert panel.order_model.setData(_cell(panel.orders_table, 1, "note"), "R&D pool")
+    assert action.text().endswith("→ R&&D pool")   # Qt shows '&&' as one '&'
+    command = panel.undo_stack.command(panel.undo_stack.index() - 1)
+    assert command.text().endswith("→ R&D pool") and "\n" not in command.text()
+    panel.undo_stack.undo()
+    assert _order(store, 1)["note"] != "R&D pool"
+    panel.undo_stack.redo()
+    assert _order(store, 1)["note"] == "R&D pool"
+
+
 def test_an_add_form_refusal_speaks_the_tables_words(panel, store, qtbot):
     """QA s34: the Add delivery form over what is outstanding said "Not saved: quantity: 70001
     (...)", where the cell's refusal names the column and the row."""
