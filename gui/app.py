@@ -296,9 +296,13 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([k for i, k in enumerate(redo_keys) if not k.isEmpty() and k not in redo_keys[:i]])
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
-        # (connected after the stack's own slot: the step has been taken when these run)
-        self.undo_action.triggered.connect(lambda: self._show_undone(undone=True))
-        self.redo_action.triggered.connect(lambda: self._show_undone(undone=False))
+        # The window takes the step itself (the stack's own slot is let go): it asks first where
+        # the step deletes the scenario on screen with unsaved edits (undoing a Duplicate deleted
+        # the copy, then asked "Save them before switching?", and Cancel left the window on a
+        # deleted scenario; QA s35), and says nothing of a step that dropped out
+        for action, undoing in ((self.undo_action, True), (self.redo_action, False)):
+            action.triggered.disconnect()
+            action.triggered.connect(lambda *_, undoing=undoing: self.take_step(undoing=undoing))
 
         view_menu = self.view_menu = bar.addMenu("&View")
         self._view_keys: set = set()   # the View menu's access keys (the Run item takes one left free)
@@ -486,6 +490,7 @@ class MainWindow(QMainWindow):
         from gui.panels.forecast_editors import rows_editors
 
         watcher = FormUndoWatcher(panel, self.undo_stack, title)
+        watcher.scenario = self._scenario_name   # (a view built after the load: its edits are this one's)
         watcher.edited.connect(self.update_modified)
         watcher.skipped.connect(self.show_status)
         self._watchers[key] = watcher
@@ -612,6 +617,8 @@ class MainWindow(QMainWindow):
     def _follow_rename(self, old: str, new: str) -> None:
         if self._scenario_name == old:
             self._scenario_name = new
+            for watcher in self._watchers.values():   # its edits so far stay its own
+                watcher.renamed(old, new)
             if "forecast" in self.panels:
                 self.panels["forecast"].set_scenario_name(new)
             self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {new}[*]")
@@ -764,7 +771,7 @@ class MainWindow(QMainWindow):
                     # load too (it pushed an invisible undo step and marked the scenario unsaved)
                     panel.refresh_scenarios()
             if watcher is not None:
-                watcher.scenario_loaded()
+                watcher.scenario_loaded(name)
         self._note_loaded()
         for panel in self.panels.values():   # results found for the other scenario are greyed now
             if hasattr(panel, "check_current"):
@@ -1224,6 +1231,46 @@ class MainWindow(QMainWindow):
             if page is widget or (page is not None and page.isAncestorOf(widget)):
                 return i
         return -1
+
+    def take_step(self, *, undoing: bool) -> None:
+        """Undo (or redo) the next step, as the Edit menu and Ctrl+Z do, then say what it changed."""
+        stack = self.undo_stack
+        index = stack.index() - 1 if undoing else stack.index()
+        if not 0 <= index < stack.count():
+            return
+        if not self._may_take(stack.command(index), undoing=undoing):
+            return
+        count = stack.count()
+        if undoing:
+            stack.undo()
+        else:
+            stack.redo()
+        if stack.count() < count:
+            # the step dropped out (another scenario's edit skipped, or refused): it said why, and
+            # "Undid: …" would name the step below it, which was not undone (QA s35)
+            return
+        self._show_undone(undone=undoing)
+
+    def _may_take(self, step, *, undoing: bool) -> bool:
+        """False when the user keeps the scenario on screen that `step` would delete with its
+        unsaved edits (a New's or Duplicate's undo, a Delete's redo)."""
+        from gui.scenarios import DeleteScenarioCommand, SaveScenarioCommand
+
+        deletes = ((undoing and isinstance(step, SaveScenarioCommand) and step.previous_row is None)
+                   or (not undoing and isinstance(step, DeleteScenarioCommand)))
+        name = getattr(step, "name", None) if deletes else None
+        if name is None or name != self._scenario_name or not self.is_modified():
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes",
+            f"{'Undoing' if undoing else 'Redoing'} '{step.text()}' deletes the scenario '{name}', and its inputs "
+            f"have changed since it was saved.\n\nDelete it with those changes?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Discard:
+            self.show_status(f"Nothing {'undone' if undoing else 'redone'}: '{name}' is kept with its changes")
+            return False
+        self._discard_edits()   # asked once: the switch that follows must not ask again
+        return True
 
     def _show_undone(self, *, undone: bool) -> None:
         """Say what Ctrl+Z (or redo) just changed, and bring its area forward: undoing a

@@ -185,6 +185,7 @@ class FormEditCommand(MenuText, QUndoCommand):
         super().__init__(menu_safe(step or self._text(watcher, old, new)))
         self.watcher, self.old, self.new = watcher, old, new
         self.generation = watcher.generation   # the scenario load the edit was made in
+        self.scenario = watcher.scenario         # and the scenario's name
         self.created_s = time.monotonic()
         self._first = True
 
@@ -222,25 +223,35 @@ class FormEditCommand(MenuText, QUndoCommand):
             self.setObsolete(True)
         return True
 
-    def _stale(self) -> bool:
-        """The edit was made in another scenario (or before this one was loaded again): applying
-        its snapshot would put that scenario's inputs into this one, and a Save would store them.
-        Such a step drops out of the stack (Qt deletes an obsolete command after undo/redo)."""
+    def _stale(self, expected: dict) -> bool:
+        """The edit was made in another scenario: applying its snapshot would put that scenario's
+        inputs into this one, and a Save would store them. Or in this one before it was loaded
+        again, and the inputs on screen are no longer `expected`, where the step left them (its
+        edit discarded on the way out, say). Such a step drops out of the stack (Qt deletes an
+        obsolete command after undo/redo). The same scenario loaded again with the step's inputs
+        (saved, then left and come back to) keeps its steps: every one was skipped as "another
+        scenario's", and Ctrl+Z could not take the inputs back to where they started (QA s35)."""
         if self.generation == self.watcher.generation:
             return False
+        same = self.scenario is not None and self.scenario == self.watcher.scenario
+        if same and self.watcher.current() == expected:
+            return False
         self.setObsolete(True)
-        self.watcher.skipped.emit(f"'{self.text().removesuffix(STALE_SUFFIX)}' was an edit of another scenario: skipped")
+        text = self.text().removesuffix(STALE_SUFFIX)
+        self.watcher.skipped.emit(
+            f"'{text}' was made before '{self.scenario}' was loaded again, and its inputs have changed since: skipped"
+            if same else f"'{text}' was an edit of another scenario: skipped")
         return True
 
     def redo(self) -> None:
         if self._first:  # the edit is already on screen
             self._first = False
             return
-        if not self._stale():
+        if not self._stale(self.old):
             self.watcher.apply(self.new)
 
     def undo(self) -> None:
-        if not self._stale():
+        if not self._stale(self.new):
             self.watcher.apply(self.old)
 
 
@@ -254,6 +265,7 @@ class FormUndoWatcher(QObject):
         self._suspended = 0
         self._pending = False
         self.generation = 0    # bumped when a scenario is loaded: older edits belong to another
+        self.scenario: str | None = None   # (or to the same one loaded again: the name says which)
         # the store was written and the views are re-reading it: until `store_change_over`,
         # every change is the store's, not the user's
         self._absorb = False
@@ -322,6 +334,10 @@ class FormUndoWatcher(QObject):
     def _snapshot(self) -> dict:
         return copy.deepcopy(self.panel.scenario_state())
 
+    def current(self) -> dict:
+        """The inputs on screen, as a step's snapshot holds them."""
+        return self._snapshot()
+
     def check(self) -> None:
         """Push a command when the inputs differ from the last snapshot."""
         self._pending = False
@@ -380,23 +396,36 @@ class FormUndoWatcher(QObject):
             self.check()
             self._absorb = False
 
-    def scenario_loaded(self) -> None:
+    def scenario_loaded(self, name: str | None = None) -> None:
         """Another scenario's inputs (or the same one's again) are on screen: the edits on the
-        stack so far belong to what was shown before."""
+        stack so far belong to what was shown before (`FormEditCommand._stale`)."""
         self.generation += 1
+        self.scenario = name
         self.mark_saved()
         # the menu offered "Undo Edit Forecast: demand peak/average" for a discarded edit of the
         # other scenario, and Ctrl+Z then did nothing: say so in the step's name
         renamed = False
         for i in range(self.undo_stack.count()):
             command = self.undo_stack.command(i)
-            if isinstance(command, FormEditCommand) and command.watcher is self \
-                    and command.generation != self.generation and not command.text().endswith(STALE_SUFFIX):
-                command.setText(command.text() + STALE_SUFFIX)
+            if not isinstance(command, FormEditCommand) or command.watcher is not self:
+                continue
+            other = command.scenario is None or command.scenario != name
+            marked = command.text().endswith(STALE_SUFFIX)
+            if other != marked:   # back in its own scenario: its name loses the mark
+                command.setText(command.text() + STALE_SUFFIX if other else command.text().removesuffix(STALE_SUFFIX))
                 renamed = True
         if renamed:   # the Edit menu reads the text on index changes only
             self.undo_stack.undoTextChanged.emit(self.undo_stack.undoText())
             self.undo_stack.redoTextChanged.emit(self.undo_stack.redoText())
+
+    def renamed(self, old: str, new: str) -> None:
+        """The scenario on screen was renamed: its steps are still its own."""
+        if self.scenario == old:
+            self.scenario = new
+        for i in range(self.undo_stack.count()):
+            command = self.undo_stack.command(i)
+            if isinstance(command, FormEditCommand) and command.watcher is self and command.scenario == old:
+                command.scenario = new
 
     def mark_saved(self) -> None:
         """The inputs on screen are the scenario's saved inputs (after loading or saving)."""

@@ -894,3 +894,67 @@ def test_quick_edits_of_two_fields_in_one_group_stay_two_steps(window, qtbot):
     assert (dropout.isChecked(), overlap.isChecked()) == (not was_dropout, was_overlap)
     window.undo_stack.undo()
     assert (dropout.isChecked(), overlap.isChecked()) == (was_dropout, was_overlap)
+
+
+def test_undoing_a_duplicate_with_unsaved_edits_asks_before_deleting_the_copy(window, store, qtbot, monkeypatch):
+    """QA s35: undoing a Duplicate deleted the copy first, then asked "Save them before switching
+    scenario?"; Cancel left the window on a scenario no longer stored. Now the question comes
+    first: Cancel keeps the copy stored and shown and the step on the stack; Discard deletes it
+    and shows its source, asked once."""
+    assert window.scenario_bar.duplicate_current("A")
+    assert window.scenario_bar.current_name() == "A"
+    unsaved = {"on": True}   # the copy's inputs changed since it was saved (however they came to)
+    monkeypatch.setattr(window, "is_modified", lambda: unsaved["on"])
+    discard = window._discard_edits
+
+    def discarded():
+        unsaved["on"] = False
+        discard()
+
+    monkeypatch.setattr(window, "_discard_edits", discarded)
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    index = window.undo_stack.index()
+    window.undo_action.trigger()
+    assert len(asked) == 1 and "deletes the scenario 'A'" in asked[0]
+    assert "A" in window.scenario_bar.names() and window.scenario_bar.current_name() == "A"
+    assert window.scenario_bar.combo.currentText() == "A" and window.undo_stack.index() == index
+    assert window.statusBar().currentMessage() == "Nothing undone: 'A' is kept with its changes"
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    window.undo_action.trigger()
+    assert len(asked) == 1   # the switch back to the source did not ask again
+    assert "A" not in window.scenario_bar.names() and window.scenario_bar.current_name() == "Story default"
+    assert window.undo_stack.index() == index - 1
+    _shutdown(window)
+
+
+def test_an_edit_saved_left_and_come_back_to_still_undoes(window, store, qtbot, monkeypatch):
+    """QA s35: every edit was skipped as "another scenario's" once its scenario had been left and
+    loaded again, so Ctrl+Z took the Save back but not the edit: the inputs could not go back to
+    where they started. The same scenario with the step's inputs on screen keeps its steps; another
+    scenario's are still skipped, and the status line names no step that was not undone."""
+    panel = _edit_training(window, qtbot)
+    before = panel.count_spin.value() - 8
+    assert window.scenario_bar.save_current()
+    assert window.scenario_bar.select("Huawei delivers half")
+    assert window.scenario_bar.select("Story default")
+    assert not window.undo_action.text().endswith("skipped)")
+    window.undo_action.trigger()                           # the Save
+    assert store.scenario("Story default")["params"].get("ui", {}).get("training", {}).get("chips") != before + 8
+    window.undo_action.trigger()                           # the edit: back where it started
+    assert panel.count_spin.value() == before
+    assert window.statusBar().currentMessage().startswith("Undid: Edit Training")
+    _shutdown(window)
+
+
+def test_a_skipped_step_is_not_reported_as_the_step_below_undone(window, store, qtbot, monkeypatch):
+    """QA s35: a skipped step's message was replaced by "Undid: <the step below>", which had not
+    been undone."""
+    _edit_training(window, qtbot)                          # an edit of Story default...
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    assert window.scenario_bar.select("Huawei delivers half")   # ...discarded by the switch
+    depth = window.undo_stack.count()
+    window.undo_action.trigger()
+    assert window.undo_stack.count() == depth - 1
+    message = window.statusBar().currentMessage()
+    assert "another scenario" in message and not message.startswith("Undid")
+    _shutdown(window)
