@@ -473,7 +473,8 @@ def _decode_step(dep: _Deployment, batch, ctx) -> dict:
     # the collectives' latency is communication: the breakdown read 0.01 ms of comm at TP8 with 160
     # all-reduces per token, their latency counted as overhead (the total is the same either way)
     latency = _collective_latency_s(dep) + 0.0 * batch
-    return {"weights_s": t_weights, "kv_s": t_kv, "compute_s": t_compute, "attn_compute_s": t_attn + 0.0 * batch,
+    return {"weights_s": t_weights, "kv_s": t_kv, "compute_s": t_compute, "gemm_s": t_gemm + 0.0 * batch,
+            "attn_compute_s": t_attn + 0.0 * batch,
             "comm_s": t_comm + latency, "comm_latency_s": latency, "overhead_s": t_over - latency,
             "busy_s": busy, "total_s": total}
 
@@ -628,7 +629,7 @@ def _prefill(dep: _Deployment, batch, prompt, cached=0.0) -> dict:
     # micro-batches, so a round of the pipeline grows by a pp-th of the whole prefill
     marginal = (m_compute + m_comm) / dep.pp
     return {"compute_s": t_compute, "weights_s": t_mem, "comm_s": t_comm, "overhead_s": t_over,
-            "total_s": total, "marginal_s": marginal}
+            "total_s": total, "marginal_s": marginal, "marginal_compute_s": m_compute / dep.pp}
 
 
 # ---- public dataclasses -------------------------------------------------------------------------
@@ -1304,7 +1305,8 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str
     # prompts, so a batch holds at least one prompt per attention group.
     per_iter = np.maximum(_arr(n) / max(L_out, 1.0), dep.attn_groups)
     b = np.clip(per_iter, 1.0, np.maximum(f["inf_prefill_chunk_tokens"] / L_pf, 1.0) * dep.attn_groups)
-    marg = _prefill(dep, b, L_pf, cached)["marginal_s"] / b
+    riding = _prefill(dep, b, L_pf, cached)
+    marg = riding["marginal_s"] / b
     pf1 = dict(pf1, marginal_s=marg)
     # prompt tokens one step may take beside the decodes (the whole instance's budget, as the
     # simulator's); an engine that runs prefill steps alone gives them the whole budget each
@@ -1321,7 +1323,39 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str
     steps_per_prompt = (np.ceil(L_pf / np.maximum(prefill_share, 1.0) - 1e-9)
                         if sched.chunked_prefill else 1.0 + 0.0 * _arr(n))
     extra_steps_s = np.maximum(steps_per_prompt - 1.0, 0.0) * dec["total_s"]
-    tpot = dec["total_s"] + n / max(L_out, 1.0) * pf1["marginal_s"]
+    # The steps that carry prompt work: their prompts' compute joins the decode's GEMMs under the
+    # same roofline as the weights those GEMMs read, as the simulator prices a mixed step
+    # (`engine.serving.cost_model.step_s`: max(weights, GEMMs + prompts) + attention); their
+    # communication adds. Prompts come whole (or in budget-sized chunks, `steps_per_prompt` of
+    # them), so with q = n / L_out prompts arriving per step a share u = min(q x chunks, 1) of
+    # the steps carries them, each q / u prompts' work: a step is
+    # u max(W, G + P q / u) + (1 - u) max(W, G). Added whole to every decode step (the old form),
+    # a MoE model's prompts, whose decode reads every expert far below its compute roof, cost a
+    # steady state up to 1.8x the p90 simulated one's chips (QA s35: Qwen3-235B on B200 TP4, 456
+    # steady against 812 output tokens/s per chip); spread evenly over every step (max(W, G + P q))
+    # they hid under the weights where whole prompts do not (Mixtral on H100 TP2: 1,027 steady
+    # against a p50 of 681).
+    per_step = n / max(L_out, 1.0)
+    carrying = np.clip(per_step * steps_per_prompt, 1e-9, 1.0)
+    # (spread evenly over the attention ranks, `marginal_s`: see README, "Wide expert parallelism")
+    pf_compute = per_step * riding["marginal_compute_s"] / b / carrying   # on a step that carries prompts
+    pf_comm = per_step * (marg - riding["marginal_compute_s"] / b) / carrying
+    weights_pf = dec["weights_s"]
+    if dep.shape.experts:   # the experts the prompts touch beyond the decodes' (the simulator's mem_pf)
+        def touched(tokens):
+            return 1.0 - np.power(1.0 - dep.shape.topk / dep.shape.experts, tokens)
+        weights_pf = weights_pf + dep.expert_bytes_chip_all * np.maximum(
+            touched(per_step * L_pf / carrying) - touched(np.maximum(_arr(n), 1e-9)), 0.0) / (
+            dep.hbm_bps * f["inf_hbm_eff"] * f["inf_moe_read_eff"])
+    plain = np.maximum(dec["weights_s"], dec["gemm_s"])
+    mixed = dec["total_s"] + carrying * (np.maximum(weights_pf, dec["gemm_s"] + pf_compute) - plain + pf_comm)
+    # An engine that runs its prompts in steps of their own reads the weights for them apart. With
+    # data-parallel attention the closed form stands in for prefill on instances of its own, as
+    # large MoE serving runs (README, "Wide expert parallelism"): the prompts' work adds to the
+    # decode's, as the chip-time of separate pools does (the simulator's aggregated engine stalls
+    # every rank on the one that holds a prompt, which that deployment avoids).
+    apart = dec["total_s"] + per_step * marg
+    tpot = np.where(dep.attn_groups > 1, apart, mixed) if sched.mixed_batches else apart
     # The arrival rate that keeps n sequences in the server (Little's law: n = rate x latency),
     # where the latency holds the prompt's queueing wait, which grows with the rate (M/D/1 on the
     # prefill work, rho = rate x marginal prefill). Solved, not iterated once: with outputs as
