@@ -80,8 +80,13 @@ class Sizing:
 # re-sized on the validation trials (cheap: the LP's plans are kept) before any refit on more trials
 # and, still short, to the most the plan reaches within the caps: QA s33 found 91% for Mar-May 2025
 # refused ("lower the confidence, or raise the caps") where 50,000 H20 in Nov 2024, the quarter's cap,
-# reads 91.1% on the fresh trials and 91.5-91.8% on 20,000 others; halfway (45,000) read 90.9%
-SIZINGS = (Sizing(1.0, "confidence"), Sizing(2.0, "halfway"), Sizing(2.0, "most"))
+# reads 91.1% on the fresh trials and 91.5-91.8% on 20,000 others; halfway (45,000) read 90.9%.
+# First of all, sized to the confidence itself, kept where its fresh trials hold it (MEETS_RULE):
+# sized first to the margin, a plan that could reach the margin bought it and one that could not
+# (a plateau) was sized to the confidence, so more cap or a lower confidence cost more (QA s35: to
+# Jun 2025 at 80%, 48,000 H20 for $576M under a 50,000 cap, 51,000 for $612M under 55,000; 80.5%
+# $924M where 81% planned $840M). A miss goes on to the margin: a re-size, not a refit.
+SIZINGS = (Sizing(0.0, "confidence"), Sizing(1.0, "confidence"), Sizing(2.0, "halfway"), Sizing(2.0, "most"))
 # A refit on more trials: a plateau plan short on the fresh trials even re-sized stays short however
 # the LP is fitted (it is the validation trials' own), so the refits size plans to the margin alone
 REFIT_SIZINGS = (Sizing(1.0, "none"), Sizing(2.0, "none"))
@@ -1214,7 +1219,7 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     for sizing in sizings:
         x_lots, tuned_note, status = sized(sizing)
         if result is not None and before is not None and np.array_equal(x_lots, before):
-            break   # the same plan again: its fresh trials say the same
+            continue   # the same plan again (a plateau sized to the confidence twice): its fresh trials say the same
         notes: tuple[str, ...] = (tuned_note,) if tuned_note else ()
         if result is not None:   # (said after the re-sized plan's own note)
             notes += (f"sized first to a smaller margin, {_plan_size_text(result, req)} read "

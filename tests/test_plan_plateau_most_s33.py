@@ -15,7 +15,10 @@ from tests.cli_run import run_cli
 
 
 def test_the_last_re_size_is_to_the_most_the_plan_reaches():
-    assert [s.plateau for s in SIZINGS] == ["confidence", "halfway", "most"]
+    # (first to the confidence itself, then its margin, s35: a plateau sizes to the confidence twice,
+    # and the loop goes on past the repeat to halfway and the most)
+    assert [(s.margin_se, s.plateau) for s in SIZINGS] == [(0.0, "confidence"), (1.0, "confidence"),
+                                                            (2.0, "halfway"), (2.0, "most")]
     assert SIZINGS[-1] == Sizing(2.0, "most")
 
 

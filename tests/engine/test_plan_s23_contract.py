@@ -50,7 +50,7 @@ def test_the_validation_check_asks_the_confidence_itself():
     val = fp._cached_samples(inputs, 400, inputs.scenario.seed + fp.VALIDATION_SEED_OFFSET)
     months = [D(2024, m, 1) for m in range(6, 13)]
     lo_t, hi_t = val.months.index(D(2025, 1, 1)), val.months.index(D(2025, 12, 1))
-    check = fp._OnValidation(inputs, asked, months, lo_t, hi_t, val)
+    check = fp._OnValidation(inputs, asked, months, lo_t, hi_t, val, fp.Sizing(1.0, "confidence"))
     assert check.confidence == 0.9 and check.target == fp.sizing_target(0.9, asked.check_trials, 1.0) > 0.9
     lowest = {}
     for lots_n in range(200, 600):
