@@ -892,18 +892,24 @@ def unit_chip_worth(result, chip_id: str) -> float:
 
 def plan_view_window(result, months_before: int = 4, months_after: int = 4) -> tuple[int, int, float]:
     """(first, last month index, top of the value axis) the Plan's capacity chart shows: the target
-    months with some before and after, up to the largest capacity P90, demand or delivery there.
-    Drawn over the whole horizon, a demand of 2.5 M chips by 2029 left a 39,000-chip plan for
-    Mar-Jun 2025 in the bottom few pixels."""
+    months with some before and after, and every month a planned order is due (a month before the
+    first), up to the largest capacity P90, demand or delivery there. Drawn over the whole horizon,
+    a demand of 2.5 M chips by 2029 left a 39,000-chip plan for Mar-Jun 2025 in the bottom few
+    pixels; drawn from four months before the target, a plan for Oct-Dec 2025 due in Feb-May showed
+    none of its deliveries at 1280x720 (QA s35)."""
     months = list(result.months)
     if not months:
         return 0, 0, 1.0
     first = next((i for i, m in enumerate(months) if m >= result.from_month), 0)
     last = max((i for i, m in enumerate(months) if m <= result.until_month), default=len(months) - 1)
+    deliveries = plan_deliveries(result)
+    due = np.flatnonzero(np.asarray(deliveries, float) > 0)
     i0, i1 = max(first - months_before, 0), min(last + months_after, len(months) - 1)
+    if due.size:
+        i0, i1 = min(i0, max(int(due[0]) - 1, 0)), max(i1, min(int(due[-1]) + 1, len(months) - 1))
     _lo, _mid, hi = result.capacity_unit_chips
     shown = [np.asarray(hi, float)[i0:i1 + 1], np.asarray(result.demand_unit_chips, float)[i0:i1 + 1],
-             plan_deliveries(result)[i0:i1 + 1]]
+             deliveries[i0:i1 + 1]]
     top = max((float(np.nanmax(v)) for v in shown if v.size and np.isfinite(v).any()), default=0.0)
     return i0, i1, top * 1.08 if top > 0 else 1.0
 

@@ -327,16 +327,19 @@ def run_plan(args, ctx) -> Output:
             raise UserError(f"scenario {args.scenario!r}, Plan study: " + " ".join(problems))
         candidates = table.candidate_list(candidates)
     if args.caps:
+        from engine.studies_forecast import CANDIDATE_WHOLE
+
+        most = CANDIDATE_WHOLE["max_per_quarter"]   # the Plan view's ceiling: 1e300 overflowed the float32 sums
         caps = {}
         for part in args.caps.split(","):
             chip_id, _, value = part.partition("=")
             try:
                 cap = cell_float(value)   # a plain number: "1_000" is refused, as in files
-                if not (0 <= cap < float("inf") and cap == int(cap)):   # whole chips a quarter
+                if not (0 <= cap <= most and cap == int(cap)):   # whole chips a quarter
                     raise ValueError
             except ValueError:
                 raise UserError(f"--caps: {part!r} (must be CHIP_ID=CHIPS_PER_QUARTER, a whole number of chips "
-                                ">= 0)") from None
+                                f"from 0 to {most:,})") from None
             if chip_id.strip() in caps:   # not last-wins: which of the two was meant is not ours to guess
                 raise UserError(f"--caps: {chip_id.strip()!r} given twice")
             caps[chip_id.strip()] = cap
