@@ -88,3 +88,19 @@ def test_slo_throughput_is_the_quoted_rate_and_a_longer_run_at_it_meets_the_targ
 def test_a_given_tp_is_said_as_given_not_as_the_search_choice(capsys):
     d = _slo(capsys)
     assert "TP8 (given" in d["explanation"] and "chosen by the steady-state search" not in d["explanation"]
+
+
+def test_the_aggregated_overload_is_named_so_beside_a_disaggregated_deployment_that_keeps_up(capsys):
+    """QA s35: with --prefill-tp and a rate the aggregated run cannot serve, the notes read
+    "overloaded: 13 requests/s offered, about 9.41 served" as if of the deployment asked for, which
+    served all of it; and the disaggregated block said nothing of its own load."""
+    argv = ["--format", "json", "serve", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb", "--tp", "4",
+            "--prefill-tp", "4", "--request-rate", "13", "--input-len", "1024", "--output-len", "256",
+            "--input-len-spread", "0.5", "--output-len-spread", "0.5"]
+    assert main(argv) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["overloaded"] is True and d["disaggregated"]["overloaded"] is False
+    assert d["disaggregated"]["served_share_of_offered"] == 1.0
+    over = [n for n in d["notes"] if "overloaded: 13 requests/s offered" in n]
+    assert over and all(n.startswith("aggregated run (prompts on the decode chips): ") for n in over)
+    assert any(n.startswith("disaggregated: serves the 13 requests/s offered") for n in d["notes"])
