@@ -537,3 +537,15 @@ def test_targets_with_disaggregated_prefill_are_held_under_load_and_chips_count_
     assert d["ttft_ms_p90"] <= 2000 and d["tpot_ms_p90"] <= 50
     assert d["disaggregated"]["load"] == "offline"
     assert d["chips_needed"] * d["output_tokens_per_s_per_chip"] >= 1_000_000
+
+
+def test_a_token_budget_below_the_running_sequences_is_said(capsys):
+    """QA s35: --max-num-batched-tokens 1 answered a 2-hour TTFT without a word: a mixed step spends
+    one token of the budget per decoding sequence (vLLM refuses a budget below max_num_seqs)."""
+    base = ["--format", "json", "serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--tp", "1",
+            "--input-len", "1000", "--output-len", "200", "--concurrency", "4", "--requests", "40"]
+    assert main(base + ["--max-num-batched-tokens", "64"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any(n.startswith("--max-num-batched-tokens 64 is below the 1,024 sequences") for n in notes), notes
+    assert main(base + ["--max-num-batched-tokens", "64", "--max-num-seqs", "64"]) == 0
+    assert not any("is below the" in n for n in json.loads(capsys.readouterr().out)["notes"])
