@@ -218,10 +218,12 @@ def test_simulations_read_as_before_to_the_bit(name):
 # recorded from the code at commit 61ec32b (the answer's repr: every figure and word of it; the repr
 # re-recorded in s30, where only the batch at the point moved, to its steady window's: 45 -> 48 running;
 # and in s33, where only the words gained the search's resolution and SloCapacity its bracket_pct,
-# the two reprs diffed against 8ef25b9's)
+# the two reprs diffed against 8ef25b9's; and in s35, where only "miss them on N chips" became "miss
+# them at the load per chip of N chips", the reprs equal once those words are swapped back)
 RACE = {"answer": (2, 935.3857724999999), "latency": (459.4023771867942, 38.72212942785393),
-        "race": "TP2 1,070 chips, TP4 and TP8 miss them on 1,040 chips, TP1 misses them on 1,102 chips",
-        "repr": "2ba7d9775eaebd379653dff47295834f54b77906dd2239474665b2372293d915"}
+        "race": "TP2 1,070 chips, TP4 and TP8 miss them at the load per chip of 1,040 chips, TP1 misses them at the "
+                "load per chip of 1,102 chips",
+        "repr": "f95c8de44402d259caef762efac1bdfeb4bf2a4034a512efaee825217d9ccbb9"}
 DISAGG = {"figures": (214.3125, 11.43, 901.3588097192071, 14.823686882467745),
           "repr": "14c384bd6e5e467e5d07c69d4544f8b533fabc68a0a9b9d2478a501e80c85a4a"}
 

@@ -246,7 +246,10 @@ def best_layout_under_load(model, chip, cap, load: dict):
     for level in sorted(set(dropped.values()), reverse=True):
         who = [name[k] for k in sorted(dropped) if dropped[k] == level]
         said.append(f"{' and '.join(who)} miss{'es' if len(who) == 1 else ''} them "
-                    + (f"on {chips_at(level):,} chips" if demand else f"at {level:,.1f} output tokens/s per chip"))
+                    # (the load per chip a fleet of that many carries: "misses them on 13,413 chips" read as
+                    # the chips that layout needs, QA s35)
+                    + (f"at the load per chip of {chips_at(level):,} chips" if demand
+                       else f"at {level:,.1f} output tokens/s per chip"))
     if unsimulated:
         said.append(f"{' and '.join(unsimulated)} not simulated (running batches beyond {MAX_SIMULATED_BATCH})")
     summary = ", ".join(said)
