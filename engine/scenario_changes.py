@@ -430,7 +430,10 @@ _UI_VIEWS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "max_num_seqs": ("max running sequences", "", "the engine's default"),
         "max_num_batched_tokens": ("token budget per step", "tokens", "the engine's default"),
         "length_spread": ("length spread (CV)", "", ""), "prefill_tp": ("prefill TP", "", "on the replica"),
-        "prefill_instances": ("prefill instances", "", ""), "slo_percentile": ("targets hold for", "", "")}),
+        "prefill_instances": ("prefill instances", "", ""), "slo_percentile": ("targets hold for", "", ""),
+        "load_point": ("load point", "", ""), "load_value": ("load", "", ""),
+        "load_values": ("load typed for", "", ""), "rate": ("Poisson arrivals", "requests/s per replica", ""),
+        "concurrency": ("clients", "per replica", "")}),
     "plan": ("Plan", {
         "confidence": ("confidence", "share", ""), "from_month": ("from", "", "set by the run"),
         "until_month": ("until", "", "the horizon's end"), "budget_usd": ("budget", "USD", "no limit"),

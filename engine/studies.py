@@ -865,11 +865,16 @@ class ServingStudy:
     # (every request at once; no value). A what-if: the chips for the demand stay the SLO capacity's.
     load_point: str = "targets"
     load_value: float = 1.0
+    # The value each kind with one had when last shown ((kind, value) pairs; a dict in the saved
+    # form): the form keeps one per kind, and a scenario saved with 8 clients chosen brought back
+    # 1 request/s, not the 2.5 typed before, when the kind was switched back (QA s35)
+    load_values: tuple = (("concurrency", 16.0), ("rate", 1.0))
     version: int = STUDY_VERSION
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["compare_chips"] = list(self.compare_chips)
+        d["load_values"] = dict(self.load_values)
         return d
 
     @classmethod
@@ -888,6 +893,20 @@ class ServingStudy:
             known["slo_percentile"] = str(known["slo_percentile"] or "p90").strip().lower()
         if "load_point" in known:
             known["load_point"] = str(known["load_point"] or "targets").strip().lower()
+        if "load_values" in known:
+            kept = dict(cls.load_values)
+            given = known["load_values"] or {}
+            if not isinstance(given, Mapping):
+                raise UserError(f"serving study load_values: {given!r} (a value for each load kind)")
+            for kind, value in given.items():
+                if kind in kept:   # (another kind's is dropped: no field shows it)
+                    try:
+                        kept[kind] = float(value)
+                        if not (math.isfinite(kept[kind]) and kept[kind] >= 0):
+                            raise ValueError
+                    except (TypeError, ValueError):
+                        raise UserError(f"serving study load_values {kind}: {value!r} (a number >= 0)") from None
+            known["load_values"] = tuple(sorted(kept.items()))
         for key in ("prefill_tp", "prefill_instances"):
             if key in known:
                 try:

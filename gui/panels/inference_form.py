@@ -143,7 +143,7 @@ class InferenceForm:
                   "Poisson arrivals: requests per second offered to one replica; concurrent clients: "
                   "requests kept in flight on one replica (serve --scenario multiplies by the replicas)")
         # each kind keeps its own value (see _on_load_kind); the kind shown last
-        self._load_kept = {"rate": 1.0, "concurrency": 16.0}
+        self._load_kept = dict(DEFAULTS["load_values"])
         self._load_kind_shown = "rate"
         self.load_combo.currentIndexChanged.connect(self._on_load_kind)
         self.prefix_spin = dspin(0.0, 99.0, 0.0, 0, " %", step=5.0)   # as serve --prefix-cache-pct: 0 to 99
@@ -263,6 +263,9 @@ class InferenceForm:
             "prefill_instances": self.prefill_spin.value(),
             "slo_percentile": self.pct_combo.currentData(),
             "load_point": self.load_combo.currentData(), "load_value": self.load_spin.value(),
+            # every kind's value, the one shown as typed (the others as kept: `_on_load_kind`)
+            "load_values": {**self._load_kept, **({self._load_kind_shown: self.load_spin.value()}
+                                                 if self._load_kind_shown in self._load_kept else {})},
             "version": DEFAULTS["version"],
         }
 
@@ -300,8 +303,13 @@ class InferenceForm:
             self._enable_prefill_instances()
             if not select_data(self.load_combo, s.get("load_point") or "targets"):
                 self.load_combo.setCurrentIndex(0)
+            # the scenario's value for each kind, not the one typed in the scenario shown before
+            self._load_kept = {**DEFAULTS["load_values"], **(s.get("load_values") or {})}
+            self._load_kind_shown = None   # (nothing on screen to keep: the spin still has the old scenario's)
             self._on_load_kind()
             self.load_spin.setValue(float(s.get("load_value", DEFAULTS["load_value"]) or 0.0))
+            if self._load_kind_shown in self._load_kept:
+                self._load_kept[self._load_kind_shown] = self.load_spin.value()
             compare = [c for c in (s.get("compare_chips") or []) if c in self._chips]
             self.compare_button.set_chips(self._chips.values(), compare or
                                           [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])

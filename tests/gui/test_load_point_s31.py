@@ -188,3 +188,25 @@ def test_the_load_point_line_has_a_colour_no_series_of_its_chart_has(panel):
         hues = [hue_deg(s.item.opts["pen"].color()) for s in chart._series.values() if s.kind == "line"]
         # a hue at least 30 degrees from every curve's (the green #2E7D32 sat 17 degrees from p99's #117733)
         assert hues and all(min(abs(mine - h), 360.0 - abs(mine - h)) >= 30.0 for h in hues), (mine, hues)
+
+
+def test_each_kinds_value_is_saved_and_a_load_brings_back_the_scenarios_own(panel, store, qtbot):
+    """QA s35: the form keeps one value per kind, but a scenario saved with 8 clients chosen after
+    2.5 requests/s were typed came back with 1 request/s when switched to arrivals; and a scenario
+    loaded after another kept the other's typed values for the kinds not chosen."""
+    panel.apply_scenario_state(STATE)
+    _set_rate(panel, 2.5)
+    select_data(panel.load_combo, "concurrency")
+    panel.load_spin.setValue(8)
+    saved = json.loads(json.dumps(panel.scenario_state()))   # as the store keeps it
+    assert saved["load_values"] == {"rate": 2.5, "concurrency": 8.0} and saved["load_value"] == 8.0
+    assert ServingStudy.from_dict(saved).load_values == (("concurrency", 8.0), ("rate", 2.5))
+    panel.apply_scenario_state({**STATE, "load_point": "rate", "load_value": 0.5})   # another scenario
+    select_data(panel.load_combo, "concurrency")
+    assert panel.load_spin.value() == 16   # its default, not the 8 typed in the other one
+    panel.apply_scenario_state(saved)
+    assert panel.load_combo.currentData() == "concurrency" and panel.load_spin.value() == 8
+    select_data(panel.load_combo, "rate")
+    assert panel.load_spin.value() == 2.5
+    select_data(panel.load_combo, "concurrency")
+    assert panel.load_spin.value() == 8
