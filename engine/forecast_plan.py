@@ -1467,6 +1467,8 @@ def sizing_text(check: _OnValidation, level: float) -> str:
     """Why a plan is sized to `level` on the validation trials, in words."""
     margin = check.sizing.margin_se
     se = f"{margin:g} standard error{'' if margin == 1 else 's'}"
+    if margin <= 0 and level >= check.target - 1e-12:   # (it read "the confidence plus 0 standard errors")
+        return "the confidence itself, as the fresh check asks; a margin is added only where the fresh trials find it short"
     if level >= check.target - 1e-12:
         return (f"the confidence plus {se} of the estimate on {check.req.check_trials:,} fresh trials, a margin "
                 "for the fresh check, which asks the confidence itself")

@@ -43,3 +43,18 @@ def test_a_higher_confidence_does_not_cost_less_here(plan):
     costs = [plan("--confidence", c)["total_cost_usd"] for c in ("0.8", "0.805", "0.81")]
     assert costs == sorted(costs), costs
     assert costs[1] < 924e6   # what 80.5% planned before (81%: $840M)
+
+
+def test_a_plan_sized_to_the_confidence_says_so_in_words(tmp_path, capsys, monkeypatch):
+    """Its note read "the confidence plus 0 standard errors of the estimate ..., a margin"."""
+    for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))
+    db = tmp_path / "b.db"
+    open_store(db).close()
+    code, out, _ = run_cli(capsys, "--db", str(db), "--format", "json", "plan", "--from", "2025-10", "--until",
+                           "2025-12", "--caps", "ascend-910b2=1e7,h20-96gb=1e7")
+    data = json.loads(out)
+    assert code == 0 and data["feasible"], data.get("why")
+    said = json.dumps(data)
+    assert "plus 0 standard errors" not in said
+    assert "(the confidence itself, as the fresh check asks" in said
