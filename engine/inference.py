@@ -1272,7 +1272,7 @@ def _capacity_arrays(model, chips, tps, L_in, L_out, ttft_s, tpot_s, wdt, kdt, e
     # data-parallel attention (hundreds of chips per replica) is searched as finely as TP8
     per_group = np.unique(np.round(np.geomspace(1, 8192, n_grid)))[None, None, :]
     grid = per_group * np.broadcast_to(dep.attn_groups, (1, len(tps), 1))
-    r = _server_like(dep, grid, L_in, L_out, prefix_cache_hit, engine)
+    r = _server_like(dep, grid, L_in, L_out, prefix_cache_hit, engine, rising_batches=True)
     # a running batch the prompts can never fill (infinite TTFT) is no operating point, targets or not
     ok = (grid <= cap) & (r["tpot"] <= tpot_s) & (r["ttft"] <= ttft_s) & np.isfinite(r["ttft"])
     tps_chip = np.where(ok, r["out_tps"] / dep.chips, 0.0)
@@ -1280,7 +1280,8 @@ def _capacity_arrays(model, chips, tps, L_in, L_out, ttft_s, tpot_s, wdt, kdt, e
     return dep, cap, kv_cap, grid, r, ok, tps_chip, best
 
 
-def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str = "") -> dict:
+def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str = "",
+                 rising_batches: bool = False) -> dict:
     """Steady state of a server running `n` sequences with Poisson arrivals (for SLO search).
 
     A prefix-cache hit rate h means h of each prompt's tokens are already in KV (shared system
@@ -1323,32 +1324,43 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str
     steps_per_prompt = (np.ceil(L_pf / np.maximum(prefill_share, 1.0) - 1e-9)
                         if sched.chunked_prefill else 1.0 + 0.0 * _arr(n))
     extra_steps_s = np.maximum(steps_per_prompt - 1.0, 0.0) * dec["total_s"]
-    # The steps that carry prompt work: their prompts' compute joins the decode's GEMMs under the
-    # same roofline as the weights those GEMMs read, as the simulator prices a mixed step
+    # A step carrying prompt work: its prompts' compute joins the decode's GEMMs under the same
+    # roofline as the weights those GEMMs read, as the simulator prices a mixed step
     # (`engine.serving.cost_model.step_s`: max(weights, GEMMs + prompts) + attention); their
-    # communication adds. Prompts come whole (or in budget-sized chunks, `steps_per_prompt` of
-    # them), so with q = n / L_out prompts arriving per step a share u = min(q x chunks, 1) of
-    # the steps carries them, each q / u prompts' work: a step is
-    # u max(W, G + P q / u) + (1 - u) max(W, G). Added whole to every decode step (the old form),
-    # a MoE model's prompts, whose decode reads every expert far below its compute roof, cost a
-    # steady state up to 1.8x the p90 simulated one's chips (QA s35: Qwen3-235B on B200 TP4, 456
-    # steady against 812 output tokens/s per chip); spread evenly over every step (max(W, G + P q))
-    # they hid under the weights where whole prompts do not (Mixtral on H100 TP2: 1,027 steady
-    # against a p50 of 681).
+    # communication adds. With q = n / L_out prompts arriving per step, each prompt whole or cut as
+    # the scheduler cuts it (FCFS: chunks of the step's share, then the rest), a step carries one
+    # chunk where q x chunks <= 1, else every step carries q prompts' work. Added whole to every
+    # decode step (the old form), a MoE model's prompts, whose decode reads every expert far below
+    # its compute roof, cost a steady state up to 1.8x the p90 simulated one's chips (QA s35:
+    # Qwen3-235B on B200 TP4, 456 steady against 812 output tokens/s per chip); cut into equal
+    # chunks, a 2,000-token prompt over a share of 1,999 hid its halves under the weights and the
+    # rate jumped 1.6x with one more running sequence (QA s35; the scheduler cuts 1,999 + 1). Past
+    # one chunk a step (q x chunks > 1) the scheduler fills a step's share from the queue: a share
+    # q L / share of the steps carries a full share.
+    # (Spread evenly over the attention ranks, `marginal_s`: see README, "Wide expert parallelism".)
     per_step = n / max(L_out, 1.0)
-    carrying = np.clip(per_step * steps_per_prompt, 1e-9, 1.0)
-    # (spread evenly over the attention ranks, `marginal_s`: see README, "Wide expert parallelism")
-    pf_compute = per_step * riding["marginal_compute_s"] / b / carrying   # on a step that carries prompts
-    pf_comm = per_step * (marg - riding["marginal_compute_s"] / b) / carrying
-    weights_pf = dec["weights_s"]
-    if dep.shape.experts:   # the experts the prompts touch beyond the decodes' (the simulator's mem_pf)
-        def touched(tokens):
-            return 1.0 - np.power(1.0 - dep.shape.topk / dep.shape.experts, tokens)
-        weights_pf = weights_pf + dep.expert_bytes_chip_all * np.maximum(
-            touched(per_step * L_pf / carrying) - touched(np.maximum(_arr(n), 1e-9)), 0.0) / (
-            dep.hbm_bps * f["inf_hbm_eff"] * f["inf_moe_read_eff"])
+    p_compute = riding["marginal_compute_s"] / b   # one prompt's, riding along
+    p_comm = marg - p_compute
     plain = np.maximum(dec["weights_s"], dec["gemm_s"])
-    mixed = dec["total_s"] + carrying * (np.maximum(weights_pf, dec["gemm_s"] + pf_compute) - plain + pf_comm)
+
+    def carried(tokens):
+        """What a step carrying `tokens` prompt tokens adds to a decode step."""
+        part = tokens / L_pf
+        weights = dec["weights_s"]
+        if dep.shape.experts:   # the experts the prompts touch beyond the decodes' (the simulator's mem_pf)
+            def touched(t):
+                return 1.0 - np.power(1.0 - dep.shape.topk / dep.shape.experts, t)
+            weights = weights + dep.expert_bytes_chip_all * np.maximum(
+                touched(tokens) - touched(np.maximum(_arr(n), 1e-9)), 0.0) / (
+                dep.hbm_bps * f["inf_hbm_eff"] * f["inf_moe_read_eff"])
+        return np.maximum(weights, dec["gemm_s"] + p_compute * part) - plain + p_comm * part
+
+    chunk = np.minimum(np.maximum(prefill_share, 1.0), L_pf) if sched.chunked_prefill else L_pf + 0.0 * _arr(n)
+    rest = np.maximum(L_pf - (steps_per_prompt - 1.0) * chunk, 0.0)
+    alone = (steps_per_prompt - 1.0) * carried(chunk) + carried(rest)   # a prompt whose chunks each ride a step
+    full = np.maximum(prefill_share, 1.0)   # (prompts from the queue, several where they fit)
+    lumpy = np.minimum(per_step * L_pf / full, 1.0) * carried(full)
+    mixed = dec["total_s"] + np.where(per_step * steps_per_prompt <= 1.0, per_step * alone, lumpy)
     # An engine that runs its prompts in steps of their own reads the weights for them apart. With
     # data-parallel attention the closed form stands in for prefill on instances of its own, as
     # large MoE serving runs (README, "Wide expert parallelism"): the prompts' work adds to the
@@ -1356,6 +1368,10 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str
     # every rank on the one that holds a prompt, which that deployment avoids).
     apart = dec["total_s"] + per_step * marg
     tpot = np.where(dep.attn_groups > 1, apart, mixed) if sched.mixed_batches else apart
+    if rising_batches:
+        # `n` rises along its last axis (the search's grid): a token never gets faster with more
+        # sequences running, where the regimes above meet (one chunk a step, then full shares)
+        tpot = np.maximum.accumulate(np.broadcast_to(tpot, np.broadcast(tpot, _arr(n)).shape), axis=-1)
     # The arrival rate that keeps n sequences in the server (Little's law: n = rate x latency),
     # where the latency holds the prompt's queueing wait, which grows with the rate (M/D/1 on the
     # prefill work, rho = rate x marginal prefill). Solved, not iterated once: with outputs as

@@ -663,3 +663,37 @@ def test_the_steady_state_is_not_below_the_simulated_percentiles_with_tensor_par
     p90 = slo_capacity_tokens_per_s_per_chip(m, chip, percentile="p90", **kw).output_tokens_per_s_per_chip
     assert steady >= p50 >= p90 > 0
     assert steady < 1.25 * p50   # and near it: the same physics with means for percentiles
+
+
+def test_the_steady_state_does_not_jump_where_a_prompt_needs_a_second_chunk():
+    """QA s35: the steady state priced a prompt cut in two as two equal halves, each hidden under
+    the weight read, where the scheduler cuts a full share and the rest: a longer prompt or a
+    looser TPOT target read up to 1.6x the rate (Qwen3-235B on B200 TP4, 8,100 -> 8,200 prompt
+    tokens: 177 -> 215; Mixtral with a 2,048-token budget, TPOT 47.5 -> 48 ms: 295 -> 506)."""
+    qwen, b200 = MODELS["qwen3-235b-a22b"], reference_chips()["b200"]
+    kw = dict(output_len=300, ttft_ms=5000, tpot_ms=70, tp=4)
+    shorter, longer = (slo_capacity(qwen, b200, input_len=n, **kw).output_tokens_per_s_per_chip for n in (8100, 8200))
+    assert longer <= shorter
+    mixtral, h100 = MODELS["mixtral-8x7b"], reference_chips()["h100-sxm5-80gb"]
+    rates = [slo_capacity(mixtral, h100, input_len=2000, output_len=300, ttft_ms=2000, tpot_ms=t, tp=2,
+                          factors={"inf_prefill_chunk_tokens": 2048}).output_tokens_per_s_per_chip
+             for t in (47.5, 48.0, 50.0)]
+    assert rates == sorted(rates) and rates[1] < 1.1 * rates[0]   # a looser target, a little more
+
+
+@pytest.mark.parametrize("model_id, chip_id, tp, input_len, output_len, budget", [
+    ("mixtral-8x7b", "h100-sxm5-80gb", 2, 2000, 300, 2048),
+    ("llama3-8b", "h100-sxm5-80gb", 1, 1000, 50, 512),
+    ("qwen3-235b-a22b", "b200", 4, 8200, 50, None),
+])
+def test_a_token_never_gets_faster_with_more_sequences_running(model_id, chip_id, tp, input_len, output_len, budget):
+    """Over the steady search's grid of running sequences, TPOT never falls (QA s35 found it
+    falling by up to 9% where one chunk a step gave way to full shares)."""
+    from engine.inference import _capacity_arrays
+    from engine.serving.families import limit_factors
+
+    out = _capacity_arrays(MODELS[model_id], [reference_chips()[chip_id]], [tp], float(input_len), float(output_len),
+                           math.inf, math.inf, "bf16", "bf16", "", limit_factors(None, budget) or None, eps=[1])
+    grid, r = out[3], out[4]
+    tpot = np.broadcast_to(r["tpot"], grid.shape)[0, 0]
+    assert (np.diff(tpot) >= 0).all()
