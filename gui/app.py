@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
         self.scenario_bar.capture_marks = self._saved_marks
         self.scenario_bar.restore_marks = self._restore_saved_marks
         self.scenario_bar.renamed.connect(self._follow_rename)
+        self.scenario_bar.name_moved.connect(self._follow_name)
         self._follow_naming()
         from gui.commands import follow_store_writes
 
@@ -614,11 +615,14 @@ class MainWindow(QMainWindow):
         self.apply_scenario(name, row["params"])
         self.show_status(f"'{base}' changed, and '{name}' follows it: its inputs were reloaded")
 
+    def _follow_name(self, old: str, new: str) -> None:
+        """A scenario was renamed (or a rename undone), shown or not: its edits stay its own."""
+        for watcher in self._watchers.values():
+            watcher.renamed(old, new)
+
     def _follow_rename(self, old: str, new: str) -> None:
         if self._scenario_name == old:
             self._scenario_name = new
-            for watcher in self._watchers.values():   # its edits so far stay its own
-                watcher.renamed(old, new)
             if "forecast" in self.panels:
                 self.panels["forecast"].set_scenario_name(new)
             self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {new}[*]")

@@ -361,6 +361,9 @@ class ScenarioBar(QWidget):
 
     current_changed = Signal(str, dict)  # name, params
     renamed = Signal(str, str)           # the current scenario's old and new name (a rename or its undo)
+    # any scenario's old and new name, shown or not (the views' undo steps follow it: a rename undone
+    # from another scenario left the renamed one's edits skipped as another's, QA s35)
+    name_moved = Signal(str, str)
     status_message = Signal(str)
     saved = Signal(str)  # after the current scenario was saved (name)
 
@@ -686,6 +689,7 @@ class ScenarioBar(QWidget):
         self._restored = name   # shown once the stack has moved (the combo lists it then)
 
     def _follow_rename(self, old: str, new: str) -> None:
+        self.name_moved.emit(old, new)
         if old in self._seen:
             self._seen[new] = self._seen.pop(old)
             self._seen_rows[new] = self._seen_rows.pop(old, None)
@@ -902,6 +906,7 @@ class ScenarioBar(QWidget):
         self._fill_combo()
         self._note_seen(target)
         if target != name:
+            self.name_moved.emit(name, target)   # (the inputs on screen, and their edits, are the copy's)
             self.renamed.emit(name, target)
         self.status_message.emit(f"{said}; the inputs shown here are saved as '{target}' (Ctrl+Z to undo)")
         self.saved.emit(target)

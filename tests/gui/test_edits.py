@@ -958,3 +958,26 @@ def test_a_skipped_step_is_not_reported_as_the_step_below_undone(window, store, 
     message = window.statusBar().currentMessage()
     assert "another scenario" in message and not message.startswith("Undid")
     _shutdown(window)
+
+
+@pytest.mark.parametrize("undo_from_away", [True, False])
+def test_an_edit_of_a_renamed_scenario_still_undoes(window, store, qtbot, undo_from_away):
+    """QA s35: a rename undone from another scenario left the renamed one's edit steps keyed by the
+    name it no longer had: back on it, the edit was skipped as another scenario's and the field
+    stayed at 1,032. Every rename, shown or not, now moves the steps' name with it."""
+    panel = _edit_training(window, qtbot)
+    before = panel.count_spin.value() - 8
+    assert window.scenario_bar.save_current()
+    assert window.scenario_bar.rename_current("Renamed")
+    assert window.scenario_bar.select("Huawei delivers half")
+    if undo_from_away:
+        window.undo_action.trigger()                       # the rename, from another scenario
+        assert "Story default" in window.scenario_bar.names()
+        assert window.scenario_bar.select("Story default")
+    else:
+        assert window.scenario_bar.select("Renamed")
+        window.undo_action.trigger()                       # the rename, on screen
+    window.undo_action.trigger()                           # the Save
+    window.undo_action.trigger()                           # the edit
+    assert panel.count_spin.value() == before, window.statusBar().currentMessage()
+    _shutdown(window)
