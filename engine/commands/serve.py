@@ -247,22 +247,30 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
     return out
 
 
-def _budget_below_seqs(args) -> str:
-    """A token budget below the running-sequence cap, said: a step that mixes decodes with prompts
-    spends one token of it per decoding sequence, so no more than the budget decode at once (QA s35:
-    --max-num-batched-tokens 1 answered a 2-hour TTFT without a word; vLLM refuses a budget below
-    max_num_seqs)."""
+def _budget_below_seqs(args, data: dict) -> str:
+    """A token budget below the sequences that can run at once, said: a step that mixes decodes
+    with prompts spends one token of it per decoding sequence, so no more than the budget decode at
+    once (QA s35: --max-num-batched-tokens 1 answered a 2-hour TTFT without a word; vLLM refuses a
+    budget below max_num_seqs). What can run at once is the fewest of the engine's cap, the KV
+    fit and the clients per replica (16 clients never meet a budget of 1,500)."""
     from engine.serving.families import engine_family, scheduler_for
 
     budget = args.max_num_batched_tokens
     sched = scheduler_for(args.engine)
-    seqs = args.max_num_seqs or sched.max_num_seqs
-    if budget is None or not sched.mixed_batches or budget >= seqs:
+    if budget is None or not sched.mixed_batches:
         return ""
-    return (f"--max-num-batched-tokens {budget:,} is below the {seqs:,} sequences that may run at once "
-            f"({'--max-num-seqs' if args.max_num_seqs else engine_family(args.engine) + ' default'}): a step spends "
-            f"one token of the budget per decoding sequence, so at most {budget:,} decode together (vLLM refuses a "
-            "budget below --max-num-seqs)")
+    cap = args.max_num_seqs or sched.max_num_seqs
+    running = min(cap, int(data.get("max_running_sequences") or cap))
+    replicas = max(int(data.get("replicas") or 1), 1)
+    if args.concurrency:
+        running = min(running, -(-int(args.concurrency) // replicas))
+    if budget >= running:
+        return ""
+    family = engine_family(args.engine)
+    refuses = "; vLLM refuses a budget below --max-num-seqs" if family == "vllm" else ""
+    return (f"--max-num-batched-tokens {budget:,} is below the {running:,} sequences that can run at once per "
+            f"replica: a step spends one token of the budget per decoding sequence, so at most {budget:,} decode "
+            f"together{refuses}")
 
 
 def _bind_advice(side: str, nic_busy: float) -> str:
@@ -910,7 +918,7 @@ def run(args, ctx) -> Output:
                          f"the full batch's ({batch_text(res.running_batch)} running): it does not grow with the load")
     if untargeted:
         notes.append(_untargeted_demand(args, data, cap, per_replica, loaded))
-    if budget_note := _budget_below_seqs(args):
+    if budget_note := _budget_below_seqs(args, data):
         notes.append(budget_note)
     # (the default request count only: a --requests the user chose is their protocol)
     if args.concurrency and loaded and args.requests is None and args.requests_per_client is None and not args.ramp_s \
