@@ -431,9 +431,7 @@ _UI_VIEWS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "max_num_batched_tokens": ("token budget per step", "tokens", "the engine's default"),
         "length_spread": ("length spread (CV)", "", ""), "prefill_tp": ("prefill TP", "", "on the replica"),
         "prefill_instances": ("prefill instances", "", ""), "slo_percentile": ("targets hold for", "", ""),
-        "load_point": ("load point", "", ""), "load_value": ("load", "", ""),
-        "load_values": ("load typed for", "", ""), "rate": ("Poisson arrivals", "requests/s per replica", ""),
-        "concurrency": ("clients", "per replica", "")}),
+        "load_point": ("load point", "", ""), "load_value": ("load", "", "")}),
     "plan": ("Plan", {
         "confidence": ("confidence", "share", ""), "from_month": ("from", "", "set by the run"),
         "until_month": ("until", "", "the horizon's end"), "budget_usd": ("budget", "USD", "no limit"),
@@ -443,16 +441,22 @@ _UI_VIEWS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "max_per_quarter": ("most per quarter", "chips", "")}),
 }
 _UI_NOT_DESCRIBED = ("compare", "version")   # window state (Compare's ticks), a study's format version
+# a view's memory of values no result reads (the Inference load typed for the kinds not chosen): a
+# what-if listed "load typed for Poisson arrivals 1 -> 2.5" beside the load it used (QA s35)
+_UI_NOT_DESCRIBED_GROUPS = ("load_values",)
 
 
 def described_views(changes: Mapping[str, Any]) -> list[str]:
     """The views ("Training", "Inference", "Plan") whose inputs `changes` changes, as
     describe_changes lists them (not Compare's ticks, nor a study's format version)."""
     keys = (split_path(str(path)) for path in changes)
-    found = {k[1] for k in keys if len(k) >= 3 and k[0] == "ui" and k[1] in _UI_VIEWS and k[-1] not in _UI_NOT_DESCRIBED}
+    found = {k[1] for k in keys if len(k) >= 3 and k[0] == "ui" and k[1] in _UI_VIEWS and k[-1] not in _UI_NOT_DESCRIBED
+             and k[2] not in _UI_NOT_DESCRIBED_GROUPS}
     return [_UI_VIEWS[v][0] for v in sorted(found)]
 # Values of the views' choices in the form's words.
 _UI_CHOICES = {"chips_source": {"count": "a chip count", "fleet": "the fleet on a date"},
+               "load_point": {"targets": "the targets' capacity", "rate": "Poisson arrivals",
+                              "concurrency": "concurrent clients", "offline": "offline"},
                "layout_mode": {"search": "searched", "fixed": "fixed"}}
 _LAYOUT_WORDS = {"zero": "ZeRO stage", "micro_batch": "micro-batch", "recompute": "recompute"}
 
@@ -518,7 +522,7 @@ def _ui_default(keys: list[str]) -> Any:
 def _ui_line(keys: list[str], value: Any, base: Mapping | None, labels: Mapping[str, str]) -> str | None:
     """A change of a view's input in the form's words (`Training MTBF per chip the Llama 3 rate
     (50,677 chip-h) → 20,000 chip-h`); None for the window's own state or no change at all."""
-    if len(keys) < 3 or keys[1] not in _UI_VIEWS or keys[-1] in _UI_NOT_DESCRIBED:
+    if len(keys) < 3 or keys[1] not in _UI_VIEWS or keys[-1] in _UI_NOT_DESCRIBED or keys[2] in _UI_NOT_DESCRIBED_GROUPS:
         return None
     view = keys[1]
     title, words = _UI_VIEWS[view]

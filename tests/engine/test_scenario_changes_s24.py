@@ -9,7 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 from engine.commands.forecast import what_if_of
-from engine.scenario_changes import apply_changes, describe_changes
+from engine.scenario_changes import apply_changes, describe_changes, described_views
 from engine.store import open_store
 
 BASE = "Story default"
@@ -118,3 +118,14 @@ def test_the_reports_assumptions_state_the_training_reliability():
     assert "written at 100 GB/s" in text
     # no training figures in the report: nothing to rest on them
     assert "Training reliability" not in assumptions_section(_report_context(flaky, {}))
+
+
+def test_the_inference_load_point_is_worded_and_the_kept_values_are_not_a_change():
+    """QA s35: "load point targets -> rate" read the ids, and the value kept for a kind not chosen
+    ("load typed for Poisson arrivals 1 -> 2.5") was listed as a change though no result reads it."""
+    changes = {"ui.inference.load_point": "rate", "ui.inference.load_value": 2.5,
+               "ui.inference.load_values.rate": 2.5}
+    assert describe_changes(changes, base={}) == ["Inference load point the targets' capacity → Poisson arrivals",
+                                                  "Inference load 1 → 2.5"]
+    assert describe_changes({"ui.inference.load_values.concurrency": 8.0}, base={}) == []
+    assert described_views({"ui.inference.load_values.concurrency": 8.0}) == []
