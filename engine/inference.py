@@ -1336,15 +1336,21 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str
     # chunks, a 2,000-token prompt over a share of 1,999 hid its halves under the weights and the
     # rate jumped 1.6x with one more running sequence (QA s35; the scheduler cuts 1,999 + 1). Past
     # one chunk a step (q x chunks > 1) the scheduler fills a step's share from the queue: a share
-    # q L / share of the steps carries a full share.
-    # (Spread evenly over the attention ranks, `marginal_s`: see README, "Wide expert parallelism".)
+    # q L / share of the steps carries a full share. Each chunk's compute is its own: its rows set
+    # its GEMMs' efficiency and its offset its attention, as the simulator prices a step's chunk (a
+    # pro-rata share of the whole prompt's compute hid a 468-token chunk under the weight read
+    # where it costs 12 ms past it, and a longer prompt read up to 3.3x the simulated p50: QA s35).
     per_step = n / max(L_out, 1.0)
     p_compute = riding["marginal_compute_s"] / b   # one prompt's, riding along
     p_comm = marg - p_compute
     plain = np.maximum(dec["weights_s"], dec["gemm_s"])
 
-    def carried(tokens):
-        """What a step carrying `tokens` prompt tokens adds to a decode step."""
+    def own(tokens, prompts, offset):
+        """The compute of `prompts` prompts' `tokens` new tokens in one step, after `offset` in KV."""
+        return _prefill(dep, prompts, np.maximum(tokens / np.maximum(prompts, 1e-9), 1.0), offset)["marginal_compute_s"]
+
+    def carried(tokens, compute):
+        """What a step carrying `tokens` prompt tokens (of `compute` seconds) adds to a decode step."""
         part = tokens / L_pf
         weights = dec["weights_s"]
         if dep.shape.experts:   # the experts the prompts touch beyond the decodes' (the simulator's mem_pf)
@@ -1353,13 +1359,16 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str
             weights = weights + dep.expert_bytes_chip_all * np.maximum(
                 touched(tokens) - touched(np.maximum(_arr(n), 1e-9)), 0.0) / (
                 dep.hbm_bps * f["inf_hbm_eff"] * f["inf_moe_read_eff"])
-        return np.maximum(weights, dec["gemm_s"] + p_compute * part) - plain + p_comm * part
+        return np.maximum(weights, dec["gemm_s"] + compute) - plain + p_comm * part
 
     chunk = np.minimum(np.maximum(prefill_share, 1.0), L_pf) if sched.chunked_prefill else L_pf + 0.0 * _arr(n)
     rest = np.maximum(L_pf - (steps_per_prompt - 1.0) * chunk, 0.0)
-    alone = (steps_per_prompt - 1.0) * carried(chunk) + carried(rest)   # a prompt whose chunks each ride a step
+    # the full chunks at their mean offset (their attention is linear in it), then the rest
+    at_chunk = own(chunk, 1.0, cached + 0.5 * np.maximum(steps_per_prompt - 2.0, 0.0) * chunk)
+    at_rest = np.where(rest > 0, own(rest, 1.0, cached + (steps_per_prompt - 1.0) * chunk), 0.0)
+    alone = (steps_per_prompt - 1.0) * carried(chunk, at_chunk) + carried(rest, at_rest)   # each chunk rides a step
     full = np.maximum(prefill_share, 1.0)   # (prompts from the queue, several where they fit)
-    lumpy = np.minimum(per_step * L_pf / full, 1.0) * carried(full)
+    lumpy = np.minimum(per_step * L_pf / full, 1.0) * carried(full, own(full, full / L_pf, cached))
     mixed = dec["total_s"] + np.where(per_step * steps_per_prompt <= 1.0, per_step * alone, lumpy)
     # An engine that runs its prompts in steps of their own reads the weights for them apart. With
     # data-parallel attention the closed form stands in for prefill on instances of its own, as

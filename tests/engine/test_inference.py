@@ -697,3 +697,18 @@ def test_a_token_never_gets_faster_with_more_sequences_running(model_id, chip_id
     grid, r = out[3], out[4]
     tpot = np.broadcast_to(r["tpot"], grid.shape)[0, 0]
     assert (np.diff(tpot) >= 0).all()
+
+
+def test_a_longer_prompt_never_raises_the_steady_rate_under_a_small_token_budget():
+    """QA s35: a chunk was priced as its share of the whole prompt's compute at the whole prompt's
+    GEMM efficiency, so with a 512-token budget a 468-token chunk hid under the weight read where
+    the simulator finds it 12 ms past it: Mixtral 8x7B on one MI300X read 315 -> 847 output
+    tokens/s per chip from 500 to 883 prompt tokens, 3.3x the simulated p50 (255). Each chunk is
+    priced at its own rows and attention offset now."""
+    mixtral, mi300x = MODELS["mixtral-8x7b"], reference_chips()["mi300x"]
+    kw = dict(output_len=100, ttft_ms=5000, tpot_ms=50, tp=1, engine="vllm",
+              factors={"inf_prefill_chunk_tokens": 512})
+    rates = [slo_capacity(mixtral, mi300x, input_len=n, **kw).output_tokens_per_s_per_chip
+             for n in (500, 609, 706, 820, 883, 1000)]
+    assert rates == sorted(rates, reverse=True), rates
+    assert rates[4] < 1.1 * 255.1   # the simulated p50 at 883 tokens (QA)
