@@ -547,7 +547,17 @@ def test_a_token_budget_below_the_running_sequences_is_said(capsys):
     assert main(base + ["--max-num-batched-tokens", "2", "--requests", "8"]) == 0   # 4 clients, 2 tokens a step
     notes = json.loads(capsys.readouterr().out)["notes"]
     assert any(n.startswith("--max-num-batched-tokens 2 is below the 4 sequences that can run at once per replica")
-               and n.endswith("vLLM refuses a budget below --max-num-seqs") for n in notes), notes
-    # 4 clients never meet a budget of 64 (QA s35: a note at 16 clients and 1,500 tokens)
+               and n.endswith("vLLM refuses a budget below --max-num-seqs (1,024)") for n in notes), notes
+    # 4 clients never meet a budget of 64 (QA s35: a note at 16 clients and 1,500 tokens); vLLM's own
+    # refusal is still said
     assert main(base + ["--max-num-batched-tokens", "64"]) == 0
-    assert not any("is below the" in n for n in json.loads(capsys.readouterr().out)["notes"])
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert not any("is below the" in n for n in notes)
+    assert "--max-num-batched-tokens 64: vLLM refuses a budget below --max-num-seqs (1,024)" in notes
+    # per replica: 8 replicas of one H100 each hold 358 sequences, not 2,864 (QA s35)
+    rate = ["--format", "json", "serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--tp", "1",
+            "--input-len", "1000", "--output-len", "200", "--engine", "vllm", "--max-num-batched-tokens", "400",
+            "--request-rate", "5", "--requests", "200"]
+    for chips in ("1", "8"):
+        assert main(rate + ["--chips", chips]) == 0
+        assert not any("is below the" in n for n in json.loads(capsys.readouterr().out)["notes"]), chips

@@ -260,17 +260,18 @@ def _budget_below_seqs(args, data: dict) -> str:
     if budget is None or not sched.mixed_batches:
         return ""
     cap = args.max_num_seqs or sched.max_num_seqs
-    running = min(cap, int(data.get("max_running_sequences") or cap))
     replicas = max(int(data.get("replicas") or 1), 1)
+    # (max_running_sequences is every replica's: 8 replicas of 358 read 2,864, QA s35)
+    running = min(cap, -(-int(data.get("max_running_sequences") or cap * replicas) // replicas))
     if args.concurrency:
         running = min(running, -(-int(args.concurrency) // replicas))
+    refuses = (f"vLLM refuses a budget below --max-num-seqs ({cap:,})"
+               if engine_family(args.engine) == "vllm" and budget < cap else "")
     if budget >= running:
-        return ""
-    family = engine_family(args.engine)
-    refuses = "; vLLM refuses a budget below --max-num-seqs" if family == "vllm" else ""
+        return f"--max-num-batched-tokens {budget:,}: {refuses}" if refuses else ""
     return (f"--max-num-batched-tokens {budget:,} is below the {running:,} sequences that can run at once per "
             f"replica: a step spends one token of the budget per decoding sequence, so at most {budget:,} decode "
-            f"together{refuses}")
+            f"together" + (f"; {refuses}" if refuses else ""))
 
 
 def _bind_advice(side: str, nic_busy: float) -> str:
