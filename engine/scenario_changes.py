@@ -519,11 +519,21 @@ def _ui_default(keys: list[str]) -> Any:
     return _at(studies[view]().to_dict(), rest)
 
 
-def _ui_line(keys: list[str], value: Any, base: Mapping | None, labels: Mapping[str, str]) -> str | None:
+def _ui_line(keys: list[str], value: Any, base: Mapping | None, labels: Mapping[str, str],
+             load_kind: str = "") -> str | None:
     """A change of a view's input in the form's words (`Training MTBF per chip the Llama 3 rate
-    (50,677 chip-h) → 20,000 chip-h`); None for the window's own state or no change at all."""
+    (50,677 chip-h) → 20,000 chip-h`); None for the window's own state or no change at all.
+    `load_kind`: the Inference load point the what-if runs (its load value is read only for a
+    rate or clients, in their unit: "load 1 → 2.5" was listed with the targets' capacity chosen)."""
     if len(keys) < 3 or keys[1] not in _UI_VIEWS or keys[-1] in _UI_NOT_DESCRIBED or keys[2] in _UI_NOT_DESCRIBED_GROUPS:
         return None
+    if keys[1:] == ["inference", "load_value"] and load_kind != "as given":
+        from engine.studies_load import LOAD_UNITS
+
+        if load_kind not in LOAD_UNITS:
+            return None
+        line = _ui_line(keys, value, base, labels, "as given")
+        return f"{line} {LOAD_UNITS[load_kind]}" if line is not None else None
     view = keys[1]
     title, words = _UI_VIEWS[view]
     rest = keys[2:]
@@ -669,10 +679,12 @@ def describe_changes(changes: Mapping[str, Any], limit: int | None = 8,
     resolved = apply_changes(base, changes) if base is not None else None
     lines: list[str] = []
     notes: list[str] = []   # prose about a change: after the changes it explains (files keep it)
+    kind = _at(resolved, ["ui", "inference", "load_point"]) if resolved is not None else _MISSING
+    load_kind = str(changes.get("ui.inference.load_point", "targets") if kind is _MISSING else kind)
     for path, value in changes.items():
         if path.startswith("ui.") or path == "ui":
             lines += [line for leaf, leaf_value in _ui_leaves(path, value, base)
-                      if (line := _ui_line(split_path(leaf), leaf_value, base, labels)) is not None]
+                      if (line := _ui_line(split_path(leaf), leaf_value, base, labels, load_kind)) is not None]
             continue
         keys = split_path(path)
         name = path_words(keys, labels)

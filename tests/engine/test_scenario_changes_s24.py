@@ -126,6 +126,11 @@ def test_the_inference_load_point_is_worded_and_the_kept_values_are_not_a_change
     changes = {"ui.inference.load_point": "rate", "ui.inference.load_value": 2.5,
                "ui.inference.load_values.rate": 2.5}
     assert describe_changes(changes, base={}) == ["Inference load point the targets' capacity → Poisson arrivals",
-                                                  "Inference load 1 → 2.5"]
+                                                  "Inference load 1 → 2.5 requests/s per replica"]
     assert describe_changes({"ui.inference.load_values.concurrency": 8.0}, base={}) == []
+    # the value in its kind's unit, and not at all where the kind reads none (QA s35: "load 1 -> 2.5"
+    # with the targets' capacity chosen, and "load 1 -> 16" for 16 clients)
+    assert describe_changes({"ui.inference.load_point": "concurrency", "ui.inference.load_value": 16},
+                            base={})[1] == "Inference load 1 → 16 clients per replica"
+    assert describe_changes({"ui.inference.load_value": 2.5}, base={}) == []
     assert described_views({"ui.inference.load_values.concurrency": 8.0}) == []
