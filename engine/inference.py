@@ -436,6 +436,11 @@ def _launch_overhead_s(dep: _Deployment) -> np.ndarray:
     return f["inf_overhead_scale"] * (f["inf_step_overhead_ms"] * 1e-3 + layers * f["inf_layer_overhead_us"] * 1e-6)
 
 
+def _experts_touched(shape, tokens):
+    """The share of a MoE layer's routed experts `tokens` tokens read, each routed to top-k of them."""
+    return 1.0 - np.power(1.0 - shape.topk / shape.experts, tokens)
+
+
 def _decode_step(dep: _Deployment, batch, ctx) -> dict:
     """One decode iteration of one pipeline stage for `batch` sequences (whole instance)."""
     s = dep.shape
@@ -445,8 +450,7 @@ def _decode_step(dep: _Deployment, batch, ctx) -> dict:
     seq_chip = batch / dep.attn_groups  # sequences whose attention runs on one chip
     # Routed experts actually read: each token picks top-k of E experts.
     if s.experts:
-        touched = 1.0 - np.power(1.0 - s.topk / s.experts, batch)
-        expert_read = dep.expert_bytes_chip_all * touched
+        expert_read = dep.expert_bytes_chip_all * _experts_touched(s, batch)
         expert_flops = 2.0 * batch * s.topk * s.expert_params * s.moe_layers / (dep.group * dep.pp)
     else:
         expert_read = 0.0 * batch
@@ -618,7 +622,7 @@ def _prefill(dep: _Deployment, batch, prompt, cached=0.0) -> dict:
     even = batch / dep.attn_groups
     t_compute, t_comm = _prefill_compute(dep, batch, prompt, np.maximum(even, np.minimum(batch, 1.0)), cached)
     m_compute, m_comm = _prefill_compute(dep, batch, prompt, even, cached)
-    touched = 1.0 - np.power(1.0 - s.topk / s.experts, tokens) if s.experts else 0.0
+    touched = _experts_touched(s, tokens) if s.experts else 0.0
     t_mem = dep.pp * (dep.nonexpert_read_chip + dep.expert_bytes_chip_all * touched / f["inf_moe_read_eff"]) / (
         dep.hbm_bps * f["inf_hbm_eff"])
     t_over = dep.pp * _overhead_s(dep) * f["inf_prefill_overhead_scale"] + 0.0 * tokens
@@ -1341,8 +1345,7 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str
     # pro-rata share of the whole prompt's compute hid a 468-token chunk under the weight read
     # where it costs 12 ms past it, and a longer prompt read up to 3.3x the simulated p50: QA s35).
     per_step = n / max(L_out, 1.0)
-    p_compute = riding["marginal_compute_s"] / b   # one prompt's, riding along
-    p_comm = marg - p_compute
+    p_comm = (riding["marginal_s"] - riding["marginal_compute_s"]) / b   # one prompt's, riding along
     plain = np.maximum(dec["weights_s"], dec["gemm_s"])
 
     def own(tokens, prompts, offset):
@@ -1354,10 +1357,8 @@ def _server_like(dep, n, L_in, L_out, prefix_cache_hit: float = 0.0, engine: str
         part = tokens / L_pf
         weights = dec["weights_s"]
         if dep.shape.experts:   # the experts the prompts touch beyond the decodes' (the simulator's mem_pf)
-            def touched(t):
-                return 1.0 - np.power(1.0 - dep.shape.topk / dep.shape.experts, t)
-            weights = weights + dep.expert_bytes_chip_all * np.maximum(
-                touched(tokens) - touched(np.maximum(_arr(n), 1e-9)), 0.0) / (
+            more = _experts_touched(dep.shape, tokens) - _experts_touched(dep.shape, np.maximum(_arr(n), 1e-9))
+            weights = weights + dep.expert_bytes_chip_all * np.maximum(more, 0.0) / (
                 dep.hbm_bps * f["inf_hbm_eff"] * f["inf_moe_read_eff"])
         return np.maximum(weights, dec["gemm_s"] + compute) - plain + p_comm * part
 

@@ -527,13 +527,16 @@ def _ui_line(keys: list[str], value: Any, base: Mapping | None, labels: Mapping[
     rate or clients, in their unit: "load 1 → 2.5" was listed with the targets' capacity chosen)."""
     if len(keys) < 3 or keys[1] not in _UI_VIEWS or keys[-1] in _UI_NOT_DESCRIBED or keys[2] in _UI_NOT_DESCRIBED_GROUPS:
         return None
-    if keys[1:] == ["inference", "load_value"] and load_kind != "as given":
-        from engine.studies_load import LOAD_UNITS
+    if keys[1:] != ["inference", "load_value"]:
+        return _ui_words(keys, value, base, labels)
+    from engine.studies_load import LOAD_UNITS
 
-        if load_kind not in LOAD_UNITS:
-            return None
-        line = _ui_line(keys, value, base, labels, "as given")
-        return f"{line} {LOAD_UNITS[load_kind]}" if line is not None else None
+    line = _ui_words(keys, value, base, labels) if load_kind in LOAD_UNITS else None
+    return f"{line} {LOAD_UNITS[load_kind]}" if line is not None else None
+
+
+def _ui_words(keys: list[str], value: Any, base: Mapping | None, labels: Mapping[str, str]) -> str | None:
+    """`_ui_line`'s words for an input it describes."""
     view = keys[1]
     title, words = _UI_VIEWS[view]
     rest = keys[2:]
