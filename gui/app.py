@@ -1267,7 +1267,8 @@ class MainWindow(QMainWindow):
             return True
         answer = QMessageBox.question(
             self, "Unsaved changes",
-            f"{'Undoing' if undoing else 'Redoing'} '{step.text()}' deletes the scenario '{name}', and its inputs "
+            # (the step's own words carry quotes: "Undoing 'Duplicate 'A' as 'B'' deletes" read badly)
+            f"{step.text()}: {'undoing' if undoing else 'redoing'} it deletes the scenario '{name}', and its inputs "
             f"have changed since it was saved.\n\nDelete it with those changes?",
             QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
         if answer != QMessageBox.StandardButton.Discard:
