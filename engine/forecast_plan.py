@@ -1047,12 +1047,15 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         res, x, x_rows = None, None, np.zeros(len(row_trial), dtype=bool)
         while True:
             # (HiGHS has no callback through linprog, and its time limit would change the answer:
-            # asked between the LPs, each tens of ms)
+            # asked between the LPs, each tens of ms). No presolve: these LPs are a few hundred
+            # columns over thousands of rows and the simplex takes 10-40 iterations, so presolve was
+            # most of each solve (56 ms with it, 22 without, on a 3,255-row fit); without it the bench plan took 3.9 s of CPU where it
+            # took 7.0 s, and 22 README and QA plans read the same JSON to the dollar (7 Dec 2026)
             _check_stop()
             keep_rows = ~dropped   # the kept rows, then the caps rows
             res = linprog(objective, A_ub=sparse_vstack([neg_need_sparse[keep_rows], fixed_sparse], format="csr"),
                           b_ub=np.concatenate([-b_need[keep_rows], b_fixed]), bounds=list(zip(np.zeros(cols_x), upper)),
-                          method="highs", options={"time_limit": req.time_limit_s})
+                          method="highs", options={"time_limit": req.time_limit_s, "presolve": False})
             if res.status != 0:
                 break
             x, x_rows = res.x, keep_rows
