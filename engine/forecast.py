@@ -1264,6 +1264,12 @@ def deterministic_installed(orders: Sequence[Order], scenario: ForecastScenario,
 
 # ---- demand --------------------------------------------------------------------------------
 
+# Said wherever a forecast with no demand points would read "covers demand": its demand is 0 in every
+# month, so P(meet demand) is 100% with nothing to meet (QA s36: a planner who deleted or mis-imported
+# the points read "P(meet demand) 100%" and no warning)
+NO_DEMAND_WORDS = "no demand points: demand is 0 in every month, so P(meet demand) is 100% with nothing to meet"
+
+
 def demand_tokens_per_day(curve: DemandCurve, days: Sequence[dt.date]) -> np.ndarray:
     """Average tokens/day on each of `days` (before `scale`)."""
     t = np.array([d.toordinal() for d in days], dtype=float)
@@ -1520,11 +1526,16 @@ def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int
         over = ~(log_g <= LOG_DEMAND_GROWTH_CAP)
         if over.any():
             log_g = np.where(over, LOG_DEMAND_GROWTH_CAP, log_g)
-            share = float(np.mean(over.any(axis=1)))
+            # counted, not a percentage: 3 of 2,000 trials read "in 0% of trials" (QA s36); and a growth
+            # what-if is named where it set the pace, not only the points (it read "check them for a
+            # typo" of the story's own points at growth x1.5)
+            held = int(np.count_nonzero(over.any(axis=1)))
+            m = float(d.growth_rate_multiplier)
+            why = ("the demand points imply a growth rate that uncertain (check them for a typo)" if m == 1.0 else
+                   f"the growth what-if (x{m:g} in log terms) on the growth rate the demand points imply")
             note = ((note + "; ") if note else "") + (
-                f"in {share:.0%} of trials demand grew past a millionfold of the last point "
-                f"({fit.last_tokens_per_day / 1e9:,.0f} billion tokens/day) within the horizon and is held there: "
-                "the demand points imply a growth rate that uncertain (check them for a typo)")
+                f"in {held:,} of {over.shape[0]:,} trials demand grew past a millionfold of the last point "
+                f"({fit.last_tokens_per_day / 1e9:,.0f} billion tokens/day) within the horizon and is held there: {why}")
         tokens = flat[None, :] * np.exp(log_g)
         if offsets is not None:
             tokens = tokens * np.exp(offsets @ _point_weights(d, months))
@@ -1751,7 +1762,9 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
         demand_chips_by_chip=demand_chips, demand_unit_chips=demand_unit, unit_chip_id=unit_chip,
         shortfall_p50_unit_chips=shortfall_bands.p50, balance_p50_unit_chips=balance,
         prob_meet_demand=prob_meet, jobs=tuple(jobs), trials=trials, seed=sc.seed,
-        throughput_source=inputs.throughput_source, notes=tuple(inputs.notes) + tuple(
+        throughput_source=inputs.throughput_source, notes=tuple(
+            f"{NO_DEMAND_WORDS}; add demand points to compare capacity with demand"
+            for _ in [0] if not sc.demand.points) + tuple(inputs.notes) + tuple(
             # the months before the forecast's first are not simulated: a job that may start
             # earlier is counted from that month (--start 2025-05 moved a Jan 2025 job's finish
             # from 11 Jun to 24 Aug); say so rather than let the window move the answer silently

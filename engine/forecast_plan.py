@@ -33,8 +33,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from engine.hardware import CHIP_LIFE_YEARS
-from engine.forecast import (DAYS_PER_YEAR, SECONDS_PER_DAY, ForecastInputs, OrderUncertainty, Samples, idle_job_notes,
-                             _add_months, _stream, _survival, _text_key, _throughput_table, draw_fraction_delay,
+from engine.forecast import (DAYS_PER_YEAR, NO_DEMAND_WORDS, SECONDS_PER_DAY, ForecastInputs, OrderUncertainty,
+                             Samples, idle_job_notes, _add_months, _stream, _survival, _text_key, _throughput_table, draw_fraction_delay,
                              contract_stream_keys, effective_uncertainty, meets, simulate, supply_key,
                              supply_vendor, vendor_shocks)
 from engine.forecast_plan_start import check_horizon as _check_horizon
@@ -321,7 +321,8 @@ def _cap_text(cand: Candidate, lot_chips: int, name: str) -> str:
 def _plan_notes(inputs: ForecastInputs, req: PlanRequest, quarters: Sequence[tuple[int, int]]) -> list[str]:
     """What the plan does with the candidates that the candidates' table does not show: caps in
     whole lots, caps already used by the fleet's own orders, chips that do not serve the demand."""
-    notes = []
+    notes = ([f"{NO_DEMAND_WORDS}: the plan orders only for training deadlines"]
+             if not inputs.scenario.demand.points else [])
     lot = req.lot_chips
     for cand in req.candidates:
         name = req.chip_names.get(cand.chip_id, cand.chip_id)

@@ -314,6 +314,11 @@ def _demand_over_capacity_p50(result: ForecastResult) -> np.ndarray:
     return np.asarray(result.balance_p50_unit_chips, dtype=float) < 0
 
 
+def no_demand(result: ForecastResult) -> bool:
+    """The forecast had no demand to meet (no demand points: 0 tokens/day in every month)."""
+    return not np.any(np.asarray(result.demand_tokens_per_day, dtype=float) > 0)
+
+
 def first_shortfall_month(result: ForecastResult) -> dt.date | None:
     """First month whose peak demand exceeds the P50 serving capacity, where the chart's demand
     line crosses capacity P50. Not read from shortfall_p50 > 0 (the median trial short, P(meet)

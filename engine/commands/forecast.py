@@ -342,7 +342,8 @@ def shortfall_lines(result) -> list[str]:
     the report stated Jul 2025 and 46 months), with the seed's range beside them where it may."""
     import numpy as np
 
-    from engine.studies_forecast import first_shortfall_month, shortfall_seed_words
+    from engine.forecast import NO_DEMAND_WORDS
+    from engine.studies_forecast import first_shortfall_month, no_demand, shortfall_seed_words
 
     first_words, count_words = shortfall_seed_words(result)
     first = first_shortfall_month(result)
@@ -352,6 +353,8 @@ def shortfall_lines(result) -> list[str]:
         first_text = f"{first_words}; {found} at seed {result.seed}"
     elif first is not None:
         first_text = f"{first:%Y-%m} (read on {first:%Y-%m-%d})"
+    elif no_demand(result):
+        first_text = f"none ({NO_DEMAND_WORDS})"
     else:
         first_text = f"none within the horizon ({months[0]:%Y-%m} to {months[-1]:%Y-%m})"
     short = int(np.count_nonzero(np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0))

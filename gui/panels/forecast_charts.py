@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 
 from engine.forecast import SOURCE_LABELS, ForecastResult
 from engine.fleet import add_months
-from engine.studies_forecast import (file_percent_text, forecast_job_table, forecast_monthly_table, prob_percent_text,
-                                     round_figure)
+from engine.studies_forecast import (file_percent_text, forecast_job_table, forecast_monthly_table, no_demand,
+                                     prob_percent_text, round_figure)
 from gui import style
 from gui.panels.base import with_names
 from gui.panels.forecast_common import (NamedAxisChart, NamedAxisMixin, counts_from_zero, figure_text,
@@ -624,7 +624,10 @@ class ForecastCharts(QWidget):
         parts = [f"<b>{r.months[end]:%b %Y}</b>: {fig(r.installed_total.p50[end])} chips installed "
                  f"(P50; P10 {fig(r.installed_total.p10[end])}, P90 "
                  f"{fig(r.installed_total.p90[end])})."]
-        if first is None:
+        if first is None and no_demand(r):
+            parts.append("<b>No demand to meet</b>: the scenario has no demand points, so P(meet demand) "
+                         "is 100% with nothing to meet. Add points under Demand.")
+        elif first is None:
             parts.append("P50 capacity covers peak demand in every month.")
         else:
             short = int(np.count_nonzero(r.shortfall_p50_unit_chips > 0))

@@ -3,6 +3,7 @@
 import dataclasses
 import datetime as dt
 import json
+import re
 import sys
 from dataclasses import replace
 
@@ -810,6 +811,16 @@ def test_a_demand_point_far_off_the_others_is_held_at_a_millionfold_and_said():
     assert np.isfinite(peak).all() and np.isfinite(r.serving_capacity_unit_chips.p90).all()
     assert peak.max() <= 50e12 * 1e6 / 86400 * 1.01   # a millionfold of the last point, at most
     assert "grew past a millionfold of the last point (50,000 billion tokens/day)" in r.growth_note, r.growth_note
+    # counted in trials (3 of 2,000 had read "in 0% of trials", QA s36), the cause named
+    held = re.search(r"in ([\d,]+) of 2,000 trials demand grew past", r.growth_note)
+    assert held and int(held.group(1).replace(",", "")) > 0
+    assert "check them for a typo" in r.growth_note
+    # at a growth what-if the what-if is named, not the points
+    fast = replace(sc, demand=replace(demand, growth_rate_multiplier=1.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        note = run_forecast(inputs([order(deliveries=[(D(2024, 1, 1), 100_000)])], fast)).growth_note
+    assert "the growth what-if (x1.5 in log terms)" in note and "typo" not in note, note
 
 
 def test_a_lot_later_than_the_profiles_maximum_keeps_its_timing_uncertain():
