@@ -476,9 +476,10 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     kv_width = (model.heads * (model.qk_nope_head_dim + model.qk_rope_head_dim + model.v_head_dim)
                 if model.is_mla else 2.0 * kvd)
     kv_chunk = T * kv_width / np.minimum(tp, model.kv_heads) * act_bytes
+    rc_full = np.where(rc == 2, 1.0, 0.0)
     if inp.cp_kind == "allgather":
-        cp_layer = np.where(cp > 1, (3.0 + np.where(rc == 2, 1.0, 0.0))
-                            * topo.all_gather_s(cp, tp, kv_chunk * cp, **net), 0.0)
+        cp_layer = np.where(cp > 1, (3.0 + rc_full) * topo.all_gather_s(cp, tp, kv_chunk * cp, **net), 0.0)
+        cp_layer_bwd = cp_layer * (2.0 + rc_full) / (3.0 + rc_full)   # the backward's gathers (+ recompute's)
     else:
         # cp-1 hops per ring pass: forward K,V; backward K,V and dK,dV (2 chunks); full recompute
         # runs the forward ring again under the recomputed attention. What the attention kernels
@@ -486,11 +487,16 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
         # its next chunk before the next attention block, so the ring steps at its slowest hop:
         # the NIC's once its cp ranks, tp apart, span more than one server.
         hop = topo.p2p_s(tp, kv_chunk, size=cp, up_eff=up_eff, out_eff=out_eff, latency_s=lat)
-        rc_full = np.where(rc == 2, 1.0, 0.0)
-        cp_comm = np.where(cp > 1, (3.0 + rc_full) * (cp - 1) * hop, 0.0)
-        cp_hide = attn_fwd * (1.0 + rc_full) + attn_bwd
-        cp_layer = (np.maximum(cp_comm - cp_hide, 0.0)
-                    + np.where(cp > 1, (2.0 + rc_full) * (cp - 1) * lat, 0.0))
+        # Each pass hides its ring under its own attention (forward K,V under the forward's;
+        # backward K,V and dK,dV under the backward's; full recompute's forward ring under the
+        # recomputed attention): one pass's excess does not hide under another's kernels
+        ring = np.where(cp > 1, (cp - 1) * hop, 0.0)
+        sync = np.where(cp > 1, (cp - 1) * lat, 0.0)
+        fwd_shows = np.maximum(ring - attn_fwd, 0.0) + sync
+        # the backward's share is part of its wall time, under which the gradients are reduced
+        # (the DP window below)
+        cp_layer_bwd = rc_full * fwd_shows + np.maximum(2.0 * ring - attn_bwd, 0.0) + sync
+        cp_layer = fwd_shows + cp_layer_bwd
 
     # -- EP all-to-all per MoE layer: dispatch and combine, forward and backward (+ recompute).
     # Every token goes to top-k experts; with node-limited routing (DeepSeek: at most 4 nodes) a
@@ -628,7 +634,11 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     g_ex, p_ex = dp_time(edp, ep * etp, expert_chip)
     grad_comm, param_comm = g_ne + g_ex, p_ne + p_ex
     dp_comm = grad_comm + param_comm
-    bwd_mb = layers_stage * (2.0 * gemm_layer_fwd + attn_layer_bwd + 2.0 * elem_fwd + recompute_layer)
+    # the backward's wall time, its exposed context-parallel traffic included: a faster attention
+    # kernel that leaves more of the ring exposed moved that time out of the window and the
+    # gradients with it (QA s36: the FA3-class kernel read 2.6% slower on CP layouts)
+    bwd_mb = layers_stage * (2.0 * gemm_layer_fwd + attn_layer_bwd + 2.0 * elem_fwd + recompute_layer
+                             + cp_layer_bwd)
     # per-micro-batch traffic (ZeRO-2/3) runs under every micro-batch's compute; once-per-step
     # traffic only under the last backward. Gradients hide only when they are bucketed and
     # reduced during backward (`grad_overlap`); ZeRO-3's parameter gathers are prefetched
