@@ -26,7 +26,7 @@ from engine.layout import Infeasible, data_parallel, dtype_problem, interleave_r
 from engine.models import context_fields
 from engine.reliability import CHECKPOINT_BYTES_PER_PARAM
 from engine.training import (EXPERT_TP_MAX, REASONS, NoProgressError, SearchResult, TrainingInputs, estimate_run,
-                             fewer_chips_alternative, search_layouts)
+                             fewer_chips_alternative, halved_searches, search_layouts)
 
 STUDY_VERSION = 1
 SECONDS_PER_DAY = 86_400
@@ -712,6 +712,9 @@ class TrainingAnalysis:
     # (chips, tokens/s per chip, layout) when leaving a few chips idle trains faster
     # (engine.training.fewer_chips_alternative); None otherwise
     fewer_chips: tuple | None = None
+    # the best layout on half, a quarter, an eighth of the chips when the global batch is fixed
+    # (engine.training.halved_searches); which of them is sooner is read with the days (`sooner_on_fewer`)
+    halved: tuple = ()
     # False while only the layout search has run: the window shows the search's figures at once
     # and draws the scaling curve (a search per compared chip and count, 10x the time) after it
     scaling_done: bool = True
@@ -724,6 +727,19 @@ def fewer_chips_text(analysis: "TrainingAnalysis", num_chips: int) -> str:
     m, tok, layout = analysis.fewer_chips
     return (f"{num_chips:,} chips leave few layouts: on {m:,} of them ({num_chips - m:,} idle) the best layout, "
             f"{layout}, trains at {tok * m:,.0f} tokens/s in all; set Chips to {m:,}")
+
+
+def sooner_on_fewer_text(sooner: tuple, num_chips: int, global_batch_seqs: int, days_here: float) -> str:
+    """The sentence for `sooner_on_fewer`'s answer (the caller says how to set the count)."""
+    m, tok, layout, days = sooner
+    share = {2: "half", 4: "a quarter", 8: "an eighth"}.get(num_chips // m if m else 0, f"{m / num_chips:.0%}")
+
+    def d(x: float) -> str:
+        return f"{x:,.3g}" if x < 10 else f"{x:,.1f}"
+
+    return (f"with the global batch fixed at {global_batch_seqs:,} sequences, the failures {num_chips:,} chips add "
+            f"outweigh their throughput: on {m:,} ({share} of them) the best layout, {layout_label(layout)}, trains at "
+            f"{tok * m:,.0f} tokens/s in all and finishes in {d(days)} days against {d(days_here)}")
 
 
 def heatmap_grid(search: SearchResult):
@@ -787,7 +803,8 @@ def run_layout_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: tu
     fewer = (alt[0], alt[1].best.tokens_per_s_per_chip, layout_label(alt[1].best.layout)) \
         if alt and alt[1].best is not None else None
     grid = heatmap_grid(search)
-    return TrainingAnalysis(key=key, search=search, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
+    halved = halved_searches(free, should_stop) if search.best is not None else ()
+    return TrainingAnalysis(key=key, search=search, halved=halved, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
                             grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
                             scaling_chips=tuple(c.id for c in compare_chips),
                             scaling_tokens_per_s_per_chip=np.full((len(compare_chips), len(counts)), np.nan),

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -1234,6 +1234,47 @@ def fewer_chips_alternative(inputs: TrainingInputs, tokens_per_s_per_chip: float
     fastest = max(f[0] for f in found)
     _, m, result = max((f for f in found if f[0] >= IDLE_NEAR_FASTEST * fastest), key=lambda f: f[1])
     return m, result
+
+
+# With the global batch fixed, chips past what can split it add failures but little throughput, and
+# the run ends later (QA s36: Llama 3 8B at 512 sequences trained in 0.368 days on 32,768 H100, 0.401
+# on 65,536 and 0.505 on 131,072, with nothing said). A search of such inputs also searches these
+# fractions of the count (`halved_searches`); the days decide (`sooner_on_fewer`), as they depend
+# on the reliability inputs (failures grow with the chips) and the search does not.
+BATCH_HALVINGS = (2, 4, 8)
+SOONER_MIN = 0.01   # the least share of the days a fewer-chip run must save to be suggested
+
+
+def halved_searches(inputs: TrainingInputs, should_stop: Callable[[], bool] | None = None) -> tuple:
+    """((chips, tokens/s per chip, layout), ...): the best feasible layout on half, a quarter and an
+    eighth of the chips, when the global batch is fixed (given) and dp is not; () otherwise."""
+    n = int(inputs.num_chips)
+    if inputs.global_batch_seqs is None or inputs.dp:
+        return ()
+    out = []
+    for m in (n // k for k in BATCH_HALVINGS if n // k >= 1):
+        try:
+            best = search_layouts(replace(inputs, num_chips=m), top_k=1, should_stop=should_stop).best
+        except UserError:
+            continue
+        if best is not None and best.feasible:
+            out.append((m, best.tokens_per_s_per_chip, dict(best.layout)))
+    return tuple(out)
+
+
+def sooner_on_fewer(halved: Sequence, days_at: Callable[[int, float], float | None],
+                    days_here: float | None) -> tuple[int, float, dict, float] | None:
+    """(chips, tokens/s per chip, layout, days) of `halved_searches`' counts whose run ends soonest,
+    when that is at least SOONER_MIN sooner than `days_here`; None otherwise. `days_at(chips,
+    tokens/s per chip)`: the time to train there (None where failures outpace progress)."""
+    if days_here is None or not days_here > 0:
+        return None
+    best = None
+    for m, tok, layout in halved:
+        days = days_at(m, tok)
+        if days is not None and days < days_here * (1.0 - SOONER_MIN) and (best is None or days < best[3]):
+            best = (m, tok, layout, days)
+    return best
 
 
 def best_tokens_per_s_per_chip(model: ModelConfig, chip: Chip, num_chips: int, *,

@@ -667,7 +667,7 @@ def run(args, ctx) -> Output:
     from engine.calibration import saved_calibrations
     from engine.commands import optional_store
     from engine.training import (NoProgressError, TrainingInputs, estimate_run, evaluate_layout,
-                                 fewer_chips_alternative, search_layouts)
+                                 fewer_chips_alternative, halved_searches, search_layouts)
 
     typed_moe = [f for f, v in (("--moe-route-nodes", args.moe_route_nodes),   # typed, not a study's
                                 ("--expert-tp", args.expert_tp),
@@ -762,6 +762,7 @@ def run(args, ctx) -> Output:
         base["dtype_note"] = (f"{chip.name} has no {asked16.upper()} matrix units: 16-bit training runs in "
                               f"{ran16.upper()} at its {chip.peak_tflops(ran16):g} TFLOP/s")
     fewer = None   # (chips, search) when leaving a few idle trains faster (search only)
+    halved: tuple = ()   # the best layouts on fewer chips with the global batch fixed (search only)
     reliability: dict = {}
     from engine.layout import dtype_problem
 
@@ -772,6 +773,8 @@ def run(args, ctx) -> Output:
         result = search_layouts(inputs, top_k=args.top)
         # a count that factors badly: the same chips with a few left idle may train much faster
         fewer = fewer_chips_alternative(inputs, result.best.tokens_per_s_per_chip if result.best else 0.0)
+        if args.tokens and result.best is not None:
+            halved = halved_searches(inputs)
         if result.best is None:
             if not result.layouts_evaluated:
                 given = ", ".join(f"--{k} {v}" for k, v in (("tp", args.tp), ("pp", args.pp), ("dp", args.dp),
@@ -919,6 +922,24 @@ def run(args, ctx) -> Output:
             except NoProgressError:
                 pass
         text_lines.append(f"note: {args.chips:,} chips leave few layouts; {_fewer_text(fewer, args.chips)}{more}")
+    if halved and data.get("time_to_train_days"):
+        from engine.studies import sooner_on_fewer_text
+        from engine.training import sooner_on_fewer
+
+        def days_at(m: int, tok: float) -> float | None:
+            try:
+                return estimate_run(args.tokens, tok, m, chip, params=float(model.total_params()),
+                                    price_per_chip_hour_usd=args.price, **reliability).time_to_train_days
+            except NoProgressError:
+                return None
+
+        sooner = sooner_on_fewer(halved, days_at, data["time_to_train_days"])
+        if sooner is not None:
+            m, tok, sooner_layout, days = sooner
+            data["sooner_on_fewer_chips"] = {"chips": m, "tokens_per_s_per_chip": tok, "tokens_per_s": tok * m,
+                                             "layout": layout_label(sooner_layout), "time_to_train_days": days}
+            words = sooner_on_fewer_text(sooner, args.chips, int(inputs.global_batch_seqs or 0), data["time_to_train_days"])
+            text_lines.append(f"note: {words} (--chips {m})")
     ran = data.get("global_batch_seqs")
     if not args.global_batch and ran and ran != data.get("default_global_batch_seqs"):   # (was in the JSON only)
         text_lines.append(f"global batch {ran:,} sequences: the default {data['default_global_batch_seqs']:,} "

@@ -23,12 +23,12 @@ from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-ex
     scaling_counts,
 )
 from engine.studies import (
-    batch_note, fleet_note, infeasible_detail, layout_label, scaling_days, software_text, train_command,
-    training_key_figures, training_top_layouts, zero_note,
+    batch_note, fleet_note, infeasible_detail, layout_label, scaling_days, software_text, sooner_on_fewer_text,
+    train_command, training_key_figures, training_top_layouts, zero_note,
 )
 from engine.fleet import installed_on
 from engine.reliability import duration_text
-from engine.training import BREAKDOWN_KEYS, MEMORY_KEYS, LayoutResult, TrainingInputs, evaluate_layout
+from engine.training import BREAKDOWN_KEYS, MEMORY_KEYS, LayoutResult, TrainingInputs, evaluate_layout, sooner_on_fewer
 from gui import style
 from gui.panels.base import AnalysisPanel, FigureTiles, counted, fmt, fmt_big, mark_stale, notes_label, short_chip_label
 from gui.panels.chart_grid import ChartGrid
@@ -412,6 +412,20 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             return None
         return est.time_to_train_days if est is not None else None
 
+    def _sooner_on_fewer(self, analysis, days_here: float | None):
+        """engine.training.sooner_on_fewer on the analysis's halved counts, at this run's inputs."""
+        if analysis is None or not analysis.halved or self.inputs is None:
+            return None
+
+        def days_at(chips: int, tok: float) -> float | None:
+            try:
+                est = self.study.estimate(self.inputs, tok, chips)
+            except UserError:
+                return None
+            return est.time_to_train_days if est is not None else None
+
+        return sooner_on_fewer(analysis.halved, days_at, days_here)
+
     def _no_fit_context(self, analysis) -> dict:
         """What no_fit_text needs beyond the search: the inputs (for the state's size), the way
         the chips are set and the days on the suggested count."""
@@ -507,6 +521,11 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         if a is not None and a.fewer_chips:
             fewer = fewer_chips_note(a.fewer_chips, n, fleet=self.study.chips_source == "fleet",
                                      days=self._fewer_days(a.fewer_chips), days_now=est.time_to_train_days)
+        sooner = self._sooner_on_fewer(a, est.time_to_train_days)
+        if sooner is not None:   # a fixed global batch on more chips than it can use (QA s36)
+            words = sooner_on_fewer_text(sooner, n, int(inp.global_batch_seqs or 0), est.time_to_train_days)
+            fewer = (f"{fewer}. " if fewer else "") + (
+                f"{words[0].upper()}{words[1:]}; {set_chips_words(sooner[0], self.study.chips_source == 'fleet')}")
         self.notes.setText(("Why: " + "; ".join(notes) + "." if notes else "") + (f" {fewer}." if fewer else ""))
 
     def _bar_layouts(self) -> list[tuple[str, LayoutResult]]:

@@ -1,0 +1,68 @@
+"""With the global batch fixed, more chips than it can use made a run longer and nothing said so
+(QA s36: Llama 3 8B at 512 sequences trained in 0.368 days on 32,768 H100, 0.401 on 65,536 and 0.505
+on 131,072). The search of such inputs also searches half, a quarter and an eighth of the chips, and
+the count whose run ends soonest (failures included) is named when it saves at least 1%."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from engine.catalog import reference_chips, reference_models
+from engine.cli import main
+from engine.training import SOONER_MIN, TrainingInputs, halved_searches, sooner_on_fewer
+
+H100 = reference_chips()["h100-sxm5-80gb"]
+LLAMA8B = reference_models()["llama3-8b"]
+
+
+def test_the_halvings_are_searched_only_with_the_batch_fixed():
+    free = TrainingInputs(model=LLAMA8B, chip=H100, num_chips=1024)
+    assert halved_searches(free) == ()
+    assert halved_searches(replace(free, global_batch_seqs=512, dp=8)) == ()   # a fixed dp fixes the count
+    halved = halved_searches(replace(free, global_batch_seqs=512))
+    assert [m for m, _, _ in halved] == [512, 256, 128]
+    assert all(tok > 0 and layout["global_batch_seqs"] == 512 for _, tok, layout in halved)
+
+
+def test_the_soonest_count_is_named_only_where_it_saves_enough():
+    halved = ((512, 100.0, {}), (256, 150.0, {}), (128, 150.0, {}))
+
+    def days_at(m: int, tok: float) -> float:   # a stand-in: days = 1e6 / fleet tokens/s
+        return 1e6 / (m * tok)
+
+    here = days_at(1024, 40.0)   # 24.4 days; 512 chips: 19.5; 256: 26.0; 128: 52.1
+    assert sooner_on_fewer(halved, days_at, here) == (512, 100.0, {}, days_at(512, 100.0))
+    # a saving under SOONER_MIN is no suggestion
+    assert sooner_on_fewer(halved, days_at, days_at(512, 100.0) * (1 + SOONER_MIN / 2)) is None
+    # a count where failures outpace progress (None) is passed over
+    assert sooner_on_fewer(halved, lambda m, tok: None if m == 512 else days_at(m, tok), 30.0)[0] == 256
+    assert sooner_on_fewer(halved, days_at, None) is None
+
+
+def _train(capsys, chips: int, *extra: str) -> tuple[dict, str]:
+    argv = ["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", str(chips), "--search",
+            "--tokens", "1e12", *extra]
+    assert main(["--format", "json", *argv]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert main(argv) == 0
+    return data, capsys.readouterr().out
+
+
+def test_train_names_the_sooner_count(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    data, text = _train(capsys, 65536, "--global-batch", "512")
+    sooner = data["sooner_on_fewer_chips"]
+    assert sooner["chips"] == 32768 and sooner["time_to_train_days"] < data["time_to_train_days"] * (1 - SOONER_MIN)
+    # the days there are the days `train` gives on that count
+    half, _ = _train(capsys, 32768, "--global-batch", "512")
+    assert abs(half["time_to_train_days"] - sooner["time_to_train_days"]) < 1e-9
+    assert "sooner_on_fewer_chips" not in half   # on 32,768 none of 16,384 / 8,192 / 4,096 is sooner
+    note = next(line for line in text.splitlines() if "global batch fixed" in line)
+    assert note.startswith("note: with the global batch fixed at 512 sequences, the failures 65,536 chips add "
+                           "outweigh their throughput: on 32,768 (half of them) the best layout, ")
+    assert note.endswith(f"finishes in {sooner['time_to_train_days']:.3g} days against "
+                         f"{data['time_to_train_days']:.3g} (--chips 32768)")
+    # at the default batch (it grows with the chips) nothing is said
+    default, text = _train(capsys, 65536)
+    assert "sooner_on_fewer_chips" not in default and "global batch fixed" not in text
