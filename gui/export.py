@@ -111,6 +111,7 @@ def export_layout(target, size: tuple[int, int] = EXPORT_LAYOUT_PX):
     if item.scene() is None:
         raise ValueError("the plot is not in a view; add it to a PlotWidget before exporting")
     old = item.geometry()
+    item.export_layout = True   # the chart leaves this size alone meanwhile (PlotPanel._fit_item_to_view)
     try:
         item.setGeometry(QRectF(old.x(), old.y(), float(size[0]), float(size[1])))
         _settle(item)
@@ -120,6 +121,7 @@ def export_layout(target, size: tuple[int, int] = EXPORT_LAYOUT_PX):
         _settle(item)
         yield item.sceneBoundingRect()
     finally:
+        item.export_layout = False
         restore_geometry(item, old)
         QApplication.processEvents()
 

@@ -717,6 +717,7 @@ class PlotPanel(QWidget):
         axis = self.plot_item.getAxis("left")
         signature = (self.title, self.y_label, self.y_unit, width, axis.height(), axis.width())
         if signature == getattr(self, "_texts_signature", None):
+            self._fit_item_to_view()
             return
         self._texts_signature = signature
         if self.title:
@@ -766,6 +767,30 @@ class PlotPanel(QWidget):
                 self.set_axis_title("left", text, shown_pt if shown_pt != size_pt else None)
             font.setPointSizeF(shown_pt)
             self._widen_fixed_axis(axis, text.count("<br>") * QFontMetrics(font).height())
+        self._fit_item_to_view()
+
+    def _fit_item_to_view(self) -> None:
+        """The plot item as large as its view again. Laid out while a text was too long for the
+        chart (a scenario's title before it was shortened), it kept that width after the text
+        was: its right end stayed cut off ("2029" read "202" at 1280x720, QA s36) until the next
+        resize of the window, which sets the item to the view's size, as this does."""
+        from pyqtgraph import GraphicsView
+
+        view = self.plot_widget
+        item = view.centralWidget
+        if (item is None or getattr(item, "export_layout", False) or getattr(self, "_fitting_item", False)
+                or view.closed or not view.autoPixelRange or view.width() <= 0):
+            return
+        # only an item larger than its view, that its layout lets shrink to it (Qt keeps a widget
+        # at its minimum: asked again and again, the refit this sets off asked again, for ever)
+        wide = item.width() > view.width() and item.minimumWidth() <= view.width()
+        tall = item.height() > view.height() and item.minimumHeight() <= view.height()
+        if wide or tall:
+            self._fitting_item = True
+            try:
+                GraphicsView.resizeEvent(view, None)
+            finally:
+                self._fitting_item = False
 
     def _fit_title(self, room: float, suffix: str = "") -> None:
         """The title (and `suffix`, never cut) in `room` px: whole on one line at 11, 10 or 9 pt;
