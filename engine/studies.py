@@ -233,8 +233,18 @@ class TrainingStudy:
         n = self.chips_used(orders)
         if self.chips_source == "fleet" and n <= 0:
             day = self.day(orders).isoformat()
-            out.append(StudyProblem("fleet_date", f"No {chip_name(chip)} installed by {day}: pick a later date, "
-                                                  "another chip, or enter a count."))
+            mine = [o for o in orders if o.chip_id == self.chip_id]
+            # a later date helps only where chips are delivered later (QA s36: it was said of a chip
+            # with no orders at all)
+            if not mine:
+                why = f"the fleet has no {chip_name(chip)} orders: add one in the Fleet view, pick another chip"
+            elif not any(d.quantity > 0 for o in mine for d in o.deliveries):
+                ordered = sum(o.quantity for o in mine)
+                why = (f"none of the {ordered:,} ordered is recorded as delivered: record deliveries in the Fleet "
+                       "view, pick another chip")
+            else:
+                why = "pick a later date, another chip"
+            out.append(StudyProblem("fleet_date", f"No {chip_name(chip)} installed by {day}: {why}, or enter a count."))
         elif n <= 0:
             out.append(StudyProblem("num_chips", "Enter at least one chip."))
         if self.layout_mode == "fixed" and n > 0:
