@@ -15,3 +15,21 @@ def test_the_summary_says_there_is_no_demand_to_meet(window):
     text = panel.view._summary_html(panel.result)
     assert "<b>No demand to meet</b>: the scenario has no demand points" in text
     assert "covers peak demand" not in text
+
+
+def test_the_shortfall_chart_draws_p50_and_p90_not_the_mean(window):
+    """QA s36: the shortfall chart's mean line followed a few trials' runaway demand (22M chips
+    beside a P50 of 1.8M) and flattened the P50 bars the summary quotes."""
+    import numpy as np
+
+    panel = window.panel("forecast")
+    panel.trials_spin.setValue(1000)
+    panel.compute_now()
+    r, chart = panel.result, panel.view.shortfall_chart
+    assert chart.series_names() == ["Shortfall P50", "Shortfall P90"]
+    _x, p90 = chart.series_data("Shortfall P90")
+    assert np.allclose(p90, r.shortfall_unit_chips.p90)
+    assert (r.shortfall_unit_chips.p90 >= r.shortfall_p50_unit_chips).all()
+    # the story's tail: the mean runs far above the P90 at the horizon, and the axis follows the P90
+    assert r.shortfall_mean_unit_chips[-1] > 1.5 * r.shortfall_unit_chips.p90[-1]
+    assert chart.plot_item.vb.viewRange()[1][1] < r.shortfall_mean_unit_chips.max()

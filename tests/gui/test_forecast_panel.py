@@ -398,7 +398,7 @@ def test_no_shortfall_or_no_demand_says_so_instead_of_an_empty_axis(panel, qtbot
     assert panel.shortfall_chart.notice() == ""  # the seeded story is short: bars, no notice
     zero = np.zeros(len(result.months))
     calm = replace(result, shortfall_p50_unit_chips=zero, shortfall_mean_unit_chips=zero, demand_unit_chips=zero,
-                   demand_unit_chips_bands=None)
+                   demand_unit_chips_bands=None, shortfall_unit_chips=result.shortfall_unit_chips.scaled(0.0))
     panel.view.draw(calm)
     assert "No shortfall" in panel.shortfall_chart.notice()
     assert panel.shortfall_chart.plot_item.vb.viewRange()[1] == [0, 1]
