@@ -752,6 +752,19 @@ def sooner_on_fewer_text(sooner: tuple, num_chips: int, global_batch_seqs: int, 
             f"{tok * m:,.0f} tokens/s in all and finishes in {d(days)} days against {d(days_here)}")
 
 
+def under_one_step_note(tokens: float, result, seq_len: int) -> str:
+    """Said where the token budget is under one step's tokens ("" otherwise): the time to train is the
+    budget over the throughput, and a real run takes at least one whole step (QA s36: 1e6 tokens read
+    "2.0 s" beside an 8.25 s step of 4.19M tokens)."""
+    gb = int((result.layout or {}).get("global_batch_seqs") or 0)
+    per_step = gb * int(seq_len)
+    if not per_step or tokens >= per_step:
+        return ""
+    return (f"the budget of {tokens:,.0f} tokens is under one step's {per_step:,} ({gb:,} sequences of "
+            f"{int(seq_len):,}): the time to train is its share of a step; a run takes at least one step, "
+            f"{result.step_time_s:,.2f} s")
+
+
 def heatmap_grid(search: SearchResult):
     """Best tokens/s per chip for every (TP, PP) pair, feasible counts and the commonest reason."""
     tps = np.unique(search.tp)

@@ -892,6 +892,10 @@ def run(args, ctx) -> Output:
         text_lines.append(f"time to train {args.tokens:.3g} tokens: {days_text} "
                           f"(goodput {good:.2f}%)" if good >= 99.9 else
                           f"time to train {args.tokens:.3g} tokens: {days_text} (goodput {good:.1f}%)")
+        from engine.studies import under_one_step_note
+
+        if under_one_step_note(args.tokens, best, inputs.seq):
+            text_lines.append(f"note: {under_one_step_note(args.tokens, best, inputs.seq)}")
         # the run's cost, chip-hours, energy and failures were in JSON alone: --price-per-chip-hour
         # changed nothing a table or CSV reader saw
         run = data["run"]

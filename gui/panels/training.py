@@ -24,7 +24,7 @@ from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-ex
 )
 from engine.studies import (
     batch_note, fleet_note, infeasible_detail, layout_label, scaling_days, software_text, sooner_on_fewer_text,
-    train_command, training_key_figures, training_top_layouts, zero_note,
+    train_command, training_key_figures, training_top_layouts, under_one_step_note, zero_note,
 )
 from engine.fleet import installed_on
 from engine.reliability import duration_text
@@ -515,7 +515,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
               + (counted(failures, "failure") if failures >= 0.995 else "under 1 failure"),
               tip=f"checkpoint every {duration_text(est.checkpoint_interval_min * 60.0)}; "
                   f"{interruptions_text(failures, 'failure')}")
-        notes = list(r.explanations) + ([zero_note(r.layout)] if zero_note(r.layout) else [])
+        notes = list(r.explanations) + ([zero_note(r.layout)] if zero_note(r.layout) else []) + [
+            note for note in [under_one_step_note(float(self.study.tokens_t) * 1e12, r, inp.seq)] if note]
         a = self._fresh_analysis()   # a badly factored count: the wrapped notes carry it (the run bar cut it at 1280)
         fewer = ""
         if a is not None and a.fewer_chips:

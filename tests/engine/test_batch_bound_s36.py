@@ -6,6 +6,7 @@ the count whose run ends soonest (failures included) is named when it saves at l
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 from engine.catalog import reference_chips, reference_models
@@ -66,3 +67,16 @@ def test_train_names_the_sooner_count(capsys, tmp_path, monkeypatch):
     # at the default batch (it grows with the chips) nothing is said
     default, text = _train(capsys, 65536)
     assert "sooner_on_fewer_chips" not in default and "global batch fixed" not in text
+
+
+def test_a_budget_under_one_step_says_a_run_takes_a_whole_step(capsys, tmp_path, monkeypatch):
+    """QA s36: 1e6 tokens read "time to train: 2.0 s" beside an 8.25 s step of 4.19M tokens."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    argv = ["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--chips", "64", "--search"]
+    assert main([*argv, "--tokens", "1e6"]) == 0
+    out = capsys.readouterr().out
+    step = re.search(r"step ([\d.]+) s", out).group(1)
+    assert (f"note: the budget of 1,000,000 tokens is under one step's 4,194,304 (512 sequences of 8,192): the "
+            f"time to train is its share of a step; a run takes at least one step, {step} s") in out
+    assert main([*argv, "--tokens", "1e9"]) == 0
+    assert "under one step" not in capsys.readouterr().out
