@@ -132,6 +132,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                                            y_unit="s")
         self.memory_chart = CategoryBarPanel("Memory per chip against HBM", x_label="Layout",
                                              y_label="Memory per chip", y_unit="GiB")
+        self.memory_chart.clip_above_ref = 2.0   # an out-of-memory layout's bar stops at twice the HBM
         self.heatmap = HeatmapPanel("Layout search: best tokens/s per chip",
                                     x_label="TP", x_unit="ways", y_label="PP", y_unit="stages",
                                     value_label="Best throughput", value_unit="tokens/s per chip")

@@ -35,6 +35,11 @@ class CategoryBarPanel(PlotPanel):
         self._segments: dict[str, np.ndarray] = {}
         self._unknown: dict[str, np.ndarray] = {}
         self._refs: dict[str, tuple[float, pg.InfiniteLine]] = {}
+        # With a reference line, bars taller than this many times it are cut at that height and
+        # labelled with their total (None: the axis takes every bar whole); `clipped_labels`: the
+        # labels on the chart now
+        self.clip_above_ref: float | None = None
+        self.clipped_labels: list[pg.TextItem] = []
         self.plot_item.setMouseEnabled(x=False, y=False)
         # Axis-aligned bars need no antialiasing, and painting without it is cheaper (each edit
         # redraws two bar charts).
@@ -219,6 +224,22 @@ class CategoryBarPanel(PlotPanel):
     def _autorange_y(self) -> None:
         totals = getattr(self, "_totals", np.zeros(0))
         top = float(np.max(totals)) if totals.size else 0.0
+        for label in self.clipped_labels:
+            self.plot_item.removeItem(label)
+        self.clipped_labels = []
+        if self.clip_above_ref and self._refs and totals.size:
+            # One infeasible layout's 1,424 GiB put the HBM line and the feasible bars (60-78 GiB)
+            # in the bottom 5% of the memory chart (QA s36): the axis stops short of such a bar,
+            # which says its total at the top
+            limit = self.clip_above_ref * max(value for value, _line in self._refs.values())
+            if top > limit:
+                top = max(limit, float(np.max(totals[totals <= limit], initial=0.0)))
+                for i in np.nonzero(totals > top)[0]:
+                    label = pg.TextItem(f"{format_number(float(totals[i]))} {self.y_unit} \u2191".strip(),
+                                        color="#333333", anchor=(0.5, 1.0))
+                    label.setPos(float(i), top)
+                    self.plot_item.addItem(label)
+                    self.clipped_labels.append(label)
         for value, _line in self._refs.values():
             top = max(top, value)
         self.layout_legend()

@@ -28,3 +28,30 @@ def test_the_notes_name_the_sooner_count_with_the_batch_fixed(store, qtbot):
         assert panel.analysis.halved == () and "global batch fixed" not in panel.notes.text()
     finally:
         panel.shutdown()
+
+
+def test_an_out_of_memory_bar_is_cut_at_twice_the_hbm_and_labelled(store, qtbot):
+    """QA s36: a fixed layout's 1,424 GiB bar put the HBM line and the feasible bars (72-80 GiB) in
+    the bottom 5% of the memory chart."""
+    panel = TrainingPanel(store)
+    qtbot.addWidget(panel)
+    try:
+        panel.apply_scenario_state({**panel.scenario_state(), "model_id": "llama3-70b", "chip_id": "h100-sxm5-80gb",
+                                    "chips_source": "count", "num_chips": 64, "layout_mode": "fixed",
+                                    "layout": {"tp": 1, "pp": 1, "cp": 1, "ep": 1, "vpp": 1, "micro_batch": 1,
+                                               "zero": 0, "recompute": "none"}})
+        panel.compute_now()
+        chart = panel.memory_chart
+        headers, rows = chart.data_table()
+        total = headers.index("Total (GiB)")
+        assert rows[0][total] > 1000 and all(row[total] <= 80 for row in rows[1:])   # the CSV keeps the true total
+        top = chart.plot_item.vb.viewRange()[1][1]
+        assert 160 <= top < 250   # twice the 80 GiB HBM, with room for the line's label
+        assert [label.toPlainText() for label in chart.clipped_labels] == [f"{rows[0][total]:,.0f} GiB \u2191"]
+        # a layout that fits: every bar whole, no label
+        panel.apply_scenario_state({**panel.scenario_state(), "layout_mode": "search"})
+        panel.compute_now()
+        assert chart.clipped_labels == []
+        assert chart.plot_item.vb.viewRange()[1][1] >= max(r[total] for r in chart.data_table()[1])
+    finally:
+        panel.shutdown()
