@@ -722,6 +722,7 @@ class TrainingAnalysis:
     # (chips, tokens/s per chip, layout) when leaving a few chips idle trains faster
     # (engine.training.fewer_chips_alternative); None otherwise
     fewer_chips: tuple | None = None
+    grid_detail: tuple = ()      # (pp, tp) the GiB an out-of-memory cell needs (heatmap_memory_details)
     # the best layout on half, a quarter, an eighth of the chips when the global batch is fixed
     # (engine.training.halved_searches); which of them is sooner is read with the days (`sooner_on_fewer`)
     halved: tuple = ()
@@ -790,6 +791,30 @@ def heatmap_grid(search: SearchResult):
             count.reshape(len(pps), len(tps)), tuple(tuple(r) for r in reasons))
 
 
+def heatmap_memory_details(search: SearchResult) -> tuple:
+    """(pp, tp) of words for heatmap_grid's cells whose commonest reason is memory: the least any
+    of their out-of-memory layouts needs against the HBM ("needs at least 91.2 GiB per chip; 80 GiB
+    HBM"), "" elsewhere. The cells said "out of memory" alone, where a fixed layout gives the GiB
+    (QA s36): one GiB short or a hundred read alike."""
+    tps, pps = np.unique(search.tp), np.unique(search.pp)
+    if search.memory_gib is None:
+        return tuple(tuple("" for _ in tps) for _ in pps)
+    oom_i = REASONS.index("out of memory")
+    cell = np.searchsorted(pps, search.pp) * len(tps) + np.searchsorted(tps, search.tp)
+    ncell = len(tps) * len(pps)
+    nr = len(REASONS)
+    by_reason = np.bincount(cell * nr + search.reason.astype(np.int64), minlength=ncell * nr).reshape(ncell, nr)
+    by_reason[:, 0] = 0
+    least = np.full(ncell, np.inf)
+    oom = search.reason == oom_i
+    np.minimum.at(least, cell[oom], search.memory_gib[oom])
+    feasible_count = np.bincount(cell[search.feasible], minlength=ncell)
+    words = [f"needs at least {least[c]:,.1f} GiB per chip; {search.memory_capacity_gib:,.0f} GiB HBM"
+             if feasible_count[c] == 0 and by_reason[c].any() and np.argmax(by_reason[c]) == oom_i
+             and np.isfinite(least[c]) else "" for c in range(ncell)]
+    return tuple(tuple(words[j * len(tps) + i] for i in range(len(tps))) for j in range(len(pps)))
+
+
 def scaling_counts(num_chips: int) -> tuple:
     out = sorted({max(8, int(round(num_chips * f / 8.0)) * 8) for f in SCALING_FACTORS})
     return tuple(out)
@@ -826,9 +851,10 @@ def run_layout_analysis(inputs: TrainingInputs, compare_chips: tuple, counts: tu
     fewer = (alt[0], alt[1].best.tokens_per_s_per_chip, layout_label(alt[1].best.layout)) \
         if alt and alt[1].best is not None else None
     grid = heatmap_grid(search)
+    detail = heatmap_memory_details(search)
     halved = halved_searches(free, should_stop) if search.best is not None else ()
     return TrainingAnalysis(key=key, search=search, halved=halved, grid_tp=grid[0], grid_pp=grid[1], grid_best=grid[2],
-                            grid_count=grid[3], grid_reason=grid[4], scaling_counts=tuple(counts),
+                            grid_count=grid[3], grid_reason=grid[4], grid_detail=detail, scaling_counts=tuple(counts),
                             scaling_chips=tuple(c.id for c in compare_chips),
                             scaling_tokens_per_s_per_chip=np.full((len(compare_chips), len(counts)), np.nan),
                             fewer_chips=fewer, scaling_done=not (compare_chips and counts))

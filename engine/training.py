@@ -218,6 +218,9 @@ class SearchResult:
     tokens_per_s_per_chip: np.ndarray
     feasible: np.ndarray
     reason: np.ndarray  # index into REASONS
+    # memory per chip of each layout and the chip's HBM (GiB): what an out-of-memory cell misses by
+    memory_gib: np.ndarray | None = None
+    memory_capacity_gib: float = 0.0
 
     @property
     def best(self) -> LayoutResult | None:
@@ -1150,6 +1153,8 @@ def search_layouts(inputs: TrainingInputs, *, progress: Callable[[float, str], N
     total = len(L["tp"])
     tok = np.zeros(total)
     reason = np.zeros(total, dtype=np.int8)
+    memory_gib = np.zeros(total)
+    capacity_gib = 0.0
     for lo in range(0, max(total, 1), chunk):
         if should_stop is not None and should_stop():
             raise Cancelled("layout search cancelled")
@@ -1159,6 +1164,8 @@ def search_layouts(inputs: TrainingInputs, *, progress: Callable[[float, str], N
         out = _evaluate_arrays(inputs, part)
         tok[lo:lo + chunk] = out["tokens_per_s_per_chip"]
         reason[lo:lo + chunk] = out["reason"]
+        memory_gib[lo:lo + chunk] = out["memory_total"] / GIB
+        capacity_gib = float(out["capacity"]) / GIB
         if progress is not None:
             progress(min(1.0, (lo + chunk) / total), f"evaluated {min(total, lo + chunk):,} of {total:,} layouts")
     tok = np.where(np.isfinite(tok), tok, 0.0)
@@ -1178,6 +1185,7 @@ def search_layouts(inputs: TrainingInputs, *, progress: Callable[[float, str], N
         search_seconds=time.perf_counter() - start,
         top=top,
         tp=L["tp"], pp=L["pp"], tokens_per_s_per_chip=tok, feasible=feasible, reason=reason,
+        memory_gib=memory_gib, memory_capacity_gib=capacity_gib,
     )
 
 

@@ -602,6 +602,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             rows = keep
         self.heatmap.set_grid(a.grid_tp, [a.grid_pp[j] for j in rows], a.grid_best[rows], [a.grid_reason[j] for j in rows],
                               counts=a.grid_count[rows],
+                              details=[a.grid_detail[j] for j in rows] if a.grid_detail else None,
                               highlight=(best.layout["tp"], best.layout["pp"]) if best else None)
 
     def _draw_scaling(self) -> None:

@@ -95,13 +95,16 @@ class HeatmapPanel(PlotPanel):
         return f"{self.value_label} ({self.value_unit})" if self.value_unit else self.value_label
 
     # ---- data --------------------------------------------------------------------------------
-    def set_grid(self, x_values, y_values, values, reasons=None, *, counts=None, highlight=None) -> None:
+    def set_grid(self, x_values, y_values, values, reasons=None, *, counts=None, highlight=None,
+                 details=None) -> None:
         self.x_values = list(x_values)
         self.y_values = list(y_values)
         nx, ny = len(self.x_values), len(self.y_values)
         values = np.asarray(values, dtype=float).reshape(ny, nx) if nx and ny else np.zeros((0, 0))
         self.values = values
         self.reasons = [list(r) for r in reasons] if reasons is not None else [[""] * nx for _ in range(ny)]
+        # words beside an infeasible cell's reason, in the readout and the CSV ("needs at least ... GiB")
+        self.details = [list(r) for r in details] if details else [[""] * nx for _ in range(ny)]
         self.counts = (np.asarray(counts, dtype=int).reshape(ny, nx) if counts is not None
                        else np.zeros((ny, nx), dtype=int))
         self.highlight = highlight
@@ -205,6 +208,8 @@ class HeatmapPanel(PlotPanel):
             for i, xv in enumerate(self.x_values):
                 v = float(self.values[j, i])
                 reason = "" if np.isfinite(v) else (self.reasons[j][i] if self.reasons else "")
+                if reason and self._detail(i, j):
+                    reason = f"{reason} ({self._detail(i, j)})"
                 rows.append([xv, yv, v if np.isfinite(v) else None, int(self.counts[j, i]), reason])
         return headers, rows
 
@@ -224,7 +229,12 @@ class HeatmapPanel(PlotPanel):
             extra = f" (best of {n:,} feasible layouts)" if n else ""
             return f"{where}: {format_number(v)}{unit}{extra}"
         reason = self.reasons[j][i] if self.reasons and self.reasons[j][i] else "no layout"
-        return f"{where}: infeasible — {reason}"
+        detail = self._detail(i, j)
+        return f"{where}: infeasible — {reason}" + (f" ({detail})" if detail else "")
+
+    def _detail(self, i: int, j: int) -> str:
+        rows = getattr(self, "details", [])
+        return rows[j][i] if j < len(rows) and i < len(rows[j]) else ""
 
     def _on_mouse_moved(self, scene_pos) -> None:
         vb = self.plot_item.vb
