@@ -328,10 +328,12 @@ def uncalibrated_notes(chip_ids: Sequence[str], chips: Mapping[str, Chip]) -> li
     return [note for c in chip_ids if c in chips for note in [uncalibrated_note(chips[c])] if note]
 
 
-def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Mapping[str, ModelConfig],
-                 scenario: ForecastScenario, extra_serving_chips: Sequence[str] = ()) -> ForecastInputs:
-    """ForecastInputs for `scenario`, with throughputs from the engines (or the roofline fallback).
-    `extra_serving_chips` are rated for serving too, on the same basis (the plan's candidates)."""
+def catalog_problems(scenario: ForecastScenario, chips: Mapping, models: Mapping, orders: Sequence[Order] = (),
+                     extra_serving_chips: Sequence[str] = ()) -> list[str]:
+    """The chips and model presets `scenario` (and `orders`) name that `chips` / `models` lack, each
+    named by the field that holds it ("demand.chip_id: 'mi300x' is not in the chip catalog"). A
+    forecast refuses them (build_inputs); the window refuses to save them (QA s36: a chip deleted by
+    another program meanwhile was saved into the baseline, and every forecast of it failed)."""
     demand = scenario.demand
     fleet_chips = list(dict.fromkeys(o.chip_id for o in orders))
     serve_on = list(demand.serve_on) or fleet_chips
@@ -351,6 +353,19 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
         problems.append(f"demand.model_id: {demand.model_id!r} is not a model preset")
     problems += [f"jobs[{i}].model_id: {j.model_id!r} is not a model preset"
                  for i, j in enumerate(scenario.jobs) if j.model_id not in models]
+    return problems
+
+
+def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Mapping[str, ModelConfig],
+                 scenario: ForecastScenario, extra_serving_chips: Sequence[str] = ()) -> ForecastInputs:
+    """ForecastInputs for `scenario`, with throughputs from the engines (or the roofline fallback).
+    `extra_serving_chips` are rated for serving too, on the same basis (the plan's candidates)."""
+    demand = scenario.demand
+    fleet_chips = list(dict.fromkeys(o.chip_id for o in orders))
+    serve_on = list(demand.serve_on) or fleet_chips
+    needed = dict.fromkeys(fleet_chips + serve_on + ([demand.chip_id] if demand.chip_id else [])
+                           + [j.chip_id for j in scenario.jobs] + list(extra_serving_chips))
+    problems = catalog_problems(scenario, chips, models, orders, extra_serving_chips)
     if serve_on and not demand.input_tokens_per_request >= 1:
         # the engines serve prompts of one token or more (0 left every month's capacity blank)
         problems.append(f"demand.input_tokens_per_request: {demand.input_tokens_per_request:g} (must be >= 1 token "

@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         self.scenario_bar.current_changed.connect(self.apply_scenario)
         self.scenario_bar.confirm_switch = lambda: self.maybe_save("switching scenario")
         self.scenario_bar.confirm_overwrite = lambda name: ask_overwrite(self, self.scenario_bar, name)
-        self.scenario_bar.save_problem = self.save_problem
+        self.scenario_bar.save_problem = self._save_refusal
         self.scenario_bar.sync_before_save = self.check_external_changes
         self.scenario_bar.keep_vanished = self._keep_vanished
         self.scenario_bar.gather_params_as = lambda name: self.gather_scenario_params(as_name=name)
@@ -522,6 +522,31 @@ class MainWindow(QMainWindow):
         return next((p for p in ((plan_cell_problem(panel) if key == "plan" else save_problem_under(panel))
                                  for key, panel in self.panels.items() if key != "fleet") if p), "") \
             or self._forecast_field_problem()
+
+    def _save_refusal(self) -> str:
+        """Why a Save (or a Duplicate of the inputs on screen) is refused: `save_problem`, or a chip
+        or model preset the Forecast's edited inputs name that the database no longer holds. Another
+        program may delete one while the window shows it unsaved (a delete refuses only what saved
+        scenarios name): saved, the baseline and every what-if built on it stopped forecasting (QA
+        s36). Read from the database at the save, not at every edit."""
+        problem = self.save_problem()
+        panel, watcher = self.panels.get("forecast"), self._watchers.get("forecast")
+        if problem or panel is None or watcher is None or not watcher.is_modified():
+            return problem
+        from engine.forecast_inputs import catalog_problems
+
+        missing = catalog_problems(panel.scenario(), {c.id: c for c in self.store.chips()},
+                                   {m.id: m for m in self.store.models()})
+        if not missing:
+            return ""
+        import re
+
+        field, rest = missing[0].split(": ", 1)
+        job = re.fullmatch(r"jobs\[(\d+)\]\.(chip|model)_id", field)
+        where = ({"demand.chip_id": "Report in chips of", "demand.model_id": "Serving model",
+                  "demand.serve_on": "Serve on"}.get(field, field) if job is None
+                 else f"training job {int(job.group(1)) + 1}'s {job.group(2)}")
+        return f"the Forecast's {where}: {rest} (deleted by another program?); pick another, then save"
 
     def _forecast_field_problem(self) -> str:
         """The Forecast form's first field problem ("Fix before running: ..."), or "", while its
