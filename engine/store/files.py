@@ -315,11 +315,29 @@ def error_kind(exc: BaseException) -> str:
     return "damaged"
 
 
+# Less free space than this beside the database, an I/O error is taken for a full disk: SQLite reports
+# a -shm file it cannot size as an I/O error (SQLITE_IOERR_SHMSIZE), not SQLITE_FULL
+NEARLY_FULL_BYTES = 1 << 20
+
+
+def disk_nearly_full(path: Path) -> bool:
+    """The file system holding `path` (its folder) has under NEARLY_FULL_BYTES free to this user."""
+    try:
+        st = os.statvfs(Path(path).absolute().parent)
+    except (OSError, AttributeError):   # (no statvfs on Windows: the I/O error is said as such)
+        return False
+    return st.f_bavail * st.f_frsize < NEARLY_FULL_BYTES
+
+
 def explain(path: Path, exc: BaseException, *, opening: bool = False, timeout_s: float | None = None,
             reading: str = "") -> StoreError:
     """One line for an SQLite error, by kind; never 'damaged' for a lock or a permission.
     `reading`: what a read-only operation was doing ("exporting"), for an I/O error or a full disk."""
     kind = error_kind(exc)
+    if kind == "io" and disk_nearly_full(path):
+        # a full disk, not a failing one: "restore a backup" would have replaced a healthy file with
+        # an older copy, losing the latest work (QA s36: every command, backup included, said so)
+        kind = "full"
     if reading and kind in ("io", "full"):
         # a read writes only SQLite's temporary sort files (and the export): "restore a backup"
         # of a healthy database was wrong advice when the temporary folder filled up
@@ -342,7 +360,8 @@ def explain(path: Path, exc: BaseException, *, opening: bool = False, timeout_s:
         return StoreError(f"{path}: can't be written (the file, its folder or its -wal/-shm files are "
                           f"read-only); {done}. Check the permissions, or copy it somewhere writable")
     if kind == "full":
-        return StoreError(f"{path}: the disk is full; {done}. Free some space and try again")
+        return StoreError(f"{path}: the disk is full; {done}. Free some space and try again (even reading "
+                          "it, or backing it up elsewhere, needs a few KiB beside it for SQLite's -shm file)")
     if kind == "cantopen":
         return StoreError(f"{path}: can't be opened ({exc}); check that it and its folder are readable")
     if kind == "conflict":

@@ -241,6 +241,23 @@ def _sweep_stale_creations(path: Path) -> None:
                 leftover.unlink()
 
 
+def _sweep_stale_backups(path: Path, label: str, suffix: str) -> None:
+    """Remove the temporary copies a killed upgrade left beside `path` (QA s36: a hidden copy as
+    large as the database stayed through every later open): only `_backup`'s own names for this
+    database ('.STEM.LABEL-STAMP[-N]SUFFIX.XXXXXXXX.tmp', temp_file_beside's 8 characters) and their
+    side files, only an hour old or more (another program's upgrade may be copying now)."""
+    import time
+
+    own = re.compile(rf"\.{re.escape(path.stem)}\.{re.escape(label)}-\d{{8}}-\d{{6}}(-\d+)?{re.escape(suffix)}"
+                     rf"\.[a-z0-9_]{{8}}\.tmp(-wal|-shm|-journal)?")
+    cutoff = time.time() - _STALE_CREATION_S
+    for leftover in path.parent.glob(f".{glob.escape(path.stem)}.{glob.escape(label)}-*.tmp*"):
+        with contextlib.suppress(OSError):
+            info = os.lstat(leftover)
+            if own.fullmatch(leftover.name) and stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                leftover.unlink()
+
+
 # The mode bits a copy of the database (`backup`, the copy before an upgrade) takes from it: who
 # else may read it; the owner always reads and writes it.
 _GROUP_OTHER_READ_EXEC = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
@@ -593,6 +610,7 @@ class Store:
     def _backup(self, label: str) -> Path:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         suffix = self.path.suffix or ".db"
+        _sweep_stale_backups(self.path, label, suffix)
         target = self.path.with_name(f"{self.path.stem}.{label}-{stamp}{suffix}")
         for n in range(2, 1000):  # two upgrades in one second must not overwrite the first backup
             if not os.path.lexists(target):

@@ -203,8 +203,46 @@ def test_a_database_that_could_not_be_made_is_not_said_to_be_left_unchanged(tmp_
     full = sqlite3.OperationalError("database or disk is full")
     full.sqlite_errorcode = 13   # SQLITE_FULL
     missing = tmp_path / "never.db"
-    assert str(files.explain(missing, full, opening=True)) == (f"{missing}: the disk is full; no database was created. "
-                                                               "Free some space and try again")
+    assert str(files.explain(missing, full, opening=True)) == (
+        f"{missing}: the disk is full; no database was created. Free some space and try again (even reading it, "
+        "or backing it up elsewhere, needs a few KiB beside it for SQLite's -shm file)")
     there = tmp_path / "there.db"
     there.write_bytes(b"")
     assert "it was left unchanged" in str(files.explain(there, full, opening=True))
+
+
+def test_an_io_error_on_a_full_disk_is_said_as_a_full_disk_without_restore_advice(tmp_path, monkeypatch):
+    """QA s36: on a full disk SQLite could not size the -shm file (SQLITE_IOERR_SHMSIZE, an I/O
+    error), and every command said "reading or writing it failed ... restore a backup", which
+    would have replaced a healthy database with an older copy."""
+    import sqlite3
+
+    from engine.store import files
+
+    shm = sqlite3.OperationalError("disk I/O error")
+    shm.sqlite_errorcode = 4874   # SQLITE_IOERR_SHMSIZE
+    there = tmp_path / "there.db"
+    there.write_bytes(b"")
+    monkeypatch.setattr(files, "disk_nearly_full", lambda path: True)
+    said = str(files.explain(there, shm, opening=True))
+    assert said.startswith(f"{there}: the disk is full; it was left unchanged. Free some space") and "restore" not in said
+    monkeypatch.setattr(files, "disk_nearly_full", lambda path: False)   # space to spare: a real I/O error
+    assert "restore a backup" in str(files.explain(there, shm, opening=True))
+
+
+def test_disk_nearly_full_reads_the_folders_free_space(tmp_path, monkeypatch):
+    import os
+    from types import SimpleNamespace
+
+    from engine.store import files
+
+    seen = []
+
+    def statvfs(folder):
+        seen.append(str(folder))
+        return SimpleNamespace(f_bavail=100, f_frsize=4096)   # 400 KiB free
+
+    monkeypatch.setattr(os, "statvfs", statvfs)
+    assert files.disk_nearly_full(tmp_path / "x.db") and seen == [str(tmp_path)]
+    monkeypatch.setattr(os, "statvfs", lambda folder: SimpleNamespace(f_bavail=10_000, f_frsize=4096))   # 40 MB
+    assert not files.disk_nearly_full(tmp_path / "x.db")
