@@ -230,11 +230,17 @@ def _create_whole(target: "files.Target", timeout_s: float) -> bool:
 def _sweep_stale_creations(path: Path) -> None:
     """Remove what a killed creation of `path` left beside it: only the names _create_whole
     makes for this very name (mkstemp's 8 characters) and their side files, only old ones."""
+    own = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}{re.escape(_CREATING_SUFFIX)}(-wal|-shm|-journal)?")
+    _remove_old_leftovers(path.parent, f".{glob.escape(path.name)}.*{_CREATING_SUFFIX}*", own)
+
+
+def _remove_old_leftovers(folder: Path, pattern: str, own: "re.Pattern[str]") -> None:
+    """Remove the regular files in `folder` matching the glob `pattern` whose whole name is `own`
+    and that are _STALE_CREATION_S old (a run still writing one is left alone)."""
     import time
 
-    own = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}{re.escape(_CREATING_SUFFIX)}(-wal|-shm|-journal)?")
     cutoff = time.time() - _STALE_CREATION_S
-    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*{_CREATING_SUFFIX}*"):
+    for leftover in folder.glob(pattern):
         with contextlib.suppress(OSError):
             info = os.lstat(leftover)
             if own.fullmatch(leftover.name) and stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
@@ -246,16 +252,9 @@ def _sweep_stale_backups(path: Path, label: str, suffix: str) -> None:
     large as the database stayed through every later open): only `_backup`'s own names for this
     database ('.STEM.LABEL-STAMP[-N]SUFFIX.XXXXXXXX.tmp', temp_file_beside's 8 characters) and their
     side files, only an hour old or more (another program's upgrade may be copying now)."""
-    import time
-
     own = re.compile(rf"\.{re.escape(path.stem)}\.{re.escape(label)}-\d{{8}}-\d{{6}}(-\d+)?{re.escape(suffix)}"
                      rf"\.[a-z0-9_]{{8}}\.tmp(-wal|-shm|-journal)?")
-    cutoff = time.time() - _STALE_CREATION_S
-    for leftover in path.parent.glob(f".{glob.escape(path.stem)}.{glob.escape(label)}-*.tmp*"):
-        with contextlib.suppress(OSError):
-            info = os.lstat(leftover)
-            if own.fullmatch(leftover.name) and stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                leftover.unlink()
+    _remove_old_leftovers(path.parent, f".{glob.escape(path.stem)}.{glob.escape(label)}-*.tmp*", own)
 
 
 # The mode bits a copy of the database (`backup`, the copy before an upgrade) takes from it: who
