@@ -314,6 +314,9 @@ def _demand_over_capacity_p50(result: ForecastResult) -> np.ndarray:
     return np.asarray(result.balance_p50_unit_chips, dtype=float) < 0
 
 
+NO_DEMAND_VALUE = "none (no demand points)"   # the key figures' first short month with no demand to meet
+
+
 def no_demand(result: ForecastResult) -> bool:
     """The forecast had no demand to meet (no demand points: 0 tokens/day in every month)."""
     return not np.any(np.asarray(result.demand_tokens_per_day, dtype=float) > 0)
@@ -445,7 +448,9 @@ def forecast_key_figures(result: ForecastResult, chip_names: Mapping[str, str] |
     rows.append(("Months with a P50 shortfall (months)", int(np.count_nonzero(result.shortfall_p50_unit_chips > 0))))
     if count_words:   # the count above is one seed's: said beside it (the labels above stay as they were)
         rows.append(("Months with a P50 shortfall, Monte Carlo range (months)", count_words))
-    rows.append(("First month demand exceeds capacity P50 (date)", first_shortfall_month(result) or "never"))
+    # with no demand points, "never" read as capacity covering demand (QA s36): there is none to meet
+    rows.append(("First month demand exceeds capacity P50 (date)", first_shortfall_month(result)
+                 or (NO_DEMAND_VALUE if no_demand(result) else "never")))
     if first_words:
         rows.append(("First month demand exceeds capacity P50, Monte Carlo range (date)", first_words))
     unit = names.get(result.unit_chip_id, result.unit_chip_id)

@@ -29,7 +29,9 @@ from engine import __version__
 from engine.commands.forecast import what_if_line, what_if_of
 from engine.csv_io import temp_file_beside
 from engine.errors import UserError
+from engine.forecast import NO_DEMAND_WORDS
 from engine.forecast_text import demand_what_if_words
+from engine.studies_forecast import NO_DEMAND_VALUE
 from engine.studies import chip_name
 
 # QTextDocument.print_ lays a document without a page size out with its own 2 cm margins inside
@@ -390,6 +392,14 @@ def forecast_sentences(ctx: ReportContext) -> list[str]:
     if not f:
         return []
     out = []
+    if (_find(f, "First month demand exceeds capacity P50", skip=SEED_RANGE) or (None, None, None))[1] == NO_DEMAND_VALUE:
+        # its 100% and "covers demand in every month" read as a fleet that keeps up (QA s36)
+        out.append(f"<b>There is no demand to meet</b>: the scenario has no demand points, so {_esc(NO_DEMAND_WORDS)}; "
+                   "add demand points to compare capacity with demand.")
+        installed, end = _find(f, "Installed P50 at horizon end, all types"), _find(f, "Horizon end")
+        if installed and end:
+            out.append(f"By {_month(end[1])} the median installed fleet is about {_approx(installed[1])} chips.")
+        return out
     # a month past a short horizon reads 'beyond horizon', not a probability: said as such below
     probabilities = [(label, value) for label, (value, _u) in f.items()
                      if label.startswith("P(meet demand)") and isinstance(value, (int, float))]

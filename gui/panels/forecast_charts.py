@@ -67,6 +67,9 @@ def _mark_months(line, name: str, months_count: int) -> None:
     line.setSymbolSize(9 if short else 6)
 
 
+NO_DEMAND_NOTICE = "No demand to meet: the scenario has no demand points (add them under Demand)"
+
+
 def _wrapped(label: str) -> str:
     """A training share's chip on a line of its own ("train share\nAscend 910B2"); other names are
     wrapped by the chart to the width a bar has (CategoryBarPanel.tick_labels)."""
@@ -236,6 +239,11 @@ class ForecastCharts(QWidget):
         chart = self.shares_chart
         if shares is None:
             return
+        if self.result is not None and no_demand(self.result):
+            # log(capacity / demand) with no demand is log capacity over a floor: no shares to read (QA s36)
+            chart.clear_series()
+            chart.set_notice(NO_DEMAND_NOTICE)
+            return
         chart.set_notice("")
         x = to_timestamps(shares.months)
         base = np.zeros(len(shares.months))
@@ -279,7 +287,10 @@ class ForecastCharts(QWidget):
             chart.set_grouped(names, {first: lows[order], second: highs[order]},
                               {first: style.series_color("good end (P10)"), second: style.series_color("bad end (P90)")})
             title = TORNADO_METRICS[metric][0]
-            if metric != "job_completion_days":
+            if metric != "job_completion_days" and self.result is not None and no_demand(self.result):
+                chart.set_title(f"{title}{when}")
+                chart.set_notice(NO_DEMAND_NOTICE)   # every bar 0 on a 2e-10 axis said nothing (QA s36)
+            elif metric != "job_completion_days":
                 chart.set_title(f"{title}{when}")   # the month read, in the exports too
                 chart.set_notice("")
             elif self.completion_base is not None:   # a date moves in days from the base run's P50

@@ -15,6 +15,10 @@ def test_the_summary_says_there_is_no_demand_to_meet(window):
     text = panel.view._summary_html(panel.result)
     assert "<b>No demand to meet</b>: the scenario has no demand points" in text
     assert "covers peak demand" not in text
+    # the uncertainty shares of log(capacity / demand) have no demand to divide by: said, no bars
+    from gui.panels.forecast_charts import NO_DEMAND_NOTICE
+
+    assert panel.view.shares_chart.notice() == NO_DEMAND_NOTICE and panel.view.shares_chart.series_names() == []
 
 
 def test_the_shortfall_chart_draws_p50_and_p90_not_the_mean(window):
@@ -33,3 +37,23 @@ def test_the_shortfall_chart_draws_p50_and_p90_not_the_mean(window):
     # the story's tail: the mean runs far above the P90 at the horizon, and the axis follows the P90
     assert r.shortfall_mean_unit_chips[-1] > 1.5 * r.shortfall_unit_chips.p90[-1]
     assert chart.plot_item.vb.viewRange()[1][1] < r.shortfall_mean_unit_chips.max()
+
+
+def test_the_key_figures_and_the_report_say_there_is_no_demand(window):
+    """QA s36: the key figures read "never" and the report "covers demand in every month ... no new
+    orders are needed" for a scenario with no demand points."""
+    from engine.studies_forecast import NO_DEMAND_VALUE, forecast_key_figures
+    from gui import report
+    from tests.gui.test_report_s23 import _context
+
+    panel = window.panel("forecast")
+    state = panel.scenario_state()
+    state["demand"]["points"] = []
+    panel.apply_scenario_state(state)
+    panel.trials_spin.setValue(200)
+    panel.compute_now()
+    figures = dict(forecast_key_figures(panel.result))
+    assert figures["First month demand exceeds capacity P50 (date)"] == NO_DEMAND_VALUE
+    text = " ".join(report.forecast_sentences(_context(figures={"forecast": {k: (v, "") for k, v in figures.items()}})))
+    assert text.startswith("<b>There is no demand to meet</b>: the scenario has no demand points")
+    assert "covers demand" not in text and "The probability that installed capacity meets demand" not in text
