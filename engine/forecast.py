@@ -1531,8 +1531,17 @@ def _demand_samples(sc: ForecastScenario, months: Sequence[dt.date], trials: int
             # typo" of the story's own points at growth x1.5)
             held = int(np.count_nonzero(over.any(axis=1)))
             m = float(d.growth_rate_multiplier)
-            why = ("the demand points imply a growth rate that uncertain (check them for a typo)" if m == 1.0 else
-                   f"the growth what-if (x{m:g} in log terms) on the growth rate the demand points imply")
+            # the growth the user set is named, not the points (QA s36: "check them for a typo" of a
+            # fixed 100x/year)
+            setting = ({"fixed": f"the fixed growth after the last point of {d.growth_after_last_per_year:g}x/year",
+                        "user": f"your growth of P10/P50/P90 {d.growth_p10_per_year:g}/{d.growth_p50_per_year:g}/"
+                                f"{d.growth_p90_per_year:g}x/year"}.get(d.growth_model))
+            what_if = f"the growth what-if (x{m:g} in log terms)"
+            if setting:
+                why = setting + (f" and {what_if}" if m != 1.0 else "")
+            else:
+                why = ("the demand points imply a growth rate that uncertain (check them for a typo)" if m == 1.0 else
+                       f"{what_if} on the growth rate the demand points imply")
             note = ((note + "; ") if note else "") + (
                 f"in {held:,} of {over.shape[0]:,} trials demand grew past a millionfold of the last point "
                 f"({fit.last_tokens_per_day / 1e9:,.0f} billion tokens/day) within the horizon and is held there: {why}")

@@ -740,17 +740,22 @@ def fewer_chips_text(analysis: "TrainingAnalysis", num_chips: int) -> str:
             f"{layout}, trains at {tok * m:,.0f} tokens/s in all; set Chips to {m:,}")
 
 
-def sooner_on_fewer_text(sooner: tuple, num_chips: int, global_batch_seqs: int, days_here: float) -> str:
-    """The sentence for `sooner_on_fewer`'s answer (the caller says how to set the count)."""
+def sooner_on_fewer_text(sooner: tuple, num_chips: int, global_batch_seqs: int, days_here: float,
+                         tokens_per_s_here: float) -> str:
+    """The sentence for `sooner_on_fewer`'s answer (the caller says how to set the count), with
+    why: where the fewer chips are no slower at steady state the batch cannot use the rest; else
+    the failures the rest add outweigh their throughput (it blamed failures at 99.99% goodput)."""
     m, tok, layout, days = sooner
     share = {2: "half", 4: "a quarter", 8: "an eighth"}.get(num_chips // m if m else 0, f"{m / num_chips:.0%}")
 
     def d(x: float) -> str:
         return f"{x:,.3g}" if x < 10 else f"{x:,.1f}"
 
-    return (f"with the global batch fixed at {global_batch_seqs:,} sequences, the failures {num_chips:,} chips add "
-            f"outweigh their throughput: on {m:,} ({share} of them) the best layout, {layout_label(layout)}, trains at "
-            f"{tok * m:,.0f} tokens/s in all and finishes in {d(days)} days against {d(days_here)}")
+    why = (f"the batch cannot use {num_chips:,} chips ({tokens_per_s_here:,.0f} tokens/s in all at steady state)"
+           if tok * m >= tokens_per_s_here else f"the failures {num_chips:,} chips add outweigh their throughput")
+    return (f"with the global batch fixed at {global_batch_seqs:,} sequences, {why}: on {m:,} ({share} of them) "
+            f"the best layout, {layout_label(layout)}, trains at {tok * m:,.0f} tokens/s in all and finishes in "
+            f"{d(days)} days against {d(days_here)}")
 
 
 def under_one_step_note(tokens: float, result, seq_len: int) -> str:

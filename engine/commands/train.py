@@ -667,7 +667,7 @@ def run(args, ctx) -> Output:
     from engine.calibration import saved_calibrations
     from engine.commands import optional_store
     from engine.training import (NoProgressError, TrainingInputs, estimate_run, evaluate_layout,
-                                 fewer_chips_alternative, halved_searches, search_layouts)
+                                 fewer_chips_alternative, halved_searches, search_layouts, sooner_on_fewer)
 
     typed_moe = [f for f, v in (("--moe-route-nodes", args.moe_route_nodes),   # typed, not a study's
                                 ("--expert-tp", args.expert_tp),
@@ -764,6 +764,15 @@ def run(args, ctx) -> Output:
     fewer = None   # (chips, search) when leaving a few idle trains faster (search only)
     halved: tuple = ()   # the best layouts on fewer chips with the global batch fixed (search only)
     reliability: dict = {}
+
+    def days_at(m: int, tok: float) -> float | None:
+        """Days to train args.tokens on `m` chips at `tok` tokens/s per chip (None: no progress)."""
+        try:
+            return estimate_run(args.tokens, tok, m, chip, params=float(model.total_params()),
+                                price_per_chip_hour_usd=args.price, **reliability).time_to_train_days
+        except NoProgressError:
+            return None
+
     from engine.layout import dtype_problem
 
     problem = dtype_problem(dtype, chip)
@@ -851,8 +860,15 @@ def run(args, ctx) -> Output:
                                    **reliability)
         except NoProgressError as exc:
             # the layout's figures stand; the run has no end: JSON and CSV still get them (README)
-            data.update(feasible=False, time_to_train_days=None, run=None, infeasible_reason=str(exc))
-            raise InfeasibleRequest(str(exc), data=data) from None
+            why = str(exc)
+            sooner = sooner_on_fewer(halved, days_at, math.inf) if halved else None
+            if sooner is not None:   # where the note is most use (QA s36): which fewer count does finish
+                m, tok, sooner_layout, days = sooner
+                why += (f"; with the global batch fixed at {int(inputs.global_batch_seqs or 0):,} sequences, {m:,} "
+                        f"chips finish in {days:,.1f} days with the best layout, {layout_label(sooner_layout)} "
+                        f"(--chips {m})")
+            data.update(feasible=False, time_to_train_days=None, run=None, infeasible_reason=why)
+            raise InfeasibleRequest(why, data=data) from None
         data["time_to_train_days"] = run_est.time_to_train_days
         data["run"] = run_est.as_dict()
     rows = []
@@ -928,21 +944,14 @@ def run(args, ctx) -> Output:
         text_lines.append(f"note: {args.chips:,} chips leave few layouts; {_fewer_text(fewer, args.chips)}{more}")
     if halved and data.get("time_to_train_days"):
         from engine.studies import sooner_on_fewer_text
-        from engine.training import sooner_on_fewer
-
-        def days_at(m: int, tok: float) -> float | None:
-            try:
-                return estimate_run(args.tokens, tok, m, chip, params=float(model.total_params()),
-                                    price_per_chip_hour_usd=args.price, **reliability).time_to_train_days
-            except NoProgressError:
-                return None
 
         sooner = sooner_on_fewer(halved, days_at, data["time_to_train_days"])
         if sooner is not None:
             m, tok, sooner_layout, days = sooner
             data["sooner_on_fewer_chips"] = {"chips": m, "tokens_per_s_per_chip": tok, "tokens_per_s": tok * m,
                                              "layout": layout_label(sooner_layout), "time_to_train_days": days}
-            words = sooner_on_fewer_text(sooner, args.chips, int(inputs.global_batch_seqs or 0), data["time_to_train_days"])
+            words = sooner_on_fewer_text(sooner, args.chips, int(inputs.global_batch_seqs or 0), data["time_to_train_days"],
+                                         best.tokens_per_s_per_chip * args.chips)
             text_lines.append(f"note: {words} (--chips {m})")
     ran = data.get("global_batch_seqs")
     if not args.global_batch and ran and ran != data.get("default_global_batch_seqs"):   # (was in the JSON only)

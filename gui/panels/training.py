@@ -525,7 +525,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                                      days=self._fewer_days(a.fewer_chips), days_now=est.time_to_train_days)
         sooner = self._sooner_on_fewer(a, est.time_to_train_days)
         if sooner is not None:   # a fixed global batch on more chips than it can use (QA s36)
-            words = sooner_on_fewer_text(sooner, n, int(inp.global_batch_seqs or 0), est.time_to_train_days)
+            words = sooner_on_fewer_text(sooner, n, int(inp.global_batch_seqs or 0), est.time_to_train_days,
+                                         r.tokens_per_s_per_chip * n)
             fewer = (f"{fewer}. " if fewer else "") + (
                 f"{words[0].upper()}{words[1:]}; {set_chips_words(sooner[0], self.study.chips_source == 'fleet')}")
         self.notes.setText(("Why: " + "; ".join(notes) + "." if notes else "") + (f" {fewer}." if fewer else ""))

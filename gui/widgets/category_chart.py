@@ -231,8 +231,11 @@ class CategoryBarPanel(PlotPanel):
             # One infeasible layout's 1,424 GiB put the HBM line and the feasible bars (60-78 GiB)
             # in the bottom 5% of the memory chart (QA s36): the axis stops short of such a bar,
             # which says its total at the top
-            limit = self.clip_above_ref * max(value for value, _line in self._refs.values())
-            if top > limit:
+            ref = max(value for value, _line in self._refs.values())
+            limit = self.clip_above_ref * ref
+            # only beside a bar that fits: with none, the cut hid all but the first segment of the
+            # only bars there are (QA s36: "961 GiB" showing its weights alone on a 16 GiB chip)
+            if top > limit and bool((totals <= ref).any()):
                 top = max(limit, float(np.max(totals[totals <= limit], initial=0.0)))
                 for i in np.nonzero(totals > top)[0]:
                     label = pg.TextItem(f"{format_number(float(totals[i]))} {self.y_unit} \u2191".strip(),

@@ -80,3 +80,33 @@ def test_a_budget_under_one_step_says_a_run_takes_a_whole_step(capsys, tmp_path,
             f"time to train is its share of a step; a run takes at least one step, {step} s") in out
     assert main([*argv, "--tokens", "1e9"]) == 0
     assert "under one step" not in capsys.readouterr().out
+
+
+def test_the_note_blames_failures_only_where_the_fewer_chips_are_slower_at_steady_state():
+    """QA s36: at 99.99% goodput the note said "the failures 131,072 chips add outweigh their
+    throughput" where the fewer chips were faster at steady state as well."""
+    from engine.studies import sooner_on_fewer_text
+
+    layout = {"tp": 32, "pp": 2, "cp": 4, "vpp": 8}
+    faster = sooner_on_fewer_text((32768, 598.9, layout, 8.85), 131072, 256, 9.4, 18_466_453.0)
+    assert faster.startswith("with the global batch fixed at 256 sequences, the batch cannot use 131,072 chips "
+                             "(18,466,453 tokens/s in all at steady state): on 32,768 (a quarter of them)")
+    slower = sooner_on_fewer_text((32768, 1075.1, layout, 0.368), 65536, 512, 0.401, 36_130_000.0)
+    assert slower.startswith("with the global batch fixed at 512 sequences, the failures 65,536 chips add outweigh "
+                             "their throughput: on 32,768 (half of them)")
+
+
+def test_a_run_that_makes_no_progress_names_the_fewer_count_that_finishes(capsys, tmp_path, monkeypatch):
+    """QA s36: where failures outpace progress on every chip the batch cannot use, the error said
+    "use fewer chips" without the count the search had just found."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    argv = ["train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--search", "--tokens", "15e12",
+            "--global-batch", "512", "--mtbf-chip-hours", "2000"]
+    assert main([*argv, "--chips", "65536"]) == 1
+    err = capsys.readouterr().err
+    said = re.search(r"with the global batch fixed at 512 sequences, ([\d,]+) chips finish in ([\d.]+) days with "
+                     r"the best layout, [^(]+\(--chips (\d+)\)$", err.strip())
+    assert err.startswith("fleetcast: error: no progress on 65,536 chips") and said
+    assert int(said.group(1).replace(",", "")) == int(said.group(3)) in (32768, 16384, 8192)
+    assert main(["--format", "json", *argv, "--chips", said.group(3)]) == 0
+    assert abs(json.loads(capsys.readouterr().out)["time_to_train_days"] - float(said.group(2))) < 0.06

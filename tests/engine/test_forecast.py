@@ -821,6 +821,11 @@ def test_a_demand_point_far_off_the_others_is_held_at_a_millionfold_and_said():
         warnings.simplefilter("error")
         note = run_forecast(inputs([order(deliveries=[(D(2024, 1, 1), 100_000)])], fast)).growth_note
     assert "the growth what-if (x1.5 in log terms)" in note and "typo" not in note, note
+    # a growth the user set is named, not the points
+    fixed = replace(sc, demand=replace(demand, growth_model="fixed", growth_after_last_per_year=100.0))
+    note = run_forecast(inputs([order(deliveries=[(D(2024, 1, 1), 100_000)])], fixed)).growth_note
+    assert "in 2,000 of 2,000 trials" in note and "the fixed growth after the last point of 100x/year" in note
+    assert "typo" not in note, note
 
 
 def test_a_lot_later_than_the_profiles_maximum_keeps_its_timing_uncertain():

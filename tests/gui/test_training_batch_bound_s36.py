@@ -48,6 +48,10 @@ def test_an_out_of_memory_bar_is_cut_at_twice_the_hbm_and_labelled(store, qtbot)
         top = chart.plot_item.vb.viewRange()[1][1]
         assert 160 <= top < 250   # twice the 80 GiB HBM, with room for the line's label
         assert [label.toPlainText() for label in chart.clipped_labels] == [f"{rows[0][total]:,.0f} GiB \u2191"]
+        # no bar fits (a fixed layout on too few chips, alone): nothing to keep readable, every bar whole
+        chart.set_categories(["a", "b"])
+        chart.set_stacked({"Weights": [500.0, 300.0], "Optimizer": [900.0, 600.0]})
+        assert chart.clipped_labels == [] and chart.plot_item.vb.viewRange()[1][1] >= 1400.0
         # a layout that fits: every bar whole, no label
         panel.apply_scenario_state({**panel.scenario_state(), "layout_mode": "search"})
         panel.compute_now()
