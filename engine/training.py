@@ -645,8 +645,11 @@ def _evaluate_arrays(inp: TrainingInputs, L: dict) -> dict:
     # the backward's wall time, its exposed context-parallel traffic included: a faster attention
     # kernel that leaves more of the ring exposed moved that time out of the window and the
     # gradients with it (QA s36: the FA3-class kernel read 2.6% slower on CP layouts)
+    # (its exposed EP all-to-all too: the backward's and full recompute's passes of the 2 or 3; under
+    # DualPipe all of it, each exposed transfer sitting in a forward-and-backward chunk pair)
+    ep_bwd_share = 1.0 if dualpipe else (1.0 + rc_full) / (2.0 + rc_full)
     bwd_mb = layers_stage * (2.0 * gemm_layer_fwd + attn_layer_bwd + 2.0 * elem_fwd + recompute_layer
-                             + cp_layer_bwd)
+                             + cp_layer_bwd + ep_layer * ep_bwd_share)
     # per-micro-batch traffic (ZeRO-2/3) runs under every micro-batch's compute; once-per-step
     # traffic only under the last backward. Gradients hide only when they are bucketed and
     # reduced during backward (`grad_overlap`); ZeRO-3's parameter gathers are prefetched
