@@ -1267,7 +1267,8 @@ def deterministic_installed(orders: Sequence[Order], scenario: ForecastScenario,
 # Said wherever a forecast with no demand points would read "covers demand": its demand is 0 in every
 # month, so P(meet demand) is 100% with nothing to meet (QA s36: a planner who deleted or mis-imported
 # the points read "P(meet demand) 100%" and no warning)
-NO_DEMAND_WORDS = "no demand points: demand is 0 in every month, so P(meet demand) is 100% with nothing to meet"
+NO_DEMAND_WORDS = ("no demand to meet: demand is 0 in every month (no demand points, or demand scaled to 0), so "
+                   "P(meet demand) is 100% with nothing to meet")
 
 
 def demand_tokens_per_day(curve: DemandCurve, days: Sequence[dt.date]) -> np.ndarray:
@@ -1772,8 +1773,8 @@ def run_forecast(inputs: ForecastInputs, *, progress: Callable[[float, str], Non
         shortfall_p50_unit_chips=shortfall_bands.p50, balance_p50_unit_chips=balance,
         prob_meet_demand=prob_meet, jobs=tuple(jobs), trials=trials, seed=sc.seed,
         throughput_source=inputs.throughput_source, notes=tuple(
-            f"{NO_DEMAND_WORDS}; add demand points to compare capacity with demand"
-            for _ in [0] if not sc.demand.points) + tuple(inputs.notes) + tuple(
+            f"{NO_DEMAND_WORDS}; add demand points (and a demand scale above 0) to compare capacity with demand"
+            for _ in [0] if not sc.demand.points or sc.demand.scale == 0) + tuple(inputs.notes) + tuple(
             # the months before the forecast's first are not simulated: a job that may start
             # earlier is counted from that month (--start 2025-05 moved a Jan 2025 job's finish
             # from 11 Jun to 24 Aug); say so rather than let the window move the answer silently

@@ -322,7 +322,7 @@ def _plan_notes(inputs: ForecastInputs, req: PlanRequest, quarters: Sequence[tup
     """What the plan does with the candidates that the candidates' table does not show: caps in
     whole lots, caps already used by the fleet's own orders, chips that do not serve the demand."""
     notes = ([f"{NO_DEMAND_WORDS}: the plan orders only for training deadlines"]
-             if not inputs.scenario.demand.points else [])
+             if not inputs.scenario.demand.points or inputs.scenario.demand.scale == 0 else [])
     lot = req.lot_chips
     for cand in req.candidates:
         name = req.chip_names.get(cand.chip_id, cand.chip_id)

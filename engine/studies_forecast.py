@@ -314,11 +314,12 @@ def _demand_over_capacity_p50(result: ForecastResult) -> np.ndarray:
     return np.asarray(result.balance_p50_unit_chips, dtype=float) < 0
 
 
-NO_DEMAND_VALUE = "none (no demand points)"   # the key figures' first short month with no demand to meet
+NO_DEMAND_VALUE = "none (no demand to meet)"   # the key figures' first short month with no demand to meet
 
 
 def no_demand(result: ForecastResult) -> bool:
-    """The forecast had no demand to meet (no demand points: 0 tokens/day in every month)."""
+    """The forecast had no demand to meet (0 tokens/day in every month: no demand points, or a demand
+    scale of 0)."""
     return not np.any(np.asarray(result.demand_tokens_per_day, dtype=float) > 0)
 
 

@@ -535,8 +535,10 @@ class MainWindow(QMainWindow):
             return problem
         from engine.forecast_inputs import catalog_problems
 
+        # with the fleet's orders: a scenario that serves on every chip type names no chip itself,
+        # and its model was then not checked (QA s36)
         missing = catalog_problems(panel.scenario(), {c.id: c for c in self.store.chips()},
-                                   {m.id: m for m in self.store.models()})
+                                   {m.id: m for m in self.store.models()}, self.store.orders())
         if not missing:
             return ""
         import re

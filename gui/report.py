@@ -394,8 +394,8 @@ def forecast_sentences(ctx: ReportContext) -> list[str]:
     out = []
     if (_find(f, "First month demand exceeds capacity P50", skip=SEED_RANGE) or (None, None, None))[1] == NO_DEMAND_VALUE:
         # its 100% and "covers demand in every month" read as a fleet that keeps up (QA s36)
-        out.append(f"<b>There is no demand to meet</b>: the scenario has no demand points, so {_esc(NO_DEMAND_WORDS)}; "
-                   "add demand points to compare capacity with demand.")
+        out.append(f"<b>There is no demand to meet</b>: {_esc(NO_DEMAND_WORDS.split(': ', 1)[1])}; add demand points "
+                   "(and a demand scale above 0) to compare capacity with demand.")
         installed, end = _find(f, "Installed P50 at horizon end, all types"), _find(f, "Horizon end")
         if installed and end:
             out.append(f"By {_month(end[1])} the median installed fleet is about {_approx(installed[1])} chips.")

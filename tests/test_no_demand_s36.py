@@ -26,6 +26,7 @@ def test_the_forecast_says_it_has_no_demand_to_meet(tmp_path, capsys):
     first = next(line for line in out.splitlines() if line.startswith("first month demand exceeds"))
     assert first == f"first month demand exceeds capacity P50: none ({NO_DEMAND_WORDS})"
     assert f"note: {NO_DEMAND_WORDS}; add demand points" in out
+    assert NO_DEMAND_WORDS.startswith("no demand to meet: demand is 0 in every month")
     # the story itself (it has points) reads as before
     assert main(["--db", db, "forecast", "--trials", "200"]) == 0
     assert NO_DEMAND_WORDS not in capsys.readouterr().out
@@ -37,3 +38,17 @@ def test_the_plan_says_so(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"note: {NO_DEMAND_WORDS}: the plan orders only for training deadlines" in out
+
+
+def test_a_demand_scaled_to_zero_reads_the_same_without_blaming_the_points(tmp_path, capsys):
+    """QA s36: Story default at demand scale 0 was told it had "no demand points" (it has six)."""
+    db = str(tmp_path / "x.db")
+    store = open_store(db)
+    params = store.scenario("Story default")["params"]
+    params["demand"]["scale"] = 0
+    params["name"] = "scale0"
+    store.save_scenario("scale0", params)
+    assert main(["--db", db, "forecast", "--scenario", "scale0", "--trials", "200"]) == 0
+    out = capsys.readouterr().out
+    assert f"first month demand exceeds capacity P50: none ({NO_DEMAND_WORDS})" in out
+    assert "(no demand points, or demand scaled to 0)" in out and f"note: {NO_DEMAND_WORDS}" in out

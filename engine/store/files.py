@@ -323,7 +323,7 @@ NEARLY_FULL_BYTES = 1 << 20
 def disk_nearly_full(path: Path) -> bool:
     """The file system holding `path` (its folder) has under NEARLY_FULL_BYTES free to this user."""
     try:
-        st = os.statvfs(Path(path).absolute().parent)
+        st = os.statvfs(Path(path).resolve().parent)   # beside the file a link points to: SQLite's -shm
     except (OSError, AttributeError):   # (no statvfs on Windows: the I/O error is said as such)
         return False
     return st.f_bavail * st.f_frsize < NEARLY_FULL_BYTES

@@ -67,7 +67,7 @@ def _mark_months(line, name: str, months_count: int) -> None:
     line.setSymbolSize(9 if short else 6)
 
 
-NO_DEMAND_NOTICE = "No demand to meet: the scenario has no demand points (add them under Demand)"
+NO_DEMAND_NOTICE = "No demand to meet: demand is 0 in every month (no demand points, or demand scaled to 0)"
 
 
 def _wrapped(label: str) -> str:
@@ -639,8 +639,8 @@ class ForecastCharts(QWidget):
                  f"(P50; P10 {fig(r.installed_total.p10[end])}, P90 "
                  f"{fig(r.installed_total.p90[end])})."]
         if first is None and no_demand(r):
-            parts.append("<b>No demand to meet</b>: the scenario has no demand points, so P(meet demand) "
-                         "is 100% with nothing to meet. Add points under Demand.")
+            parts.append("<b>No demand to meet</b>: demand is 0 in every month (no demand points, or demand scaled "
+                         "to 0), so P(meet demand) is 100% with nothing to meet. Add points under Demand.")
         elif first is None:
             parts.append("P50 capacity covers peak demand in every month.")
         else:

@@ -493,7 +493,14 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
                 t.set(key, "–", "")
             t.set("time", "never finishes", "failures outpace progress")
             t.set("goodput", "0", "")
-            self.notes.setText(f"{exc}.".replace("..", "."))
+            text = f"{exc}.".replace("..", ".")
+            sooner = self._sooner_on_fewer(self._fresh_analysis(), float("inf"))
+            if sooner is not None:   # the fewer count that does finish, as `train` names it (QA s36)
+                m, _tok, layout, days = sooner
+                text += (f" With the global batch fixed at {int(inp.global_batch_seqs or 0):,} sequences, {m:,} chips "
+                         f"finish in {days:,.1f} days with the best layout, {layout_label(layout)}; "
+                         f"{set_chips_words(m, self.study.chips_source == 'fleet')}.")
+            self.notes.setText(text)
             return
         self.run_estimate = est
         if est is None:

@@ -13,7 +13,7 @@ def test_the_summary_says_there_is_no_demand_to_meet(window):
     panel.trials_spin.setValue(200)
     panel.compute_now()
     text = panel.view._summary_html(panel.result)
-    assert "<b>No demand to meet</b>: the scenario has no demand points" in text
+    assert "<b>No demand to meet</b>: demand is 0 in every month (no demand points, or demand scaled to 0)" in text
     assert "covers peak demand" not in text
     # the uncertainty shares of log(capacity / demand) have no demand to divide by: said, no bars
     from gui.panels.forecast_charts import NO_DEMAND_NOTICE
@@ -55,5 +55,6 @@ def test_the_key_figures_and_the_report_say_there_is_no_demand(window):
     figures = dict(forecast_key_figures(panel.result))
     assert figures["First month demand exceeds capacity P50 (date)"] == NO_DEMAND_VALUE
     text = " ".join(report.forecast_sentences(_context(figures={"forecast": {k: (v, "") for k, v in figures.items()}})))
-    assert text.startswith("<b>There is no demand to meet</b>: the scenario has no demand points")
+    assert text.startswith("<b>There is no demand to meet</b>: demand is 0 in every month (no demand points, or "
+                           "demand scaled to 0), so P(meet demand) is 100% with nothing to meet; add demand points")
     assert "covers demand" not in text and "The probability that installed capacity meets demand" not in text

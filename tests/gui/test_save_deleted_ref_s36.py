@@ -20,6 +20,10 @@ def test_a_save_naming_a_chip_or_model_deleted_meanwhile_is_refused(window, stor
     assert said.startswith("Not saved: the Forecast's ") and "(deleted by another program?); pick another" in said
     assert "'mi300x' is not in the chip catalog" in said or "'qwen2.5-72b' is not a model preset" in said
     assert store.scenario("Story default")["params"]["demand"] == before   # nothing written
+    # the model alone (the story serves on every chip type, naming no chip itself): refused too
+    panel.unit_chip_combo.setCurrentIndex(panel.unit_chip_combo.findData(before["chip_id"] or "ascend-910b2"))
+    assert not window.scenario_bar.save_current()
+    assert "Serving model: 'qwen2.5-72b' is not a model preset" in window.scenario_bar.message.text()
     # chosen again from what the catalog holds, the save goes through
     panel.model_combo.setCurrentIndex(panel.model_combo.findData(before["model_id"]))
     panel.unit_chip_combo.setCurrentIndex(panel.unit_chip_combo.findData(before["chip_id"] or "ascend-910b2"))

@@ -59,3 +59,20 @@ def test_an_out_of_memory_bar_is_cut_at_twice_the_hbm_and_labelled(store, qtbot)
         assert chart.plot_item.vb.viewRange()[1][1] >= max(r[total] for r in chart.data_table()[1])
     finally:
         panel.shutdown()
+
+
+def test_a_run_that_makes_no_progress_names_the_fewer_count_that_finishes(store, qtbot):
+    """QA s36: the view said "Use fewer chips" alone where `train` names the count."""
+    panel = TrainingPanel(store)
+    qtbot.addWidget(panel)
+    try:
+        panel.apply_scenario_state({**panel.scenario_state(), "model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb",
+                                    "chips_source": "count", "num_chips": 65536, "layout_mode": "search",
+                                    "global_batch": 512, "tokens_t": 15, "mtbf_chip_hours": 2000})
+        panel.compute_now()
+        notes = panel.notes.text()
+        assert notes.startswith("no progress on 65,536 chips") or "no progress" in notes
+        assert "With the global batch fixed at 512 sequences, 8,192 chips finish in 16.1 days with the best layout" in notes
+        assert notes.endswith("set Chips to 8,192.")
+    finally:
+        panel.shutdown()

@@ -243,6 +243,12 @@ def test_disk_nearly_full_reads_the_folders_free_space(tmp_path, monkeypatch):
         return SimpleNamespace(f_bavail=100, f_frsize=4096)   # 400 KiB free
 
     monkeypatch.setattr(os, "statvfs", statvfs)
-    assert files.disk_nearly_full(tmp_path / "x.db") and seen == [str(tmp_path)]
+    assert files.disk_nearly_full(tmp_path / "x.db") and seen == [str(tmp_path.resolve())]
+    # through a link, the folder of the file it points to (where SQLite makes the -shm; QA s36)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f.db").write_bytes(b"")
+    (tmp_path / "link.db").symlink_to(tmp_path / "sub" / "f.db")
+    files.disk_nearly_full(tmp_path / "link.db")
+    assert seen[-1] == str((tmp_path / "sub").resolve())
     monkeypatch.setattr(os, "statvfs", lambda folder: SimpleNamespace(f_bavail=10_000, f_frsize=4096))   # 40 MB
     assert not files.disk_nearly_full(tmp_path / "x.db")
