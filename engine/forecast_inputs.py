@@ -328,6 +328,17 @@ def uncalibrated_notes(chip_ids: Sequence[str], chips: Mapping[str, Chip]) -> li
     return [note for c in chip_ids if c in chips for note in [uncalibrated_note(chips[c])] if note]
 
 
+def _chips_named(scenario: ForecastScenario, orders: Sequence[Order], extra_serving_chips: Sequence[str]
+                 ) -> tuple[list[str], dict]:
+    """(the chips that serve: demand.serve_on, or every chip type the fleet holds; every chip the
+    forecast reads, in order)."""
+    demand = scenario.demand
+    fleet_chips = list(dict.fromkeys(o.chip_id for o in orders))
+    serve_on = list(demand.serve_on) or fleet_chips
+    return serve_on, dict.fromkeys(fleet_chips + serve_on + ([demand.chip_id] if demand.chip_id else [])
+                                   + [j.chip_id for j in scenario.jobs] + list(extra_serving_chips))
+
+
 def catalog_problems(scenario: ForecastScenario, chips: Mapping, models: Mapping, orders: Sequence[Order] = (),
                      extra_serving_chips: Sequence[str] = ()) -> list[str]:
     """The chips and model presets `scenario` (and `orders`) name that `chips` / `models` lack, each
@@ -335,10 +346,7 @@ def catalog_problems(scenario: ForecastScenario, chips: Mapping, models: Mapping
     forecast refuses them (build_inputs); the window refuses to save them (QA s36: a chip deleted by
     another program meanwhile was saved into the baseline, and every forecast of it failed)."""
     demand = scenario.demand
-    fleet_chips = list(dict.fromkeys(o.chip_id for o in orders))
-    serve_on = list(demand.serve_on) or fleet_chips
-    needed = dict.fromkeys(fleet_chips + serve_on + ([demand.chip_id] if demand.chip_id else [])
-                           + [j.chip_id for j in scenario.jobs] + list(extra_serving_chips))
+    serve_on, needed = _chips_named(scenario, orders, extra_serving_chips)
     # each unknown chip named by the field that holds it (the first, where several do)
     holders: dict[str, str] = {}
     for field_name, chip_ids in ([("demand.chip_id", [demand.chip_id] if demand.chip_id else []),
@@ -361,10 +369,7 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
     """ForecastInputs for `scenario`, with throughputs from the engines (or the roofline fallback).
     `extra_serving_chips` are rated for serving too, on the same basis (the plan's candidates)."""
     demand = scenario.demand
-    fleet_chips = list(dict.fromkeys(o.chip_id for o in orders))
-    serve_on = list(demand.serve_on) or fleet_chips
-    needed = dict.fromkeys(fleet_chips + serve_on + ([demand.chip_id] if demand.chip_id else [])
-                           + [j.chip_id for j in scenario.jobs] + list(extra_serving_chips))
+    serve_on, needed = _chips_named(scenario, orders, extra_serving_chips)
     problems = catalog_problems(scenario, chips, models, orders, extra_serving_chips)
     if serve_on and not demand.input_tokens_per_request >= 1:
         # the engines serve prompts of one token or more (0 left every month's capacity blank)
@@ -403,6 +408,7 @@ def build_inputs(orders: Sequence[Order], chips: Mapping[str, Chip], models: Map
         notes.append(simulated_rates_note(demand.model_id, percentile, {
             c: value for c, (value, source, _) in by_chip.items() if source == "engine" and value > 0}))
     # a serve-on chip with no orders is never installed: its rate adds nothing (engine.forecast.simulate)
+    fleet_chips = {o.chip_id for o in orders}
     unordered = [c for c in serve_on if c not in fleet_chips]
     notes.insert(0, unordered_serving_note(unordered, len(unordered) == len(serve_on), extra_serving_chips))
 

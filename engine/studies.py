@@ -758,6 +758,14 @@ def sooner_on_fewer_text(sooner: tuple, num_chips: int, global_batch_seqs: int, 
             f"{d(days)} days against {d(days_here)}")
 
 
+def finishing_count_text(sooner: tuple, global_batch_seqs: int) -> str:
+    """Where the run makes no progress, the fewer count that finishes (`sooner_on_fewer` against
+    an endless run), as `train` and the Training view say it."""
+    m, _tok, layout, days = sooner
+    return (f"with the global batch fixed at {global_batch_seqs:,} sequences, {m:,} chips finish in {days:,.1f} days "
+            f"with the best layout, {layout_label(layout)}")
+
+
 def under_one_step_note(tokens: float, result, seq_len: int) -> str:
     """Said where the token budget is under one step's tokens ("" otherwise): the time to train is the
     budget over the throughput, and a real run takes at least one whole step (QA s36: 1e6 tokens read

@@ -863,10 +863,9 @@ def run(args, ctx) -> Output:
             why = str(exc)
             sooner = sooner_on_fewer(halved, days_at, math.inf) if halved else None
             if sooner is not None:   # where the note is most use (QA s36): which fewer count does finish
-                m, tok, sooner_layout, days = sooner
-                why += (f"; with the global batch fixed at {int(inputs.global_batch_seqs or 0):,} sequences, {m:,} "
-                        f"chips finish in {days:,.1f} days with the best layout, {layout_label(sooner_layout)} "
-                        f"(--chips {m})")
+                from engine.studies import finishing_count_text
+
+                why += f"; {finishing_count_text(sooner, int(inputs.global_batch_seqs or 0))} (--chips {sooner[0]})"
             data.update(feasible=False, time_to_train_days=None, run=None, infeasible_reason=why)
             raise InfeasibleRequest(why, data=data) from None
         data["time_to_train_days"] = run_est.time_to_train_days
@@ -910,8 +909,9 @@ def run(args, ctx) -> Output:
                           f"time to train {args.tokens:.3g} tokens: {days_text} (goodput {good:.1f}%)")
         from engine.studies import under_one_step_note
 
-        if under_one_step_note(args.tokens, best, inputs.seq):
-            text_lines.append(f"note: {under_one_step_note(args.tokens, best, inputs.seq)}")
+        step_note = under_one_step_note(args.tokens, best, inputs.seq)
+        if step_note:
+            text_lines.append(f"note: {step_note}")
         # the run's cost, chip-hours, energy and failures were in JSON alone: --price-per-chip-hour
         # changed nothing a table or CSV reader saw
         run = data["run"]

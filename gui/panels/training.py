@@ -23,7 +23,8 @@ from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-ex
     scaling_counts,
 )
 from engine.studies import (
-    batch_note, fleet_note, infeasible_detail, layout_label, scaling_days, software_text, sooner_on_fewer_text,
+    batch_note, finishing_count_text, fleet_note, infeasible_detail, layout_label, scaling_days, software_text,
+    sooner_on_fewer_text,
     train_command, training_key_figures, training_top_layouts, under_one_step_note, zero_note,
 )
 from engine.fleet import installed_on
@@ -496,10 +497,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             text = f"{exc}.".replace("..", ".")
             sooner = self._sooner_on_fewer(self._fresh_analysis(), float("inf"))
             if sooner is not None:   # the fewer count that does finish, as `train` names it (QA s36)
-                m, _tok, layout, days = sooner
-                text += (f" With the global batch fixed at {int(inp.global_batch_seqs or 0):,} sequences, {m:,} chips "
-                         f"finish in {days:,.1f} days with the best layout, {layout_label(layout)}; "
-                         f"{set_chips_words(m, self.study.chips_source == 'fleet')}.")
+                words = finishing_count_text(sooner, int(inp.global_batch_seqs or 0))
+                text += f" {words[0].upper()}{words[1:]}; {set_chips_words(sooner[0], self.study.chips_source == 'fleet')}."
             self.notes.setText(text)
             return
         self.run_estimate = est
