@@ -284,13 +284,16 @@ class ForecastCharts(QWidget):
             order = np.argsort(-np.nan_to_num(np.abs(highs - lows)))
             names = [f"{_wrapped(self._input_label(tornado.bars[i].input))}\n{_setting(tornado.bars[i].low_label)} | "
                      f"{_setting(tornado.bars[i].high_label)}" for i in order]
-            chart.set_grouped(names, {first: lows[order], second: highs[order]},
-                              {first: style.series_color("good end (P10)"), second: style.series_color("bad end (P90)")})
             title = TORNADO_METRICS[metric][0]
             if metric != "job_completion_days" and self.result is not None and no_demand(self.result):
+                # every bar 0 on an axis ticked to 1e-09 said nothing (QA s36): no bars, the notice alone
+                chart.set_grouped([], {}, {})
                 chart.set_title(f"{title}{when}")
-                chart.set_notice(NO_DEMAND_NOTICE)   # every bar 0 on a 2e-10 axis said nothing (QA s36)
-            elif metric != "job_completion_days":
+                chart.set_notice(NO_DEMAND_NOTICE)
+                continue
+            chart.set_grouped(names, {first: lows[order], second: highs[order]},
+                              {first: style.series_color("good end (P10)"), second: style.series_color("bad end (P90)")})
+            if metric != "job_completion_days":
                 chart.set_title(f"{title}{when}")   # the month read, in the exports too
                 chart.set_notice("")
             elif self.completion_base is not None:   # a date moves in days from the base run's P50

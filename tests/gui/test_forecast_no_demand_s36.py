@@ -19,6 +19,14 @@ def test_the_summary_says_there_is_no_demand_to_meet(window):
     from gui.panels.forecast_charts import NO_DEMAND_NOTICE
 
     assert panel.view.shares_chart.notice() == NO_DEMAND_NOTICE and panel.view.shares_chart.series_names() == []
+    # the tornado's P(meet) and shortfall: the notice alone, no zero bars on an axis ticked to 1e-09 (s37)
+    from tests.gui.test_charts_qa26 import _completion_tornado
+
+    panel.view.draw_tornado(_completion_tornado())
+    for metric in ("prob_meet_demand", "shortfall_mean_unit_chips"):
+        chart = panel.view.tornado_charts[metric]
+        assert chart.notice() == NO_DEMAND_NOTICE and chart.data_table()[1] == []
+    assert panel.view.tornado_charts["job_completion_days"].data_table()[1] != []
 
 
 def test_the_shortfall_chart_draws_p50_and_p90_not_the_mean(window):
