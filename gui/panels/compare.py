@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
+from engine.studies_forecast import no_demand
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale, run_controls
 from engine.compare_units import (
@@ -31,7 +32,7 @@ from gui.panels.compare_text import (  # noqa: F401 (the marks are imported from
     MARK_WORDS, MARKS, NOISE_MARK, ONE_SCENARIO_TEXT, PRESS_TEXT, SEED_MARK, TICK_TEXT, FiguresTable, changes_text,
     difference as _difference, file_value as _file_value,
     header_lines as _header_lines, noise_mark as _noise_mark, noise_sources as _noise_sources, runs_differ as _runs_differ,
-    OTHER_MONTHS, other_months,
+    OTHER_MONTHS, no_demand_difference, other_months,
     shown_difference as _shown_difference,
 )
 from gui.panels.forecast import NO_MODELS_HINT
@@ -550,6 +551,9 @@ class ComparePanel(QWidget):
                     return ""
                 if other_months(results[i], results[base_i], label):   # of other months: no difference
                     return OTHER_MONTHS
+                without = next((names[j] for j in (i, base_i) if no_demand(results[j])), None)
+                if (words := no_demand_difference(label, without)):
+                    return words
                 # from the unrounded values at the file's 3 figures, 0 where the cells read the same
                 # (2280000 and 2280000 differed by "-496"; 13200000 - 2660000 read 10540000, not 10600000)
                 diff = _shown_difference(per[i].get(label, ""), per[base_i].get(label, ""), value(i), value(base_i),

@@ -161,6 +161,21 @@ _MONTHS_IN = ("months in",)
 _OVER_HORIZON = ("at horizon end", "Months with a P50 shortfall", "Largest P50 shortfall", "within horizon")
 
 
+# figures that read demand: against a forecast with none to meet, their difference is not one
+# (QA s36: P(meet) "+100" and "-46 months" short beside a scenario without demand points)
+_READS_DEMAND = ("Months with a P50 shortfall", "First month demand exceeds", "Largest P50 shortfall",
+                 "P(meet demand)")
+
+
+def no_demand_difference(label: str, name_without_demand: str | None) -> str:
+    """The difference cell of figure `label` when one of the two forecasts has no demand to meet
+    (`name_without_demand`: that scenario's name; None: both have demand), or "" to take the
+    difference as usual."""
+    if name_without_demand is None or not label.startswith(_READS_DEMAND):
+        return ""
+    return f"— (no demand in {name_without_demand})"
+
+
 def other_months(a, b, label: str = "") -> bool:
     """Whether figure `label` of two forecasts is read at other months in each: a figure "12 months
     in" where their first months differ, one over or at the end of the horizon where their months
