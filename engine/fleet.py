@@ -117,18 +117,32 @@ def installed_on(orders: list[Order], chip_id: str, day: dt.date, install_lag_da
 def promised_timeline(orders: list[Order], months: list[dt.date],
                       install_lag_days: float = INSTALL_LAG_DAYS) -> np.ndarray | None:
     """Chips that would be installed if every promised lot had arrived on its date (orders with a
-    schedule; the others count as delivered), or None when no order has a schedule."""
+    schedule; the others count as delivered), or None when no order has a schedule. An order counts
+    at least what it has delivered: a schedule of 10,000 on an order that delivered 30,000 drew the
+    promise below the installed line, as if the vendor had over-delivered (QA s37), where the other
+    20,000 had no promised date (`undated_chips`)."""
     if not any(o.promised for o in orders):
         return None
     month_ord = np.array([m.toordinal() for m in months])
+
+    def counted(dated) -> np.ndarray:
+        series = np.zeros(len(months))
+        for day, quantity in dated:
+            series += np.where(month_ord >= add_days(day, install_lag_days).toordinal(), quantity, 0)
+        return series
+
     total = np.zeros(len(months))
     for order in orders:
-        dated = [(lot.due_date, lot.quantity) for lot in order.promised] or \
-                [(d.date, d.quantity) for d in order.deliveries]
-        for day, quantity in dated:
-            ready = add_days(day, install_lag_days).toordinal()
-            total += np.where(month_ord >= ready, quantity, 0)
+        delivered = counted((d.date, d.quantity) for d in order.deliveries)
+        total += np.maximum(counted((lot.due_date, lot.quantity) for lot in order.promised), delivered)
     return total
+
+
+def undated_chips(order: Order) -> int:
+    """Chips of an order neither delivered nor in a promised lot: ones no vendor has put a date on."""
+    promised = sum(lot.quantity for lot in order.promised)
+    delivered = sum(d.quantity for d in order.deliveries)
+    return max(order.quantity - max(promised, delivered), 0)
 
 
 def timeline_months(orders: list[Order], install_lag_days: float = INSTALL_LAG_DAYS,

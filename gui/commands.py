@@ -61,6 +61,8 @@ class StoreCommand(MenuText, QUndoCommand):
         raise NotImplementedError
 
     def redo(self) -> None:
+        if self.outcome.pop("done_before_push", False):   # push_command applied it already
+            return
         try:
             self.apply()
             self.outcome["applied"] += 1
@@ -87,7 +89,14 @@ class StoreCommand(MenuText, QUndoCommand):
 
 
 def push_command(stack: QUndoStack, command: StoreCommand) -> UserError | None:
+    """Apply `command` and, where it took, put it on `stack`. A refused step never reaches the
+    stack: QUndoStack.push drops the steps to redo before it learns the new one is obsolete, so a
+    typo ("abc" in Quantity) cost the whole redo history (QA s37)."""
     outcome = command.outcome
+    command.redo()
+    if outcome["error"] is not None:
+        return outcome["error"]
+    outcome["done_before_push"] = True   # Qt's push calls redo(): the step is done already
     stack.push(command)
     return outcome["error"]
 

@@ -59,6 +59,8 @@ def _display(value, column: Column) -> str:
             return ""
         if number.is_integer() and abs(number) < 1e15:
             return f"{int(number):,}"
+        if abs(number) >= 1e6:   # 6 significant figures read "1.23457e+06" for a price of 1234567.5 (QA s37)
+            return f"{number:,.0f}"
         return f"{number:,.6g}" if abs(number) >= 1 else f"{number:.4g}"
     text = str(value)
     if column.long_text:

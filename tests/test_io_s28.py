@@ -240,7 +240,10 @@ def test_chips_import_help_lists_the_columns_with_their_units(capsys):
         main(["chips", "import", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     for said in ("bf16_tflops (dense TFLOP/s)", "hbm_gb (GiB; required)", "hbm_gbps (GB/s; required)",
-                 "scaleup_gbps (GB/s per direction)", "scaleout_gbps (GB/s per direction)", "id (required)"):
+                 "scaleup_gbps (GB/s per direction)", "scaleout_gbps (GB/s per direction)", "id (required)",
+                 # what a new chip is refused without (QA s37: vendor, name and a peak were not said)
+                 "vendor (required)", "name (required)",
+                 "at least one of bf16_tflops, fp16_tflops, fp8_tflops and int8_tops above 0"):
         assert said in text
 
 

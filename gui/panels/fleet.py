@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QSplitter, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from engine.fleet import INSTALL_LAG_DAYS, installed_timeline, promised_timeline, timeline_months
+from engine.fleet import INSTALL_LAG_DAYS, installed_timeline, promised_timeline, timeline_months, undated_chips
 from engine.validate import vendor_mismatch
 from engine.errors import UserError
 from gui.commands import (
@@ -527,9 +527,13 @@ class FleetPanel(QWidget):
         delivered = sum(r["quantity"] for r in rows)
         outstanding = max(order["quantity"] - delivered, 0)
         chip = self._chip_names.get(order["chip_id"], order["chip_id"])
+        # a schedule short of the order: the chart's promise line leaves out what has no date (QA s37)
+        stored = next((o for o in self.store.orders() if o.id == order_id), None)
+        undated = undated_chips(stored) if stored is not None and stored.promised else 0
         self.deliveries_caption.setText(
             f"Order {order_id}: {order['buyer']}, {chip}. Delivered {delivered:,} of "
-            f"{order['quantity']:,} chips; {outstanding:,} outstanding.")
+            f"{order['quantity']:,} chips; {outstanding:,} outstanding"
+            + (f", {undated:,} of them with no promised date." if undated else "."))
         self.delivery_form.setEnabled(not getattr(self.store, "read_only", False))
 
     def _refresh_chart(self) -> None:

@@ -113,6 +113,7 @@ class GroupedAxisItem(OpaqueGridMixin, pg.AxisItem):
             top = max((abs(v * scale) for v in values), default=0.0)
             if top >= 1e7:  # "12,000,000,000" would not fit beside the axis: 12B, 340M
                 div, suffix = (1e9, "B") if top >= 1e9 else (1e6, "M")
-                return [f"{v * scale / div:,.4g}{suffix}" for v in values]
+                # zero is "0", not "0M" (QA s37)
+                return [f"{v * scale / div:,.4g}{suffix}" if v * scale else "0" for v in values]
             return [f"{v * scale:,.0f}" for v in values]
         return super().tickStrings(values, scale, spacing)

@@ -4,7 +4,7 @@ import datetime as dt
 
 from engine.fleet import (
     INSTALL_LAG_DAYS, Delivery, Order, ScheduledLot, add_months, first_month_all_installed, installed_on,
-    months_between, promised_timeline, timeline_months,
+    installed_timeline, months_between, promised_timeline, timeline_months,
 )
 
 
@@ -59,3 +59,27 @@ def test_add_months_same_day_keeps_the_day_or_the_month_end():
     assert add_months_same_day(dt.date(2024, 1, 31), 1) == dt.date(2024, 2, 29)  # leap year
     assert add_months_same_day(dt.date(2025, 3, 31), -1) == dt.date(2025, 2, 28)
     assert add_months_same_day(dt.date(2025, 11, 30), 3) == dt.date(2026, 2, 28)
+
+
+def test_the_promise_never_falls_below_what_an_order_delivered():
+    """QA s37: a schedule of 10,000 on an order that delivered 30,000 drew the promise line at
+    10,000 under 30,000 installed, as if the vendor had over-delivered; the other 20,000 of the
+    delivered chips (and 70,000 outstanding) had no promised date."""
+    from engine.fleet import undated_chips
+
+    order = Order(1, "ByteDance", "Huawei", "ascend-910b2", 100_000, dt.date(2024, 1, 15),
+                  promised=(ScheduledLot(dt.date(2024, 7, 1), 10_000),),
+                  deliveries=tuple(Delivery(i, 1, dt.date(2024, m, 15), 10_000) for i, m in enumerate((7, 8, 9), 1)))
+    months = [dt.date(2024, m, 1) for m in range(6, 13)]
+    promised = promised_timeline([order], months, 0)
+    installed = installed_timeline([order], months, 0)["ascend-910b2"]
+    # lag 0: the lot of 1 Jul counts from Jul; the deliveries of 15 Jul, Aug, Sep from the next month starts
+    assert list(installed) == [0, 0, 10_000, 20_000, 30_000, 30_000, 30_000]
+    assert list(promised) == [0, 10_000, 10_000, 20_000, 30_000, 30_000, 30_000]
+    assert (promised >= installed).all()
+    assert undated_chips(order) == 70_000
+    # a schedule ahead of the deliveries keeps its own dates; an order scheduled in full has none undated
+    ahead = Order(2, "b", "v", "c", 40, dt.date(2024, 1, 1), promised=(ScheduledLot(dt.date(2024, 6, 1), 40),),
+                  deliveries=(Delivery(9, 2, dt.date(2024, 9, 1), 10),))
+    assert list(promised_timeline([ahead], months, 0)) == [40] * 7
+    assert undated_chips(ahead) == 0

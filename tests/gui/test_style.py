@@ -49,8 +49,9 @@ def test_one_short_display_name_per_chip():
 
 def test_huge_values_get_compact_ticks():
     axis = GroupedAxisItem(orientation="left")
-    assert axis.tickStrings([0.0, 5e9, 1e10], 1.0, 5e9) == ["0B", "5B", "10B"]
-    assert axis.tickStrings([0.0, 2e7], 1.0, 2e7) == ["0M", "20M"]
+    assert axis.tickStrings([0.0, 5e9, 1e10], 1.0, 5e9) == ["0", "5B", "10B"]   # zero is 0, not 0B (QA s37)
+    assert axis.tickStrings([0.0, 2e7], 1.0, 2e7) == ["0", "20M"]
+    assert axis.tickStrings([-2e7, 0.0, 2e7], 1.0, 2e7) == ["-20M", "0", "20M"]
     assert axis.tickStrings([0.0, 50_000.0], 1.0, 50_000.0) == ["0", "50,000"]
 
 
