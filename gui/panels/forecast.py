@@ -46,6 +46,7 @@ from gui.panels.forecast_editors import (DemandPointsEditor, attach_growth_multi
 from gui.panels.forecast_supply import SupplyEditor, assumptions_html, supply_problems
 from gui.panels.forecast_tornado import EXPORT_TORNADO_TRIALS, SensitivityRun, compute_tornado
 from gui.panels.forecast_uncertainty import UncertaintyEditor
+from gui.widgets.exact_fields import ExactFields
 from gui.widgets.banner import MessageBanner
 from gui.widgets.plot_panel import PlotPanel, format_number
 from gui.workers import LatestRunner
@@ -79,6 +80,7 @@ class ForecastPanel(QWidget):
         self.inputs: ForecastInputs | None = None
         self._cache: tuple | None = None  # (orders, chips, models, throughput key, inputs)
         self._base: ForecastScenario = default_scenario()
+        self._exact_fields = ExactFields()   # loaded values kept exactly while the fields show them
         self._share_spins: dict[str, QDoubleSpinBox] = {}
         self._serve_checks: dict[str, QCheckBox] = {}
         self._loading = False
@@ -147,7 +149,6 @@ class ForecastPanel(QWidget):
         self.policy_editor.edited.connect(self._editor_edited)
         QVBoxLayout(self.policy_box).addWidget(self.policy_editor)
 
-        # Allocation
         self.alloc_box = QGroupBox("Allocation: training share and serving per chip type")
         self.alloc_form = QFormLayout(self.alloc_box)
 
@@ -184,8 +185,8 @@ class ForecastPanel(QWidget):
         self.ceiling_spin.setSpecialValueText("no ceiling")   # 0 read "0 T tokens/day", a ceiling at zero
         self.peak_spin = _spin(1, 20, 1.5, decimals=2, step=0.1, suffix=" ×",
                                tip="Peak over average load: capacity is sized for the peak hour")
-        self.scale_spin = _spin(0.01, 100, 1, decimals=2, step=0.1, suffix=" ×",
-                                tip="Multiplies every demand point (what-if: more or less demand)")
+        self.scale_spin = _spin(0, 10_000, 1, decimals=2, step=0.1, suffix=" ×",   # (0.01-100 clamped 0, 250: QA s37)
+                                tip="Multiplies every demand point (what-if: more or less demand; 0: none)")
         self.input_tokens_spin = _spin(1, 1e6, 1000, decimals=0, step=100, suffix=" tokens",
                                        tip="Input (prompt) tokens per request")
         self.output_tokens_spin = _spin(1, 1e6, 200, decimals=0, step=50, suffix=" tokens",
@@ -242,7 +243,6 @@ class ForecastPanel(QWidget):
         dtype_row.addWidget(self.kv_dtype, 1)
         demand_form.addRow("Precision", dtype_row)
         attach_growth_multiplier(self)   # the demand growth what-if, under "Fit error floor" (forecast_editors)
-        # Training jobs
         self.jobs_box = QGroupBox("Training jobs (run one after another per chip type)")
         self.jobs_editor = TrainingJobsEditor()
         self.jobs_editor.edited.connect(self._editor_edited)
@@ -396,35 +396,35 @@ class ForecastPanel(QWidget):
         self._loading = True
         try:
             self._base = sc
+            self._exact_fields.clear()
             self.start_edit.setDate(_qdate(sc.start))
-            self.months_spin.setValue(sc.months)
-            self.trials_spin.setValue(sc.trials)
-            self.seed_spin.setValue(sc.seed)
+            for field, value in ((self.months_spin, sc.months), (self.trials_spin, sc.trials), (self.seed_spin, sc.seed)):
+                self._exact_fields.show(field, value)
             d = sc.demand
             _set_combo(self.curve_kind, d.kind)
-            self.growth_spin.setValue(d.growth_after_last_per_year)
+            self._exact_fields.show(self.growth_spin, d.growth_after_last_per_year)
             _set_combo(self.growth_model, d.growth_model)
-            self.growth_p10.setValue(d.growth_p10_per_year)
-            self.growth_p50.setValue(d.growth_p50_per_year)
-            self.growth_p90.setValue(d.growth_p90_per_year)
-            self.sigma_floor_spin.setValue(d.growth_sigma_floor)
-            self.mix_sigma_spin.setValue(d.request_mix_sigma * 100)
-            self.throughput_sigma_spin.setValue(sc.throughput_sigma_scale)
-            self.serving_eff_spin.setValue(sc.serving_efficiency_scale)
-            self.training_goodput_spin.setValue(sc.training_efficiency_scale)
+            for field, value in zip((self.growth_p10, self.growth_p50, self.growth_p90),
+                                    (d.growth_p10_per_year, d.growth_p50_per_year, d.growth_p90_per_year)):
+                self._exact_fields.show(field, value)
+            self._exact_fields.show(self.sigma_floor_spin, d.growth_sigma_floor)
+            self._exact_fields.show(self.mix_sigma_spin, d.request_mix_sigma, d.request_mix_sigma * 100)
+            self._exact_fields.show(self.throughput_sigma_spin, sc.throughput_sigma_scale)
+            self._exact_fields.show(self.serving_eff_spin, sc.serving_efficiency_scale)
+            self._exact_fields.show(self.training_goodput_spin, sc.training_efficiency_scale)
             self._enable_growth_fields()
-            self.ceiling_spin.setValue((d.ceiling_tokens_per_day or 0.0) / 1e12)
-            self.peak_spin.setValue(d.peak_to_average)
-            self.scale_spin.setValue(d.scale)
-            self.input_tokens_spin.setValue(d.input_tokens_per_request)
-            self.output_tokens_spin.setValue(d.output_tokens_per_request)
-            self.prefix_spin.setValue(d.prefix_cache_hit * 100)
+            self._exact_fields.show(self.ceiling_spin, d.ceiling_tokens_per_day or 0.0, (d.ceiling_tokens_per_day or 0.0) / 1e12)
+            self._exact_fields.show(self.peak_spin, d.peak_to_average)
+            self._exact_fields.show(self.scale_spin, d.scale)
+            self._exact_fields.show(self.input_tokens_spin, d.input_tokens_per_request)
+            self._exact_fields.show(self.output_tokens_spin, d.output_tokens_per_request)
+            self._exact_fields.show(self.prefix_spin, d.prefix_cache_hit, d.prefix_cache_hit * 100)
             _set_combo(self.model_combo, d.model_id)
             _set_combo(self.unit_chip_combo, d.chip_id or (self._orders[0].chip_id if self._orders else ""))
-            self.ttft_spin.setValue(d.ttft_ms)
-            self.tpot_spin.setValue(d.tpot_ms)
+            for field, value in ((self.ttft_spin, d.ttft_ms), (self.tpot_spin, d.tpot_ms)):
+                self._exact_fields.show(field, value)
             _set_combo(self.pct_combo, d.slo_percentile)
-            self.spread_spin.setValue(d.length_spread)
+            self._exact_fields.show(self.spread_spin, d.length_spread)
             _set_combo(self.weight_dtype, d.weight_dtype)
             _set_combo(self.kv_dtype, d.kv_dtype)
             self.points_editor.set_values(sorted(d.points, key=lambda p: p.date))
@@ -483,20 +483,20 @@ class ForecastPanel(QWidget):
     def scenario(self) -> ForecastScenario:
         """The scenario the form describes (fields the form doesn't show come from the loaded one)."""
         b = self._base
-        ceiling = self.ceiling_spin.value() * 1e12
+        ceiling = self._exact_fields.value(self.ceiling_spin, lambda v: v * 1e12)
         demand = replace(
-            b.demand, kind=self.curve_kind.currentData(), growth_after_last_per_year=self.growth_spin.value(),
-            ceiling_tokens_per_day=ceiling if ceiling > 0 else None, peak_to_average=self.peak_spin.value(),
-            growth_model=self.growth_model.currentData(), growth_p10_per_year=self.growth_p10.value(),
-            growth_p50_per_year=self.growth_p50.value(), growth_p90_per_year=self.growth_p90.value(),
-            growth_sigma_floor=self.sigma_floor_spin.value(), request_mix_sigma=self.mix_sigma_spin.value() / 100,
-            scale=self.scale_spin.value(), input_tokens_per_request=self.input_tokens_spin.value(),
-            output_tokens_per_request=self.output_tokens_spin.value(),
-            prefix_cache_hit=self.prefix_spin.value() / 100,
+            b.demand, kind=self.curve_kind.currentData(), growth_after_last_per_year=self._exact_fields.value(self.growth_spin),
+            ceiling_tokens_per_day=ceiling if ceiling > 0 else None, peak_to_average=self._exact_fields.value(self.peak_spin),
+            growth_model=self.growth_model.currentData(), growth_p10_per_year=self._exact_fields.value(self.growth_p10),
+            growth_p50_per_year=self._exact_fields.value(self.growth_p50), growth_p90_per_year=self._exact_fields.value(self.growth_p90),
+            growth_sigma_floor=self._exact_fields.value(self.sigma_floor_spin), request_mix_sigma=self._exact_fields.value(self.mix_sigma_spin, lambda v: v / 100),
+            scale=self._exact_fields.value(self.scale_spin), input_tokens_per_request=self._exact_fields.value(self.input_tokens_spin),
+            output_tokens_per_request=self._exact_fields.value(self.output_tokens_spin),
+            prefix_cache_hit=self._exact_fields.value(self.prefix_spin, lambda v: v / 100),
             model_id=self.model_combo.currentData() or b.demand.model_id,
             chip_id=self.unit_chip_combo.currentData() or b.demand.chip_id,
-            ttft_ms=self.ttft_spin.value(), tpot_ms=self.tpot_spin.value(),
-            slo_percentile=self.pct_combo.currentData() or "p90", length_spread=self.spread_spin.value(),
+            ttft_ms=self._exact_fields.value(self.ttft_spin), tpot_ms=self._exact_fields.value(self.tpot_spin),
+            slo_percentile=self.pct_combo.currentData() or "p90", length_spread=self._exact_fields.value(self.spread_spin),
             weight_dtype=self.weight_dtype.currentData(), kv_dtype=self.kv_dtype.currentData(),
             serve_on=serve_on_from(self._serve_checks, tuple(b.demand.serve_on)))
         shares = dict(b.allocation.training_share)
@@ -510,12 +510,12 @@ class ForecastPanel(QWidget):
         jobs = self.jobs_editor.jobs()
         default, vendors, orders = self.unc_editor.values()
         return replace(
-            b, start=_pydate(self.start_edit.date()).replace(day=1), months=self.months_spin.value(),
-            trials=self.trials_spin.value(), seed=self.seed_spin.value(),
+            b, start=_pydate(self.start_edit.date()).replace(day=1), months=self._exact_fields.value(self.months_spin),
+            trials=self._exact_fields.value(self.trials_spin), seed=self._exact_fields.value(self.seed_spin),
             default_uncertainty=default, vendor_uncertainty=vendors, order_uncertainty=orders,
-            policy_events=self.policy_editor.events(), throughput_sigma_scale=self.throughput_sigma_spin.value(),
-            serving_efficiency_scale=self.serving_eff_spin.value(),
-            training_efficiency_scale=self.training_goodput_spin.value(), **self.supply_editor.values(),
+            policy_events=self.policy_editor.events(), throughput_sigma_scale=self._exact_fields.value(self.throughput_sigma_spin),
+            serving_efficiency_scale=self._exact_fields.value(self.serving_eff_spin),
+            training_efficiency_scale=self._exact_fields.value(self.training_goodput_spin), **self.supply_editor.values(),
             demand=demand, allocation=replace(b.allocation, training_share=shares), jobs=jobs)
 
     def set_scenario_name(self, name: str) -> None:
