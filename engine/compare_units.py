@@ -170,8 +170,9 @@ def key_figures_in_unit(figures: Sequence[tuple[str, object]], result: ForecastR
     own = f" ({(chip_names or {}).get(result.unit_chip_id, result.unit_chip_id)} chips)"
     out: list[tuple[str, object]] = []
     for label, value in figures:
-        if label.endswith(own) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if label.endswith(own):   # a figure not counted (text) keeps its words, on the compared row
             label = f"{label[:-len(own)]} ({unit.text(chip_names)})"
-            value = float(value) * unit.scales[index]
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = float(value) * unit.scales[index]
         out.append((label, value))
     return out

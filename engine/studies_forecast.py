@@ -309,9 +309,31 @@ def _uncertainty_problems(u: OrderUncertainty, applies_to: str) -> list[StudyPro
 
 # ---- forecast results: key figures, the monthly table, the jobs table ------------------------
 
-def _demand_over_capacity_p50(result: ForecastResult) -> np.ndarray:
-    """Per month: peak demand (median over trials) above the P50 serving capacity (balance_p50 < 0)."""
+def serves_nothing(result: ForecastResult) -> bool:
+    """No chip can serve the demand's model under its targets: capacity is 0 in every trial and no
+    chip's rate gives a unit to count in, so every figure in unit chips is NaN (QA s37: a TPOT of
+    8 ms read "0 of 60 months short" and "none within the horizon" beside P(meet) 0%)."""
+    return not np.isfinite(np.asarray(result.balance_p50_unit_chips, dtype=float)).any()
+
+
+SERVES_NOTHING_VALUE = "not counted (no chip serves the model under the targets)"   # a figure in unit chips
+
+
+def demand_over_capacity_p50(result: ForecastResult) -> np.ndarray:
+    """Per month: peak demand (median over trials) above the P50 serving capacity (balance_p50 < 0;
+    in tokens/s where no chip serves, so there is no unit chip)."""
+    if serves_nothing(result):
+        return (np.asarray(result.serving_capacity_tokens_per_s.p50, dtype=float)
+                < np.asarray(result.demand_peak_output_tokens_per_s, dtype=float))
     return np.asarray(result.balance_p50_unit_chips, dtype=float) < 0
+
+
+def p50_short(result: ForecastResult) -> np.ndarray:
+    """Per month: the median trial is short (P50 shortfall above 0). Where no chip serves, capacity
+    is 0 in every trial: every month with demand."""
+    if serves_nothing(result):
+        return np.asarray(result.demand_peak_output_tokens_per_s, dtype=float) > 0
+    return np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0
 
 
 NO_DEMAND_VALUE = "none (no demand to meet)"   # the key figures' first short month with no demand to meet
@@ -328,7 +350,7 @@ def first_shortfall_month(result: ForecastResult) -> dt.date | None:
     line crosses capacity P50. Not read from shortfall_p50 > 0 (the median trial short, P(meet)
     < 50%), which may start a month later: on the story at 10,000 trials 2025-07 has demand 3.4
     chips over capacity P50 and a median shortfall of 0, so the label said 2025-08."""
-    over = np.flatnonzero(_demand_over_capacity_p50(result))
+    over = np.flatnonzero(demand_over_capacity_p50(result))
     return result.months[int(over[0])] if over.size else None
 
 
@@ -363,7 +385,7 @@ def shortfall_seed_words(result: ForecastResult) -> tuple[str, str]:
     """(first short month, months short) as other seeds may give them, in words, or "" each when
     no month's P(meet) is within SEED_STANDARD_ERRORS of 50%: "2025-07 or 2025-08 by the seed (P(meet)
     2025-07 50.6% +-1.1 points, within 3 standard errors of 50% at 2,000 trials)", "45 to 46 ..."."""
-    short = np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0
+    short = p50_short(result)
     near = _seed_sensitive(result)
     if not near.any():
         return "", ""
@@ -371,7 +393,7 @@ def shortfall_seed_words(result: ForecastResult) -> tuple[str, str]:
     se = prob_meet_standard_error(result)
     maybe, surely = np.flatnonzero(short | near), np.flatnonzero(short & ~near)
     # the first month is first_shortfall_month's (demand over capacity P50), so its range holds it
-    over = _demand_over_capacity_p50(result)
+    over = demand_over_capacity_p50(result)
     first_maybe, first_surely = np.flatnonzero(over | near), np.flatnonzero(over & ~near)
     earliest = months[int(first_maybe[0])]   # a month near 50% is one that may be short
     latest = months[int(first_surely[0])] if first_surely.size else None
@@ -446,7 +468,7 @@ def forecast_key_figures(result: ForecastResult, chip_names: Mapping[str, str] |
     rows.append(("Installed P50 at horizon end, all types (chips)", float(result.installed_total.p50[end])))
     rows.append(("Installed P50 at horizon end (H100-equivalents)", float(result.h100_equiv_total.p50[end])))
     first_words, count_words = shortfall_seed_words(result)
-    rows.append(("Months with a P50 shortfall (months)", int(np.count_nonzero(result.shortfall_p50_unit_chips > 0))))
+    rows.append(("Months with a P50 shortfall (months)", int(np.count_nonzero(p50_short(result)))))
     if count_words:   # the count above is one seed's: said beside it (the labels above stay as they were)
         rows.append(("Months with a P50 shortfall, Monte Carlo range (months)", count_words))
     # with no demand points, "never" read as capacity covering demand (QA s36): there is none to meet
@@ -455,7 +477,8 @@ def forecast_key_figures(result: ForecastResult, chip_names: Mapping[str, str] |
     if first_words:
         rows.append(("First month demand exceeds capacity P50, Monte Carlo range (date)", first_words))
     unit = names.get(result.unit_chip_id, result.unit_chip_id)
-    rows.append((f"Largest P50 shortfall ({unit} chips)", float(np.max(result.shortfall_p50_unit_chips, initial=0.0))))
+    rows.append((f"Largest P50 shortfall ({unit} chips)", SERVES_NOTHING_VALUE if serves_nothing(result)
+                 else float(np.max(result.shortfall_p50_unit_chips, initial=0.0))))
     for months_in in (12, 24):
         label = f"P(meet demand) {months_in} months in (%)"
         inside = 0 <= months_in < len(result.months)

@@ -31,7 +31,7 @@ from engine.csv_io import temp_file_beside
 from engine.errors import UserError
 from engine.forecast import NO_DEMAND_WORDS
 from engine.forecast_text import demand_what_if_words
-from engine.studies_forecast import NO_DEMAND_VALUE
+from engine.studies_forecast import NO_DEMAND_VALUE, SERVES_NOTHING_VALUE
 from engine.studies import chip_name
 
 # QTextDocument.print_ lays a document without a page size out with its own 2 cm margins inside
@@ -435,7 +435,9 @@ def forecast_sentences(ctx: ReportContext) -> list[str]:
         if months:
             count = f"{_esc(count_span)} months (by the seed)" if count_span else f"{_number(months[1])} months"
             text += f"; {count} of the horizon show a median shortfall"
-        if largest:
+        if largest and largest[1] == SERVES_NOTHING_VALUE:   # no unit chip to count the gap in
+            text += ": no chip serves the model under its latency targets, so the capacity is 0"
+        elif largest:
             unit = largest[0].split("(", 1)[1].rstrip(")") if "(" in largest[0] else ""
             text += f", at most about {_approx(largest[1])} {_esc(unit)}"
         out.append(text + (f" ({_esc(why)})" if why else "") + ".")

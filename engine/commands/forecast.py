@@ -343,7 +343,7 @@ def shortfall_lines(result) -> list[str]:
     import numpy as np
 
     from engine.forecast import NO_DEMAND_WORDS
-    from engine.studies_forecast import first_shortfall_month, no_demand, shortfall_seed_words
+    from engine.studies_forecast import first_shortfall_month, no_demand, p50_short, serves_nothing, shortfall_seed_words
 
     first_words, count_words = shortfall_seed_words(result)
     first = first_shortfall_month(result)
@@ -357,8 +357,10 @@ def shortfall_lines(result) -> list[str]:
         first_text = f"none ({NO_DEMAND_WORDS})"
     else:
         first_text = f"none within the horizon ({months[0]:%Y-%m} to {months[-1]:%Y-%m})"
-    short = int(np.count_nonzero(np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0))
+    short = int(np.count_nonzero(p50_short(result)))
     count_text = f"{short} of {len(months)}"
+    if serves_nothing(result):
+        count_text += " (no chip serves the model under its latency targets: the capacity is 0)"
     if count_words:   # the months' why is the first month's, when that is said just above
         count_text += f"; {count_words.split(' (')[0] if first_words else count_words}"
     return [f"first month demand exceeds capacity P50: {first_text}",

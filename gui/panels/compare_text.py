@@ -17,7 +17,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegat
 from engine.compare_units import round_to_shown_place
 from engine.errors import UserError
 from engine.scenario_changes import describe_changes, described_views, effective_changes
-from engine.studies_forecast import SEED_STANDARD_ERRORS, prob_meet_standard_error, round_figure
+from engine.studies_forecast import (
+    SEED_STANDARD_ERRORS, demand_over_capacity_p50, p50_short, prob_meet_standard_error, round_figure,
+)
 from gui import style
 from gui.widgets.plot_panel import elide_name
 
@@ -130,10 +132,10 @@ def noise_sources(result) -> dict[str, tuple]:
     whose P(meet) is within SEED_STANDARD_ERRORS of 50% may fall either side of it."""
     p = np.asarray(result.prob_meet_demand, dtype=float)
     near = np.abs(p - 0.5) <= SEED_STANDARD_ERRORS * prob_meet_standard_error(result) + 1e-12
-    short = np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0
+    short = p50_short(result)
     maybe, surely = np.flatnonzero(short | near), np.flatnonzero(short & ~near)
     # the first month is where demand crosses capacity P50 (engine's first_shortfall_month)
-    over = np.asarray(result.balance_p50_unit_chips, dtype=float) < 0
+    over = demand_over_capacity_p50(result)
     first_maybe, first_surely = np.flatnonzero(over | near), np.flatnonzero(over & ~near)
 
     def first(index) -> float:

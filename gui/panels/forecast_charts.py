@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 
 from engine.forecast import SOURCE_LABELS, ForecastResult
 from engine.fleet import add_months
-from engine.studies_forecast import (file_percent_text, forecast_job_table, forecast_monthly_table, no_demand,
-                                     prob_percent_text, round_figure)
+from engine.studies_forecast import (file_percent_text, forecast_job_table, forecast_monthly_table, no_demand, p50_short,
+                                     prob_percent_text, round_figure, serves_nothing)
 from gui import style
 from gui.panels.base import with_names
 from gui.panels.forecast_common import (NamedAxisChart, NamedAxisMixin, counts_from_zero, figure_text,
@@ -461,7 +461,7 @@ class ForecastCharts(QWidget):
             self._whisker(c, x, dem.p10, dem.p90, "#D55E00")
         # Demand that grows far past capacity would flatten the band to a line at zero: show the
         # crossing and let the Shortfall chart carry the size of the gap (the A button zooms out).
-        top = float(np.nanmax(cap.p90)) if cap.p90.size else 0.0
+        top = float(np.nanmax(cap.p90, initial=0.0)) if not serves_nothing(r) else 0.0   # (all NaN: no unit chip)
         if top > 0 and float(np.nanmax(r.demand_unit_chips)) > 4 * top:
             c.plot_item.setYRange(0, 3 * top, padding=0.02)
             c.plot_item.setXRange(float(x[0]), float(x[-1]), padding=0.02)
@@ -471,7 +471,11 @@ class ForecastCharts(QWidget):
             c.plot_item.enableAutoRange()
             c.set_title("Serving capacity vs peak demand")
             fit_left_axis(c, np.concatenate([cap.p90, r.demand_unit_chips]))
-        if top <= 0 and float(np.nanmax(r.demand_unit_chips, initial=0.0)) <= 0:
+        if serves_nothing(r):   # every series NaN: the axes framed on the horizon (they read 1970-2020)
+            c.plot_item.setXRange(float(x[0]), float(x[-1]), padding=0.02)
+            c.plot_item.setYRange(0, 1, padding=0)
+            c.set_notice("No chip serves the demand under its latency targets (see the notes): no capacity to draw")
+        elif top <= 0 and float(np.nanmax(r.demand_unit_chips, initial=0.0)) <= 0:
             c.plot_item.setYRange(0, 1, padding=0)
             c.set_notice("No serving capacity and no demand in this horizon")
         else:
@@ -513,7 +517,10 @@ class ForecastCharts(QWidget):
         _mark_months(s.set_series("Shortfall P90", x, high, color="#7F3C00", symbol=None), "Shortfall P90", count)
         fit_left_axis(s, np.maximum(r.shortfall_p50_unit_chips, high))
         worst = float(np.nanmax(np.maximum(r.shortfall_p50_unit_chips, high), initial=0.0))
-        if worst > 0:
+        if serves_nothing(r):   # NaN bars on an empty axis: no chip's rate to count the shortfall in
+            s.set_notice("No chip serves the demand under its latency targets: the whole demand is short "
+                         "(see the notes)")
+        elif worst > 0:
             s.plot_item.enableAutoRange()
             s.set_notice("")
         else:  # all zero: a flat axis around 0 with nothing on it would look broken; say why
@@ -646,8 +653,12 @@ class ForecastCharts(QWidget):
                          "to 0), so P(meet demand) is 100% with nothing to meet. Add points under Demand.")
         elif first is None:
             parts.append("P50 capacity covers peak demand in every month.")
+        elif serves_nothing(r):
+            parts.append(f"<b>No chip serves the demand</b> under its latency targets (see the notes): capacity is 0, "
+                         f"so peak demand exceeds it from <b>{first:%b %Y}</b>, {int(np.count_nonzero(p50_short(r)))} "
+                         f"of {len(r.months)} months short. Relax the targets or serve on another chip.")
         else:
-            short = int(np.count_nonzero(r.shortfall_p50_unit_chips > 0))
+            short = int(np.count_nonzero(p50_short(r)))
             # a month at even odds is the seed's pick: said beside it (it flipped Jul/Aug with the seed)
             from engine.studies_forecast import shortfall_seed_words
 

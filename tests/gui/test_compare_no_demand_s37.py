@@ -32,3 +32,37 @@ def test_figures_that_read_demand_take_no_difference_against_no_demand(tmp_path,
         p.shutdown()
     finally:
         store.close()
+
+
+def test_a_scenario_no_chip_can_serve_is_not_the_best_in_the_table(tmp_path, qtbot):
+    """QA s37: TPOT 8 ms (no chip meets it) read "0 (-46)" months short and "never" in Compare, the
+    best scenario in the table; the Forecast view said nothing of it in its summary."""
+    store = open_store(tmp_path / "c.db")
+    try:
+        demand = copy.deepcopy(store.scenario("Story default")["params"]["demand"])
+        demand["tpot_ms"] = 8.0
+        p = _compared(store, qtbot, "TPOT 8", demand=demand)
+        by = {row[0]: row for row in p.figure_rows()[1]}
+        assert by["Months with a P50 shortfall (months)"][2] == 60
+        assert by["First month demand exceeds capacity P50 (date)"][2] == by["Horizon end (date)"][2].replace(
+            year=2024, month=5)
+        largest = next(label for label in by if label.startswith("Largest P50 shortfall"))
+        assert by[largest][2] == "not counted (no chip serves the model under the targets)"
+        assert by[largest][3] == ""   # no difference from a figure that is not counted
+        p.shutdown()
+    finally:
+        store.close()
+
+
+def test_the_forecast_view_says_no_chip_serves(window):
+    panel = window.panel("forecast")
+    state = panel.scenario_state()
+    state["demand"]["tpot_ms"] = 8.0
+    panel.apply_scenario_state(state)
+    panel.trials_spin.setValue(200)
+    panel.compute_now()
+    text = panel.view._summary_html(panel.result)
+    assert "<b>No chip serves the demand</b> under its latency targets (see the notes): capacity is 0, so peak " \
+           "demand exceeds it from <b>May 2024</b>, 60 of 60 months short." in text
+    assert panel.view.shortfall_chart.notice().startswith("No chip serves the demand")
+    assert panel.view.capacity_chart.notice().startswith("No chip serves the demand")
