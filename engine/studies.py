@@ -138,9 +138,14 @@ class TrainingStudy:
     compare_chips: tuple = DEFAULT_COMPARE_CHIPS
     software: Mapping | None = None      # run software settings (TrainingInputs fields); None: defaults
     version: int = STUDY_VERSION
+    # the scenario's install lag (its Forecast supply input, not saved with this study): "the fleet
+    # installed on" a date counts deliveries this many days before it (QA s37: 30 days were counted
+    # inside a what-if whose lag was 120, where the Forecast had none of those chips in service)
+    install_lag_days: float = INSTALL_LAG_DAYS
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d.pop("install_lag_days")   # the scenario's, saved with its Forecast inputs
         d["layout"] = dict(self.layout)
         d["software"] = dict(self.software) if self.software is not None else None
         d["custom"] = dict(self.custom) if self.custom is not None else None
@@ -153,6 +158,7 @@ class TrainingStudy:
         dropped); refuses a newer version."""
         _check_version("training", data)
         known = _known(cls, data)
+        known.pop("install_lag_days", None)   # never read from a saved study: the scenario's is given
         known["layout"] = {**DEFAULT_LAYOUT, **dict(known.get("layout") or {})}
         if "compare_chips" in known:
             known["compare_chips"] = tuple(known["compare_chips"] or ())
@@ -181,13 +187,14 @@ class TrainingStudy:
 
     def day(self, orders) -> dt.date:
         try:
-            return dt.date.fromisoformat(self.fleet_date) if self.fleet_date else first_month_all_installed(orders)
+            return dt.date.fromisoformat(self.fleet_date) if self.fleet_date else \
+                first_month_all_installed(orders, self.install_lag_days)
         except (TypeError, ValueError):
-            return first_month_all_installed(orders)
+            return first_month_all_installed(orders, self.install_lag_days)
 
     def chips_used(self, orders) -> int:
         if self.chips_source == "fleet":
-            return installed_on(orders, self.chip_id, self.day(orders))
+            return installed_on(orders, self.chip_id, self.day(orders), self.install_lag_days)
         return int(self.num_chips)
 
     def full_layout(self) -> dict:
@@ -421,7 +428,7 @@ def fleet_note(study: "TrainingStudy", chips: Mapping, orders) -> str:
     # what it counts, said: the deliveries on record (QA s34: "30,000 installed on 2027-01-01"
     # where the Forecast has 66,022 at P50, the rest of the order still arriving, and the same
     # 30,000 in 2031, past the chips' five-year life)
-    cutoff = day - dt.timedelta(days=INSTALL_LAG_DAYS)
+    cutoff = day - dt.timedelta(days=study.install_lag_days)
     mine = [o for o in orders if o.chip_id == study.chip_id]
     pending = sum(o.outstanding for o in mine)
     after = sum(d.quantity for o in mine for d in o.deliveries if d.date > cutoff)
@@ -429,7 +436,8 @@ def fleet_note(study: "TrainingStudy", chips: Mapping, orders) -> str:
             f"{pending:,} ordered and not recorded as delivered" if pending else ""]
     later = f"; {' and '.join(x for x in left if x)} are not counted" if any(left) else ""
     return (f"{n:,} {chip_name(chip)} installed on {day.isoformat()} "
-            f"(delivered by {cutoff.isoformat()}, a {INSTALL_LAG_DAYS:g}-day install lag, as recorded{later}; "
+            f"(delivered by {cutoff.isoformat()}, the scenario's {study.install_lag_days:g}-day install lag, as "
+            f"recorded{later}; "
             "failures and retirement are left to the Forecast).")
 
 

@@ -465,6 +465,8 @@ class MainWindow(QMainWindow):
         restore_splitters(panel, key)
         if hasattr(panel, "scenario_provider"):  # the Plan view plans for the scenario as edited now
             panel.scenario_provider = self.gather_scenario_params
+        if hasattr(panel, "install_lag_provider"):   # the Training view's fleet counts the scenario's lag
+            panel.install_lag_provider = self._install_lag_days
         if hasattr(panel, "unsaved_scenario"):   # Compare runs saved scenarios: it says when one has edits
             # only the Forecast's inputs are what Compare runs: a tick in Compare is no such edit
             panel.unsaved_scenario = lambda: self._scenario_name if (
@@ -809,6 +811,12 @@ class MainWindow(QMainWindow):
                 panel.check_current()
         self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {name}[*]")
         self.update_modified()
+
+    def _install_lag_days(self) -> float | None:
+        """The scenario's install lag as edited now: the Forecast form's, else as saved."""
+        if "forecast" in self.panels:
+            return self.panels["forecast"].scenario().install_lag_days
+        return self._scenario_params.get("install_lag_days")
 
     def gather_scenario_params(self, as_name: str | None = None) -> dict:
         """What Save writes: built panels' inputs; unbuilt panels keep what the scenario had.

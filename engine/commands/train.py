@@ -111,6 +111,8 @@ def software_settings(args) -> dict:
 def scenario_study(ctx, name: str):
     """The TrainingStudy saved in scenario `name`; the Training view's defaults when it saved none
     (what the window and the report show for it)."""
+    from dataclasses import replace
+
     from engine.commands import saved_view_state
     from engine.errors import UserError
     from engine.studies import TrainingStudy
@@ -118,7 +120,10 @@ def scenario_study(ctx, name: str):
     store, state = saved_view_state(ctx, name, "training", required=False)
     if store is None:
         raise UserError(f"--scenario {name!r}: no database to read saved scenarios from")
-    return store, TrainingStudy.from_dict(state or {})
+    # "the fleet installed on" a date counts the scenario's own install lag, as its forecast does
+    lag = store.scenario(name)["params"].get("install_lag_days")
+    study = TrainingStudy.from_dict(state or {})
+    return store, study if lag is None else replace(study, install_lag_days=float(lag))
 
 
 LAYOUT_FLAGS = ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch", "zero", "recompute")

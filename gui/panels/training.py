@@ -8,7 +8,7 @@ one, a progress bar and Cancel sit above the charts, and the window never waits 
 
 from __future__ import annotations
 
-import datetime as dt
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
@@ -27,7 +27,6 @@ from engine.studies import (
     sooner_on_fewer_text,
     train_command, training_key_figures, training_top_layouts, under_one_step_note, zero_note,
 )
-from engine.fleet import installed_on
 from engine.reliability import duration_text
 from engine.training import BREAKDOWN_KEYS, MEMORY_KEYS, LayoutResult, TrainingInputs, evaluate_layout, sooner_on_fewer
 from gui import style
@@ -91,6 +90,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self.run_estimate = None
         self.inputs: TrainingInputs | None = None
         self.study = TrainingStudy()
+        # the scenario's install lag as edited now (the app's Forecast inputs; None: the default)
+        self.install_lag_provider: Callable[[], float | None] | None = None
         self.analysis: TrainingAnalysis | None = None
         self._running_key = None
         # what the tiles and bars were last drawn for: the key and layout mode of the last valid inputs,
@@ -166,9 +167,6 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         self._orders = self.store.orders()
 
     # ---- inputs ------------------------------------------------------------------------------
-    def installed_on(self, chip_id: str, day: dt.date) -> int:
-        return installed_on(self._orders, chip_id, day)
-
     def read_inputs(self) -> TrainingInputs | None:
         """The current inputs, or None after showing each problem at its field (the checks are
         the study's, in engine.studies)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import replace
 
 from PySide6.QtCore import QDate, QLocale
 from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QDateEdit, QDoubleSpinBox, QFormLayout, QLabel, QWidget
@@ -178,7 +179,8 @@ class TrainingForm:
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat("yyyy-MM-dd")
         e.add_row(form, "fleet_date", "Fleet on date", self.date_edit,
-                  f"Chips of this type delivered by this date minus {INSTALL_LAG_DAYS:.0f} days to install")
+                  "Chips of this type delivered by this date minus the scenario's install lag (Forecast > "
+                  f"Supply; {INSTALL_LAG_DAYS:.0f} days by default)")
         self.fleet_hint = QLabel("")
         self.fleet_hint.setWordWrap(True)
         self.fleet_hint.setStyleSheet(style.hint_style(small=True))
@@ -385,8 +387,14 @@ class TrainingForm:
     def current_model(self):
         return self.current_study().model(self._models)
 
+    def install_lag_days(self) -> float:
+        """The scenario's install lag: "the fleet installed on" a date counts it, as its Forecast does."""
+        provider = getattr(self, "install_lag_provider", None)
+        lag = provider() if provider is not None else None
+        return INSTALL_LAG_DAYS if lag is None else float(lag)
+
     def current_study(self) -> TrainingStudy:
-        return TrainingStudy.from_dict(self.scenario_state())
+        return replace(TrainingStudy.from_dict(self.scenario_state()), install_lag_days=self.install_lag_days())
 
     def scenario_state(self) -> dict:
         custom = None
@@ -470,4 +478,4 @@ class TrainingForm:
         self.schedule()
 
     def _default_fleet_date(self) -> dt.date:
-        return first_month_all_installed(self._orders)
+        return first_month_all_installed(self._orders, self.install_lag_days())
