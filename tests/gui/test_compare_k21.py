@@ -62,6 +62,10 @@ def test_a_scenario_that_cannot_be_computed_is_marked_and_the_others_compared(st
     assert panel.banner.kind == "warning" and "'Long prompts'" in panel.banner.text()
     assert panel.progress_bar.format() == "Done: 2 of 3 scenarios"
     assert set(panel.probability_chart.series_names()) == {"Story default", "All serve"}
+    # the chart files list it with the others: they say why it has no line (QA s37: only the
+    # key-figures CSV did)
+    note = panel.chart_export_context("prob_meet")["Note"]
+    assert note.startswith("'Long prompts' is not drawn: demand.input_tokens_per_request: input 300,000")
 
 
 def test_only_a_comparison_with_nothing_computed_fails(store, panel):
