@@ -631,8 +631,10 @@ class ScenarioBar(QWidget):
         if params is None:
             return False
         edited = self.unsaved is not None and self.unsaved()
-        command = SaveScenarioCommand(self.store, name, params, must_be_new=True,
-                                      text=f"Duplicate '{source}' as '{name}'")
+        # with unsaved edits the step says where they went: its undo shows the source as saved, and
+        # only the redo brings the copy holding them back (QA s37)
+        text = f"Duplicate '{source}'{' with its unsaved edits' if edited else ''} as '{name}'"
+        command = SaveScenarioCommand(self.store, name, params, must_be_new=True, text=text)
         self._follow_undo_redo(command, name, source)
         if not self._push(command, say=False):
             return False

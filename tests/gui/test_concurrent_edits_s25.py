@@ -162,6 +162,8 @@ def test_duplicate_copies_the_inputs_on_screen_and_asks_nothing(window, store, q
     assert _params(store, BASE)["trials"] == 777      # the other program's save stays
     assert window.scenario_bar.current_name() == "Mine" and not window.is_modified()
     assert forecast.supply_editor.lag_spin.value() == 60 and training.count_spin.value() == 2048
+    # the step says the edits went with the copy: its undo shows the source as saved (QA s37)
+    assert window.undo_stack.undoText() == "Duplicate 'Story default' with its unsaved edits as 'Mine'"
     window.undo_stack.undo()                          # the copy undone: back on what was copied
     assert "Mine" not in window.scenario_bar.names() and window.scenario_bar.current_name() == BASE
 
