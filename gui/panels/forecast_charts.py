@@ -94,11 +94,16 @@ TORNADO_METRICS = {
 }
 
 
+def job_done_p50(tornado) -> bool:
+    """The tornado's base run finishes the last job within the horizon in its median trial."""
+    return tornado is not None and tornado.base.get("job_done_p50", 1.0) > 0
+
+
 def completion_base(tornado, job_start: dt.date | None) -> dt.date | None:
     """The last job's P50 completion date in the tornado's base run: its start plus the base's days
     (engine.forecast_sensitivity: median days from the job's earliest start); None without a job."""
     days = tornado.base.get("job_completion_days", float("nan")) if tornado is not None else float("nan")
-    if job_start is None or not np.isfinite(days):
+    if job_start is None or not np.isfinite(days) or not job_done_p50(tornado):
         return None
     return job_start + dt.timedelta(days=int(round(days)))
 
@@ -299,6 +304,11 @@ class ForecastCharts(QWidget):
             elif self.completion_base is not None:   # a date moves in days from the base run's P50
                 chart.set_title(f"{title} from base P50 {self.completion_base:%Y-%m-%d}")
                 chart.set_notice("")
+            elif np.isfinite(tornado.base.get("job_completion_days", np.nan)) and not job_done_p50(tornado):
+                chart.set_grouped([], {}, {})   # days from a stand-in date: no bars to read
+                chart.set_title(f"{title} (not done within the horizon at P50)")
+                chart.set_notice("The last job does not finish within the horizon in the base run's median trial: "
+                                 "no P50 date to measure a change from (see its row under Training jobs)")
             else:
                 chart.set_title(f"{title} (no training job)")
                 chart.set_notice("No training job in this scenario: add one under Training jobs to see what delays it")

@@ -318,3 +318,23 @@ def test_an_edited_candidate_number_reads_like_its_neighbours(plan_panel):
     for typed in ("abc", "1,5"):   # not a number: kept as typed, for the study to name
         price.setText(typed)
         assert price.text() == typed
+
+
+def test_a_job_not_done_at_p50_draws_no_bars_from_a_stand_in_date(qtbot):
+    """QA s37: with no 910B2 at all the last job never finishes, and the completion tornado read
+    "change from base P50 2030-05-01", the stand-in of a year past the horizon."""
+    from gui.panels.forecast_charts import ForecastCharts
+
+    view = ForecastCharts(chip_name=lambda chip: chip)
+    qtbot.addWidget(view)
+    never = _completion_tornado()
+    never = replace(never, base={**never.base, "job_completion_days": 1460.0, "job_done_p50": 0.0})
+    view.draw_tornado(never, D(2025, 5, 1))
+    chart = view.tornado_charts["job_completion_days"]
+    assert view.completion_base is None
+    assert chart.title.endswith("(not done within the horizon at P50)") and "2029" not in chart.title
+    assert chart.data_table()[1] == [] and "does not finish within the horizon" in chart.notice()
+    assert "base P50 completion" not in view.sensitivity_label.text()
+    # the P(meet) tornado keeps its bars
+    assert view.tornado_charts["prob_meet_demand"].data_table()[1] != []
+
