@@ -20,6 +20,7 @@ if TYPE_CHECKING:   # (engine.forecast_plan imports this module)
 
 AS_OF_WORDS = "the scenario's 'deliveries known to' date"
 AFTER_DELIVERIES_WORDS = "the month after the fleet's latest delivery"
+START_WORDS = "the forecast's first month"
 
 
 def whole_lots(chips: float, lot_chips: float) -> int:
@@ -43,8 +44,14 @@ def first_order_start(inputs: ForecastInputs, req: PlanRequest) -> tuple[dt.date
         month, why = _add_months(latest, 1), AFTER_DELIVERIES_WORDS
     as_of = inputs.scenario.as_of
     if as_of is not None and as_of_month(as_of) > month:
-        return as_of_month(as_of), (AS_OF_WORDS if as_of.day == 1 else
-                                    f"the first month start after {AS_OF_WORDS}, {as_of:%Y-%m-%d}")
+        month, why = as_of_month(as_of), (AS_OF_WORDS if as_of.day == 1 else
+                                          f"the first month start after {AS_OF_WORDS}, {as_of:%Y-%m-%d}")
+    start = inputs.scenario.start.replace(day=1)
+    if month < start:
+        # the plan orders within the forecast's months: a fleet whose last delivery predates them
+        # read "ordering from 2023-10" beside orders from 2024-05, and its first target month came
+        # before anything ordered could arrive (QA s37)
+        return start, START_WORDS
     return month, why
 
 
@@ -100,10 +107,13 @@ def hindsight_note(inputs: ForecastInputs, first_order: dt.date) -> tuple[str, .
     if not later:
         return ()
     before = first_order - dt.timedelta(days=1)
+    # the backtest needs a point known by then: with none it refuses (QA s37: it was suggested anyway)
+    known = any(p.date <= before for p in inputs.scenario.demand.points)
+    how = (f"`fleetcast backtest --as-of {before:%Y-%m-%d}` shows the demand's spread as known then" if known
+           else "no demand point predates them, so nothing was known then to backtest")
     return (f"demand to {max(later):%Y-%m} is the scenario's {len(later)} point{'s' if len(later) > 1 else ''} "
             f"dated from {first_order:%Y-%m} on, taken as known: orders placed in {first_order:%Y-%m} could not have "
-            f"seen them, so the confidence holds with that hindsight (`fleetcast backtest --as-of "
-            f"{before:%Y-%m-%d}` shows the demand's spread as known then)",)
+            f"seen them, so the confidence holds with that hindsight ({how})",)
 
 
 def target_start_index(month_ok, earliest_i: int) -> int:

@@ -348,3 +348,16 @@ def test_demand_points_after_the_first_order_are_said_to_be_hindsight():
     from engine.forecast_plan import _hindsight_note
 
     assert _hindsight_note(toy(), D(2027, 1, 1)) == ()   # every point known before the first order
+
+
+def test_a_fleet_delivered_before_the_forecast_orders_from_its_first_month():
+    """QA s37: a fleet whose last delivery (Jul 2023) predates the forecast (from Jan 2024) read
+    "ordering from 2023-08" beside orders from 2024-01, and the hindsight note suggested a backtest
+    as of a day no demand point was known by (it refuses)."""
+    from engine.forecast_plan_start import START_WORDS, first_order_start, hindsight_note, ordering_from_text
+
+    assert first_order_start(toy(), req(first_order_month=None)) == (D(2024, 1, 1), START_WORDS)
+    assert ordering_from_text(toy(), req(first_order_month=None)) == "ordering from 2024-01"
+    assert first_order_start(toy(), req())[0] == D(2024, 6, 1)   # asked for later: as asked
+    [note] = hindsight_note(toy(), D(2024, 1, 1))
+    assert "backtest --as-of" not in note and "no demand point predates them" in note
