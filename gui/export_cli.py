@@ -148,12 +148,15 @@ def _export(args, ctx, store, out: Path, signals):
     app = _application()
     from gui.export_all import (ExportStopped, build_offscreen_panels, dispose_offscreen_panels, export_all,
                                  not_computed)
-    from gui.scenarios import baseline_scenario, ensure_default_scenario
+    from gui.scenarios import baseline_scenario
 
     name = args.scenario
     if name is None:  # the baseline, never quietly the scenario last opened in the app
-        if not getattr(store, "read_only", False):
-            ensure_default_scenario(store)
+        # never written into the database by a command that only reads it: with none saved (the
+        # last one deleted) it had saved "Story default" (QA s37)
+        if not store.scenarios():
+            raise UserError("no scenario is saved in this database: open it in the window once (it starts "
+                            "with 'Story default'), or name one with --scenario after saving it")
         name = baseline_scenario(store)
     panels = build_offscreen_panels(store, name, should_stop=signals.requested)
     try:

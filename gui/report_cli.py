@@ -66,12 +66,15 @@ def _write(args, ctx, store, out: Path, signals) -> Output:
     app = _application()
     from gui.export_all import build_offscreen_panels, dispose_offscreen_panels
     from gui.report import write_report
-    from gui.scenarios import baseline_scenario, ensure_default_scenario
+    from gui.scenarios import baseline_scenario
 
     name = args.scenario
     if name is None:  # the baseline, never quietly the scenario last opened in the app (as export)
-        if not getattr(store, "read_only", False):
-            ensure_default_scenario(store)
+        # never written into the database by a command that only reads it: with none saved (the
+        # last one deleted) it had saved "Story default" (QA s37)
+        if not store.scenarios():
+            raise UserError("no scenario is saved in this database: open it in the window once (it starts "
+                            "with 'Story default'), or name one with --scenario after saving it")
         name = baseline_scenario(store)
     # what the store holds from here on is what the whole report must read (an order imported
     # while the views were built reached the orders table but not the forecast; QA)
