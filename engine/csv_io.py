@@ -428,10 +428,19 @@ def write_csv_rows(handle, header: Sequence[str], rows: Iterable[Sequence], cell
                    lineterminator: str = "\r\n") -> int:
     """Write a header and rows to an open text handle through `safe_cell`. Returns the row count."""
     writer = csv.writer(handle, lineterminator=lineterminator)
-    writer.writerow([neutralise_cell(h) for h in header])
+    # a row with a '#' in a text cell has its text quoted: the files are read with
+    # read_csv(comment="#") for their '# Key: value' lines, which cut "Best #1 TP8" at the '#'
+    # (QA s37: every layout of training_memory.csv read "Best" with its numbers NaN)
+    quoted = csv.writer(handle, lineterminator=lineterminator, quoting=csv.QUOTE_NONNUMERIC)
+
+    def write(cells: list) -> None:
+        has_hash = any(isinstance(c, str) and "#" in c for c in cells)
+        (quoted if has_hash else writer).writerow(["" if c is None else c for c in cells] if has_hash else cells)
+
+    write([neutralise_cell(h) for h in header])
     count = 0
     for row in rows:
-        writer.writerow([safe_cell(v, cell) for v in row])
+        write([safe_cell(v, cell) for v in row])
         count += 1
     return count
 
