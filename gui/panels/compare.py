@@ -518,7 +518,8 @@ class ComparePanel(QWidget):
         the changes that define it. A difference Monte Carlo noise may explain is marked (MARKS,
         said in a last row). `for_file`: numbers to 3 significant figures (the CSV carried
         "61652.59624" chips; the window shows whole numbers), probabilities as the window has them,
-        and differences of the values so rounded (value - baseline holds in the file)."""
+        and differences of the unrounded values rounded at the coarser cell's place (shown_difference:
+        a difference may then differ from the two cells' own by one unit of that place)."""
         names = [name for name, _ in self.results]
         base = self.baseline()
         base_i = names.index(base) if base in names else None

@@ -80,6 +80,8 @@ def difference(value, base):
         return ""
     if isinstance(value, (int, float)) and isinstance(base, (int, float)):
         difference = value - base
+        if isinstance(difference, float) and abs(difference) <= 1e-9 * max(abs(value), abs(base)):
+            return 0.0   # rounding in the last bits: 1,954,632 beside 1,954,632 read "2.33e-10" (QA s37)
         # to 12 significant figures: 45.6 - 12.3 is 33.3, not the binary 33.300000000000004
         return float(f"{difference:.12g}") if isinstance(difference, float) else difference
     if isinstance(value, dt.date) and isinstance(base, dt.date):

@@ -88,6 +88,9 @@ def test_a_difference_is_of_the_unrounded_values_and_0_where_the_cells_read_alik
         == "+2 months"
     assert shown_difference(46, 48, 46, 48, 3) == -2
     assert shown_difference(1.5, 1.25, 1.5, 1.25) == 0.25   # the window: as computed
+    # rounding in the last bits is no difference (QA s37: two cells of 1,954,632 read "2.33e-10")
+    assert shown_difference(1_954_632.0000000002, 1_954_632.0, 1_954_632.0000000002, 1_954_632.0) == 0.0
+    assert shown_difference(1e-6, 2e-6, 1e-6, 2e-6) == -1e-6   # small figures keep their differences
 
 
 # ---- 2 and 3 in the window -----------------------------------------------------------------------
