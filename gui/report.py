@@ -838,20 +838,22 @@ def plan_run_basis(result, seed) -> str:
     if result is None or not getattr(result, "samples", 0):
         return ""
     fitted = f"fitted on {result.samples:,} trials" + (f", seed {seed}" if seed is not None else "")
+    # no plan found: the charts show the fleet without one (QA s37: "the plan fitted on 200 trials")
+    plan = f"the plan {fitted}" if getattr(result, "orders", None) else f"no plan found ({fitted})"
     fresh = getattr(result, "check_trials", 0)
     if not fresh:
-        return f"Run: the plan {fitted}"
-    return f"Run: {fresh:,} fresh trials of a seed of their own (not the forecast's run); the plan {fitted}"
+        return f"Run: {plan}"
+    return f"Run: {fresh:,} fresh trials of a seed of their own (not the forecast's run); {plan}"
 
 
-def plan_cost_basis(result) -> str:
+def plan_cost_basis(result, tokens: str = "both") -> str:
     """The cost-per-token charts' basis (life, load, which tokens, goodput): the caption the Plan
     view shows above them (gui.panels.plan_text.econ_caption, built there alone), which the CLI's
     JSON `units` state too. The report's figures gave the dollars without it (QA s28). "" before
     the plan has priced any chip."""
     from gui.panels.plan_text import econ_caption
 
-    return econ_caption(result) if result is not None and getattr(result, "economics", None) else ""
+    return econ_caption(result, tokens) if result is not None and getattr(result, "economics", None) else ""
 
 
 def compare_run_basis(results) -> str:
@@ -1103,7 +1105,8 @@ def _panel_run_basis(panel_key: str, panel, chart_key: str, params: dict) -> str
     if panel_key == "plan" and chart_key in ("plan_capacity", "plan_prob_meet"):
         return plan_run_basis(getattr(panel, "result", None), (params or {}).get("seed"))
     if panel_key == "plan" and chart_key.startswith("cost_per_million"):
-        return plan_cost_basis(getattr(panel, "result", None))
+        tokens = "training" if chart_key.endswith("training_tokens") else "served"
+        return plan_cost_basis(getattr(panel, "result", None), tokens)
     if panel_key == "compare":
         return compare_run_basis(getattr(panel, "results", None))
     return ""

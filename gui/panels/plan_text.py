@@ -200,14 +200,18 @@ def fill_result_table(table: QTableWidget, headers, rows) -> None:
             table.setItem(i, k, item)
 
 
-def econ_caption(r) -> str:
-    """The cost table's basis in one line (its titles leave it out; their tooltips have it)."""
+def econ_caption(r, tokens: str = "both") -> str:
+    """The cost table's basis in one line (its titles leave it out; their tooltips have it).
+    `tokens`: "served" or "training" for the one chart of those tokens (the training chart's caption
+    spoke of served tokens at average load: QA s37), "both" for the table."""
     econ = r.economics if r is not None else ()
     if not econ:
         return "Capital cost per token of each candidate chip, once a plan is found"
     e = econ[0]
-    return (f"Capital over a {e.life_years:g}-year life; served tokens (input + output) at average load = "
-            f"peak / {e.peak_to_average:g}; training at {e.training_goodput:.0%} goodput")
+    served = f"served tokens (input + output) at average load = peak / {e.peak_to_average:g}"
+    training = f"training at {e.training_goodput:.0%} goodput"
+    said = {"served": [served], "training": [training]}.get(tokens, [served, training])
+    return "; ".join([f"Capital over a {e.life_years:g}-year life"] + said)
 
 
 def fit_table_height(table: QTableWidget, most_px: int = ECON_MOST_PX) -> None:

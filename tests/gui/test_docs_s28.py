@@ -118,13 +118,20 @@ def test_the_report_cost_charts_carry_the_plan_views_basis():
     from gui.panels.plan_text import econ_caption
 
     panel = SimpleNamespace(result=_plan_result())
-    for chart_key, title in (("cost_per_million_served_tokens", "Capital cost per 1M served tokens"),
-                             ("cost_per_million_training_tokens", "Capital cost per 1M training tokens")):
+    # each chart its own tokens' basis (QA s37: the training chart's spoke of served tokens at average load)
+    for chart_key, title, said, unsaid in (
+            ("cost_per_million_served_tokens", "Capital cost per 1M served tokens",
+             ("5-year life", "input + output", "average load = peak / 1.5"), "goodput"),
+            ("cost_per_million_training_tokens", "Capital cost per 1M training tokens",
+             ("5-year life", "90% goodput"), "average load")):
         basis = report._panel_run_basis("plan", panel, chart_key, {"seed": 2024})
-        assert basis == econ_caption(panel.result)   # one text, built in one place
+        assert basis == econ_caption(panel.result, chart_key.split("_")[3])   # one text, built in one place
         caption = report.chart_caption("plan", title, {"Plan": "candidate chips for P(meet demand) >= 90%"}, basis)
-        for words in ("5-year life", "input + output", "average load = peak / 1.5", "90% goodput"):
+        for words in said:
             assert words in caption, (words, caption)
+        assert unsaid not in caption
+    for words in ("input + output", "90% goodput"):   # the Plan view's table: both
+        assert words in econ_caption(panel.result)
     # before any chip is priced there is no basis to state
     assert report._panel_run_basis("plan", SimpleNamespace(result=None), "cost_per_million_served_tokens", {}) == ""
     # the capacity chart keeps its run basis, not the costs'

@@ -99,10 +99,13 @@ def test_each_caption_states_the_run_behind_its_figure():
     assert report.chart_caption("forecast", "P(meet demand): change from the scenario in Jul 2025", context) == (
         "Forecast: P(meet demand): change from the scenario in Jul 2025. Run: its own 500 trials a setting, seed "
         "2024 (not the forecast's run); Base P(meet): 55% in Jul 2025, on those trials.")
-    plan = report.plan_run_basis(SimpleNamespace(samples=200, check_trials=4000), 2024)
+    plan = report.plan_run_basis(SimpleNamespace(samples=200, check_trials=4000, orders=("an order",)), 2024)
     assert report.chart_caption("plan", "P(meet demand), fresh trials", {}, plan) == (
         "Plan: P(meet demand), fresh trials. Run: 4,000 fresh trials of a seed of their own (not the forecast's "
         "run); the plan fitted on 200 trials, seed 2024.")
+    # no plan found: the charts show the fleet without one (QA s37)
+    assert report.plan_run_basis(SimpleNamespace(samples=200, check_trials=4000, orders=()), 2024).endswith(
+        "; no plan found (fitted on 200 trials, seed 2024)")
     outcome = lambda trials, seed: SimpleNamespace(result=SimpleNamespace(trials=trials, seed=seed))  # noqa: E731
     runs = [("Story default", outcome(2000, 2024)), ("Half seed7", outcome(500, 7)),
             ("Huawei late", outcome(2000, 2024)), ("Long prompts", SimpleNamespace(why="too long"))]
@@ -241,7 +244,8 @@ def test_the_story_report_carries_run_bases_and_demand_error_bars(tmp_path, monk
     assert "Forecast: Probability of meeting peak demand. Run: 2,000 trials, seed 2024, 60 months from 2024-05." \
         in text
     assert "Run: its own 500 trials a setting, seed 2024 (not the forecast's run); Base P(meet):" in text
-    assert "fresh trials of a seed of their own (not the forecast's run); the plan fitted on 200 trials" in text
+    # the story's default window has no plan: its charts show the fleet without one (QA s37)
+    assert "fresh trials of a seed of their own (not the forecast's run); no plan found (fitted on 200 trials" in text
     assert "(chosen chip)" not in text and "Inference: TTFT vs offered load (H20)" in text
     assert "Runs: 2,000 trials, seed 2024, each scenario" in text
     assert "fleetcast backtest --as-of DATE fits the growth" in text
