@@ -1449,7 +1449,22 @@ class Store:
             summary = (self.import_chips(path, update_existing=update_existing) if kind == "chips"
                        else self.import_orders(path, update_existing=update_existing))
             after = self.snapshot_tables()
+        before, after = self._changed_rows(before, after)
         return summary, before, after
+
+    def _changed_rows(self, before: dict, after: dict) -> tuple[dict, dict]:
+        """The two snapshots cut to the rows that differ: all swap_rows acts on. The whole tables
+        stayed on the undo stack for every import (QA s37: an import of 1 row into 234,000 orders
+        kept two copies of them; undoing a large import took 89 s at 1 GB)."""
+        cut_before, cut_after = {}, {}
+        for table in self.SNAPSHOT_TABLES:
+            keys = self._SNAPSHOT_KEYS[table]
+            old = {tuple(r[k] for k in keys): r for r in before.get(table, [])}
+            new = {tuple(r[k] for k in keys): r for r in after.get(table, [])}
+            changed = [k for k in old.keys() | new.keys() if old.get(k) != new.get(k)]
+            cut_before[table] = [old[k] for k in changed if k in old]
+            cut_after[table] = [new[k] for k in changed if k in new]
+        return cut_before, cut_after
 
     @_checked_as_written
     def add_orders_with_snapshots(self, rows: list[dict]) -> tuple[list[int], dict, dict]:
