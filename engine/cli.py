@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a user error (one line on stderr naming the problem), 2
 from __future__ import annotations
 
 import argparse
+import difflib
 import contextlib
 import io
 import json
@@ -115,6 +116,9 @@ class Context:
 _BAD_VALUE = re.compile(r"argument (-[^:]*: invalid |[^:]*: invalid (?!choice))")
 
 
+_INVALID_CHOICE = re.compile(r"argument [^:]*: invalid choice: '([^']*)' \(choose from (.*)\)$")
+
+
 _NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -135,7 +139,39 @@ class _Parser(argparse.ArgumentParser):
             kwargs["type"] = _seed_type(kwargs.get("type") or int)
         return super().add_argument(*args, **kwargs)
 
+    def _parse_top(self, args, namespace):
+        """As argparse's parse_args, but an unknown flag is said by the command it was given to,
+        with its usage and the flag meant where one is close (`train --modle` printed fleetcast's
+        own usage, which lists no flag of `train`: QA s37)."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = self._command_parser(namespace) or self
+            known = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+            close = [m for x in extras if x.startswith("--")
+                     for m in difflib.get_close_matches(x.split("=", 1)[0], known, n=1)]
+            hint = f" (did you mean {', '.join(dict.fromkeys(close))}?)" if close else ""
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+        return namespace
+
+    def _command_parser(self, namespace) -> "argparse.ArgumentParser | None":
+        """The (sub)command parser `namespace` was parsed by: `train`, or `chips import`."""
+        parser: argparse.ArgumentParser | None = self
+        dest = "command"
+        while parser is not None:
+            actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            name = getattr(namespace, dest, None)
+            if not actions or name not in actions[0].choices:
+                return parser if parser is not self else None
+            parser = actions[0].choices[name]
+            dest = f"{name}_command"
+        return None
+
     def error(self, message):
+        choice = _INVALID_CHOICE.match(message)
+        if choice:   # `fleetcast chip list`: the command meant, where one is close
+            meant = difflib.get_close_matches(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)), n=1)
+            if meant:
+                message += f"; did you mean '{meant[0]}'?"
         if _BAD_VALUE.match(message):
             # a flag's value the user can fix (`--concurrency 2.5`, `--budget abc`) is bad input, as
             # `--input-len 2000.5` (checked after parsing) always was: exit 1 and one line, not 2
@@ -179,7 +215,7 @@ class _Parser(argparse.ArgumentParser):
                 # `--form json chips list` said "argument COMMAND: invalid choice: 'json'"
                 self.error(f"unrecognized option {_escaped(elide(stray, 80))} (before the command: "
                            f"{', '.join(GLOBAL_OPTIONS)})")
-        parsed = super().parse_args(args, namespace)
+        parsed = self._parse_top(args, namespace) if self.top else super().parse_args(args, namespace)
         problem = repeated_global_problem(parsed) or global_option_problem(parsed)
         if problem:
             self.error(problem)
