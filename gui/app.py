@@ -467,6 +467,9 @@ class MainWindow(QMainWindow):
             panel.scenario_provider = self.gather_scenario_params
         if hasattr(panel, "install_lag_provider"):   # the Training view's fleet counts the scenario's lag
             panel.install_lag_provider = self._install_lag_days
+        if key == "forecast":   # ... and runs again when it is edited (QA s37: its result stayed)
+            panel.supply_editor.lag_spin.valueChanged.connect(
+                lambda *_: self.panels["training"].schedule() if "training" in self.panels else None)
         if hasattr(panel, "unsaved_scenario"):   # Compare runs saved scenarios: it says when one has edits
             # only the Forecast's inputs are what Compare runs: a tick in Compare is no such edit
             panel.unsaved_scenario = lambda: self._scenario_name if (

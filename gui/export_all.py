@@ -461,6 +461,8 @@ def build_offscreen_panels(store, scenario_name: str | None = None, *, should_st
         panel = cls(store, stack)
         panel._export_stack = stack  # the stack must outlive the panel
         panel.resize(*OFFSCREEN_SIZE)
+        if hasattr(panel, "install_lag_provider") and params is not None:   # before its inputs are applied
+            panel.install_lag_provider = lambda params=params: params.get("install_lag_days")
         if key == "forecast" and params is not None:
             panel.apply_scenario_state({**params, "name": scenario_name})
         elif key == "compare" and scenario_name is not None:
@@ -474,8 +476,6 @@ def build_offscreen_panels(store, scenario_name: str | None = None, *, should_st
             panel.apply_scenario_state(ui[key])
         if hasattr(panel, "scenario_provider") and params is not None:
             panel.scenario_provider = lambda params=params: params
-        if hasattr(panel, "install_lag_provider") and params is not None:
-            panel.install_lag_provider = lambda params=params: params.get("install_lag_days")
         # Lay the widgets out at a real size without a screen: charts export at this aspect.
         panel.setAttribute(__import__("PySide6.QtCore", fromlist=["Qt"]).Qt.WidgetAttribute.WA_DontShowOnScreen)
         panel.show()

@@ -172,6 +172,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         the study's, in engine.studies)."""
         e = self.errors
         e.clear()
+        self.sync_default_fleet_date()
         study = self.study = self.current_study()  # the study the shown results belong to
         _set_text_if_changed(self.fleet_hint, fleet_note(study, self._chips, self._orders))
         problems = study.problems(self._chips, self._models, self._orders)

@@ -403,7 +403,8 @@ class TrainingForm:
         return {
             "model_id": self.model_combo.currentData(), "custom": custom, "chip_id": self.chip_combo.currentData(),
             "chips_source": self.source_combo.currentData(), "num_chips": self.count_spin.value(),
-            "fleet_date": self.date_edit.date().toPython().isoformat(), "tokens_t": self.tokens_spin.value(),
+            "fleet_date": None if self._fleet_date_is_default() else self.date_edit.date().toPython().isoformat(),
+            "tokens_t": self.tokens_spin.value(),
             "seq_len": self.seq_spin.value(), "global_batch": self.batch_spin.value(),
             "dtype": self.dtype_combo.currentData(), "layout_mode": self.mode_combo.currentData(),
             "layout": {"tp": self.tp_spin.value(), "pp": self.pp_spin.value(), "cp": self.cp_spin.value(),
@@ -447,6 +448,10 @@ class TrainingForm:
             except (TypeError, ValueError):
                 day = None
             self.date_edit.setDate(_qdate(day or self._default_fleet_date()))
+            # no date saved: the default (every delivery in service at the scenario's install lag)
+            # until the user picks one, recomputed as the lag changes (QA s37: it was fixed at the
+            # lag the load found, and saved as a date)
+            self._auto_fleet_date = None if day else self.date_edit.date()
             self.tokens_spin.setValue(float(s["tokens_t"]))
             self.seq_spin.setValue(int(s["seq_len"] or 0))
             self.batch_spin.setValue(int(s["global_batch"] or 0))
@@ -476,6 +481,21 @@ class TrainingForm:
         self._on_source_changed()
         self._on_mode_changed()
         self.schedule()
+
+    def _fleet_date_is_default(self) -> bool:
+        auto = getattr(self, "_auto_fleet_date", None)
+        return auto is not None and self.date_edit.date() == auto
+
+    def sync_default_fleet_date(self) -> None:
+        """A default date shown (none saved, none picked) follows the scenario's install lag."""
+        if not self._fleet_date_is_default():
+            return
+        new = _qdate(self._default_fleet_date())
+        if new != self.date_edit.date():
+            self.date_edit.blockSignals(True)
+            self.date_edit.setDate(new)
+            self.date_edit.blockSignals(False)
+            self._auto_fleet_date = self.date_edit.date()
 
     def _default_fleet_date(self) -> dt.date:
         return first_month_all_installed(self._orders, self.install_lag_days())
