@@ -94,8 +94,16 @@ class Tornado:
 
 
 def _unit_tput(s) -> float:
-    """Output tokens/s per unit chip the run serves at: what a shortfall is divided by."""
-    return s.serving_tput.get(s.unit_chip, 0.0) or 1.0
+    """Output tokens/s per unit chip the run serves at: what a shortfall is divided by. Where the
+    unit chip cannot serve, the forecast's own rule (engine.forecast): the first chip that can; NaN
+    where none can (QA s37: 1.0 counted tokens/s as chips, 127 million "910B2 chips", and the H20's
+    shortfall 2.17x too large where the forecast had switched its unit to the H20)."""
+    rate = s.serving_tput.get(s.unit_chip, 0.0)
+    if rate > 0:
+        return rate
+    able = [s.serving_tput[c] for c in dict.fromkeys(tuple(s.serve_on) + tuple(s.chip_ids))
+            if s.serving_tput.get(c, 0.0) > 0]
+    return able[0] if able else float("nan")
 
 
 def nominal_unit_tput(inputs: ForecastInputs, should_stop: Callable[[], bool] | None = None) -> float:
@@ -334,13 +342,13 @@ def _metrics_pinned(inputs, month_index, trials, row, point_row=None, as_is: Cal
                     should_stop: Callable[[], bool] | None = None):
     s = simulate(inputs, trials=trials, growth_z=row, point_offsets=point_row, should_stop=should_stop)
     ok = meets(s.capacity_tps, s.demand_tps)
-    unit_tput = s.serving_tput.get(s.unit_chip, 0.0) or 1.0
-    shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0) / unit_tput
+    shortfall = np.maximum(s.demand_tps - s.capacity_tps, 0.0) / _unit_tput(s)
     sel = slice(None) if month_index is None else slice(month_index, month_index + 1)
     base = as_is() if as_is is not None else _metrics(inputs, month_index, trials, should_stop=should_stop)
     return {"prob_meet_demand": float(ok[:, sel].mean()),
             "shortfall_mean_unit_chips": float(shortfall[:, sel].mean()),
-            "job_completion_days": base["job_completion_days"]}  # demand does not touch training
+            # demand does not touch training
+            "job_completion_days": base["job_completion_days"], "job_done_p50": base.get("job_done_p50", 1.0)}
 
 
 def sensitivity_month(result, scenario):

@@ -94,6 +94,15 @@ TORNADO_METRICS = {
 }
 
 
+def _change(metrics: dict, metric: str, base: float, scale: float) -> float:
+    """A tornado setting's change of `metric` from the base; NaN (no bar) for a completion the
+    setting's median trial never reaches: its days were the stand-in's, a year past the horizon
+    (QA s37: "382.75 days later")."""
+    if metric == "job_completion_days" and metrics.get("job_done_p50", 1.0) <= 0:
+        return float("nan")
+    return (metrics.get(metric, np.nan) - base) * scale
+
+
 def job_done_p50(tornado) -> bool:
     """The tornado's base run finishes the last job within the horizon in its median trial."""
     return tornado is not None and tornado.base.get("job_done_p50", 1.0) > 0
@@ -126,9 +135,11 @@ class GroupedBarPanel(NamedAxisMixin, CategoryBarPanel):
             self.remove_series(old)
         n, k = len(self.categories), max(len(series), 1)
         width = 0.7 / k
-        self._segments = {}
+        self._segments, self._no_value = {}, {}
         for j, (name, values) in enumerate(series.items()):
-            h = np.nan_to_num(np.asarray(values, dtype=float)[:n])
+            raw = np.asarray(values, dtype=float)[:n]
+            self._no_value[name] = ~np.isfinite(raw)   # no bar, a blank cell (not a 0)
+            h = np.nan_to_num(raw)
             self.set_bars(name, np.arange(n) + (j - (k - 1) / 2) * width, h, width=width * 0.95,
                           color=colors.get(name))
             self._segments[name] = h
@@ -140,7 +151,9 @@ class GroupedBarPanel(NamedAxisMixin, CategoryBarPanel):
         unit = f" ({self.y_unit})" if self.y_unit else ""
         quantity = f": {self.value_header}" if self.value_header else ""
         headers = [self.x_label or "Category"] + [f"{name}{quantity}{unit}" for name in self._segments]
-        return headers, [[cat.replace("\n", " ")] + [float(h[i]) for h in self._segments.values()]
+        none = getattr(self, "_no_value", {})
+        return headers, [[cat.replace("\n", " ")] + [None if none.get(name, np.zeros(0, bool))[i:i + 1].any()
+                                                      else float(h[i]) for name, h in self._segments.items()]
                          for i, cat in enumerate(self.categories)]
 
 
@@ -284,17 +297,28 @@ class ForecastCharts(QWidget):
         for metric, chart in self.tornado_charts.items():
             scale = 100.0 if metric == "prob_meet_demand" else 1.0
             base = tornado.base.get(metric, float("nan"))
-            lows = np.array([(b.low.get(metric, np.nan) - base) * scale for b in tornado.bars])
-            highs = np.array([(b.high.get(metric, np.nan) - base) * scale for b in tornado.bars])
+            lows = np.array([_change(b.low, metric, base, scale) for b in tornado.bars])
+            highs = np.array([_change(b.high, metric, base, scale) for b in tornado.bars])
             order = np.argsort(-np.nan_to_num(np.abs(highs - lows)))
-            names = [f"{_wrapped(self._input_label(tornado.bars[i].input))}\n{_setting(tornado.bars[i].low_label)} | "
-                     f"{_setting(tornado.bars[i].high_label)}" for i in order]
+            def said(bar, end: str) -> str:   # a setting whose median trial never finishes: said, no bar
+                setting = _setting(getattr(bar, f"{end}_label"))
+                undone = metric == "job_completion_days" and getattr(bar, end).get("job_done_p50", 1.0) <= 0
+                return f"{setting} (not done)" if undone else setting
+
+            names = [f"{_wrapped(self._input_label(tornado.bars[i].input))}\n{said(tornado.bars[i], 'low')} | "
+                     f"{said(tornado.bars[i], 'high')}" for i in order]
             title = TORNADO_METRICS[metric][0]
             if metric != "job_completion_days" and self.result is not None and no_demand(self.result):
                 # every bar 0 on an axis ticked to 1e-09 said nothing (QA s36): no bars, the notice alone
                 chart.set_grouped([], {}, {})
                 chart.set_title(f"{title}{when}")
                 chart.set_notice(NO_DEMAND_NOTICE)
+                continue
+            if metric == "shortfall_mean_unit_chips" and self.result is not None and serves_nothing(self.result):
+                chart.set_grouped([], {}, {})   # no chip's rate to count a shortfall in (QA s37)
+                chart.set_title(f"{title}{when}")
+                chart.set_notice("No chip serves the demand under its latency targets: no unit to count a "
+                                 "shortfall in (see the notes)")
                 continue
             chart.set_grouped(names, {first: lows[order], second: highs[order]},
                               {first: style.series_color("good end (P10)"), second: style.series_color("bad end (P90)")})

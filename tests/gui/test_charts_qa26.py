@@ -338,3 +338,19 @@ def test_a_job_not_done_at_p50_draws_no_bars_from_a_stand_in_date(qtbot):
     # the P(meet) tornado keeps its bars
     assert view.tornado_charts["prob_meet_demand"].data_table()[1] != []
 
+
+
+def test_a_setting_whose_median_trial_never_finishes_has_no_bar(qtbot):
+    """QA s37: on a 14-month horizon three settings read "382.75 days later", the stand-in of a
+    year past the horizon minus the base; they are said "(not done)", with no bar."""
+    from gui.panels.forecast_charts import ForecastCharts
+
+    view = ForecastCharts(chip_name=lambda chip: chip)
+    qtbot.addWidget(view)
+    tornado = _completion_tornado()
+    bar = tornado.bars[0]
+    late = replace(bar, high={**bar.high, "job_completion_days": 800.0, "job_done_p50": 0.0})
+    view.draw_tornado(replace(tornado, bars=(late,)), D(2025, 5, 1))
+    [row] = view.tornado_charts["job_completion_days"].data_table()[1]
+    assert row[0] == "throughput P90 | P10 (not done)"
+    assert row[1] == pytest.approx(-10.0) and row[2] is None   # no bar, a blank cell
