@@ -789,9 +789,11 @@ class MainWindow(QMainWindow):
         else:
             state = (params.get("ui") or {}).get(key)
             drop_load_warning(panel)   # the load below says what it cannot show, if anything
-            if state is None and key != "compare":
-                # (Compare's ticks as built named the scenarios of then: a rename since, or a New,
-                # lost its tick on every switch (QA s37); its ticks stay, following renames)
+            if state is None and key == "compare":
+                # (its ticks as built named the scenarios of then: a rename since, or a New, lost
+                # its tick on every switch: QA s37) the defaults from the scenarios saved now
+                panel.tick_defaults()
+            elif state is None:
                 state = self._panel_defaults.get(key)
             if state is not None:
                 panel.apply_scenario_state(copy.deepcopy(state))

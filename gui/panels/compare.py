@@ -309,6 +309,14 @@ class ComparePanel(QWidget):
         return [self.scenario_list.item(i).text() for i in range(self.scenario_list.count())
                 if self.scenario_list.item(i).checkState() == Qt.CheckState.Checked]
 
+    def tick_defaults(self) -> None:
+        """The ticks a scenario that stores none shows: the most recently saved few, as the view
+        first ticks them, from the scenarios saved now (QA s37: the ticks taken when the view was
+        built named scenarios renamed since, and another scenario's ticks carried over)."""
+        self._ticks, self._unticked_by_hand = None, set()
+        self.refresh_scenarios()
+        self.set_selected(self.selected())
+
     def set_selected(self, names) -> None:
         wanted = set(names) | ({self.baseline()} - {None})   # the baseline stays ticked: always compared
         self._ticks = set(wanted)
