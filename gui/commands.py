@@ -1,11 +1,11 @@
-"""Undoable edits of the store. `push_command(stack, cmd)` applies the change (QUndoStack.push
-calls redo) and returns the UserError that refused it, if any; a refused command is marked
-obsolete, so Qt drops it instead of putting it on the stack.
+"""Undoable edits of the store. `push_command(stack, cmd)` applies the change and returns the
+UserError that refused it, if any; only a change that took (and changed something) goes on the
+stack: QUndoStack.push drops the steps to redo before it learns a step is obsolete.
 
 Deletes keep a snapshot and undo re-inserts the same primary keys (an order comes back with
 its deliveries), so ids seen in tables, CSV exports and scenarios stay valid across undo/redo.
-An import changes many rows at once: `ImportCommand` keeps whole-table snapshots from before and
-after it; undo and redo change the rows that differ between them and no other.
+An import changes many rows at once: `ImportCommand` keeps the rows it changed as they were
+before and after it; undo and redo change those rows and no other.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def push_command(stack: QUndoStack, command: StoreCommand) -> UserError | None:
     typo ("abc" in Quantity) cost the whole redo history (QA s37)."""
     outcome = command.outcome
     command.redo()
-    if outcome["error"] is not None:
+    if outcome["error"] is not None or command.isObsolete():   # refused, or nothing changed (QA s37)
         return outcome["error"]
     outcome["done_before_push"] = True   # Qt's push calls redo(): the step is done already
     stack.push(command)

@@ -66,3 +66,16 @@ def test_large_fractional_numbers_are_grouped_not_scientific():
     assert _display(1234567.5, price) == "1,234,568"
     assert _display(12500.123456789, price) == "12,500.1"
     assert _display(0.5, price) == "0.5"
+
+
+def test_an_import_that_changes_nothing_keeps_the_steps_to_redo(window, store, tmp_path):
+    """QA of the first fix: re-importing the database's own orders ("nothing changed: no step to
+    undo") still emptied the redo history."""
+    fleet, stack = window.fleet_panel, window.undo_stack
+    path = tmp_path / "orders.csv"
+    store.export_orders_csv(path)
+    assert fleet.order_model.setData(fleet.orders_table.source_index(2, "buyer"), "Someone")
+    stack.undo()
+    assert stack.canRedo()
+    window.import_csv("orders", str(path))
+    assert stack.canRedo() and stack.redoText().startswith("Edit order 2")
