@@ -361,3 +361,28 @@ def sensitivity_month(result, scenario):
         if 0.05 < result.prob_meet_demand[i] < 0.95:
             return result.months[i]
     return add_months(scenario.start, min(24, scenario.months - 1))
+
+
+# ---- reading a tornado (the views and the report) ----------------------------------------------
+
+def setting_change(metrics: dict, metric: str, base: float, scale: float) -> float:
+    """A tornado setting's change of `metric` from the base; NaN (no bar) for a completion the
+    setting's median trial never reaches: its days were the stand-in's, a year past the horizon
+    (QA s37: "382.75 days later")."""
+    if metric == "job_completion_days" and metrics.get("job_done_p50", 1.0) <= 0:
+        return float("nan")
+    return (metrics.get(metric, np.nan) - base) * scale
+
+
+def job_done_p50(tornado) -> bool:
+    """The tornado's base run finishes the last job within the horizon in its median trial."""
+    return tornado is not None and tornado.base.get("job_done_p50", 1.0) > 0
+
+
+def completion_base(tornado, job_start: dt.date | None) -> dt.date | None:
+    """The last job's P50 completion date in the tornado's base run: its start plus the base's days
+    (engine.forecast_sensitivity: median days from the job's earliest start); None without a job."""
+    days = tornado.base.get("job_completion_days", float("nan")) if tornado is not None else float("nan")
+    if job_start is None or not np.isfinite(days) or not job_done_p50(tornado):
+        return None
+    return job_start + dt.timedelta(days=int(round(days)))

@@ -179,7 +179,7 @@ class ForecastPanel(QWidget):
         self.throughput_sigma_spin = _spin(0, 10, 1, decimals=2, step=0.25, suffix=" ×",
                                            tip="Multiplies each chip family's throughput error from validation "
                                                "(resources/throughput_sigma.csv); 0 = take the engines as exact")
-        self.ceiling_spin = _spin(0, 1e5, 0, decimals=0, step=10, suffix=" T tokens/day",
+        self.ceiling_spin = _spin(0, 1e5, 0, decimals=2, step=10, suffix=" T tokens/day",
                                   tip="The most tokens/day demand can reach (trillions). A logistic curve needs one above "
                                       "the largest demand point; a piecewise curve bends toward it (0 = no ceiling)")
         self.ceiling_spin.setSpecialValueText("no ceiling")   # 0 read "0 T tokens/day", a ceiling at zero
@@ -435,6 +435,7 @@ class ForecastPanel(QWidget):
             self.policy_editor.set_values(sc.policy_events)
             self.assumptions_label.setText(style.box_html(style.ASSUMPTIONS_BOX, assumptions_html(sc, self.chip_name)))
             self._rebuild_allocation(sc)
+            self._exact_fields.keep_each({spin: sc.allocation.training_share.get(c) for c, spin in self._share_spins.items()})
             self.jobs_editor.set_values(sc.jobs)
         finally:
             self._loading = False
@@ -503,8 +504,8 @@ class ForecastPanel(QWidget):
         for chip, spin in self._share_spins.items():
             # a chip the scenario gives no share of its own shows the default; left at it, it stays
             # unset, or a what-if saved with it pinned that share and stopped following its baseline
-            value = spin.value() / 100
-            if chip in b.allocation.training_share or value != b.allocation.default_training_share:
+            value = self._exact_fields.value(spin, lambda v: v / 100)
+            if value is not None and (chip in b.allocation.training_share or value != b.allocation.default_training_share):
                 shares[chip] = value
         demand = note_for_values(b.demand, replace(demand, points=self.points_editor.points()), DEMAND_NOT_IN_NOTE)
         jobs = self.jobs_editor.jobs()

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.forecast import SOURCE_LABELS, ForecastResult
+from engine.forecast_sensitivity import completion_base, job_done_p50, setting_change
 from engine.fleet import add_months
 from engine.studies_forecast import (file_percent_text, forecast_job_table, forecast_monthly_table, no_demand, p50_short,
                                      prob_percent_text, round_figure, serves_nothing)
@@ -92,29 +93,6 @@ TORNADO_METRICS = {
     "job_completion_days": ("Last job's P50 completion: change", "Completion", "Change in P50 completion",
                             "days later", "Change in the last job's P50 completion"),
 }
-
-
-def _change(metrics: dict, metric: str, base: float, scale: float) -> float:
-    """A tornado setting's change of `metric` from the base; NaN (no bar) for a completion the
-    setting's median trial never reaches: its days were the stand-in's, a year past the horizon
-    (QA s37: "382.75 days later")."""
-    if metric == "job_completion_days" and metrics.get("job_done_p50", 1.0) <= 0:
-        return float("nan")
-    return (metrics.get(metric, np.nan) - base) * scale
-
-
-def job_done_p50(tornado) -> bool:
-    """The tornado's base run finishes the last job within the horizon in its median trial."""
-    return tornado is not None and tornado.base.get("job_done_p50", 1.0) > 0
-
-
-def completion_base(tornado, job_start: dt.date | None) -> dt.date | None:
-    """The last job's P50 completion date in the tornado's base run: its start plus the base's days
-    (engine.forecast_sensitivity: median days from the job's earliest start); None without a job."""
-    days = tornado.base.get("job_completion_days", float("nan")) if tornado is not None else float("nan")
-    if job_start is None or not np.isfinite(days) or not job_done_p50(tornado):
-        return None
-    return job_start + dt.timedelta(days=int(round(days)))
 
 
 SENSITIVITY_HINT = ("Each bar: the change when one input sits at one of the two settings named under it, "
@@ -297,8 +275,8 @@ class ForecastCharts(QWidget):
         for metric, chart in self.tornado_charts.items():
             scale = 100.0 if metric == "prob_meet_demand" else 1.0
             base = tornado.base.get(metric, float("nan"))
-            lows = np.array([_change(b.low, metric, base, scale) for b in tornado.bars])
-            highs = np.array([_change(b.high, metric, base, scale) for b in tornado.bars])
+            lows = np.array([setting_change(b.low, metric, base, scale) for b in tornado.bars])
+            highs = np.array([setting_change(b.high, metric, base, scale) for b in tornado.bars])
             order = np.argsort(-np.nan_to_num(np.abs(highs - lows)))
             def said(bar, end: str) -> str:   # a setting whose median trial never finishes: said, no bar
                 setting = _setting(getattr(bar, f"{end}_label"))

@@ -66,3 +66,26 @@ def test_an_edited_field_reads_its_new_value_and_the_others_stay_exact(odd_store
     assert (sc.demand.peak_to_average, sc.demand.prefix_cache_hit) == (2.5, 0.2)
     assert sc.serving_efficiency_scale == 0.8765 and sc.demand.ceiling_tokens_per_day == 123.456e12
     panel.shutdown()
+
+
+def test_a_value_typed_back_is_the_fields_and_shares_stay_exact(odd_store, qtbot):
+    """QA of the first fix: typing the shown value back kept the loaded one (a ceiling of 0.004T
+    that read "no ceiling" could not be removed), and training shares were read at whole percents
+    (12.5% saved as 13%, and an unedited share pinned away from its default)."""
+    from gui.panels.forecast import ForecastPanel
+
+    params = copy.deepcopy(odd_store.scenario("Story default")["params"])
+    params["demand"]["scale"] = 0.004
+    params["allocation"]["training_share"] = {"ascend-910b2": 0.125}
+    panel = ForecastPanel(odd_store)
+    qtbot.addWidget(panel)
+    panel.apply_scenario_state(params)
+    sc = panel.scenario()
+    assert sc.demand.scale == 0.004 and sc.allocation.training_share == {"ascend-910b2": 0.125}
+    panel.scale_spin.setValue(1.0)
+    panel.scale_spin.setValue(0.0)   # "no demand", typed: the field's own 0, not the loaded 0.004
+    assert panel.scenario().demand.scale == 0.0
+    share = panel._share_spins["ascend-910b2"]
+    share.setValue(20)
+    assert panel.scenario().allocation.training_share["ascend-910b2"] == 0.2
+    panel.shutdown()
