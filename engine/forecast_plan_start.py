@@ -107,10 +107,15 @@ def hindsight_note(inputs: ForecastInputs, first_order: dt.date) -> tuple[str, .
     if not later:
         return ()
     before = first_order - dt.timedelta(days=1)
-    # the backtest needs a point known by then: with none it refuses (QA s37: it was suggested anyway)
-    known = any(p.date <= before for p in inputs.scenario.demand.points)
-    how = (f"`fleetcast backtest --as-of {before:%Y-%m-%d}` shows the demand's spread as known then" if known
-           else "no demand point predates them, so nothing was known then to backtest")
+    # the backtest fits the growth on the points known by then: with fewer than its model needs it
+    # refuses (QA s37: it was suggested anyway, and for the baseline, without --scenario)
+    demand = inputs.scenario.demand
+    least = {"loglinear": 2, "decaying": 3}.get(demand.growth_model, 1)
+    known = sum(p.date <= before for p in demand.points)
+    scenario = f" --scenario '{inputs.scenario.name}'" if inputs.scenario.name else ""
+    how = (f"`fleetcast backtest{scenario} --as-of {before:%Y-%m-%d}` shows the demand's spread as known then"
+           if known >= least else f"{known} demand point{'' if known == 1 else 's'} predate{'s' if known == 1 else ''} "
+           f"them, too few to fit the growth then, so there is nothing to backtest")
     return (f"demand to {max(later):%Y-%m} is the scenario's {len(later)} point{'s' if len(later) > 1 else ''} "
             f"dated from {first_order:%Y-%m} on, taken as known: orders placed in {first_order:%Y-%m} could not have "
             f"seen them, so the confidence holds with that hindsight ({how})",)

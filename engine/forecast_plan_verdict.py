@@ -173,6 +173,16 @@ def no_plan_reason(inputs: ForecastInputs, req: PlanRequest, order_months, activ
                        f"{', '.join(inputs.scenario.demand.serve_on)}, so the forecast counts none of it as serving "
                        "capacity); add a candidate to the scenario's serve-on chips or choose one that serves")
         return "; ".join(reasons)
+    rated = [c for c in serving if (inputs.serving_tokens_per_s_per_chip.get(c.chip_id) or 0.0) > 0]
+    if serving and not rated and (p_max[active] < conf).any():
+        # no candidate serves the model under the latency targets: any quantity adds no capacity,
+        # and "lead times and vendor risk" 14 months out sent the user to the wrong knob (QA s37)
+        d = inputs.scenario.demand
+        names = ", ".join(name(c) for c in serving)
+        reasons.append(f"latency targets: no candidate serves the demand's model under them ({names}; TTFT "
+                       f"{d.ttft_ms:,.0f} ms, TPOT {d.tpot_ms:,.0f} ms at {d.slo_percentile}), so none adds "
+                       "serving capacity; relax the targets or add a candidate chip that meets them")
+        return "; ".join(reasons)
     short = [i for i in active if p_max[i] < conf]
     p_any = reach.any_quantity() if short else p_max
     slow = [i for i in short if p_any[i] < conf]

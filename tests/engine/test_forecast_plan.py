@@ -344,7 +344,7 @@ def test_demand_points_after_the_first_order_are_said_to_be_hindsight():
     r = solve_plan(toy(), req())
     [note] = [n for n in r.notes if "taken as known" in n]
     assert "demand to 2026-12 is the scenario's 3 points dated from 2024-06 on" in note
-    assert "fleetcast backtest --as-of 2024-05-31" in note
+    assert "fleetcast backtest --scenario 'default' --as-of 2024-05-31" in note   # its own scenario (QA s37)
     from engine.forecast_plan import _hindsight_note
 
     assert _hindsight_note(toy(), D(2027, 1, 1)) == ()   # every point known before the first order
@@ -360,4 +360,15 @@ def test_a_fleet_delivered_before_the_forecast_orders_from_its_first_month():
     assert ordering_from_text(toy(), req(first_order_month=None)) == "ordering from 2024-01"
     assert first_order_start(toy(), req())[0] == D(2024, 6, 1)   # asked for later: as asked
     [note] = hindsight_note(toy(), D(2024, 1, 1))
-    assert "backtest --as-of" not in note and "no demand point predates them" in note
+    assert "`fleetcast backtest" not in note
+    assert "0 demand points predate them, too few to fit the growth then" in note
+
+
+def test_no_plan_where_no_candidate_serves_under_the_targets_says_so():
+    """QA s37: with latency targets no chip meets, the plan blamed "lead times and vendor risk"
+    for a target 14 months out."""
+    inputs = dataclasses.replace(toy(), serving_tokens_per_s_per_chip={CHIP: 0.0})
+    r = solve_plan(inputs, req(first_order_month=None, from_month=D(2025, 6, 1)))
+    assert not r.feasible
+    assert "latency targets: no candidate serves the demand's model under them" in r.why
+    assert "lead times" not in r.why
