@@ -481,7 +481,9 @@ class PlanPanel(QWidget):
     def _on_cancelled(self) -> None:
         self._running_key = None
         self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("Cancelled: the plan shown before stays")
+        # (before any plan there is none to keep: QA s37 read "the plan shown before stays" on Esc)
+        self.progress_bar.setFormat("Cancelled: the plan shown before stays" if self.result is not None
+                                    else "Cancelled: no plan yet")
         self.status_message.emit("Plan search cancelled")
 
     def _on_failed(self, message: str) -> None:
