@@ -1518,23 +1518,9 @@ def plan_cell_problem(panel) -> str:
     """The Plan view's first bad candidate cell in one line, as the Forecast's tables say theirs
     ("Plan candidates row 2 (Most per quarter): '-5' (must be ...)"), or "". Its table keeps the
     text as typed: saved, a price "abc" made every later `fleetcast plan` of the scenario fail."""
-    from engine.studies_forecast import CANDIDATE_FIELDS
     from gui.panels.plan import CAND_HEADERS
 
-    candidates = getattr(panel, "_candidates", [])   # the table's rows, in order
-    rows = {c.chip_id: r for r, c in enumerate(candidates)}
-    columns = {key: col for col, (key, *_rest) in zip((2, 3, 4), CANDIDATE_FIELDS)}   # as the table's
-    bad = []
-    for problem in panel.study().problems(candidates):
-        keys = problem.field.split(".")   # "candidate.<chip id>.<field>"; a chip id may hold dots
-        chip, key = ".".join(keys[1:-1]), keys[-1]
-        if keys[0] != "candidate" or chip not in rows or key not in columns:
-            continue   # not a cell (no candidate ticked): the view says so, and it saves as shown
-        r, c = rows[chip], columns[key]
-        why = problem.message
-        if "(must" in why:   # "h20-96gb price: 'abc' (must be ...)." -> the text in the cell and the rule
-            why = f"'{panel.cand_table.item(r, c).text()}' {why[why.index('(must'):].rstrip('.')}"
-        bad.append((r, c, why))
+    bad = panel.bad_cells() if hasattr(panel, "bad_cells") else []
     if not bad:
         return ""
     r, c, why = min(bad)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Callable
 
 from PySide6.QtCore import QDate, QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QColor, QUndoStack
+from PySide6.QtGui import QBrush, QColor, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QDateEdit, QHeaderView, QLabel, QPushButton, QSplitter, QTableWidget,
     QTableWidgetItem, QVBoxLayout, QWidget,
@@ -136,6 +136,7 @@ class PlanPanel(QWidget):
         self.cand_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.cand_table.setMinimumHeight(150)
         self.cand_table.itemChanged.connect(lambda item: regroup_cell(self.cand_table, item))   # "15000" -> "15,000"
+        self.cand_table.itemChanged.connect(self._mark_bad_cells)
         # the undo step names the chip and the column as shown ("Edit H20 Most per quarter → 99,000")
         self.cand_table.STATE_PATH = ("candidates",)
         self.cand_table.step_text = lambda old, new: keyed_rows_step(
@@ -477,6 +478,40 @@ class PlanPanel(QWidget):
         except UserError as exc:
             self._on_failed(str(exc))
             self.compute_error = str(exc)   # export and report say so (gui.export_all.not_computed)
+
+    def bad_cells(self) -> list[tuple[int, int, str]]:
+        """(row, column, why) of each candidate cell the study refuses (engine.studies_forecast)."""
+        from engine.studies_forecast import CANDIDATE_FIELDS
+
+        rows = {c.chip_id: r for r, c in enumerate(self._candidates)}
+        columns = {key: col for col, (key, *_rest) in zip((2, 3, 4), CANDIDATE_FIELDS)}   # as the table's
+        bad = []
+        for problem in self.study().problems(self._candidates):
+            keys = problem.field.split(".")   # "candidate.<chip id>.<field>"; a chip id may hold dots
+            chip, key = ".".join(keys[1:-1]), keys[-1]
+            if keys[0] != "candidate" or chip not in rows or key not in columns:
+                continue   # not a cell (no candidate ticked): the view says so, and it saves as shown
+            r, c = rows[chip], columns[key]
+            why = problem.message
+            if "(must" in why:   # "h20-96gb price: 'abc' (must be ...)." -> the text in the cell and the rule
+                why = f"'{self.cand_table.item(r, c).text()}' {why[why.index('(must'):].rstrip('.')}"
+            bad.append((r, c, why))
+        return bad
+
+    def _mark_bad_cells(self, *_) -> None:
+        """A refused cell turns red, its tooltip says why, as Help > Quick start promises (QA s37:
+        "abc" in Most per quarter showed nothing until the plan was asked for)."""
+        table = self.cand_table
+        if any(table.item(r, c) is None for r in range(table.rowCount()) for c in range(5)):
+            return   # the rows are being filled
+        bad = {(r, c): why for r, c, why in self.bad_cells()}
+        with QSignalBlocker(self.cand_table):
+            for r in range(self.cand_table.rowCount()):
+                for c in (2, 3, 4):
+                    item = self.cand_table.item(r, c)
+                    if item is not None:
+                        item.setBackground(QColor("#fde2df") if (r, c) in bad else QBrush())
+                        item.setToolTip(bad.get((r, c), CAND_TIPS[c]))
 
     def _on_cancelled(self) -> None:
         self._running_key = None
