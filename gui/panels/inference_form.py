@@ -13,6 +13,7 @@ from engine.studies import ServingStudy, forecast_tokens_per_day
 from engine.studies_load import LOAD_UNITS
 from engine.studies_serving import ep_choices
 from gui import style
+from gui.widgets.exact_fields import ExactFields
 from gui.panels.base import (
     DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, fmt_big, form_page, model_combo,
     missing_choices, saved_study, section, select_data, spin,
@@ -63,6 +64,7 @@ class InferenceForm:
 
     # ---- form --------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:
+        self._exact_fields = ExactFields()   # loaded values kept exactly while the fields show them
         e = self.errors
         page, column = form_page()
         column.addWidget(section("Model and chip"))
@@ -253,12 +255,12 @@ class InferenceForm:
             "tp": self.tp_combo.currentData(), "ep": self.ep_combo.currentData(),
             "weight_dtype": self.weight_combo.currentData(), "kv_dtype": self.kv_combo.currentData(),
             "engine": self.engine_combo.currentData(), "input_len": self.input_spin.value(),
-            "output_len": self.output_spin.value(), "ttft_ms": self.ttft_spin.value(),
-            "tpot_ms": self.tpot_spin.value(), "prefix_cache_pct": self.prefix_spin.value(),
-            "demand_tokens_per_s": self.demand_spin.value(), "compare_chips": self.compare_button.selected(),
+            "output_len": self.output_spin.value(), "ttft_ms": self._exact_fields.value(self.ttft_spin),
+            "tpot_ms": self._exact_fields.value(self.tpot_spin), "prefix_cache_pct": self._exact_fields.value(self.prefix_spin),
+            "demand_tokens_per_s": self._exact_fields.value(self.demand_spin), "compare_chips": self.compare_button.selected(),
             "max_num_seqs": self.max_seqs_spin.value() or None,
             "max_num_batched_tokens": self.max_tokens_spin.value() or None,
-            "length_spread": self.spread_spin.value(),
+            "length_spread": self._exact_fields.value(self.spread_spin),
             "prefill_tp": int(self.prefill_combo.currentData() or 0),
             "prefill_instances": self.prefill_spin.value(),
             "slo_percentile": self.pct_combo.currentData(),
@@ -288,13 +290,15 @@ class InferenceForm:
             select_data(self.engine_combo, s["engine"])
             self.input_spin.setValue(int(s["input_len"]))
             self.output_spin.setValue(int(s["output_len"]))
-            self.ttft_spin.setValue(float(s["ttft_ms"] or 0.0))
-            self.tpot_spin.setValue(float(s["tpot_ms"] or 0.0))
-            self.prefix_spin.setValue(float(s["prefix_cache_pct"] or 0.0))
-            self.demand_spin.setValue(float(s["demand_tokens_per_s"] or 0.0))
+            # kept exactly while shown rounded (QA s37: a TTFT of 1234.567 ran at 1235 in the report)
+            self._exact_fields.clear()
+            self._exact_fields.show(self.ttft_spin, float(s["ttft_ms"] or 0.0))
+            self._exact_fields.show(self.tpot_spin, float(s["tpot_ms"] or 0.0))
+            self._exact_fields.show(self.prefix_spin, float(s["prefix_cache_pct"] or 0.0))
+            self._exact_fields.show(self.demand_spin, float(s["demand_tokens_per_s"] or 0.0))
             self.max_seqs_spin.setValue(int(s.get("max_num_seqs") or 0))
             self.max_tokens_spin.setValue(int(s.get("max_num_batched_tokens") or 0))
-            self.spread_spin.setValue(float(s.get("length_spread", DEFAULTS["length_spread"]) or 0.0))
+            self._exact_fields.show(self.spread_spin, float(s.get("length_spread", DEFAULTS["length_spread"]) or 0.0))
             if not select_data(self.prefill_combo, int(s.get("prefill_tp") or 0)):
                 self.prefill_combo.setCurrentIndex(0)
             self.prefill_spin.setValue(int(s.get("prefill_instances") or 1))

@@ -19,6 +19,7 @@ from engine.reliability import CHECKPOINT_BYTES_PER_PARAM, DEFAULT_MTBF_CHIP_HOU
 from engine.studies import SOFTWARE_DEFAULTS, TrainingStudy
 from engine.training import EXPERT_TP_MAX, RECOMPUTE_NAMES
 from gui import style
+from gui.widgets.exact_fields import ExactFields
 from gui.panels.base import (
     DEFAULT_COMPARE_CHIPS, ChipSetButton, chip_label, combo, dspin, form_page, model_combo,
     _number_box, missing_choices, saved_study, section, select_data, spin,
@@ -139,6 +140,7 @@ class TrainingForm:
 
     # ---- form --------------------------------------------------------------------------------
     def _build_form(self) -> QWidget:
+        self._exact_fields = ExactFields()   # loaded values kept exactly while the fields show them
         e = self.errors
         page, column = form_page()
 
@@ -404,14 +406,14 @@ class TrainingForm:
             "model_id": self.model_combo.currentData(), "custom": custom, "chip_id": self.chip_combo.currentData(),
             "chips_source": self.source_combo.currentData(), "num_chips": self.count_spin.value(),
             "fleet_date": None if self._fleet_date_is_default() else self.date_edit.date().toPython().isoformat(),
-            "tokens_t": self.tokens_spin.value(),
+            "tokens_t": self._exact_fields.value(self.tokens_spin),
             "seq_len": self.seq_spin.value(), "global_batch": self.batch_spin.value(),
             "dtype": self.dtype_combo.currentData(), "layout_mode": self.mode_combo.currentData(),
             "layout": {"tp": self.tp_spin.value(), "pp": self.pp_spin.value(), "cp": self.cp_spin.value(),
                        "ep": self.ep_spin.value(), "vpp": self.vpp_spin.value(),
                        "zero": self.zero_combo.currentData(), "micro_batch": self.mb_spin.value(),
                        "recompute": self.recompute_combo.currentData()},
-            "price_per_chip_hour": self.price_spin.value(),
+            "price_per_chip_hour": self._exact_fields.value(self.price_spin),
             "mtbf_chip_hours": self.mtbf_spin.value(), "restart_min": self.restart_spin.value(),
             "checkpoint_write_gbps": self.ckpt_spin.value(),
             "checkpoint_bytes_per_param": self.ckpt_bytes_spin.value(),
@@ -452,7 +454,8 @@ class TrainingForm:
             # until the user picks one, recomputed as the lag changes (QA s37: it was fixed at the
             # lag the load found, and saved as a date)
             self._auto_fleet_date = None if day else self.date_edit.date()
-            self.tokens_spin.setValue(float(s["tokens_t"]))
+            self._exact_fields.clear()   # kept exactly while shown rounded (QA s37: 2.345 USD ran at 2.35)
+            self._exact_fields.show(self.tokens_spin, float(s["tokens_t"]))
             self.seq_spin.setValue(int(s["seq_len"] or 0))
             self.batch_spin.setValue(int(s["global_batch"] or 0))
             select_data(self.dtype_combo, s["dtype"])
@@ -465,7 +468,7 @@ class TrainingForm:
             select_data(self.zero_combo, int(layout["zero"]))
             self.mb_spin.setValue(int(layout["micro_batch"]))
             select_data(self.recompute_combo, layout["recompute"])
-            self.price_spin.setValue(float(s["price_per_chip_hour"] or 0.0))
+            self._exact_fields.show(self.price_spin, float(s["price_per_chip_hour"] or 0.0))
             self.mtbf_spin.setValue(float(s.get("mtbf_chip_hours") or 0.0))
             self.restart_spin.setValue(float(s.get("restart_min", DEFAULTS["restart_min"])))
             self.ckpt_spin.setValue(float(s.get("checkpoint_write_gbps") or DEFAULTS["checkpoint_write_gbps"]))

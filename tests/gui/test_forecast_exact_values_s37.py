@@ -89,3 +89,26 @@ def test_a_value_typed_back_is_the_fields_and_shares_stay_exact(odd_store, qtbot
     share.setValue(20)
     assert panel.scenario().allocation.training_share["ascend-910b2"] == 0.2
     panel.shutdown()
+
+
+def test_the_training_and_inference_forms_keep_stored_values_exactly(odd_store, qtbot):
+    """QA of the first fix: the Training and Inference forms rounded too (tokens 15.0004 -> 15.0, a
+    price of 2.345 -> 2.35, TTFT 1234.567 -> 1235, TPOT 33.333 -> 33.3, prefix 12.345 -> 12)."""
+    from gui.panels.inference import InferencePanel
+    from gui.panels.training import TrainingPanel
+
+    training = TrainingPanel(odd_store)
+    qtbot.addWidget(training)
+    training.apply_scenario_state({**training.scenario_state(), "tokens_t": 15.0004, "price_per_chip_hour": 2.345})
+    state = training.scenario_state()
+    assert (state["tokens_t"], state["price_per_chip_hour"]) == (15.0004, 2.345)
+    training.price_spin.setValue(3.0)   # edited: the field's own value
+    assert training.scenario_state()["price_per_chip_hour"] == 3.0
+    inference = InferencePanel(odd_store)
+    qtbot.addWidget(inference)
+    odd = {"ttft_ms": 1234.567, "tpot_ms": 33.333, "prefix_cache_pct": 12.345, "length_spread": 0.555}
+    inference.apply_scenario_state({**inference.scenario_state(), **odd})
+    state = inference.scenario_state()
+    assert {k: state[k] for k in odd} == odd
+    training.shutdown()
+    inference.shutdown()
