@@ -146,9 +146,10 @@ class _Parser(argparse.ArgumentParser):
         namespace, extras = self.parse_known_args(args, namespace)
         if extras:
             parser = self._command_parser(namespace) or self
-            known = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
-            close = [m for x in extras if x.startswith("--")
-                     for m in difflib.get_close_matches(x.split("=", 1)[0], known, n=1)]
+            # names without their dashes, and close ones only: "--" or "--dry" read as --db (QA s37)
+            known = {o[2:]: o for a in parser._actions for o in a.option_strings if o.startswith("--")}
+            close = [known[m] for x in extras if x.startswith("--") and len(x) > 3
+                     for m in difflib.get_close_matches(x[2:].split("=", 1)[0], list(known), n=1, cutoff=0.75)]
             hint = f" (did you mean {', '.join(dict.fromkeys(close))}?)" if close else ""
             parser.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
         return namespace

@@ -109,13 +109,26 @@ def hindsight_note(inputs: ForecastInputs, first_order: dt.date) -> tuple[str, .
     before = first_order - dt.timedelta(days=1)
     # the backtest fits the growth on the points known by then: with fewer than its model needs it
     # refuses (QA s37: it was suggested anyway, and for the baseline, without --scenario)
+    import shlex
+
+    from engine.forecast_backtest import backtest_refusal
+    from engine.studies_forecast import BUILT_IN_NAME
+
     demand = inputs.scenario.demand
     least = {"loglinear": 2, "decaying": 3}.get(demand.growth_model, 1)
     known = sum(p.date <= before for p in demand.points)
-    scenario = f" --scenario '{inputs.scenario.name}'" if inputs.scenario.name else ""
-    how = (f"`fleetcast backtest{scenario} --as-of {before:%Y-%m-%d}` shows the demand's spread as known then"
-           if known >= least else f"{known} demand point{'' if known == 1 else 's'} predate{'s' if known == 1 else ''} "
-           f"them, too few to fit the growth then, so there is nothing to backtest")
+    # a saved scenario by its name, quoted for the shell ("Bob's plan"); the built-in one is the
+    # backtest's own default, with no name to give
+    name = inputs.scenario.name
+    scenario = f" --scenario {shlex.quote(name)}" if name and name != BUILT_IN_NAME else ""
+    refused = backtest_refusal(demand)
+    if refused:
+        how = f"no backtest: {refused}"
+    elif known >= least:
+        how = f"`fleetcast backtest{scenario} --as-of {before:%Y-%m-%d}` shows the demand's spread as known then"
+    else:
+        how = (f"{known} demand point{'' if known == 1 else 's'} predate{'s' if known == 1 else ''} them, too few "
+               "to fit the growth then, so there is nothing to backtest")
     return (f"demand to {max(later):%Y-%m} is the scenario's {len(later)} point{'s' if len(later) > 1 else ''} "
             f"dated from {first_order:%Y-%m} on, taken as known: orders placed in {first_order:%Y-%m} could not have "
             f"seen them, so the confidence holds with that hindsight ({how})",)

@@ -336,6 +336,8 @@ def p50_short(result: ForecastResult) -> np.ndarray:
     return np.asarray(result.shortfall_p50_unit_chips, dtype=float) > 0
 
 
+# what a command runs where no scenario is saved (the story's defaults), and the name it gives it
+BUILT_IN_NAME = "built-in defaults (no scenario saved)"
 NO_DEMAND_VALUE = "none (no demand to meet)"   # the key figures' first short month with no demand to meet
 
 

@@ -22,6 +22,10 @@ def test_an_unknown_flag_is_said_by_its_command_with_the_flag_meant(capsys):
     assert code == 2 and "fleetcast chips import: error: unrecognized arguments: --replac (did you mean --replace?)" in err
     code, err = _error(capsys, "forecast", "stray")   # nothing close: no guess
     assert err.strip().endswith("fleetcast forecast: error: unrecognized arguments: stray")
+    # short or far names are no guess (QA s37: "--" and "--dry" read "did you mean --db?")
+    for argv in (("forecast", "--", "extra"), ("install-desktop-entry", "--dry"), ("orders", "list", "--chip", "-x")):
+        code, err = _error(capsys, *argv)
+        assert code == 2 and "did you mean" not in err, (argv, err)
 
 
 def test_an_unknown_command_names_the_one_meant(capsys):

@@ -118,13 +118,12 @@ def _load(args, ctx, *, fit: bool = True):
         scenario = ForecastStudy.from_dict({**params, "name": args.scenario}, fit=fit).scenario
     else:  # the built-in story scenario: no scenario is saved in this database (QA s37: it ran under
         # the name "Story default", as if one were saved, which `scenario list` and the window did not show)
+        from engine.studies_forecast import BUILT_IN_NAME
+
         scenario = replace(default_scenario(), name=BUILT_IN_NAME)
     chips = {c.id: c for c in store.chips()}
     models = {m.id: m for m in store.models()}
     return store.orders(), chips, models, scenario
-
-
-BUILT_IN_NAME = "built-in defaults (no scenario saved)"
 
 
 # The window's least; the engine takes 1 (engine.forecast.validate_scenario), where P10 = P50 = P90

@@ -344,7 +344,17 @@ def test_demand_points_after_the_first_order_are_said_to_be_hindsight():
     r = solve_plan(toy(), req())
     [note] = [n for n in r.notes if "taken as known" in n]
     assert "demand to 2026-12 is the scenario's 3 points dated from 2024-06 on" in note
-    assert "fleetcast backtest --scenario 'default' --as-of 2024-05-31" in note   # its own scenario (QA s37)
+    assert "fleetcast backtest --scenario default --as-of 2024-05-31" in note   # its own scenario (QA s37)
+    from engine.forecast_plan_start import hindsight_note
+    from engine.studies_forecast import BUILT_IN_NAME
+
+    quoted = dataclasses.replace(toy(), scenario=dataclasses.replace(toy().scenario, name="Bob's plan"))
+    assert "backtest --scenario 'Bob'\"'\"'s plan' --as-of" in hindsight_note(quoted, D(2024, 6, 1))[0]
+    built_in = dataclasses.replace(toy(), scenario=dataclasses.replace(toy().scenario, name=BUILT_IN_NAME))
+    assert "`fleetcast backtest --as-of 2024-05-31`" in hindsight_note(built_in, D(2024, 6, 1))[0]
+    logistic = dataclasses.replace(toy(), scenario=dataclasses.replace(
+        toy().scenario, demand=dataclasses.replace(toy().scenario.demand, kind="logistic")))
+    assert "no backtest: the demand curve is 'logistic'" in hindsight_note(logistic, D(2024, 6, 1))[0]
     from engine.forecast_plan import _hindsight_note
 
     assert _hindsight_note(toy(), D(2027, 1, 1)) == ()   # every point known before the first order
