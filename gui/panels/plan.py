@@ -11,6 +11,7 @@ orders" writes the plan into the Fleet as assumption orders: one transaction, on
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from dataclasses import replace
 from typing import Callable
@@ -36,13 +37,14 @@ from gui.panels.base import counted, mark_stale, run_controls, ungrouped
 from gui.panels.forecast_charts import GroupedBarPanel
 from gui.panels.forecast import NO_MODELS_HINT
 from gui.panels.forecast_common import NamedAxisChart
-from gui.panels.forecast_editors import _int_spin, _spin
+from gui.panels.forecast_editors import BAD_CELL, _int_spin, _spin
 from gui.panels.plan_text import (COST_UNIT, ReturnRuns, add_orders_state, cell_text as _cell_text, cost_chart_context,
                                   cost_series_names, draw_deliveries, econ_caption, fill_result_table, fit_table_height,
                                   plan_summary_html, refused_caption, regroup_cell)
 from gui.panels.plan_layout import (SummaryLabel, fit_cost_columns, fit_orders_width, fit_table_width, form_column,
                                     form_first, results_page)
 from gui.widgets.banner import MessageBanner
+from gui.widgets.exact_fields import ExactFields
 from gui.widgets.form_undo import keyed_rows_step
 from gui.widgets.plot_panel import PlotPanel, to_timestamps, percent_y_range
 from gui.workers import LatestRunner
@@ -69,6 +71,10 @@ def _qdate(day: dt.date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class PlanPanel(QWidget):
     """What to order, when, at what cost, to meet demand with a given confidence."""
     # the form's labels for its inputs (the undo menu names an edit by them)
@@ -90,6 +96,7 @@ class PlanPanel(QWidget):
         self._shown_key = None     # the inputs of the plan on screen (scenario, request, store contents)
         self._running_key = None
         self._summary_html = ""
+        self._exact_fields = ExactFields()   # a saved 5000 trials had run as the field's 2000 (QA s37)
         self.runner = LatestRunner(self)
         self.runner.finished.connect(self._on_finished)
         self.runner.failed.connect(self._on_failed)
@@ -290,11 +297,12 @@ class PlanPanel(QWidget):
     def study(self) -> PlanStudy:
         """The PlanStudy the form describes (engine.studies_forecast: its checks, its request)."""
         month = lambda edit: edit.date().toString("yyyy-MM")  # noqa: E731
-        return PlanStudy(confidence=self.confidence.value() / 100,
+        exact = self._exact_fields.value
+        return PlanStudy(confidence=exact(self.confidence, lambda v: v / 100),
                          from_month=None if self.auto_from.isChecked() else month(self.from_edit),
                          until_month=None if self.auto_until.isChecked() else month(self.until_edit),
-                         budget_usd=self.budget.value() * 1e9 or None,
-                         samples=self.samples.value(), candidates=self._candidate_edits())
+                         budget_usd=exact(self.budget, lambda v: v * 1e9) or None,
+                         samples=exact(self.samples), candidates=self._candidate_edits())
 
     def candidates(self) -> tuple[list, list[str]]:
         """(candidates, problems) of the form's study; every bad cell named."""
@@ -336,7 +344,11 @@ class PlanPanel(QWidget):
             self.banner.show_error(str(exc))
             return
         qmonth = lambda text: QDate.fromString(text, "yyyy-MM")  # noqa: E731
-        self.confidence.setValue(study.confidence * 100)
+        # kept exactly as saved (the fields round and clamp): a value the fields cannot show is
+        # refused by the study's checks, in the CLI's words, not run as another one
+        self._exact_fields.clear()
+        shown = lambda value, scale, default: value * scale if _finite(value) else default  # noqa: E731
+        self._exact_fields.show(self.confidence, study.confidence, shown(study.confidence, 100, 90))
         self.auto_from.setChecked(not study.from_month)
         if study.from_month:
             self.from_edit.setDate(qmonth(study.from_month))
@@ -344,8 +356,10 @@ class PlanPanel(QWidget):
         if study.until_month:
             self.until_edit.setDate(qmonth(study.until_month))
         self._show_horizon_end()
-        self.budget.setValue((study.budget_usd or 0.0) / 1e9)
-        self.samples.setValue(study.samples)
+        self._exact_fields.show(self.budget, study.budget_usd, shown(study.budget_usd or 0.0, 1e-9, 0.0))
+        self._exact_fields.show(self.samples, study.samples,
+                                study.samples if isinstance(study.samples, int) and not isinstance(study.samples, bool)
+                                else PLAN_SAMPLES[0])
         self._show_candidates(study.candidates)
 
     def shutdown(self) -> None:
@@ -510,7 +524,7 @@ class PlanPanel(QWidget):
                 for c in (2, 3, 4):
                     item = self.cand_table.item(r, c)
                     if item is not None:
-                        item.setBackground(QColor("#fde2df") if (r, c) in bad else QBrush())
+                        item.setBackground(BAD_CELL if (r, c) in bad else QBrush())
                         item.setToolTip(bad.get((r, c), CAND_TIPS[c]))
 
     def _on_cancelled(self) -> None:
@@ -611,7 +625,7 @@ class PlanPanel(QWidget):
 
     def _summary(self, r, unit: str) -> str:
         names = {**{m.id: m.name for m in self.store.models()}, **self._chip_names()}
-        return plan_summary_html(r, unit, names, self.samples.value())
+        return plan_summary_html(r, unit, names, self.study().samples)
 
     def _on_summary_link(self, link: str) -> None:
         """'Plan … instead': the target the last result says can be kept, then plan it."""
