@@ -31,13 +31,14 @@ import re
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from engine.errors import UserError
 
 # Limits: far above any real catalog or order book, far below what exhausts a desktop's memory.
 MAX_CSV_BYTES = 200 * 1024 * 1024      # 200 MB
 MAX_CSV_ROWS = 1_000_000
+PROGRESS_ROWS = 1_000   # rows between two progress calls: a few ms of an import's work
 MAX_JSON_BYTES = 10 * 1024 * 1024      # a Hugging Face config.json is a few kB
 # One cell may be as long as a whole file: an order's delivery_notes cell holds every lot's note
 # (up to 10,000 characters each, lots unbounded), so csv's default 131,072 refused exports
@@ -156,16 +157,20 @@ class CsvReader:
 
     Blank rows are skipped; a row with more cells than the header carries them under
     `"__extra__"`. Limits: `max_bytes` for the file, `max_rows` for data rows, `max_cell_chars`
-    for one cell.
+    for one cell. `progress(fraction of the file's bytes read)` is called every PROGRESS_ROWS rows;
+    it may raise (engine.errors.Cancelled) to stop the import.
     """
 
     def __init__(self, path: str | os.PathLike, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS,
-                 columns: Sequence[str] = (), max_cell_chars: int = MAX_CELL_CHARS):
+                 columns: Sequence[str] = (), max_cell_chars: int = MAX_CELL_CHARS,
+                 progress: Callable[[float], None] | None = None):
         self.path = Path(path)
+        self.progress = progress
         self.name = self.path.name
         self.max_rows = max_rows
         self.max_cell_chars = max_cell_chars
         raw = open_regular_file(self.path, max_bytes=max_bytes, what="CSV file")
+        self._raw, self._size_bytes = raw, max(os.fstat(raw.fileno()).st_size, 1)
         self._text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         # strict: a quote never closed is an error, not a cell that swallows the rest of the file
         self._reader = csv.reader(self._text, strict=True)
@@ -242,6 +247,8 @@ class CsvReader:
             if not any(c.strip() for c in cells):
                 continue
             count += 1
+            if self.progress is not None and count % PROGRESS_ROWS == 0:
+                self.progress(self.fraction_read())
             if count > self.max_rows:
                 raise UserError(f"{self.path}: more than {self.max_rows:,} rows (the limit for one import); "
                                 "split it into smaller files")
@@ -251,6 +258,13 @@ class CsvReader:
             if len(cells) > width:
                 row["__extra__"] = cells[width:]
             yield start, row
+
+    def fraction_read(self) -> float:
+        """The share of the file's bytes read so far (the text layer reads ahead in blocks)."""
+        try:
+            return min(self._raw.tell() / self._size_bytes, 1.0)
+        except (OSError, ValueError):
+            return 0.0
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -1216,10 +1216,30 @@ class MainWindow(QMainWindow):
                                                   "CSV files (*.csv);;All files (*)")
             if not path:
                 return None
+        from engine.errors import Cancelled
         from gui.commands import ImportCommand, push_command
+        from gui.widgets.progress_dialog import WorkDialog
 
         command = ImportCommand(self.store, kind, path)
-        error = push_command(self.undo_stack, command)
+        file_name = os.path.basename(path)
+        # a large file takes a while (100,000 orders: about 12 s): say how far, and let it be
+        # stopped; a stop rolls the whole import back, as a refused file is
+        with WorkDialog(self, f"Import {kind}", f"Importing {file_name}…") as work:
+            def progress(fraction, message, work=work):
+                work.progress(fraction, f"{file_name}: {message}")
+                if work.should_stop():
+                    raise Cancelled()
+
+            command.progress = progress
+            try:
+                error = push_command(self.undo_stack, command)
+            except Cancelled:
+                error = None
+                command.outcome["cancelled"] = True
+            command.progress = None   # redo swaps the kept rows: no dialog
+        if command.outcome.get("cancelled"):
+            self.show_status(f"Import of {file_name} cancelled: nothing was imported")
+            return None
         if error is not None:
             said = str(error)   # ("...: nothing imported: 2 problems ..." says it already)
             # on the view on screen too (an import from the Forecast said only "Import of ... failed",

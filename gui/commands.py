@@ -377,6 +377,8 @@ class ImportCommand(StoreCommand):
         self.after: dict | None = None
         self.count = 0
         self.summary = None  # engine.store.transfer.ImportSummary: what was added and updated
+        # progress(fraction, message) of the first apply; may raise engine.errors.Cancelled (nothing written)
+        self.progress = None
 
     def apply(self):
         if self.after is not None:  # redo: the rows as the import left them (its rows only)
@@ -386,7 +388,7 @@ class ImportCommand(StoreCommand):
         from engine.store.transfer import UpdatesRefused, show_ids
 
         try:
-            result = self.store.import_with_snapshots(self.kind, self.path)
+            result = self.store.import_with_snapshots(self.kind, self.path, progress=self.progress)
         except UpdatesRefused as refused:
             ids = refused.ids
             file_name = str(self.path).rsplit("/", 1)[-1]
@@ -397,7 +399,8 @@ class ImportCommand(StoreCommand):
                 raise ValidationError([f"{len(ids):,} row(s) would change existing {self.kind} ({show_ids(ids)}); "
                                        "kept as they are"], context=refused.context) from None
             try:   # only those: a record another program wrote since the question is not replaced unasked
-                result = self.store.import_with_snapshots(self.kind, self.path, update_existing=frozenset(ids))
+                result = self.store.import_with_snapshots(self.kind, self.path, update_existing=frozenset(ids),
+                                                          progress=self.progress)
             except UpdatesRefused as again:
                 raise ValidationError([f"{self.kind} {show_ids(again.ids)} changed since you were asked (by another "
                                        "program?); import again"], context=again.context) from None

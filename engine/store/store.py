@@ -927,12 +927,12 @@ class Store:
         return rows
 
     # ---- chips import/export (engine.store.transfer does the work) ------------------------
-    def import_chips(self, path, *, update_existing: bool | frozenset = True) -> "ImportSummary":
+    def import_chips(self, path, *, update_existing: bool | frozenset = True, progress=None) -> "ImportSummary":
         """Validate every row, then add or update all chips or none; what changed, by id. With
         `update_existing` False a row that would change an existing chip refuses the whole file."""
         from engine.store.transfer import import_chips
 
-        return import_chips(self, path, update_existing=update_existing)
+        return import_chips(self, path, update_existing=update_existing, progress=progress)
 
     def import_chips_csv(self, path) -> int:
         return self.import_chips(path).count
@@ -1131,7 +1131,7 @@ class Store:
             self.db.table(DELIVERIES).insert(row)
 
     # ---- orders import/export (engine.store.transfer does the work) -----------------------
-    def import_orders(self, path, *, update_existing: bool | frozenset = True) -> "ImportSummary":
+    def import_orders(self, path, *, update_existing: bool | frozenset = True, progress=None) -> "ImportSummary":
         """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All rows or none.
 
         A row with the id of an existing order updates it; its deliveries are replaced only when
@@ -1139,7 +1139,7 @@ class Store:
         refuses the whole file."""
         from engine.store.transfer import import_orders
 
-        return import_orders(self, path, update_existing=update_existing)
+        return import_orders(self, path, update_existing=update_existing, progress=progress)
 
     def risk_profile_vendors(self) -> list[str]:
         """The vendors with a delivery-risk profile in the scenario a forecast runs when none is
@@ -1436,18 +1436,25 @@ class Store:
     # ---- whole-table snapshots (undo of bulk changes) ---------------------------------------
     SNAPSHOT_TABLES = (CHIPS, CALIBRATION, ORDERS, DELIVERIES)
 
-    def import_with_snapshots(self, kind: str, path, *, update_existing: bool | frozenset = False
-                              ) -> tuple["ImportSummary", dict, dict]:
+    def import_with_snapshots(self, kind: str, path, *, update_existing: bool | frozenset = False,
+                              progress=None) -> tuple["ImportSummary", dict, dict]:
         """(summary, rows before, rows after) of a chips or orders import, both snapshots taken
         inside the import's own transaction: taken outside it, a row another program committed
         in between counted as the import's, and undoing the import deleted it. As the CLI without
         --replace, a row that would change an existing record refuses the file (UpdatesRefused)
         unless `update_existing` is True or holds that record's id: another database's export
-        carries its own order 4, not ours."""
+        carries its own order 4, not ours. `progress(fraction, message)` is told each phase and may
+        raise engine.errors.Cancelled to stop: the transaction is rolled back, nothing written."""
+        say = progress or (lambda fraction, message: None)
         with self.db.atomic():
+            say(0.0, "Reading the stored rows…")
             before = self.snapshot_tables()
-            summary = (self.import_chips(path, update_existing=update_existing) if kind == "chips"
-                       else self.import_orders(path, update_existing=update_existing))
+            say(0.1, "Checking and writing the file's rows…")
+            read = (lambda fraction: say(0.1 + 0.8 * fraction, "Checking and writing the file's rows…")
+                    ) if progress is not None else None
+            summary = (self.import_chips(path, update_existing=update_existing, progress=read) if kind == "chips"
+                       else self.import_orders(path, update_existing=update_existing, progress=read))
+            say(0.9, "Keeping the changed rows for undo…")
             after = self.snapshot_tables()
         before, after = self._changed_rows(before, after)
         return summary, before, after

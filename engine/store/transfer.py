@@ -267,10 +267,10 @@ REQUIRED_CHIP_MEMORY = {"hbm_gb": "the HBM size in GiB", "hbm_gbps": "the HBM ba
 
 
 def import_chips(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS,
-                 update_existing: bool | frozenset = True) -> ImportSummary:
+                 update_existing: bool | frozenset = True, progress=None) -> ImportSummary:
     store._writable()
     summary = ImportSummary("chip", str(path))
-    with _RowReader(path, max_bytes=max_bytes, max_rows=max_rows, columns=CHIP_FIELDS) as reader:
+    with _RowReader(path, max_bytes=max_bytes, max_rows=max_rows, columns=CHIP_FIELDS, progress=progress) as reader:
         problems = _header_problems(reader, CHIP_FIELDS, ("id",), "a chip")
         if problems:
             raise ValidationError(problems)
@@ -373,12 +373,13 @@ def _lot_notes(lots: list, given: list[str] | None, old: list[tuple[str, int, st
 
 
 def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS,
-                  update_existing: bool | frozenset = True) -> ImportSummary:
-    """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All rows or none."""
+                  update_existing: bool | frozenset = True, progress=None) -> ImportSummary:
+    """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All rows or none.
+    `progress(fraction of the file read)` may raise engine.errors.Cancelled: nothing is written."""
     store._writable()
     summary = ImportSummary("order", str(path))
     conn = store.db.conn
-    with _RowReader(path, max_bytes=max_bytes, max_rows=max_rows, columns=ORDER_CSV_FIELDS) as reader:
+    with _RowReader(path, max_bytes=max_bytes, max_rows=max_rows, columns=ORDER_CSV_FIELDS, progress=progress) as reader:
         name = reader.name
         problems = _header_problems(reader, ORDER_CSV_FIELDS, ORDER_REQUIRED, "an order")
         if problems:
