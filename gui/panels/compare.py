@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import Cancelled, UserError, ValidationError
 from engine.forecast import scenario_from_dict
-from engine.studies_forecast import no_demand
+from engine.studies_forecast import no_demand, serves_nothing
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale, run_controls
 from engine.compare_units import (
@@ -341,7 +341,11 @@ class ComparePanel(QWidget):
         # a scenario listed above and missing from the lines: why, in the file too (QA s37: only the
         # key-figures CSV had its "Could not be computed" row)
         missing = "; ".join(f"'{name}' is not drawn: {o.why}" for name, o in self.results if isinstance(o, NotComputed))
-        note = "; ".join(x for x in (note, missing) if x) or None
+        # a scenario no chip serves has P(meet) and installed lines but none for capacity and demand
+        # in unit chips (they are not counted): the file says why, as its key figures do
+        blank = "; ".join(f"'{name}' has no capacity or demand line: no chip serves its model under its targets"
+                          for name, o in self.results if not isinstance(o, NotComputed) and serves_nothing(o.result))
+        note = "; ".join(x for x in (note, missing, blank) if x) or None
         return {"Scenario": None, "Scenarios": shown or None, "Note": note, "Unit": unit}
 
     def chart_export_context(self, chart_key: str) -> dict:

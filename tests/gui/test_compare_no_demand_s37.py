@@ -66,3 +66,21 @@ def test_the_forecast_view_says_no_chip_serves(window):
            "demand exceeds it from <b>May 2024</b>, 60 of 60 months short." in text
     assert panel.view.shortfall_chart.notice().startswith("No chip serves the demand")
     assert panel.view.capacity_chart.notice().startswith("No chip serves the demand")
+
+
+def test_the_files_say_why_a_scenario_no_chip_serves_has_no_capacity_line(tmp_path, qtbot):
+    """s38: its capacity and demand lines were blank in the chart files without a word."""
+    store = open_store(tmp_path / "c.db")
+    try:
+        demand = copy.deepcopy(store.scenario("Story default")["params"]["demand"])
+        demand["tpot_ms"] = 8.0
+        p = _compared(store, qtbot, "TPOT 8", demand=demand)
+        note = p.chart_export_context("capacity_p50")["Note"]
+        assert note == "'TPOT 8' has no capacity or demand line: no chip serves its model under its targets"
+        p.shutdown()
+        demand["tpot_ms"] = 50.0
+        p = _compared(store, qtbot, "TPOT 50", demand=demand)
+        assert p.chart_export_context("capacity_p50")["Note"] is None   # one that serves: no note
+        p.shutdown()
+    finally:
+        store.close()
