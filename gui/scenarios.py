@@ -307,6 +307,33 @@ class DeleteScenarioCommand(StoreCommand):
             self.on_restored(self.name)
 
 
+class SetBaselineCommand(StoreCommand):
+    """Make a scenario the baseline: Compare's first column, the CLI's scenario without
+    --scenario, and what New builds on. What-ifs saved before keep the baseline they store."""
+    area = None   # the scenario bar, in every area
+
+    def __init__(self, store, name: str):
+        super().__init__(store, f"Make '{name}' the baseline")
+        self.name = name
+        self.previous: str | None = None   # the baseline's name as stored before (None: none stored)
+        self.on_moved: Callable[[], None] | None = None   # the bar: its button and tooltip again
+
+    def apply(self):
+        def make():
+            if self.outcome["applied"] == 0:
+                self.previous = self.store.meta(self.store.BASELINE_KEY)
+            self.store.set_baseline(self.name)   # (refused, with nothing written, once it is gone)
+
+        self.store.atomically(make)
+        if self.on_moved is not None:
+            self.on_moved()
+
+    def revert(self):
+        self.store.put_baseline_meta(self.previous)
+        if self.on_moved is not None:
+            self.on_moved()
+
+
 # ---- the bar -------------------------------------------------------------------------------------
 
 class _NameEdit(QLineEdit):
@@ -434,6 +461,10 @@ class ScenarioBar(QWidget):
                                          "changes from the baseline: a later edit of the baseline moves it too")
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete this scenario (Ctrl+Z undoes)")
+        # without it a deleted baseline could not be replaced but by renaming another scenario to
+        # its name (the CLI's forecast and report then refuse to guess one)
+        self.baseline_button = QPushButton("Make baseline")
+        self.baseline_button.clicked.connect(lambda: self.make_baseline())
         self.new_button.clicked.connect(lambda: self._ask_name("new"))
         self.rename_button.clicked.connect(lambda: self._ask_name("rename"))
         self.duplicate_button.clicked.connect(lambda: self._ask_name("duplicate"))
@@ -461,13 +492,13 @@ class ScenarioBar(QWidget):
         layout.addWidget(QLabel("Scenario"))
         layout.addWidget(self.combo, 1)
         for w in (self.save_button, self.new_button, self.rename_button, self.duplicate_button,
-                  self.delete_button, self.name_edit, self.name_ok, self.name_cancel):
+                  self.delete_button, self.baseline_button, self.name_edit, self.name_ok, self.name_cancel):
             layout.addWidget(w)
         layout.addWidget(self.message, 1)
         self._end_name()
         if not editable:
             for w in (self.save_button, self.new_button, self.rename_button, self.duplicate_button,
-                      self.delete_button):
+                      self.delete_button, self.baseline_button):
                 w.setEnabled(False)
 
         self._unfollow_stack = follow_stack(self.undo_stack, self._on_stack_moved)
@@ -492,6 +523,7 @@ class ScenarioBar(QWidget):
 
     def emit_current(self) -> None:
         """Announce the current scenario (call once after connecting current_changed)."""
+        self._show_baseline()
         if self._current is not None:
             params = self.current_params()
             self._note_seen(self._current, params)
@@ -704,6 +736,41 @@ class ScenarioBar(QWidget):
             self._remember()
             self.renamed.emit(old, new)
 
+    def make_baseline(self) -> bool:
+        """Make the scenario on screen the baseline (undoable). Its saved inputs are what Compare
+        and the CLI run: unsaved edits on screen stay unsaved."""
+        if self._current is None or getattr(self.store, "read_only", False):
+            return False
+        if self._current == self.store.baseline_name():
+            self.status_message.emit(f"'{self._current}' is the baseline already")
+            return False
+        command = SetBaselineCommand(self.store, self._current)
+        command.on_moved = self._show_baseline
+        if not self._push(command, say=False):
+            return False
+        self.status_message.emit(f"'{self._current}' is now the baseline: Compare compares against it, and the "
+                                 "CLI runs it without --scenario; what-ifs saved before keep theirs (Ctrl+Z to undo)")
+        return True
+
+    def _show_baseline(self) -> None:
+        """The button greyed on the baseline, and the combo's tooltip naming it."""
+        try:
+            base = self.store.baseline_name()
+        except UserError:
+            base = None
+        editable = not getattr(self.store, "read_only", False)
+        self.baseline_button.setEnabled(editable and self._current is not None and self._current != base)
+        if self._current is not None and self._current == base:
+            tip = f"'{self._current}' is the baseline"
+        else:
+            tip = ("Make this scenario the baseline: Compare compares every scenario against it, the CLI's "
+                   "forecast, plan and report run it when no --scenario is named, and New builds what-ifs "
+                   "on it. What-ifs saved before keep the baseline they were built on (Ctrl+Z undoes)")
+        self.baseline_button.setToolTip(tip + (f". The baseline now: '{base}'" if base and base != self._current
+                                               else ". No baseline is saved now" if not base else ""))
+        self.combo.setToolTip("The scenario the panels show; switching loads its saved inputs"
+                              + (f" (the baseline: '{base}')" if base else " (no baseline is saved)"))
+
     def delete_current(self) -> bool:
         if self._current is None:
             return False
@@ -712,9 +779,16 @@ class ScenarioBar(QWidget):
             return False
         if not self._may_leave():   # unsaved edits: Save (the undo brings them back), Discard or Cancel
             return False
+        was_baseline = self._current == self.store.baseline_name()
         command = DeleteScenarioCommand(self.store, self._current)
         command.on_restored = self._show_after_move
-        return self._push(command)
+        if not self._push(command, say=not was_baseline):
+            return False
+        if was_baseline:   # nothing replaces it unasked: say what that changes and how to choose one
+            self.status_message.emit(f"{command.text()}, the baseline: until another is made the baseline (Make "
+                                     "baseline), Compare has no baseline column and the CLI asks for --scenario "
+                                     "(Ctrl+Z to undo)")
+        return True
 
     def save_current(self, params: dict | None = None) -> bool:
         """Save `params` (default: gather_params()) into the current scenario."""
@@ -842,6 +916,7 @@ class ScenarioBar(QWidget):
         external = self._names_version is not None and self._data_version() != self._names_version
         listed_before = set(self._known_names)
         self._follow_versions()
+        self._show_baseline()   # (a delete, an undo, another program's change of the baseline)
         names = self.names()
         self._fill_combo()
         restored, self._restored = self._restored, None

@@ -1321,6 +1321,16 @@ class Store:
         self.scenario(name)
         self.set_meta(self.BASELINE_KEY, name)
 
+    def put_baseline_meta(self, stored: str | None) -> None:
+        """Write the baseline's name back as it was stored (an undo): a deleted scenario's name, or
+        none at all, as well as a saved one's."""
+        self._writable()
+        with self.db.atomic():
+            if stored is None:
+                self.db.execute(f"delete from {META} where key = ?", [self.BASELINE_KEY])
+            else:
+                self.db.table(META).insert({"key": self.BASELINE_KEY, "value": stored}, replace=True)
+
     def _scenario_twin(self, name: str, *, renaming: str | None = None) -> str | None:
         """A stored scenario other than `name` (and `renaming`) whose name reads as `name`
         (scenario_key), or None."""
