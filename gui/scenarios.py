@@ -316,20 +316,27 @@ class SetBaselineCommand(StoreCommand):
         super().__init__(store, f"Make '{name}' the baseline")
         self.name = name
         self.previous: str | None = None   # the baseline's name as stored before (None: none stored)
+        self.row_before: dict | None = None   # its row before (a what-if's changes), and after (in full)
+        self.row_after: dict | None = None
         self.on_moved: Callable[[], None] | None = None   # the bar: its button and tooltip again
 
     def apply(self):
         def make():
-            if self.outcome["applied"] == 0:
-                self.previous = self.store.meta(self.store.BASELINE_KEY)
-            self.store.set_baseline(self.name)   # (refused, with nothing written, once it is gone)
+            if self.outcome["applied"]:   # a redo: over the row the undo put back, not a later save
+                refuse_if_moved(self.store, self.name, self.row_before, undoing=False)
+            # (a UserError, with nothing written, once the scenario is gone)
+            self.previous, self.row_before, self.row_after = self.store.set_baseline(self.name)
 
         self.store.atomically(make)
         if self.on_moved is not None:
             self.on_moved()
 
     def revert(self):
-        self.store.put_baseline_meta(self.previous)
+        def unmake():
+            refuse_if_moved(self.store, self.name, self.row_after, undoing=True)
+            self.store.restore_baseline(self.previous, self.row_before)
+
+        self.store.atomically(unmake)
         if self.on_moved is not None:
             self.on_moved()
 
@@ -765,7 +772,8 @@ class ScenarioBar(QWidget):
         else:
             tip = ("Make this scenario the baseline: Compare compares every scenario against it, the CLI's "
                    "forecast, plan and report run it when no --scenario is named, and New builds what-ifs "
-                   "on it. What-ifs saved before keep the baseline they were built on (Ctrl+Z undoes)")
+                   "on it. What-ifs saved before keep the baseline they were built on, and this one's inputs are "
+                   "stored in full from then on (Ctrl+Z undoes)")
         self.baseline_button.setToolTip(tip + (f". The baseline now: '{base}'" if base and base != self._current
                                                else ". No baseline is saved now" if not base else ""))
         self.combo.setToolTip("The scenario the panels show; switching loads its saved inputs"

@@ -1316,16 +1316,28 @@ class Store:
         with self.db.atomic():
             self.db.table(SCENARIOS).insert({"name": name, "params": text, "updated_at": _now()}, replace=True)
 
-    def set_baseline(self, name: str) -> None:
-        """Make `name` the baseline that new what-ifs are stored against (existing ones keep theirs)."""
-        self.scenario(name)
-        self.set_meta(self.BASELINE_KEY, name)
-
-    def put_baseline_meta(self, stored: str | None) -> None:
-        """Write the baseline's name back as it was stored (an undo): a deleted scenario's name, or
-        none at all, as well as a saved one's."""
-        self._writable()
+    @_checked_as_written
+    def set_baseline(self, name: str) -> tuple[str | None, dict | None, dict | None]:
+        """Make `name` the baseline that new what-ifs are stored against (existing ones keep theirs).
+        A what-if made the baseline is first written out in full: what-ifs are stored as changes from
+        a whole baseline, and its old baseline saved next would have been stored as changes from it,
+        a loop neither could be read from. Returns (the baseline stored before, `name`'s row before,
+        its row after) for an undo (restore_baseline)."""
         with self.db.atomic():
+            params = self.scenario(name)["params"]   # resolved; a UserError names a missing one
+            previous, before = self.meta(self.BASELINE_KEY), self.scenario_row(name)
+            if self._is_derived(self._raw_scenario(name)):
+                self.db.table(SCENARIOS).update(name, {"params": json.dumps(params, sort_keys=True)})
+            self.db.table(META).insert({"key": self.BASELINE_KEY, "value": name}, replace=True)
+            return previous, before, self.scenario_row(name)
+
+    @_checked_as_written
+    def restore_baseline(self, stored: str | None, row: dict | None) -> None:
+        """Undo set_baseline: the baseline's name as it was stored (a deleted scenario's, or none at
+        all, as well as a saved one's) and the scenario's row as it was (its changes, if a what-if)."""
+        with self.db.atomic():
+            if row is not None:
+                self.db.table(SCENARIOS).insert(dict(row), replace=True)
             if stored is None:
                 self.db.execute(f"delete from {META} where key = ?", [self.BASELINE_KEY])
             else:

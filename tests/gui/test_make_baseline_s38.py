@@ -63,3 +63,42 @@ def test_a_read_only_database_cannot_change_its_baseline(tmp_path, qtbot, qsetti
         w.close()
     finally:
         store.close()
+
+
+def test_a_what_if_made_the_baseline_is_stored_whole_and_the_old_baseline_saves_without_a_loop(window, store):
+    bar = window.scenario_bar
+    resolved = store.scenario("Huawei delivers half")["params"]
+    assert store.scenario("Huawei delivers half")["base"] == "Story default"
+    assert bar.select("Huawei delivers half") and bar.make_baseline()
+    row = store.scenario("Huawei delivers half")
+    assert row["base"] is None and row["params"] == resolved   # in full, the same inputs
+    # the old baseline saved now is stored as changes from the new one, and both still read
+    story = store.scenario("Story default")["params"]
+    story["demand"]["scale"] = 1.5
+    store.save_scenario("Story default", story)
+    assert store.scenario("Story default")["base"] == "Huawei delivers half"
+    assert store.scenario("Story default")["params"]["demand"]["scale"] == 1.5
+    assert store.scenario("Huawei delivers half")["params"] == resolved
+    assert store.scenario("Huawei 6 months late")["params"]["demand"]["scale"] == 1.5   # follows its own baseline
+
+
+def test_undo_puts_the_what_ifs_changes_back(window, store):
+    bar = window.scenario_bar
+    derived_row = store.scenario_row("Huawei delivers half")
+    assert bar.select("Huawei delivers half") and bar.make_baseline()
+    window.undo_stack.undo()
+    assert store.scenario_row("Huawei delivers half") == derived_row
+    assert store.baseline_name() == "Story default"
+    window.undo_stack.redo()
+    assert store.scenario("Huawei delivers half")["base"] is None
+    # saved elsewhere after the step: its undo refuses, nothing written
+    other = open_store(store.path)
+    try:
+        params = other.scenario("Huawei delivers half")["params"]
+        params["demand"]["scale"] = 2.0
+        other.save_scenario("Huawei delivers half", params)
+    finally:
+        other.close()
+    window.undo_stack.undo()
+    assert store.baseline_name() == "Huawei delivers half"
+    assert store.scenario("Huawei delivers half")["params"]["demand"]["scale"] == 2.0
