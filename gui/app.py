@@ -1231,12 +1231,18 @@ class MainWindow(QMainWindow):
                     raise Cancelled()
 
             command.progress = progress
+            # the dialog lets timers run: the look for other programs' commits would have the
+            # views read the import's rows half written (and drop them on a cancel)
+            self._external_timer.stop()
             try:
                 error = push_command(self.undo_stack, command)
             except Cancelled:
                 error = None
                 command.outcome["cancelled"] = True
-            command.progress = None   # redo swaps the kept rows: no dialog
+            finally:
+                command.progress = None   # redo swaps the kept rows: no dialog
+                if not getattr(self, "_shut_down", False):
+                    self._external_timer.start()
         if command.outcome.get("cancelled"):
             self.show_status(f"Import of {file_name} cancelled: nothing was imported")
             return None
