@@ -26,6 +26,7 @@ from gui.panels import registry as _registry
 from gui.panels.base_missing import drop_load_warning, missing_choices, save_words
 from gui.panels.small_screen import AreaScroll, fit_view
 from gui.settings import APP, ORG, last_dir, remember_dir, settings
+from gui.widgets.accessible import charts_out_of_tab_order, name_inputs
 from gui.widgets.undo_keys import REDO_KEYS_TEXT
 
 SMOKE_EXIT_ENV = "FLEETCAST_SMOKE_EXIT_MS"  # quit this many ms after the window shows (tests, bench)
@@ -168,6 +169,8 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("areas")
         self.fleet_panel = FleetPanel(store, self.undo_stack)
         tab_leaves_tables(self.fleet_panel)
+        name_inputs(self.fleet_panel)
+        charts_out_of_tab_order(self.fleet_panel)
         self.fleet_panel.status_message.connect(lambda message: self._said("fleet", message))
         from gui.commands import refusals
 
@@ -197,6 +200,7 @@ class MainWindow(QMainWindow):
         self._scenario_params: dict = {}
         self.scenario_bar = ScenarioBar(store, self.undo_stack, gather_params=self.gather_scenario_params)
         self.scenario_bar.status_message.connect(self._scenario_said)
+        self.scenario_bar.combo.setAccessibleName("Scenario")
         self.scenario_bar.current_changed.connect(self.apply_scenario)
         self.scenario_bar.confirm_switch = lambda: self.maybe_save("switching scenario")
         self.scenario_bar.confirm_overwrite = lambda name: ask_overwrite(self, self.scenario_bar, name)
@@ -458,6 +462,8 @@ class MainWindow(QMainWindow):
         self._follow_writes_last()   # after the new view's own follower
         drop_load_warning(panel)   # built on its defaults: no saved inputs name what it could not show
         tab_leaves_tables(panel)
+        name_inputs(panel)
+        charts_out_of_tab_order(panel)
         panel.status_message.connect(lambda message, k=key: self._panel_status(k, message))
         self._hosts[key].layout().addWidget(AreaScroll(panel))
         fit_view(panel)

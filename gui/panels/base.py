@@ -364,6 +364,7 @@ class FieldErrors:
         widget.setToolTip(tip)
         caption = QLabel(label)
         caption.setToolTip(tip)
+        caption.setBuddy(widget)   # a screen reader names the field by it (gui.widgets.accessible)
         holder = QWidget()
         column = QVBoxLayout(holder)
         column.setContentsMargins(0, 0, 0, 0)

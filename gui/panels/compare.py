@@ -160,6 +160,7 @@ class ComparePanel(QWidget):
         pick_layout.addWidget(self.hint)
 
         self.figures_table = FiguresTable()   # value columns fitted to their words, scrolled when short of room
+        self.figures_table.setAccessibleName("Key figures of the compared scenarios")
         self.figures_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.figures_table.setAlternatingRowColors(True)
         self.figures_table.verticalHeader().setVisible(False)

@@ -101,6 +101,7 @@ class FleetPanel(QWidget):
         # deliveries
         self.delivery_model = DeliveryTableModel()
         self.deliveries_table = FilterableTable(self.delivery_model, "Filter deliveries…")
+        self.deliveries_table.view.setAccessibleName("Deliveries of the selected order")
         # Delete on a selected row deletes it, as the buttons do (Ctrl+Z undoes); only while the
         # table has the focus, so Delete in a cell editor or a field keeps its meaning
         for table, handler in ((self.orders_table, self.delete_selected_order),
@@ -125,6 +126,7 @@ class FleetPanel(QWidget):
         # chips
         self.chip_model = ChipTableModel()
         self.chips_table = FilterableTable(self.chip_model, "Filter chips (vendor, name, link, notes…)")
+        self.chips_table.view.setAccessibleName("Chip catalog")
         chips_hint = QLabel("Double-click a cell to edit it (Ctrl+Z undoes). Hover Sources and Notes "
                             "for the full text. Peaks are dense (no sparsity); link bandwidths are per "
                             "direction.")
@@ -196,6 +198,7 @@ class FleetPanel(QWidget):
         self.status_combo = QComboBox()
         self.status_combo.addItems(["assumption", "sourced", "partial"])
         self.status_combo.setToolTip("sourced: public figures; assumption: placeholder numbers")
+        self.status_combo.setAccessibleName("Status of the order's figures")
         self.add_order_button = QPushButton("Add order")
         self.add_order_button.setToolTip("Add an order with these fields (Enter in Buyer; Ctrl+Z undoes)")
         self.add_order_button.clicked.connect(self.add_order_from_form)

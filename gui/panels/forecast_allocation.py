@@ -37,6 +37,9 @@ def fill_allocation(form: QFormLayout, sc: ForecastScenario, chips: list[str], c
         box = QCheckBox("rest serves")
         box.setChecked(serving)
         _describe(chip, spin, box, chip_name)
+        # rows built after the view (gui.widgets.accessible names the others): each by its chip
+        spin.setAccessibleName(f"{chip_name(chip)}: share that trains")
+        box.setAccessibleName(f"{chip_name(chip)}: the rest serves")
         spin.valueChanged.connect(on_change)
         box.toggled.connect(on_change)
         box.toggled.connect(lambda _on, c=chip, s=spin, b=box: _describe(c, s, b, chip_name))
