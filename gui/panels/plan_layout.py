@@ -108,16 +108,21 @@ def form_column(panel) -> FormColumn:
 class _FormFirst(QObject):
     """Gives a splitter's form column its fields' width when the splitter is first laid out, as far
     as the results' minimum leaves room (a splitter shares its first width by its widgets' hints,
-    which left the form 314 px of its 396 at 1280x720)."""
+    which left the form 314 px of its 396 at 1280x720). On every show and resize until the user
+    moves the divider: done once, at the first, a larger font's form stayed cut off (394 of its
+    557 px at 14 pt) beside 1,000 px of empty results once the window had its size (QA s38)."""
 
     def __init__(self, splitter: QSplitter):
         super().__init__(splitter)
         self.splitter = splitter
         splitter.installEventFilter(self)
+        splitter.splitterMoved.connect(self._moved_by_user)   # (not emitted by setSizes)
+
+    def _moved_by_user(self, *_args) -> None:
+        self.splitter.removeEventFilter(self)
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
         if event.type() in (QEvent.Type.Show, QEvent.Type.Resize) and self.splitter.isVisible() and self.splitter.width() > 0:
-            self.splitter.removeEventFilter(self)
             form, results = self.splitter.widget(0), self.splitter.widget(1)
             if form is None or results is None:
                 return False
