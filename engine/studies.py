@@ -438,7 +438,9 @@ def fleet_note(study: "TrainingStudy", chips: Mapping, orders) -> str:
     return (f"{n:,} {chip_name(chip)} installed on {day.isoformat()} "
             f"(delivered by {cutoff.isoformat()}, the scenario's {study.install_lag_days:g}-day install lag, as "
             f"recorded{later}; "
-            "failures and retirement are left to the Forecast).")
+            # (QA s38: 116 days here against the Forecast's job in 208, which trains on its share)
+            "failures, retirement and the share that serves are left to the Forecast, whose jobs train "
+            "on its training share of them).")
 
 
 def _big(x: float) -> str:

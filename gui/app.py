@@ -846,10 +846,11 @@ class MainWindow(QMainWindow):
             # inputs the form could not show stay as saved until the user edits the form
             if kept is None or state != kept[1]:
                 params.update(state)
-        # a what-if stores its differences from the baseline only (the baseline is stored whole)
-        baseline = self.store.baseline_name()
+        # a what-if stores its differences from the scenario it is built on only (the baseline, or
+        # the one it was built on before another was made the baseline); one stored whole stays whole
         target = as_name or self._scenario_name
-        what_if = target is not None and baseline not in (None, target)
+        baseline = self.store.base_for_save(target) if target is not None else None
+        what_if = baseline is not None
         base_ui = self._baseline_ui(baseline) if what_if else {}
         ui = dict(params.get("ui") or {})
         for key, panel in self.panels.items():

@@ -101,5 +101,7 @@ def _write(args, ctx, store, out: Path, signals) -> Output:
             "sections": result.sections, "not_computed": result.not_computed, "warnings": warnings}
     row = {"scenario": name, "out": str(result.path), "pages": result.pages, "charts": result.charts}
     missing = "".join(f"; {t} (said first in its key answers)" for t in not_computed_text(result.not_computed))
-    return Output(data=data, rows=[row], text=f"wrote {result.path} ({result.pages} pages, {result.charts} charts)"
-                  + missing)
+    # which scenario, as `export` says it: with none named it is the baseline, which Make baseline moves
+    return Output(data=data, rows=[row], text=f"scenario '{name}'"
+                  + ("" if args.scenario else " (the baseline; choose another with --scenario)")
+                  + f": wrote {result.path} ({result.pages} pages, {result.charts} charts)" + missing)

@@ -771,8 +771,8 @@ class ScenarioBar(QWidget):
             tip = f"'{self._current}' is the baseline"
         else:
             tip = ("Make this scenario the baseline: Compare compares every scenario against it, the CLI's "
-                   "forecast, plan and report run it when no --scenario is named, and New builds what-ifs "
-                   "on it. What-ifs saved before keep the baseline they were built on, and this one's inputs are "
+                   "forecast, plan and report run it when no --scenario is named, and New stores its what-ifs "
+                   "as changes from it. What-ifs saved before keep the baseline they were built on, and this one's inputs are "
                    "stored in full from then on (Ctrl+Z undoes)")
         self.baseline_button.setToolTip(tip + (f". The baseline now: '{base}'" if base and base != self._current
                                                else ". No baseline is saved now" if not base else ""))
@@ -854,11 +854,19 @@ class ScenarioBar(QWidget):
             self._problem_said = None
 
     def _followers_text(self) -> str:
-        """A save of the baseline changes every what-if built on it (they store their changes
+        """A save of a scenario changes every what-if built on it (they store their changes
         only): the status line names them, so a "copy" made before the edit does not change unseen."""
-        if self._current != self.store.baseline_name():
-            return ""
-        followers = [s["name"] for s in self.store.scenarios() if s.get("base") == self._current]
+        # any scenario what-ifs are built on (a former baseline too), and what-ifs built on those
+        # (QA s38: two a level further down changed unnamed)
+        bases = {s["name"]: s.get("base") for s in self.store.scenarios()}
+        followers: list[str] = []
+        reached = {self._current}
+        while True:
+            more = [n for n, b in bases.items() if b in reached and n not in reached]
+            if not more:
+                break
+            followers += more
+            reached.update(more)
         if not followers:
             return ""
         shown = ", ".join(f"'{n}'" for n in followers[:4]) + (f" and {len(followers) - 4} more" if len(followers) > 4

@@ -1296,11 +1296,27 @@ class Store:
         """What to write for `params`: the changes from the baseline, or the whole (baseline itself)."""
         from engine.scenario_changes import diff_params
 
-        base = self.baseline_name()
-        if base is None or base == name or self._is_derived(params) \
+        base = self.base_for_save(name)
+        if base is None or self._is_derived(params) \
                 or not {"demand", "vendor_uncertainty"} <= set(params):  # not a forecast scenario
             return params
         return {"base": base, "changes": diff_params(self.scenario(base)["params"], params)}
+
+    def base_for_save(self, name: str) -> str | None:
+        """The scenario a save of `name` stores its changes from: the baseline for a new one, the one
+        it was built on for a what-if saved again; None (stored whole) for the baseline and for a
+        scenario stored whole. A Save of the old baseline after Make baseline had stored it as
+        changes from the new one: every later edit of that one then moved it and its what-ifs (QA s38)."""
+        base = self.baseline_name()
+        if base is None or base == name:
+            return None
+        stored = self._raw_scenario(name)
+        if stored is None:
+            return base
+        if not self._is_derived(stored):
+            return None
+        own = stored["base"]
+        return own if own != name and self._raw_scenario(own) is not None else base
 
     @_checked_as_written
     def save_scenario(self, name: str, params: dict) -> None:

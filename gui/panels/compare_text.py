@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegat
 
 from engine.compare_units import round_to_shown_place
 from engine.errors import UserError
-from engine.scenario_changes import describe_changes, described_views, effective_changes
+from engine.scenario_changes import describe_changes, described_views, diff_params, effective_changes
 from engine.studies_forecast import (
     SEED_STANDARD_ERRORS, demand_over_capacity_p50, p50_short, prob_meet_standard_error, round_figure,
 )
@@ -40,15 +40,26 @@ def changes_text(store, name: str, baseline: str | None, chip_names: dict[str, s
     if name == baseline:
         return "—"
     base_params = None
+    lead = ""
     try:
         row = store.scenario(name)
-        if not row.get("base"):   # the baseline was deleted, or it was never stored against one
-            return "stored in full (no baseline)" if baseline is None else "stored in full"
-        base_params = store.scenario(row["base"])["params"]
-        changes = effective_changes(base_params, row.get("changes") or {})   # what still differs now
+        if not row.get("base") and baseline is None:   # the baseline was deleted
+            return "stored in full (no baseline)"
+        if row.get("base") and row["base"] == baseline:
+            base_params = store.scenario(row["base"])["params"]
+            changes = effective_changes(base_params, row.get("changes") or {})   # what still differs now
+        else:
+            # stored whole, or built on another scenario (the baseline before Make baseline): its
+            # differences from the baseline it is compared with, which its figures' differences
+            # show. Its own changes read "6 months late" beside +15,000 chips that came from the
+            # fulfilment of the scenario it was built on (QA s38).
+            base_params = store.scenario(baseline)["params"]
+            changes = diff_params(base_params, row["params"])
+            lead = (f"built on '{row['base']}', not the baseline; from the baseline: " if row.get("base")
+                    else "stored in full; from the baseline: ")
     except UserError:
         return CHANGES_UNREADABLE
-    text = "; ".join(describe_changes(changes, limit=None, chip_labels=chip_names, base=base_params)) or "none"
+    text = lead + ("; ".join(describe_changes(changes, limit=None, chip_labels=chip_names, base=base_params)) or "none")
     views = described_views(changes)
     if views:
         # Compare runs the forecasts: a change to the Training or Inference view's inputs, listed

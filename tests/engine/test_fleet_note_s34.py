@@ -26,7 +26,8 @@ def test_the_fleet_note_says_it_counts_recorded_deliveries_and_what_it_leaves_ou
     assert 0 < counted < delivered
     assert (f"as recorded; {after:,} delivered after it and {ordered - delivered:,} ordered and not recorded as "
             "delivered are not counted") in fleet_note(early, chips, orders)
-    assert note.endswith("failures and retirement are left to the Forecast).")
+    assert note.endswith("failures, retirement and the share that serves are left to the Forecast, whose jobs train "
+                         "on its training share of them).")
     # a chip whose orders are all delivered names nothing pending
     done = [o for o in orders if o.chip_id == "ascend-910b2" and o.outstanding == 0]
     if done:

@@ -65,21 +65,36 @@ def test_a_read_only_database_cannot_change_its_baseline(tmp_path, qtbot, qsetti
         store.close()
 
 
-def test_a_what_if_made_the_baseline_is_stored_whole_and_the_old_baseline_saves_without_a_loop(window, store):
+def test_a_what_if_made_the_baseline_is_stored_whole_and_the_old_baseline_stays_whole(window, store):
+    """QA s38: a plain Save of the old baseline stored it as changes from the new one, and an edit of
+    the new one then moved it and its what-ifs (P(meet) 12 months in 87% -> 12%)."""
     bar = window.scenario_bar
     resolved = store.scenario("Huawei delivers half")["params"]
     assert store.scenario("Huawei delivers half")["base"] == "Story default"
     assert bar.select("Huawei delivers half") and bar.make_baseline()
     row = store.scenario("Huawei delivers half")
     assert row["base"] is None and row["params"] == resolved   # in full, the same inputs
-    # the old baseline saved now is stored as changes from the new one, and both still read
     story = store.scenario("Story default")["params"]
     story["demand"]["scale"] = 1.5
     store.save_scenario("Story default", story)
-    assert store.scenario("Story default")["base"] == "Huawei delivers half"
+    assert store.scenario("Story default")["base"] is None   # stored whole, as before
+    late = store.scenario("Huawei 6 months late")
+    assert late["base"] == "Story default" and late["params"]["demand"]["scale"] == 1.5   # follows its own
+    # an edit of the new baseline moves neither the old one nor its what-ifs
+    half = store.scenario("Huawei delivers half")["params"]
+    half["demand"]["scale"] = 2.0
+    store.save_scenario("Huawei delivers half", half)
     assert store.scenario("Story default")["params"]["demand"]["scale"] == 1.5
-    assert store.scenario("Huawei delivers half")["params"] == resolved
-    assert store.scenario("Huawei 6 months late")["params"]["demand"]["scale"] == 1.5   # follows its own baseline
+    assert store.scenario("Huawei 6 months late")["params"]["demand"]["scale"] == 1.5
+    # a what-if saved again keeps the baseline it was built on; a new one is built on the baseline
+    late_params = late["params"]
+    late_params["demand"]["peak_to_average"] = 1.7
+    store.save_scenario("Huawei 6 months late", late_params)
+    assert store.scenario("Huawei 6 months late")["base"] == "Story default"
+    store.save_scenario("Brand new", store.scenario("Story default")["params"])
+    assert store.scenario("Brand new")["base"] == "Huawei delivers half"
+    brand_new, story_now = store.scenario("Brand new")["params"], store.scenario("Story default")["params"]
+    assert brand_new["demand"]["scale"] == 1.5 and brand_new["vendor_uncertainty"] == story_now["vendor_uncertainty"]
 
 
 def test_undo_puts_the_what_ifs_changes_back(window, store):
@@ -102,3 +117,29 @@ def test_undo_puts_the_what_ifs_changes_back(window, store):
     window.undo_stack.undo()
     assert store.baseline_name() == "Huawei delivers half"
     assert store.scenario("Huawei delivers half")["params"]["demand"]["scale"] == 2.0
+
+
+def test_a_save_names_every_what_if_that_follows_it_not_only_the_baselines(window, store):
+    bar = window.scenario_bar
+    assert bar.select("Huawei delivers half") and bar.make_baseline()
+    assert bar.select("Story default")
+    assert bar.save_current()
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Saved scenario 'Story default'; the 2 what-if(s) built on it follow: "), message
+    assert "'Huawei 6 months late'" in message and "'H20 cut off (Apr 2025)'" in message
+    assert store.scenario("Story default")["base"] is None   # still whole
+
+
+def test_compare_describes_each_scenario_against_the_baseline_it_is_compared_with(store):
+    """QA s38: after Make baseline, '6 months late' read only its own delay beside +15,000 chips that
+    came from the fulfilment of the scenario it was built on."""
+    from gui.panels.compare_text import changes_text
+
+    store.set_baseline("Huawei delivers half")
+    late = changes_text(store, "Huawei 6 months late", "Huawei delivers half", {})
+    assert late.startswith("built on 'Story default', not the baseline; from the baseline: Huawei extra delay 0 days → 182 days")
+    assert "Huawei fulfilled low 50% → 40% of the order" in late
+    story = changes_text(store, "Story default", "Huawei delivers half", {})
+    assert story.startswith("stored in full; from the baseline: Huawei fulfilled distribution fixed → beta")
+    store.set_baseline("Story default")   # as seeded: each by its own changes
+    assert changes_text(store, "Huawei 6 months late", "Story default", {}).startswith("Huawei extra delay 0 days → 182 days")

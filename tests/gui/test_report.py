@@ -242,6 +242,12 @@ def test_cli_report_writes_refuses_then_forces(tmp_path):
     text = " ".join(_pages_text(out))
     assert "Fleetcast report: H20 cut off (Apr 2025)" in text
     assert not list(tmp_path.glob(".*.partial"))  # nothing half-written left behind
+    # without --scenario it says the baseline was used, as `export` does (QA s38: after Make baseline
+    # the report was about another scenario and said nothing of it)
+    baseline = _cli(["report", "--db", str(db), "--out", str(tmp_path / "b.pdf")], tmp_path)
+    assert baseline.returncode == 0, baseline.stderr
+    assert baseline.stdout.startswith("scenario 'Story default' (the baseline; choose another with --scenario): "
+                                      f"wrote {tmp_path / 'b.pdf'} ("), baseline.stdout
 
 
 def test_readme_headline_accuracy_is_the_data_file_the_report_quotes():
