@@ -9,7 +9,7 @@ acts on none, never on one of them picked unasked; `selected_keys` gives them al
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QLineEdit, QStyledItemDelegate, QTableView,
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QLineEdit, QStyle, QStyledItemDelegate, QTableView,
                                QVBoxLayout, QWidget)
 
 from gui.table_models import RowTableModel, TableFilterProxy
@@ -77,6 +77,13 @@ class FilterableTable(QWidget):
         self.no_match.hide()
         layout.addWidget(self.no_match)
         layout.addWidget(self.view, 1)
+        # at least its header and two rows: at 14 pt on a 1280x720 screen the deliveries table was
+        # squeezed to its header alone (0 px of rows) beside an order with two (QA s38); the view
+        # scrolls instead (gui.panels.small_screen)
+        row_px = max(self.view.verticalHeader().defaultSectionSize(), self.view.fontMetrics().height() + 8)
+        scrollbar_px = self.view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)   # (a wide table's)
+        self.view.setMinimumHeight(self.view.horizontalHeader().sizeHint().height() + 2 * row_px + scrollbar_px
+                                   + 2 * self.view.frameWidth() + 2)
         model.modelReset.connect(self.fit_columns)
         for signal in (self.filter_edit.textChanged, model.modelReset, model.rowsInserted, model.rowsRemoved):
             signal.connect(self._show_no_match)
