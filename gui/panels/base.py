@@ -155,6 +155,65 @@ class _ElidedLabel(QLabel):
                          self.shown_text())
 
 
+class _CaptionLabel(_ElidedLabel):
+    """A tile's caption on up to two lines, the second ending in "…" when even two are too few: at
+    12-14 pt on 1280x720 one elided line lost the unit ("Time to train (d…", "Throughput (to…";
+    QA s38), which the tooltip alone gave, to the mouse only."""
+
+    LINES = 2
+
+    def _lines(self, width: int) -> list[str]:
+        metrics = self.fontMetrics()
+        if width <= 0 or metrics.horizontalAdvance(self.text()) <= width:
+            return [self.text()]
+        words, lines, line = self.text().split(), [], ""
+        for k, word in enumerate(words):
+            trial = f"{line} {word}".strip()
+            if metrics.horizontalAdvance(trial) <= width or not line:
+                line = trial
+                continue
+            lines.append(line)
+            if len(lines) == self.LINES - 1:   # the rest on the last line, elided
+                rest = " ".join(words[k:])
+                return lines + [metrics.elidedText(rest, Qt.TextElideMode.ElideRight, width)]
+            line = word
+        lines.append(line)
+        return [metrics.elidedText(x, Qt.TextElideMode.ElideRight, width) for x in lines]
+
+    def shown_text(self) -> str:
+        return " ".join(self._lines(self.contentsRect().width()))
+
+    def hasHeightForWidth(self) -> bool:   # noqa: N802 (Qt's name)
+        return True
+
+    def heightForWidth(self, width: int) -> int:   # noqa: N802
+        margins = self.contentsMargins()
+        lines = len(self._lines(width - margins.left() - margins.right()))
+        return lines * self.fontMetrics().lineSpacing() + margins.top() + margins.bottom()
+
+    def sizeHint(self):   # noqa: N802
+        hint = super().sizeHint()
+        hint.setHeight(self.heightForWidth(max(self.width(), 1)))
+        return hint
+
+    def resizeEvent(self, event) -> None:   # noqa: N802
+        super().resizeEvent(event)
+        if self.heightForWidth(event.size().width()) != self.height():
+            self.updateGeometry()
+
+    def paintEvent(self, event) -> None:   # noqa: N802
+        painter = QPainter(self)
+        painter.setFont(self.font())
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        rect = self.contentsRect()
+        lines = self._lines(rect.width())
+        step = self.fontMetrics().lineSpacing()
+        top = rect.top() + max(0, (rect.height() - step * len(lines)) // 2)
+        for k, line in enumerate(lines):
+            painter.drawText(rect.left(), top + k * step, rect.width(), step,
+                             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), line)
+
+
 class _FittedValueLabel(QLabel):
     """A tile's value at 13 pt, set smaller (to 9 pt) when the tile is narrower than the text, so a
     layout such as "TP4 PP32 VPP4 CP8" is read whole at 1280x720 instead of stopping at "TP4 PP32
@@ -214,6 +273,7 @@ class FigureTiles(QWidget):
         grid.setVerticalSpacing(6)
         self._values: dict[str, QLabel] = {}
         self._details: dict[str, QLabel] = {}
+        self._captions: dict[str, str] = {}
         for n, (key, caption, tip) in enumerate(keys):
             tile = QFrame()
             tile.setObjectName("figureTile")
@@ -223,8 +283,9 @@ class FigureTiles(QWidget):
             box = QVBoxLayout(tile)
             box.setContentsMargins(8, 4, 8, 4)
             box.setSpacing(0)
-            # elided with "…" on a narrow tile (it stopped mid-word at 125 %: "Energy (MWl"), whole in its tooltip
-            cap = _ElidedLabel(caption)
+            # on two lines, then elided with "…" on a narrow tile (it stopped mid-word at 125 %:
+            # "Energy (MWl"), whole in its tooltip
+            cap = _CaptionLabel(caption)
             cap.setToolTip(f"{caption}: {tip}" if tip else caption)
             # (the tile's background is its own and light: its texts keep their dark greys, in
             # sizes that follow the application font)
@@ -239,6 +300,8 @@ class FigureTiles(QWidget):
             grid.addWidget(tile, n // columns, n % columns)
             self._values[key] = value
             self._details[key] = detail
+            self._captions[key] = caption
+            value.setAccessibleName(caption)
         for c in range(columns):
             grid.setColumnStretch(c, 1)
 
@@ -246,6 +309,8 @@ class FigureTiles(QWidget):
         """`tip`: the detail in full words where the line itself must be short (default: the detail)."""
         self._values[key].setText(value)
         self._details[key].setText(detail)
+        # a screen reader reads the figure with its caption and unit (the caption may be cut on screen)
+        self._values[key].setAccessibleName(f"{self._captions[key]}: {value}" + (f", {tip or detail}" if tip or detail else ""))
         self._details[key].setToolTip(tip or detail)
 
     def detail_label(self, key: str) -> QLabel:

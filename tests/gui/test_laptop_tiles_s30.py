@@ -65,3 +65,18 @@ def test_a_caption_wider_than_its_tile_ends_in_an_ellipsis(qtbot):
     # a caption that fits is drawn whole
     short = next(w for w in tiles.findChildren(type(tiles._details["mfu"])) if w.text() == "MFU (%)")
     assert short.shown_text() == "MFU (%)"
+
+
+def test_a_caption_goes_onto_a_second_line_before_it_loses_its_unit(qtbot):
+    """QA s38: at 12-14 pt on 1280x720 "Time to train (d…" and "Throughput (to…" lost their units."""
+    tiles = FigureTiles([("days", "Time to train (days)", "wall-clock days")], columns=1)
+    qtbot.addWidget(tiles)
+    caption = next(w for w in tiles.findChildren(type(tiles._details["days"])) if w.text() == "Time to train (days)")
+    metrics = caption.fontMetrics()
+    tiles.resize(metrics.horizontalAdvance("Time to train") + 30, 120)
+    tiles.show()
+    qtbot.waitExposed(tiles)
+    assert caption.shown_text() == "Time to train (days)"   # whole, on two lines
+    assert caption.height() >= 2 * metrics.lineSpacing()
+    tiles.set("days", "521.3", "518 days at steady state")
+    assert tiles._values["days"].accessibleName() == "Time to train (days): 521.3, 518 days at steady state"
