@@ -296,6 +296,9 @@ PATH_ARGUMENTS = frozenset({"db", "file", "cases", "out"})
 
 # Flags that name something (a saved scenario, a preset, a chip, a precision, an engine): empty is refused.
 NAMED_ARGUMENTS = ("scenario", "model", "chip", "weight_dtype", "kv_dtype", "engine", "id", "dtype")
+# Flags whose empty value had read as not given, or as a file named "" ("plan --orders-csv ''" wrote
+# nothing and exited 0; "--caps ''" planned with the packaged caps; QA s38): refused likewise.
+EMPTY_REFUSED = ("orders_csv", "caps", "cases")
 
 
 def global_option_problem(args: argparse.Namespace) -> str | None:
@@ -312,10 +315,12 @@ def global_option_problem(args: argparse.Namespace) -> str | None:
         return "FLEETCAST_DB is set but empty; unset it to use the default database, or give --db PATH"
     # a name or choice given as "" (a script's empty variable) is not "the default": the baseline's
     # or bf16's figures came back with exit 0 for a scenario or a precision nobody named
-    for name in NAMED_ARGUMENTS:
+    for name in NAMED_ARGUMENTS + EMPTY_REFUSED:
         value = getattr(args, name, None)
         if isinstance(value, str) and not value.strip():
             return f"argument --{name.replace('_', '-')}: the value is empty (leave the flag out for the default)"
+    if isinstance(getattr(args, "file", None), str) and not args.file.strip():   # `orders import ''`
+        return "argument FILE: the file name is empty"
     for name, value in vars(args).items():
         if name in PATH_ARGUMENTS or callable(value):
             continue

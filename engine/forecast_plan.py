@@ -682,11 +682,18 @@ def _solve_plan(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         if not plan.feasible or plan.total_cost_usd <= req.budget_usd * (1 + 1e-9):
             return plan
         cost, budget = usd_text(plan.total_cost_usd), usd_text(req.budget_usd)
+        varied = any(not math.isfinite(c) or abs(c - plan.total_cost_usd) > 1e-6 * plan.total_cost_usd
+                     for c in plan.cost_on_other_trials_usd or ())
         if cost == budget:   # "$16.64B, above $16.64B": to the dollar where the rounding hides it
             cost, budget = f"${plan.total_cost_usd:,.0f}", f"${req.budget_usd:,.0f}"
         return replace(plan, feasible=False, reachable_target=None, status=plan.status + ", over budget", why=(
-            f"budget: the cheapest plan costs {cost}, above {budget}; "
-            "raise the budget, lower the confidence or shorten the target"))
+            # "found" and its spread: the plan is the cheapest of a few fits on sampled trials, whose
+            # cost moves 5-10% with the sample (QA s38: a looser cap planned $65.7B, refused at
+            # $64B, where the tighter cap's $63.1B plan fitted the looser caps too)
+            f"budget: the cheapest plan found costs {cost}{cost_spread_text(plan)}, above {budget}; "
+            + ("a plan's cost moves with the trials it is fitted on, so fitting on more trials (--samples; the Plan "
+               "view's 'Fitted on') may find one under it; or " if varied else "")
+            + "raise the budget, lower the confidence or shorten the target"))
     result = _solve_once(inputs, req, training_tokens_per_s=training_tokens_per_s)
     # The fleet as it is passes on the validation trials at the confidence itself; short on the fresh
     # ones by more than their noise, it is no plan either, and orders are planned as for any fleet

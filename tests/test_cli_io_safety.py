@@ -443,6 +443,10 @@ def test_a_report_is_never_written_onto_the_open_database(capsys, tmp_path):
     ("backtest", "--scenario", "", "--as-of", "2025-01-01"),
     ("serve", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb", "--input-len", "100", "--output-len", "10",
      "--engine", ""),
+    # QA s38: `plan --orders-csv ''` wrote nothing and exited 0; `--caps ''` planned with the packaged caps
+    ("plan", "--orders-csv", ""),
+    ("plan", "--caps", ""),
+    ("validate", "training", "--cases", ""),
 ])
 def test_an_empty_name_is_a_usage_error_not_the_default(capsys, db, argv):
     """QA: `--scenario "$S"` with S empty gave the baseline's figures and exit 0 (an empty --db is
@@ -564,3 +568,11 @@ def test_ctrl_c_while_arguments_are_read_is_one_line_and_exit_130(monkeypatch, c
     assert gui_main(["chips", "list"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == "fleetcast: interrupted before it started; nothing was opened or saved"
+
+
+def test_an_empty_file_name_is_a_usage_error(capsys, db):
+    """`orders import ''` read as the folder '.' ("is a folder, not a CSV file")."""
+    with pytest.raises(SystemExit) as info:
+        main(["--db", db, "orders", "import", ""])
+    assert info.value.code == 2
+    assert "argument FILE: the file name is empty" in capsys.readouterr().err

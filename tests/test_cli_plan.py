@@ -205,7 +205,7 @@ def test_a_budget_at_or_above_the_plans_cost_returns_that_plan(db, capsys):
     # the cost quoted is the plan offered without a budget, not a first fit that would not hold
     from engine.forecast_plan import usd_text
 
-    assert f"the cheapest plan costs {usd_text(cost)}" in below["why"]
+    assert f"the cheapest plan found costs {usd_text(cost)}" in below["why"]
 
 
 def test_no_buyable_candidate_is_named_as_the_reason(db, capsys):
