@@ -61,6 +61,13 @@ def _qdate(day: dt.date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
 
+
+def _forget_typing(edit) -> None:
+    """The text stays for the next row, its typing no longer undoable: it is in the step just added,
+    and Ctrl+Z went first to the field (clearing "KbdCo") and only a second press took the order
+    back (gui.widgets.undo_keys: a field keeps its keys while it has text to undo; QA s38)."""
+    edit.setText(edit.text())   # (QLineEdit.setText clears the field's undo history)
+
 class FleetPanel(QWidget):
     status_message = Signal(str)
     PAGES = {"orders": 0, "chips": 1}   # the sub-tabs, as store commands name them (fleet_page)
@@ -373,7 +380,10 @@ class FleetPanel(QWidget):
             "order_date": self.order_date_edit.date().toString("yyyy-MM-dd"),
             "status": self.status_combo.currentText(),
         }
-        return self.add_order(row)
+        added = self.add_order(row)
+        if added is not None:
+            _forget_typing(self.buyer_edit)
+        return added
 
     def delete_selected_order(self) -> bool:
         keys = self.orders_table.selected_keys()
@@ -397,12 +407,15 @@ class FleetPanel(QWidget):
         if order_id is None:
             self.banner.show_error("Select an order first: a delivery belongs to an order.")
             return None
-        return self.add_delivery({
+        added = self.add_delivery({
             "order_id": order_id,
             "date": self.delivery_date_edit.date().toString("yyyy-MM-dd"),
             "quantity": self.delivery_qty_spin.value(),
             "note": self.delivery_note_edit.text().strip(),
         })
+        if added is not None:
+            _forget_typing(self.delivery_note_edit)
+        return added
 
     def delete_selected_delivery(self) -> bool:
         keys = self.deliveries_table.selected_keys()
