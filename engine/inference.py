@@ -1232,9 +1232,7 @@ def _layout_choices(model: ModelConfig, chip: Chip, tp: int | None = None, ep: i
     one attention replica per chip, DeepSeek/SGLang 'DP attention')."""
     if tp and ep:
         return [(int(tp), int(ep))]
-    if tp:
-        return [(int(tp), 1)]
-    tps = _tp_choices(model, chip)
+    tps = [int(tp)] if tp else _tp_choices(model, chip)
     out = [(t, 1) for t in tps]
     base = _ep_base(model, chip) if model.is_moe else 1
     if base > 1:
@@ -1242,7 +1240,9 @@ def _layout_choices(model: ModelConfig, chip: Chip, tp: int | None = None, ep: i
         # so a step reads less and the batch under a TPOT target grows; scale-out costs apply.
         # within a large domain (NVL72) the narrower node-sized degrees too: EP8 of 72 chips serves a
         # small demand in 8 chips where EP64 needs 64 (never below 8 or the domain-wide degree, so
-        # an 8-chip node searches what it did)
+        # an 8-chip node searches what it did). With a TP given, its EP is searched the same way:
+        # TP8 alone had meant EP1, 1,072 H20 for a Qwen3-235B demand that TP8 EP64 serves on 640
+        # (QA s38; the help promised the best EP under the SLOs)
         dom = max(int(chip.scaleup_domain or 8), 1)
         inside = {e for e in range(min(8, base), dom + 1) if model.moe_experts % e == 0}
         for e in sorted(inside | {base * m for m in (1, 2, 4, 8, 16, 32)}):

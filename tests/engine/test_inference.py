@@ -500,7 +500,7 @@ def test_slo_capacity_moe_wide_ep_beats_one_node_on_slow_nic_chip():
     m, chip = MODELS["qwen3-235b-a22b"], CHIPS["ascend-910b2"]
     kw = dict(input_len=1155, output_len=211, ttft_ms=2000, tpot_ms=50, weight_dtype="int8", prefix_cache_hit=0.5)
     best = slo_capacity(m, chip, **kw)
-    one_node = max(slo_capacity(m, chip, tp=t, **kw).output_tokens_per_s_per_chip for t in (4, 8))
+    one_node = max(slo_capacity(m, chip, tp=t, ep=1, **kw).output_tokens_per_s_per_chip for t in (4, 8))
     assert best.ep > 8 and best.output_tokens_per_s_per_chip > 2 * one_node
     # a slower NIC lowers wide-EP capacity (never raises it)
     slow = replace(chip, scaleout_gbps=5.0)
@@ -706,9 +706,27 @@ def test_a_longer_prompt_never_raises_the_steady_rate_under_a_small_token_budget
     tokens/s per chip from 500 to 883 prompt tokens, 3.3x the simulated p50 (255). Each chunk is
     priced at its own rows and attention offset now."""
     mixtral, mi300x = MODELS["mixtral-8x7b"], reference_chips()["mi300x"]
-    kw = dict(output_len=100, ttft_ms=5000, tpot_ms=50, tp=1, engine="vllm",
+    kw = dict(output_len=100, ttft_ms=5000, tpot_ms=50, tp=1, ep=1, engine="vllm",
               factors={"inf_prefill_chunk_tokens": 512})
     rates = [slo_capacity(mixtral, mi300x, input_len=n, **kw).output_tokens_per_s_per_chip
              for n in (500, 609, 706, 820, 883, 1000)]
     assert rates == sorted(rates, reverse=True), rates
     assert rates[4] < 1.1 * 255.1   # the simulated p50 at 883 tokens (QA)
+
+
+def test_a_given_tp_still_searches_the_experts_parallel_degree_of_an_moe_model():
+    """QA s38: `serve --tp 8` on Qwen3-235B int8 over H20 fixed EP at 1 (93.8 output tokens/s per
+    chip, 1,072 chips for 100,000 tokens/s) where --ep's help promised the best EP under the SLOs
+    and TP8 EP64 reads 160 (640 chips)."""
+    m, chip = MODELS["qwen3-235b-a22b"], CHIPS["h20-96gb"]
+    kw = dict(input_len=2000, output_len=300, ttft_ms=1000, tpot_ms=60, weight_dtype="int8")
+    given_tp = slo_capacity(m, chip, tp=8, **kw)
+    ep1 = slo_capacity(m, chip, tp=8, ep=1, **kw)
+    ep64 = slo_capacity(m, chip, tp=8, ep=64, **kw)
+    assert given_tp.tp == 8 and given_tp.ep > 1
+    assert given_tp.output_tokens_per_s_per_chip >= max(ep1.output_tokens_per_s_per_chip,
+                                                        ep64.output_tokens_per_s_per_chip)
+    assert given_tp.output_tokens_per_s_per_chip > 1.5 * ep1.output_tokens_per_s_per_chip
+    # a dense model with a TP given: that TP alone, as before
+    dense = slo_capacity(MODELS["llama3-70b"], chip, tp=8, input_len=2000, output_len=300, ttft_ms=2000, tpot_ms=60)
+    assert (dense.tp, dense.ep) == (8, 1)
