@@ -1588,9 +1588,15 @@ def _slo_capacity(model: ModelConfig, chip: Chip, *, input_len: float, output_le
             which.append(f"TTFT {ttft_ms:g} ms")
         # an infinite next TTFT is no target broken but prefill saturated: read as "over the TTFT
         # target" it blamed a 600,000 ms target for a 947 ms TTFT
-        if np.isfinite(ttft_n):
+        if np.isfinite(ttft_n) and which:
             limiting = "latency target"
-            why = f"a larger batch would break the {' and '.join(which) or 'latency'} target"
+            why = f"a larger batch would break the {' and '.join(which)} target"
+        elif np.isfinite(ttft_n):
+            # nothing broken: the batch is where the rate per chip peaks (a 100 s TPOT target read
+            # "a larger batch would break the latency target" at 82 ms; QA s38)
+            limiting = "throughput peak"
+            why = (f"beyond {_count(n, 'sequence')} per replica a step's prompt work grows faster than its decodes: "
+                   "a larger batch serves fewer tokens per second (no latency target binds)")
         else:   # no target broken: beyond this batch the prompts arrive faster than prefill runs them
             budget_full = not bool(np.broadcast_to(r["budget_fed"], r["tpot"].shape)[0, i, nxt])
             # share of a step that is prompt work: steps mostly prefill are prefill saturated,

@@ -104,3 +104,11 @@ def test_the_aggregated_overload_is_named_so_beside_a_disaggregated_deployment_t
     over = [n for n in d["notes"] if "overloaded: 13 requests/s offered" in n]
     assert over and all(n.startswith("aggregated run (prompts on the decode chips): ") for n in over)
     assert any(n.startswith("disaggregated: serves the 13 requests/s offered") for n in d["notes"])
+
+
+def test_steady_asked_by_name_with_a_prefill_pool_is_refused_not_replaced_by_p90(tmp_path, capsys):
+    """QA s38: `--slo-percentile steady --prefill-tp 4` answered at p90 with no note."""
+    args = [a if a != "p90" else "steady" for a in SLO]
+    assert main(["--db", str(tmp_path / "d.db"), *args]) == 1
+    err = capsys.readouterr().err
+    assert "--slo-percentile steady: a disaggregated deployment (--prefill-tp) has no steady-state answer" in err

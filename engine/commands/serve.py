@@ -514,7 +514,12 @@ def run(args, ctx) -> Output:
         # serves, as the Inference view shows it (the view's exported line gave the offline run)
         has_slo = True
 
-    if has_slo and args.prefill_tp is not None and args.slo_percentile in (None, "steady"):
+    if has_slo and args.prefill_tp is not None and args.slo_percentile == "steady":
+        # asked for by name it was replaced by p90 without a word (QA s38)
+        raise UserError("--slo-percentile steady: a disaggregated deployment (--prefill-tp) has no steady-state "
+                        "answer (the closed form has no prefill pool); its targets are held under load at p50, p90 "
+                        "or p99 (p90 when the flag is left out)")
+    if has_slo and args.prefill_tp is not None and args.slo_percentile is None:
         # the closed-form steady state has no prefill pool: the simulator holds a disaggregated deployment's
         # targets, at p90 as the Inference view does (the steady answer sat beside p90 TTFT 215 s against 2 s)
         args.slo_percentile = "p90"

@@ -730,3 +730,13 @@ def test_a_given_tp_still_searches_the_experts_parallel_degree_of_an_moe_model()
     # a dense model with a TP given: that TP alone, as before
     dense = slo_capacity(MODELS["llama3-70b"], chip, tp=8, input_len=2000, output_len=300, ttft_ms=2000, tpot_ms=60)
     assert (dense.tp, dense.ep) == (8, 1)
+
+
+def test_a_batch_no_target_binds_is_named_the_throughput_peak_not_a_latency_target():
+    """QA s38: with a 100 s TPOT target the answer read "limited by latency target: a larger batch
+    would break the latency target" at 82 ms per token."""
+    m, chip = MODELS["qwen3-235b-a22b"], CHIPS["h800-sxm5-80gb"]
+    r = slo_capacity(m, chip, tp=8, ep=1, input_len=2000, output_len=300, ttft_ms=0, tpot_ms=100000,
+                     weight_dtype="int8")
+    assert r.limiting != "latency target", (r.limiting, r.explanation)
+    assert r.tpot_ms < 1000
