@@ -446,7 +446,9 @@ def run(args, ctx) -> Output:
         raise UserError(f"--engine {args.engine!r}: not an engine Fleetcast knows; give a family (vllm, sglang, "
                         "trtllm, vllm-ascend, mindie, tgi, generic) or a server that schedules like one (lmdeploy, "
                         "triton, nim, ...)")
-    for name, lo, hi in (("requests", 1, 1_000_000), ("requests_per_client", 1, 10_000), ("warmup_requests", 0, 1_000_000),
+    from engine.serving.run_notes import MAX_RUN_REQUESTS
+
+    for name, lo, hi in (("requests", 1, MAX_RUN_REQUESTS), ("requests_per_client", 1, 10_000), ("warmup_requests", 0, 1_000_000),
                          ("max_num_batched_tokens", 1, 10_000_000), ("max_num_seqs", 1, 10_000_000)):
         v = getattr(args, name)
         if v is not None and not (lo <= v <= hi):
@@ -558,7 +560,9 @@ def run(args, ctx) -> Output:
         return capacity_fn(model, chip, input_len=args.input_len, output_len=args.output_len,
                            ttft_ms=args.ttft_ms, tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
                            tp=tp, engine=args.engine, prefix_cache_hit=prefix, factors=limits,
-                           ep=args.ep if (args.ep or not model.is_moe) else None,
+                           # an MoE model's EP: searched under the targets, a TP given or not (QA s38: --tp 8
+                           # had meant EP1); with a TP and no target, 1, as a load run of that TP always read
+                           ep=args.ep if (args.ep or not model.is_moe) else (1 if tp and not has_slo else None),
                            demand_output_tokens_per_s=args.demand_tokens_per_s)
 
     cap = capacity_at(args.tp) if args.pp == 1 else None

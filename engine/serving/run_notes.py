@@ -11,6 +11,8 @@ import numpy as np
 from engine.serving.run_reading import MIN_QUEUE_REQUESTS
 from engine.serving.simulator import SimResult
 
+MAX_RUN_REQUESTS = 1_000_000   # serve's --requests ceiling (engine.commands.serve)
+
 
 def whole_run_note(sim: SimResult | None, offline: bool, request_rate_per_s: float | None = None) -> str:
     """The note for a loaded run (`sim`: the busiest replica's) too short for a steady window ('' when it
@@ -26,7 +28,10 @@ def whole_run_note(sim: SimResult | None, offline: bool, request_rate_per_s: flo
     held_s = (sim.e2e_s - sim.queue_s)[np.isfinite(sim.e2e_s - sim.queue_s)]
     if request_rate_per_s and held_s.size:
         needed = max(4.0 * request_rate_per_s * float(held_s.mean()), 4.0 * MIN_QUEUE_REQUESTS)
-        more = f"at least about {math.ceil(needed / 100.0) * 100:,} --requests at this load"
+        more = (f"at least about {math.ceil(needed / 100.0) * 100:,} --requests at this load" if needed <= MAX_RUN_REQUESTS
+                # (it had asked for 42,194,556,697,400 where --requests takes at most 1,000,000; QA s38)
+                else f"more than the {MAX_RUN_REQUESTS:,} --requests a run may have at this load: the server "
+                "never settles at this rate; lower --request-rate")
     return ("running_batch and decode_step_ms are the whole run's, its ramp-up from an empty server and its drain "
             f"included: too few requests for a steady window ({more})")
 
