@@ -5,13 +5,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-
-def _focus(window, qtbot, field) -> None:
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    field.setFocus()
-    qtbot.waitUntil(field.hasFocus)
+from tests.gui.test_undo_keys import _focus
 
 
 def _undo(field) -> None:

@@ -2,19 +2,8 @@
 minute) and could not be stopped. It now reports progress in a dialog with Cancel; a cancel
 leaves the store and the undo history as they were."""
 
-import csv
-
 from gui.widgets import progress_dialog
-
-HEADER = ["buyer", "vendor", "chip_id", "quantity", "order_date", "price_usd_per_chip", "note", "deliveries"]
-
-
-def _orders_csv(path, rows):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADER)
-        for i in range(rows):
-            writer.writerow([f"Buyer {i}", "NVIDIA", "h20-96gb", 100 + i, "2024-01-01", 12500, "", "2024-06-15:50"])
+from tests.store.test_import_progress_s38 import _orders_csv
 
 
 def test_a_cancelled_import_writes_nothing_and_keeps_the_history(window, store, tmp_path, monkeypatch):
