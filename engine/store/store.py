@@ -1293,7 +1293,8 @@ class Store:
         return None
 
     def _stored_form(self, name: str, params: dict) -> dict:
-        """What to write for `params`: the changes from the baseline, or the whole (baseline itself)."""
+        """What to write for `params`: its changes from the scenario it is built on (base_for_save), or
+        the whole (the baseline, and a scenario stored whole)."""
         from engine.scenario_changes import diff_params
 
         base = self.base_for_save(name)
