@@ -594,6 +594,9 @@ def pct_text(share: float) -> str:
     text = f"{share:.{digits}%}"
     if text in ("100.0%", "0.0%", "100%", "0%") and 0 < share < 1:
         text = f"{share:.2%}"
+    if text in ("100.00%", "0.00%") and 0 < share < 1:   # 0.9999999 read "100.00%" (QA s38)
+        text = f"{share * 100:.8f}".rstrip("0").rstrip(".") + "%"
+        text = text if text not in ("100%", "0%") else (">99.999999%" if share > 0.5 else "<0.000001%")
     return text
 
 
@@ -606,6 +609,8 @@ def usd_text(usd: float) -> str:
             value = usd / scale
             decimals = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
             return f"${value:,.{decimals}f}{unit}"
+    if 0 < abs(usd) < 0.5:   # a budget of 1e-300 read "$0" (QA s38)
+        return "under $1" if usd > 0 else "-under $1"
     return f"${usd:,.0f}"
 
 

@@ -304,6 +304,12 @@ def test_percentages_in_plan_messages_keep_the_digits_that_matter():
 
     assert [pct_text(x) for x in (0.9, 0.999, 0.9995, 0.935, 1.0, 0.0004)] == \
         ["90%", "99.9%", "99.95%", "93.5%", "100%", "0.04%"]   # 0.999 read "100%"
+    # QA s38: --confidence 0.9999999 read "the target is 100.00%", --budget 1e-300 "above $0"
+    assert [pct_text(x) for x in (0.99995, 0.9999999, 0.99999999999, 1e-9)] == \
+        ["99.995%", "99.99999%", ">99.999999%", "0.0000001%"]
+    from engine.forecast_plan import usd_text
+
+    assert [usd_text(x) for x in (1e-300, 0.4, 1.0, 7800.0, 4.56e7)] == ["under $1", "under $1", "$1", "$7,800", "$45.6M"]
 
 
 def test_the_cost_says_how_much_it_moves_with_the_sample():
