@@ -318,6 +318,7 @@ class SetBaselineCommand(StoreCommand):
         self.previous: str | None = None   # the baseline's name as stored before (None: none stored)
         self.row_before: dict | None = None   # its row before (a what-if's changes), and after (in full)
         self.row_after: dict | None = None
+        self.needed: list[str] = []   # the scenarios an undo's rows read from (set_baseline's time)
         self.on_moved: Callable[[], None] | None = None   # the bar: its button and tooltip again
 
     def apply(self):
@@ -326,6 +327,10 @@ class SetBaselineCommand(StoreCommand):
                 refuse_if_moved(self.store, self.name, self.row_before, undoing=False)
             # (a UserError, with nothing written, once the scenario is gone)
             self.previous, self.row_before, self.row_after = self.store.set_baseline(self.name)
+            base = json.loads(self.row_before["params"]).get("base") if self.row_before else None
+            # what an undo puts back reads from these: each must still be there then (a deleted
+            # baseline's name, already gone, goes back as it was)
+            self.needed = [x for x in dict.fromkeys((self.previous, base)) if x and self.store.scenario_row(x) is not None]
 
         self.store.atomically(make)
         if self.on_moved is not None:
@@ -334,6 +339,12 @@ class SetBaselineCommand(StoreCommand):
     def revert(self):
         def unmake():
             refuse_if_moved(self.store, self.name, self.row_after, undoing=True)
+            # the old baseline, and the scenario this one was built on, renamed or deleted elsewhere
+            # since: put back, the row read from a scenario no longer there (QA s38)
+            for gone in self.needed:
+                if self.store.scenario_row(gone) is None:
+                    raise UserError(f"scenario '{gone}' was renamed or deleted by another window or program after "
+                                    f"this step; nothing was undone ('{self.name}' stays the baseline)")
             self.store.restore_baseline(self.previous, self.row_before)
 
         self.store.atomically(unmake)

@@ -156,27 +156,33 @@ class _ElidedLabel(QLabel):
 
 
 class _CaptionLabel(_ElidedLabel):
-    """A tile's caption on up to two lines, the second ending in "…" when even two are too few: at
+    """A tile's caption on up to three lines, the last ending in "…" when even three are too few: at
     12-14 pt on 1280x720 one elided line lost the unit ("Time to train (d…", "Throughput (to…";
     QA s38), which the tooltip alone gave, to the mouse only."""
 
-    LINES = 2
+    LINES = 3   # (at 14 pt on 1280x720 "SLO throughput (tokens/s/chip)" needs three)
 
     def _lines(self, width: int) -> list[str]:
         metrics = self.fontMetrics()
         if width <= 0 or metrics.horizontalAdvance(self.text()) <= width:
             return [self.text()]
-        words, lines, line = self.text().split(), [], ""
-        for k, word in enumerate(words):
-            trial = f"{line} {word}".strip()
+        # pieces broken at spaces, and after a "/" inside a unit ("(tokens/s/chip)" is one word wider
+        # than a 14 pt tile: it was cut; QA s38): (the piece, what joins it to the one before)
+        pieces: list[tuple[str, str]] = []
+        for word in self.text().split():
+            parts = re.findall(r"[^/]*/|[^/]+", word)
+            pieces += [(part, " " if k == 0 else "") for k, part in enumerate(parts)]
+        lines, line = [], ""
+        for k, (piece, join) in enumerate(pieces):
+            trial = f"{line}{join}{piece}" if line else piece
             if metrics.horizontalAdvance(trial) <= width or not line:
                 line = trial
                 continue
             lines.append(line)
             if len(lines) == self.LINES - 1:   # the rest on the last line, elided
-                rest = " ".join(words[k:])
+                rest = "".join((j if i else "") + p for i, (p, j) in enumerate(pieces[k:]))
                 return lines + [metrics.elidedText(rest, Qt.TextElideMode.ElideRight, width)]
-            line = word
+            line = piece
         lines.append(line)
         return [metrics.elidedText(x, Qt.TextElideMode.ElideRight, width) for x in lines]
 

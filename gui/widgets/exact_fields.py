@@ -28,6 +28,13 @@ class ExactFields:
         if not field.property("exact_fields_watched"):   # a change after loading is the user's: the
             field.setProperty("exact_fields_watched", True)   # field's own value from then on
             field.valueChanged.connect(lambda *_, f=field: self._changed(f))
+            # typed, even the number it shows: a saved 5,000 trials shown as the field's 2,000 stayed
+            # 5,000 (and refused) after the user typed 2000 (QA s38)
+            from PySide6.QtWidgets import QLineEdit
+
+            edit = field.findChild(QLineEdit)
+            if edit is not None:
+                edit.textEdited.connect(lambda *_, f=field: self._loaded.pop(f, None))
 
     def keep_each(self, values: dict) -> None:
         """`keep` each field's value (None: a share the model leaves to its default)."""

@@ -80,3 +80,17 @@ def test_a_caption_goes_onto_a_second_line_before_it_loses_its_unit(qtbot):
     assert caption.height() >= 2 * metrics.lineSpacing()
     tiles.set("days", "521.3", "518 days at steady state")
     assert tiles._values["days"].accessibleName() == "Time to train (days): 521.3, 518 days at steady state"
+
+
+def test_a_unit_wider_than_its_tile_breaks_after_a_slash_not_at_the_edge(qtbot):
+    """QA s38: at 14 pt "SLO throughput (tokens/s/chip)" lost its unit, one word wider than the tile."""
+    tiles = FigureTiles([("slo", "SLO throughput (tokens/s/chip)", "")], columns=1)
+    qtbot.addWidget(tiles)
+    caption = next(w for w in tiles.findChildren(type(tiles._details["slo"])) if w.text().startswith("SLO"))
+    metrics = caption.fontMetrics()
+    tiles.resize(max(metrics.horizontalAdvance("SLO throughput"), metrics.horizontalAdvance("(tokens/s/")) + 24, 120)
+    tiles.show()
+    qtbot.waitExposed(tiles)
+    lines = caption._lines(caption.contentsRect().width())
+    assert len(lines) == 2 and "…" not in "".join(lines), lines
+    assert "".join(lines).replace(" ", "") == "SLOthroughput(tokens/s/chip)"

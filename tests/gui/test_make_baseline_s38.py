@@ -143,3 +143,20 @@ def test_compare_describes_each_scenario_against_the_baseline_it_is_compared_wit
     assert story.startswith("stored in full; from the baseline: Huawei fulfilled distribution fixed → beta")
     store.set_baseline("Story default")   # as seeded: each by its own changes
     assert changes_text(store, "Huawei 6 months late", "Story default", {}).startswith("Huawei extra delay 0 days → 182 days")
+
+
+def test_undo_refuses_where_the_old_baseline_was_renamed_elsewhere_since(window, store):
+    """QA s38: undone after another window renamed 'Story default', the what-if was put back as
+    changes from a scenario no longer there (unreadable) and the database had no baseline."""
+    bar = window.scenario_bar
+    assert bar.select("Huawei delivers half") and bar.make_baseline()
+    other = open_store(store.path)
+    try:
+        other.rename_scenario("Story default", "Story 2")
+    finally:
+        other.close()
+    window.check_external_changes()
+    window.undo_stack.undo()
+    assert store.baseline_name() == "Huawei delivers half"
+    for row in store.scenarios():   # every scenario still reads
+        assert store.scenario(row["name"])["params"]["demand"]

@@ -44,3 +44,18 @@ def test_a_hand_edited_study_with_text_shows_defaults_and_names_the_value(plan_p
     plan_panel.apply_scenario_state({"confidence": "high", "samples": "many", "budget_usd": None})
     fields = {p.field for p in plan_panel.study().problems()}
     assert {"confidence", "samples"} <= fields
+
+
+def test_typing_the_number_the_field_shows_takes_it(plan_panel, qtbot):
+    """QA s38: a saved 5,000 shown as 2,000 stayed 5,000, and refused, after the user typed 2000."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QLineEdit
+
+    plan_panel.apply_scenario_state(PlanStudy(samples=5000).to_dict())
+    edit = plan_panel.samples.findChild(QLineEdit)
+    edit.selectAll()
+    QTest.keyClicks(edit, "2000")
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+    assert plan_panel.samples.value() == 2000
+    assert plan_panel.study().samples == 2000 and not plan_panel.study().problems()
