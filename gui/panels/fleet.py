@@ -61,12 +61,12 @@ def _qdate(day: dt.date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
 
-
 def _forget_typing(edit) -> None:
     """The text stays for the next row, its typing no longer undoable: it is in the step just added,
     and Ctrl+Z went first to the field (clearing "KbdCo") and only a second press took the order
     back (gui.widgets.undo_keys: a field keeps its keys while it has text to undo; QA s38)."""
     edit.setText(edit.text())   # (QLineEdit.setText clears the field's undo history)
+
 
 class FleetPanel(QWidget):
     status_message = Signal(str)
