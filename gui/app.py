@@ -26,7 +26,7 @@ from gui.panels import registry as _registry
 from gui.panels.base_missing import drop_load_warning, missing_choices, save_words
 from gui.panels.small_screen import AreaScroll, fit_view
 from gui.settings import APP, ORG, last_dir, remember_dir, settings
-from gui.widgets.accessible import charts_out_of_tab_order, name_inputs
+from gui.widgets.accessible import name_inputs
 from gui.widgets.undo_keys import REDO_KEYS_TEXT
 
 SMOKE_EXIT_ENV = "FLEETCAST_SMOKE_EXIT_MS"  # quit this many ms after the window shows (tests, bench)
@@ -170,7 +170,6 @@ class MainWindow(QMainWindow):
         self.fleet_panel = FleetPanel(store, self.undo_stack)
         tab_leaves_tables(self.fleet_panel)
         name_inputs(self.fleet_panel)
-        charts_out_of_tab_order(self.fleet_panel)
         self.fleet_panel.status_message.connect(lambda message: self._said("fleet", message))
         from gui.commands import refusals
 
@@ -463,7 +462,6 @@ class MainWindow(QMainWindow):
         drop_load_warning(panel)   # built on its defaults: no saved inputs name what it could not show
         tab_leaves_tables(panel)
         name_inputs(panel)
-        charts_out_of_tab_order(panel)
         panel.status_message.connect(lambda message, k=key: self._panel_status(k, message))
         self._hosts[key].layout().addWidget(AreaScroll(panel))
         fit_view(panel)

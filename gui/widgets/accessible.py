@@ -1,4 +1,4 @@
-"""Names a screen reader reads for the inputs of a view, and charts out of the Tab order.
+"""Names a screen reader reads for the inputs of a view.
 
 Qt names a field after its form label only where the label was given to the field itself
 (`QFormLayout.addRow("Caption", field)`). Most views put a field and its error line in a holder
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView, QAbstractSpinBox, QComboBox, QFormLayout, QGroupBox, QHeaderView, QLabel, QLineEdit,
     QStackedWidget, QTabWidget, QWidget,
@@ -129,15 +128,6 @@ def name_inputs(root: QWidget) -> None:
                     found[widget] = tip if name.lower() in tip.lower() else f"{name}: {tip}"
     for widget, name in found.items():
         widget.setAccessibleName(name[:NAME_CHARS])
-
-
-def charts_out_of_tab_order(root: QWidget) -> None:
-    """A chart took a Tab press and did nothing with the keys (its readout follows the mouse); it
-    still takes the focus on a click, for its own zoom and pan. Its Export button stays a Tab stop."""
-    import pyqtgraph as pg
-
-    for view in root.findChildren(pg.GraphicsView):
-        view.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
 
 
 def unnamed_inputs(root: QWidget) -> list[QWidget]:

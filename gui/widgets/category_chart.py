@@ -309,6 +309,18 @@ class CategoryBarPanel(PlotPanel):
         share = f" ({y / total:.0%} of {format_number(total)}{unit})" if total > 0 and len(self._segments) > 1 else ""
         return f"{self.categories[i]} · {name}: {format_number(y)}{unit}{share}"
 
+    def key_rows(self) -> list[list]:
+        """One row per stacked segment (or the bars), its categories left to right; a category with
+        no value is skipped (no bar drawn, blank in the CSV)."""
+        rows = []
+        for name, heights in self._segments.items():
+            unknown = self._unknown.get(name, np.zeros(len(heights), bool))
+            row = [(name, float(i), float(h)) for i, h in enumerate(heights)
+                   if i < len(self.categories) and not unknown[i:i + 1].any() and np.isfinite(h)]
+            if row:
+                rows.append(row)
+        return rows
+
     def _marker_position(self, point) -> tuple[list, list]:
         # the middle of the hovered segment: its base is the sum of the segments stacked below it
         order = list(self._segments)

@@ -112,6 +112,7 @@ class HeatmapPanel(PlotPanel):
 
     def clear_grid(self) -> None:
         self.set_grid([], [], np.zeros((0, 0)))
+        self._key_at = None
 
     def _redraw(self) -> None:
         for t in self._texts:
@@ -250,4 +251,18 @@ class HeatmapPanel(PlotPanel):
         self._marker.setData([cell[0]], [cell[1]])
 
     def _idle_readout(self) -> str:
-        return "Hover over a cell to read its value or why it is infeasible."
+        return "Hover over a cell, or use the arrow keys, to read its value or why it is infeasible."
+
+    # the arrow keys walk the cells: a row of the grid at a time, from the top row down
+    def key_rows(self) -> list[list]:
+        return [[(i, j) for i in range(len(self.x_values))] for j in reversed(range(len(self.y_values)))
+                if len(self.x_values)]
+
+    def key_x(self, point) -> float:
+        return float(point[0])
+
+    def key_text(self, point) -> str:
+        return self.cell_text(*point)
+
+    def key_marker(self, point) -> tuple[list, list]:
+        return [point[0]], [point[1]]

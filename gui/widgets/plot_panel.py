@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from gui import export as export_mod
 from gui import style
+from gui.widgets.chart_keys import ChartView, step
 from gui.widgets.plot_axes import (  # noqa: F401  (re-exported: panels and tests import them here)
     DateAxisItem, GroupedAxisItem, PlainAxisItem, format_number, from_timestamp, to_timestamps,
 )
@@ -148,7 +149,8 @@ class PlotPanel(QWidget):
         axis_items = {"left": GroupedAxisItem(orientation="left"),
                       "bottom": DateAxisItem(orientation="bottom", utcOffset=0) if time_axis
                       else PlainAxisItem(orientation="bottom")}
-        self.plot_widget = pg.PlotWidget(axisItems=axis_items)
+        self._key_at: tuple[int, int] | None = None   # (row, point) the arrow keys read last
+        self.plot_widget = ChartView(self._read_key, self._key_tab_in, self._key_focus_out, axisItems=axis_items)
         self.plot_widget.setMinimumHeight(MIN_PLOT_HEIGHT_PX)
         self.plot_widget.setMinimumWidth(MIN_PLOT_WIDTH_PX)
         self.plot_item = self.plot_widget.getPlotItem()
@@ -271,6 +273,7 @@ class PlotPanel(QWidget):
         self._shown_title = None
         self._texts_signature = None
         self.plot_item.setTitle(title, size="11pt")
+        self.plot_widget.setAccessibleName(title)
         self._fit_texts()
 
     def _show_x_title(self) -> None:
@@ -884,6 +887,7 @@ class PlotPanel(QWidget):
         for name in list(self._series):
             self.remove_series(name)
         self._marker.setData([], [])
+        self._key_at = None
 
     def series_names(self) -> list[str]:
         return list(self._series)
@@ -930,7 +934,7 @@ class PlotPanel(QWidget):
 
     # ---- hover readout -----------------------------------------------------------------------
     def _idle_readout(self) -> str:
-        return getattr(self, "_legend_hidden_note", "") or "Hover over the chart to read values."
+        return getattr(self, "_legend_hidden_note", "") or "Hover over the chart, or use its arrow keys, to read values."
 
     def nearest_point(self, x: float, y: float, radius_px: float = HOVER_RADIUS_PX):
         """(series name, x, y) of the point nearest to view coordinates (x, y), or None."""
@@ -978,6 +982,53 @@ class PlotPanel(QWidget):
     def _marker_position(self, point) -> tuple[list, list]:
         """Where the hover marker sits for a (series, x, y) point; stacked charts override it."""
         return [point[1]], [point[2]]
+
+    # ---- keyboard readout (gui.widgets.chart_keys) ----------------------------------------------
+    def key_rows(self) -> list[list]:
+        """What the arrow keys step through: rows (Up/Down) of points (Left/Right), each as
+        nearest_point gives it: one row per drawn line, band edge or bar set, left to right."""
+        rows = []
+        for s in self._series.values():
+            order = np.argsort(s.x, kind="stable")
+            for suffix, values in s.columns.items():
+                row = [(s.name + suffix, float(s.x[i]), float(values[i])) for i in order
+                       if np.isfinite(s.x[i]) and np.isfinite(values[i])]
+                if row:
+                    rows.append(row)
+        return rows
+
+    def key_x(self, point) -> float:
+        return point[1]
+
+    def key_text(self, point) -> str:
+        return self.readout_text(point)
+
+    def key_marker(self, point) -> tuple[list, list]:
+        return self._marker_position(point)
+
+    def _read_key(self, key, stay: bool = False) -> bool:
+        """Move the keys' marker by `key` (`stay`: show the point read last again, after a Tab)."""
+        rows = self.key_rows()
+        if not rows:
+            reason = self.empty_reason()
+            self.set_readout(f"No values to read: {reason}." if reason else self._idle_readout())
+            return True
+        rows_x = [[self.key_x(p) for p in row] for row in rows]
+        self._key_at = at = step(rows_x, self._key_at, None if stay else key)
+        point = rows[at[0]][at[1]]
+        text = self.key_text(point)
+        self.set_readout(text)
+        self.readout.setToolTip(text)
+        self._marker.setData(*self.key_marker(point))
+        self.plot_widget.setAccessibleName(text)   # announced by a screen reader as it changes
+        return True
+
+    def _key_tab_in(self) -> None:
+        """Reached by Tab: show where the keys are (the point read last, else the first)."""
+        self._read_key(Qt.Key.Key_Home, stay=True)
+
+    def _key_focus_out(self) -> None:
+        self.plot_widget.setAccessibleName(self.title)
 
     # ---- export ------------------------------------------------------------------------------
     # What a file of this chart shows ({"Scenario": ..., "Model": ..., "Workload": ...}); the

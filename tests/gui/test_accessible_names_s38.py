@@ -1,6 +1,6 @@
 """A screen reader read most fields by their value alone ("spin box, 1,024 chips" with no "Chip
 count"; "BF16" for both the weights and the KV cache) and every table as "table"; each chart was a
-Tab stop that did nothing with the keys (QA s38)."""
+Tab stop that did nothing with the keys (QA s38; now they read values with them)."""
 
 from collections import Counter
 
@@ -35,9 +35,11 @@ def test_names_read_as_the_labels_beside_the_fields(window):
     assert window.fleet_panel.chips_table.view.accessibleName() == "Chip catalog"
 
 
-def test_charts_take_a_click_not_a_tab(window):
+def test_charts_are_tab_stops_that_read_with_the_keys(window):
+    """s38 took them out of the Tab order (they did nothing with the keys); s39 gave them a keyboard
+    readout (tests/gui/test_chart_keys_s39.py), so they are Tab stops again."""
     for key in ANALYSIS_PANELS:
         view = window.panel(key)
         charts = view.findChildren(pg.GraphicsView)
         assert charts, key
-        assert {c.focusPolicy() for c in charts} == {Qt.FocusPolicy.ClickFocus}, key
+        assert {c.focusPolicy() for c in charts} == {Qt.FocusPolicy.StrongFocus}, key
