@@ -160,7 +160,7 @@ def test_ep_within_the_tp_group_says_its_figures_are_ep1s(capsys):
     for ep in (1, 2, 8):
         assert main(argv + ["--ep", str(ep), "--format", "json"]) == 0
         runs[ep] = json.loads(capsys.readouterr().out)
-    assert runs[1]["notes"] == []
+    assert [n for n in runs[1]["notes"] if not n.startswith("TTFT p50 equals p90")] == []   # (clients in step: s39)
     for ep in (2, 8):
         assert runs[ep]["ep"] == ep
         assert runs[ep]["output_tokens_per_s_per_chip"] == runs[1]["output_tokens_per_s_per_chip"]

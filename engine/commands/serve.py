@@ -397,7 +397,7 @@ def run(args, ctx) -> Output:
                                   evaluate_serving, slo_capacity)
     from engine.studies import chips_for_demand
     from engine.serving.capacity import DEFAULT_REQUESTS
-    from engine.serving.run_notes import first_cohort_note, shared_sample_note, whole_run_note
+    from engine.serving.run_notes import first_cohort_note, lockstep_note, shared_sample_note, whole_run_note
     from engine.studies_serving import open_loop_reading
     from engine.serving.families import (blank_engine_note, budget_problem, engine_chip_problem, engine_family,
                                          known_engine, limit_factors)
@@ -956,7 +956,10 @@ def run(args, ctx) -> Output:
                          "at once (lower --ramp-s)" if window == 0.0 else
                          f"throughput over {window:.3g} s of {float(sim.makespan_s):.3g} s with every client busy "
                          "(lower --ramp-s, or more requests)")
-        notes += [n for n in (first_cohort_note(res.simulated_requests, args.concurrency, args.output_len_spread),) if n]
+        notes += [n for n in (first_cohort_note(res.simulated_requests, args.concurrency, args.output_len_spread),
+                              lockstep_note(args.concurrency, args.ramp_s or 0.0, args.input_len_spread,
+                                            args.output_len_spread, data.get("ttft_ms_p50"), data.get("ttft_ms_p90")))
+                  if n]
     notes += [n for n in (whole_run_note(sim, bool(getattr(args, "offline", False)), getattr(args, "request_rate", None)),
                           shared_sample_note(res.distinct_requests, res.simulated_requests, replicas) if loaded else "")
               if n] + dis_notes
