@@ -15,7 +15,7 @@ The exact form (a binary per trial, big-M rows) went to SciPy's HiGHS `milp` fir
 trials it ran into a 20 s time limit; the trial-months to drop are instead chosen by sampling and
 discarding (Campi and Garatti 2011): those no plan can serve first, then greedily in each month
 those whose rows carry the largest dual values, each step one HiGHS
-LP (`scipy.optimize.linprog`), and the lots are rounded up. The plan is then re-simulated on fresh
+LP (SciPy's HiGHS, `engine.lp`), and the lots are rounded up. The plan is then re-simulated on fresh
 seeds (out of sample) for the P(meet) it reports.
 """
 
@@ -925,9 +925,10 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
     validation trials (`Sizing`), each next one tried where the plan sized by the one before is
     short on the fresh trials (MEETS_RULE)."""
     _check_stop()   # (before SciPy's first import, a quarter of a second)
-    from scipy.optimize import linprog
     from scipy.sparse import csr_array
     from scipy.sparse import vstack as sparse_vstack
+
+    from engine.lp import solve_ub
 
     sc = inputs.scenario
     t0 = time.perf_counter()
@@ -1059,16 +1060,15 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
         until it names none: (x, the rows it met, the last LP's result)."""
         res, x, x_rows = None, None, np.zeros(len(row_trial), dtype=bool)
         while True:
-            # (HiGHS has no callback through linprog, and its time limit would change the answer:
+            # (HiGHS has no callback here (engine.lp), and its time limit would change the answer:
             # asked between the LPs, each tens of ms). No presolve: these LPs are a few hundred
             # columns over thousands of rows and the simplex takes 10-40 iterations, so presolve was
             # most of each solve (56 ms with it, 22 without, on a 3,255-row fit); without it the bench plan took 3.9 s of CPU where it
             # took 7.0 s, and 22 README and QA plans read the same JSON to the dollar (7 Dec 2026)
             _check_stop()
             keep_rows = ~dropped   # the kept rows, then the caps rows
-            res = linprog(objective, A_ub=sparse_vstack([neg_need_sparse[keep_rows], fixed_sparse], format="csr"),
-                          b_ub=np.concatenate([-b_need[keep_rows], b_fixed]), bounds=list(zip(np.zeros(cols_x), upper)),
-                          method="highs", options={"time_limit": req.time_limit_s, "presolve": False})
+            res = solve_ub(objective, sparse_vstack([neg_need_sparse[keep_rows], fixed_sparse], format="csr"),
+                           np.concatenate([-b_need[keep_rows], b_fixed]), upper, req.time_limit_s)
             if res.status != 0:
                 break
             x, x_rows = res.x, keep_rows
