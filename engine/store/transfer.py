@@ -689,7 +689,16 @@ def _reused_id_warnings(conn, name: str, reused: list[tuple[int, int, str]]) -> 
 
 def iter_orders_with_deliveries(store, *, limit: int | None = None, offset: int = 0,
                                 batch: int = 500) -> Iterator[tuple[dict, list[dict]]]:
-    """(order row with `delivered`, its delivery rows) in list order, fetched a batch at a time."""
+    """(order row with `delivered`, its delivery rows) in list order, fetched a batch at a time, all
+    from one state of the file (`read_snapshot`: another program's commit between two batches is
+    in all of them or none)."""
+    from engine.store.store import read_snapshot
+
+    with read_snapshot(store.db.conn):
+        yield from _orders_with_deliveries(store, limit, offset, batch)
+
+
+def _orders_with_deliveries(store, limit, offset, batch):
     sql = (f"select o.*, coalesce((select sum(d.quantity) from {DELIVERIES} d where d.order_id = o.id), 0) "
            f"as delivered from {ORDERS} o order by o.order_date, o.id limit ? offset ?")
     cursor = store.db.conn.execute(sql, [-1 if limit is None else int(limit), int(offset)])
