@@ -152,6 +152,19 @@ def _params_text(store, name: str) -> str | None:
         return None
 
 
+def _without_name(text: str | None) -> str | None:
+    """`_params_text`'s text without the scenario's own name (None stays None)."""
+    if not text:
+        return None
+    try:
+        params = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(params, dict):
+        params.pop("name", None)
+    return json.dumps(params, sort_keys=True)
+
+
 def _exists(store, name: str) -> bool:
     return any(s["name"] == name for s in store.scenarios())
 
@@ -969,8 +982,10 @@ class ScenarioBar(QWidget):
     def _follow_external_rename(self, old: str, new_names: list[str]) -> bool:
         """Another program renamed the scenario on screen: the one new name holding exactly what
         this window last read as `old` is it. Follow it; the inputs on screen stay."""
-        seen = self._seen.get(old)
-        matches = [n for n in new_names if seen is not None and self._stored_text(n) == seen]
+        # compared without the name: a what-if's resolved inputs carry its own name (Store._resolve),
+        # so a renamed what-if never matched and read as deleted (the baseline, stored whole, did; QA s39)
+        seen = _without_name(self._seen.get(old))
+        matches = [n for n in new_names if seen is not None and _without_name(self._stored_text(n)) == seen]
         if len(matches) != 1:
             return False
         self._follow_rename(old, matches[0])
