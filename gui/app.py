@@ -961,7 +961,28 @@ class MainWindow(QMainWindow):
         if time.monotonic() - getattr(self, "_error_shown_at", -1e9) > 15.0:   # an error stays readable
             self.show_status("The database was changed by another window or program: the views show it now")
         self._follow_external_base()
+        self._follow_external_save()
         return True
+
+    def _follow_external_save(self) -> None:
+        """Another window or program saved the scenario on screen: unedited, the views kept its old
+        inputs, unmarked, while the CLI, Compare and report read the new ones (QA s39: a Plan
+        confidence saved as 95 elsewhere still showed 90 here); they reload it now. Edited, the
+        user's edits stay and are marked, and Save asks before writing over the other save."""
+        name = self._scenario_name
+        if not name or getattr(self, "_following_base", False) or not self.scenario_bar.saved_elsewhere(name):
+            return
+        said = f"'{name}' was saved by another window or program"
+        if self.is_modified():
+            self.show_status(f"{said}: your unsaved edits stay on screen, and Save asks before writing over it")
+            return
+        try:
+            params = self.store.scenario(name)["params"]
+        except UserError:
+            return
+        self.apply_scenario(name, params)
+        self.scenario_bar.note_reloaded(name)
+        self.show_status(f"{said}: its inputs were reloaded")
 
     def _say_if_file_replaced(self) -> None:
         """Once: the database file was replaced or moved under this window (edits are refused by

@@ -588,6 +588,15 @@ class ScenarioBar(QWidget):
         """The window shows `name` as stored now (reloaded or rebased after its baseline moved)."""
         self._note_seen(name)
 
+    def saved_elsewhere(self, name: str | None = None) -> bool:
+        """The scenario `name` (default: the current one) itself was saved by another window or
+        program since this window read or wrote it (not only its baseline: moved_base)."""
+        name = name or self._current
+        if name is None or name not in self._seen:
+            return False
+        self._follow_versions()
+        return name in self._changed_elsewhere and name not in self._base_moved
+
     def moved_base(self, name: str | None = None) -> str | None:
         """The baseline of the what-if `name` (default: the current one) when another window or
         program saved that baseline, and not the what-if itself, since this window read it: what

@@ -21,3 +21,40 @@ def test_a_what_if_renamed_elsewhere_is_followed_not_read_as_deleted(window, sto
     assert bar.current_name() == "HDH"
     names = [s["name"] for s in store.scenarios()]
     assert "HDH" in names and WHAT_IF not in names   # nothing saved again under the old name
+
+
+def _save_elsewhere(path, name, **changes):
+    other = open_store(path)
+    try:
+        other.save_scenario(name, dict(other.scenario(name)["params"], **changes))
+    finally:
+        other.close()
+
+
+def test_a_scenario_saved_elsewhere_reloads_an_unedited_window(window, store):
+    """The views kept the old inputs, unmarked, while the CLI, Compare and report read the new
+    ones (a Plan confidence saved as 95 elsewhere still showed 90)."""
+    bar = window.scenario_bar
+    assert bar.select(WHAT_IF)
+    forecast = window.panel("forecast")
+    assert forecast.scenario_state()["install_lag_days"] == 30.0
+    _save_elsewhere(store.path, WHAT_IF, install_lag_days=90.0)
+    window.check_external_changes()
+    assert forecast.scenario_state()["install_lag_days"] == 90.0
+    assert not window.is_modified()
+    assert "was saved by another window or program: its inputs were reloaded" in window.statusBar().currentMessage()
+
+
+def test_an_edited_window_keeps_its_edits_when_the_scenario_is_saved_elsewhere(window, store):
+    bar = window.scenario_bar
+    assert bar.select(WHAT_IF)
+    forecast = window.panel("forecast")
+    seed = forecast.seed_spin.value()
+    forecast.seed_spin.setValue(seed + 1)
+    assert window.is_modified()
+    _save_elsewhere(store.path, WHAT_IF, install_lag_days=90.0)
+    window.check_external_changes()
+    # the user's edit stays on screen, marked, and Save will ask (test_data_safety_s27)
+    assert forecast.seed_spin.value() == seed + 1 and window.is_modified()
+    assert forecast.scenario_state()["install_lag_days"] == 30.0
+    assert "your unsaved edits stay on screen" in window.statusBar().currentMessage()
