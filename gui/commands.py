@@ -110,9 +110,12 @@ class _EditFieldCommand(StoreCommand):
 
     kind = ""   # "chip", "order" or "delivery": the store's update_<kind> and stored_value kind
 
-    def __init__(self, store, key, field: str, value, text: str):
+    def __init__(self, store, key, field: str, value, text: str, shown=NOT_GIVEN):
         super().__init__(store, text)
         self.key, self.field, self.value = key, field, value
+        # the value the user saw when typing (a table cell's when its editor opened): the first
+        # apply is refused where the store holds another program's value since (QA s39)
+        self.shown = shown
         self.old_value = None
         self.new_value = None
 
@@ -120,7 +123,7 @@ class _EditFieldCommand(StoreCommand):
         return getattr(self.store, f"update_{self.kind}")(self.key, self.field, value, expect=expect)
 
     def apply(self):
-        expect = self.old_value if self.outcome["applied"] else NOT_GIVEN
+        expect = self.old_value if self.outcome["applied"] else self.shown
         old = self._update(self.value, expect)
         if self.outcome["applied"] == 0:
             self.old_value = old
@@ -159,8 +162,9 @@ class EditChipCommand(_EditFieldCommand):
     kind = "chip"
     fleet_page = "chips"
 
-    def __init__(self, store, chip_id: str, field: str, value):
-        super().__init__(store, chip_id, field, value, f"Edit {chip_id} {field_label('chip', field)} → {_short(value)}")
+    def __init__(self, store, chip_id: str, field: str, value, shown=NOT_GIVEN):
+        super().__init__(store, chip_id, field, value, f"Edit {chip_id} {field_label('chip', field)} → {_short(value)}",
+                         shown)
 
 
 # ---- orders -----------------------------------------------------------------------------------
@@ -235,9 +239,9 @@ class AddOrdersCommand(StoreCommand):
 class EditOrderCommand(_EditFieldCommand):
     kind = "order"
 
-    def __init__(self, store, order_id: int, field: str, value):
+    def __init__(self, store, order_id: int, field: str, value, shown=NOT_GIVEN):
         super().__init__(store, order_id, field, value,
-                         f"Edit order {order_id} {field_label('order', field)} → {_short(value)}")
+                         f"Edit order {order_id} {field_label('order', field)} → {_short(value)}", shown)
 
 
 class DeleteOrderCommand(StoreCommand):
@@ -287,9 +291,9 @@ class AddDeliveryCommand(StoreCommand):
 class EditDeliveryCommand(_EditFieldCommand):
     kind = "delivery"
 
-    def __init__(self, store, delivery_id: int, field: str, value):
+    def __init__(self, store, delivery_id: int, field: str, value, shown=NOT_GIVEN):
         super().__init__(store, delivery_id, field, value,
-                         f"Edit delivery {delivery_id} {field_label('delivery', field)} → {_short(value)}")
+                         f"Edit delivery {delivery_id} {field_label('delivery', field)} → {_short(value)}", shown)
 
 
 class DeleteDeliveryCommand(StoreCommand):

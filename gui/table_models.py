@@ -1,6 +1,6 @@
 """Table models over store rows (plain dicts). Units live in the headers.
 
-A model never writes to the store itself: an edit calls `edit_handler(key, field, text)`,
+A model never writes to the store itself: an edit calls `edit_handler(key, field, text, shown)`,
 which the panel wires to an undo command; the handler returns False (and shows the store's
 message) when the value is refused, so the cell keeps its old value. An edit that leaves the
 stored value as it is ("100,000" over 100000) pushes nothing and calls
@@ -23,7 +23,9 @@ from engine.validate import cell_float
 SORT_ROLE = Qt.ItemDataRole.UserRole
 ROW_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 
-EditHandler = Callable[[object, str, str], bool]
+# (key, field, text typed, the value the cell held when its editor opened): an edit is refused
+# where the store no longer holds that value (another program wrote it meanwhile)
+EditHandler = Callable[[object, str, str, object], bool]
 UnchangedHandler = Callable[[object, str], None]
 
 
@@ -115,6 +117,10 @@ class RowTableModel(QAbstractTableModel):
         self._rows: list[dict] = [dict(r) for r in rows]
         self.edit_handler: EditHandler | None = None
         self.unchanged_handler: UnchangedHandler | None = None
+        # (row key, field) -> the value the cell held when its editor read it: a refresh from
+        # another program's write under an open editor left the old value on screen behind the
+        # typing, and Enter wrote over the newer one without a word (QA s39)
+        self._opened: dict = {}
 
     # ---- content -----------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[dict]) -> None:
@@ -217,6 +223,7 @@ class RowTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(value, column)
         if role == Qt.ItemDataRole.EditRole:
+            self._opened[(row.get(self.key_field), column.key)] = value
             return edit_text(value)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, column, value)
@@ -263,11 +270,12 @@ class RowTableModel(QAbstractTableModel):
             return False
         row = self._rows[index.row()]
         text = value.strip() if isinstance(value, str) else value
+        shown = self._opened.pop((row.get(self.key_field), column.key), row.get(column.key))
         if same_value(row.get(column.key), text, column):
             if self.unchanged_handler is not None:   # unchanged: no undo entry
                 self.unchanged_handler(row.get(self.key_field), column.key)
             return True
-        return bool(self.edit_handler(row.get(self.key_field), column.key, text))
+        return bool(self.edit_handler(row.get(self.key_field), column.key, text, shown))
 
 
 # ---- concrete models ------------------------------------------------------------------------

@@ -238,7 +238,7 @@ def test_the_window_edits_calibrate_as(tmp_path, qapp):
     assert model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole) == "Calibrate as"
     assert model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole) == (
         "the catalog chip whose calibration this chip takes, e.g. h100-sxm5-80gb for a copy of it; blank: by its id")
-    model.edit_handler = lambda key, field, value: store.update_chip(key, field, value) is not None or True
+    model.edit_handler = lambda key, field, value, shown=None: store.update_chip(key, field, value) is not None or True
     assert model.setData(model.index(model.row_of_key("hgx-h20"), column), "h20-96gb", Qt.ItemDataRole.EditRole)
     assert dict(store.chip("hgx-h20").calibration) == dict(store.chip("h20-96gb").calibration)
     store.close()

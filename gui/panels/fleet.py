@@ -22,7 +22,7 @@ from engine.validate import vendor_mismatch
 from engine.errors import UserError
 from gui.commands import (
     AddDeliveryCommand, AddOrderCommand, DeleteDeliveryCommand, DeleteOrderCommand,
-    EditChipCommand, EditDeliveryCommand, EditOrderCommand, field_label, follow_stack, follow_store_writes,
+    NOT_GIVEN, EditChipCommand, EditDeliveryCommand, EditOrderCommand, field_label, follow_stack, follow_store_writes,
     in_table_words, push_command,
 )
 from gui.table_models import ChipTableModel, DeliveryTableModel, OrderTableModel, edit_text
@@ -327,11 +327,13 @@ class FleetPanel(QWidget):
             # the status line still read "Not saved: ..." for a value the store holds
             self.status_message.emit(f"{refused[0].capitalize()} {key} {field_label(refused[0], field)}: unchanged")
 
-    def _edit_chip(self, chip_id, field, value) -> bool:
-        return self._push(EditChipCommand(self.store, chip_id, field, value))
+    # `shown`: the value the cell held when its editor opened; a store that holds another since
+    # refuses the edit (another program's write is not overwritten unasked)
+    def _edit_chip(self, chip_id, field, value, shown=NOT_GIVEN) -> bool:
+        return self._push(EditChipCommand(self.store, chip_id, field, value, shown))
 
-    def _edit_order(self, order_id, field, value) -> bool:
-        if not self._push(EditOrderCommand(self.store, order_id, field, value)):
+    def _edit_order(self, order_id, field, value, shown=NOT_GIVEN) -> bool:
+        if not self._push(EditOrderCommand(self.store, order_id, field, value, shown)):
             return False
         if field in ("chip_id", "vendor"):   # as `orders import` warns: the forecast's risk follows the vendor
             self._warned_order = order_id
@@ -360,8 +362,8 @@ class FleetPanel(QWidget):
         if self.banner.kind == "warning":
             self.banner.dismiss()
 
-    def _edit_delivery(self, delivery_id, field, value) -> bool:
-        return self._push(EditDeliveryCommand(self.store, delivery_id, field, value))
+    def _edit_delivery(self, delivery_id, field, value, shown=NOT_GIVEN) -> bool:
+        return self._push(EditDeliveryCommand(self.store, delivery_id, field, value, shown))
 
     def add_order(self, row: dict) -> int | None:
         command = AddOrderCommand(self.store, row)

@@ -1,6 +1,8 @@
 """Two windows on one database (QA s39). "Another window" is a second connection to the same
 file, as another process is."""
 
+from PySide6.QtCore import Qt
+
 from engine.store import open_store
 
 WHAT_IF = "Huawei delivers half"
@@ -58,3 +60,49 @@ def test_an_edited_window_keeps_its_edits_when_the_scenario_is_saved_elsewhere(w
     assert forecast.seed_spin.value() == seed + 1 and window.is_modified()
     assert forecast.scenario_state()["install_lag_days"] == 30.0
     assert "your unsaved edits stay on screen" in window.statusBar().currentMessage()
+
+
+# ---- a cell edit never writes over another program's newer value unasked -------------------------
+
+def _quantity_cell(window):
+    model = window.fleet_panel.order_model
+    row = next(i for i, r in enumerate(model._rows) if r["quantity"])
+    column = [c.key for c in model.columns].index("quantity")
+    return model, model.index(row, column), model._rows[row]["id"], model._rows[row]["quantity"]
+
+
+def _set_quantity_elsewhere(path, order_id, quantity):
+    other = open_store(path)
+    try:
+        other.update_order(order_id, "quantity", quantity)
+    finally:
+        other.close()
+
+
+def test_an_edit_typed_while_another_program_wrote_the_cell_is_refused(window, store):
+    """Typed 110000 with the editor open, another program set 120000, the window's check showed it
+    under the editor, Enter: 110000 was stored, the status saying only 'Edit order 1 Quantity'."""
+    model, index, order_id, before = _quantity_cell(window)
+    model.data(index, Qt.ItemDataRole.EditRole)              # the editor opens on the stored value
+    _set_quantity_elsewhere(store.path, order_id, before + 20_000)
+    window.check_external_changes()                           # the table shows the new value
+    assert not model.setData(index, str(before + 10_000))
+    assert store.stored_value("order", order_id, "quantity") == before + 20_000
+    assert "changed by another window or program" in window.fleet_panel.banner.text()
+
+
+def test_an_edit_before_the_window_saw_another_programs_write_is_refused(window, store):
+    model, index, order_id, before = _quantity_cell(window)
+    _set_quantity_elsewhere(store.path, order_id, before + 20_000)   # the table still shows `before`
+    assert not model.setData(index, str(before + 10_000))
+    assert store.stored_value("order", order_id, "quantity") == before + 20_000
+    assert f"now {before + 20_000}" in window.fleet_panel.banner.text()
+
+
+def test_an_edit_with_nobody_else_writing_still_saves(window, store):
+    model, index, order_id, before = _quantity_cell(window)
+    model.data(index, Qt.ItemDataRole.EditRole)
+    assert model.setData(index, str(before + 10_000))
+    assert store.stored_value("order", order_id, "quantity") == before + 10_000
+    window.undo_stack.undo()
+    assert store.stored_value("order", order_id, "quantity") == before

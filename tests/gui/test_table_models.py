@@ -27,7 +27,7 @@ def test_models_pass_qt_model_tester(qtmodeltester, store, kind):
     model = {"chips": lambda: ChipTableModel(store.chip_rows()),
              "orders": lambda: OrderTableModel(store.order_rows()),
              "deliveries": lambda: DeliveryTableModel(store.delivery_rows())}[kind]()
-    model.edit_handler = lambda key, field, value: True
+    model.edit_handler = lambda key, field, value, shown=None: True
     assert model.rowCount() > 0
     qtmodeltester.check(model, force_py=True)
     proxy = TableFilterProxy()
@@ -66,7 +66,7 @@ def test_numbers_display_with_separators_and_edit_raw(store):
 def test_set_data_goes_through_handler_and_skips_no_change(store):
     model = OrderTableModel(store.order_rows())
     calls = []
-    model.edit_handler = lambda key, field, value: calls.append((key, field, value)) or True
+    model.edit_handler = lambda key, field, value, shown=None: calls.append((key, field, value)) or True
     row = model.row_of_key(1)
     qty = model.index(row, model.column_of("quantity"))
     assert model.setData(qty, " 120000 ")
@@ -79,7 +79,7 @@ def test_set_data_goes_through_handler_and_skips_no_change(store):
 
 def test_refused_edit_returns_false(store):
     model = DeliveryTableModel(store.delivery_rows())
-    model.edit_handler = lambda key, field, value: False
+    model.edit_handler = lambda key, field, value, shown=None: False
     assert not model.setData(model.index(0, model.column_of("quantity")), "999999999")
 
 
@@ -142,7 +142,7 @@ def test_another_programs_edit_leaves_the_cell_being_typed_in(qtbot, store):
 
     model = OrderTableModel(store.order_rows())
     saved = []
-    model.edit_handler = lambda key, field, value: saved.append((key, field, value)) or True
+    model.edit_handler = lambda key, field, value, shown=None: saved.append((key, field, value)) or True
     table = FilterableTable(model)
     qtbot.addWidget(table)
     table.show()
@@ -190,7 +190,7 @@ def test_rows_added_or_removed_elsewhere_keep_the_cell_being_typed_in(qtbot, sto
     rows = store.order_rows()
     model = OrderTableModel(rows[:2])
     saved = []
-    model.edit_handler = lambda key, field, value: saved.append((key, field, value)) or True
+    model.edit_handler = lambda key, field, value, shown=None: saved.append((key, field, value)) or True
     table = FilterableTable(model)
     qtbot.addWidget(table)
     table.show()
