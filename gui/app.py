@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
 
         self._scenario_name: str | None = None
         self._scenario_params: dict = {}
+        self.fleet_panel.install_lag_provider = self._install_lag_days   # its chart counts the scenario's lag
         self.scenario_bar = ScenarioBar(store, self.undo_stack, gather_params=self.gather_scenario_params)
         self.scenario_bar.status_message.connect(self._scenario_said)
         self.scenario_bar.combo.setAccessibleName("Scenario")
@@ -474,6 +475,7 @@ class MainWindow(QMainWindow):
         if key == "forecast":   # ... and runs again when it is edited (QA s37: its result stayed)
             panel.supply_editor.lag_spin.valueChanged.connect(
                 lambda *_: self.panels["training"].schedule() if "training" in self.panels else None)
+            panel.supply_editor.lag_spin.valueChanged.connect(lambda *_: self.fleet_panel.follow_install_lag())
         if hasattr(panel, "unsaved_scenario"):   # Compare runs saved scenarios: it says when one has edits
             # only the Forecast's inputs are what Compare runs: a tick in Compare is no such edit
             panel.unsaved_scenario = lambda: self._scenario_name if (
@@ -821,6 +823,7 @@ class MainWindow(QMainWindow):
             if hasattr(panel, "check_current"):
                 panel.check_current()
         self.setWindowTitle(f"Fleetcast — {self.store.path.name} — {name}[*]")
+        self.fleet_panel.follow_install_lag()
         self.update_modified()
 
     def _install_lag_days(self) -> float | None:

@@ -84,11 +84,9 @@ class FleetPanel(QWidget):
         self._refused_cell: tuple | None = None   # (kind, key, field) of the edit the banner refused
 
         # chart
-        # "installed" here is every chip delivered; the Forecast's installed fleet loses failures and
-        # retirements (10,000 H800 here, 9,336 there by 2025-12): the title says which
-        self.chart = PlotPanel(f"Installed chips over time (delivered + {INSTALL_LAG_DAYS:.0f} days to install; "
-                               "before failures and retirement, which the Forecast counts)",
-                               y_label="Installed", y_unit="chips", time_axis=True)
+        self._lag_provider = None
+        self._drawn_lag_days = INSTALL_LAG_DAYS
+        self.chart = PlotPanel(_chart_title(INSTALL_LAG_DAYS), y_label="Installed", y_unit="chips", time_axis=True)
         self.chart.status_message.connect(self.status_message)
 
         # orders
@@ -239,8 +237,7 @@ class FleetPanel(QWidget):
         self.delivery_qty_spin.setValue(1000)
         self.delivery_qty_spin.setGroupSeparatorShown(True)
         self.delivery_qty_spin.setSuffix(" chips")
-        self.delivery_date_edit.setToolTip("Date the chips of this delivery arrived (installed "
-                                           f"{INSTALL_LAG_DAYS:.0f} days later)")
+        self.delivery_date_edit.setToolTip(_delivery_tip(INSTALL_LAG_DAYS))
         self.delivery_qty_spin.setToolTip("Chips delivered on that date")
         self.delivery_note_edit = QLineEdit()
         self.delivery_note_edit.setPlaceholderText("Note / source")
@@ -469,6 +466,42 @@ class FleetPanel(QWidget):
         """The fleet's orders and deliveries belong to the database, not to a scenario."""
         return {"Scenario": None}
 
+    def chart_export_context(self, chart_key: str) -> dict:
+        """The chart counts a chip installed the scenario's install lag after its delivery: its
+        files name the scenario (the tables' do not: they are the database's)."""
+        return {"Install lag": f"{self._drawn_lag_days:g} days after delivery"} if chart_key == "installed_chips" \
+            else self.export_context()
+
+    # The chart's install lag: the scenario's (the window's Forecast form, or the saved scenario an
+    # export draws). It was always 30 days: with a scenario of 90 the report's Figure 1 and the
+    # exported chart put chips in service 60 days before the Forecast beside them counted them (QA s39).
+    @property
+    def install_lag_provider(self):
+        return self._lag_provider
+
+    @install_lag_provider.setter
+    def install_lag_provider(self, provider) -> None:
+        self._lag_provider = provider
+        self.follow_install_lag()
+
+    def install_lag_days(self) -> float:
+        lag = self._lag_provider() if self._lag_provider is not None else None
+        try:
+            lag = float(lag)
+        except (TypeError, ValueError):
+            return INSTALL_LAG_DAYS
+        return lag if lag >= 0 and lag == lag else INSTALL_LAG_DAYS
+
+    def follow_install_lag(self) -> None:
+        """Redraw the chart where the scenario's install lag moved since it was drawn."""
+        lag = self.install_lag_days()
+        if lag == self._drawn_lag_days:
+            return
+        self._drawn_lag_days = lag
+        self.chart.set_title(_chart_title(lag))
+        self.delivery_date_edit.setToolTip(_delivery_tip(lag))
+        self._refresh_chart()
+
     def charts(self) -> dict:
         return {"installed_chips": self.chart}
 
@@ -564,7 +597,7 @@ class FleetPanel(QWidget):
             return
         self.chart.set_notice("")
         x = to_timestamps(months)
-        series = installed_timeline(orders, months, install_lag_days=INSTALL_LAG_DAYS)
+        series = installed_timeline(orders, months, install_lag_days=self._drawn_lag_days)
         wanted, chip_ids = {}, {}
         for chip_id in sorted(series, key=lambda c: self._chip_names.get(c, c)):
             wanted[self._chip_names.get(chip_id, chip_id)] = series[chip_id]
@@ -580,11 +613,22 @@ class FleetPanel(QWidget):
                                   symbol=None)
         else:
             self.chart.remove_series(TOTAL_SERIES)
-        promised = promised_timeline(orders, months, INSTALL_LAG_DAYS)
+        promised = promised_timeline(orders, months, self._drawn_lag_days)
         if promised is not None:  # the vendors' schedules, against what actually arrived
             self.chart.set_series(PROMISED_SERIES, x, promised, color="#999999", width=1.5, dashed=True, symbol=None)
         else:
             self.chart.remove_series(PROMISED_SERIES)
+
+
+def _chart_title(lag_days: float) -> str:
+    # "installed" here is every chip delivered; the Forecast's installed fleet loses failures and
+    # retirements (10,000 H800 here, 9,336 there by 2025-12): the title says which
+    return (f"Installed chips over time (delivered + {lag_days:g} days to install; "
+            "before failures and retirement, which the Forecast counts)")
+
+
+def _delivery_tip(lag_days: float) -> str:
+    return f"Date the chips of this delivery arrived (installed {lag_days:g} days later, the scenario's install lag)"
 
 
 def command_text(command) -> str:
