@@ -939,7 +939,9 @@ class MainWindow(QMainWindow):
         from gui.export_all import not_computed, not_computed_text
 
         missing = "; ".join(not_computed_text(not_computed(self.panels)))
-        self.show_status(f"Exported {len(written)} files to {out_dir}" + (f"; left out: {missing}" if missing else ""))
+        removed = len(getattr(written, "removed", []))
+        self.show_status(f"Exported {len(written)} files to {out_dir}" + (f"; left out: {missing}" if missing else "")
+                         + (f"; removed {removed} files an earlier export wrote for them" if removed else ""))
         return written
 
     def show_status(self, message: str) -> None:

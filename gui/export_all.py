@@ -283,7 +283,26 @@ def _compute_and_write(panels, out: Path, scenario, *, force, partial, unsaved, 
         if stop():
             raise Cancelled()
 
-    return _write_all(plan, out, force=force, staging=staging)
+    # (--partial, --force) files an earlier export wrote for a view left out now: kept, they stood
+    # beside the new files as this scenario's (54 forecast, plan and compare files naming 'Story
+    # default' with the old numbers, QA s39). The user agreed to replace those names (check_targets
+    # listed them); they are removed once the new files are in place, and said.
+    stale = [p for p in planned_names(out, {k: panels[k] for k in failed}) if force and p.is_file() and not p.is_symlink()]
+    written = Written(_write_all(plan, out, force=force, staging=staging))
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            written.removed.append(path)
+    return written
+
+
+class Written(list):
+    """The files an export wrote; `removed`: those of an earlier export it removed (the views it
+    left out)."""
+
+    def __init__(self, paths=()):
+        super().__init__(paths)
+        self.removed: list[Path] = []
 
 
 def _write_all(plan: list[tuple[Path, object]], out: Path, *, force: bool, staging=None) -> list[Path]:

@@ -137,8 +137,11 @@ def run(args, ctx) -> Output:
     files = [str(p) for p in written]
     rows = [{"file": f, "kind": Path(f).suffix.lstrip(".")} for f in files]
     missing = "".join(f"; {t} (its files are left out)" for t in not_computed_text(left_out))
+    removed = [str(p) for p in getattr(written, "removed", [])]
+    if removed:   # (--force) an earlier export's files of those views would have passed for this one's
+        missing += f"; removed {len(removed)} files an earlier export wrote for them"
     return Output(data={"scenario": name, "out": str(out), "files": files, "not_computed": left_out,
-                        "warnings": warnings}, rows=rows,
+                        "removed": removed, "warnings": warnings}, rows=rows,
                   text=f"scenario '{name}'" + ("" if args.scenario else " (the baseline; choose another with --scenario)")
                   + f": wrote {len(files)} files to {out}{missing}")
 
