@@ -372,6 +372,7 @@ def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
     multiplier = getattr(fit, "rate_multiplier", 1.0)
     if multiplier != 1.0:
         out = out * multiplier
+    cap = None
     if ceiling_tokens_per_day:
         k = float(ceiling_tokens_per_day)
         n0 = fit.last_tokens_per_day
@@ -380,12 +381,19 @@ def draw_log_growth(fit: GrowthFit, tau_years: np.ndarray, z: np.ndarray | None,
             # side of K (a last point drawn above the ceiling falls back toward it)
             ratio = k / (n0 * np.exp(np.asarray(last_log_offset, dtype=float)))
             out = np.log(ratio) - np.log1p((ratio - 1.0) * np.exp(-out))
+            cap = np.log(ratio)
         elif k > n0:  # logistic on the same clock: N = K / (1 + (K/N0 - 1) e^-L)
             out = np.log(k / n0) - np.log1p((k / n0 - 1.0) * np.exp(-out))
+            cap = math.log(k / n0)
     # the points' scatter about the curve, the last point's and a later date's: a level, not
     # growth (after the what-if's multiplier, which leaves it, and after a ceiling bends the
     # growth: added before the bend it turned the wrong way for a last point drawn above the
     # ceiling, and past it made log1p of less than -1); its normal is z's third column
     if z.shape[1] > 2 and level_scatter_var(fit) > 0.0:
         out = out + level_scatter_sd(fit, tau[0])[None, :] * z[:, 2:3]
+        if cap is not None:
+            # nor above the ceiling: "the most tokens/day demand can reach" read a P90 30-55%
+            # above it with the story's 0.26 scatter (60 T a day: P90 92 T; QA s39), nor a last
+            # point drawn above it (its curve falls back toward it) after that point's date
+            out = np.where(tau > 0.0, np.minimum(out, cap), out)
     return out

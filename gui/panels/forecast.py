@@ -180,8 +180,8 @@ class ForecastPanel(QWidget):
                                            tip="Multiplies each chip family's throughput error from validation "
                                                "(resources/throughput_sigma.csv); 0 = take the engines as exact")
         self.ceiling_spin = _spin(0, 1e5, 0, decimals=2, step=10, suffix=" T tokens/day",
-                                  tip="The most tokens/day demand can reach (trillions). A logistic curve needs one above "
-                                      "the largest demand point; a piecewise curve bends toward it (0 = no ceiling)")
+                                  tip="The most tokens/day demand can reach (trillions), in every trial after the last point (the demand scale "
+                                      "multiplies it). A logistic curve needs one above the largest point; a piecewise one bends toward it")
         self.ceiling_spin.setSpecialValueText("no ceiling")   # 0 read "0 T tokens/day", a ceiling at zero
         self.peak_spin = _spin(1, 20, 1.5, decimals=2, step=0.1, suffix=" ×",
                                tip="Peak over average load: capacity is sized for the peak hour")

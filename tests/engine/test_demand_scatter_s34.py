@@ -104,7 +104,10 @@ def test_the_scatter_moves_demand_its_own_way_under_a_ceiling():
     for offset in (math.log(1.5), math.log(3.0)):   # the last point drawn 1.5x and 3x its figure
         last = np.full((3, 1), offset)
         g = draw_log_growth(fit, tau, z, ceiling_tokens_per_day=52e12, last_log_offset=last)[:, 0]
-        assert np.all(np.isfinite(g)) and g[0] < g[1] < g[2]
+        # and never above the ceiling (QA s39: the scatter took P90 30-55% past it): the upper
+        # draws stop at it
+        at_ceiling = math.log(52e12 / fit.last_tokens_per_day) - offset
+        assert np.all(np.isfinite(g)) and g[0] <= g[1] <= g[2] <= at_ceiling + 1e-12
 
 
 def test_the_band_leaves_the_last_point_and_widens_with_the_scatter():
@@ -160,3 +163,20 @@ def test_a_later_point_is_scored_with_its_own_stated_uncertainty():
     assert (round(n.p10 / 1e12, 2), round(n.p50 / 1e12, 2)) == (1.85, 9.83)
     # the floors are scored as floors, their bands as before
     assert [(p.p10, p.p90) for p in wide.points[1:]] == [(p.p10, p.p90) for p in narrow.points[1:]]
+
+
+def test_no_trial_goes_above_the_ceiling_after_the_last_point():
+    """"The most tokens/day demand can reach": at 60 T a day the story's scatter (0.26 in log sd)
+    read P90 92 T and a 100 T ceiling P90 131 T (QA s39). Any draw, any offset of the last point."""
+    story = default_scenario().demand
+    fit = fit_growth(story)
+    rng = np.random.default_rng(7)
+    z = rng.standard_normal((4000, 3))
+    tau = np.array([0.0, 0.5, 1.0, 3.0])
+    for ceiling in (60e12, 100e12):
+        for last in (None, rng.normal(0.0, 0.2, (4000, 1))):
+            g = draw_log_growth(fit, tau, z, ceiling_tokens_per_day=ceiling, last_log_offset=last)
+            level = fit.last_tokens_per_day * np.exp(g + (0.0 if last is None else last))
+            assert level[:, 1:].max() <= ceiling * (1 + 1e-9)
+            assert np.percentile(level[:, -1], 50) > 0.5 * ceiling   # a cap, not a collapse
+
