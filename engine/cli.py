@@ -299,6 +299,8 @@ NAMED_ARGUMENTS = ("scenario", "model", "chip", "weight_dtype", "kv_dtype", "eng
 # Flags whose empty value had read as not given, or as a file named "" ("plan --orders-csv ''" wrote
 # nothing and exited 0; "--caps ''" planned with the packaged caps; QA s38): refused likewise.
 EMPTY_REFUSED = ("orders_csv", "caps", "cases")
+# Required flags given as "" (`export --out ""` exited 1 where other empty values exit 2; QA s39).
+EMPTY_REQUIRED = ("out", "as_of")
 
 
 def global_option_problem(args: argparse.Namespace) -> str | None:
@@ -319,6 +321,10 @@ def global_option_problem(args: argparse.Namespace) -> str | None:
         value = getattr(args, name, None)
         if isinstance(value, str) and not value.strip():
             return f"argument --{name.replace('_', '-')}: the value is empty (leave the flag out for the default)"
+    for name in EMPTY_REQUIRED:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and not value.strip():
+            return f"argument --{name.replace('_', '-')}: the value is empty"
     if isinstance(getattr(args, "file", None), str) and not args.file.strip():   # `orders import ''`
         return "argument FILE: the file name is empty"
     for name, value in vars(args).items():

@@ -89,7 +89,7 @@ def test_the_baselines_compare_holds_every_seeded_what_if(exported):
 def test_an_empty_out_is_refused_not_the_current_folder(tmp_path):
     """--out "" wrote 94 files into the folder the shell stood in."""
     proc = fleetcast("export", "--out", "", db=tmp_path / "f.db", cwd=tmp_path)
-    assert proc.returncode == 1 and "--out ''" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "argument --out: the value is empty" in proc.stderr and "Traceback" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".png", ".svg", ".csv")) == []
 
 

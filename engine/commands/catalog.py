@@ -636,6 +636,9 @@ def chips_delete(args, ctx) -> Output:
 
 
 def backup(args, ctx) -> Output:
+    if args.file == STDOUT_NAME:   # it wrote a database file named '-' and said "backed up to -" (QA s39)
+        raise UserError(f"{STDOUT_NAME}: a backup is a database file, not standard output; give its file name "
+                        "(FILE.db)")
     ctx.unsaved = f"no backup was written to {args.file}"
     store = ctx.store()
     target = store.backup_to(args.file, force=args.force)

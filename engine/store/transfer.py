@@ -794,7 +794,10 @@ class RestoreSummary:
         elif sides:
             text += f"; the {sides} left beside it (no database file was there) moved to {saved}{self.side_files[0]}"
             text += "".join(f" and {saved}{s}" for s in self.side_files[1:])
-        return text + (f" ({self.note})" if self.note else "")
+        # the note is the restored file's (an older schema): said of it, not after the file set aside,
+        # which has the current schema ("the file it replaced is now X (its schema is older ...)"; QA s39)
+        return text.replace(f" to {self.target} ({counts})", f" to {self.target} ({counts}; {self.note})", 1) \
+            if self.note else text
 
 
 def _aside_name(path: Path) -> Path:
