@@ -382,7 +382,7 @@ def serving_sentences(ctx: ReportContext) -> list[str]:
         work.append(f"{_esc(str(f['Weights'][0]).upper())} weights, {_esc(str(f.get('KV cache', ('', ''))[0]).upper())} "
                     "KV cache")
     return [f"Serving <b>{_esc(model)}</b> at a peak of {_number(demand[0])} {_esc(demand[1] or 'tokens/s')} "
-            f"({' and '.join(slo) or 'no latency targets'}) needs <b>{_number(f['Chips needed'][0])} {_esc(chip)} "
+            f"({' and '.join(slo) or 'no latency targets'}) needs <b>about {_approx(f['Chips needed'][0])} {_esc(chip)} "
             f"chips</b>, at {_smart(per_chip)} output tokens/s per chip"
             + (f" ({'; '.join(work)})" if work else "") + "."]
 

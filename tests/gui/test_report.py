@@ -80,7 +80,8 @@ def test_story_report_opens_with_expected_pages_and_figures(story_report):
     assert f"takes about {days:,.0f} days" in first
     chips_needed = _figure(tables, "inference", "Chips needed")
     serving_chip = _figure(tables, "inference", "Chip")
-    assert f"needs {chips_needed:,.0f} {serving_chip} chips" in first
+    # to three figures, as the forecast's (the engines' error is 10-50%; "13,032" claimed digits: QA s39)
+    assert f"needs about {float(f'{chips_needed:.3g}'):,.0f} {serving_chip} chips" in first
     p12 = _figure(tables, "forecast", "P(meet demand) 12 months in (%)")
     p24 = _figure(tables, "forecast", "P(meet demand) 24 months in (%)")
     # P(meet) in whole percent, as the Forecast summary writes it (2,000 trials: about half a point)
