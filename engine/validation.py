@@ -210,6 +210,11 @@ def _flag(row: Mapping, name: str, default: bool) -> bool:
 
 def model_from_case(row: Mapping) -> ModelConfig:
     """The architecture from the row's columns (never from `notes`)."""
+    # not an input (the architecture columns give the parameters), but a stated column is read: "abc"
+    # or -5 passed silently where the inference reader refuses them (QA s39)
+    params_b = _num(row, "params_b")
+    if params_b is not None and params_b <= 0:
+        raise ValueError(f"params_b: {row.get('params_b')!r} (billions of parameters, must be > 0, or blank)")
     layers = _num(row, "layers", int)
     hidden = _num(row, "hidden", int)
     heads = _num(row, "heads", int)

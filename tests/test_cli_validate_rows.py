@@ -64,3 +64,21 @@ def test_a_column_given_twice_is_refused(tmp_path, capsys, shared_dir):
     path.write_text("\n".join([head] + body) + "\n", encoding="utf-8")
     assert main(["--db", str(tmp_path / "v.db"), "validate", "training", "--cases", str(path)]) == 1
     assert "column 'tp' appears twice" in capsys.readouterr().err
+
+
+def test_a_training_rows_params_b_is_read(tmp_path, capsys, shared_dir):
+    """`params_b` was never read in a training file: "abc", "-5" or 10x passed with the row 'ok'
+    (the inference reader refused them; QA s39). A bad value is the row's error; a good one
+    changes nothing (the architecture columns give the parameters)."""
+    with open(shared_dir / "validation" / "training_public.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        row = next(r for r in reader if r["params_b"])
+        header = reader.fieldnames
+    rows = [{**row, "id": "PB-ABC", "params_b": "abc"}, {**row, "id": "PB-NEG", "params_b": "-5"},
+            {**row, "id": "PB-10X", "params_b": str(10 * float(row["params_b"]))}, {**row, "id": "PB-OK"}]
+    path = _write(tmp_path / "cases.csv", header, rows)
+    assert main(["--db", str(tmp_path / "v.db"), "validate", "training", "--cases", path, "--format", "json"]) == 0
+    by_id = {c["id"]: c for c in json.loads(capsys.readouterr().out)["cases"]}
+    assert by_id["PB-ABC"]["status"] == "error" and "params_b: 'abc' is not a number" in by_id["PB-ABC"]["message"]
+    assert by_id["PB-NEG"]["status"] == "error" and "params_b: '-5'" in by_id["PB-NEG"]["message"]
+    assert by_id["PB-10X"]["predicted"] == by_id["PB-OK"]["predicted"]
