@@ -427,6 +427,20 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
 
         return sooner_on_fewer(analysis.halved, days_at, days_here)
 
+    def _days_here(self, analysis, days_shown: float) -> float:
+        """The days fewer chips are measured against: with a fixed layout, the best layout's on this
+        count where the search found one (a slow hand-made layout on 512 chips read "on 256 the best
+        layout finishes in 84.1 days against 87.4; set Chips to 256", where the best on 512 takes
+        43.7: QA s39); else the run shown."""
+        best = analysis.search.best if analysis is not None and self._shown_mode == "fixed" else None
+        if best is None or self.inputs is None:
+            return days_shown
+        try:
+            est = self._estimate(best.tokens_per_s_per_chip, self.inputs.num_chips, self.inputs.chip)
+        except UserError:
+            return days_shown
+        return min(days_shown, est.time_to_train_days) if est is not None else days_shown
+
     def _no_fit_context(self, analysis) -> dict:
         """What no_fit_text needs beyond the search: the inputs (for the state's size), the way
         the chips are set and the days on the suggested count."""
@@ -494,7 +508,8 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             t.set("time", "never finishes", "failures outpace progress")
             t.set("goodput", "0", "")
             text = f"{exc}.".replace("..", ".")
-            sooner = self._sooner_on_fewer(self._fresh_analysis(), float("inf"))
+            a = self._fresh_analysis()
+            sooner = self._sooner_on_fewer(a, self._days_here(a, float("inf")))
             if sooner is not None:   # the fewer count that does finish, as `train` names it (QA s36)
                 words = finishing_count_text(sooner, int(inp.global_batch_seqs or 0))
                 text += f" {words[0].upper()}{words[1:]}; {set_chips_words(sooner[0], self.study.chips_source == 'fleet')}."
@@ -527,11 +542,14 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         fewer = ""
         if a is not None and a.fewer_chips:
             fewer = fewer_chips_note(a.fewer_chips, n, fleet=self.study.chips_source == "fleet",
-                                     days=self._fewer_days(a.fewer_chips), days_now=est.time_to_train_days)
-        sooner = self._sooner_on_fewer(a, est.time_to_train_days)
+                                     days=self._fewer_days(a.fewer_chips), days_now=self._days_here(a, est.time_to_train_days))
+        here_days = self._days_here(a, est.time_to_train_days)
+        sooner = self._sooner_on_fewer(a, here_days)
         if sooner is not None:   # a fixed global batch on more chips than it can use (QA s36)
-            words = sooner_on_fewer_text(sooner, n, int(inp.global_batch_seqs or 0), est.time_to_train_days,
-                                         r.tokens_per_s_per_chip * n)
+            best_here = here_days < est.time_to_train_days   # (a fixed layout: measured against the best here)
+            words = sooner_on_fewer_text(sooner, n, int(inp.global_batch_seqs or 0), here_days,
+                                         (a.search.best.tokens_per_s_per_chip if best_here else r.tokens_per_s_per_chip) * n)
+            words += f" (the best layout on {n:,})" if best_here else ""
             fewer = (f"{fewer}. " if fewer else "") + (
                 f"{words[0].upper()}{words[1:]}; {set_chips_words(sooner[0], self.study.chips_source == 'fleet')}")
         self.notes.setText(("Why: " + "; ".join(notes) + "." if notes else "") + (f" {fewer}." if fewer else ""))

@@ -1,0 +1,33 @@
+"""With a fixed layout the Training view told the planner to halve the chips by comparing the
+best layout on half of them with the hand-made one on all (a slow layout on 512 H800 read "on 256
+the best layout finishes in 84.1 days against 87.4; set Chips to 256" where the best on 512 takes
+43.7; QA s39). Fewer chips are now measured against the best layout on this count."""
+
+import re
+
+from gui.panels.training import TrainingPanel
+
+SLOW = {"tp": 8, "pp": 16, "cp": 1, "ep": 1, "vpp": 1, "micro_batch": 1, "zero": 0, "recompute": "full"}
+
+
+def test_fewer_chips_are_measured_against_the_best_layout_not_the_fixed_one(store, qtbot):
+    panel = TrainingPanel(store)
+    qtbot.addWidget(panel)
+    try:
+        base = {**panel.scenario_state(), "chips_source": "count", "model_id": "llama3-8b", "chip_id": "h100-sxm5-80gb",
+                "num_chips": 65536, "global_batch": 512, "tokens_t": 1}
+        panel.apply_scenario_state({**base, "layout_mode": "search"})
+        panel.compute_now()
+        best_days = panel.run_estimate.time_to_train_days
+        panel.apply_scenario_state({**base, "layout_mode": "fixed", "layout": SLOW})
+        panel.compute_now()
+        fixed_days = panel.run_estimate.time_to_train_days
+        assert fixed_days > 1.5 * best_days   # the hand-made layout is the slow part
+        assert abs(panel._days_here(panel.analysis, fixed_days) - best_days) <= 1e-9 * best_days
+        # half the chips finish sooner than the best layout on all of them: said against that one
+        said = re.search(r"finishes in ([\d.,]+) days against ([\d.,]+) \(the best layout on 65,536\)", panel.notes.text())
+        assert said, panel.notes.text()
+        assert float(said.group(2).replace(",", "")) == float(f"{best_days:.3g}")
+        assert float(said.group(1).replace(",", "")) < best_days
+    finally:
+        panel.shutdown()
