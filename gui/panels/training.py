@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel
 
 from engine.commands.train import interruptions_text
 from engine.errors import UserError
-from engine.layout import PRODUCT_NAME, data_parallel
+from engine.layout import PRODUCT_NAME, data_parallel, dtype_problem
 from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-exported for tests)
     TrainingAnalysis, TrainingStudy, heatmap_grid, run_layout_analysis, run_scaling_curve, run_training_analysis,
     scaling_counts,
@@ -477,7 +477,10 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         basis = " · of the BF16 peak" if getattr(inp, "dtype", "bf16") not in ("bf16", "fp16") else ""
         # the rate is MFU x peak (model FLOPs), not HFU's: named so, short enough for a 1280 px tile
         # (for FP8 the basis takes the TF/s' place, which the tooltip keeps: both cut the detail at 1280 px)
-        t.set("mfu", f"{r.mfu_pct:.1f}", f"HFU {r.hfu_pct:.1f}%{basis}" if basis else
+        # and its share of the FP8 peak first: "MFU 102.5" alone read as impossible (QA s39)
+        fp8 = getattr(inp.chip, "fp8_tflops", None)
+        t.set("mfu", f"{r.mfu_pct:.1f}", (f"BF16 basis; {100 * r.model_tflops_per_chip / fp8:.0f}% of FP8 peak"
+                                           if fp8 else f"HFU {r.hfu_pct:.1f}%{basis}") if basis else
               f"HFU {r.hfu_pct:.1f}%, model {r.model_tflops_per_chip:.0f} TF/s",
               tip=f"HFU {r.hfu_pct:.1f}% (hardware FLOPs, recompute included); {r.model_tflops_per_chip:.0f} "
                   f"TFLOP/s of model FLOPs per chip (MFU × peak){basis}")
@@ -652,7 +655,9 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             chip = self._chips[chip_id]
             # a chip no layout fits at any count shown (DeepSeek-V3 in FP8 on a 910B) is named as
             # such, with no points, rather than as a legend entry for an invisible line
-            name = short_chip_label(chip) + ("" if np.isfinite(days).any() else " (no layout fits)")
+            # (a chip without the precision's units says that: "no layout fits" read as memory; QA s39)
+            why = " (no FP8)" if dtype_problem(inp.dtype, chip) else " (no layout fits)"
+            name = short_chip_label(chip) + ("" if np.isfinite(days).any() else why)
             wanted[name] = days
             colors[name] = (style.chip_color(chip.id), chip.id in style.CHIP_DASHED)
         for name in chart.series_names():

@@ -31,3 +31,37 @@ def test_fewer_chips_are_measured_against_the_best_layout_not_the_fixed_one(stor
         assert float(said.group(1).replace(",", "")) < best_days
     finally:
         panel.shutdown()
+
+
+def test_a_compared_chip_without_fp8_says_so_in_the_legend(store, qtbot):
+    """'Ascend 910B2 (no layout fits)' on an FP8 run read as a memory or chip-count problem; the
+    chip has no FP8 (QA s39)."""
+    panel = TrainingPanel(store)
+    qtbot.addWidget(panel)
+    try:
+        panel.apply_scenario_state({**panel.scenario_state(), "chips_source": "count", "model_id": "llama3-8b",
+                                    "chip_id": "h800-sxm5-80gb", "num_chips": 64, "dtype": "fp8",
+                                    "layout_mode": "search"})
+        panel.compute_now()
+        names = panel.scaling_chart.series_names()
+        assert any(n.endswith("(no FP8)") and "910B" in n for n in names), names
+        assert not any(n.endswith("(no layout fits)") for n in names)
+    finally:
+        panel.shutdown()
+
+
+def test_an_fp8_runs_mfu_tile_gives_its_share_of_the_fp8_peak(store, qtbot):
+    """MFU is quoted against the BF16 peak for FP8 runs too, so it can pass 100% (102.5% on 8 H20);
+    the tile read "MFU 102.5" with "HFU ... · of the BF16 …" cut at 1280 px (QA s39)."""
+    panel = TrainingPanel(store)
+    qtbot.addWidget(panel)
+    try:
+        panel.apply_scenario_state({**panel.scenario_state(), "chips_source": "count", "model_id": "llama3-8b",
+                                    "chip_id": "h800-sxm5-80gb", "num_chips": 64, "dtype": "fp8",
+                                    "layout_mode": "search"})
+        panel.compute_now()
+        r, chip = panel.result, panel.inputs.chip
+        assert panel.tiles.detail("mfu") == f"BF16 basis; {100 * r.model_tflops_per_chip / chip.fp8_tflops:.0f}% of FP8 peak"
+        assert 0 < r.model_tflops_per_chip / chip.fp8_tflops < 1
+    finally:
+        panel.shutdown()
