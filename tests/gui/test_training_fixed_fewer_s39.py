@@ -5,6 +5,8 @@ the best layout finishes in 84.1 days against 87.4; set Chips to 256" where the 
 
 import re
 
+import pytest
+
 from gui.panels.training import TrainingPanel
 
 SLOW = {"tp": 8, "pp": 16, "cp": 1, "ep": 1, "vpp": 1, "micro_batch": 1, "zero": 0, "recompute": "full"}
@@ -33,35 +35,29 @@ def test_fewer_chips_are_measured_against_the_best_layout_not_the_fixed_one(stor
         panel.shutdown()
 
 
-def test_a_compared_chip_without_fp8_says_so_in_the_legend(store, qtbot):
+@pytest.fixture
+def fp8_run(store, qtbot):
+    """Llama 3 8B in FP8 on 64 H800, searched (the default compared chips include the 910B2)."""
+    panel = TrainingPanel(store)
+    qtbot.addWidget(panel)
+    panel.apply_scenario_state({**panel.scenario_state(), "chips_source": "count", "model_id": "llama3-8b",
+                                "chip_id": "h800-sxm5-80gb", "num_chips": 64, "dtype": "fp8", "layout_mode": "search"})
+    panel.compute_now()
+    yield panel
+    panel.shutdown()
+
+
+def test_a_compared_chip_without_fp8_says_so_in_the_legend(fp8_run):
     """'Ascend 910B2 (no layout fits)' on an FP8 run read as a memory or chip-count problem; the
     chip has no FP8 (QA s39)."""
-    panel = TrainingPanel(store)
-    qtbot.addWidget(panel)
-    try:
-        panel.apply_scenario_state({**panel.scenario_state(), "chips_source": "count", "model_id": "llama3-8b",
-                                    "chip_id": "h800-sxm5-80gb", "num_chips": 64, "dtype": "fp8",
-                                    "layout_mode": "search"})
-        panel.compute_now()
-        names = panel.scaling_chart.series_names()
-        assert any(n.endswith("(no FP8)") and "910B" in n for n in names), names
-        assert not any(n.endswith("(no layout fits)") for n in names)
-    finally:
-        panel.shutdown()
+    names = fp8_run.scaling_chart.series_names()
+    assert any(n.endswith("(no FP8)") and "910B" in n for n in names), names
+    assert not any(n.endswith("(no layout fits)") for n in names)
 
 
-def test_an_fp8_runs_mfu_tile_gives_its_share_of_the_fp8_peak(store, qtbot):
+def test_an_fp8_runs_mfu_tile_gives_its_share_of_the_fp8_peak(fp8_run):
     """MFU is quoted against the BF16 peak for FP8 runs too, so it can pass 100% (102.5% on 8 H20);
     the tile read "MFU 102.5" with "HFU ... · of the BF16 …" cut at 1280 px (QA s39)."""
-    panel = TrainingPanel(store)
-    qtbot.addWidget(panel)
-    try:
-        panel.apply_scenario_state({**panel.scenario_state(), "chips_source": "count", "model_id": "llama3-8b",
-                                    "chip_id": "h800-sxm5-80gb", "num_chips": 64, "dtype": "fp8",
-                                    "layout_mode": "search"})
-        panel.compute_now()
-        r, chip = panel.result, panel.inputs.chip
-        assert panel.tiles.detail("mfu") == f"BF16 basis; {100 * r.model_tflops_per_chip / chip.fp8_tflops:.0f}% of FP8 peak"
-        assert 0 < r.model_tflops_per_chip / chip.fp8_tflops < 1
-    finally:
-        panel.shutdown()
+    r, chip = fp8_run.result, fp8_run.inputs.chip
+    assert fp8_run.tiles.detail("mfu") == f"BF16 basis; {100 * r.model_tflops_per_chip / chip.fp8_tflops:.0f}% of FP8 peak"
+    assert 0 < r.model_tflops_per_chip / chip.fp8_tflops < 1
