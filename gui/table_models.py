@@ -122,6 +122,15 @@ class RowTableModel(QAbstractTableModel):
         # typing, and Enter wrote over the newer one without a word (QA s39)
         self._opened: dict = {}
 
+    def note_opened(self, index) -> None:
+        """An editor was given this cell's value (KeepTypingDelegate): what a later edit of it is
+        checked against. Not on every EditRole read: the filter and Ctrl+C read it too, and a
+        refresh under an open editor with a filter typed recorded the newer value (QA s39)."""
+        if index.isValid() and 0 <= index.row() < len(self._rows) and 0 <= index.column() < len(self.columns):
+            row = self._rows[index.row()]
+            column = self.columns[index.column()]
+            self._opened[(row.get(self.key_field), column.key)] = row.get(column.key)
+
     # ---- content -----------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[dict]) -> None:
         """Replace the content. Same keys in the same order: update in place (keeps selection)."""
@@ -223,7 +232,6 @@ class RowTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(value, column)
         if role == Qt.ItemDataRole.EditRole:
-            self._opened[(row.get(self.key_field), column.key)] = value
             return edit_text(value)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, column, value)

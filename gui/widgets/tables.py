@@ -29,6 +29,12 @@ class KeepTypingDelegate(QStyledItemDelegate):
         if isinstance(editor, QLineEdit) and editor.isModified():
             return
         super().setEditorData(editor, index)
+        # the value the editor shows: an edit is checked against it (another program's write since
+        # is not overwritten unasked: RowTableModel.setData)
+        model = index.model()
+        source = model.mapToSource(index) if hasattr(model, "mapToSource") else index
+        if hasattr(source.model(), "note_opened"):
+            source.model().note_opened(source)
 
 
 class FilterableTable(QWidget):

@@ -83,7 +83,7 @@ def test_an_edit_typed_while_another_program_wrote_the_cell_is_refused(window, s
     """Typed 110000 with the editor open, another program set 120000, the window's check showed it
     under the editor, Enter: 110000 was stored, the status saying only 'Edit order 1 Quantity'."""
     model, index, order_id, before = _quantity_cell(window)
-    model.data(index, Qt.ItemDataRole.EditRole)              # the editor opens on the stored value
+    model.note_opened(index)                                  # the editor opens on the stored value
     _set_quantity_elsewhere(store.path, order_id, before + 20_000)
     window.check_external_changes()                           # the table shows the new value
     assert not model.setData(index, str(before + 10_000))
@@ -101,8 +101,44 @@ def test_an_edit_before_the_window_saw_another_programs_write_is_refused(window,
 
 def test_an_edit_with_nobody_else_writing_still_saves(window, store):
     model, index, order_id, before = _quantity_cell(window)
-    model.data(index, Qt.ItemDataRole.EditRole)
+    model.note_opened(index)
     assert model.setData(index, str(before + 10_000))
     assert store.stored_value("order", order_id, "quantity") == before + 10_000
     window.undo_stack.undo()
     assert store.stored_value("order", order_id, "quantity") == before
+
+
+def test_with_a_filter_typed_an_edit_under_another_programs_write_is_still_refused(window, store, qtbot):
+    """The filter reads each cell's edit text to match the chip id: refreshed under the open editor,
+    it had recorded the newer value as the one shown, and Enter wrote 'Alibaba' over another
+    program's 'Tencent' (QA s39). Through the view, its editor and the keys."""
+    from PySide6.QtWidgets import QApplication, QLineEdit
+
+    window.resize(1280, 720)
+    window.show()
+    table = window.fleet_panel.orders_table
+    table.filter_edit.setText("h20-96gb")
+    view, proxy = table.view, table.proxy
+    column = [c.key for c in table.model.columns].index("buyer")
+    index = proxy.index(0, column)
+    order_id = table.model._rows[proxy.mapToSource(index).row()]["id"]
+    window.activateWindow()
+    view.setFocus()
+    view.setCurrentIndex(index)
+    view.edit(index)
+    qtbot.wait(100)
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit) and editor.text() == "ByteDance"
+    editor.selectAll()
+    qtbot.keyClicks(editor, "Alibaba")
+    other = open_store(store.path)
+    try:
+        other.update_order(order_id, "buyer", "Tencent")
+    finally:
+        other.close()
+    window.check_external_changes()   # the table refreshes, and re-filters, under the open editor
+    qtbot.wait(100)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.wait(100)
+    assert store.stored_value("order", order_id, "buyer") == "Tencent"
+    assert "changed by another window or program" in window.fleet_panel.banner.text()
