@@ -109,6 +109,7 @@ class HeatmapPanel(PlotPanel):
                        else np.zeros((ny, nx), dtype=int))
         self.highlight = highlight
         self._redraw()
+        self.data_redrawn()
 
     def clear_grid(self) -> None:
         self.set_grid([], [], np.zeros((0, 0)))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QPainter, QPicture
 from PySide6.QtWidgets import (
     QFileDialog, QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
@@ -150,6 +150,11 @@ class PlotPanel(QWidget):
                       "bottom": DateAxisItem(orientation="bottom", utcOffset=0) if time_axis
                       else PlainAxisItem(orientation="bottom")}
         self._key_at: tuple[int, int] | None = None   # (row, point) the arrow keys read last
+        # a redraw while the keys read a point reads it again (its value moved: QA s39)
+        self._key_refresh = QTimer(self)
+        self._key_refresh.setSingleShot(True)
+        self._key_refresh.setInterval(0)
+        self._key_refresh.timeout.connect(self._refresh_key_point)
         self.plot_widget = ChartView(self._read_key, self._key_tab_in, self._key_focus_out, axisItems=axis_items)
         self.plot_widget.setMinimumHeight(MIN_PLOT_HEIGHT_PX)
         self.plot_widget.setMinimumWidth(MIN_PLOT_WIDTH_PX)
@@ -298,6 +303,7 @@ class PlotPanel(QWidget):
     def set_series(self, name: str, x, y, *, color: str | None = None, width: float = 2.0,
                    symbol: str | None = "o", dashed: bool = False) -> pg.PlotDataItem:
         """Add or update a line. x are numbers (timestamps when time_axis: use to_timestamps)."""
+        self.data_redrawn()
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         if x.shape != y.shape:
@@ -326,6 +332,7 @@ class PlotPanel(QWidget):
     def set_bars(self, name: str, x, heights, *, width: float = 0.8, color: str | None = None,
                  y0=None) -> pg.BarGraphItem:
         """Add or update a bar series (breakdowns). `y0` stacks bars on a base."""
+        self.data_redrawn()
         x = np.asarray(x, dtype=float)
         heights = np.asarray(heights, dtype=float)
         base = np.zeros_like(heights) if y0 is None else np.asarray(y0, dtype=float)
@@ -349,6 +356,7 @@ class PlotPanel(QWidget):
 
     def set_band(self, name: str, x, low, high, *, color: str | None = None, alpha: int = 60):
         """Add or update a shaded band between `low` and `high` (e.g. P10–P90)."""
+        self.data_redrawn()
         x = np.asarray(x, dtype=float)
         low = np.asarray(low, dtype=float)
         high = np.asarray(high, dtype=float)
@@ -382,6 +390,7 @@ class PlotPanel(QWidget):
         return fill
 
     def remove_series(self, name: str) -> None:
+        self.data_redrawn()
         series = self._series.pop(name, None)
         if series is None:
             return
@@ -1028,7 +1037,20 @@ class PlotPanel(QWidget):
         self._read_key(Qt.Key.Key_Home, stay=True)
 
     def _key_focus_out(self) -> None:
+        """Its name again, and no marker left behind (it was drawn into an exported picture)."""
         self.plot_widget.setAccessibleName(self.title)
+        if self._key_at is not None:
+            self._marker.setData([], [])
+            self.set_readout(self._idle_readout())
+
+    def data_redrawn(self) -> None:
+        """What the chart draws changed: the point the keys read is read again once it is drawn."""
+        if self._key_at is not None and self.plot_widget.hasFocus():
+            self._key_refresh.start()
+
+    def _refresh_key_point(self) -> None:
+        if self._key_at is not None and self.plot_widget.hasFocus():
+            self._read_key(None, stay=True)
 
     # ---- export ------------------------------------------------------------------------------
     # What a file of this chart shows ({"Scenario": ..., "Model": ..., "Workload": ...}); the

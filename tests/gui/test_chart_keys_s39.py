@@ -115,3 +115,28 @@ def test_a_tab_in_shows_the_point_and_leaving_restores_the_name(qtbot):
     assert chart.plot_widget.accessibleName() == "Capacity"   # its title again once left
     qtbot.keyClick(before, K.Key_Tab)
     assert chart.readout.text().endswith("4 chips")   # back: the point read last, not the first
+
+
+def test_a_redraw_reads_the_point_again_and_leaving_takes_the_marker_away(qtbot):
+    """QA s39: redrawn while focused (another program's delivery edit, a run finishing), the readout,
+    the accessible name and the marker kept the old value; after focus left, the marker stayed on
+    the chart and was drawn into an exported picture."""
+    holder = QWidget()
+    layout = QVBoxLayout(holder)
+    other = QLineEdit()
+    chart = PlotPanel("Installed", y_label="Installed", y_unit="chips")
+    layout.addWidget(chart)
+    layout.addWidget(other)
+    qtbot.addWidget(holder)
+    holder.show()
+    holder.activateWindow()
+    qtbot.waitUntil(holder.isActiveWindow)
+    chart.set_series("910B2", [0.0, 1.0], [10_000.0, 30_000.0])
+    chart.plot_widget.setFocus(Qt.FocusReason.TabFocusReason)
+    assert _press(qtbot, chart, K.Key_End) == "910B2 · 1 · 30,000 chips"
+    chart.set_series("910B2", [0.0, 1.0], [10_000.0, 25_000.0])
+    qtbot.waitUntil(lambda: chart.readout.text() == "910B2 · 1 · 25,000 chips")
+    assert chart.plot_widget.accessibleName() == "910B2 · 1 · 25,000 chips"
+    assert list(chart._marker.getData()[1]) == [25_000.0]
+    other.setFocus()
+    assert len(chart._marker.getData()[0]) == 0 and chart.readout.text() == chart._idle_readout()
