@@ -252,7 +252,7 @@ class HeatmapPanel(PlotPanel):
         self._marker.setData([cell[0]], [cell[1]])
 
     def _idle_readout(self) -> str:
-        return "Hover over a cell, or use the arrow keys, to read its value or why it is infeasible."
+        return "Hover or use arrow keys: a cell's value, or why infeasible."
 
     # the arrow keys walk the cells: a row of the grid at a time, from the top row down
     def key_rows(self) -> list[list]:

@@ -943,7 +943,9 @@ class PlotPanel(QWidget):
 
     # ---- hover readout -----------------------------------------------------------------------
     def _idle_readout(self) -> str:
-        return getattr(self, "_legend_hidden_note", "") or "Hover over the chart, or use its arrow keys, to read values."
+        # as short as it was ("Hover over the chart to read values."): the label's width is the
+        # chart's least, and a longer one widened the Plan view past a scaled laptop screen
+        return getattr(self, "_legend_hidden_note", "") or "Hover or use arrow keys for values."
 
     def nearest_point(self, x: float, y: float, radius_px: float = HOVER_RADIUS_PX):
         """(series name, x, y) of the point nearest to view coordinates (x, y), or None."""

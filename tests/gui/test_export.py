@@ -234,7 +234,7 @@ def test_past_a_dozen_series_the_legend_gives_way_to_the_hover_readout(qtbot):
     assert not panel.legend.isVisible() and "13 series (legend hidden)" in panel.readout.text()
     panel.remove_series("chip 0")
     panel.layout_legend()
-    assert panel.legend.isVisible() and panel.readout.text() == "Hover over the chart, or use its arrow keys, to read values."
+    assert panel.legend.isVisible() and panel.readout.text() == "Hover or use arrow keys for values."
 
 
 # ---- a failed or short write never replaces a good file (QA: a full disk left truncated files) ----
