@@ -19,8 +19,7 @@ capacity against demand month by month, as P10/P50/P90 bands.</li>
 your confidence, or why no plan can; "Add plan as assumption orders" puts it into the Fleet.</li>
 <li><b>Compare</b>: saved scenarios side by side.</li>
 </ol>
-<p><b>F5</b> runs the view on screen; Ctrl+C copies table cells for a spreadsheet. A chart reads its
-values under the mouse, or with the arrow keys once it has the focus (Tab to it).</p>
+<p><b>F5</b> runs the view on screen; Ctrl+C copies table cells for a spreadsheet.</p>
 <p><b>Scenarios</b> (top bar) hold the inputs of every panel. An edit marks the scenario modified
 (<b>*</b> in the title); <b>Save</b> (Ctrl+S) keeps it, Ctrl+Z undoes any edit, and switching or quitting
 asks before unsaved edits are dropped.</p>
