@@ -94,17 +94,23 @@ def test_tab_reaches_every_views_charts(window):
             assert chart.plot_widget in chain, (key, chart.title)
 
 
-def test_a_tab_in_shows_the_point_and_leaving_restores_the_name(qtbot):
+def _field_and_chart(qtbot, title):
+    """A text field, then a chart in chips after it (Tab goes from one to the other), in an active window."""
     holder = QWidget()
     layout = QVBoxLayout(holder)
-    before = QLineEdit()
-    chart = PlotPanel("Capacity", y_label="Capacity", y_unit="chips", time_axis=False)
-    layout.addWidget(before)
+    field = QLineEdit()
+    chart = PlotPanel(title, y_label=title, y_unit="chips")
+    layout.addWidget(field)
     layout.addWidget(chart)
     qtbot.addWidget(holder)
     holder.show()
     holder.activateWindow()
     qtbot.waitUntil(holder.isActiveWindow)
+    return holder, field, chart   # (the holder kept by the caller: dropped, Qt deleted the chart)
+
+
+def test_a_tab_in_shows_the_point_and_leaving_restores_the_name(qtbot):
+    _holder, before, chart = _field_and_chart(qtbot, "Capacity")
     chart.set_series("probe", [0.0, 1.0], [3.0, 4.0])
     before.setFocus()
     qtbot.keyClick(before, K.Key_Tab)
@@ -121,16 +127,7 @@ def test_a_redraw_reads_the_point_again_and_leaving_takes_the_marker_away(qtbot)
     """QA s39: redrawn while focused (another program's delivery edit, a run finishing), the readout,
     the accessible name and the marker kept the old value; after focus left, the marker stayed on
     the chart and was drawn into an exported picture."""
-    holder = QWidget()
-    layout = QVBoxLayout(holder)
-    other = QLineEdit()
-    chart = PlotPanel("Installed", y_label="Installed", y_unit="chips")
-    layout.addWidget(chart)
-    layout.addWidget(other)
-    qtbot.addWidget(holder)
-    holder.show()
-    holder.activateWindow()
-    qtbot.waitUntil(holder.isActiveWindow)
+    _holder, other, chart = _field_and_chart(qtbot, "Installed")
     chart.set_series("910B2", [0.0, 1.0], [10_000.0, 30_000.0])
     chart.plot_widget.setFocus(Qt.FocusReason.TabFocusReason)
     assert _press(qtbot, chart, K.Key_End) == "910B2 · 1 · 30,000 chips"
