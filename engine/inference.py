@@ -1764,7 +1764,11 @@ def best_layouts(model: ModelConfig, chips: Sequence[Chip], *, demand_output_tok
     out = []
     for chip in chips:
         by_tp: dict[int, int | None] = {}
-        row: dict[str, Any] = {"chip": chip.id, "by_tp": by_tp, "best_tp": None, "chips_needed": None, "reason": ""}
+        # each TP's EP where it serves (an MoE TP8 row of 640 chips is TP8 EP128: a planner copies the layout)
+        ep_by_tp: dict[int, int] = {}
+        rate_by_tp: dict[int, float] = {}
+        row: dict[str, Any] = {"chip": chip.id, "by_tp": by_tp, "ep_by_tp": ep_by_tp, "best_tp": None,
+                               "chips_needed": None, "reason": ""}
         try:
             check_dtypes(chip, weight_dtype, kv_dtype)
         except UserError as exc:
@@ -1787,7 +1791,14 @@ def best_layouts(model: ModelConfig, chips: Sequence[Chip], *, demand_output_tok
                 per = cap.output_tokens_per_s_per_chip * k
                 n = int(math.ceil(demand_output_tokens_per_s / per - 1e-9) * k) if demand_output_tokens_per_s > 0 else 0
             known = row["by_tp"].get(t)
-            row["by_tp"][t] = n if known is None or (n is not None and n < known) else known
+            # a tie in chips goes to the higher rate per chip, as the answer's own layout choice does
+            if n is not None and (known is None or n < known or (
+                    n == known and cap.output_tokens_per_s_per_chip > rate_by_tp[t])):
+                by_tp[t], rate_by_tp[t] = n, cap.output_tokens_per_s_per_chip
+                if e is not None:
+                    ep_by_tp[t] = cap.ep
+            elif t not in by_tp:
+                by_tp[t] = None
         feas = {t: n for t, n in row["by_tp"].items() if n is not None}
         if feas:
             best = min(feas, key=lambda t: (feas[t], t))

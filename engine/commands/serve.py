@@ -824,11 +824,14 @@ def run(args, ctx) -> Output:
             if cap.layout_choice:   # searched: the fewest chips for the demand, not the highest rate per chip
                 data["layout_choice"] = cap.layout_choice
             untargeted = not targets   # counted once the load's overload test has run (below)
-        data["layouts"] = best_layouts(model, [chip], demand_output_tokens_per_s=args.demand_tokens_per_s,
-                                       input_len=args.input_len, output_len=args.output_len, ttft_ms=args.ttft_ms,
-                                       tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
-                                       engine=args.engine, factors=limits, prefix_cache_hit=prefix)[0]["by_tp"]
-        data["layouts"] = {str(k): v for k, v in data["layouts"].items()}
+        searched_tps = best_layouts(model, [chip], demand_output_tokens_per_s=args.demand_tokens_per_s,
+                                    input_len=args.input_len, output_len=args.output_len, ttft_ms=args.ttft_ms,
+                                    tpot_ms=args.tpot_ms, weight_dtype=wdt, kv_dtype=kdt,
+                                    engine=args.engine, factors=limits, prefix_cache_hit=prefix)[0]
+        data["layouts"] = {str(k): v for k, v in searched_tps["by_tp"].items()}
+        if model.is_moe:   # the EP each TP's count is at (TP8 alone is no layout a planner can copy)
+            data["layouts_ep"] = {str(k): searched_tps["ep_by_tp"][k] for k in searched_tps["by_tp"]
+                                  if k in searched_tps["ep_by_tp"]}
         # the per-TP comparison is the quick steady-state search; chips_needed is at the percentile under load
         # when one is set, unless its batch is beyond the simulator (said: "at p90" read as simulated, EP32)
         simulated = cap is not None and cap.latency_basis != "mean"
@@ -845,10 +848,18 @@ def run(args, ctx) -> Output:
             # state put TP2 at 162 chips beside a p90 answer of 450, where TP8 needs 200 under load)
             at_load: dict = {}
             full_search = [x for x in cap.layouts_under_load if x[4] is None]
+            ep_at_load: dict = {}
             for t, e, _rate, n, _missed in full_search:
                 known = at_load.get(str(t))
-                at_load[str(t)] = n if known is None or (n is not None and n < known) else known
+                if n is not None and (known is None or n < known):
+                    at_load[str(t)], ep_at_load[str(t)] = n, e
+                else:
+                    at_load.setdefault(str(t), None)
             data["layouts"].update(at_load)
+            if "layouts_ep" in data:
+                for t in at_load:   # a TP the percentile search put at another EP, or none, is that one's
+                    data["layouts_ep"].pop(t, None)
+                data["layouts_ep"].update(ep_at_load)
             # layouts dropped where another held the targets need more than that at the percentile (TP2 162
             # at the steady state, over 322 at p90): said where that exceeds the steady state's count
             data["layouts_more_than"] = {str(t): m for t, _e, _r, _n, m in cap.layouts_under_load
@@ -998,7 +1009,8 @@ def run(args, ctx) -> Output:
         text += f"\nnote: {n}"
     if "chips_needed" in data:
         more = data.get("layouts_more_than") or {}
-        by_tp = ", ".join(f"TP{t} {'-' if n is None else f'{n:,}'}"
+        eps = data.get("layouts_ep") or {}
+        by_tp = ", ".join(f"TP{t}{f' EP{eps[t]}' if (eps.get(t) or 1) > 1 else ''} {'-' if n is None else f'{n:,}'}"
                           + (f" ({args.slo_percentile}: over {more[t]:,})" if t in more else "")
                           for t, n in (data.get("layouts") or {}).items())
         need = data["chips_needed"]
