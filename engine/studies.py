@@ -418,6 +418,14 @@ def batch_note(inputs: TrainingInputs, set_by_user: bool) -> str:
     return text
 
 
+def batch_note_pending(global_batch_seqs: int) -> str:
+    """The batch hint while a field the batch depends on is marked: the last run's figure beside a
+    changed chip count or sequence length had read as the batch the marked inputs would use."""
+    if global_batch_seqs:
+        return f"Set: {global_batch_seqs:,} sequences (tokens per step once the marked fields are fixed)"
+    return "Auto: worked out once the marked fields are fixed"
+
+
 def fleet_note(study: "TrainingStudy", chips: Mapping, orders) -> str:
     """How many chips "the fleet installed on a date" gives, in words; "" for a chip count."""
     chip = chips.get(study.chip_id)

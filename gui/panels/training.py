@@ -23,8 +23,8 @@ from engine.studies import (  # noqa: F401  (heatmap_grid, scaling_counts: re-ex
     scaling_counts,
 )
 from engine.studies import (
-    batch_note, finishing_count_text, fleet_note, infeasible_detail, layout_label, scaling_days, software_text,
-    sooner_on_fewer_text,
+    batch_note, batch_note_pending, finishing_count_text, fleet_note, infeasible_detail, layout_label, scaling_days,
+    software_text, sooner_on_fewer_text,
     train_command, training_key_figures, training_top_layouts, under_one_step_note, zero_note,
 )
 from engine.reliability import duration_text
@@ -186,6 +186,7 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
             _set_text_if_changed(self.dp_label, f"{data_parallel(n, values):,} (chips / (TP × PP × CP))"
                                  if divides else "–")
         if problems:
+            _set_text_if_changed(self.batch_hint, batch_note_pending(int(study.global_batch or 0)))
             return None
         inputs = study.training_inputs(self._chips, self._models, self._orders)
         _set_text_if_changed(self.batch_hint, batch_note(inputs, set_by_user=bool(study.global_batch)))
