@@ -478,9 +478,10 @@ class TrainingPanel(TrainingForm, AnalysisPanel):
         basis = " · of the BF16 peak" if getattr(inp, "dtype", "bf16") not in ("bf16", "fp16") else ""
         # the rate is MFU x peak (model FLOPs), not HFU's: named so, short enough for a 1280 px tile
         # (for FP8 the basis takes the TF/s' place, which the tooltip keeps: both cut the detail at 1280 px)
-        # and its share of the FP8 peak first: "MFU 102.5" alone read as impossible (QA s39)
+        # and its share of the FP8 peak first: "MFU 102.5" alone read as impossible (QA s39); as short
+        # as it is, "BF16 basis; 26% of FP8 peak" was cut at "FP8 p" on a 1280 px window
         fp8 = getattr(inp.chip, "fp8_tflops", None)
-        t.set("mfu", f"{r.mfu_pct:.1f}", (f"BF16 basis; {100 * r.model_tflops_per_chip / fp8:.0f}% of FP8 peak"
+        t.set("mfu", f"{r.mfu_pct:.1f}", (f"BF16 peak; {100 * r.model_tflops_per_chip / fp8:.0f}% of FP8"
                                            if fp8 else f"HFU {r.hfu_pct:.1f}%{basis}") if basis else
               f"HFU {r.hfu_pct:.1f}%, model {r.model_tflops_per_chip:.0f} TF/s",
               tip=f"HFU {r.hfu_pct:.1f}% (hardware FLOPs, recompute included); {r.model_tflops_per_chip:.0f} "

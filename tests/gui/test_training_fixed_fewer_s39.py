@@ -59,5 +59,5 @@ def test_an_fp8_runs_mfu_tile_gives_its_share_of_the_fp8_peak(fp8_run):
     """MFU is quoted against the BF16 peak for FP8 runs too, so it can pass 100% (102.5% on 8 H20);
     the tile read "MFU 102.5" with "HFU ... · of the BF16 …" cut at 1280 px (QA s39)."""
     r, chip = fp8_run.result, fp8_run.inputs.chip
-    assert fp8_run.tiles.detail("mfu") == f"BF16 basis; {100 * r.model_tflops_per_chip / chip.fp8_tflops:.0f}% of FP8 peak"
+    assert fp8_run.tiles.detail("mfu") == f"BF16 peak; {100 * r.model_tflops_per_chip / chip.fp8_tflops:.0f}% of FP8"
     assert 0 < r.model_tflops_per_chip / chip.fp8_tflops < 1
