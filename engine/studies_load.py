@@ -97,6 +97,9 @@ class LoadPointRun:
     # the KV transfers need, and the side that binds an overloaded run ("" when none)
     nic_busy_share: float | None = None
     bound_by: str = ""
+    # open loop, not overloaded: the running batch still growing with no queue to read, so the run
+    # cannot tell whether the load is kept up with (`run_reading.unsettled_share`)
+    unsettled: bool = False
 
     @property
     def targets_hold(self) -> bool:
@@ -164,7 +167,8 @@ def run_load_point(request, point: LoadPoint, tp: int, ep: int = 1, progress=Non
                         missed=missed_targets(run, request.ttft_ms, request.tpot_ms, pct),
                         served_share=share, overloaded=bool(over),
                         has_targets=bool(request.ttft_ms or request.tpot_ms), nic_busy_share=nic_busy,
-                        bound_by=side)
+                        bound_by=side, unsettled=bool(point.kind == "rate" and not over
+                                                      and getattr(run.sim, "unsettled_share", None) is not None))
 
 
 __all__ = ["LOAD_UNITS", "LoadPoint", "LoadPointRun", "load_point_of", "load_point_inputs", "missed_targets",

@@ -397,7 +397,8 @@ def run(args, ctx) -> Output:
                                   evaluate_serving, slo_capacity)
     from engine.studies import chips_for_demand
     from engine.serving.capacity import DEFAULT_REQUESTS
-    from engine.serving.run_notes import first_cohort_note, lockstep_note, shared_sample_note, whole_run_note
+    from engine.serving.run_notes import (drawn_lengths_note, first_cohort_note, lockstep_note, shared_sample_note,
+                                          unsettled_note, whole_run_note)
     from engine.studies_serving import open_loop_reading
     from engine.serving.families import (blank_engine_note, budget_problem, engine_chip_problem, engine_family,
                                          known_engine, limit_factors)
@@ -664,6 +665,9 @@ def run(args, ctx) -> Output:
         run_name = "the offline run (at max throughput)" if has_slo and not loaded else "this run"
         notes.append(capped_note(res.capped_requests, res.simulated_requests, model, run=run_name,
                                  mean_output=mean_out))
+    if args.input_len_spread or args.output_len_spread:
+        if drawn := drawn_lengths_note(res.simulation, args.input_len, args.output_len):
+            notes.append(drawn)
     # the assumed figures of the tiers that carry traffic: a replica of several chips talks inside a
     # server; one that spans servers, or KV moved between pools, crosses them
     net_note = assumed_network_note(chip, scaleup=per_replica > 1, scaleout=per_replica > topology_of(chip).server
@@ -922,6 +926,11 @@ def run(args, ctx) -> Output:
         data["served_share_of_offered"] = measured
         data["overloaded"] = over
         data["served_share_from_queue_growth"] = from_queue
+        if not over and (note := unsettled_note(res.simulation, args.request_rate, res.simulated_requests)):
+            # no queue to read, the batch still growing: not judged (null), said (QA s40: "overloaded:
+            # false" at 170 requests/s where about 160 are served)
+            data["overloaded"], data["settled"] = None, False
+            notes.append(note)
         if data["overloaded"]:
             what = ("lower --request-rate" if has_slo else
                     "lower --request-rate, or give --ttft-ms/--tpot-ms for the load that meets them")

@@ -103,6 +103,9 @@ class RunTrace:
     ramp_done: tuple = (0.0, 0)             # closed: when the last client started
     last_issue: tuple = (0.0, 0)            # closed: when a client last sent again
     sends: tuple = ((), ())                 # closed: (times, output tokens) at every send after a response
+    # poisson: (time s, running-sequence-seconds so far) at the arrivals that open the queue
+    # reading's second quarter, halve the rest, and close it (the last arrival)
+    batch_marks: tuple = ()
     first_done: tuple | None = None         # poisson: the first completion
     last_arrival: tuple = (0.0, 0)          # poisson: the last request's arrival at this instance
 
@@ -166,6 +169,42 @@ def served_share(queue_s: np.ndarray, rate_per_replica: float) -> float | None:
     return 1.0 if rising is None else rising
 
 
+# A running batch that grows as if under this share of an open loop's load were served: the run did
+# not settle (`unsettled_share`). Llama 3 8B on one H100, 100 / 100 tokens, 2,000 requests, at 63 /
+# 75 / 88 / 94 / 100 / 106% of its saturation: 1.00 / 1.02 / 0.97 / 0.88 / 0.78 / 0.66. Lower than
+# OVERLOAD_SHARE, so a load served in full whose batch fills slowly near saturation is judged as before.
+UNSETTLED_SHARE = 0.90
+
+
+def unsettled_share(batch_marks: tuple, rate_per_replica: float) -> float | None:
+    """Where an open loop's running batch was still growing through its window, the share of the
+    offered load that growth leaves served (under `UNSETTLED_SHARE`); None when it settled, or the
+    run has no window.
+
+    An engine whose cap on running sequences is far above the load's steady batch takes an
+    overload into the running set instead of a queue: requests arrive at lambda a second and
+    leave at mu, so the batch grows by lambda - mu a second (the share 1 - growth / lambda). The
+    growth is the change in the time-average batch from the window's first half to its second
+    (the window: the queue reading's, the second quarter of the arrivals to the last), over the
+    time between the halves' centres (the simulator reads it for fixed lengths: spread lengths'
+    longest requests outlive a run, and their batch grows at loads served in full). A batch still
+    filling from an empty server grows too, so a growing batch says only that the run is too short
+    to tell: a 2,000-request run of Llama 3 8B
+    on one H100 (100 / 100 tokens) read 88% at 150 requests/s, which it serves, and 66% at 170,
+    of which 8,000 requests read 90% off the queue. Its queue formed too little to read, so the run
+    had read 17,000 output tokens/s per chip served in full, above the 16,000 offline (QA s40):
+    `fleetcast serve` says the run did not settle instead of judging it."""
+    if len(batch_marks) != 3 or not rate_per_replica > 0:
+        return None
+    (t0, b0), (t1, b1), (t2, b2) = batch_marks
+    if not (t1 > t0 and t2 > t1):
+        return None
+    early, late = (b1 - b0) / (t1 - t0), (b2 - b1) / (t2 - t1)
+    growth = (late - early) / ((t2 - t0) / 2.0)
+    share = 1.0 - growth / rate_per_replica
+    return max(share, 0.0) if share < UNSETTLED_SHARE else None
+
+
 def served_share_from_queue(sim, rate_per_replica: float) -> float | None:
     """The share of the offered load served, read off how fast the queue grows: None unless the
     wait rises through the last three quarters of the requests (by arrival), quarter by quarter
@@ -209,7 +248,7 @@ def open_loop_verdict(sim, rate_per_replica: float, share: float) -> tuple[bool,
 
 
 __all__ = ["OVERLOAD_SHARE", "RunTrace", "read_throughput", "served_share", "served_share_from_queue",
-           "open_loop_verdict", "MIN_QUEUE_REQUESTS"]
+           "open_loop_verdict", "unsettled_share", "MIN_QUEUE_REQUESTS", "UNSETTLED_SHARE"]
 
 
 class TargetsMissed(Exception):

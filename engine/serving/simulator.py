@@ -69,7 +69,8 @@ from engine.serving.sim_steps import (PrefillPool, _prefill_pool_run, _prefill_p
                                       prefill_pool_done, prefill_pool_ready)
 # the run's throughput reading lives in run_reading; its names stay importable from here
 from engine.serving.run_reading import (MIN_QUEUE_REQUESTS, OVERLOAD_SHARE, PERCENTILE_Q, RunTrace,  # noqa: F401
-                                        TargetsMissed, _floats, over_needed, percentiles, read_throughput, served_share_from_queue)
+                                        TargetsMissed, _floats, over_needed, percentiles, read_throughput, served_share_from_queue,
+                                        unsettled_share)
 
 ARRIVAL_MODES = ("offline", "closed", "poisson")
 MAX_RUN_STEPS = 8192
@@ -134,6 +135,9 @@ class SimResult:
     steady_running: float = math.nan
     steady_decode_step_s: float = math.nan
     steady_window_s: float = 0.0
+    # Poisson, no queue read: the share of the load a still-growing running batch leaves served
+    # (None: it settled); the run is then too short to judge (`run_reading.unsettled_share`)
+    unsettled_share: float | None = None
 
 
 def draw_lengths(mean: float, spread: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -516,6 +520,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
     marks: dict[str, tuple[float, float, float, int]] = {}
     # Poisson: the request whose arrival opens the steady window (the queue reading's second quarter)
     open_at = warm + (N - warm) // 4 if w.mode == "poisson" and N - warm >= MIN_QUEUE_REQUESTS else -1
+    # the window's middle arrival: the running batch's two halves tell a batch that keeps growing
+    mid_at = open_at + (N - open_at) // 2 if open_at >= 0 else -1
     dec_time = 0.0
     dec_steps = 0
     pricer = _RunPricer(cm)
@@ -642,6 +648,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
                     waiting.append(ptr)
                 if ptr == open_at:
                     marks["open"] = (t, busy_run_sum, dec_time, dec_steps)
+                elif ptr == mid_at:
+                    marks["mid"] = (t, busy_run_sum, dec_time, dec_steps)
                 ptr += 1
                 if ptr == N:
                     last_arrival = (t, out_tokens)
@@ -909,6 +917,13 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         request_rate=float(w.request_rate or 0.0), concurrency=int(w.concurrency or 1), issued=issued,
         after_warmup=after_warmup, ramp_done=ramp_done, last_issue=last_issue, first_done=first_done,
         last_arrival=last_arrival, sends=(send_t, send_n)))
+    # a running batch still growing where no queue was read (`run_reading.unsettled_share`); fixed
+    # lengths only: spread lengths' longest requests outlive a run, so their batch grows at loads
+    # served in full (Qwen3-235B FP4 on 8 B200, CV 1, 50 requests/s over 8,000 requests)
+    unsettled = (unsettled_share(tuple((m[0], m[1]) for m in (marks.get("open"), marks.get("mid"), marks.get("close"))
+                                       if m), float(w.request_rate or 0.0))
+                 if w.mode == "poisson" and keeps_up and not (w.input_spread or w.output_spread)
+                 and served_share_from_queue(queue, float(w.request_rate or 0.0)) is None else None)
     mean_in = float(lin_a.mean())
     mean_out = float(lout_a.mean())
     whole = (busy_run_sum / t if t > 0 else 0.0, dec_time / dec_steps if dec_steps else math.nan)
@@ -926,7 +941,8 @@ def simulate(cm: StepCostModel, sched: SchedulerConfig, w: Workload,
         window_s=float(window_s), kv_peak_frac=kv_peak * kv_scale,
         prefill_wait_s=None if prefill_wait_a is None else prefill_wait_a[kept],
         transfer_wait_s=None if nic_wait_a is None else nic_wait_a[kept],
-        steady_running=steady_running, steady_decode_step_s=steady_step_s, steady_window_s=steady_s)
+        steady_running=steady_running, steady_decode_step_s=steady_step_s, steady_window_s=steady_s,
+        unsettled_share=unsettled)
 
 
 def _steady_window(mode: str, marks: dict, sent_again: bool, residence_s: float,

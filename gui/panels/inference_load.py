@@ -123,10 +123,15 @@ def point_sentence(run) -> str:
                      "length")
         else:
             text += f"; overloaded ({share}): the queue grows through the run, so TTFT grows with its length"
+    if run.unsettled:   # serve's "not settled" (engine.serving.run_reading.unsettled_share)
+        text += ("; not settled: the running batch was still growing when the run ended, with no queue to read, "
+                 "so the run cannot tell whether this load is kept up with (a lower load settles)")
     if run.missed:
         text += f"; the targets break there: {'; '.join(run.missed)}."
     elif run.overloaded:
         text += "; the targets do not hold there."
+    elif run.unsettled and run.has_targets:
+        text += f"; the {pct} targets held while it ran (an early reading)."
     else:
         text += f"; the {pct} targets hold there." if run.has_targets else " (no latency targets)."
     return text
