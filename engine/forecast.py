@@ -839,6 +839,33 @@ def own_risk_notes(orders: Sequence[Order], scenario: ForecastScenario,
     return tuple(out)
 
 
+def unreached_vendor_notes(changed_keys, orders: Sequence[Order], scenario: ForecastScenario,
+                           maker_by_chip: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """One line per vendor a what-if changes the profile of (`changed_keys`: its changes' dotted
+    keys, "vendor_uncertainty.Huawei.fraction_mode") where that profile reaches none of the orders
+    it would supply: each outstanding one has a delivery risk of its own (`own_risk_notes`). Compare
+    had listed "Huawei delivers half" as "70% -> 50%" beside differences of 0 in every figure (QA
+    s40)."""
+    changed = {str(k).split(".")[1].lower() for k in changed_keys
+               if str(k).startswith("vendor_uncertainty.")}
+    names = {n.lower(): n for n in scenario.vendor_uncertainty}
+    supplied: dict[str, list[Order]] = {}
+    for order in orders:
+        if order.outstanding <= 0:
+            continue
+        who = supply_vendor(order.vendor, scenario.vendor_uncertainty,
+                            maker_by_chip.get(order.chip_id) if maker_by_chip else None).lower()
+        supplied.setdefault(who, []).append(order)
+    out = []
+    for who in sorted(changed & set(names)):
+        mine = sorted(supplied.get(who, ()), key=lambda o: o.id)
+        if mine and all(o.id in scenario.order_uncertainty for o in mine):
+            ids = ", ".join(str(o.id) for o in mine)
+            out.append(f"{names[who]}'s changes move nothing here: every outstanding {names[who]} order "
+                       f"(order{'s' if len(mine) > 1 else ''} {ids}) has a delivery risk of its own, which wins")
+    return tuple(out)
+
+
 def unscheduled_notes(orders: Sequence[Order], scenario: ForecastScenario) -> tuple[str, ...]:
     """One line per order with chips that have no promised date: when the forecast assumes they
     come (an order added without a schedule read as delivered from a date nobody saw)."""

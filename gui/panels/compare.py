@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import Cancelled, UserError, ValidationError
-from engine.forecast import scenario_from_dict
+from engine.forecast import scenario_from_dict, unreached_vendor_notes
 from engine.studies_forecast import no_demand, serves_nothing
 from gui.commands import follow_store_writes
 from gui.panels.base import mark_stale, run_controls
@@ -29,7 +29,8 @@ from engine.compare_units import (
     unit_rating,
 )
 from gui.panels.compare_text import (  # noqa: F401 (the marks are imported from here too)
-    MARK_WORDS, MARKS, NOISE_MARK, ONE_SCENARIO_TEXT, PRESS_TEXT, SEED_MARK, TICK_TEXT, FiguresTable, changes_text,
+    MARK_WORDS, MARKS, NOISE_MARK, ONE_SCENARIO_TEXT, PRESS_TEXT, SEED_MARK, TICK_TEXT, FiguresTable, changes_and_keys,
+    changes_text,
     difference as _difference, file_value as _file_value,
     header_lines as _header_lines, noise_mark as _noise_mark, noise_sources as _noise_sources, runs_differ as _runs_differ,
     OTHER_MONTHS, no_demand_difference, other_months,
@@ -451,8 +452,10 @@ class ComparePanel(QWidget):
             self.banner.dismiss()
         self._running_request = request
         base = self.baseline()
-        self._running_changes = {name: changes_text(self.store, name, base, self._chip_names)
-                                 for name, _ in (request.items if request is not None else ())}
+        described = {name: changes_and_keys(self.store, name, base, self._chip_names)
+                     for name, _ in (request.items if request is not None else ())}
+        self._running_changes = {name: text + "".join(f"; NOTE: {n}" for n in self._unreached(keys, request, name))
+                                 for name, (text, keys) in described.items()}
         return request
 
     def _build_request(self) -> tuple[CompareRequest | None, list[str]]:
@@ -622,6 +625,18 @@ class ComparePanel(QWidget):
         names = [name for name, _ in self.results]
         results = [None if isinstance(o, NotComputed) else o.result for _, o in self.results]
         return common_unit(results, names.index(self.baseline()) if self.baseline() in names else None)
+
+    @staticmethod
+    def _unreached(keys: tuple, request, name: str) -> tuple[str, ...]:
+        """A vendor change of `name`'s that moves none of its figures, said beside its changes:
+        each order it would supply has a delivery risk of its own (QA s40: "Huawei delivers half"
+        read "70% -> 50%" beside 0 chips' difference in every figure)."""
+        item = dict(request.items).get(name) if request is not None else None
+        scenario = getattr(item, "scenario", None)
+        if not keys or scenario is None:
+            return ()
+        makers = {cid: c.vendor for cid, c in dict(item.chips).items() if getattr(c, "vendor", "")}
+        return unreached_vendor_notes(keys, item.orders, scenario, makers)
 
     def _changes_text(self, i: int) -> str:
         """Column i's changes from the baseline as its run used them (read when it ran)."""

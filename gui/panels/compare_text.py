@@ -37,14 +37,19 @@ def changes_text(store, name: str, baseline: str | None, chip_names: dict[str, s
     """`name`'s changes from the baseline as stored now, in the forms' words (every one: the
     exported CSV kept "... and 1 more" and lost the last; the cell's tooltip shows the whole
     text). Read when a comparison runs: the changes that run used, whatever is deleted later."""
+    return changes_and_keys(store, name, baseline, chip_names)[0]
+
+
+def changes_and_keys(store, name: str, baseline: str | None, chip_names: dict[str, str]) -> tuple[str, tuple]:
+    """(`changes_text`, the dotted keys of the changes it describes)."""
     if name == baseline:
-        return "—"
+        return "—", ()
     base_params = None
     lead = ""
     try:
         row = store.scenario(name)
         if not row.get("base") and baseline is None:   # the baseline was deleted
-            return "stored in full (no baseline)"
+            return "stored in full (no baseline)", ()
         if row.get("base") and row["base"] == baseline:
             base_params = store.scenario(row["base"])["params"]
             changes = effective_changes(base_params, row.get("changes") or {})   # what still differs now
@@ -58,7 +63,7 @@ def changes_text(store, name: str, baseline: str | None, chip_names: dict[str, s
             lead = (f"built on '{row['base']}', not the baseline; from the baseline: " if row.get("base")
                     else "stored in full; from the baseline: ")
     except UserError:
-        return CHANGES_UNREADABLE
+        return CHANGES_UNREADABLE, ()
     text = lead + ("; ".join(describe_changes(changes, limit=None, chip_labels=chip_names, base=base_params)) or "none")
     views = described_views(changes)
     if views:
@@ -66,7 +71,7 @@ def changes_text(store, name: str, baseline: str | None, chip_names: dict[str, s
         # above, moves none of its figures (QA: every row read 0 beside "Training: chip H800")
         names = " and ".join(views)
         text += f" ({names}: not compared here, only the forecast's figures; their views show them)"
-    return text
+    return text, tuple(changes)
 
 
 def file_value(value, for_file: bool):

@@ -43,6 +43,12 @@ def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c) -> str:
         of = "of its orders" if unc.fraction_of == "order" else "of what it still owes"
         lines.append(f"<b>{vendor}</b> delivers {_range(unc, 'fraction')} {of}, "
                      f"{_delay(unc)} late ({unc.vendor_common_share:.0%} common to its orders)")
+    for order_id, unc in sorted(sc.order_uncertainty.items()):
+        # an order's own risk wins over its vendor's line above, which a what-if of that vendor then does
+        # not reach: "Huawei delivers 50%" read alone where Huawei's only order ran on its own 40-100% (QA s40)
+        of = "of the order" if unc.fraction_of == "order" else "of what is outstanding"
+        lines.append(f"<b>order {order_id}</b> delivers {_range(unc, 'fraction')} {of}, {_delay(unc)} late "
+                     "(its own risk: its vendor's line does not apply to it)")
     d = sc.default_uncertainty
     if (d.fraction_dist, d.fraction_mode, d.delay_dist, d.delay_mode_days) != ("fixed", 1.0, "fixed", 0.0) \
             or d.extra_delay_days:
