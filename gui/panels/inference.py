@@ -637,7 +637,17 @@ class InferencePanel(InferenceForm, AnalysisPanel):
         req = self.request
         if req is None:
             return {"Model": self.model_combo.currentText(), "Workload": "inputs invalid (results out of date)"}
-        return self._request_context(req)
+        context = self._request_context(req)
+        cap = self.capacity
+        if cap is not None and getattr(cap, "latency_basis", "mean") == "mean" and (req.ttft_ms or req.tpot_ms):
+            # the figures hold the targets at the steady state's means, as the tiles say: the files' header had
+            # read "targets at p90 under Poisson arrivals" beside them (QA s40)
+            pct = req.slo_percentile
+            context["Serving"] = context["Serving"].replace(
+                f"targets at {pct} under Poisson arrivals",
+                f"targets asked at {pct} under Poisson arrivals, these figures at the steady state's mean "
+                f"latencies ({self._basis_note(req, cap).lstrip(';').strip()})", 1)
+        return context
 
     @staticmethod
     def _request_context(req: ServingRequest) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
-from engine.inference import KV_DTYPES, SERVE_DTYPES
+from engine.inference import KV_DTYPES, SERVE_DTYPES, default_kv_dtype
 from engine.serving.families import scheduler_for
 from engine.studies import ServingStudy, forecast_tokens_per_day
 from engine.studies_load import LOAD_UNITS
@@ -90,7 +90,14 @@ class InferenceForm:
                   "Weight precision. FP8/INT8/FP4 run 8-/4-bit GEMMs on chips with that rate and weight-only "
                   "(16-bit GEMMs) elsewhere; INT4 is weight-only (W4A16)")
         self.kv_combo = combo([(d.upper(), d) for d in KV_DTYPES])
-        e.add_row(form, "kv_dtype", "KV cache", self.kv_combo, "KV-cache precision")
+        e.add_row(form, "kv_dtype", "KV cache", self.kv_combo,
+                  "KV-cache precision. Follows the weights as `fleetcast serve` does (FP8 with FP8 weights, and "
+                  "with FP4 on a chip with an FP8 rate; else 16-bit) until you pick another")
+        # the weights and chip the KV precision shown was judged against (`_follow_kv_default`)
+        self._kv_basis: tuple = (None, None)
+        for follow in (self.weight_combo, self.chip_combo):
+            follow.activated.connect(self._follow_kv_default)
+        self.kv_combo.activated.connect(lambda _i: self._note_kv_basis())
         self.prefill_combo = combo([("On the replica (aggregated)", 0)] + [(f"Separate, TP{t}", t) for t in TP_CHOICES])
         e.add_row(form, "prefill_tp", "Prefill", self.prefill_combo,
                   "Where prompts run. Separate (disaggregated): on prefill instances of this TP beside each "
@@ -319,6 +326,23 @@ class InferenceForm:
                                           [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])
         finally:
             self._loading = False
+        self._note_kv_basis()
         self._show_demand_per_day()
         self._show_engine_limits()
         self.schedule()
+
+    def _note_kv_basis(self) -> None:
+        self._kv_basis = (self.weight_combo.currentData(), self.chip_combo.currentData())
+
+    def _follow_kv_default(self, *_) -> None:
+        """The user picked weights or a chip: a KV precision still at the default for the weights and
+        chip before follows to the new one's (`engine.inference.default_kv_dtype`, serve's rule). The
+        window had kept BF16 under FP4 weights where `serve` ran FP8: DeepSeek-V3 on B200, TP1 EP8 and
+        472 chips beside the CLI's TP4 and 464 (QA s40). A KV precision the user picked stays."""
+        weights, chip_id = self._kv_basis
+        if weights is not None:
+            before = default_kv_dtype(weights, self._chips.get(chip_id))
+            if self.kv_combo.currentData() == before:
+                select_data(self.kv_combo, default_kv_dtype(self.weight_combo.currentData(),
+                                                            self._chips.get(self.chip_combo.currentData())))
+        self._note_kv_basis()
