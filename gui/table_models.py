@@ -162,20 +162,36 @@ class RowTableModel(QAbstractTableModel):
         if not old or not new or len(set(old)) != len(old) or len(set(new)) != len(new):
             return False   # (from or to empty: a reset, on which the table fits its columns)
         kept, staying = set(old), set(new)   # (once: a set per row made it quadratic in the rows)
+        # each run of adjacent rows in one insert or removal: row by row, the view's sort proxy re-sorted
+        # on every one, and 5,000 imported orders took 114 s in the window where the store took 2 (QA s40)
         if len(new) > len(old) and [k for k in new if k in kept] == old:
-            for i, (key, row) in enumerate(zip(new, rows)):
-                if key not in kept:
-                    self.beginInsertRows(QModelIndex(), i, i)
-                    self._rows.insert(i, dict(row))
-                    self.endInsertRows()
+            i = 0
+            while i < len(new):
+                if new[i] in kept:
+                    i += 1
+                    continue
+                end = i
+                while end + 1 < len(new) and new[end + 1] not in kept:
+                    end += 1
+                self.beginInsertRows(QModelIndex(), i, end)
+                self._rows[i:i] = [dict(row) for row in rows[i:end + 1]]
+                self.endInsertRows()
+                i = end + 1
             return True
         if len(new) < len(old) and [k for k in old if k in staying] == new:
             gone = kept - staying
-            for i in range(len(old) - 1, -1, -1):
-                if old[i] in gone:
-                    self.beginRemoveRows(QModelIndex(), i, i)
-                    del self._rows[i]
-                    self.endRemoveRows()
+            i = len(old) - 1
+            while i >= 0:
+                if old[i] not in gone:
+                    i -= 1
+                    continue
+                start = i
+                while start - 1 >= 0 and old[start - 1] in gone:
+                    start -= 1
+                self.beginRemoveRows(QModelIndex(), start, i)
+                del self._rows[start:i + 1]
+                self.endRemoveRows()
+                i = start - 1
             return True
         return False
 
