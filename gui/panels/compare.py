@@ -454,7 +454,8 @@ class ComparePanel(QWidget):
         base = self.baseline()
         described = {name: changes_and_keys(self.store, name, base, self._chip_names)
                      for name, _ in (request.items if request is not None else ())}
-        self._running_changes = {name: text + "".join(f"; NOTE: {n}" for n in self._unreached(keys, request, name))
+        # first, where the elided cell shows it (at the end it was cut off in the window)
+        self._running_changes = {name: "".join(f"NOTE: {n}; " for n in self._unreached(keys, request, name)) + text
                                  for name, (text, keys) in described.items()}
         return request
 

@@ -41,7 +41,7 @@ def test_a_vendor_change_that_reaches_no_order_is_said_beside_it(tmp_path, qtbot
         store.save_scenario("Story default", params)
         p = _compare_half(store, qtbot)
         text = _changes(p)
-        assert text.endswith(NOTE) and "50%" in text
+        assert text.startswith(NOTE + "; Huawei fulfilled") and "50%" in text
         headers, rows = p.tables()["key_figures"]
         diff = headers.index("Huawei delivers half − baseline")
         installed = next(r for r in rows if r[0] == "Installed P50 at horizon end, Ascend 910B2 (chips)")
