@@ -8,7 +8,7 @@ acts on none, never on one of them picked unasked; `selected_keys` gives them al
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QLineEdit, QStyle, QStyledItemDelegate, QTableView,
                                QVBoxLayout, QWidget)
 
@@ -17,6 +17,9 @@ from gui.table_models import RowTableModel, TableFilterProxy
 
 # Rows read to fit a column's width (Qt reads the visible ones and this many in all).
 FIT_ROWS = 200
+# a table of more rows than this filters once the typing pauses for FILTER_PAUSE_MS
+FILTER_AT_ONCE_ROWS = 2000
+FILTER_PAUSE_MS = 300
 
 
 class KeepTypingDelegate(QStyledItemDelegate):
@@ -47,7 +50,13 @@ class FilterableTable(QWidget):
         self.filter_edit.setPlaceholderText(placeholder)
         self.filter_edit.setToolTip("Show only the rows containing this text (any column; clear to show all)")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        # a large table filters once the typing pauses: each keystroke re-read every cell (20,000 orders:
+        # 16-28 s a key, QA s40); a small one at once, as it always did
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(FILTER_PAUSE_MS)
+        self._filter_timer.timeout.connect(self._apply_filter)
+        self.filter_edit.textChanged.connect(self._on_filter_typed)
         self.view = QTableView()
         self.view.setModel(self.proxy)
         self.view.setItemDelegate(KeepTypingDelegate(self.view))
@@ -91,9 +100,20 @@ class FilterableTable(QWidget):
         self.view.setMinimumHeight(self.view.horizontalHeader().sizeHint().height() + 2 * row_px + scrollbar_px
                                    + 2 * self.view.frameWidth() + 2)
         model.modelReset.connect(self.fit_columns)
-        for signal in (self.filter_edit.textChanged, model.modelReset, model.rowsInserted, model.rowsRemoved):
+        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved):
             signal.connect(self._show_no_match)
         self.fit_columns()
+
+    def _on_filter_typed(self, _text: str) -> None:
+        if self.model.rowCount() > FILTER_AT_ONCE_ROWS:
+            self._filter_timer.start()
+        else:
+            self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        self._filter_timer.stop()
+        self.proxy.setFilterFixedString(self.filter_edit.text())
+        self._show_no_match()
 
     def _show_no_match(self, *_) -> None:
         text = self.filter_edit.text().strip()
@@ -126,6 +146,8 @@ class FilterableTable(QWidget):
         filter (a row the user asked for: just added, or put back by an undo); without it the row
         stays hidden and nothing is selected (a refresh keeping the selection: another program's
         edit cleared the user's filter, QA s34)."""
+        if self._filter_timer.isActive():   # the text typed is what the row is shown by, not the last one applied
+            self._apply_filter()
         row = self.model.row_of_key(key)
         if row < 0:
             self.view.clearSelection()
@@ -136,6 +158,7 @@ class FilterableTable(QWidget):
             # order just added under the filter 'Huawei' stayed hidden with order 1 selected, and
             # Delete order then deleted order 1: QA s34)
             self.filter_edit.clear()
+            self._apply_filter()   # now, not once a pause has passed (a large table waits for one)
             index = self.proxy.mapFromSource(self.model.index(row, 0))
         if not index.isValid():
             self.view.clearSelection()   # never the previous row, acted on unasked
