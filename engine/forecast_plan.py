@@ -223,6 +223,10 @@ class PlanResult:
     # them): how far the cost itself moves with the sample. Empty when not computed or no plan.
     cost_on_other_trials_usd: tuple[float, ...] = ()
     check_trials: int = 0   # the fresh trials prob_meet_demand is measured on
+    # what ordering every candidate at its caps reads on the validation trials, in the target's worst
+    # month (None where the fit did not read it): a refusal quotes it (QA s40: a 40,000 H20 cap was
+    # refused, "raise the caps", where the caps' most read 79.6% against 80%, within its noise)
+    caps_reach_lowest: float | None = None
     check_seed: int = 0     # and their seed (the scenario's + FRESH_SEED_OFFSET)
 
 
@@ -1225,7 +1229,8 @@ def _solve_once(inputs: ForecastInputs, req: PlanRequest, *, training_tokens_per
             jobs_prob_by_deadline=jobs_on_time, solve_s=time.perf_counter() - t0, samples=n, status=status,
             notes=tuple(inputs.notes) + tuple(_plan_notes(inputs, req, quarters)) + notes
             + start_notes(inputs, req) + _hindsight_note(inputs, first_order) + idle_job_notes(sc, months),
-            reachable_target=reachable_offer, check_trials=req.check_trials, check_seed=fresh_seed)
+            reachable_target=reachable_offer, check_trials=req.check_trials, check_seed=fresh_seed,
+            caps_reach_lowest=float(reach[0].p_max[lo_t:hi_t + 1].min()) if reach else None)
 
     # Sized with a margin, then, short on the fresh trials (MEETS_RULE), re-sized on the validation
     # trials (the LP's plans kept: a re-size is a few validation checks, a refit on more trials a

@@ -267,13 +267,33 @@ def refused_why(result: PlanResult, req: PlanRequest, *, on_fresh: bool) -> str:
     from engine.forecast_plan import _refused_plan_text, lowest_fresh_prob, pct_text
 
     lowest = lowest_fresh_prob(result)
+    caps = _caps_reach_text(result, req)
     if not on_fresh:
         # its fresh figure is that sample's noise (QA s23: $36.5B read 90.1% on the fresh trials, 89.2%
         # on the validation ones and 89.5% pooled over 48,000 others)
         return (f"{_refused_plan_text(result, req)} reads {pct_text(lowest)} in its worst month on "
                 f"{req.check_trials:,} fresh trials, but no scale of it keeps P(meet demand) >= "
                 f"{pct_text(req.confidence)} on {req.validation_trials:,} validation trials drawn apart (the fresh "
-                "figure is within their noise of a miss); lower the confidence, shorten the target, or raise the caps")
+                f"figure is within their noise of a miss){caps}; lower the confidence, shorten the target, or raise "
+                "the caps")
     return (f"{_refused_plan_text(result, req)} keeps P(meet demand) >= {pct_text(req.confidence)} on its "
             f"{result.samples:,} trials, but only {pct_text(lowest)} in its worst month on {req.check_trials:,} fresh "
-            f"trials; lower the confidence, shorten the target, or raise the caps")
+            f"trials{caps}; lower the confidence, shorten the target, or raise the caps")
+
+
+def _caps_reach_text(result: PlanResult, req: PlanRequest) -> str:
+    """What ordering at the caps reads on the validation trials, for a refusal ("" where not read):
+    within one standard error of the confidence, a borderline case a refusal alone hid."""
+    from engine.forecast_plan import pct_text
+
+    most = result.caps_reach_lowest
+    if most is None:
+        return ""
+    n = max(int(req.validation_trials), 1)
+    se = math.sqrt(max(req.confidence * (1.0 - req.confidence), 1e-12) / n)
+    text = (f"; ordering every candidate at its caps reads {pct_text(most)} in the worst target month on the "
+            f"{n:,} validation trials")
+    if abs(most - req.confidence) <= se:
+        text += (f", within one standard error ({100 * se:.1f} points) of {pct_text(req.confidence)}: a borderline "
+                 "case, where a slightly higher cap or confidence a little lower may find a plan")
+    return text
