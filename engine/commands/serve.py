@@ -234,7 +234,14 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
         out["served_share_of_offered"] = share
         out["served_share_from_queue_growth"] = read.served_share_from_queue_growth
         out["overloaded"] = read.overloaded
-        if not out["overloaded"]:   # its verdict whether or not the aggregated run keeps up
+        from engine.serving.run_notes import unsettled_note
+
+        unsettled = "" if read.overloaded else unsettled_note(getattr(run, "sim", None), args.request_rate,
+                                                              run.requests)
+        if unsettled:   # the decode side's batch still growing, no queue to read: not judged (QA s40)
+            out["overloaded"], out["settled"] = None, False
+            notes.append(f"disaggregated: {unsettled}")
+        elif not out["overloaded"]:   # its verdict whether or not the aggregated run keeps up
             notes.append(f"disaggregated: serves the {args.request_rate:g} requests/s offered (the KV transfers need "
                          f"{busy:.0%} of the busier NICs' time; no queue grows through the run)")
         if out["overloaded"]:

@@ -186,8 +186,8 @@ def unsettled_share(batch_marks: tuple, rate_per_replica: float) -> float | None
     leave at mu, so the batch grows by lambda - mu a second (the share 1 - growth / lambda). The
     growth is the change in the time-average batch from the window's first half to its second
     (the window: the queue reading's, the second quarter of the arrivals to the last), over the
-    time between the halves' centres (the simulator reads it for fixed lengths: spread lengths'
-    longest requests outlive a run, and their batch grows at loads served in full). A batch still
+    time between the halves' centres (the simulator reads it for lengths spread up to CV 0.5: wider
+    spreads' longest requests outlive a run, and their batch grows at loads served in full). A batch still
     filling from an empty server grows too, so a growing batch says only that the run is too short
     to tell: a 2,000-request run of Llama 3 8B
     on one H100 (100 / 100 tokens) read 88% at 150 requests/s, which it serves, and 66% at 170,

@@ -45,3 +45,19 @@ def test_past_saturation_a_short_run_is_not_judged_and_a_long_one_is_overloaded(
     easy = _serve(capsys, "--request-rate", "100")      # 63% of the most it serves: settles, judged
     assert easy["overloaded"] is False and "settled" not in easy
     assert not any("not settled" in n for n in easy["notes"])
+
+
+def test_lengths_spread_to_cv_half_and_the_disaggregated_run_are_judged_too(capsys, monkeypatch):
+    """QA of the fix: at the Inference view's default spread (CV 0.5) 190 requests/s read 18,997
+    output tokens/s per chip served, 31% above the offline 14,481; with --prefill-tp the disaggregated
+    block said "serves the 300 requests/s offered" where 8,000 requests read 82% served."""
+    use_packaged_catalog(monkeypatch)
+    spread = ["--input-len-spread", "0.5", "--output-len-spread", "0.5"]
+    past = _serve(capsys, *spread, "--request-rate", "190")
+    assert past["overloaded"] is None and past["settled"] is False
+    within = _serve(capsys, *spread, "--request-rate", "80")    # about half the offline rate: judged
+    assert within["overloaded"] is False and "settled" not in within
+    dis = _serve(capsys, "--request-rate", "300", "--prefill-tp", "1")
+    assert dis["disaggregated"]["overloaded"] is None and dis["disaggregated"]["settled"] is False
+    assert any(n.startswith("disaggregated: not settled: ") for n in dis["notes"])
+    assert not any(n.startswith("disaggregated: serves the 300") for n in dis["notes"])
