@@ -51,9 +51,13 @@ def drawn_lengths_note(sim: object | None, input_len: float, output_len: float) 
     if not off:
         return ""
     said = "; ".join(f"{name} {got:,.0f} tokens where {asked:,.0f} was asked" for name, got, asked in off)
+    capped = int(getattr(sim, "capped_requests", 0) or 0)
+    # more draws reach more of the tail, but not past the context window's cap (QA s40)
+    closer = ("a smaller spread comes closer; more --requests cannot lift the context window's cap" if capped
+              else "a smaller spread, or more --requests, comes closer")
     return (f"the simulated requests average {said}: a large length spread puts much of the mean in a rare tail "
-            "that this many draws, and the context window's cap, leave out; the figures are for the lengths "
-            "simulated (a smaller spread, or more --requests, comes closer)")
+            f"that this many draws{', and the context window' + chr(39) + 's cap,' if capped else ''} leave out; the "
+            f"figures are for the lengths simulated ({closer})")
 
 
 def unsettled_note(sim: object | None, request_rate_per_s: float | None, simulated_requests: int) -> str:
