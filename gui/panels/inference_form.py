@@ -93,11 +93,11 @@ class InferenceForm:
         e.add_row(form, "kv_dtype", "KV cache", self.kv_combo,
                   "KV-cache precision. Follows the weights as `fleetcast serve` does (FP8 with FP8 weights, and "
                   "with FP4 on a chip with an FP8 rate; else 16-bit) until you pick another")
-        # the weights and chip the KV precision shown was judged against (`_follow_kv_default`)
-        self._kv_basis: tuple = (None, None)
+        # whether the KV precision shown is the user's own pick, not the default (`_follow_kv_default`)
+        self._kv_picked = False
         for follow in (self.weight_combo, self.chip_combo):
             follow.activated.connect(self._follow_kv_default)
-        self.kv_combo.activated.connect(lambda _i: self._note_kv_basis())
+        self.kv_combo.activated.connect(self._on_kv_picked)
         self.prefill_combo = combo([("On the replica (aggregated)", 0)] + [(f"Separate, TP{t}", t) for t in TP_CHOICES])
         e.add_row(form, "prefill_tp", "Prefill", self.prefill_combo,
                   "Where prompts run. Separate (disaggregated): on prefill instances of this TP beside each "
@@ -326,23 +326,25 @@ class InferenceForm:
                                           [c for c in DEFAULT_COMPARE_CHIPS if c in self._chips])
         finally:
             self._loading = False
-        self._note_kv_basis()
+        self._note_kv_basis()   # a loaded study's KV off its default was picked for it
         self._show_demand_per_day()
         self._show_engine_limits()
         self.schedule()
 
+    def _kv_default(self) -> str:
+        return default_kv_dtype(self.weight_combo.currentData(), self._chips.get(self.chip_combo.currentData()))
+
     def _note_kv_basis(self) -> None:
-        self._kv_basis = (self.weight_combo.currentData(), self.chip_combo.currentData())
+        self._kv_picked = self.kv_combo.currentData() != self._kv_default()
+
+    def _on_kv_picked(self, _index: int) -> None:
+        # picking the default itself lets it follow again; any other is the user's and stays
+        self._note_kv_basis()
 
     def _follow_kv_default(self, *_) -> None:
-        """The user picked weights or a chip: a KV precision still at the default for the weights and
-        chip before follows to the new one's (`engine.inference.default_kv_dtype`, serve's rule). The
-        window had kept BF16 under FP4 weights where `serve` ran FP8: DeepSeek-V3 on B200, TP1 EP8 and
-        472 chips beside the CLI's TP4 and 464 (QA s40). A KV precision the user picked stays."""
-        weights, chip_id = self._kv_basis
-        if weights is not None:
-            before = default_kv_dtype(weights, self._chips.get(chip_id))
-            if self.kv_combo.currentData() == before:
-                select_data(self.kv_combo, default_kv_dtype(self.weight_combo.currentData(),
-                                                            self._chips.get(self.chip_combo.currentData())))
-        self._note_kv_basis()
+        """The user picked weights or a chip: a KV precision the user has not picked follows to their
+        default (`engine.inference.default_kv_dtype`, serve's rule). The window had kept BF16 under FP4
+        weights where `serve` ran FP8: DeepSeek-V3 on B200, TP1 EP8 and 472 chips beside the CLI's TP4
+        and 464 (QA s40). A KV precision the user picked stays, through later changes of the weights."""
+        if not self._kv_picked:
+            select_data(self.kv_combo, self._kv_default())

@@ -25,6 +25,14 @@ def test_the_kv_cache_follows_the_weights_until_picked(inference_panel):
     _pick(p.chip_combo, "b200")
     _pick(p.weight_combo, "fp8")
     assert p.kv_combo.currentData() == "int8"
+    # QA s40: BF16 picked under FP8 weights stayed through BF16 weights, then followed back to FP8
+    _pick(p.kv_combo, "bf16")
+    _pick(p.weight_combo, "bf16")
+    _pick(p.weight_combo, "fp8")
+    assert p.kv_combo.currentData() == "bf16"
+    _pick(p.kv_combo, "fp8")                           # the default picked: it follows again
+    _pick(p.weight_combo, "bf16")
+    assert p.kv_combo.currentData() == "bf16"
 
 
 def test_a_loaded_kv_precision_is_not_moved(inference_panel):
