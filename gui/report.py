@@ -261,7 +261,7 @@ def what_if_html(ctx: ReportContext) -> str:
     base, changes = ctx.extra.get("what_if") or (None, [])
     if not base:
         return ""
-    line = what_if_line(base, changes)
+    line = what_if_line(base, changes, more_hint="the scenario's inputs are under Assumptions")
     return f"<p><b>{_esc(line[:1].upper() + line[1:])}</b></p>"
 
 

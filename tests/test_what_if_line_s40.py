@@ -14,3 +14,8 @@ def test_the_line_names_the_first_changes_and_counts_the_rest():
     assert what_if_line("Story default", few) == "what-if of 'Story default': " + "; ".join(few)
     assert what_if_line("Story default", []) == "what-if of 'Story default': no changes from it as it is now"
     assert what_if_line(None, changes) == ""
+
+
+def test_the_report_points_to_its_own_assumptions():
+    line = what_if_line("Story default", [f"change {i}" for i in range(20)], more_hint="under Assumptions")
+    assert line.endswith("; and 8 more (under Assumptions)")

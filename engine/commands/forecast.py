@@ -65,24 +65,37 @@ def what_if_of(store, name: str | None) -> tuple[str | None, list[str]]:
     stored (read only): a what-if's output named neither, so "H20 cut off" read as a forecast
     of its own. (None, []) for a whole scenario, or one that cannot be read. The changes are
     the ones that still differ from the baseline as it is now, as Compare lists them."""
-    from engine.scenario_changes import describe_changes, effective_changes
+    from engine.scenario_changes import describe_changes, diff_params, effective_changes
     from engine.studies import chip_labels
 
     if store is None or not name:
         return None, []
+    lead: list[str] = []
     try:
         row = store.scenario(name)
         base = row.get("base")
-        if not base:
+        baseline = store.baseline_name() if hasattr(store, "baseline_name") else None
+        if name == baseline or (not base and not baseline):
             return None, []
-        base_params = store.scenario(base)["params"]
+        if base and (base == baseline or not baseline):
+            base_params = store.scenario(base)["params"]
+            changes = effective_changes(base_params, row.get("changes") or {})
+        else:
+            # stored whole, or built on another scenario: its differences from the baseline, as Compare
+            # describes it (QA s40: "what-if of 'Huawei delivers half'" beside a database whose baseline
+            # is the story, and a what-if stored whole after Make baseline read as a forecast of its own)
+            base_params = store.scenario(baseline)["params"]
+            changes = diff_params(base_params, row["params"])
+            lead = [f"built on {base!r}, not the baseline; from the baseline" if base else
+                    "stored in full; from the baseline"]
+            base = baseline
     except UserError:
         return None, []
-    changes = effective_changes(base_params, row.get("changes") or {})
-    return base, describe_changes(changes, limit=None, chip_labels=chip_labels(store.chips()), base=base_params)
+    return base, lead + describe_changes(changes, limit=None, chip_labels=chip_labels(store.chips()),
+                                         base=base_params)
 
 
-def what_if_line(base: str | None, changes: list[str]) -> str:
+def what_if_line(base: str | None, changes: list[str], more_hint: str = "--format json lists every change") -> str:
     """"what-if of 'Story default': export cut-offs: changed H20: probability 50% → 100%, …" ("" for
     a whole scenario)."""
     if not base:
@@ -90,7 +103,7 @@ def what_if_line(base: str | None, changes: list[str]) -> str:
     shown = changes[:WHAT_IF_LINE_CHANGES]
     more = len(changes) - len(shown)
     # the first few: 200 changed demand points made a 14,043-character line before the answer (QA s40)
-    tail = (f"; and {more:,} more (--format json lists every change)" if more else "")
+    tail = (f"; and {more:,} more ({more_hint})" if more else "")
     return f"what-if of {base!r}: " + ("; ".join(shown) or "no changes from it as it is now") + tail
 
 
