@@ -103,9 +103,6 @@ class RunTrace:
     ramp_done: tuple = (0.0, 0)             # closed: when the last client started
     last_issue: tuple = (0.0, 0)            # closed: when a client last sent again
     sends: tuple = ((), ())                 # closed: (times, output tokens) at every send after a response
-    # poisson: (time s, running-sequence-seconds so far) at the arrivals that open the queue
-    # reading's second quarter, halve the rest, and close it (the last arrival)
-    batch_marks: tuple = ()
     first_done: tuple | None = None         # poisson: the first completion
     last_arrival: tuple = (0.0, 0)          # poisson: the last request's arrival at this instance
 
@@ -181,19 +178,21 @@ def unsettled_share(batch_marks: tuple, rate_per_replica: float) -> float | None
     offered load that growth leaves served (under `UNSETTLED_SHARE`); None when it settled, or the
     run has no window.
 
+    `batch_marks`: (time s, running-sequence-seconds so far) at the arrivals that open the queue
+    reading's window (its second quarter), halve the rest, and close it (the last arrival).
+
     An engine whose cap on running sequences is far above the load's steady batch takes an
     overload into the running set instead of a queue: requests arrive at lambda a second and
     leave at mu, so the batch grows by lambda - mu a second (the share 1 - growth / lambda). The
-    growth is the change in the time-average batch from the window's first half to its second
-    (the window: the queue reading's, the second quarter of the arrivals to the last), over the
-    time between the halves' centres (the simulator reads it for lengths spread up to CV 0.5: wider
-    spreads' longest requests outlive a run, and their batch grows at loads served in full). A batch still
-    filling from an empty server grows too, so a growing batch says only that the run is too short
-    to tell: a 2,000-request run of Llama 3 8B
-    on one H100 (100 / 100 tokens) read 88% at 150 requests/s, which it serves, and 66% at 170,
-    of which 8,000 requests read 90% off the queue. Its queue formed too little to read, so the run
-    had read 17,000 output tokens/s per chip served in full, above the 16,000 offline (QA s40):
-    `fleetcast serve` says the run did not settle instead of judging it."""
+    growth is the change in the time-average batch from the window's first half to its second,
+    over the time between the halves' centres (the simulator reads it for lengths spread up to
+    CV 0.5: wider spreads' longest requests outlive a run, and their batch grows at loads served
+    in full). A batch still filling from an empty server grows too, so a growing batch says only
+    that the run is too short to tell: a 2,000-request run of Llama 3 8B on one H100 (100 / 100
+    tokens) read 88% at 150 requests/s, which it serves, and 66% at 170, of which 8,000 requests
+    read 90% off the queue. Its queue formed too little to read, so the run had read 17,000
+    output tokens/s per chip served in full, above the 16,000 offline (QA s40): `fleetcast
+    serve` says the run did not settle instead of judging it."""
     if len(batch_marks) != 3 or not rate_per_replica > 0:
         return None
     (t0, b0), (t1, b1), (t2, b2) = batch_marks
