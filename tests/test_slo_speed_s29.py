@@ -159,6 +159,11 @@ SIMS = {   # name: (layout or (model, chip, tp), engine, workload, prefill TP)
                                                                      request_rate=9.0, **CV), 8),
 }
 # sha256 of every array and figure of each run (`_digest`), recorded from the code at commit 61ec32b
+# the same run read bit for bit under another numpy: with numpy 2.4.6 the preemption case's sums
+# differ in their last bits (55f9ea9 itself reads this digest there, s40)
+OTHER_NUMPY_DIGESTS = {
+    'closed loop C=1024, KV full: preemption': ('a33265d3dc9c63dfa498042f105adcc418c4ba0d642adfa3b9aaaf846ae82814',),
+}
 DIGESTS = {
     'race run, 8B TP2 on H20, Poisson CV 0.5': 'e4ec713c448d13fe69acb90f46fe3aa3ff88fc64ecd57313437e2199e8a5922e',
     'closed loop C=1024, KV full: preemption': 'd5ec502de8aadcff19f32021686705b051969cccbaf05ce50689044d9d13e30b',
@@ -212,7 +217,7 @@ def _digest(sim) -> str:
 def test_simulations_read_as_before_to_the_bit(name):
     sim = _run(name)
     assert sim.steps > 0 and math.isfinite(sim.makespan_s)
-    assert _digest(sim) == DIGESTS[name]
+    assert _digest(sim) in (DIGESTS[name], *OTHER_NUMPY_DIGESTS.get(name, ()))
 
 
 # ---- the bench's searches answer as before ----------------------------------------------------------
