@@ -36,8 +36,10 @@ bundle: $(STAMP)
 	$(PY) packaging/write_desktop_entry.py dist/fleetcast
 	@du -sh dist/fleetcast
 
+# -n auto: one pytest worker per core (pytest-xdist). --dist loadfile keeps each test file on one
+# worker, so a file's module-scoped fixtures (the bundle build, the story's forecasts) run once.
 test: $(STAMP) lint
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n auto --dist loadfile --durations=25
 
 # ruff (bugs, not style), import-linter (the layers: engine without Qt, SQLite only in the store,
 # panels without the store) and mypy on the engine; a few seconds.
