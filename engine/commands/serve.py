@@ -238,8 +238,9 @@ def _disaggregated(args, inputs, prefix: float, notes: list[str]) -> dict:
 
         unsettled = "" if read.overloaded else unsettled_note(getattr(run, "sim", None), args.request_rate,
                                                               run.requests)
-        if unsettled:   # the decode side's batch still growing, no queue to read: not judged (QA s40)
-            out["overloaded"], out["settled"] = None, False
+        if unsettled:   # the decode side's batch still growing, no queue to read: not judged (QA s40),
+            # and no share served was read either (it had said 1, all served)
+            out["overloaded"], out["settled"], out["served_share_of_offered"] = None, False, None
             notes.append(f"disaggregated: {unsettled}")
         elif not out["overloaded"]:   # its verdict whether or not the aggregated run keeps up
             notes.append(f"disaggregated: serves the {args.request_rate:g} requests/s offered (the KV transfers need "
@@ -936,7 +937,9 @@ def run(args, ctx) -> Output:
         if not over and (note := unsettled_note(res.simulation, args.request_rate, res.simulated_requests)):
             # no queue to read, the batch still growing: not judged (null), said (QA s40: "overloaded:
             # false" at 170 requests/s where about 160 are served)
-            data["overloaded"], data["settled"] = None, False
+            # nor is the share served read: "served_share_of_offered" 1 beside "not settled" said
+            # all was served (s40's left-undone)
+            data["overloaded"], data["settled"], data["served_share_of_offered"] = None, False, None
             notes.append(note)
         if data["overloaded"]:
             what = ("lower --request-rate" if has_slo else

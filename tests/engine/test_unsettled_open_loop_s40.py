@@ -38,12 +38,14 @@ def test_past_saturation_a_short_run_is_not_judged_and_a_long_one_is_overloaded(
     use_packaged_catalog(monkeypatch)
     short = _serve(capsys, "--request-rate", "170")
     assert short["overloaded"] is None and short["settled"] is False
+    assert short["served_share_of_offered"] is None    # not read (it had said 1: all served)
     assert any(n.startswith("not settled: ") and "--requests 8,000" in n for n in short["notes"])
     long = _serve(capsys, "--request-rate", "170", "--requests", "8000")
     assert long["overloaded"] is True and long["output_tokens_per_s_per_chip"] < 16_000
     assert "settled" not in long
     easy = _serve(capsys, "--request-rate", "100")      # 63% of the most it serves: settles, judged
     assert easy["overloaded"] is False and "settled" not in easy
+    assert easy["served_share_of_offered"] == pytest.approx(1.0, abs=0.02)
     assert not any("not settled" in n for n in easy["notes"])
 
 
@@ -59,5 +61,6 @@ def test_lengths_spread_to_cv_half_and_the_disaggregated_run_are_judged_too(caps
     assert within["overloaded"] is False and "settled" not in within
     dis = _serve(capsys, "--request-rate", "300", "--prefill-tp", "1")
     assert dis["disaggregated"]["overloaded"] is None and dis["disaggregated"]["settled"] is False
+    assert dis["disaggregated"]["served_share_of_offered"] is None
     assert any(n.startswith("disaggregated: not settled: ") for n in dis["notes"])
     assert not any(n.startswith("disaggregated: serves the 300") for n in dis["notes"])
