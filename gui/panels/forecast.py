@@ -43,7 +43,7 @@ __all__ = ["ForecastPanel", "ForecastOutcome", "ForecastRequest", "compute_forec
            "first_shortfall_month", "fit_left_axis", "key_figures", "throughput_key"]
 from gui.panels.forecast_editors import (DemandPointsEditor, attach_growth_multiplier, build_run_box, PolicyEventsEditor,
                                          TrainingJobsEditor, _combo, _pydate, _qdate, _set_combo, _spin)
-from gui.panels.forecast_supply import SupplyEditor, assumptions_html, supply_problems
+from gui.panels.forecast_supply import SupplyEditor, assumptions_box, supply_problems
 from gui.panels.forecast_tornado import EXPORT_TORNADO_TRIALS, SensitivityRun, compute_tornado
 from gui.panels.forecast_uncertainty import UncertaintyEditor
 from gui.widgets.exact_fields import ExactFields
@@ -433,7 +433,7 @@ class ForecastPanel(QWidget):
             self.unc_editor.load(sc, self._orders, self.chip_name, self._makers)
             self.supply_editor.load(sc, self._orders)
             self.policy_editor.set_values(sc.policy_events)
-            self.assumptions_label.setText(style.box_html(style.ASSUMPTIONS_BOX, assumptions_html(sc, self.chip_name)))
+            self.assumptions_label.setText(assumptions_box(sc, self.chip_name, self._orders))
             self._rebuild_allocation(sc)
             self._exact_fields.keep_each({spin: sc.allocation.training_share.get(c) for c, spin in self._share_spins.items()})
             self.jobs_editor.set_values(sc.jobs)
@@ -528,7 +528,7 @@ class ForecastPanel(QWidget):
         the result on screen if it no longer matches the inputs."""
         if self._loading:
             return
-        self.assumptions_label.setText(style.box_html(style.ASSUMPTIONS_BOX, assumptions_html(self.scenario(), self.chip_name)))
+        self.assumptions_label.setText(assumptions_box(self.scenario(), self.chip_name, self._orders))
         if self.auto_check.isChecked():
             self._debounce.start()
         else:

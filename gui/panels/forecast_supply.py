@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QCheckBox, QDateEdit, QFormLayout, QGroupBox, QHBo
 
 from engine.forecast import UNSCHEDULED_LEAD_MONTHS, ForecastScenario
 from engine.studies_forecast import StudyProblem
+from gui import style
 from gui.panels.forecast_editors import _int_spin, _pydate, _qdate, _spin
 from gui.panels.forecast_uncertainty import assumptions_html as _delivery_assumptions_html
 
@@ -40,9 +41,14 @@ def supply_html(sc: ForecastScenario) -> str:
             f"{sc.unscheduled_spread_months} months")
 
 
-def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c) -> str:
+def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c, orders=None) -> str:
     """The Forecast's assumptions box: the delivery, demand and throughput lines, then the supply's."""
-    return _delivery_assumptions_html(sc, chip_name).removesuffix(".") + "; " + supply_html(sc) + "."
+    return _delivery_assumptions_html(sc, chip_name, orders).removesuffix(".") + "; " + supply_html(sc) + "."
+
+
+def assumptions_box(sc: ForecastScenario, chip_name, orders) -> str:
+    """`assumptions_html` in the view's assumptions box (its colours)."""
+    return style.box_html(style.ASSUMPTIONS_BOX, assumptions_html(sc, chip_name, orders))
 
 
 def _finite(value) -> bool:

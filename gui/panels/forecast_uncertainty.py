@@ -36,9 +36,12 @@ def _delay(unc: OrderUncertainty) -> str:
     return _range(unc, "delay") + extra
 
 
-def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c) -> str:
-    """What the scenario assumes, one line per source of uncertainty (shown first in the view)."""
+def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c, orders=None) -> str:
+    """What the scenario assumes, one line per source of uncertainty (shown first in the view).
+    With `orders` (the store's), an order's own risk on an order fully delivered, or on one not
+    in the store, says it applies to nothing, not that it wins over its vendor's line."""
     lines = []
+    by_id = None if orders is None else {o.id: o for o in orders}
     for vendor, unc in sc.vendor_uncertainty.items():
         of = "of its orders" if unc.fraction_of == "order" else "of what it still owes"
         lines.append(f"<b>{vendor}</b> delivers {_range(unc, 'fraction')} {of}, "
@@ -47,6 +50,15 @@ def assumptions_html(sc: ForecastScenario, chip_name=lambda c: c) -> str:
         # an order's own risk wins over its vendor's line above, which a what-if of that vendor then does
         # not reach: "Huawei delivers 50%" read alone where Huawei's only order ran on its own 40-100% (QA s40)
         of = "of the order" if unc.fraction_of == "order" else "of what is outstanding"
+        order = None if by_id is None else by_id.get(order_id)
+        if by_id is not None and order is None:   # deleted since: it moves nothing (QA s40)
+            lines.append(f"<b>order {order_id}</b> has a delivery risk of its own but is not in the fleet: "
+                         "it applies to nothing")
+            continue
+        if order is not None and order.outstanding <= 0:
+            lines.append(f"<b>order {order_id}</b> has a delivery risk of its own but is fully delivered: "
+                         "nothing is left for it to apply to")
+            continue
         lines.append(f"<b>order {order_id}</b> delivers {_range(unc, 'fraction')} {of}, {_delay(unc)} late "
                      "(its own risk: its vendor's line does not apply to it)")
     d = sc.default_uncertainty

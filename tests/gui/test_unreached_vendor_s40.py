@@ -32,3 +32,25 @@ def test_a_vendor_change_is_unreached_only_when_every_outstanding_order_has_its_
     assert "<b>order 1</b> delivers 80% of the order, 0 days late (its own risk: its vendor's line does not " \
            "apply to it)" in text
     assert "<b>order" not in assumptions_html(sc)
+
+
+def test_an_own_risk_on_a_delivered_or_deleted_order_says_it_applies_to_nothing(tmp_path):
+    """s40's left-undone: the box listed "order 9 delivers 80% ... (its own risk ...)" for an order
+    fully delivered, or no longer in the fleet, as if it moved the forecast."""
+    store = open_store(tmp_path / "u.db")
+    try:
+        orders = store.orders()
+    finally:
+        store.close()
+    done = next(o for o in orders if o.outstanding <= 0)
+    missing = max(o.id for o in orders) + 1
+    own = OrderUncertainty(fraction_dist="fixed", fraction_mode=0.8)
+    sc = dataclasses.replace(default_scenario(), order_uncertainty={1: own, done.id: own, missing: own})
+    text = assumptions_html(sc, orders=orders)
+    assert "<b>order 1</b> delivers 80% of the order" in text            # outstanding: its risk stands
+    assert (f"<b>order {done.id}</b> has a delivery risk of its own but is fully delivered: nothing is left for it "
+            "to apply to") in text
+    assert f"<b>order {missing}</b> has a delivery risk of its own but is not in the fleet: it applies to nothing" in text
+    assert f"<b>order {done.id}</b> delivers" not in text and f"<b>order {missing}</b> delivers" not in text
+    # without the fleet (a report of the scenario alone) every line reads as before
+    assert f"<b>order {done.id}</b> delivers 80%" in assumptions_html(sc)
