@@ -45,6 +45,21 @@ def test_fp8_mfu_says_its_basis_in_json_and_csv(capsys, catalog_only):
     assert float(rows[0]["mfu_pct"]) == pytest.approx(data["mfu_pct"])
 
 
+def test_fp8_mfu_also_gives_its_share_of_the_fp8_peak(capsys, catalog_only):
+    """QA s41: "MFU 97.3% of the BF16 peak" alone, for a GPT-3 175B run on H20 at 48.6% of its FP8
+    peak; the window's tile gives both. By hand: model TFLOP/s per chip over the H100's 1,979 FP8."""
+    code, out, err = _run(capsys, *H100_8B, "--dtype", "fp8", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["mfu_fp8_pct"] == pytest.approx(100 * data["model_tflops_per_chip"] / 1979.0, rel=1e-3)
+    assert data["mfu_fp8_pct"] == pytest.approx(data["mfu_pct"] * 989.0 / 1979.0, rel=1e-3)
+    assert all("mfu_fp8_pct" in entry for entry in data["top"])
+    code, out, _ = _run(capsys, *H100_8B, "--dtype", "fp8")
+    assert f"of the BF16 peak ({data['mfu_fp8_pct']:.1f}% of the FP8 peak)" in out.splitlines()[0]
+    code, out, _ = _run(capsys, *H100_8B, "--format", "json")   # a BF16 run: no FP8 share
+    assert "mfu_fp8_pct" not in json.loads(out)
+
+
 def test_a_chip_without_bf16_says_so_in_every_format(capsys, catalog_only):
     """A V100 ran "bf16" at its FP16 rate; the FP8 refusal told it to use BF16, which it lacks."""
     code, _, err = _run(capsys, *V100_8B, "--dtype", "fp8")
