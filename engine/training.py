@@ -1220,23 +1220,42 @@ IDLE_GAIN_MIN = 1.0
 IDLE_NEAR_FASTEST = 0.95   # of the counts that gain, the fewest idle chips within 5% of the fastest
 
 
+# Odd factors a count below the fleet may add besides powers of two: a pipeline of 3, 5, 7 or 9
+# stages (or a multiple) can split the layers plus the output layer more evenly. Llama 3 70B (80
+# layers and a head of 1.23 layers' weights) has its slowest of 8 stages at 11.23 layers against a
+# mean of 10.15, of 9 stages at 9.23 against 9.03: 1,008 of 1,024 chips train it 4.3% sooner (H100
+# and 910B; QA s41), a count that multiples of 2 alone never reach below a power of two.
+ODD_STAGE_FACTORS = (3, 5, 7, 9)
+
+
+def idle_counts(n: int) -> set[int]:
+    """The chip counts below `n` that `fewer_chips_alternative` searches: the largest multiples of
+    2, 4, ..., 1,024 at or below it, and of 3, 5, 7 or 9 times 8, 16, ..., 1,024 (whole 8-chip
+    servers), leaving at most IDLE_SHARE_MAX of the chips idle. The odd multiples are of at least
+    n / 64, so the counts stay round enough to lay out (16,384 chips: 16,320, 16,128, 16,000 and
+    15,360, not 16,368 = 16 x 3 x 11 x 31): each count is a search of its own."""
+    steps = {2 ** k for k in range(1, 11)} | {q * 2 ** k for q in ODD_STAGE_FACTORS for k in range(3, 11)
+                                            if q * 2 ** k >= n / 64}
+    return {m for m in (n - n % d for d in steps) if 0 < m < n and m >= (1.0 - IDLE_SHARE_MAX) * n}
+
+
 def fewer_chips_alternative(inputs: TrainingInputs, tokens_per_s_per_chip: float,
                             should_stop: Callable[[], bool] | None = None) -> tuple[int, SearchResult] | None:
     """(chips used, their search) when leaving a few of `inputs.num_chips` idle trains faster.
 
     A count that factors badly has few layouts: 1,023 = 3 x 11 x 31 H100 took 27.6 days for
-    Llama 3 70B where 1,022 took 13.2 (and a prime count had none). The counts tried are the
-    largest multiples of 2, 4, ..., 1,024 at or below it, leaving at most IDLE_SHARE_MAX idle; of
+    Llama 3 70B where 1,022 took 13.2 (and a prime count had none). The counts tried are
+    `idle_counts`' (multiples of powers of two, and of a few odd stage counts); of
     those whose whole-fleet throughput beats this count's (by IDLE_GAIN_MIN; or this count has no
     feasible layout), the one with the fewest idle chips within 5% of the fastest. Layout fields
     the user fixed stay fixed (a fixed dp fixes the count)."""
     n = int(inputs.num_chips)
     if inputs.dp:
         return None
-    counts = sorted({n - n % (2 ** k) for k in range(1, 11)} - {n, 0}, reverse=True)
+    counts = sorted(idle_counts(n), reverse=True)
     to_beat = n * max(float(tokens_per_s_per_chip), 0.0) * IDLE_GAIN_MIN * (1.0 + 1e-9)
     found = []   # (whole-fleet tokens/s, chips, search) of the counts that gain
-    for m in (m for m in counts if m >= (1.0 - IDLE_SHARE_MAX) * n):
+    for m in counts:
         try:
             result = search_layouts(replace(inputs, num_chips=m), top_k=3, should_stop=should_stop)
         except UserError:

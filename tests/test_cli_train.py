@@ -481,10 +481,18 @@ def test_a_chip_count_that_factors_badly_is_offered_a_few_idle_chips(tmp_path, c
                  "--search"])
     err = capsys.readouterr().err
     assert code == 1 and "no feasible layout" in err and "idle) the best layout" in err and "--chips 10" in err
-    # a count that factors well is left alone
-    main(["--db", db, "--format", "json", "train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb",
+    # a round count whose layers split evenly is left alone (8B: 32 layers)
+    main(["--db", db, "--format", "json", "train", "--model", "llama3-8b", "--chip", "h100-sxm5-80gb",
           "--chips", "1024", "--search"])
     assert json.loads(capsys.readouterr().out)["fewer_chips"] is None
+    # but not one whose layers split unevenly (QA s41): 70B's 80 layers and output layer over 9 stages
+    # of 1,008 chips, 4.3% sooner than over 8 of 1,024 (no multiple of a power of two reaches 1,008)
+    main(["--db", db, "--format", "json", "train", "--model", "llama3-70b", "--chip", "h100-sxm5-80gb",
+          "--chips", "1024", "--search", "--tokens", "15e12"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["fewer_chips"]["chips"] == 1008 and "PP9 " in data["fewer_chips"]["layout"]
+    assert data["fewer_chips"]["time_to_train_days"] == pytest.approx(189.1, abs=0.1)
+    assert data["time_to_train_days"] == pytest.approx(197.5, abs=0.1)
 
 
 def test_moe_only_flags_on_a_dense_model_are_refused_and_small_runs_keep_their_figures(tmp_path, capsys):

@@ -960,7 +960,7 @@ def run(args, ctx) -> Output:
                 more = f": {days:,.1f} days"
             except NoProgressError:
                 pass
-        text_lines.append(f"note: {args.chips:,} chips leave few layouts; {_fewer_text(fewer, args.chips)}{more}")
+        text_lines.append(f"note: leaving some of the {args.chips:,} chips idle trains faster; {_fewer_text(fewer, args.chips)}{more}")
     if halved and data.get("time_to_train_days"):
         from engine.studies import sooner_on_fewer_text
 
