@@ -24,9 +24,22 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
-def _application():
+def load_qt(command: str) -> None:
+    """Import Qt as `export` and `report` draw with it (offscreen); a system library it links
+    (libEGL, libGL, ...) missing or broken is one line naming it, not a traceback."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    try:
+        import PySide6.QtGui  # noqa: F401  (QtGui and QtWidgets load the system libraries)
+        import PySide6.QtWidgets  # noqa: F401
+    except ImportError as exc:
+        from gui.syslibs import headless_qt_message
+
+        raise UserError(headless_qt_message(str(exc), command)) from None
+
+
+def _application(command: str = "export"):
+    load_qt(command)
     from PySide6.QtWidgets import QApplication
 
     from gui.settings import APP, ORG
@@ -120,6 +133,7 @@ def run(args, ctx) -> Output:
     out = expand_user(args.out)   # '~nouser/d': one line, not a traceback
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file, not a folder")
+    load_qt("export")   # gui.export_all imports pyqtgraph, and so Qt
     from gui.export_all import check_targets
 
     # files of the names it writes: refused now, as `report --out` does, not after the panels were

@@ -63,7 +63,7 @@ def _own_temporary_folder():
 def _write(args, ctx, store, out: Path, signals) -> Output:
     from gui.export_cli import _application, missing_choice_warnings, say_warnings
 
-    app = _application()
+    app = _application("report")
     from gui.export_all import build_offscreen_panels, dispose_offscreen_panels
     from gui.report import write_report
     from gui.scenarios import baseline_scenario

@@ -116,8 +116,32 @@ def install_message(missing: list[str]) -> str:
     if unknown:
         lines.append(f"Find the package for {', '.join(unknown)} with your package manager "
                      "(apt-file search NAME / dnf provides '*/NAME').")
-    lines.append("Headless use needs none of this: fleetcast SUBCOMMAND ... or QT_QPA_PLATFORM=offscreen.")
+    lines.append("Headless use needs none of the xcb libraries: fleetcast SUBCOMMAND ... (export and report "
+                 "draw offscreen, with EGL, GL, fontconfig, xkbcommon and D-Bus).")
     return "\n".join(lines)
+
+
+_SONAME = re.compile(r"(lib[\w.+-]+?\.so(?:\.\d+)*)")
+
+
+def headless_qt_message(error_text: str, command: str) -> str:
+    """One line for a subcommand that draws with Qt offscreen (`export`, `report`) when PySide6's
+    import fails on a missing or broken system library: which one, and the package that brings it
+    (QA s41: a 22-line traceback ending in "libEGL.so.1: file too short"). Offscreen Qt still links
+    EGL, GL, fontconfig, xkbcommon and D-Bus; the xcb plugin's libraries it does not need."""
+    names = list(dict.fromkeys(m for m in _SONAME.findall(error_text) if not m.startswith(("libQt6", "libpyside6",
+                                                                                             "libshiboken6"))))
+    known = [n for n in names if n in PACKAGES]
+    said = f" ({error_text.strip().splitlines()[-1] if error_text.strip() else 'no reason given'})"
+    if known:
+        fix = (f"install it: sudo apt-get install {' '.join(sorted({PACKAGES[n][0] for n in known}))} "
+               f"(Debian/Ubuntu) or sudo dnf install {' '.join(sorted({PACKAGES[n][1] for n in known}))} (Fedora)")
+    elif names:
+        fix = f"find the package for {', '.join(names)} (apt-file search NAME / dnf provides '*/NAME')"
+    else:
+        fix = "reinstall PySide6 (make clean && make test)"
+    return (f"{command} draws its charts with Qt, offscreen, and Qt cannot load here{said}: {fix}; the other "
+            "subcommands need no Qt")
 
 
 def needs_xcb(environ=None) -> bool:
