@@ -358,10 +358,20 @@ def follow_store_writes(stack, store, slot):
 def ask_to_replace(question: str) -> bool:
     """Yes/No (default No) before an import replaces stored records with a file's rows of the
     same id. Module-level so a test can answer it."""
+    return _ask_yes_no("Replace existing records?", question)
+
+
+def ask_to_add_twins(question: str) -> bool:
+    """Yes/No (default No) before an import adds orders equal to stored ones in every field and
+    delivery (the same sheet again?). Module-level so a test can answer it."""
+    return _ask_yes_no("Import the same orders again?", question)
+
+
+def _ask_yes_no(title: str, question: str) -> bool:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     buttons = QMessageBox.StandardButton
-    answer = QMessageBox.question(QApplication.activeWindow(), "Replace existing records?", question,
+    answer = QMessageBox.question(QApplication.activeWindow(), title, question,
                                   buttons.Yes | buttons.No, buttons.No)
     return answer == buttons.Yes
 
@@ -389,25 +399,38 @@ class ImportCommand(StoreCommand):
             self.store.swap_rows(self.before, self.after)
             return
         from engine.errors import ValidationError
-        from engine.store.transfer import UpdatesRefused, show_ids
+        from engine.store.transfer import TwinsRefused, UpdatesRefused, show_ids
 
-        try:
-            result = self.store.import_with_snapshots(self.kind, self.path, progress=self.progress)
-        except UpdatesRefused as refused:
-            ids = refused.ids
-            file_name = str(self.path).rsplit("/", 1)[-1]
-            question = (f"Replace {self.kind} {self.store.records_in_words(self.kind, ids)} with the file's?\n\n"
-                        f"{file_name} has {len(ids):,} row(s) with the id of a stored {self.kind[:-1]} but other "
-                        "values (an export of another database?). No imports nothing.")
-            if not ask_to_replace(question):
-                raise ValidationError([f"{len(ids):,} row(s) would change existing {self.kind} ({show_ids(ids)}); "
-                                       "kept as they are"], context=refused.context) from None
-            try:   # only those: a record another program wrote since the question is not replaced unasked
-                result = self.store.import_with_snapshots(self.kind, self.path, update_existing=frozenset(ids),
-                                                          progress=self.progress)
-            except UpdatesRefused as again:
-                raise ValidationError([f"{self.kind} {show_ids(again.ids)} changed since you were asked (by another "
-                                       "program?); import again"], context=again.context) from None
+        file_name = str(self.path).rsplit("/", 1)[-1]
+        allowed: frozenset | bool = False   # the ids the user agreed to replace
+        twins_ok = False                    # rows equal to stored orders added as more, asked
+        while True:
+            try:
+                result = self.store.import_with_snapshots(self.kind, self.path, update_existing=allowed,
+                                                          allow_twins=twins_ok, progress=self.progress)
+                break
+            except UpdatesRefused as refused:
+                ids = refused.ids
+                if allowed is not False:   # only those asked about: one another program wrote since is not replaced
+                    raise ValidationError([f"{self.kind} {show_ids(ids)} changed since you were asked (by another "
+                                           "program?); import again"], context=refused.context) from None
+                question = (f"Replace {self.kind} {self.store.records_in_words(self.kind, ids)} with the file's?\n\n"
+                            f"{file_name} has {len(ids):,} row(s) with the id of a stored {self.kind[:-1]} but other "
+                            "values (an export of another database?). No imports nothing.")
+                if not ask_to_replace(question):
+                    raise ValidationError([f"{len(ids):,} row(s) would change existing {self.kind} ({show_ids(ids)}); "
+                                           "kept as they are"], context=refused.context) from None
+                allowed = frozenset(ids)
+            except TwinsRefused as twins:
+                # the same sheet imported again had doubled the fleet with a warning (QA s41)
+                question = (f"Add {len(twins.lines):,} more order(s) equal to stored ones?\n\n{file_name} has "
+                            f"{len(twins.lines):,} row(s) without an id equal to stored orders "
+                            f"({show_ids(sorted(set(twins.twins)))}) in every field and delivery: imported before? "
+                            "Yes adds them as more orders; No imports nothing.")
+                if twins_ok or not ask_to_add_twins(question):
+                    raise ValidationError([f"{len(twins.lines):,} row(s) equal stored orders in every field and "
+                                           "delivery; kept as they are"], context=twins.context) from None
+                twins_ok = True
         self.summary, self.before, self.after = result
         self.count = self.summary.count
         self.outcome["summary"] = self.summary   # (read after the push, as `error` is)

@@ -383,7 +383,7 @@ def test_orders_moved_to_a_new_database_can_leave_the_demo_orders_behind(capsys,
     assert code == 0 and out.startswith("deleted 3 order(s) with their deliveries: 1 (100,000 ascend-910b2)"), err
     code, out, _ = run(capsys, "--db", db, "--format", "json", "orders", "list")
     assert [(o["chip_id"], o["quantity"]) for o in json.loads(out)] == [("h100-sxm5-80gb", 2048)]
-    code, out, _ = run(capsys, "--db", db, "--format", "json", "orders", "import", str(mine))
+    code, out, _ = run(capsys, "--db", db, "--format", "json", "orders", "import", str(mine), "--again")
     assert code == 0 and json.loads(out)["other_orders_in_database"] == 1   # the first import's order
 
 

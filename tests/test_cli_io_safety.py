@@ -74,7 +74,10 @@ def test_orders_import_summary_lists_added_and_updated_ids(capsys, tmp_path, db)
     assert code == 0, err
     assert out.startswith("imported 2 order(s) from ") and "1 added (4), 1 updated (1)" in out
     assert "deliveries kept for order(s) 1" in out
-    code, out, err = run(capsys, "--db", db, "orders", "import", str(path))  # again: a row without an id adds
+    # again: a row without an id that equals a stored order is refused unless asked (--again), then added
+    code, out, err = run(capsys, "--db", db, "orders", "import", str(path))
+    assert code == 1 and "1 row(s) without an id equal stored orders in every field and delivery (row 3 = order 4)" in err
+    code, out, err = run(capsys, "--db", db, "orders", "import", str(path), "--again")
     assert code == 0 and "1 added (5), 0 updated, 1 unchanged (1)" in out, err
 
 

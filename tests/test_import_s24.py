@@ -28,12 +28,15 @@ def test_an_updated_tracking_sheet_imported_again_says_which_order_it_updates(st
     feb = write_csv(tmp_path / "feb.csv", ORDER_HEADER,
                     [ASCEND + ["2024-03-01:20000;2024-04-01:20000"], H20])
     ascend_id, h20_id = transfer.import_orders(store, jan).added
-    second = transfer.import_orders(store, feb)
+    with pytest.raises(transfer.TwinsRefused) as refused:   # the unchanged H20 row: asked first (QA s41)
+        transfer.import_orders(store, feb)
+    assert refused.value.lines == [3] and refused.value.twins == [h20_id]
+    assert len(store.orders()) == 5   # the 3 seeded and jan's 2: nothing written
+    second = transfer.import_orders(store, feb, allow_twins=True)
     assert len(second.added) == 2   # the same rows as before: nothing refused or merged
     new_ascend = second.added[0]
     assert second.warnings == [
-        f"feb.csv row 3: the same as order {h20_id} in every field and delivery; added as another order "
-        "(imported twice?)",
+        f"feb.csv row 3: the same as order {h20_id} in every field and delivery; added as another order, as asked",
         f"feb.csv row 2: looks like an update of order {ascend_id}: the same buyer, vendor, chip, quantity and "
         f"order date, differing in deliveries; added as order {new_ascend}; to update order {ascend_id} instead: "
         f"`orders delete {new_ascend}`, then import the row with id {ascend_id} and --replace"]

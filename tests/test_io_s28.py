@@ -101,14 +101,18 @@ def test_a_csv_format_import_says_its_warnings_on_stderr(capsys, db, tmp_path):
     path = tmp_path / "twice.csv"
     path.write_text(f"{ORDER_HEADER}\nZ,NVIDIA,h20-96gb,5000,2025-04-01,12000,first\n", encoding="utf-8")
     assert run(capsys, "--db", db, "--format", "csv", "orders", "import", path)[0] == 0
+    # the same file again imports nothing without --again (QA s41: three imports tripled the supply)
     code, out, err = run(capsys, "--db", db, "--format", "csv", "orders", "import", path)
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
+    assert "twice.csv: nothing imported" in err and "row 2 = order " in err and "pass --again" in err
+    code, out, err = run(capsys, "--db", db, "--format", "csv", "orders", "import", path, "--again")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows[0]["warnings"] == "1" and rows[0]["added"] == "1"   # stdout: the counts alone
     lines = err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("fleetcast: warning: twice.csv row 2: the same as order ")
-    assert "(imported twice?)" in lines[0]
+    assert lines[0].endswith("added as another order, as asked")
 
 
 def test_a_vendor_mismatch_warning_reaches_stderr_in_csv_format(capsys, db, tmp_path):

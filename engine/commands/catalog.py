@@ -82,6 +82,9 @@ def register(subparsers) -> None:
     p.add_argument("--replace", action="store_true",
                    help="let rows with the id of an existing order change it and its deliveries (without it such a "
                         "file imports nothing; ids are this database's: another database's export carries other orders)")
+    p.add_argument("--again", action="store_true",
+                   help="add rows without an id that equal stored orders in every field and delivery as more orders "
+                        "(without it such a file imports nothing: the same sheet imported twice doubled the fleet)")
     p.set_defaults(handler=orders_import)
     p = add_command(orders, "delete", "delete orders with their deliveries, all or none (a new database starts "
                                       "with the story's demo orders; `backup` first to keep a copy)")
@@ -242,7 +245,7 @@ def orders_import(args, ctx) -> Output:
     _refuse_stdin(args)
     ctx.unsaved = "nothing imported"
     store = ctx.store()
-    summary = store.import_orders(args.file, update_existing=args.replace)
+    summary = store.import_orders(args.file, update_existing=args.replace, allow_twins=args.again)
     ctx.saved = _saved_import(summary)
     _warn_on_stderr(summary, args)
     data, text = summary.as_dict(), summary.text()

@@ -1171,15 +1171,17 @@ class Store:
             self.db.table(DELIVERIES).insert(row)
 
     # ---- orders import/export (engine.store.transfer does the work) -----------------------
-    def import_orders(self, path, *, update_existing: bool | frozenset = True, progress=None) -> "ImportSummary":
+    def import_orders(self, path, *, update_existing: bool | frozenset = True, allow_twins: bool = False,
+                      progress=None) -> "ImportSummary":
         """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All rows or none.
 
         A row with the id of an existing order updates it; its deliveries are replaced only when
         the row gives deliveries. With `update_existing` False a row that would change an existing order
-        refuses the whole file."""
+        refuses the whole file; without `allow_twins` so does a row without an id that equals a
+        stored order in every field and delivery (TwinsRefused)."""
         from engine.store.transfer import import_orders
 
-        return import_orders(self, path, update_existing=update_existing, progress=progress)
+        return import_orders(self, path, update_existing=update_existing, allow_twins=allow_twins, progress=progress)
 
     def risk_profile_vendors(self) -> list[str]:
         """The vendors with a delivery-risk profile in the scenario a forecast runs when none is
@@ -1518,7 +1520,7 @@ class Store:
     SNAPSHOT_TABLES = (CHIPS, CALIBRATION, ORDERS, DELIVERIES)
 
     def import_with_snapshots(self, kind: str, path, *, update_existing: bool | frozenset = False,
-                              progress=None) -> tuple["ImportSummary", dict, dict]:
+                              allow_twins: bool = False, progress=None) -> tuple["ImportSummary", dict, dict]:
         """(summary, rows before, rows after) of a chips or orders import, both snapshots taken
         inside the import's own transaction: taken outside it, a row another program committed
         in between counted as the import's, and undoing the import deleted it. As the CLI without
@@ -1534,7 +1536,8 @@ class Store:
             read = (lambda fraction: say(0.1 + 0.8 * fraction, "Checking and writing the file's rows…")
                     ) if progress is not None else None
             summary = (self.import_chips(path, update_existing=update_existing, progress=read) if kind == "chips"
-                       else self.import_orders(path, update_existing=update_existing, progress=read))
+                       else self.import_orders(path, update_existing=update_existing, allow_twins=allow_twins,
+                                               progress=read))
             say(0.9, "Keeping the changed rows for undo…")
             after = self.snapshot_tables()
         before, after = self._changed_rows(before, after)

@@ -243,6 +243,17 @@ class UpdatesRefused(ValidationError):
         self.what, self.ids = what, list(ids)
 
 
+class TwinsRefused(ValidationError):
+    """An import refused because rows without an id equal stored orders in every field and
+    delivery (the same file imported again?) and the caller did not allow more such orders:
+    `lines` are the rows, `twins` the stored orders they equal (the window asks, then imports
+    again with `allow_twins`)."""
+
+    def __init__(self, problems: list[str], context: str, lines: list, twins: list):
+        super().__init__(problems, context=context)
+        self.lines, self.twins = list(lines), list(twins)
+
+
 def show_ids(ids: list) -> str:
     """'4, 7, 9' or '4, 7, 9, 12, 15 and 3 more'."""
     return ", ".join(str(i) for i in ids[:5]) + (f" and {len(ids) - 5:,} more" if len(ids) > 5 else "")
@@ -373,9 +384,13 @@ def _lot_notes(lots: list, given: list[str] | None, old: list[tuple[str, int, st
 
 
 def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_CSV_ROWS,
-                  update_existing: bool | frozenset = True, progress=None) -> ImportSummary:
+                  update_existing: bool | frozenset = True, allow_twins: bool = False,
+                  progress=None) -> ImportSummary:
     """Orders with their deliveries ('deliveries' column, DATE:QTY;...). All rows or none.
-    `progress(fraction of the file read)` may raise engine.errors.Cancelled: nothing is written."""
+    `progress(fraction of the file read)` may raise engine.errors.Cancelled: nothing is written.
+    Rows without an id that equal stored orders in every field and delivery refuse the file
+    (TwinsRefused) unless `allow_twins`: the same sheet imported three times had tripled the
+    fleet's supply with a warning (QA s41: 3,000 orders became 9,000)."""
     store._writable()
     summary = ImportSummary("order", str(path))
     conn = store.db.conn
@@ -538,9 +553,16 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
                                         _differing_fields(stored_by_id[update_of], order, new_lots)))
             issues.raise_if_any()  # rolls the transaction back
             _refuse_unasked_updates(summary, name, "orders", update_existing)
+            if twins and not allow_twins:   # rolls it back too: nothing written
+                shown = "; ".join(f"row {line} = order {twin}" for line, twin in twins[:3])
+                more = f" and {len(twins) - 3:,} more" if len(twins) > 3 else ""
+                raise TwinsRefused([f"{len(twins):,} row(s) without an id equal stored orders in every field and "
+                                    f"delivery ({shown}{more}): imported before? pass --again to add them as more "
+                                    "orders"], f"{name}: nothing imported",
+                                   [line for line, _ in twins], [twin for _, twin in twins])
             summary.warnings += _reused_id_warnings(conn, name, reused)
             summary.warnings += [f"{name} row {line}: the same as order {twin} in every field and delivery; added as "
-                                 "another order (imported twice?)" for line, twin in twins[:3]]
+                                 "another order, as asked" for line, twin in twins[:3]]
             if len(twins) > 3:
                 summary.warnings.append(f"{name}: {len(twins) - 3} more rows equal a stored order the same way")
             # the undo names the order just added: the stored one is the one to keep, and a row

@@ -109,3 +109,29 @@ def test_the_question_is_yes_no_with_no_the_default(window, mine, monkeypatch):
     assert "Replace orders 4 (ByteDance 200,000 Ascend 910B2)" in text
     assert buttons == QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
     assert default == QMessageBox.StandardButton.No
+
+
+def test_the_same_orders_imported_again_are_asked_about_and_no_adds_nothing(window, store, tmp_path, monkeypatch):
+    """QA s41: a sheet imported three times tripled the fleet's supply (3,000 orders became 9,000)
+    with only a warning; the window had asked before a change, never before a repeat. Now it asks,
+    naming the stored orders; No imports nothing, Yes adds them as one undoable step."""
+    path = _write_csv(tmp_path / "sheet.csv", ORDER_HEADER[1:],
+                      [["ColleagueCo", "NVIDIA", "h20-96gb", "500", "2024-11-01", "one"],
+                       ["ColleagueCo", "NVIDIA", "h20-96gb", "700", "2024-12-01", "two"]])
+    assert window.import_csv("orders", path) == 2
+    first = sorted(o[0] for o in _orders(store))[-2:]
+    asked: list[str] = []
+    monkeypatch.setattr(gui.commands, "ask_to_add_twins", lambda question: asked.append(question) or False)
+    before, depth = _orders(store), window.undo_stack.count()
+    assert window.import_csv("orders", path) is None
+    assert asked == [f"Add 2 more order(s) equal to stored ones?\n\nsheet.csv has 2 row(s) without an id equal to "
+                     f"stored orders ({first[0]}, {first[1]}) in every field and delivery: imported before? Yes adds "
+                     "them as more orders; No imports nothing."]
+    assert _orders(store) == before and window.undo_stack.count() == depth
+    assert window.fleet_panel.banner.text() == ("sheet.csv: nothing imported: 2 row(s) equal stored orders in every "
+                                                "field and delivery; kept as they are")
+    monkeypatch.setattr(gui.commands, "ask_to_add_twins", lambda question: True)
+    assert window.import_csv("orders", path) == 2
+    assert len(_orders(store)) == len(before) + 2
+    window.undo_stack.undo()
+    assert _orders(store) == before

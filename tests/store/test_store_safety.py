@@ -696,9 +696,9 @@ def test_two_imports_at_once_both_finish_or_one_says_in_use(seeded, tmp_path):
     """The reported case, with real processes: the second used to die with a 'locked' traceback."""
     import sys
 
-    rows = "\n".join(f"buyer{i},NVIDIA,h20-96gb,10,2025-01-01,2025-02-01:5" for i in range(1500))
     sheets = []
-    for name in ("first", "second"):
+    for name in ("first", "second"):   # other buyers: the same rows again would be refused as a repeat
+        rows = "\n".join(f"{name}-buyer{i},NVIDIA,h20-96gb,10,2025-01-01,2025-02-01:5" for i in range(1500))
         sheet = tmp_path / f"{name}.csv"
         sheet.write_text("buyer,vendor,chip_id,quantity,order_date,deliveries\n" + rows + "\n")
         sheets.append(sheet)
