@@ -257,6 +257,18 @@ def _sweep_stale_backups(path: Path, label: str, suffix: str) -> None:
     _remove_old_leftovers(path.parent, f".{glob.escape(path.stem)}.{glob.escape(label)}-*.tmp*", own)
 
 
+def sweep_stale_temps(target: Path, suffix: str) -> None:
+    """Remove what a killed write to `target` left beside it (QA s41: a `backup` or `restore` killed
+    with -9 left a hidden copy as large as the database, and its journal, through every later run):
+    only temp_file_beside's names for this very name ('.NAME.XXXXXXXX' + `suffix`), the copy
+    `_copy_into` makes beside one of those, and their side files, only an hour old or more (another
+    program may be writing one now)."""
+    one = rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}{re.escape(suffix)}"
+    own = re.compile(rf"(\.?{one})(\.[a-z0-9_]{{8}}\.tmp)?(-wal|-shm|-journal)?")
+    for pattern in (f".{glob.escape(target.name)}.*{suffix}*", f"..{glob.escape(target.name)}.*{suffix}.*.tmp*"):
+        _remove_old_leftovers(target.parent, pattern, own)
+
+
 # The mode bits a copy of the database (`backup`, the copy before an upgrade) takes from it: who
 # else may read it; the owner always reads and writes it.
 _GROUP_OTHER_READ_EXEC = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
@@ -660,6 +672,7 @@ class Store:
         file is left: neither the temporary one nor its -journal/-wal/-shm."""
         from engine.csv_io import _move_no_clobber, _umask, temp_file_beside
 
+        sweep_stale_temps(target, ".tmp")
         tmp = temp_file_beside(target)
         try:
             dest = sqlite3.connect(tmp)   # a Path: no URI parsing, any bytes in the name

@@ -944,6 +944,9 @@ def restore_backup(backup, db=None, *, force: bool = False) -> RestoreSummary:
         sides = " and ".join(s for s in files.SIDE_SUFFIXES if s in target.side_files)
         raise UserError(f"{path}: has {sides} left beside its name (no database file); not restored (pass --force "
                         f"to move {'them' if ' and ' in sides else 'it'} aside, beside {aside}); nothing was changed")
+    from engine.store.store import sweep_stale_temps
+
+    sweep_stale_temps(real, ".restoring")   # a killed restore's copy, and its own copy's (QA s41)
     tmp = temp_file_beside(real, ".restoring")
     scratch = Path(f"{tmp}.d")   # (made only for a backup whose side files are applied)
     try:
