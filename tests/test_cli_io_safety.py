@@ -579,3 +579,36 @@ def test_an_empty_file_name_is_a_usage_error(capsys, db):
         main(["--db", db, "orders", "import", ""])
     assert info.value.code == 2
     assert "argument FILE: the file name is empty" in capsys.readouterr().err
+
+
+def test_a_file_not_in_utf8_names_the_row_column_and_cell(capsys, tmp_path, db):
+    """QA s41: "latin1.csv: not UTF-8 text (byte 0xfc)" alone, for one Latin-1 'ü' in a 3,000-row
+    file: the row, its column and the cell are named now (the byte shown as U+FFFD)."""
+    rows = ["buyer,vendor,chip_id,quantity,order_date"] + [f"b{i},NVIDIA,h20-96gb,10,2025-01-01" for i in range(20)]
+    data = ("\n".join(rows) + "\n").encode() + b'"M\xfcller, Berlin",NVIDIA,h20-96gb,10,2025-01-01\n'
+    (tmp_path / "latin1.csv").write_bytes(data)
+    code, _, err = run(capsys, "--db", db, "orders", "import", str(tmp_path / "latin1.csv"))
+    assert code == 1 and one_line_error(err).endswith(
+        "latin1.csv row 22, column buyer: 'M\ufffdller, Berlin': not UTF-8 text (byte 0xfc); save it as CSV UTF-8")
+    code, out, _ = run(capsys, "--db", db, "--format", "json", "orders", "list")
+    assert len(json.loads(out)) == 3   # nothing imported
+
+
+def test_an_unwritable_folder_is_refused_before_the_work(tmp_path, monkeypatch):
+    """QA s41: `plan --orders-csv rodir/plan.csv` worked the plan out for 11 s, then "can't write
+    in rodir"; an existing file was refused at once. (os.access is answered here: root may write
+    anywhere.)"""
+    import os
+
+    import pytest
+
+    from engine.csv_io import check_can_create
+    from engine.errors import UserError
+
+    folder = tmp_path / "rodir"
+    folder.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if os.fspath(p) == str(folder) else real(p, mode, **kw))
+    with pytest.raises(UserError, match=r"rodir: can't write in it \(for plan.csv\): not writable; nothing was written"):
+        check_can_create(folder / "plan.csv")
+    assert check_can_create(tmp_path / "plan.csv") == tmp_path / "plan.csv"
