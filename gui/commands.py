@@ -416,7 +416,9 @@ class ImportCommand(StoreCommand):
                                            "program?); import again"], context=refused.context) from None
                 question = (f"Replace {self.kind} {self.store.records_in_words(self.kind, ids)} with the file's?\n\n"
                             f"{file_name} has {len(ids):,} row(s) with the id of a stored {self.kind[:-1]} but other "
-                            "values (an export of another database?). No imports nothing.")
+                            "values (an export of another database?). "
+                            + ("A row that gives deliveries replaces the order's deliveries too. " if self.kind == "orders"
+                               else "") + "No imports nothing.")
                 if not ask_to_replace(question):
                     raise ValidationError([f"{len(ids):,} row(s) would change existing {self.kind} ({show_ids(ids)}); "
                                            "kept as they are"], context=refused.context) from None

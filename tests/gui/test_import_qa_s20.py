@@ -46,6 +46,8 @@ def test_no_keeps_this_databases_order(window, store, mine, monkeypatch):
     depth = window.undo_stack.count()
     assert window.import_csv("orders", mine) is None
     assert asked[0].startswith("Replace orders 4 (ByteDance 200,000 Ascend 910B2) with the file's?")
+    # (QA s41: 30,000 delivered chips became the file's one lot, said only afterwards)
+    assert "A row that gives deliveries replaces the order's deliveries too. No imports nothing." in asked[0]
     assert _orders(store) == before == [(4, "ByteDance", "ascend-910b2", 200000, "MY big 910B")]
     banner = window.fleet_panel.banner.text()
     assert banner == "theirs.csv: nothing imported: 1 row(s) would change existing orders (4); kept as they are"
