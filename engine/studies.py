@@ -756,7 +756,7 @@ def fewer_chips_text(analysis: "TrainingAnalysis", num_chips: int) -> str:
     m, tok, layout = analysis.fewer_chips
     # not "N chips leave few layouts": 1,024 has many, but none splits Llama 3 70B's layers as evenly
     # as 9 stages of 1,008 chips (QA s41)
-    return (f"leaving some of the {num_chips:,} chips idle trains faster: on {m:,} of them ({num_chips - m:,} idle) the best layout, "
+    return (f"Leaving some of the {num_chips:,} chips idle trains faster: on {m:,} of them ({num_chips - m:,} idle) the best layout, "
             f"{layout}, trains at {tok * m:,.0f} tokens/s in all; set Chips to {m:,}")
 
 

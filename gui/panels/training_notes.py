@@ -44,7 +44,7 @@ def fewer_chips_note(fewer: tuple | None, num_chips: int, fleet: bool = False, d
     if not fewer:
         return ""
     m, tok, layout = fewer
-    return (f"leaving some of the {num_chips:,} chips idle trains faster: on {m:,} of them ({num_chips - m:,} idle) the best layout, "
+    return (f"Leaving some of the {num_chips:,} chips idle trains faster: on {m:,} of them ({num_chips - m:,} idle) the best layout, "
             f"{layout}, trains at {tok * m:,.0f} tokens/s in all{days_words(days, days_now)}; "
             f"{set_chips_words(m, fleet)}")
 

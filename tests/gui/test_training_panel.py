@@ -545,7 +545,7 @@ def test_a_chip_count_that_factors_badly_is_offered_fewer_chips(qtbot, tmp_path)
     assert m == 1022   # of the counts that gain, the fewest idle within 5% of the fastest
     assert tok * m > 1.05 * analysis.search.best.tokens_per_s_per_chip * 1023
     text = fewer_chips_text(analysis, 1023)
-    assert text.startswith("leaving some of the 1,023 chips idle trains faster: on ") and text.endswith(f"set Chips to {m:,}")
+    assert text.startswith("Leaving some of the 1,023 chips idle trains faster: on ") and text.endswith(f"set Chips to {m:,}")
     # a round count with many layouts is offered fewer chips where the layers split more evenly (QA
     # s41): 80 layers and the output layer (1.23 layers' weight) over 9 stages, not 8, on 1,008 of 1,024
     at_1024 = run_training_analysis(inputs.__class__(model=inputs.model, chip=inputs.chip, num_chips=1024), (), ())
