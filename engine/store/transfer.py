@@ -555,9 +555,9 @@ def import_orders(store, path, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int 
             _refuse_unasked_updates(summary, name, "orders", update_existing)
             if twins and not allow_twins:   # rolls it back too: nothing written
                 shown = "; ".join(f"row {line} = order {twin}" for line, twin in twins[:3])
-                more = f" and {len(twins) - 3:,} more" if len(twins) > 3 else ""
+                rest = f" and {len(twins) - 3:,} more" if len(twins) > 3 else ""
                 raise TwinsRefused([f"{len(twins):,} row(s) without an id equal stored orders in every field and "
-                                    f"delivery ({shown}{more}): imported before? pass --again to add them as more "
+                                    f"delivery ({shown}{rest}): imported before? pass --again to add them as more "
                                     "orders"], f"{name}: nothing imported",
                                    [line for line, _ in twins], [twin for _, twin in twins])
             summary.warnings += _reused_id_warnings(conn, name, reused)
