@@ -122,11 +122,11 @@ def test_export_all_refuses_to_overwrite_a_users_file(tmp_path):
     mine.write_bytes(b"mine\n")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
     cmd = [sys.executable, "-m", "gui", "--db", str(tmp_path / "f.db"), "export", "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=180)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=420)
     assert proc.returncode == 1, proc.stderr
     assert f"{mine}: exists" in proc.stderr and "--force" in proc.stderr and "Traceback" not in proc.stderr
     assert mine.read_bytes() == b"mine\n" and sorted(p.name for p in out.iterdir()) == ["fleet_orders.csv"]
-    proc = subprocess.run(cmd + ["--force"], capture_output=True, text=True, env=env, cwd=REPO, timeout=180)
+    proc = subprocess.run(cmd + ["--force"], capture_output=True, text=True, env=env, cwd=REPO, timeout=420)
     assert proc.returncode == 0, proc.stderr
     assert mine.read_text(encoding="utf-8") != "mine\n" and not [p for p in out.iterdir() if ".tmp" in p.name]
 
@@ -553,7 +553,7 @@ def test_an_infeasible_json_answer_into_a_reader_that_leaves_is_no_traceback(tmp
     cmd = (f"{sys.executable} -m engine.cli --db {tmp_path / 'p.db'} serve --model llama3-405b --chip h100-sxm5-80gb "
            "--input-len 2000 --output-len 300 --ttft-ms 2000 --tpot-ms 50 --format json | true")
     proc = subprocess.run(["bash", "-c", f"set -o pipefail; {cmd}"], capture_output=True, text=True, env=env,
-                          cwd=REPO, timeout=180)
+                          cwd=REPO, timeout=420)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
     assert proc.stderr.startswith("fleetcast: error: llama3-405b on h100-sxm5-80gb: the latency targets cannot be met")
 
