@@ -46,6 +46,8 @@ def test_poisson_running_batch_does_not_move_with_the_request_count(capsys):
     assert runs[2000]["decode_step_ms"] == pytest.approx(runs[8000]["decode_step_ms"], rel=0.03)
     assert all(d["served_share_of_offered"] == 1.0 for d in runs.values())
     assert not any("too few requests for a steady window" in n for d in runs.values() for n in d["notes"])
+    # a load served in full is not "not settled" (s41: its batch, still filling, grew as if 89% were served)
+    assert all("settled" not in d and d["overloaded"] is False for d in runs.values())
 
 
 def test_a_poisson_run_too_short_for_a_steady_window_keeps_the_whole_run_and_says_so(capsys):

@@ -258,6 +258,13 @@ def _figures(res, inputs, mfu_basis: str) -> dict:
     return d
 
 
+def duration_text(days: float) -> str:
+    """"189.1 days", or minutes or seconds under a tenth of a day (1e3 tokens read "0.0 days")."""
+    seconds = days * 86400.0
+    return (f"{days:,.1f} days" if days >= 0.1 else f"{seconds / 60:,.1f} min" if seconds >= 120
+            else f"{seconds:,.1f} s")
+
+
 def fp8_peak_tflops(inputs) -> float | None:
     """The chip's dense FP8 peak for an FP8 run (None for a 16-bit run or a chip without FP8)."""
     if getattr(inputs, "dtype", "bf16") != "fp8":
@@ -919,9 +926,7 @@ def run(args, ctx) -> Output:
                           f"in {data['search_seconds']:.2f} s")
     if "time_to_train_days" in data:
         days = data["time_to_train_days"]   # (1e3 tokens read "0.0 days"; 99.86% goodput "100%")
-        seconds = days * 86400.0
-        days_text = (f"{days:,.1f} days" if days >= 0.1 else f"{seconds / 60:,.1f} min" if seconds >= 120
-                     else f"{seconds:,.1f} s")
+        days_text = duration_text(days)
         good = 100 * data["run"]["goodput"]
         text_lines.append(f"time to train {args.tokens:.3g} tokens: {days_text} "
                           f"(goodput {good:.2f}%)" if good >= 99.9 else
@@ -957,7 +962,7 @@ def run(args, ctx) -> Output:
                                     params=float(model.total_params()), price_per_chip_hour_usd=args.price,
                                     **reliability).time_to_train_days
                 data["fewer_chips"]["time_to_train_days"] = days
-                more = f": {days:,.1f} days"
+                more = f": {duration_text(days)}"   # (1e3 tokens: "0.0 days" here too)
             except NoProgressError:
                 pass
         text_lines.append(f"note: leaving some of the {args.chips:,} chips idle trains faster; {_fewer_text(fewer, args.chips)}{more}")
