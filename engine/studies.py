@@ -753,11 +753,17 @@ def fewer_chips_text(analysis: "TrainingAnalysis", num_chips: int) -> str:
     """The view's sentence for `TrainingAnalysis.fewer_chips` ("" when there is none)."""
     if not analysis.fewer_chips:
         return ""
-    m, tok, layout = analysis.fewer_chips
+    m, _tok, _layout = analysis.fewer_chips
+    return f"{fewer_chips_lead(analysis.fewer_chips, num_chips)}; set Chips to {m:,}"
+
+
+def fewer_chips_lead(fewer: tuple, num_chips: int) -> str:
+    """The sentence's start for `TrainingAnalysis.fewer_chips` (chips, tokens/s per chip, layout)."""
+    m, tok, layout = fewer
     # not "N chips leave few layouts": 1,024 has many, but none splits Llama 3 70B's layers as evenly
     # as 9 stages of 1,008 chips (QA s41)
-    return (f"Leaving some of the {num_chips:,} chips idle trains faster: on {m:,} of them ({num_chips - m:,} idle) the best layout, "
-            f"{layout}, trains at {tok * m:,.0f} tokens/s in all; set Chips to {m:,}")
+    return (f"Leaving some of the {num_chips:,} chips idle trains faster: on {m:,} of them ({num_chips - m:,} idle) "
+            f"the best layout, {layout}, trains at {tok * m:,.0f} tokens/s in all")
 
 
 def sooner_on_fewer_text(sooner: tuple, num_chips: int, global_batch_seqs: int, days_here: float,

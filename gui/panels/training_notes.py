@@ -9,7 +9,7 @@ import math
 
 from engine.commands.train import model_state_shortfall, shortfall_text
 from engine.layout import Infeasible, reason_words
-from engine.studies import no_fit_blocker
+from engine.studies import fewer_chips_lead, no_fit_blocker
 from gui.panels.base import fmt
 
 # what each kind of search refusal asks the user to change (engine.training.REASONS)
@@ -43,10 +43,7 @@ def fewer_chips_note(fewer: tuple | None, num_chips: int, fleet: bool = False, d
     with the days to train there and the way to set the count ("" when there is none)."""
     if not fewer:
         return ""
-    m, tok, layout = fewer
-    return (f"Leaving some of the {num_chips:,} chips idle trains faster: on {m:,} of them ({num_chips - m:,} idle) the best layout, "
-            f"{layout}, trains at {tok * m:,.0f} tokens/s in all{days_words(days, days_now)}; "
-            f"{set_chips_words(m, fleet)}")
+    return f"{fewer_chips_lead(fewer, num_chips)}{days_words(days, days_now)}; {set_chips_words(fewer[0], fleet)}"
 
 
 def no_fit_advice(infeasible_by_reason: dict, fewer: tuple | None, num_chips: int, inputs=None,
